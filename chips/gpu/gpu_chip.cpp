@@ -1,0 +1,105 @@
+#include "chips/gpu/gpu_chip.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "chips/gpu/isa.h"
+
+namespace xpu::gpu {
+
+GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
+    : sc_module(name),
+      target("target"),
+      m_spec(spec),
+      m_links(static_cast<size_t>(spec.sm.count)),
+      m_link_bw(spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value()),
+      m_l2(spec.l2),
+      m_hbm(spec.hbm) {
+  target.register_b_transport(this, &GpuMemory::b_transport);
+}
+
+void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  auto* ext = trans.get_extension<XpuExtension>();
+  const Tick now = now_ticks();
+  const Tick arrival = now + static_cast<Tick>(delay.value());
+  const std::uint64_t bytes = ext->bytes, addr = trans.get_address();
+  // The SM's crossbar link, the L2 slices and (on a miss or a write) HBM stream the tile
+  // concurrently; the slowest of them sets the completion, plus the access latency.
+  Tick end = m_links[ext->executor].reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_link_bw), now);
+  end = std::max(end, m_l2.transfer(arrival, addr, bytes, ext->run, now));
+  bool hit = m_l2.access(addr, bytes) && !ext->write;
+  Tick lat = to_ticks(m_spec.l2.hit_latency.value());
+  if (!hit) end = std::max(end, m_hbm.access(arrival, addr, bytes, ext->run, ext->write, now)), lat = 0;
+  end += lat;
+  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(end - now));
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void GpuMemory::collect_stats(Stats& out, Tick total) const {
+  std::string n = name();
+  out.set(n + ".l2.hits", static_cast<double>(m_l2.hits()), "count", "L2 tile hits");
+  out.set(n + ".l2.misses", static_cast<double>(m_l2.misses()), "count", "L2 tile misses");
+  out.set(n + ".l2.hit_bytes", m_l2.hit_bytes(), "B", "bytes served by L2 hits");
+  out.set(n + ".l2.hit_rate", m_l2.hits() + m_l2.misses() ? double(m_l2.hits()) / double(m_l2.hits() + m_l2.misses()) : 0,
+          "ratio", "share of tile reads that hit in L2");
+  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
+  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
+  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
+          "mean channel busy time over the run");
+}
+
+Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)
+    : Executor(name, ctx, index, {"tma", "tensor", "vector"}, max_slots), m_spec(spec) {
+  m_ps_per_clk = 1e12 / spec.sm.clock.value();
+  m_dma_issue = static_cast<Tick>(spec.sm.dma_issue_cycles * m_ps_per_clk);
+  m_block_launch = to_ticks(spec.sm.block_launch_latency.value());
+  m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
+}
+
+Timing Sm::compute(const Instr& in) {
+  double cycles = 0;
+  switch (in.kind) {
+    case TxKind::TileCompute: {
+      // A warpgroup MMA k-step: bounded by the tensor-core rate and by streaming its operands
+      // out of shared memory.
+      double rate = m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_efficiency;
+      double executed = 2.0 * in.m * in.n * in.k;  // padded tile, as the hardware runs it
+      cycles = std::max(executed / rate, static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk);
+      break;
+    }
+    case TxKind::VectorOp: {
+      // k = special-function ops per element (exp, rsqrt); flops on the FP32 lanes.
+      double elems = static_cast<double>(in.m) * in.n;
+      cycles = std::max({static_cast<double>(in.flops) / m_spec.sm.vector_flops_per_clk,
+                         elems * in.k / m_spec.sm.sfu_ops_per_clk,
+                         static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk});
+      break;
+    }
+    case TxKind::Sync: return {m_sync, m_sync};
+    default: break;
+  }
+  Tick t = static_cast<Tick>(std::ceil(cycles)) * static_cast<Tick>(m_ps_per_clk);
+  return {t, t};
+}
+
+GpuChip::GpuChip(sc_core::sc_module_name name, const GpuSpec& spec)
+    : Chip(name, spec.launch_overhead), m_spec(spec) {
+  m_mem = std::make_unique<GpuMemory>("mem", m_spec);
+  int max_slots = 4;  // more resident blocks than this per SM never helps the kernels we lower
+  for (int i = 0; i < m_spec.sm.count; ++i) {
+    m_sms.push_back(std::make_unique<Sm>(("sm" + std::to_string(i)).c_str(), m_ctx, i, m_spec, max_slots));
+    m_sms.back()->socket.bind(m_mem->target);
+    add_executor(m_sms.back().get());
+  }
+}
+
+int GpuChip::slots_for(const Task& t) const {
+  return std::min(4, std::max(1, occupancy(m_spec, t.smem_bytes, static_cast<int>(t.threads), static_cast<int>(t.registers))));
+}
+
+void GpuChip::collect_stats(Stats& out, Tick total) const {
+  Chip::collect_stats(out, total);
+  m_mem->collect_stats(out, total);
+}
+
+}  // namespace xpu::gpu

@@ -1,0 +1,60 @@
+// SystemC model of a GPU: SMs (TMA copy engine, tensor cores, CUDA cores, shared memory, block
+// residency) reach a memory system of per-SM crossbar links, a sliced L2 and HBM channels through
+// TLM-2.0. Granularity: one transaction per tile copy / MMA k-step / vector op of a thread block.
+// Ignores: warp scheduling inside an SM (an MMA k-step is timed by tensor and shared-memory
+// throughput), register bank conflicts, L2 partition crossings, DRAM page policy.
+#pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
+#include <memory>
+#include <vector>
+
+#include "chips/gpu/gpu_spec.h"
+#include "sim/engine/chip.h"
+#include "sim/memory/hbm.h"
+#include "sim/memory/tile_cache.h"
+
+namespace xpu::gpu {
+
+class GpuMemory : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<GpuMemory> target;
+  GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
+  void collect_stats(Stats& out, Tick total) const;
+
+ private:
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  const GpuSpec& m_spec;
+  std::vector<Timeline> m_links;  // one per SM
+  double m_link_bw;
+  TileCache m_l2;
+  HbmModel m_hbm;
+};
+
+class Sm : public Executor {
+ public:
+  Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots);
+  Timing compute(const Instr& in) override;
+  Tick dma_issue(const Instr& in) override { return m_dma_issue; }
+  Tick task_start_latency() const override { return m_block_launch; }
+
+ private:
+  const GpuSpec& m_spec;
+  double m_ps_per_clk;
+  Tick m_dma_issue, m_block_launch, m_sync;
+};
+
+class GpuChip : public Chip {
+ public:
+  GpuChip(sc_core::sc_module_name name, const GpuSpec& spec);
+  int slots_for(const Task& sample) const override;
+  void collect_stats(Stats& out, Tick total) const override;
+
+ private:
+  GpuSpec m_spec;
+  std::unique_ptr<GpuMemory> m_mem;
+  std::vector<std::unique_ptr<Sm>> m_sms;
+};
+
+
+}  // namespace xpu::gpu

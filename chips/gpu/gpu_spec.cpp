@@ -1,0 +1,70 @@
+#include "chips/gpu/gpu_spec.h"
+
+#include <algorithm>
+
+namespace xpu::gpu {
+
+double GpuSpec::tensor_flops_per_clk(DType d) const {
+  switch (d) {
+    case DType::bf16: return sm.tensor_bf16;
+    case DType::fp16: return sm.tensor_fp16;
+    case DType::tf32: return sm.tensor_tf32;
+    case DType::fp8: return sm.tensor_fp8;
+    case DType::fp6: return sm.tensor_fp8;  // FP6 runs at the FP8 rate where supported (Blackwell)
+    case DType::fp4: return sm.tensor_fp4;
+    case DType::int8: return sm.tensor_int8;
+    case DType::fp32: return 0;  // plain fp32 has no tensor path: tf32 or CUDA cores
+  }
+  return 0;
+}
+
+double GpuSpec::peak_flops(DType d) const {
+  double per = d == DType::fp32 ? sm.vector_flops_per_clk : tensor_flops_per_clk(d);
+  return per * sm.count * sm.clock.value();
+}
+
+void describe(Params& p, GpuSpec& s) {
+  p("name", s.name, "Preset name as used on the command line", "");
+  p("description", s.description, "One line describing the part", "");
+  p("family", s.family, "Chip family (gpu)", "gpu");
+  p("sm.count", s.sm.count, "Streaming multiprocessors enabled on the part");
+  p("sm.clock", s.sm.clock, "SM clock at which the vendor rates tensor throughput");
+  p("sm.tensor_flops_per_clk.bf16", s.sm.tensor_bf16, "Dense BF16 tensor-core FLOPs per clock per SM", "0");
+  p("sm.tensor_flops_per_clk.fp16", s.sm.tensor_fp16, "Dense FP16 tensor-core FLOPs per clock per SM", "0");
+  p("sm.tensor_flops_per_clk.tf32", s.sm.tensor_tf32, "Dense TF32 tensor-core FLOPs per clock per SM", "0");
+  p("sm.tensor_flops_per_clk.fp8", s.sm.tensor_fp8, "Dense FP8 tensor-core FLOPs per clock per SM (0: none)", "0");
+  p("sm.tensor_flops_per_clk.fp4", s.sm.tensor_fp4, "Dense FP4 tensor-core FLOPs per clock per SM (0: none)", "0");
+  p("sm.tensor_flops_per_clk.int8", s.sm.tensor_int8, "Dense INT8 tensor-core ops per clock per SM", "0");
+  p("sm.vector_flops_per_clk", s.sm.vector_flops_per_clk, "FP32 CUDA-core FLOPs per clock per SM (FMA = 2)", "256");
+  p("sm.sfu_ops_per_clk", s.sm.sfu_ops_per_clk, "Special-function (exp, rsqrt) results per clock per SM", "16");
+  p("sm.smem_capacity", s.sm.smem_capacity, "Shared memory per SM");
+  p("sm.smem_per_block", s.sm.smem_per_block, "Largest shared-memory allocation of one block");
+  p("sm.smem_bytes_per_clk", s.sm.smem_bytes_per_clk, "Shared-memory bandwidth per SM per clock", "128");
+  p("sm.registers", s.sm.registers, "32-bit registers per SM", "65536");
+  p("sm.max_threads", s.sm.max_threads, "Resident threads per SM", "2048");
+  p("sm.max_blocks", s.sm.max_blocks, "Resident blocks per SM", "32");
+  p("sm.l2_port_bytes_per_clk", s.sm.l2_port_bytes_per_clk, "Bytes per clock of one SM's link to the L2 crossbar", "64");
+  p("sm.mma_efficiency", s.sm.mma_efficiency,
+    "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
+  p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
+  p("sm.dma_issue_cycles", s.sm.dma_issue_cycles, "Cycles the TMA unit spends issuing one tile copy", "4");
+  p("sm.sync_cycles", s.sm.sync_cycles, "Cycles of a block-wide barrier", "20");
+  describe(p, s.l2, "l2.");
+  describe(p, s.hbm, "hbm.");
+  p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches on one stream", "2 us");
+  p.require(s.sm.count > 0, "sm.count", "a positive SM count");
+  p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
+  p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
+  p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",
+            "at most sm.smem_capacity");
+}
+
+int occupancy(const GpuSpec& s, double smem, int threads, int regs) {
+  int by_smem = smem > 0 ? static_cast<int>(s.sm.smem_capacity.value() / smem) : s.sm.max_blocks;
+  if (smem > s.sm.smem_per_block.value()) return 0;
+  int by_threads = threads > 0 ? s.sm.max_threads / threads : s.sm.max_blocks;
+  int by_regs = threads > 0 && regs > 0 ? s.sm.registers / (threads * regs) : s.sm.max_blocks;
+  return std::max(0, std::min({by_smem, by_threads, by_regs, s.sm.max_blocks}));
+}
+
+}  // namespace xpu::gpu

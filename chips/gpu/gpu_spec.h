@@ -1,0 +1,50 @@
+// Parameters of a GPU (SM count and resources, tensor-core rates per dtype, L2, HBM, launch costs),
+// parsed from a preset in chips/gpu/presets/. Every figure's source is written beside it there.
+#pragma once
+#include <map>
+#include <string>
+
+#include "sim/base/config.h"
+#include "sim/base/dtype.h"
+#include "sim/memory/hbm.h"
+#include "sim/memory/tile_cache.h"
+
+namespace xpu::gpu {
+
+struct SmSpec {
+  int count = 0;
+  Hertz clock;
+  // Dense tensor-core FLOPs per clock per SM by dtype (0 = no tensor path for that dtype).
+  double tensor_bf16 = 0, tensor_fp16 = 0, tensor_tf32 = 0, tensor_fp8 = 0, tensor_fp4 = 0, tensor_int8 = 0;
+  double vector_flops_per_clk = 256;   // FP32 FMA lanes x 2
+  double sfu_ops_per_clk = 16;         // exp/rsqrt per clock per SM
+  Bytes smem_capacity;                 // per SM
+  Bytes smem_per_block;                // largest allocation one block may have
+  double smem_bytes_per_clk = 128;
+  int registers = 65536;
+  int max_threads = 2048;
+  int max_blocks = 32;
+  double l2_port_bytes_per_clk = 64;   // SM <-> L2 crossbar link
+  double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
+  Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
+  double dma_issue_cycles = 4;         // TMA descriptor issue per copy
+  double sync_cycles = 20;             // barrier (mbarrier wait / __syncthreads) cost
+};
+
+struct GpuSpec {
+  std::string name, description, family;
+  SmSpec sm;
+  CacheSpec l2;
+  HbmSpec hbm;
+  Seconds launch_overhead;  // gap between dependent kernel launches on one stream
+  double tensor_flops_per_clk(DType d) const;  // per SM
+  double peak_flops(DType d) const;            // whole chip
+};
+
+void describe(Params& p, GpuSpec& s);
+
+// Resident blocks per SM for blocks that need `smem` bytes, `threads` threads and `regs` registers
+// per thread (the CUDA occupancy rule; 0 if the block cannot run at all).
+int occupancy(const GpuSpec& s, double smem, int threads, int regs);
+
+}  // namespace xpu::gpu

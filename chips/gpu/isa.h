@@ -1,0 +1,23 @@
+// The GPU family's instruction set as seen by programs: which SM engine issues an instruction and
+// which memory level a DMA touches.
+#pragma once
+#include <cstdint>
+
+namespace xpu::gpu {
+
+// SM engines (Instr::engine).
+enum Engine : std::uint8_t {
+  kTma = 0,     // asynchronous tile copies (TMA / cp.async): global <-> shared memory
+  kTensor = 1,  // tensor cores (warpgroup MMA), operands from shared memory
+  kVector = 2,  // CUDA cores and special-function units (elementwise, reductions, softmax)
+  kNumEngines = 3,
+};
+
+// Memory levels (Instr::level).
+enum Level : std::uint8_t {
+  kGlobal = 0,  // device memory through L2 (HBM on a miss)
+  kL2 = 1,      // data expected to live in L2 (workspace, small tensors)
+  kSmem = 2,    // shared memory (local to the SM)
+};
+
+}  // namespace xpu::gpu

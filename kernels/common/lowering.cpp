@@ -1,0 +1,19 @@
+#include "kernels/common/lowering.h"
+
+namespace xpu {
+
+TensorRef LowerOptions::ref(const std::string& label, const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it != tensors.end()) return it->second;
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : label + "/" + name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  TensorRef r;
+  r.addr = (h & 0x3fffull) << 40;
+  return r;
+}
+
+void unsupported(const std::string& chip, const OpSpec& op, const std::string& why) {
+  throw InputError(chip + ": cannot run " + name(op.kind) + " (" + op.shape_str() + "): " + why);
+}
+
+}  // namespace xpu

@@ -1,0 +1,34 @@
+// What every lowering receives besides the op and the chip spec: functional-mode tensors and the
+// global addresses of the op's operands (so caches and channels see a realistic address stream).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "sim/base/error.h"
+#include "sim/base/program.h"
+#include "workloads/op.h"
+
+namespace xpu {
+
+struct TensorRef {
+  std::uint64_t addr = 0;
+  int id = -1;  // functional tensor id in the run's TensorStore (-1 when not functional)
+};
+
+struct LowerOptions {
+  bool functional = false;
+  std::map<std::string, TensorRef> tensors;  // operand name ("A", "B", "C", "Q", ...) -> reference
+
+  // The reference for operand `name`; unnamed operands get a distinct 1 TiB-aligned region derived
+  // from the op label, so different ops and operands never share cache lines by accident.
+  TensorRef ref(const std::string& label, const std::string& name) const;
+};
+
+// Integer helpers shared by tilings.
+inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// Throws the standard "unsupported" error for a (family, op, reason) triple.
+[[noreturn]] void unsupported(const std::string& chip, const OpSpec& op, const std::string& why);
+
+}  // namespace xpu

@@ -1,0 +1,29 @@
+// GEMM lowered for the GPU family: block tiles over SMs, a multi-stage TMA -> shared memory ->
+// tensor-core pipeline, split-K when there are too few tiles to fill the SMs.
+#pragma once
+#include "chips/gpu/gpu_spec.h"
+#include "kernels/common/lowering.h"
+
+namespace xpu::gpu {
+
+struct GemmTiling {
+  int bm = 128, bn = 256, bk = 64;  // block tile; bk covers 128 bytes of K per stage
+  int stages = 4;                   // shared-memory pipeline depth
+  int split_k = 1;
+  int blocks_per_sm = 1;
+  int group_m = 8;                  // tile rasterization: groups of 8 tile-rows for L2 reuse
+  double estimate_s = 0;            // the heuristic's own cost estimate (not the simulation)
+  std::string str() const;
+};
+
+// The heuristic a tuned library applies (stated in gpu.cpp): enumerate tile shapes and split-K
+// factors that fit shared memory, estimate each by waves x per-tile time against the HBM bound,
+// keep the cheapest. Pure function of the op and the spec.
+GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
+
+// Lowers a GEMM (batched if op.batch > 1) or a grouped GEMM (one GEMM per group, tiles of all
+// groups in one launch). Returns the main kernel and, with split-K, its reduction kernel.
+KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt);
+KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t);
+
+}  // namespace xpu::gpu

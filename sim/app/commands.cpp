@@ -1,0 +1,175 @@
+// The CLI's subcommands. Every one prints to stdout (table or JSON), writes result files atomically,
+// and reports bad input as one line on stderr with a non-zero exit (see main.cpp).
+#include "sim/app/commands.h"
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "sim/app/kernel_api.h"
+#include "sim/app/registry.h"
+#include "sim/app/validate.h"
+#include "sim/io/output.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+namespace {
+
+const char* kUsage =
+    "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n"
+    "\n"
+    "usage: xpusim <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list chips|models|ops     what can be simulated\n"
+    "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
+    "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
+    "  validate                  compare predictions with real-hardware measurements\n"
+    "\n"
+    "examples:\n"
+    "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
+    "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --set hbm.bandwidth=4TB/s --format json\n"
+    "  xpusim params gpu\n"
+    "\n"
+    "Run `xpusim <command> --help` for the options of a command.\n";
+
+po::options_description output_options() {
+  po::options_description o("output");
+  o.add_options()("format", po::value<std::string>()->default_value("table"), "table or json")(
+      "out", po::value<std::string>(),
+      "write config.resolved.yaml and stats.json (and trace.h5 with --trace) into this folder")(
+      "trace", po::bool_switch(), "record every transaction (trace.h5 in --out)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a preset field: --set hbm.bandwidth=4TB/s (repeatable)")("help,h", "this help");
+  return o;
+}
+
+void check_format(const std::string& f) {
+  if (f != "table" && f != "json") throw InputError("--format '" + f + "': expected table or json");
+}
+
+int cmd_list(const std::vector<std::string>& args) {
+  std::string what = args.empty() ? "chips" : args[0];
+  if (what == "chips") {
+    std::cout << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << "description\n";
+    for (const auto& p : list_presets())
+      std::cout << std::left << std::setw(14) << p.name << std::setw(10) << p.family << p.description << "\n";
+    return 0;
+  }
+  if (what == "ops") {
+    for (const auto& n : op_kind_names()) std::cout << n << "\n";
+    return 0;
+  }
+  if (what == "models") return list_models_command();
+  throw InputError("list: unknown topic '" + what + "'; expected chips, models or ops");
+}
+
+int cmd_params(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "usage: xpusim params <family>\nfamilies:";
+    for (const auto& f : families()) std::cout << " " << f.name;
+    std::cout << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  const FamilyEntry& f = family(args[0]);
+  std::cout << f.name << ": " << f.description << "\n\n";
+  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
+            << "meaning\n";
+  for (const auto& p : f.schema())
+    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
+              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  return 0;
+}
+
+int cmd_kernel(int argc, char** argv) {
+  po::options_description chip("chip");
+  chip.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset (xpusim list chips)")(
+      "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
+  po::options_description dims("op dimensions");
+  for (const auto& n : kernel_arg_names()) {
+    if (n == "causal") dims.add_options()("causal", po::value<std::string>()->implicit_value("true"), "causal mask (attention)");
+    else dims.add_options()(n.c_str(), po::value<std::string>(), "");
+  }
+  po::options_description all;
+  all.add(chip).add(dims).add(output_options());
+  po::variables_map vm;
+  std::vector<std::string> rest;
+  auto parsed = po::command_line_parser(argc, argv).options(all).allow_unregistered().run();
+  rest = po::collect_unrecognized(parsed.options, po::include_positional);
+  po::store(parsed, vm);
+  po::notify(vm);
+  if (vm.count("help") || rest.empty()) {
+    std::cout << "usage: xpusim kernel <op> --chip <preset> <dimensions> [--dtype D] [--format table|json] [--out DIR] "
+                 "[--trace] [--set k=v ...]\n\nops: "
+              << join(op_kind_names())
+              << "\n\ndimensions by op:\n"
+                 "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D]\n"
+                 "  grouped_gemm  --tokens T --groups G --n --k\n"
+                 "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W]\n"
+                 "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add   --rows --cols\n"
+                 "  topk          --tokens --experts --topk;  embedding --tokens --cols;  allreduce --bytes --devices\n\n"
+              << all << "\n";
+    return vm.count("help") ? 0 : 2;
+  }
+  for (const auto& r : rest)
+    if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + " (see xpusim kernel --help)");
+  if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
+  std::string format = vm["format"].as<std::string>();
+  check_format(format);
+  std::map<std::string, std::string> args;
+  for (const auto& n : kernel_arg_names())
+    if (vm.count(n)) args[n] = vm[n].as<std::string>();
+  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  auto model = load_chip(vm["chip"].as<std::string>(), sets);
+  OpSpec op = make_op(rest[0], args);
+  bool trace = vm["trace"].as<bool>();
+  if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
+  KernelRun run = run_kernel(*model, op, vm["functional"].as<bool>(), trace);
+  nlohmann::json j = run_result_json(run.result);
+  j["op"] = name(op.kind);
+  j["shape"] = op.shape_str();
+  if (run.check.ran)
+    j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
+                       {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
+  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace);
+  if (format == "json") {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << name(op.kind) << " " << op.shape_str() << " on ";
+    std::cout << run_result_table(run.result);
+    if (run.check.ran)
+      std::cout << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance "
+                << run.check.tolerance << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
+  }
+  return run.check.ran && !run.check.passed ? 1 : 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  if (cmd == "list") return cmd_list(rest);
+  if (cmd == "params") return cmd_params(rest);
+  if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
+  if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "xpusim " << XPUSIM_VERSION << "\n";
+    return 0;
+  }
+  std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare"};
+  std::string hint = nearest_of(cmd, cmds);
+  throw InputError("unknown command '" + cmd + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                   "; see xpusim --help");
+}
+
+}  // namespace xpu

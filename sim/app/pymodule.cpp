@@ -1,0 +1,40 @@
+// The Python module `xpusim` (pybind11): kernel runs returning plain dicts.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "sim/app/kernel_api.h"
+#include "sim/app/registry.h"
+#include "sim/io/output.h"
+
+namespace py = pybind11;
+
+
+PYBIND11_MODULE(_xpusim, m) {
+  m.doc() = "xpusim: cycle-approximate simulation of AI accelerators";
+  py::register_exception<xpu::InputError>(m, "InputError", PyExc_ValueError);
+  m.def(
+      "kernel_json",
+      [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,
+         const std::vector<std::string>& sets, bool functional) {
+        auto model = xpu::load_chip(chip, sets);
+        xpu::OpSpec spec = xpu::make_op(op, args);
+        xpu::KernelRun run;
+        {
+          py::gil_scoped_release release;
+          run = xpu::run_kernel(*model, spec, functional, false);
+        }
+        nlohmann::json j = xpu::run_result_json(run.result);
+        j["op"] = xpu::name(spec.kind);
+        j["shape"] = spec.shape_str();
+        if (run.check.ran)
+          j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
+                             {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
+        return j.dump();
+      },
+      py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false);
+  m.def("list_chips", [] {
+    std::vector<std::string> out;
+    for (const auto& p : xpu::list_presets()) out.push_back(p.name);
+    return out;
+  });
+}

@@ -1,0 +1,104 @@
+#include "sim/app/registry.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+std::vector<DType> ChipModel::dtypes() const {
+  std::vector<DType> out;
+  for (DType d : all_dtypes())
+    if (peak_flops(d) > 0) out.push_back(d);
+  return out;
+}
+
+namespace {
+std::vector<FamilyEntry>& reg() {
+  static std::vector<FamilyEntry> r;
+  return r;
+}
+}  // namespace
+
+void register_family(const FamilyEntry& f) {
+  for (auto& e : reg())
+    if (e.name == f.name) return;
+  reg().push_back(f);
+}
+
+const std::vector<FamilyEntry>& families() {
+  register_builtin_families();
+  return reg();
+}
+
+const FamilyEntry& family(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& f : families()) {
+    if (f.name == name) return f;
+    names.push_back(f.name);
+  }
+  throw InputError("unknown chip family '" + name + "'; families: " + join(names));
+}
+
+std::vector<PresetInfo> list_presets() {
+  std::vector<PresetInfo> out;
+  fs::path chips = fs::path(source_dir()) / "chips";
+  if (!fs::exists(chips)) return out;
+  for (const auto& fam : fs::directory_iterator(chips)) {
+    fs::path presets = fam.path() / "presets";
+    if (!fs::is_directory(presets)) continue;
+    for (const auto& f : fs::directory_iterator(presets)) {
+      if (f.path().extension() != ".yaml") continue;
+      std::string stem = f.path().stem().string();
+      if (!stem.empty() && stem[0] == '_') continue;  // shared fragments, not chips
+      std::replace(stem.begin(), stem.end(), '_', '-');
+      PresetInfo p{stem, fam.path().filename().string(), f.path().string(), ""};
+      std::ifstream in(f.path());
+      std::string line;
+      while (std::getline(in, line))
+        if (line.rfind("description:", 0) == 0) {
+          p.description = line.substr(12);
+          p.description.erase(0, p.description.find_first_not_of(" \""));
+          if (!p.description.empty() && p.description.back() == '"') p.description.pop_back();
+          break;
+        }
+      out.push_back(p);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const PresetInfo& a, const PresetInfo& b) {
+    return a.family != b.family ? a.family < b.family : a.name < b.name;
+  });
+  return out;
+}
+
+std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays) {
+  std::string path, fam;
+  std::vector<std::string> names;
+  for (const auto& p : list_presets()) {
+    names.push_back(p.name);
+    if (p.name == name_or_path) path = p.path, fam = p.family;
+  }
+  if (path.empty()) {
+    if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
+      path = name_or_path;
+    } else {
+      std::string hint = nearest_of(name_or_path, names);
+      throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) +
+                       (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+    }
+  }
+  ConfigTree tree = ConfigTree::load_file(path);
+  if (fam.empty()) {
+    const ConfigValue* f = tree.find("family");
+    if (!f) throw ConfigError(path, "family", "missing (expected the chip family, e.g. gpu)");
+    fam = f->text;
+  }
+  tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(),
+           path);
+  for (const auto& o : overlays) tree.apply_overlay(o);
+  return family(fam).load(tree);
+}
+
+}  // namespace xpu

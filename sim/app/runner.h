@@ -1,0 +1,54 @@
+// One straight path from kernels to results, shared by the CLI, the Python module and sweeps:
+// build a fresh chip model, run its kernel launches, collect records, counters and stats.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/app/registry.h"
+#include "sim/base/stats.h"
+#include "sim/base/trace.h"
+
+namespace xpu {
+
+struct RunOptions {
+  bool trace = false;
+  TensorStore* tensors = nullptr;  // functional mode
+  double quantum_s = 100e-9;
+};
+
+// Per-kernel figures for reports.
+struct KernelResult {
+  std::string name, op, strategy;
+  double time_s = 0;          // launch gap + execution
+  double exec_s = 0;          // first block start to last block end
+  double flops = 0;           // useful FLOPs (the op's own count)
+  double executed_flops = 0;  // FLOPs the units executed, padding included
+  double dram_bytes = 0;      // DMA bytes at the global level (before L2 filtering)
+  double min_bytes = 0;       // compulsory traffic (roofline)
+  double roofline_s = 0;      // max(flops/peak, min_bytes/peak bandwidth)
+  std::string bound;          // "compute" or "memory" (by the op's arithmetic intensity vs the ridge)
+  std::uint64_t tasks = 0, transactions = 0;
+  int occupancy = 0;
+  int count = 1;              // how many times it runs per step (folded layers)
+};
+
+struct RunResult {
+  std::string chip, family;
+  double latency_s = 0;
+  double sim_cycles = 0;
+  double wall_s = 0;
+  std::uint64_t transactions = 0;
+  double flops = 0, tflops = 0, peak_tflops = 0, share_of_peak = 0;
+  DType dtype = DType::bf16;
+  std::vector<KernelResult> kernels;
+  Stats stats;
+  std::vector<TraceRecord> trace;
+  std::vector<std::string> unit_names, kernel_names;
+  std::string resolved_yaml;
+};
+
+// Simulates the kernels in order on a fresh instance of `chip`.
+RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);
+
+}  // namespace xpu

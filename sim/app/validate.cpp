@@ -1,0 +1,212 @@
+// Validation against measurements: reads CSV rows (id, hardware, level, workload, dtype,
+// shape_or_config, metric, value, unit, source), maps each row it can model onto a preset and an op,
+// simulates it and reports the error per row.
+#include "sim/app/validate.h"
+
+#include <boost/program_options.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "sim/app/kernel_api.h"
+#include "sim/app/registry.h"
+#include "sim/base/config.h"
+#include "sim/io/output.h"
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+namespace xpu {
+
+namespace {
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else if (c != '\r') {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+// "b1 M4096 N4096 K4096" / "M64 N2112 K7168" / "B4 H16 S4096 D128" -> {"b":1,"M":4096,...}
+std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
+  std::map<std::string, std::int64_t> out;
+  std::regex tok("([A-Za-z]+)=?([0-9]+)");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), tok); it != std::sregex_iterator(); ++it)
+    out[(*it)[1]] = std::stoll((*it)[2]);
+  return out;
+}
+
+std::string chip_for(const std::string& hw) {
+  // H800 SXM5 has the H100 SXM5's SMs, clocks, HBM3 and tensor peak (only NVLink differs).
+  if (hw.find("H100") != std::string::npos || hw.find("H800") != std::string::npos) return "h100-sxm";
+  if (hw.find("H200") != std::string::npos) return "h200";
+  if (hw.find("B200") != std::string::npos) return "b200";
+  if (hw.find("A100") != std::string::npos) return "a100-sxm";
+  return "";
+}
+
+bool gemm_dtypes(const std::string& d, DType& in, DType& out) {
+  if (d.rfind("bf16", 0) == 0) return in = DType::bf16, out = DType::bf16, true;
+  if (d.rfind("fp16", 0) == 0) return in = DType::fp16, out = DType::fp16, true;
+  if (d.find("tf32") != std::string::npos) return in = DType::tf32, out = DType::fp32, true;
+  if (d.rfind("fp8", 0) == 0) return in = DType::fp8, out = DType::bf16, true;
+  return false;
+}
+}  // namespace
+
+std::vector<ValidationRow> read_measurements(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot read measurements");
+  std::string line;
+  std::getline(in, line);
+  auto header = split_csv(line);
+  std::vector<std::string> want = {"id", "hardware", "level", "workload", "dtype", "shape_or_config", "metric",
+                                   "value", "unit", "source"};
+  if (header != want) throw InputError(path + ": header: expected " + join(want, ","));
+  std::vector<ValidationRow> rows;
+  int n = 1;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    auto f = split_csv(line);
+    if (f.size() != 10) throw InputError(path + ":" + std::to_string(n) + ": expected 10 fields, got " + std::to_string(f.size()));
+    ValidationRow r{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[9], 0};
+    try {
+      r.measured = std::stod(f[7]);
+    } catch (...) {
+      throw InputError(path + ":" + std::to_string(n) + ": value '" + f[7] + "' is not a number");
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+std::vector<std::string> default_measurement_files() {
+  std::vector<std::string> out;
+  for (auto p : {fs::path(source_dir()) / ".." / "shared" / "validation" / "measurements.csv",
+                 fs::path(source_dir()) / "workloads" / "validation" / "h100_measured.csv"})
+    if (fs::exists(p)) out.push_back(fs::weakly_canonical(p).string());
+  return out;
+}
+
+std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter) {
+  std::vector<ValidationPoint> out;
+  std::map<std::string, std::unique_ptr<ChipModel>> chips;
+  for (const auto& row : rows) {
+    if (!filter.empty() && row.id.rfind(filter, 0) != 0 && row.workload.find(filter) == std::string::npos) continue;
+    if (row.workload.find("single launch") != std::string::npos) continue;  // includes host launch cost
+    std::string chip = chip_for(row.hardware);
+    if (chip.empty() || row.level != "kernel") continue;
+    auto shape = parse_shape(row.shape);
+    ValidationPoint p;
+    p.row = row;
+    p.chip = chip;
+    if (!chips.count(chip)) chips[chip] = load_chip(chip);
+    const ChipModel& model = *chips[chip];
+    OpSpec op;
+    if (row.workload.rfind("GEMM", 0) == 0) {
+      DType in, outd;
+      if (!gemm_dtypes(row.dtype, in, outd) || !shape.count("M") || !shape.count("N") || !shape.count("K")) continue;
+      op.kind = OpKind::Gemm;
+      op.label = "gemm";
+      op.dtype = op.wdtype = in;
+      op.odtype = outd;
+      op.m = shape["M"], op.n = shape["N"], op.k = shape["K"];
+      op.batch = shape.count("b") ? shape["b"] : 1;
+    } else {
+      continue;  // not a workload this build predicts
+    }
+    KernelRun run = run_kernel(model, op, false, false);
+    double t = run.result.latency_s;
+    double roof_t = 0;
+    for (const auto& k : run.result.kernels) roof_t += k.roofline_s;
+    if (row.metric == "throughput" && row.unit == "TFLOP/s") {
+      p.predicted = op.flops() / t / 1e12;
+      p.roofline = op.flops() / roof_t / 1e12;
+    } else if (row.metric == "latency" && row.unit == "us") {
+      p.predicted = t * 1e6;
+      p.roofline = roof_t * 1e6;
+    } else {
+      continue;
+    }
+    p.error = (p.predicted - row.measured) / row.measured;
+    p.note = run.result.kernels.empty() ? "" : run.result.kernels[0].strategy;
+    out.push_back(p);
+  }
+  return out;
+}
+
+int cmd_validate(int argc, char** argv) {
+  po::options_description o("validate");
+  o.add_options()("data", po::value<std::vector<std::string>>()->composing(),
+                  "measurement CSV (repeatable); default: ../shared/validation/measurements.csv and "
+                  "workloads/validation/h100_measured.csv")("filter", po::value<std::string>()->default_value(""),
+                                                            "only rows whose id starts with, or workload contains, this")(
+      "format", po::value<std::string>()->default_value("table"), "table or json")("help,h", "this help");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, o), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: xpusim validate [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
+                 "Simulates every measured row this build can model and prints predicted vs measured.\n\n"
+              << o << "\n";
+    return 0;
+  }
+  std::vector<std::string> files =
+      vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
+  if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");
+  std::vector<ValidationPoint> pts;
+  for (const auto& f : files) {
+    auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>());
+    pts.insert(pts.end(), v.begin(), v.end());
+  }
+  double sum_abs = 0;
+  for (const auto& p : pts) sum_abs += std::fabs(p.error);
+  double mae = pts.empty() ? 0 : sum_abs / pts.size();
+  if (vm["format"].as<std::string>() == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : pts)
+      j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
+                   {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
+                   {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
+                   {"roofline", p.roofline}, {"source", p.row.source}});
+    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}}).dump(2) << "\n";
+    return 0;
+  }
+  std::cout << std::left << std::setw(6) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload"
+            << std::setw(16) << "dtype" << std::setw(24) << "shape" << std::right << std::setw(11) << "measured"
+            << std::setw(11) << "predicted" << std::setw(9) << "error" << "  unit\n";
+  for (const auto& p : pts) {
+    std::cout << std::left << std::setw(6) << p.row.id << std::setw(10) << p.chip << std::setw(26)
+              << p.row.workload.substr(0, 25) << std::setw(16) << p.row.dtype.substr(0, 15) << std::setw(24)
+              << p.row.shape.substr(0, 23) << std::right << std::fixed << std::setprecision(1) << std::setw(11)
+              << p.row.measured << std::setw(11) << p.predicted << std::setw(8) << 100 * p.error << "%  "
+              << p.row.unit << "\n";
+  }
+  std::cout << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mae << "%\n";
+  return 0;
+}
+
+int list_models_command();
+
+}  // namespace xpu

@@ -1,0 +1,30 @@
+// `xpusim validate`: predictions against real-hardware measurements (CSV rows with exact conditions).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace xpu {
+
+struct ValidationRow {
+  std::string id, hardware, level, workload, dtype, shape, metric, unit, source;
+  double measured = 0;
+};
+
+struct ValidationPoint {
+  ValidationRow row;
+  std::string chip;          // preset used
+  double predicted = 0;      // in the row's unit
+  double error = 0;          // (predicted - measured) / measured
+  double roofline = 0;       // the best physically possible value in the row's unit
+  std::string note;
+};
+
+std::vector<ValidationRow> read_measurements(const std::string& csv_path);
+// Predicts every row this build can simulate (others are skipped); `filter` selects ids by prefix.
+std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "");
+std::vector<std::string> default_measurement_files();
+
+int cmd_validate(int argc, char** argv);
+int list_models_command();
+
+}  // namespace xpu

@@ -1,0 +1,98 @@
+// Config trees and typed parameters: YAML presets with `inherits:`, `--set key.path=value` overlays
+// through the same mechanism, and strict validation against a schema that each spec declares once.
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/base/error.h"
+#include "sim/base/units.h"
+
+namespace xpu {
+
+// One leaf of a config, with where it came from (for one-line errors).
+struct ConfigValue {
+  std::string text;
+  std::string origin;  // "chips/gpu/presets/h100_sxm.yaml:12" or "--set"
+};
+
+// A flat view of a nested YAML document: "hbm.bandwidth" -> "3.35 TB/s". Sequences become
+// comma-separated leaves. Later layers (child presets, overlays) replace earlier leaves.
+class ConfigTree {
+ public:
+  // Loads a YAML file, resolving `inherits:` (a file name relative to the file's folder) first.
+  static ConfigTree load_file(const std::string& path);
+  // Parses YAML text (for tests and Python dicts); `origin` names it in errors.
+  static ConfigTree load_string(const std::string& yaml, const std::string& origin);
+
+  // Applies "key.path=value" (one --set). Unknown keys are caught when the tree is bound to a schema.
+  void apply_overlay(const std::string& assignment, const std::string& origin = "--set");
+  void set(const std::string& key, const std::string& value, const std::string& origin);
+  void merge(const ConfigTree& upper);
+
+  const ConfigValue* find(const std::string& key) const;
+  const std::map<std::string, ConfigValue>& entries() const { return m_entries; }
+  const std::string& file() const { return m_file; }
+
+ private:
+  std::map<std::string, ConfigValue> m_entries;
+  std::string m_file;
+};
+
+// How a parameter is shown by `xpusim params`.
+struct ParamInfo {
+  std::string path, kind, default_text, description;
+  bool required = false;
+};
+
+// Binds a spec struct to a ConfigTree (Load), lists its schema (Describe), and records the resolved
+// values for config.resolved.yaml. A spec declares each field once:
+//   p("hbm.bandwidth", s.hbm.bandwidth, "Peak HBM bandwidth of all stacks");          // required
+//   p("hbm.efficiency", s.hbm.efficiency, "Achievable share of peak", "0.9");          // default
+class Params {
+ public:
+  enum class Mode { Load, Describe };
+  Params(Mode mode, const ConfigTree* tree) : m_mode(mode), m_tree(tree) {}
+
+  void operator()(const std::string& path, Seconds& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, Hertz& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, Bandwidth& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, Bytes& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, Watts& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, Joules& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, double& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, int& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, bool& f, const std::string& desc, const char* def = nullptr);
+  void operator()(const std::string& path, std::string& f, const std::string& desc, const char* def = nullptr);
+
+  // Throws ConfigError for `path` (naming the file that set it) unless `ok`.
+  void require(bool ok, const std::string& path, const std::string& expected) const;
+  // After all fields are declared: any key in the tree that no field consumed is an error.
+  void finish() const;
+
+  Mode mode() const { return m_mode; }
+  const std::vector<ParamInfo>& schema() const { return m_schema; }
+  // Resolved "path -> canonical text" in declaration order.
+  const std::vector<std::pair<std::string, std::string>>& resolved() const { return m_resolved; }
+  std::string resolved_yaml() const;
+
+ private:
+  template <class T>
+  void bind(const std::string& path, T& field, const std::string& desc, const char* def, const char* kind,
+            const std::function<T(const std::string&)>& parse, const std::function<std::string(const T&)>& print);
+  Mode m_mode;
+  const ConfigTree* m_tree;
+  std::vector<ParamInfo> m_schema;
+  std::vector<std::pair<std::string, std::string>> m_resolved;
+  std::map<std::string, bool> m_consumed;
+};
+
+// Renders flat "a.b.c -> text" pairs as nested YAML.
+std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>>& flat);
+
+// Locates a preset by name ("h100-sxm" -> chips/gpu/presets/h100_sxm.yaml) or returns a path as is.
+std::string source_dir();
+
+}  // namespace xpu

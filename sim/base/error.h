@@ -1,0 +1,49 @@
+// Error types: every user-facing failure is one line naming where (file, key) and what was expected.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace xpu {
+
+// Bad user input (CLI arguments, config files, model files). The CLI prints what() and exits non-zero.
+class InputError : public std::runtime_error {
+ public:
+  explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
+};
+
+// A config value or key problem: "<file>: <key.path>: <problem>".
+class ConfigError : public InputError {
+ public:
+  ConfigError(const std::string& file, const std::string& key, const std::string& problem)
+      : InputError(file + ": " + (key.empty() ? std::string() : key + ": ") + problem) {}
+};
+
+// Closest candidate by edit distance, for "did you mean" hints ("" if none is close).
+std::string nearest(const std::string& word, const std::initializer_list<std::string>& candidates);
+template <class Range>
+std::string nearest_of(const std::string& word, const Range& candidates);
+size_t edit_distance(const std::string& a, const std::string& b);
+
+template <class Range>
+std::string nearest_of(const std::string& word, const Range& candidates) {
+  std::string best;
+  size_t best_d = static_cast<size_t>(-1);
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+// Joins names for messages: "a, b, c".
+template <class Range>
+std::string join(const Range& r, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& x : r) out += (out.empty() ? "" : sep) + std::string(x);
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,81 @@
+// The common currency between lowerings and chip models: a kernel is a Program of Tasks (thread
+// blocks, per-core instruction streams, per-tile programs); a Task is a small DAG of Instrs
+// (DMA loads/stores, tile compute, vector ops, syncs). Lowerings build Programs as pure functions
+// of (op, chip spec); chip models time them. No SystemC here.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/base/dtype.h"
+#include "sim/base/tile_vm.h"
+
+namespace xpu {
+
+enum class TxKind : std::uint8_t { DmaRead, DmaWrite, TileCompute, VectorOp, Sync };
+const char* name(TxKind k);
+constexpr std::uint32_t kNoDep = 0xffffffffu;
+
+// One transaction. `engine` and `level` are indices into the family's instruction set
+// (chips/<family>/isa.h): which engine of the executor issues it, and which memory level a DMA
+// touches. Dependencies name earlier instructions of the same task; instructions of one engine
+// also issue in program order.
+struct Instr {
+  TxKind kind = TxKind::Sync;
+  std::uint8_t engine = 0;
+  std::uint8_t level = 0;
+  DType dtype = DType::bf16;
+  std::uint32_t dep[3] = {kNoDep, kNoDep, kNoDep};
+  std::uint64_t addr = 0;   // global byte address (cache sets, memory channels, L2 reuse)
+  std::uint64_t bytes = 0;  // bytes moved (DMA) or streamed from local memory (compute)
+  std::uint64_t flops = 0;  // 2*m*n*k for tile compute, element operations for vector ops
+  std::uint32_t m = 0, n = 0, k = 0;  // shape: tile compute MxNxK; vector ops rows x cols (k = ops/elem)
+  std::int32_t func = -1;             // index into Task::func in functional mode
+};
+
+// A unit of work scheduled onto one executor (SM, TensorCore, NeuronCore, tile).
+struct Task {
+  std::vector<Instr> instrs;
+  std::vector<FuncOp> func;  // functional-mode semantics, referenced by Instr::func
+  std::uint32_t smem_bytes = 0;  // local scratchpad it needs while resident (GPU occupancy)
+  std::uint32_t threads = 0;     // threads per block (GPU occupancy); 0 elsewhere
+  std::uint32_t registers = 0;   // registers per thread (GPU occupancy)
+  std::int32_t place = -1;       // a fixed executor index, or -1 for any (wave scheduled)
+
+  std::uint32_t add(const Instr& in) {
+    instrs.push_back(in);
+    return static_cast<std::uint32_t>(instrs.size() - 1);
+  }
+  std::uint32_t add(const Instr& in, const FuncOp& f) {
+    Instr x = in;
+    x.func = static_cast<std::int32_t>(func.size());
+    func.push_back(f);
+    return add(x);
+  }
+};
+
+// Roofline bound of a kernel (what no simulated run may beat).
+struct Roofline {
+  double flops = 0;          // useful FLOPs (2*M*N*K for a GEMM)
+  double min_dram_bytes = 0; // compulsory off-chip traffic: each input read once, output written once
+};
+
+// A kernel launch: `num_tasks` tasks produced on demand by `make_task` (so a 16k^3 GEMM never holds
+// all its tasks in memory). `make_task` is pure: the same index yields the same task.
+struct Program {
+  std::string name;       // kernel name in reports ("gemm", "gemm.splitk_reduce", "attention")
+  std::string op;         // op label in the model graph ("layer0.qkv_proj"); empty for single kernels
+  std::string strategy;   // human-readable lowering choice ("tile 128x256x64, 4 stages, split-k 1")
+  std::uint64_t num_tasks = 0;
+  std::function<void(std::uint64_t index, Task& out)> make_task;
+  Roofline roofline;
+  bool functional = false;
+  bool static_placement = false;  // task i runs on executor i mod E (per-core streams) instead of waves
+};
+
+// A kernel as the chip sees it: one or more launches in order (e.g. a GEMM and its split-K reduction).
+using KernelPrograms = std::vector<Program>;
+
+}  // namespace xpu

@@ -1,0 +1,133 @@
+// Interpreter for the functional tile operations.
+#include "sim/base/tile_vm.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace xpu {
+
+int TensorStore::add(const std::string& name, Mat m) {
+  m_tensors.push_back(std::move(m));
+  m_names.push_back(name);
+  return static_cast<int>(m_tensors.size() - 1);
+}
+
+int TensorStore::find(const std::string& name) const {
+  for (size_t i = 0; i < m_names.size(); ++i)
+    if (m_names[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+namespace {
+float unary(Unary u, float x, float s) {
+  switch (u) {
+    case Unary::Exp: return std::exp(x);
+    case Unary::Silu: return x / (1.f + std::exp(-x));
+    case Unary::Gelu: return 0.5f * x * (1.f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case Unary::Rsqrt: return 1.f / std::sqrt(x);
+    case Unary::Square: return x * x;
+    case Unary::Neg: return -x;
+    case Unary::Scale: return x * s;
+    case Unary::AddScalar: return x + s;
+    case Unary::Recip: return 1.f / x;
+    case Unary::Identity: return x;
+    case Unary::Round: return x;
+  }
+  return x;
+}
+float binary(Binary b, float x, float y) {
+  switch (b) {
+    case Binary::Add: return x + y;
+    case Binary::Sub: return x - y;
+    case Binary::Mul: return x * y;
+    case Binary::Max: return std::fmax(x, y);
+    case Binary::Div: return x / y;
+  }
+  return x;
+}
+}  // namespace
+
+void TileVM::exec(const FuncOp& op) {
+  switch (op.code) {
+    case FuncCode::Load: {
+      const Mat& t = m_store.get(op.view.tensor);
+      int r = op.view.transpose ? op.view.cols : op.view.rows;
+      int c = op.view.transpose ? op.view.rows : op.view.cols;
+      Mat m(r, c);
+      for (int i = 0; i < op.view.rows; ++i)
+        for (int j = 0; j < op.view.cols; ++j) {
+          int gr = op.view.row0 + i, gc = op.view.col0 + j;
+          float x = (gr < t.rows && gc < t.cols) ? round_to(op.dtype, t.at(gr, gc)) : 0.f;
+          if (op.view.transpose) m.at(j, i) = x;
+          else m.at(i, j) = x;
+        }
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
+    case FuncCode::Store:
+    case FuncCode::StoreAdd: {
+      Mat& t = m_store.get(op.view.tensor);
+      const Mat& m = m_bufs.at(op.a);
+      for (int i = 0; i < op.view.rows; ++i)
+        for (int j = 0; j < op.view.cols; ++j) {
+          int gr = op.view.row0 + i, gc = op.view.col0 + j;
+          if (gr >= t.rows || gc >= t.cols) continue;
+          float x = op.view.transpose ? m.at(j, i) : m.at(i, j);
+          if (op.code == FuncCode::StoreAdd) t.at(gr, gc) += x;
+          else t.at(gr, gc) = round_to(op.dtype, x);
+        }
+      break;
+    }
+    case FuncCode::Zero: m_bufs[op.dst] = Mat(op.rows, op.cols); break;
+    case FuncCode::MatMul:
+    case FuncCode::MatMulT: {
+      const Mat& a = m_bufs.at(op.a);
+      const Mat& b = m_bufs.at(op.b);
+      Mat& d = m_bufs.at(op.dst);
+      bool t = op.code == FuncCode::MatMulT;
+      int n = t ? b.rows : b.cols, k = t ? b.cols : b.rows;
+      if (a.cols != k || d.rows != a.rows || d.cols != n)
+        throw std::logic_error("functional MatMul shape mismatch");
+      for (int i = 0; i < a.rows; ++i)
+        for (int kk = 0; kk < k; ++kk) {
+          float x = round_to(op.dtype, a.at(i, kk));
+          if (x == 0.f) continue;
+          for (int j = 0; j < n; ++j) d.at(i, j) += x * round_to(op.dtype, t ? b.at(j, kk) : b.at(kk, j));
+        }
+      break;
+    }
+    case FuncCode::Unary: {
+      Mat m = m_bufs.at(op.a);
+      for (float& x : m.v) x = round_to(op.dtype, unary(static_cast<Unary>(op.sub), x, op.s));
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
+    case FuncCode::Binary: {
+      const Mat& a = m_bufs.at(op.a);
+      const Mat& b = m_bufs.at(op.b);
+      int r = std::max(a.rows, b.rows), c = std::max(a.cols, b.cols);
+      Mat m(r, c);
+      auto get = [](const Mat& x, int i, int j) { return x.at(x.rows == 1 ? 0 : i, x.cols == 1 ? 0 : j); };
+      for (int i = 0; i < r; ++i)
+        for (int j = 0; j < c; ++j)
+          m.at(i, j) = round_to(op.dtype, binary(static_cast<Binary>(op.sub), get(a, i, j), get(b, i, j)));
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
+    case FuncCode::RowReduce: {
+      const Mat& a = m_bufs.at(op.a);
+      Mat m(a.rows, 1);
+      for (int i = 0; i < a.rows; ++i) {
+        float acc = static_cast<Reduce>(op.sub) == Reduce::Max ? -INFINITY : 0.f;
+        for (int j = 0; j < a.cols; ++j)
+          acc = static_cast<Reduce>(op.sub) == Reduce::Max ? std::fmax(acc, a.at(i, j)) : acc + a.at(i, j);
+        m.at(i, 0) = acc;
+      }
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
+    case FuncCode::Copy: m_bufs[op.dst] = m_bufs.at(op.a); break;
+  }
+}
+
+}  // namespace xpu

@@ -1,0 +1,38 @@
+// Transaction trace records and observers. Tracing costs nothing when no observer is attached.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/base/program.h"
+
+namespace xpu {
+
+// One completed transaction, as written to trace.h5 (a compound dataset) and Perfetto.
+struct TraceRecord {
+  std::int64_t start_ps = 0;
+  std::int64_t end_ps = 0;
+  std::uint32_t unit = 0;      // index into the run's unit names ("top.chip.sm3.tensor")
+  std::uint32_t kernel = 0;    // index into the run's kernel names
+  std::uint64_t bytes = 0;
+  std::uint64_t flops = 0;
+  std::uint32_t task = 0;      // task (block / stream) index within its kernel
+  std::uint8_t kind = 0;       // TxKind
+  std::uint8_t level = 0;      // family memory level (DMA)
+  std::uint16_t pad_ = 0;
+};
+
+class TraceObserver {
+ public:
+  virtual ~TraceObserver() = default;
+  virtual void on_transaction(const TraceRecord& r) = 0;
+};
+
+// Collects all records in memory (the CLI's --trace and the Python module).
+class TraceBuffer : public TraceObserver {
+ public:
+  void on_transaction(const TraceRecord& r) override { records.push_back(r); }
+  std::vector<TraceRecord> records;
+};
+
+}  // namespace xpu

@@ -1,0 +1,236 @@
+// Host thread, dispatcher and the generic task executor shared by all chip families.
+#include "sim/engine/chip.h"
+
+#include <algorithm>
+
+namespace xpu {
+
+using sc_core::sc_time;
+
+void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors) {
+  m_prog = p;
+  m_kernel = kernel_id;
+  m_next = 0;
+  m_completed = 0;
+  m_last_end = now_ticks();
+  m_static_next.assign(static_cast<size_t>(executors), 0);
+  for (int e = 0; e < executors; ++e) m_static_next[static_cast<size_t>(e)] = static_cast<std::uint64_t>(e);
+  start_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool Dispatcher::next(int executor, std::uint64_t& index) {
+  if (!m_prog) return false;
+  if (m_prog->static_placement) {
+    std::uint64_t& n = m_static_next[static_cast<size_t>(executor)];
+    if (n >= m_prog->num_tasks) return false;
+    index = n;
+    n += m_static_next.size();
+    return true;
+  }
+  if (m_next >= m_prog->num_tasks) return false;
+  index = m_next++;
+  return true;
+}
+
+void Dispatcher::complete(Tick end) {
+  m_last_end = std::max(m_last_end, end);
+  if (++m_completed == m_prog->num_tasks) done_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+Chip::Chip(sc_core::sc_module_name name, Seconds launch_overhead)
+    : sc_module(name), m_launch_overhead(to_ticks(launch_overhead.value())) {
+  SC_HAS_PROCESS(Chip);
+  SC_THREAD(host_thread);
+}
+
+Chip::~Chip() = default;
+
+void Chip::host_thread() {
+  std::uint32_t kernel_id = 0;
+  for (auto& launches : m_kernels) {
+    for (auto& prog : launches) {
+      KernelRecord rec;
+      rec.name = prog.name;
+      rec.op = prog.op;
+      rec.strategy = prog.strategy;
+      rec.tasks = prog.num_tasks;
+      rec.roofline = prog.roofline;
+      rec.launch_overhead = m_launch_overhead;
+      wait(sc_time::from_value(static_cast<sc_dt::uint64>(m_launch_overhead)));
+      RunCounters before = m_ctx.counters;
+      rec.start = now_ticks();
+      if (prog.num_tasks > 0) {
+        Task sample;
+        prog.make_task(0, sample);
+        int slots = std::max(1, slots_for(sample));
+        rec.slots_per_executor = slots;
+        for (Executor* e : m_executors) e->set_active_slots(slots);
+        m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()));
+        wait(m_ctx.dispatcher.done_event);
+        Tick end = m_ctx.dispatcher.last_end();
+        if (end > now_ticks()) wait(sc_time::from_value(static_cast<sc_dt::uint64>(end - now_ticks())));
+      }
+      rec.end = now_ticks();
+      const RunCounters& after = m_ctx.counters;
+      rec.counters.transactions = after.transactions - before.transactions;
+      for (int i = 0; i < 8; ++i) {
+        rec.counters.flops_by_dtype[i] = after.flops_by_dtype[i] - before.flops_by_dtype[i];
+        rec.counters.bytes_by_level[i] = after.bytes_by_level[i] - before.bytes_by_level[i];
+        rec.counters.dma_count_by_level[i] = after.dma_count_by_level[i] - before.dma_count_by_level[i];
+      }
+      m_records.push_back(rec);
+      ++kernel_id;
+    }
+  }
+  m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
+  m_finished = true;
+  m_end = now_ticks();
+  sc_core::sc_stop();
+}
+
+void Chip::collect_stats(Stats& out, Tick total) const {
+  for (const Executor* e : m_executors) {
+    for (int i = 0; i < e->num_engines(); ++i) {
+      std::string n = std::string(e->name()) + "." + e->engine_name(i);
+      out.set(n + ".busy", to_seconds(e->engine_busy(i)), "s", "time the engine was occupied");
+      out.set(n + ".utilization", total > 0 ? static_cast<double>(e->engine_busy(i)) / total : 0.0, "ratio",
+              "busy time over the run's simulated time");
+    }
+  }
+}
+
+Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, const std::vector<std::string>& engines,
+                   int max_slots)
+    : sc_module(name),
+      socket("socket"),
+      m_ctx(ctx),
+      m_index(index),
+      m_engine_free(engines.size(), 0),
+      m_engine_busy(engines.size(), 0),
+      m_engine_names(engines) {
+  for (const auto& e : engines) m_unit_ids.push_back(ctx.register_unit(std::string(this->name()) + "." + e));
+  m_trans.set_extension(&m_ext);
+  for (int s = 0; s < max_slots; ++s) {
+    sc_core::sc_spawn_options opt;
+    sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
+  }
+}
+
+void Executor::slot_thread(int slot) {
+  tlm_utils::tlm_quantumkeeper qk;
+  Task task;
+  std::unique_ptr<TileVM> vm;
+  if (m_ctx.tensors) vm = std::make_unique<TileVM>(*m_ctx.tensors);
+  for (;;) {
+    wait(m_ctx.dispatcher.start_event);
+    if (!m_ctx.dispatcher.program()) return;  // end of run
+    if (slot >= m_active_slots) continue;
+    qk.reset();
+    std::uint64_t index = 0;
+    while (m_ctx.dispatcher.next(m_index, index)) {
+      task.instrs.clear();
+      task.func.clear();
+      m_ctx.dispatcher.program()->make_task(index, task);
+      if (vm) vm->reset();
+      run_task(task, index, qk, vm.get());
+      if (qk.need_sync()) qk.sync();
+    }
+    qk.sync();
+  }
+}
+
+void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm) {
+  const Tick base = now_ticks();
+  Tick t0 = base + qk.get_local_time().value() + task_start_latency();
+  m_done.assign(task.instrs.size(), t0);
+  Tick task_end = t0;
+  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
+  for (size_t i = 0; i < task.instrs.size(); ++i) {
+    const Instr& in = task.instrs[i];
+    Tick ready = t0;
+    for (std::uint32_t d : in.dep)
+      if (d != kNoDep) ready = std::max(ready, m_done[d]);
+    Tick& efree = m_engine_free[in.engine];
+    ready = std::max(ready, efree);
+    Tick end;
+    Tick now = now_ticks();
+    if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) {
+      Tick issue = dma_issue(in);
+      efree = ready + issue;
+      m_engine_busy[in.engine] += issue;
+      m_ext.kind = in.kind;
+      m_ext.level = in.level;
+      m_ext.executor = static_cast<std::uint32_t>(m_index);
+      m_ext.bytes = in.bytes;
+      m_ext.run = in.m > 1 ? in.bytes / in.m : 0;
+      m_ext.flops = 0;
+      m_ext.kernel = kernel;
+      m_ext.write = in.kind == TxKind::DmaWrite;
+      m_trans.set_command(m_ext.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+      m_trans.set_address(in.addr);
+      m_trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
+      m_trans.set_data_ptr(nullptr);
+      m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+      sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(ready + issue - now));
+      socket->b_transport(m_trans, delay);
+      end = now + static_cast<Tick>(delay.value());
+      m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);
+      m_ctx.counters.dma_count_by_level[in.level & 7] += 1;
+    } else {
+      Timing t = compute(in);
+      efree = ready + t.busy;
+      m_engine_busy[in.engine] += t.busy;
+      end = ready + t.latency;
+      m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
+    }
+    m_done[i] = end;
+    task_end = std::max(task_end, end);
+    ++m_ctx.counters.transactions;
+    if (in.func >= 0 && vm) vm->exec(task.func[static_cast<size_t>(in.func)]);
+    if (m_ctx.trace) {
+      TraceRecord r;
+      r.start_ps = ready;
+      r.end_ps = end;
+      r.unit = m_unit_ids[in.engine];
+      r.kernel = kernel;
+      r.bytes = in.bytes;
+      r.flops = in.flops;
+      r.task = static_cast<std::uint32_t>(index);
+      r.kind = static_cast<std::uint8_t>(in.kind);
+      r.level = in.level;
+      m_ctx.trace->on_transaction(r);
+    }
+    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
+    if (ready > now) {
+      qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
+      if (qk.need_sync()) qk.sync();
+    }
+  }
+  // The slot is free again when the task's last transaction completes.
+  Tick now = now_ticks();
+  if (task_end > now) qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(task_end - now)));
+  else qk.set(sc_core::SC_ZERO_TIME);
+  m_ctx.dispatcher.complete(task_end);
+}
+
+namespace {
+sc_core::sc_simcontext* g_original_context = nullptr;
+}
+
+void fresh_systemc_kernel() {
+  // Debian's SystemC 2.3.4 exports the current context; deleting the original one (created during
+  // static init) is a use-after-free at exit, so it is kept and only later contexts are deleted.
+  if (!g_original_context) g_original_context = sc_core::sc_curr_simcontext;
+  if (sc_core::sc_curr_simcontext && sc_core::sc_curr_simcontext != g_original_context)
+    delete sc_core::sc_curr_simcontext;
+  sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
+  sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
+}
+
+}  // namespace xpu
+
+// libsystemc.so defines main() and references sc_main; xpusim has its own main (CLI) or none
+// (Python module, tests), so a weak default-visibility stub satisfies the reference.
+extern "C" __attribute__((visibility("default"), weak)) int sc_main(int, char**) { return 1; }

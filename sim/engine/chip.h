@@ -1,0 +1,162 @@
+// The SystemC side of a chip: executors (SMs, TensorCores, NeuronCores, tiles) pull tasks of the
+// current kernel from a dispatcher, time their local engines themselves and reach shared memories
+// through TLM-2.0 sockets (loosely timed, temporally decoupled with a quantum keeper).
+#pragma once
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/base/program.h"
+#include "sim/base/stats.h"
+#include "sim/base/tile_vm.h"
+#include "sim/base/trace.h"
+#include "sim/base/units.h"
+#include "sim/engine/payload.h"
+
+namespace xpu {
+
+class Executor;
+
+// Counters the engine keeps for every run (cheap array increments on the hot path).
+struct RunCounters {
+  std::uint64_t transactions = 0;
+  double flops_by_dtype[8] = {};
+  double bytes_by_level[8] = {};
+  double dma_count_by_level[8] = {};
+};
+
+// Timing of one kernel launch.
+struct KernelRecord {
+  std::string name, op, strategy;
+  Tick start = 0, end = 0;           // end includes the tail of the last task
+  Tick launch_overhead = 0;          // host/driver launch gap before `start`
+  std::uint64_t tasks = 0;
+  int slots_per_executor = 0;        // occupancy (resident tasks per executor)
+  RunCounters counters;              // this kernel's share of the run counters
+  Roofline roofline;
+};
+
+// Hands out the current kernel's tasks: wave scheduling (the next free slot takes the next task, so
+// waves and tails emerge) or static placement (task i runs on executor i mod E).
+class Dispatcher {
+ public:
+  void start(const Program* p, std::uint32_t kernel_id, int executors);
+  bool next(int executor, std::uint64_t& index);
+  void complete(Tick end);
+  bool finished() const { return m_prog && m_completed == m_prog->num_tasks; }
+  Tick last_end() const { return m_last_end; }
+  const Program* program() const { return m_prog; }
+  std::uint32_t kernel_id() const { return m_kernel; }
+  sc_core::sc_event start_event, done_event;
+
+ private:
+  const Program* m_prog = nullptr;
+  std::uint32_t m_kernel = 0;
+  std::uint64_t m_next = 0, m_completed = 0;
+  std::vector<std::uint64_t> m_static_next;
+  Tick m_last_end = 0;
+};
+
+// State shared by all executors of one chip during a run.
+struct ExecContext {
+  Dispatcher dispatcher;
+  RunCounters counters;
+  TraceObserver* trace = nullptr;
+  TensorStore* tensors = nullptr;       // functional mode
+  std::vector<std::string> unit_names;  // trace unit ids
+  sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
+  std::uint32_t register_unit(const std::string& n) {
+    unit_names.push_back(n);
+    return static_cast<std::uint32_t>(unit_names.size() - 1);
+  }
+};
+
+// Base of a family's chip module. The family builds executors and memories in its constructor.
+class Chip : public sc_core::sc_module {
+ public:
+  Chip(sc_core::sc_module_name name, Seconds launch_overhead);
+  ~Chip() override;
+  // Queue the kernels of the run; the host thread launches them in order, one after another.
+  void set_workload(std::vector<KernelPrograms> kernels) { m_kernels = std::move(kernels); }
+  const std::vector<KernelRecord>& records() const { return m_records; }
+  ExecContext& context() { return m_ctx; }
+  // Every executor and memory reports its counters (busy time, bytes) under its module path.
+  virtual void collect_stats(Stats& out, Tick total) const;
+  // Resident tasks per executor for a kernel whose tasks look like `sample` (GPU occupancy).
+  virtual int slots_for(const Task& sample) const { return 1; }
+  std::vector<Executor*>& executors() { return m_executors; }
+  bool finished() const { return m_finished; }
+  Tick end_time() const { return m_end; }
+
+ protected:
+  void add_executor(Executor* e) { m_executors.push_back(e); }
+  ExecContext m_ctx;
+
+ private:
+  void host_thread();
+  std::vector<KernelPrograms> m_kernels;
+  std::vector<KernelRecord> m_records;
+  std::vector<Executor*> m_executors;
+  Tick m_launch_overhead;
+  bool m_finished = false;
+  Tick m_end = 0;
+};
+
+// Result of a local engine operation: the engine is occupied for `busy`, the result is ready after
+// `latency` (>= busy for pipelined units such as a systolic array's fill and drain).
+struct Timing {
+  Tick busy = 0;
+  Tick latency = 0;
+};
+
+// An executor runs tasks on its local engines (each in program order, overlapping with each other)
+// and sends DMA transactions through its TLM socket. Families override the timing hooks.
+class Executor : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_initiator_socket<Executor> socket;
+
+  Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, const std::vector<std::string>& engines,
+           int max_slots);
+  // Local engine timing of a compute, vector or sync instruction.
+  virtual Timing compute(const Instr& in) = 0;
+  // Time the DMA engine is occupied issuing one transfer (descriptor processing).
+  virtual Tick dma_issue(const Instr& in) { return 0; }
+  // Delay before a task can start on a slot (block launch); 0 by default.
+  virtual Tick task_start_latency() const { return 0; }
+
+  ~Executor() override { m_trans.clear_extension(&m_ext); }  // the payload must not delete a member
+  void set_active_slots(int n) { m_active_slots = n; }
+  int index() const { return m_index; }
+  int num_engines() const { return static_cast<int>(m_engine_free.size()); }
+  Tick engine_busy(int e) const { return m_engine_busy[static_cast<size_t>(e)]; }
+  const std::string& engine_name(int e) const { return m_engine_names[static_cast<size_t>(e)]; }
+
+ protected:
+  ExecContext& m_ctx;
+
+ private:
+  void slot_thread(int slot);
+  void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm);
+  int m_index;
+  int m_active_slots = 1;
+  std::vector<Tick> m_engine_free;
+  std::vector<Tick> m_engine_busy;
+  std::vector<std::uint32_t> m_unit_ids;
+  std::vector<std::string> m_engine_names;
+  tlm::tlm_generic_payload m_trans;
+  XpuExtension m_ext;
+  std::vector<Tick> m_done;  // per-instruction completion (reused)
+};
+
+// Builds a fresh SystemC kernel context so that a simulation can be elaborated and run many times
+// in one process (SystemC 2.3 has no reset API; see README, "several runs in one process").
+void fresh_systemc_kernel();
+inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
+
+}  // namespace xpu

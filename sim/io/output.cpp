@@ -1,0 +1,215 @@
+#include "sim/io/output.h"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "sim/base/error.h"
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
+    out << content;
+    if (!out) throw InputError(path + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+nlohmann::json kernel_result_json(const KernelResult& k) {
+  return {{"name", k.name},           {"op", k.op},
+          {"strategy", k.strategy},   {"time_s", k.time_s},
+          {"exec_s", k.exec_s},       {"flops", k.flops},
+          {"executed_flops", k.executed_flops}, {"dram_bytes", k.dram_bytes},
+          {"min_bytes", k.min_bytes}, {"roofline_s", k.roofline_s},
+          {"bound", k.bound},         {"tasks", k.tasks},
+          {"transactions", k.transactions}, {"occupancy", k.occupancy},
+          {"count", k.count}};
+}
+
+namespace {
+// Aggregates per-engine utilization over all executors ("sm*.tensor" -> "tensor").
+std::map<std::string, double> unit_utilization(const RunResult& r) {
+  std::map<std::string, double> sum;
+  std::map<std::string, int> n;
+  for (const auto& [k, v] : r.stats.all()) {
+    const std::string suffix = ".utilization";
+    if (k.size() < suffix.size() || k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    std::string base = k.substr(0, k.size() - suffix.size());
+    auto dot = base.rfind('.');
+    std::string unit = dot == std::string::npos ? base : base.substr(dot + 1);
+    auto dot2 = base.rfind('.', dot == std::string::npos ? 0 : dot - 1);
+    std::string parent = (dot != std::string::npos && dot2 != std::string::npos) ? base.substr(dot2 + 1, dot - dot2 - 1) : "";
+    while (!parent.empty() && isdigit(static_cast<unsigned char>(parent.back()))) parent.pop_back();
+    std::string key = parent.empty() ? unit : parent + "." + unit;
+    sum[key] += v.value;
+    n[key] += 1;
+  }
+  for (auto& [k, v] : sum) v /= n[k];
+  return sum;
+}
+}  // namespace
+
+nlohmann::json run_result_json(const RunResult& r) {
+  nlohmann::json j;
+  j["chip"] = r.chip;
+  j["family"] = r.family;
+  j["dtype"] = name(r.dtype);
+  j["latency_s"] = r.latency_s;
+  j["tflops"] = r.tflops;
+  j["peak_tflops"] = r.peak_tflops;
+  j["share_of_peak"] = r.share_of_peak;
+  j["flops"] = r.flops;
+  j["transactions"] = r.transactions;
+  j["sim_cycles"] = r.sim_cycles;
+  j["wall_s"] = r.wall_s;
+  j["transactions_per_s"] = r.wall_s > 0 ? r.transactions / r.wall_s : 0;
+  double roof = 0, dram = 0;
+  for (const auto& k : r.kernels) roof += k.roofline_s * k.count, dram += k.dram_bytes * k.count;
+  j["roofline_s"] = roof;
+  nlohmann::json bytes = nlohmann::json::object(), bw = nlohmann::json::object();
+  for (const auto& [k, v] : r.stats.all()) {
+    auto put = [&](const std::string& key) {
+      bytes[key] = v.value;
+      bw[key] = r.latency_s > 0 ? v.value / r.latency_s : 0;
+    };
+    if (k.find(".hbm.bytes_read") != std::string::npos) put("hbm_read");
+    if (k.find(".hbm.bytes_written") != std::string::npos) put("hbm_write");
+    if (k.find(".l2.hit_bytes") != std::string::npos) put("l2_hit");
+    if (k.rfind("dma.level", 0) == 0) put(k.substr(4, k.size() - 10));
+  }
+  j["bytes"] = bytes;
+  j["bandwidth_Bps"] = bw;
+  j["utilization"] = unit_utilization(r);
+  nlohmann::json ks = nlohmann::json::array();
+  for (const auto& k : r.kernels) ks.push_back(kernel_result_json(k));
+  j["kernels"] = ks;
+  return j;
+}
+
+std::string run_result_table(const RunResult& r) {
+  std::ostringstream os;
+  auto row = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(26) << k << v << "\n"; };
+  char buf[128];
+  os << r.chip << " (" << r.family << ")\n";
+  row("latency", format_seconds(r.latency_s));
+  std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak)", r.tflops, 100 * r.share_of_peak,
+                r.peak_tflops, name(r.dtype));
+  row("throughput", buf);
+  double roof = 0;
+  for (const auto& k : r.kernels) roof += k.roofline_s * k.count;
+  row("roofline bound", format_seconds(roof) + (roof > 0 ? " (simulated / roofline = " + std::to_string(r.latency_s / roof).substr(0, 5) + ")" : ""));
+  for (const auto& [k, v] : r.stats.all()) {
+    if (k.find(".hbm.bytes_read") != std::string::npos || k.find(".hbm.bytes_written") != std::string::npos ||
+        k.find(".l2.hit_bytes") != std::string::npos) {
+      std::string label = k.substr(k.find('.', k.find('.') + 1) + 1);
+      row(label, format_bytes(v.value) + "  (" + format_rate(r.latency_s > 0 ? v.value / r.latency_s : 0, "B/s") + ")");
+    }
+    if (k.find(".l2.hit_rate") != std::string::npos) {
+      std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v.value);
+      row("l2.hit_rate", buf);
+    }
+  }
+  for (const auto& [u, v] : unit_utilization(r)) {
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
+    row("utilization " + u, buf);
+  }
+  row("transactions", std::to_string(r.transactions));
+  std::snprintf(buf, sizeof buf, "%.0f", r.sim_cycles);
+  row("simulated cycles", buf);
+  std::snprintf(buf, sizeof buf, "%.3f s (%.2f M transactions/s)", r.wall_s, r.wall_s > 0 ? r.transactions / r.wall_s / 1e6 : 0);
+  row("wall time", buf);
+  os << "  kernels:\n";
+  for (const auto& k : r.kernels) {
+    std::snprintf(buf, sizeof buf, "    %-22s %10s  %6.1f%%  %-7s %s\n", (k.op.empty() ? k.name : k.op + ":" + k.name).c_str(),
+                  format_seconds(k.time_s).c_str(), r.latency_s > 0 ? 100 * k.time_s * k.count / r.latency_s : 0,
+                  k.bound.c_str(), k.strategy.c_str());
+    os << buf;
+  }
+  return os.str();
+}
+
+void write_trace_h5(const std::string& path, const RunResult& r) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) throw InputError(path + ": cannot create HDF5 file");
+  hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
+  H5Tinsert(mem, "start_ps", HOFFSET(TraceRecord, start_ps), H5T_NATIVE_INT64);
+  H5Tinsert(mem, "end_ps", HOFFSET(TraceRecord, end_ps), H5T_NATIVE_INT64);
+  H5Tinsert(mem, "unit", HOFFSET(TraceRecord, unit), H5T_NATIVE_UINT32);
+  H5Tinsert(mem, "kernel", HOFFSET(TraceRecord, kernel), H5T_NATIVE_UINT32);
+  H5Tinsert(mem, "bytes", HOFFSET(TraceRecord, bytes), H5T_NATIVE_UINT64);
+  H5Tinsert(mem, "flops", HOFFSET(TraceRecord, flops), H5T_NATIVE_UINT64);
+  H5Tinsert(mem, "task", HOFFSET(TraceRecord, task), H5T_NATIVE_UINT32);
+  H5Tinsert(mem, "kind", HOFFSET(TraceRecord, kind), H5T_NATIVE_UINT8);
+  H5Tinsert(mem, "level", HOFFSET(TraceRecord, level), H5T_NATIVE_UINT8);
+  hid_t disk = H5Tcopy(mem);
+  H5Tpack(disk);
+  hsize_t n = r.trace.size(), maxdims = H5S_UNLIMITED, chunk = 65536;
+  hid_t space = H5Screate_simple(1, &n, &maxdims);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, &chunk);
+  H5Pset_shuffle(dcpl);
+  H5Pset_deflate(dcpl, 1);
+  hid_t ds = H5Dcreate2(file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (n) H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.trace.data());
+  auto str_attr = [](hid_t obj, const char* name, const std::string& value) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, value.size() + 1);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, value.c_str());
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+  };
+  str_attr(ds, "kind_names", "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync");
+  str_attr(file, "version", XPUSIM_VERSION);
+  str_attr(file, "chip", r.chip);
+  str_attr(file, "config", r.resolved_yaml);
+  auto names = [&](const char* dname, const std::vector<std::string>& v) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hsize_t cnt = v.size();
+    hid_t s = H5Screate_simple(1, &cnt, nullptr);
+    hid_t d = H5Dcreate2(file, dname, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<const char*> ptrs;
+    for (const auto& x : v) ptrs.push_back(x.c_str());
+    if (cnt) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Tclose(t);
+  };
+  names("units", r.unit_names);
+  names("kernels", r.kernel_names);
+  H5Dclose(ds);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Tclose(disk);
+  H5Tclose(mem);
+  H5Fclose(file);
+  fs::rename(tmp, path);
+}
+
+void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace) {
+  fs::create_directories(dir);
+  write_file_atomic(dir + "/config.resolved.yaml", r.resolved_yaml);
+  nlohmann::json full = stats;
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [k, v] : r.stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
+  full["stats"] = counters;
+  write_file_atomic(dir + "/stats.json", full.dump(2) + "\n");
+  if (trace) write_trace_h5(dir + "/trace.h5", r);
+}
+
+}  // namespace xpu

@@ -1,0 +1,119 @@
+// Memory footprint of a scenario (weights, KV cache, activations) and the fit check with advice.
+#include "workloads/footprint.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "sim/base/error.h"
+#include "sim/base/units.h"
+
+namespace xpu {
+
+std::string Footprint::str(const Scenario& s) const {
+  return "weights " + format_bytes(weight_bytes) + " (" + name(s.wdtype) + ") + KV cache " + format_bytes(kv_cache_bytes) +
+         " (" + name(s.kvdtype) + ") + activations " + format_bytes(activation_bytes);
+}
+
+Footprint footprint(const ModelConfig& m, const Scenario& s) {
+  Footprint f;
+  f.tp = s.tp;
+  const double tp = s.tp;
+  const ParamCounts p = param_counts(m);
+  const double wb = bytes_per_element(s.wdtype), eb = bytes_per_element(s.embedding_dtype());
+  const double table = p.embedding + p.lm_head;
+  f.embedding_bytes = table * eb / tp;
+  f.weight_bytes = (p.layers - p.replicated) * wb / tp + p.replicated * wb + f.embedding_bytes;
+
+  const double kvb = bytes_per_element(s.kvdtype);
+  const std::int64_t len = s.input_len + s.output_len;
+  const double kv_heads = static_cast<double>(m.kv_heads >= s.tp ? m.kv_heads / s.tp : 1);
+  const double per_token_layer = m.is_mla() ? static_cast<double>(m.kv_lora_rank + m.qk_rope_head_dim) * kvb
+                                            : 2.0 * kv_heads * static_cast<double>(m.head_dim) * kvb;
+  for (const auto& l : m.layer_attention) {
+    const std::int64_t cached = l.kind == AttentionKind::Full ? len : std::min(len, l.window);
+    f.kv_bytes_per_sequence += per_token_layer * static_cast<double>(cached);
+  }
+  f.kv_cache_bytes = f.kv_bytes_per_sequence * static_cast<double>(s.batch);
+
+  // Peak activations: the residual stream and the normalised hidden state, plus the larger of the
+  // attention block's and the MLP block's intermediates, plus fp32 logits for sampling.
+  const double T = static_cast<double>(s.phase == Phase::Decode ? s.batch : s.batch * s.input_len);
+  const double D = static_cast<double>(m.hidden), H = static_cast<double>(m.heads / s.tp);
+  double attn = 0;
+  if (m.is_mla()) {
+    attn = T * (m.q_lora_rank + m.kv_lora_rank + m.qk_rope_head_dim) +
+           T * H * (m.qk_nope_head_dim + m.qk_rope_head_dim) + T * H * (m.qk_nope_head_dim + m.v_head_dim) + T * H * m.v_head_dim;
+  } else {
+    attn = T * (H + 2.0 * kv_heads) * m.head_dim + T * H * m.head_dim;
+  }
+  const double gate = m.gated_mlp ? 3.0 : 2.0;  // gate/up output and the activation's output
+  double mlp = T * gate * std::max<double>(1.0, static_cast<double>(m.intermediate) / tp);
+  if (m.is_moe()) {
+    const double routed = T * m.experts_per_token;
+    double moe = routed * D + routed * gate * (static_cast<double>(m.moe_intermediate) / tp) +
+                 T * gate * (static_cast<double>(m.shared_intermediate) / tp);
+    mlp = std::max(mlp, moe);
+  }
+  f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +
+                       4.0 * static_cast<double>(s.batch) * static_cast<double>(m.vocab);
+  return f;
+}
+
+void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s, const std::string& chip_name) {
+  if (f.total() <= capacity_bytes) return;
+  auto fits = [&](const Scenario& t) { return footprint(m, t).total() <= capacity_bytes; };
+  std::vector<std::string> advice;
+
+  // Lower precision, cheapest change first: fp8 weights, then fp8 KV cache too, then fp4 weights.
+  std::vector<std::pair<DType, DType>> formats;  // (weights, KV cache)
+  const DType fp8_kv = bytes_per_element(s.kvdtype) > 1 ? DType::fp8 : s.kvdtype;
+  if (bytes_per_element(s.wdtype) > 1) formats.push_back({DType::fp8, s.kvdtype});
+  if (bytes_per_element(s.kvdtype) > 1) formats.push_back({bytes_per_element(s.wdtype) > 1 ? DType::fp8 : s.wdtype, fp8_kv});
+  if (bytes_per_element(s.wdtype) > 0.5) formats.push_back({DType::fp4, fp8_kv});
+  for (const auto& [w, kv] : formats) {
+    Scenario t = s;
+    t.wdtype = w;
+    t.kvdtype = kv;
+    if (!fits(t)) continue;
+    std::string what = std::string(name(w)) + " weights" + (kv != s.kvdtype ? std::string(" and ") + name(kv) + " KV cache" : "");
+    if (w == DType::fp4) what += " (where the chip supports fp4)";
+    advice.push_back(what + ": " + format_bytes(footprint(m, t).total()));
+    break;
+  }
+  // Fewer sequences: the footprint grows with the batch, so bisect for the largest that fits.
+  Scenario one = s;
+  one.batch = 1;
+  if (s.batch > 1 && fits(one)) {
+    std::int64_t lo = 1, hi = s.batch;  // fits(lo), !fits(hi)
+    while (hi - lo > 1) {
+      Scenario t = s;
+      t.batch = lo + (hi - lo) / 2;
+      (fits(t) ? lo : hi) = t.batch;
+    }
+    advice.push_back("--batch " + std::to_string(lo) + " (the most sequences that fit)");
+  }
+  // More chips: the smallest tensor-parallel degree that the heads allow and that fits.
+  for (int tp = s.tp + 1; tp <= m.heads; ++tp) {
+    Scenario t = s;
+    t.tp = tp;
+    try {
+      t.validate(m);
+    } catch (const InputError&) {
+      continue;
+    }
+    if (fits(t)) {
+      advice.push_back("--tp " + std::to_string(tp) + " (tensor parallelism over " + std::to_string(tp) + " chips, " +
+                       format_bytes(footprint(m, t).total()) + " each)");
+      break;
+    }
+  }
+  std::string msg = m.name + " with batch " + std::to_string(s.batch) + " x (" + std::to_string(s.input_len) + " + " +
+                    std::to_string(s.output_len) + ") tokens does not fit in " + chip_name + "'s memory: needs " +
+                    format_bytes(f.total()) + " (" + f.str(s) + ") but " + format_bytes(capacity_bytes) + " is available";
+  if (advice.empty())
+    msg += "; no lower precision, smaller batch or tensor-parallel degree up to " + std::to_string(m.heads) + " makes it fit";
+  else msg += "; to fit, use " + join(advice, ", or ");
+  throw InputError(msg);
+}
+
+}  // namespace xpu

@@ -1,0 +1,459 @@
+// Builds the op graph of one forward step from a ModelConfig and a Scenario: the kernels that
+// vLLM / TensorRT-LLM launch for each decoder layer, split for tensor parallelism, with layers that
+// share a shape folded together and fused elementwise ops marked.
+#include "workloads/graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+double Graph::flops() const {
+  double f = 0;
+  for (const auto& n : nodes) f += n.op.flops() * n.count;
+  return f;
+}
+
+double Graph::bytes() const {
+  double b = 0;
+  for (const auto& n : nodes)
+    if (!n.fused) b += n.op.min_bytes() * n.count;
+  return b;
+}
+
+std::int64_t Graph::kernels() const {
+  std::int64_t k = 0;
+  for (const auto& n : nodes)
+    if (!n.fused) k += n.count;
+  return k;
+}
+
+const GraphNode* Graph::find(const std::string& label) const {
+  for (const auto& n : nodes)
+    if (n.op.label == label) return &n;
+  return nullptr;
+}
+
+std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing) {
+  if (tokens < 0 || experts <= 0 || topk <= 0 || topk > experts)
+    throw InputError("expert routing: need tokens >= 0 and 1 <= topk <= experts (got tokens " + std::to_string(tokens) +
+                     ", experts " + std::to_string(experts) + ", topk " + std::to_string(topk) + ")");
+  const std::int64_t total = tokens * topk;
+  std::vector<std::int64_t> rows(static_cast<size_t>(experts), 0);
+  auto spread = [&](std::int64_t amount, std::int64_t from) {
+    const std::int64_t n = experts - from;
+    for (std::int64_t i = from; i < experts; ++i) rows[i] += amount / n + (i - from < amount % n ? 1 : 0);
+  };
+  if (routing.kind == Routing::Kind::Uniform || experts == 1) {
+    spread(total, 0);
+  } else if (routing.kind == Routing::Kind::Hot) {
+    std::int64_t hot = std::llround(routing.value * static_cast<double>(tokens));
+    hot = std::clamp<std::int64_t>(hot, (total + experts - 1) / experts, tokens);
+    rows[0] = hot;
+    spread(total - hot, 1);
+  } else {
+    // Zipf: water-fill the weights under the per-expert cap of `tokens`, then round by largest remainder.
+    std::vector<double> w(static_cast<size_t>(experts)), target(static_cast<size_t>(experts), 0.0);
+    for (std::int64_t i = 0; i < experts; ++i) w[i] = std::pow(static_cast<double>(i + 1), -routing.value);
+    std::vector<bool> capped(static_cast<size_t>(experts), false);
+    const double cap = static_cast<double>(tokens);
+    for (;;) {
+      double remaining = static_cast<double>(total), wsum = 0;
+      for (std::int64_t i = 0; i < experts; ++i) {
+        if (capped[i]) remaining -= cap;
+        else wsum += w[i];
+      }
+      bool changed = false;
+      for (std::int64_t i = 0; i < experts; ++i) {
+        if (capped[i]) continue;
+        target[i] = remaining * w[i] / wsum;
+        if (target[i] > cap) {
+          capped[i] = true;
+          changed = true;
+        }
+      }
+      if (!changed) break;
+    }
+    std::int64_t assigned = 0;
+    for (std::int64_t i = 0; i < experts; ++i) {
+      rows[i] = capped[i] ? tokens : std::min(tokens, static_cast<std::int64_t>(std::floor(target[i])));
+      assigned += rows[i];
+    }
+    std::vector<std::int64_t> order(static_cast<size_t>(experts));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+      return target[a] - std::floor(target[a]) > target[b] - std::floor(target[b]);
+    });
+    for (size_t j = 0; assigned < total; j = (j + 1) % order.size())
+      if (rows[order[j]] < tokens) {
+        ++rows[order[j]];
+        ++assigned;
+      }
+  }
+  return rows;
+}
+
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// A set of layers with the same attention kind and MLP type: one folded copy in the graph.
+struct LayerGroup {
+  LayerAttention attn;
+  bool moe = false;
+  int count = 0;
+  std::int64_t first = 0;
+  std::string prefix;
+};
+
+std::string attention_tag(const LayerAttention& a) {
+  std::string s = name(a.kind);
+  if (a.kind != AttentionKind::Full) s += std::to_string(a.window);
+  return s;
+}
+
+class GraphBuilder {
+ public:
+  GraphBuilder(const ModelConfig& m, const Scenario& s, bool decode, std::int64_t context, const FusionPolicy& f)
+      : m_m(m), m_s(s), m_decode(decode), m_context(context), m_f(f) {
+    m_tokens = decode ? s.batch : s.batch * s.input_len;
+    m_heads = m.heads / s.tp;
+    m_kv_heads = m.kv_heads >= s.tp ? m.kv_heads / s.tp : 1;  // replicated KV heads when tp > kv_heads
+    m_stream = s.stream_dtype();
+  }
+
+  Graph build() {
+    make_groups();
+    OpSpec emb = base(OpKind::Embedding, "embed");
+    emb.rows = m_tokens;
+    emb.cols = m_m.hidden;
+    emb.wdtype = m_s.embedding_dtype();
+    emb.dtype = m_stream;
+    add(emb, 1, "embed");
+    if (m_s.tp > 1) add(allreduce("embed_allreduce"), 1, "embed");  // vocab-parallel embedding sums partial rows
+    for (size_t g = 0; g < m_groups.size(); ++g) add_layer(g);
+    OpSpec fn = norm("final_norm", m_tokens, m_m.hidden);
+    add(fn, 1, "head");
+    // Only the last position of each sequence is projected to logits (vLLM's LogitsProcessor
+    // selects them before the LM head), in prefill as in decode.
+    OpSpec head = gemm("lm_head", m_s.batch, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
+    head.wdtype = m_s.embedding_dtype();
+    add(head, 1, "head");
+    OpSpec smp = base(OpKind::Sampling, "sampling");
+    smp.rows = m_s.batch;
+    smp.cols = m_m.vocab;
+    smp.dtype = m_stream;
+    add(smp, 1, "head");
+    resolve_fusion();
+    for (const auto& n : m_graph.nodes) n.op.validate();
+    return m_graph;
+  }
+
+ private:
+  void make_groups() {
+    for (std::int64_t i = 0; i < m_m.layers; ++i) {
+      auto it = std::find_if(m_groups.begin(), m_groups.end(), [&](const LayerGroup& g) {
+        return g.attn == m_m.layer_attention[i] && g.moe == m_m.moe_layer[i];
+      });
+      if (it == m_groups.end()) {
+        m_groups.push_back({m_m.layer_attention[i], m_m.moe_layer[i], 0, i, ""});
+        it = m_groups.end() - 1;
+      }
+      ++it->count;
+      m_group_of_layer.push_back(static_cast<size_t>(it - m_groups.begin()));
+    }
+    // Labels carry the fewest aspects that tell the groups apart: "layer[moe]", "layer[sliding128]",
+    // or plain "layer" when all layers are alike.
+    using Tag = std::function<std::string(const LayerGroup&)>;
+    const std::vector<Tag> aspects = {
+        [](const LayerGroup& g) { return attention_tag(g.attn); },
+        [](const LayerGroup& g) { return std::string(g.moe ? "moe" : "dense"); },
+        [](const LayerGroup& g) { return std::string(g.attn.rope ? "rope" : "nope"); },
+        [](const LayerGroup& g) { return std::string(g.attn.qk_norm ? "qknorm" : "noqknorm"); },
+    };
+    auto labels = [&](unsigned mask) {
+      std::vector<std::string> out;
+      for (const auto& g : m_groups) {
+        std::vector<std::string> tags;
+        for (size_t a = 0; a < aspects.size(); ++a)
+          if (mask & (1u << a)) tags.push_back(aspects[a](g));
+        out.push_back(tags.empty() ? "layer" : "layer[" + join(tags, ",") + "]");
+      }
+      return out;
+    };
+    std::vector<std::string> best;
+    int best_bits = 99;
+    for (unsigned mask = 0; mask < (1u << aspects.size()); ++mask) {
+      auto l = labels(mask);
+      std::vector<std::string> sorted = l;
+      std::sort(sorted.begin(), sorted.end());
+      int bits = __builtin_popcount(mask);
+      if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() && bits < best_bits) {
+        best = l;
+        best_bits = bits;
+      }
+    }
+    for (size_t i = 0; i < m_groups.size(); ++i) m_groups[i].prefix = best[i];
+  }
+
+  OpSpec base(OpKind k, const std::string& label) const {
+    OpSpec o;
+    o.kind = k;
+    o.label = label;
+    o.dtype = m_stream;
+    o.wdtype = m_stream;
+    o.odtype = m_stream;
+    return o;
+  }
+  // A projection by model weights: activations in adtype, weights in wdtype, output in the stream dtype.
+  OpSpec gemm(const std::string& label, std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1) const {
+    OpSpec o = base(OpKind::Gemm, label);
+    o.m = m;
+    o.k = k;
+    o.n = n;
+    o.batch = batch;
+    o.dtype = m_s.adtype;
+    o.wdtype = m_s.wdtype;
+    return o;
+  }
+  OpSpec norm(const std::string& label, std::int64_t rows, std::int64_t cols) const {
+    OpSpec o = base(m_m.norm == NormType::Rms ? OpKind::RmsNorm : OpKind::LayerNorm, label);
+    o.rows = rows;
+    o.cols = cols;
+    return o;
+  }
+  OpSpec rowwise(OpKind k, const std::string& label, std::int64_t rows, std::int64_t cols) const {
+    OpSpec o = base(k, label);
+    o.rows = rows;
+    o.cols = cols;
+    return o;
+  }
+  // TP all-reduces run in bf16 even in FP8 recipes (vLLM / TensorRT-LLM), hence 2 bytes per value.
+  OpSpec allreduce(const std::string& label) const {
+    OpSpec o = base(OpKind::AllReduce, label);
+    o.dtype = o.wdtype = o.odtype = DType::bf16;
+    o.m = m_tokens * m_m.hidden * 2;
+    o.devices = m_s.tp;
+    return o;
+  }
+  OpSpec attention(const std::string& label, std::int64_t batch, std::int64_t seq_q, std::int64_t seq_kv,
+                   std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv, std::int64_t window) const {
+    OpSpec o = base(OpKind::Attention, label);
+    o.batch = batch;
+    o.heads = m_heads;
+    o.kv_heads = kv_heads;
+    o.seq_q = seq_q;
+    o.seq_kv = seq_kv;
+    o.head_dim = dqk;
+    o.head_dim_v = dv;
+    o.causal = true;
+    o.decode = m_decode;
+    o.window = window > 0 && window < seq_kv ? window : 0;  // only where it limits the keys
+    o.dtype = m_s.adtype;
+    o.wdtype = m_s.kvdtype;
+    return o;
+  }
+  void add(OpSpec op, int count, const std::string& group) {
+    GraphNode n;
+    n.op = std::move(op);
+    n.count = count;
+    n.group = group;
+    m_graph.nodes.push_back(std::move(n));
+  }
+  void fuse_later(const std::string& label, const std::string& into) { m_fusions.emplace_back(label, into); }
+
+  // Attention of one layer group; sliding windows limit the keys, chunked layers (Llama 4) see only
+  // their own chunk: prefill becomes batch*(S/C) causal chunks of C tokens (plus a tail chunk),
+  // decode reads only the keys of the current chunk.
+  void add_attention(const LayerGroup& g, std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv) {
+    const std::string p = g.prefix + ".";
+    const std::int64_t B = m_s.batch, S = m_s.input_len;
+    const bool chunked = g.attn.kind == AttentionKind::Chunked;
+    const std::int64_t window = g.attn.kind == AttentionKind::Sliding ? g.attn.window : 0;
+    if (m_decode) {
+      std::int64_t seen = chunked ? (m_context - 1) % g.attn.window + 1 : m_context;
+      add(attention(p + "attn", B, 1, seen, kv_heads, dqk, dv, window), g.count, "attention");
+    } else if (chunked && S > g.attn.window) {
+      const std::int64_t C = g.attn.window;
+      add(attention(p + "attn", B * (S / C), C, C, kv_heads, dqk, dv, 0), g.count, "attention");
+      if (S % C) add(attention(p + "attn_tail", B, S % C, S % C, kv_heads, dqk, dv, 0), g.count, "attention");
+    } else {
+      add(attention(p + "attn", B, S, S, kv_heads, dqk, dv, window), g.count, "attention");
+    }
+    m_attn_label = p + "attn";
+  }
+
+  void add_rope(const LayerGroup& g, std::int64_t cols, const std::string& producer) {
+    if (!g.attn.rope) return;
+    const std::string label = g.prefix + ".rope";
+    add(rowwise(OpKind::Rope, label, m_tokens, cols), g.count, "attention");
+    m_rope_producer[label] = producer;
+  }
+
+  void add_layer(size_t gi) {
+    const LayerGroup& g = m_groups[gi];
+    const std::string p = g.prefix + ".";
+    const std::int64_t T = m_tokens, D = m_m.hidden, H = m_heads;
+    add(norm(p + "attn_norm", T, D), g.count, "attention");
+    std::string q_producer;
+    if (m_m.is_mla()) {
+      // Multi-head latent attention as vLLM / FlashMLA run it (DeepSeek-V2 paper, section 2.1).
+      const std::int64_t nope = m_m.qk_nope_head_dim, rope = m_m.qk_rope_head_dim, dv = m_m.v_head_dim;
+      const std::int64_t lora = m_m.kv_lora_rank;
+      if (m_m.q_lora_rank > 0) {
+        // q_a_proj and kv_a_proj_with_mqa share their input: vLLM runs them as one fused_qkv_a_proj
+        // (replicated on every TP rank).
+        add(gemm(p + "qkv_a_proj", T, D, m_m.q_lora_rank + lora + rope), g.count, "attention");
+        add(norm(p + "q_a_norm", T, m_m.q_lora_rank), g.count, "attention");
+        add(norm(p + "kv_a_norm", T, lora), g.count, "attention");
+        add(gemm(p + "q_b_proj", T, m_m.q_lora_rank, H * (nope + rope)), g.count, "attention");
+        q_producer = p + "q_b_proj";
+      } else {
+        add(gemm(p + "q_proj", T, D, H * (nope + rope)), g.count, "attention");
+        add(gemm(p + "kv_a_proj", T, D, lora + rope), g.count, "attention");
+        add(norm(p + "kv_a_norm", T, lora), g.count, "attention");
+        q_producer = p + "q_proj";
+      }
+      add_rope(g, (H + 1) * rope, q_producer);  // q_pe of every head and the one shared k_pe
+      if (m_decode) {
+        // Absorbed form: W_UK folds into the query, W_UV into the output, attention runs against
+        // the cached latent (kv_lora_rank + rope dims, one KV head shared by all heads).
+        add(gemm(p + "q_absorb", T, nope, lora, H), g.count, "attention");
+        add_attention(g, 1, lora + rope, lora);
+        add(gemm(p + "v_up", T, lora, dv, H), g.count, "attention");
+      } else {
+        // Prefill expands the latent of every token to per-head K (nope part) and V with kv_b_proj.
+        add(gemm(p + "kv_b_proj", T, lora, H * (nope + dv)), g.count, "attention");
+        add_attention(g, H, nope + rope, dv);
+      }
+      add(gemm(p + "o_proj", T, H * dv, D), g.count, "attention");
+    } else {
+      const std::int64_t hd = m_m.head_dim, KV = m_kv_heads;
+      add(gemm(p + "qkv_proj", T, D, (H + 2 * KV) * hd), g.count, "attention");
+      q_producer = p + "qkv_proj";
+      if (g.attn.qk_norm) add(norm(p + "qk_norm", T * (H + KV), hd), g.count, "attention");
+      add_rope(g, (H + KV) * m_m.rotary_dim(), q_producer);
+      add_attention(g, KV, hd, hd);
+      add(gemm(p + "o_proj", T, H * hd, D), g.count, "attention");
+    }
+    if (g.attn.rope) m_rope_target[p + "rope"] = m_attn_label;
+    if (m_s.tp > 1) add(allreduce(p + "attn_allreduce"), g.count, "attention");
+    if (m_m.sandwich_norm) add(norm(p + "attn_out_norm", T, D), g.count, "attention");
+    add(rowwise(OpKind::ResidualAdd, p + "attn_residual", T, D), g.count, "attention");
+    residual_feeds(p + "attn_residual", p + "mlp_norm");
+
+    const std::string grp = g.moe ? "moe" : "mlp";
+    add(norm(p + "mlp_norm", T, D), g.count, grp);
+    if (g.moe) add_moe(g);
+    else add_mlp(p, "", T, ceil_div(m_m.intermediate, m_s.tp), g.count, "mlp");
+    if (m_s.tp > 1) add(allreduce(p + (g.moe ? "moe_allreduce" : "mlp_allreduce")), g.count, grp);
+    if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", T, D), g.count, grp);
+    add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", T, D), g.count, grp);
+    // The next layer's attention norm consumes it (or the final norm after the last layer); with
+    // folded groups the first layer of this group stands for all of them.
+    const std::int64_t next = g.first + 1;
+    residual_feeds(p + "mlp_residual", next < m_m.layers ? m_groups[m_group_of_layer[next]].prefix + ".attn_norm" : "final_norm");
+  }
+
+  // A dense (or shared-expert) MLP: gate and up projections as one GEMM (n = 2 * width, as vLLM's
+  // MergedColumnParallelLinear), the gated activation, the down projection.
+  void add_mlp(const std::string& p, const std::string& sub, std::int64_t rows, std::int64_t width, int count,
+               const std::string& grp) {
+    const std::string q = p + sub;
+    const std::int64_t D = m_m.hidden;
+    if (m_m.gated_mlp) {
+      add(gemm(q + "gate_up", rows, D, 2 * width), count, grp);
+      // SwiGLU for silu models; GeGLU (Gemma) has the same shape and traffic, so it is the same op kind.
+      add(rowwise(OpKind::SwiGlu, q + (m_m.activation == Activation::Silu ? "swiglu" : "geglu"), rows, width), count, grp);
+      fuse_activation(m_graph.nodes.back().op.label, q + "gate_up");
+    } else {
+      add(gemm(q + "up_proj", rows, D, width), count, grp);
+      add(rowwise(OpKind::Gelu, q + "gelu", rows, width), count, grp);
+      fuse_activation(m_graph.nodes.back().op.label, q + "up_proj");
+    }
+    add(gemm(q + "down", rows, width, D), count, grp);
+  }
+
+  void add_moe(const LayerGroup& g) {
+    const std::string p = g.prefix + ".";
+    const std::int64_t T = m_tokens, D = m_m.hidden, E = m_m.num_experts, K = m_m.experts_per_token;
+    // The router stays unquantised in FP8 / FP4 checkpoints and is replicated on every TP rank.
+    OpSpec router = gemm(p + "router", T, D, E);
+    router.dtype = router.wdtype = m_stream;
+    add(router, g.count, "moe");
+    OpSpec topk = rowwise(OpKind::TopK, p + "topk", T, E);
+    topk.topk = K;
+    add(topk, g.count, "moe");
+    // Routed experts: every rank holds every expert with its width split by tp (vLLM's TP MoE).
+    const std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.tp);
+    const std::vector<std::int64_t> rows = expert_rows(T, E, K, m_s.routing);
+    OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
+    up.kind = OpKind::GroupedGemm;
+    up.group_rows = rows;
+    add(up, g.count, "moe");
+    add(rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
+                p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"), T * K, w),
+        g.count, "moe");
+    fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
+    OpSpec down = gemm(p + "experts.down", 0, w, D);
+    down.kind = OpKind::GroupedGemm;
+    down.group_rows = rows;
+    add(down, g.count, "moe");
+    // Shared experts see every token: a plain MLP of their combined width.
+    if (m_m.shared_intermediate > 0) add_mlp(p, "shared.", T, ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
+  }
+
+  void residual_feeds(const std::string& residual, const std::string& norm_label) {
+    if (m_f.residual_into_norm || m_f.all_elementwise) fuse_later(residual, norm_label);
+  }
+  void fuse_activation(const std::string& act, const std::string& gemm_label) {
+    if (m_f.activation_into_gemm || m_f.all_elementwise) fuse_later(act, gemm_label);
+  }
+
+  void resolve_fusion() {
+    for (const auto& [rope, attn] : m_rope_target) {
+      if (m_f.rope_into_attention) fuse_later(rope, attn);
+      else if (m_f.all_elementwise) fuse_later(rope, m_rope_producer[rope]);  // XLA output-fuses into the q/k projection
+    }
+    for (const auto& [label, into] : m_fusions)
+      for (auto& n : m_graph.nodes)
+        if (n.op.label == label) {
+          n.fused = true;
+          n.fused_into = into;
+        }
+  }
+
+  const ModelConfig& m_m;
+  const Scenario& m_s;
+  bool m_decode;
+  std::int64_t m_context;
+  const FusionPolicy& m_f;
+  std::int64_t m_tokens = 0, m_heads = 0, m_kv_heads = 0;
+  DType m_stream = DType::bf16;
+  std::vector<LayerGroup> m_groups;
+  std::vector<size_t> m_group_of_layer;
+  std::string m_attn_label;
+  std::vector<std::pair<std::string, std::string>> m_fusions;  // (fused op label, kernel label)
+  std::map<std::string, std::string> m_rope_target, m_rope_producer;  // rope label -> attention / q producer
+  Graph m_graph;
+};
+
+}  // namespace
+
+Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step, std::int64_t context_len,
+                       const FusionPolicy& fusion) {
+  s.validate(m);
+  if (decode_step && context_len <= 0)
+    throw InputError("decode step: context length must be a positive number of cached tokens, got " + std::to_string(context_len));
+  if (decode_step && context_len > m.max_position)
+    throw InputError("decode step: context of " + std::to_string(context_len) + " tokens exceeds " + m.name + "'s context of " +
+                     std::to_string(m.max_position) + " tokens");
+  return GraphBuilder(m, s, decode_step, context_len, fusion).build();
+}
+
+}  // namespace xpu

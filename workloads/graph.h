@@ -1,0 +1,52 @@
+// The op graph of one forward step of a model (prefill or one decode step): every kernel of every
+// layer with its shape and dtypes, identical layers folded into one node with a repeat count.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/model.h"
+#include "workloads/op.h"
+#include "workloads/scenario.h"
+
+namespace xpu {
+
+struct GraphNode {
+  OpSpec op;                // op.label: "<layer group>.<op>", e.g. "layer.qkv_proj", "layer[moe].experts.down"
+  int count = 1;            // identical layers folded: how many times this node runs per forward step
+  std::string group;        // "embed", "attention", "mlp", "moe", "head"
+  bool fused = false;       // runs inside another kernel (FusionPolicy): shown in reports, not simulated
+  std::string fused_into;   // label of the kernel it was fused into
+};
+
+// Nodes are in execution order within one layer of each group; groups are in order of their first
+// layer, so the list reads as one representative pass (the dependencies are the order itself).
+struct Graph {
+  std::vector<GraphNode> nodes;
+  // FLOPs of the step: every node times its count, fused nodes included (their arithmetic still
+  // happens, inside the kernel that absorbed them).
+  double flops() const;
+  // Compulsory memory traffic of the kernels that run: unfused nodes' min_bytes times count (fusion
+  // removes the fused op's round trip to memory).
+  double bytes() const;
+  // Kernel launches per step (unfused nodes times count).
+  std::int64_t kernels() const;
+  const GraphNode* find(const std::string& label) const;  // nullptr if absent
+};
+
+// The ops of one forward step.
+//   decode_step false: prefill of s.input_len prompt tokens per sequence from an empty cache
+//                      (seq_q = seq_kv = input_len, causal); context_len is ignored.
+//   decode_step true:  one new token per sequence against context_len cached tokens (including the
+//                      new one), seq_q = 1, seq_kv = context_len.
+// Tensor parallelism (s.tp) splits heads, KV heads (replicated when tp > kv_heads), MLP and expert
+// widths and the vocabulary, and adds AllReduce nodes (bf16, tokens*hidden*2 bytes) after the
+// embedding, o_proj and the MLP/MoE down projection. Validates the scenario first (InputError).
+Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step, std::int64_t context_len,
+                       const FusionPolicy& fusion);
+
+// Rows each expert receives when `tokens` tokens each pick `topk` of `experts` experts under
+// `routing` (see Routing). Sums to tokens*topk exactly; no expert exceeds `tokens`; deterministic.
+std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing);
+
+}  // namespace xpu

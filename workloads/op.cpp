@@ -1,0 +1,193 @@
+// Names, closed-form FLOP/byte counts and validation of operator descriptions.
+#include "workloads/op.h"
+
+#include <sstream>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+namespace {
+struct KindName {
+  OpKind kind;
+  const char* name;
+};
+const KindName kKinds[] = {
+    {OpKind::Gemm, "gemm"},         {OpKind::GroupedGemm, "grouped_gemm"}, {OpKind::Attention, "attention"},
+    {OpKind::RmsNorm, "rmsnorm"},   {OpKind::LayerNorm, "layernorm"},      {OpKind::Softmax, "softmax"},
+    {OpKind::SwiGlu, "swiglu"},     {OpKind::Gelu, "gelu"},                {OpKind::Rope, "rope"},
+    {OpKind::ResidualAdd, "residual_add"}, {OpKind::Embedding, "embedding"}, {OpKind::TopK, "topk"},
+    {OpKind::Sampling, "sampling"}, {OpKind::AllReduce, "allreduce"},
+};
+}  // namespace
+
+const char* name(OpKind k) {
+  for (const auto& kn : kKinds)
+    if (kn.kind == k) return kn.name;
+  return "?";
+}
+
+const std::vector<std::string>& op_kind_names() {
+  static const std::vector<std::string> v = [] {
+    std::vector<std::string> out;
+    for (const auto& kn : kKinds) out.push_back(kn.name);
+    return out;
+  }();
+  return v;
+}
+
+OpKind parse_op_kind(const std::string& s) {
+  for (const auto& kn : kKinds)
+    if (s == kn.name) return kn.kind;
+  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) +
+                   (nearest_of(s, op_kind_names()).empty() ? "" : " (did you mean " + nearest_of(s, op_kind_names()) + "?)"));
+}
+
+namespace {
+// Number of (query, key) pairs a query block attends to, with causal masking and a sliding window.
+double attended_pairs(const OpSpec& o) {
+  double total = 0;
+  double offset = static_cast<double>(o.seq_kv - o.seq_q);  // queries are the last seq_q positions
+  if (!o.causal && o.window <= 0) return static_cast<double>(o.seq_q) * o.seq_kv;
+  for (std::int64_t q = 0; q < o.seq_q; ++q) {
+    double visible = o.causal ? offset + q + 1 : static_cast<double>(o.seq_kv);
+    if (o.window > 0 && visible > o.window) visible = static_cast<double>(o.window);
+    total += visible;
+  }
+  return total;
+}
+}  // namespace
+
+double OpSpec::flops() const {
+  switch (kind) {
+    case OpKind::Gemm: return 2.0 * batch * m * n * k;
+    case OpKind::GroupedGemm: {
+      double rows_total = 0;
+      for (auto r : group_rows) rows_total += static_cast<double>(r);
+      return 2.0 * rows_total * n * k;
+    }
+    case OpKind::Attention: {
+      double pairs = attended_pairs(*this);
+      double dv = head_dim_v > 0 ? head_dim_v : head_dim;
+      return 2.0 * batch * heads * pairs * (head_dim + dv);
+    }
+    case OpKind::RmsNorm: return 4.0 * rows * cols;
+    case OpKind::LayerNorm: return 7.0 * rows * cols;
+    case OpKind::Softmax: return 5.0 * rows * cols;
+    case OpKind::SwiGlu: return 5.0 * rows * cols;
+    case OpKind::Gelu: return 8.0 * rows * cols;
+    case OpKind::Rope: return 3.0 * rows * cols;
+    case OpKind::ResidualAdd: return 1.0 * rows * cols;
+    case OpKind::Embedding: return 0;
+    case OpKind::TopK: return 6.0 * rows * cols;
+    case OpKind::Sampling: return 6.0 * rows * cols;
+    case OpKind::AllReduce: return m;  // one add per element-byte is negligible; counted as bytes
+  }
+  return 0;
+}
+
+double OpSpec::min_bytes() const {
+  double a = bytes_per_element(dtype), w = bytes_per_element(wdtype), o = bytes_per_element(odtype);
+  switch (kind) {
+    case OpKind::Gemm:
+      return batch * (m * k * a + k * n * w + m * n * o);
+    case OpKind::GroupedGemm: {
+      double rows_total = 0;
+      double active = 0;
+      for (auto r : group_rows) {
+        rows_total += static_cast<double>(r);
+        if (r > 0) active += 1;
+      }
+      return rows_total * k * a + active * k * n * w + rows_total * n * o;
+    }
+    case OpKind::Attention: {
+      double dv = head_dim_v > 0 ? head_dim_v : head_dim;
+      double q = static_cast<double>(batch) * heads * seq_q * head_dim * a;
+      double out = static_cast<double>(batch) * heads * seq_q * dv * o;
+      double kv_len = (window > 0 && window < seq_kv) ? static_cast<double>(window + seq_q - 1 < seq_kv ? window + seq_q - 1 : seq_kv)
+                                                      : static_cast<double>(seq_kv);
+      double kv = static_cast<double>(batch) * kv_heads * kv_len * (head_dim + dv) * w;
+      return q + kv + out;
+    }
+    case OpKind::RmsNorm: return rows * cols * (a + o) + cols * w;
+    case OpKind::LayerNorm: return rows * cols * (a + o) + 2 * cols * w;
+    case OpKind::Softmax: return rows * cols * (a + o);
+    case OpKind::SwiGlu: return rows * cols * (2 * a + o);
+    case OpKind::Gelu: return rows * cols * (a + o);
+    case OpKind::Rope: return rows * cols * (a + o);
+    case OpKind::ResidualAdd: return rows * cols * (2 * a + o);
+    case OpKind::Embedding: return rows * cols * (w + o) + rows * 4.0;
+    case OpKind::TopK: return rows * cols * a + rows * topk * 8.0;
+    case OpKind::Sampling: return rows * cols * a + rows * 8.0;
+    case OpKind::AllReduce: return 2.0 * m;
+  }
+  return 0;
+}
+
+std::string OpSpec::shape_str() const {
+  std::ostringstream os;
+  switch (kind) {
+    case OpKind::Gemm:
+      if (batch > 1) os << "b=" << batch << " ";
+      os << "m=" << m << " n=" << n << " k=" << k;
+      break;
+    case OpKind::GroupedGemm: {
+      std::int64_t rows_total = 0;
+      for (auto r : group_rows) rows_total += r;
+      os << "groups=" << group_rows.size() << " rows=" << rows_total << " n=" << n << " k=" << k;
+      break;
+    }
+    case OpKind::Attention:
+      os << (decode ? "decode" : "prefill") << " b=" << batch << " h=" << heads << " kv=" << kv_heads
+         << " q=" << seq_q << " s=" << seq_kv << " d=" << head_dim;
+      if (head_dim_v && head_dim_v != head_dim) os << "/" << head_dim_v;
+      if (causal) os << " causal";
+      if (window > 0) os << " window=" << window;
+      break;
+    case OpKind::AllReduce: os << "bytes=" << m << " devices=" << devices; break;
+    case OpKind::TopK: os << "rows=" << rows << " experts=" << cols << " k=" << topk; break;
+    default: os << "rows=" << rows << " cols=" << cols; break;
+  }
+  os << " " << name(dtype);
+  if (wdtype != dtype && (kind == OpKind::Gemm || kind == OpKind::GroupedGemm || kind == OpKind::Attention))
+    os << "/" << xpu::name(wdtype);
+  return os.str();
+}
+
+void OpSpec::validate() const {
+  auto pos = [&](std::int64_t v, const char* what) {
+    if (v <= 0)
+      throw InputError(std::string(name(kind)) + ": --" + what + " must be a positive integer, got " + std::to_string(v));
+  };
+  switch (kind) {
+    case OpKind::Gemm:
+      pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");
+      break;
+    case OpKind::GroupedGemm:
+      pos(n, "n"); pos(k, "k");
+      if (group_rows.empty()) throw InputError("grouped_gemm: needs at least one group");
+      for (auto r : group_rows)
+        if (r < 0) throw InputError("grouped_gemm: rows per group must not be negative");
+      break;
+    case OpKind::Attention:
+      pos(batch, "batch"); pos(heads, "heads"); pos(kv_heads, "kv-heads"); pos(seq_q, "seq-q");
+      pos(seq_kv, "seq"); pos(head_dim, "head-dim");
+      if (heads % kv_heads != 0)
+        throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
+                         std::to_string(kv_heads) + ")");
+      if (seq_q > seq_kv) throw InputError("attention: more queries than keys (seq_q > seq)");
+      break;
+    case OpKind::AllReduce:
+      pos(m, "bytes"); pos(devices, "devices");
+      break;
+    case OpKind::TopK:
+      pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
+      if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
+      break;
+    default:
+      pos(rows, "rows"); pos(cols, "cols");
+      break;
+  }
+}
+
+}  // namespace xpu

@@ -1,0 +1,64 @@
+// Operator descriptions shared by the model graph, the kernel lowerings and the CLI: shapes, dtypes
+// and the op's own closed-form FLOP and byte counts. No SystemC, no chip knowledge.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/base/dtype.h"
+
+namespace xpu {
+
+enum class OpKind : std::uint8_t {
+  Gemm,         // C[b,m,n] = A[b,m,k] @ B[b,k,n]          (weights are B, dtype `wdtype`)
+  GroupedGemm,  // one GEMM per group (MoE experts): rows per group in `group_rows`, shared n,k
+  Attention,    // softmax(Q K^T / sqrt(d)) V, prefill (tiled, online softmax) or decode (paged KV)
+  RmsNorm,      // y = x * rsqrt(mean(x^2) + eps) * w, rows x cols
+  LayerNorm,    // y = (x - mean) * rsqrt(var + eps) * w + b
+  Softmax,      // row softmax, rows x cols
+  SwiGlu,       // y = silu(gate) * up; input rows x 2*cols, output rows x cols
+  Gelu,         // y = gelu(x), rows x cols
+  Rope,         // rotary embedding on q and k: rows = tokens, cols = (heads + kv_heads) * head_dim
+  ResidualAdd,  // y = a + b, rows x cols
+  Embedding,    // gather rows of a [vocab, cols] table for `rows` tokens
+  TopK,         // router: softmax over `cols` experts per row + top-k selection (k = topk)
+  Sampling,     // softmax over the vocabulary + top-k sampling per sequence (rows = sequences)
+  AllReduce,    // collective over `devices` chips, `m` bytes per chip (tensor parallelism)
+};
+
+const char* name(OpKind k);
+OpKind parse_op_kind(const std::string& s);  // "gemm", "attention", "rmsnorm", ... (InputError if unknown)
+const std::vector<std::string>& op_kind_names();
+
+struct OpSpec {
+  OpKind kind = OpKind::Gemm;
+  std::string label;                // "layer.qkv_proj" in a model graph, the op name for single kernels
+  DType dtype = DType::bf16;        // activations (A operand, inputs of elementwise ops)
+  DType wdtype = DType::bf16;       // weights (B operand) / KV cache for attention
+  DType odtype = DType::bf16;       // output
+
+  // GEMM: batch x (m x k) @ (k x n). Grouped GEMM: n, k shared, rows per group in group_rows.
+  std::int64_t m = 0, n = 0, k = 0, batch = 1;
+  std::vector<std::int64_t> group_rows;
+  bool weights_stationary = true;   // B is a weight (model parameter) rather than an activation
+
+  // Attention: batch sequences of seq_q queries against seq_kv keys, heads/kv_heads (GQA),
+  // head_dim for Q.K and head_dim_v for V. window > 0 limits each query to the last `window` keys.
+  std::int64_t heads = 0, kv_heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0, head_dim_v = 0;
+  bool causal = true;
+  bool decode = false;              // decode: seq_q new tokens per sequence against a paged KV cache
+  std::int64_t window = 0;
+  std::int64_t page_size = 16;      // KV-cache page (block) size in tokens for paged decode
+
+  // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.
+  std::int64_t rows = 0, cols = 0, topk = 0;
+  std::int64_t devices = 1;         // AllReduce
+
+  // Closed-form counts of the op itself (independent of any chip or lowering).
+  double flops() const;             // useful FLOPs (2 per MAC; elementwise ops count per element)
+  double min_bytes() const;         // compulsory memory traffic: inputs read once + outputs written once
+  std::string shape_str() const;    // "m=4096 n=4096 k=4096" etc., for reports
+  void validate() const;            // InputError for zero/negative dimensions and inconsistent shapes
+};
+
+}  // namespace xpu

@@ -1,0 +1,173 @@
+// Scenario parsing and validation, fusion presets, routing specs and the step plan of a request.
+#include "workloads/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+const char* name(Phase p) {
+  switch (p) {
+    case Phase::Prefill: return "prefill";
+    case Phase::Decode: return "decode";
+    case Phase::Request: return "request";
+  }
+  return "?";
+}
+
+Phase parse_phase(const std::string& s) {
+  if (s == "prefill") return Phase::Prefill;
+  if (s == "decode") return Phase::Decode;
+  if (s == "request") return Phase::Request;
+  throw InputError("--phase: unknown phase '" + s + "' (expected prefill, decode or request)");
+}
+
+FusionPolicy FusionPolicy::none() { return {}; }
+FusionPolicy FusionPolicy::vllm() {
+  FusionPolicy f;
+  f.residual_into_norm = true;
+  return f;
+}
+FusionPolicy FusionPolicy::trtllm() {
+  FusionPolicy f;
+  f.residual_into_norm = true;
+  f.rope_into_attention = true;
+  f.activation_into_gemm = true;
+  return f;
+}
+FusionPolicy FusionPolicy::xla() {
+  FusionPolicy f;
+  f.all_elementwise = true;
+  return f;
+}
+
+bool FusionPolicy::operator==(const FusionPolicy& o) const {
+  return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
+         activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise;
+}
+
+FusionPolicy FusionPolicy::parse(const std::string& s) {
+  if (s == "none") return none();
+  if (s == "vllm" || s == "gpu") return vllm();
+  if (s == "trtllm") return trtllm();
+  if (s == "xla" || s == "all") return xla();
+  FusionPolicy f;
+  std::stringstream ss(s);
+  std::string flag;
+  while (std::getline(ss, flag, ',')) {
+    if (flag == "residual_into_norm") f.residual_into_norm = true;
+    else if (flag == "rope_into_attention") f.rope_into_attention = true;
+    else if (flag == "activation_into_gemm") f.activation_into_gemm = true;
+    else if (flag == "all_elementwise") f.all_elementwise = true;
+    else
+      throw InputError("--fusion: unknown value '" + flag +
+                       "' (expected none, vllm, trtllm, xla, or a comma list of residual_into_norm, "
+                       "rope_into_attention, activation_into_gemm, all_elementwise)");
+  }
+  return f;
+}
+
+std::string FusionPolicy::str() const {
+  if (*this == none()) return "none";
+  if (*this == vllm()) return "vllm";
+  if (*this == trtllm()) return "trtllm";
+  if (*this == xla()) return "xla";
+  std::vector<std::string> on;
+  if (residual_into_norm) on.push_back("residual_into_norm");
+  if (rope_into_attention) on.push_back("rope_into_attention");
+  if (activation_into_gemm) on.push_back("activation_into_gemm");
+  if (all_elementwise) on.push_back("all_elementwise");
+  return join(on, ",");
+}
+
+Routing Routing::parse(const std::string& s) {
+  Routing r;
+  auto number = [&](const std::string& text) {
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v))
+      throw InputError("--routing: '" + s + "' is not understood (expected uniform, zipf:<exponent>, hot:<fraction> or a Zipf exponent)");
+    return v;
+  };
+  if (s == "uniform") return r;
+  if (s.rfind("zipf:", 0) == 0) {
+    r.kind = Kind::Zipf;
+    r.value = number(s.substr(5));
+  } else if (s.rfind("hot:", 0) == 0) {
+    r.kind = Kind::Hot;
+    r.value = number(s.substr(4));
+    if (r.value <= 0 || r.value > 1) throw InputError("--routing: hot fraction " + s.substr(4) + " must lie in (0, 1]");
+    return r;
+  } else {
+    r.kind = Kind::Zipf;
+    r.value = number(s);
+  }
+  if (r.value < 0) throw InputError("--routing: Zipf exponent must not be negative, got " + s);
+  if (r.value == 0) r.kind = Kind::Uniform;
+  return r;
+}
+
+std::string Routing::str() const {
+  std::ostringstream os;
+  switch (kind) {
+    case Kind::Uniform: return "uniform";
+    case Kind::Zipf: os << "zipf:" << value; break;
+    case Kind::Hot: os << "hot:" << value; break;
+  }
+  return os.str();
+}
+
+DType Scenario::stream_dtype() const { return bytes_per_element(adtype) < 2 ? DType::bf16 : adtype; }
+DType Scenario::embedding_dtype() const { return bytes_per_element(wdtype) < 2 ? DType::bf16 : wdtype; }
+
+void Scenario::validate(const ModelConfig& m) const {
+  auto positive = [](std::int64_t v, const char* flag) {
+    if (v <= 0) throw InputError(std::string(flag) + " must be a positive integer, got " + std::to_string(v));
+  };
+  positive(batch, "--batch");
+  positive(input_len, "--input");
+  positive(output_len, "--output");
+  positive(tp, "--tp");
+  const std::string ctx = m.name + "'s context of " + std::to_string(m.max_position) + " tokens";
+  if (input_len > m.max_position)
+    throw InputError("--input " + std::to_string(input_len) + " exceeds " + ctx);
+  if (phase != Phase::Prefill && input_len + output_len > m.max_position)
+    throw InputError("--input " + std::to_string(input_len) + " + --output " + std::to_string(output_len) + " = " +
+                     std::to_string(input_len + output_len) + " tokens exceeds " + ctx);
+  // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads.
+  if (m.heads % tp != 0)
+    throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
+                     " attention heads (expected a divisor)");
+  if (!m.is_mla() && (m.kv_heads >= tp ? m.kv_heads % tp != 0 : tp % m.kv_heads != 0))
+    throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
+                     " KV heads evenly (expected a divisor or a multiple of it)");
+  if (m.is_moe() && routing.kind == Routing::Kind::Hot) {
+    double uniform = static_cast<double>(m.experts_per_token) / static_cast<double>(m.num_experts);
+    if (routing.value < uniform)
+      throw InputError("--routing hot:" + std::to_string(routing.value) + " is below the uniform share " +
+                       std::to_string(uniform) + " (experts_per_token / experts) of " + m.name);
+  }
+}
+
+std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
+  std::vector<StepPlan> out;
+  std::int64_t first = s.input_len + 1, steps = s.output_len;
+  if (s.phase != Phase::Decode) out.push_back({false, s.input_len, 1});
+  if (s.phase == Phase::Prefill) return out;
+  if (s.phase == Phase::Request) steps = s.output_len - 1;  // the prefill produced the first token
+  if (steps <= 0) return out;
+  std::int64_t samples = std::max<std::int64_t>(1, std::min<std::int64_t>(max_decode_samples, steps));
+  std::int64_t start = first;
+  for (std::int64_t i = 0; i < samples; ++i) {
+    std::int64_t run = steps / samples + (i < steps % samples ? 1 : 0);
+    out.push_back({true, start + (run - 1) / 2, run});
+    start += run;
+  }
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,99 @@
+// What is being served: phase (prefill, decode or a whole request), batch and lengths, number
+// formats, tensor parallelism, MoE routing skew and which elementwise ops are fused.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/base/dtype.h"
+#include "workloads/model.h"
+
+namespace xpu {
+
+enum class Phase : std::uint8_t { Prefill, Decode, Request };
+const char* name(Phase p);
+Phase parse_phase(const std::string& s);  // "prefill", "decode", "request"; InputError listing them
+
+// Which elementwise ops run inside a neighbouring kernel instead of as their own kernel. Fused ops
+// stay in the graph (GraphNode::fused) so reports can show them, but are not simulated.
+//   residual_into_norm:   the residual add runs inside the following RMSNorm (vLLM fused_add_rms_norm,
+//                         TensorRT-LLM's fused residual+RMSNorm plugin, SGLang likewise).
+//   rope_into_attention:  RoPE is applied inside the attention kernel's Q/K preprocessing (TensorRT-LLM's
+//                         GPT attention plugin applies rotary while writing the KV cache); vLLM runs
+//                         its own rotary_embedding kernel instead.
+//   activation_into_gemm: SiLU/GELU-and-multiply runs in the gate/up GEMM's epilogue (TensorRT-LLM's
+//                         fused gated-MLP for FP8); vLLM runs a separate silu_and_mul kernel.
+//   all_elementwise:      every pure elementwise op (residual adds, RoPE, activations) is fused into a
+//                         neighbouring producer or consumer, as XLA does on TPU (loop and output fusion);
+//                         reductions (norms) still run as their own fusions.
+struct FusionPolicy {
+  bool residual_into_norm = false;
+  bool rope_into_attention = false;
+  bool activation_into_gemm = false;
+  bool all_elementwise = false;
+
+  static FusionPolicy none();    // eager PyTorch / HF transformers: every op is a kernel
+  static FusionPolicy vllm();    // GPU default: residual+norm fused, rotary and silu_and_mul separate
+  static FusionPolicy trtllm();  // residual+norm, RoPE in attention, activation in the GEMM epilogue
+  static FusionPolicy xla();     // TPU / XLA: all elementwise ops fused
+  // "none", "vllm", "trtllm", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
+  static FusionPolicy parse(const std::string& s);
+  std::string str() const;  // a preset's name if it equals one, else the flag list
+  bool operator==(const FusionPolicy& o) const;
+};
+
+// How routed tokens spread over the experts of a MoE layer. Each token picks experts_per_token
+// distinct experts, so one expert gets at most `tokens` rows.
+//   Uniform:  tokens*topk/experts rows each; the remainder goes one row each to the lowest-numbered experts.
+//   Zipf s:   expert of rank r (0 = hottest) gets a share proportional to 1/(r+1)^s, capped at `tokens`
+//             (overflow re-spread over the rest); s = 0 is uniform. Measured MoE routing is often
+//             described this way (e.g. per-expert load histograms in the DeepSeek-V3 and Mixtral reports).
+//   Hot f:    the hottest expert receives a fraction f of all tokens (f*tokens rows), the others share
+//             the rest uniformly; f must lie between the uniform share topk/experts and 1.
+// Text forms: "uniform", "zipf:1.2" (or a bare number: a Zipf exponent), "hot:0.5".
+struct Routing {
+  enum class Kind : std::uint8_t { Uniform, Zipf, Hot };
+  Kind kind = Kind::Uniform;
+  double value = 0.0;
+  static Routing parse(const std::string& s);
+  std::string str() const;
+};
+
+struct Scenario {
+  Phase phase = Phase::Prefill;
+  std::int64_t batch = 1;       // sequences processed together
+  std::int64_t input_len = 0;   // prompt tokens per sequence
+  std::int64_t output_len = 1;  // generated tokens per sequence
+  DType wdtype = DType::bf16;   // weights
+  DType adtype = DType::bf16;   // GEMM / attention inputs (fp8: quantised on the fly, outputs stay bf16)
+  DType kvdtype = DType::bf16;  // KV cache
+  int tp = 1;                   // tensor-parallel degree (Megatron-style column/row split)
+  Routing routing;
+  std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
+
+  // InputError naming the CLI flag: non-positive batch/lengths/tp, lengths beyond the model's
+  // context, a tp that does not split the heads, a routing skew that does not fit the experts.
+  void validate(const ModelConfig& m) const;
+  // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
+  // TensorRT-LLM quantise only GEMM/attention inputs and keep outputs and the residual in bf16).
+  DType stream_dtype() const;
+  // Embedding table and LM head: kept in bf16 when the weights are 8-bit or narrower, as quantised
+  // checkpoints do (DeepSeek-V3's FP8 release, llm-compressor/ModelOpt recipes ignore lm_head).
+  DType embedding_dtype() const;
+};
+
+// One forward step to simulate and how many real steps it stands for. Decode steps of a long
+// generation are sampled: each sample is the middle step of an equal run and repeats for the run,
+// which is exact (to half a token of context) when a step's cost is linear in its context length,
+// as decode attention is.
+struct StepPlan {
+  bool decode = false;
+  std::int64_t context_len = 0;  // prefill: input_len; decode: tokens in the KV cache incl. the new one
+  std::int64_t repeat = 1;
+};
+// prefill: one step. decode: output_len steps at contexts input+1 .. input+output_len.
+// request: the prefill (which yields the first token) and output_len-1 decode steps.
+std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples = 8);
+
+}  // namespace xpu
