@@ -77,20 +77,33 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
     if (!fits(t)) continue;
     std::string what = std::string(name(w)) + " weights" + (kv != s.kvdtype ? std::string(" and ") + name(kv) + " KV cache" : "");
     if (w == DType::fp4) what += " (where the chip supports fp4)";
-    advice.push_back(what + ": " + format_bytes(footprint(m, t).total()));
+    advice.push_back(what + " (needs " + format_bytes(footprint(m, t).total()) + ")");
     break;
   }
-  // Fewer sequences: the footprint grows with the batch, so bisect for the largest that fits.
-  Scenario one = s;
-  one.batch = 1;
-  if (s.batch > 1 && fits(one)) {
-    std::int64_t lo = 1, hi = s.batch;  // fits(lo), !fits(hi)
+  // Fewer sequences: the footprint grows with the batch, so bisect for the largest that fits; also
+  // say how many fit with 8-bit weights and KV cache when that allows more.
+  auto largest_batch = [&](Scenario t) -> std::int64_t {
+    t.batch = 1;
+    if (!fits(t)) return 0;
+    std::int64_t lo = 1, hi = s.batch;  // fits(lo); hi is the requested batch, which does not fit
     while (hi - lo > 1) {
-      Scenario t = s;
       t.batch = lo + (hi - lo) / 2;
       (fits(t) ? lo : hi) = t.batch;
     }
-    advice.push_back("--batch " + std::to_string(lo) + " (the most sequences that fit)");
+    return lo;
+  };
+  if (s.batch > 1) {
+    const std::int64_t b = largest_batch(s);
+    Scenario low = s;
+    if (bytes_per_element(low.wdtype) > 1) low.wdtype = DType::fp8;
+    low.kvdtype = fp8_kv;
+    const std::int64_t b8 = (low.wdtype != s.wdtype || low.kvdtype != s.kvdtype) && !fits(low) ? largest_batch(low) : 0;
+    std::string low_name = std::string(name(low.wdtype)) + " weights and " + name(low.kvdtype) + " KV cache";
+    if (b > 0)
+      advice.push_back("--batch " + std::to_string(b) + " (the most sequences that fit" +
+                       (b8 > b ? "; " + std::to_string(b8) + " with " + low_name : std::string()) + ")");
+    else if (b8 > 0)
+      advice.push_back("--batch " + std::to_string(b8) + " with " + low_name);
   }
   // More chips: the smallest tensor-parallel degree that the heads allow and that fits.
   for (int tp = s.tp + 1; tp <= m.heads; ++tp) {

@@ -4,6 +4,7 @@
 #include "workloads/graph.h"
 
 #include <algorithm>
+#include <bitset>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -192,7 +193,7 @@ class GraphBuilder {
       auto l = labels(mask);
       std::vector<std::string> sorted = l;
       std::sort(sorted.begin(), sorted.end());
-      int bits = __builtin_popcount(mask);
+      int bits = static_cast<int>(std::bitset<8>(mask).count());
       if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() && bits < best_bits) {
         best = l;
         best_bits = bits;

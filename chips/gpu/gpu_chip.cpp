@@ -26,8 +26,16 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   // The SM's crossbar link, the L2 slices and (on a miss or a write) HBM stream the tile
   // concurrently; the slowest of them sets the completion, plus the access latency.
   Tick end = m_links[ext->executor].reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_link_bw), now);
+  if (ext->level == kMulticast) {
+    end += to_ticks(m_spec.l2.hit_latency.value());
+    delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(end - now));
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    return;
+  }
   end = std::max(end, m_l2.transfer(arrival, addr, bytes, ext->run, now));
-  bool hit = m_l2.access(addr, bytes) && !ext->write;
+  // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
+  // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
+  bool hit = ext->level == kL2 || (m_l2.access(addr, bytes) && !ext->write);
   Tick lat = to_ticks(m_spec.l2.hit_latency.value());
   if (!hit) end = std::max(end, m_hbm.access(arrival, addr, bytes, ext->run, ext->write, now)), lat = 0;
   end += lat;
@@ -78,7 +86,7 @@ Timing Sm::compute(const Instr& in) {
     case TxKind::Sync: return {m_sync, m_sync};
     default: break;
   }
-  Tick t = static_cast<Tick>(std::ceil(cycles)) * static_cast<Tick>(m_ps_per_clk);
+  Tick t = static_cast<Tick>(std::llround(std::ceil(cycles) * m_ps_per_clk));
   return {t, t};
 }
 

@@ -18,6 +18,8 @@ enum Level : std::uint8_t {
   kGlobal = 0,  // device memory through L2 (HBM on a miss)
   kL2 = 1,      // data expected to live in L2 (workspace, small tensors)
   kSmem = 2,    // shared memory (local to the SM)
+  kMulticast = 3,  // a copy multicast by a cluster peer's TMA load: arrives over this SM's crossbar
+                   // link, but the L2 slices and HBM were read once, by the peer
 };
 
 }  // namespace xpu::gpu

@@ -8,6 +8,8 @@
 #include "kernels/gemm/gpu.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -19,7 +21,7 @@ namespace xpu::gpu {
 std::string GemmTiling::str() const {
   std::ostringstream os;
   os << "tile " << bm << "x" << bn << "x" << bk << ", " << stages << " stages, split-k " << split_k << ", "
-     << blocks_per_sm << " block/SM";
+     << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   return os.str();
 }
 
@@ -41,6 +43,9 @@ std::int64_t total_rows(const OpSpec& op) {
 }  // namespace
 
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
+  if (spec.tensor_flops_per_clk(op.dtype) <= 0)
+    unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
+                                   (spec.sm.tensor_fp8 > 0 ? "bf16 or fp8" : "bf16 or tf32") + ")");
   const DType mma = op.dtype;
   const double rate = spec.tensor_flops_per_clk(mma) * spec.sm.mma_efficiency * spec.sm.clock.value();
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();
@@ -70,12 +75,17 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double slots = static_cast<double>(spec.sm.count) * bps;
       double waves = std::ceil(tiles / slots);
       double kslice = std::ceil(static_cast<double>(ksteps) / sk) * bk;
-      double t_mma = 2.0 * bm * bn * kslice / (rate / spec.sm.count) * bps;
+      double t_mma = 2.0 * bm * bn * kslice / rate * bps;  // rate is per SM
       double t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
-      double dram = op.min_bytes() / hbm;
+      // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
+      double l2_bytes = tiles * (bm + bn / 2.0) * kslice * bytes_per_element(op.dtype);
+      double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
       double reduce = sk > 1 ? (total_rows(op) * op.n * 4.0 * sk * 2) / hbm + spec.launch_overhead.value() : 0;
       double est = std::max(waves * t_tile, dram) + reduce;
+      if (getenv("XPUSIM_DEBUG_TILING"))
+        fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
+                stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
       if (est < best.estimate_s * 0.98) {
         best.bm = bm;
         best.bn = bn;
@@ -160,6 +170,9 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
     std::int64_t in_band = local % (gm * tiles_n);
     std::int64_t tm = band * gm + in_band % band_rows;
     std::int64_t tn = in_band / band_rows;
+    // Clusters of `cluster_m` CTAs along M (adjacent tile-rows, same tile-column) run together; the
+    // leader's TMA multicasts each B tile to its peers, which receive it without reading L2.
+    bool multicast_b = t.cluster_m > 1 && (tm % t.cluster_m) != 0;
     std::int64_t r0 = tm * t.bm, c0 = tn * t.bn;
     std::int64_t rows = std::min<std::int64_t>(t.bm, g.rows - r0), cols = std::min<std::int64_t>(t.bn, o.n - c0);
     std::int64_t kbeg = ks * steps_per_split, kend = std::min(ksteps, kbeg + steps_per_split);
@@ -206,6 +219,7 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
       lb.bytes = static_cast<std::uint64_t>(kw * cols * eb);
       lb.m = static_cast<std::uint32_t>(kw);
       lb.n = static_cast<std::uint32_t>(cols);
+      if (multicast_b) lb.level = kMulticast;
       std::uint32_t ia, ib;
       if (functional) {
         FuncOp fa;
@@ -293,15 +307,20 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
 
   KernelPrograms out{main};
   if (sk > 1) {
-    // Reduction of the fp32 partials: one block per 128x128 output tile reads `sk` partials from
-    // L2-resident workspace, sums them on the CUDA cores and writes the output.
+    // Reduction of the fp32 partials: one block per output tile reads `sk` partials from the
+    // L2-resident workspace, sums them on the CUDA cores and writes the output. Tiles shrink until
+    // every SM has a block (the reduction is bandwidth-bound, so it must spread over all SMs).
     const std::int64_t rows_total = groups->back().row0 + groups->back().rows;
-    const int rb = 128, cb = 128;
+    int rb = 128, cb = 128;
+    while ((rb > 16 || cb > 64) && ceil_div(rows_total, rb) * ceil_div(o.n, cb) < spec.sm.count) {
+      if (rb > 16) rb /= 2;
+      else cb /= 2;
+    }
     std::int64_t rt = ceil_div(rows_total, rb), ct = ceil_div(o.n, cb);
     Program red;
     red.name = "gemm.splitk_reduce";
     red.op = op.label;
-    red.strategy = "sum " + std::to_string(sk) + " fp32 partials per 128x128 tile";
+    red.strategy = "sum " + std::to_string(sk) + " fp32 partials per " + std::to_string(rb) + "x" + std::to_string(cb) + " tile";
     red.num_tasks = static_cast<std::uint64_t>(rt * ct);
     red.functional = functional;
     red.roofline = {0, 0};

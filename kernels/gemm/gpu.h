@@ -12,6 +12,7 @@ struct GemmTiling {
   int split_k = 1;
   int blocks_per_sm = 1;
   int group_m = 8;                  // tile rasterization: groups of 8 tile-rows for L2 reuse
+  int cluster_m = 2;                // thread-block cluster along M: the pair shares (multicasts) B tiles
   double estimate_s = 0;            // the heuristic's own cost estimate (not the simulation)
   std::string str() const;
 };

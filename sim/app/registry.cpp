@@ -49,6 +49,9 @@ std::vector<PresetInfo> list_presets() {
   for (const auto& fam : fs::directory_iterator(chips)) {
     fs::path presets = fam.path() / "presets";
     if (!fs::is_directory(presets)) continue;
+    bool built = false;  // presets of a family that is not compiled into this build are not offered
+    for (const auto& f : families()) built |= f.name == fam.path().filename().string();
+    if (!built) continue;
     for (const auto& f : fs::directory_iterator(presets)) {
       if (f.path().extension() != ".yaml") continue;
       std::string stem = f.path().stem().string();

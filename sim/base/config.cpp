@@ -208,7 +208,7 @@ void Params::operator()(const std::string& path, std::string& f, const std::stri
 }
 
 void Params::require(bool ok, const std::string& path, const std::string& expected) const {
-  if (ok) return;
+  if (ok || m_mode == Mode::Describe) return;
   const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
   throw ConfigError(v ? v->origin : (m_tree ? m_tree->file() : "<config>"), path,
                     (v ? "'" + v->text + "': " : std::string()) + "expected " + expected);

@@ -113,7 +113,8 @@ const char* Joules::unit_name() { return "energy"; }
 
 Tick transfer_ticks(double bytes, double bytes_per_second) {
   if (bytes <= 0) return 0;
-  return static_cast<Tick>(std::ceil(bytes / bytes_per_second * 1e12));
+  // Round up (never faster than the link), ignoring floating-point noise below a femtosecond.
+  return static_cast<Tick>(std::ceil(bytes / bytes_per_second * 1e12 - 1e-3));
 }
 
 std::string format_seconds(double s) {

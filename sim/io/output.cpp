@@ -164,11 +164,14 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
   hid_t ds = H5Dcreate2(file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (n) H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.trace.data());
   auto str_attr = [](hid_t obj, const char* name, const std::string& value) {
+    // Variable-length UTF-8, so that h5py returns a str and HDFView shows the text.
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, value.size() + 1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, t, value.c_str());
+    const char* ptr = value.c_str();
+    H5Awrite(a, t, &ptr);
     H5Aclose(a);
     H5Sclose(s);
     H5Tclose(t);
@@ -180,6 +183,7 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
   auto names = [&](const char* dname, const std::vector<std::string>& v) {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
     hsize_t cnt = v.size();
     hid_t s = H5Screate_simple(1, &cnt, nullptr);
     hid_t d = H5Dcreate2(file, dname, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

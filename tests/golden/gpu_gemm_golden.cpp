@@ -1,0 +1,100 @@
+// Golden GEMM runs on the GPU presets, roofline checks over a grid of shapes, functional mode, and
+// the validation bounds against the public H100 measurements (shared/validation).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "sim/app/kernel_api.h"
+#include "sim/app/registry.h"
+#include "sim/app/validate.h"
+
+using namespace xpu;
+
+namespace {
+OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType d = DType::bf16) {
+  std::map<std::string, std::string> a = {{"m", std::to_string(m)}, {"n", std::to_string(n)},
+                                          {"k", std::to_string(k)}, {"dtype", name(d)}};
+  return make_op("gemm", a);
+}
+}  // namespace
+
+// Reference latencies recorded from this model (tolerance 2%: they change only when the model does,
+// and a change must be deliberate). Each is also checked against a hand estimate: waves x per-tile
+// MMA time at the calibrated tensor rate, plus launch and prologue, within 25%.
+TEST(GpuGolden, SmallGemmsMatchReferenceAndHandEstimate) {
+  auto chip = load_chip("h100-sxm");
+  struct Case {
+    std::int64_t m, n, k;
+    double ref_us;
+  } cases[] = {{2048, 2048, 2048, 25.32}, {1024, 4096, 4096, 44.31}, {8, 4096, 4096, 13.8}};
+  for (const auto& c : cases) {
+    KernelRun run = run_kernel(*chip, gemm(c.m, c.n, c.k), false, false);
+    double us = run.result.latency_s * 1e6;
+    EXPECT_NEAR(us / c.ref_us, 1.0, 0.02) << c.m << "x" << c.n << "x" << c.k << ": " << us << " us";
+    // Hand estimate: compute-bound tiles over 132 SMs, or the weights streamed at 0.9 x 3.35 TB/s.
+    double tiles = std::ceil(c.m / 128.0) * std::ceil(c.n / 256.0);
+    double waves = std::ceil(tiles / 132.0);
+    double t_compute = waves * 2.0 * 128 * 256 * c.k / (4096 * 0.97 * 1.83e9);
+    double t_memory = (c.m * c.k + c.k * c.n + c.m * c.n) * 2.0 / (0.9 * 3.35e12);
+    // A skinny GEMM is lowered with small tiles and is bound by streaming the weights instead.
+    double hand_us = ((c.m >= 1024 ? std::max(t_compute, t_memory) : t_memory) + 1e-6 + 1.5e-6) * 1e6;
+    EXPECT_NEAR(us / hand_us, 1.0, 0.25) << "hand estimate " << hand_us << " us";
+  }
+}
+
+TEST(GpuGolden, NoGemmBeatsItsRoofline) {
+  for (const char* chip_name : {"h100-sxm"}) {
+    auto chip = load_chip(chip_name);
+    for (std::int64_t m : {1, 64, 333, 1024})
+      for (std::int64_t n : {128, 1000, 4096})
+        for (std::int64_t k : {64, 777, 4096})
+          for (DType d : {DType::bf16, DType::fp8}) {
+            OpSpec op = gemm(m, n, k, d);
+            KernelRun run = run_kernel(*chip, op, false, false);
+            double roof = std::max(op.flops() / chip->peak_flops(d), op.min_bytes() / chip->dram_bandwidth());
+            EXPECT_GE(run.result.latency_s, roof) << chip_name << " " << op.shape_str();
+            EXPECT_LE(run.result.share_of_peak, 1.0);
+          }
+  }
+}
+
+TEST(GpuGolden, FunctionalGemmComputesTheProduct) {
+  auto chip = load_chip("h100-sxm");
+  for (auto [m, n, k, d] : {std::tuple{64, 96, 80, DType::bf16}, {130, 70, 200, DType::bf16}, {33, 65, 129, DType::tf32},
+                            {100, 100, 1000, DType::bf16} /* split-K */}) {
+    OpSpec op = gemm(m, n, k, d);
+    KernelRun run = run_kernel(*chip, op, true, false);
+    ASSERT_TRUE(run.check.ran);
+    EXPECT_TRUE(run.check.passed) << op.shape_str() << " rel error " << run.check.max_rel_error;
+  }
+  // Batched and grouped GEMMs too.
+  OpSpec b = gemm(48, 40, 72);
+  b.batch = 3;
+  EXPECT_TRUE(run_kernel(*chip, b, true, false).check.passed);
+  OpSpec g = make_op("grouped_gemm", {{"tokens", "150"}, {"groups", "4"}, {"n", "64"}, {"k", "96"}});
+  EXPECT_TRUE(run_kernel(*chip, g, true, false).check.passed);
+}
+
+TEST(GpuValidation, SharedH100GemmRowsWithinBounds) {
+  auto files = default_measurement_files();
+  std::string shared;
+  for (const auto& f : files)
+    if (f.find("shared") != std::string::npos) shared = f;
+  if (shared.empty()) GTEST_SKIP() << "shared/validation/measurements.csv not beside the checkout";
+  auto pts = validate_rows(read_measurements(shared));
+  double sum = 0;
+  int n = 0;
+  for (const auto& p : pts) {
+    bool gemm16 = p.row.workload.rfind("GEMM", 0) == 0 &&
+                  (p.row.dtype.rfind("bf16", 0) == 0 || p.row.dtype.find("tf32") != std::string::npos);
+    if (!gemm16) continue;
+    // Sources: tensorflow/tensorflow xla matmul_interpolator_data.h (K rows), PyTorch matmul (D01).
+    EXPECT_LE(std::fabs(p.error), 0.15) << p.row.id << " " << p.row.shape << " predicted " << p.predicted;
+    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
+    sum += std::fabs(p.error);
+    ++n;
+  }
+  ASSERT_GE(n, 5);
+  EXPECT_LE(sum / n, 0.10);
+}

@@ -1,0 +1,58 @@
+"""The CLI: JSON fields, result files, bad input (one line, non-zero exit, nothing half-written)."""
+import json
+import os
+
+import h5py
+import numpy as np
+
+
+def test_json_fields(cli):
+    j = json.loads(cli("kernel", "gemm", "--m", "2048", "--n", "2048", "--k", "2048", "--format", "json").stdout)
+    assert j["chip"] == "h100-sxm" and j["op"] == "gemm"
+    assert j["latency_s"] > 0 and j["tflops"] > 0 and j["transactions"] > 0
+    assert j["kernels"][0]["bound"] == "compute"
+    assert j["latency_s"] >= j["roofline_s"]
+
+
+def test_out_dir_with_trace(cli, tmp_path):
+    out = tmp_path / "run"
+    cli("kernel", "gemm", "--m", "256", "--n", "256", "--k", "512", "--out", str(out), "--trace")
+    assert sorted(os.listdir(out)) == ["config.resolved.yaml", "stats.json", "trace.h5"]
+    stats = json.loads((out / "stats.json").read_text())
+    with h5py.File(out / "trace.h5") as f:
+        t = f["transactions"][:]
+        assert len(t) == stats["transactions"]
+        assert set(t.dtype.names) >= {"start_ps", "end_ps", "unit", "kind", "bytes", "flops", "kernel"}
+        assert np.all(t["end_ps"] >= t["start_ps"])
+        assert "hbm:" in f.attrs["config"]
+        assert len(f["units"]) > 0
+    assert "bandwidth: 3.35 TB/s" in (out / "config.resolved.yaml").read_text()
+
+
+def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
+    out = tmp_path / "bad"
+    cases = [
+        (["kernel", "gemm", "--chip", "h101", "--m", "1", "--n", "1", "--k", "1"], "valid chips"),
+        (["kernel", "gemm", "--m", "-4", "--n", "1", "--k", "1"], "positive"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp5"], "valid dtypes"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp4"], "fp4"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwith=1TB/s"], "nearest valid key"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=fast"], "hbm.bandwidth"),
+    ]
+    for args, expect in cases:
+        p = cli(*args, "--out", str(out), check=False)
+        assert p.returncode != 0, args
+        assert expect in p.stderr, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not out.exists()
+
+
+def test_help_teaches(cli):
+    assert "xpusim kernel gemm" in cli("--help").stdout
+    assert "--m" in cli("kernel", "--help").stdout
+    p = cli("params", "gpu").stdout
+    assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
+
+
+def test_list_chips(cli):
+    assert "h100-sxm" in cli("list", "chips").stdout

@@ -1,0 +1,45 @@
+"""The Python module: same figures as the CLI, many runs in one process, errors as exceptions."""
+import json
+
+import pytest
+import xpusim
+
+
+def test_kernel_returns_the_report_fields():
+    r = xpusim.kernel("gemm", chip="h100-sxm", m=1024, n=1024, k=1024, dtype="bf16")
+    for key in ("latency_s", "tflops", "share_of_peak", "transactions", "bytes", "bandwidth_Bps",
+                "utilization", "kernels", "sim_cycles", "wall_s"):
+        assert key in r
+    assert 0 < r["share_of_peak"] <= 1
+    assert r["transactions"] > 0
+
+
+def test_many_runs_in_one_process_are_identical():
+    a = [xpusim.kernel("gemm", m=256, n=512, k=384)["latency_s"] for _ in range(5)]
+    assert len(set(a)) == 1
+
+
+def test_module_matches_the_cli(cli):
+    r = xpusim.kernel("gemm", chip="h100-sxm", m=512, n=2048, k=1024, dtype="bf16")
+    j = json.loads(cli("kernel", "gemm", "--chip", "h100-sxm", "--m", "512", "--n", "2048", "--k", "1024",
+                       "--format", "json").stdout)
+    assert j["latency_s"] == r["latency_s"]
+    assert j["transactions"] == r["transactions"]
+
+
+def test_overrides_change_the_result():
+    base = xpusim.kernel("gemm", m=8, n=4096, k=4096)["latency_s"]
+    faster = xpusim.kernel("gemm", m=8, n=4096, k=4096, set={"hbm.bandwidth": "6.7 TB/s"})["latency_s"]
+    assert faster < 0.75 * base  # a memory-bound GEMM follows the HBM bandwidth
+
+
+def test_functional_gemm():
+    r = xpusim.kernel("gemm", m=64, n=96, k=80, functional=True)
+    assert r["functional"]["passed"]
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="valid chips"):
+        xpusim.kernel("gemm", chip="nope", m=1, n=1, k=1)
+    with pytest.raises(ValueError, match="positive"):
+        xpusim.kernel("gemm", m=0, n=1, k=1)

@@ -1,0 +1,384 @@
+// Tests for the op graph: FLOPs and bytes against closed-form formulas, layer folding, fusion,
+// tensor parallelism, MoE routing, MLA, sliding-window and chunked attention.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "sim/base/config.h"
+#include "sim/base/error.h"
+#include "workloads/graph.h"
+
+namespace xpu {
+namespace {
+
+std::string fixture(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".json"; }
+
+Scenario scenario(std::int64_t batch, std::int64_t input, int tp = 1) {
+  Scenario s;
+  s.batch = batch;
+  s.input_len = input;
+  s.output_len = 16;
+  s.tp = tp;
+  return s;
+}
+
+const GraphNode& node(const Graph& g, const std::string& label) {
+  const GraphNode* n = g.find(label);
+  if (!n) throw std::runtime_error("no node " + label);
+  return *n;
+}
+
+// Causal attention FLOPs: QK^T and PV over the visible (query, key) pairs.
+double attn_prefill(double b, double h, double s, double dqk, double dv) { return 2 * b * h * (s * (s + 1) / 2) * (dqk + dv); }
+double attn_decode(double b, double h, double ctx, double dqk, double dv) { return 2 * b * h * ctx * (dqk + dv); }
+
+// Weights of one Llama-style attention block and gated MLP, counted by hand from the config.
+double attention_params(const ModelConfig& m) {
+  return static_cast<double>(m.hidden) * (m.heads + 2 * m.kv_heads) * m.head_dim + static_cast<double>(m.heads) * m.head_dim * m.hidden;
+}
+double mlp_params(const ModelConfig& m, std::int64_t width) { return 3.0 * m.hidden * width; }
+
+TEST(WorkloadGraph, Llama8bFlopsMatchClosedForm) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  const double layer = attention_params(m) + mlp_params(m, m.intermediate);
+  const double head = 2.0 * m.hidden * m.vocab;  // per sequence: only the last token reaches the LM head
+  for (std::int64_t batch : {1, 4}) {
+    Scenario s = scenario(batch, 2048);
+    Graph pre = build_step_graph(m, s, false, 0, FusionPolicy::vllm());
+    double tokens = static_cast<double>(batch) * 2048;
+    double closed = 2 * layer * m.layers * tokens + m.layers * attn_prefill(batch, 32, 2048, 128, 128) + head * batch;
+    EXPECT_NEAR(pre.flops() / closed, 1.0, 0.01) << "prefill batch " << batch;
+
+    Graph dec = build_step_graph(m, s, true, 4096, FusionPolicy::vllm());
+    closed = 2 * layer * m.layers * batch + m.layers * attn_decode(batch, 32, 4096, 128, 128) + head * batch;
+    EXPECT_NEAR(dec.flops() / closed, 1.0, 0.01) << "decode batch " << batch;
+  }
+}
+
+TEST(WorkloadGraph, Llama8bDecodeBytesMatchClosedForm) {
+  // A decode step streams every weight once (bf16) and the whole KV cache; activations are tiny.
+  ModelConfig m = load_model("llama-3.1-8b");
+  Scenario s = scenario(1, 4000);
+  Graph g = build_step_graph(m, s, true, 4096, FusionPolicy::vllm());
+  double weights = 2.0 * (m.layers * (attention_params(m) + mlp_params(m, m.intermediate)) + double(m.hidden) * m.vocab);
+  double kv = 2.0 * m.layers * 4096.0 * 2 * m.kv_heads * m.head_dim;
+  EXPECT_NEAR(g.bytes() / (weights + kv), 1.0, 0.01);
+}
+
+TEST(WorkloadGraph, MixtralFlopsAndBytesMatchClosedForm) {
+  ModelConfig m = load_model("mixtral-8x7b");
+  const double router = double(m.hidden) * m.num_experts;
+  const double layer_active = attention_params(m) + router + m.experts_per_token * mlp_params(m, m.moe_intermediate);
+  const double head = 2.0 * m.hidden * m.vocab;
+  Scenario s = scenario(2, 1024);
+  Graph pre = build_step_graph(m, s, false, 0, FusionPolicy::vllm());
+  double closed = 2 * layer_active * m.layers * 2048 + m.layers * attn_prefill(2, 32, 1024, 128, 128) + head * 2;
+  EXPECT_NEAR(pre.flops() / closed, 1.0, 0.01);
+
+  Graph dec = build_step_graph(m, s, true, 2048, FusionPolicy::vllm());
+  closed = 2 * layer_active * m.layers * 2 + m.layers * attn_decode(2, 32, 2048, 128, 128) + head * 2;
+  EXPECT_NEAR(dec.flops() / closed, 1.0, 0.01);
+
+  // One sequence touches two experts per layer: a decode step reads only the active weights.
+  Scenario one = scenario(1, 2000);
+  Graph g = build_step_graph(m, one, true, 2048, FusionPolicy::vllm());
+  double weights = 2.0 * (m.layers * layer_active + double(m.hidden) * m.vocab);
+  double kv = 2.0 * m.layers * 2048.0 * 2 * m.kv_heads * m.head_dim;
+  EXPECT_NEAR(g.bytes() / (weights + kv), 1.0, 0.01);
+}
+
+TEST(WorkloadGraph, DeepSeekV3FlopsMatchClosedFormInBothMlaForms) {
+  ModelConfig m = load_model("deepseek-v3");
+  ParamCounts p = param_counts(m);
+  const double head = 2.0 * m.hidden * m.vocab;
+  const double nonembed_active = p.layers_active;
+  Scenario s = scenario(1, 1024);
+  // Prefill: per-head q/k of 192 dims, v of 128, 128 KV heads after kv_b_proj expansion.
+  Graph pre = build_step_graph(m, s, false, 0, FusionPolicy::vllm());
+  double closed = 2 * nonembed_active * 1024 + m.layers * attn_prefill(1, 128, 1024, 192, 128) + head;
+  EXPECT_NEAR(pre.flops() / closed, 1.0, 0.01);
+  // Decode: absorbed form against the 576-dim latent (512 for values).
+  Graph dec = build_step_graph(m, s, true, 2048, FusionPolicy::vllm());
+  closed = 2 * nonembed_active + m.layers * attn_decode(1, 128, 2048, 576, 512) + head;
+  EXPECT_NEAR(dec.flops() / closed, 1.0, 0.01);
+}
+
+TEST(WorkloadGraph, MlaShapes) {
+  ModelConfig m = load_model("deepseek-v3");
+  Scenario s = scenario(2, 512);
+  Graph pre = build_step_graph(m, s, false, 0, FusionPolicy::none());
+  const OpSpec& a = node(pre, "layer[moe].attn").op;
+  EXPECT_EQ(a.heads, 128);
+  EXPECT_EQ(a.kv_heads, 128);
+  EXPECT_EQ(a.head_dim, 192);
+  EXPECT_EQ(a.head_dim_v, 128);
+  EXPECT_EQ(node(pre, "layer[moe].kv_b_proj").op.n, 128 * (128 + 128));
+  EXPECT_EQ(node(pre, "layer[moe].qkv_a_proj").op.n, 1536 + 512 + 64);
+  EXPECT_EQ(pre.find("layer[moe].q_absorb"), nullptr);
+
+  Graph dec = build_step_graph(m, s, true, 600, FusionPolicy::none());
+  const OpSpec& d = node(dec, "layer[moe].attn").op;
+  EXPECT_TRUE(d.decode);
+  EXPECT_EQ(d.kv_heads, 1);
+  EXPECT_EQ(d.head_dim, 512 + 64);
+  EXPECT_EQ(d.head_dim_v, 512);
+  EXPECT_EQ(d.seq_kv, 600);
+  EXPECT_EQ(node(dec, "layer[moe].q_absorb").op.batch, 128);
+  EXPECT_EQ(node(dec, "layer[moe].v_up").op.n, 128);
+  EXPECT_EQ(dec.find("layer[moe].kv_b_proj"), nullptr);
+
+  // DeepSeek-V2-Lite projects q directly (q_lora_rank null).
+  ModelConfig lite = load_model(fixture("deepseek-v2-lite"));
+  Graph g = build_step_graph(lite, s, false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(g, "layer[moe].q_proj").op.n, 16 * 192);
+  EXPECT_EQ(node(g, "layer[moe].kv_a_proj").op.n, 512 + 64);
+}
+
+TEST(WorkloadGraph, IdenticalLayersAreFolded) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  Graph g = build_step_graph(m, scenario(1, 128), false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(g, "layer.qkv_proj").count, 32);
+  EXPECT_EQ(node(g, "embed").count, 1);
+  EXPECT_EQ(node(g, "lm_head").count, 1);
+  const char* order[] = {"embed", "layer.attn_norm", "layer.qkv_proj", "layer.rope", "layer.attn", "layer.o_proj",
+                         "layer.attn_residual", "layer.mlp_norm", "layer.gate_up", "layer.swiglu", "layer.down",
+                         "layer.mlp_residual", "final_norm", "lm_head", "sampling"};
+  ASSERT_EQ(g.nodes.size(), std::size(order));
+  for (size_t i = 0; i < g.nodes.size(); ++i) EXPECT_EQ(g.nodes[i].op.label, order[i]);
+  EXPECT_EQ(node(g, "layer.gate_up").op.n, 2 * 14336);  // gate and up as one GEMM
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.n, (32 + 16) * 128);
+  EXPECT_EQ(node(g, "layer.attn").group, "attention");
+  EXPECT_EQ(node(g, "layer.down").group, "mlp");
+  EXPECT_EQ(node(g, "sampling").group, "head");
+  // Prefill sends only each sequence's last token to the LM head.
+  EXPECT_EQ(node(g, "lm_head").op.m, 1);
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.m, 128);
+
+  ModelConfig ds = load_model("deepseek-v3");
+  Graph d = build_step_graph(ds, scenario(1, 128), false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(d, "layer[dense].gate_up").count, 3);
+  EXPECT_EQ(node(d, "layer[moe].experts.gate_up").count, 58);
+  EXPECT_EQ(node(d, "layer[moe].experts.gate_up").group, "moe");
+  EXPECT_EQ(node(d, "layer[moe].shared.gate_up").op.n, 2 * 2048);
+  EXPECT_EQ(d.find("layer[dense].router"), nullptr);
+}
+
+TEST(WorkloadGraph, SlidingWindowLayersAreSeparateGroups) {
+  ModelConfig m = load_model(fixture("gpt-oss-20b"));
+  Graph g = build_step_graph(m, scenario(1, 1024), true, 4096, FusionPolicy::none());
+  EXPECT_EQ(node(g, "layer[sliding128].attn").count, 12);
+  EXPECT_EQ(node(g, "layer[sliding128].attn").op.window, 128);
+  EXPECT_EQ(node(g, "layer[full].attn").op.window, 0);
+  EXPECT_EQ(node(g, "layer[full].attn").op.seq_kv, 4096);
+  int total = 0;
+  for (const auto& n : g.nodes)
+    if (n.op.kind == OpKind::Attention) total += n.count;
+  EXPECT_EQ(total, 24);
+  // The window cuts attention work: a sliding layer attends to 128 keys, a full one to 4096.
+  EXPECT_NEAR(node(g, "layer[sliding128].attn").op.flops() / node(g, "layer[full].attn").op.flops(), 128.0 / 4096, 1e-9);
+
+  ModelConfig mistral = load_model(fixture("mistral-7b-v0.1"));
+  Graph p = build_step_graph(mistral, scenario(1, 8192), false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(p, "layer.attn").op.window, 4096);
+}
+
+TEST(WorkloadGraph, ChunkedAttentionSplitsIntoChunks) {
+  ModelConfig m = load_model(fixture("llama-4-scout"));
+  Graph pre = build_step_graph(m, scenario(2, 20000), false, 0, FusionPolicy::none());
+  const OpSpec& full_chunks = node(pre, "layer[chunked8192].attn").op;
+  EXPECT_EQ(full_chunks.batch, 2 * 2);  // two whole 8192-token chunks per sequence
+  EXPECT_EQ(full_chunks.seq_q, 8192);
+  const OpSpec& tail = node(pre, "layer[chunked8192].attn_tail").op;
+  EXPECT_EQ(tail.batch, 2);
+  EXPECT_EQ(tail.seq_q, 20000 - 2 * 8192);
+  EXPECT_EQ(node(pre, "layer[full].attn").op.seq_kv, 20000);
+  EXPECT_EQ(pre.find("layer[full].rope"), nullptr);         // NoPE layers
+  EXPECT_EQ(pre.find("layer[full].qk_norm"), nullptr);      // Llama 4 normalises q/k only on RoPE layers
+  EXPECT_NE(pre.find("layer[chunked8192].qk_norm"), nullptr);
+  EXPECT_EQ(node(pre, "layer[chunked8192].shared.gate_up").op.n, 2 * 8192);
+
+  Graph dec = build_step_graph(m, scenario(2, 20000), true, 20001, FusionPolicy::none());
+  EXPECT_EQ(node(dec, "layer[chunked8192].attn").op.seq_kv, 20001 - 2 * 8192);  // keys of the current chunk
+  EXPECT_EQ(node(dec, "layer[full].attn").op.seq_kv, 20001);
+}
+
+TEST(WorkloadGraph, GemmaAndQwen3ExtraNorms) {
+  ModelConfig g3 = load_model(fixture("gemma-3-27b"));
+  Graph g = build_step_graph(g3, scenario(1, 64), false, 0, FusionPolicy::none());
+  EXPECT_NE(g.find("layer[full].attn_out_norm"), nullptr);
+  EXPECT_NE(g.find("layer[full].mlp_out_norm"), nullptr);
+  EXPECT_NE(g.find("layer[full].geglu"), nullptr);
+  const OpSpec& qk = node(g, "layer[full].qk_norm").op;
+  EXPECT_EQ(qk.rows, 64 * (32 + 16));
+  EXPECT_EQ(qk.cols, 128);
+
+  ModelConfig q3 = load_model(fixture("qwen3-8b"));
+  Graph q = build_step_graph(q3, scenario(1, 64), false, 0, FusionPolicy::none());
+  EXPECT_NE(q.find("layer.qk_norm"), nullptr);
+}
+
+TEST(WorkloadFusion, VisibleAndSwitchable) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  Scenario s = scenario(4, 512);
+  Graph none = build_step_graph(m, s, false, 0, FusionPolicy::none());
+  Graph vllm = build_step_graph(m, s, false, 0, FusionPolicy::vllm());
+  Graph trt = build_step_graph(m, s, false, 0, FusionPolicy::trtllm());
+  Graph xla = build_step_graph(m, s, false, 0, FusionPolicy::xla());
+  for (const auto& n : none.nodes) EXPECT_FALSE(n.fused) << n.op.label;
+
+  // vLLM: fused_add_rms_norm; rotary and silu_and_mul stay separate kernels.
+  EXPECT_TRUE(node(vllm, "layer.attn_residual").fused);
+  EXPECT_EQ(node(vllm, "layer.attn_residual").fused_into, "layer.mlp_norm");
+  EXPECT_EQ(node(vllm, "layer.mlp_residual").fused_into, "layer.attn_norm");
+  EXPECT_FALSE(node(vllm, "layer.rope").fused);
+  EXPECT_FALSE(node(vllm, "layer.swiglu").fused);
+
+  EXPECT_EQ(node(trt, "layer.rope").fused_into, "layer.attn");
+  EXPECT_EQ(node(trt, "layer.swiglu").fused_into, "layer.gate_up");
+  EXPECT_EQ(node(xla, "layer.rope").fused_into, "layer.qkv_proj");
+  EXPECT_EQ(node(xla, "layer.swiglu").fused_into, "layer.gate_up");
+  EXPECT_FALSE(node(xla, "layer.attn_norm").fused);  // norms are reductions, not elementwise
+
+  // Fused ops stay in the graph: same nodes, same FLOPs, less traffic, fewer kernels.
+  EXPECT_EQ(none.nodes.size(), trt.nodes.size());
+  EXPECT_DOUBLE_EQ(none.flops(), trt.flops());
+  EXPECT_GT(none.bytes(), vllm.bytes());
+  EXPECT_GT(vllm.bytes(), trt.bytes());
+  EXPECT_EQ(none.kernels() - vllm.kernels(), 2 * 32);
+  EXPECT_EQ(vllm.kernels() - trt.kernels(), 2 * 32);
+
+  // Single flags combine freely.
+  Graph only_rope = build_step_graph(m, s, false, 0, FusionPolicy::parse("rope_into_attention"));
+  EXPECT_TRUE(node(only_rope, "layer.rope").fused);
+  EXPECT_FALSE(node(only_rope, "layer.attn_residual").fused);
+
+  // Across layer groups the MLP residual folds into the next group's norm.
+  ModelConfig ds = load_model("deepseek-v3");
+  Graph d = build_step_graph(ds, scenario(1, 64), false, 0, FusionPolicy::vllm());
+  EXPECT_EQ(node(d, "layer[dense].mlp_residual").fused_into, "layer[dense].attn_norm");
+  EXPECT_EQ(node(d, "layer[moe].mlp_residual").fused_into, "layer[moe].attn_norm");
+  EXPECT_EQ(node(d, "layer[moe].experts.swiglu").fused, false);
+  Graph dt = build_step_graph(ds, scenario(1, 64), false, 0, FusionPolicy::trtllm());
+  EXPECT_EQ(node(dt, "layer[moe].experts.swiglu").fused_into, "layer[moe].experts.gate_up");
+  EXPECT_EQ(node(dt, "layer[moe].shared.swiglu").fused_into, "layer[moe].shared.gate_up");
+}
+
+TEST(WorkloadTensorParallel, SplitsHeadsWidthsAndAddsAllReduce) {
+  ModelConfig m = load_model("llama-3.1-70b");  // 64 heads, 8 KV heads, 28672 intermediate
+  Graph one = build_step_graph(m, scenario(2, 256), false, 0, FusionPolicy::none());
+  EXPECT_EQ(one.find("layer.attn_allreduce"), nullptr);
+  Graph g = build_step_graph(m, scenario(2, 256, 8), false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.n, (8 + 2 * 1) * 128);
+  EXPECT_EQ(node(g, "layer.o_proj").op.k, 8 * 128);
+  EXPECT_EQ(node(g, "layer.gate_up").op.n, 2 * 28672 / 8);
+  EXPECT_EQ(node(g, "layer.down").op.k, 28672 / 8);
+  EXPECT_EQ(node(g, "layer.attn").op.heads, 8);
+  EXPECT_EQ(node(g, "layer.attn").op.kv_heads, 1);
+  EXPECT_EQ(node(g, "lm_head").op.n, 128256 / 8);
+  const GraphNode& ar = node(g, "layer.attn_allreduce");
+  EXPECT_EQ(ar.op.kind, OpKind::AllReduce);
+  EXPECT_EQ(ar.op.m, 2 * 256 * 8192 * 2);
+  EXPECT_EQ(ar.op.devices, 8);
+  EXPECT_EQ(ar.count, 80);
+  EXPECT_NE(g.find("layer.mlp_allreduce"), nullptr);
+  // Each rank does 1/8 of the matmul work.
+  auto gemm_flops = [](const Graph& x) {
+    double f = 0;
+    for (const auto& n : x.nodes)
+      if (n.op.kind == OpKind::Gemm || n.op.kind == OpKind::Attention) f += n.op.flops() * n.count;
+    return f;
+  };
+  EXPECT_NEAR(gemm_flops(g) * 8 / gemm_flops(one), 1.0, 1e-9);
+
+  // tp beyond the KV heads replicates them (one per rank).
+  Graph g16 = build_step_graph(m, scenario(1, 64, 16), true, 64, FusionPolicy::none());
+  EXPECT_EQ(node(g16, "layer.attn").op.kv_heads, 1);
+  EXPECT_EQ(node(g16, "layer.attn").op.heads, 4);
+
+  // MoE: each rank keeps every expert with 1/tp of its width; the router is replicated.
+  ModelConfig mx = load_model("mixtral-8x7b");
+  Graph x = build_step_graph(mx, scenario(1, 64, 2), false, 0, FusionPolicy::none());
+  EXPECT_EQ(node(x, "layer.experts.gate_up").op.n, 14336);
+  EXPECT_EQ(node(x, "layer.experts.gate_up").op.group_rows.size(), 8u);
+  EXPECT_EQ(node(x, "layer.router").op.n, 8);
+  EXPECT_NE(x.find("layer.moe_allreduce"), nullptr);
+}
+
+TEST(WorkloadRouting, UniformRowsWithDeterministicRemainder) {
+  auto rows = expert_rows(10, 8, 2, Routing{});
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 20);
+  EXPECT_EQ(rows, (std::vector<std::int64_t>{3, 3, 3, 3, 2, 2, 2, 2}));
+  EXPECT_EQ(expert_rows(1, 8, 2, Routing{}), (std::vector<std::int64_t>{1, 1, 0, 0, 0, 0, 0, 0}));
+}
+
+TEST(WorkloadRouting, ZipfSkewsAndRespectsCap) {
+  Routing z = Routing::parse("zipf:1.5");
+  auto rows = expert_rows(1000, 64, 8, z);
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 8000);
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_LE(rows[i], rows[i - 1]);
+  for (auto r : rows) EXPECT_LE(r, 1000);  // a token picks an expert at most once
+  EXPECT_EQ(rows[0], 1000);                // so the hottest experts saturate
+  EXPECT_EQ(expert_rows(1000, 64, 8, z), rows);  // deterministic
+  EXPECT_EQ(expert_rows(1000, 64, 8, Routing::parse("zipf:0")), expert_rows(1000, 64, 8, Routing{}));
+}
+
+TEST(WorkloadRouting, HotExpertFraction) {
+  auto rows = expert_rows(100, 8, 2, Routing::parse("hot:0.9"));
+  EXPECT_EQ(rows[0], 90);
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 200);
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_NEAR(rows[i], 110.0 / 7, 1.0);
+
+  // Skew leaves the FLOPs unchanged but makes one expert's GEMM the long pole.
+  ModelConfig m = load_model("mixtral-8x7b");
+  Scenario s = scenario(8, 128);
+  Graph u = build_step_graph(m, s, false, 0, FusionPolicy::none());
+  s.routing = Routing::parse("hot:0.8");
+  Graph h = build_step_graph(m, s, false, 0, FusionPolicy::none());
+  EXPECT_NEAR(u.flops() / h.flops(), 1.0, 1e-12);
+  EXPECT_EQ(node(h, "layer.experts.gate_up").op.group_rows[0], 819);  // 0.8 * 1024 tokens
+}
+
+TEST(WorkloadGraph, DtypesFollowTheScenario) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  Scenario s = scenario(1, 128);
+  s.wdtype = DType::fp8;
+  s.adtype = DType::fp8;
+  s.kvdtype = DType::fp8;
+  Graph g = build_step_graph(m, s, true, 256, FusionPolicy::vllm());
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.wdtype, DType::fp8);
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.dtype, DType::fp8);
+  EXPECT_EQ(node(g, "layer.qkv_proj").op.odtype, DType::bf16);  // outputs and the residual stay bf16
+  EXPECT_EQ(node(g, "layer.attn").op.wdtype, DType::fp8);       // KV cache
+  EXPECT_EQ(node(g, "layer.attn_norm").op.dtype, DType::bf16);
+  EXPECT_EQ(node(g, "lm_head").op.wdtype, DType::bf16);         // quantised checkpoints keep lm_head in bf16
+  EXPECT_EQ(node(g, "embed").op.wdtype, DType::bf16);
+}
+
+TEST(WorkloadGraph, BadStepsAreRejected) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  EXPECT_THROW(build_step_graph(m, scenario(1, 128), true, 0, FusionPolicy::none()), InputError);
+  EXPECT_THROW(build_step_graph(m, scenario(0, 128), false, 0, FusionPolicy::none()), InputError);
+  EXPECT_THROW(build_step_graph(m, scenario(1, 128), true, 200000, FusionPolicy::none()), InputError);
+}
+
+TEST(WorkloadGraph, EveryFixtureBuildsInBothPhases) {
+  for (const char* f : {"tiny-llama", "qwen3-30b-a3b", "gpt-oss-20b", "gemma-3-27b", "phi-3-mini-4k", "mistral-7b-v0.1",
+                        "llama-4-scout", "deepseek-v2-lite", "qwen3-8b", "gemma-2-9b", "qwen1.5-moe-a2.7b"}) {
+    ModelConfig m = load_model(fixture(f));
+    for (int tp : {1, 2}) {
+      Scenario s = scenario(3, 100, tp);
+      for (bool decode : {false, true}) {
+        Graph g = build_step_graph(m, s, decode, 116, FusionPolicy::trtllm());
+        EXPECT_GT(g.flops(), 0) << f;
+        EXPECT_GT(g.bytes(), 0) << f;
+        int attn_layers = 0;
+        for (const auto& n : g.nodes)
+          if (n.op.kind == OpKind::Attention && n.op.label.find("attn_tail") == std::string::npos) attn_layers += n.count;
+        EXPECT_EQ(attn_layers, m.layers) << f;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xpu
