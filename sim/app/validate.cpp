@@ -134,6 +134,18 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
       op.odtype = outd;
       op.m = shape["M"], op.n = shape["N"], op.k = shape["K"];
       op.batch = shape.count("b") ? shape["b"] : 1;
+    } else if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") &&
+               shape.count("S") && shape.count("D")) {
+      // "B4 H32 KV8 S4096 D128 causal" (prefill) or "B64 H32 KV8 Q1 S4096 D128" (decode).
+      op.kind = OpKind::Attention;
+      op.label = "attention";
+      op.dtype = op.wdtype = op.odtype = DType::bf16;
+      op.batch = shape["B"], op.heads = shape["H"], op.kv_heads = shape.count("KV") ? shape["KV"] : shape["H"];
+      op.seq_kv = shape["S"], op.head_dim = op.head_dim_v = shape["D"];
+      op.decode = shape.count("Q") != 0;
+      op.seq_q = op.decode ? shape["Q"] : op.seq_kv;
+      op.causal = op.decode || (row.shape.find("causal") != std::string::npos && row.shape.find("noncausal") == std::string::npos);
+      if (op.decode && row.metric != "latency") continue;
     } else {
       continue;  // not a workload this build predicts
     }

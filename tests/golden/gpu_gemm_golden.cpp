@@ -98,3 +98,49 @@ TEST(GpuValidation, SharedH100GemmRowsWithinBounds) {
   ASSERT_GE(n, 5);
   EXPECT_LE(sum / n, 0.10);
 }
+
+TEST(GpuValidation, Fa3AttentionAndFp8GemmRows) {
+  auto files = default_measurement_files();
+  std::string shared;
+  for (const auto& f : files)
+    if (f.find("shared") != std::string::npos) shared = f;
+  if (shared.empty()) GTEST_SKIP() << "shared/validation/measurements.csv not beside the checkout";
+  int n = 0;
+  for (const auto& p : validate_rows(read_measurements(shared))) {
+    if (p.row.workload.find("FA3") == std::string::npos) continue;
+    // Source: pytorch/benchmark commit ff65cb67 (FlashAttention-3 forward on H100).
+    EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " predicted " << p.predicted;
+    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
+    ++n;
+  }
+  EXPECT_EQ(n, 2);
+}
+
+TEST(GpuGolden, AttentionAndRowOpsRespectTheirRooflines) {
+  auto chip = load_chip("h100-sxm");
+  std::vector<std::map<std::string, std::string>> attn = {
+      {{"phase", "prefill"}, {"batch", "1"}, {"heads", "8"}, {"kv-heads", "2"}, {"seq", "1024"}, {"head-dim", "128"}},
+      {{"phase", "prefill"}, {"batch", "2"}, {"heads", "4"}, {"seq", "777"}, {"head-dim", "64"}, {"causal", "false"}},
+      {{"phase", "decode"}, {"batch", "8"}, {"heads", "32"}, {"kv-heads", "8"}, {"seq", "4096"}, {"head-dim", "128"}},
+      {{"phase", "decode"}, {"batch", "1"}, {"heads", "32"}, {"kv-heads", "8"}, {"seq", "16384"}, {"head-dim", "128"}}};
+  for (const auto& a : attn) {
+    OpSpec op = make_op("attention", a);
+    KernelRun run = run_kernel(*chip, op, false, false);
+    double roof = std::max(op.flops() / chip->peak_flops(DType::bf16), op.min_bytes() / chip->dram_bandwidth());
+    EXPECT_GE(run.result.latency_s, roof) << op.shape_str();
+  }
+  // Causal prefill skips the masked tiles: about half the time of the full one at long sequences.
+  auto t = [&](const char* causal) {
+    return run_kernel(*chip, make_op("attention", {{"batch", "1"}, {"heads", "16"}, {"seq", "8192"}, {"causal", causal}}),
+                      false, false).result.latency_s;
+  };
+  EXPECT_NEAR(t("true") / t("false"), 0.5, 0.08);
+  for (const char* opname : {"rmsnorm", "softmax", "swiglu", "residual_add", "gelu", "rope"}) {
+    OpSpec op = make_op(opname, {{"rows", "8192"}, {"cols", "4096"}});
+    KernelRun run = run_kernel(*chip, op, false, false);
+    double t_mem = op.min_bytes() / chip->dram_bandwidth();
+    EXPECT_GE(run.result.latency_s, t_mem) << opname;
+    EXPECT_EQ(run.result.kernels[0].bound, "memory") << opname;
+    EXPECT_LE(run.result.latency_s, 2.0 * t_mem / 0.9 + 3e-6) << opname << ": a large row op is bandwidth-bound";
+  }
+}

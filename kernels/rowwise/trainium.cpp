@@ -1,0 +1,185 @@
+// One strategy for every streaming row op: the tensor is viewed as [128 partitions x F] tiles
+// ("partition vectorization" [NKI-T1]: rows and columns are folded so all 128 lanes work even for a
+// few decode tokens; per-row statistics become per-partition partial results combined by a short
+// [128 x 1] instruction). F is at most 4096 elements (>= 4 KiB per partition for 16-bit types, where
+// DMA reaches its bandwidth [NKI-DMA]) and small enough that every NeuronCore gets a tile. Each op is
+// a recipe of engine instructions: the Scalar Engine runs exp/silu/gelu/square with its fused
+// scale/bias and accumulate, the Vector Engine reductions and two-input ops, GpSimd the extra
+// two-input op of LayerNorm/RoPE. Loads wait for the tile `dma_buffers` earlier to release its buffer.
+// Embedding is the same stream with no compute: an index load then a DMA gather of table rows.
+#include "kernels/rowwise/trainium.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <sstream>
+
+#include "chips/trainium/isa.h"
+#include "kernels/trainium_lowerings.h"
+
+namespace xpu::trainium {
+
+namespace {
+
+struct Step {
+  Engine engine;
+  int passes;        // input tiles streamed per element (0: a [partitions x 1] statistics instruction)
+  double flops;      // per element
+};
+
+struct Recipe {
+  std::vector<double> in_bytes;   // bytes per element of each streamed input
+  double out_bytes = 0;           // bytes written per element
+  double const_bytes = 0;         // loaded once per core (norm weights)
+  std::vector<Step> steps;
+  std::int64_t elems = 0;         // output elements
+};
+
+Recipe recipe_for(const OpSpec& op) {
+  const double a = bytes_per_element(op.dtype), o = bytes_per_element(op.odtype), w = bytes_per_element(op.wdtype);
+  Recipe r;
+  r.elems = op.rows * op.cols;
+  r.in_bytes = {a};
+  r.out_bytes = o;
+  switch (op.kind) {
+    case OpKind::RmsNorm:
+      r.const_bytes = op.cols * w;
+      r.steps = {{kScalar, 1, 2}, {kVector, 0, 0}, {kScalar, 1, 1}, {kVector, 2, 1}};
+      break;
+    case OpKind::LayerNorm:
+      r.const_bytes = 2 * op.cols * w;
+      r.steps = {{kVector, 1, 2}, {kVector, 0, 0}, {kScalar, 1, 2}, {kVector, 2, 1}, {kGpSimd, 2, 1}};
+      break;
+    case OpKind::Softmax:
+      r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kVector, 0, 0}, {kScalar, 1, 1}};
+      break;
+    case OpKind::SwiGlu:
+      r.in_bytes = {a, a};
+      r.steps = {{kScalar, 1, 4}, {kVector, 2, 1}};
+      break;
+    case OpKind::Gelu:
+      r.steps = {{kScalar, 1, 8}};
+      break;
+    case OpKind::Rope:
+      r.steps = {{kVector, 2, 1}, {kGpSimd, 2, 1}, {kVector, 2, 1}};
+      break;
+    case OpKind::ResidualAdd:
+      r.in_bytes = {a, a};
+      r.steps = {{kVector, 2, 1}};
+      break;
+    case OpKind::TopK:
+      r.out_bytes = static_cast<double>(op.topk) * 8.0 / static_cast<double>(op.cols);
+      r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kScalar, 1, 1},
+                 {kVector, static_cast<int>(ceil_div(op.topk, 8)), 1}, {kVector, 1, 0}};
+      break;
+    case OpKind::Sampling:
+      r.out_bytes = 8.0 / static_cast<double>(op.cols);
+      r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kVector, 1, 2}, {kGpSimd, 0, 0}};
+      break;
+    default: break;
+  }
+  return r;
+}
+
+KernelPrograms lower_embedding(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
+  const std::string label = op.label.empty() ? "embedding" : op.label;
+  const TensorRef T = opt.ref(label, "table"), I = opt.ref(label, "ids"), Y = opt.ref(label, "out");
+  const double w = bytes_per_element(op.wdtype), o = bytes_per_element(op.odtype);
+  const std::int64_t vocab = std::max<std::int64_t>(1, op.n);
+  const int cores = spec.active_cores();
+  // Rows of the table per gather: 128 tokens on the partitions; columns chunked to <= 32 KiB per partition.
+  const std::int64_t col_chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(op.cols, static_cast<std::int64_t>(32768 / w)));
+  const std::int64_t tiles_r = ceil_div(op.rows, kPartitions), tiles_c = ceil_div(op.cols, col_chunk);
+  const std::int64_t tiles = tiles_r * tiles_c;
+  const OpSpec oc = op;
+  const int buffers = spec.dma_buffers;
+  auto build = [=](int core, Task& task) {
+    std::vector<std::uint32_t> slot_last(static_cast<size_t>(buffers), kNoDep);
+    std::int64_t n = 0;
+    for (std::int64_t t = core; t < tiles; t += cores, ++n) {
+      std::int64_t tr = t / tiles_c, tc = t % tiles_c;
+      std::int64_t rows = std::min<std::int64_t>(kPartitions, oc.rows - tr * kPartitions);
+      std::int64_t cols = std::min<std::int64_t>(col_chunk, oc.cols - tc * col_chunk);
+      size_t slot = static_cast<size_t>(n % buffers);
+      Instr ids = dma(TxKind::DmaRead, I.addr + static_cast<std::uint64_t>(tr * kPartitions * 4),
+                      static_cast<std::uint64_t>(rows * 4), static_cast<std::uint32_t>(rows), DType::int8);
+      ids.dep[0] = slot_last[slot];
+      std::uint32_t ii = task.add(ids);
+      // The gathered rows are spread over the table (address from the token id: a hash stands in).
+      std::uint64_t row = static_cast<std::uint64_t>((t * 2654435761ull) % static_cast<std::uint64_t>(vocab));
+      Instr g = dma(TxKind::DmaRead, T.addr + static_cast<std::uint64_t>((row * oc.cols + tc * col_chunk) * w),
+                    static_cast<std::uint64_t>(rows * cols * w), static_cast<std::uint32_t>(rows), oc.wdtype);
+      g.dep[0] = ii;
+      std::uint32_t ig = task.add(g);
+      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>((tr * kPartitions * oc.cols + tc * col_chunk) * o),
+                     static_cast<std::uint64_t>(rows * cols * o), static_cast<std::uint32_t>(rows), oc.odtype);
+      st.dep[0] = ig;
+      slot_last[slot] = task.add(st);
+    }
+  };
+  std::ostringstream s;
+  s << "DMA gather of " << tiles << " tiles of 128 rows x " << col_chunk << " cols over " << cores << " NeuronCores";
+  return {per_core_program("embedding", op, s.str(), spec, build)};
+}
+
+}  // namespace
+
+KernelPrograms lower_rowwise(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
+  op.validate();
+  require_lane_dtype(spec, op, op.dtype);
+  require_lane_dtype(spec, op, op.odtype);
+  if (op.kind == OpKind::Embedding) return lower_embedding(op, spec, opt);
+  const Recipe r = recipe_for(op);
+  if (r.steps.empty()) unsupported(spec.name, op, "not a row-wise op");
+  const std::string label = op.label.empty() ? name(op.kind) : op.label;
+  const TensorRef X = opt.ref(label, "X"), X2 = opt.ref(label, "X2"), W = opt.ref(label, "W"), Y = opt.ref(label, "Y");
+  const int cores = spec.active_cores();
+  const std::int64_t E = std::max<std::int64_t>(1, r.elems);
+  const std::int64_t F = std::max<std::int64_t>(1, std::min<std::int64_t>(4096, ceil_div(E, kPartitions * cores)));
+  const std::int64_t per_tile = kPartitions * F;
+  const std::int64_t tiles = ceil_div(E, per_tile);
+  const int buffers = spec.dma_buffers;
+  const DType dt = op.dtype;
+  auto build = [=](int core, Task& task) {
+    std::vector<std::uint32_t> slot_last(static_cast<size_t>(buffers), kNoDep);
+    std::uint32_t wdep = kNoDep;
+    if (r.const_bytes > 0 && core < tiles) {
+      // Weights broadcast to all partitions once per core.
+      wdep = task.add(dma(TxKind::DmaRead, W.addr, static_cast<std::uint64_t>(r.const_bytes), kPartitions, dt));
+    }
+    std::int64_t n = 0;
+    for (std::int64_t t = core; t < tiles; t += cores, ++n) {
+      const std::int64_t e0 = t * per_tile, elems = std::min(per_tile, E - e0);
+      const int parts = static_cast<int>(std::min<std::int64_t>(kPartitions, elems));
+      const std::int64_t f = ceil_div(elems, parts);
+      const size_t slot = static_cast<size_t>(n % buffers);
+      std::uint32_t ld[2] = {kNoDep, kNoDep};
+      for (size_t i = 0; i < r.in_bytes.size() && i < 2; ++i) {
+        const TensorRef& src = i == 0 ? X : X2;
+        Instr l = dma(TxKind::DmaRead, src.addr + static_cast<std::uint64_t>(e0 * r.in_bytes[i]),
+                      static_cast<std::uint64_t>(elems * r.in_bytes[i]), static_cast<std::uint32_t>(parts), dt);
+        l.dep[0] = slot_last[slot];
+        ld[i] = task.add(l);
+      }
+      std::uint32_t prev = kNoDep;
+      for (size_t si = 0; si < r.steps.size(); ++si) {
+        const Step& s = r.steps[si];
+        Instr in = s.passes == 0 ? lane(s.engine, parts, 1, 1, DType::fp32, 0) : lane(s.engine, parts, f, s.passes, dt, s.flops);
+        if (s.passes == 0) in.flops = 0;
+        in = si == 0 ? with_deps(in, ld[0], ld[1], wdep) : with_deps(in, prev);
+        prev = task.add(in);
+      }
+      const std::uint64_t out = static_cast<std::uint64_t>(std::ceil(elems * r.out_bytes));
+      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>(e0 * r.out_bytes), std::max<std::uint64_t>(1, out),
+                     static_cast<std::uint32_t>(out >= static_cast<std::uint64_t>(parts) ? parts : 1), op.odtype);
+      st.dep[0] = prev;
+      task.add(st);
+      slot_last[slot] = prev;
+    }
+  };
+  std::ostringstream s;
+  s << tiles << " tiles of 128 x " << F << " elements over " << cores << " NeuronCores, " << buffers << " buffers";
+  return {per_core_program(name(op.kind), op, s.str(), spec, build)};
+}
+
+}  // namespace xpu::trainium
