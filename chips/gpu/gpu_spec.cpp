@@ -44,6 +44,8 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.max_threads", s.sm.max_threads, "Resident threads per SM", "2048");
   p("sm.max_blocks", s.sm.max_blocks, "Resident blocks per SM", "32");
   p("sm.l2_port_bytes_per_clk", s.sm.l2_port_bytes_per_clk, "Bytes per clock of one SM's link to the L2 crossbar", "64");
+  p("sm.cluster_multicast", s.sm.cluster_multicast,
+    "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");

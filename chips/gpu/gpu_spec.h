@@ -25,6 +25,7 @@ struct SmSpec {
   int max_threads = 2048;
   int max_blocks = 32;
   double l2_port_bytes_per_clk = 64;   // SM <-> L2 crossbar link
+  bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy

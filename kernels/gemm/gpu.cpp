@@ -79,7 +79,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
-      double l2_bytes = tiles * (bm + bn / 2.0) * kslice * bytes_per_element(op.dtype);
+      double l2_bytes = tiles * (bm + bn / (spec.sm.cluster_multicast ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
       double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
       double reduce = sk > 1 ? (total_rows(op) * op.n * 4.0 * sk * 2) / hbm + spec.launch_overhead.value() : 0;
       double est = std::max(waves * t_tile, dram) + reduce;
@@ -94,6 +94,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         best.split_k = sk;
         best.blocks_per_sm = bps;
         best.estimate_s = est;
+        best.cluster_m = spec.sm.cluster_multicast ? 2 : 1;
       }
     }
   }
