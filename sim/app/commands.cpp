@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "sim/app/kernel_api.h"
+#include "sim/app/model_run.h"
 #include "sim/app/registry.h"
 #include "sim/app/validate.h"
 #include "sim/io/output.h"
@@ -29,11 +30,13 @@ const char* kUsage =
     "  list chips|models|ops     what can be simulated\n"
     "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
+    "  run --model M ...         a whole transformer forward pass (prefill, decode or a request)\n"
     "  validate                  compare predictions with real-hardware measurements\n"
     "\n"
     "examples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --set hbm.bandwidth=4TB/s --format json\n"
+    "  xpusim run --chip h100-sxm --model llama-3.1-8b --phase decode --batch 64 --input 2048 --dtype fp8\n"
     "  xpusim params gpu\n"
     "\n"
     "Run `xpusim <command> --help` for the options of a command.\n";
@@ -162,6 +165,7 @@ int cli_main(int argc, char** argv) {
   if (cmd == "params") return cmd_params(rest);
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
+  if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "xpusim " << XPUSIM_VERSION << "\n";
     return 0;

@@ -26,6 +26,8 @@ class GpuModel : public ChipModel {
   double dram_bandwidth() const override { return m_spec.hbm.bandwidth.value(); }
   double dram_capacity() const override { return m_spec.hbm.capacity.value(); }
   double clock_hz() const override { return m_spec.sm.clock.value(); }
+  // vLLM / TensorRT-LLM on GPUs: residual add fused into RMSNorm, rotary and SiLU-and-mul separate.
+  std::string default_fusion() const override { return "vllm"; }
   const gpu::GpuSpec& spec() const { return m_spec; }
 
  private:

@@ -30,6 +30,8 @@ class ChipModel {
   virtual double dram_capacity() const = 0;        // bytes
   virtual double clock_hz() const = 0;             // the clock cycles are counted in
   virtual std::vector<DType> dtypes() const;       // dtypes with a nonzero peak
+  // The fusion its usual software applies to a model graph (workloads FusionPolicy::parse names).
+  virtual std::string default_fusion() const { return "none"; }
 };
 
 struct FamilyEntry {

@@ -1,0 +1,64 @@
+// `xpusim run`: a whole transformer forward pass (prefill, decode steps, or a request) on one chip,
+// kernel by kernel: the model's op graph, each unfused op lowered for the chip family and simulated
+// transaction by transaction, folded layers multiplied by their count.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/app/registry.h"
+#include "sim/app/runner.h"
+#include "workloads/footprint.h"
+#include "workloads/graph.h"
+#include "workloads/model.h"
+#include "workloads/scenario.h"
+
+namespace xpu {
+
+struct NodeResult {
+  std::string label, group, fused_into;
+  std::string op;        // op kind
+  std::string shape;
+  int count = 1;         // runs per step (folded layers)
+  bool fused = false;
+  double time_s = 0;     // per run (all its kernel launches); x count per step
+  double flops = 0, dram_bytes = 0, min_bytes = 0, roofline_s = 0;
+  std::string bound, strategy;
+  std::uint64_t transactions = 0;
+};
+
+struct StepResult {
+  bool decode = false;
+  std::int64_t context_len = 0;
+  std::int64_t repeat = 1;   // how many real steps this simulated step stands for
+  double time_s = 0;
+  double flops = 0, dram_bytes = 0;
+  std::vector<NodeResult> nodes;
+};
+
+struct ModelRunResult {
+  std::string chip, family, model;
+  Scenario scenario;
+  std::string fusion;
+  Footprint memory;
+  double capacity_bytes = 0;
+  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0, request_s = 0;
+  std::vector<StepResult> steps;
+  double wall_s = 0;
+  std::uint64_t transactions = 0;
+  std::uint64_t simulated_kernels = 0, cached_kernels = 0;
+};
+
+struct ModelRunOptions {
+  bool check_memory = true;
+  int max_decode_samples = 4;
+};
+
+ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
+                         const ModelRunOptions& opt = {});
+nlohmann::json model_run_json(const ModelRunResult& r);
+std::string model_run_table(const ModelRunResult& r);
+
+int cmd_run(int argc, char** argv);
+
+}  // namespace xpu
