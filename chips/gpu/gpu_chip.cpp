@@ -21,25 +21,32 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   auto* ext = trans.get_extension<XpuExtension>();
   const Tick now = now_ticks();
-  const Tick arrival = now + static_cast<Tick>(delay.value());
+  const ArrivalWindow w = arrival_window(*ext);
+  const Tick arrival = w.arrival, horizon = w.horizon;
   const std::uint64_t bytes = ext->bytes, addr = trans.get_address();
   // The SM's crossbar link, the L2 slices and (on a miss or a write) HBM stream the tile
   // concurrently; the slowest of them sets the completion, plus the access latency.
-  Tick end = m_links[ext->executor].reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_link_bw), now);
+  Tick end = m_links[ext->executor].reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_link_bw), horizon);
   if (ext->level == kMulticast) {
     end += to_ticks(m_spec.l2.hit_latency.value());
-    delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(end - now));
+    delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
-  end = std::max(end, m_l2.transfer(arrival, addr, bytes, ext->run, now));
+  end = std::max(end, m_l2.transfer(arrival, addr, bytes, ext->run, horizon));
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
   bool hit = ext->level == kL2 || (m_l2.access(addr, bytes) && !ext->write);
   Tick lat = to_ticks(m_spec.l2.hit_latency.value());
-  if (!hit) end = std::max(end, m_hbm.access(arrival, addr, bytes, ext->run, ext->write, now)), lat = 0;
+  if (!hit) {
+    Tick dram_end = m_hbm.access(arrival, addr, bytes, ext->run, ext->write, horizon);
+    // The L2 is write-back: a store completes once the slices accept it, while its DRAM write
+    // still occupies the channels (and delays whatever reads them next). A read miss waits for DRAM.
+    if (ext->write) end = std::max(end, dram_end - to_ticks(m_spec.hbm.latency.value()));
+    else end = std::max(end, dram_end), lat = 0;
+  }
   end += lat;
-  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(end - now));
+  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -21,6 +21,7 @@ class GpuMemory : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<GpuMemory> target;
   GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
   void collect_stats(Stats& out, Tick total) const;
+  double dram_bytes() const { return m_hbm.bytes_read() + m_hbm.bytes_written(); }
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -49,6 +50,7 @@ class GpuChip : public Chip {
   GpuChip(sc_core::sc_module_name name, const GpuSpec& spec);
   int slots_for(const Task& sample) const override;
   void collect_stats(Stats& out, Tick total) const override;
+  double dram_bytes() const override { return m_mem->dram_bytes(); }
 
  private:
   GpuSpec m_spec;

@@ -64,13 +64,14 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
   const OpSpec o = op;
   const int buffers = spec.dma_buffers;
   const int banks = spec.psum_banks;
+  if (banks < 8) unsupported(spec.name, op, "the flash-attention tiling needs 8 PSUM banks (S, P^T and O per head pair)");
   const std::int64_t dk = ceil_div(d, kPartitions);
 
   auto build = [=](int core, Task& task) {
-    std::vector<std::uint32_t> slot_last(static_cast<size_t>(buffers), kNoDep);
+    std::vector<std::uint32_t> k_last(static_cast<size_t>(buffers), kNoDep), v_last(k_last);
     std::vector<std::uint32_t> bank_free(static_cast<size_t>(banks), kNoDep);
-    std::int64_t chunk_no = 0, bank_rr = 0;
-    auto next_bank = [&]() { return static_cast<size_t>(bank_rr++ % banks); };
+    std::int64_t chunk_no = 0;
+    const bool lag = buffers >= 2;
     for (std::int64_t it = core; it < items; it += cores) {
       const std::int64_t split = it % splits, unit = it / splits;
       const std::int64_t qt = unit % q_tiles, bh = unit / q_tiles;  // bh = b * kv_heads + kvh
@@ -86,7 +87,55 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
         qload[static_cast<size_t>(h)] = task.add(l);
       }
       std::vector<std::uint32_t> oacc(static_cast<size_t>(passes), kNoDep);
+      // Per visible KV tile: stage A (loads, S = Q K^T for every head pass) and stage B (mask, max,
+      // exp) are emitted for tile j, then stage C (P^T transposes, PV, accumulate) for the previous
+      // tile, so that TensorE computes S(j) while the Vector/Scalar engines run the softmax of j and
+      // the engines' in-order streams overlap (software pipelining, one tile of lag).
+      struct Pending {
+        bool valid = false, first = false;
+        std::int64_t kw = 0;
+        size_t slot = 0;
+        std::uint32_t iv = kNoDep;
+        std::vector<std::uint32_t> ex;
+      };
+      Pending pend;
+      auto stage_c = [&](Pending& p) {
+        if (!p.valid) return;
+        const int r = static_cast<int>(rows);
+        const std::int64_t kchunks = ceil_div(p.kw, kPartitions);
+        std::uint32_t last_pv = kNoDep;
+        for (std::int64_t h = 0; h < passes; ++h) {
+          const size_t hi = static_cast<size_t>(h);
+          // Rescale the running output by exp(old max - new max) (a pass over dv).
+          std::uint32_t rs = kNoDep;
+          if (!p.first) rs = task.add(with_deps(lane(kVector, r, dv, 1, DType::fp32, 1), p.ex[hi], oacc[hi]));
+          // P^T by TensorE transposes (128 keys each, bf16 through PSUM), copied to SBUF by VectorE.
+          const size_t tb = static_cast<size_t>(banks / 2 + static_cast<int>(h % 2));
+          std::uint32_t tr = kNoDep;
+          for (std::int64_t c = 0; c < kchunks; ++c) {
+            const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, p.kw - c * kPartitions));
+            tr = task.add(with_deps(matmul(kc, r, r, mmd, 0), p.ex[hi], c == 0 ? bank_free[tb] : kNoDep));
+          }
+          const std::uint32_t cp = task.add(with_deps(lane(kVector, kPartitions, kchunks * rows, 1, o.dtype, 0), tr));
+          bank_free[tb] = cp;
+          // O_tile = P V accumulated over the key chunks in one PSUM bank, added to the running output.
+          const size_t ob = static_cast<size_t>(banks / 2 + 2 + static_cast<int>(h % 2));
+          std::uint32_t pv = kNoDep;
+          for (std::int64_t c = 0; c < kchunks; ++c) {
+            const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, p.kw - c * kPartitions));
+            pv = task.add(with_deps(matmul(r, static_cast<int>(dv), kc, mmd, static_cast<std::uint64_t>(2 * rows * dv * kc)), cp,
+                                    p.iv, c == 0 ? bank_free[ob] : kNoDep));
+          }
+          last_pv = pv;
+          const std::uint32_t add = task.add(with_deps(lane(kVector, r, dv, 2, DType::fp32, 1), pv, rs, oacc[hi]));
+          bank_free[ob] = add;
+          oacc[hi] = add;
+        }
+        v_last[p.slot] = last_pv;
+        p.valid = false;
+      };
       const std::int64_t j0 = split * tiles_per_split, j1 = std::min(kv_tiles, j0 + tiles_per_split);
+      bool first = true;
       for (std::int64_t j = j0; j < j1; ++j) {
         const std::int64_t k0 = j * kKvTile, kw = std::min<std::int64_t>(kKvTile, o.seq_kv - k0);
         if (o.causal && k0 > qpos1) continue;                                  // entirely above the diagonal
@@ -95,18 +144,16 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
         const size_t slot = static_cast<size_t>(chunk_no++ % buffers);
         Instr lk = dma(TxKind::DmaRead, Kc.addr + static_cast<std::uint64_t>((bh * d * o.seq_kv + k0) * w),
                        static_cast<std::uint64_t>(d * kw * w), static_cast<std::uint32_t>(std::min<std::int64_t>(d, kPartitions)), o.wdtype);
-        lk.dep[0] = slot_last[slot];
+        lk.dep[0] = k_last[slot];
         const std::uint32_t ik = task.add(lk);
         Instr lv = dma(TxKind::DmaRead, V.addr + static_cast<std::uint64_t>((bh * o.seq_kv + k0) * dv * w),
                        static_cast<std::uint64_t>(kw * dv * w), static_cast<std::uint32_t>(std::min<std::int64_t>(kw, kPartitions)), o.wdtype);
-        lv.dep[0] = slot_last[slot];
+        lv.dep[0] = v_last[slot];
         const std::uint32_t iv = task.add(lv);
-        // S = Q K^T for every head pass first (TensorE runs ahead of the softmax).
+        // Stage A: S = Q K^T for every head pass (TensorE runs ahead of the softmax).
         std::vector<std::uint32_t> s_mm(static_cast<size_t>(passes));
-        std::vector<size_t> s_bank(static_cast<size_t>(passes));
         for (std::int64_t h = 0; h < passes; ++h) {
-          const size_t bk = next_bank();
-          s_bank[static_cast<size_t>(h)] = bk;
+          const size_t bk = static_cast<size_t>(h % (banks / 2));
           std::uint32_t last = kNoDep;
           for (std::int64_t c = 0; c < dk; ++c) {
             const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, d - c * kPartitions));
@@ -114,43 +161,31 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
             last = task.add(with_deps(mm, qload[static_cast<size_t>(h)], ik, c == 0 ? bank_free[bk] : kNoDep));
           }
           s_mm[static_cast<size_t>(h)] = last;
+          k_last[slot] = last;
         }
-        std::uint32_t last_pv = kNoDep;
+        // Stage B: mask (diagonal tiles), row max, exp with the row sum accumulated.
+        Pending cur;
+        cur.valid = true;
+        cur.first = first;
+        cur.kw = kw;
+        cur.slot = slot;
+        cur.iv = iv;
         const int r = static_cast<int>(rows);
         for (std::int64_t h = 0; h < passes; ++h) {
           std::uint32_t prev = s_mm[static_cast<size_t>(h)];
-          if (diagonal) prev = task.add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));  // causal/window mask
+          if (diagonal) prev = task.add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
           const std::uint32_t mx = task.add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
           const std::uint32_t ex = task.add(with_deps(lane(kScalar, r, kw, 1, DType::fp32, 3), mx));
-          bank_free[s_bank[static_cast<size_t>(h)]] = ex;
-          // Rescale the running output by exp(old max - new max) (a [rows x 1] exp, then a pass over dv).
-          std::uint32_t rs = kNoDep;
-          if (j > j0) rs = task.add(with_deps(lane(kVector, r, dv, 1, DType::fp32, 1), ex, oacc[static_cast<size_t>(h)]));
-          // P^T by TensorE transposes (128 keys per transpose), copied to SBUF by ScalarE.
-          const size_t tb = next_bank();
-          const std::int64_t kchunks = ceil_div(kw, kPartitions);
-          std::uint32_t tr = kNoDep;
-          for (std::int64_t c = 0; c < kchunks; ++c) {
-            const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, kw - c * kPartitions));
-            tr = task.add(with_deps(matmul(kc, r, r, mmd, 0), ex, c == 0 ? bank_free[tb] : kNoDep));
-          }
-          const std::uint32_t cp = task.add(with_deps(lane(kScalar, kPartitions, kchunks * rows, 1, DType::fp32, 0), tr));
-          bank_free[tb] = cp;
-          // O_tile = P V accumulated over the key chunks in one PSUM bank.
-          const size_t ob = next_bank();
-          std::uint32_t pv = kNoDep;
-          for (std::int64_t c = 0; c < kchunks; ++c) {
-            const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, kw - c * kPartitions));
-            pv = task.add(with_deps(matmul(r, static_cast<int>(dv), kc, mmd, static_cast<std::uint64_t>(2 * rows * dv * kc)), cp, iv,
-                                    c == 0 ? bank_free[ob] : kNoDep));
-          }
-          last_pv = pv;
-          const std::uint32_t add = task.add(with_deps(lane(kVector, r, dv, 2, DType::fp32, 1), pv, rs, oacc[static_cast<size_t>(h)]));
-          bank_free[ob] = add;
-          oacc[static_cast<size_t>(h)] = add;
+          bank_free[static_cast<size_t>(h % (banks / 2))] = ex;
+          cur.ex.push_back(ex);
         }
-        slot_last[slot] = last_pv;
+        first = false;
+        if (lag) stage_c(pend);
+        else stage_c(cur);
+        pend = cur;
+        if (!lag) pend.valid = false;
       }
+      stage_c(pend);
       // Normalise by the row sums and store (bf16 output, or fp32 partials with max and sum to combine).
       for (std::int64_t h = 0; h < passes; ++h) {
         const int r = static_cast<int>(rows);

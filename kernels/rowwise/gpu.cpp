@@ -2,6 +2,12 @@
 // loads its rows (and the op's weights) with the TMA engine, computes on the CUDA cores / SFUs and
 // stores the result. Reductions over a row (norms, softmax, top-k) stay inside the block, as the
 // fused kernels of vLLM/TensorRT-LLM do, so each input byte is read once.
+// Functional mode (norms, softmax, SwiGLU, GELU, residual add, RoPE): the row load fills the
+// block's buffers, the vector instruction carries the row math in fp32, the store rounds to the
+// output dtype. Tensors: X [rows, cols] ([rows, 2*cols] as [gate | up] for SwiGLU), Y [rows, cols],
+// W [1, cols] (norm weight), B [1, cols] (LayerNorm bias), R [rows, cols] (residual), and for RoPE
+// positions [rows, 1] and inv_freq [1, head_dim/2] (the SFUs derive cos/sin from them, as the
+// timing assumes). Norm epsilon: kNormEps.
 #include "kernels/rowwise/gpu.h"
 
 #include <algorithm>
@@ -11,6 +17,69 @@
 namespace xpu::gpu {
 
 namespace {
+constexpr float kNormEps = 1e-5f;  // Llama 3 / Mistral rms_norm_eps; LayerNorm's usual default too
+
+// The functional steps of one block (rows r0 .. r0+rows): what the row load, the weight load, the
+// vector instruction and the store each do. Buffers: 0 = X (gate), 1 = W / inv_freq, 2 = up / R /
+// positions, 3 = LayerNorm bias, 4.. temporaries, 9 = the result.
+struct RowFunc {
+  FuncOp load, load_w, compute, store;
+  bool has_load_w = false;
+};
+
+RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& label, int r0, int rows) {
+  using namespace fop;
+  const int c = static_cast<int>(o.cols);
+  const int X = opt.ref(label, "X").id, Y = opt.ref(label, "Y").id, W = opt.ref(label, "W").id;
+  RowFunc f;
+  f.load = load(0, X, r0, 0, rows, c, o.dtype);
+  f.store = store(9, Y, r0, 0, rows, c, o.odtype);
+  switch (o.kind) {
+    case OpKind::RmsNorm:
+      f.load_w = load(1, W, 0, 0, 1, c, o.wdtype);
+      f.has_load_w = true;
+      f.compute = seq({unary(Unary::Square, 4, 0), reduce(Reduce::Sum, 5, 4), unary(Unary::Scale, 5, 5, 1.f / c),
+                       unary(Unary::AddScalar, 5, 5, kNormEps), unary(Unary::Rsqrt, 5, 5), binary(Binary::Mul, 9, 0, 5),
+                       binary(Binary::Mul, 9, 9, 1)});
+      break;
+    case OpKind::LayerNorm:
+      f.load_w = seq({load(1, W, 0, 0, 1, c, o.wdtype), load(3, opt.ref(label, "B").id, 0, 0, 1, c, o.wdtype)});
+      f.has_load_w = true;
+      f.compute = seq({reduce(Reduce::Sum, 4, 0), unary(Unary::Scale, 4, 4, 1.f / c), binary(Binary::Sub, 5, 0, 4),
+                       unary(Unary::Square, 6, 5), reduce(Reduce::Sum, 7, 6), unary(Unary::Scale, 7, 7, 1.f / c),
+                       unary(Unary::AddScalar, 7, 7, kNormEps), unary(Unary::Rsqrt, 7, 7), binary(Binary::Mul, 9, 5, 7),
+                       binary(Binary::Mul, 9, 9, 1), binary(Binary::Add, 9, 9, 3)});
+      break;
+    case OpKind::Softmax:
+      f.compute = seq({reduce(Reduce::Max, 4, 0), binary(Binary::ExpDiff, 9, 0, 4), reduce(Reduce::Sum, 5, 9),
+                       binary(Binary::Div, 9, 9, 5)});
+      break;
+    case OpKind::SwiGlu:
+      f.load = seq({load(0, X, r0, 0, rows, c, o.dtype), load(2, X, r0, c, rows, c, o.dtype)});
+      f.compute = seq({unary(Unary::Silu, 9, 0), binary(Binary::Mul, 9, 9, 2)});
+      break;
+    case OpKind::Gelu: f.compute = unary(Unary::Gelu, 9, 0); break;
+    case OpKind::ResidualAdd:
+      f.load = seq({load(0, X, r0, 0, rows, c, o.dtype), load(2, opt.ref(label, "R").id, r0, 0, rows, c, o.dtype)});
+      f.compute = binary(Binary::Add, 9, 0, 2);
+      break;
+    case OpKind::Rope: {
+      const int hd = o.head_dim > 0 ? static_cast<int>(o.head_dim) : (c % 128 == 0 ? 128 : c);
+      f.load = seq({load(0, X, r0, 0, rows, c, o.dtype), load(2, opt.ref(label, "positions").id, r0, 0, rows, 1, DType::fp32),
+                    load(1, opt.ref(label, "inv_freq").id, 0, 0, 1, hd / 2, DType::fp32)});
+      FuncOp r;
+      r.code = FuncCode::Rope;
+      r.dst = 9, r.a = 0, r.b = 1, r.c = 2;
+      r.pos.head_dim = hd;
+      f.compute = r;
+      break;
+    }
+    default:
+      throw InputError(std::string("--functional is not available for ") + name(o.kind) + " on the GPU family");
+  }
+  return f;
+}
+
 struct RowCost {
   double in_per_row = 0, out_per_row = 0;  // bytes
   double flops_per_elem = 0, sfu_per_elem = 0;
@@ -46,6 +115,9 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
   rows_per_block = std::min<std::int64_t>(rows_per_block, std::max<std::int64_t>(1, static_cast<std::int64_t>(65536 / std::max(1.0, rc.in_per_row))));
   const std::int64_t blocks = ceil_div(op.rows, rows_per_block);
   const OpSpec o = op;
+  const bool functional = opt.functional;
+  if (functional) row_func(op, opt, label, 0, 1);  // unsupported ops fail here, before the run
+  const LowerOptions fopt = functional ? opt : LowerOptions{};
   Program p;
   p.name = name(op.kind);
   p.op = op.label;
@@ -68,14 +140,16 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
                                             : X.addr + static_cast<std::uint64_t>(r0 * rc.in_per_row));
     ld.bytes = static_cast<std::uint64_t>(rows * rc.in_per_row);
     ld.m = static_cast<std::uint32_t>(o.kind == OpKind::Embedding ? rows : 1);
-    std::uint32_t il = t.add(ld);
+    RowFunc f;
+    if (functional) f = row_func(o, fopt, label, static_cast<int>(r0), static_cast<int>(rows));
+    std::uint32_t il = functional ? t.add(ld, f.load) : t.add(ld);
     std::uint32_t iw = kNoDep;
     if (rc.shared_bytes > 0) {
       Instr lw = ld;
       lw.addr = W.addr;
       lw.bytes = static_cast<std::uint64_t>(rc.shared_bytes);
       lw.m = 1;
-      iw = t.add(lw);
+      iw = functional && f.has_load_w ? t.add(lw, f.load_w) : t.add(lw);
     }
     Instr v;
     v.kind = TxKind::VectorOp;
@@ -87,7 +161,7 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
     v.flops = static_cast<std::uint64_t>(rc.flops_per_elem * rows * o.cols);
     v.dep[0] = il;
     v.dep[1] = iw;
-    std::uint32_t iv = t.add(v);
+    std::uint32_t iv = functional ? t.add(v, f.compute) : t.add(v);
     Instr st;
     st.kind = TxKind::DmaWrite;
     st.engine = kTma;
@@ -96,8 +170,10 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
     st.addr = Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row);
     st.bytes = static_cast<std::uint64_t>(rows * rc.out_per_row);
     st.dep[0] = iv;
-    t.add(st);
+    if (functional) t.add(st, f.store);
+    else t.add(st);
   };
+  p.functional = functional;
   return {p};
 }
 

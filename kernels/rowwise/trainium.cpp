@@ -1,7 +1,7 @@
 // One strategy for every streaming row op: the tensor is viewed as [128 partitions x F] tiles
 // ("partition vectorization" [NKI-T1]: rows and columns are folded so all 128 lanes work even for a
 // few decode tokens; per-row statistics become per-partition partial results combined by a short
-// [128 x 1] instruction). F is at most 4096 elements (>= 4 KiB per partition for 16-bit types, where
+// [128 x 1] instruction). F is at most 2048 elements (4 KiB per partition for 16-bit types, where
 // DMA reaches its bandwidth [NKI-DMA]) and small enough that every NeuronCore gets a tile. Each op is
 // a recipe of engine instructions: the Scalar Engine runs exp/silu/gelu/square with its fused
 // scale/bias and accumulate, the Vector Engine reductions and two-input ops, GpSimd the extra
@@ -44,14 +44,14 @@ Recipe recipe_for(const OpSpec& op) {
   switch (op.kind) {
     case OpKind::RmsNorm:
       r.const_bytes = op.cols * w;
-      r.steps = {{kScalar, 1, 2}, {kVector, 0, 0}, {kScalar, 1, 1}, {kVector, 2, 1}};
+      r.steps = {{kScalar, 1, 2}, {kVector, 0, 0}, {kVector, 2, 2}};  // square+sum; rsqrt; (x*rstd)*w
       break;
     case OpKind::LayerNorm:
       r.const_bytes = 2 * op.cols * w;
       r.steps = {{kVector, 1, 2}, {kVector, 0, 0}, {kScalar, 1, 2}, {kVector, 2, 1}, {kGpSimd, 2, 1}};
       break;
     case OpKind::Softmax:
-      r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kVector, 0, 0}, {kScalar, 1, 1}};
+      r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kVector, 0, 0}, {kVector, 1, 1}};  // max; exp+sum; 1/sum; scale
       break;
     case OpKind::SwiGlu:
       r.in_bytes = {a, a};
@@ -135,7 +135,7 @@ KernelPrograms lower_rowwise(const OpSpec& op, const TrainiumSpec& spec, const L
   const TensorRef X = opt.ref(label, "X"), X2 = opt.ref(label, "X2"), W = opt.ref(label, "W"), Y = opt.ref(label, "Y");
   const int cores = spec.active_cores();
   const std::int64_t E = std::max<std::int64_t>(1, r.elems);
-  const std::int64_t F = std::max<std::int64_t>(1, std::min<std::int64_t>(4096, ceil_div(E, kPartitions * cores)));
+  const std::int64_t F = std::max<std::int64_t>(1, std::min<std::int64_t>(2048, ceil_div(E, kPartitions * cores)));
   const std::int64_t per_tile = kPartitions * F;
   const std::int64_t tiles = ceil_div(E, per_tile);
   const int buffers = spec.dma_buffers;

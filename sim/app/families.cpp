@@ -3,18 +3,26 @@
 #include "sim/app/registry.h"
 
 namespace xpu {
+// XPU_FAMILY_<NAME> is defined by CMake for each family compiled into this build (a weak reference
+// would not pull the registration object out of the static library).
 void register_gpu_family();
-__attribute__((weak)) void register_tpu_family();
-__attribute__((weak)) void register_trainium_family();
-__attribute__((weak)) void register_maia_family();
+void register_tpu_family();
+void register_trainium_family();
+void register_maia_family();
 
 void register_builtin_families() {
   static bool done = false;
   if (done) return;
   done = true;
   register_gpu_family();
-  if (register_tpu_family) register_tpu_family();
-  if (register_trainium_family) register_trainium_family();
-  if (register_maia_family) register_maia_family();
+#ifdef XPU_FAMILY_TPU
+  register_tpu_family();
+#endif
+#ifdef XPU_FAMILY_TRAINIUM
+  register_trainium_family();
+#endif
+#ifdef XPU_FAMILY_MAIA
+  register_maia_family();
+#endif
 }
 }  // namespace xpu

@@ -99,6 +99,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       break;
     default:
       op.rows = get("rows", get("tokens", 0)), op.cols = get("cols", 0);
+      if (op.kind == OpKind::Rope) op.head_dim = get("head-dim", 0), op.seq_kv = get("seq", 0);  // functional positions
       break;
   }
   op.validate();
@@ -123,7 +124,116 @@ double tolerance_for(DType d, std::int64_t k) {
 }
 }  // namespace
 
-FunctionalSetup functional_setup(const OpSpec& op, unsigned seed) {
+namespace {
+// Reference attention in double precision: Q, K, V as the kernel loads them (K/V in the KV dtype,
+// both MMA operands in the MMA dtype), queries at the last seq_q positions.
+Mat attention_reference(const OpSpec& op, const Mat& q, const Mat& k, const Mat& v) {
+  const std::int64_t d = op.head_dim, dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;
+  const std::int64_t group = op.heads / op.kv_heads, offset = op.seq_kv - op.seq_q;
+  const DType mm = op.dtype;
+  Mat out(static_cast<int>(op.batch * op.heads * op.seq_q), static_cast<int>(dv));
+  std::vector<double> p(static_cast<size_t>(op.seq_kv));
+  for (std::int64_t b = 0; b < op.batch; ++b)
+    for (std::int64_t h = 0; h < op.heads; ++h)
+      for (std::int64_t i = 0; i < op.seq_q; ++i) {
+        int qr = static_cast<int>((b * op.heads + h) * op.seq_q + i);
+        std::int64_t kv0 = (b * op.kv_heads + h / group) * op.seq_kv, pos = offset + i;
+        double mx = -INFINITY;
+        for (std::int64_t j = 0; j < op.seq_kv; ++j) {
+          bool vis = (!op.causal || j <= pos) && (op.window <= 0 || j > pos - op.window);
+          if (!vis) {
+            p[static_cast<size_t>(j)] = -INFINITY;
+            continue;
+          }
+          double acc = 0;
+          for (std::int64_t c = 0; c < d; ++c)
+            acc += static_cast<double>(round_to(mm, q.at(qr, static_cast<int>(c)))) *
+                   round_to(mm, k.at(static_cast<int>(kv0 + j), static_cast<int>(c)));
+          p[static_cast<size_t>(j)] = acc / std::sqrt(static_cast<double>(d));
+          mx = std::max(mx, p[static_cast<size_t>(j)]);
+        }
+        double sum = 0;
+        for (auto& x : p) sum += (x = x == -INFINITY ? 0.0 : std::exp(x - mx));
+        for (std::int64_t c = 0; c < dv; ++c) {
+          double acc = 0;
+          for (std::int64_t j = 0; j < op.seq_kv; ++j)
+            acc += p[static_cast<size_t>(j)] * round_to(mm, v.at(static_cast<int>(kv0 + j), static_cast<int>(c)));
+          out.at(qr, static_cast<int>(c)) = static_cast<float>(sum > 0 ? acc / sum : 0.0);
+        }
+      }
+  return out;
+}
+
+// Reference of the row-wise ops in double precision from the rounded inputs.
+Mat rowwise_reference(const OpSpec& op, const TensorStore& st) {
+  auto get = [&](const char* n) -> const Mat& { return st.get(st.find(n)); };
+  const Mat& x = get("X");
+  const int rows = static_cast<int>(op.rows), cols = static_cast<int>(op.cols);
+  const double eps = 1e-5;
+  Mat y(rows, cols);
+  for (int i = 0; i < rows; ++i) {
+    switch (op.kind) {
+      case OpKind::RmsNorm: {
+        double ss = 0;
+        for (int j = 0; j < cols; ++j) ss += static_cast<double>(x.at(i, j)) * x.at(i, j);
+        double r = 1.0 / std::sqrt(ss / cols + eps);
+        for (int j = 0; j < cols; ++j) y.at(i, j) = static_cast<float>(x.at(i, j) * r * get("W").at(0, j));
+        break;
+      }
+      case OpKind::LayerNorm: {
+        double mean = 0, var = 0;
+        for (int j = 0; j < cols; ++j) mean += x.at(i, j);
+        mean /= cols;
+        for (int j = 0; j < cols; ++j) var += (x.at(i, j) - mean) * (x.at(i, j) - mean);
+        double r = 1.0 / std::sqrt(var / cols + eps);
+        for (int j = 0; j < cols; ++j)
+          y.at(i, j) = static_cast<float>((x.at(i, j) - mean) * r * get("W").at(0, j) + get("B").at(0, j));
+        break;
+      }
+      case OpKind::Softmax: {
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < cols; ++j) mx = std::max(mx, static_cast<double>(x.at(i, j)));
+        for (int j = 0; j < cols; ++j) sum += std::exp(x.at(i, j) - mx);
+        for (int j = 0; j < cols; ++j) y.at(i, j) = static_cast<float>(std::exp(x.at(i, j) - mx) / sum);
+        break;
+      }
+      case OpKind::SwiGlu:
+        for (int j = 0; j < cols; ++j) {
+          double g = x.at(i, j), u = x.at(i, cols + j);
+          y.at(i, j) = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+        }
+        break;
+      case OpKind::Gelu:
+        for (int j = 0; j < cols; ++j) {
+          double v = x.at(i, j);
+          y.at(i, j) = static_cast<float>(0.5 * v * (1.0 + std::tanh(0.7978845608028654 /* sqrt(2/pi) */ * (v + 0.044715 * v * v * v))));
+        }
+        break;
+      case OpKind::ResidualAdd:
+        for (int j = 0; j < cols; ++j) y.at(i, j) = static_cast<float>(static_cast<double>(x.at(i, j)) + get("R").at(i, j));
+        break;
+      case OpKind::Rope: {
+        const Mat& inv = get("inv_freq");
+        const int half = inv.cols, hd = 2 * half;
+        double pos = get("positions").at(i, 0);
+        for (int t = 0; t < half; ++t) {
+          double a = pos * inv.at(0, t), c = std::cos(a), s = std::sin(a);
+          for (int h0 = 0; h0 < cols; h0 += hd) {
+            double x1 = x.at(i, h0 + t), x2 = x.at(i, h0 + t + half);
+            y.at(i, h0 + t) = static_cast<float>(x1 * c - x2 * s);
+            y.at(i, h0 + t + half) = static_cast<float>(x2 * c + x1 * s);
+          }
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  return y;
+}
+}  // namespace
+
+FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference) {
   FunctionalSetup f;
   std::mt19937 rng(seed);
   auto add = [&](const std::string& n, Mat m) {
@@ -148,6 +258,11 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed) {
       int B = add("B", random_mat(static_cast<int>(groups.size() * op.k), static_cast<int>(op.n), rng, op.wdtype));
       add("C", Mat(static_cast<int>(rows), static_cast<int>(op.n)));
       add("workspace", Mat(static_cast<int>(rows * 16), static_cast<int>(op.n)));
+      f.inputs = {"A", "B"};
+      f.output = "C";
+      DType mm0 = op.dtype == DType::fp32 ? DType::tf32 : op.dtype;
+      f.tolerance = tolerance_for(op.odtype == DType::fp32 ? mm0 : op.odtype, op.k);
+      if (!reference) break;
       // Reference: per group, C = A_g @ B_g in double precision, inputs as rounded.
       const Mat& a = f.store.get(A);
       const Mat& b = f.store.get(B);
@@ -166,8 +281,74 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed) {
         r0 += groups[g];
       }
       f.reference = std::move(ref);
-      f.output = "C";
-      f.tolerance = tolerance_for(op.odtype == DType::fp32 ? mm : op.odtype, op.k);
+      break;
+    }
+    case OpKind::RmsNorm:
+    case OpKind::LayerNorm:
+    case OpKind::Softmax:
+    case OpKind::SwiGlu:
+    case OpKind::Gelu:
+    case OpKind::ResidualAdd:
+    case OpKind::Rope: {
+      const int rows = static_cast<int>(op.rows), cols = static_cast<int>(op.cols);
+      if (static_cast<double>(op.rows) * op.cols > 4.0 * 1024 * 1024)
+        throw InputError("--functional is for small shapes (at most 2^22 elements)");
+      float scale = op.kind == OpKind::Softmax ? 4.f : op.kind == OpKind::Gelu ? 3.f : 1.f;
+      add("X", random_mat(rows, op.kind == OpKind::SwiGlu ? 2 * cols : cols, rng, op.dtype, scale));
+      f.inputs = {"X"};
+      if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
+        Mat w = random_mat(1, cols, rng, DType::fp32, 0.5f);
+        for (float& x : w.v) x = round_to(op.wdtype, 1.f + x);
+        add("W", std::move(w));
+        f.inputs.push_back("W");
+      }
+      if (op.kind == OpKind::LayerNorm) {
+        add("B", random_mat(1, cols, rng, op.wdtype, 0.5f));
+        f.inputs.push_back("B");
+      }
+      if (op.kind == OpKind::ResidualAdd) {
+        add("R", random_mat(rows, cols, rng, op.dtype));
+        f.inputs.push_back("R");
+      }
+      if (op.kind == OpKind::Rope) {
+        const int hd = op.head_dim > 0 ? static_cast<int>(op.head_dim) : (cols % 128 == 0 ? 128 : cols);
+        if (hd % 2 != 0 || cols % hd != 0)
+          throw InputError("rope: --cols (" + std::to_string(cols) + ") must be a multiple of an even --head-dim (" +
+                           std::to_string(hd) + ")");
+        const std::int64_t seq = op.seq_kv > 0 ? op.seq_kv : op.rows;
+        Mat pos(rows, 1), inv(1, hd / 2);
+        for (int i = 0; i < rows; ++i) pos.at(i, 0) = static_cast<float>(i % seq);
+        for (int t = 0; t < hd / 2; ++t) inv.at(0, t) = static_cast<float>(std::pow(10000.0, -2.0 * t / hd));
+        add("positions", std::move(pos));
+        add("inv_freq", std::move(inv));
+        f.inputs.push_back("positions");
+        f.inputs.push_back("inv_freq");
+      }
+      add("Y", Mat(rows, cols));
+      f.output = "Y";
+      f.tolerance = tolerance_for(op.odtype, 0);
+      if (reference) f.reference = rowwise_reference(op, f.store);
+      break;
+    }
+    case OpKind::Attention: {
+      const std::int64_t d = op.head_dim, dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;
+      cells = static_cast<double>(op.batch) * op.heads * op.seq_q * op.seq_kv * (d + dv);
+      if (cells > 64.0 * 1024 * 1024) throw InputError("--functional is for small shapes (at most 2^26 MACs)");
+      const int qrows = static_cast<int>(op.batch * op.heads * op.seq_q), kvrows = static_cast<int>(op.batch * op.kv_heads * op.seq_kv);
+      add("Q", random_mat(qrows, static_cast<int>(d), rng, op.dtype, 2.f));
+      add("K", random_mat(kvrows, static_cast<int>(d), rng, op.wdtype, 2.f));
+      add("V", random_mat(kvrows, static_cast<int>(dv), rng, op.wdtype));
+      add("O", Mat(qrows, static_cast<int>(dv)));
+      // Decode split workspaces (the lowering picks at most one split per 4 pages of 16 tokens).
+      const int ws_rows = static_cast<int>(op.batch * op.heads * op.seq_q * (op.seq_kv / 64 + 1));
+      add("workspace", Mat(ws_rows, static_cast<int>(dv)));
+      add("lse", Mat(ws_rows, 1));
+      f.inputs = {"Q", "K", "V"};
+      f.output = "O";
+      f.tolerance = op.dtype == DType::bf16 ? 2e-2 : tolerance_for(op.dtype, 0);
+      if (reference)
+        f.reference = attention_reference(op, f.store.get(f.store.find("Q")), f.store.get(f.store.find("K")),
+                                          f.store.get(f.store.find("V")));
       break;
     }
     default:
@@ -176,15 +357,21 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed) {
   return f;
 }
 
+RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace) {
+  RunOptions ro;
+  ro.trace = trace;
+  ro.tensors = &f.store;
+  KernelPrograms progs = chip.lower(op, f.options);
+  return simulate(chip, {progs}, ro, op.dtype);
+}
+
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace) {
   KernelRun out;
   RunOptions ro;
   ro.trace = trace;
   if (functional) {
     FunctionalSetup f = functional_setup(op);
-    ro.tensors = &f.store;
-    KernelPrograms progs = chip.lower(op, f.options);
-    out.result = simulate(chip, {progs}, ro, op.dtype);
+    out.result = run_functional(chip, op, f, trace);
     const Mat& got = f.store.get(f.store.find(f.output));
     double max_abs = 0, max_ref = 0;
     for (size_t i = 0; i < got.v.size(); ++i) {

@@ -31,13 +31,25 @@ struct KernelRun {
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace);
 
 // Functional-mode tensors and reference of an op (also used by tests and the Python module).
+// Operands by op (fp32 row-major 2-D tensors; inputs are rounded to the op's dtypes as loaded):
+//   gemm / grouped_gemm: A [rows, k], B [groups*k, n] -> C [rows, n]
+//   rmsnorm: X, W [1, cols] -> Y        layernorm: X, W, B [1, cols] -> Y   (eps 1e-5)
+//   softmax, gelu (tanh): X -> Y        residual_add: X, R -> Y             swiglu: X [rows, 2*cols] = [gate | up] -> Y
+//   rope: X [tokens, heads*head_dim], positions [tokens, 1], inv_freq [1, head_dim/2] -> Y
+//         (HF rotate_half; defaults: positions = row % seq, inv_freq = 10000^(-2t/head_dim))
+//   attention: Q [batch*heads*seq_q, d], K, V [batch*kv_heads*seq, d] -> O [batch*heads*seq_q, dv]
 struct FunctionalSetup {
   TensorStore store;
   LowerOptions options;
   std::string output;   // name of the output tensor in `store`
-  Mat reference;        // expected output
-  double tolerance = 0; // max relative error allowed (dtype dependent)
+  std::vector<std::string> inputs;  // names of the input tensors in `store`
+  Mat reference;        // expected output (empty when not requested)
+  double tolerance = 0; // max error allowed, relative to the largest |reference| (dtype dependent)
 };
-FunctionalSetup functional_setup(const OpSpec& op, unsigned seed = 1234);
+FunctionalSetup functional_setup(const OpSpec& op, unsigned seed = 1234, bool reference = true);
+
+// Lowers `op` with the tensors of `f` and simulates it; the output is left in f.store under f.output.
+// Callers may overwrite f's inputs first (same shapes); the timing does not depend on the data.
+RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace = false);
 
 }  // namespace xpu

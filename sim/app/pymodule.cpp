@@ -9,8 +9,17 @@
 namespace py = pybind11;
 
 
+namespace xpu {
+// Further bindings live in sim/app/py_*.cpp, one file per topic; each defines its function weakly
+// referenced here so that a topic can be absent from a build.
+__attribute__((weak)) void bind_functional(py::module_& m);
+__attribute__((weak)) void bind_session(py::module_& m);
+}  // namespace xpu
+
 PYBIND11_MODULE(_xpusim, m) {
   m.doc() = "xpusim: cycle-approximate simulation of AI accelerators";
+  if (xpu::bind_functional) xpu::bind_functional(m);
+  if (xpu::bind_session) xpu::bind_session(m);
   py::register_exception<xpu::InputError>(m, "InputError", PyExc_ValueError);
   m.def(
       "kernel_json",

@@ -48,6 +48,8 @@ RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, c
       kr.time_s = kr.exec_s + to_seconds(k.launch_overhead);
       kr.flops = k.roofline.flops;
       for (double f : k.counters.flops_by_dtype) kr.executed_flops += f;
+      kr.executed_flops += k.counters.vector_flops;
+      kr.hbm_bytes = k.counters.dram_bytes;
       kr.dram_bytes = k.counters.bytes_by_level[0];
       kr.min_bytes = k.roofline.min_dram_bytes;
       kr.roofline_s = std::max(peak > 0 ? kr.flops / peak : 0.0, bw > 0 ? kr.min_bytes / bw : 0.0);

@@ -25,6 +25,7 @@ struct KernelResult {
   double flops = 0;           // useful FLOPs (the op's own count)
   double executed_flops = 0;  // FLOPs the units executed, padding included
   double dram_bytes = 0;      // DMA bytes at the global level (before L2 filtering)
+  double hbm_bytes = 0;       // DRAM traffic after the caches
   double min_bytes = 0;       // compulsory traffic (roofline)
   double roofline_s = 0;      // max(flops/peak, min_bytes/peak bandwidth)
   std::string bound;          // "compute" or "memory" (by the op's arithmetic intensity vs the ridge)

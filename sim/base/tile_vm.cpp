@@ -32,6 +32,7 @@ float unary(Unary u, float x, float s) {
     case Unary::Recip: return 1.f / x;
     case Unary::Identity: return x;
     case Unary::Round: return x;
+    case Unary::Log: return std::log(x);
   }
   return x;
 }
@@ -42,6 +43,8 @@ float binary(Binary b, float x, float y) {
     case Binary::Mul: return x * y;
     case Binary::Max: return std::fmax(x, y);
     case Binary::Div: return x / y;
+    case Binary::ExpDiff: return x == -INFINITY ? 0.f : std::exp(x - y);
+    case Binary::SafeDiv: return y == 0.f ? 0.f : x / y;
   }
   return x;
 }
@@ -127,7 +130,47 @@ void TileVM::exec(const FuncOp& op) {
       break;
     }
     case FuncCode::Copy: m_bufs[op.dst] = m_bufs.at(op.a); break;
+    case FuncCode::Fill: m_bufs[op.dst] = Mat(op.rows, op.cols, op.s); break;
+    case FuncCode::Mask: {
+      Mat m = m_bufs.at(op.a);
+      const auto& p = op.pos;
+      for (int i = 0; i < m.rows; ++i) {
+        long long q = static_cast<long long>(p.q0) + (p.period > 0 ? i % p.period : i);
+        for (int j = 0; j < m.cols; ++j) {
+          long long k = static_cast<long long>(p.k0) + j;
+          bool hide = (p.causal && k > q) || (p.window > 0 && k <= q - p.window) || k >= p.limit;
+          if (hide) m.at(i, j) = -INFINITY;
+        }
+      }
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
+    case FuncCode::Rope: {
+      const Mat& x = m_bufs.at(op.a);
+      const Mat& inv_freq = m_bufs.at(op.b);
+      const Mat& positions = m_bufs.at(op.c);
+      const int hd = op.pos.head_dim, half = hd / 2;
+      if (hd <= 0 || hd % 2 != 0 || x.cols % hd != 0 || inv_freq.cols * inv_freq.rows != half || positions.rows != x.rows)
+        throw std::logic_error("functional Rope shape mismatch");
+      Mat m(x.rows, x.cols);
+      for (int i = 0; i < x.rows; ++i) {
+        float pos = positions.at(i, 0);
+        for (int t = 0; t < half; ++t) {
+          // As Hugging Face computes it: fp32 angle, fp32 cos/sin.
+          float angle = pos * inv_freq.v[static_cast<size_t>(t)];
+          float c = std::cos(angle), s = std::sin(angle);
+          for (int h0 = 0; h0 < x.cols; h0 += hd) {
+            float x1 = x.at(i, h0 + t), x2 = x.at(i, h0 + t + half);
+            m.at(i, h0 + t) = round_to(op.dtype, x1 * c - x2 * s);
+            m.at(i, h0 + t + half) = round_to(op.dtype, x2 * c + x1 * s);
+          }
+        }
+      }
+      m_bufs[op.dst] = std::move(m);
+      break;
+    }
   }
+  for (const FuncOp& next : op.then) exec(next);
 }
 
 }  // namespace xpu

@@ -56,8 +56,9 @@ void Chip::host_thread() {
       rec.tasks = prog.num_tasks;
       rec.roofline = prog.roofline;
       rec.launch_overhead = m_launch_overhead;
-      wait(sc_time::from_value(static_cast<sc_dt::uint64>(m_launch_overhead)));
+      if (rec.launch_overhead > 0) wait(sc_time::from_value(static_cast<sc_dt::uint64>(rec.launch_overhead)));
       RunCounters before = m_ctx.counters;
+      double dram_before = dram_bytes();
       rec.start = now_ticks();
       if (prog.num_tasks > 0) {
         Task sample;
@@ -73,6 +74,9 @@ void Chip::host_thread() {
       rec.end = now_ticks();
       const RunCounters& after = m_ctx.counters;
       rec.counters.transactions = after.transactions - before.transactions;
+      rec.counters.vector_flops = after.vector_flops - before.vector_flops;
+      rec.counters.task_ticks = after.task_ticks - before.task_ticks;
+      rec.counters.dram_bytes = dram_bytes() - dram_before;
       for (int i = 0; i < 8; ++i) {
         rec.counters.flops_by_dtype[i] = after.flops_by_dtype[i] - before.flops_by_dtype[i];
         rec.counters.bytes_by_level[i] = after.bytes_by_level[i] - before.bytes_by_level[i];
@@ -120,6 +124,7 @@ void Executor::slot_thread(int slot) {
   tlm_utils::tlm_quantumkeeper qk;
   Task task;
   std::unique_ptr<TileVM> vm;
+  SlotState state;
   if (m_ctx.tensors) vm = std::make_unique<TileVM>(*m_ctx.tensors);
   for (;;) {
     wait(m_ctx.dispatcher.start_event);
@@ -132,26 +137,60 @@ void Executor::slot_thread(int slot) {
       task.func.clear();
       m_ctx.dispatcher.program()->make_task(index, task);
       if (vm) vm->reset();
-      run_task(task, index, qk, vm.get());
+      run_task(task, index, qk, vm.get(), state);
       if (qk.need_sync()) qk.sync();
     }
     qk.sync();
   }
 }
 
-void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm) {
+void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st) {
+  auto& m_done = st.done;
+  auto& m_queue = st.queue;
+  auto& m_head = st.head;
+  auto& m_processed = st.processed;
   const Tick base = now_ticks();
   Tick t0 = base + qk.get_local_time().value() + task_start_latency();
   m_done.assign(task.instrs.size(), t0);
   Tick task_end = t0;
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
-  for (size_t i = 0; i < task.instrs.size(); ++i) {
+  // Each engine issues its own instructions in program order, but the engines run concurrently:
+  // the task is simulated in the order of the instructions' ready times (list scheduling), so the
+  // quantum keeper only ever moves forward through this task's events.
+  const size_t n = task.instrs.size();
+  const size_t engines = m_engine_free.size();
+  m_queue.resize(engines);
+  for (auto& q : m_queue) q.clear();
+  for (size_t i = 0; i < n; ++i) m_queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
+  m_head.assign(engines, 0);
+  m_processed.assign(n, 0);
+  for (size_t step = 0; step < n; ++step) {
+    size_t pick = n;
+    Tick ready = 0;
+    for (size_t e = 0; e < engines; ++e) {
+      if (m_head[e] >= m_queue[e].size()) continue;
+      std::uint32_t cand = m_queue[e][m_head[e]];
+      const Instr& c = task.instrs[cand];
+      Tick r = std::max(t0, m_engine_free[e]);
+      bool ok = true;
+      for (std::uint32_t d : c.dep) {
+        if (d == kNoDep) continue;
+        if (!m_processed[d]) {
+          ok = false;
+          break;
+        }
+        r = std::max(r, m_done[d]);
+      }
+      if (ok && (pick == n || r < ready || (r == ready && cand < pick))) pick = cand, ready = r;
+    }
+    if (pick == n)
+      throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
+                             m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
+    const size_t i = pick;
     const Instr& in = task.instrs[i];
-    Tick ready = t0;
-    for (std::uint32_t d : in.dep)
-      if (d != kNoDep) ready = std::max(ready, m_done[d]);
+    ++m_head[in.engine];
+    m_processed[i] = 1;
     Tick& efree = m_engine_free[in.engine];
-    ready = std::max(ready, efree);
     Tick end;
     Tick now = now_ticks();
     if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) {
@@ -171,9 +210,14 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
       m_trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
       m_trans.set_data_ptr(nullptr);
       m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(ready + issue - now));
+      // After a quantum sync the global time may have passed an instruction's dataflow-ready time;
+      // shared resources cannot be booked in the past (their calendars are pruned up to the global
+      // time), so such a transfer enters the memory system now: at most one quantum late.
+      m_ext.arrival_ps = ready + issue;
+      sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
       socket->b_transport(m_trans, delay);
       end = now + static_cast<Tick>(delay.value());
+      end = std::max(end, ready + issue);
       m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);
       m_ctx.counters.dma_count_by_level[in.level & 7] += 1;
     } else {
@@ -181,12 +225,19 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
       efree = ready + t.busy;
       m_engine_busy[in.engine] += t.busy;
       end = ready + t.latency;
-      m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
+      if (in.kind == TxKind::TileCompute)
+        m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
+      else
+        m_ctx.counters.vector_flops += static_cast<double>(in.flops);
     }
     m_done[i] = end;
     task_end = std::max(task_end, end);
     ++m_ctx.counters.transactions;
-    if (in.func >= 0 && vm) vm->exec(task.func[static_cast<size_t>(in.func)]);
+    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
+    if (ready > now) {
+      qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
+      if (qk.need_sync()) qk.sync();
+    }
     if (m_ctx.trace) {
       TraceRecord r;
       r.start_ps = ready;
@@ -200,17 +251,24 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
       r.level = in.level;
       m_ctx.trace->on_transaction(r);
     }
-    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
-    if (ready > now) {
-      qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) qk.sync();
-    }
   }
+  // Functional semantics follow program order (buffers are reused across pipeline stages).
+  if (vm)
+    for (const Instr& in : task.instrs)
+      if (in.func >= 0) vm->exec(task.func[static_cast<size_t>(in.func)]);
   // The slot is free again when the task's last transaction completes.
   Tick now = now_ticks();
   if (task_end > now) qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(task_end - now)));
   else qk.set(sc_core::SC_ZERO_TIME);
+  m_ctx.counters.task_ticks += static_cast<double>(task_end - t0);
   m_ctx.dispatcher.complete(task_end);
+}
+
+ArrivalWindow arrival_window(const XpuExtension& ext) {
+  Tick now = now_ticks();
+  Tick q = static_cast<Tick>(tlm_utils::tlm_quantumkeeper::get_global_quantum().value());
+  Tick horizon = std::max<Tick>(0, now - q);
+  return {std::max<Tick>(ext.arrival_ps, horizon), horizon};
 }
 
 namespace {

@@ -26,7 +26,10 @@ class Executor;
 // Counters the engine keeps for every run (cheap array increments on the hot path).
 struct RunCounters {
   std::uint64_t transactions = 0;
-  double flops_by_dtype[8] = {};
+  double flops_by_dtype[8] = {};     // tile-compute (tensor/systolic) FLOPs by dtype
+  double vector_flops = 0;           // vector-unit FLOPs
+  double task_ticks = 0;             // sum over tasks of (end - start): executor occupancy
+  double dram_bytes = 0;             // DRAM traffic (filled per kernel from the chip's memories)
   double bytes_by_level[8] = {};
   double dma_count_by_level[8] = {};
 };
@@ -90,6 +93,8 @@ class Chip : public sc_core::sc_module {
   virtual void collect_stats(Stats& out, Tick total) const;
   // Resident tasks per executor for a kernel whose tasks look like `sample` (GPU occupancy).
   virtual int slots_for(const Task& sample) const { return 1; }
+  // Bytes of DRAM traffic so far (default: DMA bytes at level 0; families with caches override).
+  virtual double dram_bytes() const { return m_ctx.counters.bytes_by_level[0]; }
   std::vector<Executor*>& executors() { return m_executors; }
   bool finished() const { return m_finished; }
   Tick end_time() const { return m_end; }
@@ -141,8 +146,14 @@ class Executor : public sc_core::sc_module {
   ExecContext& m_ctx;
 
  private:
-  void slot_thread(int slot);
-  void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm);
+  // Per-slot scratch of the list scheduler (slots of one executor interleave at quantum syncs).
+  struct SlotState {
+    std::vector<Tick> done;                          // per-instruction completion
+    std::vector<std::vector<std::uint32_t>> queue;   // per engine: its instructions in program order
+    std::vector<size_t> head;
+    std::vector<std::uint8_t> processed;
+  };  void slot_thread(int slot);
+  void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st);
   int m_index;
   int m_active_slots = 1;
   std::vector<Tick> m_engine_free;
@@ -151,12 +162,16 @@ class Executor : public sc_core::sc_module {
   std::vector<std::string> m_engine_names;
   tlm::tlm_generic_payload m_trans;
   XpuExtension m_ext;
-  std::vector<Tick> m_done;  // per-instruction completion (reused)
+
 };
 
 // Builds a fresh SystemC kernel context so that a simulation can be elaborated and run many times
 // in one process (SystemC 2.3 has no reset API; see README, "several runs in one process").
 void fresh_systemc_kernel();
 inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
+// For a target: the transfer's arrival time and the calendar horizon (global time less one
+// quantum). Arrivals older than the horizon are moved up to it. The completion time it returns
+// through the TLM delay is end - now (clamped at 0; the initiator takes max with its own clock).
+ArrivalWindow arrival_window(const XpuExtension& ext);
 
 }  // namespace xpu

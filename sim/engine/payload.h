@@ -7,6 +7,12 @@
 
 namespace xpu {
 
+// Targets keep their calendars for one quantum behind the global time, so transfers of executors
+// that lag within the quantum are booked where they belong. Returns {arrival, horizon}.
+struct ArrivalWindow {
+  std::int64_t arrival, horizon;
+};
+
 struct XpuExtension : tlm::tlm_extension<XpuExtension> {
   TxKind kind = TxKind::DmaRead;
   std::uint8_t level = 0;        // family memory level (chips/<family>/isa.h)
@@ -16,6 +22,8 @@ struct XpuExtension : tlm::tlm_extension<XpuExtension> {
   std::uint64_t flops = 0;
   std::uint32_t kernel = 0;
   bool write = false;
+  std::int64_t arrival_ps = 0;    // when the transfer reaches the target (may precede the global time
+                                  // by up to one quantum after a sync: see arrival_horizon())
 
   tlm::tlm_extension_base* clone() const override { return new XpuExtension(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override {

@@ -30,7 +30,7 @@ nlohmann::json kernel_result_json(const KernelResult& k) {
   return {{"name", k.name},           {"op", k.op},
           {"strategy", k.strategy},   {"time_s", k.time_s},
           {"exec_s", k.exec_s},       {"flops", k.flops},
-          {"executed_flops", k.executed_flops}, {"dram_bytes", k.dram_bytes},
+          {"executed_flops", k.executed_flops}, {"dram_bytes", k.dram_bytes}, {"hbm_bytes", k.hbm_bytes},
           {"min_bytes", k.min_bytes}, {"roofline_s", k.roofline_s},
           {"bound", k.bound},         {"tasks", k.tasks},
           {"transactions", k.transactions}, {"occupancy", k.occupancy},

@@ -45,3 +45,8 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, **dims):
 def list_chips():
     """Names of the chip presets."""
     return _xpusim.list_chips()
+
+
+from .trace import Trace, to_perfetto  # noqa: E402,F401  (trace replay, Perfetto export)
+from . import plots  # noqa: E402,F401  (matplotlib, imported lazily inside the functions)
+from .functional import functional  # noqa

@@ -105,7 +105,8 @@ def _process_events(trace, pid, label, max_events, bin_s, power, counters, kerne
     yield _meta(pid, None, "process_sort_index", {"sort_index": pid})
     has_kernel = "kernel" in r.dtype.names
     kname = [json.dumps(k) for k in trace.kernels]
-    kinds = [json.dumps(trace.kind_name(i)) for i in range(max(len(trace.kind_names), int(r["kind"].max()) + 1 if len(r) else 0))]
+    n_kinds = max(len(trace.kind_names), int(r["kind"].max()) + 1 if len(r) else 0)
+    kinds = [json.dumps(trace.kind_name(i)) for i in range(n_kinds)]
 
     # Kernel spans on their own track(s), above the units.
     next_tid = 1
@@ -204,17 +205,20 @@ def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=T
     try:
         with open(tmp, "w") as f:
             f.write('{"traceEvents": [\n')
-            first = True
+            sep = ""
+            buf = []
             for i, t in enumerate(traces):
                 n = len(t) if max_events is None else min(len(t), max_events)
                 written += n
                 info.append({"chip": t.chip, "label": labels[i], "source": t.path, "transactions": len(t),
                              "written": n, "truncated": n < len(t)})
                 for ev in _process_events(t, i + 1, labels[i], max_events, bin_s, powers[i], counters, kernel_track):
-                    if not first:
-                        f.write(",\n")
-                    f.write(ev)
-                    first = False
+                    buf.append(ev)
+                    if len(buf) >= 16384:
+                        f.write(sep + ",\n".join(buf))
+                        sep, buf = ",\n", []
+            if buf:
+                f.write(sep + ",\n".join(buf))
             f.write('\n],\n"displayTimeUnit": "ns",\n"otherData": ')
             f.write(json.dumps({"generator": "xpusim", "version": traces[0].version if traces else "",
                                 "truncated": any(x["truncated"] for x in info), "traces": info}))

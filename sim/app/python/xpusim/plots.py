@@ -110,13 +110,15 @@ def timeline(trace, path=None, units=None, max_units=32, kinds=None):
     if len(r) and "kernel" in r.dtype.names:
         spans = t.summary(by="kernel")
         for i, (name, v) in enumerate(spans.items()):
-            ax.axvspan(v["start_s"] * factor, v["end_s"] * factor, color="#000000", alpha=0.04 if i % 2 else 0.08,
-                       linewidth=0)
-            ax.text((v["start_s"] + v["end_s"]) / 2 * factor, 1.0, name.split(":", 1)[-1], ha="center", va="bottom",
+            lo, hi = max(v["start_s"], t.t0), min(v["end_s"], t.t1)  # the part inside a window
+            if hi <= lo:
+                continue
+            ax.axvspan(lo * factor, hi * factor, color="#000000", alpha=0.04 if i % 2 else 0.08, linewidth=0)
+            ax.text((lo + hi) / 2 * factor, 1.0, name.split(":", 1)[-1], ha="center", va="bottom",
                     fontsize=7, transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_yticks(range(len(shown)))
     ax.set_yticklabels([t.units[u].replace("chip.", "", 1) for u in shown], fontsize=7)
-    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
     ax.set_xlim(t.t0 * factor, max(t.t1, t.t0 + 1e-12) * factor)
     ax.set_xlabel("time (%s)" % label)
     from matplotlib.patches import Patch
@@ -162,6 +164,13 @@ def utilization(trace, path=None, bin_s=None, by="group"):
     return fig
 
 
+def _si(v, unit):
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= factor:
+            return "%g %s%s" % (v / factor, prefix, unit)
+    return "%g %s" % (v, unit)
+
+
 _RATE = re.compile(r"^\s*([0-9.eE+-]+)\s*([kKMGTP]?)(i?)B/s\s*$")
 
 
@@ -200,35 +209,64 @@ def _load_report(x):
     with open(p) as f:
         rep = json.load(f)
     cfg = os.path.join(folder, "config.resolved.yaml")
-    text = open(cfg).read() if os.path.exists(cfg) else None
-    return rep, text
+    if not os.path.exists(cfg):
+        return rep, None
+    with open(cfg) as f:
+        return rep, f.read()
+
+
+def _kernels(rep):
+    """(name, kernel dict) of a kernel report, or of every step of a model run report (xpusim run)."""
+    if "kernels" in rep:
+        return [(k.get("name", "?"), k) for k in rep["kernels"]]
+    steps = rep.get("steps", [])
+    out = []
+    for st in steps:
+        for k in st.get("kernels", []):
+            if k.get("fused"):
+                continue  # folded into another kernel: no time of its own
+            name = k.get("label") or k.get("name") or k.get("op", "?")
+            out.append((name if len(steps) == 1 else "%s (%s)" % (name, st.get("phase", "")), k))
+    return out
 
 
 def _bandwidth_from_kernels(rep, peak):
     """The roofline's bandwidth recovered from a memory-bound kernel: roofline_s = min_bytes / bandwidth."""
-    for k in rep.get("kernels", []):
+    for _, k in _kernels(rep):
         roof, mb, fl = k.get("roofline_s", 0), k.get("min_bytes", 0), k.get("flops", 0)
         if roof > 0 and mb > 0 and (peak <= 0 or fl / peak < roof * (1 - 1e-9)):
             return mb / roof
     return None
 
 
-def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=None, labels=None):
+def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=None, labels=None,
+             bytes_field="min_bytes"):
     """Place kernels on the roofline of their chip (log-log: FLOP/byte against FLOP/s).
 
     report_or_reports  a report dict (xpusim.kernel(...) or a loaded stats.json), a path to a
-                       stats.json or run folder, or a list of them (e.g. one GEMM on several chips)
+                       stats.json or run folder, or a list of them (e.g. one GEMM on several chips);
+                       a model run's report (`xpusim run --out DIR`) places each of its kernels,
+                       by its "bytes" (it has no min_bytes), and needs chip_peak_flops
     chip_peak_flops    the compute roof in FLOP/s; default report["peak_tflops"] * 1e12 (the peak of
                        the report's dtype)
     chip_bandwidth     the memory roof in bytes/s (a number or "3.35 TB/s"); default the report's
                        "dram_bandwidth_Bps" field, else hbm.bandwidth from the run folder's
                        config.resolved.yaml, else recovered from a memory-bound kernel's roofline_s
     labels             a label per report for the legend (default: chip and shape)
+    bytes_field        the kernel field that divides its FLOPs on the x axis:
+                       "min_bytes"  (default) the bytes the op must move at least (each input read
+                                    and each output written once): the op's own arithmetic
+                                    intensity, the one the report's roofline_s and "bound" use,
+                                    so no point can sit above the roof;
+                       "dram_bytes" the bytes its DMAs moved to and from global memory, L2 hits
+                                    included: a tiling that re-reads operands moves the point left,
+                                    and L2 reuse can lift it above the DRAM roof.
+                       A kernel without the field (or with 0) falls back to dram_bytes, then to "bytes"
+                       (model runs report their DMA traffic under that name); the axis says which.
 
-    Each kernel is a point at x = flops / dram_bytes (its arithmetic intensity against the bytes it
-    actually moved through global memory) and y = flops / time_s (achieved FLOP/s, launch overhead
-    included). A kernel with no useful FLOPs of its own (a split-K reduction) is placed by the
-    FLOPs it executed. The roof is min(peak, bandwidth * intensity); the gap between a point and
+    Each kernel is a point at x = flops / bytes and y = flops / time_s (achieved FLOP/s, launch
+    overhead included). A kernel with no useful FLOPs of its own (a split-K reduction) is placed by
+    the FLOPs it executed. The roof is min(peak, bandwidth * intensity); the gap between a point and
     the roof above it is what the simulator says is lost to latency, tails and contention.
     Returns the Figure; saves it when `path` ends in .png, .svg or .pdf.
     """
@@ -240,6 +278,7 @@ def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
     roofs = {}
     xs, ys = [], []
+    used = set()
     markers = "osD^v<>ph"
     for i, (rep, cfg) in enumerate(loaded):
         peak = float(chip_peak_flops) if chip_peak_flops else float(rep.get("peak_tflops", 0)) * 1e12
@@ -252,17 +291,24 @@ def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=
         else:
             bw = _bandwidth_from_config(cfg) or _bandwidth_from_kernels(rep, peak)
         if not bw:
-            raise ValueError("roofline: cannot tell the DRAM bandwidth of report %d (%s); pass "
-                             "chip_bandwidth=3.35e12 or '3.35 TB/s', or give the run folder" % (i, rep.get("chip", "?")))
+            raise ValueError("roofline: cannot tell the DRAM bandwidth of report %d (%s); pass chip_bandwidth="
+                             "3.35e12 or '3.35 TB/s', or give the run folder" % (i, rep.get("chip", "?")))
         key = (rep.get("chip", "chip"), rep.get("dtype", ""), peak, bw)
         if key not in roofs:
             roofs[key] = colors[len(roofs) % len(colors)]
         color = roofs[key]
-        name = labels[i] if labels else " ".join(x for x in (rep.get("chip", ""), rep.get("shape", "")) if x)
+        what = rep.get("shape", "")
+        if "model" in rep:  # a model run: model, phase and batch instead of a shape
+            sc = rep.get("scenario", {})
+            what = "%s %s batch %s" % (rep["model"], sc.get("phase", ""), sc.get("batch", "?"))
+        name = labels[i] if labels else " ".join(x for x in (rep.get("chip", ""), what) if x)
         first = True
-        for k in rep.get("kernels", []):
+        for kname, k in _kernels(rep):
             fl = k.get("flops") or k.get("executed_flops") or 0
-            by, ts = k.get("dram_bytes", 0), k.get("time_s", 0)
+            field = next((f for f in (bytes_field, "dram_bytes", "bytes") if k.get(f)), None)
+            by = k[field] if field else 0
+            used.add(field)
+            ts = k.get("time_s", 0)
             if fl <= 0 or by <= 0 or ts <= 0:
                 continue
             x, y = fl / by, fl / ts
@@ -271,26 +317,32 @@ def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=
             ax.scatter([x], [y], color=color, marker=markers[i % len(markers)], s=40, zorder=3,
                        edgecolors="black", linewidths=0.5, label=name if first else None)
             first = False
-            ax.annotate(k.get("name", "?"), (x, y), textcoords="offset points", xytext=(5, -10), fontsize=7)
+            ax.annotate(kname, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=7)
     ridges = [peak / bw for (_, _, peak, bw) in roofs]
     lo, hi = min(xs + ridges) / 30, max(xs + ridges) * 30
     grid = np.logspace(np.log10(lo), np.log10(hi), 400)
     for (chip, dtype, peak, bw), color in roofs.items():
-        ax.plot(grid, np.minimum(peak, bw * grid), color=color, linewidth=1.6,
-                label="%s roof: %.0f TFLOP/s %s, %.3g TB/s" % (chip, peak / 1e12, dtype, bw / 1e12))
+        label = "%s roof: %.0f TFLOP/s%s, %.3g TB/s" % (chip, peak / 1e12, " " + dtype if dtype else "", bw / 1e12)
+        ax.plot(grid, np.minimum(peak, bw * grid), color=color, linewidth=1.6, label=label)
         ridge = peak / bw
         ax.axvline(ridge, color=color, linestyle=":", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Plain-text tick labels: log axes otherwise render every label as mathtext, which is slow.
+    from matplotlib.ticker import FuncFormatter, NullLocator
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _si(v, "FLOP/s")))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlim(lo, hi)
     if roofs:
         top = max(k[2] for k in roofs)
         bottom = min(ys + [top]) / 10 if ys else top / 1e4
         ax.set_ylim(bottom, top * 2)
-    ax.set_xlabel("arithmetic intensity (FLOP / DRAM byte)")
-    ax.set_ylabel("achieved FLOP/s")
-    ax.grid(which="both", alpha=0.25)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("arithmetic intensity (FLOP / byte, bytes = %s)" % " or ".join(sorted(f for f in used if f)))
+    ax.set_ylabel("achieved performance")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     ax.set_title("roofline", fontsize=10)
     _save(fig, path)
     return fig

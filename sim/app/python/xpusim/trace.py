@@ -152,7 +152,8 @@ class Summary(dict):
         try:
             import pandas as pd
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("Summary.to_dataframe() needs pandas (pip install pandas); the dict works without it") from e
+            raise ImportError("Summary.to_dataframe() needs pandas (pip install pandas); "
+                              "the dict works without it") from e
         return pd.DataFrame.from_dict(dict(self), orient="index")
 
 
@@ -373,8 +374,9 @@ class Trace:
         unit    which units ran them. A string selects every unit whose name contains it
                 ("sm3." -> chip.sm3.tma/tensor/vector; "tensor" -> all tensor engines) or whose group
                 equals it ("sm.tensor"); a string with * ? [ is a glob that, like a substring, may
-                match anywhere in the name ("sm1?.tensor" -> chip.sm10.tensor ... chip.sm19.tensor); a compiled regex (re.compile(r"sm(0|1)\\.")) is searched in the
-                name; an int is a unit index. A list selects the union.
+                match anywhere in the name ("sm1?.tensor" -> chip.sm10.tensor ... chip.sm19.tensor);
+                a compiled regex (re.compile(r"sm(0|1)\\.")) is searched in the name;
+                an int is a unit index. A list selects the union.
         kind    "dma_read", "dma_write", "tile_compute", "vector_op", "sync", its number, or a list.
         kernel  a kernel's full name ("gemm:gemm.splitk_reduce"), its name as in the report
                 ("gemm.splitk_reduce"), its index, a compiled regex, or a list.
@@ -471,8 +473,9 @@ class Trace:
             su, ss, se = self.busy_segments()
             n = len(self.units)
             busy = np.bincount(su, (se - ss).astype(np.float64), n) / _PS if len(su) else np.zeros(n)
-            nbytes = np.bincount(r["unit"], r["bytes"].astype(np.float64), n) if "bytes" in r.dtype.names else np.zeros(n)
-            flops = np.bincount(r["unit"], r["flops"].astype(np.float64), n) if "flops" in r.dtype.names else np.zeros(n)
+            col = {f: r[f].astype(np.float64) if f in r.dtype.names else np.zeros(len(r)) for f in ("bytes", "flops")}
+            nbytes = np.bincount(r["unit"], col["bytes"], n)
+            flops = np.bincount(r["unit"], col["flops"], n)
             count = np.bincount(r["unit"], minlength=n)
             groups = self.groups
             if by == "unit":

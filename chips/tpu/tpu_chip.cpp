@@ -1,0 +1,119 @@
+// TensorCore timing (MXU folds, vector unit, scalar unit) and the TPU memory target.
+#include "chips/tpu/tpu_chip.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "chips/tpu/isa.h"
+
+namespace xpu::tpu {
+
+TpuMemory::TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec)
+    : sc_module(name),
+      target("target"),
+      m_spec(spec),
+      m_dma(static_cast<size_t>(spec.tensorcores)),
+      m_hbm(spec.hbm) {
+  target.register_b_transport(this, &TpuMemory::b_transport);
+}
+
+void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  auto* ext = trans.get_extension<XpuExtension>();
+  const Tick now = now_ticks();
+  const ArrivalWindow w = arrival_window(*ext);
+  const Tick arrival = w.arrival, horizon = w.horizon;
+  const std::uint64_t bytes = ext->bytes;
+  // The core's DMA path and the memory stream the block concurrently; the slower sets the end.
+  Tick end = m_dma[ext->executor % m_dma.size()].reserve(
+      arrival, transfer_ticks(static_cast<double>(bytes), m_spec.dma_bandwidth.value()), horizon);
+  if (ext->level == kCmem && m_spec.cmem_capacity.value() > 0) {
+    end = std::max(end, m_cmem.reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_spec.cmem_bandwidth.value()), horizon));
+    m_cmem_bytes += static_cast<double>(bytes);
+  } else {
+    end = std::max(end, m_hbm.access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
+  }
+  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void TpuMemory::collect_stats(Stats& out, Tick total) const {
+  std::string n = name();
+  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
+  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
+  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
+          "mean channel busy time over the run");
+  if (m_spec.cmem_capacity.value() > 0) out.set(n + ".cmem.bytes", m_cmem_bytes, "B", "bytes served by CMEM");
+  for (size_t i = 0; i < m_dma.size(); ++i)
+    out.set(n + ".dma" + std::to_string(i) + ".utilization",
+            total > 0 ? static_cast<double>(m_dma[i].busy_ticks()) / static_cast<double>(total) : 0, "ratio",
+            "busy time of the TensorCore's HBM<->VMEM DMA path");
+}
+
+std::vector<std::string> TensorCore::engine_names(const TpuSpec& spec) {
+  std::vector<std::string> e = {"dma_in", "dma_out", "vpu", "scalar"};
+  for (int j = 0; j < spec.mxu.count; ++j) {
+    e.push_back("mxu" + std::to_string(j));
+    e.push_back("mxu" + std::to_string(j) + "_weights");
+  }
+  return e;
+}
+
+TensorCore::TensorCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TpuSpec& spec)
+    : Executor(name, ctx, index, engine_names(spec), 1), m_spec(spec) {
+  m_ps_per_clk = 1e12 / spec.clock.value();
+  m_dma_issue = cycles(spec.dma_issue_cycles);
+}
+
+Tick TensorCore::cycles(double c) const { return static_cast<Tick>(std::ceil(c) * m_ps_per_clk + 0.5); }
+
+Timing TensorCore::compute(const Instr& in) {
+  const int R = m_spec.mxu.rows, C = m_spec.mxu.cols;
+  switch (in.kind) {
+    case TxKind::TileCompute: {
+      const int passes = m_spec.passes(in.dtype);
+      if (is_mxu_weights(in.engine)) {
+        // Weights shift in one array row per clock, whatever the fold's valid extent.
+        Tick t = cycles(static_cast<double>(R) * passes);
+        return {t, t};
+      }
+      // One LHS row enters per clock; the port is free once the last row has entered.
+      Tick t = cycles(static_cast<double>(std::max<std::uint32_t>(in.m, 1)) * passes);
+      return {t, t};
+    }
+    case TxKind::VectorOp: {
+      // k = transcendental ops per element, flops on the ALUs, bytes through VMEM load/store slots.
+      double elems = static_cast<double>(in.m) * in.n;
+      double c = std::max({static_cast<double>(in.flops) / m_spec.vpu_ops_per_clk(),
+                           elems * in.k / m_spec.vpu.transcendentals_per_clk,
+                           static_cast<double>(in.bytes) / m_spec.vmem_bytes_per_clk});
+      Tick t = cycles(c);
+      return {t, t};
+    }
+    case TxKind::Sync: {
+      if (is_mxu_data(in.engine)) return {0, cycles(R + C - 2)};  // drain of the array
+      if (in.engine == kScalar) {  // n grid steps of bookkeeping; n = 0 is a plain semaphore wait
+        Tick t = cycles(m_spec.step_cycles * in.n);
+        return {t, t};
+      }
+      return {0, 0};  // a semaphore wait (join) on a DMA queue or the vector unit
+    }
+    default: break;
+  }
+  return {0, 0};
+}
+
+TpuChip::TpuChip(sc_core::sc_module_name name, const TpuSpec& spec) : Chip(name, spec.launch_overhead), m_spec(spec) {
+  m_mem = std::make_unique<TpuMemory>("mem", m_spec);
+  for (int i = 0; i < m_spec.tensorcores; ++i) {
+    m_cores.push_back(std::make_unique<TensorCore>(("tc" + std::to_string(i)).c_str(), m_ctx, i, m_spec));
+    m_cores.back()->socket.bind(m_mem->target);
+    add_executor(m_cores.back().get());
+  }
+}
+
+void TpuChip::collect_stats(Stats& out, Tick total) const {
+  Chip::collect_stats(out, total);
+  m_mem->collect_stats(out, total);
+}
+
+}  // namespace xpu::tpu

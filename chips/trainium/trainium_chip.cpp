@@ -1,0 +1,111 @@
+#include "chips/trainium/trainium_chip.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "chips/trainium/isa.h"
+
+namespace xpu::trainium {
+
+TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec& spec)
+    : sc_module(name),
+      target("target"),
+      m_spec(spec),
+      m_dma(static_cast<size_t>(spec.cores), std::vector<Timeline>(static_cast<size_t>(spec.dma.engines))),
+      m_next(static_cast<size_t>(spec.cores), 0),
+      m_hbm(spec.hbm),
+      m_overhead(to_ticks(spec.dma.transfer_overhead.value())) {
+  target.register_b_transport(this, &TrainiumMemory::b_transport);
+}
+
+void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  auto* ext = trans.get_extension<XpuExtension>();
+  const Tick now = now_ticks();
+  // The executor simulates each core's streams in ready-time order; a transfer may still precede
+  // the global time by up to one quantum after a sync: arrival_window() books it there.
+  const ArrivalWindow w = arrival_window(*ext);
+  const Tick arrival = w.arrival, horizon = w.horizon;
+  const std::uint64_t bytes = ext->bytes;
+  const int engines = m_spec.dma.engines;
+  std::uint64_t partitions = ext->run > 0 ? std::max<std::uint64_t>(1, bytes / ext->run) : 128;
+  int used = static_cast<int>(std::min<std::uint64_t>(
+      static_cast<std::uint64_t>(engines),
+      (partitions + m_spec.dma.partitions_per_engine - 1) / static_cast<std::uint64_t>(m_spec.dma.partitions_per_engine)));
+  used = std::max(1, used);
+  auto& q = m_dma[ext->executor % m_dma.size()];
+  std::uint32_t& first = m_next[ext->executor % m_next.size()];
+  const Tick dur = transfer_ticks(static_cast<double>(bytes) / used, m_spec.dma.engine_bandwidth.value()) + m_overhead;
+  Tick end = arrival;
+  for (int i = 0; i < used; ++i) end = std::max(end, q[(first + static_cast<std::uint32_t>(i)) % engines].reserve(arrival, dur, horizon));
+  first = (first + static_cast<std::uint32_t>(used)) % static_cast<std::uint32_t>(engines);
+  // From HBM the engines stream once the first data returns: their end moves by the access latency.
+  if (ext->level == kHbm)
+    end = std::max(end + to_ticks(m_spec.hbm.latency.value()),
+                   m_hbm.access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
+  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void TrainiumMemory::collect_stats(Stats& out, Tick total) const {
+  std::string n = name();
+  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
+  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
+  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
+          "mean HBM channel busy time over the run");
+  for (size_t c = 0; c < m_dma.size(); ++c) {
+    double busy = 0;
+    for (const auto& e : m_dma[c]) busy += static_cast<double>(e.busy_ticks());
+    out.set(n + ".core" + std::to_string(c) + ".dma.utilization",
+            total > 0 ? busy / m_dma[c].size() / double(total) : 0, "ratio", "mean busy share of the core's DMA engines");
+  }
+}
+
+NeuronCore::NeuronCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TrainiumSpec& spec)
+    : Executor(name, ctx, index, {"tensor", "vector", "scalar", "gpsimd", "dma_in", "dma_out"}, 1),
+      m_spec(spec),
+      m_trigger(to_ticks(spec.dma.trigger.value())) {}
+
+Timing NeuronCore::compute(const Instr& in) {
+  auto ticks = [](double cycles, const Hertz& clk) {
+    return static_cast<Tick>(std::ceil(cycles) * 1e12 / clk.value() + 0.5);
+  };
+  if (in.engine == kTensor) {
+    const TensorEngineSpec& t = m_spec.tensor;
+    if (in.kind == TxKind::Sync) {
+      Tick s = ticks(m_spec.sync_cycles, t.clock);
+      return {s, s};
+    }
+    // MultiplyMoving streams the moving free dimension; the next stationary loads in the background
+    // (up to 4x faster); the initiation interval is at least MM_INIT_LATENCY [NKI-T1].
+    double rate = m_spec.cols_per_cycle(in.dtype);
+    if (rate <= 0) rate = t.fp32;
+    double cycles = std::max({in.n / rate, t.mm_init_cycles, in.m / (rate * t.load_stationary_speedup)});
+    return {ticks(cycles, t.clock), ticks(cycles + t.pipeline_cycles, t.clock)};
+  }
+  const LaneEngineSpec& e = in.engine == kScalar ? m_spec.scalar : in.engine == kGpSimd ? m_spec.gpsimd : m_spec.vector;
+  if (in.kind == TxKind::Sync) {
+    Tick s = ticks(m_spec.sync_cycles, e.clock);
+    return {s, s};
+  }
+  // All lanes stream in parallel: cost follows the free size times the input tiles read [NKI-T1].
+  double per_lane = e.rate(in.dtype) / 128.0;
+  double cycles = static_cast<double>(in.n) * std::max<std::uint32_t>(1, in.k) / per_lane + e.issue_cycles;
+  return {ticks(cycles, e.clock), ticks(cycles + e.fixed_latency_cycles, e.clock)};
+}
+
+TrainiumChip::TrainiumChip(sc_core::sc_module_name name, const TrainiumSpec& spec)
+    : Chip(name, spec.launch_overhead), m_spec(spec) {
+  m_mem = std::make_unique<TrainiumMemory>("mem", m_spec);
+  for (int i = 0; i < m_spec.cores; ++i) {
+    m_cores.push_back(std::make_unique<NeuronCore>(("core" + std::to_string(i)).c_str(), m_ctx, i, m_spec));
+    m_cores.back()->socket.bind(m_mem->target);
+    add_executor(m_cores.back().get());
+  }
+}
+
+void TrainiumChip::collect_stats(Stats& out, Tick total) const {
+  Chip::collect_stats(out, total);
+  m_mem->collect_stats(out, total);
+}
+
+}  // namespace xpu::trainium

@@ -1,0 +1,63 @@
+// SystemC model of a Trainium/Inferentia chip: NeuronCores, each with Tensor, Vector, Scalar and
+// GpSimd engines (one in-order instruction stream per engine, synchronised through semaphores, i.e.
+// the dependencies of the program) and two DMA queues, reach their 16 DMA engines and the shared
+// HBM through TLM-2.0. Granularity: one transaction per matmul instruction (LoadStationary +
+// MultiplyMoving), per engine instruction over a [partitions x free] tile, per DMA transfer.
+// Ignores: SBUF bank conflicts and the Vector/GpSimd SBUF-port and Vector/Scalar PSUM-port sharing
+// rules of NeuronCore-v2 (the lowerings avoid relying on them), DMA queue QoS, the collective
+// cores, instruction fetch. Numbers come from the preset (sources there).
+#pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
+#include <memory>
+#include <vector>
+
+#include "chips/trainium/trainium_spec.h"
+#include "sim/engine/chip.h"
+#include "sim/memory/hbm.h"
+
+namespace xpu::trainium {
+
+// The DMA engines of every NeuronCore and the chip's HBM. A transfer into/out of SBUF is spread over
+// ceil(partitions / partitions_per_engine) of its core's DMA engines [NKI-DMA]; each engine streams
+// its share at its own bandwidth plus a fixed per-transfer occupancy; HBM channels arbitrate between
+// cores. The transfer completes when the slowest of them does, plus the HBM access latency.
+class TrainiumMemory : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<TrainiumMemory> target;
+  TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec& spec);
+  void collect_stats(Stats& out, Tick total) const;
+
+ private:
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  const TrainiumSpec& m_spec;
+  std::vector<std::vector<Timeline>> m_dma;  // [core][engine]
+  std::vector<std::uint32_t> m_next;         // rotating first engine per core
+  HbmModel m_hbm;
+  Tick m_overhead;
+};
+
+// One NeuronCore: times its engines' instructions with each engine's own clock.
+class NeuronCore : public Executor {
+ public:
+  NeuronCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TrainiumSpec& spec);
+  Timing compute(const Instr& in) override;
+  Tick dma_issue(const Instr& in) override { return m_trigger; }
+
+ private:
+  const TrainiumSpec& m_spec;
+  Tick m_trigger;
+};
+
+class TrainiumChip : public Chip {
+ public:
+  TrainiumChip(sc_core::sc_module_name name, const TrainiumSpec& spec);
+  void collect_stats(Stats& out, Tick total) const override;
+
+ private:
+  TrainiumSpec m_spec;
+  std::unique_ptr<TrainiumMemory> m_mem;
+  std::vector<std::unique_ptr<NeuronCore>> m_cores;
+};
+
+}  // namespace xpu::trainium

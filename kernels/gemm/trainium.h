@@ -1,0 +1,35 @@
+// GEMM lowered for a NeuronCore: 128-partition tiles on the Tensor Engine, PSUM accumulation across
+// K, K-chunked DMA loads into SBUF with `dma_buffers` buffers (double buffering by default), PSUM
+// evacuation on the Vector Engine (or the Scalar Engine with a fused activation), output blocks split
+// over the NeuronCores.
+#pragma once
+#include <string>
+
+#include "chips/trainium/trainium_spec.h"
+#include "kernels/common/lowering.h"
+#include "sim/base/tile_vm.h"
+
+namespace xpu::trainium {
+
+struct GemmPlan {
+  bool a_stationary = true;  // A^T tiles stationary (rows on PSUM partitions); else B tiles stationary
+  int tiles_r = 4;           // row tiles per block (128 rows each, A-stationary) / 1 (B-stationary)
+  int tiles_c = 2;           // column tiles per block (512 cols A-stationary, 128 cols B-stationary)
+  int kc = 4;                // 128-deep K steps per DMA load
+  int buffers = 2;           // SBUF buffers per streamed operand
+  bool fused_activation = false;  // evacuate PSUM through a Scalar Engine activation (GEMM + act)
+  Unary activation = Unary::Gelu;
+  int block_rows() const;    // rows of C per block
+  int block_cols() const;    // cols of C per block
+  std::string str() const;
+};
+
+// The heuristic (stated in trainium.cpp): orientation by the NKI rule "large free axis stationary",
+// blocks as large as PSUM allows (bank count) and shrunk until every NeuronCore has a block, K chunks
+// of about 512 KiB per DMA load. Pure function of the op and the spec.
+GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec);
+
+KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
+KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan);
+
+}  // namespace xpu::trainium

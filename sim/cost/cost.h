@@ -1,0 +1,32 @@
+// Cost: a price per chip-hour (cloud list price with date and source, or an assumption the user must
+// supply), or a TCO estimate from unit price, service life, utilization and energy at the wall.
+#pragma once
+#include <string>
+
+#include "sim/base/config.h"
+
+namespace xpu {
+
+struct CostSpec {
+  double chip_hour_usd = 0;    // on-demand price of one chip for one hour
+  bool published = false;      // false: no public price; the value is an assumption (marked in reports)
+  std::string source;          // where the price comes from, with its date
+  double unit_price_usd = 0;   // TCO mode: purchase price per chip (incl. its share of the server)
+  double service_years = 4;
+  double utilization = 0.7;    // share of the service life doing paid work
+  double pue = 1.3;            // facility power usage effectiveness
+  double electricity_usd_per_kwh = 0.08;
+};
+void describe(Params& p, CostSpec& s, const std::string& prefix = "cost.");
+
+struct CostFigures {
+  double usd_per_hour = 0;     // what one chip-hour costs (cloud price, or TCO when chip_hour is 0)
+  double usd_per_mtok = 0;     // per million output tokens
+  double tok_per_s_per_usd_hour = 0;
+  bool assumed = false;
+  std::string basis;           // "cloud list price" or "TCO"
+};
+// `avg_power_w` feeds the energy part of the TCO; tokens_per_s is the chip's output throughput.
+CostFigures cost_figures(const CostSpec& s, double tokens_per_s, double avg_power_w);
+
+}  // namespace xpu

@@ -1,0 +1,302 @@
+// Trainium family: presets, the lowerings alone (pure, no SystemC), the NeuronCore model with
+// hand-written programs, engine concurrency, double buffering, roofline bounds and functional GEMM.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "chips/trainium/isa.h"
+#include "chips/trainium/trainium_spec.h"
+#include "kernels/gemm/trainium.h"
+#include "kernels/trainium_lowerings.h"
+#include "sim/app/kernel_api.h"
+#include "sim/app/registry.h"
+#include "sim/app/runner.h"
+
+using namespace xpu;
+using namespace xpu::trainium;
+
+namespace {
+TrainiumSpec load_spec(const std::string& preset, const std::vector<std::string>& overlays = {}) {
+  ConfigTree t = ConfigTree::load_file(source_dir() + "/chips/trainium/presets/" + preset + ".yaml");
+  for (const auto& o : overlays) t.apply_overlay(o);
+  Params p(Params::Mode::Load, &t);
+  TrainiumSpec s;
+  describe(p, s);
+  p.finish();
+  if (s.name.empty()) s.name = preset;
+  return s;
+}
+OpSpec op(const std::string& kind, std::map<std::string, std::string> a) { return make_op(kind, a); }
+OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, const std::string& dt = "bf16") {
+  return op("gemm", {{"m", std::to_string(m)}, {"n", std::to_string(n)}, {"k", std::to_string(k)}, {"dtype", dt}});
+}
+// Visits every instruction of every task of a lowering.
+template <class F>
+void each_instr(const KernelPrograms& ps, F f) {
+  for (const auto& p : ps)
+    for (std::uint64_t i = 0; i < p.num_tasks; ++i) {
+      Task t;
+      p.make_task(i, t);
+      for (const auto& in : t.instrs) f(in, t);
+    }
+}
+}  // namespace
+
+TEST(TrainiumPresets, LoadWithPeaksFromPerCoreFigures) {
+  for (const char* n : {"trn1", "inf2", "trn2", "trn3"}) {
+    auto chip = load_chip(n);
+    EXPECT_EQ(chip->family(), "trainium");
+    TrainiumSpec s = load_spec(n);
+    // Peak = cores x 128 x 128 PEs x 2 FLOPs x columns/cycle x TensorE clock.
+    EXPECT_DOUBLE_EQ(chip->peak_flops(DType::bf16), s.cores * 2.0 * 128 * 128 * s.tensor.clock.value());
+  }
+  EXPECT_NEAR(load_spec("trn1").core_peak_flops(DType::bf16) / 1e12, 92, 0.5);   // [NKI-T1]
+  EXPECT_NEAR(load_spec("trn1").core_peak_flops(DType::fp32) / 1e12, 23, 0.2);
+  EXPECT_NEAR(load_spec("trn2").core_peak_flops(DType::bf16) / 1e12, 79, 0.5);   // [NKI-T2]
+  EXPECT_NEAR(load_spec("trn2").core_peak_flops(DType::fp8) / 1e12, 158, 1.0);
+  EXPECT_NEAR(load_spec("trn3").core_peak_flops(DType::fp8) / 1e12, 315, 1.0);   // [NKI-T3]
+  EXPECT_EQ(load_spec("trn1").core_peak_flops(DType::int8), 0);
+  EXPECT_GT(load_spec("inf2").core_peak_flops(DType::int8), 0);                  // [INF2]
+  // cores_used selects how many NeuronCores a kernel is split over.
+  auto one = load_chip("trn2", {"cores_used=1"});
+  EXPECT_NEAR(one->peak_flops(DType::bf16) / 1e12, 78.6, 0.1);
+  EXPECT_THROW(load_chip("trn2", {"cores_used=9"}), std::exception);
+  EXPECT_THROW(load_chip("trn2", {"tensor.colls_per_cycle.bf16=2"}), std::exception);
+}
+
+TEST(TrainiumLowering, HardwareTileLimitsAreEnforced) {
+  EXPECT_NO_THROW(check_matmul(128, 512, 128));
+  EXPECT_THROW(check_matmul(129, 512, 128), InputError);
+  EXPECT_THROW(check_matmul(128, 513, 128), InputError);
+  EXPECT_THROW(check_matmul(128, 512, 129), InputError);
+  EXPECT_THROW(check_lane(129, 10), InputError);
+  EXPECT_THROW(check_lane(128, 70000), InputError);
+}
+
+TEST(TrainiumLowering, GemmTilesFitTheEnginesAndCountTheFlops) {
+  TrainiumSpec s = load_spec("trn2");
+  for (auto o : {gemm(1000, 700, 300), gemm(8, 4096, 1024), gemm(4096, 96, 200)}) {
+    KernelPrograms ps = lower(o, s, LowerOptions{});
+    ASSERT_EQ(ps.size(), 1u);
+    EXPECT_TRUE(ps[0].static_placement);
+    EXPECT_EQ(ps[0].num_tasks, 8u);
+    double flops = 0, read = 0;
+    each_instr(ps, [&](const Instr& in, const Task&) {
+      if (in.kind == TxKind::TileCompute) {
+        EXPECT_LE(in.m, 128u);
+        EXPECT_LE(in.n, 512u);
+        EXPECT_LE(in.k, 128u);
+        EXPECT_EQ(in.engine, kTensor);
+        flops += static_cast<double>(in.flops);
+      }
+      if (in.kind == TxKind::DmaRead) read += static_cast<double>(in.bytes);
+    });
+    EXPECT_DOUBLE_EQ(flops, o.flops()) << o.shape_str();
+    EXPECT_GE(read, o.m * o.k * 2.0 + o.k * o.n * 2.0);  // every operand read at least once
+  }
+  // Orientation: decode-size GEMMs keep the weights stationary.
+  EXPECT_FALSE(choose_gemm_plan(gemm(8, 4096, 4096), s).a_stationary);
+  EXPECT_TRUE(choose_gemm_plan(gemm(4096, 4096, 4096), s).a_stationary);
+}
+
+TEST(TrainiumLowering, EveryOpLoweredOrRefusedClearly) {
+  TrainiumSpec s = load_spec("trn2");
+  std::vector<OpSpec> ops = {
+      op("rmsnorm", {{"rows", "64"}, {"cols", "4096"}}),
+      op("layernorm", {{"rows", "64"}, {"cols", "4096"}}),
+      op("softmax", {{"rows", "64"}, {"cols", "1000"}}),
+      op("swiglu", {{"rows", "64"}, {"cols", "1000"}}),
+      op("gelu", {{"rows", "3"}, {"cols", "5"}}),
+      op("rope", {{"rows", "64"}, {"cols", "1024"}}),
+      op("residual_add", {{"rows", "64"}, {"cols", "4096"}}),
+      op("embedding", {{"rows", "64"}, {"cols", "4096"}}),
+      op("topk", {{"rows", "64"}, {"experts", "64"}, {"topk", "2"}}),
+      op("sampling", {{"rows", "4"}, {"cols", "32000"}}),
+      op("grouped_gemm", {{"tokens", "256"}, {"groups", "8"}, {"n", "512"}, {"k", "256"}}),
+      op("attention", {{"heads", "8"}, {"kv-heads", "2"}, {"seq", "1000"}, {"head-dim", "128"}}),
+      op("attention", {{"heads", "8"}, {"kv-heads", "2"}, {"seq", "3000"}, {"phase", "decode"}}),
+      op("attention", {{"heads", "4"}, {"kv-heads", "4"}, {"seq", "600"}, {"head-dim", "192"}, {"window", "256"}}),
+  };
+  for (const auto& o : ops) {
+    KernelPrograms ps = lower(o, s, LowerOptions{});
+    ASSERT_FALSE(ps.empty()) << name(o.kind);
+    each_instr(ps, [&](const Instr& in, const Task&) {
+      EXPECT_LT(in.engine, kNumEngines);
+      if (in.kind == TxKind::VectorOp) EXPECT_LE(in.m, 128u);
+      for (auto d : in.dep) EXPECT_TRUE(d == kNoDep || d < 100000000u);
+    });
+  }
+  try {
+    lower(op("allreduce", {{"bytes", "1024"}}), s, LowerOptions{});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("single-chip"), std::string::npos);
+  }
+  try {
+    lower(gemm(64, 64, 64, "fp4"), s, LowerOptions{});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no fp4 matmul path"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(lower(op("gelu", {{"rows", "4"}, {"cols", "8"}, {"dtype", "fp4"}}), s, LowerOptions{}), InputError);
+  EXPECT_THROW(lower(gemm(64, 64, 64, "int8"), load_spec("trn1"), LowerOptions{}), InputError);
+}
+
+TEST(TrainiumLowering, CausalPrefillSkipsTilesAboveTheDiagonal) {
+  TrainiumSpec s = load_spec("trn2");
+  auto count_mm = [&](bool causal) {
+    OpSpec o = op("attention", {{"heads", "2"}, {"kv-heads", "2"}, {"seq", "2048"}, {"causal", causal ? "1" : "0"}});
+    std::uint64_t n = 0;
+    each_instr(lower(o, s, LowerOptions{}), [&](const Instr& in, const Task&) { n += in.kind == TxKind::TileCompute; });
+    return n;
+  };
+  const double ratio = static_cast<double>(count_mm(true)) / count_mm(false);
+  EXPECT_GT(ratio, 0.5);
+  EXPECT_LT(ratio, 0.75);  // 16 query tiles x 4 KV tiles: 40 of 64 tiles visible
+}
+
+// The NeuronCore model with hand-written programs: independent instructions of different engines
+// overlap; dependent ones serialize; times follow each engine's clock.
+TEST(TrainiumChip, HandWrittenProgramEnginesRunConcurrently) {
+  auto chip = load_chip("trn1", {"cores_used=1", "launch_overhead=0 us"});
+  auto run = [&](bool dependent) {
+    Program p;
+    p.name = "hand";
+    p.num_tasks = 1;
+    p.static_placement = true;
+    p.make_task = [=](std::uint64_t, Task& t) {
+      std::uint32_t a = t.add(matmul(128, 512, 128, DType::bf16, 2ull * 128 * 512 * 128));
+      Instr s = lane(kScalar, 128, 1400, 1, DType::bf16, 1);
+      if (dependent) s.dep[0] = a;
+      t.add(s);
+    };
+    RunOptions ro;
+    return simulate(*chip, {{p}}, ro, DType::bf16);
+  };
+  // TensorE: max(512 cols, 64) = 512 cycles at 2.8 GHz = 182.9 ns busy, + 128 pipeline cycles latency.
+  // ScalarE: 1400 + 16 cycles at 1.4 GHz = 1011.4 ns busy, + 100 cycles latency = 1082.9 ns.
+  RunResult ind = run(false), dep = run(true);
+  EXPECT_NEAR(ind.latency_s * 1e9, 1082.9, 1.0);
+  EXPECT_NEAR(dep.latency_s * 1e9, 182.9 + 128 / 2.8 + 1082.9, 1.5);
+  EXPECT_NEAR(ind.stats.get("chip.core0.tensor.busy") * 1e9, 182.9, 0.5);
+  EXPECT_NEAR(ind.stats.get("chip.core0.scalar.busy") * 1e9, 1011.4, 0.5);
+}
+
+TEST(TrainiumChip, DmaSpreadsOverEnginesByPartitions) {
+  auto chip = load_chip("trn2", {"cores_used=1", "launch_overhead=0 us"});
+  auto run = [&](std::uint32_t partitions) {
+    Program p;
+    p.name = "dma";
+    p.num_tasks = 1;
+    p.static_placement = true;
+    p.make_task = [=](std::uint64_t, Task& t) { t.add(dma(TxKind::DmaRead, 0, 32768, partitions, DType::bf16)); };
+    return simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
+  };
+  // [NKI-DMA] example 1: 32 KiB into 4 partitions uses one engine: 1205 ns streaming + overheads.
+  const double one = run(4), all = run(128);
+  EXPECT_NEAR(one, 1416, 60);
+  EXPECT_LT(all, one / 4);
+}
+
+// Cross-check: a large bf16 GEMM on one NeuronCore reaches a plausible share of the core's peak and
+// never exceeds it or the HBM roofline.
+TEST(TrainiumCrossCheck, LargeGemmOnOneCoreIsPlausibleAndBounded) {
+  auto chip = load_chip("trn2", {"cores_used=1"});
+  OpSpec o = gemm(2048, 2048, 2048);
+  KernelRun r = run_kernel(*chip, o, false, false);
+  const double core_peak = 2.0 * 128 * 128 * 2.4e9;
+  EXPECT_DOUBLE_EQ(chip->peak_flops(DType::bf16), core_peak);
+  const double share = o.flops() / r.result.latency_s / core_peak;
+  EXPECT_GT(share, 0.75);
+  EXPECT_LT(share, 1.0);
+  EXPECT_GE(r.result.latency_s, o.min_bytes() / chip->dram_bandwidth());
+  EXPECT_LE(r.result.stats.get("chip.core0.tensor.utilization"), 1.0);
+}
+
+// Cross-check: GEMM + fused activation overlaps Tensor and Scalar engine work (visible in the trace
+// and the busy times), and removing DMA double-buffering makes it slower.
+TEST(TrainiumCrossCheck, GemmActivationOverlapsEnginesAndDoubleBufferingHelps) {
+  auto run = [&](int buffers, bool trace) {
+    auto chip = load_chip("trn2", {"cores_used=1", "lowering.dma_buffers=" + std::to_string(buffers)});
+    TrainiumSpec s = load_spec("trn2", {"cores_used=1", "lowering.dma_buffers=" + std::to_string(buffers)});
+    OpSpec o = gemm(1024, 2048, 2048);
+    GemmPlan plan = choose_gemm_plan(o, s);
+    plan.fused_activation = true;
+    RunOptions ro;
+    ro.trace = trace;
+    return simulate(*chip, {lower_gemm(o, s, LowerOptions{}, plan)}, ro, DType::bf16);
+  };
+  RunResult r2 = run(2, true);
+  // Find the unit ids of core0's tensor and scalar engines and check their intervals overlap.
+  std::uint32_t tensor = 0, scalar = 0;
+  for (std::uint32_t i = 0; i < r2.unit_names.size(); ++i) {
+    if (r2.unit_names[i] == "chip.core0.tensor") tensor = i;
+    if (r2.unit_names[i] == "chip.core0.scalar") scalar = i;
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> t_iv, s_iv;
+  for (const auto& rec : r2.trace) {
+    if (rec.unit == tensor) t_iv.push_back({rec.start_ps, rec.end_ps});
+    if (rec.unit == scalar) s_iv.push_back({rec.start_ps, rec.end_ps});
+  }
+  ASSERT_FALSE(s_iv.empty());
+  int overlapping = 0;
+  for (const auto& s : s_iv)
+    for (const auto& t : t_iv)
+      if (t.first < s.second && s.first < t.second) {
+        ++overlapping;
+        break;
+      }
+  EXPECT_GT(overlapping, static_cast<int>(s_iv.size()) / 2) << "activations should run while TensorE computes";
+  const double busy_sum = r2.stats.get("chip.core0.tensor.busy") + r2.stats.get("chip.core0.scalar.busy");
+  EXPECT_LT(r2.latency_s, busy_sum);  // overlap: less time than the two engines' work back to back
+  RunResult r1 = run(1, false);
+  EXPECT_GT(r1.latency_s, r2.latency_s * 1.1) << "single-buffered DMA should be slower";
+}
+
+// No kernel beats its roofline, over a grid of shapes, ops and presets.
+TEST(TrainiumRoofline, NoKernelBeatsItsRoofline) {
+  std::vector<OpSpec> ops;
+  for (std::int64_t m : {1, 8, 128, 333, 1024})
+    for (std::int64_t n : {96, 1024, 3000}) ops.push_back(gemm(m, n, 512));
+  ops.push_back(gemm(512, 512, 512, "fp8"));
+  ops.push_back(op("attention", {{"heads", "8"}, {"kv-heads", "2"}, {"seq", "1024"}}));
+  ops.push_back(op("attention", {{"heads", "8"}, {"kv-heads", "1"}, {"seq", "4096"}, {"phase", "decode"}}));
+  ops.push_back(op("rmsnorm", {{"rows", "1024"}, {"cols", "4096"}}));
+  ops.push_back(op("softmax", {{"rows", "1024"}, {"cols", "4096"}}));
+  ops.push_back(op("swiglu", {{"rows", "1024"}, {"cols", "4096"}}));
+  ops.push_back(op("residual_add", {{"rows", "1024"}, {"cols", "4096"}}));
+  ops.push_back(op("embedding", {{"rows", "1024"}, {"cols", "4096"}}));
+  for (const char* preset : {"trn1", "trn2", "trn3"}) {
+    auto chip = load_chip(preset);
+    for (const auto& o : ops) {
+      if (chip->peak_flops(o.dtype) <= 0) continue;
+      KernelRun r = run_kernel(*chip, o, false, false);
+      const double bound = std::max(o.flops() / chip->peak_flops(o.dtype), o.min_bytes() / chip->dram_bandwidth());
+      EXPECT_GE(r.result.latency_s, bound) << preset << " " << name(o.kind) << " " << o.shape_str();
+    }
+  }
+}
+
+// Elementwise ops are bandwidth-bound at large sizes (within 1.35x of the achievable HBM bound).
+TEST(TrainiumRoofline, ElementwiseOpsAreBandwidthBound) {
+  auto chip = load_chip("trn2");
+  for (auto o : {op("residual_add", {{"rows", "4096"}, {"cols", "4096"}}), op("gelu", {{"rows", "4096"}, {"cols", "4096"}}),
+                 op("rmsnorm", {{"rows", "4096"}, {"cols", "4096"}})}) {
+    KernelRun r = run_kernel(*chip, o, false, false);
+    const double bw_bound = o.min_bytes() / (0.9 * chip->dram_bandwidth());
+    EXPECT_LT(r.result.latency_s, 1.35 * bw_bound + 1e-6) << name(o.kind);
+  }
+}
+
+TEST(TrainiumFunctional, GemmMatchesReference) {
+  for (const char* preset : {"trn1", "trn2"}) {
+    auto chip = load_chip(preset);
+    for (auto o : {gemm(64, 96, 80), gemm(600, 96, 300), gemm(64, 96, 80, "fp32")}) {
+      KernelRun r = run_kernel(*chip, o, true, false);
+      EXPECT_TRUE(r.check.passed) << preset << " " << o.shape_str() << " err " << r.check.max_rel_error;
+    }
+    OpSpec g = op("grouped_gemm", {{"tokens", "300"}, {"groups", "3"}, {"n", "128"}, {"k", "200"}});
+    EXPECT_TRUE(run_kernel(*chip, g, true, false).check.passed) << preset;
+  }
+}
