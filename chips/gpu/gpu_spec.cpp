@@ -54,8 +54,6 @@ void describe(Params& p, GpuSpec& s) {
   describe(p, s.l2, "l2.");
   describe(p, s.hbm, "hbm.");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches on one stream", "2 us");
-  describe(p, s.power, "power.");
-  describe(p, s.cost, "cost.");
   p.require(s.sm.count > 0, "sm.count", "a positive SM count");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");

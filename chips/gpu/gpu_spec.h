@@ -8,8 +8,6 @@
 #include "sim/base/dtype.h"
 #include "sim/memory/hbm.h"
 #include "sim/memory/tile_cache.h"
-#include "sim/power/power.h"
-#include "sim/cost/cost.h"
 
 namespace xpu::gpu {
 
@@ -40,8 +38,6 @@ struct GpuSpec {
   CacheSpec l2;
   HbmSpec hbm;
   Seconds launch_overhead;  // gap between dependent kernel launches on one stream
-  PowerSpec power;
-  CostSpec cost;
   double tensor_flops_per_clk(DType d) const;  // per SM
   double peak_flops(DType d) const;            // whole chip
 };

@@ -10,6 +10,7 @@
 
 #include "sim/app/kernel_api.h"
 #include "sim/app/model_run.h"
+#include "sim/app/serve.h"
 #include "sim/app/registry.h"
 #include "sim/app/validate.h"
 #include "sim/io/output.h"
@@ -31,6 +32,8 @@ const char* kUsage =
     "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
     "  run --model M ...         a whole transformer forward pass (prefill, decode or a request)\n"
+    "  serve --chip C --model M  best serving operating point: tok/s, TTFT, TPOT, W, J/token, $/Mtok\n"
+    "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
     "  validate                  compare predictions with real-hardware measurements\n"
     "\n"
     "examples:\n"
@@ -83,7 +86,9 @@ int cmd_params(const std::vector<std::string>& args) {
   std::cout << f.name << ": " << f.description << "\n\n";
   std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
             << "meaning\n";
-  for (const auto& p : f.schema())
+  std::vector<ParamInfo> all = f.schema();
+  for (const auto& p : power_cost_schema()) all.push_back(p);
+  for (const auto& p : all)
     std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
               << (p.required ? "(required)" : p.default_text) << p.description << "\n";
   return 0;
@@ -92,6 +97,8 @@ int cmd_params(const std::vector<std::string>& args) {
 int cmd_kernel(int argc, char** argv) {
   po::options_description chip("chip");
   chip.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset (xpusim list chips)")(
+      "sustained", po::bool_switch(),
+      "run as if repeated back to back: the TDP limit throttles the clock (default: a single burst)")(
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
@@ -132,8 +139,13 @@ int cmd_kernel(int argc, char** argv) {
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
-  KernelRun run = run_kernel(*model, op, vm["functional"].as<bool>(), trace);
+  KernelRun run;
+  PowerResult pw = settle_power(*model, vm["sustained"].as<bool>(), [&](const ChipModel& c) {
+    run = run_kernel(c, op, vm["functional"].as<bool>(), trace);
+    return run.result.events;
+  });
   nlohmann::json j = run_result_json(run.result);
+  j["power"] = power_json(pw);
   j["op"] = name(op.kind);
   j["shape"] = op.shape_str();
   if (run.check.ran)
@@ -145,6 +157,20 @@ int cmd_kernel(int argc, char** argv) {
   } else {
     std::cout << name(op.kind) << " " << op.shape_str() << " on ";
     std::cout << run_result_table(run.result);
+    if (pw.modeled) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "  %-26s%.0f W average (TDP %.0f W), %.3g J", "power", pw.avg_power_w, pw.tdp_w,
+                    pw.energy_j);
+      std::cout << buf;
+      if (pw.throttled)
+        std::snprintf(buf, sizeof buf, "; throttled to %.0f%% clock (%.0f W unthrottled), %.1f%% slower\n",
+                      100 * pw.clock_ratio, pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
+      else if (pw.avg_power_w > pw.tdp_w * 1.005)
+        std::snprintf(buf, sizeof buf, "; above TDP: sustained (--sustained) it would throttle\n");
+      else
+        std::snprintf(buf, sizeof buf, "\n");
+      std::cout << buf;
+    }
     if (run.check.ran)
       std::cout << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance "
                 << run.check.tolerance << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
@@ -166,6 +192,8 @@ int cli_main(int argc, char** argv) {
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
+  if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
+  if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "xpusim " << XPUSIM_VERSION << "\n";
     return 0;

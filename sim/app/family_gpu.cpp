@@ -28,6 +28,8 @@ class GpuModel : public ChipModel {
   double clock_hz() const override { return m_spec.sm.clock.value(); }
   // vLLM / TensorRT-LLM on GPUs: residual add fused into RMSNorm, rotary and SiLU-and-mul separate.
   std::string default_fusion() const override { return "vllm"; }
+  std::vector<std::string> clock_keys() const override { return {"sm.clock"}; }
+  int executors() const override { return m_spec.sm.count; }
   const gpu::GpuSpec& spec() const { return m_spec; }
 
  private:

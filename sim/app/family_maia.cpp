@@ -18,6 +18,8 @@ class MaiaModel : public ChipModel {
   std::string name() const override { return m_spec.name; }
   std::string family() const override { return "maia"; }
   std::string resolved_yaml() const override { return m_yaml; }
+  std::vector<std::string> clock_keys() const override { return {"clock"}; }
+  int executors() const override { return m_spec.tiles(); }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
     return maia::lower(op, m_spec, opt);
   }

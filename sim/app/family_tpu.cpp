@@ -18,6 +18,9 @@ class TpuModel : public ChipModel {
   std::string name() const override { return m_spec.name; }
   std::string family() const override { return "tpu"; }
   std::string resolved_yaml() const override { return m_yaml; }
+  std::string default_fusion() const override { return "xla"; }  // XLA fuses elementwise ops into neighbours
+  std::vector<std::string> clock_keys() const override { return {"clock"}; }
+  int executors() const override { return m_spec.tensorcores; }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
     return tpu::lower(op, m_spec, opt);
   }

@@ -18,6 +18,12 @@ class TrainiumModel : public ChipModel {
   std::string name() const override { return m_spec.name; }
   std::string family() const override { return "trainium"; }
   std::string resolved_yaml() const override { return m_yaml; }
+  // The Neuron compiler fuses elementwise ops into neighbouring engine instructions where it can.
+  std::string default_fusion() const override { return "trtllm"; }
+  std::vector<std::string> clock_keys() const override {
+    return {"tensor.clock", "vector.clock", "scalar.clock", "gpsimd.clock"};
+  }
+  int executors() const override { return m_spec.active_cores(); }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
     return trainium::lower(op, m_spec, opt);
   }

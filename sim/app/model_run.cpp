@@ -26,8 +26,9 @@ std::string op_key(const OpSpec& o) {
 }
 }  // namespace
 
-ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
-                         const ModelRunOptions& opt) {
+namespace {
+ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
+                            const ModelRunOptions& opt) {
   auto wall0 = std::chrono::steady_clock::now();
   sc.validate(model);
   ModelRunResult r;
@@ -44,14 +45,23 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
     throw InputError("--tp " + std::to_string(sc.tp) + ": this build models one chip; tensor parallelism needs the "
                      "multi-chip interconnect model (use --tp 1, or lower precision / fewer sequences to fit)");
 
-  std::map<std::string, std::pair<RunResult, std::string>> cache;
+  // Identical ops recur across steps, batch points and studies of one process: their results are
+  // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
+  static std::map<std::string, std::pair<RunResult, std::string>> cache;
+  if (cache.size() > 20000) cache.clear();
+  const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
     Graph g = build_step_graph(model, sc, plan.decode, plan.context_len, fusion);
     StepResult step;
     step.decode = plan.decode;
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;
-    for (const GraphNode& n : g.nodes) {
+    for (GraphNode& n : g.nodes) {
+      // A GEMM whose weights are wider than its activations (the bf16 LM head of an fp8 model) runs
+      // in the weight precision: the activations are converted up, as the serving stacks do.
+      if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
+          bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
+        n.op.dtype = n.op.wdtype;
       NodeResult nr;
       nr.label = n.op.label;
       nr.group = n.group;
@@ -62,7 +72,7 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
       nr.fused_into = n.fused_into;
       nr.flops = n.op.flops();
       if (!n.fused) {
-        std::string key = op_key(n.op);
+        std::string key = chip_key + op_key(n.op);
         auto it = cache.find(key);
         if (it == cache.end()) {
           LowerOptions lo;
@@ -70,6 +80,8 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
           std::string strategy;
           for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
           RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
+          rr.trace.clear();
+          rr.stats = Stats();
           r.transactions += rr.transactions;
           ++r.simulated_kernels;
           it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
@@ -88,10 +100,12 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
         nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
         step.time_s += nr.time_s * n.count;
         step.dram_bytes += nr.dram_bytes * n.count;
+        step.events += rr.events.scaled(n.count);
       }
       step.flops += nr.flops * n.count;
       step.nodes.push_back(nr);
     }
+    r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }
   double decode_time = 0;
@@ -112,6 +126,26 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
 }
+}  // namespace
+
+ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
+                         const ModelRunOptions& opt) {
+  ModelRunResult r;
+  double wall = 0;
+  std::uint64_t txn = 0;
+  PowerResult p = settle_power(chip, opt.sustained, [&](const ChipModel& c) {
+    r = run_model_at(c, model, sc, opt);
+    wall += r.wall_s;
+    txn += r.transactions;
+    return r.events;
+  });
+  r.chip = chip.name();
+  r.capacity_bytes = chip.dram_capacity();
+  r.power = p;
+  r.wall_s = wall;
+  r.transactions = txn;
+  return r;
+}
 
 nlohmann::json model_run_json(const ModelRunResult& r) {
   nlohmann::json j;
@@ -129,6 +163,11 @@ nlohmann::json model_run_json(const ModelRunResult& r) {
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
                  {"activation_bytes", r.memory.activation_bytes}, {"total_bytes", r.memory.total()},
                  {"capacity_bytes", r.capacity_bytes}};
+  j["power"] = power_json(r.power);
+  double tokens = 0;
+  for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
+  if (tokens == 0) tokens = static_cast<double>(r.scenario.batch);
+  j["joules_per_token"] = r.power.modeled ? r.power.energy_j / tokens : 0;
   j["wall_s"] = r.wall_s;
   j["transactions"] = r.transactions;
   j["simulated_kernels"] = r.simulated_kernels;
@@ -161,6 +200,11 @@ std::string model_run_table(const ModelRunResult& r) {
   std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
   row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
   row("memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  if (r.power.modeled) {
+    std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
+                  r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
+    row("power", buf);
+  }
   std::snprintf(buf, sizeof buf, "%.2f s, %llu transactions, %llu kernels simulated", r.wall_s,
                 static_cast<unsigned long long>(r.transactions), static_cast<unsigned long long>(r.simulated_kernels));
   row("simulation", buf);
@@ -233,7 +277,7 @@ int cmd_run(int argc, char** argv) {
   nlohmann::json j = model_run_json(r);
   if (vm.count("out")) {
     RunResult rr;
-    rr.resolved_yaml = chip->resolved_yaml();
+    rr.resolved_yaml = chip->full_yaml();
     write_run_dir(vm["out"].as<std::string>(), rr, j, false);
   }
   if (format == "json") std::cout << j.dump(2) << "\n";

@@ -34,6 +34,7 @@ struct StepResult {
   double time_s = 0;
   double flops = 0, dram_bytes = 0;
   std::vector<NodeResult> nodes;
+  EnergyEvents events;       // one step
 };
 
 struct ModelRunResult {
@@ -47,11 +48,14 @@ struct ModelRunResult {
   double wall_s = 0;
   std::uint64_t transactions = 0;
   std::uint64_t simulated_kernels = 0, cached_kernels = 0;
+  EnergyEvents events;       // the whole run: every step times its repeat
+  PowerResult power;         // at the settled clock (sustained serving)
 };
 
 struct ModelRunOptions {
   bool check_memory = true;
   int max_decode_samples = 4;
+  bool sustained = true;     // serving runs back to back: the TDP limit applies
 };
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,

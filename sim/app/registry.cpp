@@ -42,6 +42,8 @@ const FamilyEntry& family(const std::string& name) {
   throw InputError("unknown chip family '" + name + "'; families: " + join(names));
 }
 
+std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam);
+
 std::vector<PresetInfo> list_presets() {
   std::vector<PresetInfo> out;
   fs::path chips = fs::path(source_dir()) / "chips";
@@ -101,7 +103,56 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(),
            path);
   for (const auto& o : overlays) tree.apply_overlay(o);
-  return family(fam).load(tree);
+  return load_from_tree(tree, fam);
+}
+
+namespace {
+bool in_section(const std::string& key, const char* section) {
+  return key.rfind(std::string(section) + ".", 0) == 0;
+}
+}  // namespace
+
+std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam) {
+  // power.* and cost.* are parsed here for every family; the rest goes to the family's schema.
+  ConfigTree chip_tree, pc_tree;
+  for (const auto& [k, v] : tree.entries())
+    (in_section(k, "power") || in_section(k, "cost") ? pc_tree : chip_tree).set(k, v.text, v.origin);
+  chip_tree.set_file(tree.file());
+  pc_tree.set_file(tree.file());
+  std::unique_ptr<ChipModel> model = family(fam).load(chip_tree);
+  Params p(Params::Mode::Load, &pc_tree);
+  model->m_has_power = pc_tree.find("power.tdp") != nullptr;
+  if (model->m_has_power) describe(p, model->m_power, "power.");
+  describe(p, model->m_cost, "cost.");
+  p.finish();
+  model->m_tree = tree;
+  model->m_family_name = fam;
+  model->m_power_yaml = p.resolved_yaml();
+  return model;
+}
+
+std::unique_ptr<ChipModel> ChipModel::at_clock(double ratio) const {
+  std::vector<std::string> keys = clock_keys();
+  if (keys.empty() || m_family_name.empty()) return nullptr;
+  ConfigTree t = m_tree;
+  for (const auto& k : keys) {
+    const ConfigValue* v = t.find(k);
+    if (!v) continue;
+    Hertz f = Hertz::parse(v->text);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6f MHz", f.value() * ratio / 1e6);
+    t.set(k, buf, "DVFS");
+  }
+  return load_from_tree(t, m_family_name);
+}
+
+std::vector<ParamInfo> power_cost_schema() {
+  PowerSpec ps;
+  CostSpec cs;
+  Params p(Params::Mode::Describe, nullptr);
+  describe(p, ps, "power.");
+  describe(p, cs, "cost.");
+  return p.schema();
 }
 
 }  // namespace xpu

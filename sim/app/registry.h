@@ -8,7 +8,9 @@
 
 #include "sim/base/config.h"
 #include "sim/base/program.h"
+#include "sim/cost/cost.h"
 #include "sim/engine/chip.h"
+#include "sim/power/power.h"
 #include "kernels/common/lowering.h"
 #include "workloads/op.h"
 
@@ -20,7 +22,8 @@ class ChipModel {
   virtual ~ChipModel() = default;
   virtual std::string name() const = 0;
   virtual std::string family() const = 0;
-  virtual std::string resolved_yaml() const = 0;
+  virtual std::string resolved_yaml() const = 0;  // the family's own fields
+  std::string full_yaml() const { return resolved_yaml() + m_power_yaml; }
   // Pure lowering of one op into the kernel launches this family's software would run.
   virtual KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const = 0;
   // A fresh SystemC model of the chip (called once per simulation).
@@ -32,6 +35,26 @@ class ChipModel {
   virtual std::vector<DType> dtypes() const;       // dtypes with a nonzero peak
   // The fusion its usual software applies to a model graph (workloads FusionPolicy::parse names).
   virtual std::string default_fusion() const { return "none"; }
+  // Preset keys of the clocks that DVFS scales together (the power manager's clock domain).
+  virtual std::vector<std::string> clock_keys() const { return {}; }
+  // Number of executors (SMs, cores, tiles) that executor_active power is counted for.
+  virtual int executors() const { return 1; }
+
+  // Power and cost are family-independent preset sections (`power.*`, `cost.*`), parsed by the
+  // registry; a preset without `power.tdp` has no power model (reports say so).
+  const PowerSpec* power() const { return m_has_power ? &m_power : nullptr; }
+  const CostSpec& cost() const { return m_cost; }
+  // The same chip with its clock domain at `ratio` of nominal (nullptr if the family has none).
+  std::unique_ptr<ChipModel> at_clock(double ratio) const;
+
+ private:
+  friend std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam);
+  PowerSpec m_power;
+  CostSpec m_cost;
+  bool m_has_power = false;
+  ConfigTree m_tree;            // the resolved input tree (for at_clock)
+  std::string m_family_name;
+  std::string m_power_yaml;
 };
 
 struct FamilyEntry {
@@ -51,7 +74,10 @@ struct PresetInfo {
 std::vector<PresetInfo> list_presets();
 // Loads a preset by name or path and applies `--set` overlays (same mechanism as inherits).
 std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays = {});
+// Schema of the family-independent `power.*` and `cost.*` sections (for `xpusim params`).
+std::vector<ParamInfo> power_cost_schema();
 
 void register_builtin_families();
+std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam);
 
 }  // namespace xpu

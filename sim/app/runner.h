@@ -1,13 +1,16 @@
 // One straight path from kernels to results, shared by the CLI, the Python module and sweeps:
 // build a fresh chip model, run its kernel launches, collect records, counters and stats.
 #pragma once
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "sim/app/registry.h"
 #include "sim/base/stats.h"
 #include "sim/base/trace.h"
+#include "sim/power/power.h"
 
 namespace xpu {
 
@@ -32,6 +35,7 @@ struct KernelResult {
   std::uint64_t tasks = 0, transactions = 0;
   int occupancy = 0;
   int count = 1;              // how many times it runs per step (folded layers)
+  EnergyEvents events;        // what it did, for the power model
 };
 
 struct RunResult {
@@ -47,7 +51,26 @@ struct RunResult {
   std::vector<TraceRecord> trace;
   std::vector<std::string> unit_names, kernel_names;
   std::string resolved_yaml;
+  EnergyEvents events;        // all kernels together
 };
+
+// Average power of a workload, and (sustained) the clock the TDP limit settles it at.
+struct PowerResult {
+  bool modeled = false;       // false: the preset has no power section
+  double avg_power_w = 0, energy_j = 0, tdp_w = 0;
+  double clock_ratio = 1.0;   // f / f_nominal after throttling
+  bool throttled = false;
+  double slowdown = 1.0;      // time at the settled clock / time at the nominal clock
+  double unthrottled_power_w = 0;
+  EnergyBreakdown breakdown;
+};
+PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_ratio = 1.0);
+// Runs `sim` at the nominal clock; when sustained and above TDP, lowers the clock domain (rebuilding
+// the chip at that clock and simulating again: the time change comes from the simulation) until the
+// average power fits. Returns the events of the final run in `final_events` and its chip clock.
+PowerResult settle_power(const ChipModel& chip, bool sustained,
+                         const std::function<EnergyEvents(const ChipModel&)>& sim, EnergyEvents* final_events = nullptr);
+nlohmann::json power_json(const PowerResult& p);
 
 // Simulates the kernels in order on a fresh instance of `chip`.
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);

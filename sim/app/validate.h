@@ -21,7 +21,9 @@ struct ValidationPoint {
 
 std::vector<ValidationRow> read_measurements(const std::string& csv_path);
 // Predicts every row this build can simulate (others are skipped); `filter` selects ids by prefix.
-std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "");
+// Model-level serving rows (minutes of simulation each) are included only with `models`.
+std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "",
+                                          bool models = false);
 std::vector<std::string> default_measurement_files();
 
 int cmd_validate(int argc, char** argv);

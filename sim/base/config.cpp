@@ -218,8 +218,13 @@ void Params::finish() const {
   if (m_mode != Mode::Load || !m_tree) return;
   std::vector<std::string> known;
   for (const auto& p : m_schema) known.push_back(p.path);
+  const bool own_section = !m_schema.empty() && (m_schema.front().path.rfind("power.", 0) == 0 ||
+                                                  m_schema.front().path.rfind("cost.", 0) == 0);
   for (const auto& [k, v] : m_tree->entries()) {
     if (m_consumed.count(k)) continue;
+    // `power.*` and `cost.*` are family-independent sections that the registry binds separately
+    // (with the same strictness); a family's own schema leaves them alone.
+    if (!own_section && (k.rfind("power.", 0) == 0 || k.rfind("cost.", 0) == 0)) continue;
     std::string hint = nearest_of(k, known);
     throw ConfigError(v.origin, k, "unknown key" + (hint.empty() ? "" : " (nearest valid key: " + hint + ")"));
   }

@@ -35,6 +35,7 @@ class ConfigTree {
   const ConfigValue* find(const std::string& key) const;
   const std::map<std::string, ConfigValue>& entries() const { return m_entries; }
   const std::string& file() const { return m_file; }
+  void set_file(const std::string& f) { m_file = f; }
 
  private:
   std::map<std::string, ConfigValue> m_entries;

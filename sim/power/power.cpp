@@ -6,6 +6,9 @@ namespace xpu {
 
 void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "tdp", s.tdp, "Thermal design power: the limit the power manager holds sustained work to");
+  p(pre + "peak_limit", s.peak_limit,
+    "Electrical limit on power that holds even for bursts shorter than the TDP averaging window (0 W: none)",
+    "0 W");
   p(pre + "static", s.static_power, "Leakage and idle uncore power at the nominal clock");
   p(pre + "executor_active", s.executor_active,
     "Power of one executor (SM, core, tile) while it holds work, at nominal clock and voltage", "0 W");

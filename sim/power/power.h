@@ -13,6 +13,7 @@ namespace xpu {
 
 struct PowerSpec {
   Watts tdp;
+  Watts peak_limit;           // electrical (current) limit that caps even short bursts; 0 = none
   Watts static_power;         // leakage + idle uncore at the nominal clock
   Watts executor_active;      // per executor (SM, core, tile) while it holds work, at nominal f and V
   Joules mac[8];              // per multiply-accumulate, by DType index, at nominal V

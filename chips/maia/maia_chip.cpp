@@ -1,0 +1,169 @@
+#include "chips/maia/maia_chip.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "chips/maia/isa.h"
+
+namespace xpu::maia {
+
+MaiaMemory::MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec)
+    : sc_module(name),
+      target("target"),
+      m_spec(spec),
+      m_hbm(spec.hbm),
+      m_tile_ports(static_cast<size_t>(spec.tiles())),
+      m_noc_ports(static_cast<size_t>(spec.cluster.count)),
+      m_csram(static_cast<size_t>(spec.cluster.count)),
+      m_tile_bw(spec.tile_dma_bw()),
+      m_noc_bw(spec.noc_port_bw()),
+      m_csram_bw(spec.csram_bw()),
+      m_csram_latency(to_ticks(spec.cluster.csram_latency.value())) {
+  target.register_b_transport(this, &MaiaMemory::b_transport);
+}
+
+void MaiaMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  auto* ext = trans.get_extension<XpuExtension>();
+  const Tick now = now_ticks();
+  const ArrivalWindow w = arrival_window(*ext);
+  const Tick arrival = w.arrival, horizon = w.horizon;
+  const std::uint64_t bytes = ext->bytes, addr = trans.get_address();
+  const double b = static_cast<double>(bytes);
+  const size_t tile = ext->executor;
+  const size_t cluster = tile / static_cast<size_t>(m_spec.cluster.tiles);
+  const std::uint8_t level = ext->level & kLevelMask;
+  const bool weight = (ext->level & kWeights) != 0;
+  const bool stage = (ext->level & kToCsram) != 0;
+  if (ext->kernel != m_kernel) m_inflight.clear(), m_kernel = ext->kernel;
+  Tick end = arrival;
+  switch (level) {
+    case kHbm: {
+      // HBM -> the cluster's NoC port -> the tile's DMA port (or, staged, the cluster's CSRAM banks),
+      // streamed cut-through: the slowest resource sets the completion.
+      end = m_noc_ports[cluster].reserve(arrival, transfer_ticks(b, m_noc_bw), horizon);
+      if (stage) end = std::max(end, m_csram[cluster].reserve(arrival, transfer_ticks(b, m_csram_bw), horizon));
+      else end = std::max(end, m_tile_ports[tile].reserve(arrival, transfer_ticks(b, m_tile_bw), horizon));
+      end = std::max(end, hbm_access(arrival, addr, bytes, ext->run, ext->write, horizon));
+      if (stage) m_staged += b, m_csram_written += b;
+      if (weight) m_weights_hbm += b;
+      break;
+    }
+    case kCsram: {
+      end = m_tile_ports[tile].reserve(arrival, transfer_ticks(b, m_tile_bw), horizon);
+      end = std::max(end, m_csram[cluster].reserve(arrival, transfer_ticks(b, m_csram_bw), horizon));
+      end += m_csram_latency;
+      (ext->write ? m_csram_written : m_csram_read) += b;
+      if (weight) m_weights_sram += b;
+      break;
+    }
+    default: break;  // kTsram: local, no transfer
+  }
+  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+Tick MaiaMemory::hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write,
+                            Tick horizon) {
+  if (write) return m_hbm.access(arrival, addr, bytes, run, true, horizon);
+  // Hierarchical broadcast: a read of the same chunk that arrives while an earlier one is still in
+  // flight is served by the NoC multicast of that read, not by HBM again.
+  const std::uint64_t key = address_hash(addr ^ (bytes * 0x9e3779b97f4a7c15ull));
+  auto it = m_inflight.find(key);
+  if (it != m_inflight.end() && it->second.addr == addr && arrival <= it->second.done) {
+    m_broadcast_saved += static_cast<double>(bytes);
+    return it->second.done;
+  }
+  Tick done = m_hbm.access(arrival, addr, bytes, run, false, horizon);
+  if (m_inflight.size() > 4096) {  // reads that completed before the horizon can no longer be joined
+    for (auto i = m_inflight.begin(); i != m_inflight.end();) i = i->second.done < horizon ? m_inflight.erase(i) : std::next(i);
+  }
+  m_inflight[key] = {addr, done};
+  return done;
+}
+
+void MaiaMemory::collect_stats(Stats& out, Tick total) const {
+  std::string n = name();
+  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
+  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
+  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
+          "mean HBM channel busy time over the run");
+  out.set(n + ".csram.bytes_read", m_csram_read, "B", "bytes tile DMAs read from cluster SRAM");
+  out.set(n + ".csram.bytes_written", m_csram_written, "B", "bytes written into cluster SRAM (staging and tiles)");
+  out.set(n + ".csram.staged_bytes", m_staged, "B", "bytes the cluster DMAs staged from HBM into CSRAM");
+  out.set(n + ".noc.broadcast_saved_bytes", m_broadcast_saved, "B",
+          "HBM read bytes saved because the NoC multicast one in-flight read to several requesters");
+  out.set(n + ".weights.hbm_bytes", m_weights_hbm, "B", "weight bytes read from HBM (weights streamed)");
+  out.set(n + ".weights.sram_bytes", m_weights_sram, "B", "weight bytes read from on-die SRAM (weights pinned)");
+  double busy = 0, cbusy = 0, nbusy = 0;
+  for (const auto& t : m_tile_ports) busy += static_cast<double>(t.busy_ticks());
+  for (const auto& t : m_csram) cbusy += static_cast<double>(t.busy_ticks());
+  for (const auto& t : m_noc_ports) nbusy += static_cast<double>(t.busy_ticks());
+  auto util = [&](double sum, size_t count) { return total > 0 && count ? sum / count / double(total) : 0.0; };
+  out.set(n + ".tile_port.utilization", util(busy, m_tile_ports.size()), "ratio", "mean tile DMA port busy time");
+  out.set(n + ".csram.utilization", util(cbusy, m_csram.size()), "ratio", "mean CSRAM bank busy time per cluster");
+  out.set(n + ".noc_port.utilization", util(nbusy, m_noc_ports.size()), "ratio", "mean cluster NoC port busy time");
+}
+
+Tile::Tile(sc_core::sc_module_name name, ExecContext& ctx, int index, const MaiaSpec& spec, int max_slots)
+    : Executor(name, ctx, index, {"cdma", "tdma", "tdma1", "tdma_wr", "ttu", "tvp"}, max_slots), m_spec(spec) {
+  m_ps_per_clk = 1e12 / spec.clock.value();
+  m_dma_issue = static_cast<Tick>(spec.tile.dma_issue_cycles * m_ps_per_clk);
+  m_task_start = static_cast<Tick>(spec.tile.task_start_cycles * m_ps_per_clk);
+  m_sync = static_cast<Tick>(spec.tile.sync_cycles * m_ps_per_clk);
+  m_fill = static_cast<Tick>(spec.ttu.fill_cycles * m_ps_per_clk);
+}
+
+Timing Tile::compute(const Instr& in) {
+  double cycles = 0;
+  Tick extra = 0;
+  switch (in.kind) {
+    case TxKind::TileCompute: {
+      // The TTU steps through the operation in rows x R x cols blocks: partial blocks (M, N not a
+      // multiple of the array, K not a multiple of R) cost a full step. Operands stream from TSRAM.
+      int depth = m_spec.ttu_depth(in.dtype);
+      if (depth <= 0) depth = 1;  // lowerings refuse such dtypes; keep the model total
+      double steps = std::ceil(double(in.m) / m_spec.ttu.rows) * std::ceil(double(in.n) / m_spec.ttu.cols) *
+                     std::ceil(double(in.k) / depth);
+      cycles = std::max(steps, static_cast<double>(in.bytes) / m_spec.tile.tsram_bytes_per_clk);
+      extra = m_fill;
+      break;
+    }
+    case TxKind::VectorOp: {
+      // flops on the SIMD lanes at the format's rate; k = special-function ops per element.
+      double rate = m_spec.tvp_flops_per_clk(in.dtype);
+      if (rate <= 0) rate = m_spec.tvp.flops_fp32;
+      double elems = static_cast<double>(in.m) * in.n;
+      cycles = std::max({static_cast<double>(in.flops) / rate, elems * in.k / m_spec.tvp.sfu_ops_per_clk,
+                         static_cast<double>(in.bytes) / m_spec.tile.tsram_bytes_per_clk});
+      break;
+    }
+    case TxKind::Sync: return {m_sync, m_sync};
+    default: break;
+  }
+  Tick t = static_cast<Tick>(std::ceil(cycles) * m_ps_per_clk);
+  return {t, t + extra};
+}
+
+MaiaChip::MaiaChip(sc_core::sc_module_name name, const MaiaSpec& spec) : Chip(name, spec.launch_overhead), m_spec(spec) {
+  m_mem = std::make_unique<MaiaMemory>("mem", m_spec);
+  for (int i = 0; i < m_spec.tiles(); ++i) {
+    // Tile i belongs to cluster i / cluster.tiles (named by global index so reports aggregate "tile.ttu").
+    std::string n = "tile" + std::to_string(i);
+    m_tiles.push_back(std::make_unique<Tile>(n.c_str(), m_ctx, i, m_spec, kMaxSlots));
+    m_tiles.back()->socket.bind(m_mem->target);
+    add_executor(m_tiles.back().get());
+  }
+}
+
+int MaiaChip::slots_for(const Task& sample) const {
+  if (sample.smem_bytes == 0) return 1;
+  int n = static_cast<int>(m_spec.tile.tsram.value() / sample.smem_bytes);
+  return std::max(1, std::min(kMaxSlots, n));
+}
+
+void MaiaChip::collect_stats(Stats& out, Tick total) const {
+  Chip::collect_stats(out, total);
+  m_mem->collect_stats(out, total);
+}
+
+}  // namespace xpu::maia

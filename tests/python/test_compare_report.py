@@ -1,0 +1,221 @@
+"""scripts/compare_report.py: summary.json of `xpusim compare` -> report.html and plots, rendered in Chromium.
+
+Runs on the synthetic fixture tests/data/compare/summary.json (no simulator build needed): the files exist and
+are real PNG/SVG, the page names every chip and marks the assumed price, it is self-contained, headless
+Chromium renders it with every plot decoded, and bad input gives one clear line and a non-zero exit.
+"""
+import base64
+import copy
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "scripts", "compare_report.py")
+FIXTURE = os.path.join(ROOT, "tests", "data", "compare", "summary.json")
+CHROMIUM = "/usr/bin/chromium"
+PLOTS = ["throughput_vs_tpot", "kernel_breakdown", "power_energy", "cost"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_report(folder, *extra):
+    env = dict(os.environ, MPLBACKEND="Agg", MPLCONFIGDIR=os.path.join(str(folder), ".mpl"))
+    env.pop("XPUSIM_DEBUG", None)
+    return subprocess.run([sys.executable, SCRIPT, str(folder), *extra], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def png_size(data):
+    assert data[:8] == PNG_MAGIC
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def fixture_doc():
+    with open(FIXTURE) as f:
+        return json.load(f)
+
+
+def study(tmp_path, doc, name="study"):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "summary.json").write_text(json.dumps(doc))
+    return d
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The folder of a report made from a copy of the fixture."""
+    d = tmp_path_factory.mktemp("compare") / "default"
+    d.mkdir()
+    shutil.copy(FIXTURE, d / "summary.json")
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    assert "report.html" in p.stdout
+    return d
+
+
+def row_html(page, chip):
+    m = re.search(r'<tr data-chip="%s"[^>]*>(.*?)</tr>' % re.escape(chip), page, re.S)
+    assert m, "no table row for %s" % chip
+    return m.group(0)
+
+
+def test_files_are_written(report):
+    for name in PLOTS:
+        png = (report / (name + ".png")).read_bytes()
+        w, h = png_size(png)
+        assert w >= 800 and h >= 300, (name, w, h)
+        svg = (report / (name + ".svg")).read_text()
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and svg.rstrip().endswith("</svg>"), name
+        assert len(svg) > 5000, name
+    assert (report / "report.html").stat().st_size > 10000
+    # written under temporary names and renamed: nothing half-written is left behind
+    assert not [f for f in os.listdir(report) if f.endswith(".tmp")]
+
+
+def test_page_content(report):
+    page = (report / "report.html").read_text()
+    doc = fixture_doc()
+    assert doc["model"] in page and "chat" in page and "2026-11-22" in page
+    for r in doc["rows"]:
+        assert r["chip"] in page
+        row = row_html(page, r["chip"])
+        if r["price_assumed"]:
+            assert 'data-price="assumed"' in row and 'class="badge assumed"' in row and ">assumed<" in row
+        else:
+            assert 'data-price="published"' in row and "badge assumed" not in row
+        if r["throttled"]:
+            assert "throttled" in row and "94%" in row
+    assert row_html(page, "h100-sxm").count("1.00\u00d7") == 1  # perf/$ relative to the first chip
+    assert "$0.0865" in row_html(page, "maia200")
+    for r in doc["rows"]:  # the notes per row, and where each price comes from
+        assert html.escape(r["note"]) in page and html.escape(r["price_source"]) in page
+    assert "How to read this" in page
+
+
+def test_page_is_self_contained(report):
+    page = (report / "report.html").read_text()
+    imgs = re.findall(r'<img class="plot"[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(imgs) == len(PLOTS)
+    for b64, name in zip(imgs, PLOTS):
+        assert base64.b64decode(b64) == (report / (name + ".png")).read_bytes()
+    for bad in ('src="http', "src='http", "<link", "@import", "url(", 'src="//'):
+        assert bad not in page, bad
+
+
+def _chromium(tmp_path, *args):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=%s" % (tmp_path / "chromium-profile"), *args]
+    return subprocess.run(cmd, capture_output=True, timeout=90, cwd=str(tmp_path))
+
+
+def test_renders_in_headless_chromium(report, tmp_path):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no %s" % CHROMIUM)
+    url = "file://" + str(report / "report.html")
+    shot = tmp_path / "shot.png"
+    p = _chromium(tmp_path, "--screenshot=%s" % shot, "--window-size=1280,2400", url)
+    assert shot.exists(), p.stderr.decode(errors="replace")[-2000:]
+    data = shot.read_bytes()
+    assert png_size(data) == (1280, 2400)
+    from PIL import Image  # matplotlib's own dependency
+    im = Image.open(shot).convert("RGB").resize((160, 300))
+    colors = im.getcolors(160 * 300)
+    assert len(colors) > 200, "the screenshot looks blank"  # text, table and colored plots
+
+    p = _chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", url)
+    dom = p.stdout.decode("utf-8", errors="replace")
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, p.stderr.decode(errors="replace")[-2000:]
+    loaded = re.search(r'data-plots-loaded="(\d+)"', body.group(1))
+    expected = re.search(r'data-plots-expected="(\d+)"', body.group(1))
+    assert expected and int(expected.group(1)) == len(PLOTS)
+    assert loaded and int(loaded.group(1)) == len(PLOTS), body.group(0)
+    imgs = re.findall(r"<img [^>]*>", dom)
+    assert len(imgs) == len(PLOTS)
+    for tag, name in zip(imgs, PLOTS):
+        nat = re.search(r'data-natural="(\d+)x(\d+)"', tag)
+        assert nat, tag[:200]
+        assert (int(nat.group(1)), int(nat.group(2))) == png_size((report / (name + ".png")).read_bytes())
+    for r in fixture_doc()["rows"]:
+        assert r["chip"] in dom
+
+
+def test_rows_without_price_targets_or_breakdown(tmp_path):
+    doc = fixture_doc()
+    doc["scenario"]["ttft_slo_s"] = doc["scenario"]["tpot_slo_s"] = None
+    r = doc["rows"][1]
+    r.update(usd_per_hour=None, usd_per_mtok=None, perf_per_usd_rel=None, price_basis="none", price_source="",
+             price_assumed=False, meets_slo=False, curve=[], kernels=[], energy=None)
+    r2 = doc["rows"][2]
+    del r2["energy"]["active_j"]
+    doc["rows"][3]["kernels"] = [{"label": k["label"], "time_s": None, "share": k["share"]}
+                                 for k in doc["rows"][3]["kernels"]]
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    row = row_html(page, "tpu-v6e")
+    assert 'data-price="none"' in row and "no price" in row and "n/a" in row and "misses targets" in row
+    assert "no latency targets" in page
+    for name in PLOTS:
+        png_size((d / (name + ".png")).read_bytes())
+
+
+def _bad(doc, path, value):
+    doc = copy.deepcopy(doc)
+    obj = doc
+    for k in path[:-1]:
+        obj = obj[k]
+    if value is KeyError:
+        del obj[path[-1]]
+    else:
+        obj[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing", "summary.json not found"),
+    ("not json", "not valid JSON"),
+    ("nan", "not valid JSON"),
+    ("list", "top level must be an object"),
+    ("no rows", "rows must be a non-empty list"),
+    ("no chip", "rows[1].chip"),
+    ("string throughput", "rows[0].throughput_tok_s"),
+    ("bool price", "rows[3].usd_per_mtok"),
+    ("bad curve", "rows[2].curve[0].tpot_s"),
+])
+def test_bad_input_gives_one_line(tmp_path, case, expect):
+    doc = fixture_doc()
+    d = tmp_path / "study"
+    d.mkdir()
+    text = {
+        "missing": None,
+        "not json": '{"model": "llama-3.1-8b", "rows": [',
+        "nan": json.dumps(doc).replace('"ttft_s": 0.3996', '"ttft_s": NaN', 1),
+        "list": "[]",
+        "no rows": json.dumps(_bad(doc, ["rows"], [])),
+        "no chip": json.dumps(_bad(doc, ["rows", 1, "chip"], KeyError)),
+        "string throughput": json.dumps(_bad(doc, ["rows", 0, "throughput_tok_s"], "fast")),
+        "bool price": json.dumps(_bad(doc, ["rows", 3, "usd_per_mtok"], True)),
+        "bad curve": json.dumps(_bad(doc, ["rows", 2, "curve", 0, "tpot_s"], None)),
+    }[case]
+    if text is not None:
+        (d / "summary.json").write_text(text)
+    p = run_report(d)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], p.stderr
+    assert not (d / "report.html").exists()
+
+
+def test_missing_folder(tmp_path):
+    p = run_report(tmp_path / "nope")
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "no such folder" in p.stderr
