@@ -383,11 +383,20 @@ int cmd_compare(int argc, char** argv) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
     std::string price = !r.contains("price_basis") || r["price_basis"] == "none" ? "no price"
                         : (r["price_assumed"].get<bool>() ? "assumed" : "published");
-    std::printf("%-10s %-9s %6s %12.0f %7.0fms %7.1fms %8.0f %9.3f %9.2f %9.3f %8.2f  %s%s\n", r["chip"].get<std::string>().c_str(),
+    // A missing figure prints as "-", never as a number.
+    auto f = [&](const char* k, double scale, const char* fmt) {
+      double v = d(k, scale);
+      if (std::isnan(v)) return std::string("-");
+      char b[32];
+      std::snprintf(b, sizeof b, fmt, v);
+      return std::string(b);
+    };
+    std::printf("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s%s\n", r["chip"].get<std::string>().c_str(),
                 r.contains("precision") ? r["precision"].get<std::string>().c_str() : "-",
-                r["batch"].is_null() ? "-" : std::to_string(r["batch"].get<long long>()).c_str(), d("throughput_tok_s", 1),
-                d("ttft_s", 1e3), d("tpot_s", 1e3), d("avg_power_w", 1), d("joules_per_token", 1), d("usd_per_hour", 1),
-                d("usd_per_mtok", 1), d("perf_per_usd_rel", 1), price.c_str(),
+                r["batch"].is_null() ? "-" : std::to_string(r["batch"].get<long long>()).c_str(),
+                f("throughput_tok_s", 1, "%.0f").c_str(), f("ttft_s", 1e3, "%.0fms").c_str(), f("tpot_s", 1e3, "%.1fms").c_str(),
+                f("avg_power_w", 1, "%.0f").c_str(), f("joules_per_token", 1, "%.3f").c_str(), f("usd_per_hour", 1, "%.2f").c_str(),
+                f("usd_per_mtok", 1, "%.3f").c_str(), f("perf_per_usd_rel", 1, "%.2f").c_str(), price.c_str(),
                 r.contains("throttled") && r["throttled"].is_boolean() && r["throttled"].get<bool>() ? ", throttled" : "");
     if (r.contains("note") && r["note"].is_string() && !r["note"].get<std::string>().empty())
       std::printf("           note: %s\n", r["note"].get<std::string>().c_str());
