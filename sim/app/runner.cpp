@@ -5,39 +5,86 @@
 
 namespace xpu {
 
-RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {
-  // SystemC has one kernel per process: runs are serialized and each gets a fresh kernel context.
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto wall0 = std::chrono::steady_clock::now();
+namespace {
+std::mutex g_sim_mutex;
+SimSession* g_live = nullptr;
+}  // namespace
 
-  RunResult r;
-  r.chip = chip.name();
-  r.family = chip.family();
-  r.dtype = dtype;
-  r.resolved_yaml = chip.full_yaml();
-  TraceBuffer trace;
-  std::vector<std::string> kernel_names;
+SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype)
+    : m_chip(chip), m_dtype(dtype), m_lock(g_sim_mutex, std::try_to_lock) {
+  // SystemC has one kernel per process: sessions are exclusive, and each gets a fresh kernel context.
+  if (!m_lock.owns_lock()) {
+    if (g_live) throw InputError("another simulation session is still open in this process: close it first");
+    m_lock = std::unique_lock<std::mutex>(g_sim_mutex);
+  }
+  g_live = this;
+  m_wall0 = std::chrono::steady_clock::now();
   for (const auto& k : kernels)
-    for (const auto& p : k) kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
-
+    for (const auto& p : k) m_kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
   fresh_systemc_kernel();
   tlm_utils::tlm_quantumkeeper::set_global_quantum(
       sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(to_ticks(opt.quantum_s))));
-  {
-    std::unique_ptr<Chip> top = chip.build();
-    top->context().trace = opt.trace ? &trace : nullptr;
-    top->context().tensors = opt.tensors;
-    top->set_workload(std::move(kernels));
+  m_top = chip.build();
+  m_top->context().trace = opt.trace ? &m_trace : nullptr;
+  m_top->context().tensors = opt.tensors;
+  m_top->set_workload(std::move(kernels));
+}
+
+SimSession::~SimSession() {
+  m_top.reset();  // modules are destroyed while their kernel context is still current
+  g_live = nullptr;
+}
+
+bool SimSession::step() {
+  if (finished()) return false;
+  if (!m_started) {  // elaborate and run the delta cycles at time zero
+    m_started = true;
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    return !finished();
+  }
+  // Advance to the next time at which anything is scheduled (an event, a quantum sync, a launch).
+  sc_core::sc_time dt = sc_core::sc_time_to_pending_activity();
+  if (!sc_core::sc_pending_activity()) {
     sc_core::sc_start();
-    if (!top->finished()) throw std::runtime_error("simulation ended before all kernels completed");
+    return !finished();
+  }
+  sc_core::sc_start(dt == sc_core::SC_ZERO_TIME ? sc_core::SC_ZERO_TIME : dt);
+  return !finished();
+}
+
+void SimSession::run_until(double t_s) {
+  Tick target = to_ticks(t_s);
+  while (!finished() && now_ticks() < target) {
+    sc_core::sc_time dt = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(target - now_ticks()));
+    sc_core::sc_start(dt);
+  }
+}
+
+void SimSession::run_to_end() {
+  if (!finished()) sc_core::sc_start();
+}
+
+bool SimSession::finished() const { return m_top->finished(); }
+double SimSession::now() const { return to_seconds(now_ticks()); }
+Chip& SimSession::chip() { return *m_top; }
+
+RunResult SimSession::result() {
+  run_to_end();
+  if (!m_top->finished()) throw std::runtime_error("simulation ended before all kernels completed");
+  const ChipModel& chip = m_chip;
+  RunResult r;
+  r.chip = chip.name();
+  r.family = chip.family();
+  r.dtype = m_dtype;
+  r.resolved_yaml = chip.full_yaml();
+  std::unique_ptr<Chip>& top = m_top;
     Tick total = top->end_time();
     r.latency_s = to_seconds(total);
     r.sim_cycles = r.latency_s * chip.clock_hz();
     r.transactions = top->context().counters.transactions;
     top->collect_stats(r.stats, total);
     r.unit_names = top->context().unit_names;
-    const double peak = chip.peak_flops(dtype);
+    const double peak = chip.peak_flops(m_dtype);
     const double bw = chip.dram_bandwidth();
     for (const KernelRecord& k : top->records()) {
       KernelResult kr;
@@ -76,12 +123,15 @@ RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, c
       if (b > 0) r.stats.set("dma.level" + std::to_string(l) + ".bytes", b, "B", "bytes moved by DMA at this level");
     }
     r.stats.set("run.transactions", static_cast<double>(r.transactions), "count", "transactions simulated");
-    top.reset();  // modules are destroyed while their kernel context is still current
-  }
-  r.kernel_names = kernel_names;
-  r.trace = std::move(trace.records);
-  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  r.kernel_names = m_kernel_names;
+  r.trace = m_trace.records;
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_wall0).count();
   return r;
+}
+
+RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {
+  SimSession s(chip, std::move(kernels), opt, dtype);
+  return s.result();
 }
 
 PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double x) {

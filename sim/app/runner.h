@@ -1,7 +1,9 @@
 // One straight path from kernels to results, shared by the CLI, the Python module and sweeps:
 // build a fresh chip model, run its kernel launches, collect records, counters and stats.
 #pragma once
+#include <chrono>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -71,6 +73,36 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_
 PowerResult settle_power(const ChipModel& chip, bool sustained,
                          const std::function<EnergyEvents(const ChipModel&)>& sim, EnergyEvents* final_events = nullptr);
 nlohmann::json power_json(const PowerResult& p);
+
+// A simulation that can be advanced step by step (the Python Session) or run to its end. One per
+// process at a time (SystemC has one kernel); simulate() is a session run straight to the end, so
+// stepping and a straight run give identical results.
+class SimSession {
+ public:
+  SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);
+  ~SimSession();
+  SimSession(const SimSession&) = delete;
+  SimSession& operator=(const SimSession&) = delete;
+  bool step();                  // advance to the next scheduled activity; false once finished
+  void run_until(double t_s);   // advance simulated time to t (or the end)
+  void run_to_end();
+  bool finished() const;
+  double now() const;           // simulated seconds
+  Chip& chip();
+  const std::vector<TraceRecord>& records() const { return m_trace.records; }
+  const std::vector<std::string>& kernel_names() const { return m_kernel_names; }
+  RunResult result();           // runs to the end first
+
+ private:
+  const ChipModel& m_chip;
+  DType m_dtype;
+  std::unique_lock<std::mutex> m_lock;
+  std::unique_ptr<Chip> m_top;
+  TraceBuffer m_trace;
+  std::vector<std::string> m_kernel_names;
+  std::chrono::steady_clock::time_point m_wall0;
+  bool m_started = false;
+};
 
 // Simulates the kernels in order on a fresh instance of `chip`.
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);

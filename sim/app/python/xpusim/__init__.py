@@ -50,3 +50,4 @@ def list_chips():
 from .trace import Trace, to_perfetto  # noqa: E402,F401  (trace replay, Perfetto export)
 from . import plots  # noqa: E402,F401  (matplotlib, imported lazily inside the functions)
 from .functional import functional  # noqa
+from .session import Session  # noqa: E402,F401

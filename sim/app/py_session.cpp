@@ -1,0 +1,121 @@
+// Python bindings for live stepping: a simulation held open between calls (xpusim.Session).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "sim/app/kernel_api.h"
+#include "sim/app/model_run.h"
+#include "sim/io/output.h"
+
+namespace py = pybind11;
+
+namespace xpu {
+
+namespace {
+// Owns the chip model, the programs' session and the bookkeeping of what Python has already seen.
+class PySession {
+ public:
+  PySession(const std::string& chip, const std::vector<std::string>& sets, const std::string& op,
+            const std::map<std::string, std::string>& args, const std::string& model, const std::string& phase,
+            std::int64_t batch, std::int64_t input, const std::string& dtype) {
+    m_chip = load_chip(chip, sets);
+    std::vector<KernelPrograms> kernels;
+    DType d = DType::bf16;
+    if (!op.empty()) {
+      OpSpec spec = make_op(op, args);
+      d = spec.dtype;
+      LowerOptions lo;
+      kernels.push_back(m_chip->lower(spec, lo));
+    } else {
+      // One forward step of a model: every unfused op of the graph once, in order.
+      ModelConfig m = load_model(model);
+      Scenario s;
+      s.phase = parse_phase(phase);
+      s.batch = batch;
+      s.input_len = input;
+      s.output_len = 1;
+      d = parse_dtype(dtype);
+      s.wdtype = s.adtype = s.kvdtype = d;
+      s.validate(m);
+      bool decode = s.phase != Phase::Prefill;
+      Graph g = build_step_graph(m, s, decode, decode ? input + 1 : input,
+                                 s.fusion ? *s.fusion : FusionPolicy::parse(m_chip->default_fusion()));
+      for (auto& n : g.nodes) {
+        if (n.fused) continue;
+        if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
+            bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
+          n.op.dtype = n.op.wdtype;
+        LowerOptions lo;
+        kernels.push_back(m_chip->lower(n.op, lo));
+      }
+    }
+    RunOptions ro;
+    ro.trace = true;
+    m_session = std::make_unique<SimSession>(*m_chip, std::move(kernels), ro, d);
+  }
+
+  bool step() { return m_session->step(); }
+  void run_until(double t) { m_session->run_until(t); }
+  bool finished() const { return m_session->finished(); }
+  double now() const { return m_session->now(); }
+  std::string current_kernel() {
+    const Program* p = m_session->chip().context().dispatcher.program();
+    if (!p || m_session->finished()) return "";
+    return p->op.empty() ? p->name : p->op + ":" + p->name;
+  }
+  std::vector<std::string> units() { return m_session->chip().context().unit_names; }
+  std::vector<std::string> kernels() { return m_session->kernel_names(); }
+  // Records completed (end <= now) that were not returned before, as raw TraceRecord bytes.
+  py::bytes completed() {
+    const auto& recs = m_session->records();
+    const Tick now = now_ticks();
+    std::string out;
+    std::vector<TraceRecord> keep;
+    for (size_t i = m_seen; i < recs.size(); ++i) m_pending.push_back(recs[i]);
+    m_seen = recs.size();
+    for (const auto& r : m_pending) {
+      if (r.end_ps <= now) out.append(reinterpret_cast<const char*>(&r), sizeof r);
+      else keep.push_back(r);
+    }
+    m_pending.swap(keep);
+    return py::bytes(out);
+  }
+  // All records produced so far (also those that run ahead of `now` under temporal decoupling).
+  py::bytes all_records() {
+    const auto& recs = m_session->records();
+    return py::bytes(reinterpret_cast<const char*>(recs.data()), recs.size() * sizeof(TraceRecord));
+  }
+  std::string result_json() {
+    RunResult r = m_session->result();
+    nlohmann::json j = run_result_json(r);
+    return j.dump();
+  }
+  void close() { m_session.reset(); }
+
+ private:
+  std::unique_ptr<ChipModel> m_chip;
+  std::unique_ptr<SimSession> m_session;
+  size_t m_seen = 0;
+  std::vector<TraceRecord> m_pending;
+};
+}  // namespace
+
+void bind_session(py::module_& m) {
+  py::class_<PySession>(m, "_Session")
+      .def(py::init<const std::string&, const std::vector<std::string>&, const std::string&,
+                    const std::map<std::string, std::string>&, const std::string&, const std::string&, std::int64_t,
+                    std::int64_t, const std::string&>())
+      .def("step", &PySession::step)
+      .def("run_until", &PySession::run_until)
+      .def("finished", &PySession::finished)
+      .def("now", &PySession::now)
+      .def("current_kernel", &PySession::current_kernel)
+      .def("units", &PySession::units)
+      .def("kernels", &PySession::kernels)
+      .def("completed", &PySession::completed)
+      .def("all_records", &PySession::all_records)
+      .def("result_json", &PySession::result_json)
+      .def("close", &PySession::close);
+  m.attr("TRACE_RECORD_SIZE") = sizeof(TraceRecord);
+}
+
+}  // namespace xpu

@@ -1,0 +1,171 @@
+"""Live stepping through a simulation: xpusim.Session.
+
+    >>> s = xpusim.Session(chip="h100-sxm", kernel="gemm", m=256, n=256, k=256, dtype="bf16")
+    >>> while s.step():                 # advance to the next scheduled event
+    ...     for t in s.new_transactions():   # what completed since the last step
+    ...         print(t["unit"], t["kind"], t["end_ps"])
+    >>> s.result()["latency_s"]
+
+A session keeps a SystemC simulation open between calls. SystemC has one kernel per process, so only
+one session can be open at a time: close() it (or use `with xpusim.Session(...) as s:`) before the
+next one, or before calling xpusim.kernel(). Stepping and a straight run give identical results.
+"""
+import json as _json
+
+import numpy as np
+
+from . import _xpusim
+from .trace import RECORD_DTYPE, Trace
+
+# The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
+_RAW_DTYPE = np.dtype({
+    "names": ["start_ps", "end_ps", "unit", "kernel", "bytes", "flops", "task", "kind", "level"],
+    "formats": ["<i8", "<i8", "<u4", "<u4", "<u8", "<u8", "<u4", "u1", "u1"],
+    "offsets": [0, 8, 16, 20, 24, 32, 40, 44, 45],
+    "itemsize": _xpusim.TRACE_RECORD_SIZE,
+})
+KIND_NAMES = ["dma_read", "dma_write", "tile_compute", "vector_op", "sync"]
+
+
+def _records(raw):
+    a = np.frombuffer(raw, dtype=_RAW_DTYPE)
+    out = np.zeros(len(a), dtype=RECORD_DTYPE)
+    for name in _RAW_DTYPE.names:
+        if name in out.dtype.names:
+            out[name] = a[name]
+    return out
+
+
+class Session:
+    """A simulation you can step through, event by event.
+
+    Build it like xpusim.kernel (`kernel="gemm", m=..., n=..., k=..., dtype=...`) or like `xpusim run`
+    (`model="llama-3.1-8b", phase="decode", batch=8, input=1024, dtype="bf16"`: one forward step).
+
+    Moving: step() (next event; False when finished), run_until(t_seconds), run_until_kernel(name),
+    run() (until a breakpoint or the end). Looking: now (simulated seconds), current_kernel,
+    unit_state() (busy/idle, transactions in flight and bytes in flight per unit),
+    new_transactions() (completed since the last call), trace() (everything so far as xpusim.Trace),
+    result() (the final report, same fields as xpusim.kernel). Breakpoints: break_on(unit=..., kernel=...).
+    """
+
+    def __init__(self, chip="h100-sxm", kernel=None, model=None, phase="decode", batch=1, input=1024,
+                 dtype="bf16", set=None, **dims):
+        if (kernel is None) == (model is None):
+            raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>")
+        sets = ["%s=%s" % kv for kv in set.items()] if isinstance(set, dict) else list(set or [])
+        args = {}
+        if kernel is not None:
+            dims = dict(dims, dtype=dtype)
+            for key, value in dims.items():
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                args[key.replace("_", "-")] = str(value)
+        elif dims:
+            raise ValueError("unexpected arguments for a model session: %s" % ", ".join(sorted(dims)))
+        self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase, int(batch), int(input), dtype)
+        self._units = list(self._s.units())
+        self._kernels = list(self._s.kernels())
+        self._breaks = []
+        self.chip = chip
+
+    # -- moving -------------------------------------------------------------------------------
+    def step(self):
+        """Advance to the next scheduled event. Returns False once the simulation has finished."""
+        return self._s.step()
+
+    def run_until(self, t):
+        """Advance the simulated time to `t` seconds (or to the end)."""
+        self._s.run_until(float(t))
+
+    def run_until_kernel(self, name):
+        """Step until a kernel whose name contains `name` is running (False if it never starts)."""
+        while not self._s.finished():
+            if name in self._s.current_kernel():
+                return True
+            self._s.step()
+        return False
+
+    def break_on(self, unit=None, kernel=None):
+        """Stop run() when a transaction completes on a unit whose name contains `unit`, or when a
+        kernel whose name contains `kernel` starts."""
+        if unit is None and kernel is None:
+            raise ValueError("break_on needs unit= or kernel=")
+        self._breaks.append((unit, kernel))
+
+    def run(self):
+        """Step until a breakpoint hits (returns a description of it) or the end (returns None)."""
+        while self._s.step():
+            for unit, kernel in self._breaks:
+                if kernel is not None and kernel in self._s.current_kernel():
+                    return "kernel %s started at %.3g s" % (self._s.current_kernel(), self.now)
+            if any(u is not None for u, _ in self._breaks):
+                done = self.new_transactions()
+                for unit, _ in self._breaks:
+                    if unit is None:
+                        continue
+                    hits = [r for r in done if unit in self._units[r["unit"]]]
+                    if hits:
+                        return "transaction on %s at %.3g s" % (self._units[hits[0]["unit"]], self.now)
+        return None
+
+    # -- looking ------------------------------------------------------------------------------
+    @property
+    def now(self):
+        """Simulated time in seconds."""
+        return self._s.now()
+
+    @property
+    def finished(self):
+        return self._s.finished()
+
+    @property
+    def current_kernel(self):
+        """The kernel launch in progress ("" between launches and at the end)."""
+        return self._s.current_kernel()
+
+    @property
+    def units(self):
+        return list(self._units)
+
+    def new_transactions(self):
+        """Transactions that completed since the last call, as a NumPy structured array."""
+        return _records(self._s.completed())
+
+    def unit_state(self):
+        """Per unit: busy (a transaction spans now), queue (transactions issued but not finished) and
+        bytes_in_flight. Executors may have issued work slightly ahead of `now` (temporal decoupling)."""
+        recs = _records(self._s.all_records())
+        now_ps = int(round(self.now * 1e12))
+        state = {u: {"busy": False, "queue": 0, "bytes_in_flight": 0} for u in self._units}
+        active = recs[recs["end_ps"] > now_ps]
+        for r in active:
+            st = state[self._units[r["unit"]]]
+            st["queue"] += 1
+            if r["start_ps"] <= now_ps:
+                st["busy"] = True
+                if r["kind"] <= 1:
+                    st["bytes_in_flight"] += int(r["bytes"])
+        return state
+
+    def trace(self):
+        """Everything recorded so far as an xpusim.Trace (filter, summarize, export to Perfetto)."""
+        return Trace(records=_records(self._s.all_records()), units=self._units, kernels=self._kernels,
+                     chip=self.chip)
+
+    def result(self):
+        """Run to the end and return the report (the fields of xpusim.kernel / --format json)."""
+        return _json.loads(self._s.result_json())
+
+    def close(self):
+        """End the simulation and free SystemC for the next session or run."""
+        self._s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,58 @@
+"""Live stepping: stepping gives the same result as a straight run, every transaction is seen once,
+breakpoints stop where asked, model steps can be stepped too."""
+import numpy as np
+import pytest
+import xpusim
+
+
+def test_stepping_equals_a_straight_run():
+    straight = xpusim.kernel("gemm", chip="h100-sxm", m=256, n=384, k=512, dtype="bf16")
+    with xpusim.Session(chip="h100-sxm", kernel="gemm", m=256, n=384, k=512, dtype="bf16") as s:
+        steps, seen, last_now = 0, 0, -1.0
+        while s.step():
+            steps += 1
+            assert s.now >= last_now  # time only moves forward
+            last_now = s.now
+            new = s.new_transactions()
+            assert np.all(new["end_ps"] <= int(round(s.now * 1e12)))
+            seen += len(new)
+        seen += len(s.new_transactions())
+        r = s.result()
+    assert steps > 10
+    assert r["latency_s"] == straight["latency_s"]
+    assert r["transactions"] == straight["transactions"] == seen
+
+
+def test_run_until_and_unit_state():
+    with xpusim.Session(chip="h100-sxm", kernel="gemm", m=1024, n=1024, k=1024) as s:
+        s.run_until(3e-6)
+        assert s.now == pytest.approx(3e-6)
+        state = s.unit_state()
+        assert set(state) == set(s.units)
+        assert any(v["busy"] for v in state.values())
+        assert all(v["queue"] >= (1 if v["busy"] else 0) for v in state.values())
+        t = s.trace()
+        assert len(t) > 0
+
+
+def test_breakpoints_on_a_unit_and_a_kernel():
+    with xpusim.Session(chip="h100-sxm", kernel="gemm", m=256, n=256, k=4096) as s:
+        s.break_on(unit=".tensor")
+        hit = s.run()
+        assert hit is not None and ".tensor" in hit  # the first MMA to complete on any SM
+        assert not s.finished
+    with xpusim.Session(model="llama-3.1-8b", phase="decode", batch=2, input=128) as s:
+        s.break_on(kernel="layer.gate_up")
+        hit = s.run()
+        assert hit is not None and "layer.gate_up" in s.current_kernel
+        assert s.run_until_kernel("lm_head")
+        r = s.result()
+        assert r["latency_s"] > s.now * 0.5
+
+
+def test_one_session_at_a_time():
+    s = xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64)
+    with pytest.raises(ValueError, match="close it first"):
+        xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64)
+    s.close()
+    assert xpusim.kernel("gemm", m=64, n=64, k=64)["transactions"] > 0
