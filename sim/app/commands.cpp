@@ -50,6 +50,8 @@ po::options_description output_options() {
       "out", po::value<std::string>(),
       "write config.resolved.yaml and stats.json (and trace.h5 with --trace) into this folder")(
       "trace", po::bool_switch(), "record every transaction (trace.h5 in --out)")(
+      "trace-format", po::value<std::string>()->default_value("hdf5"),
+      "hdf5 (trace.h5), perfetto (trace.json for ui.perfetto.dev) or both")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a preset field: --set hbm.bandwidth=4TB/s (repeatable)")("help,h", "this help");
   return o;
@@ -151,7 +153,10 @@ int cmd_kernel(int argc, char** argv) {
   if (run.check.ran)
     j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
                        {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
-  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace);
+  std::string tf = vm["trace-format"].as<std::string>();
+  if (tf != "hdf5" && tf != "perfetto" && tf != "both")
+    throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
+  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace, tf);
   if (format == "json") {
     std::cout << j.dump(2) << "\n";
   } else {

@@ -14,12 +14,14 @@ namespace xpu {
 // referenced here so that a topic can be absent from a build.
 __attribute__((weak)) void bind_functional(py::module_& m);
 __attribute__((weak)) void bind_session(py::module_& m);
+__attribute__((weak)) void bind_run(py::module_& m);
 }  // namespace xpu
 
 PYBIND11_MODULE(_xpusim, m) {
   m.doc() = "xpusim: cycle-approximate simulation of AI accelerators";
   if (xpu::bind_functional) xpu::bind_functional(m);
   if (xpu::bind_session) xpu::bind_session(m);
+  if (xpu::bind_run) xpu::bind_run(m);
   py::register_exception<xpu::InputError>(m, "InputError", PyExc_ValueError);
   m.def(
       "kernel_json",

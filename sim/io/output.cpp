@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "sim/base/error.h"
@@ -205,7 +207,65 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
   fs::rename(tmp, path);
 }
 
-void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace) {
+void write_perfetto(const std::string& path, const RunResult& r) {
+  std::vector<size_t> order(r.trace.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.trace[a].start_ps < r.trace[b].start_ps; });
+  static const char* kinds[] = {"dma_read", "dma_write", "tile_compute", "vector_op", "sync"};
+  std::map<std::uint32_t, std::vector<std::int64_t>> lanes;  // unit -> end time of each lane
+  std::ostringstream os;
+  os << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[";
+  os << "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"" << r.chip << "\"}}";
+  std::map<std::uint32_t, bool> named;
+  auto tid_of = [](std::uint32_t unit, size_t lane) { return static_cast<std::uint64_t>(unit) * 64 + lane + 1; };
+  for (size_t i : order) {
+    const TraceRecord& t = r.trace[i];
+    auto& l = lanes[t.unit];
+    size_t lane = 0;
+    while (lane < l.size() && l[lane] > t.start_ps) ++lane;
+    if (lane == l.size()) l.push_back(0);
+    if (lane >= 64) lane = 63;
+    l[lane] = t.end_ps;
+    std::uint64_t tid = tid_of(t.unit, lane);
+    if (!named[static_cast<std::uint32_t>(tid)]) {
+      named[static_cast<std::uint32_t>(tid)] = true;
+      std::string n = t.unit < r.unit_names.size() ? r.unit_names[t.unit] : "unit" + std::to_string(t.unit);
+      if (lane > 0) n += " [" + std::to_string(lane) + "]";
+      os << ",{\"ph\":\"M\",\"pid\":1,\"tid\":" << tid << ",\"name\":\"thread_name\",\"args\":{\"name\":\"" << n
+         << "\"}}";
+    }
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  ",{\"ph\":\"X\",\"pid\":1,\"tid\":%llu,\"ts\":%.6f,\"dur\":%.6f,\"name\":\"%s\",\"args\":{\"bytes\":%llu,"
+                  "\"flops\":%llu,\"kernel\":%u,\"task\":%u}}",
+                  static_cast<unsigned long long>(tid), t.start_ps / 1e6, (t.end_ps - t.start_ps) / 1e6,
+                  kinds[t.kind < 5 ? t.kind : 4], static_cast<unsigned long long>(t.bytes),
+                  static_cast<unsigned long long>(t.flops), t.kernel, t.task);
+    os << buf;
+  }
+  // DMA bandwidth counter, 200 bins over the run.
+  if (!r.trace.empty() && r.latency_s > 0) {
+    const int bins = 200;
+    std::vector<double> bytes(bins, 0);
+    double span_ps = r.latency_s * 1e12;
+    for (const auto& t : r.trace) {
+      if (t.kind > 1) continue;
+      int b = std::min(bins - 1, static_cast<int>(t.end_ps / span_ps * bins));
+      bytes[static_cast<size_t>(std::max(0, b))] += static_cast<double>(t.bytes);
+    }
+    for (int b = 0; b < bins; ++b) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, ",{\"ph\":\"C\",\"pid\":1,\"name\":\"DMA bandwidth (GB/s)\",\"ts\":%.6f,\"args\":{\"GB/s\":%.3f}}",
+                    b * span_ps / bins / 1e6, bytes[static_cast<size_t>(b)] / (span_ps / bins * 1e-12) / 1e9);
+      os << buf;
+    }
+  }
+  os << "]}\n";
+  write_file_atomic(path, os.str());
+}
+
+void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
+                   const std::string& trace_format) {
   fs::create_directories(dir);
   write_file_atomic(dir + "/config.resolved.yaml", r.resolved_yaml);
   nlohmann::json full = stats;
@@ -213,7 +273,8 @@ void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::j
   for (const auto& [k, v] : r.stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
   full["stats"] = counters;
   write_file_atomic(dir + "/stats.json", full.dump(2) + "\n");
-  if (trace) write_trace_h5(dir + "/trace.h5", r);
+  if (trace && trace_format != "perfetto") write_trace_h5(dir + "/trace.h5", r);
+  if (trace && trace_format != "hdf5") write_perfetto(dir + "/trace.json", r);
 }
 
 }  // namespace xpu

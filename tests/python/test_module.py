@@ -45,3 +45,29 @@ def test_bad_input_raises():
         xpusim.kernel("gemm", chip="nope", m=1, n=1, k=1)
     with pytest.raises(ValueError, match="positive"):
         xpusim.kernel("gemm", m=0, n=1, k=1)
+
+
+def test_run_serve_and_chip_config_from_python():
+    r = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=2, input=256)
+    assert r["tpot_s"] > 0 and r["tokens_per_s"] > 0 and r["power"]["modeled"]
+    faster = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=2, input=256,
+                        set={"hbm.bandwidth": "6.7 TB/s"})
+    assert faster["tpot_s"] < r["tpot_s"]
+    assert "bandwidth: 6.7 TB/s" in xpusim.chip_config("h100-sxm", set={"hbm.bandwidth": "6.7 TB/s"})
+
+
+def test_perfetto_from_the_cli(cli, tmp_path):
+    out = tmp_path / "pf"
+    cli("kernel", "gemm", "--m", "256", "--n", "256", "--k", "512", "--out", str(out), "--trace",
+        "--trace-format", "perfetto")
+    d = json.loads((out / "trace.json").read_text())
+    slices = [e for e in d["traceEvents"] if e["ph"] == "X"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert len(slices) == stats["transactions"]
+    names = {e["args"]["name"] for e in d["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert any(n.endswith(".tensor") for n in names)
+    # Slices on one track never overlap (Perfetto requires nesting).
+    by_tid = {}
+    for e in sorted(slices, key=lambda e: e["ts"]):
+        assert e["ts"] >= by_tid.get(e["tid"], -1) - 1e-6
+        by_tid[e["tid"]] = e["ts"] + e["dur"]

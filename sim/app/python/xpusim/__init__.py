@@ -42,6 +42,33 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, **dims):
     return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional))
 
 
+def _sets(set):
+    if isinstance(set, dict):
+        return ["%s=%s" % kv for kv in set.items()]
+    return list(set or [])
+
+
+def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
+        wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None):
+    """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
+    `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, steps[...].kernels."""
+    return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
+                                        wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained)))
+
+
+def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
+          max_batch=512, set=None):
+    """Best serving operating point of one chip (as `xpusim serve --format json`): throughput_tok_s,
+    ttft_s, tpot_s, batch, avg_power_w, joules_per_token, usd_per_mtok and the throughput curve."""
+    return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
+                                          float(ttft_slo), float(tpot_slo), int(max_batch)))
+
+
+def chip_config(chip="h100-sxm", set=None):
+    """The fully resolved preset (YAML text) after `set` overrides, as every run writes it."""
+    return _xpusim.chip_config(chip, _sets(set))
+
+
 def list_chips():
     """Names of the chip presets."""
     return _xpusim.list_chips()

@@ -1,0 +1,74 @@
+// Python bindings for whole-model runs and serving studies (xpusim.run, xpusim.serve).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "sim/app/model_run.h"
+#include "sim/app/serve.h"
+
+namespace py = pybind11;
+
+namespace xpu {
+
+namespace {
+Scenario make_scenario(const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output,
+                       const std::string& dtype, const std::string& wdtype, const std::string& kvdtype,
+                       const std::string& fusion, const std::string& routing) {
+  Scenario s;
+  s.phase = parse_phase(phase);
+  s.batch = batch;
+  s.input_len = input;
+  s.output_len = output;
+  DType d = parse_dtype(dtype);
+  s.wdtype = wdtype.empty() ? d : parse_dtype(wdtype);
+  s.adtype = d == DType::fp4 ? DType::fp8 : d;
+  s.kvdtype = kvdtype.empty() ? s.adtype : parse_dtype(kvdtype);
+  if (!fusion.empty()) s.fusion = FusionPolicy::parse(fusion);
+  s.routing = Routing::parse(routing);
+  return s;
+}
+}  // namespace
+
+void bind_run(py::module_& m) {
+  m.def(
+      "run_json",
+      [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
+         const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output, const std::string& dtype,
+         const std::string& wdtype, const std::string& kvdtype, const std::string& fusion, const std::string& routing,
+         bool sustained) {
+        auto c = load_chip(chip, sets);
+        ModelConfig mc = load_model(model);
+        Scenario s = make_scenario(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing);
+        ModelRunOptions o;
+        o.sustained = sustained;
+        ModelRunResult r;
+        {
+          py::gil_scoped_release release;
+          r = run_model(*c, mc, s, o);
+        }
+        return model_run_json(r).dump();
+      });
+  m.def("serve_json", [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
+                         std::int64_t input, std::int64_t output, const std::string& dtype, double ttft_slo,
+                         double tpot_slo, std::int64_t max_batch) {
+    auto c = load_chip(chip, sets);
+    ModelConfig mc = load_model(model);
+    Scenario s = make_scenario("request", 1, input, output, dtype, "", "", "", "uniform");
+    ServeOptions o;
+    o.input = input;
+    o.output = output;
+    o.ttft_slo_s = ttft_slo;
+    o.tpot_slo_s = tpot_slo;
+    o.max_batch = max_batch;
+    ServeResult r;
+    {
+      py::gil_scoped_release release;
+      r = serve(*c, mc, s, o);
+    }
+    return serve_json(r).dump();
+  });
+  m.def("chip_config", [](const std::string& chip, const std::vector<std::string>& sets) {
+    return load_chip(chip, sets)->full_yaml();
+  });
+}
+
+}  // namespace xpu
