@@ -1,5 +1,7 @@
 #include "kernels/maia_lowerings.h"
 
+#include <algorithm>
+
 #include "kernels/attention/maia.h"
 #include "kernels/gemm/maia.h"
 #include "kernels/rowwise/maia.h"
@@ -49,7 +51,10 @@ MatmulFormat matmul_format(const OpSpec& op, DType act, DType wt, const MaiaSpec
 }
 
 bool weights_pinned(const OpSpec& op, const MaiaSpec& spec, double weight_bytes) {
-  return spec.placement.weights_in_sram && op.weights_stationary && weight_bytes <= spec.weight_sram_budget();
+  // Layers run one after another every step: pinning pays only if all weights used per step stay
+  // resident, so a model run passes the model's weight bytes (resident_weight_bytes).
+  return spec.placement.weights_in_sram && op.weights_stationary &&
+         std::max(weight_bytes, op.resident_weight_bytes) <= spec.weight_sram_budget();
 }
 
 KernelPrograms lower(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {

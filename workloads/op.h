@@ -41,6 +41,10 @@ struct OpSpec {
   std::int64_t m = 0, n = 0, k = 0, batch = 1;
   std::vector<std::int64_t> group_rows;
   bool weights_stationary = true;   // B is a weight (model parameter) rather than an activation
+  // Weights that must stay resident on the chip together with this op's during a forward step (the
+  // whole model's, in a model run); 0 for a single kernel. On-chip weight placement policies (Maia's
+  // SRAM) pin weights only when everything that recurs every step fits.
+  double resident_weight_bytes = 0;
 
   // Attention: batch sequences of seq_q queries against seq_kv keys, heads/kv_heads (GQA),
   // head_dim for Q.K and head_dim_v for V. window > 0 limits each query to the last `window` keys.

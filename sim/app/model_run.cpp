@@ -20,7 +20,8 @@ namespace {
 std::string op_key(const OpSpec& o) {
   std::ostringstream os;
   os << name(o.kind) << "|" << o.shape_str() << "|" << name(o.dtype) << name(o.wdtype) << name(o.odtype) << "|"
-     << o.rows << "x" << o.cols << "|" << o.topk << "|" << o.n << "|" << o.window << "|" << o.causal;
+     << o.rows << "x" << o.cols << "|" << o.topk << "|" << o.n << "|" << o.window << "|" << o.causal << "|"
+     << o.resident_weight_bytes;
   for (auto g : o.group_rows) os << "," << g;
   return os.str();
 }
@@ -62,6 +63,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
       if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
           bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
         n.op.dtype = n.op.wdtype;
+      n.op.resident_weight_bytes = r.memory.weight_bytes;
       NodeResult nr;
       nr.label = n.op.label;
       nr.group = n.group;
