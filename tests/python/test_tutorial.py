@@ -9,7 +9,9 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
 def test_tutorial_runs(tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    build = os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build"))
+    env = dict(os.environ, MPLBACKEND="Agg", SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1",
+               PYTHONPATH=os.path.join(build, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "tutorial.py"), "--out", str(tmp_path)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr
