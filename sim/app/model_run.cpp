@@ -100,6 +100,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
           nr.transactions += k.transactions;
         }
         nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
+        nr.events = rr.events;
         step.time_s += nr.time_s * n.count;
         step.dram_bytes += nr.dram_bytes * n.count;
         step.events += rr.events.scaled(n.count);
@@ -149,7 +150,7 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
   return r;
 }
 
-nlohmann::json model_run_json(const ModelRunResult& r) {
+nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   nlohmann::json j;
   j["chip"] = r.chip;
   j["family"] = r.family;
@@ -181,7 +182,11 @@ nlohmann::json model_run_json(const ModelRunResult& r) {
                     {"fused_into", n.fused_into}, {"time_s", n.time_s * n.count},
                     {"share", st.time_s > 0 ? n.time_s * n.count / st.time_s : 0}, {"flops", n.flops * n.count},
                     {"bytes", n.dram_bytes * n.count}, {"roofline_s", n.roofline_s * n.count}, {"bound", n.bound},
-                    {"strategy", n.strategy}});
+                    {"strategy", n.strategy},
+                    // Energy of the kernel per step at the run's settled clock (null without a power model).
+                    {"energy_j", chip && chip->power() && !n.fused
+                                     ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())
+                                     : nlohmann::json(nullptr)}});
     steps.push_back({{"phase", st.decode ? "decode" : "prefill"}, {"context", st.context_len}, {"repeat", st.repeat},
                      {"time_s", st.time_s}, {"flops", st.flops}, {"bytes", st.dram_bytes}, {"kernels", ks}});
   }
@@ -276,7 +281,7 @@ int cmd_run(int argc, char** argv) {
   sc.routing = Routing::parse(vm["routing"].as<std::string>());
   if (vm.count("fusion")) sc.fusion = FusionPolicy::parse(vm["fusion"].as<std::string>());
   ModelRunResult r = run_model(*chip, model, sc);
-  nlohmann::json j = model_run_json(r);
+  nlohmann::json j = model_run_json(r, chip.get());
   if (vm.count("out")) {
     RunResult rr;
     rr.resolved_yaml = chip->full_yaml();

@@ -25,6 +25,7 @@ struct NodeResult {
   double flops = 0, dram_bytes = 0, min_bytes = 0, roofline_s = 0;
   std::string bound, strategy;
   std::uint64_t transactions = 0;
+  EnergyEvents events;   // per run of this node (x count per step)
 };
 
 struct StepResult {
@@ -60,7 +61,7 @@ struct ModelRunOptions {
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});
-nlohmann::json model_run_json(const ModelRunResult& r);
+nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
 std::string model_run_table(const ModelRunResult& r);
 
 int cmd_run(int argc, char** argv);

@@ -45,7 +45,7 @@ void bind_run(py::module_& m) {
           py::gil_scoped_release release;
           r = run_model(*c, mc, s, o);
         }
-        return model_run_json(r).dump();
+        return model_run_json(r, c.get()).dump();
       });
   m.def("serve_json", [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
                          std::int64_t input, std::int64_t output, const std::string& dtype, double ttft_slo,
