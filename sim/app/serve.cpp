@@ -59,6 +59,12 @@ bool simulate_point(const ChipModel& chip, const ModelConfig& model, const Scena
   pt.throttled = pw.throttled;
   if (pw.modeled) {
     pt.avg_power_w = pw.avg_power_w;
+    // Peak: the most power-hungry kernel of either phase at the settled clock.
+    for (const ModelRunResult* run : {&rp, &rd})
+      for (const auto& st : run->steps)
+        for (const auto& n : st.nodes)
+          if (!n.fused && n.events.time_s > 0)
+            pt.peak_power_w = std::max(pt.peak_power_w, power_at(chip, n.events, pw.clock_ratio).avg_power_w);
     double tokens = static_cast<double>(batch * opt.output);
     pt.joules_per_token = pw.energy_j / tokens;
     EnergyBreakdown b = pw.breakdown;
@@ -145,7 +151,7 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["throttled"] = b.throttled;
   if (r.power_modeled) {
     j["avg_power_w"] = b.avg_power_w;
-    j["peak_power_w"] = b.avg_power_w;
+    j["peak_power_w"] = b.peak_power_w;
     j["joules_per_token"] = b.joules_per_token;
     j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s / b.avg_power_w : 0;
     const EnergyBreakdown& e = b.energy_per_token;

@@ -22,7 +22,7 @@ struct ServeOptions {
 struct ServePoint {
   std::int64_t batch = 0;
   double ttft_s = 0, tpot_s = 0, throughput_tok_s = 0;
-  double avg_power_w = 0, joules_per_token = 0, clock_ratio = 1;
+  double avg_power_w = 0, peak_power_w = 0, joules_per_token = 0, clock_ratio = 1;
   bool throttled = false, meets_slo = true;
   EnergyBreakdown energy_per_token;
 };
