@@ -223,19 +223,12 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
       if (multicast_b) lb.level = kMulticast;
       std::uint32_t ia, ib;
       if (functional) {
-        FuncOp fa;
-        fa.code = FuncCode::Load;
-        fa.dst = 1;
-        fa.dtype = o.dtype;
         // Only the tile's valid rows are loaded (rows past a group's end belong to the next group);
         // K past the tensor's end reads as zeros, so padded B rows contribute nothing.
-        fa.view = {A.id, static_cast<int>(grow0), static_cast<int>(k0), static_cast<int>(rows), static_cast<int>(t.bk)};
-        ia = task.add(la, fa);
-        FuncOp fb = fa;
-        fb.dst = 2;
-        fb.dtype = o.wdtype;
-        fb.view = {B.id, static_cast<int>(brow0 + k0), static_cast<int>(c0), static_cast<int>(t.bk), static_cast<int>(cols)};
-        ib = task.add(lb, fb);
+        ia = task.add(la, fop::load(1, A.id, static_cast<int>(grow0), static_cast<int>(k0), static_cast<int>(rows),
+                                    static_cast<int>(t.bk), o.dtype));
+        ib = task.add(lb, fop::load(2, B.id, static_cast<int>(brow0 + k0), static_cast<int>(c0), static_cast<int>(t.bk),
+                                    static_cast<int>(cols), o.wdtype));
       } else {
         ia = task.add(la);
         ib = task.add(lb);
@@ -294,12 +287,9 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
     std::uint32_t ic = task.add(cvt);
     st.dep[0] = ic;
     if (functional) {
-      FuncOp fs;
-      fs.code = sk > 1 ? FuncCode::StoreAdd : FuncCode::Store;
-      fs.a = 0;
-      fs.dtype = o.odtype;
-      fs.view = {sk > 1 ? W.id : C.id, static_cast<int>(grow0), static_cast<int>(c0), static_cast<int>(rows),
-                 static_cast<int>(cols)};
+      FuncOp fs = fop::store(0, sk > 1 ? W.id : C.id, static_cast<int>(grow0), static_cast<int>(c0),
+                             static_cast<int>(rows), static_cast<int>(cols), o.odtype);
+      if (sk > 1) fs.code = FuncCode::StoreAdd;
       task.add(st, fs);
     } else {
       task.add(st);
@@ -361,19 +351,11 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
       st.bytes = static_cast<std::uint64_t>(rows * cols * ec);
       st.dep[0] = ia;
       if (functional) {
-        FuncOp fl;
-        fl.code = FuncCode::Load;
-        fl.dst = 0;
-        fl.dtype = DType::fp32;
-        fl.view = {W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows), static_cast<int>(cols)};
         task.instrs[loads.back()].func = static_cast<std::int32_t>(task.func.size());
-        task.func.push_back(fl);
-        FuncOp fs;
-        fs.code = FuncCode::Store;
-        fs.a = 0;
-        fs.dtype = o.odtype;
-        fs.view = {C.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows), static_cast<int>(cols)};
-        task.add(st, fs);
+        task.func.push_back(fop::load(0, W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
+                                      static_cast<int>(cols), DType::fp32));
+        task.add(st, fop::store(0, C.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
+                                static_cast<int>(cols), o.odtype));
       } else {
         task.add(st);
       }

@@ -348,12 +348,10 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
       lb.dep[0] = sb;
       lb.dep[1] = mma_at(step - t.nbuf);  // its TSRAM buffer is free once that step's TTU op ran
       if (functional) {
-        FuncOp fb;
-        fb.code = FuncCode::Load;
-        fb.dst = 2 + static_cast<int>(step % t.nbuf);
-        fb.dtype = f.wt;  // rounding to the TTU format (a conversion, when there is one)
-        fb.view = {B.id, static_cast<int>(brow0 + k0), static_cast<int>(c0), static_cast<int>(t.kc), static_cast<int>(cols)};
-        lbi[static_cast<size_t>(step)] = task.add(lb, fb);
+        // Loading rounds to the TTU format (a conversion, when there is one).
+        lbi[static_cast<size_t>(step)] =
+            task.add(lb, fop::load(2 + static_cast<int>(step % t.nbuf), B.id, static_cast<int>(brow0 + k0),
+                                   static_cast<int>(c0), static_cast<int>(t.kc), static_cast<int>(cols), f.wt));
       } else {
         lbi[static_cast<size_t>(step)] = task.add(lb);
       }
@@ -369,12 +367,9 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
       la.dep[0] = sai[static_cast<size_t>(step)];
       la.dep[1] = lb.dep[1];
       if (functional) {
-        FuncOp fa;
-        fa.code = FuncCode::Load;
-        fa.dst = 100 + static_cast<int>(step % t.nbuf);
-        fa.dtype = f.act;
-        fa.view = {A.id, static_cast<int>(grow0), static_cast<int>(k0), static_cast<int>(rows), static_cast<int>(t.kc)};
-        lai[static_cast<size_t>(step)] = task.add(la, fa);
+        lai[static_cast<size_t>(step)] =
+            task.add(la, fop::load(100 + static_cast<int>(step % t.nbuf), A.id, static_cast<int>(grow0),
+                                   static_cast<int>(k0), static_cast<int>(rows), static_cast<int>(t.kc), f.act));
       } else {
         lai[static_cast<size_t>(step)] = task.add(la);
       }
@@ -500,12 +495,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
         l.bytes = static_cast<std::uint64_t>(rows * cols * 4);
         l.m = static_cast<std::uint32_t>(rows);
         if (functional && s == sk - 1) {
-          FuncOp fl;
-          fl.code = FuncCode::Load;
-          fl.dst = 0;
-          fl.dtype = DType::fp32;
-          fl.view = {W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows), static_cast<int>(cols)};
-          lastload = task.add(l, fl);
+          lastload = task.add(l, fop::load(0, W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
+                                           static_cast<int>(cols), DType::fp32));
         } else {
           lastload = task.add(l);
         }
@@ -530,12 +521,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
       st.m = static_cast<std::uint32_t>(rows);
       st.dep[0] = ia;
       if (functional) {
-        FuncOp fs;
-        fs.code = FuncCode::Store;
-        fs.a = 0;
-        fs.dtype = o.odtype;
-        fs.view = {Cref.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows), static_cast<int>(cols)};
-        task.add(st, fs);
+        task.add(st, fop::store(0, Cref.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
+                                static_cast<int>(cols), o.odtype));
       } else {
         task.add(st);
       }

@@ -332,12 +332,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
         la.dep[1] = dep1;
         abuf = abuf >= 9 ? 1 : abuf + 1;  // functional buffer ids 1..9 rotate (more than any prefetch depth)
         if (functional) {
-          FuncOp f;
-          f.code = FuncCode::Load;
-          f.dst = abuf;
-          f.dtype = o.dtype;
-          f.view = {A.id, static_cast<int>(k.row0), static_cast<int>(k0), static_cast<int>(k.rows), t.bk};
-          a_prev = task.add(la, f);
+          a_prev = task.add(la, fop::load(abuf, A.id, static_cast<int>(k.row0), static_cast<int>(k0),
+                                          static_cast<int>(k.rows), t.bk, o.dtype));
         } else {
           a_prev = task.add(la);
         }
@@ -360,12 +356,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
         lb.dep[1] = dep1;
         bbuf = bbuf >= 19 ? 11 : bbuf + 1;
         if (functional) {
-          FuncOp f;
-          f.code = FuncCode::Load;
-          f.dst = bbuf;
-          f.dtype = o.wdtype;
-          f.view = {B.id, static_cast<int>(k.brow0 + k0), static_cast<int>(k.col0), t.bk, static_cast<int>(k.cols)};
-          b_prev = task.add(lb, f);
+          b_prev = task.add(lb, fop::load(bbuf, B.id, static_cast<int>(k.brow0 + k0), static_cast<int>(k.col0), t.bk,
+                                          static_cast<int>(k.cols), o.wdtype));
         } else {
           b_prev = task.add(lb);
         }
@@ -452,13 +444,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
       w.n = static_cast<std::uint32_t>(k.cols);
       w.dep[0] = iv;
       if (functional) {
-        FuncOp f;
-        f.code = FuncCode::Store;
-        f.a = 0;
-        f.dtype = o.odtype;
-        f.view = {Cref.id, static_cast<int>(k.row0), static_cast<int>(k.col0), static_cast<int>(k.rows),
-                  static_cast<int>(k.cols)};
-        stores.push_back(task.add(w, f));
+        stores.push_back(task.add(w, fop::store(0, Cref.id, static_cast<int>(k.row0), static_cast<int>(k.col0),
+                                                static_cast<int>(k.rows), static_cast<int>(k.cols), o.odtype)));
       } else {
         stores.push_back(task.add(w));
       }

@@ -196,17 +196,10 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
         lb.dep[0] = slot_last[slot];
         std::uint32_t ia, ib;
         if (functional) {
-          FuncOp fa;
-          fa.code = FuncCode::Load;
-          fa.dst = 1;
-          fa.dtype = o.dtype;
-          fa.view = {A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows), static_cast<int>(kw)};
-          ia = task.add(la, fa);
-          FuncOp fb = fa;
-          fb.dst = 2;
-          fb.dtype = o.wdtype;
-          fb.view = {B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw), static_cast<int>(b.cols)};
-          ib = task.add(lb, fb);
+          ia = task.add(la, fop::load(1, A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows),
+                                      static_cast<int>(kw), o.dtype));
+          ib = task.add(lb, fop::load(2, B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
+                                      static_cast<int>(b.cols), o.wdtype));
         } else {
           ia = task.add(la);
           ib = task.add(lb);
@@ -253,12 +246,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
         last_store = task.add(st);
       }
       if (functional) {
-        FuncOp fs;
-        fs.code = FuncCode::Store;
-        fs.a = 0;
-        fs.dtype = o.odtype;
-        fs.view = {C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows), static_cast<int>(b.cols)};
-        task.func.push_back(fs);
+        task.func.push_back(fop::store(0, C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
+                                       static_cast<int>(b.cols), o.odtype));
         task.instrs[last_store].func = static_cast<std::int32_t>(task.func.size() - 1);
       }
     }
