@@ -4,6 +4,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli_parse.h"
+
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -111,7 +113,7 @@ int cmd_kernel(int argc, char** argv) {
   all.add(chip).add(dims).add(output_options());
   po::variables_map vm;
   std::vector<std::string> rest;
-  auto parsed = po::command_line_parser(argc, argv).options(all).allow_unregistered().run();
+  auto parsed = parse_cli(argc, argv, all, true);
   rest = po::collect_unrecognized(parsed.options, po::include_positional);
   po::store(parsed, vm);
   po::notify(vm);

@@ -2,6 +2,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli_parse.h"
+
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -255,7 +257,7 @@ int cmd_run(int argc, char** argv) {
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
       "help,h", "this help");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
+  po::store(parse_cli(argc, argv, o), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n\n"
               << "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"

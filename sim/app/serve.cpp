@@ -2,6 +2,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli_parse.h"
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -10,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "sim/base/process.h"
 #include "sim/io/output.h"
 
 namespace po = boost::program_options;
@@ -215,7 +218,7 @@ int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
+  po::store(parse_cli(argc, argv, o), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--ttft-slo T] [--tpot-slo T]\n\n"
                  "Finds the batch with the highest throughput that fits memory and meets the targets (the\n"
@@ -260,7 +263,7 @@ int cmd_compare(int argc, char** argv) {
       "out", po::value<std::string>(), "results folder (default results/compare/<name>)")("no-report", po::bool_switch(),
                                                                                             "skip the HTML report");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
+  po::store(parse_cli(argc, argv, o), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim compare [--chips a,b,c] [--model M] [--scenario chat|long] [--set chip:key=value ...]\n\n"
                  "Runs one serving study on several chips: throughput, TTFT, TPOT, power, J/token, $/Mtok and perf/$\n"
@@ -287,6 +290,7 @@ int cmd_compare(int argc, char** argv) {
   }
   so.progress = true;
   std::string study = vm.count("name") ? vm["name"].as<std::string>() : scen;
+  check_plain_name("--name", study);  // the study folder stays inside results/compare
   std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + study;
   ModelConfig model = load_model(vm["model"].as<std::string>());
   std::vector<std::string> chips;
@@ -410,9 +414,10 @@ int cmd_compare(int argc, char** argv) {
   std::printf("results: %s\n", dir.c_str());
   std::fflush(stdout);
   if (!vm["no-report"].as<bool>()) {
-    std::string cmd = "/usr/bin/python3 " + source_dir() + "/scripts/compare_report.py '" + dir + "'";
-    int rc = std::system(cmd.c_str());
-    if (rc != 0) std::cerr << "compare: the HTML report could not be written (" << cmd << ")\n";
+    // An argument vector, never a shell: the folder name reaches the script as one argument, verbatim.
+    std::string script = source_dir() + "/scripts/compare_report.py";
+    int rc = run_process({"/usr/bin/python3", script, dir});
+    if (rc != 0) std::cerr << "compare: the HTML report could not be written (" << script << " exited " << rc << ")\n";
   }
   return 0;
 }

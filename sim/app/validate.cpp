@@ -5,6 +5,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli_parse.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -223,7 +225,7 @@ int cmd_validate(int argc, char** argv) {
       "models", po::bool_switch(), "also model-level serving rows (each simulates a serving sweep: minutes)")(
       "help,h", "this help");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
+  po::store(parse_cli(argc, argv, o), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim validate [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
                  "Simulates every measured row this build can model and prints predicted vs measured.\n\n"
