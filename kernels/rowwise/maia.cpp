@@ -16,7 +16,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "chips/maia/isa.h"
+#include "kernels/maia_builders.h"
 #include "kernels/maia_lowerings.h"
 
 namespace xpu::maia {
@@ -27,31 +27,12 @@ constexpr double kBlockBytes = 64.0 * 1024;  // input bytes per streamed block
 constexpr int kBuffers = 4;                  // blocks in flight per tile
 constexpr double kPartialBytes = 64;         // per (row, piece) of a split sampling: max, sum, candidates
 
-Instr dma(TxKind kind, Engine e, std::uint64_t addr, std::uint64_t bytes, std::int64_t rows, DType d) {
-  Instr in;
-  in.kind = kind;
-  in.engine = e;
-  in.level = kHbm;
-  in.dtype = d;
-  in.addr = addr;
-  in.bytes = std::max<std::uint64_t>(1, bytes);
-  in.m = static_cast<std::uint32_t>(std::max<std::int64_t>(1, rows));
-  return in;
-}
-
 // A TVP instruction over `rows` x `cols` elements with `flops` fp32 operations and `sfu` special-
 // function results per row.
 Instr tvp(std::int64_t rows, double sfu_per_row, double flops, double bytes) {
-  Instr in;
-  in.kind = TxKind::VectorOp;
-  in.engine = kTvp;
-  in.dtype = DType::fp32;
-  in.m = static_cast<std::uint32_t>(std::max<std::int64_t>(1, rows));
-  in.n = static_cast<std::uint32_t>(std::max(0.0, std::ceil(sfu_per_row)));
-  in.k = sfu_per_row > 0 ? 1 : 0;
-  in.flops = static_cast<std::uint64_t>(flops);
-  in.bytes = static_cast<std::uint64_t>(bytes);
-  return in;
+  return tvp_op(DType::fp32, static_cast<std::uint32_t>(std::max<std::int64_t>(1, rows)),
+                static_cast<std::uint32_t>(std::max(0.0, std::ceil(sfu_per_row))), sfu_per_row > 0 ? 1 : 0,
+                static_cast<std::uint64_t>(flops), static_cast<std::uint64_t>(bytes));
 }
 
 struct RowCost {
@@ -83,28 +64,6 @@ RowCost cost_of(const OpSpec& op) {
   return r;
 }
 
-// Chunk j of the work runs on tile (j mod C) * P + j / C: consecutive chunks on different clusters.
-int chunk_of_tile(int tile, const MaiaSpec& s) {
-  return (tile % s.cluster.tiles) * s.cluster.count + tile / s.cluster.tiles;
-}
-
-Program per_tile_program(const std::string& name, const OpSpec& op, const std::string& strategy, const MaiaSpec& spec,
-                         std::function<void(int chunk, Task& task)> build) {
-  Program p;
-  p.name = name;
-  p.op = op.label;
-  p.strategy = strategy;
-  p.num_tasks = static_cast<std::uint64_t>(spec.tiles());
-  p.static_placement = true;
-  p.roofline = {op.flops(), op.min_bytes()};
-  const MaiaSpec s = spec;
-  p.make_task = [build, s](std::uint64_t index, Task& task) {
-    task.place = static_cast<std::int32_t>(index);
-    build(chunk_of_tile(static_cast<int>(index), s), task);
-  };
-  return p;
-}
-
 KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
   const std::string label = op.label.empty() ? "embedding" : op.label;
   const TensorRef Tb = opt.ref(label, "table"), I = opt.ref(label, "ids"), Y = opt.ref(label, "out");
@@ -118,7 +77,7 @@ KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const Low
     const std::int64_t r0 = chunk * per, r1 = std::min(oc.rows, r0 + per);
     if (r0 >= r1) return;
     task.smem_bytes = static_cast<std::uint32_t>(kBuffers * rb * oc.cols * (w + o));
-    const std::uint32_t ids = task.add(dma(TxKind::DmaRead, kTdma, I.addr + static_cast<std::uint64_t>(r0 * 4),
+    const std::uint32_t ids = task.add(stream(TxKind::DmaRead, kTdma, I.addr + static_cast<std::uint64_t>(r0 * 4),
                                            static_cast<std::uint64_t>((r1 - r0) * 4), r1 - r0, DType::int8));
     std::vector<std::uint32_t> slot(kBuffers, kNoDep);
     std::int64_t b = 0;
@@ -129,21 +88,14 @@ KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const Low
       for (std::int64_t i = 0; i < rows; ++i) {
         // The gathered row depends on the token id: a hash stands in for it.
         const std::uint64_t row = static_cast<std::uint64_t>(((r + i) * 2654435761ull) % static_cast<std::uint64_t>(vocab));
-        Instr g = dma(TxKind::DmaRead, kTdma1, Tb.addr + static_cast<std::uint64_t>(row * oc.cols * w),
-                      static_cast<std::uint64_t>(oc.cols * w), 1, oc.wdtype);
-        g.dep[0] = ids;
-        g.dep[1] = slot[sl];
-        last = task.add(g);
+        const Instr g = stream(TxKind::DmaRead, kTdma1, Tb.addr + static_cast<std::uint64_t>(row * oc.cols * w),
+                               static_cast<std::uint64_t>(oc.cols * w), 1, oc.wdtype);
+        last = task.add(after(g, ids, slot[sl]));
       }
-      if (convert) last = task.add([&] {
-        Instr c = tvp(rows, 0, static_cast<double>(rows * oc.cols), rows * oc.cols * (w + o));
-        c.dep[0] = last;
-        return c;
-      }());
-      Instr st = dma(TxKind::DmaWrite, kTdmaWr, Y.addr + static_cast<std::uint64_t>(r * oc.cols * o),
-                     static_cast<std::uint64_t>(rows * oc.cols * o), rows, oc.odtype);
-      st.dep[0] = last;
-      slot[sl] = task.add(st);
+      if (convert) last = task.add(after(tvp(rows, 0, static_cast<double>(rows * oc.cols), rows * oc.cols * (w + o)), last));
+      const Instr st = stream(TxKind::DmaWrite, kTdmaWr, Y.addr + static_cast<std::uint64_t>(r * oc.cols * o),
+                              static_cast<std::uint64_t>(rows * oc.cols * o), rows, oc.odtype);
+      slot[sl] = task.add(after(st, last));
     }
   };
   std::ostringstream s;
@@ -192,7 +144,7 @@ KernelPrograms lower_rowwise(const OpSpec& op, const MaiaSpec& spec, const Lower
     task.smem_bytes = static_cast<std::uint32_t>(kBuffers * rb * (in_row + cw * o) + rc.const_bytes);
     std::uint32_t wdep = kNoDep;
     if (rc.const_bytes > 0)
-      wdep = task.add(dma(TxKind::DmaRead, kTdma1, W.addr, static_cast<std::uint64_t>(rc.const_bytes), 1, oc.wdtype));
+      wdep = task.add(stream(TxKind::DmaRead, kTdma1, W.addr, static_cast<std::uint64_t>(rc.const_bytes), 1, oc.wdtype));
     std::vector<std::uint32_t> slot(kBuffers, kNoDep);
     std::int64_t b = 0;
     for (std::int64_t v = v0; v < v1; v += rb, ++b) {
@@ -202,33 +154,30 @@ KernelPrograms lower_rowwise(const OpSpec& op, const MaiaSpec& spec, const Lower
       if (cols <= 0) continue;
       const size_t sl = static_cast<size_t>(b % kBuffers);
       const std::uint64_t base = static_cast<std::uint64_t>((r * in_cols + c0) * a);
-      Instr l = dma(TxKind::DmaRead, kTdma, X.addr + base, static_cast<std::uint64_t>(rows * cols * a * rc.a_elems), rows, oc.dtype);
-      l.dep[0] = slot[sl];
-      const std::uint32_t i0 = task.add(l);
+      const Instr l = stream(TxKind::DmaRead, kTdma, X.addr + base,
+                             static_cast<std::uint64_t>(rows * cols * a * rc.a_elems), rows, oc.dtype);
+      const std::uint32_t i0 = task.add(after(l, slot[sl]));
       std::uint32_t i1 = kNoDep;
       if (rc.second_input) {
         // SwiGLU: the up half of the same rows; residual add: the other operand.
         const std::uint64_t addr = oc.kind == OpKind::SwiGlu ? X.addr + base + static_cast<std::uint64_t>(oc.cols * a)
                                                               : X2.addr + base;
-        Instr l2 = dma(TxKind::DmaRead, kTdma1, addr, static_cast<std::uint64_t>(rows * cols * a), rows, oc.dtype);
-        l2.dep[0] = slot[sl];
-        i1 = task.add(l2);
+        const Instr l2 = stream(TxKind::DmaRead, kTdma1, addr, static_cast<std::uint64_t>(rows * cols * a),
+                                rows, oc.dtype);
+        i1 = task.add(after(l2, slot[sl]));
       }
       const double elems = static_cast<double>(rows * cols);
       const double sfu_row = rc.sfu_per_row ? rc.sfu_per_elem : rc.sfu_per_elem * cols;
-      Instr c = tvp(rows, sfu_row, rc.flops_per_elem * elems, elems * (a * (rc.a_elems + (rc.second_input ? 1 : 0)) + o));
-      c.dep[0] = i0;
-      c.dep[1] = i1;
-      c.dep[2] = wdep;
-      const std::uint32_t ic = task.add(c);
+      const Instr c = tvp(rows, sfu_row, rc.flops_per_elem * elems, elems * (a * (rc.a_elems + (rc.second_input ? 1 : 0)) + o));
+      const std::uint32_t ic = task.add(after(c, i0, i1, wdep));
       const double ob = out_bytes(rows, cols);
       const std::uint64_t oaddr = sampling_split ? Pt.addr + static_cast<std::uint64_t>(v * kPartialBytes)
                                                  : Y.addr + static_cast<std::uint64_t>(oc.kind == OpKind::TopK || oc.kind == OpKind::Sampling
                                                                                            ? r * (ob / rows)
                                                                                            : (r * oc.cols + c0) * o);
-      Instr st = dma(TxKind::DmaWrite, kTdmaWr, oaddr, static_cast<std::uint64_t>(std::ceil(ob)), rows, sampling_split ? DType::fp32 : oc.odtype);
-      st.dep[0] = ic;
-      slot[sl] = task.add(st);
+      const Instr st = stream(TxKind::DmaWrite, kTdmaWr, oaddr, static_cast<std::uint64_t>(std::ceil(ob)), rows,
+                              sampling_split ? DType::fp32 : oc.odtype);
+      slot[sl] = task.add(after(st, ic));
     }
   };
   std::ostringstream s;
@@ -238,24 +187,17 @@ KernelPrograms lower_rowwise(const OpSpec& op, const MaiaSpec& spec, const Lower
   KernelPrograms out{per_tile_program(name(op.kind), op, s.str(), spec, build)};
   if (sampling_split) {
     // Merge the pieces' partials per sequence: global max, rescaled sums, candidates; draw one token.
-    Program c;
-    c.name = "sampling.combine";
-    c.op = op.label;
-    c.strategy = "merge " + std::to_string(splits) + " column pieces per sequence on the TVP";
-    c.num_tasks = static_cast<std::uint64_t>(op.rows);
-    c.roofline = {0, 0};
-    c.make_task = [=](std::uint64_t index, Task& task) {
+    auto make = [=](std::uint64_t index, Task& task) {
       const std::int64_t r = static_cast<std::int64_t>(index);
-      const std::uint32_t l = task.add(dma(TxKind::DmaRead, kTdma, Pt.addr + static_cast<std::uint64_t>(r * splits * kPartialBytes),
-                                           static_cast<std::uint64_t>(splits * kPartialBytes), splits, DType::fp32));
-      Instr m = tvp(1, static_cast<double>(splits), 8.0 * splits, splits * kPartialBytes);
-      m.dep[0] = l;
-      const std::uint32_t im = task.add(m);
-      Instr st = dma(TxKind::DmaWrite, kTdmaWr, Y.addr + static_cast<std::uint64_t>(r * 8), 8, 1, DType::int8);
-      st.dep[0] = im;
-      task.add(st);
+      const std::uint32_t l = task.add(stream(TxKind::DmaRead, kTdma, Pt.addr + static_cast<std::uint64_t>(r * splits * kPartialBytes),
+                                              static_cast<std::uint64_t>(splits * kPartialBytes), splits,
+                                              DType::fp32));
+      const std::uint32_t im = task.add(after(tvp(1, static_cast<double>(splits), 8.0 * splits, splits * kPartialBytes), l));
+      task.add(after(stream(TxKind::DmaWrite, kTdmaWr, Y.addr + static_cast<std::uint64_t>(r * 8), 8, 1, DType::int8), im));
     };
-    out.push_back(c);
+    out.push_back(build::helper_program("sampling.combine", op,
+                                        "merge " + std::to_string(splits) + " column pieces per sequence on the TVP",
+                                        static_cast<std::uint64_t>(op.rows), make));
   }
   return out;
 }

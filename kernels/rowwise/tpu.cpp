@@ -7,7 +7,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "chips/tpu/isa.h"
+#include "kernels/tpu_builders.h"
 
 namespace xpu::tpu {
 
@@ -51,77 +51,37 @@ KernelPrograms lower_rowwise(const OpSpec& op, const TpuSpec& spec, const LowerO
   st << "row blocks of " << br << " x " << op.cols << ", " << nb << " buffers, " << cores << " TensorCore"
      << (cores > 1 ? "s" : "");
 
-  Program p;
-  p.name = name(op.kind);
-  p.op = op.label;
-  p.strategy = st.str();
-  p.num_tasks = static_cast<std::uint64_t>(cores);
-  p.static_placement = true;
-  p.roofline = {op.flops(), op.min_bytes()};
-  p.make_task = [=](std::uint64_t core, Task& t) {
+  auto make = [=](std::uint64_t core, Task& t) {
     std::uint32_t wload = kNoDep;
-    if (rc.const_bytes > 0) {
-      Instr l;
-      l.kind = TxKind::DmaRead;
-      l.engine = kDmaIn;
-      l.level = kHbm;
-      l.dtype = o.wdtype;
-      l.addr = W.addr;
-      l.bytes = static_cast<std::uint64_t>(rc.const_bytes);
-      wload = t.add(l);
-    }
+    if (rc.const_bytes > 0) wload = t.add(dma_in(o.wdtype, W.addr, static_cast<std::uint64_t>(rc.const_bytes)));
     std::vector<std::int64_t> mine;
     for (std::int64_t b = static_cast<std::int64_t>(core); b < blocks; b += cores) mine.push_back(b);
     const size_t n = mine.size();
     std::vector<std::uint32_t> ld(n, kNoDep), vp(n, kNoDep), stv(n, kNoDep);
     auto rows_of = [&](size_t i) { return std::min<std::int64_t>(br, o.rows - mine[i] * br); };
     auto load = [&](size_t i, std::uint32_t d0, std::uint32_t d1) {
-      Instr l;
-      l.kind = TxKind::DmaRead;
-      l.engine = kDmaIn;
-      l.level = kHbm;
-      l.dtype = o.dtype;
-      l.addr = X.addr + static_cast<std::uint64_t>(mine[i] * br * rc.in_bytes);
-      l.bytes = static_cast<std::uint64_t>(rows_of(i) * rc.in_bytes);
-      l.dep[0] = d0;
-      l.dep[1] = d1;
-      ld[i] = t.add(l);
+      ld[i] = t.add(after(dma_in(o.dtype, X.addr + static_cast<std::uint64_t>(mine[i] * br * rc.in_bytes),
+                                 static_cast<std::uint64_t>(rows_of(i) * rc.in_bytes)),
+                          d0, d1));
     };
     const size_t depth = nb - 1;
     for (size_t i = 0; i < std::min(depth, n); ++i) load(i, kNoDep, kNoDep);
     for (size_t i = 0; i < n; ++i) {
-      Instr sc;
-      sc.kind = TxKind::Sync;
-      sc.engine = kScalar;
-      sc.n = 1;
-      std::uint32_t isc = t.add(sc);
+      const std::uint32_t isc = t.add(scalar_steps(1));
       if (i + depth < n) load(i + depth, isc, i >= 1 ? vp[i - 1] : kNoDep);
       const std::int64_t r = rows_of(i);
-      Instr v;
-      v.kind = TxKind::VectorOp;
-      v.engine = kVpu;
-      v.dtype = DType::fp32;  // the vector unit computes in fp32
-      v.m = static_cast<std::uint32_t>(r);
-      v.n = static_cast<std::uint32_t>(o.cols);
-      v.k = static_cast<std::uint32_t>(std::ceil(rc.transcendentals_per_elem));
-      v.flops = static_cast<std::uint64_t>(r * o.cols * rc.flops_per_elem);
-      v.bytes = static_cast<std::uint64_t>(r * (rc.in_bytes + rc.out_bytes));
-      v.dep[0] = ld[i];
-      v.dep[1] = wload;
-      v.dep[2] = i >= 2 ? stv[i - 2] : kNoDep;  // two output buffers
-      vp[i] = t.add(v);
-      Instr s;
-      s.kind = TxKind::DmaWrite;
-      s.engine = kDmaOut;
-      s.level = kHbm;
-      s.dtype = o.odtype;
-      s.addr = Y.addr + static_cast<std::uint64_t>(mine[i] * br * rc.out_bytes);
-      s.bytes = static_cast<std::uint64_t>(r * rc.out_bytes);
-      s.dep[0] = vp[i];
-      stv[i] = t.add(s);
+      // The vector unit computes in fp32; two output buffers.
+      const Instr v = vpu(DType::fp32, static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(o.cols),
+                          static_cast<std::uint32_t>(std::ceil(rc.transcendentals_per_elem)),
+                          static_cast<std::uint64_t>(r * o.cols * rc.flops_per_elem),
+                          static_cast<std::uint64_t>(r * (rc.in_bytes + rc.out_bytes)));
+      vp[i] = t.add(after(v, ld[i], wload, i >= 2 ? stv[i - 2] : kNoDep));
+      stv[i] = t.add(after(dma_out(o.odtype, Y.addr + static_cast<std::uint64_t>(mine[i] * br * rc.out_bytes),
+                                   static_cast<std::uint64_t>(r * rc.out_bytes)),
+                           vp[i]));
     }
   };
-  return {p};
+  return {build::static_program(build::program(name(op.kind), op, st.str(), static_cast<std::uint64_t>(cores), make))};
 }
 
 }  // namespace xpu::tpu
