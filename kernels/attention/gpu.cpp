@@ -41,13 +41,7 @@ FuncOp scores(int rows, int kw, DType mma) {
 FuncOp online_softmax(float scale, const FuncOp::PosArgs& mask, bool masked) {
   using namespace fop;
   std::vector<FuncOp> v{unary(Unary::Scale, 6, 6, scale)};
-  if (masked) {
-    FuncOp m;
-    m.code = FuncCode::Mask;
-    m.dst = 6, m.a = 6;
-    m.pos = mask;
-    v.push_back(m);
-  }
+  if (masked) v.push_back(fop::mask(6, 6, mask));
   for (FuncOp f : {reduce(Reduce::Max, 7, 6), binary(Binary::Max, 8, 4, 7), binary(Binary::ExpDiff, 6, 6, 8),
                    binary(Binary::ExpDiff, 10, 4, 8), reduce(Reduce::Sum, 11, 6), binary(Binary::Mul, 5, 5, 10),
                    binary(Binary::Add, 5, 5, 11), binary(Binary::Mul, 3, 3, 10), copy(4, 8)})
@@ -93,6 +87,23 @@ struct KvTile {
   FuncOp::PosArgs pos;
 };
 
+// The K and V tile loads of `kw` keys at `kaddr` / `vaddr` (m: the rows or pages a copy spans), after
+// the instruction `reuse` that freed their buffers.
+void kv_loads(KvTile& t, const AttnJob& j, std::uint64_t kaddr, std::uint64_t vaddr, std::int64_t kw, std::uint32_t m,
+              std::uint32_t reuse) {
+  t.lk = after(tma_load(kGlobal, j.o.wdtype, kaddr, static_cast<std::uint64_t>(kw * j.d * j.ekv), m), reuse);
+  t.lv = after(tma_load(kGlobal, j.o.wdtype, vaddr, static_cast<std::uint64_t>(kw * j.dv * j.ekv), m), reuse);
+}
+
+// Mask positions: row i is query q0 + i (or q0 + i % period), column c key k0 + c.
+FuncOp::PosArgs positions(const OpSpec& o, std::int64_t q0, std::int64_t period, std::int64_t k0) {
+  FuncOp::PosArgs pos;
+  pos.q0 = I(q0), pos.period = I(period), pos.k0 = I(k0);
+  pos.causal = o.causal;
+  pos.window = I(o.window);
+  return pos;
+}
+
 std::uint32_t emit_kv_tile(build::Emitter& emit, const AttnJob& j, const KvTile& t, std::uint32_t iq, std::uint32_t prev) {
   const DType mma = j.o.dtype;
   const std::uint32_t ik = emit(t.lk, [&] { return fop::load(1, j.K.id, t.kv_row, 0, t.kw, I(j.d), j.o.wdtype); });
@@ -100,6 +111,19 @@ std::uint32_t emit_kv_tile(build::Emitter& emit, const AttnJob& j, const KvTile&
   const std::uint32_t is = emit(after(t.s, iq, ik), [&] { return scores(t.rows, t.kw, mma); });
   const std::uint32_t ism = emit(after(t.sm, is, prev), [&] { return online_softmax(j.scale, t.pos, j.masked); });
   return emit(after(t.pv, ism, iv), [&] { return fop::matmul(3, 6, 2, mma); });
+}
+
+// Useful work of a prefill KV tile: the unmasked (query, key) pairs of queries [q0, q0 + qrows) and
+// keys [k0, k0 + kw); queries are the last seq_q positions.
+std::int64_t unmasked_pairs(const OpSpec& o, std::int64_t q0, std::int64_t qrows, std::int64_t k0, std::int64_t kw) {
+  const std::int64_t offset = o.seq_kv - o.seq_q;
+  std::int64_t pairs = 0;
+  for (std::int64_t q = q0; q < q0 + qrows; ++q) {
+    std::int64_t hi = o.causal ? std::min(k0 + kw, offset + q + 1) : k0 + kw;
+    std::int64_t lo = o.window > 0 ? std::max(k0, offset + q - o.window + 1) : k0;
+    pairs += std::max<std::int64_t>(0, hi - lo);
+  }
+  return pairs;
 }
 
 // Prefill (FlashAttention): one block per (sequence, query head, 128-query tile).
@@ -131,30 +155,17 @@ Program prefill(const AttnJob& jb) {
       std::int64_t kw = std::min<std::int64_t>(bkv, kv_end - k0);
       std::uint64_t kv_off = static_cast<std::uint64_t>(((b * o.kv_heads + kvh) * o.seq_kv + k0));
       const std::uint32_t reuse = jt >= 2 ? pv[static_cast<size_t>(jt - 2)] : kNoDep;  // double-buffered K/V
-      // Useful work: the unmasked (query, key) pairs of this tile.
-      std::int64_t pairs = 0;
-      for (std::int64_t q = q0; q < q0 + qrows; ++q) {
-        std::int64_t hi = o.causal ? std::min(k0 + kw, offset + q + 1) : k0 + kw;
-        std::int64_t lo = o.window > 0 ? std::max(k0, offset + q - o.window + 1) : k0;
-        pairs += std::max<std::int64_t>(0, hi - lo);
-      }
+      const std::int64_t pairs = unmasked_pairs(o, q0, qrows, k0, kw);
       KvTile kt;
-      kt.lk = after(tma_load(kGlobal, o.wdtype, j.K.addr + static_cast<std::uint64_t>(kv_off * d * j.ekv),
-                             static_cast<std::uint64_t>(kw * d * j.ekv), static_cast<std::uint32_t>(kw)),
-                    reuse);
-      kt.lv = after(tma_load(kGlobal, o.wdtype, j.V.addr + static_cast<std::uint64_t>(kv_off * dv * j.ekv),
-                             static_cast<std::uint64_t>(kw * dv * j.ekv), static_cast<std::uint32_t>(kw)),
-                    reuse);
+      kv_loads(kt, j, j.K.addr + static_cast<std::uint64_t>(kv_off * d * j.ekv), j.V.addr + static_cast<std::uint64_t>(kv_off * dv * j.ekv),
+               kw, static_cast<std::uint32_t>(kw), reuse);
       kt.s = wgmma(o.dtype, bq, bkv, static_cast<std::uint32_t>(d), static_cast<std::uint64_t>(2 * pairs * d),
                    static_cast<std::uint64_t>((bq * d + bkv * d) * j.ea));
       kt.sm = cuda(DType::fp32, bq, bkv, 1, static_cast<std::uint64_t>(5 * bq * bkv));  // one exp per score
       kt.pv = wgmma(o.dtype, bq, static_cast<std::uint32_t>(dv), bkv, static_cast<std::uint64_t>(2 * pairs * dv),
                     static_cast<std::uint64_t>((bq * bkv + bkv * dv) * j.ea));
       kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(qrows);
-      kt.pos.q0 = I(offset + q0);
-      kt.pos.k0 = I(k0);
-      kt.pos.causal = o.causal;
-      kt.pos.window = I(o.window);
+      kt.pos = positions(o, offset + q0, 0, k0);
       prev_pv = emit_kv_tile(emit, j, kt, iq, prev_pv);
       pv.push_back(prev_pv);
     }
@@ -213,12 +224,8 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
       const std::uint32_t reuse = jt >= 4 ? done[static_cast<size_t>(jt - 4)] : kNoDep;
       const std::uint32_t mrows = static_cast<std::uint32_t>(std::max<std::int64_t>(64, rows));
       KvTile kt;
-      kt.lk = after(tma_load(kGlobal, o.wdtype, j.K.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096,
-                             static_cast<std::uint64_t>(kw * d * j.ekv), pages_m),
-                    reuse);
-      kt.lv = after(tma_load(kGlobal, o.wdtype, j.V.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096,
-                             static_cast<std::uint64_t>(kw * dv * j.ekv), pages_m),
-                    reuse);
+      kv_loads(kt, j, j.K.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096,
+               j.V.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096, kw, pages_m, reuse);
       kt.s = wgmma(o.dtype, mrows, static_cast<std::uint32_t>(kw), static_cast<std::uint32_t>(d),
                    static_cast<std::uint64_t>(2 * rows * kw * d), static_cast<std::uint64_t>(kw * d * j.ekv));
       kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kw), 1,
@@ -227,11 +234,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
                     static_cast<std::uint64_t>(2 * rows * kw * dv), static_cast<std::uint64_t>(kw * dv * j.ekv));
       kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(rows);
       // Rows are (query head of the group, query); keys sit at their cache positions.
-      kt.pos.q0 = I(o.seq_kv - o.seq_q);
-      kt.pos.period = I(o.seq_q);
-      kt.pos.k0 = I(o.seq_kv - kv_len + k0);
-      kt.pos.causal = o.causal;
-      kt.pos.window = I(o.window);
+      kt.pos = positions(o, o.seq_kv - o.seq_q, o.seq_q, o.seq_kv - kv_len + k0);
       prev = emit_kv_tile(emit, j, kt, iq, prev);
       done.push_back(prev);
     }

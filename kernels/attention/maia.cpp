@@ -24,6 +24,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kernels/common/decode_layout.h"
 #include "kernels/maia_builders.h"
 #include "kernels/maia_lowerings.h"
 
@@ -51,16 +52,9 @@ Geometry prefill_geometry(const OpSpec& op, std::int64_t group, std::int64_t bq)
 
 // Decode: the group's heads x seq_q queries stacked as the rows of the passes, and the KV sequence
 // split when there are fewer (sequence, KV head) units than tiles.
-Geometry decode_geometry(const OpSpec& op, std::int64_t group, std::int64_t bq, std::int64_t kv_tiles, int T) {
-  Geometry g;
-  const std::int64_t stacked = group * op.seq_q;
-  g.rows_per_pass = std::min<std::int64_t>(bq, stacked);
-  g.passes = ceil_div(stacked, bq);
-  g.q_tiles = 1;
-  g.q_per_item = 1;
-  const std::int64_t units = op.batch * op.kv_heads;
-  if (units < T) g.splits = std::max<std::int64_t>(1, std::min<std::int64_t>(kv_tiles, ceil_div(T, units)));
-  return g;
+Geometry decode_geometry(const OpSpec& op, std::int64_t bq, std::int64_t kv_tiles, int T) {
+  const DecodeLayout l = decode_layout(op, bq, kv_tiles, T);
+  return {l.rows_per_pass, l.passes, 1, 1, l.splits};
 }
 
 // What every tile's task needs (immutable, captured by the tasks).
@@ -243,7 +237,7 @@ KernelPrograms lower_attention(const OpSpec& op, const MaiaSpec& spec, const Low
   j.T = spec.tiles();
   j.bkv = op.decode ? 512 : 128;
   j.kv_tiles = ceil_div(op.seq_kv, j.bkv);
-  j.g = op.decode ? decode_geometry(op, j.group, j.bq, j.kv_tiles, j.T) : prefill_geometry(op, j.group, j.bq);
+  j.g = op.decode ? decode_geometry(op, j.bq, j.kv_tiles, j.T) : prefill_geometry(op, j.group, j.bq);
   j.q_items = ceil_div(j.g.q_tiles, j.g.q_per_item);
   j.units = op.batch * op.kv_heads * j.q_items;
   j.tiles_per_split = ceil_div(j.kv_tiles, j.g.splits);

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "chips/trainium/isa.h"
+#include "kernels/common/decode_layout.h"
 #include "kernels/trainium_lowerings.h"
 
 namespace xpu::trainium {
@@ -37,12 +38,9 @@ Geometry prefill_geometry(const OpSpec& op, std::int64_t group) {
 
 // Decode: the group's query heads x seq_q tokens on the partitions, and the KV sequence split over
 // the NeuronCores when batch x KV heads leaves some idle.
-Geometry decode_geometry(const OpSpec& op, std::int64_t group, std::int64_t kv_tiles, int cores) {
-  const std::int64_t stacked = group * op.seq_q;
-  Geometry g{std::min<std::int64_t>(kPartitions, stacked), ceil_div(stacked, kPartitions), 1, 1};
-  const std::int64_t units = op.batch * op.kv_heads;
-  if (units < cores) g.splits = std::max<std::int64_t>(1, std::min<std::int64_t>(kv_tiles, ceil_div(cores, units)));
-  return g;
+Geometry decode_geometry(const OpSpec& op, std::int64_t kv_tiles, int cores) {
+  const DecodeLayout l = decode_layout(op, kPartitions, kv_tiles, cores);
+  return {l.rows_per_pass, l.passes, 1, l.splits};
 }
 
 // What every core's streams need (immutable, captured by the tasks).
@@ -140,12 +138,7 @@ class CoreStreams {
       s_mm[static_cast<size_t>(h)] = last;
       m_k_last[slot] = last;
     }
-    Pending cur;
-    cur.valid = true;
-    cur.first = first;
-    cur.kw = kw;
-    cur.slot = slot;
-    cur.iv = iv;
+    Pending cur{true, first, kw, slot, iv, {}};
     for (std::int64_t h = 0; h < j.g.passes; ++h) {
       std::uint32_t prev = s_mm[static_cast<size_t>(h)];
       if (diagonal) prev = add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
@@ -264,7 +257,7 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
   const std::int64_t group = op.heads / op.kv_heads;
   j.cores = spec.active_cores();
   j.kv_tiles = ceil_div(op.seq_kv, kKvTile);
-  j.g = op.decode ? decode_geometry(op, group, j.kv_tiles, j.cores) : prefill_geometry(op, group);
+  j.g = op.decode ? decode_geometry(op, j.kv_tiles, j.cores) : prefill_geometry(op, group);
   j.units = op.batch * op.kv_heads * j.g.q_tiles;
   j.tiles_per_split = ceil_div(j.kv_tiles, j.g.splits);
   j.items = j.units * j.g.splits;

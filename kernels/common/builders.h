@@ -14,35 +14,27 @@
 
 namespace xpu::build {
 
+// An instruction of `kind` on `engine` at memory `level` (the fields every kind sets).
+inline Instr instr(TxKind kind, std::uint8_t engine, std::uint8_t level, DType d) {
+  Instr in;
+  in.kind = kind, in.engine = engine, in.level = level, in.dtype = d;
+  return in;
+}
+
 // A DMA: `kind` DmaRead or DmaWrite on `engine`, touching memory `level`; m x n is the transfer's
 // shape as the family's ISA defines it (rows, runs, partitions).
 inline Instr dma(TxKind kind, std::uint8_t engine, std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes,
                  std::uint32_t m = 0, std::uint32_t n = 0) {
-  Instr in;
-  in.kind = kind;
-  in.engine = engine;
-  in.level = level;
-  in.dtype = d;
-  in.addr = addr;
-  in.bytes = bytes;
-  in.m = m;
-  in.n = n;
+  Instr in = instr(kind, engine, level, d);
+  in.addr = addr, in.bytes = bytes, in.m = m, in.n = n;
   return in;
 }
 
 // Tile compute (MMA, systolic fold, matmul tile): shape m x n x k, useful `flops`, operand `bytes`.
 inline Instr mma(std::uint8_t engine, DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops,
                  std::uint64_t bytes, std::uint8_t level = 0) {
-  Instr in;
-  in.kind = TxKind::TileCompute;
-  in.engine = engine;
-  in.level = level;
-  in.dtype = d;
-  in.m = m;
-  in.n = n;
-  in.k = k;
-  in.flops = flops;
-  in.bytes = bytes;
+  Instr in = instr(TxKind::TileCompute, engine, level, d);
+  in.m = m, in.n = n, in.k = k, in.flops = flops, in.bytes = bytes;
   return in;
 }
 
@@ -56,9 +48,7 @@ inline Instr vec(std::uint8_t engine, DType d, std::uint32_t m, std::uint32_t n,
 
 // A sync on `engine` (n: the family's count, e.g. TPU grid steps).
 inline Instr sync(std::uint8_t engine, std::uint32_t n = 0) {
-  Instr in;
-  in.kind = TxKind::Sync;
-  in.engine = engine;
+  Instr in = instr(TxKind::Sync, engine, 0, Instr{}.dtype);
   in.n = n;
   return in;
 }
@@ -129,6 +119,23 @@ inline FuncOp zero(int dst, int rows, int cols) {
   f.dst = dst;
   f.rows = rows;
   f.cols = cols;
+  return f;
+}
+// buf[dst] = buf[a] with the (query, key) pairs that `pos` hides set to -inf.
+inline FuncOp mask(int dst, int a, const FuncOp::PosArgs& pos) {
+  FuncOp f;
+  f.code = FuncCode::Mask;
+  f.dst = dst, f.a = a;
+  f.pos = pos;
+  return f;
+}
+// buf[dst] = rotary embedding of buf[a] (heads of `head_dim` columns), inverse frequencies buf[b],
+// positions buf[c].
+inline FuncOp rope(int dst, int a, int b, int c, int head_dim) {
+  FuncOp f;
+  f.code = FuncCode::Rope;
+  f.dst = dst, f.a = a, f.b = b, f.c = c;
+  f.pos.head_dim = head_dim;
   return f;
 }
 // tensor[view] += buf[a], rounded as a store to `d` (split-K partial sums).

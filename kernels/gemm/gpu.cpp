@@ -86,24 +86,12 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
-      if (est < best.estimate_s * 0.98) {
-        best.bm = bm;
-        best.bn = bn;
-        best.bk = bk;
-        best.stages = stages;
-        best.split_k = sk;
-        best.blocks_per_sm = bps;
-        best.estimate_s = est;
-        best.cluster_m = spec.sm.cluster_multicast ? 2 : 1;
-      }
+      if (est < best.estimate_s * 0.98)
+        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, spec.sm.cluster_multicast ? 2 : 1, est};
     }
   }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM tile fits the shared memory");
   return best;
-}
-
-KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
-  return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
 }
 
 namespace {
@@ -314,6 +302,10 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
                                     [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional)};
   if (t.split_k > 1) out.push_back(splitk_reduce(job, spec));
   return out;
+}
+
+KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
+  return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
 }
 
 }  // namespace xpu::gpu

@@ -220,15 +220,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
         double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
         double est = steps * t_step + prologue + epilogue;
-        if (est < best.estimate_s * 0.999) {
-          best.bm = bm;
-          best.bn = bn;
-          best.bk = bk;
-          best.buffers = nb;
-          best.cores = cores;
-          best.vmem_bytes = vm;
-          best.estimate_s = est;
-        }
+        if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
       }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM block fits the VMEM budget");
   return best;

@@ -67,11 +67,7 @@ RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& la
       const int hd = o.head_dim > 0 ? static_cast<int>(o.head_dim) : (c % 128 == 0 ? 128 : c);
       f.load = seq({load(0, X, r0, 0, rows, c, o.dtype), load(2, opt.ref(label, "positions").id, r0, 0, rows, 1, DType::fp32),
                     load(1, opt.ref(label, "inv_freq").id, 0, 0, 1, hd / 2, DType::fp32)});
-      FuncOp r;
-      r.code = FuncCode::Rope;
-      r.dst = 9, r.a = 0, r.b = 1, r.c = 2;
-      r.pos.head_dim = hd;
-      f.compute = r;
+      f.compute = rope(9, 0, 1, 2, hd);
       break;
     }
     default:

@@ -101,20 +101,17 @@ KernelPrograms lower_embedding(const OpSpec& op, const TrainiumSpec& spec, const
       std::int64_t rows = std::min<std::int64_t>(kPartitions, oc.rows - tr * kPartitions);
       std::int64_t cols = std::min<std::int64_t>(col_chunk, oc.cols - tc * col_chunk);
       size_t slot = static_cast<size_t>(n % buffers);
-      Instr ids = dma(TxKind::DmaRead, I.addr + static_cast<std::uint64_t>(tr * kPartitions * 4),
-                      static_cast<std::uint64_t>(rows * 4), static_cast<std::uint32_t>(rows), DType::int8);
-      ids.dep[0] = slot_last[slot];
-      std::uint32_t ii = task.add(ids);
+      const Instr ids = dma(TxKind::DmaRead, I.addr + static_cast<std::uint64_t>(tr * kPartitions * 4),
+                            static_cast<std::uint64_t>(rows * 4), static_cast<std::uint32_t>(rows), DType::int8);
+      const std::uint32_t ii = task.add(with_deps(ids, slot_last[slot]));
       // The gathered rows are spread over the table (address from the token id: a hash stands in).
       std::uint64_t row = static_cast<std::uint64_t>((t * 2654435761ull) % static_cast<std::uint64_t>(vocab));
-      Instr g = dma(TxKind::DmaRead, T.addr + static_cast<std::uint64_t>((row * oc.cols + tc * col_chunk) * w),
-                    static_cast<std::uint64_t>(rows * cols * w), static_cast<std::uint32_t>(rows), oc.wdtype);
-      g.dep[0] = ii;
-      std::uint32_t ig = task.add(g);
-      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>((tr * kPartitions * oc.cols + tc * col_chunk) * o),
-                     static_cast<std::uint64_t>(rows * cols * o), static_cast<std::uint32_t>(rows), oc.odtype);
-      st.dep[0] = ig;
-      slot_last[slot] = task.add(st);
+      const Instr g = dma(TxKind::DmaRead, T.addr + static_cast<std::uint64_t>((row * oc.cols + tc * col_chunk) * w),
+                          static_cast<std::uint64_t>(rows * cols * w), static_cast<std::uint32_t>(rows), oc.wdtype);
+      const std::uint32_t ig = task.add(with_deps(g, ii));
+      const Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>((tr * kPartitions * oc.cols + tc * col_chunk) * o),
+                           static_cast<std::uint64_t>(rows * cols * o), static_cast<std::uint32_t>(rows), oc.odtype);
+      slot_last[slot] = task.add(with_deps(st, ig));
     }
   };
   std::ostringstream s;
@@ -156,24 +153,21 @@ KernelPrograms lower_rowwise(const OpSpec& op, const TrainiumSpec& spec, const L
       std::uint32_t ld[2] = {kNoDep, kNoDep};
       for (size_t i = 0; i < r.in_bytes.size() && i < 2; ++i) {
         const TensorRef& src = i == 0 ? X : X2;
-        Instr l = dma(TxKind::DmaRead, src.addr + static_cast<std::uint64_t>(e0 * r.in_bytes[i]),
-                      static_cast<std::uint64_t>(elems * r.in_bytes[i]), static_cast<std::uint32_t>(parts), dt);
-        l.dep[0] = slot_last[slot];
-        ld[i] = task.add(l);
+        const Instr l = dma(TxKind::DmaRead, src.addr + static_cast<std::uint64_t>(e0 * r.in_bytes[i]),
+                            static_cast<std::uint64_t>(elems * r.in_bytes[i]), static_cast<std::uint32_t>(parts), dt);
+        ld[i] = task.add(with_deps(l, slot_last[slot]));
       }
       std::uint32_t prev = kNoDep;
       for (size_t si = 0; si < r.steps.size(); ++si) {
         const Step& s = r.steps[si];
-        Instr in = s.passes == 0 ? lane(s.engine, parts, 1, 1, DType::fp32, 0) : lane(s.engine, parts, f, s.passes, dt, s.flops);
-        if (s.passes == 0) in.flops = 0;
-        in = si == 0 ? with_deps(in, ld[0], ld[1], wdep) : with_deps(in, prev);
-        prev = task.add(in);
+        // passes 0: a [partitions x 1] statistics instruction (no element work counted).
+        const Instr in = s.passes == 0 ? lane(s.engine, parts, 1, 1, DType::fp32, 0) : lane(s.engine, parts, f, s.passes, dt, s.flops);
+        prev = task.add(si == 0 ? with_deps(in, ld[0], ld[1], wdep) : with_deps(in, prev));
       }
       const std::uint64_t out = static_cast<std::uint64_t>(std::ceil(elems * r.out_bytes));
-      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>(e0 * r.out_bytes), std::max<std::uint64_t>(1, out),
-                     static_cast<std::uint32_t>(out >= static_cast<std::uint64_t>(parts) ? parts : 1), op.odtype);
-      st.dep[0] = prev;
-      task.add(st);
+      const Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>(e0 * r.out_bytes), std::max<std::uint64_t>(1, out),
+                           static_cast<std::uint32_t>(out >= static_cast<std::uint64_t>(parts) ? parts : 1), op.odtype);
+      task.add(with_deps(st, prev));
       slot_last[slot] = prev;
     }
   };
