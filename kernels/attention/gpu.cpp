@@ -258,14 +258,19 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
                         static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
 }
 
-// The combine of the decode splits: each split's O weighed by exp(lse_s - max lse), normalized.
-FuncOp combine_func(int splits, int r, int dv, int w_row0, const AttnJob& j, std::vector<FuncOp>& loads) {
-  using namespace fop;
-  // Buffers 20 + 2s: split s's normalized O; 21 + 2s: its log-sum-exp.
+// The combine's loads: buffers 20 + 2s hold split s's normalized O, 21 + 2s its log-sum-exp.
+FuncOp combine_loads(int splits, int r, int dv, int w_row0, const AttnJob& j) {
+  std::vector<FuncOp> loads;
   for (int sp = 0; sp < splits; ++sp) {
-    loads.push_back(load(20 + 2 * sp, j.WSf, w_row0 + sp * r, 0, r, dv, DType::fp32));
-    loads.push_back(load(21 + 2 * sp, j.LSEf, w_row0 + sp * r, 0, r, 1, DType::fp32));
+    loads.push_back(fop::load(20 + 2 * sp, j.WSf, w_row0 + sp * r, 0, r, dv, DType::fp32));
+    loads.push_back(fop::load(21 + 2 * sp, j.LSEf, w_row0 + sp * r, 0, r, 1, DType::fp32));
   }
+  return fop::seq(loads);
+}
+
+// The combine's merge: each split's O weighed by exp(lse_s - max lse), normalized.
+FuncOp combine_merge(int splits, int r, int dv) {
+  using namespace fop;
   std::vector<FuncOp> merge{copy(4, 21)};
   for (int sp = 1; sp < splits; ++sp) merge.push_back(binary(Binary::Max, 4, 4, 21 + 2 * sp));
   merge.push_back(fill(3, r, dv, 0.f));
@@ -285,16 +290,13 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
     t.threads = 128;
     build::Emitter emit(t, j.functional);
     const int r = I(rows), w_row0 = I(static_cast<std::int64_t>(index) * splits * rows);
-    std::vector<FuncOp> loads;
-    FuncOp merge;
-    if (j.functional) merge = combine_func(I(splits), r, I(dv), w_row0, j, loads);
     const std::uint32_t il = emit(tma_load(kL2, DType::fp32, j.O.addr + index * static_cast<std::uint64_t>(splits * rows * dv * 4),
                                            static_cast<std::uint64_t>(splits * rows * dv * 4)),
-                                  [&] { return fop::seq(loads); });
+                                  [&] { return combine_loads(I(splits), r, I(dv), w_row0, j); });
     const std::uint32_t iv = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(dv * splits), 0,
                                              static_cast<std::uint64_t>(3 * rows * dv * splits)),
                                         il),
-                                  merge);
+                                  [&] { return combine_merge(I(splits), r, I(dv)); });
     emit(after(tma_store(kGlobal, j.o.odtype, j.O.addr + (1ull << 36) + index * static_cast<std::uint64_t>(rows * dv * j.eo),
                          static_cast<std::uint64_t>(rows * dv * j.eo)),
                iv),

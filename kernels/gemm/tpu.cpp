@@ -44,7 +44,14 @@ MxuEmitter::MxuEmitter(const TpuSpec& spec, DType dtype)
       m_used(static_cast<size_t>(spec.mxu.count), false) {}
 
 std::uint32_t MxuEmitter::matmul(Task& t, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep,
-                                 std::uint32_t w_dep, std::uint32_t extra, const FuncOp* func) {
+                                 std::uint32_t w_dep, std::uint32_t extra) {
+  build::Emitter emit(t, false);
+  return matmul(emit, rows, kw, cols, a_dep, w_dep, extra, FuncOp{});
+}
+
+std::uint32_t MxuEmitter::matmul(build::Emitter& emit, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep,
+                                 std::uint32_t w_dep, std::uint32_t extra, const FuncOp& func) {
+  Task& t = emit.task();
   const std::int64_t R = static_cast<std::int64_t>(m_spec.mxu.rows) * std::max(1, m_spec.k_pack(m_dtype));
   const std::int64_t C = m_spec.mxu.cols;
   const int nm = m_spec.mxu.count;
@@ -66,7 +73,7 @@ std::uint32_t MxuEmitter::matmul(Task& t, int rows, std::int64_t kw, std::int64_
                                        static_cast<std::uint32_t>(next), static_cast<std::uint64_t>(2.0 * rows * kext * next),
                                        static_cast<std::uint64_t>(rows * kext * eb)),
                             ip, a_dep, extra);
-      const std::uint32_t id = (func && first == kNoDep) ? t.add(d, *func) : t.add(d);
+      const std::uint32_t id = first == kNoDep ? emit(d, func) : emit(d);
       if (first == kNoDep) first = id;
       m_last_data = id;
       if (dbl) {
@@ -276,8 +283,7 @@ class CoreProgram {
       // Prefetch `depth` steps ahead into the buffers the previous step used.
       if (st + depth < m_steps) load_step(st + depth, isc, st >= 1 ? m_last_data[static_cast<size_t>(st - 1)] : kNoDep);
       const Loaded& L = m_ld[static_cast<size_t>(st)];
-      const FuncOp fm = fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype);
-      m_mx.matmul(m_task, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, L.b, isc, m_j.functional ? &fm : nullptr);
+      m_mx.matmul(m_emit, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, L.b, isc, fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype));
       m_last_data[static_cast<size_t>(st)] = m_mx.last_data();
       if (kk + 1 == m_j.nk) epilogue(k);
     }
