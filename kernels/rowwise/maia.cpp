@@ -16,6 +16,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kernels/common/gather.h"
 #include "kernels/maia_builders.h"
 #include "kernels/maia_lowerings.h"
 
@@ -65,10 +66,9 @@ RowCost cost_of(const OpSpec& op) {
 }
 
 KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
-  const std::string label = op.label.empty() ? "embedding" : op.label;
-  const TensorRef Tb = opt.ref(label, "table"), I = opt.ref(label, "ids"), Y = opt.ref(label, "out");
-  const double w = bytes_per_element(op.wdtype), o = bytes_per_element(op.odtype);
-  const std::int64_t vocab = std::max<std::int64_t>(1, op.n), T = spec.tiles();
+  const Gather gt = gather_operands(op, opt);
+  const double w = gt.w, o = gt.o;
+  const std::int64_t T = spec.tiles();
   const std::int64_t per = ceil_div(op.rows, T);
   const std::int64_t rb = std::max<std::int64_t>(1, std::min<std::int64_t>(per, static_cast<std::int64_t>(kBlockBytes / std::max(1.0, op.cols * w))));
   const bool convert = op.wdtype != op.odtype;
@@ -77,7 +77,7 @@ KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const Low
     const std::int64_t r0 = chunk * per, r1 = std::min(oc.rows, r0 + per);
     if (r0 >= r1) return;
     task.smem_bytes = static_cast<std::uint32_t>(kBuffers * rb * oc.cols * (w + o));
-    const std::uint32_t ids = task.add(stream(TxKind::DmaRead, kTdma, I.addr + static_cast<std::uint64_t>(r0 * 4),
+    const std::uint32_t ids = task.add(stream(TxKind::DmaRead, kTdma, gt.ids.addr + static_cast<std::uint64_t>(r0 * 4),
                                            static_cast<std::uint64_t>((r1 - r0) * 4), r1 - r0, DType::int8));
     std::vector<std::uint32_t> slot(kBuffers, kNoDep);
     std::int64_t b = 0;
@@ -86,14 +86,13 @@ KernelPrograms lower_embedding(const OpSpec& op, const MaiaSpec& spec, const Low
       const size_t sl = static_cast<size_t>(b % kBuffers);
       std::uint32_t last = kNoDep;
       for (std::int64_t i = 0; i < rows; ++i) {
-        // The gathered row depends on the token id: a hash stands in for it.
-        const std::uint64_t row = static_cast<std::uint64_t>(((r + i) * 2654435761ull) % static_cast<std::uint64_t>(vocab));
-        const Instr g = stream(TxKind::DmaRead, kTdma1, Tb.addr + static_cast<std::uint64_t>(row * oc.cols * w),
+        const std::uint64_t row = gt.row_of(r + i);
+        const Instr g = stream(TxKind::DmaRead, kTdma1, gt.table.addr + static_cast<std::uint64_t>(row * oc.cols * w),
                                static_cast<std::uint64_t>(oc.cols * w), 1, oc.wdtype);
         last = task.add(after(g, ids, slot[sl]));
       }
       if (convert) last = task.add(after(tvp(rows, 0, static_cast<double>(rows * oc.cols), rows * oc.cols * (w + o)), last));
-      const Instr st = stream(TxKind::DmaWrite, kTdmaWr, Y.addr + static_cast<std::uint64_t>(r * oc.cols * o),
+      const Instr st = stream(TxKind::DmaWrite, kTdmaWr, gt.out.addr + static_cast<std::uint64_t>(r * oc.cols * o),
                               static_cast<std::uint64_t>(rows * oc.cols * o), rows, oc.odtype);
       slot[sl] = task.add(after(st, last));
     }
