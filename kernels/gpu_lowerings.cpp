@@ -7,13 +7,9 @@
 namespace xpu::gpu {
 
 const LoweringTable<GpuSpec>& lowerings() {
-  static const LoweringTable<GpuSpec> t("gpu", [](LoweringTable<GpuSpec>& t) {
-    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
-        .add(OpKind::Attention, lower_attention)
-        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
-           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
-        .refuse(OpKind::AllReduce, "collectives need a multi-chip model (NVLink), which this build does not have");
-  });
+  static const LoweringTable<GpuSpec> t(
+      "gpu", standard_lowerings<GpuSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
+                                     "collectives need a multi-chip model (NVLink), which this build does not have"));
   return t;
 }
 

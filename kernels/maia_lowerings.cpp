@@ -58,13 +58,9 @@ bool weights_pinned(const OpSpec& op, const MaiaSpec& spec, double weight_bytes)
 }
 
 const LoweringTable<MaiaSpec>& lowerings() {
-  static const LoweringTable<MaiaSpec> t("maia", [](LoweringTable<MaiaSpec>& t) {
-    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
-        .add(OpKind::Attention, lower_attention)
-        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
-           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
-        .refuse(OpKind::AllReduce, "single-chip model: collectives over the Ethernet scale-up are not modelled by the maia family");
-  });
+  static const LoweringTable<MaiaSpec> t(
+      "maia", standard_lowerings<MaiaSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
+                                     "single-chip model: collectives over the Ethernet scale-up are not modelled by the maia family"));
   return t;
 }
 

@@ -8,14 +8,9 @@
 namespace xpu::tpu {
 
 const LoweringTable<TpuSpec>& lowerings() {
-  static const LoweringTable<TpuSpec> t("tpu", [](LoweringTable<TpuSpec>& t) {
-    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
-        .add(OpKind::Attention, lower_attention)
-        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
-           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling}, lower_rowwise)
-        .add(OpKind::Embedding, lower_embedding)
-        .refuse(OpKind::AllReduce, "single-chip model: collectives over ICI are not modelled for the TPU family");
-  });
+  static const LoweringTable<TpuSpec> t(
+      "tpu", standard_lowerings<TpuSpec>(lower_gemm, lower_attention, lower_rowwise, lower_embedding,
+                                     "single-chip model: collectives over ICI are not modelled for the TPU family"));
   return t;
 }
 

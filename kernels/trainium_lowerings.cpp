@@ -15,13 +15,10 @@ void require_lane_dtype(const TrainiumSpec& spec, const OpSpec& op, DType d) {
 }
 
 const LoweringTable<TrainiumSpec>& lowerings() {
-  static const LoweringTable<TrainiumSpec> t("trainium", [](LoweringTable<TrainiumSpec>& t) {
-    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
-        .add(OpKind::Attention, lower_attention)
-        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
-           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
-        .refuse(OpKind::AllReduce, "single-chip model: collectives over NeuronLink are not modelled")
-        .before([](const OpSpec& op) { op.validate(); });
+  static const LoweringTable<TrainiumSpec> t("trainium", [](LoweringTable<TrainiumSpec>& table) {
+    standard_lowerings<TrainiumSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
+                               "single-chip model: collectives over NeuronLink are not modelled")(table);
+    table.before([](const OpSpec& op) { op.validate(); });
   });
   return t;
 }

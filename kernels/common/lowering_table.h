@@ -84,4 +84,21 @@ class LoweringTable : public LoweringIndex {
   std::function<void(const OpSpec&)> m_before;
 };
 
+// The entries every family registers today: GEMM and grouped GEMM, attention, the row-wise ops, the
+// embedding gather, and collectives refused with the family's reason (a single-chip model).
+template <class Spec>
+auto standard_lowerings(typename LoweringTable<Spec>::Fn gemm, typename LoweringTable<Spec>::Fn attention,
+                        typename LoweringTable<Spec>::Fn rowwise, typename LoweringTable<Spec>::Fn embedding,
+                        std::string collective_refusal) {
+  return [=](LoweringTable<Spec>& t) {
+    t.add({OpKind::Gemm, OpKind::GroupedGemm}, gemm)
+        .add(OpKind::Attention, attention)
+        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
+              OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling},
+             rowwise)
+        .add(OpKind::Embedding, embedding)
+        .refuse(OpKind::AllReduce, collective_refusal);
+  };
+}
+
 }  // namespace xpu
