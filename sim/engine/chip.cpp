@@ -2,6 +2,7 @@
 #include "sim/engine/chip.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace xpu {
 
@@ -44,6 +45,19 @@ Chip::Chip(sc_core::sc_module_name name, Seconds launch_overhead)
 }
 
 Chip::~Chip() = default;
+
+void Chip::set_workload(std::vector<KernelPrograms> kernels) {
+  m_kernels = std::move(kernels);
+  m_ctx.slots_needed = 0;
+  Task sample;
+  for (const auto& launches : m_kernels)
+    for (const auto& prog : launches)
+      if (prog.num_tasks > 0) {
+        sample = Task();
+        prog.make_task(0, sample);
+        m_ctx.slots_needed = std::max(m_ctx.slots_needed, std::max(1, slots_for(sample)));
+      }
+}
 
 void Chip::host_thread() {
   std::uint32_t kernel_id = 0;
@@ -109,12 +123,19 @@ Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, co
       socket("socket"),
       m_ctx(ctx),
       m_index(index),
+      m_max_slots(max_slots),
       m_engine_free(engines.size(), 0),
       m_engine_busy(engines.size(), 0),
       m_engine_names(engines) {
   for (const auto& e : engines) m_unit_ids.push_back(ctx.register_unit(std::string(this->name()) + "." + e));
   m_trans.set_extension(&m_ext);
-  for (int s = 0; s < max_slots; ++s) {
+}
+
+void Executor::end_of_elaboration() {
+  // Threads are created in the same order as before (executor by executor, slot by slot); those
+  // left out never took a task, so the dispatch order of the others is unchanged.
+  const int slots = std::min(m_max_slots, m_ctx.slots_needed);
+  for (int s = 0; s < slots; ++s) {
     sc_core::sc_spawn_options opt;
     sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
   }
@@ -164,24 +185,42 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   for (size_t i = 0; i < n; ++i) m_queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
   m_head.assign(engines, 0);
   m_processed.assign(n, 0);
+  // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
+  // the dependency part only changes when one of them is processed, so it is cached per engine.
+  auto refresh = [&](SlotState::Head& h) {
+    h.ok = true;
+    h.dep_ready = t0;
+    for (std::uint32_t d : h.dep) {
+      if (d == kNoDep) continue;
+      if (!m_processed[d]) {
+        h.ok = false;
+        return;
+      }
+      h.dep_ready = std::max(h.dep_ready, m_done[d]);
+    }
+  };
+  auto load_head = [&](size_t e) {
+    SlotState::Head& h = st.heads[e];
+    if (m_head[e] >= m_queue[e].size()) {
+      h.cand = kNoDep;
+      return;
+    }
+    h.cand = m_queue[e][m_head[e]];
+    const Instr& c = task.instrs[h.cand];
+    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
+    refresh(h);
+  };
+  st.heads.resize(engines);
+  for (size_t e = 0; e < engines; ++e) load_head(e);
   for (size_t step = 0; step < n; ++step) {
     size_t pick = n;
     Tick ready = 0;
     for (size_t e = 0; e < engines; ++e) {
-      if (m_head[e] >= m_queue[e].size()) continue;
-      std::uint32_t cand = m_queue[e][m_head[e]];
-      const Instr& c = task.instrs[cand];
-      Tick r = std::max(t0, m_engine_free[e]);
-      bool ok = true;
-      for (std::uint32_t d : c.dep) {
-        if (d == kNoDep) continue;
-        if (!m_processed[d]) {
-          ok = false;
-          break;
-        }
-        r = std::max(r, m_done[d]);
-      }
-      if (ok && (pick == n || r < ready || (r == ready && cand < pick))) pick = cand, ready = r;
+      const SlotState::Head& h = st.heads[e];
+      if (h.cand == kNoDep || !h.ok) continue;
+      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
+      Tick r = std::max(h.dep_ready, m_engine_free[e]);
+      if (pick == n || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
     }
     if (pick == n)
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
@@ -231,6 +270,11 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
         m_ctx.counters.vector_flops += static_cast<double>(in.flops);
     }
     m_done[i] = end;
+    load_head(in.engine);
+    for (size_t e = 0; e < engines; ++e) {
+      SlotState::Head& h = st.heads[e];
+      if (h.cand != kNoDep && !h.ok && (h.dep[0] == i || h.dep[1] == i || h.dep[2] == i)) refresh(h);
+    }
     task_end = std::max(task_end, end);
     ++m_ctx.counters.transactions;
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
