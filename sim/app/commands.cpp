@@ -143,9 +143,18 @@ int cmd_kernel(int argc, char** argv) {
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
+  std::string tf = vm["trace-format"].as<std::string>();
+  if (tf != "hdf5" && tf != "perfetto" && tf != "both")
+    throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
+  // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
+  std::unique_ptr<H5TraceWriter> h5;
+  if (trace && tf == "hdf5") {
+    std::filesystem::create_directories(vm["out"].as<std::string>());
+    h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
+  }
   KernelRun run;
   PowerResult pw = settle_power(*model, vm["sustained"].as<bool>(), [&](const ChipModel& c) {
-    run = run_kernel(c, op, vm["functional"].as<bool>(), trace);
+    run = run_kernel(c, op, vm["functional"].as<bool>(), trace && !h5, h5.get());
     return run.result.events;
   });
   nlohmann::json j = run_result_json(run.result);
@@ -155,10 +164,8 @@ int cmd_kernel(int argc, char** argv) {
   if (run.check.ran)
     j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
                        {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
-  std::string tf = vm["trace-format"].as<std::string>();
-  if (tf != "hdf5" && tf != "perfetto" && tf != "both")
-    throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
-  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace, tf);
+  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace && !h5, tf);
+  if (h5) h5->finish(run.result);
   if (format == "json") {
     std::cout << j.dump(2) << "\n";
   } else {
