@@ -105,6 +105,7 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
+  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lanes[l].prefetch();
   for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1)
     done = std::max(done, lanes[l].reserve(arrival, i < extra ? dur_more : dur, horizon));
   return done;
