@@ -141,17 +141,25 @@ int cmd_kernel(int argc, char** argv) {
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
-  KernelStudyOptions ko;
-  ko.sustained = vm["sustained"].as<bool>();
-  ko.functional = vm["functional"].as<bool>();
-  ko.trace = trace;
   std::string tf = vm["trace-format"].as<std::string>();
   if (tf != "hdf5" && tf != "perfetto" && tf != "both")
     throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
+  // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
+  std::unique_ptr<H5TraceWriter> h5;
+  if (trace && tf == "hdf5") {
+    std::filesystem::create_directories(vm["out"].as<std::string>());
+    h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
+  }
+  KernelStudyOptions ko;
+  ko.sustained = vm["sustained"].as<bool>();
+  ko.functional = vm["functional"].as<bool>();
+  ko.trace = trace && !h5;
+  ko.trace_sink = h5.get();
   KernelStudy study = run_kernel_study(*model, op, ko);
   const KernelRun& run = study.run;
   nlohmann::json j = kernel_study_json(study, op);
-  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace, tf);
+  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace && !h5, tf);
+  if (h5) h5->finish(run.result);
   if (format == "json") std::cout << j.dump(2) << "\n";
   else std::cout << kernel_study_table(study, op);
   return run.check.ran && !run.check.passed ? 1 : 0;

@@ -25,12 +25,16 @@ struct TraceRecord {
 class TraceObserver {
  public:
   virtual ~TraceObserver() = default;
+  // A simulation starts: a re-simulated run (a clock settled under TDP) replaces what came before.
+  virtual void on_begin() {}
   virtual void on_transaction(const TraceRecord& r) = 0;
 };
 
-// Collects all records in memory (the CLI's --trace and the Python module).
+// Collects all records in memory (the Python module, Perfetto output); trace.h5 is streamed instead
+// (sim/io H5TraceWriter), so a traced CLI run's memory stays flat.
 class TraceBuffer : public TraceObserver {
  public:
+  void on_begin() override { records.clear(); }
   void on_transaction(const TraceRecord& r) override { records.push_back(r); }
   std::vector<TraceRecord> records;
 };

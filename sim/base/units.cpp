@@ -111,12 +111,6 @@ const char* Bytes::unit_name() { return "size"; }
 const char* Watts::unit_name() { return "power"; }
 const char* Joules::unit_name() { return "energy"; }
 
-Tick transfer_ticks(double bytes, double bytes_per_second) {
-  if (bytes <= 0) return 0;
-  // Round up (never faster than the link), ignoring floating-point noise below a femtosecond.
-  return static_cast<Tick>(std::ceil(bytes / bytes_per_second * 1e12 - 1e-3));
-}
-
 std::string format_seconds(double s) {
   char buf[64];
   double a = std::fabs(s);

@@ -37,8 +37,16 @@ XPU_UNIT_TYPE(Joules)     // "J", "mJ", "uJ", "nJ", "pJ", "fJ"
 
 inline Tick to_ticks(double seconds) { return static_cast<Tick>(seconds * 1e12 + 0.5); }
 inline double to_seconds(Tick t) { return static_cast<double>(t) * 1e-12; }
-// Picoseconds needed to move `bytes` at `bw` bytes/s (rounded up: never faster than the link).
-Tick transfer_ticks(double bytes, double bytes_per_second);
+// Picoseconds needed to move `bytes` at `bw` bytes/s (rounded up: never faster than the link),
+// ignoring floating-point noise below a femtosecond. The round-up is done on the integer part
+// (exactly std::ceil for every finite value in range) because this sits on the hottest path of
+// every memory model and libm's ceil is a call.
+inline Tick transfer_ticks(double bytes, double bytes_per_second) {
+  if (bytes <= 0) return 0;
+  const double x = bytes / bytes_per_second * 1e12 - 1e-3;
+  const Tick t = static_cast<Tick>(x);  // toward zero: the ceiling for x <= 0
+  return t + (static_cast<double>(t) < x ? 1 : 0);
+}
 
 // Pretty printers for report tables (3 significant digits with an SI prefix).
 std::string format_seconds(double s);

@@ -2,6 +2,7 @@
 #include "sim/engine/chip.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace xpu {
 
@@ -44,6 +45,19 @@ Chip::Chip(sc_core::sc_module_name name, Seconds launch_overhead)
 }
 
 Chip::~Chip() = default;
+
+void Chip::set_workload(std::vector<KernelPrograms> kernels) {
+  m_kernels = std::move(kernels);
+  m_ctx.slots_needed = 0;
+  Task sample;
+  for (const auto& launches : m_kernels)
+    for (const auto& prog : launches)
+      if (prog.num_tasks > 0) {
+        sample = Task();
+        prog.make_task(0, sample);
+        m_ctx.slots_needed = std::max(m_ctx.slots_needed, std::max(1, slots_for(sample)));
+      }
+}
 
 void Chip::host_thread() {
   std::uint32_t kernel_id = 0;
@@ -109,12 +123,19 @@ Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, co
       socket("socket"),
       m_ctx(ctx),
       m_index(index),
+      m_max_slots(max_slots),
       m_engine_free(engines.size(), 0),
       m_engine_busy(engines.size(), 0),
       m_engine_names(engines) {
   for (const auto& e : engines) m_unit_ids.push_back(ctx.register_unit(std::string(this->name()) + "." + e));
   m_trans.set_extension(&m_ext);
-  for (int s = 0; s < max_slots; ++s) {
+}
+
+void Executor::end_of_elaboration() {
+  // Threads are created in the same order as before (executor by executor, slot by slot); those
+  // left out never took a task, so the dispatch order of the others is unchanged.
+  const int slots = std::min(m_max_slots, m_ctx.slots_needed);
+  for (int s = 0; s < slots; ++s) {
     sc_core::sc_spawn_options opt;
     sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
   }
@@ -144,6 +165,50 @@ void Executor::slot_thread(int slot) {
   }
 }
 
+// Sends one DMA transaction into the memory system through the socket; returns its completion.
+Tick Executor::issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree) {
+  Tick issue = dma_issue(in);
+  efree = ready + issue;
+  m_engine_busy[in.engine] += issue;
+  m_ext.kind = in.kind;
+  m_ext.level = in.level;
+  m_ext.executor = static_cast<std::uint32_t>(m_index);
+  m_ext.bytes = in.bytes;
+  m_ext.run = in.m > 1 ? in.bytes / in.m : 0;
+  m_ext.flops = 0;
+  m_ext.kernel = kernel;
+  m_ext.write = in.kind == TxKind::DmaWrite;
+  m_trans.set_command(m_ext.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  m_trans.set_address(in.addr);
+  m_trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
+  m_trans.set_data_ptr(nullptr);
+  m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  // After a quantum sync the global time may have passed an instruction's dataflow-ready time;
+  // shared resources cannot be booked in the past (their calendars are pruned up to the global
+  // time), so such a transfer enters the memory system now: at most one quantum late.
+  m_ext.arrival_ps = ready + issue;
+  sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
+  socket->b_transport(m_trans, delay);
+  Tick end = std::max(now + static_cast<Tick>(delay.value()), ready + issue);
+  m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);
+  m_ctx.counters.dma_count_by_level[in.level & 7] += 1;
+  return end;
+}
+
+void Executor::trace_transaction(const Instr& in, Tick start, Tick end, std::uint32_t kernel, std::uint64_t task) {
+  TraceRecord r;
+  r.start_ps = start;
+  r.end_ps = end;
+  r.unit = m_unit_ids[in.engine];
+  r.kernel = kernel;
+  r.bytes = in.bytes;
+  r.flops = in.flops;
+  r.task = static_cast<std::uint32_t>(task);
+  r.kind = static_cast<std::uint8_t>(in.kind);
+  r.level = in.level;
+  m_ctx.trace->on_transaction(r);
+}
+
 void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st) {
   auto& m_done = st.done;
   auto& m_queue = st.queue;
@@ -164,24 +229,42 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   for (size_t i = 0; i < n; ++i) m_queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
   m_head.assign(engines, 0);
   m_processed.assign(n, 0);
+  // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
+  // the dependency part only changes when one of them is processed, so it is cached per engine.
+  auto refresh = [&](SlotState::Head& h) {
+    h.ok = true;
+    h.dep_ready = t0;
+    for (std::uint32_t d : h.dep) {
+      if (d == kNoDep) continue;
+      if (!m_processed[d]) {
+        h.ok = false;
+        return;
+      }
+      h.dep_ready = std::max(h.dep_ready, m_done[d]);
+    }
+  };
+  auto load_head = [&](size_t e) {
+    SlotState::Head& h = st.heads[e];
+    if (m_head[e] >= m_queue[e].size()) {
+      h.cand = kNoDep;
+      return;
+    }
+    h.cand = m_queue[e][m_head[e]];
+    const Instr& c = task.instrs[h.cand];
+    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
+    refresh(h);
+  };
+  st.heads.resize(engines);
+  for (size_t e = 0; e < engines; ++e) load_head(e);
   for (size_t step = 0; step < n; ++step) {
     size_t pick = n;
     Tick ready = 0;
     for (size_t e = 0; e < engines; ++e) {
-      if (m_head[e] >= m_queue[e].size()) continue;
-      std::uint32_t cand = m_queue[e][m_head[e]];
-      const Instr& c = task.instrs[cand];
-      Tick r = std::max(t0, m_engine_free[e]);
-      bool ok = true;
-      for (std::uint32_t d : c.dep) {
-        if (d == kNoDep) continue;
-        if (!m_processed[d]) {
-          ok = false;
-          break;
-        }
-        r = std::max(r, m_done[d]);
-      }
-      if (ok && (pick == n || r < ready || (r == ready && cand < pick))) pick = cand, ready = r;
+      const SlotState::Head& h = st.heads[e];
+      if (h.cand == kNoDep || !h.ok) continue;
+      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
+      Tick r = std::max(h.dep_ready, m_engine_free[e]);
+      if (pick == n || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
     }
     if (pick == n)
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
@@ -194,32 +277,7 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
     Tick end;
     Tick now = now_ticks();
     if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) {
-      Tick issue = dma_issue(in);
-      efree = ready + issue;
-      m_engine_busy[in.engine] += issue;
-      m_ext.kind = in.kind;
-      m_ext.level = in.level;
-      m_ext.executor = static_cast<std::uint32_t>(m_index);
-      m_ext.bytes = in.bytes;
-      m_ext.run = in.m > 1 ? in.bytes / in.m : 0;
-      m_ext.flops = 0;
-      m_ext.kernel = kernel;
-      m_ext.write = in.kind == TxKind::DmaWrite;
-      m_trans.set_command(m_ext.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-      m_trans.set_address(in.addr);
-      m_trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
-      m_trans.set_data_ptr(nullptr);
-      m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      // After a quantum sync the global time may have passed an instruction's dataflow-ready time;
-      // shared resources cannot be booked in the past (their calendars are pruned up to the global
-      // time), so such a transfer enters the memory system now: at most one quantum late.
-      m_ext.arrival_ps = ready + issue;
-      sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
-      socket->b_transport(m_trans, delay);
-      end = now + static_cast<Tick>(delay.value());
-      end = std::max(end, ready + issue);
-      m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);
-      m_ctx.counters.dma_count_by_level[in.level & 7] += 1;
+      end = issue_dma(in, ready, now, kernel, efree);
     } else {
       Timing t = compute(in);
       efree = ready + t.busy;
@@ -231,6 +289,11 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
         m_ctx.counters.vector_flops += static_cast<double>(in.flops);
     }
     m_done[i] = end;
+    load_head(in.engine);
+    for (size_t e = 0; e < engines; ++e) {
+      SlotState::Head& h = st.heads[e];
+      if (h.cand != kNoDep && !h.ok && (h.dep[0] == i || h.dep[1] == i || h.dep[2] == i)) refresh(h);
+    }
     task_end = std::max(task_end, end);
     ++m_ctx.counters.transactions;
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
@@ -238,19 +301,7 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
       qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
       if (qk.need_sync()) qk.sync();
     }
-    if (m_ctx.trace) {
-      TraceRecord r;
-      r.start_ps = ready;
-      r.end_ps = end;
-      r.unit = m_unit_ids[in.engine];
-      r.kernel = kernel;
-      r.bytes = in.bytes;
-      r.flops = in.flops;
-      r.task = static_cast<std::uint32_t>(index);
-      r.kind = static_cast<std::uint8_t>(in.kind);
-      r.level = in.level;
-      m_ctx.trace->on_transaction(r);
-    }
+    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
   }
   // Functional semantics follow program order (buffers are reused across pipeline stages).
   if (vm)

@@ -73,6 +73,7 @@ struct ExecContext {
   TraceObserver* trace = nullptr;
   TensorStore* tensors = nullptr;       // functional mode
   std::vector<std::string> unit_names;  // trace unit ids
+  int slots_needed = 0;                 // most resident tasks per executor any queued kernel uses
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
   std::uint32_t register_unit(const std::string& n) {
     unit_names.push_back(n);
@@ -86,7 +87,8 @@ class Chip : public sc_core::sc_module {
   Chip(sc_core::sc_module_name name, Seconds launch_overhead);
   ~Chip() override;
   // Queue the kernels of the run; the host thread launches them in order, one after another.
-  void set_workload(std::vector<KernelPrograms> kernels) { m_kernels = std::move(kernels); }
+  // Before the simulation starts (it fixes how many slot threads the executors create).
+  void set_workload(std::vector<KernelPrograms> kernels);
   const std::vector<KernelRecord>& records() const { return m_records; }
   ExecContext& context() { return m_ctx; }
   // Every executor and memory reports its counters (busy time, bytes) under its module path.
@@ -136,6 +138,9 @@ class Executor : public sc_core::sc_module {
   virtual Tick task_start_latency() const { return 0; }
 
   ~Executor() override { m_trans.clear_extension(&m_ext); }  // the payload must not delete a member
+  // Creates the slot threads the queued kernels use (at most max_slots): a coroutine stack is an
+  // mmap of its own, and a kernel that fits one block per SM would otherwise pay for four.
+  void end_of_elaboration() override;
   void set_active_slots(int n) { m_active_slots = n; }
   int index() const { return m_index; }
   int num_engines() const { return static_cast<int>(m_engine_free.size()); }
@@ -148,13 +153,26 @@ class Executor : public sc_core::sc_module {
  private:
   // Per-slot scratch of the list scheduler (slots of one executor interleave at quantum syncs).
   struct SlotState {
+    // The next instruction of an engine, its dependencies and, once they are all processed, the
+    // latest of their completions (kept per engine so that a step reads no other instruction).
+    struct Head {
+      std::uint32_t cand = kNoDep;
+      std::uint32_t dep[3] = {kNoDep, kNoDep, kNoDep};
+      bool ok = false;
+      Tick dep_ready = 0;
+    };
     std::vector<Tick> done;                          // per-instruction completion
     std::vector<std::vector<std::uint32_t>> queue;   // per engine: its instructions in program order
     std::vector<size_t> head;
+    std::vector<Head> heads;
     std::vector<std::uint8_t> processed;
-  };  void slot_thread(int slot);
+  };
+  void slot_thread(int slot);
   void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st);
+  Tick issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree);
+  void trace_transaction(const Instr& in, Tick start, Tick end, std::uint32_t kernel, std::uint64_t task);
   int m_index;
+  int m_max_slots;
   int m_active_slots = 1;
   std::vector<Tick> m_engine_free;
   std::vector<Tick> m_engine_busy;

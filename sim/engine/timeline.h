@@ -24,6 +24,12 @@ inline std::uint64_t address_hash(std::uint64_t a) {
   return a;
 }
 
+// The calendar is a sorted vector of disjoint busy intervals whose live part starts at `m_head`:
+// dropping intervals from the front only advances the head (the dead prefix is reclaimed in bulk),
+// a first-fit search starts with a binary search at the arrival, and an insertion or removal shifts
+// whichever side of the vector is shorter. The booking rules (first fit, merging of touching
+// intervals, the 64-interval bound that closes the oldest gap) are exactly those of the original
+// erase-from-front vector, so results are bit-identical.
 class Timeline {
  public:
   // Occupies the resource for `duration` starting no earlier than `arrival`; returns the end time.
@@ -32,60 +38,50 @@ class Timeline {
     m_busy += duration;
     ++m_count;
     if (duration <= 0) return arrival;
-    // Drop intervals that end before the horizon (keep the last one for the common in-order case).
-    size_t drop = 0;
-    while (drop + 1 < m_iv.size() && m_iv[drop].end <= horizon) ++drop;
-    if (drop) m_iv.erase(m_iv.begin(), m_iv.begin() + static_cast<long>(drop));
-    // Fast path: arrival after everything booked.
-    if (m_iv.empty() || arrival >= m_iv.back().end) {
-      Tick s = arrival;
-      if (!m_iv.empty() && m_iv.back().end == s) m_iv.back().end = s + duration;
-      else m_iv.push_back({s, s + duration});
-      compact();
-      return s + duration;
+    // The commonest case by far on a loaded resource: one interval left (nothing to drop), and the
+    // transfer neither fits before it nor arrives after it, so it queues behind it.
+    if (m_head + 1 == m_iv.size()) {
+      Iv& last = m_iv[m_head];
+      if (arrival < last.end && arrival + duration > last.start) return last.end += duration;
     }
-    Tick t = arrival;
-    for (size_t i = 0; i < m_iv.size(); ++i) {
-      if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
-        m_iv.insert(m_iv.begin() + static_cast<long>(i), {t, t + duration});
-        merge_around(i);
-        return t + duration;
-      }
-      t = std::max(t, m_iv[i].end);
+    return book(arrival, duration, horizon);
+  }
+  // Starts loading the calendar's ends into the cache: a transfer books dozens of channels, and
+  // touching them one after another would wait for each miss in turn.
+  void prefetch() const {
+    if (m_head < m_iv.size()) {
+      __builtin_prefetch(&m_iv[m_head]);
+      __builtin_prefetch(&m_iv.back());
     }
-    if (m_iv.back().end == t) m_iv.back().end = t + duration;
-    else m_iv.push_back({t, t + duration});
-    compact();
-    return t + duration;
   }
   Tick busy_ticks() const { return m_busy; }
   std::uint64_t count() const { return m_count; }
-  Tick free_at() const { return m_iv.empty() ? 0 : m_iv.back().end; }
+  Tick free_at() const { return m_head == m_iv.size() ? 0 : m_iv.back().end; }
 
  private:
   struct Iv {
     Tick start, end;
   };
-  void merge_around(size_t i) {
-    if (i + 1 < m_iv.size() && m_iv[i].end == m_iv[i + 1].start) {
-      m_iv[i].end = m_iv[i + 1].end;
-      m_iv.erase(m_iv.begin() + static_cast<long>(i) + 1);
-    }
-    if (i > 0 && m_iv[i - 1].end == m_iv[i].start) {
-      m_iv[i - 1].end = m_iv[i].end;
-      m_iv.erase(m_iv.begin() + static_cast<long>(i));
-    }
-  }
-  void compact() {
-    // Bound the calendar: when too many gaps accumulate, close the oldest ones (conservative).
-    if (m_iv.size() > 64) {
-      m_iv[1].start = m_iv[0].start;
-      m_iv.erase(m_iv.begin());
-    }
-  }
+  static constexpr size_t kMaxIntervals = 64;  // bound of the calendar (see compact())
+  size_t live() const { return m_iv.size() - m_head; }
+  Tick book(Tick arrival, Tick duration, Tick horizon);
+  Tick append(Tick t, Tick d);
+  Tick fill_gap(Tick arrival, Tick duration);
+  void merge_in(size_t i, Iv iv);
+  void insert_at(size_t i, Iv iv);
+  void erase_at(size_t i);
+  void push_back(Iv iv);
+  void compact();
   std::vector<Iv> m_iv;
+  size_t m_head = 0;
   Tick m_busy = 0;
   std::uint64_t m_count = 0;
 };
+
+// Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
+// slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
+// chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`).
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
 
 }  // namespace xpu

@@ -123,10 +123,25 @@ std::string run_result_table(const RunResult& r) {
   return os.str();
 }
 
-void write_trace_h5(const std::string& path, const RunResult& r) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) throw InputError(path + ": cannot create HDF5 file");
+H5TraceWriter::H5TraceWriter(std::string path)
+    : m_path(std::move(path)), m_tmp(m_path + ".tmp." + std::to_string(::getpid())) {
+  m_buf.reserve(kChunk);
+}
+
+H5TraceWriter::~H5TraceWriter() {
+  if (m_file >= 0) {
+    close();
+    std::error_code ec;
+    fs::remove(m_tmp, ec);
+  }
+}
+
+void H5TraceWriter::on_begin() {
+  close();
+  m_buf.clear();
+  m_written = 0;
+  m_file = H5Fcreate(m_tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (m_file < 0) throw InputError(m_path + ": cannot create HDF5 file");
   hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
   H5Tinsert(mem, "start_ps", HOFFSET(TraceRecord, start_ps), H5T_NATIVE_INT64);
   H5Tinsert(mem, "end_ps", HOFFSET(TraceRecord, end_ps), H5T_NATIVE_INT64);
@@ -137,16 +152,48 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
   H5Tinsert(mem, "task", HOFFSET(TraceRecord, task), H5T_NATIVE_UINT32);
   H5Tinsert(mem, "kind", HOFFSET(TraceRecord, kind), H5T_NATIVE_UINT8);
   H5Tinsert(mem, "level", HOFFSET(TraceRecord, level), H5T_NATIVE_UINT8);
+  m_mem = mem;
   hid_t disk = H5Tcopy(mem);
   H5Tpack(disk);
-  hsize_t n = r.trace.size(), maxdims = H5S_UNLIMITED, chunk = 65536;
+  hsize_t n = 0, maxdims = H5S_UNLIMITED, chunk = kChunk;
   hid_t space = H5Screate_simple(1, &n, &maxdims);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, 1, &chunk);
   H5Pset_shuffle(dcpl);
   H5Pset_deflate(dcpl, 1);
-  hid_t ds = H5Dcreate2(file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (n) H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.trace.data());
+  m_ds = H5Dcreate2(m_file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Tclose(disk);
+  if (m_ds < 0) throw InputError(m_path + ": cannot create the transactions dataset");
+}
+
+void H5TraceWriter::flush() {
+  if (m_buf.empty() || m_ds < 0) return;
+  // One whole chunk per call (except the last), so each chunk is compressed once.
+  hsize_t count = m_buf.size(), start = m_written, total = m_written + count;
+  H5Dset_extent(m_ds, &total);
+  hid_t file_space = H5Dget_space(m_ds);
+  H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
+  hid_t mem_space = H5Screate_simple(1, &count, nullptr);
+  herr_t rc = H5Dwrite(m_ds, m_mem, mem_space, file_space, H5P_DEFAULT, m_buf.data());
+  H5Sclose(mem_space);
+  H5Sclose(file_space);
+  if (rc < 0) throw InputError(m_path + ": trace write failed (disk full?)");
+  m_written = total;
+  m_buf.clear();
+}
+
+void H5TraceWriter::close() {
+  if (m_ds >= 0) H5Dclose(m_ds);
+  if (m_mem >= 0) H5Tclose(m_mem);
+  if (m_file >= 0) H5Fclose(m_file);
+  m_ds = m_mem = m_file = -1;
+}
+
+void H5TraceWriter::finish(const RunResult& r) {
+  if (m_file < 0) on_begin();  // nothing was simulated: an empty trace
+  flush();
   auto str_attr = [](hid_t obj, const char* name, const std::string& value) {
     // Variable-length UTF-8, so that h5py returns a str and HDFView shows the text.
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -160,17 +207,17 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
     H5Sclose(s);
     H5Tclose(t);
   };
-  str_attr(ds, "kind_names", "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync");
-  str_attr(file, "version", XPUSIM_VERSION);
-  str_attr(file, "chip", r.chip);
-  str_attr(file, "config", r.resolved_yaml);
+  str_attr(m_ds, "kind_names", "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync");
+  str_attr(m_file, "version", XPUSIM_VERSION);
+  str_attr(m_file, "chip", r.chip);
+  str_attr(m_file, "config", r.resolved_yaml);
   auto names = [&](const char* dname, const std::vector<std::string>& v) {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
     hsize_t cnt = v.size();
     hid_t s = H5Screate_simple(1, &cnt, nullptr);
-    hid_t d = H5Dcreate2(file, dname, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(m_file, dname, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     std::vector<const char*> ptrs;
     for (const auto& x : v) ptrs.push_back(x.c_str());
     if (cnt) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
@@ -180,13 +227,15 @@ void write_trace_h5(const std::string& path, const RunResult& r) {
   };
   names("units", r.unit_names);
   names("kernels", r.kernel_names);
-  H5Dclose(ds);
-  H5Pclose(dcpl);
-  H5Sclose(space);
-  H5Tclose(disk);
-  H5Tclose(mem);
-  H5Fclose(file);
-  fs::rename(tmp, path);
+  close();
+  fs::rename(m_tmp, m_path);
+}
+
+void write_trace_h5(const std::string& path, const RunResult& r) {
+  H5TraceWriter w(path);
+  w.on_begin();
+  for (const TraceRecord& t : r.trace) w.on_transaction(t);
+  w.finish(r);
 }
 
 void write_perfetto(const std::string& path, const RunResult& r) {

@@ -15,6 +15,34 @@ std::string run_result_table(const RunResult& r);
 // trace.h5: dataset /transactions (compound: start_ps, end_ps, unit, kernel, bytes, flops, task,
 // kind, level), /units and /kernels name lists, attributes: version, chip, config (resolved YAML).
 void write_trace_h5(const std::string& path, const RunResult& r);
+// Streams trace.h5 while the simulation runs: records are appended to the extendible dataset one
+// chunk (65,536 records, shuffle + deflate 1) at a time, so a traced run holds one chunk, not the
+// whole trace. on_begin() restarts the file (a run simulated again at a settled clock replaces the
+// first); finish() adds the name lists and attributes and renames the file into place. An
+// unfinished file is removed.
+class H5TraceWriter : public TraceObserver {
+ public:
+  static constexpr size_t kChunk = 65536;
+  explicit H5TraceWriter(std::string path);
+  ~H5TraceWriter() override;
+  H5TraceWriter(const H5TraceWriter&) = delete;
+  H5TraceWriter& operator=(const H5TraceWriter&) = delete;
+  void on_begin() override;
+  void on_transaction(const TraceRecord& r) override {
+    m_buf.push_back(r);
+    if (m_buf.size() == kChunk) flush();
+  }
+  void finish(const RunResult& r);  // r: names, chip and config (its own trace is ignored)
+  std::uint64_t records() const { return m_written + m_buf.size(); }
+
+ private:
+  void flush();
+  void close();
+  std::string m_path, m_tmp;
+  std::int64_t m_file = -1, m_ds = -1, m_mem = -1;
+  std::uint64_t m_written = 0;
+  std::vector<TraceRecord> m_buf;
+};
 // trace.json in the Chrome/Perfetto trace-event format: a track per unit (extra lanes where a unit has
 // several transactions in flight, since slices on one track must nest), transactions as slices, and a
 // counter track of DMA bandwidth.

@@ -45,15 +45,7 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
   // Consecutive pieces go to consecutive channels, starting from a hash of the address so that
   // independent streams spread over the channels.
   std::uint64_t first = address_hash(addr) % nch;
-  std::uint64_t per = chunks / nch, extra = chunks % nch;
-  double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  Tick done = arrival;
-  std::uint64_t touched = std::min<std::uint64_t>(chunks, nch);
-  for (std::uint64_t i = 0; i < touched; ++i) {
-    std::uint64_t n = per + (i < extra ? 1 : 0);
-    Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(n), m_channel_bw);
-    done = std::max(done, m_channels[(first + i) % nch].reserve(arrival, dur, horizon));
-  }
+  Tick done = reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
   return done + to_ticks(m_spec.latency.value());
 }
 

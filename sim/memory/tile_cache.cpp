@@ -31,9 +31,12 @@ TileCache::TileCache(const CacheSpec& spec)
 
 bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
   std::uint64_t key = addr * 1315423911ull ^ bytes;
-  auto it = m_map.find(key);
-  if (it != m_map.end()) {
-    m_lru.splice(m_lru.begin(), m_lru, it->second);
+  std::int32_t i = find(key);
+  if (i != kNil) {
+    if (i != m_front) {
+      unlink(i);
+      link_front(i);
+    }
     ++m_hits;
     m_hit_bytes += static_cast<double>(bytes);
     return true;
@@ -41,15 +44,90 @@ bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
   ++m_misses;
   m_miss_bytes += static_cast<double>(bytes);
   if (static_cast<double>(bytes) > m_spec.capacity.value()) return false;  // streams through
-  m_lru.emplace_front(key, bytes);
-  m_map[key] = m_lru.begin();
+  insert_front(key, bytes);
   m_used += static_cast<double>(bytes);
-  while (m_used > m_spec.capacity.value() && !m_lru.empty()) {
-    m_used -= static_cast<double>(m_lru.back().second);
-    m_map.erase(m_lru.back().first);
-    m_lru.pop_back();
+  while (m_used > m_spec.capacity.value() && m_back != kNil) {
+    m_used -= static_cast<double>(m_nodes[static_cast<size_t>(m_back)].bytes);
+    evict_back();
   }
   return false;
+}
+
+std::int32_t TileCache::find(std::uint64_t key) const {
+  if (m_table.empty()) return kNil;
+  const size_t mask = m_table.size() - 1;
+  for (size_t s = slot_of(key);; s = (s + 1) & mask) {
+    std::int32_t e = m_table[s];
+    if (e == 0) return kNil;
+    if (m_nodes[static_cast<size_t>(e - 1)].key == key) return e - 1;
+  }
+}
+
+void TileCache::unlink(std::int32_t i) {
+  Node& n = m_nodes[static_cast<size_t>(i)];
+  (n.prev == kNil ? m_front : m_nodes[static_cast<size_t>(n.prev)].next) = n.next;
+  (n.next == kNil ? m_back : m_nodes[static_cast<size_t>(n.next)].prev) = n.prev;
+}
+
+void TileCache::link_front(std::int32_t i) {
+  Node& n = m_nodes[static_cast<size_t>(i)];
+  n.prev = kNil;
+  n.next = m_front;
+  (m_front == kNil ? m_back : m_nodes[static_cast<size_t>(m_front)].prev) = i;
+  m_front = i;
+}
+
+void TileCache::insert_front(std::uint64_t key, std::uint64_t bytes) {
+  if (2 * (m_live + 1) > m_table.size()) rehash(std::max<size_t>(64, 2 * m_table.size()));
+  std::int32_t i;
+  if (!m_free.empty()) {
+    i = m_free.back();
+    m_free.pop_back();
+  } else {
+    i = static_cast<std::int32_t>(m_nodes.size());
+    m_nodes.push_back({});
+  }
+  m_nodes[static_cast<size_t>(i)].key = key;
+  m_nodes[static_cast<size_t>(i)].bytes = bytes;
+  link_front(i);
+  const size_t mask = m_table.size() - 1;
+  size_t s = slot_of(key);
+  while (m_table[s] != 0) s = (s + 1) & mask;
+  m_table[s] = i + 1;
+  ++m_live;
+}
+
+void TileCache::evict_back() {
+  const std::int32_t i = m_back;
+  unlink(i);
+  m_free.push_back(i);
+  --m_live;
+  // Remove from the table, shifting later entries of the probe run back into the hole.
+  const size_t mask = m_table.size() - 1;
+  size_t hole = slot_of(m_nodes[static_cast<size_t>(i)].key);
+  while (m_table[hole] != i + 1) hole = (hole + 1) & mask;
+  m_table[hole] = 0;
+  for (size_t s = (hole + 1) & mask; m_table[s] != 0; s = (s + 1) & mask) {
+    size_t home = slot_of(m_nodes[static_cast<size_t>(m_table[s] - 1)].key);
+    // The entry may move into the hole unless its home lies cyclically in (hole, s].
+    if (((s - home) & mask) >= ((s - hole) & mask)) {
+      m_table[hole] = m_table[s];
+      m_table[s] = 0;
+      hole = s;
+    }
+  }
+}
+
+void TileCache::rehash(size_t slots) {
+  m_table.assign(slots, 0);
+  m_shift = 64;
+  for (size_t n = slots; n > 1; n >>= 1) --m_shift;
+  const size_t mask = slots - 1;
+  for (std::int32_t i = m_front; i != kNil; i = m_nodes[static_cast<size_t>(i)].next) {
+    size_t s = slot_of(m_nodes[static_cast<size_t>(i)].key);
+    while (m_table[s] != 0) s = (s + 1) & mask;
+    m_table[s] = i + 1;
+  }
 }
 
 Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) {
@@ -57,13 +135,7 @@ Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, 
   const std::uint64_t n = m_slices.size();
   std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
   std::uint64_t first = address_hash(addr ^ 0x5bd1e995ull) % n;
-  std::uint64_t per = chunks / n, extra = chunks % n;
-  double bpc = static_cast<double>(bytes) / static_cast<double>(chunks);
-  Tick done = arrival;
-  for (std::uint64_t i = 0; i < std::min(chunks, n); ++i) {
-    std::uint64_t c = per + (i < extra ? 1 : 0);
-    done = std::max(done, m_slices[(first + i) % n].reserve(arrival, transfer_ticks(bpc * c, m_slice_bw), horizon));
-  }
+  Tick done = reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
   return done;
 }
 

@@ -5,8 +5,6 @@
 // tilings is not detected (documented limitation). Ignores sets/ways and sectors.
 #pragma once
 #include <cstdint>
-#include <list>
-#include <unordered_map>
 #include <vector>
 
 #include "sim/engine/timeline.h"
@@ -31,8 +29,27 @@ class TileCache : public ICache {
   CacheSpec m_spec;
   double m_slice_bw;
   std::vector<Timeline> m_slices;
-  std::list<std::pair<std::uint64_t, std::uint64_t>> m_lru;  // (key, bytes), front = most recent
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, std::uint64_t>>::iterator> m_map;
+  // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an
+  // open-addressing table of node indices (linear probing, deletion by backward shift). No
+  // allocation per access; the node count is bounded by the capacity.
+  struct Node {
+    std::uint64_t key, bytes;
+    std::int32_t prev, next;
+  };
+  static constexpr std::int32_t kNil = -1;
+  size_t slot_of(std::uint64_t key) const { return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> m_shift); }
+  std::int32_t find(std::uint64_t key) const;
+  void insert_front(std::uint64_t key, std::uint64_t bytes);
+  void evict_back();
+  void unlink(std::int32_t i);
+  void link_front(std::int32_t i);
+  void rehash(size_t slots);
+  std::vector<Node> m_nodes;
+  std::vector<std::int32_t> m_free;   // unused node indices
+  std::vector<std::int32_t> m_table;  // node index + 1, 0 = empty
+  int m_shift = 64;
+  size_t m_live = 0;
+  std::int32_t m_front = kNil, m_back = kNil;
   double m_used = 0;
   std::uint64_t m_hits = 0, m_misses = 0;
   double m_hit_bytes = 0, m_miss_bytes = 0;

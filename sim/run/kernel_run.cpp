@@ -215,21 +215,24 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
   return f;
 }
 
-RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace) {
+RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace,
+                         TraceObserver* sink) {
   RunOptions ro;
   ro.trace = trace;
+  ro.trace_sink = sink;
   ro.tensors = &f.store;
   KernelPrograms progs = chip.lower(op, f.options);
   return simulate(chip, {progs}, ro, op.dtype);
 }
 
-KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace) {
+KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink) {
   KernelRun out;
   RunOptions ro;
   ro.trace = trace;
+  ro.trace_sink = sink;
   if (functional) {
     FunctionalSetup f = functional_setup(op);
-    out.result = run_functional(chip, op, f, trace);
+    out.result = run_functional(chip, op, f, trace, sink);
     const Mat& got = f.store.get(f.store.find(f.output));
     double max_abs = 0, max_ref = 0;
     for (size_t i = 0; i < got.v.size(); ++i) {
@@ -253,7 +256,7 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   KernelStudy st;
   st.power = settle_power(chip, opt.sustained, [&](const ChipModel& c) {
-    st.run = run_kernel(c, op, opt.functional, opt.trace);
+    st.run = run_kernel(c, op, opt.functional, opt.trace, opt.trace_sink);
     return st.run.result.events;
   });
   return st;

@@ -29,7 +29,9 @@ struct KernelRun {
 
 // Lowers and simulates one op; with `functional`, fills random inputs (fixed seed), runs the tiled
 // program on them and compares its output with a direct reference evaluation.
-KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace);
+// `sink` (optional) receives the trace records as they are produced instead of RunResult::trace.
+KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace,
+                     TraceObserver* sink = nullptr);
 
 // Functional-mode tensors and reference of an op (also used by tests and the Python module).
 // Operands by op (fp32 row-major 2-D tensors; inputs are rounded to the op's dtypes as loaded):
@@ -51,7 +53,8 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed = 1234, bool re
 
 // Lowers `op` with the tensors of `f` and simulates it; the output is left in f.store under f.output.
 // Callers may overwrite f's inputs first (same shapes); the timing does not depend on the data.
-RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace = false);
+RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace = false,
+                         TraceObserver* sink = nullptr);
 
 // The one path for a single-kernel question, shared by `xpusim kernel`, `xpusim.kernel(...)`, sessions
 // and validation: the kernel simulated at the clock its power limit settles it at (a single burst is
@@ -60,6 +63,7 @@ struct KernelStudyOptions {
   bool sustained = false;
   bool functional = false;
   bool trace = false;
+  TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
 };
 struct KernelStudy {
   KernelRun run;

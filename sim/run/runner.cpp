@@ -25,7 +25,8 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   tlm_utils::tlm_quantumkeeper::set_global_quantum(
       sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(to_ticks(opt.quantum_s))));
   m_top = chip.build();
-  m_top->context().trace = opt.trace ? &m_trace : nullptr;
+  if (opt.trace_sink) opt.trace_sink->on_begin();
+  m_top->context().trace = opt.trace_sink ? opt.trace_sink : opt.trace ? &m_trace : nullptr;
   m_top->context().tensors = opt.tensors;
   m_top->set_workload(std::move(kernels));
 }

@@ -19,6 +19,7 @@ namespace xpu {
 
 struct RunOptions {
   bool trace = false;
+  TraceObserver* trace_sink = nullptr;  // receives the records as produced instead of a memory buffer
   TensorStore* tensors = nullptr;  // functional mode
   double quantum_s = 100e-9;
 };

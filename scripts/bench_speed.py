@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Simulation speed benchmark (not a test; speed is never asserted).
+
+Runs build/xpusim as child processes: GEMMs from 1024^3 up to 16384^3 on one preset per family
+(h100-sxm, tpu-v6e, trn2, maia200; a size is skipped when the previous one suggests it would take
+more than --budget CPU seconds), a Llama-3.1-8B decode step and a prefill step (`xpusim run`). Per
+row: transactions, simulated time, wall and CPU seconds of the child (user + system, from its own
+rusage), transactions per CPU-second and the child's peak RSS. Then it builds the minimal SystemC
+LT program of the same shape (scripts/bench/lt_ceiling.cpp: 132 initiators, one shared memory
+target, with and without temporal decoupling) with g++ against Debian's libsystemc, and prints
+xpusim's share of that ceiling. CPU time, not wall time, is the figure to compare on a loaded
+machine; the load average is printed with the figures.
+
+Usage: /usr/bin/python3 scripts/bench_speed.py [--exe build/xpusim] [--max 16384] [--quick]
+       [--markdown] [--json out.json] [--no-ceiling]
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAMILY_CHIPS = ["h100-sxm", "tpu-v6e", "trn2", "maia200"]
+
+
+def run_child(cmd):
+    """Runs cmd, returns (stdout, wall_s, cpu_s, peak_rss_mib) of that child alone."""
+    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err.strip()[-500:]))
+    return out, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def row(label, chip, j, wall, cpu, rss, simulated_s):
+    txn = j["transactions"]
+    return {"case": label, "chip": chip, "transactions": txn, "simulated_s": simulated_s, "wall_s": wall,
+            "cpu_s": cpu, "txn_per_cpu_s": txn / cpu if cpu > 0 else 0.0, "peak_rss_mib": rss}
+
+
+def gemm_rows(exe, chips, max_size, budget):
+    rows = []
+    for chip in chips:
+        size, last_cpu = 1024, 0.0
+        while size <= max_size:
+            # Work grows about 8x per doubling of a cube GEMM.
+            if last_cpu * 8 > budget:
+                print("  %s %d^3 skipped (would take about %.0f CPU s)" % (chip, size, last_cpu * 8), flush=True)
+                break
+            out, wall, cpu, rss = run_child([exe, "kernel", "gemm", "--chip", chip, "--m", str(size), "--n",
+                                             str(size), "--k", str(size), "--format", "json"])
+            j = json.loads(out)
+            rows.append(row("gemm %d^3" % size, chip, j, wall, cpu, rss, j["latency_s"]))
+            print_row(rows[-1])
+            last_cpu = cpu
+            size *= 2
+    return rows
+
+
+def model_rows(exe, chips):
+    rows = []
+    cases = [("decode b64 ctx2048 fp8", ["--phase", "decode", "--batch", "64", "--input", "2048", "--dtype", "fp8"]),
+             ("prefill 2048 tokens", ["--phase", "prefill", "--batch", "1", "--input", "2048"])]
+    for chip in chips:
+        for label, extra in cases:
+            out, wall, cpu, rss = run_child([exe, "run", "--chip", chip, "--model", "llama-3.1-8b", "--format",
+                                             "json"] + extra)
+            j = json.loads(out)
+            rows.append(row(label, chip, j, wall, cpu, rss, j["tpot_s"] if "decode" in label else j["ttft_s"]))
+            print_row(rows[-1])
+    return rows
+
+
+def ceiling(build_dir, transactions):
+    """Builds and runs the minimal LT program; returns its result lines (or [] without g++)."""
+    src = os.path.join(ROOT, "scripts", "bench", "lt_ceiling.cpp")
+    exe = os.path.join(build_dir, "bench", "lt_ceiling")
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        r = subprocess.run(["g++", "-O2", "-std=c++17", "-o", exe, src, "-lsystemc"], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("lt_ceiling: build failed:\n" + r.stderr[-2000:])
+            return []
+    res = []
+    for mode in ("decoupled", "sync"):
+        out, wall, cpu, rss = run_child([exe, "132", str(transactions), mode, "100"])
+        j = json.loads(out)
+        j["child_cpu_s"] = cpu
+        res.append(j)
+    return res
+
+
+def print_row(r):
+    print("  %-24s %-9s %12d %12.4g %8.2f %8.2f %10.3f %8.0f" % (
+        r["case"], r["chip"], r["transactions"], r["simulated_s"] * 1e6, r["wall_s"], r["cpu_s"],
+        r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"]), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exe", default=os.path.join(ROOT, "build", "xpusim"))
+    ap.add_argument("--max", type=int, default=16384, help="largest GEMM size")
+    ap.add_argument("--budget", type=float, default=60.0, help="CPU seconds above which a GEMM size is skipped")
+    ap.add_argument("--chips", default=",".join(FAMILY_CHIPS))
+    ap.add_argument("--quick", action="store_true", help="GEMMs up to 4096^3 on the H100 and one decode step")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the minimal SystemC program")
+    ap.add_argument("--markdown", action="store_true", help="also print a Markdown table (README)")
+    ap.add_argument("--json", help="write all figures to this file")
+    args = ap.parse_args()
+    chips = args.chips.split(",")
+    if args.quick:
+        chips, args.max = ["h100-sxm"], min(args.max, 4096)
+    load = os.getloadavg()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print("xpusim speed, %s, %d CPUs, load average %.2f %.2f %.2f, %s" % (stamp, os.cpu_count(), *load, args.exe))
+    print("  %-24s %-9s %12s %12s %8s %8s %10s %8s" % ("case", "chip", "transactions", "simulated us", "wall s",
+                                                        "CPU s", "M txn/CPUs", "RSS MiB"))
+    rows = gemm_rows(args.exe, chips, args.max, args.budget)
+    rows += model_rows(args.exe, chips[:1] if args.quick else chips)
+    result = {"date": stamp, "load_average": load, "exe": args.exe, "rows": rows}
+    if not args.no_ceiling:
+        lt = ceiling(os.path.dirname(os.path.abspath(args.exe)), 2000000)
+        result["ceiling"] = lt
+        ref = [r for r in rows if r["chip"] == "h100-sxm" and r["case"].startswith("gemm")]
+        ref = ref[-1] if ref else None
+        for j in lt:
+            share = ref["txn_per_cpu_s"] / (j["mtps"] * 1e6) if ref and j["mtps"] > 0 else 0
+            print("minimal SystemC LT program (%s, 132 initiators, quantum 100 ns): %.2f M txn/CPU-s; xpusim %s on "
+                  "h100-sxm reaches %.0f%% of it" % (j["mode"], j["mtps"], ref["case"] if ref else "-", 100 * share))
+    if load[0] > os.cpu_count():
+        print("note: the machine was loaded (load %.1f on %d CPUs): compare CPU seconds, not wall time"
+              % (load[0], os.cpu_count()))
+    if args.markdown:
+        print("\n| case | chip | transactions | simulated | CPU s | M txn per CPU-s | peak RSS |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print("| %s | %s | %s | %.4g us | %.2f | %.2f | %.0f MiB |" % (
+                r["case"], r["chip"], format(r["transactions"], ","), r["simulated_s"] * 1e6, r["cpu_s"],
+                r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

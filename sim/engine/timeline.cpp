@@ -1,0 +1,114 @@
+// First-fit booking on a resource timeline (see timeline.h for the rules it keeps).
+#include "sim/engine/timeline.h"
+
+namespace xpu {
+
+namespace {
+constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones are moved down
+}  // namespace
+
+// The general case of reserve(): prune, then append or first fit.
+Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
+  // Drop intervals that end before the horizon (keep the last one for the common in-order case).
+  const size_t n = m_iv.size();
+  while (m_head + 1 < n && m_iv[m_head].end <= horizon) ++m_head;
+  // Fast path: arrival after everything booked.
+  if (m_head == n || arrival >= m_iv.back().end) return append(arrival, duration);
+  return fill_gap(arrival, duration);
+}
+
+// Books [t, t + d) after every interval (t >= the last end).
+Tick Timeline::append(Tick t, Tick d) {
+  if (m_head < m_iv.size() && m_iv.back().end == t) m_iv.back().end = t + d;
+  else push_back({t, t + d});
+  compact();
+  return t + d;
+}
+
+// First fit for an arrival before the last booked end.
+Tick Timeline::fill_gap(Tick arrival, Tick duration) {
+  // Intervals that end at or before the arrival cannot hold it and do not delay it.
+  auto first = std::upper_bound(m_iv.begin() + static_cast<long>(m_head), m_iv.end(), arrival,
+                                [](Tick a, const Iv& iv) { return a < iv.end; });
+  Tick t = arrival;
+  for (size_t i = static_cast<size_t>(first - m_iv.begin()); i < m_iv.size(); ++i) {
+    if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
+      merge_in(i, {t, t + duration});
+      return t + duration;
+    }
+    t = std::max(t, m_iv[i].end);
+  }
+  return append(t, duration);
+}
+
+// Places `iv` before position i (a gap: it may touch its neighbours, never overlap them).
+void Timeline::merge_in(size_t i, Iv iv) {
+  const bool left = i > m_head && m_iv[i - 1].end == iv.start;
+  const bool right = m_iv[i].start == iv.end;
+  if (left && right) {
+    m_iv[i - 1].end = m_iv[i].end;
+    erase_at(i);
+  } else if (left) {
+    m_iv[i - 1].end = iv.end;
+  } else if (right) {
+    m_iv[i].start = iv.start;
+  } else {
+    insert_at(i, iv);
+  }
+}
+
+void Timeline::insert_at(size_t i, Iv iv) {
+  if (m_head > 0 && i - m_head < m_iv.size() - i) {  // shift the shorter front part down
+    std::move(m_iv.begin() + static_cast<long>(m_head), m_iv.begin() + static_cast<long>(i),
+              m_iv.begin() + static_cast<long>(m_head) - 1);
+    --m_head;
+    m_iv[i - 1] = iv;
+  } else {
+    m_iv.insert(m_iv.begin() + static_cast<long>(i), iv);
+  }
+}
+
+void Timeline::erase_at(size_t i) {
+  if (i - m_head < m_iv.size() - i) {  // shift the shorter front part up
+    std::move_backward(m_iv.begin() + static_cast<long>(m_head), m_iv.begin() + static_cast<long>(i),
+                       m_iv.begin() + static_cast<long>(i) + 1);
+    ++m_head;
+  } else {
+    m_iv.erase(m_iv.begin() + static_cast<long>(i));
+  }
+}
+
+void Timeline::push_back(Iv iv) {
+  // Reclaim the dead prefix once it is as long as the live part (amortized O(1) per dropped
+  // interval), so the calendar stays in the first few cache lines of its vector.
+  if (m_head >= kReclaimMin && m_head >= live()) {
+    m_iv.erase(m_iv.begin(), m_iv.begin() + static_cast<long>(m_head));
+    m_head = 0;
+  }
+  m_iv.push_back(iv);
+}
+
+void Timeline::compact() {
+  // Bound the calendar: when too many gaps accumulate, close the oldest one (conservative).
+  if (live() > kMaxIntervals) {
+    m_iv[m_head + 1].start = m_iv[m_head].start;
+    ++m_head;
+  }
+}
+
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
+  const std::uint64_t n = lanes.size();
+  const std::uint64_t per = chunks / n, extra = chunks % n;
+  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  const Tick dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
+  const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+  Tick done = arrival;
+  const std::uint64_t touched = std::min(chunks, n);
+  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lanes[l].prefetch();
+  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1)
+    done = std::max(done, lanes[l].reserve(arrival, i < extra ? dur_more : dur, horizon));
+  return done;
+}
+
+}  // namespace xpu
