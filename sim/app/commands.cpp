@@ -6,6 +6,7 @@
 
 #include "sim/app/cli_parse.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "sim/app/kernel_api.h"
 #include "sim/app/model_run.h"
 #include "sim/app/serve.h"
+#include "sim/app/system_cmd.h"
 #include "sim/app/registry.h"
 #include "sim/app/validate.h"
 #include "sim/io/output.h"
@@ -30,13 +32,14 @@ const char* kUsage =
     "usage: xpusim <command> [options]\n"
     "\n"
     "commands:\n"
-    "  list chips|models|ops     what can be simulated\n"
+    "  list chips|systems|models|ops  what can be simulated\n"
     "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
     "  run --model M ...         a whole transformer forward pass (prefill, decode or a request)\n"
     "  serve --chip C --model M  best serving operating point: tok/s, TTFT, TPOT, W, J/token, $/Mtok\n"
     "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
-    "  validate                  compare predictions with real-hardware measurements\n"
+    "  validate                  compare predictions with real-hardware measurements (--collectives: systems)\n"
+    "  kernel allreduce|allgather|reducescatter|alltoall|broadcast|sendrecv --system S --bytes SIZE\n"
     "\n"
     "examples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
@@ -76,7 +79,8 @@ int cmd_list(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "models") return list_models_command();
-  throw InputError("list: unknown topic '" + what + "'; expected chips, models or ops");
+  if (what == "systems") return cmd_list_systems();
+  throw InputError("list: unknown topic '" + what + "'; expected chips, systems, models or ops");
 }
 
 int cmd_params(const std::vector<std::string>& args) {
@@ -86,6 +90,7 @@ int cmd_params(const std::vector<std::string>& args) {
     std::cout << "\n";
     return args.empty() ? 2 : 0;
   }
+  if (args[0] == "system") return cmd_params_system();
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
   std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
@@ -196,7 +201,10 @@ int cli_main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (cmd == "list") return cmd_list(rest);
   if (cmd == "params") return cmd_params(rest);
+  if (cmd == "kernel" && argc > 2 && is_collective_name(argv[2])) return cmd_collective(argc - 1, argv + 1);
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
+  if (cmd == "validate" && std::find(rest.begin(), rest.end(), "--collectives") != rest.end())
+    return cmd_validate_collectives(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
