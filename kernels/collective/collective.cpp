@@ -130,7 +130,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     slices = static_cast<int>(std::clamp(std::ceil(static_cast<double>(r.bytes) / per_slice), 1.0,
                                          static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
-    const double kOpBudget = 4e5;
+    const double kOpBudget = 2e5;
     if (slices > 1) {
       double per_slice = static_cast<double>(lower_collective(t, r, 1).op_count());
       slices = std::max(1, std::min(slices, static_cast<int>(kOpBudget / per_slice)));

@@ -131,7 +131,9 @@ int cmd_kernel(int argc, char** argv) {
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
                  "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W]\n"
                  "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add   --rows --cols\n"
-                 "  topk          --tokens --experts --topk;  embedding --tokens --cols;  allreduce --bytes --devices\n\n"
+                 "  topk          --tokens --experts --topk;  embedding --tokens --cols\n"
+                 "  allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv: on a system of chips,\n"
+                 "                --system S --bytes SIZE [--algo A] [--nodes N] (xpusim kernel allreduce --help)\n\n"
               << all << "\n";
     return vm.count("help") ? 0 : 2;
   }

@@ -1,7 +1,7 @@
 #include "sim/interconnect/fabric.h"
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 #include <queue>
 #include <tuple>
 
@@ -58,8 +58,14 @@ struct Fabric::Impl {
   std::vector<std::vector<std::vector<std::uint32_t>>> users;   // dependents per op
   std::vector<std::vector<Tick>> delivered;                     // Send: latest delivery so far
   using Key = std::tuple<int, int, std::uint32_t>;              // src, dst, tag
-  std::map<Key, Tick> arrived;
-  std::map<Key, std::pair<int, std::uint32_t>> waiting;
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::uint64_t>()((static_cast<std::uint64_t>(std::get<0>(k)) << 44) ^
+                                        (static_cast<std::uint64_t>(std::get<1>(k)) << 24) ^ std::get<2>(k));
+    }
+  };
+  std::unordered_map<Key, Tick, KeyHash> arrived;
+  std::unordered_map<Key, std::pair<int, std::uint32_t>, KeyHash> waiting;
   void push(Tick t, Ev k, int v, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
     queue.push({t, seq++, k, v, op, piece, peer});
   }

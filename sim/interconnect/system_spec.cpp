@@ -51,9 +51,11 @@ void describe(Params& p, SystemSpec& s) {
   p("nodes", s.nodes, "Nodes (copies of the scale-up domain) joined by the scale-out network", "1");
   p("scale_up.topology", s.topology, "Scale-up fabric: switch, torus or mesh_groups");
   p("scale_up.chips", s.chips, "Chips in one scale-up domain (node)");
-  std::string dims, wrap;
+  std::string dims, wrap, dim_bw;
   p("scale_up.dims", dims, "Torus dimensions, e.g. 4,4,4 (torus)", "");
   p("scale_up.wraparound", wrap, "Wraparound link per torus dimension, e.g. true,false (torus)", "");
+  p("scale_up.dim_bandwidth", dim_bw, "Torus: link rate per dimension, e.g. 128 GB/s, 128 GB/s, 64 GB/s (default: "
+                                      "scale_up.link.bandwidth for every dimension)", "");
   p("scale_up.group", s.group, "Size of the fully connected groups (mesh_groups)", "0");
   p("scale_up.routing", s.routing, "Router: dor (dimension-ordered, tori) or shortest (switched, meshes)", "shortest");
   describe_link(p, s.link, "scale_up.link.", "scale-up link", true);
@@ -79,6 +81,13 @@ void describe(Params& p, SystemSpec& s) {
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) s.dims.push_back(std::stoi(d));
   for (const auto& w : split_list(wrap)) s.wrap.push_back(w == "true");
+  for (const auto& b : split_list(dim_bw)) {
+    try {
+      s.dim_bandwidth.push_back(Bandwidth::parse(b));
+    } catch (const std::exception&) {
+      p.require(false, "scale_up.dim_bandwidth", "a list of bandwidths such as 128 GB/s, 64 GB/s");
+    }
+  }
   s.algorithms = split_list(algos);
   s.protocols = split_list(protos);
   p.require(s.topology == "switch" || s.topology == "torus" || s.topology == "mesh_groups", "scale_up.topology",
@@ -91,6 +100,8 @@ void describe(Params& p, SystemSpec& s) {
     p.require(!s.dims.empty() && prod == s.chips, "scale_up.dims", "dimensions whose product is scale_up.chips (" +
                                                                         std::to_string(s.chips) + ")");
     p.require(s.wrap.size() == s.dims.size(), "scale_up.wraparound", "one true/false per dimension");
+    p.require(s.dim_bandwidth.empty() || s.dim_bandwidth.size() == s.dims.size(), "scale_up.dim_bandwidth",
+              "one bandwidth per dimension");
   }
   if (s.topology == "mesh_groups") {
     p.require(s.group > 1 && s.chips % s.group == 0, "scale_up.group", "a group size > 1 dividing scale_up.chips");

@@ -32,6 +32,7 @@ struct SystemSpec {
   int chips = 0;                // chips per node
   std::vector<int> dims;        // torus dimensions
   std::vector<bool> wrap;       // torus wraparound per dimension
+  std::vector<Bandwidth> dim_bandwidth;  // torus: per-dimension link rate (empty: link.bandwidth for all)
   int group = 0;                // mesh_groups: fully connected group size
   std::string routing = "shortest";  // dor | shortest
   LinkSpec link;                // chip-chip (torus, mesh) or chip-switch link

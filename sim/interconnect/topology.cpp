@@ -44,6 +44,13 @@ Topology::Topology(const SystemSpec& spec) : m_spec(spec) {
       m_node_switch.push_back(sw);
       for (int c = 0; c < s.chips; ++c) add_duplex(chip(n, c), sw, "scale_up", &m_spec.link, none, s.sw.latency);
     } else if (s.topology == "torus") {
+      if (m_dim_links.empty()) {
+        m_dim_links.reserve(s.dims.size());
+        for (size_t d = 0; d < s.dims.size(); ++d) {
+          m_dim_links.push_back(m_spec.link);
+          if (!s.dim_bandwidth.empty()) m_dim_links.back().bandwidth = s.dim_bandwidth[d];
+        }
+      }
       for (int c = 0; c < s.chips; ++c) {
         std::vector<int> xyz = coords(chip(n, c));
         for (size_t d = 0; d < s.dims.size(); ++d) {
@@ -54,7 +61,7 @@ Topology::Topology(const SystemSpec& spec) : m_spec(spec) {
             if (!s.wrap[d] || s.dims[d] == 2) continue;  // a 2-long ring is one link
             nb[d] = 0;
           }
-          add_duplex(chip(n, c), rank_at(n, nb), "scale_up", &m_spec.link, none, none);
+          add_duplex(chip(n, c), rank_at(n, nb), "scale_up.dim" + std::to_string(d), &m_dim_links[d], none, none);
         }
       }
     } else {  // mesh_groups: fully connected groups, then a switch joining the groups

@@ -71,6 +71,7 @@ class Topology {
   std::vector<Link> m_links;
   std::vector<std::vector<int>> m_out;
   std::vector<int> m_node_switch;
+  std::vector<LinkSpec> m_dim_links;  // torus: one link class per dimension (stable: reserved up front)
   std::unique_ptr<IRouter> m_router;
   mutable std::map<std::pair<int, int>, std::vector<int>> m_routes;
 };
