@@ -10,6 +10,7 @@ void lower_oneshot(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_twoshot(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_direct(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
 
 }  // namespace xpu::coll

@@ -26,6 +26,7 @@ const std::vector<Algo>& algos() {
   static const std::vector<Algo> a = {
       {"ring", {K::AllReduce, K::AllGather, K::ReduceScatter, K::Broadcast, K::SendRecv}, coll::lower_ring, false},
       {"nvls", {K::AllReduce, K::AllGather, K::ReduceScatter}, coll::lower_nvls, true},
+      {"tree", {K::AllReduce}, coll::lower_tree, false},
       {"oneshot", {K::AllReduce}, coll::lower_oneshot, false},
       {"twoshot", {K::AllReduce}, coll::lower_twoshot, false},
       {"direct", {K::AllToAll}, coll::lower_direct, false},

@@ -112,3 +112,19 @@ TEST(Collective, LibraryChoosesLatencyAlgorithmsSmallAndBandwidthAlgorithmsLarge
   EXPECT_EQ(small.protocol, "ll");
   EXPECT_EQ(large.algorithm, "nvls");
 }
+
+TEST(Collective, TreeSendsTheBufferUpAndDownEverySpanningEdge) {
+  Topology t(load_system("p5-h100x8"));  // 2 nodes x 8
+  const std::uint64_t b = 1 << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "tree");
+  std::uint64_t total = 0;
+  for (int r = 0; r < t.ranks(); ++r) total += p.sent_by(r);
+  // Two trees of half the buffer; each spans 16 chips (15 edges), crossed once up and once down.
+  EXPECT_EQ(total, 2ull * 2 * 15 * (b / 2));
+  // The two trees leave each node through different chips (different NICs).
+  int crossing = 0;
+  for (int r = 0; r < t.ranks(); ++r)
+    for (const auto& o : p.ops[static_cast<size_t>(r)])
+      if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) ++crossing;
+  EXPECT_EQ(crossing, 4);  // up and down in each tree
+}
