@@ -31,7 +31,7 @@ def main():
     for coll, size in [("allgather", "64MiB"), ("reducescatter", "64MiB"), ("alltoall", "16MiB"),
                        ("broadcast", "16MiB"), ("sendrecv", "16MiB"), ("allreduce", "4KiB")]:
         cases.append(run("hgx-h100x8", coll, size))
-    cases += [run("tpu-v6e-8", "allgather", "16MiB"), run("dgx-h100-ib", "allreduce", "256MiB", nodes=2),
+    cases += [run("tpu-v6e-8", "allgather", "16MiB"), run("hgx-h100x8", "allreduce", "256MiB", nodes=4),
               run("p5-h100x8", "allreduce", "1MiB"), run("maia200-quads", "alltoall", "16MiB")]
     out = {"note": "Reference collective runs per system preset; regenerate with scripts/golden_collectives.py "
                    "deliberately when the model changes, never to make a failing test pass.",

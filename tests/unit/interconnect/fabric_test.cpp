@@ -97,9 +97,10 @@ TEST(Fabric, BadSystemsFailInOneLineNamingFileAndKey) {
   EXPECT_NE(e.find("disconnected.yaml"), std::string::npos) << e;
   EXPECT_NE(e.find("scale_up.switch.type"), std::string::npos) << e;
   EXPECT_NE(e.find("disconnected"), std::string::npos) << e;
-  e = input_error_of([] { load_system("hgx-h100x8", {}, 2); });  // no scale-out network to join nodes
-  EXPECT_NE(e.find("hgx_h100x8.yaml"), std::string::npos) << e;
+  e = input_error_of([] { load_system("tpu-v5e-8", {}, 2); });  // no scale-out network to join nodes
+  EXPECT_NE(e.find("tpu_v5e_8.yaml"), std::string::npos) << e;
   EXPECT_NE(e.find("nodes"), std::string::npos) << e;
+  EXPECT_EQ(Topology(load_system("hgx-h100x8", {}, 4)).ranks(), 32);  // --nodes replicates the node
   e = input_error_of([] { load_system("hgx-h100x8", {"scale_up.link.bandwith=1TB/s"}); });
   EXPECT_NE(e.find("nearest valid key: scale_up.link.bandwidth"), std::string::npos) << e;
   e = input_error_of([] { load_system("tpu-v5e-8", {"scale_up.dims=4,4"}); });
