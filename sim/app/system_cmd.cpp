@@ -3,11 +3,13 @@
 #include <boost/program_options.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
 #include "sim/app/registry.h"
+#include "sim/io/output.h"
 #include "sim/system/collective_run.h"
 
 namespace po = boost::program_options;
@@ -42,7 +44,8 @@ int cmd_collective(int argc, char** argv) {
       "nodes", po::value<int>()->default_value(0), "replicate the node over the scale-out network (0: the preset's)")(
       "devices", po::value<int>(), "expected number of chips (checked against the system)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a system field: --set scale_up.link.latency=1us")(
-      "format", po::value<std::string>()->default_value("table"), "table or json")("help,h", "this help");
+      "format", po::value<std::string>()->default_value("table"), "table or json")(
+      "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
   pos.add("op", 1);
   o.add_options()("op", po::value<std::string>(), "");
@@ -71,6 +74,15 @@ int cmd_collective(int argc, char** argv) {
   req.algorithm = vm["algo"].as<std::string>();
   req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep = run_collective(spec, req);
+  if (vm.count("out")) {
+    std::string dir = vm["out"].as<std::string>();
+    std::filesystem::create_directories(dir);
+    nlohmann::json stats = rep.json();
+    for (const auto& [n, st] : rep.stats.all())
+      stats["stats"][n] = {{"value", st.value}, {"unit", st.unit}, {"description", st.description}};
+    write_file_atomic(dir + "/config.resolved.yaml", rep.resolved_yaml);
+    write_file_atomic(dir + "/stats.json", stats.dump(2) + "\n");
+  }
   if (format == "json") std::cout << rep.json().dump(2) << "\n";
   else std::cout << rep.table();
   return 0;

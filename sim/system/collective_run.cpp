@@ -56,6 +56,7 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   rep.ops = prog.op_count();
   rep.pieces = fr.pieces;
   rep.resolved_yaml = spec.resolved_yaml;
+  rep.stats = fr.stats;
   std::map<std::string, CollectiveReport::ClassUse> cls;
   for (size_t l = 0; l < topo.links().size(); ++l) {
     double u = fr.end > 0 ? static_cast<double>(fr.link_busy[l]) / static_cast<double>(fr.end) : 0;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/collective/collective.h"
+#include "sim/base/stats.h"
 
 namespace xpu {
 
@@ -26,11 +27,12 @@ struct CollectiveReport {
   std::vector<ClassUse> utilization;
   std::vector<std::pair<std::string, double>> link_utilization;  // every link with traffic
   std::string resolved_yaml;
+  Stats stats;  // every link's busy time, bytes and utilization, with unit and meaning
   nlohmann::json json() const;
   std::string table() const;
 };
 
-// `chip_exists` checks the system's chip against the chip presets (the app passes the registry's).
+// Chooses the algorithm (unless forced), lowers, simulates on the fabric and reports.
 CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req);
 // "256MiB", "1GB", "4096" -> bytes (InputError on anything else).
 std::uint64_t parse_message_bytes(const std::string& text);
