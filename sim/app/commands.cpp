@@ -85,9 +85,9 @@ int cmd_list(const std::vector<std::string>& args) {
 
 int cmd_params(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: xpusim params <family>\nfamilies:";
+    std::cout << "usage: xpusim params <family>|system\nfamilies:";
     for (const auto& f : families()) std::cout << " " << f.name;
-    std::cout << "\n";
+    std::cout << "\nsystem: the fields of a system preset (xpusim list systems)\n";
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "system") return cmd_params_system();

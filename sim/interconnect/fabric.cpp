@@ -107,7 +107,7 @@ void Fabric::run() {
       if (ops[v][i].deps.empty()) s.push(ops[v][i].delay, Impl::Ev::Start, static_cast<int>(v), static_cast<std::uint32_t>(i));
     }
   }
-  const Tick piece_floor = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
+  const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
   while (!s.queue.empty()) {
     Impl::Event e = s.queue.top();
     s.queue.pop();
@@ -138,7 +138,7 @@ void Fabric::run() {
         break;
       case Impl::Ev::Piece: {
         double total = static_cast<double>(op.bytes) * m_prog.wire_factor;
-        double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), piece_floor);
+        double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
         std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
         double bytes = total / pieces;
         Tick next = -1;

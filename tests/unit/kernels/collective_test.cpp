@@ -6,6 +6,7 @@
 
 #include "kernels/collective/builder.h"
 #include "sim/app/system_cmd.h"
+#include "sim/interconnect/fabric.h"
 
 using namespace xpu;
 
@@ -127,4 +128,15 @@ TEST(Collective, TreeSendsTheBufferUpAndDownEverySpanningEdge) {
     for (const auto& o : p.ops[static_cast<size_t>(r)])
       if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) ++crossing;
   EXPECT_EQ(crossing, 4);  // up and down in each tree
+}
+
+TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
+  Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, NVLS inside the node
+  const std::uint64_t b = 64ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "hierarchical");
+  // NVLS reduce-scatter (the whole buffer up), a 2-node ring on the 1/8 shard, NVLS all-gather (1/8 up).
+  for (int r = 0; r < t.ranks(); ++r) EXPECT_EQ(p.sent_by(r), b + b / 8 + b / 8) << r;
+  FabricResult f = simulate_collective(t, p);
+  for (size_t l = 0; l < t.links().size(); ++l)
+    if (t.links()[l].cls == "nic") EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b / 8)) << t.link_name(static_cast<int>(l));
 }
