@@ -6,14 +6,19 @@
 
 namespace xpu::gpu {
 
+const LoweringTable<GpuSpec>& lowerings() {
+  static const LoweringTable<GpuSpec> t("gpu", [](LoweringTable<GpuSpec>& t) {
+    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
+        .add(OpKind::Attention, lower_attention)
+        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
+           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
+        .refuse(OpKind::AllReduce, "collectives need a multi-chip model (NVLink), which this build does not have");
+  });
+  return t;
+}
+
 KernelPrograms lower(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
-  switch (op.kind) {
-    case OpKind::Gemm:
-    case OpKind::GroupedGemm: return lower_gemm(op, spec, opt);
-    case OpKind::Attention: return lower_attention(op, spec, opt);
-    case OpKind::AllReduce: unsupported(spec.name, op, "collectives need a multi-chip model (NVLink), which this build does not have");
-    default: return lower_rowwise(op, spec, opt);
-  }
+  return lowerings().lower(op, spec, opt);
 }
 
 }  // namespace xpu::gpu

@@ -57,25 +57,19 @@ bool weights_pinned(const OpSpec& op, const MaiaSpec& spec, double weight_bytes)
          std::max(weight_bytes, op.resident_weight_bytes) <= spec.weight_sram_budget();
 }
 
+const LoweringTable<MaiaSpec>& lowerings() {
+  static const LoweringTable<MaiaSpec> t("maia", [](LoweringTable<MaiaSpec>& t) {
+    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
+        .add(OpKind::Attention, lower_attention)
+        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
+           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
+        .refuse(OpKind::AllReduce, "single-chip model: collectives over the Ethernet scale-up are not modelled by the maia family");
+  });
+  return t;
+}
+
 KernelPrograms lower(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
-  switch (op.kind) {
-    case OpKind::Gemm:
-    case OpKind::GroupedGemm: return lower_gemm(op, spec, opt);
-    case OpKind::Attention: return lower_attention(op, spec, opt);
-    case OpKind::RmsNorm:
-    case OpKind::LayerNorm:
-    case OpKind::Softmax:
-    case OpKind::SwiGlu:
-    case OpKind::Gelu:
-    case OpKind::Rope:
-    case OpKind::ResidualAdd:
-    case OpKind::TopK:
-    case OpKind::Sampling:
-    case OpKind::Embedding: return lower_rowwise(op, spec, opt);
-    case OpKind::AllReduce:
-      unsupported(spec.name, op, "single-chip model: collectives over the Ethernet scale-up are not modelled by the maia family");
-  }
-  unsupported(spec.name, op, "no Maia lowering for this op");
+  return lowerings().lower(op, spec, opt);
 }
 
 }  // namespace xpu::maia

@@ -5,10 +5,12 @@
 #include <string>
 
 #include "chips/maia/maia_spec.h"
-#include "kernels/common/lowering.h"
+#include "kernels/common/lowering_table.h"
 
 namespace xpu::maia {
 
+// The family's (op -> lowering or reason) table; lower() dispatches through it.
+const LoweringTable<MaiaSpec>& lowerings();
 KernelPrograms lower(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt);
 
 // How a matmul with activations `act` and weights `wt` runs on the TTU. Mixed precision (FP8

@@ -7,25 +7,20 @@
 
 namespace xpu::tpu {
 
+const LoweringTable<TpuSpec>& lowerings() {
+  static const LoweringTable<TpuSpec> t("tpu", [](LoweringTable<TpuSpec>& t) {
+    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
+        .add(OpKind::Attention, lower_attention)
+        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
+           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling}, lower_rowwise)
+        .add(OpKind::Embedding, lower_embedding)
+        .refuse(OpKind::AllReduce, "single-chip model: collectives over ICI are not modelled for the TPU family");
+  });
+  return t;
+}
+
 KernelPrograms lower(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
-  switch (op.kind) {
-    case OpKind::Gemm:
-    case OpKind::GroupedGemm: return lower_gemm(op, spec, opt);
-    case OpKind::Attention: return lower_attention(op, spec, opt);
-    case OpKind::RmsNorm:
-    case OpKind::LayerNorm:
-    case OpKind::Softmax:
-    case OpKind::SwiGlu:
-    case OpKind::Gelu:
-    case OpKind::Rope:
-    case OpKind::ResidualAdd:
-    case OpKind::TopK:
-    case OpKind::Sampling: return lower_rowwise(op, spec, opt);
-    case OpKind::Embedding: return lower_embedding(op, spec, opt);
-    case OpKind::AllReduce:
-      unsupported(spec.name, op, "single-chip model: collectives over ICI are not modelled for the TPU family");
-  }
-  unsupported(spec.name, op, "unknown op kind");
+  return lowerings().lower(op, spec, opt);
 }
 
 }  // namespace xpu::tpu

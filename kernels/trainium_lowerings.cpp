@@ -93,26 +93,20 @@ void require_lane_dtype(const TrainiumSpec& spec, const OpSpec& op, DType d) {
                                    " path (only 32/16/8-bit element types)");
 }
 
+const LoweringTable<TrainiumSpec>& lowerings() {
+  static const LoweringTable<TrainiumSpec> t("trainium", [](LoweringTable<TrainiumSpec>& t) {
+    t.add({OpKind::Gemm, OpKind::GroupedGemm}, lower_gemm)
+        .add(OpKind::Attention, lower_attention)
+        .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
+           OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Embedding}, lower_rowwise)
+        .refuse(OpKind::AllReduce, "single-chip model: collectives over NeuronLink are not modelled")
+        .before([](const OpSpec& op) { op.validate(); });
+  });
+  return t;
+}
+
 KernelPrograms lower(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
-  op.validate();
-  switch (op.kind) {
-    case OpKind::Gemm:
-    case OpKind::GroupedGemm: return lower_gemm(op, spec, opt);
-    case OpKind::Attention: return lower_attention(op, spec, opt);
-    case OpKind::RmsNorm:
-    case OpKind::LayerNorm:
-    case OpKind::Softmax:
-    case OpKind::SwiGlu:
-    case OpKind::Gelu:
-    case OpKind::Rope:
-    case OpKind::ResidualAdd:
-    case OpKind::TopK:
-    case OpKind::Sampling:
-    case OpKind::Embedding: return lower_rowwise(op, spec, opt);
-    case OpKind::AllReduce:
-      unsupported(spec.name, op, "single-chip model: collectives over NeuronLink are not modelled");
-  }
-  unsupported(spec.name, op, "no Trainium lowering for this op");
+  return lowerings().lower(op, spec, opt);
 }
 
 }  // namespace xpu::trainium

@@ -8,10 +8,12 @@
 
 #include "chips/trainium/isa.h"
 #include "chips/trainium/trainium_spec.h"
-#include "kernels/common/lowering.h"
+#include "kernels/common/lowering_table.h"
 
 namespace xpu::trainium {
 
+// The family's (op -> lowering or reason) table; lower() dispatches through it.
+const LoweringTable<TrainiumSpec>& lowerings();
 KernelPrograms lower(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 
 // Hardware limits, enforced by every lowering before it emits an instruction (throws InputError

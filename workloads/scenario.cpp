@@ -170,4 +170,21 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
   return out;
 }
 
+Scenario make_scenario(const ScenarioArgs& a) {
+  Scenario s;
+  s.phase = parse_phase(a.phase);
+  s.batch = a.batch;
+  s.input_len = a.input;
+  s.output_len = a.output;
+  DType d = parse_dtype(a.dtype);
+  DType act = d == DType::fp4 ? DType::fp8 : d;
+  s.wdtype = a.wdtype.empty() ? d : parse_dtype(a.wdtype);
+  s.adtype = a.adtype.empty() ? act : parse_dtype(a.adtype);
+  s.kvdtype = a.kvdtype.empty() ? act : parse_dtype(a.kvdtype);
+  s.tp = a.tp;
+  s.routing = Routing::parse(a.routing);
+  if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
+  return s;
+}
+
 }  // namespace xpu

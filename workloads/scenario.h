@@ -87,6 +87,18 @@ struct Scenario {
 // generation are sampled: each sample is the middle step of an equal run and repeats for the run,
 // which is exact (to half a token of context) when a step's cost is linear in its context length,
 // as decode attention is.
+// A scenario from the names a user types (CLI flags, Python keywords): one builder for every front end.
+// `dtype` sets weights, activations and KV cache (fp4 means fp4 weights with fp8 activations and KV);
+// an empty wdtype/adtype/kvdtype/fusion keeps that default.
+struct ScenarioArgs {
+  std::string phase = "decode";
+  std::int64_t batch = 1, input = 2048, output = 1;
+  std::string dtype = "bf16", wdtype, adtype, kvdtype;
+  int tp = 1;
+  std::string routing = "uniform", fusion;
+};
+Scenario make_scenario(const ScenarioArgs& a);
+
 struct StepPlan {
   bool decode = false;
   std::int64_t context_len = 0;  // prefill: input_len; decode: tokens in the KV cache incl. the new one

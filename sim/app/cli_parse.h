@@ -3,6 +3,9 @@
 #pragma once
 #include <boost/program_options.hpp>
 
+#include <iostream>
+#include <string>
+
 namespace xpu {
 
 inline int cli_style() {
@@ -17,6 +20,15 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   p.options(o).style(cli_style());
   if (allow_unregistered) p.allow_unregistered();
   return p.run();
+}
+
+// Parses argv into vm; with --help prints `usage`, the options, and returns true (the command then exits 0).
+inline bool parse_or_help(int argc, char** argv, const boost::program_options::options_description& o,
+                          boost::program_options::variables_map& vm, const std::string& usage) {
+  boost::program_options::store(parse_cli(argc, argv, o), vm);
+  if (!vm.count("help")) return false;
+  std::cout << usage << o << "\n";
+  return true;
 }
 
 }  // namespace xpu

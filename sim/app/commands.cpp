@@ -11,13 +11,11 @@
 #include <iomanip>
 #include <iostream>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/model_run.h"
-#include "sim/app/serve.h"
 #include "sim/app/system_cmd.h"
-#include "sim/app/registry.h"
-#include "sim/app/validate.h"
 #include "sim/io/output.h"
+#include "sim/io/reports.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -150,45 +148,19 @@ int cmd_kernel(int argc, char** argv) {
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
-  KernelRun run;
-  PowerResult pw = settle_power(*model, vm["sustained"].as<bool>(), [&](const ChipModel& c) {
-    run = run_kernel(c, op, vm["functional"].as<bool>(), trace);
-    return run.result.events;
-  });
-  nlohmann::json j = run_result_json(run.result);
-  j["power"] = power_json(pw);
-  j["op"] = name(op.kind);
-  j["shape"] = op.shape_str();
-  if (run.check.ran)
-    j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
-                       {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
+  KernelStudyOptions ko;
+  ko.sustained = vm["sustained"].as<bool>();
+  ko.functional = vm["functional"].as<bool>();
+  ko.trace = trace;
   std::string tf = vm["trace-format"].as<std::string>();
   if (tf != "hdf5" && tf != "perfetto" && tf != "both")
     throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
+  KernelStudy study = run_kernel_study(*model, op, ko);
+  const KernelRun& run = study.run;
+  nlohmann::json j = kernel_study_json(study, op);
   if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace, tf);
-  if (format == "json") {
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::cout << name(op.kind) << " " << op.shape_str() << " on ";
-    std::cout << run_result_table(run.result);
-    if (pw.modeled) {
-      char buf[256];
-      std::snprintf(buf, sizeof buf, "  %-26s%.0f W average (TDP %.0f W), %.3g J", "power", pw.avg_power_w, pw.tdp_w,
-                    pw.energy_j);
-      std::cout << buf;
-      if (pw.throttled)
-        std::snprintf(buf, sizeof buf, "; throttled to %.0f%% clock (%.0f W unthrottled), %.1f%% slower\n",
-                      100 * pw.clock_ratio, pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
-      else if (pw.avg_power_w > pw.tdp_w * 1.005)
-        std::snprintf(buf, sizeof buf, "; above TDP: sustained (--sustained) it would throttle\n");
-      else
-        std::snprintf(buf, sizeof buf, "\n");
-      std::cout << buf;
-    }
-    if (run.check.ran)
-      std::cout << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance "
-                << run.check.tolerance << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
-  }
+  if (format == "json") std::cout << j.dump(2) << "\n";
+  else std::cout << kernel_study_table(study, op);
   return run.check.ran && !run.check.passed ? 1 : 0;
 }
 

@@ -1,7 +1,7 @@
 // `xpusim list models` (the workloads layer owns the model files).
 #include <iostream>
 
-#include "sim/app/validate.h"
+#include "sim/app/commands.h"
 #include "workloads/model.h"
 
 namespace xpu {

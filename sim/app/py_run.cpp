@@ -2,29 +2,27 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "sim/app/model_run.h"
-#include "sim/app/serve.h"
+#include "sim/io/reports.h"
 
 namespace py = pybind11;
 
 namespace xpu {
 
 namespace {
-Scenario make_scenario(const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output,
-                       const std::string& dtype, const std::string& wdtype, const std::string& kvdtype,
-                       const std::string& fusion, const std::string& routing) {
-  Scenario s;
-  s.phase = parse_phase(phase);
-  s.batch = batch;
-  s.input_len = input;
-  s.output_len = output;
-  DType d = parse_dtype(dtype);
-  s.wdtype = wdtype.empty() ? d : parse_dtype(wdtype);
-  s.adtype = d == DType::fp4 ? DType::fp8 : d;
-  s.kvdtype = kvdtype.empty() ? s.adtype : parse_dtype(kvdtype);
-  if (!fusion.empty()) s.fusion = FusionPolicy::parse(fusion);
-  s.routing = Routing::parse(routing);
-  return s;
+Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output,
+                     const std::string& dtype, const std::string& wdtype, const std::string& kvdtype,
+                     const std::string& fusion, const std::string& routing) {
+  ScenarioArgs a;
+  a.phase = phase;
+  a.batch = batch;
+  a.input = input;
+  a.output = output;
+  a.dtype = dtype;
+  a.wdtype = wdtype;
+  a.kvdtype = kvdtype;
+  a.fusion = fusion;
+  a.routing = routing;
+  return make_scenario(a);
 }
 }  // namespace
 
@@ -37,7 +35,7 @@ void bind_run(py::module_& m) {
          bool sustained) {
         auto c = load_chip(chip, sets);
         ModelConfig mc = load_model(model);
-        Scenario s = make_scenario(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing);
+        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing);
         ModelRunOptions o;
         o.sustained = sustained;
         ModelRunResult r;
@@ -52,7 +50,7 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch) {
     auto c = load_chip(chip, sets);
     ModelConfig mc = load_model(model);
-    Scenario s = make_scenario("request", 1, input, output, dtype, "", "", "", "uniform");
+    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform");
     ServeOptions o;
     o.input = input;
     o.output = output;

@@ -2,8 +2,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/model_run.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/model_run.h"
 #include "sim/io/output.h"
 
 namespace py = pybind11;

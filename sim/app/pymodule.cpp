@@ -2,9 +2,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
-#include "sim/io/output.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
+#include "sim/io/reports.h"
 
 namespace py = pybind11;
 
@@ -28,23 +28,21 @@ PYBIND11_MODULE(_xpusim, m) {
   m.def(
       "kernel_json",
       [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,
-         const std::vector<std::string>& sets, bool functional) {
+         const std::vector<std::string>& sets, bool functional, bool sustained) {
         auto model = xpu::load_chip(chip, sets);
         xpu::OpSpec spec = xpu::make_op(op, args);
-        xpu::KernelRun run;
+        xpu::KernelStudyOptions ko;
+        ko.functional = functional;
+        ko.sustained = sustained;
+        xpu::KernelStudy study;
         {
           py::gil_scoped_release release;
-          run = xpu::run_kernel(*model, spec, functional, false);
+          study = xpu::run_kernel_study(*model, spec, ko);
         }
-        nlohmann::json j = xpu::run_result_json(run.result);
-        j["op"] = xpu::name(spec.kind);
-        j["shape"] = spec.shape_str();
-        if (run.check.ran)
-          j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
-                             {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
-        return j.dump();
+        return xpu::kernel_study_json(study, spec).dump();
       },
-      py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false);
+      py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false,
+      py::arg("sustained") = false);
   m.def("list_chips", [] {
     std::vector<std::string> out;
     for (const auto& p : xpu::list_presets()) out.push_back(p.name);

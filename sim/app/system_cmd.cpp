@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 #include "sim/io/output.h"
 #include "sim/system/collective_run.h"
 

@@ -48,6 +48,27 @@ float binary(Binary b, float x, float y) {
   }
   return x;
 }
+// Rotary embedding of the rows of x (rotate_half over each head of head_dim columns).
+Mat rope(const FuncOp& op, const Mat& x, const Mat& inv_freq, const Mat& positions) {
+  const int hd = op.pos.head_dim, half = hd / 2;
+  if (hd <= 0 || hd % 2 != 0 || x.cols % hd != 0 || inv_freq.cols * inv_freq.rows != half || positions.rows != x.rows)
+    throw std::logic_error("functional Rope shape mismatch");
+  Mat m(x.rows, x.cols);
+  for (int i = 0; i < x.rows; ++i) {
+    float pos = positions.at(i, 0);
+    for (int t = 0; t < half; ++t) {
+      // As Hugging Face computes it: fp32 angle, fp32 cos/sin.
+      float angle = pos * inv_freq.v[static_cast<size_t>(t)];
+      float c = std::cos(angle), s = std::sin(angle);
+      for (int h0 = 0; h0 < x.cols; h0 += hd) {
+        float x1 = x.at(i, h0 + t), x2 = x.at(i, h0 + t + half);
+        m.at(i, h0 + t) = round_to(op.dtype, x1 * c - x2 * s);
+        m.at(i, h0 + t + half) = round_to(op.dtype, x2 * c + x1 * s);
+      }
+    }
+  }
+  return m;
+}
 }  // namespace
 
 void TileVM::exec(const FuncOp& op) {
@@ -145,30 +166,7 @@ void TileVM::exec(const FuncOp& op) {
       m_bufs[op.dst] = std::move(m);
       break;
     }
-    case FuncCode::Rope: {
-      const Mat& x = m_bufs.at(op.a);
-      const Mat& inv_freq = m_bufs.at(op.b);
-      const Mat& positions = m_bufs.at(op.c);
-      const int hd = op.pos.head_dim, half = hd / 2;
-      if (hd <= 0 || hd % 2 != 0 || x.cols % hd != 0 || inv_freq.cols * inv_freq.rows != half || positions.rows != x.rows)
-        throw std::logic_error("functional Rope shape mismatch");
-      Mat m(x.rows, x.cols);
-      for (int i = 0; i < x.rows; ++i) {
-        float pos = positions.at(i, 0);
-        for (int t = 0; t < half; ++t) {
-          // As Hugging Face computes it: fp32 angle, fp32 cos/sin.
-          float angle = pos * inv_freq.v[static_cast<size_t>(t)];
-          float c = std::cos(angle), s = std::sin(angle);
-          for (int h0 = 0; h0 < x.cols; h0 += hd) {
-            float x1 = x.at(i, h0 + t), x2 = x.at(i, h0 + t + half);
-            m.at(i, h0 + t) = round_to(op.dtype, x1 * c - x2 * s);
-            m.at(i, h0 + t + half) = round_to(op.dtype, x2 * c + x1 * s);
-          }
-        }
-      }
-      m_bufs[op.dst] = std::move(m);
-      break;
-    }
+    case FuncCode::Rope: m_bufs[op.dst] = rope(op, m_bufs.at(op.a), m_bufs.at(op.b), m_bufs.at(op.c)); break;
   }
   for (const FuncOp& next : op.then) exec(next);
 }

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "sim/app/runner.h"
+#include "sim/run/runner.h"
 
 namespace xpu {
 

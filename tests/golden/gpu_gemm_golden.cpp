@@ -1,13 +1,13 @@
 // Golden GEMM runs on the GPU presets, roofline checks over a grid of shapes, functional mode, and
-// the validation bounds against the public H100 measurements (shared/validation).
+// the validation bounds against the public H100 measurements (workloads/validation/public_measurements.csv).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
-#include "sim/app/validate.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
+#include "sim/validation/validate.h"
 
 using namespace xpu;
 
@@ -80,8 +80,8 @@ TEST(GpuValidation, SharedH100GemmRowsWithinBounds) {
   auto files = default_measurement_files();
   std::string shared;
   for (const auto& f : files)
-    if (f.find("shared") != std::string::npos) shared = f;
-  if (shared.empty()) GTEST_SKIP() << "shared/validation/measurements.csv not beside the checkout";
+    if (f.find("public_measurements") != std::string::npos) shared = f;
+  ASSERT_FALSE(shared.empty()) << "workloads/validation/public_measurements.csv is missing";
   auto pts = validate_rows(read_measurements(shared));
   double sum = 0;
   int n = 0;
@@ -103,8 +103,8 @@ TEST(GpuValidation, Fa3AttentionAndFp8GemmRows) {
   auto files = default_measurement_files();
   std::string shared;
   for (const auto& f : files)
-    if (f.find("shared") != std::string::npos) shared = f;
-  if (shared.empty()) GTEST_SKIP() << "shared/validation/measurements.csv not beside the checkout";
+    if (f.find("public_measurements") != std::string::npos) shared = f;
+  ASSERT_FALSE(shared.empty()) << "workloads/validation/public_measurements.csv is missing";
   int n = 0, fp8 = 0;
   for (const auto& p : validate_rows(read_measurements(shared))) {
     bool fa3 = p.row.workload.find("FA3") != std::string::npos;

@@ -2,7 +2,7 @@
 // graph's closed form, decode is memory-bound near the weight-streaming bound, bad input is refused.
 #include <gtest/gtest.h>
 
-#include "sim/app/model_run.h"
+#include "sim/run/model_run.h"
 
 using namespace xpu;
 

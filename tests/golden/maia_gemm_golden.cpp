@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "chips/maia/maia_spec.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 void register_maia_family();

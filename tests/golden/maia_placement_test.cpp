@@ -3,7 +3,7 @@
 // a model that does not fit (Llama-3.1-8B, 8 GB) streams from HBM either way.
 #include <gtest/gtest.h>
 
-#include "sim/app/model_run.h"
+#include "sim/run/model_run.h"
 
 using namespace xpu;
 

@@ -3,8 +3,9 @@
 // cost figures follow the price, and serving picks the best batch under the targets.
 #include <gtest/gtest.h>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/serve.h"
+#include "sim/io/reports.h"
+#include "sim/run/kernel_run.h"
+#include "sim/serve/serve.h"
 
 using namespace xpu;
 

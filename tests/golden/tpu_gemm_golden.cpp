@@ -7,8 +7,8 @@
 #include "chips/tpu/tpu_spec.h"
 #include "kernels/gemm/tpu.h"
 #include "kernels/rowwise/tpu.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 void register_tpu_family();

@@ -8,8 +8,8 @@
 
 #include <cmath>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 using namespace xpu;
 

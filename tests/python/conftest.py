@@ -18,3 +18,8 @@ def cli():
             raise AssertionError("xpusim %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
         return p
     return run
+
+
+@pytest.fixture
+def tiny_model():
+    return os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")

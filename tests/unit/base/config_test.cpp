@@ -1,7 +1,7 @@
 // Config: inherits, overlays, strict validation with one-line errors naming file, key and expectation.
 #include <gtest/gtest.h>
 
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 #include "sim/base/config.h"
 
 using namespace xpu;

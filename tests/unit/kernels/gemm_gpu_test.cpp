@@ -6,7 +6,7 @@
 
 #include "chips/gpu/isa.h"
 #include "kernels/gemm/gpu.h"
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 
 using namespace xpu;
 using namespace xpu::gpu;

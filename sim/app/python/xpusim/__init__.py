@@ -24,13 +24,15 @@ def _args(kwargs):
     return out
 
 
-def kernel(op, chip="h100-sxm", set=None, functional=False, **dims):
+def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, **dims):
     """Simulate one kernel and return its report as a dict.
 
     op:    "gemm", "attention", "rmsnorm", ... (see list_ops())
     chip:  a preset name (see list_chips())
     set:   dict or list of preset overrides, e.g. {"hbm.bandwidth": "4 TB/s"}
     dims:  the same arguments as `xpusim kernel` (m, n, k, batch, dtype, heads, kv_heads, seq, ...)
+    sustained: as `xpusim kernel --sustained`: held to TDP as if repeated back to back (default: a
+           single burst, held to the electrical peak limit, exactly as the CLI's default)
 
     The dict has the fields of `xpusim kernel --format json`: latency_s, tflops, share_of_peak,
     transactions, bytes, bandwidth_Bps, utilization, kernels, ...
@@ -39,7 +41,7 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, **dims):
         sets = ["%s=%s" % kv for kv in set.items()]
     else:
         sets = list(set or [])
-    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional))
+    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional, bool(sustained)))
 
 
 def _sets(set):

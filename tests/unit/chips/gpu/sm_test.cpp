@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "chips/gpu/isa.h"
-#include "sim/app/registry.h"
-#include "sim/app/runner.h"
+#include "sim/run/registry.h"
+#include "sim/run/runner.h"
 
 using namespace xpu;
 

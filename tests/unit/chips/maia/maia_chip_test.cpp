@@ -5,8 +5,8 @@
 
 #include "chips/maia/isa.h"
 #include "chips/maia/maia_spec.h"
-#include "sim/app/registry.h"
-#include "sim/app/runner.h"
+#include "sim/run/registry.h"
+#include "sim/run/runner.h"
 
 namespace xpu {
 void register_maia_family();

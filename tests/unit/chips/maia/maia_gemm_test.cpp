@@ -9,8 +9,8 @@
 #include "chips/maia/maia_spec.h"
 #include "kernels/gemm/maia.h"
 #include "kernels/maia_lowerings.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 void register_maia_family();

@@ -7,9 +7,9 @@
 
 #include "chips/maia/maia_spec.h"
 #include "kernels/maia_lowerings.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/model_run.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/model_run.h"
+#include "sim/run/registry.h"
 #include "sim/base/config.h"
 
 namespace xpu {

@@ -8,7 +8,7 @@
 #include "chips/tpu/tpu_spec.h"
 #include "kernels/gemm/tpu.h"
 #include "kernels/tpu_lowerings.h"
-#include "sim/app/kernel_api.h"
+#include "sim/run/kernel_run.h"
 
 using namespace xpu;
 using namespace xpu::tpu;

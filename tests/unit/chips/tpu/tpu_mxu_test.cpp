@@ -7,8 +7,8 @@
 #include "chips/tpu/isa.h"
 #include "chips/tpu/tpu_spec.h"
 #include "kernels/gemm/tpu.h"
-#include "sim/app/registry.h"
-#include "sim/app/runner.h"
+#include "sim/run/registry.h"
+#include "sim/run/runner.h"
 
 namespace xpu {
 void register_tpu_family();

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "chips/tpu/tpu_spec.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 void register_tpu_family();  // pulls the family into the test binary (see the report on weak symbols)

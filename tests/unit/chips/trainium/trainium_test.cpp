@@ -9,9 +9,9 @@
 #include "chips/trainium/trainium_spec.h"
 #include "kernels/gemm/trainium.h"
 #include "kernels/trainium_lowerings.h"
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
-#include "sim/app/runner.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
+#include "sim/run/runner.h"
 
 using namespace xpu;
 using namespace xpu::trainium;

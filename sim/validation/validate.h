@@ -26,7 +26,5 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
                                           bool models = false);
 std::vector<std::string> default_measurement_files();
 
-int cmd_validate(int argc, char** argv);
-int list_models_command();
 
 }  // namespace xpu

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 #include "sim/base/stats.h"
 #include "sim/base/trace.h"
 #include "sim/power/power.h"
@@ -56,23 +56,6 @@ struct RunResult {
   EnergyEvents events;        // all kernels together
 };
 
-// Average power of a workload, and (sustained) the clock the TDP limit settles it at.
-struct PowerResult {
-  bool modeled = false;       // false: the preset has no power section
-  double avg_power_w = 0, energy_j = 0, tdp_w = 0;
-  double clock_ratio = 1.0;   // f / f_nominal after throttling
-  bool throttled = false;
-  double slowdown = 1.0;      // time at the settled clock / time at the nominal clock
-  double unthrottled_power_w = 0;
-  EnergyBreakdown breakdown;
-};
-PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_ratio = 1.0);
-// Runs `sim` at the nominal clock; when sustained and above TDP, lowers the clock domain (rebuilding
-// the chip at that clock and simulating again: the time change comes from the simulation) until the
-// average power fits. Returns the events of the final run in `final_events` and its chip clock.
-PowerResult settle_power(const ChipModel& chip, bool sustained,
-                         const std::function<EnergyEvents(const ChipModel&)>& sim, EnergyEvents* final_events = nullptr);
-nlohmann::json power_json(const PowerResult& p);
 
 // A simulation that can be advanced step by step (the Python Session) or run to its end. One per
 // process at a time (SystemC has one kernel); simulate() is a session run straight to the end, so

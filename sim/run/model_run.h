@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "sim/app/registry.h"
-#include "sim/app/runner.h"
+#include "sim/run/registry.h"
+#include "sim/run/power_control.h"
+#include "sim/run/runner.h"
 #include "workloads/footprint.h"
 #include "workloads/graph.h"
 #include "workloads/model.h"
@@ -61,9 +62,5 @@ struct ModelRunOptions {
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});
-nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
-std::string model_run_table(const ModelRunResult& r);
-
-int cmd_run(int argc, char** argv);
 
 }  // namespace xpu

@@ -5,7 +5,8 @@
 #include <map>
 #include <string>
 
-#include "sim/app/runner.h"
+#include "sim/run/power_control.h"
+#include "sim/run/runner.h"
 
 namespace xpu {
 
@@ -51,5 +52,19 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed = 1234, bool re
 // Lowers `op` with the tensors of `f` and simulates it; the output is left in f.store under f.output.
 // Callers may overwrite f's inputs first (same shapes); the timing does not depend on the data.
 RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace = false);
+
+// The one path for a single-kernel question, shared by `xpusim kernel`, `xpusim.kernel(...)`, sessions
+// and validation: the kernel simulated at the clock its power limit settles it at (a single burst is
+// held to the electrical peak limit, `sustained` work to TDP).
+struct KernelStudyOptions {
+  bool sustained = false;
+  bool functional = false;
+  bool trace = false;
+};
+struct KernelStudy {
+  KernelRun run;
+  PowerResult power;
+};
+KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt = {});
 
 }  // namespace xpu

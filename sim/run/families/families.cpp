@@ -1,6 +1,6 @@
 // The list of built-in chip families (one registration function per family file,
 // sim/app/family_<name>.cpp). A family whose sources are absent from the build is skipped.
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 // XPU_FAMILY_<NAME> is defined by CMake for each family compiled into this build (a weak reference

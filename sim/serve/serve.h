@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/app/model_run.h"
+#include "sim/run/model_run.h"
+#include "sim/run/power_control.h"
 #include "sim/cost/cost.h"
 
 namespace xpu {
@@ -39,8 +40,5 @@ struct ServeResult {
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
-nlohmann::json serve_json(const ServeResult& r);
-int cmd_serve(int argc, char** argv);
-int cmd_compare(int argc, char** argv);
 
 }  // namespace xpu

@@ -1,11 +1,7 @@
 // Validation against measurements: reads CSV rows (id, hardware, level, workload, dtype,
 // shape_or_config, metric, value, unit, source), maps each row it can model onto a preset and an op,
 // simulates it and reports the error per row.
-#include "sim/app/validate.h"
-
-#include <boost/program_options.hpp>
-
-#include "sim/app/cli_parse.h"
+#include "sim/validation/validate.h"
 
 #include <cmath>
 #include <filesystem>
@@ -16,14 +12,12 @@
 #include <regex>
 #include <sstream>
 
-#include "sim/app/kernel_api.h"
-#include "sim/app/registry.h"
-#include "sim/app/serve.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
+#include "sim/serve/serve.h"
 #include "sim/base/config.h"
-#include "sim/io/output.h"
 
 namespace fs = std::filesystem;
-namespace po = boost::program_options;
 
 namespace xpu {
 
@@ -106,10 +100,14 @@ std::vector<ValidationRow> read_measurements(const std::string& path) {
 }
 
 std::vector<std::string> default_measurement_files() {
+  // The rows the project validates against live in the repository (public rows with their original
+  // sources, and our own H100 measurements); a missing file is an error, never a silently smaller set.
   std::vector<std::string> out;
-  for (auto p : {fs::path(source_dir()) / ".." / "shared" / "validation" / "measurements.csv",
-                 fs::path(source_dir()) / "workloads" / "validation" / "h100_measured.csv"})
-    if (fs::exists(p)) out.push_back(fs::weakly_canonical(p).string());
+  for (const char* f : {"public_measurements.csv", "h100_measured.csv"}) {
+    fs::path p = fs::path(source_dir()) / "workloads" / "validation" / f;
+    if (!fs::is_regular_file(p)) throw InputError(p.string() + ": validation data file missing (it ships with the repository)");
+    out.push_back(p.string());
+  }
   return out;
 }
 
@@ -191,11 +189,7 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
       continue;  // not a workload this build predicts
     }
     // A kernel benchmark is a burst: held to the chip's electrical peak limit, not yet to its TDP.
-    KernelRun run;
-    settle_power(model, false, [&](const ChipModel& c) {
-      run = run_kernel(c, op, false, false);
-      return run.result.events;
-    });
+    KernelRun run = run_kernel_study(model, op).run;
     double t = run.result.latency_s;
     double roof_t = 0;
     for (const auto& k : run.result.kernels) roof_t += k.roofline_s;
@@ -215,58 +209,6 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
   return out;
 }
 
-int cmd_validate(int argc, char** argv) {
-  po::options_description o("validate");
-  o.add_options()("data", po::value<std::vector<std::string>>()->composing(),
-                  "measurement CSV (repeatable); default: ../shared/validation/measurements.csv and "
-                  "workloads/validation/h100_measured.csv")("filter", po::value<std::string>()->default_value(""),
-                                                            "only rows whose id starts with, or workload contains, this")(
-      "format", po::value<std::string>()->default_value("table"), "table or json")(
-      "models", po::bool_switch(), "also model-level serving rows (each simulates a serving sweep: minutes)")(
-      "help,h", "this help");
-  po::variables_map vm;
-  po::store(parse_cli(argc, argv, o), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: xpusim validate [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
-                 "Simulates every measured row this build can model and prints predicted vs measured.\n\n"
-              << o << "\n";
-    return 0;
-  }
-  std::vector<std::string> files =
-      vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
-  if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");
-  std::vector<ValidationPoint> pts;
-  for (const auto& f : files) {
-    auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>(), vm["models"].as<bool>());
-    pts.insert(pts.end(), v.begin(), v.end());
-  }
-  double sum_abs = 0;
-  for (const auto& p : pts) sum_abs += std::fabs(p.error);
-  double mae = pts.empty() ? 0 : sum_abs / pts.size();
-  if (vm["format"].as<std::string>() == "json") {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& p : pts)
-      j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
-                   {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
-                   {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
-                   {"roofline", p.roofline}, {"source", p.row.source}});
-    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}}).dump(2) << "\n";
-    return 0;
-  }
-  std::cout << std::left << std::setw(6) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload"
-            << std::setw(16) << "dtype" << std::setw(24) << "shape" << std::right << std::setw(11) << "measured"
-            << std::setw(11) << "predicted" << std::setw(9) << "error" << "  unit\n";
-  for (const auto& p : pts) {
-    std::cout << std::left << std::setw(6) << p.row.id << std::setw(10) << p.chip << std::setw(26)
-              << p.row.workload.substr(0, 25) << std::setw(16) << p.row.dtype.substr(0, 15) << std::setw(24)
-              << p.row.shape.substr(0, 23) << std::right << std::fixed << std::setprecision(1) << std::setw(11)
-              << p.row.measured << std::setw(11) << p.predicted << std::setw(8) << 100 * p.error << "%  "
-              << p.row.unit << "\n";
-  }
-  std::cout << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mae << "%\n";
-  return 0;
-}
 
-int list_models_command();
 
 }  // namespace xpu

@@ -1,4 +1,4 @@
-#include "sim/app/registry.h"
+#include "sim/run/registry.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,0 +1,219 @@
+// Report objects rendered for people and programs: JSON objects and terminal tables of kernel, model-run
+// and serving results. Commands and the Python module print what these return; nothing assembles a
+// report by hand elsewhere.
+#include "sim/io/reports.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+#include "sim/base/strformat.h"
+#include "sim/io/output.h"
+
+namespace xpu {
+
+nlohmann::json power_json(const PowerResult& p) {
+  if (!p.modeled) return {{"modeled", false}};
+  return {{"modeled", true},
+          {"avg_power_w", p.avg_power_w},
+          {"energy_j", p.energy_j},
+          {"tdp_w", p.tdp_w},
+          {"clock_ratio", p.clock_ratio},
+          {"throttled", p.throttled},
+          {"slowdown", p.slowdown},
+          {"unthrottled_power_w", p.unthrottled_power_w},
+          {"energy_breakdown_j",
+           {{"compute", p.breakdown.compute_j}, {"vector", p.breakdown.vector_j}, {"onchip", p.breakdown.onchip_j},
+            {"dram", p.breakdown.dram_j}, {"active", p.breakdown.active_j}, {"static", p.breakdown.static_j}}}};
+}
+
+nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
+  nlohmann::json j;
+  j["chip"] = r.chip;
+  j["family"] = r.family;
+  j["model"] = r.model;
+  const Scenario& s = r.scenario;
+  j["scenario"] = {{"phase", name(s.phase)}, {"batch", s.batch}, {"input", s.input_len}, {"output", s.output_len},
+                   {"wdtype", name(s.wdtype)}, {"adtype", name(s.adtype)}, {"kvdtype", name(s.kvdtype)},
+                   {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
+  j["ttft_s"] = r.ttft_s;
+  j["tpot_s"] = r.tpot_s;
+  j["tokens_per_s"] = r.tokens_per_s;
+  j["request_s"] = r.request_s;
+  j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
+                 {"activation_bytes", r.memory.activation_bytes}, {"total_bytes", r.memory.total()},
+                 {"capacity_bytes", r.capacity_bytes}};
+  j["power"] = power_json(r.power);
+  double tokens = 0;
+  for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
+  if (tokens == 0) tokens = static_cast<double>(r.scenario.batch);
+  j["joules_per_token"] = r.power.modeled ? r.power.energy_j / tokens : 0;
+  j["wall_s"] = r.wall_s;
+  j["transactions"] = r.transactions;
+  j["simulated_kernels"] = r.simulated_kernels;
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& st : r.steps) {
+    nlohmann::json ks = nlohmann::json::array();
+    for (const auto& n : st.nodes)
+      ks.push_back({{"label", n.label}, {"op", n.op}, {"shape", n.shape}, {"count", n.count}, {"fused", n.fused},
+                    {"fused_into", n.fused_into}, {"time_s", n.time_s * n.count},
+                    {"share", st.time_s > 0 ? n.time_s * n.count / st.time_s : 0}, {"flops", n.flops * n.count},
+                    {"bytes", n.dram_bytes * n.count}, {"roofline_s", n.roofline_s * n.count}, {"bound", n.bound},
+                    {"strategy", n.strategy},
+                    // Energy of the kernel per step at the run's settled clock (null without a power model).
+                    {"energy_j", chip && chip->power() && !n.fused
+                                     ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())
+                                     : nlohmann::json(nullptr)}});
+    steps.push_back({{"phase", st.decode ? "decode" : "prefill"}, {"context", st.context_len}, {"repeat", st.repeat},
+                     {"time_s", st.time_s}, {"flops", st.flops}, {"bytes", st.dram_bytes}, {"kernels", ks}});
+  }
+  j["steps"] = steps;
+  return j;
+}
+
+std::string model_run_table(const ModelRunResult& r) {
+  std::ostringstream os;
+  char buf[256];
+  const Scenario& s = r.scenario;
+  os << r.model << " on " << r.chip << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
+     << ", output " << s.output_len << ", weights " << name(s.wdtype) << ", activations " << name(s.adtype)
+     << ", KV " << name(s.kvdtype) << ", fusion " << r.fusion << "\n";
+  auto row = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(24) << k << v << "\n"; };
+  if (r.ttft_s > 0) row("time to first token", format_seconds(r.ttft_s));
+  if (r.tpot_s > 0) row("time per output token", format_seconds(r.tpot_s));
+  std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
+  row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
+  row("memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  if (r.power.modeled) {
+    std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
+                  r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
+    row("power", buf);
+  }
+  std::snprintf(buf, sizeof buf, "%.2f s, %llu transactions, %llu kernels simulated", r.wall_s,
+                static_cast<unsigned long long>(r.transactions), static_cast<unsigned long long>(r.simulated_kernels));
+  row("simulation", buf);
+  for (const auto& st : r.steps) {
+    if (st.decode && &st != &r.steps.back() && r.steps.size() > 2) continue;  // show prefill and the last decode sample
+    os << "  " << (st.decode ? "decode step at context " + std::to_string(st.context_len) : std::string("prefill"))
+       << ": " << format_seconds(st.time_s) << "\n";
+    std::snprintf(buf, sizeof buf, "    %-34s %5s %10s %6s %10s %10s  %s\n", "kernel", "x", "time", "share", "GFLOP", "MB", "bound");
+    os << buf;
+    for (const auto& n : st.nodes) {
+      if (n.fused) {
+        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %6s %10.2f %10s  fused into %s\n", n.label.c_str(), n.count, "-", "-",
+                      n.flops * n.count / 1e9, "-", n.fused_into.c_str());
+      } else {
+        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %5.1f%% %10.2f %10.2f  %s\n", n.label.c_str(), n.count,
+                      format_seconds(n.time_s * n.count).c_str(), st.time_s > 0 ? 100 * n.time_s * n.count / st.time_s : 0,
+                      n.flops * n.count / 1e9, n.dram_bytes * n.count / 1e6, n.bound.c_str());
+      }
+      os << buf;
+    }
+  }
+  return os.str();
+}
+
+nlohmann::json serve_json(const ServeResult& r) {
+  nlohmann::json j;
+  j["chip"] = r.chip;
+  j["family"] = r.family;
+  j["model"] = r.model;
+  j["precision"] = r.precision;
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& p : r.curve)
+    curve.push_back({{"batch", p.batch}, {"throughput_tok_s", p.throughput_tok_s}, {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s},
+                     {"avg_power_w", p.avg_power_w}, {"meets_slo", p.meets_slo}});
+  j["curve"] = curve;
+  j["note"] = r.note;
+  if (r.best < 0) {
+    j["batch"] = nullptr;
+    return j;
+  }
+  const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
+  j["batch"] = b.batch;
+  j["throughput_tok_s"] = b.throughput_tok_s;
+  j["ttft_s"] = b.ttft_s;
+  j["tpot_s"] = b.tpot_s;
+  j["meets_slo"] = b.meets_slo;
+  j["tdp_w"] = r.tdp_w;
+  j["clock_ratio"] = b.clock_ratio;
+  j["throttled"] = b.throttled;
+  if (r.power_modeled) {
+    j["avg_power_w"] = b.avg_power_w;
+    j["peak_power_w"] = b.peak_power_w;
+    j["joules_per_token"] = b.joules_per_token;
+    j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s / b.avg_power_w : 0;
+    const EnergyBreakdown& e = b.energy_per_token;
+    j["energy"] = {{"compute_j", e.compute_j}, {"vector_j", e.vector_j}, {"onchip_j", e.onchip_j},
+                   {"dram_j", e.dram_j},       {"active_j", e.active_j}, {"static_j", e.static_j}};
+  } else {
+    j["avg_power_w"] = nullptr;
+    j["joules_per_token"] = nullptr;
+  }
+  bool priced = r.cost.usd_per_hour > 0;
+  j["usd_per_hour"] = priced ? nlohmann::json(r.cost.usd_per_hour) : nlohmann::json(nullptr);
+  j["usd_per_mtok"] = priced ? nlohmann::json(r.cost.usd_per_mtok) : nlohmann::json(nullptr);
+  j["tok_s_per_usd_hour"] = priced ? nlohmann::json(r.cost.tok_per_s_per_usd_hour) : nlohmann::json(nullptr);
+  j["price_basis"] = priced ? r.cost.basis : "none";
+  j["price_assumed"] = r.cost.assumed;
+  nlohmann::json ks = nlohmann::json::array();
+  double total = 0;
+  for (const auto& [l, t] : r.kernels) total += t;
+  for (const auto& [l, t] : r.kernels) ks.push_back({{"label", l}, {"time_s", t}, {"share", total > 0 ? t / total : 0}});
+  j["kernels"] = ks;
+  return j;
+}
+
+std::string serve_table(const ServeResult& r, std::int64_t input, std::int64_t output) {
+  std::ostringstream os;
+  os << r.model << " on " << r.chip << " (" << r.precision << "), input " << input
+            << ", output " << output << "\n";
+  os << "  batch  throughput tok/s     TTFT       TPOT    power W   J/token\n";
+  for (size_t i = 0; i < r.curve.size(); ++i) {
+    const auto& p = r.curve[i];
+    os << strformat("  %5lld %17.1f %9s %10s %9.0f %9.3f %s%s\n", static_cast<long long>(p.batch), p.throughput_tok_s,
+                format_seconds(p.ttft_s).c_str(), format_seconds(p.tpot_s).c_str(), p.avg_power_w, p.joules_per_token,
+                static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
+  }
+  if (r.best >= 0 && r.cost.usd_per_hour > 0)
+    os << strformat("  cost: $%.3f/h (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
+                r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
+  if (!r.note.empty()) os << "  note: " << r.note << "\n";
+  return os.str();
+}
+
+nlohmann::json kernel_study_json(const KernelStudy& s, const OpSpec& op) {
+  const KernelRun& run = s.run;
+  nlohmann::json j = run_result_json(run.result);
+  j["power"] = power_json(s.power);
+  j["op"] = name(op.kind);
+  j["shape"] = op.shape_str();
+  if (run.check.ran)
+    j["functional"] = {{"max_abs_error", run.check.max_abs_error}, {"max_rel_error", run.check.max_rel_error},
+                       {"tolerance", run.check.tolerance}, {"passed", run.check.passed}};
+  return j;
+}
+
+std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
+  const KernelRun& run = s.run;
+  const PowerResult& pw = s.power;
+  std::ostringstream os;
+  os << name(op.kind) << " " << op.shape_str() << " on " << run_result_table(run.result);
+  if (pw.modeled) {
+    os << strformat("  %-26s%.0f W average (TDP %.0f W), %.3g J", "power", pw.avg_power_w, pw.tdp_w, pw.energy_j);
+    if (pw.throttled)
+      os << strformat("; throttled to %.0f%% clock (%.0f W unthrottled), %.1f%% slower\n", 100 * pw.clock_ratio,
+                      pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
+    else if (pw.avg_power_w > pw.tdp_w * 1.005)
+      os << "; above TDP: sustained (--sustained) it would throttle\n";
+    else
+      os << "\n";
+  }
+  if (run.check.ran)
+    os << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance " << run.check.tolerance
+       << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
+  return os.str();
+}
+
+}  // namespace xpu

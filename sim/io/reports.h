@@ -1,0 +1,22 @@
+// Report renderers (JSON and terminal tables) for the results of the run and serve layers.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sim/run/kernel_run.h"
+#include "sim/run/model_run.h"
+#include "sim/run/power_control.h"
+#include "sim/serve/serve.h"
+
+namespace xpu {
+
+nlohmann::json power_json(const PowerResult& p);
+// `xpusim kernel` / `xpusim.kernel(...)`: the run's JSON plus op, shape, power and the functional check.
+nlohmann::json kernel_study_json(const KernelStudy& s, const OpSpec& op);
+std::string kernel_study_table(const KernelStudy& s, const OpSpec& op);
+nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
+std::string model_run_table(const ModelRunResult& r);
+nlohmann::json serve_json(const ServeResult& r);
+std::string serve_table(const ServeResult& r, std::int64_t input, std::int64_t output);
+
+}  // namespace xpu

@@ -1,0 +1,25 @@
+// The TPU family: TensorCores with systolic MXUs, a vector unit, VMEM, DMA engines and HBM.
+#include "chips/tpu/tpu_chip.h"
+#include "kernels/tpu_lowerings.h"
+#include "sim/run/family_model.h"
+
+namespace xpu {
+namespace {
+struct TpuTraits {
+  using Spec = tpu::TpuSpec;
+  using Chip = tpu::TpuChip;
+  static constexpr const char* kName = "tpu";
+  static constexpr const char* kDescription =
+      "Google TPUs: TensorCores with systolic MXUs, a vector unit, VMEM, DMA engines and HBM";
+  static constexpr const char* kFusion = "xla";  // XLA fuses elementwise ops into neighbours
+  static void describe(Params& p, Spec& s) { tpu::describe(p, s); }
+  static const LoweringTable<Spec>& lowerings() { return tpu::lowerings(); }
+  static double clock_hz(const Spec& s) { return s.clock.value(); }
+  static std::vector<std::string> clock_keys() { return {"clock"}; }
+  static int executors(const Spec& s) { return s.tensorcores; }
+};
+}  // namespace
+
+void register_tpu_family() { register_family_of<TpuTraits>(); }
+
+}  // namespace xpu

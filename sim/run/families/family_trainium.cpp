@@ -1,0 +1,28 @@
+// The Trainium/Inferentia family: NeuronCores with Tensor, Vector, Scalar and GpSimd engines.
+#include "chips/trainium/trainium_chip.h"
+#include "kernels/trainium_lowerings.h"
+#include "sim/run/family_model.h"
+
+namespace xpu {
+namespace {
+struct TrainiumTraits {
+  using Spec = trainium::TrainiumSpec;
+  using Chip = trainium::TrainiumChip;
+  static constexpr const char* kName = "trainium";
+  static constexpr const char* kDescription =
+      "AWS Trainium/Inferentia: NeuronCores with Tensor, Vector, Scalar and GpSimd engines, SBUF/PSUM, "
+      "DMA engines and HBM";
+  // The Neuron compiler fuses elementwise ops into neighbouring engine instructions where it can.
+  static constexpr const char* kFusion = "trtllm";
+  static void describe(Params& p, Spec& s) { trainium::describe(p, s); }
+  static const LoweringTable<Spec>& lowerings() { return trainium::lowerings(); }
+  static double clock_hz(const Spec& s) { return s.tensor.clock.value(); }
+  static std::vector<std::string> clock_keys() { return {"tensor.clock", "vector.clock", "scalar.clock", "gpsimd.clock"}; }
+  // Peak of the NeuronCores a kernel runs on (all of them unless `cores_used` says otherwise).
+  static int executors(const Spec& s) { return s.active_cores(); }
+};
+}  // namespace
+
+void register_trainium_family() { register_family_of<TrainiumTraits>(); }
+
+}  // namespace xpu

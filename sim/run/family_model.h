@@ -1,0 +1,66 @@
+// One template for every chip family's registration: a family is a traits struct naming its spec,
+// its preset parser, its lowering table and its SystemC chip; FamilyModel<Traits> turns that into the
+// ChipModel the run layer uses, and register_family_of<Traits>() puts it in the family registry.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/run/registry.h"
+
+namespace xpu {
+
+// Traits requirements:
+//   using Spec, Chip;                       the parsed preset and the SystemC top module (Chip(name, spec))
+//   static constexpr const char* kName, kDescription, kFusion;
+//   static void describe(Params&, Spec&);   the preset schema / parser
+//   static const LoweringTable<Spec>& lowerings();
+//   static double clock_hz(const Spec&);    the clock cycles are counted in
+//   static std::vector<std::string> clock_keys();   preset keys of the DVFS clock domain
+//   static int executors(const Spec&);      units whose active power is counted
+// and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity.
+template <class Traits>
+class FamilyModel : public ChipModel {
+ public:
+  using Spec = typename Traits::Spec;
+  explicit FamilyModel(const ConfigTree& tree) {
+    Params p(Params::Mode::Load, &tree);
+    Traits::describe(p, m_spec);
+    p.finish();
+    m_yaml = p.resolved_yaml();
+  }
+  std::string name() const override { return m_spec.name; }
+  std::string family() const override { return Traits::kName; }
+  std::string resolved_yaml() const override { return m_yaml; }
+  std::string default_fusion() const override { return Traits::kFusion; }
+  std::vector<std::string> clock_keys() const override { return Traits::clock_keys(); }
+  int executors() const override { return Traits::executors(m_spec); }
+  KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
+    return Traits::lowerings().lower(op, m_spec, opt);
+  }
+  std::unique_ptr<Chip> build() const override { return std::make_unique<typename Traits::Chip>("chip", m_spec); }
+  double peak_flops(DType d) const override { return m_spec.peak_flops(d); }
+  double dram_bandwidth() const override { return m_spec.hbm.bandwidth.value(); }
+  double dram_capacity() const override { return m_spec.hbm.capacity.value(); }
+  double clock_hz() const override { return Traits::clock_hz(m_spec); }
+  const Spec& spec() const { return m_spec; }
+
+ private:
+  Spec m_spec;
+  std::string m_yaml;
+};
+
+template <class Traits>
+void register_family_of() {
+  Traits::lowerings();  // builds the family's lowering table so that lowering_tables() lists it
+  register_family({Traits::kName, Traits::kDescription,
+                   [](const ConfigTree& t) { return std::unique_ptr<ChipModel>(new FamilyModel<Traits>(t)); },
+                   [] {
+                     typename Traits::Spec s;
+                     Params p(Params::Mode::Describe, nullptr);
+                     Traits::describe(p, s);
+                     return p.schema();
+                   }});
+}
+
+}  // namespace xpu

@@ -1,0 +1,111 @@
+#include "sim/serve/compare.h"
+
+#include <ctime>
+#include <iostream>
+
+#include "sim/base/process.h"
+
+namespace xpu {
+
+std::string apply_named_scenario(CompareRequest& req) {
+  ServeOptions& so = req.serve;
+  if (req.scenario == "chat") {
+    if (!req.input_given) so.input = 1024;
+    if (!req.output_given) so.output = 256;
+    if (!req.ttft_given) so.ttft_slo_s = 2.0;
+    if (!req.tpot_given) so.tpot_slo_s = 0.1;
+    return "interactive chat: 1024-token prompts, 256-token answers, TTFT <= 2 s, TPOT <= 100 ms (10 tok/s per user)";
+  }
+  if (req.scenario == "long") {
+    if (!req.input_given) so.input = 8192;
+    if (!req.output_given) so.output = 512;
+    return "long-context summarization: 8192-token prompts, 512-token answers, maximum throughput";
+  }
+  throw InputError("--scenario '" + req.scenario + "': expected chat or long");
+}
+
+namespace {
+// The overlays of one chip: "key=value" applies to all, "chip:key=value" to that chip only.
+std::vector<std::string> overlays_for(const std::string& chip, const std::vector<std::string>& sets) {
+  std::vector<std::string> mine;
+  for (const auto& s : sets) {
+    auto colon = s.find(':'), eq = s.find('=');
+    if (colon != std::string::npos && colon < eq) {
+      if (s.substr(0, colon) == chip) mine.push_back(s.substr(colon + 1));
+    } else {
+      mine.push_back(s);
+    }
+  }
+  return mine;
+}
+
+// A chip whose tensor units lack the study's dtype runs its nearest supported precision.
+Scenario precision_for(const ChipModel& chip, Scenario sc) {
+  if (chip.peak_flops(sc.adtype) > 0) return sc;
+  for (DType d : {DType::fp8, DType::bf16})
+    if (chip.peak_flops(d) > 0) {
+      sc.adtype = sc.kvdtype = d;
+      if (bytes_per_element(sc.wdtype) < bytes_per_element(d) && chip.peak_flops(sc.wdtype) <= 0) sc.wdtype = d;
+      break;
+    }
+  return sc;
+}
+
+CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelConfig& model, const Scenario& base,
+                    const ServeOptions& so) {
+  CompareRow row;
+  row.chip = name;
+  row.family = chip.family();
+  try {
+    row.result = serve(chip, model, precision_for(chip, base), so);
+    row.ran = true;
+  } catch (const InputError& e) {
+    row.error = e.what();
+  }
+  row.price_source = chip.cost().source;
+  row.tdp_w = chip.power() ? chip.power()->tdp.value() : 0;
+  row.config_yaml = chip.full_yaml();
+  return row;
+}
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return date;
+}
+}  // namespace
+
+CompareStudy compare_study(CompareRequest req) {
+  std::string desc = apply_named_scenario(req);
+  if (req.study.empty()) req.study = req.scenario;
+  check_plain_name("--name", req.study);  // the study folder stays inside results/compare
+  if (req.chips.empty()) throw InputError("--chips: expected at least one chip");
+  ModelConfig model = load_model(req.model);
+  Scenario base;
+  base.wdtype = req.dtype;
+  base.adtype = base.kvdtype = req.dtype == DType::fp4 ? DType::fp8 : req.dtype;
+  CompareStudy out;
+  out.study = req.study;
+  out.model = model.name;
+  out.created = utc_now();
+  out.scenario = req.scenario;
+  out.description = desc;
+  out.serve = req.serve;
+  double ref_perf_per_usd = 0;
+  for (const auto& c : req.chips) {
+    if (req.serve.progress) std::cerr << "compare: " << c << "\n";
+    auto chip = load_chip(c, overlays_for(c, req.sets));
+    CompareRow row = chip_row(c, *chip, model, base, req.serve);
+    const ServeResult& r = row.result;
+    if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
+      double v = r.cost.tok_per_s_per_usd_hour;
+      if (out.rows.empty()) ref_perf_per_usd = v;
+      if (ref_perf_per_usd > 0) row.perf_per_usd_rel = v / ref_perf_per_usd;
+    }
+    out.rows.push_back(row);
+  }
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,30 @@
+"""One simulation path: the CLI and the Python module give the same number for the same question."""
+import json
+
+import xpusim
+
+
+def test_cli_equals_python_on_a_throttling_gemm(cli):
+    dims = dict(m=2048, n=2048, k=2048, dtype="bf16")
+    c = json.loads(cli("kernel", "gemm", "--chip", "h100-sxm", "--m", "2048", "--n", "2048", "--k", "2048",
+                       "--dtype", "bf16", "--format", "json").stdout)
+    p = xpusim.kernel("gemm", chip="h100-sxm", **dims)
+    # The shape is held to a power limit in both, so the throttle is part of the comparison.
+    assert c["power"]["throttled"] and p["power"]["throttled"]
+    for k in ("latency_s", "tflops", "transactions", "flops"):
+        assert c[k] == p[k], k
+    assert c["power"]["clock_ratio"] == p["power"]["clock_ratio"]
+
+
+def test_cli_equals_python_sustained(cli):
+    c = json.loads(cli("kernel", "gemm", "--m", "1024", "--n", "1024", "--k", "1024", "--sustained",
+                       "--format", "json").stdout)
+    p = xpusim.kernel("gemm", m=1024, n=1024, k=1024, sustained=True)
+    assert c["latency_s"] == p["latency_s"] and c["power"] == p["power"]
+
+
+def test_run_cli_equals_python(cli, tiny_model):
+    args = ["--chip", "h100-sxm", "--model", tiny_model, "--phase", "decode", "--batch", "4", "--input", "64"]
+    c = json.loads(cli("run", *args, "--format", "json").stdout)
+    p = xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=4, input=64)
+    assert c["tpot_s"] == p["tpot_s"] and c["power"] == p["power"]
