@@ -11,10 +11,9 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
     : sc_module(name),
       target("target"),
       m_spec(spec),
-      m_links(static_cast<size_t>(spec.sm.count)),
-      m_link_bw(spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value()),
-      m_l2(spec.l2),
-      m_hbm(spec.hbm) {
+      m_links(spec.onchip.channel, static_cast<size_t>(spec.sm.count), spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value()),
+      m_l2(make_cache(spec.l2)),
+      m_hbm(make_dram(spec.hbm)) {
   target.register_b_transport(this, &GpuMemory::b_transport);
 }
 
@@ -26,20 +25,20 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   const std::uint64_t bytes = ext->bytes, addr = trans.get_address();
   // The SM's crossbar link, the L2 slices and (on a miss or a write) HBM stream the tile
   // concurrently; the slowest of them sets the completion, plus the access latency.
-  Tick end = m_links[ext->executor].reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_link_bw), horizon);
+  Tick end = m_links[ext->executor].carry(arrival, static_cast<double>(bytes), 0, horizon);
   if (ext->level == kMulticast) {
     end += to_ticks(m_spec.l2.hit_latency.value());
     delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
-  end = std::max(end, m_l2.transfer(arrival, addr, bytes, ext->run, horizon));
+  end = std::max(end, m_l2->transfer(arrival, addr, bytes, ext->run, horizon));
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
-  bool hit = ext->level == kL2 || (m_l2.access(addr, bytes) && !ext->write);
+  bool hit = ext->level == kL2 || (m_l2->access(addr, bytes) && !ext->write);
   Tick lat = to_ticks(m_spec.l2.hit_latency.value());
   if (!hit) {
-    Tick dram_end = m_hbm.access(arrival, addr, bytes, ext->run, ext->write, horizon);
+    Tick dram_end = m_hbm->access(arrival, addr, bytes, ext->run, ext->write, horizon);
     // The L2 is write-back: a store completes once the slices accept it, while its DRAM write
     // still occupies the channels (and delays whatever reads them next). A read miss waits for DRAM.
     if (ext->write) end = std::max(end, dram_end - to_ticks(m_spec.hbm.latency.value()));
@@ -52,15 +51,8 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
 
 void GpuMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
-  out.set(n + ".l2.hits", static_cast<double>(m_l2.hits()), "count", "L2 tile hits");
-  out.set(n + ".l2.misses", static_cast<double>(m_l2.misses()), "count", "L2 tile misses");
-  out.set(n + ".l2.hit_bytes", m_l2.hit_bytes(), "B", "bytes served by L2 hits");
-  out.set(n + ".l2.hit_rate", m_l2.hits() + m_l2.misses() ? double(m_l2.hits()) / double(m_l2.hits() + m_l2.misses()) : 0,
-          "ratio", "share of tile reads that hit in L2");
-  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
-  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
-  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
-          "mean channel busy time over the run");
+  m_l2->stats().dump(out, n + ".l2", total);
+  m_hbm->stats().dump(out, n + ".hbm", total);
 }
 
 Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)

@@ -21,15 +21,14 @@ class GpuMemory : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<GpuMemory> target;
   GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
   void collect_stats(Stats& out, Tick total) const;
-  double dram_bytes() const { return m_hbm.bytes_read() + m_hbm.bytes_written(); }
+  double dram_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   const GpuSpec& m_spec;
-  std::vector<Timeline> m_links;  // one per SM
-  double m_link_bw;
-  TileCache m_l2;
-  HbmModel m_hbm;
+  ChannelBank m_links;  // each SM's crossbar port to the L2
+  std::unique_ptr<ICache> m_l2;  // chosen by l2.model
+  std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
 };
 
 class Sm : public Executor {

@@ -53,6 +53,7 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.sync_cycles", s.sm.sync_cycles, "Cycles of a block-wide barrier", "20");
   describe(p, s.l2, "l2.");
   describe(p, s.hbm, "hbm.");
+  describe(p, s.onchip, "onchip.");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches on one stream", "2 us");
   p.require(s.sm.count > 0, "sm.count", "a positive SM count");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");

@@ -6,8 +6,9 @@
 
 #include "sim/base/config.h"
 #include "sim/base/dtype.h"
-#include "sim/memory/hbm.h"
-#include "sim/memory/tile_cache.h"
+#include "sim/memory/i_dram.h"
+#include "sim/interconnect/i_channel.h"
+#include "sim/memory/i_cache.h"
 
 namespace xpu::gpu {
 
@@ -37,6 +38,7 @@ struct GpuSpec {
   SmSpec sm;
   CacheSpec l2;
   HbmSpec hbm;
+  OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   Seconds launch_overhead;  // gap between dependent kernel launches on one stream
   double tensor_flops_per_clk(DType d) const;  // per SM
   double peak_flops(DType d) const;            // whole chip

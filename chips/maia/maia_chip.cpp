@@ -11,13 +11,10 @@ MaiaMemory::MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec)
     : sc_module(name),
       target("target"),
       m_spec(spec),
-      m_hbm(spec.hbm),
-      m_tile_ports(static_cast<size_t>(spec.tiles())),
-      m_noc_ports(static_cast<size_t>(spec.cluster.count)),
-      m_csram(static_cast<size_t>(spec.cluster.count)),
-      m_tile_bw(spec.tile_dma_bw()),
-      m_noc_bw(spec.noc_port_bw()),
-      m_csram_bw(spec.csram_bw()),
+      m_hbm(make_dram(spec.hbm)),
+      m_tile_ports(spec.onchip.channel, static_cast<size_t>(spec.tiles()), spec.tile_dma_bw()),
+      m_noc_ports(spec.onchip.channel, static_cast<size_t>(spec.cluster.count), spec.noc_port_bw()),
+      m_csram(spec.onchip.channel, static_cast<size_t>(spec.cluster.count), spec.csram_bw()),
       m_csram_latency(to_ticks(spec.cluster.csram_latency.value())) {
   target.register_b_transport(this, &MaiaMemory::b_transport);
 }
@@ -40,17 +37,17 @@ void MaiaMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
     case kHbm: {
       // HBM -> the cluster's NoC port -> the tile's DMA port (or, staged, the cluster's CSRAM banks),
       // streamed cut-through: the slowest resource sets the completion.
-      end = m_noc_ports[cluster].reserve(arrival, transfer_ticks(b, m_noc_bw), horizon);
-      if (stage) end = std::max(end, m_csram[cluster].reserve(arrival, transfer_ticks(b, m_csram_bw), horizon));
-      else end = std::max(end, m_tile_ports[tile].reserve(arrival, transfer_ticks(b, m_tile_bw), horizon));
+      end = m_noc_ports[cluster].carry(arrival, b, 0, horizon);
+      if (stage) end = std::max(end, m_csram[cluster].carry(arrival, b, 0, horizon));
+      else end = std::max(end, m_tile_ports[tile].carry(arrival, b, 0, horizon));
       end = std::max(end, hbm_access(arrival, addr, bytes, ext->run, ext->write, horizon));
       if (stage) m_staged += b, m_csram_written += b;
       if (weight) m_weights_hbm += b;
       break;
     }
     case kCsram: {
-      end = m_tile_ports[tile].reserve(arrival, transfer_ticks(b, m_tile_bw), horizon);
-      end = std::max(end, m_csram[cluster].reserve(arrival, transfer_ticks(b, m_csram_bw), horizon));
+      end = m_tile_ports[tile].carry(arrival, b, 0, horizon);
+      end = std::max(end, m_csram[cluster].carry(arrival, b, 0, horizon));
       end += m_csram_latency;
       (ext->write ? m_csram_written : m_csram_read) += b;
       if (weight) m_weights_sram += b;
@@ -64,7 +61,7 @@ void MaiaMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
 
 Tick MaiaMemory::hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write,
                             Tick horizon) {
-  if (write) return m_hbm.access(arrival, addr, bytes, run, true, horizon);
+  if (write) return m_hbm->access(arrival, addr, bytes, run, true, horizon);
   // Hierarchical broadcast: a read of the same chunk that arrives while an earlier one is still in
   // flight is served by the NoC multicast of that read, not by HBM again.
   const std::uint64_t key = address_hash(addr ^ (bytes * 0x9e3779b97f4a7c15ull));
@@ -73,7 +70,7 @@ Tick MaiaMemory::hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t byte
     m_broadcast_saved += static_cast<double>(bytes);
     return it->second.done;
   }
-  Tick done = m_hbm.access(arrival, addr, bytes, run, false, horizon);
+  Tick done = m_hbm->access(arrival, addr, bytes, run, false, horizon);
   if (m_inflight.size() > 4096) {  // reads that completed before the horizon can no longer be joined
     for (auto i = m_inflight.begin(); i != m_inflight.end();) i = i->second.done < horizon ? m_inflight.erase(i) : std::next(i);
   }
@@ -83,10 +80,7 @@ Tick MaiaMemory::hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t byte
 
 void MaiaMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
-  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
-  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
-  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
-          "mean HBM channel busy time over the run");
+  m_hbm->stats().dump(out, n + ".hbm", total);
   out.set(n + ".csram.bytes_read", m_csram_read, "B", "bytes tile DMAs read from cluster SRAM");
   out.set(n + ".csram.bytes_written", m_csram_written, "B", "bytes written into cluster SRAM (staging and tiles)");
   out.set(n + ".csram.staged_bytes", m_staged, "B", "bytes the cluster DMAs staged from HBM into CSRAM");
@@ -94,14 +88,9 @@ void MaiaMemory::collect_stats(Stats& out, Tick total) const {
           "HBM read bytes saved because the NoC multicast one in-flight read to several requesters");
   out.set(n + ".weights.hbm_bytes", m_weights_hbm, "B", "weight bytes read from HBM (weights streamed)");
   out.set(n + ".weights.sram_bytes", m_weights_sram, "B", "weight bytes read from on-die SRAM (weights pinned)");
-  double busy = 0, cbusy = 0, nbusy = 0;
-  for (const auto& t : m_tile_ports) busy += static_cast<double>(t.busy_ticks());
-  for (const auto& t : m_csram) cbusy += static_cast<double>(t.busy_ticks());
-  for (const auto& t : m_noc_ports) nbusy += static_cast<double>(t.busy_ticks());
-  auto util = [&](double sum, size_t count) { return total > 0 && count ? sum / count / double(total) : 0.0; };
-  out.set(n + ".tile_port.utilization", util(busy, m_tile_ports.size()), "ratio", "mean tile DMA port busy time");
-  out.set(n + ".csram.utilization", util(cbusy, m_csram.size()), "ratio", "mean CSRAM bank busy time per cluster");
-  out.set(n + ".noc_port.utilization", util(nbusy, m_noc_ports.size()), "ratio", "mean cluster NoC port busy time");
+  out.set(n + ".tile_port.utilization", m_tile_ports.utilization(total), "ratio", "mean tile DMA port busy time");
+  out.set(n + ".csram.utilization", m_csram.utilization(total), "ratio", "mean CSRAM bank busy time per cluster");
+  out.set(n + ".noc_port.utilization", m_noc_ports.utilization(total), "ratio", "mean cluster NoC port busy time");
 }
 
 Tile::Tile(sc_core::sc_module_name name, ExecContext& ctx, int index, const MaiaSpec& spec, int max_slots)

@@ -25,7 +25,7 @@ class MaiaMemory : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<MaiaMemory> target;
   MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec);
   void collect_stats(Stats& out, Tick total) const;
-  double hbm_bytes() const { return m_hbm.bytes_read() + m_hbm.bytes_written(); }
+  double hbm_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -35,11 +35,10 @@ class MaiaMemory : public sc_core::sc_module {
     Tick done;
   };
   const MaiaSpec& m_spec;
-  HbmModel m_hbm;
-  std::vector<Timeline> m_tile_ports;     // one per tile
-  std::vector<Timeline> m_noc_ports;      // one per cluster
-  std::vector<Timeline> m_csram;          // one per cluster
-  double m_tile_bw, m_noc_bw, m_csram_bw;
+  std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
+  ChannelBank m_tile_ports;  // one per tile
+  ChannelBank m_noc_ports;   // one per cluster
+  ChannelBank m_csram;       // one per cluster
   Tick m_csram_latency;
   double m_csram_read = 0, m_csram_written = 0, m_staged = 0;
   double m_weights_hbm = 0, m_weights_sram = 0, m_broadcast_saved = 0;

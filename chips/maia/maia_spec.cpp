@@ -69,6 +69,7 @@ void describe(Params& p, MaiaSpec& s) {
   p("tvp.flops_per_clk.fp8", s.tvp.flops_fp8, "TVP FP8 FLOPs per clock per tile (0: none)", "0");
   p("tvp.sfu_ops_per_clk", s.tvp.sfu_ops_per_clk, "TVP special-function results (exp, rsqrt) per clock per tile", "32");
   describe(p, s.hbm, "hbm.");
+  describe(p, s.onchip, "onchip.");
   p("placement.weights_in_sram", s.placement.weights_in_sram,
     "Pin an op's weights in on-die SRAM when they fit the SRAM weight budget (else they stream from HBM)", "false");
   p("placement.tsram_reserved", s.placement.tsram_reserved,

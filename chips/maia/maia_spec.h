@@ -6,7 +6,8 @@
 
 #include "sim/base/config.h"
 #include "sim/base/dtype.h"
-#include "sim/memory/hbm.h"
+#include "sim/memory/i_dram.h"
+#include "sim/interconnect/i_channel.h"
 
 namespace xpu::maia {
 
@@ -59,6 +60,7 @@ struct MaiaSpec {
   TtuSpec ttu;
   TvpSpec tvp;
   HbmSpec hbm;
+  OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   PlacementSpec placement;
   std::string bf16_matmul = "fp8";  // "fp8": convert 16-bit matmul operands to FP8 on the TVP; "refuse"
   Watts tdp;

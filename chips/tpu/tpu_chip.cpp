@@ -12,8 +12,9 @@ TpuMemory::TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec)
     : sc_module(name),
       target("target"),
       m_spec(spec),
-      m_dma(static_cast<size_t>(spec.tensorcores)),
-      m_hbm(spec.hbm) {
+      m_dma(spec.onchip.channel, static_cast<size_t>(spec.tensorcores), spec.dma_bandwidth.value()),
+      m_cmem(spec.onchip.channel, 1, spec.cmem_bandwidth.value()),
+      m_hbm(make_dram(spec.hbm)) {
   target.register_b_transport(this, &TpuMemory::b_transport);
 }
 
@@ -24,13 +25,12 @@ void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   const Tick arrival = w.arrival, horizon = w.horizon;
   const std::uint64_t bytes = ext->bytes;
   // The core's DMA path and the memory stream the block concurrently; the slower sets the end.
-  Tick end = m_dma[ext->executor % m_dma.size()].reserve(
-      arrival, transfer_ticks(static_cast<double>(bytes), m_spec.dma_bandwidth.value()), horizon);
+  Tick end = m_dma[ext->executor % m_dma.size()].carry(arrival, static_cast<double>(bytes), 0, horizon);
   if (ext->level == kCmem && m_spec.cmem_capacity.value() > 0) {
-    end = std::max(end, m_cmem.reserve(arrival, transfer_ticks(static_cast<double>(bytes), m_spec.cmem_bandwidth.value()), horizon));
+    end = std::max(end, m_cmem[0].carry(arrival, static_cast<double>(bytes), 0, horizon));
     m_cmem_bytes += static_cast<double>(bytes);
   } else {
-    end = std::max(end, m_hbm.access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
+    end = std::max(end, m_hbm->access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
   }
   delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -38,10 +38,7 @@ void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
 
 void TpuMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
-  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
-  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
-  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
-          "mean channel busy time over the run");
+  m_hbm->stats().dump(out, n + ".hbm", total);
   if (m_spec.cmem_capacity.value() > 0) out.set(n + ".cmem.bytes", m_cmem_bytes, "B", "bytes served by CMEM");
   for (size_t i = 0; i < m_dma.size(); ++i)
     out.set(n + ".dma" + std::to_string(i) + ".utilization",

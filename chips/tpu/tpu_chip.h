@@ -27,9 +27,9 @@ class TpuMemory : public sc_core::sc_module {
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   const TpuSpec& m_spec;
-  std::vector<Timeline> m_dma;  // one per TensorCore
-  Timeline m_cmem;
-  HbmModel m_hbm;
+  ChannelBank m_dma;   // each TensorCore's HBM<->VMEM DMA path
+  ChannelBank m_cmem;  // the shared CMEM port (one channel)
+  std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
   double m_cmem_bytes = 0;
 };
 

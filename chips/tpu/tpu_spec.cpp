@@ -70,6 +70,7 @@ void describe(Params& p, TpuSpec& s) {
   p("dma.issue_cycles", s.dma_issue_cycles, "Scalar-unit cycles to issue one DMA descriptor", "1");
   p("scalar.step_cycles", s.step_cycles, "Scalar-unit cycles of bookkeeping per grid step", "0");
   describe(p, s.hbm, "hbm.");
+  describe(p, s.onchip, "onchip.");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel (XLA program) launches", "1 us");
   p.require(s.tensorcores > 0, "tensorcores", "a positive count");
   p.require(s.clock.value() > 0, "clock", "a positive clock");

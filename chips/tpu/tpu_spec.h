@@ -6,7 +6,8 @@
 
 #include "sim/base/config.h"
 #include "sim/base/dtype.h"
-#include "sim/memory/hbm.h"
+#include "sim/memory/i_dram.h"
+#include "sim/interconnect/i_channel.h"
 
 namespace xpu::tpu {
 
@@ -43,6 +44,7 @@ struct TpuSpec {
   double dma_issue_cycles = 1;  // scalar-unit cycles to issue one DMA descriptor
   double step_cycles = 0;       // scalar-unit bookkeeping per grid step (addresses, semaphores)
   HbmSpec hbm;
+  OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   Seconds launch_overhead;
 
   // K values per cell per fold for the MXU in dtype `d` (0: the MXU has no path for it).

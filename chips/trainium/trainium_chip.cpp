@@ -11,10 +11,11 @@ TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec&
     : sc_module(name),
       target("target"),
       m_spec(spec),
-      m_dma(static_cast<size_t>(spec.cores), std::vector<Timeline>(static_cast<size_t>(spec.dma.engines))),
       m_next(static_cast<size_t>(spec.cores), 0),
-      m_hbm(spec.hbm),
+      m_hbm(make_dram(spec.hbm)),
       m_overhead(to_ticks(spec.dma.transfer_overhead.value())) {
+  for (int c = 0; c < spec.cores; ++c)
+    m_dma.emplace_back(spec.onchip.channel, static_cast<size_t>(spec.dma.engines), spec.dma.engine_bandwidth.value());
   target.register_b_transport(this, &TrainiumMemory::b_transport);
 }
 
@@ -34,27 +35,25 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   used = std::max(1, used);
   auto& q = m_dma[ext->executor % m_dma.size()];
   std::uint32_t& first = m_next[ext->executor % m_next.size()];
-  const Tick dur = transfer_ticks(static_cast<double>(bytes) / used, m_spec.dma.engine_bandwidth.value()) + m_overhead;
+  const double per_engine = static_cast<double>(bytes) / used;
   Tick end = arrival;
-  for (int i = 0; i < used; ++i) end = std::max(end, q[(first + static_cast<std::uint32_t>(i)) % engines].reserve(arrival, dur, horizon));
+  for (int i = 0; i < used; ++i)
+    end = std::max(end, q[(first + static_cast<std::uint32_t>(i)) % engines].carry(arrival, per_engine, m_overhead, horizon));
   first = (first + static_cast<std::uint32_t>(used)) % static_cast<std::uint32_t>(engines);
   // From HBM the engines stream once the first data returns: their end moves by the access latency.
   if (ext->level == kHbm)
     end = std::max(end + to_ticks(m_spec.hbm.latency.value()),
-                   m_hbm.access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
+                   m_hbm->access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
   delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 void TrainiumMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
-  out.set(n + ".hbm.bytes_read", m_hbm.bytes_read(), "B", "bytes read from HBM");
-  out.set(n + ".hbm.bytes_written", m_hbm.bytes_written(), "B", "bytes written to HBM");
-  out.set(n + ".hbm.utilization", total > 0 ? m_hbm.mean_channel_busy_ticks() / double(total) : 0, "ratio",
-          "mean HBM channel busy time over the run");
+  m_hbm->stats().dump(out, n + ".hbm", total);
   for (size_t c = 0; c < m_dma.size(); ++c) {
     double busy = 0;
-    for (const auto& e : m_dma[c]) busy += static_cast<double>(e.busy_ticks());
+    for (size_t e = 0; e < m_dma[c].size(); ++e) busy += static_cast<double>(m_dma[c][e].busy_ticks());
     out.set(n + ".core" + std::to_string(c) + ".dma.utilization",
             total > 0 ? busy / m_dma[c].size() / double(total) : 0, "ratio", "mean busy share of the core's DMA engines");
   }

@@ -31,9 +31,9 @@ class TrainiumMemory : public sc_core::sc_module {
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   const TrainiumSpec& m_spec;
-  std::vector<std::vector<Timeline>> m_dma;  // [core][engine]
+  std::vector<ChannelBank> m_dma;  // [core]: the core's DMA engines (queues)
   std::vector<std::uint32_t> m_next;         // rotating first engine per core
-  HbmModel m_hbm;
+  std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
   Tick m_overhead;
 };
 

@@ -69,6 +69,7 @@ void describe(Params& p, TrainiumSpec& s) {
   p("dma.transfer_overhead", s.dma.transfer_overhead, "DMA engine occupancy per transfer besides streaming", "64 ns");
   p("dma.trigger", s.dma.trigger, "Sequencer time to trigger one DMA transfer", "20 ns");
   describe(p, s.hbm, "hbm.");
+  describe(p, s.onchip, "onchip.");
   p("launch_overhead", s.launch_overhead, "Gap between dependent kernels (cross-core barrier and program switch)", "1 us");
   p("sync_cycles", s.sync_cycles, "Semaphore wait/signal on an engine sequencer (engine cycles)", "8");
   p("lowering.dma_buffers", s.dma_buffers,

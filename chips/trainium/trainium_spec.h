@@ -6,7 +6,8 @@
 
 #include "sim/base/config.h"
 #include "sim/base/dtype.h"
-#include "sim/memory/hbm.h"
+#include "sim/memory/i_dram.h"
+#include "sim/interconnect/i_channel.h"
 
 namespace xpu::trainium {
 
@@ -49,6 +50,7 @@ struct TrainiumSpec {
   int psum_banks = 8;
   DmaSpec dma;
   HbmSpec hbm;
+  OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   Seconds launch_overhead;  // gap between dependent kernels (cross-core barrier, next program)
   double sync_cycles = 8;   // semaphore wait/signal on an engine sequencer
   int dma_buffers = 2;      // lowering: SBUF buffers per streamed operand (2 = double buffering)

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "chips/tpu/isa.h"
+#include "kernels/tpu_builders.h"
 
 namespace xpu::tpu {
 
@@ -19,52 +19,31 @@ KernelPrograms lower_embedding(const OpSpec& op, const TpuSpec& spec, const Lowe
   const OpSpec o = op;
   // The graph may leave the vocabulary size unset: spread rows over a 128K-row table then.
   const std::uint64_t vocab = static_cast<std::uint64_t>(op.n > 0 ? op.n : 131072);
-  Program p;
-  p.name = "embedding";
-  p.op = op.label;
-  p.strategy = "gather one row per token by DMA, blocks of 64 tokens, " + std::to_string(cores) + " TensorCore(s)";
-  p.num_tasks = static_cast<std::uint64_t>(cores);
-  p.static_placement = true;
-  p.roofline = {op.flops(), op.min_bytes()};
-  p.make_task = [=](std::uint64_t core, Task& t) {
+  auto make = [=](std::uint64_t core, Task& t) {
     std::int64_t r0 = o.rows * static_cast<std::int64_t>(core) / cores;
     std::int64_t r1 = o.rows * static_cast<std::int64_t>(core + 1) / cores;
-    Instr ids;
-    ids.kind = TxKind::DmaRead;
-    ids.engine = kDmaIn;
-    ids.level = kHbm;
-    ids.addr = Ids.addr + static_cast<std::uint64_t>(r0 * 4);
-    ids.bytes = static_cast<std::uint64_t>((r1 - r0) * 4);
-    std::uint32_t iid = t.add(ids);
+    // The ids load carries no element type of its own (the instruction default).
+    const std::uint32_t iid = t.add(dma_in(Instr{}.dtype, Ids.addr + static_cast<std::uint64_t>(r0 * 4),
+                                           static_cast<std::uint64_t>((r1 - r0) * 4)));
     std::vector<std::uint32_t> stores;
     for (std::int64_t b0 = r0; b0 < r1; b0 += per_block) {
       std::int64_t b1 = std::min(r1, b0 + per_block);
       std::uint32_t last = kNoDep;
       for (std::int64_t r = b0; r < b1; ++r) {
-        Instr g;
-        g.kind = TxKind::DmaRead;
-        g.engine = kDmaIn;
-        g.level = kHbm;
-        g.dtype = o.wdtype;
         // Token ids are data dependent: spread the rows over the table deterministically.
-        g.addr = Tab.addr + static_cast<std::uint64_t>(((r * 2654435761ull) % vocab) * row_bytes);
-        g.bytes = static_cast<std::uint64_t>(row_bytes);
-        g.dep[0] = iid;
-        g.dep[1] = stores.size() >= 2 ? stores[stores.size() - 2] : kNoDep;  // two output blocks in VMEM
-        last = t.add(g);
+        const Instr g = dma_in(o.wdtype, Tab.addr + static_cast<std::uint64_t>(((r * 2654435761ull) % vocab) * row_bytes),
+                               static_cast<std::uint64_t>(row_bytes));
+        last = t.add(after(g, iid, stores.size() >= 2 ? stores[stores.size() - 2] : kNoDep));  // two output blocks in VMEM
       }
-      Instr s;
-      s.kind = TxKind::DmaWrite;
-      s.engine = kDmaOut;
-      s.level = kHbm;
-      s.dtype = o.odtype;
-      s.addr = Y.addr + static_cast<std::uint64_t>(b0 * out_row);
-      s.bytes = static_cast<std::uint64_t>((b1 - b0) * out_row);
-      s.dep[0] = last;  // the gather queue is in order: the last row implies the block
-      stores.push_back(t.add(s));
+      // The gather queue is in order: the last row implies the block.
+      stores.push_back(t.add(after(dma_out(o.odtype, Y.addr + static_cast<std::uint64_t>(b0 * out_row),
+                                           static_cast<std::uint64_t>((b1 - b0) * out_row)),
+                                   last)));
     }
   };
-  return {p};
+  return {build::static_program(build::program(
+      "embedding", op, "gather one row per token by DMA, blocks of 64 tokens, " + std::to_string(cores) + " TensorCore(s)",
+      static_cast<std::uint64_t>(cores), make))};
 }
 
 }  // namespace xpu::tpu

@@ -14,7 +14,7 @@
 #include <memory>
 #include <sstream>
 
-#include "chips/gpu/isa.h"
+#include "kernels/gpu_builders.h"
 
 namespace xpu::gpu {
 
@@ -86,25 +86,208 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
-      if (est < best.estimate_s * 0.98) {
-        best.bm = bm;
-        best.bn = bn;
-        best.bk = bk;
-        best.stages = stages;
-        best.split_k = sk;
-        best.blocks_per_sm = bps;
-        best.estimate_s = est;
-        best.cluster_m = spec.sm.cluster_multicast ? 2 : 1;
-      }
+      if (est < best.estimate_s * 0.98)
+        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, spec.sm.cluster_multicast ? 2 : 1, est};
     }
   }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM tile fits the shared memory");
   return best;
 }
 
-KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
-  return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
+namespace {
+
+// Rows of the GEMM as groups laid out one after another in A and C, each with its own B (one group
+// per batch entry, or per group of a grouped GEMM); `tile0` is the group's first output tile.
+struct TileGroup {
+  std::int64_t rows, row0, tiles_m, tile0;
+};
+
+// What every task of the main kernel and the split-K reduction needs (shared, immutable).
+struct GemmJob {
+  OpSpec op;
+  GemmTiling t;
+  TensorRef A, B, C, W;
+  double ea = 0, eb = 0, ec = 0;
+  std::vector<TileGroup> groups;
+  std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
+  std::uint32_t smem = 0;
+  bool functional = false;
+};
+
+std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const LowerOptions& opt, const GemmTiling& t) {
+  auto j = std::make_shared<GemmJob>();
+  j->op = op;
+  j->t = t;
+  const std::string label = op.label.empty() ? "gemm" : op.label;
+  j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C"), j->W = opt.ref(label, "workspace");
+  j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
+  j->tiles_n = ceil_div(op.n, t.bn);
+  std::int64_t row0 = 0;
+  auto add = [&](std::int64_t rows) {
+    TileGroup g{rows, row0, ceil_div(rows, t.bm), j->tile_count};
+    j->tile_count += g.tiles_m * j->tiles_n;
+    row0 += rows;
+    j->groups.push_back(g);
+  };
+  if (op.kind == OpKind::GroupedGemm)
+    for (auto r : op.group_rows) add(r);
+  else
+    for (std::int64_t b = 0; b < op.batch; ++b) add(op.m);
+  if (!j->groups.empty()) j->rows_total = j->groups.back().row0 + j->groups.back().rows;
+  j->ksteps = ceil_div(op.k, t.bk);
+  j->steps_per_split = ceil_div(j->ksteps, t.split_k);
+  j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
+  j->functional = opt.functional;
+  return j;
 }
+
+// Where task `index` of the main kernel works: output tile, K slice, and whether its B tiles arrive
+// by multicast from a cluster peer.
+struct TilePos {
+  std::int64_t r0, c0, rows, cols, grow0, brow0, kbeg, kend;
+  int ks;
+  bool multicast_b;
+};
+
+TilePos locate(const GemmJob& j, std::uint64_t index) {
+  const GemmTiling& t = j.t;
+  const int sk = t.split_k;
+  std::int64_t tile = static_cast<std::int64_t>(index) / sk;
+  TilePos p;
+  p.ks = static_cast<int>(index % static_cast<std::uint64_t>(sk));
+  // Find the group, then rasterize within it: groups of `group_m` tile-rows sweep all columns.
+  size_t gi = 0;
+  while (gi + 1 < j.groups.size() && j.groups[gi + 1].tile0 <= tile) ++gi;
+  const TileGroup& g = j.groups[gi];
+  std::int64_t local = tile - g.tile0;
+  std::int64_t gm = std::min<std::int64_t>(t.group_m, g.tiles_m);
+  std::int64_t band = local / (gm * j.tiles_n);
+  std::int64_t band_rows = std::min<std::int64_t>(gm, g.tiles_m - band * gm);
+  std::int64_t in_band = local % (gm * j.tiles_n);
+  std::int64_t tm = band * gm + in_band % band_rows;
+  std::int64_t tn = in_band / band_rows;
+  // Clusters of `cluster_m` CTAs along M (adjacent tile-rows, same tile-column) run together; the
+  // leader's TMA multicasts each B tile to its peers, which receive it without reading L2.
+  p.multicast_b = t.cluster_m > 1 && (tm % t.cluster_m) != 0;
+  p.r0 = tm * t.bm, p.c0 = tn * t.bn;
+  p.rows = std::min<std::int64_t>(t.bm, g.rows - p.r0), p.cols = std::min<std::int64_t>(t.bn, j.op.n - p.c0);
+  p.kbeg = p.ks * j.steps_per_split, p.kend = std::min(j.ksteps, p.kbeg + j.steps_per_split);
+  p.grow0 = g.row0 + p.r0;                          // row in the stacked A / C
+  p.brow0 = static_cast<std::int64_t>(gi) * j.op.k;  // this group's B starts here (stacked)
+  return p;
+}
+
+// The K loop of one tile: A/B tile loads into a `stages`-deep ring, one MMA step per BK. Returns the
+// last MMA (the start sync when the slice is empty).
+std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t first, build::Emitter& emit) {
+  const OpSpec& o = j.op;
+  const GemmTiling& t = j.t;
+  const auto I = [](std::int64_t v) { return static_cast<int>(v); };
+  std::vector<std::uint32_t> mma_idx;
+  std::uint32_t last = first;
+  for (std::int64_t kk = p.kbeg; kk < p.kend; ++kk) {
+    std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
+    std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
+    std::int64_t step = kk - p.kbeg;
+    if (step >= t.stages) reuse = mma_idx[static_cast<size_t>(step - t.stages)];
+    // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
+    // past the tensor's end reads as zeros, so padded B rows contribute nothing.
+    const Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
+                                    static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
+                                    static_cast<std::uint32_t>(kw)),
+                           reuse);
+    const Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal, o.wdtype,
+                                    j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + p.c0) * j.eb),
+                                    static_cast<std::uint64_t>(kw * p.cols * j.eb), static_cast<std::uint32_t>(kw),
+                                    static_cast<std::uint32_t>(p.cols)),
+                           reuse);
+    const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
+    const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
+    const Instr mma = wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
+                            static_cast<std::uint32_t>(t.bk), static_cast<std::uint64_t>(2 * p.rows * p.cols * kw),  // useful
+                            static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
+    last = emit(after(mma, ia, ib, first), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
+    mma_idx.push_back(last);
+  }
+  return last;
+}
+
+// Unsplit epilogue: the converted tile goes to C.
+Instr store_tile(const GemmJob& j, const TilePos& p) {
+  return tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((p.grow0 * j.op.n + p.c0) * j.ec),
+                   static_cast<std::uint64_t>(static_cast<std::uint64_t>(p.rows * p.cols) * j.ec));
+}
+
+// Split-K epilogue: the slice's fp32 partial goes to the L2-resident workspace (added there in
+// functional mode), for the reduction kernel.
+Instr store_partial(const GemmJob& j, const TilePos& p) {
+  return tma_store(kL2, DType::fp32,
+                   j.W.addr + static_cast<std::uint64_t>(((p.ks * j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
+                   static_cast<std::uint64_t>(p.rows * p.cols) * 4);
+}
+
+void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
+  const TilePos p = locate(j, index);
+  const bool split = j.t.split_k > 1;
+  const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
+  block_shape(task, 384, 168, j.smem);  // one producer + two consumer warpgroups (warp-specialized kernel)
+  build::Emitter emit(task, j.functional);
+  const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, rows, cols); });
+  const std::uint32_t last = emit_k_loop(j, p, first, emit);
+  // Epilogue: convert the fp32 accumulators (staged through shared memory) and store the tile.
+  const std::uint64_t out_elems = static_cast<std::uint64_t>(p.rows * p.cols);
+  const std::uint32_t ic = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(p.rows), static_cast<std::uint32_t>(p.cols), 0,
+                                           out_elems, static_cast<std::uint64_t>(out_elems * (split ? 4 : j.ec))),
+                                      last));
+  const Instr st = after(split ? store_partial(j, p) : store_tile(j, p), ic);
+  emit(st, [&] {
+    const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
+    return split ? fop::store_add(0, j.W.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
+  });
+}
+
+// Reduction of the fp32 partials: one block per output tile reads the `split_k` partials from the
+// L2-resident workspace, sums them on the CUDA cores and writes the output. Tiles shrink until every
+// SM has a block (the reduction is bandwidth-bound, so it must spread over all SMs).
+Program splitk_reduce(const std::shared_ptr<const GemmJob>& job, const GpuSpec& spec) {
+  const GemmJob& j = *job;
+  const std::int64_t n = j.op.n;
+  int rb = 128, cb = 128;
+  while ((rb > 16 || cb > 64) && ceil_div(j.rows_total, rb) * ceil_div(n, cb) < spec.sm.count) {
+    if (rb > 16) rb /= 2;
+    else cb /= 2;
+  }
+  const std::int64_t rt = ceil_div(j.rows_total, rb), ct = ceil_div(n, cb);
+  const int sk = j.t.split_k;
+  auto make = [=](std::uint64_t index, Task& task) {
+    const GemmJob& j = *job;
+    std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
+    std::int64_t r0 = tr * rb, c0 = tc * cb;
+    std::int64_t rows = std::min<std::int64_t>(rb, j.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
+    const int ir0 = static_cast<int>(r0), ic0 = static_cast<int>(c0), irows = static_cast<int>(rows), icols = static_cast<int>(cols);
+    block_shape(task, 256, 64, 0);
+    build::Emitter emit(task, j.functional);
+    std::uint32_t last_load = kNoDep;
+    for (int s = 0; s < sk; ++s) {
+      const Instr l = tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
+                               static_cast<std::uint64_t>(rows * cols * 4));
+      last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, irows, icols, DType::fp32); });
+    }
+    const std::uint32_t ia = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
+                                             static_cast<std::uint64_t>(rows * cols * sk)),
+                                        last_load));
+    emit(after(tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
+                         static_cast<std::uint64_t>(rows * cols * j.ec)),
+               ia),
+         [&] { return fop::store(0, j.C.id, ir0, ic0, irows, icols, j.op.odtype); });
+  };
+  return build::helper_program("gemm.splitk_reduce", j.op,
+                               "sum " + std::to_string(sk) + " fp32 partials per " + std::to_string(rb) + "x" +
+                                   std::to_string(cb) + " tile",
+                               static_cast<std::uint64_t>(rt * ct), make, j.functional);
+}
+
+}  // namespace
 
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
   op.validate();
@@ -113,256 +296,16 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
                                    (spec.sm.tensor_fp8 > 0 ? "bf16 or fp8" : "bf16 or tf32") + ")");
   if (bytes_per_element(op.wdtype) < bytes_per_element(op.dtype) && spec.tensor_flops_per_clk(op.wdtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
-
-  const std::string label = op.label.empty() ? "gemm" : op.label;
-  const TensorRef A = opt.ref(label, "A"), B = opt.ref(label, "B"), C = opt.ref(label, "C");
-  const TensorRef W = opt.ref(label, "workspace");
-  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
-  const bool grouped = op.kind == OpKind::GroupedGemm;
-
-  // Tile index -> (group/batch, tm, tn, ks). Groups of a grouped GEMM are laid out one after another
-  // in A and C (rows), each with its own B.
-  struct Group {
-    std::int64_t rows, row0, tiles_m, tile0;
-  };
-  auto groups = std::make_shared<std::vector<Group>>();
-  std::int64_t tiles_n = ceil_div(op.n, t.bn);
-  std::int64_t tile_count = 0;
-  if (grouped) {
-    std::int64_t row0 = 0;
-    for (auto r : op.group_rows) {
-      Group g{r, row0, ceil_div(r, t.bm), tile_count};
-      tile_count += g.tiles_m * tiles_n;
-      row0 += r;
-      groups->push_back(g);
-    }
-  } else {
-    for (std::int64_t b = 0; b < op.batch; ++b) {
-      Group g{op.m, b * op.m, ceil_div(op.m, t.bm), tile_count};
-      tile_count += g.tiles_m * tiles_n;
-      groups->push_back(g);
-    }
-  }
-  const std::int64_t ksteps = ceil_div(op.k, t.bk);
-  const std::int64_t steps_per_split = ceil_div(ksteps, t.split_k);
-  const int sk = t.split_k;
-  const bool functional = opt.functional;
-  const OpSpec o = op;
-  const std::uint64_t smem = static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op));
-
-  Program main;
-  main.name = grouped ? "grouped_gemm" : "gemm";
-  main.op = op.label;
-  main.strategy = t.str();
-  main.num_tasks = static_cast<std::uint64_t>(tile_count * sk);
-  main.roofline = {op.flops(), op.min_bytes()};
-  main.functional = functional;
-  main.make_task = [=](std::uint64_t index, Task& task) {
-    std::int64_t tile = static_cast<std::int64_t>(index) / sk;
-    int ks = static_cast<int>(index % static_cast<std::uint64_t>(sk));
-    // Find the group, then rasterize within it: groups of `group_m` tile-rows sweep all columns.
-    size_t gi = 0;
-    while (gi + 1 < groups->size() && (*groups)[gi + 1].tile0 <= tile) ++gi;
-    const Group& g = (*groups)[gi];
-    std::int64_t local = tile - g.tile0;
-    std::int64_t gm = std::min<std::int64_t>(t.group_m, g.tiles_m);
-    std::int64_t band = local / (gm * tiles_n);
-    std::int64_t band_rows = std::min<std::int64_t>(gm, g.tiles_m - band * gm);
-    std::int64_t in_band = local % (gm * tiles_n);
-    std::int64_t tm = band * gm + in_band % band_rows;
-    std::int64_t tn = in_band / band_rows;
-    // Clusters of `cluster_m` CTAs along M (adjacent tile-rows, same tile-column) run together; the
-    // leader's TMA multicasts each B tile to its peers, which receive it without reading L2.
-    bool multicast_b = t.cluster_m > 1 && (tm % t.cluster_m) != 0;
-    std::int64_t r0 = tm * t.bm, c0 = tn * t.bn;
-    std::int64_t rows = std::min<std::int64_t>(t.bm, g.rows - r0), cols = std::min<std::int64_t>(t.bn, o.n - c0);
-    std::int64_t kbeg = ks * steps_per_split, kend = std::min(ksteps, kbeg + steps_per_split);
-    std::int64_t grow0 = g.row0 + r0;                       // row in the stacked A / C
-    std::int64_t brow0 = static_cast<std::int64_t>(gi) * o.k;  // this group's B starts here (stacked)
-
-    task.smem_bytes = static_cast<std::uint32_t>(smem);
-    task.threads = 384;   // one producer + two consumer warpgroups (warp-specialized kernel)
-    task.registers = 168;
-    FuncOp zero;
-    if (functional) {
-      zero.code = FuncCode::Zero;
-      zero.dst = 0;
-      zero.rows = static_cast<int>(rows);
-      zero.cols = static_cast<int>(cols);
-    }
-    std::uint32_t first = 0;
-    {
-      Instr s;
-      s.kind = TxKind::Sync;
-      s.engine = kTensor;
-      first = functional ? task.add(s, zero) : task.add(s);
-    }
-    std::vector<std::uint32_t> mma_idx;
-    std::uint32_t last = first;
-    for (std::int64_t kk = kbeg; kk < kend; ++kk) {
-      std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
-      std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
-      std::int64_t step = kk - kbeg;
-      if (step >= t.stages) reuse = mma_idx[static_cast<size_t>(step - t.stages)];
-      Instr la;
-      la.kind = TxKind::DmaRead;
-      la.engine = kTma;
-      la.level = kGlobal;
-      la.dtype = o.dtype;
-      la.addr = A.addr + static_cast<std::uint64_t>((grow0 * o.k + k0) * ea);
-      la.bytes = static_cast<std::uint64_t>(rows * kw * ea);
-      la.dep[0] = reuse;
-      la.m = static_cast<std::uint32_t>(rows);
-      la.n = static_cast<std::uint32_t>(kw);
-      Instr lb = la;
-      lb.dtype = o.wdtype;
-      lb.addr = B.addr + static_cast<std::uint64_t>(((brow0 + k0) * o.n + c0) * eb);
-      lb.bytes = static_cast<std::uint64_t>(kw * cols * eb);
-      lb.m = static_cast<std::uint32_t>(kw);
-      lb.n = static_cast<std::uint32_t>(cols);
-      if (multicast_b) lb.level = kMulticast;
-      std::uint32_t ia, ib;
-      if (functional) {
-        // Only the tile's valid rows are loaded (rows past a group's end belong to the next group);
-        // K past the tensor's end reads as zeros, so padded B rows contribute nothing.
-        ia = task.add(la, fop::load(1, A.id, static_cast<int>(grow0), static_cast<int>(k0), static_cast<int>(rows),
-                                    static_cast<int>(t.bk), o.dtype));
-        ib = task.add(lb, fop::load(2, B.id, static_cast<int>(brow0 + k0), static_cast<int>(c0), static_cast<int>(t.bk),
-                                    static_cast<int>(cols), o.wdtype));
-      } else {
-        ia = task.add(la);
-        ib = task.add(lb);
-      }
-      Instr mma;
-      mma.kind = TxKind::TileCompute;
-      mma.engine = kTensor;
-      mma.dtype = o.dtype;
-      mma.m = static_cast<std::uint32_t>(t.bm);
-      mma.n = static_cast<std::uint32_t>(t.bn);
-      mma.k = static_cast<std::uint32_t>(t.bk);
-      mma.flops = static_cast<std::uint64_t>(2 * rows * cols * kw);  // useful work
-      mma.bytes = static_cast<std::uint64_t>(t.bm * t.bk * ea + t.bk * t.bn * eb);
-      mma.dep[0] = ia;
-      mma.dep[1] = ib;
-      mma.dep[2] = first;
-      std::uint32_t im;
-      if (functional) {
-        FuncOp fm;
-        fm.code = FuncCode::MatMul;
-        fm.dst = 0;
-        fm.a = 1;
-        fm.b = 2;
-        fm.dtype = o.dtype == DType::fp32 ? DType::tf32 : o.dtype;
-        im = task.add(mma, fm);
-      } else {
-        im = task.add(mma);
-      }
-      mma_idx.push_back(im);
-      last = im;
-    }
-    // Epilogue: convert the fp32 accumulators and store the tile (or the fp32 partial for split-K).
-    Instr st;
-    st.kind = TxKind::DmaWrite;
-    st.engine = kTma;
-    st.level = sk > 1 ? kL2 : kGlobal;
-    st.dtype = sk > 1 ? DType::fp32 : o.odtype;
-    st.dep[0] = last;
-    std::uint64_t out_elems = static_cast<std::uint64_t>(rows * cols);
-    if (sk > 1) {
-      st.addr = W.addr + static_cast<std::uint64_t>(((ks * (groups->back().row0 + groups->back().rows) + grow0) * o.n + c0) * 4);
-      st.bytes = out_elems * 4;
-    } else {
-      st.addr = C.addr + static_cast<std::uint64_t>((grow0 * o.n + c0) * ec);
-      st.bytes = static_cast<std::uint64_t>(out_elems * ec);
-    }
-    Instr cvt;
-    cvt.kind = TxKind::VectorOp;
-    cvt.engine = kVector;
-    cvt.dtype = DType::fp32;
-    cvt.m = static_cast<std::uint32_t>(rows);
-    cvt.n = static_cast<std::uint32_t>(cols);
-    cvt.flops = out_elems;
-    cvt.bytes = static_cast<std::uint64_t>(out_elems * (sk > 1 ? 4 : ec));  // staged through shared memory
-    cvt.dep[0] = last;
-    std::uint32_t ic = task.add(cvt);
-    st.dep[0] = ic;
-    if (functional) {
-      FuncOp fs = fop::store(0, sk > 1 ? W.id : C.id, static_cast<int>(grow0), static_cast<int>(c0),
-                             static_cast<int>(rows), static_cast<int>(cols), o.odtype);
-      if (sk > 1) fs.code = FuncCode::StoreAdd;
-      task.add(st, fs);
-    } else {
-      task.add(st);
-    }
-  };
-
-  KernelPrograms out{main};
-  if (sk > 1) {
-    // Reduction of the fp32 partials: one block per output tile reads `sk` partials from the
-    // L2-resident workspace, sums them on the CUDA cores and writes the output. Tiles shrink until
-    // every SM has a block (the reduction is bandwidth-bound, so it must spread over all SMs).
-    const std::int64_t rows_total = groups->back().row0 + groups->back().rows;
-    int rb = 128, cb = 128;
-    while ((rb > 16 || cb > 64) && ceil_div(rows_total, rb) * ceil_div(o.n, cb) < spec.sm.count) {
-      if (rb > 16) rb /= 2;
-      else cb /= 2;
-    }
-    std::int64_t rt = ceil_div(rows_total, rb), ct = ceil_div(o.n, cb);
-    Program red;
-    red.name = "gemm.splitk_reduce";
-    red.op = op.label;
-    red.strategy = "sum " + std::to_string(sk) + " fp32 partials per " + std::to_string(rb) + "x" + std::to_string(cb) + " tile";
-    red.num_tasks = static_cast<std::uint64_t>(rt * ct);
-    red.functional = functional;
-    red.roofline = {0, 0};
-    red.make_task = [=](std::uint64_t index, Task& task) {
-      std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
-      std::int64_t r0 = tr * rb, c0 = tc * cb;
-      std::int64_t rows = std::min<std::int64_t>(rb, rows_total - r0), cols = std::min<std::int64_t>(cb, o.n - c0);
-      task.smem_bytes = 0;
-      task.threads = 256;
-      task.registers = 64;
-      std::vector<std::uint32_t> loads;
-      for (int s = 0; s < sk; ++s) {
-        Instr l;
-        l.kind = TxKind::DmaRead;
-        l.engine = kTma;
-        l.level = kL2;
-        l.dtype = DType::fp32;
-        l.addr = W.addr + static_cast<std::uint64_t>(((s * rows_total + r0) * o.n + c0) * 4);
-        l.bytes = static_cast<std::uint64_t>(rows * cols * 4);
-        loads.push_back(task.add(l));
-      }
-      Instr add;
-      add.kind = TxKind::VectorOp;
-      add.engine = kVector;
-      add.dtype = DType::fp32;
-      add.m = static_cast<std::uint32_t>(rows);
-      add.n = static_cast<std::uint32_t>(cols);
-      add.flops = static_cast<std::uint64_t>(rows * cols * sk);
-      add.dep[0] = loads.back();
-      std::uint32_t ia = task.add(add);
-      Instr st;
-      st.kind = TxKind::DmaWrite;
-      st.engine = kTma;
-      st.level = kGlobal;
-      st.dtype = o.odtype;
-      st.addr = C.addr + static_cast<std::uint64_t>((r0 * o.n + c0) * ec);
-      st.bytes = static_cast<std::uint64_t>(rows * cols * ec);
-      st.dep[0] = ia;
-      if (functional) {
-        task.instrs[loads.back()].func = static_cast<std::int32_t>(task.func.size());
-        task.func.push_back(fop::load(0, W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
-                                      static_cast<int>(cols), DType::fp32));
-        task.add(st, fop::store(0, C.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
-                                static_cast<int>(cols), o.odtype));
-      } else {
-        task.add(st);
-      }
-    };
-    out.push_back(red);
-  }
+  const auto job = make_job(op, opt, t);
+  KernelPrograms out{build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
+                                    static_cast<std::uint64_t>(job->tile_count * t.split_k),
+                                    [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional)};
+  if (t.split_k > 1) out.push_back(splitk_reduce(job, spec));
   return out;
+}
+
+KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
+  return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
 }
 
 }  // namespace xpu::gpu

@@ -15,7 +15,7 @@
 #include <memory>
 #include <sstream>
 
-#include "chips/maia/isa.h"
+#include "kernels/maia_builders.h"
 #include "kernels/maia_lowerings.h"
 
 namespace xpu::maia {
@@ -189,346 +189,276 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
   return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
 }
 
-KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
-  op.validate();
-  const MatmulFormat f = matmul_format(op, op.dtype, op.wdtype, spec);
-  const std::string label = op.label.empty() ? "gemm" : op.label;
-  const TensorRef A = opt.ref(label, "A"), B = opt.ref(label, "B"), Cref = opt.ref(label, "C");
-  const TensorRef W = opt.ref(label, "workspace");
-  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
-  const bool grouped = op.kind == OpKind::GroupedGemm;
-  const int C = spec.cluster.count, P = spec.cluster.tiles, T = spec.tiles();
-  const std::int64_t CM = std::int64_t(t.pr) * t.tm, CN = std::int64_t(t.pc) * t.tn;
-  const std::int64_t tiles_n = ceil_div(op.n, CN);
+namespace {
 
-  // Cluster jobs: (group, cluster-block row, cluster-block column, k split).
-  struct Group {
-    std::int64_t rows, row0, blocks_m, job0;
-  };
-  auto groups = std::make_shared<std::vector<Group>>();
+// Cluster jobs: (group, cluster-block row, cluster-block column, k split); groups stacked in A and C.
+struct JobGroup {
+  std::int64_t rows, row0, blocks_m, job0;
+};
+
+// What every tile's task needs (immutable, shared by the main kernel and the split-K reduction).
+struct GemmJob {
+  OpSpec o;
+  GemmTiling t;
+  MatmulFormat f;
+  TensorRef A, B, C, W;
+  double ea = 0, eb = 0, ec = 0;
+  int clusters = 0, P = 0, T = 0;
+  std::int64_t CM = 0, CN = 0, tiles_n = 0, rows_total = 0, jobs = 0, rounds = 0, ksteps = 0, per = 0;
+  std::vector<JobGroup> groups;
+  std::uint8_t wflag = 0;
+  bool functional = false;
+};
+
+std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
+  auto j = std::make_shared<GemmJob>();
+  j->o = op, j->t = t;
+  j->f = matmul_format(op, op.dtype, op.wdtype, spec);
+  const std::string label = op.label.empty() ? "gemm" : op.label;
+  j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C"), j->W = opt.ref(label, "workspace");
+  j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
+  j->clusters = spec.cluster.count, j->P = spec.cluster.tiles, j->T = spec.tiles();
+  j->CM = std::int64_t(t.pr) * t.tm, j->CN = std::int64_t(t.pc) * t.tn;
+  j->tiles_n = ceil_div(op.n, j->CN);
   std::int64_t blocks = 0, row0 = 0;
   for (auto r : gemm_groups(op)) {
-    Group g{r, row0, r > 0 ? ceil_div(r, CM) : 0, blocks};
-    blocks += g.blocks_m * tiles_n;
+    JobGroup g{r, row0, r > 0 ? ceil_div(r, j->CM) : 0, blocks};
+    blocks += g.blocks_m * j->tiles_n;
     row0 += r;
-    groups->push_back(g);
+    j->groups.push_back(g);
   }
-  const std::int64_t rows_total = row0;
-  const int sk = t.split_k;
-  const std::int64_t jobs = blocks * sk;
-  const std::int64_t rounds = ceil_div(jobs, C);
-  const std::int64_t ksteps = ceil_div(op.k, t.kc), per = ceil_div(ksteps, sk);
-  const bool functional = opt.functional;
-  const OpSpec o = op;
-  const std::uint8_t wflag = op.weights_stationary ? kWeights : 0;
+  j->rows_total = row0;
+  j->jobs = blocks * t.split_k;
+  j->rounds = ceil_div(j->jobs, j->clusters);
+  j->ksteps = ceil_div(op.k, t.kc), j->per = ceil_div(j->ksteps, t.split_k);
+  j->wflag = op.weights_stationary ? kWeights : 0;
+  j->functional = opt.functional;
+  return j;
+}
 
-  Program main;
-  main.name = grouped ? "grouped_gemm" : "gemm";
-  main.op = op.label;
-  main.strategy = t.str() + (f.note.empty() ? "" : "; " + f.note);
-  main.num_tasks = static_cast<std::uint64_t>(rounds * T);
-  main.static_placement = true;
-  main.roofline = {op.flops(), op.min_bytes()};
-  main.functional = functional;
-  main.make_task = [=](std::uint64_t index, Task& task) {
-    const std::int64_t round = static_cast<std::int64_t>(index) / T;
-    const int tile = static_cast<int>(index % static_cast<std::uint64_t>(T));
-    const int cluster = tile / P, lane = tile % P;
-    const std::int64_t job = round * C + cluster;
-    if (job >= jobs) return;  // idle tile in the last round
-    task.smem_bytes = static_cast<std::uint32_t>(std::min(t.tsram_bytes, 4.0e9));
-    const int ks = static_cast<int>(job % sk);
+// One tile's share of a cluster job: stages its 1/P share of the chunks the cluster shares into
+// CSRAM, loads its own sub-block's operands, accumulates on the TTU and stores the tile.
+class TileProgram {
+ public:
+  TileProgram(const GemmJob& j, std::uint64_t index, Task& task) : m_j(j), m_emit(task, j.functional), m_task(task) {
+    const std::int64_t round = static_cast<std::int64_t>(index) / j.T;
+    const int tile = static_cast<int>(index % static_cast<std::uint64_t>(j.T));
+    const int cluster = tile / j.P;
+    m_lane = tile % j.P;
+    const std::int64_t job = round * j.clusters + cluster;
+    m_idle = job >= j.jobs;  // idle tile in the last round
+    if (m_idle) return;
+    const GemmTiling& t = j.t;
+    const int sk = t.split_k;
+    m_ks = static_cast<int>(job % sk);
     const std::int64_t block = job / sk;
     size_t gi = 0;
-    while (gi + 1 < groups->size() && (*groups)[gi + 1].job0 <= block) ++gi;
-    const Group& g = (*groups)[gi];
-    const std::int64_t local = block - g.job0;
-    const std::int64_t bm = local / tiles_n, bn = local % tiles_n;
-    const std::int64_t jm0 = bm * CM, jn0 = bn * CN;                       // cluster block origin
-    const std::int64_t jrows = std::min(CM, g.rows - jm0), jcols = std::min(CN, o.n - jn0);
-    const int ir = lane / t.pc, jc = lane % t.pc;
-    const std::int64_t r0 = jm0 + std::int64_t(ir) * t.tm, c0 = jn0 + std::int64_t(jc) * t.tn;
-    const std::int64_t rows = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tm, g.rows - r0));
-    const std::int64_t cols = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tn, o.n - c0));
-    const bool works = rows > 0 && cols > 0;
-    const std::int64_t grow0 = g.row0 + r0;                     // row in the stacked A / C
-    const std::int64_t brow0 = static_cast<std::int64_t>(gi) * o.k;  // this group's B rows (stacked)
-    const std::int64_t kbeg = ks * per, kend = std::min(ksteps, kbeg + per);
-
-    std::uint32_t first = kNoDep;
-    if (works) {
-      Instr s;
-      s.kind = TxKind::Sync;
-      s.engine = kTtu;
-      if (functional) {
-        FuncOp z;
-        z.code = FuncCode::Zero;
-        z.dst = 0;
-        z.rows = static_cast<int>(rows);
-        z.cols = static_cast<int>(cols);
-        first = task.add(s, z);
-      } else {
-        first = task.add(s);
-      }
-    }
-    // This tile's share [lo, hi) of a cluster-wide chunk of `bytes` (every lane stages one share).
-    auto share = [&](std::uint64_t bytes, std::uint64_t& off) {
-      std::uint64_t lo = bytes * static_cast<std::uint64_t>(lane) / P, hi = bytes * static_cast<std::uint64_t>(lane + 1) / P;
-      off = lo;
-      return hi - lo;
-    };
-    // Software-pipelined order (queues issue in program order): the loads of the next `nbuf` steps go
-    // out ahead of the TTU; A and weights use separate tile DMA read channels, so weight prefetch does
-    // not wait behind an A load that waits for its staged chunk.
-    const std::int64_t nsteps = kend - kbeg;
-    std::vector<std::uint32_t> mma, lbi(static_cast<size_t>(nsteps), kNoDep), lai(static_cast<size_t>(nsteps), kNoDep),
-        sai(static_cast<size_t>(nsteps), kNoDep);
-    std::uint32_t last = first;
-    std::uint32_t whole_a_stage = kNoDep;
-    const std::int64_t ring = t.nbuf + 1;
-    auto kwidth = [&](std::int64_t step) { return std::min<std::int64_t>(t.kc, o.k - (kbeg + step) * t.kc); };
-    auto mma_at = [&](std::int64_t step) {  // the TTU op of `step`, if already emitted
-      return step >= 0 && static_cast<size_t>(step) < mma.size() ? mma[static_cast<size_t>(step)] : kNoDep;
-    };
-    // Cluster-DMA stages of one step (issued `ring` steps ahead).
-    std::vector<std::uint32_t> sbi(static_cast<size_t>(nsteps), kNoDep);
-    auto emit_stages = [&](std::int64_t step) {
-      const std::int64_t k0 = (kbeg + step) * t.kc, kw = kwidth(step);
-      const std::uint32_t ring_dep = mma_at(step - ring);
-      if (t.stage_a && (!t.whole_a || step == 0)) {
-        // The whole K slice of the panel at once (small panels) or this step's chunk.
-        const std::int64_t kwa = t.whole_a ? std::min<std::int64_t>(o.k, kend * t.kc) - k0 : kw;
-        std::uint64_t off = 0, bytes = share(static_cast<std::uint64_t>(jrows * kwa * ea), off);
-        if (bytes > 0) {
-          Instr st;
-          st.kind = TxKind::DmaRead;
-          st.engine = kCdma;
-          st.level = static_cast<std::uint8_t>(kHbm | kToCsram);
-          st.dtype = o.dtype;
-          st.addr = A.addr + static_cast<std::uint64_t>(((g.row0 + jm0) * o.k + k0) * ea) + off;
-          st.bytes = bytes;
-          st.m = static_cast<std::uint32_t>(std::max<std::int64_t>(1, jrows / P));
-          st.dep[0] = ring_dep;
-          sai[static_cast<size_t>(step)] = task.add(st);
-          if (t.whole_a) whole_a_stage = sai[static_cast<size_t>(step)];
-        }
-      }
-      if (t.whole_a) sai[static_cast<size_t>(step)] = whole_a_stage;
-      if (t.stage_b) {
-        std::uint64_t off = 0, bytes = share(static_cast<std::uint64_t>(kw * jcols * eb), off);
-        if (bytes > 0) {
-          Instr st;
-          st.kind = TxKind::DmaRead;
-          st.engine = kCdma;
-          st.level = static_cast<std::uint8_t>(kHbm | kToCsram | wflag);
-          st.dtype = o.wdtype;
-          st.addr = B.addr + static_cast<std::uint64_t>(((brow0 + k0) * o.n + jn0) * eb) + off;
-          st.bytes = bytes;
-          st.m = static_cast<std::uint32_t>(std::max<std::int64_t>(1, kw / P));
-          st.dep[0] = ring_dep;
-          sbi[static_cast<size_t>(step)] = task.add(st);
-        }
-      }
-    };
-    // The tile's loads of one step (issued `nbuf` steps ahead).
-    auto emit_loads = [&](std::int64_t step) {
-      const std::int64_t k0 = (kbeg + step) * t.kc, kw = kwidth(step);
-      const std::uint32_t sb = sbi[static_cast<size_t>(step)];
-      if (!works) return;
-      Instr lb;
-      lb.kind = TxKind::DmaRead;
-      lb.engine = kTdma1;
-      lb.level = t.pinned ? static_cast<std::uint8_t>(kCsram | wflag)
-                          : (t.stage_b ? static_cast<std::uint8_t>(kCsram) : static_cast<std::uint8_t>(kHbm | wflag));
-      lb.dtype = o.wdtype;
-      lb.addr = B.addr + static_cast<std::uint64_t>(((brow0 + k0) * o.n + c0) * eb);
-      lb.bytes = static_cast<std::uint64_t>(kw * cols * eb);
-      lb.m = static_cast<std::uint32_t>(kw);
-      lb.n = static_cast<std::uint32_t>(cols);
-      lb.dep[0] = sb;
-      lb.dep[1] = mma_at(step - t.nbuf);  // its TSRAM buffer is free once that step's TTU op ran
-      if (functional) {
-        // Loading rounds to the TTU format (a conversion, when there is one).
-        lbi[static_cast<size_t>(step)] =
-            task.add(lb, fop::load(2 + static_cast<int>(step % t.nbuf), B.id, static_cast<int>(brow0 + k0),
-                                   static_cast<int>(c0), static_cast<int>(t.kc), static_cast<int>(cols), f.wt));
-      } else {
-        lbi[static_cast<size_t>(step)] = task.add(lb);
-      }
-      Instr la;
-      la.kind = TxKind::DmaRead;
-      la.engine = kTdma;
-      la.level = t.stage_a ? kCsram : kHbm;
-      la.dtype = o.dtype;
-      la.addr = A.addr + static_cast<std::uint64_t>((grow0 * o.k + k0) * ea);
-      la.bytes = static_cast<std::uint64_t>(rows * kw * ea);
-      la.m = static_cast<std::uint32_t>(rows);
-      la.n = static_cast<std::uint32_t>(kw);
-      la.dep[0] = sai[static_cast<size_t>(step)];
-      la.dep[1] = lb.dep[1];
-      if (functional) {
-        lai[static_cast<size_t>(step)] =
-            task.add(la, fop::load(100 + static_cast<int>(step % t.nbuf), A.id, static_cast<int>(grow0),
-                                   static_cast<int>(k0), static_cast<int>(rows), static_cast<int>(t.kc), f.act));
-      } else {
-        lai[static_cast<size_t>(step)] = task.add(la);
-      }
-    };
-    // Format conversion on the TVP (BF16 -> FP8) when the TTU lacks the operand's format.
-    auto convert = [&](std::uint32_t src, std::int64_t r, std::int64_t c, DType from) {
-      Instr cv;
-      cv.kind = TxKind::VectorOp;
-      cv.engine = kTvp;
-      cv.dtype = from;
-      cv.m = static_cast<std::uint32_t>(r);
-      cv.n = static_cast<std::uint32_t>(c);
-      cv.flops = static_cast<std::uint64_t>(r * c);
-      cv.bytes = static_cast<std::uint64_t>(r * c * (bytes_per_element(from) + 1.0));
-      cv.dep[0] = src;
-      return task.add(cv);
-    };
-    // Program order is time order for the executor (an instruction that waits holds back the ones
-    // after it), so stages go out `ring` steps ahead and tile loads `nbuf` steps ahead of the TTU.
-    std::int64_t staged = 0, loaded = 0;
-    for (std::int64_t step = 0; step < nsteps; ++step) {
-      while (staged < nsteps && staged < step + ring) emit_stages(staged++);
-      while (loaded < nsteps && loaded < step + t.nbuf) emit_loads(loaded++);
-      if (!works) continue;
-      const std::int64_t kw = kwidth(step);
-      std::uint32_t ia = lai[static_cast<size_t>(step)];
-      std::uint32_t ib = lbi[static_cast<size_t>(step)];
-      if (f.convert_act) ia = convert(ia, rows, kw, o.dtype);
-      if (f.convert_wt) ib = convert(ib, kw, cols, o.wdtype);
-      Instr mm;
-      mm.kind = TxKind::TileCompute;
-      mm.engine = kTtu;
-      mm.dtype = f.rate;
-      mm.m = static_cast<std::uint32_t>(rows);
-      mm.n = static_cast<std::uint32_t>(cols);
-      mm.k = static_cast<std::uint32_t>(kw);
-      mm.flops = static_cast<std::uint64_t>(2 * rows * cols * kw);
-      mm.bytes = static_cast<std::uint64_t>(rows * kw * bytes_per_element(f.act) + kw * cols * bytes_per_element(f.wt));
-      mm.dep[0] = ia;
-      mm.dep[1] = ib;
-      mm.dep[2] = step == 0 ? first : kNoDep;
-      std::uint32_t im;
-      if (functional) {
-        FuncOp fm;
-        fm.code = FuncCode::MatMul;
-        fm.dst = 0;
-        fm.a = 100 + static_cast<int>(step % t.nbuf);
-        fm.b = 2 + static_cast<int>(step % t.nbuf);
-        fm.dtype = DType::fp32;  // operands were rounded to their TTU formats on load
-        im = task.add(mm, fm);
-      } else {
-        im = task.add(mm);
-      }
-      mma.push_back(im);
-      last = im;
-    }
-    if (!works) return;
-    // Epilogue: the TVP converts the fp32 accumulators; the write queue stores the tile (or the fp32
-    // partial of a split-K slice, reduced by the second kernel).
-    const std::uint64_t out_elems = static_cast<std::uint64_t>(rows * cols);
-    Instr cvt;
-    cvt.kind = TxKind::VectorOp;
-    cvt.engine = kTvp;
-    cvt.dtype = DType::fp32;
-    cvt.m = static_cast<std::uint32_t>(rows);
-    cvt.n = static_cast<std::uint32_t>(cols);
-    cvt.flops = out_elems;
-    cvt.bytes = static_cast<std::uint64_t>(out_elems * (4 + (sk > 1 ? 4 : ec)));
-    cvt.dep[0] = last;
-    std::uint32_t ic = task.add(cvt);
-    Instr st;
-    st.kind = TxKind::DmaWrite;
-    st.engine = kTdmaWr;
-    st.level = kHbm;
-    st.dtype = sk > 1 ? DType::fp32 : o.odtype;
-    st.dep[0] = ic;
-    st.m = static_cast<std::uint32_t>(rows);
-    if (sk > 1) {
-      st.addr = W.addr + static_cast<std::uint64_t>(((ks * rows_total + grow0) * o.n + c0) * 4);
-      st.bytes = out_elems * 4;
-    } else {
-      st.addr = Cref.addr + static_cast<std::uint64_t>((grow0 * o.n + c0) * ec);
-      st.bytes = static_cast<std::uint64_t>(out_elems * ec);
-    }
-    if (functional) {
-      FuncOp fs;
-      fs.code = sk > 1 ? FuncCode::StoreAdd : FuncCode::Store;
-      fs.a = 0;
-      fs.dtype = o.odtype;
-      fs.view = {sk > 1 ? W.id : Cref.id, static_cast<int>(grow0), static_cast<int>(c0), static_cast<int>(rows),
-                 static_cast<int>(cols)};
-      task.add(st, fs);
-    } else {
-      task.add(st);
-    }
-  };
-
-  KernelPrograms out{main};
-  if (sk > 1) {
-    // Reduction of the fp32 partials on the TVPs: blocks of 64 x 256 outputs, each tile reads the
-    // `sk` partials of its block from HBM, sums them and writes the output.
-    const int rb = 64, cb = 256;
-    const std::int64_t rt = ceil_div(rows_total, rb), ct = ceil_div(o.n, cb);
-    Program red;
-    red.name = "gemm.splitk_reduce";
-    red.op = op.label;
-    red.strategy = "TVP sum of " + std::to_string(sk) + " fp32 partials per 64x256 block";
-    red.num_tasks = static_cast<std::uint64_t>(rt * ct);
-    red.functional = functional;
-    red.roofline = {0, 0};
-    red.make_task = [=](std::uint64_t index, Task& task) {
-      const std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
-      const std::int64_t r0 = tr * rb, c0 = tc * cb;
-      const std::int64_t rows = std::min<std::int64_t>(rb, rows_total - r0), cols = std::min<std::int64_t>(cb, o.n - c0);
-      std::uint32_t lastload = kNoDep;
-      for (int s = 0; s < sk; ++s) {
-        Instr l;
-        l.kind = TxKind::DmaRead;
-        l.engine = kTdma;
-        l.level = kHbm;
-        l.dtype = DType::fp32;
-        l.addr = W.addr + static_cast<std::uint64_t>(((s * rows_total + r0) * o.n + c0) * 4);
-        l.bytes = static_cast<std::uint64_t>(rows * cols * 4);
-        l.m = static_cast<std::uint32_t>(rows);
-        if (functional && s == sk - 1) {
-          lastload = task.add(l, fop::load(0, W.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
-                                           static_cast<int>(cols), DType::fp32));
-        } else {
-          lastload = task.add(l);
-        }
-      }
-      Instr add;
-      add.kind = TxKind::VectorOp;
-      add.engine = kTvp;
-      add.dtype = DType::fp32;
-      add.m = static_cast<std::uint32_t>(rows);
-      add.n = static_cast<std::uint32_t>(cols);
-      add.flops = static_cast<std::uint64_t>(rows * cols * sk);
-      add.bytes = static_cast<std::uint64_t>(rows * cols * 4 * (sk + 1));
-      add.dep[0] = lastload;
-      std::uint32_t ia = task.add(add);
-      Instr st;
-      st.kind = TxKind::DmaWrite;
-      st.engine = kTdmaWr;
-      st.level = kHbm;
-      st.dtype = o.odtype;
-      st.addr = Cref.addr + static_cast<std::uint64_t>((r0 * o.n + c0) * ec);
-      st.bytes = static_cast<std::uint64_t>(rows * cols * ec);
-      st.m = static_cast<std::uint32_t>(rows);
-      st.dep[0] = ia;
-      if (functional) {
-        task.add(st, fop::store(0, Cref.id, static_cast<int>(r0), static_cast<int>(c0), static_cast<int>(rows),
-                                static_cast<int>(cols), o.odtype));
-      } else {
-        task.add(st);
-      }
-    };
-    out.push_back(red);
+    while (gi + 1 < j.groups.size() && j.groups[gi + 1].job0 <= block) ++gi;
+    m_g = j.groups[gi];
+    const std::int64_t local = block - m_g.job0;
+    const std::int64_t bm = local / j.tiles_n, bn = local % j.tiles_n;
+    m_jm0 = bm * j.CM, m_jn0 = bn * j.CN;  // cluster block origin
+    m_jrows = std::min(j.CM, m_g.rows - m_jm0), m_jcols = std::min(j.CN, j.o.n - m_jn0);
+    const int ir = m_lane / t.pc, jc = m_lane % t.pc;
+    m_r0 = m_jm0 + std::int64_t(ir) * t.tm, m_c0 = m_jn0 + std::int64_t(jc) * t.tn;
+    m_rows = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tm, m_g.rows - m_r0));
+    m_cols = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tn, j.o.n - m_c0));
+    m_works = m_rows > 0 && m_cols > 0;
+    m_grow0 = m_g.row0 + m_r0;                      // row in the stacked A / C
+    m_brow0 = static_cast<std::int64_t>(gi) * j.o.k;  // this group's B rows (stacked)
+    m_kbeg = m_ks * j.per, m_kend = std::min(j.ksteps, m_kbeg + j.per);
+    m_nsteps = m_kend - m_kbeg;
+    for (auto* v : {&m_lbi, &m_lai, &m_sai, &m_sbi}) v->assign(static_cast<size_t>(m_nsteps), kNoDep);
   }
+
+  void emit() {
+    if (m_idle) return;
+    m_task.smem_bytes = static_cast<std::uint32_t>(std::min(m_j.t.tsram_bytes, 4.0e9));
+    const std::uint32_t first =
+        m_works ? m_emit(build::sync(kTtu), [&] { return fop::zero(0, static_cast<int>(m_rows), static_cast<int>(m_cols)); }) : kNoDep;
+    const std::uint32_t last = k_loop(first);
+    if (m_works) epilogue(last);
+  }
+
+ private:
+  std::int64_t kwidth(std::int64_t step) const { return std::min<std::int64_t>(m_j.t.kc, m_j.o.k - (m_kbeg + step) * m_j.t.kc); }
+  std::uint32_t mma_at(std::int64_t step) const {  // the TTU op of `step`, if already emitted
+    return step >= 0 && static_cast<size_t>(step) < m_mma.size() ? m_mma[static_cast<size_t>(step)] : kNoDep;
+  }
+  // This tile's share [lo, hi) of a cluster-wide chunk of `bytes` (every lane stages one share).
+  std::uint64_t share(std::uint64_t bytes, std::uint64_t& off) const {
+    std::uint64_t lo = bytes * static_cast<std::uint64_t>(m_lane) / m_j.P, hi = bytes * static_cast<std::uint64_t>(m_lane + 1) / m_j.P;
+    off = lo;
+    return hi - lo;
+  }
+
+  // Program order is time order for the executor (an instruction that waits holds back the ones
+  // after it), so stages go out `ring` steps ahead and tile loads `nbuf` steps ahead of the TTU; A
+  // and weights use separate tile DMA read channels, so weight prefetch does not wait behind an A
+  // load that waits for its staged chunk.
+  std::uint32_t k_loop(std::uint32_t first) {
+    const OpSpec& o = m_j.o;
+    const MatmulFormat& f = m_j.f;
+    const int nbuf = m_j.t.nbuf;
+    const std::int64_t ring = nbuf + 1;
+    std::uint32_t last = first;
+    std::int64_t staged = 0, loaded = 0;
+    for (std::int64_t step = 0; step < m_nsteps; ++step) {
+      while (staged < m_nsteps && staged < step + ring) emit_stages(staged++);
+      while (loaded < m_nsteps && loaded < step + nbuf) emit_loads(loaded++);
+      if (!m_works) continue;
+      const std::int64_t kw = kwidth(step);
+      std::uint32_t ia = m_lai[static_cast<size_t>(step)];
+      std::uint32_t ib = m_lbi[static_cast<size_t>(step)];
+      // Format conversion on the TVP (BF16 -> FP8) when the TTU lacks the operand's format.
+      if (f.convert_act) ia = m_emit(after(tvp_convert(m_rows, kw, o.dtype), ia));
+      if (f.convert_wt) ib = m_emit(after(tvp_convert(kw, m_cols, o.wdtype), ib));
+      const Instr mm = ttu(m_rows, m_cols, kw, f.rate, bytes_per_element(f.act), bytes_per_element(f.wt));
+      const int buf = static_cast<int>(step % nbuf);
+      // Operands were rounded to their TTU formats on load.
+      last = m_emit(after(mm, ia, ib, step == 0 ? first : kNoDep), [&] { return fop::matmul(0, 100 + buf, 2 + buf, DType::fp32); });
+      m_mma.push_back(last);
+    }
+    return last;
+  }
+
+  // Cluster-DMA stages of one step (issued `ring` steps ahead): this tile's share of the A chunk
+  // (or of the whole small A panel, once) and of the B chunk, into CSRAM.
+  void emit_stages(std::int64_t step) {
+    const OpSpec& o = m_j.o;
+    const GemmTiling& t = m_j.t;
+    const std::int64_t k0 = (m_kbeg + step) * t.kc, kw = kwidth(step);
+    const std::uint32_t ring_dep = mma_at(step - (t.nbuf + 1));
+    const std::uint8_t to_csram = static_cast<std::uint8_t>(kHbm | kToCsram);
+    if (t.stage_a && (!t.whole_a || step == 0)) {
+      const std::int64_t kwa = t.whole_a ? std::min<std::int64_t>(o.k, m_kend * t.kc) - k0 : kw;
+      std::uint64_t off = 0, bytes = share(static_cast<std::uint64_t>(m_jrows * kwa * m_j.ea), off);
+      if (bytes > 0) {
+        const Instr st = dma(TxKind::DmaRead, kCdma, to_csram, o.dtype,
+                             m_j.A.addr + static_cast<std::uint64_t>(((m_g.row0 + m_jm0) * o.k + k0) * m_j.ea) + off, bytes,
+                             static_cast<std::uint32_t>(std::max<std::int64_t>(1, m_jrows / m_j.P)));
+        m_sai[static_cast<size_t>(step)] = m_emit(after(st, ring_dep));
+        if (t.whole_a) m_whole_a_stage = m_sai[static_cast<size_t>(step)];
+      }
+    }
+    if (t.whole_a) m_sai[static_cast<size_t>(step)] = m_whole_a_stage;
+    if (t.stage_b) {
+      std::uint64_t off = 0, bytes = share(static_cast<std::uint64_t>(kw * m_jcols * m_j.eb), off);
+      if (bytes > 0) {
+        const Instr st = dma(TxKind::DmaRead, kCdma, static_cast<std::uint8_t>(to_csram | m_j.wflag), o.wdtype,
+                             m_j.B.addr + static_cast<std::uint64_t>(((m_brow0 + k0) * o.n + m_jn0) * m_j.eb) + off, bytes,
+                             static_cast<std::uint32_t>(std::max<std::int64_t>(1, kw / m_j.P)));
+        m_sbi[static_cast<size_t>(step)] = m_emit(after(st, ring_dep));
+      }
+    }
+  }
+
+  // The tile's loads of one step (issued `nbuf` steps ahead); a buffer is free once the TTU op of
+  // the step that used it ran. Loading rounds to the TTU format (a conversion, when there is one).
+  void emit_loads(std::int64_t step) {
+    if (!m_works) return;
+    const OpSpec& o = m_j.o;
+    const GemmTiling& t = m_j.t;
+    const std::int64_t k0 = (m_kbeg + step) * t.kc, kw = kwidth(step);
+    const std::uint32_t free = mma_at(step - t.nbuf);
+    const int buf = static_cast<int>(step % t.nbuf);
+    const std::uint8_t wl = t.pinned ? static_cast<std::uint8_t>(kCsram | m_j.wflag)
+                                     : (t.stage_b ? static_cast<std::uint8_t>(kCsram) : static_cast<std::uint8_t>(kHbm | m_j.wflag));
+    const Instr lb = dma(TxKind::DmaRead, kTdma1, wl, o.wdtype,
+                         m_j.B.addr + static_cast<std::uint64_t>(((m_brow0 + k0) * o.n + m_c0) * m_j.eb),
+                         static_cast<std::uint64_t>(kw * m_cols * m_j.eb), static_cast<std::uint32_t>(kw),
+                         static_cast<std::uint32_t>(m_cols));
+    m_lbi[static_cast<size_t>(step)] = m_emit(after(lb, m_sbi[static_cast<size_t>(step)], free), [&] {
+      return fop::load(2 + buf, m_j.B.id, static_cast<int>(m_brow0 + k0), static_cast<int>(m_c0), static_cast<int>(t.kc),
+                       static_cast<int>(m_cols), m_j.f.wt);
+    });
+    const Instr la = dma(TxKind::DmaRead, kTdma, t.stage_a ? kCsram : kHbm, o.dtype,
+                         m_j.A.addr + static_cast<std::uint64_t>((m_grow0 * o.k + k0) * m_j.ea),
+                         static_cast<std::uint64_t>(m_rows * kw * m_j.ea), static_cast<std::uint32_t>(m_rows),
+                         static_cast<std::uint32_t>(kw));
+    m_lai[static_cast<size_t>(step)] = m_emit(after(la, m_sai[static_cast<size_t>(step)], free), [&] {
+      return fop::load(100 + buf, m_j.A.id, static_cast<int>(m_grow0), static_cast<int>(k0), static_cast<int>(m_rows),
+                       static_cast<int>(t.kc), m_j.f.act);
+    });
+  }
+
+  // The TVP converts the fp32 accumulators; the write queue stores the tile (or the fp32 partial of
+  // a split-K slice, reduced by the second kernel).
+  void epilogue(std::uint32_t last) {
+    const OpSpec& o = m_j.o;
+    const bool split = m_j.t.split_k > 1;
+    const std::uint64_t out_elems = static_cast<std::uint64_t>(m_rows * m_cols);
+    const std::uint32_t ic = m_emit(after(tvp_op(DType::fp32, static_cast<std::uint32_t>(m_rows), static_cast<std::uint32_t>(m_cols), 0,
+                                                 out_elems, static_cast<std::uint64_t>(out_elems * (4 + (split ? 4 : m_j.ec)))),
+                                          last));
+    const std::uint64_t addr = split ? m_j.W.addr + static_cast<std::uint64_t>(((m_ks * m_j.rows_total + m_grow0) * o.n + m_c0) * 4)
+                                     : m_j.C.addr + static_cast<std::uint64_t>((m_grow0 * o.n + m_c0) * m_j.ec);
+    const std::uint64_t bytes = split ? out_elems * 4 : static_cast<std::uint64_t>(out_elems * m_j.ec);
+    const Instr st = dma(TxKind::DmaWrite, kTdmaWr, kHbm, split ? DType::fp32 : o.odtype, addr, bytes,
+                         static_cast<std::uint32_t>(m_rows));
+    m_emit(after(st, ic), [&] {
+      const int r0 = static_cast<int>(m_grow0), c0 = static_cast<int>(m_c0), r = static_cast<int>(m_rows), c = static_cast<int>(m_cols);
+      return split ? fop::store_add(0, m_j.W.id, r0, c0, r, c, o.odtype) : fop::store(0, m_j.C.id, r0, c0, r, c, o.odtype);
+    });
+  }
+
+  const GemmJob& m_j;
+  build::Emitter m_emit;
+  Task& m_task;
+  bool m_idle = true, m_works = false;
+  int m_lane = 0, m_ks = 0;
+  JobGroup m_g{};
+  std::int64_t m_jm0 = 0, m_jn0 = 0, m_jrows = 0, m_jcols = 0, m_r0 = 0, m_c0 = 0, m_rows = 0, m_cols = 0;
+  std::int64_t m_grow0 = 0, m_brow0 = 0, m_kbeg = 0, m_kend = 0, m_nsteps = 0;
+  std::vector<std::uint32_t> m_mma, m_lbi, m_lai, m_sai, m_sbi;
+  std::uint32_t m_whole_a_stage = kNoDep;
+};
+
+// Reduction of the fp32 partials on the TVPs: blocks of 64 x 256 outputs, each tile reads the
+// `split_k` partials of its block from HBM, sums them and writes the output.
+Program splitk_reduce(const std::shared_ptr<const GemmJob>& job) {
+  const int rb = 64, cb = 256;
+  const std::int64_t rt = ceil_div(job->rows_total, rb), ct = ceil_div(job->o.n, cb);
+  const int sk = job->t.split_k;
+  auto make = [job, ct, sk, rb, cb](std::uint64_t index, Task& task) {
+    const GemmJob& j = *job;
+    const std::int64_t n = j.o.n;
+    const std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
+    const std::int64_t r0 = tr * rb, c0 = tc * cb;
+    const std::int64_t rows = std::min<std::int64_t>(rb, j.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
+    const int ir0 = static_cast<int>(r0), ic0 = static_cast<int>(c0), ir = static_cast<int>(rows), icl = static_cast<int>(cols);
+    build::Emitter emit(task, j.functional);
+    std::uint32_t last_load = kNoDep;
+    for (int s = 0; s < sk; ++s) {
+      const Instr l = dma(TxKind::DmaRead, kTdma, kHbm, DType::fp32,
+                          j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
+                          static_cast<std::uint64_t>(rows * cols * 4), static_cast<std::uint32_t>(rows));
+      last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, ir, icl, DType::fp32); });
+    }
+    const std::uint32_t ia = emit(after(tvp_op(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
+                                               static_cast<std::uint64_t>(rows * cols * sk),
+                                               static_cast<std::uint64_t>(rows * cols * 4 * (sk + 1))),
+                                        last_load));
+    const Instr st = dma(TxKind::DmaWrite, kTdmaWr, kHbm, j.o.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
+                         static_cast<std::uint64_t>(rows * cols * j.ec), static_cast<std::uint32_t>(rows));
+    emit(after(st, ia), [&] { return fop::store(0, j.C.id, ir0, ic0, ir, icl, j.o.odtype); });
+  };
+  return build::helper_program("gemm.splitk_reduce", job->o,
+                               "TVP sum of " + std::to_string(sk) + " fp32 partials per 64x256 block",
+                               static_cast<std::uint64_t>(rt * ct), make, job->functional);
+}
+
+}  // namespace
+
+KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
+  op.validate();
+  const auto job = make_job(op, spec, opt, t);
+  Program main = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op,
+                                t.str() + (job->f.note.empty() ? "" : "; " + job->f.note),
+                                static_cast<std::uint64_t>(job->rounds * job->T),
+                                [job](std::uint64_t index, Task& task) { TileProgram(*job, index, task).emit(); }, opt.functional);
+  KernelPrograms out{build::static_program(main)};
+  if (t.split_k > 1) out.push_back(splitk_reduce(job));
   return out;
 }
 

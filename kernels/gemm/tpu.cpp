@@ -8,7 +8,7 @@
 #include <memory>
 #include <sstream>
 
-#include "chips/tpu/isa.h"
+#include "kernels/tpu_builders.h"
 
 namespace xpu::tpu {
 
@@ -27,10 +27,7 @@ std::uint32_t join(Task& t, const std::vector<std::uint32_t>& deps) {
   std::uint32_t cur = kNoDep;
   size_t i = 0;
   do {
-    Instr s;
-    s.kind = TxKind::Sync;
-    s.engine = kScalar;
-    s.n = 0;
+    Instr s = scalar_steps(0);
     int slot = 0;
     if (cur != kNoDep) s.dep[slot++] = cur;
     while (slot < 3 && i < d.size()) s.dep[slot++] = d[i++];
@@ -47,7 +44,14 @@ MxuEmitter::MxuEmitter(const TpuSpec& spec, DType dtype)
       m_used(static_cast<size_t>(spec.mxu.count), false) {}
 
 std::uint32_t MxuEmitter::matmul(Task& t, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep,
-                                 std::uint32_t w_dep, std::uint32_t extra, const FuncOp* func) {
+                                 std::uint32_t w_dep, std::uint32_t extra) {
+  build::Emitter emit(t, false);
+  return matmul(emit, rows, kw, cols, a_dep, w_dep, extra, FuncOp{});
+}
+
+std::uint32_t MxuEmitter::matmul(build::Emitter& emit, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep,
+                                 std::uint32_t w_dep, std::uint32_t extra, const FuncOp& func) {
+  Task& t = emit.task();
   const std::int64_t R = static_cast<std::int64_t>(m_spec.mxu.rows) * std::max(1, m_spec.k_pack(m_dtype));
   const std::int64_t C = m_spec.mxu.cols;
   const int nm = m_spec.mxu.count;
@@ -60,41 +64,24 @@ std::uint32_t MxuEmitter::matmul(Task& t, int rows, std::int64_t kw, std::int64_
       const int j = m_rr;
       m_rr = (m_rr + 1) % nm;
       const std::int64_t kext = std::min(R, kw - kf * R), next = std::min(C, cols - nf * C);
-      Instr push;
-      push.kind = TxKind::TileCompute;
-      push.engine = mxu_weights(j);
-      push.dtype = m_dtype;
-      push.k = static_cast<std::uint32_t>(kext);
-      push.n = static_cast<std::uint32_t>(next);
-      push.bytes = static_cast<std::uint64_t>(kext * next * eb);
-      push.dep[0] = w_dep;
-      push.dep[1] = dbl ? m_prev2[static_cast<size_t>(j)] : m_prev1[static_cast<size_t>(j)];
-      const std::uint32_t ip = t.add(push);
+      const Instr push = mxu_push(j, m_dtype, static_cast<std::uint32_t>(kext), static_cast<std::uint32_t>(next),
+                                  static_cast<std::uint64_t>(kext * next * eb));
+      const std::uint32_t ip =
+          t.add(after(push, w_dep, dbl ? m_prev2[static_cast<size_t>(j)] : m_prev1[static_cast<size_t>(j)]));
       m_last_push = ip;
-      Instr d;
-      d.kind = TxKind::TileCompute;
-      d.engine = mxu_data(j);
-      d.dtype = m_dtype;
-      d.m = static_cast<std::uint32_t>(rows);
-      d.k = static_cast<std::uint32_t>(kext);
-      d.n = static_cast<std::uint32_t>(next);
-      d.flops = static_cast<std::uint64_t>(2.0 * rows * kext * next);
-      d.bytes = static_cast<std::uint64_t>(rows * kext * eb);
-      d.dep[0] = ip;
-      d.dep[1] = a_dep;
-      d.dep[2] = extra;
-      const std::uint32_t id = (func && first == kNoDep) ? t.add(d, *func) : t.add(d);
+      const Instr d = after(mxu_stream(j, m_dtype, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kext),
+                                       static_cast<std::uint32_t>(next), static_cast<std::uint64_t>(2.0 * rows * kext * next),
+                                       static_cast<std::uint64_t>(rows * kext * eb)),
+                            ip, a_dep, extra);
+      const std::uint32_t id = first == kNoDep ? emit(d, func) : emit(d);
       if (first == kNoDep) first = id;
       m_last_data = id;
       if (dbl) {
         m_prev2[static_cast<size_t>(j)] = m_prev1[static_cast<size_t>(j)];
         m_prev1[static_cast<size_t>(j)] = id;
       } else {
-        Instr dr;  // single-buffered: the next push waits until this fold has drained
-        dr.kind = TxKind::Sync;
-        dr.engine = mxu_data(j);
-        dr.dep[0] = id;
-        m_prev1[static_cast<size_t>(j)] = t.add(dr);
+        // Single-buffered: the next push waits until this fold has drained.
+        m_prev1[static_cast<size_t>(j)] = t.add(after(mxu_drain(j), id));
       }
       m_used[static_cast<size_t>(j)] = true;
       ++m_folds;
@@ -103,16 +90,10 @@ std::uint32_t MxuEmitter::matmul(Task& t, int rows, std::int64_t kw, std::int64_
   if (m_accumulate) {
     // The folds' fp32 partial sums are popped from the MXUs and added into the accumulator block in
     // VMEM by the vector unit (a partial fold still returns a full C-wide row).
-    Instr acc;
-    acc.kind = TxKind::VectorOp;
-    acc.engine = kVpu;
-    acc.dtype = DType::fp32;
-    acc.m = static_cast<std::uint32_t>(rows);
-    acc.n = static_cast<std::uint32_t>(cols);
-    acc.flops = static_cast<std::uint64_t>(static_cast<double>(fk * fn) * rows * C);
-    acc.bytes = static_cast<std::uint64_t>(static_cast<double>(fk) * rows * cols * 8.0);
-    acc.dep[0] = m_last_data;
-    t.add(acc);
+    t.add(after(vpu(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
+                    static_cast<std::uint64_t>(static_cast<double>(fk * fn) * rows * C),
+                    static_cast<std::uint64_t>(static_cast<double>(fk) * rows * cols * 8.0)),
+                m_last_data));
   }
   return first;
 }
@@ -127,11 +108,7 @@ std::uint32_t MxuEmitter::drain(Task& t) {
       d.push_back(m_prev1[j]);  // every fold already drained
       continue;
     }
-    Instr dr;
-    dr.kind = TxKind::Sync;
-    dr.engine = mxu_data(static_cast<int>(j));
-    dr.dep[0] = m_prev1[j];
-    d.push_back(t.add(dr));
+    d.push_back(t.add(after(mxu_drain(static_cast<int>(j)), m_prev1[j])));
   }
   if (d.empty()) return join(t, {m_last_data});
   return join(t, d);
@@ -250,15 +227,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
         double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
         double est = steps * t_step + prologue + epilogue;
-        if (est < best.estimate_s * 0.999) {
-          best.bm = bm;
-          best.bn = bn;
-          best.bk = bk;
-          best.buffers = nb;
-          best.cores = cores;
-          best.vmem_bytes = vm;
-          best.estimate_s = est;
-        }
+        if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
       }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM block fits the VMEM budget");
   return best;
@@ -270,188 +239,163 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
   return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
 }
 
+namespace {
+
+// What every TensorCore's program needs (immutable, shared by the tasks).
+struct GemmJob {
+  OpSpec o;
+  TpuSpec spec;  // programs may outlive the caller's spec
+  GemmTiling t;
+  GemmEpilogue epi;
+  TensorRef A, B, C;
+  double ea = 0, eb = 0, ec = 0;
+  Grid grid;
+  int cores = 1;
+  std::int64_t nk = 0;
+  bool functional = false, dequant = false;
+};
+
+// One TensorCore's sequential program over its output blocks: the Pallas grid with the K loop
+// innermost, block DMAs prefetched `buffers - 1` steps ahead, the MXU folds, and the epilogue.
+class CoreProgram {
+ public:
+  CoreProgram(const GemmJob& j, std::uint64_t core, Task& task)
+      : m_j(j), m_emit(task, j.functional), m_task(task), m_mx(j.spec, j.o.dtype) {
+    for (std::int64_t b = static_cast<std::int64_t>(core); b < j.grid.total; b += j.cores) {
+      Block k = j.grid.block(b, j.t, j.o);
+      if (k.rows > 0 && k.cols > 0) m_blocks.push_back(k);
+    }
+    m_steps = static_cast<std::int64_t>(m_blocks.size()) * j.nk;
+    m_ld.resize(static_cast<size_t>(m_steps));
+    m_last_data.assign(static_cast<size_t>(m_steps), kNoDep);
+  }
+
+  void emit() {
+    const std::int64_t depth = std::max(1, m_j.t.buffers - 1);
+    for (std::int64_t st = 0; st < std::min(depth, m_steps); ++st) load_step(st, kNoDep, kNoDep);
+    for (std::int64_t st = 0; st < m_steps; ++st) {
+      const Block& k = block_of(st);
+      const std::int64_t kk = st % m_j.nk;
+      // Grid-step bookkeeping on the scalar unit, once it has issued the previous step's MXU work.
+      const Instr sc = after(scalar_steps(1), m_mx.last_push());
+      const std::uint32_t isc =
+          kk == 0 ? m_emit(sc, [&] { return fop::zero(0, static_cast<int>(k.rows), static_cast<int>(k.cols)); }) : m_emit(sc);
+      // Prefetch `depth` steps ahead into the buffers the previous step used.
+      if (st + depth < m_steps) load_step(st + depth, isc, st >= 1 ? m_last_data[static_cast<size_t>(st - 1)] : kNoDep);
+      const Loaded& L = m_ld[static_cast<size_t>(st)];
+      m_mx.matmul(m_emit, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, L.b, isc, fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype));
+      m_last_data[static_cast<size_t>(st)] = m_mx.last_data();
+      if (kk + 1 == m_j.nk) epilogue(k);
+    }
+  }
+
+ private:
+  struct Loaded {
+    std::uint32_t a = kNoDep, b = kNoDep;
+    int abuf = 1, bbuf = 11;
+  };
+
+  const Block& block_of(std::int64_t st) const { return m_blocks[static_cast<size_t>(st / m_j.nk)]; }
+  std::int64_t kwidth(std::int64_t kk) const { return std::min<std::int64_t>(m_j.t.bk, m_j.o.k - kk * m_j.t.bk); }
+
+  // The A and B blocks of grid step `st`. A block is skipped when the previous step already holds it
+  // (Pallas skips the copy when a block index does not change between consecutive grid steps).
+  void load_step(std::int64_t st, std::uint32_t dep0, std::uint32_t dep1) {
+    const OpSpec& o = m_j.o;
+    const Block& k = block_of(st);
+    const std::int64_t kk = st % m_j.nk, k0 = kk * m_j.t.bk, kw = kwidth(kk);
+    const int bk = m_j.t.bk;
+    Loaded& L = m_ld[static_cast<size_t>(st)];
+    std::int64_t akey = (k.row0 * 1000003 + kk) * 4 + 1;
+    if (akey != m_a_key) {
+      m_abuf = m_abuf >= 9 ? 1 : m_abuf + 1;  // functional buffer ids 1..9 rotate (more than any prefetch depth)
+      const Instr la = dma_in(o.dtype, m_j.A.addr + static_cast<std::uint64_t>((k.row0 * o.k + k0) * m_j.ea),
+                              static_cast<std::uint64_t>(k.rows * kw * m_j.ea), static_cast<std::uint32_t>(k.rows),
+                              static_cast<std::uint32_t>(kw));
+      m_a = m_emit(after(la, dep0, dep1), [&] {
+        return fop::load(m_abuf, m_j.A.id, static_cast<int>(k.row0), static_cast<int>(k0), static_cast<int>(k.rows), bk, o.dtype);
+      });
+      m_a_key = akey;
+    }
+    L.a = m_a;
+    L.abuf = m_abuf;
+    std::int64_t bkey = ((k.group * 1000003 + kk) * 1000003 + k.tn) * 4 + 2;
+    if (bkey != m_b_key) {
+      m_bbuf = m_bbuf >= 19 ? 11 : m_bbuf + 1;
+      const Instr lb = dma_in(o.wdtype, m_j.B.addr + static_cast<std::uint64_t>(((k.brow0 + k0) * o.n + k.col0) * m_j.eb),
+                              static_cast<std::uint64_t>(kw * k.cols * m_j.eb), static_cast<std::uint32_t>(kw),
+                              static_cast<std::uint32_t>(k.cols));
+      m_b = m_emit(after(lb, dep0, dep1), [&] {
+        return fop::load(m_bbuf, m_j.B.id, static_cast<int>(k.brow0 + k0), static_cast<int>(k.col0), bk, static_cast<int>(k.cols),
+                         o.wdtype);
+      });
+      if (m_j.dequant) {
+        // Narrow weights are widened to the MXU dtype on the vector unit once per block.
+        m_b = m_emit(after(vpu(o.dtype, static_cast<std::uint32_t>(kw), static_cast<std::uint32_t>(k.cols), 0,
+                               static_cast<std::uint64_t>(2 * kw * k.cols),
+                               static_cast<std::uint64_t>(kw * k.cols * (m_j.eb + m_j.ea))),
+                           m_b));
+      }
+      m_b_key = bkey;
+    }
+    L.b = m_b;
+    L.bbuf = m_bbuf;
+  }
+
+  // Drain the MXUs, convert (and apply any fused elementwise op) on the vector unit, store on the
+  // output DMA queue. Two output buffers: the block two back must be stored.
+  void epilogue(const Block& k) {
+    const OpSpec& o = m_j.o;
+    const std::uint32_t dr = m_mx.drain(m_task);
+    const Instr v = vpu(DType::fp32, static_cast<std::uint32_t>(k.rows), static_cast<std::uint32_t>(k.cols),
+                        static_cast<std::uint32_t>(std::ceil(m_j.epi.transcendentals_per_elem)),
+                        static_cast<std::uint64_t>(k.rows * k.cols * (1.0 + m_j.epi.flops_per_elem)),
+                        static_cast<std::uint64_t>(k.rows * k.cols * (4.0 + m_j.ec)));
+    const std::uint32_t iv = m_emit(after(v, dr, m_stores.size() >= 2 ? m_stores[m_stores.size() - 2] : kNoDep));
+    const Instr w = dma_out(o.odtype, m_j.C.addr + static_cast<std::uint64_t>((k.row0 * o.n + k.col0) * m_j.ec),
+                            static_cast<std::uint64_t>(k.rows * k.cols * m_j.ec), static_cast<std::uint32_t>(k.rows),
+                            static_cast<std::uint32_t>(k.cols));
+    m_stores.push_back(m_emit(after(w, iv), [&] {
+      return fop::store(0, m_j.C.id, static_cast<int>(k.row0), static_cast<int>(k.col0), static_cast<int>(k.rows),
+                        static_cast<int>(k.cols), o.odtype);
+    }));
+  }
+
+  const GemmJob& m_j;
+  build::Emitter m_emit;
+  Task& m_task;
+  MxuEmitter m_mx;
+  std::vector<Block> m_blocks;
+  std::int64_t m_steps = 0;
+  std::vector<Loaded> m_ld;
+  std::vector<std::uint32_t> m_last_data, m_stores;
+  std::int64_t m_a_key = -1, m_b_key = -1;
+  std::uint32_t m_a = kNoDep, m_b = kNoDep;
+  int m_abuf = 9, m_bbuf = 19;
+};
+
+}  // namespace
+
 KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt, const GemmTiling& t,
                           const GemmEpilogue& epi) {
   op.validate();
   check_mxu_dtypes(op, spec);
   const std::string label = op.label.empty() ? "gemm" : op.label;
-  const TensorRef A = opt.ref(label, "A"), B = opt.ref(label, "B"), Cref = opt.ref(label, "C");
-  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
-  auto grid = std::make_shared<Grid>(make_grid(op, t.bm, t.bn));
-  const int cores = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(spec.tensorcores, grid->total)));
-  const std::int64_t nk = ceil_div(op.k, t.bk);
-  const bool functional = opt.functional;
-  const OpSpec o = op;
-  const TpuSpec spec_copy = spec;  // programs may outlive the caller's spec
-  const bool dequant = op.wdtype != op.dtype;
-
-  Program p;
-  p.name = op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm";
-  p.op = op.label;
-  p.strategy = t.str() + (epi.name.empty() ? "" : ", fused " + epi.name + " epilogue");
-  p.num_tasks = static_cast<std::uint64_t>(grid->total > 0 ? cores : 0);
-  p.static_placement = true;
-  p.functional = functional;
-  p.roofline = {op.flops(), op.min_bytes()};
-  p.make_task = [=](std::uint64_t core, Task& task) {
-    const TpuSpec& s = spec_copy;
-    MxuEmitter mx(s, o.dtype);
-    std::vector<Block> blocks;
-    for (std::int64_t b = static_cast<std::int64_t>(core); b < grid->total; b += cores) {
-      Block k = grid->block(b, t, o);
-      if (k.rows > 0 && k.cols > 0) blocks.push_back(k);
-    }
-    const std::int64_t steps = static_cast<std::int64_t>(blocks.size()) * nk;
-    struct Loaded {
-      std::uint32_t a = kNoDep, b = kNoDep;
-      int abuf = 1, bbuf = 11;
-    };
-    std::vector<Loaded> ld(static_cast<size_t>(steps));
-    std::int64_t a_key_prev = -1, b_key_prev = -1;
-    std::uint32_t a_prev = kNoDep, b_prev = kNoDep;
-    int abuf = 9, bbuf = 19;
-    std::vector<std::uint32_t> last_data_of_step(static_cast<size_t>(steps), kNoDep);
-    auto emit_loads = [&](std::int64_t st, std::uint32_t dep0, std::uint32_t dep1) {
-      const Block& k = blocks[static_cast<size_t>(st / nk)];
-      const std::int64_t kk = st % nk, k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
-      Loaded& L = ld[static_cast<size_t>(st)];
-      // A block (rows x kw): skipped when the previous step already holds it (Pallas skips the copy
-      // when a block index does not change between consecutive grid steps).
-      std::int64_t akey = (k.row0 * 1000003 + kk) * 4 + 1;
-      if (akey != a_key_prev) {
-        Instr la;
-        la.kind = TxKind::DmaRead;
-        la.engine = kDmaIn;
-        la.level = kHbm;
-        la.dtype = o.dtype;
-        la.addr = A.addr + static_cast<std::uint64_t>((k.row0 * o.k + k0) * ea);
-        la.bytes = static_cast<std::uint64_t>(k.rows * kw * ea);
-        la.m = static_cast<std::uint32_t>(k.rows);
-        la.n = static_cast<std::uint32_t>(kw);
-        la.dep[0] = dep0;
-        la.dep[1] = dep1;
-        abuf = abuf >= 9 ? 1 : abuf + 1;  // functional buffer ids 1..9 rotate (more than any prefetch depth)
-        if (functional) {
-          a_prev = task.add(la, fop::load(abuf, A.id, static_cast<int>(k.row0), static_cast<int>(k0),
-                                          static_cast<int>(k.rows), t.bk, o.dtype));
-        } else {
-          a_prev = task.add(la);
-        }
-        a_key_prev = akey;
-      }
-      L.a = a_prev;
-      L.abuf = abuf;
-      std::int64_t bkey = ((k.group * 1000003 + kk) * 1000003 + k.tn) * 4 + 2;
-      if (bkey != b_key_prev) {
-        Instr lb;
-        lb.kind = TxKind::DmaRead;
-        lb.engine = kDmaIn;
-        lb.level = kHbm;
-        lb.dtype = o.wdtype;
-        lb.addr = B.addr + static_cast<std::uint64_t>(((k.brow0 + k0) * o.n + k.col0) * eb);
-        lb.bytes = static_cast<std::uint64_t>(kw * k.cols * eb);
-        lb.m = static_cast<std::uint32_t>(kw);
-        lb.n = static_cast<std::uint32_t>(k.cols);
-        lb.dep[0] = dep0;
-        lb.dep[1] = dep1;
-        bbuf = bbuf >= 19 ? 11 : bbuf + 1;
-        if (functional) {
-          b_prev = task.add(lb, fop::load(bbuf, B.id, static_cast<int>(k.brow0 + k0), static_cast<int>(k.col0), t.bk,
-                                          static_cast<int>(k.cols), o.wdtype));
-        } else {
-          b_prev = task.add(lb);
-        }
-        if (dequant) {
-          // Narrow weights are widened to the MXU dtype on the vector unit once per block.
-          Instr cv;
-          cv.kind = TxKind::VectorOp;
-          cv.engine = kVpu;
-          cv.dtype = o.dtype;
-          cv.m = static_cast<std::uint32_t>(kw);
-          cv.n = static_cast<std::uint32_t>(k.cols);
-          cv.flops = static_cast<std::uint64_t>(2 * kw * k.cols);
-          cv.bytes = static_cast<std::uint64_t>(kw * k.cols * (eb + ea));
-          cv.dep[0] = b_prev;
-          b_prev = task.add(cv);
-        }
-        b_key_prev = bkey;
-      }
-      L.b = b_prev;
-      L.bbuf = bbuf;
-    };
-
-    std::vector<std::uint32_t> stores;
-    const std::int64_t depth = std::max(1, t.buffers - 1);
-    for (std::int64_t st = 0; st < std::min(depth, steps); ++st) emit_loads(st, kNoDep, kNoDep);
-    for (std::int64_t st = 0; st < steps; ++st) {
-      const Block& k = blocks[static_cast<size_t>(st / nk)];
-      const std::int64_t kk = st % nk, k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
-      // Grid-step bookkeeping on the scalar unit, once it has issued the previous step's MXU work.
-      Instr sc;
-      sc.kind = TxKind::Sync;
-      sc.engine = kScalar;
-      sc.n = 1;
-      sc.dep[0] = mx.last_push();
-      std::uint32_t isc;
-      if (functional && kk == 0) {
-        FuncOp z;
-        z.code = FuncCode::Zero;
-        z.dst = 0;
-        z.rows = static_cast<int>(k.rows);
-        z.cols = static_cast<int>(k.cols);
-        isc = task.add(sc, z);
-      } else {
-        isc = task.add(sc);
-      }
-      // Prefetch `depth` steps ahead into the buffers the previous step used.
-      if (st + depth < steps)
-        emit_loads(st + depth, isc, st >= 1 ? last_data_of_step[static_cast<size_t>(st - 1)] : kNoDep);
-      const Loaded& L = ld[static_cast<size_t>(st)];
-      FuncOp fm;
-      if (functional) {
-        fm.code = FuncCode::MatMul;
-        fm.dst = 0;
-        fm.a = L.abuf;
-        fm.b = L.bbuf;
-        fm.dtype = o.dtype;
-      }
-      mx.matmul(task, static_cast<int>(k.rows), kw, k.cols, L.a, L.b, isc, functional ? &fm : nullptr);
-      last_data_of_step[static_cast<size_t>(st)] = mx.last_data();
-      if (kk + 1 < nk) continue;
-      // Epilogue: drain the MXUs, convert (and apply any fused elementwise op) on the vector unit,
-      // store on the output DMA queue. Two output buffers: the block two back must be stored.
-      std::uint32_t dr = mx.drain(task);
-      Instr v;
-      v.kind = TxKind::VectorOp;
-      v.engine = kVpu;
-      v.dtype = DType::fp32;
-      v.m = static_cast<std::uint32_t>(k.rows);
-      v.n = static_cast<std::uint32_t>(k.cols);
-      v.k = static_cast<std::uint32_t>(std::ceil(epi.transcendentals_per_elem));
-      v.flops = static_cast<std::uint64_t>(k.rows * k.cols * (1.0 + epi.flops_per_elem));
-      v.bytes = static_cast<std::uint64_t>(k.rows * k.cols * (4.0 + ec));
-      v.dep[0] = dr;
-      v.dep[1] = stores.size() >= 2 ? stores[stores.size() - 2] : kNoDep;
-      std::uint32_t iv = task.add(v);
-      Instr w;
-      w.kind = TxKind::DmaWrite;
-      w.engine = kDmaOut;
-      w.level = kHbm;
-      w.dtype = o.odtype;
-      w.addr = Cref.addr + static_cast<std::uint64_t>((k.row0 * o.n + k.col0) * ec);
-      w.bytes = static_cast<std::uint64_t>(k.rows * k.cols * ec);
-      w.m = static_cast<std::uint32_t>(k.rows);
-      w.n = static_cast<std::uint32_t>(k.cols);
-      w.dep[0] = iv;
-      if (functional) {
-        stores.push_back(task.add(w, fop::store(0, Cref.id, static_cast<int>(k.row0), static_cast<int>(k.col0),
-                                                static_cast<int>(k.rows), static_cast<int>(k.cols), o.odtype)));
-      } else {
-        stores.push_back(task.add(w));
-      }
-    }
-  };
-  return {p};
+  auto j = std::make_shared<GemmJob>();
+  j->o = op, j->spec = spec, j->t = t, j->epi = epi;
+  j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C");
+  j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
+  j->grid = make_grid(op, t.bm, t.bn);
+  j->cores = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(spec.tensorcores, j->grid.total)));
+  j->nk = ceil_div(op.k, t.bk);
+  j->functional = opt.functional;
+  j->dequant = op.wdtype != op.dtype;
+  std::shared_ptr<const GemmJob> job = j;
+  Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op,
+                             t.str() + (epi.name.empty() ? "" : ", fused " + epi.name + " epilogue"),
+                             static_cast<std::uint64_t>(job->grid.total > 0 ? job->cores : 0),
+                             [job](std::uint64_t core, Task& task) { CoreProgram(*job, core, task).emit(); }, opt.functional);
+  return {build::static_program(p)};
 }
 
 }  // namespace xpu::tpu

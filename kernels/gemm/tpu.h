@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chips/tpu/tpu_spec.h"
+#include "kernels/common/builders.h"
 #include "kernels/common/lowering.h"
 
 namespace xpu::tpu {
@@ -48,10 +49,13 @@ void check_mxu_dtypes(const OpSpec& op, const TpuSpec& spec);
 class MxuEmitter {
  public:
   MxuEmitter(const TpuSpec& spec, DType dtype);
-  // Returns the index of the first data-port instruction (functional ops attach there). `a_dep`: the
-  // LHS is in VMEM; `w_dep`: the weights are in VMEM; `extra`: another dependency (kNoDep if none).
+  // Returns the index of the first data-port instruction. `a_dep`: the LHS is in VMEM; `w_dep`: the
+  // weights are in VMEM; `extra`: another dependency (kNoDep if none). With an emitter, `func` (the
+  // functional product) is attached to the first data-port instruction when the program is functional.
+  std::uint32_t matmul(build::Emitter& emit, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep,
+                       std::uint32_t w_dep, std::uint32_t extra, const FuncOp& func);
   std::uint32_t matmul(Task& t, int rows, std::int64_t kw, std::int64_t cols, std::uint32_t a_dep, std::uint32_t w_dep,
-                       std::uint32_t extra, const FuncOp* func = nullptr);
+                       std::uint32_t extra);
   // The last data-port instruction emitted (kNoDep before any).
   std::uint32_t last_data() const { return m_last_data; }
   // The last weight push emitted: the scalar unit has issued the MXU work up to here.

@@ -106,157 +106,177 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
   return lower_gemm(op, spec, opt, choose_gemm_plan(op, spec));
 }
 
+namespace {
+
+struct Block {
+  std::int64_t grow0, brow0, rows, c0, cols;
+};
+
+// What every core's stream needs (immutable, shared).
+struct GemmJob {
+  OpSpec o;
+  GemmPlan plan;
+  TensorRef A, B, C;
+  double ea = 0, eb = 0, ec = 0;
+  DType mmd = DType::bf16;
+  int cores = 0, banks = 0;
+  std::int64_t rows_total = 0;
+  std::vector<Block> blocks;
+  bool functional = false;
+};
+
+// One core's streams: its blocks one after another, each a set of PSUM output tiles accumulated over
+// K chunks loaded into `buffers` rotating SBUF buffers, then evacuated and stored.
+class CoreStreams {
+ public:
+  CoreStreams(const GemmJob& j, Task& task)
+      : m_j(j), m_emit(task, j.functional), m_slot_last(static_cast<size_t>(j.plan.buffers), kNoDep),
+        m_bank_free(static_cast<size_t>(j.banks), kNoDep) {}
+
+  void block(const Block& b) {
+    tiles_of(b);
+    m_emit(build::sync(kTensor), [&] { return fop::zero(0, static_cast<int>(b.rows), static_cast<int>(b.cols)); });
+    const std::int64_t ksteps = ceil_div(m_j.o.k, kPartitions);
+    bool first_step = true;
+    for (std::int64_t ks0 = 0; ks0 < ksteps; ks0 += m_j.plan.kc) k_chunk(b, ks0, first_step);
+    evacuate(b);
+  }
+
+ private:
+  // An output tile: stationary free, moving free, offsets and extent in C, its PSUM bank.
+  struct Tile {
+    int sf, mf;
+    std::int64_t r, c, rows, cols;
+    int bank;
+    std::uint32_t last_mm = kNoDep;
+  };
+
+  void tiles_of(const Block& b) {
+    m_tiles.clear();
+    if (m_j.plan.a_stationary) {
+      for (std::int64_t r = 0; r < b.rows; r += kPartitions)
+        for (std::int64_t c = 0; c < b.cols; c += kMaxMovingFree) {
+          std::int64_t rr = std::min<std::int64_t>(kPartitions, b.rows - r), cc = std::min<std::int64_t>(kMaxMovingFree, b.cols - c);
+          m_tiles.push_back({static_cast<int>(rr), static_cast<int>(cc), r, c, rr, cc, 0});
+        }
+    } else {
+      for (std::int64_t c = 0; c < b.cols; c += kPartitions) {
+        std::int64_t cc = std::min<std::int64_t>(kPartitions, b.cols - c);
+        m_tiles.push_back({static_cast<int>(cc), static_cast<int>(b.rows), 0, c, b.rows, cc, 0});
+      }
+    }
+    for (auto& t : m_tiles) t.bank = static_cast<int>(m_tile_no++ % m_j.banks);
+  }
+
+  // One K chunk: A^T [kw, rows] (K-major, runs of rows*ea) and B [kw, cols] into the next buffer,
+  // then every tile's 128-deep matmuls (the chunk's last one carries the functional product).
+  void k_chunk(const Block& b, std::int64_t ks0, bool& first_step) {
+    const GemmJob& j = m_j;
+    const OpSpec& o = j.o;
+    const std::int64_t K = o.k, N = o.n;
+    const std::int64_t k0 = ks0 * kPartitions;
+    const std::int64_t kw = std::min<std::int64_t>(j.plan.kc * kPartitions, K - k0);
+    const size_t slot = static_cast<size_t>(m_chunk_no++ % j.plan.buffers);
+    const Instr la = dma(TxKind::DmaRead, j.A.addr + static_cast<std::uint64_t>((k0 * j.rows_total + b.grow0) * j.ea),
+                         static_cast<std::uint64_t>(b.rows * kw * j.ea), static_cast<std::uint32_t>(kw), o.dtype);
+    const Instr lb = dma(TxKind::DmaRead, j.B.addr + static_cast<std::uint64_t>(((b.brow0 + k0) * N + b.c0) * j.eb),
+                         static_cast<std::uint64_t>(kw * b.cols * j.eb), static_cast<std::uint32_t>(kw), o.wdtype);
+    const std::uint32_t ia = m_emit(with_deps(la, m_slot_last[slot]), [&] {
+      return fop::load(1, j.A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows), static_cast<int>(kw),
+                       o.dtype);
+    });
+    const std::uint32_t ib = m_emit(with_deps(lb, m_slot_last[slot]), [&] {
+      return fop::load(2, j.B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
+                       static_cast<int>(b.cols), o.wdtype);
+    });
+    std::uint32_t last = kNoDep;
+    for (std::int64_t kk = k0; kk < k0 + kw; kk += kPartitions) {
+      const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, K - kk));
+      const bool last_step = kk + kPartitions >= k0 + kw;
+      for (auto& t : m_tiles) {
+        const Instr mm = with_deps(matmul(t.sf, t.mf, kd, j.mmd, static_cast<std::uint64_t>(2 * t.rows * t.cols * kd)), ia, ib,
+                                   first_step ? m_bank_free[static_cast<size_t>(t.bank)] : kNoDep);
+        last = t.last_mm = last_step && &t == &m_tiles.back() ? m_emit(mm, [&] { return fop::matmul(0, 1, 2, j.mmd); }) : m_emit(mm);
+      }
+      first_step = false;
+    }
+    m_slot_last[slot] = last;
+  }
+
+  // Evacuate each PSUM tile (fp32) into SBUF in the output dtype (VectorE, or ScalarE with a fused
+  // activation), then store it; the block's last store carries the functional store.
+  void evacuate(const Block& b) {
+    const GemmJob& j = m_j;
+    const Engine ev = j.plan.fused_activation ? kScalar : kVector;
+    const double act_flops = j.plan.fused_activation ? 8.0 : 1.0;
+    for (auto& t : m_tiles) {
+      // PSUM holds [stationary free partitions, moving free]: rows x cols (A-st) or cols x rows (B-st).
+      const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, 1, DType::fp32, act_flops), t.last_mm));
+      m_bank_free[static_cast<size_t>(t.bank)] = ie;
+      const std::uint64_t bytes = static_cast<std::uint64_t>(t.rows * t.cols * j.ec);
+      const std::uint64_t addr = j.C.addr + static_cast<std::uint64_t>(((b.grow0 + t.r) * j.o.n + b.c0 + t.c) * j.ec);
+      // A-stationary tiles store row by row; B-stationary tiles are transposed by the DMA (element scatter).
+      const Instr st = with_deps(dma(TxKind::DmaWrite, addr, bytes,
+                                     j.plan.a_stationary ? static_cast<std::uint32_t>(t.rows) : static_cast<std::uint32_t>(t.rows * t.cols),
+                                     j.o.odtype),
+                                 ie);
+      if (&t != &m_tiles.back()) {
+        m_emit(st);
+        continue;
+      }
+      m_emit(st, [&] {
+        return fop::store(0, j.C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
+                          static_cast<int>(b.cols), j.o.odtype);
+      });
+    }
+  }
+
+  const GemmJob& m_j;
+  build::Emitter m_emit;
+  std::vector<std::uint32_t> m_slot_last, m_bank_free;
+  std::vector<Tile> m_tiles;
+  std::int64_t m_chunk_no = 0, m_tile_no = 0;
+};
+
+}  // namespace
+
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan) {
   op.validate();
   for (DType d : {op.dtype, op.wdtype})
     if (spec.cols_per_cycle(d) <= 0)
       unsupported(spec.name, op, std::string("the NeuronCore-") + spec.neuroncore + " Tensor Engine has no " + name(d) +
                                      " matmul path (use bf16" + (spec.tensor.fp8 > 0 ? ", fp8" : "") + " or fp32)");
+  auto j = std::make_shared<GemmJob>();
+  j->o = op, j->plan = plan;
   const std::string label = op.label.empty() ? "gemm" : op.label;
-  const TensorRef A = opt.ref(label, "A"), B = opt.ref(label, "B"), C = opt.ref(label, "C");
-  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
-  const DType mmd = mm_dtype(op);
-  const bool functional = opt.functional && !plan.fused_activation;
-  const int cores = spec.active_cores();
-  const int banks = spec.psum_banks;
+  j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C");
+  j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
+  j->mmd = mm_dtype(op);
+  j->functional = opt.functional && !plan.fused_activation;
+  j->cores = spec.active_cores();
+  j->banks = spec.psum_banks;
   const std::int64_t br = plan.block_rows(), bc = plan.block_cols();
-  if (plan.buffers * plan.kc * (br * ea + bc * eb) > spec.sbuf_per_partition.value())
+  if (plan.buffers * plan.kc * (br * j->ea + bc * j->eb) > spec.sbuf_per_partition.value())
     throw InputError(spec.name + ": GEMM plan needs more SBUF per partition than " + spec.sbuf_per_partition.str());
-  if (plan.tiles_r * plan.tiles_c > banks)
+  if (plan.tiles_r * plan.tiles_c > j->banks)
     throw InputError(spec.name + ": GEMM block of " + std::to_string(plan.tiles_r * plan.tiles_c) +
-                     " PSUM tiles exceeds the " + std::to_string(banks) + " PSUM banks");
-
-  struct Block {
-    std::int64_t grow0, brow0, rows, c0, cols;
-  };
-  auto blocks = std::make_shared<std::vector<Block>>();
-  for (const auto& g : groups_of(op))
+                     " PSUM tiles exceeds the " + std::to_string(j->banks) + " PSUM banks");
+  for (const auto& g : groups_of(op)) {
+    j->rows_total += g.rows;
     for (std::int64_t r0 = 0; r0 < g.rows; r0 += br)
       for (std::int64_t c0 = 0; c0 < op.n; c0 += bc)
-        blocks->push_back({g.row0 + r0, g.brow0, std::min(br, g.rows - r0), c0, std::min(bc, op.n - c0)});
-  const std::int64_t K = op.k, N = op.n;
-  std::int64_t rows_total = 0;
-  for (const auto& g : groups_of(op)) rows_total += g.rows;
-  const OpSpec o = op;
-
-  auto build = [=](int core, Task& task) {
-    std::vector<std::uint32_t> slot_last(static_cast<size_t>(plan.buffers), kNoDep);
-    std::vector<std::uint32_t> bank_free(static_cast<size_t>(banks), kNoDep);
-    std::int64_t chunk_no = 0, tile_no = 0;
-    for (size_t bi = static_cast<size_t>(core); bi < blocks->size(); bi += static_cast<size_t>(cores)) {
-      const Block& b = (*blocks)[bi];
-      // Output tiles of the block: (stationary free, moving free, row offset, col offset).
-      struct Tile {
-        int sf, mf;
-        std::int64_t r, c, rows, cols;
-        int bank;
-        std::uint32_t last_mm = kNoDep;
-      };
-      std::vector<Tile> tiles;
-      if (plan.a_stationary) {
-        for (std::int64_t r = 0; r < b.rows; r += kPartitions)
-          for (std::int64_t c = 0; c < b.cols; c += kMaxMovingFree) {
-            std::int64_t rr = std::min<std::int64_t>(kPartitions, b.rows - r), cc = std::min<std::int64_t>(kMaxMovingFree, b.cols - c);
-            tiles.push_back({static_cast<int>(rr), static_cast<int>(cc), r, c, rr, cc, 0});
-          }
-      } else {
-        for (std::int64_t c = 0; c < b.cols; c += kPartitions) {
-          std::int64_t cc = std::min<std::int64_t>(kPartitions, b.cols - c);
-          tiles.push_back({static_cast<int>(cc), static_cast<int>(b.rows), 0, c, b.rows, cc, 0});
-        }
-      }
-      for (auto& t : tiles) t.bank = static_cast<int>(tile_no++ % banks);
-      Instr s;
-      s.kind = TxKind::Sync;
-      s.engine = kTensor;
-      std::uint32_t start;
-      if (functional) {
-        FuncOp z;
-        z.code = FuncCode::Zero;
-        z.dst = 0;
-        z.rows = static_cast<int>(b.rows);
-        z.cols = static_cast<int>(b.cols);
-        start = task.add(s, z);
-      } else {
-        start = task.add(s);
-      }
-      (void)start;
-      const std::int64_t ksteps = ceil_div(K, kPartitions);
-      bool first_step = true;
-      for (std::int64_t ks0 = 0; ks0 < ksteps; ks0 += plan.kc) {
-        const std::int64_t k0 = ks0 * kPartitions;
-        const std::int64_t kw = std::min<std::int64_t>(plan.kc * kPartitions, K - k0);
-        const size_t slot = static_cast<size_t>(chunk_no++ % plan.buffers);
-        // A^T chunk [kw, rows] (K-major, runs of rows*ea) and B chunk [kw, cols].
-        Instr la = dma(TxKind::DmaRead, A.addr + static_cast<std::uint64_t>((k0 * rows_total + b.grow0) * ea),
-                       static_cast<std::uint64_t>(b.rows * kw * ea), static_cast<std::uint32_t>(kw), o.dtype);
-        la.dep[0] = slot_last[slot];
-        Instr lb = dma(TxKind::DmaRead, B.addr + static_cast<std::uint64_t>(((b.brow0 + k0) * N + b.c0) * eb),
-                       static_cast<std::uint64_t>(kw * b.cols * eb), static_cast<std::uint32_t>(kw), o.wdtype);
-        lb.dep[0] = slot_last[slot];
-        std::uint32_t ia, ib;
-        if (functional) {
-          ia = task.add(la, fop::load(1, A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows),
-                                      static_cast<int>(kw), o.dtype));
-          ib = task.add(lb, fop::load(2, B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
-                                      static_cast<int>(b.cols), o.wdtype));
-        } else {
-          ia = task.add(la);
-          ib = task.add(lb);
-        }
-        std::uint32_t last = kNoDep;
-        for (std::int64_t kk = k0; kk < k0 + kw; kk += kPartitions) {
-          const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, K - kk));
-          for (auto& t : tiles) {
-            Instr mm = matmul(t.sf, t.mf, kd, mmd, static_cast<std::uint64_t>(2 * t.rows * t.cols * kd));
-            mm = with_deps(mm, ia, ib, first_step ? bank_free[static_cast<size_t>(t.bank)] : kNoDep);
-            last = t.last_mm = task.add(mm);
-          }
-          first_step = false;
-        }
-        slot_last[slot] = last;
-        if (functional) {
-          FuncOp fm;
-          fm.code = FuncCode::MatMul;
-          fm.dst = 0;
-          fm.a = 1;
-          fm.b = 2;
-          fm.dtype = mmd;
-          task.func.push_back(fm);
-          task.instrs[last].func = static_cast<std::int32_t>(task.func.size() - 1);
-        }
-      }
-      // Evacuate each PSUM tile (fp32) into SBUF in the output dtype, then store it.
-      std::uint32_t last_store = kNoDep;
-      for (auto& t : tiles) {
-        const Engine ev = plan.fused_activation ? kScalar : kVector;
-        const double act_flops = plan.fused_activation ? 8.0 : 1.0;
-        // PSUM holds [stationary free partitions, moving free]: rows x cols (A-st) or cols x rows (B-st).
-        Instr e = lane(ev, t.sf, t.mf, 1, DType::fp32, act_flops);
-        e.dep[0] = t.last_mm;
-        std::uint32_t ie = task.add(e);
-        bank_free[static_cast<size_t>(t.bank)] = ie;
-        const std::uint64_t bytes = static_cast<std::uint64_t>(t.rows * t.cols * ec);
-        const std::uint64_t addr = C.addr + static_cast<std::uint64_t>(((b.grow0 + t.r) * N + b.c0 + t.c) * ec);
-        // A-stationary tiles store row by row; B-stationary tiles are transposed by the DMA (element scatter).
-        Instr st = dma(TxKind::DmaWrite, addr, bytes,
-                       plan.a_stationary ? static_cast<std::uint32_t>(t.rows) : static_cast<std::uint32_t>(t.rows * t.cols),
-                       o.odtype);
-        st.dep[0] = ie;
-        last_store = task.add(st);
-      }
-      if (functional) {
-        task.func.push_back(fop::store(0, C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
-                                       static_cast<int>(b.cols), o.odtype));
-        task.instrs[last_store].func = static_cast<std::int32_t>(task.func.size() - 1);
-      }
-    }
+        j->blocks.push_back({g.row0 + r0, g.brow0, std::min(br, g.rows - r0), c0, std::min(bc, op.n - c0)});
+  }
+  std::shared_ptr<const GemmJob> job = j;
+  auto build = [job](int core, Task& task) {
+    CoreStreams s(*job, task);
+    for (size_t bi = static_cast<size_t>(core); bi < job->blocks.size(); bi += static_cast<size_t>(job->cores)) s.block(job->blocks[bi]);
   };
   Program p = per_core_program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op,
-                               plan.str() + ", " + std::to_string(blocks->size()) + " blocks over " +
-                                   std::to_string(cores) + " NeuronCores",
+                               plan.str() + ", " + std::to_string(j->blocks.size()) + " blocks over " +
+                                   std::to_string(j->cores) + " NeuronCores",
                                spec, build);
-  p.functional = functional;
+  p.functional = j->functional;
   return {p};
 }
 

@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-#include "chips/gpu/isa.h"
+#include "kernels/gpu_builders.h"
 
 namespace xpu::gpu {
 
@@ -67,11 +67,7 @@ RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& la
       const int hd = o.head_dim > 0 ? static_cast<int>(o.head_dim) : (c % 128 == 0 ? 128 : c);
       f.load = seq({load(0, X, r0, 0, rows, c, o.dtype), load(2, opt.ref(label, "positions").id, r0, 0, rows, 1, DType::fp32),
                     load(1, opt.ref(label, "inv_freq").id, 0, 0, 1, hd / 2, DType::fp32)});
-      FuncOp r;
-      r.code = FuncCode::Rope;
-      r.dst = 9, r.a = 0, r.b = 1, r.c = 2;
-      r.pos.head_dim = hd;
-      f.compute = r;
+      f.compute = rope(9, 0, 1, 2, hd);
       break;
     }
     default:
@@ -118,63 +114,37 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
   const bool functional = opt.functional;
   if (functional) row_func(op, opt, label, 0, 1);  // unsupported ops fail here, before the run
   const LowerOptions fopt = functional ? opt : LowerOptions{};
-  Program p;
-  p.name = name(op.kind);
-  p.op = op.label;
-  p.strategy = std::to_string(rows_per_block) + " rows per block, " + std::to_string(blocks) + " blocks";
-  p.num_tasks = static_cast<std::uint64_t>(blocks);
-  p.roofline = {op.flops(), op.min_bytes()};
-  p.make_task = [=](std::uint64_t index, Task& t) {
+  auto make = [=](std::uint64_t index, Task& t) {
     std::int64_t r0 = static_cast<std::int64_t>(index) * rows_per_block;
     std::int64_t rows = std::min(rows_per_block, o.rows - r0);
-    t.threads = 256;
-    t.registers = 64;
-    t.smem_bytes = static_cast<std::uint32_t>(std::min(rows * rc.in_per_row, 65536.0));
-    Instr ld;
-    ld.kind = TxKind::DmaRead;
-    ld.engine = kTma;
-    ld.level = kGlobal;
-    ld.dtype = o.dtype;
-    // Embedding rows are gathered from the table at token-dependent rows: spread over the table.
-    ld.addr = (o.kind == OpKind::Embedding ? W.addr + static_cast<std::uint64_t>((r0 * 7919 % std::max<std::int64_t>(1, o.n)) * rc.in_per_row)
-                                            : X.addr + static_cast<std::uint64_t>(r0 * rc.in_per_row));
-    ld.bytes = static_cast<std::uint64_t>(rows * rc.in_per_row);
-    ld.m = static_cast<std::uint32_t>(o.kind == OpKind::Embedding ? rows : 1);
+    block_shape(t, 256, 64, static_cast<std::uint32_t>(std::min(rows * rc.in_per_row, 65536.0)));
+    build::Emitter emit(t, functional);
     RowFunc f;
     if (functional) f = row_func(o, fopt, label, static_cast<int>(r0), static_cast<int>(rows));
-    std::uint32_t il = functional ? t.add(ld, f.load) : t.add(ld);
+    // Embedding rows are gathered from the table at token-dependent rows: spread over the table.
+    const bool gather = o.kind == OpKind::Embedding;
+    const std::uint64_t addr = gather ? W.addr + static_cast<std::uint64_t>((r0 * 7919 % std::max<std::int64_t>(1, o.n)) * rc.in_per_row)
+                                      : X.addr + static_cast<std::uint64_t>(r0 * rc.in_per_row);
+    const std::uint32_t il = emit(tma_load(kGlobal, o.dtype, addr, static_cast<std::uint64_t>(rows * rc.in_per_row),
+                                           static_cast<std::uint32_t>(gather ? rows : 1)),
+                                  f.load);
     std::uint32_t iw = kNoDep;
     if (rc.shared_bytes > 0) {
-      Instr lw = ld;
-      lw.addr = W.addr;
-      lw.bytes = static_cast<std::uint64_t>(rc.shared_bytes);
-      lw.m = 1;
-      iw = functional && f.has_load_w ? t.add(lw, f.load_w) : t.add(lw);
+      const Instr lw = tma_load(kGlobal, o.dtype, W.addr, static_cast<std::uint64_t>(rc.shared_bytes), 1);
+      iw = f.has_load_w ? emit(lw, f.load_w) : emit(lw);
     }
-    Instr v;
-    v.kind = TxKind::VectorOp;
-    v.engine = kVector;
-    v.dtype = DType::fp32;
-    v.m = static_cast<std::uint32_t>(rows);
-    v.n = static_cast<std::uint32_t>(o.cols);
-    v.k = static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0);
-    v.flops = static_cast<std::uint64_t>(rc.flops_per_elem * rows * o.cols);
-    v.dep[0] = il;
-    v.dep[1] = iw;
-    std::uint32_t iv = functional ? t.add(v, f.compute) : t.add(v);
-    Instr st;
-    st.kind = TxKind::DmaWrite;
-    st.engine = kTma;
-    st.level = kGlobal;
-    st.dtype = o.odtype;
-    st.addr = Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row);
-    st.bytes = static_cast<std::uint64_t>(rows * rc.out_per_row);
-    st.dep[0] = iv;
-    if (functional) t.add(st, f.store);
-    else t.add(st);
+    const Instr v = cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(o.cols),
+                         static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0),
+                         static_cast<std::uint64_t>(rc.flops_per_elem * rows * o.cols));
+    const std::uint32_t iv = emit(after(v, il, iw), f.compute);
+    emit(after(tma_store(kGlobal, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row),
+                         static_cast<std::uint64_t>(rows * rc.out_per_row)),
+               iv),
+         f.store);
   };
-  p.functional = functional;
-  return {p};
+  return {build::program(name(op.kind), op,
+                         std::to_string(rows_per_block) + " rows per block, " + std::to_string(blocks) + " blocks",
+                         static_cast<std::uint64_t>(blocks), make, functional)};
 }
 
 }  // namespace xpu::gpu

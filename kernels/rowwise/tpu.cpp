@@ -7,7 +7,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "chips/tpu/isa.h"
+#include "kernels/tpu_builders.h"
 
 namespace xpu::tpu {
 
@@ -32,96 +32,78 @@ RowCost row_cost(const OpSpec& op) {
   return r;
 }
 
-KernelPrograms lower_rowwise(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
-  op.validate();
-  const RowCost rc = row_cost(op);
-  const std::string label = op.label.empty() ? name(op.kind) : op.label;
-  const TensorRef X = opt.ref(label, "X"), W = opt.ref(label, "W"), Y = opt.ref(label, "Y");
-  const int T = spec.tensorcores;
-  // Block rows: about 1 MiB of input per block (a multiple of 8 sublanes), at least one block per core.
+namespace {
+
+// Block rows: about 1 MiB of input per block (a multiple of 8 sublanes), at least one block per core,
+// halved until `nb` buffers of input and output fit the VMEM budget.
+std::int64_t block_rows(const OpSpec& op, const RowCost& rc, const TpuSpec& spec, int nb) {
   std::int64_t br = static_cast<std::int64_t>(std::max(8.0, std::floor((1 << 20) / std::max(1.0, rc.in_bytes) / 8) * 8));
-  br = std::min(br, std::max<std::int64_t>(8, ceil_div(ceil_div(op.rows, T), 8) * 8));
-  const int nb = 3;
+  br = std::min(br, std::max<std::int64_t>(8, ceil_div(ceil_div(op.rows, spec.tensorcores), 8) * 8));
   while (br > 8 && nb * br * (rc.in_bytes + rc.out_bytes) + rc.const_bytes > spec.vmem_capacity.value() * spec.vmem_budget)
     br = std::max<std::int64_t>(8, br / 2);
-  const std::int64_t blocks = ceil_div(op.rows, br);
-  const int cores = static_cast<int>(std::min<std::int64_t>(T, blocks));
-  const OpSpec o = op;
-  std::ostringstream st;
-  st << "row blocks of " << br << " x " << op.cols << ", " << nb << " buffers, " << cores << " TensorCore"
-     << (cores > 1 ? "s" : "");
+  return br;
+}
 
-  Program p;
-  p.name = name(op.kind);
-  p.op = op.label;
-  p.strategy = st.str();
-  p.num_tasks = static_cast<std::uint64_t>(cores);
-  p.static_placement = true;
-  p.roofline = {op.flops(), op.min_bytes()};
-  p.make_task = [=](std::uint64_t core, Task& t) {
-    std::uint32_t wload = kNoDep;
-    if (rc.const_bytes > 0) {
-      Instr l;
-      l.kind = TxKind::DmaRead;
-      l.engine = kDmaIn;
-      l.level = kHbm;
-      l.dtype = o.wdtype;
-      l.addr = W.addr;
-      l.bytes = static_cast<std::uint64_t>(rc.const_bytes);
-      wload = t.add(l);
-    }
-    std::vector<std::int64_t> mine;
-    for (std::int64_t b = static_cast<std::int64_t>(core); b < blocks; b += cores) mine.push_back(b);
-    const size_t n = mine.size();
-    std::vector<std::uint32_t> ld(n, kNoDep), vp(n, kNoDep), stv(n, kNoDep);
-    auto rows_of = [&](size_t i) { return std::min<std::int64_t>(br, o.rows - mine[i] * br); };
-    auto load = [&](size_t i, std::uint32_t d0, std::uint32_t d1) {
-      Instr l;
-      l.kind = TxKind::DmaRead;
-      l.engine = kDmaIn;
-      l.level = kHbm;
-      l.dtype = o.dtype;
-      l.addr = X.addr + static_cast<std::uint64_t>(mine[i] * br * rc.in_bytes);
-      l.bytes = static_cast<std::uint64_t>(rows_of(i) * rc.in_bytes);
-      l.dep[0] = d0;
-      l.dep[1] = d1;
-      ld[i] = t.add(l);
-    };
-    const size_t depth = nb - 1;
-    for (size_t i = 0; i < std::min(depth, n); ++i) load(i, kNoDep, kNoDep);
-    for (size_t i = 0; i < n; ++i) {
-      Instr sc;
-      sc.kind = TxKind::Sync;
-      sc.engine = kScalar;
-      sc.n = 1;
-      std::uint32_t isc = t.add(sc);
-      if (i + depth < n) load(i + depth, isc, i >= 1 ? vp[i - 1] : kNoDep);
-      const std::int64_t r = rows_of(i);
-      Instr v;
-      v.kind = TxKind::VectorOp;
-      v.engine = kVpu;
-      v.dtype = DType::fp32;  // the vector unit computes in fp32
-      v.m = static_cast<std::uint32_t>(r);
-      v.n = static_cast<std::uint32_t>(o.cols);
-      v.k = static_cast<std::uint32_t>(std::ceil(rc.transcendentals_per_elem));
-      v.flops = static_cast<std::uint64_t>(r * o.cols * rc.flops_per_elem);
-      v.bytes = static_cast<std::uint64_t>(r * (rc.in_bytes + rc.out_bytes));
-      v.dep[0] = ld[i];
-      v.dep[1] = wload;
-      v.dep[2] = i >= 2 ? stv[i - 2] : kNoDep;  // two output buffers
-      vp[i] = t.add(v);
-      Instr s;
-      s.kind = TxKind::DmaWrite;
-      s.engine = kDmaOut;
-      s.level = kHbm;
-      s.dtype = o.odtype;
-      s.addr = Y.addr + static_cast<std::uint64_t>(mine[i] * br * rc.out_bytes);
-      s.bytes = static_cast<std::uint64_t>(r * rc.out_bytes);
-      s.dep[0] = vp[i];
-      stv[i] = t.add(s);
-    }
+// A row op as blocks of `br` rows, block b on TensorCore b mod cores.
+struct RowStream {
+  OpSpec o;
+  RowCost rc;
+  TensorRef X, W, Y;
+  std::int64_t br = 8, blocks = 0;
+  int cores = 1, nb = 3;
+};
+
+// One TensorCore's blocks: loads `nb - 1` blocks ahead (after the grid step and the vector op that
+// freed the buffer), the vector unit in fp32 with two output buffers, stores on their own queue.
+void emit_core(const RowStream& s, std::uint64_t core, Task& t) {
+  const OpSpec& o = s.o;
+  const RowCost& rc = s.rc;
+  std::uint32_t wload = kNoDep;
+  if (rc.const_bytes > 0) wload = t.add(dma_in(o.wdtype, s.W.addr, static_cast<std::uint64_t>(rc.const_bytes)));
+  std::vector<std::int64_t> mine;
+  for (std::int64_t b = static_cast<std::int64_t>(core); b < s.blocks; b += s.cores) mine.push_back(b);
+  const size_t n = mine.size();
+  std::vector<std::uint32_t> ld(n, kNoDep), vp(n, kNoDep), stv(n, kNoDep);
+  auto rows_of = [&](size_t i) { return std::min<std::int64_t>(s.br, o.rows - mine[i] * s.br); };
+  auto load = [&](size_t i, std::uint32_t d0, std::uint32_t d1) {
+    ld[i] = t.add(after(dma_in(o.dtype, s.X.addr + static_cast<std::uint64_t>(mine[i] * s.br * rc.in_bytes),
+                               static_cast<std::uint64_t>(rows_of(i) * rc.in_bytes)),
+                        d0, d1));
   };
-  return {p};
+  const size_t depth = s.nb - 1;
+  for (size_t i = 0; i < std::min(depth, n); ++i) load(i, kNoDep, kNoDep);
+  for (size_t i = 0; i < n; ++i) {
+    const std::uint32_t isc = t.add(scalar_steps(1));
+    if (i + depth < n) load(i + depth, isc, i >= 1 ? vp[i - 1] : kNoDep);
+    const std::int64_t r = rows_of(i);
+    const Instr v = vpu(DType::fp32, static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(o.cols),
+                        static_cast<std::uint32_t>(std::ceil(rc.transcendentals_per_elem)),
+                        static_cast<std::uint64_t>(r * o.cols * rc.flops_per_elem),
+                        static_cast<std::uint64_t>(r * (rc.in_bytes + rc.out_bytes)));
+    vp[i] = t.add(after(v, ld[i], wload, i >= 2 ? stv[i - 2] : kNoDep));
+    stv[i] = t.add(after(dma_out(o.odtype, s.Y.addr + static_cast<std::uint64_t>(mine[i] * s.br * rc.out_bytes),
+                                 static_cast<std::uint64_t>(r * rc.out_bytes)),
+                         vp[i]));
+  }
+}
+
+}  // namespace
+
+KernelPrograms lower_rowwise(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
+  op.validate();
+  RowStream s;
+  s.o = op;
+  s.rc = row_cost(op);
+  const std::string label = op.label.empty() ? name(op.kind) : op.label;
+  s.X = opt.ref(label, "X"), s.W = opt.ref(label, "W"), s.Y = opt.ref(label, "Y");
+  s.br = block_rows(op, s.rc, spec, s.nb);
+  s.blocks = ceil_div(op.rows, s.br);
+  s.cores = static_cast<int>(std::min<std::int64_t>(spec.tensorcores, s.blocks));
+  std::ostringstream st;
+  st << "row blocks of " << s.br << " x " << op.cols << ", " << s.nb << " buffers, " << s.cores << " TensorCore"
+     << (s.cores > 1 ? "s" : "");
+  auto make = [s](std::uint64_t core, Task& t) { emit_core(s, core, t); };
+  return {build::static_program(build::program(name(op.kind), op, st.str(), static_cast<std::uint64_t>(s.cores), make))};
 }
 
 }  // namespace xpu::tpu

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "chips/trainium/isa.h"
+#include "kernels/common/gather.h"
 #include "kernels/trainium_lowerings.h"
 
 namespace xpu::trainium {
@@ -82,10 +83,8 @@ Recipe recipe_for(const OpSpec& op) {
 }
 
 KernelPrograms lower_embedding(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
-  const std::string label = op.label.empty() ? "embedding" : op.label;
-  const TensorRef T = opt.ref(label, "table"), I = opt.ref(label, "ids"), Y = opt.ref(label, "out");
-  const double w = bytes_per_element(op.wdtype), o = bytes_per_element(op.odtype);
-  const std::int64_t vocab = std::max<std::int64_t>(1, op.n);
+  const Gather gt = gather_operands(op, opt);
+  const double w = gt.w, o = gt.o;
   const int cores = spec.active_cores();
   // Rows of the table per gather: 128 tokens on the partitions; columns chunked to <= 32 KiB per partition.
   const std::int64_t col_chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(op.cols, static_cast<std::int64_t>(32768 / w)));
@@ -101,25 +100,73 @@ KernelPrograms lower_embedding(const OpSpec& op, const TrainiumSpec& spec, const
       std::int64_t rows = std::min<std::int64_t>(kPartitions, oc.rows - tr * kPartitions);
       std::int64_t cols = std::min<std::int64_t>(col_chunk, oc.cols - tc * col_chunk);
       size_t slot = static_cast<size_t>(n % buffers);
-      Instr ids = dma(TxKind::DmaRead, I.addr + static_cast<std::uint64_t>(tr * kPartitions * 4),
-                      static_cast<std::uint64_t>(rows * 4), static_cast<std::uint32_t>(rows), DType::int8);
-      ids.dep[0] = slot_last[slot];
-      std::uint32_t ii = task.add(ids);
-      // The gathered rows are spread over the table (address from the token id: a hash stands in).
-      std::uint64_t row = static_cast<std::uint64_t>((t * 2654435761ull) % static_cast<std::uint64_t>(vocab));
-      Instr g = dma(TxKind::DmaRead, T.addr + static_cast<std::uint64_t>((row * oc.cols + tc * col_chunk) * w),
-                    static_cast<std::uint64_t>(rows * cols * w), static_cast<std::uint32_t>(rows), oc.wdtype);
-      g.dep[0] = ii;
-      std::uint32_t ig = task.add(g);
-      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>((tr * kPartitions * oc.cols + tc * col_chunk) * o),
-                     static_cast<std::uint64_t>(rows * cols * o), static_cast<std::uint32_t>(rows), oc.odtype);
-      st.dep[0] = ig;
-      slot_last[slot] = task.add(st);
+      const Instr ids = dma(TxKind::DmaRead, gt.ids.addr + static_cast<std::uint64_t>(tr * kPartitions * 4),
+                            static_cast<std::uint64_t>(rows * 4), static_cast<std::uint32_t>(rows), DType::int8);
+      const std::uint32_t ii = task.add(with_deps(ids, slot_last[slot]));
+      const std::uint64_t row = gt.row_of(t);
+      const Instr g = dma(TxKind::DmaRead, gt.table.addr + static_cast<std::uint64_t>((row * oc.cols + tc * col_chunk) * w),
+                          static_cast<std::uint64_t>(rows * cols * w), static_cast<std::uint32_t>(rows), oc.wdtype);
+      const std::uint32_t ig = task.add(with_deps(g, ii));
+      const Instr st = dma(TxKind::DmaWrite, gt.out.addr + static_cast<std::uint64_t>((tr * kPartitions * oc.cols + tc * col_chunk) * o),
+                           static_cast<std::uint64_t>(rows * cols * o), static_cast<std::uint32_t>(rows), oc.odtype);
+      slot_last[slot] = task.add(with_deps(st, ig));
     }
   };
   std::ostringstream s;
   s << "DMA gather of " << tiles << " tiles of 128 rows x " << col_chunk << " cols over " << cores << " NeuronCores";
   return {per_core_program("embedding", op, s.str(), spec, build)};
+}
+
+// A row op streamed as [128 x F] tiles: E elements in tiles of per_tile, spread over the cores.
+struct RowStream {
+  Recipe r;
+  TensorRef X, X2, W, Y;
+  DType dt = DType::bf16, odt = DType::bf16;
+  std::int64_t E = 0, per_tile = 0, tiles = 0;
+  int cores = 0, buffers = 0;
+};
+
+// One tile of `elems` elements from e0: its input loads (after the tile that used the buffer), the
+// recipe's engine instructions in order, the store. Returns the last compute instruction.
+std::uint32_t emit_tile(const RowStream& rs, Task& task, std::int64_t e0, std::int64_t elems, std::uint32_t free, std::uint32_t wdep) {
+  const Recipe& r = rs.r;
+  const int parts = static_cast<int>(std::min<std::int64_t>(kPartitions, elems));
+  const std::int64_t f = ceil_div(elems, parts);
+  std::uint32_t ld[2] = {kNoDep, kNoDep};
+  for (size_t i = 0; i < r.in_bytes.size() && i < 2; ++i) {
+    const TensorRef& src = i == 0 ? rs.X : rs.X2;
+    const Instr l = dma(TxKind::DmaRead, src.addr + static_cast<std::uint64_t>(e0 * r.in_bytes[i]),
+                        static_cast<std::uint64_t>(elems * r.in_bytes[i]), static_cast<std::uint32_t>(parts), rs.dt);
+    ld[i] = task.add(with_deps(l, free));
+  }
+  std::uint32_t prev = kNoDep;
+  for (size_t si = 0; si < r.steps.size(); ++si) {
+    const Step& s = r.steps[si];
+    // passes 0: a [partitions x 1] statistics instruction (no element work counted).
+    const Instr in = s.passes == 0 ? lane(s.engine, parts, 1, 1, DType::fp32, 0) : lane(s.engine, parts, f, s.passes, rs.dt, s.flops);
+    prev = task.add(si == 0 ? with_deps(in, ld[0], ld[1], wdep) : with_deps(in, prev));
+  }
+  const std::uint64_t out = static_cast<std::uint64_t>(std::ceil(elems * r.out_bytes));
+  const Instr st = dma(TxKind::DmaWrite, rs.Y.addr + static_cast<std::uint64_t>(e0 * r.out_bytes), std::max<std::uint64_t>(1, out),
+                       static_cast<std::uint32_t>(out >= static_cast<std::uint64_t>(parts) ? parts : 1), rs.odt);
+  task.add(with_deps(st, prev));
+  return prev;
+}
+
+// A core's tiles t = core, core + cores, ... with `buffers` in flight.
+void emit_core(const RowStream& rs, int core, Task& task) {
+  std::vector<std::uint32_t> slot_last(static_cast<size_t>(rs.buffers), kNoDep);
+  std::uint32_t wdep = kNoDep;
+  if (rs.r.const_bytes > 0 && core < rs.tiles) {
+    // Weights broadcast to all partitions once per core.
+    wdep = task.add(dma(TxKind::DmaRead, rs.W.addr, static_cast<std::uint64_t>(rs.r.const_bytes), kPartitions, rs.dt));
+  }
+  std::int64_t n = 0;
+  for (std::int64_t t = core; t < rs.tiles; t += rs.cores, ++n) {
+    const std::int64_t e0 = t * rs.per_tile, elems = std::min(rs.per_tile, rs.E - e0);
+    const size_t slot = static_cast<size_t>(n % rs.buffers);
+    slot_last[slot] = emit_tile(rs, task, e0, elems, slot_last[slot], wdep);
+  }
 }
 
 }  // namespace
@@ -129,57 +176,21 @@ KernelPrograms lower_rowwise(const OpSpec& op, const TrainiumSpec& spec, const L
   require_lane_dtype(spec, op, op.dtype);
   require_lane_dtype(spec, op, op.odtype);
   if (op.kind == OpKind::Embedding) return lower_embedding(op, spec, opt);
-  const Recipe r = recipe_for(op);
-  if (r.steps.empty()) unsupported(spec.name, op, "not a row-wise op");
+  RowStream rs;
+  rs.r = recipe_for(op);
+  if (rs.r.steps.empty()) unsupported(spec.name, op, "not a row-wise op");
   const std::string label = op.label.empty() ? name(op.kind) : op.label;
-  const TensorRef X = opt.ref(label, "X"), X2 = opt.ref(label, "X2"), W = opt.ref(label, "W"), Y = opt.ref(label, "Y");
-  const int cores = spec.active_cores();
-  const std::int64_t E = std::max<std::int64_t>(1, r.elems);
-  const std::int64_t F = std::max<std::int64_t>(1, std::min<std::int64_t>(2048, ceil_div(E, kPartitions * cores)));
-  const std::int64_t per_tile = kPartitions * F;
-  const std::int64_t tiles = ceil_div(E, per_tile);
-  const int buffers = spec.dma_buffers;
-  const DType dt = op.dtype;
-  auto build = [=](int core, Task& task) {
-    std::vector<std::uint32_t> slot_last(static_cast<size_t>(buffers), kNoDep);
-    std::uint32_t wdep = kNoDep;
-    if (r.const_bytes > 0 && core < tiles) {
-      // Weights broadcast to all partitions once per core.
-      wdep = task.add(dma(TxKind::DmaRead, W.addr, static_cast<std::uint64_t>(r.const_bytes), kPartitions, dt));
-    }
-    std::int64_t n = 0;
-    for (std::int64_t t = core; t < tiles; t += cores, ++n) {
-      const std::int64_t e0 = t * per_tile, elems = std::min(per_tile, E - e0);
-      const int parts = static_cast<int>(std::min<std::int64_t>(kPartitions, elems));
-      const std::int64_t f = ceil_div(elems, parts);
-      const size_t slot = static_cast<size_t>(n % buffers);
-      std::uint32_t ld[2] = {kNoDep, kNoDep};
-      for (size_t i = 0; i < r.in_bytes.size() && i < 2; ++i) {
-        const TensorRef& src = i == 0 ? X : X2;
-        Instr l = dma(TxKind::DmaRead, src.addr + static_cast<std::uint64_t>(e0 * r.in_bytes[i]),
-                      static_cast<std::uint64_t>(elems * r.in_bytes[i]), static_cast<std::uint32_t>(parts), dt);
-        l.dep[0] = slot_last[slot];
-        ld[i] = task.add(l);
-      }
-      std::uint32_t prev = kNoDep;
-      for (size_t si = 0; si < r.steps.size(); ++si) {
-        const Step& s = r.steps[si];
-        Instr in = s.passes == 0 ? lane(s.engine, parts, 1, 1, DType::fp32, 0) : lane(s.engine, parts, f, s.passes, dt, s.flops);
-        if (s.passes == 0) in.flops = 0;
-        in = si == 0 ? with_deps(in, ld[0], ld[1], wdep) : with_deps(in, prev);
-        prev = task.add(in);
-      }
-      const std::uint64_t out = static_cast<std::uint64_t>(std::ceil(elems * r.out_bytes));
-      Instr st = dma(TxKind::DmaWrite, Y.addr + static_cast<std::uint64_t>(e0 * r.out_bytes), std::max<std::uint64_t>(1, out),
-                     static_cast<std::uint32_t>(out >= static_cast<std::uint64_t>(parts) ? parts : 1), op.odtype);
-      st.dep[0] = prev;
-      task.add(st);
-      slot_last[slot] = prev;
-    }
-  };
+  rs.X = opt.ref(label, "X"), rs.X2 = opt.ref(label, "X2"), rs.W = opt.ref(label, "W"), rs.Y = opt.ref(label, "Y");
+  rs.dt = op.dtype, rs.odt = op.odtype;
+  rs.cores = spec.active_cores();
+  rs.E = std::max<std::int64_t>(1, rs.r.elems);
+  const std::int64_t F = std::max<std::int64_t>(1, std::min<std::int64_t>(2048, ceil_div(rs.E, kPartitions * rs.cores)));
+  rs.per_tile = kPartitions * F;
+  rs.tiles = ceil_div(rs.E, rs.per_tile);
+  rs.buffers = spec.dma_buffers;
   std::ostringstream s;
-  s << tiles << " tiles of 128 x " << F << " elements over " << cores << " NeuronCores, " << buffers << " buffers";
-  return {per_core_program(name(op.kind), op, s.str(), spec, build)};
+  s << rs.tiles << " tiles of 128 x " << F << " elements over " << rs.cores << " NeuronCores, " << rs.buffers << " buffers";
+  return {per_core_program(name(op.kind), op, s.str(), spec, [rs](int core, Task& task) { emit_core(rs, core, task); })};
 }
 
 }  // namespace xpu::trainium

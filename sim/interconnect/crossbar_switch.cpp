@@ -1,7 +1,7 @@
 // A non-blocking crossbar switch (Ethernet, InfiniBand, an NVSwitch without SHARP): contention is at
 // its ports (the links), nothing inside; it cannot reduce.
 #include "sim/interconnect/i_switch.h"
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

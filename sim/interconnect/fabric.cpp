@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "sim/engine/chip.h"
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

@@ -5,7 +5,7 @@
 
 #include "sim/engine/timeline.h"
 #include "sim/interconnect/i_switch.h"
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

@@ -2,7 +2,7 @@
 // (work request post, doorbell, completion polling by the library's proxy thread), which dominates
 // small messages across nodes.
 #include "sim/interconnect/i_link.h"
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

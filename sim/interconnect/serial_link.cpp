@@ -1,7 +1,7 @@
 // A point-to-point serial link (NVLink, ICI, NeuronLink, a lane bundle): payload rate = line rate x
 // efficiency (encoding, flit headers and flow control, from the preset), one latency per traversal.
 #include "sim/interconnect/i_link.h"
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

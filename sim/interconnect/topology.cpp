@@ -2,7 +2,7 @@
 
 #include <queue>
 
-#include "sim/interconnect/named_registry.h"
+#include "sim/engine/named_registry.h"
 
 namespace xpu {
 

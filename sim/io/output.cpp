@@ -34,32 +34,14 @@ nlohmann::json kernel_result_json(const KernelResult& k) {
           {"exec_s", k.exec_s},       {"flops", k.flops},
           {"executed_flops", k.executed_flops}, {"dram_bytes", k.dram_bytes}, {"hbm_bytes", k.hbm_bytes},
           {"min_bytes", k.min_bytes}, {"roofline_s", k.roofline_s},
-          {"bound", k.bound},         {"tasks", k.tasks},
+          {"bound", k.bound},         {"bound_unit", k.bound_unit},
+          {"bound_share", k.bound_share}, {"roofline_bound", k.roofline_bound},
+          {"tasks", k.tasks},
           {"transactions", k.transactions}, {"occupancy", k.occupancy},
           {"count", k.count}};
 }
 
 namespace {
-// Aggregates per-engine utilization over all executors ("sm*.tensor" -> "tensor").
-std::map<std::string, double> unit_utilization(const RunResult& r) {
-  std::map<std::string, double> sum;
-  std::map<std::string, int> n;
-  for (const auto& [k, v] : r.stats.all()) {
-    const std::string suffix = ".utilization";
-    if (k.size() < suffix.size() || k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    std::string base = k.substr(0, k.size() - suffix.size());
-    auto dot = base.rfind('.');
-    std::string unit = dot == std::string::npos ? base : base.substr(dot + 1);
-    auto dot2 = base.rfind('.', dot == std::string::npos ? 0 : dot - 1);
-    std::string parent = (dot != std::string::npos && dot2 != std::string::npos) ? base.substr(dot2 + 1, dot - dot2 - 1) : "";
-    while (!parent.empty() && isdigit(static_cast<unsigned char>(parent.back()))) parent.pop_back();
-    std::string key = parent.empty() ? unit : parent + "." + unit;
-    sum[key] += v.value;
-    n[key] += 1;
-  }
-  for (auto& [k, v] : sum) v /= n[k];
-  return sum;
-}
 }  // namespace
 
 nlohmann::json run_result_json(const RunResult& r) {
@@ -92,7 +74,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   }
   j["bytes"] = bytes;
   j["bandwidth_Bps"] = bw;
-  j["utilization"] = unit_utilization(r);
+  j["utilization"] = unit_utilization(r.stats);
   nlohmann::json ks = nlohmann::json::array();
   for (const auto& k : r.kernels) ks.push_back(kernel_result_json(k));
   j["kernels"] = ks;
@@ -122,7 +104,7 @@ std::string run_result_table(const RunResult& r) {
       row("l2.hit_rate", buf);
     }
   }
-  for (const auto& [u, v] : unit_utilization(r)) {
+  for (const auto& [u, v] : unit_utilization(r.stats)) {
     std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
     row("utilization " + u, buf);
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/engine/named_registry.h"
+
 namespace xpu {
 
 void describe(Params& p, HbmSpec& s, const std::string& pre) {
@@ -14,16 +16,25 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p(pre + "channels_per_stack", s.channels_per_stack, "Independent (pseudo-)channels per stack", "16");
   p(pre + "interleave", s.interleave, "Address interleaving granule across channels", "4 KiB");
   p(pre + "latency", s.latency, "Unloaded access latency added to every transfer", "500 ns");
+  p(pre + "model", s.model, "DRAM implementation, by registered name (hbm_channels: interleaved channel timelines)",
+    "hbm_channels");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(s.efficiency > 0 && s.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
   p.require(s.stacks > 0 && s.channels_per_stack > 0, pre + "stacks", "at least one stack and channel");
   p.require(s.interleave.value() >= 64, pre + "interleave", "at least 64 B");
+  std::vector<std::string> models = dram_model_names();
+  p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));
 }
 
 HbmModel::HbmModel(const HbmSpec& spec)
     : m_spec(spec),
       m_channel_bw(spec.bandwidth.value() * spec.efficiency / (spec.stacks * spec.channels_per_stack)),
-      m_channels(static_cast<size_t>(spec.stacks * spec.channels_per_stack)) {}
+      m_channels(static_cast<size_t>(spec.stacks * spec.channels_per_stack)) {
+  m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
+  m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
+  m_stats.add("utilization", "ratio", "mean channel busy time over the run",
+              [this](Tick total) { return total > 0 ? mean_channel_busy_ticks() / double(total) : 0; });
+}
 
 Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write,
                       Tick horizon) {
@@ -56,6 +67,11 @@ double HbmModel::mean_channel_busy_ticks() const {
   double s = 0;
   for (const auto& c : m_channels) s += static_cast<double>(c.busy_ticks());
   return m_channels.empty() ? 0 : s / static_cast<double>(m_channels.size());
+}
+
+void register_hbm_channels() {
+  NamedRegistry<IDram, const HbmSpec&>::add("hbm_channels",
+                                            [](const HbmSpec& s) { return std::make_unique<HbmModel>(s); });
 }
 
 }  // namespace xpu

@@ -5,31 +5,21 @@
 #include <string>
 #include <vector>
 
-#include "sim/base/config.h"
 #include "sim/engine/timeline.h"
+#include "sim/memory/i_dram.h"
 
 namespace xpu {
 
-struct HbmSpec {
-  Bytes capacity;
-  Bandwidth bandwidth;      // peak, all stacks
-  double efficiency = 0.9;  // achievable share of peak for streaming access
-  int stacks = 1;
-  int channels_per_stack = 16;
-  Bytes interleave = Bytes(4096);
-  Seconds latency = Seconds(500e-9);
-};
-void describe(Params& p, HbmSpec& s, const std::string& prefix);
 
-class HbmModel {
+// The "hbm_channels" DRAM model. A tile of many short rows spreads over many channels, as the address
+// hash spreads it in hardware.
+class HbmModel : public IDram {
  public:
   explicit HbmModel(const HbmSpec& spec);
-  // Returns the completion time of a read or write of `bytes` at `addr` arriving at `arrival`.
-  // `run` is the contiguous run length (a 2-D tile is rows of `run` bytes at a larger pitch), so a
-  // tile of many short rows spreads over many channels as the address hash spreads it in hardware.
-  Tick access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write, Tick horizon);
-  double bytes_read() const { return m_read; }
-  double bytes_written() const { return m_written; }
+  Tick access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write,
+              Tick horizon) override;
+  double bytes_read() const override { return m_read; }
+  double bytes_written() const override { return m_written; }
   Tick busiest_channel_ticks() const;
   double mean_channel_busy_ticks() const;
   int channels() const { return static_cast<int>(m_channels.size()); }

@@ -1,5 +1,7 @@
 #include "sim/memory/tile_cache.h"
 
+#include "sim/engine/named_registry.h"
+
 #include <algorithm>
 
 namespace xpu {
@@ -10,12 +12,22 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "bandwidth", s.bandwidth, "Total bandwidth of all slices");
   p(pre + "hit_latency", s.hit_latency, "Latency of a hit, added to the transfer", "200 ns");
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
+  p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU)", "tile_lru");
   p.require(s.slices > 0, pre + "slices", "at least one slice");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
+  std::vector<std::string> models = cache_model_names();
+  p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));
 }
 
 TileCache::TileCache(const CacheSpec& spec)
-    : m_spec(spec), m_slice_bw(spec.bandwidth.value() / spec.slices), m_slices(static_cast<size_t>(spec.slices)) {}
+    : m_spec(spec), m_slice_bw(spec.bandwidth.value() / spec.slices), m_slices(static_cast<size_t>(spec.slices)) {
+  m_stats.add("hits", "count", "L2 tile hits", [this](Tick) { return static_cast<double>(m_hits); });
+  m_stats.add("misses", "count", "L2 tile misses", [this](Tick) { return static_cast<double>(m_misses); });
+  m_stats.add("hit_bytes", "B", "bytes served by L2 hits", [this](Tick) { return m_hit_bytes; });
+  m_stats.add("hit_rate", "ratio", "share of tile reads that hit in L2", [this](Tick) {
+    return m_hits + m_misses ? double(m_hits) / double(m_hits + m_misses) : 0;
+  });
+}
 
 bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
   std::uint64_t key = addr * 1315423911ull ^ bytes;
@@ -53,6 +65,10 @@ Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, 
     done = std::max(done, m_slices[(first + i) % n].reserve(arrival, transfer_ticks(bpc * c, m_slice_bw), horizon));
   }
   return done;
+}
+
+void register_tile_lru() {
+  NamedRegistry<ICache, const CacheSpec&>::add("tile_lru", [](const CacheSpec& s) { return std::make_unique<TileCache>(s); });
 }
 
 }  // namespace xpu

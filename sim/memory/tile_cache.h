@@ -9,27 +9,18 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sim/base/config.h"
 #include "sim/engine/timeline.h"
+#include "sim/memory/i_cache.h"
 
 namespace xpu {
 
-struct CacheSpec {
-  Bytes capacity;
-  int slices = 1;
-  Bandwidth bandwidth;           // all slices together
-  Seconds hit_latency = Seconds(200e-9);
-  Bytes interleave = Bytes(4096);
-};
-void describe(Params& p, CacheSpec& s, const std::string& prefix);
 
-class TileCache {
+// The "tile_lru" cache model.
+class TileCache : public ICache {
  public:
   explicit TileCache(const CacheSpec& spec);
-  // Looks up a tile; inserts it on a miss (write-allocate for stores). Returns true on a hit.
-  bool access(std::uint64_t addr, std::uint64_t bytes);
-  // Occupies the slices that hold [addr, addr+bytes) and returns the completion time.
-  Tick transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon);
+  bool access(std::uint64_t addr, std::uint64_t bytes) override;
+  Tick transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) override;
   std::uint64_t hits() const { return m_hits; }
   std::uint64_t misses() const { return m_misses; }
   double hit_bytes() const { return m_hit_bytes; }

@@ -101,7 +101,7 @@ RunResult SimSession::result() {
       kr.min_bytes = k.roofline.min_dram_bytes;
       kr.roofline_s = std::max(peak > 0 ? kr.flops / peak : 0.0, bw > 0 ? kr.min_bytes / bw : 0.0);
       double intensity = kr.min_bytes > 0 ? kr.flops / kr.min_bytes : 1e30;
-      kr.bound = (peak > 0 && bw > 0 && intensity >= peak / bw) ? "compute" : "memory";
+      kr.roofline_bound = (peak > 0 && bw > 0 && intensity >= peak / bw) ? "compute" : "memory";
       kr.tasks = k.tasks;
       for (int d = 0; d < 8; ++d) kr.events.macs[d] = k.counters.flops_by_dtype[d] / 2;
       kr.events.vector_flops = k.counters.vector_flops;
@@ -115,6 +115,9 @@ RunResult SimSession::result() {
       r.flops += kr.flops;
       r.kernels.push_back(kr);
     }
+    // The kernels of one simulation share its unit statistics (a model run simulates one op at a time).
+    const BoundBy by = bound_by(unit_utilization(r.stats));
+    for (auto& kr : r.kernels) kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
     r.peak_tflops = peak / 1e12;
     r.tflops = r.latency_s > 0 ? r.flops / r.latency_s / 1e12 : 0;
     r.share_of_peak = peak > 0 ? r.tflops * 1e12 / peak : 0;
@@ -127,6 +130,43 @@ RunResult SimSession::result() {
   r.trace = m_trace.records;
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_wall0).count();
   return r;
+}
+
+// Aggregates per-engine utilization over all executors ("sm*.tensor" -> "tensor").
+std::map<std::string, double> unit_utilization(const Stats& stats) {
+  std::map<std::string, double> sum;
+  std::map<std::string, int> n;
+  for (const auto& [k, v] : stats.all()) {
+    const std::string suffix = ".utilization";
+    if (k.size() < suffix.size() || k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    std::string base = k.substr(0, k.size() - suffix.size());
+    auto dot = base.rfind('.');
+    std::string unit = dot == std::string::npos ? base : base.substr(dot + 1);
+    auto dot2 = base.rfind('.', dot == std::string::npos ? 0 : dot - 1);
+    std::string parent = (dot != std::string::npos && dot2 != std::string::npos) ? base.substr(dot2 + 1, dot - dot2 - 1) : "";
+    while (!parent.empty() && isdigit(static_cast<unsigned char>(parent.back()))) parent.pop_back();
+    std::string key = parent.empty() ? unit : parent + "." + unit;
+    sum[key] += v.value;
+    n[key] += 1;
+  }
+  for (auto& [k, v] : sum) v /= n[k];
+  return sum;
+}
+
+BoundBy bound_by(const std::map<std::string, double>& utilization) {
+  BoundBy b;
+  for (const auto& [unit, share] : utilization)
+    if (share > b.share) b.unit = unit, b.share = share;
+  if (b.unit.empty() || b.share < kBusyBoundShare) {
+    b.category = "latency";
+    return b;
+  }
+  auto has = [&](const char* w) { return b.unit.find(w) != std::string::npos; };
+  if (has("hbm") || has("dram")) b.category = "memory";
+  else if (has("tensor") || has("mxu") || has("ttu")) b.category = "compute";
+  else if (has("vector") || has("vpu") || has("tvp") || has("scalar") || has("gpsimd")) b.category = "vector";
+  else b.category = "transfer";  // DMA engines and queues, TMA, NoC, SRAM and crossbar ports
+  return b;
 }
 
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {

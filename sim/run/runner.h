@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,7 +34,12 @@ struct KernelResult {
   double hbm_bytes = 0;       // DRAM traffic after the caches
   double min_bytes = 0;       // compulsory traffic (roofline)
   double roofline_s = 0;      // max(flops/peak, min_bytes/peak bandwidth)
-  std::string bound;          // "compute" or "memory" (by the op's arithmetic intensity vs the ridge)
+  // What the simulation saw limit the kernel: the category of its busiest unit ("compute", "memory",
+  // "vector", "transfer"), or "latency" when no unit was busy half the time (launch, fill and drain,
+  // dependencies, too few blocks). bound_unit/bound_share name that unit and its busy share.
+  std::string bound, bound_unit;
+  double bound_share = 0;
+  std::string roofline_bound;  // "compute" or "memory" by the op's arithmetic intensity vs the ridge
   std::uint64_t tasks = 0, transactions = 0;
   int occupancy = 0;
   int count = 1;              // how many times it runs per step (folded layers)
@@ -56,6 +62,19 @@ struct RunResult {
   EnergyEvents events;        // all kernels together
 };
 
+
+// Mean busy share per unit type over a run ("sm.tensor", "mem.hbm", ...) from the registered
+// `<unit>.utilization` stats (instances of a type averaged).
+std::map<std::string, double> unit_utilization(const Stats& stats);
+
+// Share of time below which no unit is taken to bound a kernel (its time is set by latencies).
+constexpr double kBusyBoundShare = 0.5;
+struct BoundBy {
+  std::string category, unit;
+  double share = 0;
+};
+// The busiest unit of `utilization` and its category (see KernelResult::bound).
+BoundBy bound_by(const std::map<std::string, double>& utilization);
 
 // A simulation that can be advanced step by step (the Python Session) or run to its end. One per
 // process at a time (SystemC has one kernel); simulate() is a session run straight to the end, so

@@ -17,13 +17,15 @@ class NamedRegistry {
  public:
   using Factory = std::function<std::unique_ptr<I>(Args...)>;
   static void add(const std::string& name, Factory f) { table()[name] = std::move(f); }
+  static bool has(const std::string& name) { return table().count(name) != 0; }
+  static std::vector<std::string> names() {
+    std::vector<std::string> out;
+    for (const auto& [n, f] : table()) out.push_back(n);
+    return out;
+  }
   static std::unique_ptr<I> make(const std::string& what, const std::string& name, Args... args) {
     auto it = table().find(name);
-    if (it == table().end()) {
-      std::vector<std::string> names;
-      for (const auto& [n, f] : table()) names.push_back(n);
-      throw InputError("unknown " + what + " '" + name + "'; valid: " + join(names));
-    }
+    if (it == table().end()) throw InputError("unknown " + what + " '" + name + "'; valid: " + join(names()));
     return it->second(args...);
   }
 

@@ -1,0 +1,38 @@
+// The GPU family's instruction builders (chips/gpu/isa.h): TMA copies between global memory / L2 and
+// shared memory, tensor-core MMA steps, CUDA-core vector ops and tensor-core syncs.
+#pragma once
+#include "chips/gpu/isa.h"
+#include "kernels/common/builders.h"
+
+namespace xpu::gpu {
+
+using build::after;
+
+// A TMA copy global/L2 -> shared memory (m x n: the tile's rows x columns where it matters).
+inline Instr tma_load(std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes, std::uint32_t m = 0,
+                      std::uint32_t n = 0) {
+  return build::dma(TxKind::DmaRead, kTma, level, d, addr, bytes, m, n);
+}
+// A TMA copy shared memory -> global/L2.
+inline Instr tma_store(std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes, std::uint32_t m = 0) {
+  return build::dma(TxKind::DmaWrite, kTma, level, d, addr, bytes, m);
+}
+// A warpgroup MMA step of m x n x k (the issued tile) doing `flops` useful work on `bytes` of operands.
+inline Instr wgmma(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes) {
+  return build::mma(kTensor, d, m, n, k, flops, bytes);
+}
+// CUDA cores / SFUs over m x n elements (k: special functions per element).
+inline Instr cuda(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes = 0) {
+  return build::vec(kVector, d, m, n, k, flops, bytes);
+}
+// A tensor-core sync (the start of an accumulation).
+inline Instr tensor_sync() { return build::sync(kTensor); }
+
+// The occupancy footprint of a block.
+inline void block_shape(Task& t, std::uint32_t threads, std::uint32_t registers, std::uint32_t smem_bytes) {
+  t.threads = threads;
+  t.registers = registers;
+  t.smem_bytes = smem_bytes;
+}
+
+}  // namespace xpu::gpu
