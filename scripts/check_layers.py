@@ -34,6 +34,10 @@ ALLOWED = {
     "sim/cost": ["sim/base", "sim/cost"],
     "kernels/common": ["sim/base", "workloads", "kernels/common"],
     "kernels/reference": ["sim/base", "workloads", "kernels/common", "kernels/reference"],
+    # Collective lowerings see the pure system description (topology, programs) of sim/interconnect.
+    "kernels/collective": ["sim/base", "sim/interconnect/system_spec.h", "sim/interconnect/topology.h",
+                           "sim/interconnect/comm_program.h", "kernels/collective"],
+    "sim/system": BELOW_CHIPS + ["kernels/collective", "sim/system"],
     "sim/run": BELOW_RUN + ["sim/run"],
     "sim/serve": BELOW_RUN + ["sim/run", "sim/serve"],
     "sim/validation": BELOW_RUN + ["sim/run", "sim/serve", "sim/validation"],

@@ -6,10 +6,12 @@
 
 #include "sim/app/cli_parse.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 
+#include "sim/app/system_cmd.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/run/kernel_run.h"
@@ -28,13 +30,14 @@ const char* kUsage =
     "usage: xpusim <command> [options]\n"
     "\n"
     "commands:\n"
-    "  list chips|models|ops     what can be simulated\n"
+    "  list chips|systems|models|ops  what can be simulated\n"
     "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
     "  run --model M ...         a whole transformer forward pass (prefill, decode or a request)\n"
     "  serve --chip C --model M  best serving operating point: tok/s, TTFT, TPOT, W, J/token, $/Mtok\n"
     "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
-    "  validate                  compare predictions with real-hardware measurements\n"
+    "  validate                  compare predictions with real-hardware measurements (--collectives: systems)\n"
+    "  kernel allreduce|allgather|reducescatter|alltoall|broadcast|sendrecv --system S --bytes SIZE\n"
     "\n"
     "examples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
@@ -74,16 +77,18 @@ int cmd_list(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "models") return list_models_command();
-  throw InputError("list: unknown topic '" + what + "'; expected chips, models or ops");
+  if (what == "systems") return cmd_list_systems();
+  throw InputError("list: unknown topic '" + what + "'; expected chips, systems, models or ops");
 }
 
 int cmd_params(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: xpusim params <family>\nfamilies:";
+    std::cout << "usage: xpusim params <family>|system\nfamilies:";
     for (const auto& f : families()) std::cout << " " << f.name;
-    std::cout << "\n";
+    std::cout << "\nsystem: the fields of a system preset (xpusim list systems)\n";
     return args.empty() ? 2 : 0;
   }
+  if (args[0] == "system") return cmd_params_system();
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
   std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
@@ -124,7 +129,9 @@ int cmd_kernel(int argc, char** argv) {
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
                  "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W]\n"
                  "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add   --rows --cols\n"
-                 "  topk          --tokens --experts --topk;  embedding --tokens --cols;  allreduce --bytes --devices\n\n"
+                 "  topk          --tokens --experts --topk;  embedding --tokens --cols\n"
+                 "  allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv: on a system of chips,\n"
+                 "                --system S --bytes SIZE [--algo A] [--nodes N] (xpusim kernel allreduce --help)\n\n"
               << all << "\n";
     return vm.count("help") ? 0 : 2;
   }
@@ -176,7 +183,10 @@ int cli_main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (cmd == "list") return cmd_list(rest);
   if (cmd == "params") return cmd_params(rest);
+  if (cmd == "kernel" && argc > 2 && is_collective_name(argv[2])) return cmd_collective(argc - 1, argv + 1);
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
+  if (cmd == "validate" && std::find(rest.begin(), rest.end(), "--collectives") != rest.end())
+    return cmd_validate_collectives(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);

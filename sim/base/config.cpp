@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -285,6 +286,30 @@ std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>
        << "\n";
   }
   return os.str();
+}
+
+std::vector<PresetFile> preset_files(const std::string& dir) {
+  std::vector<PresetFile> out;
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().extension() != ".yaml") continue;
+    std::string stem = f.path().stem().string();
+    if (stem.empty() || stem[0] == '_') continue;
+    std::replace(stem.begin(), stem.end(), '_', '-');
+    PresetFile p{stem, f.path().string(), ""};
+    std::ifstream in(f.path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("description:", 0) == 0) {
+        p.description = line.substr(12);
+        p.description.erase(0, p.description.find_first_not_of(" \""));
+        if (!p.description.empty() && p.description.back() == '"') p.description.pop_back();
+        break;
+      }
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const PresetFile& a, const PresetFile& b) { return a.name < b.name; });
+  return out;
 }
 
 }  // namespace xpu

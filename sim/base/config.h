@@ -93,6 +93,13 @@ class Params {
 // Renders flat "a.b.c -> text" pairs as nested YAML.
 std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>>& flat);
 
+// The presets of a folder (chip family or systems): the command-line name (file stem with '_' as '-'),
+// the path and the `description:` line, sorted by name; files starting with '_' are shared fragments.
+struct PresetFile {
+  std::string name, path, description;
+};
+std::vector<PresetFile> preset_files(const std::string& dir);
+
 // Locates a preset by name ("h100-sxm" -> chips/gpu/presets/h100_sxm.yaml) or returns a path as is.
 std::string source_dir();
 

@@ -54,23 +54,8 @@ std::vector<PresetInfo> list_presets() {
     bool built = false;  // presets of a family that is not compiled into this build are not offered
     for (const auto& f : families()) built |= f.name == fam.path().filename().string();
     if (!built) continue;
-    for (const auto& f : fs::directory_iterator(presets)) {
-      if (f.path().extension() != ".yaml") continue;
-      std::string stem = f.path().stem().string();
-      if (!stem.empty() && stem[0] == '_') continue;  // shared fragments, not chips
-      std::replace(stem.begin(), stem.end(), '_', '-');
-      PresetInfo p{stem, fam.path().filename().string(), f.path().string(), ""};
-      std::ifstream in(f.path());
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("description:", 0) == 0) {
-          p.description = line.substr(12);
-          p.description.erase(0, p.description.find_first_not_of(" \""));
-          if (!p.description.empty() && p.description.back() == '"') p.description.pop_back();
-          break;
-        }
-      out.push_back(p);
-    }
+    for (const auto& f : preset_files(presets.string()))
+      out.push_back({f.name, fam.path().filename().string(), f.path, f.description});
   }
   std::sort(out.begin(), out.end(), [](const PresetInfo& a, const PresetInfo& b) {
     return a.family != b.family ? a.family < b.family : a.name < b.name;

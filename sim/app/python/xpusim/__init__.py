@@ -71,6 +71,18 @@ def chip_config(chip="h100-sxm", set=None):
     return _xpusim.chip_config(chip, _sets(set))
 
 
+def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None):
+    """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
+    json`): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions), algorithm, protocol,
+    considered (each candidate's estimate), utilization per link class and per link."""
+    return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, int(nodes), _sets(set)))
+
+
+def list_systems():
+    """Names of the system presets (chips/systems/presets)."""
+    return _xpusim.list_systems()
+
+
 def list_chips():
     """Names of the chip presets."""
     return _xpusim.list_chips()

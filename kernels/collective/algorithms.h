@@ -1,0 +1,16 @@
+// One lowering per algorithm (one file each), all built from the shared phases in builder.h.
+#pragma once
+#include "kernels/collective/builder.h"
+
+namespace xpu::coll {
+
+void lower_ring(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_nvls(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_oneshot(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_twoshot(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_direct(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
+
+}  // namespace xpu::coll

@@ -1,0 +1,164 @@
+#include "kernels/collective/builder.h"
+
+namespace xpu::coll {
+
+Builder::Builder(const Topology& t, const CollectiveRequest& r, const std::string& algo, int slices) : m_t(t) {
+  const SystemSpec& s = t.spec();
+  m_p.ops.resize(t.vertices().size());
+  m_p.collective = name(r.kind);
+  m_p.algorithm = algo;
+  m_p.protocol = r.protocol;
+  m_p.bytes = r.bytes;
+  m_p.slices = slices;
+  // Protocol framing: LL carries 8 B of data with an 8 B flag word, LL128 120 B of every 128 B line,
+  // simple the payload alone (NCCL's protocols, docs "NCCL_PROTO").
+  if (r.protocol == "ll") m_p.wire_factor = 2.0, m_step = to_ticks(s.step_latency_ll.value());
+  else if (r.protocol == "ll128") m_p.wire_factor = 128.0 / 120.0, m_step = to_ticks(s.step_latency_ll128.value());
+  else m_step = to_ticks(s.step_latency_simple.value());
+  m_launch = to_ticks(s.launch_latency.value());
+}
+
+std::uint32_t Builder::add(int v, CommOp::Kind kind, std::vector<int> peers, std::uint64_t bytes, std::uint32_t tag,
+                           const Deps& deps, Tick delay) {
+  auto& ops = m_p.ops[static_cast<size_t>(v)];
+  CommOp o;
+  o.kind = kind;
+  o.peers = std::move(peers);
+  o.bytes = bytes;
+  o.tag = tag;
+  o.deps = deps;
+  o.delay = delay;
+  ops.push_back(std::move(o));
+  return static_cast<std::uint32_t>(ops.size() - 1);
+}
+
+std::uint32_t Builder::send(int v, std::vector<int> to, std::uint64_t bytes, std::uint32_t tag, const Deps& deps,
+                            Tick first_delay) {
+  // A chip's send is one step of the library's protocol (wait for the peer's flag, then write);
+  // a switch forwards in hardware.
+  bool chip = v < m_t.ranks();
+  Tick delay = (chip ? m_step : 0) + (deps.empty() && m_slice == 0 ? m_launch + first_delay : 0);
+  return add(v, CommOp::Kind::Send, std::move(to), bytes, tag, deps, delay);
+}
+
+std::uint32_t Builder::recv(int v, int from, std::uint32_t tag, const Deps& deps) {
+  return add(v, CommOp::Kind::Recv, {from}, 0, tag, deps, 0);
+}
+
+std::uint32_t Builder::reduce(int sw, int port, std::uint64_t bytes, const Deps& deps) {
+  return add(sw, CommOp::Kind::Reduce, {port}, bytes, 0, deps, 0);
+}
+
+// Local reductions on the chip are not timed: GPUs, TPUs and NeuronCores reduce as data streams in,
+// at HBM/SRAM rates several times the link rate.
+void Builder::ring(const std::vector<int>& group, std::uint64_t total, int steps, int dir, Frontier& f) {
+  int m = static_cast<int>(group.size());
+  if (m < 2) return;
+  std::uint64_t chunk = share(total, static_cast<std::uint64_t>(m));
+  std::uint32_t base = new_tags(static_cast<std::uint32_t>(steps));
+  std::vector<Deps> have(static_cast<size_t>(m));
+  for (int p = 0; p < m; ++p) have[static_cast<size_t>(p)] = f[static_cast<size_t>(group[static_cast<size_t>(p)])];
+  for (int s = 0; s < steps; ++s) {
+    std::vector<Deps> next(static_cast<size_t>(m));
+    for (int p = 0; p < m; ++p) {
+      int v = group[static_cast<size_t>(p)];
+      int to = group[static_cast<size_t>((p + dir + m) % m)];
+      int from = group[static_cast<size_t>((p - dir + m) % m)];
+      send(v, {to}, chunk, base + static_cast<std::uint32_t>(s), have[static_cast<size_t>(p)]);
+      next[static_cast<size_t>(p)] = {recv(v, from, base + static_cast<std::uint32_t>(s))};
+    }
+    have = std::move(next);
+  }
+  for (int p = 0; p < m; ++p) f[static_cast<size_t>(group[static_cast<size_t>(p)])] = have[static_cast<size_t>(p)];
+}
+
+void Builder::exchange(const std::vector<int>& group, std::uint64_t per_peer, Frontier& f) {
+  std::uint32_t tag = new_tags(1);
+  Frontier out = f;
+  for (int v : group) {
+    Deps got;
+    for (int w : group)
+      if (w != v) {
+        send(v, {w}, per_peer, tag, f[static_cast<size_t>(v)]);
+        got.push_back(recv(v, w, tag));
+      }
+    out[static_cast<size_t>(v)] = got;
+  }
+  f = out;
+}
+
+void Builder::nvls_reduce_scatter(const std::vector<int>& group, int sw, std::uint64_t total, Frontier& f) {
+  size_t m = group.size();
+  std::uint64_t chunk = share(total, m);
+  std::uint32_t up = new_tags(static_cast<std::uint32_t>(m)), down = new_tags(1);
+  Tick setup = to_ticks(m_t.spec().nvls_latency.value());
+  // multimem.ld_reduce: the switch reads shard j from every member, reduces it, returns it to j.
+  for (int v : group)
+    for (size_t j = 0; j < m; ++j) send(v, {sw}, chunk, up + static_cast<std::uint32_t>(j), f[static_cast<size_t>(v)], setup);
+  for (size_t j = 0; j < m; ++j) {
+    Deps in;
+    for (int v : group) in.push_back(recv(sw, v, up + static_cast<std::uint32_t>(j)));
+    std::uint32_t red = reduce(sw, group[j], chunk * m, in);
+    send(sw, {group[j]}, chunk, down, {red});
+  }
+  for (int v : group) f[static_cast<size_t>(v)] = {recv(v, sw, down)};
+}
+
+void Builder::nvls_all_gather(const std::vector<int>& group, int sw, std::uint64_t total, Frontier& f) {
+  size_t m = group.size();
+  std::uint64_t chunk = share(total, m);
+  std::uint32_t up = new_tags(1), down = new_tags(static_cast<std::uint32_t>(m));
+  Tick setup = to_ticks(m_t.spec().nvls_latency.value());
+  // multimem.st: member j writes its shard once; the switch multicasts it to every member.
+  for (size_t j = 0; j < m; ++j) {
+    send(group[j], {sw}, chunk, up, f[static_cast<size_t>(group[j])], setup);
+    std::uint32_t in = recv(sw, group[j], up);
+    send(sw, group, chunk, down + static_cast<std::uint32_t>(j), {in});
+  }
+  for (int v : group) {
+    Deps got;
+    for (size_t j = 0; j < m; ++j) got.push_back(recv(v, sw, down + static_cast<std::uint32_t>(j)));
+    f[static_cast<size_t>(v)] = got;
+  }
+}
+
+std::vector<int> ring_order(const Topology& t, int node) {
+  const SystemSpec& s = t.spec();
+  std::vector<int> out;
+  if (s.topology != "torus") {
+    for (int c = 0; c < s.chips; ++c) out.push_back(node * s.chips + c);
+    return out;
+  }
+  // Reflected mixed-radix counting: consecutive entries differ by one step in one coordinate.
+  for (int i = 0; i < s.chips; ++i) {
+    std::vector<int> c(s.dims.size());
+    int rest = i;
+    std::vector<int> digit(s.dims.size());
+    for (size_t d = 0; d < s.dims.size(); ++d) digit[d] = rest % s.dims[d], rest /= s.dims[d];
+    for (size_t d = 0; d < s.dims.size(); ++d) {
+      int par = 0;  // the parity of the higher digits decides the direction along d
+      for (size_t e = d + 1; e < s.dims.size(); ++e) par += digit[e];
+      c[d] = (par % 2) ? s.dims[d] - 1 - digit[d] : digit[d];
+    }
+    out.push_back(t.rank_at(node, c));
+  }
+  return out;
+}
+
+std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d) {
+  const SystemSpec& s = t.spec();
+  std::vector<std::vector<int>> lines;
+  for (int local = 0; local < s.chips; ++local) {
+    std::vector<int> c = t.coords(node * s.chips + local);
+    if (c[d] != 0) continue;
+    std::vector<int> line;
+    for (int k = 0; k < s.dims[d]; ++k) {
+      c[d] = k;
+      line.push_back(t.rank_at(node, c));
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace xpu::coll

@@ -1,0 +1,63 @@
+// Shared builder of collective programs: operations with dependencies and tags, and the phases that
+// algorithms are made of (a ring pass, a direct exchange, NVLS reduce and multicast). Pure.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/collective/collective.h"
+
+namespace xpu::coll {
+
+using Deps = std::vector<std::uint32_t>;
+// One part of `total` split `parts` ways; uneven splits round up (the largest part sets the time,
+// as when NCCL gives the last ranks fewer elements).
+inline std::uint64_t share(std::uint64_t total, std::uint64_t parts) { return (total + parts - 1) / parts; }
+using Frontier = std::vector<Deps>;  // per vertex: the ops the next phase waits for
+
+class Builder {
+ public:
+  Builder(const Topology& t, const CollectiveRequest& r, const std::string& algo, int slices);
+  const Topology& topo() const { return m_t; }
+  CommProgram& program() { return m_p; }
+  Frontier empty_frontier() const { return Frontier(m_p.ops.size()); }
+  std::uint32_t new_tags(std::uint32_t n) {
+    std::uint32_t b = m_tag;
+    m_tag += n;
+    return b;
+  }
+  // Ops with no dependency wait for the collective's launch (plus `first_delay`, e.g. NVLS setup).
+  std::uint32_t send(int v, std::vector<int> to, std::uint64_t bytes, std::uint32_t tag, const Deps& deps,
+                     Tick first_delay = 0);
+  std::uint32_t recv(int v, int from, std::uint32_t tag, const Deps& deps = {});
+  std::uint32_t reduce(int sw, int port, std::uint64_t bytes, const Deps& deps);
+  Tick step_latency() const { return m_step; }
+  // Slices after the first start when the pipeline reaches them, not at launch.
+  void set_slice(int k) { m_slice = k; }
+
+  // A ring pass over `group` (in ring order, `dir` +1 or -1) on a buffer of `total` bytes: chunks of
+  // total/m move one neighbor per step for `steps` steps (m-1: reduce-scatter or all-gather).
+  void ring(const std::vector<int>& group, std::uint64_t total, int steps, int dir, Frontier& f);
+  // Every member sends `per_peer` bytes to every other member at once (one-shot, two-shot, all-to-all).
+  void exchange(const std::vector<int>& group, std::uint64_t per_peer, Frontier& f);
+  // NVLS reduce-scatter through `sw`: member j ends with the reduced j-th of `total` bytes.
+  void nvls_reduce_scatter(const std::vector<int>& group, int sw, std::uint64_t total, Frontier& f);
+  // NVLS all-gather: member j's share of `total` is multicast by the switch to every member.
+  void nvls_all_gather(const std::vector<int>& group, int sw, std::uint64_t total, Frontier& f);
+
+ private:
+  std::uint32_t add(int v, CommOp::Kind kind, std::vector<int> peers, std::uint64_t bytes, std::uint32_t tag,
+                    const Deps& deps, Tick delay);
+  const Topology& m_t;
+  CommProgram m_p;
+  std::uint32_t m_tag = 1;
+  Tick m_step = 0, m_launch = 0;
+  int m_slice = 0;
+};
+
+// The ranks of a node (or of all nodes) in an order whose neighbours are linked: rank order on a
+// switch, a reflected (boustrophedon) walk on a torus.
+std::vector<int> ring_order(const Topology& t, int node);
+// Rings of a torus along dimension d: every line of chips that differ only in coordinate d.
+std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d);
+
+}  // namespace xpu::coll

@@ -1,0 +1,246 @@
+// The algorithm table (which algorithm runs which collective on which fabric), the lowering entry
+// point with pipeline slicing, and the library's cost-model choice.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "kernels/collective/algorithms.h"
+
+namespace xpu {
+
+namespace {
+const std::vector<std::pair<CollKind, std::string>> kNames = {
+    {CollKind::AllReduce, "allreduce"}, {CollKind::AllGather, "allgather"}, {CollKind::ReduceScatter, "reducescatter"},
+    {CollKind::AllToAll, "alltoall"},   {CollKind::Broadcast, "broadcast"}, {CollKind::SendRecv, "sendrecv"}};
+
+using Lower = void (*)(coll::Builder&, CollKind, std::uint64_t);
+struct Algo {
+  std::string name;
+  std::vector<CollKind> kinds;
+  Lower lower;
+  bool needs_protocol_simple;  // hardware offload (NVLS) runs only the simple protocol
+};
+const std::vector<Algo>& algos() {
+  using K = CollKind;
+  static const std::vector<Algo> a = {
+      {"ring", {K::AllReduce, K::AllGather, K::ReduceScatter, K::Broadcast, K::SendRecv}, coll::lower_ring, false},
+      {"nvls", {K::AllReduce, K::AllGather, K::ReduceScatter}, coll::lower_nvls, true},
+      {"tree", {K::AllReduce}, coll::lower_tree, false},
+      {"oneshot", {K::AllReduce}, coll::lower_oneshot, false},
+      {"twoshot", {K::AllReduce}, coll::lower_twoshot, false},
+      {"direct", {K::AllToAll}, coll::lower_direct, false},
+      {"torus", {K::AllReduce, K::AllGather, K::ReduceScatter}, coll::lower_torus, false},
+      {"hierarchical", {K::AllReduce}, coll::lower_hierarchical, false},
+  };
+  return a;
+}
+const Algo* find_algo(const std::string& n) {
+  for (const auto& a : algos())
+    if (a.name == n) return &a;
+  return nullptr;
+}
+}  // namespace
+
+CollKind parse_collective(const std::string& n) {
+  for (const auto& [k, s] : kNames)
+    if (s == n) return k;
+  std::vector<std::string> names = collective_names();
+  std::string hint = nearest_of(n, names);
+  throw InputError("unknown collective '" + n + "'; collectives: " + join(names) +
+                   (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+}
+
+std::string name(CollKind k) {
+  for (const auto& [c, s] : kNames)
+    if (c == k) return s;
+  return "?";
+}
+
+std::vector<std::string> collective_names() {
+  std::vector<std::string> out;
+  for (const auto& [k, s] : kNames) out.push_back(s);
+  return out;
+}
+
+double busbw_factor(CollKind k, int n) {
+  double nd = n;
+  switch (k) {
+    case CollKind::AllReduce: return 2.0 * (nd - 1) / nd;
+    case CollKind::AllGather:
+    case CollKind::ReduceScatter:
+    case CollKind::AllToAll: return (nd - 1) / nd;
+    default: return 1.0;
+  }
+}
+
+std::string unsupported_reason(const Topology& t, CollKind kind, const std::string& algo) {
+  const Algo* a = find_algo(algo);
+  if (!a) {
+    std::vector<std::string> names;
+    for (const auto& x : algos()) names.push_back(x.name);
+    return "unknown algorithm (algorithms: " + join(names) + ")";
+  }
+  if (std::find(a->kinds.begin(), a->kinds.end(), kind) == a->kinds.end())
+    return algo + " does not implement " + name(kind);
+  const SystemSpec& s = t.spec();
+  if (t.ranks() < 2) return "a collective needs at least 2 chips";
+  if (algo == "nvls" && (!t.in_network_reduction() || s.nodes > 1 || s.topology != "switch"))
+    return "nvls needs one node whose switch reduces in the network (scale_up.switch.type: nvls); this system has " +
+           s.topology + " with switch type " + s.sw.type + " and " + std::to_string(s.nodes) + " node(s)";
+  if (algo == "torus" && (s.topology != "torus" || s.nodes > 1))
+    return "torus needs a single-node torus topology; this system is " + s.topology;
+  if (algo == "hierarchical" && s.nodes < 2) return "hierarchical needs more than one node (--nodes)";
+  return "";
+}
+
+std::vector<std::string> candidate_algorithms(const Topology& t, CollKind kind) {
+  std::vector<std::string> out;
+  for (const auto& a : t.spec().algorithms)
+    if (unsupported_reason(t, kind, a).empty()) out.push_back(a);
+  return out;
+}
+
+std::vector<std::string> candidate_protocols(const Topology& t, const std::string& algo) {
+  const Algo* a = find_algo(algo);
+  std::vector<std::string> out;
+  for (const auto& p : t.spec().protocols)
+    // Hardware offload (multimem loads and stores) runs only the simple protocol, also inside a
+    // hierarchical all-reduce whose node stages use it (NCCL's NVLS and NVLS-tree).
+    if (!((a && a->needs_protocol_simple) || (algo == "hierarchical" && t.in_network_reduction())) || p == "simple")
+      out.push_back(p);
+  return out;
+}
+
+CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices) {
+  const SystemSpec& s = t.spec();
+  if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  std::string why = unsupported_reason(t, r.kind, r.algorithm);
+  if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + s.file + ")");
+  // Reductions work on 4-byte elements; collectives whose result is laid out rank by rank (all-gather,
+  // reduce-scatter, all-to-all: nccl-tests count x nranks) need a whole number of elements per rank.
+  bool per_rank = r.kind == CollKind::AllGather || r.kind == CollKind::ReduceScatter || r.kind == CollKind::AllToAll;
+  std::uint64_t unit = per_rank ? 4 * static_cast<std::uint64_t>(t.ranks()) : 4;
+  if (r.kind == CollKind::SendRecv || r.kind == CollKind::Broadcast) unit = 1;
+  if (r.bytes % unit != 0)
+    throw InputError("--bytes " + std::to_string(r.bytes) + ": " + name(r.kind) + " on " + std::to_string(t.ranks()) +
+                     " chips needs a multiple of " + std::to_string(unit) + " bytes (" +
+                     (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")");
+  if (slices <= 0) {  // the library pipelines in chunks of chunk_bytes per channel
+    double per_slice = s.chunk_bytes.value() * s.channels;
+    slices = static_cast<int>(std::clamp(std::ceil(static_cast<double>(r.bytes) / per_slice), 1.0,
+                                         static_cast<double>(s.max_slices)));
+    // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
+    const double kOpBudget = 2e5;
+    if (slices > 1) {
+      double per_slice = static_cast<double>(lower_collective(t, r, 1).op_count());
+      slices = std::max(1, std::min(slices, static_cast<int>(kOpBudget / per_slice)));
+    }
+  }
+  coll::Builder b(t, r, r.algorithm, slices);
+  // Slices flow through each stage in order, as chunks through a channel's buffer slots: the i-th
+  // send of a vertex in slice k waits for its i-th send of slice k-1.
+  std::vector<size_t> base(t.vertices().size(), 0);
+  for (int k = 0; k < slices; ++k) {
+    b.set_slice(k);
+    std::vector<size_t> start(t.vertices().size());
+    for (size_t v = 0; v < start.size(); ++v) start[v] = b.program().ops[v].size();
+    find_algo(r.algorithm)->lower(b, r.kind, coll::share(r.bytes, static_cast<std::uint64_t>(slices)));
+    for (size_t v = 0; k > 0 && v < start.size(); ++v) {
+      auto& ops = b.program().ops[v];
+      for (size_t i = start[v]; i < ops.size(); ++i)
+        if (ops[i].kind == CommOp::Kind::Send) ops[i].deps.push_back(static_cast<std::uint32_t>(base[v] + (i - start[v])));
+    }
+    base = start;
+  }
+  return std::move(b.program());
+}
+
+// The library's latency-bandwidth model evaluated on the program itself: the longest chain of
+// software and wire latencies, plus the busiest link's (or reduction engine's) bytes at its rate.
+double estimate_seconds(const Topology& t, const CommProgram& p) {
+  size_t nv = p.ops.size();
+  std::map<std::tuple<int, int, std::uint32_t>, std::uint32_t> send_of;  // (src, dst, tag) -> op
+  for (size_t v = 0; v < nv; ++v)
+    for (size_t i = 0; i < p.ops[v].size(); ++i)
+      if (p.ops[v][i].kind == CommOp::Kind::Send)
+        for (int d : p.ops[v][i].peers) send_of[{static_cast<int>(v), d, p.ops[v][i].tag}] = static_cast<std::uint32_t>(i);
+  std::vector<std::vector<double>> fin(nv);
+  for (size_t v = 0; v < nv; ++v) fin[v].assign(p.ops[v].size(), -1);
+  std::vector<double> load(t.links().size(), 0);
+  std::map<int, double> reduce_load;
+  for (size_t v = 0; v < nv; ++v)
+    for (const auto& o : p.ops[v]) {
+      if (o.kind == CommOp::Kind::Send)
+        for (int d : o.peers)
+          for (int l : t.route(static_cast<int>(v), d)) load[static_cast<size_t>(l)] += o.bytes * p.wire_factor;
+      if (o.kind == CommOp::Kind::Reduce) reduce_load[o.peers[0]] += o.bytes;
+    }
+  auto route_latency = [&](int v, int d) {
+    double s = 0;
+    for (int l : t.route(v, d)) {
+      const Link& k = t.links()[static_cast<size_t>(l)];
+      s += k.spec->latency.value() + k.extra_latency.value() + k.spec->message_overhead.value();
+    }
+    return s;
+  };
+  std::function<double(int, std::uint32_t)> finish = [&](int v, std::uint32_t i) -> double {
+    double& f = fin[static_cast<size_t>(v)][i];
+    if (f >= 0) return f;
+    const CommOp& o = p.ops[static_cast<size_t>(v)][i];
+    double start = 0;
+    for (auto d : o.deps) start = std::max(start, finish(v, d));
+    start += to_seconds(o.delay);
+    if (o.kind == CommOp::Kind::Recv) {
+      int src = o.peers[0];
+      auto it = send_of.find({src, v, o.tag});
+      if (it != send_of.end()) start = std::max(start, finish(src, it->second) + route_latency(src, v));
+    }
+    return f = start;
+  };
+  double lat = 0;
+  for (size_t v = 0; v < nv; ++v)
+    for (size_t i = 0; i < p.ops[v].size(); ++i) lat = std::max(lat, finish(static_cast<int>(v), static_cast<std::uint32_t>(i)));
+  double bw = 0;
+  for (size_t l = 0; l < load.size(); ++l) {
+    const LinkSpec& s = *t.links()[l].spec;
+    bw = std::max(bw, load[l] / (s.bandwidth.value() * s.efficiency));
+  }
+  for (const auto& [port, bytes] : reduce_load) bw = std::max(bw, bytes / t.spec().sw.reduce_bandwidth.value());
+  return lat + bw;
+}
+
+CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r) {
+  std::vector<std::string> algos_try;
+  if (r.algorithm == "auto") {
+    algos_try = candidate_algorithms(t, r.kind);
+    if (algos_try.empty())
+      throw InputError(t.spec().file + ": library.algorithms: '" + join(t.spec().algorithms) + "' has no algorithm for " +
+                       name(r.kind) + " on this topology");
+  } else {
+    std::string why = unsupported_reason(t, r.kind, r.algorithm);
+    if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + t.spec().file + ")");
+    algos_try = {r.algorithm};
+  }
+  CollectiveChoice best;
+  best.estimate_s = -1;
+  for (const auto& a : algos_try) {
+    std::vector<std::string> protos = candidate_protocols(t, a);
+    if (r.protocol != "auto") {
+      if (std::find(protos.begin(), protos.end(), r.protocol) == protos.end())
+        throw InputError("--proto " + r.protocol + ": not available for " + a + " (protocols: " + join(protos) + ")");
+      protos = {r.protocol};
+    }
+    for (const auto& pr : protos) {
+      CollectiveRequest q = r;
+      q.algorithm = a;
+      q.protocol = pr;
+      double est = estimate_seconds(t, lower_collective(t, q, 1));
+      best.considered.push_back({a + "/" + pr, est});
+      if (best.estimate_s < 0 || est < best.estimate_s) best.algorithm = a, best.protocol = pr, best.estimate_s = est;
+    }
+  }
+  return best;
+}
+
+}  // namespace xpu

@@ -1,0 +1,49 @@
+// Collectives as kernels: all-reduce, all-gather, reduce-scatter, all-to-all, broadcast and
+// send/recv lowered into per-vertex transaction programs for one algorithm (ring, nvls, oneshot,
+// twoshot, torus, hierarchical, direct) and protocol (ll, ll128, simple). Pure: no SystemC, no timing.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/interconnect/comm_program.h"
+#include "sim/interconnect/topology.h"
+
+namespace xpu {
+
+enum class CollKind { AllReduce, AllGather, ReduceScatter, AllToAll, Broadcast, SendRecv };
+CollKind parse_collective(const std::string& name);  // "allreduce" ... ; InputError otherwise
+std::string name(CollKind k);
+std::vector<std::string> collective_names();
+// nccl-tests bus-bandwidth factor: 2(n-1)/n all-reduce, (n-1)/n AG/RS/all-to-all, 1 broadcast, send/recv.
+double busbw_factor(CollKind k, int ranks);
+
+struct CollectiveRequest {
+  CollKind kind = CollKind::AllReduce;
+  std::uint64_t bytes = 0;     // nccl-tests "size": AR per-rank buffer, AG total output, RS total input,
+                               // all-to-all per-rank send buffer, broadcast buffer, send/recv message
+  std::string algorithm = "auto";
+  std::string protocol = "auto";
+};
+
+// Why `algo` cannot run `kind` on this topology ("" when it can).
+std::string unsupported_reason(const Topology& t, CollKind kind, const std::string& algo);
+// Algorithms this library offers for `kind` on `t` (the preset's list, filtered by what can run).
+std::vector<std::string> candidate_algorithms(const Topology& t, CollKind kind);
+std::vector<std::string> candidate_protocols(const Topology& t, const std::string& algo);
+
+// Lowers one (algorithm, protocol); `slices` = 0 picks the pipeline depth from the library's chunking.
+CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices = 0);
+
+// The library's choice: every candidate (algorithm, protocol) is lowered and costed with the library's
+// latency-bandwidth model (the longest chain of latencies plus the busiest link's bytes at its rate),
+// and the cheapest is taken, as NCCL's tuner does (src/graph/tuning.cc). Forced algorithm or
+// protocol restrict the candidates; an impossible one throws InputError naming the reason.
+struct CollectiveChoice {
+  std::string algorithm, protocol;
+  double estimate_s = 0;
+  std::vector<std::pair<std::string, double>> considered;  // "ring/ll128" -> estimated seconds
+};
+CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r);
+double estimate_seconds(const Topology& t, const CommProgram& p);
+
+}  // namespace xpu

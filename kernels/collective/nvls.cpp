@@ -1,0 +1,17 @@
+// NVLS (NVLink SHARP) in one switched node: reduce-scatter with multimem loads that the switch
+// reduces, all-gather with multimem stores that it multicasts; all-reduce = both. Each chip's link
+// carries (1 + 1/n) of the buffer each way instead of the ring's 2(n-1)/n.
+#include "kernels/collective/algorithms.h"
+
+namespace xpu::coll {
+
+void lower_nvls(Builder& b, CollKind k, std::uint64_t bytes) {
+  const Topology& t = b.topo();
+  std::vector<int> group = ring_order(t, 0);
+  int sw = t.node_switch(0);
+  Frontier f = b.empty_frontier();
+  if (k != CollKind::AllGather) b.nvls_reduce_scatter(group, sw, bytes, f);
+  if (k != CollKind::ReduceScatter) b.nvls_all_gather(group, sw, bytes, f);
+}
+
+}  // namespace xpu::coll

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Regenerates tests/golden/systems/collectives.json: one reference collective per system preset plus a
+few per collective kind, from `xpusim kernel <collective> --system S --bytes B --format json`.
+
+Run it deliberately when the systems model changes (and say why in the commit), never to make a
+failing golden test pass unexamined. Usage: scripts/golden_collectives.py [build/xpusim]
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+XPUSIM = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "build" / "xpusim")
+
+
+def run(system, collective, size, nodes=0):
+    args = [XPUSIM, "kernel", collective, "--system", system, "--bytes", size, "--format", "json"]
+    if nodes:
+        args += ["--nodes", str(nodes)]
+    j = json.loads(subprocess.check_output(args, text=True))
+    return {"system": system, "collective": collective, "bytes": size, "nodes": nodes,
+            "algorithm": j["algorithm"], "protocol": j["protocol"], "latency_s": j["latency_s"],
+            "busbw_GBps": round(j["busbw_GBps"], 3)}
+
+
+def main():
+    systems = [l.split()[0] for l in subprocess.check_output([XPUSIM, "list", "systems"], text=True).splitlines()[1:]]
+    # tpu-v6e-256 at 4 MiB keeps the suite fast (256 chips).
+    cases = [run(s, "allreduce", "4MiB" if s == "tpu-v6e-256" else "64MiB") for s in systems]
+    for coll, size in [("allgather", "64MiB"), ("reducescatter", "64MiB"), ("alltoall", "16MiB"),
+                       ("broadcast", "16MiB"), ("sendrecv", "16MiB"), ("allreduce", "4KiB")]:
+        cases.append(run("hgx-h100x8", coll, size))
+    cases += [run("tpu-v6e-8", "allgather", "16MiB"), run("hgx-h100x8", "allreduce", "256MiB", nodes=4),
+              run("p5-h100x8", "allreduce", "1MiB"), run("maia200-quads", "alltoall", "16MiB")]
+    out = {"note": "Reference collective runs per system preset; regenerate with scripts/golden_collectives.py "
+                   "deliberately when the model changes, never to make a failing test pass.",
+           "tolerance": 0.01, "cases": cases}
+    path = ROOT / "tests" / "golden" / "systems" / "collectives.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {len(cases)} cases to {path}")
+
+
+if __name__ == "__main__":
+    main()

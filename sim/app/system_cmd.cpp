@@ -1,0 +1,143 @@
+#include "sim/app/system_cmd.h"
+
+#include <boost/program_options.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "sim/app/cli_parse.h"
+#include "sim/run/registry.h"
+#include "sim/io/output.h"
+#include "sim/system/collective_run.h"
+
+namespace po = boost::program_options;
+
+namespace xpu {
+
+// The system's chip must be a chip preset of this build.
+void check_system_chip(const SystemSpec& s) {
+  std::vector<std::string> names;
+  for (const auto& p : list_presets()) {
+    if (p.name == s.chip) return;
+    names.push_back(p.name);
+  }
+  std::string hint = nearest_of(s.chip, names);
+  throw ConfigError(s.file, "chip", "'" + s.chip + "': no such chip preset" + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+}
+
+bool is_collective_name(const std::string& op) {
+  for (const auto& n : collective_names())
+    if (n == op) return true;
+  return false;
+}
+
+int cmd_collective(int argc, char** argv) {
+  po::options_description o("collective");
+  o.add_options()("system", po::value<std::string>()->default_value("hgx-h100x8"), "system preset (xpusim list systems)")(
+      "bytes", po::value<std::string>()->required(),
+      "nccl-tests size: all-reduce per-rank buffer, all-gather total output, reduce-scatter total input, "
+      "all-to-all per-rank send buffer")("algo", po::value<std::string>()->default_value("auto"),
+                                          "force an algorithm: ring, nvls, oneshot, twoshot, torus, hierarchical, direct")(
+      "proto", po::value<std::string>()->default_value("auto"), "force a protocol: ll, ll128, simple")(
+      "nodes", po::value<int>()->default_value(0), "replicate the node over the scale-out network (0: the preset's)")(
+      "devices", po::value<int>(), "expected number of chips (checked against the system)")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a system field: --set scale_up.link.latency=1us")(
+      "format", po::value<std::string>()->default_value("table"), "table or json")(
+      "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
+  po::positional_options_description pos;
+  pos.add("op", 1);
+  o.add_options()("op", po::value<std::string>(), "");
+  po::variables_map vm;
+  po::command_line_parser p(argc, argv);
+  p.options(o).positional(pos).style(cli_style());
+  po::store(p.run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
+              << "[--proto P] [--nodes N] [--format json]\n\n" << o << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  std::string format = vm["format"].as<std::string>();
+  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
+  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  SystemSpec spec = load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>());
+  check_system_chip(spec);
+  if (vm.count("devices") && vm["devices"].as<int>() != spec.ranks())
+    throw ConfigError(spec.file, "scale_up.chips", "'" + std::to_string(spec.chips) + "' x " + std::to_string(spec.nodes) +
+                                                       " node(s) = " + std::to_string(spec.ranks()) + " chips, but --devices " +
+                                                       std::to_string(vm["devices"].as<int>()) + " was asked for");
+  CollectiveRequest req;
+  req.kind = parse_collective(vm["op"].as<std::string>());
+  req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
+  req.algorithm = vm["algo"].as<std::string>();
+  req.protocol = vm["proto"].as<std::string>();
+  CollectiveReport rep = run_collective(spec, req);
+  if (vm.count("out")) {
+    std::string dir = vm["out"].as<std::string>();
+    std::filesystem::create_directories(dir);
+    nlohmann::json stats = rep.json();
+    for (const auto& [n, st] : rep.stats.all())
+      stats["stats"][n] = {{"value", st.value}, {"unit", st.unit}, {"description", st.description}};
+    write_file_atomic(dir + "/config.resolved.yaml", rep.resolved_yaml);
+    write_file_atomic(dir + "/stats.json", stats.dump(2) + "\n");
+  }
+  if (format == "json") std::cout << rep.json().dump(2) << "\n";
+  else std::cout << rep.table();
+  return 0;
+}
+
+int cmd_list_systems() {
+  std::cout << std::left << std::setw(18) << "system" << "description\n";
+  for (const auto& s : list_systems()) std::cout << std::left << std::setw(18) << s.name << s.description << "\n";
+  return 0;
+}
+
+int cmd_params_system() {
+  std::cout << "system: a system of chips (chips/systems/presets)\n\n";
+  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
+            << "meaning\n";
+  for (const auto& p : system_schema())
+    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
+              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  return 0;
+}
+
+int cmd_validate_collectives(int argc, char** argv) {
+  po::options_description o("validate --collectives");
+  o.add_options()("collectives", po::bool_switch(), "")("data", po::value<std::string>(), "collectives CSV")(
+      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format",
+                                                                              po::value<std::string>()->default_value("table"), "table or json");
+  po::variables_map vm;
+  po::store(parse_cli(argc, argv, o), vm);
+  po::notify(vm);
+  std::string csv = vm.count("data") ? vm["data"].as<std::string>() : default_collectives_csv();
+  std::vector<CollectiveRow> rows, all = read_collective_rows(csv);
+  for (const auto& r : all)
+    if (r.id.rfind(vm["filter"].as<std::string>(), 0) == 0) rows.push_back(r);
+  std::vector<CollectivePoint> pts = validate_collectives(rows);
+  if (vm["format"].as<std::string>() == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : pts)
+      j.push_back({{"id", p.row.id}, {"system", p.preset}, {"nodes", p.nodes}, {"collective", p.row.collective},
+                   {"bytes", p.row.bytes}, {"algorithm", p.algo}, {"measured_busbw_GBps", p.row.busbw_GBps},
+                   {"predicted_busbw_GBps", p.predicted_busbw}, {"measured_time_us", p.measured_time_us},
+                   {"predicted_time_us", p.predicted_time_us}, {"busbw_error", p.busbw_error},
+                   {"time_error", p.time_error}, {"source", p.row.source}});
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-12s %-12s %-10s %12s %-14s %10s %10s %8s %10s %10s %8s\n", "id", "system", "coll", "bytes", "algo",
+              "busbw_meas", "busbw_pred", "err", "t_meas_us", "t_pred_us", "err");
+  for (const auto& p : pts)
+    std::printf("%-12s %-12s %-10s %12llu %-14s %10.2f %10.2f %+7.1f%% %10.1f %10.1f %+7.1f%%\n", p.row.id.c_str(),
+                p.preset.c_str(), p.row.collective.c_str(), static_cast<unsigned long long>(p.row.bytes), p.algo.c_str(),
+                p.row.busbw_GBps, p.predicted_busbw, 100 * p.busbw_error, p.measured_time_us, p.predicted_time_us,
+                100 * p.time_error);
+  std::printf("%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
+              "nccl busbw)\n", pts.size(), rows.size());
+  return 0;
+}
+
+}  // namespace xpu

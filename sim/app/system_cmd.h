@@ -1,0 +1,17 @@
+// CLI glue for systems of chips: `kernel <collective> --system S`, `list systems`, `params system`,
+// `validate --collectives`. The work is done in sim/system (collective_run.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/interconnect/system_spec.h"
+
+namespace xpu {
+// ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
+void check_system_chip(const SystemSpec& s);
+bool is_collective_name(const std::string& op);
+int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = the collective
+int cmd_list_systems();
+int cmd_params_system();
+int cmd_validate_collectives(int argc, char** argv);
+}  // namespace xpu

@@ -1,0 +1,21 @@
+// A non-blocking crossbar switch (Ethernet, InfiniBand, an NVSwitch without SHARP): contention is at
+// its ports (the links), nothing inside; it cannot reduce.
+#include "sim/interconnect/i_switch.h"
+#include "sim/engine/named_registry.h"
+
+namespace xpu {
+
+namespace {
+class CrossbarSwitch : public ISwitch {
+ public:
+  bool reduces() const override { return false; }
+  Tick reduce(Tick arrival, double, int, Tick) override { return arrival; }
+};
+}  // namespace
+
+void register_crossbar_switch() {
+  NamedRegistry<ISwitch, SwitchSpec, int>::add("crossbar",
+                                               [](SwitchSpec, int) { return std::make_unique<CrossbarSwitch>(); });
+}
+
+}  // namespace xpu

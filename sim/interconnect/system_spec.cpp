@@ -1,0 +1,172 @@
+#include "sim/interconnect/system_spec.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+namespace {
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+void describe_link(Params& p, LinkSpec& l, const std::string& pre, const char* what, bool required) {
+  const char* no = required ? nullptr : "0 B/s";
+  p(pre + "type", l.type, std::string("Implementation of the ") + what + " (serial, rdma)", "serial");
+  p(pre + "bandwidth", l.bandwidth, std::string("Line rate of one ") + what + ", per direction", no);
+  p(pre + "efficiency", l.efficiency, "Share of the line rate that carries payload (encoding, headers, flow control)",
+    "1.0");
+  p(pre + "latency", l.latency, std::string("Latency of one traversal of the ") + what, "0 s");
+  p(pre + "message_overhead", l.message_overhead, "Cost paid once per message (NIC doorbell, proxy), 0 for links",
+    "0 s");
+  p.require(!required || l.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
+  p.require(l.efficiency > 0 && l.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
+}
+
+void describe_switch(Params& p, SwitchSpec& s, const std::string& pre) {
+  p(pre + "type", s.type, "Switch implementation: none, crossbar, nvls (in-network reduction)", "none");
+  p(pre + "latency", s.latency, "Port-to-port latency", "0 s");
+  p(pre + "reduce_bandwidth", s.reduce_bandwidth, "In-network reduction input rate per port (nvls)", "0 B/s");
+  p.require(s.type == "none" || s.type == "crossbar" || s.type == "nvls", pre + "type", "none, crossbar or nvls");
+  p.require(s.type != "nvls" || s.reduce_bandwidth.value() > 0, pre + "reduce_bandwidth",
+            "a positive rate for an nvls switch");
+}
+}  // namespace
+
+void describe(Params& p, SystemSpec& s) {
+  p("name", s.name, "System preset name as used on the command line", "");
+  p("description", s.description, "One line describing the system", "");
+  p("chip", s.chip, "Chip preset of every device (xpusim list chips)");
+  p("nodes", s.nodes, "Nodes (copies of the scale-up domain) joined by the scale-out network", "1");
+  p("scale_up.topology", s.topology, "Scale-up fabric: switch, torus or mesh_groups");
+  p("scale_up.chips", s.chips, "Chips in one scale-up domain (node)");
+  std::string dims, wrap, dim_bw;
+  p("scale_up.dims", dims, "Torus dimensions, e.g. 4,4,4 (torus)", "");
+  p("scale_up.wraparound", wrap, "Wraparound link per torus dimension, e.g. true,false (torus)", "");
+  p("scale_up.dim_bandwidth", dim_bw, "Torus: link rate per dimension, e.g. 128 GB/s, 128 GB/s, 64 GB/s (default: "
+                                      "scale_up.link.bandwidth for every dimension)", "");
+  p("scale_up.group", s.group, "Size of the fully connected groups (mesh_groups)", "0");
+  p("scale_up.routing", s.routing, "Router: dor (dimension-ordered, tori) or shortest (switched, meshes)", "shortest");
+  describe_link(p, s.link, "scale_up.link.", "scale-up link", true);
+  describe_link(p, s.uplink, "scale_up.uplink.", "chip-to-switch uplink (mesh_groups)", false);
+  describe_switch(p, s.sw, "scale_up.switch.");
+  p("scale_out.network", s.network, "Scale-out network: none or rail (one NIC per chip, a switch per local rank)",
+    "none");
+  describe_link(p, s.nic, "scale_out.nic.", "NIC port", false);
+  describe_switch(p, s.net_switch, "scale_out.switch.");
+  std::string algos, protos;
+  p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
+  p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
+                                 "hierarchical, direct)");
+  p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
+  p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
+  p("library.step_latency.ll", s.step_latency_ll, "Per dependent step with the LL protocol (flag polling)", "0 s");
+  p("library.step_latency.ll128", s.step_latency_ll128, "Per dependent step with LL128", "0 s");
+  p("library.step_latency.simple", s.step_latency_simple, "Per dependent step with the simple protocol (fence, flag)");
+  p("library.nvls_latency", s.nvls_latency, "Multimem setup and domain barrier of an NVLS collective", "0 s");
+  p("library.chunk_bytes", s.chunk_bytes, "Pipeline granule per channel (buffer slot)");
+  p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
+  p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
+  if (p.mode() == Params::Mode::Describe) return;
+  for (const auto& d : split_list(dims)) s.dims.push_back(std::stoi(d));
+  for (const auto& w : split_list(wrap)) s.wrap.push_back(w == "true");
+  for (const auto& b : split_list(dim_bw)) {
+    try {
+      s.dim_bandwidth.push_back(Bandwidth::parse(b));
+    } catch (const std::exception&) {
+      p.require(false, "scale_up.dim_bandwidth", "a list of bandwidths such as 128 GB/s, 64 GB/s");
+    }
+  }
+  s.algorithms = split_list(algos);
+  s.protocols = split_list(protos);
+  p.require(s.topology == "switch" || s.topology == "torus" || s.topology == "mesh_groups", "scale_up.topology",
+            "switch, torus or mesh_groups");
+  p.require(s.chips > 0, "scale_up.chips", "a positive chip count");
+  p.require(s.nodes > 0, "nodes", "a positive node count");
+  if (s.topology == "torus") {
+    int prod = 1;
+    for (int d : s.dims) prod *= d;
+    p.require(!s.dims.empty() && prod == s.chips, "scale_up.dims", "dimensions whose product is scale_up.chips (" +
+                                                                        std::to_string(s.chips) + ")");
+    p.require(s.wrap.size() == s.dims.size(), "scale_up.wraparound", "one true/false per dimension");
+    p.require(s.dim_bandwidth.empty() || s.dim_bandwidth.size() == s.dims.size(), "scale_up.dim_bandwidth",
+              "one bandwidth per dimension");
+  }
+  if (s.topology == "mesh_groups") {
+    p.require(s.group > 1 && s.chips % s.group == 0, "scale_up.group", "a group size > 1 dividing scale_up.chips");
+    p.require(s.chips == s.group || s.sw.type == "none" || s.uplink.bandwidth.value() > 0,
+              "scale_up.uplink.bandwidth", "a positive bandwidth when a switch joins the groups");
+  }
+  if (s.topology == "switch")
+    p.require(s.sw.type != "none", "scale_up.switch.type", "crossbar or nvls for a switched topology");
+  p.require(s.routing == "dor" || s.routing == "shortest", "scale_up.routing", "dor or shortest");
+  p.require(s.routing != "dor" || s.topology == "torus", "scale_up.routing", "shortest (dor needs a torus)");
+  p.require(s.network == "none" || s.network == "rail", "scale_out.network", "none or rail");
+  p.require(s.nodes == 1 || s.network != "none", "nodes",
+            "1 (this system has no scale-out network: scale_out.network is none)");
+  if (s.network == "rail")
+    p.require(s.nic.bandwidth.value() > 0, "scale_out.nic.bandwidth", "a positive NIC bandwidth");
+  for (const auto& pr : s.protocols)
+    p.require(pr == "ll" || pr == "ll128" || pr == "simple", "library.protocols", "a list of ll, ll128, simple");
+  p.require(!s.algorithms.empty(), "library.algorithms", "at least one algorithm");
+  p.require(s.chunk_bytes.value() > 0, "library.chunk_bytes", "a positive size");
+  p.require(s.channels > 0, "library.channels", "a positive count");
+  p.require(s.max_slices > 0, "library.max_slices", "a positive count");
+}
+
+std::vector<SystemInfo> list_systems() {
+  std::vector<SystemInfo> out;
+  for (const auto& f : preset_files((fs::path(source_dir()) / "chips" / "systems" / "presets").string()))
+    out.push_back({f.name, f.path, f.description});
+  return out;
+}
+
+SystemSpec load_system(const std::string& name_or_path, const std::vector<std::string>& overlays, int nodes) {
+  std::string path;
+  std::vector<std::string> names;
+  for (const auto& s : list_systems()) {
+    names.push_back(s.name);
+    if (s.name == name_or_path) path = s.path;
+  }
+  if (path.empty()) {
+    if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
+      path = name_or_path;
+    } else {
+      std::string hint = nearest_of(name_or_path, names);
+      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) +
+                       (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+    }
+  }
+  ConfigTree tree = ConfigTree::load_file(path);
+  tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(), path);
+  for (const auto& o : overlays) tree.apply_overlay(o);
+  if (nodes < 0) throw InputError("--nodes " + std::to_string(nodes) + ": expected a positive node count");
+  if (nodes > 0) tree.set("nodes", std::to_string(nodes), path + " (--nodes)");
+  SystemSpec s;
+  Params p(Params::Mode::Load, &tree);
+  describe(p, s);
+  p.finish();
+  s.file = path;
+  s.resolved_yaml = p.resolved_yaml();
+  return s;
+}
+
+std::vector<ParamInfo> system_schema() {
+  SystemSpec s;
+  Params p(Params::Mode::Describe, nullptr);
+  describe(p, s);
+  return p.schema();
+}
+
+}  // namespace xpu

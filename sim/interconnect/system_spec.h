@@ -1,0 +1,69 @@
+// A system of chips as data: which chip, the scale-up fabric (switch, torus, meshed groups), the
+// scale-out network (NIC rails) and the collective library's software costs. Parsed from a preset in
+// chips/systems/presets with the chip presets' loader (inherits, --set overlays, strict schema). Pure.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/base/config.h"
+
+namespace xpu {
+
+// One class of links (all links of a class share type, rate and latency).
+struct LinkSpec {
+  std::string type = "serial";  // implementation name (sim/interconnect link registry)
+  Bandwidth bandwidth;          // per direction
+  double efficiency = 1.0;      // share of the line rate that carries payload (encoding, flits, headers)
+  Seconds latency;              // per traversal
+  Seconds message_overhead;     // once per message (NIC doorbell, proxy thread); 0 for plain links
+};
+
+struct SwitchSpec {
+  std::string type = "none";    // none | crossbar | nvls (crossbar with in-network reduction)
+  Seconds latency;              // port to port
+  Bandwidth reduce_bandwidth;   // in-network reduction input rate per port (nvls)
+};
+
+struct SystemSpec {
+  std::string name, description, chip, file;
+  int nodes = 1;
+  // Scale-up domain (one node).
+  std::string topology;         // switch | torus | mesh_groups
+  int chips = 0;                // chips per node
+  std::vector<int> dims;        // torus dimensions
+  std::vector<bool> wrap;       // torus wraparound per dimension
+  std::vector<Bandwidth> dim_bandwidth;  // torus: per-dimension link rate (empty: link.bandwidth for all)
+  int group = 0;                // mesh_groups: fully connected group size
+  std::string routing = "shortest";  // dor | shortest
+  LinkSpec link;                // chip-chip (torus, mesh) or chip-switch link
+  LinkSpec uplink;              // mesh_groups: chip to the scale-up switch
+  SwitchSpec sw;
+  // Scale-out network (nodes > 1).
+  std::string network = "none"; // none | rail (one NIC per chip on a rail switch shared by that local rank)
+  LinkSpec nic;
+  SwitchSpec net_switch;
+  // Collective library.
+  std::string library;
+  std::vector<std::string> algorithms;   // candidates the library may choose from
+  std::vector<std::string> protocols;    // ll, ll128, simple
+  Seconds launch_latency;                // once per collective (kernel launch, setup)
+  Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)
+  Seconds nvls_latency;                  // multimem setup and domain barrier (nvls)
+  Bytes chunk_bytes;                     // pipeline granule per channel
+  int channels = 1;                      // channels (parallel rings) a collective uses
+  int max_slices = 128;                  // most pipeline slices one collective is cut into
+  std::string resolved_yaml;
+
+  int ranks() const { return chips * nodes; }
+};
+
+void describe(Params& p, SystemSpec& s);
+struct SystemInfo {
+  std::string name, path, description;
+};
+std::vector<SystemInfo> list_systems();
+// Loads by name (hgx-h100x8) or path, applies overlays, then `nodes` (> 0 overrides the preset).
+SystemSpec load_system(const std::string& name_or_path, const std::vector<std::string>& overlays = {}, int nodes = 0);
+std::vector<ParamInfo> system_schema();
+
+}  // namespace xpu

@@ -1,0 +1,198 @@
+#include "sim/system/collective_run.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "sim/interconnect/fabric.h"
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+std::uint64_t parse_message_bytes(const std::string& text) {
+  std::string t = text;
+  size_t i = 0;
+  while (i < t.size() && (isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+  if (i == 0) throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096");
+  if (i < t.size() && t[i] != ' ') t.insert(i, " ");
+  double b = 0;
+  try {
+    b = i == text.size() ? std::stod(text) : Bytes::parse(t).value();
+  } catch (const std::exception&) {
+    throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096");
+  }
+  if (b < 0 || b != std::floor(b)) throw InputError("--bytes '" + text + "': expected a whole number of bytes");
+  return static_cast<std::uint64_t>(b);
+}
+
+CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req) {
+  Topology topo(spec);
+  if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  CollectiveChoice choice = choose_collective(topo, req);
+  CollectiveRequest r = req;
+  r.algorithm = choice.algorithm;
+  r.protocol = choice.protocol;
+  CommProgram prog = lower_collective(topo, r);
+  FabricResult fr = simulate_collective(topo, prog);
+  CollectiveReport rep;
+  rep.system = spec.name;
+  rep.chip = spec.chip;
+  rep.collective = name(req.kind);
+  rep.algorithm = r.algorithm;
+  rep.protocol = r.protocol;
+  rep.ranks = topo.ranks();
+  rep.nodes = spec.nodes;
+  rep.slices = prog.slices;
+  rep.bytes = req.bytes;
+  rep.latency_s = to_seconds(fr.end);
+  rep.algbw_GBps = rep.latency_s > 0 ? static_cast<double>(req.bytes) / rep.latency_s / 1e9 : 0;
+  rep.busbw_GBps = rep.algbw_GBps * busbw_factor(req.kind, rep.ranks);
+  rep.estimate_s = choice.estimate_s;
+  rep.considered = choice.considered;
+  rep.ops = prog.op_count();
+  rep.pieces = fr.pieces;
+  rep.resolved_yaml = spec.resolved_yaml;
+  rep.stats = fr.stats;
+  std::map<std::string, CollectiveReport::ClassUse> cls;
+  for (size_t l = 0; l < topo.links().size(); ++l) {
+    double u = fr.end > 0 ? static_cast<double>(fr.link_busy[l]) / static_cast<double>(fr.end) : 0;
+    auto& c = cls[topo.links()[l].cls];
+    c.cls = topo.links()[l].cls;
+    c.links++;
+    c.mean += u;
+    c.max = std::max(c.max, u);
+    c.bytes += fr.link_bytes[l];
+    if (fr.link_bytes[l] > 0) rep.link_utilization.push_back({topo.link_name(static_cast<int>(l)), u});
+  }
+  for (auto& [k, c] : cls) {
+    c.mean /= c.links;
+    rep.utilization.push_back(c);
+  }
+  return rep;
+}
+
+nlohmann::json CollectiveReport::json() const {
+  nlohmann::json j = {{"system", system},         {"chip", chip},           {"collective", collective},
+                      {"algorithm", algorithm},   {"protocol", protocol},   {"ranks", ranks},
+                      {"nodes", nodes},           {"bytes", bytes},         {"latency_s", latency_s},
+                      {"algbw_GBps", algbw_GBps}, {"busbw_GBps", busbw_GBps}, {"estimate_s", estimate_s},
+                      {"slices", slices},         {"operations", ops},      {"link_transfers", pieces}};
+  for (const auto& [a, s] : considered) j["considered"][a] = s;
+  for (const auto& c : utilization)
+    j["utilization"][c.cls] = {{"links", c.links}, {"mean", c.mean}, {"max", c.max}, {"wire_bytes", c.bytes}};
+  for (const auto& [l, u] : link_utilization) j["link_utilization"][l] = u;
+  return j;
+}
+
+std::string CollectiveReport::table() const {
+  std::ostringstream os;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s %s on %s (%d x %s, %d node%s)\n", collective.c_str(), format_bytes(bytes).c_str(),
+                system.c_str(), ranks, chip.c_str(), nodes, nodes > 1 ? "s" : "");
+  os << buf;
+  std::snprintf(buf, sizeof buf, "  %-22s%s / %s (%d pipeline slice%s)\n", "algorithm", algorithm.c_str(),
+                protocol.c_str(), slices, slices > 1 ? "s" : "");
+  os << buf;
+  std::snprintf(buf, sizeof buf, "  %-22s%s\n", "latency_s", format_seconds(latency_s).c_str());
+  os << buf;
+  std::snprintf(buf, sizeof buf, "  %-22s%.2f GB/s\n  %-22s%.2f GB/s\n", "algbw", algbw_GBps, "busbw", busbw_GBps);
+  os << buf;
+  for (const auto& c : utilization) {
+    std::snprintf(buf, sizeof buf, "  %-22s%d links, mean %.1f%%, max %.1f%% busy\n", ("links " + c.cls).c_str(), c.links,
+                  100 * c.mean, 100 * c.max);
+    os << buf;
+  }
+  os << "  considered            ";
+  for (const auto& [a, s] : considered) os << a << " " << format_seconds(s) << "  ";
+  os << "\n";
+  return os.str();
+}
+
+namespace {
+// One CSV record (RFC 4180 quoting) into fields.
+std::vector<std::string> csv_fields(const std::string& line) {
+  static const std::regex field(R"re((?:^|,)(?:"((?:[^"]|"")*)"|([^,]*)))re");
+  std::vector<std::string> out;
+  for (auto it = std::sregex_iterator(line.begin(), line.end(), field); it != std::sregex_iterator(); ++it) {
+    std::string f = (*it)[1].matched ? std::regex_replace((*it)[1].str(), std::regex("\"\""), "\"") : (*it)[2].str();
+    out.push_back(f);
+  }
+  return out;
+}
+double number_or_zero(const std::string& s) { return s.empty() ? 0 : std::stod(s); }
+}  // namespace
+
+std::string default_collectives_csv() { return std::string(source_dir()) + "/workloads/validation/collectives.csv"; }
+
+std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
+  std::ifstream in(csv);
+  if (!in) throw InputError(csv + ": collective measurements not found (expected the validation CSV)");
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> head = csv_fields(line);
+  std::map<std::string, size_t> col;
+  for (size_t i = 0; i < head.size(); ++i) col[head[i]] = i;
+  for (const char* need : {"id", "system", "n_chips", "collective", "algorithm", "message_bytes", "time_us",
+                           "busbw_GBps", "source"})
+    if (!col.count(need)) throw ConfigError(csv, need, "missing column");
+  std::vector<CollectiveRow> rows;
+  int lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    std::vector<std::string> f = csv_fields(line);
+    if (f.size() < head.size()) throw ConfigError(csv + ":" + std::to_string(lineno), "", "too few fields");
+    CollectiveRow r;
+    r.id = f[col["id"]];
+    r.system = f[col["system"]];
+    r.collective = f[col["collective"]];
+    r.algorithm = f[col["algorithm"]];
+    r.source = f[col["source"]];
+    r.n_chips = std::stoi(f[col["n_chips"]]);
+    r.bytes = static_cast<std::uint64_t>(std::stoull(f[col["message_bytes"]]));
+    r.time_us = number_or_zero(f[col["time_us"]]);
+    r.busbw_GBps = number_or_zero(f[col["busbw_GBps"]]);
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows) {
+  std::vector<CollectivePoint> out;
+  for (const auto& row : rows) {
+    CollectivePoint p;
+    p.row = row;
+    std::vector<std::string> sets;
+    // Rows whose ranks are chips of a system with a preset. Neuron rows count NeuronCores as ranks
+    // (2 per Trainium1 chip, placement not printed) and are left out.
+    if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
+    else if (row.system.find("AWS p5") != std::string::npos) p.preset = "p5-h100x8", p.nodes = row.n_chips / 8;
+    else if (row.system.find("TPU v5e") != std::string::npos && row.time_us > 0 && row.n_chips == 4)
+      p.preset = "tpu-v5e-8", sets = {"scale_up.chips=4", "scale_up.dims=4", "scale_up.wraparound=false"};
+    else continue;
+    CollectiveRequest req;
+    req.kind = row.collective == "all_reduce" ? CollKind::AllReduce : CollKind::AllGather;
+    req.bytes = row.bytes;
+    // A row that names its algorithm (NCCL_ALGO forced) runs that algorithm; others let the library choose.
+    req.algorithm = row.algorithm.rfind("NVLS", 0) == 0 ? "nvls" : "auto";
+    p.algo = req.algorithm;
+    SystemSpec spec = load_system(p.preset, sets, p.nodes);
+    CollectiveReport rep = run_collective(spec, req);
+    p.algo = rep.algorithm + "/" + rep.protocol;
+    p.predicted_busbw = rep.busbw_GBps;
+    p.predicted_time_us = rep.latency_s * 1e6;
+    double f = busbw_factor(req.kind, row.n_chips);
+    p.measured_time_us = row.time_us > 0 ? row.time_us
+                                          : (row.busbw_GBps > 0 ? row.bytes * f / (row.busbw_GBps * 1e9) * 1e6 : 0);
+    if (row.busbw_GBps > 0) p.busbw_error = p.predicted_busbw / row.busbw_GBps - 1;
+    if (p.measured_time_us > 0) p.time_error = p.predicted_time_us / p.measured_time_us - 1;
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,61 @@
+// The systems layer that the CLI and tests call: a collective on a system preset, from the library's
+// choice through lowering to the SystemC fabric, reported with nccl-tests' definitions.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/collective/collective.h"
+#include "sim/base/stats.h"
+
+namespace xpu {
+
+struct CollectiveReport {
+  std::string system, chip, collective, algorithm, protocol;
+  int ranks = 0, nodes = 1, slices = 1;
+  std::uint64_t bytes = 0;
+  double latency_s = 0, algbw_GBps = 0, busbw_GBps = 0, estimate_s = 0;
+  std::uint64_t ops = 0, pieces = 0;
+  std::vector<std::pair<std::string, double>> considered;
+  // Per link class ("scale_up", "uplink", "nic"): mean and max busy share over the collective.
+  struct ClassUse {
+    std::string cls;
+    int links = 0;
+    double mean = 0, max = 0, bytes = 0;
+  };
+  std::vector<ClassUse> utilization;
+  std::vector<std::pair<std::string, double>> link_utilization;  // every link with traffic
+  std::string resolved_yaml;
+  Stats stats;  // every link's busy time, bytes and utilization, with unit and meaning
+  nlohmann::json json() const;
+  std::string table() const;
+};
+
+// Chooses the algorithm (unless forced), lowers, simulates on the fabric and reports.
+CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req);
+// "256MiB", "1GB", "4096" -> bytes (InputError on anything else).
+std::uint64_t parse_message_bytes(const std::string& text);
+
+// Validation rows of workloads/validation/collectives.csv (nccl-tests, nccom-test, TPU profiles).
+struct CollectiveRow {
+  std::string id, system, collective, algorithm, source;
+  int n_chips = 0;
+  std::uint64_t bytes = 0;
+  double time_us = 0, busbw_GBps = 0;  // 0 when not published
+};
+struct CollectivePoint {
+  CollectiveRow row;
+  std::string preset, algo;
+  int nodes = 1;
+  double predicted_busbw = 0, predicted_time_us = 0;
+  double measured_time_us = 0;       // from the row, or size x factor / busbw when only busbw is given
+  double busbw_error = 0, time_error = 0;  // (predicted - measured) / measured
+};
+std::vector<CollectiveRow> read_collective_rows(const std::string& csv);  // InputError if missing
+// Maps each row this model covers onto a system preset and simulates it; rows of systems without a
+// preset are left out (listed by the caller from the difference).
+std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows);
+std::string default_collectives_csv();
+
+}  // namespace xpu

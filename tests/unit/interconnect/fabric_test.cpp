@@ -1,0 +1,109 @@
+// Fabric components on hand-written programs: a link reaches its bandwidth, two flows share a link,
+// a switch port contends, a torus routes dimension-ordered, a bad system is refused in one line.
+#include <gtest/gtest.h>
+
+#include "tests/unit/interconnect/systems_test_util.h"
+
+#include "sim/interconnect/fabric.h"
+#include "sim/system/collective_run.h"
+
+using namespace xpu;
+
+namespace {
+using test::input_error_of;
+const auto& data = test::system_data;
+CommOp send(int to, std::uint64_t bytes, std::uint32_t tag) {
+  CommOp o;
+  o.kind = CommOp::Kind::Send;
+  o.peers = {to};
+  o.bytes = bytes;
+  o.tag = tag;
+  return o;
+}
+CommOp recv(int from, std::uint32_t tag) {
+  CommOp o;
+  o.kind = CommOp::Kind::Recv;
+  o.peers = {from};
+  o.tag = tag;
+  return o;
+}
+// Tiny switch: chips 0..3, switch 4; 100 GB/s links, 1 us per link, no software latency.
+constexpr double kRate = 100e9, kHop = 1e-6;
+}  // namespace
+
+TEST(Fabric, LinkReachesItsBandwidth) {
+  Topology t(load_system(data("tiny_switch.yaml")));
+  CommProgram p;
+  p.ops.resize(t.vertices().size());
+  const std::uint64_t b = 64ull << 20;
+  p.ops[0] = {send(1, b, 1)};
+  p.ops[1] = {recv(0, 1)};
+  FabricResult r = simulate_collective(t, p);
+  double expect = b / kRate + 2 * kHop;  // serialization once (cut-through) + two hops
+  EXPECT_NEAR(to_seconds(r.end), expect, expect * 0.01);
+}
+
+TEST(Fabric, TwoFlowsOnOneLinkShareIt) {
+  Topology t(load_system(data("tiny_switch.yaml")));
+  CommProgram p;
+  p.ops.resize(t.vertices().size());
+  const std::uint64_t big = 64ull << 20, small = 16ull << 20;
+  p.ops[0] = {send(1, big, 1), send(2, small, 2)};  // both leave through chip0's single uplink
+  p.ops[1] = {recv(0, 1)};
+  p.ops[2] = {recv(0, 2)};
+  FabricResult r = simulate_collective(t, p);
+  // Shared piece by piece: the small flow ends after 2 x small at half the rate (FIFO would give
+  // either small or big + small), the big one after both.
+  EXPECT_NEAR(to_seconds(r.vertex_end[2]), 2.0 * small / kRate, 2.0 * small / kRate * 0.1);
+  EXPECT_NEAR(to_seconds(r.end), (big + small) / kRate + 2 * kHop, (big + small) / kRate * 0.02);
+  int up = t.link_between(0, 4);
+  EXPECT_NEAR(to_seconds(r.link_busy[static_cast<size_t>(up)]), (big + small) / kRate, (big + small) / kRate * 0.01);
+}
+
+TEST(Fabric, SwitchOutputPortContends) {
+  Topology t(load_system(data("tiny_switch.yaml")));
+  CommProgram p;
+  p.ops.resize(t.vertices().size());
+  const std::uint64_t b = 32ull << 20;
+  p.ops[0] = {send(3, b, 1)};  // two senders, one destination: the switch's port to chip3 is the bottleneck
+  p.ops[1] = {send(3, b, 2)};
+  p.ops[3] = {recv(0, 1), recv(1, 2)};
+  FabricResult r = simulate_collective(t, p);
+  EXPECT_NEAR(to_seconds(r.end), 2.0 * b / kRate + 2 * kHop, 2.0 * b / kRate * 0.03);
+  // Disjoint destinations do not contend.
+  p.ops[1] = {send(2, b, 2)};
+  p.ops[3] = {recv(0, 1)};
+  p.ops[2] = {recv(1, 2)};
+  r = simulate_collective(t, p);
+  EXPECT_NEAR(to_seconds(r.end), 1.0 * b / kRate + 2 * kHop, b / kRate * 0.02);
+}
+
+TEST(Fabric, TorusRoutesDimensionOrdered) {
+  Topology t(load_system(data("tiny_torus.yaml")));
+  // (0,0) -> (3,2): dimension 0 first the short way round (one hop back through the wraparound),
+  // then dimension 1 two hops.
+  int src = t.rank_at(0, {0, 0}), dst = t.rank_at(0, {3, 2});
+  const auto& r = t.route(src, dst);
+  ASSERT_EQ(r.size(), 3u);
+  std::vector<std::vector<int>> hops;
+  for (int l : r) hops.push_back(t.coords(t.links()[static_cast<size_t>(l)].dst));
+  EXPECT_EQ(hops[0], (std::vector<int>{3, 0}));
+  EXPECT_EQ(hops[1], (std::vector<int>{3, 1}));
+  EXPECT_EQ(hops[2], (std::vector<int>{3, 2}));
+}
+
+TEST(Fabric, BadSystemsFailInOneLineNamingFileAndKey) {
+  std::string e = input_error_of([] { Topology t(load_system(data("disconnected.yaml"))); });
+  EXPECT_NE(e.find("disconnected.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("scale_up.switch.type"), std::string::npos) << e;
+  EXPECT_NE(e.find("disconnected"), std::string::npos) << e;
+  e = input_error_of([] { load_system("tpu-v5e-8", {}, 2); });  // no scale-out network to join nodes
+  EXPECT_NE(e.find("tpu_v5e_8.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("nodes"), std::string::npos) << e;
+  EXPECT_EQ(Topology(load_system("hgx-h100x8", {}, 4)).ranks(), 32);  // --nodes replicates the node
+  e = input_error_of([] { load_system("hgx-h100x8", {"scale_up.link.bandwith=1TB/s"}); });
+  EXPECT_NE(e.find("nearest valid key: scale_up.link.bandwidth"), std::string::npos) << e;
+  e = input_error_of([] { load_system("tpu-v5e-8", {"scale_up.dims=4,4"}); });
+  EXPECT_NE(e.find("scale_up.dims"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
+}

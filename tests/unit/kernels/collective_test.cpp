@@ -1,0 +1,142 @@
+// Collective lowerings are pure: each program moves exactly the bytes its algorithm prescribes, and
+// impossible requests are refused with the reason.
+#include <gtest/gtest.h>
+
+#include "tests/unit/interconnect/systems_test_util.h"
+
+#include "kernels/collective/builder.h"
+#include "sim/app/system_cmd.h"
+#include "sim/interconnect/fabric.h"
+
+using namespace xpu;
+
+namespace {
+using test::input_error_of;
+const auto& data = test::system_data;
+CommProgram lower(const Topology& t, CollKind k, std::uint64_t bytes, const std::string& algo, int slices = 1) {
+  CollectiveRequest r;
+  r.kind = k;
+  r.bytes = bytes;
+  r.algorithm = algo;
+  r.protocol = "simple";
+  return lower_collective(t, r, slices);
+}
+std::uint64_t switch_sent(const Topology& t, const CommProgram& p) {
+  std::uint64_t b = 0;
+  for (size_t v = static_cast<size_t>(t.ranks()); v < t.vertices().size(); ++v) b += p.sent_by(static_cast<int>(v));
+  return b;
+}
+}  // namespace
+
+TEST(Collective, RingMovesTwoNMinusOneOverNForAllReduce) {
+  Topology t(load_system(data("tiny_switch.yaml")));
+  const std::uint64_t b = 4ull << 20;
+  for (int slices : {1, 4}) {
+    CommProgram ar = lower(t, CollKind::AllReduce, b, "ring", slices);
+    for (int r = 0; r < 4; ++r) EXPECT_EQ(ar.sent_by(r), 2 * 3 * b / 4) << "rank " << r << " slices " << slices;
+  }
+  CommProgram ag = lower(t, CollKind::AllGather, b, "ring");
+  CommProgram rs = lower(t, CollKind::ReduceScatter, b, "ring");
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(ag.sent_by(r), 3 * b / 4);
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(rs.sent_by(r), 3 * b / 4);
+}
+
+TEST(Collective, DirectAlgorithmsMoveTheirBytes) {
+  Topology t(load_system(data("tiny_switch.yaml")));
+  const std::uint64_t b = 1 << 20;
+  CommProgram one = lower(t, CollKind::AllReduce, b, "oneshot");
+  CommProgram two = lower(t, CollKind::AllReduce, b, "twoshot");
+  CommProgram a2a = lower(t, CollKind::AllToAll, b, "direct");
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(one.sent_by(r), 3 * b);          // whole buffer to each of 3 peers
+    EXPECT_EQ(two.sent_by(r), 2 * 3 * b / 4);  // a quarter to each peer, twice
+    EXPECT_EQ(a2a.sent_by(r), 3 * b / 4);
+  }
+}
+
+TEST(Collective, NvlsSendsOnePlusOneOverNThroughTheSwitch) {
+  Topology t(load_system("hgx-h100x8"));
+  const std::uint64_t b = 8ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "nvls", 2);
+  for (int r = 0; r < 8; ++r) EXPECT_EQ(p.sent_by(r), b + b / 8);
+  EXPECT_EQ(switch_sent(t, p), 8 * (b / 8) + 8 * 8 * (b / 8));  // reduced shards back + multicast to all
+}
+
+TEST(Collective, TorusRingsPerDimensionMoveTheRingVolume) {
+  Topology t(load_system(data("tiny_torus.yaml")));
+  const std::uint64_t b = 16ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "torus");
+  // Reduce-scatter and all-gather along dimension 0 (3/4 of the buffer each), then along dimension 1
+  // on a quarter of it: 2 x 3/4 b + 2 x 3/16 b, over the two halves that run in opposite directions.
+  std::uint64_t expect = 3 * b / 2 + 3 * b / 8;
+  for (int r = 0; r < 16; ++r) EXPECT_EQ(p.sent_by(r), expect) << r;
+  // Every send goes to a torus neighbour.
+  for (int r = 0; r < 16; ++r)
+    for (const auto& o : p.ops[static_cast<size_t>(r)])
+      if (o.kind == CommOp::Kind::Send) EXPECT_EQ(t.route(r, o.peers[0]).size(), 1u);
+}
+
+TEST(Collective, RingOrderOnATorusWalksNeighbours) {
+  Topology t(load_system(data("tiny_torus.yaml")));
+  std::vector<int> o = coll::ring_order(t, 0);
+  ASSERT_EQ(o.size(), 16u);
+  for (size_t i = 0; i < o.size(); ++i) EXPECT_EQ(t.route(o[i], o[(i + 1) % o.size()]).size(), 1u) << i;
+}
+
+TEST(Collective, RefusesWhatTheTopologyCannotRun) {
+  Topology sw(load_system(data("tiny_switch.yaml")));
+  std::string e = input_error_of([&] { lower(sw, CollKind::AllReduce, 1 << 20, "nvls"); });
+  EXPECT_NE(e.find("nvls needs"), std::string::npos) << e;
+  EXPECT_NE(e.find("tiny_switch.yaml"), std::string::npos) << e;
+  e = input_error_of([&] { lower(sw, CollKind::AllReduce, 1 << 20, "torus"); });
+  EXPECT_NE(e.find("torus needs"), std::string::npos) << e;
+  e = input_error_of([&] { lower(sw, CollKind::AllReduce, 0, "ring"); });
+  EXPECT_NE(e.find("--bytes 0"), std::string::npos) << e;
+  e = input_error_of([&] { lower(sw, CollKind::AllReduce, 1001, "ring"); });
+  EXPECT_NE(e.find("multiple of 4 bytes"), std::string::npos) << e;
+  e = input_error_of([&] { lower(sw, CollKind::AllGather, 1000, "ring"); });
+  EXPECT_NE(e.find("multiple of 16 bytes"), std::string::npos) << e;
+  e = input_error_of([&] { lower(sw, CollKind::AllToAll, 1 << 20, "ring"); });
+  EXPECT_NE(e.find("does not implement alltoall"), std::string::npos) << e;
+  e = input_error_of([&] { check_system_chip(load_system(data("missing_chip.yaml"))); });
+  EXPECT_NE(e.find("missing_chip.yaml: chip: 'h900-sxm'"), std::string::npos) << e;
+}
+
+TEST(Collective, LibraryChoosesLatencyAlgorithmsSmallAndBandwidthAlgorithmsLarge) {
+  Topology t(load_system("hgx-h100x8"));
+  CollectiveRequest r;
+  r.bytes = 4096;
+  CollectiveChoice small = choose_collective(t, r);
+  r.bytes = 1ull << 30;
+  CollectiveChoice large = choose_collective(t, r);
+  EXPECT_EQ(small.algorithm, "ring");
+  EXPECT_EQ(small.protocol, "ll");
+  EXPECT_EQ(large.algorithm, "nvls");
+}
+
+TEST(Collective, TreeSendsTheBufferUpAndDownEverySpanningEdge) {
+  Topology t(load_system("p5-h100x8"));  // 2 nodes x 8
+  const std::uint64_t b = 1 << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "tree");
+  std::uint64_t total = 0;
+  for (int r = 0; r < t.ranks(); ++r) total += p.sent_by(r);
+  // Two trees of half the buffer; each spans 16 chips (15 edges), crossed once up and once down.
+  EXPECT_EQ(total, 2ull * 2 * 15 * (b / 2));
+  // The two trees leave each node through different chips (different NICs).
+  int crossing = 0;
+  for (int r = 0; r < t.ranks(); ++r)
+    for (const auto& o : p.ops[static_cast<size_t>(r)])
+      if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) ++crossing;
+  EXPECT_EQ(crossing, 4);  // up and down in each tree
+}
+
+TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
+  Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, NVLS inside the node
+  const std::uint64_t b = 64ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "hierarchical");
+  // NVLS reduce-scatter (the whole buffer up), a 2-node ring on the 1/8 shard, NVLS all-gather (1/8 up).
+  for (int r = 0; r < t.ranks(); ++r) EXPECT_EQ(p.sent_by(r), b + b / 8 + b / 8) << r;
+  FabricResult f = simulate_collective(t, p);
+  for (size_t l = 0; l < t.links().size(); ++l)
+    if (t.links()[l].cls == "nic") EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b / 8)) << t.link_name(static_cast<int>(l));
+}
