@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "sim/base/process.h"
+#include "sim/base/flags.h"
 #include "sim/io/output.h"
 
 namespace po = boost::program_options;
@@ -207,9 +208,10 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   so.input = vm["input"].as<std::int64_t>();
   so.output = vm["output"].as<std::int64_t>();
   so.max_batch = vm["max-batch"].as<std::int64_t>();
-  if (vm.count("ttft-slo")) so.ttft_slo_s = Seconds::parse(vm["ttft-slo"].as<std::string>()).value();
-  if (vm.count("tpot-slo")) so.tpot_slo_s = Seconds::parse(vm["tpot-slo"].as<std::string>()).value();
-  if (so.max_batch <= 0) throw InputError("--max-batch must be positive");
+  if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
+  if (vm.count("tpot-slo")) so.tpot_slo_s = parse_flag_time("--tpot-slo", vm["tpot-slo"].as<std::string>());
+  if (so.max_batch <= 0 || so.max_batch > 65536) throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+  check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   return so;
 }
 }  // namespace
@@ -306,6 +308,9 @@ int cmd_compare(int argc, char** argv) {
   nlohmann::json rows = nlohmann::json::array();
   std::vector<std::pair<std::string, std::string>> configs;
   double ref_perf_per_usd = 0;
+  // Every chip and overlay is checked before the first one is simulated: a typo in the last chip
+  // fails at once, not after minutes of simulation.
+  std::vector<std::unique_ptr<ChipModel>> models;
   for (const auto& c : chips) {
     std::vector<std::string> mine;
     for (const auto& s : sets) {
@@ -316,8 +321,12 @@ int cmd_compare(int argc, char** argv) {
         mine.push_back(s);
       }
     }
+    models.push_back(load_chip(c, mine));
+  }
+  for (size_t ci = 0; ci < chips.size(); ++ci) {
+    const std::string& c = chips[ci];
     std::cerr << "compare: " << c << "\n";
-    auto chip = load_chip(c, mine);
+    auto& chip = models[ci];
     Scenario sc = base;
     // A chip whose tensor units lack the study's dtype runs its nearest supported precision.
     if (chip->peak_flops(sc.adtype) <= 0) {
@@ -363,7 +372,8 @@ int cmd_compare(int argc, char** argv) {
                               {"tpot_slo_s", so.tpot_slo_s > 0 ? nlohmann::json(so.tpot_slo_s) : nlohmann::json(nullptr)},
                               {"description", desc}}},
                             {"rows", rows}};
-  fs::create_directories(dir + "/configs");
+  make_output_dir(dir);  // also locks the folder and clears stale temporaries
+  make_output_dir(dir + "/configs");
   for (const auto& [c, y] : configs) write_file_atomic(dir + "/configs/" + c + ".yaml", y);
   write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   std::ostringstream csv;

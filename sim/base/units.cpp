@@ -111,10 +111,19 @@ const char* Bytes::unit_name() { return "size"; }
 const char* Watts::unit_name() { return "power"; }
 const char* Joules::unit_name() { return "energy"; }
 
+std::string space_unit(const std::string& value) {
+  std::string v = value;
+  size_t i = 0;
+  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+  if (i > 0 && i < v.size() && std::isalpha(static_cast<unsigned char>(v[i])) && v[i] != 'e') v.insert(i, " ");
+  return v;
+}
+
 Tick transfer_ticks(double bytes, double bytes_per_second) {
   if (bytes <= 0) return 0;
   // Round up (never faster than the link), ignoring floating-point noise below a femtosecond.
-  return static_cast<Tick>(std::ceil(bytes / bytes_per_second * 1e12 - 1e-3));
+  const double t = std::ceil(bytes / bytes_per_second * 1e12 - 1e-3);
+  return t < static_cast<double>(kMaxTick) ? static_cast<Tick>(t) : kMaxTick;
 }
 
 std::string format_seconds(double s) {

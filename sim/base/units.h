@@ -35,10 +35,18 @@ XPU_UNIT_TYPE(Watts)      // "W", "kW", "mW"
 XPU_UNIT_TYPE(Joules)     // "J", "mJ", "uJ", "nJ", "pJ", "fJ"
 #undef XPU_UNIT_TYPE
 
-inline Tick to_ticks(double seconds) { return static_cast<Tick>(seconds * 1e12 + 0.5); }
+// Conversions saturate at kMaxTick (about 53 days of simulated time) instead of overflowing.
+constexpr Tick kMaxTick = Tick{1} << 62;
+inline Tick to_ticks(double seconds) {
+  const double t = seconds * 1e12 + 0.5;
+  return t < static_cast<double>(kMaxTick) ? static_cast<Tick>(t) : kMaxTick;
+}
 inline double to_seconds(Tick t) { return static_cast<double>(t) * 1e-12; }
 // Picoseconds needed to move `bytes` at `bw` bytes/s (rounded up: never faster than the link).
 Tick transfer_ticks(double bytes, double bytes_per_second);
+
+// "4TB/s" -> "4 TB/s": the space between number and unit that command-line values often omit.
+std::string space_unit(const std::string& value);
 
 // Pretty printers for report tables (3 significant digits with an SI prefix).
 std::string format_seconds(double s);

@@ -12,20 +12,42 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/interrupt.h"
 
 namespace fs = std::filesystem;
 
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  const std::string& tmp = guard.path();
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
     out << content;
-    if (!out) throw InputError(path + ": write failed");
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw InputError(path + ": write failed (is the disk full?)");
+    }
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw InputError(path + ": cannot write (" + ec.message() + ")");
+  }
+}
+
+void make_output_dir(const std::string& dir) {
+  std::error_code ec;
+  if (dir.empty()) throw InputError("--out: expected a folder name");
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir, ec))
+    throw InputError(dir + ": --out: cannot create the output folder (" +
+                     (ec ? ec.message() : std::string("a file of that name exists")) + ")");
+  claim_output_dir(dir);
 }
 
 nlohmann::json kernel_result_json(const KernelResult& k) {
@@ -142,7 +164,8 @@ std::string run_result_table(const RunResult& r) {
 }
 
 void write_trace_h5(const std::string& path, const RunResult& r) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  TempFile guard(path + ".tmp." + std::to_string(::getpid()));
+  const std::string& tmp = guard.path();
   hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) throw InputError(path + ": cannot create HDF5 file");
   hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
@@ -266,7 +289,7 @@ void write_perfetto(const std::string& path, const RunResult& r) {
 
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format) {
-  fs::create_directories(dir);
+  make_output_dir(dir);
   write_file_atomic(dir + "/config.resolved.yaml", r.resolved_yaml);
   nlohmann::json full = stats;
   nlohmann::json counters = nlohmann::json::object();

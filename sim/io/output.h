@@ -9,6 +9,8 @@
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content);
+// Creates an output folder (and its parents); InputError naming it when that is impossible.
+void make_output_dir(const std::string& dir);
 nlohmann::json kernel_result_json(const KernelResult& k);
 nlohmann::json run_result_json(const RunResult& r);
 std::string run_result_table(const RunResult& r);

@@ -10,7 +10,7 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "bandwidth", s.bandwidth, "Total bandwidth of all slices");
   p(pre + "hit_latency", s.hit_latency, "Latency of a hit, added to the transfer", "200 ns");
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
-  p.require(s.slices > 0, pre + "slices", "at least one slice");
+  p.require(s.slices > 0 && s.slices <= 4096, pre + "slices", "1 to 4096 slices");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
 }
 
