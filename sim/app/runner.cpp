@@ -37,7 +37,7 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   m_wall0 = std::chrono::steady_clock::now();
   g_progress_what = budget_subject(kernels);
   const RunEstimate est = check_run_budget(g_progress_what, kernels, chip.executors() * 32.0, opt.trace);
-  g_progress_total = est.transactions > 2e7 && ::isatty(2) && !std::getenv("XPUSIM_NO_PROGRESS") ? est.transactions : 0;
+  g_progress_total = est.transactions > 5e6 && ::isatty(2) && !std::getenv("XPUSIM_NO_PROGRESS") ? est.transactions : 0;
   for (const auto& k : kernels)
     for (const auto& p : k) m_kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
   fresh_systemc_kernel();
@@ -90,8 +90,8 @@ void SimSession::run_to_end() {
   using clock = std::chrono::steady_clock;
   Tick slice = 1'000'000;  // 1 us
   auto shown = clock::now();
-  while (!finished()) {
-    if (!sc_core::sc_pending_activity()) {
+  for (bool first = true; !finished(); first = false) {
+    if (!first && !sc_core::sc_pending_activity()) {  // (nothing is pending before elaboration)
       sc_core::sc_start();
       break;
     }
