@@ -30,8 +30,8 @@ ResourceLimits initial_limits() {
 
 std::string count_str(double n) {
   char buf[64];
-  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.3g G", n / 1e9);
-  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.3g M", n / 1e6);
+  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.3g billion ", n / 1e9);
+  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.3g million ", n / 1e6);
   else std::snprintf(buf, sizeof buf, "%.0f ", n);
   return buf;
 }
