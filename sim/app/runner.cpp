@@ -11,9 +11,32 @@
 
 #include "sim/base/run_budget.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <pthread.h>
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace xpu {
 
 namespace {
+// AddressSanitizer builds only: SystemC switches coroutine stacks (QuickThreads) behind ASan's back, so
+// frames of this thread's stack that were left through a switch keep their redzones poisoned and a later
+// exception trips over them. After each return from the kernel, the unused stack below this frame is
+// cleared of that stale poison (nothing lives there).
+void forget_stale_stack_poison() {
+#if defined(__SANITIZE_ADDRESS__)
+  pthread_attr_t a;
+  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+  void* lo = nullptr;
+  size_t size = 0;
+  pthread_attr_getstack(&a, &lo, &size);
+  pthread_attr_destroy(&a);
+  char* here = static_cast<char*>(__builtin_frame_address(0));
+  char* low = static_cast<char*>(lo);
+  if (here - low > 4096) __asan_unpoison_memory_region(low, static_cast<size_t>(here - low) - 1024);
+#endif
+}
+
 std::mutex g_sim_mutex;
 SimSession* g_live = nullptr;
 std::thread::id g_live_thread;
@@ -59,15 +82,18 @@ bool SimSession::step() {
   if (!m_started) {  // elaborate and run the delta cycles at time zero
     m_started = true;
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    forget_stale_stack_poison();
     return !finished();
   }
   // Advance to the next time at which anything is scheduled (an event, a quantum sync, a launch).
   sc_core::sc_time dt = sc_core::sc_time_to_pending_activity();
   if (!sc_core::sc_pending_activity()) {
     sc_core::sc_start();
+    forget_stale_stack_poison();
     return !finished();
   }
   sc_core::sc_start(dt == sc_core::SC_ZERO_TIME ? sc_core::SC_ZERO_TIME : dt);
+  forget_stale_stack_poison();
   return !finished();
 }
 
@@ -77,12 +103,14 @@ void SimSession::run_until(double t_s) {
     sc_core::sc_time dt = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(target - now_ticks()));
     sc_core::sc_start(dt);
   }
+  forget_stale_stack_poison();
 }
 
 void SimSession::run_to_end() {
   if (finished()) return;
   if (g_progress_total <= 0) {
     sc_core::sc_start();
+    forget_stale_stack_poison();
     return;
   }
   // Simulated in slices of simulated time sized to about half a second of wall time each (results do
@@ -108,6 +136,7 @@ void SimSession::run_to_end() {
     }
   }
   std::fprintf(stderr, "\r%*s\r", static_cast<int>(g_progress_what.size()) + 48, "");
+  forget_stale_stack_poison();
 }
 
 bool SimSession::finished() const { return m_top->finished(); }
