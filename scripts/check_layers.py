@@ -17,9 +17,7 @@ MAX_APP_LINES = 1500
 FAMILIES = ("gpu", "tpu", "trainium", "maia")
 # Functions still over the limit, being split into strategies and builders (the structure issue). The
 # list may only shrink: an entry that is no longer too long is itself reported, so it gets removed.
-KNOWN_LONG = {
-    ("workloads/model.cpp", "parse_model_json"),
-}
+KNOWN_LONG = set()
 BELOW_CHIPS = ["sim/base", "sim/engine", "sim/memory", "sim/interconnect", "sim/power", "sim/cost"]
 BELOW_RUN = BELOW_CHIPS + ["workloads", "kernels", "chips"]
 

@@ -14,6 +14,7 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "sim/base/limits.h"
 
 namespace xpu {
 
@@ -38,6 +39,12 @@ std::int64_t ModelConfig::rotary_dim() const {
 }
 
 namespace {
+
+// The most decoder layers a model may have (the largest published models have about 128); per-layer
+// patterns are sized by it, so an absurd count is refused before anything is allocated.
+constexpr std::int64_t kMaxLayers = 4096;
+// config.json files are a few KiB (Gemma's per-layer lists included).
+constexpr std::size_t kMaxModelFileBytes = 4u << 20;
 
 // One supported family: the model_type values and architecture class names that select it.
 // Derivatives that keep a family's modelling code but rename model_type (Kimi K2 is "kimi_k2" with
@@ -112,12 +119,14 @@ class Reader {
     }
     fail(key, "expected " + what + ", got " + v.dump());
   }
-  // A required positive integer; `what` says what it means (for the error).
-  std::int64_t req_int(const std::string& key, const std::string& what) const {
+  // A required positive integer; `what` says what it means (for the error). Every integer field is
+  // bounded (kMaxDim unless `most` says otherwise) before anything is sized by it.
+  std::int64_t req_int(const std::string& key, const std::string& what, std::int64_t most = kMaxDim) const {
     const json* v = get(key);
     if (!v) fail(key, "required field is missing (expected a positive integer: " + what + ")");
     std::int64_t x = to_int(*v, key, "a positive integer (" + what + ")");
     if (x <= 0) fail(key, "expected a positive integer (" + what + "), got " + v->dump());
+    if (x > most) fail(key, v->dump() + " is more than " + std::to_string(most) + " (the most xpusim models for " + what + ")");
     return x;
   }
   std::int64_t opt_int(const std::string& key, std::int64_t def, bool allow_zero = true) const {
@@ -126,13 +135,16 @@ class Reader {
     std::int64_t x = to_int(*v, key, "an integer");
     if (x < 0 || (!allow_zero && x == 0)) fail(key, "expected a " + std::string(allow_zero ? "non-negative" : "positive") +
                                                         " integer, got " + v->dump());
+    if (x > kMaxDim) fail(key, v->dump() + " is more than " + std::to_string(kMaxDim) + " (2^24)");
     return x;
   }
   double opt_num(const std::string& key, double def) const {
     const json* v = get(key);
     if (!v) return def;
     if (!v->is_number()) fail(key, "expected a number, got " + v->dump());
-    return v->get<double>();
+    double x = v->get<double>();
+    if (!std::isfinite(x)) fail(key, "expected a finite number, got " + v->dump());
+    return x;
   }
   bool opt_bool(const std::string& key, bool def, bool root_fallback = false) const {
     const json* v = get(key, root_fallback);
@@ -151,6 +163,9 @@ class Reader {
     const json* v = get(key);
     if (!v) return out;
     if (!v->is_array()) fail(key, "expected a list of integers, got " + v->dump());
+    if (v->size() > static_cast<size_t>(kMaxLayers))
+      fail(key, "a list of " + std::to_string(v->size()) + " entries (expected at most one per layer, " +
+                    std::to_string(kMaxLayers) + ")");
     for (const auto& e : *v) out.push_back(to_int(e, key, "a list of integers"));
     return out;
   }
@@ -297,7 +312,68 @@ std::vector<std::string> supported_architectures() {
   return out;
 }
 
+namespace {
+// MLP widths and experts, by family (each family's config class names them differently).
+void read_mlp_and_experts(Reader& r, const std::string& fam, ModelConfig& m) {
+  if (fam == "llama4") {
+    // Llama4: intermediate_size is an expert's (and the shared expert's) width; dense layers use intermediate_size_mlp.
+    m.moe_intermediate = r.req_int("intermediate_size", "the width of one expert");
+    m.num_experts = r.req_int("num_local_experts", "the number of routed experts");
+    m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
+    m.num_shared_experts = 1;
+    m.shared_intermediate = m.moe_intermediate;
+    m.intermediate = r.has("intermediate_size_mlp") ? r.req_int("intermediate_size_mlp", "the dense MLP width") : 0;
+  } else {
+    m.intermediate = r.req_int("intermediate_size", "the MLP width");
+  }
+  if (fam == "mixtral" || fam == "gpt_oss") {
+    m.num_experts = r.req_int("num_local_experts", "the number of experts per layer");
+    m.experts_per_token = r.has("num_experts_per_tok") ? r.req_int("num_experts_per_tok", "experts per token")
+                                                       : r.req_int("experts_per_token", "experts per token");
+    m.moe_intermediate = m.intermediate;
+  } else if (fam == "qwen2_moe" || fam == "qwen3_moe") {
+    m.num_experts = r.req_int("num_experts", "the number of routed experts");
+    m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
+    m.moe_intermediate = r.req_int("moe_intermediate_size", "the width of one expert");
+    m.shared_intermediate = r.opt_int("shared_expert_intermediate_size", 0);
+    m.num_shared_experts = m.shared_intermediate > 0 ? 1 : 0;
+  } else if (fam == "deepseek_v2" || fam == "deepseek_v3") {
+    // n_routed_experts: null makes a dense DeepSeek model.
+    if (r.has("n_routed_experts")) {
+      m.num_experts = r.req_int("n_routed_experts", "the number of routed experts");
+      m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
+      m.moe_intermediate = r.req_int("moe_intermediate_size", "the width of one expert");
+      m.num_shared_experts = r.opt_int("n_shared_experts", 0);
+      m.shared_intermediate = m.num_shared_experts * m.moe_intermediate;
+    }
+    m.q_lora_rank = r.opt_int("q_lora_rank", 0);  // null in DeepSeek-V2-Lite: q_proj straight from hidden
+    m.kv_lora_rank = r.req_int("kv_lora_rank", "the rank of the compressed KV latent");
+    m.qk_nope_head_dim = r.req_int("qk_nope_head_dim", "per-head q/k dims without RoPE");
+    m.qk_rope_head_dim = r.req_int("qk_rope_head_dim", "per-head q/k dims with RoPE (shared by all heads for k)");
+    m.v_head_dim = r.req_int("v_head_dim", "per-head value dims");
+    m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
+    m.kv_heads = m.heads;  // MLA expands the latent to every head; decode attends to one shared latent
+  }
+}
+
+ModelConfig parse_model_json_checked(const std::string& text, const std::string& origin);
+}  // namespace
+
 ModelConfig parse_model_json(const std::string& text, const std::string& origin) {
+  // Type errors nlohmann raises while reading an oddly typed field ("model_type": 3) become input
+  // errors naming the file, like every other problem of the file.
+  try {
+    return parse_model_json_checked(text, origin);
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    throw InputError(origin + ": JSON: " + what);
+  }
+}
+
+namespace {
+ModelConfig parse_model_json_checked(const std::string& text, const std::string& origin) {
   json root;
   try {
     root = json::parse(text);
@@ -345,20 +421,23 @@ ModelConfig parse_model_json(const std::string& text, const std::string& origin)
   const bool gemma = fam == "gemma" || fam == "gemma2" || fam == "gemma3";
 
   m.hidden = r.req_int("hidden_size", "the model width");
-  m.layers = r.req_int("num_hidden_layers", "the number of decoder layers");
-  m.heads = r.req_int("num_attention_heads", "the number of query heads");
+  m.layers = r.req_int("num_hidden_layers", "the number of decoder layers", kMaxLayers);
+  m.heads = r.req_int("num_attention_heads", "the number of query heads", 65536);
   m.kv_heads = r.opt_int("num_key_value_heads", m.heads, false);
   m.head_dim = r.has("head_dim") ? r.req_int("head_dim", "the width of one attention head") : m.hidden / m.heads;
   // Gemma3TextConfig's defaults (vocab 262208, 128k context, rope_theta 1e6) are what Hub files rely on.
   m.vocab = fam == "gemma3" && !r.has("vocab_size") ? 262208 : r.req_int("vocab_size", "the vocabulary size");
   m.max_position = fam == "gemma3" && !r.has("max_position_embeddings")
                        ? 131072
-                       : r.req_int("max_position_embeddings", "the longest context in tokens");
+                       : r.req_int("max_position_embeddings", "the longest context in tokens", std::int64_t{1} << 40);
   m.rope_theta = r.opt_num("rope_theta", fam == "gemma3" ? 1e6 : 10000.0);
+  if (m.rope_theta <= 0) r.fail("rope_theta", "expected a positive base");
   if (const json* rs = r.get("rope_scaling")) {
     if (!rs->is_object()) r.fail("rope_scaling", "expected an object with rope_type and factor, got " + rs->dump());
     m.rope_scaling = rs->value("rope_type", rs->value("type", std::string()));
     if (auto f = rs->find("factor"); f != rs->end() && f->is_number()) m.rope_scaling_factor = f->get<double>();
+    if (!std::isfinite(m.rope_scaling_factor) || m.rope_scaling_factor <= 0)
+      r.fail("rope_scaling.factor", "expected a positive finite factor");
   }
   m.partial_rotary_factor = r.opt_num("partial_rotary_factor", 1.0);
   if (m.partial_rotary_factor <= 0 || m.partial_rotary_factor > 1)
@@ -376,46 +455,7 @@ ModelConfig parse_model_json(const std::string& text, const std::string& origin)
   m.mlp_bias = r.opt_bool("mlp_bias", fam == "gpt_oss");
   bool qk_norm = fam == "qwen3" || fam == "qwen3_moe" || fam == "gemma3" || (fam == "llama4" && r.opt_bool("use_qk_norm", false));
 
-  // MLP widths and experts.
-  if (fam == "llama4") {
-    // Llama4: intermediate_size is an expert's (and the shared expert's) width; dense layers use intermediate_size_mlp.
-    m.moe_intermediate = r.req_int("intermediate_size", "the width of one expert");
-    m.num_experts = r.req_int("num_local_experts", "the number of routed experts");
-    m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
-    m.num_shared_experts = 1;
-    m.shared_intermediate = m.moe_intermediate;
-    m.intermediate = r.has("intermediate_size_mlp") ? r.req_int("intermediate_size_mlp", "the dense MLP width") : 0;
-  } else {
-    m.intermediate = r.req_int("intermediate_size", "the MLP width");
-  }
-  if (fam == "mixtral" || fam == "gpt_oss") {
-    m.num_experts = r.req_int("num_local_experts", "the number of experts per layer");
-    m.experts_per_token = r.has("num_experts_per_tok") ? r.req_int("num_experts_per_tok", "experts per token")
-                                                       : r.req_int("experts_per_token", "experts per token");
-    m.moe_intermediate = m.intermediate;
-  } else if (fam == "qwen2_moe" || fam == "qwen3_moe") {
-    m.num_experts = r.req_int("num_experts", "the number of routed experts");
-    m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
-    m.moe_intermediate = r.req_int("moe_intermediate_size", "the width of one expert");
-    m.shared_intermediate = r.opt_int("shared_expert_intermediate_size", 0);
-    m.num_shared_experts = m.shared_intermediate > 0 ? 1 : 0;
-  } else if (fam == "deepseek_v2" || fam == "deepseek_v3") {
-    // n_routed_experts: null makes a dense DeepSeek model.
-    if (r.has("n_routed_experts")) {
-      m.num_experts = r.req_int("n_routed_experts", "the number of routed experts");
-      m.experts_per_token = r.req_int("num_experts_per_tok", "routed experts per token");
-      m.moe_intermediate = r.req_int("moe_intermediate_size", "the width of one expert");
-      m.num_shared_experts = r.opt_int("n_shared_experts", 0);
-      m.shared_intermediate = m.num_shared_experts * m.moe_intermediate;
-    }
-    m.q_lora_rank = r.opt_int("q_lora_rank", 0);  // null in DeepSeek-V2-Lite: q_proj straight from hidden
-    m.kv_lora_rank = r.req_int("kv_lora_rank", "the rank of the compressed KV latent");
-    m.qk_nope_head_dim = r.req_int("qk_nope_head_dim", "per-head q/k dims without RoPE");
-    m.qk_rope_head_dim = r.req_int("qk_rope_head_dim", "per-head q/k dims with RoPE (shared by all heads for k)");
-    m.v_head_dim = r.req_int("v_head_dim", "per-head value dims");
-    m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
-    m.kv_heads = m.heads;  // MLA expands the latent to every head; decode attends to one shared latent
-  }
+  read_mlp_and_experts(r, fam, m);
   m.moe_layer = moe_pattern(r, fam, m.layers, m);
   bool any_dense = std::find(m.moe_layer.begin(), m.moe_layer.end(), false) != m.moe_layer.end();
   if (fam == "llama4" && any_dense && m.intermediate == 0)
@@ -427,6 +467,7 @@ ModelConfig parse_model_json(const std::string& text, const std::string& origin)
   m.validate();
   return m;
 }
+}  // namespace
 
 void ModelConfig::validate() const {
   auto bad = [&](const std::string& field, const std::string& problem) { throw InputError(source + ": " + field + ": " + problem); };
@@ -514,11 +555,13 @@ ParamCounts param_counts(const ModelConfig& m) {
 
 ModelConfig load_model(const std::string& name_or_path) {
   std::string path = name_or_path;
+  std::error_code ec;  // odd paths (too long, unreadable folders) are reported, never thrown as filesystem_error
   const fs::path shipped = fs::path(source_dir()) / "workloads" / "models" / (name_or_path + ".json");
   const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.find(".json") != std::string::npos;
-  if (!looks_like_path && fs::exists(shipped)) path = shipped.string();
-  if (fs::is_directory(path)) path = (fs::path(path) / "config.json").string();
-  if (!fs::exists(path)) {
+  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json");
+  if (!looks_like_path && fs::exists(shipped, ec)) path = shipped.string();
+  if (fs::is_directory(path, ec)) path = (fs::path(path) / "config.json").string();
+  if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {
     std::vector<std::string> names = list_models();
     std::string hint = nearest_of(name_or_path, names);
     if (edit_distance(name_or_path, hint) > name_or_path.size() / 2) hint.clear();  // too far to be a typo
@@ -526,11 +569,7 @@ ModelConfig load_model(const std::string& name_or_path) {
                      (looks_like_path || hint.empty() ? std::string() : " (did you mean " + hint + "?)") +
                      "; or give the path of a Hugging Face config.json");
   }
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": model: cannot read the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  ModelConfig m = parse_model_json(ss.str(), path);
+  ModelConfig m = parse_model_json(read_input_file(path, "model", kMaxModelFileBytes), path);
   if (path == shipped.string()) m.name = name_or_path;
   return m;
 }

@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/limits.h"
+#include "sim/base/units.h"
 
 namespace xpu {
 
@@ -155,37 +157,95 @@ std::string OpSpec::shape_str() const {
 }
 
 void OpSpec::validate() const {
+  // Every dimension is bounded (kMaxDim) so that products of three stay inside 64 bits and tile counts
+  // inside the 32-bit shape fields of an instruction; every operand must fit the 1 TiB address region
+  // a lowering gives it. Larger ops are refused here, before anything is allocated or lowered.
   auto pos = [&](std::int64_t v, const char* what) {
     if (v <= 0)
       throw InputError(std::string(name(kind)) + ": --" + what + " must be a positive integer, got " + std::to_string(v));
+    if (v > kMaxDim)
+      throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
+                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates");
+  };
+  auto nonneg = [&](std::int64_t v, const char* what) {
+    if (v < 0)
+      throw InputError(std::string(name(kind)) + ": --" + what + " must not be negative, got " + std::to_string(v));
+    if (v > kMaxDim)
+      throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
+                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates");
+  };
+  auto operand = [&](double elements, DType d, const char* what) {
+    const double bytes = elements * bytes_per_element(d);
+    if (bytes > kMaxOperandBytes)
+      throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
+                       ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
   };
   switch (kind) {
     case OpKind::Gemm:
       pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");
+      operand(static_cast<double>(batch) * m * k, dtype, "A");
+      operand(static_cast<double>(batch) * k * n, wdtype, "B");
+      operand(static_cast<double>(batch) * m * n, odtype, "C");
       break;
-    case OpKind::GroupedGemm:
+    case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");
       if (group_rows.empty()) throw InputError("grouped_gemm: needs at least one group");
-      for (auto r : group_rows)
-        if (r < 0) throw InputError("grouped_gemm: rows per group must not be negative");
+      if (static_cast<std::int64_t>(group_rows.size()) > kMaxDim)
+        throw InputError("grouped_gemm: more than " + std::to_string(kMaxDim) + " groups");
+      double rows_total = 0;
+      for (auto r : group_rows) {
+        nonneg(r, "tokens");
+        rows_total += static_cast<double>(r);
+      }
+      if (rows_total > static_cast<double>(kMaxDim))
+        throw InputError("grouped_gemm: " + std::to_string(static_cast<std::int64_t>(rows_total)) +
+                         " rows in all is more than " + std::to_string(kMaxDim) + " (2^24)");
+      operand(rows_total * k, dtype, "A");
+      operand(static_cast<double>(group_rows.size()) * k * n, wdtype, "B");
+      operand(rows_total * n, odtype, "C");
       break;
-    case OpKind::Attention:
+    }
+    case OpKind::Attention: {
       pos(batch, "batch"); pos(heads, "heads"); pos(kv_heads, "kv-heads"); pos(seq_q, "seq-q");
       pos(seq_kv, "seq"); pos(head_dim, "head-dim");
+      nonneg(head_dim_v, "head-dim-v");
+      nonneg(window, "window");
+      pos(page_size, "page-size");
       if (heads % kv_heads != 0)
         throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
                          std::to_string(kv_heads) + ")");
       if (seq_q > seq_kv) throw InputError("attention: more queries than keys (seq_q > seq)");
+      const double dv = static_cast<double>(head_dim_v > 0 ? head_dim_v : head_dim);
+      operand(static_cast<double>(batch) * heads * seq_q * head_dim, dtype, "Q");
+      operand(static_cast<double>(batch) * kv_heads * seq_kv * (head_dim + dv), wdtype, "K/V");
+      operand(static_cast<double>(batch) * heads * seq_q * dv, odtype, "O");
       break;
+    }
     case OpKind::AllReduce:
-      pos(m, "bytes"); pos(devices, "devices");
+      if (m <= 0) throw InputError("allreduce: --bytes must be a positive integer, got " + std::to_string(m));
+      if (static_cast<double>(m) > kMaxOperandBytes)
+        throw InputError("allreduce: --bytes " + std::to_string(m) + " is more than 1 TiB");
+      pos(devices, "devices");
+      if (devices > 65536) throw InputError("allreduce: --devices " + std::to_string(devices) + " is more than 65536");
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
       if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
+      operand(static_cast<double>(rows) * cols, dtype, "logits");
+      break;
+    case OpKind::Embedding:
+      pos(rows, "rows"); pos(cols, "cols");
+      nonneg(n, "n");  // vocabulary entries of the table (0 in a model graph: not needed for its cost)
+      operand(static_cast<double>(n) * cols, wdtype, "table");
+      operand(static_cast<double>(rows) * cols, odtype, "output");
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
+      if (kind == OpKind::Rope) {
+        nonneg(head_dim, "head-dim");
+        nonneg(seq_kv, "seq");
+      }
+      operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X");
       break;
   }
 }

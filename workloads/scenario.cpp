@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/limits.h"
 
 namespace xpu {
 
@@ -107,6 +108,7 @@ Routing Routing::parse(const std::string& s) {
     r.value = number(s);
   }
   if (r.value < 0) throw InputError("--routing: Zipf exponent must not be negative, got " + s);
+  if (r.value > 100) throw InputError("--routing: Zipf exponent " + s + " is more than 100 (all tokens on one expert already)");
   if (r.value == 0) r.kind = Kind::Uniform;
   return r;
 }
@@ -132,6 +134,21 @@ void Scenario::validate(const ModelConfig& m) const {
   positive(input_len, "--input");
   positive(output_len, "--output");
   positive(tp, "--tp");
+  // Bounds before any graph is sized: every op dimension of a step stays within kMaxDim.
+  auto at_most = [](std::int64_t v, std::int64_t most, const char* flag) {
+    if (v > most)
+      throw InputError(std::string(flag) + " " + std::to_string(v) + " is more than " + std::to_string(most) +
+                       ", the most xpusim simulates");
+  };
+  at_most(batch, 65536, "--batch");
+  at_most(input_len, kMaxDim, "--input");
+  at_most(output_len, kMaxDim, "--output");
+  at_most(tp, 4096, "--tp");
+  const double step_tokens = static_cast<double>(batch) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
+  if (step_tokens > static_cast<double>(kMaxDim))
+    throw InputError("--batch " + std::to_string(batch) + " x --input " + std::to_string(input_len) + " = " +
+                     std::to_string(static_cast<std::int64_t>(step_tokens)) + " tokens in one prefill step, more than " +
+                     std::to_string(kMaxDim) + " (2^24)");
   const std::string ctx = m.name + "'s context of " + std::to_string(m.max_position) + " tokens";
   if (input_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " exceeds " + ctx);

@@ -55,7 +55,11 @@ void describe(Params& p, GpuSpec& s) {
   describe(p, s.hbm, "hbm.");
   describe(p, s.onchip, "onchip.");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches on one stream", "2 us");
-  p.require(s.sm.count > 0, "sm.count", "a positive SM count");
+  // Upper bounds: every SM is a SystemC module with a thread per resident block, so counts far
+  // beyond any real part (the B200 has 148 SMs, 32 blocks each) are refused before memory runs out.
+  p.require(s.sm.count > 0 && s.sm.count <= 1024, "sm.count", "1 to 1024 SMs");
+  p.require(s.sm.max_blocks > 0 && s.sm.max_blocks <= 64, "sm.max_blocks", "1 to 64 resident blocks");
+  p.require(s.sm.max_threads > 0 && s.sm.max_threads <= 8192, "sm.max_threads", "1 to 8192 resident threads");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

@@ -82,9 +82,10 @@ void describe(Params& p, MaiaSpec& s) {
   p("tdp", s.tdp, "Thermal design power of the package", "0 W");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches (host -> cluster cores)", "2 us");
   p.require(s.clock.value() > 0, "clock", "a positive clock");
-  p.require(s.cluster.count > 0, "cluster.count", "a positive cluster count");
+  p.require(s.cluster.count > 0 && s.cluster.count <= 256, "cluster.count", "1 to 256 clusters");
   p.require(s.cluster.tiles > 0 && s.cluster.tiles <= 64, "cluster.tiles", "1 to 64 tiles per cluster");
-  p.require(s.ttu.rows > 0 && s.ttu.cols > 0, "ttu.rows", "positive TTU rows and cols");
+  p.require(s.ttu.rows > 0 && s.ttu.rows <= 1024, "ttu.rows", "1 to 1024 TTU rows");
+  p.require(s.ttu.cols > 0 && s.ttu.cols <= 1024, "ttu.cols", "1 to 1024 TTU columns");
   p.require(s.tile.tsram.value() > 0, "tile.tsram", "a positive TSRAM size");
   p.require(s.tile.tsram_bytes_per_clk > 0, "tile.tsram_bytes_per_clk", "a positive bandwidth");
   p.require(s.tile.dma_bytes_per_clk > 0, "tile.dma_bytes_per_clk", "a positive bandwidth");

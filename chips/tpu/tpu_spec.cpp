@@ -72,10 +72,11 @@ void describe(Params& p, TpuSpec& s) {
   describe(p, s.hbm, "hbm.");
   describe(p, s.onchip, "onchip.");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel (XLA program) launches", "1 us");
-  p.require(s.tensorcores > 0, "tensorcores", "a positive count");
+  p.require(s.tensorcores > 0 && s.tensorcores <= 256, "tensorcores", "1 to 256 TensorCores");
   p.require(s.clock.value() > 0, "clock", "a positive clock");
   p.require(s.mxu.count > 0 && s.mxu.count <= 16, "mxu.count", "1 to 16 MXUs per TensorCore");
-  p.require(s.mxu.rows > 0 && s.mxu.cols > 0, "mxu.rows", "positive array dimensions");
+  p.require(s.mxu.rows > 0 && s.mxu.rows <= 4096, "mxu.rows", "1 to 4096 rows");
+  p.require(s.mxu.cols > 0 && s.mxu.cols <= 4096, "mxu.cols", "1 to 4096 columns");
   p.require(s.mxu.weight_buffers == 1 || s.mxu.weight_buffers == 2, "mxu.weight_buffers", "1 or 2");
   p.require(s.mxu.pack_int8 >= 0 && s.mxu.pack_fp8 >= 0, "mxu.pack.int8", "a non-negative packing factor");
   p.require(s.mxu.fp32_passes >= 0, "mxu.fp32_passes", "a non-negative pass count");

@@ -74,11 +74,12 @@ void describe(Params& p, TrainiumSpec& s) {
   p("sync_cycles", s.sync_cycles, "Semaphore wait/signal on an engine sequencer (engine cycles)", "8");
   p("lowering.dma_buffers", s.dma_buffers,
     "SBUF buffers per streamed operand in lowerings (2 = double-buffered DMA, 1 = load then compute)", "2");
-  p.require(s.cores > 0, "cores", "a positive NeuronCore count");
+  p.require(s.cores > 0 && s.cores <= 256, "cores", "1 to 256 NeuronCores");
   p.require(s.cores_used >= 0 && s.cores_used <= s.cores, "cores_used", "0 (all) or at most `cores`");
   p.require(s.tensor.clock.value() > 0, "tensor.clock", "a positive clock");
   p.require(s.tensor.bf16 > 0, "tensor.cols_per_cycle.bf16", "a positive rate");
-  p.require(s.psum_banks > 0, "psum.banks", "at least one bank");
+  p.require(s.psum_banks > 0 && s.psum_banks <= 64, "psum.banks", "1 to 64 banks");
+  p.require(s.dma.engines <= 256, "dma.engines", "at most 256 DMA engines");
   p.require(s.dma.engines > 0 && s.dma.engine_bandwidth.value() > 0, "dma.engines", "engines with positive bandwidth");
   p.require(s.dma.partitions_per_engine > 0, "dma.partitions_per_engine", "a positive count");
   p.require(s.dma_buffers >= 1 && s.dma_buffers <= 4, "lowering.dma_buffers", "1 to 4 buffers");

@@ -49,6 +49,12 @@ int cmd_run(int argc, char** argv) {
   a.dtype = vm["dtype"].as<std::string>();
   for (auto [flag, field] : {std::pair{"wdtype", &a.wdtype}, {"adtype", &a.adtype}, {"kvdtype", &a.kvdtype}, {"fusion", &a.fusion}})
     if (vm.count(flag)) *field = vm[flag].as<std::string>();
+  for (const char* flag : {"wdtype", "adtype", "kvdtype"})  // given but empty is an error, not "the default"
+    if (vm.count(flag)) try {
+        parse_dtype(vm[flag].as<std::string>());
+      } catch (const InputError& e) {
+        throw InputError(std::string("--") + flag + ": " + e.what());
+      }
   a.tp = vm["tp"].as<int>();
   a.routing = vm["routing"].as<std::string>();
   Scenario sc = make_scenario(a);

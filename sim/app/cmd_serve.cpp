@@ -8,6 +8,7 @@
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
 #include "sim/base/config.h"
+#include "sim/base/flags.h"
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
 #include "sim/io/reports.h"
@@ -42,9 +43,11 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   so.input = vm["input"].as<std::int64_t>();
   so.output = vm["output"].as<std::int64_t>();
   so.max_batch = vm["max-batch"].as<std::int64_t>();
-  if (vm.count("ttft-slo")) so.ttft_slo_s = Seconds::parse(vm["ttft-slo"].as<std::string>()).value();
-  if (vm.count("tpot-slo")) so.tpot_slo_s = Seconds::parse(vm["tpot-slo"].as<std::string>()).value();
-  if (so.max_batch <= 0) throw InputError("--max-batch must be positive");
+  if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
+  if (vm.count("tpot-slo")) so.tpot_slo_s = parse_flag_time("--tpot-slo", vm["tpot-slo"].as<std::string>());
+  if (so.max_batch <= 0 || so.max_batch > 65536)
+    throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+  check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   return so;
 }
 }  // namespace

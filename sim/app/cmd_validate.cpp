@@ -9,6 +9,7 @@
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
 #include "sim/base/error.h"
+#include "sim/base/flags.h"
 #include "sim/validation/validate.h"
 
 namespace po = boost::program_options;
@@ -29,6 +30,7 @@ int cmd_validate(int argc, char** argv) {
                     "usage: xpusim validate [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
                     "Simulates every measured row this build can model and prints predicted vs measured.\n\n"))
     return 0;
+  check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   std::vector<std::string> files =
       vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
   if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");

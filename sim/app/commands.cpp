@@ -153,10 +153,7 @@ int cmd_kernel(int argc, char** argv) {
     throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
   // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
   std::unique_ptr<H5TraceWriter> h5;
-  if (trace && tf == "hdf5") {
-    std::filesystem::create_directories(vm["out"].as<std::string>());
-    h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
-  }
+  if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
   KernelStudyOptions ko;
   ko.sustained = vm["sustained"].as<bool>();
   ko.functional = vm["functional"].as<bool>();

@@ -50,6 +50,7 @@ class PySession {
     }
     RunOptions ro;
     ro.trace = true;
+    py::gil_scoped_release release;  // a session busy in another thread is waited for without the GIL
     m_session = std::make_unique<SimSession>(*m_chip, std::move(kernels), ro, d);
   }
 

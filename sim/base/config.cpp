@@ -4,24 +4,55 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "sim/base/limits.h"
+
 namespace fs = std::filesystem;
 
 namespace xpu {
 namespace {
 
+// A preset is small; these bounds keep a hostile or broken file (deep nesting, alias bombs) from
+// exhausting the stack or memory.
+constexpr size_t kMaxPresetBytes = 1u << 20;
+constexpr int kMaxDepth = 32;
+constexpr size_t kMaxLeaves = 20000;
+
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
-             std::map<std::string, ConfigValue>& out) {
-  auto where = [&](const YAML::Node& n) { return file + ":" + std::to_string(n.Mark().line + 1); };
+             std::map<std::string, ConfigValue>& out, int depth = 0) {
+  auto line = [&](const YAML::Node& n) { return std::to_string(n.Mark().line + 1); };
+  auto where = [&](const YAML::Node& n) { return file + ":" + line(n); };
+  if (depth > kMaxDepth) throw ConfigError(file, prefix, "nested more than " + std::to_string(kMaxDepth) + " levels deep");
+  if (out.size() > kMaxLeaves) throw ConfigError(file, prefix, "more than " + std::to_string(kMaxLeaves) + " values");
+  auto put = [&](const std::string& key, const std::string& text, const YAML::Node& at) {
+    auto it = out.find(key);
+    // A key given twice in one file is an error (YAML would silently keep the second value).
+    if (it != out.end())
+      throw ConfigError(where(at), key, "duplicate key (first set at " + it->second.origin + ")");
+    out[key] = {text, where(at)};
+  };
   if (node.IsMap()) {
     for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) throw ConfigError(where(kv.first), prefix, "a key must be a plain name");
       std::string key = kv.first.as<std::string>();
-      flatten(kv.second, prefix.empty() ? key : prefix + "." + key, file, out);
+      if (key.empty()) throw ConfigError(where(kv.first), prefix, "empty key");
+      std::string full = prefix.empty() ? key : prefix + "." + key;
+      // A subtree may not be given twice either ("hbm:" twice would merge silently).
+      auto sub = out.find(full);
+      if (sub == out.end()) {
+        sub = out.lower_bound(full + ".");
+        if (sub != out.end() && sub->first.rfind(full + ".", 0) != 0) sub = out.end();
+      }
+      if (sub != out.end())
+        throw ConfigError(where(kv.first), full, "duplicate key (first set at " + sub->second.origin + ")");
+      flatten(kv.second, full, file, out, depth + 1);
     }
   } else if (node.IsSequence()) {
     std::string joined;
@@ -29,11 +60,25 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
       if (!item.IsScalar()) throw ConfigError(file, prefix, "lists may only hold plain values");
       joined += (joined.empty() ? "" : ", ") + item.as<std::string>();
     }
-    out[prefix] = {joined, where(node)};
+    put(prefix, joined, node);
   } else if (node.IsScalar()) {
-    out[prefix] = {node.as<std::string>(), where(node)};
+    put(prefix, node.as<std::string>(), node);
   } else if (node.IsNull() && !prefix.empty()) {
-    out[prefix] = {"", where(node)};
+    put(prefix, "", node);
+  }
+}
+
+// Flow collections ("[[[[...") nest without indentation and yaml-cpp parses them recursively, so
+// their depth is bounded before parsing (brackets in strings and comments count too: conservative).
+// Block nesting is bounded by the file size through indentation.
+void check_flow_depth(const std::string& text, const std::string& file) {
+  int depth = 0;
+  for (char c : text) {
+    if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) throw ConfigError(file, "", "brackets nested more than " + std::to_string(kMaxDepth) + " deep");
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
   }
 }
 
@@ -56,16 +101,11 @@ std::string source_dir() {
 ConfigTree ConfigTree::load_file(const std::string& path) {
   static thread_local int depth = 0;
   if (depth > 16) throw ConfigError(path, "inherits", "inheritance chain is too deep (a cycle?)");
-  if (!fs::exists(path)) throw ConfigError(path, "", "file not found");
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(path, "", std::string("malformed YAML: ") + e.what());
-  }
-  ConfigTree own = from_yaml(root, path);
+  std::string text = read_input_file(path, "preset", kMaxPresetBytes);
+  ConfigTree own = load_string(text, path);
   ConfigTree result;
   if (const ConfigValue* parent = own.find("inherits")) {
+    if (parent->text.empty()) throw ConfigError(parent->origin, "inherits", "expected a preset file name");
     fs::path ppath = fs::path(path).parent_path() / parent->text;
     ++depth;
     try {
@@ -83,12 +123,15 @@ ConfigTree ConfigTree::load_file(const std::string& path) {
 }
 
 ConfigTree ConfigTree::load_string(const std::string& yaml, const std::string& origin) {
+  if (yaml.size() > kMaxPresetBytes) throw ConfigError(origin, "", "more than 1 MiB of YAML");
+  if (yaml.find('\0') != std::string::npos) throw ConfigError(origin, "", "not a text file (it holds NUL bytes)");
+  check_flow_depth(yaml, origin);
   try {
     ConfigTree t = from_yaml(YAML::Load(yaml), origin);
     t.m_file = origin;
     return t;
   } catch (const YAML::Exception& e) {
-    throw ConfigError(origin, "", std::string("malformed YAML: ") + e.what());
+    throw ConfigError(origin, "", std::string("malformed YAML: ") + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }
 }
 
@@ -110,12 +153,17 @@ void ConfigTree::apply_overlay(const std::string& assignment, const std::string&
   if (eq == std::string::npos || eq == 0)
     throw InputError(origin + ": '" + assignment + "': expected key.path=value (for example hbm.bandwidth=4TB/s)");
   std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
-  // Accept "4TB/s" as well as "4 TB/s": insert the space between number and unit when missing.
-  size_t i = 0;
-  while (i < value.size() && (isdigit(static_cast<unsigned char>(value[i])) || value[i] == '.')) ++i;
-  if (i > 0 && i < value.size() && isalpha(static_cast<unsigned char>(value[i])) && value[i] != 'e')
-    value.insert(i, " ");
-  set(key, value, origin + " " + key);
+  bool plain = key.size() <= 200 && key.front() != '.' && key.back() != '.' && key.find("..") == std::string::npos;
+  for (char c : key) plain &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  if (!plain)
+    throw InputError(origin + ": '" + key + "': expected a key path of names separated by dots (for example hbm.bandwidth)");
+  // The family is where the preset lives and `inherits` is resolved when the file is read: an
+  // overlay changing either would bind one family's fields to another family's model.
+  if (key == "family" || key == "inherits")
+    throw InputError(origin + ": " + key + ": cannot be overridden (choose another preset with --chip instead)");
+  if (value.size() > 4096 || value.find_first_of("\n\r", 0) != std::string::npos)
+    throw InputError(origin + ": " + key + ": expected a one-line value");
+  set(key, space_unit(value), origin + " " + key);  // "4TB/s" as well as "4 TB/s"
 }
 
 const ConfigValue* ConfigTree::find(const std::string& key) const {
@@ -123,10 +171,51 @@ const ConfigValue* ConfigTree::find(const std::string& key) const {
   return it == m_entries.end() ? nullptr : &it->second;
 }
 
+namespace {
+// Bounds every numeric preset field is held to, by kind: finite, never negative, at most a limit far
+// beyond any real chip (so no product of fields overflows and no time overflows 64-bit picoseconds).
+// Zero is refused where it would divide (a rate, a count, a size) unless it means "none": the field
+// is a time or a cycle count, its default is 0, or its description says what 0 means.
+struct KindBound {
+  const char* kind;
+  double max;
+  const char* max_text;
+  double min_positive;  // a nonzero value below this would overflow simulated time (picoseconds)
+  const char* min_text;
+};
+const KindBound kBounds[] = {
+    {"time", 3600.0, "1 hour", 0, ""},
+    {"frequency", 1e11, "100 GHz", 1e6, "1 MHz"},
+    {"bandwidth", 1e17, "100 PB/s", 1e6, "1 MB/s"},
+    {"size", 1125899906842624.0, "1 PiB", 0, ""},
+    {"power", 1e7, "10 MW", 0, ""},
+    {"energy", 1e6, "1 MJ", 0, ""},
+    {"number", 1e12, "1e12", 1e-3, "0.001"},
+    {"integer", 16777216.0, "16777216 (2^24)", 0, ""},
+};
+
+bool zero_allowed(const std::string& path, const char* kind, const std::string& desc, const char* def,
+                  const std::function<double(const std::string&)>& value_of) {
+  if (std::string(kind) == "time") return true;
+  if (path.size() >= 6 && path.compare(path.size() - 6, 6, "cycles") == 0) return true;
+  if (desc.find("(0") != std::string::npos || desc.find("0 =") != std::string::npos ||
+      desc.find("0:") != std::string::npos)
+    return true;
+  if (def) {
+    try {
+      return value_of(def) == 0;
+    } catch (...) {
+    }
+  }
+  return false;
+}
+}  // namespace
+
 template <class T>
 void Params::bind(const std::string& path, T& field, const std::string& desc, const char* def, const char* kind,
                   const std::function<T(const std::string&)>& parse,
-                  const std::function<std::string(const T&)>& print) {
+                  const std::function<std::string(const T&)>& print,
+                  const std::function<double(const T&)>& as_number) {
   if (m_mode == Mode::Describe) {
     m_schema.push_back({path, kind, def ? def : "", desc, def == nullptr});
     return;
@@ -140,6 +229,20 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
     field = parse(text);
   } catch (const std::exception& e) {
     throw ConfigError(origin, path, "'" + text + "': " + e.what());
+  }
+  if (as_number) {
+    const double x = as_number(field);
+    const KindBound* b = nullptr;
+    for (const auto& kb : kBounds)
+      if (std::string(kb.kind) == kind) b = &kb;
+    auto value_of = [&](const std::string& t) { return as_number(parse(t)); };
+    if (!std::isfinite(x)) throw ConfigError(origin, path, "'" + text + "': expected a finite " + kind);
+    if (x < 0) throw ConfigError(origin, path, "'" + text + "': expected a non-negative " + kind);
+    if (x == 0 && !zero_allowed(path, kind, desc, def, value_of))
+      throw ConfigError(origin, path, "'" + text + "': expected a positive " + kind + " (0 would divide by zero or mean nothing here)");
+    if (b && x > b->max) throw ConfigError(origin, path, "'" + text + "': expected at most " + b->max_text);
+    if (b && x > 0 && x < b->min_positive)
+      throw ConfigError(origin, path, "'" + text + "': expected at least " + b->min_text + " (or 0 where 0 means none)");
   }
   m_consumed[path] = true;
   m_resolved.emplace_back(path, print(field));
@@ -169,7 +272,7 @@ std::string print_number(double v) {
 #define XPU_BIND_UNIT(T)                                                                             \
   void Params::operator()(const std::string& path, T& f, const std::string& desc, const char* def) { \
     bind<T>(path, f, desc, def, T::unit_name(), [](const std::string& t) { return T::parse(t); },    \
-            [](const T& x) { return x.str(); });                                                     \
+            [](const T& x) { return x.str(); }, [](const T& x) { return x.value(); });               \
   }
 XPU_BIND_UNIT(Seconds)
 XPU_BIND_UNIT(Hertz)
@@ -180,17 +283,20 @@ XPU_BIND_UNIT(Joules)
 #undef XPU_BIND_UNIT
 
 void Params::operator()(const std::string& path, double& f, const std::string& desc, const char* def) {
-  bind<double>(path, f, desc, def, "number", parse_number, print_number);
+  bind<double>(path, f, desc, def, "number", parse_number, print_number, [](const double& x) { return x; });
 }
 void Params::operator()(const std::string& path, int& f, const std::string& desc, const char* def) {
   bind<int>(
       path, f, desc, def, "integer",
       [](const std::string& t) {
         double v = parse_number(t);
-        if (v != static_cast<int>(v)) throw std::invalid_argument("expected an integer");
+        // Range first: converting a double outside int's range is undefined behaviour.
+        if (!std::isfinite(v) || std::fabs(v) > 2147483647.0 || v != std::floor(v))
+          throw std::invalid_argument(std::isfinite(v) && v == std::floor(v) ? "expected an integer of at most 16777216 (2^24)"
+                                                                             : "expected an integer");
         return static_cast<int>(v);
       },
-      [](const int& v) { return std::to_string(v); });
+      [](const int& v) { return std::to_string(v); }, [](const int& x) { return static_cast<double>(x); });
 }
 void Params::operator()(const std::string& path, bool& f, const std::string& desc, const char* def) {
   bind<bool>(

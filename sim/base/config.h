@@ -82,7 +82,8 @@ class Params {
  private:
   template <class T>
   void bind(const std::string& path, T& field, const std::string& desc, const char* def, const char* kind,
-            const std::function<T(const std::string&)>& parse, const std::function<std::string(const T&)>& print);
+            const std::function<T(const std::string&)>& parse, const std::function<std::string(const T&)>& print,
+            const std::function<double(const T&)>& as_number = nullptr);
   Mode m_mode;
   const ConfigTree* m_tree;
   std::vector<ParamInfo> m_schema;

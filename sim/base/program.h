@@ -3,6 +3,7 @@
 // (DMA loads/stores, tile compute, vector ops, syncs). Lowerings build Programs as pure functions
 // of (op, chip spec); chip models time them. No SystemC here.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +36,12 @@ struct Instr {
   std::int32_t func = -1;             // index into Task::func in functional mode
 };
 
+// The most instructions one task may hold (set from the resource limits before a run is sampled);
+// Task::add refuses more with a ResourceError instead of allocating until memory runs out.
+extern std::size_t g_task_instr_cap;
+void set_task_instr_cap(std::size_t n);
+[[noreturn]] void task_too_large(std::size_t n);
+
 // A unit of work scheduled onto one executor (SM, TensorCore, NeuronCore, tile).
 struct Task {
   std::vector<Instr> instrs;
@@ -45,6 +52,7 @@ struct Task {
   std::int32_t place = -1;       // a fixed executor index, or -1 for any (wave scheduled)
 
   std::uint32_t add(const Instr& in) {
+    if (instrs.size() >= g_task_instr_cap) task_too_large(instrs.size());
     instrs.push_back(in);
     return static_cast<std::uint32_t>(instrs.size() - 1);
   }

@@ -111,6 +111,14 @@ const char* Bytes::unit_name() { return "size"; }
 const char* Watts::unit_name() { return "power"; }
 const char* Joules::unit_name() { return "energy"; }
 
+std::string space_unit(const std::string& value) {
+  std::string v = value;
+  size_t i = 0;
+  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+  if (i > 0 && i < v.size() && std::isalpha(static_cast<unsigned char>(v[i])) && v[i] != 'e') v.insert(i, " ");
+  return v;
+}
+
 std::string format_seconds(double s) {
   char buf[64];
   double a = std::fabs(s);

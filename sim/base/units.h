@@ -35,7 +35,12 @@ XPU_UNIT_TYPE(Watts)      // "W", "kW", "mW"
 XPU_UNIT_TYPE(Joules)     // "J", "mJ", "uJ", "nJ", "pJ", "fJ"
 #undef XPU_UNIT_TYPE
 
-inline Tick to_ticks(double seconds) { return static_cast<Tick>(seconds * 1e12 + 0.5); }
+// Conversions saturate at kMaxTick (about 53 days of simulated time) instead of overflowing.
+constexpr Tick kMaxTick = Tick{1} << 62;
+inline Tick to_ticks(double seconds) {
+  const double t = seconds * 1e12 + 0.5;
+  return t < static_cast<double>(kMaxTick) ? static_cast<Tick>(t) : kMaxTick;
+}
 inline double to_seconds(Tick t) { return static_cast<double>(t) * 1e-12; }
 // Picoseconds needed to move `bytes` at `bw` bytes/s (rounded up: never faster than the link),
 // ignoring floating-point noise below a femtosecond. The round-up is done on the integer part
@@ -44,9 +49,13 @@ inline double to_seconds(Tick t) { return static_cast<double>(t) * 1e-12; }
 inline Tick transfer_ticks(double bytes, double bytes_per_second) {
   if (bytes <= 0) return 0;
   const double x = bytes / bytes_per_second * 1e12 - 1e-3;
+  if (!(x < static_cast<double>(kMaxTick))) return kMaxTick;  // saturate (and NaN) instead of overflowing
   const Tick t = static_cast<Tick>(x);  // toward zero: the ceiling for x <= 0
   return t + (static_cast<double>(t) < x ? 1 : 0);
 }
+
+// "4TB/s" -> "4 TB/s": the space between number and unit that command-line values often omit.
+std::string space_unit(const std::string& value);
 
 // Pretty printers for report tables (3 significant digits with an SI prefix).
 std::string format_seconds(double s);

@@ -101,6 +101,9 @@ void Chip::host_thread() {
     }
   }
   m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
+  // One delta for the slot threads to see the end of the run and return: a coroutine still waiting when
+  // the simulation stops is freed without unwinding, and its locals' buffers (the last task) would leak.
+  wait(sc_core::SC_ZERO_TIME);
   m_finished = true;
   m_end = now_ticks();
   sc_core::sc_stop();

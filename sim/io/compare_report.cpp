@@ -49,7 +49,8 @@ nlohmann::json compare_summary_json(const CompareStudy& s) {
 void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   nlohmann::json summary = compare_summary_json(s);
   const nlohmann::json& rows = summary["rows"];
-  fs::create_directories(dir + "/configs");
+  make_output_dir(dir);  // also locks the folder and clears stale temporaries
+  make_output_dir(dir + "/configs");
   for (const auto& r : s.rows) write_file_atomic(dir + "/configs/" + r.chip + ".yaml", r.config_yaml);
   write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   std::ostringstream csv;

@@ -12,20 +12,42 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/interrupt.h"
 
 namespace fs = std::filesystem;
 
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  const std::string& tmp = guard.path();
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
     out << content;
-    if (!out) throw InputError(path + ": write failed");
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw InputError(path + ": write failed (is the disk full?)");
+    }
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw InputError(path + ": cannot write (" + ec.message() + ")");
+  }
+}
+
+void make_output_dir(const std::string& dir) {
+  std::error_code ec;
+  if (dir.empty()) throw InputError("--out: expected a folder name");
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir, ec))
+    throw InputError(dir + ": --out: cannot create the output folder (" +
+                     (ec ? ec.message() : std::string("a file of that name exists")) + ")");
+  claim_output_dir(dir);
 }
 
 nlohmann::json kernel_result_json(const KernelResult& k) {
@@ -140,6 +162,10 @@ void H5TraceWriter::on_begin() {
   close();
   m_buf.clear();
   m_written = 0;
+  // The folder is made (and claimed) only now, once the run has passed its size checks: a refused
+  // run leaves nothing behind, and claiming it first keeps the claim from removing this temporary.
+  make_output_dir(fs::path(m_path).parent_path().string());
+  m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
   m_file = H5Fcreate(m_tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (m_file < 0) throw InputError(m_path + ": cannot create HDF5 file");
   hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
@@ -229,6 +255,7 @@ void H5TraceWriter::finish(const RunResult& r) {
   names("kernels", r.kernel_names);
   close();
   fs::rename(m_tmp, m_path);
+  m_guard.reset();
 }
 
 void write_trace_h5(const std::string& path, const RunResult& r) {
@@ -297,7 +324,7 @@ void write_perfetto(const std::string& path, const RunResult& r) {
 
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format) {
-  fs::create_directories(dir);
+  make_output_dir(dir);
   write_file_atomic(dir + "/config.resolved.yaml", r.resolved_yaml);
   nlohmann::json full = stats;
   nlohmann::json counters = nlohmann::json::object();

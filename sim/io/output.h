@@ -2,13 +2,17 @@
 // that includes HDF5. Every file is written to a temporary name and renamed into place.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
+#include "sim/base/interrupt.h"
 #include "sim/run/runner.h"
 
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content);
+// Creates an output folder (and its parents); InputError naming it when that is impossible.
+void make_output_dir(const std::string& dir);
 nlohmann::json kernel_result_json(const KernelResult& k);
 nlohmann::json run_result_json(const RunResult& r);
 std::string run_result_table(const RunResult& r);
@@ -42,6 +46,7 @@ class H5TraceWriter : public TraceObserver {
   std::int64_t m_file = -1, m_ds = -1, m_mem = -1;
   std::uint64_t m_written = 0;
   std::vector<TraceRecord> m_buf;
+  std::unique_ptr<TempFile> m_guard;  // the temporary file, registered for removal on Ctrl-C
 };
 // trace.json in the Chrome/Perfetto trace-event format: a track per unit (extra lanes where a unit has
 // several transactions in flight, since slices on one track must nest), transactions as slices, and a

@@ -21,6 +21,8 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(s.efficiency > 0 && s.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
   p.require(s.stacks > 0 && s.channels_per_stack > 0, pre + "stacks", "at least one stack and channel");
+  p.require(s.stacks <= 64, pre + "stacks", "at most 64 stacks");
+  p.require(s.channels_per_stack <= 1024, pre + "channels_per_stack", "at most 1024 channels per stack");
   p.require(s.interleave.value() >= 64, pre + "interleave", "at least 64 B");
   std::vector<std::string> models = dram_model_names();
   p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));

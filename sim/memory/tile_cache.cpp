@@ -13,7 +13,7 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "hit_latency", s.hit_latency, "Latency of a hit, added to the transfer", "200 ns");
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
   p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU)", "tile_lru");
-  p.require(s.slices > 0, pre + "slices", "at least one slice");
+  p.require(s.slices > 0 && s.slices <= 4096, pre + "slices", "1 to 4096 slices");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   std::vector<std::string> models = cache_model_names();
   p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));

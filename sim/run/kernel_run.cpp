@@ -5,6 +5,7 @@
 #include <set>
 
 #include "kernels/reference/reference.h"
+#include "sim/base/limits.h"
 
 namespace xpu {
 
@@ -26,6 +27,10 @@ std::int64_t to_int(const std::string& key, const std::string& v) {
     used = 0;
   }
   if (used != v.size() || v.empty()) throw InputError("--" + key + ": '" + v + "' is not an integer");
+  // Every dimension given on the command line is a positive count (0 never means "default" here).
+  const std::int64_t most = key == "bytes" ? std::int64_t{1} << 40 : kMaxDim;
+  if (x <= 0 || x > most)
+    throw InputError("--" + key + ": " + v + ": expected a positive integer of at most " + std::to_string(most));
   return x;
 }
 bool to_bool(const std::string& key, const std::string& v) {

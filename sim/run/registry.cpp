@@ -71,7 +71,8 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
     if (p.name == name_or_path) path = p.path, fam = p.family;
   }
   if (path.empty()) {
-    if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
+    std::error_code ec;  // an odd path (too long, unreadable folder) is an unknown chip, never a filesystem_error
+    if (fs::path(name_or_path).extension() == ".yaml" && fs::exists(fs::symlink_status(name_or_path, ec))) {
       path = name_or_path;
     } else {
       std::string hint = nearest_of(name_or_path, names);

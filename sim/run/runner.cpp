@@ -1,24 +1,66 @@
 #include "sim/run/runner.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
+
+#include "sim/base/run_budget.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <pthread.h>
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace xpu {
 
 namespace {
+// AddressSanitizer builds only: SystemC switches coroutine stacks (QuickThreads) behind ASan's back, so
+// frames of this thread's stack that were left through a switch keep their redzones poisoned and a later
+// exception trips over them. After each return from the kernel, the unused stack below this frame is
+// cleared of that stale poison (nothing lives there).
+void forget_stale_stack_poison() {
+#if defined(__SANITIZE_ADDRESS__)
+  pthread_attr_t a;
+  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+  void* lo = nullptr;
+  size_t size = 0;
+  pthread_attr_getstack(&a, &lo, &size);
+  pthread_attr_destroy(&a);
+  char* here = static_cast<char*>(__builtin_frame_address(0));
+  char* low = static_cast<char*>(lo);
+  if (here - low > 4096) __asan_unpoison_memory_region(low, static_cast<size_t>(here - low) - 1024);
+#endif
+}
+
 std::mutex g_sim_mutex;
 SimSession* g_live = nullptr;
+std::thread::id g_live_thread;
+// A long run on a terminal shows its progress (0: none); set per session from the pre-run estimate.
+double g_progress_total = 0;
+std::string g_progress_what;
 }  // namespace
 
 SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype)
     : m_chip(chip), m_dtype(dtype), m_lock(g_sim_mutex, std::try_to_lock) {
   // SystemC has one kernel per process: sessions are exclusive, and each gets a fresh kernel context.
+  // Calls from other threads wait their turn; only a session still open on this same thread (which
+  // waiting would deadlock) is an error.
   if (!m_lock.owns_lock()) {
-    if (g_live) throw InputError("another simulation session is still open in this process: close it first");
+    if (g_live && g_live_thread == std::this_thread::get_id())
+      throw InputError("another simulation session is still open in this thread: close it first");
     m_lock = std::unique_lock<std::mutex>(g_sim_mutex);
   }
   g_live = this;
+  g_live_thread = std::this_thread::get_id();
   m_wall0 = std::chrono::steady_clock::now();
+  g_progress_what = budget_subject(kernels);
+  const RunEstimate est = check_run_budget(g_progress_what, kernels, chip.executors() * 32.0, opt.trace);
+  g_progress_total = est.transactions > 5e6 && ::isatty(2) && !std::getenv("XPUSIM_NO_PROGRESS") ? est.transactions : 0;
   for (const auto& k : kernels)
     for (const auto& p : k) m_kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
   fresh_systemc_kernel();
@@ -41,15 +83,18 @@ bool SimSession::step() {
   if (!m_started) {  // elaborate and run the delta cycles at time zero
     m_started = true;
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    forget_stale_stack_poison();
     return !finished();
   }
   // Advance to the next time at which anything is scheduled (an event, a quantum sync, a launch).
   sc_core::sc_time dt = sc_core::sc_time_to_pending_activity();
   if (!sc_core::sc_pending_activity()) {
     sc_core::sc_start();
+    forget_stale_stack_poison();
     return !finished();
   }
   sc_core::sc_start(dt == sc_core::SC_ZERO_TIME ? sc_core::SC_ZERO_TIME : dt);
+  forget_stale_stack_poison();
   return !finished();
 }
 
@@ -59,10 +104,40 @@ void SimSession::run_until(double t_s) {
     sc_core::sc_time dt = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(target - now_ticks()));
     sc_core::sc_start(dt);
   }
+  forget_stale_stack_poison();
 }
 
 void SimSession::run_to_end() {
-  if (!finished()) sc_core::sc_start();
+  if (finished()) return;
+  if (g_progress_total <= 0) {
+    sc_core::sc_start();
+    forget_stale_stack_poison();
+    return;
+  }
+  // Simulated in slices of simulated time sized to about half a second of wall time each (results do
+  // not depend on the slicing: stepping equals a straight run), with a progress line on stderr.
+  using clock = std::chrono::steady_clock;
+  Tick slice = 1'000'000;  // 1 us
+  auto shown = clock::now();
+  for (bool first = true; !finished(); first = false) {
+    if (!first && !sc_core::sc_pending_activity()) {  // (nothing is pending before elaboration)
+      sc_core::sc_start();
+      break;
+    }
+    auto t0 = clock::now();
+    sc_core::sc_start(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(slice)));
+    const double wall = std::chrono::duration<double>(clock::now() - t0).count();
+    if (wall < 0.25 && slice < (Tick{1} << 50)) slice *= 2;
+    else if (wall > 1.0 && slice > 1000) slice /= 2;
+    if (std::chrono::duration<double>(clock::now() - shown).count() > 0.5) {
+      shown = clock::now();
+      const double done = static_cast<double>(m_top->context().counters.transactions);
+      std::fprintf(stderr, "\r  %s: %3.0f%% of about %.3g M transactions ", g_progress_what.c_str(),
+                   std::min(99.0, 100 * done / g_progress_total), g_progress_total / 1e6);
+    }
+  }
+  std::fprintf(stderr, "\r%*s\r", static_cast<int>(g_progress_what.size()) + 48, "");
+  forget_stale_stack_poison();
 }
 
 bool SimSession::finished() const { return m_top->finished(); }

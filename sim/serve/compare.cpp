@@ -93,9 +93,14 @@ CompareStudy compare_study(CompareRequest req) {
   out.description = desc;
   out.serve = req.serve;
   double ref_perf_per_usd = 0;
-  for (const auto& c : req.chips) {
+  // Every chip and overlay is checked before the first one is simulated: a typo in the last chip
+  // fails at once, not after minutes of simulation.
+  std::vector<std::unique_ptr<ChipModel>> chips;
+  for (const auto& c : req.chips) chips.push_back(load_chip(c, overlays_for(c, req.sets)));
+  for (size_t ci = 0; ci < chips.size(); ++ci) {
+    const std::string& c = req.chips[ci];
+    const ChipModel* chip = chips[ci].get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
-    auto chip = load_chip(c, overlays_for(c, req.sets));
     CompareRow row = chip_row(c, *chip, model, base, req.serve);
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {

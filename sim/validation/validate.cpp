@@ -16,6 +16,8 @@
 #include "sim/run/registry.h"
 #include "sim/serve/serve.h"
 #include "sim/base/config.h"
+#include "sim/base/flags.h"
+#include "sim/base/limits.h"
 
 namespace fs = std::filesystem;
 
@@ -49,8 +51,11 @@ std::vector<std::string> split_csv(const std::string& line) {
 std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
   std::map<std::string, std::int64_t> out;
   std::regex tok("([A-Za-z]+)=?([0-9]+)");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), tok); it != std::sregex_iterator(); ++it)
-    out[(*it)[1]] = std::stoll((*it)[2]);
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), tok); it != std::sregex_iterator(); ++it) {
+    const std::string digits = (*it)[2];
+    // A dimension beyond kMaxDim is refused by the op's own check; longer digit strings would overflow.
+    out[(*it)[1]] = digits.size() > 12 ? std::int64_t{1} << 40 : std::stoll(digits);
+  }
   return out;
 }
 
@@ -73,8 +78,7 @@ bool gemm_dtypes(const std::string& d, DType& in, DType& out) {
 }  // namespace
 
 std::vector<ValidationRow> read_measurements(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot read measurements");
+  std::istringstream in(read_input_file(path, "measurements"));
   std::string line;
   std::getline(in, line);
   auto header = split_csv(line);
@@ -89,11 +93,12 @@ std::vector<ValidationRow> read_measurements(const std::string& path) {
     auto f = split_csv(line);
     if (f.size() != 10) throw InputError(path + ":" + std::to_string(n) + ": expected 10 fields, got " + std::to_string(f.size()));
     ValidationRow r{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[9], 0};
-    try {
-      r.measured = std::stod(f[7]);
-    } catch (...) {
-      throw InputError(path + ":" + std::to_string(n) + ": value '" + f[7] + "' is not a number");
-    }
+    // A measurement is a positive finite number, the whole field: "nan", "0", "12abc" are refused
+    // (they would print as nan% or inf% errors, or be silently truncated).
+    char* end = nullptr;
+    r.measured = std::strtod(f[7].c_str(), &end);
+    if (f[7].empty() || *end != '\0' || !std::isfinite(r.measured) || r.measured <= 0)
+      throw InputError(path + ":" + std::to_string(n) + ": value: '" + f[7] + "': expected a positive number");
     rows.push_back(r);
   }
   return rows;

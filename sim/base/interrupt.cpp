@@ -1,0 +1,92 @@
+// Interruption handling, temporary-file cleanup and output-folder locks.
+#include "sim/base/interrupt.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include "sim/base/error.h"
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+namespace {
+// Fixed storage: the handler may only touch what is async-signal-safe (no allocation, no locks).
+constexpr int kSlots = 64;
+constexpr size_t kPathMax = 4096;
+char g_paths[kSlots][kPathMax];
+std::atomic<bool> g_used[kSlots];
+std::mutex g_slot_mutex;
+
+void on_signal(int sig) {
+  for (int i = 0; i < kSlots; ++i)
+    if (g_used[i].load()) ::unlink(g_paths[i]);
+  const char msg[] = "xpusim: interrupted: no results written (temporary files removed)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  ::_exit(128 + sig);
+}
+}  // namespace
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+TempFile::TempFile(const std::string& path) : m_path(path) {
+  if (path.size() >= kPathMax) return;
+  std::lock_guard<std::mutex> lock(g_slot_mutex);
+  for (int i = 0; i < kSlots; ++i)
+    if (!g_used[i].load()) {
+      std::memcpy(g_paths[i], path.c_str(), path.size() + 1);
+      g_used[i].store(true);
+      m_slot = i;
+      return;
+    }
+}
+
+TempFile::~TempFile() {
+  if (m_slot < 0) return;
+  std::lock_guard<std::mutex> lock(g_slot_mutex);
+  g_used[m_slot].store(false);
+}
+
+void claim_output_dir(const std::string& dir) {
+  static std::set<std::string> claimed;  // the lock stays with the process (its fd is never closed)
+  std::error_code ec;
+  const std::string canon = fs::weakly_canonical(dir, ec).string();
+  if (claimed.count(canon)) return;
+  // The folder itself is locked (flock works on a directory's descriptor): no lock file to leave behind.
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw InputError(dir + ": --out: cannot open the folder (" + std::strerror(errno) + ")");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw InputError(dir + ": --out: another xpusim process is writing results into this folder (wait for it, or "
+                           "choose another folder)");
+  }
+  claimed.insert(canon);
+  // Temporaries "<name>.tmp.<pid>" of processes that died (killed, out of power) are removed.
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    auto pos = name.rfind(".tmp.");
+    if (pos == std::string::npos || pos + 5 >= name.size()) continue;
+    const std::string digits = name.substr(pos + 5);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) fs::remove(e.path(), ec);
+  }
+}
+
+}  // namespace xpu

@@ -1,0 +1,32 @@
+// Ctrl-C and output folders: an interrupted run removes the temporary files it was writing, says so
+// in one line and exits 130; the next run in a folder removes temporaries that dead processes left;
+// two processes never write into one results folder at once.
+#pragma once
+#include <string>
+
+namespace xpu {
+
+// SIGINT/SIGTERM: unlink the registered temporary files, print "xpusim: interrupted", exit 130 (SIGINT)
+// or 143 (SIGTERM). Results are written to temporary names and renamed, so no partial result file stays.
+void install_interrupt_handler();
+
+// Registers a temporary file for removal on interruption while it is being written.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& path);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return m_path; }
+
+ private:
+  std::string m_path;
+  int m_slot = -1;
+};
+
+// Prepares an output folder: removes "*.tmp.<pid>" files of processes that no longer run and takes
+// an exclusive lock (flock on the folder) held until the process exits. InputError when
+// another process holds it.
+void claim_output_dir(const std::string& dir);
+
+}  // namespace xpu

@@ -1,0 +1,85 @@
+// Pre-run size estimates of lowered programs against the resource limits.
+#include "sim/base/run_budget.h"
+
+#include <algorithm>
+
+#include "sim/base/limits.h"
+#include "sim/base/trace.h"
+
+namespace xpu {
+
+namespace {
+// Instructions one sampled task may build before the estimate extrapolates instead (64 B each).
+constexpr std::size_t kSampleInstrCap = std::size_t{1} << 20;
+
+// Instructions of task `i`; a task longer than the sampling cap is extrapolated from the share of the
+// kernel's FLOPs (or bytes) its first kSampleInstrCap instructions cover, tasks of a launch being alike.
+double task_instrs(const Program& p, std::uint64_t i, double* bytes) {
+  Task t;
+  try {
+    p.make_task(i, t);
+  } catch (const ResourceError&) {
+    double flops = 0, moved = 0;
+    for (const Instr& in : t.instrs) {
+      flops += static_cast<double>(in.flops);
+      moved += static_cast<double>(in.bytes);
+    }
+    const double n = static_cast<double>(p.num_tasks), built = static_cast<double>(t.instrs.size());
+    double scale = 0;
+    if (flops > 0 && p.roofline.flops > 0) scale = p.roofline.flops / n / flops;
+    else if (moved > 0 && p.roofline.min_dram_bytes > 0) scale = p.roofline.min_dram_bytes / n / moved;
+    if (!(scale > 1)) throw;  // nothing to extrapolate from: refuse (the message says why)
+    *bytes = built * scale * static_cast<double>(sizeof(Instr));
+    return built * scale;
+  }
+  *bytes = static_cast<double>(t.instrs.size()) * sizeof(Instr) + static_cast<double>(t.func.size()) * sizeof(FuncOp);
+  return static_cast<double>(t.instrs.size());
+}
+}  // namespace
+
+RunEstimate estimate_run(const std::vector<KernelPrograms>& kernels, double resident_tasks, bool trace) {
+  RunEstimate e;
+  set_task_instr_cap(kSampleInstrCap);
+  try {
+    for (const auto& launches : kernels)
+      for (const auto& p : launches) {
+        if (p.num_tasks == 0 || !p.make_task) continue;
+        const std::uint64_t n = p.num_tasks;
+        std::vector<std::uint64_t> idx = n == 1 ? std::vector<std::uint64_t>{0}
+                                         : n == 2 ? std::vector<std::uint64_t>{0, 1}
+                                                  : std::vector<std::uint64_t>{0, n / 2, n - 1};
+        double instrs = 0, largest = 0;
+        for (std::uint64_t i : idx) {
+          double bytes = 0;
+          instrs += task_instrs(p, i, &bytes);
+          largest = std::max(largest, bytes);
+        }
+        e.transactions += instrs / static_cast<double>(idx.size()) * static_cast<double>(n);
+        // Growing vectors hold up to twice their size.
+        e.task_bytes = std::max(e.task_bytes, 2 * largest * std::min(static_cast<double>(n), std::max(1.0, resident_tasks)));
+      }
+  } catch (...) {
+    set_task_instr_cap(std::size_t{1} << 40);
+    throw;
+  }
+  // While simulating, a task may hold what the memory limit allows (the estimate checked it).
+  set_task_instr_cap(static_cast<std::size_t>(resource_limits().max_memory_bytes / sizeof(Instr)));
+  if (trace) e.trace_bytes = e.transactions * static_cast<double>(sizeof(TraceRecord));
+  return e;
+}
+
+std::string budget_subject(const std::vector<KernelPrograms>& kernels) {
+  for (const auto& launches : kernels)
+    for (const auto& p : launches) return "simulating " + (p.op.empty() ? p.name : p.op);
+  return "this simulation";
+}
+
+RunEstimate check_run_budget(const std::string& what, const std::vector<KernelPrograms>& kernels, double resident_tasks,
+                             bool trace) {
+  RunEstimate e = estimate_run(kernels, resident_tasks, trace);
+  check_transactions(what, e.transactions);
+  check_memory(what + (trace ? " (with its trace)" : ""), e.memory_bytes());
+  return e;
+}
+
+}  // namespace xpu

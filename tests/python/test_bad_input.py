@@ -1,0 +1,426 @@
+"""Bad input never crashes, hangs, prints a traceback or leaves files behind (issue 18).
+
+Every case is one command line with one bad input: a CLI flag, a `--set` overlay, a chip preset given as
+a file, a config.json, a measurement CSV or a special file (FIFO, device, folder, oversized file). Each
+asserts: exit status 2, exactly one line on stderr that starts with "xpusim: error:" and names the
+offending key or value, no "internal error", no traceback, and (where --out is given) no output folder.
+Cases are generated (every numeric preset key of each family x {nan, inf, -1, 0 where 0 is invalid,
+1e30}, every kernel dimension x {0, -1, 1e7, 2^24+1, 2^32, abc, 1.5, ""}, every config.json field x bad
+values, ...). They all fail before simulating, so they cost milliseconds each; they run concurrently in
+one session fixture and each parametrized test checks its own result.
+"""
+import atexit
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build"))
+XPUSIM = os.path.join(BUILD, "xpusim")
+DATA = os.path.join(ROOT, "tests", "data")
+BAD = os.path.join(DATA, "bad")
+TINY_MODEL = os.path.join(DATA, "models", "tiny-llama.json")
+TINY_GPU = os.path.join(DATA, "presets", "tiny_gpu.yaml")
+WORK = tempfile.mkdtemp(prefix="xpusim-bad-")  # generated inputs and --out targets (removed at exit)
+atexit.register(shutil.rmtree, WORK, True)
+
+FAMILY_PRESET = {"gpu": "h100-sxm", "tpu": "tpu-v6e", "trainium": "trn2", "maia": "maia200"}
+UNIT_OF_KIND = {"time": "ns", "frequency": "GHz", "bandwidth": "GB/s", "size": "KiB", "power": "W", "energy": "pJ"}
+NUMERIC_KINDS = set(UNIT_OF_KIND) | {"number", "integer"}
+
+CASES = {}  # id -> dict(argv, names, out)
+
+
+def case(cid, argv, names=(), out=False):
+    """One bad input. `names`: texts the error line must contain (the key, flag or value at fault)."""
+    assert cid not in CASES, cid
+    argv = list(argv)
+    out_dir = None
+    if out:
+        out_dir = os.path.join(WORK, "out", re.sub(r"[^A-Za-z0-9_.-]", "_", cid))
+        argv += ["--out", out_dir]
+    CASES[cid] = {"argv": argv, "names": list(names), "out": out_dir}
+
+
+def write(name, text, binary=False):
+    path = os.path.join(WORK, name)
+    with open(path, "wb" if binary else "w") as f:
+        f.write(text)
+    return path
+
+
+# --- every numeric preset key of every family ---------------------------------------------------------
+
+def schema(family):
+    """(key, kind, default, description) of each field, from `xpusim params <family>`."""
+    try:
+        out = subprocess.run([XPUSIM, "params", family], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return []
+    rows = []
+    for line in out.splitlines()[3:]:
+        tok = line.split()
+        if len(tok) < 2 or tok[1] not in NUMERIC_KINDS:
+            continue
+        key, kind, rest = tok[0], tok[1], tok[2:]
+        if rest and rest[0] == "(required)":
+            default, desc = None, rest[1:]
+        elif kind in UNIT_OF_KIND:
+            default, desc = " ".join(rest[:2]), rest[2:]
+        else:
+            default, desc = rest[0] if rest else None, rest[1:]
+        rows.append((key, kind, default, " ".join(desc)))
+    return rows
+
+
+def zero_is_invalid(key, kind, default, desc):
+    # The documented rule (README, error catalogue): 0 is refused unless the field is a time or a
+    # cycle count, its default is 0, or its description says what 0 means.
+    if kind == "time" or key.endswith("cycles"):
+        return False
+    if "(0" in desc or "0 =" in desc or "0:" in desc:
+        return False
+    if default is not None and float(default.split()[0]) == 0:
+        return False
+    return True
+
+
+for fam, preset in FAMILY_PRESET.items():
+    for key, kind, default, desc in schema(fam):
+        unit = (" " + UNIT_OF_KIND[kind]) if kind in UNIT_OF_KIND else ""
+        values = {"nan": "nan" + unit, "inf": "inf" + unit, "neg": "-1" + unit, "huge": "1e30" + unit}
+        if zero_is_invalid(key, kind, default, desc):
+            values["zero"] = "0" + unit
+        for tag, v in values.items():
+            case("set-%s-%s-%s" % (fam, key, tag),
+                 ["kernel", "gemm", "--chip", preset, "--m", "64", "--n", "64", "--k", "64", "--set", "%s=%s" % (key, v)],
+                 names=[key], out=True)
+
+# The family, inheritance and malformed overlays.
+for fam, preset in FAMILY_PRESET.items():
+    case("set-%s-family" % fam, ["kernel", "gemm", "--chip", preset, "--m", "64", "--n", "64", "--k", "64",
+                                 "--set", "family=" + ("tpu" if fam != "tpu" else "gpu")], names=["family"], out=True)
+    case("set-%s-inherits" % fam, ["kernel", "gemm", "--chip", preset, "--m", "64", "--n", "64", "--k", "64",
+                                   "--set", "inherits=h100_sxm.yaml"], names=["inherits"], out=True)
+for i, bad in enumerate(["=4", "noequals", "hbm..bandwidth=4TB/s", ".hbm=1", "hbm.=1", "hbm bandwidth=1TB/s",
+                         "hbm.bandwidth=4 TB/s\nsm.count=1", "no.such.key=1", "hbm.bandwidth=4 furlongs",
+                         "hbm.bandwidth=", "sm.count=4.5", "sm.count=0x10", "sm.count=4e40", "sm.count=100000",
+                         "sm.max_blocks=100000", "hbm.stacks=1000", "l2.slices=100000", "sm.cluster_multicast=maybe"]):
+    case("set-malformed-%d" % i, ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", bad],
+         names=[bad.split("=")[0]] if "=" in bad and bad.split("=")[0] else [], out=True)
+for fam, key in [("tpu", "tensorcores=1000"), ("trainium", "cores=1000"), ("maia", "cluster.count=100000"),
+                 ("tpu", "mxu.rows=100000"), ("trainium", "psum.banks=1000"), ("maia", "ttu.cols=100000")]:
+    case("set-%s-too-many-%s" % (fam, key.split("=")[0]),
+         ["kernel", "gemm", "--chip", FAMILY_PRESET[fam], "--m", "64", "--n", "64", "--k", "64", "--set", key],
+         names=[key.split("=")[0]], out=True)
+
+# --- every kernel dimension -------------------------------------------------------------------------
+OPS = {
+    "gemm": {"m": "64", "n": "64", "k": "64", "batch": "1"},
+    "grouped_gemm": {"tokens": "64", "groups": "4", "n": "64", "k": "64"},
+    "attention": {"batch": "1", "heads": "4", "kv-heads": "2", "seq": "128", "seq-q": "128", "head-dim": "64",
+                  "head-dim-v": "64", "window": "64", "page-size": "16"},
+    "topk": {"tokens": "64", "experts": "8", "topk": "2"},
+    "embedding": {"tokens": "64", "cols": "64", "n": "1000"},
+    "allreduce": {"bytes": "65536", "devices": "8"},
+}
+for op in ["rmsnorm", "layernorm", "softmax", "swiglu", "gelu", "rope", "residual_add"]:
+    OPS[op] = {"rows": "64", "cols": "128"}
+BAD_DIMS = {"zero": "0", "neg": "-1", "sci": "1e7", "u32": str(2 ** 32), "abc": "abc"}
+MORE_BAD_DIMS = {"over": str(2 ** 24 + 1), "frac": "1.5", "empty": "", "huge": "9" * 30}
+for op, dims in OPS.items():
+    for dim in dims:
+        for tag, v in dict(BAD_DIMS, **(MORE_BAD_DIMS if op in ("gemm", "attention") else {})).items():
+            if dim == "bytes" and tag == "u32":
+                continue  # --bytes takes up to 1 TiB
+            args = dict(dims, **{dim: v})
+            argv = ["kernel", op]
+            for k, x in args.items():
+                argv += ["--%s=%s" % (k, x)]
+            case("kernel-%s-%s-%s" % (op, dim, tag), argv, names=["--" + dim], out=True)
+# Shapes whose every dimension is fine but whose operands or transaction count are not.
+case("kernel-gemm-operand-2TiB", ["kernel", "gemm", "--m", "16777216", "--n", "16777216", "--k", "64"], names=["operand"])
+case("kernel-gemm-1e7-transactions", ["kernel", "gemm", "--m", "10000000", "--n", "10000", "--k", "10000"],
+     names=["transactions", "--max-transactions"], out=True)
+case("kernel-rmsnorm-1e7-square", ["kernel", "rmsnorm", "--rows", "10000000", "--cols", "10000000"], names=["operand"])
+case("kernel-attention-long", ["kernel", "attention", "--batch", "4096", "--heads", "128", "--seq", "1000000"],
+     names=["operand"])
+case("kernel-gemm-low-limit", ["--max-transactions", "100", "kernel", "gemm", "--m", "4096", "--n", "4096", "--k", "4096"],
+     names=["transactions", "the limit is 100"], out=True)
+case("kernel-gemm-trace-memory", ["--max-memory", "1MiB", "kernel", "gemm", "--m", "8192", "--n", "8192", "--k", "8192",
+                                  "--trace"], names=["memory", "--max-memory"], out=True)
+for fam, preset in FAMILY_PRESET.items():
+    case("kernel-%s-k-2^32" % fam, ["kernel", "gemm", "--chip", preset, "--m", "64", "--n", "64", "--k", "4294967296"],
+         names=["--k"], out=True)
+    case("kernel-%s-estimate" % fam, ["kernel", "gemm", "--chip", preset, "--m", "16777216", "--n", "32768", "--k", "32768"],
+         names=["transactions"], out=True)
+case("kernel-attention-gqa", ["kernel", "attention", "--heads", "6", "--kv-heads", "4", "--seq", "64"], names=["--heads"])
+case("kernel-attention-phase", ["kernel", "attention", "--phase", "middle", "--heads", "4", "--seq", "64"], names=["--phase"])
+case("kernel-attention-seqq", ["kernel", "attention", "--heads", "4", "--seq", "64", "--seq-q", "128"], names=["seq_q"])
+case("kernel-attention-causal", ["kernel", "attention", "--heads", "4", "--seq", "64", "--causal=perhaps"], names=["--causal"])
+case("kernel-topk-k", ["kernel", "topk", "--tokens", "8", "--experts", "4", "--topk", "5"], names=["topk"])
+case("kernel-rope-headdim", ["kernel", "rope", "--rows", "8", "--cols", "100", "--head-dim", "64", "--functional"],
+     names=["--head-dim"])
+case("kernel-functional-large", ["kernel", "gemm", "--m", "4096", "--n", "4096", "--k", "4096", "--functional"],
+     names=["--functional"])
+for d in ["dtype", "wdtype", "odtype"]:
+    for tag, v in {"bogus": "bf17", "empty": "", "upper": "BF16x"}.items():
+        case("kernel-gemm-%s-%s" % (d, tag), ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--%s=%s" % (d, v)],
+             names=[v] if v else ["dtype"], out=True)
+for tag, argv, names in [
+        ("unknown-op", ["kernel", "gemv", "--m", "4"], ["gemv"]),
+        ("two-ops", ["kernel", "gemm", "softmax", "--m", "4"], ["one op"]),
+        ("unknown-flag", ["kernel", "gemm", "--mm", "4"], ["--mm"]),
+        ("format", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--format", "xml"], ["--format"]),
+        ("trace-no-out", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--trace"], ["--trace"]),
+        ("trace-format", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--trace-format", "svg"], ["--trace-format"]),
+        ("chip", ["kernel", "gemm", "--chip", "h100-pcie", "--m", "64", "--n", "64", "--k", "64"], ["h100-pcie"]),
+        ("chip-empty", ["kernel", "gemm", "--chip", "", "--m", "64", "--n", "64", "--k", "64"], ["chip"]),
+        ("tpu-fp16", ["kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64", "--dtype", "fp16"], ["fp16"])]:
+    case("kernel-" + tag, argv, names)
+case("kernel-out-is-file", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--out", __file__], names=["--out"])
+case("kernel-out-under-file", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--out", __file__ + "/x"],
+     names=["--out"])
+
+# --- chip presets given as files --------------------------------------------------------------------
+for f in sorted(os.listdir(BAD)):
+    if f.endswith(".yaml"):
+        names = {"duplicate_key.yaml": ["duplicate_key.yaml", "sm.count", "duplicate"],
+                 "duplicate_section.yaml": ["duplicate_section.yaml", "hbm", "duplicate"],
+                 "nan_clock.yaml": ["sm.clock"], "negative_latency.yaml": ["hbm.latency"],
+                 "zero_bandwidth.yaml": ["hbm.bandwidth"], "inherits_cycle_a.yaml": ["inherits"],
+                 "inherits_missing.yaml": ["no_such_parent.yaml"], "no_family.yaml": ["family"],
+                 "unknown_family.yaml": ["fpga"], "top_level_list.yaml": ["mapping"], "deep_brackets.yaml": ["nested"],
+                 "malformed.yaml": ["malformed.yaml"], "huge_sm_count.yaml": ["sm.count"]}.get(f, [f])
+        if f == "inherits_cycle_b.yaml":
+            continue
+        case("preset-file-" + f, ["kernel", "gemm", "--chip", os.path.join(BAD, f), "--m", "64", "--n", "64", "--k", "64"],
+             names=names, out=True)
+GENERATED_PRESETS = {
+    "empty": "",
+    "binary": b"\x00\x01\x02family: gpu\n",
+    "scalar-root": "just text\n",
+    "tab-indent": "family: gpu\nsm:\n\tcount: 4\n",
+    "list-of-maps": "family: gpu\nsm:\n  count: [ {a: 1} ]\n",
+    "map-key": "family: gpu\n? [a, b]\n: 1\n",
+    # Each level refers to the previous one ten times: 10^7 leaves if expanded.
+    "alias-bomb": "family: gpu\nl0: &l0 {%s}\n" % ", ".join("k%d: 1" % j for j in range(10)) + "".join(
+        "l%d: &l%d {%s}\n" % (i, i, ", ".join("k%d: *l%d" % (j, i - 1) for j in range(10))) for i in range(1, 8)),
+    "deep-block": "family: gpu\n" + "".join("  " * i + "k%d:\n" % i for i in range(40)) + "  " * 40 + "v: 1\n",
+    "unknown-key": "inherits: %s\nsm:\n  cont: 4\n" % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml"),
+    "nan-efficiency": "inherits: %s\nhbm:\n  efficiency: .nan\n" % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml"),
+    "inf-count": "inherits: %s\nsm:\n  count: .inf\n" % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml"),
+    "neg-overhead": "inherits: %s\nlaunch_overhead: -2 us\n" % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml"),
+    "inherits-empty": "inherits:\nfamily: gpu\n",
+    "inherits-self": "inherits: self.yaml\nfamily: gpu\n",
+    "inherits-dev-zero": "inherits: /dev/zero\nfamily: gpu\n",
+}
+for tag, text in GENERATED_PRESETS.items():
+    fname = "self.yaml" if tag == "inherits-self" else "preset-%s.yaml" % tag
+    path = write(fname, text, binary=isinstance(text, bytes))
+    case("preset-gen-" + tag, ["kernel", "gemm", "--chip", path, "--m", "64", "--n", "64", "--k", "64"],
+         names=["/dev/zero" if tag == "inherits-dev-zero" else fname], out=True)
+
+# --- config.json given with --model ---------------------------------------------------------------
+with open(TINY_MODEL) as f:
+    TINY = json.load(f)
+BAD_JSON_VALUES = {"zero": 0, "neg": -1, "huge": 10 ** 30, "big": 2 ** 40, "text": "abc", "frac": 1.5, "bool": True,
+                   "list": [1], "object": {"a": 1}}
+for field in ["hidden_size", "intermediate_size", "max_position_embeddings", "num_attention_heads",
+              "num_hidden_layers", "num_key_value_heads", "vocab_size"]:
+    for tag, v in BAD_JSON_VALUES.items():
+        if field == "max_position_embeddings" and tag == "big":
+            continue  # a long context limit is fine
+        cfg = dict(TINY, **{field: v})
+        path = write("model-%s-%s.json" % (field, tag), json.dumps(cfg))
+        case("model-%s-%s" % (field, tag), ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"],
+             names=[field], out=True)
+    cfg = dict(TINY)
+    del cfg[field]
+    if field != "num_key_value_heads":
+        path = write("model-%s-missing.json" % field, json.dumps(cfg))
+        case("model-%s-missing" % field, ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"], names=[field])
+for field, values in {"rope_theta": [0, -1, "x", 1e400], "partial_rotary_factor": [0, 2, -1, "x"],
+                      "head_dim": [0, -1, 10 ** 9, "x"], "hidden_act": ["relu", 3], "tie_word_embeddings": ["yes", 1],
+                      "rope_scaling": ["linear", {"rope_type": "linear", "factor": -2}, {"rope_type": "linear", "factor": 0}],
+                      "text_config": ["x", 3], "layer_types": [["full_attention"], "full", ["sliding_attention"] * 2],
+                      "model_type": [3, "bert", ["llama"]], "sliding_window": [-5, "x"],
+                      "attention_bias": ["no"], "mlp_bias": [2]}.items():
+    for i, v in enumerate(values):
+        cfg = dict(TINY, **{field: v})
+        if field == "sliding_window":
+            cfg["model_type"], cfg["architectures"] = "mistral", ["MistralForCausalLM"]
+        if field == "model_type":
+            cfg.pop("architectures")
+        text = json.dumps(cfg).replace("Infinity", "1e400")
+        path = write("model-%s-%d.json" % (field, i), text)
+        case("model-%s-%d" % (field, i), ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"],
+             names=[field.split(".")[0]] if field not in ("rope_scaling",) else ["rope_scaling"], out=True)
+for f in ["absurd_layers.json", "model_type_number.json", "zero_vocab.json"]:
+    case("model-file-" + f, ["run", "--chip", TINY_GPU, "--model", os.path.join(BAD, f), "--input", "16"],
+         names={"absurd_layers.json": ["num_hidden_layers"], "model_type_number.json": ["model_type"],
+                "zero_vocab.json": ["vocab_size"]}[f], out=True)
+for tag, text in {"truncated": '{"model_type": "llama", "hidden_size": 6', "array": "[1, 2]", "empty": "",
+                  "nul": '{"model_type": "llama"\x00}', "nan-literal": '{"model_type": "llama", "hidden_size": NaN}',
+                  "deep": "[" * 100000 + "]" * 100000, "utf8": b'{"model_type": "\xff\xfe"}'}.items():
+    path = write("model-gen-%s.json" % tag, text, binary=isinstance(text, bytes))
+    case("model-gen-" + tag, ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"],
+         names=["model-gen-%s.json" % tag], out=True)
+
+# --- special files as model, chip and CSV paths -----------------------------------------------------
+FIFO = os.path.join(WORK, "fifo.json")
+os.mkfifo(FIFO)
+FIFO_YAML = os.path.join(WORK, "fifo.yaml")
+os.mkfifo(FIFO_YAML)
+FIFO_CSV = os.path.join(WORK, "fifo.csv")
+os.mkfifo(FIFO_CSV)
+SPARSE = os.path.join(WORK, "sparse.json")
+with open(SPARSE, "wb") as f:
+    f.truncate(200 << 20)  # 200 MiB of holes: refused by its size, never read
+SPARSE_CSV = os.path.join(WORK, "sparse.csv")
+with open(SPARSE_CSV, "wb") as f:
+    f.truncate(200 << 20)
+EMPTY_DIR = os.path.join(WORK, "empty-dir")
+os.mkdir(EMPTY_DIR)
+for tag, path, names in [("fifo", FIFO, ["fifo.json", "regular"]), ("dev-zero", "/dev/zero", ["/dev/zero", "regular"]),
+                         ("sparse", SPARSE, ["sparse.json", "MiB"]), ("empty-dir", EMPTY_DIR, ["empty-dir"]),
+                         ("missing", os.path.join(WORK, "nope.json"), ["nope.json"]), ("name", "llama-3.1-8c", ["llama-3.1-8c"]),
+                         ("empty", "", ["model"]), ("long", "x/" * 3000 + "c.json", ["model"])]:
+    for cmd in (["run", "--chip", TINY_GPU, "--input", "16"], ["serve", "--chip", TINY_GPU, "--input", "16", "--output", "4"]):
+        case("%s-model-%s" % (cmd[0], tag), cmd + ["--model", path], names=names, out=(cmd[0] == "run"))
+for tag, path, names in [("fifo", FIFO_YAML, ["fifo.yaml", "regular"]), ("sparse", SPARSE_CSV, ["sparse.csv"]),
+                         ("dir", EMPTY_DIR, ["empty-dir"])]:
+    case("kernel-chip-" + tag, ["kernel", "gemm", "--chip", path, "--m", "64", "--n", "64", "--k", "64"], names=names[:1])
+for tag, path, names in [("fifo", FIFO_CSV, ["fifo.csv", "regular"]), ("dev-zero", "/dev/zero", ["/dev/zero", "regular"]),
+                         ("sparse", SPARSE_CSV, ["sparse.csv", "MiB"]), ("dir", EMPTY_DIR, ["empty-dir"]),
+                         ("missing", os.path.join(WORK, "nope.csv"), ["nope.csv"])]:
+    case("validate-data-" + tag, ["validate", "--data", path], names=names)
+
+# --- measurement CSVs ---------------------------------------------------------------------------------
+HEADER = "id,hardware,level,workload,dtype,shape_or_config,metric,value,unit,source\n"
+ROW = "X01,H100 SXM,kernel,GEMM,bf16,M256 N256 K4096,throughput,{v},TFLOP/s,test\n"
+for tag, v in {"nan": "nan", "NaN": "NaN", "inf": "inf", "-inf": "-inf", "zero": "0", "neg": "-3.5", "abc": "abc",
+               "trailing": "12abc", "empty": "", "huge": "1e400", "hex": "0x", "space": " ", "comma": '"1,5"'}.items():
+    path = write("csv-value-%s.csv" % tag, HEADER + ROW.format(v=v))
+    case("validate-value-" + tag, ["validate", "--data", path], names=["value"])
+for tag, text, names in [("header", "id,hardware\n", ["header"]), ("fields", HEADER + "X01,H100,kernel\n", ["10 fields"]),
+                         ("empty", "", ["header"]), ("binary", "\x00\x01\x02", ["header"]),
+                         ("dim-zero", HEADER + "X01,H100 SXM,kernel,GEMM,bf16,M0 N256 K4096,throughput,100,TFLOP/s,t\n", ["--m"]),
+                         ("dim-huge", HEADER + "X01,H100 SXM,kernel,GEMM,bf16,M99999999999999999999 N256 K256,throughput,100,TFLOP/s,t\n", ["--m"]),
+                         ("attn-zero", HEADER + "X01,H100 SXM,kernel,attention fwd,bf16,B0 H16 S4096 D128,throughput,100,TFLOP/s,t\n", ["--batch"])]:
+    path = write("csv-%s.csv" % tag, text)
+    case("validate-csv-" + tag, ["validate", "--data", path], names=names)
+for f in ["nan_value.csv", "zero_value.csv", "bad_header.csv"]:
+    case("validate-file-" + f, ["validate", "--data", os.path.join(BAD, f)], names=[f])
+case("validate-format", ["validate", "--data", os.path.join(BAD, "nan_value.csv"), "--format", "xml"], names=["--format"])
+case("validate-unknown", ["validate", "--dat", "x.csv"], names=["--dat"])
+
+# --- run, serve, compare flags --------------------------------------------------------------------
+RUN = ["run", "--chip", TINY_GPU, "--model", TINY_MODEL, "--input", "16"]
+BAD_INTS = {"zero": "0", "neg": "-1", "abc": "abc", "frac": "1.5", "sci": "1e7", "huge": "9" * 30, "empty": ""}
+for flag in ["batch", "input", "output", "tp"]:
+    for tag, v in BAD_INTS.items():
+        case("run-%s-%s" % (flag, tag), RUN + ["--phase", "request", "--%s=%s" % (flag, v)], names=["--" + flag], out=True)
+for tag, argv, names in [
+        ("batch-100k", ["--batch", "100000"], ["--batch"]), 
+        ("tp-divisor", ["--tp", "3"], ["--tp"]), ("tp-100k", ["--tp", "100000"], ["--tp"]),
+        ("phase", ["--phase", "training"], ["--phase"]), ("dtype", ["--dtype", "int3"], ["int3"]),
+        ("wdtype", ["--wdtype", "q4"], ["q4"]), ("adtype", ["--adtype", ""], ["dtype"]), ("kvdtype", ["--kvdtype", "x"], ["x"]),
+        ("format", ["--format", "csv"], ["--format"]), ("fusion", ["--fusion", "everything"], ["--fusion"]),
+        ("fusion-list", ["--fusion", "residual_into_norm,nope"], ["nope"]), 
+        ("set", ["--set", "hbm.bandwidth=nan TB/s"], ["hbm.bandwidth"]), ("set-zero-rate", ["--set", "sm.clock=0 GHz"], ["sm.clock"]),
+        ("unknown", ["--bat", "4"], ["--bat"])]:
+    case("run-" + tag, RUN + argv, names=names, out=True)
+case("run-chip", ["run", "--chip", "gpu9000", "--model", TINY_MODEL], names=["gpu9000"], out=True)
+RUN0 = ["run", "--chip", TINY_GPU, "--model", TINY_MODEL]
+case("run-input-context", RUN0 + ["--input", "1000"], names=["--input"], out=True)
+case("run-output-context", RUN0 + ["--phase", "request", "--input", "500", "--output", "100"], names=["--output"], out=True)
+case("run-tokens", RUN0 + ["--phase", "prefill", "--batch", "65536", "--input", "512"], names=["--batch"], out=True)
+case("serve-chip", ["serve", "--chip", "x.yaml", "--model", TINY_MODEL], names=["x.yaml"])
+case("compare-model", ["compare", "--chips", "h100-sxm", "--model", FIFO, "--no-report"], names=["fifo.json"], out=True)
+for i, r in enumerate(["hot:2", "hot:0", "hot:-1", "hot:nan", "hot:", "zipf:-1", "zipf:nan", "zipf:inf", "zipf:1e300", "nan",
+                       "inf", "abc", "zipf", "uniform:1", ""]):
+    case("run-routing-%d" % i, RUN + ["--routing=" + r], names=["--routing"], out=True)
+SERVE = ["serve", "--chip", TINY_GPU, "--model", TINY_MODEL]
+for flag in ["input", "output", "max-batch"]:
+    for tag, v in BAD_INTS.items():
+        case("serve-%s-%s" % (flag, tag), SERVE + ["--%s=%s" % (flag, v)], names=["--" + flag])
+for flag in ["ttft-slo", "tpot-slo"]:
+    for tag, v in {"neg": "-1ms", "zero": "0 ms", "nan": "nan", "abc": "abc", "nounit": "5", "huge": "1e30 s",
+                   "inf": "inf s"}.items():
+        case("serve-%s-%s" % (flag, tag), SERVE + ["--%s=%s" % (flag, v)], names=["--" + flag])
+for tag, argv, names in [("dtype", ["--dtype", "fp7"], ["fp7"]), ("format", ["--format", "yaml"], ["--format"]),
+                         ("set", ["--set", "hbm.capacity=-80 GiB"], ["hbm.capacity"])]:
+    case("serve-" + tag, SERVE + argv, names=names)
+COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
+for tag, argv, names in [
+        ("chips-empty", ["--chips", ""], ["--chips"]), ("chips-commas", ["--chips", ",,"], ["--chips"]),
+        ("chips-unknown", ["--chips", "h100-sxm,h900"], ["h900"]), ("scenario", ["--scenario", "batch"], ["--scenario"]),
+        ("name-dots", ["--name", ".."], ["--name"]), ("name-slash", ["--name", "a/b"], ["--name"]),
+        ("set-nan", ["--chips", "h100-sxm", "--set", "h100-sxm:cost.chip_hour=nan"], ["cost.chip_hour"]),
+        ("set-neg-price", ["--chips", "h100-sxm", "--set", "cost.unit_price=-5"], ["cost.unit_price"]),
+        ("set-family", ["--chips", "h100-sxm", "--set", "family=tpu"], ["family"]),
+        ("set-zero-bw", ["--chips", "h100-sxm", "--set", "hbm.bandwidth=0 TB/s"], ["hbm.bandwidth"]),
+        ("input", ["--chips", "h100-sxm", "--input", "-4"], ["--input"]),
+        ("tpot", ["--chips", "h100-sxm", "--tpot-slo", "-1 ms"], ["--tpot-slo"]),
+        ("max-batch", ["--chips", "h100-sxm", "--max-batch", "0"], ["--max-batch"])]:
+    case("compare-" + tag, COMPARE + argv, names=names, out=True)
+
+# --- list, params, top level ------------------------------------------------------------------------
+for tag, argv, names in [
+        ("list-topic", ["list", "gpus"], ["gpus"]), ("params-family", ["params", "fpga"], ["fpga"]),
+        ("command", ["simulate"], ["simulate"]), ("max-tx-abc", ["--max-transactions", "abc", "list"], ["--max-transactions"]),
+        ("max-tx-zero", ["--max-transactions=0", "list"], ["--max-transactions"]),
+        ("max-tx-nan", ["--max-transactions", "nan", "list"], ["--max-transactions"]),
+        ("max-tx-missing", ["list", "--max-transactions"], ["--max-transactions"]),
+        ("max-mem-small", ["--max-memory", "1 KB", "list"], ["--max-memory"]),
+        ("max-mem-unit", ["--max-memory", "8 furlongs", "list"], ["--max-memory"]),
+        ("max-mem-neg", ["--max-memory=-8GiB", "list"], ["--max-memory"])]:
+    case("top-" + tag, argv, names=names)
+
+
+@pytest.fixture(scope="session")
+def results():
+    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    env.pop("XPUSIM_MAX_TRANSACTIONS", None)
+    env.pop("XPUSIM_MAX_MEMORY", None)
+
+    def run(cid):
+        c = CASES[cid]
+        try:
+            p = subprocess.run([XPUSIM] + c["argv"], capture_output=True, text=True, env=env, timeout=60,
+                               stdin=subprocess.DEVNULL, errors="replace")
+            return cid, (p.returncode, p.stdout, p.stderr)
+        except subprocess.TimeoutExpired:
+            return cid, (None, "", "timed out after 60 s")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        out = dict(pool.map(run, sorted(CASES)))
+    return out
+
+
+def test_suite_is_large_enough():
+    assert len(CASES) >= 400, len(CASES)
+
+
+@pytest.mark.parametrize("cid", sorted(CASES))
+def test_bad_input(cid, results):
+    c = CASES[cid]
+    rc, stdout, stderr = results[cid]
+    shown = "xpusim %s -> %s\nstderr: %s" % (" ".join(c["argv"])[:300], rc, stderr[-2000:])
+    assert rc == 2, shown
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, shown
+    line = lines[0]
+    assert line.startswith("xpusim: error: "), shown
+    assert "internal error" not in line and "Traceback" not in stderr and "terminate called" not in stderr, shown
+    for name in c["names"]:
+        assert name in line, "expected %r in the message\n%s" % (name, shown)
+    if c["out"]:
+        assert not os.path.exists(c["out"]), "output folder left behind\n" + shown

@@ -1,0 +1,93 @@
+"""Interruption, output folders, resource limits and threads (issue 18, robustness beyond single bad values)."""
+import fcntl
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build"))
+XPUSIM = os.path.join(BUILD, "xpusim")
+ENV = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path):
+    out = tmp_path / "run"
+    p = subprocess.Popen([XPUSIM, "kernel", "gemm", "--m", "16384", "--n", "16384", "--k", "16384", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xpusim: interrupted"), stderr
+    assert not out.exists() or not [f for f in os.listdir(out) if not f.startswith(".")]
+
+
+def test_stale_temporaries_are_removed_by_the_next_run(cli, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    # A pid that cannot be running (above pid_max) and our own tests' live pid: only the dead one goes.
+    stale = out / "stats.json.tmp.999999999"
+    stale.write_text("partial")
+    live = out / ("stats.json.tmp.%d" % os.getpid())
+    live.write_text("in progress elsewhere")
+    cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--out", str(out))
+    assert not stale.exists() and live.exists()
+    assert (out / "stats.json").exists()
+
+
+def test_output_folder_is_locked_against_a_second_process(cli, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    fd = os.open(str(out), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a concurrent xpusim holds while writing
+        p = cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--out", str(out), check=False)
+        assert p.returncode == 2 and "another xpusim process" in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+    finally:
+        os.close(fd)
+    cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--out", str(out))
+    assert (out / "stats.json").exists()
+
+
+def test_limits_are_flags_of_every_command_and_raise_the_ceiling(cli):
+    p = cli("--max-transactions", "1000", "kernel", "gemm", "--m", "1024", "--n", "1024", "--k", "1024", check=False)
+    assert p.returncode == 2 and "the limit is 1000" in p.stderr and "--max-transactions" in p.stderr, p.stderr
+    p = cli("kernel", "gemm", "--m", "1024", "--n", "1024", "--k", "1024", "--max-transactions=1e9")
+    assert "latency" in p.stdout
+    p = cli("--max-memory", "1MiB", "kernel", "gemm", "--m", "2048", "--n", "2048", "--k", "2048", "--trace", "--out",
+            "/nonexistent/never", check=False)
+    assert p.returncode == 2 and "--max-memory" in p.stderr, p.stderr
+
+
+def test_python_refuses_oversized_runs_with_valueerror(monkeypatch):
+    xpusim = pytest.importorskip("xpusim")
+    with pytest.raises(ValueError, match="transactions"):
+        xpusim.kernel("gemm", m=16777216, n=32768, k=32768)
+    with pytest.raises(ValueError, match="hbm.bandwidth"):
+        xpusim.kernel("gemm", m=64, n=64, k=64, set={"hbm.bandwidth": "nan TB/s"})
+
+
+def test_python_calls_from_two_threads_are_serialized():
+    xpusim = pytest.importorskip("xpusim")
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                results.append(xpusim.kernel("gemm", m=512, n=512, k=512)["latency_s"])
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(results) == 6 and len(set(results)) == 1  # identical runs, none refused
