@@ -35,6 +35,7 @@ const char* kUsage =
     "  serve --chip C --model M  best serving operating point: tok/s, TTFT, TPOT, W, J/token, $/Mtok\n"
     "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
     "  validate                  compare predictions with real-hardware measurements\n"
+    "  sweep SPEC --out DIR      a what-if sweep over preset and scenario keys (resumable; --dask ADDR)\n"
     "\n"
     "examples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
@@ -173,14 +174,30 @@ int cli_main(int argc, char** argv) {
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
   if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
+  if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "xpusim " << XPUSIM_VERSION << "\n";
     return 0;
   }
-  std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare"};
+  std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare", "sweep"};
   std::string hint = nearest_of(cmd, cmds);
   throw InputError("unknown command '" + cmd + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
                    "; see xpusim --help");
+}
+
+int cli_run(int argc, char** argv) {
+  try {
+    return cli_main(argc, argv);
+  } catch (const InputError& e) {
+    std::cerr << "xpusim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << "xpusim: error: " << e.what() << " (see xpusim --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "xpusim: internal error: " << e.what() << "\n";
+    return 3;
+  }
 }
 
 }  // namespace xpu
