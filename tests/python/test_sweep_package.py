@@ -45,8 +45,8 @@ def test_user_chip_file(tmp_path, cli):
 
 
 @pytest.mark.parametrize("text, line, key, expect", [
-    (MY_CHIP.replace("  bandwidth: 4.8 TB/s", "  bandwith: 4.8 TB/s"), 8, "hbm.bandwith", "nearest valid key"),
-    (MY_CHIP.replace("4.8 TB/s", "fast"), 8, "hbm.bandwidth", "fast"),
+    (MY_CHIP.replace("  bandwidth: 4.8 TB/s", "  bandwith: 4.8 TB/s"), 7, "hbm.bandwith", "nearest valid key"),
+    (MY_CHIP.replace("4.8 TB/s", "fast"), 7, "hbm.bandwidth", "fast"),
     (MY_CHIP.replace("inherits: h100-sxm", "inherits: h101"), 2, "inherits", "no shipped preset"),
 ])
 def test_user_chip_errors_name_file_and_key(tmp_path, cli, text, line, key, expect):

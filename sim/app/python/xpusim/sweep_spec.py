@@ -115,6 +115,7 @@ def parse_quantity(value):
 
 
 def metric_unit(path):
+    """The unit of a report field guessed from its name (latency_s -> s, throughput_tok_s -> tok/s)."""
     leaf = str(path).split(".")[-1]
     for suffix, unit in _SUFFIX_UNITS:
         if leaf.endswith(suffix):

@@ -202,6 +202,7 @@ class Progress:
 
 
 def write_atomic(path, data):
+    """Writes text or bytes to a temporary name beside `path`, syncs it and renames it into place."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     mode = "wb" if isinstance(data, bytes) else "w"
     with open(tmp, mode) as f:
