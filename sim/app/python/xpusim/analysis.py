@@ -44,6 +44,7 @@ def load(out):
         df.attrs["axes"] = json.loads(f.attrs["axes"])
         df.attrs["metrics"] = json.loads(f.attrs["metrics"])
         df.attrs["study"] = str(f.attrs["study"])
+        df.attrs["base"] = json.loads(f.attrs.get("base", "{}"))
     df.attrs["units"] = units
     df.attrs["out"] = os.path.abspath(out)
     return df
@@ -77,7 +78,8 @@ def pareto(df, x, y, goals=None):
 
 
 def _base_point(df, base=None):
-    """Per axis, the given base value or the middle of its values (for one-at-a-time analysis)."""
+    """Per axis, the given base value, else the spec's (df.attrs['base']: an axis's `base:` or its
+    middle value), else the middle of the values in the table (for one-at-a-time analysis)."""
     out = {}
     for a in df.attrs.get("axes", []):
         values = list(dict.fromkeys(df[a].tolist()))
@@ -85,7 +87,7 @@ def _base_point(df, base=None):
             values = sorted(values)
         except TypeError:
             pass
-        out[a] = (base or {}).get(a, values[len(values) // 2])
+        out[a] = (base or {}).get(a, df.attrs.get("base", {}).get(a, values[len(values) // 2]))
     return out
 
 
@@ -156,7 +158,7 @@ def plot_pareto(df, x, y, path=None, goals=None, color=None):
             ax.scatter(g[x], g[y], s=22, alpha=0.7, label="%s=%s" % (color, v))
     else:
         ax.scatter(d[x], d[y], s=22, alpha=0.7, color="#9c9c9c", label="points")
-    ax.plot(front[x], front[y], "-o", color="#e15759", lw=2, ms=6, label="Pareto front")
+    ax.plot(front[x], front[y], "-o", color="black", lw=1.5, ms=9, mfc="none", label="Pareto front")
     gx, gy = front.attrs["goals"]
     ax.set_xlabel("%s (%s is better)" % (_label(df, x), "lower" if gx == "min" else "higher"))
     ax.set_ylabel("%s (%s is better)" % (_label(df, y), "lower" if gy == "min" else "higher"))
@@ -178,6 +180,10 @@ def plot_tornado(df, metric, path=None, base=None):
         ax.barh(i, r.max - r.min, left=r.min, color="#4e79a7", alpha=0.85)
         ax.text(r.min, i, " %s " % r.value_at_min, va="center", ha="right", fontsize=8)
         ax.text(r.max, i, " %s " % r.value_at_max, va="center", ha="left", fontsize=8)
+    if len(s):  # room for the value labels at both ends of the bars (bars pin the autoscale to their base)
+        lo, hi = s["min"].min(), s["max"].max()
+        pad = 0.2 * (hi - lo) or 0.1 * abs(hi) or 1
+        ax.set_xlim(lo - pad, hi + pad)
     ax.set_yticks(range(len(s)))
     ax.set_yticklabels([_label(df, a) for a in s["axis"].iloc[::-1]])
     if b == b:
@@ -252,12 +258,12 @@ def report(out, spec=None, df=None):
     df = df if df is not None else load(out)
     pareto_xy, (hx, hy, hm), sm = _choices(df, spec.report if spec is not None else None)
     px, py = pareto_xy if len(pareto_xy) == 2 else (None, None)
-    plots = []
-    if px and py:
+    plots = []  # each plot only where the table has numbers for it (a sweep may have failed points)
+    if px and py and len(_ok(df, px, py)):
         plots.append(("Pareto front", _save(plot_pareto(df, px, py), os.path.join(out, "pareto"))))
-    if sm and len(sensitivity(df, sm)):
+    if sm and len(_ok(df, sm)) and len(sensitivity(df, sm)):
         plots.append(("Sensitivity (tornado)", _save(plot_tornado(df, sm), os.path.join(out, "tornado"))))
-    if hx and hy and hm:
+    if hx and hy and hm and len(_ok(df, hm)) and heatmap_table(df, hx, hy, hm).notna().any().any():
         plots.append(("Heat map", _save(plot_heatmap(df, hx, hy, hm), os.path.join(out, "heatmap"))))
     page = _html(df, plots, spec)
     path = os.path.join(out, "report.html")

@@ -223,9 +223,18 @@ class Axis:
 
     def setting(self, value):
         """The value as the study receives it (a preset value carries its unit)."""
-        if self.kind == "preset" and self.unit:
-            return "%s %s" % (value, self.unit)
+        if self.kind == "preset":
+            return "%s %s" % (preset_text(value), self.unit) if self.unit else preset_text(value)
         return value
+
+
+def preset_text(value):
+    """A preset value as `--set` takes it: true/false for booleans, the shortest exact text for numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _axis(doc, path, a, args):
@@ -422,7 +431,7 @@ class Spec:
                 if not ok:
                     dropped = reason
                     break
-            sets_list = ["%s=%s" % kv for kv in sorted(sets.items())]
+            sets_list = ["%s=%s" % (k, preset_text(v)) for k, v in sorted(sets.items())]
             points.append(Point(index, values, args, sets_list, dropped))
         return points
 
@@ -452,6 +461,14 @@ def _check_preset_keys(doc, study, base, base_set, groups):
             ax = [a for a in groups[gi]][mi]
             if ax.kind == "preset":
                 checks.append((path, ax.key))
+    for chip in sorted(chips, key=str):  # the values of base.set, as every point applies them
+        try:
+            xpusim.chip_config(str(chip), ["%s=%s" % (k, preset_text(v)) for k, v in base_set.items()
+                                           if ":" not in k or k.split(":", 1)[0] == chip])
+        except (ValueError, RuntimeError) as e:
+            if any(k not in preset_keys(str(chip)) for k in base_set if ":" not in k):
+                continue  # an unknown key: reported below with the line of that key
+            raise doc.error(("base", "set"), " ".join(str(e).split())) from None
     for path, key in checks:
         only, k = (key.split(":", 1) if ":" in key else (None, key))
         for chip in sorted(chips, key=str):

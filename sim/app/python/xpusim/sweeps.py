@@ -313,6 +313,7 @@ def table(spec, done):
     units["wall_s"] = "s"
     df.attrs["units"] = {k: v for k, v in units.items() if v}
     df.attrs["axes"] = [a.name for a in spec.axes]
+    df.attrs["base"] = {a.name: a.base for a in spec.axes}  # the base point of one-at-a-time analysis
     df.attrs["metrics"] = list(spec.metrics)
     df.attrs["study"] = spec.study
     return df
@@ -343,7 +344,7 @@ def write_table(df, out):
             d = g.create_dataset(c.replace("/", "_"), data=data)
             d.attrs["name"] = c
             d.attrs["unit"] = units.get(c, "")
-        for k in ("axes", "metrics"):
+        for k in ("axes", "metrics", "base"):
             f.attrs[k] = json.dumps(df.attrs.get(k, []))
         f.attrs["study"] = df.attrs.get("study", "")
     os.replace(tmp, path)
