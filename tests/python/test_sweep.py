@@ -133,14 +133,14 @@ def test_run_serve_and_compare_studies(tmp_path):
                         "axes": [{"key": "batch", "values": [1, 4]}], "metrics": {"tpot": "tpot_s"}}, jobs=2)
     for r in run.itertuples():
         assert r.tpot == xpusim.run(model=TINY, phase="decode", input=64, batch=r.batch)["tpot_s"]
-    serve = xpusim.sweep({"study": "serve", "base": {"model": TINY, "input": 64, "output": 8, "max_batch": 8},
+    serve = xpusim.sweep({"study": "serve", "base": {"model": TINY, "input": 64, "output": 8, "max_batch": 2},
                           "axes": [{"key": "hbm.bandwidth", "values": ["2 TB/s", "4 TB/s"]}],
                           "metrics": {"tok_s": "throughput_tok_s"}}, jobs=2)
     assert list(serve["hbm.bandwidth"]) == [2, 4] and serve.attrs["units"]["hbm.bandwidth"] == "TB/s"
-    assert serve["tok_s"][0] == xpusim.serve(model=TINY, input=64, output=8, max_batch=8,
+    assert serve["tok_s"][0] == xpusim.serve(model=TINY, input=64, output=8, max_batch=2,
                                              set={"hbm.bandwidth": "2 TB/s"})["throughput_tok_s"]
     cmp = xpusim.sweep({"study": "compare", "base": {"chips": ["h100-sxm", "tpu-v6e"], "model": TINY, "input": 64,
-                                                     "output": 8, "max_batch": 8},
+                                                     "output": 8, "max_batch": 2},
                         "axes": [{"key": "tpu-v6e:hbm.bandwidth", "values": ["1 TB/s", "2 TB/s"]}],
                         "metrics": {"tpu_tok_s": "rows[chip=tpu-v6e].throughput_tok_s",
                                     "h100_tok_s": "rows.0.throughput_tok_s"}}, jobs=2)
