@@ -154,10 +154,26 @@ def test_cli_and_python_m_give_the_same_table(tmp_path):
         p = sweep_cli(spec, "--out", tmp_path / via, "--no-report", via=via)
         assert p.returncode == 0, p.stderr
         assert "4 ok" in p.stdout and "results.csv" in p.stdout
+        assert "sweep: 4/4 points (0 failed)" in p.stderr and "points/s, ETA" in p.stderr  # plain progress lines
     a = (tmp_path / "xpusim" / "results.csv").read_text().splitlines()
     b = (tmp_path / "python" / "results.csv").read_text().splitlines()
     strip = lambda lines: [",".join(r.split(",")[:-1]) for r in lines]  # noqa: E731  (wall_s is last)
     assert strip(a) == strip(b)
+
+
+def test_a_dying_worker_fails_only_its_point():
+    class Dying(xpusim.sweeps.LocalPool):  # workers that die on point p1 (as a crash in the simulator would)
+        def _start(self):
+            code = ("import json, os, sys\nfor line in sys.stdin:\n    t = json.loads(line)\n"
+                    "    if t['id'] == 'p1':\n        os._exit(3)\n"
+                    "    print(json.dumps(dict(id=t['id'], ok=True, report={}, config='', error=None, wall_s=0)),"
+                    " flush=True)\n")
+            return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True)
+    results = {r["id"]: r for r in Dying(2).run([{"id": "p%d" % i} for i in range(5)])}
+    assert sorted(results) == ["p0", "p1", "p2", "p3", "p4"]
+    assert not results["p1"]["ok"] and "died (exit status 3)" in results["p1"]["error"]
+    assert all(results[i]["ok"] for i in ("p0", "p2", "p3", "p4"))
 
 
 def test_python_m_runs_the_cli():
