@@ -235,6 +235,45 @@ def test_kill_9_and_resume_loses_nothing(tmp_path):
             assert a == b
 
 
+def _tree(pid):
+    """pid and all its descendants (Linux /proc)."""
+    out = [pid]
+    try:
+        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+    except OSError:
+        return out
+    for k in kids:
+        out += _tree(int(k))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_killing_the_cli_takes_the_whole_sweep_with_it(tmp_path):
+    spec = write_spec(tmp_path, json.dumps(slow_spec()))
+    out = tmp_path / "o"
+    proc = subprocess.Popen([os.path.join(BUILD, "xpusim"), "sweep", str(spec), "--out", str(out), "--jobs", "2",
+                             "--quiet", "--no-report"], env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    points = out / "points"
+    while time.time() < deadline and proc.poll() is None and not (points.exists() and list(points.glob("p*.json"))):
+        time.sleep(0.01)
+    pids = _tree(proc.pid)
+    assert proc.poll() is None and len(pids) >= 3, pids  # CLI -> python3 -m xpusim sweep -> workers
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in pids[1:]):
+        time.sleep(0.05)
+    assert not [p for p in pids[1:] if _alive(p)], "processes left behind"
+
+
 BAD = {
     "unknown top key": ("study: kernel\nbase: {op: gemm}\naxis:\n  - {key: m, values: [1]}\n",
                         ":3: axis: unknown key (nearest: axes)"),

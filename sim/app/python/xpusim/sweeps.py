@@ -420,10 +420,10 @@ def main(argv):
     p = Parser(prog="xpusim sweep", description="Runs a what-if sweep: every point of SPEC through the same "
                "simulation path as the CLI, into DIR/results.csv, results.h5 and report.html; rerun to resume.")
     p.add_argument("spec", help="the sweep spec (YAML; see scripts/studies/*.yaml)")
-    p.add_argument("--out", help="output folder (default results/sweeps/<spec name>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/sweeps/<spec name>)")
     p.add_argument("--dask", metavar="ADDR", help="run the points on this Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--dask-timeout", type=float, default=10, help="seconds to wait for the scheduler")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--dask-timeout", type=float, default=10, metavar="S", help="seconds to wait for the scheduler")
+    p.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: all cores)")
     p.add_argument("--no-report", action="store_true", help="skip report.html and its plots")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     try:
