@@ -5,6 +5,13 @@
     >>> r["latency_s"], r["tflops"]
 
 Every call builds a fresh simulation, so any number of runs can be made in one process.
+
+    >>> df = xpusim.sweep("scripts/studies/batch_tpot_per_chip.yaml", out="results/sweeps/batch")
+    >>> xpusim.analysis.pareto(df, "tpot", "tokens_per_s")
+
+sweep() runs what-if studies (axes over arguments and preset keys) on local worker processes or a
+Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; analysis draws Pareto
+fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
 import json as _json
 

@@ -17,12 +17,16 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from .sweep_spec import SpecError, load_spec, resolve_path, leaf_paths, _nearest
 
 # Report fields that measure the host, not the simulated chip: they differ from run to run.
 WALL_FIELDS = ("wall_s", "transactions_per_s", "created")
+# SystemC has one simulation kernel per process: a Dask worker started with several threads still runs
+# one point at a time.
+_SIM_LOCK = threading.Lock()
 
 
 class SweepError(RuntimeError):
@@ -64,7 +68,8 @@ def run_point(task):
     A failing point returns its error instead of raising, so that the sweep goes on."""
     t0 = time.perf_counter()
     try:
-        report, config = _simulate(task["study"], task["args"], task["set"])
+        with _SIM_LOCK:
+            report, config = _simulate(task["study"], task["args"], task["set"])
         return {"id": task["id"], "ok": True, "report": report, "config": config, "error": None,
                 "wall_s": time.perf_counter() - t0}
     except Exception as e:  # every failure becomes the point's error text
