@@ -256,6 +256,15 @@ def report(out, spec=None, df=None):
     """Writes pareto/tornado/heatmap PNG+SVG and a self-contained report.html into the sweep folder;
     returns the path of report.html."""
     df = df if df is not None else load(out)
+    if spec is None:  # the spec's report choices and name, from the copy the sweep keeps
+        from .sweep_spec import load_spec
+        for name in ("spec.yaml", "spec.json"):
+            try:
+                path = os.path.join(out, name)
+                spec = load_spec(path if name.endswith("yaml") else json.load(open(path)))
+                break
+            except Exception:  # no copy, or it no longer loads here: default choices
+                spec = None
     pareto_xy, (hx, hy, hm), sm = _choices(df, spec.report if spec is not None else None)
     px, py = pareto_xy if len(pareto_xy) == 2 else (None, None)
     plots = []  # each plot only where the table has numbers for it (a sweep may have failed points)
@@ -311,7 +320,7 @@ figure {{ display: inline-block; margin: 1em; vertical-align: top; }} img.plot {
 <h1>Sweep {name}</h1>
 <p>study: <b>{study}</b>; {total} points ({summary}); axes: {axes}; metrics: {metrics}.</p>
 <p>How to read this: the Pareto front keeps the points no other point beats on both metrics; the tornado
-varies one axis at a time around the base point (the middle value of each axis) and shows the metric's
+varies one axis at a time around the base point (each axis's `base:` in the spec, else its middle value) and shows the metric's
 range; the heat map shows a metric over two axes with the other axes at the base point.</p>
 {figs}
 <h2>All points</h2>
