@@ -76,6 +76,17 @@ def test_expansion_ranges_zip_and_constraints():
     assert lin.axes[0].values == [0.5, 0.7, 0.9]
 
 
+def test_preset_keys_are_checked_on_the_chips_the_points_use():
+    spec = load_spec({"study": "kernel", "base": {"op": "gemm", "m": 64, "n": 64, "k": 64},
+                      "axes": [{"key": "chip", "values": ["tpu-v6e", "tpu-v5e"]},
+                               {"key": "mxu.rows", "values": [128, 256]}], "metrics": {"t": "latency_s"}})
+    assert len(spec.points) == 4  # mxu.rows is a TPU key: the default chip (an H100) is not asked
+    with pytest.raises(xpusim.SpecError, match="nor a key of preset h100-sxm"):
+        load_spec({"study": "kernel", "base": {"op": "gemm", "m": 64, "n": 64, "k": 64},
+                   "axes": [{"key": "chip", "values": ["tpu-v6e", "h100-sxm"]},
+                            {"key": "mxu.rows", "values": [128, 256]}], "metrics": {"t": "latency_s"}})
+
+
 def test_one_at_a_time_design():
     spec = load_spec(dict(gemm_spec(), design="one-at-a-time", axes=[
         {"key": "m", "values": [64, 128, 256], "base": 128}, {"key": "n", "values": [64, 128, 256]}]))

@@ -440,14 +440,14 @@ def _check_preset_keys(doc, study, base, base_set, groups):
     """Every preset key (base.set and preset axes) exists in every chip a point may use."""
     chips = set()
     chip_axis = [a for g in groups for a in g if a.key in ("chip", "chips")]
-    if study == "compare":
-        chips.update(base.get("chips") or [])
-    else:
-        chips.add(base.get("chip", "h100-sxm"))
-    for a in chip_axis:
-        chips.discard(base.get(a.key))
+    for a in chip_axis:  # the chips the points use: the axis's values, else the base study's chip(s)
         for v in a.values:
             chips.update(v if isinstance(v, list) else [v])
+    if not chip_axis and study == "compare":
+        import xpusim
+        chips.update(base.get("chips") or inspect.signature(xpusim.compare).parameters["chips"].default)
+    elif not chip_axis:
+        chips.add(base.get("chip", "h100-sxm"))
     import xpusim
     for chip in sorted(chips, key=str):
         if str(chip) not in xpusim.list_chips() and not os.path.isfile(str(chip)):
