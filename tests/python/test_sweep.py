@@ -87,6 +87,12 @@ def test_preset_keys_are_checked_on_the_chips_the_points_use():
                             {"key": "mxu.rows", "values": [128, 256]}], "metrics": {"t": "latency_s"}})
 
 
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "scripts", "studies"))))
+def test_example_studies_load(name):
+    spec = load_spec(os.path.join(ROOT, "scripts", "studies", name))
+    assert 6 <= len([p for p in spec.points if not p.dropped]) <= 40 and spec.metrics and spec.report
+
+
 def test_one_at_a_time_design():
     spec = load_spec(dict(gemm_spec(), design="one-at-a-time", axes=[
         {"key": "m", "values": [64, 128, 256], "base": 128}, {"key": "n", "values": [64, 128, 256]}]))
