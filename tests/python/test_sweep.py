@@ -326,6 +326,16 @@ def test_bad_spec_one_line_naming_file_line_and_key(tmp_path, case):
     assert not out.exists()  # nothing half-written
 
 
+def test_a_chip_file_that_does_not_load_is_named(tmp_path):
+    chip = write_spec(tmp_path, "inherits: h100-sxm\nhbm:\n  bandwith: 4 TB/s\n", "mine.yaml")
+    spec = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, m: 8, n: 8, k: 8}\naxes:\n"
+                                "  - {key: chip, values: [h100-sxm, %s]}\nmetrics: {t: latency_s}\n" % chip)
+    p = sweep_cli(spec, "--out", tmp_path / "o")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "%s:3: axes:" % spec in p.stderr and "mine.yaml:3: hbm.bandwith: unknown key" in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_other_spec_in_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "o"
     xpusim.sweep(gemm_spec(), out=str(out), jobs=1)

@@ -261,7 +261,10 @@ def report(out, spec=None, df=None):
         for name in ("spec.yaml", "spec.json"):
             try:
                 path = os.path.join(out, name)
-                spec = load_spec(path if name.endswith("yaml") else json.load(open(path)))
+                if name.endswith("json"):
+                    with open(path) as f:
+                        path = json.load(f)
+                spec = load_spec(path)
                 break
             except Exception:  # no copy, or it no longer loads here: default choices
                 spec = None

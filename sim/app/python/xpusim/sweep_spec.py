@@ -450,9 +450,13 @@ def _check_preset_keys(doc, study, base, base_set, groups):
         chips.add(base.get("chip", "h100-sxm"))
     import xpusim
     for chip in sorted(chips, key=str):
+        path = ("base", "chip") if not chip_axis else ("axes",)
         if str(chip) not in xpusim.list_chips() and not os.path.isfile(str(chip)):
-            path = ("base", "chip") if not chip_axis else ("axes",)
             raise doc.error(path, "unknown chip '%s'%s" % (chip, _nearest(str(chip), xpusim.list_chips())))
+        try:
+            preset_keys(str(chip))
+        except ValueError as e:  # a user's chip file that does not load: its own file:line: key message
+            raise doc.error(path, " ".join(str(e).split())) from None
     checks = [(("base", "set", k), k) for k in base_set]
     for gi, g in enumerate(doc.data["axes"]):
         members = g["zip"] if isinstance(g, dict) and "zip" in g else [g]

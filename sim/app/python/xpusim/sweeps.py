@@ -417,6 +417,7 @@ def _sweep(spec, client, out, jobs, progress, report):
 def main(argv):
     """`python3 -m xpusim sweep SPEC --out DIR [--dask ADDR] [--jobs N] [--no-report]`; returns the exit code."""
     import argparse
+    from . import InputError
 
     class Parser(argparse.ArgumentParser):
         def error(self, message):
@@ -448,6 +449,9 @@ def main(argv):
                 client.close()
     except (SpecError, SweepError) as e:
         print("xpusim: error: %s" % e, file=sys.stderr)
+        return 2
+    except InputError as e:  # the simulator refused something the spec checks did not foresee
+        print("xpusim: error: %s: %s" % (a.spec, " ".join(str(e).split())), file=sys.stderr)
         return 2
     counts = df["status"].value_counts().to_dict()
     print("sweep %s: %d points (%s); results: %s" % (
