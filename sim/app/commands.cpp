@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <new>
 
 #include "sim/app/system_cmd.h"
+#include "sim/base/limits.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/run/kernel_run.h"
@@ -21,6 +23,16 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace xpu {
+
+namespace {
+// Every message is one line, whatever the exception carried (SystemC reports span several).
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+}  // namespace
 
 namespace {
 
@@ -38,6 +50,7 @@ const char* kUsage =
     "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
     "  validate                  compare predictions with real-hardware measurements (--collectives: systems)\n"
     "  kernel allreduce|allgather|reducescatter|alltoall|broadcast|sendrecv --system S --bytes SIZE\n"
+    "  sweep SPEC --out DIR      a what-if sweep over preset and scenario keys (resumable; --dask ADDR)\n"
     "\n"
     "examples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
@@ -188,14 +201,38 @@ int cli_main(int argc, char** argv) {
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
   if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
+  if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "xpusim " << XPUSIM_VERSION << "\n";
     return 0;
   }
-  std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare"};
+  std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare", "sweep"};
   std::string hint = nearest_of(cmd, cmds);
   throw InputError("unknown command '" + cmd + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
                    "; see xpusim --help");
+}
+
+int cli_run(int argc, char** argv) {
+  try {
+    argc = take_limit_flags(argc, argv);  // --max-transactions, --max-memory: any command
+    return cli_main(argc, argv);
+  } catch (const InputError& e) {
+    std::cerr << "xpusim: error: " << one_line(e.what()) << "\n";
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << "xpusim: error: " << one_line(e.what()) << " (see xpusim --help)\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "xpusim: error: out of memory: the run is larger than this machine can hold "
+                 "(reduce the sizes, or lower --max-memory so that it is refused up front)\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "xpusim: error: " << one_line(e.what()) << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "xpusim: internal error: " << one_line(e.what()) << "\n";
+    return 3;
+  }
 }
 
 }  // namespace xpu

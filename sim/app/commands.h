@@ -4,6 +4,9 @@
 
 namespace xpu {
 int cli_main(int argc, char** argv);
+// cli_main with errors reported as one line on stderr and an exit status (2 bad input, 3 internal).
+int cli_run(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_compare(int argc, char** argv);

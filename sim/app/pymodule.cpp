@@ -16,6 +16,7 @@ __attribute__((weak)) void bind_functional(py::module_& m);
 __attribute__((weak)) void bind_session(py::module_& m);
 __attribute__((weak)) void bind_run(py::module_& m);
 __attribute__((weak)) void bind_system(py::module_& m);
+__attribute__((weak)) void bind_sweep(py::module_& m);
 }  // namespace xpu
 
 PYBIND11_MODULE(_xpusim, m) {
@@ -24,6 +25,7 @@ PYBIND11_MODULE(_xpusim, m) {
   if (xpu::bind_session) xpu::bind_session(m);
   if (xpu::bind_run) xpu::bind_run(m);
   if (xpu::bind_system) xpu::bind_system(m);
+  if (xpu::bind_sweep) xpu::bind_sweep(m);
   py::register_exception<xpu::InputError>(m, "InputError", PyExc_ValueError);
   m.def(
       "kernel_json",

@@ -1,6 +1,7 @@
 // Config tree loading (YAML + inherits + overlays) and schema binding.
 #include "sim/base/config.h"
 
+#include <dlfcn.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -93,9 +94,33 @@ ConfigTree from_yaml(const YAML::Node& root, const std::string& file) {
 
 }  // namespace
 
+// `inherits:` names a file relative to the inheriting file, or a shipped preset by name ("h100-sxm",
+// "h100_sxm.yaml"), so that a user's own chip file can live anywhere.
+static fs::path inherited_path(const std::string& file, const std::string& parent) {
+  fs::path rel = fs::path(file).parent_path() / parent;
+  if (fs::exists(rel) || parent.find('/') != std::string::npos) return rel;
+  std::string stem = fs::path(parent).extension() == ".yaml" ? fs::path(parent).stem().string() : parent;
+  std::replace(stem.begin(), stem.end(), '-', '_');
+  fs::path chips = fs::path(source_dir()) / "chips";
+  if (!fs::is_directory(chips)) return {};
+  for (const auto& fam : fs::directory_iterator(chips)) {
+    fs::path p = fam.path() / "presets" / (stem + ".yaml");
+    if (fs::exists(p)) return p;
+  }
+  return {};
+}
+
 std::string source_dir() {
+  // $XPUSIM_HOME, then data/ beside the binary holding this code (an installed Python package ships
+  // _xpusim*.so with data/chips, data/workloads, data/scripts), then the source tree it was built from.
   if (const char* env = std::getenv("XPUSIM_HOME")) return env;
-  return XPUSIM_SOURCE_DIR;
+  static const std::string packaged = [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&source_dir), &info) == 0 || !info.dli_fname) return std::string();
+    fs::path data = fs::path(info.dli_fname).parent_path() / "data";
+    return fs::is_directory(data / "chips") ? data.string() : std::string();
+  }();
+  return packaged.empty() ? std::string(XPUSIM_SOURCE_DIR) : packaged;
 }
 
 ConfigTree ConfigTree::load_file(const std::string& path) {
@@ -106,7 +131,10 @@ ConfigTree ConfigTree::load_file(const std::string& path) {
   ConfigTree result;
   if (const ConfigValue* parent = own.find("inherits")) {
     if (parent->text.empty()) throw ConfigError(parent->origin, "inherits", "expected a preset file name");
-    fs::path ppath = fs::path(path).parent_path() / parent->text;
+    fs::path ppath = inherited_path(path, parent->text);
+    if (ppath.empty())
+      throw ConfigError(parent->origin, "inherits",
+                        "'" + parent->text + "': no such file beside " + path + " and no shipped preset of that name");
     ++depth;
     try {
       result = load_file(ppath.string());

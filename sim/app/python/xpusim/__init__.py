@@ -5,12 +5,27 @@
     >>> r["latency_s"], r["tflops"]
 
 Every call builds a fresh simulation, so any number of runs can be made in one process.
+
+    >>> df = xpusim.sweep("scripts/studies/batch_tpot_per_chip.yaml", out="results/sweeps/batch")
+    >>> xpusim.analysis.pareto(df, "tpot", "tokens_per_s")
+
+sweep() runs what-if studies (axes over arguments and preset keys) on local worker processes or a
+Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; analysis draws Pareto
+fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
 import json as _json
 
 from . import _xpusim
 
 InputError = _xpusim.InputError
+try:
+    InputError.__doc__ = "Bad input to the simulator (unknown chip, key, op or value): the message is one line."
+except (AttributeError, TypeError):
+    pass
+
+__all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_ops", "sweep", "load_spec",
+           "InputError", "SpecError", "SweepError", "Session", "Trace", "to_perfetto", "functional", "plots",
+           "analysis", "sweeps", "sweep_spec"]
 
 
 def _args(kwargs):
@@ -66,6 +81,20 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           float(ttft_slo), float(tpot_slo), int(max_batch)))
 
 
+def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
+            output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None):
+    """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
+    its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
+    perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
+    `set` entries "key=value" apply to every chip, "chip:key=value" to one."""
+    if isinstance(chips, str):
+        chips = [c for c in chips.split(",") if c]
+    unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
+    return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
+                                            unset(output, int), dtype, unset(ttft_slo, float),
+                                            unset(tpot_slo, float), int(max_batch)))
+
+
 def chip_config(chip="h100-sxm", set=None):
     """The fully resolved preset (YAML text) after `set` overrides, as every run writes it."""
     return _xpusim.chip_config(chip, _sets(set))
@@ -88,7 +117,15 @@ def list_chips():
     return _xpusim.list_chips()
 
 
+def list_ops():
+    """Names of the kernel ops (`xpusim list ops`)."""
+    return _xpusim.list_ops()
+
+
 from .trace import Trace, to_perfetto  # noqa: E402,F401  (trace replay, Perfetto export)
 from . import plots  # noqa: E402,F401  (matplotlib, imported lazily inside the functions)
 from .functional import functional  # noqa
 from .session import Session  # noqa: E402,F401
+from .sweep_spec import SpecError, load_spec  # noqa: E402,F401  (sweep specs)
+from .sweeps import SweepError, sweep  # noqa: E402,F401  (what-if sweeps, local or on Dask)
+from . import analysis  # noqa: E402,F401  (Pareto fronts, sensitivity, heat maps, the sweep report)

@@ -1,17 +1,38 @@
+import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+import pandas as pd
 
+from . import analysis as analysis
 from . import plots as plots
+from . import sweep_spec as sweep_spec
+from . import sweeps as sweeps
 from .functional import functional as functional
 from .session import Session as Session
+from .sweep_spec import SpecError as SpecError, load_spec as load_spec
+from .sweeps import SweepError as SweepError
 from .trace import Trace as Trace, to_perfetto as to_perfetto
+
+_Sets = Optional[Union[Mapping[str, Any], Sequence[str]]]
 
 class InputError(ValueError): ...
 
-def kernel(op: str, chip: str = ..., set: Optional[Union[Mapping[str, str], Sequence[str]]] = ...,
-           functional: bool = ..., sustained: bool = ..., **dims: Any) -> Dict[str, Any]: ...
+def kernel(op: str, chip: str = ..., set: _Sets = ..., functional: bool = ..., sustained: bool = ...,
+           **dims: Any) -> Dict[str, Any]: ...
+def run(model: str = ..., chip: str = ..., phase: str = ..., batch: int = ..., input: int = ..., output: int = ...,
+        dtype: str = ..., wdtype: Optional[str] = ..., kvdtype: Optional[str] = ..., fusion: Optional[str] = ...,
+        routing: str = ..., sustained: bool = ..., set: _Sets = ...) -> Dict[str, Any]: ...
+def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ..., dtype: str = ...,
+          ttft_slo: float = ..., tpot_slo: float = ..., max_batch: int = ..., set: _Sets = ...) -> Dict[str, Any]: ...
+def compare(chips: Union[str, Sequence[str]] = ..., model: str = ..., scenario: str = ..., input: Optional[int] = ...,
+            output: Optional[int] = ..., dtype: str = ..., ttft_slo: Optional[float] = ...,
+            tpot_slo: Optional[float] = ..., max_batch: int = ..., set: _Sets = ...) -> Dict[str, Any]: ...
+def chip_config(chip: str = ..., set: _Sets = ...) -> str: ...
 def list_chips() -> List[str]: ...
 def collective(op: str = ..., system: str = ..., bytes: Union[str, int] = ..., algo: str = ..., proto: str = ...,
                nodes: int = ..., set: Optional[Union[Mapping[str, str], Sequence[str]]] = ...) -> Dict[str, Any]: ...
 def list_systems() -> List[str]: ...
+def list_ops() -> List[str]: ...
+def sweep(spec: Union[str, "os.PathLike[str]", Mapping[str, Any]], client: Any = ..., out: Optional[str] = ...,
+          jobs: Optional[int] = ..., progress: bool = ..., report: bool = ...) -> pd.DataFrame: ...

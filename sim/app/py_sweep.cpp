@@ -1,0 +1,65 @@
+// Python bindings the sweep engine needs (xpusim.sweeps): the kernel argument names a spec may use, the
+// compare study as JSON, and the whole CLI in-process (`python3 -m xpusim kernel ...`).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "sim/app/commands.h"
+#include "sim/io/compare_report.h"
+#include "sim/run/kernel_run.h"
+
+namespace py = pybind11;
+
+namespace xpu {
+
+namespace {
+std::string compare_json(const std::vector<std::string>& chips, const std::vector<std::string>& sets,
+                         const std::string& model, const std::string& scenario, std::int64_t input,
+                         std::int64_t output, const std::string& dtype, double ttft_slo, double tpot_slo,
+                         std::int64_t max_batch) {
+  CompareRequest req;
+  req.chips = chips;
+  req.sets = sets;
+  req.model = model;
+  req.scenario = scenario;
+  req.study = scenario;
+  req.dtype = parse_dtype(dtype);
+  req.serve.max_batch = max_batch;
+  // Negative: not given (the named scenario fills it), as the CLI's defaulted options.
+  req.input_given = input > 0, req.output_given = output > 0;
+  req.ttft_given = ttft_slo >= 0, req.tpot_given = tpot_slo >= 0;
+  if (req.input_given) req.serve.input = input;
+  if (req.output_given) req.serve.output = output;
+  if (req.ttft_given) req.serve.ttft_slo_s = ttft_slo;
+  if (req.tpot_given) req.serve.tpot_slo_s = tpot_slo;
+  if (req.serve.max_batch <= 0) throw InputError("max_batch must be positive");
+  CompareStudy study;
+  {
+    py::gil_scoped_release release;
+    study = compare_study(req);
+  }
+  return compare_summary_json(study).dump();
+}
+}  // namespace
+
+void bind_sweep(py::module_& m) {
+  m.def("kernel_arg_names", [] { return kernel_arg_names(); });
+  m.def("list_ops", [] { return op_kind_names(); });
+  m.def("compare_json", &compare_json, py::arg("chips"), py::arg("sets"), py::arg("model"), py::arg("scenario"),
+        py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
+        py::arg("max_batch"));
+  m.def("cli_main", [](const std::vector<std::string>& args) {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = cli_run(static_cast<int>(copy.size()), argv.data());
+    std::cout.flush();
+    std::fflush(stdout);
+    return rc;
+  });
+}
+
+}  // namespace xpu
