@@ -112,12 +112,14 @@ CompareStudy compare_study(CompareRequest req) {
   out.created = utc_now();
   out.scenario = req.scenario;
   out.description = desc;
-  // The study sweeps closed-loop concurrency 1, 2, 4, ... (as the static batch sweep did) unless a
+  // The study sweeps closed-loop concurrency 1, 4, 16, ... and the largest (each point is a whole
+  // engine run at its own settled clock, so the sweep is kept to a factor of 4 between points) unless a
   // load was given: the best point under the targets, and the frontier the tiers are read from.
   if (!req.serve.concurrency_given && !req.serve.rate_given) {
     req.serve.concurrency.clear();
     const std::int64_t most = req.serve.max_batch > 0 ? req.serve.max_batch : 512;
-    for (std::int64_t c = 1; c <= most; c *= 2) req.serve.concurrency.push_back(c);
+    for (std::int64_t c = 1; c < most; c *= 4) req.serve.concurrency.push_back(c);
+    req.serve.concurrency.push_back(most);
   }
   out.serve = req.serve;
   double ref_perf_per_usd = 0;
