@@ -216,13 +216,15 @@ std::string serve_table(const ServeResult& r) {
   os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
                   format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens), static_cast<long long>(m.kv_blocks),
                   static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str());
-  os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p99   TPOT p50   TPOT p99    ITL p50  KV peak  preempt  power W  J/token\n";
+  os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
+        "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& p = r.curve[i];
-    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f %s%s\n",
+    auto t = [](double v) { return format_seconds(v); };
+    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f %s%s\n",
                     p.concurrency > 0 ? std::to_string(p.concurrency).c_str() : "-", static_cast<long long>(p.batch),
-                    p.throughput_tok_s, p.tok_s_per_user, format_seconds(p.ttft_s).c_str(), format_seconds(p.ttft_p99_s).c_str(),
-                    format_seconds(p.tpot_s).c_str(), format_seconds(p.tpot_p99_s).c_str(), format_seconds(p.itl_p50_s).c_str(),
+                    p.throughput_tok_s, p.tok_s_per_user, t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
+                    t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
   }

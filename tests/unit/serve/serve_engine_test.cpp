@@ -65,7 +65,7 @@ TEST(ServeEngine, KvCapacityMatchesAHandComputation) {
   EXPECT_EQ(mt.kv_blocks, static_cast<std::int64_t>(0.9 * (chip->dram_capacity() - weights - act_trt) / (8.0 * 2 * 4 * 64 * 2 * 32)));
 }
 
-TEST(ServeEngine, OfflineRunIsAdmittedUpToTheCache) {
+TEST(ServeEngine, OfflineRunReportsItsCacheAndStaysWithinIt) {
   // Offline, every request arrives at once; the engine reports the cache it computed and never
   // holds more blocks than exist.
   auto chip = load_chip("h100-sxm");
