@@ -42,6 +42,22 @@ TEST(ServeScheduler, TokenBudgetIsRespectedEveryIteration) {
   }
 }
 
+TEST(ServeScheduler, OnlySglangKeepsPrefillAndDecodeApart) {
+  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+    auto sched = make_scheduler(name, {});
+    bool mixed = false;
+    StepTimeFn fn = [&](const StepShape& s) {
+      mixed = mixed || (s.prefill_tokens > 0 && s.decode_seqs > 0);
+      return fake(s);
+    };
+    // A closed loop of 8 users with answers of different lengths: new prompts arrive while others decode.
+    std::vector<RequestDraw> reqs = fixed(64, 300, 40);
+    for (size_t i = 0; i < reqs.size(); ++i) reqs[i].output = 20 + static_cast<std::int64_t>(i % 17);
+    run_engine(reqs, {EngineLoad::Kind::Closed, 8}, *sched, 100000, fn);
+    EXPECT_EQ(mixed, sched->mixes_prefill_and_decode()) << name;
+  }
+}
+
 TEST(ServeScheduler, NoRequestStarvesEvenUnderPreemption) {
   // A cache too small for all the running requests' growth: vLLM and SGLang preempt, yet every
   // request finishes, and FCFS keeps the first arrival's wait below the last one's.
