@@ -27,25 +27,80 @@ Scenario scenario_from(const po::variables_map& vm) {
 po::options_description serve_options() {
   po::options_description o("serve");
   o.add_options()("model", po::value<std::string>()->default_value("llama-3.1-8b"), "model name or config.json")(
-      "input", po::value<std::int64_t>()->default_value(1024), "prompt tokens per request")(
-      "output", po::value<std::int64_t>()->default_value(256), "generated tokens per request")(
+      "input", po::value<std::string>()->default_value("1024"),
+      "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
+      "output", po::value<std::string>()->default_value("256"), "generated tokens per request (same forms as --input)")(
+      "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn (replaces --input/--output)")(
       "dtype", po::value<std::string>()->default_value("fp8"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
-      "ttft-slo", po::value<std::string>(), "time-to-first-token target, e.g. 2s or 500ms")(
-      "tpot-slo", po::value<std::string>(), "time-per-output-token target, e.g. 50ms")(
-      "max-batch", po::value<std::int64_t>()->default_value(512), "largest batch to try")(
+      "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
+      "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
+      "scheduler", po::value<std::string>()->default_value("vllm"), "vllm, sglang or trtllm (continuous-batching policy)")(
+      "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
+      "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
+      "max-batch", po::value<std::int64_t>(), "same as --max-seqs; compare sweeps concurrency up to it (default 512)")(
+      "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
+      "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
+      "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, 256 open loop, 4 x max-seqs offline)")(
+      "seed", po::value<std::uint64_t>()->default_value(1), "random seed of lengths and arrivals")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")("help,h", "this help");
   return o;
 }
 
+std::vector<std::int64_t> parse_concurrency(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(text);
+  for (std::string c; std::getline(ss, c, ',');) {
+    std::int64_t v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoll(c, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.size() || c.empty() || v <= 0)
+      throw InputError("--concurrency '" + text + "': '" + c + "' is not a positive number of users (expected N or N,N,...)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError("--concurrency: expected N or a list N,N,...");
+  return out;
+}
+
 ServeOptions serve_opts(const po::variables_map& vm) {
   ServeOptions so;
-  so.input = vm["input"].as<std::int64_t>();
-  so.output = vm["output"].as<std::int64_t>();
-  so.max_batch = vm["max-batch"].as<std::int64_t>();
+  LengthDist in = LengthDist::parse("--input", vm["input"].as<std::string>());
+  LengthDist out = LengthDist::parse("--output", vm["output"].as<std::string>());
+  // The typical request (for the kernel breakdown and the study's summary): the fixed length or the mean.
+  auto typical = [](const LengthDist& d) {
+    return d.kind == LengthDist::Kind::Uniform ? static_cast<std::int64_t>((d.a + d.b) / 2) : static_cast<std::int64_t>(d.a);
+  };
+  so.input = typical(in);
+  so.output = typical(out);
+  if (in.kind != LengthDist::Kind::Fixed) so.input_dist = in;
+  if (out.kind != LengthDist::Kind::Fixed) so.output_dist = out;
+  if (vm.count("lengths-csv")) so.lengths_csv = vm["lengths-csv"].as<std::string>();
+  so.scheduler = vm["scheduler"].as<std::string>();
+  if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
+  if (vm.count("max-batch")) so.max_batch = so.limits.max_seqs = vm["max-batch"].as<std::int64_t>();
+  if (vm.count("max-seqs")) so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
+  if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
+    throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
+  if (so.limits.max_seqs < 0 || ((vm.count("max-seqs") || vm.count("max-batch")) && so.limits.max_seqs == 0))
+    throw InputError("--max-seqs/--max-batch must be positive, got " + std::to_string(so.limits.max_seqs));
+  if (vm.count("concurrency")) {
+    so.concurrency = parse_concurrency(vm["concurrency"].as<std::string>());
+    so.concurrency_given = true;
+  }
+  if (vm.count("rate")) {
+    so.rate = vm["rate"].as<double>();
+    so.rate_given = true;
+  }
+  if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
+  if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
+  so.seed = vm["seed"].as<std::uint64_t>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
   if (vm.count("tpot-slo")) so.tpot_slo_s = parse_flag_time("--tpot-slo", vm["tpot-slo"].as<std::string>());
-  if (so.max_batch <= 0 || so.max_batch > 65536)
+  if (so.max_batch < 0 || so.max_batch > 65536)
     throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
   check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   return so;
@@ -58,10 +113,13 @@ int cmd_serve(int argc, char** argv) {
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset");
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--ttft-slo T] [--tpot-slo T]\n\n"
-                    "Finds the batch with the highest throughput that fits memory and meets the targets (the\n"
-                    "largest throughput when no targets are given) and reports throughput, TTFT, TPOT, power,\n"
-                    "energy per token and cost per million tokens.\n\n"))
+                    "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
+                    "                    [--scheduler vllm|sglang|trtllm] [--ttft-slo T] [--tpot-slo T]\n\n"
+                    "Runs an inference server iteration by iteration (continuous batching, chunked prefill, paged KV\n"
+                    "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
+                    "at R requests/s, or (neither) every request at once for offline throughput. Reports throughput,\n"
+                    "tok/s per user, TTFT/TPOT/ITL percentiles, KV-cache occupancy, preemptions, power, energy per\n"
+                    "token and cost; a concurrency list gives the frontier and its best point under the targets.\n\n"))
     return 0;
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   auto chip = load_chip(vm["chip"].as<std::string>(), sets);
@@ -72,7 +130,7 @@ int cmd_serve(int argc, char** argv) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << serve_table(r, vm["input"].as<std::int64_t>(), vm["output"].as<std::int64_t>());
+  std::cout << serve_table(r);
   std::fflush(stdout);
   return 0;
 }
@@ -97,8 +155,8 @@ int cmd_compare(int argc, char** argv) {
   req.scenario = vm["scenario"].as<std::string>();
   req.serve = serve_opts(vm);
   req.serve.progress = true;
-  req.input_given = !vm["input"].defaulted();
-  req.output_given = !vm["output"].defaulted();
+  req.input_given = !vm["input"].defaulted() || vm.count("lengths-csv");
+  req.output_given = !vm["output"].defaulted() || vm.count("lengths-csv");
   req.ttft_given = vm.count("ttft-slo") > 0;
   req.tpot_given = vm.count("tpot-slo") > 0;
   req.study = vm.count("name") ? vm["name"].as<std::string>() : req.scenario;

@@ -47,7 +47,8 @@ void bind_run(py::module_& m) {
       });
   m.def("serve_json", [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
                          std::int64_t input, std::int64_t output, const std::string& dtype, double ttft_slo,
-                         double tpot_slo, std::int64_t max_batch) {
+                         double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
+                         const std::string& scheduler, std::int64_t requests, std::uint64_t seed) {
     auto c = load_chip(chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform");
@@ -56,7 +57,14 @@ void bind_run(py::module_& m) {
     o.output = output;
     o.ttft_slo_s = ttft_slo;
     o.tpot_slo_s = tpot_slo;
-    o.max_batch = max_batch;
+    o.max_batch = o.limits.max_seqs = max_batch;
+    o.concurrency = concurrency;
+    o.concurrency_given = !concurrency.empty();
+    o.rate = rate;
+    o.rate_given = rate != 0;
+    o.scheduler = scheduler;
+    o.requests = requests;
+    o.seed = seed;
     ServeResult r;
     {
       py::gil_scoped_release release;

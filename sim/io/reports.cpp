@@ -114,30 +114,72 @@ std::string model_run_table(const ModelRunResult& r) {
   return os.str();
 }
 
+namespace {
+nlohmann::json point_json(const ServePoint& p) {
+  nlohmann::json kv = nlohmann::json::array();
+  for (const auto& o : p.kv_over_time) kv.push_back({{"t_s", o.t_s}, {"used", o.kv_used}, {"running", o.running}, {"waiting", o.waiting}});
+  return {{"batch", p.batch},
+          {"concurrency", p.concurrency > 0 ? nlohmann::json(p.concurrency) : nlohmann::json(nullptr)},
+          {"rate", p.rate > 0 ? nlohmann::json(p.rate) : nlohmann::json(nullptr)},
+          {"throughput_tok_s", p.throughput_tok_s},
+          {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip},
+          {"tok_s_per_user", p.tok_s_per_user},
+          {"requests_per_s", p.requests_per_s},
+          {"ttft_s", p.ttft_s},
+          {"ttft_p90_s", p.ttft_p90_s},
+          {"ttft_p99_s", p.ttft_p99_s},
+          {"tpot_s", p.tpot_s},
+          {"tpot_p90_s", p.tpot_p90_s},
+          {"tpot_p99_s", p.tpot_p99_s},
+          {"itl_p50_s", p.itl_p50_s},
+          {"e2e_p50_s", p.e2e_p50_s},
+          {"preemptions", p.preemptions},
+          {"requests", p.requests},
+          {"iterations", p.iterations},
+          {"makespan_s", p.makespan_s},
+          {"kv_cache", {{"mean_used", p.kv_mean}, {"peak_used", p.kv_peak}, {"over_time", kv}}},
+          {"avg_power_w", p.avg_power_w},
+          {"joules_per_token", p.joules_per_token},
+          {"clock_ratio", p.clock_ratio},
+          {"meets_slo", p.meets_slo},
+          {"wall_s", p.wall_s}};
+}
+}  // namespace
+
 nlohmann::json serve_json(const ServeResult& r) {
   nlohmann::json j;
   j["chip"] = r.chip;
   j["family"] = r.family;
   j["model"] = r.model;
   j["precision"] = r.precision;
+  j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
+  j["load"] = r.mode;
+  j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
+  const ServeMemory& m = r.memory;
+  j["memory"] = {{"capacity_bytes", m.capacity_bytes}, {"weights_bytes", m.weight_bytes}, {"activation_bytes", m.activation_bytes},
+                 {"reserve_bytes", m.reserve_bytes},   {"kv_cache_bytes", m.kv_bytes},    {"kv_bytes_per_token", m.kv_bytes_per_token},
+                 {"kv_blocks", m.kv_blocks},           {"block_tokens", m.block_tokens}, {"kv_tokens", m.kv_tokens}};
   nlohmann::json curve = nlohmann::json::array();
-  for (const auto& p : r.curve)
-    curve.push_back({{"batch", p.batch}, {"throughput_tok_s", p.throughput_tok_s}, {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s},
-                     {"avg_power_w", p.avg_power_w}, {"meets_slo", p.meets_slo}});
+  for (const auto& p : r.curve) curve.push_back(point_json(p));
   j["curve"] = curve;
+  if (r.frontier) {
+    // The throughput / interactivity trade-off of a concurrency sweep: one entry per concurrency.
+    nlohmann::json f = nlohmann::json::array();
+    for (const auto& p : r.curve)
+      f.push_back({{"concurrency", p.concurrency}, {"throughput_tok_s", p.throughput_tok_s},
+                   {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", p.tok_s_per_user},
+                   {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}});
+    j["frontier"] = f;
+  }
   j["note"] = r.note;
   if (r.best < 0) {
     j["batch"] = nullptr;
     return j;
   }
   const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
-  j["batch"] = b.batch;
-  j["throughput_tok_s"] = b.throughput_tok_s;
-  j["ttft_s"] = b.ttft_s;
-  j["tpot_s"] = b.tpot_s;
-  j["meets_slo"] = b.meets_slo;
+  const nlohmann::json best = point_json(b);
+  for (const auto& [k, v] : best.items()) j[k] = v;
   j["tdp_w"] = r.tdp_w;
-  j["clock_ratio"] = b.clock_ratio;
   j["throttled"] = b.throttled;
   if (r.power_modeled) {
     j["avg_power_w"] = b.avg_power_w;
@@ -165,16 +207,26 @@ nlohmann::json serve_json(const ServeResult& r) {
   return j;
 }
 
-std::string serve_table(const ServeResult& r, std::int64_t input, std::int64_t output) {
+std::string serve_table(const ServeResult& r) {
   std::ostringstream os;
-  os << r.model << " on " << r.chip << " (" << r.precision << "), input " << input
-            << ", output " << output << "\n";
-  os << "  batch  throughput tok/s     TTFT       TPOT    power W   J/token\n";
+  const ServeMemory& m = r.memory;
+  os << r.model << " on " << r.chip << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
+     << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
+     << r.mode << " load\n";
+  os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
+                  format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens), static_cast<long long>(m.kv_blocks),
+                  static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str());
+  os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
+        "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& p = r.curve[i];
-    os << strformat("  %5lld %17.1f %9s %10s %9.0f %9.3f %s%s\n", static_cast<long long>(p.batch), p.throughput_tok_s,
-                format_seconds(p.ttft_s).c_str(), format_seconds(p.tpot_s).c_str(), p.avg_power_w, p.joules_per_token,
-                static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
+    auto t = [](double v) { return format_seconds(v); };
+    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f %s%s\n",
+                    p.concurrency > 0 ? std::to_string(p.concurrency).c_str() : "-", static_cast<long long>(p.batch),
+                    p.throughput_tok_s, p.tok_s_per_user, t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
+                    t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
+                    100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
+                    r.curve.size() > 1 && static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
   }
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),

@@ -17,6 +17,6 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op);
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
 std::string model_run_table(const ModelRunResult& r);
 nlohmann::json serve_json(const ServeResult& r);
-std::string serve_table(const ServeResult& r, std::int64_t input, std::int64_t output);
+std::string serve_table(const ServeResult& r);
 
 }  // namespace xpu

@@ -19,6 +19,69 @@ std::string op_key(const OpSpec& o) {
 }
 }  // namespace
 
+StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats) {
+  // Identical ops recur across steps, batch points and studies of one process: their results are
+  // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
+  static std::map<std::string, std::pair<RunResult, std::string>> cache;
+  if (cache.size() > 20000) cache.clear();
+  const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
+  StepResult step;
+  StepGraphStats local;
+  StepGraphStats& st = stats ? *stats : local;
+  for (GraphNode& n : g.nodes) {
+    // A GEMM whose weights are wider than its activations (the bf16 LM head of an fp8 model) runs
+    // in the weight precision: the activations are converted up, as the serving stacks do.
+    if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
+        bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
+      n.op.dtype = n.op.wdtype;
+    n.op.resident_weight_bytes = resident_weight_bytes;
+    NodeResult nr;
+    nr.label = n.op.label;
+    nr.group = n.group;
+    nr.op = name(n.op.kind);
+    nr.shape = n.op.shape_str();
+    nr.count = n.count;
+    nr.fused = n.fused;
+    nr.fused_into = n.fused_into;
+    nr.flops = n.op.flops();
+    if (!n.fused) {
+      std::string key = chip_key + op_key(n.op);
+      auto it = cache.find(key);
+      if (it == cache.end()) {
+        LowerOptions lo;
+        KernelPrograms progs = chip.lower(n.op, lo);
+        std::string strategy;
+        for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
+        RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
+        rr.trace.clear();
+        rr.stats = Stats();
+        st.transactions += rr.transactions;
+        ++st.simulated_kernels;
+        it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
+      } else {
+        ++st.cached_kernels;
+      }
+      const RunResult& rr = it->second.first;
+      nr.strategy = it->second.second;
+      nr.time_s = rr.latency_s;
+      for (const auto& k : rr.kernels) {
+        nr.dram_bytes += k.dram_bytes;
+        nr.min_bytes += k.min_bytes;
+        nr.roofline_s += k.roofline_s;
+        nr.transactions += k.transactions;
+      }
+      nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
+      nr.events = rr.events;
+      step.time_s += nr.time_s * n.count;
+      step.dram_bytes += nr.dram_bytes * n.count;
+      step.events += rr.events.scaled(n.count);
+    }
+    step.flops += nr.flops * n.count;
+    step.nodes.push_back(nr);
+  }
+  return step;
+}
+
 namespace {
 ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                             const ModelRunOptions& opt) {
@@ -38,68 +101,16 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
     throw InputError("--tp " + std::to_string(sc.tp) + ": this build models one chip; tensor parallelism needs the "
                      "multi-chip interconnect model (use --tp 1, or lower precision / fewer sequences to fit)");
 
-  // Identical ops recur across steps, batch points and studies of one process: their results are
-  // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
-  static std::map<std::string, std::pair<RunResult, std::string>> cache;
-  if (cache.size() > 20000) cache.clear();
-  const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
     Graph g = build_step_graph(model, sc, plan.decode, plan.context_len, fusion);
-    StepResult step;
+    StepGraphStats gs;
+    StepResult step = run_step_graph(chip, g, r.memory.weight_bytes, &gs);
+    r.transactions += gs.transactions;
+    r.simulated_kernels += gs.simulated_kernels;
+    r.cached_kernels += gs.cached_kernels;
     step.decode = plan.decode;
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;
-    for (GraphNode& n : g.nodes) {
-      // A GEMM whose weights are wider than its activations (the bf16 LM head of an fp8 model) runs
-      // in the weight precision: the activations are converted up, as the serving stacks do.
-      if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
-          bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
-        n.op.dtype = n.op.wdtype;
-      n.op.resident_weight_bytes = r.memory.weight_bytes;
-      NodeResult nr;
-      nr.label = n.op.label;
-      nr.group = n.group;
-      nr.op = name(n.op.kind);
-      nr.shape = n.op.shape_str();
-      nr.count = n.count;
-      nr.fused = n.fused;
-      nr.fused_into = n.fused_into;
-      nr.flops = n.op.flops();
-      if (!n.fused) {
-        std::string key = chip_key + op_key(n.op);
-        auto it = cache.find(key);
-        if (it == cache.end()) {
-          LowerOptions lo;
-          KernelPrograms progs = chip.lower(n.op, lo);
-          std::string strategy;
-          for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
-          RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
-          rr.trace.clear();
-          rr.stats = Stats();
-          r.transactions += rr.transactions;
-          ++r.simulated_kernels;
-          it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
-        } else {
-          ++r.cached_kernels;
-        }
-        const RunResult& rr = it->second.first;
-        nr.strategy = it->second.second;
-        nr.time_s = rr.latency_s;
-        for (const auto& k : rr.kernels) {
-          nr.dram_bytes += k.dram_bytes;
-          nr.min_bytes += k.min_bytes;
-          nr.roofline_s += k.roofline_s;
-          nr.transactions += k.transactions;
-        }
-        nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
-        nr.events = rr.events;
-        step.time_s += nr.time_s * n.count;
-        step.dram_bytes += nr.dram_bytes * n.count;
-        step.events += rr.events.scaled(n.count);
-      }
-      step.flops += nr.flops * n.count;
-      step.nodes.push_back(nr);
-    }
     r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }

@@ -60,6 +60,16 @@ struct ModelRunOptions {
   bool sustained = true;     // serving runs back to back: the TDP limit applies
 };
 
+// Kernels of one graph simulated (or found in the process-wide cache of identical ops on the same
+// chip configuration) for a step.
+struct StepGraphStats {
+  std::uint64_t transactions = 0, simulated_kernels = 0, cached_kernels = 0;
+};
+// One forward step: every unfused node of `g` lowered and simulated on `chip` (each distinct op once per
+// chip configuration and process), times summed over nodes x count. `resident_weight_bytes`: the
+// model's weights that stay on the chip with each op (on-chip weight placement policies read it).
+StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr);
+
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});
 

@@ -24,6 +24,26 @@ std::string apply_named_scenario(CompareRequest& req) {
   throw InputError("--scenario '" + req.scenario + "': expected chat or long");
 }
 
+const std::vector<double>& interactivity_tiers() {
+  static const std::vector<double> t = {20, 50, 100};
+  return t;
+}
+
+std::vector<InteractivityTier> tiers_of(const ServeResult& r) {
+  std::vector<InteractivityTier> out;
+  for (double tier : interactivity_tiers()) {
+    InteractivityTier t;
+    t.tok_s_per_user = tier;
+    for (const ServePoint& p : r.curve)
+      if (p.tok_s_per_user >= tier && p.throughput_tok_s > t.throughput_tok_s) {
+        t.throughput_tok_s = p.throughput_tok_s;
+        t.concurrency = p.concurrency;
+      }
+    out.push_back(t);
+  }
+  return out;
+}
+
 namespace {
 // The overlays of one chip: "key=value" applies to all, "chip:key=value" to that chip only.
 std::vector<std::string> overlays_for(const std::string& chip, const std::vector<std::string>& sets) {
@@ -59,6 +79,7 @@ CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelC
   try {
     row.result = serve(chip, model, precision_for(chip, base), so);
     row.ran = true;
+    row.tiers = tiers_of(row.result);
   } catch (const InputError& e) {
     row.error = e.what();
   }
@@ -91,6 +112,15 @@ CompareStudy compare_study(CompareRequest req) {
   out.created = utc_now();
   out.scenario = req.scenario;
   out.description = desc;
+  // The study sweeps closed-loop concurrency 1, 4, 16, ... and the largest (each point is a whole
+  // engine run at its own settled clock, so the sweep is kept to a factor of 4 between points) unless a
+  // load was given: the best point under the targets, and the frontier the tiers are read from.
+  if (!req.serve.concurrency_given && !req.serve.rate_given) {
+    req.serve.concurrency.clear();
+    const std::int64_t most = req.serve.max_batch > 0 ? req.serve.max_batch : 512;
+    for (std::int64_t c = 1; c < most; c *= 4) req.serve.concurrency.push_back(c);
+    req.serve.concurrency.push_back(most);
+  }
   out.serve = req.serve;
   double ref_perf_per_usd = 0;
   // Every chip and overlay is checked before the first one is simulated: a typo in the last chip

@@ -22,6 +22,16 @@ struct CompareRequest {
   bool input_given = false, output_given = false, ttft_given = false, tpot_given = false;
 };
 
+// Interactivity tier: the most output tokens/s the chip serves while each user still streams at least
+// `tok_s_per_user` (the best point of the concurrency frontier at or above that speed).
+struct InteractivityTier {
+  double tok_s_per_user = 0;
+  double throughput_tok_s = 0;   // 0: no point of the frontier is that interactive
+  std::int64_t concurrency = 0;
+};
+const std::vector<double>& interactivity_tiers();  // 20, 50, 100 tok/s per user
+std::vector<InteractivityTier> tiers_of(const ServeResult& r);
+
 // One chip of the study: its best serving point, or why it has none.
 struct CompareRow {
   std::string chip, family;
@@ -32,6 +42,7 @@ struct CompareRow {
   double tdp_w = 0;             // 0: no power model
   double perf_per_usd_rel = 0;  // tokens/s per $/h relative to the first priced chip (0: no price)
   std::string config_yaml;      // the resolved preset
+  std::vector<InteractivityTier> tiers;
 };
 
 struct CompareStudy {

@@ -1,42 +1,81 @@
-// Serving: the best operating point of one chip for a request mix (input and output lengths) under
-// optional latency targets, from simulated prefill chunks and decode steps, and the power and cost
-// at that point; and `xpusim compare`, the same study across chips with a report.
+// Serving: one chip running an inference server (continuous batching, chunked prefill, paged KV
+// cache, admission and preemption; the policies of vLLM, SGLang and TensorRT-LLM) over a request
+// load (closed loop of N users, Poisson arrivals, or offline), with iteration times from the chip
+// model at the clock the power limit settles at; and `xpusim compare`, the same study across chips.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/cost/cost.h"
 #include "sim/run/model_run.h"
 #include "sim/run/power_control.h"
-#include "sim/cost/cost.h"
+#include "sim/serve/engine.h"
+#include "sim/serve/requests.h"
+#include "sim/serve/scheduler.h"
 
 namespace xpu {
 
 struct ServeOptions {
-  std::int64_t input = 1024, output = 256;
-  double ttft_slo_s = 0, tpot_slo_s = 0;  // 0: no target
-  std::int64_t max_batch = 512;
-  std::int64_t prefill_chunk = 2048;      // tokens per prefill chunk (chunked prefill; vLLM's default token budget is 2048-8192)
+  std::int64_t input = 1024, output = 256;          // fixed lengths, unless a distribution or CSV is given
+  std::optional<LengthDist> input_dist, output_dist;
+  std::string lengths_csv;
+  double ttft_slo_s = 0, tpot_slo_s = 0;            // 0: no target (checked on the medians)
+  std::string scheduler = "vllm";                   // vllm, sglang or trtllm
+  SchedulerLimits limits;                           // 0: the scheduler's defaults
+  std::vector<std::int64_t> concurrency;            // closed loop, one run per value (a frontier when several)
+  double rate = 0;                                  // open loop, Poisson requests/s (0: none)
+  bool rate_given = false, concurrency_given = false;
+  std::int64_t max_batch = 0;                       // compare: its concurrency sweep goes 1, 2, 4, ... up to it (0: 512)
+  std::int64_t requests = 0;                        // 0: 4 x concurrency (at least 64), or 4 x max_seqs offline, or 256 open loop
+  std::uint64_t seed = 1;
+  bool interpolate = true;                          // step times interpolated on the composition grid
   bool progress = false;
 };
 
+// Device memory of the server: what the KV cache gets after weights, activations and the engine's
+// reserve (see Scheduler::memory_fraction).
+struct ServeMemory {
+  double capacity_bytes = 0, weight_bytes = 0, activation_bytes = 0, reserve_bytes = 0, kv_bytes = 0;
+  double kv_bytes_per_token = 0;
+  std::int64_t kv_blocks = 0, block_tokens = 0, kv_tokens = 0;
+};
+ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched);
+
 struct ServePoint {
-  std::int64_t batch = 0;
-  double ttft_s = 0, tpot_s = 0, throughput_tok_s = 0;
+  std::int64_t batch = 0;          // the most sequences running at once
+  std::int64_t concurrency = 0;    // closed-loop users (0: offline or open loop)
+  double rate = 0;                 // open-loop requests/s (0: none)
+  double throughput_tok_s = 0;     // output tokens/s of the whole system
+  double throughput_tok_s_per_chip = 0, tok_s_per_user = 0, requests_per_s = 0;
+  double ttft_s = 0, ttft_p90_s = 0, ttft_p99_s = 0;   // ttft_s, tpot_s: medians
+  double tpot_s = 0, tpot_p90_s = 0, tpot_p99_s = 0;
+  double itl_p50_s = 0, e2e_p50_s = 0;
+  double kv_mean = 0, kv_peak = 0;
+  std::int64_t preemptions = 0, requests = 0, iterations = 0;
+  double makespan_s = 0;
+  std::vector<OccupancySample> kv_over_time;   // thinned to at most 64 samples
   double avg_power_w = 0, peak_power_w = 0, joules_per_token = 0, clock_ratio = 1;
   bool throttled = false, meets_slo = true;
   EnergyBreakdown energy_per_token;
+  double wall_s = 0;
+  std::int64_t simulated_parts = 0;
 };
 
 struct ServeResult {
-  std::string chip, family, model, precision;
-  std::vector<ServePoint> curve;
-  int best = -1;                 // index into curve (-1: nothing fits or meets the targets)
+  std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
+  SchedulerLimits limits;
+  ServeMemory memory;
+  std::string input_lengths, output_lengths;
+  std::vector<ServePoint> curve;   // one point per run (per concurrency of a sweep)
+  int best = -1;                   // index into curve (-1: nothing meets the targets)
+  bool frontier = false;           // the curve is a concurrency sweep
   std::string note;
   CostFigures cost;
   double tdp_w = 0;
   bool power_modeled = false;
-  std::vector<std::pair<std::string, double>> kernels;  // decode-step breakdown at the best point (label, seconds)
+  std::vector<std::pair<std::string, double>> kernels;  // one decode step's kernels at the best point's mean batch
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);

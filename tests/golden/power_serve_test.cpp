@@ -1,6 +1,6 @@
 // Power, throttling, cost and serving: a sustained large BF16 GEMM lands at the H100's TDP, a
 // memory-bound decode-size GEMM well below it, throttling comes from re-simulation at a lower clock,
-// cost figures follow the price, and serving picks the best batch under the targets.
+// cost figures follow the price, and serving picks the best concurrency under the targets.
 #include <gtest/gtest.h>
 
 #include "sim/io/reports.h"
@@ -73,14 +73,16 @@ TEST(Cost, FiguresFollowThePriceAndMarkAssumptions) {
   EXPECT_EQ(cost_figures(CostSpec{}, 1000, 500).usd_per_hour, 0);
 }
 
-TEST(Serve, PicksTheBestBatchUnderTheTargets) {
+TEST(Serve, PicksTheBestConcurrencyUnderTheTargets) {
   auto chip = load_chip("h100-sxm");
   ModelConfig m = load_model(tiny());
   Scenario base;
   ServeOptions o;
   o.input = 64;
   o.output = 16;
-  o.max_batch = 16;
+  o.concurrency = {1, 2, 4, 8, 16};
+  o.concurrency_given = true;
+  o.requests = 32;
   ServeResult free = serve(*chip, m, base, o);
   ASSERT_GE(free.best, 0);
   for (const auto& p : free.curve) EXPECT_LE(p.throughput_tok_s, free.curve[free.best].throughput_tok_s);
@@ -89,9 +91,11 @@ TEST(Serve, PicksTheBestBatchUnderTheTargets) {
   ServeResult tight = serve(*chip, m, base, o);
   ASSERT_GE(tight.best, 0);
   EXPECT_LE(tight.curve[tight.best].tpot_s, o.tpot_slo_s);
-  EXPECT_LE(tight.curve[tight.best].batch, free.curve[free.best].batch);
+  EXPECT_LE(tight.curve[tight.best].concurrency, free.curve[free.best].concurrency);
   nlohmann::json j = serve_json(free);
-  for (const char* k : {"throughput_tok_s", "ttft_s", "tpot_s", "batch", "avg_power_w", "joules_per_token", "usd_per_mtok"})
+  for (const char* k : {"throughput_tok_s", "ttft_s", "tpot_s", "batch", "avg_power_w", "joules_per_token", "usd_per_mtok",
+                        "throughput_tok_s_per_chip", "tok_s_per_user", "ttft_p90_s", "ttft_p99_s", "tpot_p90_s", "tpot_p99_s",
+                        "itl_p50_s", "e2e_p50_s", "kv_cache", "preemptions", "frontier"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_GT(j["usd_per_mtok"].get<double>(), 0);
 }
@@ -102,7 +106,8 @@ TEST(Serve, ChipWithoutPriceIsMarkedNotInvented) {
   ServeOptions o;
   o.input = 32;
   o.output = 8;
-  o.max_batch = 2;
+  o.concurrency = {2};
+  o.requests = 4;
   ServeResult r = serve(*chip, m, Scenario{}, o);
   nlohmann::json j = serve_json(r);
   EXPECT_TRUE(j["usd_per_mtok"].is_null());

@@ -74,11 +74,19 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 
 
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
-          max_batch=512, set=None):
-    """Best serving operating point of one chip (as `xpusim serve --format json`): throughput_tok_s,
-    ttft_s, tpot_s, batch, avg_power_w, joules_per_token, usd_per_mtok and the throughput curve."""
+          max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1):
+    """An inference server on one chip (as `xpusim serve --format json`): offline throughput, a closed
+    loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
+    under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
+    ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
+    joules_per_token, usd_per_mtok, the curve and (for sweeps) the frontier. max_batch: the most
+    running sequences (0: the scheduler's default)."""
+    if isinstance(concurrency, int):
+        concurrency = [concurrency]
     return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
-                                          float(ttft_slo), float(tpot_slo), int(max_batch)))
+                                          float(ttft_slo), float(tpot_slo), int(max_batch),
+                                          [int(c) for c in (concurrency or [])], float(rate), scheduler,
+                                          int(requests), int(seed)))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,

@@ -1,0 +1,159 @@
+// The iteration loop of an inference server over a scheduler and a step-time function.
+#include "sim/serve/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+StepShape shape_of(const Batch& b) {
+  StepShape s;
+  for (const ScheduledWork& w : b) {
+    // One new token after a cached context is a decode step; anything else is (a chunk of) prefill.
+    if (w.tokens == 1 && w.context > 0) {
+      ++s.decode_seqs;
+      s.decode_kv_sum += w.context + 1;
+    } else {
+      s.prefill_tokens += w.tokens;
+      ++s.prefill_chunks;
+      s.prefill_kv_sum += w.context + w.tokens;
+    }
+  }
+  // vLLM V1 projects the last position of every scheduled request through the LM head (partial
+  // prefills' samples are discarded); TensorRT-LLM and SGLang likewise gather one row per request.
+  s.logit_rows = static_cast<std::int64_t>(b.size());
+  return s;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(v.size() - 1, lo + 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+namespace {
+class Engine {
+ public:
+  Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched, std::int64_t kv_blocks,
+         const StepTimeFn& step)
+      : m_load(load), m_sched(sched), m_step(step) {
+    m_st.kv = KvBlockPool(kv_blocks, sched.block_tokens());
+    m_seqs.resize(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      Sequence& s = m_seqs[i];
+      s.id = static_cast<std::int64_t>(i);
+      s.input = reqs[i].input;
+      s.output = reqs[i].output;
+      s.arrival_s = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
+    }
+    // Closed loop: the first `concurrency` requests start at once, each later one when a user is free.
+    m_released = load.kind == EngineLoad::Kind::Closed ? std::min<size_t>(m_seqs.size(), static_cast<size_t>(load.concurrency))
+                                                       : m_seqs.size();
+    m_r.kv_blocks = kv_blocks;
+    m_r.block_tokens = m_st.kv.block_tokens();
+  }
+
+  EngineResult run() {
+    while (m_finished < m_seqs.size()) {
+      admit_arrivals();
+      if (m_st.running.empty() && m_st.waiting.empty()) {
+        idle_until_next_arrival();
+        continue;
+      }
+      Batch b = m_sched.schedule(m_st);
+      if (b.empty()) stuck();
+      StepCost c = m_step(shape_of(b));
+      advance(c.time_s);
+      m_r.events += c.events;
+      m_r.busy_s += c.time_s;
+      ++m_r.iterations;
+      complete(b);
+      m_r.occupancy.push_back({m_t, static_cast<double>(m_st.kv.used()) / std::max<std::int64_t>(1, m_st.kv.total()),
+                               static_cast<std::int64_t>(m_st.running.size()), static_cast<std::int64_t>(m_st.waiting.size())});
+    }
+    m_r.makespan_s = m_t;
+    m_r.preemptions = m_st.preemptions;
+    m_r.kv_mean = m_t > 0 ? m_kv_area / m_t : 0;
+    return m_r;
+  }
+
+ private:
+  void admit_arrivals() {
+    while (m_next < m_released && m_seqs[m_next].arrival_s <= m_t) m_st.waiting.push_back(&m_seqs[m_next++]);
+    // Open loop: arrivals are time-sorted; FCFS among those already here.
+  }
+  void idle_until_next_arrival() {
+    if (m_next >= m_released) throw InputError("serving engine: no request left to run (internal bookkeeping error)");
+    const double t = m_seqs[m_next].arrival_s;
+    EnergyEvents idle;
+    idle.time_s = t - m_t;  // the chip idles: static power only
+    m_r.events += idle;
+    advance(t - m_t);
+  }
+  void advance(double dt) {
+    const double in_system = static_cast<double>(m_st.running.size() + m_st.waiting.size());
+    m_r.in_system_s += in_system * dt;
+    const double used = static_cast<double>(m_st.kv.used()) / std::max<std::int64_t>(1, m_st.kv.total());
+    m_kv_area += used * dt;
+    m_r.kv_peak = std::max(m_r.kv_peak, used);
+    m_r.max_running = std::max<std::int64_t>(m_r.max_running, static_cast<std::int64_t>(m_st.running.size()));
+    m_t += dt;
+  }
+  [[noreturn]] void stuck() const {
+    const Sequence* s = m_st.waiting.empty() ? m_st.running.front() : m_st.waiting.front();
+    throw InputError("serving engine: a request of " + std::to_string(s->input) + " + " + std::to_string(s->output) +
+                     " tokens can never be scheduled: the KV cache holds " +
+                     std::to_string(m_st.kv.total() * m_st.kv.block_tokens()) + " tokens (" + std::to_string(m_st.kv.total()) +
+                     " blocks) and the token budget is " + std::to_string(m_sched.limits().token_budget) +
+                     "; use shorter requests, a lower-precision KV cache or a larger --token-budget");
+  }
+  void complete(const Batch& b) {
+    for (const ScheduledWork& w : b) {
+      Sequence& s = *w.seq;
+      s.computed += w.tokens;
+      if (s.computed < s.num_tokens()) continue;  // a prefill chunk: no token yet
+      ++s.generated;
+      m_r.output_tokens += 1;
+      if (s.first_token_s < 0) s.first_token_s = m_t;
+      else if (s.last_token_s >= 0) m_r.itl_s.push_back(m_t - s.last_token_s);
+      s.last_token_s = m_t;
+      if (s.done()) finish(s);
+    }
+  }
+  void finish(Sequence& s) {
+    s.finish_s = m_t;
+    m_st.kv.release(s);
+    m_st.running.erase(std::remove(m_st.running.begin(), m_st.running.end(), &s), m_st.running.end());
+    ++m_finished;
+    ++m_r.requests;
+    m_r.input_tokens += s.input;
+    m_r.ttft_s.push_back(s.first_token_s - s.arrival_s);
+    m_r.e2e_s.push_back(s.finish_s - s.arrival_s);
+    if (s.output > 1) m_r.tpot_s.push_back((s.finish_s - s.first_token_s) / static_cast<double>(s.output - 1));
+    if (m_load.kind == EngineLoad::Kind::Closed && m_released < m_seqs.size()) m_seqs[m_released++].arrival_s = m_t;
+  }
+
+  EngineLoad m_load;
+  Scheduler& m_sched;
+  const StepTimeFn& m_step;
+  SchedState m_st;
+  std::vector<Sequence> m_seqs;
+  size_t m_next = 0, m_released = 0, m_finished = 0;
+  double m_t = 0, m_kv_area = 0;
+  EngineResult m_r;
+};
+}  // namespace
+
+EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
+                        std::int64_t kv_blocks, const StepTimeFn& step) {
+  if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
+    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
+  if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
+  return Engine(reqs, load, sched, kv_blocks, step).run();
+}
+
+}  // namespace xpu

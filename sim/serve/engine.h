@@ -1,0 +1,64 @@
+// The inference server run iteration by iteration: requests arrive, the scheduler picks each
+// iteration's work, a step-time function says how long the chip takes for that batch composition,
+// and per-request latencies, KV-cache occupancy and energy events are collected.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sim/power/power.h"
+#include "sim/serve/requests.h"
+#include "sim/serve/scheduler.h"
+
+namespace xpu {
+
+// The composition of one iteration, what its time depends on.
+struct StepShape {
+  std::int64_t prefill_tokens = 0, prefill_chunks = 0;
+  std::int64_t prefill_kv_sum = 0;  // sum over chunks of (cached context + chunk tokens): the keys they read
+  std::int64_t decode_seqs = 0;
+  std::int64_t decode_kv_sum = 0;   // sum over decode sequences of their context including the new token
+  std::int64_t logit_rows = 0;      // sequences whose last position goes through the LM head
+  std::int64_t tokens() const { return prefill_tokens + decode_seqs; }
+};
+struct StepCost {
+  double time_s = 0;
+  EnergyEvents events;
+};
+using StepTimeFn = std::function<StepCost(const StepShape&)>;
+StepShape shape_of(const Batch& b);
+
+// How requests reach the server: all at once (offline throughput), a closed loop of `concurrency`
+// users each sending its next request when the last one finishes, or open-loop arrivals (the
+// arrival times of the draws).
+struct EngineLoad {
+  enum class Kind : std::uint8_t { Offline, Closed, Open };
+  Kind kind = Kind::Offline;
+  std::int64_t concurrency = 0;
+};
+
+struct OccupancySample {
+  double t_s = 0, kv_used = 0;  // share of KV blocks in use
+  std::int64_t running = 0, waiting = 0;
+};
+
+struct EngineResult {
+  std::int64_t requests = 0, input_tokens = 0, output_tokens = 0, iterations = 0, preemptions = 0;
+  std::int64_t kv_blocks = 0, block_tokens = 0, max_running = 0;
+  double makespan_s = 0, busy_s = 0;
+  double in_system_s = 0;                  // integral of requests in the system over time (Little's L x T)
+  double kv_mean = 0, kv_peak = 0;         // time-weighted mean and peak share of KV blocks in use
+  std::vector<double> ttft_s, tpot_s, e2e_s, itl_s;  // per request (tpot: requests of 2+ tokens), per token gap
+  std::vector<OccupancySample> occupancy;  // one per iteration
+  EnergyEvents events;                     // every iteration plus idle time
+};
+
+// Runs every request of `reqs` to completion. InputError when a request can never be scheduled
+// (its KV need exceeds the cache).
+EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
+                        std::int64_t kv_blocks, const StepTimeFn& step);
+
+double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
+
+}  // namespace xpu

@@ -1,0 +1,165 @@
+// Request lengths and arrival times, deterministic for a seed.
+#include "sim/serve/requests.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+namespace {
+double number(const std::string& flag, const std::string& text, const std::string& part) {
+  try {
+    size_t used = 0;
+    double v = std::stod(part, &used);
+    if (used == part.size() && std::isfinite(v) && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw InputError(flag + " '" + text + "': '" + part + "' is not a positive number (expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN)");
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("--lengths-csv " + path + ": cannot open the file");
+  std::vector<std::pair<std::int64_t, std::int64_t>> rows;
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream ss(line);
+    std::string a, b, extra;
+    std::getline(ss, a, ',');
+    std::getline(ss, b, ',');
+    if (std::getline(ss, extra, ',') && !extra.empty())
+      throw InputError(path + ":" + std::to_string(lineno) + ": expected two columns input,output, got '" + line + "'");
+    auto parse = [&](const std::string& v, std::int64_t& out) {
+      size_t used = 0;
+      try {
+        out = std::stoll(v, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      return used == v.size() && !v.empty();
+    };
+    std::int64_t i = 0, o = 0;
+    if (!parse(a, i) || !parse(b, o)) {
+      if (lineno == 1 && rows.empty()) continue;  // a header
+      throw InputError(path + ":" + std::to_string(lineno) + ": expected two integers input,output, got '" + line + "'");
+    }
+    if (i <= 0 || o <= 0)
+      throw InputError(path + ":" + std::to_string(lineno) + ": lengths must be positive, got '" + line + "'");
+    rows.push_back({i, o});
+  }
+  if (rows.empty()) throw InputError(path + ": no input,output rows");
+  return rows;
+}
+
+std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
+  switch (d.kind) {
+    case LengthDist::Kind::Fixed: return static_cast<std::int64_t>(d.a);
+    case LengthDist::Kind::Uniform:
+      return std::uniform_int_distribution<std::int64_t>(static_cast<std::int64_t>(d.a), static_cast<std::int64_t>(d.b))(rng);
+    case LengthDist::Kind::Normal:
+      return std::clamp<std::int64_t>(std::llround(std::normal_distribution<double>(d.a, d.b)(rng)), 1, d.max_value());
+    case LengthDist::Kind::Exponential:
+      return std::clamp<std::int64_t>(std::llround(std::exponential_distribution<double>(1.0 / d.a)(rng)), 1, d.max_value());
+  }
+  return 1;
+}
+}  // namespace
+
+LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream ss(text);
+  for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
+  LengthDist d;
+  if (parts.size() == 1) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+      throw InputError(flag + " '" + text + "': expected a whole number of tokens, or uniform:LO:HI, normal:MEAN:SD, exp:MEAN");
+    d.a = number(flag, text, parts[0]);
+    if (d.a != std::floor(d.a)) throw InputError(flag + " '" + text + "': a fixed length must be a whole number of tokens");
+    return d;
+  }
+  const std::string& k = parts[0];
+  if (k == "uniform" && parts.size() == 3) {
+    d.kind = Kind::Uniform;
+    d.a = std::floor(number(flag, text, parts[1]));
+    d.b = std::floor(number(flag, text, parts[2]));
+    if (d.b < d.a) throw InputError(flag + " '" + text + "': uniform:LO:HI needs LO <= HI");
+  } else if (k == "normal" && parts.size() == 3) {
+    d.kind = Kind::Normal;
+    d.a = number(flag, text, parts[1]);
+    d.b = number(flag, text, parts[2]);
+  } else if (k == "exp" && parts.size() == 2) {
+    d.kind = Kind::Exponential;
+    d.a = number(flag, text, parts[1]);
+  } else {
+    throw InputError(flag + " '" + text + "': expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN");
+  }
+  return d;
+}
+
+std::int64_t LengthDist::max_value() const {
+  switch (kind) {
+    case Kind::Fixed: return static_cast<std::int64_t>(a);
+    case Kind::Uniform: return static_cast<std::int64_t>(b);
+    case Kind::Normal: return static_cast<std::int64_t>(std::ceil(a + 4 * b));  // drawn values are capped at 4 sigma
+    case Kind::Exponential: return static_cast<std::int64_t>(std::ceil(8 * a));  // and at 8 means
+  }
+  return 1;
+}
+
+std::string LengthDist::str() const {
+  auto n = [](double v) { return std::to_string(static_cast<std::int64_t>(std::llround(v))); };
+  switch (kind) {
+    case Kind::Fixed: return n(a);
+    case Kind::Uniform: return "uniform:" + n(a) + ":" + n(b);
+    case Kind::Normal: return "normal:" + n(a) + ":" + n(b);
+    case Kind::Exponential: return "exp:" + n(a);
+  }
+  return "";
+}
+
+std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model) {
+  if (spec.rate < 0 || !std::isfinite(spec.rate)) throw InputError("--rate: expected a positive number of requests per second");
+  if (count <= 0) throw InputError("--requests: expected a positive number, got " + std::to_string(count));
+  std::mt19937_64 rng(spec.seed);
+  std::vector<std::pair<std::int64_t, std::int64_t>> csv;
+  if (!spec.lengths_csv.empty()) {
+    csv = read_lengths_csv(spec.lengths_csv);
+    for (size_t i = 0; i < csv.size(); ++i)
+      if (csv[i].first + csv[i].second > model.max_position)
+        throw InputError(spec.lengths_csv + ": row " + std::to_string(i + 1) + ": " + std::to_string(csv[i].first) + " + " +
+                         std::to_string(csv[i].second) + " tokens exceed " + model.name + "'s context of " +
+                         std::to_string(model.max_position));
+  } else if (spec.input.max_value() + spec.output.max_value() > model.max_position) {
+    throw InputError("--input " + spec.input.str() + " / --output " + spec.output.str() + ": up to " +
+                     std::to_string(spec.input.max_value() + spec.output.max_value()) + " tokens exceed " + model.name +
+                     "'s context of " + std::to_string(model.max_position));
+  }
+  std::vector<RequestDraw> out;
+  double t = 0;
+  std::exponential_distribution<double> gap(spec.rate > 0 ? spec.rate : 1.0);
+  for (std::int64_t i = 0; i < count; ++i) {
+    RequestDraw r;
+    if (!csv.empty()) {
+      r.input = csv[static_cast<size_t>(i) % csv.size()].first;
+      r.output = csv[static_cast<size_t>(i) % csv.size()].second;
+    } else {
+      r.input = draw(spec.input, rng);
+      r.output = draw(spec.output, rng);
+    }
+    if (spec.rate > 0) {
+      t += gap(rng);
+      r.arrival_s = t;
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,42 @@
+// Where a server's requests come from: how many, when they arrive (closed loop of N users, open loop
+// of Poisson arrivals, or all at once for offline throughput) and their input and output lengths
+// (fixed, drawn from a distribution, or read from a CSV of lengths).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/model.h"
+
+namespace xpu {
+
+// A length: "1024" (fixed), "uniform:LO:HI" (integers, both ends included), "normal:MEAN:SD"
+// (rounded, at least 1) or "exp:MEAN" (exponential, at least 1). `flag` names the option in errors.
+struct LengthDist {
+  enum class Kind : std::uint8_t { Fixed, Uniform, Normal, Exponential };
+  Kind kind = Kind::Fixed;
+  double a = 0, b = 0;
+  static LengthDist parse(const std::string& flag, const std::string& text);
+  static LengthDist fixed(std::int64_t n) { return {Kind::Fixed, static_cast<double>(n), 0}; }
+  std::int64_t max_value() const;  // the largest length it can produce (InputError-free bound for checks)
+  std::string str() const;
+};
+
+struct RequestSpec {
+  std::int64_t requests = 0;     // 0: the source's default
+  std::uint64_t seed = 1;
+  LengthDist input = LengthDist::fixed(1024), output = LengthDist::fixed(256);
+  std::string lengths_csv;       // non-empty: "input,output" rows (a header line allowed), used in turn
+  double rate = 0;               // requests/s of a Poisson open loop (0: not open loop)
+};
+
+struct RequestDraw {
+  std::int64_t input = 0, output = 0;
+  double arrival_s = 0;          // open loop: Poisson arrival time; otherwise 0 (the engine decides)
+};
+
+// `count` requests in arrival order. Lengths beyond the model's context (input + output >
+// max_position) and a malformed CSV are InputErrors naming the flag or file, line and value.
+std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model);
+
+}  // namespace xpu

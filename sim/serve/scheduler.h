@@ -1,0 +1,114 @@
+// Iteration-level scheduling of an inference server: the sequences it holds, its paged KV cache, and the
+// policy (vLLM, SGLang, TensorRT-LLM in-flight batching) that picks each iteration's work.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xpu {
+
+// One request inside the server. Tokens are counted the way vLLM V1 counts them: `num_tokens()` is the
+// prompt plus what has been generated, `computed` how many of them sit in the KV cache. A step that
+// brings `computed` up to `num_tokens()` samples the next token, so prefill, chunked prefill, decode and
+// recomputation after preemption are one rule (vLLM docs, "V1 scheduler: no distinction between
+// prefill and decode"; Sarathi-Serve's chunked prefill).
+struct Sequence {
+  std::int64_t id = 0;
+  double arrival_s = 0;
+  std::int64_t input = 0, output = 0;  // prompt tokens, tokens to generate
+  std::int64_t generated = 0;          // tokens sampled so far
+  std::int64_t computed = 0;           // tokens whose KV is in the cache
+  std::int64_t blocks = 0;             // KV blocks held
+  std::int64_t preemptions = 0;
+  double first_token_s = -1, last_token_s = -1, finish_s = -1;
+  std::int64_t num_tokens() const { return input + generated; }
+  std::int64_t remaining() const { return num_tokens() - computed; }
+  bool done() const { return generated >= output; }
+};
+
+// The paged KV cache: fixed-size blocks of `block_tokens` tokens, a sequence holds ceil(tokens / block)
+// of them (vLLM's PagedAttention block table; TensorRT-LLM's paged KV cache; SGLang allocates per token,
+// which is the block size 1).
+class KvBlockPool {
+ public:
+  KvBlockPool(std::int64_t blocks, std::int64_t block_tokens) : m_total(blocks), m_free(blocks), m_block(block_tokens) {}
+  std::int64_t total() const { return m_total; }
+  std::int64_t free() const { return m_free; }
+  std::int64_t used() const { return m_total - m_free; }
+  std::int64_t block_tokens() const { return m_block; }
+  std::int64_t blocks_for(std::int64_t tokens) const { return (tokens + m_block - 1) / m_block; }
+  // Grows `s` to hold `tokens` tokens; false (nothing taken) when the free blocks do not suffice.
+  bool grow(Sequence& s, std::int64_t tokens);
+  void release(Sequence& s);  // returns every block of `s`
+
+ private:
+  std::int64_t m_total, m_free, m_block;
+};
+
+// The limits a policy schedules under (0: the policy's default).
+struct SchedulerLimits {
+  std::int64_t token_budget = 0;  // tokens per iteration (vLLM max_num_batched_tokens, TRT-LLM max_num_tokens, SGLang chunked_prefill_size)
+  std::int64_t max_seqs = 0;      // running sequences (vLLM max_num_seqs, TRT-LLM max_batch_size, SGLang max_running_requests)
+};
+
+// One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.
+struct ScheduledWork {
+  Sequence* seq = nullptr;
+  std::int64_t tokens = 0, context = 0;
+};
+using Batch = std::vector<ScheduledWork>;
+
+// The server's queues. `running` is in admission order; the policy preempts from its back.
+struct SchedState {
+  std::deque<Sequence*> waiting;
+  std::vector<Sequence*> running;
+  KvBlockPool kv{0, 16};
+  std::int64_t preemptions = 0;
+  // Moves `s` from running to the front of waiting, freeing its blocks; its tokens will be recomputed.
+  void preempt(Sequence* s);
+  // Grows `s` (running) to hold `tokens`, preempting from the back of `running` until the blocks are
+  // free; false when `s` itself had to go. `on_preempt` runs after each preemption.
+  template <class F>
+  bool grow_or_preempt(Sequence* s, std::int64_t tokens, F on_preempt) {
+    while (!kv.grow(*s, tokens)) {
+      Sequence* victim = running.back();
+      preempt(victim);
+      on_preempt();
+      if (victim == s) return false;
+    }
+    return true;
+  }
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  // The work of the next iteration: grows the KV of every scheduled sequence, admits waiting ones,
+  // preempts when the cache is full. Sequences that finish are removed by the engine afterwards.
+  virtual Batch schedule(SchedState& st) = 0;
+  // Decode and prefill run in the same iteration (false: SGLang's default, prefill batches alone).
+  virtual bool mixes_prefill_and_decode() const { return true; }
+  const SchedulerLimits& limits() const { return m_limits; }
+  // Share of device memory the engine leaves to weights, activations and the KV cache (the rest is
+  // CUDA context, graphs and allocator slack), and whether it applies to the whole memory (vLLM's
+  // gpu_memory_utilization, SGLang's mem_fraction_static) or to what weights and activations leave
+  // (TensorRT-LLM's free_gpu_memory_fraction).
+  virtual double memory_fraction() const = 0;
+  virtual bool fraction_of_free_memory() const { return false; }
+  virtual std::int64_t block_tokens() const { return 16; }
+
+ protected:
+  SchedulerLimits m_limits;
+};
+
+// "vllm", "sglang" or "trtllm" (InputError naming --scheduler and listing them otherwise).
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits);
+const std::vector<std::string>& scheduler_names();
+
+std::unique_ptr<Scheduler> make_vllm_scheduler(const SchedulerLimits& limits);
+std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits);
+std::unique_ptr<Scheduler> make_trtllm_scheduler(const SchedulerLimits& limits);
+
+}  // namespace xpu

@@ -1,0 +1,108 @@
+// SGLang's scheduler: prefill first (a prefill batch runs alone whenever waiting requests can be
+// admitted), otherwise one decode step of every running request; token-level KV allocation with a
+// reservation for future output; retraction (recompute) when a decode step runs out of memory.
+#include <algorithm>
+#include <cmath>
+
+#include "sim/serve/scheduler.h"
+
+namespace xpu {
+
+namespace {
+// Rules (SGLang docs: server arguments and "Hyperparameter tuning"; python/sglang/srt/managers/
+// scheduler.py and schedule_policy.py, as summarised in their developer guide; the defaults as
+// mirrored by NVIDIA's aisimulate-core SGLang model):
+//   - get_next_batch_to_run: a new prefill batch if one can be formed, else a decode batch of all
+//     running requests. Prefill and decode do not share an iteration (enable_mixed_chunk is off).
+//   - A prefill batch takes waiting requests FCFS while the batch holds fewer than max_prefill_tokens
+//     (16384) prompt tokens and max_running_requests is not reached; a prompt longer than
+//     chunked_prefill_size (8192 on large GPUs) is split, the chunked request continuing first in
+//     the next prefill batch.
+//   - Admission is conservative: a request enters only if its prompt plus new_token_ratio x the
+//     output still to come of it and of every running request fit in the free KV tokens.
+//     new_token_ratio starts at 0.7 and decays each decode step to 0.14 x 0.7 over 600 steps; a
+//     retraction resets it.
+//   - When a decode step finds no room, requests are retracted (their KV freed, recomputed later)
+//     until it fits, starting with the least advanced: in FCFS order the newest.
+//   - Token-granular KV (page size 1); mem_fraction_static about 0.88 on an 80 GB GPU.
+class SglangScheduler : public Scheduler {
+ public:
+  explicit SglangScheduler(const SchedulerLimits& l) {
+    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : 8192;
+    m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 4096;
+    m_max_prefill = std::max<std::int64_t>(16384, m_limits.token_budget);
+  }
+  double memory_fraction() const override { return 0.88; }
+  std::int64_t block_tokens() const override { return 1; }
+  bool mixes_prefill_and_decode() const override { return false; }
+
+  Batch schedule(SchedState& st) override {
+    Batch b = prefill_batch(st);
+    if (!b.empty()) return b;
+    return decode_batch(st);
+  }
+
+ private:
+  static bool prefilling(const Sequence* s) { return s->remaining() > 1 || s->generated == 0; }
+  double reserved_tokens(const SchedState& st) const {
+    double r = 0;
+    for (const Sequence* s : st.running) r += std::ceil(static_cast<double>(s->output - s->generated) * m_ratio);
+    return r;
+  }
+
+  Batch prefill_batch(SchedState& st) {
+    Batch b;
+    std::int64_t chunk_left = m_limits.token_budget, prefill_left = m_max_prefill;
+    for (Sequence* s : st.running)  // a chunked request continues
+      if (prefilling(s) && chunk_left > 0) {
+        const std::int64_t n = std::min(s->remaining(), chunk_left);
+        if (!st.kv.grow(*s, s->computed + n)) return b;
+        b.push_back({s, n, s->computed});
+        chunk_left -= n;
+        prefill_left -= n;
+      }
+    double free_tokens = static_cast<double>(st.kv.free() * st.kv.block_tokens()) - reserved_tokens(st);
+    while (!st.waiting.empty() && chunk_left > 0 && prefill_left > 0 &&
+           static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
+      Sequence* s = st.waiting.front();
+      const std::int64_t n = std::min(s->remaining(), chunk_left);
+      const double future = std::ceil(static_cast<double>(s->output - s->generated) * m_ratio);
+      if (static_cast<double>(s->remaining()) + future > free_tokens) break;
+      if (!st.kv.grow(*s, s->computed + n)) break;
+      st.waiting.pop_front();
+      st.running.push_back(s);
+      b.push_back({s, n, s->computed});
+      free_tokens -= static_cast<double>(s->remaining()) + future;
+      chunk_left -= n;
+      prefill_left -= n;
+    }
+    return b;
+  }
+
+  Batch decode_batch(SchedState& st) {
+    Batch b;
+    for (size_t i = 0; i < st.running.size();) {
+      Sequence* s = st.running[i];
+      if (prefilling(s)) {  // a chunked prompt that found no room: it waits for the next prefill batch
+        ++i;
+        continue;
+      }
+      if (!st.grow_or_preempt(s, s->computed + 1, [&] { m_ratio = kInitRatio; })) break;
+      b.push_back({s, 1, s->computed});
+      ++i;
+    }
+    m_ratio = std::max(kInitRatio * kMinFactor, m_ratio - kInitRatio * (1 - kMinFactor) / kDecaySteps);
+    return b;
+  }
+
+  static constexpr double kInitRatio = 0.7, kMinFactor = 0.14, kDecaySteps = 600;
+  double m_ratio = kInitRatio;
+  std::int64_t m_max_prefill = 16384;
+};
+}  // namespace
+
+std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits) {
+  return std::make_unique<SglangScheduler>(limits);
+}
+
+}  // namespace xpu

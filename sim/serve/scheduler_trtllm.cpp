@@ -1,0 +1,62 @@
+// TensorRT-LLM's in-flight batching with the default GUARANTEED_NO_EVICT capacity policy: a request
+// starts only when KV blocks for its whole length are reserved, so nothing is ever preempted.
+#include <algorithm>
+
+#include "sim/serve/scheduler.h"
+
+namespace xpu {
+
+namespace {
+// Rules (TensorRT-LLM docs: "Paged Attention, IFB, and Request Scheduling", "Tuning Max Batch Size and
+// Max Num Tokens", "Useful Runtime Options: Capacity Scheduler Policy", PyTorch backend "Scheduler"):
+//   - The capacity scheduler (GUARANTEED_NO_EVICT) admits a waiting request, in arrival order, only if
+//     the KV blocks for its prompt plus its maximum output can be taken now and fewer than
+//     max_batch_size requests are active; a started request is never paused.
+//   - The micro-batch scheduler then fills one iteration of at most max_num_tokens tokens: generation
+//     requests (1 token each) and context requests (their whole prompt) in the same forward pass.
+//     A context that does not fit the tokens left waits for a later iteration; a prompt longer than
+//     max_num_tokens is split into chunks (chunked context), the only case that needs it.
+//   - Defaults: max_num_tokens 8192, max_batch_size 2048 (the LLM API / trtllm-serve defaults);
+//     free_gpu_memory_fraction 0.9 of the memory weights and activations leave; 32-token blocks
+//     (tokens_per_block).
+class TrtllmScheduler : public Scheduler {
+ public:
+  explicit TrtllmScheduler(const SchedulerLimits& l) {
+    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : 8192;
+    m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 2048;
+  }
+  double memory_fraction() const override { return 0.90; }
+  bool fraction_of_free_memory() const override { return true; }
+  std::int64_t block_tokens() const override { return 32; }
+
+  Batch schedule(SchedState& st) override {
+    Batch b;
+    std::int64_t budget = m_limits.token_budget;
+    auto take = [&](Sequence* s) {
+      const std::int64_t n = std::min(s->remaining(), budget);
+      // Blocks were reserved for the whole request at admission.
+      b.push_back({s, n, s->computed});
+      budget -= n;
+    };
+    for (Sequence* s : st.running)
+      if (s->remaining() == 1 && budget > 0) take(s);  // generation requests
+    for (Sequence* s : st.running)
+      if (s->remaining() > 1 && budget > 0 && (s->remaining() <= budget || s->remaining() > m_limits.token_budget)) take(s);
+    while (budget > 0 && !st.waiting.empty() && static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
+      Sequence* s = st.waiting.front();
+      if (s->remaining() > budget && s->remaining() <= m_limits.token_budget) break;  // waits for a fuller budget
+      if (!st.kv.grow(*s, s->input + s->output)) break;
+      st.waiting.pop_front();
+      st.running.push_back(s);
+      take(s);
+    }
+    return b;
+  }
+};
+}  // namespace
+
+std::unique_ptr<Scheduler> make_trtllm_scheduler(const SchedulerLimits& limits) {
+  return std::make_unique<TrtllmScheduler>(limits);
+}
+
+}  // namespace xpu

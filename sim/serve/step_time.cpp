@@ -1,0 +1,137 @@
+// Iteration times from the chip model: the parts of a mixed prefill/decode step, simulated on a grid.
+#include "sim/serve/step_time.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace xpu {
+
+namespace {
+std::int64_t grid_point(int k) {  // k-th grid point: 1..16, then 16 * 2^((k-16)/4)
+  if (k <= 16) return k;
+  return static_cast<std::int64_t>(std::llround(16.0 * std::pow(2.0, (k - 16) / 4.0)));
+}
+
+StepCost blend(const StepCost& a, double wa, const StepCost& b, double wb) {
+  StepCost c;
+  c.time_s = a.time_s * wa + b.time_s * wb;
+  c.events = a.events.scaled(wa);
+  c.events += b.events.scaled(wb);
+  return c;
+}
+}  // namespace
+
+std::vector<std::int64_t> ChipStepTime::bracket(std::int64_t x, std::int64_t cap) {
+  x = std::min(x, cap);
+  if (x <= 16) return {std::max<std::int64_t>(1, x)};
+  int k = 16;
+  while (grid_point(k + 1) <= x) ++k;
+  if (grid_point(k) == x) return {x};
+  return {grid_point(k), std::min(cap, grid_point(k + 1))};
+}
+
+ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate)
+    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate) {
+  m_fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
+  Scenario one = sc;
+  one.batch = 1;
+  one.input_len = 1;
+  one.output_len = 1;
+  m_weight_bytes = footprint(model, one).weight_bytes;
+}
+
+StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
+  auto key = std::make_pair(static_cast<int>(p), args);
+  auto it = m_cache.find(key);
+  if (it != m_cache.end()) return it->second;
+  Scenario s = m_sc;
+  s.input_len = 1;
+  s.output_len = 1;
+  s.phase = Phase::Decode;
+  Graph g;
+  if (p == Tokens || p == Head) {
+    s.batch = args[0];
+    g = build_step_graph(m_model, s, true, 1, m_fusion);
+    auto keep = [&](const GraphNode& n) {
+      const bool head = n.group == "head";
+      return p == Head ? head : !head && n.op.kind != OpKind::Attention;
+    };
+    g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [&](const GraphNode& n) { return !keep(n); }), g.nodes.end());
+  } else if (p == DecodeAttn) {
+    s.batch = args[0];
+    g = build_step_graph(m_model, s, true, std::min<std::int64_t>(args[1], m_model.max_position), m_fusion);
+  } else {
+    s.phase = Phase::Prefill;
+    s.batch = args[0];
+    s.input_len = args[1];
+    g = build_step_graph(m_model, s, false, 0, m_fusion);
+    for (GraphNode& n : g.nodes)  // the chunk's queries are the last Q of K keys (chunked prefill)
+      if (n.op.kind == OpKind::Attention && n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
+  }
+  if (p == DecodeAttn || p == PrefillAttn)
+    g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [](const GraphNode& n) { return n.op.kind != OpKind::Attention; }),
+                  g.nodes.end());
+  StepResult r = run_step_graph(m_chip, g, m_weight_bytes);
+  StepCost c{r.time_s, r.events};
+  m_cache.emplace(key, c);
+  return c;
+}
+
+// Multilinear interpolation over the grid cell around x (each dimension bracketed on its own).
+StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
+  std::vector<std::vector<std::int64_t>> br;
+  // Context lengths (decode context, prefill chunk and keys) stay within the model's context.
+  for (size_t d = 0; d < x.size(); ++d) {
+    const std::int64_t cap = (p == DecodeAttn && d == 1) || (p == PrefillAttn && d > 0) ? m_model.max_position : INT64_MAX;
+    const std::int64_t v = std::min<std::int64_t>(cap, std::llround(x[d]));
+    br.push_back(m_interpolate ? bracket(v, cap) : std::vector<std::int64_t>{v});
+  }
+  StepCost out;
+  const size_t corners = size_t{1} << x.size();
+  for (size_t c = 0; c < corners; ++c) {
+    std::vector<std::int64_t> at;
+    double w = 1;
+    bool valid = true;
+    for (size_t d = 0; d < x.size(); ++d) {
+      const bool hi = (c >> d) & 1;
+      const auto& b = br[d];
+      if (b.size() == 1) {
+        if (hi) valid = false;
+        at.push_back(b[0]);
+        continue;
+      }
+      const double f = std::clamp((x[d] - static_cast<double>(b[0])) / static_cast<double>(b[1] - b[0]), 0.0, 1.0);
+      w *= hi ? f : 1 - f;
+      at.push_back(b[hi ? 1 : 0]);
+    }
+    if (!valid || w <= 0) continue;
+    if (p == PrefillAttn) at[2] = std::max(at[2], at[1]);  // the keys include the chunk itself
+    out = blend(out, 1, part(p, at), w);
+  }
+  return out;
+}
+
+StepCost ChipStepTime::compose(const StepShape& s, bool grid) {
+  const bool saved = m_interpolate;
+  m_interpolate = grid && saved;
+  StepCost c;
+  if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens())}), 1);
+  if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows)}), 1);
+  if (s.decode_seqs > 0)
+    c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs),
+                                              static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}), 1);
+  if (s.prefill_chunks > 0) {
+    const double n = static_cast<double>(s.prefill_chunks);
+    const double q = std::max(1.0, std::round(static_cast<double>(s.prefill_tokens) / n));
+    const double k = std::max(q, std::round(static_cast<double>(s.prefill_kv_sum) / n));
+    c = blend(c, 1, interpolated(PrefillAttn, {n, q, k}), 1);
+  }
+  m_interpolate = saved;
+  return c;
+}
+
+StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true); }
+StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false); }
+
+}  // namespace xpu

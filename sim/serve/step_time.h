@@ -1,0 +1,53 @@
+// How long one server iteration takes on a chip: the iteration's batch composition (prefill chunks,
+// decode sequences and their contexts) turned into the model's kernels and simulated on the chip
+// model, cached on a grid of compositions so a serving study stays fast.
+#pragma once
+#include <climits>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "sim/run/model_run.h"
+#include "sim/serve/engine.h"
+
+namespace xpu {
+
+// A step is the sum of its kernels, and each kernel depends on one aspect of the composition, so the
+// step is split into four parts, each simulated on its own grid and interpolated linearly between the
+// grid points around the wanted value (exact on grid points):
+//   tokens(T):            every per-token kernel (projections, MLP, norms, RoPE, residuals, embedding)
+//                         of T = prefill + decode tokens; MLA models take the decode (absorbed) form.
+//   head(R):              final norm, LM head and sampling for R sequences.
+//   decode attention(D, C): D sequences against a mean context of C tokens (paged decode kernel).
+//   prefill attention(N, Q, K): N chunks of a mean Q new tokens against a mean K keys (causal, the
+//                         queries being the last Q positions), one batched kernel as the varlen
+//                         kernels of vLLM and TensorRT-LLM run them.
+// Grid: every integer up to 16, then four points per octave (16, 19, 23, 27, 32, ...), so a value
+// is at most 19% from the grid point below it. tests/unit/serve bounds the interpolation error
+// against direct simulation of the same composition.
+class ChipStepTime {
+ public:
+  ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true);
+  StepCost operator()(const StepShape& s);
+  StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
+  std::int64_t simulated_parts() const { return static_cast<std::int64_t>(m_cache.size()); }
+
+  // The grid points around x (one if x is on the grid), none above `cap`.
+  static std::vector<std::int64_t> bracket(std::int64_t x, std::int64_t cap = INT64_MAX);
+
+ private:
+  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn };
+  StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
+  StepCost interpolated(Part p, const std::vector<double>& x);
+  StepCost compose(const StepShape& s, bool grid);
+
+  const ChipModel& m_chip;
+  const ModelConfig& m_model;
+  Scenario m_sc;
+  FusionPolicy m_fusion;
+  double m_weight_bytes = 0;
+  bool m_interpolate = true;
+  std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> m_cache;
+};
+
+}  // namespace xpu

@@ -1,0 +1,68 @@
+"""`xpusim serve` as an inference server on a tiny model: the report's fields, the concurrency frontier,
+request sources (rate, length CSV) and bad input (one line, exit 2, nothing printed on stdout)."""
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
+BASE = ["serve", "--chip", "h100-sxm", "--model", TINY, "--dtype", "bf16"]
+
+FIELDS = ("throughput_tok_s", "throughput_tok_s_per_chip", "tok_s_per_user", "ttft_s", "ttft_p90_s", "ttft_p99_s",
+          "tpot_s", "tpot_p90_s", "tpot_p99_s", "itl_p50_s", "e2e_p50_s", "preemptions", "batch", "avg_power_w",
+          "joules_per_token", "usd_per_mtok", "kv_cache", "memory", "scheduler")
+
+
+def test_concurrency_frontier_fields(cli):
+    j = json.loads(cli(*BASE, "--input", "64", "--output", "16", "--concurrency", "1,4,16", "--requests", "32",
+                       "--format", "json").stdout)
+    for k in FIELDS:
+        assert k in j and j[k] is not None, k
+    f = j["frontier"]
+    assert [p["concurrency"] for p in f] == [1, 4, 16]
+    assert f[0]["throughput_tok_s"] < f[1]["throughput_tok_s"] < f[2]["throughput_tok_s"]
+    assert f[0]["tok_s_per_user"] > f[2]["tok_s_per_user"]
+    assert j["ttft_s"] <= j["ttft_p90_s"] <= j["ttft_p99_s"]
+    kv = j["kv_cache"]
+    assert 0 < kv["peak_used"] <= 1 and len(kv["over_time"]) > 0
+    assert j["memory"]["kv_blocks"] > 0 and j["scheduler"]["name"] == "vllm"
+
+
+def test_open_loop_and_length_csv(cli, tmp_path):
+    csv = tmp_path / "lengths.csv"
+    csv.write_text("input,output\n40,8\n100,20\n")
+    j = json.loads(cli(*BASE, "--rate", "50", "--requests", "20", "--lengths-csv", str(csv), "--scheduler", "sglang",
+                       "--format", "json").stdout)
+    assert j["load"] == "open" and j["requests"] == 20 and j["rate"] == 50
+    assert "frontier" not in j
+    table = cli(*BASE, "--input", "uniform:20:80", "--output", "8", "--requests", "16", "--scheduler", "trtllm").stdout
+    assert "trtllm scheduler" in table and "KV cache" in table and "tok/s/user" in table
+
+
+def test_bad_serving_input_is_one_line_exit_2(cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("input,output\n40,8\n40,eight\n")
+    cases = [
+        (["--concurrency", "0"], "--concurrency"),
+        (["--concurrency", "4,x"], "--concurrency"),
+        (["--rate", "0"], "--rate"),
+        (["--rate", "-2"], "--rate"),
+        (["--input", "500", "--output", "100"], "context"),
+        (["--input", "uniform:10:900"], "context"),
+        (["--lengths-csv", str(bad)], "bad.csv:3"),
+        (["--lengths-csv", str(tmp_path / "missing.csv")], "missing.csv"),
+        (["--scheduler", "vlm"], "vllm"),
+    ]
+    for args, needle in cases:
+        p = cli(*BASE, *args, check=False)
+        assert p.returncode == 2, (args, p.stderr)
+        assert needle in p.stderr, (args, p.stderr)
+        assert p.stdout == "", args
+        assert len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+
+
+def test_python_serve_matches_cli(cli):
+    import xpusim
+    py = xpusim.serve(model=TINY, input=32, output=8, dtype="bf16", concurrency=[2], requests=8)
+    j = json.loads(cli(*BASE, "--input", "32", "--output", "8", "--concurrency", "2", "--requests", "8",
+                       "--format", "json").stdout)
+    assert py["throughput_tok_s"] == j["throughput_tok_s"] and py["tok_s_per_user"] == j["tok_s_per_user"]
