@@ -8,13 +8,11 @@
 namespace xpu::gpu {
 
 GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
-    : sc_module(name),
-      target("target"),
+    : MemoryTarget(name),
       m_spec(spec),
       m_links(spec.onchip.channel, static_cast<size_t>(spec.sm.count), spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value()),
       m_l2(make_cache(spec.l2)),
       m_hbm(make_dram(spec.hbm)) {
-  target.register_b_transport(this, &GpuMemory::b_transport);
 }
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -90,23 +88,13 @@ Timing Sm::compute(const Instr& in) {
 }
 
 GpuChip::GpuChip(sc_core::sc_module_name name, const GpuSpec& spec)
-    : Chip(name, spec.launch_overhead), m_spec(spec) {
-  m_mem = std::make_unique<GpuMemory>("mem", m_spec);
-  int max_slots = 4;  // more resident blocks than this per SM never helps the kernels we lower
-  for (int i = 0; i < m_spec.sm.count; ++i) {
-    m_sms.push_back(std::make_unique<Sm>(("sm" + std::to_string(i)).c_str(), m_ctx, i, m_spec, max_slots));
-    m_sms.back()->socket.bind(m_mem->target);
-    add_executor(m_sms.back().get());
-  }
-}
+    : FamilyChip(name, spec, spec.sm.count, "sm", [](const char* n, ExecContext& ctx, int i, const GpuSpec& s) {
+        // More resident blocks than this per SM never helps the kernels we lower.
+        return std::make_unique<Sm>(n, ctx, i, s, 4);
+      }) {}
 
 int GpuChip::slots_for(const Task& t) const {
   return std::min(4, std::max(1, occupancy(m_spec, t.smem_bytes, static_cast<int>(t.threads), static_cast<int>(t.registers))));
-}
-
-void GpuChip::collect_stats(Stats& out, Tick total) const {
-  Chip::collect_stats(out, total);
-  m_mem->collect_stats(out, total);
 }
 
 }  // namespace xpu::gpu

@@ -4,27 +4,24 @@
 // Ignores: warp scheduling inside an SM (an MMA k-step is timed by tensor and shared-memory
 // throughput), register bank conflicts, L2 partition crossings, DRAM page policy.
 #pragma once
-#include <tlm_utils/multi_passthrough_target_socket.h>
-
 #include <memory>
 #include <vector>
 
 #include "chips/gpu/gpu_spec.h"
-#include "sim/engine/chip.h"
+#include "sim/engine/family_chip.h"
 #include "sim/memory/hbm.h"
 #include "sim/memory/tile_cache.h"
 
 namespace xpu::gpu {
 
-class GpuMemory : public sc_core::sc_module {
+class GpuMemory : public MemoryTarget {
  public:
-  tlm_utils::multi_passthrough_target_socket<GpuMemory> target;
   GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
-  void collect_stats(Stats& out, Tick total) const;
+  void collect_stats(Stats& out, Tick total) const override;
   double dram_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   const GpuSpec& m_spec;
   ChannelBank m_links;  // each SM's crossbar port to the L2
   std::unique_ptr<ICache> m_l2;  // chosen by l2.model
@@ -44,17 +41,11 @@ class Sm : public Executor {
   Tick m_dma_issue, m_block_launch, m_sync;
 };
 
-class GpuChip : public Chip {
+class GpuChip : public FamilyChip<GpuSpec, GpuMemory, Sm> {
  public:
   GpuChip(sc_core::sc_module_name name, const GpuSpec& spec);
   int slots_for(const Task& sample) const override;
-  void collect_stats(Stats& out, Tick total) const override;
   double dram_bytes() const override { return m_mem->dram_bytes(); }
-
- private:
-  GpuSpec m_spec;
-  std::unique_ptr<GpuMemory> m_mem;
-  std::vector<std::unique_ptr<Sm>> m_sms;
 };
 
 

@@ -8,15 +8,13 @@
 namespace xpu::maia {
 
 MaiaMemory::MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec)
-    : sc_module(name),
-      target("target"),
+    : MemoryTarget(name),
       m_spec(spec),
       m_hbm(make_dram(spec.hbm)),
       m_tile_ports(spec.onchip.channel, static_cast<size_t>(spec.tiles()), spec.tile_dma_bw()),
       m_noc_ports(spec.onchip.channel, static_cast<size_t>(spec.cluster.count), spec.noc_port_bw()),
       m_csram(spec.onchip.channel, static_cast<size_t>(spec.cluster.count), spec.csram_bw()),
       m_csram_latency(to_ticks(spec.cluster.csram_latency.value())) {
-  target.register_b_transport(this, &MaiaMemory::b_transport);
 }
 
 void MaiaMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -133,26 +131,16 @@ Timing Tile::compute(const Instr& in) {
   return {t, t + extra};
 }
 
-MaiaChip::MaiaChip(sc_core::sc_module_name name, const MaiaSpec& spec) : Chip(name, spec.launch_overhead), m_spec(spec) {
-  m_mem = std::make_unique<MaiaMemory>("mem", m_spec);
-  for (int i = 0; i < m_spec.tiles(); ++i) {
-    // Tile i belongs to cluster i / cluster.tiles (named by global index so reports aggregate "tile.ttu").
-    std::string n = "tile" + std::to_string(i);
-    m_tiles.push_back(std::make_unique<Tile>(n.c_str(), m_ctx, i, m_spec, kMaxSlots));
-    m_tiles.back()->socket.bind(m_mem->target);
-    add_executor(m_tiles.back().get());
-  }
-}
+// Tile i belongs to cluster i / cluster.tiles (named by global index so reports aggregate "tile.ttu").
+MaiaChip::MaiaChip(sc_core::sc_module_name name, const MaiaSpec& spec)
+    : FamilyChip(name, spec, spec.tiles(), "tile", [](const char* n, ExecContext& ctx, int i, const MaiaSpec& s) {
+        return std::make_unique<Tile>(n, ctx, i, s, kMaxSlots);
+      }) {}
 
 int MaiaChip::slots_for(const Task& sample) const {
   if (sample.smem_bytes == 0) return 1;
   int n = static_cast<int>(m_spec.tile.tsram.value() / sample.smem_bytes);
   return std::max(1, std::min(kMaxSlots, n));
-}
-
-void MaiaChip::collect_stats(Stats& out, Tick total) const {
-  Chip::collect_stats(out, total);
-  m_mem->collect_stats(out, total);
 }
 
 }  // namespace xpu::maia

@@ -8,27 +8,24 @@
 // Ignores: NoC topology inside the die (mesh hops), bank conflicts, the control plane's QoS, tile and
 // SRAM redundancy; HBM bank/row timing is folded into its efficiency factor.
 #pragma once
-#include <tlm_utils/multi_passthrough_target_socket.h>
-
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
 #include "chips/maia/maia_spec.h"
-#include "sim/engine/chip.h"
+#include "sim/engine/family_chip.h"
 #include "sim/memory/hbm.h"
 
 namespace xpu::maia {
 
-class MaiaMemory : public sc_core::sc_module {
+class MaiaMemory : public MemoryTarget {
  public:
-  tlm_utils::multi_passthrough_target_socket<MaiaMemory> target;
   MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec);
-  void collect_stats(Stats& out, Tick total) const;
+  void collect_stats(Stats& out, Tick total) const override;
   double hbm_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   Tick hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write, Tick horizon);
   struct InFlight {
     std::uint64_t addr;
@@ -59,7 +56,7 @@ class Tile : public Executor {
   Tick m_dma_issue, m_task_start, m_sync, m_fill;
 };
 
-class MaiaChip : public Chip {
+class MaiaChip : public FamilyChip<MaiaSpec, MaiaMemory, Tile> {
  public:
   // One resident task per tile: tile programs double-buffer inside the task (prefetch depth). Two
   // would overlap one task's epilogue with the next's prologue, but Executor keeps one per-instruction
@@ -68,15 +65,8 @@ class MaiaChip : public Chip {
   MaiaChip(sc_core::sc_module_name name, const MaiaSpec& spec);
   // Resident tasks per tile: as many as TSRAM holds (Task::smem_bytes = TSRAM footprint), at most kMaxSlots.
   int slots_for(const Task& sample) const override;
-  void collect_stats(Stats& out, Tick total) const override;
   // HBM traffic after the NoC broadcast merged identical reads (DMA level 0 counts requests).
   double dram_bytes() const override { return m_mem->hbm_bytes(); }
-  const MaiaSpec& spec() const { return m_spec; }
-
- private:
-  MaiaSpec m_spec;
-  std::unique_ptr<MaiaMemory> m_mem;
-  std::vector<std::unique_ptr<Tile>> m_tiles;
 };
 
 }  // namespace xpu::maia

@@ -9,13 +9,11 @@
 namespace xpu::tpu {
 
 TpuMemory::TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec)
-    : sc_module(name),
-      target("target"),
+    : MemoryTarget(name),
       m_spec(spec),
       m_dma(spec.onchip.channel, static_cast<size_t>(spec.tensorcores), spec.dma_bandwidth.value()),
       m_cmem(spec.onchip.channel, 1, spec.cmem_bandwidth.value()),
       m_hbm(make_dram(spec.hbm)) {
-  target.register_b_transport(this, &TpuMemory::b_transport);
 }
 
 void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -99,18 +97,9 @@ Timing TensorCore::compute(const Instr& in) {
   return {0, 0};
 }
 
-TpuChip::TpuChip(sc_core::sc_module_name name, const TpuSpec& spec) : Chip(name, spec.launch_overhead), m_spec(spec) {
-  m_mem = std::make_unique<TpuMemory>("mem", m_spec);
-  for (int i = 0; i < m_spec.tensorcores; ++i) {
-    m_cores.push_back(std::make_unique<TensorCore>(("tc" + std::to_string(i)).c_str(), m_ctx, i, m_spec));
-    m_cores.back()->socket.bind(m_mem->target);
-    add_executor(m_cores.back().get());
-  }
-}
-
-void TpuChip::collect_stats(Stats& out, Tick total) const {
-  Chip::collect_stats(out, total);
-  m_mem->collect_stats(out, total);
-}
+TpuChip::TpuChip(sc_core::sc_module_name name, const TpuSpec& spec)
+    : FamilyChip(name, spec, spec.tensorcores, "tc", [](const char* n, ExecContext& ctx, int i, const TpuSpec& s) {
+        return std::make_unique<TensorCore>(n, ctx, i, s);
+      }) {}
 
 }  // namespace xpu::tpu

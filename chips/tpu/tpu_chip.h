@@ -5,27 +5,24 @@
 // Ignores: VLIW bundle packing of the scalar unit, vector-register pressure, HBM bank timing (in the
 // HBM efficiency factor), the SparseCores, and the die-to-die link of dual-chiplet parts.
 #pragma once
-#include <tlm_utils/multi_passthrough_target_socket.h>
-
 #include <memory>
 #include <vector>
 
 #include "chips/tpu/tpu_spec.h"
-#include "sim/engine/chip.h"
+#include "sim/engine/family_chip.h"
 #include "sim/memory/hbm.h"
 
 namespace xpu::tpu {
 
 // HBM and CMEM as seen by the TensorCores' DMA engines: each core's DMA path is a serializing link
 // at dma.bandwidth; HBM channels (and CMEM) are shared by all cores.
-class TpuMemory : public sc_core::sc_module {
+class TpuMemory : public MemoryTarget {
  public:
-  tlm_utils::multi_passthrough_target_socket<TpuMemory> target;
   TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec);
-  void collect_stats(Stats& out, Tick total) const;
+  void collect_stats(Stats& out, Tick total) const override;
 
  private:
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   const TpuSpec& m_spec;
   ChannelBank m_dma;   // each TensorCore's HBM<->VMEM DMA path
   ChannelBank m_cmem;  // the shared CMEM port (one channel)
@@ -54,15 +51,9 @@ class TensorCore : public Executor {
   Tick m_dma_issue;
 };
 
-class TpuChip : public Chip {
+class TpuChip : public FamilyChip<TpuSpec, TpuMemory, TensorCore> {
  public:
   TpuChip(sc_core::sc_module_name name, const TpuSpec& spec);
-  void collect_stats(Stats& out, Tick total) const override;
-
- private:
-  TpuSpec m_spec;
-  std::unique_ptr<TpuMemory> m_mem;
-  std::vector<std::unique_ptr<TensorCore>> m_cores;
 };
 
 }  // namespace xpu::tpu

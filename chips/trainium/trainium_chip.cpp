@@ -8,15 +8,13 @@
 namespace xpu::trainium {
 
 TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec& spec)
-    : sc_module(name),
-      target("target"),
+    : MemoryTarget(name),
       m_spec(spec),
       m_next(static_cast<size_t>(spec.cores), 0),
       m_hbm(make_dram(spec.hbm)),
       m_overhead(to_ticks(spec.dma.transfer_overhead.value())) {
   for (int c = 0; c < spec.cores; ++c)
     m_dma.emplace_back(spec.onchip.channel, static_cast<size_t>(spec.dma.engines), spec.dma.engine_bandwidth.value());
-  target.register_b_transport(this, &TrainiumMemory::b_transport);
 }
 
 void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -93,18 +91,8 @@ Timing NeuronCore::compute(const Instr& in) {
 }
 
 TrainiumChip::TrainiumChip(sc_core::sc_module_name name, const TrainiumSpec& spec)
-    : Chip(name, spec.launch_overhead), m_spec(spec) {
-  m_mem = std::make_unique<TrainiumMemory>("mem", m_spec);
-  for (int i = 0; i < m_spec.cores; ++i) {
-    m_cores.push_back(std::make_unique<NeuronCore>(("core" + std::to_string(i)).c_str(), m_ctx, i, m_spec));
-    m_cores.back()->socket.bind(m_mem->target);
-    add_executor(m_cores.back().get());
-  }
-}
-
-void TrainiumChip::collect_stats(Stats& out, Tick total) const {
-  Chip::collect_stats(out, total);
-  m_mem->collect_stats(out, total);
-}
+    : FamilyChip(name, spec, spec.cores, "core", [](const char* n, ExecContext& ctx, int i, const TrainiumSpec& s) {
+        return std::make_unique<NeuronCore>(n, ctx, i, s);
+      }) {}
 
 }  // namespace xpu::trainium

@@ -7,13 +7,11 @@
 // rules of NeuronCore-v2 (the lowerings avoid relying on them), DMA queue QoS, the collective
 // cores, instruction fetch. Numbers come from the preset (sources there).
 #pragma once
-#include <tlm_utils/multi_passthrough_target_socket.h>
-
 #include <memory>
 #include <vector>
 
 #include "chips/trainium/trainium_spec.h"
-#include "sim/engine/chip.h"
+#include "sim/engine/family_chip.h"
 #include "sim/memory/hbm.h"
 
 namespace xpu::trainium {
@@ -22,14 +20,13 @@ namespace xpu::trainium {
 // ceil(partitions / partitions_per_engine) of its core's DMA engines [NKI-DMA]; each engine streams
 // its share at its own bandwidth plus a fixed per-transfer occupancy; HBM channels arbitrate between
 // cores. The transfer completes when the slowest of them does, plus the HBM access latency.
-class TrainiumMemory : public sc_core::sc_module {
+class TrainiumMemory : public MemoryTarget {
  public:
-  tlm_utils::multi_passthrough_target_socket<TrainiumMemory> target;
   TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec& spec);
-  void collect_stats(Stats& out, Tick total) const;
+  void collect_stats(Stats& out, Tick total) const override;
 
  private:
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   const TrainiumSpec& m_spec;
   std::vector<ChannelBank> m_dma;  // [core]: the core's DMA engines (queues)
   std::vector<std::uint32_t> m_next;         // rotating first engine per core
@@ -49,15 +46,9 @@ class NeuronCore : public Executor {
   Tick m_trigger;
 };
 
-class TrainiumChip : public Chip {
+class TrainiumChip : public FamilyChip<TrainiumSpec, TrainiumMemory, NeuronCore> {
  public:
   TrainiumChip(sc_core::sc_module_name name, const TrainiumSpec& spec);
-  void collect_stats(Stats& out, Tick total) const override;
-
- private:
-  TrainiumSpec m_spec;
-  std::unique_ptr<TrainiumMemory> m_mem;
-  std::vector<std::unique_ptr<NeuronCore>> m_cores;
 };
 
 }  // namespace xpu::trainium
