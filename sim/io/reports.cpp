@@ -51,7 +51,9 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["joules_per_token"] = r.power.modeled ? r.power.energy_j / tokens : 0;
   j["wall_s"] = r.wall_s;
   j["transactions"] = r.transactions;
-  j["simulated_kernels"] = r.simulated_kernels;
+  j["simulated_kernels"] = r.simulated_kernels;  // distinct kernels the result stands for
+  j["cached_kernels"] = r.cached_kernels;        // of those, taken from an earlier call's simulation
+  j["cached"] = r.cached_kernels > 0;
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& st : r.steps) {
     nlohmann::json ks = nlohmann::json::array();
@@ -90,8 +92,9 @@ std::string model_run_table(const ModelRunResult& r) {
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
     row("power", buf);
   }
-  std::snprintf(buf, sizeof buf, "%.2f s, %llu transactions, %llu kernels simulated", r.wall_s,
-                static_cast<unsigned long long>(r.transactions), static_cast<unsigned long long>(r.simulated_kernels));
+  std::snprintf(buf, sizeof buf, "%.2f s, %llu transactions, %llu kernels (%llu reused from earlier runs in this process)",
+                r.wall_s, static_cast<unsigned long long>(r.transactions),
+                static_cast<unsigned long long>(r.simulated_kernels), static_cast<unsigned long long>(r.cached_kernels));
   row("simulation", buf);
   for (const auto& st : r.steps) {
     if (st.decode && &st != &r.steps.back() && r.steps.size() > 2) continue;  // show prefill and the last decode sample

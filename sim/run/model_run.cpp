@@ -47,6 +47,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     if (!n.fused) {
       std::string key = chip_key + op_key(n.op);
       auto it = cache.find(key);
+      const bool first_in_run = st.seen.insert(key).second;
       if (it == cache.end()) {
         LowerOptions lo;
         KernelPrograms progs = chip.lower(n.op, lo);
@@ -55,11 +56,13 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
         RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
         rr.trace.clear();
         rr.stats = Stats();
-        st.transactions += rr.transactions;
-        ++st.simulated_kernels;
         it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
-      } else {
+      } else if (first_in_run) {
         ++st.cached_kernels;
+      }
+      if (first_in_run) {
+        st.transactions += it->second.first.transactions;
+        ++st.simulated_kernels;
       }
       const RunResult& rr = it->second.first;
       nr.strategy = it->second.second;
@@ -101,13 +104,13 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
     throw InputError("--tp " + std::to_string(sc.tp) + ": this build models one chip; tensor parallelism needs the "
                      "multi-chip interconnect model (use --tp 1, or lower precision / fewer sequences to fit)");
 
+  StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
     Graph g = build_step_graph(model, sc, plan.decode, plan.context_len, fusion);
-    StepGraphStats gs;
     StepResult step = run_step_graph(chip, g, r.memory.weight_bytes, &gs);
-    r.transactions += gs.transactions;
-    r.simulated_kernels += gs.simulated_kernels;
-    r.cached_kernels += gs.cached_kernels;
+    r.transactions = gs.transactions;
+    r.simulated_kernels = gs.simulated_kernels;
+    r.cached_kernels = gs.cached_kernels;
     step.decode = plan.decode;
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;

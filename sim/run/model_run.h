@@ -3,6 +3,7 @@
 // transaction by transaction, folded layers multiplied by their count.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,12 @@ struct ModelRunOptions {
 
 // Kernels of one graph simulated (or found in the process-wide cache of identical ops on the same
 // chip configuration) for a step.
+// What a run stands for, the same whether its kernels were simulated now or taken from the process's
+// cache: the distinct kernels it needs and their transactions; cached_kernels says how many of them
+// an earlier call had already simulated (so this one did not).
 struct StepGraphStats {
   std::uint64_t transactions = 0, simulated_kernels = 0, cached_kernels = 0;
+  std::set<std::string> seen;  // kernels already counted in this run
 };
 // One forward step: every unfused node of `g` lowered and simulated on `chip` (each distinct op once per
 // chip configuration and process), times summed over nodes x count. `resident_weight_bytes`: the

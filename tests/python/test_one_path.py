@@ -28,3 +28,13 @@ def test_run_cli_equals_python(cli, tiny_model):
     c = json.loads(cli("run", *args, "--format", "json").stdout)
     p = xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=4, input=64)
     assert c["tpot_s"] == p["tpot_s"] and c["power"] == p["power"]
+
+
+def test_a_cached_run_reports_what_it_stands_for(tiny_model):
+    kw = dict(chip="h100-sxm", model=tiny_model, phase="decode", batch=3, input=96)
+    first = xpusim.run(**kw)
+    again = xpusim.run(**kw)
+    assert again["cached"] and again["cached_kernels"] == again["simulated_kernels"] > 0
+    for k in ("tpot_s", "transactions", "simulated_kernels", "power"):
+        assert again[k] == first[k], k
+    assert first["transactions"] > 0
