@@ -11,7 +11,8 @@ namespace xpu {
 namespace {
 Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output,
                      const std::string& dtype, const std::string& wdtype, const std::string& kvdtype,
-                     const std::string& fusion, const std::string& routing) {
+                     const std::string& fusion, const std::string& routing, const std::string& adtype = "",
+                     int tp = 1) {
   ScenarioArgs a;
   a.phase = phase;
   a.batch = batch;
@@ -22,6 +23,8 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
   a.kvdtype = kvdtype;
   a.fusion = fusion;
   a.routing = routing;
+  a.adtype = adtype;
+  a.tp = tp;
   return make_scenario(a);
 }
 }  // namespace
@@ -32,10 +35,10 @@ void bind_run(py::module_& m) {
       [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
          const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output, const std::string& dtype,
          const std::string& wdtype, const std::string& kvdtype, const std::string& fusion, const std::string& routing,
-         bool sustained) {
+         bool sustained, const std::string& adtype, int tp) {
         auto c = load_chip(chip, sets);
         ModelConfig mc = load_model(model);
-        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing);
+        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, tp);
         ModelRunOptions o;
         o.sustained = sustained;
         ModelRunResult r;

@@ -31,6 +31,12 @@ void bind_system(py::module_& m) {
       },
       py::arg("collective"), py::arg("system"), py::arg("bytes"), py::arg("algo"), py::arg("proto"), py::arg("nodes"),
       py::arg("sets"));
+  m.def(
+      "system_config",
+      [](const std::string& system, const std::vector<std::string>& sets, int nodes) {
+        return load_system(system, sets, nodes).resolved_yaml;
+      },
+      py::arg("system"), py::arg("sets"), py::arg("nodes") = 0);
   m.def("list_systems", [] {
     std::vector<std::string> out;
     for (const auto& s : list_systems()) out.push_back(s.name);

@@ -38,3 +38,16 @@ def test_a_cached_run_reports_what_it_stands_for(tiny_model):
     for k in ("tpot_s", "transactions", "simulated_kernels", "power"):
         assert again[k] == first[k], k
     assert first["transactions"] > 0
+
+
+def test_run_takes_every_scenario_flag_of_the_cli(cli, tiny_model):
+    args = ["--chip", "h100-sxm", "--model", tiny_model, "--phase", "decode", "--batch", "2", "--input", "64",
+            "--dtype", "fp8", "--adtype", "bf16"]
+    c = json.loads(cli("run", *args, "--format", "json").stdout)
+    p = xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=2, input=64, dtype="fp8", adtype="bf16")
+    assert p["scenario"]["adtype"] == "bf16" and c["tpot_s"] == p["tpot_s"]
+    p2 = cli("run", *args, "--tp", "2", check=False)
+    import pytest
+    with pytest.raises(ValueError) as e:
+        xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=2, input=64, tp=2)
+    assert p2.returncode == 2 and "--tp 2" in p2.stderr and "--tp 2" in str(e.value)

@@ -341,3 +341,20 @@ def test_other_spec_in_the_same_folder_is_refused(tmp_path):
     xpusim.sweep(gemm_spec(), out=str(out), jobs=1)
     with pytest.raises(xpusim.SweepError, match="different spec"):
         xpusim.sweep(dict(gemm_spec(), axes=[{"key": "m", "values": [64]}]), out=str(out))
+
+
+def test_a_collective_study_sweeps_system_preset_keys(tmp_path):
+    """Axes over a system preset's keys (here the NVLink rate) through the collective study."""
+    spec = {"study": "collective", "base": {"op": "allreduce", "system": "hgx-h100x8", "bytes": "64MiB"},
+            "axes": [{"key": "scale_up.link.bandwidth", "values": ["12.5 GB/s", "25 GB/s"]}],
+            "metrics": {"busbw": "busbw_GBps", "t": "latency_s"}}
+    df = xpusim.sweep(spec, out=str(tmp_path / "out"), jobs=1)
+    assert len(df) == 2 and set(df["status"]) == {"ok"}
+    for r in df.itertuples():
+        one = xpusim.collective(op="allreduce", system="hgx-h100x8", bytes="64MiB",
+                                set={"scale_up.link.bandwidth": "%s GB/s" % r[3]})
+        assert (r.busbw, r.t) == (one["busbw_GBps"], one["latency_s"])
+    slow, fast = sorted(df.itertuples(), key=lambda r: r[3])
+    assert fast.t < slow.t  # twice the link rate, a shorter all-reduce
+    with pytest.raises(xpusim.SpecError, match="scale_up.link.bandwith"):
+        load_spec(dict(spec, axes=[{"key": "scale_up.link.bandwith", "values": ["25 GB/s"]}]))

@@ -25,7 +25,7 @@ except (AttributeError, TypeError):
 
 __all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_ops", "sweep", "load_spec",
            "InputError", "SpecError", "SweepError", "Session", "Trace", "to_perfetto", "functional", "plots",
-           "analysis", "sweeps", "sweep_spec"]
+           "analysis", "sweeps", "sweep_spec", "collective", "list_systems", "system_config"]
 
 
 def _args(kwargs):
@@ -66,11 +66,13 @@ def _sets(set):
 
 
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
-        wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None):
+        wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
-    `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, steps[...].kernels."""
+    `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, steps[...].kernels.
+    The arguments are `xpusim run`'s flags (adtype: activations only; tp: tensor-parallel degree)."""
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
-                                        wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained)))
+                                        wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
+                                        adtype or "", int(tp)))
 
 
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
@@ -113,6 +115,11 @@ def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto",
     json`): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions), algorithm, protocol,
     considered (each candidate's estimate), utilization per link class and per link."""
     return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, int(nodes), _sets(set)))
+
+
+def system_config(system="hgx-h100x8", set=None, nodes=0):
+    """The resolved system preset (YAML text) after `set` overlays, as a collective run uses it."""
+    return _xpusim.system_config(system, _sets(set), int(nodes))
 
 
 def list_systems():

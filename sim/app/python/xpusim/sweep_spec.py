@@ -22,7 +22,7 @@ import math
 import os
 import re
 
-STUDIES = ("kernel", "run", "serve", "compare")
+STUDIES = ("kernel", "run", "serve", "compare", "collective")
 TOP_KEYS = ("name", "description", "study", "base", "axes", "design", "constraints", "metrics", "report")
 AXIS_KEYS = ("key", "name", "values", "range", "log", "unit", "base")
 # Units of well-known report fields, by name suffix (a metric may state its own with `unit:`).
@@ -130,7 +130,7 @@ def study_arguments(study):
         names = {"op", "chip", "sustained"}
         names.update(n.replace("-", "_") for n in xpusim._xpusim.kernel_arg_names())
         return names
-    fn = {"run": xpusim.run, "serve": xpusim.serve, "compare": xpusim.compare}[study]
+    fn = {"run": xpusim.run, "serve": xpusim.serve, "compare": xpusim.compare, "collective": xpusim.collective}[study]
     return {n for n in inspect.signature(fn).parameters if n != "set"}
 
 
@@ -436,8 +436,49 @@ class Spec:
         return points
 
 
+_SYSTEM_KEYS = {}
+
+
+def system_keys(system):
+    """Every key of a system's resolved preset (memoized per system)."""
+    import xpusim
+    if system not in _SYSTEM_KEYS:
+        _SYSTEM_KEYS[system] = set(_flat_yaml(xpusim.system_config(system)))
+    return _SYSTEM_KEYS[system]
+
+
+def _check_system_keys(doc, base, base_set, groups):
+    """A collective study's preset keys are the system preset's: each exists in every system a point uses."""
+    import xpusim
+    systems = set()
+    for g in groups:
+        for a in g:
+            if a.key == "system":
+                systems.update(a.values)
+    if not systems:
+        systems.add(base.get("system", "hgx-h100x8"))
+    for system in sorted(systems, key=str):
+        if str(system) not in xpusim.list_systems() and not os.path.isfile(str(system)):
+            raise doc.error(("base", "system"), "unknown system '%s'%s" % (system, _nearest(str(system), xpusim.list_systems())))
+    checks = [(("base", "set", k), k) for k in base_set]
+    for gi, g in enumerate(doc.data["axes"]):
+        members = g["zip"] if isinstance(g, dict) and "zip" in g else [g]
+        for mi, m in enumerate(members):
+            path = ("axes", gi, "zip", mi, "key") if isinstance(g, dict) and "zip" in g else ("axes", gi, "key")
+            if groups[gi][mi].kind == "preset":
+                checks.append((path, groups[gi][mi].key))
+    for path, key in checks:
+        for system in sorted(systems, key=str):
+            keys = system_keys(str(system))
+            if key not in keys:
+                raise doc.error(path, "'%s' is not a study argument of `collective` nor a key of system %s%s"
+                                % (key, system, _nearest(key, keys | study_arguments("collective"))))
+
+
 def _check_preset_keys(doc, study, base, base_set, groups):
     """Every preset key (base.set and preset axes) exists in every chip a point may use."""
+    if study == "collective":
+        return _check_system_keys(doc, base, base_set, groups)
     chips = set()
     chip_axis = [a for g in groups for a in g if a.key in ("chip", "chips")]
     for a in chip_axis:  # the chips the points use: the axis's values, else the base study's chip(s)
