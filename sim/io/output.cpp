@@ -166,7 +166,11 @@ void H5TraceWriter::on_begin() {
   // run leaves nothing behind, and claiming it first keeps the claim from removing this temporary.
   make_output_dir(fs::path(m_path).parent_path().string());
   m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
-  m_file = H5Fcreate(m_tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // No modification times in object headers: the same run writes a byte-identical file.
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_obj_track_times(fcpl, 0);
+  m_file = H5Fcreate(m_tmp.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pclose(fcpl);
   if (m_file < 0) throw InputError(m_path + ": cannot create HDF5 file");
   hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
   H5Tinsert(mem, "start_ps", HOFFSET(TraceRecord, start_ps), H5T_NATIVE_INT64);
@@ -184,6 +188,7 @@ void H5TraceWriter::on_begin() {
   hsize_t n = 0, maxdims = H5S_UNLIMITED, chunk = kChunk;
   hid_t space = H5Screate_simple(1, &n, &maxdims);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(dcpl, 0);
   H5Pset_chunk(dcpl, 1, &chunk);
   H5Pset_shuffle(dcpl);
   H5Pset_deflate(dcpl, 1);
@@ -243,7 +248,10 @@ void H5TraceWriter::finish(const RunResult& r) {
     H5Tset_cset(t, H5T_CSET_UTF8);
     hsize_t cnt = v.size();
     hid_t s = H5Screate_simple(1, &cnt, nullptr);
-    hid_t d = H5Dcreate2(m_file, dname, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t d = H5Dcreate2(m_file, dname, t, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     std::vector<const char*> ptrs;
     for (const auto& x : v) ptrs.push_back(x.c_str());
     if (cnt) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
