@@ -56,3 +56,12 @@ def test_one_session_at_a_time():
         xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64)
     s.close()
     assert xpusim.kernel("gemm", m=64, n=64, k=64)["transactions"] > 0
+
+
+def test_a_kernel_session_takes_the_attention_phase_and_batch():
+    dims = dict(heads=32, kv_heads=8, seq=1024, head_dim=128, batch=8)
+    with xpusim.Session(kernel="attention", phase="decode", **dims) as s:
+        s.run()
+        t = s.now
+    assert t == xpusim.kernel("attention", phase="decode", **dims)["latency_s"]
+    assert t < xpusim.kernel("attention", phase="prefill", **dims)["latency_s"] / 2

@@ -49,14 +49,15 @@ class Session:
     result() (the final report, same fields as xpusim.kernel). Breakpoints: break_on(unit=..., kernel=...).
     """
 
-    def __init__(self, chip="h100-sxm", kernel=None, model=None, phase="decode", batch=1, input=1024,
+    def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=1024,
                  dtype="bf16", set=None, **dims):
         if (kernel is None) == (model is None):
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>")
         sets = ["%s=%s" % kv for kv in set.items()] if isinstance(set, dict) else list(set or [])
         args = {}
         if kernel is not None:
-            dims = dict(dims, dtype=dtype)
+            # phase and batch are the kernel's own dimensions here (attention --phase decode --batch 64).
+            dims = dict(dims, dtype=dtype, phase=phase, batch=batch)
             for key, value in dims.items():
                 if value is None:
                     continue
@@ -65,7 +66,8 @@ class Session:
                 args[key.replace("_", "-")] = str(value)
         elif dims:
             raise ValueError("unexpected arguments for a model session: %s" % ", ".join(sorted(dims)))
-        self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase, int(batch), int(input), dtype)
+        self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
+                                   int(batch if batch is not None else 1), int(input), dtype)
         self._units = list(self._s.units())
         self._kernels = list(self._s.kernels())
         self._breaks = []

@@ -8,8 +8,8 @@ KIND_NAMES: List[str]
 
 class Session:
     chip: str
-    def __init__(self, chip: str = ..., kernel: Optional[str] = ..., model: Optional[str] = ..., phase: str = ...,
-                 batch: int = ..., input: int = ..., dtype: str = ...,
+    def __init__(self, chip: str = ..., kernel: Optional[str] = ..., model: Optional[str] = ..., phase: Optional[str] = ...,
+                 batch: Optional[int] = ..., input: int = ..., dtype: str = ...,
                  set: Optional[Union[Mapping[str, str], Sequence[str]]] = ..., **dims: Any) -> None: ...
     def step(self) -> bool: ...
     def run_until(self, t: float) -> None: ...
