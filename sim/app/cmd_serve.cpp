@@ -81,12 +81,17 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("lengths-csv")) so.lengths_csv = vm["lengths-csv"].as<std::string>();
   so.scheduler = vm["scheduler"].as<std::string>();
   if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
-  if (vm.count("max-batch")) so.max_batch = so.limits.max_seqs = vm["max-batch"].as<std::int64_t>();
-  if (vm.count("max-seqs")) so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
+  if (vm.count("max-batch")) {
+    so.max_batch = so.limits.max_seqs = vm["max-batch"].as<std::int64_t>();
+    if (so.max_batch <= 0 || so.max_batch > 65536)
+      throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+  }
+  if (vm.count("max-seqs")) {
+    so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
+    if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
+  }
   if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
     throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
-  if (so.limits.max_seqs < 0 || ((vm.count("max-seqs") || vm.count("max-batch")) && so.limits.max_seqs == 0))
-    throw InputError("--max-seqs/--max-batch must be positive, got " + std::to_string(so.limits.max_seqs));
   if (vm.count("concurrency")) {
     so.concurrency = parse_concurrency(vm["concurrency"].as<std::string>());
     so.concurrency_given = true;
@@ -100,8 +105,6 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   so.seed = vm["seed"].as<std::uint64_t>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
   if (vm.count("tpot-slo")) so.tpot_slo_s = parse_flag_time("--tpot-slo", vm["tpot-slo"].as<std::string>());
-  if (so.max_batch < 0 || so.max_batch > 65536)
-    throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
   check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   return so;
 }
@@ -160,7 +163,8 @@ int cmd_compare(int argc, char** argv) {
   req.ttft_given = vm.count("ttft-slo") > 0;
   req.tpot_given = vm.count("tpot-slo") > 0;
   req.study = vm.count("name") ? vm["name"].as<std::string>() : req.scenario;
-  check_plain_name("--name", req.study);  // the study folder stays inside results/compare
+  // Here too: compare_study reads an empty study as "the scenario", while an explicit --name "" is an error.
+  check_plain_name("--name", req.study);
   req.model = vm["model"].as<std::string>();
   req.dtype = parse_dtype(vm["dtype"].as<std::string>());
   std::stringstream ss(vm["chips"].as<std::string>());

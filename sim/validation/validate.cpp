@@ -16,7 +16,6 @@
 #include "sim/run/registry.h"
 #include "sim/serve/serve.h"
 #include "sim/base/config.h"
-#include "sim/base/flags.h"
 #include "sim/base/limits.h"
 
 namespace fs = std::filesystem;
