@@ -66,6 +66,11 @@ struct Fabric::Impl {
   };
   std::unordered_map<Key, Tick, KeyHash> arrived;
   std::unordered_map<Key, std::pair<int, std::uint32_t>, KeyHash> waiting;
+  // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far,
+  // the count when each running kernel started, and whether a kernel has already been stretched.
+  std::vector<double> port_bytes;
+  std::vector<std::vector<double>> port_at_start;
+  std::vector<std::vector<char>> stretched;
   void push(Tick t, Ev k, int v, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
     queue.push({t, seq++, k, v, op, piece, peer});
   }
@@ -95,8 +100,20 @@ void Fabric::run() {
   s.users.resize(nv);
   s.delivered.resize(nv);
   m_vertex_end.assign(nv, 0);
+  m_stretch.assign(nv, 0);
+  s.port_bytes.assign(nv, 0.0);
+  s.port_at_start.resize(nv);
+  s.stretched.resize(nv);
+  if (m_prog.record_times) {
+    m_op_start.resize(nv);
+    m_op_end.resize(nv);
+  }
   for (size_t v = 0; v < nv; ++v) {
     size_t n = ops[v].size();
+    if (m_prog.record_times) {
+      m_op_start[v].assign(n, 0);
+      m_op_end[v].assign(n, 0);
+    }
     s.remaining[v].assign(n, 0);
     s.ready[v].assign(n, 0);
     s.users[v].assign(n, {});
@@ -119,7 +136,13 @@ void Fabric::run() {
     const CommOp& op = ops[static_cast<size_t>(e.v)][e.op];
     switch (e.kind) {
       case Impl::Ev::Start:
-        if (op.kind == CommOp::Kind::Send) {
+        if (m_prog.record_times) m_op_start[static_cast<size_t>(e.v)][e.op] = now;
+        if (op.kind == CommOp::Kind::Compute) {
+          auto& at = s.port_at_start[static_cast<size_t>(e.v)];
+          if (at.empty()) at.assign(ops[static_cast<size_t>(e.v)].size(), 0.0);
+          at[e.op] = s.port_bytes[static_cast<size_t>(e.v)];
+          s.push(now + op.work, Impl::Ev::Complete, e.v, e.op);
+        } else if (op.kind == CommOp::Kind::Send) {
           s.push(now, Impl::Ev::Piece, e.v, e.op, 0);
         } else if (op.kind == CommOp::Kind::Recv) {
           Impl::Key k{op.peers.at(0), e.v, op.tag};
@@ -137,10 +160,12 @@ void Fabric::run() {
         }
         break;
       case Impl::Ev::Piece: {
-        double total = static_cast<double>(op.bytes) * m_prog.wire_factor;
+        double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
         double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
         std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
         double bytes = total / pieces;
+        const double payload = static_cast<double>(op.bytes) / pieces;
+        s.port_bytes[static_cast<size_t>(e.v)] += payload;  // read once, even when multicast
         Tick next = -1;
         for (int dst : op.peers) {
           const std::vector<int>& path = m_topo.route(e.v, dst);
@@ -156,6 +181,7 @@ void Fabric::run() {
             tail = end + link.latency();
           }
           if (path.empty()) tail = now;
+          s.port_bytes[static_cast<size_t>(dst)] += payload;
           Tick& d = s.delivered[static_cast<size_t>(e.v)][e.op];
           d = std::max(d, tail);
           if (e.piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, e.v, e.op, 0, dst);
@@ -176,6 +202,8 @@ void Fabric::run() {
         break;
       }
       case Impl::Ev::Complete:
+        if (op.kind == CommOp::Kind::Compute && stretch_kernel(e.v, e.op, now)) break;
+        if (m_prog.record_times) m_op_end[static_cast<size_t>(e.v)][e.op] = now;
         m_end = std::max(m_end, now);
         m_vertex_end[static_cast<size_t>(e.v)] = std::max(m_vertex_end[static_cast<size_t>(e.v)], now);
         for (auto u : s.users[static_cast<size_t>(e.v)][e.op]) {
@@ -197,11 +225,38 @@ void Fabric::run() {
   sc_core::sc_stop();
 }
 
+// A kernel and the collective traffic through its chip's memory during it share one memory
+// bandwidth B: the kernel cannot end before (its own bytes + the collectives' bytes) / B has passed
+// since it started. Compute-bound kernels absorb the traffic in their memory slack; memory-bound
+// ones stretch by it. Decided once, at the kernel's nominal end (traffic arriving in the stretch
+// itself is not charged again).
+bool Fabric::stretch_kernel(int v, std::uint32_t op_index, Tick now) {
+  Impl& s = *m_impl;
+  const size_t vi = static_cast<size_t>(v);
+  const double B = vi < m_prog.hbm_Bps.size() ? m_prog.hbm_Bps[vi] : 0.0;
+  if (B <= 0) return false;
+  auto& done = s.stretched[vi];
+  if (done.empty()) done.assign(m_prog.ops[vi].size(), 0);
+  if (done[op_index]) return false;
+  done[op_index] = 1;
+  const CommOp& op = m_prog.ops[vi][op_index];
+  const double traffic = s.port_bytes[vi] - s.port_at_start[vi][op_index];
+  if (traffic <= 0) return false;
+  const Tick need = transfer_ticks(op.hbm_bytes + traffic, B);
+  if (need <= op.work) return false;
+  m_stretch[vi] += need - op.work;
+  s.push(now + (need - op.work), Impl::Ev::Complete, v, op_index);
+  return true;
+}
+
 FabricResult Fabric::result() const {
   FabricResult r;
   r.end = m_end;
   r.vertex_end = m_vertex_end;
   r.pieces = m_pieces;
+  r.op_start = m_op_start;
+  r.op_end = m_op_end;
+  r.stretch = m_stretch;
   double total = to_seconds(m_end);
   for (size_t l = 0; l < m_links.size(); ++l) {
     r.link_busy.push_back(m_links[l]->busy_ticks());

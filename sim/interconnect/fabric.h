@@ -25,6 +25,9 @@ struct FabricResult {
   std::vector<double> link_bytes;      // wire bytes per topology link
   Tick reduce_busy = 0;                // in-network reduction engines, all switches
   std::uint64_t pieces = 0;            // link transfers simulated
+  // With CommProgram::record_times: every operation's start (dependencies met, delay passed) and end.
+  std::vector<std::vector<Tick>> op_start, op_end;
+  std::vector<Tick> stretch;           // per vertex: time its kernels lost to collective memory traffic
   Stats stats;                         // top.fabric.<link>.busy_s ... with unit and meaning
 };
 
@@ -40,6 +43,7 @@ class Fabric : public sc_core::sc_module {
  private:
   struct Impl;
   void run();
+  bool stretch_kernel(int v, std::uint32_t op_index, Tick now);
   const Topology& m_topo;
   const CommProgram& m_prog;
   std::vector<std::unique_ptr<ILink>> m_links;
@@ -49,6 +53,8 @@ class Fabric : public sc_core::sc_module {
   std::string m_error;
   Tick m_end = 0;
   std::vector<Tick> m_vertex_end;
+  std::vector<std::vector<Tick>> m_op_start, m_op_end;
+  std::vector<Tick> m_stretch;
   std::uint64_t m_pieces = 0;
 };
 

@@ -1,0 +1,286 @@
+#include "sim/system/runtime.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "sim/base/error.h"
+#include "sim/engine/chip.h"
+
+namespace xpu {
+
+namespace {
+
+std::string ranks_str(const std::vector<int>& g) {
+  return g.empty() ? "[]" : "[" + std::to_string(g.front()) + ".." + std::to_string(g.back()) + "]";
+}
+
+// Torus block of g consecutive ranks: whole leading dimensions, then a divisor of the next one.
+void torus_block(SystemSpec& sub, const SystemSpec& s, int g, const std::vector<int>& group) {
+  std::vector<int> dims;
+  std::vector<bool> wrap;
+  std::vector<Bandwidth> bw;
+  int prod = 1;
+  for (size_t d = 0; d < s.dims.size() && prod < g; ++d) {
+    const int take = g / prod >= s.dims[d] ? s.dims[d] : g / prod;
+    if ((g / prod) % take != 0 && take != s.dims[d]) break;
+    if (s.dims[d] % take != 0) break;
+    dims.push_back(take);
+    wrap.push_back(s.wrap[d] && take == s.dims[d]);
+    if (!s.dim_bandwidth.empty()) bw.push_back(s.dim_bandwidth[d]);
+    prod *= take;
+  }
+  if (prod != g)
+    throw InputError(s.file + ": ranks " + ranks_str(group) + " do not form a block of the " + std::to_string(s.chips) +
+                     "-chip torus (a communicator of " + std::to_string(g) + " chips needs whole leading dimensions)");
+  sub.dims = dims;
+  sub.wrap = wrap;
+  sub.dim_bandwidth = bw;
+  sub.chips = g;
+  sub.nodes = 1;
+}
+
+}  // namespace
+
+GroupSystem group_system(const Topology& full, const std::vector<int>& group) {
+  const SystemSpec& s = full.spec();
+  const int g = static_cast<int>(group.size());
+  GroupSystem out;
+  out.spec = s;
+  if (g < 1 || g > full.ranks())
+    throw InputError(s.file + ": a communicator of " + std::to_string(g) + " ranks on a system of " +
+                     std::to_string(full.ranks()) + " chips");
+  for (int i = 0; i < g; ++i)
+    if (group[static_cast<size_t>(i)] != group[0] + i || (g < full.ranks() && group[0] % std::min(g, s.chips) != 0))
+      throw InputError(s.file + ": communicator ranks " + ranks_str(group) +
+                       " are not an aligned block of consecutive chips (layouts place groups that way)");
+  if (g < full.ranks()) {
+    if (g > s.chips) {
+      if (g % s.chips != 0)
+        throw InputError(s.file + ": a communicator of " + std::to_string(g) + " chips spans part of a node (" +
+                         std::to_string(s.chips) + " chips per node)");
+      out.spec.nodes = g / s.chips;
+    } else if (s.topology == "torus") {
+      torus_block(out.spec, s, g, group);
+    } else {
+      out.spec.chips = g;
+      out.spec.nodes = 1;
+      if (s.topology == "mesh_groups") out.spec.group = std::min(s.group, g);
+    }
+  }
+  Topology sub(out.spec);
+  std::map<std::string, int> by_name;
+  for (size_t v = 0; v < full.vertices().size(); ++v) by_name[full.vertices()[v].name] = static_cast<int>(v);
+  for (size_t v = 0; v < sub.vertices().size(); ++v) {
+    const Vertex& x = sub.vertices()[v];
+    int mapped = -1;
+    if (static_cast<int>(v) < sub.ranks()) {
+      mapped = group[v];
+    } else if (x.name.rfind("rail", 0) == 0) {
+      const int local = std::stoi(x.name.substr(4));
+      mapped = by_name.at("rail" + std::to_string(group[static_cast<size_t>(local)] % s.chips));
+    } else {  // a node's scale-up switch
+      const int first = group[static_cast<size_t>(x.node * out.spec.chips)];
+      mapped = full.node_switch(first / s.chips);
+    }
+    if (mapped < 0) throw std::logic_error("group_system: no vertex for " + x.name);
+    out.vertex_map.push_back(mapped);
+  }
+  return out;
+}
+
+namespace {
+
+// One communicator's collective, lowered on its own sub-system (the library tunes per communicator).
+struct Lowered {
+  CommProgram prog;
+  std::string algorithm;
+  std::uint32_t max_tag = 0;
+};
+
+using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>>;
+
+std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
+  Topology t(gs.spec);
+  CollectiveRequest r = req;
+  if (r.algorithm == "auto" || r.protocol == "auto") {
+    CollectiveChoice c = choose_collective(t, req);
+    r.algorithm = c.algorithm;
+    r.protocol = c.protocol;
+  }
+  auto out = std::make_shared<Lowered>();
+  out->prog = lower_collective(t, r);
+  out->algorithm = r.algorithm + "/" + r.protocol;
+  for (const auto& v : out->prog.ops)
+    for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
+  return out;
+}
+
+// Appends one sub-program vertex's operations to a system vertex, remapping peers and tags; ops
+// without a dependency wait for `launch` (when >= 0).
+std::vector<std::uint32_t> append_ops(std::vector<CommOp>& dst, const std::vector<CommOp>& src, const Lowered& low,
+                                      const GroupSystem& gs, std::uint32_t tag_base, int launch) {
+  const auto base = static_cast<std::uint32_t>(dst.size());
+  std::vector<std::uint32_t> added;
+  for (const CommOp& o : src) {
+    CommOp c = o;
+    for (int& p : c.peers) p = gs.vertex_map[static_cast<size_t>(p)];
+    if (c.kind != CommOp::Kind::Reduce) c.tag = o.tag + tag_base;
+    for (auto& d : c.deps) d += base;
+    if (c.deps.empty() && launch >= 0) c.deps.push_back(static_cast<std::uint32_t>(launch));
+    if (c.kind == CommOp::Kind::Send) c.wire_factor = static_cast<float>(low.prog.wire_factor);
+    added.push_back(static_cast<std::uint32_t>(dst.size()));
+    dst.push_back(std::move(c));
+  }
+  return added;
+}
+
+std::uint32_t push_marker(std::vector<CommOp>& ops, std::vector<std::uint32_t> deps) {
+  CommOp m;
+  m.kind = CommOp::Kind::Compute;
+  m.deps = std::move(deps);
+  ops.push_back(std::move(m));
+  return static_cast<std::uint32_t>(ops.size() - 1);
+}
+
+struct Merge {
+  const SystemSpec& spec;
+  const Topology& topo;
+  const SystemWork& work;
+  CommProgram merged;
+  std::vector<GroupSystem> groups;
+  std::vector<std::shared_ptr<const Lowered>> lowered;
+  std::vector<std::uint32_t> tag_base;
+  std::uint32_t p2p_base = 1;
+  // Per device, per StreamOp: the merged operations that start and end it.
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> span;
+
+  void lower_all() {
+    std::map<LowerKey, std::shared_ptr<const Lowered>> cache;
+    std::uint32_t next = 1;
+    for (const CollectiveCall& c : work.collectives) {
+      groups.push_back(group_system(topo, c.group));
+      const SystemSpec& g = groups.back().spec;
+      LowerKey key{g.chips, g.nodes, c.req.bytes, c.req.algorithm + "/" + c.req.protocol,
+                   std::to_string(static_cast<int>(c.req.kind)), g.dims};
+      auto it = cache.find(key);
+      if (it == cache.end()) it = cache.emplace(key, lower_call(groups.back(), c.req)).first;
+      lowered.push_back(it->second);
+      tag_base.push_back(next);
+      next += it->second->max_tag + 1;
+    }
+    p2p_base = next;
+  }
+
+  void device(int r) {
+    std::vector<CommOp>& ops = merged.ops[static_cast<size_t>(r)];
+    const auto& list = work.devices[static_cast<size_t>(r)];
+    std::vector<int> last(2, -1);
+    std::vector<std::uint32_t> done(list.size());
+    span[static_cast<size_t>(r)].resize(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      const StreamOp& op = list[i];
+      const int st = work.overlap ? std::clamp(op.stream, 0, 1) : 0;
+      std::vector<std::uint32_t> deps;
+      if (last[static_cast<size_t>(st)] >= 0) deps.push_back(static_cast<std::uint32_t>(last[static_cast<size_t>(st)]));
+      for (int w : op.waits) deps.push_back(done.at(static_cast<size_t>(w)));
+      std::uint32_t first = 0, end = 0;
+      if (op.kind == StreamOp::Kind::Collective) {
+        first = push_marker(ops, deps);
+        end = append_collective(r, op.collective, first);
+      } else {
+        CommOp c;
+        c.deps = deps;
+        if (op.kind == StreamOp::Kind::Kernel) {
+          c.kind = CommOp::Kind::Compute;
+          c.work = op.work;
+          c.hbm_bytes = op.hbm_bytes;
+        } else {
+          c.kind = op.kind == StreamOp::Kind::Send ? CommOp::Kind::Send : CommOp::Kind::Recv;
+          c.peers = {op.peer};
+          c.bytes = op.kind == StreamOp::Kind::Send ? op.bytes : 0;
+          c.tag = op.tag + p2p_base;
+          if (op.kind == StreamOp::Kind::Send) c.delay = to_ticks(spec.launch_latency.value());
+        }
+        ops.push_back(std::move(c));
+        first = end = static_cast<std::uint32_t>(ops.size() - 1);
+      }
+      span[static_cast<size_t>(r)][i] = {first, end};
+      done[i] = end;
+      last[static_cast<size_t>(st)] = static_cast<int>(end);
+    }
+  }
+
+  // The device's part of collective `c` after `launch`; returns the marker of its completion.
+  std::uint32_t append_collective(int r, int c, std::uint32_t launch) {
+    const CollectiveCall& call = work.collectives.at(static_cast<size_t>(c));
+    auto pos = std::find(call.group.begin(), call.group.end(), r);
+    if (pos == call.group.end())
+      throw std::logic_error("runtime: rank " + std::to_string(r) + " is not in communicator " + call.label);
+    const size_t sv = static_cast<size_t>(pos - call.group.begin());
+    const Lowered& low = *lowered[static_cast<size_t>(c)];
+    auto added = append_ops(merged.ops[static_cast<size_t>(r)], low.prog.ops[sv], low, groups[static_cast<size_t>(c)],
+                            tag_base[static_cast<size_t>(c)], static_cast<int>(launch));
+    added.push_back(launch);
+    return push_marker(merged.ops[static_cast<size_t>(r)], added);
+  }
+
+  // Switches that reduce or multicast inside a collective run their part once per call.
+  void switches() {
+    for (size_t c = 0; c < work.collectives.size(); ++c) {
+      const GroupSystem& gs = groups[c];
+      const Lowered& low = *lowered[c];
+      for (size_t sv = work.collectives[c].group.size(); sv < low.prog.ops.size(); ++sv)
+        append_ops(merged.ops[static_cast<size_t>(gs.vertex_map[sv])], low.prog.ops[sv], low, gs, tag_base[c], -1);
+    }
+  }
+};
+
+}  // namespace
+
+RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
+  Topology topo(spec);
+  if (static_cast<int>(work.devices.size()) > topo.ranks())
+    throw InputError(spec.file + ": work for " + std::to_string(work.devices.size()) + " devices on a system of " +
+                     std::to_string(topo.ranks()) + " chips");
+  Merge m{spec, topo, work, {}, {}, {}, {}, 1, {}};
+  m.merged.ops.resize(topo.vertices().size());
+  m.merged.hbm_Bps = work.hbm_Bps;
+  m.merged.hbm_Bps.resize(topo.vertices().size(), 0.0);
+  m.merged.record_times = true;
+  m.merged.collective = "runtime";
+  m.span.resize(work.devices.size());
+  m.lower_all();
+  for (size_t r = 0; r < work.devices.size(); ++r) m.device(static_cast<int>(r));
+  m.switches();
+
+  fresh_systemc_kernel();
+  FabricResult fr;
+  {
+    Fabric fabric("fabric", topo, m.merged);
+    sc_core::sc_start();
+    if (!fabric.error().empty()) throw std::logic_error(fabric.error());
+    if (!fabric.finished()) throw std::logic_error("system runtime stopped before every device finished");
+    fr = fabric.result();
+  }
+  RuntimeResult out;
+  out.end = fr.end;
+  out.pieces = fr.pieces;
+  out.operations = m.merged.op_count();
+  out.stretch = fr.stretch;
+  for (size_t r = 0; r < work.devices.size(); ++r) {
+    out.device_end.push_back(fr.vertex_end[r]);
+    out.op_start.emplace_back();
+    out.op_end.emplace_back();
+    for (const auto& [a, b] : m.span[r]) {
+      out.op_start.back().push_back(fr.op_start[r][a]);
+      out.op_end.back().push_back(fr.op_end[r][b]);
+    }
+  }
+  for (const auto& l : m.lowered) out.algorithm.push_back(l->algorithm);
+  out.fabric = std::move(fr);
+  return out;
+}
+
+}  // namespace xpu

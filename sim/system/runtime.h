@@ -1,0 +1,74 @@
+// The system runtime: every device of a system executes its op stream (kernels already timed on its
+// chip, collectives on communicators of ranks, point-to-point sends between pipeline stages) in one
+// simulation, through streams with events between them, as CUDA streams, XLA's async collectives and
+// Neuron's collective engines run them. Kernels and all collective traffic share one event-driven
+// executor over the SystemC fabric (sim/interconnect/fabric.h), so overlap, waiting and contention
+// (on links, switch ports and each chip's memory) come out of the simulation.
+//
+// Streams: ops of a device run in program order per stream; stream 0 computes, stream 1
+// communicates. An op also waits for the ops named in its `waits` (events). With overlap off (the
+// software runs collectives in line, as vLLM's and TensorRT-LLM's tensor parallelism do) every op
+// runs on one stream, so a collective waits for the kernel before it and the next kernel waits for it.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/collective/collective.h"
+#include "sim/interconnect/fabric.h"
+#include "sim/interconnect/system_spec.h"
+
+namespace xpu {
+
+struct StreamOp {
+  enum class Kind : std::uint8_t { Kernel, Collective, Send, Recv };
+  Kind kind = Kind::Kernel;
+  int stream = 0;            // 0 compute, 1 communication
+  std::string label;
+  Tick work = 0;             // Kernel: its time alone on the chip
+  double hbm_bytes = 0;      // Kernel: device-memory traffic
+  int collective = -1;       // Collective: index into SystemWork::collectives
+  int peer = -1;             // Send: destination rank; Recv: source rank
+  std::uint64_t bytes = 0;   // Send: payload
+  std::uint32_t tag = 0;     // Send/Recv: matches the pair (unique per source, destination)
+  std::vector<int> waits;    // events: earlier ops (indices in this device's list) it also waits for
+};
+
+struct CollectiveCall {
+  CollectiveRequest req;
+  std::vector<int> group;    // system ranks of the communicator, in its rank order
+  std::string label;
+};
+
+struct SystemWork {
+  std::vector<std::vector<StreamOp>> devices;  // per system rank (a rank without work: empty)
+  std::vector<CollectiveCall> collectives;
+  bool overlap = false;                        // streams run concurrently (else one in-order stream)
+  std::vector<double> hbm_Bps;                 // per rank: device-memory bandwidth shared with collectives
+};
+
+struct RuntimeResult {
+  Tick end = 0;
+  std::vector<Tick> device_end;
+  std::vector<std::vector<Tick>> op_start, op_end;  // per device, per StreamOp
+  std::vector<std::string> algorithm;               // per collective call: "ring/ll128", "nvls/simple"
+  std::vector<Tick> stretch;                        // per device: kernel time lost to collective traffic
+  std::uint64_t pieces = 0, operations = 0;
+  FabricResult fabric;                              // link statistics
+};
+
+// The sub-system a communicator of `group` ranks spans (a switch node or several, a torus block, a
+// mesh group) and where each of its vertices sits in the whole system. InputError when the ranks do
+// not form such a block (the layouts place tensor-parallel groups on consecutive ranks).
+struct GroupSystem {
+  SystemSpec spec;
+  std::vector<int> vertex_map;  // group-topology vertex -> system-topology vertex
+};
+GroupSystem group_system(const Topology& full, const std::vector<int>& group);
+
+// Runs the work of every device on `spec`'s fabric. Collectives are chosen (algorithm, protocol) per
+// communicator as the library would for that group and size; identical calls are lowered once.
+RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work);
+
+}  // namespace xpu

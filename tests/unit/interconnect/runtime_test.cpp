@@ -1,0 +1,127 @@
+// The system runtime: streams, events, collectives on communicators and memory contention between a
+// chip's kernels and its collective traffic.
+#include <gtest/gtest.h>
+
+#include "sim/system/collective_run.h"
+#include "sim/system/runtime.h"
+#include "tests/unit/interconnect/systems_test_util.h"
+
+using namespace xpu;
+
+namespace {
+StreamOp kernel(double us, double hbm_bytes = 0) {
+  StreamOp k;
+  k.kind = StreamOp::Kind::Kernel;
+  k.work = to_ticks(us * 1e-6);
+  k.hbm_bytes = hbm_bytes;
+  return k;
+}
+StreamOp coll(int c, int stream = 1) {
+  StreamOp o;
+  o.kind = StreamOp::Kind::Collective;
+  o.collective = c;
+  o.stream = stream;
+  return o;
+}
+CollectiveCall allreduce(std::uint64_t bytes, std::vector<int> group) {
+  CollectiveCall c;
+  c.req.kind = CollKind::AllReduce;
+  c.req.bytes = bytes;
+  c.group = std::move(group);
+  c.label = "ar";
+  return c;
+}
+double standalone_allreduce_s(const SystemSpec& full, int ranks, std::uint64_t bytes) {
+  SystemSpec s = full;
+  s.chips = ranks;
+  CollectiveRequest r;
+  r.bytes = bytes;
+  return run_collective(s, r).latency_s;
+}
+}  // namespace
+
+TEST(Runtime, OneStreamIsTheSumOfItsKernels) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  w.devices = {{kernel(3), kernel(5), kernel(7)}};
+  RuntimeResult r = run_system(s, w);
+  EXPECT_EQ(r.end, to_ticks(3e-6) + to_ticks(5e-6) + to_ticks(7e-6));
+  ASSERT_EQ(r.op_end[0].size(), 3u);
+  EXPECT_EQ(r.op_start[0][1], to_ticks(3e-6));
+}
+
+TEST(Runtime, InLineCollectiveTakesItsStandaloneTime) {
+  SystemSpec s = load_system("hgx-h100x8");
+  const std::uint64_t bytes = 16 << 20;
+  SystemWork w;
+  w.collectives = {allreduce(bytes, {0, 1, 2, 3})};
+  for (int r = 0; r < 4; ++r) w.devices.push_back({kernel(10), coll(0), kernel(10)});
+  RuntimeResult rr = run_system(s, w);
+  const double ar = standalone_allreduce_s(s, 4, bytes);
+  EXPECT_NEAR(to_seconds(rr.end), 20e-6 + ar, 0.02 * ar);
+  EXPECT_FALSE(rr.algorithm.at(0).empty());
+}
+
+TEST(Runtime, OverlapHidesAnIndependentCollective) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  w.collectives = {allreduce(8 << 20, {0, 1})};
+  for (int r = 0; r < 2; ++r) w.devices.push_back({coll(0), kernel(200)});  // compute does not wait for it
+  RuntimeResult serial = run_system(s, w);
+  w.overlap = true;
+  RuntimeResult overlapped = run_system(s, w);
+  EXPECT_LT(overlapped.end, serial.end);
+  EXPECT_NEAR(to_seconds(overlapped.end), 200e-6, 1e-9);  // an 8 MiB all-reduce hides under 200 us
+  // An event makes the kernel wait for the collective again.
+  for (auto& d : w.devices) d[1].waits = {0};
+  EXPECT_EQ(run_system(s, w).end, serial.end);
+}
+
+TEST(Runtime, MemoryBoundKernelStretchesUnderCollectiveTraffic) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  w.overlap = true;
+  const double B = 3.35e12;
+  w.hbm_Bps = {B, B};
+  w.collectives = {allreduce(64 << 20, {0, 1})};
+  // A kernel that keeps memory busy for its whole 100 us versus one that uses 10% of it.
+  for (double share : {1.0, 0.1}) {
+    w.devices.clear();
+    for (int r = 0; r < 2; ++r) w.devices.push_back({coll(0), kernel(100, share * B * 100e-6)});
+    RuntimeResult rr = run_system(s, w);
+    if (share == 1.0) EXPECT_GT(rr.stretch[0], 0);
+    else EXPECT_EQ(rr.stretch[0], 0);
+  }
+}
+
+TEST(Runtime, PointToPointBetweenStages) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  StreamOp send, recv;
+  send.kind = StreamOp::Kind::Send;
+  send.peer = 1;
+  send.bytes = 1 << 20;
+  send.tag = 7;
+  recv.kind = StreamOp::Kind::Recv;
+  recv.peer = 0;
+  recv.tag = 7;
+  w.devices = {{kernel(10), send}, {recv, kernel(10)}};
+  RuntimeResult rr = run_system(s, w);
+  EXPECT_GT(rr.op_start[1][1], to_ticks(10e-6));  // stage 1 starts after stage 0's activations arrive
+  EXPECT_GT(to_seconds(rr.end), 20e-6 + (1 << 20) / 450e9);
+}
+
+TEST(Runtime, GroupSystemsAreBlocksOfTheirSystem) {
+  SystemSpec h = load_system("hgx-h100x8");
+  Topology th(h);
+  GroupSystem g = group_system(th, {4, 5, 6, 7});
+  EXPECT_EQ(g.spec.chips, 4);
+  EXPECT_EQ(g.vertex_map[0], 4);
+  EXPECT_EQ(g.vertex_map[4], th.node_switch(0));
+  EXPECT_NE(test::input_error_of([&] { group_system(th, {1, 2}); }), "");
+  SystemSpec t = load_system("tpu-v6e-8");
+  Topology tt(t);
+  GroupSystem b = group_system(tt, {4, 5, 6, 7});
+  EXPECT_EQ(b.spec.chips, 4);
+  EXPECT_EQ(Topology(b.spec).ranks(), 4);
+}
