@@ -124,7 +124,6 @@ void Fabric::run() {
       if (ops[v][i].deps.empty()) s.push(ops[v][i].delay, Impl::Ev::Start, static_cast<int>(v), static_cast<std::uint32_t>(i));
     }
   }
-  const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
   while (!s.queue.empty()) {
     Impl::Event e = s.queue.top();
     s.queue.pop();
@@ -159,37 +158,9 @@ void Fabric::run() {
           s.push(end, Impl::Ev::Complete, e.v, e.op);
         }
         break;
-      case Impl::Ev::Piece: {
-        double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
-        double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
-        std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
-        double bytes = total / pieces;
-        const double payload = static_cast<double>(op.bytes) / pieces;
-        s.port_bytes[static_cast<size_t>(e.v)] += payload;  // read once, even when multicast
-        Tick next = -1;
-        for (int dst : op.peers) {
-          const std::vector<int>& path = m_topo.route(e.v, dst);
-          Tick head = now, tail = 0;
-          if (e.piece == 0)
-            for (int l : path) head += m_links[static_cast<size_t>(l)]->message_overhead();
-          for (size_t h = 0; h < path.size(); ++h) {
-            ILink& link = *m_links[static_cast<size_t>(path[h])];
-            Tick end = link.carry(head, tail, bytes, now);
-            ++m_pieces;
-            if (h == 0) next = next < 0 ? end : std::min(next, end);
-            head = end - link.serialize(bytes) + link.latency();
-            tail = end + link.latency();
-          }
-          if (path.empty()) tail = now;
-          s.port_bytes[static_cast<size_t>(dst)] += payload;
-          Tick& d = s.delivered[static_cast<size_t>(e.v)][e.op];
-          d = std::max(d, tail);
-          if (e.piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, e.v, e.op, 0, dst);
-        }
-        if (e.piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, e.v, e.op, e.piece + 1);
-        else s.push(s.delivered[static_cast<size_t>(e.v)][e.op], Impl::Ev::Complete, e.v, e.op);
+      case Impl::Ev::Piece:
+        send_piece(e.v, e.op, e.piece, now);
         break;
-      }
       case Impl::Ev::Deliver: {
         Impl::Key k{e.v, e.peer, op.tag};
         auto it = s.waiting.find(k);
@@ -223,6 +194,41 @@ void Fabric::run() {
   }
   m_finished = true;
   sc_core::sc_stop();
+}
+
+// One piece of a Send: serialized on every link of its route to each destination, cut-through.
+void Fabric::send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick now) {
+  Impl& s = *m_impl;
+  const CommOp& op = m_prog.ops[static_cast<size_t>(v)][op_index];
+  const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
+  double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
+  double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
+  std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
+  double bytes = total / pieces;
+  const double payload = static_cast<double>(op.bytes) / pieces;
+  s.port_bytes[static_cast<size_t>(v)] += payload;  // read once, even when multicast
+  Tick next = -1;
+  for (int dst : op.peers) {
+    const std::vector<int>& path = m_topo.route(v, dst);
+    Tick head = now, tail = 0;
+    if (piece == 0)
+      for (int l : path) head += m_links[static_cast<size_t>(l)]->message_overhead();
+    for (size_t h = 0; h < path.size(); ++h) {
+      ILink& link = *m_links[static_cast<size_t>(path[h])];
+      Tick end = link.carry(head, tail, bytes, now);
+      ++m_pieces;
+      if (h == 0) next = next < 0 ? end : std::min(next, end);
+      head = end - link.serialize(bytes) + link.latency();
+      tail = end + link.latency();
+    }
+    if (path.empty()) tail = now;
+    s.port_bytes[static_cast<size_t>(dst)] += payload;
+    Tick& d = s.delivered[static_cast<size_t>(v)][op_index];
+    d = std::max(d, tail);
+    if (piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, v, op_index, 0, dst);
+  }
+  if (piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, v, op_index, piece + 1);
+  else s.push(s.delivered[static_cast<size_t>(v)][op_index], Impl::Ev::Complete, v, op_index);
 }
 
 // A kernel and the collective traffic through its chip's memory during it share one memory

@@ -44,6 +44,7 @@ class Fabric : public sc_core::sc_module {
   struct Impl;
   void run();
   bool stretch_kernel(int v, std::uint32_t op_index, Tick now);
+  void send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick now);
   const Topology& m_topo;
   const CommProgram& m_prog;
   std::vector<std::unique_ptr<ILink>> m_links;
