@@ -19,7 +19,7 @@ FAMILIES = ("gpu", "tpu", "trainium", "maia")
 # list may only shrink: an entry that is no longer too long is itself reported, so it gets removed.
 KNOWN_LONG = set()
 BELOW_CHIPS = ["sim/base", "sim/engine", "sim/memory", "sim/interconnect", "sim/power", "sim/cost"]
-BELOW_RUN = BELOW_CHIPS + ["workloads", "kernels", "chips"]
+BELOW_RUN = BELOW_CHIPS + ["workloads", "kernels", "chips", "sim/system"]
 
 # Folder prefix -> folders (prefixes) it may include. The longest matching prefix wins.
 ALLOWED = {

@@ -15,29 +15,43 @@ std::string Footprint::str(const Scenario& s) const {
 }
 
 Footprint footprint(const ModelConfig& m, const Scenario& s) {
+  // Every device of a stage holds the same bytes; the stage that needs most sets the footprint.
+  const Sharding sh = shard_weights(m, s);
+  Footprint best;
+  for (int st = 0; st < s.pp; ++st) {
+    Footprint f = stage_footprint(m, s, sh, st * s.tp);
+    if (st == 0 || f.total() > best.total()) best = f;
+  }
+  return best;
+}
+
+Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank) {
   Footprint f;
   f.tp = s.tp;
+  f.devices = s.devices();
+  f.rank = rank;
   const double tp = s.tp;
-  const ParamCounts p = param_counts(m);
-  const double wb = bytes_per_element(s.wdtype), eb = bytes_per_element(s.embedding_dtype());
-  const double table = p.embedding + p.lm_head;
-  f.embedding_bytes = table * eb / tp;
-  f.weight_bytes = (p.layers - p.replicated) * wb / tp + p.replicated * wb + f.embedding_bytes;
+  f.embedding_bytes = sh.rank_embedding_bytes[static_cast<size_t>(rank)];
+  f.weight_bytes = sh.rank_weight_bytes[static_cast<size_t>(rank)];
+  const RankPart& part = sh.roles[static_cast<size_t>(rank)].part;
+  const std::int64_t layer_begin = part.layer_begin, layer_end = part.layer_end;
 
   const double kvb = bytes_per_element(s.kvdtype);
   const std::int64_t len = s.input_len + s.output_len;
   const double kv_heads = static_cast<double>(m.kv_heads >= s.tp ? m.kv_heads / s.tp : 1);
   const double per_token_layer = m.is_mla() ? static_cast<double>(m.kv_lora_rank + m.qk_rope_head_dim) * kvb
                                             : 2.0 * kv_heads * static_cast<double>(m.head_dim) * kvb;
-  for (const auto& l : m.layer_attention) {
+  for (std::int64_t i = layer_begin; i < layer_end; ++i) {
+    const auto& l = m.layer_attention[static_cast<size_t>(i)];
     const std::int64_t cached = l.kind == AttentionKind::Full ? len : std::min(len, l.window);
     f.kv_bytes_per_sequence += per_token_layer * static_cast<double>(cached);
   }
-  f.kv_cache_bytes = f.kv_bytes_per_sequence * static_cast<double>(s.batch);
+  const std::int64_t seqs = s.rank_batch();  // a replica's (or attention group's) sequences
+  f.kv_cache_bytes = f.kv_bytes_per_sequence * static_cast<double>(seqs);
 
   // Peak activations: the residual stream and the normalised hidden state, plus the larger of the
   // attention block's and the MLP block's intermediates, plus fp32 logits for sampling.
-  const double T = static_cast<double>(s.phase == Phase::Decode ? s.batch : s.batch * s.input_len);
+  const double T = static_cast<double>(s.phase == Phase::Decode ? seqs : seqs * s.input_len);
   const double D = static_cast<double>(m.hidden), H = static_cast<double>(m.heads / s.tp);
   double attn = 0;
   if (m.is_mla()) {
@@ -49,13 +63,16 @@ Footprint footprint(const ModelConfig& m, const Scenario& s) {
   const double gate = m.gated_mlp ? 3.0 : 2.0;  // gate/up output and the activation's output
   double mlp = T * gate * std::max<double>(1.0, static_cast<double>(m.intermediate) / tp);
   if (m.is_moe()) {
-    const double routed = T * m.experts_per_token;
-    double moe = routed * D + routed * gate * (static_cast<double>(m.moe_intermediate) / tp) +
+    // Expert parallelism: the rank's experts see the tokens of every attention group sharing them.
+    const double groups = s.ep > s.tp ? static_cast<double>(s.ep / s.tp) : 1.0;
+    const double routed = T * m.experts_per_token * (s.ep > 1 ? groups / s.ep : 1.0);
+    const double width = s.ep > 1 ? static_cast<double>(m.moe_intermediate) : static_cast<double>(m.moe_intermediate) / tp;
+    double moe = routed * D + routed * gate * width +
                  T * gate * (static_cast<double>(m.shared_intermediate) / tp);
     mlp = std::max(mlp, moe);
   }
   f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +
-                       4.0 * static_cast<double>(s.batch) * static_cast<double>(m.vocab);
+                       4.0 * static_cast<double>(seqs) * static_cast<double>(m.vocab);
   return f;
 }
 

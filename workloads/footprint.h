@@ -5,12 +5,15 @@
 
 #include "workloads/model.h"
 #include "workloads/scenario.h"
+#include "workloads/sharding.h"
 
 namespace xpu {
 
 // Bytes per device (per tensor-parallel rank).
 struct Footprint {
   int tp = 1;
+  int devices = 1;                   // devices of the layout (tp x pp x dp)
+  int rank = 0;                      // the rank this footprint is for (the fullest stage's first)
   double weight_bytes = 0;           // every weight this rank holds, embedding and LM head included
   double embedding_bytes = 0;        // the embedding table and LM head part of weight_bytes
   double kv_cache_bytes = 0;         // batch sequences of input+output tokens
@@ -27,7 +30,10 @@ struct Footprint {
 // MLA caches its latent, kv_lora_rank + qk_rope_head_dim values, whole on every rank. Sliding-window
 // and chunked layers keep at most their window (vLLM's hybrid KV cache manager, TensorRT-LLM's
 // cyclic KV cache), so only full-attention layers grow with the context.
+// With a parallel layout: per device after sharding (workloads/sharding.h), for the stage that needs
+// the most; a rank's KV cache holds its stage's layers for its replica's sequences (s.rank_batch()).
 Footprint footprint(const ModelConfig& m, const Scenario& s);
+Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank);
 
 // Throws InputError when f.total() exceeds capacity_bytes, saying how much is needed against how
 // much is available and what would make it fit: lower-precision weights / KV cache, the largest

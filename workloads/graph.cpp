@@ -120,9 +120,13 @@ std::string attention_tag(const LayerAttention& a) {
 
 class GraphBuilder {
  public:
-  GraphBuilder(const ModelConfig& m, const Scenario& s, bool decode, std::int64_t context, const FusionPolicy& f)
-      : m_m(m), m_s(s), m_decode(decode), m_context(context), m_f(f) {
-    m_tokens = decode ? s.batch : s.batch * s.input_len;
+  GraphBuilder(const ModelConfig& m, const Scenario& s, bool decode, std::int64_t context, const FusionPolicy& f,
+               const RankPart& part)
+      : m_m(m), m_s(s), m_decode(decode), m_context(context), m_f(f), m_part(part) {
+    if (m_part.layer_end < 0) m_part.layer_end = m.layers;
+    const int mb = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+    m_seqs = s.rank_batch() / mb;
+    m_tokens = decode ? m_seqs : m_seqs * s.input_len;
     m_heads = m.heads / s.tp;
     m_kv_heads = m.kv_heads >= s.tp ? m.kv_heads / s.tp : 1;  // replicated KV heads when tp > kv_heads
     m_stream = s.stream_dtype();
@@ -130,34 +134,41 @@ class GraphBuilder {
 
   Graph build() {
     make_groups();
-    OpSpec emb = base(OpKind::Embedding, "embed");
-    emb.rows = m_tokens;
-    emb.cols = m_m.hidden;
-    emb.wdtype = m_s.embedding_dtype();
-    emb.dtype = m_stream;
-    add(emb, 1, "embed");
-    if (m_s.tp > 1) add(allreduce("embed_allreduce"), 1, "embed");  // vocab-parallel embedding sums partial rows
+    if (m_part.layer_begin == 0) {
+      OpSpec emb = base(OpKind::Embedding, "embed");
+      emb.rows = m_tokens;
+      emb.cols = m_m.hidden;
+      emb.wdtype = m_s.embedding_dtype();
+      emb.dtype = m_stream;
+      add(emb, 1, "embed");
+      if (m_s.tp > 1) add(allreduce("embed_allreduce"), 1, "embed");  // vocab-parallel embedding sums partial rows
+    }
     for (size_t g = 0; g < m_groups.size(); ++g) add_layer(g);
-    OpSpec fn = norm("final_norm", m_tokens, m_m.hidden);
-    add(fn, 1, "head");
-    // Only the last position of each sequence is projected to logits (vLLM's LogitsProcessor
-    // selects them before the LM head), in prefill as in decode.
-    OpSpec head = gemm("lm_head", m_s.batch, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
-    head.wdtype = m_s.embedding_dtype();
-    add(head, 1, "head");
-    OpSpec smp = base(OpKind::Sampling, "sampling");
-    smp.rows = m_s.batch;
-    smp.cols = m_m.vocab;
-    smp.dtype = m_stream;
-    add(smp, 1, "head");
+    if (m_part.layer_end == m_m.layers) add_head();
     resolve_fusion();
     for (const auto& n : m_graph.nodes) n.op.validate();
     return m_graph;
   }
 
  private:
+  // Final norm, LM head (vocabulary split over TP ranks) and sampling, on the last pipeline stage.
+  void add_head() {
+    OpSpec fn = norm("final_norm", m_tokens, m_m.hidden);
+    add(fn, 1, "head");
+    // Only the last position of each sequence is projected to logits (vLLM's LogitsProcessor
+    // selects them before the LM head), in prefill as in decode.
+    OpSpec head = gemm("lm_head", m_seqs, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
+    head.wdtype = m_s.embedding_dtype();
+    add(head, 1, "head");
+    OpSpec smp = base(OpKind::Sampling, "sampling");
+    smp.rows = m_seqs;
+    smp.cols = m_m.vocab;
+    smp.dtype = m_stream;
+    add(smp, 1, "head");
+  }
+
   void make_groups() {
-    for (std::int64_t i = 0; i < m_m.layers; ++i) {
+    for (std::int64_t i = m_part.layer_begin; i < m_part.layer_end; ++i) {
       auto it = std::find_if(m_groups.begin(), m_groups.end(), [&](const LayerGroup& g) {
         return g.attn == m_m.layer_attention[i] && g.moe == m_m.moe_layer[i];
       });
@@ -166,7 +177,7 @@ class GraphBuilder {
         it = m_groups.end() - 1;
       }
       ++it->count;
-      m_group_of_layer.push_back(static_cast<size_t>(it - m_groups.begin()));
+      m_group_of_layer[i] = static_cast<size_t>(it - m_groups.begin());
     }
     // Labels carry the fewest aspects that tell the groups apart: "layer[moe]", "layer[sliding128]",
     // or plain "layer" when all layers are alike.
@@ -242,6 +253,13 @@ class GraphBuilder {
     o.devices = m_s.tp;
     return o;
   }
+  // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size).
+  OpSpec alltoall(const std::string& label, std::int64_t bytes) const {
+    OpSpec o = base(OpKind::AllToAll, label);
+    o.m = bytes;
+    o.devices = m_s.ep;
+    return o;
+  }
   OpSpec attention(const std::string& label, std::int64_t batch, std::int64_t seq_q, std::int64_t seq_kv,
                    std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv, std::int64_t window) const {
     OpSpec o = base(OpKind::Attention, label);
@@ -273,7 +291,7 @@ class GraphBuilder {
   // decode reads only the keys of the current chunk.
   void add_attention(const LayerGroup& g, std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv) {
     const std::string p = g.prefix + ".";
-    const std::int64_t B = m_s.batch, S = m_s.input_len;
+    const std::int64_t B = m_seqs, S = m_s.input_len;
     const bool chunked = g.attn.kind == AttentionKind::Chunked;
     const std::int64_t window = g.attn.kind == AttentionKind::Sliding ? g.attn.window : 0;
     if (m_decode) {
@@ -352,13 +370,16 @@ class GraphBuilder {
     add(norm(p + "mlp_norm", T, D), g.count, grp);
     if (g.moe) add_moe(g);
     else add_mlp(p, "", T, ceil_div(m_m.intermediate, m_s.tp), g.count, "mlp");
-    if (m_s.tp > 1) add(allreduce(p + (g.moe ? "moe_allreduce" : "mlp_allreduce")), g.count, grp);
+    // Experts over the TP group (or TP inside experts) end in partial sums: one all-reduce, like the
+    // MLP's. Experts over data-parallel attention ranks end in the combine all-to-all instead.
+    if (m_s.tp > 1 && m_s.ep <= m_s.tp) add(allreduce(p + (g.moe ? "moe_allreduce" : "mlp_allreduce")), g.count, grp);
     if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", T, D), g.count, grp);
     add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", T, D), g.count, grp);
     // The next layer's attention norm consumes it (or the final norm after the last layer); with
     // folded groups the first layer of this group stands for all of them.
     const std::int64_t next = g.first + 1;
-    residual_feeds(p + "mlp_residual", next < m_m.layers ? m_groups[m_group_of_layer[next]].prefix + ".attn_norm" : "final_norm");
+    if (next < m_part.layer_end) residual_feeds(p + "mlp_residual", m_groups[m_group_of_layer.at(next)].prefix + ".attn_norm");
+    else if (next == m_m.layers) residual_feeds(p + "mlp_residual", "final_norm");
   }
 
   // A dense (or shared-expert) MLP: gate and up projections as one GEMM (n = 2 * width, as vLLM's
@@ -390,21 +411,37 @@ class GraphBuilder {
     OpSpec topk = rowwise(OpKind::TopK, p + "topk", T, E);
     topk.topk = K;
     add(topk, g.count, "moe");
-    // Routed experts: every rank holds every expert with its width split by tp (vLLM's TP MoE).
-    const std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.tp);
-    const std::vector<std::int64_t> rows = expert_rows(T, E, K, m_s.routing);
+    // Routed experts: without expert parallelism every rank holds every expert with its width split
+    // by tp (vLLM's TP MoE); with it, rank ep_rank holds E/ep whole experts and computes the rows that
+    // the tokens of every attention group sharing them route there (their skew is its load).
+    std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.tp);
+    std::vector<std::int64_t> rows;
+    if (m_s.ep > 1) {
+      w = m_m.moe_intermediate;
+      const std::int64_t groups = m_s.ep / m_s.tp, local = E / m_s.ep;  // attention groups feeding the experts
+      const std::vector<std::int64_t> all = expert_rows(T * groups, E, K, m_s.routing);
+      rows.assign(all.begin() + m_part.ep_rank * local, all.begin() + (m_part.ep_rank + 1) * local);
+    } else {
+      rows = expert_rows(T, E, K, m_s.routing);
+    }
+    const bool a2a = m_s.ep > m_s.tp;
+    if (a2a) add(alltoall(p + "moe_dispatch", T * K * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
     add(up, g.count, "moe");
+    std::int64_t routed = 0;
+    for (auto r : rows) routed += r;
     add(rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
-                p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"), T * K, w),
+                p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
+                std::max<std::int64_t>(routed, 1), w),
         g.count, "moe");
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
+    if (a2a) add(alltoall(p + "moe_combine", T * K * D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width.
     if (m_m.shared_intermediate > 0) add_mlp(p, "shared.", T, ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
   }
@@ -437,7 +474,9 @@ class GraphBuilder {
   std::int64_t m_tokens = 0, m_heads = 0, m_kv_heads = 0;
   DType m_stream = DType::bf16;
   std::vector<LayerGroup> m_groups;
-  std::vector<size_t> m_group_of_layer;
+  std::map<std::int64_t, size_t> m_group_of_layer;
+  RankPart m_part;
+  std::int64_t m_seqs = 0;
   std::string m_attn_label;
   std::vector<std::pair<std::string, std::string>> m_fusions;  // (fused op label, kernel label)
   std::map<std::string, std::string> m_rope_target, m_rope_producer;  // rope label -> attention / q producer
@@ -447,14 +486,14 @@ class GraphBuilder {
 }  // namespace
 
 Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step, std::int64_t context_len,
-                       const FusionPolicy& fusion) {
+                       const FusionPolicy& fusion, const RankPart& part) {
   s.validate(m);
   if (decode_step && context_len <= 0)
     throw InputError("decode step: context length must be a positive number of cached tokens, got " + std::to_string(context_len));
   if (decode_step && context_len > m.max_position)
     throw InputError("decode step: context of " + std::to_string(context_len) + " tokens exceeds " + m.name + "'s context of " +
                      std::to_string(m.max_position) + " tokens");
-  return GraphBuilder(m, s, decode_step, context_len, fusion).build();
+  return GraphBuilder(m, s, decode_step, context_len, fusion, part).build();
 }
 
 }  // namespace xpu

@@ -42,8 +42,17 @@ struct Graph {
 // Tensor parallelism (s.tp) splits heads, KV heads (replicated when tp > kv_heads), MLP and expert
 // widths and the vocabulary, and adds AllReduce nodes (bf16, tokens*hidden*2 bytes) after the
 // embedding, o_proj and the MLP/MoE down projection. Validates the scenario first (InputError).
+// Which part of the model one rank's step runs (workloads/sharding.h assigns them): its pipeline
+// stage's layers [layer_begin, layer_end) and its expert-parallel index. The default is the whole
+// model. The step processes s.batch / s.dp sequences, split into pipeline micro-batches when pp > 1.
+// Expert parallelism (s.ep > 1) gives the rank E/ep whole experts; with data-parallel attention
+// (ep > tp) it adds the dispatch and combine all-to-alls around them.
+struct RankPart {
+  std::int64_t layer_begin = 0, layer_end = -1;  // -1: to the last layer
+  int ep_rank = 0;
+};
 Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step, std::int64_t context_len,
-                       const FusionPolicy& fusion);
+                       const FusionPolicy& fusion, const RankPart& part = {});
 
 // Rows each expert receives when `tokens` tokens each pick `topk` of `experts` experts under
 // `routing` (see Routing). Sums to tokens*topk exactly; no expert exceeds `tokens`; deterministic.

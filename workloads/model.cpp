@@ -491,57 +491,66 @@ void ModelConfig::validate() const {
     if (l.kind != AttentionKind::Full && l.window <= 0) bad("sliding_window", "expected a positive window in tokens");
 }
 
-ParamCounts param_counts(const ModelConfig& m) {
-  ParamCounts p;
+LayerParams layer_params(const ModelConfig& m, std::int64_t i) {
+  LayerParams l;
   const double h = static_cast<double>(m.hidden);
   const double norm = m.norm == NormType::Layer ? 2.0 * h : h;  // LayerNorm adds a bias
-  double attn_sharded = 0, attn_repl = 0;
   if (m.is_mla()) {
     // DeepseekV2Attention: q_a_proj + q_a_layernorm + q_b_proj (or q_proj), kv_a_proj_with_mqa +
     // kv_a_layernorm + kv_b_proj, o_proj.
     double qk = static_cast<double>(m.qk_nope_head_dim + m.qk_rope_head_dim);
     if (m.q_lora_rank > 0) {
-      attn_repl += h * m.q_lora_rank + m.q_lora_rank;
-      attn_sharded += static_cast<double>(m.q_lora_rank) * m.heads * qk;
+      l.replicated += h * m.q_lora_rank + m.q_lora_rank;
+      l.attention += static_cast<double>(m.q_lora_rank) * m.heads * qk;
     } else {
-      attn_sharded += h * m.heads * qk;
+      l.attention += h * m.heads * qk;
     }
-    attn_repl += h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank;
-    attn_sharded += static_cast<double>(m.kv_lora_rank) * m.heads * (m.qk_nope_head_dim + m.v_head_dim);
-    attn_sharded += static_cast<double>(m.heads) * m.v_head_dim * h;
+    l.replicated += h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank;
+    l.attention += static_cast<double>(m.kv_lora_rank) * m.heads * (m.qk_nope_head_dim + m.v_head_dim);
+    l.attention += static_cast<double>(m.heads) * m.v_head_dim * h;
   } else {
     double qkv = static_cast<double>(m.heads + 2 * m.kv_heads) * m.head_dim;
-    attn_sharded += h * qkv + static_cast<double>(m.heads) * m.head_dim * h;
-    if (m.qkv_bias) attn_sharded += qkv;
-    if (m.o_bias) attn_repl += h;
+    l.attention += h * qkv + static_cast<double>(m.heads) * m.head_dim * h;
+    if (m.qkv_bias) l.attention += qkv;
+    if (m.o_bias) l.replicated += h;
   }
-  if (m.attention_sinks) attn_sharded += static_cast<double>(m.heads);
-  double layer_norms = (m.sandwich_norm ? 4.0 : 2.0) * norm;
-
+  if (m.attention_sinks) l.attention += static_cast<double>(m.heads);
+  const bool qk = m.layer_attention[static_cast<size_t>(i)].qk_norm && m.family != "llama4";  // Llama 4's qk L2 norm has no weights
+  l.replicated += (m.sandwich_norm ? 4.0 : 2.0) * norm;
+  l.replicated += qk ? 2.0 * m.head_dim : 0.0;
   auto mlp = [&](double width) {
     double w = (m.gated_mlp ? 3.0 : 2.0) * h * width;
     if (m.mlp_bias) w += (m.gated_mlp ? 2.0 : 1.0) * width + h;
     return w;
   };
-  const double router = h * m.num_experts + (m.mlp_bias ? static_cast<double>(m.num_experts) : 0.0);
-  const double expert = m.is_moe() ? mlp(static_cast<double>(m.moe_intermediate)) : 0.0;
-  const double shared = m.shared_intermediate > 0 ? mlp(static_cast<double>(m.shared_intermediate)) : 0.0;
+  l.moe = m.moe_layer[static_cast<size_t>(i)];
+  if (l.moe) {
+    l.router = h * m.num_experts + (m.mlp_bias ? static_cast<double>(m.num_experts) : 0.0);
+    l.expert = mlp(static_cast<double>(m.moe_intermediate));
+    l.experts = m.num_experts;
+    l.shared = m.shared_intermediate > 0 ? mlp(static_cast<double>(m.shared_intermediate)) : 0.0;
+  } else {
+    l.mlp = mlp(static_cast<double>(m.intermediate));
+  }
+  return l;
+}
 
+ParamCounts param_counts(const ModelConfig& m) {
+  ParamCounts p;
+  const double h = static_cast<double>(m.hidden);
+  const double norm = m.norm == NormType::Layer ? 2.0 * h : h;
   for (std::int64_t i = 0; i < m.layers; ++i) {
-    const bool qk = m.layer_attention[i].qk_norm && m.family != "llama4";  // Llama 4's qk L2 norm has no weights
-    double repl = attn_repl + layer_norms + (qk ? 2.0 * m.head_dim : 0.0);
-    double total = attn_sharded + repl, active = total;
-    if (m.moe_layer[i]) {
-      total += router + m.num_experts * expert + shared;
-      active += router + m.experts_per_token * expert + shared;
-      repl += router;
-    } else {
-      total += mlp(static_cast<double>(m.intermediate));
-      active += mlp(static_cast<double>(m.intermediate));
+    const LayerParams l = layer_params(m, i);
+    const double base = l.attention + l.replicated + l.mlp;
+    if (!l.moe) {
+      p.layers += base;
+      p.layers_active += base;
+      p.replicated += l.replicated;
+      continue;
     }
-    p.layers += total;
-    p.layers_active += active;
-    p.replicated += repl;
+    p.layers += base + (l.router + l.experts * l.expert + l.shared);
+    p.layers_active += base + (l.router + m.experts_per_token * l.expert + l.shared);
+    p.replicated += l.replicated + l.router;
   }
   p.layers += norm;  // final norm
   p.layers_active += norm;

@@ -106,6 +106,16 @@ struct ParamCounts {
   double replicated = 0;     // weights every tensor-parallel rank holds whole (norms, routers, MLA down-projections)
 };
 ParamCounts param_counts(const ModelConfig& m);
+// One decoder layer's weights by how parallelism splits them: attention projections (split by
+// heads), weights every TP rank holds whole (norms, biases of replicated outputs, MLA down-projections;
+// the router is separate), the dense MLP, and for MoE layers the router, one routed expert and the
+// shared experts.
+struct LayerParams {
+  double attention = 0, replicated = 0, mlp = 0, router = 0, expert = 0, shared = 0;
+  double experts = 0;  // routed experts in this layer
+  bool moe = false;
+};
+LayerParams layer_params(const ModelConfig& m, std::int64_t layer);
 
 // Reads a model: a shipped name ("llama-3.1-8b" -> source_dir()/workloads/models/llama-3.1-8b.json),
 // a path to a config.json, or a folder holding one. InputError "<file>: <field>: <problem>" for

@@ -19,7 +19,7 @@ const KindName kKinds[] = {
     {OpKind::RmsNorm, "rmsnorm"},   {OpKind::LayerNorm, "layernorm"},      {OpKind::Softmax, "softmax"},
     {OpKind::SwiGlu, "swiglu"},     {OpKind::Gelu, "gelu"},                {OpKind::Rope, "rope"},
     {OpKind::ResidualAdd, "residual_add"}, {OpKind::Embedding, "embedding"}, {OpKind::TopK, "topk"},
-    {OpKind::Sampling, "sampling"}, {OpKind::AllReduce, "allreduce"},
+    {OpKind::Sampling, "sampling"}, {OpKind::AllReduce, "allreduce"}, {OpKind::AllToAll, "alltoall"},
 };
 }  // namespace
 
@@ -84,6 +84,7 @@ double OpSpec::flops() const {
     case OpKind::TopK: return 6.0 * rows * cols;
     case OpKind::Sampling: return 6.0 * rows * cols;
     case OpKind::AllReduce: return m;  // one add per element-byte is negligible; counted as bytes
+    case OpKind::AllToAll: return 0;
   }
   return 0;
 }
@@ -122,6 +123,7 @@ double OpSpec::min_bytes() const {
     case OpKind::TopK: return rows * cols * a + rows * topk * 8.0;
     case OpKind::Sampling: return rows * cols * a + rows * 8.0;
     case OpKind::AllReduce: return 2.0 * m;
+    case OpKind::AllToAll: return 2.0 * m;
   }
   return 0;
 }
@@ -146,7 +148,8 @@ std::string OpSpec::shape_str() const {
       if (causal) os << " causal";
       if (window > 0) os << " window=" << window;
       break;
-    case OpKind::AllReduce: os << "bytes=" << m << " devices=" << devices; break;
+    case OpKind::AllReduce:
+    case OpKind::AllToAll: os << "bytes=" << m << " devices=" << devices; break;
     case OpKind::TopK: os << "rows=" << rows << " experts=" << cols << " k=" << topk; break;
     default: os << "rows=" << rows << " cols=" << cols; break;
   }
@@ -222,11 +225,12 @@ void OpSpec::validate() const {
       break;
     }
     case OpKind::AllReduce:
-      if (m <= 0) throw InputError("allreduce: --bytes must be a positive integer, got " + std::to_string(m));
+    case OpKind::AllToAll:
+      if (m <= 0) throw InputError(std::string(xpu::name(kind)) + ": --bytes must be a positive integer, got " + std::to_string(m));
       if (static_cast<double>(m) > kMaxOperandBytes)
-        throw InputError("allreduce: --bytes " + std::to_string(m) + " is more than 1 TiB");
+        throw InputError(std::string(xpu::name(kind)) + ": --bytes " + std::to_string(m) + " is more than 1 TiB");
       pos(devices, "devices");
-      if (devices > 65536) throw InputError("allreduce: --devices " + std::to_string(devices) + " is more than 65536");
+      if (devices > 65536) throw InputError(std::string(xpu::name(kind)) + ": --devices " + std::to_string(devices) + " is more than 65536");
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");

@@ -24,6 +24,7 @@ enum class OpKind : std::uint8_t {
   TopK,         // router: softmax over `cols` experts per row + top-k selection (k = topk)
   Sampling,     // softmax over the vocabulary + top-k sampling per sequence (rows = sequences)
   AllReduce,    // collective over `devices` chips, `m` bytes per chip (tensor parallelism)
+  AllToAll,     // expert dispatch/combine over `devices` chips, `m` bytes sent per chip (nccl-tests size)
 };
 
 const char* name(OpKind k);
@@ -56,7 +57,7 @@ struct OpSpec {
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.
   std::int64_t rows = 0, cols = 0, topk = 0;
-  std::int64_t devices = 1;         // AllReduce
+  std::int64_t devices = 1;         // AllReduce, AllToAll
 
   // Closed-form counts of the op itself (independent of any chip or lowering).
   double flops() const;             // useful FLOPs (2 per MAC; elementwise ops count per element)

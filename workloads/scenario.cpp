@@ -134,6 +134,10 @@ void Scenario::validate(const ModelConfig& m) const {
   positive(input_len, "--input");
   positive(output_len, "--output");
   positive(tp, "--tp");
+  positive(ep, "--ep");
+  positive(pp, "--pp");
+  positive(dp, "--dp");
+  if (microbatches < 0) throw InputError("--microbatches must not be negative, got " + std::to_string(microbatches));
   // Bounds before any graph is sized: every op dimension of a step stays within kMaxDim.
   auto at_most = [](std::int64_t v, std::int64_t most, const char* flag) {
     if (v > most)
@@ -144,6 +148,8 @@ void Scenario::validate(const ModelConfig& m) const {
   at_most(input_len, kMaxDim, "--input");
   at_most(output_len, kMaxDim, "--output");
   at_most(tp, 4096, "--tp");
+  at_most(static_cast<std::int64_t>(tp) * pp * dp, 4096, "--tp x --pp x --dp");
+  validate_layout(m);
   const double step_tokens = static_cast<double>(batch) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
   if (step_tokens > static_cast<double>(kMaxDim))
     throw InputError("--batch " + std::to_string(batch) + " x --input " + std::to_string(input_len) + " = " +
@@ -168,6 +174,40 @@ void Scenario::validate(const ModelConfig& m) const {
       throw InputError("--routing hot:" + std::to_string(routing.value) + " is below the uniform share " +
                        std::to_string(uniform) + " (experts_per_token / experts) of " + m.name);
   }
+}
+
+std::string Scenario::layout_str() const {
+  std::vector<std::string> parts;
+  if (dp > 1) parts.push_back("dp" + std::to_string(dp));
+  if (tp > 1 || (pp == 1 && dp == 1 && ep == 1)) parts.push_back("tp" + std::to_string(tp));
+  if (pp > 1) parts.push_back("pp" + std::to_string(pp));
+  if (ep > 1) parts.push_back("ep" + std::to_string(ep));
+  return join(parts, " x ");
+}
+
+// The layouts the serving stacks run (vLLM, SGLang, TensorRT-LLM): experts split over the TP group,
+// or data-parallel attention with experts over every rank (DeepSeek-style); stages of whole layers.
+void Scenario::validate_layout(const ModelConfig& m) const {
+  const std::string E = std::to_string(m.num_experts);
+  if (ep > 1 && !m.is_moe())
+    throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
+  if (ep > 1 && ep != tp && ep != tp * dp)
+    throw InputError("--ep " + std::to_string(ep) + " must equal --tp (" + std::to_string(tp) + ": experts over the TP group) or --tp x --dp (" +
+                     std::to_string(tp * dp) + ": data-parallel attention, experts over every rank)");
+  if (ep > 1 && ep > m.num_experts)
+    throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
+  if (ep > 1 && m.num_experts % ep != 0)
+    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor)");
+  if (pp > m.layers)
+    throw InputError("--pp " + std::to_string(pp) + " is larger than " + m.name + "'s " + std::to_string(m.layers) +
+                     " layers (expected at most " + std::to_string(m.layers) + " stages)");
+  if (batch % dp != 0)
+    throw InputError("--batch " + std::to_string(batch) + " does not split over --dp " + std::to_string(dp) +
+                     " replicas (expected a multiple of " + std::to_string(dp) + ")");
+  const int mb = microbatches ? microbatches : pp;
+  if (pp > 1 && rank_batch() % mb != 0)
+    throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
+                     std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) + ")");
 }
 
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
@@ -199,6 +239,10 @@ Scenario make_scenario(const ScenarioArgs& a) {
   s.adtype = a.adtype.empty() ? act : parse_dtype(a.adtype);
   s.kvdtype = a.kvdtype.empty() ? act : parse_dtype(a.kvdtype);
   s.tp = a.tp;
+  s.ep = a.ep;
+  s.pp = a.pp;
+  s.dp = a.dp;
+  s.microbatches = a.microbatches;
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
   return s;

@@ -69,18 +69,30 @@ struct Scenario {
   DType adtype = DType::bf16;   // GEMM / attention inputs (fp8: quantised on the fly, outputs stay bf16)
   DType kvdtype = DType::bf16;  // KV cache
   int tp = 1;                   // tensor-parallel degree (Megatron-style column/row split)
+  // The rest of the parallel layout (workloads/sharding.h): devices = tp x pp x dp.
+  int ep = 1;                   // expert parallelism: 1, tp (experts split over the TP group) or
+                                // tp x dp (data-parallel attention, experts over every rank)
+  int pp = 1;                   // pipeline stages (consecutive layer ranges)
+  int dp = 1;                   // data-parallel replicas (or attention groups when ep > tp)
+  int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
 
   // InputError naming the CLI flag: non-positive batch/lengths/tp, lengths beyond the model's
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.
   void validate(const ModelConfig& m) const;
+  void validate_layout(const ModelConfig& m) const;  // the ep/pp/dp rules alone
   // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
   // TensorRT-LLM quantise only GEMM/attention inputs and keep outputs and the residual in bf16).
   DType stream_dtype() const;
   // Embedding table and LM head: kept in bf16 when the weights are 8-bit or narrower, as quantised
   // checkpoints do (DeepSeek-V3's FP8 release, llm-compressor/ModelOpt recipes ignore lm_head).
   DType embedding_dtype() const;
+  int devices() const { return tp * pp * dp; }
+  // "tp8", "tp4 x pp2", "dp8 x ep8": the layout as reports name it.
+  std::string layout_str() const;
+  // Sequences each rank's step processes: the batch split over data-parallel replicas.
+  std::int64_t rank_batch() const { return batch / dp; }
 };
 
 // One forward step to simulate and how many real steps it stands for. Decode steps of a long
@@ -94,7 +106,7 @@ struct ScenarioArgs {
   std::string phase = "decode";
   std::int64_t batch = 1, input = 2048, output = 1;
   std::string dtype = "bf16", wdtype, adtype, kvdtype;
-  int tp = 1;
+  int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0;
   std::string routing = "uniform", fusion;
 };
 Scenario make_scenario(const ScenarioArgs& a);

@@ -11,7 +11,7 @@
 
 namespace xpu {
 
-constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::AllReduce) + 1;
+constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::AllToAll) + 1;
 
 // What the rest of the simulator may ask of any family's table without knowing its spec type.
 class LoweringIndex {
@@ -97,7 +97,8 @@ auto standard_lowerings(typename LoweringTable<Spec>::Fn gemm, typename Lowering
               OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling},
              rowwise)
         .add(OpKind::Embedding, embedding)
-        .refuse(OpKind::AllReduce, collective_refusal);
+        .refuse(OpKind::AllReduce, collective_refusal)
+        .refuse(OpKind::AllToAll, collective_refusal);
   };
 }
 

@@ -5,6 +5,7 @@
 
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
+#include "sim/app/system_cmd.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 
@@ -23,23 +24,30 @@ int cmd_run(int argc, char** argv) {
       "dtype", po::value<std::string>()->default_value("bf16"), "weights, activations and KV cache (bf16, fp8, fp4 weights where supported)")(
       "wdtype", po::value<std::string>(), "weights only")("adtype", po::value<std::string>(), "activations only")(
       "kvdtype", po::value<std::string>(), "KV cache only")(
-      "tp", po::value<int>()->default_value(1), "tensor-parallel degree")(
       "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform, zipf:S or hot:F")(
       "fusion", po::value<std::string>(), "none, vllm, trtllm, xla or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json here")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
       "help,h", "this help");
+  add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n\n"
+                    "       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n\n"
                     "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"
-                    "breakdown and the memory footprint.\n\n"))
+                    "breakdown (collectives with their algorithm and share of the step) and the memory footprint per\n"
+                    "device. On a system, every rank's kernels and collectives run in one simulation of the fabric.\n\n"))
     return 0;
   std::string format = vm["format"].as<std::string>();
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  auto chip = load_chip(vm["chip"].as<std::string>(), sets);
+  ModelRunOptions opt;
+  opt.system = system_context(vm);
+  if (opt.system && vm["chip"].defaulted() == false && vm["chip"].as<std::string>() != opt.system->spec.chip)
+    throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + opt.system->spec.name + ", whose chips are " +
+                     opt.system->spec.chip + " (drop --chip, or use --chip C --devices N)");
+  auto chip = load_chip(opt.system ? opt.system->spec.chip : vm["chip"].as<std::string>(), sets);
   ModelConfig model = load_model(vm["model"].as<std::string>());
   ScenarioArgs a;
   a.phase = vm["phase"].as<std::string>();
@@ -55,10 +63,10 @@ int cmd_run(int argc, char** argv) {
       } catch (const InputError& e) {
         throw InputError(std::string("--") + flag + ": " + e.what());
       }
-  a.tp = vm["tp"].as<int>();
+  layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   Scenario sc = make_scenario(a);
-  ModelRunResult r = run_model(*chip, model, sc);
+  ModelRunResult r = run_model(*chip, model, sc, opt);
   nlohmann::json j = model_run_json(r, chip.get());
   if (vm.count("out")) {
     RunResult rr;

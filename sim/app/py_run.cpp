@@ -2,7 +2,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "sim/app/system_cmd.h"
 #include "sim/io/reports.h"
+#include "sim/run/system_run.h"
 
 namespace py = pybind11;
 
@@ -35,12 +37,25 @@ void bind_run(py::module_& m) {
       [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
          const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output, const std::string& dtype,
          const std::string& wdtype, const std::string& kvdtype, const std::string& fusion, const std::string& routing,
-         bool sustained, const std::string& adtype, int tp) {
-        auto c = load_chip(chip, sets);
-        ModelConfig mc = load_model(model);
-        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, tp);
+         bool sustained, const std::string& adtype, const std::string& system, const std::map<std::string, py::object>& layout) {
+        auto get = [&](const char* k) { return layout.at(k).cast<int>(); };
+        SystemChoice sc;
+        sc.system = system;
+        sc.nodes = get("nodes");
+        sc.devices = get("devices");
         ModelRunOptions o;
         o.sustained = sustained;
+        if (auto spec = resolve_system(load_chip(chip)->name(), sc)) {
+          check_system_chip(*spec);
+          o.system = SystemContext{*spec, layout.at("overlap").cast<bool>(), layout.at("fold").cast<bool>()};
+        }
+        auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
+        ModelConfig mc = load_model(model);
+        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, get("tp"));
+        s.ep = get("ep");
+        s.pp = get("pp");
+        s.dp = get("dp");
+        s.microbatches = get("microbatches");
         ModelRunResult r;
         {
           py::gil_scoped_release release;

@@ -10,6 +10,7 @@
 #include "sim/app/cli_parse.h"
 #include "sim/run/registry.h"
 #include "sim/io/output.h"
+#include "sim/run/system_run.h"
 #include "sim/system/collective_run.h"
 
 namespace po = boost::program_options;
@@ -138,6 +139,49 @@ int cmd_validate_collectives(int argc, char** argv) {
   std::printf("%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
               "nccl busbw)\n", pts.size(), rows.size());
   return 0;
+}
+
+namespace po = boost::program_options;
+
+void add_layout_options(po::options_description& o) {
+  o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(
+      "ep", po::value<int>()->default_value(1), "expert-parallel degree: --tp (experts over the TP group) or --tp x --dp (data-parallel attention)")(
+      "pp", po::value<int>()->default_value(1), "pipeline stages")(
+      "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
+      "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
+      "system", po::value<std::string>(), "system preset (xpusim list systems): its chips and fabric; tp x pp x dp must use all its chips")(
+      "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
+      "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
+      "overlap", "the software overlaps collectives with independent compute (off: in line, as vLLM/TensorRT-LLM TP)");
+}
+
+void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
+  a.tp = vm["tp"].as<int>();
+  a.ep = vm["ep"].as<int>();
+  a.pp = vm["pp"].as<int>();
+  a.dp = vm["dp"].as<int>();
+  a.microbatches = vm["microbatches"].as<int>();
+}
+
+std::optional<SystemContext> system_context(const po::variables_map& vm) {
+  SystemChoice c;
+  if (vm.count("system")) c.system = vm["system"].as<std::string>();
+  if (vm.count("nodes")) {
+    c.nodes = vm["nodes"].as<int>();
+    if (c.nodes <= 0) throw InputError("--nodes must be a positive integer, got " + std::to_string(c.nodes));
+  }
+  if (vm.count("devices")) {
+    c.devices = vm["devices"].as<int>();
+    if (c.devices <= 0) throw InputError("--devices must be a positive integer, got " + std::to_string(c.devices));
+  }
+  const std::string chip = vm.count("chip") ? vm["chip"].as<std::string>() : "";
+  std::optional<SystemSpec> s = resolve_system(load_chip(chip)->name(), c);
+  if (!s) return std::nullopt;
+  check_system_chip(*s);
+  SystemContext ctx;
+  ctx.spec = *s;
+  ctx.overlap = vm.count("overlap") > 0;
+  return ctx;
 }
 
 }  // namespace xpu

@@ -4,7 +4,11 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
+#include <optional>
+
 #include "sim/interconnect/system_spec.h"
+#include "sim/run/model_run.h"
 
 namespace xpu {
 // ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
@@ -14,4 +18,9 @@ int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = th
 int cmd_list_systems();
 int cmd_params_system();
 int cmd_validate_collectives(int argc, char** argv);
+// The layout and system flags that run, serve and compare share.
+void add_layout_options(boost::program_options::options_description& o);
+void layout_args(const boost::program_options::variables_map& vm, ScenarioArgs& a);
+// --system S [--nodes N] | --chip C --devices N [--overlap]: nullopt for one chip.
+std::optional<SystemContext> system_context(const boost::program_options::variables_map& vm);
 }  // namespace xpu

@@ -37,13 +37,18 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["scenario"] = {{"phase", name(s.phase)}, {"batch", s.batch}, {"input", s.input_len}, {"output", s.output_len},
                    {"wdtype", name(s.wdtype)}, {"adtype", name(s.adtype)}, {"kvdtype", name(s.kvdtype)},
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
+  j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
+  j["devices"] = r.devices;
+  j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp},
+                 {"microbatches", s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1}, {"devices", r.devices},
+                 {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;
   j["request_s"] = r.request_s;
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
                  {"activation_bytes", r.memory.activation_bytes}, {"total_bytes", r.memory.total()},
-                 {"capacity_bytes", r.capacity_bytes}};
+                 {"capacity_bytes", r.capacity_bytes}, {"per_device", true}};
   j["power"] = power_json(r.power);
   double tokens = 0;
   for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
@@ -62,7 +67,9 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                     {"fused_into", n.fused_into}, {"time_s", n.time_s * n.count},
                     {"share", st.time_s > 0 ? n.time_s * n.count / st.time_s : 0}, {"flops", n.flops * n.count},
                     {"bytes", n.dram_bytes * n.count}, {"roofline_s", n.roofline_s * n.count}, {"bound", n.bound},
-                    {"strategy", n.strategy},
+                    {"strategy", n.strategy}, {"stage", n.stage},
+                    {"collective_bytes", n.comm_bytes > 0 ? nlohmann::json(n.comm_bytes) : nlohmann::json(nullptr)},
+                    {"algorithm", n.comm_bytes > 0 ? nlohmann::json(n.strategy) : nlohmann::json(nullptr)},
                     // Energy of the kernel per step at the run's settled clock (null without a power model).
                     {"energy_j", chip && chip->power() && !n.fused
                                      ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())
@@ -78,7 +85,8 @@ std::string model_run_table(const ModelRunResult& r) {
   std::ostringstream os;
   char buf[256];
   const Scenario& s = r.scenario;
-  os << r.model << " on " << r.chip << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
+  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + ")")
+     << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
      << ", output " << s.output_len << ", weights " << name(s.wdtype) << ", activations " << name(s.adtype)
      << ", KV " << name(s.kvdtype) << ", fusion " << r.fusion << "\n";
   auto row = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(24) << k << v << "\n"; };
@@ -86,7 +94,7 @@ std::string model_run_table(const ModelRunResult& r) {
   if (r.tpot_s > 0) row("time per output token", format_seconds(r.tpot_s));
   std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
   row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
-  row("memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  row(r.devices > 1 ? "memory per device" : "memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
   if (r.power.modeled) {
     std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
@@ -103,11 +111,16 @@ std::string model_run_table(const ModelRunResult& r) {
     std::snprintf(buf, sizeof buf, "    %-34s %5s %10s %6s %10s %10s  %s\n", "kernel", "x", "time", "share", "GFLOP", "MB", "bound");
     os << buf;
     for (const auto& n : st.nodes) {
+      const std::string label = st.devices > 1 && r.scenario.pp > 1 ? "s" + std::to_string(n.stage) + ":" + n.label : n.label;
       if (n.fused) {
-        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %6s %10.2f %10s  fused into %s\n", n.label.c_str(), n.count, "-", "-",
+        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %6s %10.2f %10s  fused into %s\n", label.c_str(), n.count, "-", "-",
                       n.flops * n.count / 1e9, "-", n.fused_into.c_str());
+      } else if (n.comm_bytes > 0) {  // a collective: its bytes per rank and the algorithm the library chose
+        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %5.1f%% %10s %10.2f  %s %s\n", label.c_str(), n.count,
+                      format_seconds(n.time_s * n.count).c_str(), st.time_s > 0 ? 100 * n.time_s * n.count / st.time_s : 0,
+                      "-", n.comm_bytes * n.count / 1e6, n.bound.c_str(), n.strategy.c_str());
       } else {
-        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %5.1f%% %10.2f %10.2f  %s\n", n.label.c_str(), n.count,
+        std::snprintf(buf, sizeof buf, "    %-34s %5d %10s %5.1f%% %10.2f %10.2f  %s\n", label.c_str(), n.count,
                       format_seconds(n.time_s * n.count).c_str(), st.time_s > 0 ? 100 * n.time_s * n.count / st.time_s : 0,
                       n.flops * n.count / 1e9, n.dram_bytes * n.count / 1e6, n.bound.c_str());
       }

@@ -1,5 +1,8 @@
 #include "sim/run/model_run.h"
 
+#include "sim/interconnect/topology.h"
+#include "sim/run/system_run.h"
+
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -19,13 +22,14 @@ std::string op_key(const OpSpec& o) {
 }
 }  // namespace
 
-StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats) {
+StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats, bool fresh) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
   // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
   static std::map<std::string, std::pair<RunResult, std::string>> cache;
   if (cache.size() > 20000) cache.clear();
   const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
   StepResult step;
+  std::set<std::string> fresh_done;
   StepGraphStats local;
   StepGraphStats& st = stats ? *stats : local;
   for (GraphNode& n : g.nodes) {
@@ -44,10 +48,19 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     nr.fused = n.fused;
     nr.fused_into = n.fused_into;
     nr.flops = n.op.flops();
-    if (!n.fused) {
+    if (n.op.kind == OpKind::AllReduce || n.op.kind == OpKind::AllToAll) {
+      nr.bound = "communication";
+      nr.comm_bytes = static_cast<double>(n.op.m);
+    } else if (!n.fused) {
       std::string key = chip_key + op_key(n.op);
       auto it = cache.find(key);
       const bool first_in_run = st.seen.insert(key).second;
+      // Unfolded: this rank simulates each of its distinct kernels itself, once (identical ops of
+      // its own graph, such as every layer's norm, still share one simulation, as in any run).
+      if (fresh && it != cache.end() && fresh_done.insert(key).second) {
+        cache.erase(it);
+        it = cache.end();
+      }
       if (it == cache.end()) {
         LowerOptions lo;
         KernelPrograms progs = chip.lower(n.op, lo);
@@ -85,6 +98,19 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
   return step;
 }
 
+void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
+  const int chips = sys.ranks();
+  if (sc.devices() == chips) return;
+  const std::string layout = "--tp " + std::to_string(sc.tp) + " x --pp " + std::to_string(sc.pp) + " x --dp " +
+                             std::to_string(sc.dp) + " = " + std::to_string(sc.devices()) + " devices";
+  if (chips == 1)
+    throw InputError(layout + " needs a system of " + std::to_string(sc.devices()) +
+                     " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()));
+  throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
+                   " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. --tp " +
+                   std::to_string(std::min(chips, 8)) + " --dp " + std::to_string(std::max(1, chips / 8)) + ")");
+}
+
 namespace {
 ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                             const ModelRunOptions& opt) {
@@ -97,17 +123,18 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
   r.scenario = sc;
   FusionPolicy fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   r.fusion = fusion.str();
+  const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
+  check_layout_fits_system(sc, sys.spec);
+  r.system = opt.system ? sys.spec.name : "";
+  r.layout = sc.layout_str();
+  r.devices = sc.devices();
   r.memory = footprint(model, sc);
   r.capacity_bytes = chip.dram_capacity();
   if (opt.check_memory) check_fits(r.memory, r.capacity_bytes, model, sc, chip.name());
-  if (sc.tp > 1)
-    throw InputError("--tp " + std::to_string(sc.tp) + ": this build models one chip; tensor parallelism needs the "
-                     "multi-chip interconnect model (use --tp 1, or lower precision / fewer sequences to fit)");
 
   StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
-    Graph g = build_step_graph(model, sc, plan.decode, plan.context_len, fusion);
-    StepResult step = run_step_graph(chip, g, r.memory.weight_bytes, &gs);
+    StepResult step = run_system_step(chip, sys, model, sc, plan, fusion, &gs);
     r.transactions = gs.transactions;
     r.simulated_kernels = gs.simulated_kernels;
     r.cached_kernels = gs.cached_kernels;

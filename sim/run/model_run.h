@@ -3,10 +3,12 @@
 // transaction by transaction, folded layers multiplied by their count.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "sim/interconnect/system_spec.h"
 #include "sim/run/registry.h"
 #include "sim/run/power_control.h"
 #include "sim/run/runner.h"
@@ -28,6 +30,8 @@ struct NodeResult {
   std::string bound, strategy;
   std::uint64_t transactions = 0;
   EnergyEvents events;   // per run of this node (x count per step)
+  int stage = 0;         // pipeline stage whose rank runs it
+  double comm_bytes = 0; // collectives: bytes per rank (nccl-tests size); their algorithm is in `strategy`
 };
 
 struct StepResult {
@@ -35,13 +39,25 @@ struct StepResult {
   std::int64_t context_len = 0;
   std::int64_t repeat = 1;   // how many real steps this simulated step stands for
   double time_s = 0;
-  double flops = 0, dram_bytes = 0;
+  double flops = 0, dram_bytes = 0;  // the whole system (every device)
   std::vector<NodeResult> nodes;
-  EnergyEvents events;       // one step
+  EnergyEvents events;       // one step of one device
+  int devices = 1;
+  std::uint64_t comm_pieces = 0;  // link transfers the fabric simulated
+};
+
+// The system a model runs on (sim/run/system_run.h): chips, fabric and what the software overlaps.
+struct SystemContext {
+  SystemSpec spec;         // the chips and fabric the layout runs on
+  bool overlap = false;    // the software overlaps communication with independent compute
+  bool fold = true;        // replay identical kernels across ranks (see system_run.h)
 };
 
 struct ModelRunResult {
   std::string chip, family, model;
+  std::string system;        // the system preset ("" for one chip)
+  std::string layout;        // "tp8", "dp2 x tp4", ...
+  int devices = 1;
   Scenario scenario;
   std::string fusion;
   Footprint memory;
@@ -59,6 +75,7 @@ struct ModelRunOptions {
   bool check_memory = true;
   int max_decode_samples = 4;
   bool sustained = true;     // serving runs back to back: the TDP limit applies
+  std::optional<SystemContext> system;  // unset: one chip
 };
 
 // Kernels of one graph simulated (or found in the process-wide cache of identical ops on the same
@@ -73,7 +90,13 @@ struct StepGraphStats {
 // One forward step: every unfused node of `g` lowered and simulated on `chip` (each distinct op once per
 // chip configuration and process), times summed over nodes x count. `resident_weight_bytes`: the
 // model's weights that stay on the chip with each op (on-chip weight placement policies read it).
-StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr);
+// Collective nodes are not kernels: they are left at zero time here and timed by the system runtime.
+// `fresh`: simulate each distinct kernel of this graph anew (no replay of another rank's simulation; the unfolded runs).
+StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr,
+                          bool fresh = false);
+
+// InputError unless the layout's devices (tp x pp x dp) are the system's chips.
+void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys);
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});

@@ -1,0 +1,315 @@
+#include "sim/run/system_run.h"
+
+#include <map>
+#include <tuple>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+SystemSpec single_chip_system(const ChipModel& chip) {
+  SystemSpec s;
+  s.name = chip.name();
+  s.chip = chip.name();
+  s.file = chip.name();
+  s.topology = "mesh_groups";  // one chip, no links
+  s.chips = 1;
+  s.group = 1;
+  return s;
+}
+
+namespace {
+
+bool is_collective(OpKind k) { return k == OpKind::AllReduce || k == OpKind::AllToAll; }
+
+// A rank's part of the step: its graph and each node's kernel time alone on the chip.
+struct RankStep {
+  RankRole role;
+  Graph graph;
+  StepResult alone;
+};
+
+// Layers that the graph folds into one node with a count run count times: consecutive nodes of one
+// layer group (the label before its first '.') form a block repeated `count` times.
+std::vector<std::pair<size_t, size_t>> blocks_of(const Graph& g) {
+  std::vector<std::pair<size_t, size_t>> out;
+  auto prefix = [&](size_t i) {
+    const std::string& l = g.nodes[i].op.label;
+    return l.substr(0, l.find('.'));
+  };
+  for (size_t i = 0; i < g.nodes.size();) {
+    size_t j = i + 1;
+    while (j < g.nodes.size() && prefix(j) == prefix(i) && g.nodes[j].count == g.nodes[i].count) ++j;
+    out.emplace_back(i, j);
+    i = j;
+  }
+  return out;
+}
+
+class WorkBuilder {
+ public:
+  WorkBuilder(const Scenario& s, int ranks, const std::vector<double>& hbm, bool overlap) : m_s(s) {
+    m_work.devices.resize(static_cast<size_t>(ranks));
+    m_node.resize(static_cast<size_t>(ranks));
+    m_pending.resize(static_cast<size_t>(ranks));
+    m_work.hbm_Bps = hbm;
+    m_work.overlap = overlap;
+  }
+
+  // One pass of `rs`'s graph on its rank (iteration `it`, micro-batch `mb` tells collectives apart).
+  void add_graph(const RankStep& rs, int instance) {
+    const int r = rs.role.rank;
+    for (const auto& [b, e] : blocks_of(rs.graph))
+      for (int k = 0; k < rs.graph.nodes[b].count; ++k)
+        for (size_t j = b; j < e; ++j) {
+          const GraphNode& n = rs.graph.nodes[j];
+          if (n.fused) continue;
+          if (is_collective(n.op.kind)) {
+            const std::vector<int> group = n.op.kind == OpKind::AllReduce ? tp_group(m_s, r) : ep_group(m_s, r);
+            collective(r, n, group, k, instance, static_cast<int>(j));
+          } else {
+            StreamOp op;
+            op.kind = StreamOp::Kind::Kernel;
+            op.label = n.op.label;
+            op.work = to_ticks(rs.alone.nodes[j].time_s);
+            op.hbm_bytes = rs.alone.nodes[j].dram_bytes;
+            push(r, std::move(op), static_cast<int>(j), true);
+          }
+        }
+  }
+
+  void send(int from, int to, std::uint64_t bytes, std::uint32_t tag) {
+    StreamOp s;
+    s.kind = StreamOp::Kind::Send;
+    s.stream = 1;
+    s.peer = to;
+    s.bytes = bytes;
+    s.tag = tag;
+    push(from, s, -1, false);
+    StreamOp v;
+    v.kind = StreamOp::Kind::Recv;
+    v.stream = 1;
+    v.peer = from;
+    v.tag = tag;
+    m_recv_later[{to, tag}] = v;
+  }
+  void recv(int at, std::uint32_t tag) {
+    auto it = m_recv_later.find({at, tag});
+    if (it == m_recv_later.end()) throw std::logic_error("system run: a receive without its send");
+    push(at, it->second, -1, false);
+  }
+
+  SystemWork& work() { return m_work; }
+  // Per rank, per StreamOp: the graph node it runs (-1 for sends and receives).
+  const std::vector<std::vector<int>>& node_of_op() const { return m_node; }
+  size_t ops(int r) const { return m_work.devices[static_cast<size_t>(r)].size(); }
+
+ private:
+  void collective(int r, const GraphNode& n, const std::vector<int>& group, int layer, int instance, int node) {
+    auto key = std::make_tuple(n.op.label, layer, instance, group.front());
+    auto it = m_calls.find(key);
+    if (it == m_calls.end()) {
+      CollectiveCall c;
+      c.req.kind = n.op.kind == OpKind::AllReduce ? CollKind::AllReduce : CollKind::AllToAll;
+      c.req.bytes = static_cast<std::uint64_t>(n.op.m);
+      c.group = group;
+      c.label = n.op.label;
+      m_work.collectives.push_back(std::move(c));
+      it = m_calls.emplace(key, static_cast<int>(m_work.collectives.size() - 1)).first;
+    }
+    StreamOp op;
+    op.kind = StreamOp::Kind::Collective;
+    op.stream = 1;
+    op.label = n.op.label;
+    op.collective = it->second;
+    push(r, std::move(op), node, false);
+  }
+
+  // Data dependencies across streams: communication waits for the kernel that produced its input,
+  // and the next kernel waits for every communication issued since (its output feeds it).
+  void push(int r, StreamOp op, int node, bool compute) {
+    auto& list = m_work.devices[static_cast<size_t>(r)];
+    auto& pending = m_pending[static_cast<size_t>(r)];
+    const int idx = static_cast<int>(list.size());
+    if (compute) {
+      op.waits = pending;
+      pending.clear();
+      m_last_compute[r] = idx;
+    } else {
+      auto lc = m_last_compute.find(r);
+      if (lc != m_last_compute.end()) op.waits = {lc->second};
+      pending.push_back(idx);
+    }
+    list.push_back(std::move(op));
+    m_node[static_cast<size_t>(r)].push_back(node);
+  }
+
+  const Scenario& m_s;
+  SystemWork m_work;
+  std::vector<std::vector<int>> m_node;
+  std::vector<std::vector<int>> m_pending;
+  std::map<int, int> m_last_compute;
+  std::map<std::tuple<std::string, int, int, int>, int> m_calls;
+  std::map<std::pair<int, std::uint32_t>, StreamOp> m_recv_later;
+};
+
+std::vector<double> hbm_per_rank(const ChipModel& chip, int ranks) {
+  return std::vector<double>(static_cast<size_t>(ranks), chip.dram_bandwidth());
+}
+
+// Node results of `rs` with the runtime's spans: each node's mean time per run (stretch and waiting
+// for peers included), runs per step multiplied by the micro-batches.
+std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr, const std::vector<int>& node_of_op,
+                                    const std::vector<std::string>& algorithms, const SystemWork& work, int runs,
+                                    std::pair<size_t, size_t> op_range) {
+  std::vector<NodeResult> out = rs.alone.nodes;
+  std::vector<double> total(out.size(), 0.0);
+  std::vector<int> seen(out.size(), 0);
+  const size_t r = static_cast<size_t>(rs.role.rank);
+  for (size_t i = op_range.first; i < op_range.second; ++i) {
+    const int j = node_of_op[i];
+    if (j < 0) continue;
+    total[static_cast<size_t>(j)] += to_seconds(rr.op_end[r][i] - rr.op_start[r][i]);
+    ++seen[static_cast<size_t>(j)];
+    const StreamOp& op = work.devices[r][i];
+    if (op.kind == StreamOp::Kind::Collective) out[static_cast<size_t>(j)].strategy = algorithms[static_cast<size_t>(op.collective)];
+  }
+  for (size_t j = 0; j < out.size(); ++j) {
+    out[j].stage = rs.role.stage;
+    if (out[j].fused) continue;
+    out[j].count *= runs;
+    if (seen[j]) out[j].time_s = total[j] / seen[j];
+    if (is_collective(rs.graph.nodes[j].op.kind)) {
+      out[j].bound = "communication";
+      out[j].comm_bytes = static_cast<double>(rs.graph.nodes[j].op.m);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
+  const Sharding sh = shard_weights(m, s);
+  // Replicas that exchange nothing are folded to the first; data-parallel attention runs them all.
+  const int simulated = s.ep > s.tp ? s.devices() : s.tp * s.pp;
+  std::vector<RankStep> ranks;
+  for (int r = 0; r < simulated; ++r) {
+    RankStep rs;
+    rs.role = sh.roles[static_cast<size_t>(r)];
+    rs.graph = build_step_graph(m, s, plan.decode, plan.context_len, fusion, rs.role.part);
+    rs.alone = run_step_graph(chip, rs.graph, sh.rank_weight_bytes[static_cast<size_t>(r)], stats, !sys.fold);
+    ranks.push_back(std::move(rs));
+  }
+  const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+  const int iterations = plan.decode && s.pp > 1 ? 2 : 1;
+  const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
+  const auto act_bytes = static_cast<std::uint64_t>(tokens * m.hidden * 2);  // bf16 hidden states between stages
+  const auto token_bytes = static_cast<std::uint64_t>(s.rank_batch() / M * 4);  // sampled token ids back to stage 0
+  WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap);
+  std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
+  for (int it = 0; it < iterations; ++it) {
+    for (int mb = 0; mb < M; ++mb)
+      for (const RankStep& rs : ranks) {
+        const int r = rs.role.rank, inst = it * M + mb;
+        const auto act_tag = static_cast<std::uint32_t>(2 * inst + 1), tok_tag = static_cast<std::uint32_t>(2 * inst + 2);
+        if (it > 0 && rs.role.stage == 0) wb.recv(r, tok_tag - 2 * static_cast<std::uint32_t>(M));
+        if (rs.role.stage > 0) wb.recv(r, act_tag);
+        wb.add_graph(rs, inst);
+        const int next = next_stage_rank(s, r);
+        if (next >= 0) wb.send(r, next, act_bytes, act_tag);
+        else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, token_bytes, tok_tag);
+      }
+    if (it == 0)
+      for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
+  }
+  const RuntimeResult rr = run_system(sys.spec, wb.work());
+  StepResult step;
+  Tick first_end = 0;
+  for (int r = 0; r < simulated; ++r)
+    if (end_of_first[static_cast<size_t>(r)] > 0)
+      first_end = std::max(first_end, rr.op_end[static_cast<size_t>(r)][end_of_first[static_cast<size_t>(r)] - 1]);
+  step.time_s = iterations > 1 ? to_seconds(rr.end - first_end) : to_seconds(rr.end);
+  const double replicas = s.ep > s.tp ? 1.0 : s.dp;
+  for (const RankStep& rs : ranks) {
+    step.flops += rs.alone.flops * M * replicas;
+    step.dram_bytes += rs.alone.dram_bytes * M * replicas;
+    if (rs.role.tp != 0 || rs.role.dp != 0) continue;  // one rank per stage tells the breakdown
+    const size_t r = static_cast<size_t>(rs.role.rank);
+    auto nodes = timed_nodes(rs, rr, wb.node_of_op()[r], rr.algorithm, wb.work(), M, {0, end_of_first[r]});
+    step.nodes.insert(step.nodes.end(), nodes.begin(), nodes.end());
+  }
+  step.events = ranks.front().alone.events.scaled(M);  // one device (rank 0), over the whole step
+  step.events.time_s = step.time_s;
+  step.devices = s.devices();
+  step.comm_pieces = rr.pieces;
+  return step;
+}
+
+StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, const Graph& g, int ranks,
+                               double resident_weight_bytes, StepGraphStats* stats) {
+  Scenario s;
+  s.tp = ranks;
+  RankStep one;
+  one.graph = g;
+  one.alone = run_step_graph(chip, g, resident_weight_bytes, stats, false);
+  WorkBuilder wb(s, ranks, hbm_per_rank(chip, ranks), sys.overlap);
+  for (int r = 0; r < ranks; ++r) {
+    one.role.rank = r;
+    wb.add_graph(one, 0);
+  }
+  const RuntimeResult rr = run_system(sys.spec, wb.work());
+  one.role.rank = 0;
+  StepResult step;
+  step.time_s = to_seconds(rr.end);
+  step.nodes = timed_nodes(one, rr, wb.node_of_op()[0], rr.algorithm, wb.work(), 1, {0, wb.ops(0)});
+  step.flops = one.alone.flops * ranks;
+  step.dram_bytes = one.alone.dram_bytes * ranks;
+  step.events = one.alone.events;
+  step.events.time_s = step.time_s;
+  step.devices = ranks;
+  step.comm_pieces = rr.pieces;
+  return step;
+}
+
+}  // namespace xpu
+
+namespace xpu {
+
+std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c) {
+  if (!c.system.empty()) {
+    if (c.devices > 0)
+      throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
+                       ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)");
+    return load_system(c.system, {}, c.nodes);
+  }
+  if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
+  if (c.devices <= 0) return std::nullopt;
+  if (c.devices > 4096) throw InputError("--devices " + std::to_string(c.devices) + " is more than 4096");
+  std::optional<SystemSpec> best;
+  for (const auto& info : list_systems()) {
+    SystemSpec s = load_system(info.path);
+    if (s.chip != chip_name) continue;
+    if (!best || (s.ranks() >= c.devices && (best->ranks() < c.devices || s.ranks() < best->ranks())) ||
+        (s.ranks() < c.devices && best->ranks() < c.devices && s.ranks() > best->ranks()))
+      best = s;
+  }
+  if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
+  SystemSpec s = *best;
+  if (c.devices == s.ranks()) return s;
+  if (c.devices > s.ranks()) {
+    if (s.network == "none" || c.devices % s.chips != 0)
+      throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
+                       std::to_string(s.ranks()) + " chips" +
+                       (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
+    return load_system(best->file, {}, c.devices / s.chips);
+  }
+  std::vector<int> group;
+  for (int r = 0; r < c.devices; ++r) group.push_back(r);
+  SystemSpec sub = group_system(Topology(s), group).spec;
+  sub.name = s.name + "[" + std::to_string(c.devices) + "]";
+  return sub;
+}
+
+}  // namespace xpu

@@ -1,0 +1,54 @@
+// A model step on a system of chips: every rank's part of the model (workloads/sharding.h) lowered
+// and simulated on its chip, then all ranks executed together by the system runtime
+// (sim/system/runtime.h), with their collectives on the fabric. One chip is the one-device case of
+// the same path: `xpusim run` without --system runs a one-chip system.
+//
+// Folding (stated in the README): identical kernels are simulated once per chip configuration and
+// replayed wherever they recur (layers, micro-batches, and ranks whose part has the same shapes);
+// with `fold` off every rank simulates its own kernels, which gives the same times (a test checks).
+// Data-parallel replicas that exchange nothing (ep <= tp) are folded to one: only the first
+// replica's ranks run; with data-parallel attention (ep > tp) every rank runs, since the experts'
+// all-to-alls join the replicas. Every simulated rank's traffic is on the fabric.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/interconnect/system_spec.h"
+#include "sim/run/model_run.h"
+#include "sim/system/runtime.h"
+#include "workloads/sharding.h"
+
+namespace xpu {
+
+// The one-chip system of `chip` (no links): what `run` uses without --system.
+SystemSpec single_chip_system(const ChipModel& chip);
+
+// One forward step of the layout on the system. Decode steps with pipeline stages are simulated for
+// two iterations, each micro-batch's next token waiting for its sample from the last stage, and the
+// step time is the steady-state period (the second iteration's end minus the first's), so bubbles
+// and their filling come out of the simulation; prefill is one pass (its latency).
+StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats);
+
+// One graph run by `ranks` symmetric tensor-parallel ranks (the serving engine's step parts): its
+// kernels simulated once, its collectives on the system's first `ranks` chips.
+StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, const Graph& g, int ranks,
+                               double resident_weight_bytes, StepGraphStats* stats = nullptr);
+
+}  // namespace xpu
+
+namespace xpu {
+
+// How a user names a system: `--system S [--nodes N]`, or `--chip C --devices N` for the fabric of
+// the smallest shipped system of chip C that has N chips (a node system's first N chips, a torus
+// slice's block of N, or nodes of it when N is a multiple of its node).
+struct SystemChoice {
+  std::string system;   // preset name or path ("" when none)
+  int nodes = 0;        // > 0: replicate a node system over its scale-out network
+  int devices = 0;      // > 0 with a chip: the devices of its default system
+};
+// nullopt when neither is asked (one chip). InputError naming the flag when no system fits.
+std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c);
+
+}  // namespace xpu

@@ -1,0 +1,148 @@
+// Sharding is a pure function of model and layout: every weight lands on its ranks (or the stated
+// copies), per-rank FLOPs add up to the unsharded model's, and collectives move the closed-form bytes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "workloads/footprint.h"
+#include "workloads/graph.h"
+#include "workloads/sharding.h"
+#include "tests/unit/workloads/layout_util.h"
+#include "sim/base/error.h"
+
+using namespace xpu;
+
+namespace {
+Scenario layout(int tp, int ep, int pp, int dp, std::int64_t batch = 16) {
+  return test::layout_scenario(batch, tp, ep, pp, dp, 256);
+}
+// Split matrix work: GEMMs and attention, except those every TP rank repeats whole (the MoE router
+// and MLA's down-projections are replicated, as vLLM replicates them).
+double matmul_flops(const Graph& g) {
+  double f = 0;
+  auto replicated = [](const std::string& l) {
+    for (const char* r : {"router", "qkv_a_proj", "kv_a_proj"})
+      if (l.size() >= std::strlen(r) && l.compare(l.size() - std::strlen(r), std::string::npos, r) == 0) return true;
+    return false;
+  };
+  for (const auto& n : g.nodes)
+    if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm || n.op.kind == OpKind::Attention) && !replicated(n.op.label))
+      f += n.op.flops() * n.count;
+  return f;
+}
+struct Case {
+  const char* model;
+  int tp, ep, pp, dp;
+};
+const Case kCases[] = {{"llama-3.1-8b", 8, 1, 1, 1}, {"llama-3.1-8b", 4, 1, 2, 1}, {"llama-3.1-8b", 2, 1, 1, 4},
+                       {"llama-3.1-8b", 2, 1, 2, 2}, {"mixtral-8x7b", 8, 8, 1, 1}, {"mixtral-8x7b", 1, 8, 1, 8},
+                       {"deepseek-v3", 1, 8, 1, 8},  {"mixtral-8x7b", 2, 1, 2, 1}};
+}  // namespace
+
+TEST(Sharding, EveryWeightLandsOnItsRanksWithTheStatedCopies) {
+  for (const Case& c : kCases) {
+    ModelConfig m = load_model(c.model);
+    Scenario s = layout(c.tp, c.ep, c.pp, c.dp);
+    s.validate(m);
+    Sharding sh = shard_weights(m, s);
+    ASSERT_EQ(static_cast<int>(sh.roles.size()), s.devices());
+    double unique = 0, held = 0;
+    for (const auto& t : sh.tensors) {
+      double sum = 0;
+      for (const auto& p : t.shards) sum += p.bytes;
+      EXPECT_NEAR(sum, t.bytes * t.copies, 1e-6 * t.bytes) << c.model << " " << t.name;
+      EXPECT_GE(t.copies, 1);
+      unique += t.bytes;
+    }
+    for (double b : sh.rank_weight_bytes) held += b;
+    double copies_bytes = 0;
+    for (const auto& t : sh.tensors) copies_bytes += t.bytes * t.copies;
+    EXPECT_NEAR(held, copies_bytes, 1e-9 * held);
+    // The unique bytes are the model's: layer weights in wdtype, the tables in the embedding dtype.
+    const ParamCounts p = param_counts(m);
+    const double expect = p.layers * bytes_per_element(s.wdtype) + (p.embedding + p.lm_head) * bytes_per_element(s.embedding_dtype());
+    EXPECT_NEAR(unique, expect, 1e-9 * expect) << c.model;
+  }
+}
+
+TEST(Sharding, TensorParallelFootprintIsTheClosedForm) {
+  ModelConfig m = load_model("llama-3.1-70b");
+  for (int tp : {1, 2, 4, 8}) {
+    Scenario s = layout(tp, 1, 1, 1);
+    const ParamCounts p = param_counts(m);
+    const double wb = 2, table = p.embedding + p.lm_head;
+    const double closed = (p.layers - p.replicated) * wb / tp + p.replicated * wb + table * wb / tp;
+    EXPECT_NEAR(footprint(m, s).weight_bytes, closed, 1e-9 * closed) << "tp" << tp;
+  }
+}
+
+TEST(Sharding, PipelineStagesPartitionTheLayers) {
+  for (int pp : {1, 2, 3, 5, 80}) {
+    std::int64_t next = 0;
+    for (int st = 0; st < pp; ++st) {
+      auto [b, e] = stage_layers(80, pp, st);
+      EXPECT_EQ(b, next);
+      EXPECT_GE(e - b, 80 / pp);
+      next = e;
+    }
+    EXPECT_EQ(next, 80);
+  }
+}
+
+TEST(Sharding, RankFlopsAddUpToTheUnshardedModel) {
+  for (const Case& c : kCases) {
+    ModelConfig m = load_model(c.model);
+    Scenario s = layout(c.tp, c.ep, c.pp, c.dp);
+    Scenario one = layout(1, 1, 1, 1);
+    const double whole = matmul_flops(build_step_graph(m, one, true, 257, FusionPolicy::vllm()));
+    double sum = 0;
+    for (const RankRole& r : rank_roles(m, s)) sum += matmul_flops(build_step_graph(m, s, true, 257, FusionPolicy::vllm(), r.part));
+    // Each replica's ranks split the batch; with pipeline micro-batches each graph is one micro-batch.
+    const int mb = s.pp > 1 ? s.pp : 1;
+    EXPECT_NEAR(sum * mb, whole, 1e-9 * whole) << c.model << " tp" << c.tp << " ep" << c.ep << " pp" << c.pp << " dp" << c.dp;
+  }
+}
+
+TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
+  ModelConfig m = load_model("llama-3.1-70b");
+  Scenario s = layout(8, 1, 1, 1, 64);
+  Graph g = build_step_graph(m, s, true, 257, FusionPolicy::vllm());
+  int allreduces = 0;
+  for (const auto& n : g.nodes)
+    if (n.op.kind == OpKind::AllReduce) {
+      EXPECT_EQ(n.op.m, 64 * m.hidden * 2) << n.op.label;  // tokens x hidden x bf16
+      EXPECT_EQ(n.op.devices, 8);
+      allreduces += n.count;
+    }
+  EXPECT_EQ(allreduces, 2 * m.layers + 1);  // attention and MLP of every layer, the vocab-parallel embedding
+
+  ModelConfig ds = load_model("deepseek-v3");
+  Scenario e = layout(1, 8, 1, 8, 64);
+  Graph ge = build_step_graph(ds, e, true, 257, FusionPolicy::vllm(), rank_roles(ds, e)[3].part);
+  std::map<std::string, std::int64_t> a2a;
+  for (const auto& n : ge.nodes)
+    if (n.op.kind == OpKind::AllToAll) a2a[n.op.label.substr(n.op.label.rfind('.') + 1)] = n.op.m;
+  const std::int64_t tokens = 64 / 8, routed = tokens * ds.experts_per_token * ds.hidden;
+  EXPECT_EQ(a2a.at("moe_dispatch"), routed * 2);  // bf16 activations
+  EXPECT_EQ(a2a.at("moe_combine"), routed * 2);
+}
+
+TEST(Sharding, BadLayoutsNameTheFlag) {
+  ModelConfig llama = load_model("llama-3.1-8b"), mix = load_model("mixtral-8x7b");
+  auto err = [](const ModelConfig& m, Scenario s) {
+    try {
+      s.validate(m);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(err(llama, layout(3, 1, 1, 1)).find("--tp 3"), std::string::npos);
+  EXPECT_NE(err(llama, layout(1, 2, 1, 1)).find("--ep 2"), std::string::npos);
+  EXPECT_NE(err(mix, layout(1, 16, 1, 16)).find("larger than"), std::string::npos);
+  EXPECT_NE(err(llama, layout(1, 1, 64, 1)).find("--pp 64"), std::string::npos);
+  EXPECT_NE(err(llama, layout(1, 1, 1, 3)).find("--dp 3"), std::string::npos);
+  EXPECT_NE(err(mix, layout(2, 4, 1, 1)).find("--ep 4"), std::string::npos);
+}
