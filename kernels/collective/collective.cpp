@@ -144,6 +144,11 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     // NVLS-tree across nodes: a slice is one chunk per inter-node message (1/ranks of the slice).
     if (r.algorithm == "hierarchical" && t.in_network_reduction() && s.nodes > 1)
       per_slice = nvls_tree_chunk(s, r.bytes) * t.ranks();
+    // Rings across nodes are the channels themselves (one per rail): a slice is one chunk per ring
+    // step, as in NCCL's ring loop (channels x ranks x chunk).
+    bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
+                      r.kind != CollKind::Broadcast && r.kind != CollKind::SendRecv;
+    if (rail_rings) per_slice = s.chunk_bytes.value() * t.ranks() * t.ranks_per_node();
     slices = static_cast<int>(std::clamp(std::ceil(static_cast<double>(r.bytes) / per_slice), 1.0,
                                          static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
