@@ -176,3 +176,21 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
   EXPECT_EQ(nic_message(32ull << 20), 64u << 10);
   EXPECT_EQ(nic_message(64ull << 20), 128u << 10);
 }
+
+TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
+  // Eight chunks in flight per network connection (NCCL_STEPS) keep the EFA round trip off the
+  // critical path; with one, every 128 KiB message waits for the previous one to arrive.
+  CollectiveRequest r;
+  r.bytes = 64ull << 20;
+  r.algorithm = "hierarchical";
+  r.protocol = "simple";
+  auto time = [&](const SystemSpec& s) {
+    Topology t(s);
+    return to_seconds(simulate_collective(t, lower_collective(t, r)).end);
+  };
+  double one = time(load_system("p5-h100x8", {"library.slots=1"})), eight = time(load_system("p5-h100x8"));
+  EXPECT_LT(eight, 0.7 * one) << "slots 8: " << eight << " s, slots 1: " << one << " s";
+  // In one node no send crosses the network: slots change nothing.
+  r.algorithm = "nvls";
+  EXPECT_DOUBLE_EQ(time(load_system("hgx-h100x8", {"library.slots=1"})), time(load_system("hgx-h100x8")));
+}
