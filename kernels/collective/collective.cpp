@@ -40,6 +40,19 @@ const Algo* find_algo(const std::string& n) {
     if (a.name == n) return &a;
   return nullptr;
 }
+
+// NCCL's NVLS-tree chunk (src/enqueue.cc, NVLS_TREE): it starts at the step size (chunk_bytes) and is
+// cut to 256, 128, 64 and 32 KiB while the message holds fewer than 32, 16, 4 and 1 chunks per
+// concurrent operation (channels x network heads, one head per chip of the node), so that mid-size
+// messages still fill every channel's pipeline; each chunk is one network message.
+double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
+  const double kKiB = 1024;
+  const std::pair<double, double> kRule[] = {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}};
+  double chunk = s.chunk_bytes.value(), ops = static_cast<double>(s.channels) * s.chips;
+  for (const auto& [per_op, smaller] : kRule)
+    if (static_cast<double>(bytes) < per_op * ops * chunk && chunk > smaller) chunk = smaller;
+  return chunk;
+}
 }  // namespace
 
 CollKind parse_collective(const std::string& n) {
@@ -128,6 +141,14 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
                      (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")");
   if (slices <= 0) {  // the library pipelines in chunks of chunk_bytes per channel
     double per_slice = s.chunk_bytes.value() * s.channels;
+    // NVLS-tree across nodes: a slice is one chunk per inter-node message (1/ranks of the slice).
+    if (r.algorithm == "hierarchical" && t.in_network_reduction() && s.nodes > 1)
+      per_slice = nvls_tree_chunk(s, r.bytes) * t.ranks();
+    // Rings across nodes are the channels themselves (one per rail): a slice is one chunk per ring
+    // step, as in NCCL's ring loop (channels x ranks x chunk).
+    bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
+                      r.kind != CollKind::Broadcast && r.kind != CollKind::SendRecv;
+    if (rail_rings) per_slice = s.chunk_bytes.value() * t.ranks() * t.ranks_per_node();
     slices = static_cast<int>(std::clamp(std::ceil(static_cast<double>(r.bytes) / per_slice), 1.0,
                                          static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
@@ -138,9 +159,18 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     }
   }
   coll::Builder b(t, r, r.algorithm, slices);
-  // Slices flow through each stage in order, as chunks through a channel's buffer slots: the i-th
-  // send of a vertex in slice k waits for its i-th send of slice k-1.
-  std::vector<size_t> base(t.vertices().size(), 0);
+  // Slices flow through each stage in order, as chunks through a connection's buffer slots: the i-th
+  // send of a vertex in slice k waits until its i-th send of slice k - w is delivered (a slot is
+  // reused once its chunk has arrived). Across the network w = slots, so the NIC keeps `slots`
+  // messages in flight and its round trip is hidden; inside a node w = 1: the in-node latency
+  // (under a microsecond) hides behind the next chunk anyway, and the fabric shares a link piece by
+  // piece among concurrent sends, which would interleave chunks that a channel copies in order.
+  auto across_network = [&](int v, int peer) {
+    for (int l : t.route(v, peer))
+      if (t.links()[static_cast<size_t>(l)].cls == "nic") return true;
+    return false;
+  };
+  std::vector<std::vector<size_t>> starts;  // per slice: each vertex's first operation
   for (int k = 0; k < slices; ++k) {
     b.set_slice(k);
     std::vector<size_t> start(t.vertices().size());
@@ -148,10 +178,15 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     find_algo(r.algorithm)->lower(b, r.kind, coll::share(r.bytes, static_cast<std::uint64_t>(slices)));
     for (size_t v = 0; k > 0 && v < start.size(); ++v) {
       auto& ops = b.program().ops[v];
-      for (size_t i = start[v]; i < ops.size(); ++i)
-        if (ops[i].kind == CommOp::Kind::Send) ops[i].deps.push_back(static_cast<std::uint32_t>(base[v] + (i - start[v])));
+      for (size_t i = start[v]; i < ops.size(); ++i) {
+        if (ops[i].kind != CommOp::Kind::Send) continue;
+        int w = across_network(static_cast<int>(v), ops[i].peers[0]) ? s.slots : 1;
+        if (k < w) continue;
+        size_t base = starts[static_cast<size_t>(k - w)][v];
+        ops[i].deps.push_back(static_cast<std::uint32_t>(base + (i - start[v])));
+      }
     }
-    base = start;
+    starts.push_back(std::move(start));
   }
   return std::move(b.program());
 }
@@ -167,13 +202,16 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
         for (int d : p.ops[v][i].peers) send_of[{static_cast<int>(v), d, p.ops[v][i].tag}] = static_cast<std::uint32_t>(i);
   std::vector<std::vector<double>> fin(nv);
   for (size_t v = 0; v < nv; ++v) fin[v].assign(p.ops[v].size(), -1);
-  std::vector<double> load(t.links().size(), 0);
+  std::vector<double> load(t.links().size(), 0), messages(t.links().size(), 0);
   std::map<int, double> reduce_load;
   for (size_t v = 0; v < nv; ++v)
     for (const auto& o : p.ops[v]) {
       if (o.kind == CommOp::Kind::Send)
         for (int d : o.peers)
-          for (int l : t.route(static_cast<int>(v), d)) load[static_cast<size_t>(l)] += o.bytes * p.wire_factor;
+          for (int l : t.route(static_cast<int>(v), d)) {
+            load[static_cast<size_t>(l)] += o.bytes * p.wire_factor;
+            messages[static_cast<size_t>(l)] += 1;
+          }
       if (o.kind == CommOp::Kind::Reduce) reduce_load[o.peers[0]] += o.bytes;
     }
   auto route_latency = [&](int v, int d) {
@@ -204,7 +242,7 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
   double bw = 0;
   for (size_t l = 0; l < load.size(); ++l) {
     const LinkSpec& s = *t.links()[l].spec;
-    bw = std::max(bw, load[l] / (s.bandwidth.value() * s.efficiency));
+    bw = std::max({bw, load[l] / s.payload_rate(), messages[l] * s.message_gap.value()});
   }
   for (const auto& [port, bytes] : reduce_load) bw = std::max(bw, bytes / t.spec().sw.reduce_bandwidth.value());
   return lat + bw;

@@ -15,10 +15,9 @@ class ILink {
   ILink(std::string name, const LinkSpec& spec, Seconds extra_latency)
       : m_name(std::move(name)), m_spec(spec), m_extra(to_ticks(extra_latency.value())) {}
   virtual ~ILink() = default;
-  // Ticks the link is occupied by `wire_bytes`: line rate x efficiency by default.
-  virtual Tick serialize(double wire_bytes) const {
-    return transfer_ticks(wire_bytes, m_spec.bandwidth.value() * m_spec.efficiency);
-  }
+  // Ticks the link is occupied by `wire_bytes`: the payload rate (line rate x efficiency, or a slower
+  // host path) by default.
+  virtual Tick serialize(double wire_bytes) const { return transfer_ticks(wire_bytes, m_spec.payload_rate()); }
   // Head latency of one traversal (the wire, SerDes and, for a switch's output port, the switch).
   virtual Tick latency() const { return to_ticks(m_spec.latency.value()) + m_extra; }
   // Paid once per message before its first byte (a NIC's doorbell and completion), 0 for plain links.

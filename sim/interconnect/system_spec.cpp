@@ -30,8 +30,14 @@ void describe_link(Params& p, LinkSpec& l, const std::string& pre, const char* w
   p(pre + "latency", l.latency, std::string("Latency of one traversal of the ") + what, "0 s");
   p(pre + "message_overhead", l.message_overhead, "Cost paid once per message (NIC doorbell, proxy), 0 for links",
     "0 s");
+  p(pre + "message_gap", l.message_gap, "Least time one message holds the port (rdma: proxy post, flush and "
+                                        "completion per message; limits the message rate)", "0 s");
+  p(pre + "host_bandwidth", l.host_bandwidth, "Host path between chip and NIC (PCIe) per direction (rdma); 0 B/s: "
+                                              "not limiting", "0 B/s");
+  p(pre + "host_efficiency", l.host_efficiency, "Share of the host path's line rate that carries payload", "1.0");
   p.require(!required || l.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(l.efficiency > 0 && l.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
+  p.require(l.host_efficiency > 0 && l.host_efficiency <= 1, pre + "host_efficiency", "a share in (0, 1]");
 }
 
 void describe_switch(Params& p, SwitchSpec& s, const std::string& pre) {
@@ -78,6 +84,8 @@ void describe(Params& p, SystemSpec& s) {
   p("library.chunk_bytes", s.chunk_bytes, "Pipeline granule per channel (buffer slot)");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
+  p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
+                              "the network may have in flight before the first is delivered (NCCL_STEPS)", "1");
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) s.dims.push_back(std::stoi(d));
   for (const auto& w : split_list(wrap)) s.wrap.push_back(w == "true");
@@ -123,6 +131,7 @@ void describe(Params& p, SystemSpec& s) {
   p.require(s.chunk_bytes.value() > 0, "library.chunk_bytes", "a positive size");
   p.require(s.channels > 0, "library.channels", "a positive count");
   p.require(s.max_slices > 0, "library.max_slices", "a positive count");
+  p.require(s.slots > 0, "library.slots", "a positive count");
 }
 
 std::vector<SystemInfo> list_systems() {

@@ -16,6 +16,15 @@ struct LinkSpec {
   double efficiency = 1.0;      // share of the line rate that carries payload (encoding, flits, headers)
   Seconds latency;              // per traversal
   Seconds message_overhead;     // once per message (NIC doorbell, proxy thread); 0 for plain links
+  Seconds message_gap;          // NIC: least time a message holds the port (LogGP g: post, flush, completion)
+  Bandwidth host_bandwidth;     // NIC: host path between chip and NIC (PCIe) per direction; 0 = not limiting
+  double host_efficiency = 1.0; // share of the host path's line rate that carries payload (TLP headers, DLLPs)
+  // Payload rate: the line rate x efficiency, or the host path's payload rate where that is lower.
+  double payload_rate() const {
+    double r = bandwidth.value() * efficiency;
+    double h = host_bandwidth.value() * host_efficiency;
+    return h > 0 && h < r ? h : r;
+  }
 };
 
 struct SwitchSpec {
@@ -52,6 +61,7 @@ struct SystemSpec {
   Bytes chunk_bytes;                     // pipeline granule per channel
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
+  int slots = 1;                         // buffer slots per network connection: slices in flight per stage
   std::string resolved_yaml;
 
   int ranks() const { return chips * nodes; }

@@ -1,10 +1,11 @@
 // Collectives against public measurements (workloads/validation/collectives.csv; original sources in
 // its `source` column: Azure/AI-benchmarking-guide ND H100 v5 nccl-tests, aws-samples/
 // awsome-distributed-training p5 nccl-tests, jax-ml scaling book TPU v5e profiles). A missing file
-// fails. Bounds: bus bandwidth of messages >= 64 MiB within 15% on one HGX H100 node; latency-bound
-// small messages on one node within 30% in time; on two p5 nodes >= 512 MiB within 25% (64-256 MiB:
-// a known gap of +25..+45%, see README "Systems of chips", held to 50% so that it cannot grow
-// unnoticed; small messages likewise).
+// fails. Bounds as issue 12 sets them: bus bandwidth of messages >= 64 MiB within 15% on one HGX H100
+// node and within 25% on two p5 nodes; latency-bound small messages (<= 8 KiB) within 30% in time.
+// Rows the model still misses are listed by id in kKnownGaps with the reason and a bound of their
+// own just above today's error (README "Systems of chips", known gaps), so that a gap can neither
+// grow unnoticed nor hide behind a looser bound for the whole class.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +15,25 @@
 using namespace xpu;
 
 namespace {
+struct KnownGap {
+  const char* id;
+  double bound;
+  const char* reason;
+};
+const KnownGap kKnownGaps[] = {
+    {"aw-p5-024", 0.40,
+     "64 MiB sits exactly on NCCL's NVLS-tree chunk switch (64 -> 128 KiB messages at 4 x 16 channels x 8 heads x "
+     "128 KiB); measured 601 us lies between the two regimes (447 us modeled with 128 KiB, ~830 us with 64 KiB)"},
+    {"aw-p5-011", 0.35,
+     "8 KiB tree/LL across EFA: measured time rises from 69 to 81 us between 1 and 8 KiB; the model (AWS's own "
+     "20 us per inter-node step) is flat, the per-byte cost of LL staged through host memory is not modeled"},
+};
+const KnownGap* known_gap(const std::string& id) {
+  for (const auto& g : kKnownGaps)
+    if (id == g.id) return &g;
+  return nullptr;
+}
+
 const std::vector<CollectivePoint>& points() {
   static const std::vector<CollectivePoint> p = [] {
     std::vector<CollectiveRow> rows = read_collective_rows(default_collectives_csv());
@@ -41,32 +61,48 @@ TEST(CollectiveValidation, SingleNodeH100LargeMessagesWithin15Percent) {
   EXPECT_GE(n, 5);
 }
 
-TEST(CollectiveValidation, TwoNodeH100LargeMessages) {
+TEST(CollectiveValidation, TwoNodeH100LargeMessagesWithin25Percent) {
   int n = 0;
   for (const auto& p : points())
     if (p.row.id.rfind("aw-p5", 0) == 0 && p.row.bytes >= (64ull << 20)) {
       ++n;
-      double bound = p.row.bytes >= (512ull << 20) ? 0.25 : 0.50;
-      EXPECT_LT(std::abs(p.busbw_error), bound) << p.row.id << " " << p.row.bytes << " B: predicted "
-                                                << p.predicted_busbw << " GB/s, measured " << p.row.busbw_GBps;
+      const KnownGap* g = known_gap(p.row.id);
+      EXPECT_LT(std::abs(p.busbw_error), g ? g->bound : 0.25)
+          << p.row.id << " " << p.row.bytes << " B: predicted " << p.predicted_busbw << " GB/s, measured "
+          << p.row.busbw_GBps << (g ? std::string(" (known gap: ") + g->reason + ")" : "");
     }
   EXPECT_GE(n, 5);
 }
 
-TEST(CollectiveValidation, SmallMessageTime) {
-  // Latency-bound rows: at most 8 KiB, where the bytes take under 0.1 us on any link. One node: within
-  // 30%. Two p5 nodes over EFA: the model is 25-39% fast (its per-message EFA cost is an assumption;
-  // README "Systems of chips", known gaps), held to 45% so that the gap cannot grow unnoticed.
+TEST(CollectiveValidation, SmallMessageTimeWithin30Percent) {
+  // Latency-bound rows: at most 8 KiB, where the bytes take under 0.1 us on any link, on one node and
+  // on two p5 nodes over EFA.
   int one = 0, two = 0;
   for (const auto& p : points()) {
     if (p.row.bytes > 8192) continue;
     bool single = p.row.id.rfind("az-h100", 0) == 0, dual = p.row.id.rfind("aw-p5", 0) == 0;
     if (!single && !dual) continue;
     (single ? one : two)++;
-    EXPECT_LT(std::abs(p.time_error), single ? 0.30 : 0.45)
+    const KnownGap* g = known_gap(p.row.id);
+    EXPECT_LT(std::abs(p.time_error), g ? g->bound : 0.30)
         << p.row.id << " " << p.row.bytes << " B: predicted " << p.predicted_time_us << " us, measured "
-        << p.measured_time_us;
+        << p.measured_time_us << (g ? std::string(" (known gap: ") + g->reason + ")" : "");
   }
   EXPECT_GE(one, 4);
   EXPECT_GE(two, 10);
+}
+
+TEST(CollectiveValidation, KnownGapsAreStillGaps) {
+  // A known gap that the model has closed must leave the list (and take the class bound).
+  for (const auto& g : kKnownGaps) {
+    bool found = false;
+    for (const auto& p : points())
+      if (p.row.id == g.id) {
+        found = true;
+        double err = p.row.bytes <= 8192 ? p.time_error : p.busbw_error;
+        double cls = p.row.bytes <= 8192 ? 0.30 : 0.25;
+        EXPECT_GE(std::abs(err), cls) << g.id << " is within the class bound now; remove it from kKnownGaps";
+      }
+    EXPECT_TRUE(found) << g.id << " is not a validated row";
+  }
 }

@@ -107,3 +107,27 @@ TEST(Fabric, BadSystemsFailInOneLineNamingFileAndKey) {
   EXPECT_NE(e.find("scale_up.dims"), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
 }
+
+TEST(Fabric, NicMessageGapBoundsTheMessageRateAndHostPathTheByteRate) {
+  // Chip 0 of node 0 to chip 0 of node 1 over rail 0 (chip -> rail switch -> chip, two NIC links).
+  SystemSpec s = load_system("p5-h100x8", {"scale_out.nic.message_gap=10us", "scale_out.nic.host_bandwidth=10GB/s",
+                                           "scale_out.nic.host_efficiency=1.0"});
+  Topology t(s);
+  CommProgram p;
+  p.ops.resize(t.vertices().size());
+  const int n = 16;
+  for (int i = 0; i < n; ++i) {
+    p.ops[0].push_back(send(8, 4096, static_cast<std::uint32_t>(i + 1)));
+    p.ops[8].push_back(recv(0, static_cast<std::uint32_t>(i + 1)));
+  }
+  FabricResult small = simulate_collective(t, p);
+  // 4 KiB takes 0.4 us at 10 GB/s, but each message holds the port for the 10 us gap.
+  EXPECT_GE(to_seconds(small.end), n * 10e-6);
+  EXPECT_LT(to_seconds(small.end), n * 10e-6 + 50e-6);
+  p.ops[0] = {send(8, 64ull << 20, 1)};
+  p.ops[8] = {recv(0, 1)};
+  FabricResult big = simulate_collective(t, p);
+  double wire = static_cast<double>(64ull << 20) / 10e9;  // the PCIe path (10 GB/s) is below the NIC's 45
+  EXPECT_GE(to_seconds(big.end), wire);
+  EXPECT_LT(to_seconds(big.end), wire * 1.05);
+}

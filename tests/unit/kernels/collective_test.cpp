@@ -140,3 +140,57 @@ TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
   for (size_t l = 0; l < t.links().size(); ++l)
     if (t.links()[l].cls == "nic") EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b / 8)) << t.link_name(static_cast<int>(l));
 }
+
+TEST(Collective, RingsAcrossNodesUseEveryRailBothWays) {
+  Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, one rail per local rank
+  const std::uint64_t b = 64ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "ring");
+  // Eight rings of 1/8 of the buffer over 16 chips: 2(n-1)/n of the buffer per chip, as one ring.
+  for (int r = 0; r < t.ranks(); ++r) EXPECT_EQ(p.sent_by(r), 2 * 15 * (b / 8 / 16) * 8) << r;
+  // Each crossing stays on its rail (chip -> rail switch -> same local rank), and every NIC link,
+  // in both directions, carries exactly one ring's crossings.
+  for (int r = 0; r < t.ranks(); ++r)
+    for (const auto& o : p.ops[static_cast<size_t>(r)])
+      if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) EXPECT_EQ(o.peers[0] % 8, r % 8) << r;
+  FabricResult f = simulate_collective(t, p);
+  for (size_t l = 0; l < t.links().size(); ++l)
+    if (t.links()[l].cls == "nic")
+      EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(2 * 15 * (b / 8 / 16))) << t.link_name(static_cast<int>(l));
+}
+
+TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
+  // NCCL's NVLS-tree chunk: 512 KiB from 2 GiB up, 256 KiB, 128 KiB below 512 MiB, 64 KiB below
+  // 64 MiB, 32 KiB below 8 MiB (16 channels x 8 heads on p5). One chunk per inter-node message.
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r;
+  r.algorithm = "hierarchical";
+  r.protocol = "simple";
+  auto nic_message = [&](std::uint64_t bytes) {
+    r.bytes = bytes;
+    CommProgram p = lower_collective(t, r);
+    for (const auto& o : p.ops[0])
+      if (o.kind == CommOp::Kind::Send && o.peers[0] == 8) return o.bytes;
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(nic_message(4ull << 20), 32u << 10);
+  EXPECT_EQ(nic_message(32ull << 20), 64u << 10);
+  EXPECT_EQ(nic_message(64ull << 20), 128u << 10);
+}
+
+TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
+  // Eight chunks in flight per network connection (NCCL_STEPS) keep the EFA round trip off the
+  // critical path; with one, every 128 KiB message waits for the previous one to arrive.
+  CollectiveRequest r;
+  r.bytes = 64ull << 20;
+  r.algorithm = "hierarchical";
+  r.protocol = "simple";
+  auto time = [&](const SystemSpec& s) {
+    Topology t(s);
+    return to_seconds(simulate_collective(t, lower_collective(t, r)).end);
+  };
+  double one = time(load_system("p5-h100x8", {"library.slots=1"})), eight = time(load_system("p5-h100x8"));
+  EXPECT_LT(eight, 0.7 * one) << "slots 8: " << eight << " s, slots 1: " << one << " s";
+  // In one node no send crosses the network: slots change nothing.
+  r.algorithm = "nvls";
+  EXPECT_DOUBLE_EQ(time(load_system("hgx-h100x8", {"library.slots=1"})), time(load_system("hgx-h100x8")));
+}
