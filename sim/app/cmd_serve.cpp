@@ -7,6 +7,7 @@
 
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
+#include "sim/app/system_cmd.h"
 #include "sim/base/config.h"
 #include "sim/base/flags.h"
 #include "sim/base/process.h"
@@ -114,10 +115,12 @@ ServeOptions serve_opts(const po::variables_map& vm) {
 int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset");
+  add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
-                    "                    [--scheduler vllm|sglang|trtllm] [--ttft-slo T] [--tpot-slo T]\n\n"
+                    "                    [--scheduler vllm|sglang|trtllm] [--ttft-slo T] [--tpot-slo T]\n"
+                    "       xpusim serve --system hgx-h100x8 --tp 8 --model llama-3.1-70b --concurrency 1,8,64\n\n"
                     "Runs an inference server iteration by iteration (continuous batching, chunked prefill, paged KV\n"
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
                     "at R requests/s, or (neither) every request at once for offline throughput. Reports throughput,\n"
@@ -125,9 +128,13 @@ int cmd_serve(int argc, char** argv) {
                     "token and cost; a concurrency list gives the frontier and its best point under the targets.\n\n"))
     return 0;
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  auto chip = load_chip(vm["chip"].as<std::string>(), sets);
+  ServeOptions so = serve_opts(vm);
+  so.system = system_context(vm);
+  auto chip = load_chip(so.system ? so.system->spec.chip : vm["chip"].as<std::string>(), sets);
   ModelConfig model = load_model(vm["model"].as<std::string>());
-  ServeResult r = serve(*chip, model, scenario_from(vm), serve_opts(vm));
+  Scenario sc = scenario_from(vm);
+  layout_args(vm, sc);
+  ServeResult r = serve(*chip, model, sc, so);
   nlohmann::json j = serve_json(r);
   if (vm["format"].as<std::string>() == "json") {
     std::cout << j.dump(2) << "\n";

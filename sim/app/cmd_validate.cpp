@@ -35,8 +35,9 @@ int cmd_validate(int argc, char** argv) {
       vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
   if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");
   std::vector<ValidationPoint> pts;
+  std::vector<std::pair<std::string, std::string>> skipped;
   for (const auto& f : files) {
-    auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>(), vm["models"].as<bool>());
+    auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>(), vm["models"].as<bool>(), &skipped);
     pts.insert(pts.end(), v.begin(), v.end());
   }
   double sum_abs = 0;
@@ -49,7 +50,9 @@ int cmd_validate(int argc, char** argv) {
                    {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
                    {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
                    {"roofline", p.roofline}, {"source", p.row.source}});
-    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}}).dump(2) << "\n";
+    nlohmann::json sk = nlohmann::json::array();
+    for (const auto& [id, why] : skipped) sk.push_back({{"id", id}, {"reason", why}});
+    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}, {"skipped", sk}}).dump(2) << "\n";
     return 0;
   }
   std::cout << std::left << std::setw(6) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload"
@@ -62,6 +65,7 @@ int cmd_validate(int argc, char** argv) {
               << p.row.measured << std::setw(11) << p.predicted << std::setw(8) << 100 * p.error << "%  "
               << p.row.unit << "\n";
   }
+ for (const auto& [id, why] : skipped) std::cout << "skipped " << id << ": " << why << "\n";
   std::cout << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mae << "%\n";
   return 0;
 }

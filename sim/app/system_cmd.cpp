@@ -163,6 +163,16 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
   a.microbatches = vm["microbatches"].as<int>();
 }
 
+void layout_args(const po::variables_map& vm, Scenario& s) {
+  ScenarioArgs a;
+  layout_args(vm, a);
+  s.tp = a.tp;
+  s.ep = a.ep;
+  s.pp = a.pp;
+  s.dp = a.dp;
+  s.microbatches = a.microbatches;
+}
+
 std::optional<SystemContext> system_context(const po::variables_map& vm) {
   SystemChoice c;
   if (vm.count("system")) c.system = vm["system"].as<std::string>();

@@ -21,6 +21,7 @@ int cmd_validate_collectives(int argc, char** argv);
 // The layout and system flags that run, serve and compare share.
 void add_layout_options(boost::program_options::options_description& o);
 void layout_args(const boost::program_options::variables_map& vm, ScenarioArgs& a);
+void layout_args(const boost::program_options::variables_map& vm, Scenario& s);
 // --system S [--nodes N] | --chip C --devices N [--overlap]: nullopt for one chip.
 std::optional<SystemContext> system_context(const boost::program_options::variables_map& vm);
 }  // namespace xpu

@@ -167,6 +167,9 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["chip"] = r.chip;
   j["family"] = r.family;
   j["model"] = r.model;
+  j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
+  j["layout"] = {{"name", r.layout}, {"devices", r.devices}};
+  j["devices"] = r.devices;
   j["precision"] = r.precision;
   j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
   j["load"] = r.mode;
@@ -226,7 +229,8 @@ nlohmann::json serve_json(const ServeResult& r) {
 std::string serve_table(const ServeResult& r) {
   std::ostringstream os;
   const ServeMemory& m = r.memory;
-  os << r.model << " on " << r.chip << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
+  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + ")")
+     << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
      << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
      << r.mode << " load\n";
   os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "sim/run/system_run.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
@@ -46,14 +47,14 @@ std::vector<OccupancySample> thin(const std::vector<OccupancySample>& v, size_t 
   return out;
 }
 
-void fill_metrics(ServePoint& pt, const EngineResult& er) {
+void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.batch = er.max_running;
   pt.requests = er.requests;
   pt.iterations = er.iterations;
   pt.preemptions = er.preemptions;
   pt.makespan_s = er.makespan_s;
   pt.throughput_tok_s = er.makespan_s > 0 ? static_cast<double>(er.output_tokens) / er.makespan_s : 0;
-  pt.throughput_tok_s_per_chip = pt.throughput_tok_s;  // one chip (tensor parallelism is not modeled yet)
+  pt.throughput_tok_s_per_chip = pt.throughput_tok_s / devices;
   pt.requests_per_s = er.makespan_s > 0 ? static_cast<double>(er.requests) / er.makespan_s : 0;
   pt.ttft_s = percentile(er.ttft_s, 0.5);
   pt.ttft_p90_s = percentile(er.ttft_s, 0.9);
@@ -87,7 +88,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
   double peak = 0;
   std::int64_t parts = 0;
   PowerResult pw = settle_power(s.chip, true, [&](const ChipModel& c) {
-    ChipStepTime st(c, s.model, s.sc, s.opt.interpolate);
+    ChipStepTime st(c, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
     const double ratio = c.clock_hz() / s.chip.clock_hz();
     peak = 0;
     StepTimeFn fn = [&](const StepShape& shape) {
@@ -100,7 +101,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
     parts += st.simulated_parts();
     return er.events;
   });
-  fill_metrics(pt, er);
+  fill_metrics(pt, er, s.sc.devices());
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? s.opt.rate : 0;
   pt.clock_ratio = pw.clock_ratio;
@@ -160,8 +161,15 @@ RequestSpec request_spec(const ServeOptions& o) {
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   check_options(opt);
+  if (base.pp > 1 || base.ep > 1 || base.dp > 1)
+    throw InputError("serve: --pp/--ep/--dp " + base.layout_str() + ": the serving engine runs one tensor-parallel replica "
+                     "(--tp on a system); pipeline and expert layouts are simulated by `xpusim run`");
+  check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
   ServeResult r;
   r.chip = chip.name();
+  r.system = opt.system ? opt.system->spec.name : "";
+  r.layout = base.layout_str();
+  r.devices = base.devices();
   r.family = chip.family();
   r.model = model.name;
   r.precision = std::string(name(base.wdtype)) + (base.adtype != base.wdtype ? std::string("/") + name(base.adtype) : "");

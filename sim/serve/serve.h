@@ -32,6 +32,9 @@ struct ServeOptions {
   std::uint64_t seed = 1;
   bool interpolate = true;                          // step times interpolated on the composition grid
   bool progress = false;
+  // The system the server runs on (nullopt: one chip). The scenario's tp ranks serve one replica,
+  // their all-reduces on the fabric; pipeline and expert layouts are simulated by `run` only.
+  std::optional<SystemContext> system;
 };
 
 // Device memory of the server: what the KV cache gets after weights, activations and the engine's
@@ -65,6 +68,8 @@ struct ServePoint {
 
 struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
+  std::string system, layout;      // the system preset ("" for one chip) and the layout ("tp8")
+  int devices = 1;
   SchedulerLimits limits;
   ServeMemory memory;
   std::string input_lengths, output_lengths;

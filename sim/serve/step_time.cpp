@@ -1,6 +1,8 @@
 // Iteration times from the chip model: the parts of a mixed prefill/decode step, simulated on a grid.
 #include "sim/serve/step_time.h"
 
+#include "sim/run/system_run.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -31,8 +33,9 @@ std::vector<std::int64_t> ChipStepTime::bracket(std::int64_t x, std::int64_t cap
   return {grid_point(k), std::min(cap, grid_point(k + 1))};
 }
 
-ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate)
-    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate) {
+ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate,
+                           const SystemContext* sys)
+    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate), m_sys(sys) {
   m_fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   Scenario one = sc;
   one.batch = 1;
@@ -72,7 +75,8 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   if (p == DecodeAttn || p == PrefillAttn)
     g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [](const GraphNode& n) { return n.op.kind != OpKind::Attention; }),
                   g.nodes.end());
-  StepResult r = run_step_graph(m_chip, g, m_weight_bytes);
+  StepResult r = m_sys && m_sc.tp > 1 ? run_symmetric_graph(m_chip, *m_sys, g, m_sc.tp, m_weight_bytes)
+                                      : run_step_graph(m_chip, g, m_weight_bytes);
   StepCost c{r.time_s, r.events};
   m_cache.emplace(key, c);
   return c;

@@ -27,7 +27,10 @@ namespace xpu {
 // against direct simulation of the same composition.
 class ChipStepTime {
  public:
-  ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true);
+  // With `sys` and sc.tp > 1 every part runs on the system's first tp chips through the system
+  // runtime, its all-reduces on the fabric (tensor-parallel ranks are symmetric: one rank's kernels).
+  ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true,
+               const SystemContext* sys = nullptr);
   StepCost operator()(const StepShape& s);
   StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
   std::int64_t simulated_parts() const { return static_cast<std::int64_t>(m_cache.size()); }
@@ -47,6 +50,7 @@ class ChipStepTime {
   FusionPolicy m_fusion;
   double m_weight_bytes = 0;
   bool m_interpolate = true;
+  const SystemContext* m_sys = nullptr;
   std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> m_cache;
 };
 

@@ -115,39 +115,8 @@ std::vector<std::string> default_measurement_files() {
   return out;
 }
 
-namespace {
-// "1x H100 SXM 80GB", "Llama-3.1-8B trtllm-bench max-throughput", fp8, "TP1 ISL128 OSL128", throughput
-bool predict_serving_row(const ValidationRow& row, ValidationPoint& p) {
-  if (row.hardware.rfind("1x ", 0) != 0 || row.metric != "throughput") return false;
-  std::string chip = chip_for(row.hardware);
-  if (chip.empty()) return false;
-  std::string model;
-  if (row.workload.find("Llama-3.1-8B") != std::string::npos) model = "llama-3.1-8b";
-  if (row.workload.find("Llama-3.1-70B") != std::string::npos) model = "llama-3.1-70b";
-  if (model.empty()) return false;
-  auto shape = parse_shape(row.shape);
-  if (!shape.count("ISL") || !shape.count("OSL") || (shape.count("TP") && shape["TP"] != 1)) return false;
-  DType d = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
-  auto c = load_chip(chip);
-  Scenario s;
-  s.wdtype = s.adtype = s.kvdtype = d;
-  ServeOptions o;
-  o.input = shape["ISL"];
-  o.output = shape["OSL"];
-  // trtllm-bench runs TensorRT-LLM's in-flight batching offline: every request queued at once.
-  if (row.workload.find("trtllm") != std::string::npos) o.scheduler = "trtllm";
-  ServeResult r = serve(*c, load_model(model), s, o);
-  if (r.best < 0) return false;
-  const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
-  p.chip = chip;
-  p.predicted = b.throughput_tok_s;
-  p.note = o.scheduler + " offline, " + std::to_string(b.requests) + " requests, up to " + std::to_string(b.batch) +
-           " running, " + std::to_string(b.preemptions) + " preemptions";
-  return true;
-}
-}  // namespace
-
-std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models) {
+std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,
+                                          std::vector<std::pair<std::string, std::string>>* skipped) {
   std::vector<ValidationPoint> out;
   std::map<std::string, std::unique_ptr<ChipModel>> chips;
   for (const auto& row : rows) {
@@ -156,9 +125,13 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     if (row.level == "model") {
       ValidationPoint mp;
       mp.row = row;
-      if (models && predict_serving_row(row, mp)) {
+      std::string why;
+      if (!models) continue;
+      if (predict_model_row(row, mp, why)) {
         mp.error = (mp.predicted - row.measured) / row.measured;
         out.push_back(mp);
+      } else if (skipped) {
+        skipped->push_back({row.id, why});
       }
       continue;
     }

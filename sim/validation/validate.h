@@ -22,8 +22,13 @@ struct ValidationPoint {
 std::vector<ValidationRow> read_measurements(const std::string& csv_path);
 // Predicts every row this build can simulate (others are skipped); `filter` selects ids by prefix.
 // Model-level serving rows (minutes of simulation each) are included only with `models`.
+// With `skipped`, model-level rows that cannot be expressed are listed there with the reason.
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "",
-                                          bool models = false);
+                                          bool models = false,
+                                          std::vector<std::pair<std::string, std::string>>* skipped = nullptr);
+// One model-level row: serving throughput (one chip or a TP group on a system) or a request's
+// latencies on a system; false with `why` when the row cannot be expressed.
+bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 std::vector<std::string> default_measurement_files();
 
 

@@ -1,0 +1,143 @@
+// Model-level validation rows (`xpusim validate --models`): serving throughput of one chip or of a
+// tensor-parallel group on a system, and batch-1 request latencies on a system, each mapped onto a
+// shipped model, chip or system preset and layout; a row that cannot be expressed says why.
+#include <cmath>
+#include <regex>
+
+#include "sim/run/model_run.h"
+#include "sim/run/system_run.h"
+#include "sim/serve/serve.h"
+#include "sim/validation/validate.h"
+
+namespace xpu {
+
+namespace {
+
+// Same architecture and shapes as the shipped configs (Llama 3 and 3.3 70B share Llama 3.1 70B's).
+std::string shipped_model(const std::string& workload, std::string& why) {
+  static const std::vector<std::pair<std::regex, std::string>> names = {
+      {std::regex("Llama-3(\\.1)?-8B", std::regex::icase), "llama-3.1-8b"},
+      {std::regex("Llama-3(\\.[13])?-70B", std::regex::icase), "llama-3.1-70b"},
+      {std::regex("Llama-3\\.1-405B", std::regex::icase), "llama-3.1-405b"},
+  };
+  for (const auto& [re, name] : names)
+    if (std::regex_search(workload, re)) return name;
+  why = "model not shipped (workloads/models has no config for '" + workload.substr(0, workload.find(' ')) + "')";
+  return "";
+}
+
+int leading_count(const std::string& hw) {  // "8x H100 ..." -> 8; "Trainium1 x16 (...)" -> 16
+  std::smatch m;
+  if (std::regex_search(hw, m, std::regex("^(\\d+)x ")) || std::regex_search(hw, m, std::regex(" x(\\d+)")))
+    return std::stoi(m[1]);
+  return 1;
+}
+
+std::map<std::string, std::int64_t> fields(const std::string& shape) {  // "TP8 ISL1000 OSL1000" -> {TP:8, ...}
+  std::map<std::string, std::int64_t> out;
+  std::regex re("([A-Za-z]+)(\\d+)");
+  for (std::sregex_iterator it(shape.begin(), shape.end(), re), end; it != end; ++it) out[(*it)[1]] = std::stoll((*it)[2]);
+  return out;
+}
+
+// trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on H100s.
+bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  if (row.metric != "throughput" || row.hardware.find("H100") == std::string::npos) {
+    why = "serving rows are expressed for H100 systems";
+    return false;
+  }
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return false;
+  auto f = fields(row.shape);
+  const int n = leading_count(row.hardware), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
+  if (!f.count("ISL") || !f.count("OSL")) {
+    why = "no fixed input/output lengths in '" + row.shape + "'";
+    return false;
+  }
+  if (tp != n) {
+    why = "TP" + std::to_string(tp) + " on " + std::to_string(n) + " GPUs (replicas are not expressed)";
+    return false;
+  }
+  auto chip = load_chip("h100-sxm");
+  Scenario s;
+  s.wdtype = s.adtype = s.kvdtype = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
+  s.tp = tp;
+  ServeOptions o;
+  o.input = f["ISL"];
+  o.output = f["OSL"];
+  if (row.workload.find("trtllm") != std::string::npos) o.scheduler = "trtllm";
+  if (tp > 1) {
+    SystemChoice c;
+    c.devices = tp;
+    o.system = SystemContext{*resolve_system("h100-sxm", c)};
+  }
+  ServeResult r = serve(*chip, load_model(model), s, o);
+  if (r.best < 0) {
+    why = "no operating point";
+    return false;
+  }
+  const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
+  p.chip = tp > 1 ? "h100x" + std::to_string(tp) : "h100-sxm";
+  p.predicted = b.throughput_tok_s;
+  p.note = o.scheduler + " offline, tp" + std::to_string(tp) + ", " + std::to_string(b.requests) + " requests, up to " +
+           std::to_string(b.batch) + " running";
+  return true;
+}
+
+// Neuron's batch-1 latency tables: TTFT and TPOT of one request on a trn1/inf2 instance.
+bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  const bool trn1 = row.hardware.find("trn1.32xlarge") != std::string::npos;
+  const bool inf2 = row.hardware.find("inf2.48xlarge") != std::string::npos;
+  if (!trn1 && !inf2) {
+    why = "no system preset for '" + row.hardware + "'";
+    return false;
+  }
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return false;
+  auto f = fields(row.shape);
+  ModelConfig m = load_model(model);
+  // Neuron's TP counts NeuronCores, two per chip on both: our chip preset is the whole chip.
+  const int tp = static_cast<int>(f["TP"]) / 2;
+  if (tp < 1 || m.heads % tp != 0) {
+    why = "TP" + std::to_string(f["TP"]) + " over " + std::to_string(f["TP"] / 2) + " chips does not divide " + model + "'s " +
+          std::to_string(m.heads) + " heads (Neuron pads them; padding is not modelled)";
+    return false;
+  }
+  SystemContext sys{load_system(trn1 ? "trn1-32xl" : "inf2-48xl")};
+  auto chip = load_chip(sys.spec.chip);
+  Scenario s;
+  s.phase = Phase::Request;
+  s.batch = 1;
+  s.input_len = f.count("in") ? f["in"] : 2048;
+  s.output_len = f.count("out") ? f["out"] : 2048;
+  s.tp = tp;
+  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
+  ModelRunOptions o;
+  o.system = sys;
+  ModelRunResult r = run_model(*chip, m, s, o);
+  p.chip = sys.spec.name;
+  const double scale = row.unit == "ms" ? 1e3 : 1.0;
+  if (row.metric.rfind("TTFT", 0) == 0) p.predicted = r.ttft_s * scale;
+  else if (row.metric.rfind("TPOT", 0) == 0) p.predicted = r.tpot_s * scale;
+  else {
+    why = "metric '" + row.metric + "' is not a request latency";
+    return false;
+  }
+  p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips";
+  return true;
+}
+
+}  // namespace
+
+bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
+    why = "JetStream's ShareGPT length distribution is not shipped";
+    return false;
+  }
+  if (row.metric == "throughput") return serving_row(row, p, why);
+  if (row.metric.rfind("TTFT", 0) == 0 || row.metric.rfind("TPOT", 0) == 0) return latency_row(row, p, why);
+  why = "metric '" + row.metric + "' is not expressed";
+  return false;
+}
+
+}  // namespace xpu
