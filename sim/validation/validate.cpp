@@ -115,6 +115,34 @@ std::vector<std::string> default_measurement_files() {
   return out;
 }
 
+std::string validation_coverage(const std::string& family) {
+  auto family_of = [](const std::string& hw) -> std::string {
+    if (!chip_for(hw).empty()) return "gpu";
+    for (const char* k : {"TPU", "tpu"})
+      if (hw.find(k) != std::string::npos) return "tpu";
+    for (const char* k : {"Trainium", "Inferentia", "trn", "inf2"})
+      if (hw.find(k) != std::string::npos) return "trainium";
+    if (hw.find("Maia") != std::string::npos) return "maia";
+    return "";
+  };
+  std::map<std::string, int> levels;
+  int predicted = 0, rows = 0;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (family_of(r.hardware) == family) {
+        ++levels[r.level];
+        ++rows;
+        if (!chip_for(r.hardware).empty() && (r.level == "kernel" || r.level == "model")) ++predicted;
+      }
+  if (rows == 0) return family + ": no public measurement in workloads/validation: its predictions are unvalidated";
+  std::string out = family + ": ";
+  for (const auto& [lvl, n] : levels) out += std::to_string(n) + " " + lvl + ", ";
+  out += "measurements; ";
+  out += predicted > 0 ? std::to_string(predicted) + " kernel and serving rows compared by `xpusim validate` (serving rows with --models)"
+                       : "none compared by `xpusim validate` yet (the hardware maps to no preset): its predictions are unvalidated";
+  return out;
+}
+
 namespace {
 // "1x H100 SXM 80GB", "Llama-3.1-8B trtllm-bench max-throughput", fp8, "TP1 ISL128 OSL128", throughput
 bool predict_serving_row(const ValidationRow& row, ValidationPoint& p) {

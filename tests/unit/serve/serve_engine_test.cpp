@@ -110,6 +110,84 @@ TEST(ServeEngine, GridInterpolationStaysCloseToDirectSimulation) {
   std::cout << "worst interpolation error " << worst << "\n";
 }
 
+// A closed loop of `users` on fixed lengths.
+ServeOptions closed_loop(std::int64_t input, std::int64_t output, std::int64_t users, std::int64_t requests) {
+  ServeOptions o;
+  o.input = input;
+  o.output = output;
+  o.concurrency = {users};
+  o.concurrency_given = true;
+  o.requests = requests;
+  return o;
+}
+
+TEST(ServeEngine, PrefixCachingRaisesThroughputAndLowersTtftMonotonically) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o = closed_loop(384, 16, 8, 32);
+  double last_ttft = 1e30, last_tput = 0;
+  for (double hit : {0.0, 0.3, 0.6, 0.9}) {
+    o.prefix_hit = hit;
+    ServeResult r = serve(*chip, m, Scenario{}, o);
+    const ServePoint& p = r.curve.at(0);
+    EXPECT_LT(p.ttft_s, last_ttft) << hit;
+    EXPECT_GT(p.throughput_tok_s, last_tput) << hit;
+    last_ttft = p.ttft_s;
+    last_tput = p.throughput_tok_s;
+    EXPECT_EQ(r.prefix_hit, hit);
+  }
+}
+
+TEST(ServeEngine, SpeculativeDecodingPaysForVerificationAndGainsWithAcceptance) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o = closed_loop(64, 64, 4, 16);
+  const double plain = serve(*chip, m, Scenario{}, o).curve.at(0).throughput_tok_s;
+  o.spec_tokens = 3;
+  for (const std::string drafter : {"", "0.1"}) {  // the MTP module simulated, or a tenth of the target's cost
+    o.spec_draft = drafter;
+    o.spec_accept = 0;
+    ServeResult none = serve(*chip, m, Scenario{}, o);
+    EXPECT_LE(none.curve.at(0).throughput_tok_s, plain) << drafter << ": nothing accepted, verification and drafting still cost";
+    EXPECT_NEAR(none.curve.at(0).tokens_per_decode_step, 1.0, 1e-9);
+    o.spec_accept = 0.8;
+    ServeResult good = serve(*chip, m, Scenario{}, o);
+    EXPECT_GT(good.curve.at(0).throughput_tok_s, plain) << drafter;
+    EXPECT_NEAR(good.spec_tokens_per_step, 1 + 0.8 + 0.64 + 0.512, 1e-12);
+    EXPECT_FALSE(good.spec_drafter.empty());
+  }
+  // The MTP module's weights (one layer, embedding and LM head shared) and KV come out of the cache.
+  auto vllm = make_scheduler("vllm", {});
+  o.spec_draft = "";
+  auto mtp = make_drafter(m, Scenario{}, o);
+  ASSERT_TRUE(mtp && mtp->model);
+  EXPECT_EQ(mtp->model->layers, 1);
+  const ServeMemory with = serve_memory(*chip, m, Scenario{}, *vllm, &*mtp), without = serve_memory(*chip, m, Scenario{}, *vllm);
+  EXPECT_DOUBLE_EQ(with.weight_bytes - without.weight_bytes, mtp->weight_bytes);
+  EXPECT_GT(with.kv_bytes_per_token, without.kv_bytes_per_token);
+  EXPECT_LT(with.kv_blocks, without.kv_blocks);
+}
+
+TEST(ServeEngine, SpeculativeOptionsAreChecked) {
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o;
+  o.spec_accept = 0.5;  // without --spec-tokens
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_tokens = 2;
+  o.spec_method = "medusa";
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_method = "draft";  // a draft model needs a name or a cost
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = "1.5";
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = model_path("small-llama-100m");  // another tokenizer
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = model_path("tiny-llama");
+  EXPECT_NO_THROW(make_drafter(m, Scenario{}, o));
+  o.spec_accept = 1.5;
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+}
+
 TEST(ServeEngine, BadInputIsOneClearError) {
   auto chip = load_chip("h100-sxm");
   ModelConfig m = load_model(model_path("tiny-llama"));
