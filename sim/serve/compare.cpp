@@ -251,6 +251,7 @@ CompareStudy compare_study(CompareRequest req) {
   // fails at once, not after minutes of simulation.
   std::vector<std::unique_ptr<ChipModel>> chips;
   for (const auto& c : req.chips) chips.push_back(load_chip(c, overlays_for(c, req.sets)));
+  check_serve_request(model, base, req.serve);
   check_tiers(out.tiers, chips, req.chips, model, base, req.serve);
   for (size_t ci = 0; ci < chips.size(); ++ci) {
     const std::string& c = req.chips[ci];

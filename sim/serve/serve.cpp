@@ -236,6 +236,19 @@ RequestSpec request_spec(const ServeOptions& o) {
 }
 }  // namespace
 
+void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
+  check_options(opt);
+  make_scheduler(opt.scheduler, opt.limits);
+  Scenario check = base;
+  check.batch = 1;
+  check.input_len = opt.input;
+  check.output_len = opt.output;
+  check.phase = Phase::Request;
+  if (opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist) check.validate(model);
+  draw_requests(request_spec(opt), 1, model);  // distributions and the CSV against the context
+  make_drafter(model, base, opt);
+}
+
 PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                        const ServePoint& pt) {
   PointBound b;
@@ -262,7 +275,7 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
 }
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
-  check_options(opt);
+  check_serve_request(model, base, opt);
   ServeResult r;
   r.chip = chip.name();
   r.family = chip.family();
@@ -278,7 +291,6 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   check.input_len = opt.input;
   check.output_len = opt.output;
   check.phase = Phase::Request;
-  if (opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist) check.validate(model);
   Study s{chip, model, base, opt, {}, make_drafter(model, base, opt)};
   r.prefix_hit = opt.prefix_hit;
   if (s.drafter) {

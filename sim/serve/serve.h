@@ -104,6 +104,10 @@ struct ServeResult {
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
+// Every check of the options that does not depend on the chip (loads, targets, lengths against the
+// model's context, the length CSV, scheduler, prefix caching, speculative decoding): InputError naming
+// the flag. serve() runs it; compare runs it once before the first chip.
+void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
 
 // What bounds a serving point: one decode step at the point's batch and the requests' mean context,
 // simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated

@@ -397,7 +397,7 @@ for tag, argv, names in [
         ("spec-draft-model", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
         ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft",
                               os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
-    case("serve-" + tag, SERVE + argv, names=names)
+    case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
 COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
 for tag, v in {"zero": "0", "neg": "-20", "abc": "fast", "empty": "", "list": "20,,50", "nan": "nan"}.items():
     case("compare-tiers-" + tag, COMPARE + ["--chips", "h100-sxm", "--tiers", v], names=["--tiers"], out=True)
