@@ -235,7 +235,8 @@ def check_row(r, p):
             "tok_s_per_mw": _num(c, "tok_s_per_mw", q, minimum=0),
         })
     row["frontier"] = [c for c in row["frontier"] if c["tok_s_per_user"] and c["throughput_tok_s_per_chip"] is not None]
-    row["frontier"].sort(key=lambda c: c["tok_s_per_user"])
+    # In sweep order (concurrency), so a curve never zigzags where per-user speed is not monotone.
+    row["frontier"].sort(key=lambda c: (c["concurrency"] or 0, -c["tok_s_per_user"]))
     row["tiers"] = []
     for i, t in enumerate(_list(r, "tiers", p)):
         q = "%s.tiers[%d]" % (p, i)
@@ -908,9 +909,10 @@ def tiers_html(doc):
     out.append('<p class="legend">Each tier: the concurrency of the sweep with the most output tokens/s per chip whose '
                'median user still streams at least that many tokens/s. The bound is what the decode step at that point '
                'waits on most, from the simulation: weight streaming (memory-bound GEMMs), KV-cache traffic '
-               '(memory-bound attention), compute, communication (collectives), other (vector units, latency), or memory '
-               'capacity (the KV cache capped the batch). Provisioned power per chip: TDP \u00d7 PUE (hosts and network '
-               'not counted).</p>')
+               '(memory-bound attention), compute, communication (collectives), activation traffic (memory-bound norms '
+               'and element-wise kernels), vector units, on-chip transfer, latency (kernels too small to keep a unit '
+               'busy), or memory capacity (the KV cache capped the batch). Provisioned power per chip: TDP \u00d7 PUE '
+               '(hosts and network not counted).</p>')
     return "".join(out)
 
 

@@ -264,6 +264,10 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
     else if (n.bound == "compute") cat = "compute";
     else if (attention && (n.bound == "memory" || n.bound == "transfer")) cat = "KV-cache traffic";
     else if (gemm && (n.bound == "memory" || n.bound == "transfer")) cat = "weight streaming";
+    else if (n.bound == "memory") cat = "activation traffic";  // norms, RoPE, residuals, embedding rows
+    else if (n.bound == "vector") cat = "vector units";
+    else if (n.bound == "latency") cat = "latency";             // too small to keep any unit busy: fixed costs
+    else if (n.bound == "transfer") cat = "on-chip transfer";
     by[cat] += n.time_s * n.count;
   }
   double total = 0;

@@ -112,9 +112,9 @@ void check_serve_request(const ModelConfig& model, const Scenario& base, const S
 // What bounds a serving point: one decode step at the point's batch and the requests' mean context,
 // simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated
 // bound of each kernel: "weight streaming" for memory-bound GEMMs, "KV-cache traffic" for memory-bound
-// attention, "compute" for compute-bound kernels, "communication" for collectives, "other" for vector,
-// transfer and latency-bound kernels), or "memory capacity" when the KV cache capped the batch (the
-// point preempted or filled the cache to 95%).
+// attention, "compute" for compute-bound kernels, "communication" for collectives; for the rest
+// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound), or
+// "memory capacity" when the KV cache capped the batch (the point preempted or filled it to 95%).
 struct PointBound {
   std::vector<std::pair<std::string, double>> time_s;  // per category, largest first
   std::string dominant;
