@@ -87,3 +87,15 @@ def test_serve_reports_prefix_and_speculation(cli):
     assert 0.85 * sp["expected_tokens_per_step"] < spec["tokens_per_decode_step"] <= sp["expected_tokens_per_step"] + 1e-9
     table = cli(*base[:-2], "--spec-tokens", "2", "--spec-accept", "0.7", "--prefix-hit", "0.25").stdout
     assert "speculative decoding: 2 drafts" in table and "prefix cache: 25%" in table
+
+
+def test_python_compare_keywords(cli):
+    import xpusim
+    s = xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, max_batch=4, tco=True, tiers=[5, 1e5],
+                       prefix_hit=0.5, spec_tokens=2, spec_accept=0.6)
+    assert s["tiers"] == [5, 1e5] and s["tco"] is True
+    sc = s["scenario"]
+    assert sc["prefix_hit"] == 0.5 and sc["spec_tokens"] == 2 and sc["spec_accept"] == 0.6
+    row = s["rows"][0]
+    assert row["speculative"]["tokens"] == 2 and row["prefix_hit"] == 0.5
+    assert row["tiers"][0]["reachable"] and not row["tiers"][1]["reachable"] and "at most" in row["tiers"][1]["why"]

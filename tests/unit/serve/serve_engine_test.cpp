@@ -8,6 +8,7 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "sim/serve/compare.h"
 #include "sim/serve/serve.h"
 #include "sim/serve/step_time.h"
 
@@ -186,6 +187,36 @@ TEST(ServeEngine, SpeculativeOptionsAreChecked) {
   EXPECT_NO_THROW(make_drafter(m, Scenario{}, o));
   o.spec_accept = 1.5;
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+}
+
+TEST(ServeEngine, TiersTakeTheBestPointThatIsInteractiveEnough) {
+  ServeResult r;
+  auto point = [](std::int64_t c, double tput, double per_user) {
+    ServePoint p;
+    p.concurrency = c;
+    p.throughput_tok_s = p.throughput_tok_s_per_chip = tput;
+    p.tok_s_per_user = per_user;
+    return p;
+  };
+  r.curve = {point(1, 90, 90), point(4, 320, 80), point(16, 960, 60), point(64, 2560, 40), point(256, 2600, 10)};
+  auto t = tiers_of(r, {20, 50, 85, 100});
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].point, 3);  // 64 users at 40 tok/s each: the most throughput at >= 20
+  EXPECT_DOUBLE_EQ(t[0].throughput_tok_s_per_chip, 2560);
+  EXPECT_EQ(t[1].concurrency, 16);
+  EXPECT_EQ(t[2].concurrency, 1);
+  EXPECT_EQ(t[3].point, -1) << "no point streams 100 tok/s to a user";
+  EXPECT_EQ(t[3].throughput_tok_s, 0);
+  // The physical limit a tier is checked against: DRAM bandwidth over the active weight bytes.
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model("llama-3.1-8b");
+  Scenario sc;
+  sc.wdtype = DType::fp8;
+  const double bound = max_tok_s_per_user_bound(*chip, m, sc, ServeOptions{});
+  EXPECT_NEAR(bound, chip->dram_bandwidth() / param_counts(m).active, 1e-6 * bound);
+  ServeOptions spec;
+  spec.spec_tokens = 3;
+  EXPECT_NEAR(max_tok_s_per_user_bound(*chip, m, sc, spec), 4 * bound, 1e-6 * bound);
 }
 
 TEST(ServeEngine, BadInputIsOneClearError) {
