@@ -11,19 +11,32 @@ namespace xpu {
 
 std::string apply_named_scenario(CompareRequest& req) {
   ServeOptions& so = req.serve;
+  std::string kind;
   if (req.scenario == "chat") {
     if (!req.input_given) so.input = 1024;
     if (!req.output_given) so.output = 256;
     if (!req.ttft_given) so.ttft_slo_s = 2.0;
     if (!req.tpot_given) so.tpot_slo_s = 0.1;
-    return "interactive chat: 1024-token prompts, 256-token answers, TTFT <= 2 s, TPOT <= 100 ms (10 tok/s per user)";
-  }
-  if (req.scenario == "long") {
+    kind = "interactive chat";
+  } else if (req.scenario == "long") {
     if (!req.input_given) so.input = 8192;
     if (!req.output_given) so.output = 512;
-    return "long-context summarization: 8192-token prompts, 512-token answers, maximum throughput";
+    kind = "long-context summarization";
+  } else {
+    throw InputError("--scenario '" + req.scenario + "': expected chat or long");
   }
-  throw InputError("--scenario '" + req.scenario + "': expected chat or long");
+  // The scenario exactly as asked: the named one with what the request changed.
+  std::string d = kind + ": " + (so.lengths_csv.empty() ? strformat("%lld-token prompts, %lld-token answers",
+                                                                      static_cast<long long>(so.input), static_cast<long long>(so.output))
+                                                         : "lengths from " + so.lengths_csv);
+  if (so.ttft_slo_s > 0) d += ", TTFT <= " + format_seconds(so.ttft_slo_s);
+  if (so.tpot_slo_s > 0) d += strformat(", TPOT <= %s (%.3g tok/s per user)", format_seconds(so.tpot_slo_s).c_str(), 1 / so.tpot_slo_s);
+  if (so.ttft_slo_s <= 0 && so.tpot_slo_s <= 0) d += ", maximum throughput";
+  if (so.prefix_hit > 0) d += strformat(", %.0f%% prefix-cache hits", 100 * so.prefix_hit);
+  if (so.spec_tokens > 0)
+    d += strformat(", speculative decoding (%s, %lld drafts, acceptance %.2f)", so.spec_method.c_str(),
+                   static_cast<long long>(so.spec_tokens), so.spec_accept);
+  return d + ", " + so.scheduler + " scheduler";
 }
 
 const std::vector<double>& interactivity_tiers() {
