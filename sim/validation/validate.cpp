@@ -137,8 +137,11 @@ std::string validation_coverage(const std::string& family) {
   if (rows == 0) return family + ": no public measurement in workloads/validation: its predictions are unvalidated";
   std::string out = family + ": ";
   for (const auto& [lvl, n] : levels) out += std::to_string(n) + " " + lvl + ", ";
-  out += "measurements; ";
-  out += predicted > 0 ? std::to_string(predicted) + " kernel and serving rows compared by `xpusim validate` (serving rows with --models)"
+  out.resize(out.size() - 2);
+  out += " measurements; ";
+  out += predicted > 0 ? std::to_string(predicted) + " kernel and model rows on hardware `xpusim validate` maps to a preset, of which "
+                         "it predicts the GEMM, attention and single-chip Llama serving rows (serving with --models); "
+                         "multi-chip rows are not compared yet"
                        : "none compared by `xpusim validate` yet (the hardware maps to no preset): its predictions are unvalidated";
   return out;
 }

@@ -408,6 +408,10 @@ for tag, v in BAD_LOADS.items():
     case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)
 case("compare-rate-zero", COMPARE + ["--chips", "h100-sxm", "--rate", "0"], names=["--rate"], out=True)
 case("compare-prefix-hit", COMPARE + ["--chips", "h100-sxm", "--prefix-hit", "1.2"], names=["--prefix-hit"], out=True)
+case("compare-context", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY_MODEL, "--input", "500", "--output", "100",
+                         "--no-report"], names=["context"], out=True)
+case("compare-lengths-csv", ["compare", "--chips", "h100-sxm", "--model", TINY_MODEL, "--no-report", "--lengths-csv",
+                             write("compare-lengths.csv", "40,8\n40,x\n")], names=["compare-lengths.csv:2"], out=True)
 for tag, argv, names in [
         ("chips-empty", ["--chips", ""], ["--chips"]), ("chips-commas", ["--chips", ",,"], ["--chips"]),
         ("chips-unknown", ["--chips", "h100-sxm,h900"], ["h900"]), ("scenario", ["--scenario", "batch"], ["--scenario"]),
