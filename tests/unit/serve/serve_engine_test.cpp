@@ -93,7 +93,7 @@ TEST(ServeEngine, GridInterpolationStaysCloseToDirectSimulation) {
   ChipStepTime grid(*chip, m, sc, true), exact(*chip, m, sc, false);
   std::mt19937 rng(3);
   double worst = 0;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 8; ++i) {
     StepShape s;
     s.decode_seqs = std::uniform_int_distribution<std::int64_t>(17, 200)(rng);
     s.decode_kv_sum = s.decode_seqs * std::uniform_int_distribution<std::int64_t>(100, 2000)(rng);
@@ -102,7 +102,14 @@ TEST(ServeEngine, GridInterpolationStaysCloseToDirectSimulation) {
       s.prefill_tokens = std::uniform_int_distribution<std::int64_t>(50, 1000)(rng);
       s.prefill_kv_sum = s.prefill_tokens + s.prefill_chunks * 200;
     }
-    s.logit_rows = s.decode_seqs + s.prefill_chunks;
+    if (i >= 6) {  // speculative decode steps: 3 drafts per sequence, drafted at a tenth of the target's cost
+      if (i == 6) grid.set_drafter(nullptr, 0.1), exact.set_drafter(nullptr, 0.1);
+      s.verify_seqs = s.decode_seqs;
+      s.verify_tokens = 4 * s.verify_seqs;
+      s.verify_kv_sum = s.decode_kv_sum + 3 * s.verify_seqs;
+      s.decode_seqs = s.decode_kv_sum = 0;
+    }
+    s.logit_rows = s.decode_seqs + s.prefill_chunks + s.verify_tokens;
     const double g = grid(s).time_s, d = exact.direct(s).time_s;
     worst = std::max(worst, std::abs(g / d - 1));
   }
