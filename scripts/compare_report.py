@@ -6,9 +6,12 @@ Usage:
 
 Reads <folder>/summary.json and writes, in the same folder (each file written to a temporary name and
 renamed, so a reader never sees half a file):
-    report.html                         the page: title, key figures, summary table, plots, how to read
-                                        it, notes; self-contained (plots embedded as base64 PNG, inline CSS,
-                                        no external resources)
+    report.html                         the page: title, key figures, summary table, interactivity tiers
+                                        and verdict, plots, what is validated, how to read it, notes;
+                                        self-contained (plots embedded as base64 PNG, inline CSS, no
+                                        external resources)
+    frontier.png / .svg                 throughput per chip against tok/s per user, one curve per chip
+                                        (from `frontier`, else `curve`), the interactivity tiers as lines
     throughput_vs_tpot.png / .svg       throughput against TPOT per chip (from `curve`), operating point
                                         marked, TPOT target as a line when given
     kernel_breakdown.png / .svg         decode-step time per kernel per chip (top kernels, rest "other")
@@ -19,9 +22,11 @@ Exit status 0 on success; 2, with one line on stderr, when the folder or summary
 summary.json is malformed (not JSON, a required key missing, a value of the wrong type, NaN/Inf).
 
 Keys of summary.json (the contract with `xpusim compare`): required are `model`, `scenario` (object),
-`rows` (non-empty list) and, per row, `chip`, `batch`, `throughput_tok_s`, `ttft_s`, `tpot_s`. Every
-other key of the schema may be null or absent; the report then shows "n/a" (or "unknown" for the
-published/assumed state of a price) rather than a number.
+`rows` (non-empty list) and, per row, `chip`, `batch`, `throughput_tok_s`, `ttft_s`, `tpot_s` -- except
+for a row that did not run (`ran` false) or has no operating point (`batch` null): it keeps its table
+row with its `note` saying why and is left out of the plots. Every other key of the schema may be null
+or absent; the report then shows "n/a" (or "unknown" for the published/assumed state of a price)
+rather than a number.
 """
 import argparse
 import base64
@@ -35,6 +40,7 @@ import sys
 import tempfile
 
 PLOTS = [
+    ("frontier", "Throughput per chip against interactivity"),
     ("throughput_vs_tpot", "Throughput against time per output token"),
     ("kernel_breakdown", "Decode-step time per kernel"),
     ("power_energy", "Power and energy per token"),
@@ -165,20 +171,33 @@ def check_summary(doc):
         raise ReportError("summary.json: rows must be a non-empty list, got %s" % (
             "nothing" if rows is None else ("an empty list" if rows == [] else type(rows).__name__)))
     out["rows"] = [check_row(r, "rows[%d]" % i) for i, r in enumerate(rows)]
+    out["tiers"] = [_num({"t": t}, "t", "tiers[%d]" % i, required=True, minimum=0) for i, t in enumerate(_list(doc, "tiers", ""))]
+    out["verdict"] = [v for v in _list(doc, "verdict", "") if isinstance(v, str)]
+    out["tco"] = bool(doc.get("tco"))
+    out["all_ran"] = _bool(doc, "all_ran", "")
+    out["scenario"]["prefix_hit"] = _num(sc, "prefix_hit", "scenario", minimum=0)
+    out["scenario"]["spec_tokens"] = _num(sc, "spec_tokens", "scenario", minimum=0, integer=True)
+    out["scenario"]["spec_accept"] = _num(sc, "spec_accept", "scenario", minimum=0)
     return out
 
 
 def check_row(r, p):
     if not isinstance(r, dict):
         raise ReportError("summary.json: %s must be an object, got %s" % (p, type(r).__name__))
+    # A chip that did not run (or found no operating point) keeps its row, with the note saying why.
+    failed = r.get("ran") is False or ("batch" in r and r.get("batch") is None)
     row = {
         "chip": _str(r, "chip", p, required=True),
+        "failed": failed,
+        "ran": r.get("ran") is not False,
         "family": _str(r, "family", p) or "",
         "precision": _str(r, "precision", p) or "",
-        "batch": _num(r, "batch", p, required=True, minimum=1, integer=True),
-        "throughput_tok_s": _num(r, "throughput_tok_s", p, required=True, minimum=0),
-        "ttft_s": _num(r, "ttft_s", p, required=True, minimum=0),
-        "tpot_s": _num(r, "tpot_s", p, required=True, minimum=0),
+        "batch": _num(r, "batch", p, required=not failed, minimum=1, integer=True),
+        "throughput_tok_s": _num(r, "throughput_tok_s", p, required=not failed, minimum=0),
+        "ttft_s": _num(r, "ttft_s", p, required=not failed, minimum=0),
+        "tpot_s": _num(r, "tpot_s", p, required=not failed, minimum=0),
+        "validation": _str(r, "validation", p) or "",
+        "tco_usd_per_mtok": _num(r, "tco_usd_per_mtok", p, minimum=0),
         "price_basis": _str(r, "price_basis", p) or "",
         "price_assumed": _bool(r, "price_assumed", p),
         "price_source": _str(r, "price_source", p) or "",
@@ -202,6 +221,41 @@ def check_row(r, p):
             "avg_power_w": _num(c, "avg_power_w", q, minimum=0),
         })
     row["curve"].sort(key=lambda c: c["batch"])
+    row["frontier"] = []
+    for i, c in enumerate(_list(r, "frontier", p) or _list(r, "curve", p)):
+        q = "%s.frontier[%d]" % (p, i)
+        if not isinstance(c, dict):
+            raise ReportError("summary.json: %s must be an object" % q)
+        tput = _num(c, "throughput_tok_s_per_chip", q, minimum=0)
+        row["frontier"].append({
+            "concurrency": _num(c, "concurrency", q, minimum=1, integer=True),
+            "throughput_tok_s_per_chip": tput if tput is not None else _num(c, "throughput_tok_s", q, minimum=0),
+            "tok_s_per_user": _num(c, "tok_s_per_user", q, minimum=0),
+            "usd_per_mtok": _num(c, "usd_per_mtok", q, minimum=0),
+            "tok_s_per_mw": _num(c, "tok_s_per_mw", q, minimum=0),
+        })
+    row["frontier"] = [c for c in row["frontier"] if c["tok_s_per_user"] and c["throughput_tok_s_per_chip"] is not None]
+    # In sweep order (concurrency), so a curve never zigzags where per-user speed is not monotone.
+    row["frontier"].sort(key=lambda c: (c["concurrency"] or 0, -c["tok_s_per_user"]))
+    row["tiers"] = []
+    for i, t in enumerate(_list(r, "tiers", p)):
+        q = "%s.tiers[%d]" % (p, i)
+        if not isinstance(t, dict):
+            raise ReportError("summary.json: %s must be an object" % q)
+        row["tiers"].append({
+            "tok_s_per_user": _num(t, "tok_s_per_user", q, required=True, minimum=0),
+            "reachable": bool(t.get("reachable")),
+            "concurrency": _num(t, "concurrency", q, minimum=1, integer=True),
+            "throughput_tok_s_per_chip": _num(t, "throughput_tok_s_per_chip", q, minimum=0),
+            "usd_per_mtok": _num(t, "usd_per_mtok", q, minimum=0),
+            "tco_usd_per_mtok": _num(t, "tco_usd_per_mtok", q, minimum=0),
+            "tok_s_per_mw": _num(t, "tok_s_per_mw", q, minimum=0),
+            "bound": _str(t, "bound", q) or "",
+            "bound_share": _num(t, "bound_share", q, minimum=0),
+            "why": _str(t, "why", q) or "",
+        })
+    tco = r.get("tco") if isinstance(r.get("tco"), dict) else {}
+    row["tco_assumptions"] = _str(tco, "assumptions", p + ".tco") or ""
     row["kernels"] = []
     for i, k in enumerate(_list(r, "kernels", p)):
         q = "%s.kernels[%d]" % (p, i)
@@ -297,12 +351,58 @@ def _plt():
     return plt
 
 
+def plot_frontier(plt, doc):
+    """Throughput per chip against tokens/s per user, one curve per chip; the tiers as vertical lines."""
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    drawn = 0
+    xs = []
+    for i, r in enumerate(doc["rows"]):
+        color = CHIP_COLORS[i % len(CHIP_COLORS)]
+        f = r["frontier"]
+        if r["failed"] or not f:
+            continue
+        x = [c["tok_s_per_user"] for c in f]
+        y = [c["throughput_tok_s_per_chip"] for c in f]
+        xs += x
+        ax.plot(x, y, "-o", color=color, ms=4, lw=1.9, label=chip_label(r))
+        for c in (f[0], f[-1]):
+            if c["concurrency"]:
+                ax.annotate("c=%d" % c["concurrency"], (c["tok_s_per_user"], c["throughput_tok_s_per_chip"]),
+                            textcoords="offset points", xytext=(4, 4), fontsize=7.5, color="#777777")
+        drawn += 1
+    for t in doc["tiers"]:
+        ax.axvline(t, color="#555555", ls=":", lw=1.1)
+        ax.annotate("tier %g tok/s/user" % t, (t, 0.0), xycoords=("data", "axes fraction"), textcoords="offset points",
+                    xytext=(-11, 6), fontsize=8, color="#555555", rotation=90, va="bottom")
+    if not drawn:
+        ax.text(0.5, 0.5, "no chip has a frontier in summary.json", transform=ax.transAxes, ha="center", va="center",
+                fontsize=11, color="#777777")
+    if xs and min(xs) > 0 and max(xs + doc["tiers"]) / min(xs) > 30:
+        ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("interactivity: output tokens/s per user  \u2192 faster streams")
+    ax.set_ylabel("throughput per chip (output tokens/s)")
+    ax.yaxis.set_major_formatter(_thousands())
+    ax.set_title("Throughput per chip vs interactivity, one curve per chip (c = concurrency)", loc="left")
+    if drawn:
+        ax.legend(loc="upper right", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def live(doc):
+    """The rows that have an operating point."""
+    return [r for r in doc["rows"] if not r["failed"]]
+
+
 def plot_throughput_vs_tpot(plt, doc):
     rows, sc = doc["rows"], doc["scenario"]
     fig, ax = plt.subplots(figsize=(10, 5.2))
     xs_all, stars = [], []
     for i, r in enumerate(rows):
         color = CHIP_COLORS[i % len(CHIP_COLORS)]
+        if r["failed"]:
+            continue
         cur = r["curve"]
         if cur:
             x = [c["tpot_s"] * 1e3 for c in cur]
@@ -324,6 +424,8 @@ def plot_throughput_vs_tpot(plt, doc):
         ax.axvspan(slo * 1e3, max(xs_all + [slo * 1e3]) * 1.15, color="#b22222", alpha=0.05, lw=0)
         ax.annotate("TPOT target %s" % f_target(slo), (slo * 1e3, 0.0), xycoords=("data", "axes fraction"),
                     textcoords="offset points", xytext=(4, 6), fontsize=8.5, color="#b22222")
+    if not xs_all:
+        ax.text(0.5, 0.5, "no chip has an operating point", transform=ax.transAxes, ha="center", fontsize=11)
     if xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 100:
         ax.set_xscale("log")
     else:
@@ -344,7 +446,8 @@ def plot_throughput_vs_tpot(plt, doc):
     ax.set_ylabel("throughput (output tokens/s per chip)")
     ax.yaxis.set_major_formatter(_thousands())
     ax.set_title("Throughput vs TPOT as the batch grows (\u2605 = chosen operating point)", loc="left")
-    ax.legend(loc="lower right", fontsize=9)
+    if xs_all:
+        ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -403,10 +506,12 @@ def plot_kernel_breakdown(plt, doc):
         max_total = max(max_total, total)
         if kt:
             ax.text(total * 1e3, y, "  %s" % f_time(total), va="center", fontsize=8.5)
+        elif r["failed"]:
+            ax.text(0, y, "  did not run / no operating point", va="center", fontsize=8.5, color="#b22222")
         else:
             ax.text(0, y, "  no kernel breakdown in summary.json", va="center", fontsize=8.5, color="#777777")
     ax.set_yticks(ypos)
-    ax.set_yticklabels(["%s\n%s, batch %d" % (r["chip"], r["precision"] or "?", r["batch"]) for r in rows])
+    ax.set_yticklabels(["%s\n%s, batch %s" % (r["chip"], r["precision"] or "?", r["batch"] or "n/a") for r in rows])
     ax.set_xlim(0, max(max_total * 1e3 * 1.14, 1e-3))
     ax.set_xlabel("time per decode step (ms), summed over layers")
     ax.grid(axis="y", visible=False)
@@ -520,7 +625,8 @@ def plot_cost(plt, doc):
         v = r["usd_per_mtok"]
         state = price_state(r)
         if v is None:
-            ax.text(i, top * 0.04, "no price\n(n/a)", ha="center", va="bottom", fontsize=9, color="#b22222")
+            ax.text(i, top * 0.04, "did not run" if r["failed"] else "no price\n(n/a)", ha="center", va="bottom",
+                    fontsize=9, color="#b22222")
             continue
         assumed = state != "published"
         ax.bar(i, v, width=0.6, color=color, alpha=0.45 if assumed else 1.0, hatch="///" if assumed else None,
@@ -542,6 +648,7 @@ def plot_cost(plt, doc):
 
 
 PLOTTERS = {
+    "frontier": plot_frontier,
     "throughput_vs_tpot": plot_throughput_vs_tpot,
     "kernel_breakdown": plot_kernel_breakdown,
     "power_energy": plot_power_energy,
@@ -624,6 +731,8 @@ td.assumed-val { font-style:italic; color:var(--warn); }
 .badge.throttled { background:#fff1de; color:var(--warn); border-color:#f3c98d; }
 .badge.slo-ok { background:#e5f4e9; color:var(--ok); border-color:#b8e0c2; }
 .badge.slo-miss { background:#fde8e8; color:var(--bad); border-color:#f1b5b5; }
+.badge.failed { background:#fde8e8; color:var(--bad); border-color:#f1b5b5; }
+ul.verdict li { margin:6px 0; }
 .legend { font-size:12.5px; color:var(--muted); margin-top:8px; }
 figure { margin:22px 0 8px; }
 figure img { display:block; width:100%; height:auto; border:1px solid var(--line); border-radius:6px; }
@@ -677,8 +786,10 @@ def scenario_text(sc):
 
 
 def key_findings(doc):
-    rows = doc["rows"]
+    rows = live(doc)
     keys = []
+    if not rows:
+        return [("No operating point", "0 chips", "every chip failed; the table says why")]
     best = max(rows, key=lambda r: r["throughput_tok_s"])
     keys.append(("Highest throughput", "%s tok/s" % f_int(best["throughput_tok_s"]),
                  "%s, batch %d" % (chip_label(best), best["batch"])))
@@ -722,6 +833,9 @@ def table_html(doc):
             status.append('<span class="badge slo-ok">meets targets</span>')
         elif r["meets_slo"] is False:
             status.append('<span class="badge slo-miss">misses targets</span>')
+        if r["failed"]:
+            status.append('<span class="badge failed" title="%s">%s</span>' % (
+                _e(r["note"]), "did not run" if not r["ran"] else "no operating point"))
         if r["throttled"]:
             status.append('<span class="badge throttled" title="the TDP limit lowered the clock">throttled%s</span>' % (
                 " to %d%% clock" % round(100 * r["clock_ratio"]) if r["clock_ratio"] is not None else ""))
@@ -731,7 +845,7 @@ def table_html(doc):
         cells = [
             ("l", '<span class="chip">%s</span><small>%s</small>' % (_e(r["chip"]), _e(r["family"]))),
             ("l", _e(r["precision"] or "n/a")),
-            ("", _e(r["batch"])),
+            ("", _e(r["batch"] if r["batch"] is not None else "n/a")),
             ("", _e(f_int(r["throughput_tok_s"]))),
             ("", _e(f_time(r["ttft_s"]))),
             ("", _e(f_time(r["tpot_s"]))),
@@ -745,7 +859,8 @@ def table_html(doc):
                 st, _e(r["price_source"]), badge_text, _e(r["price_basis"] or ""))),
             ("l wrap", " ".join(status) or "&nbsp;"),
         ]
-        out.append('<tr data-chip="%s" data-price="%s">' % (_e(r["chip"]), st))
+        out.append('<tr data-chip="%s" data-price="%s" data-ran="%s">' % (_e(r["chip"]), st,
+                                                                          "false" if not r["ran"] else "true"))
         out += ['<td class="%s">%s</td>' % (c, v) for c, v in cells]
         out.append("</tr>")
     out.append("</tbody></table></div>")
@@ -757,7 +872,70 @@ def table_html(doc):
     return "".join(out)
 
 
+def tiers_html(doc):
+    """Best throughput per chip at each interactivity tier, with $/Mtok and tok/s per provisioned MW."""
+    if not doc["tiers"]:
+        return ""
+    out = ['<div class="tablewrap"><table id="tiers"><thead><tr>']
+    head = [("l", "Tier", "tok/s per user"), ("l", "Chip", ""), ("", "Concurrency", ""), ("", "Throughput", "tok/s per chip"),
+            ("", "Cost", "$/Mtok")]
+    if doc["tco"]:
+        head.append(("", "TCO", "$/Mtok all-in"))
+    head += [("", "Efficiency", "tok/s per provisioned MW"), ("l wrap", "Bound", "share of a decode step")]
+    for cls, t, sub in head:
+        out.append('<th class="%s">%s%s</th>' % (cls, _e(t), "<small>%s</small>" % _e(sub) if sub else ""))
+    out.append("</tr></thead><tbody>")
+    for ti, tier in enumerate(doc["tiers"]):
+        for r in doc["rows"]:
+            t = r["tiers"][ti] if ti < len(r["tiers"]) else None
+            label = "\u2265 %g" % tier
+            if t is None or not t["reachable"]:
+                why = (t["why"] if t else "") or r["note"] or "no point of the frontier is that interactive"
+                out.append('<tr class="unreachable" data-tier="%g" data-chip="%s"><td class="l">%s</td><td class="l">%s</td>'
+                           '<td class="l wrap" colspan="%d"><b>unreachable</b>: %s</td></tr>' % (
+                               tier, _e(r["chip"]), _e(label), _e(r["chip"]), len(head) - 2, _e(why)))
+                continue
+            cells = [("l", _e(label)), ("l", _e(r["chip"])), ("", _e(f_int(t["concurrency"]))),
+                     ("", _e(f_int(t["throughput_tok_s_per_chip"]))), ("", _e(f_usd(t["usd_per_mtok"])))]
+            if doc["tco"]:
+                cells.append(("", _e(f_usd(t["tco_usd_per_mtok"]))))
+            cells += [("", _e(f_int(t["tok_s_per_mw"]))),
+                      ("l wrap", _e("%s (%s)" % (t["bound"] or "n/a", "%d%%" % round(100 * t["bound_share"])
+                                                  if t["bound_share"] is not None else "n/a")))]
+            out.append('<tr data-tier="%g" data-chip="%s">' % (tier, _e(r["chip"])))
+            out += ['<td class="%s">%s</td>' % (c, v) for c, v in cells]
+            out.append("</tr>")
+    out.append("</tbody></table></div>")
+    out.append('<p class="legend">Each tier: the concurrency of the sweep with the most output tokens/s per chip whose '
+               'median user still streams at least that many tokens/s. The bound is what the decode step at that point '
+               'waits on most, from the simulation: weight streaming (memory-bound GEMMs), KV-cache traffic '
+               '(memory-bound attention), compute, communication (collectives), activation traffic (memory-bound norms '
+               'and element-wise kernels), vector units, on-chip transfer, latency (kernels too small to keep a unit '
+               'busy), or memory capacity (the KV cache capped the batch). Provisioned power per chip: TDP \u00d7 PUE '
+               '(hosts and network not counted).</p>')
+    return "".join(out)
+
+
+def verdict_html(doc):
+    if not doc["verdict"]:
+        return ""
+    return '<ul class="verdict">%s</ul>' % "".join("<li>%s</li>" % _e(v) for v in doc["verdict"])
+
+
+def validation_html(doc):
+    seen, items = set(), []
+    for r in doc["rows"]:
+        fam = r["family"] or "?"
+        if fam in seen:
+            continue
+        seen.add(fam)
+        items.append("<li>%s</li>" % _e(r["validation"] or "%s: no validation summary in summary.json" % fam))
+    return '<ul class="notes">%s</ul>' % "".join(items)
+
+
 CAPTIONS = {
+    "frontier": "Each curve is one chip as concurrency grows: right is faster streams for each user, up is more "
+                "tokens per chip. The dotted lines are the interactivity tiers of the table above.",
     "throughput_vs_tpot": "Each line is one chip as its batch grows: up and to the right buys throughput with "
                           "slower token streams. The star marks the operating point in the table (the largest "
                           "batch that fits memory and meets the targets); the dashed red line is the TPOT target.",
@@ -772,7 +950,7 @@ CAPTIONS = {
 }
 
 
-def notes_html(doc):
+def notes_html(doc):  # noqa: C901
     out = ['<ul class="notes">']
     for r in doc["rows"]:
         bits = []
@@ -784,8 +962,10 @@ def notes_html(doc):
         if r["meets_slo"] is False:
             bits.append("<b>Does not meet the latency targets</b> at any batch; the row shows its best point.")
         st = price_state(r)
-        if st == "none":
+        if st == "none" and not r["failed"]:
             bits.append("No price: cost figures are n/a.")
+        if doc["tco"] and r["tco_assumptions"]:
+            bits.append("TCO: %s." % _e(r["tco_assumptions"]))
         src = ('<br><span class="src">Price (%s%s): %s</span>' % (
             {"published": "published", "assumed": "assumed", "unknown": "status unknown"}.get(st, "none"),
             ", " + _e(r["price_basis"]) if r["price_basis"] else "", _e(r["price_source"] or "no source given"))
@@ -818,6 +998,12 @@ def page_html(doc, plots):
     p.append("</div>")
     p.append("<h2>Summary</h2>")
     p.append(table_html(doc))
+    if doc["tiers"]:
+        p.append("<h2>Interactivity tiers</h2>")
+        p.append(tiers_html(doc))
+    if doc["verdict"]:
+        p.append("<h2>Verdict</h2>")
+        p.append(verdict_html(doc))
     p.append("<h2>Plots</h2>")
     for name, caption in PLOTS:
         png, w, h = plots[name]
@@ -825,6 +1011,8 @@ def page_html(doc, plots):
                  '<figcaption><b>%s.</b> %s <a href="%s.svg">SVG</a> \u00b7 <a href="%s.png">PNG</a></figcaption>'
                  "</figure>" % (name, _e(caption), w, h, base64.b64encode(png).decode("ascii"), _e(caption),
                                 _e(CAPTIONS[name]), name, name))
+    p.append("<h2>What is validated</h2>")
+    p.append(validation_html(doc))
     p.append("<h2>How to read this</h2><ul class=\"howto\">")
     for item in [
         "<b>Throughput</b> is output tokens per second for one chip at its operating point: the largest batch "

@@ -13,6 +13,7 @@
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
 #include "sim/io/reports.h"
+#include "sim/validation/validate.h"
 
 namespace po = boost::program_options;
 
@@ -43,6 +44,11 @@ po::options_description serve_options() {
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
       "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, 256 open loop, 4 x max-seqs offline)")(
       "seed", po::value<std::uint64_t>()->default_value(1), "random seed of lengths and arrivals")(
+      "prefix-hit", po::value<double>(), "prefix caching: share of each prompt already cached, in [0, 1) (shared blocks counted once)")(
+      "spec-tokens", po::value<std::int64_t>(), "speculative decoding: draft tokens verified per decode step (1 to 16)")(
+      "spec-accept", po::value<double>(), "speculative decoding: per-token acceptance rate of the drafts, in [0, 1]")(
+      "spec-method", po::value<std::string>()->default_value("mtp"), "mtp (the model's next-token module) or draft (a draft model)")(
+      "spec-draft", po::value<std::string>(), "the drafter: its cost as a fraction of the target's (0.05), or a draft model name / config.json")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")("help,h", "this help");
   return o;
@@ -64,6 +70,25 @@ std::vector<std::int64_t> parse_concurrency(const std::string& text) {
     out.push_back(v);
   }
   if (out.empty()) throw InputError("--concurrency: expected N or a list N,N,...");
+  return out;
+}
+
+std::vector<double> parse_tiers(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  for (std::string c; std::getline(ss, c, ',');) {
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(c, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.size() || c.empty() || !(v > 0) || v > 1e6)
+      throw InputError("--tiers '" + text + "': '" + c + "' is not a positive number of tok/s per user (expected N or N,N,...)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError("--tiers: expected N or a list N,N,...");
   return out;
 }
 
@@ -104,6 +129,13 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
   so.seed = vm["seed"].as<std::uint64_t>();
+  if (vm.count("prefix-hit")) so.prefix_hit = vm["prefix-hit"].as<double>();
+  if (vm.count("spec-tokens")) so.spec_tokens = vm["spec-tokens"].as<std::int64_t>();
+  if (vm.count("spec-tokens") && so.spec_tokens <= 0)
+    throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens));
+  if (vm.count("spec-accept")) so.spec_accept = vm["spec-accept"].as<double>();
+  so.spec_method = vm["spec-method"].as<std::string>();
+  if (vm.count("spec-draft")) so.spec_draft = vm["spec-draft"].as<std::string>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
   if (vm.count("tpot-slo")) so.tpot_slo_s = parse_flag_time("--tpot-slo", vm["tpot-slo"].as<std::string>());
   check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
@@ -153,7 +185,10 @@ int cmd_compare(int argc, char** argv) {
       "chat (1024 in / 256 out, TTFT <= 2 s, TPOT <= 100 ms) or long (8192 in / 512 out); --input/--output/--*-slo override")(
       "name", po::value<std::string>(), "study name: results/compare/<name>/ (default: the scenario)")(
       "out", po::value<std::string>(), "results folder (default results/compare/<name>)")("no-report", po::bool_switch(),
-                                                                                            "skip the HTML report");
+                                                                                            "skip the HTML report")(
+      "tco", po::bool_switch(), "all-in cost of ownership (capex over the life, power x PUE x $/kWh) next to the cloud price; "
+                                "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
+      "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default 20,50,100)");
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim compare [--chips a,b,c] [--model M] [--scenario chat|long] [--set chip:key=value ...]\n\n"
@@ -178,16 +213,29 @@ int cmd_compare(int argc, char** argv) {
   for (std::string c; std::getline(ss, c, ',');)
     if (!c.empty()) req.chips.push_back(c);
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
+  req.tco = vm["tco"].as<bool>();
+  if (vm.count("tiers")) req.tiers = parse_tiers(vm["tiers"].as<std::string>());
   std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + req.study;
   CompareStudy study = compare_study(req);
+  for (auto& r : study.rows) r.validation = validation_coverage(r.family);
   write_compare_dir(dir, study);
   std::cout << compare_table(study) << "results: " << dir << "\n";
   std::fflush(stdout);
+  int status = 0;
   if (!vm["no-report"].as<bool>()) {
     int rc = render_compare_report(dir);
     if (rc != 0) std::cerr << "compare: the HTML report could not be written (scripts/compare_report.py exited " << rc << ")\n";
+    if (rc != 0) status = 1;
   }
-  return 0;
+  // The study is written either way; the exit status says whether every chip ran.
+  std::string failed;
+  for (const auto& r : study.rows)
+    if (!r.ran) failed += (failed.empty() ? "" : ", ") + r.chip;
+  if (!failed.empty()) {
+    std::cerr << "compare: did not run on " << failed << " (the report shows why)\n";
+    status = 1;
+  }
+  return status;
 }
 
 }  // namespace xpu

@@ -66,7 +66,9 @@ void bind_run(py::module_& m) {
   m.def("serve_json", [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
                          std::int64_t input, std::int64_t output, const std::string& dtype, double ttft_slo,
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
-                         const std::string& scheduler, std::int64_t requests, std::uint64_t seed) {
+                         const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
+                         std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
+                         const std::string& spec_draft) {
     auto c = load_chip(chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform");
@@ -83,6 +85,11 @@ void bind_run(py::module_& m) {
     o.scheduler = scheduler;
     o.requests = requests;
     o.seed = seed;
+    o.prefix_hit = prefix_hit;
+    o.spec_tokens = spec_tokens;
+    o.spec_accept = spec_accept;
+    o.spec_method = spec_method;
+    o.spec_draft = spec_draft;
     ServeResult r;
     {
       py::gil_scoped_release release;

@@ -9,6 +9,7 @@
 #include "sim/app/commands.h"
 #include "sim/io/compare_report.h"
 #include "sim/run/kernel_run.h"
+#include "sim/validation/validate.h"
 
 namespace py = pybind11;
 
@@ -18,8 +19,17 @@ namespace {
 std::string compare_json(const std::vector<std::string>& chips, const std::vector<std::string>& sets,
                          const std::string& model, const std::string& scenario, std::int64_t input,
                          std::int64_t output, const std::string& dtype, double ttft_slo, double tpot_slo,
-                         std::int64_t max_batch) {
+                         std::int64_t max_batch, bool tco, const std::vector<double>& tiers, double prefix_hit,
+                         std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
+                         const std::string& spec_draft) {
   CompareRequest req;
+  req.tco = tco;
+  req.tiers = tiers;
+  req.serve.prefix_hit = prefix_hit;
+  req.serve.spec_tokens = spec_tokens;
+  req.serve.spec_accept = spec_accept;
+  req.serve.spec_method = spec_method;
+  req.serve.spec_draft = spec_draft;
   req.chips = chips;
   req.sets = sets;
   req.model = model;
@@ -39,6 +49,7 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
   {
     py::gil_scoped_release release;
     study = compare_study(req);
+    for (auto& r : study.rows) r.validation = validation_coverage(r.family);
   }
   return compare_summary_json(study).dump();
 }
@@ -49,7 +60,9 @@ void bind_sweep(py::module_& m) {
   m.def("list_ops", [] { return op_kind_names(); });
   m.def("compare_json", &compare_json, py::arg("chips"), py::arg("sets"), py::arg("model"), py::arg("scenario"),
         py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
-        py::arg("max_batch"));
+        py::arg("max_batch"), py::arg("tco") = false, py::arg("tiers") = std::vector<double>{},
+        py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = 0.0,
+        py::arg("spec_method") = "mtp", py::arg("spec_draft") = "");
   m.def("cli_main", [](const std::vector<std::string>& args) {
     std::vector<std::string> copy = args;
     std::vector<char*> argv;

@@ -12,6 +12,7 @@ struct CostSpec {
   bool published = false;      // false: no public price; the value is an assumption (marked in reports)
   std::string source;          // where the price comes from, with its date
   double unit_price_usd = 0;   // TCO mode: purchase price per chip (incl. its share of the server)
+  std::string unit_price_source;  // where the unit price comes from ("": an assumption)
   double service_years = 4;
   double utilization = 0.7;    // share of the service life doing paid work
   double pue = 1.3;            // facility power usage effectiveness
@@ -28,5 +29,11 @@ struct CostFigures {
 };
 // `avg_power_w` feeds the energy part of the TCO; tokens_per_s is the chip's output throughput.
 CostFigures cost_figures(const CostSpec& s, double tokens_per_s, double avg_power_w);
+// The all-in cost of owning the chip (capex over the service life at the utilization, plus energy at
+// the wall: average power x PUE x electricity price), whatever cloud price the preset has; zero
+// figures when the preset has no unit price.
+CostFigures tco_figures(const CostSpec& s, double tokens_per_s, double avg_power_w);
+// The TCO parameters in words, each marked sourced or assumed ("capex $30,000 (source: ...); ...").
+std::string tco_assumptions(const CostSpec& s);
 
 }  // namespace xpu

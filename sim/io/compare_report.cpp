@@ -17,10 +17,45 @@ namespace xpu {
 
 namespace {
 
+nlohmann::json num_or_null(double v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+nlohmann::json tier_json(const InteractivityTier& t) {
+  nlohmann::json bounds = nlohmann::json::object();
+  for (const auto& [k, v] : t.bound.time_s) bounds[k] = v;
+  return {{"tok_s_per_user", t.tok_s_per_user},
+          {"reachable", t.point >= 0},
+          {"concurrency", t.point >= 0 ? nlohmann::json(t.concurrency) : nlohmann::json(nullptr)},
+          {"throughput_tok_s_per_chip", num_or_null(t.throughput_tok_s_per_chip)},
+          {"usd_per_mtok", num_or_null(t.usd_per_mtok)},
+          {"tco_usd_per_mtok", num_or_null(t.tco_usd_per_mtok)},
+          {"tok_s_per_mw", num_or_null(t.tok_s_per_mw)},
+          {"bound", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.dominant)},
+          {"bound_share", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.share)},
+          {"decode_step_s", bounds},
+          {"why", t.why}};
+}
+
 nlohmann::json row_json(const CompareRow& r) {
   nlohmann::json row;
   if (r.ran) row = serve_json(r.result);
   else row = {{"chip", r.chip}, {"family", r.family}, {"batch", nullptr}, {"note", r.error}};
+  row["ran"] = r.ran;
+  row["provisioned_w_per_chip"] = num_or_null(r.provisioned_w);
+  row["validation"] = r.validation;
+  row["tco"] = {{"usd_per_hour", num_or_null(r.tco.usd_per_hour)}, {"usd_per_mtok", num_or_null(r.tco.usd_per_mtok)},
+                {"capex_assumed", r.tco.assumed}, {"assumptions", r.tco_assumptions}};
+  row["tco_usd_per_mtok"] = num_or_null(r.tco.usd_per_mtok);
+  // Economics along the frontier (and the curve it is read from).
+  for (const char* key : {"curve", "frontier"})
+    if (row.contains(key))
+      for (size_t i = 0; i < row[key].size() && i < r.economics.size(); ++i) {
+        row[key][i]["usd_per_mtok"] = num_or_null(r.economics[i].usd_per_mtok);
+        row[key][i]["tco_usd_per_mtok"] = num_or_null(r.economics[i].tco_usd_per_mtok);
+        row[key][i]["tok_s_per_mw"] = num_or_null(r.economics[i].tok_s_per_mw);
+      }
+  nlohmann::json ts = nlohmann::json::array();
+  for (const auto& t : r.tiers) ts.push_back(tier_json(t));
+  row["tiers"] = ts;
   row["price_source"] = r.price_source;
   row["tdp_w"] = r.tdp_w > 0 ? nlohmann::json(r.tdp_w) : nlohmann::json(nullptr);
   row["perf_per_usd_rel"] = r.perf_per_usd_rel > 0 ? nlohmann::json(r.perf_per_usd_rel) : nlohmann::json(nullptr);
@@ -29,9 +64,71 @@ nlohmann::json row_json(const CompareRow& r) {
   // Interactivity tiers: the throughput at each floor of tokens/s per user (null: none reaches it).
   nlohmann::json tiers = nlohmann::json::object();
   for (const auto& t : r.tiers)
-    tiers[strformat("%.0f", t.tok_s_per_user)] = t.throughput_tok_s > 0 ? nlohmann::json(t.throughput_tok_s) : nlohmann::json(nullptr);
+    tiers[strformat("%g", t.tok_s_per_user)] = t.throughput_tok_s > 0 ? nlohmann::json(t.throughput_tok_s) : nlohmann::json(nullptr);
   row["throughput_at_tok_s_per_user"] = tiers;
   return row;
+}
+std::string quoted(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// Every frontier point of every chip: the curve the frontier plot draws.
+std::string frontier_csv(const CompareStudy& s) {
+  std::ostringstream os;
+  os << "chip,concurrency,batch,throughput_tok_s_per_chip,tok_s_per_user,ttft_s,tpot_s,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,"
+        "preemptions,kv_peak\n";
+  os << std::setprecision(6);
+  for (const auto& r : s.rows)
+    for (size_t i = 0; i < r.result.curve.size() && i < r.economics.size(); ++i) {
+      const ServePoint& p = r.result.curve[i];
+      const PointEconomics& e = r.economics[i];
+      os << r.chip << "," << p.concurrency << "," << p.batch << "," << p.throughput_tok_s_per_chip << "," << p.tok_s_per_user << ","
+         << p.ttft_s << "," << p.tpot_s << "," << e.usd_per_mtok << "," << e.tco_usd_per_mtok << "," << e.tok_s_per_mw << ","
+         << p.preemptions << "," << p.kv_peak << "\n";
+    }
+  return os.str();
+}
+
+// The interactivity tiers per chip: the best point reaching each, or why none does.
+std::string tiers_csv(const CompareStudy& s) {
+  std::ostringstream os;
+  os << "chip,tok_s_per_user,reachable,concurrency,throughput_tok_s_per_chip,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,bound,"
+        "bound_share,why\n";
+  os << std::setprecision(6);
+  for (const auto& r : s.rows)
+    for (const auto& t : r.tiers)
+      os << r.chip << "," << t.tok_s_per_user << "," << (t.point >= 0 ? "true" : "false") << "," << t.concurrency << ","
+         << t.throughput_tok_s_per_chip << "," << t.usd_per_mtok << "," << t.tco_usd_per_mtok << "," << t.tok_s_per_mw << ","
+         << t.bound.dominant << "," << t.bound.share << "," << quoted(t.why) << "\n";
+  return os.str();
+}
+// Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
+// what bounds it; then the verdict.
+std::string tier_table(const CompareStudy& s) {
+  std::string out = "\ninteractivity tiers: the most output tok/s per chip while each user streams at least N tok/s\n";
+  out += strformat("  %-8s %-10s %5s %11s %9s %11s %10s  %s\n", "tier", "chip", "conc", "tok/s/chip", "$/Mtok",
+                   s.tco ? "TCO $/Mtok" : "", "tok/s/MW", "bound");
+  auto money = [](double v) { return v > 0 ? strformat("%.3f", v) : std::string("-"); };
+  for (size_t ti = 0; ti < s.tiers.size(); ++ti)
+    for (const auto& r : s.rows) {
+      const InteractivityTier& t = r.tiers[ti];
+      const std::string tier = &r == &s.rows.front() ? strformat("%g/user", t.tok_s_per_user) : "";
+      if (t.point < 0) {
+        out += strformat("  %-8s %-10s unreachable: %s\n", tier.c_str(), r.chip.c_str(), t.why.c_str());
+        continue;
+      }
+      out += strformat("  %-8s %-10s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), r.chip.c_str(),
+                       static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
+                       s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
+                       t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
+    }
+  out += "verdict:\n";
+  for (const auto& v : s.verdict) out += "  " + v + "\n";
+  if (s.tco)
+    for (const auto& r : s.rows) out += strformat("  TCO %s: %s\n", r.chip.c_str(), r.tco_assumptions.c_str());
+  return out;
 }
 }  // namespace
 
@@ -43,11 +140,18 @@ nlohmann::json compare_summary_json(const CompareStudy& s) {
           {"model", s.model},
           {"created", s.created},
           {"version", XPUSIM_VERSION},
+          {"tiers", s.tiers},
+          {"tco", s.tco},
+          {"all_ran", s.all_ran()},
+          {"verdict", s.verdict},
           {"scenario",
            {{"name", s.scenario}, {"input", so.input}, {"output", so.output},
             {"ttft_slo_s", so.ttft_slo_s > 0 ? nlohmann::json(so.ttft_slo_s) : nlohmann::json(nullptr)},
             {"tpot_slo_s", so.tpot_slo_s > 0 ? nlohmann::json(so.tpot_slo_s) : nlohmann::json(nullptr)},
-            {"description", s.description}}},
+            {"description", s.description}, {"prefix_hit", so.prefix_hit},
+            {"spec_tokens", so.spec_tokens}, {"spec_accept", so.spec_tokens > 0 ? nlohmann::json(so.spec_accept) : nlohmann::json(nullptr)},
+            {"spec_method", so.spec_tokens > 0 ? nlohmann::json(so.spec_method) : nlohmann::json(nullptr)},
+            {"scheduler", so.scheduler}}},
           {"rows", rows}};
 }
 
@@ -61,8 +165,8 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   std::ostringstream csv;
   csv << "chip,family,precision,batch,throughput_tok_s,ttft_s,tpot_s,avg_power_w,joules_per_token,usd_per_hour,usd_per_mtok,"
          "perf_per_usd_rel,price_basis,price_assumed,throttled";
-  for (double t : interactivity_tiers()) csv << strformat(",tok_s_at_%.0f_per_user", t);
-  csv << ",note\n";
+  for (double t : s.tiers) csv << strformat(",tok_s_at_%g_per_user", t);
+  csv << ",note,ran,tco_usd_per_mtok,provisioned_w_per_chip\n";
   auto num = [](const nlohmann::json& r, const char* k) {
     if (!r.contains(k) || r[k].is_null()) return std::string();
     std::ostringstream os;
@@ -77,10 +181,13 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
         << "," << num(r, "joules_per_token") << "," << num(r, "usd_per_hour") << "," << num(r, "usd_per_mtok") << ","
         << num(r, "perf_per_usd_rel") << "," << num(r, "price_basis") << "," << num(r, "price_assumed") << ","
         << num(r, "throttled");
-    for (double t : interactivity_tiers()) csv << "," << num(r["throughput_at_tok_s_per_user"], strformat("%.0f", t).c_str());
-    csv << ",\"" << num(r, "note") << "\"\n";
+    for (double t : s.tiers) csv << "," << num(r["throughput_at_tok_s_per_user"], strformat("%g", t).c_str());
+    csv << "," << quoted(num(r, "note")) << "," << num(r, "ran") << "," << num(r, "tco_usd_per_mtok") << ","
+        << num(r, "provisioned_w_per_chip") << "\n";
   }
   write_file_atomic(dir + "/summary.csv", csv.str());
+  write_file_atomic(dir + "/frontier.csv", frontier_csv(s));
+  write_file_atomic(dir + "/tiers.csv", tiers_csv(s));
 }
 
 std::string compare_table(const CompareStudy& s) {
@@ -88,9 +195,8 @@ std::string compare_table(const CompareStudy& s) {
   const nlohmann::json& rows = summary["rows"];
   std::string out;
   out += strformat("\n%s, %s\n", s.model.c_str(), s.description.c_str());
-  out += "(@N/u: output tok/s at the best concurrency that still streams N tok/s to each user)\n";
-  out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s %8s %8s %8s  %s\n", "chip", "precision", "batch", "tok/s", "TTFT",
-              "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "@20/u", "@50/u", "@100/u", "price");
+  out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", "chip", "precision", "batch", "tok/s", "TTFT",
+              "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "price");
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
     std::string price = !r.contains("price_basis") || r["price_basis"] == "none" ? "no price"
@@ -103,21 +209,17 @@ std::string compare_table(const CompareStudy& s) {
       std::snprintf(b, sizeof b, spec, v);
       return std::string(b);
     };
-    auto tier = [&](const char* t) {
-      const nlohmann::json& ts = r["throughput_at_tok_s_per_user"];
-      return ts.contains(t) && ts[t].is_number() ? strformat("%.0f", ts[t].get<double>()) : std::string("-");
-    };
-    out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s %8s %8s %8s  %s%s\n", r["chip"].get<std::string>().c_str(),
+    out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s%s\n", r["chip"].get<std::string>().c_str(),
                 r.contains("precision") ? r["precision"].get<std::string>().c_str() : "-",
                 r["batch"].is_null() ? "-" : std::to_string(r["batch"].get<long long>()).c_str(),
                 f("throughput_tok_s", 1, "%.0f").c_str(), f("ttft_s", 1e3, "%.0fms").c_str(), f("tpot_s", 1e3, "%.1fms").c_str(),
                 f("avg_power_w", 1, "%.0f").c_str(), f("joules_per_token", 1, "%.3f").c_str(), f("usd_per_hour", 1, "%.2f").c_str(),
-                f("usd_per_mtok", 1, "%.3f").c_str(), f("perf_per_usd_rel", 1, "%.2f").c_str(), tier("20").c_str(),
-                tier("50").c_str(), tier("100").c_str(), price.c_str(),
+                f("usd_per_mtok", 1, "%.3f").c_str(), f("perf_per_usd_rel", 1, "%.2f").c_str(), price.c_str(),
                 r.contains("throttled") && r["throttled"].is_boolean() && r["throttled"].get<bool>() ? ", throttled" : "");
     if (r.contains("note") && r["note"].is_string() && !r["note"].get<std::string>().empty())
       out += strformat("           note: %s\n", r["note"].get<std::string>().c_str());
   }
+  out += tier_table(s);
   return out;
 }
 

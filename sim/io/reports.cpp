@@ -158,6 +158,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"joules_per_token", p.joules_per_token},
           {"clock_ratio", p.clock_ratio},
           {"meets_slo", p.meets_slo},
+          {"tokens_per_decode_step", p.tokens_per_decode_step},
           {"wall_s", p.wall_s}};
 }
 }  // namespace
@@ -174,6 +175,13 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
   j["load"] = r.mode;
   j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
+  j["prefix_hit"] = r.prefix_hit;
+  j["speculative"] = r.spec_tokens > 0 ? nlohmann::json{{"tokens", r.spec_tokens},
+                                                        {"acceptance", r.spec_accept},
+                                                        {"method", r.spec_method},
+                                                        {"drafter", r.spec_drafter},
+                                                        {"expected_tokens_per_step", r.spec_tokens_per_step}}
+                                       : nlohmann::json(nullptr);
   const ServeMemory& m = r.memory;
   j["memory"] = {{"capacity_bytes", m.capacity_bytes}, {"weights_bytes", m.weight_bytes}, {"activation_bytes", m.activation_bytes},
                  {"reserve_bytes", m.reserve_bytes},   {"kv_cache_bytes", m.kv_bytes},    {"kv_bytes_per_token", m.kv_bytes_per_token},
@@ -233,6 +241,10 @@ std::string serve_table(const ServeResult& r) {
      << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
      << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
      << r.mode << " load\n";
+  if (r.prefix_hit > 0) os << strformat("  prefix cache: %.0f%% of each prompt hits (shared KV blocks counted once)\n", 100 * r.prefix_hit);
+  if (r.spec_tokens > 0)
+    os << strformat("  speculative decoding: %lld drafts per step, acceptance %.2f -> %.2f tokens per step expected; %s\n",
+                    static_cast<long long>(r.spec_tokens), r.spec_accept, r.spec_tokens_per_step, r.spec_drafter.c_str());
   os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
                   format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens), static_cast<long long>(m.kv_blocks),
                   static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str());
@@ -249,7 +261,7 @@ std::string serve_table(const ServeResult& r) {
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
   }
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
-    os << strformat("  cost: $%.3f/h (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
+    os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
   if (!r.note.empty()) os << "  note: " << r.note << "\n";
   return os.str();

@@ -2,26 +2,41 @@
 
 #include <ctime>
 #include <iostream>
+#include <map>
 
 #include "sim/base/process.h"
+#include "sim/base/strformat.h"
 
 namespace xpu {
 
 std::string apply_named_scenario(CompareRequest& req) {
   ServeOptions& so = req.serve;
+  std::string kind;
   if (req.scenario == "chat") {
     if (!req.input_given) so.input = 1024;
     if (!req.output_given) so.output = 256;
     if (!req.ttft_given) so.ttft_slo_s = 2.0;
     if (!req.tpot_given) so.tpot_slo_s = 0.1;
-    return "interactive chat: 1024-token prompts, 256-token answers, TTFT <= 2 s, TPOT <= 100 ms (10 tok/s per user)";
-  }
-  if (req.scenario == "long") {
+    kind = "interactive chat";
+  } else if (req.scenario == "long") {
     if (!req.input_given) so.input = 8192;
     if (!req.output_given) so.output = 512;
-    return "long-context summarization: 8192-token prompts, 512-token answers, maximum throughput";
+    kind = "long-context summarization";
+  } else {
+    throw InputError("--scenario '" + req.scenario + "': expected chat or long");
   }
-  throw InputError("--scenario '" + req.scenario + "': expected chat or long");
+  // The scenario exactly as asked: the named one with what the request changed.
+  std::string d = kind + ": " + (so.lengths_csv.empty() ? strformat("%lld-token prompts, %lld-token answers",
+                                                                      static_cast<long long>(so.input), static_cast<long long>(so.output))
+                                                         : "lengths from " + so.lengths_csv);
+  if (so.ttft_slo_s > 0) d += ", TTFT <= " + format_seconds(so.ttft_slo_s);
+  if (so.tpot_slo_s > 0) d += strformat(", TPOT <= %s (%.3g tok/s per user)", format_seconds(so.tpot_slo_s).c_str(), 1 / so.tpot_slo_s);
+  if (so.ttft_slo_s <= 0 && so.tpot_slo_s <= 0) d += ", maximum throughput";
+  if (so.prefix_hit > 0) d += strformat(", %.0f%% prefix-cache hits", 100 * so.prefix_hit);
+  if (so.spec_tokens > 0)
+    d += strformat(", speculative decoding (%s, %lld drafts, acceptance %.2f)", so.spec_method.c_str(),
+                   static_cast<long long>(so.spec_tokens), so.spec_accept);
+  return d + ", " + so.scheduler + " scheduler";
 }
 
 const std::vector<double>& interactivity_tiers() {
@@ -29,19 +44,38 @@ const std::vector<double>& interactivity_tiers() {
   return t;
 }
 
-std::vector<InteractivityTier> tiers_of(const ServeResult& r) {
+std::vector<InteractivityTier> tiers_of(const ServeResult& r, const std::vector<double>& tiers) {
   std::vector<InteractivityTier> out;
-  for (double tier : interactivity_tiers()) {
+  for (double tier : tiers) {
     InteractivityTier t;
     t.tok_s_per_user = tier;
-    for (const ServePoint& p : r.curve)
+    for (size_t i = 0; i < r.curve.size(); ++i) {
+      const ServePoint& p = r.curve[i];
       if (p.tok_s_per_user >= tier && p.throughput_tok_s > t.throughput_tok_s) {
         t.throughput_tok_s = p.throughput_tok_s;
+        t.throughput_tok_s_per_chip = p.throughput_tok_s_per_chip;
         t.concurrency = p.concurrency;
+        t.point = static_cast<int>(i);
       }
+    }
     out.push_back(t);
   }
   return out;
+}
+
+double provisioned_w_per_chip(const ChipModel& chip) {
+  return chip.power() ? chip.power()->tdp.value() * chip.cost().pue : 0;
+}
+
+double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so) {
+  const double bytes = param_counts(model).active * bytes_per_element(sc.wdtype);
+  return bytes > 0 ? chip.dram_bandwidth() / bytes * static_cast<double>(1 + so.spec_tokens) : 0;
+}
+
+bool CompareStudy::all_ran() const {
+  for (const auto& r : rows)
+    if (!r.ran) return false;
+  return true;
 }
 
 namespace {
@@ -71,22 +105,123 @@ Scenario precision_for(const ChipModel& chip, Scenario sc) {
   return sc;
 }
 
+std::string fmt_share(double v) { return strformat("%.0f%%", 100 * v); }
+
+// Each tier's point with its economics and what bounds it; for an unreachable tier, the chip's most
+// interactive point and what bounds that.
+void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
+                const std::vector<double>& tiers) {
+  const ServeResult& r = row.result;
+  row.tiers = tiers_of(r, tiers);
+  int fastest = -1;
+  for (size_t i = 0; i < r.curve.size(); ++i)
+    if (fastest < 0 || r.curve[i].tok_s_per_user > r.curve[static_cast<size_t>(fastest)].tok_s_per_user) fastest = static_cast<int>(i);
+  std::map<int, PointBound> bounds;  // one decode-step simulation per point
+  auto bound_of = [&](int i) -> const PointBound& {
+    if (!bounds.count(i)) bounds[i] = point_bound(chip, model, sc, so, r.curve[static_cast<size_t>(i)]);
+    return bounds[i];
+  };
+  for (InteractivityTier& t : row.tiers) {
+    if (t.point >= 0) {
+      const PointEconomics& e = row.economics[static_cast<size_t>(t.point)];
+      t.usd_per_mtok = e.usd_per_mtok;
+      t.tco_usd_per_mtok = e.tco_usd_per_mtok;
+      t.tok_s_per_mw = e.tok_s_per_mw;
+      t.bound = bound_of(t.point);
+      continue;
+    }
+    if (fastest < 0) {
+      t.why = "no operating point";
+      continue;
+    }
+    const ServePoint& p = r.curve[static_cast<size_t>(fastest)];
+    t.bound = bound_of(fastest);
+    t.why = strformat("at most %.1f tok/s per user (concurrency %lld, TPOT %s), %s-bound (%s); physical limit %.0f tok/s per user",
+                      p.tok_s_per_user, static_cast<long long>(p.concurrency), format_seconds(p.tpot_s).c_str(),
+                      t.bound.dominant.c_str(), fmt_share(t.bound.share).c_str(), max_tok_s_per_user_bound(chip, model, sc, so));
+  }
+}
+
 CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelConfig& model, const Scenario& base,
-                    const ServeOptions& so) {
+                    const ServeOptions& so, const std::vector<double>& tiers) {
   CompareRow row;
   row.chip = name;
   row.family = chip.family();
+  row.provisioned_w = provisioned_w_per_chip(chip);
+  row.tco_assumptions = tco_assumptions(chip.cost());
+  const Scenario sc = precision_for(chip, base);
   try {
-    row.result = serve(chip, model, precision_for(chip, base), so);
+    row.result = serve(chip, model, sc, so);
     row.ran = true;
-    row.tiers = tiers_of(row.result);
+    for (const ServePoint& p : row.result.curve) {
+      PointEconomics e;
+      e.usd_per_mtok = cost_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
+      e.tco_usd_per_mtok = tco_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
+      e.tok_s_per_mw = row.provisioned_w > 0 ? p.throughput_tok_s_per_chip / row.provisioned_w * 1e6 : 0;
+      row.economics.push_back(e);
+    }
+    if (row.result.best >= 0) {
+      const ServePoint& b = row.result.curve[static_cast<size_t>(row.result.best)];
+      row.tco = tco_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
+    }
+    fill_tiers(row, chip, model, sc, so, tiers);
   } catch (const InputError& e) {
     row.error = e.what();
+    row.tiers = tiers_of(row.result, tiers);
+    for (auto& t : row.tiers) t.why = "the chip did not run: " + row.error;
   }
   row.price_source = chip.cost().source;
   row.tdp_w = chip.power() ? chip.power()->tdp.value() : 0;
   row.config_yaml = chip.full_yaml();
   return row;
+}
+
+// One sentence per tier: which chip serves the most per chip at that interactivity, and what bounds
+// each chip there (or why it cannot reach it).
+std::vector<std::string> verdict_of(const CompareStudy& st) {
+  std::vector<std::string> out;
+  for (size_t ti = 0; ti < st.tiers.size(); ++ti) {
+    const CompareRow* best = nullptr;
+    for (const auto& r : st.rows)
+      if (r.ran && r.tiers[ti].point >= 0 &&
+          (!best || r.tiers[ti].throughput_tok_s_per_chip > best->tiers[ti].throughput_tok_s_per_chip))
+        best = &r;
+    std::string v = strformat("At %g tok/s per user: ", st.tiers[ti]);
+    if (!best) {
+      v += "no chip reaches it.";
+    } else {
+      const InteractivityTier& b = best->tiers[ti];
+      v += strformat("%s serves the most per chip (%.0f tok/s", best->chip.c_str(), b.throughput_tok_s_per_chip);
+      if (b.usd_per_mtok > 0) v += strformat(", $%.3f/Mtok", b.usd_per_mtok);
+      if (b.tok_s_per_mw > 0) v += strformat(", %.3g tok/s per provisioned MW", b.tok_s_per_mw);
+      v += ").";
+    }
+    for (const auto& r : st.rows) {
+      const InteractivityTier& t = r.tiers[ti];
+      if (!r.ran) v += strformat(" %s did not run.", r.chip.c_str());
+      else if (t.point >= 0) v += strformat(" %s: %s-bound (%s).", r.chip.c_str(), t.bound.dominant.c_str(), fmt_share(t.bound.share).c_str());
+      else v += strformat(" %s: unreachable, %s.", r.chip.c_str(), t.why.c_str());
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+// A tier above what any chip's memory can stream to one user is refused before anything runs.
+void check_tiers(const std::vector<double>& tiers, const std::vector<std::unique_ptr<ChipModel>>& chips,
+                 const std::vector<std::string>& names, const ModelConfig& model, const Scenario& base, const ServeOptions& so) {
+  for (double t : tiers) {
+    if (!(t > 0 && t <= 1e6)) throw InputError("--tiers " + strformat("%g", t) + ": expected tokens/s per user in (0, 1e6]");
+    double best = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < chips.size(); ++i) {
+      const double b = max_tok_s_per_user_bound(*chips[i], model, precision_for(*chips[i], base), so);
+      if (b > best) best = b, at = i;
+    }
+    if (t > best)
+      throw InputError(strformat("--tiers %g: no chip can stream that to a user: at batch 1 each token reads %s's active weights once, "
+                                 "so the fastest (%s) reaches at most %.0f tok/s per user", t, model.name.c_str(), names[at].c_str(), best));
+  }
 }
 
 std::string utc_now() {
@@ -122,16 +257,20 @@ CompareStudy compare_study(CompareRequest req) {
     req.serve.concurrency.push_back(most);
   }
   out.serve = req.serve;
+  out.tco = req.tco;
+  out.tiers = req.tiers.empty() ? interactivity_tiers() : req.tiers;
   double ref_perf_per_usd = 0;
   // Every chip and overlay is checked before the first one is simulated: a typo in the last chip
   // fails at once, not after minutes of simulation.
   std::vector<std::unique_ptr<ChipModel>> chips;
   for (const auto& c : req.chips) chips.push_back(load_chip(c, overlays_for(c, req.sets)));
+  check_serve_request(model, base, req.serve);
+  check_tiers(out.tiers, chips, req.chips, model, base, req.serve);
   for (size_t ci = 0; ci < chips.size(); ++ci) {
     const std::string& c = req.chips[ci];
     const ChipModel* chip = chips[ci].get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
-    CompareRow row = chip_row(c, *chip, model, base, req.serve);
+    CompareRow row = chip_row(c, *chip, model, base, req.serve, out.tiers);
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;
@@ -140,6 +279,7 @@ CompareStudy compare_study(CompareRequest req) {
     }
     out.rows.push_back(row);
   }
+  out.verdict = verdict_of(out);
   return out;
 }
 

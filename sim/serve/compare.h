@@ -20,6 +20,8 @@ struct CompareRequest {
   ServeOptions serve;
   // Which of serve.{input, output, ttft_slo_s, tpot_slo_s} the user gave (the named scenario fills the rest).
   bool input_given = false, output_given = false, ttft_given = false, tpot_given = false;
+  bool tco = false;                 // report the all-in cost of ownership next to the cloud price
+  std::vector<double> tiers;        // interactivity tiers in tok/s per user (empty: 20, 50, 100)
 };
 
 // Interactivity tier: the most output tokens/s the chip serves while each user still streams at least
@@ -28,9 +30,24 @@ struct InteractivityTier {
   double tok_s_per_user = 0;
   double throughput_tok_s = 0;   // 0: no point of the frontier is that interactive
   std::int64_t concurrency = 0;
+  int point = -1;                // index into the curve (-1: unreachable)
+  double throughput_tok_s_per_chip = 0, usd_per_mtok = 0, tco_usd_per_mtok = 0, tok_s_per_mw = 0;
+  PointBound bound;              // what bounds the point (unreachable: the most interactive point)
+  std::string why;               // unreachable: why, in one sentence
 };
 const std::vector<double>& interactivity_tiers();  // 20, 50, 100 tok/s per user
-std::vector<InteractivityTier> tiers_of(const ServeResult& r);
+std::vector<InteractivityTier> tiers_of(const ServeResult& r, const std::vector<double>& tiers = interactivity_tiers());
+
+// The economics of one frontier point: cloud and all-in $/Mtok, and tokens/s per provisioned MW
+// (provisioned power per chip: its TDP x the facility's PUE; hosts and network not counted).
+struct PointEconomics {
+  double usd_per_mtok = 0, tco_usd_per_mtok = 0, tok_s_per_mw = 0;
+};
+double provisioned_w_per_chip(const ChipModel& chip);
+
+// The fastest any user can be served on `chip`: at batch 1 every output token streams the active
+// weights from DRAM once (speculative decoding: up to 1 + k tokens per pass), whatever the engine.
+double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so);
 
 // One chip of the study: its best serving point, or why it has none.
 struct CompareRow {
@@ -43,12 +60,21 @@ struct CompareRow {
   double perf_per_usd_rel = 0;  // tokens/s per $/h relative to the first priced chip (0: no price)
   std::string config_yaml;      // the resolved preset
   std::vector<InteractivityTier> tiers;
+  std::vector<PointEconomics> economics;  // one per curve point
+  CostFigures tco;              // at the best point (usd_per_hour 0: no unit price)
+  std::string tco_assumptions;
+  double provisioned_w = 0;     // per chip
+  std::string validation;       // what public measurements check this chip's family (filled by the caller)
 };
 
 struct CompareStudy {
   std::string study, model, created, scenario, description;
   ServeOptions serve;
   std::vector<CompareRow> rows;
+  std::vector<double> tiers;
+  bool tco = false;
+  std::vector<std::string> verdict;  // one sentence per tier: who serves it best, and what bounds each chip
+  bool all_ran() const;
 };
 
 // Fills the named scenario's lengths and targets where the request left them; returns its description.

@@ -11,10 +11,16 @@ namespace xpu {
 StepShape shape_of(const Batch& b) {
   StepShape s;
   for (const ScheduledWork& w : b) {
-    // One new token after a cached context is a decode step; anything else is (a chunk of) prefill.
+    // One new token after a cached context is a decode step; a decoding sequence with drafts is a
+    // verification step; anything else is (a chunk of) prefill.
+    const bool decoding = w.seq ? w.seq->decoding() : w.context > 0;
     if (w.tokens == 1 && w.context > 0) {
       ++s.decode_seqs;
       s.decode_kv_sum += w.context + 1;
+    } else if (decoding) {
+      ++s.verify_seqs;
+      s.verify_tokens += w.tokens;
+      s.verify_kv_sum += w.context + w.tokens;
     } else {
       s.prefill_tokens += w.tokens;
       ++s.prefill_chunks;
@@ -23,7 +29,8 @@ StepShape shape_of(const Batch& b) {
   }
   // vLLM V1 projects the last position of every scheduled request through the LM head (partial
   // prefills' samples are discarded); TensorRT-LLM and SGLang likewise gather one row per request.
-  s.logit_rows = static_cast<std::int64_t>(b.size());
+  // A verification step needs the logits of every position it verifies.
+  s.logit_rows = static_cast<std::int64_t>(b.size()) + s.verify_tokens - s.verify_seqs;
   return s;
 }
 
@@ -35,12 +42,18 @@ double percentile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+double EngineFeatures::expected_tokens(std::int64_t drafts) const {
+  double e = 1, term = 1;
+  for (std::int64_t i = 1; i <= drafts; ++i) e += (term *= spec_accept);
+  return e;
+}
+
 namespace {
 class Engine {
  public:
   Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched, std::int64_t kv_blocks,
-         const StepTimeFn& step)
-      : m_load(load), m_sched(sched), m_step(step) {
+         const StepTimeFn& step, const EngineFeatures& features)
+      : m_load(load), m_sched(sched), m_step(step), m_features(features) {
     m_st.kv = KvBlockPool(kv_blocks, sched.block_tokens());
     m_seqs.resize(reqs.size());
     for (size_t i = 0; i < reqs.size(); ++i) {
@@ -49,6 +62,12 @@ class Engine {
       s.input = reqs[i].input;
       s.output = reqs[i].output;
       s.arrival_s = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
+      // Whole cached blocks, never the last prompt token (its logits give the first output token).
+      const std::int64_t bt = m_st.kv.block_tokens();
+      const auto hit = static_cast<std::int64_t>(std::floor(features.prefix_hit * static_cast<double>(s.input)));
+      s.prefix = std::min(hit, s.input - 1) / bt * bt;
+      s.computed = s.prefix;
+      s.lookahead = features.spec_tokens;
     }
     // Closed loop: the first `concurrency` requests start at once, each later one when a user is free.
     m_released = load.kind == EngineLoad::Kind::Closed ? std::min<size_t>(m_seqs.size(), static_cast<size_t>(load.concurrency))
@@ -111,15 +130,34 @@ class Engine {
                      " blocks) and the token budget is " + std::to_string(m_sched.limits().token_budget) +
                      "; use shorter requests, a lower-precision KV cache or a larger --token-budget");
   }
+  // Tokens a decode step of `s` emits: 1 for plain decode; with drafts, the expected accepted tokens,
+  // carried as a credit (at least 1, at most the drafts plus the bonus token, never past the answer).
+  std::int64_t emitted(Sequence& s, std::int64_t drafts) const {
+    if (drafts <= 0) return 1;
+    s.spec_credit += m_features.expected_tokens(drafts);
+    const auto n = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(s.spec_credit + 1e-9)), 1, drafts + 1);
+    s.spec_credit -= static_cast<double>(n);
+    return std::min(n, s.output - s.generated);
+  }
   void complete(const Batch& b) {
     for (const ScheduledWork& w : b) {
       Sequence& s = *w.seq;
-      s.computed += w.tokens;
-      if (s.computed < s.num_tokens()) continue;  // a prefill chunk: no token yet
-      ++s.generated;
-      m_r.output_tokens += 1;
+      const bool decode = s.decoding();
+      std::int64_t n = 1;
+      if (decode) {
+        n = emitted(s, w.tokens - 1);
+        s.computed += n;  // the last token and the accepted drafts; the rejected drafts' KV is dropped
+        ++m_r.decode_steps;
+        m_r.decode_tokens += n;
+      } else {
+        s.computed += w.tokens;
+        m_r.prefill_tokens += w.tokens;
+        if (s.computed < s.num_tokens()) continue;  // a prefill chunk: no token yet
+      }
+      s.generated += n;
+      m_r.output_tokens += n;
       if (s.first_token_s < 0) s.first_token_s = m_t;
-      else if (s.last_token_s >= 0) m_r.itl_s.push_back(m_t - s.last_token_s);
+      else if (s.last_token_s >= 0) m_r.itl_s.push_back(m_t - s.last_token_s);  // one gap per streamed chunk
       s.last_token_s = m_t;
       if (s.done()) finish(s);
     }
@@ -140,6 +178,7 @@ class Engine {
   EngineLoad m_load;
   Scheduler& m_sched;
   const StepTimeFn& m_step;
+  EngineFeatures m_features;
   SchedState m_st;
   std::vector<Sequence> m_seqs;
   size_t m_next = 0, m_released = 0, m_finished = 0;
@@ -149,11 +188,15 @@ class Engine {
 }  // namespace
 
 EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
-                        std::int64_t kv_blocks, const StepTimeFn& step) {
+                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features) {
+  if (!(features.prefix_hit >= 0 && features.prefix_hit < 1))
+    throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit));
+  if (features.spec_tokens < 0 || !(features.spec_accept >= 0 && features.spec_accept <= 1))
+    throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
   if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
-  return Engine(reqs, load, sched, kv_blocks, step).run();
+  return Engine(reqs, load, sched, kv_blocks, step, features).run();
 }
 
 }  // namespace xpu

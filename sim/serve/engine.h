@@ -19,8 +19,12 @@ struct StepShape {
   std::int64_t prefill_kv_sum = 0;  // sum over chunks of (cached context + chunk tokens): the keys they read
   std::int64_t decode_seqs = 0;
   std::int64_t decode_kv_sum = 0;   // sum over decode sequences of their context including the new token
-  std::int64_t logit_rows = 0;      // sequences whose last position goes through the LM head
-  std::int64_t tokens() const { return prefill_tokens + decode_seqs; }
+  // Speculative decode steps: each sequence's last token and its drafts, verified in one pass as a
+  // short causal chunk (the target model's verification step).
+  std::int64_t verify_seqs = 0, verify_tokens = 0;
+  std::int64_t verify_kv_sum = 0;   // sum over verifying sequences of (cached context + tokens verified)
+  std::int64_t logit_rows = 0;      // positions that go through the LM head (every verified token)
+  std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens; }
 };
 struct StepCost {
   double time_s = 0;
@@ -38,6 +42,21 @@ struct EngineLoad {
   std::int64_t concurrency = 0;
 };
 
+// Scenario features that production deployments and the public benchmarks use.
+struct EngineFeatures {
+  // Prefix caching: the share of each prompt already in the cache (rounded down to whole KV blocks,
+  // the last prompt token always computed, as vLLM does); the prompts share one common head, so the
+  // cached blocks are shared and counted once.
+  double prefix_hit = 0;
+  // Speculative decoding: each decode step verifies the sequence's last token and `spec_tokens` drafts,
+  // and accepts on average 1 + a + a^2 + ... + a^k of them (a: per-token acceptance rate; Leviathan et
+  // al., "Fast Inference from Transformers via Speculative Decoding", 2023, eq. 1), carried as a
+  // per-sequence credit so a run emits the expectation exactly, deterministically.
+  std::int64_t spec_tokens = 0;
+  double spec_accept = 0;
+  double expected_tokens(std::int64_t drafts) const;  // per step with `drafts` draft tokens
+};
+
 struct OccupancySample {
   double t_s = 0, kv_used = 0;  // share of KV blocks in use
   std::int64_t running = 0, waiting = 0;
@@ -46,6 +65,9 @@ struct OccupancySample {
 struct EngineResult {
   std::int64_t requests = 0, input_tokens = 0, output_tokens = 0, iterations = 0, preemptions = 0;
   std::int64_t kv_blocks = 0, block_tokens = 0, max_running = 0;
+  std::int64_t decode_steps = 0;           // sequence-steps that sampled after a full context (plain or speculative)
+  std::int64_t decode_tokens = 0;          // tokens those steps emitted (speculative: the accepted ones)
+  std::int64_t prefill_tokens = 0;         // prompt and recomputed tokens processed (prefix hits excluded)
   double makespan_s = 0, busy_s = 0;
   double in_system_s = 0;                  // integral of requests in the system over time (Little's L x T)
   double kv_mean = 0, kv_peak = 0;         // time-weighted mean and peak share of KV blocks in use
@@ -57,7 +79,7 @@ struct EngineResult {
 // Runs every request of `reqs` to completion. InputError when a request can never be scheduled
 // (its KV need exceeds the cache).
 EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
-                        std::int64_t kv_blocks, const StepTimeFn& step);
+                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features = {});
 
 double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/limits.h"
 
 namespace xpu {
 
@@ -23,8 +24,8 @@ double number(const std::string& flag, const std::string& text, const std::strin
 }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("--lengths-csv " + path + ": cannot open the file");
+  // A folder, FIFO or device is refused before it is opened; so is a file over 64 MiB.
+  std::istringstream in(read_input_file(path, "--lengths-csv"));
   std::vector<std::pair<std::int64_t, std::int64_t>> rows;
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {

@@ -8,23 +8,36 @@
 namespace xpu {
 
 bool KvBlockPool::grow(Sequence& s, std::int64_t tokens) {
-  const std::int64_t need = blocks_for(tokens) - s.blocks;
-  if (need <= 0) return true;
-  if (need > m_free) return false;
-  m_free -= need;
-  s.blocks += need;
+  const std::int64_t want_shared = s.prefix / m_block;  // whole blocks only
+  const std::int64_t new_shared = s.shared < want_shared ? std::max(shared(), want_shared) - shared() : 0;
+  const std::int64_t own = std::max<std::int64_t>(0, blocks_for(tokens) - want_shared - s.blocks);
+  if (new_shared + own == 0 && s.shared == want_shared) return true;
+  if (new_shared + own > m_free) return false;
+  m_free -= new_shared + own;
+  if (s.shared < want_shared) {
+    m_refs.insert(want_shared);
+    s.shared = want_shared;
+  }
+  s.blocks += own;
   return true;
 }
 
 void KvBlockPool::release(Sequence& s) {
   m_free += s.blocks;
   s.blocks = 0;
+  if (s.shared > 0) {
+    const std::int64_t before = shared();
+    m_refs.erase(m_refs.find(s.shared));
+    m_free += before - shared();  // blocks no running sequence references any more
+    s.shared = 0;
+  }
 }
 
 void SchedState::preempt(Sequence* s) {
   running.erase(std::remove(running.begin(), running.end(), s), running.end());
   kv.release(*s);
-  s->computed = 0;  // recompute: prompt and generated tokens are prefilled again on readmission
+  s->computed = s->prefix;  // recompute: prompt and generated tokens are prefilled again on readmission (the prefix hits again)
+  s->spec_credit = 0;
   ++s->preemptions;
   ++preemptions;
   waiting.push_front(s);

@@ -1,9 +1,11 @@
 // Iteration-level scheduling of an inference server: the sequences it holds, its paged KV cache, and the
 // policy (vLLM, SGLang, TensorRT-LLM in-flight batching) that picks each iteration's work.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,11 +22,24 @@ struct Sequence {
   std::int64_t input = 0, output = 0;  // prompt tokens, tokens to generate
   std::int64_t generated = 0;          // tokens sampled so far
   std::int64_t computed = 0;           // tokens whose KV is in the cache
-  std::int64_t blocks = 0;             // KV blocks held
+  std::int64_t blocks = 0;             // KV blocks held by this sequence alone
   std::int64_t preemptions = 0;
+  // Prefix caching: the first `prefix` prompt tokens (whole blocks) hit the cache; their KV blocks are
+  // shared with every other sequence of the same prefix and not computed again (vLLM automatic prefix
+  // caching, SGLang RadixAttention). `shared` is the number of shared blocks this sequence references.
+  std::int64_t prefix = 0, shared = 0;
+  // Speculative decoding: draft tokens verified with each decode step (0: plain decode), and the
+  // fractional accepted tokens carried to the next step (see EngineFeatures).
+  std::int64_t lookahead = 0;
+  double spec_credit = 0;
   double first_token_s = -1, last_token_s = -1, finish_s = -1;
   std::int64_t num_tokens() const { return input + generated; }
-  std::int64_t remaining() const { return num_tokens() - computed; }
+  // Decoding: the prompt and every sampled token but the last are in the cache.
+  bool decoding() const { return generated > 0 && computed == num_tokens() - 1; }
+  // Draft tokens the next decode step verifies: none beyond the answer's end.
+  std::int64_t drafts() const { return decoding() ? std::max<std::int64_t>(0, std::min(lookahead, output - generated - 1)) : 0; }
+  // Tokens the next step processes: the uncached ones, plus the drafts of a speculative decode step.
+  std::int64_t remaining() const { return num_tokens() - computed + drafts(); }
   bool done() const { return generated >= output; }
 };
 
@@ -39,12 +54,17 @@ class KvBlockPool {
   std::int64_t used() const { return m_total - m_free; }
   std::int64_t block_tokens() const { return m_block; }
   std::int64_t blocks_for(std::int64_t tokens) const { return (tokens + m_block - 1) / m_block; }
-  // Grows `s` to hold `tokens` tokens; false (nothing taken) when the free blocks do not suffice.
+  // Grows `s` to hold `tokens` tokens, taking its reference to the shared prefix blocks first; false
+  // (nothing taken) when the free blocks do not suffice.
   bool grow(Sequence& s, std::int64_t tokens);
-  void release(Sequence& s);  // returns every block of `s`
+  void release(Sequence& s);  // returns every block of `s` and drops its reference to the shared prefix
+  // Blocks of the shared prefix in use: the prefixes are nested (one common prompt head), so they hold
+  // as many blocks as the longest prefix any holding sequence references, counted once.
+  std::int64_t shared() const { return m_refs.empty() ? 0 : *m_refs.rbegin(); }
 
  private:
   std::int64_t m_total, m_free, m_block;
+  std::multiset<std::int64_t> m_refs;  // shared blocks referenced, one entry per referencing sequence
 };
 
 // The limits a policy schedules under (0: the policy's default).

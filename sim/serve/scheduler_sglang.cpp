@@ -43,7 +43,7 @@ class SglangScheduler : public Scheduler {
   }
 
  private:
-  static bool prefilling(const Sequence* s) { return s->remaining() > 1 || s->generated == 0; }
+  static bool prefilling(const Sequence* s) { return !s->decoding(); }
   double reserved_tokens(const SchedState& st) const {
     double r = 0;
     for (const Sequence* s : st.running) r += std::ceil(static_cast<double>(s->output - s->generated) * m_ratio);
@@ -87,8 +87,9 @@ class SglangScheduler : public Scheduler {
         ++i;
         continue;
       }
-      if (!st.grow_or_preempt(s, s->computed + 1, [&] { m_ratio = kInitRatio; })) break;
-      b.push_back({s, 1, s->computed});
+      const std::int64_t n = s->remaining();  // 1, or 1 + the drafts of a speculative step
+      if (!st.grow_or_preempt(s, s->computed + n, [&] { m_ratio = kInitRatio; })) break;
+      b.push_back({s, n, s->computed});
       ++i;
     }
     m_ratio = std::max(kInitRatio * kMinFactor, m_ratio - kInitRatio * (1 - kMinFactor) / kDecaySteps);

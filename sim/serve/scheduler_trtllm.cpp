@@ -39,9 +39,9 @@ class TrtllmScheduler : public Scheduler {
       budget -= n;
     };
     for (Sequence* s : st.running)
-      if (s->remaining() == 1 && budget > 0) take(s);  // generation requests
+      if (s->decoding() && budget > 0) take(s);  // generation requests (with their drafts when speculating)
     for (Sequence* s : st.running)
-      if (s->remaining() > 1 && budget > 0 && (s->remaining() <= budget || s->remaining() > m_limits.token_budget)) take(s);
+      if (!s->decoding() && budget > 0 && (s->remaining() <= budget || s->remaining() > m_limits.token_budget)) take(s);
     while (budget > 0 && !st.waiting.empty() && static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
       Sequence* s = st.waiting.front();
       if (s->remaining() > budget && s->remaining() <= m_limits.token_budget) break;  // waits for a fuller budget

@@ -4,13 +4,79 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
+
+#include "sim/base/strformat.h"
 
 #include "sim/run/system_run.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
 
-ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched) {
+std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
+  if (o.spec_tokens == 0) {
+    if (o.spec_accept != 0 || !o.spec_draft.empty())
+      throw InputError("--spec-accept/--spec-draft: give --spec-tokens K (the draft tokens per step) too");
+    return std::nullopt;
+  }
+  if (o.spec_tokens < 0 || o.spec_tokens > 16)
+    throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) + ": expected 1 to 16 draft tokens per step");
+  if (!(o.spec_accept >= 0 && o.spec_accept <= 1))
+    throw InputError("--spec-accept " + strformat("%g", o.spec_accept) + ": expected an acceptance rate in [0, 1]");
+  if (o.spec_method != "mtp" && o.spec_method != "draft")
+    throw InputError("--spec-method '" + o.spec_method + "': expected mtp or draft");
+  Drafter d;
+  double f = 0;
+  size_t used = 0;
+  try {
+    f = std::stod(o.spec_draft, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (!o.spec_draft.empty() && used == o.spec_draft.size()) {
+    if (!(f > 0 && f <= 1))
+      throw InputError("--spec-draft " + o.spec_draft + ": a drafter's cost as a fraction of the target's must be in (0, 1]");
+    d.fraction = f;
+    d.description = o.spec_method + ": each draft pass costs " + o.spec_draft + " x the target's step (its memory not counted)";
+    return d;
+  }
+  Scenario one = sc;
+  one.batch = 1;
+  one.input_len = 1;
+  one.output_len = 1;
+  if (o.spec_method == "draft") {
+    if (o.spec_draft.empty())
+      throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)");
+    d.model = load_model(o.spec_draft);
+    if (d.model->vocab != model.vocab)
+      throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
+                       ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer");
+    const Footprint fp = footprint(*d.model, one);
+    d.weight_bytes = fp.weight_bytes;
+    d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
+    d.description = "draft: " + d.model->name + " simulated on the chip";
+    return d;
+  }
+  if (!o.spec_draft.empty())
+    throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)");
+  // DeepSeek-V3's MTP module: one more transformer layer of the target's shape (here: its last layer)
+  // with the embedding and LM head shared (DeepSeek-V3 technical report, section 2.2).
+  ModelConfig m = model;
+  m.name = model.name + "-mtp";
+  m.layers = 1;
+  m.layer_attention = {model.layer_attention.back()};
+  m.moe_layer = {model.moe_layer.empty() ? false : model.moe_layer.back()};
+  m.first_dense_layers = m.moe_layer[0] ? 0 : 1;
+  d.model = m;
+  const Footprint fp = footprint(m, one);
+  d.weight_bytes = fp.weight_bytes - fp.embedding_bytes;
+  d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
+  d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip";
+  return d;
+}
+
+ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
+                         const Drafter* drafter) {
   ServeMemory m;
   m.capacity_bytes = chip.dram_capacity();
   // The largest iteration's activations: token_budget tokens through one layer, plus fp32 logits for
@@ -21,7 +87,7 @@ ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const 
   big.input_len = sched.limits().token_budget;
   big.output_len = 1;
   Footprint f = footprint(model, big);
-  m.weight_bytes = f.weight_bytes;
+  m.weight_bytes = f.weight_bytes + (drafter ? drafter->weight_bytes : 0);
   m.activation_bytes = f.activation_bytes + 4.0 * static_cast<double>(sched.limits().max_seqs - 1) * static_cast<double>(model.vocab);
   const double frac = sched.memory_fraction();
   const double left = m.capacity_bytes - m.weight_bytes - m.activation_bytes;
@@ -32,7 +98,7 @@ ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const 
   one.batch = 1;
   one.input_len = 1;
   one.output_len = 1;
-  m.kv_bytes_per_token = footprint(model, one).kv_bytes_per_sequence / 2.0;
+  m.kv_bytes_per_token = footprint(model, one).kv_bytes_per_sequence / 2.0 + (drafter ? drafter->kv_bytes_per_token : 0);
   m.block_tokens = sched.block_tokens();
   m.kv_blocks = static_cast<std::int64_t>(std::floor(m.kv_bytes / (m.kv_bytes_per_token * static_cast<double>(m.block_tokens))));
   m.kv_tokens = m.kv_blocks * m.block_tokens;
@@ -69,6 +135,7 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.kv_mean = er.kv_mean;
   pt.kv_peak = er.kv_peak;
   pt.kv_over_time = thin(er.occupancy, 64);
+  pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 
 struct Study {
@@ -77,6 +144,7 @@ struct Study {
   const Scenario& sc;
   const ServeOptions& opt;
   std::vector<RequestDraw> reqs;
+  std::optional<Drafter> drafter;
 };
 
 // One engine run, its clock settled for the whole run: the first pass at the nominal clock, then (above
@@ -89,6 +157,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
   std::int64_t parts = 0;
   PowerResult pw = settle_power(s.chip, true, [&](const ChipModel& c) {
     ChipStepTime st(c, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
+    if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
     const double ratio = c.clock_hz() / s.chip.clock_hz();
     peak = 0;
     StepTimeFn fn = [&](const StepShape& shape) {
@@ -97,7 +166,8 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
       return cost;
     };
     auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-    er = run_engine(s.reqs, load, *sched, serve_memory(s.chip, s.model, s.sc, *sched).kv_blocks, fn);
+    er = run_engine(s.reqs, load, *sched, serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr).kv_blocks,
+                    fn, s.opt.features());
     parts += st.simulated_parts();
     return er.events;
   });
@@ -122,17 +192,23 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
   return pt;
 }
 
-// The kernels of one decode step at the best point's typical batch and context, at its settled clock.
-std::vector<std::pair<std::string, double>> decode_kernels(const Study& s, const ServePoint& pt) {
-  std::unique_ptr<ChipModel> slow = pt.clock_ratio < 1 ? s.chip.at_clock(pt.clock_ratio) : nullptr;
-  const ChipModel& c = slow ? *slow : s.chip;
-  Scenario d = s.sc;
+// One decode step at a point's typical batch and context, at its settled clock.
+StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                       const ServePoint& pt) {
+  std::unique_ptr<ChipModel> slow = pt.clock_ratio < 1 ? chip.at_clock(pt.clock_ratio) : nullptr;
+  const ChipModel& c = slow ? *slow : chip;
+  Scenario d = sc;
   d.phase = Phase::Decode;
   d.batch = std::max<std::int64_t>(1, pt.batch);
   d.input_len = d.output_len = 1;  // the graph of a decode step depends only on its context
   FusionPolicy f = d.fusion ? *d.fusion : FusionPolicy::parse(c.default_fusion());
-  Graph g = build_step_graph(s.model, d, true, std::min<std::int64_t>(s.model.max_position, s.opt.input + s.opt.output / 2), f);
-  StepResult st = run_step_graph(c, g, footprint(s.model, d).weight_bytes);
+  Graph g = build_step_graph(model, d, true, std::min<std::int64_t>(model.max_position, opt.input + opt.output / 2), f);
+  return run_step_graph(c, g, footprint(model, d).weight_bytes);
+}
+
+// The kernels of one decode step at the best point's typical batch and context.
+std::vector<std::pair<std::string, double>> decode_kernels(const Study& s, const ServePoint& pt) {
+  StepResult st = decode_step(s.chip, s.model, s.sc, s.opt, pt);
   std::vector<std::pair<std::string, double>> out;
   for (const auto& n : st.nodes)
     if (!n.fused) out.push_back({n.label, n.time_s * n.count});
@@ -143,9 +219,11 @@ void check_options(const ServeOptions& o) {
   if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times");
   for (std::int64_t c : o.concurrency)
     if (c <= 0) throw InputError("--concurrency: expected positive numbers of users, got " + std::to_string(c));
-  if (o.rate_given && !(o.rate > 0) ) throw InputError("--rate: expected a positive number of requests per second, got " + std::to_string(o.rate));
+  if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + std::to_string(o.rate));
   if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both");
   if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests));
+  if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
+    throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)");
 }
 
 RequestSpec request_spec(const ServeOptions& o) {
@@ -159,11 +237,53 @@ RequestSpec request_spec(const ServeOptions& o) {
 }
 }  // namespace
 
-ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
+void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   check_options(opt);
   if (base.pp > 1 || base.ep > 1 || base.dp > 1)
     throw InputError("serve: --pp/--ep/--dp " + base.layout_str() + ": the serving engine runs one tensor-parallel replica "
                      "(--tp on a system); pipeline and expert layouts are simulated by `xpusim run`");
+  make_scheduler(opt.scheduler, opt.limits);
+  Scenario check = base;
+  check.batch = 1;
+  check.input_len = opt.input;
+  check.output_len = opt.output;
+  check.phase = Phase::Request;
+  if (opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist) check.validate(model);
+  draw_requests(request_spec(opt), 1, model);  // distributions and the CSV against the context
+  make_drafter(model, base, opt);
+}
+
+PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                       const ServePoint& pt) {
+  PointBound b;
+  std::map<std::string, double> by;
+  for (const NodeResult& n : decode_step(chip, model, sc, opt, pt).nodes) {
+    if (n.fused) continue;
+    const bool attention = n.op == "attention";
+    const bool collective = n.op.find("all") != std::string::npos || n.op.find("reduce") != std::string::npos ||
+                            n.op.find("send") != std::string::npos;
+    const bool gemm = n.op.find("gemm") != std::string::npos;
+    std::string cat = "other";
+    if (collective) cat = "communication";
+    else if (n.bound == "compute") cat = "compute";
+    else if (attention && (n.bound == "memory" || n.bound == "transfer")) cat = "KV-cache traffic";
+    else if (gemm && (n.bound == "memory" || n.bound == "transfer")) cat = "weight streaming";
+    else if (n.bound == "memory") cat = "activation traffic";  // norms, RoPE, residuals, embedding rows
+    else if (n.bound == "vector") cat = "vector units";
+    else if (n.bound == "latency") cat = "latency";             // too small to keep any unit busy: fixed costs
+    else if (n.bound == "transfer") cat = "on-chip transfer";
+    by[cat] += n.time_s * n.count;
+  }
+  double total = 0;
+  for (const auto& [k, v] : by) total += v, b.time_s.push_back({k, v});
+  std::sort(b.time_s.begin(), b.time_s.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  if (!b.time_s.empty() && total > 0) b.dominant = b.time_s.front().first, b.share = b.time_s.front().second / total;
+  if (pt.preemptions > 0 || pt.kv_peak >= 0.95) b.dominant = "memory capacity", b.share = pt.kv_peak;
+  return b;
+}
+
+ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
+  check_serve_request(model, base, opt);
   check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
   ServeResult r;
   r.chip = chip.name();
@@ -183,8 +303,16 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   check.input_len = opt.input;
   check.output_len = opt.output;
   check.phase = Phase::Request;
-  if (opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist) check.validate(model);
-  r.memory = serve_memory(chip, model, base, *sched);
+  Study s{chip, model, base, opt, {}, make_drafter(model, base, opt)};
+  r.prefix_hit = opt.prefix_hit;
+  if (s.drafter) {
+    r.spec_tokens = opt.spec_tokens;
+    r.spec_accept = opt.spec_accept;
+    r.spec_tokens_per_step = opt.features().expected_tokens(opt.spec_tokens);
+    r.spec_method = opt.spec_method;
+    r.spec_drafter = s.drafter->description;
+  }
+  r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr);
   if (r.memory.kv_blocks <= 0) {
     check.batch = 1;
     check_fits(footprint(model, check), chip.dram_capacity() - r.memory.activation_bytes, model, check, chip.name());
@@ -195,7 +323,6 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   RequestSpec rs = request_spec(opt);
   r.input_lengths = opt.lengths_csv.empty() ? rs.input.str() : opt.lengths_csv;
   r.output_lengths = opt.lengths_csv.empty() ? rs.output.str() : opt.lengths_csv;
-  Study s{chip, model, base, opt, {}};
   std::vector<EngineLoad> loads;
   if (!opt.concurrency.empty()) {
     r.mode = "closed";
@@ -228,7 +355,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   } else {
     const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
     r.kernels = decode_kernels(s, b);
-    r.cost = cost_figures(chip.cost(), b.throughput_tok_s, b.avg_power_w);
+    r.cost = cost_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
     if (r.cost.usd_per_hour <= 0) r.note = "no published price: supply one with --set " + chip.name() + ":cost.chip_hour=USD";
   }
   return r;

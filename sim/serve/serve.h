@@ -35,7 +35,26 @@ struct ServeOptions {
   // The system the server runs on (nullopt: one chip). The scenario's tp ranks serve one replica,
   // their all-reduces on the fabric; pipeline and expert layouts are simulated by `run` only.
   std::optional<SystemContext> system;
+  double prefix_hit = 0;                            // share of each prompt whose KV is already cached
+  std::int64_t spec_tokens = 0;                     // speculative decoding: drafts per step (0: off)
+  double spec_accept = 0;                           // per-token acceptance rate of the drafts
+  std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
+  std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
+                                                    // for draft, a model name or config.json ("": MTP's own module)
+  EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
 };
+
+// The drafter of speculative decoding, resolved from the options: a model simulated on the chip (a
+// draft model, or an MTP module built from the target: one of its layers with its embedding and LM
+// head shared), or a fraction of the target's cost (memory not counted).
+struct Drafter {
+  std::optional<ModelConfig> model;
+  double fraction = 0;
+  double weight_bytes = 0, kv_bytes_per_token = 0;  // memory it adds to the server
+  std::string description;                          // "mtp: 1-layer module of llama-3.1-8b", "draft: 0.05 x target"
+};
+// Throws InputError naming the --spec-* flag for inconsistent options; nullopt without speculation.
+std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
 
 // Device memory of the server: what the KV cache gets after weights, activations and the engine's
 // reserve (see Scheduler::memory_fraction).
@@ -44,7 +63,8 @@ struct ServeMemory {
   double kv_bytes_per_token = 0;
   std::int64_t kv_blocks = 0, block_tokens = 0, kv_tokens = 0;
 };
-ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched);
+ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
+                         const Drafter* drafter = nullptr);
 
 struct ServePoint {
   std::int64_t batch = 0;          // the most sequences running at once
@@ -64,6 +84,7 @@ struct ServePoint {
   EnergyBreakdown energy_per_token;
   double wall_s = 0;
   std::int64_t simulated_parts = 0;
+  double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
 };
 
 struct ServeResult {
@@ -81,8 +102,30 @@ struct ServeResult {
   double tdp_w = 0;
   bool power_modeled = false;
   std::vector<std::pair<std::string, double>> kernels;  // one decode step's kernels at the best point's mean batch
+  double prefix_hit = 0;
+  std::int64_t spec_tokens = 0;
+  double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k
+  std::string spec_method, spec_drafter;
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
+// Every check of the options that does not depend on the chip (loads, targets, lengths against the
+// model's context, the length CSV, scheduler, prefix caching, speculative decoding): InputError naming
+// the flag. serve() runs it; compare runs it once before the first chip.
+void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
+
+// What bounds a serving point: one decode step at the point's batch and the requests' mean context,
+// simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated
+// bound of each kernel: "weight streaming" for memory-bound GEMMs, "KV-cache traffic" for memory-bound
+// attention, "compute" for compute-bound kernels, "communication" for collectives; for the rest
+// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound), or
+// "memory capacity" when the KV cache capped the batch (the point preempted or filled it to 95%).
+struct PointBound {
+  std::vector<std::pair<std::string, double>> time_s;  // per category, largest first
+  std::string dominant;
+  double share = 0;   // of the decode step (memory capacity: the cache's peak occupancy)
+};
+PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                       const ServePoint& pt);
 
 }  // namespace xpu

@@ -116,7 +116,7 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
   return out;
 }
 
-StepCost ChipStepTime::compose(const StepShape& s, bool grid) {
+StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter) {
   const bool saved = m_interpolate;
   m_interpolate = grid && saved;
   StepCost c;
@@ -125,17 +125,54 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid) {
   if (s.decode_seqs > 0)
     c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs),
                                               static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}), 1);
-  if (s.prefill_chunks > 0) {
-    const double n = static_cast<double>(s.prefill_chunks);
-    const double q = std::max(1.0, std::round(static_cast<double>(s.prefill_tokens) / n));
-    const double k = std::max(q, std::round(static_cast<double>(s.prefill_kv_sum) / n));
+  // Prefill chunks and verification steps: causal chunks of Q queries against K keys.
+  auto chunks = [&](std::int64_t count, std::int64_t tokens, std::int64_t kv_sum) {
+    if (count <= 0) return;
+    const double n = static_cast<double>(count);
+    const double q = std::max(1.0, std::round(static_cast<double>(tokens) / n));
+    const double k = std::max(q, std::round(static_cast<double>(kv_sum) / n));
     c = blend(c, 1, interpolated(PrefillAttn, {n, q, k}), 1);
-  }
+  };
+  chunks(s.prefill_chunks, s.prefill_tokens, s.prefill_kv_sum);
+  chunks(s.verify_seqs, s.verify_tokens, s.verify_kv_sum);
   m_interpolate = saved;
+  if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = blend(c, 1, drafting(s, grid), 1);
   return c;
 }
 
-StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true); }
-StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false); }
+void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction) {
+  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, m_sc, m_interpolate) : nullptr;
+  m_draft_fraction = draft ? 0 : fraction;
+}
+
+StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
+  if (!m_drafter && m_draft_fraction <= 0) return {};
+  // First pass: the drafter takes in the prompt tokens of this iteration (it keeps its own KV) and the
+  // newest token of every verifying sequence; then one pass per further draft.
+  StepShape first;
+  first.prefill_tokens = s.prefill_tokens;
+  first.prefill_chunks = s.prefill_chunks;
+  first.prefill_kv_sum = s.prefill_kv_sum;
+  first.decode_seqs = s.verify_seqs;
+  first.decode_kv_sum = s.verify_kv_sum - s.verify_tokens + s.verify_seqs;  // context + 1 per sequence
+  first.logit_rows = s.prefill_chunks + s.verify_seqs;
+  StepShape next;
+  next.decode_seqs = first.decode_seqs;
+  next.decode_kv_sum = first.decode_kv_sum;
+  next.logit_rows = s.verify_seqs;
+  const double passes = s.verify_seqs > 0
+                            ? std::ceil(static_cast<double>(s.verify_tokens) / static_cast<double>(s.verify_seqs)) - 1
+                            : 0;  // the drafts per sequence of this step
+  auto cost = [&](const StepShape& x) {
+    if (m_drafter) return grid ? (*m_drafter)(x) : m_drafter->direct(x);
+    return blend({}, 0, compose(x, grid, false), m_draft_fraction);
+  };
+  StepCost c = cost(first);
+  if (passes > 1 && next.decode_seqs > 0) c = blend(c, 1, cost(next), passes - 1);
+  return c;
+}
+
+StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, true); }
+StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false, true); }
 
 }  // namespace xpu

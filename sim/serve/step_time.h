@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "sim/run/model_run.h"
@@ -25,6 +26,13 @@ namespace xpu {
 // Grid: every integer up to 16, then four points per octave (16, 19, 23, 27, 32, ...), so a value
 // is at most 19% from the grid point below it. tests/unit/serve bounds the interpolation error
 // against direct simulation of the same composition.
+//   verification(V, Q, K): speculative decode steps, V sequences verifying a mean Q tokens (the last
+//                         one and its drafts) against a mean K keys: the prefill-attention part at
+//                         that shape (a short causal chunk, as the engines run their verify kernels).
+// Speculative decoding also runs the drafter: its first pass takes the iteration's prefill tokens and
+// one token per verifying sequence, then k-1 more passes of one token per verifying sequence, each
+// timed by a drafter (a draft model or MTP module simulated on the chip, or a stated fraction of the
+// target's cost for the same tokens).
 class ChipStepTime {
  public:
   // With `sys` and sc.tp > 1 every part runs on the system's first tp chips through the system
@@ -33,7 +41,10 @@ class ChipStepTime {
                const SystemContext* sys = nullptr);
   StepCost operator()(const StepShape& s);
   StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
-  std::int64_t simulated_parts() const { return static_cast<std::int64_t>(m_cache.size()); }
+  std::int64_t simulated_parts() const { return static_cast<std::int64_t>(m_cache.size()) + (m_drafter ? m_drafter->simulated_parts() : 0); }
+  // Speculative decoding: the drafter is `draft` simulated on the same chip (`fraction` 0), or the
+  // target's own cost scaled by `fraction` (`draft` null).
+  void set_drafter(const ModelConfig* draft, double fraction);
 
   // The grid points around x (one if x is on the grid), none above `cap`.
   static std::vector<std::int64_t> bracket(std::int64_t x, std::int64_t cap = INT64_MAX);
@@ -42,7 +53,8 @@ class ChipStepTime {
   enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   StepCost interpolated(Part p, const std::vector<double>& x);
-  StepCost compose(const StepShape& s, bool grid);
+  StepCost compose(const StepShape& s, bool grid, bool drafter);
+  StepCost drafting(const StepShape& s, bool grid);
 
   const ChipModel& m_chip;
   const ModelConfig& m_model;
@@ -52,6 +64,8 @@ class ChipStepTime {
   bool m_interpolate = true;
   const SystemContext* m_sys = nullptr;
   std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> m_cache;
+  std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip
+  double m_draft_fraction = 0;              // or the drafter as a share of the target's cost
 };
 
 }  // namespace xpu

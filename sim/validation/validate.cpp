@@ -115,6 +115,37 @@ std::vector<std::string> default_measurement_files() {
   return out;
 }
 
+std::string validation_coverage(const std::string& family) {
+  auto family_of = [](const std::string& hw) -> std::string {
+    if (!chip_for(hw).empty()) return "gpu";
+    for (const char* k : {"TPU", "tpu"})
+      if (hw.find(k) != std::string::npos) return "tpu";
+    for (const char* k : {"Trainium", "Inferentia", "trn", "inf2"})
+      if (hw.find(k) != std::string::npos) return "trainium";
+    if (hw.find("Maia") != std::string::npos) return "maia";
+    return "";
+  };
+  std::map<std::string, int> levels;
+  int predicted = 0, rows = 0;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (family_of(r.hardware) == family) {
+        ++levels[r.level];
+        ++rows;
+        if (!chip_for(r.hardware).empty() && (r.level == "kernel" || r.level == "model")) ++predicted;
+      }
+  if (rows == 0) return family + ": no public measurement in workloads/validation: its predictions are unvalidated";
+  std::string out = family + ": ";
+  for (const auto& [lvl, n] : levels) out += std::to_string(n) + " " + lvl + ", ";
+  out.resize(out.size() - 2);
+  out += " measurements; ";
+  out += predicted > 0 ? std::to_string(predicted) + " kernel and model rows on hardware `xpusim validate` maps to a preset, of which "
+                         "it predicts the GEMM, attention and single-chip Llama serving rows (serving with --models); "
+                         "multi-chip rows with --models where a system preset and layout express them"
+                       : "none compared by `xpusim validate` yet (the hardware maps to no preset): its predictions are unvalidated";
+  return out;
+}
+
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,
                                           std::vector<std::pair<std::string, std::string>>* skipped) {
   std::vector<ValidationPoint> out;

@@ -31,5 +31,10 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 std::vector<std::string> default_measurement_files();
 
+// What public measurements check a chip family (gpu, tpu, trainium, maia), in one sentence: how many
+// rows of each level the measurement files hold for its hardware, and whether `xpusim validate`
+// predicts them (it maps only some hardware to presets); "unvalidated" when none exist.
+std::string validation_coverage(const std::string& family);
+
 
 }  // namespace xpu

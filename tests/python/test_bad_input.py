@@ -358,7 +358,60 @@ for flag in ["ttft-slo", "tpot-slo"]:
 for tag, argv, names in [("dtype", ["--dtype", "fp7"], ["fp7"]), ("format", ["--format", "yaml"], ["--format"]),
                          ("set", ["--set", "hbm.capacity=-80 GiB"], ["hbm.capacity"])]:
     case("serve-" + tag, SERVE + argv, names=names)
+# Serving load and lengths (issue: serving like a real engine): zero/negative loads, lengths beyond the
+# model's context (tiny-llama: 512), malformed length CSVs, prefix caching and speculative decoding.
+BAD_LOADS = {"zero": "0", "neg": "-3", "abc": "abc", "empty": "", "nan": "nan", "inf": "inf"}
+for flag in ["concurrency", "rate", "requests"]:
+    for tag, v in BAD_LOADS.items():
+        case("serve-%s-%s" % (flag, tag), SERVE + ["--%s=%s" % (flag, v)], names=["--" + flag])
+case("serve-concurrency-list", SERVE + ["--concurrency", "4,0,16"], names=["--concurrency"])
+case("serve-concurrency-and-rate", SERVE + ["--concurrency", "4", "--rate", "2"], names=["--rate"])
+for tag, argv, names in [
+        ("context-fixed", ["--input", "500", "--output", "100"], ["context"]),
+        ("context-input", ["--input", "600", "--output", "1"], ["context"]),
+        ("context-uniform", ["--input", "uniform:10:900"], ["context"]),
+        ("context-exp", ["--input", "exp:100000"], ["context"]),
+        ("dist-form", ["--input", "uniform:9"], ["--input"]), ("dist-kind", ["--output", "poisson:4"], ["--output"]),
+        ("dist-neg", ["--input", "normal:-5:2"], ["--input"])]:
+    case("serve-" + tag, SERVE + argv, names=names)
+for tag, text in [("three-columns", "input,output\n40,8,1\n"), ("word", "input,output\n40,eight\n"),
+                  ("negative", "40,8\n-4,8\n"), ("zero", "40,0\n"), ("empty", ""), ("header-only", "input,output\n"),
+                  ("float", "40.5,8\n"), ("one-column", "40\n"), ("beyond-context", "40,8\n600,20\n"),
+                  ("binary", "\x00\x01\x02,\x03\n")]:
+    path = write("lengths-%s.csv" % tag, text)
+    case("serve-lengths-csv-" + tag, SERVE + ["--lengths-csv", path], names=["lengths-%s.csv" % tag])
+case("serve-lengths-csv-missing", SERVE + ["--lengths-csv", os.path.join(WORK, "nope.csv")], names=["nope.csv"])
+case("serve-lengths-csv-folder", SERVE + ["--lengths-csv", WORK], names=["--lengths-csv"])
+for tag, argv, names in [
+        ("prefix-hit-one", ["--prefix-hit", "1"], ["--prefix-hit"]), ("prefix-hit-neg", ["--prefix-hit", "-0.1"], ["--prefix-hit"]),
+        ("prefix-hit-nan", ["--prefix-hit", "nan"], ["--prefix-hit"]), ("prefix-hit-abc", ["--prefix-hit", "abc"], ["--prefix-hit"]),
+        ("spec-tokens-zero", ["--spec-tokens", "0"], ["--spec-tokens"]), ("spec-tokens-neg", ["--spec-tokens", "-2"], ["--spec-tokens"]),
+        ("spec-tokens-huge", ["--spec-tokens", "100"], ["--spec-tokens"]),
+        ("spec-accept-alone", ["--spec-accept", "0.5"], ["--spec-tokens"]),
+        ("spec-accept-big", ["--spec-tokens", "2", "--spec-accept", "1.5"], ["--spec-accept"]),
+        ("spec-accept-nan", ["--spec-tokens", "2", "--spec-accept", "nan"], ["--spec-accept"]),
+        ("spec-method", ["--spec-tokens", "2", "--spec-method", "medusa"], ["--spec-method"]),
+        ("spec-draft-missing", ["--spec-tokens", "2", "--spec-method", "draft"], ["--spec-draft"]),
+        ("spec-draft-fraction", ["--spec-tokens", "2", "--spec-draft", "2"], ["--spec-draft"]),
+        ("spec-draft-zero", ["--spec-tokens", "2", "--spec-draft", "0"], ["--spec-draft"]),
+        ("spec-draft-model", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
+        ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft",
+                              os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
+    case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
 COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
+for tag, v in {"zero": "0", "neg": "-20", "abc": "fast", "empty": "", "list": "20,,50", "nan": "nan"}.items():
+    case("compare-tiers-" + tag, COMPARE + ["--chips", "h100-sxm", "--tiers", v], names=["--tiers"], out=True)
+# A tier no chip can reach: at batch 1 every token streams Llama-3.1-8B's 8 GB of fp8 weights.
+case("compare-tier-unreachable", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", "llama-3.1-8b", "--tiers", "50,5000",
+                                  "--no-report"], names=["--tiers 5000", "h100-sxm"], out=True)
+for tag, v in BAD_LOADS.items():
+    case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)
+case("compare-rate-zero", COMPARE + ["--chips", "h100-sxm", "--rate", "0"], names=["--rate"], out=True)
+case("compare-prefix-hit", COMPARE + ["--chips", "h100-sxm", "--prefix-hit", "1.2"], names=["--prefix-hit"], out=True)
+case("compare-context", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY_MODEL, "--input", "500", "--output", "100",
+                         "--no-report"], names=["context"], out=True)
+case("compare-lengths-csv", ["compare", "--chips", "h100-sxm", "--model", TINY_MODEL, "--no-report", "--lengths-csv",
+                             write("compare-lengths.csv", "40,8\n40,x\n")], names=["compare-lengths.csv:2"], out=True)
 for tag, argv, names in [
         ("chips-empty", ["--chips", ""], ["--chips"]), ("chips-commas", ["--chips", ",,"], ["--chips"]),
         ("chips-unknown", ["--chips", "h100-sxm,h900"], ["h900"]), ("scenario", ["--scenario", "batch"], ["--scenario"]),

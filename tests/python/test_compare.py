@@ -33,3 +33,69 @@ def test_compare_bad_input(cli, tmp_path):
     assert p.returncode != 0 and "valid chips" in p.stderr
     p = cli("compare", "--scenario", "party", "--out", str(tmp_path / "y"), check=False)
     assert p.returncode != 0 and "chat or long" in p.stderr
+
+
+def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path):
+    """A chip that cannot serve the model keeps its row (with why) in summary.json, the CSVs and the
+    report; the exit status says that not every chip ran. The tiers, frontier economics, TCO and
+    verdict are there for the chip that ran."""
+    out = tmp_path / "study"
+    p = cli("compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY, "--input", "64", "--output", "16",
+            "--max-batch", "16", "--out", str(out), "--set", "tpu-v6e:hbm.capacity=1 MiB", "--tco", check=False)
+    assert p.returncode == 1, p.stderr
+    assert "tpu-v6e" in p.stderr.strip().splitlines()[-1]
+    s = json.loads((out / "summary.json").read_text())
+    assert [r["chip"] for r in s["rows"]] == ["h100-sxm", "tpu-v6e"]
+    ok, bad = s["rows"]
+    assert ok["ran"] is True and bad["ran"] is False and bad["note"]
+    assert s["all_ran"] is False and s["tco"] is True and s["tiers"] == [20, 50, 100]
+    assert len(s["verdict"]) == 3 and all("tpu-v6e did not run" in v for v in s["verdict"])
+    for t in ok["tiers"]:
+        assert t["reachable"] or t["why"], t
+        if t["reachable"]:
+            assert t["throughput_tok_s_per_chip"] > 0 and t["tok_s_per_mw"] > 0 and t["usd_per_mtok"] > 0
+            assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
+                                  "vector units", "latency", "on-chip transfer", "other", "memory capacity")
+    for t in bad["tiers"]:
+        assert not t["reachable"] and "did not run" in t["why"]
+    for f in ok["frontier"]:
+        assert f["tok_s_per_mw"] > 0 and f["tco_usd_per_mtok"] > 0 and f["usd_per_mtok"] > 0
+    # tok/s per provisioned MW: throughput per chip over TDP x PUE
+    f0 = ok["frontier"][0]
+    assert abs(f0["tok_s_per_mw"] - f0["throughput_tok_s_per_chip"] / ok["provisioned_w_per_chip"] * 1e6) < 1e-6 * f0["tok_s_per_mw"]
+    assert ok["tco"]["usd_per_mtok"] > 0 and "capex $30000" in ok["tco"]["assumptions"]
+    assert ok["validation"].startswith("gpu:") and bad["validation"].startswith("tpu:")
+    tiers_csv = (out / "tiers.csv").read_text().splitlines()
+    assert tiers_csv[0].startswith("chip,tok_s_per_user,reachable") and len(tiers_csv) == 1 + 2 * 3
+    assert len((out / "frontier.csv").read_text().splitlines()) == 1 + len(ok["frontier"])
+    page = (out / "report.html").read_text()
+    assert 'data-chip="tpu-v6e"' in page and 'data-ran="false"' in page and "Verdict" in page
+
+
+def test_serve_reports_prefix_and_speculation(cli):
+    base = ["serve", "--chip", "h100-sxm", "--model", TINY, "--input", "256", "--output", "32", "--dtype", "bf16",
+            "--concurrency", "4", "--requests", "16", "--format", "json"]
+    plain = json.loads(cli(*base).stdout)
+    assert plain["prefix_hit"] == 0 and plain["speculative"] is None
+    hit = json.loads(cli(*base, "--prefix-hit", "0.5").stdout)
+    assert hit["prefix_hit"] == 0.5 and hit["ttft_s"] < plain["ttft_s"]
+    spec = json.loads(cli(*base, "--spec-tokens", "2", "--spec-accept", "0.7").stdout)
+    sp = spec["speculative"]
+    assert sp["tokens"] == 2 and sp["acceptance"] == 0.7 and sp["method"] == "mtp"
+    assert abs(sp["expected_tokens_per_step"] - (1 + 0.7 + 0.49)) < 1e-12
+    # 31 tokens per answer after the first: the last step of each may have fewer drafts left to verify
+    assert 0.85 * sp["expected_tokens_per_step"] < spec["tokens_per_decode_step"] <= sp["expected_tokens_per_step"] + 1e-9
+    table = cli(*base[:-2], "--spec-tokens", "2", "--spec-accept", "0.7", "--prefix-hit", "0.25").stdout
+    assert "speculative decoding: 2 drafts" in table and "prefix cache: 25%" in table
+
+
+def test_python_compare_keywords(cli):
+    import xpusim
+    s = xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, max_batch=4, tco=True, tiers=[5, 1e5],
+                       prefix_hit=0.5, spec_tokens=2, spec_accept=0.6)
+    assert s["tiers"] == [5, 1e5] and s["tco"] is True
+    sc = s["scenario"]
+    assert sc["prefix_hit"] == 0.5 and sc["spec_tokens"] == 2 and sc["spec_accept"] == 0.6
+    row = s["rows"][0]
+    assert row["speculative"]["tokens"] == 2 and row["prefix_hit"] == 0.5
+    assert row["tiers"][0]["reachable"] and not row["tiers"][1]["reachable"] and "at most" in row["tiers"][1]["why"]

@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPT = os.path.join(ROOT, "scripts", "compare_report.py")
 FIXTURE = os.path.join(ROOT, "tests", "data", "compare", "summary.json")
 CHROMIUM = "/usr/bin/chromium"
-PLOTS = ["throughput_vs_tpot", "kernel_breakdown", "power_energy", "cost"]
+PLOTS = ["frontier", "throughput_vs_tpot", "kernel_breakdown", "power_energy", "cost"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -146,6 +146,59 @@ def test_renders_in_headless_chromium(report, tmp_path):
         assert (int(nat.group(1)), int(nat.group(2))) == png_size((report / (name + ".png")).read_bytes())
     for r in fixture_doc()["rows"]:
         assert r["chip"] in dom
+
+
+def test_tiers_verdict_and_validation_sections(report):
+    page = (report / "report.html").read_text()
+    doc = fixture_doc()
+    assert "Interactivity tiers" in page and "Verdict" in page and "What is validated" in page
+    for v in doc["verdict"]:
+        assert html.escape(v) in page
+    for r in doc["rows"]:
+        for t in r["tiers"]:
+            m = re.search(r'<tr data-tier="%g" data-chip="%s">(.*?)</tr>' % (t["tok_s_per_user"], re.escape(r["chip"])), page, re.S)
+            assert m, (r["chip"], t["tok_s_per_user"])
+            assert "{:,}".format(int(round(t["throughput_tok_s_per_chip"]))) in m.group(1)
+        assert html.escape(r["validation"]) in page
+    assert "TCO: " in page  # the TCO assumptions, the study asked for them
+
+
+def _chromium_dom(tmp_path, folder):
+    url = "file://" + str(folder / "report.html")
+    p = _chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", url)
+    return p.stdout.decode("utf-8", errors="replace"), p
+
+
+def test_failed_chip_keeps_its_row_and_renders(tmp_path):
+    """One chip made to fail (as `compare` writes it) and one unreachable tier: the report is still
+    written, every chip has its row with why, and Chromium decodes every plot."""
+    doc = fixture_doc()
+    doc["all_ran"] = False
+    failed = {"chip": "trn2", "family": "trainium", "ran": False, "batch": None, "throughput_tok_s": None,
+              "ttft_s": None, "tpot_s": None, "note": "llama-3.1-70b does not fit on trn2: weights 70 GB of 96 GB",
+              "price_source": "no published per-chip price", "tiers": [
+                  {"tok_s_per_user": t, "reachable": False, "why": "the chip did not run: does not fit"} for t in doc["tiers"]]}
+    doc["rows"][2] = failed
+    doc["rows"][0]["tiers"][2] = {"tok_s_per_user": 100, "reachable": False, "bound": "weight streaming",
+                                  "bound_share": 0.7, "why": "at most 88.0 tok/s per user (concurrency 1)"}
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    row = row_html(page, "trn2")
+    assert 'data-ran="false"' in row and "did not run" in row
+    assert html.escape(failed["note"]) in page
+    assert "at most 88.0 tok/s per user" in page
+    for name in PLOTS:
+        png_size((d / (name + ".png")).read_bytes())
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no %s" % CHROMIUM)
+    dom, proc = _chromium_dom(tmp_path, d)
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, proc.stderr.decode(errors="replace")[-2000:]
+    assert 'data-plots-loaded="%d"' % len(PLOTS) in body.group(1)
+    for r in doc["rows"]:
+        assert re.search(r'<tr data-chip="%s"' % re.escape(r["chip"]), dom), r["chip"]
 
 
 def test_rows_without_price_targets_or_breakdown(tmp_path):

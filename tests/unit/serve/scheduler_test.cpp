@@ -147,5 +147,127 @@ TEST(ServeScheduler, RequestLargerThanTheCacheIsAnInputError) {
   EXPECT_THROW(make_scheduler("vlm", {}), InputError);
 }
 
+TEST(ServeScheduler, SharedPrefixBlocksAreCountedOnceAndFreedWithTheLastHolder) {
+  SchedState st;
+  st.kv = KvBlockPool(100, 16);
+  Sequence a, b, c;
+  a.input = b.input = 100;
+  c.input = 40;
+  a.prefix = b.prefix = 64;  // 4 shared blocks
+  c.prefix = 32;             // the first 2 of them
+  a.computed = b.computed = 64;
+  c.computed = 32;
+  ASSERT_TRUE(st.kv.grow(a, 100));  // 4 shared + 3 own
+  EXPECT_EQ(st.kv.used(), 7);
+  ASSERT_TRUE(st.kv.grow(b, 100));  // 3 own; the prefix is already there
+  EXPECT_EQ(st.kv.used(), 10);
+  ASSERT_TRUE(st.kv.grow(c, 40));  // 1 own (blocks 0-1 shared, block 2 its own)
+  EXPECT_EQ(st.kv.used(), 11);
+  EXPECT_EQ(st.kv.shared(), 4);
+  st.running = {&a, &b, &c};
+  st.preempt(&b);  // frees exactly its own blocks: others still hold the prefix
+  EXPECT_EQ(st.kv.used(), 8);
+  EXPECT_EQ(b.computed, 64) << "the prefix hits again when it is readmitted";
+  st.preempt(&a);
+  EXPECT_EQ(st.kv.used(), 3) << "c holds 2 shared blocks and 1 of its own";
+  EXPECT_EQ(st.kv.shared(), 2);
+  st.kv.release(c);
+  EXPECT_EQ(st.kv.used(), 0);
+  // No partial allocation: a sequence whose prefix and own blocks do not fit takes nothing.
+  SchedState small;
+  small.kv = KvBlockPool(5, 16);
+  Sequence d;
+  d.prefix = 64;
+  d.computed = 64;
+  EXPECT_FALSE(small.kv.grow(d, 100));
+  EXPECT_EQ(small.kv.used(), 0);
+  EXPECT_EQ(d.shared, 0);
+}
+
+TEST(ServeScheduler, PrefixHitsSkipTheirPrefillAndRaiseThroughput) {
+  // The fake step costs per token: each hit token is one less token prefilled, monotonically.
+  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+    double last_ttft = 1e30, last_tput = 0;
+    for (double hit : {0.0, 0.25, 0.5, 0.75, 0.95}) {
+      auto sched = make_scheduler(name, {});
+      EngineFeatures f;
+      f.prefix_hit = hit;
+      // 4 users: their prompts fit one iteration's budget, so TTFT is the prefill itself, not batching luck.
+      EngineResult r = run_engine(fixed(64, 1024, 32), {EngineLoad::Kind::Closed, 4}, *sched, 100000, fake, f);
+      const std::int64_t bt = sched->block_tokens();
+      const std::int64_t prefix = std::min<std::int64_t>(static_cast<std::int64_t>(hit * 1024), 1023) / bt * bt;
+      EXPECT_EQ(r.prefill_tokens, 64 * (1024 - prefix)) << name << " " << hit;
+      EXPECT_EQ(r.output_tokens, 64 * 32);
+      const double ttft = std::accumulate(r.ttft_s.begin(), r.ttft_s.end(), 0.0) / 64;
+      const double tput = static_cast<double>(r.output_tokens) / r.makespan_s;
+      EXPECT_LT(ttft, last_ttft) << name << " " << hit;
+      EXPECT_GT(tput, last_tput) << name << " " << hit;
+      last_ttft = ttft;
+      last_tput = tput;
+      EXPECT_EQ(r.occupancy.back().kv_used, 0.0) << name << ": the shared prefix is freed with its last holder";
+    }
+  }
+}
+
+TEST(ServeScheduler, SpeculativeDecodingEmitsTheExpectedTokensPerStep) {
+  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+    for (double a : {0.0, 0.3, 0.6, 0.9}) {
+      auto sched = make_scheduler(name, {});
+      EngineFeatures f;
+      f.spec_tokens = 3;
+      f.spec_accept = a;
+      std::int64_t most = 0;
+      StepTimeFn fn = [&](const StepShape& s) {
+        most = std::max(most, s.verify_tokens / std::max<std::int64_t>(1, s.verify_seqs));
+        EXPECT_EQ(s.logit_rows, s.prefill_chunks + s.decode_seqs + s.verify_tokens);
+        return fake(s);
+      };
+      EngineResult r = run_engine(fixed(8, 64, 3001), {EngineLoad::Kind::Offline, 0}, *sched, 100000, fn, f);
+      const double expect = 1 + a + a * a + a * a * a;  // 1 + sum_{i=1..3} a^i
+      EXPECT_EQ(r.output_tokens, 8 * 3001) << name;
+      // The answers' last steps have fewer drafts; over 3000 tokens that moves the mean by < 0.5%.
+      EXPECT_NEAR(static_cast<double>(r.decode_tokens) / static_cast<double>(r.decode_steps), expect, 0.005 * expect) << name << " " << a;
+      EXPECT_EQ(most, 4) << name << ": each step verifies the last token and 3 drafts";
+      EXPECT_EQ(r.occupancy.back().kv_used, 0.0);
+    }
+  }
+}
+
+TEST(ServeScheduler, SpeculationWithNoAcceptanceIsNoFasterThanPlainDecode) {
+  // Verification costs K + 1 tokens per sequence and emits 1 when nothing is accepted.
+  auto plain_s = make_scheduler("vllm", {});
+  EngineResult plain = run_engine(fixed(16, 128, 200), {EngineLoad::Kind::Closed, 4}, *plain_s, 100000, fake);
+  auto spec_s = make_scheduler("vllm", {});
+  EngineFeatures f;
+  f.spec_tokens = 4;
+  f.spec_accept = 0;
+  EngineResult spec = run_engine(fixed(16, 128, 200), {EngineLoad::Kind::Closed, 4}, *spec_s, 100000, fake, f);
+  EXPECT_EQ(spec.decode_tokens, spec.decode_steps);
+  EXPECT_GE(spec.makespan_s, plain.makespan_s);
+  f.spec_accept = 0.8;
+  auto good_s = make_scheduler("vllm", {});
+  EngineResult good = run_engine(fixed(16, 128, 200), {EngineLoad::Kind::Closed, 4}, *good_s, 100000, fake, f);
+  EXPECT_LT(good.makespan_s, plain.makespan_s);
+}
+
+TEST(ServeScheduler, TokenBudgetCountsTheDrafts) {
+  SchedulerLimits l;
+  l.token_budget = 40;
+  auto sched = make_scheduler("vllm", l);
+  EngineFeatures f;
+  f.spec_tokens = 4;
+  f.spec_accept = 0.5;
+  StepTimeFn fn = [&](const StepShape& s) {
+    EXPECT_LE(s.tokens(), 40);
+    return fake(s);
+  };
+  EngineResult r = run_engine(fixed(30, 20, 50), {EngineLoad::Kind::Offline, 0}, *sched, 100000, fn, f);
+  EXPECT_EQ(r.output_tokens, 30 * 50);
+  EXPECT_THROW(run_engine(fixed(2, 20, 5), {EngineLoad::Kind::Offline, 0}, *sched, 100, fake, EngineFeatures{1.0, 0, 0}),
+               InputError);
+  EXPECT_THROW(run_engine(fixed(2, 20, 5), {EngineLoad::Kind::Offline, 0}, *sched, 100, fake, EngineFeatures{0, 2, 1.5}),
+               InputError);
+}
+
 }  // namespace
 }  // namespace xpu

@@ -8,6 +8,7 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "sim/serve/compare.h"
 #include "sim/serve/serve.h"
 #include "sim/serve/step_time.h"
 
@@ -92,7 +93,7 @@ TEST(ServeEngine, GridInterpolationStaysCloseToDirectSimulation) {
   ChipStepTime grid(*chip, m, sc, true), exact(*chip, m, sc, false);
   std::mt19937 rng(3);
   double worst = 0;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 8; ++i) {
     StepShape s;
     s.decode_seqs = std::uniform_int_distribution<std::int64_t>(17, 200)(rng);
     s.decode_kv_sum = s.decode_seqs * std::uniform_int_distribution<std::int64_t>(100, 2000)(rng);
@@ -101,13 +102,128 @@ TEST(ServeEngine, GridInterpolationStaysCloseToDirectSimulation) {
       s.prefill_tokens = std::uniform_int_distribution<std::int64_t>(50, 1000)(rng);
       s.prefill_kv_sum = s.prefill_tokens + s.prefill_chunks * 200;
     }
-    s.logit_rows = s.decode_seqs + s.prefill_chunks;
+    if (i >= 6) {  // speculative decode steps: 3 drafts per sequence, drafted at a tenth of the target's cost
+      if (i == 6) grid.set_drafter(nullptr, 0.1), exact.set_drafter(nullptr, 0.1);
+      s.verify_seqs = s.decode_seqs;
+      s.verify_tokens = 4 * s.verify_seqs;
+      s.verify_kv_sum = s.decode_kv_sum + 3 * s.verify_seqs;
+      s.decode_seqs = s.decode_kv_sum = 0;
+    }
+    s.logit_rows = s.decode_seqs + s.prefill_chunks + s.verify_tokens;
     const double g = grid(s).time_s, d = exact.direct(s).time_s;
     worst = std::max(worst, std::abs(g / d - 1));
   }
   // Four grid points per octave: the interpolated step is within 10% of the simulated one.
   EXPECT_LT(worst, 0.10);
   std::cout << "worst interpolation error " << worst << "\n";
+}
+
+// A closed loop of `users` on fixed lengths.
+ServeOptions closed_loop(std::int64_t input, std::int64_t output, std::int64_t users, std::int64_t requests) {
+  ServeOptions o;
+  o.input = input;
+  o.output = output;
+  o.concurrency = {users};
+  o.concurrency_given = true;
+  o.requests = requests;
+  return o;
+}
+
+TEST(ServeEngine, PrefixCachingRaisesThroughputAndLowersTtftMonotonically) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o = closed_loop(384, 16, 8, 32);
+  double last_ttft = 1e30, last_tput = 0;
+  for (double hit : {0.0, 0.3, 0.6, 0.9}) {
+    o.prefix_hit = hit;
+    ServeResult r = serve(*chip, m, Scenario{}, o);
+    const ServePoint& p = r.curve.at(0);
+    EXPECT_LT(p.ttft_s, last_ttft) << hit;
+    EXPECT_GT(p.throughput_tok_s, last_tput) << hit;
+    last_ttft = p.ttft_s;
+    last_tput = p.throughput_tok_s;
+    EXPECT_EQ(r.prefix_hit, hit);
+  }
+}
+
+TEST(ServeEngine, SpeculativeDecodingPaysForVerificationAndGainsWithAcceptance) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o = closed_loop(64, 64, 4, 16);
+  const double plain = serve(*chip, m, Scenario{}, o).curve.at(0).throughput_tok_s;
+  o.spec_tokens = 3;
+  for (const std::string drafter : {"", "0.1"}) {  // the MTP module simulated, or a tenth of the target's cost
+    o.spec_draft = drafter;
+    o.spec_accept = 0;
+    ServeResult none = serve(*chip, m, Scenario{}, o);
+    EXPECT_LE(none.curve.at(0).throughput_tok_s, plain) << drafter << ": nothing accepted, verification and drafting still cost";
+    EXPECT_NEAR(none.curve.at(0).tokens_per_decode_step, 1.0, 1e-9);
+    o.spec_accept = 0.8;
+    ServeResult good = serve(*chip, m, Scenario{}, o);
+    EXPECT_GT(good.curve.at(0).throughput_tok_s, plain) << drafter;
+    EXPECT_NEAR(good.spec_tokens_per_step, 1 + 0.8 + 0.64 + 0.512, 1e-12);
+    EXPECT_FALSE(good.spec_drafter.empty());
+  }
+  // The MTP module's weights (one layer, embedding and LM head shared) and KV come out of the cache.
+  auto vllm = make_scheduler("vllm", {});
+  o.spec_draft = "";
+  auto mtp = make_drafter(m, Scenario{}, o);
+  ASSERT_TRUE(mtp && mtp->model);
+  EXPECT_EQ(mtp->model->layers, 1);
+  const ServeMemory with = serve_memory(*chip, m, Scenario{}, *vllm, &*mtp), without = serve_memory(*chip, m, Scenario{}, *vllm);
+  EXPECT_DOUBLE_EQ(with.weight_bytes - without.weight_bytes, mtp->weight_bytes);
+  EXPECT_GT(with.kv_bytes_per_token, without.kv_bytes_per_token);
+  EXPECT_LT(with.kv_blocks, without.kv_blocks);
+}
+
+TEST(ServeEngine, SpeculativeOptionsAreChecked) {
+  ModelConfig m = load_model(model_path("tiny-llama"));
+  ServeOptions o;
+  o.spec_accept = 0.5;  // without --spec-tokens
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_tokens = 2;
+  o.spec_method = "medusa";
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_method = "draft";  // a draft model needs a name or a cost
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = "1.5";
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = model_path("small-llama-100m");  // another tokenizer
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+  o.spec_draft = model_path("tiny-llama");
+  EXPECT_NO_THROW(make_drafter(m, Scenario{}, o));
+  o.spec_accept = 1.5;
+  EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+}
+
+TEST(ServeEngine, TiersTakeTheBestPointThatIsInteractiveEnough) {
+  ServeResult r;
+  auto point = [](std::int64_t c, double tput, double per_user) {
+    ServePoint p;
+    p.concurrency = c;
+    p.throughput_tok_s = p.throughput_tok_s_per_chip = tput;
+    p.tok_s_per_user = per_user;
+    return p;
+  };
+  r.curve = {point(1, 90, 90), point(4, 320, 80), point(16, 960, 60), point(64, 2560, 40), point(256, 2600, 10)};
+  auto t = tiers_of(r, {20, 50, 85, 100});
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].point, 3);  // 64 users at 40 tok/s each: the most throughput at >= 20
+  EXPECT_DOUBLE_EQ(t[0].throughput_tok_s_per_chip, 2560);
+  EXPECT_EQ(t[1].concurrency, 16);
+  EXPECT_EQ(t[2].concurrency, 1);
+  EXPECT_EQ(t[3].point, -1) << "no point streams 100 tok/s to a user";
+  EXPECT_EQ(t[3].throughput_tok_s, 0);
+  // The physical limit a tier is checked against: DRAM bandwidth over the active weight bytes.
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model("llama-3.1-8b");
+  Scenario sc;
+  sc.wdtype = DType::fp8;
+  const double bound = max_tok_s_per_user_bound(*chip, m, sc, ServeOptions{});
+  EXPECT_NEAR(bound, chip->dram_bandwidth() / param_counts(m).active, 1e-6 * bound);
+  ServeOptions spec;
+  spec.spec_tokens = 3;
+  EXPECT_NEAR(max_tok_s_per_user_bound(*chip, m, sc, spec), 4 * bound, 1e-6 * bound);
 }
 
 TEST(ServeEngine, BadInputIsOneClearError) {

@@ -81,33 +81,41 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 
 
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
-          max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1):
+          max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
+          spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft=""):
     """An inference server on one chip (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
     under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
     ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
     joules_per_token, usd_per_mtok, the curve and (for sweeps) the frontier. max_batch: the most
-    running sequences (0: the scheduler's default)."""
+    running sequences (0: the scheduler's default). prefix_hit: share of each prompt already in the
+    prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*)."""
     if isinstance(concurrency, int):
         concurrency = [concurrency]
     return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
                                           float(ttft_slo), float(tpot_slo), int(max_batch),
                                           [int(c) for c in (concurrency or [])], float(rate), scheduler,
-                                          int(requests), int(seed)))
+                                          int(requests), int(seed), float(prefix_hit), int(spec_tokens),
+                                          float(spec_accept), str(spec_method), str(spec_draft)))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
-            output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None):
+            output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
+            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft=""):
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
-    `set` entries "key=value" apply to every chip, "chip:key=value" to one."""
+    `set` entries "key=value" apply to every chip, "chip:key=value" to one. tco: the all-in cost next to
+    the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
+    spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`)."""
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
     unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
     return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
                                             unset(output, int), dtype, unset(ttft_slo, float),
-                                            unset(tpot_slo, float), int(max_batch)))
+                                            unset(tpot_slo, float), int(max_batch), bool(tco),
+                                            [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
+                                            float(spec_accept), str(spec_method), str(spec_draft)))
 
 
 def chip_config(chip="h100-sxm", set=None):
