@@ -268,7 +268,7 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
                       100 * pw.held_clock_ratio, pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
     else
       os << "\n";
-    if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s)
+    if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s * (1 - 1e-9))
       os << strformat("  %-26sabove TDP but shorter than the %.3g s averaging window: repeated back to back "
                       "(--sustained) it would settle at %.0f%% clock\n", "", pw.limit_window_s,
                       100 * pw.held_clock_ratio);
