@@ -54,7 +54,7 @@ KERNEL_COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948
 OTHER_COLOR = "#c7c7c7"
 ENERGY_PARTS = [("compute_j", "compute (MAC)", "#4e79a7"), ("vector_j", "vector", "#76b7b2"),
                 ("onchip_j", "on-chip SRAM", "#f28e2b"), ("dram_j", "DRAM / HBM", "#e15759"),
-                ("other_active_j", "other active", "#b07aa1"), ("static_j", "static", "#bab0ac")]
+                ("active_j", "clocked (cores, idle cores, uncore)", "#b07aa1"), ("static_j", "static", "#bab0ac")]
 TOP_KERNELS = 7
 
 
@@ -528,12 +528,9 @@ def _energy_parts(r):
     e = r["energy"]
     if not e:
         return []
-    v = {k: (e.get(k) or 0.0) for k in ("compute_j", "vector_j", "onchip_j", "dram_j", "static_j")}
-    if e.get("active_j") is not None:
-        rest = e["active_j"] - (v["compute_j"] + v["vector_j"] + v["onchip_j"] + v["dram_j"])
-        v["other_active_j"] = rest if rest > 0.005 * max(e["active_j"], 1e-30) else 0.0
-    else:
-        v["other_active_j"] = 0.0
+    # The six parts are disjoint (sim/power/power.h, EnergyBreakdown): active_j is the clocked power of
+    # the cores (holding work or idle) and the uncore, not a total that contains the per-event parts.
+    v = {k: (e.get(k) or 0.0) for k in ("compute_j", "vector_j", "onchip_j", "dram_j", "active_j", "static_j")}
     return [(k, label, color, v[k]) for k, label, color in ENERGY_PARTS]
 
 
@@ -943,8 +940,9 @@ CAPTIONS = {
                         "attention segments mean the KV cache dominates; long GEMM segments (gate_up, down, "
                         "qkv_proj) mean weight traffic or compute does.",
     "power_energy": "Left: average power at the operating point, with the TDP (black bar) and the peak power "
-                    "(diamond). Right: energy per output token split by where it is spent; \u201cstatic\u201d is "
-                    "leakage and idle power spread over the tokens.",
+                    "(diamond). Right: energy per output token split by where it is spent: per-event energies "
+                    "(MACs, vector, on-chip and DRAM bytes), the clocked power of the cores and the uncore "
+                    "while kernels run, and \u201cstatic\u201d (leakage and idle power) spread over the tokens.",
     "cost": "At the operating point: the chip's $/hour divided by the millions of tokens it produces in an hour. "
             "Hatched, pale bars use an assumed price.",
 }

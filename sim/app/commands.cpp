@@ -118,7 +118,9 @@ int cmd_kernel(int argc, char** argv) {
   po::options_description chip("chip");
   chip.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset (xpusim list chips)")(
       "sustained", po::bool_switch(),
-      "run as if repeated back to back: the TDP limit throttles the clock (default: a single burst)")(
+      "assume steady state: the kernel repeated back to back, so the TDP average is already reached and the "
+      "clock held at TDP applies from the start (default: one run from idle, whose duration against the power "
+      "limit's averaging window decides how much runs at boost)")(
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {

@@ -74,7 +74,10 @@ nlohmann::json run_result_json(const RunResult& r) {
   j["latency_s"] = r.latency_s;
   j["tflops"] = r.tflops;
   j["peak_tflops"] = r.peak_tflops;
-  j["share_of_peak"] = r.share_of_peak;
+  j["share_of_peak"] = r.share_of_peak;  // against the nominal peak
+  // The clock it ran at (time-weighted mean of the power manager's clocks), beside the nominal peak.
+  j["clock_ratio"] = r.clock_ratio;
+  j["clock_mhz"] = r.clock_hz / 1e6;
   j["flops"] = r.flops;
   j["transactions"] = r.transactions;
   j["sim_cycles"] = r.sim_cycles;
@@ -112,6 +115,10 @@ std::string run_result_table(const RunResult& r) {
   std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak)", r.tflops, 100 * r.share_of_peak,
                 r.peak_tflops, name(r.dtype));
   row("throughput", buf);
+  if (r.clock_hz > 0) {
+    std::snprintf(buf, sizeof buf, "%.0f MHz (%.1f%% of nominal)", r.clock_hz / 1e6, 100 * r.clock_ratio);
+    row("clock", buf);
+  }
   double roof = 0;
   for (const auto& k : r.kernels) roof += k.roofline_s * k.count;
   row("roofline bound", format_seconds(roof) + (roof > 0 ? " (simulated / roofline = " + std::to_string(r.latency_s / roof).substr(0, 5) + ")" : ""));

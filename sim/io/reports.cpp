@@ -23,6 +23,11 @@ nlohmann::json power_json(const PowerResult& p) {
           {"throttled", p.throttled},
           {"slowdown", p.slowdown},
           {"unthrottled_power_w", p.unthrottled_power_w},
+          {"steady_state", p.steady_state},
+          {"boost_clock_ratio", p.boost_clock_ratio},
+          {"held_clock_ratio", p.held_clock_ratio},
+          {"boost_s", p.boost_s},
+          {"limit_window_s", p.limit_window_s},
           {"energy_breakdown_j",
            {{"compute", p.breakdown.compute_j}, {"vector", p.breakdown.vector_j}, {"onchip", p.breakdown.onchip_j},
             {"dram", p.breakdown.dram_j}, {"active", p.breakdown.active_j}, {"static", p.breakdown.static_j}}}};
@@ -287,12 +292,15 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
   if (pw.modeled) {
     os << strformat("  %-26s%.0f W average (TDP %.0f W), %.3g J", "power", pw.avg_power_w, pw.tdp_w, pw.energy_j);
     if (pw.throttled)
-      os << strformat("; throttled to %.0f%% clock (%.0f W unthrottled), %.1f%% slower\n", 100 * pw.clock_ratio,
-                      pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
-    else if (pw.avg_power_w > pw.tdp_w * 1.005)
-      os << "; above TDP: sustained (--sustained) it would throttle\n";
+      os << strformat("; ran at %.0f%% clock on average (boost %.0f%%, held at TDP %.0f%%; %.0f W at the nominal "
+                      "clock), %.1f%% slower\n", 100 * pw.clock_ratio, 100 * pw.boost_clock_ratio,
+                      100 * pw.held_clock_ratio, pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
     else
       os << "\n";
+    if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s * (1 - 1e-9))
+      os << strformat("  %-26sabove TDP but shorter than the %.3g s averaging window: repeated back to back "
+                      "(--sustained) it would settle at %.0f%% clock\n", "", pw.limit_window_s,
+                      100 * pw.held_clock_ratio);
   }
   if (run.check.ran)
     os << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance " << run.check.tolerance

@@ -7,11 +7,25 @@ namespace xpu {
 void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "tdp", s.tdp, "Thermal design power: the limit the power manager holds sustained work to");
   p(pre + "peak_limit", s.peak_limit,
-    "Electrical limit on power that holds even for bursts shorter than the TDP averaging window (0 W: none)",
+    "Electrical (current) limit on instantaneous power, enforced by hardware within microseconds: the highest "
+    "clock a burst shorter than the TDP averaging window can run at (0 W: none)",
     "0 W");
+  p(pre + "limit_window", s.limit_window,
+    "Time constant of the running average of power that the TDP limit regulates: work shorter than it runs at "
+    "boost, work much longer settles at the clock that draws TDP", "1 s");
+  p(pre + "settle_time", s.settle_time,
+    "Time the power manager takes to walk the clock from boost down to the clock it holds at TDP once the "
+    "running average reaches TDP", "10 ms");
   p(pre + "static", s.static_power, "Leakage and idle uncore power at the nominal clock");
   p(pre + "executor_active", s.executor_active,
-    "Power of one executor (SM, core, tile) while it holds work, at nominal clock and voltage", "0 W");
+    "Power of one executor (SM, core, tile) while it holds work (issuing or waiting on memory), at nominal clock "
+    "and voltage", "0 W");
+  p(pre + "executor_idle", s.executor_idle,
+    "Power of one executor without resident work while the chip runs a kernel (clock distribution that is not "
+    "gated), at nominal clock and voltage", "0 W");
+  p(pre + "uncore_active", s.uncore_active,
+    "Power of the memory side while the chip runs kernels, whatever the bytes moved: L2 or SRAM slices, crossbar "
+    "or NoC, memory controllers and DRAM PHY, at nominal clock and voltage", "0 W");
   const char* names[] = {"fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8"};
   for (int i = 0; i < 8; ++i)
     p(pre + "mac_energy." + names[i], s.mac[i],
@@ -24,6 +38,8 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "min_clock", s.min_clock, "Lowest clock ratio the power manager may choose", "0.3");
   p.require(s.tdp.value() > 0, pre + "tdp", "a positive power");
   p.require(s.static_power.value() < s.tdp.value(), pre + "static", "less than the TDP");
+  p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");
+  p.require(s.settle_time.value() >= 0, pre + "settle_time", "a time of at least 0 s");
   p.require(s.voltage_floor > 0 && s.voltage_floor <= 1, pre + "voltage_floor", "a share in (0, 1]");
 }
 
@@ -33,7 +49,10 @@ EnergyEvents& EnergyEvents::operator+=(const EnergyEvents& o) {
   onchip_bytes += o.onchip_bytes;
   dram_bytes += o.dram_bytes;
   active_executor_s += o.active_executor_s;
+  executor_s += o.executor_s;
+  busy_s += o.busy_s;
   time_s += o.time_s;
+  for (size_t i = 0; i < extra_s.size(); ++i) extra_s[i] += o.extra_s[i];
   return *this;
 }
 
@@ -44,11 +63,34 @@ EnergyEvents EnergyEvents::scaled(double k) const {
   e.onchip_bytes *= k;
   e.dram_bytes *= k;
   e.active_executor_s *= k;
+  e.executor_s *= k;
+  e.busy_s *= k;
   e.time_s *= k;
+  for (double& x : e.extra_s) x *= k;
   return e;
 }
 
-double voltage_ratio(const PowerSpec& s, double x) { return std::max(s.voltage_floor, std::min(1.0, x)); }
+EnergyEvents at_clock(const EnergyEvents& e, double x) {
+  EnergyEvents o = e;
+  if (x <= 0 || x == 1.0) return o;
+  // Linear in u = 1/x between the tabulated clocks (u ascending along the grid).
+  const double u = 1.0 / x;
+  size_t i = 0;
+  while (i + 2 < kClockGrid.size() && u > 1.0 / kClockGrid[i + 1]) ++i;
+  const double u0 = 1.0 / kClockGrid[i], u1 = 1.0 / kClockGrid[i + 1];
+  const double extra = e.extra_s[i] + (e.extra_s[i + 1] - e.extra_s[i]) * (u - u0) / (u1 - u0);
+  for (double& v : o.extra_s) v = 0;  // the result is a point, not a curve: rescaling it again is not supported
+  o.time_s = e.time_s + extra;
+  const double k = e.time_s > 0 ? o.time_s / e.time_s : 0;
+  o.active_executor_s = e.active_executor_s * k;
+  o.executor_s = e.executor_s * k;
+  o.busy_s = e.busy_s * k;
+  return o;
+}
+
+// V tracks f down to the floor; above the nominal clock it keeps tracking f (the H100's executor_active is
+// calibrated at 1.98 GHz with that assumption).
+double voltage_ratio(const PowerSpec& s, double x) { return std::max(s.voltage_floor, x); }
 
 EnergyBreakdown energy(const PowerSpec& s, const EnergyEvents& e, double x) {
   double v = voltage_ratio(s, x), v2 = v * v;
@@ -58,7 +100,9 @@ EnergyBreakdown energy(const PowerSpec& s, const EnergyEvents& e, double x) {
   b.onchip_j = e.onchip_bytes * s.onchip_byte.value() * v2;
   b.dram_j = e.dram_bytes * s.dram_byte.value();
   // Active power ~ C f V^2: per second of activity it scales with x v^2.
-  b.active_j = e.active_executor_s * s.executor_active.value() * x * v2;
+  const double idle_executor_s = std::max(0.0, e.executor_s - e.active_executor_s);
+  b.active_j = (e.active_executor_s * s.executor_active.value() + idle_executor_s * s.executor_idle.value() +
+                e.busy_s * s.uncore_active.value()) * x * v2;
   b.static_j = e.time_s * s.static_power.value() * v;  // leakage tracks voltage roughly linearly
   return b;
 }

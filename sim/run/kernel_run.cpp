@@ -1,5 +1,6 @@
 #include "sim/run/kernel_run.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
@@ -258,12 +259,32 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
   return out;
 }
 
+void apply_power(RunResult& r, const PowerResult& p) {
+  if (!p.modeled || !p.throttled) return;
+  // Every figure of the one simulation at the nominal clock, taken to the clocks the power manager ran it
+  // at (at_clock: each kernel's time at those clocks); the trace keeps the simulated times.
+  const double nominal_hz = r.clock_hz;
+  for (auto& k : r.kernels) {
+    EnergyEvents ek = p.events_of(k.events);
+    const double launch = k.time_s - k.exec_s;
+    k.time_s = ek.time_s;
+    k.exec_s = std::max(0.0, ek.time_s - launch);
+    k.events = ek;
+  }
+  EnergyEvents e = p.events_of(r.events);
+  if (r.events.time_s > 0) r.latency_s *= e.time_s / r.events.time_s;
+  r.events = e;
+  r.tflops = r.latency_s > 0 ? r.flops / r.latency_s / 1e12 : 0;
+  r.share_of_peak = r.peak_tflops > 0 ? r.tflops / r.peak_tflops : 0;
+  r.clock_ratio = p.clock_ratio;
+  r.clock_hz = nominal_hz * p.clock_ratio;
+}
+
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   KernelStudy st;
-  st.power = settle_power(chip, opt.sustained, [&](const ChipModel& c) {
-    st.run = run_kernel(c, op, opt.functional, opt.trace, opt.trace_sink);
-    return st.run.result.events;
-  });
+  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink);
+  st.power = manage_power(chip, st.run.result.events, opt.sustained);
+  apply_power(st.run.result, st.power);
   return st;
 }
 

@@ -57,10 +57,12 @@ RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetu
                          TraceObserver* sink = nullptr);
 
 // The one path for a single-kernel question, shared by `xpusim kernel`, `xpusim.kernel(...)`, sessions
-// and validation: the kernel simulated at the clock its power limit settles it at (a single burst is
-// held to the electrical peak limit, `sustained` work to TDP).
+// and validation: the kernel simulated once at the nominal clock, then run by the power manager
+// (sim/power/power_manager.h): a burst shorter than the TDP averaging window runs at the boost clock
+// (held only to the electrical limit), longer work settles at the clock that draws TDP. Its times are
+// those at the managed clocks (apply_power).
 struct KernelStudyOptions {
-  bool sustained = false;
+  bool sustained = false;  // assume steady state: the kernel repeated back to back, the average already at TDP
   bool functional = false;
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
@@ -70,5 +72,8 @@ struct KernelStudy {
   PowerResult power;
 };
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt = {});
+// Takes a result simulated at the nominal clock to the clocks of `p` (latency, kernel times, TFLOP/s,
+// share of the nominal peak, the clock it ran at); the trace keeps the simulated (nominal-clock) times.
+void apply_power(RunResult& r, const PowerResult& p);
 
 }  // namespace xpu

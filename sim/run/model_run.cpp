@@ -112,6 +112,49 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
 }
 
 namespace {
+// TTFT, TPOT, request time and tokens per second from the step times.
+void summarize_times(ModelRunResult& r) {
+  const Scenario& sc = r.scenario;
+  double decode_time = 0;
+  std::int64_t decode_steps = 0;
+  for (const auto& s : r.steps) {
+    if (s.decode) {
+      decode_time += s.time_s * s.repeat;
+      decode_steps += s.repeat;
+    } else {
+      r.ttft_s = s.time_s;
+    }
+  }
+  r.tpot_s = decode_steps ? decode_time / decode_steps : 0;
+  r.request_s = r.ttft_s + decode_time;
+  if (sc.phase == Phase::Prefill) r.tokens_per_s = r.ttft_s > 0 ? sc.batch * sc.input_len / r.ttft_s : 0;
+  else if (sc.phase == Phase::Decode) r.tokens_per_s = r.tpot_s > 0 ? sc.batch / r.tpot_s : 0;
+  else r.tokens_per_s = r.request_s > 0 ? sc.batch * sc.output_len / r.request_s : 0;
+}
+
+// Node and step times (and the figures derived from them) at the clocks the power manager ran the run at.
+void apply_clocks(ModelRunResult& r) {
+  if (!r.power.throttled) return;
+  // A step's time changes by what its kernels gain or lose (collectives keep their time); with
+  // pipeline stages the kernels of all stages are listed, and the stages run side by side.
+  const double stages = r.scenario.pp;
+  for (StepResult& st : r.steps) {
+    double delta = 0;
+    for (NodeResult& n : st.nodes) {
+      if (n.fused) continue;
+      EnergyEvents e = r.power.events_of(n.events);
+      const double before = n.time_s;
+      if (n.events.time_s > 0) n.time_s *= e.time_s / n.events.time_s;
+      n.events = e;
+      delta += (n.time_s - before) * n.count;
+    }
+    st.time_s += delta / stages;
+    st.events = r.power.events_of(st.events);
+  }
+  r.events = r.power.events_of(r.events);
+  summarize_times(r);
+}
+
 ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                             const ModelRunOptions& opt) {
   auto wall0 = std::chrono::steady_clock::now();
@@ -144,21 +187,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
     r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }
-  double decode_time = 0;
-  std::int64_t decode_steps = 0;
-  for (const auto& s : r.steps) {
-    if (s.decode) {
-      decode_time += s.time_s * s.repeat;
-      decode_steps += s.repeat;
-    } else {
-      r.ttft_s = s.time_s;
-    }
-  }
-  r.tpot_s = decode_steps ? decode_time / decode_steps : 0;
-  r.request_s = r.ttft_s + decode_time;
-  if (sc.phase == Phase::Prefill) r.tokens_per_s = r.ttft_s > 0 ? sc.batch * sc.input_len / r.ttft_s : 0;
-  else if (sc.phase == Phase::Decode) r.tokens_per_s = r.tpot_s > 0 ? sc.batch / r.tpot_s : 0;
-  else r.tokens_per_s = r.request_s > 0 ? sc.batch * sc.output_len / r.request_s : 0;
+  summarize_times(r);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
 }
@@ -166,24 +195,11 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                          const ModelRunOptions& opt) {
-  ModelRunResult r;
-  double wall = 0;
-  std::uint64_t txn = 0;
-  PowerResult p = settle_power(chip, opt.sustained, [&](const ChipModel& c) {
-    r = run_model_at(c, model, sc, opt);
-    wall += r.wall_s;
-    txn += r.transactions;
-    return r.events;
-  });
-  r.chip = chip.name();
-  r.capacity_bytes = chip.dram_capacity();
-  r.power = p;
-  r.wall_s = wall;
-  r.transactions = txn;
+  // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
+  ModelRunResult r = run_model_at(chip, model, sc, opt);
+  r.power = manage_power(chip, r.events, opt.sustained);
+  apply_clocks(r);
   return r;
 }
-
-
-
 
 }  // namespace xpu

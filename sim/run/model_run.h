@@ -68,13 +68,13 @@ struct ModelRunResult {
   std::uint64_t transactions = 0;
   std::uint64_t simulated_kernels = 0, cached_kernels = 0;
   EnergyEvents events;       // the whole run: every step times its repeat
-  PowerResult power;         // at the settled clock (sustained serving)
+  PowerResult power;         // the clocks the power manager ran it at (times are at those clocks)
 };
 
 struct ModelRunOptions {
   bool check_memory = true;
   int max_decode_samples = 4;
-  bool sustained = true;     // serving runs back to back: the TDP limit applies
+  bool sustained = true;     // steady state: serving runs back to back, the TDP average already reached
   std::optional<SystemContext> system;  // unset: one chip
 };
 

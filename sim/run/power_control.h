@@ -1,28 +1,36 @@
-// The chip's power control at run level: average power of a simulated workload, and the clock a TDP
-// (sustained) or electrical peak (burst) limit settles it at, found by simulating again at that clock.
+// The chip's power control at run level: what the power manager (sim/power/power_manager.h) does with
+// a simulated workload: the clocks it ran at over time, its average power and energy. The workload is
+// simulated once, at the nominal clock; the time at the managed clocks comes from what that run saw
+// (EnergyEvents::extra_s), never from a second simulation.
 #pragma once
-#include <functional>
-
-#include "sim/power/power.h"
+#include "sim/power/power_manager.h"
 #include "sim/run/registry.h"
 
 namespace xpu {
 
-// Average power of a workload, and (sustained) the clock the TDP limit settles it at.
+// Average power of a workload and the clocks the power manager ran it at.
 struct PowerResult {
   bool modeled = false;       // false: the preset has no power section
   double avg_power_w = 0, energy_j = 0, tdp_w = 0;
-  double clock_ratio = 1.0;   // f / f_nominal after throttling
-  bool throttled = false;
-  double slowdown = 1.0;      // time at the settled clock / time at the nominal clock
-  double unthrottled_power_w = 0;
+  double clock_ratio = 1.0;   // f / f_nominal, time-weighted mean over the run
+  bool throttled = false;     // some of the work ran below the nominal clock
+  double slowdown = 1.0;      // time at the managed clocks / time at the nominal clock
+  double unthrottled_power_w = 0;  // average power at the nominal clock
+  bool steady_state = false;  // the run was taken as repeated back to back (TDP average already reached)
+  double boost_clock_ratio = 1.0, held_clock_ratio = 1.0;
+  double boost_s = 0;         // time spent at the boost clock before the average reached TDP
+  double limit_window_s = 0;
   EnergyBreakdown breakdown;
+  ManagedPower managed;       // the phases (empty without a power model)
+  // Time and events of a part of the run under the same clocks (identity without a power model).
+  double time_of(const EnergyEvents& part) const { return modeled ? managed.time_of(part) : part.time_s; }
+  EnergyEvents events_of(const EnergyEvents& part) const { return modeled ? managed.events_of(part) : part; }
 };
+// Power of `e` run entirely at clock ratio x (no management: a fixed clock).
 PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_ratio = 1.0);
-// Runs `sim` at the nominal clock; when sustained and above TDP, lowers the clock domain (rebuilding
-// the chip at that clock and simulating again: the time change comes from the simulation) until the
-// average power fits. Returns the events of the final run in `final_events` and its chip clock.
-PowerResult settle_power(const ChipModel& chip, bool sustained,
-                         const std::function<EnergyEvents(const ChipModel&)>& sim, EnergyEvents* final_events = nullptr);
+// What the power manager does with `e` (simulated at the nominal clock). `steady_state`: the work is
+// taken as repeated back to back, so the running average already sits at TDP (`--sustained`); otherwise
+// it starts from idle and the duration of the work decides how much of it runs at boost.
+PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state);
 
 }  // namespace xpu

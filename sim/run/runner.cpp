@@ -157,6 +157,7 @@ RunResult SimSession::result() {
     Tick total = top->end_time();
     r.latency_s = to_seconds(total);
     r.sim_cycles = r.latency_s * chip.clock_hz();
+    r.clock_hz = chip.clock_hz();
     r.transactions = top->context().counters.transactions;
     top->collect_stats(r.stats, total);
     r.unit_names = top->context().unit_names;
@@ -185,6 +186,8 @@ RunResult SimSession::result() {
       kr.events.dram_bytes = k.counters.dram_bytes;
       kr.events.active_executor_s = k.counters.task_ticks * 1e-12 / std::max(1, k.slots_per_executor);
       kr.events.time_s = kr.time_s;
+      kr.events.busy_s = kr.time_s;
+      kr.events.executor_s = chip.executors() * kr.time_s;
       r.events += kr.events;
       kr.transactions = k.counters.transactions;
       kr.occupancy = k.slots_per_executor;
@@ -192,8 +195,17 @@ RunResult SimSession::result() {
       r.kernels.push_back(kr);
     }
     // The kernels of one simulation share its unit statistics (a model run simulates one op at a time).
-    const BoundBy by = bound_by(unit_utilization(r.stats));
-    for (auto& kr : r.kernels) kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
+    const std::map<std::string, double> util = unit_utilization(r.stats);
+    const BoundBy by = bound_by(util);
+    const ClockSensitivity cs = clock_sensitivity(util);
+    r.events.extra_s = {};
+    for (auto& kr : r.kernels) {
+      kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
+      for (size_t i = 0; i < kClockGrid.size(); ++i) {
+        kr.events.extra_s[i] = kernel_exec_at_clock(kr.exec_s, cs, kClockGrid[i]) - kr.exec_s;
+        r.events.extra_s[i] += kr.events.extra_s[i];
+      }
+    }
     r.peak_tflops = peak / 1e12;
     r.tflops = r.latency_s > 0 ? r.flops / r.latency_s / 1e12 : 0;
     r.share_of_peak = peak > 0 ? r.tflops * 1e12 / peak : 0;
@@ -243,6 +255,22 @@ BoundBy bound_by(const std::map<std::string, double>& utilization) {
   else if (has("vector") || has("vpu") || has("tvp") || has("scalar") || has("gpsimd")) b.category = "vector";
   else b.category = "transfer";  // DMA engines and queues, TMA, NoC, SRAM and crossbar ports
   return b;
+}
+
+ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization) {
+  ClockSensitivity c;
+  for (const auto& [unit, share] : utilization) {
+    const std::string cat = bound_by({{unit, 1.0}}).category;
+    double& slot = cat == "compute" || cat == "vector" ? c.core_share : c.other_share;
+    slot = std::max(slot, std::min(1.0, share));
+  }
+  return c;
+}
+
+double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double x) {
+  const double core = c.core_share * exec_s, other = c.other_share * exec_s;
+  const double rest = exec_s - std::max(core, other);
+  return std::max(other, core / x) + rest;
 }
 
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {

@@ -147,30 +147,39 @@ struct Study {
   std::optional<Drafter> drafter;
 };
 
-// One engine run, its clock settled for the whole run: the first pass at the nominal clock, then (above
-// TDP) again at lower clocks, where every iteration time comes from the chip model at that clock.
+// One engine run with every iteration's cost from the chip model at the nominal clock (one simulation of
+// each step part); the power manager then sets the clocks of the run (duration-driven: a serving run far
+// longer than the averaging window settles at TDP), and, when it throttles, the engine is run again on
+// the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
 ServePoint run_point(const Study& s, const EngineLoad& load) {
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
-  EngineResult er;
+  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
+  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
+  const PowerResult* managed = nullptr;
   double peak = 0;
-  std::int64_t parts = 0;
-  PowerResult pw = settle_power(s.chip, true, [&](const ChipModel& c) {
-    ChipStepTime st(c, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
-    if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
-    const double ratio = c.clock_hz() / s.chip.clock_hz();
-    peak = 0;
-    StepTimeFn fn = [&](const StepShape& shape) {
-      StepCost cost = st(shape);
-      if (s.chip.power() && cost.time_s > 0) peak = std::max(peak, power_at(s.chip, cost.events, ratio).avg_power_w);
-      return cost;
-    };
+  StepTimeFn fn = [&](const StepShape& shape) {
+    StepCost cost = st(shape);
+    if (managed) {
+      cost.time_s = managed->time_of(cost.events);
+      cost.events = managed->events_of(cost.events);
+    }
+    if (s.chip.power() && cost.time_s > 0)
+      peak = std::max(peak, power_at(s.chip, cost.events, managed ? managed->clock_ratio : 1.0).avg_power_w);
+    return cost;
+  };
+  auto engine = [&] {
     auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-    er = run_engine(s.reqs, load, *sched, serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr).kv_blocks,
-                    fn, s.opt.features());
-    parts += st.simulated_parts();
-    return er.events;
-  });
+    return run_engine(s.reqs, load, *sched, serve_memory(s.chip, s.model, s.sc, *sched).kv_blocks, fn);
+  };
+  EngineResult er = engine();
+  PowerResult pw = manage_power(s.chip, er.events, false);
+  if (pw.throttled) {
+    managed = &pw;
+    peak = 0;
+    er = engine();
+  }
+  const std::int64_t parts = st.simulated_parts();
   fill_metrics(pt, er, s.sc.devices());
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? s.opt.rate : 0;
@@ -192,17 +201,17 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
   return pt;
 }
 
-// One decode step at a point's typical batch and context, at its settled clock.
+// One decode step at a point's typical batch and context, at the nominal clock.
 StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                        const ServePoint& pt) {
-  std::unique_ptr<ChipModel> slow = pt.clock_ratio < 1 ? chip.at_clock(pt.clock_ratio) : nullptr;
-  const ChipModel& c = slow ? *slow : chip;
+  const ChipModel& c = chip;  // at the nominal clock: the kernels' shares are what is read
   Scenario d = sc;
   d.phase = Phase::Decode;
   d.batch = std::max<std::int64_t>(1, pt.batch);
   d.input_len = d.output_len = 1;  // the graph of a decode step depends only on its context
   FusionPolicy f = d.fusion ? *d.fusion : FusionPolicy::parse(c.default_fusion());
   Graph g = build_step_graph(model, d, true, std::min<std::int64_t>(model.max_position, opt.input + opt.output / 2), f);
+  if (opt.system && sc.tp > 1) return run_symmetric_graph(c, *opt.system, g, sc.tp, footprint(model, d).weight_bytes);
   return run_step_graph(c, g, footprint(model, d).weight_bytes);
 }
 
@@ -211,7 +220,11 @@ std::vector<std::pair<std::string, double>> decode_kernels(const Study& s, const
   StepResult st = decode_step(s.chip, s.model, s.sc, s.opt, pt);
   std::vector<std::pair<std::string, double>> out;
   for (const auto& n : st.nodes)
-    if (!n.fused) out.push_back({n.label, n.time_s * n.count});
+    if (!n.fused) {
+      // At the point's clock, from the nominal-clock simulation (at_clock, power.h).
+      double t = n.events.time_s > 0 ? n.time_s * at_clock(n.events, pt.clock_ratio).time_s / n.events.time_s : n.time_s;
+      out.push_back({n.label, t * n.count});
+    }
   return out;
 }
 

@@ -26,6 +26,11 @@ def test_compare_writes_the_study(cli, tmp_path):
     assert (out / "summary.csv").read_text().startswith("chip,")
     assert (out / "configs" / "h100-sxm.yaml").exists()
     assert (out / "report.html").exists() and "tpu-v6e" in (out / "report.html").read_text()
+    # The energy split the report stacks adds up to the energy per token, the clocked (active) part included.
+    for r in s["rows"]:
+        e = r["energy"]
+        assert e["active_j"] > 0, r["chip"]
+        assert abs(sum(e.values()) - r["joules_per_token"]) <= 1e-6 * r["joules_per_token"], r["chip"]
 
 
 def test_compare_bad_input(cli, tmp_path):

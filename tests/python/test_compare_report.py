@@ -272,3 +272,18 @@ def test_bad_input_gives_one_line(tmp_path, case, expect):
 def test_missing_folder(tmp_path):
     p = run_report(tmp_path / "nope")
     assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "no such folder" in p.stderr
+
+
+def test_energy_chart_stacks_every_component_of_joules_per_token():
+    """The six parts of EnergyBreakdown are disjoint: the bar of a row is its joules per token, and the clocked
+    (active) power of the cores and uncore is one of its segments, not a total the others are subtracted from."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("compare_report", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for r in fixture_doc()["rows"]:
+        if not r.get("energy"):
+            continue
+        parts = {k: v for k, _, _, v in mod._energy_parts(r)}
+        assert parts["active_j"] == r["energy"]["active_j"] > 0, r["chip"]
+        assert abs(sum(parts.values()) - r["joules_per_token"]) <= 1e-6 * r["joules_per_token"] + 1e-9, r["chip"]

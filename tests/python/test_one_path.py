@@ -14,6 +14,14 @@ def test_cli_equals_python_on_a_throttling_gemm(cli):
     for k in ("latency_s", "tflops", "transactions", "flops"):
         assert c[k] == p[k], k
     assert c["power"]["clock_ratio"] == p["power"]["clock_ratio"]
+    # % of peak is against the nominal peak; the clock it ran at is reported beside it (a burst of a few
+    # microseconds runs entirely at the boost clock the electrical limit allows).
+    for j in (c, p):
+        assert abs(j["share_of_peak"] - j["tflops"] / j["peak_tflops"]) < 1e-12
+        assert j["clock_ratio"] == j["power"]["clock_ratio"] < 1
+        assert abs(j["clock_ratio"] - j["power"]["boost_clock_ratio"]) < 1e-12
+        assert j["power"]["held_clock_ratio"] < j["clock_ratio"] and not j["power"]["steady_state"]
+        assert abs(j["clock_mhz"] - 1830 * j["clock_ratio"]) < 1e-6
 
 
 def test_cli_equals_python_sustained(cli):
@@ -21,6 +29,8 @@ def test_cli_equals_python_sustained(cli):
                        "--format", "json").stdout)
     p = xpusim.kernel("gemm", m=1024, n=1024, k=1024, sustained=True)
     assert c["latency_s"] == p["latency_s"] and c["power"] == p["power"]
+    # --sustained assumes steady state: the clock held at TDP from the start.
+    assert p["power"]["steady_state"] and abs(p["clock_ratio"] - p["power"]["held_clock_ratio"]) < 1e-12
 
 
 def test_run_cli_equals_python(cli, tiny_model):

@@ -46,11 +46,14 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, **d
     chip:  a preset name (see list_chips())
     set:   dict or list of preset overrides, e.g. {"hbm.bandwidth": "4 TB/s"}
     dims:  the same arguments as `xpusim kernel` (m, n, k, batch, dtype, heads, kv_heads, seq, ...)
-    sustained: as `xpusim kernel --sustained`: held to TDP as if repeated back to back (default: a
-           single burst, held to the electrical peak limit, exactly as the CLI's default)
+    sustained: as `xpusim kernel --sustained`: assume steady state (repeated back to back, the power
+           limit's average already at TDP, so the clock held at TDP applies); default: one run from
+           idle, whose duration against the averaging window decides how much runs at boost, exactly
+           as the CLI's default
 
-    The dict has the fields of `xpusim kernel --format json`: latency_s, tflops, share_of_peak,
-    transactions, bytes, bandwidth_Bps, utilization, kernels, ...
+    The dict has the fields of `xpusim kernel --format json`: latency_s, tflops, share_of_peak (of the
+    nominal peak), clock_mhz and clock_ratio (the clock it ran at), transactions, bytes, bandwidth_Bps,
+    utilization, kernels, power, ...
     """
     if isinstance(set, dict):
         sets = ["%s=%s" % kv for kv in set.items()]
