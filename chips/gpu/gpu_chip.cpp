@@ -58,6 +58,7 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_ps_per_clk = 1e12 / spec.sm.clock.value();
   m_dma_issue = static_cast<Tick>(spec.sm.dma_issue_cycles * m_ps_per_clk);
   m_block_launch = to_ticks(spec.sm.block_launch_latency.value());
+  m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
 }
 

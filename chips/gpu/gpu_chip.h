@@ -34,11 +34,12 @@ class Sm : public Executor {
   Timing compute(const Instr& in) override;
   Tick dma_issue(const Instr& in) override { return m_dma_issue; }
   Tick task_start_latency() const override { return m_block_launch; }
+  Tick kernel_start_latency(const Program& p) const override { return p.copy_descriptors ? m_descriptor_fetch : 0; }
 
  private:
   const GpuSpec& m_spec;
   double m_ps_per_clk;
-  Tick m_dma_issue, m_block_launch, m_sync;
+  Tick m_dma_issue, m_block_launch, m_descriptor_fetch, m_sync;
 };
 
 class GpuChip : public FamilyChip<GpuSpec, GpuMemory, Sm> {

@@ -46,9 +46,14 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.l2_port_bytes_per_clk", s.sm.l2_port_bytes_per_clk, "Bytes per clock of one SM's link to the L2 crossbar", "64");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
+  p("sm.cta_pair_mma", s.sm.cta_pair_mma,
+    "The two SMs of a cluster pair run one MMA on a tile twice as tall, each loading half of the B tile "
+    "and reading the other half from its peer (Blackwell tcgen05 cta_group::2)", "false");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
+  p("sm.descriptor_fetch_latency", s.sm.descriptor_fetch_latency,
+    "Per kernel and SM: the wait for the kernel's TMA tensor maps before its first copy", "0 ns");
   p("sm.dma_issue_cycles", s.sm.dma_issue_cycles, "Cycles the TMA unit spends issuing one tile copy", "4");
   p("sm.sync_cycles", s.sm.sync_cycles, "Cycles of a block-wide barrier", "20");
   describe(p, s.l2, "l2.");
@@ -62,6 +67,8 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.max_threads > 0 && s.sm.max_threads <= 8192, "sm.max_threads", "1 to 8192 resident threads");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
+  p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
+            "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",
             "at most sm.smem_capacity");
 }

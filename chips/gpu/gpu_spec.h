@@ -27,8 +27,10 @@ struct SmSpec {
   int max_blocks = 32;
   double l2_port_bytes_per_clk = 64;   // SM <-> L2 crossbar link
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
+  bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
+  Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy
   double sync_cycles = 20;             // barrier (mbarrier wait / __syncthreads) cost
 };

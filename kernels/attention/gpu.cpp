@@ -174,9 +174,11 @@ Program prefill(const AttnJob& jb) {
                prev_pv == kNoDep ? iq : prev_pv),
          [&] { return normalize_store(j.O.id, q_row0, I(qrows), I(dv), o.odtype); });
   };
-  return build::program("attention", jb.o,
-                        "flash prefill: 128x128 tiles, causal tile skipping, GQA group " + std::to_string(jb.group),
-                        static_cast<std::uint64_t>(jb.o.batch * jb.o.heads * qtiles), make, jb.functional);
+  Program p = build::program("attention", jb.o,
+                             "flash prefill: 128x128 tiles, causal tile skipping, GQA group " + std::to_string(jb.group),
+                             static_cast<std::uint64_t>(jb.o.batch * jb.o.heads * qtiles), make, jb.functional);
+  p.copy_descriptors = true;  // Q, K, V, O tensor maps (FlashAttention-3 copies with TMA)
+  return p;
 }
 
 // The decode split geometry: (batch x kv_heads x splits) fills the SMs twice over.
@@ -252,10 +254,12 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
                   unary(Unary::Log, 13, 5), binary(Binary::Add, 13, 13, 4), store(13, j.LSEf, w_row0, 0, r, 1, DType::fp32)});
     });
   };
-  return build::program("attention.decode", jb.o,
-                        "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) + ", " +
-                            std::to_string(sp.rows) + " query rows per KV head",
-                        static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
+  Program p = build::program("attention.decode", jb.o,
+                             "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) +
+                                 ", " + std::to_string(sp.rows) + " query rows per KV head",
+                             static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
+  p.copy_descriptors = true;  // Q and paged K/V tensor maps
+  return p;
 }
 
 // The combine's loads: buffers 20 + 2s hold split s's normalized O, 21 + 2s its log-sum-exp.

@@ -22,6 +22,7 @@ std::string GemmTiling::str() const {
   std::ostringstream os;
   os << "tile " << bm << "x" << bn << "x" << bk << ", " << stages << " stages, split-k " << split_k << ", "
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
+  if (cta_pair) os << ", 2-SM MMA";
   return os.str();
 }
 
@@ -31,13 +32,6 @@ int bk_for(DType d) { return std::max(16, static_cast<int>(128 / bytes_per_eleme
 
 double stage_bytes(int bm, int bn, int bk, const OpSpec& op) {
   return bm * bk * bytes_per_element(op.dtype) + bk * bn * bytes_per_element(op.wdtype);
-}
-
-std::int64_t total_rows(const OpSpec& op) {
-  if (op.kind != OpKind::GroupedGemm) return op.m;
-  std::int64_t r = 0;
-  for (auto g : op.group_rows) r += g;
-  return r;
 }
 
 }  // namespace
@@ -76,18 +70,25 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double waves = std::ceil(tiles / slots);
       double kslice = std::ceil(static_cast<double>(ksteps) / sk) * bk;
       double t_mma = 2.0 * bm * bn * kslice / rate * bps;  // rate is per SM
-      double t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
+      // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
+      const double bn_link = spec.sm.cta_pair_mma ? bn / 2.0 : bn;
+      double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
       double l2_bytes = tiles * (bm + bn / (spec.sm.cluster_multicast ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
       double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
-      double reduce = sk > 1 ? (total_rows(op) * op.n * 4.0 * sk * 2) / hbm + spec.launch_overhead.value() : 0;
+      // In-kernel split-K, on the critical path of a tile: a peer slice stores its fp32 partial over
+      // its L2 link, the tile's first slice polls the peers' flag twice and reads all sk - 1 partials
+      // back over its own link (three L2 round trips).
+      double reduce = sk > 1 ? sk * bm * bn * 4.0 / link + 3 * spec.l2.hit_latency.value() : 0;
       double est = std::max(waves * t_tile, dram) + reduce;
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
-      if (est < best.estimate_s * 0.98)
+      if (est < best.estimate_s * 0.98) {
         best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, spec.sm.cluster_multicast ? 2 : 1, est};
+        best.cta_pair = spec.sm.cta_pair_mma;
+      }
     }
   }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM tile fits the shared memory");
@@ -147,6 +148,7 @@ struct TilePos {
   std::int64_t r0, c0, rows, cols, grow0, brow0, kbeg, kend;
   int ks;
   bool multicast_b;
+  int b_part;  // 2-SM MMA: 1 or 2 = the half of the B tile this CTA loads; 0 = all of it
 };
 
 TilePos locate(const GemmJob& j, std::uint64_t index) {
@@ -168,7 +170,11 @@ TilePos locate(const GemmJob& j, std::uint64_t index) {
   std::int64_t tn = in_band / band_rows;
   // Clusters of `cluster_m` CTAs along M (adjacent tile-rows, same tile-column) run together; the
   // leader's TMA multicasts each B tile to its peers, which receive it without reading L2.
-  p.multicast_b = t.cluster_m > 1 && (tm % t.cluster_m) != 0;
+  p.multicast_b = !t.cta_pair && t.cluster_m > 1 && (tm % t.cluster_m) != 0;
+  // A 2-SM MMA (tcgen05 cta_group::2): each CTA of the pair loads half of the B tile and the pair's
+  // tensor cores read the other half from the peer's shared memory. A tile-row without a peer
+  // (odd count) loads all of B.
+  p.b_part = t.cta_pair && ((tm % 2) == 1 || tm + 1 < g.tiles_m) ? 1 + static_cast<int>(tm % 2) : 0;
   p.r0 = tm * t.bm, p.c0 = tn * t.bn;
   p.rows = std::min<std::int64_t>(t.bm, g.rows - p.r0), p.cols = std::min<std::int64_t>(t.bn, j.op.n - p.c0);
   p.kbeg = p.ks * j.steps_per_split, p.kend = std::min(j.ksteps, p.kbeg + j.steps_per_split);
@@ -196,10 +202,12 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                                     static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
                                     static_cast<std::uint32_t>(kw)),
                            reuse);
+    const std::int64_t half = (p.cols + 1) / 2;
+    const std::int64_t bc0 = p.b_part == 2 ? p.c0 + half : p.c0, bcols = p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half;
     const Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal, o.wdtype,
-                                    j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + p.c0) * j.eb),
-                                    static_cast<std::uint64_t>(kw * p.cols * j.eb), static_cast<std::uint32_t>(kw),
-                                    static_cast<std::uint32_t>(p.cols)),
+                                    j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + bc0) * j.eb),
+                                    static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
+                                    static_cast<std::uint32_t>(bcols)),
                            reuse);
     const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
     const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
@@ -218,73 +226,59 @@ Instr store_tile(const GemmJob& j, const TilePos& p) {
                    static_cast<std::uint64_t>(static_cast<std::uint64_t>(p.rows * p.cols) * j.ec));
 }
 
-// Split-K epilogue: the slice's fp32 partial goes to the L2-resident workspace (added there in
-// functional mode), for the reduction kernel.
+// Split-K epilogue of a slice other than the tile's first: its fp32 partial goes to the
+// L2-resident workspace, where the tile's first slice picks it up.
 Instr store_partial(const GemmJob& j, const TilePos& p) {
   return tma_store(kL2, DType::fp32,
                    j.W.addr + static_cast<std::uint64_t>(((p.ks * j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
                    static_cast<std::uint64_t>(p.rows * p.cols) * 4);
 }
 
+// The in-kernel split-K reduction (the "fixup" of CUTLASS's split-K/stream-K tile schedulers and of
+// cuBLAS's in-kernel split-K): the block of slice 0 waits on the tile's flag in global memory, which
+// its peers set once their fp32 partials are stored, reads the partials back from the L2 workspace
+// and adds them to its accumulators on the CUDA cores before converting and storing the tile. No
+// second kernel, so no second launch and no second grid ramp. Slice 0 has the most k-steps and its
+// peers are dispatched with it (adjacent block indices, same wave: the heuristic keeps split tiles
+// within two waves) and end their K loops with it. After that, a peer still stores its partial and
+// then sets the flag (an L2 round trip each), so slice 0's first poll of the flag, issued when its
+// own K loop ends, finds it clear and the second one finds it set: two polls through L2. One copy
+// then brings the split_k - 1 partial tiles (m: one run per row of each partial).
+std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t tile, std::uint32_t last,
+                              build::Emitter& emit) {
+  const int peers = j.t.split_k - 1;
+  const std::uint64_t flag_addr = j.W.addr + (1ull << 38) + tile * 128;
+  std::uint32_t flag = last;
+  for (int poll = 0; poll < 2; ++poll) flag = emit(after(tma_load(kL2, DType::fp32, flag_addr, 128), flag));
+  return emit(after(tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
+                             static_cast<std::uint64_t>(p.rows * p.cols * peers) * 4, static_cast<std::uint32_t>(p.rows * peers)),
+                    flag));
+}
+
 void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   const TilePos p = locate(j, index);
-  const bool split = j.t.split_k > 1;
+  const bool split = j.t.split_k > 1, partial = split && p.ks > 0;
   const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
   block_shape(task, 384, 168, j.smem);  // one producer + two consumer warpgroups (warp-specialized kernel)
   build::Emitter emit(task, j.functional);
   const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, rows, cols); });
-  const std::uint32_t last = emit_k_loop(j, p, first, emit);
-  // Epilogue: convert the fp32 accumulators (staged through shared memory) and store the tile.
+  std::uint32_t last = emit_k_loop(j, p, first, emit);
+  if (split && !partial) last = emit_fixup_load(j, p, index / static_cast<std::uint64_t>(j.t.split_k), last, emit);
+  // Epilogue: the fp32 accumulators (plus, in the fixup, the peers' partials) are converted, staged
+  // through shared memory and stored.
   const std::uint64_t out_elems = static_cast<std::uint64_t>(p.rows * p.cols);
+  const int terms = split && !partial ? j.t.split_k : 1;
   const std::uint32_t ic = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(p.rows), static_cast<std::uint32_t>(p.cols), 0,
-                                           out_elems, static_cast<std::uint64_t>(out_elems * (split ? 4 : j.ec))),
+                                           out_elems * static_cast<std::uint64_t>(terms),
+                                           static_cast<std::uint64_t>(out_elems * (partial ? 4 : j.ec))),
                                       last));
-  const Instr st = after(split ? store_partial(j, p) : store_tile(j, p), ic);
+  const Instr st = after(partial ? store_partial(j, p) : store_tile(j, p), ic);
+  // Functional mode: every slice adds its fp32 partial into C (kept in fp32 by the tensor store), so
+  // the result does not depend on the order in which simulated blocks finish.
   emit(st, [&] {
     const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
-    return split ? fop::store_add(0, j.W.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
+    return split ? fop::store_add(0, j.C.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
   });
-}
-
-// Reduction of the fp32 partials: one block per output tile reads the `split_k` partials from the
-// L2-resident workspace, sums them on the CUDA cores and writes the output. Tiles shrink until every
-// SM has a block (the reduction is bandwidth-bound, so it must spread over all SMs).
-Program splitk_reduce(const std::shared_ptr<const GemmJob>& job, const GpuSpec& spec) {
-  const GemmJob& j = *job;
-  const std::int64_t n = j.op.n;
-  int rb = 128, cb = 128;
-  while ((rb > 16 || cb > 64) && ceil_div(j.rows_total, rb) * ceil_div(n, cb) < spec.sm.count) {
-    if (rb > 16) rb /= 2;
-    else cb /= 2;
-  }
-  const std::int64_t rt = ceil_div(j.rows_total, rb), ct = ceil_div(n, cb);
-  const int sk = j.t.split_k;
-  auto make = [=](std::uint64_t index, Task& task) {
-    const GemmJob& j = *job;
-    std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
-    std::int64_t r0 = tr * rb, c0 = tc * cb;
-    std::int64_t rows = std::min<std::int64_t>(rb, j.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
-    const int ir0 = static_cast<int>(r0), ic0 = static_cast<int>(c0), irows = static_cast<int>(rows), icols = static_cast<int>(cols);
-    block_shape(task, 256, 64, 0);
-    build::Emitter emit(task, j.functional);
-    std::uint32_t last_load = kNoDep;
-    for (int s = 0; s < sk; ++s) {
-      const Instr l = tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
-                               static_cast<std::uint64_t>(rows * cols * 4));
-      last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, irows, icols, DType::fp32); });
-    }
-    const std::uint32_t ia = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
-                                             static_cast<std::uint64_t>(rows * cols * sk)),
-                                        last_load));
-    emit(after(tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
-                         static_cast<std::uint64_t>(rows * cols * j.ec)),
-               ia),
-         [&] { return fop::store(0, j.C.id, ir0, ic0, irows, icols, j.op.odtype); });
-  };
-  return build::helper_program("gemm.splitk_reduce", j.op,
-                               "sum " + std::to_string(sk) + " fp32 partials per " + std::to_string(rb) + "x" +
-                                   std::to_string(cb) + " tile",
-                               static_cast<std::uint64_t>(rt * ct), make, j.functional);
 }
 
 }  // namespace
@@ -297,11 +291,11 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
   if (bytes_per_element(op.wdtype) < bytes_per_element(op.dtype) && spec.tensor_flops_per_clk(op.wdtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
   const auto job = make_job(op, opt, t);
-  KernelPrograms out{build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
-                                    static_cast<std::uint64_t>(job->tile_count * t.split_k),
-                                    [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional)};
-  if (t.split_k > 1) out.push_back(splitk_reduce(job, spec));
-  return out;
+  Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
+                             static_cast<std::uint64_t>(job->tile_count * t.split_k),
+                             [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional);
+  p.copy_descriptors = true;  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
+  return {p};
 }
 
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {

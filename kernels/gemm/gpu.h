@@ -1,5 +1,5 @@
 // GEMM lowered for the GPU family: block tiles over SMs, a multi-stage TMA -> shared memory ->
-// tensor-core pipeline, split-K when there are too few tiles to fill the SMs.
+// tensor-core pipeline, split-K (reduced inside the kernel) when there are too few tiles to fill the SMs.
 #pragma once
 #include "chips/gpu/gpu_spec.h"
 #include "kernels/common/lowering.h"
@@ -14,6 +14,7 @@ struct GemmTiling {
   int group_m = 8;                  // tile rasterization: groups of 8 tile-rows for L2 reuse
   int cluster_m = 2;                // thread-block cluster along M: the pair shares (multicasts) B tiles
   double estimate_s = 0;            // the heuristic's own cost estimate (not the simulation)
+  bool cta_pair = false;            // the cluster pair runs one 2-SM MMA: each CTA loads half of each B tile
   std::string str() const;
 };
 
@@ -23,7 +24,8 @@ struct GemmTiling {
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
 
 // Lowers a GEMM (batched if op.batch > 1) or a grouped GEMM (one GEMM per group, tiles of all
-// groups in one launch). Returns the main kernel and, with split-K, its reduction kernel.
+// groups in one launch). One kernel: with split-K, the tile's first slice reduces the others'
+// partials in its epilogue (as CUTLASS's split-K/stream-K fixup and cuBLAS do), no second launch.
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t);
 

@@ -81,9 +81,12 @@ struct Program {
   Roofline roofline;
   bool functional = false;
   bool static_placement = false;  // task i runs on executor i mod E (per-core streams) instead of waves
+  // The kernel's copy engine works from descriptors (TMA tensor maps) that each executor fetches
+  // once per kernel before its first copy: the family's Executor::kernel_start_latency applies.
+  bool copy_descriptors = false;
 };
 
-// A kernel as the chip sees it: one or more launches in order (e.g. a GEMM and its split-K reduction).
+// A kernel as the chip sees it: one or more launches in order (e.g. decode attention and its split combine).
 using KernelPrograms = std::vector<Program>;
 
 }  // namespace xpu

@@ -218,10 +218,15 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   auto& m_head = st.head;
   auto& m_processed = st.processed;
   const Tick base = now_ticks();
-  Tick t0 = base + qk.get_local_time().value() + task_start_latency();
+  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
+  Tick start = task_start_latency();
+  if (kernel != m_started_kernel) {
+    m_started_kernel = kernel;
+    start += kernel_start_latency(*m_ctx.dispatcher.program());
+  }
+  Tick t0 = base + qk.get_local_time().value() + start;
   m_done.assign(task.instrs.size(), t0);
   Tick task_end = t0;
-  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   // Each engine issues its own instructions in program order, but the engines run concurrently:
   // the task is simulated in the order of the instructions' ready times (list scheduling), so the
   // quantum keeper only ever moves forward through this task's events.

@@ -136,6 +136,9 @@ class Executor : public sc_core::sc_module {
   virtual Tick dma_issue(const Instr& in) { return 0; }
   // Delay before a task can start on a slot (block launch); 0 by default.
   virtual Tick task_start_latency() const { return 0; }
+  // Extra delay of the first task an executor runs in kernel `p` (per-kernel state the executor must
+  // fetch before its first transfer, e.g. copy descriptors); 0 by default.
+  virtual Tick kernel_start_latency(const Program& p) const { return 0; }
 
   ~Executor() override { m_trans.clear_extension(&m_ext); }  // the payload must not delete a member
   // Creates the slot threads the queued kernels use (at most max_slots): a coroutine stack is an
@@ -172,6 +175,7 @@ class Executor : public sc_core::sc_module {
   Tick issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree);
   void trace_transaction(const Instr& in, Tick start, Tick end, std::uint32_t kernel, std::uint64_t task);
   int m_index;
+  std::uint32_t m_started_kernel = ~0u;  // the kernel whose first task this executor has started
   int m_max_slots;
   int m_active_slots = 1;
   std::vector<Tick> m_engine_free;

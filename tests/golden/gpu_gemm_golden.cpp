@@ -27,7 +27,7 @@ TEST(GpuGolden, SmallGemmsMatchReferenceAndHandEstimate) {
   struct Case {
     std::int64_t m, n, k;
     double ref_us;
-  } cases[] = {{2048, 2048, 2048, 25.15}, {1024, 4096, 4096, 43.37}, {8, 4096, 4096, 13.69}};
+  } cases[] = {{2048, 2048, 2048, 25.41}, {1024, 4096, 4096, 43.63}, {8, 4096, 4096, 13.98}};  // +0.26 us: tensor-map fetch
   for (const auto& c : cases) {
     KernelRun run = run_kernel(*chip, gemm(c.m, c.n, c.k), false, false);
     double us = run.result.latency_s * 1e6;
@@ -86,7 +86,7 @@ TEST(GpuValidation, SharedH100GemmRowsWithinBounds) {
   double sum = 0;
   int n = 0;
   for (const auto& p : pts) {
-    bool gemm16 = p.row.workload.rfind("GEMM", 0) == 0 &&
+    bool gemm16 = p.chip == "h100-sxm" && p.row.workload.rfind("GEMM", 0) == 0 &&
                   (p.row.dtype.rfind("bf16", 0) == 0 || p.row.dtype.find("tf32") != std::string::npos);
     if (!gemm16) continue;
     // Sources: tensorflow/tensorflow xla matmul_interpolator_data.h (K rows), PyTorch matmul (D01).

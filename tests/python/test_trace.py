@@ -26,16 +26,23 @@ def run(cli, tmp_path):
 
 @pytest.fixture
 def splitk(run):
-    # A skinny GEMM with a long K: a split-K GEMM kernel plus its reduction kernel (two kernels).
+    # A skinny GEMM with a long K: split-K, the slices reduced inside the kernel (one kernel).
     return run("splitk", "gemm", "--m", "128", "--n", "128", "--k", "8192")
+
+
+@pytest.fixture
+def decode(run):
+    # Decode attention over a long context: the split-KV kernel plus its combine kernel (two kernels).
+    return run("decode", "attention", "--phase", "decode", "--batch", "1", "--heads", "32", "--kv-heads", "8",
+               "--seq", "4096", "--head-dim", "128")
 
 
 def stats_of(folder):
     return json.loads((folder / "stats.json").read_text())
 
 
-def test_replay_equals_the_runs_records(run, splitk):
-    for folder in (splitk, run("g512", "gemm", "--m", "512", "--n", "512", "--k", "512"),
+def test_replay_equals_the_runs_records(run, splitk, decode):
+    for folder in (splitk, decode, run("g512", "gemm", "--m", "512", "--n", "512", "--k", "512"),
                    run("att", "attention", "--phase", "prefill", "--batch", "1", "--heads", "4", "--kv-heads", "4",
                        "--seq", "256", "--head-dim", "64")):
         s = stats_of(folder)
@@ -66,8 +73,8 @@ def test_replay_equals_the_runs_records(run, splitk):
             assert groups[g]["utilization"] == pytest.approx(s["utilization"][g], rel=1e-9)
 
 
-def test_filters_seek_and_iteration(splitk):
-    t = Trace(splitk)  # a run folder works as well as the file
+def test_filters_seek_and_iteration(decode):
+    t = Trace(decode)  # a run folder works as well as the file
     n = len(t)
     assert sum(len(t.filter(kind=k)) for k in xpusim.trace.KINDS) == n
     assert len(t.filter(kind="tile_compute")) == len(t.filter(kind=2)) > 0
@@ -78,11 +85,11 @@ def test_filters_seek_and_iteration(splitk):
     assert {unit_group(t.units[u]) for u in np.unique(tensor.records["unit"])} == {"sm.tensor"}
     assert len(tensor) == len(t.filter(unit=re.compile(r"\.tensor$"))) == len(t.filter(unit="chip.sm*.tensor"))
     assert len(t.filter(unit=["sm0.", "sm1."])) == len(t.filter(unit=re.compile(r"\.sm[01]\.")))
-    k0, k1 = t.filter(kernel="gemm"), t.filter(kernel="gemm:gemm.splitk_reduce")
+    k0, k1 = t.filter(kernel="attention.decode"), t.filter(kernel="attention:attention.combine")
     assert len(k0) + len(k1) == n and len(k0.filter(kind="tile_compute")) == len(t.filter(kind="tile_compute"))
     assert len(t.filter(kernel=1)) == len(k1)
-    chained = t.filter(kernel="gemm").filter(unit="sm0.").filter(kind="tile_compute")
-    assert len(chained) == len(t.filter(kernel="gemm", unit="sm0.", kind="tile_compute")) > 0
+    chained = t.filter(kernel="attention.decode").filter(unit="sm0.").filter(kind="tile_compute")
+    assert len(chained) == len(t.filter(kernel="attention.decode", unit="sm0.", kind="tile_compute")) > 0
     for bad in (dict(unit="sm999."), dict(kind="mma"), dict(kernel="softmax")):
         with pytest.raises(ValueError):
             t.filter(**bad)
@@ -168,7 +175,7 @@ def test_perfetto_file_has_a_track_per_unit_and_a_slice_per_record(splitk, tmp_p
     p = subprocess.run([sys.executable, "-m", "xpusim.perfetto", str(splitk / "trace.h5"), str(cli_out)],
                        capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
-    assert len([e for e in json.loads(cli_out.read_text())["traceEvents"] if e["ph"] == "X"]) == len(slices) + 2
+    assert len([e for e in json.loads(cli_out.read_text())["traceEvents"] if e["ph"] == "X"]) == len(slices) + len(t.kernels)
     assert not [f for f in os.listdir(tmp_path) if ".tmp." in f]
 
 

@@ -378,8 +378,8 @@ class Trace:
                 a compiled regex (re.compile(r"sm(0|1)\\.")) is searched in the name;
                 an int is a unit index. A list selects the union.
         kind    "dma_read", "dma_write", "tile_compute", "vector_op", "sync", its number, or a list.
-        kernel  a kernel's full name ("gemm:gemm.splitk_reduce"), its name as in the report
-                ("gemm.splitk_reduce"), its index, a compiled regex, or a list.
+        kernel  a kernel's full name ("attention:attention.combine"), its name as in the report
+                ("attention.combine"), its index, a compiled regex, or a list.
         start, end   keep transactions that overlap [start, end) in seconds (a transaction that
                 starts before `start` and ends after it is kept whole). The view's t0/t1 become
                 start/end, so summary() and utilization() measure that window.
@@ -388,7 +388,7 @@ class Trace:
         A name that matches no unit or kernel raises ValueError listing the valid names.
 
             t.filter(unit="sm0.", kind="tile_compute")        # the MMA steps of SM 0
-            t.filter(kernel="gemm.splitk_reduce").summary()  # where the reduction ran
+            t.filter(kernel="attention.combine").summary()  # where the split combine ran
         """
         r = self.records
         m = np.ones(len(r), dtype=bool)
