@@ -53,9 +53,10 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
         KernelPrograms progs = chip.lower(n.op, lo);
         std::string strategy;
         for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
-        RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
-        rr.trace.clear();
-        rr.stats = Stats();
+        RunOptions ro;
+        ro.summary = true;    // the cache keeps kernel figures only
+        ro.keep_chip = true;  // one warm chip for the kernels of the run (see RunOptions)
+        RunResult rr = simulate(chip, {progs}, ro, n.op.dtype);
         it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
       } else if (first_in_run) {
         ++st.cached_kernels;
