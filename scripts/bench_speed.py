@@ -7,8 +7,9 @@ more than --budget CPU seconds), a Llama-3.1-8B decode step and a prefill step (
 family, a Llama-3.1-70B decode step (batch 64, 4k context) on a B200, a 1,000-request serving run
 (`xpusim serve`, 64 users) and the default `xpusim compare`. Per row: transactions, simulated time,
 wall and CPU seconds of the child (user + system, from its own rusage), transactions per CPU-second,
-the child's peak RSS and the number of simulations it ran (from XPUSIM_RUN_STATS, which also gives
-the transactions of serve and compare). Then it builds the minimal SystemC
+the child's peak RSS and the number of simulations it ran (transactions and simulations are the
+child's own count over all its simulations, from XPUSIM_RUN_STATS: a kernel whose clock the power
+model settles is simulated more than once). Then it builds the minimal SystemC
 LT program of the same shape (scripts/bench/lt_ceiling.cpp: 132 initiators, one shared memory
 target, with and without temporal decoupling) with g++ against Debian's libsystemc, and prints
 xpusim's share of that ceiling. CPU time, not wall time, is the figure to compare on a loaded
@@ -59,7 +60,9 @@ def run_child(cmd, cwd=None):
 
 
 def row(label, chip, j, wall, cpu, rss, simulated_s):
-    txn = j.get("transactions") or LAST_RUN_STATS.get("transactions", 0)
+    # All the transactions the child simulated (a kernel whose clock the power model settles is
+    # simulated more than once; serve and compare report none of their own).
+    txn = LAST_RUN_STATS.get("transactions") or j.get("transactions", 0)
     return {"case": label, "chip": chip, "transactions": txn, "simulated_s": simulated_s, "wall_s": wall,
             "cpu_s": cpu, "txn_per_cpu_s": txn / cpu if cpu > 0 else 0.0, "peak_rss_mib": rss,
             "simulations": LAST_RUN_STATS.get("simulations", 0)}

@@ -21,7 +21,9 @@ std::string op_key(const OpSpec& o) {
 
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
-  // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
+  // kept per chip configuration (the resolved YAML names the clock too). Bounded: at most 20,000
+  // kernel summaries (RunOptions::summary: no stats, unit names or config; about 1-2 KiB each with
+  // the key, so some 40 MiB at most), cleared when full.
   static std::map<std::string, std::pair<RunResult, std::string>> cache;
   if (cache.size() > 20000) cache.clear();
   const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
