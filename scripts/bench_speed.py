@@ -3,16 +3,20 @@
 
 Runs build/xpusim as child processes: GEMMs from 1024^3 up to 16384^3 on one preset per family
 (h100-sxm, tpu-v6e, trn2, maia200; a size is skipped when the previous one suggests it would take
-more than --budget CPU seconds), a Llama-3.1-8B decode step and a prefill step (`xpusim run`). Per
-row: transactions, simulated time, wall and CPU seconds of the child (user + system, from its own
-rusage), transactions per CPU-second and the child's peak RSS. Then it builds the minimal SystemC
+more than --budget CPU seconds), a Llama-3.1-8B decode step and a prefill step (`xpusim run`) per
+family, a Llama-3.1-70B decode step (batch 64, 4k context) on a B200, a 1,000-request serving run
+(`xpusim serve`, 64 users) and the default `xpusim compare`. Per row: transactions, simulated time,
+wall and CPU seconds of the child (user + system, from its own rusage), transactions per CPU-second,
+the child's peak RSS and the number of simulations it ran (transactions and simulations are the
+child's own count over all its simulations, from XPUSIM_RUN_STATS: a kernel whose clock the power
+model settles is simulated more than once). Then it builds the minimal SystemC
 LT program of the same shape (scripts/bench/lt_ceiling.cpp: 132 initiators, one shared memory
 target, with and without temporal decoupling) with g++ against Debian's libsystemc, and prints
 xpusim's share of that ceiling. CPU time, not wall time, is the figure to compare on a loaded
 machine; the load average is printed with the figures.
 
 Usage: /usr/bin/python3 scripts/bench_speed.py [--exe build/xpusim] [--max 16384] [--quick]
-       [--markdown] [--json out.json] [--no-ceiling]
+       [--markdown] [--json out.json] [--no-ceiling] [--no-serving]
 """
 import argparse
 import datetime
@@ -20,31 +24,48 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILY_CHIPS = ["h100-sxm", "tpu-v6e", "trn2", "maia200"]
 
 
-def run_child(cmd):
-    """Runs cmd, returns (stdout, wall_s, cpu_s, peak_rss_mib) of that child alone."""
-    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
-    t0 = time.time()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.time() - t0
-    if p.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err.strip()[-500:]))
-    return out, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+LAST_RUN_STATS = {}
+
+
+def run_child(cmd, cwd=None):
+    """Runs cmd, returns (stdout, wall_s, cpu_s, peak_rss_mib) of that child alone; the child's own
+    count of simulations and transactions (XPUSIM_RUN_STATS) is left in LAST_RUN_STATS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = os.path.join(tmp, "run_stats.json")
+        env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1", XPUSIM_RUN_STATS=stats_file,
+                   XPUSIM_NO_PROGRESS="1")
+        with open(os.path.join(tmp, "out"), "w+") as out, open(os.path.join(tmp, "err"), "w+") as err:
+            t0 = time.time()
+            p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=cwd or tmp)
+            _, status, ru = os.wait4(p.pid, 0)
+            wall = time.time() - t0
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), code, stderr.strip()[-500:]))
+        LAST_RUN_STATS.clear()
+        if os.path.exists(stats_file):
+            with open(stats_file) as f:
+                LAST_RUN_STATS.update(json.load(f))
+    return stdout, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
 
 
 def row(label, chip, j, wall, cpu, rss, simulated_s):
-    txn = j["transactions"]
+    # All the transactions the child simulated (a kernel whose clock the power model settles is
+    # simulated more than once; serve and compare report none of their own).
+    txn = LAST_RUN_STATS.get("transactions") or j.get("transactions", 0)
     return {"case": label, "chip": chip, "transactions": txn, "simulated_s": simulated_s, "wall_s": wall,
-            "cpu_s": cpu, "txn_per_cpu_s": txn / cpu if cpu > 0 else 0.0, "peak_rss_mib": rss}
+            "cpu_s": cpu, "txn_per_cpu_s": txn / cpu if cpu > 0 else 0.0, "peak_rss_mib": rss,
+            "simulations": LAST_RUN_STATS.get("simulations", 0)}
 
 
 def gemm_rows(exe, chips, max_size, budget):
@@ -80,6 +101,32 @@ def model_rows(exe, chips):
     return rows
 
 
+def large_decode_row(exe):
+    """The issue's decode target: Llama-3.1-70B, batch 64, 4k context, fp8, on one B200."""
+    out, wall, cpu, rss = run_child([exe, "run", "--chip", "b200", "--model", "llama-3.1-70b", "--phase", "decode",
+                                     "--batch", "64", "--input", "4096", "--dtype", "fp8", "--format", "json"])
+    j = json.loads(out)
+    r = row("decode 70B b64 ctx4096", "b200", j, wall, cpu, rss, j["tpot_s"])
+    print_row(r)
+    return [r]
+
+
+def serving_rows(exe, quick):
+    """A 1,000-request closed-loop serving run (64 users) and the default procurement compare."""
+    rows = []
+    out, wall, cpu, rss = run_child([exe, "serve", "--chip", "h100-sxm", "--concurrency", "64", "--requests", "1000",
+                                     "--format", "json"])
+    j = json.loads(out)
+    rows.append(row("serve 1000 requests", "h100-sxm", {}, wall, cpu, rss, j["makespan_s"]))
+    print_row(rows[-1])
+    if quick:
+        return rows
+    out, wall, cpu, rss = run_child([exe, "compare", "--name", "bench"])
+    rows.append(row("compare (default)", "4 chips", {}, wall, cpu, rss, 0.0))
+    print_row(rows[-1])
+    return rows
+
+
 def ceiling(build_dir, transactions):
     """Builds and runs the minimal LT program; returns its result lines (or [] without g++)."""
     src = os.path.join(ROOT, "scripts", "bench", "lt_ceiling.cpp")
@@ -100,9 +147,9 @@ def ceiling(build_dir, transactions):
 
 
 def print_row(r):
-    print("  %-24s %-9s %12d %12.4g %8.2f %8.2f %10.3f %8.0f" % (
+    print("  %-24s %-9s %12d %12.4g %8.2f %8.2f %10.3f %8.0f %6d" % (
         r["case"], r["chip"], r["transactions"], r["simulated_s"] * 1e6, r["wall_s"], r["cpu_s"],
-        r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"]), flush=True)
+        r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"], r["simulations"]), flush=True)
 
 
 def main():
@@ -113,6 +160,7 @@ def main():
     ap.add_argument("--chips", default=",".join(FAMILY_CHIPS))
     ap.add_argument("--quick", action="store_true", help="GEMMs up to 4096^3 on the H100 and one decode step")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the minimal SystemC program")
+    ap.add_argument("--no-serving", action="store_true", help="skip the serving run and the compare")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table (README)")
     ap.add_argument("--json", help="write all figures to this file")
     args = ap.parse_args()
@@ -122,30 +170,35 @@ def main():
     load = os.getloadavg()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print("xpusim speed, %s, %d CPUs, load average %.2f %.2f %.2f, %s" % (stamp, os.cpu_count(), *load, args.exe))
-    print("  %-24s %-9s %12s %12s %8s %8s %10s %8s" % ("case", "chip", "transactions", "simulated us", "wall s",
-                                                        "CPU s", "M txn/CPUs", "RSS MiB"))
+    print("  %-24s %-9s %12s %12s %8s %8s %10s %8s %6s" % ("case", "chip", "transactions", "simulated us", "wall s",
+                                                             "CPU s", "M txn/CPUs", "RSS MiB", "sims"))
     rows = gemm_rows(args.exe, chips, args.max, args.budget)
     rows += model_rows(args.exe, chips[:1] if args.quick else chips)
+    if not args.quick:
+        rows += large_decode_row(args.exe)
+    if not args.no_serving:
+        rows += serving_rows(args.exe, args.quick)
     result = {"date": stamp, "load_average": load, "exe": args.exe, "rows": rows}
     if not args.no_ceiling:
         lt = ceiling(os.path.dirname(os.path.abspath(args.exe)), 2000000)
         result["ceiling"] = lt
-        ref = [r for r in rows if r["chip"] == "h100-sxm" and r["case"].startswith("gemm")]
-        ref = ref[-1] if ref else None
+        gemms = [r for r in rows if r["chip"] == "h100-sxm" and r["case"].startswith("gemm")]
+        refs = ([gemms[-1]] if gemms else []) + [r for r in rows if r["chip"] == "h100-sxm" and "decode" in r["case"]]
         for j in lt:
-            share = ref["txn_per_cpu_s"] / (j["mtps"] * 1e6) if ref and j["mtps"] > 0 else 0
-            print("minimal SystemC LT program (%s, 132 initiators, quantum 100 ns): %.2f M txn/CPU-s; xpusim %s on "
-                  "h100-sxm reaches %.0f%% of it" % (j["mode"], j["mtps"], ref["case"] if ref else "-", 100 * share))
+            print("minimal SystemC LT program (%s, 132 initiators, quantum 100 ns): %.2f M txn/CPU-s" % (j["mode"], j["mtps"]))
+            for ref in refs:
+                share = ref["txn_per_cpu_s"] / (j["mtps"] * 1e6) if j["mtps"] > 0 else 0
+                print("  xpusim %s on h100-sxm reaches %.0f%% of it" % (ref["case"], 100 * share))
     if load[0] > os.cpu_count():
         print("note: the machine was loaded (load %.1f on %d CPUs): compare CPU seconds, not wall time"
               % (load[0], os.cpu_count()))
     if args.markdown:
-        print("\n| case | chip | transactions | simulated | CPU s | M txn per CPU-s | peak RSS |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| case | chip | transactions | simulated | wall s | CPU s | M txn per CPU-s | peak RSS | simulations |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print("| %s | %s | %s | %.4g us | %.2f | %.2f | %.0f MiB |" % (
-                r["case"], r["chip"], format(r["transactions"], ","), r["simulated_s"] * 1e6, r["cpu_s"],
-                r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"]))
+            print("| %s | %s | %s | %.4g us | %.2f | %.2f | %.2f | %.0f MiB | %d |" % (
+                r["case"], r["chip"], format(r["transactions"], ","), r["simulated_s"] * 1e6, r["wall_s"],
+                r["cpu_s"], r["txn_per_cpu_s"] / 1e6, r["peak_rss_mib"], r["simulations"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -47,6 +47,13 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
+bool GpuMemory::reset() {
+  m_links = ChannelBank(m_spec.onchip.channel, m_links.size(), m_links.bandwidth());
+  m_l2 = make_cache(m_spec.l2);
+  m_hbm = make_dram(m_spec.hbm);
+  return true;
+}
+
 void GpuMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
   m_l2->stats().dump(out, n + ".l2", total);

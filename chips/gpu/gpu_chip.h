@@ -18,6 +18,7 @@ class GpuMemory : public MemoryTarget {
  public:
   GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
   void collect_stats(Stats& out, Tick total) const override;
+  bool reset() override;
   double dram_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:

@@ -76,6 +76,17 @@ Tick MaiaMemory::hbm_access(Tick arrival, std::uint64_t addr, std::uint64_t byte
   return done;
 }
 
+bool MaiaMemory::reset() {
+  m_hbm = make_dram(m_spec.hbm);
+  for (ChannelBank* b : {&m_tile_ports, &m_noc_ports, &m_csram})
+    *b = ChannelBank(m_spec.onchip.channel, b->size(), b->bandwidth());
+  m_csram_read = m_csram_written = m_staged = 0;
+  m_weights_hbm = m_weights_sram = m_broadcast_saved = 0;
+  m_inflight.clear();
+  m_kernel = 0xffffffffu;
+  return true;
+}
+
 void MaiaMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
   m_hbm->stats().dump(out, n + ".hbm", total);

@@ -22,6 +22,7 @@ class MaiaMemory : public MemoryTarget {
  public:
   MaiaMemory(sc_core::sc_module_name name, const MaiaSpec& spec);
   void collect_stats(Stats& out, Tick total) const override;
+  bool reset() override;
   double hbm_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:

@@ -34,6 +34,14 @@ void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
+bool TpuMemory::reset() {
+  m_dma = ChannelBank(m_spec.onchip.channel, m_dma.size(), m_dma.bandwidth());
+  m_cmem = ChannelBank(m_spec.onchip.channel, m_cmem.size(), m_cmem.bandwidth());
+  m_hbm = make_dram(m_spec.hbm);
+  m_cmem_bytes = 0;
+  return true;
+}
+
 void TpuMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
   m_hbm->stats().dump(out, n + ".hbm", total);

@@ -20,6 +20,7 @@ class TpuMemory : public MemoryTarget {
  public:
   TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec);
   void collect_stats(Stats& out, Tick total) const override;
+  bool reset() override;
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;

@@ -46,6 +46,13 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
+bool TrainiumMemory::reset() {
+  for (ChannelBank& b : m_dma) b = ChannelBank(m_spec.onchip.channel, b.size(), b.bandwidth());
+  std::fill(m_next.begin(), m_next.end(), 0u);
+  m_hbm = make_dram(m_spec.hbm);
+  return true;
+}
+
 void TrainiumMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
   m_hbm->stats().dump(out, n + ".hbm", total);

@@ -24,6 +24,7 @@ class TrainiumMemory : public MemoryTarget {
  public:
   TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec& spec);
   void collect_stats(Stats& out, Tick total) const override;
+  bool reset() override;
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;

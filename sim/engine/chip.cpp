@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 
 namespace xpu {
 
@@ -48,7 +49,8 @@ Chip::~Chip() = default;
 
 void Chip::set_workload(std::vector<KernelPrograms> kernels) {
   m_kernels = std::move(kernels);
-  m_ctx.slots_needed = 0;
+  // A reusable chip creates every slot thread: later workloads may need more than this one.
+  m_ctx.slots_needed = m_ctx.reusable ? std::numeric_limits<int>::max() : 0;
   Task sample;
   for (const auto& launches : m_kernels)
     for (const auto& prog : launches)
@@ -59,7 +61,7 @@ void Chip::set_workload(std::vector<KernelPrograms> kernels) {
       }
 }
 
-void Chip::host_thread() {
+void Chip::run_kernels() {
   std::uint32_t kernel_id = 0;
   for (auto& launches : m_kernels) {
     for (auto& prog : launches) {
@@ -73,7 +75,7 @@ void Chip::host_thread() {
       if (rec.launch_overhead > 0) wait(sc_time::from_value(static_cast<sc_dt::uint64>(rec.launch_overhead)));
       RunCounters before = m_ctx.counters;
       double dram_before = dram_bytes();
-      rec.start = now_ticks();
+      rec.start = now_ticks() - m_origin;
       if (prog.num_tasks > 0) {
         Task sample;
         prog.make_task(0, sample);
@@ -85,7 +87,7 @@ void Chip::host_thread() {
         Tick end = m_ctx.dispatcher.last_end();
         if (end > now_ticks()) wait(sc_time::from_value(static_cast<sc_dt::uint64>(end - now_ticks())));
       }
-      rec.end = now_ticks();
+      rec.end = now_ticks() - m_origin;
       const RunCounters& after = m_ctx.counters;
       rec.counters.transactions = after.transactions - before.transactions;
       rec.counters.vector_flops = after.vector_flops - before.vector_flops;
@@ -100,13 +102,71 @@ void Chip::host_thread() {
       ++kernel_id;
     }
   }
-  m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
-  // One delta for the slot threads to see the end of the run and return: a coroutine still waiting when
-  // the simulation stops is freed without unwinding, and its locals' buffers (the last task) would leak.
-  wait(sc_core::SC_ZERO_TIME);
-  m_finished = true;
-  m_end = now_ticks();
+}
+
+void Chip::host_thread() {
+  for (;;) {
+    run_kernels();
+    m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
+    // One delta for the slot threads to see the end of the run and return (or park): a coroutine still
+    // waiting when the simulation stops is freed without unwinding, and its locals' buffers would leak.
+    wait(sc_core::SC_ZERO_TIME);
+    // A slot thread that was in a zero-time quantum sync missed that notification: it waits for the
+    // start a delta later (parking order does not matter: release_parked() restores creation order).
+    for (int i = 0; m_ctx.reusable && m_ctx.parked < m_ctx.slot_threads && i < 4; ++i) {
+      m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
+      wait(sc_core::SC_ZERO_TIME);
+    }
+    m_finished = true;
+    m_end = now_ticks();
+    if (!m_ctx.reusable || !park_slot_threads()) break;
+    sc_core::sc_pause();
+    wait(m_rerun_event);
+    // Threads wait for the next start in their creation order, as after elaboration (or return).
+    for (Executor* e : m_executors) e->release_parked();
+    if (!m_ctx.reusable) {
+      wait(sc_core::SC_ZERO_TIME);
+      break;
+    }
+  }
   sc_core::sc_stop();
+}
+
+bool Chip::park_slot_threads() {
+  // Every slot thread must be parked (none left in a timed wait), or a rerun would not start as a fresh
+  // chip does: the chip is then used once only.
+  if (m_ctx.parked == m_ctx.slot_threads) return true;
+  m_ctx.reusable = false;
+  for (Executor* e : m_executors) e->release_parked();
+  wait(sc_core::SC_ZERO_TIME);
+  return false;
+}
+
+bool Chip::rerun(std::vector<KernelPrograms> kernels) {
+  if (!m_ctx.reusable || !m_finished || !reset_state()) return false;
+  const Tick q = std::max<Tick>(1, static_cast<Tick>(tlm_utils::tlm_quantumkeeper::get_global_quantum().value()));
+  const Tick now = now_ticks();
+  // A quantum boundary (the quantum keepers sync at multiples of the quantum), one quantum clear of the
+  // last run: calendars see the same horizons as from time zero.
+  m_origin = (now / q + 2) * q;
+  m_kernels = std::move(kernels);
+  m_records.clear();
+  m_finished = false;
+  m_rerun_event.notify(sc_time::from_value(static_cast<sc_dt::uint64>(m_origin - now)));
+  return true;
+}
+
+void Chip::shutdown() {
+  if (!m_ctx.reusable || !m_finished) return;
+  m_ctx.reusable = false;
+  m_rerun_event.notify(sc_core::SC_ZERO_TIME);
+  sc_core::sc_start();
+}
+
+bool Chip::reset_state() {
+  m_ctx.counters = RunCounters();
+  for (Executor* e : m_executors) e->reset_engines();
+  return true;
 }
 
 void Chip::collect_stats(Stats& out, Tick total) const {
@@ -138,7 +198,9 @@ void Executor::end_of_elaboration() {
   // Threads are created in the same order as before (executor by executor, slot by slot); those
   // left out never took a task, so the dispatch order of the others is unchanged.
   const int slots = std::min(m_max_slots, m_ctx.slots_needed);
+  m_ctx.slot_threads += slots;
   for (int s = 0; s < slots; ++s) {
+    if (m_ctx.reusable) m_park.push_back(std::make_unique<sc_core::sc_event>());
     sc_core::sc_spawn_options opt;
     sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
   }
@@ -152,7 +214,14 @@ void Executor::slot_thread(int slot) {
   if (m_ctx.tensors) vm = std::make_unique<TileVM>(*m_ctx.tensors);
   for (;;) {
     wait(m_ctx.dispatcher.start_event);
-    if (!m_ctx.dispatcher.program()) return;  // end of run
+    if (!m_ctx.dispatcher.program()) {  // end of run
+      if (!m_ctx.reusable || static_cast<size_t>(slot) >= m_park.size()) return;
+      ++m_ctx.parked;
+      wait(*m_park[static_cast<size_t>(slot)]);
+      --m_ctx.parked;
+      if (!m_ctx.reusable) return;
+      continue;
+    }
     if (slot >= m_active_slots) continue;
     qk.reset();
     std::uint64_t index = 0;
@@ -166,6 +235,15 @@ void Executor::slot_thread(int slot) {
     }
     qk.sync();
   }
+}
+
+void Executor::release_parked() {
+  for (auto& e : m_park) e->notify();
+}
+
+void Executor::reset_engines() {
+  std::fill(m_engine_free.begin(), m_engine_free.end(), 0);
+  std::fill(m_engine_busy.begin(), m_engine_busy.end(), 0);
 }
 
 // Sends one DMA transaction into the memory system through the socket; returns its completion.
@@ -332,9 +410,39 @@ ArrivalWindow arrival_window(const XpuExtension& ext) {
 
 namespace {
 sc_core::sc_simcontext* g_original_context = nullptr;
+std::string g_warm_key;
+// A plain pointer: the warm chip is never destroyed by static destructors at exit (SystemC's own
+// statics may be gone by then); it stays reachable, so leak checkers do not report it.
+Chip* g_warm_chip = nullptr;
+}  // namespace
+
+std::unique_ptr<Chip> take_warm_chip(const std::string& key) {
+  if (!g_warm_chip) return nullptr;
+  if (g_warm_key != key) {
+    drop_warm_chip();
+    return nullptr;
+  }
+  std::unique_ptr<Chip> chip(g_warm_chip);
+  g_warm_chip = nullptr;
+  return chip;
+}
+
+void keep_warm_chip(const std::string& key, std::unique_ptr<Chip> chip) {
+  if (g_warm_chip && g_warm_chip != chip.get()) drop_warm_chip();
+  g_warm_key = key;
+  g_warm_chip = chip.release();
+}
+
+void drop_warm_chip() {
+  if (!g_warm_chip) return;
+  std::unique_ptr<Chip> chip(g_warm_chip);
+  g_warm_chip = nullptr;
+  chip->shutdown();
+  chip.reset();  // while its kernel context is still current
 }
 
 void fresh_systemc_kernel() {
+  drop_warm_chip();
   // Debian's SystemC 2.3.4 exports the current context; deleting the original one (created during
   // static init) is a use-after-free at exit, so it is kept and only later contexts are deleted.
   if (!g_original_context) g_original_context = sc_core::sc_curr_simcontext;

@@ -74,6 +74,8 @@ struct ExecContext {
   TensorStore* tensors = nullptr;       // functional mode
   std::vector<std::string> unit_names;  // trace unit ids
   int slots_needed = 0;                 // most resident tasks per executor any queued kernel uses
+  bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
+  int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
   std::uint32_t register_unit(const std::string& n) {
     unit_names.push_back(n);
@@ -89,6 +91,21 @@ class Chip : public sc_core::sc_module {
   // Queue the kernels of the run; the host thread launches them in order, one after another.
   // Before the simulation starts (it fixes how many slot threads the executors create).
   void set_workload(std::vector<KernelPrograms> kernels);
+  // A reusable chip runs workload after workload in one SystemC context, with the same modules and
+  // slot threads (building 132 SMs and their coroutine stacks for each of a model's kernels cost more
+  // than simulating the smaller ones). Before elaboration: set_reusable() makes every executor create
+  // all its slot threads, and a finished run pauses the simulation instead of stopping it, its slot
+  // threads parked. rerun() then resets every counter, engine and memory calendar, and starts the next
+  // workload at the next quantum boundary but one, with the slot threads waiting in their creation
+  // order as after elaboration: a rerun gives the same results as a fresh chip (times in records()
+  // and end_time() count from the run's start). rerun() returns false when the chip cannot be reused.
+  void set_reusable() { m_ctx.reusable = true; }
+  bool rerun(std::vector<KernelPrograms> kernels);
+  // Lets the parked threads of a reusable chip return (their locals are freed) before it is destroyed.
+  void shutdown();
+  // Resets what a run accumulates (counters, executors' engines); families reset their memories too.
+  // False when something cannot be reset (the chip is then not reused).
+  virtual bool reset_state();
   const std::vector<KernelRecord>& records() const { return m_records; }
   ExecContext& context() { return m_ctx; }
   // Every executor and memory reports its counters (busy time, bytes) under its module path.
@@ -99,7 +116,8 @@ class Chip : public sc_core::sc_module {
   virtual double dram_bytes() const { return m_ctx.counters.bytes_by_level[0]; }
   std::vector<Executor*>& executors() { return m_executors; }
   bool finished() const { return m_finished; }
-  Tick end_time() const { return m_end; }
+  Tick end_time() const { return m_end - m_origin; }
+  Tick origin() const { return m_origin; }
 
  protected:
   void add_executor(Executor* e) { m_executors.push_back(e); }
@@ -107,12 +125,16 @@ class Chip : public sc_core::sc_module {
 
  private:
   void host_thread();
+  void run_kernels();
+  bool park_slot_threads();
   std::vector<KernelPrograms> m_kernels;
   std::vector<KernelRecord> m_records;
   std::vector<Executor*> m_executors;
   Tick m_launch_overhead;
   bool m_finished = false;
   Tick m_end = 0;
+  Tick m_origin = 0;               // start of the current run (0 unless the chip was rerun)
+  sc_core::sc_event m_rerun_event;  // wakes the host thread of a paused reusable chip
 };
 
 // Result of a local engine operation: the engine is occupied for `busy`, the result is ready after
@@ -145,6 +167,9 @@ class Executor : public sc_core::sc_module {
   // mmap of its own, and a kernel that fits one block per SM would otherwise pay for four.
   void end_of_elaboration() override;
   void set_active_slots(int n) { m_active_slots = n; }
+  // Wakes the parked slot threads of a reusable chip in their creation order (see Chip::rerun).
+  void release_parked();
+  void reset_engines();
   int index() const { return m_index; }
   int num_engines() const { return static_cast<int>(m_engine_free.size()); }
   Tick engine_busy(int e) const { return m_engine_busy[static_cast<size_t>(e)]; }
@@ -184,12 +209,21 @@ class Executor : public sc_core::sc_module {
   std::vector<std::string> m_engine_names;
   tlm::tlm_generic_payload m_trans;
   XpuExtension m_ext;
+  std::vector<std::unique_ptr<sc_core::sc_event>> m_park;  // per slot thread, reusable chips only
 
 };
 
 // Builds a fresh SystemC kernel context so that a simulation can be elaborated and run many times
-// in one process (SystemC 2.3 has no reset API; see README, "several runs in one process").
+// in one process (SystemC 2.3 has no reset API; see README, "several runs in one process"). The warm
+// chip, if any, is shut down and destroyed first (its modules belong to the old context).
 void fresh_systemc_kernel();
+// The process's warm chip (see Chip::rerun), kept between simulations under a key that names its
+// configuration: take_warm_chip() hands it over when the key matches (nullptr otherwise; a chip of
+// another key is then destroyed), keep_warm_chip() keeps a finished reusable chip for the next one.
+// At most one chip is kept.
+std::unique_ptr<Chip> take_warm_chip(const std::string& key);
+void keep_warm_chip(const std::string& key, std::unique_ptr<Chip> chip);
+void drop_warm_chip();
 inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
 // For a target: the transfer's arrival time and the calendar horizon (global time less one
 // quantum). Arrivals older than the horizon are moved up to it. The completion time it returns

@@ -22,6 +22,9 @@ class MemoryTarget : public sc_core::sc_module {
   }
   // Reports the memory's counters under its module path.
   virtual void collect_stats(Stats& out, Tick total) const = 0;
+  // Empties every calendar, cache and counter, as built (a reused chip, Chip::rerun); false when the
+  // family cannot, and the chip is then not reused.
+  virtual bool reset() { return false; }
 
  protected:
   virtual void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) = 0;
@@ -49,6 +52,7 @@ class FamilyChip : public Chip {
     Chip::collect_stats(out, total);
     m_mem->collect_stats(out, total);
   }
+  bool reset_state() override { return Chip::reset_state() && m_mem->reset(); }
   const Spec& spec() const { return m_spec; }
 
  protected:

@@ -24,7 +24,9 @@ std::string op_key(const OpSpec& o) {
 
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats, bool fresh) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
-  // kept per chip configuration (the resolved YAML names the clock too), bounded in size.
+  // kept per chip configuration (the resolved YAML names the clock too). Bounded: at most 20,000
+  // kernel summaries (RunOptions::summary: no stats, unit names or config; about 1-2 KiB each with
+  // the key, so some 40 MiB at most), cleared when full.
   static std::map<std::string, std::pair<RunResult, std::string>> cache;
   if (cache.size() > 20000) cache.clear();
   const std::string chip_key = std::to_string(std::hash<std::string>{}(chip.full_yaml())) + "|";
@@ -66,9 +68,10 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
         KernelPrograms progs = chip.lower(n.op, lo);
         std::string strategy;
         for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
-        RunResult rr = simulate(chip, {progs}, {}, n.op.dtype);
-        rr.trace.clear();
-        rr.stats = Stats();
+        RunOptions ro;
+        ro.summary = true;    // the cache keeps kernel figures only
+        ro.keep_chip = true;  // one warm chip for the kernels of the run (see RunOptions)
+        RunResult rr = simulate(chip, {progs}, ro, n.op.dtype);
         it = cache.emplace(key, std::make_pair(std::move(rr), strategy)).first;
       } else if (first_in_run) {
         ++st.cached_kernels;

@@ -37,6 +37,23 @@ void forget_stale_stack_poison() {
 #endif
 }
 
+// Counted for process_run_stats(); written at exit when XPUSIM_RUN_STATS names a file.
+struct RunStatsAtExit {
+  ProcessRunStats stats;
+  ~RunStatsAtExit() {
+    const char* path = std::getenv("XPUSIM_RUN_STATS");
+    if (!path || !*path) return;
+    if (std::FILE* f = std::fopen(path, "w")) {
+      std::fprintf(f, "{\"simulations\": %llu, \"reused_chips\": %llu, \"transactions\": %llu}\n",
+                   static_cast<unsigned long long>(stats.simulations),
+                   static_cast<unsigned long long>(stats.reused_chips),
+                   static_cast<unsigned long long>(stats.transactions));
+      std::fclose(f);
+    }
+  }
+};
+RunStatsAtExit g_run_stats;
+
 std::mutex g_sim_mutex;
 SimSession* g_live = nullptr;
 std::thread::id g_live_thread;
@@ -63,10 +80,23 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   g_progress_total = est.transactions > 5e6 && ::isatty(2) && !std::getenv("XPUSIM_NO_PROGRESS") ? est.transactions : 0;
   for (const auto& k : kernels)
     for (const auto& p : k) m_kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
+  m_summary = opt.summary;
+  const Tick quantum = to_ticks(opt.quantum_s);
+  if (opt.keep_chip && !opt.trace && !opt.trace_sink && !opt.tensors && !std::getenv("XPUSIM_NO_CHIP_REUSE")) {
+    m_warm_key = std::to_string(quantum) + "|" + chip.full_yaml();
+    m_top = take_warm_chip(m_warm_key);
+    if (m_top && m_top->rerun(std::move(kernels))) {
+      m_started = true;
+      ++g_run_stats.stats.reused_chips;
+      return;
+    }
+    if (m_top) m_top->shutdown();  // not reusable after all: destroyed in its own context, before the fresh one
+    m_top.reset();
+  }
   fresh_systemc_kernel();
-  tlm_utils::tlm_quantumkeeper::set_global_quantum(
-      sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(to_ticks(opt.quantum_s))));
+  tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(quantum)));
   m_top = chip.build();
+  if (!m_warm_key.empty()) m_top->set_reusable();
   if (opt.trace_sink) opt.trace_sink->on_begin();
   m_top->context().trace = opt.trace_sink ? opt.trace_sink : opt.trace ? &m_trace : nullptr;
   m_top->context().tensors = opt.tensors;
@@ -74,6 +104,8 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
 }
 
 SimSession::~SimSession() {
+  if (!m_warm_key.empty() && m_top && m_top->finished() && m_top->context().reusable)
+    keep_warm_chip(m_warm_key, std::move(m_top));
   m_top.reset();  // modules are destroyed while their kernel context is still current
   g_live = nullptr;
 }
@@ -152,15 +184,17 @@ RunResult SimSession::result() {
   r.chip = chip.name();
   r.family = chip.family();
   r.dtype = m_dtype;
-  r.resolved_yaml = chip.full_yaml();
+  if (!m_summary) r.resolved_yaml = chip.full_yaml();
   std::unique_ptr<Chip>& top = m_top;
     Tick total = top->end_time();
     r.latency_s = to_seconds(total);
     r.sim_cycles = r.latency_s * chip.clock_hz();
     r.clock_hz = chip.clock_hz();
     r.transactions = top->context().counters.transactions;
+    ++g_run_stats.stats.simulations;
+    g_run_stats.stats.transactions += r.transactions;
     top->collect_stats(r.stats, total);
-    r.unit_names = top->context().unit_names;
+    if (!m_summary) r.unit_names = top->context().unit_names;
     const double peak = chip.peak_flops(m_dtype);
     const double bw = chip.dram_bandwidth();
     for (const KernelRecord& k : top->records()) {
@@ -214,7 +248,8 @@ RunResult SimSession::result() {
       if (b > 0) r.stats.set("dma.level" + std::to_string(l) + ".bytes", b, "B", "bytes moved by DMA at this level");
     }
     r.stats.set("run.transactions", static_cast<double>(r.transactions), "count", "transactions simulated");
-  r.kernel_names = m_kernel_names;
+  if (m_summary) r.stats = Stats();
+  else r.kernel_names = m_kernel_names;
   r.trace = m_trace.records;
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_wall0).count();
   return r;
@@ -272,6 +307,8 @@ double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double x) 
   const double rest = exec_s - std::max(core, other);
   return std::max(other, core / x) + rest;
 }
+
+const ProcessRunStats& process_run_stats() { return g_run_stats.stats; }
 
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {
   SimSession s(chip, std::move(kernels), opt, dtype);

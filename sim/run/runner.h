@@ -22,6 +22,14 @@ struct RunOptions {
   TraceObserver* trace_sink = nullptr;  // receives the records as produced instead of a memory buffer
   TensorStore* tensors = nullptr;  // functional mode
   double quantum_s = 100e-9;
+  // Kernel figures only (for caches of kernel results): the result carries no stats, unit names,
+  // kernel names or resolved configuration (the kernels' bound is still derived from the stats).
+  bool summary = false;
+  // Run on the process's warm chip when it has the same configuration and quantum, and keep the chip
+  // warm for the next run that asks (one chip's modules and threads reused across the kernels of a
+  // model run instead of a fresh SystemC kernel per kernel; see Chip::rerun). Ignored for traced and
+  // functional runs; XPUSIM_NO_CHIP_REUSE=1 turns it off.
+  bool keep_chip = false;
 };
 
 // Per-kernel figures for reports.
@@ -121,9 +129,20 @@ class SimSession {
   std::vector<std::string> m_kernel_names;
   std::chrono::steady_clock::time_point m_wall0;
   bool m_started = false;
+  bool m_summary = false;
+  std::string m_warm_key;  // non-empty: the chip goes back to the warm slot after the run
 };
 
-// Simulates the kernels in order on a fresh instance of `chip`.
+// What this process has simulated so far (benchmarks; scripts/bench_speed.py): simulations run
+// (kernels or groups of kernels, each one SimSession), of which on a reused warm chip, and the
+// transactions they simulated. With XPUSIM_RUN_STATS=<file> set, the figures are written to that
+// file as one JSON object when the process exits.
+struct ProcessRunStats {
+  std::uint64_t simulations = 0, reused_chips = 0, transactions = 0;
+};
+const ProcessRunStats& process_run_stats();
+
+// Simulates the kernels in order on a fresh instance of `chip` (or the warm one, opt.keep_chip).
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);
 
 }  // namespace xpu
