@@ -240,17 +240,31 @@ double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, 
 // Re-tiles over the sequence, as flash kernels do, until the working set fits TSRAM: the KV tile
 // first (512 keys for decode, 128 for prefill, down to 64), then the query block (128 rows down to
 // the TTU's 16), then the passes processed together (K/V then read once per chunk of passes), then
-// the smallest KV tiles and 2 buffers. Returns false when nothing fits (j.tsram: the smallest need).
+// the smallest KV tiles and 2 buffers. Of the tilings that fit, the first in that order that gives
+// every tile at least two items is kept (smaller query blocks balance the causal work over the tiles,
+// as flash kernels size blocks for occupancy); failing that, the first that fits. Returns false when
+// nothing fits (j.tsram: the smallest need).
 bool choose_tiling(AttnJob& j, double tsram, int ttu_dim) {
   const std::int64_t base_kv = j.o.decode ? 512 : 128, min_tile = std::max(16, ttu_dim);
+  struct Cand {
+    std::int64_t bq, bkv, chunk;
+    int buffers;
+  };
+  std::vector<Cand> order;
   for (std::int64_t chunk : {std::int64_t{1} << 40, std::int64_t{64}, std::int64_t{16}, std::int64_t{4}, std::int64_t{1}})
     for (std::int64_t bq = 128; bq >= min_tile; bq /= 2)
-      for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2)
-        if (set_geometry(j, bq, bkv, kMaxBuffers, chunk) <= tsram) return true;
+      for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2) order.push_back({bq, bkv, chunk, kMaxBuffers});
   for (std::int64_t bkv = 32; bkv >= min_tile; bkv /= 2)
-    for (int buffers : {kMaxBuffers, 2})
-      if (set_geometry(j, min_tile, bkv, buffers, 1) <= tsram) return true;
-  return false;
+    for (int buffers : {kMaxBuffers, 2}) order.push_back({min_tile, bkv, 1, buffers});
+  const Cand* first = nullptr;
+  for (const Cand& c : order) {
+    if (set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk) > tsram) continue;
+    if (j.items >= 2 * std::int64_t{j.T}) return true;
+    if (!first) first = &c;
+  }
+  if (!first) return false;
+  set_geometry(j, first->bq, first->bkv, first->buffers, first->chunk);
+  return true;
 }
 
 std::string strategy(const AttnJob& j) {
