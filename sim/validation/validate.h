@@ -19,11 +19,18 @@ struct ValidationPoint {
   std::string note;
 };
 
+// A row this build does not predict, with the reason (listed, never dropped silently).
+struct ValidationSkip {
+  ValidationRow row;
+  std::string reason;
+};
+
 std::vector<ValidationRow> read_measurements(const std::string& csv_path);
-// Predicts every row this build can simulate (others are skipped); `filter` selects ids by prefix.
-// Model-level serving rows (minutes of simulation each) are included only with `models`.
+// Predicts every row this build can simulate; the others go to `skipped` with their reason. `filter`
+// selects ids by prefix (or workloads containing it). Model-level serving rows (minutes of simulation
+// each) are included only with `models`.
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "",
-                                          bool models = false);
+                                          bool models = false, std::vector<ValidationSkip>* skipped = nullptr);
 std::vector<std::string> default_measurement_files();
 
 
