@@ -55,7 +55,8 @@ void describe(Params& p, TpuSpec& s) {
     "Weight buffers per MXU: 2 shifts the next fold's weights in while the current fold streams, 1 does not", "2");
   p("mxu.pack.int8", s.mxu.pack_int8, "int8 K values per MAC cell per fold (2 = twice the bf16 rate; 0 = none)", "0");
   p("mxu.pack.fp8", s.mxu.pack_fp8, "fp8 K values per MAC cell per fold (1 = bf16 rate, 2 = twice; 0 = none)", "0");
-  p("mxu.fp32_passes", s.mxu.fp32_passes, "bf16 passes per fp32 fold (6 = precision HIGHEST; 0 = refuse fp32)", "6");
+  p("mxu.fp32_passes", s.mxu.fp32_passes,
+    "bf16 passes per fp32 fold: 1 = JAX's default precision, 3 = HIGH (bf16_3x), 6 = HIGHEST (bf16_6x); 0 = refuse fp32", "1");
   p("vpu.lanes", s.vpu.lanes, "Vector unit lanes", "128");
   p("vpu.sublanes", s.vpu.sublanes, "Vector unit sublanes", "8");
   p("vpu.alus_per_cell", s.vpu.alus_per_cell, "ALUs per (sublane, lane) cell, one operation per clock each", "2");

@@ -19,7 +19,7 @@ struct MxuSpec {
   int weight_buffers = 2;   // 2: the next fold's weights shift in while the current fold streams
   // K values each cell holds per fold for narrow inputs (the 2x int8 / fp8 rate); 0 = no MXU path.
   int pack_int8 = 0, pack_fp8 = 0;
-  int fp32_passes = 6;      // fp32 operands run as this many bf16 passes (precision=HIGHEST); 0 = refuse
+  int fp32_passes = 1;      // fp32 operands run as this many bf16 passes (1: JAX's default; 6: HIGHEST); 0 = refuse
 };
 
 struct VpuSpec {

@@ -15,7 +15,9 @@
 //   TTU            O_j = P V per head (one tile behind, so the TTU computes S(j+1) while the TVP runs
 //                  the softmax of j)
 //   TVP            O = O * exp(m_old - m_new) + O_j
-// and at the end O / l, stored by the tile DMA write channel. The SFU's exp is the usual bound of
+// and at the end O / l, stored by the tile DMA write channel. When that working set exceeds TSRAM the
+// kernel re-tiles over the sequence as flash kernels do (smaller KV tiles, query blocks, fewer passes
+// per item, then 2 buffers: choose_tiling), so a smaller TSRAM costs time, never the kernel. The SFU's exp is the usual bound of
 // prefill; decode is bound by the KV stream from HBM. Not modelled: functional mode, paged-KV page
 // gathers (a KV tile is one strided DMA).
 #include "kernels/attention/maia.h"
@@ -32,11 +34,14 @@ namespace xpu::maia {
 
 namespace {
 
-constexpr int kBuffers = 4;
+constexpr int kMaxBuffers = 4;
 
-// Passes of `rows_per_pass` query rows per q tile, q tiles per item, and KV splits.
+// Passes of `rows_per_pass` query rows per q tile, q tiles per item, KV splits, and passes processed
+// together (`pass_chunk`: when all of them do not fit TSRAM, an item takes a chunk of the passes and
+// K/V are read once per chunk).
 struct Geometry {
-  std::int64_t rows_per_pass = 0, passes = 0, q_tiles = 0, q_per_item = 0, splits = 1;
+  std::int64_t rows_per_pass = 0, passes = 0, q_tiles = 0, q_per_item = 0, splits = 1, pass_chunk = 0;
+  std::int64_t chunks() const { return ceil_div(passes, pass_chunk); }
 };
 
 // Prefill: one pass per query head over 128-query tiles; causal items pair tile i with n-1-i (equal
@@ -47,6 +52,7 @@ Geometry prefill_geometry(const OpSpec& op, std::int64_t group, std::int64_t bq)
   g.passes = group;
   g.q_tiles = ceil_div(op.seq_q, bq);
   g.q_per_item = op.causal && g.q_tiles > 1 ? 2 : 1;
+  g.pass_chunk = g.passes;
   return g;
 }
 
@@ -54,7 +60,7 @@ Geometry prefill_geometry(const OpSpec& op, std::int64_t group, std::int64_t bq)
 // split when there are fewer (sequence, KV head) units than tiles.
 Geometry decode_geometry(const OpSpec& op, std::int64_t bq, std::int64_t kv_tiles, int T) {
   const DecodeLayout l = decode_layout(op, bq, kv_tiles, T);
-  return {l.rows_per_pass, l.passes, 1, 1, l.splits};
+  return {l.rows_per_pass, l.passes, 1, 1, l.splits, l.passes};
 }
 
 // What every tile's task needs (immutable, captured by the tasks).
@@ -66,7 +72,7 @@ struct AttnJob {
   double a = 0, w = 0, eo = 0, fa = 0, fw = 0, tsram = 0;
   std::int64_t d = 0, dv = 0, group = 0, bkv = 0, bq = 128, kv_tiles = 0, q_items = 0, units = 0, tiles_per_split = 0,
                items = 0;
-  int T = 0;
+  int T = 0, buffers = kMaxBuffers;
   bool partial = false;
 };
 
@@ -77,8 +83,11 @@ class TileWork {
   TileWork(const AttnJob& j, Task& task) : m_j(j), m_task(task) {}
 
   void item(std::int64_t it) {
-    const std::int64_t split = it % m_j.g.splits, unit = it / m_j.g.splits;
+    const std::int64_t chunk = it % m_j.g.chunks(), rest = it / m_j.g.chunks();
+    const std::int64_t split = rest % m_j.g.splits, unit = rest / m_j.g.splits;
     const std::int64_t qi = unit % m_j.q_items, bh = unit / m_j.q_items;  // bh = b * kv_heads + kvh
+    m_p0 = chunk * m_j.g.pass_chunk;
+    m_p1 = std::min(m_j.g.passes, m_p0 + m_j.g.pass_chunk);
     for (std::int64_t qq = 0; qq < m_j.g.q_per_item; ++qq) {
       const std::int64_t qt = qq == 0 ? qi : m_j.g.q_tiles - 1 - qi;
       if (qq == 1 && qt == qi) break;  // odd count: the middle tile is alone
@@ -100,13 +109,14 @@ class TileWork {
   void q_tile(std::int64_t bh, std::int64_t qt, std::int64_t split) {
     const AttnJob& j = m_j;
     const OpSpec& o = j.o;
-    const std::int64_t passes = j.g.passes, bq = j.bq;
+    const std::int64_t passes = m_p1 - m_p0, bq = j.bq;
     m_rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(bq, o.seq_q - qt * bq);
     const std::int64_t rows = m_rows;
     const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * bq);  // first query position
     const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
     // Q of every pass (the group's heads), converted to the TTU format when needed.
-    m_iq = add(stream(TxKind::DmaRead, kTdma, j.Q.addr + static_cast<std::uint64_t>(((bh * j.group) * o.seq_q + qt * bq) * j.d * j.a),
+    m_iq = add(stream(TxKind::DmaRead, kTdma,
+                      j.Q.addr + static_cast<std::uint64_t>((((bh * j.group) * o.seq_q + qt * bq) * j.d + m_p0 * rows * j.d) * j.a),
                       passes * rows * j.d * j.a, passes * rows, o.dtype));
     if (j.f.convert_act) m_iq = add(after(tvp(passes * rows, j.d, 1, 0, j.a + j.fa), m_iq));
     m_acc.assign(static_cast<size_t>(passes), kNoDep);
@@ -130,7 +140,7 @@ class TileWork {
   Pending kv_tile(std::int64_t bh, std::int64_t k0, std::int64_t kw, bool masked) {
     const AttnJob& j = m_j;
     const OpSpec& o = j.o;
-    const size_t slot = static_cast<size_t>(m_nload++ % kBuffers);
+    const size_t slot = static_cast<size_t>(m_nload++ % j.buffers);
     std::uint32_t ik = add(after(stream(TxKind::DmaRead, kTdma1, j.K.addr + static_cast<std::uint64_t>((bh * o.seq_kv + k0) * j.d * j.w),
                                         kw * j.d * j.w, kw, o.wdtype),
                                  m_k_free[slot]));
@@ -145,10 +155,10 @@ class TileWork {
     cur.valid = true, cur.kw = kw, cur.slot = slot, cur.iv = iv;
     std::uint32_t last_s = kNoDep;
     std::vector<std::uint32_t> s_mm;
-    for (std::int64_t h = 0; h < j.g.passes; ++h) s_mm.push_back(last_s = add(after(ttu(m_rows, kw, j.d, j.f.rate, j.fa, j.fw), m_iq, ik)));
+    for (std::int64_t h = m_p0; h < m_p1; ++h) s_mm.push_back(last_s = add(after(ttu(m_rows, kw, j.d, j.f.rate, j.fa, j.fw), m_iq, ik)));
     m_k_free[slot] = last_s;
-    for (std::int64_t h = 0; h < j.g.passes; ++h)
-      cur.sm.push_back(add(after(tvp(m_rows, kw, masked ? 6 : 5, 1, 4 + 4 + j.fa), s_mm[static_cast<size_t>(h)])));
+    for (size_t h = 0; h < s_mm.size(); ++h)
+      cur.sm.push_back(add(after(tvp(m_rows, kw, masked ? 6 : 5, 1, 4 + 4 + j.fa), s_mm[h])));
     return cur;
   }
 
@@ -156,8 +166,7 @@ class TileWork {
   void stage_pv(Pending& p) {
     if (!p.valid) return;
     std::uint32_t last = kNoDep;
-    for (std::int64_t h = 0; h < m_j.g.passes; ++h) {
-      const size_t hi = static_cast<size_t>(h);
+    for (size_t hi = 0; hi < p.sm.size(); ++hi) {
       last = add(after(ttu(m_rows, m_j.dv, p.kw, m_j.f.rate, m_j.fa, m_j.fw), p.sm[hi], p.iv));
       m_acc[hi] = add(after(tvp(m_rows, m_j.dv, 2, 0, 12), last, m_acc[hi]));
     }
@@ -169,8 +178,8 @@ class TileWork {
   void store(std::int64_t bh, std::int64_t qt, std::int64_t split) {
     const AttnJob& j = m_j;
     const bool partial = j.partial;
-    for (std::int64_t h = 0; h < j.g.passes; ++h) {
-      const std::uint32_t nm = add(after(tvp(m_rows, j.dv, 1, 0, 4 + (partial ? 4 : j.eo)), m_acc[static_cast<size_t>(h)]));
+    for (std::int64_t h = m_p0; h < m_p1; ++h) {
+      const std::uint32_t nm = add(after(tvp(m_rows, j.dv, 1, 0, 4 + (partial ? 4 : j.eo)), m_acc[static_cast<size_t>(h - m_p0)]));
       const double eb = partial ? 4.0 : j.eo;
       const std::int64_t row0 = ((bh * j.g.passes + h) * j.g.q_tiles + qt) * j.bq;
       const std::uint64_t addr = partial ? j.Pt.addr + static_cast<std::uint64_t>((split * j.units * j.g.passes * j.bq + row0) * (j.dv + 2) * 4)
@@ -183,8 +192,8 @@ class TileWork {
 
   const AttnJob& m_j;
   Task& m_task;
-  std::vector<std::uint32_t> m_k_free = std::vector<std::uint32_t>(kBuffers, kNoDep), m_v_free = m_k_free, m_acc;
-  std::int64_t m_nload = 0, m_rows = 0;
+  std::vector<std::uint32_t> m_k_free = std::vector<std::uint32_t>(kMaxBuffers, kNoDep), m_v_free = m_k_free, m_acc;
+  std::int64_t m_nload = 0, m_rows = 0, m_p0 = 0, m_p1 = 0;
   std::uint32_t m_iq = kNoDep;
 };
 
@@ -209,11 +218,62 @@ Program combine(const AttnJob& j) {
                                static_cast<std::uint64_t>(j.units), make);
 }
 
+// Fills the geometry of query block `bq`, KV tile `bkv`, `buffers` K/V buffers and `chunk` passes
+// per item; returns the TSRAM it needs: Q of the passes (and its TTU-format copy), the scores of each
+// pass (fp32), the O accumulators (fp32, with the rescale's copy) and the K/V buffers.
+double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, std::int64_t chunk) {
+  const OpSpec& op = j.o;
+  j.bq = bq, j.bkv = bkv, j.buffers = buffers;
+  j.kv_tiles = ceil_div(op.seq_kv, j.bkv);
+  j.g = op.decode ? decode_geometry(op, j.bq, j.kv_tiles, j.T) : prefill_geometry(op, j.group, j.bq);
+  j.g.pass_chunk = std::min(chunk, j.g.passes);
+  j.q_items = ceil_div(j.g.q_tiles, j.g.q_per_item);
+  j.units = op.batch * op.kv_heads * j.q_items;
+  j.tiles_per_split = ceil_div(j.kv_tiles, j.g.splits);
+  j.items = j.units * j.g.splits * j.g.chunks();
+  j.partial = j.g.splits > 1;
+  j.tsram = j.g.pass_chunk * j.g.rows_per_pass * (j.d * (j.a + j.fa) + j.dv * 8.0 + j.bkv * 4.0) +
+            j.buffers * j.bkv * (j.d + j.dv) * (j.w + j.fw);
+  return j.tsram;
+}
+
+// Re-tiles over the sequence, as flash kernels do, until the working set fits TSRAM: the KV tile
+// first (512 keys for decode, 128 for prefill, down to 64), then the query block (128 rows down to
+// the TTU's 16), then the passes processed together (K/V then read once per chunk of passes), then
+// the smallest KV tiles and 2 buffers. Of the tilings that fit, the first in that order that gives
+// every tile at least two items is kept (smaller query blocks balance the causal work over the tiles,
+// as flash kernels size blocks for occupancy); failing that, the first that fits. Returns false when
+// nothing fits (j.tsram: the smallest need).
+bool choose_tiling(AttnJob& j, double tsram, int ttu_dim) {
+  const std::int64_t base_kv = j.o.decode ? 512 : 128, min_tile = std::max(16, ttu_dim);
+  struct Cand {
+    std::int64_t bq, bkv, chunk;
+    int buffers;
+  };
+  std::vector<Cand> order;
+  for (std::int64_t chunk : {std::int64_t{1} << 40, std::int64_t{64}, std::int64_t{16}, std::int64_t{4}, std::int64_t{1}})
+    for (std::int64_t bq = 128; bq >= min_tile; bq /= 2)
+      for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2) order.push_back({bq, bkv, chunk, kMaxBuffers});
+  for (std::int64_t bkv = 32; bkv >= min_tile; bkv /= 2)
+    for (int buffers : {kMaxBuffers, 2}) order.push_back({min_tile, bkv, 1, buffers});
+  const Cand* first = nullptr;
+  for (const Cand& c : order) {
+    if (set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk) > tsram) continue;
+    if (j.items >= 2 * std::int64_t{j.T}) return true;
+    if (!first) first = &c;
+  }
+  if (!first) return false;
+  set_geometry(j, first->bq, first->bkv, first->buffers, first->chunk);
+  return true;
+}
+
 std::string strategy(const AttnJob& j) {
   std::ostringstream s;
   s << (j.o.decode ? "decode" : "prefill") << ": " << j.items << " items over " << j.T << " tiles (" << j.g.rows_per_pass
     << " query rows x " << j.g.passes << (j.o.decode ? " passes" : " heads") << (j.g.q_per_item > 1 ? ", causal q-tile pairs" : "")
-    << ", KV tiles of " << j.bkv << (j.partial ? ", KV split " + std::to_string(j.g.splits) : std::string())
+    << ", KV tiles of " << j.bkv << " x" << j.buffers << " buffers"
+    << (j.g.pass_chunk < j.g.passes ? ", " + std::to_string(j.g.pass_chunk) + " passes per item (TSRAM)" : std::string())
+    << (j.partial ? ", KV split " + std::to_string(j.g.splits) : std::string())
     << "), QK^T and PV on the TTU in " << name(j.f.act) << " x " << name(j.f.wt) << ", exp on the TVP";
   if (!j.f.note.empty()) s << "; " << j.f.note;
   return s.str();
@@ -235,20 +295,9 @@ KernelPrograms lower_attention(const OpSpec& op, const MaiaSpec& spec, const Low
   j.d = op.head_dim, j.dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;
   j.group = op.heads / op.kv_heads;
   j.T = spec.tiles();
-  j.bkv = op.decode ? 512 : 128;
-  j.kv_tiles = ceil_div(op.seq_kv, j.bkv);
-  j.g = op.decode ? decode_geometry(op, j.bq, j.kv_tiles, j.T) : prefill_geometry(op, j.group, j.bq);
-  j.q_items = ceil_div(j.g.q_tiles, j.g.q_per_item);
-  j.units = op.batch * op.kv_heads * j.q_items;
-  j.tiles_per_split = ceil_div(j.kv_tiles, j.g.splits);
-  j.items = j.units * j.g.splits;
-  j.partial = j.g.splits > 1;
-  // TSRAM: Q of the passes, K/V buffers, scores of every pass (fp32), O accumulators (fp32).
-  j.tsram = j.g.passes * j.g.rows_per_pass * (j.d * (j.a + j.fa) + j.dv * 8.0 + j.bkv * 4.0) +
-            kBuffers * j.bkv * (j.d + j.dv) * (j.w + j.fw);
-  if (j.tsram > spec.tile.tsram.value())
-    unsupported(spec.name, op, "attention working set (" + format_bytes(j.tsram) + ") exceeds TSRAM (" +
-                                   format_bytes(spec.tile.tsram.value()) + ")");
+  if (!choose_tiling(j, spec.tile.tsram.value(), std::max(spec.ttu.rows, spec.ttu.cols)))
+    unsupported(spec.name, op, "no attention tiling fits TSRAM (" + format_bytes(spec.tile.tsram.value()) + "): even " +
+                                   "one pass of the smallest query and KV tiles with 2 buffers needs " + format_bytes(j.tsram));
   auto build = [j](int chunk, Task& task) {
     task.smem_bytes = static_cast<std::uint32_t>(j.tsram);
     TileWork w(j, task);

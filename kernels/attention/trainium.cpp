@@ -52,6 +52,8 @@ struct AttnJob {
   DType mmd = DType::bf16;
   std::int64_t d = 0, dv = 0, dk = 0, kv_tiles = 0, units = 0, tiles_per_split = 0, items = 0;
   int cores = 0, buffers = 0, banks = 0;
+  std::int64_t pack = 1;  // decode: work items whose query rows share the partitions (PackedDecode)
+  std::int64_t tiles_per_load = 1;  // PackedDecode: KV tiles per K/V DMA
 };
 
 // One core's engine streams over its work items. Per visible KV tile: stage A (loads, S = Q K^T for
@@ -209,6 +211,148 @@ class CoreStreams {
   std::int64_t m_chunk_no = 0, m_rows = 0;
 };
 
+// Decode with few query rows per item (the group's heads x seq_q, one pass): the rows of `pack` work
+// items share the 128 partitions, as NKI token-generation kernels pack heads and sequences, so that
+// the lane engines (whose cost follows the free size, whatever the partitions used) run the softmax of
+// all of them in one instruction. TensorE computes each item's S = Q K^T with Q^T as stationary
+// columns placed at the item's partitions (zero elsewhere, accumulated into one PSUM tile), transposes
+// P once per 128 keys for the whole pack, and O^T = V^T P^T per item with V stationary (the few query
+// rows move), so the accumulators hold O^T [dv, pack x rows]. Softmax of tile j overlaps S(j+1) (one
+// tile of lag, as CoreStreams).
+class PackedDecode {
+ public:
+  PackedDecode(const AttnJob& j, Task& task, std::vector<std::int64_t> items)
+      : m_j(j), m_task(task), m_items(std::move(items)), m_k_last(static_cast<size_t>(j.buffers), kNoDep), m_v_last(m_k_last) {}
+
+  void run() {
+    const AttnJob& j = m_j;
+    const OpSpec& o = j.o;
+    const std::int64_t r = j.g.rows_per_pass, n = static_cast<std::int64_t>(m_items.size());
+    m_rows = static_cast<int>(r * n);
+    for (std::int64_t i = 0; i < n; ++i)
+      m_q.push_back(add(dma(TxKind::DmaRead, j.Q.addr + static_cast<std::uint64_t>(unit(i) * o.seq_q * j.d * j.a * r),
+                            static_cast<std::uint64_t>(j.d * r * j.a), static_cast<std::uint32_t>(std::min<std::int64_t>(j.d, kPartitions)),
+                            o.dtype)));
+    Tile pend;
+    for (std::int64_t t = 0; t < j.tiles_per_split; t += j.tiles_per_load) {
+      Tile cur = scores(t);
+      if (!cur.valid) break;
+      pv(pend);
+      pend = cur;
+    }
+    pv(pend);
+    store();
+  }
+
+ private:
+  struct Tile {
+    bool valid = false;
+    std::int64_t kw = 0;
+    size_t slot = 0;
+    std::uint32_t ex = kNoDep;
+    std::vector<std::uint32_t> v;
+  };
+  std::uint32_t add(const Instr& in) { return m_task.add(in); }
+  std::int64_t unit(std::int64_t i) const { return m_items[static_cast<size_t>(i)] / m_j.g.splits; }
+  std::int64_t split(std::int64_t i) const { return m_items[static_cast<size_t>(i)] % m_j.g.splits; }
+
+  // K and V of tiles [t, t + tiles_per_load) of every packed item (one DMA each: fewer, larger
+  // transfers), S for all of them (one PSUM tile per 512 keys), the row max and exp.
+  Tile scores(std::int64_t t) {
+    const AttnJob& j = m_j;
+    const OpSpec& o = j.o;
+    const std::int64_t jt = split(0) * j.tiles_per_split + t;
+    if (jt >= j.kv_tiles) return {};
+    const std::int64_t tend = std::min({j.kv_tiles, jt + j.tiles_per_load, (split(0) + 1) * j.tiles_per_split});
+    const std::int64_t k0 = jt * kKvTile, kw = std::min<std::int64_t>(tend * kKvTile, o.seq_kv) - k0;
+    Tile cur{true, kw, static_cast<size_t>(m_tile_no++ % j.buffers), kNoDep, {}};
+    std::uint32_t s = kNoDep;
+    for (size_t i = 0; i < m_items.size(); ++i) {
+      const std::int64_t bh = unit(static_cast<std::int64_t>(i)), kt = split(static_cast<std::int64_t>(i)) * j.tiles_per_split + t;
+      const std::int64_t kk0 = std::min(kt, j.kv_tiles - 1) * kKvTile;
+      const std::uint32_t ik = add(with_deps(dma(TxKind::DmaRead, j.K.addr + static_cast<std::uint64_t>((bh * j.d * o.seq_kv + kk0) * j.w),
+                                                 static_cast<std::uint64_t>(j.d * kw * j.w),
+                                                 static_cast<std::uint32_t>(std::min<std::int64_t>(j.d, kPartitions)), o.wdtype),
+                                             m_k_last[cur.slot]));
+      cur.v.push_back(add(with_deps(dma(TxKind::DmaRead, j.V.addr + static_cast<std::uint64_t>((bh * o.seq_kv + kk0) * j.dv * j.w),
+                                        static_cast<std::uint64_t>(kw * j.dv * j.w),
+                                        static_cast<std::uint32_t>(std::min<std::int64_t>(kw, kPartitions)), o.wdtype),
+                                    m_v_last[cur.slot])));
+      for (std::int64_t s0 = 0; s0 < kw; s0 += kKvTile)
+        for (std::int64_t c = 0; c < j.dk; ++c) {
+          const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, j.d - c * kPartitions));
+          const int sw = static_cast<int>(std::min<std::int64_t>(kKvTile, kw - s0));
+          s = add(with_deps(matmul(m_rows, sw, kd, j.mmd, static_cast<std::uint64_t>(2 * j.g.rows_per_pass * sw * kd)), m_q[i], ik,
+                            i == 0 && c == 0 && s0 == 0 ? m_s_free : kNoDep));
+        }
+    }
+    m_k_last[cur.slot] = s;
+    const bool diagonal = o.causal && k0 + kw > o.seq_kv - o.seq_q;
+    if (diagonal) s = add(with_deps(lane(kVector, m_rows, kw, 1, DType::fp32, 1), s));
+    const std::uint32_t mx = add(with_deps(lane(kVector, m_rows, kw, 1, DType::fp32, 1), s));
+    cur.ex = m_s_free = add(with_deps(lane(kScalar, m_rows, kw, 1, DType::fp32, 3), mx));
+    return cur;
+  }
+
+  // P^T by TensorE transposes (all packed rows at once), O^T += V^T P^T per item, the rescale and add.
+  void pv(Tile& p) {
+    if (!p.valid) return;
+    const AttnJob& j = m_j;
+    const int r = static_cast<int>(j.g.rows_per_pass);
+    const std::int64_t kchunks = ceil_div(p.kw, kPartitions), dvc = ceil_div(j.dv, kPartitions);
+    std::uint32_t tr = kNoDep;
+    for (std::int64_t c = 0; c < kchunks; ++c) {
+      const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, p.kw - c * kPartitions));
+      tr = add(with_deps(matmul(kc, m_rows, m_rows, j.mmd, 0), p.ex, c == 0 ? m_t_free : kNoDep));
+    }
+    const std::uint32_t cp = m_t_free = add(with_deps(lane(kVector, kPartitions, kchunks * m_rows, 1, j.o.dtype, 0), tr));
+    const std::uint32_t rs = add(with_deps(lane(kVector, static_cast<int>(std::min<std::int64_t>(j.dv, kPartitions)), dvc * m_rows, 1,
+                                                DType::fp32, 1),
+                                           p.ex, m_acc));
+    std::uint32_t last = kNoDep;
+    for (size_t i = 0; i < m_items.size(); ++i)
+      for (std::int64_t c = 0; c < kchunks; ++c)
+        for (std::int64_t e = 0; e < dvc; ++e) {
+          const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, p.kw - c * kPartitions));
+          const int dvp = static_cast<int>(std::min<std::int64_t>(kPartitions, j.dv - e * kPartitions));
+          last = add(with_deps(matmul(dvp, r, kc, j.mmd, static_cast<std::uint64_t>(2 * r * dvp * kc)), cp, p.v[i],
+                               i == 0 && c == 0 && e == 0 ? m_acc : kNoDep));
+        }
+    m_v_last[p.slot] = last;
+    m_acc = add(with_deps(lane(kVector, static_cast<int>(std::min<std::int64_t>(j.dv, kPartitions)), dvc * m_rows, 2, DType::fp32, 1),
+                          last, rs));
+    p.valid = false;
+  }
+
+  // O / l, then per item the output (or its fp32 partial with max and sum), transposed by the DMA.
+  void store() {
+    const AttnJob& j = m_j;
+    const bool partial = j.g.splits > 1;
+    const std::uint32_t nm =
+        add(with_deps(lane(kVector, static_cast<int>(std::min<std::int64_t>(j.dv, kPartitions)), ceil_div(j.dv, kPartitions) * m_rows, 1,
+                           DType::fp32, 1),
+                      m_acc));
+    const double eb = partial ? 4.0 : j.eo;
+    const std::int64_t r = j.g.rows_per_pass;
+    for (size_t i = 0; i < m_items.size(); ++i) {
+      const std::int64_t it = m_items[i];
+      const TensorRef& dst = partial ? j.P : j.O;
+      add(with_deps(dma(TxKind::DmaWrite, dst.addr + static_cast<std::uint64_t>(it * kPartitions * j.dv * eb),
+                        static_cast<std::uint64_t>(r * (j.dv * eb + (partial ? 8 : 0))),
+                        static_cast<std::uint32_t>(std::min<std::int64_t>(j.dv, kPartitions)), partial ? DType::fp32 : j.o.odtype),
+                    nm));
+    }
+  }
+
+  const AttnJob& m_j;
+  Task& m_task;
+  std::vector<std::int64_t> m_items;
+  std::vector<std::uint32_t> m_k_last, m_v_last, m_q;
+  std::uint32_t m_s_free = kNoDep, m_t_free = kNoDep, m_acc = kNoDep;
+  std::int64_t m_tile_no = 0;
+  int m_rows = 0;
+};
+
 // Merge of the decode splits' partial results (max, sum, output).
 Program combine(const AttnJob& j, const TrainiumSpec& spec) {
   const std::int64_t rows_total = j.g.rows_per_pass * j.g.passes, splits = j.g.splits, dv = j.dv, passes = j.g.passes;
@@ -265,13 +409,43 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
   j.banks = spec.psum_banks;
   if (j.banks < 8) unsupported(spec.name, op, "the flash-attention tiling needs 8 PSUM banks (S, P^T and O per head pair)");
   j.dk = ceil_div(j.d, kPartitions);
+  if (op.decode && j.g.passes == 1 && op.window == 0) {
+    // Items packed on the partitions, as many as fit 128 rows, each core's share and half of SBUF
+    // (K^T and V tiles of every packed item, `buffers` deep).
+    // Loads of up to 4 tiles (2048 keys) amortize each DMA transfer's fixed cost, while at least 8
+    // items still fit.
+    for (std::int64_t tl : {4, 2, 1}) {
+      const double per_item = j.buffers * tl * (kKvTile * j.w * j.dk + ceil_div(kKvTile, kPartitions) * j.dv * j.w);
+      j.tiles_per_load = std::min(tl, j.tiles_per_split);
+      j.pack = std::max<std::int64_t>(1, std::min({kPartitions / j.g.rows_per_pass, ceil_div(j.items, j.cores),
+                                                   static_cast<std::int64_t>(spec.sbuf_per_partition.value() / 2 / per_item)}));
+      if (j.pack >= std::min<std::int64_t>(8, ceil_div(j.items, j.cores))) break;
+    }
+  }
   auto build = [j](int core, Task& task) {
+    if (j.pack > 1) {
+      // Consecutive items of the core (same KV split when the sequence is split) share the partitions.
+      std::vector<std::int64_t> mine;
+      for (std::int64_t it = core; it < j.items; it += j.cores) mine.push_back(it);
+      std::stable_sort(mine.begin(), mine.end(), [&](std::int64_t a, std::int64_t b) { return a % j.g.splits < b % j.g.splits; });
+      for (size_t i = 0; i < mine.size();) {
+        std::vector<std::int64_t> group;
+        const std::int64_t sp = mine[i] % j.g.splits;
+        while (i < mine.size() && static_cast<std::int64_t>(group.size()) < j.pack && mine[i] % j.g.splits == sp) group.push_back(mine[i++]);
+        PackedDecode(j, task, group).run();
+      }
+      return;
+    }
     CoreStreams s(j, task);
     for (std::int64_t it = core; it < j.items; it += j.cores) s.item(it);
   };
   std::ostringstream s;
   s << (op.decode ? "decode" : "prefill") << ": " << j.items << " items (" << j.g.rows_per_pass << " query rows x " << j.g.passes
-    << " head passes, KV tiles of " << kKvTile << (j.g.splits > 1 ? ", KV split " + std::to_string(j.g.splits) : std::string())
+    << " head passes"
+    << (j.pack > 1 ? ", " + std::to_string(j.pack) + " items packed on the partitions, K/V loads of " +
+                         std::to_string(j.tiles_per_load * kKvTile) + " keys"
+                   : std::string())
+    << ", KV tiles of " << kKvTile << (j.g.splits > 1 ? ", KV split " + std::to_string(j.g.splits) : std::string())
     << ") over " << j.cores << " NeuronCores";
   KernelPrograms out{per_core_program("attention", op, s.str(), spec, build)};
   if (j.g.splits > 1) out.push_back(combine(j, spec));

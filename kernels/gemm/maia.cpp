@@ -171,6 +171,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
         const std::int64_t ksteps = ceil_div(op.k, kc);
         for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
           if (sk > 1 && (jobs1 * (sk / 2 > 0 ? sk / 2 : 1) >= C || ksteps / sk < 2)) break;
+          // Every slice must own at least one K step (ceil-sized slices can leave the last one empty,
+          // whose partial the reduction would still read).
+          if (sk > 1 && (sk - 1) * ceil_div(ksteps, sk) >= ksteps) continue;
           t.split_k = sk;
           t.estimate_s = estimate(op, s, t, f, sh);
           if (t.estimate_s < best.estimate_s * 0.98) best = t;

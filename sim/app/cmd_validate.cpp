@@ -35,7 +35,7 @@ int cmd_validate(int argc, char** argv) {
       vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
   if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");
   std::vector<ValidationPoint> pts;
-  std::vector<std::pair<std::string, std::string>> skipped;
+  std::vector<ValidationSkip> skipped;
   for (const auto& f : files) {
     auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>(), vm["models"].as<bool>(), &skipped);
     pts.insert(pts.end(), v.begin(), v.end());
@@ -51,21 +51,25 @@ int cmd_validate(int argc, char** argv) {
                    {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
                    {"roofline", p.roofline}, {"source", p.row.source}});
     nlohmann::json sk = nlohmann::json::array();
-    for (const auto& [id, why] : skipped) sk.push_back({{"id", id}, {"reason", why}});
-    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}, {"skipped", sk}}).dump(2) << "\n";
+    for (const auto& s : skipped)
+      sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});
+    std::cout << nlohmann::json({{"points", j}, {"mean_abs_error", mae}, {"not_predicted", sk}}).dump(2) << "\n";
     return 0;
   }
-  std::cout << std::left << std::setw(6) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload"
+  std::cout << std::left << std::setw(10) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload"
             << std::setw(16) << "dtype" << std::setw(24) << "shape" << std::right << std::setw(11) << "measured"
             << std::setw(11) << "predicted" << std::setw(9) << "error" << "  unit\n";
   for (const auto& p : pts) {
-    std::cout << std::left << std::setw(6) << p.row.id << std::setw(10) << p.chip << std::setw(26)
+    std::cout << std::left << std::setw(10) << p.row.id << std::setw(10) << p.chip << std::setw(26)
               << p.row.workload.substr(0, 25) << std::setw(16) << p.row.dtype.substr(0, 15) << std::setw(24)
-              << p.row.shape.substr(0, 23) << std::right << std::fixed << std::setprecision(1) << std::setw(11)
-              << p.row.measured << std::setw(11) << p.predicted << std::setw(8) << 100 * p.error << "%  "
-              << p.row.unit << "\n";
+              << p.row.shape.substr(0, 23) << std::right << std::fixed << std::setprecision(p.row.measured < 10 ? 3 : 1)
+              << std::setw(11) << p.row.measured << std::setw(11) << p.predicted << std::setprecision(1) << std::setw(8)
+              << 100 * p.error << "%  " << p.row.unit << "\n";
   }
- for (const auto& [id, why] : skipped) std::cout << "skipped " << id << ": " << why << "\n";
+  if (!skipped.empty()) {
+    std::cout << "not predicted (" << skipped.size() << " rows):\n";
+    for (const auto& s : skipped) std::cout << "  " << std::left << std::setw(9) << s.row.id << s.reason << "\n";
+  }
   std::cout << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mae << "%\n";
   return 0;
 }

@@ -19,13 +19,18 @@ struct ValidationPoint {
   std::string note;
 };
 
+// A row this build does not predict, with the reason (listed, never dropped silently).
+struct ValidationSkip {
+  ValidationRow row;
+  std::string reason;
+};
+
 std::vector<ValidationRow> read_measurements(const std::string& csv_path);
-// Predicts every row this build can simulate (others are skipped); `filter` selects ids by prefix.
-// Model-level serving rows (minutes of simulation each) are included only with `models`.
-// With `skipped`, model-level rows that cannot be expressed are listed there with the reason.
+// Predicts every row this build can simulate; the others go to `skipped` with their reason. `filter`
+// selects ids by prefix (or workloads containing it). Model-level serving rows (minutes of simulation
+// each) are included only with `models`.
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter = "",
-                                          bool models = false,
-                                          std::vector<std::pair<std::string, std::string>>* skipped = nullptr);
+                                          bool models = false, std::vector<ValidationSkip>* skipped = nullptr);
 // One model-level row: serving throughput (one chip or a TP group on a system) or a request's
 // latencies on a system; false with `why` when the row cannot be expressed.
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);

@@ -9,6 +9,7 @@
 #include "kernels/rowwise/tpu.h"
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
+#include "sim/validation/validate.h"
 
 namespace xpu {
 void register_tpu_family();
@@ -161,4 +162,25 @@ TEST(TpuGolden, AttentionAndRowOpsRespectTheirRooflines) {
                       false, false).result.latency_s;
   };
   EXPECT_NEAR(t("true") / t("false"), 0.5, 0.08);
+}
+
+// Single-chip TPU rows of workloads/validation/public_measurements.csv (TPU v5e Pallas and XLA
+// matmuls; sources: jax-ml/jax docs/pallas/tpu/matmul.ipynb and sparse.ipynb) predicted within 20%,
+// never beyond their roofline.
+TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
+  register_tpu_family();
+  std::string shared;
+  for (const auto& f : default_measurement_files())
+    if (f.find("public_measurements") != std::string::npos) shared = f;
+  ASSERT_FALSE(shared.empty());
+  std::vector<ValidationSkip> skipped;
+  int n = 0;
+  for (const auto& p : validate_rows(read_measurements(shared), "", false, &skipped)) {
+    if (p.chip.rfind("tpu", 0) != 0) continue;
+    EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " " << p.row.unit;
+    EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;  // latency rows: never below the roofline time
+    ++n;
+  }
+  EXPECT_EQ(n, 4);  // T5E-P1024, T5E-P4096, T5E-P8192, T5E-X16K
+  for (const auto& s : skipped) EXPECT_FALSE(s.reason.empty()) << s.row.id;
 }

@@ -70,7 +70,7 @@ TEST(MaiaPresets, Maia200ReproducesPublishedFiguresExactly) {
   near_rel(s.peak_flops(DType::fp4), 10e15);   // ">10 PFLOPS FP4"
   EXPECT_EQ(s.peak_flops(DType::bf16), 0.0);   // BF16 is TVP-only: no tensor rate
   near_rel(s.hbm.bandwidth.value(), 7e12);
-  near_rel(s.hbm.capacity.value(), 216e9);
+  near_rel(s.hbm.capacity.value(), 216.0 * (1ull << 30));  // "216 GB" of HBM3e, binary as every HBM capacity (README)
   near_rel(s.sram_bytes(), 272e6);
   near_rel(s.tdp.value(), 750);
   EXPECT_GE(s.weight_sram_budget(), 218e6);    // one Llama-3.1-8B FP8 layer fits
@@ -86,7 +86,7 @@ TEST(MaiaPresets, Maia100ReproducesPublishedFiguresExactly) {
   near_rel(s.peak_flops(DType::fp6), 3e15);    // "6-bit: 3 POPS"
   near_rel(s.sram_bytes(), 500e6);
   near_rel(s.hbm.bandwidth.value(), 1.8e12);
-  near_rel(s.hbm.capacity.value(), 64e9);
+  near_rel(s.hbm.capacity.value(), 64.0 * (1ull << 30));  // "64 GB" of HBM2E, binary as every HBM capacity (README)
 }
 
 TEST(MaiaPresets, SetOverlaysChangePeaksAndTimes) {
