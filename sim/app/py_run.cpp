@@ -29,6 +29,17 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
   a.tp = tp;
   return make_scenario(a);
 }
+// The system of a Python call: `system` by name, or `devices` of the chip's default system.
+std::optional<SystemContext> py_system(const std::string& chip, const std::string& system, int devices, int nodes = 0) {
+  SystemChoice sc;
+  sc.system = system;
+  sc.nodes = nodes;
+  sc.devices = devices;
+  auto spec = resolve_system(load_chip(chip)->name(), sc);
+  if (!spec) return std::nullopt;
+  check_system_chip(*spec);
+  return SystemContext{*spec};
+}
 }  // namespace
 
 void bind_run(py::module_& m) {
@@ -39,15 +50,12 @@ void bind_run(py::module_& m) {
          const std::string& wdtype, const std::string& kvdtype, const std::string& fusion, const std::string& routing,
          bool sustained, const std::string& adtype, const std::string& system, const std::map<std::string, py::object>& layout) {
         auto get = [&](const char* k) { return layout.at(k).cast<int>(); };
-        SystemChoice sc;
-        sc.system = system;
-        sc.nodes = get("nodes");
-        sc.devices = get("devices");
         ModelRunOptions o;
         o.sustained = sustained;
-        if (auto spec = resolve_system(load_chip(chip)->name(), sc)) {
-          check_system_chip(*spec);
-          o.system = SystemContext{*spec, layout.at("overlap").cast<bool>(), layout.at("fold").cast<bool>()};
+        o.system = py_system(chip, system, get("devices"), get("nodes"));
+        if (o.system) {
+          o.system->overlap = layout.at("overlap").cast<bool>();
+          o.system->fold = layout.at("fold").cast<bool>();
         }
         auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
         ModelConfig mc = load_model(model);
@@ -68,11 +76,12 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft) {
-    auto c = load_chip(chip, sets);
-    ModelConfig mc = load_model(model);
-    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform");
+                         const std::string& spec_draft, const std::string& system, int devices, int tp) {
     ServeOptions o;
+    o.system = py_system(chip, system, devices);
+    auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
+    ModelConfig mc = load_model(model);
+    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", tp);
     o.input = input;
     o.output = output;
     o.ttft_slo_s = ttft_slo;

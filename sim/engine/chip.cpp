@@ -244,6 +244,7 @@ void Executor::release_parked() {
 void Executor::reset_engines() {
   std::fill(m_engine_free.begin(), m_engine_free.end(), 0);
   std::fill(m_engine_busy.begin(), m_engine_busy.end(), 0);
+  m_started_kernel = ~0u;  // the next run's first kernel pays its start latency again
 }
 
 // Sends one DMA transaction into the memory system through the socket; returns its completion.

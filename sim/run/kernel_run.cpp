@@ -100,6 +100,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       op.rows = get("rows", get("tokens", 0)), op.cols = get("experts", get("cols", 0)), op.topk = get("topk", 2);
       break;
     case OpKind::AllReduce:
+    case OpKind::AllToAll:
       op.m = get("bytes", 0), op.devices = get("devices", 8);
       break;
     case OpKind::Embedding:

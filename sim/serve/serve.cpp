@@ -170,7 +170,9 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
   };
   auto engine = [&] {
     auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-    return run_engine(s.reqs, load, *sched, serve_memory(s.chip, s.model, s.sc, *sched).kv_blocks, fn);
+    return run_engine(s.reqs, load, *sched,
+                      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr).kv_blocks, fn,
+                      s.opt.features());
   };
   EngineResult er = engine();
   PowerResult pw = manage_power(s.chip, er.events, false);
