@@ -7,8 +7,10 @@ the algorithm the library model chose, the simulated time, the program's operati
 transfers (pieces: one per link a piece of a message crosses), wall and CPU seconds of the child
 (user + system, from its own rusage), transfers per wall second and per CPU second, and the child's
 peak RSS. CPU time, not wall time, is the figure to compare on a loaded machine; the load average is
-printed with the figures. The decode step of Llama-3.1-70B at TP8 that the issue also names needs the
-parallel-inference runtime and is not benchmarked here yet.
+printed with the figures. Then one decode step of Llama-3.1-70B at TP8 on hgx-h100x8 (batch 64, 2k
+context, fp8) through the system runtime (`xpusim run --system hgx-h100x8 --tp 8`): wall and CPU
+seconds, the kernels' transactions, the fabric's link transfers and peak RSS (issue 12's target: under
+2 s).
 
 Usage: /usr/bin/python3 scripts/bench_collectives.py [--exe build/xpusim] [--bytes 256MiB]
        [--system gb200-nvl72 --system tpu-v6e-256] [--repeat 1] [--markdown] [--json out.json]
@@ -73,6 +75,27 @@ def print_table(rows, markdown):
         print("  ".join(c.rjust(w) for c, w in zip(cells(r), widths)))
 
 
+def measure_step(exe):
+    """One TP8 decode step of Llama-3.1-70B on hgx-h100x8 (a fresh process: no kernel is cached)."""
+    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    cmd = [exe, "run", "--system", "hgx-h100x8", "--model", "llama-3.1-70b", "--tp", "8", "--batch", "64",
+           "--input", "2048", "--dtype", "fp8", "--format", "json"]
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.time() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), err.strip()[-500:]))
+    j = json.loads(out)
+    cpu = ru.ru_utime + ru.ru_stime
+    txn = int(j["transactions"]) + sum(int(s.get("link_transfers", 0)) for s in j["steps"])
+    return {"case": "llama-3.1-70b decode step, tp8 on hgx-h100x8", "simulated_s": j["tpot_s"], "wall_s": wall,
+            "cpu_s": cpu, "transactions": txn, "per_cpu_s": txn / cpu if cpu > 0 else 0.0,
+            "peak_rss_mib": ru.ru_maxrss / 1024.0}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exe", default=os.path.join(ROOT, "build", "xpusim"))
@@ -93,9 +116,13 @@ def main():
     print("all-reduce %s per rank; %s; load average %.2f %.2f %.2f" %
           ((a.bytes, datetime.datetime.now().isoformat(timespec="seconds")) + os.getloadavg()))
     print_table(rows, a.markdown)
+    step = measure_step(a.exe)
+    print("%s: simulated %.3f ms; wall %.2f s, CPU %.2f s, %d transactions + link transfers (%.0f per CPU-second), "
+          "peak RSS %.0f MiB" % (step["case"], step["simulated_s"] * 1e3, step["wall_s"], step["cpu_s"],
+                                 step["transactions"], step["per_cpu_s"], step["peak_rss_mib"]))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"bytes": a.bytes, "rows": rows}, f, indent=2)
+            json.dump({"bytes": a.bytes, "rows": rows, "tp8_decode_step": step}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                                      ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())
                                      : nlohmann::json(nullptr)}});
     steps.push_back({{"phase", st.decode ? "decode" : "prefill"}, {"context", st.context_len}, {"repeat", st.repeat},
-                     {"time_s", st.time_s}, {"flops", st.flops}, {"bytes", st.dram_bytes}, {"kernels", ks}});
+                     {"time_s", st.time_s}, {"flops", st.flops}, {"bytes", st.dram_bytes}, {"devices", st.devices},
+                     {"link_transfers", st.comm_pieces}, {"kernels", ks}});
   }
   j["steps"] = steps;
   return j;

@@ -1,0 +1,50 @@
+"""Model-level validation on systems of chips (`xpusim validate --models`), behind the CTest label
+`slow` (minutes of simulation; `.ci/run` runs it). Rows: workloads/validation/public_measurements.csv,
+original sources in its `source` column (TensorRT-LLM perf-overview tables for Llama-3.3-70B at TP1..TP8
+on H100, AWS Neuron's trn1 latency table for Llama-3-70B at TP32).
+
+Bound (issue 13): each expressible row within 25%. Rows that miss it today are known gaps, listed by id
+with their reason and held to their own bound so that they cannot grow unnoticed; the test fails when
+one of them comes within 25% (then it leaves the list). Every row that is not expressed must say why."""
+import json
+import os
+import subprocess
+
+BUILD = os.environ.get("XPUSIM_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+EXE = os.path.join(BUILD, "xpusim")
+
+# id -> (bound, reason)
+KNOWN_GAPS = {
+    "TRT-092": (0.50, "TP1 70B fp8 on one H100: the KV cache left after 70 GB of weights holds fewer sequences than "
+                      "TensorRT-LLM runs (its memory fraction and reserve are not matched)"),
+    "TRT-095": (0.35, "TP8: too fast; TensorRT-LLM's per-step costs at TP8 (all-reduce kernels' SM use, host "
+                      "scheduling) are not modelled"),
+    "M21": (0.70, "TTFT of a 2k prompt at TP32 on trn1: Neuron's context encoding runs far below the model's "
+                  "efficiency (17% of peak measured)"),
+}
+
+
+def validate(filter_):
+    out = subprocess.run([EXE, "validate", "--models", "--filter", filter_, "--format", "json"], capture_output=True,
+                         text=True, env=dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1"), timeout=3000)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_multi_chip_model_rows():
+    points, skipped = [], []
+    for f in ("TRT-09", "M2"):
+        j = validate(f)
+        points += j["points"]
+        skipped += [s for s in j["not_predicted"] if s["id"].startswith(f)]
+    ids = {p["id"] for p in points}
+    assert {"TRT-093", "TRT-094", "TRT-095", "M22"} <= ids, ids  # multi-chip rows are expressed
+    for s in skipped:
+        assert s["reason"], s
+    for p in points:
+        err = abs(p["error"])
+        if p["id"] in KNOWN_GAPS:
+            bound, why = KNOWN_GAPS[p["id"]]
+            assert 0.25 < err <= bound, "%s: %.1f%% (known gap: %s)" % (p["id"], 100 * p["error"], why)
+        else:
+            assert err <= 0.25, "%s: predicted %.4g vs measured %.4g" % (p["id"], p["predicted"], p["measured"])
