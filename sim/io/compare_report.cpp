@@ -39,6 +39,8 @@ nlohmann::json row_json(const CompareRow& r) {
   nlohmann::json row;
   if (r.ran) row = serve_json(r.result);
   else row = {{"chip", r.chip}, {"family", r.family}, {"batch", nullptr}, {"note", r.error}};
+  row["chip"] = r.chip;  // the entry as given: a chip, or a system unit ("hgx-h100x8:tp8")
+  row["devices"] = r.devices;
   row["ran"] = r.ran;
   row["provisioned_w_per_chip"] = num_or_null(r.provisioned_w);
   row["validation"] = r.validation;

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "sim/base/process.h"
+#include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
 
 namespace xpu {
@@ -68,7 +69,8 @@ double provisioned_w_per_chip(const ChipModel& chip) {
 }
 
 double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so) {
-  const double bytes = param_counts(model).active * bytes_per_element(sc.wdtype);
+  // Tensor parallelism splits the weights over sc.tp chips that stream them side by side.
+  const double bytes = param_counts(model).active * bytes_per_element(sc.wdtype) / sc.tp;
   return bytes > 0 ? chip.dram_bandwidth() / bytes * static_cast<double>(1 + so.spec_tokens) : 0;
 }
 
@@ -150,6 +152,7 @@ CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelC
   row.provisioned_w = provisioned_w_per_chip(chip);
   row.tco_assumptions = tco_assumptions(chip.cost());
   const Scenario sc = precision_for(chip, base);
+  row.devices = base.devices();
   try {
     row.result = serve(chip, model, sc, so);
     row.ran = true;
@@ -208,14 +211,56 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
 }
 
 // A tier above what any chip's memory can stream to one user is refused before anything runs.
-void check_tiers(const std::vector<double>& tiers, const std::vector<std::unique_ptr<ChipModel>>& chips,
+// One serving unit of the study: a chip, or a system preset ("hgx-h100x8": tensor parallelism over
+// all its chips; "hgx-h100x8:tp4": over its first 4), with its chip preset and layout.
+struct Unit {
+  std::unique_ptr<ChipModel> chip;
+  std::optional<SystemContext> system;
+  int tp = 1;
+};
+
+Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets) {
+  Unit u;
+  const auto colon = entry.find(':');
+  const std::string name = entry.substr(0, colon);
+  bool is_system = false;
+  for (const auto& s : list_systems()) is_system = is_system || s.name == name;
+  if (!is_system) {
+    if (colon != std::string::npos)
+      throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip");
+    u.chip = load_chip(entry, overlays_for(entry, sets));
+    return u;
+  }
+  SystemSpec spec = load_system(name);
+  u.tp = spec.ranks();
+  if (colon != std::string::npos) {
+    const std::string lay = entry.substr(colon + 1);
+    char* end = nullptr;
+    const long tp = lay.rfind("tp", 0) == 0 ? std::strtol(lay.c_str() + 2, &end, 10) : 0;
+    if (tp <= 0 || !end || *end != '\0' || tp > spec.ranks())
+      throw InputError("--chips " + entry + ": expected " + name + ":tpN with N from 1 to its " + std::to_string(spec.ranks()) + " chips");
+    u.tp = static_cast<int>(tp);
+  }
+  if (u.tp < spec.ranks()) {
+    std::vector<int> group;
+    for (int r = 0; r < u.tp; ++r) group.push_back(r);
+    spec = group_system(Topology(spec), group).spec;
+  }
+  u.system = SystemContext{spec};
+  u.chip = load_chip(spec.chip, overlays_for(spec.chip, sets));
+  return u;
+}
+
+void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chips,
                  const std::vector<std::string>& names, const ModelConfig& model, const Scenario& base, const ServeOptions& so) {
   for (double t : tiers) {
     if (!(t > 0 && t <= 1e6)) throw InputError("--tiers " + strformat("%g", t) + ": expected tokens/s per user in (0, 1e6]");
     double best = 0;
     size_t at = 0;
     for (size_t i = 0; i < chips.size(); ++i) {
-      const double b = max_tok_s_per_user_bound(*chips[i], model, precision_for(*chips[i], base), so);
+      Scenario sc = precision_for(*chips[i].chip, base);
+      sc.tp = chips[i].tp;
+      const double b = max_tok_s_per_user_bound(*chips[i].chip, model, sc, so);
       if (b > best) best = b, at = i;
     }
     if (t > best)
@@ -262,15 +307,19 @@ CompareStudy compare_study(CompareRequest req) {
   double ref_perf_per_usd = 0;
   // Every chip and overlay is checked before the first one is simulated: a typo in the last chip
   // fails at once, not after minutes of simulation.
-  std::vector<std::unique_ptr<ChipModel>> chips;
-  for (const auto& c : req.chips) chips.push_back(load_chip(c, overlays_for(c, req.sets)));
+  std::vector<Unit> chips;
+  for (const auto& c : req.chips) chips.push_back(resolve_unit(c, req.sets));
   check_serve_request(model, base, req.serve);
   check_tiers(out.tiers, chips, req.chips, model, base, req.serve);
   for (size_t ci = 0; ci < chips.size(); ++ci) {
     const std::string& c = req.chips[ci];
-    const ChipModel* chip = chips[ci].get();
+    const ChipModel* chip = chips[ci].chip.get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
-    CompareRow row = chip_row(c, *chip, model, base, req.serve, out.tiers);
+    Scenario unit_base = base;
+    unit_base.tp = chips[ci].tp;
+    ServeOptions unit_serve = req.serve;
+    unit_serve.system = chips[ci].system;
+    CompareRow row = chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;

@@ -11,7 +11,8 @@
 namespace xpu {
 
 struct CompareRequest {
-  std::vector<std::string> chips;   // presets; the first is the reference for perf/$
+  std::vector<std::string> chips;   // chip presets or system units ("hgx-h100x8", "hgx-h100x8:tp4"); the
+                                    // first is the reference for perf/$ (per chip)
   std::vector<std::string> sets;    // "key=value" for every chip, "chip:key=value" for one
   std::string model = "llama-3.1-8b";
   std::string scenario = "chat";    // chat or long
@@ -51,7 +52,8 @@ double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model,
 
 // One chip of the study: its best serving point, or why it has none.
 struct CompareRow {
-  std::string chip, family;
+  std::string chip, family;         // chip: the entry as given (a chip, or a system unit "hgx-h100x8:tp8")
+  int devices = 1;                  // chips of the unit
   bool ran = false;             // false: the chip could not serve the model (error says why)
   std::string error;
   ServeResult result;
