@@ -60,6 +60,10 @@ void Chip::set_workload(std::vector<KernelPrograms> kernels) {
 }
 
 void Chip::host_thread() {
+  m_ctx.guard.run([this] { launch_kernels(); });
+}
+
+void Chip::launch_kernels() {
   std::uint32_t kernel_id = 0;
   for (auto& launches : m_kernels) {
     for (auto& prog : launches) {
@@ -140,7 +144,7 @@ void Executor::end_of_elaboration() {
   const int slots = std::min(m_max_slots, m_ctx.slots_needed);
   for (int s = 0; s < slots; ++s) {
     sc_core::sc_spawn_options opt;
-    sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
+    sc_core::sc_spawn([this, s] { m_ctx.guard.run([this, s] { slot_thread(s); }); }, sc_core::sc_gen_unique_name("slot"), &opt);
   }
 }
 

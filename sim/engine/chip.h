@@ -17,6 +17,7 @@
 #include "sim/base/tile_vm.h"
 #include "sim/base/trace.h"
 #include "sim/base/units.h"
+#include "sim/engine/process_guard.h"
 #include "sim/engine/payload.h"
 
 namespace xpu {
@@ -75,6 +76,7 @@ struct ExecContext {
   std::vector<std::string> unit_names;  // trace unit ids
   int slots_needed = 0;                 // most resident tasks per executor any queued kernel uses
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
+  ProcessGuard guard;                   // the host and slot threads' first exception, for the caller
   std::uint32_t register_unit(const std::string& n) {
     unit_names.push_back(n);
     return static_cast<std::uint32_t>(unit_names.size() - 1);
@@ -107,6 +109,7 @@ class Chip : public sc_core::sc_module {
 
  private:
   void host_thread();
+  void launch_kernels();
   std::vector<KernelPrograms> m_kernels;
   std::vector<KernelRecord> m_records;
   std::vector<Executor*> m_executors;

@@ -97,6 +97,7 @@ class SimSession {
   RunResult result();           // runs to the end first
 
  private:
+  void advance(const sc_core::sc_time* dt);  // sc_start(*dt), or to the end when null
   const ChipModel& m_chip;
   DType m_dtype;
   std::unique_lock<std::mutex> m_lock;
@@ -105,6 +106,7 @@ class SimSession {
   std::vector<std::string> m_kernel_names;
   std::chrono::steady_clock::time_point m_wall0;
   bool m_started = false;
+  bool m_failed = false;  // a process raised an error: the kernel was stopped
 };
 
 // Simulates the kernels in order on a fresh instance of `chip`.
