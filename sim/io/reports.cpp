@@ -63,6 +63,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                     {"share", st.time_s > 0 ? n.time_s * n.count / st.time_s : 0}, {"flops", n.flops * n.count},
                     {"bytes", n.dram_bytes * n.count}, {"roofline_s", n.roofline_s * n.count}, {"bound", n.bound},
                     {"strategy", n.strategy},
+                    {"transactions", n.transactions},  // one simulation of the kernel (not x count)
                     // Energy of the kernel per step at the run's settled clock (null without a power model).
                     {"energy_j", chip && chip->power() && !n.fused
                                      ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())

@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "sim/base/run_budget.h"
+
 namespace xpu {
 
 namespace {
@@ -48,6 +50,12 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
       std::string key = chip_key + op_key(n.op);
       auto it = cache.find(key);
       const bool first_in_run = st.seen.insert(key).second;
+      if (st.estimate_only) {  // what simulating this graph would cost, from its lowered programs
+        if (it == cache.end() && first_in_run)
+          st.estimated_transactions +=
+              estimate_run({chip.lower(n.op, LowerOptions{})}, chip.executors() * 32.0, false).transactions;
+        continue;
+      }
       if (it == cache.end()) {
         LowerOptions lo;
         KernelPrograms progs = chip.lower(n.op, lo);
@@ -87,7 +95,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
 
 namespace {
 ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
-                            const ModelRunOptions& opt) {
+                            const ModelRunOptions& opt, const TransactionBudget* budget) {
   auto wall0 = std::chrono::steady_clock::now();
   sc.validate(model);
   ModelRunResult r;
@@ -104,6 +112,13 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
     throw InputError("--tp " + std::to_string(sc.tp) + ": this build models one chip; tensor parallelism needs the "
                      "multi-chip interconnect model (use --tp 1, or lower precision / fewer sequences to fit)");
 
+  if (budget) {  // the whole run against --max-transactions, before any kernel is simulated
+    StepGraphStats est;
+    est.estimate_only = true;
+    for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples))
+      run_step_graph(chip, build_step_graph(model, sc, plan.decode, plan.context_len, fusion), r.memory.weight_bytes, &est);
+    budget->check_estimate(est.estimated_transactions);
+  }
   StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
     Graph g = build_step_graph(model, sc, plan.decode, plan.context_len, fusion);
@@ -142,8 +157,11 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
   ModelRunResult r;
   double wall = 0;
   std::uint64_t txn = 0;
+  TransactionBudget budget("running " + model.name + " on " + chip.name());
+  bool first = true;  // the first pass is estimated up front; throttled passes are admitted kernel by kernel
   PowerResult p = settle_power(chip, opt.sustained, [&](const ChipModel& c) {
-    r = run_model_at(c, model, sc, opt);
+    r = run_model_at(c, model, sc, opt, first ? &budget : nullptr);
+    first = false;
     wall += r.wall_s;
     txn += r.transactions;
     return r.events;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "sim/base/run_budget.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
@@ -160,6 +161,10 @@ RequestSpec request_spec(const ServeOptions& o) {
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   check_options(opt);
+  // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
+  // against the study's total, so a study over --max-transactions stops before the kernel that would
+  // cross it.
+  TransactionBudget budget("serving " + model.name + " on " + chip.name());
   ServeResult r;
   r.chip = chip.name();
   r.family = chip.family();
