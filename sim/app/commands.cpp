@@ -12,6 +12,7 @@
 #include <iostream>
 #include <new>
 
+#include "kernels/collective/collective.h"
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
 #include "sim/io/output.h"
@@ -148,6 +149,15 @@ int cmd_kernel(int argc, char** argv) {
               << all << "\n";
     return vm.count("help") ? 0 : 2;
   }
+  // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
+  std::vector<std::string> ops = op_kind_names();
+  for (const auto& r : rest)
+    if (r.rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), r) == ops.end()) {
+      for (const auto& c : collective_names()) ops.push_back(c);
+      const std::string hint = nearest_of(r, ops);
+      throw InputError("kernel: unknown op '" + r + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                       "; ops: " + join(ops));
+    }
   for (const auto& r : rest)
     if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + " (see xpusim kernel --help)");
   if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
