@@ -6,6 +6,8 @@
 
 namespace xpu {
 
+void forget_stale_coroutine_poison();  // process_guard.cpp (sanitizer builds; a no-op otherwise)
+
 using sc_core::sc_time;
 
 void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors) {
@@ -60,6 +62,7 @@ void Chip::set_workload(std::vector<KernelPrograms> kernels) {
 }
 
 void Chip::host_thread() {
+  forget_stale_coroutine_poison();
   m_ctx.guard.run([this] { launch_kernels(); });
 }
 
@@ -79,9 +82,12 @@ void Chip::launch_kernels() {
       double dram_before = dram_bytes();
       rec.start = now_ticks();
       if (prog.num_tasks > 0) {
-        Task sample;
-        prog.make_task(0, sample);
-        int slots = std::max(1, slots_for(sample));
+        int slots = 1;
+        {  // freed before the wait: a run stopped by an error never unwinds this thread
+          Task sample;
+          prog.make_task(0, sample);
+          slots = std::max(1, slots_for(sample));
+        }
         rec.slots_per_executor = slots;
         for (Executor* e : m_executors) e->set_active_slots(slots);
         m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()));
@@ -144,7 +150,12 @@ void Executor::end_of_elaboration() {
   const int slots = std::min(m_max_slots, m_ctx.slots_needed);
   for (int s = 0; s < slots; ++s) {
     sc_core::sc_spawn_options opt;
-    sc_core::sc_spawn([this, s] { m_ctx.guard.run([this, s] { slot_thread(s); }); }, sc_core::sc_gen_unique_name("slot"), &opt);
+    sc_core::sc_spawn(
+        [this, s] {
+          forget_stale_coroutine_poison();
+          m_ctx.guard.run([this, s] { slot_thread(s); });
+        },
+        sc_core::sc_gen_unique_name("slot"), &opt);
   }
 }
 
