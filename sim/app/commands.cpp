@@ -151,13 +151,13 @@ int cmd_kernel(int argc, char** argv) {
   }
   // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
   std::vector<std::string> ops = op_kind_names();
-  for (const auto& r : rest)
-    if (r.rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), r) == ops.end()) {
-      for (const auto& c : collective_names()) ops.push_back(c);
-      const std::string hint = nearest_of(r, ops);
-      throw InputError("kernel: unknown op '" + r + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
-                       "; ops: " + join(ops));
-    }
+  if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end()) {
+    for (const auto& c : collective_names())
+      if (std::find(ops.begin(), ops.end(), c) == ops.end()) ops.push_back(c);
+    const std::string hint = nearest_of(rest[0], ops);
+    throw InputError("kernel: unknown op '" + rest[0] + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                     "; ops: " + join(ops));
+  }
   for (const auto& r : rest)
     if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + " (see xpusim kernel --help)");
   if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
