@@ -6,8 +6,6 @@
 
 namespace xpu {
 
-void forget_stale_coroutine_poison();  // process_guard.cpp (sanitizer builds; a no-op otherwise)
-
 using sc_core::sc_time;
 
 void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors) {

@@ -25,7 +25,7 @@ void restore_sanitizer_stack_bounds() {
 #endif
 }
 
-// Declared where the processes start (sim/engine/chip.cpp). SystemC maps each coroutine stack itself
+// SystemC maps each coroutine stack itself
 // (mmap, with a guard page) and unmaps it when the coroutine is freed, also while it is suspended at
 // the end of a run, with its frames' redzones still poisoned; gcc 12's ASan keeps that shadow after
 // munmap, so a stack later mapped at the same address inherits it and reports false overflows. At the

@@ -42,4 +42,8 @@ class ProcessGuard {
 // stack-buffer-overflow later. This announces a "switch" to the thread's own stack with its real bounds.
 void restore_sanitizer_stack_bounds();
 
+// AddressSanitizer builds only (a no-op otherwise), called first in every simulation thread: clears
+// the stale poison that a coroutine freed earlier left on this thread's fresh stack (see the .cpp).
+void forget_stale_coroutine_poison();
+
 }  // namespace xpu
