@@ -35,6 +35,11 @@ const std::vector<Algo>& algos() {
   };
   return a;
 }
+std::string algo_names() {
+  std::vector<std::string> names;
+  for (const auto& x : algos()) names.push_back(x.name);
+  return join(names);
+}
 const Algo* find_algo(const std::string& n) {
   for (const auto& a : algos())
     if (a.name == n) return &a;
@@ -89,11 +94,7 @@ double busbw_factor(CollKind k, int n) {
 
 std::string unsupported_reason(const Topology& t, CollKind kind, const std::string& algo) {
   const Algo* a = find_algo(algo);
-  if (!a) {
-    std::vector<std::string> names;
-    for (const auto& x : algos()) names.push_back(x.name);
-    return "unknown algorithm (algorithms: " + join(names) + ")";
-  }
+  if (!a) return "unknown algorithm (algorithms: " + algo_names() + ")";
   if (std::find(a->kinds.begin(), a->kinds.end(), kind) == a->kinds.end())
     return algo + " does not implement " + name(kind);
   const SystemSpec& s = t.spec();
@@ -249,6 +250,9 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
 }
 
 CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r) {
+  for (const auto& a : t.spec().algorithms)  // a misspelled name would silently shrink the library's choice
+    if (!find_algo(a))
+      throw ConfigError(t.spec().file, "library.algorithms", "'" + a + "': unknown algorithm (algorithms: " + algo_names() + ")");
   std::vector<std::string> algos_try;
   if (r.algorithm == "auto") {
     algos_try = candidate_algorithms(t, r.kind);

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <new>
 
+#include "kernels/collective/collective.h"
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
 #include "sim/io/output.h"
@@ -149,6 +150,15 @@ int cmd_kernel(int argc, char** argv) {
                  "                --system S --bytes SIZE [--algo A] [--nodes N] (xpusim kernel allreduce --help)\n\n"
               << all << "\n";
     return vm.count("help") ? 0 : 2;
+  }
+  // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
+  std::vector<std::string> ops = op_kind_names();
+  if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end()) {
+    for (const auto& c : collective_names())
+      if (std::find(ops.begin(), ops.end(), c) == ops.end()) ops.push_back(c);
+    const std::string hint = nearest_of(rest[0], ops);
+    throw InputError("kernel: unknown op '" + rest[0] + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                     "; ops: " + join(ops));
   }
   for (const auto& r : rest)
     if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + " (see xpusim kernel --help)");

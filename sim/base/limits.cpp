@@ -28,14 +28,6 @@ ResourceLimits initial_limits() {
   return l;
 }
 
-std::string count_str(double n) {
-  char buf[64];
-  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.3g billion ", n / 1e9);
-  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.3g million ", n / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0f ", n);
-  return buf;
-}
-
 std::string duration_str(double s) {
   char buf[64];
   if (s >= 2 * 3600) std::snprintf(buf, sizeof buf, "%.0f hours", s / 3600);
@@ -44,6 +36,14 @@ std::string duration_str(double s) {
   return buf;
 }
 }  // namespace
+
+std::string count_text(double n) {
+  char buf[64];
+  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.3g billion ", n / 1e9);
+  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.3g million ", n / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f ", n);
+  return buf;
+}
 
 ResourceLimits& resource_limits() {
   static ResourceLimits l = initial_limits();
@@ -100,8 +100,8 @@ void check_transactions(const std::string& what, double estimate) {
   const double limit = resource_limits().max_transactions;
   if (!(estimate > limit)) return;
   // The engine simulates about 1-1.5 M transactions per second (README, simulation speed).
-  throw ResourceError(what + " needs about " + count_str(estimate) + "transactions (about " +
-                      duration_str(estimate / 1e6) + " of simulation); the limit is " + count_str(limit) +
+  throw ResourceError(what + " needs about " + count_text(estimate) + "transactions (about " +
+                      duration_str(estimate / 1e6) + " of simulation); the limit is " + count_text(limit) +
                       "transactions: raise it with --max-transactions (or XPUSIM_MAX_TRANSACTIONS) if you mean it");
 }
 

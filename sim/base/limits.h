@@ -36,6 +36,8 @@ double parse_memory_limit(const std::string& what, const std::string& text);
 // simulation); the limit is L: raise it with --max-transactions".
 void check_transactions(const std::string& what, double estimate);
 void check_memory(const std::string& what, double bytes);
+// A count for these messages, with a trailing space: "123 ", "1.5 million ", "2 billion ".
+std::string count_text(double n);
 
 // Bounds of user-facing sizes (kernel dimensions, model fields). kMaxDim keeps every per-dimension
 // product of three inside 64 bits and every tile count inside the 32-bit shape fields of an Instr.

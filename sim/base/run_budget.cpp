@@ -2,6 +2,7 @@
 #include "sim/base/run_budget.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "sim/base/limits.h"
 #include "sim/base/trace.h"
@@ -72,6 +73,39 @@ std::string budget_subject(const std::vector<KernelPrograms>& kernels) {
   for (const auto& launches : kernels)
     for (const auto& p : launches) return "simulating " + (p.op.empty() ? p.name : p.op);
   return "this simulation";
+}
+
+namespace {
+thread_local TransactionBudget* g_budget = nullptr;
+}  // namespace
+
+TransactionBudget::TransactionBudget(std::string what) : m_what(std::move(what)) {
+  if (!g_budget) g_budget = this, m_outermost = true;
+}
+
+TransactionBudget::~TransactionBudget() {
+  if (m_outermost) g_budget = nullptr;
+}
+
+void TransactionBudget::check_estimate(double transactions) const {
+  if (m_outermost) check_transactions(m_what, transactions);
+}
+
+void TransactionBudget::admit(const std::string& what, double estimate) {
+  if (!g_budget) return;
+  const double limit = resource_limits().max_transactions;
+  if (!(g_budget->m_spent + estimate > limit)) return;
+  throw ResourceError(g_budget->m_what + ": stopped after " + count_text(g_budget->m_spent) + "transactions in " +
+                      std::to_string(g_budget->m_simulations) + " simulation(s): " + what + " needs about " +
+                      count_text(estimate) + "more, over the limit of " + count_text(limit) +
+                      "transactions for the whole run; raise it with --max-transactions (or XPUSIM_MAX_TRANSACTIONS) "
+                      "if you mean it");
+}
+
+void TransactionBudget::charge(double transactions) {
+  if (!g_budget) return;
+  g_budget->m_spent += transactions;
+  ++g_budget->m_simulations;
 }
 
 RunEstimate check_run_budget(const std::string& what, const std::vector<KernelPrograms>& kernels, double resident_tasks,

@@ -61,6 +61,11 @@ void Chip::set_workload(std::vector<KernelPrograms> kernels) {
       }
 }
 
+void Chip::host_thread() {
+  forget_stale_coroutine_poison();
+  m_ctx.guard.run([this] { host_loop(); });
+}
+
 void Chip::run_kernels() {
   std::uint32_t kernel_id = 0;
   for (auto& launches : m_kernels) {
@@ -77,9 +82,12 @@ void Chip::run_kernels() {
       double dram_before = dram_bytes();
       rec.start = now_ticks() - m_origin;
       if (prog.num_tasks > 0) {
-        Task sample;
-        prog.make_task(0, sample);
-        int slots = std::max(1, slots_for(sample));
+        int slots = 1;
+        {  // freed before the wait: a run stopped by an error never unwinds this thread
+          Task sample;
+          prog.make_task(0, sample);
+          slots = std::max(1, slots_for(sample));
+        }
         rec.slots_per_executor = slots;
         for (Executor* e : m_executors) e->set_active_slots(slots);
         m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()));
@@ -104,7 +112,7 @@ void Chip::run_kernels() {
   }
 }
 
-void Chip::host_thread() {
+void Chip::host_loop() {
   for (;;) {
     run_kernels();
     m_ctx.dispatcher.start(nullptr, 0, static_cast<int>(m_executors.size()));
@@ -202,7 +210,12 @@ void Executor::end_of_elaboration() {
   for (int s = 0; s < slots; ++s) {
     if (m_ctx.reusable) m_park.push_back(std::make_unique<sc_core::sc_event>());
     sc_core::sc_spawn_options opt;
-    sc_core::sc_spawn([this, s] { slot_thread(s); }, sc_core::sc_gen_unique_name("slot"), &opt);
+    sc_core::sc_spawn(
+        [this, s] {
+          forget_stale_coroutine_poison();
+          m_ctx.guard.run([this, s] { slot_thread(s); });
+        },
+        sc_core::sc_gen_unique_name("slot"), &opt);
   }
 }
 

@@ -17,6 +17,7 @@
 #include "sim/base/tile_vm.h"
 #include "sim/base/trace.h"
 #include "sim/base/units.h"
+#include "sim/engine/process_guard.h"
 #include "sim/engine/payload.h"
 
 namespace xpu {
@@ -77,6 +78,7 @@ struct ExecContext {
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
+  ProcessGuard guard;                   // the host and slot threads' first exception, for the caller
   std::uint32_t register_unit(const std::string& n) {
     unit_names.push_back(n);
     return static_cast<std::uint32_t>(unit_names.size() - 1);
@@ -125,6 +127,7 @@ class Chip : public sc_core::sc_module {
 
  private:
   void host_thread();
+  void host_loop();
   void run_kernels();
   bool park_slot_threads();
   std::vector<KernelPrograms> m_kernels;

@@ -86,7 +86,7 @@ Fabric::Fabric(sc_core::sc_module_name name, const Topology& topo, const CommPro
     m_switches.push_back(v.kind == Vertex::Kind::Switch && v.sw && v.sw->type != "none"
                              ? make_switch(v.sw->type, *v.sw, topo.ranks())
                              : nullptr);
-  SC_THREAD(run);
+  SC_THREAD(guarded_run);
 }
 
 Fabric::~Fabric() = default;
@@ -285,6 +285,7 @@ FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) 
   fresh_systemc_kernel();
   Fabric fabric("fabric", topo, prog);
   sc_core::sc_start();
+  fabric.guard().on_return();
   if (!fabric.error().empty()) throw std::logic_error(fabric.error());
   if (!fabric.finished()) throw std::logic_error("collective simulation stopped before its programs finished");
   return fabric.result();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/base/stats.h"
+#include "sim/engine/process_guard.h"
 #include "sim/interconnect/comm_program.h"
 #include "sim/interconnect/i_link.h"
 #include "sim/interconnect/i_switch.h"
@@ -39,9 +40,11 @@ class Fabric : public sc_core::sc_module {
   FabricResult result() const;
   bool finished() const { return m_finished; }
   const std::string& error() const { return m_error; }
+  ProcessGuard& guard() { return m_guard; }
 
  private:
   struct Impl;
+  void guarded_run() { m_guard.run([this] { run(); }); }
   void run();
   bool stretch_kernel(int v, std::uint32_t op_index, Tick now);
   void send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick now);
@@ -52,6 +55,7 @@ class Fabric : public sc_core::sc_module {
   std::unique_ptr<Impl> m_impl;
   bool m_finished = false;
   std::string m_error;
+  ProcessGuard m_guard;  // an exception of run(), rethrown by simulate_collective (on_return)
   Tick m_end = 0;
   std::vector<Tick> m_vertex_end;
   std::vector<std::vector<Tick>> m_op_start, m_op_end;

@@ -35,6 +35,7 @@ void describe_link(Params& p, LinkSpec& l, const std::string& pre, const char* w
   p(pre + "host_bandwidth", l.host_bandwidth, "Host path between chip and NIC (PCIe) per direction (rdma); 0 B/s: "
                                               "not limiting", "0 B/s");
   p(pre + "host_efficiency", l.host_efficiency, "Share of the host path's line rate that carries payload", "1.0");
+  p.require(l.type == "serial" || l.type == "rdma", pre + "type", "serial or rdma");
   p.require(!required || l.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(l.efficiency > 0 && l.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
   p.require(l.host_efficiency > 0 && l.host_efficiency <= 1, pre + "host_efficiency", "a share in (0, 1]");
@@ -87,8 +88,15 @@ void describe(Params& p, SystemSpec& s) {
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
                               "the network may have in flight before the first is delivered (NCCL_STEPS)", "1");
   if (p.mode() == Params::Mode::Describe) return;
-  for (const auto& d : split_list(dims)) s.dims.push_back(std::stoi(d));
-  for (const auto& w : split_list(wrap)) s.wrap.push_back(w == "true");
+  for (const auto& d : split_list(dims)) {
+    const bool digits = d.size() <= 8 && d.find_first_not_of("0123456789") == std::string::npos;
+    p.require(digits && std::stoi(d) > 0, "scale_up.dims", "a list of positive integers such as 4, 4, 4");
+    s.dims.push_back(std::stoi(d));
+  }
+  for (const auto& w : split_list(wrap)) {
+    p.require(w == "true" || w == "false", "scale_up.wraparound", "a list of true or false, one per dimension");
+    s.wrap.push_back(w == "true");
+  }
   for (const auto& b : split_list(dim_bw)) {
     try {
       s.dim_bandwidth.push_back(Bandwidth::parse(b));
@@ -102,9 +110,14 @@ void describe(Params& p, SystemSpec& s) {
             "switch, torus or mesh_groups");
   p.require(s.chips > 0, "scale_up.chips", "a positive chip count");
   p.require(s.nodes > 0, "nodes", "a positive node count");
+  // Every chip is a vertex with its own program, and ring-like collectives grow with the square of the
+  // chip count: 1024 chips (4x the largest preset) is about 2 million operations for one ring slice.
+  const std::int64_t chips = std::int64_t{s.chips} * s.nodes;
+  p.require(chips <= kMaxSystemChips, "nodes", "at most " + std::to_string(kMaxSystemChips) +
+                                                   " chips in one system; nodes x scale_up.chips is " + std::to_string(chips));
   if (s.topology == "torus") {
-    int prod = 1;
-    for (int d : s.dims) prod *= d;
+    std::int64_t prod = 1;
+    for (int d : s.dims) prod = std::min<std::int64_t>(prod * std::max(d, 0), std::int64_t{1} << 40);
     p.require(!s.dims.empty() && prod == s.chips, "scale_up.dims", "dimensions whose product is scale_up.chips (" +
                                                                         std::to_string(s.chips) + ")");
     p.require(s.wrap.size() == s.dims.size(), "scale_up.wraparound", "one true/false per dimension");

@@ -9,6 +9,9 @@
 
 namespace xpu {
 
+// Most chips (nodes x scale_up.chips) one system may have: bounds the fabric model's size and time.
+constexpr int kMaxSystemChips = 1024;
+
 // One class of links (all links of a class share type, rate and latency).
 struct LinkSpec {
   std::string type = "serial";  // implementation name (sim/interconnect link registry)

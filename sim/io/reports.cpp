@@ -75,6 +75,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                     {"strategy", n.strategy}, {"stage", n.stage},
                     {"collective_bytes", n.comm_bytes > 0 ? nlohmann::json(n.comm_bytes) : nlohmann::json(nullptr)},
                     {"algorithm", n.comm_bytes > 0 ? nlohmann::json(n.strategy) : nlohmann::json(nullptr)},
+                    {"transactions", n.transactions},  // one simulation of the kernel (not x count)
                     // Energy of the kernel per step at the run's settled clock (null without a power model).
                     {"energy_j", chip && chip->power() && !n.fused
                                      ? nlohmann::json(energy(*chip->power(), n.events.scaled(n.count), r.power.clock_ratio).total())

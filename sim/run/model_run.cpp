@@ -1,6 +1,7 @@
 #include "sim/run/model_run.h"
 
 #include "sim/interconnect/topology.h"
+#include "sim/base/run_budget.h"
 #include "sim/run/system_run.h"
 
 #include <chrono>
@@ -57,6 +58,13 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
       std::string key = chip_key + op_key(n.op);
       auto it = cache.find(key);
       const bool first_in_run = st.seen.insert(key).second;
+      if (st.estimate_only) {  // what simulating this graph would cost, from its lowered programs
+        if (it == cache.end() && first_in_run)
+          st.estimated_transactions +=
+              estimate_run({chip.lower(n.op, LowerOptions{})}, chip.executors() * 32.0, false).transactions;
+        step.nodes.push_back(nr);
+        continue;
+      }
       // Unfolded: this rank simulates each of its distinct kernels itself, once (identical ops of
       // its own graph, such as every layer's norm, still share one simulation, as in any run).
       if (fresh && it != cache.end() && fresh_done.insert(key).second) {
@@ -159,7 +167,7 @@ void apply_clocks(ModelRunResult& r) {
 }
 
 ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
-                            const ModelRunOptions& opt) {
+                            const ModelRunOptions& opt, const TransactionBudget* budget) {
   auto wall0 = std::chrono::steady_clock::now();
   sc.validate(model);
   ModelRunResult r;
@@ -178,6 +186,17 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
   r.capacity_bytes = chip.dram_capacity();
   if (opt.check_memory) check_fits(r.memory, r.capacity_bytes, model, sc, chip.name());
 
+  if (budget) {  // the whole run against --max-transactions, before any kernel is simulated
+    StepGraphStats est;
+    est.estimate_only = true;
+    const int ranks = sc.ep > sc.tp ? sc.devices() : sc.tp * sc.pp;  // the ranks run_system_step simulates
+    const Sharding sh = shard_weights(model, sc);
+    for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples))
+      for (int rank = 0; rank < ranks; ++rank)
+        run_step_graph(chip, build_step_graph(model, sc, plan.decode, plan.context_len, fusion, sh.roles[static_cast<size_t>(rank)].part),
+                       sh.rank_weight_bytes[static_cast<size_t>(rank)], &est, !sys.fold);
+    budget->check_estimate(est.estimated_transactions);
+  }
   StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
     StepResult step = run_system_step(chip, sys, model, sc, plan, fusion, &gs);
@@ -199,7 +218,8 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                          const ModelRunOptions& opt) {
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
-  ModelRunResult r = run_model_at(chip, model, sc, opt);
+  TransactionBudget budget("running " + model.name + " on " + chip.name());
+  ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
   r.power = manage_power(chip, r.events, opt.sustained);
   apply_clocks(r);
   return r;

@@ -86,6 +86,10 @@ struct ModelRunOptions {
 struct StepGraphStats {
   std::uint64_t transactions = 0, simulated_kernels = 0, cached_kernels = 0;
   std::set<std::string> seen;  // kernels already counted in this run
+  // Only estimate: kernels not yet simulated in this process are lowered and their transactions
+  // estimated (estimated_transactions); nothing is simulated and the step result is empty.
+  bool estimate_only = false;
+  double estimated_transactions = 0;
 };
 // One forward step: every unfused node of `g` lowered and simulated on `chip` (each distinct op once per
 // chip configuration and process), times summed over nodes x count. `resident_weight_bytes`: the

@@ -11,32 +11,9 @@
 
 #include "sim/base/run_budget.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <pthread.h>
-#include <sanitizer/asan_interface.h>
-#endif
-
 namespace xpu {
 
 namespace {
-// AddressSanitizer builds only: SystemC switches coroutine stacks (QuickThreads) behind ASan's back, so
-// frames of this thread's stack that were left through a switch keep their redzones poisoned and a later
-// exception trips over them. After each return from the kernel, the unused stack below this frame is
-// cleared of that stale poison (nothing lives there).
-void forget_stale_stack_poison() {
-#if defined(__SANITIZE_ADDRESS__)
-  pthread_attr_t a;
-  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
-  void* lo = nullptr;
-  size_t size = 0;
-  pthread_attr_getstack(&a, &lo, &size);
-  pthread_attr_destroy(&a);
-  char* here = static_cast<char*>(__builtin_frame_address(0));
-  char* low = static_cast<char*>(lo);
-  if (here - low > 4096) __asan_unpoison_memory_region(low, static_cast<size_t>(here - low) - 1024);
-#endif
-}
-
 // Counted for process_run_stats(); written at exit when XPUSIM_RUN_STATS names a file.
 struct RunStatsAtExit {
   ProcessRunStats stats;
@@ -77,6 +54,7 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   m_wall0 = std::chrono::steady_clock::now();
   g_progress_what = budget_subject(kernels);
   const RunEstimate est = check_run_budget(g_progress_what, kernels, chip.executors() * 32.0, opt.trace);
+  TransactionBudget::admit(g_progress_what, est.transactions);  // the whole run's limit, where one is open
   g_progress_total = est.transactions > 5e6 && ::isatty(2) && !std::getenv("XPUSIM_NO_PROGRESS") ? est.transactions : 0;
   for (const auto& k : kernels)
     for (const auto& p : k) m_kernel_names.push_back(p.op.empty() ? p.name : p.op + ":" + p.name);
@@ -104,29 +82,33 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
 }
 
 SimSession::~SimSession() {
-  if (!m_warm_key.empty() && m_top && m_top->finished() && m_top->context().reusable)
+  if (m_top) TransactionBudget::charge(static_cast<double>(m_top->context().counters.transactions));
+  if (!m_warm_key.empty() && m_top && !m_failed && m_top->finished() && m_top->context().reusable)
     keep_warm_chip(m_warm_key, std::move(m_top));
   m_top.reset();  // modules are destroyed while their kernel context is still current
   g_live = nullptr;
+}
+
+// Every advance of the kernel goes through here: an exception that a simulation process raised
+// continues on this stack (ProcessGuard), and the session refuses to go on after it.
+void SimSession::advance(const sc_core::sc_time* dt) {
+  if (m_failed) throw std::logic_error("this simulation stopped on an earlier error and cannot continue");
+  if (dt) sc_core::sc_start(*dt);
+  else sc_core::sc_start();
+  m_failed = m_top->context().guard.failed();
+  m_top->context().guard.on_return();
 }
 
 bool SimSession::step() {
   if (finished()) return false;
   if (!m_started) {  // elaborate and run the delta cycles at time zero
     m_started = true;
-    sc_core::sc_start(sc_core::SC_ZERO_TIME);
-    forget_stale_stack_poison();
+    advance(&sc_core::SC_ZERO_TIME);
     return !finished();
   }
   // Advance to the next time at which anything is scheduled (an event, a quantum sync, a launch).
   sc_core::sc_time dt = sc_core::sc_time_to_pending_activity();
-  if (!sc_core::sc_pending_activity()) {
-    sc_core::sc_start();
-    forget_stale_stack_poison();
-    return !finished();
-  }
-  sc_core::sc_start(dt == sc_core::SC_ZERO_TIME ? sc_core::SC_ZERO_TIME : dt);
-  forget_stale_stack_poison();
+  advance(sc_core::sc_pending_activity() ? &dt : nullptr);
   return !finished();
 }
 
@@ -134,16 +116,14 @@ void SimSession::run_until(double t_s) {
   Tick target = to_ticks(t_s);
   while (!finished() && now_ticks() < target) {
     sc_core::sc_time dt = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(target - now_ticks()));
-    sc_core::sc_start(dt);
+    advance(&dt);
   }
-  forget_stale_stack_poison();
 }
 
 void SimSession::run_to_end() {
   if (finished()) return;
   if (g_progress_total <= 0) {
-    sc_core::sc_start();
-    forget_stale_stack_poison();
+    advance(nullptr);
     return;
   }
   // Simulated in slices of simulated time sized to about half a second of wall time each (results do
@@ -151,13 +131,17 @@ void SimSession::run_to_end() {
   using clock = std::chrono::steady_clock;
   Tick slice = 1'000'000;  // 1 us
   auto shown = clock::now();
+  struct ClearLine {  // also when a process raised an error: its message starts on a clean line
+    ~ClearLine() { std::fprintf(stderr, "\r%*s\r", static_cast<int>(g_progress_what.size()) + 48, ""); }
+  } clear_line;
   for (bool first = true; !finished(); first = false) {
     if (!first && !sc_core::sc_pending_activity()) {  // (nothing is pending before elaboration)
-      sc_core::sc_start();
+      advance(nullptr);
       break;
     }
     auto t0 = clock::now();
-    sc_core::sc_start(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(slice)));
+    const sc_core::sc_time dt = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(slice));
+    advance(&dt);
     const double wall = std::chrono::duration<double>(clock::now() - t0).count();
     if (wall < 0.25 && slice < (Tick{1} << 50)) slice *= 2;
     else if (wall > 1.0 && slice > 1000) slice /= 2;
@@ -168,8 +152,6 @@ void SimSession::run_to_end() {
                    std::min(99.0, 100 * done / g_progress_total), g_progress_total / 1e6);
     }
   }
-  std::fprintf(stderr, "\r%*s\r", static_cast<int>(g_progress_what.size()) + 48, "");
-  forget_stale_stack_poison();
 }
 
 bool SimSession::finished() const { return m_top->finished(); }

@@ -121,6 +121,7 @@ class SimSession {
   RunResult result();           // runs to the end first
 
  private:
+  void advance(const sc_core::sc_time* dt);  // sc_start(*dt), or to the end when null
   const ChipModel& m_chip;
   DType m_dtype;
   std::unique_lock<std::mutex> m_lock;
@@ -131,6 +132,7 @@ class SimSession {
   bool m_started = false;
   bool m_summary = false;
   std::string m_warm_key;  // non-empty: the chip goes back to the warm slot after the run
+  bool m_failed = false;  // a process raised an error: the kernel was stopped
 };
 
 // What this process has simulated so far (benchmarks; scripts/bench_speed.py): simulations run

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "sim/base/run_budget.h"
 #include "sim/base/strformat.h"
 
 #include "sim/run/system_run.h"
@@ -300,6 +301,10 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   check_serve_request(model, base, opt);
   check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
+  // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
+  // against the study's total, so a study over --max-transactions stops before the kernel that would
+  // cross it.
+  TransactionBudget budget("serving " + model.name + " on " + chip.name());
   ServeResult r;
   r.chip = chip.name();
   r.system = opt.system ? opt.system->spec.name : "";

@@ -425,6 +425,136 @@ for tag, argv, names in [
         ("max-batch", ["--chips", "h100-sxm", "--max-batch", "0"], ["--max-batch"])]:
     case("compare-" + tag, COMPARE + argv, names=names, out=True)
 
+# --- system presets and collectives (issue 12's list) --------------------------------------------------
+SYSTEMS = os.path.join(ROOT, "chips", "systems", "presets")
+SYS_DATA = os.path.join(DATA, "systems")
+
+
+def system_case(cid, text_or_file, names, argv=(), op="allreduce", size="1MiB"):
+    """A collective on a bad system: a shipped test file, or YAML written here (over a real preset)."""
+    if text_or_file.endswith(".yaml") and "\n" not in text_or_file:
+        path = os.path.join(SYS_DATA, text_or_file)
+    else:
+        path = write("system-%s.yaml" % cid, text_or_file)
+    names = [os.path.basename(path)] + list(names)
+    case("system-" + cid, ["kernel", op, "--system", path, "--bytes", size] + list(argv), names=names, out=True)
+
+
+def over(preset, body):
+    return "inherits: %s\n%s" % (os.path.join(SYSTEMS, preset), body)
+
+
+for cid, text, names in [
+        # The topology: disconnected, links to chips that do not exist, impossible shapes.
+        ("disconnected", "disconnected.yaml", ["scale_up.switch.type", "'none'", "disconnected"]),
+        ("torus-dims-product", over("trn1_32xl.yaml", "scale_up:\n  dims: 4, 3\n"), ["scale_up.dims", "'4, 3'"]),
+        ("torus-dims-huge", over("trn1_32xl.yaml", "scale_up:\n  dims: 100000, 100000, 100000\n"), ["scale_up.dims"]),
+        ("torus-dims-negative", over("trn1_32xl.yaml", "scale_up:\n  dims: -4, -4\n"), ["scale_up.dims", "'-4, -4'"]),
+        ("torus-dims-text", over("trn1_32xl.yaml", "scale_up:\n  dims: four, four\n"), ["scale_up.dims"]),
+        ("torus-dims-empty", over("trn1_32xl.yaml", "scale_up:\n  dims: ''\n"), ["scale_up.dims"]),
+        ("torus-wrap-count", over("trn1_32xl.yaml", "scale_up:\n  wraparound: true\n"), ["scale_up.wraparound", "'true'"]),
+        ("torus-wrap-word", over("trn1_32xl.yaml", "scale_up:\n  wraparound: yes, maybe\n"), ["scale_up.wraparound"]),
+        ("torus-dim-bandwidth", over("trn1_32xl.yaml", "scale_up:\n  dim_bandwidth: 10 GB/s\n"),
+         ["scale_up.dim_bandwidth"]),
+        ("group-not-dividing", over("maia200_quads.yaml", "scale_up:\n  group: 3\n"), ["scale_up.group", "'3'"]),
+        ("group-too-large", over("maia200_quads.yaml", "scale_up:\n  group: 100\n"), ["scale_up.group", "'100'"]),
+        ("groups-no-uplink", over("maia200_quads.yaml", "scale_up:\n  uplink:\n    bandwidth: 0 GB/s\n"),
+         ["scale_up.uplink.bandwidth"]),
+        ("switch-without-switch", over("hgx_h100x8.yaml", "scale_up:\n  switch:\n    type: none\n"),
+         ["scale_up.switch.type", "'none'"]),
+        ("topology-unknown", over("hgx_h100x8.yaml", "scale_up:\n  topology: ring\n"), ["scale_up.topology", "'ring'"]),
+        ("routing-unknown", over("hgx_h100x8.yaml", "scale_up:\n  routing: random\n"), ["scale_up.routing", "'random'"]),
+        ("routing-dor-switch", over("hgx_h100x8.yaml", "scale_up:\n  routing: dor\n"), ["scale_up.routing", "'dor'"]),
+        ("link-type", over("hgx_h100x8.yaml", "scale_up:\n  link:\n    type: optical\n"), ["scale_up.link.type", "'optical'"]),
+        ("switch-type", over("hgx_h100x8.yaml", "scale_up:\n  switch:\n    type: magic\n"), ["scale_up.switch.type", "'magic'"]),
+        ("nvls-no-reduction", over("hgx_h100x8.yaml", "scale_up:\n  switch:\n    reduce_bandwidth: 0 GB/s\n"),
+         ["scale_up.switch.reduce_bandwidth"]),
+        # Chips: the preset named, how many, how many nodes.
+        ("chip-missing", "missing_chip.yaml", ["chip", "'h900-sxm'"]),
+        ("chip-empty", over("hgx_h100x8.yaml", "chip: ''\n"), ["chip"]),
+        ("chip-absent", "description: x\nscale_up: {topology: switch, chips: 2, link: {bandwidth: 1 GB/s}}\n", ["chip"]),
+        ("chips-zero", over("hgx_h100x8.yaml", "scale_up:\n  chips: 0\n"), ["scale_up.chips", "'0'"]),
+        ("chips-huge", over("hgx_h100x8.yaml", "scale_up:\n  chips: 100000000\n"), ["scale_up.chips"]),
+        ("chips-one", over("hgx_h100x8.yaml", "scale_up:\n  chips: 1\n"), ["library.algorithms"]),
+        ("nodes-zero", over("hgx_h100x8.yaml", "nodes: 0\n"), ["nodes", "'0'"]),
+        ("nodes-huge", over("hgx_h100x8.yaml", "nodes: 100000\n"), ["nodes", "'100000'", "1024"]),
+        ("nodes-no-network", over("hgx_h100x8.yaml", "nodes: 2\nscale_out:\n  network: none\n"), ["nodes", "'2'"]),
+        ("nic-zero", over("hgx_h100x8.yaml", "nodes: 2\nscale_out:\n  nic:\n    bandwidth: 0 GB/s\n"),
+         ["scale_out.nic.bandwidth"]),
+        ("network-unknown", over("hgx_h100x8.yaml", "scale_out:\n  network: fat_tree\n"), ["scale_out.network"]),
+        # Link figures.
+        ("link-bandwidth-zero", over("hgx_h100x8.yaml", "scale_up:\n  link:\n    bandwidth: 0 GB/s\n"),
+         ["scale_up.link.bandwidth", "'0 GB/s'"]),
+        ("link-efficiency-nan", over("hgx_h100x8.yaml", "scale_up:\n  link:\n    efficiency: .nan\n"),
+         ["scale_up.link.efficiency"]),
+        ("link-efficiency-2", over("hgx_h100x8.yaml", "scale_up:\n  link:\n    efficiency: 2\n"),
+         ["scale_up.link.efficiency", "'2'"]),
+        ("link-latency-negative", over("hgx_h100x8.yaml", "scale_up:\n  link:\n    latency: -1 us\n"),
+         ["scale_up.link.latency"]),
+        # The library: algorithms, protocols, chunking.
+        ("algorithms-empty", over("hgx_h100x8.yaml", "library:\n  algorithms: ''\n"), ["library.algorithms"]),
+        ("algorithms-unknown", over("hgx_h100x8.yaml", "library:\n  algorithms: ring, magic\n"),
+         ["library.algorithms", "'magic'"]),
+        ("algorithms-none-runs", over("tpu_v6e_8.yaml", "library:\n  algorithms: nvls\n"), ["library.algorithms", "nvls"]),
+        ("protocols-unknown", over("hgx_h100x8.yaml", "library:\n  protocols: ll, fast\n"), ["library.protocols"]),
+        ("chunk-zero", over("hgx_h100x8.yaml", "library:\n  chunk_bytes: 0 B\n"), ["library.chunk_bytes"]),
+        ("channels-zero", over("hgx_h100x8.yaml", "library:\n  channels: 0\n"), ["library.channels"]),
+        ("slices-zero", over("hgx_h100x8.yaml", "library:\n  max_slices: 0\n"), ["library.max_slices"]),
+        ("launch-negative", over("hgx_h100x8.yaml", "library:\n  launch_latency: -1 us\n"), ["library.launch_latency"]),
+        # The file itself.
+        ("unknown-key", over("hgx_h100x8.yaml", "scale_up:\n  chip: 8\n"), ["scale_up.chip", "scale_up.chips"]),
+        ("duplicate-key", over("hgx_h100x8.yaml", "nodes: 1\nnodes: 2\n"), ["nodes", "duplicate"]),
+        ("inherits-missing", "inherits: nope.yaml\n", ["inherits", "nope.yaml"]),
+        ("empty", "", ["chip"])]:
+    system_case(cid, text, names)
+HGX = os.path.join(SYSTEMS, "hgx_h100x8.yaml")
+TPU8 = os.path.join(SYSTEMS, "tpu_v6e_8.yaml")
+for cid, argv, names in [
+        # Message sizes: 0, not whole elements, not divisible by the chips where the algorithm needs it.
+        ("bytes-zero", ["kernel", "allreduce", "--system", HGX, "--bytes", "0"], ["--bytes", "0"]),
+        ("bytes-odd", ["kernel", "allreduce", "--system", HGX, "--bytes", "7"], ["--bytes", "7", "multiple of 4"]),
+        ("bytes-reducescatter", ["kernel", "reducescatter", "--system", HGX, "--bytes", "36"], ["--bytes", "36", "32"]),
+        ("bytes-allgather", ["kernel", "allgather", "--system", HGX, "--bytes", "13"], ["--bytes", "13"]),
+        ("bytes-negative", ["kernel", "allreduce", "--system", HGX, "--bytes", "-4"], ["--bytes", "-4"]),
+        ("bytes-text", ["kernel", "allreduce", "--system", HGX, "--bytes", "lots"], ["--bytes", "lots"]),
+        ("bytes-fraction", ["kernel", "allreduce", "--system", HGX, "--bytes", "1.5"], ["--bytes", "1.5"]),
+        ("bytes-unit", ["kernel", "allreduce", "--system", HGX, "--bytes", "4 furlongs"], ["--bytes"]),
+        ("bytes-empty", ["kernel", "allreduce", "--system", HGX, "--bytes", ""], ["--bytes"]),
+        # Algorithms and protocols the topology cannot run.
+        ("algo-torus-on-switch", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--algo", "torus"],
+         ["--algo", "torus", "hgx_h100x8.yaml"]),
+        ("algo-nvls-on-torus", ["kernel", "allreduce", "--system", TPU8, "--bytes", "1MiB", "--algo", "nvls"],
+         ["--algo", "nvls", "tpu_v6e_8.yaml"]),
+        ("algo-hierarchical-one-node", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--algo", "hierarchical"],
+         ["--algo", "hierarchical"]),
+        ("algo-direct-allreduce", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--algo", "direct"],
+         ["--algo", "direct"]),
+        ("algo-unknown", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--algo", "magic"], ["--algo", "magic"]),
+        ("proto-nvls-ll", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--algo", "nvls", "--proto", "ll"],
+         ["--proto", "ll"]),
+        ("proto-unknown", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--proto", "fast"], ["--proto", "fast"]),
+        # Device counts that do not match the system, node counts out of range.
+        ("devices-mismatch", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--devices", "4"],
+         ["hgx_h100x8.yaml", "scale_up.chips", "--devices 4"]),
+        ("devices-mismatch-nodes", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--nodes", "2", "--devices", "8"],
+         ["--devices 8", "16"]),
+        ("devices-zero", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--devices", "0"], ["--devices"]),
+        ("nodes-negative", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--nodes", "-1"], ["--nodes"]),
+        ("nodes-flag-huge", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--nodes", "1000"],
+         ["nodes", "'1000'", "1024"]),
+        ("nodes-text", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--nodes", "two"], ["--nodes"]),
+        # Names and overlays.
+        ("system-unknown", ["kernel", "allreduce", "--system", "hgx-h100", "--bytes", "1MiB"], ["hgx-h100"]),
+        ("collective-unknown", ["kernel", "allreduse", "--system", HGX, "--bytes", "1MiB"], ["allreduse"]),
+        ("set-bandwidth-nan", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--set", "scale_up.link.bandwidth=nan GB/s"],
+         ["scale_up.link.bandwidth"]),
+        ("set-unknown-key", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--set", "scale_up.lnk.bandwidth=1 GB/s"],
+         ["scale_up.lnk.bandwidth"]),
+        ("set-chip", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--set", "chip=h900"], ["chip", "h900"]),
+        ("set-nodes", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--set", "nodes=0"], ["nodes"]),
+        ("format", ["kernel", "allreduce", "--system", HGX, "--bytes", "1MiB", "--format", "xml"], ["--format"])]:
+    case("collective-" + cid, argv, names=names, out=True)
+
 # --- list, params, top level ------------------------------------------------------------------------
 for tag, argv, names in [
         ("list-topic", ["list", "gpus"], ["gpus"]), ("params-family", ["params", "fpga"], ["fpga"]),

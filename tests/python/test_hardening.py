@@ -1,5 +1,6 @@
 """Interruption, output folders, resource limits and threads (issue 18, robustness beyond single bad values)."""
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -91,3 +92,46 @@ def test_python_calls_from_two_threads_are_serialized():
         t.join(120)
     assert not errors, errors
     assert len(results) == 6 and len(set(results)) == 1  # identical runs, none refused
+
+
+TINY_MODEL = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
+TINY_GPU = os.path.join(ROOT, "tests", "data", "presets", "tiny_gpu.yaml")
+RUN = ["run", "--model", TINY_MODEL, "--phase", "request", "--input", "64", "--output", "8", "--batch", "2"]
+
+
+def _kernel_transactions(cli, chip=TINY_GPU):
+    """The whole run's simulated transactions and its largest single kernel's, from an unlimited run."""
+    j = json.loads(cli(*RUN, "--chip", chip, "--format", "json").stdout)
+    per_kernel = [k["transactions"] for s in j["steps"] for k in s["kernels"] if k["transactions"]]
+    return j["transactions"], max(per_kernel)
+
+
+def test_max_transactions_bounds_a_whole_run_up_front(cli, tmp_path):
+    total, largest = _kernel_transactions(cli)
+    assert total > 2 * largest  # a limit between them passes every kernel alone but not the run
+    limit = (largest + total) // 2
+    out = tmp_path / "run"
+    p = cli("--max-transactions", str(limit), *RUN, "--chip", TINY_GPU, "--out", str(out), check=False)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xpusim: error: running tiny-llama on tiny_gpu needs about"), p.stderr
+    assert "the limit is %d transactions" % limit in lines[0] and "--max-transactions" in lines[0], p.stderr
+    assert not out.exists()
+    # The same run fits a limit at its size.
+    cli("--max-transactions", str(int(total * 1.5)), *RUN, "--chip", TINY_GPU)
+
+
+def test_max_transactions_stops_a_serving_study_cleanly(cli, tmp_path):
+    _, largest = _kernel_transactions(cli)
+    serve = ["serve", "--chip", TINY_GPU, "--model", TINY_MODEL, "--input", "64", "--output", "8", "--requests", "16"]
+    p = cli("--max-transactions", str(2 * largest), *serve, check=False)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("xpusim: error: serving tiny-llama on tiny_gpu: stopped after"), p.stderr
+    assert "over the limit of %d transactions for the whole run" % (2 * largest) in lines[0], p.stderr
+    # compare: the chip's study stops the same way and its row carries the reason (the others go on).
+    _, largest = _kernel_transactions(cli, "h100-sxm")
+    p = cli("--max-transactions", str(2 * largest), "compare", "--chips", "h100-sxm", "--model", TINY_MODEL, "--input",
+            "64", "--output", "8", "--max-batch", "4", "--no-report", "--out", str(tmp_path / "cmp"))
+    assert "serving tiny-llama on h100-sxm: stopped after" in p.stdout, p.stdout

@@ -80,6 +80,34 @@ TEST(Budget, EstimateScalesSampledTasks) {
   resource_limits() = saved;
 }
 
+TEST(Budget, AWholeRunIsBoundedBySumOfItsSimulations) {
+  ResourceLimits saved = resource_limits();
+  resource_limits().max_transactions = 100;
+  EXPECT_EQ(error_of([] { TransactionBudget::admit("simulating gemm", 1000); }), "");  // no run open: per kernel only
+  {
+    TransactionBudget run("running toy on chip");
+    EXPECT_NE(error_of([&] { run.check_estimate(150); }).find("running toy on chip needs about 150 transactions"),
+              std::string::npos);
+    EXPECT_EQ(error_of([] { TransactionBudget::admit("simulating gemm", 60); }), "");
+    TransactionBudget::charge(60);
+    {
+      TransactionBudget inner("running inner");  // joins the outer scope
+      EXPECT_EQ(error_of([&] { inner.check_estimate(1e9); }), "");
+      TransactionBudget::charge(10);
+    }
+    EXPECT_EQ(run.spent(), 70);
+    const std::string e = error_of([] { TransactionBudget::admit("simulating softmax", 40); });
+    EXPECT_NE(e.find("running toy on chip: stopped after 70 transactions in 2 simulation(s): simulating softmax needs "
+                     "about 40 more, over the limit of 100 transactions for the whole run"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("--max-transactions"), std::string::npos);
+    EXPECT_EQ(e.find('\n'), std::string::npos);
+  }
+  EXPECT_EQ(error_of([] { TransactionBudget::admit("simulating gemm", 60); }), "");
+  resource_limits() = saved;
+}
+
 TEST(Config, DuplicateKeysAndSectionsNameFileAndKey) {
   std::string e = error_of([] { ConfigTree::load_string("family: gpu\nsm:\n  count: 4\n  count: 8\n", "dup.yaml"); });
   EXPECT_NE(e.find("dup.yaml:4"), std::string::npos) << e;
