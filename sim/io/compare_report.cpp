@@ -162,7 +162,16 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   const nlohmann::json& rows = summary["rows"];
   make_output_dir(dir);  // also locks the folder and clears stale temporaries
   make_output_dir(dir + "/configs");
-  for (const auto& r : s.rows) write_file_atomic(dir + "/configs/" + r.chip + ".yaml", r.config_yaml);
+  // One file per row, named after the entry: a preset given as a path by its file name, a system unit
+  // ("hgx-h100x8:tp4") with '_' for ':', so that every name stays inside configs/.
+  for (const auto& r : s.rows) {
+    std::string n = r.chip.substr(r.chip.find_last_of('/') == std::string::npos ? 0 : r.chip.find_last_of('/') + 1);
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".yaml") == 0) n.resize(n.size() - 5);
+    for (char& c : n)
+      if (c == ':' || c == '\\' || c == ' ') c = '_';
+    if (n.empty() || n == "." || n == "..") n = "chip";
+    write_file_atomic(dir + "/configs/" + n + ".yaml", r.config_yaml);
+  }
   write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   std::ostringstream csv;
   csv << "chip,family,precision,batch,throughput_tok_s,ttft_s,tpot_s,avg_power_w,joules_per_token,usd_per_hour,usd_per_mtok,"

@@ -1,10 +1,12 @@
 """Parallel layouts through the CLI and the module: one path (same numbers), the layout in every report,
 collectives in the breakdown, and bad layouts refused in one line naming the flag."""
 import json
+import os
 
 import pytest
 import xpusim
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = ("run", "--system", "hgx-h100x8", "--model", "llama-3.1-8b", "--tp", "8", "--batch", "16", "--input", "512")
 
 
@@ -65,3 +67,13 @@ def test_bad_layouts_are_one_line(cli, args, needle):
     assert p.returncode != 0
     line = p.stderr.strip()
     assert line.count("\n") == 0 and needle in line, line
+
+
+def test_compare_with_a_preset_path_writes_its_config_inside_the_study(cli, tmp_path):
+    preset = os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")
+    out = tmp_path / "path_test"
+    p = cli("compare", "--chips", preset, "--model", "llama-3.1-8b", "--input", "128", "--output", "8",
+            "--max-batch", "2", "--name", "path_test", "--out", str(out), "--no-report", check=False)
+    assert p.returncode == 0, p.stderr
+    assert (out / "configs" / "h100_sxm.yaml").is_file()
+    assert sorted(x.name for x in (out / "configs").iterdir()) == ["h100_sxm.yaml"]
