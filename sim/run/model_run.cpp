@@ -123,6 +123,51 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
 }
 
 namespace {
+// The first layout on a system of `chips` chips whose every device fits.
+std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scenario sc, int chips) {
+  // Fewest chips per replica first; among those, tensor parallelism before pipeline stages.
+  for (int group = 1; group <= chips; ++group)
+    for (int pp = 1; pp <= group; ++pp) {
+      const int tp = group / pp;
+      if (group % pp != 0 || chips % group != 0) continue;
+      sc.tp = tp;
+      sc.pp = pp;
+      sc.dp = chips / (tp * pp);
+      sc.ep = 1;
+      sc.microbatches = 0;
+      try {
+        sc.validate(model);
+      } catch (const InputError&) {
+        continue;
+      }
+      const Footprint f = footprint(model, sc);
+      if (f.total() <= chip.dram_capacity())
+        return "--tp " + std::to_string(tp) + (pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " +
+               std::to_string(sc.dp) + " (" + format_bytes(f.total()) + " per device)";
+    }
+  return "";
+}
+}  // namespace
+
+std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys) {
+  const int chips = sys.ranks();
+  if (chips > 1) {
+    const std::string here = fitting_layout(chip, model, sc, chips);
+    if (!here.empty()) return "on " + sys.name + ": " + here;
+  }
+  // A shipped system of this chip with more chips that some layout fits (the smallest).
+  std::string best;
+  int best_chips = 0;
+  for (const auto& info : list_systems()) {
+    SystemSpec s = load_system(info.path);
+    if (s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
+    const std::string fit = fitting_layout(chip, model, sc, s.ranks());
+    if (!fit.empty()) best = "a system that fits: --system " + info.name + " " + fit, best_chips = s.ranks();
+  }
+  return best;
+}
+
+namespace {
 // TTFT, TPOT, request time and tokens per second from the step times.
 void summarize_times(ModelRunResult& r) {
   const Scenario& sc = r.scenario;
@@ -184,7 +229,15 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
   r.devices = sc.devices();
   r.memory = footprint(model, sc);
   r.capacity_bytes = chip.dram_capacity();
-  if (opt.check_memory) check_fits(r.memory, r.capacity_bytes, model, sc, chip.name());
+  if (opt.check_memory) {
+    try {
+      check_fits(r.memory, r.capacity_bytes, model, sc, chip.name());
+    } catch (const InputError& e) {
+      const std::string layout = layout_advice(chip, model, sc, sys.spec);
+      if (layout.empty()) throw;
+      throw InputError(std::string(e.what()) + "; " + layout);
+    }
+  }
 
   if (budget) {  // the whole run against --max-transactions, before any kernel is simulated
     StepGraphStats est;

@@ -99,6 +99,10 @@ struct StepGraphStats {
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr,
                           bool fresh = false);
 
+// Advice for a scenario that does not fit: a layout on `sys` whose devices all fit ("on hgx-h100x8:
+// --tp 2 --dp 4 (...)"), else the smallest shipped system of the chip where one does; "" if none.
+std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys);
+
 // InputError unless the layout's devices (tp x pp x dp) are the system's chips.
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys);
 

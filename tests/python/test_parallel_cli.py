@@ -77,3 +77,11 @@ def test_compare_with_a_preset_path_writes_its_config_inside_the_study(cli, tmp_
     assert p.returncode == 0, p.stderr
     assert (out / "configs" / "h100_sxm.yaml").is_file()
     assert sorted(x.name for x in (out / "configs").iterdir()) == ["h100_sxm.yaml"]
+
+
+def test_out_of_memory_advice_names_a_layout_that_fits(cli):
+    p = cli("run", "--model", "llama-3.1-70b", "--system", "hgx-h100x8", "--tp", "1", "--dp", "8", "--batch", "8",
+            check=False)
+    assert p.returncode == 2 and "on hgx-h100x8: --tp 2 --dp 4" in p.stderr, p.stderr
+    p = cli("run", "--model", "llama-3.1-70b", "--batch", "8", check=False)  # one chip: a shipped system that fits
+    assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
