@@ -33,13 +33,6 @@ int leading_count(const std::string& hw) {  // "8x H100 ..." -> 8; "Trainium1 x1
   return 1;
 }
 
-std::map<std::string, std::int64_t> fields(const std::string& shape) {  // "TP8 ISL1000 OSL1000" -> {TP:8, ...}
-  std::map<std::string, std::int64_t> out;
-  std::regex re("([A-Za-z]+)(\\d+)");
-  for (std::sregex_iterator it(shape.begin(), shape.end(), re), end; it != end; ++it) out[(*it)[1]] = std::stoll((*it)[2]);
-  return out;
-}
-
 // trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on H100s.
 bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   if (row.metric != "throughput" || row.hardware.find("H100") == std::string::npos) {
@@ -48,7 +41,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   }
   const std::string model = shipped_model(row.workload, why);
   if (model.empty()) return false;
-  auto f = fields(row.shape);
+  auto f = parse_shape(row.shape);
   const int n = leading_count(row.hardware), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
   if (!f.count("ISL") || !f.count("OSL")) {
     why = "no fixed input/output lengths in '" + row.shape + "'";
@@ -94,7 +87,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   }
   const std::string model = shipped_model(row.workload, why);
   if (model.empty()) return false;
-  auto f = fields(row.shape);
+  auto f = parse_shape(row.shape);
   ModelConfig m = load_model(model);
   // Neuron's TP counts NeuronCores, two per chip on both: our chip preset is the whole chip.
   const int tp = static_cast<int>(f["TP"]) / 2;

@@ -46,17 +46,6 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
-// "b1 M4096 N4096 K4096" / "M64 N2112 K7168" / "B4 H16 S4096 D128" -> {"b":1,"M":4096,...}
-std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
-  std::map<std::string, std::int64_t> out;
-  std::regex tok("([A-Za-z]+)=?([0-9]+)");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), tok); it != std::sregex_iterator(); ++it) {
-    const std::string digits = (*it)[2];
-    // A dimension beyond kMaxDim is refused by the op's own check; longer digit strings would overflow.
-    out[(*it)[1]] = digits.size() > 12 ? std::int64_t{1} << 40 : std::stoll(digits);
-  }
-  return out;
-}
 
 // The preset of a row's hardware ("" when none models it). Names as the public sources write them.
 std::string chip_for(const std::string& hw) {
@@ -87,6 +76,18 @@ bool gemm_dtypes(const std::string& d, DType& in, DType& out) {
   return false;
 }
 }  // namespace
+
+// "b1 M4096 N4096 K4096" / "M64 N2112 K7168" / "B4 H16 S4096 D128" -> {"b":1,"M":4096,...}
+std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
+  std::map<std::string, std::int64_t> out;
+  std::regex tok("([A-Za-z]+)=?([0-9]+)");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), tok); it != std::sregex_iterator(); ++it) {
+    const std::string digits = (*it)[2];
+    // A dimension beyond kMaxDim is refused by the op's own check; longer digit strings would overflow.
+    out[(*it)[1]] = digits.size() > 12 ? std::int64_t{1} << 40 : std::stoll(digits);
+  }
+  return out;
+}
 
 std::vector<ValidationRow> read_measurements(const std::string& path) {
   std::istringstream in(read_input_file(path, "measurements"));

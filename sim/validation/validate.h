@@ -1,5 +1,6 @@
 // `xpusim validate`: predictions against real-hardware measurements (CSV rows with exact conditions).
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
                                           bool models = false, std::vector<ValidationSkip>* skipped = nullptr);
 // One model-level row: serving throughput (one chip or a TP group on a system) or a request's
 // latencies on a system; false with `why` when the row cannot be expressed.
+// A row's shape or configuration as its named numbers: "b1 M4096 N4096 K4096", "TP8 ISL1000 OSL1000"
+// -> {b: 1, M: 4096, ...}; digit strings too long for a dimension become 2^40 (refused by the op's checks).
+std::map<std::string, std::int64_t> parse_shape(const std::string& s);
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 std::vector<std::string> default_measurement_files();
 
