@@ -35,10 +35,7 @@ std::optional<SystemContext> py_system(const std::string& chip, const std::strin
   sc.system = system;
   sc.nodes = nodes;
   sc.devices = devices;
-  auto spec = resolve_system(load_chip(chip)->name(), sc);
-  if (!spec) return std::nullopt;
-  check_system_chip(*spec);
-  return SystemContext{*spec};
+  return system_for(chip, sc);
 }
 }  // namespace
 

@@ -176,22 +176,21 @@ void layout_args(const po::variables_map& vm, Scenario& s) {
 std::optional<SystemContext> system_context(const po::variables_map& vm) {
   SystemChoice c;
   if (vm.count("system")) c.system = vm["system"].as<std::string>();
-  if (vm.count("nodes")) {
-    c.nodes = vm["nodes"].as<int>();
-    if (c.nodes <= 0) throw InputError("--nodes must be a positive integer, got " + std::to_string(c.nodes));
-  }
-  if (vm.count("devices")) {
-    c.devices = vm["devices"].as<int>();
-    if (c.devices <= 0) throw InputError("--devices must be a positive integer, got " + std::to_string(c.devices));
-  }
-  const std::string chip = vm.count("chip") ? vm["chip"].as<std::string>() : "";
+  for (auto [flag, field] : {std::pair{"nodes", &c.nodes}, {"devices", &c.devices}})
+    if (vm.count(flag)) {
+      *field = vm[flag].as<int>();
+      if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field));
+    }
+  std::optional<SystemContext> ctx = system_for(vm.count("chip") ? vm["chip"].as<std::string>() : "", c);
+  if (ctx) ctx->overlap = vm.count("overlap") > 0;
+  return ctx;
+}
+
+std::optional<SystemContext> system_for(const std::string& chip, const SystemChoice& c) {
   std::optional<SystemSpec> s = resolve_system(load_chip(chip)->name(), c);
   if (!s) return std::nullopt;
   check_system_chip(*s);
-  SystemContext ctx;
-  ctx.spec = *s;
-  ctx.overlap = vm.count("overlap") > 0;
-  return ctx;
+  return SystemContext{*s};
 }
 
 }  // namespace xpu

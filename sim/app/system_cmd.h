@@ -24,4 +24,8 @@ void layout_args(const boost::program_options::variables_map& vm, ScenarioArgs& 
 void layout_args(const boost::program_options::variables_map& vm, Scenario& s);
 // --system S [--nodes N] | --chip C --devices N [--overlap]: nullopt for one chip.
 std::optional<SystemContext> system_context(const boost::program_options::variables_map& vm);
+// The system a chip name and a choice resolve to (resolve_system), its chip checked against this build;
+// nullopt for one chip. The CLI's flags and the Python keywords both come here.
+struct SystemChoice;
+std::optional<SystemContext> system_for(const std::string& chip, const SystemChoice& c);
 }  // namespace xpu
