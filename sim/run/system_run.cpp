@@ -278,6 +278,9 @@ StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, 
 namespace xpu {
 
 std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c) {
+  if (c.devices < 0 || c.nodes < 0)
+    throw InputError(std::string(c.devices < 0 ? "devices " : "nodes ") + std::to_string(c.devices < 0 ? c.devices : c.nodes) +
+                     ": expected a positive number of chips or nodes (0: none given)");
   if (!c.system.empty()) {
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +

@@ -85,3 +85,8 @@ def test_out_of_memory_advice_names_a_layout_that_fits(cli):
     assert p.returncode == 2 and "on hgx-h100x8: --tp 2 --dp 4" in p.stderr, p.stderr
     p = cli("run", "--model", "llama-3.1-70b", "--batch", "8", check=False)  # one chip: a shipped system that fits
     assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
+
+
+def test_negative_devices_from_python_are_refused():
+    with pytest.raises(xpusim.InputError, match="devices -2"):
+        xpusim.run(model="llama-3.1-8b", devices=-2)
