@@ -6,6 +6,9 @@
    includes another family; nothing below sim/app includes sim/app.
 2. No non-test function is longer than MAX_FUNCTION_LINES.
 3. sim/app (argument parsing, bindings, printing) stays under MAX_APP_LINES lines of C++.
+4. The SystemC kernel is started only by run_kernel (sim/engine/process_guard.cpp), which hands
+   AddressSanitizer the thread's stack back after every run: a bare sc_start anywhere else in sim/,
+   chips/ or kernels/ is refused.
 Prints one line per violation and exits 1 if there is any.
 """
 import os
@@ -123,6 +126,22 @@ def function_lengths(path):
             header = ""
 
 
+SC_START = re.compile(r"\bsc_start\s*\(")
+SC_START_HOME = "sim/engine/process_guard.cpp"
+
+
+def check_kernel_starts(files):
+    errors = []
+    for f in files:
+        if f.startswith("tests/") or f == SC_START_HOME:
+            continue
+        for n, line in enumerate(open(f, encoding="utf-8", errors="replace"), 1):
+            if SC_START.search(line.split("//")[0]):
+                errors.append("%s:%d: starts the SystemC kernel with a bare sc_start (use run_kernel, %s)"
+                              % (f, n, SC_START_HOME))
+    return errors
+
+
 def main(root):
     os.chdir(root)
     files = []
@@ -130,7 +149,7 @@ def main(root):
         for d, _, names in os.walk(top):
             files += [os.path.join(d, n) for n in names if n.endswith((".h", ".cpp"))]
     files.sort()
-    errors = check_includes(files)
+    errors = check_includes(files) + check_kernel_starts(files)
     still_long = set()
     for f in files:
         if f.startswith("tests/"):

@@ -168,7 +168,7 @@ void Chip::shutdown() {
   if (!m_ctx.reusable || !m_finished) return;
   m_ctx.reusable = false;
   m_rerun_event.notify(sc_core::SC_ZERO_TIME);
-  sc_core::sc_start();
+  run_kernel(nullptr);  // may run from a destructor: nothing is rethrown here
 }
 
 bool Chip::reset_state() {

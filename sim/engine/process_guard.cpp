@@ -46,4 +46,11 @@ void ProcessGuard::on_return() {
   std::rethrow_exception(e);
 }
 
+void run_kernel(ProcessGuard* guard, const sc_core::sc_time* dt) {
+  if (dt) sc_core::sc_start(*dt);
+  else sc_core::sc_start();
+  if (guard) guard->on_return();
+  else restore_sanitizer_stack_bounds();
+}
+
 }  // namespace xpu

@@ -46,4 +46,11 @@ void restore_sanitizer_stack_bounds();
 // the stale poison that a coroutine freed earlier left on this thread's fresh stack (see the .cpp).
 void forget_stale_coroutine_poison();
 
+// The only way the simulator starts the SystemC kernel (the `layers` check refuses a bare sc_start
+// elsewhere): runs to the end, or for *dt when dt is given, then hands the sanitizer this thread's
+// stack back and, when a guard is given, rethrows the first exception of a guarded process. A caller
+// that forgot the second half left ASan with a coroutine's stack bounds, and the next exception thrown
+// on this thread was reported as a stack-buffer-overflow (the sanitized Python suite found it).
+void run_kernel(ProcessGuard* guard, const sc_core::sc_time* dt = nullptr);
+
 }  // namespace xpu

@@ -284,8 +284,7 @@ FabricResult Fabric::result() const {
 FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) {
   fresh_systemc_kernel();
   Fabric fabric("fabric", topo, prog);
-  sc_core::sc_start();
-  fabric.guard().on_return();
+  run_kernel(&fabric.guard());
   if (!fabric.error().empty()) throw std::logic_error(fabric.error());
   if (!fabric.finished()) throw std::logic_error("collective simulation stopped before its programs finished");
   return fabric.result();

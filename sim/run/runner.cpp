@@ -93,10 +93,9 @@ SimSession::~SimSession() {
 // continues on this stack (ProcessGuard), and the session refuses to go on after it.
 void SimSession::advance(const sc_core::sc_time* dt) {
   if (m_failed) throw std::logic_error("this simulation stopped on an earlier error and cannot continue");
-  if (dt) sc_core::sc_start(*dt);
-  else sc_core::sc_start();
-  m_failed = m_top->context().guard.failed();
-  m_top->context().guard.on_return();
+  m_failed = true;  // stays set when run_kernel rethrows a simulation process's exception
+  run_kernel(&m_top->context().guard, dt);
+  m_failed = false;
 }
 
 bool SimSession::step() {

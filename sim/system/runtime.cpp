@@ -259,7 +259,7 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   FabricResult fr;
   {
     Fabric fabric("fabric", topo, m.merged);
-    sc_core::sc_start();
+    run_kernel(&fabric.guard());
     if (!fabric.error().empty()) throw std::logic_error(fabric.error());
     if (!fabric.finished()) throw std::logic_error("system runtime stopped before every device finished");
     fr = fabric.result();
