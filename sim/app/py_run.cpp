@@ -61,6 +61,7 @@ void bind_run(py::module_& m) {
         s.pp = get("pp");
         s.dp = get("dp");
         s.microbatches = get("microbatches");
+        s.sp = layout.at("sp").cast<bool>();
         ModelRunResult r;
         {
           py::gil_scoped_release release;

@@ -46,7 +46,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["devices"] = r.devices;
   j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp},
                  {"microbatches", s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1}, {"devices", r.devices},
-                 {"name", r.layout}};
+                 {"sp", s.sp}, {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;
@@ -308,6 +308,36 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
     os << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance " << run.check.tolerance
        << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
   return os.str();
+}
+
+nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& p : pts)
+    j.push_back({{"id", p.row.id}, {"system", p.preset}, {"nodes", p.nodes}, {"collective", p.row.collective},
+                 {"bytes", p.row.bytes}, {"algorithm", p.algo}, {"measured_busbw_GBps", p.row.busbw_GBps},
+                 {"predicted_busbw_GBps", p.predicted_busbw}, {"measured_time_us", p.measured_time_us},
+                 {"predicted_time_us", p.predicted_time_us}, {"busbw_error", p.busbw_error},
+                 {"time_error", p.time_error}, {"source", p.row.source}});
+  return j;
+}
+
+std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-12s %-10s %12s %-14s %10s %10s %8s %10s %10s %8s\n", "id", "system", "coll",
+                "bytes", "algo", "busbw_meas", "busbw_pred", "err", "t_meas_us", "t_pred_us", "err");
+  out += line;
+  for (const auto& p : pts) {
+    std::snprintf(line, sizeof line, "%-12s %-12s %-10s %12llu %-14s %10.2f %10.2f %+7.1f%% %10.1f %10.1f %+7.1f%%\n",
+                  p.row.id.c_str(), p.preset.c_str(), p.row.collective.c_str(), static_cast<unsigned long long>(p.row.bytes),
+                  p.algo.c_str(), p.row.busbw_GBps, p.predicted_busbw, 100 * p.busbw_error, p.measured_time_us,
+                  p.predicted_time_us, 100 * p.time_error);
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
+                "nccl busbw)\n", pts.size(), rows);
+  return out + line;
 }
 
 }  // namespace xpu

@@ -51,7 +51,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     nr.fused = n.fused;
     nr.fused_into = n.fused_into;
     nr.flops = n.op.flops();
-    if (n.op.kind == OpKind::AllReduce || n.op.kind == OpKind::AllToAll) {
+    if (is_collective(n.op.kind)) {
       nr.bound = "communication";
       nr.comm_bytes = static_cast<double>(n.op.m);
     } else if (!n.fused) {

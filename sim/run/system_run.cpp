@@ -20,8 +20,6 @@ SystemSpec single_chip_system(const ChipModel& chip) {
 
 namespace {
 
-bool is_collective(OpKind k) { return k == OpKind::AllReduce || k == OpKind::AllToAll; }
-
 // A rank's part of the step: its graph and each node's kernel time alone on the chip.
 struct RankStep {
   RankRole role;
@@ -46,6 +44,15 @@ std::vector<std::pair<size_t, size_t>> blocks_of(const Graph& g) {
   return out;
 }
 
+CollKind coll_kind(OpKind k) {
+  switch (k) {
+    case OpKind::AllReduce: return CollKind::AllReduce;
+    case OpKind::ReduceScatter: return CollKind::ReduceScatter;
+    case OpKind::AllGather: return CollKind::AllGather;
+    default: return CollKind::AllToAll;
+  }
+}
+
 class WorkBuilder {
  public:
   WorkBuilder(const Scenario& s, int ranks, const std::vector<double>& hbm, bool overlap) : m_s(s) {
@@ -65,7 +72,7 @@ class WorkBuilder {
           const GraphNode& n = rs.graph.nodes[j];
           if (n.fused) continue;
           if (is_collective(n.op.kind)) {
-            const std::vector<int> group = n.op.kind == OpKind::AllReduce ? tp_group(m_s, r) : ep_group(m_s, r);
+            const std::vector<int> group = n.op.kind == OpKind::AllToAll ? ep_group(m_s, r) : tp_group(m_s, r);
             collective(r, n, group, k, instance, static_cast<int>(j));
           } else {
             StreamOp op;
@@ -110,7 +117,7 @@ class WorkBuilder {
     auto it = m_calls.find(key);
     if (it == m_calls.end()) {
       CollectiveCall c;
-      c.req.kind = n.op.kind == OpKind::AllReduce ? CollKind::AllReduce : CollKind::AllToAll;
+      c.req.kind = coll_kind(n.op.kind);
       c.req.bytes = static_cast<std::uint64_t>(n.op.m);
       c.group = group;
       c.label = n.op.label;
@@ -290,13 +297,18 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
   if (c.devices <= 0) return std::nullopt;
   if (c.devices > 4096) throw InputError("--devices " + std::to_string(c.devices) + " is more than 4096");
+  // The chip's smallest shipped system with at least that many chips; if none has enough, its largest
+  // (replicated over the scale-out network below).
+  auto better = [&](const SystemSpec& a, const SystemSpec& b) {
+    const bool a_fits = a.ranks() >= c.devices, b_fits = b.ranks() >= c.devices;
+    if (a_fits != b_fits) return a_fits;
+    return a_fits ? a.ranks() < b.ranks() : a.ranks() > b.ranks();
+  };
   std::optional<SystemSpec> best;
   for (const auto& info : list_systems()) {
     SystemSpec s = load_system(info.path);
-    if (s.chip != chip_name) continue;
-    if (!best || (s.ranks() >= c.devices && (best->ranks() < c.devices || s.ranks() < best->ranks())) ||
-        (s.ranks() < c.devices && best->ranks() < c.devices && s.ranks() > best->ranks()))
-      best = s;
+    s.name = info.name;  // the name users type (loading by path names it after the file)
+    if (s.chip == chip_name && (!best || better(s, *best))) best = s;
   }
   if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
   SystemSpec s = *best;
@@ -306,7 +318,9 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
       throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
                        std::to_string(s.ranks()) + " chips" +
                        (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
-    return load_system(best->file, {}, c.devices / s.chips);
+    SystemSpec nodes = load_system(best->file, {}, c.devices / s.chips);
+    nodes.name = s.name;
+    return nodes;
   }
   std::vector<int> group;
   for (int r = 0; r < c.devices; ++r) group.push_back(r);

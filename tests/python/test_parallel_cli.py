@@ -25,10 +25,24 @@ def test_run_on_a_system_reports_its_layout_and_collectives(cli):
     assert "hgx-h100x8 (8x h100-sxm, tp8)" in table and "memory per device" in table
 
 
+def test_sequence_parallel_through_the_cli_and_the_module(cli):
+    args = ("run", "--chip", "h100-sxm", "--devices", "4", "--tp", "4", "--model", "llama-3.1-8b", "--phase",
+            "prefill", "--batch", "2", "--input", "256", "--format", "json")
+    j = json.loads(cli(*args, "--sp").stdout)
+    assert j["layout"]["sp"] is True and j["layout"]["name"] == "tp4+sp"
+    ops = {k["op"] for k in j["steps"][0]["kernels"] if k["collective_bytes"]}
+    assert ops == {"reducescatter", "allgather"}
+    r = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", devices=4, tp=4, sp=True, phase="prefill", batch=2, input=256)
+    assert r["ttft_s"] == j["ttft_s"]
+    plain = json.loads(cli(*args).stdout)
+    assert plain["layout"]["sp"] is False and plain["ttft_s"] != j["ttft_s"]
+
+
 def test_devices_picks_the_chips_default_system():
     a = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", devices=2, tp=2, batch=8, input=256)
     b = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=8, input=256)
     assert a["devices"] == 2 and a["tpot_s"] < b["tpot_s"]
+    assert a["system"] == "hgx-h100x8[2]"  # the preset's name as users type it, and the block used
 
 
 def test_serve_on_a_system(cli):
@@ -58,6 +72,7 @@ def test_compare_takes_serving_units(cli, tmp_path):
     (("run", "--nodes", "2"), "--nodes"),
     (("run", "--system", "hgx-h100x8", "--chip", "tpu-v6e", "--tp", "8"), "--chip tpu-v6e"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "3"), "--dp 2"),
+    (("run", "--chip", "h100-sxm", "--sp"), "--sp needs --tp"),
     (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2"), "serve"),
     (("compare", "--chips", "h100-sxm:tp2"), "system preset"),
     (("compare", "--chips", "hgx-h100x8:tp9"), "tpN"),

@@ -70,14 +70,15 @@ def _sets(set):
 
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
-        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True):
+        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
     system: a system preset, or devices with chip for that chip's default system; fold=False simulates
-    every rank's kernels instead of replaying identical ones)."""
+    every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`)."""
     layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
-              "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold)}
+              "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
+              "sp": bool(sp)}
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
                                         wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
                                         adtype or "", system or "", layout))
