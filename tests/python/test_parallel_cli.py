@@ -76,6 +76,14 @@ def test_compare_takes_serving_units(cli, tmp_path):
     assert row["chip"] == "hgx-h100x8:tp2" and row["devices"] == 2 and row["ran"]
 
 
+def test_compare_takes_expert_parallel_units(cli, tmp_path):
+    p = cli("compare", "--chips", "hgx-h100x8:tp4ep4", "--model", QWEN_MOE, "--input", "256", "--output", "16",
+            "--max-batch", "4", "--name", "ep_units", "--out", str(tmp_path / "ep_units"), "--no-report", check=False)
+    assert p.returncode == 0, p.stderr
+    row = json.loads((tmp_path / "ep_units" / "summary.json").read_text())["rows"][0]
+    assert row["chip"] == "hgx-h100x8:tp4ep4" and row["devices"] == 4 and row["ran"]
+
+
 @pytest.mark.parametrize("args,needle", [
     (("run", "--tp", "2"), "--system"),
     (("run", "--system", "hgx-h100x8", "--tp", "4"), "has 8 chips"),
@@ -89,6 +97,8 @@ def test_compare_takes_serving_units(cli, tmp_path):
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8", "--model", QWEN_MOE), "--ep 8 does not divide"),
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8"), "--ep 8"),
     (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "64"), "--pp 64"),
+    (("compare", "--chips", "hgx-h100x8:tp8ep3", "--model", QWEN_MOE), "--ep 3"),
+    (("compare", "--chips", "hgx-h100x8:tp4xx2"), "tpN"),
     (("compare", "--chips", "h100-sxm:tp2"), "system preset"),
     (("compare", "--chips", "hgx-h100x8:tp9"), "tpN"),
 ])
