@@ -73,12 +73,16 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, const std::string& system, int devices, int tp) {
+                         const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout) {
     ServeOptions o;
-    o.system = py_system(chip, system, devices);
+    o.system = py_system(chip, system, layout.at("devices"));
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
-    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", tp);
+    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout.at("tp"));
+    s.ep = layout.at("ep");
+    s.pp = layout.at("pp");
+    s.dp = layout.at("dp");
+    s.microbatches = layout.at("microbatches");
     o.input = input;
     o.output = output;
     o.ttft_slo_s = ttft_slo;

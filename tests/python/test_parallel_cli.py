@@ -49,6 +49,9 @@ def test_serve_expert_parallel_moe(cli):
     assert tp["layout"]["name"] == "tp4 x ep4" and tp["devices"] == 4 and tp["folding"] is None
     assert tp["memory"]["comm_buffer_bytes"] > 0 and tp["memory"]["per_device"]
     assert any("moe_allreduce" in k["label"] for k in tp["kernels"])
+    # The module runs the same study.
+    mod = xpusim.serve(model=QWEN_MOE, system=TINY, tp=4, ep=4, concurrency=8, requests=16, input=256, output=16)
+    assert mod["throughput_tok_s"] == tp["throughput_tok_s"] and mod["layout"] == tp["layout"]
     dpa = json.loads(cli(*SERVE_MOE, "--tp", "1", "--dp", "4", "--ep", "4").stdout)
     assert dpa["layout"]["name"] == "dp4 x ep4" and dpa["layout"]["replicas"] == 4
     assert "attention groups" in dpa["folding"]
