@@ -8,6 +8,7 @@
 #include "sim/interconnect/topology.h"
 #include "sim/run/model_run.h"
 #include "sim/run/system_run.h"
+#include "sim/serve/compare.h"
 #include "sim/serve/serve.h"
 #include "sim/serve/step_time.h"
 
@@ -185,4 +186,18 @@ TEST(ParallelServe, PipelineStagesServe) {
   EXPECT_EQ(r.memory.stage_kv_tokens.size(), 2u);
   EXPECT_EQ(r.memory.kv_tokens, std::min(r.memory.stage_kv_tokens[0], r.memory.stage_kv_tokens[1]));
   EXPECT_GT(r.curve[0].throughput_tok_s, 0);
+}
+
+// compare's physical bound on one user's speed: a token's routed experts stream from up to
+// min(ep, experts per token) chips side by side, the rest from its TP group.
+TEST(ParallelServe, OneUsersBoundSpreadsTheExperts) {
+  auto chip = load_chip("h100-sxm");
+  const ModelConfig m = small_moe();
+  const ServeOptions so;
+  const double one = max_tok_s_per_user_bound(*chip, m, layout(1, 1, 1, 1), so);
+  const double tp4 = max_tok_s_per_user_bound(*chip, m, layout(4, 1, 1, 1), so);
+  EXPECT_DOUBLE_EQ(max_tok_s_per_user_bound(*chip, m, layout(4, 4, 1, 1), so), tp4);  // the same bytes per chip
+  const double dpa = max_tok_s_per_user_bound(*chip, m, layout(1, 4, 1, 4), so);
+  EXPECT_GT(dpa, one);
+  EXPECT_LT(dpa, tp4);
 }
