@@ -434,10 +434,10 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
     r.folding = base.ep > base.tp
                     ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
                           " ranks: one group's engine is run, with its share of the load; every group is taken to run the same "
-                          "batch each iteration (the expert all-to-alls join them), throughput x" + std::to_string(base.dp)
+                          "batch each iteration (the expert all-to-alls join them); the groups' throughputs added"
                     : std::to_string(base.dp) + " independent replicas: one replica's engine is run per distinct share of the "
                           "load (users split as evenly as they go, arrivals at rate/" + std::to_string(base.dp) +
-                          "), throughputs added";
+                          "); the replicas' throughputs added";
   r.prefix_hit = opt.prefix_hit;
   if (s.drafter) {
     r.spec_tokens = opt.spec_tokens;
