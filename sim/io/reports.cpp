@@ -52,8 +52,8 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["tokens_per_s"] = r.tokens_per_s;
   j["request_s"] = r.request_s;
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
-                 {"activation_bytes", r.memory.activation_bytes}, {"total_bytes", r.memory.total()},
-                 {"capacity_bytes", r.capacity_bytes}, {"per_device", true}};
+                 {"activation_bytes", r.memory.activation_bytes}, {"comm_buffer_bytes", r.memory.comm_buffer_bytes},
+                 {"total_bytes", r.memory.total()}, {"capacity_bytes", r.capacity_bytes}, {"per_device", true}};
   j["power"] = power_json(r.power);
   double tokens = 0;
   for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
@@ -102,6 +102,8 @@ std::string model_run_table(const ModelRunResult& r) {
   std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
   row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
   row(r.devices > 1 ? "memory per device" : "memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  if (r.memory.comm_buffer_bytes > 0)
+    row("communication buffers", format_bytes(r.memory.comm_buffer_bytes) + " per device (the collective library's, per communicator)");
   if (r.power.modeled) {
     std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
@@ -176,8 +178,9 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["family"] = r.family;
   j["model"] = r.model;
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
-  j["layout"] = {{"name", r.layout}, {"devices", r.devices}};
+  j["layout"] = {{"name", r.layout}, {"devices", r.devices}, {"replicas", r.replicas}};
   j["devices"] = r.devices;
+  j["folding"] = r.folding.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.folding);
   j["precision"] = r.precision;
   j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
   j["load"] = r.mode;
@@ -191,8 +194,9 @@ nlohmann::json serve_json(const ServeResult& r) {
                                        : nlohmann::json(nullptr);
   const ServeMemory& m = r.memory;
   j["memory"] = {{"capacity_bytes", m.capacity_bytes}, {"weights_bytes", m.weight_bytes}, {"activation_bytes", m.activation_bytes},
-                 {"reserve_bytes", m.reserve_bytes},   {"kv_cache_bytes", m.kv_bytes},    {"kv_bytes_per_token", m.kv_bytes_per_token},
-                 {"kv_blocks", m.kv_blocks},           {"block_tokens", m.block_tokens}, {"kv_tokens", m.kv_tokens}};
+                 {"comm_buffer_bytes", m.comm_buffer_bytes}, {"reserve_bytes", m.reserve_bytes}, {"kv_cache_bytes", m.kv_bytes},
+                 {"kv_bytes_per_token", m.kv_bytes_per_token}, {"kv_blocks", m.kv_blocks}, {"block_tokens", m.block_tokens},
+                 {"kv_tokens", m.kv_tokens}, {"per_device", true}, {"stage", m.stage}, {"stage_kv_tokens", m.stage_kv_tokens}};
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : r.curve) curve.push_back(point_json(p));
   j["curve"] = curve;
@@ -252,9 +256,18 @@ std::string serve_table(const ServeResult& r) {
   if (r.spec_tokens > 0)
     os << strformat("  speculative decoding: %lld drafts per step, acceptance %.2f -> %.2f tokens per step expected; %s\n",
                     static_cast<long long>(r.spec_tokens), r.spec_accept, r.spec_tokens_per_step, r.spec_drafter.c_str());
-  os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
-                  format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens), static_cast<long long>(m.kv_blocks),
-                  static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str());
+  os << strformat("  KV cache%s: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
+                  r.devices > 1 ? " per device" : "", format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens),
+                  static_cast<long long>(m.kv_blocks), static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(),
+                  format_bytes(m.activation_bytes).c_str());
+  if (m.comm_buffer_bytes > 0)
+    os << "  communication buffers: " << format_bytes(m.comm_buffer_bytes) << " per device (the collective library's, per communicator)\n";
+  if (m.stage_kv_tokens.size() > 1) {
+    std::vector<std::string> st;
+    for (auto t : m.stage_kv_tokens) st.push_back(std::to_string(t));
+    os << "  KV tokens per pipeline stage: " << join(st, ", ") << " (stage " << m.stage << " bounds the engine's cache)\n";
+  }
+  if (!r.folding.empty()) os << "  folded: " << r.folding << "\n";
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {

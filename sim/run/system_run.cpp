@@ -196,8 +196,8 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 
 }  // namespace
 
-StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
-                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
+StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                             const RankSteps& steps, StepGraphStats* stats) {
   const Sharding sh = shard_weights(m, s);
   // Replicas that exchange nothing are folded to the first; data-parallel attention runs them all.
   const int simulated = s.ep > s.tp ? s.devices() : s.tp * s.pp;
@@ -205,15 +205,12 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
   for (int r = 0; r < simulated; ++r) {
     RankStep rs;
     rs.role = sh.roles[static_cast<size_t>(r)];
-    rs.graph = build_step_graph(m, s, plan.decode, plan.context_len, fusion, rs.role.part);
+    rs.graph = steps.graph_of(rs.role);
     rs.alone = run_step_graph(chip, rs.graph, sh.rank_weight_bytes[static_cast<size_t>(r)], stats, !sys.fold);
     ranks.push_back(std::move(rs));
   }
   const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
-  const int iterations = plan.decode && s.pp > 1 ? 2 : 1;
-  const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
-  const auto act_bytes = static_cast<std::uint64_t>(tokens * m.hidden * 2);  // bf16 hidden states between stages
-  const auto token_bytes = static_cast<std::uint64_t>(s.rank_batch() / M * 4);  // sampled token ids back to stage 0
+  const int iterations = steps.steady && s.pp > 1 ? 2 : 1;
   WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap);
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
   for (int it = 0; it < iterations; ++it) {
@@ -225,8 +222,8 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
         if (rs.role.stage > 0) wb.recv(r, act_tag);
         wb.add_graph(rs, inst);
         const int next = next_stage_rank(s, r);
-        if (next >= 0) wb.send(r, next, act_bytes, act_tag);
-        else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, token_bytes, tok_tag);
+        if (next >= 0) wb.send(r, next, steps.stage_bytes, act_tag);
+        else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, steps.token_bytes, tok_tag);
       }
     if (it == 0)
       for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
@@ -247,37 +244,35 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
     auto nodes = timed_nodes(rs, rr, wb.node_of_op()[r], rr.algorithm, wb.work(), M, {0, end_of_first[r]});
     step.nodes.insert(step.nodes.end(), nodes.begin(), nodes.end());
   }
-  step.events = ranks.front().alone.events.scaled(M);  // one device (rank 0), over the whole step
+  // One device over the whole step: rank 0, or with stages the mean of the stages' devices (their
+  // power and energy differ: the embedding on the first, the LM head on the last).
+  for (const RankStep& rs : ranks)
+    if (rs.role.tp == 0 && rs.role.dp == 0) step.events += rs.alone.events.scaled(static_cast<double>(M) / s.pp);
   step.events.time_s = step.time_s;
   step.devices = s.devices();
   step.comm_pieces = rr.pieces;
   return step;
 }
 
-StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, const Graph& g, int ranks,
-                               double resident_weight_bytes, StepGraphStats* stats) {
-  Scenario s;
-  s.tp = ranks;
-  RankStep one;
-  one.graph = g;
-  one.alone = run_step_graph(chip, g, resident_weight_bytes, stats, false);
-  WorkBuilder wb(s, ranks, hbm_per_rank(chip, ranks), sys.overlap);
-  for (int r = 0; r < ranks; ++r) {
-    one.role.rank = r;
-    wb.add_graph(one, 0);
-  }
-  const RuntimeResult rr = run_system(sys.spec, wb.work());
-  one.role.rank = 0;
-  StepResult step;
-  step.time_s = to_seconds(rr.end);
-  step.nodes = timed_nodes(one, rr, wb.node_of_op()[0], rr.algorithm, wb.work(), 1, {0, wb.ops(0)});
-  step.flops = one.alone.flops * ranks;
-  step.dram_bytes = one.alone.dram_bytes * ranks;
-  step.events = one.alone.events;
-  step.events.time_s = step.time_s;
-  step.devices = ranks;
-  step.comm_pieces = rr.pieces;
-  return step;
+StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
+  const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+  const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
+  RankSteps steps;
+  steps.graph_of = [&](const RankRole& role) { return build_step_graph(m, s, plan.decode, plan.context_len, fusion, role.part); };
+  steps.steady = plan.decode;
+  steps.stage_bytes = static_cast<std::uint64_t>(tokens * m.hidden * 2);     // bf16 hidden states between stages
+  steps.token_bytes = static_cast<std::uint64_t>(s.rank_batch() / M * 4);  // sampled token ids back to stage 0
+  return run_system_graphs(chip, sys, m, s, steps, stats);
+}
+
+CommBufferParams comm_buffer_params(const SystemSpec& sys) {
+  CommBufferParams p;
+  if (sys.ranks() <= 1) return p;
+  p.bytes_per_connection = sys.chunk_bytes.value() * sys.slots;
+  p.channels = sys.channels;
+  p.p2p_channels = sys.p2p_channels;
+  return p;
 }
 
 }  // namespace xpu
