@@ -35,11 +35,16 @@ Tick Timeline::append(Tick t, Tick d) {
 
 // First fit for an arrival before the last booked end.
 Tick Timeline::fill_gap(Tick arrival, Tick duration) {
-  // Intervals that end at or before the arrival cannot hold it and do not delay it.
-  auto first = std::upper_bound(m_iv.begin() + static_cast<long>(m_head), m_iv.end(), arrival,
-                                [](Tick a, const Iv& iv) { return a < iv.end; });
+  // Intervals that end at or before the arrival cannot hold it and do not delay it: find the first
+  // earlier one that ends after it (often none: the arrival falls in or just before the last one).
+  const size_t n = m_iv.size();
+  size_t lo = n;
+  if (m_head < n && arrival < m_iv[n - 1].end)
+    lo = static_cast<size_t>(std::upper_bound(m_iv.begin() + static_cast<long>(m_head), m_iv.end() - 1, arrival,
+                                              [](Tick a, const Iv& iv) { return a < iv.end; }) -
+                             m_iv.begin());
   Tick t = arrival;
-  for (size_t i = static_cast<size_t>(first - m_iv.begin()); i < m_iv.size(); ++i) {
+  for (size_t i = lo; i < n; ++i) {
     if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
       merge_in(i, {t, t + duration});
       return t + duration;
