@@ -114,7 +114,8 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
   so.seed = vm["seed"].as<std::uint64_t>();
-  for (auto [flag, field] : {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}})
+  for (auto [flag, field] :
+       {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp}})
     if (vm.count(flag)) *field = vm[flag].as<int>();
   if (vm.count("prefix-hit")) so.prefix_hit = vm["prefix-hit"].as<double>();
   if (vm.count("spec-tokens")) so.spec_tokens = vm["spec-tokens"].as<std::int64_t>();
@@ -135,7 +136,8 @@ int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
       "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (instances of --tp; with --decode-devices on a --system)")(
-      "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)");
+      "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
+      "prefill-tp", po::value<int>(), "disaggregated: tensor-parallel degree of the prefill instances (default --tp, the decode pool's)");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,

@@ -73,11 +73,12 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, const std::string& system, int devices, int tp, int nodes, int prefill_devices, int decode_devices) {
+                         const std::string& spec_draft, const std::string& system, int devices, int tp, int nodes, int prefill_devices, int decode_devices, int prefill_tp) {
     ServeOptions o;
     o.system = py_system(chip, system, devices, nodes);
     o.prefill_devices = prefill_devices;
     o.decode_devices = decode_devices;
+    o.prefill_tp = prefill_tp;
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", tp);

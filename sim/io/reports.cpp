@@ -190,11 +190,11 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["devices"] = r.devices;
   if (r.disagg) {
     const DisaggLayout& d = *r.disagg;
-    auto pool = [&](int devices, int instances, int first) {
-      return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", d.tp}, {"first_rank", first}};
+    auto pool = [&](int devices, int instances, int tp, int first) {
+      return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp}, {"first_rank", first}};
     };
-    j["disaggregated"] = {{"prefill", pool(d.prefill_devices, d.prefill_instances, d.prefill_first)},
-                          {"decode", pool(d.decode_devices, d.decode_instances, d.decode_first)},
+    j["disaggregated"] = {{"prefill", pool(d.prefill_devices, d.prefill_instances, d.prefill_tp, d.prefill_first)},
+                          {"decode", pool(d.decode_devices, d.decode_instances, d.decode_tp, d.decode_first)},
                           {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token}};
   } else {
     j["disaggregated"] = nullptr;
@@ -279,9 +279,9 @@ std::string serve_table(const ServeResult& r) {
   if (r.disagg)
     os << strformat("  disaggregated: prefill pool %d chips (%d x tp%d, ranks %d-%d), decode pool %d chips (%d x tp%d, ranks %d-%d) of %d;"
                     " KV %s per prompt token crosses the fabric\n",
-                    r.disagg->prefill_devices, r.disagg->prefill_instances, r.disagg->tp, r.disagg->prefill_first,
+                    r.disagg->prefill_devices, r.disagg->prefill_instances, r.disagg->prefill_tp, r.disagg->prefill_first,
                     r.disagg->prefill_first + r.disagg->prefill_devices - 1, r.disagg->decode_devices, r.disagg->decode_instances,
-                    r.disagg->tp, r.disagg->decode_first, r.disagg->decode_first + r.disagg->decode_devices - 1,
+                    r.disagg->decode_tp, r.disagg->decode_first, r.disagg->decode_first + r.disagg->decode_devices - 1,
                     r.disagg->system_chips, format_bytes(r.disagg->kv_bytes_per_token).c_str());
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt  power W  J/token\n";

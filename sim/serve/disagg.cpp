@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <optional>
 
 #include "sim/base/error.h"
 #include "sim/base/strformat.h"
@@ -36,11 +38,11 @@ struct Instance {
 class DisaggEngine {
  public:
   DisaggEngine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
-               const std::function<std::unique_ptr<Scheduler>()>& make_sched, int prefill, int decode,
-               std::int64_t kv_blocks, const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+               const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
+               const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
                const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer)
       : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer) {
-    auto make = [&](int n) {
+    auto make = [&](int n, std::int64_t kv_blocks) {
       std::vector<Instance> v(static_cast<size_t>(n));
       for (Instance& in : v) {
         in.sched = make_sched();
@@ -48,14 +50,14 @@ class DisaggEngine {
       }
       return v;
     };
-    m_pre = make(prefill);
-    m_dec = make(decode);
+    m_pre = make(pools.prefill, pools.prefill_kv_blocks);
+    m_dec = make(pools.decode, pools.decode_kv_blocks);
     const size_t n = reqs.size();
     m_pseq.resize(n);
     m_dseq.resize(n);
     m_arrival.assign(n, 0);
     m_first.assign(n, -1);
-    m_last = m_finish = m_first;
+    m_last = m_first;
     for (size_t i = 0; i < n; ++i) {
       m_arrival[i] = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
       Sequence& p = m_pseq[i];  // the prompt, ending with the first token
@@ -244,10 +246,7 @@ class DisaggEngine {
 
   void advance(double next) {
     const double dt = next - m_t;
-    double in_system = 0;
-    for (size_t i = 0; i < m_next; ++i)
-      if (m_finish[i] < 0) in_system += 1;
-    m_r.total.in_system_s += in_system * dt;
+    m_r.total.in_system_s += static_cast<double>(m_next - m_finished) * dt;  // arrived, not finished
     double used = 0;
     std::int64_t running = 0, waiting = 0;
     for (Instance& in : m_dec) {
@@ -263,7 +262,6 @@ class DisaggEngine {
   }
 
   void finish(size_t i) {
-    m_finish[i] = m_t;
     ++m_finished;
     ++m_r.total.requests;
     m_r.total.input_tokens += m_reqs[i].input;
@@ -301,7 +299,7 @@ class DisaggEngine {
   const KvTransferFn& m_transfer;
   std::vector<Instance> m_pre, m_dec;
   std::vector<Sequence> m_pseq, m_dseq;
-  std::vector<double> m_arrival, m_first, m_last, m_finish;
+  std::vector<double> m_arrival, m_first, m_last;
   std::vector<size_t> m_inflight;  // indices into m_r.transfers
   size_t m_next = 0, m_released = 0, m_finished = 0;
   double m_t = 0;
@@ -311,15 +309,17 @@ class DisaggEngine {
 }  // namespace
 
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
-                                     const std::function<std::unique_ptr<Scheduler>()>& make_sched, int prefill, int decode,
-                                     std::int64_t kv_blocks, const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+                                     const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
+                                     const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
                                      const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer) {
-  if (prefill < 1 || decode < 1) throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
+  if (pools.prefill < 1 || pools.decode < 1)
+    throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
-  if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
-  DisaggEngine e(reqs, load, make_sched, prefill, decode, kv_blocks, prefill_step, decode_step, kv_bytes, transfer);
-  return e.run();
+  if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
+    throw InputError(std::string("disaggregated serving: no memory is left for the KV cache of a ") +
+                     (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)");
+  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer).run();
 }
 
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
@@ -329,6 +329,38 @@ double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int6
   one.output_len = 0;
   return footprint(model, one).kv_bytes_per_sequence * static_cast<double>(sc.tp);
 }
+
+Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools) {
+  Scenario p = sc;
+  p.tp = pools.prefill_tp;
+  return p;
+}
+
+namespace {
+// One pool's instances: whole, aligned on the system (a node's block or whole nodes), the model split
+// by its tp. `flag` names the pool's tp flag in errors.
+void check_pool(const ModelConfig& model, const Scenario& sc, const SystemSpec& sys, const std::string& pools,
+                const std::string& flag, int devices, int tp, int first) {
+  if (tp <= 0) throw InputError(flag + " " + std::to_string(tp) + ": expected a positive tensor-parallel degree");
+  if (devices % tp != 0)
+    throw InputError(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flag + " " + std::to_string(tp) +
+                     " instances (expected multiples of " + std::to_string(tp) + ")");
+  if ((tp > sys.chips && tp % sys.chips != 0) || first % std::min(tp, sys.chips) != 0)
+    throw InputError(pools + " with " + flag + " " + std::to_string(tp) + ": the instances starting at rank " + std::to_string(first) +
+                     " are not aligned blocks of " + sys.name + " (" + std::to_string(sys.chips) +
+                     " chips per node; give the prefill pool a multiple of the decode pool's tp)");
+  Scenario check = sc;
+  check.tp = tp;
+  check.batch = 1;
+  check.input_len = check.output_len = 1;
+  check.phase = Phase::Request;
+  try {
+    check.validate(model);
+  } catch (const InputError& e) {
+    throw InputError(flag + " " + std::to_string(tp) + ": " + e.what());
+  }
+}
+}  // namespace
 
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt) {
   const std::string pools = "--prefill-devices " + std::to_string(opt.prefill_devices) + " --decode-devices " +
@@ -342,28 +374,46 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
     throw InputError(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)");
   if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
     throw InputError(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools");
-  for (int n : {opt.prefill_devices, opt.decode_devices})
-    if (n % sc.tp != 0)
-      throw InputError(pools + ": " + std::to_string(n) + " chips are not a whole number of --tp " + std::to_string(sc.tp) +
-                       " instances (expected multiples of " + std::to_string(sc.tp) + ")");
   const SystemSpec& sys = opt.system->spec;
+  DisaggLayout l;
+  l.prefill_tp = opt.prefill_tp != 0 ? opt.prefill_tp : sc.tp;
+  l.decode_tp = sc.tp;
+  check_pool(model, sc, sys, pools, opt.prefill_tp != 0 ? "--prefill-tp" : "--tp", opt.prefill_devices, l.prefill_tp, 0);
+  check_pool(model, sc, sys, pools, "--tp", opt.decode_devices, l.decode_tp, opt.prefill_devices);
   if (opt.prefill_devices + opt.decode_devices > sys.ranks())
     throw InputError(pools + ": " + std::to_string(opt.prefill_devices + opt.decode_devices) + " chips, but system " + sys.name +
                      " has " + std::to_string(sys.ranks()) + " (" + std::to_string(sys.chips) + " per node; more with --nodes)");
-  if (sc.tp > sys.chips && sc.tp % sys.chips != 0)
-    throw InputError("--tp " + std::to_string(sc.tp) + ": an instance spans part of a node of " + sys.name + " (" +
-                     std::to_string(sys.chips) + " chips per node)");
-  DisaggLayout l;
-  l.tp = sc.tp;
   l.prefill_devices = opt.prefill_devices;
   l.decode_devices = opt.decode_devices;
-  l.prefill_instances = opt.prefill_devices / sc.tp;
-  l.decode_instances = opt.decode_devices / sc.tp;
+  l.prefill_instances = opt.prefill_devices / l.prefill_tp;
+  l.decode_instances = opt.decode_devices / l.decode_tp;
   l.prefill_first = 0;
   l.decode_first = opt.prefill_devices;
   l.system_chips = sys.ranks();
   l.kv_bytes_per_token = kv_transfer_bytes(model, sc, 1);
+  l.kv_heads = model.is_mla() ? 0 : static_cast<int>(model.kv_heads);
   return l;
+}
+
+std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes) {
+  const int tp = pools.prefill_tp, td = pools.decode_tp, H = pools.kv_heads;
+  std::map<std::pair<int, int>, double> by_pair;
+  const double per_rank = bytes / td;
+  for (int b = 0; b < td; ++b) {
+    if (H == 0) {  // MLA: the whole latent from one prefill rank
+      by_pair[{b % tp, b}] += per_rank;
+      continue;
+    }
+    // Heads of decode rank b: H/td of them, or one shared by td/H ranks.
+    const int first = H >= td ? b * (H / td) : b / (td / H), count = H >= td ? H / td : 1;
+    for (int h = first; h < first + count; ++h) {
+      const int src = H >= tp ? h / (H / tp) : h * (tp / H) + b % (tp / H);
+      by_pair[{src, b}] += per_rank / count;
+    }
+  }
+  std::vector<KvMessage> out;
+  for (const auto& [k, v] : by_pair) out.push_back({k.first, k.second, v});
+  return out;
 }
 
 std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts) {
@@ -373,17 +423,17 @@ std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout
   prog.ops.resize(topo.vertices().size());
   prog.collective = "kv-transfer";
   prog.record_times = true;
-  // Per transfer and rank: the receiving vertex and the index of its Recv.
+  // Per transfer and message: the receiving vertex and the index of its Recv.
   std::vector<std::vector<std::pair<int, std::uint32_t>>> recv(ts.size());
   for (size_t k = 0; k < ts.size(); ++k) {
     const KvTransfer& t = ts[k];
-    const auto bytes = static_cast<std::uint64_t>(std::ceil(t.bytes / pools.tp));
-    for (int r = 0; r < pools.tp; ++r) {
-      const int src = pools.prefill_first + t.prefill * pools.tp + r, dst = pools.decode_first + t.decode * pools.tp + r;
+    for (const KvMessage& m : kv_messages(pools, t.bytes)) {
+      const int src = pools.prefill_first + t.prefill * pools.prefill_tp + m.src;
+      const int dst = pools.decode_first + t.decode * pools.decode_tp + m.dst;
       CommOp send;
       send.kind = CommOp::Kind::Send;
       send.peers = {dst};
-      send.bytes = std::max<std::uint64_t>(1, bytes);
+      send.bytes = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(m.bytes)));
       send.tag = static_cast<std::uint32_t>(k + 1);
       send.delay = to_ticks(t.start_s);
       prog.ops[static_cast<size_t>(src)].push_back(send);
@@ -435,7 +485,7 @@ StepTimeFn managed_step(ChipStepTime& st, const PoolPower& p) {
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine.
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
-                                      const EngineLoad& load, std::int64_t kv_blocks, const StepTimeFn& pstep,
+                                      const EngineLoad& load, const DisaggInstances& inst, const StepTimeFn& pstep,
                                       const StepTimeFn& dstep, const std::function<double(std::int64_t)>& bytes,
                                       KvTransferStats& stats) {
   const SystemSpec& spec = opt.system->spec;
@@ -445,8 +495,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   std::int64_t n = 0;
   for (const RequestDraw& r : reqs)
     if (r.output > 1) mean.bytes += bytes(r.input), ++n;
-  if (n == 0) return run_disagg_engine(reqs, load, sched, pools.prefill_instances, pools.decode_instances, kv_blocks, pstep, dstep, bytes,
-                                       [](const KvTransfer&) { return 0.0; });
+  if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; });
   mean.bytes /= static_cast<double>(n);
   stats.alone_s = kv_transfer_times(spec, pools, {mean}).front();
   std::vector<double> known(reqs.size(), stats.alone_s);
@@ -454,7 +503,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   DisaggEngineResult er;
   stats.fabric_runs = 0;
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
-    er = run_disagg_engine(reqs, load, sched, pools.prefill_instances, pools.decode_instances, kv_blocks, pstep, dstep, bytes, fn);
+    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn);
     const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers);
     ++stats.fabric_runs;
     double moved = 0, avg = 0;
@@ -491,21 +540,26 @@ void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er) {
 ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                             const DisaggLayout& pools, const std::vector<RequestDraw>& reqs, const EngineLoad& load) {
   auto wall0 = std::chrono::steady_clock::now();
+  // Each pool at its own tp: its steps (one grid shared when the tps agree) and its instances' KV cache.
+  const Scenario psc = prefill_scenario(sc, pools);
   ChipStepTime st(chip, model, sc, opt.interpolate, &*opt.system);
+  std::optional<ChipStepTime> pst;
+  if (pools.prefill_tp != pools.decode_tp) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
   PoolPower pre, dec;
-  const StepTimeFn pstep = managed_step(st, pre), dstep = managed_step(st, dec);
+  const StepTimeFn pstep = managed_step(pst ? *pst : st, pre), dstep = managed_step(st, dec);
   auto sched = make_scheduler(opt.scheduler, opt.limits);
-  const std::int64_t kv_blocks = serve_memory(chip, model, sc, *sched).kv_blocks;
+  const DisaggInstances inst{pools.prefill_instances, pools.decode_instances, serve_memory(chip, model, psc, *sched).kv_blocks,
+                             serve_memory(chip, model, sc, *sched).kv_blocks};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, sc, tokens); };
   KvTransferStats ks;
-  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, kv_blocks, pstep, dstep, bytes, ks);
+  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
   pre = pool_power(chip, er.prefill_events, er.total.makespan_s);
   dec = pool_power(chip, er.decode_events, er.total.makespan_s);
   if (pre.pw.throttled || dec.pw.throttled) {  // again at the clocks the power limit settles at (as run_point)
     pre.managed = pre.pw.throttled;
     dec.managed = dec.pw.throttled;
     ks = {};
-    er = engine_with_fabric(opt, pools, reqs, load, kv_blocks, pstep, dstep, bytes, ks);
+    er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
   }
   transfer_stats(ks, er);
   ServePoint pt;
@@ -526,7 +580,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   }
   pt.kv_transfer = ks;
   pt.meets_slo = (opt.ttft_slo_s <= 0 || pt.ttft_s <= opt.ttft_slo_s) && (opt.tpot_slo_s <= 0 || pt.tpot_s <= opt.tpot_slo_s);
-  pt.simulated_parts = st.simulated_parts();
+  pt.simulated_parts = st.simulated_parts() + (pst ? pst->simulated_parts() : 0);
   pt.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return pt;
 }

@@ -5,15 +5,16 @@
 
 namespace xpu {
 
-// Where the pools sit: prefill instance i on system ranks prefill_first + i*tp .. + tp-1, decode
-// instance j on decode_first + j*tp .. + tp-1 (disjoint, every group an aligned block).
+// Where the pools sit: prefill instance i on system ranks prefill_first + i*prefill_tp .. , decode
+// instance j on decode_first + j*decode_tp .. (disjoint, every group an aligned block).
 struct DisaggLayout {
-  int tp = 1;
+  int prefill_tp = 1, decode_tp = 1;
   int prefill_devices = 0, decode_devices = 0;      // chips of each pool
   int prefill_instances = 0, decode_instances = 0;
   int prefill_first = 0, decode_first = 0;          // first system rank of each pool
   int system_chips = 0;                             // chips of the system (the pools may leave some idle)
-  double kv_bytes_per_token = 0;                    // one instance, all its ranks (what crosses the fabric)
+  double kv_bytes_per_token = 0;                    // a decode instance's, all its ranks (what crosses the fabric)
+  int kv_heads = 0;                                 // KV heads of the model (0: MLA's latent, whole on every rank)
 };
 
 // One operating point's KV transfers (one per request of two or more output tokens).

@@ -43,8 +43,9 @@ struct ServeOptions {
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
   EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
-  // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool).
-  int prefill_devices = 0, decode_devices = 0;
+  // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
+  // and the prefill instances' tensor-parallel degree (0: the scenario's tp, which the decode pool uses).
+  int prefill_devices = 0, decode_devices = 0, prefill_tp = 0;
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
 };
 

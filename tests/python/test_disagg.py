@@ -47,6 +47,21 @@ def test_cli_and_module_agree(cli):
         assert a[key] == b[key], key
 
 
+def test_prefill_instances_take_their_own_tp(cli):
+    j = json.loads(cli(*POOLS, "--prefill-tp", "2", "--format", "json").stdout)
+    d = j["disaggregated"]
+    assert d["prefill"] == {"devices": 8, "instances": 4, "tp": 2, "first_rank": 0}
+    assert d["decode"]["tp"] == 4 and d["decode"]["instances"] == 2
+    k = j["kv_transfer"]
+    # The same bytes cross (8 KV heads split either way), now from 2 prefill ranks to 4 decode ranks.
+    assert k["transfers"] == 8 and k["bytes_mean"] == 512 * 32 * 8 * 128 * 2
+    same = json.loads(cli(*POOLS, "--format", "json").stdout)
+    # Each prefill rank now sends to two decode ranks; the fabric routes the second message over NVLink to
+    # the GPU on the destination's rail (as NCCL's PXN does), so four NICs still carry a quarter each: about
+    # the time of rank-to-rank transfers, never less.
+    assert same["kv_transfer"]["alone_s"] * 0.999 <= k["alone_s"] < same["kv_transfer"]["alone_s"] * 1.2
+
+
 @pytest.mark.parametrize("args,needle", [
     (("--prefill-devices", "8"), "give both pools"),
     (("--prefill-devices", "8", "--decode-devices", "6", "--tp", "4", "--system", "hgx-h100x8", "--nodes", "2"), "multiples of 4"),
@@ -55,6 +70,9 @@ def test_cli_and_module_agree(cli):
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "2", "--dp", "2"), "--pp/--ep/--dp"),
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--spec-tokens", "2"), "--spec-tokens"),
     (("--prefill-devices", "0", "--decode-devices", "4", "--system", "hgx-h100x8"), "positive"),
+    (("--prefill-devices", "6", "--decode-devices", "6", "--system", "hgx-h100x8", "--nodes", "2", "--prefill-tp", "3"),
+     "--prefill-tp 3"),
+    (("--prefill-devices", "2", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "4", "--prefill-tp", "2"), "aligned"),
 ])
 def test_pools_that_do_not_fit_are_one_line(cli, args, needle):
     p = cli("serve", "--model", "llama-3.1-8b", "--requests", "4", *args, check=False)

@@ -59,7 +59,7 @@ TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
     inputs += reqs.back().input;
   }
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), 2, 3, 100000, fake_step, fake_step,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), {2, 3, 100000, 100000}, fake_step, fake_step,
                                            bytes, fake_transfer);
   EXPECT_EQ(r.total.requests, 40);
   EXPECT_EQ(r.total.output_tokens, outputs);
@@ -93,7 +93,7 @@ TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   Scenario sc;
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
   std::vector<RequestDraw> reqs = {{100, 4, 0.5}};
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, vllm(), 1, 1, 1000, fake_step, fake_step, bytes,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, vllm(), {1, 1, 1000, 1000}, fake_step, fake_step, bytes,
                                            fake_transfer);
   const double prefill = 1e-3 + 1e-5 * 100;
   const double transfer = 5e-3 + bytes(100) / 1e9;
@@ -112,7 +112,7 @@ TEST(Disagg, RequestsOfOneTokenNeverLeaveThePrefillPool) {
   Scenario sc;
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
   std::vector<RequestDraw> reqs = {{64, 1, 0}, {64, 3, 0}};
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), 1, 2, 1000, fake_step, fake_step, bytes,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), {1, 2, 1000, 1000}, fake_step, fake_step, bytes,
                                            fake_transfer);
   EXPECT_EQ(r.total.requests, 2);
   ASSERT_EQ(r.transfers.size(), 1u);
@@ -122,8 +122,9 @@ TEST(Disagg, RequestsOfOneTokenNeverLeaveThePrefillPool) {
 TEST(Disagg, AKvCacheTooSmallForARequestIsOneClearError) {
   std::vector<RequestDraw> reqs = {{4096, 8, 0}};
   auto bytes = [](std::int64_t t) { return static_cast<double>(t); };
-  EXPECT_THROW(run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), 1, 1, 4, fake_step, fake_step, bytes, fake_transfer),
-               InputError);
+  for (DisaggInstances small : {DisaggInstances{1, 1, 4, 1000}, DisaggInstances{1, 1, 1000, 4}})
+    EXPECT_THROW(run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), small, fake_step, fake_step, bytes, fake_transfer),
+                 InputError);
 }
 
 // Two transfers through one NIC at once share it: each takes longer than one alone, while two on
@@ -131,7 +132,7 @@ TEST(Disagg, AKvCacheTooSmallForARequestIsOneClearError) {
 TEST(Disagg, KvTransfersContendOnTheFabric) {
   SystemSpec sys = load_system("hgx-h100x8", {}, 2);
   DisaggLayout pools;
-  pools.tp = 1;
+  pools.kv_heads = 8;
   pools.prefill_devices = pools.decode_devices = 8;
   pools.prefill_instances = pools.decode_instances = 8;
   pools.decode_first = 8;
@@ -161,6 +162,45 @@ TEST(Disagg, KvTransfersContendOnTheFabric) {
   EXPECT_LT(staggered[0], both[0]);
 }
 
+// Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
+TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
+  auto messages = [](int tp, int td, int heads) {
+    DisaggLayout l;
+    l.prefill_tp = tp;
+    l.decode_tp = td;
+    l.kv_heads = heads;
+    std::map<std::pair<int, int>, double> out;
+    double sum = 0;
+    for (const KvMessage& m : kv_messages(l, 800.0)) out[{m.src, m.dst}] += m.bytes, sum += m.bytes;
+    EXPECT_DOUBLE_EQ(sum, 800.0);
+    return out;
+  };
+  // Same tp: rank to rank.
+  auto same = messages(4, 4, 8);
+  ASSERT_EQ(same.size(), 4u);
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ((same[{r, r}]), 200.0);
+  // Prefill tp2 -> decode tp4 (8 KV heads): decode ranks 0, 1 read prefill rank 0; 2, 3 rank 1.
+  auto up = messages(2, 4, 8);
+  ASSERT_EQ(up.size(), 4u);
+  EXPECT_DOUBLE_EQ((up[{0, 1}]), 200.0);
+  EXPECT_DOUBLE_EQ((up[{1, 2}]), 200.0);
+  // Prefill tp4 -> decode tp1: one decode rank gathers from all four.
+  auto down = messages(4, 1, 8);
+  ASSERT_EQ(down.size(), 4u);
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ((down[{r, 0}]), 200.0);
+  // Replicated heads (2 KV heads on 8 prefill ranks, decode tp 4): each decode rank from a copy of its head.
+  auto rep = messages(8, 4, 2);
+  ASSERT_EQ(rep.size(), 4u);
+  EXPECT_DOUBLE_EQ((rep[{0, 0}]), 200.0);
+  EXPECT_DOUBLE_EQ((rep[{1, 1}]), 200.0);
+  EXPECT_DOUBLE_EQ((rep[{6, 2}]), 200.0);  // head 1's copies are prefill ranks 4-7: copy 2 mod 4
+  EXPECT_DOUBLE_EQ((rep[{7, 3}]), 200.0);
+  // MLA: the whole latent on every rank, decode rank b from prefill rank b mod tp.
+  auto mla = messages(2, 4, 0);
+  EXPECT_DOUBLE_EQ((mla[{0, 2}]), 200.0);
+  EXPECT_DOUBLE_EQ((mla[{1, 3}]), 200.0);
+}
+
 TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
@@ -187,6 +227,17 @@ TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   EXPECT_EQ(l.prefill_instances, 2);
   EXPECT_EQ(l.decode_instances, 2);
   EXPECT_EQ(l.decode_first, 8);
+  o.prefill_tp = 2;  // four prefill instances of tp2
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_instances, 4);
+  EXPECT_EQ(l.prefill_tp, 2);
+  EXPECT_EQ(l.decode_tp, 4);
+  o.prefill_devices = 6;  // the decode pool would start mid-block
+  EXPECT_TRUE(refused("aligned"));
+  o.prefill_devices = 8;
+  o.prefill_tp = 3;
+  EXPECT_TRUE(refused("--prefill-tp 3"));
+  o.prefill_tp = 0;
   sc.dp = 2;
   EXPECT_TRUE(refused("--pp/--ep/--dp"));
   sc.dp = 1;
