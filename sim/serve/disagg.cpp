@@ -459,25 +459,29 @@ std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout
 namespace {
 
 // Power of a pool: its instances' iterations averaged to one chip over the run (the rest idle), the
-// clock the power manager settles at, and the step function at that clock.
+// clock the power manager settles at, the step function at that clock, and the highest power of any
+// iteration at that clock (as run_point's peak).
 struct PoolPower {
   PowerResult pw;
   bool managed = false;
+  double peak_w = 0;
 };
-PoolPower pool_power(const ChipModel& chip, const std::vector<EnergyEvents>& events, double makespan) {
+void settle(PoolPower& p, const ChipModel& chip, const std::vector<EnergyEvents>& events, double makespan) {
   EnergyEvents mean;
   for (const EnergyEvents& e : events) mean += e.scaled(1.0 / static_cast<double>(events.size()));
   mean.time_s = makespan;  // idle time: static power only
-  return {manage_power(chip, mean, false), false};
+  p.pw = manage_power(chip, mean, false);
 }
 
-StepTimeFn managed_step(ChipStepTime& st, const PoolPower& p) {
-  return [&st, &p](const StepShape& shape) {
+StepTimeFn managed_step(const ChipModel& chip, ChipStepTime& st, PoolPower& p) {
+  return [&chip, &st, &p](const StepShape& shape) {
     StepCost c = st(shape);
     if (p.managed) {
       c.time_s = p.pw.time_of(c.events);
       c.events = p.pw.events_of(c.events);
     }
+    if (chip.power() && c.time_s > 0)
+      p.peak_w = std::max(p.peak_w, power_at(chip, c.events, p.managed ? p.pw.clock_ratio : 1.0).avg_power_w);
     return c;
   };
 }
@@ -546,18 +550,19 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   std::optional<ChipStepTime> pst;
   if (pools.prefill_tp != pools.decode_tp) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
   PoolPower pre, dec;
-  const StepTimeFn pstep = managed_step(pst ? *pst : st, pre), dstep = managed_step(st, dec);
+  const StepTimeFn pstep = managed_step(chip, pst ? *pst : st, pre), dstep = managed_step(chip, st, dec);
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   const DisaggInstances inst{pools.prefill_instances, pools.decode_instances, serve_memory(chip, model, psc, *sched).kv_blocks,
                              serve_memory(chip, model, sc, *sched).kv_blocks};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, sc, tokens); };
   KvTransferStats ks;
   DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
-  pre = pool_power(chip, er.prefill_events, er.total.makespan_s);
-  dec = pool_power(chip, er.decode_events, er.total.makespan_s);
+  settle(pre, chip, er.prefill_events, er.total.makespan_s);
+  settle(dec, chip, er.decode_events, er.total.makespan_s);
   if (pre.pw.throttled || dec.pw.throttled) {  // again at the clocks the power limit settles at (as run_point)
     pre.managed = pre.pw.throttled;
     dec.managed = dec.pw.throttled;
+    pre.peak_w = dec.peak_w = 0;
     ks = {};
     er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
   }
@@ -573,7 +578,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
     ks.prefill_power_w = pre.pw.avg_power_w;
     ks.decode_power_w = dec.pw.avg_power_w;
     pt.avg_power_w = (pre.pw.avg_power_w * pools.prefill_devices + dec.pw.avg_power_w * pools.decode_devices) / chips;
-    pt.peak_power_w = std::max(pre.pw.avg_power_w, dec.pw.avg_power_w);
+    pt.peak_power_w = std::max(pre.peak_w, dec.peak_w);
     // Every chip of both pools: the per-chip energy of each pool times its chips.
     const double joules = pre.pw.energy_j * pools.prefill_devices + dec.pw.energy_j * pools.decode_devices;
     pt.joules_per_token = joules / static_cast<double>(er.total.output_tokens);

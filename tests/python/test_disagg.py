@@ -25,6 +25,9 @@ def test_pools_report_their_kv_transfers_and_every_chip(cli):
     assert k["time_p99_s"] >= k["time_mean_s"] >= k["alone_s"] * 0.999
     assert k["converged"]
     assert j["throughput_tok_s_per_chip"] == pytest.approx(j["throughput_tok_s"] / 16)
+    # Power: each pool's chips averaged over the run; the peak is the highest iteration, above both.
+    assert j["peak_power_w"] >= max(k["prefill_power_w"], k["decode_power_w"]) > 0
+    assert min(k["prefill_power_w"], k["decode_power_w"]) <= j["avg_power_w"] <= max(k["prefill_power_w"], k["decode_power_w"])
     # TTFT ends at the first token (prefill pool); TPOT carries the transfer.
     assert j["ttft_s"] < j["e2e_p50_s"]
     table = cli(*POOLS).stdout
