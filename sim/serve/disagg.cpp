@@ -11,6 +11,7 @@
 #include "sim/base/error.h"
 #include "sim/base/strformat.h"
 #include "sim/interconnect/fabric.h"
+#include "sim/run/system_run.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
@@ -552,8 +553,10 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   PoolPower pre, dec;
   const StepTimeFn pstep = managed_step(chip, pst ? *pst : st, pre), dstep = managed_step(chip, st, dec);
   auto sched = make_scheduler(opt.scheduler, opt.limits);
-  const DisaggInstances inst{pools.prefill_instances, pools.decode_instances, serve_memory(chip, model, psc, *sched).kv_blocks,
-                             serve_memory(chip, model, sc, *sched).kv_blocks};
+  const CommBufferParams comm = comm_buffer_params(opt.system->spec);
+  const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
+                             serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
+                             serve_memory(chip, model, sc, *sched, nullptr, comm).kv_blocks};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, sc, tokens); };
   KvTransferStats ks;
   DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
