@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
@@ -54,41 +55,25 @@ po::options_description serve_options() {
   return o;
 }
 
-std::vector<std::int64_t> parse_concurrency(const std::string& text) {
-  std::vector<std::int64_t> out;
+// "N" or "N,N,...", each a positive number (of `what`) up to `most`: --concurrency, --tiers.
+template <class T>
+std::vector<T> parse_list(const std::string& flag, const std::string& text, const std::string& what, double most) {
+  std::vector<T> out;
   std::stringstream ss(text);
   for (std::string c; std::getline(ss, c, ',');) {
-    std::int64_t v = 0;
+    T v = 0;
     size_t used = 0;
     try {
-      v = std::stoll(c, &used);
+      if constexpr (std::is_integral_v<T>) v = std::stoll(c, &used);
+      else v = std::stod(c, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != c.size() || c.empty() || v <= 0)
-      throw InputError("--concurrency '" + text + "': '" + c + "' is not a positive number of users (expected N or N,N,...)");
+    if (used != c.size() || c.empty() || !(v > 0) || static_cast<double>(v) > most)
+      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)");
     out.push_back(v);
   }
-  if (out.empty()) throw InputError("--concurrency: expected N or a list N,N,...");
-  return out;
-}
-
-std::vector<double> parse_tiers(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  for (std::string c; std::getline(ss, c, ',');) {
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(c, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != c.size() || c.empty() || !(v > 0) || v > 1e6)
-      throw InputError("--tiers '" + text + "': '" + c + "' is not a positive number of tok/s per user (expected N or N,N,...)");
-    out.push_back(v);
-  }
-  if (out.empty()) throw InputError("--tiers: expected N or a list N,N,...");
+  if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...");
   return out;
 }
 
@@ -119,7 +104,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
     throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
   if (vm.count("concurrency")) {
-    so.concurrency = parse_concurrency(vm["concurrency"].as<std::string>());
+    so.concurrency = parse_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
     so.concurrency_given = true;
   }
   if (vm.count("rate")) {
@@ -129,6 +114,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
   so.seed = vm["seed"].as<std::uint64_t>();
+  for (auto [flag, field] :
+       {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp}})
+    if (vm.count(flag)) *field = vm[flag].as<int>();
   if (vm.count("prefix-hit")) so.prefix_hit = vm["prefix-hit"].as<double>();
   if (vm.count("spec-tokens")) so.spec_tokens = vm["spec-tokens"].as<std::int64_t>();
   if (vm.count("spec-tokens") && so.spec_tokens <= 0)
@@ -146,7 +134,10 @@ ServeOptions serve_opts(const po::variables_map& vm) {
 
 int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
-  o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset");
+  o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
+      "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (instances of --tp; with --decode-devices on a --system)")(
+      "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
+      "prefill-tp", po::value<int>(), "disaggregated: tensor-parallel degree of the prefill instances (default --tp, the decode pool's)");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -214,7 +205,7 @@ int cmd_compare(int argc, char** argv) {
     if (!c.empty()) req.chips.push_back(c);
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
   req.tco = vm["tco"].as<bool>();
-  if (vm.count("tiers")) req.tiers = parse_tiers(vm["tiers"].as<std::string>());
+  if (vm.count("tiers")) req.tiers = parse_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + req.study;
   CompareStudy study = compare_study(req);
   for (auto& r : study.rows) r.validation = validation_coverage(r.family);

@@ -75,7 +75,8 @@ void bind_run(py::module_& m) {
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
                          const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout) {
     ServeOptions o;
-    o.system = py_system(chip, system, layout.at("devices"));
+    o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
+    o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);

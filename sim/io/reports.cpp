@@ -140,10 +140,20 @@ std::string model_run_table(const ModelRunResult& r) {
 }
 
 namespace {
+nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
+  if (!k) return nullptr;
+  return {{"transfers", k->transfers},     {"bytes_total", k->bytes_total},   {"bytes_mean", k->bytes_mean},
+          {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
+          {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
+          {"prefill_busy", k->prefill_busy}, {"decode_busy", k->decode_busy},
+          {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w}};
+}
+
 nlohmann::json point_json(const ServePoint& p) {
   nlohmann::json kv = nlohmann::json::array();
   for (const auto& o : p.kv_over_time) kv.push_back({{"t_s", o.t_s}, {"used", o.kv_used}, {"running", o.running}, {"waiting", o.waiting}});
   return {{"batch", p.batch},
+          {"kv_transfer", kv_transfer_json(p.kv_transfer)},
           {"concurrency", p.concurrency > 0 ? nlohmann::json(p.concurrency) : nlohmann::json(nullptr)},
           {"rate", p.rate > 0 ? nlohmann::json(p.rate) : nlohmann::json(nullptr)},
           {"throughput_tok_s", p.throughput_tok_s},
@@ -180,6 +190,17 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["layout"] = {{"name", r.layout}, {"devices", r.devices}, {"replicas", r.replicas}};
   j["devices"] = r.devices;
+  if (r.disagg) {
+    const DisaggLayout& d = *r.disagg;
+    auto pool = [&](int devices, int instances, int tp, int first) {
+      return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp}, {"first_rank", first}};
+    };
+    j["disaggregated"] = {{"prefill", pool(d.prefill_devices, d.prefill_instances, d.prefill_tp, d.prefill_first)},
+                          {"decode", pool(d.decode_devices, d.decode_instances, d.decode_tp, d.decode_first)},
+                          {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token}};
+  } else {
+    j["disaggregated"] = nullptr;
+  }
   j["folding"] = r.folding.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.folding);
   j["precision"] = r.precision;
   j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
@@ -268,6 +289,13 @@ std::string serve_table(const ServeResult& r) {
     os << "  KV tokens per pipeline stage: " << join(st, ", ") << " (stage " << m.stage << " bounds the engine's cache)\n";
   }
   if (!r.folding.empty()) os << "  folded: " << r.folding << "\n";
+  if (r.disagg)
+    os << strformat("  disaggregated: prefill pool %d chips (%d x tp%d, ranks %d-%d), decode pool %d chips (%d x tp%d, ranks %d-%d) of %d;"
+                    " KV %s per prompt token crosses the fabric\n",
+                    r.disagg->prefill_devices, r.disagg->prefill_instances, r.disagg->prefill_tp, r.disagg->prefill_first,
+                    r.disagg->prefill_first + r.disagg->prefill_devices - 1, r.disagg->decode_devices, r.disagg->decode_instances,
+                    r.disagg->decode_tp, r.disagg->decode_first, r.disagg->decode_first + r.disagg->decode_devices - 1,
+                    r.disagg->system_chips, format_bytes(r.disagg->kv_bytes_per_token).c_str());
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {
@@ -279,6 +307,12 @@ std::string serve_table(const ServeResult& r) {
                     t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
+    if (const auto& k = p.kv_transfer)
+      os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s; busy: prefill %.0f%%, "
+                      "decode %.0f%%; %.1f tok/s per chip\n",
+                      static_cast<long long>(k->transfers), format_bytes(k->bytes_mean).c_str(), format_seconds(k->time_mean_s).c_str(),
+                      format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
+                      k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),

@@ -10,6 +10,7 @@
 #include "sim/base/strformat.h"
 
 #include "sim/run/system_run.h"
+#include "sim/serve/disagg.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
@@ -127,6 +128,7 @@ std::vector<OccupancySample> thin(const std::vector<OccupancySample>& v, size_t 
   for (size_t i = 0; i < most; ++i) out.push_back(v[i * (v.size() - 1) / (most - 1)]);
   return out;
 }
+}  // namespace
 
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.batch = er.max_running;
@@ -152,6 +154,8 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.kv_over_time = thin(er.occupancy, 64);
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
+
+namespace {
 
 RequestSpec request_spec(const ServeOptions& o) {
   RequestSpec r;
@@ -409,8 +413,10 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
 }
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
+  std::optional<DisaggLayout> pools;
+  if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
   check_serve_request(model, base, opt);
-  check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
+  if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would
   // cross it.
@@ -419,7 +425,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   r.chip = chip.name();
   r.system = opt.system ? opt.system->spec.name : "";
   r.layout = base.layout_str();
-  r.devices = base.devices();
+  r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
+  r.disagg = pools;
   r.family = chip.family();
   r.model = model.name;
   r.precision = std::string(name(base.wdtype)) + (base.adtype != base.wdtype ? std::string("/") + name(base.adtype) : "");
@@ -484,7 +491,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
     if (opt.progress)
       std::cerr << "  " << chip.name() << ": " << r.mode << (load.concurrency ? " concurrency " + std::to_string(load.concurrency) : "")
                 << ", " << n << " requests...\n";
-    r.curve.push_back(run_point(s, load, n));
+    r.curve.push_back(pools ? run_disagg_point(chip, model, base, opt, *pools, draw_requests(rs, n, model), load) : run_point(s, load, n));
   }
   for (size_t i = 0; i < r.curve.size(); ++i)
     if (r.curve[i].meets_slo && (r.best < 0 || r.curve[i].throughput_tok_s > r.curve[static_cast<size_t>(r.best)].throughput_tok_s))

@@ -11,6 +11,7 @@
 #include "sim/cost/cost.h"
 #include "sim/run/model_run.h"
 #include "sim/run/power_control.h"
+#include "sim/serve/disagg_types.h"
 #include "sim/serve/engine.h"
 #include "sim/serve/requests.h"
 #include "sim/serve/scheduler.h"
@@ -42,6 +43,10 @@ struct ServeOptions {
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
   EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
+  // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
+  // and the prefill instances' tensor-parallel degree (0: the scenario's tp, which the decode pool uses).
+  int prefill_devices = 0, decode_devices = 0, prefill_tp = 0;
+  bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
 };
 
 // The drafter of speculative decoding, resolved from the options: a model simulated on the chip (a
@@ -90,7 +95,10 @@ struct ServePoint {
   double wall_s = 0;
   std::int64_t simulated_parts = 0;
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
+  std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
 };
+// The latency and throughput figures of a point from an engine run over `devices` chips.
+void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
 
 struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
@@ -113,6 +121,7 @@ struct ServeResult {
   std::int64_t spec_tokens = 0;
   double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k
   std::string spec_method, spec_drafter;
+  std::optional<DisaggLayout> disagg;  // disaggregated serving: the pools
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);

@@ -1,0 +1,596 @@
+// Disaggregated serving: prefill and decode pools, the KV transfers between them on the fabric.
+#include "sim/serve/disagg.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "sim/base/error.h"
+#include "sim/base/strformat.h"
+#include "sim/interconnect/fabric.h"
+#include "sim/run/system_run.h"
+#include "sim/serve/step_time.h"
+
+namespace xpu {
+
+namespace {
+
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// One server instance of a pool: its scheduler, queues and KV cache, and the batch it is running.
+struct Instance {
+  std::unique_ptr<Scheduler> sched;
+  SchedState st;
+  Batch batch;
+  double end = kNever;           // when the running batch completes (kNever: idle)
+  std::int64_t held = 0;         // prefill: requests whose blocks wait for their transfer
+  std::int64_t incoming = 0;     // decode: transfers on their way here
+  double busy_s = 0, kv_area = 0, kv_peak = 0;
+  EnergyEvents events;
+  std::int64_t load() const {
+    return static_cast<std::int64_t>(st.waiting.size() + st.running.size()) + held + incoming;
+  }
+  double kv_used() const { return static_cast<double>(st.kv.used()) / static_cast<double>(std::max<std::int64_t>(1, st.kv.total())); }
+};
+
+class DisaggEngine {
+ public:
+  DisaggEngine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
+               const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
+               const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+               const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer)
+      : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer) {
+    auto make = [&](int n, std::int64_t kv_blocks) {
+      std::vector<Instance> v(static_cast<size_t>(n));
+      for (Instance& in : v) {
+        in.sched = make_sched();
+        in.st.kv = KvBlockPool(kv_blocks, in.sched->block_tokens());
+      }
+      return v;
+    };
+    m_pre = make(pools.prefill, pools.prefill_kv_blocks);
+    m_dec = make(pools.decode, pools.decode_kv_blocks);
+    const size_t n = reqs.size();
+    m_pseq.resize(n);
+    m_dseq.resize(n);
+    m_arrival.assign(n, 0);
+    m_first.assign(n, -1);
+    m_last = m_first;
+    for (size_t i = 0; i < n; ++i) {
+      m_arrival[i] = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
+      Sequence& p = m_pseq[i];  // the prompt, ending with the first token
+      p.id = static_cast<std::int64_t>(i);
+      p.input = reqs[i].input;
+      p.output = 1;
+      Sequence& d = m_dseq[i];  // the rest: the prompt's KV arrives, the second token onwards
+      d = p;
+      d.output = reqs[i].output;
+    }
+    m_released = load.kind == EngineLoad::Kind::Closed ? std::min(n, static_cast<size_t>(load.concurrency)) : n;
+  }
+
+  DisaggEngineResult run() {
+    while (m_finished < m_reqs.size()) {
+      // Everything due now, in order: finished iterations, landed transfers, arrivals (repeated, as a
+      // finished request of a closed loop releases the next one and a zero-time transfer lands at once).
+      for (bool changed = true; changed;) {
+        changed = complete_batches();
+        changed = deliver_transfers() || changed;
+        changed = admit_arrivals() || changed;
+      }
+      if (m_finished == m_reqs.size()) break;
+      start_idle();
+      const double next = next_event();
+      if (next == kNever) stuck();
+      advance(next);
+    }
+    return result();
+  }
+
+ private:
+  static int least_loaded(const std::vector<Instance>& pool) {
+    int best = 0;
+    for (size_t i = 1; i < pool.size(); ++i)
+      if (pool[i].load() < pool[static_cast<size_t>(best)].load()) best = static_cast<int>(i);
+    return best;
+  }
+
+  bool admit_arrivals() {
+    bool any = false;
+    while (m_next < m_released && m_arrival[m_next] <= m_t) {
+      const int p = least_loaded(m_pre);
+      m_pre[static_cast<size_t>(p)].st.waiting.push_back(&m_pseq[m_next++]);
+      any = true;
+    }
+    return any;
+  }
+
+  // A sequence's share of a finished iteration: its KV grows by the tokens computed; true when the
+  // step sampled a token (a decode step, or the last chunk of a prefill or of a recomputation).
+  static bool advance_sequence(Sequence& s, const ScheduledWork& w) {
+    if (s.decoding()) {
+      s.computed += 1;
+    } else {
+      s.computed += w.tokens;
+      if (s.computed < s.num_tokens()) return false;
+    }
+    s.generated += 1;
+    return true;
+  }
+
+  bool complete_batches() {
+    bool any = false;
+    for (size_t i = 0; i < m_pre.size(); ++i)
+      if (m_pre[i].end <= m_t) any = true, complete_prefill(static_cast<int>(i));
+    for (size_t j = 0; j < m_dec.size(); ++j)
+      if (m_dec[j].end <= m_t) any = true, complete_decode(m_dec[j]);
+    return any;
+  }
+
+  void complete_prefill(int p) {
+    Instance& in = m_pre[static_cast<size_t>(p)];
+    for (const ScheduledWork& w : in.batch) {
+      Sequence& s = *w.seq;
+      m_r.total.prefill_tokens += w.tokens;
+      if (!advance_sequence(s, w)) continue;  // a chunk of the prompt: no token yet
+      in.st.running.erase(std::remove(in.st.running.begin(), in.st.running.end(), &s), in.st.running.end());
+      const size_t i = static_cast<size_t>(s.id);
+      m_first[i] = m_last[i] = m_t;
+      ++m_r.total.output_tokens;
+      if (m_reqs[i].output <= 1) {  // nothing left to decode: no transfer
+        in.st.kv.release(s);
+        finish(i);
+        continue;
+      }
+      ++in.held;
+      KvTransfer t;
+      t.request = s.id;
+      t.prefill = p;
+      t.decode = least_loaded(m_dec);
+      t.tokens = s.input;
+      t.bytes = m_kv_bytes(s.input);
+      t.start_s = m_t;
+      t.end_s = m_t + std::max(0.0, m_transfer(t));
+      ++m_dec[static_cast<size_t>(t.decode)].incoming;
+      m_inflight.push_back(m_r.transfers.size());
+      m_r.transfers.push_back(t);
+    }
+    in.batch.clear();
+    in.end = kNever;
+  }
+
+  void complete_decode(Instance& in) {
+    for (const ScheduledWork& w : in.batch) {
+      Sequence& s = *w.seq;
+      const bool was_decoding = s.decoding();
+      const bool sampled = advance_sequence(s, w);
+      if (was_decoding) ++m_r.total.decode_steps, ++m_r.total.decode_tokens;
+      else m_r.total.prefill_tokens += w.tokens;  // recomputation after a preemption
+      if (!sampled) continue;
+      const size_t i = static_cast<size_t>(s.id);
+      ++m_r.total.output_tokens;
+      m_r.total.itl_s.push_back(m_t - m_last[i]);
+      m_last[i] = m_t;
+      if (s.done()) {
+        in.st.kv.release(s);
+        in.st.running.erase(std::remove(in.st.running.begin(), in.st.running.end(), &s), in.st.running.end());
+        finish(i);
+      }
+    }
+    in.batch.clear();
+    in.end = kNever;
+  }
+
+  bool deliver_transfers() {
+    bool any = false;
+    for (size_t k = 0; k < m_inflight.size();) {
+      const KvTransfer& t = m_r.transfers[m_inflight[k]];
+      if (t.end_s > m_t) {
+        ++k;
+        continue;
+      }
+      const size_t i = static_cast<size_t>(t.request);
+      Instance& p = m_pre[static_cast<size_t>(t.prefill)];
+      p.st.kv.release(m_pseq[i]);
+      --p.held;
+      Instance& d = m_dec[static_cast<size_t>(t.decode)];
+      --d.incoming;
+      Sequence& s = m_dseq[i];
+      s.generated = 1;
+      s.computed = s.input;  // the prompt's KV is here; the first token's is computed by the next step
+      d.st.waiting.push_back(&s);
+      m_inflight.erase(m_inflight.begin() + static_cast<std::ptrdiff_t>(k));
+      any = true;
+    }
+    return any;
+  }
+
+  void start_idle() {
+    auto start = [&](Instance& in, const StepTimeFn& step, std::int64_t& iterations) {
+      if (in.end != kNever || (in.st.running.empty() && in.st.waiting.empty())) return;
+      in.batch = in.sched->schedule(in.st);
+      if (in.batch.empty()) return;  // blocks held by transfers: waits for one to land (stuck() otherwise)
+      StepCost c = step(shape_of(in.batch));
+      in.end = m_t + c.time_s;
+      in.busy_s += c.time_s;
+      in.events += c.events;
+      ++iterations;
+    };
+    for (Instance& in : m_pre) start(in, m_pstep, m_r.prefill_iterations);
+    for (Instance& in : m_dec) start(in, m_dstep, m_r.decode_iterations);
+  }
+
+  double next_event() const {
+    double t = m_next < m_released ? m_arrival[m_next] : kNever;
+    for (const Instance& in : m_pre) t = std::min(t, in.end);
+    for (const Instance& in : m_dec) t = std::min(t, in.end);
+    for (size_t k : m_inflight) t = std::min(t, m_r.transfers[k].end_s);
+    return t;
+  }
+
+  [[noreturn]] void stuck() const {
+    for (const auto* pool : {&m_pre, &m_dec})
+      for (const Instance& in : *pool)
+        if (!in.st.waiting.empty()) {
+          const Sequence* s = in.st.waiting.front();
+          throw InputError("disaggregated serving: a request of " + std::to_string(s->input) + " + " +
+                           std::to_string(m_reqs[static_cast<size_t>(s->id)].output) + " tokens can never be scheduled on a " +
+                           (pool == &m_pre ? "prefill" : "decode") + " instance: its KV cache holds " +
+                           std::to_string(in.st.kv.total() * in.st.kv.block_tokens()) +
+                           " tokens; use shorter requests, a lower-precision KV cache or a larger --tp");
+        }
+    throw InputError("disaggregated serving: no request left to run (internal bookkeeping error)");
+  }
+
+  void advance(double next) {
+    const double dt = next - m_t;
+    m_r.total.in_system_s += static_cast<double>(m_next - m_finished) * dt;  // arrived, not finished
+    double used = 0;
+    std::int64_t running = 0, waiting = 0;
+    for (Instance& in : m_dec) {
+      in.kv_area += in.kv_used() * dt;
+      in.kv_peak = std::max(in.kv_peak, in.kv_used());
+      used += in.kv_used();
+      running += static_cast<std::int64_t>(in.st.running.size());
+      waiting += static_cast<std::int64_t>(in.st.waiting.size());
+      m_r.total.max_running = std::max<std::int64_t>(m_r.total.max_running, static_cast<std::int64_t>(in.st.running.size()));
+    }
+    m_t = next;
+    m_r.total.occupancy.push_back({m_t, used / static_cast<double>(m_dec.size()), running, waiting});
+  }
+
+  void finish(size_t i) {
+    ++m_finished;
+    ++m_r.total.requests;
+    m_r.total.input_tokens += m_reqs[i].input;
+    m_r.total.ttft_s.push_back(m_first[i] - m_arrival[i]);
+    m_r.total.e2e_s.push_back(m_t - m_arrival[i]);
+    if (m_reqs[i].output > 1) m_r.total.tpot_s.push_back((m_t - m_first[i]) / static_cast<double>(m_reqs[i].output - 1));
+    if (m_load.kind == EngineLoad::Kind::Closed && m_released < m_reqs.size()) m_arrival[m_released++] = m_t;
+  }
+
+  DisaggEngineResult result() {
+    EngineResult& e = m_r.total;
+    e.makespan_s = m_t;
+    e.iterations = m_r.prefill_iterations + m_r.decode_iterations;
+    for (const auto* pool : {&m_pre, &m_dec})
+      for (const Instance& in : *pool) {
+        e.preemptions += in.st.preemptions;
+        e.busy_s += in.busy_s;
+        (pool == &m_pre ? m_r.prefill_events : m_r.decode_events).push_back(in.events);
+        (pool == &m_pre ? m_r.prefill_busy_s : m_r.decode_busy_s).push_back(in.busy_s);
+      }
+    for (const Instance& in : m_dec) {
+      e.kv_mean += m_t > 0 ? in.kv_area / m_t / static_cast<double>(m_dec.size()) : 0;
+      e.kv_peak = std::max(e.kv_peak, in.kv_peak);
+    }
+    e.kv_blocks = m_dec.front().st.kv.total();
+    e.block_tokens = m_dec.front().st.kv.block_tokens();
+    return std::move(m_r);
+  }
+
+  const std::vector<RequestDraw>& m_reqs;
+  EngineLoad m_load;
+  const StepTimeFn& m_pstep;
+  const StepTimeFn& m_dstep;
+  const std::function<double(std::int64_t)>& m_kv_bytes;
+  const KvTransferFn& m_transfer;
+  std::vector<Instance> m_pre, m_dec;
+  std::vector<Sequence> m_pseq, m_dseq;
+  std::vector<double> m_arrival, m_first, m_last;
+  std::vector<size_t> m_inflight;  // indices into m_r.transfers
+  size_t m_next = 0, m_released = 0, m_finished = 0;
+  double m_t = 0;
+  DisaggEngineResult m_r;
+};
+
+}  // namespace
+
+DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
+                                     const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
+                                     const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+                                     const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer) {
+  if (pools.prefill < 1 || pools.decode < 1)
+    throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
+  if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
+    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
+  if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
+    throw InputError(std::string("disaggregated serving: no memory is left for the KV cache of a ") +
+                     (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)");
+  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer).run();
+}
+
+double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
+  Scenario one = sc;
+  one.batch = 1;
+  one.input_len = tokens;
+  one.output_len = 0;
+  return footprint(model, one).kv_bytes_per_sequence * static_cast<double>(sc.tp);
+}
+
+Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools) {
+  Scenario p = sc;
+  p.tp = pools.prefill_tp;
+  return p;
+}
+
+namespace {
+// One pool's instances: whole, aligned on the system (a node's block or whole nodes), the model split
+// by its tp. `flag` names the pool's tp flag in errors.
+void check_pool(const ModelConfig& model, const Scenario& sc, const SystemSpec& sys, const std::string& pools,
+                const std::string& flag, int devices, int tp, int first) {
+  if (tp <= 0) throw InputError(flag + " " + std::to_string(tp) + ": expected a positive tensor-parallel degree");
+  if (devices % tp != 0)
+    throw InputError(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flag + " " + std::to_string(tp) +
+                     " instances (expected multiples of " + std::to_string(tp) + ")");
+  if ((tp > sys.chips && tp % sys.chips != 0) || first % std::min(tp, sys.chips) != 0)
+    throw InputError(pools + " with " + flag + " " + std::to_string(tp) + ": the instances starting at rank " + std::to_string(first) +
+                     " are not aligned blocks of " + sys.name + " (" + std::to_string(sys.chips) +
+                     " chips per node; give the prefill pool a multiple of the decode pool's tp)");
+  Scenario check = sc;
+  check.tp = tp;
+  check.batch = 1;
+  check.input_len = check.output_len = 1;
+  check.phase = Phase::Request;
+  try {
+    check.validate(model);
+  } catch (const InputError& e) {
+    throw InputError(flag + " " + std::to_string(tp) + ": " + e.what());
+  }
+}
+}  // namespace
+
+DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt) {
+  const std::string pools = "--prefill-devices " + std::to_string(opt.prefill_devices) + " --decode-devices " +
+                            std::to_string(opt.decode_devices);
+  if (opt.prefill_devices <= 0 || opt.decode_devices <= 0)
+    throw InputError(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")");
+  if (sc.pp > 1 || sc.ep > 1 || sc.dp > 1)
+    throw InputError(pools + " with --pp/--ep/--dp (" + sc.layout_str() +
+                     "): each pool is made of --tp instances; pipeline, expert and data-parallel layouts are not combined with disaggregation");
+  if (!opt.system)
+    throw InputError(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)");
+  if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
+    throw InputError(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools");
+  const SystemSpec& sys = opt.system->spec;
+  DisaggLayout l;
+  l.prefill_tp = opt.prefill_tp != 0 ? opt.prefill_tp : sc.tp;
+  l.decode_tp = sc.tp;
+  check_pool(model, sc, sys, pools, opt.prefill_tp != 0 ? "--prefill-tp" : "--tp", opt.prefill_devices, l.prefill_tp, 0);
+  check_pool(model, sc, sys, pools, "--tp", opt.decode_devices, l.decode_tp, opt.prefill_devices);
+  if (opt.prefill_devices + opt.decode_devices > sys.ranks())
+    throw InputError(pools + ": " + std::to_string(opt.prefill_devices + opt.decode_devices) + " chips, but system " + sys.name +
+                     " has " + std::to_string(sys.ranks()) + " (" + std::to_string(sys.chips) + " per node; more with --nodes)");
+  l.prefill_devices = opt.prefill_devices;
+  l.decode_devices = opt.decode_devices;
+  l.prefill_instances = opt.prefill_devices / l.prefill_tp;
+  l.decode_instances = opt.decode_devices / l.decode_tp;
+  l.prefill_first = 0;
+  l.decode_first = opt.prefill_devices;
+  l.system_chips = sys.ranks();
+  l.kv_bytes_per_token = kv_transfer_bytes(model, sc, 1);
+  l.kv_heads = model.is_mla() ? 0 : static_cast<int>(model.kv_heads);
+  return l;
+}
+
+std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes) {
+  const int tp = pools.prefill_tp, td = pools.decode_tp, H = pools.kv_heads;
+  std::map<std::pair<int, int>, double> by_pair;
+  const double per_rank = bytes / td;
+  for (int b = 0; b < td; ++b) {
+    if (H == 0) {  // MLA: the whole latent from one prefill rank
+      by_pair[{b % tp, b}] += per_rank;
+      continue;
+    }
+    // Heads of decode rank b: H/td of them, or one shared by td/H ranks.
+    const int first = H >= td ? b * (H / td) : b / (td / H), count = H >= td ? H / td : 1;
+    for (int h = first; h < first + count; ++h) {
+      const int src = H >= tp ? h / (H / tp) : h * (tp / H) + b % (tp / H);
+      by_pair[{src, b}] += per_rank / count;
+    }
+  }
+  std::vector<KvMessage> out;
+  for (const auto& [k, v] : by_pair) out.push_back({k.first, k.second, v});
+  return out;
+}
+
+std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts) {
+  if (ts.empty()) return {};
+  Topology topo(spec);
+  CommProgram prog;
+  prog.ops.resize(topo.vertices().size());
+  prog.collective = "kv-transfer";
+  prog.record_times = true;
+  // Per transfer and message: the receiving vertex and the index of its Recv.
+  std::vector<std::vector<std::pair<int, std::uint32_t>>> recv(ts.size());
+  for (size_t k = 0; k < ts.size(); ++k) {
+    const KvTransfer& t = ts[k];
+    for (const KvMessage& m : kv_messages(pools, t.bytes)) {
+      const int src = pools.prefill_first + t.prefill * pools.prefill_tp + m.src;
+      const int dst = pools.decode_first + t.decode * pools.decode_tp + m.dst;
+      CommOp send;
+      send.kind = CommOp::Kind::Send;
+      send.peers = {dst};
+      send.bytes = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(m.bytes)));
+      send.tag = static_cast<std::uint32_t>(k + 1);
+      send.delay = to_ticks(t.start_s);
+      prog.ops[static_cast<size_t>(src)].push_back(send);
+      CommOp rcv;
+      rcv.kind = CommOp::Kind::Recv;
+      rcv.peers = {src};
+      rcv.tag = send.tag;
+      rcv.delay = send.delay;
+      recv[k].push_back({dst, static_cast<std::uint32_t>(prog.ops[static_cast<size_t>(dst)].size())});
+      prog.ops[static_cast<size_t>(dst)].push_back(rcv);
+    }
+  }
+  const FabricResult fr = simulate_collective(topo, prog);
+  std::vector<double> out;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    Tick end = 0;
+    for (const auto& [v, i] : recv[k]) end = std::max(end, fr.op_end[static_cast<size_t>(v)][i]);
+    out.push_back(std::max(0.0, to_seconds(end) - to_seconds(to_ticks(ts[k].start_s))));
+  }
+  return out;
+}
+
+namespace {
+
+// Power of a pool: its instances' iterations averaged to one chip over the run (the rest idle), the
+// clock the power manager settles at, the step function at that clock, and the highest power of any
+// iteration at that clock (as run_point's peak).
+struct PoolPower {
+  PowerResult pw;
+  bool managed = false;
+  double peak_w = 0;
+};
+void settle(PoolPower& p, const ChipModel& chip, const std::vector<EnergyEvents>& events, double makespan) {
+  EnergyEvents mean;
+  for (const EnergyEvents& e : events) mean += e.scaled(1.0 / static_cast<double>(events.size()));
+  mean.time_s = makespan;  // idle time: static power only
+  p.pw = manage_power(chip, mean, false);
+}
+
+StepTimeFn managed_step(const ChipModel& chip, ChipStepTime& st, PoolPower& p) {
+  return [&chip, &st, &p](const StepShape& shape) {
+    StepCost c = st(shape);
+    if (p.managed) {
+      c.time_s = p.pw.time_of(c.events);
+      c.events = p.pw.events_of(c.events);
+    }
+    if (chip.power() && c.time_s > 0)
+      p.peak_w = std::max(p.peak_w, power_at(chip, c.events, p.managed ? p.pw.clock_ratio : 1.0).avg_power_w);
+    return c;
+  };
+}
+
+// The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
+// fabric with every transfer in flight, their start times from the engine.
+DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
+                                      const EngineLoad& load, const DisaggInstances& inst, const StepTimeFn& pstep,
+                                      const StepTimeFn& dstep, const std::function<double(std::int64_t)>& bytes,
+                                      KvTransferStats& stats) {
+  const SystemSpec& spec = opt.system->spec;
+  auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits); };
+  // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
+  KvTransfer mean;
+  std::int64_t n = 0;
+  for (const RequestDraw& r : reqs)
+    if (r.output > 1) mean.bytes += bytes(r.input), ++n;
+  if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; });
+  mean.bytes /= static_cast<double>(n);
+  stats.alone_s = kv_transfer_times(spec, pools, {mean}).front();
+  std::vector<double> known(reqs.size(), stats.alone_s);
+  KvTransferFn fn = [&](const KvTransfer& t) { return known[static_cast<size_t>(t.request)]; };
+  DisaggEngineResult er;
+  stats.fabric_runs = 0;
+  for (int round = 0; round < kDisaggFabricRounds; ++round) {
+    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn);
+    const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers);
+    ++stats.fabric_runs;
+    double moved = 0, avg = 0;
+    for (size_t k = 0; k < times.size(); ++k) {
+      const KvTransfer& t = er.transfers[k];
+      moved = std::max(moved, std::abs(times[k] - (t.end_s - t.start_s)));
+      avg += times[k] / static_cast<double>(times.size());
+      known[static_cast<size_t>(t.request)] = times[k];
+    }
+    stats.converged = moved <= std::max(1e-6, 0.01 * avg);
+    if (stats.converged) break;
+  }
+  return er;
+}
+
+void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er) {
+  std::vector<double> times;
+  for (const KvTransfer& t : er.transfers) {
+    s.bytes_total += t.bytes;
+    times.push_back(t.end_s - t.start_s);
+  }
+  s.transfers = static_cast<std::int64_t>(er.transfers.size());
+  s.bytes_mean = s.transfers ? s.bytes_total / static_cast<double>(s.transfers) : 0;
+  for (double x : times) s.time_mean_s += x / static_cast<double>(times.size());
+  s.time_p50_s = percentile(times, 0.5);
+  s.time_p99_s = percentile(times, 0.99);
+  const double span = std::max(er.total.makespan_s, 1e-30);
+  for (double b : er.prefill_busy_s) s.prefill_busy += b / span / static_cast<double>(er.prefill_busy_s.size());
+  for (double b : er.decode_busy_s) s.decode_busy += b / span / static_cast<double>(er.decode_busy_s.size());
+}
+
+}  // namespace
+
+ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                            const DisaggLayout& pools, const std::vector<RequestDraw>& reqs, const EngineLoad& load) {
+  auto wall0 = std::chrono::steady_clock::now();
+  // Each pool at its own tp: its steps (one grid shared when the tps agree) and its instances' KV cache.
+  const Scenario psc = prefill_scenario(sc, pools);
+  ChipStepTime st(chip, model, sc, opt.interpolate, &*opt.system);
+  std::optional<ChipStepTime> pst;
+  if (pools.prefill_tp != pools.decode_tp) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
+  PoolPower pre, dec;
+  const StepTimeFn pstep = managed_step(chip, pst ? *pst : st, pre), dstep = managed_step(chip, st, dec);
+  auto sched = make_scheduler(opt.scheduler, opt.limits);
+  const CommBufferParams comm = comm_buffer_params(opt.system->spec);
+  const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
+                             serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
+                             serve_memory(chip, model, sc, *sched, nullptr, comm).kv_blocks};
+  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, sc, tokens); };
+  KvTransferStats ks;
+  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
+  settle(pre, chip, er.prefill_events, er.total.makespan_s);
+  settle(dec, chip, er.decode_events, er.total.makespan_s);
+  if (pre.pw.throttled || dec.pw.throttled) {  // again at the clocks the power limit settles at (as run_point)
+    pre.managed = pre.pw.throttled;
+    dec.managed = dec.pw.throttled;
+    pre.peak_w = dec.peak_w = 0;
+    ks = {};
+    er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
+  }
+  transfer_stats(ks, er);
+  ServePoint pt;
+  const int chips = pools.prefill_devices + pools.decode_devices;
+  fill_metrics(pt, er.total, chips);
+  pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
+  pt.rate = load.kind == EngineLoad::Kind::Open ? opt.rate : 0;
+  pt.throttled = pre.pw.throttled || dec.pw.throttled;
+  pt.clock_ratio = std::min(pre.pw.clock_ratio, dec.pw.clock_ratio);
+  if (pre.pw.modeled && er.total.output_tokens > 0) {
+    ks.prefill_power_w = pre.pw.avg_power_w;
+    ks.decode_power_w = dec.pw.avg_power_w;
+    pt.avg_power_w = (pre.pw.avg_power_w * pools.prefill_devices + dec.pw.avg_power_w * pools.decode_devices) / chips;
+    pt.peak_power_w = std::max(pre.peak_w, dec.peak_w);
+    // Every chip of both pools: the per-chip energy of each pool times its chips.
+    const double joules = pre.pw.energy_j * pools.prefill_devices + dec.pw.energy_j * pools.decode_devices;
+    pt.joules_per_token = joules / static_cast<double>(er.total.output_tokens);
+  }
+  pt.kv_transfer = ks;
+  pt.meets_slo = (opt.ttft_slo_s <= 0 || pt.ttft_s <= opt.ttft_slo_s) && (opt.tpot_slo_s <= 0 || pt.tpot_s <= opt.tpot_slo_s);
+  pt.simulated_parts = st.simulated_parts() + (pst ? pst->simulated_parts() : 0);
+  pt.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return pt;
+}
+
+}  // namespace xpu

@@ -1,0 +1,97 @@
+// Disaggregated serving (DistServe, Zhong et al., OSDI 2024; Splitwise, Patel et al., ISCA 2024; as
+// vLLM's disaggregated prefill, SGLang's PD disaggregation and NVIDIA Dynamo deploy it): a prefill pool
+// of instances runs only prompts, a decode pool only generation, and each request's KV cache crosses
+// the fabric from the prefill instance that computed it to the decode instance that continues it.
+//
+// Engine: every instance is an iteration-level server of its own (the same scheduler policy,
+// continuous batching, chunked prefill and paged KV cache as sim/serve/engine.h). A request arrives
+// at the prefill instance with the fewest requests; its last prefill chunk samples the first token
+// (TTFT ends there); the prefill instance keeps its KV blocks until the transfer to the decode
+// instance with the fewest requests has landed (as vLLM's NIXL connector and SGLang free them after
+// the decode side pulled them); the decode instance allocates the request's blocks on admission and
+// continues from the second token, so the transfer adds to the gap before the second token.
+//
+// Transfers on the fabric: each rank of the decode instance receives its KV heads from the prefill
+// ranks that hold them (one message per pair; the same rank when both pools have one tp; MLA's latent
+// is whole on every rank), all transfers of a run simulated together on the system's fabric
+// (sim/interconnect/fabric.h) at their start times, so concurrent transfers share NICs, rails and
+// switch ports. A transfer's time depends on the others in flight and their start times on the
+// engine: the two are iterated to a fixed point (the engine run with the previous round's transfer
+// times, the fabric with the engine's start times) until no transfer time moves by more than 1% of
+// the mean (or 1 us), at most kDisaggFabricRounds rounds.
+// Not modeled: the instances' own tensor-parallel all-reduces are simulated apart (step_time.h), so
+// KV transfers do not contend with them on the scale-up links, nor with kernels for device memory.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "sim/serve/disagg_types.h"
+#include "sim/serve/engine.h"
+#include "sim/serve/serve.h"
+
+namespace xpu {
+
+constexpr int kDisaggFabricRounds = 6;
+
+struct KvTransfer {
+  std::int64_t request = 0;
+  int prefill = 0, decode = 0;     // instance indices in their pools
+  std::int64_t tokens = 0;         // prompt tokens whose KV moves
+  double bytes = 0;                // all ranks of the instance
+  double start_s = 0, end_s = 0;
+};
+using KvTransferFn = std::function<double(const KvTransfer&)>;  // its duration in seconds
+
+struct DisaggEngineResult {
+  EngineResult total;              // per-request latencies, tokens, makespan; KV occupancy of the decode pool
+  std::vector<KvTransfer> transfers;            // in the order they started
+  std::vector<EnergyEvents> prefill_events, decode_events;  // per instance, its iterations only
+  std::vector<double> prefill_busy_s, decode_busy_s;
+  std::int64_t prefill_iterations = 0, decode_iterations = 0;
+};
+
+// The instances of each pool and the KV blocks each instance of that pool holds.
+struct DisaggInstances {
+  int prefill = 1, decode = 1;
+  std::int64_t prefill_kv_blocks = 0, decode_kv_blocks = 0;
+};
+
+// Runs every request to completion on the instances of both pools. InputError when a request can
+// never be scheduled on an instance (its KV need exceeds the cache).
+DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
+                                     const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
+                                     const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+                                     const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer);
+
+// Bytes of the KV cache of `tokens` prompt tokens over all ranks of one tensor-parallel instance of
+// `sc` (footprint()'s per-rank cache times the ranks: heads split, or replicated below one per rank).
+double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens);
+
+// The pools of `opt` on the system (decode instances of sc.tp, prefill instances of opt.prefill_tp
+// or sc.tp); InputError naming the flag when they do not fit (no system, sizes not multiples of their
+// tp, a tp that does not split the heads, more chips than the system has, with --pp/--ep/--dp,
+// prefix caching or speculative decoding).
+DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
+Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's tp
+
+// The messages of one transfer of `bytes` (what the decode instance receives, over all its ranks):
+// each decode rank b gets its KV heads from the prefill ranks that hold them (a head replicated on
+// several prefill ranks from copy b mod copies; MLA's latent from prefill rank b mod prefill_tp),
+// one message per pair of ranks. Ranks are within the instances.
+struct KvMessage {
+  int src = 0, dst = 0;
+  double bytes = 0;
+};
+std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes);
+
+// Each transfer's duration when all of `ts` run together on the system's fabric (start times from
+// the transfers; the messages of kv_messages between the instances' ranks).
+std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts);
+
+// One operating point of the disaggregated server (the counterpart of serve.cpp's run_point).
+ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                            const DisaggLayout& pools, const std::vector<RequestDraw>& reqs, const EngineLoad& load);
+
+}  // namespace xpu

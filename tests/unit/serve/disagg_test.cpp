@@ -1,0 +1,252 @@
+// Disaggregated serving: the two-pool engine on fake step and transfer times (every request prefilled,
+// transferred and decoded once; latencies against a hand computation), the KV bytes against the closed
+// form, KV transfers contending on the fabric, and the pools' checks.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <numeric>
+
+#include "sim/base/config.h"
+#include "sim/base/error.h"
+#include "sim/interconnect/system_spec.h"
+#include "sim/serve/disagg.h"
+
+namespace xpu {
+namespace {
+
+std::string model_path(const char* name) { return source_dir() + "/tests/data/models/" + name + ".json"; }
+
+// Prefill: 1 ms + 10 us per token; decode: 2 ms + 1 us per cached token read.
+StepCost fake_step(const StepShape& s) {
+  StepCost c;
+  c.time_s = (s.prefill_tokens ? 1e-3 + 1e-5 * static_cast<double>(s.prefill_tokens) : 0) +
+             (s.decode_seqs ? 2e-3 + 1e-6 * static_cast<double>(s.decode_kv_sum) : 0);
+  c.events.time_s = c.time_s;
+  return c;
+}
+// 5 ms + 1 GB/s.
+double fake_transfer(const KvTransfer& t) { return 5e-3 + t.bytes / 1e9; }
+
+std::function<std::unique_ptr<Scheduler>()> vllm() {
+  return [] { return make_scheduler("vllm", {}); };
+}
+
+TEST(Disagg, KvBytesMatchTheClosedForm) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));  // 8 layers, 4 KV heads of 64, bf16
+  Scenario sc;
+  const double per_token = 8.0 * 4 * 64 * 2 * 2;  // layers x KV heads x head_dim x (K, V) x bytes
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), per_token * 1000);
+  sc.tp = 2;  // heads split: the instance holds them once
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), per_token * 1000);
+  sc.tp = 8;  // fewer KV heads than ranks: each rank holds (and sends) one head
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), 8.0 * 8 * 64 * 2 * 2 * 1000);
+  ModelConfig mla = load_model(model_path("deepseek-v2-lite"));  // the latent, whole on every rank
+  Scenario one;
+  const double latent = static_cast<double>(mla.layers) * static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim) * 2;
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), latent * 10);
+  one.tp = 2;
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), 2 * latent * 10);
+}
+
+TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  std::vector<RequestDraw> reqs;
+  std::int64_t outputs = 0, inputs = 0;
+  for (int i = 0; i < 40; ++i) {
+    reqs.push_back({100 + (37 * i) % 500, 2 + i % 20, 0});
+    outputs += reqs.back().output;
+    inputs += reqs.back().input;
+  }
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), {2, 3, 100000, 100000}, fake_step, fake_step,
+                                           bytes, fake_transfer);
+  EXPECT_EQ(r.total.requests, 40);
+  EXPECT_EQ(r.total.output_tokens, outputs);
+  EXPECT_EQ(r.total.prefill_tokens, inputs);          // no preemption in a cache this large
+  EXPECT_EQ(r.total.decode_steps, outputs - 40);      // every token after the first on the decode pool
+  EXPECT_EQ(static_cast<std::int64_t>(r.total.itl_s.size()), outputs - 40);
+  ASSERT_EQ(r.transfers.size(), 40u);
+  std::map<std::int64_t, int> seen;
+  for (const KvTransfer& t : r.transfers) {
+    ++seen[t.request];
+    const RequestDraw& q = reqs[static_cast<size_t>(t.request)];
+    EXPECT_EQ(t.tokens, q.input);
+    EXPECT_DOUBLE_EQ(t.bytes, 8.0 * 4 * 64 * 2 * 2 * static_cast<double>(q.input));
+    EXPECT_NEAR(t.end_s - t.start_s, fake_transfer(t), 1e-12);
+  }
+  EXPECT_EQ(seen.size(), 40u);
+  // Nobody starves: every instance of both pools worked, every request finished within the run.
+  for (double b : r.prefill_busy_s) EXPECT_GT(b, 0);
+  for (double b : r.decode_busy_s) EXPECT_GT(b, 0);
+  ASSERT_EQ(r.total.e2e_s.size(), 40u);
+  for (size_t i = 0; i < 40; ++i) {
+    EXPECT_GT(r.total.ttft_s[i], 0);
+    EXPECT_LE(r.total.e2e_s[i], r.total.makespan_s);
+  }
+  // The second token waits for the transfer: the largest inter-token gap is at least the shortest transfer.
+  EXPECT_GE(*std::max_element(r.total.itl_s.begin(), r.total.itl_s.end()), 5e-3);
+}
+
+TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  std::vector<RequestDraw> reqs = {{100, 4, 0.5}};
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, vllm(), {1, 1, 1000, 1000}, fake_step, fake_step, bytes,
+                                           fake_transfer);
+  const double prefill = 1e-3 + 1e-5 * 100;
+  const double transfer = 5e-3 + bytes(100) / 1e9;
+  // Three decode steps read 101, 102 and 103 cached tokens.
+  const double decode = 3 * 2e-3 + 1e-6 * (101 + 102 + 103);
+  ASSERT_EQ(r.total.ttft_s.size(), 1u);
+  EXPECT_NEAR(r.total.ttft_s[0], prefill, 1e-12);
+  EXPECT_NEAR(r.total.e2e_s[0], prefill + transfer + decode, 1e-12);
+  EXPECT_NEAR(r.total.itl_s[0], transfer + 2e-3 + 1e-6 * 101, 1e-12);
+  EXPECT_NEAR(r.total.tpot_s[0], (transfer + decode) / 3, 1e-12);
+  EXPECT_NEAR(r.total.makespan_s, 0.5 + prefill + transfer + decode, 1e-12);
+}
+
+TEST(Disagg, RequestsOfOneTokenNeverLeaveThePrefillPool) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  std::vector<RequestDraw> reqs = {{64, 1, 0}, {64, 3, 0}};
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), {1, 2, 1000, 1000}, fake_step, fake_step, bytes,
+                                           fake_transfer);
+  EXPECT_EQ(r.total.requests, 2);
+  ASSERT_EQ(r.transfers.size(), 1u);
+  EXPECT_EQ(r.transfers[0].request, 1);
+}
+
+TEST(Disagg, AKvCacheTooSmallForARequestIsOneClearError) {
+  std::vector<RequestDraw> reqs = {{4096, 8, 0}};
+  auto bytes = [](std::int64_t t) { return static_cast<double>(t); };
+  for (DisaggInstances small : {DisaggInstances{1, 1, 4, 1000}, DisaggInstances{1, 1, 1000, 4}})
+    EXPECT_THROW(run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), small, fake_step, fake_step, bytes, fake_transfer),
+                 InputError);
+}
+
+// Two transfers through one NIC at once share it: each takes longer than one alone, while two on
+// different rails do not slow each other.
+TEST(Disagg, KvTransfersContendOnTheFabric) {
+  SystemSpec sys = load_system("hgx-h100x8", {}, 2);
+  DisaggLayout pools;
+  pools.kv_heads = 8;
+  pools.prefill_devices = pools.decode_devices = 8;
+  pools.prefill_instances = pools.decode_instances = 8;
+  pools.decode_first = 8;
+  KvTransfer a;
+  a.bytes = 64e6;
+  const double alone = kv_transfer_times(sys, pools, {a}).front();
+  // One NIC: 64 MB at 50 GB/s x 0.92 is 1.39 ms; the fabric must not beat the line rate.
+  EXPECT_GT(alone, 64e6 / (50e9 * 0.92));
+  EXPECT_LT(alone, 1.3 * 64e6 / (50e9 * 0.92));
+  KvTransfer b = a;
+  b.request = 1;
+  const std::vector<double> both = kv_transfer_times(sys, pools, {a, b});
+  EXPECT_GT(both[0], 1.5 * alone);
+  EXPECT_GT(both[1], 1.5 * alone);
+  EXPECT_GT(std::max(both[0], both[1]), 1.9 * alone);
+  KvTransfer c = a;  // rank 1 to rank 9: its own rail
+  c.request = 1;
+  c.prefill = c.decode = 1;
+  const std::vector<double> apart = kv_transfer_times(sys, pools, {a, c});
+  EXPECT_NEAR(apart[0], alone, 0.02 * alone);
+  EXPECT_NEAR(apart[1], alone, 0.02 * alone);
+  // A transfer starting when the first is half done shares the rest of it.
+  KvTransfer late = b;
+  late.start_s = alone / 2;
+  const std::vector<double> staggered = kv_transfer_times(sys, pools, {a, late});
+  EXPECT_GT(staggered[0], 1.2 * alone);
+  EXPECT_LT(staggered[0], both[0]);
+}
+
+// Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
+TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
+  auto messages = [](int tp, int td, int heads) {
+    DisaggLayout l;
+    l.prefill_tp = tp;
+    l.decode_tp = td;
+    l.kv_heads = heads;
+    std::map<std::pair<int, int>, double> out;
+    double sum = 0;
+    for (const KvMessage& m : kv_messages(l, 800.0)) out[{m.src, m.dst}] += m.bytes, sum += m.bytes;
+    EXPECT_DOUBLE_EQ(sum, 800.0);
+    return out;
+  };
+  // Same tp: rank to rank.
+  auto same = messages(4, 4, 8);
+  ASSERT_EQ(same.size(), 4u);
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ((same[{r, r}]), 200.0);
+  // Prefill tp2 -> decode tp4 (8 KV heads): decode ranks 0, 1 read prefill rank 0; 2, 3 rank 1.
+  auto up = messages(2, 4, 8);
+  ASSERT_EQ(up.size(), 4u);
+  EXPECT_DOUBLE_EQ((up[{0, 1}]), 200.0);
+  EXPECT_DOUBLE_EQ((up[{1, 2}]), 200.0);
+  // Prefill tp4 -> decode tp1: one decode rank gathers from all four.
+  auto down = messages(4, 1, 8);
+  ASSERT_EQ(down.size(), 4u);
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ((down[{r, 0}]), 200.0);
+  // Replicated heads (2 KV heads on 8 prefill ranks, decode tp 4): each decode rank from a copy of its head.
+  auto rep = messages(8, 4, 2);
+  ASSERT_EQ(rep.size(), 4u);
+  EXPECT_DOUBLE_EQ((rep[{0, 0}]), 200.0);
+  EXPECT_DOUBLE_EQ((rep[{1, 1}]), 200.0);
+  EXPECT_DOUBLE_EQ((rep[{6, 2}]), 200.0);  // head 1's copies are prefill ranks 4-7: copy 2 mod 4
+  EXPECT_DOUBLE_EQ((rep[{7, 3}]), 200.0);
+  // MLA: the whole latent on every rank, decode rank b from prefill rank b mod tp.
+  auto mla = messages(2, 4, 0);
+  EXPECT_DOUBLE_EQ((mla[{0, 2}]), 200.0);
+  EXPECT_DOUBLE_EQ((mla[{1, 3}]), 200.0);
+}
+
+TEST(Disagg, PoolsThatDoNotFitAreRefused) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  sc.tp = 4;
+  ServeOptions o;
+  o.system = SystemContext{load_system("hgx-h100x8", {}, 2)};
+  auto refused = [&](const char* needle) {
+    try {
+      disagg_layout(m, sc, o);
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      return true;
+    }
+    return false;
+  };
+  o.prefill_devices = 8;
+  EXPECT_TRUE(refused("give both pools"));
+  o.decode_devices = 6;
+  EXPECT_TRUE(refused("multiples of 4"));
+  o.decode_devices = 12;
+  EXPECT_TRUE(refused("has 16"));
+  o.decode_devices = 8;
+  DisaggLayout l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_instances, 2);
+  EXPECT_EQ(l.decode_instances, 2);
+  EXPECT_EQ(l.decode_first, 8);
+  o.prefill_tp = 2;  // four prefill instances of tp2
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_instances, 4);
+  EXPECT_EQ(l.prefill_tp, 2);
+  EXPECT_EQ(l.decode_tp, 4);
+  o.prefill_devices = 6;  // the decode pool would start mid-block
+  EXPECT_TRUE(refused("aligned"));
+  o.prefill_devices = 8;
+  o.prefill_tp = 3;
+  EXPECT_TRUE(refused("--prefill-tp 3"));
+  o.prefill_tp = 0;
+  sc.dp = 2;
+  EXPECT_TRUE(refused("--pp/--ep/--dp"));
+  sc.dp = 1;
+  o.prefix_hit = 0.5;
+  EXPECT_TRUE(refused("--prefix-hit"));
+  o.prefix_hit = 0;
+  o.system.reset();
+  EXPECT_TRUE(refused("need a system"));
+}
+
+}  // namespace
+}  // namespace xpu
