@@ -46,11 +46,15 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
                      ", experts " + std::to_string(experts) + ", topk " + std::to_string(topk) + ")");
   const std::int64_t total = tokens * topk;
   std::vector<std::int64_t> rows(static_cast<size_t>(experts), 0);
+  // An even share each; the remainder's rows go to experts evenly spaced over the range (not the first
+  // ones), as random routing scatters them: 8 rows over 256 experts land one in each block of 32, so
+  // expert-parallel ranks (which hold consecutive experts) share them instead of rank 0 taking all.
   auto spread = [&](std::int64_t amount, std::int64_t from) {
-    const std::int64_t n = experts - from;
-    for (std::int64_t i = from; i < experts; ++i) rows[i] += amount / n + (i - from < amount % n ? 1 : 0);
+    const std::int64_t n = experts - from, extra = amount % n;
+    for (std::int64_t i = from; i < experts; ++i) rows[i] += amount / n;
+    for (std::int64_t j = 0; j < extra; ++j) rows[from + j * n / extra] += 1;
   };
-  if (routing.kind == Routing::Kind::Uniform || experts == 1) {
+  if (routing.kind == Routing::Kind::Uniform || experts == 1 || routing.value == 0) {  // zipf:0 is uniform
     spread(total, 0);
   } else if (routing.kind == Routing::Kind::Hot) {
     std::int64_t hot = std::llround(routing.value * static_cast<double>(tokens));

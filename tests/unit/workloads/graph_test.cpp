@@ -307,8 +307,12 @@ TEST(WorkloadTensorParallel, SplitsHeadsWidthsAndAddsAllReduce) {
 TEST(WorkloadRouting, UniformRowsWithDeterministicRemainder) {
   auto rows = expert_rows(10, 8, 2, Routing{});
   EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 20);
-  EXPECT_EQ(rows, (std::vector<std::int64_t>{3, 3, 3, 3, 2, 2, 2, 2}));
-  EXPECT_EQ(expert_rows(1, 8, 2, Routing{}), (std::vector<std::int64_t>{1, 1, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(rows, (std::vector<std::int64_t>{3, 2, 3, 2, 3, 2, 3, 2}));  // the remainder evenly spaced
+  EXPECT_EQ(expert_rows(1, 8, 2, Routing{}), (std::vector<std::int64_t>{1, 0, 0, 0, 1, 0, 0, 0}));
+  // A decode step of one sequence on DeepSeek-V3 (8 of 256 experts): one row in each block of 32
+  // experts, so each of 8 expert-parallel ranks gets one, none gets them all.
+  auto one = expert_rows(1, 256, 8, Routing{});
+  for (int r = 0; r < 8; ++r) EXPECT_EQ(std::accumulate(one.begin() + 32 * r, one.begin() + 32 * (r + 1), std::int64_t{0}), 1);
 }
 
 TEST(WorkloadRouting, ZipfSkewsAndRespectsCap) {
