@@ -299,6 +299,17 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
     energy = {energy.compute_j + w * b.compute_j, energy.vector_j + w * b.vector_j, energy.onchip_j + w * b.onchip_j,
               energy.dram_j + w * b.dram_j,       energy.active_j + w * b.active_j, energy.static_j + w * b.static_j};
   }
+  // Replicas left without users (a closed loop of fewer users than replicas) idle at static power over
+  // the run: their chips are provisioned and powered whether or not they serve.
+  int active = 0;
+  double window = 0;
+  for (const ReplicaRun& r : runs) active += r.count, window = std::max(window, r.er.makespan_s);
+  if (const PowerSpec* ps = s.chip.power(); ps && active < s.sc.dp) {
+    const double idle = static_cast<double>(s.sc.dp - active), watts = ps->static_power.value();
+    power += idle * watts / s.sc.dp;
+    joules += idle * per_replica * watts * window;
+    energy.static_j += idle * per_replica * watts * window;
+  }
   pt.throughput_tok_s = tok_s;
   pt.throughput_tok_s_per_chip = tok_s / s.sc.devices();
   pt.requests_per_s = req_s;

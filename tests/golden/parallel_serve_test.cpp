@@ -176,6 +176,13 @@ TEST(ParallelServe, DataParallelReplicasScaleThroughput) {
   const ServeResult c = serve(*chip, m, two, closed(3, 12, tiny(4)));
   EXPECT_GT(c.curve[0].throughput_tok_s, a.curve[0].throughput_tok_s / 4 * 3 * 0.9);
   EXPECT_EQ(c.curve[0].batch, 3);
+  // One user on two replicas: the idle replica's chips still draw their static power, so the layout's
+  // average per device lies between static power and the busy replica's, and above half of the latter.
+  const ServeResult lone = serve(*chip, m, two, closed(1, 4, tiny(4)));
+  const ServeResult busy = serve(*chip, m, one, closed(1, 4, tiny(2)));
+  const double idle_w = chip->power()->static_power.value(), busy_w = busy.curve[0].avg_power_w;
+  EXPECT_NEAR(lone.curve[0].avg_power_w, (busy_w + idle_w) / 2, 1e-6 * busy_w);
+  EXPECT_GT(lone.curve[0].joules_per_token, busy.curve[0].joules_per_token);
 }
 
 TEST(ParallelServe, PipelineStagesServe) {
