@@ -122,7 +122,7 @@ def serving_rows(exe, quick):
     if quick:
         return rows
     out, wall, cpu, rss = run_child([exe, "compare", "--name", "bench"])
-    rows.append(row("compare (default)", "4 chips", {}, wall, cpu, rss, 0.0))
+    rows.append(row("compare (default)", "5 units", {}, wall, cpu, rss, 0.0))
     print_row(rows[-1])
     return rows
 
