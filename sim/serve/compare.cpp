@@ -11,6 +11,7 @@
 #include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
 #include "sim/serve/layout_search.h"
+#include "sim/serve/step_time.h"
 
 namespace xpu {
 
@@ -346,7 +347,9 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
   const std::int64_t max_seqs = make_scheduler(so.scheduler, so.limits)->limits().max_seqs;
   std::vector<LayoutTrial> trials;
+  std::vector<std::shared_ptr<StepPartCache>> caches;  // each layout's screen, reused by its engine run
   for (const LayoutCandidate& c : cands) {
+    caches.push_back(std::make_shared<StepPartCache>());
     LayoutTrial t;
     t.layout = c.unit.layout_str();
     const std::int64_t kv = replica_kv_tokens(chip, model, c.replica, so, t.verdict);
@@ -354,7 +357,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     if (t.fits) {
       const SystemContext sys = replica_system(*u.system, c.replica.tp);
       try {
-        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.tp > 1 ? &sys : nullptr, kv, max_seqs), tiers);
+        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.tp > 1 ? &sys : nullptr, kv, max_seqs, caches.back()), tiers);
       } catch (const InputError& e) {
         t.verdict = std::string("failed: ") + e.what();
       }
@@ -367,6 +370,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
     ServeOptions rso = so;
     rso.system = replica_system(*u.system, c.replica.tp);
+    rso.step_cache = caches[static_cast<size_t>(chosen)];
     row = chip_row(name, chip, model, c.replica, rso, tiers);
     if (row.ran) {
       scale_to_unit(row, c);

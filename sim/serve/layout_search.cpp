@@ -58,8 +58,8 @@ std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& mod
 
 std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
                                        const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
-                                       std::int64_t max_seqs) {
-  ChipStepTime st(chip, model, replica, so.interpolate, sys);
+                                       std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache) {
+  ChipStepTime st(chip, model, replica, so.interpolate, sys, std::move(cache));
   const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
   const std::int64_t most = std::max<std::int64_t>(1, std::min(max_seqs, kv_tokens / (in + out)));
   std::vector<std::int64_t> bs;

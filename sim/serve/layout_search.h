@@ -52,7 +52,7 @@ struct ScreenPoint {
 };
 std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
                                        const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
-                                       std::int64_t max_seqs);
+                                       std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache = nullptr);
 // Fills a trial's figures from its screen.
 void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std::vector<double>& tiers);
 

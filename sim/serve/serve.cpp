@@ -146,6 +146,7 @@ struct Study {
   const ServeOptions& opt;
   std::vector<RequestDraw> reqs;
   std::optional<Drafter> drafter;
+  std::shared_ptr<StepPartCache> cache;  // shared by the points of the call
 };
 
 // One engine run with every iteration's cost from the chip model at the nominal clock (one simulation of
@@ -155,7 +156,7 @@ struct Study {
 ServePoint run_point(const Study& s, const EngineLoad& load) {
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
-  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
+  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
   if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
   const PowerResult* managed = nullptr;
   double peak = 0;
@@ -323,7 +324,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   check.input_len = opt.input;
   check.output_len = opt.output;
   check.phase = Phase::Request;
-  Study s{chip, model, base, opt, {}, make_drafter(model, base, opt)};
+  Study s{chip, model, base, opt, {}, make_drafter(model, base, opt), opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.prefix_hit = opt.prefix_hit;
   if (s.drafter) {
     r.spec_tokens = opt.spec_tokens;

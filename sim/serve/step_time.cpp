@@ -34,8 +34,10 @@ std::vector<std::int64_t> ChipStepTime::bracket(std::int64_t x, std::int64_t cap
 }
 
 ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate,
-                           const SystemContext* sys)
-    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate), m_sys(sys) {
+                           const SystemContext* sys, std::shared_ptr<StepPartCache> cache)
+    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate), m_sys(sys),
+      m_cache(cache ? std::move(cache) : std::make_shared<StepPartCache>()),
+      m_inherited(static_cast<std::int64_t>(m_cache->parts.size())) {
   m_fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   Scenario one = sc;
   one.batch = 1;
@@ -46,8 +48,8 @@ ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, cons
 
 StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   auto key = std::make_pair(static_cast<int>(p), args);
-  auto it = m_cache.find(key);
-  if (it != m_cache.end()) return it->second;
+  auto it = m_cache->parts.find(key);
+  if (it != m_cache->parts.end()) return it->second;
   Scenario s = m_sc;
   s.input_len = 1;
   s.output_len = 1;
@@ -78,7 +80,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   StepResult r = m_sys && m_sc.tp > 1 ? run_symmetric_graph(m_chip, *m_sys, g, m_sc.tp, m_weight_bytes)
                                       : run_step_graph(m_chip, g, m_weight_bytes);
   StepCost c{r.time_s, r.events};
-  m_cache.emplace(key, c);
+  m_cache->parts.emplace(key, c);
   return c;
 }
 
