@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
@@ -99,6 +100,27 @@ TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
     EXPECT_NE(w.find("frontier"), std::string::npos) << w;
     EXPECT_EQ(w.find('\n'), std::string::npos) << w;
   }
+}
+
+TEST(Studies, ABadStudyFileNamesItsKey) {
+  const std::string dir = ::testing::TempDir();
+  auto refused = [&](const std::string& name, const std::string& yaml, const std::string& key) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(yaml.c_str(), f);
+    std::fclose(f);
+    try {
+      load_study(path);
+      ADD_FAILURE() << name << " loaded";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  refused("typo", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\nmodel: llama-3.1-8b\n", "model");
+  refused("nounits", "description: x\nmodels: [llama-3.1-8b]\n", "units");
+  refused("waiting", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\nwaiting: [deepseek-v3]\n", "waiting_reason");
+  refused("tiers", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\ntiers: [20, fast]\n", "tiers");
 }
 
 TEST(Studies, FlagsOverrideTheStudyAndEachModelIsARequest) {
