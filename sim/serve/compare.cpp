@@ -315,11 +315,12 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   return u;
 }
 
-// The system a replica of `tp` chips runs on: the unit's first tp chips (the whole unit when tp is all of it).
-SystemContext replica_system(const SystemContext& unit, int tp) {
-  if (tp >= unit.spec.ranks()) return unit;
+// The system a replica of `chips` chips (its devices: tp x pp x ep groups) runs on: the unit's first
+// `chips` chips (the whole unit when that is all of it).
+SystemContext replica_system(const SystemContext& unit, int chips) {
+  if (chips >= unit.spec.ranks()) return unit;
   std::vector<int> group;
-  for (int r = 0; r < tp; ++r) group.push_back(r);
+  for (int r = 0; r < chips; ++r) group.push_back(r);
   return SystemContext{group_system(Topology(unit.spec), group).spec, unit.overlap, unit.fold};
 }
 
@@ -355,9 +356,9 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     const std::int64_t kv = replica_kv_tokens(chip, model, c.replica, so, t.verdict);
     t.fits = t.verdict.empty();
     if (t.fits) {
-      const SystemContext sys = replica_system(*u.system, c.replica.tp);
+      const SystemContext sys = replica_system(*u.system, c.replica.devices());
       try {
-        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.tp > 1 ? &sys : nullptr, kv, max_seqs, caches.back()), tiers);
+        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.devices() > 1 ? &sys : nullptr, kv, max_seqs, caches.back()), tiers);
       } catch (const InputError& e) {
         t.verdict = std::string("failed: ") + e.what();
       }
@@ -369,7 +370,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
     ServeOptions rso = so;
-    rso.system = replica_system(*u.system, c.replica.tp);
+    rso.system = replica_system(*u.system, c.replica.devices());
     rso.step_cache = caches[static_cast<size_t>(chosen)];
     row = chip_row(name, chip, model, c.replica, rso, tiers);
     if (row.ran) {
