@@ -10,6 +10,8 @@
 #include "sim/serve/compare.h"
 #include "sim/serve/layout_search.h"
 #include "sim/serve/study.h"
+#include "sim/run/registry.h"
+#include "sim/interconnect/system_spec.h"
 
 namespace xpu {
 namespace {
@@ -148,6 +150,25 @@ TEST(Studies, FlagsOverrideTheStudyAndEachModelIsARequest) {
   EXPECT_EQ(rs[0].dtype, DType::fp8);
   EXPECT_EQ(rs[0].study, "s");
   EXPECT_TRUE(rs[0].folder.empty());
+}
+
+TEST(Studies, EveryUnitOfTheDefaultStudyHasAnAllInCostAndEveryPublishedPriceItsSource) {
+  for (const auto& unit : load_study(default_study_name()).units) {
+    auto chip = load_chip(load_system(unit).chip);
+    const CostSpec& c = chip->cost();
+    EXPECT_GT(c.unit_price_usd, 0) << unit << ": no capex, so --tco has nothing to amortize";
+    const CostFigures t = tco_figures(c, 1000, chip->power() ? chip->power()->tdp.value() : 0);
+    EXPECT_GT(t.usd_per_hour, 0) << unit;
+    EXPECT_GT(t.usd_per_mtok, 0) << unit;
+    EXPECT_GT(cost_figures(c, 1000, 500).usd_per_mtok, 0) << unit << ": no $/Mtok (cloud price or TCO)";
+  }
+  for (const auto& p : list_presets()) {
+    auto chip = load_chip(p.path);
+    if (chip->cost().published) {
+      EXPECT_GT(chip->cost().chip_hour_usd, 0) << p.name;
+      EXPECT_FALSE(chip->cost().source.empty()) << p.name << ": a published price names its source";
+    }
+  }
 }
 
 }  // namespace
