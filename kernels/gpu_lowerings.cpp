@@ -9,7 +9,7 @@ namespace xpu::gpu {
 const LoweringTable<GpuSpec>& lowerings() {
   static const LoweringTable<GpuSpec> t(
       "gpu", standard_lowerings<GpuSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
-                                     "collectives need a multi-chip model (NVLink), which this build does not have"));
+                                     "NVLink"));
   return t;
 }
 

@@ -60,7 +60,7 @@ bool weights_pinned(const OpSpec& op, const MaiaSpec& spec, double weight_bytes)
 const LoweringTable<MaiaSpec>& lowerings() {
   static const LoweringTable<MaiaSpec> t(
       "maia", standard_lowerings<MaiaSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
-                                     "single-chip model: collectives over the Ethernet scale-up are not modelled by the maia family"));
+                                     "the integrated Ethernet scale-up"));
   return t;
 }
 

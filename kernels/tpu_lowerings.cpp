@@ -10,7 +10,7 @@ namespace xpu::tpu {
 const LoweringTable<TpuSpec>& lowerings() {
   static const LoweringTable<TpuSpec> t(
       "tpu", standard_lowerings<TpuSpec>(lower_gemm, lower_attention, lower_rowwise, lower_embedding,
-                                     "single-chip model: collectives over ICI are not modelled for the TPU family"));
+                                     "ICI"));
   return t;
 }
 

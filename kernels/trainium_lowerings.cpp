@@ -17,7 +17,7 @@ void require_lane_dtype(const TrainiumSpec& spec, const OpSpec& op, DType d) {
 const LoweringTable<TrainiumSpec>& lowerings() {
   static const LoweringTable<TrainiumSpec> t("trainium", [](LoweringTable<TrainiumSpec>& table) {
     standard_lowerings<TrainiumSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,
-                               "single-chip model: collectives over NeuronLink are not modelled")(table);
+                               "NeuronLink")(table);
     table.before([](const OpSpec& op) { op.validate(); });
   });
   return t;

@@ -34,9 +34,24 @@ FAMILY_CHIPS = ["h100-sxm", "tpu-v6e", "trn2", "maia200"]
 LAST_RUN_STATS = {}
 
 
+REPEAT = 1  # --repeat: runs per case; the least CPU time is kept (a loaded machine only adds time)
+
+
 def run_child(cmd, cwd=None):
-    """Runs cmd, returns (stdout, wall_s, cpu_s, peak_rss_mib) of that child alone; the child's own
-    count of simulations and transactions (XPUSIM_RUN_STATS) is left in LAST_RUN_STATS."""
+    """Runs cmd REPEAT times, returns (stdout, wall_s, cpu_s, peak_rss_mib) of the run with the least
+    CPU time (peak RSS: the largest of all runs); the child's own count of simulations and
+    transactions (XPUSIM_RUN_STATS) is left in LAST_RUN_STATS."""
+    best = None
+    for _ in range(max(1, REPEAT)):
+        r = run_child_once(cmd, cwd)
+        if best is None or r[2] < best[2]:
+            best = r[:3] + (max(r[3], best[3]) if best else r[3],)
+        elif r[3] > best[3]:
+            best = best[:3] + (r[3],)
+    return best
+
+
+def run_child_once(cmd, cwd=None):
     with tempfile.TemporaryDirectory() as tmp:
         stats_file = os.path.join(tmp, "run_stats.json")
         env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1", XPUSIM_RUN_STATS=stats_file,
@@ -121,6 +136,13 @@ def serving_rows(exe, quick):
     print_row(rows[-1])
     if quick:
         return rows
+    # The issue's system serving case: Llama-3.1-70B at TP8 on an HGX H100 node, 1,000 Poisson requests.
+    out, wall, cpu, rss = run_child([exe, "serve", "--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-70b",
+                                     "--rate", "20", "--requests", "1000", "--input", "1024", "--output", "256",
+                                     "--format", "json"])
+    j = json.loads(out)
+    rows.append(row("serve 70B TP8 1000 Poisson", "hgx-h100x8", {}, wall, cpu, rss, j["makespan_s"]))
+    print_row(rows[-1])
     out, wall, cpu, rss = run_child([exe, "compare", "--name", "bench"])
     rows.append(row("compare (default)", "5 units", {}, wall, cpu, rss, 0.0))
     print_row(rows[-1])
@@ -163,7 +185,10 @@ def main():
     ap.add_argument("--no-serving", action="store_true", help="skip the serving run and the compare")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table (README)")
     ap.add_argument("--json", help="write all figures to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per case, the least CPU time kept")
     args = ap.parse_args()
+    global REPEAT
+    REPEAT = args.repeat
     chips = args.chips.split(",")
     if args.quick:
         chips, args.max = ["h100-sxm"], min(args.max, 4096)

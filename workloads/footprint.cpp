@@ -11,21 +11,35 @@ namespace xpu {
 
 std::string Footprint::str(const Scenario& s) const {
   return "weights " + format_bytes(weight_bytes) + " (" + name(s.wdtype) + ") + KV cache " + format_bytes(kv_cache_bytes) +
-         " (" + name(s.kvdtype) + ") + activations " + format_bytes(activation_bytes);
+         " (" + name(s.kvdtype) + ") + activations " + format_bytes(activation_bytes) +
+         (comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(comm_buffer_bytes) : std::string());
 }
 
-Footprint footprint(const ModelConfig& m, const Scenario& s) {
+CommBuffers comm_buffers(const Scenario& s, const CommBufferParams& p) {
+  CommBuffers b;
+  const double buf = p.bytes_per_connection;
+  if (buf <= 0) return b;
+  if (s.tp > 1) b.tp_bytes = static_cast<double>(p.channels) * CommBufferParams::kRingPeers * buf;
+  // Grouped send/receive: a send and a receive connection with every other rank of the EP group.
+  if (s.ep > s.tp) b.ep_bytes = static_cast<double>(s.ep - 1) * p.p2p_channels * 2.0 * buf;
+  // A stage receives from the previous stage and sends to the next; the sampled tokens close the loop
+  // (last to first), so every stage has one receive and one send connection.
+  if (s.pp > 1) b.pp_bytes = p.p2p_channels * 2.0 * buf;
+  return b;
+}
+
+Footprint footprint(const ModelConfig& m, const Scenario& s, const CommBufferParams& comm) {
   // Every device of a stage holds the same bytes; the stage that needs most sets the footprint.
   const Sharding sh = shard_weights(m, s);
   Footprint best;
   for (int st = 0; st < s.pp; ++st) {
-    Footprint f = stage_footprint(m, s, sh, st * s.tp);
+    Footprint f = stage_footprint(m, s, sh, st * s.tp, comm);
     if (st == 0 || f.total() > best.total()) best = f;
   }
   return best;
 }
 
-Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank) {
+Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank, const CommBufferParams& comm) {
   Footprint f;
   f.tp = s.tp;
   f.devices = s.devices();
@@ -73,12 +87,14 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
   }
   f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +
                        4.0 * static_cast<double>(seqs) * static_cast<double>(m.vocab);
+  f.comm_buffer_bytes = comm_buffers(s, comm).total();
   return f;
 }
 
-void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s, const std::string& chip_name) {
+void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s, const std::string& chip_name,
+                const CommBufferParams& comm) {
   if (f.total() <= capacity_bytes) return;
-  auto fits = [&](const Scenario& t) { return footprint(m, t).total() <= capacity_bytes; };
+  auto fits = [&](const Scenario& t) { return footprint(m, t, comm).total() <= capacity_bytes; };
   std::vector<std::string> advice;
 
   // Lower precision, cheapest change first: fp8 weights, then fp8 KV cache too, then fp4 weights.
@@ -94,7 +110,7 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
     if (!fits(t)) continue;
     std::string what = std::string(name(w)) + " weights" + (kv != s.kvdtype ? std::string(" and ") + name(kv) + " KV cache" : "");
     if (w == DType::fp4) what += " (where the chip supports fp4)";
-    advice.push_back(what + " (needs " + format_bytes(footprint(m, t).total()) + ")");
+    advice.push_back(what + " (needs " + format_bytes(footprint(m, t, comm).total()) + ")");
     break;
   }
   // Fewer sequences: the footprint grows with the batch, so bisect for the largest that fits; also
@@ -133,7 +149,7 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
     }
     if (fits(t)) {
       advice.push_back("--tp " + std::to_string(tp) + " (tensor parallelism over " + std::to_string(tp) + " chips, " +
-                       format_bytes(footprint(m, t).total()) + " each)");
+                       format_bytes(footprint(m, t, comm).total()) + " each)");
       break;
     }
   }

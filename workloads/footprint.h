@@ -9,6 +9,30 @@
 
 namespace xpu {
 
+// The staging buffers a collective library keeps on every device (NCCL-style): each communicator
+// connects a device to its peers over some channels, and each connection holds one buffer of
+// bytes_per_connection (NCCL_BUFFSIZE, 4 MiB by default: the system preset's library chunk_bytes x
+// slots, NCCL_STEPS 8 slots of 512 KiB). Without a library (one chip) there are none.
+//   tensor-parallel group (tp > 1): `channels` rings, each with a receive connection from the previous
+//     rank and a send connection to the next;
+//   expert all-to-all (ep > tp): grouped send/receive, a send and a receive connection with every other
+//     rank of the EP group, p2p_channels each;
+//   pipeline stages (pp > 1): a receive from the previous stage and a send to the next (the sampled
+//     tokens close the loop from the last stage to the first), p2p_channels each.
+// Data-parallel replicas without expert parallelism exchange nothing at inference: no communicator.
+struct CommBufferParams {
+  double bytes_per_connection = 0;  // 0: no collective library (one chip), no buffers
+  int channels = 0;                 // channels of a collective (the preset's library.channels)
+  int p2p_channels = 1;             // channels per peer of send/receive (the preset's library.p2p_channels)
+  static constexpr int kRingPeers = 2;  // a ring channel's previous and next rank
+};
+struct CommBuffers {
+  double tp_bytes = 0, ep_bytes = 0, pp_bytes = 0;
+  double total() const { return tp_bytes + ep_bytes + pp_bytes; }
+};
+// The buffers of a device of `s`'s layout (the same on every device).
+CommBuffers comm_buffers(const Scenario& s, const CommBufferParams& p);
+
 // Bytes per device (per tensor-parallel rank).
 struct Footprint {
   int tp = 1;
@@ -19,8 +43,9 @@ struct Footprint {
   double kv_cache_bytes = 0;         // batch sequences of input+output tokens
   double kv_bytes_per_sequence = 0;  // one sequence of input+output tokens, all layers
   double activation_bytes = 0;       // peak live activations of the largest step (an estimate)
-  double total() const { return weight_bytes + kv_cache_bytes + activation_bytes; }
-  // "weights 16.06 GB (bf16) + KV cache 1.074 GB (bf16) + activations 150.2 MB"
+  double comm_buffer_bytes = 0;      // the collective library's buffers (CommBufferParams)
+  double total() const { return weight_bytes + kv_cache_bytes + activation_bytes + comm_buffer_bytes; }
+  // "weights 16.06 GB (bf16) + KV cache 1.074 GB (bf16) + activations 150.2 MB [+ communication buffers 134.2 MB]"
   std::string str(const Scenario& s) const;
 };
 
@@ -32,13 +57,14 @@ struct Footprint {
 // cyclic KV cache), so only full-attention layers grow with the context.
 // With a parallel layout: per device after sharding (workloads/sharding.h), for the stage that needs
 // the most; a rank's KV cache holds its stage's layers for its replica's sequences (s.rank_batch()).
-Footprint footprint(const ModelConfig& m, const Scenario& s);
-Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank);
+// `comm`: the system's collective library (default: none, as on one chip).
+Footprint footprint(const ModelConfig& m, const Scenario& s, const CommBufferParams& comm = {});
+Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Sharding& sh, int rank, const CommBufferParams& comm = {});
 
 // Throws InputError when f.total() exceeds capacity_bytes, saying how much is needed against how
 // much is available and what would make it fit: lower-precision weights / KV cache, the largest
-// batch that fits, or the smallest tensor-parallel degree that fits.
+// batch that fits, or the smallest tensor-parallel degree that fits (every alternative with `comm`'s buffers).
 void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s,
-                const std::string& chip_name);
+                const std::string& chip_name, const CommBufferParams& comm = {});
 
 }  // namespace xpu

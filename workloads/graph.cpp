@@ -130,6 +130,7 @@ class GraphBuilder {
     m_heads = m.heads / s.tp;
     m_kv_heads = m.kv_heads >= s.tp ? m.kv_heads / s.tp : 1;  // replicated KV heads when tp > kv_heads
     m_stream = s.stream_dtype();
+    m_sp = s.sp && s.tp > 1;
   }
 
   Graph build() {
@@ -141,7 +142,8 @@ class GraphBuilder {
       emb.wdtype = m_s.embedding_dtype();
       emb.dtype = m_stream;
       add(emb, 1, "embed");
-      if (m_s.tp > 1) add(allreduce("embed_allreduce"), 1, "embed");  // vocab-parallel embedding sums partial rows
+      // vocab-parallel embedding sums partial rows (each rank keeps its share of them under SP)
+      if (m_s.tp > 1) add(m_sp ? tp_collective(OpKind::ReduceScatter, "embed_reducescatter") : allreduce("embed_allreduce"), 1, "embed");
     }
     for (size_t g = 0; g < m_groups.size(); ++g) add_layer(g);
     if (m_part.layer_end == m_m.layers) add_head();
@@ -153,8 +155,13 @@ class GraphBuilder {
  private:
   // Final norm, LM head (vocabulary split over TP ranks) and sampling, on the last pipeline stage.
   void add_head() {
-    OpSpec fn = norm("final_norm", m_tokens, m_m.hidden);
+    OpSpec fn = norm("final_norm", stream_rows(), m_m.hidden);
     add(fn, 1, "head");
+    if (m_sp) {  // each sequence's last position lives on one rank: gather them for the LM head
+      OpSpec ag = tp_collective(OpKind::AllGather, "head_allgather");
+      ag.m = m_seqs * m_m.hidden * 2;
+      add(ag, 1, "head");
+    }
     // Only the last position of each sequence is projected to logits (vLLM's LogitsProcessor
     // selects them before the LM head), in prefill as in decode.
     OpSpec head = gemm("lm_head", m_seqs, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
@@ -246,12 +253,25 @@ class GraphBuilder {
     return o;
   }
   // TP all-reduces run in bf16 even in FP8 recipes (vLLM / TensorRT-LLM), hence 2 bytes per value.
-  OpSpec allreduce(const std::string& label) const {
-    OpSpec o = base(OpKind::AllReduce, label);
+  OpSpec allreduce(const std::string& label) const { return tp_collective(OpKind::AllReduce, label); }
+  // A collective over the TP group on the step's hidden states: `m` is the whole [tokens, hidden] bf16
+  // buffer, the nccl-tests size of an all-reduce, of a reduce-scatter's input and an all-gather's output.
+  OpSpec tp_collective(OpKind kind, const std::string& label) const {
+    OpSpec o = base(kind, label);
     o.dtype = o.wdtype = o.odtype = DType::bf16;
     o.m = m_tokens * m_m.hidden * 2;
     o.devices = m_s.tp;
     return o;
+  }
+  // Sequence parallelism (Megatron-LM, Korthikanti et al. 2022): between the TP regions the residual
+  // stream is split by tokens, so norms and residual adds see tokens/tp rows; each block starts with
+  // an all-gather and ends with a reduce-scatter instead of an all-reduce.
+  std::int64_t stream_rows() const { return m_sp ? ceil_div(m_tokens, m_s.tp) : m_tokens; }
+  void tp_region_start(const std::string& label, int count, const std::string& grp) {
+    if (m_sp) add(tp_collective(OpKind::AllGather, label + "_allgather"), count, grp);
+  }
+  void tp_region_end(const std::string& label, int count, const std::string& grp) {
+    add(m_sp ? tp_collective(OpKind::ReduceScatter, label + "_reducescatter") : allreduce(label + "_allreduce"), count, grp);
   }
   // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size).
   OpSpec alltoall(const std::string& label, std::int64_t bytes) const {
@@ -318,7 +338,8 @@ class GraphBuilder {
     const LayerGroup& g = m_groups[gi];
     const std::string p = g.prefix + ".";
     const std::int64_t T = m_tokens, D = m_m.hidden, H = m_heads;
-    add(norm(p + "attn_norm", T, D), g.count, "attention");
+    add(norm(p + "attn_norm", stream_rows(), D), g.count, "attention");
+    tp_region_start(p + "attn", g.count, "attention");
     std::string q_producer;
     if (m_m.is_mla()) {
       // Multi-head latent attention as vLLM / FlashMLA run it (DeepSeek-V2 paper, section 2.1).
@@ -361,20 +382,22 @@ class GraphBuilder {
       add(gemm(p + "o_proj", T, H * hd, D), g.count, "attention");
     }
     if (g.attn.rope) m_rope_target[p + "rope"] = m_attn_label;
-    if (m_s.tp > 1) add(allreduce(p + "attn_allreduce"), g.count, "attention");
-    if (m_m.sandwich_norm) add(norm(p + "attn_out_norm", T, D), g.count, "attention");
-    add(rowwise(OpKind::ResidualAdd, p + "attn_residual", T, D), g.count, "attention");
+    if (m_s.tp > 1) tp_region_end(p + "attn", g.count, "attention");
+    const std::int64_t R = stream_rows();
+    if (m_m.sandwich_norm) add(norm(p + "attn_out_norm", R, D), g.count, "attention");
+    add(rowwise(OpKind::ResidualAdd, p + "attn_residual", R, D), g.count, "attention");
     residual_feeds(p + "attn_residual", p + "mlp_norm");
 
     const std::string grp = g.moe ? "moe" : "mlp";
-    add(norm(p + "mlp_norm", T, D), g.count, grp);
+    add(norm(p + "mlp_norm", R, D), g.count, grp);
+    tp_region_start(p + grp, g.count, grp);
     if (g.moe) add_moe(g);
     else add_mlp(p, "", T, ceil_div(m_m.intermediate, m_s.tp), g.count, "mlp");
     // Experts over the TP group (or TP inside experts) end in partial sums: one all-reduce, like the
     // MLP's. Experts over data-parallel attention ranks end in the combine all-to-all instead.
-    if (m_s.tp > 1 && m_s.ep <= m_s.tp) add(allreduce(p + (g.moe ? "moe_allreduce" : "mlp_allreduce")), g.count, grp);
-    if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", T, D), g.count, grp);
-    add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", T, D), g.count, grp);
+    if (m_s.tp > 1 && m_s.ep <= m_s.tp) tp_region_end(p + grp, g.count, grp);
+    if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", R, D), g.count, grp);
+    add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", R, D), g.count, grp);
     // The next layer's attention norm consumes it (or the final norm after the last layer); with
     // folded groups the first layer of this group stands for all of them.
     const std::int64_t next = g.first + 1;
@@ -473,6 +496,7 @@ class GraphBuilder {
   const FusionPolicy& m_f;
   std::int64_t m_tokens = 0, m_heads = 0, m_kv_heads = 0;
   DType m_stream = DType::bf16;
+  bool m_sp = false;  // sequence parallelism (tp > 1)
   std::vector<LayerGroup> m_groups;
   std::map<std::int64_t, size_t> m_group_of_layer;
   RankPart m_part;

@@ -20,8 +20,13 @@ const KindName kKinds[] = {
     {OpKind::SwiGlu, "swiglu"},     {OpKind::Gelu, "gelu"},                {OpKind::Rope, "rope"},
     {OpKind::ResidualAdd, "residual_add"}, {OpKind::Embedding, "embedding"}, {OpKind::TopK, "topk"},
     {OpKind::Sampling, "sampling"}, {OpKind::AllReduce, "allreduce"}, {OpKind::AllToAll, "alltoall"},
+    {OpKind::ReduceScatter, "reducescatter"}, {OpKind::AllGather, "allgather"},
 };
 }  // namespace
+
+bool is_collective(OpKind k) {
+  return k == OpKind::AllReduce || k == OpKind::AllToAll || k == OpKind::ReduceScatter || k == OpKind::AllGather;
+}
 
 const char* name(OpKind k) {
   for (const auto& kn : kKinds)
@@ -84,7 +89,9 @@ double OpSpec::flops() const {
     case OpKind::TopK: return 6.0 * rows * cols;
     case OpKind::Sampling: return 6.0 * rows * cols;
     case OpKind::AllReduce: return m;  // one add per element-byte is negligible; counted as bytes
-    case OpKind::AllToAll: return 0;
+    case OpKind::ReduceScatter: return m;
+    case OpKind::AllToAll:
+    case OpKind::AllGather: return 0;
   }
   return 0;
 }
@@ -124,6 +131,9 @@ double OpSpec::min_bytes() const {
     case OpKind::Sampling: return rows * cols * a + rows * 8.0;
     case OpKind::AllReduce: return 2.0 * m;
     case OpKind::AllToAll: return 2.0 * m;
+    // one side of the whole buffer plus its share of the other (m in and m/devices out, or back)
+    case OpKind::ReduceScatter:
+    case OpKind::AllGather: return static_cast<double>(m) + static_cast<double>(m) / static_cast<double>(devices);
   }
   return 0;
 }
@@ -149,7 +159,9 @@ std::string OpSpec::shape_str() const {
       if (window > 0) os << " window=" << window;
       break;
     case OpKind::AllReduce:
-    case OpKind::AllToAll: os << "bytes=" << m << " devices=" << devices; break;
+    case OpKind::AllToAll:
+    case OpKind::ReduceScatter:
+    case OpKind::AllGather: os << "bytes=" << m << " devices=" << devices; break;
     case OpKind::TopK: os << "rows=" << rows << " experts=" << cols << " k=" << topk; break;
     default: os << "rows=" << rows << " cols=" << cols; break;
   }
@@ -226,6 +238,8 @@ void OpSpec::validate() const {
     }
     case OpKind::AllReduce:
     case OpKind::AllToAll:
+    case OpKind::ReduceScatter:
+    case OpKind::AllGather:
       if (m <= 0) throw InputError(std::string(xpu::name(kind)) + ": --bytes must be a positive integer, got " + std::to_string(m));
       if (static_cast<double>(m) > kMaxOperandBytes)
         throw InputError(std::string(xpu::name(kind)) + ": --bytes " + std::to_string(m) + " is more than 1 TiB");

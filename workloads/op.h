@@ -25,7 +25,11 @@ enum class OpKind : std::uint8_t {
   Sampling,     // softmax over the vocabulary + top-k sampling per sequence (rows = sequences)
   AllReduce,    // collective over `devices` chips, `m` bytes per chip (tensor parallelism)
   AllToAll,     // expert dispatch/combine over `devices` chips, `m` bytes sent per chip (nccl-tests size)
+  ReduceScatter,  // sequence parallelism: `m` bytes of partial sums per chip in, m/devices reduced out
+  AllGather,      // sequence parallelism: m/devices bytes per chip in, `m` bytes (the whole) out
 };
+// The op kinds that are communication between chips (lowered on the fabric, never on a chip).
+bool is_collective(OpKind k);
 
 const char* name(OpKind k);
 OpKind parse_op_kind(const std::string& s);  // "gemm", "attention", "rmsnorm", ... (InputError if unknown)

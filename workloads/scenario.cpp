@@ -179,7 +179,7 @@ void Scenario::validate(const ModelConfig& m) const {
 std::string Scenario::layout_str() const {
   std::vector<std::string> parts;
   if (dp > 1) parts.push_back("dp" + std::to_string(dp));
-  if (tp > 1 || (pp == 1 && dp == 1 && ep == 1)) parts.push_back("tp" + std::to_string(tp));
+  if (tp > 1 || (pp == 1 && dp == 1 && ep == 1)) parts.push_back("tp" + std::to_string(tp) + (sp ? "+sp" : ""));
   if (pp > 1) parts.push_back("pp" + std::to_string(pp));
   if (ep > 1) parts.push_back("ep" + std::to_string(ep));
   return join(parts, " x ");
@@ -198,6 +198,11 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
   if (ep > 1 && m.num_experts % ep != 0)
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor)");
+  if (sp && tp == 1)
+    throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)");
+  if (sp && ep > tp)
+    throw InputError("--sp with --ep " + std::to_string(ep) + " > --tp " + std::to_string(tp) +
+                     ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)");
   if (pp > m.layers)
     throw InputError("--pp " + std::to_string(pp) + " is larger than " + m.name + "'s " + std::to_string(m.layers) +
                      " layers (expected at most " + std::to_string(m.layers) + " stages)");
@@ -243,6 +248,7 @@ Scenario make_scenario(const ScenarioArgs& a) {
   s.pp = a.pp;
   s.dp = a.dp;
   s.microbatches = a.microbatches;
+  s.sp = a.sp;
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
   return s;

@@ -75,6 +75,7 @@ struct Scenario {
   int pp = 1;                   // pipeline stages (consecutive layer ranges)
   int dp = 1;                   // data-parallel replicas (or attention groups when ep > tp)
   int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
+  bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
 
@@ -107,6 +108,7 @@ struct ScenarioArgs {
   std::int64_t batch = 1, input = 2048, output = 1;
   std::string dtype = "bf16", wdtype, adtype, kvdtype;
   int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0;
+  bool sp = false;
   std::string routing = "uniform", fusion;
 };
 Scenario make_scenario(const ScenarioArgs& a);

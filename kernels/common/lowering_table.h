@@ -11,7 +11,7 @@
 
 namespace xpu {
 
-constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::AllToAll) + 1;
+constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::AllGather) + 1;
 
 // What the rest of the simulator may ask of any family's table without knowing its spec type.
 class LoweringIndex {
@@ -85,11 +85,15 @@ class LoweringTable : public LoweringIndex {
 };
 
 // The entries every family registers today: GEMM and grouped GEMM, attention, the row-wise ops, the
-// embedding gather, and collectives refused with the family's reason (a single-chip model).
+// embedding gather; collectives are refused on one chip: they run on a system's fabric (`fabric`
+// names the family's scale-up: "NVLink", "ICI", ...), through sim/system, never through a chip's lowering.
 template <class Spec>
 auto standard_lowerings(typename LoweringTable<Spec>::Fn gemm, typename LoweringTable<Spec>::Fn attention,
                         typename LoweringTable<Spec>::Fn rowwise, typename LoweringTable<Spec>::Fn embedding,
-                        std::string collective_refusal) {
+                        const std::string& fabric) {
+  const std::string collective_refusal = "a collective runs on a system's fabric (" + fabric +
+                                         "), not inside one chip: `xpusim kernel <collective> --system S`, or "
+                                         "`run`/`serve` with --system or --devices";
   return [=](LoweringTable<Spec>& t) {
     t.add({OpKind::Gemm, OpKind::GroupedGemm}, gemm)
         .add(OpKind::Attention, attention)
@@ -98,7 +102,9 @@ auto standard_lowerings(typename LoweringTable<Spec>::Fn gemm, typename Lowering
              rowwise)
         .add(OpKind::Embedding, embedding)
         .refuse(OpKind::AllReduce, collective_refusal)
-        .refuse(OpKind::AllToAll, collective_refusal);
+        .refuse(OpKind::AllToAll, collective_refusal)
+        .refuse(OpKind::ReduceScatter, collective_refusal)
+        .refuse(OpKind::AllGather, collective_refusal);
   };
 }
 

@@ -86,14 +86,16 @@ std::uint32_t MxuEmitter::matmul(build::Emitter& emit, int rows, std::int64_t kw
       m_used[static_cast<size_t>(j)] = true;
       ++m_folds;
     }
-  }
-  if (m_accumulate) {
-    // The folds' fp32 partial sums are popped from the MXUs and added into the accumulator block in
-    // VMEM by the vector unit (a partial fold still returns a full C-wide row).
-    t.add(after(vpu(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
-                    static_cast<std::uint64_t>(static_cast<double>(fk * fn) * rows * C),
-                    static_cast<std::uint64_t>(static_cast<double>(fk) * rows * cols * 8.0)),
-                m_last_data));
+    if (m_accumulate) {
+      // The column group's fp32 partial sums are popped from the MXUs and added into the accumulator
+      // block in VMEM by the vector unit as they come out (a partial fold still returns a full C-wide
+      // row), so only the last group's additions trail the last stream.
+      const std::int64_t next = std::min(C, cols - nf * C);
+      m_last_acc = t.add(after(vpu(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(next), 0,
+                                   static_cast<std::uint64_t>(static_cast<double>(fk) * rows * C),
+                                   static_cast<std::uint64_t>(static_cast<double>(fk) * rows * next * 8.0)),
+                               m_last_data));
+    }
   }
   return first;
 }
@@ -223,7 +225,11 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         double a_bytes = nk > 1 || g.tiles_n == 1 ? rows * bk * ea : rows * bk * ea / std::min<double>(g.tiles_n, 4);
         // nb - 1 steps of prefetch hide the copy latency over that many steps.
         double t_dma = (a_bytes + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value() / (nb - 1);
-        double t_step = std::max({t_mxu, t_dma, spec.step_cycles / clk});
+        // A step's body also waits for its bookkeeping or first weight push (whichever is longer) and
+        // for the arrays' fill and drain before the next body starts.
+        double t_body = (std::max(spec.step_cycles, static_cast<double>(spec.mxu.rows) * spec.passes(op.dtype)) +
+                         spec.mxu.rows + C - 2) / clk;
+        double t_step = std::max(t_mxu + t_body, t_dma);
         double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
         double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
         double est = steps * t_step + prologue + epilogue;
@@ -276,15 +282,22 @@ class CoreProgram {
     for (std::int64_t st = 0; st < m_steps; ++st) {
       const Block& k = block_of(st);
       const std::int64_t kk = st % m_j.nk;
-      // Grid-step bookkeeping on the scalar unit, once it has issued the previous step's MXU work.
-      const Instr sc = after(scalar_steps(1), m_mx.last_push());
+      // A grid step is one body of straight-line code (the compiler pipelines only the block copies
+      // across steps): its bookkeeping on the scalar unit (semaphore waits, the next copies' issue)
+      // and its first weight push start when the previous body has ended; the push overlaps the
+      // bookkeeping (separate VLIW slots), the row streams wait for both.
+      const Loaded& L = m_ld[static_cast<size_t>(st)];
+      const std::uint32_t weights = join(m_task, {L.b, m_body_end});  // ahead of the bookkeeping: not queued behind it
+      const Instr sc = after(scalar_steps(1), m_body_end);
       const std::uint32_t isc =
           kk == 0 ? m_emit(sc, [&] { return fop::zero(0, static_cast<int>(k.rows), static_cast<int>(k.cols)); }) : m_emit(sc);
       // Prefetch `depth` steps ahead into the buffers the previous step used.
       if (st + depth < m_steps) load_step(st + depth, isc, st >= 1 ? m_last_data[static_cast<size_t>(st - 1)] : kNoDep);
-      const Loaded& L = m_ld[static_cast<size_t>(st)];
-      m_mx.matmul(m_emit, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, L.b, isc, fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype));
+      m_mx.matmul(m_emit, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, weights, isc, fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype));
       m_last_data[static_cast<size_t>(st)] = m_mx.last_data();
+      // The body ends when its products have left the arrays (fill and drain: R + C - 2 cycles after
+      // the last row entered) and have been added into the accumulator (`acc_ref[...] += dot(...)`).
+      m_body_end = join(m_task, {m_mx.drain(m_task), m_mx.last_accumulate()});
       if (kk + 1 == m_j.nk) epilogue(k);
     }
   }
@@ -346,7 +359,7 @@ class CoreProgram {
   // output DMA queue. Two output buffers: the block two back must be stored.
   void epilogue(const Block& k) {
     const OpSpec& o = m_j.o;
-    const std::uint32_t dr = m_mx.drain(m_task);
+    const std::uint32_t dr = m_body_end;  // the block's last body: drained and accumulated
     const Instr v = vpu(DType::fp32, static_cast<std::uint32_t>(k.rows), static_cast<std::uint32_t>(k.cols),
                         static_cast<std::uint32_t>(std::ceil(m_j.epi.transcendentals_per_elem)),
                         static_cast<std::uint64_t>(k.rows * k.cols * (1.0 + m_j.epi.flops_per_elem)),
@@ -370,7 +383,7 @@ class CoreProgram {
   std::vector<Loaded> m_ld;
   std::vector<std::uint32_t> m_last_data, m_stores;
   std::int64_t m_a_key = -1, m_b_key = -1;
-  std::uint32_t m_a = kNoDep, m_b = kNoDep;
+  std::uint32_t m_a = kNoDep, m_b = kNoDep, m_body_end = kNoDep;
   int m_abuf = 9, m_bbuf = 19;
 };
 

@@ -65,6 +65,8 @@ class MxuEmitter {
   // Drains every MXU used since the last drain; returns an instruction complete when all results are out.
   std::uint32_t drain(Task& t);
   std::int64_t folds() const { return m_folds; }
+  // The last accumulation into VMEM emitted (kNoDep before any, or without accumulation).
+  std::uint32_t last_accumulate() const { return m_last_acc; }
 
  private:
   const TpuSpec& m_spec;
@@ -72,7 +74,7 @@ class MxuEmitter {
   int m_rr = 0;
   std::vector<std::uint32_t> m_prev1, m_prev2;  // per MXU: last and second-last stream (or drain)
   std::vector<bool> m_used;
-  std::uint32_t m_last_data = kNoDep, m_last_push = kNoDep;
+  std::uint32_t m_last_data = kNoDep, m_last_push = kNoDep, m_last_acc = kNoDep;
   std::int64_t m_folds = 0;
   bool m_accumulate = true;
 };

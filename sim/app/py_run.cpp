@@ -14,7 +14,7 @@ namespace {
 Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output,
                      const std::string& dtype, const std::string& wdtype, const std::string& kvdtype,
                      const std::string& fusion, const std::string& routing, const std::string& adtype = "",
-                     int tp = 1) {
+                     const std::map<std::string, int>& layout = {}) {
   ScenarioArgs a;
   a.phase = phase;
   a.batch = batch;
@@ -26,7 +26,8 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
   a.fusion = fusion;
   a.routing = routing;
   a.adtype = adtype;
-  a.tp = tp;
+  for (auto [k, degree] : {std::pair{"tp", &a.tp}, {"ep", &a.ep}, {"pp", &a.pp}, {"dp", &a.dp}, {"microbatches", &a.microbatches}})
+    if (layout.count(k)) *degree = layout.at(k);
   return make_scenario(a);
 }
 // The system of a Python call: `system` by name, or `devices` of the chip's default system.
@@ -56,11 +57,10 @@ void bind_run(py::module_& m) {
         }
         auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
         ModelConfig mc = load_model(model);
-        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, get("tp"));
-        s.ep = get("ep");
-        s.pp = get("pp");
-        s.dp = get("dp");
-        s.microbatches = get("microbatches");
+        std::map<std::string, int> degrees;
+        for (const char* k : {"tp", "ep", "pp", "dp", "microbatches"}) degrees[k] = get(k);
+        Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, degrees);
+        s.sp = layout.at("sp").cast<bool>();
         ModelRunResult r;
         {
           py::gil_scoped_release release;
@@ -73,12 +73,12 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, const std::string& system, int devices, int tp) {
+                         const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout) {
     ServeOptions o;
-    o.system = py_system(chip, system, devices);
+    o.system = py_system(chip, system, layout.at("devices"));
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
-    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", tp);
+    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
     o.input = input;
     o.output = output;
     o.ttft_slo_s = ttft_slo;

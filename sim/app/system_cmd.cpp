@@ -10,6 +10,7 @@
 #include "sim/app/cli_parse.h"
 #include "sim/run/registry.h"
 #include "sim/io/output.h"
+#include "sim/io/reports.h"
 #include "sim/run/system_run.h"
 #include "sim/system/collective_run.h"
 
@@ -118,26 +119,8 @@ int cmd_validate_collectives(int argc, char** argv) {
   for (const auto& r : all)
     if (r.id.rfind(vm["filter"].as<std::string>(), 0) == 0) rows.push_back(r);
   std::vector<CollectivePoint> pts = validate_collectives(rows);
-  if (vm["format"].as<std::string>() == "json") {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& p : pts)
-      j.push_back({{"id", p.row.id}, {"system", p.preset}, {"nodes", p.nodes}, {"collective", p.row.collective},
-                   {"bytes", p.row.bytes}, {"algorithm", p.algo}, {"measured_busbw_GBps", p.row.busbw_GBps},
-                   {"predicted_busbw_GBps", p.predicted_busbw}, {"measured_time_us", p.measured_time_us},
-                   {"predicted_time_us", p.predicted_time_us}, {"busbw_error", p.busbw_error},
-                   {"time_error", p.time_error}, {"source", p.row.source}});
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::printf("%-12s %-12s %-10s %12s %-14s %10s %10s %8s %10s %10s %8s\n", "id", "system", "coll", "bytes", "algo",
-              "busbw_meas", "busbw_pred", "err", "t_meas_us", "t_pred_us", "err");
-  for (const auto& p : pts)
-    std::printf("%-12s %-12s %-10s %12llu %-14s %10.2f %10.2f %+7.1f%% %10.1f %10.1f %+7.1f%%\n", p.row.id.c_str(),
-                p.preset.c_str(), p.row.collective.c_str(), static_cast<unsigned long long>(p.row.bytes), p.algo.c_str(),
-                p.row.busbw_GBps, p.predicted_busbw, 100 * p.busbw_error, p.measured_time_us, p.predicted_time_us,
-                100 * p.time_error);
-  std::printf("%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
-              "nccl busbw)\n", pts.size(), rows.size());
+  if (vm["format"].as<std::string>() == "json") std::cout << collective_points_json(pts).dump(2) << "\n";
+  else std::cout << collective_points_table(pts, rows.size());
   return 0;
 }
 
@@ -149,6 +132,7 @@ void add_layout_options(po::options_description& o) {
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
       "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
+      "sp", "sequence parallelism in the TP group: norms on tokens/tp, reduce-scatter + all-gather for each all-reduce")(
       "system", po::value<std::string>(), "system preset (xpusim list systems): its chips and fabric; tp x pp x dp must use all its chips")(
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
       "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
@@ -161,6 +145,7 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
   a.pp = vm["pp"].as<int>();
   a.dp = vm["dp"].as<int>();
   a.microbatches = vm["microbatches"].as<int>();
+  a.sp = vm.count("sp") > 0;
 }
 
 void layout_args(const po::variables_map& vm, Scenario& s) {
@@ -171,6 +156,7 @@ void layout_args(const po::variables_map& vm, Scenario& s) {
   s.pp = a.pp;
   s.dp = a.dp;
   s.microbatches = a.microbatches;
+  s.sp = a.sp;
 }
 
 std::optional<SystemContext> system_context(const po::variables_map& vm) {

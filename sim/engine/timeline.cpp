@@ -9,39 +9,56 @@ constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones a
 
 // The general case of reserve(): prune, then append or first fit.
 Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
-  // Drop intervals that end before the horizon (keep the last one for the common in-order case).
+  // Drop intervals that end before the horizon (the last one, inline, is always kept).
   const size_t n = m_iv.size();
-  while (m_head + 1 < n && m_iv[m_head].end <= horizon) ++m_head;
+  size_t h = m_head;
+  while (h < n && m_iv[h].end <= horizon) ++h;
+  m_head = static_cast<std::uint32_t>(h);
   // Fast path: arrival after everything booked.
-  if (m_head == n || arrival >= m_iv.back().end) return append(arrival, duration);
+  if (!m_tail || arrival >= m_te) return append(arrival, duration);
   return fill_gap(arrival, duration);
 }
 
 // Books [t, t + d) after every interval (t >= the last end).
 Tick Timeline::append(Tick t, Tick d) {
-  if (m_head < m_iv.size() && m_iv.back().end == t) m_iv.back().end = t + d;
-  else push_back({t, t + d});
+  if (m_tail && m_te == t) {
+    m_te = t + d;
+  } else {
+    if (m_tail) push_back({m_ts, m_te});
+    m_ts = t;
+    m_te = t + d;
+    m_tail = true;
+  }
   compact();
   return t + d;
 }
 
 // First fit for an arrival before the last booked end.
 Tick Timeline::fill_gap(Tick arrival, Tick duration) {
-  // Intervals that end at or before the arrival cannot hold it and do not delay it.
-  auto first = std::upper_bound(m_iv.begin() + static_cast<long>(m_head), m_iv.end(), arrival,
-                                [](Tick a, const Iv& iv) { return a < iv.end; });
+  // Intervals that end at or before the arrival cannot hold it and do not delay it: find the first
+  // earlier one that ends after it (often none: the arrival falls in or just before the last one).
+  const size_t n = m_iv.size();
+  size_t lo = n;
+  if (m_head < n && arrival < m_iv[n - 1].end)
+    lo = static_cast<size_t>(std::upper_bound(m_iv.begin() + static_cast<long>(m_head), m_iv.end() - 1, arrival,
+                                              [](Tick a, const Iv& iv) { return a < iv.end; }) -
+                             m_iv.begin());
   Tick t = arrival;
-  for (size_t i = static_cast<size_t>(first - m_iv.begin()); i < m_iv.size(); ++i) {
+  for (size_t i = lo; i < n; ++i) {
     if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
       merge_in(i, {t, t + duration});
       return t + duration;
     }
     t = std::max(t, m_iv[i].end);
   }
-  return append(t, duration);
+  if (t + duration <= m_ts) {  // fits in the gap before the last interval
+    merge_before_tail({t, t + duration});
+    return t + duration;
+  }
+  return append(std::max(t, m_te), duration);
 }
 
-// Places `iv` before position i (a gap: it may touch its neighbours, never overlap them).
+// Places `iv` before earlier interval i (a gap: it may touch its neighbours, never overlap them).
 void Timeline::merge_in(size_t i, Iv iv) {
   const bool left = i > m_head && m_iv[i - 1].end == iv.start;
   const bool right = m_iv[i].start == iv.end;
@@ -54,6 +71,22 @@ void Timeline::merge_in(size_t i, Iv iv) {
     m_iv[i].start = iv.start;
   } else {
     insert_at(i, iv);
+  }
+}
+
+// Places `iv` in the gap before the last interval.
+void Timeline::merge_before_tail(Iv iv) {
+  const bool left = m_head < m_iv.size() && m_iv.back().end == iv.start;
+  const bool right = m_ts == iv.end;
+  if (left && right) {  // the last earlier interval, the new one and the last become one
+    m_ts = m_iv.back().start;
+    m_iv.pop_back();
+  } else if (left) {
+    m_iv.back().end = iv.end;
+  } else if (right) {
+    m_ts = iv.start;
+  } else {
+    push_back(iv);
   }
 }
 
@@ -81,7 +114,7 @@ void Timeline::erase_at(size_t i) {
 void Timeline::push_back(Iv iv) {
   // Reclaim the dead prefix once it is as long as the live part (amortized O(1) per dropped
   // interval), so the calendar stays in the first few cache lines of its vector.
-  if (m_head >= kReclaimMin && m_head >= live()) {
+  if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) {
     m_iv.erase(m_iv.begin(), m_iv.begin() + static_cast<long>(m_head));
     m_head = 0;
   }
@@ -89,7 +122,8 @@ void Timeline::push_back(Iv iv) {
 }
 
 void Timeline::compact() {
-  // Bound the calendar: when too many gaps accumulate, close the oldest one (conservative).
+  // Bound the calendar: when too many gaps accumulate, close the oldest one (conservative). Over
+  // the bound, at least 64 intervals precede the last, so both oldest are in the vector.
   if (live() > kMaxIntervals) {
     m_iv[m_head + 1].start = m_iv[m_head].start;
     ++m_head;

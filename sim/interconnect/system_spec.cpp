@@ -87,6 +87,8 @@ void describe(Params& p, SystemSpec& s) {
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
                               "the network may have in flight before the first is delivered (NCCL_STEPS)", "1");
+  p("library.p2p_channels", s.p2p_channels, "Channels per peer of point-to-point send/receive (all-to-all, pipeline "
+                                            "hand-offs); each holds a buffer of chunk_bytes x slots per direction", "1");
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
     const bool digits = d.size() <= 8 && d.find_first_not_of("0123456789") == std::string::npos;
@@ -145,6 +147,7 @@ void describe(Params& p, SystemSpec& s) {
   p.require(s.channels > 0, "library.channels", "a positive count");
   p.require(s.max_slices > 0, "library.max_slices", "a positive count");
   p.require(s.slots > 0, "library.slots", "a positive count");
+  p.require(s.p2p_channels > 0, "library.p2p_channels", "a positive count");
 }
 
 std::vector<SystemInfo> list_systems() {

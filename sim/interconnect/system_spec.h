@@ -65,6 +65,7 @@ struct SystemSpec {
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
   int slots = 1;                         // buffer slots per network connection: slices in flight per stage
+  int p2p_channels = 1;                  // channels per peer of send/receive (all-to-all, pipeline hand-offs)
   std::string resolved_yaml;
 
   int ranks() const { return chips * nodes; }

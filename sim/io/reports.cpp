@@ -46,14 +46,14 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["devices"] = r.devices;
   j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp},
                  {"microbatches", s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1}, {"devices", r.devices},
-                 {"name", r.layout}};
+                 {"sp", s.sp}, {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;
   j["request_s"] = r.request_s;
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
-                 {"activation_bytes", r.memory.activation_bytes}, {"total_bytes", r.memory.total()},
-                 {"capacity_bytes", r.capacity_bytes}, {"per_device", true}};
+                 {"activation_bytes", r.memory.activation_bytes}, {"comm_buffer_bytes", r.memory.comm_buffer_bytes},
+                 {"total_bytes", r.memory.total()}, {"capacity_bytes", r.capacity_bytes}, {"per_device", true}};
   j["power"] = power_json(r.power);
   double tokens = 0;
   for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
@@ -102,6 +102,8 @@ std::string model_run_table(const ModelRunResult& r) {
   std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
   row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
   row(r.devices > 1 ? "memory per device" : "memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  if (r.memory.comm_buffer_bytes > 0)
+    row("communication buffers", format_bytes(r.memory.comm_buffer_bytes) + " per device (the collective library's, per communicator)");
   if (r.power.modeled) {
     std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
@@ -176,8 +178,9 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["family"] = r.family;
   j["model"] = r.model;
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
-  j["layout"] = {{"name", r.layout}, {"devices", r.devices}};
+  j["layout"] = {{"name", r.layout}, {"devices", r.devices}, {"replicas", r.replicas}};
   j["devices"] = r.devices;
+  j["folding"] = r.folding.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.folding);
   j["precision"] = r.precision;
   j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
   j["load"] = r.mode;
@@ -191,8 +194,9 @@ nlohmann::json serve_json(const ServeResult& r) {
                                        : nlohmann::json(nullptr);
   const ServeMemory& m = r.memory;
   j["memory"] = {{"capacity_bytes", m.capacity_bytes}, {"weights_bytes", m.weight_bytes}, {"activation_bytes", m.activation_bytes},
-                 {"reserve_bytes", m.reserve_bytes},   {"kv_cache_bytes", m.kv_bytes},    {"kv_bytes_per_token", m.kv_bytes_per_token},
-                 {"kv_blocks", m.kv_blocks},           {"block_tokens", m.block_tokens}, {"kv_tokens", m.kv_tokens}};
+                 {"comm_buffer_bytes", m.comm_buffer_bytes}, {"reserve_bytes", m.reserve_bytes}, {"kv_cache_bytes", m.kv_bytes},
+                 {"kv_bytes_per_token", m.kv_bytes_per_token}, {"kv_blocks", m.kv_blocks}, {"block_tokens", m.block_tokens},
+                 {"kv_tokens", m.kv_tokens}, {"per_device", true}, {"stage", m.stage}, {"stage_kv_tokens", m.stage_kv_tokens}};
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : r.curve) curve.push_back(point_json(p));
   j["curve"] = curve;
@@ -252,9 +256,18 @@ std::string serve_table(const ServeResult& r) {
   if (r.spec_tokens > 0)
     os << strformat("  speculative decoding: %lld drafts per step, acceptance %.2f -> %.2f tokens per step expected; %s\n",
                     static_cast<long long>(r.spec_tokens), r.spec_accept, r.spec_tokens_per_step, r.spec_drafter.c_str());
-  os << strformat("  KV cache: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
-                  format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens), static_cast<long long>(m.kv_blocks),
-                  static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str());
+  os << strformat("  KV cache%s: %s = %lld tokens (%lld blocks of %lld) after weights %s and activations %s\n",
+                  r.devices > 1 ? " per device" : "", format_bytes(m.kv_bytes).c_str(), static_cast<long long>(m.kv_tokens),
+                  static_cast<long long>(m.kv_blocks), static_cast<long long>(m.block_tokens), format_bytes(m.weight_bytes).c_str(),
+                  format_bytes(m.activation_bytes).c_str());
+  if (m.comm_buffer_bytes > 0)
+    os << "  communication buffers: " << format_bytes(m.comm_buffer_bytes) << " per device (the collective library's, per communicator)\n";
+  if (m.stage_kv_tokens.size() > 1) {
+    std::vector<std::string> st;
+    for (auto t : m.stage_kv_tokens) st.push_back(std::to_string(t));
+    os << "  KV tokens per pipeline stage: " << join(st, ", ") << " (stage " << m.stage << " bounds the engine's cache)\n";
+  }
+  if (!r.folding.empty()) os << "  folded: " << r.folding << "\n";
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {
@@ -308,6 +321,36 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
     os << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance " << run.check.tolerance
        << "): " << (run.check.passed ? "PASS" : "FAIL") << "\n";
   return os.str();
+}
+
+nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& p : pts)
+    j.push_back({{"id", p.row.id}, {"system", p.preset}, {"nodes", p.nodes}, {"collective", p.row.collective},
+                 {"bytes", p.row.bytes}, {"algorithm", p.algo}, {"measured_busbw_GBps", p.row.busbw_GBps},
+                 {"predicted_busbw_GBps", p.predicted_busbw}, {"measured_time_us", p.measured_time_us},
+                 {"predicted_time_us", p.predicted_time_us}, {"busbw_error", p.busbw_error},
+                 {"time_error", p.time_error}, {"source", p.row.source}});
+  return j;
+}
+
+std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-12s %-10s %12s %-14s %10s %10s %8s %10s %10s %8s\n", "id", "system", "coll",
+                "bytes", "algo", "busbw_meas", "busbw_pred", "err", "t_meas_us", "t_pred_us", "err");
+  out += line;
+  for (const auto& p : pts) {
+    std::snprintf(line, sizeof line, "%-12s %-12s %-10s %12llu %-14s %10.2f %10.2f %+7.1f%% %10.1f %10.1f %+7.1f%%\n",
+                  p.row.id.c_str(), p.preset.c_str(), p.row.collective.c_str(), static_cast<unsigned long long>(p.row.bytes),
+                  p.algo.c_str(), p.row.busbw_GBps, p.predicted_busbw, 100 * p.busbw_error, p.measured_time_us,
+                  p.predicted_time_us, 100 * p.time_error);
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
+                "nccl busbw)\n", pts.size(), rows);
+  return out + line;
 }
 
 }  // namespace xpu

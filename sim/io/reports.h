@@ -7,6 +7,7 @@
 #include "sim/run/model_run.h"
 #include "sim/run/power_control.h"
 #include "sim/serve/serve.h"
+#include "sim/system/collective_run.h"
 
 namespace xpu {
 
@@ -18,5 +19,8 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = n
 std::string model_run_table(const ModelRunResult& r);
 nlohmann::json serve_json(const ServeResult& r);
 std::string serve_table(const ServeResult& r);
+// `validate --collectives`: each modeled row, measured against predicted (of `rows` rows read).
+nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts);
+std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows);
 
 }  // namespace xpu

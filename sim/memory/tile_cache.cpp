@@ -57,9 +57,9 @@ std::int32_t TileCache::find(std::uint64_t key) const {
   if (m_table.empty()) return kNil;
   const size_t mask = m_table.size() - 1;
   for (size_t s = slot_of(key);; s = (s + 1) & mask) {
-    std::int32_t e = m_table[s];
-    if (e == 0) return kNil;
-    if (m_nodes[static_cast<size_t>(e - 1)].key == key) return e - 1;
+    const Slot& e = m_table[s];
+    if (e.node == 0) return kNil;
+    if (e.key == key) return e.node - 1;
   }
 }
 
@@ -92,8 +92,8 @@ void TileCache::insert_front(std::uint64_t key, std::uint64_t bytes) {
   link_front(i);
   const size_t mask = m_table.size() - 1;
   size_t s = slot_of(key);
-  while (m_table[s] != 0) s = (s + 1) & mask;
-  m_table[s] = i + 1;
+  while (m_table[s].node != 0) s = (s + 1) & mask;
+  m_table[s] = {key, i + 1};
   ++m_live;
 }
 
@@ -105,28 +105,28 @@ void TileCache::evict_back() {
   // Remove from the table, shifting later entries of the probe run back into the hole.
   const size_t mask = m_table.size() - 1;
   size_t hole = slot_of(m_nodes[static_cast<size_t>(i)].key);
-  while (m_table[hole] != i + 1) hole = (hole + 1) & mask;
-  m_table[hole] = 0;
-  for (size_t s = (hole + 1) & mask; m_table[s] != 0; s = (s + 1) & mask) {
-    size_t home = slot_of(m_nodes[static_cast<size_t>(m_table[s] - 1)].key);
+  while (m_table[hole].node != i + 1) hole = (hole + 1) & mask;
+  m_table[hole] = {0, 0};
+  for (size_t s = (hole + 1) & mask; m_table[s].node != 0; s = (s + 1) & mask) {
+    size_t home = slot_of(m_table[s].key);
     // The entry may move into the hole unless its home lies cyclically in (hole, s].
     if (((s - home) & mask) >= ((s - hole) & mask)) {
       m_table[hole] = m_table[s];
-      m_table[s] = 0;
+      m_table[s] = {0, 0};
       hole = s;
     }
   }
 }
 
 void TileCache::rehash(size_t slots) {
-  m_table.assign(slots, 0);
+  m_table.assign(slots, Slot{0, 0});
   m_shift = 64;
   for (size_t n = slots; n > 1; n >>= 1) --m_shift;
   const size_t mask = slots - 1;
   for (std::int32_t i = m_front; i != kNil; i = m_nodes[static_cast<size_t>(i)].next) {
     size_t s = slot_of(m_nodes[static_cast<size_t>(i)].key);
-    while (m_table[s] != 0) s = (s + 1) & mask;
-    m_table[s] = i + 1;
+    while (m_table[s].node != 0) s = (s + 1) & mask;
+    m_table[s] = {m_nodes[static_cast<size_t>(i)].key, i + 1};
   }
 }
 

@@ -30,8 +30,9 @@ class TileCache : public ICache {
   double m_slice_bw;
   std::vector<Timeline> m_slices;
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an
-  // open-addressing table of node indices (linear probing, deletion by backward shift). No
-  // allocation per access; the node count is bounded by the capacity.
+  // open-addressing table of (key, node index) pairs (linear probing, deletion by backward shift):
+  // a probe compares keys in the table and reads no node. No allocation per access; the node count
+  // is bounded by the capacity.
   struct Node {
     std::uint64_t key, bytes;
     std::int32_t prev, next;
@@ -46,7 +47,11 @@ class TileCache : public ICache {
   void rehash(size_t slots);
   std::vector<Node> m_nodes;
   std::vector<std::int32_t> m_free;   // unused node indices
-  std::vector<std::int32_t> m_table;  // node index + 1, 0 = empty
+  struct Slot {
+    std::uint64_t key;
+    std::int32_t node;  // node index + 1, 0 = empty
+  };
+  std::vector<Slot> m_table;
   int m_shift = 64;
   size_t m_live = 0;
   std::int32_t m_front = kNil, m_back = kNil;

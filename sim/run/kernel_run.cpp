@@ -101,6 +101,8 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       break;
     case OpKind::AllReduce:
     case OpKind::AllToAll:
+    case OpKind::ReduceScatter:
+    case OpKind::AllGather:
       op.m = get("bytes", 0), op.devices = get("devices", 8);
       break;
     case OpKind::Embedding:

@@ -51,7 +51,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     nr.fused = n.fused;
     nr.fused_into = n.fused_into;
     nr.flops = n.op.flops();
-    if (n.op.kind == OpKind::AllReduce || n.op.kind == OpKind::AllToAll) {
+    if (is_collective(n.op.kind)) {
       nr.bound = "communication";
       nr.comm_bytes = static_cast<double>(n.op.m);
     } else if (!n.fused) {
@@ -124,7 +124,9 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
 
 namespace {
 // The first layout on a system of `chips` chips whose every device fits.
-std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scenario sc, int chips) {
+std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scenario sc, const SystemSpec& sys) {
+  const int chips = sys.ranks();
+  const CommBufferParams comm = comm_buffer_params(sys);
   // Fewest chips per replica first; among those, tensor parallelism before pipeline stages.
   for (int group = 1; group <= chips; ++group)
     for (int pp = 1; pp <= group; ++pp) {
@@ -140,7 +142,7 @@ std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scen
       } catch (const InputError&) {
         continue;
       }
-      const Footprint f = footprint(model, sc);
+      const Footprint f = footprint(model, sc, comm);
       if (f.total() <= chip.dram_capacity())
         return "--tp " + std::to_string(tp) + (pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " +
                std::to_string(sc.dp) + " (" + format_bytes(f.total()) + " per device)";
@@ -152,7 +154,7 @@ std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scen
 std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys) {
   const int chips = sys.ranks();
   if (chips > 1) {
-    const std::string here = fitting_layout(chip, model, sc, chips);
+    const std::string here = fitting_layout(chip, model, sc, sys);
     if (!here.empty()) return "on " + sys.name + ": " + here;
   }
   // A shipped system of this chip with more chips that some layout fits (the smallest).
@@ -161,7 +163,7 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
   for (const auto& info : list_systems()) {
     SystemSpec s = load_system(info.path);
     if (s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
-    const std::string fit = fitting_layout(chip, model, sc, s.ranks());
+    const std::string fit = fitting_layout(chip, model, sc, s);
     if (!fit.empty()) best = "a system that fits: --system " + info.name + " " + fit, best_chips = s.ranks();
   }
   return best;
@@ -227,11 +229,12 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, con
   r.system = opt.system ? sys.spec.name : "";
   r.layout = sc.layout_str();
   r.devices = sc.devices();
-  r.memory = footprint(model, sc);
+  const CommBufferParams comm = comm_buffer_params(sys.spec);
+  r.memory = footprint(model, sc, comm);
   r.capacity_bytes = chip.dram_capacity();
   if (opt.check_memory) {
     try {
-      check_fits(r.memory, r.capacity_bytes, model, sc, chip.name());
+      check_fits(r.memory, r.capacity_bytes, model, sc, chip.name(), comm);
     } catch (const InputError& e) {
       const std::string layout = layout_advice(chip, model, sc, sys.spec);
       if (layout.empty()) throw;

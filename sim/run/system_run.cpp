@@ -20,8 +20,6 @@ SystemSpec single_chip_system(const ChipModel& chip) {
 
 namespace {
 
-bool is_collective(OpKind k) { return k == OpKind::AllReduce || k == OpKind::AllToAll; }
-
 // A rank's part of the step: its graph and each node's kernel time alone on the chip.
 struct RankStep {
   RankRole role;
@@ -46,6 +44,15 @@ std::vector<std::pair<size_t, size_t>> blocks_of(const Graph& g) {
   return out;
 }
 
+CollKind coll_kind(OpKind k) {
+  switch (k) {
+    case OpKind::AllReduce: return CollKind::AllReduce;
+    case OpKind::ReduceScatter: return CollKind::ReduceScatter;
+    case OpKind::AllGather: return CollKind::AllGather;
+    default: return CollKind::AllToAll;
+  }
+}
+
 class WorkBuilder {
  public:
   WorkBuilder(const Scenario& s, int ranks, const std::vector<double>& hbm, bool overlap) : m_s(s) {
@@ -65,7 +72,7 @@ class WorkBuilder {
           const GraphNode& n = rs.graph.nodes[j];
           if (n.fused) continue;
           if (is_collective(n.op.kind)) {
-            const std::vector<int> group = n.op.kind == OpKind::AllReduce ? tp_group(m_s, r) : ep_group(m_s, r);
+            const std::vector<int> group = n.op.kind == OpKind::AllToAll ? ep_group(m_s, r) : tp_group(m_s, r);
             collective(r, n, group, k, instance, static_cast<int>(j));
           } else {
             StreamOp op;
@@ -110,7 +117,7 @@ class WorkBuilder {
     auto it = m_calls.find(key);
     if (it == m_calls.end()) {
       CollectiveCall c;
-      c.req.kind = n.op.kind == OpKind::AllReduce ? CollKind::AllReduce : CollKind::AllToAll;
+      c.req.kind = coll_kind(n.op.kind);
       c.req.bytes = static_cast<std::uint64_t>(n.op.m);
       c.group = group;
       c.label = n.op.label;
@@ -189,8 +196,8 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 
 }  // namespace
 
-StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
-                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
+StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                             const RankSteps& steps, StepGraphStats* stats) {
   const Sharding sh = shard_weights(m, s);
   // Replicas that exchange nothing are folded to the first; data-parallel attention runs them all.
   const int simulated = s.ep > s.tp ? s.devices() : s.tp * s.pp;
@@ -198,15 +205,12 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
   for (int r = 0; r < simulated; ++r) {
     RankStep rs;
     rs.role = sh.roles[static_cast<size_t>(r)];
-    rs.graph = build_step_graph(m, s, plan.decode, plan.context_len, fusion, rs.role.part);
+    rs.graph = steps.graph_of(rs.role);
     rs.alone = run_step_graph(chip, rs.graph, sh.rank_weight_bytes[static_cast<size_t>(r)], stats, !sys.fold);
     ranks.push_back(std::move(rs));
   }
   const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
-  const int iterations = plan.decode && s.pp > 1 ? 2 : 1;
-  const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
-  const auto act_bytes = static_cast<std::uint64_t>(tokens * m.hidden * 2);  // bf16 hidden states between stages
-  const auto token_bytes = static_cast<std::uint64_t>(s.rank_batch() / M * 4);  // sampled token ids back to stage 0
+  const int iterations = steps.steady && s.pp > 1 ? 2 : 1;
   WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap);
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
   for (int it = 0; it < iterations; ++it) {
@@ -218,8 +222,8 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
         if (rs.role.stage > 0) wb.recv(r, act_tag);
         wb.add_graph(rs, inst);
         const int next = next_stage_rank(s, r);
-        if (next >= 0) wb.send(r, next, act_bytes, act_tag);
-        else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, token_bytes, tok_tag);
+        if (next >= 0) wb.send(r, next, steps.stage_bytes, act_tag);
+        else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, steps.token_bytes, tok_tag);
       }
     if (it == 0)
       for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
@@ -240,37 +244,35 @@ StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, cons
     auto nodes = timed_nodes(rs, rr, wb.node_of_op()[r], rr.algorithm, wb.work(), M, {0, end_of_first[r]});
     step.nodes.insert(step.nodes.end(), nodes.begin(), nodes.end());
   }
-  step.events = ranks.front().alone.events.scaled(M);  // one device (rank 0), over the whole step
+  // One device over the whole step: rank 0, or with stages the mean of the stages' devices (their
+  // power and energy differ: the embedding on the first, the LM head on the last).
+  for (const RankStep& rs : ranks)
+    if (rs.role.tp == 0 && rs.role.dp == 0) step.events += rs.alone.events.scaled(static_cast<double>(M) / s.pp);
   step.events.time_s = step.time_s;
   step.devices = s.devices();
   step.comm_pieces = rr.pieces;
   return step;
 }
 
-StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, const Graph& g, int ranks,
-                               double resident_weight_bytes, StepGraphStats* stats) {
-  Scenario s;
-  s.tp = ranks;
-  RankStep one;
-  one.graph = g;
-  one.alone = run_step_graph(chip, g, resident_weight_bytes, stats, false);
-  WorkBuilder wb(s, ranks, hbm_per_rank(chip, ranks), sys.overlap);
-  for (int r = 0; r < ranks; ++r) {
-    one.role.rank = r;
-    wb.add_graph(one, 0);
-  }
-  const RuntimeResult rr = run_system(sys.spec, wb.work());
-  one.role.rank = 0;
-  StepResult step;
-  step.time_s = to_seconds(rr.end);
-  step.nodes = timed_nodes(one, rr, wb.node_of_op()[0], rr.algorithm, wb.work(), 1, {0, wb.ops(0)});
-  step.flops = one.alone.flops * ranks;
-  step.dram_bytes = one.alone.dram_bytes * ranks;
-  step.events = one.alone.events;
-  step.events.time_s = step.time_s;
-  step.devices = ranks;
-  step.comm_pieces = rr.pieces;
-  return step;
+StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                           const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
+  const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+  const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
+  RankSteps steps;
+  steps.graph_of = [&](const RankRole& role) { return build_step_graph(m, s, plan.decode, plan.context_len, fusion, role.part); };
+  steps.steady = plan.decode;
+  steps.stage_bytes = static_cast<std::uint64_t>(tokens * m.hidden * 2);     // bf16 hidden states between stages
+  steps.token_bytes = static_cast<std::uint64_t>(s.rank_batch() / M * 4);  // sampled token ids back to stage 0
+  return run_system_graphs(chip, sys, m, s, steps, stats);
+}
+
+CommBufferParams comm_buffer_params(const SystemSpec& sys) {
+  CommBufferParams p;
+  if (sys.ranks() <= 1) return p;
+  p.bytes_per_connection = sys.chunk_bytes.value() * sys.slots;
+  p.channels = sys.channels;
+  p.p2p_channels = sys.p2p_channels;
+  return p;
 }
 
 }  // namespace xpu
@@ -290,13 +292,18 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
   if (c.devices <= 0) return std::nullopt;
   if (c.devices > 4096) throw InputError("--devices " + std::to_string(c.devices) + " is more than 4096");
+  // The chip's smallest shipped system with at least that many chips; if none has enough, its largest
+  // (replicated over the scale-out network below).
+  auto better = [&](const SystemSpec& a, const SystemSpec& b) {
+    const bool a_fits = a.ranks() >= c.devices, b_fits = b.ranks() >= c.devices;
+    if (a_fits != b_fits) return a_fits;
+    return a_fits ? a.ranks() < b.ranks() : a.ranks() > b.ranks();
+  };
   std::optional<SystemSpec> best;
   for (const auto& info : list_systems()) {
     SystemSpec s = load_system(info.path);
-    if (s.chip != chip_name) continue;
-    if (!best || (s.ranks() >= c.devices && (best->ranks() < c.devices || s.ranks() < best->ranks())) ||
-        (s.ranks() < c.devices && best->ranks() < c.devices && s.ranks() > best->ranks()))
-      best = s;
+    s.name = info.name;  // the name users type (loading by path names it after the file)
+    if (s.chip == chip_name && (!best || better(s, *best))) best = s;
   }
   if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
   SystemSpec s = *best;
@@ -306,7 +313,9 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
       throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
                        std::to_string(s.ranks()) + " chips" +
                        (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
-    return load_system(best->file, {}, c.devices / s.chips);
+    SystemSpec nodes = load_system(best->file, {}, c.devices / s.chips);
+    nodes.name = s.name;
+    return nodes;
   }
   std::vector<int> group;
   for (int r = 0; r < c.devices; ++r) group.push_back(r);

@@ -10,6 +10,7 @@
 // replica's ranks run; with data-parallel attention (ep > tp) every rank runs, since the experts'
 // all-to-alls join the replicas. Every simulated rank's traffic is on the fabric.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,10 +32,21 @@ SystemSpec single_chip_system(const ChipModel& chip);
 StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                            const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats);
 
-// One graph run by `ranks` symmetric tensor-parallel ranks (the serving engine's step parts): its
-// kernels simulated once, its collectives on the system's first `ranks` chips.
-StepResult run_symmetric_graph(const ChipModel& chip, const SystemContext& sys, const Graph& g, int ranks,
-                               double resident_weight_bytes, StepGraphStats* stats = nullptr);
+// What every simulated rank of a layout runs in one step (its graph, from its role: its stage's
+// layers and its experts), and what its pipeline stages hand on. run_system_step builds it for a
+// model step; the serving engine's step parts (sim/serve/step_time.h) for theirs: one path.
+struct RankSteps {
+  std::function<Graph(const RankRole&)> graph_of;
+  bool steady = false;            // with stages: two iterations, the step is the second's period
+  std::uint64_t stage_bytes = 0;  // activations one micro-batch hands to the next stage
+  std::uint64_t token_bytes = 0;  // sampled token ids one micro-batch returns from the last stage to the first
+};
+StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
+                             const RankSteps& steps, StepGraphStats* stats = nullptr);
+
+// The collective library's buffers per device (workloads/footprint.h) from the system preset's
+// library: NCCL_BUFFSIZE = chunk_bytes x slots per connection, its channels and p2p_channels.
+CommBufferParams comm_buffer_params(const SystemSpec& sys);
 
 }  // namespace xpu
 

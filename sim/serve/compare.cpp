@@ -1,7 +1,7 @@
 #include "sim/serve/compare.h"
 
 #include <algorithm>
-
+#include <cctype>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -94,8 +94,14 @@ double provisioned_w_per_chip(const ChipModel& chip) {
 }
 
 double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so) {
-  // Tensor parallelism splits the weights over sc.tp chips that stream them side by side.
-  const double bytes = param_counts(model).active * bytes_per_element(sc.wdtype) / sc.tp;
+  // Tensor parallelism splits the weights over sc.tp chips that stream them side by side; with expert
+  // parallelism a token's routed experts sit whole on up to min(ep, experts per token) chips.
+  double routed = 0;
+  if (sc.ep > 1)
+    for (std::int64_t i = 0; i < model.layers; ++i)
+      if (model.moe_layer[static_cast<size_t>(i)]) routed += layer_params(model, i).expert * static_cast<double>(model.experts_per_token);
+  const double spread = std::max(1.0, std::min<double>(sc.ep, static_cast<double>(model.experts_per_token)));
+  const double bytes = ((param_counts(model).active - routed) / sc.tp + routed / spread) * bytes_per_element(sc.wdtype);
   return bytes > 0 ? chip.dram_bandwidth() / bytes * static_cast<double>(1 + so.spec_tokens) : 0;
 }
 
@@ -274,13 +280,41 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
 }
 
 // One serving unit of the study: a chip, or a system preset ("hgx-h100x8": its layout searched over
-// all its chips; "hgx-h100x8:tp4": tensor parallelism over its first 4), with its chip preset and layout.
+// all its chips; "hgx-h100x8:tp4": over its first 4; "hgx-h200x8:tp8ep8", "hgx-h200x8:dp8ep8",
+// "hgx-h100x8:tp4pp2": any layout serve runs, never searched), with its chip preset and layout.
 struct Unit {
   std::unique_ptr<ChipModel> chip;
   std::optional<SystemContext> system;
-  int tp = 1;
+  Scenario layout;      // tp, ep, pp, dp
   bool search = false;  // a system preset without a layout: search_layout picks one
 };
+
+// "tp8ep8", "dp8ep8", "tp4pp2", "dp2tp4": degrees by name, in any order, each at most once; tp
+// defaults to the chips the others leave. InputError naming the entry otherwise.
+void parse_unit_layout(const std::string& entry, const std::string& lay, int chips, Scenario& sc) {
+  const std::string expected = "--chips " + entry + ": expected SYSTEM:LAYOUT with the degrees tpN, epN, ppN, dpN (e.g. tp8, tp8ep8, "
+                               "dp8ep8, tp4pp2) and tp x pp x dp from 1 to its " + std::to_string(chips) + " chips";
+  std::map<std::string, long> deg;
+  size_t i = 0;
+  while (i < lay.size()) {
+    const std::string key = lay.substr(i, 2);
+    if ((key != "tp" && key != "ep" && key != "pp" && key != "dp") || deg.count(key)) throw InputError(expected);
+    i += 2;
+    size_t j = i;
+    while (j < lay.size() && j - i < 5 && std::isdigit(static_cast<unsigned char>(lay[j]))) ++j;
+    if (j == i) throw InputError(expected);
+    deg[key] = std::stol(lay.substr(i, j - i));
+    if (deg[key] <= 0) throw InputError(expected);
+    i = j;
+  }
+  if (deg.empty()) throw InputError(expected);
+  sc.pp = static_cast<int>(deg.count("pp") ? deg["pp"] : 1);
+  sc.dp = static_cast<int>(deg.count("dp") ? deg["dp"] : 1);
+  sc.ep = static_cast<int>(deg.count("ep") ? deg["ep"] : 1);
+  const long rest = static_cast<long>(sc.pp) * sc.dp;
+  sc.tp = static_cast<int>(deg.count("tp") ? deg["tp"] : (rest <= chips && chips % rest == 0 ? chips / rest : 0));
+  if (sc.tp <= 0 || static_cast<long>(sc.tp) * rest > chips) throw InputError(expected);
+}
 
 Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets) {
   Unit u;
@@ -295,19 +329,12 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     return u;
   }
   SystemSpec spec = load_system(name);
-  u.tp = spec.ranks();
+  u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
-  if (colon != std::string::npos) {
-    const std::string lay = entry.substr(colon + 1);
-    char* end = nullptr;
-    const long tp = lay.rfind("tp", 0) == 0 ? std::strtol(lay.c_str() + 2, &end, 10) : 0;
-    if (tp <= 0 || !end || *end != '\0' || tp > spec.ranks())
-      throw InputError("--chips " + entry + ": expected " + name + ":tpN with N from 1 to its " + std::to_string(spec.ranks()) + " chips");
-    u.tp = static_cast<int>(tp);
-  }
-  if (u.tp < spec.ranks()) {
+  if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);
+  if (u.layout.devices() < spec.ranks()) {
     std::vector<int> group;
-    for (int r = 0; r < u.tp; ++r) group.push_back(r);
+    for (int r = 0; r < u.layout.devices(); ++r) group.push_back(r);
     spec = group_system(Topology(spec), group).spec;
   }
   u.system = SystemContext{spec};
@@ -391,6 +418,15 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   return row;
 }
 
+// The study's scenario with a unit's layout.
+Scenario with_layout(Scenario sc, const Unit& u) {
+  sc.tp = u.layout.tp;
+  sc.ep = u.layout.ep;
+  sc.pp = u.layout.pp;
+  sc.dp = u.layout.dp;
+  return sc;
+}
+
 void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chips,
                  const std::vector<std::string>& names, const ModelConfig& model, const Scenario& base, const ServeOptions& so) {
   for (double t : tiers) {
@@ -398,8 +434,7 @@ void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chip
     double best = 0;
     size_t at = 0;
     for (size_t i = 0; i < chips.size(); ++i) {
-      Scenario sc = precision_for(*chips[i].chip, base);
-      sc.tp = chips[i].tp;
+      Scenario sc = with_layout(precision_for(*chips[i].chip, base), chips[i]);
       const double b = max_tok_s_per_user_bound(*chips[i].chip, model, sc, so);
       if (b > best) best = b, at = i;
     }
@@ -454,13 +489,20 @@ CompareStudy compare_study(CompareRequest req) {
   std::vector<Unit> chips;
   for (const auto& c : req.chips) chips.push_back(resolve_unit(c, req.sets));
   check_serve_request(model, base, req.serve);
+  for (size_t ci = 0; ci < chips.size(); ++ci) {  // each unit's layout against the model, before anything runs
+    if (!chips[ci].system || chips[ci].search) continue;  // a searched unit proposes only layouts the model takes
+    try {
+      check_serve_request(model, with_layout(base, chips[ci]), req.serve);
+    } catch (const InputError& e) {
+      throw InputError("--chips " + req.chips[ci] + ": " + e.what());
+    }
+  }
   check_tiers(out.tiers, chips, req.chips, model, base, req.serve);
   for (size_t ci = 0; ci < chips.size(); ++ci) {
     const std::string& c = req.chips[ci];
     const ChipModel* chip = chips[ci].chip.get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
-    Scenario unit_base = base;
-    unit_base.tp = chips[ci].tp;
+    Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers)

@@ -54,7 +54,8 @@ struct PointEconomics {
 double provisioned_w_per_chip(const ChipModel& chip);
 
 // The fastest any user can be served on `chip`: at batch 1 every output token streams the active
-// weights from DRAM once (speculative decoding: up to 1 + k tokens per pass), whatever the engine.
+// weights from DRAM once (speculative decoding: up to 1 + k tokens per pass), whatever the engine; the
+// layout's chips stream their parts side by side (tp splits, a token's experts on up to min(ep, k) chips).
 double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so);
 
 // One chip of the study: its best serving point, or why it has none.

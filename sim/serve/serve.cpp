@@ -77,33 +77,47 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
 }
 
 ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
-                         const Drafter* drafter) {
-  ServeMemory m;
-  m.capacity_bytes = chip.dram_capacity();
+                         const Drafter* drafter, const CommBufferParams& comm) {
   // The largest iteration's activations: token_budget tokens through one layer, plus fp32 logits for
-  // every running sequence (footprint() counts one sequence's logits for a batch-1 prefill).
+  // every running sequence (footprint() counts one sequence's logits for a batch-1 prefill); each
+  // replica (dp) runs its own iteration.
   Scenario big = sc;
   big.phase = Phase::Prefill;
-  big.batch = 1;
+  big.batch = sc.dp;
   big.input_len = sched.limits().token_budget;
   big.output_len = 1;
-  Footprint f = footprint(model, big);
-  m.weight_bytes = f.weight_bytes + (drafter ? drafter->weight_bytes : 0);
-  m.activation_bytes = f.activation_bytes + 4.0 * static_cast<double>(sched.limits().max_seqs - 1) * static_cast<double>(model.vocab);
-  const double frac = sched.memory_fraction();
-  const double left = m.capacity_bytes - m.weight_bytes - m.activation_bytes;
-  m.kv_bytes = std::max(0.0, sched.fraction_of_free_memory() ? frac * left : frac * m.capacity_bytes - m.weight_bytes - m.activation_bytes);
-  m.reserve_bytes = std::max(0.0, left - m.kv_bytes);
-  // Bytes per cached token over all layers (sliding-window layers counted in full: conservative).
+  // Bytes per cached token over the stage's layers (sliding-window layers counted in full: conservative).
   Scenario one = sc;
-  one.batch = 1;
+  one.batch = sc.dp;
   one.input_len = 1;
   one.output_len = 1;
-  m.kv_bytes_per_token = footprint(model, one).kv_bytes_per_sequence / 2.0 + (drafter ? drafter->kv_bytes_per_token : 0);
-  m.block_tokens = sched.block_tokens();
-  m.kv_blocks = static_cast<std::int64_t>(std::floor(m.kv_bytes / (m.kv_bytes_per_token * static_cast<double>(m.block_tokens))));
-  m.kv_tokens = m.kv_blocks * m.block_tokens;
-  return m;
+  const Sharding sh = shard_weights(model, sc);
+  ServeMemory best;
+  std::vector<std::int64_t> tokens;
+  for (int st = 0; st < sc.pp; ++st) {
+    ServeMemory m;
+    m.stage = st;
+    m.capacity_bytes = chip.dram_capacity();
+    const Footprint f = stage_footprint(model, big, sh, st * sc.tp, comm);
+    const bool last = st == sc.pp - 1;  // the drafter sits with the LM head
+    m.weight_bytes = f.weight_bytes + (drafter && last ? drafter->weight_bytes : 0);
+    m.activation_bytes = f.activation_bytes + 4.0 * static_cast<double>(sched.limits().max_seqs - 1) * static_cast<double>(model.vocab);
+    m.comm_buffer_bytes = f.comm_buffer_bytes;
+    const double frac = sched.memory_fraction();
+    const double used = m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes;
+    const double left = m.capacity_bytes - used;
+    m.kv_bytes = std::max(0.0, sched.fraction_of_free_memory() ? frac * left : frac * m.capacity_bytes - used);
+    m.reserve_bytes = std::max(0.0, left - m.kv_bytes);
+    m.kv_bytes_per_token = stage_footprint(model, one, sh, st * sc.tp).kv_bytes_per_sequence / 2.0 +
+                           (drafter && last ? drafter->kv_bytes_per_token : 0);
+    m.block_tokens = sched.block_tokens();
+    m.kv_blocks = static_cast<std::int64_t>(std::floor(m.kv_bytes / (m.kv_bytes_per_token * static_cast<double>(m.block_tokens))));
+    m.kv_tokens = m.kv_blocks * m.block_tokens;
+    tokens.push_back(m.kv_tokens);
+    if (st == 0 || m.kv_tokens < best.kv_tokens) best = m;
+  }
+  best.stage_kv_tokens = tokens;
+  return best;
 }
 
 namespace {
@@ -139,27 +153,95 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 
+RequestSpec request_spec(const ServeOptions& o) {
+  RequestSpec r;
+  r.seed = o.seed;
+  r.input = o.input_dist ? *o.input_dist : LengthDist::fixed(o.input);
+  r.output = o.output_dist ? *o.output_dist : LengthDist::fixed(o.output);
+  r.lengths_csv = o.lengths_csv;
+  r.rate = o.rate;
+  return r;
+}
+
 struct Study {
   const ChipModel& chip;
   const ModelConfig& model;
   const Scenario& sc;
   const ServeOptions& opt;
-  std::vector<RequestDraw> reqs;
   std::optional<Drafter> drafter;
+  CommBufferParams comm;
   std::shared_ptr<StepPartCache> cache;  // shared by the points of the call
 };
 
-// One engine run with every iteration's cost from the chip model at the nominal clock (one simulation of
-// each step part); the power manager then sets the clocks of the run (duration-driven: a serving run far
-// longer than the averaging window settles at TDP), and, when it throttles, the engine is run again on
-// the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
-ServePoint run_point(const Study& s, const EngineLoad& load) {
-  auto wall0 = std::chrono::steady_clock::now();
-  ServePoint pt;
-  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
-  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
-  const PowerResult* managed = nullptr;
+// Data-parallel replicas serve side by side, each its share of the load: a closed loop's users split
+// as evenly as they go (so at most two kinds of replica), open-loop arrivals split at random (each
+// replica a Poisson stream of rate / dp), an offline batch split evenly. Replicas with the same load
+// are one engine run standing for `count` replicas (folded).
+struct ReplicaRun {
+  int count = 0;
+  EngineLoad load;
+  std::int64_t requests = 0;
+  EngineResult er;
+  PowerResult pw;
   double peak = 0;
+};
+
+std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::int64_t requests) {
+  std::vector<ReplicaRun> out;
+  const std::int64_t R = replicas;
+  if (load.kind != EngineLoad::Kind::Closed) {
+    ReplicaRun r;
+    r.count = replicas;
+    r.load = load;
+    r.requests = (requests + R - 1) / R;
+    return {r};
+  }
+  const std::int64_t c = load.concurrency, q = c / R, rem = c % R;
+  for (auto [users, count] : {std::pair{q + 1, rem}, std::pair{q, R - rem}}) {
+    if (users <= 0 || count <= 0) continue;
+    ReplicaRun r;
+    r.count = static_cast<int>(count);
+    r.load = {EngineLoad::Kind::Closed, users};
+    r.requests = std::max<std::int64_t>(1, std::llround(static_cast<double>(requests) * static_cast<double>(users) / static_cast<double>(c)));
+    out.push_back(r);
+  }
+  return out;
+}
+
+// The whole layout's requests from its replicas' runs (the busiest replica's occupancy over time).
+EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
+  if (runs.size() == 1 && runs.front().count == 1) return runs.front().er;
+  EngineResult m;
+  for (const ReplicaRun& r : runs) {
+    const EngineResult& e = r.er;
+    const std::int64_t n = r.count;
+    m.requests += n * e.requests;
+    m.input_tokens += n * e.input_tokens;
+    m.output_tokens += n * e.output_tokens;
+    m.preemptions += n * e.preemptions;
+    m.max_running += n * e.max_running;
+    m.decode_steps += n * e.decode_steps;
+    m.decode_tokens += n * e.decode_tokens;
+    m.iterations = std::max(m.iterations, e.iterations);
+    m.makespan_s = std::max(m.makespan_s, e.makespan_s);
+    m.kv_mean = std::max(m.kv_mean, e.kv_mean);
+    m.kv_peak = std::max(m.kv_peak, e.kv_peak);
+    // Percentiles over every replica's requests: identical replicas are one copy, two kinds by count.
+    const int copies = runs.size() == 1 ? 1 : r.count;
+    for (int k = 0; k < copies; ++k)
+      for (auto [to, from] : {std::pair{&m.ttft_s, &e.ttft_s}, {&m.tpot_s, &e.tpot_s}, {&m.e2e_s, &e.e2e_s}, {&m.itl_s, &e.itl_s}})
+        to->insert(to->end(), from->begin(), from->end());
+  }
+  m.occupancy = runs.front().er.occupancy;
+  return m;
+}
+
+// One replica's engine run with every iteration's cost from the chip model at the nominal clock (one
+// simulation of each step part); the power manager then sets the clocks of the run (duration-driven: a
+// serving run far longer than the averaging window settles at TDP), and, when it throttles, the engine
+// is run again on the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
+void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
+  const PowerResult* managed = nullptr;
   StepTimeFn fn = [&](const StepShape& shape) {
     StepCost cost = st(shape);
     if (managed) {
@@ -167,40 +249,72 @@ ServePoint run_point(const Study& s, const EngineLoad& load) {
       cost.events = managed->events_of(cost.events);
     }
     if (s.chip.power() && cost.time_s > 0)
-      peak = std::max(peak, power_at(s.chip, cost.events, managed ? managed->clock_ratio : 1.0).avg_power_w);
+      run.peak = std::max(run.peak, power_at(s.chip, cost.events, managed ? managed->clock_ratio : 1.0).avg_power_w);
     return cost;
   };
+  RequestSpec rs = request_spec(s.opt);
+  rs.rate = s.opt.rate / s.sc.dp;
+  const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
   auto engine = [&] {
     auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-    return run_engine(s.reqs, load, *sched,
-                      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr).kv_blocks, fn,
+    return run_engine(reqs, run.load, *sched,
+                      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm).kv_blocks, fn,
                       s.opt.features());
   };
-  EngineResult er = engine();
-  PowerResult pw = manage_power(s.chip, er.events, false);
-  if (pw.throttled) {
-    managed = &pw;
-    peak = 0;
-    er = engine();
+  run.er = engine();
+  run.pw = manage_power(s.chip, run.er.events, false);
+  if (run.pw.throttled) {
+    managed = &run.pw;
+    run.peak = 0;
+    run.er = engine();
   }
-  const std::int64_t parts = st.simulated_parts();
-  fill_metrics(pt, er, s.sc.devices());
+}
+
+ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t requests) {
+  auto wall0 = std::chrono::steady_clock::now();
+  ServePoint pt;
+  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
+  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
+  std::vector<ReplicaRun> runs = replica_runs(s.sc.dp, load, requests);
+  for (ReplicaRun& r : runs) run_replica(s, st, r);
+  fill_metrics(pt, merge_replicas(runs), s.sc.devices());
+  // Throughput: the replicas' rates added (each over its own makespan).
+  double tok_s = 0, req_s = 0, tokens = 0, power = 0;
+  EnergyBreakdown energy;
+  double joules = 0;
+  const double per_replica = static_cast<double>(s.sc.devices()) / s.sc.dp;  // devices of one replica's share
+  for (const ReplicaRun& r : runs) {
+    const double n = r.count, out = static_cast<double>(r.er.output_tokens);
+    if (r.er.makespan_s > 0) tok_s += n * out / r.er.makespan_s, req_s += n * static_cast<double>(r.er.requests) / r.er.makespan_s;
+    tokens += n * out;
+    power += n * r.pw.avg_power_w / s.sc.dp;
+    pt.peak_power_w = std::max(pt.peak_power_w, r.peak);
+    // Every device of the replica spends what its simulated device does (one device's events).
+    const double w = n * per_replica;
+    const EnergyBreakdown& b = r.pw.breakdown;
+    joules += w * r.pw.energy_j;
+    energy = {energy.compute_j + w * b.compute_j, energy.vector_j + w * b.vector_j, energy.onchip_j + w * b.onchip_j,
+              energy.dram_j + w * b.dram_j,       energy.active_j + w * b.active_j, energy.static_j + w * b.static_j};
+  }
+  pt.throughput_tok_s = tok_s;
+  pt.throughput_tok_s_per_chip = tok_s / s.sc.devices();
+  pt.requests_per_s = req_s;
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? s.opt.rate : 0;
-  pt.clock_ratio = pw.clock_ratio;
-  pt.throttled = pw.throttled;
-  if (pw.modeled && er.output_tokens > 0) {
-    pt.avg_power_w = pw.avg_power_w;
-    pt.peak_power_w = peak;
-    const double tokens = static_cast<double>(er.output_tokens);
-    pt.joules_per_token = pw.energy_j / tokens;
-    const EnergyBreakdown& b = pw.breakdown;
-    pt.energy_per_token = {b.compute_j / tokens, b.vector_j / tokens, b.onchip_j / tokens,
-                           b.dram_j / tokens,    b.active_j / tokens, b.static_j / tokens};
+  const ReplicaRun& busiest = runs.front();
+  pt.clock_ratio = busiest.pw.clock_ratio;
+  pt.throttled = busiest.pw.throttled;
+  if (busiest.pw.modeled && tokens > 0) {
+    pt.avg_power_w = power;
+    pt.joules_per_token = joules / tokens;
+    pt.energy_per_token = {energy.compute_j / tokens, energy.vector_j / tokens, energy.onchip_j / tokens,
+                           energy.dram_j / tokens,    energy.active_j / tokens, energy.static_j / tokens};
+  } else {
+    pt.peak_power_w = 0;
   }
   const ServeOptions& o = s.opt;
   pt.meets_slo = (o.ttft_slo_s <= 0 || pt.ttft_s <= o.ttft_slo_s) && (o.tpot_slo_s <= 0 || pt.tpot_s <= o.tpot_slo_s);
-  pt.simulated_parts = parts;
+  pt.simulated_parts = st.simulated_parts();
   pt.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return pt;
 }
@@ -211,12 +325,15 @@ StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Sc
   const ChipModel& c = chip;  // at the nominal clock: the kernels' shares are what is read
   Scenario d = sc;
   d.phase = Phase::Decode;
-  d.batch = std::max<std::int64_t>(1, pt.batch);
+  // pt.batch counts every replica's sequences; each replica's batch splits into the micro-batches.
+  const std::int64_t M = sc.pp > 1 ? (sc.microbatches ? sc.microbatches : sc.pp) : 1;
+  const std::int64_t replica = std::max<std::int64_t>(1, (pt.batch + sc.dp - 1) / sc.dp);
+  d.batch = (replica + M - 1) / M * M * sc.dp;
   d.input_len = d.output_len = 1;  // the graph of a decode step depends only on its context
   FusionPolicy f = d.fusion ? *d.fusion : FusionPolicy::parse(c.default_fusion());
-  Graph g = build_step_graph(model, d, true, std::min<std::int64_t>(model.max_position, opt.input + opt.output / 2), f);
-  if (opt.system && sc.tp > 1) return run_symmetric_graph(c, *opt.system, g, sc.tp, footprint(model, d).weight_bytes);
-  return run_step_graph(c, g, footprint(model, d).weight_bytes);
+  const std::int64_t context = std::min<std::int64_t>(model.max_position, opt.input + opt.output / 2);
+  if (opt.system) return run_system_step(c, *opt.system, model, d, StepPlan{true, context, 1}, f, nullptr);
+  return run_step_graph(c, build_step_graph(model, d, true, context, f), footprint(model, d).weight_bytes);
 }
 
 // The kernels of one decode step at the best point's typical batch and context.
@@ -243,25 +360,18 @@ void check_options(const ServeOptions& o) {
     throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)");
 }
 
-RequestSpec request_spec(const ServeOptions& o) {
-  RequestSpec r;
-  r.seed = o.seed;
-  r.input = o.input_dist ? *o.input_dist : LengthDist::fixed(o.input);
-  r.output = o.output_dist ? *o.output_dist : LengthDist::fixed(o.output);
-  r.lengths_csv = o.lengths_csv;
-  r.rate = o.rate;
-  return r;
-}
 }  // namespace
 
 void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   check_options(opt);
-  if (base.pp > 1 || base.ep > 1 || base.dp > 1)
-    throw InputError("serve: --pp/--ep/--dp " + base.layout_str() + ": the serving engine runs one tensor-parallel replica "
-                     "(--tp on a system); pipeline and expert layouts are simulated by `xpusim run`");
   make_scheduler(opt.scheduler, opt.limits);
-  Scenario check = base;
-  check.batch = 1;
+  // The layout alone (every replica and micro-batch with one sequence), then the request's lengths.
+  Scenario layout = base;
+  layout.batch = static_cast<std::int64_t>(base.dp) * (base.pp > 1 ? (base.microbatches ? base.microbatches : base.pp) : 1);
+  layout.input_len = layout.output_len = 1;
+  layout.phase = Phase::Decode;
+  layout.validate(model);
+  Scenario check = layout;
   check.input_len = opt.input;
   check.output_len = opt.output;
   check.phase = Phase::Request;
@@ -319,12 +429,17 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   r.scheduler = opt.scheduler;
   r.limits = sched->limits();
-  Scenario check = base;
-  check.batch = 1;
-  check.input_len = opt.input;
-  check.output_len = opt.output;
-  check.phase = Phase::Request;
-  Study s{chip, model, base, opt, {}, make_drafter(model, base, opt), opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
+  Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
+          opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
+  r.replicas = base.dp;
+  if (base.dp > 1)
+    r.folding = base.ep > base.tp
+                    ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
+                          " ranks: one group's engine is run, with its share of the load; every group is taken to run the same "
+                          "batch each iteration (the expert all-to-alls join them); the groups' throughputs added"
+                    : std::to_string(base.dp) + " independent replicas: one replica's engine is run per distinct share of the "
+                          "load (users split as evenly as they go, arrivals at rate/" + std::to_string(base.dp) +
+                          "); the replicas' throughputs added";
   r.prefix_hit = opt.prefix_hit;
   if (s.drafter) {
     r.spec_tokens = opt.spec_tokens;
@@ -333,12 +448,17 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
     r.spec_method = opt.spec_method;
     r.spec_drafter = s.drafter->description;
   }
-  r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr);
+  r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
   if (r.memory.kv_blocks <= 0) {
-    check.batch = 1;
-    check_fits(footprint(model, check), chip.dram_capacity() - r.memory.activation_bytes, model, check, chip.name());
-    throw InputError(model.name + " leaves no room for a KV cache on " + chip.name() + ": weights " +
-                     format_bytes(r.memory.weight_bytes) + " + activations " + format_bytes(r.memory.activation_bytes) +
+    Scenario check = base;
+    check.batch = base.dp;
+    check.input_len = opt.input;
+    check.output_len = opt.output;
+    check.phase = Phase::Request;
+    check_fits(footprint(model, check, s.comm), chip.dram_capacity() - r.memory.activation_bytes, model, check, chip.name(), s.comm);
+    throw InputError(model.name + " leaves no room for a KV cache on " + chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(r.memory.stage) + ")" : "") +
+                     ": weights " + format_bytes(r.memory.weight_bytes) + " + activations " + format_bytes(r.memory.activation_bytes) +
+                     (r.memory.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(r.memory.comm_buffer_bytes) : "") +
                      " of " + format_bytes(r.memory.capacity_bytes) + " (try a smaller --token-budget or --max-seqs)");
   }
   RequestSpec rs = request_spec(opt);
@@ -357,16 +477,16 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   }
   r.frontier = loads.size() > 1;
   for (const EngineLoad& load : loads) {
+    // Requests of the whole layout (open loop and offline: the defaults are per replica).
     std::int64_t n = opt.requests;
     if (n == 0)
       n = load.kind == EngineLoad::Kind::Closed ? std::max<std::int64_t>(64, 4 * load.concurrency)
-          : load.kind == EngineLoad::Kind::Open ? 256
-                                                : 4 * r.limits.max_seqs;
+          : load.kind == EngineLoad::Kind::Open ? 256 * base.dp
+                                                : 4 * r.limits.max_seqs * base.dp;
     if (opt.progress)
       std::cerr << "  " << chip.name() << ": " << r.mode << (load.concurrency ? " concurrency " + std::to_string(load.concurrency) : "")
                 << ", " << n << " requests...\n";
-    s.reqs = draw_requests(rs, n, model);
-    r.curve.push_back(run_point(s, load));
+    r.curve.push_back(run_point(s, load, n));
   }
   for (size_t i = 0; i < r.curve.size(); ++i)
     if (r.curve[i].meets_slo && (r.best < 0 || r.curve[i].throughput_tok_s > r.curve[static_cast<size_t>(r.best)].throughput_tok_s))

@@ -35,8 +35,8 @@ struct ServeOptions {
   std::uint64_t seed = 1;
   bool interpolate = true;                          // step times interpolated on the composition grid
   bool progress = false;
-  // The system the server runs on (nullopt: one chip). The scenario's tp ranks serve one replica,
-  // their all-reduces on the fabric; pipeline and expert layouts are simulated by `run` only.
+  // The system the server runs on (nullopt: one chip), with the scenario's layout (tp, ep, pp, dp):
+  // see serve() for how replicas are folded.
   std::optional<SystemContext> system;
   double prefix_hit = 0;                            // share of each prompt whose KV is already cached
   std::int64_t spec_tokens = 0;                     // speculative decoding: drafts per step (0: off)
@@ -62,15 +62,20 @@ struct Drafter {
 // Throws InputError naming the --spec-* flag for inconsistent options; nullopt without speculation.
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
 
-// Device memory of the server: what the KV cache gets after weights, activations and the engine's
-// reserve (see Scheduler::memory_fraction).
+// Device memory of the server, per device after sharding: what the KV cache gets after the device's
+// weights, activations, the collective library's buffers and the engine's reserve (see
+// Scheduler::memory_fraction). With pipeline stages each stage holds its layers' cache; the stage
+// that holds the fewest tokens bounds the engine's cache (the figures are that stage's first device's).
 struct ServeMemory {
-  double capacity_bytes = 0, weight_bytes = 0, activation_bytes = 0, reserve_bytes = 0, kv_bytes = 0;
+  double capacity_bytes = 0, weight_bytes = 0, activation_bytes = 0, comm_buffer_bytes = 0, reserve_bytes = 0, kv_bytes = 0;
   double kv_bytes_per_token = 0;
   std::int64_t kv_blocks = 0, block_tokens = 0, kv_tokens = 0;
+  int stage = 0;                             // the stage the figures are of
+  std::vector<std::int64_t> stage_kv_tokens; // per pipeline stage: the tokens its cache holds
 };
+// `comm`: the system's library buffers (comm_buffer_params of the system; none on one chip).
 ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
-                         const Drafter* drafter = nullptr);
+                         const Drafter* drafter = nullptr, const CommBufferParams& comm = {});
 
 struct ServePoint {
   std::int64_t batch = 0;          // the most sequences running at once
@@ -97,6 +102,8 @@ struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
   std::string system, layout;      // the system preset ("" for one chip) and the layout ("tp8")
   int devices = 1;
+  int replicas = 1;                // engines serving side by side (dp): each gets 1/replicas of the load
+  std::string folding;             // what the study folded (replicas simulated once), "" when nothing
   SchedulerLimits limits;
   ServeMemory memory;
   std::string input_lengths, output_lengths;

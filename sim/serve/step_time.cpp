@@ -50,39 +50,52 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   auto key = std::make_pair(static_cast<int>(p), args);
   auto it = m_cache->parts.find(key);
   if (it != m_cache->parts.end()) return it->second;
+  // The part's shape is one replica's micro-batch: every replica (and every micro-batch of a
+  // pipeline) runs it, so the layout's batch is that many times the part's sequences.
   Scenario s = m_sc;
   s.input_len = 1;
   s.output_len = 1;
   s.phase = Phase::Decode;
-  Graph g;
-  if (p == Tokens || p == Head) {
-    s.batch = args[0];
-    g = build_step_graph(m_model, s, true, 1, m_fusion);
+  s.batch = args[0] * m_sc.dp * microbatches();
+  std::int64_t context = 1;
+  if (p == DecodeAttn) context = std::min<std::int64_t>(args[1], m_model.max_position);
+  if (p == PrefillAttn) {
+    s.phase = Phase::Prefill;
+    s.input_len = args[1];
+  }
+  auto graph_of = [&](const RankPart& rank_part) {
+    Graph g = build_step_graph(m_model, s, p != PrefillAttn, context, m_fusion, rank_part);
     auto keep = [&](const GraphNode& n) {
-      const bool head = n.group == "head";
-      return p == Head ? head : !head && n.op.kind != OpKind::Attention;
+      const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
+      if (p == Tokens) return !head && !attention;
+      if (p == Head) return head;
+      return attention;
     };
     g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [&](const GraphNode& n) { return !keep(n); }), g.nodes.end());
-  } else if (p == DecodeAttn) {
-    s.batch = args[0];
-    g = build_step_graph(m_model, s, true, std::min<std::int64_t>(args[1], m_model.max_position), m_fusion);
+    if (p == PrefillAttn)  // the chunk's queries are the last Q of K keys (chunked prefill)
+      for (GraphNode& n : g.nodes)
+        if (n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
+    return g;
+  };
+  StepResult r;
+  if (m_sys) {
+    RankSteps steps;
+    steps.graph_of = [&](const RankRole& role) { return graph_of(role.part); };
+    steps.steady = true;  // a server runs its iterations back to back: a pipeline's steady state
+    // The Tokens part carries the hidden states between stages; the other parts stand for the same
+    // hand-off and send only the sampled token ids (their latency).
+    steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);
+    steps.stage_bytes = p == Tokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2) : steps.token_bytes;
+    r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
-    s.phase = Phase::Prefill;
-    s.batch = args[0];
-    s.input_len = args[1];
-    g = build_step_graph(m_model, s, false, 0, m_fusion);
-    for (GraphNode& n : g.nodes)  // the chunk's queries are the last Q of K keys (chunked prefill)
-      if (n.op.kind == OpKind::Attention && n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
+    r = run_step_graph(m_chip, graph_of({}), m_weight_bytes);
   }
-  if (p == DecodeAttn || p == PrefillAttn)
-    g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [](const GraphNode& n) { return n.op.kind != OpKind::Attention; }),
-                  g.nodes.end());
-  StepResult r = m_sys && m_sc.tp > 1 ? run_symmetric_graph(m_chip, *m_sys, g, m_sc.tp, m_weight_bytes)
-                                      : run_step_graph(m_chip, g, m_weight_bytes);
   StepCost c{r.time_s, r.events};
   m_cache->parts.emplace(key, c);
   return c;
 }
+
+int ChipStepTime::microbatches() const { return m_sc.pp > 1 ? (m_sc.microbatches ? m_sc.microbatches : m_sc.pp) : 1; }
 
 // Multilinear interpolation over the grid cell around x (each dimension bracketed on its own).
 StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
@@ -92,6 +105,10 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
     const std::int64_t cap = (p == DecodeAttn && d == 1) || (p == PrefillAttn && d > 0) ? m_model.max_position : INT64_MAX;
     const std::int64_t v = std::min<std::int64_t>(cap, std::llround(x[d]));
     br.push_back(m_interpolate ? bracket(v, cap) : std::vector<std::int64_t>{v});
+    // A pipeline's micro-batches split the counts into fractions: between the integers around them.
+    const double lo = std::floor(x[d]);
+    if (m_interpolate && d == 0 && microbatches() > 1 && x[d] > 1 && x[d] < 16 && lo != x[d])
+      br.back() = {static_cast<std::int64_t>(lo), static_cast<std::int64_t>(lo) + 1};
   }
   StepCost out;
   const size_t corners = size_t{1} << x.size();
@@ -121,11 +138,13 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
 StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter) {
   const bool saved = m_interpolate;
   m_interpolate = grid && saved;
+  // The parts are simulated per micro-batch (each pipeline micro-batch carries 1/M of the counts).
+  const double mb = microbatches();
   StepCost c;
-  if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens())}), 1);
-  if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows)}), 1);
+  if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
   if (s.decode_seqs > 0)
-    c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs),
+    c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs) / mb,
                                               static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}), 1);
   // Prefill chunks and verification steps: causal chunks of Q queries against K keys.
   auto chunks = [&](std::int64_t count, std::int64_t tokens, std::int64_t kv_sum) {
@@ -133,7 +152,7 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter) {
     const double n = static_cast<double>(count);
     const double q = std::max(1.0, std::round(static_cast<double>(tokens) / n));
     const double k = std::max(q, std::round(static_cast<double>(kv_sum) / n));
-    c = blend(c, 1, interpolated(PrefillAttn, {n, q, k}), 1);
+    c = blend(c, 1, interpolated(PrefillAttn, {n / mb, q, k}), 1);
   };
   chunks(s.prefill_chunks, s.prefill_tokens, s.prefill_kv_sum);
   chunks(s.verify_seqs, s.verify_tokens, s.verify_kv_sum);
@@ -143,7 +162,12 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter) {
 }
 
 void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction) {
-  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, m_sc, m_interpolate) : nullptr;
+  // The drafter runs on its own: no pipeline, and no expert layout unless it has experts.
+  Scenario ds = m_sc;
+  ds.pp = 1;
+  ds.microbatches = 0;
+  if (draft && !draft->is_moe()) ds.ep = 1;
+  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, ds, m_interpolate) : nullptr;
   m_draft_fraction = draft ? 0 : fraction;
 }
 

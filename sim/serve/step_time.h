@@ -42,8 +42,11 @@ struct StepPartCache {
 
 class ChipStepTime {
  public:
-  // With `sys` and sc.tp > 1 every part runs on the system's first tp chips through the system
-  // runtime, its all-reduces on the fabric (tensor-parallel ranks are symmetric: one rank's kernels).
+  // With `sys` every part runs on the system with sc's layout through the system runtime, the path
+  // `run` takes (run_system_graphs): every simulated rank's part of the part's graph (its stage's
+  // layers, its experts), collectives on the fabric. Each replica (dp) runs the composition asked
+  // (their step is one); with pipeline stages each part is one replica's micro-batch (1/M of the
+  // composition's counts), run as M micro-batches in the pipeline's steady state.
   ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true,
                const SystemContext* sys = nullptr, std::shared_ptr<StepPartCache> cache = nullptr);
   StepCost operator()(const StepShape& s);
@@ -65,6 +68,7 @@ class ChipStepTime {
   StepCost interpolated(Part p, const std::vector<double>& x);
   StepCost compose(const StepShape& s, bool grid, bool drafter);
   StepCost drafting(const StepShape& s, bool grid);
+  int microbatches() const;
 
   const ChipModel& m_chip;
   const ModelConfig& m_model;

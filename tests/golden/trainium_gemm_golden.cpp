@@ -49,8 +49,9 @@ TEST(TrainiumGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
 
 // Trainium and Inferentia rows of workloads/validation/public_measurements.csv: each is predicted
 // within 20% or listed with the reason it is not (no row is dropped silently). Today the single-chip
-// Trainium1 rows are an NKI layernorm tutorial's profile (no layernorm lowering is mapped by
-// validate) and a ScalarE initiation-interval micro-benchmark; the Trn1/Inf2 model rows are multi-chip.
+// Trainium1 rows are the NKI matmul tutorial's optimized kernel (predicted, on one NeuronCore), an NKI
+// layernorm tutorial's profile (no layernorm lowering is mapped by validate) and a ScalarE
+// initiation-interval micro-benchmark; the Trn1/Inf2 model rows are multi-chip.
 TEST(TrainiumValidation, RowsArePredictedWithin20PercentOrListedWithAReason) {
   std::string shared;
   for (const auto& f : default_measurement_files())
@@ -72,5 +73,13 @@ TEST(TrainiumValidation, RowsArePredictedWithin20PercentOrListedWithAReason) {
     neuron += is_neuron;
     if (s.row.id == "TRN1-II") EXPECT_NE(s.reason.find("micro"), std::string::npos) << s.reason;
   }
-  EXPECT_GE(neuron, 7);  // TRN1-LN1, TRN1-LN2, TRN1-II, M21, M22, M25, M26
+  EXPECT_GE(neuron, 8);  // TRN1-MM1, TRN1-LN1, TRN1-LN2, TRN1-II, M21, M22, M25, M26
+  // TRN1-MM1 (the NKI tutorial's optimized matmul on one NeuronCore-v2, 85% of peak) is predicted on one core.
+  bool mm = false;
+  for (const auto& p : pts)
+    if (p.row.id == "TRN1-MM1") {
+      mm = true;
+      EXPECT_GE(p.predicted, p.roofline * 0.9999999);
+    }
+  EXPECT_TRUE(mm) << "TRN1-MM1 predicted";
 }

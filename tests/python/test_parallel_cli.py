@@ -7,6 +7,10 @@ import pytest
 import xpusim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QWEN_MOE = os.path.join(ROOT, "tests", "data", "models", "qwen1.5-moe-a2.7b.json")
+TINY = os.path.join(ROOT, "tests", "data", "systems", "tiny_switch.yaml")
+SERVE_MOE = ("serve", "--system", TINY, "--model", QWEN_MOE, "--concurrency", "8", "--requests", "16", "--input", "256",
+             "--output", "16", "--format", "json")
 RUN = ("run", "--system", "hgx-h100x8", "--model", "llama-3.1-8b", "--tp", "8", "--batch", "16", "--input", "512")
 
 
@@ -25,10 +29,24 @@ def test_run_on_a_system_reports_its_layout_and_collectives(cli):
     assert "hgx-h100x8 (8x h100-sxm, tp8)" in table and "memory per device" in table
 
 
+def test_sequence_parallel_through_the_cli_and_the_module(cli):
+    args = ("run", "--chip", "h100-sxm", "--devices", "4", "--tp", "4", "--model", "llama-3.1-8b", "--phase",
+            "prefill", "--batch", "2", "--input", "256", "--format", "json")
+    j = json.loads(cli(*args, "--sp").stdout)
+    assert j["layout"]["sp"] is True and j["layout"]["name"] == "tp4+sp"
+    ops = {k["op"] for k in j["steps"][0]["kernels"] if k["collective_bytes"]}
+    assert ops == {"reducescatter", "allgather"}
+    r = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", devices=4, tp=4, sp=True, phase="prefill", batch=2, input=256)
+    assert r["ttft_s"] == j["ttft_s"]
+    plain = json.loads(cli(*args).stdout)
+    assert plain["layout"]["sp"] is False and plain["ttft_s"] != j["ttft_s"]
+
+
 def test_devices_picks_the_chips_default_system():
     a = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", devices=2, tp=2, batch=8, input=256)
     b = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=8, input=256)
     assert a["devices"] == 2 and a["tpot_s"] < b["tpot_s"]
+    assert a["system"] == "hgx-h100x8[2]"  # the preset's name as users type it, and the block used
 
 
 def test_serve_on_a_system(cli):
@@ -37,6 +55,33 @@ def test_serve_on_a_system(cli):
     assert j["devices"] == 8 and j["layout"]["name"] == "tp8"
     p = j["curve"][0]
     assert p["throughput_tok_s_per_chip"] == pytest.approx(p["throughput_tok_s"] / 8)
+
+
+def test_serve_expert_parallel_moe(cli):
+    """Experts over the TP group, then data-parallel attention with the all-to-alls over every rank."""
+    tp = json.loads(cli(*SERVE_MOE, "--tp", "4", "--ep", "4").stdout)
+    assert tp["layout"]["name"] == "tp4 x ep4" and tp["devices"] == 4 and tp["folding"] is None
+    assert tp["memory"]["comm_buffer_bytes"] > 0 and tp["memory"]["per_device"]
+    assert any("moe_allreduce" in k["label"] for k in tp["kernels"])
+    # The module runs the same study.
+    mod = xpusim.serve(model=QWEN_MOE, system=TINY, tp=4, ep=4, concurrency=8, requests=16, input=256, output=16)
+    assert mod["throughput_tok_s"] == tp["throughput_tok_s"] and mod["layout"] == tp["layout"]
+    dpa = json.loads(cli(*SERVE_MOE, "--tp", "1", "--dp", "4", "--ep", "4").stdout)
+    assert dpa["layout"]["name"] == "dp4 x ep4" and dpa["layout"]["replicas"] == 4
+    assert "attention groups" in dpa["folding"]
+    assert any("moe_dispatch" in k["label"] for k in dpa["kernels"])
+    # Data-parallel attention holds the attention whole on every rank: more weights, less KV cache.
+    assert dpa["memory"]["weights_bytes"] > tp["memory"]["weights_bytes"]
+    p = dpa["curve"][0]
+    assert p["throughput_tok_s_per_chip"] == pytest.approx(p["throughput_tok_s"] / 4)
+    table = cli(*SERVE_MOE[:-2], "--tp", "1", "--dp", "4", "--ep", "4").stdout
+    assert "folded:" in table and "communication buffers:" in table
+
+
+def test_serve_pipeline_stages(cli):
+    j = json.loads(cli(*SERVE_MOE, "--tp", "2", "--pp", "2").stdout)
+    assert j["layout"]["name"] == "tp2 x pp2"
+    assert len(j["memory"]["stage_kv_tokens"]) == 2 and j["memory"]["kv_tokens"] == min(j["memory"]["stage_kv_tokens"])
 
 
 def test_compare_takes_serving_units(cli, tmp_path):
@@ -49,6 +94,14 @@ def test_compare_takes_serving_units(cli, tmp_path):
     assert row["layout"]["name"] == "tp2" and row["layout_search"] is None  # an explicit layout is not searched
 
 
+def test_compare_takes_expert_parallel_units(cli, tmp_path):
+    p = cli("compare", "--chips", "hgx-h100x8:tp4ep4", "--model", QWEN_MOE, "--input", "256", "--output", "16",
+            "--max-batch", "4", "--name", "ep_units", "--out", str(tmp_path / "ep_units"), "--no-report", check=False)
+    assert p.returncode == 0, p.stderr
+    row = json.loads((tmp_path / "ep_units" / "summary.json").read_text())["rows"][0]
+    assert row["chip"] == "hgx-h100x8:tp4ep4" and row["devices"] == 4 and row["ran"]
+
+
 @pytest.mark.parametrize("args,needle", [
     (("run", "--tp", "2"), "--system"),
     (("run", "--system", "hgx-h100x8", "--tp", "4"), "has 8 chips"),
@@ -59,7 +112,12 @@ def test_compare_takes_serving_units(cli, tmp_path):
     (("run", "--nodes", "2"), "--nodes"),
     (("run", "--system", "hgx-h100x8", "--chip", "tpu-v6e", "--tp", "8"), "--chip tpu-v6e"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "3"), "--dp 2"),
-    (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2"), "serve"),
+    (("run", "--chip", "h100-sxm", "--sp"), "--sp needs --tp"),
+    (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8", "--model", QWEN_MOE), "--ep 8 does not divide"),
+    (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8"), "--ep 8"),
+    (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "64"), "--pp 64"),
+    (("compare", "--chips", "hgx-h100x8:tp8ep3", "--model", QWEN_MOE), "--ep 3"),
+    (("compare", "--chips", "hgx-h100x8:tp4xx2"), "tpN"),
     (("compare", "--chips", "h100-sxm:tp2"), "system preset"),
     (("compare", "--chips", "hgx-h100x8:tp9"), "tpN"),
 ])

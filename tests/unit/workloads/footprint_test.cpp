@@ -77,6 +77,45 @@ TEST(WorkloadFootprint, TensorParallelSplitsWeightsAndKv) {
   EXPECT_EQ(four.tp, 4);
 }
 
+// Communication buffers, closed form: NCCL_BUFFSIZE per connection; a TP ring has a receive and a
+// send connection per channel, an EP all-to-all a send and a receive connection per other rank and
+// p2p channel, a pipeline stage one receive and one send per p2p channel.
+TEST(WorkloadFootprint, CommunicationBuffersPerCommunicator) {
+  CommBufferParams p;
+  p.bytes_per_connection = 4.0 * 1024 * 1024;  // NCCL_BUFFSIZE 4 MiB
+  p.channels = 16;
+  p.p2p_channels = 2;
+  const double mib = 1024.0 * 1024.0;
+  Scenario s = scenario(8, 512, 1);
+  EXPECT_EQ(comm_buffers(s, p).total(), 0.0);  // one device: no communicator
+  s.tp = 8;
+  EXPECT_DOUBLE_EQ(comm_buffers(s, p).tp_bytes, 16 * 2 * 4 * mib);  // 128 MiB
+  EXPECT_EQ(comm_buffers(s, p).ep_bytes, 0.0);
+  s.ep = 8;  // experts over the TP group: the MoE reduces on the TP communicator
+  EXPECT_EQ(comm_buffers(s, p).ep_bytes, 0.0);
+  s.tp = 1;
+  s.dp = 8;  // data-parallel attention, all-to-all over 8 ranks
+  const CommBuffers dpa = comm_buffers(s, p);
+  EXPECT_EQ(dpa.tp_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(dpa.ep_bytes, 7 * 2 * 2 * 4 * mib);  // 112 MiB
+  s.ep = 1;  // independent replicas exchange nothing
+  EXPECT_EQ(comm_buffers(s, p).total(), 0.0);
+  s.dp = 1;
+  s.tp = 4;
+  s.pp = 2;
+  const CommBuffers pipe = comm_buffers(s, p);
+  EXPECT_DOUBLE_EQ(pipe.pp_bytes, 2 * 2 * 4 * mib);
+  EXPECT_DOUBLE_EQ(pipe.total(), 16 * 2 * 4 * mib + 16 * mib);
+  EXPECT_EQ(comm_buffers(s, CommBufferParams{}).total(), 0.0);  // no library
+  // The footprint counts them, and its total with them.
+  ModelConfig m = load_model("llama-3.1-8b");
+  const Footprint without = footprint(m, s), with = footprint(m, s, p);
+  EXPECT_EQ(without.comm_buffer_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(with.comm_buffer_bytes, pipe.total());
+  EXPECT_DOUBLE_EQ(with.total() - without.total(), pipe.total());
+  EXPECT_NE(with.str(s).find("communication buffers"), std::string::npos);
+}
+
 TEST(WorkloadFootprint, ActivationsAreModest) {
   ModelConfig m = load_model("llama-3.1-8b");
   Scenario s = scenario(1, 4096, 1);

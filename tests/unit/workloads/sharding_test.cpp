@@ -129,6 +129,32 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
   EXPECT_EQ(a2a.at("moe_combine"), routed * 2);
 }
 
+// Sequence parallelism: every TP all-reduce becomes a reduce-scatter of the same buffer, each TP region
+// starts with an all-gather of it, and the norms and residual adds between them see tokens/tp rows.
+TEST(Sharding, SequenceParallelSplitsEachAllReduceAndTheNormRows) {
+  ModelConfig m = load_model("llama-3.1-70b");
+  Scenario s = layout(8, 1, 1, 1, 64);
+  s.sp = true;
+  s.phase = Phase::Prefill;
+  s.input_len = 32;
+  Graph g = build_step_graph(m, s, false, 32, FusionPolicy::vllm());
+  const std::int64_t tokens = 64 * 32, buffer = tokens * m.hidden * 2;
+  std::map<OpKind, int> count;
+  for (const auto& n : g.nodes) {
+    EXPECT_NE(n.op.kind, OpKind::AllReduce) << n.op.label;
+    if (n.op.kind == OpKind::ReduceScatter || (n.op.kind == OpKind::AllGather && n.op.label != "head_allgather")) {
+      EXPECT_EQ(n.op.m, buffer) << n.op.label;
+      EXPECT_EQ(n.op.devices, 8);
+    }
+    if (n.op.kind == OpKind::RmsNorm || n.op.kind == OpKind::ResidualAdd) EXPECT_EQ(n.op.rows, tokens / 8) << n.op.label;
+    if (n.op.label == "head_allgather") EXPECT_EQ(n.op.m, 64 * m.hidden * 2);  // each sequence's last position
+    count[n.op.kind] += n.count;
+  }
+  EXPECT_EQ(count[OpKind::ReduceScatter], 2 * m.layers + 1);  // attention, MLP, the embedding
+  EXPECT_EQ(count[OpKind::AllGather], 2 * m.layers + 1);      // into attention, into the MLP, the LM head
+  EXPECT_EQ(s.layout_str(), "tp8+sp");
+}
+
 TEST(Sharding, BadLayoutsNameTheFlag) {
   ModelConfig llama = load_model("llama-3.1-8b"), mix = load_model("mixtral-8x7b");
   auto err = [](const ModelConfig& m, Scenario s) {
@@ -145,4 +171,10 @@ TEST(Sharding, BadLayoutsNameTheFlag) {
   EXPECT_NE(err(llama, layout(1, 1, 64, 1)).find("--pp 64"), std::string::npos);
   EXPECT_NE(err(llama, layout(1, 1, 1, 3)).find("--dp 3"), std::string::npos);
   EXPECT_NE(err(mix, layout(2, 4, 1, 1)).find("--ep 4"), std::string::npos);
+  Scenario sp1 = layout(1, 1, 1, 1);
+  sp1.sp = true;
+  EXPECT_NE(err(llama, sp1).find("--sp needs --tp"), std::string::npos);
+  Scenario sp_dpattn = layout(2, 4, 1, 2);
+  sp_dpattn.sp = true;
+  EXPECT_NE(err(mix, sp_dpattn).find("--sp with --ep 4"), std::string::npos);
 }

@@ -70,14 +70,15 @@ def _sets(set):
 
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
-        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True):
+        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
     system: a system preset, or devices with chip for that chip's default system; fold=False simulates
-    every rank's kernels instead of replaying identical ones)."""
+    every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`)."""
     layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
-              "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold)}
+              "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
+              "sp": bool(sp)}
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
                                         wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
                                         adtype or "", system or "", layout))
@@ -85,9 +86,10 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
-          spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1):
+          spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
+          pp=1, dp=1, microbatches=0):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
-    system) with `tp` tensor-parallel ranks (as `xpusim serve --format json`): offline throughput, a closed
+    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
     under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
     ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
@@ -101,7 +103,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           [int(c) for c in (concurrency or [])], float(rate), scheduler,
                                           int(requests), int(seed), float(prefix_hit), int(spec_tokens),
                                           float(spec_accept), str(spec_method), str(spec_draft), system or "",
-                                          int(devices), int(tp)))
+                                          {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
+                                           "dp": int(dp), "microbatches": int(microbatches)}))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,

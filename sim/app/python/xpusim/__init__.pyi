@@ -28,7 +28,8 @@ def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ...
           ttft_slo: float = ..., tpot_slo: float = ..., max_batch: int = ..., set: _Sets = ...,
           concurrency: Union[int, Sequence[int], None] = ..., rate: float = ..., scheduler: str = ..., requests: int = ...,
           seed: int = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: float = ..., spec_method: str = ...,
-          spec_draft: str = ...) -> Dict[str, Any]: ...
+          spec_draft: str = ..., system: Optional[str] = ..., devices: int = ..., tp: int = ..., ep: int = ...,
+          pp: int = ..., dp: int = ..., microbatches: int = ...) -> Dict[str, Any]: ...
 def compare(chips: Union[str, Sequence[str]] = ..., model: str = ..., scenario: str = ..., input: Optional[int] = ...,
             output: Optional[int] = ..., dtype: str = ..., ttft_slo: Optional[float] = ...,
             tpot_slo: Optional[float] = ..., max_batch: int = ..., set: _Sets = ..., tco: bool = ...,

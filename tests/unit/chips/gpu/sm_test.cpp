@@ -97,3 +97,16 @@ TEST(GpuSm, RepeatedRunsAreBitIdentical) {
   EXPECT_EQ(a.transactions, b.transactions);
   EXPECT_EQ(a.stats.get("chip.mem.hbm.bytes_read"), b.stats.get("chip.mem.hbm.bytes_read"));
 }
+
+// NVIDIA's HBM sizes ("80GB", "141GB", "180GB") are binary: the presets state the memory the device
+// reports (nvidia-smi memory.total), in GiB, as the TPU, Trainium and Maia presets do. The decimal reading
+// (80 GB = 74.5 GiB) understated the memory a serving framework budgets by 7%.
+TEST(GpuPresets, MemoryIsStatedInGiBAsTheDeviceReportsIt) {
+  const std::pair<const char*, double> gib[] = {{"h100-sxm", 81559.0 / 1024}, {"h200", 143771.0 / 1024},
+                                                {"b200", 183359.0 / 1024}, {"a100-sxm", 80.0}};
+  for (const auto& [name, want] : gib) {
+    auto chip = load_chip(name);
+    const double have = chip->dram_capacity() / (1024.0 * 1024 * 1024);
+    EXPECT_NEAR(have / want, 1.0, 0.005) << name << ": " << have << " GiB";
+  }
+}
