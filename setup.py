@@ -12,7 +12,7 @@ from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-DATA = ["chips/*/presets/*.yaml", "workloads/models/*.json", "workloads/validation/*.csv",
+DATA = ["chips/*/presets/*.yaml", "workloads/models/*.json", "workloads/validation/*.csv", "workloads/studies/*.yaml",
         "scripts/compare_report.py"]
 
 

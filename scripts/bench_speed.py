@@ -144,7 +144,7 @@ def serving_rows(exe, quick):
     rows.append(row("serve 70B TP8 1000 Poisson", "hgx-h100x8", {}, wall, cpu, rss, j["makespan_s"]))
     print_row(rows[-1])
     out, wall, cpu, rss = run_child([exe, "compare", "--name", "bench"])
-    rows.append(row("compare (default)", "4 chips", {}, wall, cpu, rss, 0.0))
+    rows.append(row("compare (default)", "5 units", {}, wall, cpu, rss, 0.0))
     print_row(rows[-1])
     return rows
 

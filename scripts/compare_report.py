@@ -178,6 +178,11 @@ def check_summary(doc):
     out["scenario"]["prefix_hit"] = _num(sc, "prefix_hit", "scenario", minimum=0)
     out["scenario"]["spec_tokens"] = _num(sc, "spec_tokens", "scenario", minimum=0, integer=True)
     out["scenario"]["spec_accept"] = _num(sc, "spec_accept", "scenario", minimum=0)
+    sd = doc.get("study_definition")
+    sd = sd if isinstance(sd, dict) else {}
+    out["waiting"] = [w for w in _list(sd, "waiting", "study_definition") if isinstance(w, str)]
+    out["waiting_reason"] = _str(sd, "waiting_reason", "study_definition") or ""
+    out["study_name"] = _str(sd, "name", "study_definition") or ""
     return out
 
 
@@ -266,6 +271,22 @@ def check_row(r, p):
             "time_s": _num(k, "time_s", q, minimum=0),
             "share": _num(k, "share", q, minimum=0),
         })
+    lay = r.get("layout")
+    row["layout"] = _str(lay, "name", p + ".layout") or "" if isinstance(lay, dict) else ""
+    ls = r.get("layout_search")
+    if ls is not None and not isinstance(ls, dict):
+        raise ReportError("summary.json: %s.layout_search must be an object or null" % p)
+    row["layout_search"] = None
+    if ls:
+        tried = []
+        for i, t in enumerate(_list(ls, "tried", p + ".layout_search")):
+            q = "%s.layout_search.tried[%d]" % (p, i)
+            if not isinstance(t, dict):
+                raise ReportError("summary.json: %s must be an object" % q)
+            tried.append({"layout": _str(t, "layout", q, required=True), "chosen": bool(t.get("chosen")),
+                          "verdict": _str(t, "verdict", q) or ""})
+        row["layout_search"] = {"criterion": _str(ls, "criterion", p + ".layout_search") or "",
+                                "chosen": _str(ls, "chosen", p + ".layout_search") or "", "tried": tried}
     e = r.get("energy")
     if e is not None and not isinstance(e, dict):
         raise ReportError("summary.json: %s.energy must be an object or null" % p)
@@ -323,7 +344,8 @@ def f_created(s):
 
 
 def chip_label(r):
-    return "%s (%s)" % (r["chip"], r["precision"]) if r["precision"] else r["chip"]
+    name = "%s %s" % (r["chip"], r["layout"]) if r.get("layout") and r["layout"] not in r["chip"] else r["chip"]
+    return "%s (%s)" % (name, r["precision"]) if r["precision"] else name
 
 
 def price_state(r):
@@ -869,6 +891,23 @@ def table_html(doc):
     return "".join(out)
 
 
+def layouts_html(doc):
+    """Each searched unit's chosen layout and why every other layout it tried was not chosen."""
+    rows = [r for r in doc["rows"] if r["layout_search"]]
+    if not rows:
+        return ""
+    out = ['<p class="sub">Criterion: %s.</p>' % _e(rows[0]["layout_search"]["criterion"]),
+           '<div class="tablewrap"><table id="layouts"><thead><tr><th class="l">Unit</th><th class="l">Layout</th>'
+           '<th class="l wrap">Verdict</th></tr></thead><tbody>']
+    for r in rows:
+        for i, t in enumerate(r["layout_search"]["tried"]):
+            out.append('<tr%s><td class="l">%s</td><td class="l">%s</td><td class="l wrap">%s</td></tr>' % (
+                ' class="chosen"' if t["chosen"] else "", _e(r["chip"]) if i == 0 else "",
+                ("<b>%s</b>" if t["chosen"] else "%s") % _e(t["layout"]), _e(t["verdict"])))
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
 def tiers_html(doc):
     """Best throughput per chip at each interactivity tier, with $/Mtok and tok/s per provisioned MW."""
     if not doc["tiers"]:
@@ -996,6 +1035,12 @@ def page_html(doc, plots):
     p.append("</div>")
     p.append("<h2>Summary</h2>")
     p.append(table_html(doc))
+    if any(r["layout_search"] for r in doc["rows"]):
+        p.append("<h2>Layouts</h2>")
+        p.append(layouts_html(doc))
+    if doc["waiting"]:
+        p.append('<p class="sub">Study %s also covers %s, waiting for %s.</p>' % (
+            _e(doc["study_name"]), _e(", ".join(doc["waiting"])), _e(doc["waiting_reason"])))
     if doc["tiers"]:
         p.append("<h2>Interactivity tiers</h2>")
         p.append(tiers_html(doc))

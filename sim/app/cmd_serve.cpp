@@ -14,6 +14,7 @@
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
 #include "sim/io/reports.h"
+#include "sim/serve/study.h"
 #include "sim/validation/validate.h"
 
 namespace po = boost::program_options;
@@ -170,61 +171,51 @@ int cmd_serve(int argc, char** argv) {
 
 int cmd_compare(int argc, char** argv) {
   po::options_description o = serve_options();
-  o.add_options()("chips", po::value<std::string>()->default_value("h100-sxm,tpu-v6e,trn2,maia200"),
-                  "comma-separated presets; the first is the reference for perf/$")(
-      "scenario", po::value<std::string>()->default_value("chat"),
+  o.add_options()("study", po::value<std::string>()->default_value(default_study_name()),
+                  "named study (workloads/studies: frontier, chat-8b) or a study .yaml; the flags below override it")(
+      "chips", po::value<std::string>(), "comma-separated chips or system units (default: the study's); the first is the reference for perf/$")(
+      "scenario", po::value<std::string>(),
       "chat (1024 in / 256 out, TTFT <= 2 s, TPOT <= 100 ms) or long (8192 in / 512 out); --input/--output/--*-slo override")(
-      "name", po::value<std::string>(), "study name: results/compare/<name>/ (default: the scenario)")(
+      "name", po::value<std::string>(), "study name: results/compare/<name>/ (default: the study's)")(
       "out", po::value<std::string>(), "results folder (default results/compare/<name>)")("no-report", po::bool_switch(),
                                                                                             "skip the HTML report")(
       "tco", po::bool_switch(), "all-in cost of ownership (capex over the life, power x PUE x $/kWh) next to the cloud price; "
                                 "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
-      "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default 20,50,100)");
+      "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)");
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim compare [--chips a,b,c] [--model M] [--scenario chat|long] [--set chip:key=value ...]\n\n"
-                    "Runs one serving study on several chips: throughput, TTFT, TPOT, power, J/token, $/Mtok and perf/$\n"
-                    "relative to the first chip; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
+                    "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
+                    "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
+                    "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
+                    "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
                     "--set key=value applies to every chip, --set chip:key=value to one (e.g. maia200:cost.chip_hour=6).\n\n"))
     return 0;
   CompareRequest req;
-  req.scenario = vm["scenario"].as<std::string>();
+  req.scenario = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";
   req.serve = serve_opts(vm);
   req.serve.progress = true;
   req.input_given = !vm["input"].defaulted() || vm.count("lengths-csv");
   req.output_given = !vm["output"].defaulted() || vm.count("lengths-csv");
   req.ttft_given = vm.count("ttft-slo") > 0;
   req.tpot_given = vm.count("tpot-slo") > 0;
-  req.study = vm.count("name") ? vm["name"].as<std::string>() : req.scenario;
   // Here too: compare_study reads an empty study as "the scenario", while an explicit --name "" is an error.
-  check_plain_name("--name", req.study);
-  req.model = vm["model"].as<std::string>();
+  if (vm.count("name")) check_plain_name("--name", req.study = vm["name"].as<std::string>());
+  req.model = vm["model"].defaulted() ? "" : vm["model"].as<std::string>();
   req.dtype = parse_dtype(vm["dtype"].as<std::string>());
-  std::stringstream ss(vm["chips"].as<std::string>());
+  std::stringstream ss(vm.count("chips") ? vm["chips"].as<std::string>() : "");
   for (std::string c; std::getline(ss, c, ',');)
     if (!c.empty()) req.chips.push_back(c);
+  if (vm.count("chips") && req.chips.empty()) throw InputError("--chips: expected at least one chip");
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
   req.tco = vm["tco"].as<bool>();
   if (vm.count("tiers")) req.tiers = parse_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
-  std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + req.study;
-  CompareStudy study = compare_study(req);
-  for (auto& r : study.rows) r.validation = validation_coverage(r.family);
-  write_compare_dir(dir, study);
-  std::cout << compare_table(study) << "results: " << dir << "\n";
-  std::fflush(stdout);
   int status = 0;
-  if (!vm["no-report"].as<bool>()) {
-    int rc = render_compare_report(dir);
-    if (rc != 0) std::cerr << "compare: the HTML report could not be written (scripts/compare_report.py exited " << rc << ")\n";
-    if (rc != 0) status = 1;
-  }
-  // The study is written either way; the exit status says whether every chip ran.
-  std::string failed;
-  for (const auto& r : study.rows)
-    if (!r.ran) failed += (failed.empty() ? "" : ", ") + r.chip;
-  if (!failed.empty()) {
-    std::cerr << "compare: did not run on " << failed << " (the report shows why)\n";
-    status = 1;
+  for (const CompareRequest& r : study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted())) {
+    std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;
+    if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
+    CompareStudy study = compare_study(r);
+    for (auto& row : study.rows) row.validation = validation_coverage(row.family);
+    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>()));
   }
   return status;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 
 #include "sim/base/config.h"
@@ -68,7 +69,35 @@ nlohmann::json row_json(const CompareRow& r) {
   for (const auto& t : r.tiers)
     tiers[strformat("%g", t.tok_s_per_user)] = t.throughput_tok_s > 0 ? nlohmann::json(t.throughput_tok_s) : nlohmann::json(nullptr);
   row["throughput_at_tok_s_per_user"] = tiers;
+  if (!r.ran) row["layout"] = nullptr;
+  row["layout_search"] = nullptr;  // a chip or an explicit layout: nothing searched
+  if (!r.layouts.empty()) {
+    nlohmann::json tried = nlohmann::json::array();
+    std::string chosen;
+    for (const LayoutTrial& t : r.layouts) {
+      if (t.chosen) chosen = t.layout;
+      nlohmann::json at = nlohmann::json::array();
+      for (double v : t.tok_s_per_chip_at_tier) at.push_back(num_or_null(v));
+      tried.push_back({{"layout", t.layout}, {"fits", t.fits}, {"ran", t.ran}, {"chosen", t.chosen},
+                       {"throughput_tok_s_per_chip_at_tiers", at}, {"max_throughput_tok_s_per_chip", num_or_null(t.max_tok_s_per_chip)},
+                       {"max_tok_s_per_user", num_or_null(t.max_tok_s_per_user)}, {"verdict", t.verdict}});
+    }
+    row["layout_search"] = {{"criterion", r.layout_criterion},
+                            {"chosen", chosen.empty() ? nlohmann::json(nullptr) : nlohmann::json(chosen)},
+                            {"tried", tried}};
+  }
   return row;
+}
+
+// Each searched unit's layouts: the chosen one and why each other was not.
+std::string layout_table(const CompareStudy& s) {
+  std::string out;
+  for (const auto& r : s.rows)
+    for (const LayoutTrial& t : r.layouts) {
+      if (out.empty()) out = "\nlayouts searched (" + r.layout_criterion + "):\n";
+      out += strformat("  %-14s %-12s %s\n", &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(), t.verdict.c_str());
+    }
+  return out;
 }
 std::string quoted(const std::string& v) {
   std::string out = "\"";
@@ -154,6 +183,9 @@ nlohmann::json compare_summary_json(const CompareStudy& s) {
             {"spec_tokens", so.spec_tokens}, {"spec_accept", so.spec_tokens > 0 ? nlohmann::json(so.spec_accept) : nlohmann::json(nullptr)},
             {"spec_method", so.spec_tokens > 0 ? nlohmann::json(so.spec_method) : nlohmann::json(nullptr)},
             {"scheduler", so.scheduler}}},
+          {"study_definition", s.study_name.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json{{"name", s.study_name}, {"file", s.study_file},
+                                                                      {"waiting", s.waiting}, {"waiting_reason", s.waiting_reason}}},
           {"rows", rows}};
 }
 
@@ -177,7 +209,7 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   csv << "chip,family,precision,batch,throughput_tok_s,ttft_s,tpot_s,avg_power_w,joules_per_token,usd_per_hour,usd_per_mtok,"
          "perf_per_usd_rel,price_basis,price_assumed,throttled";
   for (double t : s.tiers) csv << strformat(",tok_s_at_%g_per_user", t);
-  csv << ",note,ran,tco_usd_per_mtok,provisioned_w_per_chip\n";
+  csv << ",note,ran,tco_usd_per_mtok,provisioned_w_per_chip,layout,devices\n";
   auto num = [](const nlohmann::json& r, const char* k) {
     if (!r.contains(k) || r[k].is_null()) return std::string();
     std::ostringstream os;
@@ -194,7 +226,7 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
         << num(r, "throttled");
     for (double t : s.tiers) csv << "," << num(r["throughput_at_tok_s_per_user"], strformat("%g", t).c_str());
     csv << "," << quoted(num(r, "note")) << "," << num(r, "ran") << "," << num(r, "tco_usd_per_mtok") << ","
-        << num(r, "provisioned_w_per_chip") << "\n";
+        << num(r, "provisioned_w_per_chip") << "," << quoted(r["layout"].is_object() ? r["layout"]["name"].get<std::string>() : std::string()) << "," << num(r, "devices") << "\n";
   }
   write_file_atomic(dir + "/summary.csv", csv.str());
   write_file_atomic(dir + "/frontier.csv", frontier_csv(s));
@@ -230,8 +262,32 @@ std::string compare_table(const CompareStudy& s) {
     if (r.contains("note") && r["note"].is_string() && !r["note"].get<std::string>().empty())
       out += strformat("           note: %s\n", r["note"].get<std::string>().c_str());
   }
+  out += layout_table(s);
   out += tier_table(s);
   return out;
+}
+
+int finish_compare(const std::string& dir, const CompareStudy& study, bool report) {
+  write_compare_dir(dir, study);
+  std::cout << compare_table(study) << "results: " << dir << "\n";
+  if (!study.waiting.empty())
+    std::cout << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
+  std::fflush(stdout);
+  int status = 0;
+  const int rc = report ? render_compare_report(dir) : 0;
+  if (rc != 0) {
+    std::cerr << "compare: the HTML report could not be written (scripts/compare_report.py exited " << rc << ")\n";
+    status = 1;
+  }
+  // The study is written either way; the exit status says whether every chip ran.
+  std::string failed;
+  for (const auto& r : study.rows)
+    if (!r.ran) failed += (failed.empty() ? "" : ", ") + r.chip;
+  if (!failed.empty()) {
+    std::cerr << "compare: did not run on " << failed << " (the report shows why)\n";
+    status = 1;
+  }
+  return status;
 }
 
 int render_compare_report(const std::string& dir) {

@@ -1,13 +1,17 @@
 #include "sim/serve/compare.h"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "sim/base/process.h"
 #include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
+#include "sim/serve/layout_search.h"
+#include "sim/serve/step_time.h"
 
 namespace xpu {
 
@@ -39,6 +43,26 @@ std::string apply_named_scenario(CompareRequest& req) {
     d += strformat(", speculative decoding (%s, %lld drafts, acceptance %.2f)", so.spec_method.c_str(),
                    static_cast<long long>(so.spec_tokens), so.spec_accept);
   return d + ", " + so.scheduler + " scheduler";
+}
+
+std::vector<double> parse_tiers(const std::string& what, const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  for (std::string c; std::getline(ss, c, ',');) {
+    c.erase(0, c.find_first_not_of(' '));
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(c, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.size() || c.empty() || !(v > 0) || v > 1e6)
+      throw InputError(what + " '" + text + "': '" + c + "' is not a positive number of tok/s per user (expected N or N,N,...)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError(what + ": expected N or a list N,N,...");
+  return out;
 }
 
 const std::vector<double>& interactivity_tiers() {
@@ -151,41 +175,79 @@ void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model
   }
 }
 
-CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelConfig& model, const Scenario& base,
-                    const ServeOptions& so, const std::vector<double>& tiers) {
+// Cloud and all-in $/Mtok and tokens per provisioned MW along the curve, the TCO at the best point and
+// each tier's point with what bounds it (point_bound simulates the replica's decode step).
+void finish_row(CompareRow& row, const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
+                const std::vector<double>& tiers) {
+  for (const ServePoint& p : row.result.curve) {
+    PointEconomics e;
+    e.usd_per_mtok = cost_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
+    e.tco_usd_per_mtok = tco_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
+    e.tok_s_per_mw = row.provisioned_w > 0 ? p.throughput_tok_s_per_chip / row.provisioned_w * 1e6 : 0;
+    row.economics.push_back(e);
+  }
+  if (row.result.best >= 0) {
+    const ServePoint& b = row.result.curve[static_cast<size_t>(row.result.best)];
+    row.tco = tco_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
+  }
+  fill_tiers(row, chip, model, sc, so, tiers);
+}
+
+CompareRow empty_row(const std::string& name, const ChipModel& chip, int devices) {
   CompareRow row;
   row.chip = name;
   row.family = chip.family();
+  row.devices = devices;
   row.provisioned_w = provisioned_w_per_chip(chip);
   row.tco_assumptions = tco_assumptions(chip.cost());
-  const Scenario sc = precision_for(chip, base);
-  row.devices = base.devices();
-  try {
-    row.result = serve(chip, model, sc, so);
-    row.ran = true;
-    for (const ServePoint& p : row.result.curve) {
-      PointEconomics e;
-      e.usd_per_mtok = cost_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
-      e.tco_usd_per_mtok = tco_figures(chip.cost(), p.throughput_tok_s_per_chip, p.avg_power_w).usd_per_mtok;
-      e.tok_s_per_mw = row.provisioned_w > 0 ? p.throughput_tok_s_per_chip / row.provisioned_w * 1e6 : 0;
-      row.economics.push_back(e);
-    }
-    if (row.result.best >= 0) {
-      const ServePoint& b = row.result.curve[static_cast<size_t>(row.result.best)];
-      row.tco = tco_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
-    }
-    fill_tiers(row, chip, model, sc, so, tiers);
-  } catch (const InputError& e) {
-    row.error = e.what();
-    row.tiers = tiers_of(row.result, tiers);
-    for (auto& t : row.tiers) t.why = "the chip did not run: " + row.error;
-  }
   row.price_source = chip.cost().source;
   row.tdp_w = chip.power() ? chip.power()->tdp.value() : 0;
   row.config_yaml = chip.full_yaml();
   return row;
 }
 
+void fail_row(CompareRow& row, const std::string& error, const std::vector<double>& tiers) {
+  row.ran = false;
+  row.error = error;
+  row.result = ServeResult{};
+  row.economics.clear();
+  row.tiers = tiers_of(row.result, tiers);
+  for (auto& t : row.tiers) t.why = "the chip did not run: " + row.error;
+}
+
+CompareRow chip_row(const std::string& name, const ChipModel& chip, const ModelConfig& model, const Scenario& base,
+                    const ServeOptions& so, const std::vector<double>& tiers) {
+  CompareRow row = empty_row(name, chip, base.devices());
+  const Scenario sc = precision_for(chip, base);
+  try {
+    row.result = serve(chip, model, sc, so);
+    row.ran = true;
+    finish_row(row, chip, model, sc, so, tiers);
+  } catch (const InputError& e) {
+    fail_row(row, e.what(), tiers);
+  }
+  return row;
+}
+
+// The unit's figures from one replica's: `replicas` independent servers serve that many times the
+// replica's tokens and users; per chip and per user nothing changes.
+void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
+  const double k = c.replicas;
+  ServeResult& r = row.result;
+  r.layout = c.unit.layout_str();
+  r.devices = row.devices = c.unit.devices();
+  for (ServePoint& p : r.curve) {
+    p.throughput_tok_s *= k;
+    p.requests_per_s *= k;
+    p.concurrency *= c.replicas;
+    p.batch *= c.replicas;
+    p.rate *= k;
+  }
+  for (InteractivityTier& t : row.tiers) {
+    t.throughput_tok_s *= k;
+    t.concurrency *= c.replicas;
+  }
+}
 // One sentence per tier: which chip serves the most per chip at that interactivity, and what bounds
 // each chip there (or why it cannot reach it).
 std::vector<std::string> verdict_of(const CompareStudy& st) {
@@ -217,14 +279,14 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
   return out;
 }
 
-// A tier above what any chip's memory can stream to one user is refused before anything runs.
-// One serving unit of the study: a chip, or a system preset ("hgx-h100x8": tensor parallelism over
+// One serving unit of the study: a chip, or a system preset ("hgx-h100x8": its layout searched over
 // all its chips; "hgx-h100x8:tp4": over its first 4; "hgx-h200x8:tp8ep8", "hgx-h200x8:dp8ep8",
-// "hgx-h100x8:tp4pp2": any layout serve runs), with its chip preset and layout.
+// "hgx-h100x8:tp4pp2": any layout serve runs, never searched), with its chip preset and layout.
 struct Unit {
   std::unique_ptr<ChipModel> chip;
   std::optional<SystemContext> system;
-  Scenario layout;  // tp, ep, pp, dp
+  Scenario layout;      // tp, ep, pp, dp
+  bool search = false;  // a system preset without a layout: search_layout picks one
 };
 
 // "tp8ep8", "dp8ep8", "tp4pp2", "dp2tp4": degrees by name, in any order, each at most once; tp
@@ -268,6 +330,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   }
   SystemSpec spec = load_system(name);
   u.layout.tp = spec.ranks();
+  u.search = colon == std::string::npos;
   if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);
   if (u.layout.devices() < spec.ranks()) {
     std::vector<int> group;
@@ -277,6 +340,82 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   u.system = SystemContext{spec};
   u.chip = load_chip(spec.chip, overlays_for(spec.chip, sets));
   return u;
+}
+
+// The system a replica of `chips` chips (its devices: tp x pp x ep groups) runs on: the unit's first
+// `chips` chips (the whole unit when that is all of it).
+SystemContext replica_system(const SystemContext& unit, int chips) {
+  if (chips >= unit.spec.ranks()) return unit;
+  std::vector<int> group;
+  for (int r = 0; r < chips; ++r) group.push_back(r);
+  return SystemContext{group_system(Topology(unit.spec), group).spec, unit.overlap, unit.fold};
+}
+
+// The KV-cache tokens of a replica layout, and why it cannot serve when they hold less than one request.
+std::int64_t replica_kv_tokens(const ChipModel& chip, const ModelConfig& model, const Scenario& replica, const ServeOptions& so,
+                               std::string& why) {
+  auto sched = make_scheduler(so.scheduler, so.limits);
+  const std::optional<Drafter> drafter = make_drafter(model, replica, so);
+  const ServeMemory m = serve_memory(chip, model, replica, *sched, drafter ? &*drafter : nullptr);
+  const std::int64_t need = so.input + so.output;
+  if (m.kv_tokens < need)
+    why = strformat("does not fit: weights %s + activations %s per chip of %s leave a KV cache of %lld tokens, less than one %lld-token request",
+                    format_bytes(m.weight_bytes).c_str(), format_bytes(m.activation_bytes).c_str(), format_bytes(m.capacity_bytes).c_str(),
+                    static_cast<long long>(m.kv_tokens), static_cast<long long>(need));
+  return m.kv_tokens;
+}
+
+// Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
+// study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
+// tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
+CompareRow search_layout(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& base,
+                         const ServeOptions& so, const std::vector<double>& tiers) {
+  const ChipModel& chip = *u.chip;
+  const Scenario sc = precision_for(chip, base);
+  const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
+  const std::int64_t max_seqs = make_scheduler(so.scheduler, so.limits)->limits().max_seqs;
+  std::vector<LayoutTrial> trials;
+  std::vector<std::shared_ptr<StepPartCache>> caches;  // each layout's screen, reused by its engine run
+  for (const LayoutCandidate& c : cands) {
+    caches.push_back(std::make_shared<StepPartCache>());
+    LayoutTrial t;
+    t.layout = c.unit.layout_str();
+    const std::int64_t kv = replica_kv_tokens(chip, model, c.replica, so, t.verdict);
+    t.fits = t.verdict.empty();
+    if (t.fits) {
+      const SystemContext sys = replica_system(*u.system, c.replica.devices());
+      try {
+        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.devices() > 1 ? &sys : nullptr, kv, max_seqs, caches.back()), tiers);
+      } catch (const InputError& e) {
+        t.verdict = std::string("failed: ") + e.what();
+      }
+    }
+    trials.push_back(t);
+  }
+  CompareRow row;
+  for (int chosen = choose_layout(trials, tiers); chosen >= 0; chosen = choose_layout(trials, tiers)) {
+    const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
+    if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
+    ServeOptions rso = so;
+    rso.system = replica_system(*u.system, c.replica.devices());
+    rso.step_cache = caches[static_cast<size_t>(chosen)];
+    row = chip_row(name, chip, model, c.replica, rso, tiers);
+    if (row.ran) {
+      scale_to_unit(row, c);
+      break;
+    }
+    trials[static_cast<size_t>(chosen)].ran = trials[static_cast<size_t>(chosen)].chosen = false;
+    trials[static_cast<size_t>(chosen)].verdict = "failed: " + row.error;
+  }
+  if (!row.ran) {
+    row = empty_row(name, chip, u.system->spec.ranks());
+    std::string why;
+    for (const auto& t : trials) why += (why.empty() ? "" : "; ") + t.layout + " " + t.verdict;
+    fail_row(row, "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why), tiers);
+  }
+  row.layouts = trials;
+  row.layout_criterion = layout_criterion();
+  return row;
 }
 
 // The study's scenario with a unit's layout.
@@ -328,6 +467,10 @@ CompareStudy compare_study(CompareRequest req) {
   out.created = utc_now();
   out.scenario = req.scenario;
   out.description = desc;
+  out.study_name = req.study_name;
+  out.study_file = req.study_file;
+  out.waiting = req.waiting;
+  out.waiting_reason = req.waiting_reason;
   // The study sweeps closed-loop concurrency 1, 4, 16, ... and the largest (each point is a whole
   // engine run at its own settled clock, so the sweep is kept to a factor of 4 between points) unless a
   // load was given: the best point under the targets, and the frontier the tiers are read from.
@@ -347,7 +490,7 @@ CompareStudy compare_study(CompareRequest req) {
   for (const auto& c : req.chips) chips.push_back(resolve_unit(c, req.sets));
   check_serve_request(model, base, req.serve);
   for (size_t ci = 0; ci < chips.size(); ++ci) {  // each unit's layout against the model, before anything runs
-    if (!chips[ci].system) continue;
+    if (!chips[ci].system || chips[ci].search) continue;  // a searched unit proposes only layouts the model takes
     try {
       check_serve_request(model, with_layout(base, chips[ci]), req.serve);
     } catch (const InputError& e) {
@@ -362,7 +505,8 @@ CompareStudy compare_study(CompareRequest req) {
     Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
-    CompareRow row = chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
+    CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers)
+                                      : chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;

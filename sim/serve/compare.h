@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/serve/layout_search.h"
 #include "sim/serve/serve.h"
 
 namespace xpu {
@@ -23,6 +24,10 @@ struct CompareRequest {
   bool input_given = false, output_given = false, ttft_given = false, tpot_given = false;
   bool tco = false;                 // report the all-in cost of ownership next to the cloud price
   std::vector<double> tiers;        // interactivity tiers in tok/s per user (empty: 20, 50, 100)
+  // The named study this request comes from (compare --study) and the models it waits for.
+  std::string study_name, study_file, folder;  // folder: under --out when the study runs several models
+  std::vector<std::string> waiting;
+  std::string waiting_reason;
 };
 
 // Interactivity tier: the most output tokens/s the chip serves while each user still streams at least
@@ -37,6 +42,8 @@ struct InteractivityTier {
   std::string why;               // unreachable: why, in one sentence
 };
 const std::vector<double>& interactivity_tiers();  // 20, 50, 100 tok/s per user
+// "20,50,100" -> tiers; InputError naming `what` (a flag, or a study file's key) for anything else.
+std::vector<double> parse_tiers(const std::string& what, const std::string& text);
 std::vector<InteractivityTier> tiers_of(const ServeResult& r, const std::vector<double>& tiers = interactivity_tiers());
 
 // The economics of one frontier point: cloud and all-in $/Mtok, and tokens/s per provisioned MW
@@ -68,6 +75,10 @@ struct CompareRow {
   std::string tco_assumptions;
   double provisioned_w = 0;     // per chip
   std::string validation;       // what public measurements check this chip's family (filled by the caller)
+  // A system unit given without a layout: every layout tried (the chosen one first in the report) and why
+  // the others were not chosen; empty for a chip or an explicit layout.
+  std::vector<LayoutTrial> layouts;
+  std::string layout_criterion;
 };
 
 struct CompareStudy {
@@ -77,11 +88,19 @@ struct CompareStudy {
   std::vector<double> tiers;
   bool tco = false;
   std::vector<std::string> verdict;  // one sentence per tier: who serves it best, and what bounds each chip
+  std::string study_name, study_file;  // the named study (compare --study), "" without one
+  std::vector<std::string> waiting;    // models the study covers that serve cannot run yet
+  std::string waiting_reason;
   bool all_ran() const;
 };
 
 // Fills the named scenario's lengths and targets where the request left them; returns its description.
 std::string apply_named_scenario(CompareRequest& req);
 CompareStudy compare_study(CompareRequest req);
+
+// The requests of a named study, one per model: what the flags gave (`given`: chips, model, scenario,
+// tiers and name non-empty, dtype when dtype_given) wins over the study's values.
+struct StudyDef;
+std::vector<CompareRequest> study_requests(const StudyDef& def, const CompareRequest& given, bool dtype_given);
 
 }  // namespace xpu

@@ -174,6 +174,7 @@ struct Study {
   const ServeOptions& opt;
   std::optional<Drafter> drafter;
   CommBufferParams comm;
+  std::shared_ptr<StepPartCache> cache;  // shared by the points of the call
 };
 
 // Data-parallel replicas serve side by side, each its share of the load: a closed loop's users split
@@ -276,7 +277,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
 ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t requests) {
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
-  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr);
+  ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
   if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
   std::vector<ReplicaRun> runs = replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
@@ -446,7 +447,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   r.scheduler = opt.scheduler;
   r.limits = sched->limits();
-  Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{}};
+  Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
+          opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;
   if (base.dp > 1)
     r.folding = base.ep > base.tp

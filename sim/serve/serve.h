@@ -4,6 +4,7 @@
 // model at the clock the power limit settles at; and `xpusim compare`, the same study across chips.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "sim/serve/scheduler.h"
 
 namespace xpu {
+
+struct StepPartCache;  // step_time.h
 
 struct ServeOptions {
   std::int64_t input = 1024, output = 256;          // fixed lengths, unless a distribution or CSV is given
@@ -42,6 +45,9 @@ struct ServeOptions {
   std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
+  // Step parts already simulated for this chip, model, layout and system (compare's layout screen);
+  // null: one cache for the call, shared by the points of its sweep.
+  std::shared_ptr<StepPartCache> step_cache;
   EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
   // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
   // and the prefill instances' tensor-parallel degree (0: the scenario's tp, which the decode pool uses).

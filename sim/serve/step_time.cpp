@@ -34,8 +34,10 @@ std::vector<std::int64_t> ChipStepTime::bracket(std::int64_t x, std::int64_t cap
 }
 
 ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate,
-                           const SystemContext* sys)
-    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate), m_sys(sys) {
+                           const SystemContext* sys, std::shared_ptr<StepPartCache> cache)
+    : m_chip(chip), m_model(model), m_sc(sc), m_interpolate(interpolate), m_sys(sys),
+      m_cache(cache ? std::move(cache) : std::make_shared<StepPartCache>()),
+      m_inherited(static_cast<std::int64_t>(m_cache->parts.size())) {
   m_fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   Scenario one = sc;
   one.batch = 1;
@@ -46,8 +48,8 @@ ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, cons
 
 StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   auto key = std::make_pair(static_cast<int>(p), args);
-  auto it = m_cache.find(key);
-  if (it != m_cache.end()) return it->second;
+  auto it = m_cache->parts.find(key);
+  if (it != m_cache->parts.end()) return it->second;
   // The part's shape is one replica's micro-batch: every replica (and every micro-batch of a
   // pipeline) runs it, so the layout's batch is that many times the part's sequences.
   Scenario s = m_sc;
@@ -89,7 +91,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     r = run_step_graph(m_chip, graph_of({}), m_weight_bytes);
   }
   StepCost c{r.time_s, r.events};
-  m_cache.emplace(key, c);
+  m_cache->parts.emplace(key, c);
   return c;
 }
 

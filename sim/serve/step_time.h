@@ -33,6 +33,13 @@ namespace xpu {
 // one token per verifying sequence, then k-1 more passes of one token per verifying sequence, each
 // timed by a drafter (a draft model or MTP module simulated on the chip, or a stated fraction of the
 // target's cost for the same tokens).
+// The simulated parts of one chip, model, layout and system, shared by the runs that have them in
+// common (the points of a serving sweep, a layout's screen and its engine run): the owner shares it
+// only between ChipStepTimes built from the same inputs.
+struct StepPartCache {
+  std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> parts;
+};
+
 class ChipStepTime {
  public:
   // With `sys` every part runs on the system with sc's layout through the system runtime, the path
@@ -41,10 +48,13 @@ class ChipStepTime {
   // (their step is one); with pipeline stages each part is one replica's micro-batch (1/M of the
   // composition's counts), run as M micro-batches in the pipeline's steady state.
   ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true,
-               const SystemContext* sys = nullptr);
+               const SystemContext* sys = nullptr, std::shared_ptr<StepPartCache> cache = nullptr);
   StepCost operator()(const StepShape& s);
   StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
-  std::int64_t simulated_parts() const { return static_cast<std::int64_t>(m_cache.size()) + (m_drafter ? m_drafter->simulated_parts() : 0); }
+  // Parts simulated by this object (a shared cache's earlier parts not counted).
+  std::int64_t simulated_parts() const {
+    return static_cast<std::int64_t>(m_cache->parts.size()) - m_inherited + (m_drafter ? m_drafter->simulated_parts() : 0);
+  }
   // Speculative decoding: the drafter is `draft` simulated on the same chip (`fraction` 0), or the
   // target's own cost scaled by `fraction` (`draft` null).
   void set_drafter(const ModelConfig* draft, double fraction);
@@ -67,7 +77,8 @@ class ChipStepTime {
   double m_weight_bytes = 0;
   bool m_interpolate = true;
   const SystemContext* m_sys = nullptr;
-  std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> m_cache;
+  std::shared_ptr<StepPartCache> m_cache;
+  std::int64_t m_inherited = 0;  // parts the cache held when this object was built
   std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip
   double m_draft_fraction = 0;              // or the drafter as a share of the target's cost
 };

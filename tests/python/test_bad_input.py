@@ -404,6 +404,9 @@ for tag, v in {"zero": "0", "neg": "-20", "abc": "fast", "empty": "", "list": "2
 # A tier no chip can reach: at batch 1 every token streams Llama-3.1-8B's 8 GB of fp8 weights.
 case("compare-tier-unreachable", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", "llama-3.1-8b", "--tiers", "50,5000",
                                   "--no-report"], names=["--tiers 5000", "h100-sxm"], out=True)
+# Named studies: an unknown name; a tier no layout of the default study can reach (refused before any simulation).
+case("compare-study-unknown", ["compare", "--study", "frontiers", "--no-report"], names=["--study 'frontiers'", "chat-8b"], out=True)
+case("compare-tier-unreachable-study", ["compare", "--tiers", "20,9000", "--no-report"], names=["--tiers 9000", "llama-3.1-70b"], out=True)
 for tag, v in BAD_LOADS.items():
     case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)
 case("compare-rate-zero", COMPARE + ["--chips", "h100-sxm", "--rate", "0"], names=["--rate"], out=True)

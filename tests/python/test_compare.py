@@ -104,3 +104,37 @@ def test_python_compare_keywords(cli):
     row = s["rows"][0]
     assert row["speculative"]["tokens"] == 2 and row["prefix_hit"] == 0.5
     assert row["tiers"][0]["reachable"] and not row["tiers"][1]["reachable"] and "at most" in row["tiers"][1]["why"]
+
+
+def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli, tmp_path):
+    """hgx-h100x8 given without a layout: every tp x dp layout is tried; with the H100s cut to 10 GiB,
+    Llama-3.1-8B's FP8 weights leave one chip no KV cache, so dp8 does not fit and is never simulated."""
+    out = tmp_path / "search"
+    p = cli("compare", "--chips", "hgx-h100x8", "--model", "llama-3.1-8b", "--input", "64", "--output", "16",
+            "--max-batch", "4", "--out", str(out), "--no-report", "--set", "h100-sxm:hbm.capacity=10 GiB")
+    assert "layouts searched" in p.stdout
+    row = json.loads((out / "summary.json").read_text())["rows"][0]
+    ls = row["layout_search"]
+    tried = {t["layout"]: t for t in ls["tried"]}
+    assert set(tried) == {"dp8", "dp4 x tp2", "dp2 x tp4", "tp8"}
+    assert tried["dp8"]["fits"] is False and tried["dp8"]["verdict"].startswith("does not fit"), tried["dp8"]
+    chosen = [t for t in ls["tried"] if t["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["fits"] and chosen[0]["layout"] == ls["chosen"] == row["layout"]["name"]
+    for t in ls["tried"]:
+        if t["fits"] and not t["chosen"]:
+            assert t["verdict"].startswith("slower"), t
+    assert row["ran"] and row["devices"] == 8 and "criterion" in ls and ls["criterion"]
+    # The unit's figures are the replicas': per chip unchanged, the whole unit's throughput is per chip x 8.
+    assert abs(row["throughput_tok_s"] - 8 * row["throughput_tok_s_per_chip"]) <= 1e-6 * row["throughput_tok_s"]
+    assert '"dp4 x tp2"' in (out / "summary.csv").read_text() or ls["chosen"] != "dp4 x tp2"
+
+
+def test_named_study_chat_8b_runs_the_single_chip_study(cli, tmp_path):
+    out = tmp_path / "chat8b"
+    p = cli("compare", "--study", "chat-8b", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--out", str(out), "--no-report")
+    s = json.loads((out / "summary.json").read_text())
+    assert [r["chip"] for r in s["rows"]] == ["h100-sxm", "tpu-v6e", "trn2", "maia200"]
+    assert s["study"] == "chat-8b" and s["study_definition"]["name"] == "chat-8b"
+    assert all(r["layout_search"] is None for r in s["rows"])  # single chips: nothing to search
+    assert "also covers" not in p.stdout

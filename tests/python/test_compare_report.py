@@ -289,3 +289,43 @@ def test_energy_chart_stacks_every_component_of_joules_per_token():
         parts = {k: v for k, _, _, v in mod._energy_parts(r)}
         assert parts["active_j"] == r["energy"]["active_j"] > 0, r["chip"]
         assert abs(sum(parts.values()) - r["joules_per_token"]) <= 1e-6 * r["joules_per_token"] + 1e-9, r["chip"]
+
+
+def test_searched_layouts_are_stated_and_a_unit_with_none_keeps_its_row(tmp_path):
+    """A system unit whose layout was searched shows the chosen layout and why each other one was not
+    chosen; a unit no layout fits keeps its row with the reason, and Chromium still renders every row."""
+    doc = fixture_doc()
+    doc["all_ran"] = False
+    crit = "screened on the chip model before any engine run: the layout reaching the most interactivity tiers"
+    r0 = doc["rows"][0]
+    r0["chip"], r0["layout"] = "hgx-h100x8", {"name": "dp4 x tp2", "devices": 8}
+    r0["layout_search"] = {"criterion": crit, "chosen": "dp4 x tp2", "tried": [
+        {"layout": "dp8 x tp1", "fits": False, "ran": False, "chosen": False,
+         "verdict": "does not fit: weights 70.6 GB + activations 1.2 GB per chip of 80 GB leave a KV cache of 0 tokens"},
+        {"layout": "dp4 x tp2", "fits": True, "ran": True, "chosen": True, "verdict": "chosen: 900 tok/s per chip at 20"},
+        {"layout": "tp8", "fits": True, "ran": True, "chosen": False, "verdict": "slower: 500 tok/s per chip at 20"}]}
+    failed = {"chip": "trn2-48xl", "family": "trainium", "ran": False, "batch": None, "throughput_tok_s": None,
+              "ttft_s": None, "tpot_s": None, "layout": None,
+              "note": "no layout of trn2-48xl serves llama-3.1-70b: dp16 x tp1 does not fit",
+              "layout_search": {"criterion": crit, "chosen": None, "tried": [
+                  {"layout": "dp16 x tp1", "fits": False, "ran": False, "chosen": False, "verdict": "does not fit: ..."}]},
+              "tiers": [{"tok_s_per_user": t, "reachable": False, "why": "the chip did not run"} for t in doc["tiers"]]}
+    doc["rows"][2] = failed
+    doc["study_definition"] = {"name": "frontier", "file": "workloads/studies/frontier.yaml", "waiting": ["deepseek-v3"],
+                               "waiting_reason": "expert parallelism in serve"}
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    assert "<h2>Layouts</h2>" in page and html.escape(crit) in page
+    for t in r0["layout_search"]["tried"] + failed["layout_search"]["tried"]:
+        assert html.escape(t["verdict"]) in page, t["layout"]
+    assert "<b>dp4 x tp2</b>" in page
+    assert "also covers deepseek-v3" in page
+    assert 'data-ran="false"' in row_html(page, "trn2-48xl")
+    if "libasan" in os.environ.get("LD_PRELOAD", "") or not os.path.exists(CHROMIUM):
+        pytest.skip("no headless Chromium here")
+    dom, proc = _chromium_dom(tmp_path, d)
+    assert re.search(r"<body([^>]*)>", dom), proc.stderr.decode(errors="replace")[-2000:]
+    for r in doc["rows"]:
+        assert re.search(r'<tr data-chip="%s"' % re.escape(r["chip"]), dom), r["chip"]

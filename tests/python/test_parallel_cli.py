@@ -91,6 +91,7 @@ def test_compare_takes_serving_units(cli, tmp_path):
     s = json.loads((tmp_path / "units_test" / "summary.json").read_text())
     row = s["rows"][0]
     assert row["chip"] == "hgx-h100x8:tp2" and row["devices"] == 2 and row["ran"]
+    assert row["layout"]["name"] == "tp2" and row["layout_search"] is None  # an explicit layout is not searched
 
 
 def test_compare_takes_expert_parallel_units(cli, tmp_path):

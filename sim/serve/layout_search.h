@@ -1,0 +1,66 @@
+// The layouts a serving unit can run a model at, and which of them serves it best: `xpusim compare`
+// searches the layout of every system unit given without one ("hgx-h100x8"), pruning what does not
+// fit before simulating anything.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sim/serve/serve.h"
+#include "workloads/model.h"
+#include "workloads/scenario.h"
+
+namespace xpu {
+
+// One layout of a unit: the replica the serving engine simulates and how many identical replicas fill
+// the unit (data parallelism: independent servers, so the unit serves `replicas` x the replica's
+// throughput at `replicas` x its concurrency, with the same tokens/s per user and per chip).
+struct LayoutCandidate {
+  std::string kind;      // the layout kind that proposed it ("tp-dp")
+  Scenario unit;         // the whole unit's layout ("dp4 x tp2": unit.layout_str())
+  Scenario replica;      // what serve runs (unit with dp 1)
+  int replicas = 1;
+};
+
+// A kind of layout: every candidate of that kind for a unit of `chips` chips (the base scenario gives
+// the dtypes). New kinds (pipeline stages, expert parallelism) register here once serve runs them.
+using LayoutKind = std::function<std::vector<LayoutCandidate>(int chips, const ModelConfig& model, const Scenario& base)>;
+const std::vector<std::pair<std::string, LayoutKind>>& layout_kinds();
+// Every kind's candidates that the model accepts (heads split evenly...), fewest chips per replica first.
+std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& model, const Scenario& base);
+
+// How one candidate fared: its throughput per chip at each tier (0: unreachable) and at its most
+// productive point, or why it was not simulated / did not run.
+struct LayoutTrial {
+  std::string layout;
+  bool fits = true, ran = false, chosen = false;
+  std::vector<double> tok_s_per_chip_at_tier;
+  double max_tok_s_per_chip = 0, max_tok_s_per_user = 0;
+  std::string verdict;   // "chosen: ...", "does not fit: ...", "slower: ...", "failed: ..."
+};
+
+// The screen that ranks a unit's layouts before any engine run: the steady state of a closed loop at
+// concurrency B, each iteration B decode sequences at the mean context with the prompts of the B
+// requests that start every `output` iterations spread over the iterations (chunked prefill), its time
+// from the chip model (ChipStepTime: the same step parts the engine's run then finds already simulated
+// by the process's kernel cache). Per user: 1 / mean iteration; per chip: B / (mean iteration x chips
+// of the replica). B runs over `concurrency` up to what the KV cache and max_seqs hold. It leaves out
+// power throttling, prefix caching and speculation (the chosen layout's engine run has them).
+struct ScreenPoint {
+  std::int64_t concurrency = 0;
+  double tok_s_per_user = 0, tok_s_per_chip = 0;
+};
+std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
+                                       const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
+                                       std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache = nullptr);
+// Fills a trial's figures from its screen.
+void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std::vector<double>& tiers);
+
+// The criterion, in one sentence for reports.
+const char* layout_criterion();
+// Picks among the trials that ran (index into `trials`, -1: none ran) and writes each trial's verdict:
+// the layout reaching the most tiers wins; ties go to the highest throughput per chip averaged over the
+// tiers and the most productive point, each relative to the best trial there; then fewer chips per replica.
+int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers);
+
+}  // namespace xpu

@@ -1,0 +1,98 @@
+#include "sim/serve/study.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "sim/base/config.h"
+#include "sim/base/error.h"
+#include "sim/base/dtype.h"
+#include "sim/serve/compare.h"
+
+namespace fs = std::filesystem;
+
+namespace xpu {
+
+namespace {
+std::string studies_dir() { return source_dir() + "/workloads/studies"; }
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
+    if (a != std::string::npos) out.push_back(item.substr(a, b - a + 1));
+  }
+  return out;
+}
+}  // namespace
+
+const char* default_study_name() { return "frontier"; }
+
+std::vector<std::string> study_names() {
+  std::vector<std::string> out;
+  for (const auto& f : preset_files(studies_dir())) out.push_back(f.name);
+  return out;
+}
+
+StudyDef load_study(const std::string& name_or_path) {
+  std::string path;
+  for (const auto& f : preset_files(studies_dir()))
+    if (f.name == name_or_path) path = f.path;
+  if (path.empty()) {
+    if (!(fs::is_regular_file(name_or_path) && fs::path(name_or_path).extension() == ".yaml")) {
+      const std::vector<std::string> names = study_names();
+      const std::string hint = nearest_of(name_or_path, names);
+      throw InputError("--study '" + name_or_path + "': no such study; known studies: " + join(names) +
+                       (hint.empty() ? "" : " (did you mean " + hint + "?)") + ", or a study .yaml file");
+    }
+    path = name_or_path;
+  }
+  ConfigTree tree = ConfigTree::load_file(path);
+  StudyDef s;
+  s.file = path;
+  s.name = fs::path(path).stem().string();
+  for (char& c : s.name)
+    if (c == '_') c = '-';
+  std::string units, models, tiers, waiting;
+  Params p(Params::Mode::Load, &tree);
+  p("description", s.description, "What the study asks, in one sentence");
+  p("units", units, "Serving units: chip presets or system presets (a system without ':layout' searches its layout)");
+  p("models", models, "Models served, each a study of its own over the same units");
+  p("dtype", s.dtype, "Weights and activations (as --dtype)", "fp8");
+  p("scenario", s.scenario, "Named request scenario (as --scenario)", "chat");
+  p("tiers", tiers, "Interactivity tiers in tok/s per user (empty: 20, 50, 100)", "");
+  p("waiting", waiting, "Models of the study that the serving engine cannot run yet", "");
+  p("waiting_reason", s.waiting_reason, "What the waiting models need", "");
+  s.units = split_list(units);
+  s.models = split_list(models);
+  s.waiting = split_list(waiting);
+  p.require(!s.units.empty(), "units", "at least one serving unit");
+  p.require(!s.models.empty(), "models", "at least one model");
+  p.require(s.waiting.empty() || !s.waiting_reason.empty(), "waiting_reason", "what the waiting models need");
+  if (!tiers.empty()) s.tiers = parse_tiers(path + ": tiers", tiers);
+  p.finish();
+  return s;
+}
+
+std::vector<CompareRequest> study_requests(const StudyDef& def, const CompareRequest& given, bool dtype_given) {
+  std::vector<CompareRequest> out;
+  const std::vector<std::string> models = given.model.empty() ? def.models : std::vector<std::string>{given.model};
+  for (const std::string& m : models) {
+    CompareRequest r = given;
+    r.model = m;
+    if (r.chips.empty()) r.chips = def.units;
+    if (!dtype_given) r.dtype = parse_dtype(def.dtype);
+    if (r.scenario.empty()) r.scenario = def.scenario;
+    if (r.tiers.empty()) r.tiers = def.tiers;
+    if (r.study.empty()) r.study = def.name;
+    if (models.size() > 1) r.study += "-" + m;
+    if (models.size() > 1) r.folder = m;
+    r.study_name = def.name;
+    r.study_file = def.file;
+    if (given.model.empty()) r.waiting = def.waiting, r.waiting_reason = def.waiting_reason;  // the study's own models
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace xpu
