@@ -144,15 +144,19 @@ void Scenario::validate(const ModelConfig& m) const {
       throw InputError(std::string(flag) + " " + std::to_string(v) + " is more than " + std::to_string(most) +
                        ", the most xpusim simulates");
   };
-  at_most(batch, 65536, "--batch");
+  // A step simulates one data-parallel replica's sequences (replicas are folded or run side by side).
+  if (batch / dp > 65536)
+    throw InputError("--batch " + std::to_string(batch) + " is " + std::to_string(batch / dp) + " sequences per replica" +
+                     (dp > 1 ? " (--dp " + std::to_string(dp) + ")" : "") + ", more than 65536, the most xpusim simulates");
   at_most(input_len, kMaxDim, "--input");
   at_most(output_len, kMaxDim, "--output");
   at_most(tp, 4096, "--tp");
   at_most(static_cast<std::int64_t>(tp) * pp * dp, 4096, "--tp x --pp x --dp");
   validate_layout(m);
-  const double step_tokens = static_cast<double>(batch) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
+  const double step_tokens = static_cast<double>(rank_batch()) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
   if (step_tokens > static_cast<double>(kMaxDim))
-    throw InputError("--batch " + std::to_string(batch) + " x --input " + std::to_string(input_len) + " = " +
+    throw InputError("--batch " + std::to_string(batch) + (dp > 1 ? " (" + std::to_string(rank_batch()) + " per replica)" : "") +
+                     " x --input " + std::to_string(input_len) + " = " +
                      std::to_string(static_cast<std::int64_t>(step_tokens)) + " tokens in one prefill step, more than " +
                      std::to_string(kMaxDim) + " (2^24)");
   const std::string ctx = m.name + "'s context of " + std::to_string(m.max_position) + " tokens";

@@ -171,6 +171,9 @@ TEST(Sharding, BadLayoutsNameTheFlag) {
   EXPECT_NE(err(llama, layout(1, 1, 64, 1)).find("--pp 64"), std::string::npos);
   EXPECT_NE(err(llama, layout(1, 1, 1, 3)).find("--dp 3"), std::string::npos);
   EXPECT_NE(err(mix, layout(2, 4, 1, 1)).find("--ep 4"), std::string::npos);
+  // The sequence cap is per data-parallel replica (what one step simulates).
+  EXPECT_NE(err(llama, layout(1, 1, 1, 1, 131072)).find("131072 sequences per replica"), std::string::npos);
+  EXPECT_EQ(err(llama, layout(1, 1, 1, 16, 131072)), "");
   Scenario sp1 = layout(1, 1, 1, 1);
   sp1.sp = true;
   EXPECT_NE(err(llama, sp1).find("--sp needs --tp"), std::string::npos);
