@@ -128,7 +128,7 @@ class GraphBuilder {
                const RankPart& part)
       : m_m(m), m_s(s), m_decode(decode), m_context(context), m_f(f), m_part(part) {
     if (m_part.layer_end < 0) m_part.layer_end = m.layers;
-    const int mb = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+    const int mb = s.step_microbatches();
     m_seqs = s.rank_batch() / mb;
     m_tokens = decode ? m_seqs : m_seqs * s.input_len;
     m_heads = m.heads / s.tp;
@@ -147,7 +147,7 @@ class GraphBuilder {
       emb.dtype = m_stream;
       add(emb, 1, "embed");
       // vocab-parallel embedding sums partial rows (each rank keeps its share of them under SP)
-      if (m_s.tp > 1) add(m_sp ? tp_collective(OpKind::ReduceScatter, "embed_reducescatter") : allreduce("embed_allreduce"), 1, "embed");
+      if (m_s.tp > 1) tp_region_end("embed", 1, "embed");
     }
     for (size_t g = 0; g < m_groups.size(); ++g) add_layer(g);
     if (m_part.layer_end == m_m.layers) add_head();

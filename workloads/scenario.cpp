@@ -213,7 +213,7 @@ void Scenario::validate_layout(const ModelConfig& m) const {
   if (batch % dp != 0)
     throw InputError("--batch " + std::to_string(batch) + " does not split over --dp " + std::to_string(dp) +
                      " replicas (expected a multiple of " + std::to_string(dp) + ")");
-  const int mb = microbatches ? microbatches : pp;
+  const int mb = step_microbatches();
   if (pp > 1 && rank_batch() % mb != 0)
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) + ")");
@@ -236,6 +236,15 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
   return out;
 }
 
+void set_layout(Scenario& s, const ScenarioArgs& a) {
+  s.tp = a.tp;
+  s.ep = a.ep;
+  s.pp = a.pp;
+  s.dp = a.dp;
+  s.microbatches = a.microbatches;
+  s.sp = a.sp;
+}
+
 Scenario make_scenario(const ScenarioArgs& a) {
   Scenario s;
   s.phase = parse_phase(a.phase);
@@ -247,12 +256,7 @@ Scenario make_scenario(const ScenarioArgs& a) {
   s.wdtype = a.wdtype.empty() ? d : parse_dtype(a.wdtype);
   s.adtype = a.adtype.empty() ? act : parse_dtype(a.adtype);
   s.kvdtype = a.kvdtype.empty() ? act : parse_dtype(a.kvdtype);
-  s.tp = a.tp;
-  s.ep = a.ep;
-  s.pp = a.pp;
-  s.dp = a.dp;
-  s.microbatches = a.microbatches;
-  s.sp = a.sp;
+  set_layout(s, a);
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
   return s;

@@ -94,6 +94,8 @@ struct Scenario {
   std::string layout_str() const;
   // Sequences each rank's step processes: the batch split over data-parallel replicas.
   std::int64_t rank_batch() const { return batch / dp; }
+  // Pipeline micro-batches one step runs: --microbatches (default pp) with stages, else 1.
+  int step_microbatches() const { return pp > 1 ? (microbatches ? microbatches : pp) : 1; }
 };
 
 // One forward step to simulate and how many real steps it stands for. Decode steps of a long
@@ -112,6 +114,8 @@ struct ScenarioArgs {
   std::string routing = "uniform", fusion;
 };
 Scenario make_scenario(const ScenarioArgs& a);
+// The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp) into `s`.
+void set_layout(Scenario& s, const ScenarioArgs& a);
 
 struct StepPlan {
   bool decode = false;

@@ -151,12 +151,7 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
 void layout_args(const po::variables_map& vm, Scenario& s) {
   ScenarioArgs a;
   layout_args(vm, a);
-  s.tp = a.tp;
-  s.ep = a.ep;
-  s.pp = a.pp;
-  s.dp = a.dp;
-  s.microbatches = a.microbatches;
-  s.sp = a.sp;
+  set_layout(s, a);
 }
 
 std::optional<SystemContext> system_context(const po::variables_map& vm) {

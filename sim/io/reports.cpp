@@ -45,7 +45,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
   j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp},
-                 {"microbatches", s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1}, {"devices", r.devices},
+                 {"microbatches", s.step_microbatches()}, {"devices", r.devices},
                  {"sp", s.sp}, {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;

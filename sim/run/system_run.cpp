@@ -209,7 +209,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
     rs.alone = run_step_graph(chip, rs.graph, sh.rank_weight_bytes[static_cast<size_t>(r)], stats, !sys.fold);
     ranks.push_back(std::move(rs));
   }
-  const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+  const int M = s.step_microbatches();
   const int iterations = steps.steady && s.pp > 1 ? 2 : 1;
   WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap);
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
@@ -256,7 +256,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
 
 StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                            const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats) {
-  const int M = s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1;
+  const int M = s.step_microbatches();
   const std::int64_t tokens = (plan.decode ? 1 : s.input_len) * (s.rank_batch() / M);
   RankSteps steps;
   steps.graph_of = [&](const RankRole& role) { return build_step_graph(m, s, plan.decode, plan.context_len, fusion, role.part); };

@@ -341,7 +341,7 @@ StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Sc
   Scenario d = sc;
   d.phase = Phase::Decode;
   // pt.batch counts every replica's sequences; each replica's batch splits into the micro-batches.
-  const std::int64_t M = sc.pp > 1 ? (sc.microbatches ? sc.microbatches : sc.pp) : 1;
+  const std::int64_t M = sc.step_microbatches();
   const std::int64_t replica = std::max<std::int64_t>(1, (pt.batch + sc.dp - 1) / sc.dp);
   d.batch = (replica + M - 1) / M * M * sc.dp;
   d.input_len = d.output_len = 1;  // the graph of a decode step depends only on its context
@@ -382,7 +382,7 @@ void check_serve_request(const ModelConfig& model, const Scenario& base, const S
   make_scheduler(opt.scheduler, opt.limits);
   // The layout alone (every replica and micro-batch with one sequence), then the request's lengths.
   Scenario layout = base;
-  layout.batch = static_cast<std::int64_t>(base.dp) * (base.pp > 1 ? (base.microbatches ? base.microbatches : base.pp) : 1);
+  layout.batch = static_cast<std::int64_t>(base.dp) * base.step_microbatches();
   layout.input_len = layout.output_len = 1;
   layout.phase = Phase::Decode;
   layout.validate(model);

@@ -95,7 +95,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   return c;
 }
 
-int ChipStepTime::microbatches() const { return m_sc.pp > 1 ? (m_sc.microbatches ? m_sc.microbatches : m_sc.pp) : 1; }
+int ChipStepTime::microbatches() const { return m_sc.step_microbatches(); }
 
 // Multilinear interpolation over the grid cell around x (each dimension bracketed on its own).
 StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
