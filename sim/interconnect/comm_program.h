@@ -52,4 +52,41 @@ struct CommProgram {
   }
 };
 
+// One part of a vertex's program: a single operation, or the vertex's share of a lowered collective
+// (`sub`, shared by every call lowered the same way) with its vertices mapped onto the system's and
+// its tags offset. A part waits for the ends of earlier parts of its vertex (`deps`); the executor
+// expands it into operations when it launches and frees them when it ends.
+//   Op:         `op` alone (its own deps are ignored: the part's deps hold).
+//   Collective: a launch marker (waits for `deps`), the sub-program's operations (those without a
+//               dependency wait for the launch), and an end marker after all of them.
+//   Plain:      the sub-program's operations alone, those without a dependency starting at `delay`
+//               (a switch's share, run by the messages it receives; a flat CommProgram's vertex).
+struct CommPart {
+  enum class Form : std::uint8_t { Op, Collective, Plain };
+  Form form = Form::Op;
+  CommOp op;
+  std::vector<std::uint32_t> deps;              // earlier parts of the same vertex
+  const std::vector<CommOp>* sub = nullptr;     // Collective, Plain
+  const std::vector<int>* vertex_map = nullptr; // sub-program vertex -> program vertex (null: same)
+  std::uint32_t tag_base = 0;                   // added to the sub-program's Send/Recv tags
+  float wire_factor = 0;                        // the sub-program's Sends: wire bytes per payload byte (0: keep)
+  // Operations the part expands to.
+  std::uint64_t size() const {
+    return form == Form::Op ? 1 : sub->size() + (form == Form::Collective ? 2 : 0);
+  }
+};
+
+struct PartProgram {
+  std::vector<std::vector<CommPart>> parts;  // per topology vertex
+  double wire_factor = 1.0;                  // as CommProgram's
+  std::vector<double> hbm_Bps;               // as CommProgram's
+  bool record_op_times = false;              // keep every operation's start and end (Plain parts only)
+  std::uint64_t op_count() const {
+    std::uint64_t n = 0;
+    for (const auto& v : parts)
+      for (const auto& p : v) n += p.size();
+    return n;
+  }
+};
+
 }  // namespace xpu

@@ -38,7 +38,21 @@ std::unique_ptr<ISwitch> make_switch(const std::string& type, const SwitchSpec& 
   return NamedRegistry<ISwitch, SwitchSpec, int>::make("switch type", type, spec, ports);
 }
 
-// The executor's state: per-op dependency counters, message matching, and a time-ordered event queue.
+// An expanded part: its operations (peers, tags and dependencies in the system's terms) and their
+// state: unmet dependencies, dependents, latest dependency completion, deliveries, memory traffic.
+struct Fabric::Live {
+  std::vector<CommOp> ops;
+  std::vector<std::uint32_t> remaining;
+  std::vector<std::vector<std::uint32_t>> users;
+  std::vector<Tick> ready, delivered;
+  std::vector<double> port_at_start;  // the vertex's memory traffic when each kernel started
+  std::vector<char> stretched;        // a kernel has already been stretched by that traffic
+  std::vector<Tick> start, end;       // with PartProgram::record_op_times
+  std::uint32_t done = 0;
+};
+
+// The executor's state: per-part dependency counters, expanded parts, message matching, and a
+// time-ordered event queue.
 struct Fabric::Impl {
   enum class Ev : std::uint8_t { Start, Piece, Deliver, Complete };
   struct Event {
@@ -46,17 +60,21 @@ struct Fabric::Impl {
     std::uint64_t seq;
     Ev kind;
     int v;
+    std::uint32_t part;
     std::uint32_t op;
-    std::uint32_t piece;
+    std::uint32_t piece;  // Piece: its index; Deliver: the Send's tag
     int peer;
     bool operator>(const Event& o) const { return std::tie(t, seq) > std::tie(o.t, o.seq); }
   };
+  struct Vertex {
+    std::vector<std::uint32_t> remaining;          // per part: unmet dependencies
+    std::vector<Tick> ready;                       // per part: latest dependency completion
+    std::vector<std::vector<std::uint32_t>> users; // per part: later parts that wait for its end
+    std::vector<std::unique_ptr<Live>> live;       // per part: expanded while it runs
+  };
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue;
   std::uint64_t seq = 0;
-  std::vector<std::vector<std::uint32_t>> remaining;            // unmet dependencies per op
-  std::vector<std::vector<Tick>> ready;                         // latest dependency completion
-  std::vector<std::vector<std::vector<std::uint32_t>>> users;   // dependents per op
-  std::vector<std::vector<Tick>> delivered;                     // Send: latest delivery so far
+  std::vector<Vertex> vertices;
   using Key = std::tuple<int, int, std::uint32_t>;              // src, dst, tag
   struct KeyHash {
     size_t operator()(const Key& k) const {
@@ -64,66 +82,176 @@ struct Fabric::Impl {
                                         (static_cast<std::uint64_t>(std::get<1>(k)) << 24) ^ std::get<2>(k));
     }
   };
+  struct Waiter {
+    int v;
+    std::uint32_t part, op;
+  };
   std::unordered_map<Key, Tick, KeyHash> arrived;
-  std::unordered_map<Key, std::pair<int, std::uint32_t>, KeyHash> waiting;
-  // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far,
-  // the count when each running kernel started, and whether a kernel has already been stretched.
+  std::unordered_map<Key, Waiter, KeyHash> waiting;
+  // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far.
   std::vector<double> port_bytes;
-  std::vector<std::vector<double>> port_at_start;
-  std::vector<std::vector<char>> stretched;
-  void push(Tick t, Ev k, int v, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
-    queue.push({t, seq++, k, v, op, piece, peer});
+  void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
+    queue.push({t, seq++, k, v, part, op, piece, peer});
   }
 };
 
-Fabric::Fabric(sc_core::sc_module_name name, const Topology& topo, const CommProgram& prog)
-    : sc_core::sc_module(name), m_topo(topo), m_prog(prog), m_impl(std::make_unique<Impl>()) {
-  for (size_t l = 0; l < topo.links().size(); ++l) {
-    const Link& k = topo.links()[l];
-    m_links.push_back(make_link(k.spec->type, topo.link_name(static_cast<int>(l)), *k.spec, k.extra_latency));
+namespace {
+PartProgram flat_parts(const CommProgram& prog) {
+  PartProgram p;
+  p.wire_factor = prog.wire_factor;
+  p.hbm_Bps = prog.hbm_Bps;
+  p.record_op_times = prog.record_times;
+  p.parts.resize(prog.ops.size());
+  for (size_t v = 0; v < prog.ops.size(); ++v) {
+    CommPart part;
+    part.form = CommPart::Form::Plain;
+    part.sub = &prog.ops[v];
+    p.parts[v].push_back(std::move(part));
   }
-  for (const auto& v : topo.vertices())
+  return p;
+}
+}  // namespace
+
+Fabric::Fabric(sc_core::sc_module_name name, const Topology& topo, const CommProgram& prog)
+    : sc_core::sc_module(name), m_topo(topo), m_flat(flat_parts(prog)), m_prog(m_flat), m_impl(std::make_unique<Impl>()) {
+  build();
+}
+
+Fabric::Fabric(sc_core::sc_module_name name, const Topology& topo, const PartProgram& prog)
+    : sc_core::sc_module(name), m_topo(topo), m_prog(prog), m_impl(std::make_unique<Impl>()) {
+  build();
+}
+
+void Fabric::build() {
+  for (size_t l = 0; l < m_topo.links().size(); ++l) {
+    const Link& k = m_topo.links()[l];
+    m_links.push_back(make_link(k.spec->type, m_topo.link_name(static_cast<int>(l)), *k.spec, k.extra_latency));
+  }
+  for (const auto& v : m_topo.vertices())
     m_switches.push_back(v.kind == Vertex::Kind::Switch && v.sw && v.sw->type != "none"
-                             ? make_switch(v.sw->type, *v.sw, topo.ranks())
+                             ? make_switch(v.sw->type, *v.sw, m_topo.ranks())
                              : nullptr);
   SC_THREAD(guarded_run);
 }
 
 Fabric::~Fabric() = default;
 
+// A part's operations in the system's terms (as one list of the vertex would hold them), with their
+// dependency counters and dependents.
+Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
+  const CommPart& p = m_prog.parts[static_cast<size_t>(v)][part];
+  auto live = std::make_unique<Live>();
+  std::vector<CommOp>& ops = live->ops;
+  if (p.form == CommPart::Form::Op) {
+    ops.push_back(p.op);
+    ops.back().deps.clear();
+  } else {
+    const bool coll = p.form == CommPart::Form::Collective;
+    const auto base = static_cast<std::uint32_t>(coll ? 1 : 0);
+    ops.reserve(p.sub->size() + 2 * base);
+    if (coll) ops.emplace_back().kind = CommOp::Kind::Compute;  // launch marker
+    for (const CommOp& o : *p.sub) {
+      CommOp& c = ops.emplace_back(o);
+      if (p.vertex_map)
+        for (int& q : c.peers) q = (*p.vertex_map)[static_cast<size_t>(q)];
+      if (c.kind != CommOp::Kind::Reduce) c.tag = o.tag + p.tag_base;
+      for (auto& d : c.deps) d += base;
+      if (c.deps.empty() && coll) c.deps.push_back(0);
+      if (c.kind == CommOp::Kind::Send && p.wire_factor > 0) c.wire_factor = p.wire_factor;
+    }
+    if (coll) {  // end marker: after every operation and the launch
+      CommOp& m = ops.emplace_back();
+      m.kind = CommOp::Kind::Compute;
+      for (std::uint32_t i = 1; i + 1 < ops.size(); ++i) m.deps.push_back(i);
+      m.deps.push_back(0);
+    }
+  }
+  const size_t n = ops.size();
+  live->remaining.resize(n);
+  live->users.resize(n);
+  live->ready.assign(n, 0);
+  live->delivered.assign(n, 0);
+  live->port_at_start.assign(n, 0.0);
+  live->stretched.assign(n, 0);
+  if (m_prog.record_op_times) {
+    live->start.assign(n, 0);
+    live->end.assign(n, 0);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    live->remaining[i] = static_cast<std::uint32_t>(ops[i].deps.size());
+    for (auto d : ops[i].deps) live->users[d].push_back(static_cast<std::uint32_t>(i));
+  }
+  auto& slot = m_impl->vertices[static_cast<size_t>(v)].live[part];
+  slot = std::move(live);
+  return *slot;
+}
+
+// Dependency counters of every part; parts without a dependency expand and start (Plain parts: each
+// operation without a dependency), in vertex and program order.
+void Fabric::start_parts() {
+  Impl& s = *m_impl;
+  const size_t nv = m_prog.parts.size();
+  s.vertices.resize(nv);
+  m_part_start.resize(nv);
+  m_part_end.resize(nv);
+  for (size_t v = 0; v < nv; ++v) {
+    const auto& parts = m_prog.parts[v];
+    Impl::Vertex& x = s.vertices[v];
+    x.remaining.resize(parts.size());
+    x.ready.assign(parts.size(), 0);
+    x.users.resize(parts.size());
+    x.live.resize(parts.size());
+    m_part_start[v].assign(parts.size(), 0);
+    m_part_end[v].assign(parts.size(), 0);
+    for (size_t p = 0; p < parts.size(); ++p) {
+      x.remaining[p] = static_cast<std::uint32_t>(parts[p].deps.size());
+      for (auto d : parts[p].deps) x.users.at(d).push_back(static_cast<std::uint32_t>(p));
+    }
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const auto part = static_cast<std::uint32_t>(p);
+      if (parts[p].form == CommPart::Form::Plain) {
+        Live& l = expand(static_cast<int>(v), part);
+        for (size_t i = 0; i < l.ops.size(); ++i)
+          if (l.remaining[i] == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));
+      } else if (parts[p].deps.empty()) {
+        s.push(expand(static_cast<int>(v), part).ops[0].delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
+      }
+    }
+  }
+}
+
+// An operation is complete: its dependents may start; when it was its part's last, the parts that
+// wait for this one may, and the part's operations are freed.
+void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick now) {
+  Impl& s = *m_impl;
+  const size_t vi = static_cast<size_t>(v);
+  Impl::Vertex& x = s.vertices[vi];
+  Live& l = *x.live[part];
+  if (m_prog.record_op_times) l.end[op_index] = now;
+  m_end = std::max(m_end, now);
+  m_vertex_end[vi] = std::max(m_vertex_end[vi], now);
+  m_part_end[vi][part] = std::max(m_part_end[vi][part], now);
+  for (auto u : l.users[op_index]) {
+    Tick& r = l.ready[u];
+    r = std::max(r, now);
+    if (--l.remaining[u] == 0) s.push(r + l.ops[u].delay, Impl::Ev::Start, v, part, u);
+  }
+  if (++l.done < l.ops.size()) return;
+  for (auto q : x.users[part]) {
+    Tick& r = x.ready[q];
+    r = std::max(r, now);
+    if (--x.remaining[q] == 0) s.push(r + expand(v, q).ops[0].delay, Impl::Ev::Start, v, q, 0);
+  }
+  if (!m_prog.record_op_times) x.live[part].reset();
+}
+
 void Fabric::run() {
   Impl& s = *m_impl;
-  const auto& ops = m_prog.ops;
-  size_t nv = ops.size();
-  s.remaining.resize(nv);
-  s.ready.resize(nv);
-  s.users.resize(nv);
-  s.delivered.resize(nv);
+  const size_t nv = m_prog.parts.size();
   m_vertex_end.assign(nv, 0);
   m_stretch.assign(nv, 0);
   s.port_bytes.assign(nv, 0.0);
-  s.port_at_start.resize(nv);
-  s.stretched.resize(nv);
-  if (m_prog.record_times) {
-    m_op_start.resize(nv);
-    m_op_end.resize(nv);
-  }
-  for (size_t v = 0; v < nv; ++v) {
-    size_t n = ops[v].size();
-    if (m_prog.record_times) {
-      m_op_start[v].assign(n, 0);
-      m_op_end[v].assign(n, 0);
-    }
-    s.remaining[v].assign(n, 0);
-    s.ready[v].assign(n, 0);
-    s.users[v].assign(n, {});
-    s.delivered[v].assign(n, 0);
-    for (size_t i = 0; i < n; ++i) {
-      s.remaining[v][i] = static_cast<std::uint32_t>(ops[v][i].deps.size());
-      for (auto d : ops[v][i].deps) s.users[v][d].push_back(static_cast<std::uint32_t>(i));
-      if (ops[v][i].deps.empty()) s.push(ops[v][i].delay, Impl::Ev::Start, static_cast<int>(v), static_cast<std::uint32_t>(i));
-    }
-  }
+  start_parts();
   while (!s.queue.empty()) {
     Impl::Event e = s.queue.top();
     s.queue.pop();
@@ -132,63 +260,57 @@ void Fabric::run() {
       wait(sc_core::sc_time(static_cast<double>(e.t - now), sc_core::SC_PS));
       now = e.t;
     }
-    const CommOp& op = ops[static_cast<size_t>(e.v)][e.op];
+    if (e.kind == Impl::Ev::Deliver) {  // at the receiver; the Send's part may have ended
+      Impl::Key k{e.v, e.peer, e.piece};
+      auto it = s.waiting.find(k);
+      if (it != s.waiting.end()) {
+        s.push(now, Impl::Ev::Complete, it->second.v, it->second.part, it->second.op);
+        s.waiting.erase(it);
+      } else {
+        s.arrived[k] = now;
+      }
+      continue;
+    }
+    Live& l = *s.vertices[static_cast<size_t>(e.v)].live[e.part];
+    const CommOp& op = l.ops[e.op];
     switch (e.kind) {
       case Impl::Ev::Start:
-        if (m_prog.record_times) m_op_start[static_cast<size_t>(e.v)][e.op] = now;
+        if (m_prog.record_op_times) l.start[e.op] = now;
+        if (e.op == 0) m_part_start[static_cast<size_t>(e.v)][e.part] = now;
         if (op.kind == CommOp::Kind::Compute) {
-          auto& at = s.port_at_start[static_cast<size_t>(e.v)];
-          if (at.empty()) at.assign(ops[static_cast<size_t>(e.v)].size(), 0.0);
-          at[e.op] = s.port_bytes[static_cast<size_t>(e.v)];
-          s.push(now + op.work, Impl::Ev::Complete, e.v, e.op);
+          l.port_at_start[e.op] = s.port_bytes[static_cast<size_t>(e.v)];
+          s.push(now + op.work, Impl::Ev::Complete, e.v, e.part, e.op);
         } else if (op.kind == CommOp::Kind::Send) {
-          s.push(now, Impl::Ev::Piece, e.v, e.op, 0);
+          s.push(now, Impl::Ev::Piece, e.v, e.part, e.op, 0);
         } else if (op.kind == CommOp::Kind::Recv) {
           Impl::Key k{op.peers.at(0), e.v, op.tag};
           auto it = s.arrived.find(k);
           if (it != s.arrived.end()) {
-            s.push(std::max(now, it->second), Impl::Ev::Complete, e.v, e.op);
+            s.push(std::max(now, it->second), Impl::Ev::Complete, e.v, e.part, e.op);
             s.arrived.erase(it);
           } else {
-            s.waiting[k] = {e.v, e.op};
+            s.waiting[k] = {e.v, e.part, e.op};
           }
         } else {  // Reduce: in the switch's engine for the output port named by peers[0]
           ISwitch* sw = m_switches[static_cast<size_t>(e.v)].get();
           Tick end = sw && sw->reduces() ? sw->reduce(now, static_cast<double>(op.bytes), op.peers.at(0), now) : now;
-          s.push(end, Impl::Ev::Complete, e.v, e.op);
+          s.push(end, Impl::Ev::Complete, e.v, e.part, e.op);
         }
         break;
       case Impl::Ev::Piece:
-        send_piece(e.v, e.op, e.piece, now);
+        send_piece(e.v, e.part, e.op, e.piece, now);
         break;
-      case Impl::Ev::Deliver: {
-        Impl::Key k{e.v, e.peer, op.tag};
-        auto it = s.waiting.find(k);
-        if (it != s.waiting.end()) {
-          s.push(now, Impl::Ev::Complete, it->second.first, it->second.second);
-          s.waiting.erase(it);
-        } else {
-          s.arrived[k] = now;
-        }
+      case Impl::Ev::Deliver:
         break;
-      }
       case Impl::Ev::Complete:
-        if (op.kind == CommOp::Kind::Compute && stretch_kernel(e.v, e.op, now)) break;
-        if (m_prog.record_times) m_op_end[static_cast<size_t>(e.v)][e.op] = now;
-        m_end = std::max(m_end, now);
-        m_vertex_end[static_cast<size_t>(e.v)] = std::max(m_vertex_end[static_cast<size_t>(e.v)], now);
-        for (auto u : s.users[static_cast<size_t>(e.v)][e.op]) {
-          Tick& r = s.ready[static_cast<size_t>(e.v)][u];
-          r = std::max(r, now);
-          if (--s.remaining[static_cast<size_t>(e.v)][u] == 0)
-            s.push(r + ops[static_cast<size_t>(e.v)][u].delay, Impl::Ev::Start, e.v, u);
-        }
+        if (op.kind == CommOp::Kind::Compute && stretch_kernel(e.v, e.part, e.op, now)) break;
+        complete(e.v, e.part, e.op, now);
         break;
     }
   }
   if (!s.waiting.empty()) {
     const auto& [k, w] = *s.waiting.begin();
-    m_error = ("collective program deadlocked: " + m_topo.vertices()[static_cast<size_t>(w.first)].name +
+    m_error = ("collective program deadlocked: " + m_topo.vertices()[static_cast<size_t>(w.v)].name +
                            " waits for tag " + std::to_string(std::get<2>(k)) + " from " +
                            m_topo.vertices()[static_cast<size_t>(std::get<0>(k))].name);
   }
@@ -197,9 +319,10 @@ void Fabric::run() {
 }
 
 // One piece of a Send: serialized on every link of its route to each destination, cut-through.
-void Fabric::send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick now) {
+void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now) {
   Impl& s = *m_impl;
-  const CommOp& op = m_prog.ops[static_cast<size_t>(v)][op_index];
+  Live& l = *s.vertices[static_cast<size_t>(v)].live[part];
+  const CommOp& op = l.ops[op_index];
   const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
   double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
   double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
@@ -223,12 +346,12 @@ void Fabric::send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick
     }
     if (path.empty()) tail = now;
     s.port_bytes[static_cast<size_t>(dst)] += payload;
-    Tick& d = s.delivered[static_cast<size_t>(v)][op_index];
+    Tick& d = l.delivered[op_index];
     d = std::max(d, tail);
-    if (piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, v, op_index, 0, dst);
+    if (piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, v, part, op_index, op.tag, dst);
   }
-  if (piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, v, op_index, piece + 1);
-  else s.push(s.delivered[static_cast<size_t>(v)][op_index], Impl::Ev::Complete, v, op_index);
+  if (piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, v, part, op_index, piece + 1);
+  else s.push(l.delivered[op_index], Impl::Ev::Complete, v, part, op_index);
 }
 
 // A kernel and the collective traffic through its chip's memory during it share one memory
@@ -236,22 +359,21 @@ void Fabric::send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick
 // since it started. Compute-bound kernels absorb the traffic in their memory slack; memory-bound
 // ones stretch by it. Decided once, at the kernel's nominal end (traffic arriving in the stretch
 // itself is not charged again).
-bool Fabric::stretch_kernel(int v, std::uint32_t op_index, Tick now) {
+bool Fabric::stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, Tick now) {
   Impl& s = *m_impl;
   const size_t vi = static_cast<size_t>(v);
   const double B = vi < m_prog.hbm_Bps.size() ? m_prog.hbm_Bps[vi] : 0.0;
   if (B <= 0) return false;
-  auto& done = s.stretched[vi];
-  if (done.empty()) done.assign(m_prog.ops[vi].size(), 0);
-  if (done[op_index]) return false;
-  done[op_index] = 1;
-  const CommOp& op = m_prog.ops[vi][op_index];
-  const double traffic = s.port_bytes[vi] - s.port_at_start[vi][op_index];
+  Live& l = *s.vertices[vi].live[part];
+  if (l.stretched[op_index]) return false;
+  l.stretched[op_index] = 1;
+  const CommOp& op = l.ops[op_index];
+  const double traffic = s.port_bytes[vi] - l.port_at_start[op_index];
   if (traffic <= 0) return false;
   const Tick need = transfer_ticks(op.hbm_bytes + traffic, B);
   if (need <= op.work) return false;
   m_stretch[vi] += need - op.work;
-  s.push(now + (need - op.work), Impl::Ev::Complete, v, op_index);
+  s.push(now + (need - op.work), Impl::Ev::Complete, v, part, op_index);
   return true;
 }
 
@@ -260,8 +382,18 @@ FabricResult Fabric::result() const {
   r.end = m_end;
   r.vertex_end = m_vertex_end;
   r.pieces = m_pieces;
-  r.op_start = m_op_start;
-  r.op_end = m_op_end;
+  r.part_start = m_part_start;
+  r.part_end = m_part_end;
+  if (m_prog.record_op_times)  // every part was kept: its operations' times, in program order
+    for (const auto& x : m_impl->vertices) {
+      auto& st = r.op_start.emplace_back();
+      auto& en = r.op_end.emplace_back();
+      for (const auto& l : x.live)
+        if (l) {
+          st.insert(st.end(), l->start.begin(), l->start.end());
+          en.insert(en.end(), l->end.begin(), l->end.end());
+        }
+    }
   r.stretch = m_stretch;
   double total = to_seconds(m_end);
   for (size_t l = 0; l < m_links.size(); ++l) {

@@ -28,6 +28,8 @@ struct FabricResult {
   std::uint64_t pieces = 0;            // link transfers simulated
   // With CommProgram::record_times: every operation's start (dependencies met, delay passed) and end.
   std::vector<std::vector<Tick>> op_start, op_end;
+  // Per vertex, per part of a PartProgram: its first operation's start and its last one's end.
+  std::vector<std::vector<Tick>> part_start, part_end;
   std::vector<Tick> stretch;           // per vertex: time its kernels lost to collective memory traffic
   Stats stats;                         // top.fabric.<link>.busy_s ... with unit and meaning
 };
@@ -35,7 +37,9 @@ struct FabricResult {
 class Fabric : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Fabric);
+  // A flat program (one Plain part per vertex) or a program of parts; either must outlive the Fabric.
   Fabric(sc_core::sc_module_name name, const Topology& topo, const CommProgram& prog);
+  Fabric(sc_core::sc_module_name name, const Topology& topo, const PartProgram& prog);
   ~Fabric() override;
   FabricResult result() const;
   bool finished() const { return m_finished; }
@@ -44,12 +48,18 @@ class Fabric : public sc_core::sc_module {
 
  private:
   struct Impl;
+  struct Live;
   void guarded_run() { m_guard.run([this] { run(); }); }
+  void build();
   void run();
-  bool stretch_kernel(int v, std::uint32_t op_index, Tick now);
-  void send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick now);
+  void start_parts();
+  Live& expand(int v, std::uint32_t part);
+  void complete(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
+  bool stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
+  void send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now);
   const Topology& m_topo;
-  const CommProgram& m_prog;
+  PartProgram m_flat;  // a flat program's parts (empty for a PartProgram)
+  const PartProgram& m_prog;
   std::vector<std::unique_ptr<ILink>> m_links;
   std::vector<std::unique_ptr<ISwitch>> m_switches;  // per vertex (null for chips)
   std::unique_ptr<Impl> m_impl;
@@ -58,7 +68,7 @@ class Fabric : public sc_core::sc_module {
   ProcessGuard m_guard;  // an exception of run(), rethrown by simulate_collective (on_return)
   Tick m_end = 0;
   std::vector<Tick> m_vertex_end;
-  std::vector<std::vector<Tick>> m_op_start, m_op_end;
+  std::vector<std::vector<Tick>> m_part_start, m_part_end;
   std::vector<Tick> m_stretch;
   std::uint64_t m_pieces = 0;
 };

@@ -117,44 +117,28 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   return out;
 }
 
-// Appends one sub-program vertex's operations to a system vertex, remapping peers and tags; ops
-// without a dependency wait for `launch` (when >= 0).
-std::vector<std::uint32_t> append_ops(std::vector<CommOp>& dst, const std::vector<CommOp>& src, const Lowered& low,
-                                      const GroupSystem& gs, std::uint32_t tag_base, int launch) {
-  const auto base = static_cast<std::uint32_t>(dst.size());
-  std::vector<std::uint32_t> added;
-  for (const CommOp& o : src) {
-    CommOp c = o;
-    for (int& p : c.peers) p = gs.vertex_map[static_cast<size_t>(p)];
-    if (c.kind != CommOp::Kind::Reduce) c.tag = o.tag + tag_base;
-    for (auto& d : c.deps) d += base;
-    if (c.deps.empty() && launch >= 0) c.deps.push_back(static_cast<std::uint32_t>(launch));
-    if (c.kind == CommOp::Kind::Send) c.wire_factor = static_cast<float>(low.prog.wire_factor);
-    added.push_back(static_cast<std::uint32_t>(dst.size()));
-    dst.push_back(std::move(c));
-  }
-  return added;
+// A part that runs one vertex's share of a lowered collective on the system's vertices.
+CommPart collective_part(CommPart::Form form, const Lowered& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base) {
+  CommPart p;
+  p.form = form;
+  p.sub = &low.prog.ops[sv];
+  p.vertex_map = &gs.vertex_map;
+  p.tag_base = tag_base;
+  p.wire_factor = static_cast<float>(low.prog.wire_factor);
+  return p;
 }
 
-std::uint32_t push_marker(std::vector<CommOp>& ops, std::vector<std::uint32_t> deps) {
-  CommOp m;
-  m.kind = CommOp::Kind::Compute;
-  m.deps = std::move(deps);
-  ops.push_back(std::move(m));
-  return static_cast<std::uint32_t>(ops.size() - 1);
-}
-
+// Every device's op stream as parts of one program: a kernel, send or receive is one operation; a
+// collective is a part that the executor expands from the call's shared lowering while it runs.
 struct Merge {
   const SystemSpec& spec;
   const Topology& topo;
   const SystemWork& work;
-  CommProgram merged;
+  PartProgram program;
   std::vector<GroupSystem> groups;
   std::vector<std::shared_ptr<const Lowered>> lowered;
   std::vector<std::uint32_t> tag_base;
   std::uint32_t p2p_base = 1;
-  // Per device, per StreamOp: the merged operations that start and end it.
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> span;
 
   void lower_all() {
     std::map<LowerKey, std::shared_ptr<const Lowered>> cache;
@@ -173,57 +157,47 @@ struct Merge {
     p2p_base = next;
   }
 
+  // One part per StreamOp, waiting for the last part of its stream and the parts it names.
   void device(int r) {
-    std::vector<CommOp>& ops = merged.ops[static_cast<size_t>(r)];
+    std::vector<CommPart>& parts = program.parts[static_cast<size_t>(r)];
     const auto& list = work.devices[static_cast<size_t>(r)];
     std::vector<int> last(2, -1);
-    std::vector<std::uint32_t> done(list.size());
-    span[static_cast<size_t>(r)].resize(list.size());
     for (size_t i = 0; i < list.size(); ++i) {
       const StreamOp& op = list[i];
       const int st = work.overlap ? std::clamp(op.stream, 0, 1) : 0;
-      std::vector<std::uint32_t> deps;
-      if (last[static_cast<size_t>(st)] >= 0) deps.push_back(static_cast<std::uint32_t>(last[static_cast<size_t>(st)]));
-      for (int w : op.waits) deps.push_back(done.at(static_cast<size_t>(w)));
-      std::uint32_t first = 0, end = 0;
+      CommPart part;
       if (op.kind == StreamOp::Kind::Collective) {
-        first = push_marker(ops, deps);
-        end = append_collective(r, op.collective, first);
+        part = collective_part(CommPart::Form::Collective, *lowered.at(static_cast<size_t>(op.collective)),
+                               rank_in(r, op.collective), groups[static_cast<size_t>(op.collective)],
+                               tag_base[static_cast<size_t>(op.collective)]);
+      } else if (op.kind == StreamOp::Kind::Kernel) {
+        part.op.kind = CommOp::Kind::Compute;
+        part.op.work = op.work;
+        part.op.hbm_bytes = op.hbm_bytes;
       } else {
-        CommOp c;
-        c.deps = deps;
-        if (op.kind == StreamOp::Kind::Kernel) {
-          c.kind = CommOp::Kind::Compute;
-          c.work = op.work;
-          c.hbm_bytes = op.hbm_bytes;
-        } else {
-          c.kind = op.kind == StreamOp::Kind::Send ? CommOp::Kind::Send : CommOp::Kind::Recv;
-          c.peers = {op.peer};
-          c.bytes = op.kind == StreamOp::Kind::Send ? op.bytes : 0;
-          c.tag = op.tag + p2p_base;
-          if (op.kind == StreamOp::Kind::Send) c.delay = to_ticks(spec.launch_latency.value());
-        }
-        ops.push_back(std::move(c));
-        first = end = static_cast<std::uint32_t>(ops.size() - 1);
+        part.op.kind = op.kind == StreamOp::Kind::Send ? CommOp::Kind::Send : CommOp::Kind::Recv;
+        part.op.peers = {op.peer};
+        part.op.bytes = op.kind == StreamOp::Kind::Send ? op.bytes : 0;
+        part.op.tag = op.tag + p2p_base;
+        if (op.kind == StreamOp::Kind::Send) part.op.delay = to_ticks(spec.launch_latency.value());
       }
-      span[static_cast<size_t>(r)][i] = {first, end};
-      done[i] = end;
-      last[static_cast<size_t>(st)] = static_cast<int>(end);
+      if (last[static_cast<size_t>(st)] >= 0) part.deps.push_back(static_cast<std::uint32_t>(last[static_cast<size_t>(st)]));
+      for (int w : op.waits) {
+        if (w < 0 || static_cast<size_t>(w) >= i) throw std::logic_error("runtime: an op waits for a later one");
+        part.deps.push_back(static_cast<std::uint32_t>(w));
+      }
+      parts.push_back(std::move(part));
+      last[static_cast<size_t>(st)] = static_cast<int>(i);
     }
   }
 
-  // The device's part of collective `c` after `launch`; returns the marker of its completion.
-  std::uint32_t append_collective(int r, int c, std::uint32_t launch) {
+  // The device's position in collective `c`'s communicator.
+  size_t rank_in(int r, int c) const {
     const CollectiveCall& call = work.collectives.at(static_cast<size_t>(c));
     auto pos = std::find(call.group.begin(), call.group.end(), r);
     if (pos == call.group.end())
       throw std::logic_error("runtime: rank " + std::to_string(r) + " is not in communicator " + call.label);
-    const size_t sv = static_cast<size_t>(pos - call.group.begin());
-    const Lowered& low = *lowered[static_cast<size_t>(c)];
-    auto added = append_ops(merged.ops[static_cast<size_t>(r)], low.prog.ops[sv], low, groups[static_cast<size_t>(c)],
-                            tag_base[static_cast<size_t>(c)], static_cast<int>(launch));
-    added.push_back(launch);
-    return push_marker(merged.ops[static_cast<size_t>(r)], added);
+    return static_cast<size_t>(pos - call.group.begin());
   }
 
   // Switches that reduce or multicast inside a collective run their part once per call.
@@ -232,7 +206,9 @@ struct Merge {
       const GroupSystem& gs = groups[c];
       const Lowered& low = *lowered[c];
       for (size_t sv = work.collectives[c].group.size(); sv < low.prog.ops.size(); ++sv)
-        append_ops(merged.ops[static_cast<size_t>(gs.vertex_map[sv])], low.prog.ops[sv], low, gs, tag_base[c], -1);
+        if (!low.prog.ops[sv].empty())
+          program.parts[static_cast<size_t>(gs.vertex_map[sv])].push_back(
+              collective_part(CommPart::Form::Plain, low, sv, gs, tag_base[c]));
     }
   }
 };
@@ -244,13 +220,10 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   if (static_cast<int>(work.devices.size()) > topo.ranks())
     throw InputError(spec.file + ": work for " + std::to_string(work.devices.size()) + " devices on a system of " +
                      std::to_string(topo.ranks()) + " chips");
-  Merge m{spec, topo, work, {}, {}, {}, {}, 1, {}};
-  m.merged.ops.resize(topo.vertices().size());
-  m.merged.hbm_Bps = work.hbm_Bps;
-  m.merged.hbm_Bps.resize(topo.vertices().size(), 0.0);
-  m.merged.record_times = true;
-  m.merged.collective = "runtime";
-  m.span.resize(work.devices.size());
+  Merge m{spec, topo, work, {}, {}, {}, {}, 1};
+  m.program.parts.resize(topo.vertices().size());
+  m.program.hbm_Bps = work.hbm_Bps;
+  m.program.hbm_Bps.resize(topo.vertices().size(), 0.0);
   m.lower_all();
   for (size_t r = 0; r < work.devices.size(); ++r) m.device(static_cast<int>(r));
   m.switches();
@@ -258,7 +231,7 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   fresh_systemc_kernel();
   FabricResult fr;
   {
-    Fabric fabric("fabric", topo, m.merged);
+    Fabric fabric("fabric", topo, m.program);
     run_kernel(&fabric.guard());
     if (!fabric.error().empty()) throw std::logic_error(fabric.error());
     if (!fabric.finished()) throw std::logic_error("system runtime stopped before every device finished");
@@ -267,16 +240,12 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   RuntimeResult out;
   out.end = fr.end;
   out.pieces = fr.pieces;
-  out.operations = m.merged.op_count();
+  out.operations = m.program.op_count();
   out.stretch = fr.stretch;
   for (size_t r = 0; r < work.devices.size(); ++r) {
     out.device_end.push_back(fr.vertex_end[r]);
-    out.op_start.emplace_back();
-    out.op_end.emplace_back();
-    for (const auto& [a, b] : m.span[r]) {
-      out.op_start.back().push_back(fr.op_start[r][a]);
-      out.op_end.back().push_back(fr.op_end[r][b]);
-    }
+    out.op_start.push_back(std::move(fr.part_start[r]));
+    out.op_end.push_back(std::move(fr.part_end[r]));
   }
   for (const auto& l : m.lowered) out.algorithm.push_back(l->algorithm);
   out.fabric = std::move(fr);
