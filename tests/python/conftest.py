@@ -21,5 +21,19 @@ def cli():
 
 
 @pytest.fixture
+def peak_rss():
+    """Runs xpusim with the arguments and returns its peak RSS in MiB (that child, from wait4)."""
+    def run(*args):
+        env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+        p = subprocess.Popen([os.path.join(BUILD, "xpusim"), *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, err
+        return ru.ru_maxrss / 1024.0
+    return run
+
+
+@pytest.fixture
 def tiny_model():
     return os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
