@@ -20,11 +20,20 @@ struct RunStatsAtExit {
   ~RunStatsAtExit() {
     const char* path = std::getenv("XPUSIM_RUN_STATS");
     if (!path || !*path) return;
+    // The process's own peak RSS (VmHWM of the memory map exec gave it; a parent's wait4 ru_maxrss
+    // also counts the parent's pages that a fork carried up to the exec).
+    unsigned long long hwm_kib = 0;
+    if (std::FILE* st = std::fopen("/proc/self/status", "r")) {
+      char line[256];
+      while (std::fgets(line, sizeof line, st))
+        if (std::sscanf(line, "VmHWM: %llu kB", &hwm_kib) == 1) break;
+      std::fclose(st);
+    }
     if (std::FILE* f = std::fopen(path, "w")) {
-      std::fprintf(f, "{\"simulations\": %llu, \"reused_chips\": %llu, \"transactions\": %llu}\n",
+      std::fprintf(f, "{\"simulations\": %llu, \"reused_chips\": %llu, \"transactions\": %llu, \"peak_rss_kib\": %llu}\n",
                    static_cast<unsigned long long>(stats.simulations),
                    static_cast<unsigned long long>(stats.reused_chips),
-                   static_cast<unsigned long long>(stats.transactions));
+                   static_cast<unsigned long long>(stats.transactions), hwm_kib);
       std::fclose(f);
     }
   }

@@ -138,7 +138,7 @@ class SimSession {
 // What this process has simulated so far (benchmarks; scripts/bench_speed.py): simulations run
 // (kernels or groups of kernels, each one SimSession), of which on a reused warm chip, and the
 // transactions they simulated. With XPUSIM_RUN_STATS=<file> set, the figures are written to that
-// file as one JSON object when the process exits.
+// file as one JSON object when the process exits, with the process's peak RSS (`peak_rss_kib`, VmHWM).
 struct ProcessRunStats {
   std::uint64_t simulations = 0, reused_chips = 0, transactions = 0;
 };

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -21,16 +22,20 @@ def cli():
 
 
 @pytest.fixture
-def peak_rss():
-    """Runs xpusim with the arguments and returns its peak RSS in MiB (that child, from wait4)."""
+def peak_rss(tmp_path):
+    """Runs xpusim with the arguments and returns its own peak RSS in MiB (VmHWM, which it writes to
+    XPUSIM_RUN_STATS at exit: wait4's ru_maxrss would also count this pytest process's pages, which
+    the fork carries into the child until its exec)."""
     def run(*args):
-        env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
-        p = subprocess.Popen([os.path.join(BUILD, "xpusim"), *args], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=env)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0, err
-        return ru.ru_maxrss / 1024.0
+        stats = tmp_path / "run_stats.json"
+        env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1", XPUSIM_RUN_STATS=str(stats))
+        p = subprocess.run([os.path.join(BUILD, "xpusim"), *args], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env)
+        assert p.returncode == 0, p.stderr
+        with open(stats) as f:
+            kib = json.load(f)["peak_rss_kib"]
+        assert kib > 0, "no VmHWM in /proc/self/status"
+        return kib / 1024.0
     return run
 
 
