@@ -1,9 +1,13 @@
 // Fabric components on hand-written programs: a link reaches its bandwidth, two flows share a link,
-// a switch port contends, a torus routes dimension-ordered, a bad system is refused in one line.
+// a switch port contends, a torus routes dimension-ordered, a bad system is refused in one line; a
+// program of parts runs as the flat program it stands for.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "tests/unit/interconnect/systems_test_util.h"
 
+#include "sim/engine/chip.h"
 #include "sim/interconnect/fabric.h"
 #include "sim/system/collective_run.h"
 
@@ -130,4 +134,123 @@ TEST(Fabric, NicMessageGapBoundsTheMessageRateAndHostPathTheByteRate) {
   double wire = static_cast<double>(64ull << 20) / 10e9;  // the PCIe path (10 GB/s) is below the NIC's 45
   EXPECT_GE(to_seconds(big.end), wire);
   EXPECT_LT(to_seconds(big.end), wire * 1.05);
+}
+
+namespace {
+// The flat program a PartProgram stands for, written out as the system runtime built it before parts:
+// per vertex one list, a collective part as launch marker + remapped operations + end marker.
+CommProgram written_out(const PartProgram& pp) {
+  CommProgram flat;
+  flat.wire_factor = pp.wire_factor;
+  flat.hbm_Bps = pp.hbm_Bps;
+  flat.record_times = true;
+  flat.ops.resize(pp.parts.size());
+  for (size_t v = 0; v < pp.parts.size(); ++v) {
+    std::vector<CommOp>& out = flat.ops[v];
+    std::vector<std::uint32_t> tail;  // per part: its last operation
+    for (const CommPart& p : pp.parts[v]) {
+      std::vector<std::uint32_t> waits;
+      for (auto d : p.deps) waits.push_back(tail.at(d));
+      if (p.form == CommPart::Form::Op) {
+        out.push_back(p.op);
+        out.back().deps = waits;
+        tail.push_back(static_cast<std::uint32_t>(out.size() - 1));
+        continue;
+      }
+      const bool marked = p.form == CommPart::Form::Collective;
+      const auto launch = static_cast<std::uint32_t>(out.size());
+      if (marked) out.push_back(CommOp{CommOp::Kind::Compute, {}, 0, 0, 0, waits, 0, 0, 0});
+      const auto first = static_cast<std::uint32_t>(out.size());
+      std::vector<std::uint32_t> all;
+      for (CommOp o : *p.sub) {
+        for (int& q : o.peers) q = p.vertex_map ? (*p.vertex_map)[static_cast<size_t>(q)] : q;
+        if (o.kind != CommOp::Kind::Reduce) o.tag += p.tag_base;
+        for (auto& d : o.deps) d += first;
+        if (marked && o.deps.empty()) o.deps = {launch};
+        if (o.kind == CommOp::Kind::Send && p.wire_factor > 0) o.wire_factor = p.wire_factor;
+        all.push_back(static_cast<std::uint32_t>(out.size()));
+        out.push_back(o);
+      }
+      if (marked) {
+        all.push_back(launch);
+        out.push_back(CommOp{CommOp::Kind::Compute, {}, 0, 0, 0, all, 0, 0, 0});
+      }
+      tail.push_back(static_cast<std::uint32_t>(out.size() - 1));
+    }
+  }
+  return flat;
+}
+}  // namespace
+
+// The runtime's parts (expanded while they run, freed when they end) give exactly the times of the
+// flat program they stand for: NVLS switch shares, rings, kernels stretched by collective traffic.
+TEST(Fabric, PartsRunExactlyAsTheFlatProgramTheyStandFor) {
+  Topology t(load_system("hgx-h100x8"));
+  CollectiveRequest nv{CollKind::AllReduce, 32ull << 20, "nvls", "simple"};
+  CollectiveRequest ring{CollKind::AllReduce, 4ull << 20, "ring", "ll128"};  // framing: wire factor > 1
+  const CommProgram a = lower_collective(t, nv), b = lower_collective(t, ring);
+  std::vector<int> same;
+  for (size_t v = 0; v < t.vertices().size(); ++v) same.push_back(static_cast<int>(v));
+  PartProgram pp;
+  pp.parts.resize(t.vertices().size());
+  pp.hbm_Bps.assign(t.vertices().size(), 0.0);
+  std::uint32_t a_tags = 0;
+  for (const auto& v : a.ops)
+    for (const auto& o : v) a_tags = std::max(a_tags, o.tag);
+  for (int layer = 0; layer < 3; ++layer)
+    for (size_t v = 0; v < t.vertices().size(); ++v) {
+      const std::uint32_t base = 1 + static_cast<std::uint32_t>(layer) * 100000;
+      auto part = [&](const CommProgram& p, std::uint32_t tags, CommPart::Form form) {
+        CommPart c;
+        c.form = form;
+        c.sub = &p.ops[v];
+        c.vertex_map = &same;
+        c.tag_base = tags;
+        c.wire_factor = static_cast<float>(p.wire_factor);
+        return c;
+      };
+      auto& parts = pp.parts[v];
+      if (static_cast<int>(v) >= t.ranks()) {  // a switch: its shares, run by what it receives
+        if (!a.ops[v].empty()) parts.push_back(part(a, base, CommPart::Form::Plain));
+        continue;
+      }
+      pp.hbm_Bps[v] = 3.35e12;
+      CommPart k;
+      k.op.kind = CommOp::Kind::Compute;
+      const double us = 20 + static_cast<double>(v);
+      k.op.work = to_ticks(us * 1e-6);
+      k.op.hbm_bytes = pp.hbm_Bps[v] * us * 1e-6;  // memory-bound: stretched by any traffic beside it
+      const auto n = static_cast<std::uint32_t>(parts.size());
+      parts.push_back(k);
+      if (n > 0) parts.back().deps = {n - 1};
+      parts.push_back(part(a, base, CommPart::Form::Collective));
+      parts.back().deps = {n};  // waits for the kernel; the next kernel runs beside it
+      parts.push_back(k);
+      parts.back().deps = {n};
+      parts.push_back(part(b, base + a_tags + 1, CommPart::Form::Collective));
+      parts.back().deps = {n + 1, n + 2};
+    }
+  FabricResult parts;
+  {
+    fresh_systemc_kernel();
+    Fabric f("fabric", t, pp);
+    run_kernel(&f.guard());
+    ASSERT_TRUE(f.finished() && f.error().empty()) << f.error();
+    parts = f.result();
+  }
+  const CommProgram flat = written_out(pp);
+  const FabricResult ref = simulate_collective(t, flat);
+  EXPECT_EQ(parts.end, ref.end);
+  EXPECT_EQ(parts.vertex_end, ref.vertex_end);
+  EXPECT_EQ(parts.pieces, ref.pieces);
+  EXPECT_EQ(parts.link_busy, ref.link_busy);
+  EXPECT_EQ(parts.stretch, ref.stretch);
+  EXPECT_GT(*std::max_element(parts.stretch.begin(), parts.stretch.end()), 0);
+  for (int r = 0; r < t.ranks(); ++r) {  // each part's last operation ends when the flat one's does
+    std::uint32_t i = 0;
+    for (size_t p = 0; p < pp.parts[static_cast<size_t>(r)].size(); ++p) {
+      i += static_cast<std::uint32_t>(pp.parts[static_cast<size_t>(r)][p].size());
+      EXPECT_EQ(parts.part_end[static_cast<size_t>(r)][p], ref.op_end[static_cast<size_t>(r)][i - 1]) << r << " " << p;
+    }
+  }
 }
