@@ -61,6 +61,8 @@ struct CommProgram {
 //               dependency wait for the launch), and an end marker after all of them.
 //   Plain:      the sub-program's operations alone, those without a dependency starting at `delay`
 //               (a switch's share, run by the messages it receives; a flat CommProgram's vertex).
+//               With a `call` and only receives without a dependency, it expands when the call's
+//               first Collective part launches (no message for it can arrive earlier).
 struct CommPart {
   enum class Form : std::uint8_t { Op, Collective, Plain };
   Form form = Form::Op;
@@ -70,6 +72,7 @@ struct CommPart {
   const std::vector<int>* vertex_map = nullptr; // sub-program vertex -> program vertex (null: same)
   std::uint32_t tag_base = 0;                   // added to the sub-program's Send/Recv tags
   float wire_factor = 0;                        // the sub-program's Sends: wire bytes per payload byte (0: keep)
+  std::int32_t call = -1;                       // the collective call it belongs to (-1: none)
   // Operations the part expands to.
   std::uint64_t size() const {
     return form == Form::Op ? 1 : sub->size() + (form == Form::Collective ? 2 : 0);

@@ -88,6 +88,7 @@ struct Fabric::Impl {
   };
   std::unordered_map<Key, Tick, KeyHash> arrived;
   std::unordered_map<Key, Waiter, KeyHash> waiting;
+  std::unordered_map<std::int32_t, std::vector<std::pair<int, std::uint32_t>>> deferred;  // call -> Plain parts
   // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far.
   std::vector<double> port_bytes;
   void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
@@ -183,7 +184,34 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
   }
   auto& slot = m_impl->vertices[static_cast<size_t>(v)].live[part];
   slot = std::move(live);
+  if (p.form == CommPart::Form::Collective && p.call >= 0) expand_deferred(p.call);
   return *slot;
+}
+
+namespace {
+// A Plain part whose operations without a dependency only wait for messages: posting them when its
+// call launches, before any of the call's messages exists, matches posting them at the start.
+bool waits_for_messages(const CommPart& p) {
+  if (p.form != CommPart::Form::Plain || p.call < 0) return false;
+  for (const CommOp& o : *p.sub)
+    if (o.deps.empty() && o.kind != CommOp::Kind::Recv) return false;
+  return true;
+}
+}  // namespace
+
+// The Plain parts of `call` (switches' shares) that waited for its first launch.
+void Fabric::expand_deferred(std::int32_t call) {
+  Impl& s = *m_impl;
+  auto it = s.deferred.find(call);
+  if (it == s.deferred.end()) return;
+  const auto parts = std::move(it->second);
+  s.deferred.erase(it);
+  for (const auto& [w, q] : parts) {
+    Live& l = expand(w, q);
+    for (size_t i = 0; i < l.ops.size(); ++i)
+      if (l.remaining[i] == 0)
+        s.push(std::max(now_ticks(), l.ops[i].delay), Impl::Ev::Start, w, q, static_cast<std::uint32_t>(i));
+  }
 }
 
 // Dependency counters of every part; parts without a dependency expand and start (Plain parts: each
@@ -209,7 +237,9 @@ void Fabric::start_parts() {
     }
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto part = static_cast<std::uint32_t>(p);
-      if (parts[p].form == CommPart::Form::Plain) {
+      if (waits_for_messages(parts[p])) {
+        s.deferred[parts[p].call].emplace_back(static_cast<int>(v), part);
+      } else if (parts[p].form == CommPart::Form::Plain) {
         Live& l = expand(static_cast<int>(v), part);
         for (size_t i = 0; i < l.ops.size(); ++i)
           if (l.remaining[i] == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));

@@ -54,6 +54,7 @@ class Fabric : public sc_core::sc_module {
   void run();
   void start_parts();
   Live& expand(int v, std::uint32_t part);
+  void expand_deferred(std::int32_t call);
   void complete(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   bool stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   void send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now);

@@ -118,9 +118,11 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
 }
 
 // A part that runs one vertex's share of a lowered collective on the system's vertices.
-CommPart collective_part(CommPart::Form form, const Lowered& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base) {
+CommPart collective_part(CommPart::Form form, const Lowered& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base,
+                         int call) {
   CommPart p;
   p.form = form;
+  p.call = call;
   p.sub = &low.prog.ops[sv];
   p.vertex_map = &gs.vertex_map;
   p.tag_base = tag_base;
@@ -169,7 +171,7 @@ struct Merge {
       if (op.kind == StreamOp::Kind::Collective) {
         part = collective_part(CommPart::Form::Collective, *lowered.at(static_cast<size_t>(op.collective)),
                                rank_in(r, op.collective), groups[static_cast<size_t>(op.collective)],
-                               tag_base[static_cast<size_t>(op.collective)]);
+                               tag_base[static_cast<size_t>(op.collective)], op.collective);
       } else if (op.kind == StreamOp::Kind::Kernel) {
         part.op.kind = CommOp::Kind::Compute;
         part.op.work = op.work;
@@ -208,7 +210,7 @@ struct Merge {
       for (size_t sv = work.collectives[c].group.size(); sv < low.prog.ops.size(); ++sv)
         if (!low.prog.ops[sv].empty())
           program.parts[static_cast<size_t>(gs.vertex_map[sv])].push_back(
-              collective_part(CommPart::Form::Plain, low, sv, gs, tag_base[c]));
+              collective_part(CommPart::Form::Plain, low, sv, gs, tag_base[c], static_cast<int>(c)));
     }
   }
 };
