@@ -12,6 +12,10 @@ validation lacked (workloads/validation/README.md says how each part is measured
            Llama-3.1-70B with fp8 weights and activations), at several batches and contexts,
            one step captured as a CUDA graph and replayed back to back
   dpower   board power and SM clock while decode steps run back to back (memory-bound work)
+  prefill  whole prefill steps of the same models for one sequence of T tokens, launched eagerly
+  gprefill the same prefill steps captured as one CUDA graph each (GPU time without host dispatch)
+  bursts   90 ms bursts of GEMMs after 1 s idle: first and last calls of each burst
+  ipower   board power and SM clock under sustained GEMMs of lower arithmetic intensity, and fp8
 
 Usage (on the device machine, OUT set):
   python3 scripts/measure/gpu_session.py --csv h200_measured.csv --prefix G --date 2026-11-30 \
@@ -275,6 +279,22 @@ def count_kernels(fn):
         return None
 
 
+def capture(fn):
+    """Two warm-up calls on a side stream (as CUDA-graph capture requires), then fn captured as one graph.
+    Returns (graph, the output tensor the graph writes)."""
+    st = torch.cuda.Stream()
+    st.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(st):
+        for _ in range(2):
+            fn()
+    torch.cuda.current_stream().wait_stream(st)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = fn()
+    return g, out
+
+
 def decode_case(m, B, S, label, dname, kcounts):
     c = m.c
     L, KV, D = c["L"], c["kv"], c["hd"]
@@ -289,16 +309,7 @@ def decode_case(m, B, S, label, dname, kcounts):
     torch.cuda.synchronize()
     if (B, S) not in kcounts:
         kcounts[(B, S)] = count_kernels(fn_eager)
-    st = torch.cuda.Stream()
-    st.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(st):
-        for _ in range(2):
-            fn_eager()
-    torch.cuda.current_stream().wait_stream(st)
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        out = fn_eager()
+    g, out = capture(fn_eager)
     g.replay()
     torch.cuda.synchronize()
     same = bool(torch.equal(out, ref))
@@ -348,16 +359,7 @@ def dpower_case(cfg, fp8, B, S, secs):
     ang = torch.rand(1, 1, 1, D, device="cuda") * 3.0
     cos, sin = torch.cos(ang).to(torch.bfloat16), torch.sin(ang).to(torch.bfloat16)
     fn = lambda: m.step(tok, kc, vc, S - 1, cos, sin)
-    st = torch.cuda.Stream()
-    st.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(st):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(st)
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        fn()
+    g, _ = capture(fn)
     dname = "fp8e4m3 weights+activations, bf16 KV" if fp8 else "bf16"
     tag = "%s_B%d_S%d" % (cfg["name"].replace(".", "").replace("-", ""), B, S)
     K.sustained("decode %s B%d S%d" % (cfg["name"], B, S), g.replay, secs, "power_decode_%s.csv" % tag,
@@ -373,7 +375,154 @@ def part_dpower(quick):
         guarded("dpower %s B%d" % (cfg["name"], B), dpower_case, cfg, fp8, B, S, secs)
 
 
-PARTS = dict(K.PARTS, pmtrace=part_pmtrace, small=part_small, decode=part_decode, dpower=part_dpower)
+# ---------------------------------------------------------------- prefill steps
+def prefill(m, tok, kc, vc, cos, sin):
+    """One prefill step of a single sequence tok [T]: causal attention over its own T tokens, KV written to the
+    cache, logits for the last position only (as serving engines compute them)."""
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    c = m.c
+    H, KV, D, T = c["heads"], c["kv"], c["hd"], tok.shape[0]
+    x = m.emb[tok]
+    for li, ly in enumerate(m.layers):
+        hN = F.rms_norm(x, (c["hidden"],), ly["n1"], 1e-5)
+        qkv = m.linear(hN, ly["qkv"])
+        q = qkv[:, :H * D].view(T, H, D).transpose(0, 1).unsqueeze(0)
+        k = qkv[:, H * D:(H + KV) * D].view(T, KV, D).transpose(0, 1).unsqueeze(0)
+        v = qkv[:, (H + KV) * D:].view(T, KV, D).transpose(0, 1).unsqueeze(0)
+        q = q * cos + rot_half(q) * sin
+        k = k * cos + rot_half(k) * sin
+        kc[li].copy_(k)
+        vc[li].copy_(v)
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            a = F.scaled_dot_product_attention(q, kc[li], vc[li], is_causal=True, enable_gqa=True)
+        x = x + m.linear(a.squeeze(0).transpose(0, 1).reshape(T, H * D), ly["o"])
+        hN = F.rms_norm(x, (c["hidden"],), ly["n2"], 1e-5)
+        gu = m.linear(hN, ly["gu"])
+        f = c["ffn"]
+        x = x + m.linear(F.silu(gu[:, :f]) * gu[:, f:], ly["down"])
+    x = F.rms_norm(x[-1:], (c["hidden"],), m.nf, 1e-5)
+    return torch.argmax(F.linear(x, m.head), dim=-1)
+
+
+def prefill_case(m, T, label, dname, graph=False):
+    """graph=False: the step's ops launched eagerly (host dispatch included, which bounds small T);
+    graph=True: the step captured as one CUDA graph and replayed back to back (GPU time only)."""
+    c = m.c
+    L, KV, D = c["L"], c["kv"], c["hd"]
+    kc = [torch.empty(1, KV, T, D, device="cuda", dtype=torch.bfloat16) for _ in range(L)]
+    vc = [torch.empty(1, KV, T, D, device="cuda", dtype=torch.bfloat16) for _ in range(L)]
+    tok = torch.randint(0, c["vocab"], (T,), device="cuda")
+    ang = torch.rand(1, 1, T, D, device="cuda") * 3.0
+    cos, sin = torch.cos(ang).to(torch.bfloat16), torch.sin(ang).to(torch.bfloat16)
+    fn_eager = lambda: prefill(m, tok, kc, vc, cos, sin)
+    kn = count_kernels(fn_eager)
+    fn = lambda i: fn_eager()
+    how = "eager PyTorch ops (%s kernels)" % kn
+    if graph:
+        g, _ = capture(fn_eager)
+        fn = lambda i: g.replay()
+        how = "one CUDA graph of the whole step (%s kernels)" % kn
+    old = K.WARMUP, K.REPS
+    K.WARMUP, K.REPS = 3, 10
+    try:
+        res = time_kernel(fn, 1, rot="%s, weights %.1f GB" % (how, m.weight_bytes() / 1e9))
+    finally:
+        K.WARMUP, K.REPS = old
+    us = res["us"]
+    log("  prefill %s T%d graph=%s: %.1f us" % (c["name"], T, graph, us))
+    method = res["method"] + "; one sequence, random weights, causal SDPA flash backend with enable_gqa, RoPE, " \
+        "RMSNorm, SiLU*up, KV written to a cache, LM head on the last token only, eager PyTorch ops (no fusion)"
+    lab = label + (" one CUDA graph" if graph else "")
+    row("model", lab, dname, "B1 T%d" % T, "latency", us, "us", method)
+    row("model", lab, dname, "B1 T%d" % T, "throughput", T / (us * 1e-6), "tok/s", method)
+    del kc, vc
+    torch.cuda.empty_cache()
+
+
+def part_gprefill(quick):
+    part_prefill(quick, graph=True)
+
+
+def part_prefill(quick, graph=False):
+    for cfg, fp8, Ts in [(LLAMA8B, False, [512] if quick else [128, 512, 2048, 8192]),
+                         (LLAMA70B, True, [] if quick else [512, 2048])]:
+        m = Model(cfg, fp8)
+        dname = "fp8e4m3 weights+activations, bf16 KV" if fp8 else "bf16"
+        label = "prefill step %s (%d layers)" % (cfg["name"], cfg["L"])
+        for T in Ts:
+            guarded("prefill %s T%d" % (cfg["name"], T), prefill_case, m, T, label, dname, graph)
+        del m
+        torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------- bursts and sustained power at other intensities
+def part_bursts(quick):
+    """Bursts of 64 back-to-back bf16 8192^3 GEMMs (about 90 ms), each after 1 s idle: the first calls of a burst
+    run at the clock the board reaches from idle, the last ones after the power limit has acted."""
+    s = 8192
+    A = torch.randn(s, s, device="cuda", dtype=torch.bfloat16)
+    B = torch.randn(s, s, device="cuda", dtype=torch.bfloat16)
+    C = torch.empty(s, s, device="cuda", dtype=torch.bfloat16)
+    torch.matmul(A, B, out=C)
+    firsts, lasts = [], []
+    nb = 2 if quick else 5
+    for _ in range(nb):
+        torch.cuda.synchronize()
+        time.sleep(1.0)
+        ev = [torch.cuda.Event(enable_timing=True) for _ in range(65)]
+        ev[0].record()
+        for i in range(64):
+            torch.matmul(A, B, out=C)
+            ev[i + 1].record()
+        torch.cuda.synchronize()
+        per = [ev[i].elapsed_time(ev[i + 1]) * 1000.0 for i in range(64)]
+        firsts += per[:10]
+        lasts += per[-10:]
+        log("  burst: first %.1f us, last %.1f us" % (per[0], per[-1]))
+    m = ("CUDA events around every call; %d bursts of 64 back-to-back calls, each after 1 s idle; median over the "
+         "bursts of the %s 10 calls of each burst")
+    flop = 2.0 * s ** 3
+    wl = "GEMM torch.matmul burst of 64 calls after 1 s idle"
+    for tag, v in (("first", firsts), ("last", lasts)):
+        med = statistics.median(v)
+        row("micro", wl + " (%s 10 calls)" % tag, "bf16", "b1 M8192 N8192 K8192", "latency", med, "us", m % (nb, tag))
+        row("micro", wl + " (%s 10 calls)" % tag, "bf16", "b1 M8192 N8192 K8192", "throughput", flop / med / 1e6,
+            "TFLOP/s", m % (nb, tag))
+    del A, B, C
+    torch.cuda.empty_cache()
+
+
+def part_ipower(quick):
+    """Board power and SM clock under sustained GEMMs of other arithmetic intensity and precision."""
+    secs = 3.0 if quick else 6.0
+    for (M, N, Kd) in [(512, 8192, 8192), (64, 8192, 8192)]:
+        ns = K.n_sets_for((M * Kd + Kd * N + M * N) * 2)
+        A = [torch.randn(M, Kd, device="cuda", dtype=torch.bfloat16) for _ in range(ns)]
+        Bm = [torch.randn(Kd, N, device="cuda", dtype=torch.bfloat16) for _ in range(ns)]
+        C = [torch.empty(M, N, device="cuda", dtype=torch.bfloat16) for _ in range(ns)]
+        it = [0]
+
+        def fn():
+            i = it[0] % ns
+            it[0] += 1
+            torch.matmul(A[i], Bm[i], out=C[i])
+        guarded("ipower %d" % M, K.sustained, "gemm M%d N%d K%d bf16" % (M, N, Kd), fn, secs,
+                "power_gemm_M%d.csv" % M, "b1 M%d N%d K%d" % (M, N, Kd), "bf16",
+                "sustained GEMM torch.matmul loop (inputs rotated over %d buffer sets)" % ns)
+        del A, Bm, C
+        torch.cuda.empty_cache()
+    s = 8192
+    A8 = (torch.randn(s, s, device="cuda") * 0.5).to(torch.float8_e4m3fn)
+    B8 = (torch.randn(s, s, device="cuda") * 0.5).to(torch.float8_e4m3fn)
+    one = torch.tensor(1.0, device="cuda")
+    guarded("ipower fp8", K.sustained, "fp8 gemm 8192^3", lambda: torch._scaled_mm(
+        A8, B8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16), secs, "power_gemm_fp8.csv",
+        "b1 M8192 N8192 K8192", "fp8e4m3->bf16", "sustained GEMM torch._scaled_mm per-tensor scale loop")
+    del A8, B8
+
+
+PARTS = dict(K.PARTS, pmtrace=part_pmtrace, small=part_small, decode=part_decode, dpower=part_dpower,
+             prefill=part_prefill, gprefill=part_gprefill, bursts=part_bursts, ipower=part_ipower)
 
 
 def main():
