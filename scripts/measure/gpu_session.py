@@ -14,6 +14,7 @@ validation lacked (workloads/validation/README.md says how each part is measured
   dpower   board power and SM clock while decode steps run back to back (memory-bound work)
   prefill  whole prefill steps of the same models for one sequence of T tokens, launched eagerly
   gprefill the same prefill steps captured as one CUDA graph each (GPU time without host dispatch)
+  cdecode  decode steps whose layers torch.compile fuses (closer to a serving engine), one CUDA graph each
   bursts   90 ms bursts of GEMMs after 1 s idle: first and last calls of each burst
   ipower   board power and SM clock under sustained GEMMs of lower arithmetic intensity, and fp8
 
@@ -521,8 +522,95 @@ def part_ipower(quick):
     del A8, B8
 
 
+# ---------------------------------------------------------------- compiled decode steps
+def layer_fwd(m, x, ly, kc, vc, pos, cos, sin):
+    """One decoder layer of Model.step (same ops), written as a function of its tensors so that torch.compile
+    traces it once per shape and every layer reuses the compiled code."""
+    c = m.c
+    H, KV, D, f = c["heads"], c["kv"], c["hd"], c["ffn"]
+    Bn = x.shape[0]
+    hN = F.rms_norm(x, (c["hidden"],), ly["n1"], 1e-5)
+    qkv = m.linear(hN, ly["qkv"])
+    q = qkv[:, :H * D].view(Bn, H, 1, D)
+    k = qkv[:, H * D:(H + KV) * D].view(Bn, KV, 1, D)
+    v = qkv[:, (H + KV) * D:].view(Bn, KV, 1, D)
+    q = q * cos + rot_half(q) * sin
+    k = k * cos + rot_half(k) * sin
+    kc[:, :, pos:pos + 1].copy_(k)
+    vc[:, :, pos:pos + 1].copy_(v)
+    a = F.scaled_dot_product_attention(q, kc[:, :, :pos + 1], vc[:, :, :pos + 1], enable_gqa=True)
+    x = x + m.linear(a.reshape(Bn, H * D), ly["o"])
+    hN = F.rms_norm(x, (c["hidden"],), ly["n2"], 1e-5)
+    gu = m.linear(hN, ly["gu"])
+    return x + m.linear(F.silu(gu[:, :f]) * gu[:, f:], ly["down"])
+
+
+def part_cdecode(quick):
+    """Decode steps whose layers are compiled by torch.compile (Inductor fuses the norms, RoPE, SiLU*up and the
+    residual adds into Triton kernels; GEMMs stay cuBLAS / _scaled_mm, attention the SDPA flash kernel), the
+    whole step then captured as one CUDA graph: closer to a serving engine's fused step than `decode`."""
+    import torch._dynamo
+    torch._dynamo.config.cache_size_limit = 64
+    # force SDPA's flash backend globally (the context manager is not needed inside the compiled region)
+    torch.backends.cuda.enable_math_sdp(False)
+    torch.backends.cuda.enable_mem_efficient_sdp(False)
+    if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    lf = torch.compile(layer_fwd, dynamic=False)
+    try:
+        for cfg, fp8, cases in [(LLAMA8B, False, [(1, 1024)] if quick else [(1, 1024), (64, 1024), (256, 1024)]),
+                                (LLAMA70B, True, [] if quick else [(1, 1024), (64, 1024)])]:
+            m = Model(cfg, fp8)
+            dname = "fp8e4m3 weights+activations, bf16 KV" if fp8 else "bf16"
+            label = "decode step %s (%d layers) torch.compile layers, one CUDA graph" % (cfg["name"], cfg["L"])
+            for B, S in cases:
+                guarded("cdecode %s B%d" % (cfg["name"], B), cdecode_case, m, lf, B, S, label, dname)
+            del m
+            torch.cuda.empty_cache()
+    finally:
+        torch.backends.cuda.enable_math_sdp(True)
+        torch.backends.cuda.enable_mem_efficient_sdp(True)
+        if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+            torch.backends.cuda.enable_cudnn_sdp(True)
+
+
+def cdecode_case(m, lf, B, S, label, dname):
+    c = m.c
+    L, KV, D = c["L"], c["kv"], c["hd"]
+    kc = [torch.randn(B, KV, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(L)]
+    vc = [torch.randn(B, KV, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(L)]
+    tok = torch.randint(0, c["vocab"], (B,), device="cuda")
+    ang = torch.rand(1, 1, 1, D, device="cuda") * 3.0
+    cos, sin = torch.cos(ang).to(torch.bfloat16), torch.sin(ang).to(torch.bfloat16)
+
+    def fn():
+        x = m.emb[tok]
+        for li, ly in enumerate(m.layers):
+            x = lf(m, x, ly, kc[li], vc[li], S - 1, cos, sin)
+        x = F.rms_norm(x, (c["hidden"],), m.nf, 1e-5)
+        return torch.argmax(F.linear(x, m.head), dim=-1)
+    t = time.time()
+    fn()
+    torch.cuda.synchronize()
+    log("  cdecode %s B%d S%d: first call (compile) %.1f s" % (c["name"], B, S, time.time() - t))
+    kn = count_kernels(fn)
+    g, _ = capture(fn)
+    res = time_kernel(lambda i: g.replay(), 1, rot="one CUDA graph of the whole step (%s kernels), weights %.1f GB" % (
+        kn, m.weight_bytes() / 1e9))
+    us = res["us"]
+    log("  -> cdecode %.1f us per step (%s kernels)" % (us, kn))
+    method = res["method"] + "; random weights, random KV cache of S-1 tokens plus the new one; each layer compiled " \
+        "by torch.compile (Inductor, default mode, dynamic=False; norms, RoPE, SiLU*up, residual adds fused into " \
+        "Triton kernels), GEMMs cuBLAS or _scaled_mm, SDPA flash backend with enable_gqa; embedding, final norm, LM " \
+        "head and argmax eager; the step captured as one CUDA graph"
+    row("model", label, dname, "B%d S%d" % (B, S), "latency", us, "us", method)
+    row("model", label, dname, "B%d S%d" % (B, S), "throughput", B / (us * 1e-6), "tok/s", method)
+    del g, kc, vc
+    torch.cuda.empty_cache()
+
+
 PARTS = dict(K.PARTS, pmtrace=part_pmtrace, small=part_small, decode=part_decode, dpower=part_dpower,
-             prefill=part_prefill, gprefill=part_gprefill, bursts=part_bursts, ipower=part_ipower)
+             prefill=part_prefill, gprefill=part_gprefill, cdecode=part_cdecode, bursts=part_bursts, ipower=part_ipower)
 
 
 def main():
