@@ -545,7 +545,11 @@ def layer_fwd(m, x, ly, kc, vc, pos, cos, sin):
     return x + m.linear(F.silu(gu[:, :f]) * gu[:, f:], ly["down"])
 
 
-def part_cdecode(quick):
+def part_cdecode2(quick):
+    part_cdecode(quick, [(8, 1024), (32, 1024), (128, 1024), (64, 4096)], [(16, 1024), (128, 1024)])
+
+
+def part_cdecode(quick, cases8=None, cases70=None):
     """Decode steps whose layers are compiled by torch.compile (Inductor fuses the norms, RoPE, SiLU*up and the
     residual adds into Triton kernels; GEMMs stay cuBLAS / _scaled_mm, attention the SDPA flash kernel), the
     whole step then captured as one CUDA graph: closer to a serving engine's fused step than `decode`."""
@@ -558,8 +562,8 @@ def part_cdecode(quick):
         torch.backends.cuda.enable_cudnn_sdp(False)
     lf = torch.compile(layer_fwd, dynamic=False)
     try:
-        for cfg, fp8, cases in [(LLAMA8B, False, [(1, 1024)] if quick else [(1, 1024), (64, 1024), (256, 1024)]),
-                                (LLAMA70B, True, [] if quick else [(1, 1024), (64, 1024)])]:
+        for cfg, fp8, cases in [(LLAMA8B, False, [(1, 1024)] if quick else cases8 or [(1, 1024), (64, 1024), (256, 1024)]),
+                                (LLAMA70B, True, [] if quick else cases70 or [(1, 1024), (64, 1024)])]:
             m = Model(cfg, fp8)
             dname = "fp8e4m3 weights+activations, bf16 KV" if fp8 else "bf16"
             label = "decode step %s (%d layers) torch.compile layers, one CUDA graph" % (cfg["name"], cfg["L"])
@@ -610,7 +614,7 @@ def cdecode_case(m, lf, B, S, label, dname):
 
 
 PARTS = dict(K.PARTS, pmtrace=part_pmtrace, small=part_small, decode=part_decode, dpower=part_dpower,
-             prefill=part_prefill, gprefill=part_gprefill, cdecode=part_cdecode, bursts=part_bursts, ipower=part_ipower)
+             prefill=part_prefill, gprefill=part_gprefill, cdecode=part_cdecode, cdecode2=part_cdecode2, bursts=part_bursts, ipower=part_ipower)
 
 
 def main():
