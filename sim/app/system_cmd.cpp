@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -91,8 +92,10 @@ int cmd_collective(int argc, char** argv) {
 }
 
 int cmd_list_systems() {
-  std::cout << std::left << std::setw(18) << "system" << "description\n";
-  for (const auto& s : list_systems()) std::cout << std::left << std::setw(18) << s.name << s.description << "\n";
+  int w = 18;  // the name column grows with the longest name, so names and descriptions never run together
+  for (const auto& s : list_systems()) w = std::max(w, static_cast<int>(s.name.size()) + 2);
+  std::cout << std::left << std::setw(w) << "system" << "description\n";
+  for (const auto& s : list_systems()) std::cout << std::left << std::setw(w) << s.name << s.description << "\n";
   return 0;
 }
 

@@ -222,6 +222,7 @@ void Fabric::send_piece(int v, std::uint32_t op_index, std::uint32_t piece, Tick
       tail = end + link.latency();
     }
     if (path.empty()) tail = now;
+    else if (piece + 1 == pieces) tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total);
     s.port_bytes[static_cast<size_t>(dst)] += payload;
     Tick& d = s.delivered[static_cast<size_t>(v)][op_index];
     d = std::max(d, tail);
