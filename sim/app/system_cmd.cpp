@@ -131,7 +131,7 @@ namespace po = boost::program_options;
 
 void add_layout_options(po::options_description& o) {
   o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(
-      "ep", po::value<int>()->default_value(1), "expert-parallel degree: --tp (experts over the TP group) or --tp x --dp (data-parallel attention)")(
+      "ep", po::value<int>()->default_value(1), "expert-parallel degree: a divisor of --tp (experts over the TP group, each split tp/ep ways) or --tp x --dp (data-parallel attention)")(
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
       "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
