@@ -80,7 +80,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
     // Expert parallelism: the rank's experts see the tokens of every attention group sharing them.
     const double groups = s.ep > s.tp ? static_cast<double>(s.ep / s.tp) : 1.0;
     const double routed = T * m.experts_per_token * (s.ep > 1 ? groups / s.ep : 1.0);
-    const double width = s.ep > 1 ? static_cast<double>(m.moe_intermediate) : static_cast<double>(m.moe_intermediate) / tp;
+    const double width = static_cast<double>(m.moe_intermediate) / s.expert_tp();
     double moe = routed * D + routed * gate * width +
                  T * gate * (static_cast<double>(m.shared_intermediate) / tp);
     mlp = std::max(mlp, moe);

@@ -439,13 +439,15 @@ class GraphBuilder {
     topk.topk = K;
     add(topk, g.count, "moe");
     // Routed experts: without expert parallelism every rank holds every expert with its width split
-    // by tp (vLLM's TP MoE); with it, rank ep_rank holds E/ep whole experts and computes the rows that
-    // the tokens of every attention group sharing them route there (their skew is its load).
-    std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.tp);
+    // by tp (vLLM's TP MoE); with it, rank ep_rank's expert group holds E/ep experts, split tp/ep ways
+    // by width when ep < tp (TensorRT-LLM's moe_tp_size), and computes the rows that the tokens of
+    // every attention group sharing them route there (their skew is its load). Inside the TP group
+    // every rank already has every token, so no dispatch is needed: the MoE block's one TP
+    // all-reduce sums the width partials and the expert groups' outputs at once.
+    const std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.expert_tp());
     std::vector<std::int64_t> rows;
     if (m_s.ep > 1) {
-      w = m_m.moe_intermediate;
-      const std::int64_t groups = m_s.ep / m_s.tp, local = E / m_s.ep;  // attention groups feeding the experts
+      const std::int64_t groups = std::max(1, m_s.ep / m_s.tp), local = E / m_s.ep;  // attention groups feeding the experts
       const std::vector<std::int64_t> all = expert_rows(T * groups, E, K, m_s.routing);
       rows.assign(all.begin() + m_part.ep_rank * local, all.begin() + (m_part.ep_rank + 1) * local);
     } else {

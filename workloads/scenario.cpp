@@ -186,18 +186,22 @@ std::string Scenario::layout_str() const {
   if (tp > 1 || (pp == 1 && dp == 1 && ep == 1)) parts.push_back("tp" + std::to_string(tp) + (sp ? "+sp" : ""));
   if (pp > 1) parts.push_back("pp" + std::to_string(pp));
   if (ep > 1) parts.push_back("ep" + std::to_string(ep));
-  return join(parts, " x ");
+  std::string out = join(parts, " x ");
+  if (ep > 1 && expert_tp() > 1) out += " (expert tp" + std::to_string(expert_tp()) + ")";
+  return out;
 }
 
-// The layouts the serving stacks run (vLLM, SGLang, TensorRT-LLM): experts split over the TP group,
-// or data-parallel attention with experts over every rank (DeepSeek-style); stages of whole layers.
+// The layouts the serving stacks run (vLLM, SGLang, TensorRT-LLM): experts split over the TP group
+// (whole, or tp/ep ways each: TensorRT-LLM's moe_tp_size x moe_ep_size = tp), or data-parallel
+// attention with experts over every rank (DeepSeek-style); stages of whole layers.
 void Scenario::validate_layout(const ModelConfig& m) const {
   const std::string E = std::to_string(m.num_experts);
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
-  if (ep > 1 && ep != tp && ep != tp * dp)
-    throw InputError("--ep " + std::to_string(ep) + " must equal --tp (" + std::to_string(tp) + ": experts over the TP group) or --tp x --dp (" +
-                     std::to_string(tp * dp) + ": data-parallel attention, experts over every rank)");
+  if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
+    throw InputError("--ep " + std::to_string(ep) + " must divide --tp (" + std::to_string(tp) +
+                     ": experts over the TP group, each split tp/ep ways) or equal --tp x --dp (" + std::to_string(tp * dp) +
+                     ": data-parallel attention, experts over every rank)");
   if (ep > 1 && ep > m.num_experts)
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
   if (ep > 1 && m.num_experts % ep != 0)

@@ -70,8 +70,9 @@ struct Scenario {
   DType kvdtype = DType::bf16;  // KV cache
   int tp = 1;                   // tensor-parallel degree (Megatron-style column/row split)
   // The rest of the parallel layout (workloads/sharding.h): devices = tp x pp x dp.
-  int ep = 1;                   // expert parallelism: 1, tp (experts split over the TP group) or
-                                // tp x dp (data-parallel attention, experts over every rank)
+  int ep = 1;                   // expert parallelism: 1, a divisor of tp (experts over the TP group,
+                                // each split tp/ep ways inside) or tp x dp (data-parallel attention,
+                                // experts over every rank)
   int pp = 1;                   // pipeline stages (consecutive layer ranges)
   int dp = 1;                   // data-parallel replicas (or attention groups when ep > tp)
   int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
@@ -90,7 +91,11 @@ struct Scenario {
   // checkpoints do (DeepSeek-V3's FP8 release, llm-compressor/ModelOpt recipes ignore lm_head).
   DType embedding_dtype() const;
   int devices() const { return tp * pp * dp; }
-  // "tp8", "tp4 x pp2", "dp8 x ep8": the layout as reports name it.
+  // Ranks each routed expert's width is split over (TensorRT-LLM's moe_tp_size, SGLang's
+  // tp_size / ep_size): tp/ep while the experts sit inside the TP group (tp without expert
+  // parallelism, 1 for ep == tp), 1 with data-parallel attention (ep > tp).
+  int expert_tp() const { return ep <= tp ? tp / ep : 1; }
+  // "tp8", "tp4 x pp2", "dp8 x ep8", "tp8 x ep2 (expert tp4)": the layout as reports name it.
   std::string layout_str() const;
   // Sequences each rank's step processes: the batch split over data-parallel replicas.
   std::int64_t rank_batch() const { return batch / dp; }

@@ -1,5 +1,7 @@
 #include "workloads/sharding.h"
 
+#include <algorithm>
+
 namespace xpu {
 
 std::pair<std::int64_t, std::int64_t> stage_layers(std::int64_t layers, int pp, int stage) {
@@ -18,7 +20,7 @@ std::vector<RankRole> rank_roles(const ModelConfig& m, const Scenario& s) {
         r.dp = d;
         r.stage = st;
         r.tp = t;
-        r.ep = s.ep == 1 ? 0 : s.ep == s.tp ? t : d * s.tp + t;
+        r.ep = s.ep <= s.tp ? t / s.expert_tp() : d * s.tp + t;
         auto [b, e] = stage_layers(m.layers, s.pp, st);
         r.part.layer_begin = b;
         r.part.layer_end = e;
@@ -97,10 +99,11 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
       p.place(L + "replicated", l.replicated * wb, ranks, 1);
       p.place(L + "mlp", l.mlp * wb, ranks, s.tp);
       p.place(L + "router", l.router * wb, ranks, 1);
-      // Experts: split by width over TP (ep 1), whole over the TP group (ep == tp, a copy per
-      // replica) or whole over every rank of the stage (ep == tp x dp, one copy).
-      const int expert_parts = s.ep == 1 ? s.tp : s.ep;
-      p.place(L + "experts", l.experts * l.expert * wb, ranks, expert_parts);
+      // Experts: split by width over TP (ep 1), E/ep of them over each of the TP group's ep
+      // expert groups and split tp/ep ways by width inside it (ep <= tp, a copy per replica), or
+      // whole over every rank of the stage (ep == tp x dp, one copy). Either way a rank holds
+      // 1/max(tp, ep) of them.
+      p.place(L + "experts", l.experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
       p.place(L + "shared_experts", l.shared * wb, ranks, s.tp);
     }
   }

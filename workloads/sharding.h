@@ -5,7 +5,8 @@
 //
 // Ranks: rank = (dp_index * pp + stage) * tp + tp_index. A tensor-parallel group is tp consecutive
 // ranks and a pipeline replica pp x tp consecutive ranks, so groups map onto switch nodes and torus
-// blocks. Expert-parallel index: tp_index when ep == tp (experts over the TP group), dp_index * tp +
+// blocks. Expert-parallel index: tp_index / (tp/ep) when ep divides tp (experts over the TP group:
+// ep expert groups of tp/ep consecutive ranks, each splitting its experts' width), dp_index * tp +
 // tp_index when ep == tp x dp (data-parallel attention, experts over every rank of a stage).
 #pragma once
 #include <string>

@@ -210,17 +210,21 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
       if (o.kind == CommOp::Kind::Send)
         for (int d : o.peers)
           for (int l : t.route(static_cast<int>(v), d)) {
-            load[static_cast<size_t>(l)] += o.bytes * p.wire_factor;
+            // In full-rate seconds: a message that takes one rail of several counts rails times.
+            load[static_cast<size_t>(l)] += t.links()[static_cast<size_t>(l)].spec->transfer_seconds(o.bytes * p.wire_factor) *
+                                            t.links()[static_cast<size_t>(l)].spec->payload_rate();
             messages[static_cast<size_t>(l)] += 1;
           }
       if (o.kind == CommOp::Kind::Reduce) reduce_load[o.peers[0]] += o.bytes;
     }
-  auto route_latency = [&](int v, int d) {
+  auto route_latency = [&](int v, int d, double wire_bytes) {
     double s = 0;
-    for (int l : t.route(v, d)) {
+    const std::vector<int>& path = t.route(v, d);
+    for (int l : path) {
       const Link& k = t.links()[static_cast<size_t>(l)];
       s += k.spec->latency.value() + k.extra_latency.value() + k.spec->message_overhead.value();
     }
+    if (!path.empty()) s += t.links()[static_cast<size_t>(path.back())].spec->receive_seconds(wire_bytes);
     return s;
   };
   std::function<double(int, std::uint32_t)> finish = [&](int v, std::uint32_t i) -> double {
@@ -233,7 +237,11 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
     if (o.kind == CommOp::Kind::Recv) {
       int src = o.peers[0];
       auto it = send_of.find({src, v, o.tag});
-      if (it != send_of.end()) start = std::max(start, finish(src, it->second) + route_latency(src, v));
+      if (it != send_of.end()) {
+        const CommOp& snd = p.ops[static_cast<size_t>(src)][it->second];
+        double wire = static_cast<double>(snd.bytes) * (snd.wire_factor > 0 ? snd.wire_factor : p.wire_factor);
+        start = std::max(start, finish(src, it->second) + route_latency(src, v, wire));
+      }
     }
     return f = start;
   };

@@ -48,7 +48,7 @@ MAX_SETS = 64
 GRAPH_THRESHOLD_US = 300.0
 GRAPH_TARGET_US = 2000.0
 
-state = {"id": 1, "hw": "?", "src": "?"}
+state = {"id": 1, "hw": "?", "src": "?", "prefix": "H"}
 
 
 def log(*a):
@@ -66,7 +66,8 @@ def q(field):
 
 
 def row(level, workload, dtype, shape, metric, value, unit, method):
-    rid = "H%02d" % state["id"]
+    # H100 rows keep their historical ids (H01..H358); other files number with 3 digits (G001, ...)
+    rid = state["prefix"] + (("%02d" if state["prefix"] == "H" else "%03d") % state["id"])
     state["id"] += 1
     src = state["src"] + ", " + method + ", clocks not locked"
     if isinstance(value, float):
@@ -566,14 +567,17 @@ def part_power(quick):
 
 
 # ---------------------------------------------------------------- main
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--parts", default="launch,gemm,tf32,fp16,fp8,attn,mem,repeat,power")
-    ap.add_argument("--id-start", type=int, default=1)
-    ap.add_argument("--date", default="2026-11-22")
-    a = ap.parse_args()
-    state["id"] = a.id_start
+PARTS = {"launch": part_launch, "gemm": part_gemm, "tf32": part_tf32, "fp16": part_fp16, "fp8": part_fp8,
+         "attn": part_attn, "mem": part_mem, "power": part_power, "repeat": part_repeat}
+
+
+def setup(csv_name, prefix, id_start, date):
+    """Open the CSV (header once), record the GPU's state in env.txt, and fill `state` with the
+    hardware name and the source text every row carries."""
+    global CSV
+    CSV = os.path.join(OUT, csv_name)
+    state["id"] = id_start
+    state["prefix"] = prefix
     os.makedirs(OUT, exist_ok=True)
     if not os.path.exists(CSV):
         with open(CSV, "w") as f:
@@ -599,19 +603,32 @@ def main():
         hw = "H100 80GB HBM3 (SXM)"
     state["hw"] = hw
     state["src"] = "measured on %s (%s) with PyTorch %s, CUDA %s, driver %s, %s" % (
-        name, memtot, torch.__version__, torch.version.cuda, drv, a.date)
+        name, memtot, torch.__version__, torch.version.cuda, drv, date)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(0)
-    parts = a.parts.split(",")
-    fns = {"launch": part_launch, "gemm": part_gemm, "tf32": part_tf32, "fp16": part_fp16, "fp8": part_fp8,
-           "attn": part_attn, "mem": part_mem, "power": part_power, "repeat": part_repeat}
+
+
+def run_parts(parts, fns, quick):
     T0 = time.time()
     for p in parts:
         t = time.time()
         log("=== part %s" % p)
-        guarded(p, fns[p], a.quick)
+        guarded(p, fns[p], quick)
         log("=== part %s done in %.1f s (total %.1f s)" % (p, time.time() - t, time.time() - T0))
     log("ALL DONE next id %d" % state["id"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--parts", default="launch,gemm,tf32,fp16,fp8,attn,mem,repeat,power")
+    ap.add_argument("--id-start", type=int, default=1)
+    ap.add_argument("--date", default="2026-11-22")
+    ap.add_argument("--csv", default="h100_measured.csv", help="file name of the CSV under $OUT")
+    ap.add_argument("--prefix", default="H", help="row id prefix (H: H01.., others: G001..)")
+    a = ap.parse_args()
+    setup(a.csv, a.prefix, a.id_start, a.date)
+    run_parts(a.parts.split(","), PARTS, a.quick)
 
 
 if __name__ == "__main__":

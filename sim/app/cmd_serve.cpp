@@ -14,6 +14,7 @@
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
 #include "sim/io/reports.h"
+#include "sim/serve/disagg.h"
 #include "sim/serve/study.h"
 #include "sim/validation/validate.h"
 
@@ -138,7 +139,8 @@ int cmd_serve(int argc, char** argv) {
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
       "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (instances of --tp; with --decode-devices on a --system)")(
       "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
-      "prefill-tp", po::value<int>(), "disaggregated: tensor-parallel degree of the prefill instances (default --tp, the decode pool's)");
+      "prefill-tp", po::value<int>(), "disaggregated: tensor-parallel degree of the prefill instances (default --tp, the decode pool's)")(
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices and .tp) instead of the flags");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -158,6 +160,9 @@ int cmd_serve(int argc, char** argv) {
   ModelConfig model = load_model(vm["model"].as<std::string>());
   Scenario sc = scenario_from(vm);
   layout_args(vm, sc);
+  if (vm.count("scenario-file"))
+    apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
+                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted()});
   ServeResult r = serve(*chip, model, sc, so);
   nlohmann::json j = serve_json(r);
   if (vm["format"].as<std::string>() == "json") {

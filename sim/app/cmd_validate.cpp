@@ -19,8 +19,8 @@ namespace xpu {
 int cmd_validate(int argc, char** argv) {
   po::options_description o("validate");
   o.add_options()("data", po::value<std::vector<std::string>>()->composing(),
-                  "measurement CSV (repeatable); default: workloads/validation/public_measurements.csv and "
-                  "workloads/validation/h100_measured.csv")("filter", po::value<std::string>()->default_value(""),
+                  "measurement CSV (repeatable); default: workloads/validation/public_measurements.csv, "
+                  "h100_measured.csv and h200_measured.csv")("filter", po::value<std::string>()->default_value(""),
                                                             "only rows whose id starts with, or workload contains, this")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "models", po::bool_switch(), "also model-level serving rows (each simulates a serving sweep: minutes)")(

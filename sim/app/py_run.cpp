@@ -5,6 +5,7 @@
 #include "sim/app/system_cmd.h"
 #include "sim/io/reports.h"
 #include "sim/run/system_run.h"
+#include "sim/serve/disagg.h"
 
 namespace py = pybind11;
 
@@ -73,7 +74,8 @@ void bind_run(py::module_& m) {
                          double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout) {
+                         const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout,
+                         const std::string& scenario_file) {
     ServeOptions o;
     o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
     o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
@@ -97,6 +99,8 @@ void bind_run(py::module_& m) {
     o.spec_accept = spec_accept;
     o.spec_method = spec_method;
     o.spec_draft = spec_draft;
+    if (!scenario_file.empty())
+      apply_pools_file(scenario_file, o, s, {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1});
     ServeResult r;
     {
       py::gil_scoped_release release;

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -91,8 +92,10 @@ int cmd_collective(int argc, char** argv) {
 }
 
 int cmd_list_systems() {
-  std::cout << std::left << std::setw(18) << "system" << "description\n";
-  for (const auto& s : list_systems()) std::cout << std::left << std::setw(18) << s.name << s.description << "\n";
+  int w = 18;  // the name column grows with the longest name, so names and descriptions never run together
+  for (const auto& s : list_systems()) w = std::max(w, static_cast<int>(s.name.size()) + 2);
+  std::cout << std::left << std::setw(w) << "system" << "description\n";
+  for (const auto& s : list_systems()) std::cout << std::left << std::setw(w) << s.name << s.description << "\n";
   return 0;
 }
 
@@ -128,7 +131,7 @@ namespace po = boost::program_options;
 
 void add_layout_options(po::options_description& o) {
   o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(
-      "ep", po::value<int>()->default_value(1), "expert-parallel degree: --tp (experts over the TP group) or --tp x --dp (data-parallel attention)")(
+      "ep", po::value<int>()->default_value(1), "expert-parallel degree: a divisor of --tp (experts over the TP group, each split tp/ep ways) or --tp x --dp (data-parallel attention)")(
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
       "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(

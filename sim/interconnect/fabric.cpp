@@ -375,6 +375,7 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
       tail = end + link.latency();
     }
     if (path.empty()) tail = now;
+    else if (piece + 1 == pieces) tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total);
     s.port_bytes[static_cast<size_t>(dst)] += payload;
     Tick& d = l.delivered[op_index];
     d = std::max(d, tail);

@@ -22,6 +22,9 @@ class ILink {
   virtual Tick latency() const { return to_ticks(m_spec.latency.value()) + m_extra; }
   // Paid once per message before its first byte (a NIC's doorbell and completion), 0 for plain links.
   virtual Tick message_overhead() const { return 0; }
+  // Paid once per message after its last byte arrives, when this link delivers into the receiving
+  // chip (a NIC's eager copy out of its bounce buffer), 0 for plain links.
+  virtual Tick receive_overhead(double /*wire_bytes*/) const { return 0; }
 
   // Books `wire_bytes` whose head reaches the link at `head` and whose tail cannot pass before
   // `tail_floor`; returns the end of serialization. `now` is the global time (calendar horizon).

@@ -35,10 +35,19 @@ void describe_link(Params& p, LinkSpec& l, const std::string& pre, const char* w
   p(pre + "host_bandwidth", l.host_bandwidth, "Host path between chip and NIC (PCIe) per direction (rdma); 0 B/s: "
                                               "not limiting", "0 B/s");
   p(pre + "host_efficiency", l.host_efficiency, "Share of the host path's line rate that carries payload", "1.0");
+  p(pre + "rails", l.rails, "NIC ports behind one chip's link, sharing its bandwidth (rdma: multi-rail)", "1");
+  p(pre + "stripe_threshold", l.stripe_threshold, "Messages larger than this are striped over every rail; smaller "
+                                                  "ones go to one rail, round robin (rdma)", "0 B");
+  p(pre + "eager_bytes", l.eager_bytes, "Messages up to this size are sent eagerly into a bounce buffer and copied "
+                                        "out by the receiver (rdma); 0 B: none", "0 B");
+  p(pre + "eager_copy", l.eager_copy, "Receiver's copy of one eager message out of its bounce buffer (rdma)", "0 s");
   p.require(l.type == "serial" || l.type == "rdma", pre + "type", "serial or rdma");
   p.require(!required || l.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(l.efficiency > 0 && l.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
   p.require(l.host_efficiency > 0 && l.host_efficiency <= 1, pre + "host_efficiency", "a share in (0, 1]");
+  p.require(l.rails >= 1 && l.rails <= 64, pre + "rails", "a count from 1 to 64");
+  p.require(l.type == "rdma" || l.rails == 1, pre + "rails", "1 unless type is rdma (a multi-rail NIC)");
+  p.require(l.type == "rdma" || l.eager_bytes.value() == 0, pre + "eager_bytes", "0 B unless type is rdma");
 }
 
 void describe_switch(Params& p, SwitchSpec& s, const std::string& pre) {

@@ -22,11 +22,25 @@ struct LinkSpec {
   Seconds message_gap;          // NIC: least time a message holds the port (LogGP g: post, flush, completion)
   Bandwidth host_bandwidth;     // NIC: host path between chip and NIC (PCIe) per direction; 0 = not limiting
   double host_efficiency = 1.0; // share of the host path's line rate that carries payload (TLP headers, DLLPs)
+  int rails = 1;                // NIC: ports behind one chip's link (EFA: 4 per GPU on p5)
+  Bytes stripe_threshold;       // NIC: larger messages are striped over every rail, smaller ones take one rail
+  Bytes eager_bytes;            // NIC: messages up to this size land in a bounce buffer (eager), 0 = none
+  Seconds eager_copy;           // NIC: the receiver's copy of an eager message from its bounce buffer
   // Payload rate: the line rate x efficiency, or the host path's payload rate where that is lower.
   double payload_rate() const {
     double r = bandwidth.value() * efficiency;
     double h = host_bandwidth.value() * host_efficiency;
     return h > 0 && h < r ? h : r;
+  }
+  // Seconds `wire_bytes` of one message occupy the link: a message above the stripe threshold is cut
+  // into one stripe per rail, sent side by side; one at or below it takes a single rail.
+  double transfer_seconds(double wire_bytes) const {
+    bool one_rail = rails > 1 && wire_bytes <= stripe_threshold.value();
+    return wire_bytes / payload_rate() * (one_rail ? rails : 1);
+  }
+  // Paid after the last byte of a message arrives: the eager copy out of the bounce buffer.
+  double receive_seconds(double wire_bytes) const {
+    return wire_bytes <= eager_bytes.value() ? eager_copy.value() : 0.0;
   }
 };
 

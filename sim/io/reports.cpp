@@ -44,7 +44,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
-  j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp},
+  j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp()},
                  {"microbatches", s.step_microbatches()}, {"devices", r.devices},
                  {"sp", s.sp}, {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;

@@ -124,7 +124,7 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
 
 namespace {
 // The first layout on a system of `chips` chips whose every device fits.
-std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scenario sc, const SystemSpec& sys) {
+std::string fitting_layout(const ModelConfig& model, Scenario sc, const SystemSpec& sys, const LayoutFit& fit) {
   const int chips = sys.ranks();
   const CommBufferParams comm = comm_buffer_params(sys);
   // Fewest chips per replica first; among those, tensor parallelism before pipeline stages.
@@ -137,24 +137,30 @@ std::string fitting_layout(const ChipModel& chip, const ModelConfig& model, Scen
       sc.dp = chips / (tp * pp);
       sc.ep = 1;
       sc.microbatches = 0;
+      double bytes = -1;
       try {
-        sc.validate(model);
+        bytes = fit(sc, comm);
       } catch (const InputError&) {
         continue;
       }
-      const Footprint f = footprint(model, sc, comm);
-      if (f.total() <= chip.dram_capacity())
+      if (bytes >= 0)
         return "--tp " + std::to_string(tp) + (pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " +
-               std::to_string(sc.dp) + " (" + format_bytes(f.total()) + " per device)";
+               std::to_string(sc.dp) + " (" + format_bytes(bytes) + " per device)";
     }
   return "";
 }
 }  // namespace
 
-std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys) {
+std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys,
+                          const LayoutFit& fit_arg) {
+  const LayoutFit fit = fit_arg ? fit_arg : [&](const Scenario& t, const CommBufferParams& comm) {
+    t.validate(model);
+    const double bytes = footprint(model, t, comm).total();
+    return bytes <= chip.dram_capacity() ? bytes : -1.0;
+  };
   const int chips = sys.ranks();
   if (chips > 1) {
-    const std::string here = fitting_layout(chip, model, sc, sys);
+    const std::string here = fitting_layout(model, sc, sys, fit);
     if (!here.empty()) return "on " + sys.name + ": " + here;
   }
   // A shipped system of this chip with more chips that some layout fits (the smallest).
@@ -163,8 +169,8 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
   for (const auto& info : list_systems()) {
     SystemSpec s = load_system(info.path);
     if (s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
-    const std::string fit = fitting_layout(chip, model, sc, s);
-    if (!fit.empty()) best = "a system that fits: --system " + info.name + " " + fit, best_chips = s.ranks();
+    const std::string found = fitting_layout(model, sc, s, fit);
+    if (!found.empty()) best = "a system that fits: --system " + info.name + " " + found, best_chips = s.ranks();
   }
   return best;
 }

@@ -2,6 +2,7 @@
 // kernel by kernel: the model's op graph, each unfused op lowered for the chip family and simulated
 // transaction by transaction, folded layers multiplied by their count.
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -99,9 +100,15 @@ struct StepGraphStats {
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr,
                           bool fresh = false);
 
+// What fits, for layout_advice: the bytes per device of layout `sc` on a system with `comm` buffers
+// when it fits, else a negative number; InputError when the layout does not apply to the model.
+using LayoutFit = std::function<double(const Scenario& sc, const CommBufferParams& comm)>;
 // Advice for a scenario that does not fit: a layout on `sys` whose devices all fit ("on hgx-h100x8:
 // --tp 2 --dp 4 (...)"), else the smallest shipped system of the chip where one does; "" if none.
-std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys);
+// `fit` (default: the scenario's footprint within the chip's memory, as run checks it) lets serve
+// ask for room for a request's KV cache instead.
+std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys,
+                          const LayoutFit& fit = {});
 
 // InputError unless the layout's devices (tp x pp x dp) are the system's chips.
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys);

@@ -95,12 +95,13 @@ double provisioned_w_per_chip(const ChipModel& chip) {
 
 double max_tok_s_per_user_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so) {
   // Tensor parallelism splits the weights over sc.tp chips that stream them side by side; with expert
-  // parallelism a token's routed experts sit whole on up to min(ep, experts per token) chips.
+  // parallelism a token's routed experts sit on up to min(ep, experts per token) expert groups of
+  // tp/ep chips each (one chip each when ep >= tp).
   double routed = 0;
   if (sc.ep > 1)
     for (std::int64_t i = 0; i < model.layers; ++i)
       if (model.moe_layer[static_cast<size_t>(i)]) routed += layer_params(model, i).expert * static_cast<double>(model.experts_per_token);
-  const double spread = std::max(1.0, std::min<double>(sc.ep, static_cast<double>(model.experts_per_token)));
+  const double spread = std::max(1.0, std::min<double>(sc.ep, static_cast<double>(model.experts_per_token))) * sc.expert_tp();
   const double bytes = ((param_counts(model).active - routed) / sc.tp + routed / spread) * bytes_per_element(sc.wdtype);
   return bytes > 0 ? chip.dram_bandwidth() / bytes * static_cast<double>(1 + so.spec_tokens) : 0;
 }

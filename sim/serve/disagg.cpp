@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
+#include <tuple>
 
+#include "sim/base/config.h"
 #include "sim/base/error.h"
 #include "sim/base/strformat.h"
 #include "sim/interconnect/fabric.h"
@@ -363,7 +366,46 @@ void check_pool(const ModelConfig& model, const Scenario& sc, const SystemSpec& 
 }
 }  // namespace
 
+void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags) {
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError("--scenario-file " + path + ": no such file (expected a serving scenario .yaml)");
+  const ConfigTree tree = ConfigTree::load_file(path);
+  Params p(Params::Mode::Load, &tree);
+  std::string description;
+  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0;
+  p("description", description, "What the scenario serves, in one sentence", "");
+  // Sizes are checked after the unknown keys, so a misspelt pool is named as such rather than missing.
+  p("pools.prefill.devices", pre, "Chips of the prefill pool (as --prefill-devices)", "0");
+  p("pools.decode.devices", dec, "Chips of the decode pool (as --decode-devices)", "0");
+  p("pools.prefill.tp", pre_tp, "Tensor-parallel degree of the prefill instances (as --prefill-tp; 0: the decode pool's)", "0");
+  p("pools.decode.tp", dec_tp, "Tensor-parallel degree of the decode instances (as --tp; 0: --tp)", "0");
+  p.finish();
+  p.require(pre > 0, "pools.prefill.devices", "a positive number of chips");
+  p.require(dec > 0, "pools.decode.devices", "a positive number of chips");
+  p.require(pre_tp >= 0, "pools.prefill.tp", "a positive tensor-parallel degree");
+  p.require(dec_tp >= 0, "pools.decode.tp", "a positive tensor-parallel degree");
+  for (auto [given, key, flag] : {std::tuple{flags.prefill_devices, "pools.prefill.devices", "--prefill-devices"},
+                                  {flags.decode_devices, "pools.decode.devices", "--decode-devices"},
+                                  {flags.prefill_tp && tree.find("pools.prefill.tp"), "pools.prefill.tp", "--prefill-tp"},
+                                  {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"}})
+    p.require(!given, key, std::string("either this key or ") + flag + ", not both");
+  opt.prefill_devices = pre;
+  opt.decode_devices = dec;
+  if (pre_tp) opt.prefill_tp = pre_tp;
+  if (dec_tp) sc.tp = dec_tp;
+  opt.pools_file = path;
+}
+
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt) {
+  if (!opt.pools_file.empty()) {
+    ServeOptions flags = opt;
+    flags.pools_file.clear();
+    try {
+      return disagg_layout(model, sc, flags);
+    } catch (const InputError& e) {
+      throw InputError(opt.pools_file + " (pools, as flags): " + e.what());
+    }
+  }
   const std::string pools = "--prefill-devices " + std::to_string(opt.prefill_devices) + " --decode-devices " +
                             std::to_string(opt.decode_devices);
   if (opt.prefill_devices <= 0 || opt.decode_devices <= 0)

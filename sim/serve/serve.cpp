@@ -424,6 +424,48 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
   return b;
 }
 
+namespace {
+// Out of memory before any step: check_fits's message (lower precision, fewer sequences) or what is
+// left for the KV cache, with a layout of the system (or a larger shipped system of the chip) whose
+// devices leave room for one request's KV cache under the same scheduler (not for disaggregated
+// pools, whose sizes are their own flags).
+[[noreturn]] void no_kv_room(const Study& s, const Scheduler& sched, const ServeMemory& mem, std::int64_t need, bool advise) {
+  const ModelConfig& model = s.model;
+  const Scenario& base = s.sc;
+  std::string msg;
+  try {
+    Scenario check = base;
+    check.batch = base.dp;
+    check.input_len = s.opt.input;
+    check.output_len = s.opt.output;
+    check.phase = Phase::Request;
+    check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm);
+    const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
+    const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
+                             (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +
+                             " of " + format_bytes(mem.capacity_bytes) + " (try a smaller --token-budget or --max-seqs)";
+    msg = mem.kv_blocks <= 0 ? model.name + " leaves no room for a KV cache on " + where + used
+                             : model.name + " leaves a KV cache of " + std::to_string(mem.kv_tokens) + " tokens on " + where +
+                                   ", less than one " + std::to_string(need) + "-token request" + used;
+  } catch (const InputError& e) {
+    msg = e.what();
+  }
+  const LayoutFit fit = [&](const Scenario& t, const CommBufferParams& comm) {
+    Scenario layout = t;  // the layout alone, as check_serve_request checks it
+    layout.batch = static_cast<std::int64_t>(t.dp) * t.step_microbatches();
+    layout.input_len = layout.output_len = 1;
+    layout.phase = Phase::Decode;
+    layout.validate(model);
+    const std::optional<Drafter> drafter = make_drafter(model, t, s.opt);
+    const ServeMemory m = serve_memory(s.chip, model, t, sched, drafter ? &*drafter : nullptr, comm);
+    return m.kv_tokens >= need ? m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes : -1.0;
+  };
+  const std::string advice =
+      advise ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
+  throw InputError(advice.empty() ? msg : msg + "; " + advice);
+}
+}  // namespace
+
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
@@ -467,18 +509,10 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
     r.spec_drafter = s.drafter->description;
   }
   r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
-  if (r.memory.kv_blocks <= 0) {
-    Scenario check = base;
-    check.batch = base.dp;
-    check.input_len = opt.input;
-    check.output_len = opt.output;
-    check.phase = Phase::Request;
-    check_fits(footprint(model, check, s.comm), chip.dram_capacity() - r.memory.activation_bytes, model, check, chip.name(), s.comm);
-    throw InputError(model.name + " leaves no room for a KV cache on " + chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(r.memory.stage) + ")" : "") +
-                     ": weights " + format_bytes(r.memory.weight_bytes) + " + activations " + format_bytes(r.memory.activation_bytes) +
-                     (r.memory.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(r.memory.comm_buffer_bytes) : "") +
-                     " of " + format_bytes(r.memory.capacity_bytes) + " (try a smaller --token-budget or --max-seqs)");
-  }
+  // One request must fit the KV cache (with length distributions or a CSV, the engine says which cannot).
+  const bool fixed = opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist;
+  const std::int64_t need = fixed ? opt.input + opt.output : 1;
+  if (r.memory.kv_blocks <= 0 || (!pools && r.memory.kv_tokens < need)) no_kv_room(s, *sched, r.memory, need, !pools);
   RequestSpec rs = request_spec(opt);
   r.input_lengths = opt.lengths_csv.empty() ? rs.input.str() : opt.lengths_csv;
   r.output_lengths = opt.lengths_csv.empty() ? rs.output.str() : opt.lengths_csv;

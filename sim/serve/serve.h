@@ -52,6 +52,7 @@ struct ServeOptions {
   // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
   // and the prefill instances' tensor-parallel degree (0: the scenario's tp, which the decode pool uses).
   int prefill_devices = 0, decode_devices = 0, prefill_tp = 0;
+  std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
 };
 

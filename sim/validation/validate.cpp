@@ -118,9 +118,9 @@ std::vector<ValidationRow> read_measurements(const std::string& path) {
 
 std::vector<std::string> default_measurement_files() {
   // The rows the project validates against live in the repository (public rows with their original
-  // sources, and our own H100 measurements); a missing file is an error, never a silently smaller set.
+  // sources, and our own H100 and H200 measurements); a missing file is an error, never a silently smaller set.
   std::vector<std::string> out;
-  for (const char* f : {"public_measurements.csv", "h100_measured.csv"}) {
+  for (const char* f : {"public_measurements.csv", "h100_measured.csv", "h200_measured.csv"}) {
     fs::path p = fs::path(source_dir()) / "workloads" / "validation" / f;
     if (!fs::is_regular_file(p)) throw InputError(p.string() + ": validation data file missing (it ships with the repository)");
     out.push_back(p.string());

@@ -82,3 +82,43 @@ def test_pools_that_do_not_fit_are_one_line(cli, args, needle):
     assert p.returncode == 2, p.stderr
     line = p.stderr.strip()
     assert line.count("\n") == 0 and needle in line, line
+
+
+# The pool layout in a scenario file is the flags' counterpart: the same run, number for number.
+SHARED = ("serve", "--system", "hgx-h100x8", "--nodes", "2", "--model", "llama-3.1-8b", "--concurrency", "4",
+          "--requests", "8", "--input", "512", "--output", "16", "--format", "json")
+
+
+def test_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
+    f = tmp_path / "pools.yaml"
+    f.write_text("description: two pools of one node each\npools:\n  prefill: {devices: 8, tp: 2}\n"
+                 "  decode: {devices: 8, tp: 4}\n")
+    a = json.loads(cli(*SHARED, "--scenario-file", str(f)).stdout)
+    b = json.loads(cli(*SHARED, "--tp", "4", "--prefill-devices", "8", "--decode-devices", "8", "--prefill-tp", "2").stdout)
+    assert a["disaggregated"]["prefill"] == {"devices": 8, "instances": 4, "tp": 2, "first_rank": 0}
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "kv_transfer", "disaggregated", "layout", "devices"):
+        assert a[key] == b[key], key
+    m = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, concurrency=4, requests=8, input=512, output=16,
+                     scenario_file=str(f))
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated"):
+        assert m[key] == a[key], key
+
+
+@pytest.mark.parametrize("text,flags,needle", [
+    ("pools:\n  prefil: {devices: 8}\n  decode: {devices: 8}\n", (), "pools.prefil.devices: unknown key (nearest valid key: pools.prefill.devices)"),
+    ("pools:\n  prefill: {devices: 8}\n", (), "pools.decode.devices: expected a positive number of chips"),
+    ("pools:\n  prefill: {devices: 0}\n  decode: {devices: 8}\n", (), "pools.prefill.devices: '0': expected a positive number of chips"),
+    ("pools:\n  prefill: {devices: eight}\n  decode: {devices: 8}\n", (), "pools.prefill.devices"),
+    ("pools:\n  prefill: {devices: 8}\n  decode: {devices: 8, tp: -2}\n", (), "pools.decode.tp: '-2'"),
+    ("pools:\n  prefill: {devices: 8}\n  decode: {devices: 8}\n", ("--prefill-devices", "8"), "either this key or --prefill-devices"),
+    ("pools:\n  prefill: {devices: 8}\n  decode: {devices: 8, tp: 4}\n", ("--tp", "2"), "either this key or --tp"),
+    ("pools:\n  prefill: {devices: 8}\n  decode: {devices: 6, tp: 4}\n", (), "(pools, as flags): --prefill-devices 8 --decode-devices 6"),
+    ("pools:\n  prefill: {devices: 16}\n  decode: {devices: 16}\n", (), "pools.yaml (pools, as flags)"),
+])
+def test_bad_pool_files_are_one_line(cli, tmp_path, text, flags, needle):
+    f = tmp_path / "pools.yaml"
+    f.write_text(text)
+    p = cli(*SHARED, "--scenario-file", str(f), *flags, check=False)
+    assert p.returncode == 2, p.stderr
+    line = p.stderr.strip()
+    assert line.count("\n") == 0 and needle in line and "pools.yaml" in line, line

@@ -146,6 +146,42 @@ def test_out_of_memory_advice_names_a_layout_that_fits(cli):
     assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
 
 
+def test_serve_out_of_memory_advice_names_a_layout_with_room_for_a_request(cli):
+    # Llama-3.1-70B in BF16 (141 GB of weights) does not fit one H100; split over two chips it leaves
+    # room for a request's KV cache under vLLM's 90% memory use, so the advice is tp2 with four replicas.
+    request = ("serve", "--model", "llama-3.1-70b", "--input", "1024", "--output", "256", "--concurrency", "1")
+    serve = request + ("--dtype", "bf16")
+    p = cli(*serve, "--system", "hgx-h100x8", "--tp", "1", "--dp", "8", check=False)
+    line = p.stderr.strip()
+    assert p.returncode == 2 and line.count("\n") == 0, p.stderr
+    assert "llama-3.1-70b" in line and "on hgx-h100x8: --tp 2 --dp 4 (" in line and "per device)" in line, line
+    # FP8 weights fit one chip, but not with the activations of a 64k-token iteration: the serve rule
+    # (room for one request's KV cache after the scheduler's activations) picks the layout.
+    p = cli(*request, "--dtype", "fp8", "--token-budget", "65536", check=False)
+    assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
+    p = cli(*serve, check=False)  # one chip: a shipped system that fits
+    assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
+    # The advice is a layout that serves: the same request on it runs.
+    ok = cli(*serve, "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--requests", "4")
+    assert ok.returncode == 0
+
+
 def test_negative_devices_from_python_are_refused():
     with pytest.raises(xpusim.InputError, match="devices -2"):
         xpusim.run(model="llama-3.1-8b", devices=-2)
+
+
+def test_tensor_parallel_inside_experts_in_the_report(cli):
+    # Mixtral on hgx-h100x8 at --tp 8 --ep 2: two expert groups of four ranks, each expert split four ways;
+    # the MoE block ends in the TP all-reduce (16 tokens x 4096 x bf16), no all-to-all.
+    run = ("run", "--system", "hgx-h100x8", "--model", "mixtral-8x7b", "--batch", "16", "--format", "json")
+    j = json.loads(cli(*run, "--tp", "8", "--ep", "2").stdout)
+    assert j["layout"]["name"] == "tp8 x ep2 (expert tp4)" and j["layout"]["expert_tp"] == 4, j["layout"]
+    comm = [k for k in j["steps"][0]["kernels"] if k.get("collective_bytes")]
+    assert {k["label"] for k in comm} == {"embed_allreduce", "layer.attn_allreduce", "layer.moe_allreduce"}
+    assert all(k["collective_bytes"] == 16 * 4096 * 2 for k in comm)
+    plain = json.loads(cli(*run, "--tp", "8").stdout)
+    assert plain["layout"]["expert_tp"] == 8
+    assert j["memory"]["weights_bytes"] == plain["memory"]["weights_bytes"]  # 1/8 of the experts either way
+    p = cli(*run, "--tp", "8", "--ep", "3", check=False)
+    assert p.returncode == 2 and "--ep 3 must divide --tp (8" in p.stderr, p.stderr

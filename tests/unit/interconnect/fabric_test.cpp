@@ -137,6 +137,45 @@ TEST(Fabric, NicMessageGapBoundsTheMessageRateAndHostPathTheByteRate) {
 }
 
 namespace {
+// One message from chip 0 of node 0 to chip 0 of node 1 on p5 with the NIC's gap removed, so that
+// its serialization and receive costs show.
+double p5_one_message(std::uint64_t bytes, std::vector<std::string> set) {
+  set.push_back("scale_out.nic.message_gap=0us");
+  Topology t(load_system("p5-h100x8", set));
+  CommProgram p;
+  p.ops.resize(t.vertices().size());
+  p.ops[0] = {send(8, bytes, 1)};
+  p.ops[8] = {recv(0, 1)};
+  return to_seconds(simulate_collective(t, p).end);
+}
+}  // namespace
+
+TEST(Fabric, MultiRailNicStripesLargeMessagesAndSendsSmallOnesOnOneRail) {
+  // p5: 4 EFA rails per GPU, 45 GB/s of payload in all; messages above 8 KiB are striped over the
+  // four, smaller ones take one rail (aws-ofi-nccl's round-robin threshold).
+  const double rate = 50e9 * 0.9;
+  auto extra = [](std::uint64_t b) {
+    return p5_one_message(b, {"scale_out.nic.eager_copy=0us"}) -
+           p5_one_message(b, {"scale_out.nic.eager_copy=0us", "scale_out.nic.rails=1"});
+  };
+  EXPECT_NEAR(extra(8192), 8192 / rate * 3, 0.05e-6);  // a quarter of the rate: 4x the time
+  EXPECT_NEAR(extra(16384), 0.0, 0.01e-6);             // four stripes side by side: the full rate
+  EXPECT_NEAR(extra(1 << 20), 0.0, 0.01e-6);
+}
+
+TEST(Fabric, EagerMessagesPayTheReceiversCopyOutOfTheBounceBuffer) {
+  // p5: messages up to 8 KiB land in a bounce buffer (aws-ofi-nccl's eager path) and complete after
+  // one more NIC operation at the receiver; larger ones are written in place.
+  auto copy = [](std::uint64_t b) {
+    return p5_one_message(b, {"scale_out.nic.eager_copy=3us"}) - p5_one_message(b, {"scale_out.nic.eager_copy=0us"});
+  };
+  EXPECT_NEAR(copy(8192), 3e-6, 0.01e-6);
+  EXPECT_NEAR(copy(8196), 0.0, 0.01e-6);
+  std::string e = input_error_of([] { load_system("hgx-h100x8", {"scale_up.link.rails=4"}); });
+  EXPECT_NE(e.find("scale_up.link.rails"), std::string::npos) << e;
+}
+
+namespace {
 // The flat program a PartProgram stands for, written out as the system runtime built it before parts:
 // per vertex one list, a collective part as launch marker + remapped operations + end marker.
 CommProgram written_out(const PartProgram& pp) {

@@ -38,7 +38,8 @@ struct Case {
 };
 const Case kCases[] = {{"llama-3.1-8b", 8, 1, 1, 1}, {"llama-3.1-8b", 4, 1, 2, 1}, {"llama-3.1-8b", 2, 1, 1, 4},
                        {"llama-3.1-8b", 2, 1, 2, 2}, {"mixtral-8x7b", 8, 8, 1, 1}, {"mixtral-8x7b", 1, 8, 1, 8},
-                       {"deepseek-v3", 1, 8, 1, 8},  {"mixtral-8x7b", 2, 1, 2, 1}};
+                       {"deepseek-v3", 1, 8, 1, 8},  {"mixtral-8x7b", 2, 1, 2, 1}, {"mixtral-8x7b", 8, 2, 1, 1},
+                       {"mixtral-8x7b", 4, 2, 1, 2}};
 }  // namespace
 
 TEST(Sharding, EveryWeightLandsOnItsRanksWithTheStatedCopies) {
@@ -129,6 +130,60 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
   EXPECT_EQ(a2a.at("moe_combine"), routed * 2);
 }
 
+// TP inside experts (--tp 8 --ep 2, TensorRT-LLM's moe_tp_size 4 x moe_ep_size 2): Mixtral's 8 experts
+// form 2 groups of 4, each group held by 4 consecutive ranks that split every expert's width 4 ways.
+// Tokens are already on every rank of the TP group, so there is no all-to-all: the MoE block ends in
+// the same one all-reduce as a dense MLP, which sums the width partials and both groups' outputs.
+TEST(Sharding, TensorParallelInsideExpertsClosedForms) {
+  ModelConfig m = load_model("mixtral-8x7b");
+  ASSERT_EQ(m.num_experts, 8);
+  Scenario s = layout(8, 2, 1, 1, 64);
+  s.validate(m);
+  EXPECT_EQ(s.expert_tp(), 4);
+  EXPECT_EQ(s.layout_str(), "tp8 x ep2 (expert tp4)");
+  const std::vector<RankRole> roles = rank_roles(m, s);
+  for (const RankRole& r : roles) EXPECT_EQ(r.ep, r.tp / 4) << r.rank;
+  for (const RankRole& r : roles) {
+    Graph g = build_step_graph(m, s, true, 257, FusionPolicy::vllm(), r.part);
+    int allreduces = 0;
+    for (const auto& n : g.nodes) {
+      EXPECT_NE(n.op.kind, OpKind::AllToAll) << n.op.label;
+      if (n.op.kind == OpKind::AllReduce) {
+        EXPECT_EQ(n.op.m, 64 * 4096 * 2) << n.op.label;  // 64 tokens x hidden 4096 x bf16 = 512 KiB
+        EXPECT_EQ(n.op.devices, 8);
+        allreduces += n.count;
+      }
+      if (n.op.label.find("experts.gate_up") != std::string::npos) {
+        EXPECT_EQ(n.op.n, 2 * 14336 / 4);  // gate and up of a quarter of each expert's 14336 columns
+        // Uniform routing: 64 tokens x top-2 over 8 experts = 16 rows each, 4 experts on this rank.
+        EXPECT_EQ(n.op.group_rows, std::vector<std::int64_t>(4, 16));
+      }
+      if (n.op.label.find("experts.down") != std::string::npos) EXPECT_EQ(n.op.k, 14336 / 4);
+    }
+    EXPECT_EQ(allreduces, 2 * 32 + 1) << r.rank;  // attention and MoE of each of 32 layers, the embedding
+  }
+  // Weights per device by hand (bf16): per layer q/k/v/o 4096 x (32 + 2x8 + 32) x 128 = 41,943,040
+  // and the experts 8 x 3 x 4096 x 14336 = 1,409,286,144, both an eighth per rank; the two RMS norms
+  // (2 x 4096) and the router (4096 x 8) on every rank; the final norm; embedding and LM head
+  // 2 x 32000 x 4096 vocabulary-parallel.
+  const double per_layer = (41943040.0 + 1409286144.0) / 8 + 2 * 4096 + 4096 * 8;
+  const double hand = 2 * (32 * per_layer + 4096 + 2.0 * 32000 * 4096 / 8);
+  EXPECT_NEAR(footprint(m, s).weight_bytes, hand, 1e-12 * hand);
+  const Sharding sh = shard_weights(m, s);
+  for (double b : sh.rank_weight_bytes) EXPECT_NEAR(b, hand, 1e-12 * hand);
+  // The same bytes as experts split 8 ways by width (ep 1): only how the expert work is cut differs.
+  EXPECT_NEAR(footprint(m, layout(8, 1, 1, 1, 64)).weight_bytes, hand, 1e-12 * hand);
+  // --tp 8 --ep 4: 4 groups of 2 experts, each split 2 ways.
+  Scenario s4 = layout(8, 4, 1, 1, 64);
+  EXPECT_EQ(s4.layout_str(), "tp8 x ep4 (expert tp2)");
+  Graph g4 = build_step_graph(m, s4, true, 257, FusionPolicy::vllm(), rank_roles(m, s4)[5].part);
+  for (const auto& n : g4.nodes)
+    if (n.op.label.find("experts.gate_up") != std::string::npos) {
+      EXPECT_EQ(n.op.n, 14336);
+      EXPECT_EQ(n.op.group_rows, std::vector<std::int64_t>(2, 16));
+    }
+}
+
 // Sequence parallelism: every TP all-reduce becomes a reduce-scatter of the same buffer, each TP region
 // starts with an all-gather of it, and the norms and residual adds between them see tokens/tp rows.
 TEST(Sharding, SequenceParallelSplitsEachAllReduceAndTheNormRows) {
@@ -171,6 +226,9 @@ TEST(Sharding, BadLayoutsNameTheFlag) {
   EXPECT_NE(err(llama, layout(1, 1, 64, 1)).find("--pp 64"), std::string::npos);
   EXPECT_NE(err(llama, layout(1, 1, 1, 3)).find("--dp 3"), std::string::npos);
   EXPECT_NE(err(mix, layout(2, 4, 1, 1)).find("--ep 4"), std::string::npos);
+  EXPECT_NE(err(mix, layout(8, 3, 1, 1)).find("--ep 3 must divide --tp (8"), std::string::npos);
+  EXPECT_EQ(err(mix, layout(8, 2, 1, 1)), "");
+  EXPECT_EQ(err(mix, layout(4, 2, 1, 2)), "");  // experts inside each replica's TP group
   // The sequence cap is per data-parallel replica (what one step simulates).
   EXPECT_NE(err(llama, layout(1, 1, 1, 1, 131072)).find("131072 sequences per replica"), std::string::npos);
   EXPECT_EQ(err(llama, layout(1, 1, 1, 16, 131072)), "");

@@ -87,7 +87,7 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
-          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0):
+          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, scenario_file=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
@@ -98,7 +98,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*).
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
-    the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`)."""
+    the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`); scenario_file: a
+    serving scenario .yaml whose `pools` give them instead (as --scenario-file)."""
     if isinstance(concurrency, int):
         concurrency = [concurrency]
     return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
@@ -109,7 +110,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
                                            "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
                                            "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
-                                           "prefill_tp": int(prefill_tp)}))
+                                           "prefill_tp": int(prefill_tp)}, str(scenario_file or "")))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
