@@ -179,7 +179,8 @@ void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std:
 }
 
 const char* layout_criterion() {
-  return "screened on the chip model before any engine run (steady-state closed-loop iterations, screen_layout): the layout "
+  return "screened on the chip model before any engine run (the engine's closed-loop schedule with its prefill and decode-only "
+         "iterations each simulated at their mean composition, screen_layout): the layout "
          "reaching the most interactivity tiers; among those, the highest throughput per chip averaged over the tiers and the "
          "most productive point (each relative to the best layout there); then fewer chips per replica. The chosen layout then "
          "runs the study's engine sweep";

@@ -10,6 +10,7 @@
 #include "sim/base/error.h"
 #include "sim/serve/compare.h"
 #include "sim/serve/layout_search.h"
+#include "sim/serve/step_time.h"
 #include "sim/serve/study.h"
 #include "sim/run/registry.h"
 #include "sim/interconnect/system_spec.h"
@@ -148,8 +149,8 @@ TEST(LayoutSearch, TheScreenFollowsTheEngineWithinItsStatedError) {
           const std::string at = k.scheduler + " budget " + std::to_string(k.budget) + " concurrency " + std::to_string(p.concurrency);
           std::cerr << at << ": per user " << p.tok_s_per_user << " vs " << e.tok_s_per_user << ", per chip " << p.tok_s_per_chip
                     << " vs " << e.throughput_tok_s_per_chip << "\n";
-          EXPECT_NEAR(p.tok_s_per_user / e.tok_s_per_user, 1.0, 0.10) << at;
-          EXPECT_NEAR(p.tok_s_per_chip / e.throughput_tok_s_per_chip, 1.0, 0.10) << at;
+          EXPECT_NEAR(p.tok_s_per_user / e.tok_s_per_user, 1.0, 0.02) << at;
+          EXPECT_NEAR(p.tok_s_per_chip / e.throughput_tok_s_per_chip, 1.0, 0.02) << at;
         }
     EXPECT_EQ(matched, o.concurrency.size()) << k.scheduler;
   }
