@@ -131,13 +131,15 @@ std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig&
   ChipStepTime st(chip, model, replica, so.interpolate, sys, std::move(cache));
   const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
   const std::int64_t most = std::max<std::int64_t>(1, std::min(max_seqs, kv_tokens / (in + out)));
+  // The concurrencies the engine's sweep runs; those the cache or max_seqs cannot hold run as many as it
+  // can (the users beyond wait), so they are screened once, at that many.
   std::vector<std::int64_t> bs;
-  for (std::int64_t c : so.concurrency)
-    if (c < most) bs.push_back(c);
-  bs.push_back(most);
+  for (std::int64_t c : so.concurrency) bs.push_back(std::min(c, most));
+  if (bs.empty()) bs.push_back(most);
+  std::sort(bs.begin(), bs.end());
+  bs.erase(std::unique(bs.begin(), bs.end()), bs.end());
   std::vector<ScreenPoint> pts;
   for (std::int64_t b : bs) {
-    if (!pts.empty() && pts.back().concurrency >= b * replica.dp) continue;
     // The engine's run at concurrency b (as many requests as serve gives it), scheduled by the policy:
     // a closed loop's schedule does not depend on the iterations' times, so a first pass with unit
     // times gives the iterations the engine will run. Its prefill iterations and its decode-only ones

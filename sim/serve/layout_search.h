@@ -44,13 +44,14 @@ struct LayoutTrial {
 // The screen that ranks a unit's layouts before any engine run: at each concurrency B the engine's own
 // run (the same scheduler, requests and closed loop, run_engine), its iterations in two classes, those
 // that prefill and those that only decode, each timed at its class's mean composition on the chip model
-// (ChipStepTime::direct: no grid interpolation, the parts kept in the cache the engine's run shares). A closed loop's
-// schedule does not depend on the iterations' times, so the schedule is the engine's: prompts admitted
+// (ChipStepTime::direct: no grid interpolation, the parts kept in the cache the engine's run shares).
+// A closed loop's schedule does not depend on the iterations' times, so the schedule is the engine's: prompts admitted
 // together as the prefill budget allows, each user's next prompt after its answer. Per user and per
 // chip as serve reports them (fill_metrics), B counted over every attention group (each group runs B,
-// the point's concurrency is B x groups). B runs over `concurrency` up to what the KV cache and max_seqs
-// hold. It uses the fixed lengths (so.input, so.output) and leaves out power throttling, prefix caching
-// and speculation (the chosen layout's engine run has them); tests/unit/serve bounds its error against
+// the point's concurrency is B x groups). B runs over the sweep's `concurrency`, each capped at what the
+// KV cache and max_seqs hold (never beyond the sweep: the screen ranks the points the engine will run).
+// It uses the fixed lengths (so.input, so.output) and leaves out power throttling, prefix caching and
+// speculation (the chosen layout's engine run has them); tests/unit/serve bounds its error against
 // the engine.
 struct ScreenPoint {
   std::int64_t concurrency = 0;
