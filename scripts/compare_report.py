@@ -283,7 +283,7 @@ def check_row(r, p):
             q = "%s.layout_search.tried[%d]" % (p, i)
             if not isinstance(t, dict):
                 raise ReportError("summary.json: %s must be an object" % q)
-            tried.append({"layout": _str(t, "layout", q, required=True), "chosen": bool(t.get("chosen")),
+            tried.append({"layout": _str(t, "layout", q, required=True), "kind": _str(t, "kind", q) or "", "chosen": bool(t.get("chosen")),
                           "verdict": _str(t, "verdict", q) or ""})
         row["layout_search"] = {"criterion": _str(ls, "criterion", p + ".layout_search") or "",
                                 "chosen": _str(ls, "chosen", p + ".layout_search") or "", "tried": tried}
@@ -898,12 +898,12 @@ def layouts_html(doc):
         return ""
     out = ['<p class="sub">Criterion: %s.</p>' % _e(rows[0]["layout_search"]["criterion"]),
            '<div class="tablewrap"><table id="layouts"><thead><tr><th class="l">Unit</th><th class="l">Layout</th>'
-           '<th class="l wrap">Verdict</th></tr></thead><tbody>']
+           '<th class="l">Kind</th><th class="l wrap">Verdict</th></tr></thead><tbody>']
     for r in rows:
         for i, t in enumerate(r["layout_search"]["tried"]):
-            out.append('<tr%s><td class="l">%s</td><td class="l">%s</td><td class="l wrap">%s</td></tr>' % (
+            out.append('<tr%s><td class="l">%s</td><td class="l">%s</td><td class="l">%s</td><td class="l wrap">%s</td></tr>' % (
                 ' class="chosen"' if t["chosen"] else "", _e(r["chip"]) if i == 0 else "",
-                ("<b>%s</b>" if t["chosen"] else "%s") % _e(t["layout"]), _e(t["verdict"])))
+                ("<b>%s</b>" if t["chosen"] else "%s") % _e(t["layout"]), _e(t["kind"]), _e(t["verdict"])))
     out.append("</tbody></table></div>")
     return "".join(out)
 

@@ -78,7 +78,7 @@ nlohmann::json row_json(const CompareRow& r) {
       if (t.chosen) chosen = t.layout;
       nlohmann::json at = nlohmann::json::array();
       for (double v : t.tok_s_per_chip_at_tier) at.push_back(num_or_null(v));
-      tried.push_back({{"layout", t.layout}, {"fits", t.fits}, {"ran", t.ran}, {"chosen", t.chosen},
+      tried.push_back({{"layout", t.layout}, {"kind", t.kind}, {"fits", t.fits}, {"ran", t.ran}, {"chosen", t.chosen},
                        {"throughput_tok_s_per_chip_at_tiers", at}, {"max_throughput_tok_s_per_chip", num_or_null(t.max_tok_s_per_chip)},
                        {"max_tok_s_per_user", num_or_null(t.max_tok_s_per_user)}, {"verdict", t.verdict}});
     }
@@ -95,7 +95,8 @@ std::string layout_table(const CompareStudy& s) {
   for (const auto& r : s.rows)
     for (const LayoutTrial& t : r.layouts) {
       if (out.empty()) out = "\nlayouts searched (" + r.layout_criterion + "):\n";
-      out += strformat("  %-14s %-12s %s\n", &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(), t.verdict.c_str());
+      out += strformat("  %-14s %-16s %-16s %s\n", &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(), t.kind.c_str(),
+                       t.verdict.c_str());
     }
   return out;
 }

@@ -366,6 +366,53 @@ std::int64_t replica_kv_tokens(const ChipModel& chip, const ModelConfig& model, 
   return m.kv_tokens;
 }
 
+// Whether some searched layout of `chips` x `chip` leaves a KV cache for one request.
+bool some_layout_fits(const ChipModel& chip, int chips, const ModelConfig& model, const Scenario& sc, const ServeOptions& so) {
+  for (const LayoutCandidate& c : candidate_layouts(chips, model, sc)) {
+    std::string why;
+    replica_kv_tokens(chip, model, c.replica, so, why);
+    if (why.empty()) return true;
+  }
+  return false;
+}
+
+// Why no layout of a unit holds the model, and the advice: the model's weights against the unit's memory,
+// and the shipped systems where a searched layout fits.
+std::string unit_does_not_fit(const std::string& name, const SystemContext& unit, const ChipModel& chip, const ModelConfig& model,
+                              const Scenario& sc, const ServeOptions& so) {
+  Scenario one = sc;
+  one.batch = 1;
+  one.input_len = one.output_len = 1;
+  const double weights = footprint(model, one).weight_bytes;
+  const int chips = unit.spec.ranks();
+  const std::string msg = strformat("does not fit: %s's weights (%s at %s) and a KV cache for one %lld-token request fit no layout of "
+                                    "%s (%d x %s of memory, every layout kind searched)", model.name.c_str(), format_bytes(weights).c_str(),
+                                    xpu::name(sc.wdtype), static_cast<long long>(so.input + so.output), name.c_str(), chips,
+                                    format_bytes(chip.dram_capacity()).c_str());
+  // The fewest chips, then the least memory: one of the same chip, one of another chip of the family.
+  std::string best[2];
+  std::pair<int, double> best_key[2];
+  for (const auto& info : list_systems()) {
+    if (info.name == unit.spec.name) continue;
+    const SystemSpec s = load_system(info.path);
+    std::unique_ptr<ChipModel> other;
+    if (s.chip != chip.name()) other = load_chip(s.chip);
+    const ChipModel& c = other ? *other : chip;
+    const int k = other ? 1 : 0;
+    const std::pair<int, double> key{s.ranks(), c.dram_capacity() * s.ranks()};
+    if (c.family() != chip.family() || (!best[k].empty() && !(key < best_key[k]))) continue;
+    if (c.dram_capacity() * s.ranks() < weights) continue;  // the weights alone exceed it: nothing to check
+    if (!some_layout_fits(c, s.ranks(), model, precision_for(c, sc), so)) continue;
+    best[k] = info.name, best_key[k] = key;
+  }
+  std::string advice;
+  for (int k : {0, 1})
+    if (!best[k].empty())
+      advice += strformat("%s%s (%d x %s%s)", advice.empty() ? "; a unit that holds it: --chips " : ", or --chips ", best[k].c_str(),
+                          best_key[k].first, format_bytes(best_key[k].second / best_key[k].first).c_str(), k ? ", another chip of the family" : "");
+  return msg + (advice.empty() ? "; no shipped system of the " + chip.family() + " family holds it" : advice);
+}
+
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
 // study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
 // tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
@@ -381,6 +428,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     caches.push_back(std::make_shared<StepPartCache>());
     LayoutTrial t;
     t.layout = c.unit.layout_str();
+    t.kind = c.kind;
     const std::int64_t kv = replica_kv_tokens(chip, model, c.replica, so, t.verdict);
     t.fits = t.verdict.empty();
     if (t.fits) {
@@ -400,6 +448,8 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     ServeOptions rso = so;
     rso.system = replica_system(*u.system, c.replica.devices());
     rso.step_cache = caches[static_cast<size_t>(chosen)];
+    // Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would.
+    for (std::int64_t& k : rso.concurrency) k *= c.replica.dp;
     row = chip_row(name, chip, model, c.replica, rso, tiers);
     if (row.ran) {
       scale_to_unit(row, c);
@@ -410,9 +460,12 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   }
   if (!row.ran) {
     row = empty_row(name, chip, u.system->spec.ranks());
+    bool fits = false;
+    for (const auto& t : trials) fits = fits || t.fits;
     std::string why;
     for (const auto& t : trials) why += (why.empty() ? "" : "; ") + t.layout + " " + t.verdict;
-    fail_row(row, "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why), tiers);
+    fail_row(row, fits ? "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why)
+                       : unit_does_not_fit(name, *u.system, chip, model, sc, so), tiers);
   }
   row.layouts = trials;
   row.layout_criterion = layout_criterion();
@@ -511,7 +564,7 @@ CompareStudy compare_study(CompareRequest req) {
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;
-      if (out.rows.empty()) ref_perf_per_usd = v;
+      if (ref_perf_per_usd <= 0) ref_perf_per_usd = v;  // the first priced chip that ran
       if (ref_perf_per_usd > 0) row.perf_per_usd_rel = v / ref_perf_per_usd;
     }
     out.rows.push_back(row);

@@ -1,6 +1,7 @@
 #include "sim/serve/layout_search.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/base/error.h"
 #include "sim/base/strformat.h"
@@ -27,11 +28,51 @@ std::vector<LayoutCandidate> tp_dp(int chips, const ModelConfig&, const Scenario
   return out;
 }
 
+// Experts over the replica's tensor-parallel group (ep = tp): attention and the dense layers split as
+// tp-dp does, each rank holding whole experts (1/tp of them) instead of 1/tp of every expert, as vLLM's
+// --enable-expert-parallel and SGLang's --ep-size N with --tp N run it; replicas over the rest.
+std::vector<LayoutCandidate> tp_ep(int chips, const ModelConfig& model, const Scenario& base) {
+  std::vector<LayoutCandidate> out;
+  if (!model.is_moe()) return out;
+  for (LayoutCandidate& c : tp_dp(chips, model, base)) {
+    if (c.replica.tp < 2) continue;
+    c.kind = "tp-ep";
+    c.replica.ep = c.unit.ep = c.replica.tp;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Data-parallel attention with expert-parallel MoE over the whole unit, as DeepSeek-style deployments
+// run it (SGLang --enable-dp-attention --ep-size N, DeepSeek-V3 technical report section 3.4): dp
+// attention groups of tp chips each serve their own sequences (each holds the attention weights and its
+// group's KV cache), and every rank holds 1/N of the experts, tokens dispatched and combined by
+// all-to-all. One engine per attention group, all groups stepping together (the all-to-alls join them).
+std::vector<LayoutCandidate> dp_attention_ep(int chips, const ModelConfig& model, const Scenario& base) {
+  std::vector<LayoutCandidate> out;
+  if (!model.is_moe() || chips < 2) return out;
+  for (int tp = 1; tp < chips; ++tp) {
+    if (chips % tp != 0) continue;
+    LayoutCandidate c;
+    c.kind = "dp-attention-ep";
+    c.replica = base;
+    c.replica.tp = tp;
+    c.replica.pp = 1;
+    c.replica.dp = chips / tp;
+    c.replica.ep = chips;
+    c.unit = c.replica;
+    c.replicas = 1;
+    out.push_back(c);
+  }
+  return out;
+}
+
 std::string fmt_tps(double v) { return v > 0 ? strformat("%.0f", v) : std::string("unreachable"); }
 }  // namespace
 
 const std::vector<std::pair<std::string, LayoutKind>>& layout_kinds() {
-  static const std::vector<std::pair<std::string, LayoutKind>> kinds = {{"tp-dp", tp_dp}};
+  static const std::vector<std::pair<std::string, LayoutKind>> kinds = {
+      {"tp-dp", tp_dp}, {"tp-ep", tp_ep}, {"dp-attention-ep", dp_attention_ep}};
   return kinds;
 }
 
@@ -41,7 +82,7 @@ std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& mod
     for (LayoutCandidate& c : kind(chips, model, base)) {
       try {
         Scenario check = c.replica;
-        check.batch = 1;
+        check.batch = check.dp;  // one sequence per attention group
         check.input_len = check.output_len = 1;
         check.phase = Phase::Decode;
         check.validate(model);  // heads split evenly, the layout's own rules
@@ -56,33 +97,74 @@ std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& mod
   return out;
 }
 
+namespace {
+// Sums and counts the iterations of one class (those that prefill, those that only decode).
+struct ShapeClass {
+  double n = 0, prefill_tokens = 0, prefill_chunks = 0, prefill_kv = 0, decode_seqs = 0, decode_kv = 0, logit_rows = 0;
+  void add(const StepShape& s) {
+    n += 1;
+    prefill_tokens += static_cast<double>(s.prefill_tokens);
+    prefill_chunks += static_cast<double>(s.prefill_chunks);
+    prefill_kv += static_cast<double>(s.prefill_kv_sum);
+    decode_seqs += static_cast<double>(s.decode_seqs);
+    decode_kv += static_cast<double>(s.decode_kv_sum);
+    logit_rows += static_cast<double>(s.logit_rows);
+  }
+  // The class's mean iteration (counts rounded; the decodes' mean context kept).
+  StepShape mean() const {
+    auto r = [&](double v) { return static_cast<std::int64_t>(std::llround(v / n)); };
+    StepShape s;
+    s.prefill_tokens = r(prefill_tokens);
+    s.prefill_chunks = s.prefill_tokens > 0 ? std::max<std::int64_t>(1, r(prefill_chunks)) : 0;
+    s.prefill_kv_sum = s.prefill_tokens > 0 ? std::max(s.prefill_tokens, r(prefill_kv)) : 0;
+    s.decode_seqs = r(decode_seqs);
+    s.decode_kv_sum = decode_seqs > 0 ? static_cast<std::int64_t>(std::llround(decode_kv / decode_seqs * static_cast<double>(s.decode_seqs))) : 0;
+    s.logit_rows = std::max<std::int64_t>(1, r(logit_rows));
+    return s;
+  }
+};
+}  // namespace
+
 std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
                                        const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
                                        std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache) {
   ChipStepTime st(chip, model, replica, so.interpolate, sys, std::move(cache));
   const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
   const std::int64_t most = std::max<std::int64_t>(1, std::min(max_seqs, kv_tokens / (in + out)));
+  // The concurrencies the engine's sweep runs; those the cache or max_seqs cannot hold run as many as it
+  // can (the users beyond wait), so they are screened once, at that many.
   std::vector<std::int64_t> bs;
-  for (std::int64_t c : so.concurrency)
-    if (c < most) bs.push_back(c);
-  bs.push_back(most);
+  for (std::int64_t c : so.concurrency) bs.push_back(std::min(c, most));
+  if (bs.empty()) bs.push_back(most);
+  std::sort(bs.begin(), bs.end());
+  bs.erase(std::unique(bs.begin(), bs.end()), bs.end());
   std::vector<ScreenPoint> pts;
   for (std::int64_t b : bs) {
-    if (!pts.empty() && pts.back().concurrency >= b) continue;
-    StepShape dec;
-    dec.decode_seqs = dec.logit_rows = b;
-    dec.decode_kv_sum = b * (in + out / 2);
-    // b prompts start every `out` iterations: one per iteration while b <= out, else b / out each.
-    const std::int64_t carrying = std::min(out, b);
-    StepShape mix = dec;
-    mix.prefill_tokens = b * in / carrying;
-    mix.prefill_chunks = std::max<std::int64_t>(1, b / carrying);
-    mix.prefill_kv_sum = mix.prefill_tokens;
-    mix.logit_rows += mix.prefill_chunks;
-    const double t = (static_cast<double>(out - carrying) * st(dec).time_s + static_cast<double>(carrying) * st(mix).time_s) /
-                     static_cast<double>(out);
-    if (!(t > 0)) continue;
-    pts.push_back({b, 1.0 / t, static_cast<double>(b) / t / replica.devices()});
+    // The engine's run at concurrency b (as many requests as serve gives it), scheduled by the policy:
+    // a closed loop's schedule does not depend on the iterations' times, so a first pass with unit
+    // times gives the iterations the engine will run. Its prefill iterations and its decode-only ones
+    // are each simulated at their class's mean composition, and the second pass times the run with them.
+    const std::vector<RequestDraw> reqs(static_cast<size_t>(std::max<std::int64_t>(64, 4 * b)), RequestDraw{in, out, 0});
+    const EngineLoad load{EngineLoad::Kind::Closed, b};
+    auto sched = make_scheduler(so.scheduler, so.limits);
+    const std::int64_t blocks = kv_tokens / sched->block_tokens();
+    ShapeClass prefill, decode;
+    run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
+      (s.prefill_tokens > 0 ? prefill : decode).add(s);
+      return StepCost{1.0, {}};
+    });
+    // Simulated at the compositions themselves (no grid corners: fewer parts, no interpolation).
+    const double t_prefill = prefill.n > 0 ? st.direct(prefill.mean()).time_s : 0;
+    const double t_decode = decode.n > 0 ? st.direct(decode.mean()).time_s : 0;
+    sched = make_scheduler(so.scheduler, so.limits);
+    const EngineResult er = run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
+      return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
+    });
+    ServePoint p;
+    fill_metrics(p, er, replica.devices());
+    if (!(p.tok_s_per_user > 0 && p.throughput_tok_s > 0)) continue;
+    // Attention groups (dp with ep over them) each run this load side by side.
+    pts.push_back({b * replica.dp, p.tok_s_per_user, p.throughput_tok_s * replica.dp / replica.devices()});
   }
   return pts;
 }
@@ -99,7 +181,8 @@ void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std:
 }
 
 const char* layout_criterion() {
-  return "screened on the chip model before any engine run (steady-state closed-loop iterations, screen_layout): the layout "
+  return "screened on the chip model before any engine run (the engine's closed-loop schedule with its prefill and decode-only "
+         "iterations each simulated at their mean composition, screen_layout): the layout "
          "reaching the most interactivity tiers; among those, the highest throughput per chip averaged over the tiers and the "
          "most productive point (each relative to the best layout there); then fewer chips per replica. The chosen layout then "
          "runs the study's engine sweep";

@@ -15,15 +15,17 @@ namespace xpu {
 // One layout of a unit: the replica the serving engine simulates and how many identical replicas fill
 // the unit (data parallelism: independent servers, so the unit serves `replicas` x the replica's
 // throughput at `replicas` x its concurrency, with the same tokens/s per user and per chip).
+// Data-parallel attention groups (replica.dp > 1 with ep = tp x dp) are not replicas: the groups step
+// together, so the replica is the whole unit and each group's engine gets concurrency / dp.
 struct LayoutCandidate {
-  std::string kind;      // the layout kind that proposed it ("tp-dp")
+  std::string kind;      // the layout kind that proposed it ("tp-dp", "tp-ep", "dp-attention-ep")
   Scenario unit;         // the whole unit's layout ("dp4 x tp2": unit.layout_str())
   Scenario replica;      // what serve runs (unit with dp 1)
   int replicas = 1;
 };
 
 // A kind of layout: every candidate of that kind for a unit of `chips` chips (the base scenario gives
-// the dtypes). New kinds (pipeline stages, expert parallelism) register here once serve runs them.
+// the dtypes). Kinds: tp-dp (every model), tp-ep and dp-attention-ep (MoE models); pipeline stages would register here.
 using LayoutKind = std::function<std::vector<LayoutCandidate>(int chips, const ModelConfig& model, const Scenario& base)>;
 const std::vector<std::pair<std::string, LayoutKind>>& layout_kinds();
 // Every kind's candidates that the model accepts (heads split evenly...), fewest chips per replica first.
@@ -32,20 +34,25 @@ std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& mod
 // How one candidate fared: its throughput per chip at each tier (0: unreachable) and at its most
 // productive point, or why it was not simulated / did not run.
 struct LayoutTrial {
-  std::string layout;
+  std::string layout, kind;
   bool fits = true, ran = false, chosen = false;
   std::vector<double> tok_s_per_chip_at_tier;
   double max_tok_s_per_chip = 0, max_tok_s_per_user = 0;
   std::string verdict;   // "chosen: ...", "does not fit: ...", "slower: ...", "failed: ..."
 };
 
-// The screen that ranks a unit's layouts before any engine run: the steady state of a closed loop at
-// concurrency B, each iteration B decode sequences at the mean context with the prompts of the B
-// requests that start every `output` iterations spread over the iterations (chunked prefill), its time
-// from the chip model (ChipStepTime: the same step parts the engine's run then finds already simulated
-// by the process's kernel cache). Per user: 1 / mean iteration; per chip: B / (mean iteration x chips
-// of the replica). B runs over `concurrency` up to what the KV cache and max_seqs hold. It leaves out
-// power throttling, prefix caching and speculation (the chosen layout's engine run has them).
+// The screen that ranks a unit's layouts before any engine run: at each concurrency B the engine's own
+// run (the same scheduler, requests and closed loop, run_engine), its iterations in two classes, those
+// that prefill and those that only decode, each timed at its class's mean composition on the chip model
+// (ChipStepTime::direct: no grid interpolation, the parts kept in the cache the engine's run shares).
+// A closed loop's schedule does not depend on the iterations' times, so the schedule is the engine's: prompts admitted
+// together as the prefill budget allows, each user's next prompt after its answer. Per user and per
+// chip as serve reports them (fill_metrics), B counted over every attention group (each group runs B,
+// the point's concurrency is B x groups). B runs over the sweep's `concurrency`, each capped at what the
+// KV cache and max_seqs hold (never beyond the sweep: the screen ranks the points the engine will run).
+// It uses the fixed lengths (so.input, so.output) and leaves out power throttling, prefix caching and
+// speculation (the chosen layout's engine run has them); tests/unit/serve bounds its error against
+// the engine.
 struct ScreenPoint {
   std::int64_t concurrency = 0;
   double tok_s_per_user = 0, tok_s_per_chip = 0;
@@ -53,6 +60,7 @@ struct ScreenPoint {
 std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
                                        const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
                                        std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache = nullptr);
+
 // Fills a trial's figures from its screen.
 void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std::vector<double>& tiers);
 

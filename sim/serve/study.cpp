@@ -69,6 +69,11 @@ StudyDef load_study(const std::string& name_or_path) {
   p.require(!s.units.empty(), "units", "at least one serving unit");
   p.require(!s.models.empty(), "models", "at least one model");
   p.require(s.waiting.empty() || !s.waiting_reason.empty(), "waiting_reason", "what the waiting models need");
+  for (const std::string& m : s.models) {
+    std::string list;
+    p("units_for." + m, list, "Serving units for this model instead of `units`", "");
+    if (!list.empty()) s.units_for[m] = split_list(list);
+  }
   if (!tiers.empty()) s.tiers = parse_tiers(path + ": tiers", tiers);
   p.finish();
   return s;
@@ -80,7 +85,7 @@ std::vector<CompareRequest> study_requests(const StudyDef& def, const CompareReq
   for (const std::string& m : models) {
     CompareRequest r = given;
     r.model = m;
-    if (r.chips.empty()) r.chips = def.units;
+    if (r.chips.empty()) r.chips = def.units_for.count(m) ? def.units_for.at(m) : def.units;
     if (!dtype_given) r.dtype = parse_dtype(def.dtype);
     if (r.scenario.empty()) r.scenario = def.scenario;
     if (r.tiers.empty()) r.tiers = def.tiers;

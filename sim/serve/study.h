@@ -1,6 +1,7 @@
 // Named procurement studies (workloads/studies/<name>.yaml): the serving units, models, precision,
 // scenario and interactivity tiers that `xpusim compare --study NAME` runs, so a study is data, not flags.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,9 @@ struct StudyDef {
   std::string name, file, description;
   std::vector<std::string> units;    // chip presets or system units ("hgx-h100x8" searches its layout)
   std::vector<std::string> models;   // each runs as its own study over the same units
+  // A model's own units instead of `units` (units_for.MODEL), e.g. where a family's usual unit cannot
+  // hold it and the study adds one that can.
+  std::map<std::string, std::vector<std::string>> units_for;
   std::string dtype = "fp8";
   std::string scenario = "chat";
   std::vector<double> tiers;         // empty: compare's defaults (20, 50, 100)

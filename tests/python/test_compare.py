@@ -138,3 +138,46 @@ def test_named_study_chat_8b_runs_the_single_chip_study(cli, tmp_path):
     assert s["study"] == "chat-8b" and s["study_definition"]["name"] == "chat-8b"
     assert all(r["layout_search"] is None for r in s["rows"])  # single chips: nothing to search
     assert "also covers" not in p.stdout
+
+
+def test_layout_search_of_a_moe_tries_expert_parallel_kinds_and_prunes_by_memory(cli, tmp_path):
+    """DeepSeek-V2-Lite (64 experts, about 16 GB at FP8) on hgx-h100x8 with the H100s cut to 6 GiB: one or
+    two chips per replica cannot hold it (dp8, dp4 x tp2 and their tp-ep twin do not fit, never simulated),
+    while experts over four or eight chips, and data-parallel attention with the experts over all eight, do."""
+    out = tmp_path / "moe"
+    cli("compare", "--chips", "hgx-h100x8", "--model", os.path.join(ROOT, "tests", "data", "models", "deepseek-v2-lite.json"),
+        "--input", "64", "--output", "16", "--max-batch", "4", "--out", str(out), "--no-report",
+        "--set", "h100-sxm:hbm.capacity=6 GiB")
+    row = json.loads((out / "summary.json").read_text())["rows"][0]
+    tried = {t["layout"]: t for t in row["layout_search"]["tried"]}
+    assert {t["kind"] for t in tried.values()} == {"tp-dp", "tp-ep", "dp-attention-ep"}
+    assert {"tp8 x ep8", "dp8 x ep8", "dp2 x tp4 x ep4"} <= set(tried)
+    for lay in ("dp8", "dp4 x tp2", "dp4 x tp2 x ep2"):
+        assert not tried[lay]["fits"] and tried[lay]["verdict"].startswith("does not fit"), tried[lay]
+    for lay in ("tp8", "tp8 x ep8", "dp8 x ep8"):
+        assert tried[lay]["fits"] and tried[lay]["ran"], tried[lay]
+    chosen = [t for t in tried.values() if t["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["layout"] == row["layout"]["name"] and row["ran"] and row["devices"] == 8
+    for t in tried.values():
+        assert t["chosen"] or t["verdict"].startswith(("slower", "does not fit")), t
+    if chosen[0]["kind"] == "dp-attention-ep":  # the sweep's concurrency is per attention group
+        dp = int(chosen[0]["layout"].split()[0][2:])
+        assert [p["concurrency"] for p in row["frontier"]] == [dp * c for c in (1, 4)]
+
+
+def test_the_default_study_serves_deepseek_v3_and_a_unit_that_cannot_hold_it_says_why(cli, tmp_path):
+    """The frontier study (no --study) covers DeepSeek-V3: reduced to one unit that holds it at an explicit (tensor-parallel, as both models run it)
+    layout and one that cannot, its folder has both rows, the second with why and the units that would
+    hold it, and the exit status says that not every unit ran."""
+    out = tmp_path / "frontier"
+    p = cli("compare", "--chips", "hgx-h200x8:tp8,tpu-v6e-8", "--input", "64", "--output", "16", "--max-batch", "4",
+            "--out", str(out), "--no-report", check=False)
+    assert p.returncode == 1, p.stderr
+    s = json.loads((out / "deepseek-v3" / "summary.json").read_text())
+    assert s["model"] == "deepseek-v3" and s["study_definition"]["name"] == "frontier"
+    rows = {r["chip"]: r for r in s["rows"]}
+    assert rows["hgx-h200x8:tp8"]["ran"] and rows["hgx-h200x8:tp8"]["layout"]["name"] == "tp8"
+    tpu = rows["tpu-v6e-8"]
+    assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-256" in tpu["note"], tpu["note"]
+    assert all(not t["fits"] for t in tpu["layout_search"]["tried"])
+    assert (out / "llama-3.1-70b" / "summary.json").exists()

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
 #include "sim/serve/compare.h"
 #include "sim/serve/layout_search.h"
+#include "sim/serve/step_time.h"
 #include "sim/serve/study.h"
 #include "sim/run/registry.h"
 #include "sim/interconnect/system_spec.h"
@@ -40,6 +42,37 @@ TEST(LayoutSearch, TensorAndDataParallelLayoutsFillTheUnitAndSplitTheHeads) {
   got.clear();
   for (const auto& c : candidate_layouts(6, m, base)) got.push_back(c.unit.layout_str());
   EXPECT_EQ(got, (std::vector<std::string>{"dp6", "dp3 x tp2"}));
+}
+
+TEST(LayoutSearch, AMoEAlsoGetsExpertParallelLayoutsAndADenseModelDoesNot) {
+  ModelConfig m = load_model("mixtral-8x7b");  // 32 heads, 8 KV heads, 8 experts
+  Scenario base;
+  std::vector<std::string> got, kinds;
+  for (const auto& c : candidate_layouts(8, m, base)) {
+    EXPECT_EQ(c.unit.devices(), 8) << c.unit.layout_str();
+    EXPECT_EQ(c.replicas * c.replica.devices(), 8) << c.unit.layout_str();
+    if (c.kind == "tp-ep") {  // experts over the replica's TP group, replicas over the rest
+      EXPECT_EQ(c.replica.ep, c.replica.tp);
+      EXPECT_EQ(c.replica.dp, 1);
+    } else if (c.kind == "dp-attention-ep") {  // attention groups stepping together, experts over all 8
+      EXPECT_EQ(c.replica.ep, 8);
+      EXPECT_EQ(c.replica.tp * c.replica.dp, 8);
+      EXPECT_GT(c.replica.dp, 1);
+      EXPECT_EQ(c.replicas, 1);
+    } else {
+      EXPECT_EQ(c.kind, "tp-dp");
+      EXPECT_EQ(c.replica.ep, 1);
+    }
+    got.push_back(c.unit.layout_str());
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"dp8", "dp4 x tp2", "dp4 x tp2 x ep2", "dp2 x tp4", "dp2 x tp4 x ep4", "tp8", "tp8 x ep8",
+                                           "dp8 x ep8", "dp4 x tp2 x ep8", "dp2 x tp4 x ep8"}));
+  // 16 chips: ep16 exceeds Mixtral's 8 experts, so neither tp16 x ep16 nor data-parallel attention over all 16.
+  got.clear();
+  for (const auto& c : candidate_layouts(16, m, base))
+    if (c.kind != "tp-dp") got.push_back(c.unit.layout_str());
+  EXPECT_EQ(got, (std::vector<std::string>{"dp8 x tp2 x ep2", "dp4 x tp4 x ep4", "dp2 x tp8 x ep8"}));
+  for (const auto& c : candidate_layouts(8, load_model("llama-3.1-70b"), base)) EXPECT_EQ(c.kind, "tp-dp");
 }
 
 TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
@@ -82,15 +115,66 @@ TEST(LayoutSearch, ScreenedTrialsReadTheTiersFromTheirPoints) {
   EXPECT_EQ(t.max_tok_s_per_user, 120);
 }
 
+// The screen runs the engine's schedule (cohorts admitted by the prefill budget, each user's next prompt
+// after its answer) with two simulated compositions: against the engine itself, on the same chip model
+// and step parts, per user and per chip at each concurrency.
+TEST(LayoutSearch, TheScreenFollowsTheEngineWithinItsStatedError) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model(source_dir() + "/tests/data/models/tiny-llama.json");
+  struct Case {
+    std::string scheduler;
+    std::int64_t budget;
+  };
+  // The default budget (every prompt of a cohort in one iteration up to 126 users), a small one (prefill
+  // spread over several heavy iterations), and SGLang (prefill iterations alone).
+  for (const Case& k : {Case{"vllm", 0}, Case{"vllm", 256}, Case{"sglang", 0}}) {
+    ServeOptions o;
+    o.input = 64;
+    o.output = 32;
+    o.scheduler = k.scheduler;
+    o.limits.token_budget = k.budget;
+    o.concurrency = {1, 4, 16, 64, 256};
+    o.concurrency_given = true;
+    o.step_cache = std::make_shared<StepPartCache>();
+    Scenario sc;
+    const auto sched = make_scheduler(o.scheduler, o.limits);
+    const ServeMemory mem = serve_memory(*chip, m, sc, *sched);
+    const std::vector<ScreenPoint> pts = screen_layout(*chip, m, sc, o, nullptr, mem.kv_tokens, sched->limits().max_seqs, o.step_cache);
+    const ServeResult r = serve(*chip, m, sc, o);
+    size_t matched = 0;
+    for (const ScreenPoint& p : pts)
+      for (const ServePoint& e : r.curve)
+        if (e.concurrency == p.concurrency) {
+          ++matched;
+          const std::string at = k.scheduler + " budget " + std::to_string(k.budget) + " concurrency " + std::to_string(p.concurrency);
+          std::cerr << at << ": per user " << p.tok_s_per_user << " vs " << e.tok_s_per_user << ", per chip " << p.tok_s_per_chip
+                    << " vs " << e.throughput_tok_s_per_chip << "\n";
+          EXPECT_NEAR(p.tok_s_per_user / e.tok_s_per_user, 1.0, 0.02) << at;
+          EXPECT_NEAR(p.tok_s_per_chip / e.throughput_tok_s_per_chip, 1.0, 0.02) << at;
+        }
+    EXPECT_EQ(matched, o.concurrency.size()) << k.scheduler;
+  }
+}
+
 TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
   const auto names = study_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "frontier"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "chat-8b"), names.end());
   StudyDef f = load_study(default_study_name());
-  EXPECT_EQ(f.models, (std::vector<std::string>{"llama-3.1-70b"}));
+  // Issue 17: Llama-3.1-70B and a DeepSeek-V3-class MoE; the MoE on "8x H100 or H200", the others' units alike.
+  EXPECT_EQ(f.models, (std::vector<std::string>{"llama-3.1-70b", "deepseek-v3"}));
   EXPECT_EQ(f.units.size(), 5u);
-  EXPECT_FALSE(f.waiting.empty());
-  for (const auto& m : f.waiting) EXPECT_NO_THROW(load_model(m)) << m;
+  EXPECT_TRUE(f.waiting.empty());
+  ASSERT_EQ(f.units_for.count("deepseek-v3"), 1u);
+  const auto& moe = f.units_for.at("deepseek-v3");
+  for (const auto& u : f.units) EXPECT_NE(std::find(moe.begin(), moe.end(), u), moe.end()) << u;
+  EXPECT_NE(std::find(moe.begin(), moe.end(), "hgx-h200x8"), moe.end());
+  CompareRequest given;
+  given.model = given.scenario = "";
+  const auto rs = study_requests(f, given, false);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].chips, f.units);
+  EXPECT_EQ(rs[1].chips, moe);
   StudyDef c = load_study("chat-8b");
   EXPECT_EQ(c.models, (std::vector<std::string>{"llama-3.1-8b"}));
   try {
@@ -123,6 +207,8 @@ TEST(Studies, ABadStudyFileNamesItsKey) {
   refused("nounits", "description: x\nmodels: [llama-3.1-8b]\n", "units");
   refused("waiting", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\nwaiting: [deepseek-v3]\n", "waiting_reason");
   refused("tiers", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\ntiers: [20, fast]\n", "tiers");
+  refused("unitsfor", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b]\nunits_for:\n  llama-3.1-70b: [b200]\n",
+          "units_for.llama-3.1-70b");
 }
 
 TEST(Studies, FlagsOverrideTheStudyAndEachModelIsARequest) {
