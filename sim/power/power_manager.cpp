@@ -42,7 +42,9 @@ void add_phase(ManagedPower& m, const PowerSpec& s, const EnergyEvents& e, doubl
 PowerTimeline power_timeline(const PowerSpec& s, const EnergyEvents& e, double max_clock) {
   PowerTimeline t;
   const double tdp = s.tdp.value(), inf = std::numeric_limits<double>::infinity();
-  t.idle_power_w = s.static_power.value() * voltage_ratio(s, max_clock);
+  // Idle with a live context at the boost clock: leakage, and the uncore's clocks that keep running.
+  const double v = voltage_ratio(s, max_clock);
+  t.idle_power_w = s.static_power.value() * v + s.uncore_active.value() * max_clock * v * v;
   t.boost_clock = s.peak_limit.value() > 0 ? clock_for_power(s, e, s.peak_limit.value(), max_clock) : max_clock;
   t.boost_power_w = power_at_clock(s, e, t.boost_clock);
   t.short_term_clock = t.held_clock = t.boost_clock;

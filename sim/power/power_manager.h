@@ -33,7 +33,7 @@ struct ClockPhase {
 //    equals TDP x W (about 1 s for a GEMM on the H200); the clock is then walked down in `settle_time`
 //    (a phase at the mean of the two clocks) to the held clock, where P(x) = TDP, and stays there.
 // The idle chip keeps a live context at the boost clock (the H200 idled at 1980 MHz), drawing
-// static power at that clock's voltage. Timing at a clock comes from `at_clock` (the time each
+// static power at that clock's voltage and its clocked uncore (uncore_active). Timing at a clock comes from `at_clock` (the time each
 // kernel's simulation implies at that clock).
 struct ManagedPower {
   bool steady_state = false;     // the running averages start at the limits (work repeated back to back)
