@@ -26,7 +26,10 @@ nlohmann::json power_json(const PowerResult& p) {
           {"steady_state", p.steady_state},
           {"boost_clock_ratio", p.boost_clock_ratio},
           {"held_clock_ratio", p.held_clock_ratio},
+          {"short_term_clock_ratio", p.short_term_clock_ratio},
           {"boost_s", p.boost_s},
+          {"boost_ends_s", p.boost_ends_s},
+          {"limit_reached_s", p.limit_reached_s},
           {"limit_window_s", p.limit_window_s},
           {"energy_breakdown_j",
            {{"compute", p.breakdown.compute_j}, {"vector", p.breakdown.vector_j}, {"onchip", p.breakdown.onchip_j},
@@ -347,9 +350,9 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
     else
       os << "\n";
     if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s * (1 - 1e-9))
-      os << strformat("  %-26sabove TDP but shorter than the %.3g s averaging window: repeated back to back "
-                      "(--sustained) it would settle at %.0f%% clock\n", "", pw.limit_window_s,
-                      100 * pw.held_clock_ratio);
+      os << strformat("  %-26sabove TDP but all of it at boost (shorter than the fast loop's reaction and the %.3g s "
+                      "averaging window): repeated back to back (--sustained) it would settle at %.0f%% clock\n", "",
+                      pw.limit_window_s, 100 * pw.held_clock_ratio);
   }
   if (run.check.ran)
     os << "  functional check: max relative error " << run.check.max_rel_error << " (tolerance " << run.check.tolerance

@@ -11,11 +11,22 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
     "clock a burst shorter than the TDP averaging window can run at (0 W: none)",
     "0 W");
   p(pre + "limit_window", s.limit_window,
-    "Time constant of the running average of power that the TDP limit regulates: work shorter than it runs at "
-    "boost, work much longer settles at the clock that draws TDP", "1 s");
+    "Length of the running average of power (a boxcar, as NVML reports it) that the TDP limit regulates: work "
+    "shorter than it runs above TDP, work much longer settles at the clock that draws TDP", "1 s");
   p(pre + "settle_time", s.settle_time,
     "Time the power manager takes to walk the clock from boost down to the clock it holds at TDP once the "
     "running average reaches TDP", "10 ms");
+  p(pre + "short_term_limit", s.short_term_limit,
+    "Limit of the power manager's fast control loop on a short running average of power (short_term_window): "
+    "from idle, work runs at the boost clock until that average reaches it, then at the clock that draws it until "
+    "the TDP average catches up (0 W: no fast loop; the TDP average alone ends the boost)",
+    "0 W");
+  p(pre + "short_term_window", s.short_term_window,
+    "Length of the running average of power (a boxcar, like the TDP's) that short_term_limit regulates: sets how "
+    "long a burst from idle runs at the boost clock", "50 ms");
+  p(pre + "boost_clock", s.boost_clock,
+    "Highest clock the power manager picks when power allows (GPU Boost's maximum clock); memory-bound work runs "
+    "there. 0 Hz: the nominal clock (sm.clock or its family's equivalent)", "0 Hz");
   p(pre + "static", s.static_power, "Leakage and idle uncore power at the nominal clock");
   p(pre + "executor_active", s.executor_active,
     "Power of one executor (SM, core, tile) while it holds work (issuing or waiting on memory), at nominal clock "
@@ -40,6 +51,10 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p.require(s.static_power.value() < s.tdp.value(), pre + "static", "less than the TDP");
   p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");
   p.require(s.settle_time.value() >= 0, pre + "settle_time", "a time of at least 0 s");
+  p.require(s.short_term_limit.value() == 0 || s.short_term_limit.value() >= s.tdp.value(), pre + "short_term_limit",
+            "0 W (none) or at least the TDP");
+  p.require(s.short_term_window.value() > 0, pre + "short_term_window", "a positive time");
+  p.require(s.boost_clock.value() >= 0, pre + "boost_clock", "a clock of at least 0 Hz");
   p.require(s.voltage_floor > 0 && s.voltage_floor <= 1, pre + "voltage_floor", "a share in (0, 1]");
 }
 

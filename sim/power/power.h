@@ -1,8 +1,8 @@
 // Power and energy: energy per event (MAC by dtype, vector FLOP, on-chip and DRAM byte), the power
 // of active executors (clock tree, schedulers, register files: scales with f*V^2), static power, and
 // the parameters of the chip's power manager (sim/power/power_manager.h): an electrical limit on
-// instantaneous power and a TDP limit on a running average of power, both met by lowering the clock
-// (V tracks f down to a floor, so dynamic power goes roughly as f^3).
+// instantaneous power, a short-term limit on a short running average and a TDP limit on a one-second
+// average, all met by lowering the clock (V tracks f down to a floor, so dynamic power goes roughly as f^3).
 #pragma once
 #include <array>
 #include <string>
@@ -18,6 +18,9 @@ struct PowerSpec {
   Watts peak_limit;           // electrical (current) limit on instantaneous power: caps even short bursts; 0 = none
   Seconds limit_window;       // time constant of the running average of power that the TDP limit regulates
   Seconds settle_time;        // time the power manager takes to walk the clock down to the clock it holds at TDP
+  Watts short_term_limit;     // limit of a fast control loop on a short running average of power (above TDP); 0 = none
+  Seconds short_term_window;  // length of the short running average that short_term_limit regulates
+  Hertz boost_clock;          // highest clock the power manager picks (GPU Boost's maximum); 0 = the nominal clock
   Watts static_power;         // leakage + idle uncore at the nominal clock
   Watts executor_active;      // per executor (SM, core, tile) while it holds work, at nominal f and V
   Watts executor_idle;        // per executor without resident work while the chip runs a kernel (ungated clock tree)

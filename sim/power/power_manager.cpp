@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace xpu {
 
@@ -38,34 +39,82 @@ void add_phase(ManagedPower& m, const PowerSpec& s, const EnergyEvents& e, doubl
 }
 }  // namespace
 
-ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady_state) {
+PowerTimeline power_timeline(const PowerSpec& s, const EnergyEvents& e, double max_clock) {
+  PowerTimeline t;
+  const double tdp = s.tdp.value(), inf = std::numeric_limits<double>::infinity();
+  // Idle with a live context at the boost clock: leakage, and the uncore's clocks that keep running.
+  const double v = voltage_ratio(s, max_clock);
+  t.idle_power_w = s.static_power.value() * v + s.uncore_active.value() * max_clock * v * v;
+  t.boost_clock = s.peak_limit.value() > 0 ? clock_for_power(s, e, s.peak_limit.value(), max_clock) : max_clock;
+  t.boost_power_w = power_at_clock(s, e, t.boost_clock);
+  t.short_term_clock = t.held_clock = t.boost_clock;
+  t.short_term_power_w = t.boost_power_w;
+  t.boost_ends_s = t.limit_reached_s = inf;
+  if (t.boost_power_w <= tdp) return t;
+  t.held_clock = clock_for_power(s, e, tdp, t.boost_clock);
+  const double w = s.limit_window.value(), p0 = t.idle_power_w;
+  // Boxcar averages from idle: at constant power P the average reaches a limit L after window x (L - P0) / (P - P0).
+  const double tdp_on_boost = w * (tdp - p0) / (t.boost_power_w - p0);
+  const double lim = s.short_term_limit.value();
+  if (lim > 0 && t.boost_power_w > lim) {
+    t.boost_ends_s = s.short_term_window.value() * (lim - p0) / (t.boost_power_w - p0);
+    t.short_term_clock = clock_for_power(s, e, lim, t.boost_clock);
+    t.short_term_power_w = power_at_clock(s, e, t.short_term_clock);
+  }
+  if (t.boost_ends_s >= tdp_on_boost) {  // the TDP average is reached first: no short-term phase
+    t.boost_ends_s = t.limit_reached_s = tdp_on_boost;
+    t.short_term_clock = t.boost_clock, t.short_term_power_w = t.boost_power_w;
+    return t;
+  }
+  // P0 (W - t) + P_b t_a + P_s (t - t_a) = TDP W, while the window still holds idle time (t <= W).
+  const double ps = t.short_term_power_w;
+  t.limit_reached_s = ps <= p0 ? inf : (w * (tdp - p0) - (t.boost_power_w - ps) * t.boost_ends_s) / (ps - p0);
+  // Not reached while the window still holds idle time: the short-term power is at most TDP (else the average
+  // would exceed TDP by t = W), and as the boost leaves the window the average falls to it: never reached.
+  if (t.limit_reached_s > w) t.limit_reached_s = inf;
+  t.limit_reached_s = std::max(t.limit_reached_s, t.boost_ends_s);
+  return t;
+}
+
+double PowerTimeline::clock_at(double t_s) const {
+  if (t_s < boost_ends_s) return boost_clock;
+  if (t_s < limit_reached_s) return short_term_clock;
+  return held_clock;
+}
+
+ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady_state, double max_clock) {
   ManagedPower m;
   m.steady_state = steady_state;
   if (e.time_s <= 0) return m;
-  const double tdp = s.tdp.value();
   m.nominal_power_w = power_at_clock(s, e, 1.0);
-  m.boost_clock = s.peak_limit.value() > 0 ? clock_for_power(s, e, s.peak_limit.value()) : 1.0;
-  m.boost_power_w = power_at_clock(s, e, m.boost_clock);
-  m.held_clock = m.boost_clock;
-  if (m.boost_power_w <= tdp) {
+  const PowerTimeline t = power_timeline(s, e, max_clock);
+  m.boost_clock = t.boost_clock, m.short_term_clock = t.short_term_clock, m.held_clock = t.held_clock;
+  m.boost_power_w = t.boost_power_w;
+  m.idle_power_w = t.idle_power_w;
+  if (t.boost_power_w <= s.tdp.value()) {
     add_phase(m, s, e, m.boost_clock, 1.0);
+  } else if (steady_state) {
+    m.limit_reached_s = 0;
+    add_phase(m, s, e, m.held_clock, 1.0);
   } else {
-    m.held_clock = clock_for_power(s, e, tdp, m.boost_clock);
-    const double a0 = steady_state ? tdp : s.static_power.value();
-    const double t1 = a0 >= tdp ? 0.0 : s.limit_window.value() * std::log((m.boost_power_w - a0) / (m.boost_power_w - tdp));
-    const double t_boost = at_clock(e, m.boost_clock).time_s;
-    double left = 1.0;
-    const double w_boost = std::min(left, t1 / t_boost);
-    add_phase(m, s, e, m.boost_clock, w_boost);
-    left -= w_boost;
+    // Work shares in time order: boost until t_a, the short-term clock until t_c, settling, then held.
+    double left = 1.0, now = 0;
+    auto run_for = [&](double x, double until_s) {
+      if (left <= 0 || until_s <= now) return;
+      const double full_s = at_clock(e, x).time_s;
+      const double w = std::min(left, (until_s - now) / full_s);
+      add_phase(m, s, e, x, w);
+      left -= w;
+      now += w * full_s;
+    };
+    const double inf = std::numeric_limits<double>::infinity();
+    run_for(m.boost_clock, t.boost_ends_s);
+    if (left > 0 && std::isfinite(t.boost_ends_s)) m.boost_ends_s = t.boost_ends_s;
+    run_for(m.short_term_clock, t.limit_reached_s);
     if (left > 0) {
-      m.limit_reached_s = t1;
-      const double settle = steady_state ? 0.0 : s.settle_time.value();
-      const double x_mid = 0.5 * (m.boost_clock + m.held_clock);
-      const double w_settle = std::min(left, settle / at_clock(e, x_mid).time_s);
-      add_phase(m, s, e, x_mid, w_settle);
-      left -= w_settle;
-      add_phase(m, s, e, m.held_clock, left);
+      m.limit_reached_s = t.limit_reached_s;
+      run_for(0.5 * (m.short_term_clock + m.held_clock), now + s.settle_time.value());
+      run_for(m.held_clock, inf);
     }
   }
   m.time_s = m.events.time_s;

@@ -263,7 +263,7 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
 }
 
 void apply_power(RunResult& r, const PowerResult& p) {
-  if (!p.modeled || !p.throttled) return;
+  if (!p.ran_off_nominal()) return;  // ran at the nominal clock throughout: the simulated figures stand
   // Every figure of the one simulation at the nominal clock, taken to the clocks the power manager ran it
   // at (at_clock: each kernel's time at those clocks); the trace keeps the simulated times.
   const double nominal_hz = r.clock_hz;

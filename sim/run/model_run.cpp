@@ -198,7 +198,7 @@ void summarize_times(ModelRunResult& r) {
 
 // Node and step times (and the figures derived from them) at the clocks the power manager ran the run at.
 void apply_clocks(ModelRunResult& r) {
-  if (!r.power.throttled) return;
+  if (!r.power.ran_off_nominal()) return;
   // A step's time changes by what its kernels gain or lose (collectives keep their time); with
   // pipeline stages the kernels of all stages are listed, and the stages run side by side.
   const double stages = r.scenario.pp;

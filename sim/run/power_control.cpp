@@ -18,7 +18,7 @@ PowerResult with_limits(const ChipModel& chip, const EnergyEvents& e) {
 PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double x) {
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
-  p.clock_ratio = p.boost_clock_ratio = p.held_clock_ratio = x;
+  p.clock_ratio = p.boost_clock_ratio = p.held_clock_ratio = p.short_term_clock_ratio = x;
   p.breakdown = energy(*chip.power(), e, x);
   p.energy_j = p.breakdown.total();
   p.avg_power_w = p.energy_j / e.time_s;
@@ -29,7 +29,9 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double x) {
 PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state) {
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
-  p.managed = manage_power(*chip.power(), e, steady_state);
+  const PowerSpec& s = *chip.power();
+  const double max_clock = s.boost_clock.value() > 0 ? s.boost_clock.value() / chip.clock_hz() : 1.0;
+  p.managed = manage_power(s, e, steady_state, max_clock);
   const ManagedPower& m = p.managed;
   p.avg_power_w = m.avg_power_w;
   p.energy_j = m.energy_j;
@@ -41,6 +43,9 @@ PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool stea
   p.steady_state = steady_state;
   p.boost_clock_ratio = m.boost_clock;
   p.held_clock_ratio = m.held_clock;
+  p.short_term_clock_ratio = m.short_term_clock;
+  p.boost_ends_s = m.boost_ends_s;
+  p.limit_reached_s = m.limit_reached_s;
   if (m.held_clock >= m.boost_clock) {
     p.boost_s = m.time_s;
   } else {

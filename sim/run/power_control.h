@@ -18,10 +18,20 @@ struct PowerResult {
   double unthrottled_power_w = 0;  // average power at the nominal clock
   bool steady_state = false;  // the run was taken as repeated back to back (TDP average already reached)
   double boost_clock_ratio = 1.0, held_clock_ratio = 1.0;
-  double boost_s = 0;         // time spent at the boost clock before the average reached TDP
+  double short_term_clock_ratio = 1.0;  // clock held by the fast loop between the boost and the TDP hold
+  double boost_s = 0;         // time spent at the boost clock before the short-term or TDP average cut it
+  double boost_ends_s = -1;   // when the fast loop cut the boost (-1: not within this work)
+  double limit_reached_s = -1;  // when the TDP average reached TDP (-1: not within this work; 0: --sustained)
   double limit_window_s = 0;
   EnergyBreakdown breakdown;
   ManagedPower managed;       // the phases (empty without a power model)
+  // Some of the work ran at another clock than the nominal one (throttled, or boosted above it): its times
+  // are not the simulated ones.
+  bool ran_off_nominal() const {
+    for (const auto& ph : managed.phases)
+      if (ph.clock_ratio != 1.0) return modeled;
+    return false;
+  }
   // Time and events of a part of the run under the same clocks (identity without a power model).
   double time_of(const EnergyEvents& part) const { return modeled ? managed.time_of(part) : part.time_s; }
   EnergyEvents events_of(const EnergyEvents& part) const { return modeled ? managed.events_of(part) : part; }

@@ -604,9 +604,9 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
   settle(pre, chip, er.prefill_events, er.total.makespan_s);
   settle(dec, chip, er.decode_events, er.total.makespan_s);
-  if (pre.pw.throttled || dec.pw.throttled) {  // again at the clocks the power limit settles at (as run_point)
-    pre.managed = pre.pw.throttled;
-    dec.managed = dec.pw.throttled;
+  if (pre.pw.ran_off_nominal() || dec.pw.ran_off_nominal()) {  // again at the clocks the power limit settles at (as run_point)
+    pre.managed = pre.pw.ran_off_nominal();
+    dec.managed = dec.pw.ran_off_nominal();
     pre.peak_w = dec.peak_w = 0;
     ks = {};
     er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);

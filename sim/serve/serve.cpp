@@ -267,7 +267,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   };
   run.er = engine();
   run.pw = manage_power(s.chip, run.er.events, false);
-  if (run.pw.throttled) {
+  if (run.pw.ran_off_nominal()) {  // throttled, or boosted above the nominal clock
     managed = &run.pw;
     run.peak = 0;
     run.er = engine();

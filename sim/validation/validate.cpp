@@ -196,7 +196,8 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
 bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, ValidationPoint& p, std::string& why) {
   OpSpec op;
   if (!kernel_op_for(row, op, why)) return false;
-  // A kernel benchmark is a burst: held to the chip's electrical peak limit, not yet to its TDP.
+  // A kernel benchmark is a burst from idle: at the boost clock (held to the electrical limit), not yet cut by
+  // the power manager's short-term or TDP averages unless it lasts tens of milliseconds.
   KernelRun run = run_kernel_study(model, op).run;
   const double host = row.source.find("host-timed") != std::string::npos ? kHostDispatchS : 0.0;
   double t = run.result.latency_s + host;
