@@ -299,9 +299,13 @@ class GraphBuilder {
     o.window = window > 0 && window < seq_kv ? window : 0;  // only where it limits the keys
     o.dtype = m_s.adtype;
     o.wdtype = m_s.kvdtype;
+    o.impl = m_s.attention_impl;
     return o;
   }
   void add(OpSpec op, int count, const std::string& group) {
+    // Eager fp8 recipes cast each projection's bf16 input to e4m3 with its own kernel first.
+    if (m_f.eager_ops && op.kind == OpKind::Gemm && bytes_per_element(op.dtype) < 2 && op.label != "lm_head")
+      add(rowwise(OpKind::Gelu, op.label + ".cast_fp8", op.m * op.batch, op.k), count, group);
     GraphNode n;
     n.op = std::move(op);
     n.count = count;
@@ -331,8 +335,30 @@ class GraphBuilder {
     m_attn_label = p + "attn";
   }
 
-  void add_rope(const LayerGroup& g, std::int64_t cols, const std::string& producer) {
+  // PyTorch eager's kernels of an op (FusionPolicy::eager_ops): a unary copy-like kernel (one read,
+  // one write: the Gelu op's kernel) or a binary one (two reads, one write: the residual add's).
+  void add_eager(bool binary, const std::string& label, std::int64_t rows, std::int64_t cols, int count) {
+    add(rowwise(binary ? OpKind::ResidualAdd : OpKind::Gelu, label, rows, cols), count, "attention");
+  }
+  // Rotate-half RoPE on q (q_cols) and k (the rest of cols), each: neg of one half, cat, x * cos,
+  // rotated * sin, add.
+  void add_eager_rope(const LayerGroup& g, std::int64_t cols, std::int64_t q_cols) {
+    const std::string p = g.prefix + ".rope_";
+    const std::pair<const char*, std::int64_t> tensors[] = {{"q", q_cols}, {"k", cols - q_cols}};
+    for (const auto& [t, c] : tensors) {
+      if (c <= 0) continue;
+      const std::string q = p + t;
+      add_eager(false, q + ".neg", m_tokens, c / 2, g.count);
+      add_eager(false, q + ".cat", m_tokens, c, g.count);
+      add_eager(true, q + ".mul_cos", m_tokens, c, g.count);
+      add_eager(true, q + ".mul_sin", m_tokens, c, g.count);
+      add_eager(true, q + ".add", m_tokens, c, g.count);
+    }
+  }
+
+  void add_rope(const LayerGroup& g, std::int64_t cols, const std::string& producer, std::int64_t q_cols = 0) {
     if (!g.attn.rope) return;
+    if (m_f.eager_ops) return add_eager_rope(g, cols, q_cols > 0 ? q_cols : cols);
     const std::string label = g.prefix + ".rope";
     add(rowwise(OpKind::Rope, label, m_tokens, cols), g.count, "attention");
     m_rope_producer[label] = producer;
@@ -381,7 +407,11 @@ class GraphBuilder {
       add(gemm(p + "qkv_proj", T, D, (H + 2 * KV) * hd), g.count, "attention");
       q_producer = p + "qkv_proj";
       if (g.attn.qk_norm) add(norm(p + "qk_norm", T * (H + KV), hd), g.count, "attention");
-      add_rope(g, (H + KV) * m_m.rotary_dim(), q_producer);
+      add_rope(g, (H + KV) * m_m.rotary_dim(), q_producer, H * m_m.rotary_dim());
+      if (m_f.eager_ops) {  // the new K and V copied into the cache
+        add_eager(false, p + "kv_write_k", T, KV * hd, g.count);
+        add_eager(false, p + "kv_write_v", T, KV * hd, g.count);
+      }
       add_attention(g, KV, hd, hd);
       add(gemm(p + "o_proj", T, H * hd, D), g.count, "attention");
     }
@@ -417,6 +447,12 @@ class GraphBuilder {
     const std::int64_t D = m_m.hidden;
     if (m_m.gated_mlp) {
       add(gemm(q + "gate_up", rows, D, 2 * width), count, grp);
+      if (m_f.eager_ops) {  // silu(gate) then * up: two kernels
+        add(rowwise(OpKind::Gelu, q + "silu", rows, width), count, grp);
+        add(rowwise(OpKind::ResidualAdd, q + "mul", rows, width), count, grp);
+        add(gemm(q + "down", rows, width, D), count, grp);
+        return;
+      }
       // SwiGLU for silu models; GeGLU (Gemma) has the same shape and traffic, so it is the same op kind.
       add(rowwise(OpKind::SwiGlu, q + (m_m.activation == Activation::Silu ? "swiglu" : "geglu"), rows, width), count, grp);
       fuse_activation(m_graph.nodes.back().op.label, q + "gate_up");

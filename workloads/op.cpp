@@ -157,6 +157,7 @@ std::string OpSpec::shape_str() const {
       if (head_dim_v && head_dim_v != head_dim) os << "/" << head_dim_v;
       if (causal) os << " causal";
       if (window > 0) os << " window=" << window;
+      if (!impl.empty()) os << " impl=" << impl;
       break;
     case OpKind::AllReduce:
     case OpKind::AllToAll:
@@ -226,6 +227,8 @@ void OpSpec::validate() const {
       nonneg(head_dim_v, "head-dim-v");
       nonneg(window, "window");
       pos(page_size, "page-size");
+      if (!impl.empty() && impl != "fa2" && impl != "fa3")
+        throw InputError("attention: --impl '" + impl + "': expected fa2 or fa3");
       if (heads % kv_heads != 0)
         throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
                          std::to_string(kv_heads) + ")");

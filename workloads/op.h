@@ -58,6 +58,10 @@ struct OpSpec {
   bool decode = false;              // decode: seq_q new tokens per sequence against a paged KV cache
   std::int64_t window = 0;
   std::int64_t page_size = 16;      // KV-cache page (block) size in tokens for paged decode
+  // Attention kernel implementation: "" = the family's default library kernel (FlashAttention-3 style
+  // on Hopper and later GPUs); "fa2" = FlashAttention-2's code (mma.sync from registers, cp.async
+  // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named.
+  std::string impl;
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.
   std::int64_t rows = 0, cols = 0, topk = 0;

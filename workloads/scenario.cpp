@@ -28,6 +28,11 @@ Phase parse_phase(const std::string& s) {
 }
 
 FusionPolicy FusionPolicy::none() { return {}; }
+FusionPolicy FusionPolicy::pytorch_eager() {
+  FusionPolicy f;
+  f.eager_ops = true;
+  return f;
+}
 FusionPolicy FusionPolicy::vllm() {
   FusionPolicy f;
   f.residual_into_norm = true;
@@ -48,11 +53,13 @@ FusionPolicy FusionPolicy::xla() {
 
 bool FusionPolicy::operator==(const FusionPolicy& o) const {
   return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
-         activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise;
+         activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise &&
+         eager_ops == o.eager_ops;
 }
 
 FusionPolicy FusionPolicy::parse(const std::string& s) {
   if (s == "none") return none();
+  if (s == "pytorch-eager") return pytorch_eager();
   if (s == "vllm" || s == "gpu") return vllm();
   if (s == "trtllm") return trtllm();
   if (s == "xla" || s == "all") return xla();
@@ -64,16 +71,18 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
     else if (flag == "rope_into_attention") f.rope_into_attention = true;
     else if (flag == "activation_into_gemm") f.activation_into_gemm = true;
     else if (flag == "all_elementwise") f.all_elementwise = true;
+    else if (flag == "eager_ops") f.eager_ops = true;
     else
       throw InputError("--fusion: unknown value '" + flag +
-                       "' (expected none, vllm, trtllm, xla, or a comma list of residual_into_norm, "
-                       "rope_into_attention, activation_into_gemm, all_elementwise)");
+                       "' (expected none, pytorch-eager, vllm, trtllm, xla, or a comma list of residual_into_norm, "
+                       "rope_into_attention, activation_into_gemm, all_elementwise, eager_ops)");
   }
   return f;
 }
 
 std::string FusionPolicy::str() const {
   if (*this == none()) return "none";
+  if (*this == pytorch_eager()) return "pytorch-eager";
   if (*this == vllm()) return "vllm";
   if (*this == trtllm()) return "trtllm";
   if (*this == xla()) return "xla";
@@ -82,6 +91,7 @@ std::string FusionPolicy::str() const {
   if (rope_into_attention) on.push_back("rope_into_attention");
   if (activation_into_gemm) on.push_back("activation_into_gemm");
   if (all_elementwise) on.push_back("all_elementwise");
+  if (eager_ops) on.push_back("eager_ops");
   return join(on, ",");
 }
 

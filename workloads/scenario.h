@@ -27,17 +27,27 @@ Phase parse_phase(const std::string& s);  // "prefill", "decode", "request"; Inp
 //   all_elementwise:      every pure elementwise op (residual adds, RoPE, activations) is fused into a
 //                         neighbouring producer or consumer, as XLA does on TPU (loop and output fusion);
 //                         reductions (norms) still run as their own fusions.
+//   eager_ops:            PyTorch eager with the textbook Llama code (gpu_session.py's Model.step): besides
+//                         running every op as its own kernel (none), its ops split further into PyTorch's
+//                         kernels: rotate-half RoPE is 5 elementwise kernels per rotated tensor (neg, cat,
+//                         x*cos, rot*sin, add), silu(gate)*up is silu then mul, and the new K and V are
+//                         copied into the cache by 2 copy kernels; with fp8 activations each projection's
+//                         input is cast to e4m3 by a kernel of its own. Each such kernel pays its own fixed costs.
+//                         Unary copies run as the one-read-one-write elementwise op (the Gelu kernel),
+//                         binary ones as the residual add's.
 struct FusionPolicy {
   bool residual_into_norm = false;
   bool rope_into_attention = false;
   bool activation_into_gemm = false;
   bool all_elementwise = false;
+  bool eager_ops = false;
 
   static FusionPolicy none();    // eager PyTorch / HF transformers: every op is a kernel
+  static FusionPolicy pytorch_eager();  // none, with eager_ops ("pytorch-eager")
   static FusionPolicy vllm();    // GPU default: residual+norm fused, rotary and silu_and_mul separate
   static FusionPolicy trtllm();  // residual+norm, RoPE in attention, activation in the GEMM epilogue
   static FusionPolicy xla();     // TPU / XLA: all elementwise ops fused
-  // "none", "vllm", "trtllm", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
+  // "none", "pytorch-eager", "vllm", "trtllm", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
   static FusionPolicy parse(const std::string& s);
   std::string str() const;  // a preset's name if it equals one, else the flag list
   bool operator==(const FusionPolicy& o) const;
@@ -79,6 +89,9 @@ struct Scenario {
   bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
+  // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =
+  // FlashAttention-2's code over a contiguous cache (PyTorch's SDPA flash backend).
+  std::string attention_impl;
 
   // InputError naming the CLI flag: non-positive batch/lengths/tp, lengths beyond the model's
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.

@@ -77,7 +77,13 @@ Timing Sm::compute(const Instr& in) {
       // out of shared memory.
       double rate = m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_efficiency;
       double executed = 2.0 * in.m * in.n * in.k;  // padded tile, as the hardware runs it
-      cycles = std::max(executed / rate, static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk);
+      const double smem = static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk;
+      if (in.level == kMmaSync) {
+        // mma.sync: the warps' ldmatrix operand loads, then the MMAs at the synchronous rate.
+        cycles = smem + executed / (m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_sync_fraction);
+        break;
+      }
+      cycles = std::max(executed / rate, smem);
       break;
     }
     case TxKind::VectorOp: {

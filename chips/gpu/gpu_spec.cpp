@@ -51,6 +51,9 @@ void describe(Params& p, GpuSpec& s) {
     "and reading the other half from its peer (Blackwell tcgen05 cta_group::2)", "false");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
+  p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,
+    "Share of the tensor-core rate that the synchronous warp-level mma.sync instruction reaches (kernels "
+    "written without wgmma/tcgen05, e.g. FlashAttention-2); 1 where mma.sync is the native path", "1.0");
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
   p("sm.descriptor_fetch_latency", s.sm.descriptor_fetch_latency,
     "Per kernel and SM: the wait for the kernel's TMA tensor maps before its first copy", "0 ns");
@@ -67,6 +70,7 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.max_threads > 0 && s.sm.max_threads <= 8192, "sm.max_threads", "1 to 8192 resident threads");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
+  p.require(s.sm.mma_sync_fraction > 0 && s.sm.mma_sync_fraction <= 1, "sm.mma_sync_fraction", "a share in (0, 1]");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

@@ -29,6 +29,7 @@ struct SmSpec {
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
+  double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy

@@ -22,4 +22,11 @@ enum Level : std::uint8_t {
                    // link, but the L2 slices and HBM were read once, by the peer
 };
 
+// Tensor-core instruction paths (Instr::level of a TileCompute).
+enum MmaPath : std::uint8_t {
+  kMmaAsync = 0,  // wgmma / tcgen05: the tensor core streams its operands from shared memory
+  kMmaSync = 1,   // mma.sync: each warp first loads its operands into registers (ldmatrix), then issues
+                  // the synchronous MMA; the loads and the math of one warp do not overlap
+};
+
 }  // namespace xpu::gpu

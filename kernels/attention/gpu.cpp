@@ -87,6 +87,48 @@ struct KvTile {
   FuncOp::PosArgs pos;
 };
 
+// The kernel's implementation (OpSpec::impl). FlashAttention-3 style (the default): 3 warpgroups
+// (one TMA producer, two wgmma consumers), 128x128 tiles, K/V double-buffered, operands streamed to the
+// tensor cores from shared memory. FlashAttention-2 ("fa2", PyTorch's SDPA flash backend on Hopper):
+// 4 warps each owning 16 query rows, which load their operands with ldmatrix and run mma.sync
+// (kMmaSync), K and V single-buffered with cp.async (the next K tile is fetched once S of this one is
+// computed, the next V once P V is), and a warp issues its S, softmax and P V in order: only other
+// resident blocks overlap them. Tile shapes of FA2's forward kernel for head dim 128: 128 x 64, and
+// 64 x 128 in its split-KV kernel (flash_fwd_launch_template.h, Dao-AILab/flash-attention v2).
+struct Flavor {
+  bool fa2 = false;
+  std::int64_t bq = 128, bkv = 128;
+  std::uint32_t warps = 4;
+};
+Flavor prefill_flavor(const OpSpec& op) {
+  Flavor f;
+  f.fa2 = op.impl == "fa2";
+  if (f.fa2) f.bkv = op.head_dim <= 64 ? 128 : 64;
+  return f;
+}
+
+// FA2's S = Q K^T and O += P V steps on an `mq`-row tile of `kw` keys: each warp reads its own Q rows
+// and the whole K tile for S, and the whole V tile for P V (P stays in registers).
+void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, std::int64_t kw, std::uint64_t s_flops,
+              std::uint64_t pv_flops) {
+  const DType dt = j.o.dtype;
+  const auto n = static_cast<std::uint32_t>(kw);
+  t.s = mma_sync(dt, mq, n, static_cast<std::uint32_t>(j.d), s_flops,
+                 static_cast<std::uint64_t>(mq * j.d * j.ea + f.warps * kw * j.d * j.ekv));
+  t.pv = mma_sync(dt, mq, static_cast<std::uint32_t>(j.dv), n, pv_flops, static_cast<std::uint64_t>(f.warps * kw * j.dv * j.ekv));
+}
+// FA2's block: 4 warps; register-heavy at head dim 128 (a 16-row fp32 O accumulator and the S
+// fragments per thread), assumed 255 registers, so 2 blocks share an SM; shared memory holds the Q
+// tile and one K and one V tile.
+void fa2_block(Task& t, const AttnJob& j, const Flavor& f) {
+  block_shape(t, 32 * f.warps, 255, static_cast<std::uint32_t>(f.bq * j.d * j.ea + f.bkv * (j.d + j.dv) * j.ekv));
+}
+// FA2's single-buffered loads: the next K tile once S of the last is done, the next V once P V is.
+void fa2_loads(KvTile& t, std::uint32_t last_s, std::uint32_t last_pv) {
+  t.lk.dep[0] = last_s;
+  t.lv.dep[0] = last_pv;
+}
+
 // The K and V tile loads of `kw` keys at `kaddr` / `vaddr` (m: the rows or pages a copy spans), after
 // the instruction `reuse` that freed their buffers.
 void kv_loads(KvTile& t, const AttnJob& j, std::uint64_t kaddr, std::uint64_t vaddr, std::int64_t kw, std::uint32_t m,
@@ -104,11 +146,13 @@ FuncOp::PosArgs positions(const OpSpec& o, std::int64_t q0, std::int64_t period,
   return pos;
 }
 
-std::uint32_t emit_kv_tile(build::Emitter& emit, const AttnJob& j, const KvTile& t, std::uint32_t iq, std::uint32_t prev) {
+std::uint32_t emit_kv_tile(build::Emitter& emit, const AttnJob& j, const KvTile& t, std::uint32_t iq, std::uint32_t prev,
+                           std::uint32_t* s_index = nullptr) {
   const DType mma = j.o.dtype;
   const std::uint32_t ik = emit(t.lk, [&] { return fop::load(1, j.K.id, t.kv_row, 0, t.kw, I(j.d), j.o.wdtype); });
   const std::uint32_t iv = emit(t.lv, [&] { return fop::load(2, j.V.id, t.kv_row, 0, t.kw, I(j.dv), j.o.wdtype); });
   const std::uint32_t is = emit(after(t.s, iq, ik), [&] { return scores(t.rows, t.kw, mma); });
+  if (s_index) *s_index = is;
   const std::uint32_t ism = emit(after(t.sm, is, prev), [&] { return online_softmax(j.scale, t.pos, j.masked); });
   return emit(after(t.pv, ism, iv), [&] { return fop::matmul(3, 6, 2, mma); });
 }
@@ -127,10 +171,10 @@ std::int64_t unmasked_pairs(const OpSpec& o, std::int64_t q0, std::int64_t qrows
 }
 
 // Prefill (FlashAttention): one block per (sequence, query head, 128-query tile).
-Program prefill(const AttnJob& jb) {
-  const int bq = 128, bkv = 128;
+Program prefill(const AttnJob& jb, const Flavor& fl) {
+  const std::int64_t bq = fl.bq, bkv = fl.bkv;
   const std::int64_t qtiles = ceil_div(jb.o.seq_q, bq);
-  auto make = [jb, qtiles](std::uint64_t index, Task& t) {
+  auto make = [jb, fl, bq, bkv, qtiles](std::uint64_t index, Task& t) {
     const AttnJob& j = jb;
     const OpSpec& o = j.o;
     const std::int64_t d = j.d, dv = j.dv;
@@ -142,13 +186,14 @@ Program prefill(const AttnJob& jb) {
     std::int64_t kv_end = o.causal ? std::min(o.seq_kv, offset + q0 + qrows) : o.seq_kv;
     std::int64_t kv_begin = 0;
     if (o.window > 0) kv_begin = std::max<std::int64_t>(0, offset + q0 - o.window + 1);
-    block_shape(t, 384, 168, static_cast<std::uint32_t>(bq * d * j.ea + 2 * 2 * bkv * (d + dv) * j.ekv));
+    if (fl.fa2) fa2_block(t, j, fl);
+    else block_shape(t, 384, 168, static_cast<std::uint32_t>(bq * d * j.ea + 2 * 2 * bkv * (d + dv) * j.ekv));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I((b * o.heads + h) * o.seq_q + q0), kv_row0 = I((b * o.kv_heads + kvh) * o.seq_kv);
     const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * d * j.ea),
                                            static_cast<std::uint64_t>(qrows * d * j.ea), static_cast<std::uint32_t>(qrows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(qrows), I(d), I(dv), o.dtype); });
-    std::uint32_t prev_pv = kNoDep;
+    std::uint32_t prev_pv = kNoDep, prev_s = kNoDep;
     std::vector<std::uint32_t> pv;
     std::int64_t jt = 0;
     for (std::int64_t k0 = (kv_begin / bkv) * bkv; k0 < kv_end; k0 += bkv, ++jt) {
@@ -159,14 +204,22 @@ Program prefill(const AttnJob& jb) {
       KvTile kt;
       kv_loads(kt, j, j.K.addr + static_cast<std::uint64_t>(kv_off * d * j.ekv), j.V.addr + static_cast<std::uint64_t>(kv_off * dv * j.ekv),
                kw, static_cast<std::uint32_t>(kw), reuse);
-      kt.s = wgmma(o.dtype, bq, bkv, static_cast<std::uint32_t>(d), static_cast<std::uint64_t>(2 * pairs * d),
-                   static_cast<std::uint64_t>((bq * d + bkv * d) * j.ea));
-      kt.sm = cuda(DType::fp32, bq, bkv, 1, static_cast<std::uint64_t>(5 * bq * bkv));  // one exp per score
-      kt.pv = wgmma(o.dtype, bq, static_cast<std::uint32_t>(dv), bkv, static_cast<std::uint64_t>(2 * pairs * dv),
-                    static_cast<std::uint64_t>((bq * bkv + bkv * dv) * j.ea));
+      const auto mq = static_cast<std::uint32_t>(bq), nk = static_cast<std::uint32_t>(bkv);
+      if (fl.fa2) {
+        fa2_mmas(kt, j, fl, mq, kw, static_cast<std::uint64_t>(2 * pairs * d), static_cast<std::uint64_t>(2 * pairs * dv));
+        fa2_loads(kt, prev_s, prev_pv);
+      } else {
+        kt.s = wgmma(o.dtype, mq, nk, static_cast<std::uint32_t>(d), static_cast<std::uint64_t>(2 * pairs * d),
+                     static_cast<std::uint64_t>((bq * d + bkv * d) * j.ea));
+        kt.pv = wgmma(o.dtype, mq, static_cast<std::uint32_t>(dv), nk, static_cast<std::uint64_t>(2 * pairs * dv),
+                      static_cast<std::uint64_t>((bq * bkv + bkv * dv) * j.ea));
+      }
+      kt.sm = cuda(DType::fp32, mq, nk, 1, static_cast<std::uint64_t>(5 * bq * bkv));  // one exp per score
       kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(qrows);
       kt.pos = positions(o, offset + q0, 0, k0);
-      prev_pv = emit_kv_tile(emit, j, kt, iq, prev_pv);
+      // FA2's warps issue S after their previous P V (in order); FA3's consumers overlap them.
+      const std::uint32_t s_dep = fl.fa2 && prev_pv != kNoDep ? prev_pv : iq;
+      prev_pv = emit_kv_tile(emit, j, kt, s_dep, prev_pv, &prev_s);
       pv.push_back(prev_pv);
     }
     emit(after(tma_store(kGlobal, o.odtype, j.O.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * dv * j.eo),
@@ -174,10 +227,13 @@ Program prefill(const AttnJob& jb) {
                prev_pv == kNoDep ? iq : prev_pv),
          [&] { return normalize_store(j.O.id, q_row0, I(qrows), I(dv), o.odtype); });
   };
+  const std::string tiles = std::to_string(bq) + "x" + std::to_string(bkv) + " tiles";
   Program p = build::program("attention", jb.o,
-                             "flash prefill: 128x128 tiles, causal tile skipping, GQA group " + std::to_string(jb.group),
+                             fl.fa2 ? "flash prefill (FlashAttention-2: mma.sync, cp.async, no warp specialisation): " + tiles +
+                                          ", causal tile skipping, GQA group " + std::to_string(jb.group)
+                                    : "flash prefill: " + tiles + ", causal tile skipping, GQA group " + std::to_string(jb.group),
                              static_cast<std::uint64_t>(jb.o.batch * jb.o.heads * qtiles), make, jb.functional);
-  p.copy_descriptors = true;  // Q, K, V, O tensor maps (FlashAttention-3 copies with TMA)
+  p.copy_descriptors = !fl.fa2;  // Q, K, V, O tensor maps (FlashAttention-3 copies with TMA; FA2 with cp.async)
   return p;
 }
 
@@ -185,6 +241,45 @@ Program prefill(const AttnJob& jb) {
 struct DecodeSplit {
   std::int64_t page, kv_len, pages, splits, pages_per_split, rows, kv_block;
 };
+
+// FlashAttention-2's split count (flash_api.cpp, num_splits_heuristic): no split once the blocks
+// (sequence x KV head x 64-row query block) reach 80% of two per SM; else the fewest splits of the
+// context's key blocks whose wave efficiency is within 85% of the best.
+std::int64_t fa2_splits(std::int64_t units, int sms, std::int64_t key_blocks) {
+  const double slots = 2.0 * sms;
+  if (static_cast<double>(units) >= 0.8 * slots) return 1;
+  const std::int64_t most = std::min<std::int64_t>({128, static_cast<std::int64_t>(slots), key_blocks});
+  auto eligible = [&](std::int64_t n) { return n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1); };
+  auto efficiency = [&](std::int64_t n) {
+    const double waves = static_cast<double>(units * n) / slots;
+    return waves / std::ceil(waves);
+  };
+  double best = 0;
+  for (std::int64_t n = 1; n <= most; ++n)
+    if (eligible(n)) best = std::max(best, efficiency(n));
+  for (std::int64_t n = 1; n <= most; ++n)
+    if (eligible(n) && efficiency(n) >= 0.85 * best) return n;
+  return 1;
+}
+
+// FA2 decode (PyTorch's SDPA flash backend, one query per sequence): the GQA group's query heads
+// become the rows of one block per (sequence, KV head); the KV cache is contiguous, read in key
+// blocks of `page` tokens. Without splits the forward kernel runs (128 x 64 tiles at head dim 128);
+// with them the split-KV kernel (64 x 128) and a combine.
+DecodeSplit fa2_decode_split(const AttnJob& j, const GpuSpec& spec, Flavor& f) {
+  const OpSpec& op = j.o;
+  DecodeSplit s;
+  s.kv_len = op.window > 0 ? std::min(op.seq_kv, op.window) : op.seq_kv;
+  s.rows = j.group * op.seq_q;
+  const std::int64_t split_block = op.head_dim <= 64 ? 256 : (op.head_dim <= 128 ? 128 : 64);
+  s.splits = fa2_splits(op.batch * op.kv_heads * ceil_div(s.rows, 64), spec.sm.count, ceil_div(s.kv_len, split_block));
+  f.bq = s.splits > 1 ? 64 : 128;
+  f.bkv = s.splits > 1 ? split_block : (op.head_dim <= 64 ? 128 : 64);
+  s.page = s.kv_block = f.bkv;
+  s.pages = ceil_div(s.kv_len, s.page);
+  s.pages_per_split = ceil_div(s.pages, s.splits);
+  return s;
+}
 
 DecodeSplit decode_split(const AttnJob& j, const GpuSpec& spec) {
   const OpSpec& op = j.o;
@@ -201,21 +296,22 @@ DecodeSplit decode_split(const AttnJob& j, const GpuSpec& spec) {
 }
 
 // Decode (FlashDecoding): one block per (sequence, KV head, split of the context).
-Program decode(const AttnJob& jb, const DecodeSplit& sp) {
-  auto make = [jb, sp](std::uint64_t index, Task& t) {
+Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
+  auto make = [jb, sp, fl](std::uint64_t index, Task& t) {
     const AttnJob& j = jb;
     const OpSpec& o = j.o;
     const std::int64_t d = j.d, dv = j.dv, rows = sp.rows, splits = sp.splits, page = sp.page, kv_len = sp.kv_len;
     std::int64_t s = static_cast<std::int64_t>(index) % splits;
     std::int64_t bk = static_cast<std::int64_t>(index) / splits;
     std::int64_t tok0 = s * sp.pages_per_split * page, tok1 = std::min(kv_len, tok0 + sp.pages_per_split * page);
-    block_shape(t, 128, 128, static_cast<std::uint32_t>(4 * sp.kv_block * (d + dv) * j.ekv));
+    if (fl.fa2) fa2_block(t, j, fl);
+    else block_shape(t, 128, 128, static_cast<std::uint32_t>(4 * sp.kv_block * (d + dv) * j.ekv));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I(bk * rows), kv_row0 = I(bk * o.seq_kv + (o.seq_kv - kv_len));
     const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
                                            static_cast<std::uint64_t>(rows * d * j.ea), static_cast<std::uint32_t>(rows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(rows), I(d), I(dv), o.dtype); });
-    std::uint32_t prev = kNoDep;
+    std::uint32_t prev = kNoDep, prev_s = kNoDep;
     std::vector<std::uint32_t> done;
     int jt = 0;
     for (std::int64_t k0 = tok0; k0 < tok1; k0 += sp.kv_block, ++jt) {
@@ -226,17 +322,31 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
       const std::uint32_t reuse = jt >= 4 ? done[static_cast<size_t>(jt - 4)] : kNoDep;
       const std::uint32_t mrows = static_cast<std::uint32_t>(std::max<std::int64_t>(64, rows));
       KvTile kt;
+      kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kw), 1,
+                   static_cast<std::uint64_t>(5 * rows * kw));
+      kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(rows);
+      // Rows are (query head of the group, query); keys sit at their cache positions.
+      kt.pos = positions(o, o.seq_kv - o.seq_q, o.seq_q, o.seq_kv - kv_len + k0);
+      if (fl.fa2) {
+        // A contiguous cache; the padded tile runs all its rows through mma.sync.
+        const std::uint64_t off = static_cast<std::uint64_t>(bk * o.seq_kv + (o.seq_kv - kv_len) + k0);
+        kv_loads(kt, j, j.K.addr + off * static_cast<std::uint64_t>(d * j.ekv), j.V.addr + off * static_cast<std::uint64_t>(dv * j.ekv),
+                 kw, static_cast<std::uint32_t>(kw), kNoDep);
+        fa2_mmas(kt, j, fl, static_cast<std::uint32_t>(fl.bq), kw, static_cast<std::uint64_t>(2 * rows * kw * d),
+                 static_cast<std::uint64_t>(2 * rows * kw * dv));
+        fa2_loads(kt, prev_s, prev);
+        kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 1,
+                     static_cast<std::uint64_t>(5 * fl.bq * kw));  // the warps of padding rows run it too
+        prev = emit_kv_tile(emit, j, kt, prev == kNoDep ? iq : prev, prev, &prev_s);
+        done.push_back(prev);
+        continue;
+      }
       kv_loads(kt, j, j.K.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096,
                j.V.addr + page_id * 2654435761ull % (1ull << 36) / 4096 * 4096, kw, pages_m, reuse);
       kt.s = wgmma(o.dtype, mrows, static_cast<std::uint32_t>(kw), static_cast<std::uint32_t>(d),
                    static_cast<std::uint64_t>(2 * rows * kw * d), static_cast<std::uint64_t>(kw * d * j.ekv));
-      kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kw), 1,
-                   static_cast<std::uint64_t>(5 * rows * kw));
       kt.pv = wgmma(o.dtype, mrows, static_cast<std::uint32_t>(dv), static_cast<std::uint32_t>(kw),
                     static_cast<std::uint64_t>(2 * rows * kw * dv), static_cast<std::uint64_t>(kw * dv * j.ekv));
-      kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(rows);
-      // Rows are (query head of the group, query); keys sit at their cache positions.
-      kt.pos = positions(o, o.seq_kv - o.seq_q, o.seq_q, o.seq_kv - kv_len + k0);
       prev = emit_kv_tile(emit, j, kt, iq, prev);
       done.push_back(prev);
     }
@@ -254,11 +364,14 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp) {
                   unary(Unary::Log, 13, 5), binary(Binary::Add, 13, 13, 4), store(13, j.LSEf, w_row0, 0, r, 1, DType::fp32)});
     });
   };
+  const std::string geometry = std::to_string(sp.splits) + " splits, " + std::to_string(sp.rows) + " query rows per KV head";
   Program p = build::program("attention.decode", jb.o,
-                             "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) +
-                                 ", " + std::to_string(sp.rows) + " query rows per KV head",
+                             fl.fa2 ? "decode (FlashAttention-2: mma.sync on " + std::to_string(fl.bq) + "x" + std::to_string(fl.bkv) +
+                                          " tiles, contiguous cache): " + geometry
+                                    : "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) +
+                                          ", " + std::to_string(sp.rows) + " query rows per KV head",
                              static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
-  p.copy_descriptors = true;  // Q and paged K/V tensor maps
+  p.copy_descriptors = !fl.fa2;  // Q and paged K/V tensor maps (FA2 copies with cp.async)
   return p;
 }
 
@@ -319,9 +432,10 @@ KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const Lowe
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");
   const AttnJob j = make_job(op, opt);
-  if (!op.decode) return {prefill(j)};
-  const DecodeSplit sp = decode_split(j, spec);
-  KernelPrograms out{decode(j, sp)};
+  Flavor fl = prefill_flavor(op);
+  if (!op.decode) return {prefill(j, fl)};
+  const DecodeSplit sp = fl.fa2 ? fa2_decode_split(j, spec, fl) : decode_split(j, spec);
+  KernelPrograms out{decode(j, sp, fl)};
   if (sp.splits > 1) out.push_back(combine(j, sp));
   return out;
 }

@@ -283,6 +283,7 @@ std::string strategy(const AttnJob& j) {
 
 KernelPrograms lower_attention(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
   op.validate();
+  refuse_gpu_impl(spec.name, op);
   if (opt.functional) unsupported(spec.name, op, "functional mode is not modelled by this Maia lowering (timing only)");
   AttnJob j;
   j.o = op;

@@ -384,6 +384,7 @@ Program combine(const AttnJob& j, const TrainiumSpec& spec) {
 
 KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   op.validate();
+  refuse_gpu_impl(spec.name, op);
   for (DType d : {op.dtype, op.wdtype})
     if (spec.cols_per_cycle(d) <= 0)
       unsupported(spec.name, op, std::string("the NeuronCore-") + spec.neuroncore + " Tensor Engine has no " + name(d) +

@@ -30,5 +30,8 @@ inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1
 
 // Throws the standard "unsupported" error for a (family, op, reason) triple.
 [[noreturn]] void unsupported(const std::string& chip, const OpSpec& op, const std::string& why);
+// Refuses an attention kernel implementation named for GPUs (OpSpec::impl: fa2, fa3) on a family
+// that lowers its own attention.
+void refuse_gpu_impl(const std::string& chip, const OpSpec& op);
 
 }  // namespace xpu

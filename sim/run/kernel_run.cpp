@@ -14,7 +14,7 @@ const std::vector<std::string>& kernel_arg_names() {
   static const std::vector<std::string> v = {
       "m", "n", "k", "batch", "dtype", "wdtype", "odtype", "heads", "kv-heads", "seq", "seq-q", "head-dim",
       "head-dim-v", "phase", "causal", "window", "page-size", "rows", "cols", "experts", "topk", "groups",
-      "tokens", "bytes", "devices", "label"};
+      "tokens", "bytes", "devices", "label", "impl"};
   return v;
 }
 
@@ -93,6 +93,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       op.causal = has("causal") ? to_bool("causal", s("causal", "")) : op.decode || true;
       op.window = get("window", 0);
       op.page_size = get("page-size", 16);
+      op.impl = s("impl", "");
       if (!has("wdtype")) op.wdtype = op.dtype;
       break;
     }

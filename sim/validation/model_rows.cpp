@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "sim/run/model_run.h"
+#include "sim/run/registry.h"
 #include "sim/run/system_run.h"
 #include "sim/serve/serve.h"
 #include "sim/validation/validate.h"
@@ -120,9 +121,57 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   return true;
 }
 
+// Our own whole-step rows (scripts/measure/gpu_session.py): one decode step ("B64 S1024": batch and
+// cached positions) or one prefill ("B1 T512") of a Llama-shaped model on one chip, replayed as one
+// CUDA graph, so the GPU's time without the host's launches. `run`'s path on the row's chip preset:
+// the step's graph with the software's op structure, each kernel simulated with its fixed costs.
+//   "... one CUDA graph": the textbook PyTorch code run op by op (FusionPolicy::pytorch_eager) with
+//     attention on the SDPA flash backend (FlashAttention-2 over a contiguous cache);
+//   "... torch.compile layers, one CUDA graph": Inductor fuses each layer's residual adds into the
+//     norms and runs RoPE and silu*up as one Triton kernel each (the vllm policy's structure).
+bool step_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch m;
+  if (!std::regex_match(row.workload, m, std::regex("(decode|prefill) step (\\S+) \\((\\d+) layers\\)(.*)"))) return false;
+  const std::string tail = m[4];
+  if (tail.find("CUDA graph") == std::string::npos) {
+    why = "step launched eagerly: the host's dispatch of every kernel bounds it, and host dispatch is not simulated";
+    return true;
+  }
+  p.chip = chip_for(row.hardware);
+  if (p.chip.empty()) return why = "no preset models hardware '" + row.hardware + "'", true;
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return true;
+  auto f = parse_shape(row.shape);
+  const bool decode = m[1] == "decode";
+  if (!f.count("B") || !f.count(decode ? "S" : "T")) return why = "step shape '" + row.shape + "' without B and S (or T)", true;
+  Scenario s;
+  s.phase = decode ? Phase::Decode : Phase::Prefill;
+  s.batch = f["B"];
+  s.input_len = decode ? f["S"] - 1 : f["T"];  // a decode step at S cached positions, the new one included
+  s.output_len = 1;
+  s.wdtype = s.adtype = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
+  s.kvdtype = DType::bf16;
+  const bool compiled = tail.find("torch.compile") != std::string::npos;
+  s.fusion = compiled ? FusionPolicy::vllm() : FusionPolicy::pytorch_eager();
+  s.attention_impl = "fa2";
+  auto chip = load_chip(p.chip);
+  ModelRunOptions o;
+  o.check_memory = true;
+  o.sustained = false;  // back-to-back replays of a few ms from a warm GPU (the burst regime)
+  ModelRunResult r = run_model(*chip, load_model(model), s, o);
+  const double step_s = decode ? r.tpot_s : r.ttft_s;
+  if (row.metric == "latency" && row.unit == "us") p.predicted = step_s * 1e6;
+  else if (row.metric == "throughput" && row.unit == "tok/s") p.predicted = (decode ? s.batch : s.batch * s.input_len) / step_s;
+  else return why = "step metric '" + row.metric + "' in '" + row.unit + "' is not predicted (latency in us, throughput in tok/s)", true;
+  p.note = std::string(decode ? "decode" : "prefill") + " step, fusion " + s.fusion->str() + ", attention fa2";
+  why.clear();
+  return true;
+}
+
 }  // namespace
 
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  if (step_row(row, p, why)) return why.empty();
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
     why = "JetStream's ShareGPT length distribution is not shipped";
     return false;

@@ -46,6 +46,7 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
+}  // namespace
 
 // The preset of a row's hardware ("" when none models it). Names as the public sources write them.
 std::string chip_for(const std::string& hw) {
@@ -62,6 +63,7 @@ std::string chip_for(const std::string& hw) {
   return "";
 }
 
+namespace {
 // A JAX program timed on the host (`block_until_ready` around one call) includes the dispatch of the
 // jitted call; the Pallas notebook these rows come from states it as about 0.1 ms. It is added to the
 // kernel's time for rows whose source says they are host-timed (source: jax-ml/jax
@@ -186,6 +188,9 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
     op.decode = shape.count("Q") != 0;
     op.seq_q = op.decode ? shape["Q"] : op.seq_kv;
     op.causal = op.decode || (row.shape.find("causal") != std::string::npos && row.shape.find("noncausal") == std::string::npos);
+    // PyTorch's built-in SDPA flash backend is FlashAttention-2's code (mma.sync, no wgmma or TMA);
+    // rows naming FA3 (or no library) run the default kernel.
+    if (row.workload.find("SDPA flash") != std::string::npos) op.impl = "fa2";
     if (op.decode && row.metric != "latency") return why = "decode attention row with metric '" + row.metric + "' (its latency row is used)", false;
     return true;
   }

@@ -39,6 +39,8 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
 std::map<std::string, std::int64_t> parse_shape(const std::string& s);
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 std::vector<std::string> default_measurement_files();
+// The chip preset of a row's hardware as measurement sources name it ("" when none models it).
+std::string chip_for(const std::string& hardware);
 
 // What public measurements check a chip family (gpu, tpu, trainium, maia), in one sentence: how many
 // rows of each level the measurement files hold for its hardware, and whether `xpusim validate`

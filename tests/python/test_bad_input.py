@@ -120,6 +120,13 @@ for fam, key in [("tpu", "tensorcores=1000"), ("trainium", "cores=1000"), ("maia
          ["kernel", "gemm", "--chip", FAMILY_PRESET[fam], "--m", "64", "--n", "64", "--k", "64", "--set", key],
          names=[key.split("=")[0]], out=True)
 
+# --- attention kernel implementation (--impl): an unknown name, and a GPU kernel on other families ----
+case("attention-impl-unknown", ["kernel", "attention", "--batch", "1", "--heads", "4", "--seq", "128", "--impl", "fa4"],
+     names=["--impl", "fa4"])
+for fam in ("tpu", "trainium", "maia"):
+    case("attention-impl-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
+                                     "--seq", "128", "--impl", "fa2"], names=["--impl fa2"])
+
 # --- every kernel dimension -------------------------------------------------------------------------
 OPS = {
     "gemm": {"m": "64", "n": "64", "k": "64", "batch": "1"},
