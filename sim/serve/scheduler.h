@@ -117,6 +117,11 @@ class Scheduler {
   // (TensorRT-LLM's free_gpu_memory_fraction).
   virtual double memory_fraction() const = 0;
   virtual bool fraction_of_free_memory() const { return false; }
+  // Device memory the engine's process holds before it sizes the KV cache and that weights,
+  // activations and communication buffers do not count (CUDA context, kernel libraries and their
+  // workspaces, CUDA-graph pools), per device. Needed only where the KV cache is a fraction of the
+  // free memory: a fraction of the whole memory already leaves that room in its remainder.
+  virtual double runtime_reserve_bytes() const { return 0; }
   virtual std::int64_t block_tokens() const { return 16; }
 
  protected:

@@ -19,6 +19,26 @@ namespace {
 //   - Defaults: max_num_tokens 8192, max_batch_size 2048 (the LLM API / trtllm-serve defaults);
 //     free_gpu_memory_fraction 0.9 of the memory weights and activations leave; 32-token blocks
 //     (tokens_per_block).
+// Device memory the TensorRT-LLM process holds when the executor measures free memory to size the KV
+// cache, beyond the weights, the engine's activation memory and the communication buffers counted
+// elsewhere (per GPU; the executor then takes free_gpu_memory_fraction of what is left):
+//   - kCudaContextBytes: the CUDA context of a CUDA 12 process on a Hopper GPU with lazy module
+//     loading (assumed: ~0.5 GiB, what nvidia-smi shows for a process that has only created its context).
+//   - kKernelLibraryBytes: device code of the libraries the runtime loads (TensorRT's engine kernels,
+//     TensorRT-LLM's plugin kernels: FMHA/XQA cubins, CUTLASS GEMMs, custom all-reduce) and their
+//     workspaces (cuBLASLt's 32 MiB per handle; cuBLAS docs, "cublasSetWorkspace" recommendation for
+//     Hopper) (assumed: 1 GiB in all).
+//   - kRuntimeBufferBytes: the executor's own buffers outside the engine's activation memory
+//     (decoder state and output ids per batch slot, sampling workspaces, the pinned/device staging
+//     pools of the stream-ordered allocator; TensorRT-LLM docs "Memory Usage of TensorRT-LLM",
+//     "Memory pool") (assumed: 0.5 GiB).
+// CUDA graphs of the TensorRT-engine backend replay inside the engine's activation memory (no pool of
+// their own: assumed). Not fitted to a validation row: one figure for every model, layout and shape.
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kCudaContextBytes = 0.5 * kGiB;
+constexpr double kKernelLibraryBytes = 1.0 * kGiB;
+constexpr double kRuntimeBufferBytes = 0.5 * kGiB;
+
 class TrtllmScheduler : public Scheduler {
  public:
   explicit TrtllmScheduler(const SchedulerLimits& l) {
@@ -27,6 +47,7 @@ class TrtllmScheduler : public Scheduler {
   }
   double memory_fraction() const override { return 0.90; }
   bool fraction_of_free_memory() const override { return true; }
+  double runtime_reserve_bytes() const override { return kCudaContextBytes + kKernelLibraryBytes + kRuntimeBufferBytes; }
   std::int64_t block_tokens() const override { return 32; }
 
   Batch schedule(SchedState& st) override {

@@ -107,7 +107,8 @@ ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const 
     const double frac = sched.memory_fraction();
     const double used = m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes;
     const double left = m.capacity_bytes - used;
-    m.kv_bytes = std::max(0.0, sched.fraction_of_free_memory() ? frac * left : frac * m.capacity_bytes - used);
+    const double free = left - sched.runtime_reserve_bytes();  // what the engine sees free when it sizes the cache
+    m.kv_bytes = std::max(0.0, sched.fraction_of_free_memory() ? frac * free : frac * m.capacity_bytes - used);
     m.reserve_bytes = std::max(0.0, left - m.kv_bytes);
     m.kv_bytes_per_token = stage_footprint(model, one, sh, st * sc.tp).kv_bytes_per_sequence / 2.0 +
                            (drafter && last ? drafter->kv_bytes_per_token : 0);

@@ -1,7 +1,9 @@
 // Model-level validation rows (`xpusim validate --models`): serving throughput of one chip or of a
 // tensor-parallel group on a system, and batch-1 request latencies on a system, each mapped onto a
 // shipped model, chip or system preset and layout; a row that cannot be expressed says why.
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <regex>
 
 #include "sim/run/model_run.h"
@@ -34,6 +36,43 @@ int leading_count(const std::string& hw) {  // "8x H100 ..." -> 8; "Trainium1 x1
   return 1;
 }
 
+// What `trtllm-bench throughput` runs when it is given neither --max_batch_size nor --max_num_tokens, as
+// the TensorRT-LLM perf-overview tables were measured (tensorrt_llm/bench/build/tuning.py
+// calc_engine_setting / finetune_setting, bench/benchmark/utils/general.py get_settings): the requests
+// of the dataset's mean length whose KV cache fits what the weights leave on the group's GPUs, at the
+// default --kv_cache_free_gpu_mem_fraction 0.90 (KV heads counted at least once per rank, the weights
+// and the KV cache at their bytes per element, memory in GiB), become max_batch_size rounded up (64 at
+// least; steps of 32 below 256, 128 below 1024, else 256; at most 4096); the tokens per iteration that
+// those requests need in proportion of prompt to answer become max_num_tokens (at most 32768, rounded
+// up in steps of 256 below 4096, 512 below 8192, else 1024; at least 2048, and, chunked prefill being
+// off, at least the prompt plus the batch). Not fitted: the harness's own rule, computed here.
+SchedulerLimits trtllm_bench_limits(const ModelConfig& m, const Scenario& s, double device_bytes, std::int64_t isl, std::int64_t osl) {
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  const double kv_token = 2.0 * static_cast<double>(m.layers) * std::max<double>(s.tp, static_cast<double>(m.kv_heads)) *
+                          static_cast<double>(m.head_dim) * bytes_per_element(s.kvdtype) / gib;
+  const double weights = param_counts(m).total * bytes_per_element(s.wdtype) / gib;
+  const double cache = (device_bytes / gib * s.tp - weights) * 0.90;
+  const double requests = cache / (kv_token * static_cast<double>(isl + osl));
+  const double bs = std::min(requests, 4096.0);
+  const double tokens = std::min(bs * (1.0 + static_cast<double>(isl) / static_cast<double>(osl)), 32768.0);
+  auto up = [](double v, double step) { return static_cast<std::int64_t>(step * std::ceil(v / step)); };
+  SchedulerLimits l;
+  l.max_seqs = bs < 256 ? std::max<std::int64_t>(64, up(bs, 32)) : bs < 1024 ? up(bs, 128) : up(bs, 256);
+  l.token_budget = tokens < 4096 ? std::max<std::int64_t>(2048, up(tokens, 256)) : tokens < 8192 ? up(tokens, 512) : up(tokens, 1024);
+  l.token_budget = std::max(l.token_budget, isl + l.max_seqs);
+  return l;
+}
+
+// Requests per run of the perf-overview tables (its "num_requests" per ISL/OSL pair); 0 where the
+// table has no entry (the engine's default).
+std::int64_t trtllm_bench_requests(std::int64_t isl, std::int64_t osl) {
+  static const std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> table = {
+      {{128, 128}, 30000},  {{128, 2048}, 3000},  {{128, 4096}, 1500}, {{1000, 2000}, 1500}, {{2048, 128}, 3000},
+      {{2048, 2048}, 1500}, {{5000, 500}, 1500},  {{1000, 1000}, 3000}, {{500, 2000}, 3000}, {{20000, 2000}, 1000}};
+  const auto it = table.find({isl, osl});
+  return it == table.end() ? 0 : it->second;
+}
+
 // trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on H100s.
 bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   if (row.metric != "throughput" || row.hardware.find("H100") == std::string::npos) {
@@ -60,6 +99,10 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   o.input = f["ISL"];
   o.output = f["OSL"];
   if (row.workload.find("trtllm") != std::string::npos) o.scheduler = "trtllm";
+  if (row.workload.find("trtllm-bench") != std::string::npos) {
+    o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output);
+    o.requests = trtllm_bench_requests(o.input, o.output);
+  }
   if (tp > 1) {
     SystemChoice c;
     c.devices = tp;
