@@ -13,4 +13,7 @@ void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
 
+// NCCL's NVLS-tree chunk for a message of `bytes` (src/enqueue.cc): each chunk is one network message.
+double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes);
+
 }  // namespace xpu::coll

@@ -33,6 +33,10 @@ class Builder {
   Tick step_latency() const { return m_step; }
   // Slices after the first start when the pipeline reaches them, not at launch.
   void set_slice(int k) { m_slice = k; }
+  // Whether a stage sends one message per channel (the simulated program) or the stage's bytes as one
+  // message (the library's unsliced latency-bandwidth view, which charges no per-message cost).
+  void set_channel_messages(bool on) { m_channel_messages = on; }
+  bool channel_messages() const { return m_channel_messages; }
 
   // A ring pass over `group` (in ring order, `dir` +1 or -1) on a buffer of `total` bytes: chunks of
   // total/m move one neighbor per step for `steps` steps (m-1: reduce-scatter or all-gather).
@@ -52,6 +56,7 @@ class Builder {
   std::uint32_t m_tag = 1;
   Tick m_step = 0, m_launch = 0;
   int m_slice = 0;
+  bool m_channel_messages = false;
 };
 
 // The ranks of a node (or of all nodes) in an order whose neighbours are linked: rank order on a

@@ -46,6 +46,9 @@ const Algo* find_algo(const std::string& n) {
   return nullptr;
 }
 
+}  // namespace
+
+namespace coll {
 // NCCL's NVLS-tree chunk (src/enqueue.cc, NVLS_TREE): it starts at the step size (chunk_bytes) and is
 // cut to 256, 128, 64 and 32 KiB while the message holds fewer than 32, 16, 4 and 1 chunks per
 // concurrent operation (channels x network heads, one head per chip of the node), so that mid-size
@@ -58,7 +61,7 @@ double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
     if (static_cast<double>(bytes) < per_op * ops * chunk && chunk > smaller) chunk = smaller;
   return chunk;
 }
-}  // namespace
+}  // namespace coll
 
 CollKind parse_collective(const std::string& n) {
   for (const auto& [k, s] : kNames)
@@ -140,11 +143,14 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     throw InputError("--bytes " + std::to_string(r.bytes) + ": " + name(r.kind) + " on " + std::to_string(t.ranks()) +
                      " chips needs a multiple of " + std::to_string(unit) + " bytes (" +
                      (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")");
-  if (slices <= 0) {  // the library pipelines in chunks of chunk_bytes per channel
+  bool sliced = slices <= 0;
+  if (sliced) {  // the library pipelines in chunks of chunk_bytes per channel
     double per_slice = s.chunk_bytes.value() * s.channels;
-    // NVLS-tree across nodes: a slice is one chunk per inter-node message (1/ranks of the slice).
+    // NVLS-tree across nodes: a slice is one loop of NCCL's kernel, one chunk for every channel and
+    // head (chip of the node). The channels run side by side, each at its share of the chip's links,
+    // so a loop's chunks cross each stage together and the pipeline fills and drains by whole loops.
     if (r.algorithm == "hierarchical" && t.in_network_reduction() && s.nodes > 1)
-      per_slice = nvls_tree_chunk(s, r.bytes) * t.ranks();
+      per_slice = coll::nvls_tree_chunk(s, r.bytes) * s.channels * t.ranks_per_node();
     // Rings across nodes are the channels themselves (one per rail): a slice is one chunk per ring
     // step, as in NCCL's ring loop (channels x ranks x chunk).
     bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
@@ -160,6 +166,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     }
   }
   coll::Builder b(t, r, r.algorithm, slices);
+  b.set_channel_messages(sliced);
   // Slices flow through each stage in order, as chunks through a connection's buffer slots: the i-th
   // send of a vertex in slice k waits until its i-th send of slice k - w is delivered (a slot is
   // reused once its chunk has arrived). Across the network w = slots, so the NIC keeps `slots`

@@ -31,7 +31,9 @@ std::string unsupported_reason(const Topology& t, CollKind kind, const std::stri
 std::vector<std::string> candidate_algorithms(const Topology& t, CollKind kind);
 std::vector<std::string> candidate_protocols(const Topology& t, const std::string& algo);
 
-// Lowers one (algorithm, protocol); `slices` = 0 picks the pipeline depth from the library's chunking.
+// Lowers one (algorithm, protocol); `slices` = 0 picks the pipeline depth from the library's chunking
+// and sends one message per channel where the library does (the simulated program); a given `slices`
+// is the library's own view for its estimate, each stage's bytes as one message.
 CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices = 0);
 
 // The library's choice: every candidate (algorithm, protocol) is lowered and costed with the library's

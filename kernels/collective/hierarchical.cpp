@@ -2,11 +2,32 @@
 // inside each node (NVLS where the switch reduces, else a ring), an all-reduce ring across nodes
 // between the chips of equal local rank (one rail each, 1/local of the buffer), then all-gather
 // inside each node. Inter-node traffic per chip is 2(N-1)/N of its 1/local shard.
+#include <algorithm>
+#include <cmath>
+
 #include "kernels/collective/algorithms.h"
 
 namespace xpu::coll {
 
+namespace {
+// NVLS-tree moves a chip's share of a loop across nodes as one network message per channel: a chunk
+// of NCCL's NVLS-tree size for the whole message, or the channel's part of a slice too small to fill
+// every channel and head with one. Each inter-node ring step is cut into that many messages, each a
+// ring of its own, so the NIC pays its per-message gap for every channel's chunk and a channel's
+// chunk goes on as soon as it has arrived. kMaxParts bounds the program's size, not a rate: a
+// slice is one loop, channels / nodes messages per step, unless max_slices merges loops.
+std::uint64_t inter_node_messages(const Topology& t, std::uint64_t message_bytes, std::uint64_t slice,
+                                  std::uint64_t step_bytes) {
+  const SystemSpec& s = t.spec();
+  const double kMaxParts = 64;
+  double per_channel = static_cast<double>(slice) / (static_cast<double>(s.channels) * t.ranks_per_node());
+  double message = std::max(1.0, std::min(nvls_tree_chunk(s, message_bytes), per_channel));
+  return static_cast<std::uint64_t>(std::clamp(std::ceil(static_cast<double>(step_bytes) / message), 1.0, kMaxParts));
+}
+}  // namespace
+
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
+  (void)k;
   const Topology& t = b.topo();
   int nodes = t.spec().nodes, local = t.ranks_per_node();
   Frontier f = b.empty_frontier();
@@ -16,12 +37,27 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
     if (nvls) b.nvls_reduce_scatter(g, t.node_switch(n), bytes, f);
     else b.ring(g, bytes, local - 1, +1, f);
   }
+  std::uint64_t shard = share(bytes, static_cast<std::uint64_t>(local));
+  std::uint64_t parts =
+      nvls && b.channel_messages()
+          ? inter_node_messages(t, b.program().bytes, bytes, share(shard, static_cast<std::uint64_t>(nodes)))
+          : 1;
   std::vector<int> inner = ring_order(t, 0);
   for (int i = 0; i < local; ++i) {
     // The chips holding the same shard: position i of every node's ring order.
     std::vector<int> rail;
     for (int n = 0; n < nodes; ++n) rail.push_back(n * local + (inner[static_cast<size_t>(i)] % local));
-    b.ring(rail, share(bytes, static_cast<std::uint64_t>(local)), 2 * (nodes - 1), +1, f);
+    Frontier done = f;
+    for (int v : rail) done[static_cast<size_t>(v)].clear();
+    for (std::uint64_t p = 0; p < parts; ++p) {
+      Frontier part = f;
+      b.ring(rail, share(shard, parts), 2 * (nodes - 1), +1, part);
+      for (int v : rail) {
+        Deps& d = done[static_cast<size_t>(v)];
+        d.insert(d.end(), part[static_cast<size_t>(v)].begin(), part[static_cast<size_t>(v)].end());
+      }
+    }
+    for (int v : rail) f[static_cast<size_t>(v)] = done[static_cast<size_t>(v)];
   }
   for (int n = 0; n < nodes; ++n) {
     std::vector<int> g = ring_order(t, n);

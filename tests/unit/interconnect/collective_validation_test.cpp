@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "sim/system/collective_run.h"
 
@@ -20,15 +21,9 @@ struct KnownGap {
   double bound;
   const char* reason;
 };
-const KnownGap kKnownGaps[] = {
-    {"aw-p5-024", 0.40,
-     "64 MiB sits exactly on NCCL's NVLS-tree chunk switch (64 -> 128 KiB messages at 4 x 16 channels x 8 heads x "
-     "128 KiB); measured 601 us lies between the two regimes (447 us modeled with 128 KiB, ~830 us with 64 KiB). "
-     "The measured neighbours cost ~4.4 us per inter-node message and GPU in both regimes (16 -> 32 MiB: +142 us for "
-     "+32 messages of 64 KiB; 128 -> 256 MiB: +598 us for +128 of 128 KiB), so 64 MiB behaves as if more than 128 "
-     "operations (channels x heads) ran concurrently; striping each message over the GPU's four EFA rails does not "
-     "change it (the stripes go side by side at the full rate)"},
-};
+// None today: the p5 64 MiB row closed once NVLS-tree slices became whole kernel loops (README
+// "Systems of chips"). A row that misses again goes here with its reason and its own bound.
+const std::vector<KnownGap> kKnownGaps = {};
 const KnownGap* known_gap(const std::string& id) {
   for (const auto& g : kKnownGaps)
     if (id == g.id) return &g;
@@ -71,6 +66,21 @@ TEST(CollectiveValidation, TwoNodeH100LargeMessagesWithin25Percent) {
       EXPECT_LT(std::abs(p.busbw_error), g ? g->bound : 0.25)
           << p.row.id << " " << p.row.bytes << " B: predicted " << p.predicted_busbw << " GB/s, measured "
           << p.row.busbw_GBps << (g ? std::string(" (known gap: ") + g->reason + ")" : "");
+    }
+  EXPECT_GE(n, 5);
+}
+
+TEST(CollectiveValidation, TwoNodeMidSizeRunsNvlsTreeWithin25Percent) {
+  // Not bounded by the issue: 2-32 MiB across two p5 nodes, where NCCL's NVLS-tree pipeline is only a
+  // few loops deep and fills and drains by whole loops; held to the two-node bound so that the
+  // mechanism cannot regress unnoticed.
+  int n = 0;
+  for (const auto& p : points())
+    if (p.row.id.rfind("aw-p5", 0) == 0 && p.row.bytes >= (2ull << 20) && p.row.bytes < (64ull << 20)) {
+      ++n;
+      EXPECT_EQ(p.algo.rfind("hierarchical", 0), 0u) << p.row.id << ": " << p.algo;
+      EXPECT_LT(std::abs(p.time_error), 0.25) << p.row.id << " " << p.row.bytes << " B: predicted "
+                                              << p.predicted_time_us << " us, measured " << p.measured_time_us;
     }
   EXPECT_GE(n, 5);
 }

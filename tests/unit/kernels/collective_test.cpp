@@ -177,6 +177,42 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
   EXPECT_EQ(nic_message(64ull << 20), 128u << 10);
 }
 
+TEST(Collective, NvlsTreeSlicesAreLoopsWithOneNetworkMessagePerChannel) {
+  // A slice is one loop of NCCL's NVLS-tree kernel (16 channels x 8 heads x the chunk), and a chip
+  // sends its share of a loop as one message per channel; the library's unsliced estimate sends each
+  // ring step's bytes as one message.
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r;
+  r.algorithm = "hierarchical";
+  r.protocol = "simple";
+  auto inter_node = [&](const CommProgram& p, std::uint64_t& bytes) {
+    int n = 0;
+    bytes = 0;
+    for (const auto& o : p.ops[0])
+      if (o.kind == CommOp::Kind::Send && o.peers[0] == 8) ++n, bytes += o.bytes;
+    return n;
+  };
+  for (std::uint64_t mib : {32, 64, 128}) {
+    r.bytes = mib << 20;
+    CommProgram p = lower_collective(t, r);
+    double loop = coll::nvls_tree_chunk(t.spec(), r.bytes) * 16 * 8;
+    EXPECT_EQ(p.slices, static_cast<int>(static_cast<double>(r.bytes) / loop)) << mib;
+    std::uint64_t bytes = 0;
+    int messages = inter_node(p, bytes);
+    EXPECT_EQ(bytes, r.bytes / 8) << mib;  // the chip's 1/8 shard crosses once (2 nodes: up or down)
+    EXPECT_EQ(messages, 16 * p.slices) << mib;
+    EXPECT_EQ(inter_node(lower_collective(t, r, 1), bytes), 2) << mib;
+    EXPECT_EQ(bytes, r.bytes / 8) << mib;
+  }
+  // The pipeline fills and drains by whole loops: 64 MiB (four loops of 128 KiB chunks) takes clearly
+  // longer than 32 MiB (four loops of 64 KiB), though both send 64 messages per chip.
+  auto time = [&](std::uint64_t bytes) {
+    r.bytes = bytes;
+    return to_seconds(simulate_collective(t, lower_collective(t, r)).end);
+  };
+  EXPECT_GT(time(64ull << 20), 1.1 * time(32ull << 20));
+}
+
 TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
   // Eight chunks in flight per network connection (NCCL_STEPS) keep the EFA round trip off the
   // critical path; with one, every 128 KiB message waits for the previous one to arrive.
