@@ -4,7 +4,7 @@
 
 #include "tests/unit/interconnect/systems_test_util.h"
 
-#include "kernels/collective/builder.h"
+#include "kernels/collective/algorithms.h"
 #include "sim/app/system_cmd.h"
 #include "sim/interconnect/fabric.h"
 
@@ -215,7 +215,9 @@ TEST(Collective, NvlsTreeSlicesAreLoopsWithOneNetworkMessagePerChannel) {
 
 TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
   // Eight chunks in flight per network connection (NCCL_STEPS) keep the EFA round trip off the
-  // critical path; with one, every 128 KiB message waits for the previous one to arrive.
+  // critical path when a connection's chunks follow each other: with one channel, every 128 KiB
+  // message would otherwise wait for the previous one to arrive. With 16 channels a channel's next
+  // chunk comes a whole loop (16 MiB) later, so even one slot hides the round trip.
   CollectiveRequest r;
   r.bytes = 64ull << 20;
   r.algorithm = "hierarchical";
@@ -224,8 +226,10 @@ TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
     Topology t(s);
     return to_seconds(simulate_collective(t, lower_collective(t, r)).end);
   };
-  double one = time(load_system("p5-h100x8", {"library.slots=1"})), eight = time(load_system("p5-h100x8"));
+  double one = time(load_system("p5-h100x8", {"library.slots=1", "library.channels=1"}));
+  double eight = time(load_system("p5-h100x8", {"library.channels=1"}));
   EXPECT_LT(eight, 0.7 * one) << "slots 8: " << eight << " s, slots 1: " << one << " s";
+  EXPECT_DOUBLE_EQ(time(load_system("p5-h100x8", {"library.slots=1"})), time(load_system("p5-h100x8")));
   // In one node no send crosses the network: slots change nothing.
   r.algorithm = "nvls";
   EXPECT_DOUBLE_EQ(time(load_system("hgx-h100x8", {"library.slots=1"})), time(load_system("hgx-h100x8")));
