@@ -178,6 +178,6 @@ def test_the_default_study_serves_deepseek_v3_and_a_unit_that_cannot_hold_it_say
     rows = {r["chip"]: r for r in s["rows"]}
     assert rows["hgx-h200x8:tp8"]["ran"] and rows["hgx-h200x8:tp8"]["layout"]["name"] == "tp8"
     tpu = rows["tpu-v6e-8"]
-    assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-256" in tpu["note"], tpu["note"]
+    assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-32" in tpu["note"], tpu["note"]
     assert all(not t["fits"] for t in tpu["layout_search"]["tried"])
     assert (out / "llama-3.1-70b" / "summary.json").exists()
