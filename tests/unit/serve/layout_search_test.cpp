@@ -87,8 +87,9 @@ TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
   nofit.verdict = "does not fit: ...";
   ts.push_back(nofit);
   const int chosen = choose_layout(ts, tiers);
-  // tp4 and tp8 both reach the three tiers; tp4 is closer to the best at each (700/900 + 400/400 +
-  // 150/200 + 800/1200) than tp8 (500/900 + 350/400 + 200/200 + 600/1200).
+  // tp4 and tp8 both reach the three tiers; tp4 is closer to the best of the two at each (700/700 +
+  // 400/400 + 150/200 + 800/800) than tp8 (500/700 + 350/400 + 200/200 + 600/800): tp1, reaching one
+  // tier, is no yardstick.
   EXPECT_EQ(chosen, 1);
   EXPECT_TRUE(ts[1].chosen);
   EXPECT_EQ(ts[1].verdict.rfind("chosen", 0), 0u) << ts[1].verdict;
@@ -96,6 +97,27 @@ TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
   EXPECT_EQ(ts[2].verdict.rfind("slower", 0), 0u) << ts[2].verdict;
   EXPECT_EQ(ts[3].verdict, "does not fit: ...");  // left as the search wrote it
   EXPECT_FALSE(ts[3].chosen);
+}
+
+// Screened at the lowest concurrency, a layout reaching fewer tiers than another is pruned (its other
+// concurrencies are not screened) and its verdict says where its figures come from.
+TEST(LayoutSearch, LayoutsReachingFewerTiersAtTheirMostInteractivePointArePruned) {
+  const std::vector<double> tiers = {20, 50, 100};
+  std::vector<LayoutTrial> ts = {trial("dp8 x tp1", {90, 0, 0}, 90), trial("dp2 x tp4", {40, 40, 40}, 40),
+                                 trial("tp8", {30, 30, 30}, 30)};
+  LayoutTrial nofit;
+  nofit.fits = false;
+  nofit.verdict = "does not fit: ...";
+  ts.push_back(nofit);
+  EXPECT_EQ(prune_by_tiers(ts), (std::vector<size_t>{1, 2}));
+  EXPECT_TRUE(ts[0].pruned);
+  EXPECT_FALSE(ts[1].pruned || ts[2].pruned || ts[3].pruned);
+  EXPECT_EQ(choose_layout(ts, tiers), 1);
+  EXPECT_NE(ts[0].verdict.find("at the lowest concurrency (screened there alone"), std::string::npos) << ts[0].verdict;
+  EXPECT_NE(ts[2].verdict.find("at its most productive point"), std::string::npos) << ts[2].verdict;
+  // Nothing reaches a tier: none is pruned (throughput decides among all).
+  std::vector<LayoutTrial> slow = {trial("a", {0, 0, 0}, 5), trial("b", {0, 0, 0}, 7)};
+  EXPECT_EQ(prune_by_tiers(slow).size(), 2u);
 }
 
 TEST(LayoutSearch, TiesGoToFewerChipsPerReplicaAndNothingRunIsNoChoice) {
@@ -164,10 +186,10 @@ TEST(LayoutSearch, TheScreenFollowsTheEngineWithinItsStatedError) {
 TEST(LayoutSearch, LayerRepetitionsTakenAtTheirPeriodMatchEveryLayerSimulated) {
   const SystemSpec spec = load_system("hgx-h100x8");
   auto chip = load_chip(spec.chip);
-  const ModelConfig m = load_model(source_dir() + "/tests/data/models/qwen1.5-moe-a2.7b.json");
+  const ModelConfig m = load_model(source_dir() + "/tests/data/models/deepseek-v2-lite.json");
   const SystemContext sys{spec};
   double worst = 0;
-  for (auto [tp, dp, ep] : {std::tuple{8, 1, 1}, std::tuple{2, 4, 8}}) {
+  for (auto [tp, dp, ep] : {std::tuple{8, 1, 1}, std::tuple{8, 1, 8}, std::tuple{2, 4, 8}}) {
     Scenario sc;
     sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
     sc.tp = tp, sc.dp = dp, sc.ep = ep;
