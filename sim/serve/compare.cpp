@@ -441,14 +441,18 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
       t.verdict = std::string("failed: ") + e.what();
     }
     if (so.progress)
-      std::cerr << "  " << name << ": screened " << t.layout << " at " << concurrency.size() << " concurrenc"
-                << (concurrency.size() == 1 ? "y" : "ies") << " in "
+      std::cerr << "  " << name << ": screened " << t.layout << " at "
+                << (concurrency.empty() ? std::string("the batch its cache holds")
+                                        : std::to_string(concurrency.size()) + (concurrency.size() == 1 ? " concurrency" : " concurrencies"))
+                << " in "
                 << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) << " ("
                 << caches[i]->parts.size() << " step parts)\n";
   };
   // Every layout that fits at the sweep's lowest concurrency (its most interactive point, so the tiers
   // it can reach at all), then the whole sweep for those reaching the most tiers (prune_by_tiers).
-  const std::int64_t lowest = so.concurrency.empty() ? 1 : *std::min_element(so.concurrency.begin(), so.concurrency.end());
+  // (No concurrency: an open loop or offline, screened once at what the cache holds, as before.)
+  const std::vector<std::int64_t> lowest =
+      so.concurrency.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{*std::min_element(so.concurrency.begin(), so.concurrency.end())};
   for (size_t i = 0; i < cands.size(); ++i) {
     caches.push_back(std::make_shared<StepPartCache>());
     LayoutTrial& t = trials[i];
@@ -456,7 +460,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     t.kind = cands[i].kind;
     kv[i] = replica_kv_tokens(chip, model, cands[i].replica, so, t.verdict);
     t.fits = t.verdict.empty();
-    if (t.fits) screen(i, {lowest});
+    if (t.fits) screen(i, lowest);
   }
   if (so.concurrency.size() > 1)
     for (size_t i : prune_by_tiers(trials)) screen(i, so.concurrency);
