@@ -80,7 +80,8 @@ nlohmann::json row_json(const CompareRow& r) {
       for (double v : t.tok_s_per_chip_at_tier) at.push_back(num_or_null(v));
       tried.push_back({{"layout", t.layout}, {"kind", t.kind}, {"fits", t.fits}, {"ran", t.ran}, {"chosen", t.chosen},
                        {"throughput_tok_s_per_chip_at_tiers", at}, {"max_throughput_tok_s_per_chip", num_or_null(t.max_tok_s_per_chip)},
-                       {"max_tok_s_per_user", num_or_null(t.max_tok_s_per_user)}, {"verdict", t.verdict}});
+                       {"max_tok_s_per_user", num_or_null(t.max_tok_s_per_user)}, {"verdict", t.verdict},
+                       {"screened_at_lowest_concurrency_only", t.pruned}});
     }
     row["layout_search"] = {{"criterion", r.layout_criterion},
                             {"chosen", chosen.empty() ? nlohmann::json(nullptr) : nlohmann::json(chosen)},

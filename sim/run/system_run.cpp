@@ -64,10 +64,14 @@ class WorkBuilder {
   }
 
   // One pass of `rs`'s graph on its rank (iteration `it`, micro-batch `mb` tells collectives apart).
-  void add_graph(const RankStep& rs, int instance) {
+  // `max_repeats` > 0: a block runs at most that many repetitions; the ends of its last two are marked.
+  void add_graph(const RankStep& rs, int instance, int max_repeats = 0) {
     const int r = rs.role.rank;
-    for (const auto& [b, e] : blocks_of(rs.graph))
-      for (int k = 0; k < rs.graph.nodes[b].count; ++k)
+    for (const auto& [b, e] : blocks_of(rs.graph)) {
+      const int count = rs.graph.nodes[b].count;
+      const int runs = max_repeats >= 2 && count > max_repeats ? max_repeats : count;
+      for (int k = 0; k < runs; ++k) {
+        if (runs < count && k == runs - 1) m_marks.push_back({r, b, ops(r), 0, count - runs});
         for (size_t j = b; j < e; ++j) {
           const GraphNode& n = rs.graph.nodes[j];
           if (n.fused) continue;
@@ -83,6 +87,26 @@ class WorkBuilder {
             push(r, std::move(op), static_cast<int>(j), true);
           }
         }
+        if (runs < count && k == runs - 1) m_marks.back().last_end = ops(r);
+      }
+    }
+  }
+
+  // The repetitions left out, each at its block's period: per block, the longest span of its last
+  // simulated repetition over the ranks (from the end of the one before to its own end).
+  double skipped_s(const RuntimeResult& rr) const {
+    std::map<size_t, std::pair<int, Tick>> period;  // block -> (repetitions skipped, period)
+    for (const Mark& m : m_marks) {
+      if (m.prev_end == 0 || m.last_end <= m.prev_end) continue;
+      const auto& ends = rr.op_end[static_cast<size_t>(m.rank)];
+      const Tick span = ends[m.last_end - 1] - ends[m.prev_end - 1];
+      auto& p = period[m.block];
+      p.first = m.skipped;
+      p.second = std::max(p.second, span);
+    }
+    double s = 0;
+    for (const auto& [b, p] : period) s += p.first * to_seconds(p.second);
+    return s;
   }
 
   void send(int from, int to, std::uint64_t bytes, std::uint32_t tag) {
@@ -151,6 +175,12 @@ class WorkBuilder {
     m_node[static_cast<size_t>(r)].push_back(node);
   }
 
+  struct Mark {
+    int rank;
+    size_t block, prev_end, last_end;  // the block's first node; ops of the rank before/after its last repetition
+    int skipped;
+  };
+  std::vector<Mark> m_marks;
   const Scenario& m_s;
   SystemWork m_work;
   std::vector<std::vector<int>> m_node;
@@ -220,7 +250,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
         const auto act_tag = static_cast<std::uint32_t>(2 * inst + 1), tok_tag = static_cast<std::uint32_t>(2 * inst + 2);
         if (it > 0 && rs.role.stage == 0) wb.recv(r, tok_tag - 2 * static_cast<std::uint32_t>(M));
         if (rs.role.stage > 0) wb.recv(r, act_tag);
-        wb.add_graph(rs, inst);
+        wb.add_graph(rs, inst, iterations == 1 && M == 1 ? steps.max_repeats : 0);
         const int next = next_stage_rank(s, r);
         if (next >= 0) wb.send(r, next, steps.stage_bytes, act_tag);
         else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, steps.token_bytes, tok_tag);
@@ -234,7 +264,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   for (int r = 0; r < simulated; ++r)
     if (end_of_first[static_cast<size_t>(r)] > 0)
       first_end = std::max(first_end, rr.op_end[static_cast<size_t>(r)][end_of_first[static_cast<size_t>(r)] - 1]);
-  step.time_s = iterations > 1 ? to_seconds(rr.end - first_end) : to_seconds(rr.end);
+  step.time_s = iterations > 1 ? to_seconds(rr.end - first_end) : to_seconds(rr.end) + wb.skipped_s(rr);
   const double replicas = s.ep > s.tp ? 1.0 : s.dp;
   for (const RankStep& rs : ranks) {
     step.flops += rs.alone.flops * M * replicas;

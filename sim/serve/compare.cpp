@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -422,25 +423,47 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   const Scenario sc = precision_for(chip, base);
   const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
   const std::int64_t max_seqs = make_scheduler(so.scheduler, so.limits)->limits().max_seqs;
-  std::vector<LayoutTrial> trials;
+  std::vector<LayoutTrial> trials(cands.size());
   std::vector<std::shared_ptr<StepPartCache>> caches;  // each layout's screen, reused by its engine run
-  for (const LayoutCandidate& c : cands) {
-    caches.push_back(std::make_shared<StepPartCache>());
-    LayoutTrial t;
-    t.layout = c.unit.layout_str();
-    t.kind = c.kind;
-    const std::int64_t kv = replica_kv_tokens(chip, model, c.replica, so, t.verdict);
-    t.fits = t.verdict.empty();
-    if (t.fits) {
-      const SystemContext sys = replica_system(*u.system, c.replica.devices());
-      try {
-        score_trial(t, screen_layout(chip, model, c.replica, so, c.replica.devices() > 1 ? &sys : nullptr, kv, max_seqs, caches.back()), tiers);
-      } catch (const InputError& e) {
-        t.verdict = std::string("failed: ") + e.what();
-      }
+  std::vector<std::int64_t> kv(cands.size(), 0);
+  // Screens layout i at `concurrency` (the parts its earlier screen simulated are kept in its cache).
+  auto screen = [&](size_t i, const std::vector<std::int64_t>& concurrency) {
+    const LayoutCandidate& c = cands[i];
+    LayoutTrial& t = trials[i];
+    const SystemContext sys = replica_system(*u.system, c.replica.devices());
+    ServeOptions sso = so;
+    sso.concurrency = concurrency;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      score_trial(t, screen_layout(chip, model, c.replica, sso, c.replica.devices() > 1 ? &sys : nullptr, kv[i], max_seqs, caches[i]), tiers);
+    } catch (const InputError& e) {
+      t.ran = false;
+      t.verdict = std::string("failed: ") + e.what();
     }
-    trials.push_back(t);
+    if (so.progress)
+      std::cerr << "  " << name << ": screened " << t.layout << " at "
+                << (concurrency.empty() ? std::string("the batch its cache holds")
+                                        : std::to_string(concurrency.size()) + (concurrency.size() == 1 ? " concurrency" : " concurrencies"))
+                << " in "
+                << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) << " ("
+                << caches[i]->parts.size() << " step parts)\n";
+  };
+  // Every layout that fits at the sweep's lowest concurrency (its most interactive point, so the tiers
+  // it can reach at all), then the whole sweep for those reaching the most tiers (prune_by_tiers).
+  // (No concurrency: an open loop or offline, screened once at what the cache holds, as before.)
+  const std::vector<std::int64_t> lowest =
+      so.concurrency.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{*std::min_element(so.concurrency.begin(), so.concurrency.end())};
+  for (size_t i = 0; i < cands.size(); ++i) {
+    caches.push_back(std::make_shared<StepPartCache>());
+    LayoutTrial& t = trials[i];
+    t.layout = cands[i].unit.layout_str();
+    t.kind = cands[i].kind;
+    kv[i] = replica_kv_tokens(chip, model, cands[i].replica, so, t.verdict);
+    t.fits = t.verdict.empty();
+    if (t.fits) screen(i, lowest);
   }
+  if (so.concurrency.size() > 1)
+    for (size_t i : prune_by_tiers(trials)) screen(i, so.concurrency);
   CompareRow row;
   for (int chosen = choose_layout(trials, tiers); chosen >= 0; chosen = choose_layout(trials, tiers)) {
     const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
@@ -556,6 +579,7 @@ CompareStudy compare_study(CompareRequest req) {
     const std::string& c = req.chips[ci];
     const ChipModel* chip = chips[ci].chip.get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
+    const auto unit_t0 = std::chrono::steady_clock::now();
     Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
@@ -567,6 +591,9 @@ CompareStudy compare_study(CompareRequest req) {
       if (ref_perf_per_usd <= 0) ref_perf_per_usd = v;  // the first priced chip that ran
       if (ref_perf_per_usd > 0) row.perf_per_usd_rel = v / ref_perf_per_usd;
     }
+    if (req.serve.progress)
+      std::cerr << "compare: " << c << (row.ran ? " ran" : " did not run") << " in "
+                << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count()) << "\n";
     out.rows.push_back(row);
   }
   out.verdict = verdict_of(out);

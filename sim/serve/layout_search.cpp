@@ -180,28 +180,48 @@ void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std:
   t.ran = !pts.empty();
 }
 
+int tiers_reached(const LayoutTrial& t) {
+  int n = 0;
+  for (double v : t.tok_s_per_chip_at_tier) n += v > 0;
+  return n;
+}
+
+std::vector<size_t> prune_by_tiers(std::vector<LayoutTrial>& trials) {
+  int most = -1;
+  for (const LayoutTrial& t : trials)
+    if (t.ran) most = std::max(most, tiers_reached(t));
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (!trials[i].ran) continue;
+    trials[i].pruned = tiers_reached(trials[i]) < most;
+    if (!trials[i].pruned) keep.push_back(i);
+  }
+  return keep;
+}
+
 const char* layout_criterion() {
   return "screened on the chip model before any engine run (the engine's closed-loop schedule with its prefill and decode-only "
-         "iterations each simulated at their mean composition, screen_layout): the layout "
+         "iterations each simulated at their mean composition, screen_layout), every layout first at the sweep's lowest "
+         "concurrency (its most interactive point) and only those reaching the most tiers there over the whole sweep: the layout "
          "reaching the most interactivity tiers; among those, the highest throughput per chip averaged over the tiers and the "
-         "most productive point (each relative to the best layout there); then fewer chips per replica. The chosen layout then "
-         "runs the study's engine sweep";
+         "most productive point (each relative to the best of those layouts there); then fewer chips per replica. The chosen "
+         "layout then runs the study's engine sweep";
 }
 
 int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers) {
   // The best throughput per chip any trial reaches at each tier, and at its most productive point.
+  // Among the trials reaching the most tiers (the others cannot win).
+  auto reached = [&](const LayoutTrial& t) { return tiers_reached(t); };
+  int most = -1;
+  for (const auto& t : trials)
+    if (t.ran) most = std::max(most, reached(t));
   std::vector<double> best(tiers.size(), 0);
   double best_max = 0;
   for (const auto& t : trials) {
-    if (!t.ran) continue;
+    if (!t.ran || reached(t) < most) continue;
     for (size_t i = 0; i < tiers.size() && i < t.tok_s_per_chip_at_tier.size(); ++i) best[i] = std::max(best[i], t.tok_s_per_chip_at_tier[i]);
     best_max = std::max(best_max, t.max_tok_s_per_chip);
   }
-  auto reached = [&](const LayoutTrial& t) {
-    int n = 0;
-    for (double v : t.tok_s_per_chip_at_tier) n += v > 0;
-    return n;
-  };
   auto score = [&](const LayoutTrial& t) {
     double s = best_max > 0 ? t.max_tok_s_per_chip / best_max : 0;
     int terms = 1;
@@ -228,7 +248,10 @@ int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& t
     std::string at;
     for (size_t k = 0; k < tiers.size() && k < t.tok_s_per_chip_at_tier.size(); ++k)
       at += strformat("%s%s tok/s per chip at %g tok/s per user", at.empty() ? "" : ", ", fmt_tps(t.tok_s_per_chip_at_tier[k]).c_str(), tiers[k]);
-    at += strformat("%s%.0f at its most productive point", at.empty() ? "" : "; ", t.max_tok_s_per_chip);
+    at += strformat(t.pruned ? "%s%.0f at the lowest concurrency (screened there alone: no layout reaching fewer tiers at its most "
+                               "interactive point can win)"
+                             : "%s%.0f at its most productive point",
+                    at.empty() ? "" : "; ", t.max_tok_s_per_chip);
     if (t.chosen) {
       t.verdict = "chosen: " + at;
     } else {

@@ -36,6 +36,10 @@ std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& mod
 struct LayoutTrial {
   std::string layout, kind;
   bool fits = true, ran = false, chosen = false;
+  // Screened at the sweep's lowest concurrency only: its most interactive point already reached fewer
+  // tiers than another layout's, and a layout's tok/s per user only falls as concurrency rises, so it
+  // cannot win (prune_by_tiers); its figures are that point's.
+  bool pruned = false;
   std::vector<double> tok_s_per_chip_at_tier;
   double max_tok_s_per_chip = 0, max_tok_s_per_user = 0;
   std::string verdict;   // "chosen: ...", "does not fit: ...", "slower: ...", "failed: ..."
@@ -63,12 +67,20 @@ std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig&
 
 // Fills a trial's figures from its screen.
 void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std::vector<double>& tiers);
+// The tiers a trial reaches (those where it has a point).
+int tiers_reached(const LayoutTrial& t);
+// After every trial that fits was screened at the sweep's lowest concurrency alone (its most
+// interactive point: more users per replica only slow each user), marks `pruned` those that reach fewer
+// tiers than the best: the criterion ranks tiers reached first, so they cannot win and their other
+// concurrencies are not screened. Returns the trials still in the running.
+std::vector<size_t> prune_by_tiers(std::vector<LayoutTrial>& trials);
 
 // The criterion, in one sentence for reports.
 const char* layout_criterion();
 // Picks among the trials that ran (index into `trials`, -1: none ran) and writes each trial's verdict:
 // the layout reaching the most tiers wins; ties go to the highest throughput per chip averaged over the
-// tiers and the most productive point, each relative to the best trial there; then fewer chips per replica.
+// tiers and the most productive point, each relative to the best of the trials reaching that many
+// tiers; then fewer chips per replica.
 int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers);
 
 }  // namespace xpu

@@ -540,6 +540,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
       std::cerr << "  " << chip.name() << ": " << r.mode << (load.concurrency ? " concurrency " + std::to_string(load.concurrency) : "")
                 << ", " << n << " requests...\n";
     r.curve.push_back(pools ? run_disagg_point(chip, model, base, opt, *pools, draw_requests(rs, n, model), load) : run_point(s, load, n));
+    if (opt.progress && !pools)
+      std::cerr << "    " << r.curve.back().simulated_parts << " new step parts, " << format_seconds(r.curve.back().wall_s) << "\n";
   }
   for (size_t i = 0; i < r.curve.size(); ++i)
     if (r.curve[i].meets_slo && (r.best < 0 || r.curve[i].throughput_tok_s > r.curve[static_cast<size_t>(r.best)].throughput_tok_s))

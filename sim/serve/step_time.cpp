@@ -82,6 +82,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     RankSteps steps;
     steps.graph_of = [&](const RankRole& role) { return graph_of(role.part); };
     steps.steady = true;  // a server runs its iterations back to back: a pipeline's steady state
+    steps.max_repeats = m_layer_repeats;
     // The Tokens part carries the hidden states between stages; the other parts stand for the same
     // hand-off and send only the sampled token ids (their latency).
     steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);

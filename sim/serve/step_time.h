@@ -59,6 +59,12 @@ class ChipStepTime {
   // target's own cost scaled by `fraction` (`draft` null).
   void set_drafter(const ModelConfig* draft, double fraction);
 
+  // On a system, how many repetitions of a repeated layer block each part simulates (RankSteps::
+  // max_repeats: the others at the last one's period); 0 simulates every layer. tests/unit/serve bounds
+  // the difference.
+  static constexpr int kLayerRepeats = 3;
+  void set_layer_repeats(int n) { m_layer_repeats = n; }
+
   // The grid points around x (one if x is on the grid), none above `cap`.
   static std::vector<std::int64_t> bracket(std::int64_t x, std::int64_t cap = INT64_MAX);
 
@@ -77,6 +83,7 @@ class ChipStepTime {
   double m_weight_bytes = 0;
   bool m_interpolate = true;
   const SystemContext* m_sys = nullptr;
+  int m_layer_repeats = kLayerRepeats;
   std::shared_ptr<StepPartCache> m_cache;
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built
   std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip

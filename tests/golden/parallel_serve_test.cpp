@@ -56,6 +56,7 @@ double run_step(const ChipModel& chip, const ModelConfig& m, Scenario s, const S
 double serve_step(const ChipModel& chip, const ModelConfig& m, const Scenario& s, const SystemContext& sys, std::int64_t seqs,
                   std::int64_t context) {
   ChipStepTime st(chip, m, s, false, &sys);
+  st.set_layer_repeats(0);  // every layer, as run simulates it (the repetitions' shortcut is bounded in layout_search_test)
   StepShape shape;
   shape.decode_seqs = seqs * (s.pp > 1 ? (s.microbatches ? s.microbatches : s.pp) : 1);
   shape.decode_kv_sum = shape.decode_seqs * context;

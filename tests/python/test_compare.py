@@ -123,6 +123,10 @@ def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli,
     for t in ls["tried"]:
         if t["fits"] and not t["chosen"]:
             assert t["verdict"].startswith("slower"), t
+        # A layout screened at the lowest concurrency alone reached fewer tiers there than the chosen one.
+        if t["screened_at_lowest_concurrency_only"]:
+            reached = lambda x: sum(1 for v in x["throughput_tok_s_per_chip_at_tiers"] if v)
+            assert reached(t) < reached(chosen[0]) and "screened there alone" in t["verdict"], t
     assert row["ran"] and row["devices"] == 8 and "criterion" in ls and ls["criterion"]
     # The unit's figures are the replicas': per chip unchanged, the whole unit's throughput is per chip x 8.
     assert abs(row["throughput_tok_s"] - 8 * row["throughput_tok_s_per_chip"]) <= 1e-6 * row["throughput_tok_s"]
@@ -178,6 +182,6 @@ def test_the_default_study_serves_deepseek_v3_and_a_unit_that_cannot_hold_it_say
     rows = {r["chip"]: r for r in s["rows"]}
     assert rows["hgx-h200x8:tp8"]["ran"] and rows["hgx-h200x8:tp8"]["layout"]["name"] == "tp8"
     tpu = rows["tpu-v6e-8"]
-    assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-256" in tpu["note"], tpu["note"]
+    assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-32" in tpu["note"], tpu["note"]
     assert all(not t["fits"] for t in tpu["layout_search"]["tried"])
     assert (out / "llama-3.1-70b" / "summary.json").exists()

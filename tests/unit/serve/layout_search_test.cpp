@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <tuple>
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
@@ -86,8 +87,9 @@ TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
   nofit.verdict = "does not fit: ...";
   ts.push_back(nofit);
   const int chosen = choose_layout(ts, tiers);
-  // tp4 and tp8 both reach the three tiers; tp4 is closer to the best at each (700/900 + 400/400 +
-  // 150/200 + 800/1200) than tp8 (500/900 + 350/400 + 200/200 + 600/1200).
+  // tp4 and tp8 both reach the three tiers; tp4 is closer to the best of the two at each (700/700 +
+  // 400/400 + 150/200 + 800/800) than tp8 (500/700 + 350/400 + 200/200 + 600/800): tp1, reaching one
+  // tier, is no yardstick.
   EXPECT_EQ(chosen, 1);
   EXPECT_TRUE(ts[1].chosen);
   EXPECT_EQ(ts[1].verdict.rfind("chosen", 0), 0u) << ts[1].verdict;
@@ -95,6 +97,27 @@ TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
   EXPECT_EQ(ts[2].verdict.rfind("slower", 0), 0u) << ts[2].verdict;
   EXPECT_EQ(ts[3].verdict, "does not fit: ...");  // left as the search wrote it
   EXPECT_FALSE(ts[3].chosen);
+}
+
+// Screened at the lowest concurrency, a layout reaching fewer tiers than another is pruned (its other
+// concurrencies are not screened) and its verdict says where its figures come from.
+TEST(LayoutSearch, LayoutsReachingFewerTiersAtTheirMostInteractivePointArePruned) {
+  const std::vector<double> tiers = {20, 50, 100};
+  std::vector<LayoutTrial> ts = {trial("dp8 x tp1", {90, 0, 0}, 90), trial("dp2 x tp4", {40, 40, 40}, 40),
+                                 trial("tp8", {30, 30, 30}, 30)};
+  LayoutTrial nofit;
+  nofit.fits = false;
+  nofit.verdict = "does not fit: ...";
+  ts.push_back(nofit);
+  EXPECT_EQ(prune_by_tiers(ts), (std::vector<size_t>{1, 2}));
+  EXPECT_TRUE(ts[0].pruned);
+  EXPECT_FALSE(ts[1].pruned || ts[2].pruned || ts[3].pruned);
+  EXPECT_EQ(choose_layout(ts, tiers), 1);
+  EXPECT_NE(ts[0].verdict.find("at the lowest concurrency (screened there alone"), std::string::npos) << ts[0].verdict;
+  EXPECT_NE(ts[2].verdict.find("at its most productive point"), std::string::npos) << ts[2].verdict;
+  // Nothing reaches a tier: none is pruned (throughput decides among all).
+  std::vector<LayoutTrial> slow = {trial("a", {0, 0, 0}, 5), trial("b", {0, 0, 0}, 7)};
+  EXPECT_EQ(prune_by_tiers(slow).size(), 2u);
 }
 
 TEST(LayoutSearch, TiesGoToFewerChipsPerReplicaAndNothingRunIsNoChoice) {
@@ -156,6 +179,37 @@ TEST(LayoutSearch, TheScreenFollowsTheEngineWithinItsStatedError) {
   }
 }
 
+// The step parts on a system simulate the first ChipStepTime::kLayerRepeats repetitions of a repeated
+// layer block and take the rest at the last one's period (RankSteps::max_repeats): against every layer
+// simulated, on a MoE with data-parallel attention (all-to-alls joining the groups) and with tensor
+// parallelism (all-reduces), decode-only and mixed prefill steps.
+TEST(LayoutSearch, LayerRepetitionsTakenAtTheirPeriodMatchEveryLayerSimulated) {
+  const SystemSpec spec = load_system("hgx-h100x8");
+  auto chip = load_chip(spec.chip);
+  const ModelConfig m = load_model(source_dir() + "/tests/data/models/deepseek-v2-lite.json");
+  const SystemContext sys{spec};
+  double worst = 0;
+  for (auto [tp, dp, ep] : {std::tuple{8, 1, 1}, std::tuple{8, 1, 8}, std::tuple{2, 4, 8}}) {
+    Scenario sc;
+    sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
+    sc.tp = tp, sc.dp = dp, sc.ep = ep;
+    ChipStepTime cut(*chip, m, sc, false, &sys), full(*chip, m, sc, false, &sys);
+    full.set_layer_repeats(0);
+    for (int mixed : {0, 1}) {
+      StepShape s;
+      s.decode_seqs = 24;
+      s.decode_kv_sum = 24 * 700;
+      if (mixed) s.prefill_chunks = 1, s.prefill_tokens = 512, s.prefill_kv_sum = 512;
+      s.logit_rows = s.decode_seqs + s.prefill_chunks;
+      const double a = cut.direct(s).time_s, b = full.direct(s).time_s;
+      std::cerr << "tp" << tp << " dp" << dp << " ep" << ep << (mixed ? " mixed" : " decode") << ": " << a << " s vs " << b << " s\n";
+      ASSERT_GT(b, 0);
+      worst = std::max(worst, std::abs(a / b - 1));
+    }
+  }
+  EXPECT_LT(worst, 0.01);
+}
+
 TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
   const auto names = study_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "frontier"), names.end());
@@ -167,8 +221,21 @@ TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
   EXPECT_TRUE(f.waiting.empty());
   ASSERT_EQ(f.units_for.count("deepseek-v3"), 1u);
   const auto& moe = f.units_for.at("deepseek-v3");
-  for (const auto& u : f.units) EXPECT_NE(std::find(moe.begin(), moe.end(), u), moe.end()) << u;
+  // The MoE on one unit of each family too: 8x H200 for 8x H100, a v6e-32 slice for the v6e-8.
+  auto family_of = [](const std::string& unit) { return load_chip(load_system(unit).chip)->family(); };
+  std::vector<std::string> families, moe_families;
+  for (const auto& u : f.units) families.push_back(family_of(u));
+  for (const auto& u : moe) moe_families.push_back(family_of(u));
+  std::sort(families.begin(), families.end());
+  std::sort(moe_families.begin(), moe_families.end());
+  EXPECT_EQ(families, moe_families);
   EXPECT_NE(std::find(moe.begin(), moe.end(), "hgx-h200x8"), moe.end());
+  EXPECT_NE(std::find(moe.begin(), moe.end(), "tpu-v6e-32"), moe.end());
+  // The 8-chip study keeps DeepSeek-V3 on the units that cannot hold it (their rows say why).
+  StudyDef h = load_study("frontier-h100");
+  ASSERT_EQ(h.units_for.count("deepseek-v3"), 1u);
+  for (const auto& u : {"hgx-h100x8", "tpu-v6e-8"})
+    EXPECT_NE(std::find(h.units_for.at("deepseek-v3").begin(), h.units_for.at("deepseek-v3").end(), u), h.units_for.at("deepseek-v3").end()) << u;
   CompareRequest given;
   given.model = given.scenario = "";
   const auto rs = study_requests(f, given, false);
@@ -186,6 +253,34 @@ TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
     EXPECT_NE(w.find("frontier"), std::string::npos) << w;
     EXPECT_EQ(w.find('\n'), std::string::npos) << w;
   }
+}
+
+// The default study runs every row (exit 0): each unit has a searched layout whose KV cache holds a
+// request of the study's scenario, as serve_memory computes it; 8x H100 and a v6e-8 slice do not hold
+// DeepSeek-V3 (the frontier-h100 study keeps those rows).
+TEST(Studies, EveryUnitOfTheDefaultStudyHoldsItsModelAndTheH100StudyKeepsTheOnesThatDoNot) {
+  // Whether `chips` chips of the unit's kind hold the model at some searched layout (the fabric does not matter).
+  auto holds = [](const std::string& unit, const std::string& model_name, int chips = 0) {
+    const SystemSpec sys = load_system(unit);
+    auto chip = load_chip(sys.chip);
+    const ModelConfig m = load_model(model_name);
+    Scenario base;
+    base.wdtype = base.adtype = base.kvdtype = DType::fp8;
+    ServeOptions o;  // the chat scenario's lengths
+    o.input = 1024;
+    o.output = 256;
+    for (const LayoutCandidate& c : candidate_layouts(chips > 0 ? chips : sys.ranks(), m, base)) {
+      const auto sched = make_scheduler(o.scheduler, o.limits);
+      if (serve_memory(*chip, m, c.replica, *sched).kv_tokens >= o.input + o.output) return true;
+    }
+    return false;
+  };
+  const StudyDef f = load_study(default_study_name());
+  for (const std::string& m : f.models)
+    for (const std::string& u : f.units_for.count(m) ? f.units_for.at(m) : f.units) EXPECT_TRUE(holds(u, m)) << u << " " << m;
+  EXPECT_FALSE(holds("hgx-h100x8", "deepseek-v3"));
+  EXPECT_FALSE(holds("tpu-v6e-8", "deepseek-v3"));
+  EXPECT_FALSE(holds("tpu-v6e-32", "deepseek-v3", 16));  // a v6e-16 slice neither: why the v6e unit is the 4x8 slice
 }
 
 TEST(Studies, ABadStudyFileNamesItsKey) {
