@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sim/base/limits.h"
+#include "sim/base/task_stream.h"
 #include "sim/base/trace.h"
 
 namespace xpu {
@@ -16,6 +17,12 @@ constexpr std::size_t kSampleInstrCap = std::size_t{1} << 20;
 // Instructions of task `i`; a task longer than the sampling cap is extrapolated from the share of the
 // kernel's FLOPs (or bytes) its first kSampleInstrCap instructions cover, tasks of a launch being alike.
 double task_instrs(const Program& p, std::uint64_t i, double* bytes) {
+  if (p.static_placement && !p.functional) {
+    // A per-core stream is simulated piece by piece (sim/base/task_stream.h): count it whole, hold a window.
+    const TaskProfile prof = profile_task(p, i);
+    *bytes = static_cast<double>(std::min<std::uint64_t>(prof.count, 4 * prof.piece)) * (sizeof(Instr) + 16);
+    return static_cast<double>(prof.count);
+  }
   Task t;
   try {
     p.make_task(i, t);
