@@ -1,5 +1,5 @@
 // Task streams: the producer (a Program's make_task) runs on a ucontext stack of its own and
-// switches back to the consumer after each piece (one switch pair per 16k instructions).
+// switches back to the consumer after each piece (one switch pair per 2k instructions).
 #include "sim/base/task_stream.h"
 
 #include <ucontext.h>
@@ -35,7 +35,7 @@ std::size_t task_piece() {
   static const std::size_t n = [] {
     const char* e = std::getenv("XPUSIM_TASK_PIECE");
     const long long v = e ? std::atoll(e) : 0;
-    return v > 0 ? static_cast<std::size_t>(v) : std::size_t{16384};
+    return v > 0 ? static_cast<std::size_t>(v) : std::size_t{2048};
   }();
   return n;
 }

@@ -13,7 +13,7 @@
 
 namespace xpu {
 
-// Instructions per piece: 16,384 (about 1 MiB of Instrs), or XPUSIM_TASK_PIECE (read once; tests
+// Instructions per piece: 2,048 (128 KiB of Instrs; a chip runs one stream per core), or XPUSIM_TASK_PIECE (read once; tests
 // set it small to cut streams into many pieces, or huge to hold every task whole).
 std::size_t task_piece();
 
