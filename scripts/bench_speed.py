@@ -15,8 +15,12 @@ target, with and without temporal decoupling) with g++ against Debian's libsyste
 xpusim's share of that ceiling. CPU time, not wall time, is the figure to compare on a loaded
 machine; the load average is printed with the figures.
 
+Then the memory cases: the 16384^3 H100 GEMM with --trace, and serve and compare on TPU v6e and Trn2
+(--no-memory skips them, --memory-only runs only the GEMMs and these). Peak RSS is the child's own
+VmHWM (XPUSIM_RUN_STATS).
+
 Usage: /usr/bin/python3 scripts/bench_speed.py [--exe build/xpusim] [--max 16384] [--quick]
-       [--markdown] [--json out.json] [--no-ceiling] [--no-serving]
+       [--markdown] [--json out.json] [--no-ceiling] [--no-serving] [--no-memory] [--memory-only]
 """
 import argparse
 import datetime
@@ -71,7 +75,9 @@ def run_child_once(cmd, cwd=None):
         if os.path.exists(stats_file):
             with open(stats_file) as f:
                 LAST_RUN_STATS.update(json.load(f))
-    return stdout, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+    # The child's own peak (VmHWM at its exit); wait4's ru_maxrss only when it wrote none.
+    rss_kib = LAST_RUN_STATS.get("peak_rss_kib") or ru.ru_maxrss
+    return stdout, wall, ru.ru_utime + ru.ru_stime, rss_kib / 1024.0
 
 
 def row(label, chip, j, wall, cpu, rss, simulated_s):
@@ -124,6 +130,31 @@ def large_decode_row(exe):
     r = row("decode 70B b64 ctx4096", "b200", j, wall, cpu, rss, j["tpot_s"])
     print_row(r)
     return [r]
+
+
+def memory_rows(exe):
+    """Issue 16's memory cases: a traced 16384^3 H100 GEMM (the trace streamed to HDF5), and `serve` and
+    `compare` on TPU v6e and Trn2 (per-core streams produced piece by piece); each should stay under
+    200 MiB of peak RSS."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out, wall, cpu, rss = run_child([exe, "kernel", "gemm", "--chip", "h100-sxm", "--m", "16384", "--n", "16384",
+                                         "--k", "16384", "--trace", "--out", os.path.join(tmp, "traced"),
+                                         "--format", "json"])
+        j = json.loads(out)
+        rows.append(row("gemm 16384^3 --trace", "h100-sxm", j, wall, cpu, rss, j["latency_s"]))
+        print_row(rows[-1])
+    for chip in ("tpu-v6e", "trn2"):
+        out, wall, cpu, rss = run_child([exe, "serve", "--chip", chip, "--concurrency", "64", "--requests", "1000",
+                                         "--format", "json"])
+        j = json.loads(out)
+        rows.append(row("serve 1000 requests", chip, {}, wall, cpu, rss, j["makespan_s"]))
+        print_row(rows[-1])
+    out, wall, cpu, rss = run_child([exe, "compare", "--study", "chat-8b", "--chips", "tpu-v6e,trn2", "--name", "bench",
+                                     "--no-report"])
+    rows.append(row("compare chat-8b", "tpu-v6e, trn2", {}, wall, cpu, rss, 0.0))
+    print_row(rows[-1])
+    return rows
 
 
 def serving_rows(exe, quick):
@@ -183,6 +214,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="GEMMs up to 4096^3 on the H100 and one decode step")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the minimal SystemC program")
     ap.add_argument("--no-serving", action="store_true", help="skip the serving run and the compare")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="skip the memory cases (traced 16384^3 GEMM, serve and compare on TPU and Trn2)")
+    ap.add_argument("--memory-only", action="store_true", help="only the GEMMs and the memory cases")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table (README)")
     ap.add_argument("--json", help="write all figures to this file")
     ap.add_argument("--repeat", type=int, default=1, help="runs per case, the least CPU time kept")
@@ -198,11 +232,14 @@ def main():
     print("  %-24s %-9s %12s %12s %8s %8s %10s %8s %6s" % ("case", "chip", "transactions", "simulated us", "wall s",
                                                              "CPU s", "M txn/CPUs", "RSS MiB", "sims"))
     rows = gemm_rows(args.exe, chips, args.max, args.budget)
-    rows += model_rows(args.exe, chips[:1] if args.quick else chips)
-    if not args.quick:
-        rows += large_decode_row(args.exe)
-    if not args.no_serving:
-        rows += serving_rows(args.exe, args.quick)
+    if not args.memory_only:
+        rows += model_rows(args.exe, chips[:1] if args.quick else chips)
+        if not args.quick:
+            rows += large_decode_row(args.exe)
+        if not args.no_serving:
+            rows += serving_rows(args.exe, args.quick)
+    if not args.quick and not args.no_memory:
+        rows += memory_rows(args.exe)
     result = {"date": stamp, "load_average": load, "exe": args.exe, "rows": rows}
     if not args.no_ceiling:
         lt = ceiling(os.path.dirname(os.path.abspath(args.exe)), 2000000)

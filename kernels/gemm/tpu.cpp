@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <memory>
 #include <sstream>
 
@@ -263,17 +264,19 @@ struct GemmJob {
 
 // One TensorCore's sequential program over its output blocks: the Pallas grid with the K loop
 // innermost, block DMAs prefetched `buffers - 1` steps ahead, the MXU folds, and the epilogue.
+// Its state is bounded (the blocks and loads of the steps in flight), as the executor takes the
+// program piece by piece (sim/base/task_stream.h).
 class CoreProgram {
  public:
   CoreProgram(const GemmJob& j, std::uint64_t core, Task& task)
-      : m_j(j), m_emit(task, j.functional), m_task(task), m_mx(j.spec, j.o.dtype) {
-    for (std::int64_t b = static_cast<std::int64_t>(core); b < j.grid.total; b += j.cores) {
+      : m_j(j), m_emit(task, j.functional), m_task(task), m_mx(j.spec, j.o.dtype), m_next_block(static_cast<std::int64_t>(core)) {
+    std::int64_t blocks = 0;
+    for (std::int64_t b = m_next_block; b < j.grid.total; b += j.cores) {
       Block k = j.grid.block(b, j.t, j.o);
-      if (k.rows > 0 && k.cols > 0) m_blocks.push_back(k);
+      if (k.rows > 0 && k.cols > 0) ++blocks;
     }
-    m_steps = static_cast<std::int64_t>(m_blocks.size()) * j.nk;
-    m_ld.resize(static_cast<size_t>(m_steps));
-    m_last_data.assign(static_cast<size_t>(m_steps), kNoDep);
+    m_steps = blocks * j.nk;
+    m_ld.resize(static_cast<size_t>(std::max(1, m_j.t.buffers - 1) + 2));
   }
 
   void emit() {
@@ -286,19 +289,23 @@ class CoreProgram {
       // across steps): its bookkeeping on the scalar unit (semaphore waits, the next copies' issue)
       // and its first weight push start when the previous body has ended; the push overlaps the
       // bookkeeping (separate VLIW slots), the row streams wait for both.
-      const Loaded& L = m_ld[static_cast<size_t>(st)];
+      const Loaded& L = loaded(st);
       const std::uint32_t weights = join(m_task, {L.b, m_body_end});  // ahead of the bookkeeping: not queued behind it
       const Instr sc = after(scalar_steps(1), m_body_end);
       const std::uint32_t isc =
           kk == 0 ? m_emit(sc, [&] { return fop::zero(0, static_cast<int>(k.rows), static_cast<int>(k.cols)); }) : m_emit(sc);
       // Prefetch `depth` steps ahead into the buffers the previous step used.
-      if (st + depth < m_steps) load_step(st + depth, isc, st >= 1 ? m_last_data[static_cast<size_t>(st - 1)] : kNoDep);
+      if (st + depth < m_steps) load_step(st + depth, isc, m_prev_data);
       m_mx.matmul(m_emit, static_cast<int>(k.rows), kwidth(kk), k.cols, L.a, weights, isc, fop::matmul(0, L.abuf, L.bbuf, m_j.o.dtype));
-      m_last_data[static_cast<size_t>(st)] = m_mx.last_data();
+      m_prev_data = m_mx.last_data();
       // The body ends when its products have left the arrays (fill and drain: R + C - 2 cycles after
       // the last row entered) and have been added into the accumulator (`acc_ref[...] += dot(...)`).
       m_body_end = join(m_task, {m_mx.drain(m_task), m_mx.last_accumulate()});
-      if (kk + 1 == m_j.nk) epilogue(k);
+      if (kk + 1 == m_j.nk) {
+        epilogue(k);
+        m_blocks.pop_front();
+        ++m_block_base;
+      }
     }
   }
 
@@ -308,7 +315,17 @@ class CoreProgram {
     int abuf = 1, bbuf = 11;
   };
 
-  const Block& block_of(std::int64_t st) const { return m_blocks[static_cast<size_t>(st / m_j.nk)]; }
+  // The block of grid step `st` (steps run in order, at most `buffers - 1` ahead of the current one).
+  const Block& block_of(std::int64_t st) {
+    const std::int64_t i = st / m_j.nk;
+    while (m_block_base + static_cast<std::int64_t>(m_blocks.size()) <= i) {
+      Block k = m_j.grid.block(m_next_block, m_j.t, m_j.o);
+      m_next_block += m_j.cores;
+      if (k.rows > 0 && k.cols > 0) m_blocks.push_back(k);
+    }
+    return m_blocks[static_cast<size_t>(i - m_block_base)];
+  }
+  Loaded& loaded(std::int64_t st) { return m_ld[static_cast<size_t>(st) % m_ld.size()]; }
   std::int64_t kwidth(std::int64_t kk) const { return std::min<std::int64_t>(m_j.t.bk, m_j.o.k - kk * m_j.t.bk); }
 
   // The A and B blocks of grid step `st`. A block is skipped when the previous step already holds it
@@ -318,7 +335,7 @@ class CoreProgram {
     const Block& k = block_of(st);
     const std::int64_t kk = st % m_j.nk, k0 = kk * m_j.t.bk, kw = kwidth(kk);
     const int bk = m_j.t.bk;
-    Loaded& L = m_ld[static_cast<size_t>(st)];
+    Loaded& L = loaded(st);
     std::int64_t akey = (k.row0 * 1000003 + kk) * 4 + 1;
     if (akey != m_a_key) {
       m_abuf = m_abuf >= 9 ? 1 : m_abuf + 1;  // functional buffer ids 1..9 rotate (more than any prefetch depth)
@@ -364,24 +381,27 @@ class CoreProgram {
                         static_cast<std::uint32_t>(std::ceil(m_j.epi.transcendentals_per_elem)),
                         static_cast<std::uint64_t>(k.rows * k.cols * (1.0 + m_j.epi.flops_per_elem)),
                         static_cast<std::uint64_t>(k.rows * k.cols * (4.0 + m_j.ec)));
-    const std::uint32_t iv = m_emit(after(v, dr, m_stores.size() >= 2 ? m_stores[m_stores.size() - 2] : kNoDep));
+    const std::uint32_t iv = m_emit(after(v, dr, m_stores[0]));
     const Instr w = dma_out(o.odtype, m_j.C.addr + static_cast<std::uint64_t>((k.row0 * o.n + k.col0) * m_j.ec),
                             static_cast<std::uint64_t>(k.rows * k.cols * m_j.ec), static_cast<std::uint32_t>(k.rows),
                             static_cast<std::uint32_t>(k.cols));
-    m_stores.push_back(m_emit(after(w, iv), [&] {
+    m_stores[0] = m_stores[1];
+    m_stores[1] = m_emit(after(w, iv), [&] {
       return fop::store(0, m_j.C.id, static_cast<int>(k.row0), static_cast<int>(k.col0), static_cast<int>(k.rows),
                         static_cast<int>(k.cols), o.odtype);
-    }));
+    });
   }
 
   const GemmJob& m_j;
   build::Emitter m_emit;
   Task& m_task;
   MxuEmitter m_mx;
-  std::vector<Block> m_blocks;
+  std::deque<Block> m_blocks;   // from the current step's block to the prefetched one's
+  std::int64_t m_next_block, m_block_base = 0;
   std::int64_t m_steps = 0;
-  std::vector<Loaded> m_ld;
-  std::vector<std::uint32_t> m_last_data, m_stores;
+  std::vector<Loaded> m_ld;     // a ring over the steps in flight
+  std::uint32_t m_prev_data = kNoDep;                  // the previous step's last row stream
+  std::uint32_t m_stores[2] = {kNoDep, kNoDep};        // the last two blocks' stores
   std::int64_t m_a_key = -1, m_b_key = -1;
   std::uint32_t m_a = kNoDep, m_b = kNoDep, m_body_end = kNoDep;
   int m_abuf = 9, m_bbuf = 19;

@@ -42,7 +42,19 @@ extern std::size_t g_task_instr_cap;
 void set_task_instr_cap(std::size_t n);
 [[noreturn]] void task_too_large(std::size_t n);
 
+// Receives a long task's instructions in pieces (sim/base/task_stream.h): Task::add calls pause()
+// when the task reaches `pause_at` instructions, so that the consumer can take what was produced.
+class TaskPause {
+ public:
+  virtual void pause() = 0;
+
+ protected:
+  ~TaskPause() = default;
+};
+
 // A unit of work scheduled onto one executor (SM, TensorCore, NeuronCore, tile).
+// Instruction indices are global to the task: instrs[i] is instruction `first + i`. A task produced
+// whole has first == 0; a streamed one (TaskStream) drops the instructions its consumer is done with.
 struct Task {
   std::vector<Instr> instrs;
   std::vector<FuncOp> func;  // functional-mode semantics, referenced by Instr::func
@@ -50,17 +62,31 @@ struct Task {
   std::uint32_t threads = 0;     // threads per block (GPU occupancy); 0 elsewhere
   std::uint32_t registers = 0;   // registers per thread (GPU occupancy)
   std::int32_t place = -1;       // a fixed executor index, or -1 for any (wave scheduled)
+  std::uint64_t first = 0;       // global index of instrs[0]
+  TaskPause* stream = nullptr;   // set while a TaskStream produces this task
+  std::uint64_t pause_at = ~std::uint64_t{0};  // global index at which add() pauses the producer
 
   std::uint32_t add(const Instr& in) {
     if (instrs.size() >= g_task_instr_cap) task_too_large(instrs.size());
+    if (first + instrs.size() >= pause_at) stream->pause();
     instrs.push_back(in);
-    return static_cast<std::uint32_t>(instrs.size() - 1);
+    return static_cast<std::uint32_t>(first + instrs.size() - 1);
   }
   std::uint32_t add(const Instr& in, const FuncOp& f) {
     Instr x = in;
     x.func = static_cast<std::int32_t>(func.size());
     func.push_back(f);
     return add(x);
+  }
+  // Forgets everything (the next producer starts a fresh task).
+  void clear() {
+    instrs.clear();
+    func.clear();
+    smem_bytes = threads = registers = 0;
+    place = -1;
+    first = 0;
+    stream = nullptr;
+    pause_at = ~std::uint64_t{0};
   }
 };
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sim/base/limits.h"
+#include "sim/base/task_stream.h"
 #include "sim/base/trace.h"
 
 namespace xpu {
@@ -15,7 +16,44 @@ constexpr std::size_t kSampleInstrCap = std::size_t{1} << 20;
 
 // Instructions of task `i`; a task longer than the sampling cap is extrapolated from the share of the
 // kernel's FLOPs (or bytes) its first kSampleInstrCap instructions cover, tasks of a launch being alike.
+// The kernel's instructions per task implied by `built` instructions that cover `flops` and `moved`
+// (0 when they cover nothing to extrapolate from).
+double extrapolate(const Program& p, double built, double flops, double moved) {
+  const double n = static_cast<double>(p.num_tasks);
+  double scale = 0;
+  if (flops > 0 && p.roofline.flops > 0) scale = p.roofline.flops / n / flops;
+  else if (moved > 0 && p.roofline.min_dram_bytes > 0) scale = p.roofline.min_dram_bytes / n / moved;
+  return scale > 1 ? built * scale : 0;
+}
+
+// A per-core stream is simulated piece by piece (sim/base/task_stream.h): it holds a window of a few
+// pieces; its length is counted up to the sampling cap, then extrapolated.
+double stream_instrs(const Program& p, std::uint64_t i, double* bytes) {
+  Task t;
+  TaskStream s;
+  s.start(p, i, t);
+  double flops = 0, moved = 0;
+  do {
+    for (const Instr& in : t.instrs) {
+      flops += static_cast<double>(in.flops);
+      moved += static_cast<double>(in.bytes);
+    }
+    t.first += t.instrs.size();
+    t.instrs.clear();
+  } while (t.first < kSampleInstrCap && s.more());
+  const double built = static_cast<double>(t.first);
+  *bytes = std::min(built, 4.0 * static_cast<double>(s.piece())) * (sizeof(Instr) + 16);
+  if (s.finished()) return built;
+  s.cancel();
+  const double all = extrapolate(p, built, flops, moved);
+  if (!(all > 0)) task_too_large(kSampleInstrCap);
+  return all;
+}
+
+// Instructions of task `i`; a task longer than the sampling cap is extrapolated from the share of the
+// kernel's FLOPs (or bytes) its first kSampleInstrCap instructions cover, tasks of a launch being alike.
 double task_instrs(const Program& p, std::uint64_t i, double* bytes) {
+  if (p.static_placement && !p.functional) return stream_instrs(p, i, bytes);
   Task t;
   try {
     p.make_task(i, t);
@@ -25,13 +63,10 @@ double task_instrs(const Program& p, std::uint64_t i, double* bytes) {
       flops += static_cast<double>(in.flops);
       moved += static_cast<double>(in.bytes);
     }
-    const double n = static_cast<double>(p.num_tasks), built = static_cast<double>(t.instrs.size());
-    double scale = 0;
-    if (flops > 0 && p.roofline.flops > 0) scale = p.roofline.flops / n / flops;
-    else if (moved > 0 && p.roofline.min_dram_bytes > 0) scale = p.roofline.min_dram_bytes / n / moved;
-    if (!(scale > 1)) throw;  // nothing to extrapolate from: refuse (the message says why)
-    *bytes = built * scale * static_cast<double>(sizeof(Instr));
-    return built * scale;
+    const double built = static_cast<double>(t.instrs.size()), all = extrapolate(p, built, flops, moved);
+    if (!(all > 0)) throw;  // nothing to extrapolate from: refuse (the message says why)
+    *bytes = all * static_cast<double>(sizeof(Instr));
+    return all;
   }
   *bytes = static_cast<double>(t.instrs.size()) * sizeof(Instr) + static_cast<double>(t.func.size()) * sizeof(FuncOp);
   return static_cast<double>(t.instrs.size());

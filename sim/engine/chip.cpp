@@ -1,6 +1,8 @@
 // Host thread, dispatcher and the generic task executor shared by all chip families.
 #include "sim/engine/chip.h"
 
+#include "sim/base/task_stream.h"
+
 #include <algorithm>
 #include <iterator>
 #include <limits>
@@ -56,7 +58,7 @@ void Chip::set_workload(std::vector<KernelPrograms> kernels) {
     for (const auto& prog : launches)
       if (prog.num_tasks > 0) {
         sample = Task();
-        prog.make_task(0, sample);
+        sample_task(prog, 0, sample);
         m_ctx.slots_needed = std::max(m_ctx.slots_needed, std::max(1, slots_for(sample)));
       }
 }
@@ -85,7 +87,7 @@ void Chip::run_kernels() {
         int slots = 1;
         {  // freed before the wait: a run stopped by an error never unwinds this thread
           Task sample;
-          prog.make_task(0, sample);
+          sample_task(prog, 0, sample);
           slots = std::max(1, slots_for(sample));
         }
         rec.slots_per_executor = slots;
@@ -222,6 +224,7 @@ void Executor::end_of_elaboration() {
 void Executor::slot_thread(int slot) {
   tlm_utils::tlm_quantumkeeper qk;
   Task task;
+  TaskStream stream;
   std::unique_ptr<TileVM> vm;
   SlotState state;
   if (m_ctx.tensors) vm = std::make_unique<TileVM>(*m_ctx.tensors);
@@ -239,11 +242,18 @@ void Executor::slot_thread(int slot) {
     qk.reset();
     std::uint64_t index = 0;
     while (m_ctx.dispatcher.next(m_index, index)) {
-      task.instrs.clear();
-      task.func.clear();
-      m_ctx.dispatcher.program()->make_task(index, task);
+      const Program& prog = *m_ctx.dispatcher.program();
       if (vm) vm->reset();
-      run_task(task, index, qk, vm.get(), state);
+      if (!prog.static_placement || vm) {
+        task.clear();
+        prog.make_task(index, task);
+        run_task(task, index, qk, vm.get(), state);
+      } else {
+        // Per-core streams are produced on demand: whole when they fit a piece, else piece by piece.
+        stream.start(prog, index, task);
+        if (stream.finished()) run_task(task, index, qk, nullptr, state);
+        else run_stream(stream, profile_task(prog, index, stream.piece()), task, index, qk);
+      }
       if (qk.need_sync()) qk.sync();
     }
     qk.sync();
@@ -309,14 +319,8 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   auto& m_queue = st.queue;
   auto& m_head = st.head;
   auto& m_processed = st.processed;
-  const Tick base = now_ticks();
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
-  Tick start = task_start_latency();
-  if (kernel != m_started_kernel) {
-    m_started_kernel = kernel;
-    start += kernel_start_latency(*m_ctx.dispatcher.program());
-  }
-  Tick t0 = base + qk.get_local_time().value() + start;
+  const Tick t0 = task_origin(qk, kernel);
   m_done.assign(task.instrs.size(), t0);
   Tick task_end = t0;
   // Each engine issues its own instructions in program order, but the engines run concurrently:
@@ -373,21 +377,8 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
     const Instr& in = task.instrs[i];
     ++m_head[in.engine];
     m_processed[i] = 1;
-    Tick& efree = m_engine_free[in.engine];
-    Tick end;
     Tick now = now_ticks();
-    if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) {
-      end = issue_dma(in, ready, now, kernel, efree);
-    } else {
-      Timing t = compute(in);
-      efree = ready + t.busy;
-      m_engine_busy[in.engine] += t.busy;
-      end = ready + t.latency;
-      if (in.kind == TxKind::TileCompute)
-        m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
-      else
-        m_ctx.counters.vector_flops += static_cast<double>(in.flops);
-    }
+    const Tick end = execute(in, ready, now, kernel);
     m_done[i] = end;
     load_head(in.engine);
     for (size_t e = 0; e < engines; ++e) {
@@ -407,6 +398,33 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   if (vm)
     for (const Instr& in : task.instrs)
       if (in.func >= 0) vm->exec(task.func[static_cast<size_t>(in.func)]);
+  end_task(t0, task_end, qk);
+}
+
+Tick Executor::task_origin(const tlm_utils::tlm_quantumkeeper& qk, std::uint32_t kernel) {
+  const Tick base = now_ticks();
+  Tick start = task_start_latency();
+  if (kernel != m_started_kernel) {
+    m_started_kernel = kernel;
+    start += kernel_start_latency(*m_ctx.dispatcher.program());
+  }
+  return base + qk.get_local_time().value() + start;
+}
+
+Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel) {
+  Tick& efree = m_engine_free[in.engine];
+  if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) return issue_dma(in, ready, now, kernel, efree);
+  Timing t = compute(in);
+  efree = ready + t.busy;
+  m_engine_busy[in.engine] += t.busy;
+  if (in.kind == TxKind::TileCompute)
+    m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
+  else
+    m_ctx.counters.vector_flops += static_cast<double>(in.flops);
+  return ready + t.latency;
+}
+
+void Executor::end_task(Tick t0, Tick task_end, tlm_utils::tlm_quantumkeeper& qk) {
   // The slot is free again when the task's last transaction completes.
   Tick now = now_ticks();
   if (task_end > now) qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(task_end - now)));

@@ -23,6 +23,8 @@
 namespace xpu {
 
 class Executor;
+class TaskStream;
+struct TaskProfile;
 
 // Counters the engine keeps for every run (cheap array increments on the hot path).
 struct RunCounters {
@@ -200,6 +202,15 @@ class Executor : public sc_core::sc_module {
   };
   void slot_thread(int slot);
   void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st);
+  // A task produced piece by piece (a per-core stream; sim/engine/stream_exec.cpp): the same list
+  // scheduling as run_task over a window of the task, fed by `s` as the engines' queues run dry.
+  void run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
+                  tlm_utils::tlm_quantumkeeper& qk);
+  // Shared by run_task and run_stream: a task's start time, one instruction's execution (returns its
+  // completion) and the task's end.
+  Tick task_origin(const tlm_utils::tlm_quantumkeeper& qk, std::uint32_t kernel);
+  Tick execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel);
+  void end_task(Tick t0, Tick task_end, tlm_utils::tlm_quantumkeeper& qk);
   Tick issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree);
   void trace_transaction(const Instr& in, Tick start, Tick end, std::uint32_t kernel, std::uint64_t task);
   int m_index;

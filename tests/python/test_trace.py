@@ -213,32 +213,3 @@ def test_roofline_places_kernels_under_the_roof(splitk, tmp_path):
     (point,) = fig.axes[0].collections  # one kernel, one point, below the compute roof
     x, y = point.get_offsets()[0]
     assert y <= compute_bound["peak_tflops"] * 1e12 and y <= 3.35e12 * x
-
-
-def _peak_rss_mib(cmd):
-    """Runs cmd and returns (exit code, peak RSS of that child alone in MiB)."""
-    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    assert p.returncode == 0, err
-    return ru.ru_maxrss / 1024.0
-
-
-def test_a_traced_run_streams_its_trace_and_stays_flat(tmp_path):
-    # 4096 x 8192 x 8192 on the H100: about 400k transactions, 19 MB of records in memory (twice that
-    # with the report's copy) if the trace were held until the end. Streamed to trace.h5 in chunks of
-    # 65,536 records (3 MB), the traced run needs at most a few MB more than the untraced one.
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    exe = os.path.join(os.environ.get("XPUSIM_BUILD", os.path.join(root, "build")), "xpusim")
-    shape = ["kernel", "gemm", "--m", "4096", "--n", "8192", "--k", "8192", "--format", "json"]
-    plain = _peak_rss_mib([exe, *shape, "--out", str(tmp_path / "plain")])
-    traced = _peak_rss_mib([exe, *shape, "--out", str(tmp_path / "traced"), "--trace"])
-    s = stats_of(tmp_path / "traced")
-    assert s["transactions"] > 300000
-    with h5py.File(tmp_path / "traced" / "trace.h5") as f:
-        assert f["transactions"].shape == (s["transactions"],)
-        assert f["transactions"].chunks == (65536,) and f["transactions"].compression == "gzip"
-    assert not [p for p in os.listdir(tmp_path / "traced") if ".tmp." in p]
-    assert traced - plain < 12, "traced run peak RSS %.0f MiB vs %.0f MiB untraced" % (traced, plain)
