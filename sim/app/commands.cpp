@@ -122,6 +122,9 @@ int cmd_kernel(int argc, char** argv) {
       "assume steady state: the kernel repeated back to back, so the TDP average is already reached and the "
       "clock held at TDP applies from the start (default: one run from idle, whose duration against the power "
       "limit's averaging window decides how much runs at boost)")(
+      "after-runs", po::value<double>(),
+      "the kernel as a benchmark times it: after this many back-to-back runs of itself from idle (its warm-up), at "
+      "the clock the power manager holds then")(
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
@@ -181,6 +184,7 @@ int cmd_kernel(int argc, char** argv) {
   if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
   KernelStudyOptions ko;
   ko.sustained = vm["sustained"].as<bool>();
+  if (vm.count("after-runs")) ko.after_runs = checked_after_runs(vm["after-runs"].as<double>());
   ko.functional = vm["functional"].as<bool>();
   ko.trace = trace && !h5;
   ko.trace_sink = h5.get();

@@ -30,12 +30,13 @@ PYBIND11_MODULE(_xpusim, m) {
   m.def(
       "kernel_json",
       [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,
-         const std::vector<std::string>& sets, bool functional, bool sustained) {
+         const std::vector<std::string>& sets, bool functional, bool sustained, double after_runs) {
         auto model = xpu::load_chip(chip, sets);
         xpu::OpSpec spec = xpu::make_op(op, args);
         xpu::KernelStudyOptions ko;
         ko.functional = functional;
         ko.sustained = sustained;
+        if (after_runs != -1.0) ko.after_runs = xpu::checked_after_runs(after_runs);  // -1: not given
         xpu::KernelStudy study;
         {
           py::gil_scoped_release release;
@@ -44,7 +45,7 @@ PYBIND11_MODULE(_xpusim, m) {
         return xpu::kernel_study_json(study, spec).dump();
       },
       py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false,
-      py::arg("sustained") = false);
+      py::arg("sustained") = false, py::arg("after_runs") = -1.0);
   m.def("list_chips", [] {
     std::vector<std::string> out;
     for (const auto& p : xpu::list_presets()) out.push_back(p.name);

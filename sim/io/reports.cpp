@@ -24,6 +24,7 @@ nlohmann::json power_json(const PowerResult& p) {
           {"slowdown", p.slowdown},
           {"unthrottled_power_w", p.unthrottled_power_w},
           {"steady_state", p.steady_state},
+          {"after_runs", p.after_runs},
           {"boost_clock_ratio", p.boost_clock_ratio},
           {"held_clock_ratio", p.held_clock_ratio},
           {"short_term_clock_ratio", p.short_term_clock_ratio},
@@ -349,7 +350,11 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
                       100 * pw.held_clock_ratio, pw.unthrottled_power_w, 100 * (pw.slowdown - 1));
     else
       os << "\n";
-    if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s * (1 - 1e-9))
+    if (pw.after_runs >= 0)
+      os << strformat("  %-26stimed after %.4g back-to-back runs from idle, at the clock the power manager holds then: "
+                      "%.0f%% (boost %.0f%%, held at TDP %.0f%%)\n", "", pw.after_runs, 100 * pw.clock_ratio,
+                      100 * pw.boost_clock_ratio, 100 * pw.held_clock_ratio);
+    else if (!pw.steady_state && pw.held_clock_ratio < pw.boost_clock_ratio && pw.boost_s >= s.run.result.latency_s * (1 - 1e-9))
       os << strformat("  %-26sabove TDP but all of it at boost (shorter than the fast loop's reaction and the %.3g s "
                       "averaging window): repeated back to back (--sustained) it would settle at %.0f%% clock\n", "",
                       pw.limit_window_s, 100 * pw.held_clock_ratio);

@@ -37,6 +37,15 @@ void add_phase(ManagedPower& m, const PowerSpec& s, const EnergyEvents& e, doubl
   m.breakdown.compute_j += b.compute_j, m.breakdown.vector_j += b.vector_j, m.breakdown.onchip_j += b.onchip_j;
   m.breakdown.dram_j += b.dram_j, m.breakdown.active_j += b.active_j, m.breakdown.static_j += b.static_j;
 }
+// Totals of the phases: time, energy, average power and the time-weighted clock.
+void finish(ManagedPower& m) {
+  m.time_s = m.events.time_s;
+  m.energy_j = m.breakdown.total();
+  m.avg_power_w = m.time_s > 0 ? m.energy_j / m.time_s : 0;
+  double xt = 0;
+  for (const auto& ph : m.phases) xt += ph.clock_ratio * ph.time_s;
+  m.clock_ratio = m.time_s > 0 ? xt / m.time_s : 1.0;
+}
 }  // namespace
 
 PowerTimeline power_timeline(const PowerSpec& s, const EnergyEvents& e, double max_clock) {
@@ -117,12 +126,23 @@ ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady
       run_for(m.held_clock, inf);
     }
   }
-  m.time_s = m.events.time_s;
-  m.energy_j = m.breakdown.total();
-  m.avg_power_w = m.time_s > 0 ? m.energy_j / m.time_s : 0;
-  double xt = 0;
-  for (const auto& ph : m.phases) xt += ph.clock_ratio * ph.time_s;
-  m.clock_ratio = m.time_s > 0 ? xt / m.time_s : 1.0;
+  finish(m);
+  return m;
+}
+
+double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock) {
+  if (runs <= 0 || e.time_s <= 0) return power_timeline(s, e, max_clock).boost_clock;
+  const ManagedPower m = manage_power(s, e.scaled(runs), false, max_clock);
+  return m.phases.empty() ? max_clock : m.phases.back().clock_ratio;
+}
+
+ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x) {
+  ManagedPower m;
+  if (e.time_s <= 0) return m;
+  m.nominal_power_w = power_at_clock(s, e, 1.0);
+  m.boost_clock = m.short_term_clock = m.held_clock = x;
+  add_phase(m, s, e, x, 1.0);
+  finish(m);
   return m;
 }
 

@@ -71,6 +71,13 @@ PowerTimeline power_timeline(const PowerSpec& s, const EnergyEvents& e, double m
 // `e`: the work simulated at the nominal clock (x = 1), with its time at other clocks in e.extra_s.
 ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady_state, double max_clock = 1.0);
 
+// The clock ratio the power manager holds once `runs` back-to-back runs of `e`, started on an idle chip,
+// have ended (the last phase of manage_power over that much work, settling included): where a benchmark's
+// warm-up leaves the clock. 0 runs: the clock a burst from idle starts at (the boost clock).
+double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock = 1.0);
+// `e` run entirely at clock ratio x (one phase): work timed at a clock the manager holds.
+ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
+
 // Average power of `e` run entirely at clock ratio x.
 double power_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
 // Highest clock ratio in [min_clock, hi] whose power stays at or below `limit` (min_clock if none does).

@@ -7,6 +7,7 @@
 
 #include "kernels/reference/reference.h"
 #include "sim/base/limits.h"
+#include "sim/base/strformat.h"
 
 namespace xpu {
 
@@ -284,10 +285,19 @@ void apply_power(RunResult& r, const PowerResult& p) {
   r.clock_hz = nominal_hz * p.clock_ratio;
 }
 
+double checked_after_runs(double runs) {
+  if (!std::isfinite(runs) || runs < 0 || runs > 1e9)
+    throw InputError("after-runs: " + strformat("%g", runs) + ": expected a number of warm-up runs from 0 to 1e9");
+  return runs;
+}
+
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   KernelStudy st;
   st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink);
-  st.power = manage_power(chip, st.run.result.events, opt.sustained);
+  if (opt.sustained && opt.after_runs >= 0)
+    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
+  st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)
+                                 : manage_power(chip, st.run.result.events, opt.sustained);
   apply_power(st.run.result, st.power);
   return st;
 }

@@ -63,10 +63,15 @@ RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetu
 // those at the managed clocks (apply_power).
 struct KernelStudyOptions {
   bool sustained = false;  // assume steady state: the kernel repeated back to back, the average already at TDP
+  // >= 0: the kernel as a benchmark times it after a warm-up of this many back-to-back runs of itself from an
+  // idle chip: it runs at the clock the power manager holds at that point (power_after_runs); -1: one burst.
+  double after_runs = -1;
   bool functional = false;
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
 };
+// A warm-up length given by a user (--after-runs, after_runs=): finite, 0 to 1e9 runs; else InputError.
+double checked_after_runs(double runs);
 struct KernelStudy {
   KernelRun run;
   PowerResult power;

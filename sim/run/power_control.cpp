@@ -1,5 +1,7 @@
 #include "sim/run/power_control.h"
 
+#include <utility>
+
 namespace xpu {
 
 namespace {
@@ -26,32 +28,58 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double x) {
   return p;
 }
 
+namespace {
+double max_clock_of(const ChipModel& chip) {
+  const PowerSpec& s = *chip.power();
+  return s.boost_clock.value() > 0 ? s.boost_clock.value() / chip.clock_hz() : 1.0;
+}
+
+// The figures of a result from what the power manager did (`m`) with the work `e`.
+void take_managed(PowerResult& p, const EnergyEvents& e, ManagedPower m) {
+  p.managed = std::move(m);
+  const ManagedPower& mp = p.managed;
+  p.avg_power_w = mp.avg_power_w;
+  p.energy_j = mp.energy_j;
+  p.breakdown = mp.breakdown;
+  p.clock_ratio = mp.clock_ratio;
+  p.throttled = mp.clock_ratio < 1.0 - 1e-12;
+  p.slowdown = mp.time_s / e.time_s;
+  p.unthrottled_power_w = mp.nominal_power_w;
+  p.boost_clock_ratio = mp.boost_clock;
+  p.held_clock_ratio = mp.held_clock;
+  p.short_term_clock_ratio = mp.short_term_clock;
+  p.boost_ends_s = mp.boost_ends_s;
+  p.limit_reached_s = mp.limit_reached_s;
+  if (mp.held_clock >= mp.boost_clock) {
+    p.boost_s = mp.time_s;
+  } else {
+    for (const auto& ph : mp.phases)
+      if (ph.clock_ratio == mp.boost_clock) p.boost_s += ph.time_s;
+  }
+}
+}  // namespace
+
 PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state) {
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
-  const PowerSpec& s = *chip.power();
-  const double max_clock = s.boost_clock.value() > 0 ? s.boost_clock.value() / chip.clock_hz() : 1.0;
-  p.managed = manage_power(s, e, steady_state, max_clock);
-  const ManagedPower& m = p.managed;
-  p.avg_power_w = m.avg_power_w;
-  p.energy_j = m.energy_j;
-  p.breakdown = m.breakdown;
-  p.clock_ratio = m.clock_ratio;
-  p.throttled = m.clock_ratio < 1.0 - 1e-12;
-  p.slowdown = m.time_s / e.time_s;
-  p.unthrottled_power_w = m.nominal_power_w;
+  take_managed(p, e, manage_power(*chip.power(), e, steady_state, max_clock_of(chip)));
   p.steady_state = steady_state;
-  p.boost_clock_ratio = m.boost_clock;
-  p.held_clock_ratio = m.held_clock;
-  p.short_term_clock_ratio = m.short_term_clock;
-  p.boost_ends_s = m.boost_ends_s;
-  p.limit_reached_s = m.limit_reached_s;
-  if (m.held_clock >= m.boost_clock) {
-    p.boost_s = m.time_s;
-  } else {
-    for (const auto& ph : m.phases)
-      if (ph.clock_ratio == m.boost_clock) p.boost_s += ph.time_s;
-  }
+  return p;
+}
+
+PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs) {
+  PowerResult p = with_limits(chip, e);
+  if (!p.modeled) return p;
+  const PowerSpec& s = *chip.power();
+  const double max_clock = max_clock_of(chip);
+  const double x = clock_after_runs(s, e, runs, max_clock);
+  take_managed(p, e, run_at_clock(s, e, x));
+  // The manager's clocks for this work (the run itself is one phase at x).
+  const PowerTimeline t = power_timeline(s, e, max_clock);
+  p.boost_clock_ratio = t.boost_clock, p.short_term_clock_ratio = t.short_term_clock, p.held_clock_ratio = t.held_clock;
+  p.boost_s = x == t.boost_clock ? p.managed.time_s : 0;
+  p.boost_ends_s = p.limit_reached_s = -1;
+  p.after_runs = runs;
   return p;
 }
 

@@ -17,6 +17,7 @@ struct PowerResult {
   double slowdown = 1.0;      // time at the managed clocks / time at the nominal clock
   double unthrottled_power_w = 0;  // average power at the nominal clock
   bool steady_state = false;  // the run was taken as repeated back to back (TDP average already reached)
+  double after_runs = -1;     // timed after this many back-to-back runs from idle (power_after_runs); -1: not
   double boost_clock_ratio = 1.0, held_clock_ratio = 1.0;
   double short_term_clock_ratio = 1.0;  // clock held by the fast loop between the boost and the TDP hold
   double boost_s = 0;         // time spent at the boost clock before the short-term or TDP average cut it
@@ -42,5 +43,8 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_
 // taken as repeated back to back, so the running average already sits at TDP (`--sustained`); otherwise
 // it starts from idle and the duration of the work decides how much of it runs at boost.
 PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state);
+// `e` as a benchmark times it after a warm-up: `runs` back-to-back runs of the same work from an idle chip
+// (clock_after_runs), then this run entirely at the clock the power manager holds at that point.
+PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs);
 
 }  // namespace xpu

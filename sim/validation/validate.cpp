@@ -17,6 +17,7 @@
 #include "sim/serve/serve.h"
 #include "sim/base/config.h"
 #include "sim/base/limits.h"
+#include "sim/base/strformat.h"
 
 namespace fs = std::filesystem;
 
@@ -197,13 +198,33 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
   return why = "workload '" + row.workload + "' is not mapped to an op (validate maps GEMM, matmul and attention kernel rows)", false;
 }
 
+// Where a row's benchmark protocol times the kernel, as the number of back-to-back runs of it from the start
+// of its warm-up to the middle of its median timing, read from the method the row's source states (our H100
+// and H200 rows, scripts/measure/h100_kernels.py): "CUDA events, W warm-up[ + G graph warm-up replays], median
+// of R back-to-back eager calls" or "... median of R CUDA-graph replays of N launches". Timings are sorted by
+// clock (it only falls during a run), so the median is the middle one: W + (G + R/2) x N runs in. -1 when the
+// source states no such protocol (the kernel is then taken as one burst from idle).
+double protocol_runs(const std::string& source) {
+  static const std::regex re(
+      "CUDA events, ([0-9]+) warm-up(?: \\+ ([0-9]+) graph warm-up replays)?, median of ([0-9]+) "
+      "(?:back-to-back eager calls|CUDA-graph replays of ([0-9]+) launches)");
+  std::smatch m;
+  if (!std::regex_search(source, m, re)) return -1;
+  const double warm = std::stod(m[1]), replays = m[2].matched ? std::stod(m[2]) : 0, timed = std::stod(m[3]);
+  const double per = m[4].matched ? std::stod(m[4]) : 1;
+  return warm + (replays + timed / 2) * per;
+}
+
 // The kernel row's prediction, or false with `why`.
 bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, ValidationPoint& p, std::string& why) {
   OpSpec op;
   if (!kernel_op_for(row, op, why)) return false;
-  // A kernel benchmark is a burst from idle: at the boost clock (held to the electrical limit), not yet cut by
-  // the power manager's short-term or TDP averages unless it lasts tens of milliseconds.
-  KernelRun run = run_kernel_study(model, op).run;
+  // The kernel at the clock the power manager holds where the row's protocol timed it (after its warm-up,
+  // from an idle chip); a row without a stated protocol is one burst from idle (the boost clock, held to the
+  // electrical limit, unless it lasts tens of milliseconds).
+  KernelStudyOptions ko;
+  ko.after_runs = protocol_runs(row.source);
+  KernelRun run = run_kernel_study(model, op, ko).run;
   const double host = row.source.find("host-timed") != std::string::npos ? kHostDispatchS : 0.0;
   double t = run.result.latency_s + host;
   double roof_t = host;
@@ -226,6 +247,7 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   }
   p.note = run.result.kernels.empty() ? "" : run.result.kernels[0].strategy;
   if (host > 0) p.note += "; plus 0.1 ms host dispatch (host-timed row)";
+  if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, run.result.clock_hz / 1e6);
   return true;
 }
 }  // namespace

@@ -39,7 +39,7 @@ def _args(kwargs):
     return out
 
 
-def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, **dims):
+def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, after_runs=None, **dims):
     """Simulate one kernel and return its report as a dict.
 
     op:    "gemm", "attention", "rmsnorm", ... (see list_ops())
@@ -50,6 +50,8 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, **d
            limit's average already at TDP, so the clock held at TDP applies); default: one run from
            idle, whose duration against the averaging window decides how much runs at boost, exactly
            as the CLI's default
+    after_runs: as `xpusim kernel --after-runs N`: the kernel as a benchmark times it after N back-to-back
+           runs of itself from idle (its warm-up), at the clock the power manager holds then
 
     The dict has the fields of `xpusim kernel --format json`: latency_s, tflops, share_of_peak (of the
     nominal peak), clock_mhz and clock_ratio (the clock it ran at), transactions, bytes, bandwidth_Bps,
@@ -59,7 +61,8 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, **d
         sets = ["%s=%s" % kv for kv in set.items()]
     else:
         sets = list(set or [])
-    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional, bool(sustained)))
+    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional, bool(sustained),
+                                          -1.0 if after_runs is None else float(after_runs)))
 
 
 def _sets(set):

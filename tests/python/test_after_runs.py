@@ -1,0 +1,37 @@
+"""A kernel timed after a benchmark's warm-up runs at the clock the power manager holds then (issue 14)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+import xpusim
+
+GEMM = dict(m=8192, n=8192, k=8192, dtype="bf16")
+
+
+def test_warm_up_moves_a_large_gemm_off_boost():
+    burst = xpusim.kernel("gemm", chip="h200", after_runs=0, **GEMM)
+    warm = xpusim.kernel("gemm", chip="h200", after_runs=35, **GEMM)  # ~49 ms of calls: past the fast loop's cut
+    long = xpusim.kernel("gemm", chip="h200", after_runs=3000, **GEMM)  # ~4 s: held at TDP
+    assert burst["latency_s"] < warm["latency_s"] < long["latency_s"]
+    assert warm["power"]["after_runs"] == 35
+    # measured on our H200 (workloads/validation/h200_measured.csv G001/G070/G002): 1396, 1636, 1673 us
+    assert burst["latency_s"] == pytest.approx(1396e-6, rel=0.05)
+    assert warm["latency_s"] == pytest.approx(1636e-6, rel=0.05)
+    assert long["latency_s"] == pytest.approx(1673e-6, rel=0.05)
+
+
+def test_cli_equals_python():
+    build = os.environ.get("XPUSIM_BUILD", "build")
+    out = subprocess.run([os.path.join(build, "xpusim"), "kernel", "gemm", "--chip", "h200", "--m", "8192", "--n", "8192",
+                          "--k", "8192", "--dtype", "bf16", "--after-runs", "35", "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    assert json.loads(out)["latency_s"] == xpusim.kernel("gemm", chip="h200", after_runs=35, **GEMM)["latency_s"]
+
+
+def test_bad_warm_up_is_refused():
+    with pytest.raises(ValueError, match="after-runs"):
+        xpusim.kernel("gemm", chip="h200", after_runs=-5, **GEMM)
+    with pytest.raises(ValueError, match="sustained"):
+        xpusim.kernel("gemm", chip="h200", after_runs=5, sustained=True, **GEMM)
