@@ -145,4 +145,11 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   return done;
 }
 
+Tick reserve_bank(Timeline& bank, std::uint64_t lanes, std::uint64_t bytes, std::uint64_t touched, double lane_bw,
+                  Tick arrival, Tick horizon) {
+  const double b = static_cast<double>(bytes);
+  const Tick bank_end = bank.reserve(arrival, transfer_ticks(b, lane_bw * static_cast<double>(lanes)), horizon);
+  return std::max(bank_end, arrival + transfer_ticks(b, lane_bw * static_cast<double>(std::max<std::uint64_t>(1, touched))));
+}
+
 }  // namespace xpu

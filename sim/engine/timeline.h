@@ -86,4 +86,12 @@ class alignas(64) Timeline {
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
                          std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
 
+// Books the same transfer on a bank of `lanes` lanes taken as one fluid resource (`bank` is its one
+// calendar): the bank serves it at the bank's full rate (lanes x lane_bw) while the transfer itself
+// streams no faster than the `touched` lanes it spreads over. One booking per transfer instead of one
+// per lane: aggregate bandwidth and each transfer's width are kept, the imbalance between lanes
+// (two transfers that hash onto the same few lanes) is not. Returns the later of the two ends.
+Tick reserve_bank(Timeline& bank, std::uint64_t lanes, std::uint64_t bytes, std::uint64_t touched, double lane_bw,
+                  Tick arrival, Tick horizon);
+
 }  // namespace xpu

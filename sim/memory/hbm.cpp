@@ -16,7 +16,8 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p(pre + "channels_per_stack", s.channels_per_stack, "Independent (pseudo-)channels per stack", "16");
   p(pre + "interleave", s.interleave, "Address interleaving granule across channels", "4 KiB");
   p(pre + "latency", s.latency, "Unloaded access latency added to every transfer", "500 ns");
-  p(pre + "model", s.model, "DRAM implementation, by registered name (hbm_channels: interleaved channel timelines)",
+  p(pre + "model", s.model, "DRAM implementation, by registered name (hbm_channels: interleaved channel timelines; hbm_bank: one "
+    "booking per transfer on all channels together, faster, blind to channel imbalance)",
     "hbm_channels");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(s.efficiency > 0 && s.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
@@ -28,10 +29,11 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));
 }
 
-HbmModel::HbmModel(const HbmSpec& spec)
+HbmModel::HbmModel(const HbmSpec& spec, bool bank)
     : m_spec(spec),
       m_channel_bw(spec.bandwidth.value() * spec.efficiency / (spec.stacks * spec.channels_per_stack)),
-      m_channels(static_cast<size_t>(spec.stacks * spec.channels_per_stack)) {
+      m_channels(static_cast<size_t>(spec.stacks * spec.channels_per_stack)),
+      m_bank_mode(bank) {
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
   m_stats.add("utilization", "ratio", "mean channel busy time over the run",
@@ -47,17 +49,21 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
   // Consecutive pieces go to consecutive channels, starting from a hash of the address so that
   // independent streams spread over the channels.
   std::uint64_t first = address_hash(addr) % nch;
-  Tick done = reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
+  Tick done = m_bank_mode ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
+                          : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
   return done + to_ticks(m_spec.latency.value());
 }
 
 Tick HbmModel::busiest_channel_ticks() const {
+  if (m_bank_mode) return m_bank.busy_ticks();  // per-channel occupancy is not kept
   Tick m = 0;
   for (const auto& c : m_channels) m = std::max(m, c.busy_ticks());
   return m;
 }
 
 double HbmModel::mean_channel_busy_ticks() const {
+  // The bank is booked at all channels' rate: its busy time is the mean channel's.
+  if (m_bank_mode) return static_cast<double>(m_bank.busy_ticks());
   double s = 0;
   for (const auto& c : m_channels) s += static_cast<double>(c.busy_ticks());
   return m_channels.empty() ? 0 : s / static_cast<double>(m_channels.size());
@@ -66,6 +72,8 @@ double HbmModel::mean_channel_busy_ticks() const {
 void register_hbm_channels() {
   NamedRegistry<IDram, const HbmSpec&>::add("hbm_channels",
                                             [](const HbmSpec& s) { return std::make_unique<HbmModel>(s); });
+  NamedRegistry<IDram, const HbmSpec&>::add("hbm_bank",
+                                            [](const HbmSpec& s) { return std::make_unique<HbmModel>(s, true); });
 }
 
 }  // namespace xpu

@@ -12,10 +12,13 @@ namespace xpu {
 
 
 // The "hbm_channels" DRAM model. A tile of many short rows spreads over many channels, as the address
-// hash spreads it in hardware.
+// hash spreads it in hardware. The "hbm_bank" model books a transfer once on all channels together
+// (see reserve_bank): faster to simulate, blind to channel imbalance.
 class HbmModel : public IDram {
  public:
-  explicit HbmModel(const HbmSpec& spec);
+  // bank: book each transfer once on the whole set of channels (reserve_bank; "hbm_bank") instead
+  // of once per channel it touches ("hbm_channels").
+  explicit HbmModel(const HbmSpec& spec, bool bank = false);
   Tick access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, bool write,
               Tick horizon) override;
   double bytes_read() const override { return m_read; }
@@ -28,6 +31,8 @@ class HbmModel : public IDram {
   HbmSpec m_spec;
   double m_channel_bw;
   std::vector<Timeline> m_channels;
+  bool m_bank_mode;
+  Timeline m_bank;  // the one calendar of all channels (bank mode)
   double m_read = 0, m_written = 0;
 };
 

@@ -12,15 +12,19 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "bandwidth", s.bandwidth, "Total bandwidth of all slices");
   p(pre + "hit_latency", s.hit_latency, "Latency of a hit, added to the transfer", "200 ns");
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
-  p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU)", "tile_lru");
+  p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU; tile_lru_bank: the same "
+    "with one booking per transfer on all slices together)", "tile_lru");
   p.require(s.slices > 0 && s.slices <= 4096, pre + "slices", "1 to 4096 slices");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   std::vector<std::string> models = cache_model_names();
   p.require(std::find(models.begin(), models.end(), s.model) != models.end(), pre + "model", "one of " + join(models));
 }
 
-TileCache::TileCache(const CacheSpec& spec)
-    : m_spec(spec), m_slice_bw(spec.bandwidth.value() / spec.slices), m_slices(static_cast<size_t>(spec.slices)) {
+TileCache::TileCache(const CacheSpec& spec, bool bank)
+    : m_spec(spec),
+      m_slice_bw(spec.bandwidth.value() / spec.slices),
+      m_slices(static_cast<size_t>(spec.slices)),
+      m_bank_mode(bank) {
   m_stats.add("hits", "count", "L2 tile hits", [this](Tick) { return static_cast<double>(m_hits); });
   m_stats.add("misses", "count", "L2 tile misses", [this](Tick) { return static_cast<double>(m_misses); });
   m_stats.add("hit_bytes", "B", "bytes served by L2 hits", [this](Tick) { return m_hit_bytes; });
@@ -134,13 +138,15 @@ Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, 
   if (bytes == 0) return arrival;
   const std::uint64_t n = m_slices.size();
   std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
+  if (m_bank_mode) return reserve_bank(m_bank, n, bytes, std::min(chunks, n), m_slice_bw, arrival, horizon);
   std::uint64_t first = address_hash(addr ^ 0x5bd1e995ull) % n;
-  Tick done = reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
-  return done;
+  return reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
 }
 
 void register_tile_lru() {
   NamedRegistry<ICache, const CacheSpec&>::add("tile_lru", [](const CacheSpec& s) { return std::make_unique<TileCache>(s); });
+  NamedRegistry<ICache, const CacheSpec&>::add("tile_lru_bank",
+                                               [](const CacheSpec& s) { return std::make_unique<TileCache>(s, true); });
 }
 
 }  // namespace xpu

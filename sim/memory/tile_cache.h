@@ -13,10 +13,11 @@
 namespace xpu {
 
 
-// The "tile_lru" cache model.
+// The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank).
 class TileCache : public ICache {
  public:
-  explicit TileCache(const CacheSpec& spec);
+  // bank: book each transfer once on all slices together (reserve_bank; "tile_lru_bank").
+  explicit TileCache(const CacheSpec& spec, bool bank = false);
   bool access(std::uint64_t addr, std::uint64_t bytes) override;
   Tick transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) override;
   std::uint64_t hits() const { return m_hits; }
@@ -29,6 +30,8 @@ class TileCache : public ICache {
   CacheSpec m_spec;
   double m_slice_bw;
   std::vector<Timeline> m_slices;
+  bool m_bank_mode;
+  Timeline m_bank;  // the one calendar of all slices (bank mode)
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an
   // open-addressing table of (key, node index) pairs (linear probing, deletion by backward shift):
   // a probe compares keys in the table and reads no node. No allocation per access; the node count
