@@ -18,7 +18,15 @@ KNOWN_GAPS = {
     "TRT-111": (0.40, "TP8 at ISL1024/OSL2048: too fast (+38.9% before trtllm-bench's own batch/token limits and "
                       "TensorRT-LLM's runtime memory reserve were modelled, +34.9% after, +37.0% at the 1.98 GHz "
                       "boost clock); TensorRT-LLM's per-step "
-                      "costs at TP8 (all-reduce kernels' SM use, host scheduling) are not modelled"),
+                      "costs at TP8 (all-reduce kernels' SM use, host scheduling) are not modelled. Simulated steady "
+                      "state at TP8 ISL1000/OSL1000 (trtllm-bench limits 1792 requests / 3584 tokens): ~1590 running, "
+                      "~1.6 whole 1000-token contexts per iteration, ~89 ms per iteration, of which the 160 in-line "
+                      "bf16 all-reduces (26 MB each, NCCL NVLS: above TensorRT-LLM's custom all-reduce workspace) are "
+                      "~39% and the large fp8 GEMMs at ~82% of the 1979 TFLOPS datasheet dense peak; the measured rate implies ~144 ms "
+                      "at the same batch. The v0.20 "
+                      "tables ran the PyTorch backend (perf-overview.md: --backend pytorch, CUDA graphs, padded, only for "
+                      "generation-only batches up to the largest captured size (model_engine.py _get_padded_batch), so mixed "
+                      "and larger batches run eagerly)"),
     "TRT-095": (0.30, "TP8 at ISL1000/OSL1000: too fast (+24.6% with trtllm-bench's limits and the runtime reserve, +27.0% "
                       "once memory-bound steps run at the 1.98 GHz boost clock the H200 trace shows); the same TP8 "
                       "per-step costs as TRT-111 are not modelled"),
