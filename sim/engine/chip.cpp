@@ -2,6 +2,7 @@
 #include "sim/engine/chip.h"
 
 #include "sim/base/task_stream.h"
+#include "sim/engine/list_schedule.h"
 
 #include <algorithm>
 #include <iterator>
@@ -314,86 +315,42 @@ void Executor::trace_transaction(const Instr& in, Tick start, Tick end, std::uin
   m_ctx.trace->on_transaction(r);
 }
 
+// A whole task as the list scheduler's window (sim/engine/list_schedule.h), over the slot's scratch.
+struct Executor::WholeTask {
+  const Task& task;
+  SlotState& st;
+  bool front(size_t e, std::uint32_t& cand) const {
+    if (st.head[e] >= st.queue[e].size()) return false;
+    cand = st.queue[e][st.head[e]];
+    return true;
+  }
+  const Instr& instr(std::uint32_t i) const { return task.instrs[i]; }
+  const Instr& take(std::uint32_t i) {
+    const Instr& in = task.instrs[i];
+    ++st.head[in.engine];
+    return in;
+  }
+  void finish(std::uint32_t i, Tick end) {
+    st.done[i] = end;
+    st.processed[i] = 1;
+  }
+  bool processed(std::uint32_t i) const { return st.processed[i] != 0; }
+  Tick done(std::uint32_t i) const { return st.done[i]; }
+};
+
 void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st) {
-  auto& m_done = st.done;
-  auto& m_queue = st.queue;
-  auto& m_head = st.head;
-  auto& m_processed = st.processed;
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
-  m_done.assign(task.instrs.size(), t0);
-  Tick task_end = t0;
-  // Each engine issues its own instructions in program order, but the engines run concurrently:
-  // the task is simulated in the order of the instructions' ready times (list scheduling), so the
-  // quantum keeper only ever moves forward through this task's events.
   const size_t n = task.instrs.size();
   const size_t engines = m_engine_free.size();
-  m_queue.resize(engines);
-  for (auto& q : m_queue) q.clear();
-  for (size_t i = 0; i < n; ++i) m_queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
-  m_head.assign(engines, 0);
-  m_processed.assign(n, 0);
-  // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
-  // the dependency part only changes when one of them is processed, so it is cached per engine.
-  auto refresh = [&](SlotState::Head& h) {
-    h.ok = true;
-    h.dep_ready = t0;
-    for (std::uint32_t d : h.dep) {
-      if (d == kNoDep) continue;
-      if (!m_processed[d]) {
-        h.ok = false;
-        return;
-      }
-      h.dep_ready = std::max(h.dep_ready, m_done[d]);
-    }
-  };
-  auto load_head = [&](size_t e) {
-    SlotState::Head& h = st.heads[e];
-    if (m_head[e] >= m_queue[e].size()) {
-      h.cand = kNoDep;
-      return;
-    }
-    h.cand = m_queue[e][m_head[e]];
-    const Instr& c = task.instrs[h.cand];
-    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
-    refresh(h);
-  };
-  st.heads.resize(engines);
-  for (size_t e = 0; e < engines; ++e) load_head(e);
-  for (size_t step = 0; step < n; ++step) {
-    size_t pick = n;
-    Tick ready = 0;
-    for (size_t e = 0; e < engines; ++e) {
-      const SlotState::Head& h = st.heads[e];
-      if (h.cand == kNoDep || !h.ok) continue;
-      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
-      Tick r = std::max(h.dep_ready, m_engine_free[e]);
-      if (pick == n || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
-    }
-    if (pick == n)
-      throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
-                             m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
-    const size_t i = pick;
-    const Instr& in = task.instrs[i];
-    ++m_head[in.engine];
-    m_processed[i] = 1;
-    Tick now = now_ticks();
-    const Tick end = execute(in, ready, now, kernel);
-    m_done[i] = end;
-    load_head(in.engine);
-    for (size_t e = 0; e < engines; ++e) {
-      SlotState::Head& h = st.heads[e];
-      if (h.cand != kNoDep && !h.ok && (h.dep[0] == i || h.dep[1] == i || h.dep[2] == i)) refresh(h);
-    }
-    task_end = std::max(task_end, end);
-    ++m_ctx.counters.transactions;
-    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
-    if (ready > now) {
-      qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) qk.sync();
-    }
-    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
-  }
+  st.done.assign(n, t0);
+  st.queue.resize(engines);
+  for (auto& q : st.queue) q.clear();
+  for (size_t i = 0; i < n; ++i) st.queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
+  st.head.assign(engines, 0);
+  st.processed.assign(n, 0);
+  WholeTask w{task, st};
+  const Tick task_end = list_schedule(w, n, st.heads, t0, index, kernel, qk);
   // Functional semantics follow program order (buffers are reused across pipeline stages).
   if (vm)
     for (const Instr& in : task.instrs)

@@ -200,12 +200,18 @@ class Executor : public sc_core::sc_module {
     std::vector<Head> heads;
     std::vector<std::uint8_t> processed;
   };
+  struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
   void slot_thread(int slot);
   void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st);
   // A task produced piece by piece (a per-core stream; sim/engine/stream_exec.cpp): the same list
   // scheduling as run_task over a window of the task, fed by `s` as the engines' queues run dry.
   void run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
                   tlm_utils::tlm_quantumkeeper& qk);
+  // The list scheduler shared by run_task and run_stream (sim/engine/list_schedule.h): `count`
+  // instructions of window `w` in the order of their ready times; returns the task's last completion.
+  template <class Window>
+  Tick list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
+                     std::uint64_t index, std::uint32_t kernel, tlm_utils::tlm_quantumkeeper& qk);
   // Shared by run_task and run_stream: a task's start time, one instruction's execution (returns its
   // completion) and the task's end.
   Tick task_origin(const tlm_utils::tlm_quantumkeeper& qk, std::uint32_t kernel);

@@ -1,5 +1,6 @@
-// The executor's list scheduler over a task produced piece by piece (a per-core stream): the same
-// picks, in the same order, as run_task over the whole task, holding only a window of it.
+// A task produced piece by piece (a per-core stream) as the list scheduler's window
+// (sim/engine/list_schedule.h): the same picks, in the same order, as run_task over the whole task,
+// holding only what later instructions still need.
 #include <algorithm>
 #include <deque>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 
 #include "sim/base/task_stream.h"
 #include "sim/engine/chip.h"
+#include "sim/engine/list_schedule.h"
 
 namespace xpu {
 
@@ -18,36 +20,47 @@ class StreamWindow {
  public:
   StreamWindow(TaskStream& s, const TaskProfile& prof, Task& task, size_t engines, Tick t0)
       : m_s(s), m_prof(prof), m_task(task), m_queue(engines), m_t0(t0) {
-    take(0);
+    enqueue(0);
   }
   const Instr& instr(std::uint64_t i) const { return m_task.instrs[static_cast<size_t>(i - m_task.first)]; }
-  std::deque<std::uint32_t>& queue(size_t e) { return m_queue[e]; }
   Tick done(std::uint64_t i) const { return m_done[slot(i)]; }
   bool processed(std::uint64_t i) const { return m_processed[slot(i)] != 0; }
   void finish(std::uint64_t i, Tick end) {
     m_done[slot(i)] = end;
     m_processed[slot(i)] = 1;
   }
-  // Produces pieces until engine `e` has a queued instruction or none is left for it.
+  // The engine's next instruction, producing pieces until it has one or none is left for it.
+  bool front(size_t e, std::uint32_t& cand) {
+    fill(e);
+    if (m_queue[e].empty()) return false;
+    cand = m_queue[e].front();
+    return true;
+  }
+  // A copy: producing the engine's next instruction may drop this one from the window.
+  Instr take(std::uint64_t i) {
+    const Instr in = instr(i);
+    m_queue[in.engine].pop_front();
+    return in;
+  }
+
+ private:
   void fill(size_t e) {
     while (m_queue[e].empty() && m_prof.has_more(static_cast<int>(e), produced())) {
       const std::uint64_t from = produced();
       if (!m_s.more())
         throw std::logic_error("task stream ended before instruction " + std::to_string(from) + " of " +
                                std::to_string(m_prof.count));
-      take(from);
+      enqueue(from);
       trim();
     }
   }
-
- private:
   std::uint64_t produced() const { return m_task.first + m_task.instrs.size(); }
   size_t slot(std::uint64_t i) const {
     if (i < m_base || i >= m_base + m_done.size())
       throw std::logic_error("task stream: instruction " + std::to_string(i) + " is outside the window kept");
     return static_cast<size_t>(i - m_base);
   }
-  void take(std::uint64_t from) {
+  void enqueue(std::uint64_t from) {
     for (std::uint64_t i = from; i < produced(); ++i) {
       m_queue[instr(i).engine].push_back(static_cast<std::uint32_t>(i));
       m_done.push_back(m_t0);
@@ -89,65 +102,9 @@ void Executor::run_stream(TaskStream& s, const TaskProfile& prof, Task& task, st
                           tlm_utils::tlm_quantumkeeper& qk) {
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
-  Tick task_end = t0;
-  const size_t engines = m_engine_free.size();
-  StreamWindow w(s, prof, task, engines, t0);
-  std::vector<SlotState::Head> heads(engines);
-  auto refresh = [&](SlotState::Head& h) {
-    h.ok = true;
-    h.dep_ready = t0;
-    for (std::uint32_t d : h.dep) {
-      if (d == kNoDep) continue;
-      if (!w.processed(d)) {
-        h.ok = false;
-        return;
-      }
-      h.dep_ready = std::max(h.dep_ready, w.done(d));
-    }
-  };
-  auto load_head = [&](size_t e) {
-    SlotState::Head& h = heads[e];
-    w.fill(e);
-    if (w.queue(e).empty()) {
-      h.cand = kNoDep;
-      return;
-    }
-    h.cand = w.queue(e).front();
-    const Instr& c = w.instr(h.cand);
-    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
-    refresh(h);
-  };
-  for (size_t e = 0; e < engines; ++e) load_head(e);
-  for (std::uint64_t step = 0; step < prof.count; ++step) {
-    std::uint32_t pick = kNoDep;
-    Tick ready = 0;
-    for (size_t e = 0; e < engines; ++e) {
-      const SlotState::Head& h = heads[e];
-      if (h.cand == kNoDep || !h.ok) continue;
-      Tick r = std::max(h.dep_ready, m_engine_free[e]);
-      if (pick == kNoDep || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
-    }
-    if (pick == kNoDep)
-      throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
-                             m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
-    const Instr in = w.instr(pick);
-    w.queue(in.engine).pop_front();
-    Tick now = now_ticks();
-    const Tick end = execute(in, ready, now, kernel);
-    w.finish(pick, end);
-    load_head(in.engine);
-    for (size_t e = 0; e < engines; ++e) {
-      SlotState::Head& h = heads[e];
-      if (h.cand != kNoDep && !h.ok && (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick)) refresh(h);
-    }
-    task_end = std::max(task_end, end);
-    ++m_ctx.counters.transactions;
-    if (ready > now) {
-      qk.set(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) qk.sync();
-    }
-    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
-  }
+  StreamWindow w(s, prof, task, m_engine_free.size(), t0);
+  std::vector<SlotState::Head> heads;
+  const Tick task_end = list_schedule(w, prof.count, heads, t0, index, kernel, qk);
   end_task(t0, task_end, qk);
 }
 

@@ -1,0 +1,90 @@
+// The executor's list scheduler, shared by whole tasks (run_task, sim/engine/chip.cpp) and tasks
+// produced piece by piece (run_stream, sim/engine/stream_exec.cpp): each engine issues its own
+// instructions in program order, but the engines run concurrently, so the task is simulated in the
+// order of the instructions' ready times and the quantum keeper only ever moves forward through this
+// task's events.
+//
+// A Window holds the task's instructions and their state:
+//   bool front(size_t e, std::uint32_t& cand)  the engine's next unprocessed instruction (false: none)
+//   const Instr& instr(std::uint32_t i)        an instruction the window still holds
+//   take(std::uint32_t i)                      removes i from its engine's queue; returns the
+//                                              instruction (a copy where the window may drop it)
+//   void finish(std::uint32_t i, Tick end)     i is processed and completes at `end`
+//   bool processed(std::uint32_t i), Tick done(std::uint32_t i)
+#pragma once
+
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+
+#include "sim/engine/chip.h"
+
+namespace xpu {
+
+template <class Window>
+Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
+                             std::uint64_t index, std::uint32_t kernel, tlm_utils::tlm_quantumkeeper& qk) {
+  const size_t engines = m_engine_free.size();
+  // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
+  // the dependency part only changes when one of them is processed, so it is cached per engine.
+  auto refresh = [&](SlotState::Head& h) {
+    h.ok = true;
+    h.dep_ready = t0;
+    for (std::uint32_t d : h.dep) {
+      if (d == kNoDep) continue;
+      if (!w.processed(d)) {
+        h.ok = false;
+        return;
+      }
+      h.dep_ready = std::max(h.dep_ready, w.done(d));
+    }
+  };
+  auto load_head = [&](size_t e) {
+    SlotState::Head& h = heads[e];
+    if (!w.front(e, h.cand)) {
+      h.cand = kNoDep;
+      return;
+    }
+    const Instr& c = w.instr(h.cand);
+    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
+    refresh(h);
+  };
+  heads.resize(engines);
+  for (size_t e = 0; e < engines; ++e) load_head(e);
+  Tick task_end = t0;
+  for (std::uint64_t step = 0; step < count; ++step) {
+    std::uint32_t pick = kNoDep;
+    Tick ready = 0;
+    for (size_t e = 0; e < engines; ++e) {
+      const SlotState::Head& h = heads[e];
+      if (h.cand == kNoDep || !h.ok) continue;
+      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
+      Tick r = std::max(h.dep_ready, m_engine_free[e]);
+      if (pick == kNoDep || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
+    }
+    if (pick == kNoDep)
+      throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
+                             m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
+    decltype(auto) in = w.take(pick);
+    Tick now = now_ticks();
+    const Tick end = execute(in, ready, now, kernel);
+    w.finish(pick, end);
+    load_head(in.engine);
+    for (size_t e = 0; e < engines; ++e) {
+      SlotState::Head& h = heads[e];
+      if (h.cand != kNoDep && !h.ok && (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick)) refresh(h);
+    }
+    task_end = std::max(task_end, end);
+    ++m_ctx.counters.transactions;
+    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
+    if (ready > now) {
+      qk.set(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
+      if (qk.need_sync()) qk.sync();
+    }
+    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
+  }
+  return task_end;
+}
+
+}  // namespace xpu
