@@ -491,6 +491,18 @@ void ModelConfig::validate() const {
     if (l.kind != AttentionKind::Full && l.window <= 0) bad("sliding_window", "expected a positive window in tokens");
 }
 
+ModelConfig stored_heads(const ModelConfig& m, int degree) {
+  if (degree <= 0) throw InputError("--pad-heads must be a positive number of cores, got " + std::to_string(degree));
+  if (m.is_mla())
+    throw InputError("--pad-heads " + std::to_string(degree) + ": " + m.name +
+                     " uses multi-head latent attention, whose cached latent is not split by heads (drop --pad-heads)");
+  ModelConfig out = m;
+  if (m.kv_heads % degree == 0) return out;  // shard over heads: whole KV heads with their query heads
+  const std::int64_t heads = (m.heads + degree - 1) / degree * degree;
+  out.heads = out.kv_heads = heads;  // replicated KV heads, one per query head, padded with the queries
+  return out;
+}
+
 LayerParams layer_params(const ModelConfig& m, std::int64_t i) {
   LayerParams l;
   const double h = static_cast<double>(m.hidden);

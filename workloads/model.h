@@ -117,6 +117,15 @@ struct LayerParams {
 };
 LayerParams layer_params(const ModelConfig& m, std::int64_t layer);
 
+// The heads as AWS transformers-neuronx stores them for a tensor-parallel degree of `degree`
+// NeuronCores (transformers_neuronx/decoder.py check_gqa_fallback, allow_pad): KV heads that
+// `degree` does not split are replicated to one per query head (GQA.REPLICATED_HEADS: the model
+// becomes MHA-shaped, "more memory ... but avoids collective communications"), and the query heads
+// (with their KV heads when replicated) are padded with zero heads to a multiple of `degree`. The
+// padded and replicated heads are real weights, KV cache and FLOPs on the device. head_dim is kept.
+// InputError for MLA models (their latent KV is not split by heads).
+ModelConfig stored_heads(const ModelConfig& m, int degree);
+
 // Reads a model: a shipped name ("llama-3.1-8b" -> source_dir()/workloads/models/llama-3.1-8b.json),
 // a path to a config.json, or a folder holding one. InputError "<file>: <field>: <problem>" for
 // malformed JSON, missing or mistyped fields and unsupported architectures.

@@ -175,11 +175,13 @@ void Scenario::validate(const ModelConfig& m) const {
   if (phase != Phase::Prefill && input_len + output_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " + --output " + std::to_string(output_len) + " = " +
                      std::to_string(input_len + output_len) + " tokens exceeds " + ctx);
-  // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads.
-  if (m.heads % tp != 0)
+  // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads
+  // (with --pad-heads, the heads as Neuron stores them, which split by construction).
+  const ModelConfig hm = run_model_of(m);
+  if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
-                     " attention heads (expected a divisor)");
-  if (!m.is_mla() && (m.kv_heads >= tp ? m.kv_heads % tp != 0 : tp % m.kv_heads != 0))
+                     " attention heads (expected a divisor" + std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
+  if (!hm.is_mla() && (hm.kv_heads >= tp ? hm.kv_heads % tp != 0 : tp % hm.kv_heads != 0))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
                      " KV heads evenly (expected a divisor or a multiple of it)");
   if (m.is_moe() && routing.kind == Routing::Kind::Hot) {
@@ -198,6 +200,7 @@ std::string Scenario::layout_str() const {
   if (ep > 1) parts.push_back("ep" + std::to_string(ep));
   std::string out = join(parts, " x ");
   if (ep > 1 && expert_tp() > 1) out += " (expert tp" + std::to_string(expert_tp()) + ")";
+  if (pad_heads > 0) out += " (heads stored for " + std::to_string(pad_heads) + " NeuronCores)";
   return out;
 }
 
@@ -257,6 +260,15 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
   s.dp = a.dp;
   s.microbatches = a.microbatches;
   s.sp = a.sp;
+  s.pad_heads = a.pad_heads;
+}
+
+ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
+  if (pad_heads <= 0) return m;
+  if (pad_heads % tp != 0)
+    throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
+                     " (the NeuronCores of the TP group: cores per chip x chips)");
+  return stored_heads(m, pad_heads);
 }
 
 Scenario make_scenario(const ScenarioArgs& a) {

@@ -87,6 +87,11 @@ struct Scenario {
   int dp = 1;                   // data-parallel replicas (or attention groups when ep > tp)
   int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
   bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
+  // Heads as AWS transformers-neuronx stores them for a TP degree of `pad_heads` NeuronCores (a
+  // multiple of tp: cores per chip x chips): query heads padded to a multiple of it and, when it
+  // does not split the KV heads, KV heads replicated to one per query head (stored_heads). 0: off,
+  // the heads split as vLLM and TensorRT-LLM split them (a divisor, or KV heads replicated).
+  int pad_heads = 0;
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
   // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =
@@ -97,6 +102,8 @@ struct Scenario {
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.
   void validate(const ModelConfig& m) const;
   void validate_layout(const ModelConfig& m) const;  // the ep/pp/dp rules alone
+  // The model whose heads the ranks run: `m`, or with pad_heads its stored_heads form.
+  ModelConfig run_model_of(const ModelConfig& m) const;
   // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
   // TensorRT-LLM quantise only GEMM/attention inputs and keep outputs and the residual in bf16).
   DType stream_dtype() const;
@@ -127,7 +134,7 @@ struct ScenarioArgs {
   std::string phase = "decode";
   std::int64_t batch = 1, input = 2048, output = 1;
   std::string dtype = "bf16", wdtype, adtype, kvdtype;
-  int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0;
+  int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0;
   bool sp = false;
   std::string routing = "uniform", fusion;
 };

@@ -139,7 +139,8 @@ void add_layout_options(po::options_description& o) {
       "system", po::value<std::string>(), "system preset (xpusim list systems): its chips and fabric; tp x pp x dp must use all its chips")(
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
       "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
-      "overlap", "the software overlaps collectives with independent compute (off: in line, as vLLM/TensorRT-LLM TP)");
+      "overlap", "the software overlaps collectives with independent compute (off: in line, as vLLM/TensorRT-LLM TP)")(
+      "pad-heads", po::value<int>()->default_value(0), "N NeuronCores in the TP group (a multiple of --tp): heads as AWS Neuron stores them, KV heads N does not split replicated per query head, query heads padded to a multiple of N");
 }
 
 void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
@@ -149,6 +150,7 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
   a.dp = vm["dp"].as<int>();
   a.microbatches = vm["microbatches"].as<int>();
   a.sp = vm.count("sp") > 0;
+  a.pad_heads = vm["pad-heads"].as<int>();
 }
 
 void layout_args(const po::variables_map& vm, Scenario& s) {

@@ -219,9 +219,10 @@ void apply_clocks(ModelRunResult& r) {
   summarize_times(r);
 }
 
-ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
+ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, const Scenario& sc,
                             const ModelRunOptions& opt, const TransactionBudget* budget) {
   auto wall0 = std::chrono::steady_clock::now();
+  const ModelConfig model = sc.run_model_of(asked);  // the heads as the software stores them
   sc.validate(model);
   ModelRunResult r;
   r.chip = chip.name();

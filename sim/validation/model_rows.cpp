@@ -22,6 +22,7 @@ std::string shipped_model(const std::string& workload, std::string& why) {
       {std::regex("Llama-3(\\.1)?-8B", std::regex::icase), "llama-3.1-8b"},
       {std::regex("Llama-3(\\.[13])?-70B", std::regex::icase), "llama-3.1-70b"},
       {std::regex("Llama-3\\.1-405B", std::regex::icase), "llama-3.1-405b"},
+      {std::regex("Llama-2-70B", std::regex::icase), "llama-2-70b"},
   };
   for (const auto& [re, name] : names)
     if (std::regex_search(workload, re)) return name;
@@ -133,11 +134,11 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   if (model.empty()) return false;
   auto f = parse_shape(row.shape);
   ModelConfig m = load_model(model);
-  // Neuron's TP counts NeuronCores, two per chip on both: our chip preset is the whole chip.
-  const int tp = static_cast<int>(f["TP"]) / 2;
-  if (tp < 1 || m.heads % tp != 0) {
-    why = "TP" + std::to_string(f["TP"]) + " over " + std::to_string(f["TP"] / 2) + " chips does not divide " + model + "'s " +
-          std::to_string(m.heads) + " heads (Neuron pads them; padding is not modelled)";
+  // Neuron's TP counts NeuronCores, two per chip on both: our chip preset is the whole chip, and the
+  // heads are stored as transformers-neuronx stores them for that many cores (Scenario::pad_heads).
+  const int cores = static_cast<int>(f["TP"]), tp = cores / 2;
+  if (tp < 1 || cores % 2 != 0) {
+    why = "TP" + std::to_string(cores) + " is not a whole number of two-core chips";
     return false;
   }
   SystemContext sys{load_system(trn1 ? "trn1-32xl" : "inf2-48xl")};
@@ -148,6 +149,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   s.input_len = f.count("in") ? f["in"] : 2048;
   s.output_len = f.count("out") ? f["out"] : 2048;
   s.tp = tp;
+  s.pad_heads = cores;
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   ModelRunOptions o;
   o.system = sys;
@@ -160,7 +162,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     why = "metric '" + row.metric + "' is not a request latency";
     return false;
   }
-  p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips";
+  p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips, heads stored for " +
+           std::to_string(cores) + " NeuronCores";
   return true;
 }
 

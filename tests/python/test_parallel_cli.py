@@ -113,6 +113,9 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--chip", "tpu-v6e", "--tp", "8"), "--chip tpu-v6e"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "3"), "--dp 2"),
     (("run", "--chip", "h100-sxm", "--sp"), "--sp needs --tp"),
+    (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12"), "--pad-heads"),
+    (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12", "--pad-heads", "20"), "--pad-heads 20"),
+    (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12", "--pad-heads", "-2"), "--pad-heads"),
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8", "--model", QWEN_MOE), "--ep 8 does not divide"),
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8"), "--ep 8"),
     (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "64"), "--pp 64"),
@@ -185,3 +188,17 @@ def test_tensor_parallel_inside_experts_in_the_report(cli):
     assert j["memory"]["weights_bytes"] == plain["memory"]["weights_bytes"]  # 1/8 of the experts either way
     p = cli(*run, "--tp", "8", "--ep", "3", check=False)
     assert p.returncode == 2 and "--ep 3 must divide --tp (8" in p.stderr, p.stderr
+
+
+def test_neuron_head_layout_through_the_cli_and_the_module(cli):
+    """Llama-2-70B at TP24 NeuronCores on inf2.48xlarge, as AWS Neuron's tables run it: 64 query heads
+    padded to 72 and the 8 KV heads replicated per query head, 6 of each per chip."""
+    args = ("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12", "--pad-heads", "24", "--batch", "1",
+            "--input", "512", "--format", "json")
+    j = json.loads(cli(*args).stdout)
+    assert j["layout"]["pad_heads"] == 24 and "24 NeuronCores" in j["layout"]["name"]
+    kv = j["memory"]["kv_cache_bytes"]
+    # 80 layers x K and V x 6 heads x 128 x 2 bytes per token of the 513 cached
+    assert kv == pytest.approx(80 * 2 * 6 * 128 * 2 * 513, rel=1e-9)
+    r = xpusim.run(model="llama-2-70b", system="inf2-48xl", tp=12, pad_heads=24, batch=1, input=512)
+    assert r["tpot_s"] == j["tpot_s"]

@@ -36,7 +36,8 @@ int count_moe(const ModelConfig& m) { return static_cast<int>(std::count(m.moe_l
 
 TEST(WorkloadModel, ShippedModelsAreListed) {
   auto names = list_models();
-  for (const char* n : {"llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b", "qwen2.5-72b", "deepseek-v3"})
+  for (const char* n : {"llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b", "qwen2.5-72b",
+                        "deepseek-v3"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
 }
@@ -49,6 +50,7 @@ struct Published {
 TEST(WorkloadModel, ShippedParameterCountsMatchPublished) {
   const Published cases[] = {
       {"llama-3.1-8b", 8.03e9, 0},       {"llama-3.1-70b", 70.6e9, 0}, {"llama-3.1-405b", 405.9e9, 0},
+      {"llama-2-70b", 70e9, 0},          // Llama 2 paper (Touvron et al. 2023), Table 1: 70B
       {"mixtral-8x7b", 46.7e9, 12.9e9},  // Mistral AI: 46.7B total, 12.9B active
       {"qwen2.5-72b", 72.7e9, 0},        // Qwen2.5 model card: 72.7B
       {"deepseek-v3", 671e9, 37e9},      // DeepSeek-V3 report: 671B total, 37B activated

@@ -62,6 +62,34 @@ TEST(WorkloadScenario, TensorParallelDegreeMustSplitHeads) {
   EXPECT_NO_THROW(s.validate(m));
 }
 
+// AWS transformers-neuronx's head layout (--pad-heads): Llama-2-70B (64 heads, 8 KV heads) at TP24
+// NeuronCores on 12 inf2 chips, as the Neuron benchmark tables run it.
+TEST(WorkloadScenario, NeuronHeadLayoutPadsAndReplicates) {
+  ModelConfig m = load_model("llama-2-70b");
+  Scenario s = prefill(1, 16);
+  s.tp = 12;
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 12 does not divide llama-2-70b's 64 attention heads (expected a divisor, or --pad-heads"),
+            std::string::npos);
+  s.pad_heads = 24;
+  EXPECT_NO_THROW(s.validate(m));
+  ModelConfig h = s.run_model_of(m);
+  EXPECT_EQ(h.heads, 72);     // padded to a multiple of 24 cores: 3 per core, 6 per chip
+  EXPECT_EQ(h.kv_heads, 72);  // 24 does not split 8 KV heads: replicated to one per query head
+  EXPECT_EQ(h.head_dim, 128);
+  EXPECT_EQ(stored_heads(h, 24).heads, 72);  // idempotent
+  EXPECT_GT(param_counts(h).total, param_counts(m).total);  // the copies are real weights
+  // Cores that split the KV heads keep the model as it is (shard over heads).
+  EXPECT_EQ(stored_heads(m, 8).kv_heads, 8);
+  EXPECT_EQ(stored_heads(m, 8).heads, 64);
+  // Llama-3-70B at TP32 on trn1: 64 heads split, 8 KV heads replicated to 64.
+  EXPECT_EQ(stored_heads(load_model("llama-3.1-70b"), 32).kv_heads, 64);
+  s.pad_heads = 20;
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--pad-heads 20 must be a multiple of --tp 12"), std::string::npos);
+  s.pad_heads = 16;
+  s.tp = 8;
+  EXPECT_NE(error_of([&] { s.validate(load_model("deepseek-v3")); }).find("multi-head latent attention"), std::string::npos);
+}
+
 TEST(WorkloadScenario, HotRoutingBelowUniformShareIsRejected) {
   ModelConfig m = load_model("mixtral-8x7b");  // uniform share 2/8
   Scenario s = prefill(1, 16);

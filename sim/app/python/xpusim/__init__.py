@@ -73,15 +73,17 @@ def _sets(set):
 
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
-        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False):
+        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
+        pad_heads=0):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
     system: a system preset, or devices with chip for that chip's default system; fold=False simulates
-    every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`)."""
+    every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`;
+    pad_heads=N: the heads as AWS Neuron stores them for N NeuronCores, `--pad-heads`)."""
     layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
               "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
-              "sp": bool(sp)}
+              "sp": bool(sp), "pad_heads": int(pad_heads)}
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
                                         wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
                                         adtype or "", system or "", layout))
@@ -90,7 +92,8 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
-          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, scenario_file=None):
+          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, scenario_file=None,
+          pad_heads=0):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
@@ -102,7 +105,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
     the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`); scenario_file: a
-    serving scenario .yaml whose `pools` give them instead (as --scenario-file)."""
+    serving scenario .yaml whose `pools` give them instead (as --scenario-file); pad_heads: as in run()."""
     if isinstance(concurrency, int):
         concurrency = [concurrency]
     return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
@@ -113,7 +116,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
                                            "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
                                            "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
-                                           "prefill_tp": int(prefill_tp)}, str(scenario_file or "")))
+                                           "prefill_tp": int(prefill_tp), "pad_heads": int(pad_heads)},
+                                          str(scenario_file or "")))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
