@@ -35,6 +35,17 @@ KNOWN_GAPS = {
 }
 
 
+# Issue 13's bound on the mean absolute error of the expressible rows is 15%; the TensorRT-LLM rows reach
+# 19.4% today (every row over-predicted: TP1 +10..16%, TP2 +20..23%, TP4 +12..17%, TP8 +12..37%). The
+# PyTorch backend's host dispatch of eager iterations (HostLaunch: 11.67 us per op for iterations with a
+# prompt, CUDA graphs for generation-only ones) is modelled and does not bind on these rows (~0.8k kernels,
+# ~10 ms of dispatch against 25-90 ms of GPU time per iteration), so the gap is on the GPU side: the fp8
+# GEMMs at M 1-4k and K 4-8k that the step runs are predicted 17-27% fast at kernel level (H216, H219,
+# G261, G264, G267). Held to what is reached so that it cannot grow unnoticed; once it is within 15%,
+# the bound becomes the issue's.
+TRT_MAE_BOUND = (0.20, "GPU-side: fp8 GEMMs at mid M and large K predicted 17-27% fast at kernel level")
+
+
 def validate(filter_):
     out = subprocess.run([EXE, "validate", "--models", "--filter", filter_, "--format", "json"], capture_output=True,
                          text=True, env=dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1"), timeout=3000)
@@ -59,6 +70,10 @@ def test_multi_chip_model_rows():
             assert 0.25 < err <= bound, "%s: %.1f%% (known gap: %s)" % (p["id"], 100 * p["error"], why)
         else:
             assert err <= 0.25, "%s: predicted %.4g vs measured %.4g" % (p["id"], p["predicted"], p["measured"])
+    trt = [abs(p["error"]) for p in points if p["id"].startswith("TRT-")]
+    assert len(trt) == 9, trt
+    mae = sum(trt) / len(trt)
+    assert mae <= TRT_MAE_BOUND[0], "TensorRT-LLM rows' MAE %.1f%% (bound: %s)" % (100 * mae, TRT_MAE_BOUND[1])
 
 
 # Whole steps on one H200 (workloads/validation/h200_measured.csv, scripts/measure/gpu_session.py): one
