@@ -182,6 +182,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"clock_ratio", p.clock_ratio},
           {"meets_slo", p.meets_slo},
           {"tokens_per_decode_step", p.tokens_per_decode_step},
+          {"host_wait_share", p.host_wait_share},
           {"wall_s", p.wall_s}};
 }
 }  // namespace

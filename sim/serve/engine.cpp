@@ -34,6 +34,23 @@ StepShape shape_of(const Batch& b) {
   return s;
 }
 
+bool HostLaunch::graphed(const StepShape& s) const {
+  return s.prefill_chunks == 0 && s.decode_seqs + s.verify_seqs <= graph_max_batch;
+}
+
+double HostLaunch::dispatch_s(const StepShape& s, double kernels) const {
+  return graphed(s) ? 0 : kernels * us_per_kernel * 1e-6;
+}
+
+StepCost HostLaunch::bound(StepCost c, const StepShape& s) const {
+  const double wait = dispatch_s(s, c.kernels) - c.time_s;
+  if (wait > 0) {
+    c.time_s += wait;
+    c.events.time_s += wait;  // the chip waits for launches: static power only
+  }
+  return c;
+}
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -85,7 +102,12 @@ class Engine {
       }
       Batch b = m_sched.schedule(m_st);
       if (b.empty()) stuck();
-      StepCost c = m_step(shape_of(b));
+      const StepShape shape = shape_of(b);
+      const HostLaunch launch = m_sched.host_launch();
+      const StepCost gpu = m_step(shape);
+      const StepCost c = launch.bound(gpu, shape);
+      m_r.eager_iterations += launch.us_per_kernel > 0 && !launch.graphed(shape);
+      m_r.host_wait_s += c.time_s - gpu.time_s;
       advance(c.time_s);
       m_r.events += c.events;
       m_r.busy_s += c.time_s;

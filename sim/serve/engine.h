@@ -29,9 +29,11 @@ struct StepShape {
 struct StepCost {
   double time_s = 0;
   EnergyEvents events;
+  double kernels = 0;  // kernel launches of one rank's iteration (the host dispatches them when it runs eagerly)
 };
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
 StepShape shape_of(const Batch& b);
+
 
 // How requests reach the server: all at once (offline throughput), a closed loop of `concurrency`
 // users each sending its next request when the last one finishes, or open-loop arrivals (the
@@ -69,6 +71,8 @@ struct EngineResult {
   std::int64_t decode_tokens = 0;          // tokens those steps emitted (speculative: the accepted ones)
   std::int64_t prefill_tokens = 0;         // prompt and recomputed tokens processed (prefix hits excluded)
   double makespan_s = 0, busy_s = 0;
+  std::int64_t eager_iterations = 0;       // iterations launched kernel by kernel (HostLaunch)
+  double host_wait_s = 0;                  // time the GPU waited for the host's dispatch in them
   double in_system_s = 0;                  // integral of requests in the system over time (Little's L x T)
   double kv_mean = 0, kv_peak = 0;         // time-weighted mean and peak share of KV blocks in use
   std::vector<double> ttft_s, tpot_s, e2e_s, itl_s;  // per request (tpot: requests of 2+ tokens), per token gap

@@ -11,6 +11,26 @@
 
 namespace xpu {
 
+struct StepShape;
+struct StepCost;
+
+// How the serving runtime gets an iteration's kernels onto the GPU (a property of the engine, see
+// Scheduler::host_launch). An iteration without prompt work (decode and verification only) of at most
+// `graph_max_batch` sequences replays a captured CUDA graph: one launch, the host's per-kernel cost
+// gone. Any other iteration runs eagerly: the host dispatches its kernels one by one, `us_per_kernel`
+// each, while the GPU runs the ones already queued, so the iteration takes at least the host's
+// dispatch time (max(GPU time, kernels x us_per_kernel): the bound of an asynchronous launch queue,
+// reached when the host falls behind). Both 0: not modelled (the GPU's time alone).
+struct HostLaunch {
+  double us_per_kernel = 0;
+  std::int64_t graph_max_batch = 0;
+  bool graphed(const StepShape& s) const;
+  // The host's dispatch time of one iteration (0 when it replays a graph).
+  double dispatch_s(const StepShape& s, double kernels) const;
+  // `c` with its time raised to the host's dispatch time where that binds; the GPU idles meanwhile.
+  StepCost bound(StepCost c, const StepShape& s) const;
+};
+
 // One request inside the server. Tokens are counted the way vLLM V1 counts them: `num_tokens()` is the
 // prompt plus what has been generated, `computed` how many of them sit in the KV cache. A step that
 // brings `computed` up to `num_tokens()` samples the next token, so prefill, chunked prefill, decode and
@@ -123,6 +143,8 @@ class Scheduler {
   // free memory: a fraction of the whole memory already leaves that room in its remainder.
   virtual double runtime_reserve_bytes() const { return 0; }
   virtual std::int64_t block_tokens() const { return 16; }
+  // How the engine launches an iteration's kernels (default: not modelled, the GPU's time alone).
+  virtual HostLaunch host_launch() const { return {}; }
 
  protected:
   SchedulerLimits m_limits;

@@ -38,6 +38,22 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kCudaContextBytes = 0.5 * kGiB;
 constexpr double kKernelLibraryBytes = 1.0 * kGiB;
 constexpr double kRuntimeBufferBytes = 0.5 * kGiB;
+// How the PyTorch backend launches an iteration (the backend of the LLM API and trtllm-serve, and the
+// one the perf-overview tables ran: `trtllm-bench ... throughput --backend pytorch`):
+//   - kGraphMaxBatch: CUDA graphs are captured for generation-only batches (no context request in the
+//     iteration) of the listed sizes, a smaller batch padded up to the next one
+//     (tensorrt_llm/_torch/pyexecutor/model_engine.py, _get_padded_batch / maybe_get_cuda_graph); the
+//     perf-overview's llm_options.yml for the v0.20 data lists 1, 2, 4, ... 4096, 8192 with
+//     cuda_graph_padding_enabled (source: TensorRT-LLM docs/source/performance/perf-overview.md,
+//     v0.20 "The data collected for the v0.20 benchmarks was run with the following file"). Iterations
+//     with a context request, or larger, run eagerly. Padding's extra rows are not simulated.
+//   - kHostUsPerKernel: host time per op the backend dispatches eagerly: 11.67 us per call of an op
+//     registered through @torch.library.custom_op around a minimal kernel (source: NVIDIA/TensorRT-LLM
+//     PR #13149 "reduce @torch.library.custom_op host overhead", microbenchmark table, B200 host with
+//     PyTorch 2.10; 4.72 us of it is the plain Python call and kernel launch floor). One op per simulated
+//     kernel (assumed: the backend's ops map one to one onto the kernels of the step graph).
+constexpr double kHostUsPerKernel = 11.67;
+constexpr std::int64_t kGraphMaxBatch = 8192;
 
 class TrtllmScheduler : public Scheduler {
  public:
@@ -49,6 +65,7 @@ class TrtllmScheduler : public Scheduler {
   bool fraction_of_free_memory() const override { return true; }
   double runtime_reserve_bytes() const override { return kCudaContextBytes + kKernelLibraryBytes + kRuntimeBufferBytes; }
   std::int64_t block_tokens() const override { return 32; }
+  HostLaunch host_launch() const override { return {kHostUsPerKernel, kGraphMaxBatch}; }
 
   Batch schedule(SchedState& st) override {
     Batch b;

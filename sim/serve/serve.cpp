@@ -153,6 +153,7 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.kv_mean = er.kv_mean;
   pt.kv_peak = er.kv_peak;
   pt.kv_over_time = thin(er.occupancy, 64);
+  pt.host_wait_share = er.makespan_s > 0 ? er.host_wait_s / er.makespan_s : 0;
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 

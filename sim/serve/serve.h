@@ -101,6 +101,7 @@ struct ServePoint {
   EnergyBreakdown energy_per_token;
   double wall_s = 0;
   std::int64_t simulated_parts = 0;
+  double host_wait_share = 0;         // share of the makespan the GPU waited for eager iterations' host dispatch
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
 };

@@ -18,6 +18,7 @@ std::int64_t grid_point(int k) {  // k-th grid point: 1..16, then 16 * 2^((k-16)
 StepCost blend(const StepCost& a, double wa, const StepCost& b, double wb) {
   StepCost c;
   c.time_s = a.time_s * wa + b.time_s * wb;
+  c.kernels = a.kernels * wa + b.kernels * wb;
   c.events = a.events.scaled(wa);
   c.events += b.events.scaled(wb);
   return c;
@@ -91,7 +92,9 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   } else {
     r = run_step_graph(m_chip, graph_of({}), m_weight_bytes);
   }
-  StepCost c{r.time_s, r.events};
+  // Kernels one rank launches: its stage's share of the layers, once per micro-batch.
+  const double kernels = static_cast<double>(graph_of({}).kernels()) * microbatches() / std::max(1, m_sc.pp);
+  StepCost c{r.time_s, r.events, kernels};
   m_cache->parts.emplace(key, c);
   return c;
 }

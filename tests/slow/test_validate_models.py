@@ -13,16 +13,18 @@ import subprocess
 BUILD = os.environ.get("XPUSIM_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 EXE = os.path.join(BUILD, "xpusim")
 
-# id -> (bound, reason)
 NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 190 TFLOPS bf16 peak on both "
                "instances (287 TFLOP in 547 ms on 16 trn1, 282 TFLOP in 810 ms on 12 inf2) while the simulated "
                "prefill, heads stored as transformers-neuronx stores them (--pad-heads), reaches 41-48%; the TPOT rows of the same "
                "requests (M22, M26) are within 7%, so the gap is in the context-encoding graph, not modelled")
+# id -> (bound, reason)
 KNOWN_GAPS = {
     "TRT-111": (0.40, "TP8 at ISL1024/OSL2048: too fast (+38.9% before trtllm-bench's own batch/token limits and "
                       "TensorRT-LLM's runtime memory reserve were modelled, +34.9% after, +37.0% at the 1.98 GHz "
-                      "boost clock); TensorRT-LLM's per-step "
-                      "costs at TP8 (all-reduce kernels' SM use, host scheduling) are not modelled. Simulated steady "
+                      "boost clock); unchanged by the PyTorch "
+                      "backend's host dispatch of eager iterations (modelled, HostLaunch: ~0.8k ops x 11.67 us = ~10 ms "
+                      "against ~80 ms of GPU time, so it does not bind) and the all-reduces run in-line (no overlap, so "
+                      "their kernels' SM use slows no concurrent compute). Simulated steady "
                       "state at TP8 ISL1000/OSL1000 (trtllm-bench limits 1792 requests / 3584 tokens): ~1590 running, "
                       "~1.6 whole 1000-token contexts per iteration, ~89 ms per iteration, of which the 160 in-line "
                       "bf16 all-reduces (26 MB each, NCCL NVLS: above TensorRT-LLM's custom all-reduce workspace) are "
@@ -32,11 +34,22 @@ KNOWN_GAPS = {
                       "generation-only batches up to the largest captured size (model_engine.py _get_padded_batch), so mixed "
                       "and larger batches run eagerly)"),
     "TRT-095": (0.30, "TP8 at ISL1000/OSL1000: too fast (+24.6% with trtllm-bench's limits and the runtime reserve, +27.0% "
-                      "once memory-bound steps run at the 1.98 GHz boost clock the H200 trace shows); the same TP8 "
-                      "per-step costs as TRT-111 are not modelled"),
+                      "once memory-bound steps run at the 1.98 GHz boost clock the H200 trace shows); as TRT-111: host "
+                      "dispatch does not bind, the GPU-side step (fp8 GEMMs, all-reduces) is too fast"),
     "M21": (0.65, "TTFT of a 2k prompt at TP32 on trn1: " + NEURON_TTFT),
     "M25": (0.75, "TTFT of a 2k prompt at TP24 on inf2: " + NEURON_TTFT),
 }
+
+
+# Issue 13's bound on the mean absolute error of the expressible rows is 15%; the TensorRT-LLM rows reach
+# 19.4% today (every row over-predicted: TP1 +10..16%, TP2 +20..23%, TP4 +12..17%, TP8 +12..37%). The
+# PyTorch backend's host dispatch of eager iterations (HostLaunch: 11.67 us per op for iterations with a
+# prompt, CUDA graphs for generation-only ones) is modelled and does not bind on these rows (~0.8k kernels,
+# ~10 ms of dispatch against 25-90 ms of GPU time per iteration), so the gap is on the GPU side: the fp8
+# GEMMs at M 1-4k and K 4-8k that the step runs are predicted 17-27% fast at kernel level (H216, H219,
+# G261, G264, G267). Held to what is reached so that it cannot grow unnoticed; once it is within 15%,
+# the bound becomes the issue's.
+TRT_MAE_BOUND = (0.20, "GPU-side: fp8 GEMMs at mid M and large K predicted 17-27% fast at kernel level")
 
 
 def validate(filter_):
@@ -63,6 +76,10 @@ def test_multi_chip_model_rows():
             assert 0.25 < err <= bound, "%s: %.1f%% (known gap: %s)" % (p["id"], 100 * p["error"], why)
         else:
             assert err <= 0.25, "%s: predicted %.4g vs measured %.4g" % (p["id"], p["predicted"], p["measured"])
+    trt = [abs(p["error"]) for p in points if p["id"].startswith("TRT-")]
+    assert len(trt) == 9, trt
+    mae = sum(trt) / len(trt)
+    assert mae <= TRT_MAE_BOUND[0], "TensorRT-LLM rows' MAE %.1f%% (bound: %s)" % (100 * mae, TRT_MAE_BOUND[1])
 
 
 # Whole steps on one H200 (workloads/validation/h200_measured.csv, scripts/measure/gpu_session.py): one

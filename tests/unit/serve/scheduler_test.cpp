@@ -269,5 +269,69 @@ TEST(ServeScheduler, TokenBudgetCountsTheDrafts) {
                InputError);
 }
 
+// The host's launch cost of eager iterations (HostLaunch): a mixed iteration waits for the host's
+// kernel dispatch where that exceeds the GPU's time, a generation-only one within the captured graph
+// sizes does not, and 0 per kernel gives the GPU's time alone.
+TEST(ServeScheduler, EagerIterationsWaitForTheHostsDispatchGraphedOnesDoNot) {
+  StepShape mixed, decode, big;
+  mixed.prefill_tokens = 100;
+  mixed.prefill_chunks = 1;
+  mixed.decode_seqs = 8;
+  decode.decode_seqs = 8;
+  big.decode_seqs = 64;
+  StepCost gpu;
+  gpu.time_s = gpu.events.time_s = 1e-3;
+  gpu.kernels = 500;  // 500 x 10 us = 5 ms of dispatch
+  const HostLaunch h{10.0, 16};
+  EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).time_s, 5e-3);
+  EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).events.time_s, 5e-3);
+  EXPECT_DOUBLE_EQ(h.bound(gpu, decode).time_s, 1e-3);  // a captured graph: one launch
+  EXPECT_DOUBLE_EQ(h.bound(gpu, big).time_s, 5e-3);     // beyond the largest captured batch: eager
+  gpu.kernels = 50;                                     // 0.5 ms of dispatch: the GPU binds
+  EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).time_s, 1e-3);
+  gpu.kernels = 500;
+  EXPECT_DOUBLE_EQ(HostLaunch{}.bound(gpu, mixed).time_s, 1e-3);  // not modelled: today's time
+  EXPECT_DOUBLE_EQ((HostLaunch{0.0, 16}).bound(gpu, big).time_s, 1e-3);
+}
+
+TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPrompts) {
+  // TensorRT-LLM's PyTorch backend: graphs for generation-only batches, eager otherwise.
+  auto sched = make_scheduler("trtllm", {});
+  const HostLaunch h = sched->host_launch();
+  EXPECT_GT(h.us_per_kernel, 0);
+  EXPECT_GE(h.graph_max_batch, 2048);
+  EXPECT_EQ(make_scheduler("vllm", {})->host_launch().us_per_kernel, 0);  // not modelled there
+  // The same run with steps of 2000 kernels (host 23 ms, above the few ms of GPU time) and of none:
+  // the run is longer by the host's excess in exactly the iterations that carry a prompt.
+  for (const double kernels : {0.0, 2000.0}) {
+    std::int64_t eager = 0;
+    double excess = 0;
+    StepTimeFn fn = [&](const StepShape& s) {
+      StepCost c = fake(s);
+      c.kernels = kernels;
+      if (s.prefill_chunks > 0) {
+        ++eager;
+        excess += std::max(0.0, kernels * h.us_per_kernel * 1e-6 - c.time_s);
+      }
+      return c;
+    };
+    auto fresh = make_scheduler("trtllm", {});
+    // A closed loop of 4 users: a new prompt joins the others' decodes (mixed iterations of ~3 ms).
+    EngineResult r = run_engine(fixed(40, 200, 20), {EngineLoad::Kind::Closed, 4}, *fresh, 4000, fn);
+    double gpu = 0;
+    auto again = make_scheduler("trtllm", {});
+    run_engine(fixed(40, 200, 20), {EngineLoad::Kind::Closed, 4}, *again, 4000, [&](const StepShape& s) {
+      gpu += fake(s).time_s;
+      return fake(s);
+    });
+    EXPECT_GT(eager, 0);
+    EXPECT_NEAR(r.makespan_s, gpu + excess, 1e-9) << kernels;
+    EXPECT_NEAR(r.host_wait_s, excess, 1e-9) << kernels;
+    EXPECT_EQ(r.eager_iterations, eager) << kernels;
+    if (kernels > 0) EXPECT_GT(r.makespan_s, gpu + 0.02);
+    else EXPECT_DOUBLE_EQ(r.makespan_s, gpu);
+  }
+}
+
 }  // namespace
 }  // namespace xpu
