@@ -15,7 +15,8 @@ target, with and without temporal decoupling) with g++ against Debian's libsyste
 xpusim's share of that ceiling. CPU time, not wall time, is the figure to compare on a loaded
 machine; the load average is printed with the figures.
 
-Then the memory cases: the 16384^3 H100 GEMM with --trace, and serve and compare on TPU v6e and Trn2
+Then the memory cases: the 16384^3 H100 GEMM with --trace, a Llama-3.1-8B prefill of 32,768 tokens on
+tpu-v6e, trn2 and maia200, and serve and compare on TPU v6e and Trn2
 (--no-memory skips them, --memory-only runs only the GEMMs and these). Peak RSS is the child's own
 VmHWM (XPUSIM_RUN_STATS).
 
@@ -134,9 +135,15 @@ def large_decode_row(exe):
 
 def memory_rows(exe):
     """Issue 16's memory cases: a traced 16384^3 H100 GEMM (the trace streamed to HDF5), and `serve` and
-    `compare` on TPU v6e and Trn2 (per-core streams produced piece by piece); each should stay under
-    200 MiB of peak RSS."""
+    `compare` on TPU v6e and Trn2 (per-core streams produced piece by piece), and a Llama-3.1-8B prefill of
+    32,768 tokens on each per-core family; each should stay under 200 MiB of peak RSS."""
     rows = []
+    for chip in ("tpu-v6e", "trn2", "maia200"):
+        out, wall, cpu, rss = run_child([exe, "run", "--chip", chip, "--model", "llama-3.1-8b", "--phase", "prefill",
+                                         "--batch", "1", "--input", "32768", "--format", "json"])
+        j = json.loads(out)
+        rows.append(row("prefill 8B 32768 tokens", chip, j, wall, cpu, rss, j["ttft_s"]))
+        print_row(rows[-1])
     with tempfile.TemporaryDirectory() as tmp:
         out, wall, cpu, rss = run_child([exe, "kernel", "gemm", "--chip", "h100-sxm", "--m", "16384", "--n", "16384",
                                          "--k", "16384", "--trace", "--out", os.path.join(tmp, "traced"),
@@ -244,7 +251,7 @@ def main():
     if not args.no_ceiling:
         lt = ceiling(os.path.dirname(os.path.abspath(args.exe)), 2000000)
         result["ceiling"] = lt
-        gemms = [r for r in rows if r["chip"] == "h100-sxm" and r["case"].startswith("gemm")]
+        gemms = [r for r in rows if r["chip"] == "h100-sxm" and r["case"].startswith("gemm") and "--trace" not in r["case"]]
         refs = ([gemms[-1]] if gemms else []) + [r for r in rows if r["chip"] == "h100-sxm" and "decode" in r["case"]]
         for j in lt:
             print("minimal SystemC LT program (%s, 132 initiators, quantum 100 ns): %.2f M txn/CPU-s" % (j["mode"], j["mtps"]))

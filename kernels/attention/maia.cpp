@@ -114,11 +114,15 @@ class TileWork {
     const std::int64_t rows = m_rows;
     const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * bq);  // first query position
     const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
-    // Q of every pass (the group's heads), converted to the TTU format when needed.
-    m_iq = add(stream(TxKind::DmaRead, kTdma,
-                      j.Q.addr + static_cast<std::uint64_t>((((bh * j.group) * o.seq_q + qt * bq) * j.d + m_p0 * rows * j.d) * j.a),
-                      passes * rows * j.d * j.a, passes * rows, o.dtype));
-    if (j.f.convert_act) m_iq = add(after(tvp(passes * rows, j.d, 1, 0, j.a + j.fa), m_iq));
+    // Q of every pass (the group's heads), converted to the TTU format when needed. TSRAM holds one Q
+    // (and one TTU-format copy, set_geometry): the load overwrites the buffer that the previous q
+    // tile's last QK^T (or, with a conversion, its conversion) read, so it waits for that op.
+    const std::uint32_t q_load = add(after(
+        stream(TxKind::DmaRead, kTdma,
+               j.Q.addr + static_cast<std::uint64_t>((((bh * j.group) * o.seq_q + qt * bq) * j.d + m_p0 * rows * j.d) * j.a),
+               passes * rows * j.d * j.a, passes * rows, o.dtype),
+        j.f.convert_act ? m_iq : m_q_last_s));
+    m_iq = j.f.convert_act ? add(after(tvp(passes * rows, j.d, 1, 0, j.a + j.fa), q_load, m_q_last_s)) : q_load;
     m_acc.assign(static_cast<size_t>(passes), kNoDep);
     Pending pend;
     const std::int64_t j0 = split * j.tiles_per_split, j1 = std::min(j.kv_tiles, j0 + j.tiles_per_split);
@@ -156,7 +160,7 @@ class TileWork {
     std::uint32_t last_s = kNoDep;
     std::vector<std::uint32_t> s_mm;
     for (std::int64_t h = m_p0; h < m_p1; ++h) s_mm.push_back(last_s = add(after(ttu(m_rows, kw, j.d, j.f.rate, j.fa, j.fw), m_iq, ik)));
-    m_k_free[slot] = last_s;
+    m_k_free[slot] = m_q_last_s = last_s;
     for (size_t h = 0; h < s_mm.size(); ++h)
       cur.sm.push_back(add(after(tvp(m_rows, kw, masked ? 6 : 5, 1, 4 + 4 + j.fa), s_mm[h])));
     return cur;
@@ -195,6 +199,7 @@ class TileWork {
   std::vector<std::uint32_t> m_k_free = std::vector<std::uint32_t>(kMaxBuffers, kNoDep), m_v_free = m_k_free, m_acc;
   std::int64_t m_nload = 0, m_rows = 0, m_p0 = 0, m_p1 = 0;
   std::uint32_t m_iq = kNoDep;
+  std::uint32_t m_q_last_s = kNoDep;  // the last QK^T that read the Q buffer
 };
 
 // Merge of the decode splits per (sequence, KV head) on the TVP.

@@ -47,7 +47,9 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
       return;
     }
     const Instr& c = w.instr(h.cand);
-    std::copy(std::begin(c.dep), std::end(c.dep), h.dep);
+    // Three plain stores: std::copy of 12 bytes compiled to a memmove call through the PLT (5% of a
+    // decode step's CPU time, perf).
+    h.dep[0] = c.dep[0], h.dep[1] = c.dep[1], h.dep[2] = c.dep[2];
     refresh(h);
   };
   heads.resize(engines);
