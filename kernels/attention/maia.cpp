@@ -242,14 +242,93 @@ double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, 
   return j.tsram;
 }
 
+// Cycles of one query tile of `rows` rows against one KV tile of `kw` keys for `passes` passes: the
+// TTU (S = Q K^T and P V, partial 16 x R x 16 blocks whole, plus the fill of each op), the TVP
+// (softmax, exp on the SFU, the rescale of O, TSRAM traffic) and the K and V load (at the tile's
+// share of HBM, of its cluster's NoC port or at its DMA port, whichever is least: every tile streams
+// at once) overlap as the pipeline does, so the slowest of the three, and no faster than `buffers`
+// loads in flight deliver them past the HBM latency; with `fill_drain`, the first tile's load and the
+// last one's compute, which do not overlap, instead.
+double kv_step_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t rows, std::int64_t kw, std::int64_t passes,
+                      bool fill_drain = false) {
+  const double R = std::max(1, s.ttu_depth(j.f.rate)), r16 = std::ceil(double(rows) / s.ttu.rows);
+  const double fill = s.ttu.fill_cycles, fp32 = s.tvp.flops_fp32, port = s.tile.tsram_bytes_per_clk;
+  const double ttu = r16 * std::ceil(double(kw) / s.ttu.cols) * std::ceil(double(j.d) / R) + fill +
+                     r16 * std::ceil(double(j.dv) / s.ttu.cols) * std::ceil(double(kw) / R) + fill;
+  const double sc = double(rows) * kw, o = double(rows) * j.dv;
+  const double tvp = std::max({sc * 5 / fp32, sc / s.tvp.sfu_ops_per_clk, sc * (8 + j.fa) / port}) +
+                     std::max(o * 2 / fp32, o * 12 / port);
+  const double share = std::min({double(s.tile.dma_bytes_per_clk), s.cluster.noc_bytes_per_clk / double(s.cluster.tiles),
+                                  s.hbm_stream_bw() / s.clock.value() / s.tiles()});
+  const double dma = double(kw) * (j.d + j.dv) * j.w / share + 2 * s.tile.dma_issue_cycles;
+  const double conv = j.f.convert_wt ? double(kw) * (j.d + j.dv) * std::max(1.0 / fp32, (j.w + j.fw) / port) : 0;
+  if (fill_drain) return dma + std::max(passes * ttu, passes * tvp + conv);
+  // `buffers` loads in flight: a step takes at least a load's latency and transfer over that many.
+  const double in_flight = (s.hbm.latency.value() * s.clock.value() + dma) / j.buffers;
+  return std::max({passes * ttu, passes * tvp + conv, dma, in_flight});
+}
+
+// The model's own estimate of tiling j (seconds): every item's KV steps, Q load and store, summed per
+// tile as the tasks take items (round robin), the busiest tile; at least the HBM stream of all bytes.
+double estimate(const AttnJob& j, const MaiaSpec& s) {
+  const OpSpec& o = j.o;
+  const double clk = s.clock.value(), lat = s.hbm.latency.value();
+  std::vector<double> item_s(static_cast<size_t>(j.q_items * j.g.splits * j.g.chunks()));
+  double bytes = 0;
+  for (std::int64_t qi = 0; qi < j.q_items; ++qi)
+    for (std::int64_t split = 0; split < j.g.splits; ++split)
+      for (std::int64_t c = 0; c < j.g.chunks(); ++c) {
+        const std::int64_t passes = std::min(j.g.passes, (c + 1) * j.g.pass_chunk) - c * j.g.pass_chunk;
+        double cyc = 0, b = 0;
+        for (std::int64_t qq = 0; qq < j.g.q_per_item; ++qq) {
+          const std::int64_t qt = qq == 0 ? qi : j.g.q_tiles - 1 - qi;
+          if (qq == 1 && qt == qi) break;
+          const std::int64_t rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(j.bq, o.seq_q - qt * j.bq);
+          const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * j.bq);
+          const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
+          std::int64_t lo = split * j.tiles_per_split, hi = std::min(j.kv_tiles, lo + j.tiles_per_split) - 1;
+          if (o.causal) hi = std::min(hi, qlast / j.bkv);
+          if (o.window > 0) lo = std::max(lo, std::max<std::int64_t>(0, qfirst - o.window + 1) / j.bkv);
+          for (std::int64_t jt = lo; jt <= hi; ++jt) {  // full tiles cost the same: count them once
+            const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv - jt * j.bkv);
+            if (kw == j.bkv && jt < hi) {
+              const std::int64_t full = std::min(hi, (o.seq_kv / j.bkv) - 1) - jt + 1;
+              cyc += double(full) * kv_step_cycles(j, s, rows, kw, passes);
+              b += double(full) * kw * (j.d + j.dv) * j.w;
+              jt += full - 1;
+              continue;
+            }
+            cyc += kv_step_cycles(j, s, rows, kw, passes);
+            b += double(kw) * (j.d + j.dv) * j.w;
+          }
+          if (hi >= lo) cyc += kv_step_cycles(j, s, rows, std::min<std::int64_t>(j.bkv, o.seq_kv), passes, true) -
+                               kv_step_cycles(j, s, rows, std::min<std::int64_t>(j.bkv, o.seq_kv), passes);
+          const double qo = double(passes) * rows * (j.d * j.a + j.dv * (j.partial ? 4.0 : j.eo));
+          cyc += qo / s.tile.dma_bytes_per_clk;
+          b += qo;
+        }
+        item_s[static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c)] = cyc / clk + 2 * lat;
+        bytes += b;
+      }
+  std::vector<double> tile_s(static_cast<size_t>(j.T), 0.0);
+  for (std::int64_t it = 0; it < j.items; ++it) {
+    const std::int64_t c = it % j.g.chunks(), rest = it / j.g.chunks(), split = rest % j.g.splits;
+    const std::int64_t qi = (rest / j.g.splits) % j.q_items;
+    tile_s[static_cast<size_t>(it % j.T)] += item_s[static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c)];
+  }
+  const double busiest = *std::max_element(tile_s.begin(), tile_s.end());
+  return std::max(busiest, bytes * double(o.batch * o.kv_heads) / s.hbm_stream_bw()) + s.tile.task_start_cycles / clk;
+}
+
 // Re-tiles over the sequence, as flash kernels do, until the working set fits TSRAM: the KV tile
-// first (512 keys for decode, 128 for prefill, down to 64), then the query block (128 rows down to
-// the TTU's 16), then the passes processed together (K/V then read once per chunk of passes), then
-// the smallest KV tiles and 2 buffers. Of the tilings that fit, the first in that order that gives
-// every tile at least two items is kept (smaller query blocks balance the causal work over the tiles,
-// as flash kernels size blocks for occupancy); failing that, the first that fits. Returns false when
-// nothing fits (j.tsram: the smallest need).
-bool choose_tiling(AttnJob& j, double tsram, int ttu_dim) {
+// (512 keys for decode, 128 for prefill, down to 64), the query block (128 rows down to the TTU's
+// 16), the passes processed together (K/V then read once per chunk of passes), the smallest KV tiles
+// and 2 buffers. Of the tilings that fit, the one the estimate above finds fastest is kept (within 1%,
+// the smallest working set). Choosing by the estimate rather than by
+// the first that fits keeps more TSRAM from picking a tiling that is slower than one a smaller TSRAM
+// picks (a query block of 128 with KV tiles of 64 rescales O twice as often as 64 x 128). Returns
+// false when nothing fits (j.tsram: the smallest need).
+bool choose_tiling(AttnJob& j, double tsram, int ttu_dim, const MaiaSpec& spec) {
   const std::int64_t base_kv = j.o.decode ? 512 : 128, min_tile = std::max(16, ttu_dim);
   struct Cand {
     std::int64_t bq, bkv, chunk;
@@ -261,14 +340,26 @@ bool choose_tiling(AttnJob& j, double tsram, int ttu_dim) {
       for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2) order.push_back({bq, bkv, chunk, kMaxBuffers});
   for (std::int64_t bkv = 32; bkv >= min_tile; bkv /= 2)
     for (int buffers : {kMaxBuffers, 2}) order.push_back({min_tile, bkv, 1, buffers});
-  const Cand* first = nullptr;
+  struct Fit {
+    const Cand* c;
+    double est, need;
+  };
+  std::vector<Fit> fits;
+  double best_s = 0;
   for (const Cand& c : order) {
-    if (set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk) > tsram) continue;
-    if (j.items >= 2 * std::int64_t{j.T}) return true;
-    if (!first) first = &c;
+    const double need = set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk);
+    if (need > tsram) continue;
+    fits.push_back({&c, estimate(j, spec), need});
+    if (fits.size() == 1 || fits.back().est < best_s) best_s = fits.back().est;
   }
-  if (!first) return false;
-  set_geometry(j, first->bq, first->bkv, first->buffers, first->chunk);
+  if (fits.empty()) return false;
+  // Within 1% of the fastest estimate, the smallest working set (then the first in order): a tiling a
+  // smaller TSRAM could also hold wins a near-tie, so more TSRAM changes the pick only for a clear gain.
+  const Fit* pick = nullptr;
+  for (const Fit& f : fits)
+    if (f.est <= best_s * 1.01 && (!pick || f.need < pick->need)) pick = &f;
+  const Cand* best = pick->c;
+  set_geometry(j, best->bq, best->bkv, best->buffers, best->chunk);
   return true;
 }
 
@@ -301,7 +392,7 @@ KernelPrograms lower_attention(const OpSpec& op, const MaiaSpec& spec, const Low
   j.d = op.head_dim, j.dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;
   j.group = op.heads / op.kv_heads;
   j.T = spec.tiles();
-  if (!choose_tiling(j, spec.tile.tsram.value(), std::max(spec.ttu.rows, spec.ttu.cols)))
+  if (!choose_tiling(j, spec.tile.tsram.value(), std::max(spec.ttu.rows, spec.ttu.cols), spec))
     unsupported(spec.name, op, "no attention tiling fits TSRAM (" + format_bytes(spec.tile.tsram.value()) + "): even " +
                                    "one pass of the smallest query and KV tiles with 2 buffers needs " + format_bytes(j.tsram));
   auto build = [j](int chunk, Task& task) {

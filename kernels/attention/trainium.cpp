@@ -414,8 +414,10 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
     // Items packed on the partitions, as many as fit 128 rows, each core's share and half of SBUF
     // (K^T and V tiles of every packed item, `buffers` deep).
     // Loads of up to 4 tiles (2048 keys) amortize each DMA transfer's fixed cost, while at least 8
-    // items still fit.
+    // items still fit and each item still takes `buffers` loads (one load of the whole split leaves
+    // its compute nothing to overlap: more SBUF must not buy that).
     for (std::int64_t tl : {4, 2, 1}) {
+      if (tl > 1 && tl * j.buffers > j.tiles_per_split) continue;
       const double per_item = j.buffers * tl * (kKvTile * j.w * j.dk + ceil_div(kKvTile, kPartitions) * j.dv * j.w);
       j.tiles_per_load = std::min(tl, j.tiles_per_split);
       j.pack = std::max<std::int64_t>(1, std::min({kPartitions / j.g.rows_per_pass, ceil_div(j.items, j.cores),

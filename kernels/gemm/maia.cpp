@@ -113,10 +113,11 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
   if (t.pinned) cs += P * kslice * t.tn * eb;
   const double t_cs = cs / s.csram_bw();
   const double lat = s.hbm.latency.value();
-  // Each K step's operands arrive after a memory latency; `nbuf` steps are in flight at once.
+  // Each K step's operands arrive after a memory latency and their transfer at the tile's share of
+  // the cluster's bandwidth (its P tiles load at once); `nbuf` steps are in flight at once.
   const double step_lat = (t.pinned ? s.cluster.csram_latency.value()
                                     : lat + (t.stage_b ? s.cluster.csram_latency.value() : 0.0)) +
-                          (tm_eff * t.kc * ea + double(t.kc) * t.tn * eb) / s.tile_dma_bw();
+                          (tm_eff * t.kc * ea + double(t.kc) * t.tn * eb) / std::min(s.tile_dma_bw(), bw_c / P);
   const double t_lat = double(per) * step_lat / t.nbuf;
   const double t_job = std::max({t_ttu, t_tvp, t_hbm, t_port, t_cs, t_lat});
   const double prologue = lat + (t.stage_a || t.stage_b ? s.cluster.csram_latency.value() : 0) + t_job / per;
@@ -126,6 +127,34 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
     reduce = (double(sh.total_rows) * op.n * (4.0 * t.split_k + bytes_per_element(op.odtype))) / s.hbm_stream_bw() +
              s.launch_overhead.value() + lat;
   return rounds * t_job + prologue + epilogue + reduce;
+}
+
+// The prefetch depth of tiling `t`: the fewest TSRAM operand buffers (2..max_buf) whose estimate is
+// within 1% of the deepest that fits. Buffers beyond those that hide the memory latency buy nothing
+// and only put more of every tile's K steps in flight at once, which delays each tile's next needed
+// chunk behind the others' far-ahead ones; a kernel writer sizes the ring to the latency, so more
+// TSRAM never changes a depth that already suffices. Sets t.nbuf, t.tsram_bytes, t.estimate_s;
+// false when no depth fits the CSRAM staging ring.
+bool prefetch_depth(const OpSpec& op, const MaiaSpec& s, GemmTiling& t, const MatmulFormat& f, const Shape& sh, int max_buf,
+                    double csram_work, double a_panel) {
+  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
+  auto ring = [&](int nbuf) {
+    return (nbuf + 1) * ((t.stage_a && !t.whole_a ? double(t.pr) * t.tm * t.kc * ea : 0) +
+                         (t.stage_b ? double(t.kc) * t.pc * t.tn * eb : 0)) +
+           (t.whole_a ? a_panel : 0);
+  };
+  int deepest = max_buf;
+  while (deepest >= 2 && ring(deepest) > csram_work) --deepest;
+  if (deepest < 2) return false;
+  t.nbuf = deepest;
+  const double floor_s = estimate(op, s, t, f, sh);
+  for (int nb = 2; nb <= deepest; ++nb) {
+    t.nbuf = nb;
+    t.estimate_s = estimate(op, s, t, f, sh);
+    if (t.estimate_s <= floor_s * 1.01) break;
+  }
+  t.tsram_bytes = tsram_need(t, f, op);
+  return true;
 }
 
 }  // namespace
@@ -155,18 +184,13 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
         t.stage_a = pc > 1;
         t.stage_b = pr > 1 && !pinned;
         const double acc = double(tm) * tn * 4.0, chunk = operand_chunk(t, f, op);
-        t.nbuf = static_cast<int>(std::min<double>(kMaxBuffers, std::floor((tsram_work - acc) / chunk)));
-        if (t.nbuf < 2) continue;
-        t.tsram_bytes = tsram_need(t, f, op);
+        const int max_buf = static_cast<int>(std::min<double>(kMaxBuffers, std::floor((tsram_work - acc) / chunk)));
+        if (max_buf < 2) continue;
         const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
         // A small A panel (the cluster's rows over all of K) is staged once; otherwise per K step
         const double a_panel = double(pr) * std::min<std::int64_t>(tm, sh.max_rows) * double(op.k) * ea;
         // (small: its one transfer costs no more than a K step's chunk of a large tile, 64 KiB)
         t.whole_a = t.stage_a && a_panel <= 64.0 * 1024;
-        double ring = (t.nbuf + 1) * ((t.stage_a && !t.whole_a ? double(pr) * tm * kc * ea : 0) +
-                                      (t.stage_b ? double(kc) * pc * tn * eb : 0)) +
-                      (t.whole_a ? a_panel : 0);
-        if (ring > csram_work) continue;
         const std::int64_t jobs1 = count_jobs(sh, op.n, std::int64_t(pr) * tm, std::int64_t(pc) * tn);
         const std::int64_t ksteps = ceil_div(op.k, kc);
         for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
@@ -175,7 +199,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
           // whose partial the reduction would still read).
           if (sk > 1 && (sk - 1) * ceil_div(ksteps, sk) >= ksteps) continue;
           t.split_k = sk;
-          t.estimate_s = estimate(op, s, t, f, sh);
+          if (!prefetch_depth(op, s, t, f, sh, max_buf, csram_work, a_panel)) continue;
           if (t.estimate_s < best.estimate_s * 0.98) best = t;
         }
       }

@@ -30,7 +30,7 @@ TEST(MaiaGolden, Gemm1024Fp8PerPresetMatchesReferenceAndHandEstimate) {
     double cm, cn, tm, tn;
   } cases[] = {
       {"maia200", 3.171880, "grid 1x4 of 256x64", 256, 256, 256, 64},
-      {"maia100", 8.969894, "grid 1x4 of 512x64", 512, 256, 512, 64},
+      {"maia100", 8.545214, "grid 1x4 of 512x64", 512, 256, 512, 64},
   };
   for (const auto& c : cases) {
     auto chip = load_chip(c.chip);
