@@ -85,11 +85,18 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 
 // The block of the sm80-style fallback (copy_bytes < 16): one warp per 64x64 warp tile, each warp reading
 // its A rows and B columns from shared memory per k-step (ldmatrix); fp32 accumulators plus an assumed 64
-// registers of fragments and addresses per thread.
+// registers of fragments and addresses per thread. Register-staged copies are stored to shared memory by
+// the same warps (st.shared of copy_bytes per thread): a warp's store fills 32 x copy_bytes of the
+// shared memory's 128 bytes per clock (smem_bytes_per_clk), so 2-byte stores take twice their bytes' time.
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
-  double smem_bytes(int bk, const OpSpec& op, int bm, int bn) const {
-    return bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
+  // Shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the stores of
+  // register-staged copies).
+  double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
+    double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
+    if (copy_bytes < kCpAsyncMinBytes)
+      b += stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
+    return b;
   }
 };
 SyncBlock sync_block(int bm, int bn) {
@@ -148,7 +155,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
       if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
         const double steps = kslice / bk;
-        t_mma = steps * (sb80.smem_bytes(bk, op, bm, bn) / spec.sm.smem_bytes_per_clk +
+        t_mma = steps * (sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
                          2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction)) / clk * bps;
         t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
         // Register-staged copies: each step's copy, its L2 round trip and its MMAs in sequence per block.
@@ -197,6 +204,7 @@ struct GemmJob {
   std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
   std::uint32_t smem = 0;
   int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
+  double smem_per_clk = 128;  // the SM's shared-memory bytes per clock (register-staged stores)
   bool functional = false;
 };
 
@@ -224,6 +232,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->steps_per_split = ceil_div(j->ksteps, t.split_k);
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
+  j->smem_per_clk = spec.sm.smem_bytes_per_clk;
   j->functional = opt.functional;
   return j;
 }
@@ -303,7 +312,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
     const Instr mma = t.copy_bytes < 16
                           ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                      static_cast<std::uint32_t>(t.bk), useful,
-                                     static_cast<std::uint64_t>(sync_block(t.bm, t.bn).smem_bytes(t.bk, o, t.bm, t.bn)))
+                                     static_cast<std::uint64_t>(sync_block(t.bm, t.bn).smem_bytes(t.bk, o, t.bm, t.bn, t.copy_bytes, j.smem_per_clk)))
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));

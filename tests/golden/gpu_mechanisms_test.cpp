@@ -264,6 +264,29 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   int sync_mmas = 0;
   for (const auto& in : task.instrs) sync_mmas += in.kind == TxKind::TileCompute && in.level == gpu::kMmaSync;
   EXPECT_EQ(sync_mmas, 4096 / odd.bk);
+  // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
+  // previous step's MMAs, and its 2-byte st.shared stores take shared-memory time for twice their bytes.
+  gpu::GemmTiling wide = odd;
+  wide.copy_bytes = 4;
+  auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
+    Task k;
+    gpu::lower_gemm(gemm(4095, 4097, 4096), s, lo, t)[0].make_task(0, k);
+    std::vector<std::uint32_t> mmas, loads;
+    for (std::uint32_t i = 0; i < k.instrs.size(); ++i) {
+      if (k.instrs[i].kind == TxKind::TileCompute) mmas.push_back(i);
+      if (k.instrs[i].kind == TxKind::DmaRead) loads.push_back(i);
+    }
+    *mma_bytes = k.instrs[mmas[0]].bytes;
+    *load_waits = false;
+    for (auto d : k.instrs[loads[2]].dep) *load_waits |= d == mmas[0];  // step 1's A copy
+  };
+  std::uint64_t b2 = 0, b4 = 0;
+  bool w2 = false, w4 = true;
+  first_steps(odd, &b2, &w2);
+  first_steps(wide, &b4, &w4);
+  EXPECT_TRUE(w2);
+  EXPECT_FALSE(w4);
+  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(2 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, stored at half width
   auto chip = load_chip("h100-sxm");
   const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
   const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
