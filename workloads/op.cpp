@@ -144,6 +144,7 @@ std::string OpSpec::shape_str() const {
     case OpKind::Gemm:
       if (batch > 1) os << "b=" << batch << " ";
       os << "m=" << m << " n=" << n << " k=" << k;
+      if (fast_accum) os << " fast-accum";
       break;
     case OpKind::GroupedGemm: {
       std::int64_t rows_total = 0;

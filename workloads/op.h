@@ -45,6 +45,10 @@ struct OpSpec {
   // GEMM: batch x (m x k) @ (k x n). Grouped GEMM: n, k shared, rows per group in group_rows.
   std::int64_t m = 0, n = 0, k = 0, batch = 1;
   std::vector<std::int64_t> group_rows;
+  // fp8 GEMM: keep the whole K loop in the tensor core's accumulator (torch._scaled_mm use_fast_accum=True)
+  // instead of promoting its partial sums to fp32 on the CUDA cores (false: PyTorch's default, and what
+  // block-scaled fp8 kernels do). Only where the chip promotes at all (GpuSpec sm.fp8_promotion_interval).
+  bool fast_accum = false;
   bool weights_stationary = true;   // B is a weight (model parameter) rather than an activation
   // Weights that must stay resident on the chip together with this op's during a forward step (the
   // whole model's, in a model run); 0 for a single kernel. On-chip weight placement policies (Maia's

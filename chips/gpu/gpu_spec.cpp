@@ -54,6 +54,9 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,
     "Share of the tensor-core rate that the synchronous warp-level mma.sync instruction reaches (kernels "
     "written without wgmma/tcgen05, e.g. FlashAttention-2); 1 where mma.sync is the native path", "1.0");
+  p("sm.fp8_promotion_interval", s.sm.fp8_promotion_interval,
+    "fp8 GEMMs without fast accumulation: MMA k-instructions (32 B of K each) the tensor core accumulates "
+    "before the partials are promoted to fp32 on the CUDA cores; 0 = the tensor core accumulates in fp32", "0");
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
   p("sm.descriptor_fetch_latency", s.sm.descriptor_fetch_latency,
     "Per kernel and SM: the wait for the kernel's TMA tensor maps before its first copy", "0 ns");
@@ -71,6 +74,8 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
   p.require(s.sm.mma_sync_fraction > 0 && s.sm.mma_sync_fraction <= 1, "sm.mma_sync_fraction", "a share in (0, 1]");
+  p.require(s.sm.fp8_promotion_interval >= 0 && s.sm.fp8_promotion_interval <= 64, "sm.fp8_promotion_interval",
+            "0 (no promotion) to 64 MMA k-instructions");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

@@ -30,6 +30,10 @@ struct SmSpec {
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
+  // fp8 GEMMs without fast accumulation: MMA k-instructions (32 bytes of K each) accumulated in the tensor
+  // core before the partial sums are promoted into fp32 registers on the CUDA cores (0: the tensor core
+  // accumulates fp8 products in full fp32 and nothing is promoted).
+  int fp8_promotion_interval = 0;
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy

@@ -18,11 +18,37 @@
 
 namespace xpu::gpu {
 
+namespace {
+// The fallback for operands whose rows are not 16-byte aligned. TMA cannot copy them: a tensor map's
+// global strides must be multiples of 16 bytes (CUDA Driver API, cuTensorMapEncodeTiled), so cuBLAS and
+// CUTLASS run an sm80-style kernel instead (CUTLASS 2.x MmaMultistage with AlignmentA/B below 8 elements):
+// warps load their operands from shared memory with ldmatrix and issue mma.sync (kMmaSync, at
+// sm.mma_sync_fraction of the tensor rate), and the threads themselves copy each tile in accesses of the
+// alignment's width. cp.async copies 4, 8 or 16 bytes (PTX ISA, cp.async), so 4- and 8-byte aligned rows keep
+// the multistage pipeline; 2-byte aligned rows go through registers (ld.global then st.shared): the
+// warps that run the MMAs stall on each copy before the next MMA, so a step's copy no longer overlaps the
+// MMAs of the steps before it (only other resident blocks cover it).
+constexpr int kCpAsyncMinBytes = 4;  // source: PTX ISA, cp.async: cp-size 4, 8 or 16
+constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm80 default warp shape for 128x128 blocks)
+}  // namespace
+
+int gemm_row_alignment(const OpSpec& op) {
+  int a = 16;
+  for (double pitch : {op.k * bytes_per_element(op.dtype), op.n * bytes_per_element(op.wdtype), op.n * bytes_per_element(op.odtype)}) {
+    const auto b = static_cast<std::int64_t>(pitch);
+    while (a > 1 && (b % a != 0 || static_cast<double>(b) != pitch)) a /= 2;
+  }
+  return a;
+}
+
 std::string GemmTiling::str() const {
   std::ostringstream os;
   os << "tile " << bm << "x" << bn << "x" << bk << ", " << stages << " stages, split-k " << split_k << ", "
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
+  if (copy_bytes < 16)
+    os << ", no TMA (rows " << copy_bytes << "-byte aligned): mma.sync, "
+       << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
 }
 
@@ -32,6 +58,53 @@ int bk_for(DType d) { return std::max(16, static_cast<int>(128 / bytes_per_eleme
 
 double stage_bytes(int bm, int bn, int bk, const OpSpec& op) {
   return bm * bk * bytes_per_element(op.dtype) + bk * bn * bytes_per_element(op.wdtype);
+}
+
+// fp8 without fast accumulation on a chip whose tensor core accumulates fp8 products at reduced precision
+// (Hopper): every `sm.fp8_promotion_interval` MMA k-instructions the consumer warpgroups wait for their
+// MMAs and add the temporary accumulator into an fp32 one on the CUDA cores (CUTLASS's
+// GmmaFP8Accumulation::promote_if_needed; DeepGEMM does the same). If the tensor core idled through each
+// promotion it would lose 256 of every 1280 cycles at 128x256 (20%), and a tile small enough to hold two
+// temporaries in registers (128x128) would be bound by the SM's L2 link; our measurements show
+// use_fast_accum=False costing only 0-9% at the same tile budget (H185/H226, G233/G274, H188/H229,
+// G236/G277). So the model runs each promotion on the CUDA cores beside the next k-step's MMAs (the other
+// consumer warpgroup's MMAs keep the tensor core busy), the MMAs after it waiting for it: it costs CUDA-core
+// time, energy, and the tile's last promotion before the epilogue, not tensor-core time.
+constexpr int kMmaKBytes = 32;  // source: PTX ISA, wgmma.mma_async shapes: K = 16 for bf16/fp16, 32 for fp8 (32 bytes)
+
+// MMA k-steps (BK each) between two promotions; 0 when the GEMM promotes nothing.
+int promotion_steps(const OpSpec& op, const GpuSpec& spec, int bk) {
+  if (op.dtype != DType::fp8 || op.fast_accum || spec.sm.fp8_promotion_interval <= 0) return 0;
+  const double k_bytes = bk * bytes_per_element(op.dtype);
+  return std::max(1, static_cast<int>(spec.sm.fp8_promotion_interval * kMmaKBytes / k_bytes));
+}
+
+// CUDA-core cycles of one promotion: one fp32 add per accumulator element, each holding an FP32 lane
+// (vector_flops_per_clk counts an FMA lane as 2 FLOPs) for a clock.
+double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm * bn / spec.sm.vector_flops_per_clk; }
+
+// The block of the sm80-style fallback (copy_bytes < 16): one warp per 64x64 warp tile, each warp reading
+// its A rows and B columns from shared memory per k-step (ldmatrix); fp32 accumulators plus an assumed 64
+// registers of fragments and addresses per thread. Register-staged copies are stored to shared memory by
+// the same warps (st.shared of copy_bytes per thread): a warp's store fills 32 x copy_bytes of the
+// shared memory's 128 bytes per clock (smem_bytes_per_clk), so 2-byte stores take twice their bytes' time.
+struct SyncBlock {
+  int warps_m, warps_n, threads, regs;
+  // Shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the stores of
+  // register-staged copies).
+  double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
+    double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
+    if (copy_bytes < kCpAsyncMinBytes)
+      b += stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
+    return b;
+  }
+};
+SyncBlock sync_block(int bm, int bn) {
+  SyncBlock b;
+  b.warps_m = std::max(1, bm / kWarpTile), b.warps_n = std::max(1, bn / kWarpTile);
+  b.threads = 32 * b.warps_m * b.warps_n;
+  b.regs = std::min(255, bm * bn / b.threads + 64);
+  return b;
 }
 
 }  // namespace
@@ -48,13 +121,18 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   static const int shapes[][2] = {{128, 256}, {256, 128}, {128, 128}, {128, 64}, {64, 128}, {64, 64}};
   GemmTiling best;
   best.estimate_s = 1e30;
+  const int promote = promotion_steps(op, spec, bk);
+  const int align = gemm_row_alignment(op);
+  const bool tma = align >= 16;
+  const double clk = spec.sm.clock.value();
   for (auto& sh : shapes) {
     int bm = sh[0], bn = sh[1];
     double sb = stage_bytes(bm, bn, bk, op);
     double epi = 0;  // epilogue reuses pipeline buffers
     int stages = std::min(7, static_cast<int>((spec.sm.smem_per_block.value() - epi) / sb));
     if (stages < 2) continue;
-    int bps = std::max(1, occupancy(spec, stages * sb, 384, 168));
+    const SyncBlock sb80 = sync_block(bm, bn);
+    int bps = std::max(1, tma ? occupancy(spec, stages * sb, 384, 168) : occupancy(spec, stages * sb, sb80.threads, sb80.regs));
     std::int64_t tiles_mn = 0;
     if (op.kind == OpKind::GroupedGemm) {
       for (auto g : op.group_rows) tiles_mn += ceil_div(g, bm) * ceil_div(op.n, bn);
@@ -70,12 +148,24 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double waves = std::ceil(tiles / slots);
       double kslice = std::ceil(static_cast<double>(ksteps) / sk) * bk;
       double t_mma = 2.0 * bm * bn * kslice / rate * bps;  // rate is per SM
+      // The promotions run on the CUDA cores beside the next k-step's MMAs.
+      if (promote > 0) t_mma = std::max(t_mma, std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps);
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = spec.sm.cta_pair_mma ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
+      if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
+        const double steps = kslice / bk;
+        t_mma = steps * (sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
+                         2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction)) / clk * bps;
+        t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
+        // Register-staged copies: each step's copy, its L2 round trip and its MMAs in sequence per block.
+        if (align < kCpAsyncMinBytes)
+          t_mma = std::max(t_mma, (t_link + t_mma) / bps + steps * spec.l2.hit_latency.value());
+      }
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
-      double l2_bytes = tiles * (bm + bn / (spec.sm.cluster_multicast ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
+      const bool mc = tma && spec.sm.cluster_multicast;
+      double l2_bytes = tiles * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
       double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
       // In-kernel split-K, on the critical path of a tile: a peer slice stores its fp32 partial over
       // its L2 link, the tile's first slice polls the peers' flag twice and reads all sk - 1 partials
@@ -86,8 +176,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
       if (est < best.estimate_s * 0.98) {
-        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, spec.sm.cluster_multicast ? 2 : 1, est};
-        best.cta_pair = spec.sm.cta_pair_mma;
+        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, est};
+        best.cta_pair = tma && spec.sm.cta_pair_mma;
+        best.copy_bytes = align;
       }
     }
   }
@@ -112,10 +203,12 @@ struct GemmJob {
   std::vector<TileGroup> groups;
   std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
   std::uint32_t smem = 0;
+  int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
+  double smem_per_clk = 128;  // the SM's shared-memory bytes per clock (register-staged stores)
   bool functional = false;
 };
 
-std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const LowerOptions& opt, const GemmTiling& t) {
+std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
   auto j = std::make_shared<GemmJob>();
   j->op = op;
   j->t = t;
@@ -138,6 +231,8 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const LowerOptions& op
   j->ksteps = ceil_div(op.k, t.bk);
   j->steps_per_split = ceil_div(j->ksteps, t.split_k);
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
+  j->promote = promotion_steps(op, spec, t.bk);
+  j->smem_per_clk = spec.sm.smem_bytes_per_clk;
   j->functional = opt.functional;
   return j;
 }
@@ -190,12 +285,14 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
   const GemmTiling& t = j.t;
   const auto I = [](std::int64_t v) { return static_cast<int>(v); };
   std::vector<std::uint32_t> mma_idx;
-  std::uint32_t last = first;
+  std::uint32_t last = first, promoted = first, promoted_before = first;
   for (std::int64_t kk = p.kbeg; kk < p.kend; ++kk) {
     std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
     std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
     std::int64_t step = kk - p.kbeg;
-    if (step >= t.stages) reuse = mma_idx[static_cast<size_t>(step - t.stages)];
+    // Register-staged copies (no cp.async): the copy waits for the warps' previous MMAs.
+    const int depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
+    if (step >= depth) reuse = mma_idx[static_cast<size_t>(step - depth)];
     // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
     // past the tensor's end reads as zeros, so padded B rows contribute nothing.
     const Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
@@ -211,11 +308,23 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                            reuse);
     const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
     const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
-    const Instr mma = wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                            static_cast<std::uint32_t>(t.bk), static_cast<std::uint64_t>(2 * p.rows * p.cols * kw),  // useful
-                            static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
-    last = emit(after(mma, ia, ib, first), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
+    const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
+    const Instr mma = t.copy_bytes < 16
+                          ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
+                                     static_cast<std::uint32_t>(t.bk), useful,
+                                     static_cast<std::uint64_t>(sync_block(t.bm, t.bn).smem_bytes(t.bk, o, t.bm, t.bn, t.copy_bytes, j.smem_per_clk)))
+                          : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
+                                  static_cast<std::uint32_t>(t.bk), useful,
+                                  static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
+    last = emit(after(mma, ia, ib, promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
     mma_idx.push_back(last);
+    // fp32 promotion (promotion_steps): the CUDA cores add the temporary accumulator into the fp32 one
+    // beside the next k-step's MMAs; the MMAs after those wait for it. The tile's last promotion precedes
+    // the epilogue.
+    if (j.promote > 0 && ((step + 1) % j.promote == 0 || kk + 1 == p.kend))
+      promoted_before = promoted, last = promoted = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn), 0,
+                                        static_cast<std::uint64_t>(2 * t.bm * t.bn)),
+                                   last));
   }
   return last;
 }
@@ -259,7 +368,12 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   const TilePos p = locate(j, index);
   const bool split = j.t.split_k > 1, partial = split && p.ks > 0;
   const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
-  block_shape(task, 384, 168, j.smem);  // one producer + two consumer warpgroups (warp-specialized kernel)
+  if (j.t.copy_bytes < 16) {  // sm80-style: every warp copies and computes
+    const SyncBlock b = sync_block(j.t.bm, j.t.bn);
+    block_shape(task, static_cast<std::uint32_t>(b.threads), static_cast<std::uint32_t>(b.regs), j.smem);
+  } else {
+    block_shape(task, 384, 168, j.smem);  // one producer + two consumer warpgroups (warp-specialized kernel)
+  }
   build::Emitter emit(task, j.functional);
   const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, rows, cols); });
   std::uint32_t last = emit_k_loop(j, p, first, emit);
@@ -290,11 +404,11 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
                                    (spec.sm.tensor_fp8 > 0 ? "bf16 or fp8" : "bf16 or tf32") + ")");
   if (bytes_per_element(op.wdtype) < bytes_per_element(op.dtype) && spec.tensor_flops_per_clk(op.wdtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
-  const auto job = make_job(op, opt, t);
+  const auto job = make_job(op, spec, opt, t);
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
                              static_cast<std::uint64_t>(job->tile_count * t.split_k),
                              [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional);
-  p.copy_descriptors = true;  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
+  p.copy_descriptors = t.copy_bytes >= 16;  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
   return {p};
 }
 

@@ -15,6 +15,10 @@ struct GemmTiling {
   int cluster_m = 2;                // thread-block cluster along M: the pair shares (multicasts) B tiles
   double estimate_s = 0;            // the heuristic's own cost estimate (not the simulation)
   bool cta_pair = false;            // the cluster pair runs one 2-SM MMA: each CTA loads half of each B tile
+  // Bytes each thread copies per access when an operand's rows are not 16-byte aligned (gemm_row_alignment)
+  // and TMA cannot describe it: the library then runs an sm80-style kernel (mma.sync, thread copies). 16:
+  // the TMA kernel above.
+  int copy_bytes = 16;
   std::string str() const;
 };
 
@@ -22,6 +26,10 @@ struct GemmTiling {
 // factors that fit shared memory, estimate each by waves x per-tile time against the HBM bound,
 // keep the cheapest. Pure function of the op and the spec.
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
+
+// The largest power of two (at most 16) that divides every operand's row pitch in bytes (A[M,K], B[K,N],
+// C[M,N], row-major): the widest aligned access a kernel may make into every row.
+int gemm_row_alignment(const OpSpec& op);
 
 // Lowers a GEMM (batched if op.batch > 1) or a grouped GEMM (one GEMM per group, tiles of all
 // groups in one launch). One kernel: with split-K, the tile's first slice reduces the others'

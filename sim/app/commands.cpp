@@ -128,7 +128,7 @@ int cmd_kernel(int argc, char** argv) {
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
-    if (n == "causal") dims.add_options()("causal", po::value<std::string>()->implicit_value("true"), "causal mask (attention)");
+    if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), n == "causal" ? "causal mask (attention)" : "fp8 GEMM: no fp32 promotion");
     else dims.add_options()(n.c_str(), po::value<std::string>(), "");
   }
   po::options_description all;
@@ -144,7 +144,7 @@ int cmd_kernel(int argc, char** argv) {
                  "[--trace] [--set k=v ...]\n\nops: "
               << join(op_kind_names())
               << "\n\ndimensions by op:\n"
-                 "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D]\n"
+                 "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D] [--fast-accum]\n"
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
                  "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W] [--impl fa2|fa3]\n"
                  "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add   --rows --cols\n"

@@ -15,7 +15,7 @@ const std::vector<std::string>& kernel_arg_names() {
   static const std::vector<std::string> v = {
       "m", "n", "k", "batch", "dtype", "wdtype", "odtype", "heads", "kv-heads", "seq", "seq-q", "head-dim",
       "head-dim-v", "phase", "causal", "window", "page-size", "rows", "cols", "experts", "topk", "groups",
-      "tokens", "bytes", "devices", "label", "impl"};
+      "tokens", "bytes", "devices", "label", "impl", "fast-accum"};
   return v;
 }
 
@@ -72,6 +72,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
   switch (op.kind) {
     case OpKind::Gemm:
       op.m = get("m", 0), op.n = get("n", 0), op.k = get("k", 0), op.batch = get("batch", 1);
+      op.fast_accum = has("fast-accum") && to_bool("fast-accum", s("fast-accum", ""));
       break;
     case OpKind::GroupedGemm: {
       std::int64_t groups = get("groups", get("experts", 8));

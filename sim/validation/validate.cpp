@@ -177,6 +177,8 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
     op.odtype = outd;
     op.m = shape["M"], op.n = shape["N"], op.k = shape["K"];
     op.batch = shape.count("b") ? shape["b"] : 1;
+    // torch._scaled_mm's use_fast_accum (False unless the workload names it, PyTorch's default).
+    op.fast_accum = row.workload.find("use_fast_accum=True") != std::string::npos;
     return true;
   }
   if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "chips/gpu/gpu_spec.h"
+#include "chips/gpu/isa.h"
 #include "kernels/gemm/gpu.h"
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
@@ -205,4 +206,89 @@ TEST(GpuAttentionKernels, Fa2IsSlowerThanFa3AndBoundByTheTensorCoresInDecode) {
   EXPECT_LT(t(*h200, attn("decode", "64", "4096", "")), 0.8 * t(*h100, attn("decode", "64", "4096", "")))
       << "the default (FA3-style) decode is HBM-bound";
   EXPECT_THROW(attn("prefill", "1", "1024", "fa4"), InputError);
+}
+
+// fp8 without fast accumulation (torch._scaled_mm's default): Hopper promotes the tensor core's partial
+// sums to fp32 on the CUDA cores every 4 MMA k-instructions (one per 128-deep fp8 k-step), beside the
+// next MMAs; use_fast_accum=True keeps the whole K loop in the tensor core, and Blackwell accumulates in
+// fp32 tensor memory: nothing to promote. Our measured pairs bound its cost: 0-9% (G233/G274 103.6 against
+// 95.48 us at 4096^3, H185/H226 102.7 against 102.4, G236/G277 776.0 against 743.5 at 8192^3).
+TEST(GpuFp8Accumulation, PromotionRunsOnTheCudaCoresAndCostsLittle) {
+  const gpu::GpuSpec h = gpu_spec("h100_sxm.yaml"), b = gpu_spec("b200.yaml");
+  OpSpec slow = gemm(4096, 4096, 4096, DType::fp8), fast = slow;
+  fast.fast_accum = true;
+  // One CUDA-core promotion per 128-deep fp8 k-step on Hopper, none with fast accumulation or on B200.
+  auto vector_ops = [](const OpSpec& op, const gpu::GpuSpec& s, double* flops) {
+    int n = 0;
+    LowerOptions lo;
+    for (const Program& p : gpu::lower_gemm(op, s, lo)) {
+      Task task;
+      p.make_task(0, task);
+      for (const auto& in : task.instrs)
+        if (in.kind == TxKind::VectorOp) ++n, *flops += static_cast<double>(in.flops);
+    }
+    return n;
+  };
+  double f_slow = 0, f_fast = 0, f_b = 0;
+  const gpu::GemmTiling t = gpu::choose_gemm_tiling(slow, h);
+  ASSERT_EQ(t.bk, 128);
+  EXPECT_EQ(vector_ops(slow, h, &f_slow), 4096 / 128 + 1);  // promotions plus the epilogue's conversion
+  EXPECT_EQ(vector_ops(fast, h, &f_fast), 1);
+  EXPECT_EQ(vector_ops(slow, b, &f_b), 1);
+  EXPECT_DOUBLE_EQ(f_slow - f_fast, 4096.0 / 128 * 2 * t.bm * t.bn);  // one add per accumulator, FMA-lane units
+  auto chip = load_chip("h100-sxm");
+  KernelStudyOptions ko;
+  ko.sustained = true;
+  const double t_slow = run_kernel_study(*chip, slow, ko).run.result.latency_s;
+  const double t_fast = run_kernel_study(*chip, fast, ko).run.result.latency_s;
+  EXPECT_GT(t_slow, t_fast);
+  EXPECT_LT(t_slow, t_fast * 1.09);
+}
+// Operands whose rows are not 16-byte aligned cannot be copied by TMA (tensor-map strides are multiples
+// of 16 bytes): the library runs an sm80-style kernel (mma.sync, thread copies; register-staged below 4
+// bytes). M4095 N4097 K4096 bf16 has 2-byte aligned B and C rows; K700 8-byte aligned A rows.
+TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
+  EXPECT_EQ(gpu::gemm_row_alignment(gemm(4096, 4096, 4096)), 16);
+  EXPECT_EQ(gpu::gemm_row_alignment(gemm(4095, 4097, 4096)), 2);
+  EXPECT_EQ(gpu::gemm_row_alignment(gemm(3000, 5000, 700)), 8);
+  EXPECT_EQ(gpu::gemm_row_alignment(gemm(4096, 4100, 4096)), 8);
+  const gpu::GpuSpec s = gpu_spec("h100_sxm.yaml");
+  const gpu::GemmTiling odd = gpu::choose_gemm_tiling(gemm(4095, 4097, 4096), s);
+  EXPECT_EQ(odd.copy_bytes, 2) << odd.str();
+  EXPECT_EQ(odd.cluster_m, 1);
+  LowerOptions lo;
+  const KernelPrograms progs = gpu::lower_gemm(gemm(4095, 4097, 4096), s, lo, odd);
+  EXPECT_FALSE(progs[0].copy_descriptors);
+  Task task;
+  progs[0].make_task(0, task);
+  int sync_mmas = 0;
+  for (const auto& in : task.instrs) sync_mmas += in.kind == TxKind::TileCompute && in.level == gpu::kMmaSync;
+  EXPECT_EQ(sync_mmas, 4096 / odd.bk);
+  // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
+  // previous step's MMAs, and its 2-byte st.shared stores take shared-memory time for twice their bytes.
+  gpu::GemmTiling wide = odd;
+  wide.copy_bytes = 4;
+  auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
+    Task k;
+    gpu::lower_gemm(gemm(4095, 4097, 4096), s, lo, t)[0].make_task(0, k);
+    std::vector<std::uint32_t> mmas, loads;
+    for (std::uint32_t i = 0; i < k.instrs.size(); ++i) {
+      if (k.instrs[i].kind == TxKind::TileCompute) mmas.push_back(i);
+      if (k.instrs[i].kind == TxKind::DmaRead) loads.push_back(i);
+    }
+    *mma_bytes = k.instrs[mmas[0]].bytes;
+    *load_waits = false;
+    for (auto d : k.instrs[loads[2]].dep) *load_waits |= d == mmas[0];  // step 1's A copy
+  };
+  std::uint64_t b2 = 0, b4 = 0;
+  bool w2 = false, w4 = true;
+  first_steps(odd, &b2, &w2);
+  first_steps(wide, &b4, &w4);
+  EXPECT_TRUE(w2);
+  EXPECT_FALSE(w4);
+  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(2 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, stored at half width
+  auto chip = load_chip("h100-sxm");
+  const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
+  const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
+  EXPECT_GT(misaligned, 1.5 * aligned);
 }
