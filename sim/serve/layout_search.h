@@ -82,5 +82,11 @@ const char* layout_criterion();
 // tiers and the most productive point, each relative to the best of the trials reaching that many
 // tiers; then fewer chips per replica.
 int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers);
+// choose_layout, the choice resting on trials screened over the whole sweep: when it falls on a pruned
+// trial (the layouts that beat it at the lowest concurrency failed their engine runs), every pruned
+// trial still in the running is screened over the sweep by `rescreen` (which clears `pruned`) and the
+// choice is made again among them.
+int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers,
+                        const std::function<void(size_t)>& rescreen);
 
 }  // namespace xpu
