@@ -153,9 +153,9 @@ std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig&
       (s.prefill_tokens > 0 ? prefill : decode).add(s);
       return StepCost{1.0, {}};
     });
-    // Simulated at the compositions themselves (no grid corners: fewer parts, no interpolation).
-    const double t_prefill = prefill.n > 0 ? st.direct(prefill.mean()).time_s : 0;
-    const double t_decode = decode.n > 0 ? st.direct(decode.mean()).time_s : 0;
+    // Simulated at the compositions themselves, the tokens part on the engine's grid (ChipStepTime::screened).
+    const double t_prefill = prefill.n > 0 ? st.screened(prefill.mean()).time_s : 0;
+    const double t_decode = decode.n > 0 ? st.screened(decode.mean()).time_s : 0;
     sched = make_scheduler(so.scheduler, so.limits);
     const EngineResult er = run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
       return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};

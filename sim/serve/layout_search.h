@@ -48,7 +48,8 @@ struct LayoutTrial {
 // The screen that ranks a unit's layouts before any engine run: at each concurrency B the engine's own
 // run (the same scheduler, requests and closed loop, run_engine), its iterations in two classes, those
 // that prefill and those that only decode, each timed at its class's mean composition on the chip model
-// (ChipStepTime::direct: no grid interpolation, the parts kept in the cache the engine's run shares).
+// (ChipStepTime::screened: the tokens part interpolated on the engine's grid, the others at the mean's own
+// values; the parts kept in the cache the chosen layout's engine run shares).
 // A closed loop's schedule does not depend on the iterations' times, so the schedule is the engine's: prompts admitted
 // together as the prefill budget allows, each user's next prompt after its answer. Per user and per
 // chip as serve reports them (fill_metrics), B counted over every attention group (each group runs B,
