@@ -3,6 +3,7 @@
 
 #include "sim/base/task_stream.h"
 #include "sim/engine/list_schedule.h"
+#include "sim/engine/side_kernel.h"
 
 #include <algorithm>
 #include <iterator>
@@ -441,6 +442,23 @@ void fresh_systemc_kernel() {
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
+}
+
+SideKernel::SideKernel() {
+  if (!g_warm_chip || sc_core::sc_curr_simcontext == g_original_context) {
+    fresh_systemc_kernel();
+    return;
+  }
+  m_saved = sc_core::sc_curr_simcontext;
+  sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
+  sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+}
+
+SideKernel::~SideKernel() {
+  if (!m_saved) return;
+  delete sc_core::sc_curr_simcontext;  // the side context, current while it goes (as fresh_systemc_kernel deletes)
+  sc_core::sc_curr_simcontext = m_saved;
+  sc_core::sc_default_global_context = m_saved;
 }
 
 }  // namespace xpu

@@ -7,6 +7,7 @@
 
 #include "sim/engine/chip.h"
 #include "sim/engine/named_registry.h"
+#include "sim/engine/side_kernel.h"
 
 namespace xpu {
 
@@ -445,7 +446,7 @@ FabricResult Fabric::result() const {
 }
 
 FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) {
-  fresh_systemc_kernel();
+  SideKernel side;  // the warm chip stays for the next kernels
   Fabric fabric("fabric", topo, prog);
   run_kernel(&fabric.guard());
   if (!fabric.error().empty()) throw std::logic_error(fabric.error());

@@ -465,7 +465,9 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   if (so.concurrency.size() > 1)
     for (size_t i : prune_by_tiers(trials)) screen(i, so.concurrency);
   CompareRow row;
-  for (int chosen = choose_layout(trials, tiers); chosen >= 0; chosen = choose_layout(trials, tiers)) {
+  // A fallback past the layouts swept rests on the pruned ones swept too (choose_swept_layout).
+  const auto rescreen = [&](size_t i) { screen(i, so.concurrency); };
+  for (int chosen = choose_swept_layout(trials, tiers, rescreen); chosen >= 0; chosen = choose_swept_layout(trials, tiers, rescreen)) {
     const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
     ServeOptions rso = so;

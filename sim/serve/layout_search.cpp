@@ -153,9 +153,9 @@ std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig&
       (s.prefill_tokens > 0 ? prefill : decode).add(s);
       return StepCost{1.0, {}};
     });
-    // Simulated at the compositions themselves (no grid corners: fewer parts, no interpolation).
-    const double t_prefill = prefill.n > 0 ? st.direct(prefill.mean()).time_s : 0;
-    const double t_decode = decode.n > 0 ? st.direct(decode.mean()).time_s : 0;
+    // Simulated at the compositions themselves, the tokens part on the engine's grid (ChipStepTime::screened).
+    const double t_prefill = prefill.n > 0 ? st.screened(prefill.mean()).time_s : 0;
+    const double t_decode = decode.n > 0 ? st.screened(decode.mean()).time_s : 0;
     sched = make_scheduler(so.scheduler, so.limits);
     const EngineResult er = run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
       return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
@@ -205,7 +205,8 @@ const char* layout_criterion() {
          "concurrency (its most interactive point) and only those reaching the most tiers there over the whole sweep: the layout "
          "reaching the most interactivity tiers; among those, the highest throughput per chip averaged over the tiers and the "
          "most productive point (each relative to the best of those layouts there); then fewer chips per replica. The chosen "
-         "layout then runs the study's engine sweep";
+         "layout then runs the study's engine sweep; if that run fails, the next best by the same rule runs, every layout "
+         "screened at the lowest concurrency alone being screened over the whole sweep before it can be chosen";
 }
 
 int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers) {
@@ -262,6 +263,18 @@ int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& t
     }
   }
   return chosen;
+}
+
+int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers,
+                        const std::function<void(size_t)>& rescreen) {
+  const int chosen = choose_layout(trials, tiers);
+  if (chosen < 0 || !trials[static_cast<size_t>(chosen)].pruned) return chosen;
+  for (size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].ran && trials[i].pruned) {
+      rescreen(i);
+      trials[i].pruned = false;
+    }
+  return choose_layout(trials, tiers);
 }
 
 }  // namespace xpu

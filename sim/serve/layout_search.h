@@ -48,7 +48,8 @@ struct LayoutTrial {
 // The screen that ranks a unit's layouts before any engine run: at each concurrency B the engine's own
 // run (the same scheduler, requests and closed loop, run_engine), its iterations in two classes, those
 // that prefill and those that only decode, each timed at its class's mean composition on the chip model
-// (ChipStepTime::direct: no grid interpolation, the parts kept in the cache the engine's run shares).
+// (ChipStepTime::screened: the tokens part interpolated on the engine's grid, the others at the mean's own
+// values; the parts kept in the cache the chosen layout's engine run shares).
 // A closed loop's schedule does not depend on the iterations' times, so the schedule is the engine's: prompts admitted
 // together as the prefill budget allows, each user's next prompt after its answer. Per user and per
 // chip as serve reports them (fill_metrics), B counted over every attention group (each group runs B,
@@ -82,5 +83,11 @@ const char* layout_criterion();
 // tiers and the most productive point, each relative to the best of the trials reaching that many
 // tiers; then fewer chips per replica.
 int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers);
+// choose_layout, the choice resting on trials screened over the whole sweep: when it falls on a pruned
+// trial (the layouts that beat it at the lowest concurrency failed their engine runs), every pruned
+// trial still in the running is screened over the sweep by `rescreen` (which clears `pruned`) and the
+// choice is made again among them.
+int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers,
+                        const std::function<void(size_t)>& rescreen);
 
 }  // namespace xpu

@@ -139,13 +139,14 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
   return out;
 }
 
-StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter) {
+StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only) {
   const bool saved = m_interpolate;
   m_interpolate = grid && saved;
   // The parts are simulated per micro-batch (each pipeline micro-batch carries 1/M of the counts).
   const double mb = microbatches();
   StepCost c;
   if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  if (grid_tokens_only) m_interpolate = false;
   if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
   if (s.decode_seqs > 0)
     c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs) / mb,
@@ -204,5 +205,6 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
 
 StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, true); }
 StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false, true); }
+StepCost ChipStepTime::screened(const StepShape& s) { return compose(s, true, true, true); }
 
 }  // namespace xpu

@@ -51,6 +51,12 @@ class ChipStepTime {
                const SystemContext* sys = nullptr, std::shared_ptr<StepPartCache> cache = nullptr);
   StepCost operator()(const StepShape& s);
   StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
+  // The layout screen's cost of a composition: the tokens part (the per-token kernels, the costliest
+  // part, simulated at the layout's whole token budget in prefill iterations) interpolated on the grid
+  // as the engine run takes it, so the chosen layout's engine sweep finds those parts in the shared
+  // cache; the other parts (cheap, and the ones whose composition the class means blur) at their own
+  // values, as direct() takes them.
+  StepCost screened(const StepShape& s);
   // Parts simulated by this object (a shared cache's earlier parts not counted).
   std::int64_t simulated_parts() const {
     return static_cast<std::int64_t>(m_cache->parts.size()) - m_inherited + (m_drafter ? m_drafter->simulated_parts() : 0);
@@ -72,7 +78,7 @@ class ChipStepTime {
   enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   StepCost interpolated(Part p, const std::vector<double>& x);
-  StepCost compose(const StepShape& s, bool grid, bool drafter);
+  StepCost compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only = false);
   StepCost drafting(const StepShape& s, bool grid);
   int microbatches() const;
 

@@ -7,6 +7,7 @@
 
 #include "sim/base/error.h"
 #include "sim/engine/chip.h"
+#include "sim/engine/side_kernel.h"
 
 namespace xpu {
 
@@ -230,7 +231,7 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   for (size_t r = 0; r < work.devices.size(); ++r) m.device(static_cast<int>(r));
   m.switches();
 
-  fresh_systemc_kernel();
+  SideKernel side;  // the warm chip stays for the next kernels
   FabricResult fr;
   {
     Fabric fabric("fabric", topo, m.program);

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
 EXE = os.path.join(os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build")), "xpusim")
 
 
@@ -56,4 +57,17 @@ def test_a_small_serving_study_stays_under_its_memory_ceiling(tmp_path):
     assert stats["simulations"] > 10 and stats["reused_chips"] == stats["simulations"] - 1
     assert rss < 200, "serve peak RSS %.0f MiB" % rss
     fresh, _, _ = _run(args, tmp_path, reuse=False)
+    assert reused == fresh
+
+
+def test_a_system_serving_run_keeps_the_warm_chip_across_its_fabric_runs(tmp_path):
+    """On a system every step part simulates its ranks' kernels and then the fabric (sim/engine/
+    side_kernel.h): the fabric runs in a kernel context of its own, so the next part's kernels rerun the
+    warm chip instead of elaborating a new one, with exactly the results of fresh chips."""
+    args = ["serve", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", TINY, "--concurrency", "2",
+            "--requests", "4", "--input", "64", "--output", "8"]
+    reused, stats, _ = _run(args, tmp_path)
+    fresh, fresh_stats, _ = _run(args, tmp_path, reuse=False)
+    assert stats["simulations"] > 10 and stats["reused_chips"] == stats["simulations"] - 1, stats
+    assert fresh_stats["reused_chips"] == 0 and fresh_stats["simulations"] == stats["simulations"]
     assert reused == fresh

@@ -120,6 +120,28 @@ TEST(LayoutSearch, LayoutsReachingFewerTiersAtTheirMostInteractivePointArePruned
   EXPECT_EQ(prune_by_tiers(slow).size(), 2u);
 }
 
+// When the swept layouts failed their engine runs, the fallback is chosen among the pruned ones only
+// after they are screened over the whole sweep (not on their lowest-concurrency figures).
+TEST(LayoutSearch, AFallbackToPrunedLayoutsRestsOnTheirWholeSweep) {
+  const std::vector<double> tiers = {20, 50, 100};
+  std::vector<LayoutTrial> ts = {trial("dp8 x tp1", {90, 0, 0}, 90), trial("dp4 x tp2", {80, 60, 0}, 80),
+                                 trial("tp8", {30, 30, 30}, 30)};
+  EXPECT_EQ(prune_by_tiers(ts), (std::vector<size_t>{2}));
+  std::vector<size_t> rescreened;
+  auto rescreen = [&](size_t i) {
+    rescreened.push_back(i);
+    ts[i].max_tok_s_per_chip = i == 0 ? 500 : 900;  // their most productive points, found over the sweep
+  };
+  EXPECT_EQ(choose_swept_layout(ts, tiers, rescreen), 2);
+  EXPECT_TRUE(rescreened.empty());  // the swept layout wins: nothing screened again
+  ts[2].ran = false;                // its engine run failed
+  ts[2].verdict = "failed: ...";
+  EXPECT_EQ(choose_swept_layout(ts, tiers, rescreen), 1);
+  EXPECT_EQ(rescreened, (std::vector<size_t>{0, 1}));
+  EXPECT_FALSE(ts[0].pruned || ts[1].pruned);
+  EXPECT_NE(ts[1].verdict.find("at its most productive point"), std::string::npos) << ts[1].verdict;
+}
+
 TEST(LayoutSearch, TiesGoToFewerChipsPerReplicaAndNothingRunIsNoChoice) {
   std::vector<LayoutTrial> ts = {trial("dp2 x tp1", {100}, 100), trial("tp2", {100}, 100)};
   EXPECT_EQ(choose_layout(ts, {20}), 0);
