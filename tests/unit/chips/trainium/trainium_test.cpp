@@ -326,3 +326,25 @@ TEST(TrainiumFunctional, GemmMatchesReference) {
     EXPECT_TRUE(run_kernel(*chip, g, true, false).check.passed) << preset;
   }
 }
+
+// PSUM eviction: every [128, 512] fp32 accumulator leaves PSUM through the Vector Engine (N cycles per
+// 128-lane instruction [NKI-T1]) before TensorE may reuse its bank. With one K step per block the
+// evictions dominate: the Vector Engine is busy at least bytes / its bandwidth, the kernel lasts at
+// least that long, and a faster Vector Engine shortens the kernel (the evictions are on its path).
+// The DMA and HBM are made 40x faster so that the output stores do not hide the evictions.
+TEST(TrainiumGemm, PsumEvictionCostsAtLeastBytesOverVectorBandwidth) {
+  auto run = [](const std::string& vclock) {
+    auto chip = load_chip("trn1", {"cores_used=1", "vector.clock=" + vclock, "dma.engine_bandwidth=1100 GB/s",
+                                   "hbm.bandwidth=33 TB/s"});
+    return run_kernel(*chip, gemm(2048, 1024, 128), false, false).result;
+  };
+  const RunResult r = run("1.12 GHz");
+  const double tiles = (2048.0 / 128) * (1024.0 / 512);          // 32 PSUM tiles of [128, 512] fp32
+  const double vector_bw = 128 * 4 * 1.12e9;                      // 128 fp32 elements per cycle
+  const double evict_s = tiles * 128 * 512 * 4 / vector_bw;       // 14.6 us
+  EXPECT_GE(r.stats.get("chip.core0.vector.busy"), evict_s);
+  EXPECT_GE(r.latency_s, evict_s);
+  const double tensor_s = tiles * 512 / 2.8e9;                    // one 512-column matmul per tile: 5.9 us
+  EXPECT_GT(r.latency_s, 2 * tensor_s) << "TensorE waits for the evictions of the banks it reuses";
+  EXPECT_LT(run("4.48 GHz").latency_s, 0.6 * r.latency_s) << "a 4x faster Vector Engine shortens the kernel";
+}
