@@ -12,7 +12,8 @@ TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec&
       m_spec(spec),
       m_next(static_cast<size_t>(spec.cores), 0),
       m_hbm(make_dram(spec.hbm)),
-      m_overhead(to_ticks(spec.dma.transfer_overhead.value())) {
+      m_overhead(to_ticks(spec.dma.transfer_overhead.value())),
+      m_row_overhead(to_ticks(spec.dma.row_overhead.value())) {
   for (int c = 0; c < spec.cores; ++c)
     m_dma.emplace_back(spec.onchip.channel, static_cast<size_t>(spec.dma.engines), spec.dma.engine_bandwidth.value());
 }
@@ -34,9 +35,13 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   auto& q = m_dma[ext->executor % m_dma.size()];
   std::uint32_t& first = m_next[ext->executor % m_next.size()];
   const double per_engine = static_cast<double>(bytes) / used;
+  // Each engine also pays a fixed cost per contiguous row it moves (its share of the transfer's rows):
+  // rows of a few hundred bytes run well below the engines' bandwidth [NKI-DMA].
+  const std::uint64_t rows_per_engine = (partitions + static_cast<std::uint64_t>(used) - 1) / static_cast<std::uint64_t>(used);
+  const Tick fixed = m_overhead + static_cast<Tick>(rows_per_engine) * m_row_overhead;
   Tick end = arrival;
   for (int i = 0; i < used; ++i)
-    end = std::max(end, q[(first + static_cast<std::uint32_t>(i)) % engines].carry(arrival, per_engine, m_overhead, horizon));
+    end = std::max(end, q[(first + static_cast<std::uint32_t>(i)) % engines].carry(arrival, per_engine, fixed, horizon));
   first = (first + static_cast<std::uint32_t>(used)) % static_cast<std::uint32_t>(engines);
   // From HBM the engines stream once the first data returns: their end moves by the access latency.
   if (ext->level == kHbm)

@@ -33,6 +33,7 @@ class TrainiumMemory : public MemoryTarget {
   std::vector<std::uint32_t> m_next;         // rotating first engine per core
   std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
   Tick m_overhead;
+  Tick m_row_overhead;  // per contiguous row an engine moves (dma.row_overhead)
 };
 
 // One NeuronCore: times its engines' instructions with each engine's own clock.

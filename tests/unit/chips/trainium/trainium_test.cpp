@@ -194,9 +194,35 @@ TEST(TrainiumChip, DmaSpreadsOverEnginesByPartitions) {
     return simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
   };
   // [NKI-DMA] example 1: 32 KiB into 4 partitions uses one engine: 1205 ns streaming + overheads.
+  // 128 partitions spread it over 16 engines, each moving 8 rows of 256 B: the streaming shrinks 16x,
+  // the fixed costs (transfer, HBM latency, 8 x dma.row_overhead) do not: about 4x faster, not 16x.
   const double one = run(4), all = run(128);
   EXPECT_NEAR(one, 1416, 60);
-  EXPECT_LT(all, one / 4);
+  EXPECT_LT(all, one / 3);
+}
+
+// DMA rows: each engine pays dma.row_overhead per contiguous row it moves [NKI-DMA: 4 KiB or more per
+// partition to saturate]. Same 512 KiB into 128 partitions, as 4 KiB rows or as 256 B rows (2048 rows,
+// 128 per engine): the small rows cost exactly 128 - 8 = 120 more row overheads per engine; with the
+// overhead at 0 both take the same time; 4 KiB rows stay within 6% of the streaming time.
+TEST(TrainiumChip, DmaRowOverheadChargesSmallRows) {
+  auto time = [](const std::string& row, std::uint32_t rows) {
+    auto chip = load_chip("trn1", {"cores_used=1", "launch_overhead=0 us", "dma.row_overhead=" + row});
+    Program p;
+    p.name = "dma";
+    p.num_tasks = 1;
+    p.static_placement = true;
+    p.make_task = [=](std::uint64_t, Task& t) { t.add(dma(TxKind::DmaRead, 0, 512 * 1024, rows, DType::bf16)); };
+    return simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
+  };
+  const double big0 = time("0 ns", 128), small0 = time("0 ns", 2048);
+  const double big = time("8 ns", 128), small = time("8 ns", 2048);
+  EXPECT_NEAR(small0, big0, 1.0) << "without a row overhead only the bytes count";
+  EXPECT_NEAR(small - big, 120 * 8.0, 2.0);
+  EXPECT_NEAR(big - big0, 8 * 8.0, 1.0);
+  const double stream = 512.0 * 1024 / 16 / 27.2;  // ns per engine at 27.2 GB/s
+  EXPECT_LT(8 * 8.0 / stream, 0.06) << "4 KiB rows nearly saturate the engines";
+  EXPECT_GT(small, stream * 1.4) << "256 B rows run well below the engines' bandwidth";
 }
 
 // Cross-check: a large bf16 GEMM on one NeuronCore reaches a plausible share of the core's peak and
@@ -299,4 +325,26 @@ TEST(TrainiumFunctional, GemmMatchesReference) {
     OpSpec g = op("grouped_gemm", {{"tokens", "300"}, {"groups", "3"}, {"n", "128"}, {"k", "200"}});
     EXPECT_TRUE(run_kernel(*chip, g, true, false).check.passed) << preset;
   }
+}
+
+// PSUM eviction: every [128, 512] fp32 accumulator leaves PSUM through the Vector Engine (N cycles per
+// 128-lane instruction [NKI-T1]) before TensorE may reuse its bank. With one K step per block the
+// evictions dominate: the Vector Engine is busy at least bytes / its bandwidth, the kernel lasts at
+// least that long, and a faster Vector Engine shortens the kernel (the evictions are on its path).
+// The DMA and HBM are made 40x faster so that the output stores do not hide the evictions.
+TEST(TrainiumGemm, PsumEvictionCostsAtLeastBytesOverVectorBandwidth) {
+  auto run = [](const std::string& vclock) {
+    auto chip = load_chip("trn1", {"cores_used=1", "vector.clock=" + vclock, "dma.engine_bandwidth=1100 GB/s",
+                                   "hbm.bandwidth=33 TB/s"});
+    return run_kernel(*chip, gemm(2048, 1024, 128), false, false).result;
+  };
+  const RunResult r = run("1.12 GHz");
+  const double tiles = (2048.0 / 128) * (1024.0 / 512);          // 32 PSUM tiles of [128, 512] fp32
+  const double vector_bw = 128 * 4 * 1.12e9;                      // 128 fp32 elements per cycle
+  const double evict_s = tiles * 128 * 512 * 4 / vector_bw;       // 14.6 us
+  EXPECT_GE(r.stats.get("chip.core0.vector.busy"), evict_s);
+  EXPECT_GE(r.latency_s, evict_s);
+  const double tensor_s = tiles * 512 / 2.8e9;                    // one 512-column matmul per tile: 5.9 us
+  EXPECT_GT(r.latency_s, 2 * tensor_s) << "TensorE waits for the evictions of the banks it reuses";
+  EXPECT_LT(run("4.48 GHz").latency_s, 0.6 * r.latency_s) << "a 4x faster Vector Engine shortens the kernel";
 }
