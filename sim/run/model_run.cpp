@@ -17,7 +17,7 @@ std::string op_key(const OpSpec& o) {
   std::ostringstream os;
   os << name(o.kind) << "|" << o.shape_str() << "|" << name(o.dtype) << name(o.wdtype) << name(o.odtype) << "|"
      << o.rows << "x" << o.cols << "|" << o.topk << "|" << o.n << "|" << o.window << "|" << o.causal << "|"
-     << o.resident_weight_bytes << "|" << o.impl;
+     << o.resident_weight_bytes << "|" << o.impl << "|" << o.weights_stationary << "|" << o.page_size << "|" << o.head_dim_v;
   for (auto g : o.group_rows) os << "," << g;
   return os.str();
 }
