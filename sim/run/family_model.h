@@ -13,6 +13,7 @@ namespace xpu {
 // Traits requirements:
 //   using Spec, Chip;                       the parsed preset and the SystemC top module (Chip(name, spec))
 //   static constexpr const char* kName, kDescription, kFusion;
+//   static constexpr bool kResidentWeights;  whether its lowerings read OpSpec::resident_weight_bytes
 //   static void describe(Params&, Spec&);   the preset schema / parser
 //   static const LoweringTable<Spec>& lowerings();
 //   static double clock_hz(const Spec&);    the clock cycles are counted in
@@ -33,6 +34,7 @@ class FamilyModel : public ChipModel {
   std::string family() const override { return Traits::kName; }
   std::string resolved_yaml() const override { return m_yaml; }
   std::string default_fusion() const override { return Traits::kFusion; }
+  bool reads_resident_weights() const override { return Traits::kResidentWeights; }
   std::vector<std::string> clock_keys() const override { return Traits::clock_keys(); }
   int executors() const override { return Traits::executors(m_spec); }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {

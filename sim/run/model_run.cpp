@@ -13,11 +13,11 @@ namespace xpu {
 
 namespace {
 // Identical ops (the same GEMM in every decode sample, say) are simulated once per run.
-std::string op_key(const OpSpec& o) {
+std::string op_key(const OpSpec& o, bool resident_weights) {
   std::ostringstream os;
   os << name(o.kind) << "|" << o.shape_str() << "|" << name(o.dtype) << name(o.wdtype) << name(o.odtype) << "|"
      << o.rows << "x" << o.cols << "|" << o.topk << "|" << o.n << "|" << o.window << "|" << o.causal << "|"
-     << o.resident_weight_bytes << "|" << o.impl << "|" << o.weights_stationary << "|" << o.page_size << "|" << o.head_dim_v;
+     << (resident_weights ? o.resident_weight_bytes : 0.0) << "|" << o.impl << "|" << o.weights_stationary << "|" << o.page_size << "|" << o.head_dim_v;
   for (auto g : o.group_rows) os << "," << g;
   return os.str();
 }
@@ -55,7 +55,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
       nr.bound = "communication";
       nr.comm_bytes = static_cast<double>(n.op.m);
     } else if (!n.fused) {
-      std::string key = chip_key + op_key(n.op);
+      std::string key = chip_key + op_key(n.op, chip.reads_resident_weights());
       auto it = cache.find(key);
       const bool first_in_run = st.seen.insert(key).second;
       if (st.estimate_only) {  // what simulating this graph would cost, from its lowered programs

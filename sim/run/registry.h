@@ -35,6 +35,9 @@ class ChipModel {
   virtual std::vector<DType> dtypes() const;       // dtypes with a nonzero peak
   // The fusion its usual software applies to a model graph (workloads FusionPolicy::parse names).
   virtual std::string default_fusion() const { return "none"; }
+  // Whether its lowerings depend on OpSpec::resident_weight_bytes (on-chip weight placement): if not,
+  // a kernel's result does not depend on the model around it and is shared across models and layouts.
+  virtual bool reads_resident_weights() const { return false; }
   // Preset keys of the clocks that DVFS scales together (the power manager's clock domain).
   virtual std::vector<std::string> clock_keys() const { return {}; }
   // Number of executors (SMs, cores, tiles) that executor_active power is counted for.

@@ -12,6 +12,7 @@ struct GpuTraits {
   static constexpr const char* kDescription = "GPUs built of SMs with tensor cores, shared memory, a sliced L2 and HBM";
   // vLLM / TensorRT-LLM on GPUs: residual add fused into RMSNorm, rotary and SiLU-and-mul separate.
   static constexpr const char* kFusion = "vllm";
+  static constexpr bool kResidentWeights = false;
   static void describe(Params& p, Spec& s) { gpu::describe(p, s); }
   static const LoweringTable<Spec>& lowerings() { return gpu::lowerings(); }
   static double clock_hz(const Spec& s) { return s.sm.clock.value(); }
