@@ -242,11 +242,20 @@ double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, 
   return j.tsram;
 }
 
-// Bytes per cycle one tile's DMA moves while every tile streams at once: its share of HBM, of its
-// cluster's NoC port or its DMA port, whichever is least.
-double tile_share(const MaiaSpec& s) {
-  return std::min({double(s.tile.dma_bytes_per_clk), s.cluster.noc_bytes_per_clk / double(s.cluster.tiles),
-                   s.hbm_stream_bw() / s.clock.value() / s.tiles()});
+// Tiles that read the same K/V tile at once: the items of one (sequence, KV head, split), placed on
+// consecutive tiles, at most all of them.
+double kv_sharers(const AttnJob& j) { return double(std::min<std::int64_t>({j.T, j.items, j.q_items * j.g.chunks()})); }
+
+// Bytes per cycle one tile's DMA moves while every active tile (one per item, at most all) streams
+// at once: its share of HBM, of its cluster's NoC port or its DMA port, whichever is least. `kv`: a
+// K/V load, which the tiles working on the same (sequence, KV head, split) issue together, so that
+// the NoC multicasts one HBM read to all of them (MaiaMemory): HBM carries it once for them all.
+double tile_share(const AttnJob& j, const MaiaSpec& s, bool kv = false) {
+  const double active = double(std::min<std::int64_t>(j.T, j.items));
+  const double per_cluster = std::min<double>(s.cluster.tiles, std::ceil(active / s.cluster.count));
+  const double sharers = kv ? kv_sharers(j) : 1.0;
+  return std::min({double(s.tile.dma_bytes_per_clk), s.cluster.noc_bytes_per_clk / per_cluster,
+                   s.hbm_stream_bw() / s.clock.value() / active * sharers});
 }
 
 // Cycles of one query tile of `rows` rows against one KV tile of `kw` keys for `passes` passes: the
@@ -264,7 +273,7 @@ double kv_step_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t rows, st
   const double sc = double(rows) * kw, o = double(rows) * j.dv;
   const double tvp = std::max({sc * 5 / fp32, sc / s.tvp.sfu_ops_per_clk, sc * (8 + j.fa) / port}) +
                      std::max(o * 2 / fp32, o * 12 / port);
-  const double dma = double(kw) * (j.d + j.dv) * j.w / tile_share(s) + 2 * s.tile.dma_issue_cycles;
+  const double dma = double(kw) * (j.d + j.dv) * j.w / tile_share(j, s, true) + 2 * s.tile.dma_issue_cycles;
   const double conv = j.f.convert_wt ? double(kw) * (j.d + j.dv) * std::max(1.0 / fp32, (j.w + j.fw) / port) : 0;
   if (drain) return std::max(passes * ttu, passes * tvp + conv);
   // `buffers` loads in flight: a step takes at least a load's latency and transfer over that many.
@@ -279,7 +288,7 @@ double kv_step_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t rows, st
 // no drain to hide behind and loads its first K/V tile at once (`first`: its Q, that K/V and the
 // conversion in full, instead); the task's last one stores its O after its drain (`last`).
 struct QTileCycles {
-  double steps = 0, first = 0, last = 0, bytes = 0;
+  double steps = 0, first = 0, last = 0, bytes = 0, kv_bytes = 0;
 };
 
 QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, std::int64_t split, std::int64_t passes) {
@@ -296,14 +305,14 @@ QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, 
     if (kw == j.bkv && jt < hi) {
       const std::int64_t full = std::min(hi, (o.seq_kv / j.bkv) - 1) - jt + 1;
       q.steps += double(full) * kv_step_cycles(j, s, rows, kw, passes);
-      q.bytes += double(full) * kw * (j.d + j.dv) * j.w;
+      q.kv_bytes += double(full) * kw * (j.d + j.dv) * j.w;
       jt += full - 1;
       continue;
     }
     q.steps += kv_step_cycles(j, s, rows, kw, passes);
-    q.bytes += double(kw) * (j.d + j.dv) * j.w;
+    q.kv_bytes += double(kw) * (j.d + j.dv) * j.w;
   }
-  const double share = tile_share(s), lat = s.hbm.latency.value() * s.clock.value();
+  const double share = tile_share(j, s), lat = s.hbm.latency.value() * s.clock.value();
   const double qb = double(passes) * rows * j.d * j.a, ob = double(passes) * rows * (j.dv * (j.partial ? 4.0 : j.eo) + (j.partial ? 8 : 0));
   const double qconv = j.f.convert_act ? double(passes) * rows * j.d *
                                              std::max(1.0 / s.tvp.flops_fp32, (j.a + j.fa) / s.tile.tsram_bytes_per_clk)
@@ -314,7 +323,7 @@ QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, 
   const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv);
   const double step = kv_step_cycles(j, s, rows, kw, passes), drain = kv_step_cycles(j, s, rows, kw, passes, true);
   q.steps += std::max(drain, qload) - step;
-  q.first = lat + (qb + kw * (j.d + j.dv) * j.w) / share + 2 * s.tile.dma_issue_cycles + qconv;
+  q.first = lat + qb / share + kw * (j.d + j.dv) * j.w / tile_share(j, s, true) + 2 * s.tile.dma_issue_cycles + qconv;
   q.last = drain - std::max(drain, qload) + lat + ob / share + s.tile.dma_issue_cycles;
   return q;
 }
@@ -326,7 +335,8 @@ double estimate(const AttnJob& j, const MaiaSpec& s) {
   const double clk = s.clock.value();
   const size_t n = static_cast<size_t>(j.q_items * j.g.splits * j.g.chunks());
   std::vector<double> item_c(n), first_c(n), last_c(n);
-  double bytes = 0;
+  double bytes = 0;  // HBM bytes: K/V once for the tiles that read them together (tile_share)
+  const double sharers = kv_sharers(j);
   for (std::int64_t qi = 0; qi < j.q_items; ++qi)
     for (std::int64_t split = 0; split < j.g.splits; ++split)
       for (std::int64_t c = 0; c < j.g.chunks(); ++c) {
@@ -339,7 +349,7 @@ double estimate(const AttnJob& j, const MaiaSpec& s) {
           item_c[k] += q.steps;
           if (qq == 0) first_c[k] = q.first;
           last_c[k] = q.last;
-          bytes += q.bytes;
+          bytes += q.bytes + q.kv_bytes / sharers;
         }
       }
   std::vector<double> tile_c(static_cast<size_t>(j.T), 0.0);
