@@ -242,15 +242,30 @@ double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, 
   return j.tsram;
 }
 
+// Tiles that read the same K/V tile at once: the items of one (sequence, KV head, split), placed on
+// consecutive tiles, at most all of them.
+double kv_sharers(const AttnJob& j) { return double(std::min<std::int64_t>({j.T, j.items, j.q_items * j.g.chunks()})); }
+
+// Bytes per cycle one tile's DMA moves while every active tile (one per item, at most all) streams
+// at once: its share of HBM, of its cluster's NoC port or its DMA port, whichever is least. `kv`: a
+// K/V load, which the tiles working on the same (sequence, KV head, split) issue together, so that
+// the NoC multicasts one HBM read to all of them (MaiaMemory): HBM carries it once for them all.
+double tile_share(const AttnJob& j, const MaiaSpec& s, bool kv = false) {
+  const double active = double(std::min<std::int64_t>(j.T, j.items));
+  const double per_cluster = std::min<double>(s.cluster.tiles, std::ceil(active / s.cluster.count));
+  const double sharers = kv ? kv_sharers(j) : 1.0;
+  return std::min({double(s.tile.dma_bytes_per_clk), s.cluster.noc_bytes_per_clk / per_cluster,
+                   s.hbm_stream_bw() / s.clock.value() / active * sharers});
+}
+
 // Cycles of one query tile of `rows` rows against one KV tile of `kw` keys for `passes` passes: the
 // TTU (S = Q K^T and P V, partial 16 x R x 16 blocks whole, plus the fill of each op), the TVP
 // (softmax, exp on the SFU, the rescale of O, TSRAM traffic) and the K and V load (at the tile's
-// share of HBM, of its cluster's NoC port or at its DMA port, whichever is least: every tile streams
-// at once) overlap as the pipeline does, so the slowest of the three, and no faster than `buffers`
-// loads in flight deliver them past the HBM latency; with `fill_drain`, the first tile's load and the
-// last one's compute, which do not overlap, instead.
+// share, tile_share) overlap as the pipeline does, so the slowest of the three, and no faster than
+// `buffers` loads in flight deliver them past the HBM latency; with `drain`, the compute of the
+// q tile's last KV tile alone, which nothing of that q tile overlaps.
 double kv_step_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t rows, std::int64_t kw, std::int64_t passes,
-                      bool fill_drain = false) {
+                      bool drain = false) {
   const double R = std::max(1, s.ttu_depth(j.f.rate)), r16 = std::ceil(double(rows) / s.ttu.rows);
   const double fill = s.ttu.fill_cycles, fp32 = s.tvp.flops_fp32, port = s.tile.tsram_bytes_per_clk;
   const double ttu = r16 * std::ceil(double(kw) / s.ttu.cols) * std::ceil(double(j.d) / R) + fill +
@@ -258,65 +273,93 @@ double kv_step_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t rows, st
   const double sc = double(rows) * kw, o = double(rows) * j.dv;
   const double tvp = std::max({sc * 5 / fp32, sc / s.tvp.sfu_ops_per_clk, sc * (8 + j.fa) / port}) +
                      std::max(o * 2 / fp32, o * 12 / port);
-  const double share = std::min({double(s.tile.dma_bytes_per_clk), s.cluster.noc_bytes_per_clk / double(s.cluster.tiles),
-                                  s.hbm_stream_bw() / s.clock.value() / s.tiles()});
-  const double dma = double(kw) * (j.d + j.dv) * j.w / share + 2 * s.tile.dma_issue_cycles;
+  const double dma = double(kw) * (j.d + j.dv) * j.w / tile_share(j, s, true) + 2 * s.tile.dma_issue_cycles;
   const double conv = j.f.convert_wt ? double(kw) * (j.d + j.dv) * std::max(1.0 / fp32, (j.w + j.fw) / port) : 0;
-  if (fill_drain) return dma + std::max(passes * ttu, passes * tvp + conv);
+  if (drain) return std::max(passes * ttu, passes * tvp + conv);
   // `buffers` loads in flight: a step takes at least a load's latency and transfer over that many.
   const double in_flight = (s.hbm.latency.value() * s.clock.value() + dma) / j.buffers;
   return std::max({passes * ttu, passes * tvp + conv, dma, in_flight});
 }
 
-// The model's own estimate of tiling j (seconds): every item's KV steps, Q load and store, summed per
+// What one q tile adds to its task (cycles): its KV steps, and the q tile boundaries. TSRAM holds
+// one Q, so a q tile's Q load (HBM latency, its bytes at the tile's share) and its conversion to the
+// TTU format start after the previous q tile's last QK^T; they overlap that tile's drain (the
+// compute of its last KV tile), `steps` counts the larger of the two. The task's first q tile has
+// no drain to hide behind and loads its first K/V tile at once (`first`: its Q, that K/V and the
+// conversion in full, instead); the task's last one stores its O after its drain (`last`).
+struct QTileCycles {
+  double steps = 0, first = 0, last = 0, bytes = 0, kv_bytes = 0;
+};
+
+QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, std::int64_t split, std::int64_t passes) {
+  const OpSpec& o = j.o;
+  QTileCycles q;
+  const std::int64_t rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(j.bq, o.seq_q - qt * j.bq);
+  const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * j.bq);
+  const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
+  std::int64_t lo = split * j.tiles_per_split, hi = std::min(j.kv_tiles, lo + j.tiles_per_split) - 1;
+  if (o.causal) hi = std::min(hi, qlast / j.bkv);
+  if (o.window > 0) lo = std::max(lo, std::max<std::int64_t>(0, qfirst - o.window + 1) / j.bkv);
+  for (std::int64_t jt = lo; jt <= hi; ++jt) {  // full tiles cost the same: count them once
+    const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv - jt * j.bkv);
+    if (kw == j.bkv && jt < hi) {
+      const std::int64_t full = std::min(hi, (o.seq_kv / j.bkv) - 1) - jt + 1;
+      q.steps += double(full) * kv_step_cycles(j, s, rows, kw, passes);
+      q.kv_bytes += double(full) * kw * (j.d + j.dv) * j.w;
+      jt += full - 1;
+      continue;
+    }
+    q.steps += kv_step_cycles(j, s, rows, kw, passes);
+    q.kv_bytes += double(kw) * (j.d + j.dv) * j.w;
+  }
+  const double share = tile_share(j, s), lat = s.hbm.latency.value() * s.clock.value();
+  const double qb = double(passes) * rows * j.d * j.a, ob = double(passes) * rows * (j.dv * (j.partial ? 4.0 : j.eo) + (j.partial ? 8 : 0));
+  const double qconv = j.f.convert_act ? double(passes) * rows * j.d *
+                                             std::max(1.0 / s.tvp.flops_fp32, (j.a + j.fa) / s.tile.tsram_bytes_per_clk)
+                                       : 0;
+  const double qload = lat + qb / share + s.tile.dma_issue_cycles + qconv;
+  q.bytes += qb + ob;
+  if (hi < lo) return q;  // nothing visible: only the Q load and the store
+  const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv);
+  const double step = kv_step_cycles(j, s, rows, kw, passes), drain = kv_step_cycles(j, s, rows, kw, passes, true);
+  q.steps += std::max(drain, qload) - step;
+  q.first = lat + qb / share + kw * (j.d + j.dv) * j.w / tile_share(j, s, true) + 2 * s.tile.dma_issue_cycles + qconv;
+  q.last = drain - std::max(drain, qload) + lat + ob / share + s.tile.dma_issue_cycles;
+  return q;
+}
+
+// The model's own estimate of tiling j (seconds): every item's q tiles (q_tile_cycles) summed per
 // tile as the tasks take items (round robin), the busiest tile; at least the HBM stream of all bytes.
 double estimate(const AttnJob& j, const MaiaSpec& s) {
   const OpSpec& o = j.o;
-  const double clk = s.clock.value(), lat = s.hbm.latency.value();
-  std::vector<double> item_s(static_cast<size_t>(j.q_items * j.g.splits * j.g.chunks()));
-  double bytes = 0;
+  const double clk = s.clock.value();
+  const size_t n = static_cast<size_t>(j.q_items * j.g.splits * j.g.chunks());
+  std::vector<double> item_c(n), first_c(n), last_c(n);
+  double bytes = 0;  // HBM bytes: K/V once for the tiles that read them together (tile_share)
+  const double sharers = kv_sharers(j);
   for (std::int64_t qi = 0; qi < j.q_items; ++qi)
     for (std::int64_t split = 0; split < j.g.splits; ++split)
       for (std::int64_t c = 0; c < j.g.chunks(); ++c) {
         const std::int64_t passes = std::min(j.g.passes, (c + 1) * j.g.pass_chunk) - c * j.g.pass_chunk;
-        double cyc = 0, b = 0;
+        const size_t k = static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c);
         for (std::int64_t qq = 0; qq < j.g.q_per_item; ++qq) {
           const std::int64_t qt = qq == 0 ? qi : j.g.q_tiles - 1 - qi;
           if (qq == 1 && qt == qi) break;
-          const std::int64_t rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(j.bq, o.seq_q - qt * j.bq);
-          const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * j.bq);
-          const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
-          std::int64_t lo = split * j.tiles_per_split, hi = std::min(j.kv_tiles, lo + j.tiles_per_split) - 1;
-          if (o.causal) hi = std::min(hi, qlast / j.bkv);
-          if (o.window > 0) lo = std::max(lo, std::max<std::int64_t>(0, qfirst - o.window + 1) / j.bkv);
-          for (std::int64_t jt = lo; jt <= hi; ++jt) {  // full tiles cost the same: count them once
-            const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv - jt * j.bkv);
-            if (kw == j.bkv && jt < hi) {
-              const std::int64_t full = std::min(hi, (o.seq_kv / j.bkv) - 1) - jt + 1;
-              cyc += double(full) * kv_step_cycles(j, s, rows, kw, passes);
-              b += double(full) * kw * (j.d + j.dv) * j.w;
-              jt += full - 1;
-              continue;
-            }
-            cyc += kv_step_cycles(j, s, rows, kw, passes);
-            b += double(kw) * (j.d + j.dv) * j.w;
-          }
-          if (hi >= lo) cyc += kv_step_cycles(j, s, rows, std::min<std::int64_t>(j.bkv, o.seq_kv), passes, true) -
-                               kv_step_cycles(j, s, rows, std::min<std::int64_t>(j.bkv, o.seq_kv), passes);
-          const double qo = double(passes) * rows * (j.d * j.a + j.dv * (j.partial ? 4.0 : j.eo));
-          cyc += qo / s.tile.dma_bytes_per_clk;
-          b += qo;
+          const QTileCycles q = q_tile_cycles(j, s, qt, split, passes);
+          item_c[k] += q.steps;
+          if (qq == 0) first_c[k] = q.first;
+          last_c[k] = q.last;
+          bytes += q.bytes + q.kv_bytes / sharers;
         }
-        item_s[static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c)] = cyc / clk + 2 * lat;
-        bytes += b;
       }
-  std::vector<double> tile_s(static_cast<size_t>(j.T), 0.0);
+  std::vector<double> tile_c(static_cast<size_t>(j.T), 0.0);
   for (std::int64_t it = 0; it < j.items; ++it) {
     const std::int64_t c = it % j.g.chunks(), rest = it / j.g.chunks(), split = rest % j.g.splits;
     const std::int64_t qi = (rest / j.g.splits) % j.q_items;
-    tile_s[static_cast<size_t>(it % j.T)] += item_s[static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c)];
+    const size_t k = static_cast<size_t>((qi * j.g.splits + split) * j.g.chunks() + c);
+    tile_c[static_cast<size_t>(it % j.T)] += item_c[k] + (it < j.T ? first_c[k] : 0) + (it + j.T >= j.items ? last_c[k] : 0);
   }
-  const double busiest = *std::max_element(tile_s.begin(), tile_s.end());
+  const double busiest = *std::max_element(tile_c.begin(), tile_c.end()) / clk;
   return std::max(busiest, bytes * double(o.batch * o.kv_heads) / s.hbm_stream_bw()) + s.tile.task_start_cycles / clk;
 }
 
