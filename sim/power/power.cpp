@@ -26,7 +26,8 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
     "long a burst from idle runs at the boost clock", "50 ms");
   p(pre + "boost_clock", s.boost_clock,
     "Highest clock the power manager picks when power allows (GPU Boost's maximum clock); memory-bound work runs "
-    "there. 0 Hz: the nominal clock (sm.clock or its family's equivalent)", "0 Hz");
+    "there. 0 Hz: the nominal clock (sm.clock or its family's equivalent). A property of the silicon: a `--set` of the "
+    "nominal clock scales it by the same factor unless it is also set in that run", "0 Hz");
   p(pre + "static", s.static_power, "Leakage and idle uncore power at the nominal clock");
   p(pre + "executor_active", s.executor_active,
     "Power of one executor (SM, core, tile) while it holds work (issuing or waiting on memory), at nominal clock "

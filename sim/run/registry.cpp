@@ -63,6 +63,32 @@ std::vector<PresetInfo> list_presets() {
   return out;
 }
 
+namespace {
+// A what-if on the nominal clock (the first of clock_keys(), the clock the simulation runs at) describes
+// silicon that clocks that much faster or slower: its boost clock, a property of the same silicon, moves
+// with it, as its voltage-frequency curve does (power.voltage_ratio is a function of the clock ratio). An
+// absolute boost clock left behind would make a chip whose nominal clock is raised past it run below the
+// clock it was simulated at, timed by rescaling a simulation whose memory stalls a slower core would have
+// hidden (H100 4096^3 GEMM: 178 / 197 / 220 us at 1.25x / 1.5x / 2x sm.clock). A boost clock set in the same
+// run (`--set power.boost_clock=...`) is taken as given. True when `tree` was changed.
+bool scale_boost_with_clock(ConfigTree& tree, const ConfigTree& preset, const ChipModel& model) {
+  const std::vector<std::string> keys = model.clock_keys();
+  const ConfigValue* boost = tree.find("power.boost_clock");
+  const ConfigValue* preset_boost = preset.find("power.boost_clock");
+  if (keys.empty() || !model.power() || !boost || !preset_boost) return false;
+  if (boost->origin != preset_boost->origin || boost->text != preset_boost->text) return false;  // set in this run
+  const ConfigValue* clock = tree.find(keys.front());
+  const ConfigValue* preset_clock = preset.find(keys.front());
+  if (!clock || !preset_clock || clock->origin == preset_clock->origin) return false;  // the preset's clock
+  const double was = Hertz::parse(preset_clock->text).value(), boost_hz = model.power()->boost_clock.value();
+  if (was <= 0 || boost_hz <= 0 || model.clock_hz() == was) return false;  // 0 Hz: the nominal clock already
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f MHz", boost_hz * model.clock_hz() / was / 1e6);
+  tree.set("power.boost_clock", buf, clock->origin + " (" + keys.front() + " what-if: boost clock scaled with it)");
+  return true;
+}
+}  // namespace
+
 std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays) {
   std::string path, fam;
   std::vector<std::string> names;
@@ -88,8 +114,10 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
   }
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(),
            path);
+  const ConfigTree preset = tree;
   for (const auto& o : overlays) tree.apply_overlay(o);
-  return load_from_tree(tree, fam);
+  std::unique_ptr<ChipModel> model = load_from_tree(tree, fam);
+  return scale_boost_with_clock(tree, preset, *model) ? load_from_tree(tree, fam) : std::move(model);
 }
 
 namespace {
