@@ -46,7 +46,7 @@ std::string GemmTiling::str() const {
   os << "tile " << bm << "x" << bn << "x" << bk << ", " << stages << " stages, split-k " << split_k << ", "
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
-  if (copy_bytes < 16)
+  if (!tma())
     os << ", no TMA (rows " << copy_bytes << "-byte aligned): mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
@@ -204,7 +204,10 @@ struct GemmJob {
   std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
   std::uint32_t smem = 0;
   int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
-  double smem_per_clk = 128;  // the SM's shared-memory bytes per clock (register-staged stores)
+  // sm80-style fallback (!t.tma()): the full-width shared-memory bytes of one k-step's mma.sync
+  // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (1 when register-staged).
+  std::uint64_t sync_smem_bytes = 0;
+  std::int64_t copy_depth = 0;
   bool functional = false;
 };
 
@@ -232,7 +235,10 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->steps_per_split = ceil_div(j->ksteps, t.split_k);
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
-  j->smem_per_clk = spec.sm.smem_bytes_per_clk;
+  j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
+  if (!t.tma())
+    j->sync_smem_bytes = static_cast<std::uint64_t>(
+        sync_block(t.bm, t.bn).smem_bytes(t.bk, op, t.bm, t.bn, t.copy_bytes, spec.sm.smem_bytes_per_clk));
   j->functional = opt.functional;
   return j;
 }
@@ -291,8 +297,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
     std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
     std::int64_t step = kk - p.kbeg;
     // Register-staged copies (no cp.async): the copy waits for the warps' previous MMAs.
-    const int depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
-    if (step >= depth) reuse = mma_idx[static_cast<size_t>(step - depth)];
+    if (step >= j.copy_depth) reuse = mma_idx[static_cast<size_t>(step - j.copy_depth)];
     // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
     // past the tensor's end reads as zeros, so padded B rows contribute nothing.
     const Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
@@ -309,10 +314,9 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
     const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
     const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
     const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
-    const Instr mma = t.copy_bytes < 16
+    const Instr mma = !t.tma()
                           ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                     static_cast<std::uint32_t>(t.bk), useful,
-                                     static_cast<std::uint64_t>(sync_block(t.bm, t.bn).smem_bytes(t.bk, o, t.bm, t.bn, t.copy_bytes, j.smem_per_clk)))
+                                     static_cast<std::uint32_t>(t.bk), useful, j.sync_smem_bytes)
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
@@ -368,7 +372,7 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   const TilePos p = locate(j, index);
   const bool split = j.t.split_k > 1, partial = split && p.ks > 0;
   const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
-  if (j.t.copy_bytes < 16) {  // sm80-style: every warp copies and computes
+  if (!j.t.tma()) {  // sm80-style: every warp copies and computes
     const SyncBlock b = sync_block(j.t.bm, j.t.bn);
     block_shape(task, static_cast<std::uint32_t>(b.threads), static_cast<std::uint32_t>(b.regs), j.smem);
   } else {
@@ -408,7 +412,7 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
                              static_cast<std::uint64_t>(job->tile_count * t.split_k),
                              [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional);
-  p.copy_descriptors = t.copy_bytes >= 16;  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
+  p.copy_descriptors = t.tma();  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
   return {p};
 }
 

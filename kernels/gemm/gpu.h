@@ -19,6 +19,7 @@ struct GemmTiling {
   // and TMA cannot describe it: the library then runs an sm80-style kernel (mma.sync, thread copies). 16:
   // the TMA kernel above.
   int copy_bytes = 16;
+  bool tma() const { return copy_bytes >= 16; }  // the TMA kernel (else the sm80-style fallback)
   std::string str() const;
 };
 
