@@ -34,7 +34,6 @@ struct StepCost {
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
 StepShape shape_of(const Batch& b);
 
-
 // How requests reach the server: all at once (offline throughput), a closed loop of `concurrency`
 // users each sending its next request when the last one finishes, or open-loop arrivals (the
 // arrival times of the draws).

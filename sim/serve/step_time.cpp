@@ -78,6 +78,9 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
         if (n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
     return g;
   };
+  Graph whole = graph_of({});  // one rank's graph (the single chip's, or the launches counted below)
+  // Kernels one rank launches: its stage's share of the layers, once per micro-batch.
+  const double kernels = static_cast<double>(whole.kernels()) * microbatches() / std::max(1, m_sc.pp);
   StepResult r;
   if (m_sys) {
     RankSteps steps;
@@ -90,10 +93,8 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     steps.stage_bytes = p == Tokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2) : steps.token_bytes;
     r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
-    r = run_step_graph(m_chip, graph_of({}), m_weight_bytes);
+    r = run_step_graph(m_chip, std::move(whole), m_weight_bytes);
   }
-  // Kernels one rank launches: its stage's share of the layers, once per micro-batch.
-  const double kernels = static_cast<double>(graph_of({}).kernels()) * microbatches() / std::max(1, m_sc.pp);
   StepCost c{r.time_s, r.events, kernels};
   m_cache->parts.emplace(key, c);
   return c;
