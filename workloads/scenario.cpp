@@ -177,7 +177,8 @@ void Scenario::validate(const ModelConfig& m) const {
                      std::to_string(input_len + output_len) + " tokens exceeds " + ctx);
   // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads
   // (with --pad-heads, the heads as Neuron stores them, which split by construction).
-  const ModelConfig hm = run_model_of(m);
+  const ModelConfig padded = pad_heads != 0 ? run_model_of(m) : ModelConfig{};  // no copy without padding
+  const ModelConfig& hm = pad_heads != 0 ? padded : m;
   if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
                      " attention heads (expected a divisor" + std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
