@@ -265,8 +265,8 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
 }
 
 ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
-  if (pad_heads <= 0) return m;
-  if (pad_heads % tp != 0)
+  if (pad_heads == 0) return m;
+  if (pad_heads > 0 && pad_heads % tp != 0)  // a negative one: stored_heads refuses it
     throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
                      " (the NeuronCores of the TP group: cores per chip x chips)");
   return stored_heads(m, pad_heads);

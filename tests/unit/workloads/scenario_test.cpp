@@ -85,6 +85,8 @@ TEST(WorkloadScenario, NeuronHeadLayoutPadsAndReplicates) {
   EXPECT_EQ(stored_heads(load_model("llama-3.1-70b"), 32).kv_heads, 64);
   s.pad_heads = 20;
   EXPECT_NE(error_of([&] { s.validate(m); }).find("--pad-heads 20 must be a multiple of --tp 12"), std::string::npos);
+  s.pad_heads = -24;  // not taken as "off"
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--pad-heads must be a positive number of cores, got -24"), std::string::npos);
   s.pad_heads = 16;
   s.tp = 8;
   EXPECT_NE(error_of([&] { s.validate(load_model("deepseek-v3")); }).find("multi-head latent attention"), std::string::npos);
