@@ -76,6 +76,27 @@ struct AttnJob {
   bool partial = false;
 };
 
+// One q tile of one KV split: its query rows, the positions of its first and last query, and the KV
+// tiles it sees [lo, hi] (none when hi < lo): the split's tiles, less those entirely above the causal
+// diagonal or before the sliding window. The builder (TileWork::q_tile) and the estimate
+// (q_tile_cycles) both walk this span, so the estimate that chooses the tiling costs what is built.
+struct QTileSpan {
+  std::int64_t rows = 0, qfirst = 0, qlast = 0, lo = 0, hi = -1;
+};
+
+QTileSpan q_tile_span(const AttnJob& j, std::int64_t qt, std::int64_t split) {
+  const OpSpec& o = j.o;
+  QTileSpan q;
+  q.rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(j.bq, o.seq_q - qt * j.bq);
+  q.qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * j.bq);
+  q.qlast = o.decode ? o.seq_kv - 1 : q.qfirst + q.rows - 1;
+  q.lo = split * j.tiles_per_split;
+  q.hi = std::min(j.kv_tiles, q.lo + j.tiles_per_split) - 1;
+  if (o.causal) q.hi = std::min(q.hi, q.qlast / j.bkv);
+  if (o.window > 0) q.lo = std::max(q.lo, std::max<std::int64_t>(0, q.qfirst - o.window + 1) / j.bkv);
+  return q;
+}
+
 // The instruction streams of one tile: its work items one after another, K/V tiles in `kBuffers`
 // rotating TSRAM buffers.
 class TileWork {
@@ -110,10 +131,8 @@ class TileWork {
     const AttnJob& j = m_j;
     const OpSpec& o = j.o;
     const std::int64_t passes = m_p1 - m_p0, bq = j.bq;
-    m_rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(bq, o.seq_q - qt * bq);
-    const std::int64_t rows = m_rows;
-    const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * bq);  // first query position
-    const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
+    const QTileSpan span = q_tile_span(j, qt, split);
+    const std::int64_t rows = m_rows = span.rows, qfirst = span.qfirst, qlast = span.qlast;
     // Q of every pass (the group's heads), converted to the TTU format when needed. TSRAM holds one Q
     // (and one TTU-format copy, set_geometry): the load overwrites the buffer that the previous q
     // tile's last QK^T (or, with a conversion, its conversion) read, so it waits for that op.
@@ -125,11 +144,8 @@ class TileWork {
     m_iq = j.f.convert_act ? add(after(tvp(passes * rows, j.d, 1, 0, j.a + j.fa), q_load, m_q_last_s)) : q_load;
     m_acc.assign(static_cast<size_t>(passes), kNoDep);
     Pending pend;
-    const std::int64_t j0 = split * j.tiles_per_split, j1 = std::min(j.kv_tiles, j0 + j.tiles_per_split);
-    for (std::int64_t jt = j0; jt < j1; ++jt) {
+    for (std::int64_t jt = span.lo; jt <= span.hi; ++jt) {
       const std::int64_t k0 = jt * j.bkv, kw = std::min<std::int64_t>(j.bkv, o.seq_kv - k0);
-      if (o.causal && k0 > qlast) continue;                                    // above the diagonal
-      if (o.window > 0 && k0 + kw - 1 < qfirst - o.window + 1) continue;        // before the window
       const bool masked = (o.causal && k0 + kw - 1 > qfirst) || (o.window > 0 && k0 < qlast - o.window + 1);
       Pending cur = kv_tile(bh, k0, kw, masked);
       stage_pv(pend);
@@ -294,12 +310,8 @@ struct QTileCycles {
 QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, std::int64_t split, std::int64_t passes) {
   const OpSpec& o = j.o;
   QTileCycles q;
-  const std::int64_t rows = o.decode ? j.g.rows_per_pass : std::min<std::int64_t>(j.bq, o.seq_q - qt * j.bq);
-  const std::int64_t qfirst = o.seq_kv - o.seq_q + (o.decode ? 0 : qt * j.bq);
-  const std::int64_t qlast = o.decode ? o.seq_kv - 1 : qfirst + rows - 1;
-  std::int64_t lo = split * j.tiles_per_split, hi = std::min(j.kv_tiles, lo + j.tiles_per_split) - 1;
-  if (o.causal) hi = std::min(hi, qlast / j.bkv);
-  if (o.window > 0) lo = std::max(lo, std::max<std::int64_t>(0, qfirst - o.window + 1) / j.bkv);
+  const QTileSpan span = q_tile_span(j, qt, split);
+  const std::int64_t rows = span.rows, lo = span.lo, hi = span.hi;
   for (std::int64_t jt = lo; jt <= hi; ++jt) {  // full tiles cost the same: count them once
     const std::int64_t kw = std::min<std::int64_t>(j.bkv, o.seq_kv - jt * j.bkv);
     if (kw == j.bkv && jt < hi) {
