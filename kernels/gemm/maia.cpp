@@ -3,14 +3,17 @@
 // the cluster blocks would leave clusters idle) whose buffers fit TSRAM (fp32 accumulators, double-
 // buffered operands, conversion buffers) and CSRAM (a 3-deep staging ring), estimate the time as
 // rounds of cluster blocks x the slowest of: TTU steps (partial 16 x R x 16 blocks count whole), the
-// cluster's share of HBM, its NoC port, the tile DMA port and the CSRAM banks; add prologue, epilogue
-// and the split-K reduction; keep the cheapest (ties keep the larger sub-block: less traffic).
+// cluster's share of HBM (reads that the round's clusters share counted once: the NoC multicasts
+// them), its NoC port, the tile DMA port and the CSRAM banks; add each round's pipeline fill, the
+// epilogue and the split-K reduction; keep the cheapest (of estimates within 2%, the one that stages
+// fewer operands in CSRAM, then the one that loads its other resources least).
 // An operand that several tiles of a cluster share (A when pc > 1, B when pr > 1) is staged once into
 // CSRAM by the cluster DMA (each tile issues its 1/P share) and read from there by every tile that
 // needs it: one HBM read feeds the cluster. Other operands go HBM -> TSRAM directly.
 #include "kernels/gemm/maia.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -76,6 +79,31 @@ double operand_chunk(const GemmTiling& t, const MatmulFormat& f, const OpSpec& o
   return c;
 }
 
+// The HBM reads one round of cluster jobs needs, in units of the A block and the B block: the
+// clusters of a round run in step, so those that read the same A rows (same block row and K slice) or
+// the same weight columns (same block column and K slice) at once are served by one HBM read that the
+// NoC multicasts (MaiaMemory::hbm_access joins an in-flight read), as the simulation does. Jobs are
+// numbered as make_job numbers them: (group, block row, block column, K slice).
+struct RoundReads {
+  double a_blocks = 0, b_blocks = 0;
+};
+
+RoundReads round_reads(const Shape& sh, std::int64_t n, std::int64_t CM, std::int64_t CN, int split_k, std::int64_t active) {
+  const std::int64_t tiles_n = ceil_div(n, CN);
+  std::vector<std::array<std::int64_t, 3>> a, b;
+  std::int64_t g = 0, job0 = 0;
+  for (std::int64_t job = 0; job < active; ++job) {
+    const std::int64_t block = job / split_k, ks = job % split_k;
+    while (g + 1 < std::int64_t(sh.rows.size()) && block >= job0 + ceil_div(sh.rows[size_t(g)], CM) * tiles_n)
+      job0 += ceil_div(sh.rows[size_t(g)], CM) * tiles_n, ++g;
+    const std::int64_t local = block - job0;
+    const std::array<std::int64_t, 3> ka{g, local / tiles_n, ks}, kb{g, local % tiles_n, ks};
+    if (std::find(a.begin(), a.end(), ka) == a.end()) a.push_back(ka);
+    if (std::find(b.begin(), b.end(), kb) == b.end()) b.push_back(kb);
+  }
+  return {double(a.size()), double(b.size())};
+}
+
 constexpr int kMaxBuffers = 16;  // TSRAM operand buffers in flight (prefetch depth) at most
 
 double tsram_need(const GemmTiling& t, const MatmulFormat& f, const OpSpec& op) {
@@ -83,7 +111,11 @@ double tsram_need(const GemmTiling& t, const MatmulFormat& f, const OpSpec& op) 
   return t.tm * static_cast<double>(t.tn) * 4.0 + t.nbuf * operand_chunk(t, f, op);
 }
 
-double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const MatmulFormat& f, const Shape& sh) {
+// `pressure` (optional): the sum of the job's resource times, every resource's load and not only the
+// binding one's; of tilings with equal estimates, the one with more slack elsewhere loses less when
+// resources that the estimate takes as independent (ports, CSRAM, HBM, latency) interfere.
+double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const MatmulFormat& f, const Shape& sh,
+                double* pressure = nullptr) {
   const double clk = s.clock.value();
   const int C = s.cluster.count, P = s.cluster.tiles;
   const std::int64_t CM = std::int64_t(t.pr) * t.tm, CN = std::int64_t(t.pc) * t.tn;
@@ -103,7 +135,10 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
   if (f.convert_wt) t_tvp += kslice * t.tn / (s.tvp_flops_per_clk(op.wdtype) > 0 ? s.tvp_flops_per_clk(op.wdtype) : s.tvp.flops_fp32) / clk;
   const double a_bytes = rows_c * kslice * ea, b_bytes = t.pinned ? 0 : kslice * double(CN) * eb;
   const double out_bytes = rows_c * double(CN) * eo;
-  const double bw_c = std::min(s.noc_port_bw(), s.hbm_stream_bw() / active);
+  // Each cluster's bytes cross its NoC port; HBM serves the round's distinct reads once (multicast).
+  const RoundReads rr = round_reads(sh, op.n, CM, CN, t.split_k, static_cast<std::int64_t>(active));
+  const double hbm_round = rr.a_blocks * a_bytes + rr.b_blocks * b_bytes + active * out_bytes;
+  const double bw_c = std::min(s.noc_port_bw(), s.hbm_stream_bw() / hbm_round * (a_bytes + b_bytes + out_bytes));
   const double t_hbm = (a_bytes + b_bytes + out_bytes) / bw_c;
   const double tile_bytes = tm_eff * kslice * ea + kslice * t.tn * eb + tm_eff * t.tn * eo;
   const double t_port = tile_bytes / s.tile_dma_bw();
@@ -120,13 +155,16 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
                           (tm_eff * t.kc * ea + double(t.kc) * t.tn * eb) / std::min(s.tile_dma_bw(), bw_c / P);
   const double t_lat = double(per) * step_lat / t.nbuf;
   const double t_job = std::max({t_ttu, t_tvp, t_hbm, t_port, t_cs, t_lat});
+  if (pressure) *pressure = rounds * (t_ttu + t_tvp + t_hbm + t_port + t_cs + t_lat);
   const double prologue = lat + (t.stage_a || t.stage_b ? s.cluster.csram_latency.value() : 0) + t_job / per;
   const double epilogue = tm_eff * t.tn * eo / s.tile_dma_bw() + lat;
   double reduce = 0;
   if (t.split_k > 1)
     reduce = (double(sh.total_rows) * op.n * (4.0 * t.split_k + bytes_per_element(op.odtype))) / s.hbm_stream_bw() +
              s.launch_overhead.value() + lat;
-  return rounds * t_job + prologue + epilogue + reduce;
+  // A cluster takes its jobs one after another and prefetches only within a job: every round starts
+  // its pipeline again (its first operands arrive after the memory latency).
+  return rounds * (t_job + prologue) + epilogue + reduce;
 }
 
 // The prefetch depth of tiling `t`: the fewest TSRAM operand buffers (2..max_buf) whose estimate is
@@ -136,7 +174,7 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
 // TSRAM never changes a depth that already suffices. Sets t.nbuf, t.tsram_bytes, t.estimate_s;
 // false when no depth fits the CSRAM staging ring.
 bool prefetch_depth(const OpSpec& op, const MaiaSpec& s, GemmTiling& t, const MatmulFormat& f, const Shape& sh, int max_buf,
-                    double csram_work, double a_panel) {
+                    double csram_work, double a_panel, double* pressure) {
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
   auto ring = [&](int nbuf) {
     return (nbuf + 1) * ((t.stage_a && !t.whole_a ? double(t.pr) * t.tm * t.kc * ea : 0) +
@@ -150,7 +188,7 @@ bool prefetch_depth(const OpSpec& op, const MaiaSpec& s, GemmTiling& t, const Ma
   const double floor_s = estimate(op, s, t, f, sh);
   for (int nb = 2; nb <= deepest; ++nb) {
     t.nbuf = nb;
-    t.estimate_s = estimate(op, s, t, f, sh);
+    t.estimate_s = estimate(op, s, t, f, sh, pressure);
     if (t.estimate_s <= floor_s * 1.01) break;
   }
   t.tsram_bytes = tsram_need(t, f, op);
@@ -168,8 +206,11 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
   const double csram_work = pinned ? s.placement.csram_reserved.value() : s.cluster.csram.value();
   const int kc = kc_for(s, f);
   static const int sizes[] = {512, 256, 128, 64, 32, 16};
-  GemmTiling best;
-  best.estimate_s = 1e30;
+  struct Candidate {
+    GemmTiling t;
+    double pressure;
+  };
+  std::vector<Candidate> fits;
   for (int pr = 1; pr <= P; ++pr) {
     if (P % pr) continue;
     const int pc = P / pr;
@@ -199,16 +240,29 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
           // whose partial the reduction would still read).
           if (sk > 1 && (sk - 1) * ceil_div(ksteps, sk) >= ksteps) continue;
           t.split_k = sk;
-          if (!prefetch_depth(op, s, t, f, sh, max_buf, csram_work, a_panel)) continue;
-          if (t.estimate_s < best.estimate_s * 0.98) best = t;
+          double pressure = 0;
+          if (!prefetch_depth(op, s, t, f, sh, max_buf, csram_work, a_panel, &pressure)) continue;
+          fits.push_back({t, pressure});
         }
       }
     }
   }
-  if (best.estimate_s >= 1e30)
+  // The cheapest estimate; of those within 2% of it (the estimate's resolution), the one that stages
+  // fewer operands through CSRAM (each staged chunk is a cluster-wide hand-off that a tile's load
+  // waits for: the simpler data path when both cost the same), then the least pressure.
+  double fastest = 1e30;
+  for (const Candidate& c : fits) fastest = std::min(fastest, c.t.estimate_s);
+  const Candidate* best = nullptr;
+  auto staged = [](const GemmTiling& t) { return int(t.stage_a) + int(t.stage_b); };
+  for (const Candidate& c : fits) {
+    if (c.t.estimate_s > fastest * 1.02) continue;
+    if (!best || staged(c.t) < staged(best->t) || (staged(c.t) == staged(best->t) && c.pressure < best->pressure * 0.98))
+      best = &c;
+  }
+  if (!best)
     throw InputError(s.name + ": no GEMM tiling fits TSRAM (" + format_bytes(tsram_work) + " per tile" +
                      (pinned ? ", placement.tsram_reserved while weights are pinned" : "") + ")");
-  return best;
+  return best->t;
 }
 
 KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {

@@ -4,10 +4,9 @@
 // one kernel path, power manager included). A tiler must not pick, with more SRAM, a tiling that is
 // slower than one it could also pick with less, nor let a bandwidth change flip it into a worse one.
 // Residual non-monotonicity that is real or known is stated in README ("What-if monotonicity"); the
-// cases listed there (a bf16 GEMM on Maia whose TSRAM lets the tiler take a half-occupied cluster
-// grid, H100 decode with more shared memory, Trn2 decode at 0.75x SBUF, Maia 100 bf16 prefill whose
-// query block follows the HBM bandwidth, Maia GEMMs and Maia 100 decode vs the clock) are left out
-// by name below.
+// cases listed there (H100 decode with more shared memory, Trn2 decode at 0.75x SBUF, Maia 100 bf16
+// prefill whose query block follows the HBM bandwidth, Maia 100 decode vs the clock) are left out by
+// name below.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -81,7 +80,7 @@ void expect_monotonic(const std::string& chip, const Knob& k, const std::vector<
 }  // namespace
 
 TEST(WhatIfMonotonic, MoreOnChipSramIsNeverSlower) {
-  expect_monotonic("maia200", {{"tile.tsram"}, {2}, "MB"}, {"gemm"});
+  expect_monotonic("maia200", {{"tile.tsram"}, {2}, "MB"});
   expect_monotonic("maia100", {{"tile.tsram"}, {2}, "MB"});
   expect_monotonic("maia200", {{"cluster.csram"}, {9}, "MB"});
   expect_monotonic("h100-sxm", {{"sm.smem_capacity", "sm.smem_per_block"}, {228, 227}, "KiB"}, {"decode"});
@@ -108,10 +107,12 @@ TEST(WhatIfMonotonic, AFasterClockIsNeverSlower) {
   expect_monotonic("tpu-v6e", {{"clock"}, {1750.946044921875}, "MHz"});
   expect_monotonic("trn2", {{"tensor.clock", "vector.clock", "scalar.clock", "gpsimd.clock"}, {2400, 960, 1200, 1200}, "MHz"});
   expect_monotonic("trn2", {{"tensor.clock"}, {2400}, "MHz"});
-  // Maia's GEMM tiler and Maia 100's decode tiling follow the clock into slower tilings (README, known
-  // residuals; no power management involved: they run at the simulated clock): prefill is asserted.
-  expect_monotonic("maia200", {{"clock"}, {2384.185791015625}, "MHz"}, {"gemm", "gemm_fp8"});
-  expect_monotonic("maia100", {{"clock"}, {1525.87890625}, "MHz"}, {"gemm", "gemm_fp8", "decode"});
+  // Maia 100's decode tiling follows the clock into a slower tiling (README, known residuals; no power
+  // management involved: it runs at the simulated clock). Maia's GEMMs are asserted: their tiler
+  // counts the reads the NoC multicasts once, as the simulation does (it did not, and a 1024^3 bf16
+  // GEMM on Maia 100 ran 11.8 / 9.8 / 12.3 us at 1x / 1.25x / 1.5x the clock).
+  expect_monotonic("maia200", {{"clock"}, {2384.185791015625}, "MHz"});
+  expect_monotonic("maia100", {{"clock"}, {1525.87890625}, "MHz"}, {"decode"});
 }
 
 // The H100 case that showed it, at the size where the boost clock and the electrical limit matter (a
