@@ -153,13 +153,8 @@ TEST(GpuAttentionKernels, SdpaFlashBackendRowsRunFlashAttention2) {
     const char* why;
     double bound;
   };
-  // Shapes (the row's `shape_or_config`) whose error is a known gap.
-  const std::map<std::string, Gap> gaps = {
-      // H262 / G310: -34% / -38%. FA2 splits the 8 (sequence, KV head) blocks 32 ways here, one 128-key
-      // tile each, plus a combine over 32 partials: the time is the two kernels' fixed costs, and
-      // the combine's per-split cost in FA2's kernel is not modelled.
-      {"B1 H32 KV8 Q1 S4096 D128", {"batch-1 decode: fixed costs of the 32-way split kernel and its combine", 0.45}},
-  };
+  // Shapes (the row's `shape_or_config`) whose error is a known gap (none at present).
+  const std::map<std::string, Gap> gaps = {};
   int prefill = 0, decode = 0;
   for (const char* file : {"h100_measured.csv", "h200_measured.csv"}) {
     std::vector<ValidationRow> rows;
@@ -179,6 +174,10 @@ TEST(GpuAttentionKernels, SdpaFlashBackendRowsRunFlashAttention2) {
         continue;
       }
       EXPECT_LE(std::fabs(p.error), 0.25) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " us";
+      // Split decode (batch 1 and 8): the split kernel, then the combine walking the splits one L2 round
+      // trip each (H258-H278, G306-G326 within 1-8% once that loop is modelled; 18-38% fast without it).
+      if (dec && (p.row.shape.rfind("B1 ", 0) == 0 || p.row.shape.rfind("B8 ", 0) == 0))
+        EXPECT_LE(std::fabs(p.error), 0.10) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " us";
     }
   }
   EXPECT_GE(prefill, 12);
