@@ -264,7 +264,8 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   for (const auto& in : task.instrs) sync_mmas += in.kind == TxKind::TileCompute && in.level == gpu::kMmaSync;
   EXPECT_EQ(sync_mmas, 4096 / odd.bk);
   // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
-  // previous step's MMAs, and its 2-byte st.shared stores take shared-memory time for twice their bytes.
+  // previous step's MMAs, and its 2-byte ld.global loads and st.shared stores each take a whole L1 /
+  // shared-memory wavefront per 64 bytes: four times the stage's bytes at full width.
   gpu::GemmTiling wide = odd;
   wide.copy_bytes = 4;
   auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
@@ -285,7 +286,7 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   first_steps(wide, &b4, &w4);
   EXPECT_TRUE(w2);
   EXPECT_FALSE(w4);
-  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(2 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, stored at half width
+  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(4 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, loaded and stored at half width
   auto chip = load_chip("h100-sxm");
   const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
   const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
