@@ -400,6 +400,17 @@ FuncOp combine_merge(int splits, int r, int dv) {
   return seq(merge);
 }
 
+// The combine kernel (FlashAttention-2's combine_attn_seqk_parallel, launched after the split kernel): 128
+// threads per block; it loads every split's log-sum-exp at once (one L2 round trip), reduces them
+// (max, sum of exp, log) and writes the row's LSE, then walks the splits in a loop whose trip count is
+// the runtime split count: each iteration loads that split's partial O rows (fp32) into registers and
+// adds them, scaled, to the accumulators. Assumed: the compiler does not software-pipeline that loop
+// (its bound is a kernel parameter), so each split's load waits for the previous split's
+// accumulation: one L2 round trip per split, in sequence. Consistent with our rows: B1 decode time
+// grows by 0.20-0.21 us per split from 8 splits (S1024) to 32 (S4096) on both H100 and H200, beyond
+// the extra KV bytes (workloads/validation/h100_measured.csv H258/H262, h200_measured.csv G306/G310).
+// FA2 gives each block kBlockM = 4 rows at head dim 128; the model's block holds the `rows` query rows
+// of one (sequence, KV head), the same blocks for a GQA group of 4.
 Program combine(const AttnJob& jb, const DecodeSplit& sp) {
   auto make = [jb, sp](std::uint64_t index, Task& t) {
     const AttnJob& j = jb;
@@ -407,20 +418,29 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
     t.threads = 128;
     build::Emitter emit(t, j.functional);
     const int r = I(rows), w_row0 = I(static_cast<std::int64_t>(index) * splits * rows);
-    const std::uint32_t il = emit(tma_load(kL2, DType::fp32, j.O.addr + index * static_cast<std::uint64_t>(splits * rows * dv * 4),
-                                           static_cast<std::uint64_t>(splits * rows * dv * 4)),
+    const auto urows = static_cast<std::uint32_t>(rows), udv = static_cast<std::uint32_t>(dv);
+    const std::uint64_t ws = j.O.addr + index * static_cast<std::uint64_t>(splits * rows * dv * 4);
+    const std::uint64_t part = static_cast<std::uint64_t>(rows * dv * 4);
+    // Functional mode: this first load brings every partial (program order carries the data).
+    const std::uint32_t il = emit(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(splits) * part,
+                                           static_cast<std::uint64_t>(splits * rows * 4)),
                                   [&] { return combine_loads(I(splits), r, I(dv), w_row0, j); });
-    const std::uint32_t iv = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(dv * splits), 0,
-                                             static_cast<std::uint64_t>(3 * rows * dv * splits)),
-                                        il),
-                                  [&] { return combine_merge(I(splits), r, I(dv)); });
+    // max, exp and sum over the splits' LSEs, the row's log, and the per-split scales.
+    std::uint32_t prev = emit(after(cuda(DType::fp32, urows, static_cast<std::uint32_t>(splits), 1,
+                                         static_cast<std::uint64_t>(4 * rows * splits)),
+                                    il));
+    for (std::int64_t s = 0; s < splits; ++s) {
+      const std::uint32_t ld = emit(after(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(s) * part, part), prev));
+      const Instr acc = after(cuda(DType::fp32, urows, udv, 0, static_cast<std::uint64_t>(2 * rows * dv)), ld);
+      prev = s + 1 < splits ? emit(acc) : emit(acc, [&] { return combine_merge(I(splits), r, I(dv)); });
+    }
     emit(after(tma_store(kGlobal, j.o.odtype, j.O.addr + (1ull << 36) + index * static_cast<std::uint64_t>(rows * dv * j.eo),
                          static_cast<std::uint64_t>(rows * dv * j.eo)),
-               iv),
+               prev),
          [&] { return fop::store(12, j.O.id, I(static_cast<std::int64_t>(index) * rows), 0, r, I(dv), j.o.odtype); });
   };
   Program c = build::helper_program("attention.combine", jb.o,
-                                    "combine " + std::to_string(sp.splits) + " split partials (log-sum-exp rescale)",
+                                    "combine " + std::to_string(sp.splits) + " split partials (log-sum-exp rescale, one split per L2 round trip)",
                                     static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads), make, jb.functional);
   return c;
 }

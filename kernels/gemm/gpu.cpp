@@ -85,17 +85,21 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 
 // The block of the sm80-style fallback (copy_bytes < 16): one warp per 64x64 warp tile, each warp reading
 // its A rows and B columns from shared memory per k-step (ldmatrix); fp32 accumulators plus an assumed 64
-// registers of fragments and addresses per thread. Register-staged copies are stored to shared memory by
-// the same warps (st.shared of copy_bytes per thread): a warp's store fills 32 x copy_bytes of the
-// shared memory's 128 bytes per clock (smem_bytes_per_clk), so 2-byte stores take twice their bytes' time.
+// registers of fragments and addresses per thread. Register-staged copies pass twice through the SM's
+// unified L1 / shared-memory unit, once as the warps' global loads (ld.global of copy_bytes per thread
+// into registers) and once as their shared-memory stores (st.shared); that unit serves one warp-wide
+// access per clock (one wavefront: up to smem_bytes_per_clk = 128 bytes, 32 banks x 4 B), so a warp's
+// 2-byte access moving 64 bytes takes a whole clock, and the copies cost 2 x 128 / 64 = 4 times their
+// bytes' time at full width (assumed: the global load of 32 contiguous 2-byte elements is one wavefront,
+// as the store is; NVIDIA Nsight Compute's memory-workload documentation counts L1 work in wavefronts).
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
-  // Shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the stores of
-  // register-staged copies).
+  // L1 / shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the global
+  // loads and shared stores of register-staged copies).
   double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
     double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
     if (copy_bytes < kCpAsyncMinBytes)
-      b += stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
+      b += 2 * stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
     return b;
   }
 };

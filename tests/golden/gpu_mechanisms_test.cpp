@@ -153,13 +153,8 @@ TEST(GpuAttentionKernels, SdpaFlashBackendRowsRunFlashAttention2) {
     const char* why;
     double bound;
   };
-  // Shapes (the row's `shape_or_config`) whose error is a known gap.
-  const std::map<std::string, Gap> gaps = {
-      // H262 / G310: -34% / -38%. FA2 splits the 8 (sequence, KV head) blocks 32 ways here, one 128-key
-      // tile each, plus a combine over 32 partials: the time is the two kernels' fixed costs, and
-      // the combine's per-split cost in FA2's kernel is not modelled.
-      {"B1 H32 KV8 Q1 S4096 D128", {"batch-1 decode: fixed costs of the 32-way split kernel and its combine", 0.45}},
-  };
+  // Shapes (the row's `shape_or_config`) whose error is a known gap (none at present).
+  const std::map<std::string, Gap> gaps = {};
   int prefill = 0, decode = 0;
   for (const char* file : {"h100_measured.csv", "h200_measured.csv"}) {
     std::vector<ValidationRow> rows;
@@ -179,6 +174,10 @@ TEST(GpuAttentionKernels, SdpaFlashBackendRowsRunFlashAttention2) {
         continue;
       }
       EXPECT_LE(std::fabs(p.error), 0.25) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " us";
+      // Split decode (batch 1 and 8): the split kernel, then the combine walking the splits one L2 round
+      // trip each (H258-H278, G306-G326 within 1-8% once that loop is modelled; 18-38% fast without it).
+      if (dec && (p.row.shape.rfind("B1 ", 0) == 0 || p.row.shape.rfind("B8 ", 0) == 0))
+        EXPECT_LE(std::fabs(p.error), 0.10) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " us";
     }
   }
   EXPECT_GE(prefill, 12);
@@ -265,7 +264,8 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   for (const auto& in : task.instrs) sync_mmas += in.kind == TxKind::TileCompute && in.level == gpu::kMmaSync;
   EXPECT_EQ(sync_mmas, 4096 / odd.bk);
   // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
-  // previous step's MMAs, and its 2-byte st.shared stores take shared-memory time for twice their bytes.
+  // previous step's MMAs, and its 2-byte ld.global loads and st.shared stores each take a whole L1 /
+  // shared-memory wavefront per 64 bytes: four times the stage's bytes at full width.
   gpu::GemmTiling wide = odd;
   wide.copy_bytes = 4;
   auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
@@ -286,7 +286,7 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   first_steps(wide, &b4, &w4);
   EXPECT_TRUE(w2);
   EXPECT_FALSE(w4);
-  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(2 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, stored at half width
+  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(4 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, loaded and stored at half width
   auto chip = load_chip("h100-sxm");
   const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
   const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
