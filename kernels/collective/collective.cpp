@@ -261,6 +261,9 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
     bw = std::max({bw, load[l] / s.payload_rate(), messages[l] * s.message_gap.value()});
   }
   for (const auto& [port, bytes] : reduce_load) bw = std::max(bw, bytes / t.spec().sw.reduce_bandwidth.value());
+  if (const double engine = t.spec().engine_bandwidth.value(); engine > 0)  // each chip's collective engine
+    for (size_t v = 0; v < nv; ++v)
+      if (t.vertices()[v].kind == Vertex::Kind::Chip) bw = std::max(bw, static_cast<double>(p.sent_by(static_cast<int>(v))) / engine);
   return lat + bw;
 }
 

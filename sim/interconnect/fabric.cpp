@@ -92,6 +92,8 @@ struct Fabric::Impl {
   std::unordered_map<std::int32_t, std::vector<std::pair<int, std::uint32_t>>> deferred;  // call -> Plain parts
   // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far.
   std::vector<double> port_bytes;
+  // Per vertex: when its collective engine is free again (SystemSpec::engine_bandwidth).
+  std::vector<Tick> engine_free;
   void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
     queue.push({t, seq++, k, v, part, op, piece, peer});
   }
@@ -282,6 +284,7 @@ void Fabric::run() {
   m_vertex_end.assign(nv, 0);
   m_stretch.assign(nv, 0);
   s.port_bytes.assign(nv, 0.0);
+  s.engine_free.assign(nv, 0);
   start_parts();
   while (!s.queue.empty()) {
     Impl::Event e = s.queue.top();
@@ -360,6 +363,17 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
   std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
   double bytes = total / pieces;
   const double payload = static_cast<double>(op.bytes) / pieces;
+  // A chip's collective engine moves every piece it sends, one at a time at its rate: a piece waits
+  // for the engine, then takes it for payload / rate (first come, first served over all its sends).
+  const double engine = m_topo.spec().engine_bandwidth.value();
+  if (engine > 0 && m_topo.vertices()[static_cast<size_t>(v)].kind == Vertex::Kind::Chip) {
+    Tick& free = s.engine_free[static_cast<size_t>(v)];
+    if (free > now) {
+      s.push(free, Impl::Ev::Piece, v, part, op_index, piece);
+      return;
+    }
+    free = now + transfer_ticks(payload, engine);
+  }
   s.port_bytes[static_cast<size_t>(v)] += payload;  // read once, even when multicast
   Tick next = -1;
   for (int dst : op.peers) {

@@ -92,6 +92,8 @@ void describe(Params& p, SystemSpec& s) {
   p("library.step_latency.simple", s.step_latency_simple, "Per dependent step with the simple protocol (fence, flag)");
   p("library.nvls_latency", s.nvls_latency, "Multimem setup and domain barrier of an NVLS collective", "0 s");
   p("library.chunk_bytes", s.chunk_bytes, "Pipeline granule per channel (buffer slot)");
+  p("library.engine_bandwidth", s.engine_bandwidth, "Payload a chip's collective engine sends per second over all its "
+    "channels and peers, whatever the links allow (DMA-driven libraries); 0: bounded by the links only", "0 B/s");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "

@@ -47,6 +47,31 @@ TEST(Fabric, LinkReachesItsBandwidth) {
   EXPECT_NEAR(to_seconds(r.end), expect, expect * 0.01);
 }
 
+// A DMA-driven library (Neuron's): a chip's collective engine sends all its pieces, one at a time, at
+// library.engine_bandwidth, below what the links allow; the library's own estimate knows it too.
+TEST(Fabric, CollectiveEngineBoundsWhatAChipSends) {
+  const std::uint64_t b = 64ull << 20;
+  auto two_sends = [&](const std::vector<std::string>& set) {
+    Topology t(load_system(data("tiny_switch.yaml"), set));
+    CommProgram p;
+    p.ops.resize(t.vertices().size());
+    p.ops[0] = {send(1, b, 1), send(2, b, 2)};
+    p.ops[1] = {recv(0, 1)};
+    p.ops[2] = {recv(0, 2)};
+    return to_seconds(simulate_collective(t, p).end);
+  };
+  const double links = 2.0 * b / kRate;  // both leave on chip 0's one 100 GB/s link
+  EXPECT_NEAR(two_sends({}), links, links * 0.02);
+  const double engine = 2.0 * b / 25e9;
+  EXPECT_NEAR(two_sends({"library.engine_bandwidth=25GB/s"}), engine, engine * 0.02);
+  Topology t(load_system(data("tiny_switch.yaml"), {"library.engine_bandwidth=25GB/s"}));
+  CollectiveRequest r;
+  r.bytes = b;
+  const CollectiveChoice c = choose_collective(t, r);
+  const double sent = 2.0 * 3 / 4 * static_cast<double>(b);  // a ring all-reduce: 2(n-1)/n of the buffer per chip
+  EXPECT_GE(c.estimate_s, sent / 25e9);
+}
+
 TEST(Fabric, TwoFlowsOnOneLinkShareIt) {
   Topology t(load_system(data("tiny_switch.yaml")));
   CommProgram p;
