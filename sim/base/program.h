@@ -36,6 +36,12 @@ struct Instr {
   std::int32_t func = -1;             // index into Task::func in functional mode
 };
 
+// Starts loading an instruction into the cache (it may straddle two lines).
+inline void prefetch_instr(const Instr* in) {
+  __builtin_prefetch(in);
+  __builtin_prefetch(reinterpret_cast<const char*>(in) + sizeof(Instr) - 1);
+}
+
 // The most instructions one task may hold (set from the resource limits before a run is sampled);
 // Task::add refuses more with a ResourceError instead of allocating until memory runs out.
 extern std::size_t g_task_instr_cap;

@@ -321,8 +321,14 @@ struct Executor::WholeTask {
   const Task& task;
   SlotState& st;
   bool front(size_t e, std::uint32_t& cand) const {
-    if (st.head[e] >= st.queue[e].size()) return false;
-    cand = st.queue[e][st.head[e]];
+    const std::vector<std::uint32_t>& q = st.queue[e];
+    const size_t h = st.head[e];
+    if (h >= q.size()) return false;
+    cand = q[h];
+    // The engine's following instruction is read when this one is taken, after a transaction (and
+    // often a quantum sync) has run: its load starts now (perf: the list scheduler mostly waits for
+    // instructions to come in from memory).
+    if (h + 1 < q.size()) prefetch_instr(&task.instrs[q[h + 1]]);
     return true;
   }
   const Instr& instr(std::uint32_t i) const { return task.instrs[i]; }

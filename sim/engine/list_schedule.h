@@ -82,7 +82,12 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
     if (ready > now) {
       qk.set(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) qk.sync();
+      if (qk.need_sync()) {
+        qk.sync();
+        // Other threads ran meanwhile: start loading the candidates the next step reads.
+        for (size_t e = 0; e < engines; ++e)
+          if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));
+      }
     }
     if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
   }

@@ -29,7 +29,7 @@ Tick Timeline::append(Tick t, Tick d) {
     m_te = t + d;
     m_tail = true;
   }
-  compact();
+  if (live() > kMaxIntervals) compact();
   return t + d;
 }
 
@@ -122,12 +122,10 @@ void Timeline::push_back(Iv iv) {
 }
 
 void Timeline::compact() {
-  // Bound the calendar: when too many gaps accumulate, close the oldest one (conservative). Over
-  // the bound, at least 64 intervals precede the last, so both oldest are in the vector.
-  if (live() > kMaxIntervals) {
-    m_iv[m_head + 1].start = m_iv[m_head].start;
-    ++m_head;
-  }
+  // Bound the calendar (called over the bound): when too many gaps accumulate, close the oldest one
+  // (conservative). Over the bound, at least 64 intervals precede the last, so both oldest are in the vector.
+  m_iv[m_head + 1].start = m_iv[m_head].start;
+  ++m_head;
 }
 
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
@@ -139,9 +137,22 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
-  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lanes[l].prefetch();
-  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1)
-    done = std::max(done, lanes[l].reserve(arrival, i < extra ? dur_more : dur, horizon));
+  Timeline* const lane = lanes.data();
+  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lane[l].prefetch();
+  // The lanes from `first` on (cyclically) in runs of one duration over contiguous lanes: the first
+  // `extra` lanes take dur_more, the others dur. Each lane is booked once per transfer, so the order
+  // of the bookings does not matter (only the latest end is returned).
+  auto book_run = [&](std::uint64_t from, std::uint64_t count, Tick d) {
+    while (count > 0) {
+      const std::uint64_t seg = std::min(count, n - from);
+      for (Timeline *p = lane + from, *e = p + seg; p != e; ++p) done = std::max(done, p->reserve(arrival, d, horizon));
+      count -= seg;
+      from = 0;
+    }
+  };
+  book_run(first, extra, dur_more);  // extra < n and extra <= touched
+  const std::uint64_t rest = first + extra;
+  book_run(rest >= n ? rest - n : rest, touched - extra, dur);
   return done;
 }
 
