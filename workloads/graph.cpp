@@ -171,6 +171,16 @@ class GraphBuilder {
     OpSpec head = gemm("lm_head", m_seqs, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
     head.wdtype = m_s.embedding_dtype();
     add(head, 1, "head");
+    // Each rank holds its slice of the vocabulary's logits; sampling needs whole rows, so the slices
+    // are all-gathered over the TP group before the sampler, in the LM head's output dtype (bf16):
+    // TensorRT-LLM's PyTorch backend builds the LM head with gather_output (tensorrt_llm/_torch/
+    // modules/embedding.py LMHead, allgather), vLLM's LogitsProcessor._gather_logits all-gathers on
+    // CUDA (use_all_gather), SGLang's LogitsProcessor all-gathers too. `m` is the gathered output.
+    if (m_s.tp > 1) {
+      OpSpec ag = tp_collective(OpKind::AllGather, "logits_allgather");
+      ag.m = m_seqs * ceil_div(m_m.vocab, m_s.tp) * m_s.tp * 2;
+      add(ag, 1, "head");
+    }
     OpSpec smp = base(OpKind::Sampling, "sampling");
     smp.rows = m_seqs;
     smp.cols = m_m.vocab;
