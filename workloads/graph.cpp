@@ -313,8 +313,11 @@ class GraphBuilder {
     return o;
   }
   void add(OpSpec op, int count, const std::string& group) {
-    // Eager fp8 recipes cast each projection's bf16 input to e4m3 with its own kernel first.
-    if (m_f.eager_ops && op.kind == OpKind::Gemm && bytes_per_element(op.dtype) < 2 && op.label != "lm_head")
+    // Eager fp8 recipes cast each projection's bf16 input to e4m3 with its own kernel first; with
+    // quant_kernels every projection but the attention output's (the attention kernel writes e4m3).
+    const bool fp8_gemm = op.kind == OpKind::Gemm && bytes_per_element(op.dtype) < 2 && op.label != "lm_head";
+    const bool attn_out = op.label.size() >= 6 && op.label.compare(op.label.size() - 6, 6, "o_proj") == 0;
+    if (fp8_gemm && (m_f.eager_ops || (m_f.quant_kernels && !attn_out)))
       add(rowwise(OpKind::Gelu, op.label + ".cast_fp8", op.m * op.batch, op.k), count, group);
     GraphNode n;
     n.op = std::move(op);
