@@ -175,10 +175,11 @@ class GraphBuilder {
     // are all-gathered over the TP group before the sampler, in the LM head's output dtype (bf16):
     // TensorRT-LLM's PyTorch backend builds the LM head with gather_output (tensorrt_llm/_torch/
     // modules/embedding.py LMHead, allgather), vLLM's LogitsProcessor._gather_logits all-gathers on
-    // CUDA (use_all_gather), SGLang's LogitsProcessor all-gathers too. `m` is the gathered output.
+    // CUDA (use_all_gather), SGLang's LogitsProcessor all-gathers too. `m` is the gathered output,
+    // each rank's slice padded to whole 4-byte words (an even count of bf16 logits).
     if (m_s.tp > 1) {
       OpSpec ag = tp_collective(OpKind::AllGather, "logits_allgather");
-      ag.m = m_seqs * ceil_div(m_m.vocab, m_s.tp) * m_s.tp * 2;
+      ag.m = m_seqs * ceil_div(ceil_div(m_m.vocab, m_s.tp), 2) * 2 * m_s.tp * 2;
       add(ag, 1, "head");
     }
     OpSpec smp = base(OpKind::Sampling, "sampling");
