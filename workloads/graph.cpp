@@ -171,6 +171,17 @@ class GraphBuilder {
     OpSpec head = gemm("lm_head", m_seqs, m_m.hidden, ceil_div(m_m.vocab, m_s.tp));
     head.wdtype = m_s.embedding_dtype();
     add(head, 1, "head");
+    // Each rank holds its slice of the vocabulary's logits; sampling needs whole rows, so the slices
+    // are all-gathered over the TP group before the sampler, in the LM head's output dtype (bf16):
+    // TensorRT-LLM's PyTorch backend builds the LM head with gather_output (tensorrt_llm/_torch/
+    // modules/embedding.py LMHead, allgather), vLLM's LogitsProcessor._gather_logits all-gathers on
+    // CUDA (use_all_gather), SGLang's LogitsProcessor all-gathers too. `m` is the gathered output,
+    // each rank's slice padded to whole 4-byte words (an even count of bf16 logits).
+    if (m_s.tp > 1) {
+      OpSpec ag = tp_collective(OpKind::AllGather, "logits_allgather");
+      ag.m = m_seqs * ceil_div(ceil_div(m_m.vocab, m_s.tp), 2) * 2 * m_s.tp * 2;
+      add(ag, 1, "head");
+    }
     OpSpec smp = base(OpKind::Sampling, "sampling");
     smp.rows = m_seqs;
     smp.cols = m_m.vocab;
@@ -303,8 +314,11 @@ class GraphBuilder {
     return o;
   }
   void add(OpSpec op, int count, const std::string& group) {
-    // Eager fp8 recipes cast each projection's bf16 input to e4m3 with its own kernel first.
-    if (m_f.eager_ops && op.kind == OpKind::Gemm && bytes_per_element(op.dtype) < 2 && op.label != "lm_head")
+    // Eager fp8 recipes cast each projection's bf16 input to e4m3 with its own kernel first; with
+    // quant_kernels every projection but the attention output's (the attention kernel writes e4m3).
+    const bool fp8_gemm = op.kind == OpKind::Gemm && bytes_per_element(op.dtype) < 2 && op.label != "lm_head";
+    const bool attn_out = op.label.size() >= 6 && op.label.compare(op.label.size() - 6, 6, "o_proj") == 0;
+    if (fp8_gemm && (m_f.eager_ops || (m_f.quant_kernels && !attn_out)))
       add(rowwise(OpKind::Gelu, op.label + ".cast_fp8", op.m * op.batch, op.k), count, group);
     GraphNode n;
     n.op = std::move(op);

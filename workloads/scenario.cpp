@@ -45,6 +45,15 @@ FusionPolicy FusionPolicy::trtllm() {
   f.activation_into_gemm = true;
   return f;
 }
+// The LLM API's default backend since v0.19 (perf-overview.md: "Starting with v0.19, testing was
+// performed using the PyTorch backend"): flashinfer's fused_add_rmsnorm, RoPE inside the attention
+// op (rope_fusion), flashinfer silu_and_mul as its own kernel, fp8 inputs quantized by their own kernels.
+FusionPolicy FusionPolicy::trtllm_pytorch() {
+  FusionPolicy f = trtllm();
+  f.activation_into_gemm = false;
+  f.quant_kernels = true;
+  return f;
+}
 FusionPolicy FusionPolicy::xla() {
   FusionPolicy f;
   f.all_elementwise = true;
@@ -54,7 +63,7 @@ FusionPolicy FusionPolicy::xla() {
 bool FusionPolicy::operator==(const FusionPolicy& o) const {
   return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
          activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise &&
-         eager_ops == o.eager_ops;
+         eager_ops == o.eager_ops && quant_kernels == o.quant_kernels;
 }
 
 FusionPolicy FusionPolicy::parse(const std::string& s) {
@@ -62,6 +71,7 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
   if (s == "pytorch-eager") return pytorch_eager();
   if (s == "vllm" || s == "gpu") return vllm();
   if (s == "trtllm") return trtllm();
+  if (s == "trtllm-pytorch") return trtllm_pytorch();
   if (s == "xla" || s == "all") return xla();
   FusionPolicy f;
   std::stringstream ss(s);
@@ -72,10 +82,12 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
     else if (flag == "activation_into_gemm") f.activation_into_gemm = true;
     else if (flag == "all_elementwise") f.all_elementwise = true;
     else if (flag == "eager_ops") f.eager_ops = true;
+    else if (flag == "quant_kernels") f.quant_kernels = true;
     else
       throw InputError("--fusion: unknown value '" + flag +
-                       "' (expected none, pytorch-eager, vllm, trtllm, xla, or a comma list of residual_into_norm, "
-                       "rope_into_attention, activation_into_gemm, all_elementwise, eager_ops)");
+                       "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, or a comma list of "
+                       "residual_into_norm, rope_into_attention, activation_into_gemm, all_elementwise, eager_ops, "
+                       "quant_kernels)");
   }
   return f;
 }
@@ -85,6 +97,7 @@ std::string FusionPolicy::str() const {
   if (*this == pytorch_eager()) return "pytorch-eager";
   if (*this == vllm()) return "vllm";
   if (*this == trtllm()) return "trtllm";
+  if (*this == trtllm_pytorch()) return "trtllm-pytorch";
   if (*this == xla()) return "xla";
   std::vector<std::string> on;
   if (residual_into_norm) on.push_back("residual_into_norm");
@@ -92,6 +105,7 @@ std::string FusionPolicy::str() const {
   if (activation_into_gemm) on.push_back("activation_into_gemm");
   if (all_elementwise) on.push_back("all_elementwise");
   if (eager_ops) on.push_back("eager_ops");
+  if (quant_kernels) on.push_back("quant_kernels");
   return join(on, ",");
 }
 

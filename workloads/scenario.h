@@ -35,19 +35,32 @@ Phase parse_phase(const std::string& s);  // "prefill", "decode", "request"; Inp
 //                         input is cast to e4m3 by a kernel of its own. Each such kernel pays its own fixed costs.
 //                         Unary copies run as the one-read-one-write elementwise op (the Gelu kernel),
 //                         binary ones as the residual add's.
+//   quant_kernels:        with fp8 activations, every projection whose bf16 input does not come out of
+//                         the attention kernel quantizes it to e4m3 with a kernel of its own (one read,
+//                         one write, as eager_ops' casts) before its scaled GEMM: TensorRT-LLM's PyTorch
+//                         backend (tensorrt_llm/_torch/modules/linear.py, FP8 QDQ linear: static_quantize_
+//                         e4m3_per_tensor when the input is not e4m3, then cublas_scaled_mm; the RMSNorm
+//                         and gated_mlp.py's swiglu (flashinfer silu_and_mul) write bf16), while its
+//                         attention writes e4m3 for an fp8 o_proj (modules/attention.py, out_scale =
+//                         o_proj.inv_input_scale), so o_proj has none. Not modelled: the all-reduce that
+//                         fuses residual, RMSNorm and the quantization, which serves only messages within
+//                         the custom all-reduce's workspace (8 MB above TP2: fewer than 512 tokens of
+//                         hidden 8192).
 struct FusionPolicy {
   bool residual_into_norm = false;
   bool rope_into_attention = false;
   bool activation_into_gemm = false;
   bool all_elementwise = false;
   bool eager_ops = false;
+  bool quant_kernels = false;
 
   static FusionPolicy none();    // eager PyTorch / HF transformers: every op is a kernel
   static FusionPolicy pytorch_eager();  // none, with eager_ops ("pytorch-eager")
   static FusionPolicy vllm();    // GPU default: residual+norm fused, rotary and silu_and_mul separate
   static FusionPolicy trtllm();  // residual+norm, RoPE in attention, activation in the GEMM epilogue
+  static FusionPolicy trtllm_pytorch();  // TensorRT-LLM's PyTorch backend: residual+norm, RoPE in attention, quant_kernels
   static FusionPolicy xla();     // TPU / XLA: all elementwise ops fused
-  // "none", "pytorch-eager", "vllm", "trtllm", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
+  // "none", "pytorch-eager", "vllm", "trtllm", "trtllm-pytorch", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
   static FusionPolicy parse(const std::string& s);
   std::string str() const;  // a preset's name if it equals one, else the flag list
   bool operator==(const FusionPolicy& o) const;

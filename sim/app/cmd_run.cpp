@@ -25,7 +25,7 @@ int cmd_run(int argc, char** argv) {
       "wdtype", po::value<std::string>(), "weights only")("adtype", po::value<std::string>(), "activations only")(
       "kvdtype", po::value<std::string>(), "KV cache only")(
       "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform, zipf:S or hot:F")(
-      "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, xla or a flag list (default: the family's usual software)")(
+      "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json here")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(

@@ -101,6 +101,8 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   o.output = f["OSL"];
   if (row.workload.find("trtllm") != std::string::npos) o.scheduler = "trtllm";
   if (row.workload.find("trtllm-bench") != std::string::npos) {
+    // The perf-overview tables ran `trtllm-bench ... --backend pytorch`: that backend's kernels.
+    s.fusion = FusionPolicy::trtllm_pytorch();
     o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output);
     o.requests = trtllm_bench_requests(o.input, o.output);
   }

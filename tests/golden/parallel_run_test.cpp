@@ -173,10 +173,14 @@ TEST(ParallelRun, TensorParallelInsideExpertsOnHgx) {
   for (const auto& n : r.steps[0].nodes) {
     if (n.comm_bytes <= 0) continue;
     count[n.op] += n.count;
-    EXPECT_EQ(n.comm_bytes, 16.0 * 4096 * 2) << n.label;  // 16 tokens x hidden 4096 x bf16 = 128 KiB
+    if (n.label == "logits_allgather")
+      EXPECT_EQ(n.comm_bytes, 16.0 * 32000 * 2);  // 16 sequences' bf16 logits over the whole vocabulary
+    else
+      EXPECT_EQ(n.comm_bytes, 16.0 * 4096 * 2) << n.label;  // 16 tokens x hidden 4096 x bf16 = 128 KiB
   }
   EXPECT_EQ(count["allreduce"], 2 * 32 + 1);
-  EXPECT_EQ(count.size(), 1u);  // no all-to-all: the TP group already holds every token
+  EXPECT_EQ(count["allgather"], 1);  // the LM head's logits
+  EXPECT_EQ(count.size(), 2u);  // no all-to-all: the TP group already holds every token
   ModelRunResult ep1 = run_model(*chip, m, decode(16, 8), hgx(true));
   EXPECT_EQ(r.memory.weight_bytes, ep1.memory.weight_bytes);
   EXPECT_GT(r.tpot_s, r.memory.weight_bytes / chip->dram_bandwidth());

@@ -86,8 +86,10 @@ TEST(ParallelServe, DecodeStepIsRunsStep) {
     const double run = run_step(*chip, m, s, sys, 8, 300), serve = serve_step(*chip, m, s, sys, 8, 300);
     std::cout << s.layout_str() << ": run " << run << " s, serve " << serve << " s\n";
     // The same kernels and collectives on the same fabric: the ranks meet at every collective, so the
-    // step's parts add up (attention and LM head run on every rank alike).
-    EXPECT_NEAR(serve / run, 1.0, 1e-9) << s.layout_str();
+    // step's parts add up (attention and LM head run on every rank alike), to within the fabric's
+    // timing at the part boundary once the head part holds a collective of its own (the LM head's
+    // logits all-gather, simulated alone there and after the last all-reduce in run's step): 0.03% here.
+    EXPECT_NEAR(serve / run, 1.0, 1e-3) << s.layout_str();
   }
 }
 

@@ -20,7 +20,7 @@ def test_run_on_a_system_reports_its_layout_and_collectives(cli):
     ks = j["steps"][0]["kernels"]
     coll = [k for k in ks if k["collective_bytes"]]
     assert coll and all(k["algorithm"] for k in coll)
-    assert {k["op"] for k in coll} == {"allreduce"}
+    assert {k["op"] for k in coll} == {"allreduce", "allgather"}  # the layers' all-reduces, the LM head's logits
     assert 0 < sum(k["share"] for k in coll) < 1
     # The module gives the same step for the same question.
     r = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, batch=16, input=512)
@@ -182,8 +182,8 @@ def test_tensor_parallel_inside_experts_in_the_report(cli):
     j = json.loads(cli(*run, "--tp", "8", "--ep", "2").stdout)
     assert j["layout"]["name"] == "tp8 x ep2 (expert tp4)" and j["layout"]["expert_tp"] == 4, j["layout"]
     comm = [k for k in j["steps"][0]["kernels"] if k.get("collective_bytes")]
-    assert {k["label"] for k in comm} == {"embed_allreduce", "layer.attn_allreduce", "layer.moe_allreduce"}
-    assert all(k["collective_bytes"] == 16 * 4096 * 2 for k in comm)
+    assert {k["label"] for k in comm} == {"embed_allreduce", "layer.attn_allreduce", "layer.moe_allreduce", "logits_allgather"}
+    assert all(k["collective_bytes"] == (16 * 32000 * 2 if k["label"] == "logits_allgather" else 16 * 4096 * 2) for k in comm)
     plain = json.loads(cli(*run, "--tp", "8").stdout)
     assert plain["layout"]["expert_tp"] == 8
     assert j["memory"]["weights_bytes"] == plain["memory"]["weights_bytes"]  # 1/8 of the experts either way

@@ -413,5 +413,36 @@ TEST(WorkloadGraph, PytorchEagerLaunchesTheMeasuredKernelsPerStep) {
   EXPECT_EQ(FusionPolicy::parse("pytorch-eager"), FusionPolicy::pytorch_eager());
   EXPECT_EQ(FusionPolicy::pytorch_eager().str(), "pytorch-eager");
 }
+
+// TensorRT-LLM's PyTorch backend (FusionPolicy::trtllm_pytorch): with fp8 activations the inputs of
+// qkv_proj, gate_up and down are quantized by kernels of their own (the norm and silu_and_mul write
+// bf16); o_proj's comes out of the attention kernel in e4m3; bf16 steps have none; RoPE stays in the
+// attention kernel and silu_and_mul is its own kernel.
+TEST(WorkloadGraph, TrtllmPytorchQuantizesFp8InputsButTheAttentionOutput) {
+  Scenario f = scenario(128, 1023);
+  f.output_len = 1;
+  f.wdtype = f.adtype = DType::fp8;
+  const ModelConfig m = load_model("llama-3.1-70b");
+  const Graph g = build_step_graph(m, f, true, 1024, FusionPolicy::trtllm_pytorch());
+  for (const char* l : {"layer.qkv_proj.cast_fp8", "layer.gate_up.cast_fp8", "layer.down.cast_fp8"}) {
+    const GraphNode* n = g.find(l);
+    ASSERT_NE(n, nullptr) << l;
+    EXPECT_FALSE(n->fused) << l;
+    EXPECT_EQ(n->op.rows, 128) << l;
+  }
+  EXPECT_EQ(g.find("layer.qkv_proj.cast_fp8")->op.cols, m.hidden);
+  EXPECT_EQ(g.find("layer.o_proj.cast_fp8"), nullptr);
+  EXPECT_EQ(g.find("lm_head.cast_fp8"), nullptr);
+  EXPECT_TRUE(g.find("layer.rope")->fused);
+  EXPECT_FALSE(g.find("layer.swiglu")->fused);
+  const Graph fused = build_step_graph(m, f, true, 1024, FusionPolicy::trtllm());
+  EXPECT_EQ(g.kernels(), fused.kernels() + 3 * 80 + 80);  // three quantizations and silu_and_mul per layer
+  Scenario b = f;
+  b.wdtype = b.adtype = DType::bf16;
+  EXPECT_EQ(build_step_graph(m, b, true, 1024, FusionPolicy::trtllm_pytorch()).find("layer.down.cast_fp8"), nullptr);
+  EXPECT_EQ(FusionPolicy::parse("trtllm-pytorch"), FusionPolicy::trtllm_pytorch());
+  EXPECT_EQ(FusionPolicy::trtllm_pytorch().str(), "trtllm-pytorch");
+  EXPECT_EQ(FusionPolicy::parse("residual_into_norm,quant_kernels").str(), "residual_into_norm,quant_kernels");
+}
 }  // namespace
 }  // namespace xpu

@@ -197,16 +197,18 @@ TEST(Sharding, SequenceParallelSplitsEachAllReduceAndTheNormRows) {
   std::map<OpKind, int> count;
   for (const auto& n : g.nodes) {
     EXPECT_NE(n.op.kind, OpKind::AllReduce) << n.op.label;
-    if (n.op.kind == OpKind::ReduceScatter || (n.op.kind == OpKind::AllGather && n.op.label != "head_allgather")) {
+    if (n.op.kind == OpKind::ReduceScatter || (n.op.kind == OpKind::AllGather && n.op.label != "head_allgather" &&
+                                                  n.op.label != "logits_allgather")) {
       EXPECT_EQ(n.op.m, buffer) << n.op.label;
       EXPECT_EQ(n.op.devices, 8);
     }
     if (n.op.kind == OpKind::RmsNorm || n.op.kind == OpKind::ResidualAdd) EXPECT_EQ(n.op.rows, tokens / 8) << n.op.label;
     if (n.op.label == "head_allgather") EXPECT_EQ(n.op.m, 64 * m.hidden * 2);  // each sequence's last position
+    if (n.op.label == "logits_allgather") EXPECT_EQ(n.op.m, 64 * ((m.vocab + 7) / 8) * 8 * 2);  // bf16 logit rows
     count[n.op.kind] += n.count;
   }
   EXPECT_EQ(count[OpKind::ReduceScatter], 2 * m.layers + 1);  // attention, MLP, the embedding
-  EXPECT_EQ(count[OpKind::AllGather], 2 * m.layers + 1);      // into attention, into the MLP, the LM head
+  EXPECT_EQ(count[OpKind::AllGather], 2 * m.layers + 2);      // into attention, into the MLP, the LM head, its logits
   EXPECT_EQ(s.layout_str(), "tp8+sp");
 }
 
