@@ -238,10 +238,13 @@ def check_row(r, p):
             "tok_s_per_user": _num(c, "tok_s_per_user", q, minimum=0),
             "usd_per_mtok": _num(c, "usd_per_mtok", q, minimum=0),
             "tok_s_per_mw": _num(c, "tok_s_per_mw", q, minimum=0),
+            "layout": _str(c, "layout", q) or "",
         })
     row["frontier"] = [c for c in row["frontier"] if c["tok_s_per_user"] and c["throughput_tok_s_per_chip"] is not None]
-    # In sweep order (concurrency), so a curve never zigzags where per-user speed is not monotone.
-    row["frontier"].sort(key=lambda c: (c["concurrency"] or 0, -c["tok_s_per_user"]))
+    # In sweep order (concurrency), so a curve never zigzags where per-user speed is not monotone; a
+    # frontier over several layouts (each point naming its own) comes in order of falling tok/s per user.
+    if len({c["layout"] for c in row["frontier"]}) <= 1:
+        row["frontier"].sort(key=lambda c: (c["concurrency"] or 0, -c["tok_s_per_user"]))
     row["tiers"] = []
     for i, t in enumerate(_list(r, "tiers", p)):
         q = "%s.tiers[%d]" % (p, i)
@@ -258,6 +261,7 @@ def check_row(r, p):
             "bound": _str(t, "bound", q) or "",
             "bound_share": _num(t, "bound_share", q, minimum=0),
             "why": _str(t, "why", q) or "",
+            "layout": _str(t, "layout", q) or "",
         })
     tco = r.get("tco") if isinstance(r.get("tco"), dict) else {}
     row["tco_assumptions"] = _str(tco, "assumptions", p + ".tco") or ""
@@ -387,9 +391,12 @@ def plot_frontier(plt, doc):
         y = [c["throughput_tok_s_per_chip"] for c in f]
         xs += x
         ax.plot(x, y, "-o", color=color, ms=4, lw=1.9, label=chip_label(r))
-        for c in (f[0], f[-1]):
-            if c["concurrency"]:
-                ax.annotate("c=%d" % c["concurrency"], (c["tok_s_per_user"], c["throughput_tok_s_per_chip"]),
+        several = len({c["layout"] for c in f}) > 1  # each point at its own layout: name where it changes
+        for j, c in enumerate(f):
+            changes = several and (j == 0 or f[j - 1]["layout"] != c["layout"])
+            if c["concurrency"] and (changes or (not several and j in (0, len(f) - 1))):
+                ax.annotate(("%s, c=%d" % (c["layout"], c["concurrency"])) if several else "c=%d" % c["concurrency"],
+                            (c["tok_s_per_user"], c["throughput_tok_s_per_chip"]),
                             textcoords="offset points", xytext=(4, 4), fontsize=7.5, color="#777777")
         drawn += 1
     for t in doc["tiers"]:
@@ -913,7 +920,7 @@ def tiers_html(doc):
     if not doc["tiers"]:
         return ""
     out = ['<div class="tablewrap"><table id="tiers"><thead><tr>']
-    head = [("l", "Tier", "tok/s per user"), ("l", "Chip", ""), ("", "Concurrency", ""), ("", "Throughput", "tok/s per chip"),
+    head = [("l", "Tier", "tok/s per user"), ("l", "Chip", ""), ("l", "Layout", "serving the tier best"), ("", "Concurrency", ""), ("", "Throughput", "tok/s per chip"),
             ("", "Cost", "$/Mtok")]
     if doc["tco"]:
         head.append(("", "TCO", "$/Mtok all-in"))
@@ -931,7 +938,7 @@ def tiers_html(doc):
                            '<td class="l wrap" colspan="%d"><b>unreachable</b>: %s</td></tr>' % (
                                tier, _e(r["chip"]), _e(label), _e(r["chip"]), len(head) - 2, _e(why)))
                 continue
-            cells = [("l", _e(label)), ("l", _e(r["chip"])), ("", _e(f_int(t["concurrency"]))),
+            cells = [("l", _e(label)), ("l", _e(r["chip"])), ("l", _e(t["layout"] or "-")), ("", _e(f_int(t["concurrency"]))),
                      ("", _e(f_int(t["throughput_tok_s_per_chip"]))), ("", _e(f_usd(t["usd_per_mtok"])))]
             if doc["tco"]:
                 cells.append(("", _e(f_usd(t["tco_usd_per_mtok"]))))

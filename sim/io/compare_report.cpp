@@ -33,7 +33,8 @@ nlohmann::json tier_json(const InteractivityTier& t) {
           {"bound", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.dominant)},
           {"bound_share", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.share)},
           {"decode_step_s", bounds},
-          {"why", t.why}};
+          {"why", t.why},
+          {"layout", t.layout}};
 }
 
 nlohmann::json row_json(const CompareRow& r) {
@@ -48,13 +49,18 @@ nlohmann::json row_json(const CompareRow& r) {
   row["tco"] = {{"usd_per_hour", num_or_null(r.tco.usd_per_hour)}, {"usd_per_mtok", num_or_null(r.tco.usd_per_mtok)},
                 {"capex_assumed", r.tco.assumed}, {"assumptions", r.tco_assumptions}};
   row["tco_usd_per_mtok"] = num_or_null(r.tco.usd_per_mtok);
-  // Economics along the frontier (and the curve it is read from).
-  for (const char* key : {"curve", "frontier"})
+  // The unit's frontier (over the layouts it ran, each point naming its layout) and the chosen layout's
+  // curve, with their economics.
+  if (row.contains("frontier") && !r.frontier.empty()) {
+    row["frontier"] = nlohmann::json::array();
+    for (const ServePoint& p : r.frontier) row["frontier"].push_back(frontier_point_json(p));
+  }
+  for (const auto& [key, econ] : {std::make_pair("curve", &r.economics), std::make_pair("frontier", &r.frontier_economics)})
     if (row.contains(key))
-      for (size_t i = 0; i < row[key].size() && i < r.economics.size(); ++i) {
-        row[key][i]["usd_per_mtok"] = num_or_null(r.economics[i].usd_per_mtok);
-        row[key][i]["tco_usd_per_mtok"] = num_or_null(r.economics[i].tco_usd_per_mtok);
-        row[key][i]["tok_s_per_mw"] = num_or_null(r.economics[i].tok_s_per_mw);
+      for (size_t i = 0; i < row[key].size() && i < econ->size(); ++i) {
+        row[key][i]["usd_per_mtok"] = num_or_null((*econ)[i].usd_per_mtok);
+        row[key][i]["tco_usd_per_mtok"] = num_or_null((*econ)[i].tco_usd_per_mtok);
+        row[key][i]["tok_s_per_mw"] = num_or_null((*econ)[i].tok_s_per_mw);
       }
   nlohmann::json ts = nlohmann::json::array();
   for (const auto& t : r.tiers) ts.push_back(tier_json(t));
@@ -69,6 +75,10 @@ nlohmann::json row_json(const CompareRow& r) {
   for (const auto& t : r.tiers)
     tiers[strformat("%g", t.tok_s_per_user)] = t.throughput_tok_s > 0 ? nlohmann::json(t.throughput_tok_s) : nlohmann::json(nullptr);
   row["throughput_at_tok_s_per_user"] = tiers;
+  nlohmann::json tier_layouts = nlohmann::json::object();  // the layout each tier is served at
+  for (const auto& t : r.tiers)
+    tier_layouts[strformat("%g", t.tok_s_per_user)] = t.point >= 0 ? nlohmann::json(t.layout) : nlohmann::json(nullptr);
+  row["layout_at_tok_s_per_user"] = tier_layouts;
   if (!r.ran) row["layout"] = nullptr;
   row["layout_search"] = nullptr;  // a chip or an explicit layout: nothing searched
   if (!r.layouts.empty()) {
@@ -81,7 +91,9 @@ nlohmann::json row_json(const CompareRow& r) {
       tried.push_back({{"layout", t.layout}, {"kind", t.kind}, {"fits", t.fits}, {"ran", t.ran}, {"chosen", t.chosen},
                        {"throughput_tok_s_per_chip_at_tiers", at}, {"max_throughput_tok_s_per_chip", num_or_null(t.max_tok_s_per_chip)},
                        {"max_tok_s_per_user", num_or_null(t.max_tok_s_per_user)}, {"verdict", t.verdict},
-                       {"screened_at_lowest_concurrency_only", t.pruned}});
+                       {"screened_at_lowest_concurrency_only", t.pruned && tiers_reached(t) == 0},
+                       {"screened_up_to_concurrency", t.screened_to > 0 ? nlohmann::json(t.screened_to) : nlohmann::json(nullptr)},
+                       {"serves_tiers", t.serves_tiers}});
     }
     row["layout_search"] = {{"criterion", r.layout_criterion},
                             {"chosen", chosen.empty() ? nlohmann::json(nullptr) : nlohmann::json(chosen)},
@@ -111,15 +123,15 @@ std::string quoted(const std::string& v) {
 std::string frontier_csv(const CompareStudy& s) {
   std::ostringstream os;
   os << "chip,concurrency,batch,throughput_tok_s_per_chip,tok_s_per_user,ttft_s,tpot_s,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,"
-        "preemptions,kv_peak\n";
+        "preemptions,kv_peak,layout\n";
   os << std::setprecision(6);
   for (const auto& r : s.rows)
-    for (size_t i = 0; i < r.result.curve.size() && i < r.economics.size(); ++i) {
-      const ServePoint& p = r.result.curve[i];
-      const PointEconomics& e = r.economics[i];
+    for (size_t i = 0; i < r.frontier.size() && i < r.frontier_economics.size(); ++i) {
+      const ServePoint& p = r.frontier[i];
+      const PointEconomics& e = r.frontier_economics[i];
       os << r.chip << "," << p.concurrency << "," << p.batch << "," << p.throughput_tok_s_per_chip << "," << p.tok_s_per_user << ","
          << p.ttft_s << "," << p.tpot_s << "," << e.usd_per_mtok << "," << e.tco_usd_per_mtok << "," << e.tok_s_per_mw << ","
-         << p.preemptions << "," << p.kv_peak << "\n";
+         << p.preemptions << "," << p.kv_peak << "," << quoted(p.layout) << "\n";
     }
   return os.str();
 }
@@ -128,20 +140,20 @@ std::string frontier_csv(const CompareStudy& s) {
 std::string tiers_csv(const CompareStudy& s) {
   std::ostringstream os;
   os << "chip,tok_s_per_user,reachable,concurrency,throughput_tok_s_per_chip,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,bound,"
-        "bound_share,why\n";
+        "bound_share,why,layout\n";
   os << std::setprecision(6);
   for (const auto& r : s.rows)
     for (const auto& t : r.tiers)
       os << r.chip << "," << t.tok_s_per_user << "," << (t.point >= 0 ? "true" : "false") << "," << t.concurrency << ","
          << t.throughput_tok_s_per_chip << "," << t.usd_per_mtok << "," << t.tco_usd_per_mtok << "," << t.tok_s_per_mw << ","
-         << t.bound.dominant << "," << t.bound.share << "," << quoted(t.why) << "\n";
+         << t.bound.dominant << "," << t.bound.share << "," << quoted(t.why) << "," << quoted(t.point >= 0 ? t.layout : "") << "\n";
   return os.str();
 }
 // Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
 // what bounds it; then the verdict.
 std::string tier_table(const CompareStudy& s) {
   std::string out = "\ninteractivity tiers: the most output tok/s per chip while each user streams at least N tok/s\n";
-  out += strformat("  %-8s %-10s %5s %11s %9s %11s %10s  %s\n", "tier", "chip", "conc", "tok/s/chip", "$/Mtok",
+  out += strformat("  %-8s %-10s %-16s %5s %11s %9s %11s %10s  %s\n", "tier", "chip", "layout", "conc", "tok/s/chip", "$/Mtok",
                    s.tco ? "TCO $/Mtok" : "", "tok/s/MW", "bound");
   auto money = [](double v) { return v > 0 ? strformat("%.3f", v) : std::string("-"); };
   for (size_t ti = 0; ti < s.tiers.size(); ++ti)
@@ -152,8 +164,8 @@ std::string tier_table(const CompareStudy& s) {
         out += strformat("  %-8s %-10s unreachable: %s\n", tier.c_str(), r.chip.c_str(), t.why.c_str());
         continue;
       }
-      out += strformat("  %-8s %-10s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), r.chip.c_str(),
-                       static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
+      out += strformat("  %-8s %-10s %-16s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), r.chip.c_str(),
+                       t.layout.empty() ? "-" : t.layout.c_str(), static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
                        t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
     }
@@ -211,7 +223,9 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   csv << "chip,family,precision,batch,throughput_tok_s,ttft_s,tpot_s,avg_power_w,joules_per_token,usd_per_hour,usd_per_mtok,"
          "perf_per_usd_rel,price_basis,price_assumed,throttled";
   for (double t : s.tiers) csv << strformat(",tok_s_at_%g_per_user", t);
-  csv << ",note,ran,tco_usd_per_mtok,provisioned_w_per_chip,layout,devices\n";
+  csv << ",note,ran,tco_usd_per_mtok,provisioned_w_per_chip,layout,devices";
+  for (double t : s.tiers) csv << strformat(",layout_at_%g_per_user", t);
+  csv << "\n";
   auto num = [](const nlohmann::json& r, const char* k) {
     if (!r.contains(k) || r[k].is_null()) return std::string();
     std::ostringstream os;
@@ -228,7 +242,9 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
         << num(r, "throttled");
     for (double t : s.tiers) csv << "," << num(r["throughput_at_tok_s_per_user"], strformat("%g", t).c_str());
     csv << "," << quoted(num(r, "note")) << "," << num(r, "ran") << "," << num(r, "tco_usd_per_mtok") << ","
-        << num(r, "provisioned_w_per_chip") << "," << quoted(r["layout"].is_object() ? r["layout"]["name"].get<std::string>() : std::string()) << "," << num(r, "devices") << "\n";
+        << num(r, "provisioned_w_per_chip") << "," << quoted(r["layout"].is_object() ? r["layout"]["name"].get<std::string>() : std::string()) << "," << num(r, "devices");
+    for (double t : s.tiers) csv << "," << quoted(num(r["layout_at_tok_s_per_user"], strformat("%g", t).c_str()));
+    csv << "\n";
   }
   write_file_atomic(dir + "/summary.csv", csv.str());
   write_file_atomic(dir + "/frontier.csv", frontier_csv(s));

@@ -187,6 +187,14 @@ nlohmann::json point_json(const ServePoint& p) {
 }
 }  // namespace
 
+nlohmann::json frontier_point_json(const ServePoint& p) {
+  nlohmann::json j = {{"concurrency", p.concurrency}, {"throughput_tok_s", p.throughput_tok_s},
+                      {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", p.tok_s_per_user},
+                      {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}};
+  if (!p.layout.empty()) j["layout"] = p.layout;
+  return j;
+}
+
 nlohmann::json serve_json(const ServeResult& r) {
   nlohmann::json j;
   j["chip"] = r.chip;
@@ -229,10 +237,7 @@ nlohmann::json serve_json(const ServeResult& r) {
   if (r.frontier) {
     // The throughput / interactivity trade-off of a concurrency sweep: one entry per concurrency.
     nlohmann::json f = nlohmann::json::array();
-    for (const auto& p : r.curve)
-      f.push_back({{"concurrency", p.concurrency}, {"throughput_tok_s", p.throughput_tok_s},
-                   {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", p.tok_s_per_user},
-                   {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}});
+    for (const auto& p : r.curve) f.push_back(frontier_point_json(p));
     j["frontier"] = f;
   }
   j["note"] = r.note;

@@ -18,6 +18,8 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op);
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
 std::string model_run_table(const ModelRunResult& r);
 nlohmann::json serve_json(const ServeResult& r);
+// One entry of a sweep's `frontier` (its layout named when the point carries one).
+nlohmann::json frontier_point_json(const ServePoint& p);
 std::string serve_table(const ServeResult& r);
 // `validate --collectives`: each modeled row, measured against predicted (of `rows` rows read).
 nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts);

@@ -73,7 +73,13 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
       }
       if (it == cache.end()) {
         LowerOptions lo;
-        KernelPrograms progs = chip.lower(n.op, lo);
+        // Lowered without its graph label: a label names the operands' address regions
+        // (LowerOptions::ref), and caches and DRAM channels see the addresses, so two ops of one key
+        // (a dense and a MoE layer's o_proj, Llama's q_proj and o_proj) timed differently by label and
+        // the cache kept whichever ran first: results depended on the order of runs (issue 17).
+        OpSpec op = n.op;
+        op.label.clear();
+        KernelPrograms progs = chip.lower(op, lo);
         std::string strategy;
         for (const auto& p : progs) strategy += (strategy.empty() ? "" : "; ") + p.strategy;
         RunOptions ro;

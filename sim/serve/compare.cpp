@@ -250,6 +250,59 @@ void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
     t.concurrency *= c.replicas;
   }
 }
+}  // namespace
+
+void merge_frontiers(CompareRow& row, const std::vector<CompareRow>& others) {
+  std::vector<const CompareRow*> rows{&row};
+  for (const CompareRow& o : others)
+    if (o.ran) rows.push_back(&o);
+  struct At {
+    size_t row, i;
+  };
+  std::vector<At> all;
+  for (size_t ri = 0; ri < rows.size(); ++ri)
+    for (size_t i = 0; i < rows[ri]->result.curve.size() && i < rows[ri]->economics.size(); ++i) all.push_back({ri, i});
+  auto pt = [&](const At& a) -> const ServePoint& { return rows[a.row]->result.curve[a.i]; };
+  std::vector<At> kept;
+  for (const At& a : all) {
+    bool beaten = false;
+    for (const At& b : all) {
+      const ServePoint &p = pt(a), &q = pt(b);
+      beaten = beaten || (b.row != a.row && q.tok_s_per_user >= p.tok_s_per_user && q.throughput_tok_s_per_chip >= p.throughput_tok_s_per_chip &&
+                          (q.tok_s_per_user > p.tok_s_per_user || q.throughput_tok_s_per_chip > p.throughput_tok_s_per_chip));
+    }
+    if (!beaten) kept.push_back(a);
+  }
+  if (rows.size() > 1)
+    std::stable_sort(kept.begin(), kept.end(), [&](const At& a, const At& b) { return pt(a).tok_s_per_user > pt(b).tok_s_per_user; });
+  std::vector<InteractivityTier> tiers = row.tiers;
+  for (size_t k = 0; k < tiers.size(); ++k) {
+    size_t from = 0;
+    for (size_t ri = 1; ri < rows.size(); ++ri) {
+      const InteractivityTier& t = rows[ri]->tiers[k];
+      if (t.point >= 0 && (tiers[k].point < 0 || t.throughput_tok_s_per_chip > tiers[k].throughput_tok_s_per_chip)) tiers[k] = t, from = ri;
+    }
+    tiers[k].layout = rows[from]->result.layout;
+    if (tiers[k].point < 0) continue;
+    const size_t at = static_cast<size_t>(tiers[k].point);
+    tiers[k].point = -1;
+    for (size_t j = 0; j < kept.size(); ++j)
+      if (kept[j].row == from && kept[j].i == at) tiers[k].point = static_cast<int>(j);
+  }
+  std::vector<ServePoint> f;
+  std::vector<PointEconomics> fe;
+  for (const At& a : kept) {
+    f.push_back(pt(a));
+    f.back().layout = rows[a.row]->result.layout;
+    fe.push_back(rows[a.row]->economics[a.i]);
+  }
+  row.frontier = std::move(f);
+  row.frontier_economics = std::move(fe);
+  row.tiers = std::move(tiers);
+}
+
+namespace {
+
 // One sentence per tier: which chip serves the most per chip at that interactivity, and what bounds
 // each chip there (or why it cannot reach it).
 std::vector<std::string> verdict_of(const CompareStudy& st) {
@@ -265,7 +318,8 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
       v += "no chip reaches it.";
     } else {
       const InteractivityTier& b = best->tiers[ti];
-      v += strformat("%s serves the most per chip (%.0f tok/s", best->chip.c_str(), b.throughput_tok_s_per_chip);
+      v += strformat("%s%s serves the most per chip (%.0f tok/s", best->chip.c_str(),
+                     b.layout.empty() || best->devices <= 1 ? "" : (" at " + b.layout).c_str(), b.throughput_tok_s_per_chip);
       if (b.usd_per_mtok > 0) v += strformat(", $%.3f/Mtok", b.usd_per_mtok);
       if (b.tok_s_per_mw > 0) v += strformat(", %.3g tok/s per provisioned MW", b.tok_s_per_mw);
       v += ").";
@@ -414,6 +468,50 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
   return msg + (advice.empty() ? "; no shipped system of the " + chip.family() + " family holds it" : advice);
 }
 
+// Each tier at the layout its screen serves best: the engine runs that layout too, at the
+// concurrencies where its screened users stream at least the lowest tier (its cache holds their parts),
+// and the unit's frontier is the upper envelope of the layouts run.
+void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& trials, const std::vector<LayoutCandidate>& cands,
+                      const std::vector<std::map<std::int64_t, std::vector<ScreenPoint>>>& screened,
+                      const std::vector<std::shared_ptr<StepPartCache>>& caches, const std::string& name, const Unit& u,
+                      const ModelConfig& model, const ServeOptions& so, const std::vector<double>& tiers) {
+  const ChipModel& chip = *u.chip;
+  const double lowest_tier = tiers.empty() ? 0 : *std::min_element(tiers.begin(), tiers.end());
+  std::vector<CompareRow> others;
+  std::vector<int> run = {chosen};
+  for (int w : tier_winners(trials, tiers.size())) {
+    if (w < 0 || std::find(run.begin(), run.end(), w) != run.end()) continue;
+    run.push_back(w);
+    const LayoutCandidate& c = cands[static_cast<size_t>(w)];
+    ServeOptions rso = so;
+    rso.concurrency.clear();
+    for (const auto& [k, pts] : screened[static_cast<size_t>(w)])
+      if (!pts.empty() && pts.back().tok_s_per_user >= lowest_tier) rso.concurrency.push_back(k * c.replica.dp);
+    if (rso.concurrency.empty()) continue;
+    if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " for the tiers it serves best\n";
+    rso.system = replica_system(*u.system, c.replica.devices());
+    rso.step_cache = caches[static_cast<size_t>(w)];
+    CompareRow x = chip_row(name, chip, model, c.replica, rso, tiers);
+    if (!x.ran) {
+      trials[static_cast<size_t>(w)].verdict += "; its engine run for the tiers it serves best failed: " + x.error;
+      continue;
+    }
+    scale_to_unit(x, c);
+    others.push_back(std::move(x));
+  }
+  merge_frontiers(row, others);
+  for (const InteractivityTier& t : row.tiers)
+    for (LayoutTrial& tr : trials)
+      if (t.point >= 0 && tr.layout == t.layout) tr.serves_tiers.push_back(t.tok_s_per_user);
+  for (LayoutTrial& tr : trials) {
+    if (tr.chosen || tr.serves_tiers.empty()) continue;
+    std::string at;
+    for (double v : tr.serves_tiers) at += strformat("%s%g", at.empty() ? "" : ", ", v);
+    tr.verdict = "serves the " + at + " tok/s per user tier" + (tr.serves_tiers.size() > 1 ? "s" : "") + " best (engine run there); " +
+                 tr.verdict;
+  }
+}
+
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
 // study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
 // tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
@@ -426,16 +524,29 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   std::vector<LayoutTrial> trials(cands.size());
   std::vector<std::shared_ptr<StepPartCache>> caches;  // each layout's screen, reused by its engine run
   std::vector<std::int64_t> kv(cands.size(), 0);
-  // Screens layout i at `concurrency` (the parts its earlier screen simulated are kept in its cache).
+  // Each layout's screened points by the sweep's concurrency (0: an open loop or offline).
+  std::vector<std::map<std::int64_t, std::vector<ScreenPoint>>> screened(cands.size());
+  // Screens layout i at each of `concurrency` not screened yet (the parts its earlier screens simulated
+  // are kept in its cache) and scores it over every point screened.
   auto screen = [&](size_t i, const std::vector<std::int64_t>& concurrency) {
     const LayoutCandidate& c = cands[i];
     LayoutTrial& t = trials[i];
     const SystemContext sys = replica_system(*u.system, c.replica.devices());
-    ServeOptions sso = so;
-    sso.concurrency = concurrency;
+    std::vector<std::int64_t> todo;
+    for (std::int64_t k : concurrency.empty() ? std::vector<std::int64_t>{0} : concurrency)
+      if (!screened[i].count(k)) todo.push_back(k);
+    if (todo.empty()) return;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      score_trial(t, screen_layout(chip, model, c.replica, sso, c.replica.devices() > 1 ? &sys : nullptr, kv[i], max_seqs, caches[i]), tiers);
+      for (std::int64_t k : todo) {
+        ServeOptions sso = so;
+        sso.concurrency = k > 0 ? std::vector<std::int64_t>{k} : std::vector<std::int64_t>{};
+        screened[i][k] = screen_layout(chip, model, c.replica, sso, c.replica.devices() > 1 ? &sys : nullptr, kv[i], max_seqs, caches[i]);
+        t.screened_to = std::max(t.screened_to, k);
+      }
+      std::vector<ScreenPoint> pts;
+      for (const auto& [k, v] : screened[i]) pts.insert(pts.end(), v.begin(), v.end());
+      score_trial(t, pts, tiers);
     } catch (const InputError& e) {
       t.ran = false;
       t.verdict = std::string("failed: ") + e.what();
@@ -443,16 +554,20 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     if (so.progress)
       std::cerr << "  " << name << ": screened " << t.layout << " at "
                 << (concurrency.empty() ? std::string("the batch its cache holds")
-                                        : std::to_string(concurrency.size()) + (concurrency.size() == 1 ? " concurrency" : " concurrencies"))
+                                        : std::to_string(todo.size()) + (todo.size() == 1 ? " concurrency" : " concurrencies"))
                 << " in "
                 << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) << " ("
                 << caches[i]->parts.size() << " step parts)\n";
   };
   // Every layout that fits at the sweep's lowest concurrency (its most interactive point, so the tiers
-  // it can reach at all), then the whole sweep for those reaching the most tiers (prune_by_tiers).
+  // it can reach at all), then the whole sweep for those reaching the most tiers (prune_by_tiers), and
+  // for the others reaching a tier, the sweep until their users fall below the lowest tier (a layout
+  // may serve one tier best without winning the criterion; beyond, its points lie below every tier).
   // (No concurrency: an open loop or offline, screened once at what the cache holds, as before.)
-  const std::vector<std::int64_t> lowest =
-      so.concurrency.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{*std::min_element(so.concurrency.begin(), so.concurrency.end())};
+  std::vector<std::int64_t> sweep = so.concurrency;
+  std::sort(sweep.begin(), sweep.end());
+  const std::vector<std::int64_t> lowest = sweep.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{sweep.front()};
+  const double lowest_tier = tiers.empty() ? 0 : *std::min_element(tiers.begin(), tiers.end());
   for (size_t i = 0; i < cands.size(); ++i) {
     caches.push_back(std::make_shared<StepPartCache>());
     LayoutTrial& t = trials[i];
@@ -462,12 +577,22 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     t.fits = t.verdict.empty();
     if (t.fits) screen(i, lowest);
   }
-  if (so.concurrency.size() > 1)
-    for (size_t i : prune_by_tiers(trials)) screen(i, so.concurrency);
+  if (sweep.size() > 1) {
+    for (size_t i : prune_by_tiers(trials)) screen(i, sweep);
+    for (size_t i = 0; i < trials.size(); ++i)
+      for (std::int64_t k : sweep) {
+        if (!trials[i].ran || !trials[i].pruned || tiers_reached(trials[i]) == 0) break;
+        const std::vector<ScreenPoint>& last = screened[i].rbegin()->second;
+        if (screened[i].count(k)) continue;
+        if (last.empty() || last.back().tok_s_per_user < lowest_tier) break;
+        screen(i, {k});
+      }
+  }
   CompareRow row;
+  int chosen = -1;
   // A fallback past the layouts swept rests on the pruned ones swept too (choose_swept_layout).
-  const auto rescreen = [&](size_t i) { screen(i, so.concurrency); };
-  for (int chosen = choose_swept_layout(trials, tiers, rescreen); chosen >= 0; chosen = choose_swept_layout(trials, tiers, rescreen)) {
+  const auto rescreen = [&](size_t i) { screen(i, sweep); };
+  for (chosen = choose_swept_layout(trials, tiers, rescreen); chosen >= 0; chosen = choose_swept_layout(trials, tiers, rescreen)) {
     const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
     ServeOptions rso = so;
@@ -483,6 +608,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     trials[static_cast<size_t>(chosen)].ran = trials[static_cast<size_t>(chosen)].chosen = false;
     trials[static_cast<size_t>(chosen)].verdict = "failed: " + row.error;
   }
+  if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
   if (!row.ran) {
     row = empty_row(name, chip, u.system->spec.ranks());
     bool fits = false;
@@ -587,6 +713,7 @@ CompareStudy compare_study(CompareRequest req) {
     unit_serve.system = chips[ci].system;
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers)
                                       : chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
+    if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;

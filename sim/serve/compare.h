@@ -40,6 +40,7 @@ struct InteractivityTier {
   double throughput_tok_s_per_chip = 0, usd_per_mtok = 0, tco_usd_per_mtok = 0, tok_s_per_mw = 0;
   PointBound bound;              // what bounds the point (unreachable: the most interactive point)
   std::string why;               // unreachable: why, in one sentence
+  std::string layout;            // the layout the tier is served at (a searched unit: the one serving it best)
 };
 const std::vector<double>& interactivity_tiers();  // 20, 50, 100 tok/s per user
 // "20,50,100" -> tiers; InputError naming `what` (a flag, or a study file's key) for anything else.
@@ -71,6 +72,11 @@ struct CompareRow {
   std::string config_yaml;      // the resolved preset
   std::vector<InteractivityTier> tiers;
   std::vector<PointEconomics> economics;  // one per curve point
+  // The unit's frontier: the upper envelope of the curves of the layouts it ran (a searched unit: the
+  // chosen layout and each tier's best; otherwise its one curve), each point naming its layout, with
+  // its economics; the tiers' `point` indexes it.
+  std::vector<ServePoint> frontier;
+  std::vector<PointEconomics> frontier_economics;
   CostFigures tco;              // at the best point (usd_per_hour 0: no unit price)
   std::string tco_assumptions;
   double provisioned_w = 0;     // per chip
@@ -80,6 +86,13 @@ struct CompareRow {
   std::vector<LayoutTrial> layouts;
   std::string layout_criterion;
 };
+
+// The unit's frontier over the layouts it ran (`row` and `others`, each scaled to the unit): every point
+// of a layout's curve that no point of another layout beats at both tok/s per user and throughput per
+// chip (the upper envelope), each naming its layout, in order of falling tok/s per user (one layout
+// alone: its curve as run); each tier is the best of the layouts' cells there (the most throughput per
+// chip), naming its layout, its `point` into the frontier. Fills row.frontier, frontier_economics, tiers.
+void merge_frontiers(CompareRow& row, const std::vector<CompareRow>& others);
 
 struct CompareStudy {
   std::string study, model, created, scenario, description;

@@ -249,10 +249,15 @@ int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& t
     std::string at;
     for (size_t k = 0; k < tiers.size() && k < t.tok_s_per_chip_at_tier.size(); ++k)
       at += strformat("%s%s tok/s per chip at %g tok/s per user", at.empty() ? "" : ", ", fmt_tps(t.tok_s_per_chip_at_tier[k]).c_str(), tiers[k]);
-    at += strformat(t.pruned ? "%s%.0f at the lowest concurrency (screened there alone: no layout reaching fewer tiers at its most "
-                               "interactive point can win)"
-                             : "%s%.0f at its most productive point",
-                    at.empty() ? "" : "; ", t.max_tok_s_per_chip);
+    if (!t.pruned)
+      at += strformat("%s%.0f at its most productive point", at.empty() ? "" : "; ", t.max_tok_s_per_chip);
+    else if (tiers_reached(t) == 0)
+      at += strformat("%s%.0f at the lowest concurrency (screened there alone: no layout reaching fewer tiers at its most "
+                      "interactive point can win)", at.empty() ? "" : "; ", t.max_tok_s_per_chip);
+    else
+      at += strformat("%s%.0f up to concurrency %lld (screened until its users fell below the lowest tier: it reaches fewer tiers "
+                      "than the best, so it can only serve a tier best)", at.empty() ? "" : "; ", t.max_tok_s_per_chip,
+                      static_cast<long long>(t.screened_to));
     if (t.chosen) {
       t.verdict = "chosen: " + at;
     } else {
@@ -275,6 +280,18 @@ int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<doub
       trials[i].pruned = false;
     }
   return choose_layout(trials, tiers);
+}
+
+std::vector<int> tier_winners(const std::vector<LayoutTrial>& trials, size_t tiers) {
+  std::vector<int> out(tiers, -1);
+  for (size_t k = 0; k < tiers; ++k)
+    for (size_t i = 0; i < trials.size(); ++i) {
+      const LayoutTrial& t = trials[i];
+      const double v = t.ran && k < t.tok_s_per_chip_at_tier.size() ? t.tok_s_per_chip_at_tier[k] : 0;
+      if (v > 0 && (out[k] < 0 || v > trials[static_cast<size_t>(out[k])].tok_s_per_chip_at_tier[k] * (1 + 1e-9)))
+        out[k] = static_cast<int>(i);
+    }
+  return out;
 }
 
 }  // namespace xpu

@@ -39,8 +39,13 @@ struct LayoutTrial {
   // Screened at the sweep's lowest concurrency only: its most interactive point already reached fewer
   // tiers than another layout's, and a layout's tok/s per user only falls as concurrency rises, so it
   // cannot win (prune_by_tiers); its figures are that point's.
+  // With per-tier reporting, a pruned layout that reaches a tier at its most interactive point is
+  // screened on up the sweep until its users fall below the lowest tier (a tier it may serve best:
+  // screened_to is then the last concurrency screened; it is the lowest one for the others).
   bool pruned = false;
+  std::int64_t screened_to = 0;
   std::vector<double> tok_s_per_chip_at_tier;
+  std::vector<double> serves_tiers;  // the tiers the unit is reported at with this layout (tier_winners)
   double max_tok_s_per_chip = 0, max_tok_s_per_user = 0;
   std::string verdict;   // "chosen: ...", "does not fit: ...", "slower: ...", "failed: ..."
 };
@@ -89,5 +94,12 @@ int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& t
 // choice is made again among them.
 int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& tiers,
                         const std::function<void(size_t)>& rescreen);
+
+// The trial that serves each tier best by its screen: the highest throughput per chip there among the
+// trials that ran (-1: none reaches the tier; ties go to the earlier trial, fewer chips per replica).
+// A buyer reads the frontier at named tiers, and public inference benchmarks take each point of a
+// system's curve at its own parallel configuration: compare runs the engine for each of these beside
+// the chosen layout and reports each tier at the layout that serves it best.
+std::vector<int> tier_winners(const std::vector<LayoutTrial>& trials, size_t tiers);
 
 }  // namespace xpu

@@ -104,6 +104,7 @@ struct ServePoint {
   double host_wait_share = 0;         // share of the makespan the GPU waited for eager iterations' host dispatch
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
+  std::string layout;  // compare's unit frontier: the layout that served the point ("" elsewhere)
 };
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);

@@ -113,7 +113,9 @@ TEST(LayoutSearch, LayoutsReachingFewerTiersAtTheirMostInteractivePointArePruned
   EXPECT_TRUE(ts[0].pruned);
   EXPECT_FALSE(ts[1].pruned || ts[2].pruned || ts[3].pruned);
   EXPECT_EQ(choose_layout(ts, tiers), 1);
-  EXPECT_NE(ts[0].verdict.find("at the lowest concurrency (screened there alone"), std::string::npos) << ts[0].verdict;
+  // It reaches a tier there, so compare screens it on until its users fall below the lowest tier (it
+  // may serve that tier best): its verdict says how far.
+  EXPECT_NE(ts[0].verdict.find("until its users fell below the lowest tier"), std::string::npos) << ts[0].verdict;
   EXPECT_NE(ts[2].verdict.find("at its most productive point"), std::string::npos) << ts[2].verdict;
   // Nothing reaches a tier: none is pruned (throughput decides among all).
   std::vector<LayoutTrial> slow = {trial("a", {0, 0, 0}, 5), trial("b", {0, 0, 0}, 7)};
@@ -140,6 +142,66 @@ TEST(LayoutSearch, AFallbackToPrunedLayoutsRestsOnTheirWholeSweep) {
   EXPECT_EQ(rescreened, (std::vector<size_t>{0, 1}));
   EXPECT_FALSE(ts[0].pruned || ts[1].pruned);
   EXPECT_NE(ts[1].verdict.find("at its most productive point"), std::string::npos) << ts[1].verdict;
+}
+
+// Each tier goes to the layout whose screen serves it best, whatever the criterion chose overall (the
+// tpu-v6e-32 case: a dp8 x tp4 x ep32 serving 20 tok/s per user far better than the tp32 reaching 100).
+TEST(LayoutSearch, EachTierGoesToTheLayoutServingItBest) {
+  std::vector<LayoutTrial> ts = {trial("dp8 x tp4 x ep32", {85, 40, 0}, 300), trial("tp32", {23, 23, 20}, 23),
+                                 trial("dp4 x tp8 x ep32", {60, 45, 0}, 200)};
+  ts[2].ran = false;  // failed: never a winner
+  EXPECT_EQ(tier_winners(ts, 3), (std::vector<int>{0, 0, 1}));
+  ts[2].ran = true;
+  EXPECT_EQ(tier_winners(ts, 3), (std::vector<int>{0, 2, 1}));
+  ts[1].tok_s_per_chip_at_tier[2] = 0;  // nobody reaches the last tier
+  EXPECT_EQ(tier_winners(ts, 3)[2], -1);
+  EXPECT_EQ(choose_layout(ts, {20, 50, 100}), 0);  // the criterion itself is unchanged
+}
+
+// The unit's frontier is the upper envelope of its layouts' curves, each point naming its layout, and
+// each tier cell is the layout that serves it best; a cell's point is in the frontier.
+TEST(LayoutSearch, TheUnitsFrontierIsTheUpperEnvelopeOverItsLayouts) {
+  auto row = [](const std::string& layout, std::vector<std::pair<double, double>> pts) {
+    CompareRow r;
+    r.ran = true;
+    r.result.layout = layout;
+    for (auto [user, chip] : pts) {
+      ServePoint p;
+      p.concurrency = static_cast<std::int64_t>(r.result.curve.size() + 1) * 4;
+      p.tok_s_per_user = user;
+      p.throughput_tok_s_per_chip = chip;
+      p.throughput_tok_s = chip * 32;
+      r.result.curve.push_back(p);
+      r.economics.push_back(PointEconomics{1 / chip, 0, chip});
+    }
+    r.tiers = tiers_of(r.result, {20, 50, 100});
+    return r;
+  };
+  CompareRow tp32 = row("tp32", {{120, 10}, {60, 23}, {25, 30}, {10, 35}});
+  const std::vector<CompareRow> others = {row("dp8 x tp4 x ep32", {{70, 40}, {30, 85}, {12, 300}})};
+  merge_frontiers(tp32, others);
+  std::vector<std::string> got;
+  for (const ServePoint& p : tp32.frontier) got.push_back(p.layout + "@" + std::to_string(static_cast<int>(p.tok_s_per_user)));
+  // tp32's 60/23, 25/30 and 10/35 are beaten by dp8's 70/40 and 30/85 (faster users and more per chip).
+  EXPECT_EQ(got, (std::vector<std::string>{"tp32@120", "dp8 x tp4 x ep32@70", "dp8 x tp4 x ep32@30", "dp8 x tp4 x ep32@12"}));
+  ASSERT_EQ(tp32.frontier_economics.size(), tp32.frontier.size());
+  EXPECT_DOUBLE_EQ(tp32.frontier_economics[2].tok_s_per_mw, 85);
+  const std::vector<std::string> layouts = {"dp8 x tp4 x ep32", "dp8 x tp4 x ep32", "tp32"};
+  const std::vector<double> per_chip = {85, 40, 10};
+  for (size_t k = 0; k < 3; ++k) {
+    const InteractivityTier& t = tp32.tiers[k];
+    EXPECT_EQ(t.layout, layouts[k]) << k;
+    EXPECT_DOUBLE_EQ(t.throughput_tok_s_per_chip, per_chip[k]) << k;
+    ASSERT_GE(t.point, 0);
+    EXPECT_EQ(tp32.frontier[static_cast<size_t>(t.point)].layout, t.layout);
+    EXPECT_DOUBLE_EQ(tp32.frontier[static_cast<size_t>(t.point)].throughput_tok_s_per_chip, t.throughput_tok_s_per_chip);
+  }
+  // One layout alone: its curve as run, every point named, dominated points of its own kept.
+  CompareRow one = row("tp8", {{50, 10}, {40, 10}});
+  merge_frontiers(one, {});
+  ASSERT_EQ(one.frontier.size(), 2u);
+  EXPECT_EQ(one.frontier[1].layout, "tp8");
+  EXPECT_EQ(one.tiers[1].layout, "tp8");
 }
 
 TEST(LayoutSearch, TiesGoToFewerChipsPerReplicaAndNothingRunIsNoChoice) {
