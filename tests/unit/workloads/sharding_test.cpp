@@ -202,9 +202,15 @@ TEST(Sharding, SequenceParallelSplitsEachAllReduceAndTheNormRows) {
       EXPECT_EQ(n.op.m, buffer) << n.op.label;
       EXPECT_EQ(n.op.devices, 8);
     }
-    if (n.op.kind == OpKind::RmsNorm || n.op.kind == OpKind::ResidualAdd) EXPECT_EQ(n.op.rows, tokens / 8) << n.op.label;
-    if (n.op.label == "head_allgather") EXPECT_EQ(n.op.m, 64 * m.hidden * 2);  // each sequence's last position
-    if (n.op.label == "logits_allgather") EXPECT_EQ(n.op.m, 64 * ((m.vocab + 7) / 8) * 8 * 2);  // bf16 logit rows
+    if (n.op.kind == OpKind::RmsNorm || n.op.kind == OpKind::ResidualAdd) {
+      EXPECT_EQ(n.op.rows, tokens / 8) << n.op.label;
+    }
+    if (n.op.label == "head_allgather") {
+      EXPECT_EQ(n.op.m, 64 * m.hidden * 2);  // each sequence's last position
+    }
+    if (n.op.label == "logits_allgather") {
+      EXPECT_EQ(n.op.m, 64 * ((m.vocab + 7) / 8) * 8 * 2);  // bf16 logit rows
+    }
     count[n.op.kind] += n.count;
   }
   EXPECT_EQ(count[OpKind::ReduceScatter], 2 * m.layers + 1);  // attention, MLP, the embedding
