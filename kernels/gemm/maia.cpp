@@ -64,12 +64,42 @@ Shape shape_of(const OpSpec& op) {
   return s;
 }
 
-std::int64_t count_jobs(const Shape& sh, std::int64_t n, std::int64_t cm, std::int64_t cn) {
-  std::int64_t j = 0;
-  for (auto r : sh.rows)
-    if (r > 0) j += ceil_div(r, cm) * ceil_div(n, cn);
-  return j;
-}
+// Cluster jobs, numbered (group, cluster-block row, cluster-block column, K slice) with the groups
+// stacked in A and C: one numbering for the tiling estimate and for the programs it chooses.
+struct JobGroup {
+  std::int64_t rows, row0, blocks_m, job0;  // job0: the group's first cluster block
+};
+
+struct JobCoord {
+  size_t group;
+  std::int64_t bm, bn;
+  int ks;
+};
+
+struct JobLayout {
+  std::vector<JobGroup> groups;
+  std::int64_t tiles_n = 0, blocks = 0, rows_total = 0;
+  int split_k = 1;
+
+  JobLayout() = default;
+  JobLayout(const std::vector<std::int64_t>& rows, std::int64_t n, std::int64_t CM, std::int64_t CN, int sk)
+      : tiles_n(ceil_div(n, CN)), split_k(sk) {
+    for (auto r : rows) {
+      groups.push_back({r, rows_total, r > 0 ? ceil_div(r, CM) : 0, blocks});
+      blocks += groups.back().blocks_m * tiles_n;
+      rows_total += r;
+    }
+  }
+  std::int64_t jobs() const { return blocks * split_k; }
+  // The last group whose first block is at or before the job's (empty groups hold no block).
+  JobCoord at(std::int64_t job) const {
+    const std::int64_t block = job / split_k;
+    size_t gi = 0;
+    while (gi + 1 < groups.size() && groups[gi + 1].job0 <= block) ++gi;
+    const std::int64_t local = block - groups[gi].job0;
+    return {gi, local / tiles_n, local % tiles_n, static_cast<int>(job % split_k)};
+  }
+};
 
 // TSRAM bytes of one K step's operands (plus the 16-bit originals when they are converted).
 double operand_chunk(const GemmTiling& t, const MatmulFormat& f, const OpSpec& op) {
@@ -83,21 +113,16 @@ double operand_chunk(const GemmTiling& t, const MatmulFormat& f, const OpSpec& o
 // clusters of a round run in step, so those that read the same A rows (same block row and K slice) or
 // the same weight columns (same block column and K slice) at once are served by one HBM read that the
 // NoC multicasts (MaiaMemory::hbm_access joins an in-flight read), as the simulation does. Jobs are
-// numbered as make_job numbers them: (group, block row, block column, K slice).
+// numbered as JobLayout numbers them.
 struct RoundReads {
   double a_blocks = 0, b_blocks = 0;
 };
 
-RoundReads round_reads(const Shape& sh, std::int64_t n, std::int64_t CM, std::int64_t CN, int split_k, std::int64_t active) {
-  const std::int64_t tiles_n = ceil_div(n, CN);
+RoundReads round_reads(const JobLayout& L, std::int64_t active) {
   std::vector<std::array<std::int64_t, 3>> a, b;
-  std::int64_t g = 0, job0 = 0;
   for (std::int64_t job = 0; job < active; ++job) {
-    const std::int64_t block = job / split_k, ks = job % split_k;
-    while (g + 1 < std::int64_t(sh.rows.size()) && block >= job0 + ceil_div(sh.rows[size_t(g)], CM) * tiles_n)
-      job0 += ceil_div(sh.rows[size_t(g)], CM) * tiles_n, ++g;
-    const std::int64_t local = block - job0;
-    const std::array<std::int64_t, 3> ka{g, local / tiles_n, ks}, kb{g, local % tiles_n, ks};
+    const JobCoord c = L.at(job);
+    const std::array<std::int64_t, 3> ka{std::int64_t(c.group), c.bm, c.ks}, kb{std::int64_t(c.group), c.bn, c.ks};
     if (std::find(a.begin(), a.end(), ka) == a.end()) a.push_back(ka);
     if (std::find(b.begin(), b.end(), kb) == b.end()) b.push_back(kb);
   }
@@ -114,12 +139,13 @@ double tsram_need(const GemmTiling& t, const MatmulFormat& f, const OpSpec& op) 
 // `pressure` (optional): the sum of the job's resource times, every resource's load and not only the
 // binding one's; of tilings with equal estimates, the one with more slack elsewhere loses less when
 // resources that the estimate takes as independent (ports, CSRAM, HBM, latency) interfere.
+// `jl` and `rr`: the tiling's job layout and its first round's reads (independent of the prefetch depth).
 double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const MatmulFormat& f, const Shape& sh,
-                double* pressure = nullptr) {
+                const JobLayout& jl, const RoundReads& rr, double* pressure = nullptr) {
   const double clk = s.clock.value();
   const int C = s.cluster.count, P = s.cluster.tiles;
   const std::int64_t CM = std::int64_t(t.pr) * t.tm, CN = std::int64_t(t.pc) * t.tn;
-  const std::int64_t jobs = count_jobs(sh, op.n, CM, CN) * t.split_k;
+  const std::int64_t jobs = jl.jobs();
   const int depth = s.ttu_depth(f.rate);
   const std::int64_t ksteps = ceil_div(op.k, t.kc), per = ceil_div(ksteps, t.split_k);
   const double kslice = double(per) * t.kc;
@@ -136,7 +162,6 @@ double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const 
   const double a_bytes = rows_c * kslice * ea, b_bytes = t.pinned ? 0 : kslice * double(CN) * eb;
   const double out_bytes = rows_c * double(CN) * eo;
   // Each cluster's bytes cross its NoC port; HBM serves the round's distinct reads once (multicast).
-  const RoundReads rr = round_reads(sh, op.n, CM, CN, t.split_k, static_cast<std::int64_t>(active));
   const double hbm_round = rr.a_blocks * a_bytes + rr.b_blocks * b_bytes + active * out_bytes;
   const double bw_c = std::min(s.noc_port_bw(), s.hbm_stream_bw() / hbm_round * (a_bytes + b_bytes + out_bytes));
   const double t_hbm = (a_bytes + b_bytes + out_bytes) / bw_c;
@@ -184,11 +209,13 @@ bool prefetch_depth(const OpSpec& op, const MaiaSpec& s, GemmTiling& t, const Ma
   int deepest = max_buf;
   while (deepest >= 2 && ring(deepest) > csram_work) --deepest;
   if (deepest < 2) return false;
+  const JobLayout jl(sh.rows, op.n, std::int64_t(t.pr) * t.tm, std::int64_t(t.pc) * t.tn, t.split_k);
+  const RoundReads rr = round_reads(jl, std::min<std::int64_t>(s.cluster.count, jl.jobs()));
   t.nbuf = deepest;
-  const double floor_s = estimate(op, s, t, f, sh);
+  const double floor_s = estimate(op, s, t, f, sh, jl, rr);
   for (int nb = 2; nb <= deepest; ++nb) {
     t.nbuf = nb;
-    t.estimate_s = estimate(op, s, t, f, sh, pressure);
+    t.estimate_s = estimate(op, s, t, f, sh, jl, rr, pressure);
     if (t.estimate_s <= floor_s * 1.01) break;
   }
   t.tsram_bytes = tsram_need(t, f, op);
@@ -227,12 +254,12 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
         const double acc = double(tm) * tn * 4.0, chunk = operand_chunk(t, f, op);
         const int max_buf = static_cast<int>(std::min<double>(kMaxBuffers, std::floor((tsram_work - acc) / chunk)));
         if (max_buf < 2) continue;
-        const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
+        const double ea = bytes_per_element(op.dtype);
         // A small A panel (the cluster's rows over all of K) is staged once; otherwise per K step
         const double a_panel = double(pr) * std::min<std::int64_t>(tm, sh.max_rows) * double(op.k) * ea;
         // (small: its one transfer costs no more than a K step's chunk of a large tile, 64 KiB)
         t.whole_a = t.stage_a && a_panel <= 64.0 * 1024;
-        const std::int64_t jobs1 = count_jobs(sh, op.n, std::int64_t(pr) * tm, std::int64_t(pc) * tn);
+        const std::int64_t jobs1 = JobLayout(sh.rows, op.n, std::int64_t(pr) * tm, std::int64_t(pc) * tn, 1).jobs();
         const std::int64_t ksteps = ceil_div(op.k, kc);
         for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
           if (sk > 1 && (jobs1 * (sk / 2 > 0 ? sk / 2 : 1) >= C || ksteps / sk < 2)) break;
@@ -272,11 +299,6 @@ KernelPrograms lower_gemm(const OpSpec& op, const MaiaSpec& spec, const LowerOpt
 
 namespace {
 
-// Cluster jobs: (group, cluster-block row, cluster-block column, k split); groups stacked in A and C.
-struct JobGroup {
-  std::int64_t rows, row0, blocks_m, job0;
-};
-
 // What every tile's task needs (immutable, shared by the main kernel and the split-K reduction).
 struct GemmJob {
   OpSpec o;
@@ -285,8 +307,8 @@ struct GemmJob {
   TensorRef A, B, C, W;
   double ea = 0, eb = 0, ec = 0;
   int clusters = 0, P = 0, T = 0;
-  std::int64_t CM = 0, CN = 0, tiles_n = 0, rows_total = 0, jobs = 0, rounds = 0, ksteps = 0, per = 0;
-  std::vector<JobGroup> groups;
+  std::int64_t CM = 0, CN = 0, rows_total = 0, jobs = 0, rounds = 0, ksteps = 0, per = 0;
+  JobLayout layout;
   std::uint8_t wflag = 0;
   bool functional = false;
 };
@@ -300,16 +322,9 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const MaiaSpec& spec, 
   j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
   j->clusters = spec.cluster.count, j->P = spec.cluster.tiles, j->T = spec.tiles();
   j->CM = std::int64_t(t.pr) * t.tm, j->CN = std::int64_t(t.pc) * t.tn;
-  j->tiles_n = ceil_div(op.n, j->CN);
-  std::int64_t blocks = 0, row0 = 0;
-  for (auto r : gemm_groups(op)) {
-    JobGroup g{r, row0, r > 0 ? ceil_div(r, j->CM) : 0, blocks};
-    blocks += g.blocks_m * j->tiles_n;
-    row0 += r;
-    j->groups.push_back(g);
-  }
-  j->rows_total = row0;
-  j->jobs = blocks * t.split_k;
+  j->layout = JobLayout(gemm_groups(op), op.n, j->CM, j->CN, t.split_k);
+  j->rows_total = j->layout.rows_total;
+  j->jobs = j->layout.jobs();
   j->rounds = ceil_div(j->jobs, j->clusters);
   j->ksteps = ceil_div(op.k, t.kc), j->per = ceil_div(j->ksteps, t.split_k);
   j->wflag = op.weights_stationary ? kWeights : 0;
@@ -330,14 +345,10 @@ class TileProgram {
     m_idle = job >= j.jobs;  // idle tile in the last round
     if (m_idle) return;
     const GemmTiling& t = j.t;
-    const int sk = t.split_k;
-    m_ks = static_cast<int>(job % sk);
-    const std::int64_t block = job / sk;
-    size_t gi = 0;
-    while (gi + 1 < j.groups.size() && j.groups[gi + 1].job0 <= block) ++gi;
-    m_g = j.groups[gi];
-    const std::int64_t local = block - m_g.job0;
-    const std::int64_t bm = local / j.tiles_n, bn = local % j.tiles_n;
+    const JobCoord c = j.layout.at(job);
+    m_ks = c.ks;
+    m_g = j.layout.groups[c.group];
+    const std::int64_t bm = c.bm, bn = c.bn;
     m_jm0 = bm * j.CM, m_jn0 = bn * j.CN;  // cluster block origin
     m_jrows = std::min(j.CM, m_g.rows - m_jm0), m_jcols = std::min(j.CN, j.o.n - m_jn0);
     const int ir = m_lane / t.pc, jc = m_lane % t.pc;
@@ -346,7 +357,7 @@ class TileProgram {
     m_cols = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tn, j.o.n - m_c0));
     m_works = m_rows > 0 && m_cols > 0;
     m_grow0 = m_g.row0 + m_r0;                      // row in the stacked A / C
-    m_brow0 = static_cast<std::int64_t>(gi) * j.o.k;  // this group's B rows (stacked)
+    m_brow0 = static_cast<std::int64_t>(c.group) * j.o.k;  // this group's B rows (stacked)
     m_kbeg = m_ks * j.per, m_kend = std::min(j.ksteps, m_kbeg + j.per);
     m_nsteps = m_kend - m_kbeg;
     for (auto* v : {&m_lbi, &m_lai, &m_sai, &m_sbi}) v->assign(static_cast<size_t>(m_nsteps), kNoDep);
