@@ -4,7 +4,8 @@
 // estimate time = waves x max(tile MMA time, tile operand traffic over the SM's L2 link) plus the
 // split-K reduction, floored by the compulsory HBM traffic. Pick the lowest estimate, preferring
 // larger tiles on ties (less operand traffic). This mirrors how cuBLAS/CUTLASS heuristics rank
-// kernels, without any measured data.
+// kernels, without any measured data. fp8 tiles that promote their sums (Hopper, no fast accumulation) stop at
+// 128x128 (registers).
 #include "kernels/gemm/gpu.h"
 
 #include <algorithm>
@@ -63,14 +64,22 @@ double stage_bytes(int bm, int bn, int bk, const OpSpec& op) {
 // fp8 without fast accumulation on a chip whose tensor core accumulates fp8 products at reduced precision
 // (Hopper): every `sm.fp8_promotion_interval` MMA k-instructions the consumer warpgroups wait for their
 // MMAs and add the temporary accumulator into an fp32 one on the CUDA cores (CUTLASS's
-// GmmaFP8Accumulation::promote_if_needed; DeepGEMM does the same). If the tensor core idled through each
-// promotion it would lose 256 of every 1280 cycles at 128x256 (20%), and a tile small enough to hold two
-// temporaries in registers (128x128) would be bound by the SM's L2 link; our measurements show
-// use_fast_accum=False costing only 0-9% at the same tile budget (H185/H226, G233/G274, H188/H229,
-// G236/G277). So the model runs each promotion on the CUDA cores beside the next k-step's MMAs (the other
-// consumer warpgroup's MMAs keep the tensor core busy), the MMAs after it waiting for it: it costs CUDA-core
-// time, energy, and the tile's last promotion before the epilogue, not tensor-core time.
+// GmmaFP8Accumulation::promote_if_needed; DeepGEMM does the same). The model runs each promotion on the
+// CUDA cores beside the next k-step's MMAs (the other consumer warpgroup's MMAs keep the tensor core busy),
+// the MMAs after it waiting for it: it costs CUDA-core time, energy, and the tile's last promotion before
+// the epilogue, not tensor-core time. Our measurements show use_fast_accum=False costing 0-9% (H185/H226,
+// G233/G274, H188/H229, G236/G277).
+// Both accumulators live in the consumer warpgroups' registers, so a promoted tile holds twice the fp32
+// accumulators of a plain one: at 128x256 (and 256x128) over two consumer warpgroups that is 2 x 128 = 256
+// registers per thread, more than the consumers' budget (kConsumerRegisters), so the library runs 128x128
+// and below (cuBLAS's fp8 kernels for torch._scaled_mm are sm90_xmma_gemm_e4m3..._tilesize128x128x128 with
+// a 1x2x1 cluster, where its bf16 GEMMs run 256x128x64 (public profiles of cuBLASLt on H100 SXM)).
 constexpr int kMmaKBytes = 32;  // source: PTX ISA, wgmma.mma_async shapes: K = 16 for bf16/fp16, 32 for fp8 (32 bytes)
+constexpr int kConsumerThreads = 256;    // source: CUTLASS sm90 warp-specialized cooperative kernel: two consumer warpgroups
+constexpr int kConsumerRegisters = 232;  // source: CUTLASS sm90_gemm_tma_warpspecialized_cooperative.hpp, MmaRegisterRequirement = 232 (setmaxnreg of the consumer warpgroups; 40 for the producer)
+
+// fp32 accumulator registers per consumer thread of a TMA tile, doubled when it promotes.
+int accumulator_registers(int bm, int bn, bool promoted) { return (promoted ? 2 : 1) * bm * bn / kConsumerThreads; }
 
 // MMA k-steps (BK each) between two promotions; 0 when the GEMM promotes nothing.
 int promotion_steps(const OpSpec& op, const GpuSpec& spec, int bk) {
@@ -136,6 +145,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
     int stages = std::min(7, static_cast<int>((spec.sm.smem_per_block.value() - epi) / sb));
     if (stages < 2) continue;
     const SyncBlock sb80 = sync_block(bm, bn);
+    if (tma && accumulator_registers(bm, bn, promote > 0) > kConsumerRegisters) continue;
     int bps = std::max(1, tma ? occupancy(spec, stages * sb, 384, 168) : occupancy(spec, stages * sb, sb80.threads, sb80.regs));
     std::int64_t tiles_mn = 0;
     if (op.kind == OpKind::GroupedGemm) {
@@ -175,7 +185,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // its L2 link, the tile's first slice polls the peers' flag twice and reads all sk - 1 partials
       // back over its own link (three L2 round trips).
       double reduce = sk > 1 ? sk * bm * bn * 4.0 / link + 3 * spec.l2.hit_latency.value() : 0;
-      double est = std::max(waves * t_tile, dram) + reduce;
+      // A tile's first MMA waits for its first stage, one memory round trip (HBM for the first wave): on the
+      // path of a compute-bound estimate, while streaming at the L2's bandwidth hides it behind other transfers.
+      double est = std::max(waves * t_tile + spec.hbm.latency.value(), dram) + reduce;
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);

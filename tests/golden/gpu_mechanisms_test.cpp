@@ -231,18 +231,54 @@ TEST(GpuFp8Accumulation, PromotionRunsOnTheCudaCoresAndCostsLittle) {
   double f_slow = 0, f_fast = 0, f_b = 0;
   const gpu::GemmTiling t = gpu::choose_gemm_tiling(slow, h);
   ASSERT_EQ(t.bk, 128);
+  // Two fp32 accumulators per thread do not fit the consumer warpgroups' registers at 128x256 (2 x 128 > 232,
+  // CUTLASS's MmaRegisterRequirement): promoted tiles stop at 128x128, as cuBLAS's fp8 kernels (128x128x128)
+  // do; fast accumulation and Blackwell keep the 128x256 tile.
+  EXPECT_LE(t.bm * t.bn, 128 * 128) << t.str();
+  EXPECT_EQ(gpu::choose_gemm_tiling(fast, h).bm * gpu::choose_gemm_tiling(fast, h).bn, 128 * 256);
+  EXPECT_EQ(gpu::choose_gemm_tiling(slow, b).bm * gpu::choose_gemm_tiling(slow, b).bn, 128 * 256);
   EXPECT_EQ(vector_ops(slow, h, &f_slow), 4096 / 128 + 1);  // promotions plus the epilogue's conversion
-  EXPECT_EQ(vector_ops(fast, h, &f_fast), 1);
   EXPECT_EQ(vector_ops(slow, b, &f_b), 1);
-  EXPECT_DOUBLE_EQ(f_slow - f_fast, 4096.0 / 128 * 2 * t.bm * t.bn);  // one add per accumulator, FMA-lane units
+  // The same tile without promotions: one add per accumulator per k-step is all that differs (FMA-lane units).
+  LowerOptions lo;
+  for (const Program& p : gpu::lower_gemm(fast, h, lo, t)) {
+    Task task;
+    p.make_task(0, task);
+    int n = 0;
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp) ++n, f_fast += static_cast<double>(in.flops);
+    EXPECT_EQ(n, 1);
+  }
+  EXPECT_DOUBLE_EQ(f_slow - f_fast, 4096.0 / 128 * 2 * t.bm * t.bn);
   auto chip = load_chip("h100-sxm");
   KernelStudyOptions ko;
   ko.sustained = true;
   const double t_slow = run_kernel_study(*chip, slow, ko).run.result.latency_s;
   const double t_fast = run_kernel_study(*chip, fast, ko).run.result.latency_s;
   EXPECT_GT(t_slow, t_fast);
-  EXPECT_LT(t_slow, t_fast * 1.09);
+  // Measured 0-8.5% (above); the model's 9.5% is mostly the tile (128x128 against fast accumulation's 128x256).
+  EXPECT_LT(t_slow, t_fast * 1.10);
 }
+// Mid-size fp8 torch._scaled_mm GEMMs (M 2048-4096, our H100 and H200 rows): cuBLAS runs them as 128x128x128
+// tiles (two fp32 accumulators per thread) fed from L2 at up to 9 TB/s. Modelled at 128x256 with a 7.2 TB/s L2
+// they were 17-20% fast on five of these six rows (H217, H220, G262, G265, G268). Their measuring script runs an
+// fp32 reference GEMM of the same shape just before timing, but its energy (under 2.2 J even at the full 700 W)
+// is a few percent of the 36 J the short-term power window holds, so it cannot explain them.
+TEST(GpuFp8Accumulation, MidSizeScaledMmRowsWithin14Percent) {
+  std::vector<ValidationRow> rows;
+  for (const char* f : {"h100_measured.csv", "h200_measured.csv"})
+    for (const auto& r : rows_of(f))
+      if (r.workload == "GEMM torch._scaled_mm per-tensor scale" && r.metric == "latency" &&
+          (r.shape.find(" M2048 ") != std::string::npos || r.shape == "b1 M4096 N4096 K7168"))
+        rows.push_back(r);
+  const auto pts = validate_rows(rows);
+  ASSERT_EQ(pts.size(), 6u);
+  for (const auto& p : pts) {
+    EXPECT_LE(std::fabs(p.error), 0.14) << p.row.id << " " << p.row.shape << " predicted " << p.predicted;
+    EXPECT_GE(p.predicted, p.roofline) << p.row.id;
+  }
+}
+
 // Operands whose rows are not 16-byte aligned cannot be copied by TMA (tensor-map strides are multiples
 // of 16 bytes): the library runs an sm80-style kernel (mma.sync, thread copies; register-staged below 4
 // bytes). M4095 N4097 K4096 bf16 has 2-byte aligned B and C rows; K700 8-byte aligned A rows.
