@@ -81,8 +81,9 @@ void Timeline::merge_before_tail(Iv iv) {
   if (left && right) {  // the last earlier interval, the new one and the last become one
     m_ts = m_iv.back().start;
     m_iv.pop_back();
+    if (!m_iv.empty()) m_back_end = m_iv.back().end;
   } else if (left) {
-    m_iv.back().end = iv.end;
+    m_iv.back().end = m_back_end = iv.end;
   } else if (right) {
     m_ts = iv.start;
   } else {
@@ -119,6 +120,7 @@ void Timeline::push_back(Iv iv) {
     m_head = 0;
   }
   m_iv.push_back(iv);
+  m_back_end = iv.end;
 }
 
 void Timeline::compact() {

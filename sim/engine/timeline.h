@@ -41,11 +41,17 @@ class alignas(64) Timeline {
   // `horizon` is a time before which no future arrival can fall (the global simulation time).
   Tick reserve(Tick arrival, Tick duration, Tick horizon) {
     m_busy += duration;
-    ++m_count;
     if (duration <= 0) return arrival;
-    // The commonest case by far on a loaded resource: one interval left (nothing to drop), and the
-    // transfer neither fits before it nor arrives after it, so it queues behind it.
-    if (m_tail && m_head == m_iv.size() && arrival < m_te && arrival + duration > m_ts) return m_te += duration;
+    // The commonest case by far on a loaded resource: the transfer neither fits before the last
+    // interval nor arrives after it, so it queues behind it, and nothing earlier can hold it: no
+    // earlier interval is left (nothing to drop), or all of them end by the arrival (`m_back_end`,
+    // kept inline so that this test reads no other cache line). In the second case the dropping of
+    // expired intervals is left to the next booking that needs them: dropping is monotone in the
+    // horizon, so it then drops what it would have dropped now, and the calendar bound cannot be
+    // crossed here (checked before dropping, which only lowers the count).
+    if (m_tail && arrival < m_te && arrival + duration > m_ts &&
+        (m_head == m_iv.size() || (arrival >= m_back_end && live() <= kMaxIntervals)))
+      return m_te += duration;
     return book(arrival, duration, horizon);
   }
   // Starts loading the earlier intervals, if any, into the cache: a transfer books dozens of
@@ -54,7 +60,6 @@ class alignas(64) Timeline {
     if (m_head < m_iv.size()) __builtin_prefetch(&m_iv[m_head]);
   }
   Tick busy_ticks() const { return m_busy; }
-  std::uint64_t count() const { return m_count; }
   Tick free_at() const { return m_tail ? m_te : 0; }
 
  private:
@@ -74,11 +79,14 @@ class alignas(64) Timeline {
   void compact();
   Tick m_ts = 0, m_te = 0;  // the last interval (when m_tail)
   std::vector<Iv> m_iv;     // the earlier intervals, live from m_head on
+  Tick m_back_end = 0;      // m_iv.back().end while m_head < m_iv.size() (push_back, merge_before_tail:
+                            // no other step changes the last earlier interval's end)
   std::uint32_t m_head = 0;
   bool m_tail = false;      // false only while nothing is booked
   Tick m_busy = 0;
-  std::uint64_t m_count = 0;
 };
+// One cache line per lane: a transfer books dozens of lanes of a bank, one line each.
+static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 
 // Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
 // slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
