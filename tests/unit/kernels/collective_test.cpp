@@ -73,7 +73,7 @@ TEST(Collective, TorusRingsPerDimensionMoveTheRingVolume) {
   // Every send goes to a torus neighbour.
   for (int r = 0; r < 16; ++r)
     for (const auto& o : p.ops[static_cast<size_t>(r)])
-      if (o.kind == CommOp::Kind::Send) EXPECT_EQ(t.route(r, o.peers[0]).size(), 1u);
+      if (o.kind == CommOp::Kind::Send) { EXPECT_EQ(t.route(r, o.peers[0]).size(), 1u); }
 }
 
 TEST(Collective, RingOrderOnATorusWalksNeighbours) {
@@ -138,7 +138,9 @@ TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
   for (int r = 0; r < t.ranks(); ++r) EXPECT_EQ(p.sent_by(r), b + b / 8 + b / 8) << r;
   FabricResult f = simulate_collective(t, p);
   for (size_t l = 0; l < t.links().size(); ++l)
-    if (t.links()[l].cls == "nic") EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b / 8)) << t.link_name(static_cast<int>(l));
+    if (t.links()[l].cls == "nic") {
+      EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b / 8)) << t.link_name(static_cast<int>(l));
+    }
 }
 
 TEST(Collective, RingsAcrossNodesUseEveryRailBothWays) {
@@ -151,11 +153,12 @@ TEST(Collective, RingsAcrossNodesUseEveryRailBothWays) {
   // in both directions, carries exactly one ring's crossings.
   for (int r = 0; r < t.ranks(); ++r)
     for (const auto& o : p.ops[static_cast<size_t>(r)])
-      if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) EXPECT_EQ(o.peers[0] % 8, r % 8) << r;
+      if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != r / 8) { EXPECT_EQ(o.peers[0] % 8, r % 8) << r; }
   FabricResult f = simulate_collective(t, p);
   for (size_t l = 0; l < t.links().size(); ++l)
-    if (t.links()[l].cls == "nic")
+    if (t.links()[l].cls == "nic") {
       EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(2 * 15 * (b / 8 / 16))) << t.link_name(static_cast<int>(l));
+    }
 }
 
 TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
