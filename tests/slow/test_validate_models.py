@@ -21,7 +21,9 @@ NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 
                "alone: -58% and -67%). The rest is not modelled: the measured per-token cost (0.26 ms/token between 128 "
                "and 2048 tokens on trn1) is twice the simulated (0.14), while at 128 tokens the simulation is too slow "
                "(96 vs 53 ms: short-row weight DMA in o_proj/down); the TPOT rows of the same requests (M22, M26) are "
-               "within 13%")
+               "within 13%. Not bucket padding (transformers-neuronx's default context buckets reach 2048 at 4096 "
+               "positions). AWS's trn1 Llama-2-70B rows at 128/256/1024/2048 tokens (54/82/235/691 ms) grow "
+               "superlinearly against the simulated 96/168/181/362 ms: the missing cost scales like attention's S^2")
 # id -> (bound, reason)
 KNOWN_GAPS = {
     "M21": (0.40, "TTFT of a 2k prompt at TP32 on trn1: " + NEURON_TTFT),
