@@ -38,6 +38,19 @@ bool HostLaunch::graphed(const StepShape& s) const {
   return s.prefill_chunks == 0 && s.decode_seqs + s.verify_seqs <= graph_max_batch;
 }
 
+StepShape HostLaunch::padded(const StepShape& s) const {
+  if (graph_batches.empty() || !graphed(s) || s.decode_seqs == 0 || s.verify_seqs > 0) return s;
+  const auto it = std::lower_bound(graph_batches.begin(), graph_batches.end(), s.decode_seqs);
+  if (it == graph_batches.end() || *it <= s.decode_seqs) return s;
+  // A dummy request holds one cached token (model_engine.py _get_padded_batch: add_dummy_requests
+  // with the default token count of 1): its attention work (one key and value per KV head) is left out
+  // beside the real sequences' contexts, its rows in every other kernel are not.
+  StepShape p = s;
+  p.padding_rows = *it - s.decode_seqs;
+  p.logit_rows += p.padding_rows;
+  return p;
+}
+
 double HostLaunch::dispatch_s(const StepShape& s, double kernels) const {
   return graphed(s) ? 0 : kernels * us_per_kernel * 1e-6;
 }
@@ -104,7 +117,7 @@ class Engine {
       if (b.empty()) stuck();
       const StepShape shape = shape_of(b);
       const HostLaunch launch = m_sched.host_launch();
-      const StepCost gpu = m_step(shape);
+      const StepCost gpu = m_step(launch.padded(shape));
       const StepCost c = launch.bound(gpu, shape);
       m_r.eager_iterations += launch.us_per_kernel > 0 && !launch.graphed(shape);
       m_r.host_wait_s += c.time_s - gpu.time_s;

@@ -24,7 +24,10 @@ struct StepShape {
   std::int64_t verify_seqs = 0, verify_tokens = 0;
   std::int64_t verify_kv_sum = 0;   // sum over verifying sequences of (cached context + tokens verified)
   std::int64_t logit_rows = 0;      // positions that go through the LM head (every verified token)
-  std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens; }
+  // Rows of a padded CUDA graph (HostLaunch::padded): dummy requests that run every per-token kernel,
+  // collective and the LM head (counted in logit_rows) but whose attention reads a single cached token.
+  std::int64_t padding_rows = 0;
+  std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens + padding_rows; }
 };
 struct StepCost {
   double time_s = 0;

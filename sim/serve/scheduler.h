@@ -21,10 +21,18 @@ struct StepCost;
 // each, while the GPU runs the ones already queued, so the iteration takes at least the host's
 // dispatch time (max(GPU time, kernels x us_per_kernel): the bound of an asynchronous launch queue,
 // reached when the host falls behind). Both 0: not modelled (the GPU's time alone).
+// With `graph_batches` (the captured sizes, ascending, the last one `graph_max_batch`), a graphed
+// iteration is padded up to the smallest captured size that holds it: the runtime appends dummy
+// generation requests of one cached token each and replays that size's graph, so every per-token
+// kernel, collective and the LM head run on the padded rows (TensorRT-LLM's cuda_graph_padding_enabled;
+// speculative verification steps are not padded: assumed, no padding rule modelled for them).
 struct HostLaunch {
   double us_per_kernel = 0;
   std::int64_t graph_max_batch = 0;
+  std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
   bool graphed(const StepShape& s) const;
+  // The shape the GPU runs: `s` with its padding rows where it replays a padded graph, else `s`.
+  StepShape padded(const StepShape& s) const;
   // The host's dispatch time of one iteration (0 when it replays a graph).
   double dispatch_s(const StepShape& s, double kernels) const;
   // `c` with its time raised to the host's dispatch time where that binds; the GPU idles meanwhile.

@@ -1,6 +1,7 @@
 // TensorRT-LLM's in-flight batching with the default GUARANTEED_NO_EVICT capacity policy: a request
 // starts only when KV blocks for its whole length are reserved, so nothing is ever preempted.
 #include <algorithm>
+#include <vector>
 
 #include "sim/serve/scheduler.h"
 
@@ -40,20 +41,41 @@ constexpr double kKernelLibraryBytes = 1.0 * kGiB;
 constexpr double kRuntimeBufferBytes = 0.5 * kGiB;
 // How the PyTorch backend launches an iteration (the backend of the LLM API and trtllm-serve, and the
 // one the perf-overview tables ran: `trtllm-bench ... throughput --backend pytorch`):
-//   - kGraphMaxBatch: CUDA graphs are captured for generation-only batches (no context request in the
+//   - kGraphBatches: CUDA graphs are captured for generation-only batches (no context request in the
 //     iteration) of the listed sizes, a smaller batch padded up to the next one
 //     (tensorrt_llm/_torch/pyexecutor/model_engine.py, _get_padded_batch / maybe_get_cuda_graph); the
-//     perf-overview's llm_options.yml for the v0.20 data lists 1, 2, 4, ... 4096, 8192 with
-//     cuda_graph_padding_enabled (source: TensorRT-LLM docs/source/performance/perf-overview.md,
-//     v0.20 "The data collected for the v0.20 benchmarks was run with the following file"). Iterations
-//     with a context request, or larger, run eagerly. Padding's extra rows are not simulated.
+//     perf-overview's llm_options.yml for the v0.20 data lists 1, 2, 4, ..., 256, 384, 512, 1024, 2048,
+//     4096, 8192 with cuda_graph_padding_enabled (source: TensorRT-LLM docs/source/performance/
+//     perf-overview.md, v0.20 "The data collected for the v0.20 benchmarks was run with the following
+//     file"). Iterations with a context request run eagerly. The padding rows are simulated
+//     (HostLaunch::padded); kGraphMaxBatch is the largest size when no limits are given.
 //   - kHostUsPerKernel: host time per op the backend dispatches eagerly: 11.67 us per call of an op
 //     registered through @torch.library.custom_op around a minimal kernel (source: NVIDIA/TensorRT-LLM
 //     PR #13149 "reduce @torch.library.custom_op host overhead", microbenchmark table, B200 host with
 //     PyTorch 2.10; 4.72 us of it is the plain Python call and kernel launch floor). One op per simulated
 //     kernel (assumed: the backend's ops map one to one onto the kernels of the step graph).
+//   - Which sizes are captured: the listed ones up to the largest pure-decode batch,
+//     min(max_batch_size, max_num_tokens), and that bound itself where a larger size was listed
+//     (model_engine.py _filter_cuda_graph_batch_sizes, _get_padded_batch, _round_up_batch_size;
+//     dominicshanshan/TensorRT-LLM@0082febc, the fork that holds the v0.20 perf-overview).
 constexpr double kHostUsPerKernel = 11.67;
+constexpr std::int64_t kGraphBatches[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192};
 constexpr std::int64_t kGraphMaxBatch = 8192;
+
+// The captured sizes for these limits (_filter_cuda_graph_batch_sizes with padding, no drafts).
+std::vector<std::int64_t> graph_batches(const SchedulerLimits& l) {
+  const std::int64_t cap = std::min(l.max_seqs, l.token_budget);
+  std::vector<std::int64_t> out;
+  for (const std::int64_t b : kGraphBatches) {
+    if (b <= cap) {
+      out.push_back(b);
+      continue;
+    }
+    if (out.empty() || out.back() != cap) out.push_back(cap);
+    break;
+  }
+  return out;
+}
 
 class TrtllmScheduler : public Scheduler {
  public:
@@ -65,7 +87,11 @@ class TrtllmScheduler : public Scheduler {
   bool fraction_of_free_memory() const override { return true; }
   double runtime_reserve_bytes() const override { return kCudaContextBytes + kKernelLibraryBytes + kRuntimeBufferBytes; }
   std::int64_t block_tokens() const override { return 32; }
-  HostLaunch host_launch() const override { return {kHostUsPerKernel, kGraphMaxBatch}; }
+  HostLaunch host_launch() const override {
+    std::vector<std::int64_t> sizes = graph_batches(m_limits);
+    const std::int64_t largest = sizes.empty() ? kGraphMaxBatch : sizes.back();
+    return {kHostUsPerKernel, largest, std::move(sizes)};
+  }
 
   Batch schedule(SchedState& st) override {
     Batch b;

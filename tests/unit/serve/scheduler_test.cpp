@@ -282,7 +282,7 @@ TEST(ServeScheduler, EagerIterationsWaitForTheHostsDispatchGraphedOnesDoNot) {
   StepCost gpu;
   gpu.time_s = gpu.events.time_s = 1e-3;
   gpu.kernels = 500;  // 500 x 10 us = 5 ms of dispatch
-  const HostLaunch h{10.0, 16};
+  const HostLaunch h{10.0, 16, {}};
   EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).time_s, 5e-3);
   EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).events.time_s, 5e-3);
   EXPECT_DOUBLE_EQ(h.bound(gpu, decode).time_s, 1e-3);  // a captured graph: one launch
@@ -291,7 +291,7 @@ TEST(ServeScheduler, EagerIterationsWaitForTheHostsDispatchGraphedOnesDoNot) {
   EXPECT_DOUBLE_EQ(h.bound(gpu, mixed).time_s, 1e-3);
   gpu.kernels = 500;
   EXPECT_DOUBLE_EQ(HostLaunch{}.bound(gpu, mixed).time_s, 1e-3);  // not modelled: today's time
-  EXPECT_DOUBLE_EQ((HostLaunch{0.0, 16}).bound(gpu, big).time_s, 1e-3);
+  EXPECT_DOUBLE_EQ((HostLaunch{0.0, 16, {}}).bound(gpu, big).time_s, 1e-3);
 }
 
 TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPrompts) {
@@ -331,6 +331,54 @@ TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPro
     if (kernels > 0) EXPECT_GT(r.makespan_s, gpu + 0.02);
     else EXPECT_DOUBLE_EQ(r.makespan_s, gpu);
   }
+}
+
+// CUDA-graph padding (HostLaunch::padded): a generation-only iteration runs as the smallest captured
+// size that holds it, the dummy rows in every per-token kernel and the LM head but not in attention;
+// an iteration with a prompt, or without captured sizes, runs as it is. TensorRT-LLM captures the
+// listed sizes up to min(max_batch_size, max_num_tokens) and that bound itself.
+TEST(ServeScheduler, GenerationOnlyIterationsRunAsTheNextCapturedGraphSize) {
+  StepShape decode, mixed;
+  decode.decode_seqs = 5;
+  decode.decode_kv_sum = 500;
+  decode.logit_rows = 5;
+  mixed = decode;
+  mixed.prefill_tokens = 100;
+  mixed.prefill_chunks = 1;
+  const HostLaunch h{10.0, 16, {1, 2, 4, 8, 16}};
+  const StepShape p = h.padded(decode);
+  EXPECT_EQ(p.padding_rows, 3);
+  EXPECT_EQ(p.tokens(), 8);
+  EXPECT_EQ(p.logit_rows, 8);
+  EXPECT_EQ(p.decode_seqs, 5);         // attention: the real sequences only
+  EXPECT_EQ(p.decode_kv_sum, 500);
+  EXPECT_EQ(h.padded(mixed).tokens(), mixed.tokens());  // eager: no graph, no padding
+  decode.decode_seqs = 8;
+  EXPECT_EQ(h.padded(decode).padding_rows, 0);          // a captured size
+  EXPECT_EQ((HostLaunch{10.0, 16, {}}).padded(decode).padding_rows, 0);
+
+  SchedulerLimits l;
+  l.max_seqs = 1280;
+  l.token_budget = 2304;
+  const HostLaunch t = make_scheduler("trtllm", l)->host_launch();
+  ASSERT_GE(t.graph_batches.size(), 2u);
+  EXPECT_EQ(t.graph_batches[t.graph_batches.size() - 2], 1024);
+  EXPECT_EQ(t.graph_batches.back(), 1280);
+  EXPECT_EQ(t.graph_max_batch, 1280);
+  l.token_budget = 512;  // max_num_tokens binds: a pure-decode batch holds at most 512 requests
+  EXPECT_EQ(make_scheduler("trtllm", l)->host_launch().graph_batches.back(), 512);
+
+  // In a run, 3 decoding requests are stepped as a graph of 4.
+  auto sched = make_scheduler("trtllm", {});
+  std::int64_t padded = 0;
+  run_engine(fixed(3, 50, 10), {EngineLoad::Kind::Offline, 0}, *sched, 1000, [&](const StepShape& s) {
+    if (s.prefill_chunks == 0) {
+      EXPECT_EQ(s.tokens(), 4);
+      padded += s.padding_rows;
+    }
+    return fake(s);
+  });
+  EXPECT_EQ(padded, 9);  // 9 generation-only iterations, one dummy row each
 }
 
 }  // namespace
