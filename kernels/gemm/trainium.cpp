@@ -2,8 +2,12 @@
 //  * orientation: TensorE streams the moving free axis, so the operand with the large free axis is
 //    made stationary. With at least 512 rows (or more rows than columns), A^T tiles [K=128, 128 rows]
 //    are stationary and B tiles [K=128, 512 cols] move; with fewer rows, B tiles [K=128, 128 cols]
-//    are stationary and A^T [K=128, rows <= 512] moves (decode-size GEMMs), and the output tile,
-//    which lands transposed in PSUM, is scattered to C by the DMA on the way out.
+//    are stationary and A^T [K=128, rows <= 512] moves (decode-size GEMMs). The output tile then
+//    lands transposed in PSUM, [cols, rows], and is stored as it lies, one run of `rows` elements per
+//    partition, into the C^T (feature-major) layout that the next GEMM reads as its A^T: the layout
+//    propagation below, applied to the output too (an element-by-element DMA scatter into row-major
+//    C, one descriptor per element, is what no kernel writer would emit: at 256 rows it made the
+//    store 20x slower than the matmuls and such GEMMs slower than twice their row count).
 //  * blocks: as many output tiles as PSUM has banks (one 512-fp32 bank per tile), 4 x 2 tiles
 //    (512 x 1024) for large shapes; halved until every NeuronCore gets at least one block.
 //  * K is streamed in chunks of `kc` 128-deep steps per DMA load (about 512 KiB, to amortise the DMA
@@ -214,12 +218,13 @@ class CoreStreams {
       const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, 1, DType::fp32, act_flops), t.last_mm));
       m_bank_free[static_cast<size_t>(t.bank)] = ie;
       const std::uint64_t bytes = static_cast<std::uint64_t>(t.rows * t.cols * j.ec);
-      const std::uint64_t addr = j.C.addr + static_cast<std::uint64_t>(((b.grow0 + t.r) * j.o.n + b.c0 + t.c) * j.ec);
-      // A-stationary tiles store row by row; B-stationary tiles are transposed by the DMA (element scatter).
-      const Instr st = with_deps(dma(TxKind::DmaWrite, addr, bytes,
-                                     j.plan.a_stationary ? static_cast<std::uint32_t>(t.rows) : static_cast<std::uint32_t>(t.rows * t.cols),
-                                     j.o.odtype),
-                                 ie);
+      // One contiguous run per PSUM partition: A-stationary tiles store rows of C, B-stationary tiles
+      // columns of C, i.e. rows of C^T ([n, rows_total], the layout the consumer reads as A^T).
+      const std::uint64_t addr =
+          j.C.addr + static_cast<std::uint64_t>((j.plan.a_stationary ? (b.grow0 + t.r) * j.o.n + b.c0 + t.c
+                                                                      : (b.c0 + t.c) * j.rows_total + b.grow0 + t.r) *
+                                                 j.ec);
+      const Instr st = with_deps(dma(TxKind::DmaWrite, addr, bytes, static_cast<std::uint32_t>(t.sf), j.o.odtype), ie);
       if (&t != &m_tiles.back()) {
         m_emit(st);
         continue;
