@@ -512,11 +512,24 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
   }
 }
 
+// A searched unit none of whose layouts ran: why each did not, or why none fits.
+CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
+                         const std::vector<LayoutTrial>& trials, const std::vector<double>& tiers) {
+  CompareRow row = empty_row(name, *u.chip, u.system->spec.ranks());
+  bool fits = false;
+  for (const auto& t : trials) fits = fits || t.fits;
+  std::string why;
+  for (const auto& t : trials) why += (why.empty() ? "" : "; ") + t.layout + " " + t.verdict;
+  fail_row(row, fits ? "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why)
+                     : unit_does_not_fit(name, *u.system, *u.chip, model, sc, so), tiers);
+  return row;
+}
+
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
 // study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
 // tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
 CompareRow search_layout(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& base,
-                         const ServeOptions& so, const std::vector<double>& tiers) {
+                         const ServeOptions& so, const std::vector<double>& tiers, bool bound_walks) {
   const ChipModel& chip = *u.chip;
   const Scenario sc = precision_for(chip, base);
   const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
@@ -577,16 +590,36 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     t.fits = t.verdict.empty();
     if (t.fits) screen(i, lowest);
   }
+  // A pruned trial's walk up the sweep. With `cut`, each concurrency is first bounded with the rest of the
+  // sweep (screen_layout_bound): users below the lowest tier there end the walk as its screen would, and
+  // a trial that cannot serve a tier best there never will (may_serve_a_tier_best): its walk is cut.
+  // Neither changes tier_winners' picks nor a winner's points above the lowest tier (its engine run's).
+  auto walk = [&](size_t i, bool cut) {
+    LayoutTrial& t = trials[i];
+    for (size_t j = 0; j < sweep.size(); ++j) {
+      if (!t.ran || !t.pruned || tiers_reached(t) == 0) return;
+      const std::vector<ScreenPoint>& last = screened[i].rbegin()->second;
+      if (screened[i].count(sweep[j])) continue;
+      if (last.empty() || last.back().tok_s_per_user < lowest_tier) return;
+      if (cut) {
+        ServeOptions bso = so;
+        bso.concurrency.assign(sweep.begin() + static_cast<std::ptrdiff_t>(j), sweep.end());
+        const std::vector<ScreenPoint> ub = screen_layout_bound(chip, model, cands[i].replica, bso, kv[i], max_seqs, caches[i]);
+        const bool slow = !ub.empty() && ub.front().tok_s_per_user < lowest_tier;
+        t.walk_cut = !slow && !may_serve_a_tier_best(trials, i, ub, tiers);
+        if (slow || t.walk_cut) {
+          if (so.progress)
+            std::cerr << "  " << name << ": " << t.layout << (slow ? " below the lowest tier" : " cannot serve a tier best")
+                      << " from concurrency " << sweep[j] << " on (bound, not screened)\n";
+          return;
+        }
+      }
+      screen(i, {sweep[j]});
+    }
+  };
   if (sweep.size() > 1) {
     for (size_t i : prune_by_tiers(trials)) screen(i, sweep);
-    for (size_t i = 0; i < trials.size(); ++i)
-      for (std::int64_t k : sweep) {
-        if (!trials[i].ran || !trials[i].pruned || tiers_reached(trials[i]) == 0) break;
-        const std::vector<ScreenPoint>& last = screened[i].rbegin()->second;
-        if (screened[i].count(k)) continue;
-        if (last.empty() || last.back().tok_s_per_user < lowest_tier) break;
-        screen(i, {k});
-      }
+    for (size_t i = 0; i < trials.size(); ++i) walk(i, bound_walks);
   }
   CompareRow row;
   int chosen = -1;
@@ -607,17 +640,11 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     }
     trials[static_cast<size_t>(chosen)].ran = trials[static_cast<size_t>(chosen)].chosen = false;
     trials[static_cast<size_t>(chosen)].verdict = "failed: " + row.error;
+    for (size_t i = 0; i < trials.size(); ++i)  // a walk cut against the failed trial's figures walks on as before
+      if (trials[i].walk_cut) trials[i].walk_cut = false, walk(i, false);
   }
   if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
-  if (!row.ran) {
-    row = empty_row(name, chip, u.system->spec.ranks());
-    bool fits = false;
-    for (const auto& t : trials) fits = fits || t.fits;
-    std::string why;
-    for (const auto& t : trials) why += (why.empty() ? "" : "; ") + t.layout + " " + t.verdict;
-    fail_row(row, fits ? "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why)
-                       : unit_does_not_fit(name, *u.system, chip, model, sc, so), tiers);
-  }
+  if (!row.ran) row = no_layout_row(name, u, model, sc, so, trials, tiers);
   row.layouts = trials;
   row.layout_criterion = layout_criterion();
   return row;
@@ -711,7 +738,7 @@ CompareStudy compare_study(CompareRequest req) {
     Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
-    CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers)
+    CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
                                       : chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
     const ServeResult& r = row.result;

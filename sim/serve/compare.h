@@ -24,6 +24,10 @@ struct CompareRequest {
   bool input_given = false, output_given = false, ttft_given = false, tpot_given = false;
   bool tco = false;                 // report the all-in cost of ownership next to the cloud price
   std::vector<double> tiers;        // interactivity tiers in tok/s per user (empty: 20, 50, 100)
+  // A searched unit's walks up the sweep stop where a bound shows they cannot serve a tier best
+  // (search_layout); false walks every pruned layout until its users fall below the lowest tier, as
+  // tests do to check that the bound changes no result.
+  bool bound_walks = true;
   // The named study this request comes from (compare --study) and the models it waits for.
   std::string study_name, study_file, folder;  // folder: under --out when the study runs several models
   std::vector<std::string> waiting;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/base/error.h"
 #include "sim/base/strformat.h"
@@ -125,46 +126,78 @@ struct ShapeClass {
 };
 }  // namespace
 
-std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
-                                       const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
-                                       std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache) {
-  ChipStepTime st(chip, model, replica, so.interpolate, sys, std::move(cache));
+namespace {
+// The screen's closed loop of b users: the engine's schedule (a first pass with unit times, as a closed
+// loop's schedule does not depend on the iterations' times), its prefill iterations and its decode-only
+// ones each timed by `cost` at their class's mean composition, and the second pass timed with them.
+// Every request's TPOT and the run's makespan are sums of those two times, so times that bound the
+// class costs from below give a run whose tok/s per user and throughput bound the screen's from above.
+EngineResult screen_run(const ServeOptions& so, std::int64_t in, std::int64_t out, std::int64_t b, std::int64_t kv_tokens,
+                        const std::function<double(const StepShape&)>& cost) {
+  const std::vector<RequestDraw> reqs(static_cast<size_t>(std::max<std::int64_t>(64, 4 * b)), RequestDraw{in, out, 0});
+  const EngineLoad load{EngineLoad::Kind::Closed, b};
+  auto sched = make_scheduler(so.scheduler, so.limits);
+  const std::int64_t blocks = kv_tokens / sched->block_tokens();
+  ShapeClass prefill, decode;
+  run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
+    (s.prefill_tokens > 0 ? prefill : decode).add(s);
+    return StepCost{1.0, {}};
+  });
+  const double t_prefill = prefill.n > 0 ? cost(prefill.mean()) : 0;
+  const double t_decode = decode.n > 0 ? cost(decode.mean()) : 0;
+  sched = make_scheduler(so.scheduler, so.limits);
+  return run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
+    return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
+  });
+}
+
+// The concurrencies the engine's sweep runs; those the cache or max_seqs cannot hold run as many as it
+// can (the users beyond wait), so they are screened once, at that many.
+std::vector<std::int64_t> screen_batches(const ServeOptions& so, std::int64_t kv_tokens, std::int64_t max_seqs) {
   const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
   const std::int64_t most = std::max<std::int64_t>(1, std::min(max_seqs, kv_tokens / (in + out)));
-  // The concurrencies the engine's sweep runs; those the cache or max_seqs cannot hold run as many as it
-  // can (the users beyond wait), so they are screened once, at that many.
   std::vector<std::int64_t> bs;
   for (std::int64_t c : so.concurrency) bs.push_back(std::min(c, most));
   if (bs.empty()) bs.push_back(most);
   std::sort(bs.begin(), bs.end());
   bs.erase(std::unique(bs.begin(), bs.end()), bs.end());
+  return bs;
+}
+}  // namespace
+
+std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
+                                       const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
+                                       std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache) {
+  ChipStepTime st(chip, model, replica, so.interpolate, sys, std::move(cache));
+  const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
   std::vector<ScreenPoint> pts;
-  for (std::int64_t b : bs) {
-    // The engine's run at concurrency b (as many requests as serve gives it), scheduled by the policy:
-    // a closed loop's schedule does not depend on the iterations' times, so a first pass with unit
-    // times gives the iterations the engine will run. Its prefill iterations and its decode-only ones
-    // are each simulated at their class's mean composition, and the second pass times the run with them.
-    const std::vector<RequestDraw> reqs(static_cast<size_t>(std::max<std::int64_t>(64, 4 * b)), RequestDraw{in, out, 0});
-    const EngineLoad load{EngineLoad::Kind::Closed, b};
-    auto sched = make_scheduler(so.scheduler, so.limits);
-    const std::int64_t blocks = kv_tokens / sched->block_tokens();
-    ShapeClass prefill, decode;
-    run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
-      (s.prefill_tokens > 0 ? prefill : decode).add(s);
-      return StepCost{1.0, {}};
-    });
+  for (std::int64_t b : screen_batches(so, kv_tokens, max_seqs)) {
     // Simulated at the compositions themselves, the tokens part on the engine's grid (ChipStepTime::screened).
-    const double t_prefill = prefill.n > 0 ? st.screened(prefill.mean()).time_s : 0;
-    const double t_decode = decode.n > 0 ? st.screened(decode.mean()).time_s : 0;
-    sched = make_scheduler(so.scheduler, so.limits);
-    const EngineResult er = run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
-      return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
-    });
+    const EngineResult er = screen_run(so, in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened(s).time_s; });
     ServePoint p;
     fill_metrics(p, er, replica.devices());
     if (!(p.tok_s_per_user > 0 && p.throughput_tok_s > 0)) continue;
     // Attention groups (dp with ep over them) each run this load side by side.
     pts.push_back({b * replica.dp, p.tok_s_per_user, p.throughput_tok_s * replica.dp / replica.devices()});
+  }
+  return pts;
+}
+
+std::vector<ScreenPoint> screen_layout_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
+                                             const ServeOptions& so, std::int64_t kv_tokens, std::int64_t max_seqs,
+                                             std::shared_ptr<StepPartCache> cache) {
+  ChipStepTime st(chip, model, replica, so.interpolate, nullptr, std::move(cache));
+  const std::int64_t in = std::max<std::int64_t>(1, so.input), out = std::max<std::int64_t>(1, so.output);
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<ScreenPoint> pts;
+  for (std::int64_t b : screen_batches(so, kv_tokens, max_seqs)) {
+    const EngineResult er = screen_run(so, in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened_bound(s).time_s; });
+    ServePoint p;
+    fill_metrics(p, er, replica.devices());
+    // Times bounded by 0 (no part held below the composition) leave that figure unbounded.
+    const double per_user = p.tpot_s > 0 ? p.tok_s_per_user : inf;
+    const double per_chip = er.makespan_s > 0 ? p.throughput_tok_s * replica.dp / replica.devices() : inf;
+    pts.push_back({b * replica.dp, per_user, per_chip});
   }
   return pts;
 }
@@ -255,8 +288,10 @@ int choose_layout(std::vector<LayoutTrial>& trials, const std::vector<double>& t
       at += strformat("%s%.0f at the lowest concurrency (screened there alone: no layout reaching fewer tiers at its most "
                       "interactive point can win)", at.empty() ? "" : "; ", t.max_tok_s_per_chip);
     else
-      at += strformat("%s%.0f up to concurrency %lld (screened until its users fell below the lowest tier: it reaches fewer tiers "
-                      "than the best, so it can only serve a tier best)", at.empty() ? "" : "; ", t.max_tok_s_per_chip,
+      at += strformat(t.walk_cut ? "%s%.0f up to concurrency %lld (it reaches fewer tiers than the best, so it can only serve a tier best; "
+                                   "screened until a bound on the rest of the sweep showed it could not)"
+                                 : "%s%.0f up to concurrency %lld (screened until its users fell below the lowest tier: it reaches fewer tiers "
+                                   "than the best, so it can only serve a tier best)", at.empty() ? "" : "; ", t.max_tok_s_per_chip,
                       static_cast<long long>(t.screened_to));
     if (t.chosen) {
       t.verdict = "chosen: " + at;
@@ -280,6 +315,26 @@ int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<doub
       trials[i].pruned = false;
     }
   return choose_layout(trials, tiers);
+}
+
+bool may_serve_a_tier_best(const std::vector<LayoutTrial>& trials, size_t i, const std::vector<ScreenPoint>& bound,
+                           const std::vector<double>& tiers) {
+  const std::vector<int> winners = tier_winners(trials, tiers.size());
+  if (std::find(winners.begin(), winners.end(), static_cast<int>(i)) != winners.end()) return true;
+  for (size_t k = 0; k < tiers.size(); ++k) {
+    double best = 0;
+    for (size_t o = 0; o < trials.size(); ++o)
+      if (o != i && trials[o].ran && k < trials[o].tok_s_per_chip_at_tier.size()) best = std::max(best, trials[o].tok_s_per_chip_at_tier[k]);
+    // A layout's tok/s per user only falls as concurrency rises (the premise of prune_by_tiers), so each
+    // point's users are bounded by the lowest bound at or below its concurrency; within tier_winners'
+    // tie margin of the best counts as able to win.
+    double users = std::numeric_limits<double>::infinity();
+    for (const ScreenPoint& p : bound) {
+      users = std::min(users, p.tok_s_per_user);
+      if (users >= tiers[k] && p.tok_s_per_chip * (1 + 1e-6) >= best) return true;
+    }
+  }
+  return false;
 }
 
 std::vector<int> tier_winners(const std::vector<LayoutTrial>& trials, size_t tiers) {

@@ -44,6 +44,9 @@ struct LayoutTrial {
   // screened_to is then the last concurrency screened; it is the lowest one for the others).
   bool pruned = false;
   std::int64_t screened_to = 0;
+  // The walk stopped before its users fell below the lowest tier: a bound on the rest of the sweep
+  // (screen_layout_bound) showed it could not serve any tier best there (compare's search_layout).
+  bool walk_cut = false;
   std::vector<double> tok_s_per_chip_at_tier;
   std::vector<double> serves_tiers;  // the tiers the unit is reported at with this layout (tier_winners)
   double max_tok_s_per_chip = 0, max_tok_s_per_user = 0;
@@ -70,6 +73,15 @@ struct ScreenPoint {
 std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
                                        const ServeOptions& so, const SystemContext* sys, std::int64_t kv_tokens,
                                        std::int64_t max_seqs, std::shared_ptr<StepPartCache> cache = nullptr);
+
+// An upper bound on screen_layout's points that simulates nothing (what a walk up the sweep could still
+// find): the same schedules, each class's cost bounded from below by the parts `cache` already holds
+// (ChipStepTime::screened_bound: a part's time never falls as its counts grow), so each point's tok/s
+// per user and per chip are at least the screen's (infinite where nothing bounds them). The bound's
+// schedule is the screen's, so the system only matters through the cached parts.
+std::vector<ScreenPoint> screen_layout_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& replica,
+                                             const ServeOptions& so, std::int64_t kv_tokens, std::int64_t max_seqs,
+                                             std::shared_ptr<StepPartCache> cache);
 
 // Fills a trial's figures from its screen.
 void score_trial(LayoutTrial& t, const std::vector<ScreenPoint>& pts, const std::vector<double>& tiers);
@@ -101,5 +113,12 @@ int choose_swept_layout(std::vector<LayoutTrial>& trials, const std::vector<doub
 // system's curve at its own parallel configuration: compare runs the engine for each of these beside
 // the chosen layout and reports each tier at the layout that serves it best.
 std::vector<int> tier_winners(const std::vector<LayoutTrial>& trials, size_t tiers);
+
+// Whether trial i could still be a tier_winners pick once its screen has points up to `bound` (upper
+// bounds on the points left in order of concurrency, screen_layout_bound): it is a winner now, or some bound point streams a
+// tier to its users at no less throughput per chip than the best another trial already has there. When
+// not, it never will be: the others' figures only grow as they are screened, and its own stay.
+bool may_serve_a_tier_best(const std::vector<LayoutTrial>& trials, size_t i, const std::vector<ScreenPoint>& bound,
+                           const std::vector<double>& tiers);
 
 }  // namespace xpu

@@ -48,6 +48,16 @@ ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, cons
 }
 
 StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
+  if (m_bound) {
+    double t = 0;
+    for (const auto& [k, c] : m_cache->parts) {
+      if (k.first != static_cast<int>(p) || k.second.size() != args.size()) continue;
+      bool below = true;
+      for (size_t d = 0; d < args.size() && below; ++d) below = k.second[d] <= args[d];
+      if (below) t = std::max(t, c.time_s);
+    }
+    return StepCost{t, {}, 0};
+  }
   auto key = std::make_pair(static_cast<int>(p), args);
   auto it = m_cache->parts.find(key);
   if (it != m_cache->parts.end()) return it->second;
@@ -207,5 +217,11 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
 StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, true); }
 StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false, true); }
 StepCost ChipStepTime::screened(const StepShape& s) { return compose(s, true, true, true); }
+StepCost ChipStepTime::screened_bound(const StepShape& s) {
+  m_bound = true;
+  StepCost c = compose(s, true, false, true);
+  m_bound = false;
+  return c;
+}
 
 }  // namespace xpu

@@ -57,6 +57,12 @@ class ChipStepTime {
   // cache; the other parts (cheap, and the ones whose composition the class means blur) at their own
   // values, as direct() takes them.
   StepCost screened(const StepShape& s);
+  // A lower bound on screened(s) that simulates nothing: each part it would take is read from the
+  // cache at the most costly part held whose counts are all at most the wanted ones (0 where none is),
+  // the drafter left out. It rests on a part's time never falling as its counts grow (more tokens,
+  // sequences, chunks, context: more work), the premise of the layout search's walk pruning
+  // (tests/unit/serve checks it on the parts a screen simulates).
+  StepCost screened_bound(const StepShape& s);
   // Parts simulated by this object (a shared cache's earlier parts not counted).
   std::int64_t simulated_parts() const {
     return static_cast<std::int64_t>(m_cache->parts.size()) - m_inherited + (m_drafter ? m_drafter->simulated_parts() : 0);
@@ -90,6 +96,7 @@ class ChipStepTime {
   bool m_interpolate = true;
   const SystemContext* m_sys = nullptr;
   int m_layer_repeats = kLayerRepeats;
+  bool m_bound = false;  // screened_bound: parts read from the cache below the wanted counts, never simulated
   std::shared_ptr<StepPartCache> m_cache;
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built
   std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip

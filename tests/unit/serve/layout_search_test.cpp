@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <limits>
+#include <set>
 #include <tuple>
 
 #include "sim/base/config.h"
@@ -158,6 +160,23 @@ TEST(LayoutSearch, EachTierGoesToTheLayoutServingItBest) {
   EXPECT_EQ(choose_layout(ts, {20, 50, 100}), 0);  // the criterion itself is unchanged
 }
 
+// A walk is cut only when no point left can serve a tier best: a current winner walks on, a bound point
+// reaching a tier at the best's throughput (or within the tie margin) keeps it, and a point's users are
+// bounded by the lowest bound below it (tok/s per user only falls with concurrency).
+TEST(LayoutSearch, AWalkIsCutOnlyWhenNoPointLeftCanServeATierBest) {
+  std::vector<LayoutTrial> ts = {trial("tp8", {500, 200}, 600), trial("dp8", {300, 0}, 300)};
+  const std::vector<double> tiers = {20, 50};
+  auto pt = [](double users, double per_chip) { return ScreenPoint{0, users, per_chip}; };
+  EXPECT_FALSE(may_serve_a_tier_best(ts, 1, {pt(40, 450), pt(30, 499)}, tiers));
+  EXPECT_TRUE(may_serve_a_tier_best(ts, 1, {pt(40, 450), pt(30, 500)}, tiers));        // ties the best: may win
+  EXPECT_TRUE(may_serve_a_tier_best(ts, 1, {pt(60, 250)}, tiers));                     // 50 tier above tp8's 200
+  EXPECT_FALSE(may_serve_a_tier_best(ts, 1, {pt(45, 100), pt(60, 250)}, tiers));       // its users fell below 50 first
+  EXPECT_FALSE(may_serve_a_tier_best(ts, 1, {pt(10, 1e9)}, tiers));                    // below every tier
+  EXPECT_TRUE(may_serve_a_tier_best(ts, 1, {pt(std::numeric_limits<double>::infinity(), 600)}, tiers));  // unbounded
+  ts[1].tok_s_per_chip_at_tier[0] = 700;                                               // the 20 tier's winner now
+  EXPECT_TRUE(may_serve_a_tier_best(ts, 1, {pt(10, 1)}, tiers));
+}
+
 // The unit's frontier is the upper envelope of its layouts' curves, each point naming its layout, and
 // each tier cell is the layout that serves it best; a cell's point is in the frontier.
 TEST(LayoutSearch, TheUnitsFrontierIsTheUpperEnvelopeOverItsLayouts) {
@@ -261,6 +280,98 @@ TEST(LayoutSearch, TheScreenFollowsTheEngineWithinItsStatedError) {
         }
     EXPECT_EQ(matched, o.concurrency.size()) << k.scheduler;
   }
+}
+
+// The walk bound (screen_layout_bound) rests on a step part's time never falling as its counts grow:
+// every pair of parts a screen simulated keeps that order, and the bound from the parts of the sweep's
+// lower concurrencies is at least what screening the higher ones then gives, per user and per chip.
+TEST(LayoutSearch, TheWalkBoundIsAtLeastTheScreenAndThePartsGrowWithTheirCounts) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model("llama-3.1-8b");
+  ServeOptions o;
+  o.input = 256;
+  o.output = 64;
+  o.step_cache = std::make_shared<StepPartCache>();
+  Scenario sc;
+  sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
+  const auto sched = make_scheduler(o.scheduler, o.limits);
+  const ServeMemory mem = serve_memory(*chip, m, sc, *sched);
+  const std::int64_t most = sched->limits().max_seqs;
+  size_t checked = 0;
+  for (const auto& [low, high] : {std::pair<std::int64_t, std::int64_t>{1, 4}, {4, 16}, {16, 64}}) {
+    o.concurrency = {low};
+    screen_layout(*chip, m, sc, o, nullptr, mem.kv_tokens, most, o.step_cache);
+    o.concurrency = {high, 4 * high};
+    const std::vector<ScreenPoint> ub = screen_layout_bound(*chip, m, sc, o, mem.kv_tokens, most, o.step_cache);
+    o.concurrency = {high};
+    const std::vector<ScreenPoint> pts = screen_layout(*chip, m, sc, o, nullptr, mem.kv_tokens, most, o.step_cache);
+    ASSERT_EQ(ub.size(), 2u);
+    ASSERT_EQ(pts.size(), 1u);
+    EXPECT_EQ(ub[0].concurrency, pts[0].concurrency);
+    EXPECT_GE(ub[0].tok_s_per_user, pts[0].tok_s_per_user) << "concurrency " << high;
+    EXPECT_GE(ub[0].tok_s_per_chip, pts[0].tok_s_per_chip) << "concurrency " << high;
+    EXPECT_LT(ub[0].tok_s_per_user, 4 * pts[0].tok_s_per_user) << "a bound that says nothing";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3u);
+  size_t pairs = 0;
+  for (const auto& [a, ca] : o.step_cache->parts)
+    for (const auto& [b, cb] : o.step_cache->parts) {
+      if (a.first != b.first || a.second.size() != b.second.size() || a == b) continue;
+      bool below = true;
+      for (size_t d = 0; d < a.second.size(); ++d) below = below && a.second[d] <= b.second[d];
+      if (!below) continue;
+      ++pairs;
+      EXPECT_LE(ca.time_s, cb.time_s * (1 + 1e-12)) << "part " << a.first << " falls from " << a.second.back() << " to " << b.second.back();
+    }
+  EXPECT_GT(pairs, 20u);
+}
+
+// A searched unit's walks cut by the bound leave every result as the unbounded walks give it: each tier's
+// layout and figures, the frontier, and which layout serves each tier best by its screen; the study is
+// made so that layouts pruned at the lowest concurrency serve tiers best and others are cut.
+TEST(LayoutSearch, BoundedWalksKeepEveryTierWinnerAndTheFrontier) {
+  CompareRequest req;
+  req.chips = {"hgx-h100x8"};
+  req.model = "llama-3.1-8b";
+  req.serve.input = 64;
+  req.serve.output = 16;
+  req.input_given = req.output_given = true;
+  req.serve.max_batch = 64;
+  // At concurrency 1 tp8 reaches 481 tok/s per user, dp2 x tp4 465, dp4 x tp2 378, dp8 287: the last three
+  // reach only the 100 tier and walk; dp8 serves it best, walked first, so the others' walks are cut.
+  req.tiers = {100, 470};
+  const CompareStudy bounded = compare_study(req);
+  req.bound_walks = false;
+  const CompareStudy full = compare_study(req);
+  ASSERT_TRUE(bounded.all_ran() && full.all_ran());
+  const CompareRow &b = bounded.rows[0], &f = full.rows[0];
+  ASSERT_EQ(b.tiers.size(), f.tiers.size());
+  std::set<std::string> serving;
+  for (size_t k = 0; k < f.tiers.size(); ++k) {
+    EXPECT_EQ(b.tiers[k].layout, f.tiers[k].layout) << "tier " << f.tiers[k].tok_s_per_user;
+    EXPECT_EQ(b.tiers[k].throughput_tok_s_per_chip, f.tiers[k].throughput_tok_s_per_chip);
+    EXPECT_EQ(b.tiers[k].usd_per_mtok, f.tiers[k].usd_per_mtok);
+    EXPECT_EQ(b.tiers[k].point, f.tiers[k].point);
+    serving.insert(f.tiers[k].layout);
+  }
+  ASSERT_EQ(b.frontier.size(), f.frontier.size());
+  for (size_t i = 0; i < f.frontier.size(); ++i) {
+    EXPECT_EQ(b.frontier[i].layout, f.frontier[i].layout);
+    EXPECT_EQ(b.frontier[i].tok_s_per_user, f.frontier[i].tok_s_per_user);
+    EXPECT_EQ(b.frontier[i].throughput_tok_s_per_chip, f.frontier[i].throughput_tok_s_per_chip);
+  }
+  EXPECT_EQ(tier_winners(b.layouts, req.tiers.size()), tier_winners(f.layouts, req.tiers.size()));
+  // The case is one where the bound matters: a pruned layout serves a tier best, and a walk was cut.
+  bool pruned_serves = false, cut = false;
+  for (const LayoutTrial& t : f.layouts) pruned_serves = pruned_serves || (t.pruned && !t.serves_tiers.empty());
+  for (const LayoutTrial& t : b.layouts) {
+    std::cerr << t.layout << ": " << t.verdict << "\n";
+    cut = cut || t.walk_cut;
+  }
+  EXPECT_TRUE(pruned_serves);
+  EXPECT_TRUE(cut);
+  EXPECT_GT(serving.size(), 1u);
 }
 
 // The step parts on a system simulate the first ChipStepTime::kLayerRepeats repetitions of a repeated
