@@ -85,6 +85,7 @@ struct KvTile {
   Instr lk, lv, s, sm, pv;
   int kv_row = 0, kw = 0, rows = 0;
   FuncOp::PosArgs pos;
+  bool fa2_waits = false;  // V leaves after K arrives, the softmax waits for V (fa2_loads)
 };
 
 // The kernel's implementation (OpSpec::impl). FlashAttention-3 style (the default): 3 warpgroups
@@ -123,10 +124,17 @@ void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, st
 void fa2_block(Task& t, const AttnJob& j, const Flavor& f) {
   block_shape(t, 32 * f.warps, 255, static_cast<std::uint32_t>(f.bq * j.d * j.ea + f.bkv * (j.d + j.dv) * j.ekv));
 }
-// FA2's single-buffered loads: the next K tile once S of the last is done, the next V once P V is.
-void fa2_loads(KvTile& t, std::uint32_t last_s, std::uint32_t last_pv) {
+// FA2's single-buffered loads and its two waits per KV tile (flash_fwd_kernel.h, compute_attn_1rowblock
+// and its split-KV twin): at the loop's top every thread waits for its cp.async copies (K of this tile)
+// and the block synchronizes, then issues V of this tile and computes S; after S it waits again (V) and
+// synchronizes before it issues the next K and runs the softmax and P V. So the next K leaves once S is
+// done and V has arrived, V once P V of the last tile is done and K has arrived, and the softmax waits
+// for V: the two copies of a tile never overlap each other, only the MMAs and softmax between them.
+void fa2_loads(KvTile& t, std::uint32_t last_s, std::uint32_t last_v, std::uint32_t last_pv) {
   t.lk.dep[0] = last_s;
+  t.lk.dep[1] = last_v;
   t.lv.dep[0] = last_pv;
+  t.fa2_waits = true;
 }
 
 // The K and V tile loads of `kw` keys at `kaddr` / `vaddr` (m: the rows or pages a copy spans), after
@@ -147,13 +155,17 @@ FuncOp::PosArgs positions(const OpSpec& o, std::int64_t q0, std::int64_t period,
 }
 
 std::uint32_t emit_kv_tile(build::Emitter& emit, const AttnJob& j, const KvTile& t, std::uint32_t iq, std::uint32_t prev,
-                           std::uint32_t* s_index = nullptr) {
+                           std::uint32_t* s_index = nullptr, std::uint32_t* v_index = nullptr) {
   const DType mma = j.o.dtype;
   const std::uint32_t ik = emit(t.lk, [&] { return fop::load(1, j.K.id, t.kv_row, 0, t.kw, I(j.d), j.o.wdtype); });
-  const std::uint32_t iv = emit(t.lv, [&] { return fop::load(2, j.V.id, t.kv_row, 0, t.kw, I(j.dv), j.o.wdtype); });
+  Instr lv = t.lv;
+  if (t.fa2_waits) lv.dep[1] = ik;
+  const std::uint32_t iv = emit(lv, [&] { return fop::load(2, j.V.id, t.kv_row, 0, t.kw, I(j.dv), j.o.wdtype); });
+  if (v_index) *v_index = iv;
   const std::uint32_t is = emit(after(t.s, iq, ik), [&] { return scores(t.rows, t.kw, mma); });
   if (s_index) *s_index = is;
-  const std::uint32_t ism = emit(after(t.sm, is, prev), [&] { return online_softmax(j.scale, t.pos, j.masked); });
+  const std::uint32_t ism =
+      emit(after(t.sm, is, prev, t.fa2_waits ? iv : kNoDep), [&] { return online_softmax(j.scale, t.pos, j.masked); });
   return emit(after(t.pv, ism, iv), [&] { return fop::matmul(3, 6, 2, mma); });
 }
 
@@ -193,7 +205,7 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
     const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * d * j.ea),
                                            static_cast<std::uint64_t>(qrows * d * j.ea), static_cast<std::uint32_t>(qrows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(qrows), I(d), I(dv), o.dtype); });
-    std::uint32_t prev_pv = kNoDep, prev_s = kNoDep;
+    std::uint32_t prev_pv = kNoDep, prev_s = kNoDep, prev_v = kNoDep;
     std::vector<std::uint32_t> pv;
     std::int64_t jt = 0;
     for (std::int64_t k0 = (kv_begin / bkv) * bkv; k0 < kv_end; k0 += bkv, ++jt) {
@@ -207,7 +219,7 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
       const auto mq = static_cast<std::uint32_t>(bq), nk = static_cast<std::uint32_t>(bkv);
       if (fl.fa2) {
         fa2_mmas(kt, j, fl, mq, kw, static_cast<std::uint64_t>(2 * pairs * d), static_cast<std::uint64_t>(2 * pairs * dv));
-        fa2_loads(kt, prev_s, prev_pv);
+        fa2_loads(kt, prev_s, prev_v, prev_pv);
       } else {
         kt.s = wgmma(o.dtype, mq, nk, static_cast<std::uint32_t>(d), static_cast<std::uint64_t>(2 * pairs * d),
                      static_cast<std::uint64_t>((bq * d + bkv * d) * j.ea));
@@ -219,7 +231,7 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
       kt.pos = positions(o, offset + q0, 0, k0);
       // FA2's warps issue S after their previous P V (in order); FA3's consumers overlap them.
       const std::uint32_t s_dep = fl.fa2 && prev_pv != kNoDep ? prev_pv : iq;
-      prev_pv = emit_kv_tile(emit, j, kt, s_dep, prev_pv, &prev_s);
+      prev_pv = emit_kv_tile(emit, j, kt, s_dep, prev_pv, &prev_s, &prev_v);
       pv.push_back(prev_pv);
     }
     emit(after(tma_store(kGlobal, o.odtype, j.O.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * dv * j.eo),
@@ -311,7 +323,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
     const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
                                            static_cast<std::uint64_t>(rows * d * j.ea), static_cast<std::uint32_t>(rows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(rows), I(d), I(dv), o.dtype); });
-    std::uint32_t prev = kNoDep, prev_s = kNoDep;
+    std::uint32_t prev = kNoDep, prev_s = kNoDep, prev_v = kNoDep;
     std::vector<std::uint32_t> done;
     int jt = 0;
     for (std::int64_t k0 = tok0; k0 < tok1; k0 += sp.kv_block, ++jt) {
@@ -334,10 +346,10 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
                  kw, static_cast<std::uint32_t>(kw), kNoDep);
         fa2_mmas(kt, j, fl, static_cast<std::uint32_t>(fl.bq), kw, static_cast<std::uint64_t>(2 * rows * kw * d),
                  static_cast<std::uint64_t>(2 * rows * kw * dv));
-        fa2_loads(kt, prev_s, prev);
+        fa2_loads(kt, prev_s, prev_v, prev);
         kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 1,
                      static_cast<std::uint64_t>(5 * fl.bq * kw));  // the warps of padding rows run it too
-        prev = emit_kv_tile(emit, j, kt, prev == kNoDep ? iq : prev, prev, &prev_s);
+        prev = emit_kv_tile(emit, j, kt, prev == kNoDep ? iq : prev, prev, &prev_s, &prev_v);
         done.push_back(prev);
         continue;
       }

@@ -7,6 +7,7 @@
 
 #include "chips/gpu/gpu_spec.h"
 #include "chips/gpu/isa.h"
+#include "kernels/attention/gpu.h"
 #include "kernels/gemm/gpu.h"
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
@@ -206,6 +207,37 @@ TEST(GpuAttentionKernels, Fa2IsSlowerThanFa3AndBoundByTheTensorCoresInDecode) {
   EXPECT_LT(t(*h200, attn("decode", "64", "4096", "")), 0.8 * t(*h100, attn("decode", "64", "4096", "")))
       << "the default (FA3-style) decode is HBM-bound";
   EXPECT_THROW(attn("prefill", "1", "1024", "fa4"), InputError);
+}
+
+// FA2's two waits per KV tile (flash_fwd_kernel.h): V of a tile is issued once K has arrived, the
+// softmax waits for V, and the next K leaves once S is done and V has arrived.
+TEST(GpuAttentionKernels, Fa2CopiesWaitAsTheKernelDoes) {
+  const gpu::GpuSpec h = gpu_spec("h100_sxm.yaml");
+  const OpSpec op = make_op("attention", {{"phase", "prefill"}, {"batch", "1"}, {"heads", "32"}, {"kv-heads", "32"},
+                                          {"seq", "1024"}, {"head-dim", "128"}, {"causal", "false"}, {"impl", "fa2"}});
+  LowerOptions lo;
+  const auto progs = gpu::lower_attention(op, h, lo);
+  ASSERT_FALSE(progs.empty());
+  Task task;
+  progs.front().make_task(0, task);
+  std::vector<std::uint32_t> loads, softmax;
+  for (std::uint32_t i = 0; i < task.instrs.size(); ++i) {
+    if (task.instrs[i].kind == TxKind::DmaRead) loads.push_back(i);
+    if (task.instrs[i].kind == TxKind::VectorOp) softmax.push_back(i);
+  }
+  ASSERT_EQ(loads.size(), 1 + 2 * softmax.size());  // Q, then K and V of each 64-key tile
+  auto depends = [&](std::uint32_t i, std::uint32_t on) {
+    const auto& d = task.instrs[i].dep;
+    return d[0] == on || d[1] == on || d[2] == on;
+  };
+  for (size_t t = 0; t < softmax.size(); ++t) {
+    const std::uint32_t k = loads[1 + 2 * t], v = loads[2 + 2 * t];
+    EXPECT_TRUE(depends(v, k)) << "tile " << t << ": V leaves after K arrives";
+    EXPECT_TRUE(depends(softmax[t], v)) << "tile " << t << ": the softmax waits for V";
+    if (t > 0) {
+      EXPECT_TRUE(depends(k, loads[2 * t])) << "tile " << t << ": K leaves after the last V arrives";
+    }
+  }
 }
 
 // fp8 without fast accumulation (torch._scaled_mm's default): Hopper promotes the tensor core's partial
