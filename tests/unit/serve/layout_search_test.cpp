@@ -538,8 +538,9 @@ TEST(Studies, EveryUnitOfTheDefaultStudyHasAnAllInCostAndEveryPublishedPriceItsS
     EXPECT_GT(t.usd_per_mtok, 0) << unit;
     EXPECT_GT(cost_figures(c, 1000, 500).usd_per_mtok, 0) << unit << ": no $/Mtok (cloud price or TCO)";
     // A capex with a source is one the source gives; the assumed ones say so (B200 must not inherit the H100's).
-    if (chip->name() == "b200" || chip->name() == "tpu-v6e" || chip->name() == "trn2" || chip->name() == "maia200")
+    if (chip->name() == "b200" || chip->name() == "tpu-v6e" || chip->name() == "trn2" || chip->name() == "maia200") {
       EXPECT_TRUE(c.unit_price_source.empty()) << unit << ": " << c.unit_price_source;
+    }
   }
   for (const auto& p : list_presets()) {
     auto chip = load_chip(p.path);
