@@ -289,9 +289,12 @@ TilePos locate(const GemmJob& j, std::uint64_t index) {
   // leader's TMA multicasts each B tile to its peers, which receive it without reading L2.
   p.multicast_b = !t.cta_pair && t.cluster_m > 1 && (tm % t.cluster_m) != 0;
   // A 2-SM MMA (tcgen05 cta_group::2): each CTA of the pair loads half of the B tile and the pair's
-  // tensor cores read the other half from the peer's shared memory. A tile-row without a peer
-  // (odd count) loads all of B.
-  p.b_part = t.cta_pair && ((tm % 2) == 1 || tm + 1 < g.tiles_m) ? 1 + static_cast<int>(tm % 2) : 0;
+  // tensor cores read the other half from the peer's shared memory. With an odd count of tile-rows the
+  // last one's peer is out of bounds, but CUTLASS rounds the grid up to whole clusters, so that peer
+  // runs (A zero-filled) and loads its half of B as any peer does: the last tile-row loads its own half
+  // too. (Loading all of B instead made its tile a different L2 entry than the cached halves, so odd
+  // tile-row counts read the weights twice from HBM: B200 384x8192x1024 slower than 448 rows.)
+  p.b_part = t.cta_pair ? 1 + static_cast<int>(tm % 2) : 0;
   p.r0 = tm * t.bm, p.c0 = tn * t.bn;
   p.rows = std::min<std::int64_t>(t.bm, g.rows - p.r0), p.cols = std::min<std::int64_t>(t.bn, j.op.n - p.c0);
   p.kbeg = p.ks * j.steps_per_split, p.kend = std::min(j.ksteps, p.kbeg + j.steps_per_split);
