@@ -307,7 +307,7 @@ struct GemmJob {
   TensorRef A, B, C, W;
   double ea = 0, eb = 0, ec = 0;
   int clusters = 0, P = 0, T = 0;
-  std::int64_t CM = 0, CN = 0, rows_total = 0, jobs = 0, rounds = 0, ksteps = 0, per = 0;
+  std::int64_t CM = 0, CN = 0, rounds = 0, ksteps = 0, per = 0;
   JobLayout layout;
   std::uint8_t wflag = 0;
   bool functional = false;
@@ -323,9 +323,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const MaiaSpec& spec, 
   j->clusters = spec.cluster.count, j->P = spec.cluster.tiles, j->T = spec.tiles();
   j->CM = std::int64_t(t.pr) * t.tm, j->CN = std::int64_t(t.pc) * t.tn;
   j->layout = JobLayout(gemm_groups(op), op.n, j->CM, j->CN, t.split_k);
-  j->rows_total = j->layout.rows_total;
-  j->jobs = j->layout.jobs();
-  j->rounds = ceil_div(j->jobs, j->clusters);
+  j->rounds = ceil_div(j->layout.jobs(), j->clusters);
   j->ksteps = ceil_div(op.k, t.kc), j->per = ceil_div(j->ksteps, t.split_k);
   j->wflag = op.weights_stationary ? kWeights : 0;
   j->functional = opt.functional;
@@ -342,7 +340,7 @@ class TileProgram {
     const int cluster = tile / j.P;
     m_lane = tile % j.P;
     const std::int64_t job = round * j.clusters + cluster;
-    m_idle = job >= j.jobs;  // idle tile in the last round
+    m_idle = job >= j.layout.jobs();  // idle tile in the last round
     if (m_idle) return;
     const GemmTiling& t = j.t;
     const JobCoord c = j.layout.at(job);
@@ -483,7 +481,7 @@ class TileProgram {
     const std::uint32_t ic = m_emit(after(tvp_op(DType::fp32, static_cast<std::uint32_t>(m_rows), static_cast<std::uint32_t>(m_cols), 0,
                                                  out_elems, static_cast<std::uint64_t>(out_elems * (4 + (split ? 4 : m_j.ec)))),
                                           last));
-    const std::uint64_t addr = split ? m_j.W.addr + static_cast<std::uint64_t>(((m_ks * m_j.rows_total + m_grow0) * o.n + m_c0) * 4)
+    const std::uint64_t addr = split ? m_j.W.addr + static_cast<std::uint64_t>(((m_ks * m_j.layout.rows_total + m_grow0) * o.n + m_c0) * 4)
                                      : m_j.C.addr + static_cast<std::uint64_t>((m_grow0 * o.n + m_c0) * m_j.ec);
     const std::uint64_t bytes = split ? out_elems * 4 : static_cast<std::uint64_t>(out_elems * m_j.ec);
     const Instr st = dma(TxKind::DmaWrite, kTdmaWr, kHbm, split ? DType::fp32 : o.odtype, addr, bytes,
@@ -510,20 +508,20 @@ class TileProgram {
 // `split_k` partials of its block from HBM, sums them and writes the output.
 Program splitk_reduce(const std::shared_ptr<const GemmJob>& job) {
   const int rb = 64, cb = 256;
-  const std::int64_t rt = ceil_div(job->rows_total, rb), ct = ceil_div(job->o.n, cb);
+  const std::int64_t rt = ceil_div(job->layout.rows_total, rb), ct = ceil_div(job->o.n, cb);
   const int sk = job->t.split_k;
   auto make = [job, ct, sk, rb, cb](std::uint64_t index, Task& task) {
     const GemmJob& j = *job;
     const std::int64_t n = j.o.n;
     const std::int64_t tr = static_cast<std::int64_t>(index) / ct, tc = static_cast<std::int64_t>(index) % ct;
     const std::int64_t r0 = tr * rb, c0 = tc * cb;
-    const std::int64_t rows = std::min<std::int64_t>(rb, j.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
+    const std::int64_t rows = std::min<std::int64_t>(rb, j.layout.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
     const int ir0 = static_cast<int>(r0), ic0 = static_cast<int>(c0), ir = static_cast<int>(rows), icl = static_cast<int>(cols);
     build::Emitter emit(task, j.functional);
     std::uint32_t last_load = kNoDep;
     for (int s = 0; s < sk; ++s) {
       const Instr l = dma(TxKind::DmaRead, kTdma, kHbm, DType::fp32,
-                          j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
+                          j.W.addr + static_cast<std::uint64_t>(((s * j.layout.rows_total + r0) * n + c0) * 4),
                           static_cast<std::uint64_t>(rows * cols * 4), static_cast<std::uint32_t>(rows));
       last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, ir, icl, DType::fp32); });
     }
