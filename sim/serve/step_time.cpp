@@ -218,10 +218,11 @@ StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, 
 StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false, true); }
 StepCost ChipStepTime::screened(const StepShape& s) { return compose(s, true, true, true); }
 StepCost ChipStepTime::screened_bound(const StepShape& s) {
-  m_bound = true;
-  StepCost c = compose(s, true, false, true);
-  m_bound = false;
-  return c;
+  struct BoundMode {  // restored however compose leaves, so later calls simulate again
+    bool& on;
+    ~BoundMode() { on = false; }
+  } mode{m_bound = true};
+  return compose(s, true, false, true);
 }
 
 }  // namespace xpu
