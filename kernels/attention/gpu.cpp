@@ -249,16 +249,20 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
   return p;
 }
 
-// The decode split geometry: (batch x kv_heads x splits) fills the SMs twice over.
+// The decode split geometry. `combine_in_flight`: how many splits' partial outputs the combine kernel
+// has in flight at once (1: one L2 round trip per split, in sequence).
 struct DecodeSplit {
   std::int64_t page, kv_len, pages, splits, pages_per_split, rows, kv_block;
+  std::int64_t combine_in_flight = 1;
 };
 
-// FlashAttention-2's split count (flash_api.cpp, num_splits_heuristic): no split once the blocks
-// (sequence x KV head x 64-row query block) reach 80% of two per SM; else the fewest splits of the
-// context's key blocks whose wave efficiency is within 85% of the best.
-std::int64_t fa2_splits(std::int64_t units, int sms, std::int64_t key_blocks) {
-  const double slots = 2.0 * sms;
+// FlashAttention-2's split count (csrc/flash_attn/flash_api.cpp, num_splits_heuristic, the copy
+// PyTorch's SDPA flash backend runs): no split once the blocks (sequence x KV head x query block)
+// reach 80% of the `slots` (resident blocks the grid can fill at once); else the fewest splits of the
+// context's `key_blocks` whose wave efficiency (waves over their ceiling) is within 85% of the best,
+// up to min(128, slots, key_blocks), skipping split counts that give each split as many key blocks as
+// one split fewer (their last split would be empty).
+std::int64_t fa2_splits(std::int64_t units, double slots, std::int64_t key_blocks) {
   if (static_cast<double>(units) >= 0.8 * slots) return 1;
   const std::int64_t most = std::min<std::int64_t>({128, static_cast<std::int64_t>(slots), key_blocks});
   auto eligible = [&](std::int64_t n) { return n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1); };
@@ -284,7 +288,8 @@ DecodeSplit fa2_decode_split(const AttnJob& j, const GpuSpec& spec, Flavor& f) {
   s.kv_len = op.window > 0 ? std::min(op.seq_kv, op.window) : op.seq_kv;
   s.rows = j.group * op.seq_q;
   const std::int64_t split_block = op.head_dim <= 64 ? 256 : (op.head_dim <= 128 ? 128 : 64);
-  s.splits = fa2_splits(op.batch * op.kv_heads * ceil_div(s.rows, 64), spec.sm.count, ceil_div(s.kv_len, split_block));
+  // Two blocks of either kernel fit an SM (fa2_block): the heuristic counts 2 x SMs slots.
+  s.splits = fa2_splits(op.batch * op.kv_heads * ceil_div(s.rows, 64), 2.0 * spec.sm.count, ceil_div(s.kv_len, split_block));
   f.bq = s.splits > 1 ? 64 : 128;
   f.bkv = s.splits > 1 ? split_block : (op.head_dim <= 64 ? 128 : 64);
   s.page = s.kv_block = f.bkv;
@@ -293,17 +298,40 @@ DecodeSplit fa2_decode_split(const AttnJob& j, const GpuSpec& spec, Flavor& f) {
   return s;
 }
 
+// The default paged decode's block: 128 threads, a 4-deep ring of K/V page groups in shared memory.
+constexpr std::uint32_t kDecodeThreads = 128, kDecodeRegisters = 128;
+std::uint32_t decode_smem(const AttnJob& j, std::int64_t kv_block) {
+  return static_cast<std::uint32_t>(4 * kv_block * (j.d + j.dv) * j.ekv);
+}
+
+// The default decode's split plan: FlashInfer's (include/flashinfer/attention/scheduler.cuh, DecodePlan
+// with PartitionPagedKVCacheBinarySearchMinNumPagePerBatch), made for this paged cache. The grid's
+// budget is one wave: the resident blocks per SM (occupancy of the block above) times the SMs. A batch
+// whose (sequence x KV head) blocks reach it is not split; else each sequence's pages are cut into
+// chunks of the fewest pages (at least 128 tokens) that keep every chunk's block inside that wave.
+// So a larger batch or a longer context never gets shorter chunks, and every chunk runs at once:
+// the latency is one chunk's plus the merge's, non-decreasing in both. (FlashAttention's
+// num_splits_heuristic, by contrast, picks splits by wave efficiency alone: at batch 14 on B200 it
+// splits five ways a grid that already streams HBM, and a 5-key-block context splits while a 4-block
+// one does not, both slower than the larger shape.) The merge pipelines its loads
+// (MergeStatesLargeNumIndexSetsKernel keeps 4 stages of partial states in cp.async flight): 3 ahead.
 DecodeSplit decode_split(const AttnJob& j, const GpuSpec& spec) {
   const OpSpec& op = j.o;
   DecodeSplit s;
   s.page = std::max<std::int64_t>(16, op.page_size);
   s.kv_len = op.window > 0 ? std::min(op.seq_kv, op.window) : op.seq_kv;
   s.pages = ceil_div(s.kv_len, s.page);
-  s.splits = 1;
-  while (op.batch * op.kv_heads * s.splits < 2 * spec.sm.count && s.pages / (s.splits * 2) >= 4) s.splits *= 2;
-  s.pages_per_split = ceil_div(s.pages, s.splits);
   s.rows = j.group * op.seq_q;
   s.kv_block = std::max<std::int64_t>(s.page, 64);  // pages loaded in 64-token groups
+  const int per_sm = std::max(1, occupancy(spec, decode_smem(j, s.kv_block), kDecodeThreads, kDecodeRegisters));
+  const std::int64_t wave = static_cast<std::int64_t>(per_sm) * spec.sm.count, heads = op.batch * op.kv_heads;
+  s.pages_per_split = s.pages;
+  if (heads < wave) {
+    const std::int64_t chunks = std::max<std::int64_t>(1, wave / heads);  // per sequence and KV head
+    s.pages_per_split = std::max(ceil_div(s.pages, chunks), std::min(s.pages, std::max<std::int64_t>(1, 128 / s.page)));
+  }
+  s.splits = ceil_div(s.pages, s.pages_per_split);
+  s.combine_in_flight = 3;
   return s;
 }
 
@@ -317,7 +345,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
     std::int64_t bk = static_cast<std::int64_t>(index) / splits;
     std::int64_t tok0 = s * sp.pages_per_split * page, tok1 = std::min(kv_len, tok0 + sp.pages_per_split * page);
     if (fl.fa2) fa2_block(t, j, fl);
-    else block_shape(t, 128, 128, static_cast<std::uint32_t>(4 * sp.kv_block * (d + dv) * j.ekv));
+    else block_shape(t, kDecodeThreads, kDecodeRegisters, decode_smem(j, sp.kv_block));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I(bk * rows), kv_row0 = I(bk * o.seq_kv + (o.seq_kv - kv_len));
     const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
@@ -422,7 +450,9 @@ FuncOp combine_merge(int splits, int r, int dv) {
 // grows by 0.20-0.21 us per split from 8 splits (S1024) to 32 (S4096) on both H100 and H200, beyond
 // the extra KV bytes (workloads/validation/h100_measured.csv H258/H262, h200_measured.csv G306/G310).
 // FA2 gives each block kBlockM = 4 rows at head dim 128; the model's block holds the `rows` query rows
-// of one (sequence, KV head), the same blocks for a GQA group of 4.
+// of one (sequence, KV head), the same blocks for a GQA group of 4. FlashAttention-3's combine
+// (hopper/flash_fwd_combine_kernel.h) pipelines that loop instead: kStages = 4 shared-memory stages
+// of partial O filled by cp.async, the first issued with the LSE loads (DecodeSplit::combine_in_flight).
 Program combine(const AttnJob& jb, const DecodeSplit& sp) {
   auto make = [jb, sp](std::uint64_t index, Task& t) {
     const AttnJob& j = jb;
@@ -441,10 +471,18 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
     std::uint32_t prev = emit(after(cuda(DType::fp32, urows, static_cast<std::uint32_t>(splits), 1,
                                          static_cast<std::uint64_t>(4 * rows * splits)),
                                     il));
+    // Split s's load waits for the accumulation that frees its buffer, split s - in_flight's. With one
+    // in flight that is the previous split's (the LSE step for the first); with a pipeline, the first
+    // loads leave with the LSE loads, to be in flight while the LSEs are reduced.
+    const std::int64_t ahead = std::max<std::int64_t>(1, sp.combine_in_flight);
+    const std::uint32_t lse_step = prev;
+    std::vector<std::uint32_t> accs;
     for (std::int64_t s = 0; s < splits; ++s) {
-      const std::uint32_t ld = emit(after(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(s) * part, part), prev));
-      const Instr acc = after(cuda(DType::fp32, urows, udv, 0, static_cast<std::uint64_t>(2 * rows * dv)), ld);
+      const std::uint32_t freed = s >= ahead ? accs[static_cast<size_t>(s - ahead)] : (ahead == 1 ? lse_step : kNoDep);
+      const std::uint32_t ld = emit(after(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(s) * part, part), freed));
+      const Instr acc = after(cuda(DType::fp32, urows, udv, 0, static_cast<std::uint64_t>(2 * rows * dv)), ld, prev);
       prev = s + 1 < splits ? emit(acc) : emit(acc, [&] { return combine_merge(I(splits), r, I(dv)); });
+      accs.push_back(prev);
     }
     emit(after(tma_store(kGlobal, j.o.odtype, j.O.addr + (1ull << 36) + index * static_cast<std::uint64_t>(rows * dv * j.eo),
                          static_cast<std::uint64_t>(rows * dv * j.eo)),
@@ -452,7 +490,8 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
          [&] { return fop::store(12, j.O.id, I(static_cast<std::int64_t>(index) * rows), 0, r, I(dv), j.o.odtype); });
   };
   Program c = build::helper_program("attention.combine", jb.o,
-                                    "combine " + std::to_string(sp.splits) + " split partials (log-sum-exp rescale, one split per L2 round trip)",
+                                    "combine " + std::to_string(sp.splits) + " split partials (log-sum-exp rescale, " +
+                                        (sp.combine_in_flight > 1 ? std::to_string(sp.combine_in_flight) + " splits in flight)" : "one split per L2 round trip)"),
                                     static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads), make, jb.functional);
   return c;
 }

@@ -49,12 +49,13 @@ TEST(GpuFunctional, PrefillAttentionMatchesReference) {
 
 TEST(GpuFunctional, DecodeAttentionWithSplitsMatchesReference) {
   auto chip = load_chip("h100-sxm");
-  // The lowering splits the context when the batch is small: check it does here.
+  // The lowering splits the context when the batch is small: check it does here (300 tokens in chunks
+  // of at least 128: 3 splits).
   OpSpec small = make_op("attention", {{"phase", "decode"}, {"batch", "1"}, {"heads", "8"}, {"kv-heads", "1"}, {"seq", "300"},
                                        {"head-dim", "64"}});
   KernelPrograms progs = chip->lower(small, LowerOptions{});
   ASSERT_EQ(progs.size(), 2u) << "expected a split decode kernel and its combine kernel";
-  EXPECT_NE(progs[0].strategy.find("4 splits"), std::string::npos) << progs[0].strategy;
+  EXPECT_NE(progs[0].strategy.find("3 splits"), std::string::npos) << progs[0].strategy;
   expect_passes(*chip, "attention", {{"phase", "decode"}, {"batch", "1"}, {"heads", "8"}, {"kv-heads", "1"},
                                      {"seq", "300"}, {"head-dim", "64"}});
   expect_passes(*chip, "attention", {{"phase", "decode"}, {"batch", "2"}, {"heads", "4"}, {"kv-heads", "2"},

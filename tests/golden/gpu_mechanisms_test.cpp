@@ -227,6 +227,39 @@ TEST(GpuAttentionKernels, Fa2IsSlowerThanFa3AndBoundByTheTensorCoresInDecode) {
   EXPECT_THROW(attn("prefill", "1", "1024", "fa4"), InputError);
 }
 
+// Decode attention never gets faster with more work: at a fixed 4k context the latency does not fall
+// as the batch grows (every batch to 32, then every 8th to 128), nor at a fixed batch (1, 8, 64) as
+// the context grows (256 to 32k in steps of a quarter; to 8k at batch 64). Both split heuristics pick
+// fewer splits for larger grids, and a split count that ignored its combine (64 splits at batch 1,
+// one L2 round trip each) made batch 1 slower than batch 2 (H100 30.2 vs 27.9 us, B200 27.1 vs 20.0 us
+// before FlashInfer's one-wave split plan and pipelined merge). Tolerance: 1% plus 0.3 us, the spread
+// of the merge kernel's few L2 loads between neighbouring shapes (its L2-slice arbitration: at batch 1
+// on B200 a 4-split merge takes 2.2-2.4 us depending on the workspace's addresses).
+TEST(GpuAttentionKernels, DecodeLatencyIsMonotonicInBatchAndContext) {
+  auto decode = [](std::int64_t batch, std::int64_t seq) {
+    return make_op("attention", {{"phase", "decode"}, {"batch", std::to_string(batch)}, {"heads", "32"}, {"kv-heads", "8"},
+                                 {"seq", std::to_string(seq)}, {"head-dim", "128"}, {"dtype", "bf16"}});
+  };
+  for (const char* preset : {"h100-sxm", "h200", "b200", "a100-sxm"}) {
+    auto chip = load_chip(preset);
+    auto t = [&](std::int64_t b, std::int64_t s) { return run_kernel_study(*chip, decode(b, s)).run.result.latency_s; };
+    double last = 0;
+    for (std::int64_t b = 1; b <= 128; b += b < 32 ? 1 : 8) {
+      const double now = t(b, 4096);
+      EXPECT_GE(now, 0.99 * last - 0.3e-6) << preset << " batch " << b << " at 4k: " << now * 1e6 << " us after " << last * 1e6;
+      last = std::max(last, now);
+    }
+    for (std::int64_t b : {1, 8, 64}) {
+      last = 0;
+      for (std::int64_t s = 256; s <= (b < 64 ? 32768 : 8192); s += s / 4) {
+        const double now = t(b, s);
+        EXPECT_GE(now, 0.99 * last - 0.3e-6) << preset << " batch " << b << " context " << s << ": " << now * 1e6 << " us after " << last * 1e6;
+        last = std::max(last, now);
+      }
+    }
+  }
+}
+
 // FA2's two waits per KV tile (flash_fwd_kernel.h): V of a tile is issued once K has arrived, the
 // softmax waits for V, and the next K leaves once S is done and V has arrived.
 TEST(GpuAttentionKernels, Fa2CopiesWaitAsTheKernelDoes) {
