@@ -31,6 +31,13 @@ namespace {
 // MMAs of the steps before it (only other resident blocks cover it).
 constexpr int kCpAsyncMinBytes = 4;  // source: PTX ISA, cp.async: cp-size 4, 8 or 16
 constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm80 default warp shape for 128x128 blocks)
+// The copy width of the kernel a library runs for rows `align` bytes aligned. cuBLAS ships its CUTLASS 2.x
+// (sm80-style) kernels as align8 (16-byte copies), align2 (two 16-bit elements: 4-byte cp.async) and align1
+// variants, no align4: a public nsys profile (an RTX PRO 4500 Blackwell, d_ff 4196, so output rows 8-byte but
+// not 16-byte aligned) ran cutlass_80_tensorop_bf16_s16816gemm_bf16_128x256_32x3_tn_align2, and the pytorch
+// issues #146817 (A100) and #181718 (RTX 4090) show align1 and align8 kernels only. So 8-byte aligned rows copy
+// 4 bytes per thread.
+int library_copy_bytes(int align) { return align >= 16 ? 16 : align >= kCpAsyncMinBytes ? kCpAsyncMinBytes : align; }
 }  // namespace
 
 int gemm_row_alignment(const OpSpec& op) {
@@ -48,7 +55,7 @@ std::string GemmTiling::str() const {
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
   if (!tma())
-    os << ", no TMA (rows " << copy_bytes << "-byte aligned): mma.sync, "
+    os << ", no TMA (rows not 16-byte aligned): mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
 }
@@ -101,14 +108,20 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 // 2-byte access moving 64 bytes takes a whole clock, and the copies cost 2 x 128 / 64 = 4 times their
 // bytes' time at full width (assumed: the global load of 32 contiguous 2-byte elements is one wavefront,
 // as the store is; NVIDIA Nsight Compute's memory-workload documentation counts L1 work in wavefronts).
+// cp.async copies (4 bytes and up) are issued by the same warps through the same unit (LDGSTS in the MIO
+// pipe that ldmatrix uses): their shared-memory writes take stage bytes / 128 clocks per k-step beside the
+// ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the TMA unit writes shared memory.)
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
   // L1 / shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the global
   // loads and shared stores of register-staged copies).
   double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
     double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
-    if (copy_bytes < kCpAsyncMinBytes)
-      b += 2 * stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
+    // Thread copies: one wavefront per warp-wide access, so accesses narrower than 4 bytes per thread use
+    // only part of one. A cp.async passes the unit once (the L1 writes the returned bytes straight into
+    // shared memory); a register-staged copy twice (ld.global, then st.shared).
+    const double passes = copy_bytes < kCpAsyncMinBytes ? 2 : 1;
+    b += passes * stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
     return b;
   }
 };
@@ -135,7 +148,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   GemmTiling best;
   best.estimate_s = 1e30;
   const int promote = promotion_steps(op, spec, bk);
-  const int align = gemm_row_alignment(op);
+  const int align = library_copy_bytes(gemm_row_alignment(op));  // bytes each thread copies
   const bool tma = align >= 16;
   const double clk = spec.sm.clock.value();
   for (auto& sh : shapes) {

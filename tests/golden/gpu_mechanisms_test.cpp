@@ -385,7 +385,8 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   EXPECT_EQ(sync_mmas, 4096 / odd.bk);
   // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
   // previous step's MMAs, and its 2-byte ld.global loads and st.shared stores each take a whole L1 /
-  // shared-memory wavefront per 64 bytes: four times the stage's bytes at full width.
+  // shared-memory wavefront per 64 bytes: four times the stage's bytes at full width, where the 4-byte
+  // cp.async writes them once at full width.
   gpu::GemmTiling wide = odd;
   wide.copy_bytes = 4;
   auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
@@ -406,9 +407,41 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   first_steps(wide, &b4, &w4);
   EXPECT_TRUE(w2);
   EXPECT_FALSE(w4);
-  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(4 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage, loaded and stored at half width
+  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(3 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage: 4x at 2 B, 1x at 4 B
   auto chip = load_chip("h100-sxm");
   const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
   const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
   EXPECT_GT(misaligned, 1.5 * aligned);
+}
+
+// cp.async copies (4 and 8 bytes per thread) are issued by the warps through the L1 / shared-memory unit that
+// their ldmatrix reads use, one wavefront per 128 bytes: each k-step's shared-memory time carries the stage's
+// bytes once beside the ldmatrix reads (with TMA the copy engine writes shared memory, not the warps). cuBLAS
+// has no align4 bf16 kernel (align8, align2, align1; kernels/gemm/gpu.cpp), so 8-byte aligned rows (K700)
+// run the align2 kernel's 4-byte copies.
+TEST(GpuGemmAlignment, CpAsyncCopiesTakeSharedMemoryTimeAndMisalignedKIsSlower) {
+  const gpu::GpuSpec s = gpu_spec("h100_sxm.yaml");
+  const gpu::GemmTiling t = gpu::choose_gemm_tiling(gemm(3000, 5000, 700), s);
+  ASSERT_FALSE(t.tma());
+  EXPECT_EQ(t.copy_bytes, 4) << t.str();
+  LowerOptions lo;
+  Task k;
+  gpu::lower_gemm(gemm(3000, 5000, 700), s, lo, t)[0].make_task(0, k);
+  std::uint64_t mma_bytes = 0;
+  for (const auto& in : k.instrs)
+    if (in.kind == TxKind::TileCompute && in.level == gpu::kMmaSync) mma_bytes = in.bytes;
+  const std::uint64_t warps_m = static_cast<std::uint64_t>(std::max(1, t.bm / 64)), warps_n = static_cast<std::uint64_t>(std::max(1, t.bn / 64));
+  const std::uint64_t ldmatrix = static_cast<std::uint64_t>(t.bk) * 2 * (t.bm * warps_n + t.bn * warps_m);
+  EXPECT_EQ(mma_bytes, ldmatrix + static_cast<std::uint64_t>((t.bm + t.bn) * t.bk * 2));
+  // Around an aligned K (704: 16-byte rows, TMA) the time rises as the rows' alignment falls: 700 and 702 run
+  // the 4-byte cp.async kernel (the same time), 701 the register-staged 2-byte one.
+  auto chip = load_chip("h100-sxm");
+  std::map<int, double> us;
+  for (int kk : {700, 701, 702, 704}) us[kk] = run_kernel_study(*chip, gemm(3000, 5000, kk)).run.result.latency_s * 1e6;
+  EXPECT_LT(us[704], us[700]);
+  EXPECT_NEAR(us[702] / us[700], 1.0, 0.01);
+  EXPECT_GT(us[701], us[702]);
+  // The copy width sets the ratio: the 4-byte kernel's k-step (ldmatrix + one pass of its copies + mma.sync at
+  // its rate) takes at least twice the TMA kernel's (wgmma at mma_efficiency), so K700 is at least 1.5x K704.
+  EXPECT_GT(us[700], 1.5 * us[704]);
 }
