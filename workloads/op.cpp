@@ -19,7 +19,7 @@ const KindName kKinds[] = {
     {OpKind::RmsNorm, "rmsnorm"},   {OpKind::LayerNorm, "layernorm"},      {OpKind::Softmax, "softmax"},
     {OpKind::SwiGlu, "swiglu"},     {OpKind::Gelu, "gelu"},                {OpKind::Rope, "rope"},
     {OpKind::ResidualAdd, "residual_add"}, {OpKind::Embedding, "embedding"}, {OpKind::TopK, "topk"},
-    {OpKind::Sampling, "sampling"}, {OpKind::AllReduce, "allreduce"}, {OpKind::AllToAll, "alltoall"},
+    {OpKind::Sampling, "sampling"}, {OpKind::Copy, "copy"}, {OpKind::Sum, "sum"}, {OpKind::AllReduce, "allreduce"}, {OpKind::AllToAll, "alltoall"},
     {OpKind::ReduceScatter, "reducescatter"}, {OpKind::AllGather, "allgather"},
 };
 }  // namespace
@@ -88,6 +88,8 @@ double OpSpec::flops() const {
     case OpKind::Embedding: return 0;
     case OpKind::TopK: return 6.0 * rows * cols;
     case OpKind::Sampling: return 6.0 * rows * cols;
+    case OpKind::Copy: return 1.0 * rows * cols;
+    case OpKind::Sum: return 1.0 * rows * cols;
     case OpKind::AllReduce: return m;  // one add per element-byte is negligible; counted as bytes
     case OpKind::ReduceScatter: return m;
     case OpKind::AllToAll:
@@ -129,6 +131,8 @@ double OpSpec::min_bytes() const {
     case OpKind::Embedding: return rows * cols * (w + o) + rows * 4.0;
     case OpKind::TopK: return rows * cols * a + rows * topk * 8.0;
     case OpKind::Sampling: return rows * cols * a + rows * 8.0;
+    case OpKind::Copy: return rows * cols * (a + o);
+    case OpKind::Sum: return rows * cols * a + rows * o;
     case OpKind::AllReduce: return 2.0 * m;
     case OpKind::AllToAll: return 2.0 * m;
     // one side of the whole buffer plus its share of the other (m in and m/devices out, or back)

@@ -23,6 +23,10 @@ enum class OpKind : std::uint8_t {
   Embedding,    // gather rows of a [vocab, cols] table for `rows` tokens
   TopK,         // router: softmax over `cols` experts per row + top-k selection (k = topk)
   Sampling,     // softmax over the vocabulary + top-k sampling per sequence (rows = sequences)
+  Copy,         // y = x, or x with a scalar added or multiplied: one read, one write per element, rows x cols
+                // (a device-to-device copy, a dtype cast, torch's x.add_(1)); one FLOP per element counted
+  Sum,          // y[r] = sum over the row of x[r, :], rows x cols in, rows out (a whole-tensor sum such as
+                // torch's x.sum() is its rows' partial sums: the last combine of `rows` values is not counted)
   AllReduce,    // collective over `devices` chips, `m` bytes per chip (tensor parallelism)
   AllToAll,     // expert dispatch/combine over `devices` chips, `m` bytes sent per chip (nccl-tests size)
   ReduceScatter,  // sequence parallelism: `m` bytes of partial sums per chip in, m/devices reduced out

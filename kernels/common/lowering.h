@@ -19,6 +19,11 @@ struct TensorRef {
 struct LowerOptions {
   bool functional = false;
   std::map<std::string, TensorRef> tensors;  // operand name ("A", "B", "C", "Q", ...) -> reference
+  // Bytes of the working set a benchmark cycles this op's inputs over, call after call (its buffer sets
+  // rotated to defeat caches); 0: each input comes from DRAM, as in a model's step. A family whose
+  // hardware-managed cache holds that working set serves the inputs from it (the GPU row-wise and
+  // elementwise lowerings: L2); the others ignore it.
+  double input_working_set = 0;
 
   // The reference for operand `name`; unnamed operands get a distinct 1 TiB-aligned region derived
   // from the op label, so different ops and operands never share cache lines by accident.

@@ -98,7 +98,7 @@ auto standard_lowerings(typename LoweringTable<Spec>::Fn gemm, typename Lowering
     t.add({OpKind::Gemm, OpKind::GroupedGemm}, gemm)
         .add(OpKind::Attention, attention)
         .add({OpKind::RmsNorm, OpKind::LayerNorm, OpKind::Softmax, OpKind::SwiGlu, OpKind::Gelu, OpKind::Rope,
-              OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling},
+              OpKind::ResidualAdd, OpKind::TopK, OpKind::Sampling, OpKind::Copy, OpKind::Sum},
              rowwise)
         .add(OpKind::Embedding, embedding)
         .refuse(OpKind::AllReduce, collective_refusal)

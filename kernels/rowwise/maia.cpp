@@ -60,6 +60,8 @@ RowCost cost_of(const OpSpec& op) {
     case OpKind::ResidualAdd: r.second_input = true, r.elementwise = true; break;
     case OpKind::TopK: r.sfu_per_elem = 1; break;
     case OpKind::Sampling: r.sfu_per_elem = 1, r.elementwise = true; break;  // split with a combine
+    case OpKind::Copy: r.elementwise = true; break;
+    case OpKind::Sum: break;  // one row per piece: its sum needs the whole row
     default: break;
   }
   return r;
@@ -116,6 +118,7 @@ struct RowPlan {
   double out_bytes(std::int64_t rows, std::int64_t cols) const {
     if (o.kind == OpKind::TopK) return rows * o.topk * 8.0;
     if (o.kind == OpKind::Sampling) return rows * (sampling_split ? kPartialBytes : 8.0);
+    if (o.kind == OpKind::Sum) return rows * eo;
     return rows * cols * eo;
   }
 };

@@ -27,7 +27,8 @@ RowCost row_cost(const OpSpec& op) {
     case OpKind::ResidualAdd: r.in_bytes = 2 * c * a; break;
     case OpKind::TopK: r.out_bytes = op.topk * 8.0, r.transcendentals_per_elem = 1; break;
     case OpKind::Sampling: r.out_bytes = 8.0, r.transcendentals_per_elem = 1; break;
-    default: break;  // Rope: cos/sin come from a small table kept in VMEM
+    case OpKind::Sum: r.out_bytes = o; break;
+    default: break;  // Rope: cos/sin come from a small table kept in VMEM; Copy: one read, one write
   }
   return r;
 }

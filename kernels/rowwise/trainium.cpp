@@ -77,6 +77,13 @@ Recipe recipe_for(const OpSpec& op) {
       r.out_bytes = 8.0 / static_cast<double>(op.cols);
       r.steps = {{kVector, 1, 1}, {kScalar, 1, 3}, {kVector, 1, 2}, {kGpSimd, 0, 0}};
       break;
+    case OpKind::Copy:
+      r.steps = {{kVector, 1, 1}};  // x + scalar (tensor_scalar); a pure copy is no faster while DMA-bound
+      break;
+    case OpKind::Sum:
+      r.out_bytes = o / static_cast<double>(op.cols);
+      r.steps = {{kVector, 1, 1}, {kVector, 0, 0}};  // reduce along the free axis; combine the partitions' partials
+      break;
     default: break;
   }
   return r;

@@ -147,7 +147,7 @@ int cmd_kernel(int argc, char** argv) {
                  "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D] [--fast-accum]\n"
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
                  "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W] [--impl fa2|fa3]\n"
-                 "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add   --rows --cols\n"
+                 "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add, copy, sum   --rows --cols\n"
                  "  topk          --tokens --experts --topk;  embedding --tokens --cols\n"
                  "  allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv: on a system of chips,\n"
                  "                --system S --bytes SIZE [--algo A] [--nodes N] (xpusim kernel allreduce --help)\n\n"

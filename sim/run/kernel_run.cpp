@@ -237,7 +237,8 @@ RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetu
   return simulate(chip, {progs}, ro, op.dtype);
 }
 
-KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink) {
+KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink,
+                     double input_working_set) {
   KernelRun out;
   RunOptions ro;
   ro.trace = trace;
@@ -259,6 +260,7 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
     out.check.output_tensor = f.output;
   } else {
     LowerOptions lo;
+    lo.input_working_set = input_working_set;
     KernelPrograms progs = chip.lower(op, lo);
     out.result = simulate(chip, {progs}, ro, op.dtype);
   }
@@ -294,7 +296,7 @@ double checked_after_runs(double runs) {
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   KernelStudy st;
-  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink);
+  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, opt.input_working_set);
   if (opt.sustained && opt.after_runs >= 0)
     throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
   st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)

@@ -30,8 +30,9 @@ struct KernelRun {
 // Lowers and simulates one op; with `functional`, fills random inputs (fixed seed), runs the tiled
 // program on them and compares its output with a direct reference evaluation.
 // `sink` (optional) receives the trace records as they are produced instead of RunResult::trace.
+// `input_working_set`: LowerOptions::input_working_set (the bytes a benchmark rotates the inputs over).
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace,
-                     TraceObserver* sink = nullptr);
+                     TraceObserver* sink = nullptr, double input_working_set = 0);
 
 // Functional-mode tensors and reference of an op (also used by tests and the Python module).
 // Operands by op (fp32 row-major 2-D tensors; inputs are rounded to the op's dtypes as loaded):
@@ -67,6 +68,7 @@ struct KernelStudyOptions {
   // idle chip: it runs at the clock the power manager holds at that point (power_after_runs); -1: one burst.
   double after_runs = -1;
   bool functional = false;
+  double input_working_set = 0;  // LowerOptions::input_working_set: bytes the benchmark rotates the inputs over
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
 };

@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <regex>
 #include <sstream>
 
@@ -155,16 +156,104 @@ std::string validation_coverage(const std::string& family) {
   out.resize(out.size() - 2);
   out += " measurements; ";
   out += predicted > 0 ? std::to_string(predicted) + " kernel and model rows on hardware `xpusim validate` maps to a preset, of which "
-                         "it predicts the GEMM, attention and single-chip Llama serving rows (serving with --models); "
+                         "it predicts the GEMM, attention, row-wise (RMSNorm, softmax, eager SwiGLU, residual add) and memory "
+                         "(copy, in-place add, sum) kernel rows and the single-chip Llama serving rows (serving with --models); "
                          "multi-chip rows with --models where a system preset and layout express them"
                        : "none compared by `xpusim validate` yet (the hardware maps to no preset): its predictions are unvalidated";
   return out;
 }
 
 namespace {
-// The op of a kernel row, or false with `why`: GEMM / matmul rows ("b1 M4096 N4096 K4096") and
-// attention rows ("B4 H32 KV8 S4096 D128 causal" prefill, "B64 H32 KV8 Q1 S4096 D128" decode).
-bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
+// A kernel row as the simulator runs it: the kernels its workload launches, back to back (PyTorch eager's
+// F.silu(gate) * up is two), and the op whose compulsory bytes and FLOPs the row's bandwidth and
+// throughput count (the row's own convention, workloads/validation/README.md).
+struct RowKernels {
+  std::vector<OpSpec> kernels;
+  OpSpec counted;
+  // Bytes of one buffer set of the row-wise rows: what the measuring script sizes its rotation by (the
+  // counted bytes; the in-place add's one tensor), so sets x this is the working set the calls cycle over.
+  double set_bytes = 0;
+};
+
+// A row-wise op of `rows` x `cols` elements of `dt` (the op's input, output and weight dtype).
+OpSpec rowwise_op(OpKind kind, std::int64_t rows, std::int64_t cols, DType dt, const std::string& label) {
+  OpSpec o;
+  o.kind = kind;
+  o.label = label;
+  o.dtype = o.wdtype = o.odtype = dt;
+  o.rows = rows, o.cols = cols;
+  return o;
+}
+
+// The memory-bound kernel rows of our own measurements (h100_kernels.py's part_mem, gpu_session.py's
+// small kernels; shapes "T<rows> D<cols>", "n=<elements>", "bytes=<bytes>") and NKI's layernorm rows.
+bool rowwise_kernels_for(const ValidationRow& row, RowKernels& rk, std::string& why) {
+  auto shape = parse_shape(row.shape);
+  const std::string& w = row.workload;
+  DType dt;
+  if (row.dtype == "bf16") dt = DType::bf16;
+  else if (row.dtype == "fp32") dt = DType::fp32;
+  else return why = "row-wise dtype '" + row.dtype + "' not mapped", false;
+  const bool td = shape.count("T") && shape.count("D");
+  auto one = [&](OpKind k, const char* label) {
+    if (!td) return why = "row-wise shape without T and D", false;
+    rk.counted = rowwise_op(k, shape["T"], shape["D"], dt, label);
+    rk.kernels = {rk.counted};
+    rk.set_bytes = rk.counted.min_bytes();
+    return true;
+  };
+  if (w.rfind("RMSNorm F.rms_norm", 0) == 0) return one(OpKind::RmsNorm, "rmsnorm");
+  if (w.rfind("softmax torch.softmax", 0) == 0) return one(OpKind::Softmax, "softmax");
+  if (w.rfind("residual add x+r", 0) == 0) return one(OpKind::ResidualAdd, "residual_add");
+  // Flat tensors ("n=<elements>", "bytes=<bytes>") as rows of up to 16384 elements (a power of two that
+  // divides them): the GPU's blocks take contiguous slices either way.
+  auto flat = [&](std::int64_t elems, OpKind k, const char* label) {
+    if (elems <= 0) return why = "flat shape without a positive size", false;
+    const std::int64_t cols = std::gcd(elems, std::int64_t{16384});
+    rk.counted = rowwise_op(k, elems / cols, cols, dt, label);
+    rk.kernels = {rk.counted};
+    rk.set_bytes = rk.counted.min_bytes();
+    return true;
+  };
+  const std::int64_t flat_elems =
+      shape.count("bytes") ? shape["bytes"] / static_cast<std::int64_t>(bytes_per_element(dt)) : shape.count("n") ? shape["n"] : 0;
+  // dst.copy_(src) of one dtype runs cudaMemcpyAsync device to device (a copy kernel); x.add_(1) in place
+  // reads and writes each element once: both are the one-read-one-write op.
+  if (w.rfind("device-to-device copy dst.copy_(src)", 0) == 0) return flat(flat_elems, OpKind::Copy, "copy");
+  if (w.rfind("elementwise in-place add x.add_(1)", 0) == 0) {
+    if (!flat(flat_elems, OpKind::Copy, "add_scalar")) return false;
+    rk.set_bytes = rk.counted.min_bytes() / 2;  // in place: one tensor per set (gpu_session.py part_small)
+    return true;
+  }
+  if (w.rfind("pure read x.sum()", 0) == 0) return flat(flat_elems, OpKind::Sum, "sum");
+  // NKI's layernorm tutorial (aws-neuron-sdk general/nki/tutorials/layernorm.rst) states "an input tensor of
+  // (300, 1000)" beside 2311 and 1969 us. That input is 1.2 MB of fp32 in and out: read and written once it
+  // takes about 6 us at the 410 GB/s of one Trainium1 NeuronCore's share of HBM, and its engine passes
+  // (about 6N Vector/Scalar cycles per 128-row tile, the tutorial's own cost analysis) about 13 us, so
+  // 2 ms are the time of a tensor some 100 times larger (the tutorial's script takes its size as
+  // --nrows/--ncols, e.g. 4096 x 8192). Which tensor was timed is not known: not predicted.
+  if (w.rfind("NKI layernorm", 0) == 0)
+    return why = "the stated input (300, 1000) cannot take the measured 2 ms (about 100x its traffic and engine time); "
+                 "the timed tensor's shape is unknown",
+           false;
+  if (w.rfind("SwiGLU F.silu(gate)*up eager", 0) == 0) {
+    if (!td) return why = "row-wise shape without T and D", false;
+    // Eager PyTorch: silu(gate) (one read, one write: the unary elementwise kernel), then * up (two reads,
+    // one write: the binary one), as FusionPolicy::eager_ops lowers it; the row counts read gate + up and
+    // write out, the fused op's bytes.
+    const std::int64_t T = shape["T"], D = shape["D"];
+    rk.counted = rowwise_op(OpKind::SwiGlu, T, D, dt, "swiglu");
+    rk.kernels = {rowwise_op(OpKind::Gelu, T, D, dt, "silu"), rowwise_op(OpKind::ResidualAdd, T, D, dt, "mul")};
+    rk.set_bytes = rk.counted.min_bytes();
+    return true;
+  }
+  return why = "workload '" + w + "' is not mapped to an op", false;
+}
+
+// The op of a kernel row, or false with `why`: GEMM / matmul rows ("b1 M4096 N4096 K4096"), attention
+// rows ("B4 H32 KV8 S4096 D128 causal" prefill, "B64 H32 KV8 Q1 S4096 D128" decode) and the row-wise ones.
+bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) {
+  OpSpec op;
   auto shape = parse_shape(row.shape);
   const bool matmul = row.workload.rfind("GEMM", 0) == 0 || row.workload.find("matmul") != std::string::npos;
   if (matmul) {
@@ -179,10 +268,8 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
     op.batch = shape.count("b") ? shape["b"] : 1;
     // torch._scaled_mm's use_fast_accum (False unless the workload names it, PyTorch's default).
     op.fast_accum = row.workload.find("use_fast_accum=True") != std::string::npos;
-    return true;
-  }
-  if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&
-      shape.count("D")) {
+  } else if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&
+             shape.count("D")) {
     op.kind = OpKind::Attention;
     op.label = "attention";
     op.dtype = op.wdtype = op.odtype = DType::bf16;
@@ -195,9 +282,14 @@ bool kernel_op_for(const ValidationRow& row, OpSpec& op, std::string& why) {
     // rows naming FA3 (or no library) run the default kernel.
     if (row.workload.find("SDPA flash") != std::string::npos) op.impl = "fa2";
     if (op.decode && row.metric != "latency") return why = "decode attention row with metric '" + row.metric + "' (its latency row is used)", false;
+  } else {
+    if (!rowwise_kernels_for(row, rk, why))
+      return why += " (validate maps GEMM, matmul, attention, RMSNorm, layernorm, softmax, SwiGLU, residual-add, copy, in-place add and sum kernel rows)", false;
     return true;
   }
-  return why = "workload '" + row.workload + "' is not mapped to an op (validate maps GEMM, matmul and attention kernel rows)", false;
+  rk.counted = op;
+  rk.kernels = {op};
+  return true;
 }
 
 // Where a row's benchmark protocol times the kernel, as the number of back-to-back runs of it from the start
@@ -219,37 +311,55 @@ double protocol_runs(const std::string& source) {
 
 // The kernel row's prediction, or false with `why`.
 bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, ValidationPoint& p, std::string& why) {
-  OpSpec op;
-  if (!kernel_op_for(row, op, why)) return false;
+  RowKernels rk;
+  if (!kernel_ops_for(row, rk, why)) return false;
   // The kernel at the clock the power manager holds where the row's protocol timed it (after its warm-up,
   // from an idle chip); a row without a stated protocol is one burst from idle (the boost clock, held to the
   // electrical limit, unless it lasts tens of milliseconds).
   KernelStudyOptions ko;
   ko.after_runs = protocol_runs(row.source);
-  KernelRun run = run_kernel_study(model, op, ko).run;
+  // "inputs rotated over N buffer sets": the calls cycle over N sets, so a working set the chip's cache
+  // holds is served from it (LowerOptions::input_working_set); "single buffer set (working set > 256 MiB)"
+  // and rows without a rotation read DRAM.
+  static const std::regex sets_re("inputs rotated over ([0-9]+) buffer sets");
+  std::smatch sm;
+  if (rk.set_bytes > 0 && std::regex_search(row.source, sm, sets_re)) ko.input_working_set = std::stod(sm[1]) * rk.set_bytes;
   const double host = row.source.find("host-timed") != std::string::npos ? kHostDispatchS : 0.0;
-  double t = run.result.latency_s + host;
-  double roof_t = host;
-  for (const auto& k : run.result.kernels) roof_t += k.roofline_s;
+  double t = host, roof_t = host, exec = 0, clock_hz = 0;
+  std::vector<std::string> strategies;
+  for (const OpSpec& op : rk.kernels) {
+    KernelRun run = run_kernel_study(model, op, ko).run;
+    t += run.result.latency_s;
+    for (const auto& k : run.result.kernels) {
+      roof_t += k.roofline_s;
+      exec += k.exec_s;
+    }
+    if (!run.result.kernels.empty()) strategies.push_back(run.result.kernels[0].strategy);
+    clock_hz = run.result.clock_hz;
+  }
+  const OpSpec& op = rk.counted;
   if (row.metric == "throughput" && row.unit == "TFLOP/s") {
     p.predicted = op.flops() / t / 1e12;
     p.roofline = op.flops() / roof_t / 1e12;
+  } else if (row.metric == "bandwidth" && row.unit == "GB/s" && op.kind != OpKind::Gemm && op.kind != OpKind::Attention) {
+    // The bytes the row counts (each input read once, each output written once), over the kernels' time.
+    p.predicted = op.min_bytes() / t / 1e9;
+    p.roofline = op.min_bytes() / roof_t / 1e9;
   } else if (row.metric == "latency" && (row.unit == "us" || row.unit == "ms")) {
     const double scale = row.unit == "us" ? 1e6 : 1e3;
     p.predicted = t * scale;
     p.roofline = roof_t * scale;
   } else if (row.metric == "kernel_time" && row.unit == "us") {
     // A profiler's kernel durations: the kernels' own time, without the launch gaps before them.
-    double exec = 0;
-    for (const auto& k : run.result.kernels) exec += k.exec_s;
     p.predicted = exec * 1e6;
     p.roofline = roof_t * 1e6;
   } else {
-    return why = "metric '" + row.metric + "' in '" + row.unit + "' not predicted (throughput in TFLOP/s, latency in us or ms)", false;
+    return why = "metric '" + row.metric + "' in '" + row.unit + "' not predicted (throughput in TFLOP/s, latency in us or ms, "
+                 "bandwidth in GB/s of row-wise ops)", false;
   }
-  p.note = run.result.kernels.empty() ? "" : run.result.kernels[0].strategy;
+  p.note = join(strategies, " + ");
   if (host > 0) p.note += "; plus 0.1 ms host dispatch (host-timed row)";
-  if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, run.result.clock_hz / 1e6);
+  if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, clock_hz / 1e6);
   return true;
 }
 }  // namespace

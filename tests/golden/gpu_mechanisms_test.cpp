@@ -36,14 +36,17 @@ OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType d = DType::bf1
 }
 }  // namespace
 
-// Every kernel row of our H100 measurements that ran in under 10 us (CUDA-graph replays, so each
-// includes its launch): small kernels are dominated by fixed costs (launch, block start, tensor-map
-// fetch, pipeline prologue and epilogue). Source: workloads/validation/h100_measured.csv (H100 SXM,
+// Every GEMM and attention kernel row of our H100 measurements that ran in under 10 us (CUDA-graph
+// replays, so each includes its launch): small kernels are dominated by fixed costs (launch, block
+// start, tensor-map fetch, pipeline prologue and epilogue). The row-wise and elementwise rows have their
+// own test (rowwise_validation_test.cpp). Source: workloads/validation/h100_measured.csv (H100 SXM,
 // PyTorch 2.11, 2026-11-22).
 TEST(GpuFixedCosts, SmallH100KernelsAreNotSystematicallyFast) {
   std::vector<ValidationRow> small;
   for (const auto& r : rows_of("h100_measured.csv"))
-    if (r.level == "kernel" && r.metric == "latency" && r.unit == "us" && r.measured < 10.0) small.push_back(r);
+    if (r.level == "kernel" && r.metric == "latency" && r.unit == "us" && r.measured < 10.0 &&
+        (r.workload.rfind("GEMM", 0) == 0 || r.workload.rfind("attention", 0) == 0))
+      small.push_back(r);
   const auto pts = validate_rows(small);
   ASSERT_GE(pts.size(), 6u);
   double signed_sum = 0;

@@ -7,18 +7,13 @@
 #include "chips/gpu/isa.h"
 #include "kernels/gemm/gpu.h"
 #include "sim/run/registry.h"
+#include "tests/unit/kernels/gpu_spec_util.h"
 
 using namespace xpu;
 using namespace xpu::gpu;
 
 namespace {
-GpuSpec h100() {
-  ConfigTree t = ConfigTree::load_file(std::string(XPUSIM_SOURCE_DIR) + "/chips/gpu/presets/h100_sxm.yaml");
-  GpuSpec s;
-  Params p(Params::Mode::Load, &t);
-  describe(p, s);
-  return s;
-}
+GpuSpec h100() { return h100_spec(); }
 OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t b = 1, DType d = DType::bf16) {
   OpSpec o;
   o.kind = OpKind::Gemm;

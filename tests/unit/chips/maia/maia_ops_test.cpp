@@ -54,7 +54,8 @@ double roofline(const ChipModel& c, const OpSpec& op) {
 }
 std::vector<OpSpec> row_ops(std::int64_t rows, std::int64_t cols) {
   std::vector<OpSpec> v;
-  for (const char* k : {"rmsnorm", "layernorm", "softmax", "swiglu", "gelu", "rope", "residual_add"}) v.push_back(row(k, rows, cols));
+  for (const char* k : {"rmsnorm", "layernorm", "softmax", "swiglu", "gelu", "rope", "residual_add", "copy", "sum"})
+    v.push_back(row(k, rows, cols));
   v.push_back(make_op("embedding", {{"rows", std::to_string(rows)}, {"cols", std::to_string(cols)}, {"n", "32000"}}));
   v.push_back(make_op("topk", {{"rows", std::to_string(rows)}, {"cols", "64"}, {"topk", "2"}}));
   v.push_back(row("sampling", std::max<std::int64_t>(1, rows / 64), 32000));

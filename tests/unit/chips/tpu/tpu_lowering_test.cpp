@@ -95,6 +95,8 @@ TEST(TpuLowerings, EveryOpLoweredOrRefusedWithAReason) {
       {"embedding", {{"rows", "64"}, {"cols", "256"}}},
       {"topk", {{"rows", "64"}, {"experts", "64"}, {"topk", "2"}}},
       {"sampling", {{"rows", "4"}, {"cols", "32000"}}},
+      {"copy", {{"rows", "64"}, {"cols", "256"}}},
+      {"sum", {{"rows", "64"}, {"cols", "256"}}},
       {"allreduce", {{"bytes", "65536"}}},
       {"alltoall", {{"bytes", "65536"}}},
       {"reducescatter", {{"bytes", "65536"}}},

@@ -113,6 +113,8 @@ TEST(TrainiumLowering, EveryOpLoweredOrRefusedClearly) {
       op("embedding", {{"rows", "64"}, {"cols", "4096"}}),
       op("topk", {{"rows", "64"}, {"experts", "64"}, {"topk", "2"}}),
       op("sampling", {{"rows", "4"}, {"cols", "32000"}}),
+      op("copy", {{"rows", "64"}, {"cols", "4096"}}),
+      op("sum", {{"rows", "64"}, {"cols", "4096"}}),
       op("grouped_gemm", {{"tokens", "256"}, {"groups", "8"}, {"n", "512"}, {"k", "256"}}),
       op("attention", {{"heads", "8"}, {"kv-heads", "2"}, {"seq", "1000"}, {"head-dim", "128"}}),
       op("attention", {{"heads", "8"}, {"kv-heads", "2"}, {"seq", "3000"}, {"phase", "decode"}}),

@@ -1,0 +1,74 @@
+// The memory-bound kernel rows of our H100 and H200 measurements (RMSNorm, softmax, eager SwiGLU,
+// residual add, device copy, x.add_(1), x.sum()): every one is predicted by `xpusim validate`, none beats
+// its roofline, the bandwidth-bound ones land close, and the known gaps are held to their own bounds.
+// Sources: workloads/validation/h100_measured.csv and h200_measured.csv (conditions and byte
+// conventions in workloads/validation/README.md).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "sim/validation/validate.h"
+
+using namespace xpu;
+
+namespace {
+const char* const kWorkloads[] = {"RMSNorm F.rms_norm", "softmax torch.softmax", "SwiGLU F.silu(gate)*up eager",
+                                  "residual add x+r", "device-to-device copy dst.copy_(src)",
+                                  "elementwise in-place add x.add_(1)", "pure read x.sum()"};
+
+bool rowwise(const ValidationRow& r) {
+  if (r.level != "kernel" || r.workload.find("single launch") != std::string::npos) return false;
+  for (const char* w : kWorkloads)
+    if (r.workload.rfind(w, 0) == 0) return true;
+  return false;
+}
+
+// Bytes the row's kernel touches (its `bytes` convention, from the measured latency and bandwidth).
+double touched_bytes(const ValidationPoint& p, const std::vector<ValidationPoint>& all) {
+  for (const auto& q : all)
+    if (q.row.hardware == p.row.hardware && q.row.workload == p.row.workload && q.row.shape == p.row.shape &&
+        q.row.metric == "bandwidth")
+      for (const auto& l : all)
+        if (l.row.hardware == p.row.hardware && l.row.workload == p.row.workload && l.row.shape == p.row.shape &&
+            l.row.metric == "latency")
+          return q.row.measured * 1e9 * l.row.measured * 1e-6;
+  return 0;
+}
+}  // namespace
+
+TEST(RowwiseValidation, EveryMeasuredRowIsPredictedWithinItsBound) {
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (rowwise(r)) rows.push_back(r);
+  std::vector<ValidationSkip> skipped;
+  const auto pts = validate_rows(rows, "", false, &skipped);
+  for (const auto& s : skipped) ADD_FAILURE() << s.row.id << " not predicted: " << s.reason;
+  ASSERT_EQ(pts.size(), rows.size());
+  ASSERT_GE(pts.size(), 110u);  // 46 H100 and 64 H200 rows (latency and bandwidth of each kernel)
+  for (const auto& p : pts) {
+    if (p.row.metric != "latency") continue;
+    EXPECT_GE(p.predicted, p.roofline * 0.999) << p.row.id << ": faster than physics allows";
+    const double bytes = touched_bytes(p, pts);
+    ASSERT_GT(bytes, 0) << p.row.id;
+    const bool softmax = p.row.workload.rfind("softmax", 0) == 0;
+    if (softmax && bytes >= (16 << 20)) {
+      // Known gap: torch.softmax on rows of 4096 and 32768 elements runs one block per row that walks the
+      // row three times (max, sum of exponentials, output) through its own latency chain; the model
+      // streams it once at bandwidth, so these rows are 20-70% fast.
+      EXPECT_GE(p.error, -0.70) << p.row.id << " " << p.row.shape;
+      EXPECT_LE(p.error, 0.10) << p.row.id << " " << p.row.shape;
+    } else if (bytes >= (16 << 20)) {
+      // Bandwidth-bound (16 MiB and more, well past the fixed costs): HBM at its measured efficiency.
+      // RMSNorm's fused kernel reaches only 2.2 TB/s on H100 at T16384 (H300: -21%), hence 25%.
+      EXPECT_LE(std::fabs(p.error), 0.25) << p.row.id << " " << p.row.shape;
+    } else {
+      // Known gap, small kernels (under 16 MiB, a few microseconds): the model adds its fixed costs (the
+      // 1 us launch measured for a whole tiny kernel, block start, an HBM round trip) to the kernel,
+      // while the measured rows rotate inputs that stay in L2 and overlap those costs; elementwise rows
+      // are up to 2.6x slow, the one-block-per-row RMSNorm and softmax up to 2x fast.
+      EXPECT_GE(p.error, -0.60) << p.row.id << " " << p.row.shape;
+      EXPECT_LE(p.error, 1.70) << p.row.id << " " << p.row.shape;
+    }
+  }
+}

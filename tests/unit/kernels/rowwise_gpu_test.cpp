@@ -1,0 +1,100 @@
+// The GPU row-wise lowering's elementwise grid (PyTorch's vectorized elementwise kernel), the copy and
+// sum ops, and inputs served from L2 when a benchmark's rotated working set fits in it.
+#include <gtest/gtest.h>
+
+#include "chips/gpu/isa.h"
+#include "kernels/rowwise/gpu.h"
+#include "sim/run/kernel_run.h"
+#include "sim/run/registry.h"
+#include "tests/unit/kernels/gpu_spec_util.h"
+
+using namespace xpu;
+using namespace xpu::gpu;
+
+namespace {
+GpuSpec h100() { return h100_spec(); }
+OpSpec row(const char* kind, std::int64_t rows, std::int64_t cols, DType d = DType::bf16) {
+  return make_op(kind, {{"rows", std::to_string(rows)}, {"cols", std::to_string(cols)}, {"dtype", name(d)}});
+}
+struct Walk {
+  std::uint64_t tasks = 0;
+  double read = 0, written = 0, l2_reads = 0;
+};
+Walk walk(const KernelPrograms& progs) {
+  Walk w;
+  for (const auto& p : progs) {
+    w.tasks += p.num_tasks;
+    for (std::uint64_t i = 0; i < p.num_tasks; ++i) {
+      Task task;
+      p.make_task(i, task);
+      for (const auto& in : task.instrs) {
+        if (in.kind == TxKind::DmaRead) (in.level == kL2 ? w.l2_reads : w.read) += static_cast<double>(in.bytes);
+        if (in.kind == TxKind::DmaWrite) w.written += static_cast<double>(in.bytes);
+      }
+    }
+  }
+  return w;
+}
+}  // namespace
+
+TEST(CopyAndSumOps, CountsAreTheCompulsoryTraffic) {
+  OpSpec c = row("copy", 4, 1024);
+  EXPECT_DOUBLE_EQ(c.min_bytes(), 4 * 1024 * (2 + 2));
+  EXPECT_DOUBLE_EQ(c.flops(), 4 * 1024);
+  OpSpec s = row("sum", 4, 1024, DType::fp32);
+  EXPECT_DOUBLE_EQ(s.min_bytes(), 4 * 1024 * 4 + 4 * 4);
+  EXPECT_EQ(parse_op_kind("copy"), OpKind::Copy);
+  EXPECT_EQ(parse_op_kind("sum"), OpKind::Sum);
+}
+
+// x + r on one row of 4096 elements: PyTorch's grid of 1024-element blocks (128 threads x 8 elements)
+// spreads it over 4 SMs instead of one block; a large copy keeps at most 64 KiB of input per block.
+TEST(GpuElementwise, FlattenedGridOfPyTorchsBlocks) {
+  const GpuSpec s = h100();
+  Walk one = walk(lower_rowwise(row("residual_add", 1, 4096), s, {}));
+  EXPECT_EQ(one.tasks, 4u);
+  EXPECT_DOUBLE_EQ(one.read, 2.0 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(one.written, 4096 * 2);
+  Walk big = walk(lower_rowwise(row("copy", 32768, 16384), s, {}));
+  EXPECT_EQ(big.tasks, 32768u * 16384u * 2u / 65536u);
+  EXPECT_DOUBLE_EQ(big.read, 32768.0 * 16384 * 2);
+  // A row sum reads every element once and writes one value per row.
+  Walk sum = walk(lower_rowwise(row("sum", 64, 16384), s, {}));
+  EXPECT_DOUBLE_EQ(sum.read, 64.0 * 16384 * 2);
+  EXPECT_DOUBLE_EQ(sum.written, 64.0 * 2);
+}
+
+// A benchmark that rotates its inputs over a working set the L2 holds finds them there: the loads are
+// served by L2 (no DRAM read, its shorter latency); one larger than the L2 reads DRAM as a cold run does.
+TEST(GpuElementwise, InputsServedFromL2WhenTheRotatedWorkingSetFits) {
+  const GpuSpec s = h100();
+  const OpSpec op = row("residual_add", 64, 4096);
+  LowerOptions fits, spills;
+  fits.input_working_set = 10e6;
+  spills.input_working_set = 2 * s.l2.capacity.value();
+  EXPECT_DOUBLE_EQ(walk(lower_rowwise(op, s, fits)).read, 0);
+  EXPECT_DOUBLE_EQ(walk(lower_rowwise(op, s, fits)).l2_reads, op.min_bytes() - 64 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(walk(lower_rowwise(op, s, spills)).l2_reads, 0);
+  auto chip = load_chip("h100-sxm");
+  const double cold = run_kernel(*chip, op, false, false).result.latency_s;
+  const double warm = run_kernel(*chip, op, false, false, nullptr, 10e6).result.latency_s;
+  const double big = run_kernel(*chip, op, false, false, nullptr, 2 * s.l2.capacity.value()).result.latency_s;
+  EXPECT_LT(warm, cold);
+  EXPECT_DOUBLE_EQ(big, cold);
+}
+
+// Copy and sum run on every preset of every family and never beat their roofline.
+TEST(CopyAndSumOps, EveryPresetRunsThemWithinPhysics) {
+  for (const auto& p : list_presets()) {
+    auto chip = load_chip(p.name);
+    for (const char* k : {"copy", "sum"}) {
+      const OpSpec op = row(k, 256, 8192);
+      const RunResult r = run_kernel(*chip, op, false, false).result;
+      ASSERT_FALSE(r.kernels.empty()) << p.name << " " << k;
+      double roof = 0;
+      for (const auto& kr : r.kernels) roof += kr.roofline_s;
+      EXPECT_GE(r.latency_s, roof) << p.name << " " << k;
+      EXPECT_GE(r.latency_s, op.min_bytes() / chip->dram_bandwidth() * 0.999) << p.name << " " << k;
+    }
+  }
+}
