@@ -13,6 +13,11 @@ void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
 
+// NCCL's NVLS chunk in one node (src/enqueue.cc, calcCollChunking for NVLS): NCCL_NVLS_CHUNKSIZE
+// (nvls_chunk_bytes), cut to 64, 32 and 16 KiB while the message holds fewer than 64, 8 and 2 chunks
+// per concurrent operation (channels x heads, one head per chip), so that a smaller message still
+// gives every channel and head several loops to pipeline.
+double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes);
 // NCCL's NVLS-tree chunk for a message of `bytes` (src/enqueue.cc): each chunk is one network message.
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes);
 
