@@ -65,6 +65,24 @@ double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
   return chunk;
 }
 
+double protocol_chunk(const SystemSpec& s, const std::string& protocol) {
+  const double ll = s.chunk_bytes_ll.value(), ll128 = s.chunk_bytes_ll128.value();
+  if (protocol == "ll" && ll > 0) return ll;
+  if (protocol == "ll128" && ll128 > 0) return ll128;
+  return s.chunk_bytes.value();
+}
+
+double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes) {
+  const double kKiB = 1024;
+  double chunk = protocol_chunk(s, "ll128");
+  const double ppn = static_cast<double>(ranks) / s.nodes;
+  const double steps = 1 + std::floor(std::log2(static_cast<double>(s.nodes))) + 0.1 * ppn;
+  auto per_channel = [&] { return std::floor(static_cast<double>(bytes) / (s.channels * chunk)); };
+  while (per_channel() < steps * 64 / ppn && chunk > 128 * kKiB) chunk = std::floor(chunk / 2);
+  while (per_channel() < steps * 16 / ppn && chunk > 32 * kKiB) chunk = std::floor(chunk / 2);
+  return chunk;
+}
+
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
   const double kKiB = 1024;
   const std::pair<double, double> kRule[] = {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}};
@@ -166,7 +184,10 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
   // (device code: the last loop's chunk is the remainder spread over the ranks).
   std::vector<std::uint64_t> slice_bytes;
   if (sliced) {  // the library pipelines in chunks of chunk_bytes per channel
-    double per_slice = s.chunk_bytes.value() * s.channels;
+    double per_slice = coll::protocol_chunk(s, r.protocol) * s.channels;
+    // Tree with LL128: NCCL halves the chunk (to 32 KiB at least) until every channel has enough
+    // chunks to fill the chain's pipeline.
+    if (r.algorithm == "tree" && r.protocol == "ll128") per_slice = coll::tree_ll128_chunk(s, t.ranks(), r.bytes) * s.channels;
     // NVLS in one node: a slice is one loop of NCCL's kernel, a chunk (NCCL's size rule) for every
     // channel and head (every chip).
     if (r.algorithm == "nvls") per_slice = coll::nvls_chunk(s, t.ranks(), r.bytes) * s.channels * t.ranks();
@@ -179,7 +200,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     // step, as in NCCL's ring loop (channels x ranks x chunk).
     bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
                       r.kind != CollKind::Broadcast && r.kind != CollKind::SendRecv;
-    if (rail_rings) per_slice = s.chunk_bytes.value() * t.ranks() * t.ranks_per_node();
+    if (rail_rings) per_slice = coll::protocol_chunk(s, r.protocol) * t.ranks() * t.ranks_per_node();
     const double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
     slices = static_cast<int>(std::clamp(loops, 1.0, static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
@@ -224,7 +245,10 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
         // A send that waits only for its slot (no data of this slice to wait for) pays no protocol
         // step: the library's FIFO of `slots` chunks per connection has posted that flag long before
         // (NCCL_STEPS), so the step's flag wait hides behind the previous chunk's transfer.
-        if (ops[i].deps.empty() && v < static_cast<size_t>(t.ranks())) ops[i].delay = 0;
+        // With LL and LL128 every line carries its own flag, so a rank forwards a later chunk line by
+        // line as it arrives: only the first slice pays the protocol step at each hop.
+        const bool line_flags = r.protocol == "ll" || r.protocol == "ll128";
+        if ((ops[i].deps.empty() || line_flags) && v < static_cast<size_t>(t.ranks())) ops[i].delay = 0;
         ops[i].deps.push_back(static_cast<std::uint32_t>(base + (i - start[v])));
       }
     }
