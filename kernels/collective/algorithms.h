@@ -13,6 +13,18 @@ void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
 
+// The library's chunk per channel for a protocol: one buffer slot's data (chunk_bytes_ll, _ll128, else
+// chunk_bytes).
+double protocol_chunk(const SystemSpec& s, const std::string& protocol);
+// NCCL's tree/LL128 chunk (src/enqueue.cc, calcCollChunking): the LL128 chunk halved while a channel
+// holds fewer than 64 x steps / ppn chunks (down to 128 KiB), then 16 x steps / ppn (down to 32 KiB),
+// steps = 1 + log2(nodes) + 0.1 x ranks per node.
+double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes);
+// NCCL's NVLS chunk in one node (src/enqueue.cc, calcCollChunking for NVLS): NCCL_NVLS_CHUNKSIZE
+// (nvls_chunk_bytes), cut to 64, 32 and 16 KiB while the message holds fewer than 64, 8 and 2 chunks
+// per concurrent operation (channels x heads, one head per chip), so that a smaller message still
+// gives every channel and head several loops to pipeline.
+double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes);
 // NCCL's NVLS-tree chunk for a message of `bytes` (src/enqueue.cc): each chunk is one network message.
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes);
 

@@ -75,13 +75,17 @@ void Builder::ring(const std::vector<int>& group, std::uint64_t total, int steps
 void Builder::exchange(const std::vector<int>& group, std::uint64_t per_peer, Frontier& f) {
   std::uint32_t tag = new_tags(1);
   Frontier out = f;
-  for (int v : group) {
+  // Member p sends to p+1, p+2, ... (rotated), as one-shot kernels and NCCL's send/receive rounds
+  // order their peers, so that no destination is every member's first.
+  const size_t m = group.size();
+  for (size_t p = 0; p < m; ++p) {
+    const int v = group[p];
     Deps got;
-    for (int w : group)
-      if (w != v) {
-        send(v, {w}, per_peer, tag, f[static_cast<size_t>(v)]);
-        got.push_back(recv(v, w, tag));
-      }
+    for (size_t i = 1; i < m; ++i) {
+      const int w = group[(p + i) % m];
+      send(v, {w}, per_peer, tag, f[static_cast<size_t>(v)]);
+      got.push_back(recv(v, group[(p + m - i) % m], tag));
+    }
     out[static_cast<size_t>(v)] = got;
   }
   f = out;

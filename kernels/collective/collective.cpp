@@ -35,11 +35,7 @@ const std::vector<Algo>& algos() {
   };
   return a;
 }
-std::string algo_names() {
-  std::vector<std::string> names;
-  for (const auto& x : algos()) names.push_back(x.name);
-  return join(names);
-}
+std::string algo_names() { return join(algorithm_names()); }
 const Algo* find_algo(const std::string& n) {
   for (const auto& a : algos())
     if (a.name == n) return &a;
@@ -48,11 +44,45 @@ const Algo* find_algo(const std::string& n) {
 
 }  // namespace
 
+std::vector<std::string> algorithm_names() {
+  std::vector<std::string> names;
+  for (const auto& x : algos()) names.push_back(x.name);
+  return names;
+}
+
 namespace coll {
 // NCCL's NVLS-tree chunk (src/enqueue.cc, NVLS_TREE): it starts at the step size (chunk_bytes) and is
 // cut to 256, 128, 64 and 32 KiB while the message holds fewer than 32, 16, 4 and 1 chunks per
 // concurrent operation (channels x network heads, one head per chip of the node), so that mid-size
 // messages still fill every channel's pipeline; each chunk is one network message.
+double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
+  const double kKiB = 1024;
+  const std::pair<double, double> kRule[] = {{64, 64 * kKiB}, {8, 32 * kKiB}, {2, 16 * kKiB}};
+  double chunk = s.nvls_chunk_bytes.value() > 0 ? s.nvls_chunk_bytes.value() : s.chunk_bytes.value();
+  const double ops = static_cast<double>(s.channels) * heads;
+  for (const auto& [per_op, smaller] : kRule)
+    if (static_cast<double>(bytes) < per_op * ops * chunk && chunk > smaller) chunk = smaller;
+  return chunk;
+}
+
+double protocol_chunk(const SystemSpec& s, const std::string& protocol) {
+  const double ll = s.chunk_bytes_ll.value(), ll128 = s.chunk_bytes_ll128.value();
+  if (protocol == "ll" && ll > 0) return ll;
+  if (protocol == "ll128" && ll128 > 0) return ll128;
+  return s.chunk_bytes.value();
+}
+
+double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes) {
+  const double kKiB = 1024;
+  double chunk = protocol_chunk(s, "ll128");
+  const double ppn = static_cast<double>(ranks) / s.nodes;
+  const double steps = 1 + std::floor(std::log2(static_cast<double>(s.nodes))) + 0.1 * ppn;
+  auto per_channel = [&] { return std::floor(static_cast<double>(bytes) / (s.channels * chunk)); };
+  while (per_channel() < steps * 64 / ppn && chunk > 128 * kKiB) chunk = std::floor(chunk / 2);
+  while (per_channel() < steps * 16 / ppn && chunk > 32 * kKiB) chunk = std::floor(chunk / 2);
+  return chunk;
+}
+
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
   const double kKiB = 1024;
   const std::pair<double, double> kRule[] = {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}};
@@ -105,6 +135,11 @@ std::string unsupported_reason(const Topology& t, CollKind kind, const std::stri
   if (algo == "nvls" && (!t.in_network_reduction() || s.nodes > 1 || s.topology != "switch"))
     return "nvls needs one node whose switch reduces in the network (scale_up.switch.type: nvls); this system has " +
            s.topology + " with switch type " + s.sw.type + " and " + std::to_string(s.nodes) + " node(s)";
+  // NCCL enables NVLS only for communicators of more than two GPUs (src/transport/nvls.cc,
+  // ncclNvlsInit: gpuCount <= 2 leaves nvlsSupport off); two GPUs gain nothing from a switch reduction.
+  const int kNvlsMinRanks = 3;
+  if (algo == "nvls" && t.ranks() < kNvlsMinRanks)
+    return "nvls needs at least " + std::to_string(kNvlsMinRanks) + " chips (the library leaves NVLS off for two GPUs)";
   if (algo == "torus" && (s.topology != "torus" || s.nodes > 1))
     return "torus needs a single-node torus topology; this system is " + s.topology;
   if (algo == "hierarchical" && s.nodes < 2) return "hierarchical needs more than one node (--nodes)";
@@ -144,8 +179,18 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
                      " chips needs a multiple of " + std::to_string(unit) + " bytes (" +
                      (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")");
   bool sliced = slices <= 0;
+  // Each slice's bytes: equal parts of the message, or (sliced, as deep as the library's loops go)
+  // whole loops and then the rest, as NCCL runs full loops of its chunk and shrinks only the last one
+  // (device code: the last loop's chunk is the remainder spread over the ranks).
+  std::vector<std::uint64_t> slice_bytes;
   if (sliced) {  // the library pipelines in chunks of chunk_bytes per channel
-    double per_slice = s.chunk_bytes.value() * s.channels;
+    double per_slice = coll::protocol_chunk(s, r.protocol) * s.channels;
+    // Tree with LL128: NCCL halves the chunk (to 32 KiB at least) until every channel has enough
+    // chunks to fill the chain's pipeline.
+    if (r.algorithm == "tree" && r.protocol == "ll128") per_slice = coll::tree_ll128_chunk(s, t.ranks(), r.bytes) * s.channels;
+    // NVLS in one node: a slice is one loop of NCCL's kernel, a chunk (NCCL's size rule) for every
+    // channel and head (every chip).
+    if (r.algorithm == "nvls") per_slice = coll::nvls_chunk(s, t.ranks(), r.bytes) * s.channels * t.ranks();
     // NVLS-tree across nodes: a slice is one loop of NCCL's kernel, one chunk for every channel and
     // head (chip of the node). The channels run side by side, each at its share of the chip's links,
     // so a loop's chunks cross each stage together and the pipeline fills and drains by whole loops.
@@ -155,16 +200,22 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     // step, as in NCCL's ring loop (channels x ranks x chunk).
     bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
                       r.kind != CollKind::Broadcast && r.kind != CollKind::SendRecv;
-    if (rail_rings) per_slice = s.chunk_bytes.value() * t.ranks() * t.ranks_per_node();
-    slices = static_cast<int>(std::clamp(std::ceil(static_cast<double>(r.bytes) / per_slice), 1.0,
-                                         static_cast<double>(s.max_slices)));
+    if (rail_rings) per_slice = coll::protocol_chunk(s, r.protocol) * t.ranks() * t.ranks_per_node();
+    const double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
+    slices = static_cast<int>(std::clamp(loops, 1.0, static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
     const double kOpBudget = 2e5;
     if (slices > 1) {
       double per_slice = static_cast<double>(lower_collective(t, r, 1).op_count());
       slices = std::max(1, std::min(slices, static_cast<int>(kOpBudget / per_slice)));
     }
+    if (slices == static_cast<int>(loops) && slices > 1) {
+      const std::uint64_t loop = std::max(unit, static_cast<std::uint64_t>(per_slice) / unit * unit);
+      slice_bytes.assign(static_cast<size_t>(slices - 1), loop);
+      slice_bytes.push_back(r.bytes - loop * static_cast<std::uint64_t>(slices - 1));
+    }
   }
+  if (slice_bytes.empty()) slice_bytes.assign(static_cast<size_t>(slices), coll::share(r.bytes, static_cast<std::uint64_t>(slices)));
   coll::Builder b(t, r, r.algorithm, slices);
   b.set_channel_messages(sliced);
   // Slices flow through each stage in order, as chunks through a connection's buffer slots: the i-th
@@ -183,7 +234,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     b.set_slice(k);
     std::vector<size_t> start(t.vertices().size());
     for (size_t v = 0; v < start.size(); ++v) start[v] = b.program().ops[v].size();
-    find_algo(r.algorithm)->lower(b, r.kind, coll::share(r.bytes, static_cast<std::uint64_t>(slices)));
+    find_algo(r.algorithm)->lower(b, r.kind, slice_bytes[static_cast<size_t>(k)]);
     for (size_t v = 0; k > 0 && v < start.size(); ++v) {
       auto& ops = b.program().ops[v];
       for (size_t i = start[v]; i < ops.size(); ++i) {
@@ -191,6 +242,13 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
         int w = across_network(static_cast<int>(v), ops[i].peers[0]) ? s.slots : 1;
         if (k < w) continue;
         size_t base = starts[static_cast<size_t>(k - w)][v];
+        // A send that waits only for its slot (no data of this slice to wait for) pays no protocol
+        // step: the library's FIFO of `slots` chunks per connection has posted that flag long before
+        // (NCCL_STEPS), so the step's flag wait hides behind the previous chunk's transfer.
+        // With LL and LL128 every line carries its own flag, so a rank forwards a later chunk line by
+        // line as it arrives: only the first slice pays the protocol step at each hop.
+        const bool line_flags = r.protocol == "ll" || r.protocol == "ll128";
+        if ((ops[i].deps.empty() || line_flags) && v < static_cast<size_t>(t.ranks())) ops[i].delay = 0;
         ops[i].deps.push_back(static_cast<std::uint32_t>(base + (i - start[v])));
       }
     }

@@ -25,6 +25,8 @@ struct CollectiveRequest {
   std::string protocol = "auto";
 };
 
+// Every algorithm this build lowers (whatever a preset's library offers).
+std::vector<std::string> algorithm_names();
 // Why `algo` cannot run `kind` on this topology ("" when it can).
 std::string unsupported_reason(const Topology& t, CollKind kind, const std::string& algo);
 // Algorithms this library offers for `kind` on `t` (the preset's list, filtered by what can run).

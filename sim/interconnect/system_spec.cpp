@@ -92,6 +92,12 @@ void describe(Params& p, SystemSpec& s) {
   p("library.step_latency.simple", s.step_latency_simple, "Per dependent step with the simple protocol (fence, flag)");
   p("library.nvls_latency", s.nvls_latency, "Multimem setup and domain barrier of an NVLS collective", "0 s");
   p("library.chunk_bytes", s.chunk_bytes, "Pipeline granule per channel (buffer slot)");
+  p("library.chunk_bytes_ll", s.chunk_bytes_ll, "Pipeline granule per channel with the LL protocol (data bytes of "
+    "one buffer slot); 0: chunk_bytes", "0 B");
+  p("library.chunk_bytes_ll128", s.chunk_bytes_ll128, "Pipeline granule per channel with the LL128 protocol (data "
+    "bytes of one buffer slot); 0: chunk_bytes", "0 B");
+  p("library.nvls_chunk_bytes", s.nvls_chunk_bytes, "Largest NVLS chunk per channel and head (NCCL_NVLS_CHUNKSIZE), "
+    "cut for smaller messages by the library's rule; 0: chunk_bytes", "0 B");
   p("library.engine_bandwidth", s.engine_bandwidth, "Payload a chip's collective engine sends per second over all its "
     "channels and peers, whatever the links allow (DMA-driven libraries); 0: bounded by the links only", "0 B/s");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");

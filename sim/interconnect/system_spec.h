@@ -76,6 +76,8 @@ struct SystemSpec {
   Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)
   Seconds nvls_latency;                  // multimem setup and domain barrier (nvls)
   Bytes chunk_bytes;                     // pipeline granule per channel
+  Bytes chunk_bytes_ll, chunk_bytes_ll128;  // the LL and LL128 protocols' granule (0: chunk_bytes)
+  Bytes nvls_chunk_bytes;                // NVLS chunk before the library's size rule (0: chunk_bytes)
   Bandwidth engine_bandwidth;            // per chip: payload its collective engine sends per second (0: links only)
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
