@@ -681,7 +681,8 @@ void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chip
 // The study's rows, one per unit: with jobs <= 1 (or one unit) run one after another in this process;
 // else each unit in a worker process of its own (SystemC has one kernel per process), at most `jobs`
 // at once, started in the study's order as workers free up, its row sent back whole (row_codec: every
-// field, doubles exact) and put at the unit's place, so the study is the one a single process gives.
+// field, doubles exact) and put at the unit's place, so the study is the one a single process gives;
+// what the workers simulated and their peak RSS are added to this process's run statistics.
 std::vector<CompareRow> run_units(size_t units, int jobs, const std::function<CompareRow(size_t)>& unit_row,
                                   const std::function<std::string(size_t)>& name) {
   std::vector<CompareRow> rows;
@@ -691,10 +692,21 @@ std::vector<CompareRow> run_units(size_t units, int jobs, const std::function<Co
   }
   std::vector<size_t> order(units);
   std::iota(order.begin(), order.end(), size_t{0});
+  const ProcessRunStats at_fork = process_run_stats();
   const std::vector<std::string> sent = run_in_workers(
       order, units, static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), units)),
-      [&](size_t i) { return encode_compare_row(unit_row(i)); }, name);
-  for (const std::string& bytes : sent) rows.push_back(decode_compare_row(bytes));
+      [&](size_t i) {
+        UnitResult r{unit_row(i), {}, at_fork, 0};
+        r.stats = process_run_stats();
+        r.peak_rss_kib = own_peak_rss_kib();
+        return encode_unit_result(r);
+      },
+      name);
+  for (const std::string& bytes : sent) {
+    UnitResult r = decode_unit_result(bytes);
+    add_worker_run_stats(r.stats, r.at_fork, r.peak_rss_kib);
+    rows.push_back(std::move(r.row));
+  }
   return rows;
 }
 
@@ -756,6 +768,7 @@ CompareStudy compare_study(CompareRequest req) {
     const std::string& c = req.chips[ci];
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
     const auto unit_t0 = std::chrono::steady_clock::now();
+    const std::clock_t unit_cpu0 = std::clock();  // the process's CPU time: what a loaded machine does not stretch
     Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
@@ -764,7 +777,9 @@ CompareStudy compare_study(CompareRequest req) {
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
     if (req.serve.progress)
       std::cerr << "compare: " << c << (row.ran ? " ran" : " did not run") << " in "
-                << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count()) << "\n";
+                << strformat("%.1f s (%.1f CPU-s)", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count(),
+                             static_cast<double>(std::clock() - unit_cpu0) / CLOCKS_PER_SEC)
+                << "\n";
     return row;
   };
   out.rows = run_units(chips.size(), req.jobs, unit_row, [&](size_t ci) { return "compare: unit " + req.chips[ci]; });

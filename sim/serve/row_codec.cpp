@@ -49,6 +49,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutTrial, layout, kind, fits, ran, chosen,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CompareRow, chip, family, devices, ran, error, result, price_source, tdp_w, perf_per_usd_rel,
                                    config_yaml, tiers, economics, frontier, frontier_economics, tco, tco_assumptions, provisioned_w,
                                    validation, layouts, layout_criterion)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessRunStats, simulations, reused_chips, transactions, worker_peak_rss_kib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, at_fork, peak_rss_kib)
 
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 #define XPU_ROW_FIELDS(Type, bytes) \
@@ -67,6 +69,8 @@ XPU_ROW_FIELDS(InteractivityTier, 192)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
 XPU_ROW_FIELDS(CompareRow, 1288)
+XPU_ROW_FIELDS(ProcessRunStats, 32)
+XPU_ROW_FIELDS(UnitResult, 1360)
 #undef XPU_ROW_FIELDS
 #endif
 
@@ -80,19 +84,24 @@ CompareRow compare_row_from_json(const nlohmann::json& j) {
   }
 }
 
-std::string encode_compare_row(const CompareRow& row) {
-  const std::vector<std::uint8_t> b = nlohmann::json::to_cbor(compare_row_to_json(row));
+namespace {
+std::string to_cbor(const nlohmann::json& j) {
+  const std::vector<std::uint8_t> b = nlohmann::json::to_cbor(j);
   return std::string(b.begin(), b.end());
 }
-
-CompareRow decode_compare_row(const std::string& bytes) {
-  nlohmann::json j;
+template <class T>
+T from_cbor(const std::string& bytes) {
   try {
-    j = nlohmann::json::from_cbor(bytes.begin(), bytes.end());
+    return nlohmann::json::from_cbor(bytes.begin(), bytes.end()).get<T>();
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("a compare row that does not read back: ") + e.what());
   }
-  return compare_row_from_json(j);
 }
+}  // namespace
+
+std::string encode_compare_row(const CompareRow& row) { return to_cbor(row); }
+CompareRow decode_compare_row(const std::string& bytes) { return from_cbor<CompareRow>(bytes); }
+std::string encode_unit_result(const UnitResult& r) { return to_cbor(r); }
+UnitResult decode_unit_result(const std::string& bytes) { return from_cbor<UnitResult>(bytes); }
 
 }  // namespace xpu

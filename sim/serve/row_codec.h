@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "sim/run/runner.h"
 #include "sim/serve/compare.h"
 
 namespace xpu {
@@ -15,5 +16,16 @@ CompareRow compare_row_from_json(const nlohmann::json& j);
 // The row as CBOR bytes and back.
 std::string encode_compare_row(const CompareRow& row);
 CompareRow decode_compare_row(const std::string& bytes);
+
+// What a worker process that ran one unit sends back: the row, what it simulated (its
+// process_run_stats() and those it was forked with) and its peak RSS, so that the study's process
+// counts the whole study (XPUSIM_RUN_STATS).
+struct UnitResult {
+  CompareRow row;
+  ProcessRunStats stats, at_fork;
+  std::uint64_t peak_rss_kib = 0;
+};
+std::string encode_unit_result(const UnitResult& r);
+UnitResult decode_unit_result(const std::string& bytes);
 
 }  // namespace xpu
