@@ -186,7 +186,8 @@ int cmd_compare(int argc, char** argv) {
                                                                                             "skip the HTML report")(
       "tco", po::bool_switch(), "all-in cost of ownership (capex over the life, power x PUE x $/kWh) next to the cloud price; "
                                 "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
-      "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)");
+      "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)")(
+      "jobs", po::value<int>(), "worker processes, one unit each (default: all cores; 1 runs the units in this process)");
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
@@ -214,6 +215,8 @@ int cmd_compare(int argc, char** argv) {
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
   req.tco = vm["tco"].as<bool>();
   if (vm.count("tiers")) req.tiers = parse_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
+  req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
+  if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
   int status = 0;
   for (const CompareRequest& r : study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted())) {
     std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;

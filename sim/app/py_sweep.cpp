@@ -21,8 +21,10 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
                          std::int64_t output, const std::string& dtype, double ttft_slo, double tpot_slo,
                          std::int64_t max_batch, bool tco, const std::vector<double>& tiers, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft) {
+                         const std::string& spec_draft, int jobs) {
   CompareRequest req;
+  if (jobs <= 0) throw InputError("jobs must be a positive number of worker processes, got " + std::to_string(jobs));
+  req.jobs = jobs;
   req.tco = tco;
   req.tiers = tiers;
   req.serve.prefix_hit = prefix_hit;
@@ -62,7 +64,7 @@ void bind_sweep(py::module_& m) {
         py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
         py::arg("max_batch"), py::arg("tco") = false, py::arg("tiers") = std::vector<double>{},
         py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = 0.0,
-        py::arg("spec_method") = "mtp", py::arg("spec_draft") = "");
+        py::arg("spec_method") = "mtp", py::arg("spec_draft") = "", py::arg("jobs") = 1);
   m.def("cli_main", [](const std::vector<std::string>& args) {
     std::vector<std::string> copy = args;
     std::vector<char*> argv;

@@ -21,19 +21,16 @@ struct RunStatsAtExit {
     const char* path = std::getenv("XPUSIM_RUN_STATS");
     if (!path || !*path) return;
     // The process's own peak RSS (VmHWM of the memory map exec gave it; a parent's wait4 ru_maxrss
-    // also counts the parent's pages that a fork carried up to the exec).
-    unsigned long long hwm_kib = 0;
-    if (std::FILE* st = std::fopen("/proc/self/status", "r")) {
-      char line[256];
-      while (std::fgets(line, sizeof line, st))
-        if (std::sscanf(line, "VmHWM: %llu kB", &hwm_kib) == 1) break;
-      std::fclose(st);
-    }
+    // also counts the parent's pages that a fork carried up to the exec), or its workers' largest.
+    const unsigned long long hwm_kib = std::max<std::uint64_t>(own_peak_rss_kib(), stats.worker_peak_rss_kib);
     if (std::FILE* f = std::fopen(path, "w")) {
-      std::fprintf(f, "{\"simulations\": %llu, \"reused_chips\": %llu, \"transactions\": %llu, \"peak_rss_kib\": %llu}\n",
+      std::fprintf(f,
+                   "{\"simulations\": %llu, \"reused_chips\": %llu, \"transactions\": %llu, \"peak_rss_kib\": %llu, "
+                   "\"workers_peak_rss_kib\": %llu}\n",
                    static_cast<unsigned long long>(stats.simulations),
                    static_cast<unsigned long long>(stats.reused_chips),
-                   static_cast<unsigned long long>(stats.transactions), hwm_kib);
+                   static_cast<unsigned long long>(stats.transactions), hwm_kib,
+                   static_cast<unsigned long long>(stats.worker_peak_rss_kib));
       std::fclose(f);
     }
   }
@@ -299,6 +296,25 @@ double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double x) 
 }
 
 const ProcessRunStats& process_run_stats() { return g_run_stats.stats; }
+
+std::uint64_t own_peak_rss_kib() {
+  unsigned long long hwm_kib = 0;
+  if (std::FILE* st = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, st))
+      if (std::sscanf(line, "VmHWM: %llu kB", &hwm_kib) == 1) break;
+    std::fclose(st);
+  }
+  return hwm_kib;
+}
+
+void add_worker_run_stats(const ProcessRunStats& worker, const ProcessRunStats& at_fork, std::uint64_t peak_rss_kib) {
+  ProcessRunStats& s = g_run_stats.stats;
+  s.simulations += worker.simulations - at_fork.simulations;
+  s.reused_chips += worker.reused_chips - at_fork.reused_chips;
+  s.transactions += worker.transactions - at_fork.transactions;
+  s.worker_peak_rss_kib = std::max({s.worker_peak_rss_kib, worker.worker_peak_rss_kib, peak_rss_kib});
+}
 
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype) {
   SimSession s(chip, std::move(kernels), opt, dtype);

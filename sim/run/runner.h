@@ -139,10 +139,17 @@ class SimSession {
 // (kernels or groups of kernels, each one SimSession), of which on a reused warm chip, and the
 // transactions they simulated. With XPUSIM_RUN_STATS=<file> set, the figures are written to that
 // file as one JSON object when the process exits, with the process's peak RSS (`peak_rss_kib`, VmHWM).
+// Work done in worker processes (compare --jobs) is added in (add_worker_run_stats), and the peak RSS
+// written is the largest of this process's and its workers'.
 struct ProcessRunStats {
   std::uint64_t simulations = 0, reused_chips = 0, transactions = 0;
+  std::uint64_t worker_peak_rss_kib = 0;  // the largest peak RSS of the workers added in
 };
 const ProcessRunStats& process_run_stats();
+// This process's peak RSS so far (VmHWM in KiB; 0 where /proc does not give it).
+std::uint64_t own_peak_rss_kib();
+// A worker's figures (what it simulated after it was forked: its counts less `at_fork`) and its peak RSS.
+void add_worker_run_stats(const ProcessRunStats& worker, const ProcessRunStats& at_fork, std::uint64_t peak_rss_kib);
 
 // Simulates the kernels in order on a fresh instance of `chip` (or the warm one, opt.keep_chip).
 RunResult simulate(const ChipModel& chip, std::vector<KernelPrograms> kernels, const RunOptions& opt, DType dtype);

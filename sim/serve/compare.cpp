@@ -6,12 +6,14 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 #include "sim/base/process.h"
 #include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
 #include "sim/serve/layout_search.h"
+#include "sim/serve/row_codec.h"
 #include "sim/serve/step_time.h"
 
 namespace xpu {
@@ -676,6 +678,38 @@ void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chip
   }
 }
 
+// The study's rows, one per unit: with jobs <= 1 (or one unit) run one after another in this process;
+// else each unit in a worker process of its own (SystemC has one kernel per process), at most `jobs`
+// at once, started in the study's order as workers free up, its row sent back whole (row_codec: every
+// field, doubles exact) and put at the unit's place, so the study is the one a single process gives;
+// what the workers simulated and their peak RSS are added to this process's run statistics.
+std::vector<CompareRow> run_units(size_t units, int jobs, const std::function<CompareRow(size_t)>& unit_row,
+                                  const std::function<std::string(size_t)>& name) {
+  std::vector<CompareRow> rows;
+  if (jobs <= 1 || units <= 1) {
+    for (size_t i = 0; i < units; ++i) rows.push_back(unit_row(i));
+    return rows;
+  }
+  std::vector<size_t> order(units);
+  std::iota(order.begin(), order.end(), size_t{0});
+  const ProcessRunStats at_fork = process_run_stats();
+  const std::vector<std::string> sent = run_in_workers(
+      order, units, static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), units)),
+      [&](size_t i) {
+        UnitResult r{unit_row(i), {}, at_fork, 0};
+        r.stats = process_run_stats();
+        r.peak_rss_kib = own_peak_rss_kib();
+        return encode_unit_result(r);
+      },
+      name);
+  for (const std::string& bytes : sent) {
+    UnitResult r = decode_unit_result(bytes);
+    add_worker_run_stats(r.stats, r.at_fork, r.peak_rss_kib);
+    rows.push_back(std::move(r.row));
+  }
+  return rows;
+}
+
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
   char date[32];
@@ -715,7 +749,6 @@ CompareStudy compare_study(CompareRequest req) {
   out.serve = req.serve;
   out.tco = req.tco;
   out.tiers = req.tiers.empty() ? interactivity_tiers() : req.tiers;
-  double ref_perf_per_usd = 0;
   // Every chip and overlay is checked before the first one is simulated: a typo in the last chip
   // fails at once, not after minutes of simulation.
   std::vector<Unit> chips;
@@ -730,27 +763,34 @@ CompareStudy compare_study(CompareRequest req) {
     }
   }
   check_tiers(out.tiers, chips, req.chips, model, base, req.serve);
-  for (size_t ci = 0; ci < chips.size(); ++ci) {
+  // One unit's row, as the study merges it (perf_per_usd_rel is filled below, relative to the first priced unit).
+  auto unit_row = [&](size_t ci) {
     const std::string& c = req.chips[ci];
-    const ChipModel* chip = chips[ci].chip.get();
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
     const auto unit_t0 = std::chrono::steady_clock::now();
+    const std::clock_t unit_cpu0 = std::clock();  // the process's CPU time: what a loaded machine does not stretch
     Scenario unit_base = with_layout(base, chips[ci]);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
-                                      : chip_row(c, *chip, model, unit_base, unit_serve, out.tiers);
+                                      : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
+    if (req.serve.progress)
+      std::cerr << "compare: " << c << (row.ran ? " ran" : " did not run") << " in "
+                << strformat("%.1f s (%.1f CPU-s)", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count(),
+                             static_cast<double>(std::clock() - unit_cpu0) / CLOCKS_PER_SEC)
+                << "\n";
+    return row;
+  };
+  out.rows = run_units(chips.size(), req.jobs, unit_row, [&](size_t ci) { return "compare: unit " + req.chips[ci]; });
+  double ref_perf_per_usd = 0;
+  for (CompareRow& row : out.rows) {
     const ServeResult& r = row.result;
     if (row.ran && r.best >= 0 && r.cost.usd_per_hour > 0) {
       double v = r.cost.tok_per_s_per_usd_hour;
       if (ref_perf_per_usd <= 0) ref_perf_per_usd = v;  // the first priced chip that ran
       if (ref_perf_per_usd > 0) row.perf_per_usd_rel = v / ref_perf_per_usd;
     }
-    if (req.serve.progress)
-      std::cerr << "compare: " << c << (row.ran ? " ran" : " did not run") << " in "
-                << strformat("%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count()) << "\n";
-    out.rows.push_back(row);
   }
   out.verdict = verdict_of(out);
   return out;

@@ -28,6 +28,9 @@ struct CompareRequest {
   // (search_layout); false walks every pruned layout until its users fall below the lowest tier, as
   // tests do to check that the bound changes no result.
   bool bound_walks = true;
+  // Worker processes running the units (compare --jobs): 1 runs them one after another in this process;
+  // more runs each unit in a process of its own, at most `jobs` at once, with the same rows.
+  int jobs = 1;
   // The named study this request comes from (compare --study) and the models it waits for.
   std::string study_name, study_file, folder;  // folder: under --out when the study runs several models
   std::vector<std::string> waiting;

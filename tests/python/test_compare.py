@@ -216,3 +216,74 @@ def test_the_default_study_serves_deepseek_v3_and_a_unit_that_cannot_hold_it_say
     assert not tpu["ran"] and "does not fit" in tpu["note"] and "--chips tpu-v6e-32" in tpu["note"], tpu["note"]
     assert all(not t["fits"] for t in tpu["layout_search"]["tried"])
     assert (out / "llama-3.1-70b" / "summary.json").exists()
+
+
+def _without_clock(v):
+    """A study's JSON without what differs between two runs of it: when it was made, host seconds."""
+    if isinstance(v, dict):
+        return {k: _without_clock(x) for k, x in v.items() if k not in ("created", "wall_s")}
+    if isinstance(v, list):
+        return [_without_clock(x) for x in v]
+    return v
+
+
+def test_compare_jobs_give_the_study_one_process_gives(cli, tmp_path):
+    """--jobs 2 runs the units in worker processes: summary.json (but its date and host seconds), the
+    CSVs and the table are those of --jobs 1, and the module's compare returns the same study in its own
+    process (the default) and with jobs=2."""
+    import xpusim
+    args = ["compare", "--chips", "h100-sxm,tpu-v6e,trn2", "--model", TINY, "--input", "64", "--output", "16",
+            "--max-batch", "16", "--no-report"]
+    p1 = cli(*args, "--jobs", "1", "--out", str(tmp_path / "one"))
+    p2 = cli(*args, "--jobs", "2", "--out", str(tmp_path / "two"))
+    assert p1.stdout.replace(str(tmp_path / "one"), "OUT") == p2.stdout.replace(str(tmp_path / "two"), "OUT")
+    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert _without_clock(s1) == _without_clock(s2)
+    for f in ("summary.csv", "frontier.csv", "tiers.csv"):
+        assert (tmp_path / "one" / f).read_text() == (tmp_path / "two" / f).read_text(), f
+    kw = dict(chips="h100-sxm,tpu-v6e,trn2", model=TINY, input=64, output=16, max_batch=16)
+    m1, m2 = xpusim.compare(**kw), xpusim.compare(jobs=2, **kw)
+    assert _without_clock(m1) == _without_clock(m2)
+
+
+def test_compare_worker_killed_names_its_unit(cli, tmp_path):
+    """A worker killed by a signal: one error line naming the unit, a non-zero exit, no study written,
+    no worker left behind."""
+    import signal
+    import subprocess
+    import time
+    out = tmp_path / "study"
+    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    exe = os.path.join(os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build")), "xpusim")
+    p = subprocess.Popen([exe, "compare", "--chips", "hgx-h100x8,h100-sxm", "--model", "llama-3.1-8b", "--input", "256",
+                          "--output", "64", "--jobs", "2", "--out", str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+
+    def children():
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == p.pid:
+                    found.append(int(pid))
+            except (OSError, ValueError, IndexError):
+                pass
+        return found
+
+    deadline = time.time() + 60
+    kids = children()
+    while len(kids) < 2 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+        kids = children()
+    assert len(kids) == 2, "no two workers seen"
+    os.kill(kids[0], signal.SIGKILL)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 3, err
+    last = err.strip().splitlines()[-1]
+    assert "compare: unit " in last and "(pid %d) was killed by signal 9" % kids[0] in last, last
+    assert "hgx-h100x8" in last or "h100-sxm" in last, last
+    assert not (out / "summary.json").exists()
+    for pid in kids:  # the other worker was killed and both were reaped
+        assert not os.path.exists("/proc/%d" % pid), pid

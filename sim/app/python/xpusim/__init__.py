@@ -122,13 +122,14 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
             output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
-            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft=""):
+            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", jobs=1):
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
     `set` entries "key=value" apply to every chip, "chip:key=value" to one. tco: the all-in cost next to
     the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
-    spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`)."""
+    spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
+    processes running the units (1, the default: in this process; the numbers are the same either way)."""
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
     unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
@@ -136,7 +137,7 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
                                             unset(output, int), dtype, unset(ttft_slo, float),
                                             unset(tpot_slo, float), int(max_batch), bool(tco),
                                             [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
-                                            float(spec_accept), str(spec_method), str(spec_draft)))
+                                            float(spec_accept), str(spec_method), str(spec_draft), int(jobs)))
 
 
 def chip_config(chip="h100-sxm", set=None):
