@@ -81,8 +81,9 @@ class LineBuf : public std::streambuf {
     out = task(i);
   } catch (const InputError& e) {
     status = 'I', out = e.what();
-  } catch (const std::bad_alloc&) {
-    status = 'E', out = "out of memory";
+  } catch (const std::bad_alloc&) {  // as the CLI reports it in one process (exit 2, not an internal error)
+    status = 'I', out = "out of memory: the run is larger than this machine can hold (reduce the sizes, or lower --max-memory so "
+                        "that it is refused up front)";
   } catch (const std::exception& e) {
     status = 'E', out = e.what();
   } catch (...) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,9 @@ TEST(Workers, AFailingTaskIsNamedAndEveryWorkerReaped) {
   };
   const std::vector<Case> cases = {
       {[](size_t) -> std::string { throw InputError("no such chip"); }, true, "task 2: no such chip"},
+      // Out of memory in a worker is reported as the CLI reports it in one process (an input-class
+      // error, exit 2), naming the task.
+      {[](size_t) -> std::string { throw std::bad_alloc(); }, true, "task 2: out of memory: the run is larger than"},
       {[](size_t) -> std::string { throw std::runtime_error("a broken invariant"); }, false,
        "task 2 failed in its worker process: a broken invariant"},
       {[](size_t) -> std::string { std::abort(); }, false, "was killed by signal 6"},
