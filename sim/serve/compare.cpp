@@ -692,11 +692,11 @@ std::vector<CompareRow> run_units(size_t units, int jobs, const std::function<Co
   }
   std::vector<size_t> order(units);
   std::iota(order.begin(), order.end(), size_t{0});
-  const ProcessRunStats at_fork = process_run_stats();
+  const ProcessRunStats at_fork = process_run_stats();  // what every worker starts from: this process simulates nothing while they run
   const std::vector<std::string> sent = run_in_workers(
       order, units, static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), units)),
       [&](size_t i) {
-        UnitResult r{unit_row(i), {}, at_fork, 0};
+        UnitResult r{unit_row(i), {}, 0};
         r.stats = process_run_stats();
         r.peak_rss_kib = own_peak_rss_kib();
         return encode_unit_result(r);
@@ -704,7 +704,7 @@ std::vector<CompareRow> run_units(size_t units, int jobs, const std::function<Co
       name);
   for (const std::string& bytes : sent) {
     UnitResult r = decode_unit_result(bytes);
-    add_worker_run_stats(r.stats, r.at_fork, r.peak_rss_kib);
+    add_worker_run_stats(r.stats, at_fork, r.peak_rss_kib);
     rows.push_back(std::move(r.row));
   }
   return rows;

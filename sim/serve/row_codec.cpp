@@ -50,7 +50,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CompareRow, chip, family, devices, ran, error
                                    config_yaml, tiers, economics, frontier, frontier_economics, tco, tco_assumptions, provisioned_w,
                                    validation, layouts, layout_criterion)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessRunStats, simulations, reused_chips, transactions, worker_peak_rss_kib)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, at_fork, peak_rss_kib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, peak_rss_kib)
 
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 #define XPU_ROW_FIELDS(Type, bytes) \
@@ -70,7 +70,7 @@ XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
 XPU_ROW_FIELDS(CompareRow, 1288)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1360)
+XPU_ROW_FIELDS(UnitResult, 1328)
 #undef XPU_ROW_FIELDS
 #endif
 

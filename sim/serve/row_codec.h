@@ -17,12 +17,12 @@ CompareRow compare_row_from_json(const nlohmann::json& j);
 std::string encode_compare_row(const CompareRow& row);
 CompareRow decode_compare_row(const std::string& bytes);
 
-// What a worker process that ran one unit sends back: the row, what it simulated (its
-// process_run_stats() and those it was forked with) and its peak RSS, so that the study's process
-// counts the whole study (XPUSIM_RUN_STATS).
+// What a worker process that ran one unit sends back: the row, its process_run_stats() when done (the
+// study's process subtracts its own at the fork) and its peak RSS, so that the study's process counts
+// the whole study (XPUSIM_RUN_STATS).
 struct UnitResult {
   CompareRow row;
-  ProcessRunStats stats, at_fork;
+  ProcessRunStats stats;
   std::uint64_t peak_rss_kib = 0;
 };
 std::string encode_unit_result(const UnitResult& r);
