@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <map>
 
 #include "kernels/collective/algorithms.h"
@@ -51,18 +52,24 @@ std::vector<std::string> algorithm_names() {
 }
 
 namespace coll {
-// NCCL's NVLS-tree chunk (src/enqueue.cc, NVLS_TREE): it starts at the step size (chunk_bytes) and is
-// cut to 256, 128, 64 and 32 KiB while the message holds fewer than 32, 16, 4 and 1 chunks per
-// concurrent operation (channels x network heads, one head per chip of the node), so that mid-size
-// messages still fill every channel's pipeline; each chunk is one network message.
-double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
-  const double kKiB = 1024;
-  const std::pair<double, double> kRule[] = {{64, 64 * kKiB}, {8, 32 * kKiB}, {2, 16 * kKiB}};
-  double chunk = s.nvls_chunk_bytes.value() > 0 ? s.nvls_chunk_bytes.value() : s.chunk_bytes.value();
-  const double ops = static_cast<double>(s.channels) * heads;
-  for (const auto& [per_op, smaller] : kRule)
+namespace {
+// NCCL's size rule for NVLS chunks (src/enqueue.cc, calcCollChunking): from `chunk`, each step of `rule`
+// (chunks per concurrent operation, smaller chunk) cuts the chunk while the message holds fewer than that
+// many chunks per operation (`ops`: channels x heads), so that mid-size messages still fill every
+// channel's pipeline.
+double cut_nvls_chunk(double chunk, double ops, std::uint64_t bytes, std::initializer_list<std::pair<double, double>> rule) {
+  for (const auto& [per_op, smaller] : rule)
     if (static_cast<double>(bytes) < per_op * ops * chunk && chunk > smaller) chunk = smaller;
   return chunk;
+}
+constexpr double kKiB = 1024;
+}  // namespace
+
+// NVLS in one node: NCCL_NVLS_CHUNKSIZE (nvls_chunk_bytes), cut to 64, 32 and 16 KiB below 64, 8 and 2
+// chunks per operation (one head per chip).
+double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
+  const double chunk = s.nvls_chunk_bytes.value() > 0 ? s.nvls_chunk_bytes.value() : s.chunk_bytes.value();
+  return cut_nvls_chunk(chunk, static_cast<double>(s.channels) * heads, bytes, {{64, 64 * kKiB}, {8, 32 * kKiB}, {2, 16 * kKiB}});
 }
 
 double protocol_chunk(const SystemSpec& s, const std::string& protocol) {
@@ -73,7 +80,6 @@ double protocol_chunk(const SystemSpec& s, const std::string& protocol) {
 }
 
 double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes) {
-  const double kKiB = 1024;
   double chunk = protocol_chunk(s, "ll128");
   const double ppn = static_cast<double>(ranks) / s.nodes;
   const double steps = 1 + std::floor(std::log2(static_cast<double>(s.nodes))) + 0.1 * ppn;
@@ -83,13 +89,12 @@ double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes) {
   return chunk;
 }
 
+// NVLS-tree across nodes (NVLS_TREE): from the step size (chunk_bytes), cut to 256, 128, 64 and 32 KiB
+// below 32, 16, 4 and 1 chunks per operation (channels x network heads, one head per chip of the node);
+// each chunk is one network message.
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
-  const double kKiB = 1024;
-  const std::pair<double, double> kRule[] = {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}};
-  double chunk = s.chunk_bytes.value(), ops = static_cast<double>(s.channels) * s.chips;
-  for (const auto& [per_op, smaller] : kRule)
-    if (static_cast<double>(bytes) < per_op * ops * chunk && chunk > smaller) chunk = smaller;
-  return chunk;
+  return cut_nvls_chunk(s.chunk_bytes.value(), static_cast<double>(s.channels) * s.chips, bytes,
+                        {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}});
 }
 }  // namespace coll
 
