@@ -124,13 +124,20 @@ def model_rows(exe, chips):
 
 
 def large_decode_row(exe):
-    """The issue's decode target: Llama-3.1-70B, batch 64, 4k context, fp8, on one B200."""
+    """The issue's decode targets: Llama-3.1-70B, batch 64, 4k context, fp8, on one B200 and at TP8 on hgx-h100x8."""
     out, wall, cpu, rss = run_child([exe, "run", "--chip", "b200", "--model", "llama-3.1-70b", "--phase", "decode",
                                      "--batch", "64", "--input", "4096", "--dtype", "fp8", "--format", "json"])
     j = json.loads(out)
-    r = row("decode 70B b64 ctx4096", "b200", j, wall, cpu, rss, j["tpot_s"])
-    print_row(r)
-    return [r]
+    rows = [row("decode 70B b64 ctx4096", "b200", j, wall, cpu, rss, j["tpot_s"])]
+    print_row(rows[-1])
+    # The same step at TP8 on an HGX H100 node: every rank's kernels and the all-reduces in one fabric simulation.
+    out, wall, cpu, rss = run_child([exe, "run", "--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-70b",
+                                     "--phase", "decode", "--batch", "64", "--input", "4096", "--dtype", "fp8",
+                                     "--format", "json"])
+    j = json.loads(out)
+    rows.append(row("decode 70B TP8 b64 ctx4096", "hgx-h100x8", j, wall, cpu, rss, j["tpot_s"]))
+    print_row(rows[-1])
+    return rows
 
 
 def memory_rows(exe):
