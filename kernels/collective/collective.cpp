@@ -243,6 +243,17 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     for (size_t v = 0; k > 0 && v < start.size(); ++v) {
       auto& ops = b.program().ops[v];
       for (size_t i = start[v]; i < ops.size(); ++i) {
+        // NVLS (and NVLS-tree's node stages): chip j's reduce warps (5 of the channel's 20 on 8
+        // GPUs) run the loops in order, each step multimem.ld_reduce of shard j, multimem.st (or the
+        // send to the network), a system-scope fence and the flag post before the next step's
+        // ld_reduce (src/device/all_reduce.h, NVLS and NVLS_TREE: directRecvDirectSend per loop;
+        // prims_simple.h). So port j's reduction of a loop starts one simple-protocol step after the
+        // previous loop's, a cost per loop that the FIFO slots do not hide because the same warps pay it.
+        if (ops[i].kind == CommOp::Kind::Reduce) {
+          ops[i].deps.push_back(static_cast<std::uint32_t>(starts[static_cast<size_t>(k - 1)][v] + (i - start[v])));
+          ops[i].delay = to_ticks(s.step_latency_simple.value());
+          continue;
+        }
         if (ops[i].kind != CommOp::Kind::Send) continue;
         int w = across_network(static_cast<int>(v), ops[i].peers[0]) ? s.slots : 1;
         if (k < w) continue;

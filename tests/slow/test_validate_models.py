@@ -28,10 +28,11 @@ NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 
 KNOWN_GAPS = {
     "M21": (0.40, "TTFT of a 2k prompt at TP32 on trn1: " + NEURON_TTFT),
     "M25": (0.55, "TTFT of a 2k prompt at TP24 on inf2: " + NEURON_TTFT),
-    "TRT-111": (0.31, "TP8 ISL/OSL 1024/2048 over-predicted by 28.9% (was 19.6%) since NVLS all-reduces pipeline by "
-                      "NCCL's loops instead of one unpipelined slice up to 8 MiB: the Azure NVLS rows at 4-32 MiB are "
-                      "now 10-14% fast (workloads/validation/collectives.csv az-h100-013..016), a per-chunk cost of "
-                      "NCCL's NVLS kernel that the model lacks"),
+    "TRT-111": (0.28, "TP8 ISL/OSL 1024/2048 over-predicted by 25.8% (19.6% before NVLS pipelined by NCCL's loops, "
+                      "28.9% with the loops alone; the reduce warps' simple step per loop took it to 25.8%): the Azure "
+                      "NVLS rows at 4-8 MiB are still 9-11% fast (workloads/validation/collectives.csv az-h100-013, 014; "
+                      "16-32 MiB -6%), a fill and drain the model lacks (NCCL's NVLS kernel copies each loop into and out "
+                      "of its NVLS buffer with 8 and 7 warps per channel, not simulated)"),
 }
 
 

@@ -237,3 +237,31 @@ TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
   r.algorithm = "nvls";
   EXPECT_DOUBLE_EQ(time(load_system("hgx-h100x8", {"library.slots=1"})), time(load_system("hgx-h100x8")));
 }
+
+TEST(Collective, NvlsReductionPaysOneSimpleStepPerLoop) {
+  // The reduce warps run NCCL's loops in order: each later loop's reduction at a switch port waits for
+  // the previous loop's at that port plus one simple-protocol step, so a message of k loops pays about
+  // (k - 1) steps more than with no step, and the first loop pays none.
+  CollectiveRequest r;
+  r.bytes = 32ull << 20;  // 32 KiB chunks: 8 loops of 4 MiB on 8 GPUs
+  r.algorithm = "nvls";
+  r.protocol = "simple";
+  const SystemSpec s = load_system("hgx-h100x8");
+  Topology t(s);
+  const CommProgram p = lower_collective(t, r);
+  ASSERT_EQ(p.slices, 8);
+  const size_t sw = static_cast<size_t>(t.node_switch(0));
+  size_t chained = 0;
+  for (const auto& o : p.ops[sw])
+    if (o.kind == CommOp::Kind::Reduce && o.delay > 0) {
+      EXPECT_EQ(o.delay, to_ticks(s.step_latency_simple.value()));
+      ++chained;
+    }
+  EXPECT_EQ(chained, 7u * 8u);  // every port's reduction of loops 2..8
+  auto time = [&](const SystemSpec& x) {
+    Topology u(x);
+    return to_seconds(simulate_collective(u, lower_collective(u, r)).end);
+  };
+  const double with = time(s), without = time(load_system("hgx-h100x8", {"library.step_latency.simple=0 s"}));
+  EXPECT_GT(with - without, 7 * s.step_latency_simple.value()) << with << " s vs " << without << " s";
+}
