@@ -158,6 +158,36 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   return done;
 }
 
+namespace {
+// Lanes of [a, b) inside the cyclic range of `len` lanes from `first` over `n` lanes.
+std::uint64_t cyclic_overlap(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t len,
+                             std::uint64_t n) {
+  auto linear = [&](std::uint64_t s, std::uint64_t e) { return std::max(a, s) < std::min(b, e) ? std::min(b, e) - std::max(a, s) : 0; };
+  if (first + len <= n) return linear(first, first + len);
+  return linear(first, n) + linear(0, first + len - n);
+}
+}  // namespace
+
+Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
+                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
+  // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
+  const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
+  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  const Tick lane_dur[2] = {transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw),
+                            transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw)};
+  for (Timeline& g : groups) g.prefetch();
+  Tick done = arrival;
+  for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
+    const std::uint64_t b = std::min(lanes, a + group), more = cyclic_overlap(a, b, first, extra, lanes);
+    const std::uint64_t granules = per * (b - a) + more;
+    if (granules == 0) continue;
+    const Tick d = transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
+    const Tick end = groups[g].reserve(arrival, d, horizon);
+    done = std::max(done, end - d + lane_dur[more > 0 ? 1 : 0]);
+  }
+  return done;
+}
+
 Tick reserve_bank(Timeline& bank, std::uint64_t lanes, std::uint64_t bytes, std::uint64_t touched, double lane_bw,
                   Tick arrival, Tick horizon) {
   const double b = static_cast<double>(bytes);

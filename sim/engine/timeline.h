@@ -94,6 +94,15 @@ static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
                          std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
 
+// Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
+// holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at
+// its lanes' mean load (the granules its lanes take, at the group's rate), and the transfer's piece
+// in that group ends when its busiest lane would: `group` = 1 is reserve_interleaved up to rounding,
+// `group` = lanes is a bank that keeps only the widest lane's share. One booking per group instead of
+// one per lane; the imbalance the address hash makes is kept between groups, averaged within one.
+Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
+                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
+
 // Books the same transfer on a bank of `lanes` lanes taken as one fluid resource (`bank` is its one
 // calendar): the bank serves it at the bank's full rate (lanes x lane_bw) while the transfer itself
 // streams no faster than the `touched` lanes it spreads over. One booking per transfer instead of one

@@ -19,6 +19,11 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p(pre + "model", s.model, "DRAM implementation, by registered name (hbm_channels: interleaved channel timelines; hbm_bank: one "
     "booking per transfer on all channels together, faster, blind to channel imbalance)",
     "hbm_channels");
+  p(pre + "channel_group", s.channel_group,
+    "Consecutive channels booked together on one calendar at their mean load, a transfer's piece ending when its "
+    "busiest channel would (hbm_channels; 1: a calendar per channel, exact; more: fewer bookings per transfer, "
+    "channel imbalance kept between groups only)", "1");
+  p.require(s.channel_group >= 1, pre + "channel_group", "at least 1");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   p.require(s.efficiency > 0 && s.efficiency <= 1, pre + "efficiency", "a share in (0, 1]");
   p.require(s.stacks > 0 && s.channels_per_stack > 0, pre + "stacks", "at least one stack and channel");
@@ -32,7 +37,9 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
 HbmModel::HbmModel(const HbmSpec& spec, bool bank)
     : m_spec(spec),
       m_channel_bw(spec.bandwidth.value() * spec.efficiency / (spec.stacks * spec.channels_per_stack)),
-      m_channels(static_cast<size_t>(spec.stacks * spec.channels_per_stack)),
+      m_lanes(static_cast<std::uint64_t>(spec.stacks * spec.channels_per_stack)),
+      m_group(static_cast<std::uint64_t>(std::max(1, spec.channel_group))),
+      m_channels(static_cast<size_t>((m_lanes + m_group - 1) / m_group)),
       m_bank_mode(bank) {
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
@@ -44,13 +51,14 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
                       Tick horizon) {
   (write ? m_written : m_read) += static_cast<double>(bytes);
   if (bytes == 0) return arrival;
-  const std::uint64_t nch = m_channels.size();
+  const std::uint64_t nch = m_lanes;
   const std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
   // Consecutive pieces go to consecutive channels, starting from a hash of the address so that
   // independent streams spread over the channels.
   std::uint64_t first = address_hash(addr) % nch;
-  Tick done = m_bank_mode ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
-                          : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
+  Tick done = m_bank_mode    ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
+              : m_group > 1 ? reserve_grouped(m_channels, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon)
+                            : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
   return done + to_ticks(m_spec.latency.value());
 }
 
@@ -64,9 +72,12 @@ Tick HbmModel::busiest_channel_ticks() const {
 double HbmModel::mean_channel_busy_ticks() const {
   // The bank is booked at all channels' rate: its busy time is the mean channel's.
   if (m_bank_mode) return static_cast<double>(m_bank.busy_ticks());
+  // A group's calendar is booked at its channels' mean load: its busy time is its mean channel's.
   double s = 0;
-  for (const auto& c : m_channels) s += static_cast<double>(c.busy_ticks());
-  return m_channels.empty() ? 0 : s / static_cast<double>(m_channels.size());
+  for (size_t g = 0; g < m_channels.size(); ++g)
+    s += static_cast<double>(m_channels[g].busy_ticks()) *
+         static_cast<double>(std::min<std::uint64_t>(m_group, m_lanes - g * m_group));
+  return m_lanes == 0 ? 0 : s / static_cast<double>(m_lanes);
 }
 
 void register_hbm_channels() {

@@ -13,7 +13,8 @@ namespace xpu {
 
 // The "hbm_channels" DRAM model. A tile of many short rows spreads over many channels, as the address
 // hash spreads it in hardware. The "hbm_bank" model books a transfer once on all channels together
-// (see reserve_bank): faster to simulate, blind to channel imbalance.
+// (see reserve_bank): faster to simulate, blind to channel imbalance. `channel_group` > 1 books groups
+// of consecutive channels on one calendar each (see reserve_grouped; opt-in, default 1 = per channel).
 class HbmModel : public IDram {
  public:
   // bank: book each transfer once on the whole set of channels (reserve_bank; "hbm_bank") instead
@@ -25,12 +26,14 @@ class HbmModel : public IDram {
   double bytes_written() const override { return m_written; }
   Tick busiest_channel_ticks() const;
   double mean_channel_busy_ticks() const;
-  int channels() const { return static_cast<int>(m_channels.size()); }
+  int channels() const { return static_cast<int>(m_lanes); }
 
  private:
   HbmSpec m_spec;
   double m_channel_bw;
-  std::vector<Timeline> m_channels;
+  std::uint64_t m_lanes;              // channels
+  std::uint64_t m_group;              // channels per calendar (spec.channel_group)
+  std::vector<Timeline> m_channels;  // one calendar per group of m_group channels
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all channels (bank mode)
   double m_read = 0, m_written = 0;

@@ -21,6 +21,7 @@ struct HbmSpec {
   Bytes interleave = Bytes(4096);
   Seconds latency = Seconds(500e-9);
   std::string model = "hbm_channels";  // the implementation, by registered name
+  int channel_group = 1;    // channels booked together on one calendar (hbm_channels)
 };
 void describe(Params& p, HbmSpec& s, const std::string& prefix);
 // Names of the registered DRAM models (for preset validation and `xpusim params`).

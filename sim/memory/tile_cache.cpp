@@ -14,6 +14,11 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
   p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU; tile_lru_bank: the same "
     "with one booking per transfer on all slices together)", "tile_lru");
+  p(pre + "slice_group", s.slice_group,
+    "Consecutive slices booked together on one calendar at their mean load, a transfer's piece ending when its "
+    "busiest slice would (tile_lru; 1: a calendar per slice, exact; more: fewer bookings per transfer, slice "
+    "imbalance kept between groups only)", "1");
+  p.require(s.slice_group >= 1, pre + "slice_group", "at least 1");
   p.require(s.slices > 0 && s.slices <= 4096, pre + "slices", "1 to 4096 slices");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");
   std::vector<std::string> models = cache_model_names();
@@ -23,7 +28,8 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
 TileCache::TileCache(const CacheSpec& spec, bool bank)
     : m_spec(spec),
       m_slice_bw(spec.bandwidth.value() / spec.slices),
-      m_slices(static_cast<size_t>(spec.slices)),
+      m_group(static_cast<std::uint64_t>(std::max(1, spec.slice_group))),
+      m_slices(static_cast<size_t>((static_cast<std::uint64_t>(spec.slices) + m_group - 1) / m_group)),
       m_bank_mode(bank) {
   m_stats.add("hits", "count", "L2 tile hits", [this](Tick) { return static_cast<double>(m_hits); });
   m_stats.add("misses", "count", "L2 tile misses", [this](Tick) { return static_cast<double>(m_misses); });
@@ -136,10 +142,11 @@ void TileCache::rehash(size_t slots) {
 
 Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) {
   if (bytes == 0) return arrival;
-  const std::uint64_t n = m_slices.size();
+  const std::uint64_t n = static_cast<std::uint64_t>(m_spec.slices);
   std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
   if (m_bank_mode) return reserve_bank(m_bank, n, bytes, std::min(chunks, n), m_slice_bw, arrival, horizon);
   std::uint64_t first = address_hash(addr ^ 0x5bd1e995ull) % n;
+  if (m_group > 1) return reserve_grouped(m_slices, n, m_group, first, bytes, chunks, m_slice_bw, arrival, horizon);
   return reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
 }
 

@@ -13,7 +13,8 @@
 namespace xpu {
 
 
-// The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank).
+// The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank; `slice_group`
+// > 1: groups of consecutive slices on one calendar each, see reserve_grouped).
 class TileCache : public ICache {
  public:
   // bank: book each transfer once on all slices together (reserve_bank; "tile_lru_bank").
@@ -29,7 +30,8 @@ class TileCache : public ICache {
  private:
   CacheSpec m_spec;
   double m_slice_bw;
-  std::vector<Timeline> m_slices;
+  std::uint64_t m_group;            // slices per calendar (spec.slice_group)
+  std::vector<Timeline> m_slices;  // one calendar per group of m_group slices
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all slices (bank mode)
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an

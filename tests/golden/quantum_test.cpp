@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
@@ -43,24 +46,46 @@ TEST(Quantum, ResultsDoNotDependOnTheQuantumBeyondTheTolerance) {
   }
 }
 
+namespace {
+// An alternative booking of the memory calendars (preset overlays) against the per-channel booking it
+// approximates on a compute-bound and a memory-bound GEMM: within `tolerance` of it at the default
+// quantum, and within `quantum_tolerance` of itself at half and twice the quantum.
+void expect_near_per_channel(const std::vector<std::string>& overlays, const char* label, double tolerance,
+                             double quantum_tolerance) {
+  for (const char* name : {"h100-sxm", "b200"}) {
+    auto lanes = load_chip(name);
+    auto alt = load_chip(name, overlays);
+    for (auto shape : {std::map<std::string, std::string>{{"m", "2048"}, {"n", "2048"}, {"k", "2048"}},
+                       std::map<std::string, std::string>{{"m", "8"}, {"n", "4096"}, {"k", "4096"}}}) {
+      OpSpec op = make_op("gemm", shape);
+      const double ref = latency_at(*alt, op, 100e-9), per_channel = latency_at(*lanes, op, 100e-9);
+      EXPECT_NEAR(ref / per_channel, 1.0, tolerance) << name << " " << op.shape_str();
+      std::printf("%s %s %s vs per-channel: %+.3f%%\n", name, op.shape_str().c_str(), label, 100 * (ref / per_channel - 1));
+      for (double q : {50e-9, 200e-9}) {
+        const double t = latency_at(*alt, op, q);
+        EXPECT_NEAR(t / ref, 1.0, quantum_tolerance) << name << " " << op.shape_str() << " " << label << " " << q;
+        std::printf("%s %s %s, quantum %.0f ns: %+.3f%%\n", name, op.shape_str().c_str(), label, q * 1e9, 100 * (t / ref - 1));
+      }
+    }
+  }
+}
+}  // namespace
+
 // The bank booking ("hbm_bank", "tile_lru_bank": one calendar booking per transfer on all channels or
 // slices together) keeps the same time discipline, and stays within a stated tolerance of the
 // per-channel booking it approximates. Measured when written (h100-sxm, b200): within 0.1% across
 // quanta; against per-channel booking -5.6% (h100-sxm 2048^3) to +0.1% on these GEMMs, 0.4% faster on
 // the 8192^3 H100 GEMM, 2-5% faster on memory-bound decode steps (it sees no imbalance from the hash).
 TEST(Quantum, BankBookingDoesNotDependOnTheQuantumAndStaysNearPerChannelBooking) {
-  constexpr double kBankTolerance = 0.08;  // bank vs per-channel booking
-  for (const char* name : {"h100-sxm", "b200"}) {
-    auto lanes = load_chip(name);
-    auto bank = load_chip(name, {"hbm.model=hbm_bank", "l2.model=tile_lru_bank"});
-    for (auto shape : {std::map<std::string, std::string>{{"m", "2048"}, {"n", "2048"}, {"k", "2048"}},
-                       std::map<std::string, std::string>{{"m", "8"}, {"n", "4096"}, {"k", "4096"}}}) {
-      OpSpec op = make_op("gemm", shape);
-      const double ref = latency_at(*bank, op, 100e-9), per_channel = latency_at(*lanes, op, 100e-9);
-      EXPECT_NEAR(ref / per_channel, 1.0, kBankTolerance) << name << " " << op.shape_str();
-      std::printf("%s %s bank vs per-channel: %+.3f%%\n", name, op.shape_str().c_str(), 100 * (ref / per_channel - 1));
-      for (double q : {50e-9, 200e-9})
-        EXPECT_NEAR(latency_at(*bank, op, q) / ref, 1.0, kQuantumTolerance) << name << " " << op.shape_str() << " " << q;
-    }
-  }
+  expect_near_per_channel({"hbm.model=hbm_bank", "l2.model=tile_lru_bank"}, "bank", 0.08, kQuantumTolerance);
+}
+
+// The grouped booking (hbm.channel_group, l2.slice_group: opt-in) under the same two quanta, and
+// within the bank tolerance of the per-channel booking it approximates. Measured when written: -0.07%
+// to -0.70% against per-channel booking; across quanta 0.0% on 2048^3, but the memory-bound 8x4096x4096
+// moves by -0.3/+0.2% (h100-sxm) and -0.5/+2.5% (b200) at 50/200 ns: fewer, shared calendars make the
+// order of arrivals within a quantum matter more, so its stated tolerance is 3%, not the default's 1%
+// (one reason it is not the default; README, "Simulation speed", grouped booking).
+TEST(Quantum, GroupedBookingDependsOnTheQuantumWithinItsToleranceAndStaysNearPerChannelBooking) {
+  expect_near_per_channel({"hbm.channel_group=8", "l2.slice_group=8"}, "groups of 8", 0.08, 0.03);
 }

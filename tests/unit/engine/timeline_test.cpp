@@ -143,3 +143,33 @@ TEST(TileCache, MatchesTheReferenceLruOnRandomStreams) {
     EXPECT_GT(hits, 0u);
   }
 }
+
+// Grouped booking (reserve_grouped): a group of one lane is the per-lane booking exactly; a group
+// books its lanes' granules at its lanes' rate (busy time conserved within a tick per booking), and a
+// transfer never ends before its busiest lane's share could have streamed from its arrival.
+TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
+  const double lane_bw = 25e9;
+  for (std::uint64_t lanes : {48ull, 80ull, 20ull}) {
+    for (std::uint64_t group : {1ull, 3ull, 8ull}) {
+      std::mt19937_64 rng(lanes * 31 + group);
+      std::vector<Timeline> per_lane(lanes), grouped((lanes + group - 1) / group);
+      Tick horizon = 0;
+      for (int i = 0; i < 4000; ++i) {
+        if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
+        const Tick arrival = horizon + static_cast<Tick>(rng() % 100000);
+        const std::uint64_t first = rng() % lanes, bytes = 128 * (1 + rng() % 256), chunks = bytes / 128;
+        const Tick a = reserve_interleaved(per_lane, first, bytes, chunks, lane_bw, arrival, horizon);
+        const Tick b = reserve_grouped(grouped, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon);
+        if (group == 1) ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
+        const std::uint64_t widest = chunks / lanes + (chunks % lanes ? 1 : 0);
+        ASSERT_GE(b, arrival + transfer_ticks(128.0 * static_cast<double>(widest), lane_bw));
+      }
+      double lanes_busy = 0, groups_busy = 0;
+      for (const Timeline& t : per_lane) lanes_busy += static_cast<double>(t.busy_ticks());
+      for (size_t g = 0; g < grouped.size(); ++g)
+        groups_busy += static_cast<double>(grouped[g].busy_ticks()) *
+                       static_cast<double>(std::min<std::uint64_t>(group, lanes - g * group));
+      EXPECT_NEAR(groups_busy / lanes_busy, 1.0, 1e-3) << lanes << " lanes, groups of " << group;
+    }
+  }
+}
