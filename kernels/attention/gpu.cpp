@@ -110,11 +110,12 @@ Flavor prefill_flavor(const OpSpec& op) {
 
 // FA2's S = Q K^T and O += P V steps on an `mq`-row tile of `kw` keys: each warp reads its own Q rows
 // and the whole K tile for S, and the whole V tile for P V (P stays in registers). The K and V tiles
-// arrive by the warps' own cp.async copies (LDGSTS, 16 bytes per thread: gmem_tiled_copy_QKV in
-// kernel_traits.h), which pass the SM's L1 / shared-memory unit once, the returned bytes written into
-// shared memory, in the same MIO pipe as the ldmatrix reads (as the sm80-style GEMM's cp.async stages,
-// kernels/gemm/gpu.cpp, SyncBlock::smem_bytes): the K tile's writes are counted with S, V's with P V,
-// and the Q tile's (`q_fill` bytes, the block's first tile only) with the first S.
+// arrive by the warps' own cp.async copies (LDGSTS, 16 bytes per thread: GmemTiledCopyQKV is
+// SM80_CP_ASYNC_CACHEGLOBAL<uint128_t> in kernel_traits.h, whose comment notes that a copy layout with
+// bank conflicts on these writes ran 6-10% slower at d128), which pass the SM's L1 / shared-memory unit
+// once, the returned bytes written into shared memory, in the same MIO pipe as the ldmatrix reads (as the
+// sm80-style GEMM's cp.async stages, kernels/gemm/gpu.cpp, SyncBlock::smem_bytes): the K tile's writes
+// are counted with S, V's with P V, and the Q tile's (`q_fill` bytes, the block's first tile) with the first S.
 void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, std::int64_t kw, std::uint64_t s_flops,
               std::uint64_t pv_flops, std::uint64_t q_fill) {
   const DType dt = j.o.dtype;
