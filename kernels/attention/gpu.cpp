@@ -109,14 +109,21 @@ Flavor prefill_flavor(const OpSpec& op) {
 }
 
 // FA2's S = Q K^T and O += P V steps on an `mq`-row tile of `kw` keys: each warp reads its own Q rows
-// and the whole K tile for S, and the whole V tile for P V (P stays in registers).
+// and the whole K tile for S, and the whole V tile for P V (P stays in registers). The K and V tiles
+// arrive by the warps' own cp.async copies (LDGSTS, 16 bytes per thread: GmemTiledCopyQKV is
+// SM80_CP_ASYNC_CACHEGLOBAL<uint128_t> in kernel_traits.h, whose comment notes that a copy layout with
+// bank conflicts on these writes ran 6-10% slower at d128), which pass the SM's L1 / shared-memory unit
+// once, the returned bytes written into shared memory, in the same MIO pipe as the ldmatrix reads (as the
+// sm80-style GEMM's cp.async stages, kernels/gemm/gpu.cpp, SyncBlock::smem_bytes): the K tile's writes
+// are counted with S, V's with P V, and the Q tile's (`q_fill` bytes, the block's first tile) with the first S.
 void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, std::int64_t kw, std::uint64_t s_flops,
-              std::uint64_t pv_flops) {
+              std::uint64_t pv_flops, std::uint64_t q_fill) {
   const DType dt = j.o.dtype;
   const auto n = static_cast<std::uint32_t>(kw);
+  const auto k_tile = static_cast<std::uint64_t>(kw * j.d * j.ekv), v_tile = static_cast<std::uint64_t>(kw * j.dv * j.ekv);
   t.s = mma_sync(dt, mq, n, static_cast<std::uint32_t>(j.d), s_flops,
-                 static_cast<std::uint64_t>(mq * j.d * j.ea + f.warps * kw * j.d * j.ekv));
-  t.pv = mma_sync(dt, mq, static_cast<std::uint32_t>(j.dv), n, pv_flops, static_cast<std::uint64_t>(f.warps * kw * j.dv * j.ekv));
+                 static_cast<std::uint64_t>(mq * j.d * j.ea) + f.warps * k_tile + k_tile + q_fill);
+  t.pv = mma_sync(dt, mq, static_cast<std::uint32_t>(j.dv), n, pv_flops, f.warps * v_tile + v_tile);
 }
 // FA2's block: 4 warps; register-heavy at head dim 128 (a 16-row fp32 O accumulator and the S
 // fragments per thread), assumed 255 registers, so 2 blocks share an SM; shared memory holds the Q
@@ -218,7 +225,8 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
                kw, static_cast<std::uint32_t>(kw), reuse);
       const auto mq = static_cast<std::uint32_t>(bq), nk = static_cast<std::uint32_t>(bkv);
       if (fl.fa2) {
-        fa2_mmas(kt, j, fl, mq, kw, static_cast<std::uint64_t>(2 * pairs * d), static_cast<std::uint64_t>(2 * pairs * dv));
+        fa2_mmas(kt, j, fl, mq, kw, static_cast<std::uint64_t>(2 * pairs * d), static_cast<std::uint64_t>(2 * pairs * dv),
+                 jt == 0 ? static_cast<std::uint64_t>(qrows * d * j.ea) : 0);
         fa2_loads(kt, prev_s, prev_v, prev_pv);
       } else {
         kt.s = wgmma(o.dtype, mq, nk, static_cast<std::uint32_t>(d), static_cast<std::uint64_t>(2 * pairs * d),
@@ -373,7 +381,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
         kv_loads(kt, j, j.K.addr + off * static_cast<std::uint64_t>(d * j.ekv), j.V.addr + off * static_cast<std::uint64_t>(dv * j.ekv),
                  kw, static_cast<std::uint32_t>(kw), kNoDep);
         fa2_mmas(kt, j, fl, static_cast<std::uint32_t>(fl.bq), kw, static_cast<std::uint64_t>(2 * rows * kw * d),
-                 static_cast<std::uint64_t>(2 * rows * kw * dv));
+                 static_cast<std::uint64_t>(2 * rows * kw * dv), jt == 0 ? static_cast<std::uint64_t>(rows * d * j.ea) : 0);
         fa2_loads(kt, prev_s, prev_v, prev);
         kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 1,
                      static_cast<std::uint64_t>(5 * fl.bq * kw));  // the warps of padding rows run it too
