@@ -49,6 +49,18 @@ std::uint32_t Builder::reduce(int sw, int port, std::uint64_t bytes, const Deps&
   return add(sw, CommOp::Kind::Reduce, {port}, bytes, 0, deps, 0);
 }
 
+std::uint32_t Builder::copy(int v, std::uint64_t bytes, int warps, const Deps& deps, Tick delay) {
+  const SystemSpec& s = m_t.spec();
+  // Little's law: each warp keeps copy_bytes_per_warp of loads in flight for one memory latency (the
+  // stores are posted), so a channel's warps copy warps x bytes_per_warp per latency.
+  const double rate = s.channels * warps * s.copy_bytes_per_warp.value() / s.copy_latency.value();
+  std::uint32_t i = add(v, CommOp::Kind::Compute, {}, 0, 0, deps, delay);
+  CommOp& o = m_p.ops[static_cast<size_t>(v)][i];
+  o.work = to_ticks(static_cast<double>(bytes) / rate);
+  o.hbm_bytes = 2.0 * static_cast<double>(bytes);  // read one buffer, write the other
+  return i;
+}
+
 // Local reductions on the chip are not timed: GPUs, TPUs and NeuronCores reduce as data streams in,
 // at HBM/SRAM rates several times the link rate.
 void Builder::ring(const std::vector<int>& group, std::uint64_t total, int steps, int dir, Frontier& f) {
@@ -96,9 +108,25 @@ void Builder::nvls_reduce_scatter(const std::vector<int>& group, int sw, std::ui
   std::uint64_t chunk = share(total, m);
   std::uint32_t up = new_tags(static_cast<std::uint32_t>(m)), down = new_tags(1);
   Tick setup = to_ticks(m_t.spec().nvls_latency.value());
+  const int scatter = m_t.spec().nvls_scatter_warps;
   // multimem.ld_reduce: the switch reads shard j from every member, reduces it, returns it to j.
-  for (int v : group)
-    for (size_t j = 0; j < m; ++j) send(v, {sw}, chunk, up + static_cast<std::uint32_t>(j), f[static_cast<size_t>(v)], setup);
+  for (int v : group) {
+    Deps in = f[static_cast<size_t>(v)];
+    Tick first = setup;
+    if (scatter > 0 && m_copies) {
+      // The scatter warps first copy the loop from the user's buffer into the NVLS buffer and post
+      // its flag; the launch and the NVLS setup precede them.
+      Tick d = in.empty() && m_slice == 0 ? m_launch + setup : 0;
+      in = {copy(v, chunk * m, scatter, in, d)};
+      first = 0;
+    }
+    for (size_t j = 0; j < m; ++j) {
+      std::uint32_t s = send(v, {sw}, chunk, up + static_cast<std::uint32_t>(j), in, first);
+      // After the copy the reduce warps' flag wait is their per-loop step, charged at the reduction
+      // (lower_collective); only the first loop's load waits for the copy's flag.
+      if (scatter > 0 && m_copies && m_slice > 0) m_p.ops[static_cast<size_t>(v)][s].delay = 0;
+    }
+  }
   for (size_t j = 0; j < m; ++j) {
     Deps in;
     for (int v : group) in.push_back(recv(sw, v, up + static_cast<std::uint32_t>(j)));
@@ -119,9 +147,12 @@ void Builder::nvls_all_gather(const std::vector<int>& group, int sw, std::uint64
     std::uint32_t in = recv(sw, group[j], up);
     send(sw, group, chunk, down + static_cast<std::uint32_t>(j), {in});
   }
+  const int gather = m_t.spec().nvls_gather_warps;
   for (int v : group) {
     Deps got;
     for (size_t j = 0; j < m; ++j) got.push_back(recv(v, sw, down + static_cast<std::uint32_t>(j)));
+    // The gather warps copy the loop's result out of the NVLS buffer into the user's buffer.
+    if (gather > 0 && m_copies) got = {copy(v, chunk * m, gather, got)};
     f[static_cast<size_t>(v)] = got;
   }
 }

@@ -30,6 +30,9 @@ class Builder {
                      Tick first_delay = 0);
   std::uint32_t recv(int v, int from, std::uint32_t tag, const Deps& deps = {});
   std::uint32_t reduce(int sw, int port, std::uint64_t bytes, const Deps& deps);
+  // A copy through chip v's own memory by `warps` warps per channel (the library's NVLS buffer in or
+  // out): `bytes` at channels x warps x copy_bytes_per_warp / copy_latency, as the warps' loads allow.
+  std::uint32_t copy(int v, std::uint64_t bytes, int warps, const Deps& deps, Tick delay = 0);
   Tick step_latency() const { return m_step; }
   // Slices after the first start when the pipeline reaches them, not at launch.
   void set_slice(int k) { m_slice = k; }
@@ -37,6 +40,9 @@ class Builder {
   // message (the library's unsliced latency-bandwidth view, which charges no per-message cost).
   void set_channel_messages(bool on) { m_channel_messages = on; }
   bool channel_messages() const { return m_channel_messages; }
+  // Whether NVLS phases add the library's copies into and out of its NVLS buffer (NCCL's NVLS
+  // all-reduce in one node: scatter and gather warps; library.nvls_scatter_warps, nvls_gather_warps).
+  void set_nvls_copies(bool on) { m_copies = on; }
 
   // A ring pass over `group` (in ring order, `dir` +1 or -1) on a buffer of `total` bytes: chunks of
   // total/m move one neighbor per step for `steps` steps (m-1: reduce-scatter or all-gather).
@@ -57,6 +63,7 @@ class Builder {
   Tick m_step = 0, m_launch = 0;
   int m_slice = 0;
   bool m_channel_messages = false;
+  bool m_copies = false;
 };
 
 // The ranks of a node (or of all nodes) in an order whose neighbours are linked: rank order on a

@@ -254,6 +254,11 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
           ops[i].delay = to_ticks(s.step_latency_simple.value());
           continue;
         }
+        // A chip's copies (NVLS buffer in and out): the same scatter or gather warps copy the loops in order.
+        if (ops[i].kind == CommOp::Kind::Compute) {
+          ops[i].deps.push_back(static_cast<std::uint32_t>(starts[static_cast<size_t>(k - 1)][v] + (i - start[v])));
+          continue;
+        }
         if (ops[i].kind != CommOp::Kind::Send) continue;
         int w = across_network(static_cast<int>(v), ops[i].peers[0]) ? s.slots : 1;
         if (k < w) continue;
@@ -335,6 +340,11 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
     bw = std::max({bw, load[l] / s.payload_rate(), messages[l] * s.message_gap.value()});
   }
   for (const auto& [port, bytes] : reduce_load) bw = std::max(bw, bytes / t.spec().sw.reduce_bandwidth.value());
+  // A chip's copies (NVLS buffer in and out, one each in this unsliced view) are resources like a
+  // link: pipelined with the rest, the slower of the two warp groups bounds, not their chain.
+  for (size_t v = 0; v < nv; ++v)
+    for (const auto& o : p.ops[v])
+      if (o.kind == CommOp::Kind::Compute) bw = std::max(bw, to_seconds(o.work));
   if (const double engine = t.spec().engine_bandwidth.value(); engine > 0)  // each chip's collective engine
     for (size_t v = 0; v < nv; ++v)
       if (t.vertices()[v].kind == Vertex::Kind::Chip) bw = std::max(bw, static_cast<double>(p.sent_by(static_cast<int>(v))) / engine);

@@ -10,6 +10,10 @@ void lower_nvls(Builder& b, CollKind k, std::uint64_t bytes) {
   std::vector<int> group = ring_order(t, 0);
   int sw = t.node_switch(0);
   Frontier f = b.empty_frontier();
+  // NCCL's NVLS all-reduce copies each loop into its NVLS buffer and the result out of it (scatter
+  // and gather warps, src/device/all_reduce.h) unless the user buffers are registered (not in
+  // nccl-tests' default runs).
+  b.set_nvls_copies(k == CollKind::AllReduce);
   if (k != CollKind::AllGather) b.nvls_reduce_scatter(group, sw, bytes, f);
   if (k != CollKind::ReduceScatter) b.nvls_all_gather(group, sw, bytes, f);
 }

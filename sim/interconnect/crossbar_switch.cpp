@@ -9,7 +9,7 @@ namespace {
 class CrossbarSwitch : public ISwitch {
  public:
   bool reduces() const override { return false; }
-  Tick reduce(Tick arrival, double, int, Tick) override { return arrival; }
+  Tick reduce(Tick, Tick last, double, double, int) override { return last; }
 };
 }  // namespace
 

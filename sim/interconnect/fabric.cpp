@@ -49,6 +49,9 @@ struct Fabric::Live {
   std::vector<double> port_at_start;  // the vertex's memory traffic when each kernel started
   std::vector<char> stretched;        // a kernel has already been stretched by that traffic
   std::vector<Tick> start, end;       // with PartProgram::record_op_times
+  // On a reducing switch: when each receive's first piece arrived, when each other operation ended
+  // (a reduction streams from its inputs' first pieces on).
+  std::vector<Tick> first;
   std::uint32_t done = 0;
 };
 
@@ -88,6 +91,7 @@ struct Fabric::Impl {
     std::uint32_t part, op;
   };
   std::unordered_map<Key, Tick, KeyHash> arrived;
+  std::unordered_map<Key, Tick, KeyHash> first_arrived;  // to a reducing switch: a message's first piece
   std::unordered_map<Key, Waiter, KeyHash> waiting;
   std::unordered_map<std::int32_t, std::vector<std::pair<int, std::uint32_t>>> deferred;  // call -> Plain parts
   // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far.
@@ -177,6 +181,7 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
   live->delivered.assign(n, 0);
   live->port_at_start.assign(n, 0.0);
   live->stretched.assign(n, 0);
+  if (reducing(v)) live->first.assign(n, 0);
   if (m_prog.record_op_times) {
     live->start.assign(n, 0);
     live->end.assign(n, 0);
@@ -261,6 +266,12 @@ void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick no
   Impl::Vertex& x = s.vertices[vi];
   Live& l = *x.live[part];
   if (m_prog.record_op_times) l.end[op_index] = now;
+  if (!l.first.empty()) {
+    const CommOp& o = l.ops[op_index];
+    auto it = o.kind == CommOp::Kind::Recv ? s.first_arrived.find({o.peers.at(0), v, o.tag}) : s.first_arrived.end();
+    l.first[op_index] = it != s.first_arrived.end() ? it->second : now;
+    if (it != s.first_arrived.end()) s.first_arrived.erase(it);
+  }
   m_end = std::max(m_end, now);
   m_vertex_end[vi] = std::max(m_vertex_end[vi], now);
   m_part_end[vi][part] = std::max(m_part_end[vi][part], now);
@@ -326,9 +337,7 @@ void Fabric::run() {
             s.waiting[k] = {e.v, e.part, e.op};
           }
         } else {  // Reduce: in the switch's engine for the output port named by peers[0]
-          ISwitch* sw = m_switches[static_cast<size_t>(e.v)].get();
-          Tick end = sw && sw->reduces() ? sw->reduce(now, static_cast<double>(op.bytes), op.peers.at(0), now) : now;
-          s.push(end, Impl::Ev::Complete, e.v, e.part, e.op);
+          s.push(reduce_end(e.v, l, e.op, now), Impl::Ev::Complete, e.v, e.part, e.op);
         }
         break;
       case Impl::Ev::Piece:
@@ -352,15 +361,45 @@ void Fabric::run() {
   sc_core::sc_stop();
 }
 
+bool Fabric::reducing(int v) const {
+  const ISwitch* sw = m_switches[static_cast<size_t>(v)].get();
+  return sw && sw->reduces();
+}
+
+std::uint32_t Fabric::piece_count(double wire_bytes) const {
+  const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
+  double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
+  return static_cast<std::uint32_t>(std::clamp(std::ceil(wire_bytes / granule), 1.0, 64.0));
+}
+
+// An in-switch reduction streams: it may start once every input has begun to arrive (their first
+// pieces) and its other dependencies (the previous loop's reduction at the port, plus the op's step)
+// are met, and ends no earlier than one piece of each input after the last input is complete.
+// multimem.ld_reduce works on 16-byte packs (5 reduce warps x 32 lanes x COLL_UNROLL 8 x 16 B, 20
+// KiB per channel in flight), far below the fabric's piece, so the piece is the granule that binds.
+Tick Fabric::reduce_end(int v, const Live& l, std::uint32_t op_index, Tick now) {
+  const CommOp& op = l.ops[op_index];
+  if (l.first.empty()) return now;
+  Tick first = 0;
+  double inputs = 0, input_bytes = 0;
+  for (auto d : op.deps) {
+    const CommOp& o = l.ops[d];
+    if (o.kind == CommOp::Kind::Recv) first = std::max(first, l.first[d]), inputs += 1;
+    else first = std::max(first, l.first[d] + op.delay);
+  }
+  if (inputs > 0) input_bytes = static_cast<double>(op.bytes) / inputs;
+  const double tail = inputs > 0 ? static_cast<double>(op.bytes) / piece_count(input_bytes) : static_cast<double>(op.bytes);
+  return m_switches[static_cast<size_t>(v)]->reduce(std::min(first, now), now, static_cast<double>(op.bytes), tail,
+                                                    op.peers.at(0));
+}
+
 // One piece of a Send: serialized on every link of its route to each destination, cut-through.
 void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now) {
   Impl& s = *m_impl;
   Live& l = *s.vertices[static_cast<size_t>(v)].live[part];
   const CommOp& op = l.ops[op_index];
-  const double kPieceFloorBytes = 64 * 1024;  // smallest piece: a fraction of any library's buffer slot
   double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
-  double granule = std::max<double>(static_cast<double>(m_topo.spec().chunk_bytes.value()), kPieceFloorBytes);
-  std::uint32_t pieces = static_cast<std::uint32_t>(std::clamp(std::ceil(total / granule), 1.0, 64.0));
+  std::uint32_t pieces = piece_count(total);
   double bytes = total / pieces;
   const double payload = static_cast<double>(op.bytes) / pieces;
   // A chip's collective engine moves every piece it sends, one at a time at its rate: a piece waits
@@ -392,6 +431,7 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
     if (path.empty()) tail = now;
     else if (piece + 1 == pieces) tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total);
     s.port_bytes[static_cast<size_t>(dst)] += payload;
+    if (piece == 0 && reducing(dst)) s.first_arrived[{v, dst, op.tag}] = tail;
     Tick& d = l.delivered[op_index];
     d = std::max(d, tail);
     if (piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, v, part, op_index, op.tag, dst);

@@ -58,6 +58,9 @@ class Fabric : public sc_core::sc_module {
   void complete(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   bool stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   void send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now);
+  bool reducing(int v) const;                    // vertex v is a switch that reduces in the network
+  std::uint32_t piece_count(double wire_bytes) const;  // pieces a send of that size is cut into
+  Tick reduce_end(int v, const Live& l, std::uint32_t op_index, Tick now);
   const Topology& m_topo;
   PartProgram m_flat;  // a flat program's parts (empty for a PartProgram)
   const PartProgram& m_prog;

@@ -13,9 +13,12 @@ class ISwitch {
  public:
   virtual ~ISwitch() = default;
   virtual bool reduces() const = 0;
-  // Reduces `bytes` of input arriving at `arrival` on behalf of output `port`; returns when the
-  // reduced result is ready. Only called when reduces().
-  virtual Tick reduce(Tick arrival, double bytes, int port, Tick now) = 0;
+  // Reduces `bytes` of input on behalf of output `port`, streaming in from `first` (every input has
+  // begun to arrive) to `last` (all of it has): the engine reduces as the data comes, so the result
+  // is ready once its whole work has run from `first` on (behind earlier work of the port) and no
+  // earlier than the last `tail_bytes` (one piece of each input) after `last`. Only called when
+  // reduces().
+  virtual Tick reduce(Tick first, Tick last, double bytes, double tail_bytes, int port) = 0;
   virtual Tick reduce_busy_ticks() const { return 0; }
 };
 

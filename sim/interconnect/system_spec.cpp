@@ -98,6 +98,13 @@ void describe(Params& p, SystemSpec& s) {
     "bytes of one buffer slot); 0: chunk_bytes", "0 B");
   p("library.nvls_chunk_bytes", s.nvls_chunk_bytes, "Largest NVLS chunk per channel and head (NCCL_NVLS_CHUNKSIZE), "
     "cut for smaller messages by the library's rule; 0: chunk_bytes", "0 B");
+  p("library.nvls_scatter_warps", s.nvls_scatter_warps, "Warps per channel that copy each NVLS loop from the user's "
+    "send buffer into the library's NVLS buffer (0: the copy is not modeled)", "0");
+  p("library.nvls_gather_warps", s.nvls_gather_warps, "Warps per channel that copy each NVLS loop's result out of the "
+    "NVLS buffer into the user's receive buffer (0: not modeled)", "0");
+  p("library.copy_bytes_per_warp", s.copy_bytes_per_warp, "Bytes one copying warp has in flight (lanes x unroll x "
+    "bytes per load)", "0 B");
+  p("library.copy_latency", s.copy_latency, "Device-memory latency a copying warp's round of loads waits for", "0 s");
   p("library.engine_bandwidth", s.engine_bandwidth, "Payload a chip's collective engine sends per second over all its "
     "channels and peers, whatever the links allow (DMA-driven libraries); 0: bounded by the links only", "0 B/s");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
@@ -129,6 +136,11 @@ void describe(Params& p, SystemSpec& s) {
             "switch, torus or mesh_groups");
   p.require(s.chips > 0, "scale_up.chips", "a positive chip count");
   p.require(s.nodes > 0, "nodes", "a positive node count");
+  p.require(s.nvls_scatter_warps >= 0 && s.nvls_gather_warps >= 0, "library.nvls_scatter_warps",
+            "a warp count of 0 or more");
+  p.require(s.nvls_scatter_warps + s.nvls_gather_warps == 0 ||
+                (s.copy_bytes_per_warp.value() > 0 && s.copy_latency.value() > 0),
+            "library.copy_bytes_per_warp", "positive copy_bytes_per_warp and copy_latency when NVLS copy warps are set");
   // Every chip is a vertex with its own program, and ring-like collectives grow with the square of the
   // chip count: 1024 chips (4x the largest preset) is about 2 million operations for one ring slice.
   const std::int64_t chips = std::int64_t{s.chips} * s.nodes;

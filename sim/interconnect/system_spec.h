@@ -78,6 +78,12 @@ struct SystemSpec {
   Bytes chunk_bytes;                     // pipeline granule per channel
   Bytes chunk_bytes_ll, chunk_bytes_ll128;  // the LL and LL128 protocols' granule (0: chunk_bytes)
   Bytes nvls_chunk_bytes;                // NVLS chunk before the library's size rule (0: chunk_bytes)
+  // NVLS copies between the user buffers and the library's NVLS buffer, per loop and chip (0 warps:
+  // not modeled): warps per channel that copy in (scatter) and out (gather), the bytes each warp has
+  // in flight, and the device-memory latency one round of loads waits for.
+  int nvls_scatter_warps = 0, nvls_gather_warps = 0;
+  Bytes copy_bytes_per_warp;
+  Seconds copy_latency;
   Bandwidth engine_bandwidth;            // per chip: payload its collective engine sends per second (0: links only)
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into

@@ -238,17 +238,28 @@ TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
   EXPECT_DOUBLE_EQ(time(load_system("hgx-h100x8", {"library.slots=1"})), time(load_system("hgx-h100x8")));
 }
 
+namespace {
+// An 8-GPU NVLS all-reduce of 32 MiB on hgx-h100x8: 32 KiB chunks, 8 loops of 4 MiB.
+struct Nvls32MiB {
+  CollectiveRequest r{CollKind::AllReduce, 32ull << 20, "nvls", "simple"};
+  SystemSpec s = load_system("hgx-h100x8");
+  Topology t{s};
+  CommProgram p = lower_collective(t, r);
+  double time(const SystemSpec& x) const {
+    Topology u(x);
+    return to_seconds(simulate_collective(u, lower_collective(u, r)).end);
+  }
+};
+}  // namespace
+
 TEST(Collective, NvlsReductionPaysOneSimpleStepPerLoop) {
   // The reduce warps run NCCL's loops in order: each later loop's reduction at a switch port waits for
   // the previous loop's at that port plus one simple-protocol step, so a message of k loops pays about
   // (k - 1) steps more than with no step, and the first loop pays none.
-  CollectiveRequest r;
-  r.bytes = 32ull << 20;  // 32 KiB chunks: 8 loops of 4 MiB on 8 GPUs
-  r.algorithm = "nvls";
-  r.protocol = "simple";
-  const SystemSpec s = load_system("hgx-h100x8");
-  Topology t(s);
-  const CommProgram p = lower_collective(t, r);
+  const Nvls32MiB n;
+  const SystemSpec& s = n.s;
+  const CommProgram& p = n.p;
+  const Topology& t = n.t;
   ASSERT_EQ(p.slices, 8);
   const size_t sw = static_cast<size_t>(t.node_switch(0));
   size_t chained = 0;
@@ -258,10 +269,53 @@ TEST(Collective, NvlsReductionPaysOneSimpleStepPerLoop) {
       ++chained;
     }
   EXPECT_EQ(chained, 7u * 8u);  // every port's reduction of loops 2..8
-  auto time = [&](const SystemSpec& x) {
-    Topology u(x);
-    return to_seconds(simulate_collective(u, lower_collective(u, r)).end);
-  };
-  const double with = time(s), without = time(load_system("hgx-h100x8", {"library.step_latency.simple=0 s"}));
+  const double with = n.time(s), without = n.time(load_system("hgx-h100x8", {"library.step_latency.simple=0 s"}));
   EXPECT_GT(with - without, 7 * s.step_latency_simple.value()) << with << " s vs " << without << " s";
+}
+
+TEST(Collective, NvlsAllReduceCopiesEachLoopThroughItsBuffer) {
+  // NCCL's NVLS all-reduce copies each loop from the user's buffer into its NVLS buffer (8 scatter
+  // warps per channel on 8 GPUs) and the result back out (7 gather warps), each warp with
+  // copy_bytes_per_warp of loads in flight for one copy_latency; the same warps copy the loops in order.
+  Nvls32MiB n;
+  const SystemSpec& s = n.s;
+  const CommProgram& p = n.p;
+  const Topology& t = n.t;
+  ASSERT_EQ(p.slices, 8);
+  const double per_warp = s.channels * s.copy_bytes_per_warp.value() / s.copy_latency.value();
+  const double loop = 4.0 * (1 << 20);
+  for (int v = 0; v < t.ranks(); ++v) {
+    std::vector<Tick> works;
+    for (const auto& o : p.ops[static_cast<size_t>(v)])
+      if (o.kind == CommOp::Kind::Compute) works.push_back(o.work);
+    ASSERT_EQ(works.size(), 16u) << "chip " << v;  // in and out, per loop
+    EXPECT_NEAR(to_seconds(works[0]), loop / (s.nvls_scatter_warps * per_warp), 1e-9);
+    EXPECT_NEAR(to_seconds(works[1]), loop / (s.nvls_gather_warps * per_warp), 1e-9);
+  }
+  const SystemSpec none = load_system("hgx-h100x8", {"library.nvls_scatter_warps=0", "library.nvls_gather_warps=0"});
+  // The first loop's copy in and the last loop's copy out are not hidden; the others are (the switch's
+  // reduction, 4 MiB at reduce_bandwidth per loop, is slower than either copy).
+  EXPECT_NEAR(n.time(s) - n.time(none), loop / (s.nvls_scatter_warps * per_warp) + loop / (s.nvls_gather_warps * per_warp),
+              0.5e-6);
+  // Only the all-reduce copies: NVLS reduce-scatter and all-gather write and read the user's buffers.
+  n.r.kind = CollKind::AllGather;
+  const CommProgram ag = lower_collective(t, n.r);
+  for (const auto& o : ag.ops[0]) EXPECT_NE(o.kind, CommOp::Kind::Compute);
+}
+
+TEST(Collective, NvlsSwitchReducesAsItsInputsArrive) {
+  // multimem.ld_reduce works on 16-byte packs: a port's engine reduces its inputs as they arrive, so
+  // the result is ready at the later of (first arrival + the whole work at the engine's rate) and
+  // (last arrival + one piece); a second reduction at the port queues behind the first.
+  const SystemSpec s = load_system("hgx-h100x8");
+  auto sw = make_switch("nvls", s.sw, 8);
+  const double rate = s.sw.reduce_bandwidth.value(), bytes = 16.0 * (1 << 20), tail = bytes / 8;
+  const Tick whole = transfer_ticks(bytes, rate);
+  // Inputs spread over less than the work: the engine's rate binds.
+  EXPECT_EQ(sw->reduce(0, whole / 2, bytes, tail, 3), whole);
+  // Inputs that trickle in: the last piece binds.
+  const Tick late = 4 * whole;
+  EXPECT_EQ(sw->reduce(2 * whole, late, bytes, tail, 5), late + transfer_ticks(tail, rate));
+  // Port 3 again, its inputs arriving while the first still runs: queued behind it.
+  EXPECT_EQ(sw->reduce(whole / 2, whole, bytes, tail, 3), 2 * whole);
 }
