@@ -11,6 +11,8 @@
 #include "kernels/rowwise/gpu.h"
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "kernels/gpu_builders.h"
 
@@ -113,12 +115,22 @@ constexpr std::int64_t kElementwiseBlockElems = 1024;
 // number of simulated tasks bounded (a large elementwise kernel is bandwidth-bound either way).
 constexpr double kMaxBlockInputBytes = 65536;
 
-// Where the op's loads are served: from L2 when the benchmark's rotated working set fits in it (each call
-// finds its inputs left there by the calls before, LRU holding a cycle smaller than its capacity), else
-// from DRAM through L2.
+// Where the op's loads and stores are served: from L2 when the benchmark's rotated working set fits in it
+// (each call finds its inputs left there by the calls before, LRU holding a cycle smaller than its
+// capacity; the L2 is write-back, so the outputs, counted in that working set, stay there as dirty lines
+// that no call evicts), else from DRAM through L2.
 std::uint8_t input_level(const GpuSpec& spec, const LowerOptions& opt) {
   return opt.input_working_set > 0 && opt.input_working_set <= spec.l2.capacity.value() ? kL2 : kGlobal;
 }
+
+// Threads load and store, not a bulk copy: each warp's coalesced request (32 threads x one vector of
+// `warp_bytes` / 32) is its own run of lines, which the address hash spreads over L2 slices and DRAM
+// channels. The DMA's row count (its run = bytes / rows) carries that spread.
+std::uint32_t warp_requests(double bytes, double warp_bytes) {
+  return static_cast<std::uint32_t>(std::max(1.0, std::ceil(bytes / warp_bytes)));
+}
+// PyTorch's elementwise vectors are 16 bytes (memory::can_vectorize_up_to, aten/src/ATen/native/cuda/MemoryAccess.cuh).
+constexpr double kElementwiseWarpBytes = 32 * 16;
 
 // Pure elementwise ops (no reduction along the row) as PyTorch's elementwise kernel runs them: blocks over
 // the flattened tensor, so a one-row tensor still spreads over the SMs.
@@ -140,15 +152,171 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
     block_shape(t, kElementwiseThreads, 32, static_cast<std::uint32_t>(std::min(n * in_e, kMaxBlockInputBytes)));
     build::Emitter emit(t, false);
     const std::uint32_t il = emit(tma_load(level, o.dtype, X.addr + static_cast<std::uint64_t>(e0 * in_e),
-                                           static_cast<std::uint64_t>(n * in_e), 1));
+                                           static_cast<std::uint64_t>(n * in_e), warp_requests(n * in_e, kElementwiseWarpBytes)));
     const Instr v = cuda(DType::fp32, 1, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0),
                          static_cast<std::uint64_t>(rc.flops_per_elem * n));
     const std::uint32_t iv = emit(after(v, il));
-    emit(after(tma_store(kGlobal, o.odtype, Y.addr + static_cast<std::uint64_t>(e0 * out_e), static_cast<std::uint64_t>(n * out_e)), iv));
+    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(e0 * out_e), static_cast<std::uint64_t>(n * out_e),
+                         warp_requests(n * out_e, kElementwiseWarpBytes)),
+               iv));
   };
   return {build::program(name(op.kind), op,
                          std::to_string(chunk) + " elements per block, " + std::to_string(blocks) + " blocks (elementwise grid)",
                          static_cast<std::uint64_t>(blocks), make, false)};
+}
+
+// PyTorch's block-per-row reduction kernels, as PyTorch launches them for F.rms_norm / layer_norm
+// (aten/src/ATen/native/cuda/layer_norm_kernel.cu, launch_vectorized_layer_norm_kernel: one block of
+// 32 x num_threads()/32 = 128 threads per row, vec_size 4 elements per load) and torch.softmax over rows
+// wider than the persistent warp softmax takes (SoftMax.cu, host_softmax: more than 1024 elements or 4 KiB;
+// SoftMaxForward_getBlockSize: min(cols, 1024) threads, 16-byte loads (ILP = sizeof(float4) / element);
+// cunn_SoftMaxForwardSmem when the row fits the default 48 KiB of shared memory per block, which it then
+// allocates whole, else cunn_SoftMaxForward). Every thread walks its share of the row in a loop whose
+// iteration waits for its own load before the next is issued (the accumulator carries the dependence;
+// the loops are not unrolled across loads), so one pass over the row costs a chain of round trips per
+// thread, and the reductions between passes are block barriers. The passes:
+// - norm: the sum of squares (Welford for LayerNorm) over X; the block reduction (five warp shuffles,
+//   two rounds of two __syncthreads over the 4 warps and one to broadcast); X again (the block's row, in
+//   its L1) with gamma (an L2 round trip per iteration) and the store.
+// - softmax (smem): X into shared memory with the max; reduction; exp-sum from shared memory; reduction;
+//   exp / sum from shared memory and the store. Regular: the same passes, the second and third reading X
+//   again from the SM's L1 (a row of at most 2^15 elements fits it).
+// Deliberately ignored: the L1 hit latency of the re-reads (their bytes cross the SM's L1/shared-memory
+// bandwidth); rows not 16-byte aligned (PyTorch's non-vectorized kernels).
+// Per element, FP32 instructions and MUFU (special-function) operations of each pass, counted from the
+// kernels' code (our count of what nvcc emits without fast math, an estimate): a bf16 convert is one
+// instruction, expf is range reduction and scaling around one MUFU.EX2 (5 + 1), IEEE fp32 division is a
+// MUFU.RCP with a Newton step and its fix-up (6 + 1).
+struct PassCost {
+  double fp32 = 0, mufu = 0;
+};
+struct RowReduceKernel {
+  std::int64_t threads = 0, vec_elems = 0;
+  double smem_bytes = 0;
+  bool weights = false;       // the second pass loads gamma (and beta) per iteration from L2 (norms)
+  int barriers = 0;           // __syncthreads per block reduction
+  PassCost first;             // the pass that loads X
+  std::vector<PassCost> rest; // passes over the row in L1 / shared memory, a block reduction before each
+};
+// Registers per thread of these kernels: assumed 40 (not published: a vector of inputs, two 64-bit
+// pointers, index math and fp32 accumulators). It decides residency: 12 norm blocks per SM, one
+// 1024-thread softmax block.
+constexpr std::uint32_t kRowReduceRegisters = 40;
+// Iterations of a thread's loop whose loads are in flight together: assumed 4, nvcc's usual unroll factor
+// for a loop without an unroll pragma and an unknown trip count (these loops have none).
+constexpr std::int64_t kLoadsInFlight = 4;
+constexpr double kDefaultSmemPerBlock = 48 * 1024;  // sharedMemPerBlock without opt-in (CUDA programming guide)
+
+bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
+  const double eb = bytes_per_element(op.dtype);
+  const std::int64_t c = op.cols;
+  if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
+    if (c % 4 != 0) return false;
+    const bool ln = op.kind == OpKind::LayerNorm;
+    k.threads = 128, k.vec_elems = 4;
+    k.smem_bytes = 4 * 3 / 2 * 4;  // threads.y * 3/2 floats
+    k.weights = true;
+    k.barriers = 5;  // compute_stats over 4 warps: two rounds of two __syncthreads, one to broadcast
+    // RMS: convert, square-accumulate; Welford (LayerNorm): convert, subtract, reciprocal count, two FMAs.
+    k.first = ln ? PassCost{10, 1} : PassCost{2, 0};
+    // Convert X and gamma, scale by rstd and gamma (and subtract the mean, add beta), convert the output.
+    k.rest = {ln ? PassCost{8, 0} : PassCost{5, 0}};
+    return true;
+  }
+  if (op.kind != OpKind::Softmax || (c <= 1024 && c * eb <= 4096)) return false;  // persistent warp softmax
+  k.threads = std::min<std::int64_t>(ceil_div(c, 32) * 32, 1024);
+  k.vec_elems = static_cast<std::int64_t>(16 / eb);
+  const bool smem = c < (kDefaultSmemPerBlock - k.threads / 32 * 4) / eb && c % k.vec_elems == 0;
+  k.smem_bytes = smem ? kDefaultSmemPerBlock : k.threads / 32 * 4;
+  k.barriers = 3;  // cuda_utils::BlockReduce (two) and blockReduceWarp's broadcast
+  k.first = {2, 0};  // convert, max
+  // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16.
+  k.rest = {{8, 1}, {14, 2}};
+  return true;
+}
+
+KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const RowReduceKernel& kk, const LowerOptions& opt) {
+  const std::string label = op.label.empty() ? name(op.kind) : op.label;
+  const TensorRef X = opt.ref(label, "X"), Y = opt.ref(label, "Y"), W = opt.ref(label, "W");
+  const double eb = bytes_per_element(op.dtype), ob = bytes_per_element(op.odtype), wb = bytes_per_element(op.wdtype);
+  const std::int64_t per_load = kk.threads * kk.vec_elems;  // elements of a row one iteration loads
+  const std::int64_t iters = ceil_div(op.cols, per_load);
+  // Blocks resident per SM as CUDA's occupancy rule gives them; the engine holds at most 4 slots, so a
+  // simulated task carries up to resident / slots rows side by side (their loads in flight together).
+  const int resident = std::max(1, occupancy(spec, kk.smem_bytes, static_cast<int>(kk.threads), kRowReduceRegisters));
+  const int slots = std::min(4, resident);
+  const std::int64_t g = std::clamp<std::int64_t>(ceil_div(op.rows, static_cast<std::int64_t>(slots) * spec.sm.count), 1,
+                                                  std::max(1, resident / slots));
+  const std::int64_t tasks = ceil_div(op.rows, g);
+  const OpSpec o = op;
+  const RowReduceKernel k = kk;
+  const std::uint8_t level = input_level(spec, opt);
+  const double row_in = op.cols * eb;
+  const double warp_bytes = 32.0 * kk.vec_elems * eb;  // a warp's coalesced request (warp_requests)
+  // Functional mode: the rows' whole load, weight load, math and store ride on the first load, the first
+  // weight load, the last math op and the last store, in program order (the timing is the same).
+  const bool functional = opt.functional;
+  if (functional) row_func(op, opt, label, 0, 1);  // unsupported ops fail here, before the run
+  const LowerOptions fopt = functional ? opt : LowerOptions{};
+  auto make = [=](std::uint64_t index, Task& t) {
+    const std::int64_t r0 = static_cast<std::int64_t>(index) * g, rows = std::min(g, o.rows - r0);
+    block_shape(t, static_cast<std::uint32_t>(k.threads), kRowReduceRegisters, static_cast<std::uint32_t>(k.smem_bytes));
+    build::Emitter emit(t, functional);
+    RowFunc f;
+    if (functional) f = row_func(o, fopt, label, static_cast<int>(r0), static_cast<int>(rows));
+    const std::uint64_t base = X.addr + static_cast<std::uint64_t>(r0 * row_in);
+    const std::uint32_t n = static_cast<std::uint32_t>(o.cols);
+    std::uint32_t prev = kNoDep;
+    for (std::int64_t i = 0; i < iters; i += kLoadsInFlight) {  // first pass: a group of loads per round trip
+      const std::int64_t e = std::min(per_load * kLoadsInFlight, o.cols - i * per_load);
+      const Instr ld = tma_load(level, o.dtype, base + static_cast<std::uint64_t>(i * per_load * eb),
+                                static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
+      prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
+    }
+    // The model's vector rate counts an FMA as two FLOPs: one FP32 instruction per lane is 2.
+    auto pass_op = [&](const PassCost& c, std::uint32_t elems, std::uint64_t l1_bytes) {
+      return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
+                  static_cast<std::uint64_t>(2 * c.fp32 * rows * elems), l1_bytes);
+    };
+    prev = emit(after(pass_op(k.first, n, 0), prev));
+    auto reduce = [&] {
+      for (int b = 0; b < k.barriers; ++b) prev = emit(after(build::sync(kVector), prev));
+    };
+    reduce();
+    if (k.weights) {  // norm: per iteration gamma from L2, X from L1, the scaled output stored
+      const int nw = o.kind == OpKind::LayerNorm ? 2 : 1;
+      std::uint32_t wprev = prev;
+      for (std::int64_t i = 0; i < iters; i += kLoadsInFlight) {
+        const std::int64_t e = std::min(per_load * kLoadsInFlight, o.cols - i * per_load);
+        const Instr lw = after(tma_load(kL2, o.wdtype, W.addr + static_cast<std::uint64_t>(i * per_load * wb),
+                                        static_cast<std::uint64_t>(nw * rows * e * wb), warp_requests(nw * rows * e * wb, warp_bytes)),
+                               wprev);
+        wprev = i == 0 ? emit(lw, f.load_w) : emit(lw);
+        const Instr v = after(pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb)), wprev);
+        const std::uint32_t iv = i == 0 ? emit(v, f.compute) : emit(v);
+        const Instr st = after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>((r0 * o.cols + i * per_load) * ob),
+                                         static_cast<std::uint64_t>(rows * e * ob), warp_requests(rows * e * ob, warp_bytes)),
+                               iv);
+        if (i + kLoadsInFlight >= iters) emit(st, f.store);
+        else emit(st);
+      }
+      return;
+    }
+    // softmax: the exp-sum pass, the second reduction, the epilogue pass, each over the row in L1 / shared memory
+    for (size_t p = 0; p < k.rest.size(); ++p) {
+      if (p > 0) reduce();
+      const Instr v = after(pass_op(k.rest[p], n, static_cast<std::uint64_t>(rows * row_in)), prev);
+      prev = p + 1 == k.rest.size() ? emit(v, f.compute) : emit(v);
+    }
+    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * o.cols * ob),
+                         static_cast<std::uint64_t>(rows * o.cols * ob), warp_requests(rows * o.cols * ob, warp_bytes)),
+               prev),
+         f.store);
+  };
+  return {build::program(name(op.kind), op,
+                         std::to_string(k.threads) + " threads per row, " + std::to_string(iters) + " loads per thread per pass, " +
+                             std::to_string(g) + " rows per simulated block (" + std::to_string(resident) + " resident per SM)",
+                         static_cast<std::uint64_t>(tasks), make, functional)};
 }
 }  // namespace
 
@@ -158,6 +326,8 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
   // Functional runs keep the row blocks (the row functions carry the data).
   const bool elementwise = op.kind == OpKind::Copy || op.kind == OpKind::ResidualAdd || op.kind == OpKind::Gelu;
   if (elementwise && !opt.functional) return lower_elementwise(op, spec, rc, opt);
+  RowReduceKernel rk;
+  if (row_reduce_kernel(op, rk)) return lower_row_reduce(op, spec, rk, opt);
   const std::string label = op.label.empty() ? name(op.kind) : op.label;
   const TensorRef X = opt.ref(label, "X"), Y = opt.ref(label, "Y"), W = opt.ref(label, "W");
   // Rows per block: enough blocks for two per SM, at most 64 KiB of input per block.
@@ -192,7 +362,7 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
                          static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0),
                          static_cast<std::uint64_t>(rc.flops_per_elem * rows * o.cols));
     const std::uint32_t iv = emit(after(v, il, iw), f.compute);
-    emit(after(tma_store(kGlobal, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row),
+    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row),
                          static_cast<std::uint64_t>(rows * rc.out_per_row)),
                iv),
          f.store);

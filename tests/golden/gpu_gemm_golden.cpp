@@ -145,6 +145,13 @@ TEST(GpuGolden, AttentionAndRowOpsRespectTheirRooflines) {
     KernelRun run = run_kernel(*chip, op, false, false);
     double t_mem = op.min_bytes() / chip->dram_bandwidth();
     EXPECT_GE(run.result.latency_s, t_mem) << opname;
+    if (std::string(opname) == "softmax") {
+      // torch.softmax over 4096-element rows runs one 1024-thread block per row, one block per SM, each
+      // thread one 16-byte load before two block reductions: latency-bound, as measured (H309, H312: 2.6-2.8x
+      // the DRAM roofline on the H100).
+      EXPECT_LE(run.result.latency_s, 3.5 * t_mem) << opname;
+      continue;
+    }
     EXPECT_EQ(run.result.kernels[0].bound, "memory") << opname;
     EXPECT_LE(run.result.latency_s, 2.0 * t_mem / 0.9 + 3e-6) << opname << ": a large row op is bandwidth-bound";
   }

@@ -53,22 +53,24 @@ TEST(RowwiseValidation, EveryMeasuredRowIsPredictedWithinItsBound) {
     ASSERT_GT(bytes, 0) << p.row.id;
     const bool softmax = p.row.workload.rfind("softmax", 0) == 0;
     if (softmax && bytes >= (16 << 20)) {
-      // Known gap: torch.softmax on rows of 4096 and 32768 elements runs one block per row that walks the
-      // row three times (max, sum of exponentials, output) through its own latency chain; the model
-      // streams it once at bandwidth, so these rows are 20-70% fast.
-      EXPECT_GE(p.error, -0.70) << p.row.id << " " << p.row.shape;
+      // torch.softmax on rows of 4096 and 32768 elements: one block per row, latency-bound passes
+      // (kernels/rowwise/gpu.cpp); the rows land -16%..-1% (they were 23-68% fast with one streaming pass).
+      EXPECT_GE(p.error, -0.20) << p.row.id << " " << p.row.shape;
       EXPECT_LE(p.error, 0.10) << p.row.id << " " << p.row.shape;
     } else if (bytes >= (16 << 20)) {
       // Bandwidth-bound (16 MiB and more, well past the fixed costs): HBM at its measured efficiency.
-      // RMSNorm's fused kernel reaches only 2.2 TB/s on H100 at T16384 (H300: -21%), hence 25%.
-      EXPECT_LE(std::fabs(p.error), 0.25) << p.row.id << " " << p.row.shape;
+      // RMSNorm's fused kernel reaches only 2.2 TB/s on H100 at T16384 (H300: -20%), hence 22%.
+      EXPECT_LE(std::fabs(p.error), 0.22) << p.row.id << " " << p.row.shape;
     } else {
-      // Known gap, small kernels (under 16 MiB, a few microseconds): the model adds its fixed costs (the
-      // 1 us launch measured for a whole tiny kernel, block start, an HBM round trip) to the kernel,
-      // while the measured rows rotate inputs that stay in L2 and overlap those costs; elementwise rows
-      // are up to 2.6x slow, the one-block-per-row RMSNorm and softmax up to 2x fast.
-      EXPECT_GE(p.error, -0.60) << p.row.id << " " << p.row.shape;
-      EXPECT_LE(p.error, 1.70) << p.row.id << " " << p.row.shape;
+      // Known gaps, small kernels (under 16 MiB, a few microseconds): the elementwise ones are up to 77%
+      // slow (the 1 us launch gap measured for a whole tiny kernel, H01, is added to the model's own block
+      // start and memory round trips); RMSNorm on one row and softmax on 32768-element rows up to 33% fast.
+      EXPECT_GE(p.error, -0.36) << p.row.id << " " << p.row.shape;
+      EXPECT_LE(p.error, 0.85) << p.row.id << " " << p.row.shape;
     }
   }
+  // All row-wise rows together (latency and bandwidth): 16.4% since the kernels run as PyTorch's (38.1% before).
+  double sum = 0;
+  for (const auto& p : pts) sum += std::fabs(p.error);
+  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.18);
 }
