@@ -77,6 +77,15 @@ void describe(Params& p, TrainiumSpec& s) {
   p("sync_cycles", s.sync_cycles, "Semaphore wait/signal on an engine sequencer (engine cycles)", "8");
   p("lowering.dma_buffers", s.dma_buffers,
     "SBUF buffers per streamed operand in lowerings (2 = double-buffered DMA, 1 = load then compute)", "2");
+  p("lowering.tnx_flash_min_tokens", s.tnx_flash_min_tokens,
+    "Prompt tokens from which AWS transformers-neuronx runs context-encoding attention as its NKI flash kernel "
+    "(--impl transformers-neuronx); shorter prompts run the HLO graph with the S x S scores materialized", "4096");
+  p("lowering.materialized_sbuf_share", s.materialized_sbuf_share,
+    "Share of SBUF a materialized intermediate (transformers-neuronx's attention scores) may occupy per core; "
+    "a larger one is written to HBM by each HLO op and read back by the next", "0.5");
+  p.require(s.tnx_flash_min_tokens >= 1, "lowering.tnx_flash_min_tokens", "a positive token count");
+  p.require(s.materialized_sbuf_share > 0 && s.materialized_sbuf_share <= 1, "lowering.materialized_sbuf_share",
+            "a share in (0, 1]");
   p.require(s.cores > 0 && s.cores <= 256, "cores", "1 to 256 NeuronCores");
   p.require(s.cores_used >= 0 && s.cores_used <= s.cores, "cores_used", "0 (all) or at most `cores`");
   p.require(s.tensor.clock.value() > 0, "tensor.clock", "a positive clock");

@@ -55,6 +55,12 @@ struct TrainiumSpec {
   Seconds launch_overhead;  // gap between dependent kernels (cross-core barrier, next program)
   double sync_cycles = 8;   // semaphore wait/signal on an engine sequencer
   int dma_buffers = 2;      // lowering: SBUF buffers per streamed operand (2 = double buffering)
+  // Attention as AWS transformers-neuronx builds it (OpSpec::impl "transformers-neuronx"): its NKI
+  // flash kernel from this many prompt tokens on, below it the HLO graph with the scores materialized.
+  int tnx_flash_min_tokens = 4096;
+  // Share of SBUF the compiler keeps a materialized intermediate in; a larger one goes through HBM
+  // between the HLO ops that produce and consume it.
+  double materialized_sbuf_share = 0.5;
 
   int active_cores() const { return cores_used > 0 ? cores_used : cores; }
   double cols_per_cycle(DType d) const;          // Tensor Engine moving columns per cycle (0: none)

@@ -384,11 +384,12 @@ Program combine(const AttnJob& j, const TrainiumSpec& spec) {
 
 KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   op.validate();
-  refuse_gpu_impl(spec.name, op);
+  if (op.impl != kTnxImpl) refuse_gpu_impl(spec.name, op);
   for (DType d : {op.dtype, op.wdtype})
     if (spec.cols_per_cycle(d) <= 0)
       unsupported(spec.name, op, std::string("the NeuronCore-") + spec.neuroncore + " Tensor Engine has no " + name(d) +
                                      " matmul path");
+  if (runs_materialized(op, spec)) return lower_materialized_attention(op, spec, opt);
   AttnJob j;
   j.o = op;
   j.d = op.head_dim, j.dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;

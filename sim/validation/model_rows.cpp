@@ -153,6 +153,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   s.output_len = f.count("out") ? f["out"] : 2048;
   s.tp = tp;
   s.pad_heads = cores;
+  s.attention_impl = "transformers-neuronx";  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   ModelRunOptions o;
   o.system = sys;
@@ -166,7 +167,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips, heads stored for " +
-           std::to_string(cores) + " NeuronCores";
+           std::to_string(cores) + " NeuronCores, transformers-neuronx attention";
   return true;
 }
 

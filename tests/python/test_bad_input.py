@@ -126,6 +126,9 @@ case("attention-impl-unknown", ["kernel", "attention", "--batch", "1", "--heads"
 for fam in ("tpu", "trainium", "maia"):
     case("attention-impl-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
                                      "--seq", "128", "--impl", "fa2"], names=["--impl fa2"])
+for fam in ("gpu", "tpu", "maia"):  # AWS Neuron's attention on families that are not Trainium/Inferentia
+    case("attention-impl-tnx-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
+                                         "--seq", "128", "--impl", "transformers-neuronx"], names=["--impl transformers-neuronx"])
 
 # --- every kernel dimension -------------------------------------------------------------------------
 OPS = {

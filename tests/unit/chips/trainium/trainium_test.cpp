@@ -158,6 +158,46 @@ TEST(TrainiumLowering, CausalPrefillSkipsTilesAboveTheDiagonal) {
   EXPECT_LT(ratio, 0.75);  // 16 query tiles x 4 KV tiles: 40 of 64 tiles visible
 }
 
+// transformers-neuronx's attention (--impl transformers-neuronx): below lowering.tnx_flash_min_tokens the
+// HLO graph computes the whole S x S square (no causal tile skipped) and, once a core's scores exceed
+// its SBUF share, each op of the softmax chain moves them through HBM; from the threshold on, the flash
+// kernel (the same program as without the impl). Run on trn1 (2 heads per core at 2048 tokens).
+TEST(TrainiumLowering, TransformersNeuronxMaterializesScoresBelowItsFlashThreshold) {
+  TrainiumSpec s = load_spec("trn1");
+  auto attn = [&](std::int64_t seq, const std::string& impl) {
+    return op("attention", {{"heads", "4"}, {"kv-heads", "4"}, {"seq", std::to_string(seq)}, {"head-dim", "128"}, {"impl", impl}});
+  };
+  auto count = [&](const OpSpec& o, std::uint64_t& mm, std::uint64_t& hbm_write) {
+    mm = hbm_write = 0;
+    each_instr(lower(o, s, LowerOptions{}), [&](const Instr& in, const Task&) {
+      mm += in.kind == TxKind::TileCompute;
+      if (in.kind == TxKind::DmaWrite) hbm_write += in.bytes;
+    });
+  };
+  std::uint64_t mm_flash, w_flash, mm_tnx, w_tnx;
+  count(attn(2048, ""), mm_flash, w_flash);
+  count(attn(2048, "transformers-neuronx"), mm_tnx, w_tnx);
+  EXPECT_GT(mm_tnx, mm_flash);  // the full square, and per-chunk transposes
+  // 16 MiB of bf16 scores per core (2 heads x 2048 x 2048) exceed half of trn1's 24 MiB SBUF: the dot, the
+  // select, the subtract, the exp and the divide each write them (5 x 32 MiB over both cores), plus the output.
+  const double scores = 4.0 * 2048 * 2048 * 2;
+  EXPECT_GE(static_cast<double>(w_tnx), 5 * scores);
+  EXPECT_LT(static_cast<double>(w_flash), 0.1 * scores);
+  // Kept on chip when the scores fit the share (4 MiB per core at 1024 tokens): no score traffic at all.
+  TrainiumSpec big = load_spec("trn1", {"lowering.materialized_sbuf_share=1"});
+  std::uint64_t w_big = 0;
+  each_instr(lower(attn(1024, "transformers-neuronx"), big, LowerOptions{}), [&](const Instr& in, const Task&) {
+    if (in.kind == TxKind::DmaWrite) w_big += in.bytes;
+  });
+  EXPECT_EQ(w_big, 4u * 1024 * 128 * 2);  // the output only
+  // From the threshold on, the flash kernel: the impl changes nothing.
+  std::uint64_t mm_a, w_a, mm_b, w_b;
+  count(attn(4096, ""), mm_a, w_a);
+  count(attn(4096, "transformers-neuronx"), mm_b, w_b);
+  EXPECT_EQ(mm_a, mm_b);
+  EXPECT_EQ(w_a, w_b);
+}
+
 // The NeuronCore model with hand-written programs: independent instructions of different engines
 // overlap; dependent ones serialize; times follow each engine's clock.
 TEST(TrainiumChip, HandWrittenProgramEnginesRunConcurrently) {
