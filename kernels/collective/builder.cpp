@@ -33,11 +33,11 @@ std::uint32_t Builder::add(int v, CommOp::Kind kind, std::vector<int> peers, std
 }
 
 std::uint32_t Builder::send(int v, std::vector<int> to, std::uint64_t bytes, std::uint32_t tag, const Deps& deps,
-                            Tick first_delay) {
+                            Tick first_delay, bool step) {
   // A chip's send is one step of the library's protocol (wait for the peer's flag, then write);
   // a switch forwards in hardware.
   bool chip = v < m_t.ranks();
-  Tick delay = (chip ? m_step : 0) + (deps.empty() && m_slice == 0 ? m_launch + first_delay : 0);
+  Tick delay = (chip && step ? m_step : 0) + (deps.empty() && m_slice == 0 ? m_launch + first_delay : 0);
   return add(v, CommOp::Kind::Send, std::move(to), bytes, tag, deps, delay);
 }
 
@@ -120,12 +120,10 @@ void Builder::nvls_reduce_scatter(const std::vector<int>& group, int sw, std::ui
       in = {copy(v, chunk * m, scatter, in, d)};
       first = 0;
     }
-    for (size_t j = 0; j < m; ++j) {
-      std::uint32_t s = send(v, {sw}, chunk, up + static_cast<std::uint32_t>(j), in, first);
-      // After the copy the reduce warps' flag wait is their per-loop step, charged at the reduction
-      // (lower_collective); only the first loop's load waits for the copy's flag.
-      if (scatter > 0 && m_copies && m_slice > 0) m_p.ops[static_cast<size_t>(v)][s].delay = 0;
-    }
+    // After the copy the reduce warps' flag wait is their per-loop step, charged at the reduction
+    // (lower_collective); only the first loop's load waits for the copy's flag.
+    const bool step = !(scatter > 0 && m_copies && m_slice > 0);
+    for (size_t j = 0; j < m; ++j) send(v, {sw}, chunk, up + static_cast<std::uint32_t>(j), in, first, step);
   }
   for (size_t j = 0; j < m; ++j) {
     Deps in;

@@ -26,8 +26,10 @@ class Builder {
     return b;
   }
   // Ops with no dependency wait for the collective's launch (plus `first_delay`, e.g. NVLS setup).
+  // A chip's send pays one protocol step unless `step` is false (a send whose flag wait is charged
+  // elsewhere, as NVLS loads after the NVLS buffer copy).
   std::uint32_t send(int v, std::vector<int> to, std::uint64_t bytes, std::uint32_t tag, const Deps& deps,
-                     Tick first_delay = 0);
+                     Tick first_delay = 0, bool step = true);
   std::uint32_t recv(int v, int from, std::uint32_t tag, const Deps& deps = {});
   std::uint32_t reduce(int sw, int port, std::uint64_t bytes, const Deps& deps);
   // A copy through chip v's own memory by `warps` warps per channel (the library's NVLS buffer in or
