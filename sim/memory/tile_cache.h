@@ -13,8 +13,9 @@
 namespace xpu {
 
 
-// The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank; `slice_group`
-// > 1: groups of consecutive slices on one calendar each, see reserve_grouped).
+// The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank). Slices are
+// booked in groups of `slice_group` consecutive slices on one calendar each (reserve_grouped; default 8,
+// 1 = a calendar per slice, exact).
 class TileCache : public ICache {
  public:
   // bank: book each transfer once on all slices together (reserve_bank; "tile_lru_bank").

@@ -39,7 +39,9 @@ TEST(GpuModelRun, StepTimeIsTheSumOfItsKernelsAndFlopsMatchTheGraph) {
   const StepResult& st = r.steps.at(0);
   double sum = 0;
   for (const auto& n : st.nodes) sum += n.fused ? 0 : n.time_s * n.count;
-  EXPECT_DOUBLE_EQ(sum, st.time_s);
+  // Equal up to rounding: when the power manager runs the step off its nominal clock, apply_clocks adds
+  // the kernels' changes to the nominal sum, the same terms in another order (6 ulp apart with L2 slice groups).
+  EXPECT_NEAR(sum / st.time_s, 1.0, 1e-12);
   Graph g = build_step_graph(m, s, false, 256, FusionPolicy::vllm());
   EXPECT_NEAR(st.flops / g.flops(), 1.0, 1e-9);
   // About 2 FLOPs per layer parameter per token, plus the LM head for the last token (plus attention).
