@@ -129,6 +129,10 @@ int cmd_kernel(int argc, char** argv) {
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
     if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), n == "causal" ? "causal mask (attention)" : "fp8 GEMM: no fp32 promotion");
+    else if (n == "impl")
+      dims.add_options()(n.c_str(), po::value<std::string>(),
+                         "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
+                         "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)");
     else dims.add_options()(n.c_str(), po::value<std::string>(), "");
   }
   po::options_description all;
@@ -146,7 +150,7 @@ int cmd_kernel(int argc, char** argv) {
               << "\n\ndimensions by op:\n"
                  "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D] [--fast-accum]\n"
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
-                 "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W] [--impl fa2|fa3]\n"
+                 "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W] [--impl fa2|fa3|transformers-neuronx]\n"
                  "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add, copy, sum   --rows --cols\n"
                  "  topk          --tokens --experts --topk;  embedding --tokens --cols\n"
                  "  allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv: on a system of chips,\n"
