@@ -232,7 +232,7 @@ void OpSpec::validate() const {
       nonneg(head_dim_v, "head-dim-v");
       nonneg(window, "window");
       pos(page_size, "page-size");
-      if (!impl.empty() && impl != "fa2" && impl != "fa3" && impl != "transformers-neuronx")
+      if (!impl.empty() && impl != "fa2" && impl != "fa3" && impl != kTnxImpl)
         throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx");
       if (heads % kv_heads != 0)
         throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +

@@ -39,6 +39,11 @@ const char* name(OpKind k);
 OpKind parse_op_kind(const std::string& s);  // "gemm", "attention", "rmsnorm", ... (InputError if unknown)
 const std::vector<std::string>& op_kind_names();
 
+// OpSpec::impl naming AWS transformers-neuronx's attention: its NKI flash kernel from
+// TrainiumSpec::tnx_flash_min_tokens prompt tokens on, the HLO graph with materialized scores below
+// (kernels/attention/trainium_materialized.cpp); other families refuse it.
+inline constexpr const char* kTnxImpl = "transformers-neuronx";
+
 struct OpSpec {
   OpKind kind = OpKind::Gemm;
   std::string label;                // "layer.qkv_proj" in a model graph, the op name for single kernels
@@ -68,7 +73,8 @@ struct OpSpec {
   std::int64_t page_size = 16;      // KV-cache page (block) size in tokens for paged decode
   // Attention kernel implementation: "" = the family's default library kernel (FlashAttention-3 style
   // on Hopper and later GPUs); "fa2" = FlashAttention-2's code (mma.sync from registers, cp.async
-  // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named.
+  // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named;
+  // kTnxImpl = AWS transformers-neuronx's attention (Trainium/Inferentia only).
   std::string impl;
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.

@@ -9,10 +9,8 @@
 namespace xpu::trainium {
 KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 
-// OpSpec::impl naming AWS transformers-neuronx's attention: its NKI flash kernel from
-// spec.tnx_flash_min_tokens prompt tokens on, the HLO graph with materialized scores below
+// kTnxImpl (workloads/op.h): prefill below spec.tnx_flash_min_tokens runs the materialized HLO graph
 // (trainium_materialized.cpp); decode keeps the flash-decoding lowering.
-inline constexpr const char* kTnxImpl = "transformers-neuronx";
 bool runs_materialized(const OpSpec& op, const TrainiumSpec& spec);
 KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 }

@@ -17,7 +17,7 @@ void unsupported(const std::string& chip, const OpSpec& op, const std::string& w
 }
 
 void refuse_gpu_impl(const std::string& chip, const OpSpec& op) {
-  if (op.impl == "transformers-neuronx")
+  if (op.impl == kTnxImpl)
     unsupported(chip, op, "--impl transformers-neuronx names AWS Neuron's attention (Trainium/Inferentia); this family lowers its own");
   if (!op.impl.empty())
     unsupported(chip, op, "--impl " + op.impl + " names a GPU attention kernel (FlashAttention-2/3); this family lowers its own");

@@ -153,7 +153,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   s.output_len = f.count("out") ? f["out"] : 2048;
   s.tp = tp;
   s.pad_heads = cores;
-  s.attention_impl = "transformers-neuronx";  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
+  s.attention_impl = kTnxImpl;  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   ModelRunOptions o;
   o.system = sys;
