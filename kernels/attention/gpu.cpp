@@ -507,8 +507,7 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
 }  // namespace
 
 KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
-  if (op.impl == kTnxImpl)
-    unsupported(spec.name, op, "--impl transformers-neuronx names AWS Neuron's attention (Trainium/Inferentia), not a GPU kernel");
+  refuse_neuron_impl(spec.name, op);
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");

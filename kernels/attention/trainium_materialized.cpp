@@ -69,14 +69,19 @@ KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec
     for (std::int64_t u = core; u < units; u += cores) mine.push_back(u);
     const size_t n = mine.size();
     auto rows_of = [&](std::int64_t u) { return std::min<std::int64_t>(kPartitions, op.seq_q - (u % q_tiles) * kPartitions); };
-    auto tile_addr = [&](const TensorRef& t, std::int64_t u, double eb) {
-      return t.addr + static_cast<std::uint64_t>(static_cast<double>(u) * kPartitions * S * eb);
+    auto kv_head = [&](std::int64_t bh) { return (bh / op.heads) * op.kv_heads + (bh % op.heads) / group; };
+    // A row tile's scores moved between SBUF and HBM (the spilled case), after `dep`.
+    auto scores_dma = [&](TxKind kind, std::int64_t u, std::uint32_t dep) {
+      const std::int64_t r = rows_of(u);
+      return task.add(with_deps(dma(kind, Sc.addr + static_cast<std::uint64_t>(static_cast<double>(u) * kPartitions * S * sb),
+                                    static_cast<std::uint64_t>(r * S * sb), static_cast<std::uint32_t>(r), sd),
+                                dep));
     };
     std::vector<std::uint32_t> last(n, kNoDep);
     // S = Q K^T over every key chunk, evacuated from PSUM to SBUF in the score dtype.
     for (size_t i = 0; i < n; ++i) {
       const std::int64_t u = mine[i], bh = u / q_tiles, qt = u % q_tiles, r = rows_of(u);
-      const std::int64_t kvh = (bh / op.heads) * op.kv_heads + (bh % op.heads) / group;
+      const std::int64_t kvh = kv_head(bh);
       const std::uint32_t iq = task.add(dma(TxKind::DmaRead, Q.addr + static_cast<std::uint64_t>((bh * op.seq_q + qt * kPartitions) * d * a),
                                             static_cast<std::uint64_t>(d * r * a), static_cast<std::uint32_t>(std::min<std::int64_t>(d, kPartitions)),
                                             op.dtype));
@@ -97,10 +102,7 @@ KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec
         }
         cp = task.add(with_deps(lane(kVector, static_cast<int>(r), kw, 1, sd, 0), mm));
       }
-      last[i] = spill ? task.add(with_deps(dma(TxKind::DmaWrite, tile_addr(Sc, u, sb), static_cast<std::uint64_t>(r * S * sb),
-                                               static_cast<std::uint32_t>(r), sd),
-                                           cp))
-                      : cp;
+      last[i] = spill ? scores_dma(TxKind::DmaWrite, u, cp) : cp;
     }
     // The softmax chain, op by op over the core's row tiles.
     for (const Pass& p : kChain) {
@@ -108,30 +110,21 @@ KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec
         const std::int64_t u = mine[i], r = rows_of(u);
         std::uint32_t in = last[i], mk = kNoDep;
         if (spill) {
-          in = task.add(with_deps(dma(TxKind::DmaRead, tile_addr(Sc, u, sb), static_cast<std::uint64_t>(r * S * sb),
-                                      static_cast<std::uint32_t>(r), sd),
-                                  last[i]));
+          in = scores_dma(TxKind::DmaRead, u, last[i]);
           if (p.reads_mask)
             mk = task.add(dma(TxKind::DmaRead, M.addr + static_cast<std::uint64_t>((u % q_tiles) * kPartitions * S),
                               static_cast<std::uint64_t>(r * S), static_cast<std::uint32_t>(r), DType::int8));
         }
         const std::uint32_t op_id = task.add(with_deps(lane(p.engine, static_cast<int>(r), S, p.inputs, sd, 1), in, mk, last[i]));
         if (!p.writes) continue;  // a reduction: one value per row, the scores stay where they were
-        last[i] = spill ? task.add(with_deps(dma(TxKind::DmaWrite, tile_addr(Sc, u, sb), static_cast<std::uint64_t>(r * S * sb),
-                                                 static_cast<std::uint32_t>(r), sd),
-                                             op_id))
-                        : op_id;
+        last[i] = spill ? scores_dma(TxKind::DmaWrite, u, op_id) : op_id;
       }
     }
     // C = P V: P^T by TensorE transposes (128 keys each) copied to SBUF, V streamed, output stored.
     for (size_t i = 0; i < n; ++i) {
       const std::int64_t u = mine[i], bh = u / q_tiles, r = rows_of(u);
-      const std::int64_t kvh = (bh / op.heads) * op.kv_heads + (bh % op.heads) / group;
-      std::uint32_t in = last[i];
-      if (spill)
-        in = task.add(with_deps(dma(TxKind::DmaRead, tile_addr(Sc, u, sb), static_cast<std::uint64_t>(r * S * sb),
-                                    static_cast<std::uint32_t>(r), sd),
-                                last[i]));
+      const std::int64_t kvh = kv_head(bh);
+      const std::uint32_t in = spill ? scores_dma(TxKind::DmaRead, u, last[i]) : last[i];
       std::uint32_t tr = kNoDep;
       for (std::int64_t c = 0; c < kchunks; ++c) {
         const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, S - c * kPartitions));

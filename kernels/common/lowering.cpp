@@ -16,9 +16,13 @@ void unsupported(const std::string& chip, const OpSpec& op, const std::string& w
   throw InputError(chip + ": cannot run " + name(op.kind) + " (" + op.shape_str() + "): " + why);
 }
 
-void refuse_gpu_impl(const std::string& chip, const OpSpec& op) {
+void refuse_neuron_impl(const std::string& chip, const OpSpec& op) {
   if (op.impl == kTnxImpl)
     unsupported(chip, op, "--impl transformers-neuronx names AWS Neuron's attention (Trainium/Inferentia); this family lowers its own");
+}
+
+void refuse_gpu_impl(const std::string& chip, const OpSpec& op) {
+  refuse_neuron_impl(chip, op);
   if (!op.impl.empty())
     unsupported(chip, op, "--impl " + op.impl + " names a GPU attention kernel (FlashAttention-2/3); this family lowers its own");
 }

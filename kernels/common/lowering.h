@@ -35,8 +35,10 @@ inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1
 
 // Throws the standard "unsupported" error for a (family, op, reason) triple.
 [[noreturn]] void unsupported(const std::string& chip, const OpSpec& op, const std::string& why);
-// Refuses an attention kernel implementation named for GPUs (OpSpec::impl: fa2, fa3) on a family
-// that lowers its own attention.
+// Refuses AWS Neuron's attention (OpSpec::impl kTnxImpl) on a family that is not Trainium/Inferentia.
+void refuse_neuron_impl(const std::string& chip, const OpSpec& op);
+// Refuses an attention kernel implementation named for GPUs (OpSpec::impl: fa2, fa3), and Neuron's,
+// on a family that lowers its own attention.
 void refuse_gpu_impl(const std::string& chip, const OpSpec& op);
 
 }  // namespace xpu
