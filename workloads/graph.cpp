@@ -308,7 +308,11 @@ class GraphBuilder {
     o.causal = true;
     o.decode = m_decode;
     o.window = window > 0 && window < seq_kv ? window : 0;  // only where it limits the keys
-    o.dtype = m_s.adtype;
+    // The attention's tensor-core operands: Q and the KV cache meet in one MMA, so it runs at the wider
+    // of the two. fp8 activations are the projections' input quantization: with a bf16 KV cache the
+    // attention stays bf16 (FlashAttention-2/3, FlashInfer and TensorRT-LLM's FMHA take fp8 only with
+    // an fp8 cache); with an fp8 cache and bf16 activations the keys are widened to bf16 in SRAM.
+    o.dtype = bytes_per_element(m_s.kvdtype) > bytes_per_element(m_s.adtype) ? m_s.kvdtype : m_s.adtype;
     o.wdtype = m_s.kvdtype;
     o.impl = m_s.attention_impl;
     return o;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <tuple>
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
@@ -356,6 +357,25 @@ TEST(WorkloadGraph, DtypesFollowTheScenario) {
   EXPECT_EQ(node(g, "layer.attn_norm").op.dtype, DType::bf16);
   EXPECT_EQ(node(g, "lm_head").op.wdtype, DType::bf16);         // quantised checkpoints keep lm_head in bf16
   EXPECT_EQ(node(g, "embed").op.wdtype, DType::bf16);
+}
+
+// The attention's MMA takes Q and the KV cache together, so it runs at the wider of the two: fp8
+// activations over a bf16 cache (our H200 fp8 steps, SDPA flash) stay a bf16 attention; an fp8 cache
+// under bf16 activations is widened to bf16; only fp8 over fp8 is an fp8 attention.
+TEST(WorkloadGraph, AttentionRunsAtTheWiderOfActivationsAndCache) {
+  ModelConfig m = load_model("llama-3.1-8b");
+  const DType f8 = DType::fp8, b16 = DType::bf16;
+  for (auto [a, kv, mma] : {std::tuple{f8, b16, b16}, std::tuple{b16, f8, b16}, std::tuple{f8, f8, f8}, std::tuple{b16, b16, b16}}) {
+    Scenario s = scenario(4, 128);
+    s.wdtype = s.adtype = a;
+    s.kvdtype = kv;
+    for (bool decode : {false, true}) {
+      Graph g = build_step_graph(m, s, decode, decode ? 256 : 0, FusionPolicy::vllm());
+      EXPECT_EQ(node(g, "layer.attn").op.dtype, mma) << name(a) << " activations, " << name(kv) << " cache";
+      EXPECT_EQ(node(g, "layer.attn").op.wdtype, kv);
+      EXPECT_EQ(node(g, "layer.qkv_proj").op.dtype, a);  // the projections keep the activations' dtype
+    }
+  }
 }
 
 TEST(WorkloadGraph, BadStepsAreRejected) {
