@@ -4,6 +4,7 @@
 
 #include "sim/app/system_cmd.h"
 #include "sim/io/reports.h"
+#include "sim/run/kernel_run.h"
 #include "sim/run/system_run.h"
 #include "sim/serve/disagg.h"
 
@@ -47,10 +48,15 @@ void bind_run(py::module_& m) {
       [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
          const std::string& phase, std::int64_t batch, std::int64_t input, std::int64_t output, const std::string& dtype,
          const std::string& wdtype, const std::string& kvdtype, const std::string& fusion, const std::string& routing,
-         bool sustained, const std::string& adtype, const std::string& system, const std::map<std::string, py::object>& layout) {
+         bool sustained, const std::string& adtype, const std::string& system, const std::map<std::string, py::object>& layout,
+         double after_runs) {
         auto get = [&](const char* k) { return layout.at(k).cast<int>(); };
         ModelRunOptions o;
         o.sustained = sustained;
+        if (after_runs != -1.0) {  // -1: not given; given, it replaces the steady state (as `run --after-runs`)
+          o.sustained = false;
+          o.after_runs = checked_after_runs(after_runs);
+        }
         o.system = py_system(chip, system, get("devices"), get("nodes"));
         if (o.system) {
           o.system->overlap = layout.at("overlap").cast<bool>();

@@ -111,7 +111,10 @@ std::string model_run_table(const ModelRunResult& r) {
   if (r.power.modeled) {
     std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
-    row("power", buf);
+    std::string line = buf;
+    if (r.power.after_runs >= 0) line += strformat(", timed after %.0f back-to-back runs from idle", r.power.after_runs);
+    else if (r.power.steady_state) line += ", steady state";
+    row("power", line);
   }
   std::snprintf(buf, sizeof buf, "%.2f s, %llu transactions, %llu kernels (%llu reused from earlier runs in this process)",
                 r.wall_s, static_cast<unsigned long long>(r.transactions),

@@ -2,6 +2,7 @@
 
 #include "sim/interconnect/topology.h"
 #include "sim/base/run_budget.h"
+#include "sim/run/kernel_run.h"
 #include "sim/run/system_run.h"
 
 #include <chrono>
@@ -289,7 +290,10 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
   TransactionBudget budget("running " + model.name + " on " + chip.name());
   ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
-  r.power = manage_power(chip, r.events, opt.sustained);
+  if (opt.sustained && opt.after_runs >= 0)
+    throw InputError("run: sustained and after-runs are two answers to one question: give one of them");
+  r.power = opt.after_runs >= 0 ? power_after_runs(chip, r.events, checked_after_runs(opt.after_runs))
+                                : manage_power(chip, r.events, opt.sustained);
   apply_clocks(r);
   return r;
 }

@@ -76,6 +76,9 @@ struct ModelRunOptions {
   bool check_memory = true;
   int max_decode_samples = 4;
   bool sustained = true;     // steady state: serving runs back to back, the TDP average already reached
+  // >= 0 (with sustained off): the run as a benchmark times it after this many back-to-back runs of it from
+  // an idle chip, at the clock the power manager holds there (power_after_runs, as KernelStudyOptions).
+  double after_runs = -1;
   std::optional<SystemContext> system;  // unset: one chip
 };
 

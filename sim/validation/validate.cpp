@@ -292,23 +292,6 @@ bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) 
   return true;
 }
 
-// Where a row's benchmark protocol times the kernel, as the number of back-to-back runs of it from the start
-// of its warm-up to the middle of its median timing, read from the method the row's source states (our H100
-// and H200 rows, scripts/measure/h100_kernels.py): "CUDA events, W warm-up[ + G graph warm-up replays], median
-// of R back-to-back eager calls" or "... median of R CUDA-graph replays of N launches". Timings are sorted by
-// clock (it only falls during a run), so the median is the middle one: W + (G + R/2) x N runs in. -1 when the
-// source states no such protocol (the kernel is then taken as one burst from idle).
-double protocol_runs(const std::string& source) {
-  static const std::regex re(
-      "CUDA events, ([0-9]+) warm-up(?: \\+ ([0-9]+) graph warm-up replays)?, median of ([0-9]+) "
-      "(?:back-to-back eager calls|CUDA-graph replays of ([0-9]+) launches)");
-  std::smatch m;
-  if (!std::regex_search(source, m, re)) return -1;
-  const double warm = std::stod(m[1]), replays = m[2].matched ? std::stod(m[2]) : 0, timed = std::stod(m[3]);
-  const double per = m[4].matched ? std::stod(m[4]) : 1;
-  return warm + (replays + timed / 2) * per;
-}
-
 // The kernel row's prediction, or false with `why`.
 bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, ValidationPoint& p, std::string& why) {
   RowKernels rk;
@@ -363,6 +346,23 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   return true;
 }
 }  // namespace
+
+// Where a row's benchmark protocol times the kernel (or the CUDA graph of a whole step), as the number of back-to-back runs of it from the start
+// of its warm-up to the middle of its median timing, read from the method the row's source states (our H100
+// and H200 rows, scripts/measure/h100_kernels.py): "CUDA events, W warm-up[ + G graph warm-up replays], median
+// of R back-to-back eager calls" or "... median of R CUDA-graph replays of N launches". Timings are sorted by
+// clock (it only falls during a run), so the median is the middle one: W + (G + R/2) x N runs in. -1 when the
+// source states no such protocol (the kernel is then taken as one burst from idle).
+double protocol_runs(const std::string& source) {
+  static const std::regex re(
+      "CUDA events, ([0-9]+) warm-up(?: \\+ ([0-9]+) graph warm-up replays)?, median of ([0-9]+) "
+      "(?:back-to-back eager calls|CUDA-graph replays of ([0-9]+) launches)");
+  std::smatch m;
+  if (!std::regex_search(source, m, re)) return -1;
+  const double warm = std::stod(m[1]), replays = m[2].matched ? std::stod(m[2]) : 0, timed = std::stod(m[3]);
+  const double per = m[4].matched ? std::stod(m[4]) : 1;
+  return warm + (replays + timed / 2) * per;
+}
 
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,
                                           std::vector<ValidationSkip>* skipped) {

@@ -38,6 +38,9 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
 // -> {b: 1, M: 4096, ...}; digit strings too long for a dimension become 2^40 (refused by the op's checks).
 std::map<std::string, std::int64_t> parse_shape(const std::string& s);
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
+// Back-to-back runs from an idle chip to the middle of the median timing that a row's stated protocol
+// ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...") implies; -1 when none is stated.
+double protocol_runs(const std::string& source);
 std::vector<std::string> default_measurement_files();
 // The chip preset of a row's hardware as measurement sources name it ("" when none models it).
 std::string chip_for(const std::string& hardware);

@@ -35,3 +35,31 @@ def test_bad_warm_up_is_refused():
         xpusim.kernel("gemm", chip="h200", after_runs=-5, **GEMM)
     with pytest.raises(ValueError, match="sustained"):
         xpusim.kernel("gemm", chip="h200", after_runs=5, sustained=True, **GEMM)
+
+
+# A whole step timed as our H200 step rows time it (xpusim validate --models, `step Llama`): after its warm-up
+# from an idle chip. A compute-bound prefill leaves boost as the runs pile up and settles at the clock the
+# steady state holds; a small decode step never reaches the power limit and stays at boost.
+PREFILL = dict(model="llama-3.1-8b", chip="h200", phase="prefill", batch=1, input=512)
+
+
+def test_run_after_runs_settles_a_prefill_and_leaves_a_small_decode_at_boost():
+    burst = xpusim.run(after_runs=0, **PREFILL)
+    warm = xpusim.run(after_runs=18, **PREFILL)
+    long = xpusim.run(after_runs=20000, **PREFILL)
+    steady = xpusim.run(**PREFILL)  # sustained=True: the TDP average already reached
+    assert burst["ttft_s"] < warm["ttft_s"] <= long["ttft_s"] * (1 + 1e-9)
+    assert warm["power"]["after_runs"] == 18
+    assert long["ttft_s"] == pytest.approx(steady["ttft_s"], rel=0.01)
+    decode = dict(model="llama-3.1-8b", chip="h200", phase="decode", batch=1, input=1024)
+    assert xpusim.run(after_runs=35, **decode)["tpot_s"] == pytest.approx(xpusim.run(after_runs=0, **decode)["tpot_s"], rel=1e-9)
+
+
+def test_run_after_runs_cli_equals_python():
+    build = os.environ.get("XPUSIM_BUILD", "build")
+    out = subprocess.run([os.path.join(build, "xpusim"), "run", "--chip", "h200", "--model", "llama-3.1-8b", "--phase",
+                          "prefill", "--batch", "1", "--input", "512", "--after-runs", "18", "--format", "json"],
+                         check=True, capture_output=True, text=True, env=dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")).stdout
+    assert json.loads(out)["ttft_s"] == xpusim.run(after_runs=18, **PREFILL)["ttft_s"]
+    with pytest.raises(ValueError, match="after-runs"):
+        xpusim.run(after_runs=-5, **PREFILL)
