@@ -24,7 +24,9 @@ NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 
                "trn1 prefill. M21 and M25 ran different samples (Llama-3-70B with attention_layout BSH, Llama-2-70b with "
                "the default HSB); on the same Llama-2-70b sample and release inf2 is 1.17x trn1 (810 vs 691 ms) against "
                "1.14x simulated, so no trn1/inf2 difference is missing. What is missing grows from 1024 to 2048 prompt "
-               "tokens: x2.97 (trn1) and x2.93 (inf2) measured against x2.15 and x2.22 simulated; at 128-1024 tokens "
+               "tokens: x2.97 (trn1) and x2.93 (inf2) measured against x2.15 and x2.22 simulated, and what the simulation "
+               "misses beyond twice the 1024-token time is nearly equal on both (198 and 211 ms), unlike their attention "
+               "or GEMM work per core (1.5x, 1.33x); at 128-1024 tokens "
                "the simulation is -19..-35% on the same tables. The TPOT rows of the same requests (M22, M26) are within 13%. Not "
                "bucket padding (transformers-neuronx's default context buckets reach 2048 at 4096 positions)")
 # id -> (bound, reason)
