@@ -21,11 +21,14 @@ NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 
                "through HBM by each op of the softmax chain: 181 -> 688 us per layer on trn1 (HBM 97% busy), M21 -33.8% "
                "-> -26.4%, M25 -51.1% -> -43.5%. Its 161 all-reduces of 32 MiB are bound by the collective engine's "
                "52.8 GB/s per rank (nccom-test's 2-rank all-reduce; library.engine_bandwidth): 1.2 ms each, half of the "
-               "trn1 prefill. The rest is not modelled: the inf2 row is 1.48x the trn1 row in the measurement (1.5x "
-               "the heads per core, 1.33x the work per core) against 1.14x simulated, and at 128 tokens the simulation "
-               "is too slow (96 vs 53 ms: short-row weight DMA in o_proj/down); the TPOT rows of the same requests "
-               "(M22, M26) are within 13%. Not bucket padding (transformers-neuronx's default context buckets reach "
-               "2048 at 4096 positions)")
+               "trn1 prefill. M21 and M25 ran different samples (Llama-3-70B with attention_layout BSH, Llama-2-70b with "
+               "the default HSB); on the same Llama-2-70b sample and release inf2 is 1.17x trn1 (810 vs 691 ms) against "
+               "1.14x simulated, so no trn1/inf2 difference is missing. What is missing grows from 1024 to 2048 prompt "
+               "tokens: x2.97 (trn1) and x2.93 (inf2) measured against x2.15 and x2.22 simulated, and what the simulation "
+               "misses beyond twice the 1024-token time is nearly equal on both (198 and 211 ms), unlike their attention "
+               "or GEMM work per core (1.5x, 1.33x); at 128-1024 tokens "
+               "the simulation is -19..-35% on the same tables. The TPOT rows of the same requests (M22, M26) are within 13%. Not "
+               "bucket padding (transformers-neuronx's default context buckets reach 2048 at 4096 positions)")
 # id -> (bound, reason)
 KNOWN_GAPS = {
     "M21": (0.30, "TTFT of a 2k prompt at TP32 on trn1: " + NEURON_TTFT),
