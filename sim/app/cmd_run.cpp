@@ -8,7 +8,6 @@
 #include "sim/app/system_cmd.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
-#include "sim/run/kernel_run.h"
 
 namespace po = boost::program_options;
 
@@ -30,8 +29,8 @@ int cmd_run(int argc, char** argv) {
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json here")(
       "after-runs", po::value<double>(),
-      "time the step as a benchmark does: after this many back-to-back runs of it from an idle chip, at the clock "
-      "the power manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
+      "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
+      "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
       "help,h", "this help");
   add_layout_options(o);
@@ -47,10 +46,7 @@ int cmd_run(int argc, char** argv) {
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   ModelRunOptions opt;
-  if (vm.count("after-runs")) {
-    opt.sustained = false;
-    opt.after_runs = checked_after_runs(vm["after-runs"].as<double>());
-  }
+  if (vm.count("after-runs")) opt.time_after_runs(vm["after-runs"].as<double>());
   opt.system = system_context(vm);
   if (opt.system && vm["chip"].defaulted() == false && vm["chip"].as<std::string>() != opt.system->spec.chip)
     throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + opt.system->spec.name + ", whose chips are " +

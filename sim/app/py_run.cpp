@@ -4,7 +4,6 @@
 
 #include "sim/app/system_cmd.h"
 #include "sim/io/reports.h"
-#include "sim/run/kernel_run.h"
 #include "sim/run/system_run.h"
 #include "sim/serve/disagg.h"
 
@@ -53,10 +52,7 @@ void bind_run(py::module_& m) {
         auto get = [&](const char* k) { return layout.at(k).cast<int>(); };
         ModelRunOptions o;
         o.sustained = sustained;
-        if (after_runs != -1.0) {  // -1: not given; given, it replaces the steady state (as `run --after-runs`)
-          o.sustained = false;
-          o.after_runs = checked_after_runs(after_runs);
-        }
+        if (after_runs != -1.0) o.time_after_runs(after_runs);  // -1: not given (as `run --after-runs`)
         o.system = py_system(chip, system, get("devices"), get("nodes"));
         if (o.system) {
           o.system->overlap = layout.at("overlap").cast<bool>();

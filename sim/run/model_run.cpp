@@ -285,6 +285,11 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
 }
 }  // namespace
 
+void ModelRunOptions::time_after_runs(double runs) {
+  after_runs = checked_after_runs(runs);
+  sustained = false;
+}
+
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                          const ModelRunOptions& opt) {
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).

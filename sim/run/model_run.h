@@ -79,6 +79,8 @@ struct ModelRunOptions {
   // >= 0 (with sustained off): the run as a benchmark times it after this many back-to-back runs of it from
   // an idle chip, at the clock the power manager holds there (power_after_runs, as KernelStudyOptions).
   double after_runs = -1;
+  // Time the run after `runs` warm-up runs (a user's --after-runs / after_runs=: checked, replaces the steady state).
+  void time_after_runs(double runs);
   std::optional<SystemContext> system;  // unset: one chip
 };
 
