@@ -130,6 +130,34 @@ void Timeline::compact() {
   ++m_head;
 }
 
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
+  const std::uint64_t n = lanes.size();
+  const std::uint64_t per = chunks / n, extra = chunks % n;
+  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  const Tick dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
+  const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+  Tick done = arrival;
+  const std::uint64_t touched = std::min(chunks, n);
+  Timeline* const lane = lanes.data();
+  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lane[l].prefetch();
+  // The lanes from `first` on (cyclically) in runs of one duration over contiguous lanes: the first
+  // `extra` lanes take dur_more, the others dur. Each lane is booked once per transfer, so the order
+  // of the bookings does not matter (only the latest end is returned).
+  auto book_run = [&](std::uint64_t from, std::uint64_t count, Tick d) {
+    while (count > 0) {
+      const std::uint64_t seg = std::min(count, n - from);
+      for (Timeline *p = lane + from, *e = p + seg; p != e; ++p) done = std::max(done, p->reserve(arrival, d, horizon));
+      count -= seg;
+      from = 0;
+    }
+  };
+  book_run(first, extra, dur_more);  // extra < n and extra <= touched
+  const std::uint64_t rest = first + extra;
+  book_run(rest >= n ? rest - n : rest, touched - extra, dur);
+  return done;
+}
+
 namespace {
 // Lanes of [a, b) inside the cyclic range of `len` lanes from `first` over `n` lanes.
 std::uint64_t cyclic_overlap(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t len,

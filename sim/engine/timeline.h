@@ -5,7 +5,6 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "sim/base/units.h"
@@ -64,14 +63,6 @@ class alignas(64) Timeline {
   Tick free_at() const { return m_tail ? m_te : 0; }
 
  private:
-  friend class LaneBank;  // keeps the last interval and the busy time of its lanes itself (lane_bank.h)
-  // The earliest arrival that takes reserve()'s inline path given that it falls in or before the last
-  // interval: none while nothing is booked or the calendar is over its bound, any when no earlier
-  // interval is left, else the end of the last earlier one.
-  Tick gate() const {
-    if (!m_tail || (m_head < m_iv.size() && live() > kMaxIntervals)) return std::numeric_limits<Tick>::max();
-    return m_head == m_iv.size() ? std::numeric_limits<Tick>::min() : m_back_end;
-  }
   struct Iv {
     Tick start, end;
   };
@@ -97,7 +88,13 @@ class alignas(64) Timeline {
 // One cache line per lane: a transfer books dozens of lanes of a bank, one line each.
 static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 
-// Books a transfer (as reserve_interleaved in lane_bank.h) on groups of `group` consecutive lanes, one calendar per group (`groups`
+// Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
+// slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
+// chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`).
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
+
+// Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
 // holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at
 // its lanes' mean load (the granules its lanes take, at the group's rate), and the transfer's piece
 // in that group ends when its busiest lane would: `group` = 1 is reserve_interleaved up to rounding,

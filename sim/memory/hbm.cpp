@@ -39,8 +39,7 @@ HbmModel::HbmModel(const HbmSpec& spec, bool bank)
       m_channel_bw(spec.bandwidth.value() * spec.efficiency / (spec.stacks * spec.channels_per_stack)),
       m_lanes(static_cast<std::uint64_t>(spec.stacks * spec.channels_per_stack)),
       m_group(static_cast<std::uint64_t>(std::max(1, spec.channel_group))),
-      m_channels(m_group == 1 ? static_cast<size_t>(m_lanes) : 0),
-      m_groups(m_group == 1 ? 0 : static_cast<size_t>((m_lanes + m_group - 1) / m_group)),
+      m_channels(static_cast<size_t>((m_lanes + m_group - 1) / m_group)),
       m_bank_mode(bank) {
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
@@ -58,7 +57,7 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
   // independent streams spread over the channels.
   std::uint64_t first = address_hash(addr) % nch;
   Tick done = m_bank_mode    ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
-              : m_group > 1 ? reserve_grouped(m_groups, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon)
+              : m_group > 1 ? reserve_grouped(m_channels, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon)
                             : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
   return done + to_ticks(m_spec.latency.value());
 }
@@ -66,8 +65,7 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
 Tick HbmModel::busiest_channel_ticks() const {
   if (m_bank_mode) return m_bank.busy_ticks();  // per-channel occupancy is not kept
   Tick m = 0;
-  for (size_t c = 0; c < m_channels.size(); ++c) m = std::max(m, m_channels.busy_ticks(c));
-  for (const auto& g : m_groups) m = std::max(m, g.busy_ticks());
+  for (const auto& c : m_channels) m = std::max(m, c.busy_ticks());
   return m;
 }
 
@@ -76,9 +74,8 @@ double HbmModel::mean_channel_busy_ticks() const {
   if (m_bank_mode) return static_cast<double>(m_bank.busy_ticks());
   // A group's calendar is booked at its channels' mean load: its busy time is its mean channel's.
   double s = 0;
-  for (size_t c = 0; c < m_channels.size(); ++c) s += static_cast<double>(m_channels.busy_ticks(c));
-  for (size_t g = 0; g < m_groups.size(); ++g)
-    s += static_cast<double>(m_groups[g].busy_ticks()) *
+  for (size_t g = 0; g < m_channels.size(); ++g)
+    s += static_cast<double>(m_channels[g].busy_ticks()) *
          static_cast<double>(std::min<std::uint64_t>(m_group, m_lanes - g * m_group));
   return m_lanes == 0 ? 0 : s / static_cast<double>(m_lanes);
 }

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "sim/engine/lane_bank.h"
 #include "sim/engine/timeline.h"
 #include "sim/memory/i_dram.h"
 
@@ -34,8 +33,7 @@ class HbmModel : public IDram {
   double m_channel_bw;
   std::uint64_t m_lanes;              // channels
   std::uint64_t m_group;              // channels per calendar (spec.channel_group)
-  LaneBank m_channels;               // a calendar per channel (m_group = 1)
-  std::vector<Timeline> m_groups;     // one calendar per group of m_group channels (m_group > 1)
+  std::vector<Timeline> m_channels;  // one calendar per group of m_group channels
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all channels (bank mode)
   double m_read = 0, m_written = 0;

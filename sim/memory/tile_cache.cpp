@@ -33,8 +33,7 @@ TileCache::TileCache(const CacheSpec& spec, bool bank)
     : m_spec(spec),
       m_slice_bw(spec.bandwidth.value() / spec.slices),
       m_group(static_cast<std::uint64_t>(std::max(1, spec.slice_group))),
-      m_slices(m_group == 1 ? static_cast<size_t>(spec.slices) : 0),
-      m_groups(m_group == 1 ? 0 : static_cast<size_t>((static_cast<std::uint64_t>(spec.slices) + m_group - 1) / m_group)),
+      m_slices(static_cast<size_t>((static_cast<std::uint64_t>(spec.slices) + m_group - 1) / m_group)),
       m_bank_mode(bank) {
   m_stats.add("hits", "count", "L2 tile hits", [this](Tick) { return static_cast<double>(m_hits); });
   m_stats.add("misses", "count", "L2 tile misses", [this](Tick) { return static_cast<double>(m_misses); });
@@ -151,7 +150,7 @@ Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, 
   std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
   if (m_bank_mode) return reserve_bank(m_bank, n, bytes, std::min(chunks, n), m_slice_bw, arrival, horizon);
   std::uint64_t first = address_hash(addr ^ 0x5bd1e995ull) % n;
-  if (m_group > 1) return reserve_grouped(m_groups, n, m_group, first, bytes, chunks, m_slice_bw, arrival, horizon);
+  if (m_group > 1) return reserve_grouped(m_slices, n, m_group, first, bytes, chunks, m_slice_bw, arrival, horizon);
   return reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
 }
 

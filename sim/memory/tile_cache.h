@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/engine/lane_bank.h"
 #include "sim/engine/timeline.h"
 #include "sim/memory/i_cache.h"
 
@@ -33,8 +32,7 @@ class TileCache : public ICache {
   CacheSpec m_spec;
   double m_slice_bw;
   std::uint64_t m_group;            // slices per calendar (spec.slice_group)
-  LaneBank m_slices;               // a calendar per slice (m_group = 1)
-  std::vector<Timeline> m_groups;  // one calendar per group of m_group slices (m_group > 1)
+  std::vector<Timeline> m_slices;  // one calendar per group of m_group slices
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all slices (bank mode)
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an

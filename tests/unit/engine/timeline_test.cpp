@@ -8,7 +8,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sim/engine/lane_bank.h"
 #include "sim/engine/timeline.h"
 #include "sim/memory/tile_cache.h"
 
@@ -120,73 +119,6 @@ TEST(Timeline, MatchesTheReferenceCalendarOnRandomStreams) {
   }
 }
 
-// A bank of lanes (LaneBank: the lanes' last intervals side by side, runs tested four at a time)
-// against a reference calendar per lane booked one lane after another, as reserve_interleaved did
-// before the bank: the same ends, and every lane's last end and busy time after each transfer.
-// Streams mix wide transfers (every lane, one or two durations), narrow ones (fewer granules than
-// lanes), out-of-order arrivals up to two quanta ahead of the horizon, one-tick services, arrivals
-// exactly at a lane's last end, and stretches where the horizon stands still while short transfers
-// scatter over a long window (many gaps per lane; the bound itself is the next test's).
-TEST(LaneBank, MatchesACalendarPerLaneOnRandomStreams) {
-  const double lane_bw = 25e9;
-  for (std::uint64_t lanes : {80ull, 48ull, 6ull, 3ull, 128ull}) {
-    for (std::uint32_t seed = 1; seed <= 6; ++seed) {
-      std::mt19937_64 rng(lanes * 1000 + seed);
-      LaneBank bank(lanes);
-      std::vector<RefTimeline> ref(lanes);
-      Tick horizon = 0;
-      const Tick quantum = 100000;
-      for (int i = 0; i < 6000; ++i) {
-        const bool still = (i / 500) % 3 == 2;  // a stretch without progress: calendars fill with gaps
-        if (!still && rng() % 3 == 0) horizon += static_cast<Tick>(rng() % (seed % 2 ? 5000 : 40000));
-        // Still stretches scatter short narrow transfers over a long window: many gaps per lane.
-        Tick arrival = horizon + static_cast<Tick>(rng() % (still ? 400 * quantum : 2 * quantum));
-        const std::uint64_t first = rng() % lanes;
-        const std::uint64_t granule = 4096;
-        std::uint64_t bytes = !still && rng() % 2 ? granule * (lanes * (1 + rng() % 4) + rng() % lanes)  // wide
-                                                  : 64 * (1 + rng() % (still || seed % 3 == 0 ? 4 : 640));  // narrow
-        if (rng() % 40 == 0) bytes = 1;  // a service that rounds to a tick
-        if (rng() % 8 == 0) arrival = ref[first].free_at();  // exactly touching a lane's last booking
-        const std::uint64_t chunks = (bytes + granule - 1) / granule;
-        const Tick got = reserve_interleaved(bank, first, bytes, chunks, lane_bw, arrival, horizon);
-        const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
-        const double bpc = static_cast<double>(bytes) / static_cast<double>(chunks);
-        Tick want = arrival;
-        for (std::uint64_t k = 0; k < std::min(chunks, lanes); ++k) {
-          const Tick d = transfer_ticks(bpc * static_cast<double>(k < extra ? per + 1 : per), lane_bw);
-          want = std::max(want, ref[(first + k) % lanes].reserve(arrival, d, horizon));
-        }
-        ASSERT_EQ(got, want) << lanes << " lanes, seed " << seed << " step " << i;
-        for (std::uint64_t l = 0; l < lanes; ++l) {
-          ASSERT_EQ(bank.free_at(l), ref[l].free_at()) << "lane " << l << " step " << i;
-          ASSERT_EQ(bank.busy_ticks(l), ref[l].busy()) << "lane " << l << " step " << i;
-        }
-      }
-    }
-  }
-}
-
-// The 64-interval bound seen through the bank's gate: lanes filled with 70 disjoint intervals by
-// arrivals that come earlier and earlier (gap fills, which do not compact), then a transfer that
-// queues behind the last interval (over the bound it must take the general path, which closes the
-// oldest gap), then one that would fit in that oldest gap. Run over 4 and 7 lanes (vector and scalar).
-TEST(LaneBank, KeepsTheCalendarBoundOfATimeline) {
-  for (size_t lanes : {4u, 7u}) {
-    LaneBank bank(lanes);
-    std::vector<RefTimeline> ref(lanes);
-    auto book_all = [&](Tick arrival, Tick duration) {
-      Tick want = arrival;
-      for (RefTimeline& r : ref) want = std::max(want, r.reserve(arrival, duration, 0));
-      ASSERT_EQ(bank.reserve_run(0, lanes, arrival, duration, 0, arrival), want) << "arrival " << arrival;
-    };
-    for (Tick k = 0; k < 70; ++k) book_all((100 - k) * 1000, 10);
-    book_all(100005, 10);  // inside the last interval
-    book_all(31015, 100);  // the oldest gap, closed by the bound
-    book_all(50015, 100);
-    for (size_t l = 0; l < lanes; ++l) EXPECT_EQ(bank.free_at(l), ref[l].free_at());
-  }
-}
-
 TEST(TileCache, MatchesTheReferenceLruOnRandomStreams) {
   for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     std::mt19937_64 rng(seed);
@@ -220,8 +152,7 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
   for (std::uint64_t lanes : {48ull, 80ull, 20ull}) {
     for (std::uint64_t group : {1ull, 3ull, 8ull}) {
       std::mt19937_64 rng(lanes * 31 + group);
-      LaneBank per_lane(lanes);
-      std::vector<Timeline> grouped((lanes + group - 1) / group);
+      std::vector<Timeline> per_lane(lanes), grouped((lanes + group - 1) / group);
       Tick horizon = 0;
       for (int i = 0; i < 4000; ++i) {
         if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
@@ -229,14 +160,12 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
         const std::uint64_t first = rng() % lanes, bytes = 128 * (1 + rng() % 256), chunks = bytes / 128;
         const Tick a = reserve_interleaved(per_lane, first, bytes, chunks, lane_bw, arrival, horizon);
         const Tick b = reserve_grouped(grouped, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon);
-        if (group == 1) {
-          ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
-        }
+        if (group == 1) ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
         const std::uint64_t widest = chunks / lanes + (chunks % lanes ? 1 : 0);
         ASSERT_GE(b, arrival + transfer_ticks(128.0 * static_cast<double>(widest), lane_bw));
       }
       double lanes_busy = 0, groups_busy = 0;
-      for (size_t l = 0; l < per_lane.size(); ++l) lanes_busy += static_cast<double>(per_lane.busy_ticks(l));
+      for (const Timeline& t : per_lane) lanes_busy += static_cast<double>(t.busy_ticks());
       for (size_t g = 0; g < grouped.size(); ++g)
         groups_busy += static_cast<double>(grouped[g].busy_ticks()) *
                        static_cast<double>(std::min<std::uint64_t>(group, lanes - g * group));
