@@ -284,20 +284,25 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
     };
     reduce();
     if (k.weights) {  // norm: per iteration gamma from L2, X from L1, the scaled output stored
+      // One iteration's gamma load waits for the previous iteration's store to issue: gamma (and beta) and Y
+      // are plain pointers of the same element type (only X is __restrict__ in vectorized_layer_norm_kernel_impl),
+      // so the store may alias the next gamma and the compiler cannot hoist that load above it (C++ aliasing
+      // rules; nvcc reorders across may-alias stores only for __restrict__ pointers). The pass is a chain of
+      // one L2 round trip per iteration; the store itself is not waited for.
       const int nw = o.kind == OpKind::LayerNorm ? 2 : 1;
-      std::uint32_t wprev = prev;
-      for (std::int64_t i = 0; i < iters; i += kLoadsInFlight) {
-        const std::int64_t e = std::min(per_load * kLoadsInFlight, o.cols - i * per_load);
+      std::uint32_t cprev = prev;
+      for (std::int64_t i = 0; i < iters; ++i) {
+        const std::int64_t e = std::min(per_load, o.cols - i * per_load);
         const Instr lw = after(tma_load(kL2, o.wdtype, W.addr + static_cast<std::uint64_t>(i * per_load * wb),
                                         static_cast<std::uint64_t>(nw * rows * e * wb), warp_requests(nw * rows * e * wb, warp_bytes)),
-                               wprev);
-        wprev = i == 0 ? emit(lw, f.load_w) : emit(lw);
-        const Instr v = after(pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb)), wprev);
-        const std::uint32_t iv = i == 0 ? emit(v, f.compute) : emit(v);
+                               cprev);
+        const std::uint32_t iw = i == 0 ? emit(lw, f.load_w) : emit(lw);
+        const Instr v = after(pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb)), iw);
+        cprev = i == 0 ? emit(v, f.compute) : emit(v);
         const Instr st = after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>((r0 * o.cols + i * per_load) * ob),
                                          static_cast<std::uint64_t>(rows * e * ob), warp_requests(rows * e * ob, warp_bytes)),
-                               iv);
-        if (i + kLoadsInFlight >= iters) emit(st, f.store);
+                               cprev);
+        if (i + 1 >= iters) emit(st, f.store);
         else emit(st);
       }
       return;

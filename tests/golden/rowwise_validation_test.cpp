@@ -59,18 +59,21 @@ TEST(RowwiseValidation, EveryMeasuredRowIsPredictedWithinItsBound) {
       EXPECT_LE(p.error, 0.10) << p.row.id << " " << p.row.shape;
     } else if (bytes >= (16 << 20)) {
       // Bandwidth-bound (16 MiB and more, well past the fixed costs): HBM at its measured efficiency.
-      // RMSNorm's fused kernel reaches only 2.2 TB/s on H100 at T16384 (H300: -20%), hence 22%.
+      // RMSNorm's fused kernel reaches only 2.2 TB/s on H100 at T16384 (H300: -19%), hence 22%.
       EXPECT_LE(std::fabs(p.error), 0.22) << p.row.id << " " << p.row.shape;
     } else {
       // Known gaps, small kernels (under 16 MiB, a few microseconds): the elementwise ones are up to 77%
       // slow (the 1 us launch gap measured for a whole tiny kernel, H01, is added to the model's own block
-      // start and memory round trips); RMSNorm on one row and softmax on 32768-element rows up to 33% fast.
-      EXPECT_GE(p.error, -0.36) << p.row.id << " " << p.row.shape;
+      // start and memory round trips); softmax on 32768-element rows up to 29% fast; RMSNorm on 64 rows 25-33%
+      // slow (the engine packs the first wave four deep on 16 SMs). RMSNorm on one row was 33% fast before its
+      // second pass became a chain of gamma round trips (now +2..+3%).
+      EXPECT_GE(p.error, -0.32) << p.row.id << " " << p.row.shape;
       EXPECT_LE(p.error, 0.85) << p.row.id << " " << p.row.shape;
     }
   }
-  // All row-wise rows together (latency and bandwidth): 16.4% since the kernels run as PyTorch's (38.1% before).
+  // All row-wise rows together (latency and bandwidth): 15.4% with RMSNorm's chain of gamma round trips (16.4%
+  // before it; 38.1% before the kernels ran as PyTorch's).
   double sum = 0;
   for (const auto& p : pts) sum += std::fabs(p.error);
-  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.18);
+  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.17);
 }
