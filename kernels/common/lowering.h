@@ -24,6 +24,13 @@ struct LowerOptions {
   // hardware-managed cache holds that working set serves the inputs from it (the GPU row-wise and
   // elementwise lowerings: L2); the others ignore it.
   double input_working_set = 0;
+  // A GEMM block shape (rows, columns, depth) that the benchmarked kernel states, as a Pallas kernel's bm,
+  // bn and bk; zeros: the lowering chooses its own. The TPU GEMM lowering runs it (a Pallas grid of these
+  // blocks); the other families' lowerings choose their own tiles.
+  struct Block {
+    std::int64_t m = 0, n = 0, k = 0;
+    bool set() const { return m > 0 && n > 0 && k > 0; }
+  } gemm_block;
 
   // The reference for operand `name`; unnamed operands get a distinct 1 TiB-aligned region derived
   // from the op label, so different ops and operands never share cache lines by accident.

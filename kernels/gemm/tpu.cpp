@@ -243,7 +243,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
 KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
   op.validate();
   check_mxu_dtypes(op, spec);
-  return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
+  if (!opt.gemm_block.set()) return lower_gemm(op, spec, opt, choose_gemm_tiling(op, spec));
+  // The kernel's own block shape (a Pallas kernel's bm, bn, bk), double-buffered as Pallas pipelines it.
+  GemmTiling t;
+  t.bm = static_cast<int>(opt.gemm_block.m), t.bn = static_cast<int>(opt.gemm_block.n), t.bk = static_cast<int>(opt.gemm_block.k);
+  t.vmem_bytes = vmem_need(t.bm, t.bn, t.bk, t.buffers, op);
+  if (t.vmem_bytes > spec.vmem_capacity.value())
+    throw InputError(spec.name + ": GEMM " + t.str() + ": more than the chip's " + format_bytes(spec.vmem_capacity.value()) +
+                     " of VMEM");
+  return lower_gemm(op, spec, opt, t);
 }
 
 namespace {

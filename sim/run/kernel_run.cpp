@@ -238,7 +238,7 @@ RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetu
 }
 
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink,
-                     double input_working_set) {
+                     const LowerOptions& bench) {
   KernelRun out;
   RunOptions ro;
   ro.trace = trace;
@@ -260,7 +260,8 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
     out.check.output_tensor = f.output;
   } else {
     LowerOptions lo;
-    lo.input_working_set = input_working_set;
+    lo.input_working_set = bench.input_working_set;
+    lo.gemm_block = bench.gemm_block;
     KernelPrograms progs = chip.lower(op, lo);
     out.result = simulate(chip, {progs}, ro, op.dtype);
   }
@@ -296,7 +297,10 @@ double checked_after_runs(double runs) {
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   KernelStudy st;
-  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, opt.input_working_set);
+  LowerOptions bench;
+  bench.input_working_set = opt.input_working_set;
+  bench.gemm_block = opt.gemm_block;
+  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, bench);
   if (opt.sustained && opt.after_runs >= 0)
     throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
   st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)

@@ -30,9 +30,10 @@ struct KernelRun {
 // Lowers and simulates one op; with `functional`, fills random inputs (fixed seed), runs the tiled
 // program on them and compares its output with a direct reference evaluation.
 // `sink` (optional) receives the trace records as they are produced instead of RunResult::trace.
-// `input_working_set`: LowerOptions::input_working_set (the bytes a benchmark rotates the inputs over).
+// `bench`: what a benchmark states about the kernel it timed (LowerOptions::input_working_set, the bytes it
+// rotates the inputs over; LowerOptions::gemm_block, the kernel's own block shape).
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace,
-                     TraceObserver* sink = nullptr, double input_working_set = 0);
+                     TraceObserver* sink = nullptr, const LowerOptions& bench = {});
 
 // Functional-mode tensors and reference of an op (also used by tests and the Python module).
 // Operands by op (fp32 row-major 2-D tensors; inputs are rounded to the op's dtypes as loaded):
@@ -69,6 +70,7 @@ struct KernelStudyOptions {
   double after_runs = -1;
   bool functional = false;
   double input_working_set = 0;  // LowerOptions::input_working_set: bytes the benchmark rotates the inputs over
+  LowerOptions::Block gemm_block;  // LowerOptions::gemm_block: the benchmarked kernel's own GEMM block shape
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
 };

@@ -307,6 +307,12 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   static const std::regex sets_re("inputs rotated over ([0-9]+) buffer sets");
   std::smatch sm;
   if (rk.set_bytes > 0 && std::regex_search(row.source, sm, sets_re)) ko.input_working_set = std::stod(sm[1]) * rk.set_bytes;
+  // A Pallas kernel states its block shape ("Pallas blocked matmul bm=512 bk=1024 bn=1024"): it runs those
+  // blocks, not the ones the lowering would choose (jax-ml/jax docs/pallas/tpu/matmul.ipynb times each
+  // block shape it names).
+  static const std::regex pallas_re("^Pallas .*bm=([0-9]+) bk=([0-9]+) bn=([0-9]+)");
+  if (std::regex_search(row.workload, sm, pallas_re))
+    ko.gemm_block = {std::stoll(sm[1]), std::stoll(sm[3]), std::stoll(sm[2])};
   const double host = row.source.find("host-timed") != std::string::npos ? kHostDispatchS : 0.0;
   double t = host, roof_t = host, exec = 0, clock_hz = 0;
   std::vector<std::string> strategies;

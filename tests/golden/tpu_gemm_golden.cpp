@@ -211,6 +211,28 @@ TEST(TpuValidation, PallasBlockShapesThroughTheGridStepChain) {
   }
 }
 
+// `xpusim validate` runs a Pallas row with the block shape its workload states ("Pallas blocked matmul bm=512
+// bk=1024 bn=1024", the shape the notebook timed), not the block the lowering would choose for that GEMM.
+TEST(TpuValidation, PallasRowsRunTheirStatedBlocks) {
+  register_tpu_family();
+  auto chip = tpu_chip("tpu-v5e");
+  tpu::TpuSpec s = tpu_spec("tpu-v5e");
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (r.id == "T5E-P8192") rows.push_back(r);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto points = validate_rows(rows, "", false, nullptr);
+  ASSERT_EQ(points.size(), 1u);
+  OpSpec op = gemm(8192, 8192, 8192);
+  tpu::GemmTiling t;
+  t.bm = 512, t.bk = 1024, t.bn = 1024;
+  const double stated = (simulate(*chip, {tpu::lower_gemm(op, s, {}, t)}, {}, DType::bf16).latency_s + 0.1e-3) * 1e3;
+  const double chosen = (run_kernel(*chip, op, false, false).result.latency_s + 0.1e-3) * 1e3;
+  ASSERT_GT(std::fabs(stated / chosen - 1), 0.01);  // the two block shapes take different times here
+  EXPECT_NEAR(points[0].predicted / stated, 1.0, 1e-3) << "chosen block: " << chosen << " ms";
+}
+
 // Large matmuls stay below the systolic array's ideal: the grid step's fixed chain costs a few percent
 // on every TPU (real v5e: XLA 92% of peak at 8192^3, public_measurements.csv T5E-X8192), never above 98%.
 TEST(TpuGolden, LargeMatmulsPayTheGridStepChain) {

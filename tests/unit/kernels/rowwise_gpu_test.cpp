@@ -77,8 +77,8 @@ TEST(GpuElementwise, InputsServedFromL2WhenTheRotatedWorkingSetFits) {
   EXPECT_DOUBLE_EQ(walk(lower_rowwise(op, s, spills)).l2_reads, 0);
   auto chip = load_chip("h100-sxm");
   const double cold = run_kernel(*chip, op, false, false).result.latency_s;
-  const double warm = run_kernel(*chip, op, false, false, nullptr, 10e6).result.latency_s;
-  const double big = run_kernel(*chip, op, false, false, nullptr, 2 * s.l2.capacity.value()).result.latency_s;
+  const double warm = run_kernel(*chip, op, false, false, nullptr, fits).result.latency_s;
+  const double big = run_kernel(*chip, op, false, false, nullptr, spills).result.latency_s;
   EXPECT_LT(warm, cold);
   EXPECT_DOUBLE_EQ(big, cold);
 }
