@@ -296,13 +296,13 @@ double checked_after_runs(double runs) {
 }
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
+  if (opt.sustained && opt.after_runs >= 0)
+    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
   KernelStudy st;
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;
   bench.gemm_block = opt.gemm_block;
   st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, bench);
-  if (opt.sustained && opt.after_runs >= 0)
-    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
   st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)
                                  : manage_power(chip, st.run.result.events, opt.sustained);
   apply_power(st.run.result, st.power);

@@ -293,10 +293,10 @@ void ModelRunOptions::time_after_runs(double runs) {
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                          const ModelRunOptions& opt) {
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
-  TransactionBudget budget("running " + model.name + " on " + chip.name());
-  ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
   if (opt.sustained && opt.after_runs >= 0)
     throw InputError("run: sustained and after-runs are two answers to one question: give one of them");
+  TransactionBudget budget("running " + model.name + " on " + chip.name());
+  ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
   r.power = opt.after_runs >= 0 ? power_after_runs(chip, r.events, checked_after_runs(opt.after_runs))
                                 : manage_power(chip, r.events, opt.sustained);
   apply_clocks(r);
