@@ -178,6 +178,38 @@ std::vector<int> ring_order(const Topology& t, int node) {
   return out;
 }
 
+std::vector<std::vector<int>> disjoint_rings(const Topology& t, int node) {
+  const SystemSpec& s = t.spec();
+  const size_t k = s.dims.size();
+  const bool square = s.topology == "torus" && k >= 2 && s.dims[k - 1] == s.dims[k - 2] && s.dims[k - 1] > 2 &&
+                      s.dims[k - 1] % 2 == 0 && s.wrap[k - 1] && s.wrap[k - 2];
+  const bool cores = k == 3 && s.dims[0] == 2;  // a leading pair: the two cores of a chip
+  if (!square || (k != 2 && !cores)) return {ring_order(t, node)};
+  const int n = s.dims[k - 1];
+  std::vector<std::vector<int>> rings;
+  for (bool transpose : {false, true}) {
+    std::vector<int> ring;
+    int chip = 0;  // position along the chips' cycle
+    for (int row = 0; row < n; ++row)
+      for (int i = 0; i < n; ++i, ++chip) {
+        const int x = ((n - row) % n + i) % n, y = row;
+        std::vector<int> c(k, 0);
+        c[k - 2] = transpose ? y : x;
+        c[k - 1] = transpose ? x : y;
+        if (!cores) {
+          ring.push_back(t.rank_at(node, c));
+          continue;
+        }
+        for (int core : {chip % 2, 1 - chip % 2}) {  // enter on the core the previous chip left from
+          c[0] = core;
+          ring.push_back(t.rank_at(node, c));
+        }
+      }
+    rings.push_back(std::move(ring));
+  }
+  return rings;
+}
+
 std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d) {
   const SystemSpec& s = t.spec();
   std::vector<std::vector<int>> lines;

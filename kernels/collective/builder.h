@@ -71,6 +71,15 @@ class Builder {
 // The ranks of a node (or of all nodes) in an order whose neighbours are linked: rank order on a
 // switch, a reflected (boustrophedon) walk on a torus.
 std::vector<int> ring_order(const Topology& t, int node);
+// Edge-disjoint rings through every rank of a node, as a DMA-driven library runs them side by side on
+// mutually exclusive wires (Neuron: "multiple cycles with mutually exclusive wires in parallel"; "2
+// non-overlapping Hamiltonian cycles on 2D Torus" of 16 chips, intranode-collective-comm.rst). On a
+// square n x n torus with wraparound (n even), optionally behind a leading dimension of 2 (the two
+// NeuronCores of a chip), two cycles cover every torus link once: A walks each row n-1 steps along x
+// from a start one column left of the previous row's, then one step along y; B is A transposed. A
+// chip's two cores are visited one after the other, entered on alternate cores. Otherwise the single
+// ring_order.
+std::vector<std::vector<int>> disjoint_rings(const Topology& t, int node);
 // Rings of a torus along dimension d: every line of chips that differ only in coordinate d.
 std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d);
 
