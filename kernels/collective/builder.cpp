@@ -15,7 +15,7 @@ Builder::Builder(const Topology& t, const CollectiveRequest& r, const std::strin
   if (r.protocol == "ll") m_p.wire_factor = 2.0, m_step = to_ticks(s.step_latency_ll.value());
   else if (r.protocol == "ll128") m_p.wire_factor = 128.0 / 120.0, m_step = to_ticks(s.step_latency_ll128.value());
   else m_step = to_ticks(s.step_latency_simple.value());
-  m_launch = to_ticks(s.launch_latency.value());
+  m_launch = to_ticks(s.launch_latency.value() + (s.nodes > 1 ? s.network_launch_latency.value() : 0.0));
 }
 
 std::uint32_t Builder::add(int v, CommOp::Kind kind, std::vector<int> peers, std::uint64_t bytes, std::uint32_t tag,

@@ -121,9 +121,12 @@ int cmd_validate_collectives(int argc, char** argv) {
   std::vector<CollectiveRow> rows, all = read_collective_rows(csv);
   for (const auto& r : all)
     if (r.id.rfind(vm["filter"].as<std::string>(), 0) == 0) rows.push_back(r);
-  std::vector<CollectivePoint> pts = validate_collectives(rows);
+  std::vector<CollectiveSkip> skipped;
+  std::vector<CollectivePoint> pts = validate_collectives(rows, &skipped);
   if (vm["format"].as<std::string>() == "json") std::cout << collective_points_json(pts).dump(2) << "\n";
-  else std::cout << collective_points_table(pts, rows.size());
+  else std::cout << collective_points_table(pts, rows.size(), skipped);
+  for (const auto& s : skipped)  // the JSON carries the modeled rows; the rest are named on stderr
+    if (vm["format"].as<std::string>() == "json") std::cerr << "not modeled: " << s.id << ": " << s.reason << "\n";
   return 0;
 }
 

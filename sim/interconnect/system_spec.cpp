@@ -87,6 +87,8 @@ void describe(Params& p, SystemSpec& s) {
                                  "hierarchical, direct)");
   p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
   p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
+  p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
+    "(set-up across the scale-out network before the first step)", "0 s");
   p("library.step_latency.ll", s.step_latency_ll, "Per dependent step with the LL protocol (flag polling)", "0 s");
   p("library.step_latency.ll128", s.step_latency_ll128, "Per dependent step with LL128", "0 s");
   p("library.step_latency.simple", s.step_latency_simple, "Per dependent step with the simple protocol (fence, flag)");

@@ -73,6 +73,7 @@ struct SystemSpec {
   std::vector<std::string> algorithms;   // candidates the library may choose from
   std::vector<std::string> protocols;    // ll, ll128, simple
   Seconds launch_latency;                // once per collective (kernel launch, setup)
+  Seconds network_launch_latency;        // once more per collective that spans nodes (0: none)
   Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)
   Seconds nvls_latency;                  // multimem setup and domain barrier (nvls)
   Bytes chunk_bytes;                     // pipeline granule per channel

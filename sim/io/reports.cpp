@@ -385,7 +385,8 @@ nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts) {
   return j;
 }
 
-std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows) {
+std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
+                                    const std::vector<CollectiveSkip>& skipped) {
   std::string out;
   char line[512];
   std::snprintf(line, sizeof line, "%-12s %-12s %-10s %12s %-14s %10s %10s %8s %10s %10s %8s\n", "id", "system", "coll",
@@ -398,10 +399,10 @@ std::string collective_points_table(const std::vector<CollectivePoint>& pts, siz
                   p.predicted_time_us, 100 * p.time_error);
     out += line;
   }
-  std::snprintf(line, sizeof line,
-                "%zu of %zu rows modeled (the others count NeuronCores, not chips, as ranks, or publish neither time nor "
-                "nccl busbw)\n", pts.size(), rows);
-  return out + line;
+  std::snprintf(line, sizeof line, "%zu of %zu rows modeled\n", pts.size(), rows);
+  out += line;
+  for (const auto& s : skipped) out += "  not modeled: " + s.id + ": " + s.reason + "\n";
+  return out;
 }
 
 }  // namespace xpu

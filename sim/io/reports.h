@@ -23,6 +23,7 @@ nlohmann::json frontier_point_json(const ServePoint& p);
 std::string serve_table(const ServeResult& r);
 // `validate --collectives`: each modeled row, measured against predicted (of `rows` rows read).
 nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts);
-std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows);
+std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
+                                    const std::vector<CollectiveSkip>& skipped = {});
 
 }  // namespace xpu

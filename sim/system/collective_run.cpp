@@ -161,19 +161,37 @@ std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
   return rows;
 }
 
-std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows) {
+std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows,
+                                                  std::vector<CollectiveSkip>* skipped) {
   std::vector<CollectivePoint> out;
+  // Neuron's ranks are NeuronCores (2 per Trainium1 chip, 32 per trn1.32xlarge). nccom-test prints no
+  // placement; rank r is taken to be NeuronCore r, numbered chip by chip as the runtime numbers them,
+  // so 2 ranks are the two cores of one chip and 32 ranks per instance are all of its cores.
+  const int kTrn1CoresPerInstance = 32;
   for (const auto& row : rows) {
     CollectivePoint p;
     p.row = row;
     std::vector<std::string> sets;
-    // Rows whose ranks are chips of a system with a preset. Neuron rows count NeuronCores as ranks
-    // (2 per Trainium1 chip, placement not printed) and are left out.
+    std::string why;
+    // Rows whose ranks are chips (or NeuronCores) of a system with a preset.
     if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
     else if (row.system.find("AWS p5") != std::string::npos) p.preset = "p5-h100x8", p.nodes = row.n_chips / 8;
     else if (row.system.find("TPU v5e") != std::string::npos && row.time_us > 0 && row.n_chips == 4)
       p.preset = "tpu-v5e-8", sets = {"scale_up.chips=4", "scale_up.dims=4", "scale_up.wraparound=false"};
-    else continue;
+    else if (row.system.find("TPU v5e") != std::string::npos)
+      why = "no time is published and its bandwidth is the scaling book's figure against one link's unidirectional "
+            "45 GB/s, not nccl busbw (notes column), so neither converts to a time";
+    else if (row.system.find("Trainium") != std::string::npos && row.n_chips == 2)  // the cores of one chip
+      p.preset = "trn1-32xl-cores",
+      sets = {"scale_up.chips=2", "scale_up.dims=2, 1, 1", "scale_up.wraparound=false, false, false"};
+    else if (row.system.find("Trainium") != std::string::npos && row.n_chips % kTrn1CoresPerInstance == 0)
+      p.preset = "trn1-32xl-cores", p.nodes = row.n_chips / kTrn1CoresPerInstance;
+    else
+      why = "no system preset for '" + row.system + "' with " + std::to_string(row.n_chips) + " ranks";
+    if (!why.empty()) {
+      if (skipped) skipped->push_back({row.id, why});
+      continue;
+    }
     CollectiveRequest req;
     req.kind = row.collective == "all_reduce" ? CollKind::AllReduce : CollKind::AllGather;
     req.bytes = row.bytes;

@@ -53,9 +53,14 @@ struct CollectivePoint {
   double busbw_error = 0, time_error = 0;  // (predicted - measured) / measured
 };
 std::vector<CollectiveRow> read_collective_rows(const std::string& csv);  // InputError if missing
-// Maps each row this model covers onto a system preset and simulates it; rows of systems without a
-// preset are left out (listed by the caller from the difference).
-std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows);
+// A row validate cannot express, with the reason.
+struct CollectiveSkip {
+  std::string id, reason;
+};
+// Maps each row this model covers onto a system preset and simulates it; every other row goes to
+// `skipped` (when given) with its reason.
+std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRow>& rows,
+                                                  std::vector<CollectiveSkip>* skipped = nullptr);
 std::string default_collectives_csv();
 
 }  // namespace xpu
