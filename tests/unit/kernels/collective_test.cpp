@@ -2,6 +2,9 @@
 // impossible requests are refused with the reason.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "tests/unit/interconnect/systems_test_util.h"
 
 #include "kernels/collective/algorithms.h"
@@ -81,6 +84,53 @@ TEST(Collective, RingOrderOnATorusWalksNeighbours) {
   std::vector<int> o = coll::ring_order(t, 0);
   ASSERT_EQ(o.size(), 16u);
   for (size_t i = 0; i < o.size(); ++i) EXPECT_EQ(t.route(o[i], o[(i + 1) % o.size()]).size(), 1u) << i;
+}
+
+TEST(Collective, DisjointRingsCoverEveryTorusLinkOnce) {
+  // Neuron runs rings on mutually exclusive wires: on trn1's 4x4 torus two Hamiltonian cycles, here
+  // with the two NeuronCores of each chip visited back to back (trn1-32xl-cores, 32 ranks).
+  for (const char* sys : {"trn1-32xl", "trn1-32xl-cores"}) {
+    Topology t(load_system(sys));
+    std::vector<std::vector<int>> rings = coll::disjoint_rings(t, 0);
+    ASSERT_EQ(rings.size(), 2u) << sys;
+    std::set<int> used;
+    for (const auto& ring : rings) {
+      ASSERT_EQ(ring.size(), static_cast<size_t>(t.ranks_per_node())) << sys;
+      EXPECT_EQ(std::set<int>(ring.begin(), ring.end()).size(), ring.size()) << sys << ": a rank twice";
+      for (size_t i = 0; i < ring.size(); ++i) {
+        const std::vector<int>& path = t.route(ring[i], ring[(i + 1) % ring.size()]);
+        ASSERT_EQ(path.size(), 1u) << sys << " step " << i << ": not neighbours";
+        const std::string& cls = t.links()[static_cast<size_t>(path[0])].cls;
+        // Each NeuronLink (and its reverse) carries one ring; a chip's core-to-core hop may carry both.
+        if (cls != "scale_up.dim0") {
+          EXPECT_TRUE(used.insert(path[0]).second) << sys << ": link " << t.link_name(path[0]) << " in both rings";
+          EXPECT_EQ(used.count(t.link_between(ring[(i + 1) % ring.size()], ring[i])), 0u) << sys;
+        }
+      }
+    }
+  }
+  // A torus that is not square keeps the single reflected walk.
+  Topology oblong(load_system(data("tiny_torus.yaml"), {"scale_up.dims=2, 8"}));
+  EXPECT_EQ(coll::disjoint_rings(oblong, 0).size(), 1u);
+}
+
+TEST(Collective, HierarchicalOnATorusSpreadsItsNodeStagesOverEveryLink) {
+  // Two trn1 instances, NeuronCores as ranks: the node stages' four rings (two cycles, both ways) send
+  // 2 x 31/32 of the buffer per core, as one ring would, and no NeuronLink carries more than a quarter
+  // of the traffic one ring would put on it.
+  Topology t(load_system("trn1-32xl-cores", {}, 2));
+  const std::uint64_t b = 64ull << 20;
+  CommProgram p = lower(t, CollKind::AllReduce, b, "hierarchical");
+  const double per_core = 2.0 * 31 / 32 * b + static_cast<double>(b) / 32;  // node stages + the 2-node ring on the shard
+  for (int r = 0; r < t.ranks(); ++r) EXPECT_NEAR(static_cast<double>(p.sent_by(r)), per_core, per_core * 1e-3) << r;
+  std::map<int, double> load;
+  for (int v = 0; v < t.ranks(); ++v)
+    for (const auto& o : p.ops[static_cast<size_t>(v)])
+      if (o.kind == CommOp::Kind::Send)
+        for (int l : t.route(v, o.peers[0])) load[l] += static_cast<double>(o.bytes);
+  for (const auto& [l, bytes] : load)
+    if (t.links()[static_cast<size_t>(l)].cls.rfind("scale_up.dim", 0) == 0 && t.links()[static_cast<size_t>(l)].cls != "scale_up.dim0")
+      EXPECT_LE(bytes, 2.0 * 31 / 32 * b / 4 * 1.001) << t.link_name(l);
 }
 
 TEST(Collective, RefusesWhatTheTopologyCannotRun) {
