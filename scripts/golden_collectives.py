@@ -32,7 +32,8 @@ def main():
                        ("broadcast", "16MiB"), ("sendrecv", "16MiB"), ("allreduce", "4KiB")]:
         cases.append(run("hgx-h100x8", coll, size))
     cases += [run("tpu-v6e-8", "allgather", "16MiB"), run("hgx-h100x8", "allreduce", "256MiB", nodes=4),
-              run("p5-h100x8", "allreduce", "1MiB"), run("maia200-quads", "alltoall", "16MiB")]
+              run("p5-h100x8", "allreduce", "1MiB"), run("maia200-quads", "alltoall", "16MiB"),
+              run("trn1-32xl-cores", "allreduce", "64MiB", nodes=2)]
     out = {"note": "Reference collective runs per system preset; regenerate with scripts/golden_collectives.py "
                    "deliberately when the model changes, never to make a failing test pass.",
            "tolerance": 0.01, "cases": cases}
