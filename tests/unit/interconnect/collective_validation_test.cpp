@@ -50,7 +50,7 @@ const KnownGap* known_gap(const std::string& id) {
   return nullptr;
 }
 
-// Rows selected by `keep`, validated once per test process.
+// Rows selected by `keep`, validated.
 std::vector<CollectivePoint> validate_where(bool (*keep)(const CollectiveRow&)) {
   std::vector<CollectiveRow> sel;
   for (const auto& r : read_collective_rows(default_collectives_csv()))
