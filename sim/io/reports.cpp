@@ -374,7 +374,7 @@ std::string kernel_study_table(const KernelStudy& s, const OpSpec& op) {
   return os.str();
 }
 
-nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts) {
+nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts, const std::vector<CollectiveSkip>& skipped) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& p : pts)
     j.push_back({{"id", p.row.id}, {"system", p.preset}, {"nodes", p.nodes}, {"collective", p.row.collective},
@@ -382,6 +382,7 @@ nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts) {
                  {"predicted_busbw_GBps", p.predicted_busbw}, {"measured_time_us", p.measured_time_us},
                  {"predicted_time_us", p.predicted_time_us}, {"busbw_error", p.busbw_error},
                  {"time_error", p.time_error}, {"source", p.row.source}});
+  for (const auto& s : skipped) j.push_back({{"id", s.id}, {"not_modeled", s.reason}});
   return j;
 }
 

@@ -22,7 +22,9 @@ nlohmann::json serve_json(const ServeResult& r);
 nlohmann::json frontier_point_json(const ServePoint& p);
 std::string serve_table(const ServeResult& r);
 // `validate --collectives`: each modeled row, measured against predicted (of `rows` rows read).
-nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts);
+// Modeled rows with their figures, then each row not modeled as {id, not_modeled: reason}.
+nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts,
+                                     const std::vector<CollectiveSkip>& skipped = {});
 std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
                                     const std::vector<CollectiveSkip>& skipped = {});
 
