@@ -21,10 +21,11 @@ inline Instr tma_store(std::uint8_t level, DType d, std::uint64_t addr, std::uin
 inline Instr wgmma(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes) {
   return build::mma(kTensor, d, m, n, k, flops, bytes);
 }
-// A warp-level mma.sync step (all warps of the block together): `bytes` are the operands the warps
+// A warp-level mma.sync step (all `warps` warps of the block together): `bytes` are the operands the warps
 // load from shared memory into registers first (each warp its own A rows and the whole B tile).
-inline Instr mma_sync(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes) {
-  return build::mma(kTensor, d, m, n, k, flops, bytes, kMmaSync);
+inline Instr mma_sync(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes,
+                      std::uint32_t warps) {
+  return build::mma(kTensor, d, m, n, k, flops, bytes, mma_sync_level(warps));
 }
 // CUDA cores / SFUs over m x n elements (k: special functions per element).
 inline Instr cuda(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes = 0) {

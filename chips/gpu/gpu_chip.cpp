@@ -78,10 +78,15 @@ Timing Sm::compute(const Instr& in) {
       double rate = m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_efficiency;
       double executed = 2.0 * in.m * in.n * in.k;  // padded tile, as the hardware runs it
       const double smem = static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk;
-      if (in.level == kMmaSync) {
-        // mma.sync: the warps' ldmatrix operand loads, then the MMAs at the synchronous rate.
+      if (mma_path(in.level) == kMmaSync) {
+        // mma.sync: the warps' ldmatrix operand loads, then the MMAs at the synchronous rate. The step
+        // holds the tensor engine for that time, but a block with too few warps to keep every
+        // sub-partition's tensor core busy finishes it only at its share of the rate (co-resident
+        // blocks use the rest).
         cycles = smem + executed / (m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_sync_fraction);
-        break;
+        const Tick busy = static_cast<Tick>(std::llround(std::ceil(cycles) * m_ps_per_clk));
+        const double share = m_spec.mma_sync_block_share(mma_sync_warps(in.level));
+        return {busy, static_cast<Tick>(std::llround(std::ceil(cycles / share) * m_ps_per_clk))};
       }
       cycles = std::max(executed / rate, smem);
       break;

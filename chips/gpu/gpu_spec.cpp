@@ -4,6 +4,12 @@
 
 namespace xpu::gpu {
 
+double GpuSpec::mma_sync_block_share(unsigned warps) const {
+  if (warps == 0) return 1.0;
+  const double parts = std::min<double>(warps, sm.sub_partitions);
+  return parts / sm.sub_partitions * std::min(1.0, sm.warp_mma_sync_share * warps / parts);
+}
+
 double GpuSpec::tensor_flops_per_clk(DType d) const {
   switch (d) {
     case DType::bf16: return sm.tensor_bf16;
@@ -54,6 +60,13 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,
     "Share of the tensor-core rate that the synchronous warp-level mma.sync instruction reaches (kernels "
     "written without wgmma/tcgen05, e.g. FlashAttention-2); 1 where mma.sync is the native path", "1.0");
+  p("sm.sub_partitions", s.sm.sub_partitions,
+    "Processing blocks (sub-partitions) per SM, each with its own warp scheduler and tensor core; a block's "
+    "warps are spread over them", "4");
+  p("sm.warp_mma_sync_share", s.sm.warp_mma_sync_share,
+    "Share of its sub-partition's mma.sync rate that one warp's in-order stream (ldmatrix operands, dependent "
+    "MMAs, then its softmax or epilogue) keeps busy: a block with fewer warps per sub-partition than it takes "
+    "runs its mma.sync steps slower than the SM's rate, and co-resident blocks fill the rest", "1.0");
   p("sm.fp8_promotion_interval", s.sm.fp8_promotion_interval,
     "fp8 GEMMs without fast accumulation: MMA k-instructions (32 B of K each) the tensor core accumulates "
     "before the partials are promoted to fp32 on the CUDA cores; 0 = the tensor core accumulates in fp32", "0");
@@ -74,6 +87,8 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
   p.require(s.sm.mma_sync_fraction > 0 && s.sm.mma_sync_fraction <= 1, "sm.mma_sync_fraction", "a share in (0, 1]");
+  p.require(s.sm.sub_partitions >= 1 && s.sm.sub_partitions <= 16, "sm.sub_partitions", "1 to 16 sub-partitions");
+  p.require(s.sm.warp_mma_sync_share > 0 && s.sm.warp_mma_sync_share <= 1, "sm.warp_mma_sync_share", "a share in (0, 1]");
   p.require(s.sm.fp8_promotion_interval >= 0 && s.sm.fp8_promotion_interval <= 64, "sm.fp8_promotion_interval",
             "0 (no promotion) to 64 MMA k-instructions");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",

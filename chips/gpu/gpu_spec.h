@@ -30,6 +30,8 @@ struct SmSpec {
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
+  int sub_partitions = 4;              // processing blocks per SM, each with its own warp scheduler and tensor core
+  double warp_mma_sync_share = 1.0;    // share of its sub-partition's mma.sync rate one warp's in-order stream keeps busy
   // fp8 GEMMs without fast accumulation: MMA k-instructions (32 bytes of K each) accumulated in the tensor
   // core before the partial sums are promoted into fp32 registers on the CUDA cores (0: the tensor core
   // accumulates fp8 products in full fp32 and nothing is promoted).
@@ -48,6 +50,10 @@ struct GpuSpec {
   OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   Seconds launch_overhead;  // gap between dependent kernel launches on one stream
   double tensor_flops_per_clk(DType d) const;  // per SM
+  // Share of the SM's mma.sync rate that one block of `warps` warps can use (1 for 0: not stated): its
+  // warps spread over the sub-partitions, and a sub-partition's tensor core is kept busy by as many of
+  // them as it takes at sm.warp_mma_sync_share each.
+  double mma_sync_block_share(unsigned warps) const;
   double peak_flops(DType d) const;            // whole chip
 };
 

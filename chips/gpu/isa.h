@@ -1,6 +1,7 @@
 // The GPU family's instruction set as seen by programs: which SM engine issues an instruction and
 // which memory level a DMA touches.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace xpu::gpu {
@@ -28,5 +29,14 @@ enum MmaPath : std::uint8_t {
   kMmaSync = 1,   // mma.sync: each warp first loads its operands into registers (ldmatrix), then issues
                   // the synchronous MMA; the loads and the math of one warp do not overlap
 };
+
+// A TileCompute's level holds its MMA path in the low two bits and, for mma.sync, the number of warps
+// of the block that issue it above them (0: not stated, taken as enough warps to keep every
+// sub-partition's tensor core busy; see sm.warp_mma_sync_share).
+constexpr std::uint8_t mma_sync_level(unsigned warps) {
+  return static_cast<std::uint8_t>(kMmaSync | (std::min(warps, 63u) << 2));
+}
+constexpr MmaPath mma_path(std::uint8_t level) { return static_cast<MmaPath>(level & 3); }
+constexpr unsigned mma_sync_warps(std::uint8_t level) { return level >> 2; }
 
 }  // namespace xpu::gpu

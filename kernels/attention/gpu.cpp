@@ -122,8 +122,8 @@ void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, st
   const auto n = static_cast<std::uint32_t>(kw);
   const auto k_tile = static_cast<std::uint64_t>(kw * j.d * j.ekv), v_tile = static_cast<std::uint64_t>(kw * j.dv * j.ekv);
   t.s = mma_sync(dt, mq, n, static_cast<std::uint32_t>(j.d), s_flops,
-                 static_cast<std::uint64_t>(mq * j.d * j.ea) + f.warps * k_tile + k_tile + q_fill);
-  t.pv = mma_sync(dt, mq, static_cast<std::uint32_t>(j.dv), n, pv_flops, f.warps * v_tile + v_tile);
+                 static_cast<std::uint64_t>(mq * j.d * j.ea) + f.warps * k_tile + k_tile + q_fill, f.warps);
+  t.pv = mma_sync(dt, mq, static_cast<std::uint32_t>(j.dv), n, pv_flops, f.warps * v_tile + v_tile, f.warps);
 }
 // FA2's block: 4 warps; register-heavy at head dim 128 (a 16-row fp32 O accumulator and the S
 // fragments per thread), assumed 255 registers, so 2 blocks share an SM; shared memory holds the Q

@@ -182,12 +182,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
       if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
         const double steps = kslice / bk;
-        t_mma = steps * (sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
-                         2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction)) / clk * bps;
+        // Per block: at its warps' share of the rate; the SM's resident blocks share the engine.
+        const double step = sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
+                            2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction);
+        const double t_block = steps * step / spec.mma_sync_block_share(static_cast<unsigned>(sb80.warps_m * sb80.warps_n)) / clk;
+        t_mma = std::max(steps * step / clk * bps, t_block);
         t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
         // Register-staged copies: each step's copy, its L2 round trip and its MMAs in sequence per block.
         if (align < kCpAsyncMinBytes)
-          t_mma = std::max(t_mma, (t_link + t_mma) / bps + steps * spec.l2.hit_latency.value());
+          t_mma = std::max(t_mma, t_link / bps + t_block + steps * spec.l2.hit_latency.value());
       }
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
@@ -236,6 +239,7 @@ struct GemmJob {
   // sm80-style fallback (!t.tma()): the full-width shared-memory bytes of one k-step's mma.sync
   // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (1 when register-staged).
   std::uint64_t sync_smem_bytes = 0;
+  std::uint32_t sync_warps = 0;  // warps of an sm80-style block (SyncBlock), which issue its mma.sync
   std::int64_t copy_depth = 0;
   bool functional = false;
 };
@@ -265,9 +269,11 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
   j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
-  if (!t.tma())
-    j->sync_smem_bytes = static_cast<std::uint64_t>(
-        sync_block(t.bm, t.bn).smem_bytes(t.bk, op, t.bm, t.bn, t.copy_bytes, spec.sm.smem_bytes_per_clk));
+  if (!t.tma()) {
+    const SyncBlock sb = sync_block(t.bm, t.bn);
+    j->sync_smem_bytes = static_cast<std::uint64_t>(sb.smem_bytes(t.bk, op, t.bm, t.bn, t.copy_bytes, spec.sm.smem_bytes_per_clk));
+    j->sync_warps = static_cast<std::uint32_t>(sb.warps_m * sb.warps_n);
+  }
   j->functional = opt.functional;
   return j;
 }
@@ -348,7 +354,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
     const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
     const Instr mma = !t.tma()
                           ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                     static_cast<std::uint32_t>(t.bk), useful, j.sync_smem_bytes)
+                                     static_cast<std::uint32_t>(t.bk), useful, j.sync_smem_bytes, j.sync_warps)
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));

@@ -13,10 +13,13 @@ namespace xpu {
 
 using sc_core::sc_time;
 
-void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors) {
+void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors, int slots) {
   m_prog = p;
   m_kernel = kernel_id;
-  m_next = 0;
+  m_executors = static_cast<std::uint64_t>(executors);
+  m_slots = static_cast<std::uint64_t>(std::max(1, slots));
+  // Tasks after the first wave go to whichever slot frees first.
+  m_next = p ? std::min<std::uint64_t>(p->num_tasks, m_executors * m_slots) : 0;
   m_completed = 0;
   m_last_end = now_ticks();
   m_static_next.assign(static_cast<size_t>(executors), 0);
@@ -24,7 +27,7 @@ void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors)
   start_event.notify(sc_core::SC_ZERO_TIME);
 }
 
-bool Dispatcher::next(int executor, std::uint64_t& index) {
+bool Dispatcher::next(int executor, int slot, bool first, std::uint64_t& index) {
   if (!m_prog) return false;
   if (m_prog->static_placement) {
     std::uint64_t& n = m_static_next[static_cast<size_t>(executor)];
@@ -32,6 +35,10 @@ bool Dispatcher::next(int executor, std::uint64_t& index) {
     index = n;
     n += m_static_next.size();
     return true;
+  }
+  if (first) {
+    index = static_cast<std::uint64_t>(slot) * m_executors + static_cast<std::uint64_t>(executor);
+    return index < m_prog->num_tasks;
   }
   if (m_next >= m_prog->num_tasks) return false;
   index = m_next++;
@@ -94,7 +101,7 @@ void Chip::run_kernels() {
         }
         rec.slots_per_executor = slots;
         for (Executor* e : m_executors) e->set_active_slots(slots);
-        m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()));
+        m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()), slots);
         wait(m_ctx.dispatcher.done_event);
         Tick end = m_ctx.dispatcher.last_end();
         if (end > now_ticks()) wait(sc_time::from_value(static_cast<sc_dt::uint64>(end - now_ticks())));
@@ -243,7 +250,7 @@ void Executor::slot_thread(int slot) {
     if (slot >= m_active_slots) continue;
     qk.reset();
     std::uint64_t index = 0;
-    while (m_ctx.dispatcher.next(m_index, index)) {
+    for (bool first = true; m_ctx.dispatcher.next(m_index, slot, first, index); first = false) {
       const Program& prog = *m_ctx.dispatcher.program();
       if (vm) vm->reset();
       if (!prog.static_placement || vm) {

@@ -49,11 +49,17 @@ struct KernelRecord {
 };
 
 // Hands out the current kernel's tasks: wave scheduling (the next free slot takes the next task, so
-// waves and tails emerge) or static placement (task i runs on executor i mod E).
+// waves and tails emerge) or static placement (task i runs on executor i mod E). The first wave is
+// placed breadth-first: slot s of executor e starts with task s x E + e, so a grid smaller than the
+// chip's slots spreads one task per executor before any executor takes a second. NVIDIA's block
+// scheduler picks the next SM by its free resources (Gilman et al., "Demystifying the Placement
+// Policies of the NVIDIA GPU Thread Block Scheduler for Concurrent Kernels", SIGMETRICS PER 2020):
+// an empty SM has the most room, so 64 blocks land on 64 SMs, not four deep on 16.
 class Dispatcher {
  public:
-  void start(const Program* p, std::uint32_t kernel_id, int executors);
-  bool next(int executor, std::uint64_t& index);
+  void start(const Program* p, std::uint32_t kernel_id, int executors, int slots = 1);
+  // `first`: the slot's first task of this kernel (its place in the breadth-first first wave).
+  bool next(int executor, int slot, bool first, std::uint64_t& index);
   void complete(Tick end);
   bool finished() const { return m_prog && m_completed == m_prog->num_tasks; }
   Tick last_end() const { return m_last_end; }
@@ -65,6 +71,7 @@ class Dispatcher {
   const Program* m_prog = nullptr;
   std::uint32_t m_kernel = 0;
   std::uint64_t m_next = 0, m_completed = 0;
+  std::uint64_t m_executors = 0, m_slots = 1;
   std::vector<std::uint64_t> m_static_next;
   Tick m_last_end = 0;
 };
