@@ -60,35 +60,17 @@ void describe_switch(Params& p, SwitchSpec& s, const std::string& pre) {
 }
 }  // namespace
 
-void describe(Params& p, SystemSpec& s) {
-  p("name", s.name, "System preset name as used on the command line", "");
-  p("description", s.description, "One line describing the system", "");
-  p("chip", s.chip, "Chip preset of every device (xpusim list chips)");
-  p("nodes", s.nodes, "Nodes (copies of the scale-up domain) joined by the scale-out network", "1");
-  p("scale_up.topology", s.topology, "Scale-up fabric: switch, torus or mesh_groups");
-  p("scale_up.chips", s.chips, "Chips in one scale-up domain (node)");
-  std::string dims, wrap, dim_bw;
-  p("scale_up.dims", dims, "Torus dimensions, e.g. 4,4,4 (torus)", "");
-  p("scale_up.wraparound", wrap, "Wraparound link per torus dimension, e.g. true,false (torus)", "");
-  p("scale_up.dim_bandwidth", dim_bw, "Torus: link rate per dimension, e.g. 128 GB/s, 128 GB/s, 64 GB/s (default: "
-                                      "scale_up.link.bandwidth for every dimension)", "");
-  p("scale_up.group", s.group, "Size of the fully connected groups (mesh_groups)", "0");
-  p("scale_up.routing", s.routing, "Router: dor (dimension-ordered, tori) or shortest (switched, meshes)", "shortest");
-  describe_link(p, s.link, "scale_up.link.", "scale-up link", true);
-  describe_link(p, s.uplink, "scale_up.uplink.", "chip-to-switch uplink (mesh_groups)", false);
-  describe_switch(p, s.sw, "scale_up.switch.");
-  p("scale_out.network", s.network, "Scale-out network: none or rail (one NIC per chip, a switch per local rank)",
-    "none");
-  describe_link(p, s.nic, "scale_out.nic.", "NIC port", false);
-  describe_switch(p, s.net_switch, "scale_out.switch.");
-  std::string algos, protos;
-  p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
-  p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
-                                 "hierarchical, direct)");
-  p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
-  p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
-  p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
-    "(set-up across the scale-out network before the first step)", "0 s");
+void SystemSpec::require_model_ranks() const {
+  if (collectives_only)
+    throw InputError("system " + name + " counts parts of a chip as ranks, for collective benchmarks only (xpusim kernel "
+                     "allreduce --system " + name + ", validate --collectives); run models on a system whose ranks are " +
+                     chip + " chips (xpusim list systems)");
+}
+
+namespace {
+// The collective library's per-step costs, granules and parallelism (the part of describe() that needs
+// no parsing).
+void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.step_latency.ll", s.step_latency_ll, "Per dependent step with the LL protocol (flag polling)", "0 s");
   p("library.step_latency.ll128", s.step_latency_ll128, "Per dependent step with LL128", "0 s");
   p("library.step_latency.simple", s.step_latency_simple, "Per dependent step with the simple protocol (fence, flag)");
@@ -115,6 +97,41 @@ void describe(Params& p, SystemSpec& s) {
                               "the network may have in flight before the first is delivered (NCCL_STEPS)", "1");
   p("library.p2p_channels", s.p2p_channels, "Channels per peer of point-to-point send/receive (all-to-all, pipeline "
                                             "hand-offs); each holds a buffer of chunk_bytes x slots per direction", "1");
+}
+}  // namespace
+
+void describe(Params& p, SystemSpec& s) {
+  p("name", s.name, "System preset name as used on the command line", "");
+  p("description", s.description, "One line describing the system", "");
+  p("chip", s.chip, "Chip preset of every device (xpusim list chips)");
+  p("nodes", s.nodes, "Nodes (copies of the scale-up domain) joined by the scale-out network", "1");
+  p("collectives_only", s.collectives_only,
+    "A preset for collective benchmarks whose ranks are not whole chips (e.g. NeuronCores): model runs refuse it", "false");
+  p("scale_up.topology", s.topology, "Scale-up fabric: switch, torus or mesh_groups");
+  p("scale_up.chips", s.chips, "Chips in one scale-up domain (node)");
+  std::string dims, wrap, dim_bw;
+  p("scale_up.dims", dims, "Torus dimensions, e.g. 4,4,4 (torus)", "");
+  p("scale_up.wraparound", wrap, "Wraparound link per torus dimension, e.g. true,false (torus)", "");
+  p("scale_up.dim_bandwidth", dim_bw, "Torus: link rate per dimension, e.g. 128 GB/s, 128 GB/s, 64 GB/s (default: "
+                                      "scale_up.link.bandwidth for every dimension)", "");
+  p("scale_up.group", s.group, "Size of the fully connected groups (mesh_groups)", "0");
+  p("scale_up.routing", s.routing, "Router: dor (dimension-ordered, tori) or shortest (switched, meshes)", "shortest");
+  describe_link(p, s.link, "scale_up.link.", "scale-up link", true);
+  describe_link(p, s.uplink, "scale_up.uplink.", "chip-to-switch uplink (mesh_groups)", false);
+  describe_switch(p, s.sw, "scale_up.switch.");
+  p("scale_out.network", s.network, "Scale-out network: none or rail (one NIC per chip, a switch per local rank)",
+    "none");
+  describe_link(p, s.nic, "scale_out.nic.", "NIC port", false);
+  describe_switch(p, s.net_switch, "scale_out.switch.");
+  std::string algos, protos;
+  p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
+  p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
+                                 "hierarchical, direct)");
+  p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
+  p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
+  p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
+    "(set-up across the scale-out network before the first step)", "0 s");
+  describe_library_costs(p, s);
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
     const bool digits = d.size() <= 8 && d.find_first_not_of("0123456789") == std::string::npos;

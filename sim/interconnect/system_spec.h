@@ -53,6 +53,9 @@ struct SwitchSpec {
 struct SystemSpec {
   std::string name, description, chip, file;
   int nodes = 1;
+  // A preset for collective benchmarks whose ranks are not whole chips (a Trainium chip's NeuronCores, as
+  // nccom-test counts them): model runs, layout searches and advice never use it.
+  bool collectives_only = false;
   // Scale-up domain (one node).
   std::string topology;         // switch | torus | mesh_groups
   int chips = 0;                // chips per node
@@ -93,6 +96,8 @@ struct SystemSpec {
   std::string resolved_yaml;
 
   int ranks() const { return chips * nodes; }
+  // Throws (InputError) when the preset is collectives_only: one line naming it and what to use instead.
+  void require_model_ranks() const;
 };
 
 void describe(Params& p, SystemSpec& s);

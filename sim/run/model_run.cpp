@@ -117,6 +117,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
 }
 
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
+  sys.require_model_ranks();
   const int chips = sys.ranks();
   if (sc.devices() == chips) return;
   const std::string layout = "--tp " + std::to_string(sc.tp) + " x --pp " + std::to_string(sc.pp) + " x --dp " +
@@ -175,7 +176,7 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
   int best_chips = 0;
   for (const auto& info : list_systems()) {
     SystemSpec s = load_system(info.path);
-    if (s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
+    if (s.collectives_only || s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
     const std::string found = fitting_layout(model, sc, s, fit);
     if (!found.empty()) best = "a system that fits: --system " + info.name + " " + found, best_chips = s.ranks();
   }

@@ -387,6 +387,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     return u;
   }
   SystemSpec spec = load_system(name);
+  spec.require_model_ranks();
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
   if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);
@@ -452,6 +453,7 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
   for (const auto& info : list_systems()) {
     if (info.name == unit.spec.name) continue;
     const SystemSpec s = load_system(info.path);
+    if (s.collectives_only) continue;
     std::unique_ptr<ChipModel> other;
     if (s.chip != chip.name()) other = load_chip(s.chip);
     const ChipModel& c = other ? *other : chip;

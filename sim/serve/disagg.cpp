@@ -418,6 +418,7 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
     throw InputError(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools");
   const SystemSpec& sys = opt.system->spec;
+  sys.require_model_ranks();
   DisaggLayout l;
   l.prefill_tp = opt.prefill_tp != 0 ? opt.prefill_tp : sc.tp;
   l.decode_tp = sc.tp;

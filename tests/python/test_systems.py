@@ -35,3 +35,17 @@ def test_cli_errors_are_one_line_with_nonzero_exit(cli):
     assert p.stderr.strip().count("\n") == 0 and "--bytes 0" in p.stderr
     p = cli("validate", "--collectives", "--data", "/nonexistent/collectives.csv", check=False)
     assert p.returncode != 0 and "not found" in p.stderr
+
+
+def test_a_collectives_only_system_refuses_model_runs(cli):
+    """trn1-32xl-cores counts NeuronCores as ranks (nccom-test's ranks) while its chip model is a whole trn1: it runs
+    collectives, and model runs, layout searches and advice never take it."""
+    r = xpusim.collective("allreduce", system="trn1-32xl-cores", bytes="64MiB")
+    assert r["ranks"] == 32
+    p = cli("run", "--system", "trn1-32xl-cores", "--tp", "32", "--model", "llama-3.1-8b", "--phase", "decode", check=False)
+    assert p.returncode != 0
+    assert p.stderr.strip().count("\n") == 0 and "collective benchmarks only" in p.stderr and "trn1-32xl-cores" in p.stderr
+    # --devices 32 of trn1 chips: two trn1.32xlarge instances, not the 32 NeuronCores of one.
+    j = json.loads(cli("run", "--chip", "trn1", "--devices", "32", "--tp", "32", "--model", "llama-3.1-8b",
+                       "--phase", "decode", "--format", "json").stdout)
+    assert j["system"] == "trn1-32xl" and j["devices"] == 32
