@@ -71,6 +71,7 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
 
 Timing Sm::compute(const Instr& in) {
   double cycles = 0;
+  double share = 1;  // share of the engine's rate the issuing block reaches (mma.sync with few warps)
   switch (in.kind) {
     case TxKind::TileCompute: {
       // A warpgroup MMA k-step: bounded by the tensor-core rate and by streaming its operands
@@ -84,9 +85,8 @@ Timing Sm::compute(const Instr& in) {
         // sub-partition's tensor core busy finishes it only at its share of the rate (co-resident
         // blocks use the rest).
         cycles = smem + executed / (m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_sync_fraction);
-        const Tick busy = static_cast<Tick>(std::llround(std::ceil(cycles) * m_ps_per_clk));
-        const double share = m_spec.mma_sync_block_share(mma_sync_warps(in.level));
-        return {busy, static_cast<Tick>(std::llround(std::ceil(cycles / share) * m_ps_per_clk))};
+        share = m_spec.mma_sync_block_share(mma_sync_warps(in.level));
+        break;
       }
       cycles = std::max(executed / rate, smem);
       break;
@@ -102,8 +102,10 @@ Timing Sm::compute(const Instr& in) {
     case TxKind::Sync: return {m_sync, m_sync};
     default: break;
   }
-  Tick t = static_cast<Tick>(std::llround(std::ceil(cycles) * m_ps_per_clk));
-  return {t, t};
+  // The engine is held for `cycles`; the instruction completes after cycles / share.
+  auto ticks = [&](double c) { return static_cast<Tick>(std::llround(std::ceil(c) * m_ps_per_clk)); };
+  const Tick busy = ticks(cycles);
+  return {busy, share < 1 ? ticks(cycles / share) : busy};
 }
 
 GpuChip::GpuChip(sc_core::sc_module_name name, const GpuSpec& spec)

@@ -17,9 +17,8 @@ void Dispatcher::start(const Program* p, std::uint32_t kernel_id, int executors,
   m_prog = p;
   m_kernel = kernel_id;
   m_executors = static_cast<std::uint64_t>(executors);
-  m_slots = static_cast<std::uint64_t>(std::max(1, slots));
   // Tasks after the first wave go to whichever slot frees first.
-  m_next = p ? std::min<std::uint64_t>(p->num_tasks, m_executors * m_slots) : 0;
+  m_next = p ? std::min<std::uint64_t>(p->num_tasks, m_executors * static_cast<std::uint64_t>(std::max(1, slots))) : 0;
   m_completed = 0;
   m_last_end = now_ticks();
   m_static_next.assign(static_cast<size_t>(executors), 0);

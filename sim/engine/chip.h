@@ -71,7 +71,7 @@ class Dispatcher {
   const Program* m_prog = nullptr;
   std::uint32_t m_kernel = 0;
   std::uint64_t m_next = 0, m_completed = 0;
-  std::uint64_t m_executors = 0, m_slots = 1;
+  std::uint64_t m_executors = 0;
   std::vector<std::uint64_t> m_static_next;
   Tick m_last_end = 0;
 };

@@ -205,6 +205,16 @@ std::vector<SystemInfo> list_systems() {
   return out;
 }
 
+std::vector<SystemSpec> model_systems() {
+  std::vector<SystemSpec> out;
+  for (const auto& info : list_systems()) {
+    SystemSpec s = load_system(info.path);
+    s.name = info.name;  // the name users type (loading by path names it after the file)
+    if (!s.collectives_only) out.push_back(std::move(s));
+  }
+  return out;
+}
+
 SystemSpec load_system(const std::string& name_or_path, const std::vector<std::string>& overlays, int nodes) {
   std::string path;
   std::vector<std::string> names;

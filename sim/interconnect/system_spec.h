@@ -105,6 +105,9 @@ struct SystemInfo {
   std::string name, path, description;
 };
 std::vector<SystemInfo> list_systems();
+// Every shipped system a model can run on (collectives_only presets left out), loaded and named as users
+// type them: what layout searches, --devices and advice choose from.
+std::vector<SystemSpec> model_systems();
 // Loads by name (hgx-h100x8) or path, applies overlays, then `nodes` (> 0 overrides the preset).
 SystemSpec load_system(const std::string& name_or_path, const std::vector<std::string>& overlays = {}, int nodes = 0);
 std::vector<ParamInfo> system_schema();

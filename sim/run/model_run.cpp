@@ -174,11 +174,10 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
   // A shipped system of this chip with more chips that some layout fits (the smallest).
   std::string best;
   int best_chips = 0;
-  for (const auto& info : list_systems()) {
-    SystemSpec s = load_system(info.path);
-    if (s.collectives_only || s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
+  for (const SystemSpec& s : model_systems()) {
+    if (s.chip != chip.name() || s.ranks() <= chips || (best_chips && s.ranks() >= best_chips)) continue;
     const std::string found = fitting_layout(model, sc, s, fit);
-    if (!found.empty()) best = "a system that fits: --system " + info.name + " " + found, best_chips = s.ranks();
+    if (!found.empty()) best = "a system that fits: --system " + s.name + " " + found, best_chips = s.ranks();
   }
   return best;
 }

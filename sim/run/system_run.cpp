@@ -330,11 +330,8 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     return a_fits ? a.ranks() < b.ranks() : a.ranks() > b.ranks();
   };
   std::optional<SystemSpec> best;
-  for (const auto& info : list_systems()) {
-    SystemSpec s = load_system(info.path);
-    s.name = info.name;  // the name users type (loading by path names it after the file)
-    if (!s.collectives_only && s.chip == chip_name && (!best || better(s, *best))) best = s;
-  }
+  for (const SystemSpec& s : model_systems())
+    if (s.chip == chip_name && (!best || better(s, *best))) best = s;
   if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
   SystemSpec s = *best;
   if (c.devices == s.ranks()) return s;

@@ -450,10 +450,8 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
   // The fewest chips, then the least memory: one of the same chip, one of another chip of the family.
   std::string best[2];
   std::pair<int, double> best_key[2];
-  for (const auto& info : list_systems()) {
-    if (info.name == unit.spec.name) continue;
-    const SystemSpec s = load_system(info.path);
-    if (s.collectives_only) continue;
+  for (const SystemSpec& s : model_systems()) {
+    if (s.name == unit.spec.name) continue;
     std::unique_ptr<ChipModel> other;
     if (s.chip != chip.name()) other = load_chip(s.chip);
     const ChipModel& c = other ? *other : chip;
@@ -462,7 +460,7 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
     if (c.family() != chip.family() || (!best[k].empty() && !(key < best_key[k]))) continue;
     if (c.dram_capacity() * s.ranks() < weights) continue;  // the weights alone exceed it: nothing to check
     if (!some_layout_fits(c, s.ranks(), model, precision_for(c, sc), so)) continue;
-    best[k] = info.name, best_key[k] = key;
+    best[k] = s.name, best_key[k] = key;
   }
   std::string advice;
   for (int k : {0, 1})
