@@ -107,6 +107,7 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
 }
 
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
+  if (opt.gemm_block.set()) return lower_gemm_nki_blocked(op, spec, opt);
   return lower_gemm(op, spec, opt, choose_gemm_plan(op, spec));
 }
 
