@@ -126,9 +126,48 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   return p;
 }
 
+LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan) {
+  LowerOptions::Block none;
+  if (op.kind != OpKind::Gemm || op.batch != 1 || !plan.a_stationary || op.m % kPartitions || op.k % kPartitions) return none;
+  // Only where the PSUM-sized block's loads take about as long as its matmuls or longer (DMA-bound).
+  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
+  const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
+  const int cores = spec.active_cores();
+  const double t_mm = plan.tiles_r * plan.tiles_c * std::max(kMaxMovingFree / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
+  const double load_bw = std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+  const double t_load = (plan.block_rows() * ea + plan.block_cols() * eb) * kPartitions / load_bw;
+  if (t_load < 0.9 * t_mm) return none;
+  // The largest blocks whose result strip (at most half of SBUF) and double-buffered input blocks fit SBUF,
+  // with an N block for every core.
+  const double sbuf = spec.sbuf_per_partition.value();
+  for (std::int64_t bn : {1024, 512}) {
+    const double result = static_cast<double>(op.m / kPartitions) * bn * ea;
+    if (op.n % bn || op.n / bn < cores || result > 0.5 * sbuf) continue;
+    for (std::int64_t bk : {1024, 512, 256, 128})
+      for (std::int64_t bm : {2048, 1024, 512, 256, 128})
+        if (op.k % bk == 0 && op.m % bm == 0 && (bm / kPartitions) * bn <= 65536 &&
+            result + 2.0 * (bk / kPartitions) * (bm * ea + bn * eb) <= sbuf)
+          // Enough (N block, K block) steps per core to amortise the kernel's unoverlapped first loads and
+          // last copies and stores; small GEMMs keep the PSUM plan.
+          return (op.n / bn / cores) * (op.k / bk) >= 8 ? LowerOptions::Block{bm, bn, bk} : none;
+  }
+  return none;
+}
+
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   if (opt.gemm_block.set()) return lower_gemm_nki_blocked(op, spec, opt);
-  return lower_gemm(op, spec, opt, choose_gemm_plan(op, spec));
+  const GemmPlan plan = choose_gemm_plan(op, spec);
+  // Where PSUM-sized blocks leave the core DMA-bound, accumulate larger blocks in SBUF as the NKI matmul
+  // tutorial's optimized kernel does (about half the traffic per FLOP at its 2048x1024 blocks).
+  if (!opt.functional && spec.dma_buffers >= 2) {
+    const LowerOptions::Block b = choose_sbuf_blocks(op, spec, plan);
+    if (b.set()) {
+      LowerOptions o = opt;
+      o.gemm_block = b;
+      return lower_gemm_nki_blocked(op, spec, o);
+    }
+  }
+  return lower_gemm(op, spec, opt, plan);
 }
 
 namespace {
