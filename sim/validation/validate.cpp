@@ -321,8 +321,8 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   else if (row.workload.find("NKI matmul") != std::string::npos)
     return why = "an NKI tutorial matmul without the tutorial's K blocking: its loads are declared inside its loops, so how many "
                  "SBUF buffers the compiler gives them (how far loads run ahead of the matmuls) is not stated, and the three "
-                 "such versions move 2.2-5.4 GB at about 100 GB/s (e.g. 4.4 GB in 42.96 ms), where the core's 16 DMA engines "
-                 "sustain 272 GB/s ([NKI-DMABW] 17 B/ns each): no published mechanism for the difference",
+                 "such versions move 2.2-5.4 GB at about 100 GB/s (e.g. 4.4 GB in 42.96 ms), below even the 272 GB/s that NKI's "
+                 "DMA bandwidth guide gives a trn1 core's 16 engines (17 B/ns each): no published mechanism for the difference",
            false;
   const double host = row.source.find("host-timed") != std::string::npos ? kHostDispatchS : 0.0;
   double t = host, roof_t = host, exec = 0, clock_hz = 0;

@@ -24,7 +24,7 @@ struct TrainiumTraits {
   // Peak of the NeuronCores a kernel runs on (all of them unless `cores_used` says otherwise).
   static int executors(const Spec& s) { return s.active_cores(); }
   // Every HBM byte a kernel moves passes through the DMA engines of the cores it runs on (16 per core at the
-  // sustained per-engine rate [NKI-DMABW]): on trn1 2 x 272 GB/s, below the 820 GB/s of HBM.
+  // per-engine rate): trn3 8 x 528 GB/s = 4.2 TB/s [NKI-DMABW], below its 4.9 TB/s of HBM.
   static double memory_roof_bandwidth(const Spec& s) {
     return std::min(s.hbm.bandwidth.value(), s.core_dma_bandwidth() * s.active_cores());
   }

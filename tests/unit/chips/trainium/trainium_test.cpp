@@ -264,7 +264,7 @@ TEST(TrainiumChip, DmaRowOverheadChargesSmallRows) {
   EXPECT_NEAR(small0, big0, 1.0) << "without a row overhead only the bytes count";
   EXPECT_NEAR(small - big, 120 * 8.0, 2.0);
   EXPECT_NEAR(big - big0, 8 * 8.0, 1.0);
-  const double stream = 512.0 * 1024 / 16 / 17.0;  // ns per engine at trn1's sustained 17 GB/s [NKI-DMABW]
+  const double stream = 512.0 * 1024 / 16 / 27.2;  // ns per engine at 27.2 GB/s
   EXPECT_LT(8 * 8.0 / stream, 0.06) << "4 KiB rows nearly saturate the engines";
   EXPECT_GT(small, stream * 1.4) << "256 B rows run well below the engines' bandwidth";
 }
@@ -426,18 +426,19 @@ TEST(TrainiumGemm, WeightStationaryStoresOneRunPerPartitionAndGrowsWithRows) {
   }
 }
 
-// [NKI-DMABW] per-engine rates that the engines sustain with >= 4 KiB per partition (TRN1 17, TRN2 23, TRN3
-// 33 B/ns; 16 engines per core): an 8 MiB load into 128 partitions (64 KiB each) streams at 16 x that rate
-// after the transfer's start latency.
+// [NKI-DMABW] per-engine rates that the engines sustain with >= 4 KiB per partition (TRN2 23, TRN3 33 B/ns;
+// 16 engines per core): an 8 MiB load into 128 partitions (64 KiB each) streams at 16 x that rate after the
+// transfer's start latency. trn1/inf2 keep [NKI-DMA]'s 27.2 GB/s: the guide's TRN1 17 B/ns contradicts
+// Neuron's own trn1/inf2 decode rows (M22, M26; the preset says why).
 TEST(TrainiumPresets, DmaSustainedRatesFromTheBandwidthGuide) {
-  const std::map<std::string, double> rate = {{"trn1", 17e9}, {"inf2", 17e9}, {"trn2", 23e9}, {"trn3", 33e9}};
+  const std::map<std::string, double> rate = {{"trn1", 27.2e9}, {"inf2", 27.2e9}, {"trn2", 23e9}, {"trn3", 33e9}};
   for (const auto& [preset, bw] : rate) {
     TrainiumSpec s = load_spec(preset);
     EXPECT_DOUBLE_EQ(s.dma.engine_bandwidth.value(), bw) << preset;
     EXPECT_DOUBLE_EQ(s.core_dma_bandwidth(), 16 * bw) << preset;
     EXPECT_NEAR(s.dma.start_latency.value() + s.hbm.latency.value() + s.dma.trigger.value(), 1300e-9, 1e-12) << preset;
   }
-  auto chip = load_chip("trn1", {"cores_used=1", "launch_overhead=0 us"});
+  auto chip = load_chip("trn2", {"cores_used=1", "launch_overhead=0 us"});
   Program p;
   p.name = "dma";
   p.num_tasks = 1;
@@ -445,7 +446,7 @@ TEST(TrainiumPresets, DmaSustainedRatesFromTheBandwidthGuide) {
   const std::uint64_t bytes = 8ull << 20;
   p.make_task = [=](std::uint64_t, Task& t) { t.add(dma(TxKind::DmaRead, 0, bytes, 128, DType::bf16)); };
   const double ns = simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
-  const double stream = bytes / (16 * 17.0);  // ns
+  const double stream = bytes / (16 * 23.0);  // ns
   EXPECT_GT(ns, 1300 + stream);
   EXPECT_LT(ns, 1300 + stream * 1.05);
 }
@@ -502,7 +503,7 @@ TEST(TrainiumGemm, NkiBlockedFollowsTheTutorialKernel) {
 
 // The tutorial kernel's SBUF accumulation (VectorE tensor_tensor, 2N cycles per [128, 512] tile [NKI-T1]) runs
 // beside TensorE while it is shorter than the tile's matmuls (8 x 512 TensorE cycles): a 4x faster Vector
-// Engine gains under 5%; one slow enough to take longer than the matmuls sets the pace instead.
+// Engine gains under 7% (serialized accumulations would give 35%); one slow enough to take longer than the matmuls sets the pace instead.
 TEST(TrainiumGemm, NkiBlockedSbufAccumulationIsOnTheVectorPath) {
   auto run = [](const std::string& vclock) {
     auto chip = load_chip("trn1", {"cores_used=1", "vector.clock=" + vclock});
@@ -513,7 +514,7 @@ TEST(TrainiumGemm, NkiBlockedSbufAccumulationIsOnTheVectorPath) {
   const double tensor_s = 2.0 * 2048 * 2048 * 2048 / (2.0 * 128 * 128 * 2.8e9);
   const double base = run("1.12 GHz");
   EXPECT_GT(base, tensor_s);
-  EXPECT_GT(run("4.48 GHz"), 0.95 * base);  // only the copies and last accumulations of an N block are exposed
+  EXPECT_GT(run("4.48 GHz"), 0.93 * base);  // only the copies and last accumulations of an N block are exposed
   const double slow = run("0.4 GHz");  // 1024 cycles / 0.4 GHz = 2.56 us per tile against 1.46 us of matmuls
   EXPECT_GT(slow, 1.4 * base);
 }
@@ -530,20 +531,23 @@ TEST(TrainiumGemm, KChunkCoversTheDmaStartLatency) {
   EXPECT_GT(share, 0.95);
 }
 
-// Where the heuristic's PSUM-sized blocks (512x1024) leave a core DMA-bound (trn1: 384 KiB per K step at
-// 16 x 17 GB/s takes as long as its 8 matmuls), the lowering accumulates larger blocks in SBUF as the NKI
-// tutorial's kernel does; where they do not (trn2) or the GEMM is too small to amortise it, the plan stays.
+// Where the heuristic's PSUM-sized blocks (512x1024) leave a core DMA-bound (trn1 at [NKI-DMABW]'s 17 B/ns
+// per engine: 384 KiB per K step takes as long as its 8 matmuls), the lowering accumulates larger blocks in
+// SBUF as the NKI tutorial's kernel does; where they do not (the presets) or the GEMM is too small, the plan stays.
 TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   const OpSpec o = gemm(4096, 4096, 4096);
-  TrainiumSpec s1 = load_spec("trn1", {"cores_used=1"});
+  const std::vector<std::string> slow_dma = {"cores_used=1", "dma.engine_bandwidth=17 GB/s"};
+  TrainiumSpec s1 = load_spec("trn1", slow_dma);
   const LowerOptions::Block b = choose_sbuf_blocks(o, s1, choose_gemm_plan(o, s1));
   EXPECT_EQ(b.m, 2048);
   EXPECT_EQ(b.n, 1024);
   EXPECT_EQ(b.k, 1024);
-  TrainiumSpec s2 = load_spec("trn2", {"cores_used=1"});
-  EXPECT_FALSE(choose_sbuf_blocks(o, s2, choose_gemm_plan(o, s2)).set());
+  for (const char* preset : {"trn1", "trn2", "trn3"}) {
+    TrainiumSpec s2 = load_spec(preset, {"cores_used=1"});
+    EXPECT_FALSE(choose_sbuf_blocks(o, s2, choose_gemm_plan(o, s2)).set()) << preset;
+  }
   EXPECT_FALSE(choose_sbuf_blocks(gemm(1024, 1024, 1024), s1, choose_gemm_plan(gemm(1024, 1024, 1024), s1)).set());
-  auto chip = load_chip("trn1", {"cores_used=1"});
+  auto chip = load_chip("trn1", slow_dma);
   const double sbuf = run_kernel(*chip, o, false, false).result.latency_s;
   const double psum = simulate(*chip, {lower_gemm(o, s1, LowerOptions{}, choose_gemm_plan(o, s1))}, RunOptions{}, DType::bf16).latency_s;
   EXPECT_LT(sbuf, 0.9 * psum);
