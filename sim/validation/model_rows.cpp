@@ -143,8 +143,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     // channel, W_f = W_q * scales): int8 in HBM, converted to the matmul dtype in the graph. The Trainium GEMM
     // lowering reads its B operand in a Tensor Engine dtype and trn1's has no int8 path, so the int8 read and
     // its dequantizing pass are not expressed; bf16 weights would double the bytes each decode step streams.
-    why = "int8 weight storage with bf16 matmuls (weights read as int8 and dequantized in the graph) is not expressed by the "
-          "Trainium GEMM lowering";
+    why = "int8 weight storage with bf16 matmuls (weights read as int8 and dequantized in the graph) is not expressed: the "
+          "Trainium GEMM lowering refuses an int8 weight operand on trn1, whose Tensor Engine has no int8 path";
     return false;
   }
   const std::string model = shipped_model(row.workload, why);
