@@ -24,7 +24,7 @@ namespace xpu {
 
 template <class Window>
 Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                             std::uint64_t index, std::uint32_t kernel, tlm_utils::tlm_quantumkeeper& qk) {
+                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk) {
   const size_t engines = m_engine_free.size();
   // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
   // the dependency part only changes when one of them is processed, so it is cached per engine.
@@ -81,8 +81,8 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     ++m_ctx.counters.transactions;
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
     if (ready > now) {
-      qk.set(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) {
+      qk.set(ready - now);
+      if (qk.need_sync(now)) {  // execute() does not wait: `now` is still the current time
         qk.sync();
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
