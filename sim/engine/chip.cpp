@@ -326,6 +326,7 @@ void Executor::trace_transaction(const Instr& in, Tick start, Tick end, std::uin
 
 // A whole task as the list scheduler's window (sim/engine/list_schedule.h), over the slot's scratch.
 struct Executor::WholeTask {
+  static constexpr Tick kPending = std::numeric_limits<Tick>::min();  // not processed yet
   const Task& task;
   SlotState& st;
   bool front(size_t e, std::uint32_t& cand) const {
@@ -347,9 +348,10 @@ struct Executor::WholeTask {
   }
   void finish(std::uint32_t i, Tick end) {
     st.done[i] = end;
-    st.processed[i] = 1;
   }
-  bool processed(std::uint32_t i) const { return st.processed[i] != 0; }
+  // One array for both: a dependency's state and completion share a cache line (the list scheduler
+  // reads them after a coroutine switch, when the slot's state has left the cache).
+  bool processed(std::uint32_t i) const { return st.done[i] != kPending; }
   Tick done(std::uint32_t i) const { return st.done[i]; }
 };
 
@@ -358,12 +360,11 @@ void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, Tile
   const Tick t0 = task_origin(qk, kernel);
   const size_t n = task.instrs.size();
   const size_t engines = m_engine_free.size();
-  st.done.assign(n, t0);
+  st.done.assign(n, WholeTask::kPending);
   st.queue.resize(engines);
   for (auto& q : st.queue) q.clear();
   for (size_t i = 0; i < n; ++i) st.queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
   st.head.assign(engines, 0);
-  st.processed.assign(n, 0);
   WholeTask w{task, st};
   const Tick task_end = list_schedule(w, n, st.heads, t0, index, kernel, qk);
   // Functional semantics follow program order (buffers are reused across pipeline stages).

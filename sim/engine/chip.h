@@ -203,11 +203,10 @@ class Executor : public sc_core::sc_module {
       bool ok = false;
       Tick dep_ready = 0;
     };
-    std::vector<Tick> done;                          // per-instruction completion
+    std::vector<Tick> done;                          // per-instruction completion (WholeTask::kPending: not yet)
     std::vector<std::vector<std::uint32_t>> queue;   // per engine: its instructions in program order
     std::vector<size_t> head;
     std::vector<Head> heads;
-    std::vector<std::uint8_t> processed;
   };
   struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
   void slot_thread(int slot);
