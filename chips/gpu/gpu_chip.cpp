@@ -17,7 +17,7 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   auto* ext = trans.get_extension<XpuExtension>();
-  const Tick now = now_ticks();
+  const Tick now = ext->now_ps;
   const ArrivalWindow w = arrival_window(*ext);
   const Tick arrival = w.arrival, horizon = w.horizon;
   const std::uint64_t bytes = ext->bytes, addr = trans.get_address();

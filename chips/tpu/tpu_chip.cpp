@@ -18,7 +18,7 @@ TpuMemory::TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec)
 
 void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   auto* ext = trans.get_extension<XpuExtension>();
-  const Tick now = now_ticks();
+  const Tick now = ext->now_ps;
   const ArrivalWindow w = arrival_window(*ext);
   const Tick arrival = w.arrival, horizon = w.horizon;
   const std::uint64_t bytes = ext->bytes;

@@ -21,7 +21,7 @@ TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec&
 
 void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   auto* ext = trans.get_extension<XpuExtension>();
-  const Tick now = now_ticks();
+  const Tick now = ext->now_ps;
   // The executor simulates each core's streams in ready-time order; a transfer may still precede
   // the global time by up to one quantum after a sync: arrival_window() books it there.
   const ArrivalWindow w = arrival_window(*ext);

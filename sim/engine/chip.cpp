@@ -230,7 +230,7 @@ void Executor::end_of_elaboration() {
 }
 
 void Executor::slot_thread(int slot) {
-  tlm_utils::tlm_quantumkeeper qk;
+  QuantumKeeper qk;
   Task task;
   TaskStream stream;
   std::unique_ptr<TileVM> vm;
@@ -300,6 +300,8 @@ Tick Executor::issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t ke
   // shared resources cannot be booked in the past (their calendars are pruned up to the global
   // time), so such a transfer enters the memory system now: at most one quantum late.
   m_ext.arrival_ps = ready + issue;
+  m_ext.now_ps = now;
+  m_ext.horizon_ps = std::max<Tick>(0, now - m_quantum);
   sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
   socket->b_transport(m_trans, delay);
   Tick end = std::max(now + static_cast<Tick>(delay.value()), ready + issue);
@@ -324,6 +326,7 @@ void Executor::trace_transaction(const Instr& in, Tick start, Tick end, std::uin
 
 // A whole task as the list scheduler's window (sim/engine/list_schedule.h), over the slot's scratch.
 struct Executor::WholeTask {
+  static constexpr Tick kPending = std::numeric_limits<Tick>::min();  // not processed yet
   const Task& task;
   SlotState& st;
   bool front(size_t e, std::uint32_t& cand) const {
@@ -345,23 +348,23 @@ struct Executor::WholeTask {
   }
   void finish(std::uint32_t i, Tick end) {
     st.done[i] = end;
-    st.processed[i] = 1;
   }
-  bool processed(std::uint32_t i) const { return st.processed[i] != 0; }
+  // One array for both: a dependency's state and completion share a cache line (the list scheduler
+  // reads them after a coroutine switch, when the slot's state has left the cache).
+  bool processed(std::uint32_t i) const { return st.done[i] != kPending; }
   Tick done(std::uint32_t i) const { return st.done[i]; }
 };
 
-void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st) {
+void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st) {
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
   const size_t n = task.instrs.size();
   const size_t engines = m_engine_free.size();
-  st.done.assign(n, t0);
+  st.done.assign(n, WholeTask::kPending);
   st.queue.resize(engines);
   for (auto& q : st.queue) q.clear();
   for (size_t i = 0; i < n; ++i) st.queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
   st.head.assign(engines, 0);
-  st.processed.assign(n, 0);
   WholeTask w{task, st};
   const Tick task_end = list_schedule(w, n, st.heads, t0, index, kernel, qk);
   // Functional semantics follow program order (buffers are reused across pipeline stages).
@@ -371,14 +374,15 @@ void Executor::run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumk
   end_task(t0, task_end, qk);
 }
 
-Tick Executor::task_origin(const tlm_utils::tlm_quantumkeeper& qk, std::uint32_t kernel) {
+Tick Executor::task_origin(const QuantumKeeper& qk, std::uint32_t kernel) {
   const Tick base = now_ticks();
   Tick start = task_start_latency();
   if (kernel != m_started_kernel) {
     m_started_kernel = kernel;
     start += kernel_start_latency(*m_ctx.dispatcher.program());
   }
-  return base + qk.get_local_time().value() + start;
+  m_quantum = static_cast<Tick>(tlm_utils::tlm_quantumkeeper::get_global_quantum().value());
+  return base + qk.local() + start;
 }
 
 Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel) {
@@ -394,20 +398,12 @@ Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kern
   return ready + t.latency;
 }
 
-void Executor::end_task(Tick t0, Tick task_end, tlm_utils::tlm_quantumkeeper& qk) {
+void Executor::end_task(Tick t0, Tick task_end, QuantumKeeper& qk) {
   // The slot is free again when the task's last transaction completes.
   Tick now = now_ticks();
-  if (task_end > now) qk.set(sc_time::from_value(static_cast<sc_dt::uint64>(task_end - now)));
-  else qk.set(sc_core::SC_ZERO_TIME);
+  qk.set(task_end > now ? task_end - now : 0);
   m_ctx.counters.task_ticks += static_cast<double>(task_end - t0);
   m_ctx.dispatcher.complete(task_end);
-}
-
-ArrivalWindow arrival_window(const XpuExtension& ext) {
-  Tick now = now_ticks();
-  Tick q = static_cast<Tick>(tlm_utils::tlm_quantumkeeper::get_global_quantum().value());
-  Tick horizon = std::max<Tick>(0, now - q);
-  return {std::max<Tick>(ext.arrival_ps, horizon), horizon};
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "sim/base/units.h"
 #include "sim/engine/process_guard.h"
 #include "sim/engine/payload.h"
+#include "sim/engine/quantum_keeper.h"
 
 namespace xpu {
 
@@ -201,35 +203,35 @@ class Executor : public sc_core::sc_module {
       bool ok = false;
       Tick dep_ready = 0;
     };
-    std::vector<Tick> done;                          // per-instruction completion
+    std::vector<Tick> done;                          // per-instruction completion (WholeTask::kPending: not yet)
     std::vector<std::vector<std::uint32_t>> queue;   // per engine: its instructions in program order
     std::vector<size_t> head;
     std::vector<Head> heads;
-    std::vector<std::uint8_t> processed;
   };
   struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
   void slot_thread(int slot);
-  void run_task(Task& task, std::uint64_t index, tlm_utils::tlm_quantumkeeper& qk, TileVM* vm, SlotState& st);
+  void run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st);
   // A task produced piece by piece (a per-core stream; sim/engine/stream_exec.cpp): the same list
   // scheduling as run_task over a window of the task, fed by `s` as the engines' queues run dry.
   void run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
-                  tlm_utils::tlm_quantumkeeper& qk);
+                  QuantumKeeper& qk);
   // The list scheduler shared by run_task and run_stream (sim/engine/list_schedule.h): `count`
   // instructions of window `w` in the order of their ready times; returns the task's last completion.
   template <class Window>
   Tick list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                     std::uint64_t index, std::uint32_t kernel, tlm_utils::tlm_quantumkeeper& qk);
+                     std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk);
   // Shared by run_task and run_stream: a task's start time, one instruction's execution (returns its
   // completion) and the task's end.
-  Tick task_origin(const tlm_utils::tlm_quantumkeeper& qk, std::uint32_t kernel);
+  Tick task_origin(const QuantumKeeper& qk, std::uint32_t kernel);
   Tick execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel);
-  void end_task(Tick t0, Tick task_end, tlm_utils::tlm_quantumkeeper& qk);
+  void end_task(Tick t0, Tick task_end, QuantumKeeper& qk);
   Tick issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree);
   void trace_transaction(const Instr& in, Tick start, Tick end, std::uint32_t kernel, std::uint64_t task);
   int m_index;
   std::uint32_t m_started_kernel = ~0u;  // the kernel whose first task this executor has started
   int m_max_slots;
   int m_active_slots = 1;
+  Tick m_quantum = 0;  // the global quantum, read at each task's start (targets' calendar horizon)
   std::vector<Tick> m_engine_free;
   std::vector<Tick> m_engine_busy;
   std::vector<std::uint32_t> m_unit_ids;
@@ -253,8 +255,11 @@ void keep_warm_chip(const std::string& key, std::unique_ptr<Chip> chip);
 void drop_warm_chip();
 inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
 // For a target: the transfer's arrival time and the calendar horizon (global time less one
-// quantum). Arrivals older than the horizon are moved up to it. The completion time it returns
-// through the TLM delay is end - now (clamped at 0; the initiator takes max with its own clock).
-ArrivalWindow arrival_window(const XpuExtension& ext);
+// quantum, set by the initiator). Arrivals older than the horizon are moved up to it. The completion
+// time it returns through the TLM delay is end - ext.now_ps (clamped at 0; the initiator takes max
+// with its own clock).
+inline ArrivalWindow arrival_window(const XpuExtension& ext) {
+  return {std::max<Tick>(ext.arrival_ps, ext.horizon_ps), ext.horizon_ps};
+}
 
 }  // namespace xpu

@@ -24,7 +24,7 @@ namespace xpu {
 
 template <class Window>
 Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                             std::uint64_t index, std::uint32_t kernel, tlm_utils::tlm_quantumkeeper& qk) {
+                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk) {
   const size_t engines = m_engine_free.size();
   // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
   // the dependency part only changes when one of them is processed, so it is cached per engine.
@@ -55,6 +55,9 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
   heads.resize(engines);
   for (size_t e = 0; e < engines; ++e) load_head(e);
   Tick task_end = t0;
+  // Simulation time moves only while this thread waits (qk.sync() below): execute() sends its
+  // transactions with b_transport, which does not wait, so the time is read once per wait.
+  Tick now = now_ticks();
   for (std::uint64_t step = 0; step < count; ++step) {
     std::uint32_t pick = kNoDep;
     Tick ready = 0;
@@ -69,7 +72,6 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
                              m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
     decltype(auto) in = w.take(pick);
-    Tick now = now_ticks();
     const Tick end = execute(in, ready, now, kernel);
     w.finish(pick, end);
     load_head(in.engine);
@@ -81,9 +83,10 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     ++m_ctx.counters.transactions;
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
     if (ready > now) {
-      qk.set(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(ready - now)));
-      if (qk.need_sync()) {
+      qk.set(ready - now);
+      if (qk.need_sync(now)) {
         qk.sync();
+        now = now_ticks();
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
           if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));

@@ -23,7 +23,9 @@ struct XpuExtension : tlm::tlm_extension<XpuExtension> {
   std::uint32_t kernel = 0;
   bool write = false;
   std::int64_t arrival_ps = 0;    // when the transfer reaches the target (may precede the global time
-                                  // by up to one quantum after a sync: see arrival_horizon())
+                                  // by up to one quantum after a sync: see arrival_window())
+  std::int64_t now_ps = 0;        // the simulation time when the initiator sends it (b_transport does not wait)
+  std::int64_t horizon_ps = 0;    // now_ps less one global quantum, at least 0: no later arrival falls before it
 
   tlm::tlm_extension_base* clone() const override { return new XpuExtension(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override {

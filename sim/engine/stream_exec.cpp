@@ -99,7 +99,7 @@ class StreamWindow {
 }  // namespace
 
 void Executor::run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
-                          tlm_utils::tlm_quantumkeeper& qk) {
+                          QuantumKeeper& qk) {
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
   StreamWindow w(s, prof, task, m_engine_free.size(), t0);

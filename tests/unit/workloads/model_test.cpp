@@ -37,7 +37,7 @@ int count_moe(const ModelConfig& m) { return static_cast<int>(std::count(m.moe_l
 TEST(WorkloadModel, ShippedModelsAreListed) {
   auto names = list_models();
   for (const char* n : {"llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b", "qwen2.5-72b",
-                        "deepseek-v3"})
+                        "deepseek-v3", "llama-2-7b", "llama-2-13b", "codellama-13b", "mistral-7b-instruct-v0.2"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
 }
@@ -54,6 +54,9 @@ TEST(WorkloadModel, ShippedParameterCountsMatchPublished) {
       {"mixtral-8x7b", 46.7e9, 12.9e9},  // Mistral AI: 46.7B total, 12.9B active
       {"qwen2.5-72b", 72.7e9, 0},        // Qwen2.5 model card: 72.7B
       {"deepseek-v3", 671e9, 37e9},      // DeepSeek-V3 report: 671B total, 37B activated
+      // Hugging Face Hub model pages (the checkpoints' safetensors parameter counts): 6.74B, 13B, 13B, 7.24B
+      {"llama-2-7b", 6.74e9, 0},         {"llama-2-13b", 13.0e9, 0},   {"codellama-13b", 13.0e9, 0},
+      {"mistral-7b-instruct-v0.2", 7.24e9, 0},
   };
   for (const auto& c : cases) {
     ModelConfig m = load_model(c.name);

@@ -1,0 +1,40 @@
+// A temporally decoupled thread's local time offset, in integer ticks (loosely-timed TLM-2.0).
+#pragma once
+#include <cstdint>
+#include <systemc>
+#include <tlm>
+
+#include "sim/base/units.h"
+
+namespace xpu {
+
+// The sync points of tlm_utils::tlm_quantumkeeper exactly (a thread runs ahead until its local time
+// reaches the next multiple of the global quantum after its last sync, then waits for it), kept as
+// plain ticks: the TLM keeper's virtual calls, sc_time conversions and time-stamp reads on every
+// transaction cost a few percent of a GEMM's instructions (callgrind), and the caller usually knows
+// the current time already. tests/unit/engine/quantum_keeper_test.cpp runs both side by side.
+class QuantumKeeper {
+ public:
+  void set(Tick local) { m_local = local; }
+  Tick local() const { return m_local; }
+  // `now`: the current simulation time (sc_time_stamp), which the caller has read since its last wait.
+  bool need_sync(Tick now) const {  // unsigned, as sc_time adds: a saturated local time does not wrap
+    return static_cast<std::uint64_t>(now) + static_cast<std::uint64_t>(m_local) >= m_next;
+  }
+  bool need_sync() const { return need_sync(stamp()); }
+  void sync() {
+    sc_core::wait(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(m_local)));
+    reset();
+  }
+  void reset() {
+    m_local = 0;
+    m_next = static_cast<std::uint64_t>(stamp()) + tlm::tlm_global_quantum::instance().compute_local_quantum().value();
+  }
+
+ private:
+  static Tick stamp() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
+  Tick m_local = 0;
+  std::uint64_t m_next = 0;  // the next sync point
+};
+
+}  // namespace xpu
