@@ -13,7 +13,8 @@ TrainiumMemory::TrainiumMemory(sc_core::sc_module_name name, const TrainiumSpec&
       m_next(static_cast<size_t>(spec.cores), 0),
       m_hbm(make_dram(spec.hbm)),
       m_overhead(to_ticks(spec.dma.transfer_overhead.value())),
-      m_row_overhead(to_ticks(spec.dma.row_overhead.value())) {
+      m_row_overhead(to_ticks(spec.dma.row_overhead.value())),
+      m_start_latency(to_ticks(spec.dma.start_latency.value())) {
   for (int c = 0; c < spec.cores; ++c)
     m_dma.emplace_back(spec.onchip.channel, static_cast<size_t>(spec.dma.engines), spec.dma.engine_bandwidth.value());
 }
@@ -24,7 +25,10 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   // The executor simulates each core's streams in ready-time order; a transfer may still precede
   // the global time by up to one quantum after a sync: arrival_window() books it there.
   const ArrivalWindow w = arrival_window(*ext);
-  const Tick arrival = w.arrival, horizon = w.horizon;
+  const Tick horizon = w.horizon;
+  // The engines start once the transfer's descriptors are set up and its semaphores seen [NKI-DMABW];
+  // the engines are free meanwhile, so a transfer queued behind others hides this latency.
+  const Tick arrival = w.arrival + m_start_latency;
   const std::uint64_t bytes = ext->bytes;
   const int engines = m_spec.dma.engines;
   std::uint64_t partitions = ext->run > 0 ? std::max<std::uint64_t>(1, bytes / ext->run) : 128;

@@ -34,6 +34,7 @@ class TrainiumMemory : public MemoryTarget {
   std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
   Tick m_overhead;
   Tick m_row_overhead;  // per contiguous row an engine moves (dma.row_overhead)
+  Tick m_start_latency;  // trigger to the engines' start (dma.start_latency)
 };
 
 // One NeuronCore: times its engines' instructions with each engine's own clock.

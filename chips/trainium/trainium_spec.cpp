@@ -67,6 +67,9 @@ void describe(Params& p, TrainiumSpec& s) {
   p("dma.engine_bandwidth", s.dma.engine_bandwidth, "Peak bandwidth of one DMA engine");
   p("dma.partitions_per_engine", s.dma.partitions_per_engine, "SBUF partitions one DMA engine serves in a transfer", "8");
   p("dma.transfer_overhead", s.dma.transfer_overhead, "DMA engine occupancy per transfer besides streaming", "64 ns");
+  p("dma.start_latency", s.dma.start_latency,
+    "Time from a transfer's trigger to its engines' start (descriptor setup, synchronization, semaphore) that "
+    "does not occupy the engines: transfers queued behind others hide it, a transfer waited for exposes it", "0 ns");
   p("dma.row_overhead", s.dma.row_overhead,
     "DMA engine occupancy per contiguous row (one partition's run, a descriptor element) besides streaming: "
     "why transfers with few bytes per partition run below the engines' bandwidth", "0 ns");
@@ -94,6 +97,7 @@ void describe(Params& p, TrainiumSpec& s) {
   p.require(s.dma.engines <= 256, "dma.engines", "at most 256 DMA engines");
   p.require(s.dma.engines > 0 && s.dma.engine_bandwidth.value() > 0, "dma.engines", "engines with positive bandwidth");
   p.require(s.dma.row_overhead.value() >= 0, "dma.row_overhead", "a non-negative time");
+  p.require(s.dma.start_latency.value() >= 0, "dma.start_latency", "a non-negative time");
   p.require(s.dma.partitions_per_engine > 0, "dma.partitions_per_engine", "a positive count");
   p.require(s.dma_buffers >= 1 && s.dma_buffers <= 4, "lowering.dma_buffers", "1 to 4 buffers");
   p.require(s.sbuf_per_partition.value() >= 16384, "sbuf.bytes_per_partition", "at least 16 KiB");

@@ -37,6 +37,7 @@ struct DmaSpec {
   Bandwidth engine_bandwidth;       // per DMA engine
   int partitions_per_engine = 8;    // 128 partitions / 16 engines: a transfer spreads by partitions
   Seconds transfer_overhead;        // engine occupancy per transfer besides streaming
+  Seconds start_latency;            // trigger to the engines' start (descriptor setup, semaphores); not occupancy
   Seconds row_overhead;             // engine occupancy per contiguous row (descriptor element) it moves
   Seconds trigger;                  // sequencer time to trigger one transfer
 };

@@ -25,8 +25,9 @@ struct LowerOptions {
   // elementwise lowerings: L2); the others ignore it.
   double input_working_set = 0;
   // A GEMM block shape (rows, columns, depth) that the benchmarked kernel states, as a Pallas kernel's bm,
-  // bn and bk; zeros: the lowering chooses its own. The TPU GEMM lowering runs it (a Pallas grid of these
-  // blocks); the other families' lowerings choose their own tiles.
+  // bn and bk, or an NKI kernel's BLOCK_M/N/K; zeros: the lowering chooses its own. The TPU GEMM lowering
+  // runs it as a Pallas grid of these blocks, the Trainium one as the NKI matmul tutorial's blocked kernel;
+  // the other families' lowerings choose their own tiles.
   struct Block {
     std::int64_t m = 0, n = 0, k = 0;
     bool set() const { return m > 0 && n > 0 && k > 0; }

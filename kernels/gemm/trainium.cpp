@@ -11,8 +11,10 @@
 //  * blocks: as many output tiles as PSUM has banks (one 512-fp32 bank per tile), 4 x 2 tiles
 //    (512 x 1024) for large shapes; halved until every NeuronCore gets at least one block.
 //  * K is streamed in chunks of `kc` 128-deep steps per DMA load (about 512 KiB, to amortise the DMA
-//    per-transfer cost [NKI-DMA]) into `dma_buffers` SBUF buffers: a load waits only for the matmuls
-//    that read the same buffer `dma_buffers` chunks earlier (double buffering by default).
+//    per-transfer cost [NKI-DMA], and at least enough steps for one chunk's matmuls to cover the next
+//    load's start latency [NKI-DMABW] where the matmuls outrun the loads) into `dma_buffers` SBUF buffers:
+//    a load waits only for the matmuls that read the same buffer `dma_buffers` chunks earlier (double
+//    buffering by default).
 //  * layouts: A is read as A^T (K-major), as NKI matmul kernels take `lhsT`; the producer of A keeps
 //    it transposed (the compiler's layout propagation), so no transpose is charged.
 //  * each PSUM tile is evacuated (fp32 -> output dtype) by the Vector Engine, or by the Scalar Engine
@@ -101,13 +103,71 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   const std::int64_t ksteps = ceil_div(op.k, kPartitions);
   int kc = static_cast<int>(std::ceil(512.0 * 1024 / (per_step * kPartitions)));
   kc = std::max(1, std::min<int>({kc, 8, static_cast<int>(ksteps)}));
+  // With double-buffered loads, chunk i+2's load is triggered when chunk i's matmuls finish and arrives a
+  // DMA start latency [NKI-DMABW] (and the HBM's first data) plus its streaming later, so one chunk's matmuls
+  // must last that long for TensorE not to wait: where the matmuls outrun the loads, grow the chunk until they
+  // cover the latency, as a kernel writer sizes a prefetch (within the same SBUF share).
+  if (p.buffers >= 2) {
+    const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
+    const double moving = p.a_stationary ? static_cast<double>(std::min<std::int64_t>(kMaxMovingFree, op.n))
+                                         : static_cast<double>(std::min<std::int64_t>(kMaxMovingFree, max_rows));
+    const double t_mm = p.tiles_r * p.tiles_c * std::max(moving / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
+    const double load_bw = std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+    const double t_load = per_step * kPartitions / load_bw;
+    const double latency = spec.dma.start_latency.value() + spec.hbm.latency.value() + spec.dma.trigger.value();
+    if (t_mm > t_load * 1.05) {
+      // Only where it can: a chunk of more than half of K would leave nothing to overlap its load with.
+      const int hide = static_cast<int>(std::ceil(latency / (t_mm - t_load)));
+      if (hide <= std::min<std::int64_t>(8, ksteps / 2)) kc = std::max(kc, hide);
+    }
+  }
   while (kc > 1 && p.buffers * kc * per_step > 0.5 * spec.sbuf_per_partition.value()) --kc;
   p.kc = kc;
   return p;
 }
 
+LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan) {
+  LowerOptions::Block none;
+  if (op.kind != OpKind::Gemm || op.batch != 1 || !plan.a_stationary || op.m % kPartitions || op.k % kPartitions) return none;
+  // Only where the PSUM-sized block's loads take about as long as its matmuls or longer (DMA-bound).
+  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
+  const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
+  const int cores = spec.active_cores();
+  const double t_mm = plan.tiles_r * plan.tiles_c * std::max(kMaxMovingFree / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
+  const double load_bw = std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+  const double t_load = (plan.block_rows() * ea + plan.block_cols() * eb) * kPartitions / load_bw;
+  if (t_load < 0.9 * t_mm) return none;
+  // The largest blocks whose result strip (at most half of SBUF) and double-buffered input blocks fit SBUF,
+  // with an N block for every core.
+  const double sbuf = spec.sbuf_per_partition.value();
+  for (std::int64_t bn : {1024, 512}) {
+    const double result = static_cast<double>(op.m / kPartitions) * bn * ea;
+    if (op.n % bn || op.n / bn < cores || result > 0.5 * sbuf) continue;
+    for (std::int64_t bk : {1024, 512, 256, 128})
+      for (std::int64_t bm : {2048, 1024, 512, 256, 128})
+        if (op.k % bk == 0 && op.m % bm == 0 && (bm / kPartitions) * bn <= 65536 &&
+            result + 2.0 * (bk / kPartitions) * (bm * ea + bn * eb) <= sbuf)
+          // Enough (N block, K block) steps per core to amortise the kernel's unoverlapped first loads and
+          // last copies and stores; small GEMMs keep the PSUM plan.
+          return (op.n / bn / cores) * (op.k / bk) >= 8 ? LowerOptions::Block{bm, bn, bk} : none;
+  }
+  return none;
+}
+
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
-  return lower_gemm(op, spec, opt, choose_gemm_plan(op, spec));
+  if (opt.gemm_block.set()) return lower_gemm_nki_blocked(op, spec, opt);
+  const GemmPlan plan = choose_gemm_plan(op, spec);
+  // Where PSUM-sized blocks leave the core DMA-bound, accumulate larger blocks in SBUF as the NKI matmul
+  // tutorial's optimized kernel does (about half the traffic per FLOP at its 2048x1024 blocks).
+  if (!opt.functional && spec.dma_buffers >= 2) {
+    const LowerOptions::Block b = choose_sbuf_blocks(op, spec, plan);
+    if (b.set()) {
+      LowerOptions o = opt;
+      o.gemm_block = b;
+      return lower_gemm_nki_blocked(op, spec, o);
+    }
+  }
+  return lower_gemm(op, spec, opt, plan);
 }
 
 namespace {

@@ -29,7 +29,14 @@ struct GemmPlan {
 // of about 512 KiB per DMA load. Pure function of the op and the spec.
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec);
 
+// The heuristic's plan, or, when the benchmark states its block shape (LowerOptions::gemm_block), the
+// NKI tutorial's blocked kernel (trainium_nki_blocked.cpp).
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
+// The blocks the NKI tutorial's SBUF-accumulating kernel takes for `op` where the heuristic's PSUM-sized
+// block would be DMA-bound (its loads at least 90% of its matmul time), or an unset Block (then the plan).
+LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan);
+// The NKI matmul tutorial's fully optimized kernel with the blocks LowerOptions::gemm_block states.
+KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan);
 
 }  // namespace xpu::trainium

@@ -4,6 +4,8 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "sim/run/registry.h"
@@ -19,7 +21,14 @@ namespace xpu {
 //   static double clock_hz(const Spec&);    the clock cycles are counted in
 //   static std::vector<std::string> clock_keys();   preset keys of the DVFS clock domain
 //   static int executors(const Spec&);      units whose active power is counted
-// and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity.
+// and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity. Optional:
+//   static double memory_roof_bandwidth(const Spec&);   ChipModel::memory_roof_bandwidth (default: hbm.bandwidth)
+template <class T, class = void>
+struct HasMemoryRoof : std::false_type {};
+template <class T>
+struct HasMemoryRoof<T, std::void_t<decltype(T::memory_roof_bandwidth(std::declval<const typename T::Spec&>()))>>
+    : std::true_type {};
+
 template <class Traits>
 class FamilyModel : public ChipModel {
  public:
@@ -43,6 +52,10 @@ class FamilyModel : public ChipModel {
   std::unique_ptr<Chip> build() const override { return std::make_unique<typename Traits::Chip>("chip", m_spec); }
   double peak_flops(DType d) const override { return m_spec.peak_flops(d); }
   double dram_bandwidth() const override { return m_spec.hbm.bandwidth.value(); }
+  double memory_roof_bandwidth() const override {
+    if constexpr (HasMemoryRoof<Traits>::value) return Traits::memory_roof_bandwidth(m_spec);
+    return dram_bandwidth();
+  }
   double dram_capacity() const override { return m_spec.hbm.capacity.value(); }
   double clock_hz() const override { return Traits::clock_hz(m_spec); }
   const Spec& spec() const { return m_spec; }

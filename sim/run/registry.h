@@ -30,6 +30,9 @@ class ChipModel {
   virtual std::unique_ptr<Chip> build() const = 0;
   virtual double peak_flops(DType d) const = 0;    // dense, whole chip; 0 if unsupported
   virtual double dram_bandwidth() const = 0;       // peak bytes/s
+  // The memory roof of a kernel's roofline: the DRAM peak, or less where every DRAM byte passes through a
+  // narrower path of the cores a kernel runs on (Trainium's DMA engines).
+  virtual double memory_roof_bandwidth() const { return dram_bandwidth(); }
   virtual double dram_capacity() const = 0;        // bytes
   virtual double clock_hz() const = 0;             // the clock cycles are counted in
   virtual std::vector<DType> dtypes() const;       // dtypes with a nonzero peak

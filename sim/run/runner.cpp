@@ -183,7 +183,7 @@ RunResult SimSession::result() {
     top->collect_stats(r.stats, total);
     if (!m_summary) r.unit_names = top->context().unit_names;
     const double peak = chip.peak_flops(m_dtype);
-    const double bw = chip.dram_bandwidth();
+    const double bw = chip.memory_roof_bandwidth();
     for (const KernelRecord& k : top->records()) {
       KernelResult kr;
       kr.name = k.name;

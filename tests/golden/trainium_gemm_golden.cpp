@@ -1,9 +1,10 @@
 // Golden GEMM runs on the Trainium presets: a 1024^3 bf16 GEMM per preset against a reference
 // latency recorded from this model (tolerance 2%: it changes only when the model does, and a change
 // must be deliberate), each also checked against a hand estimate (within 15%) so the reference is not
-// circular. The estimate: launch (1 us) + first K chunk of A and B loaded (HBM or DMA bound, + 0.2 us
-// DMA latency) + the matmuls of one core (k-steps x tiles x 512 cycles at the TensorE clock) + the
-// tail (Vector Engine evacuation of the last block's PSUM tiles and their store).
+// circular. The estimate: launch (1 us) + the K chunks of A and B loaded (HBM or DMA bound at the sustained
+// per-engine rate, each transfer after its ~1.3 us start latency [NKI-DMABW], exposed where a load waits for
+// its buffer) + what the loads do not hide of the matmuls (k-steps x tiles x 512 cycles at the TensorE clock)
+// + the tail (Vector Engine evacuation of the last block's PSUM tiles and their store).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,21 +21,25 @@ TEST(TrainiumGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
     double ref_us;
     double estimate_us;
   } cases[] = {
-      // trn1/inf2: 2 blocks of 512x1024 (4x2 PSUM tiles), one per NeuronCore. Matmuls: 8 k-steps x 8 tiles
-      // x 512 cycles / 2.8 GHz = 11.70 us. First chunk (K 256): 768 KiB at 16 x 27.2 GB/s = 1.81 us.
-      // Tail: 8 evacuations x 528 cycles / 1.12 GHz = 3.77 us, minus the last k-step (1.46 us) they
-      // overlap, + the last 128 KiB store (0.3 us) = 2.6 us. Total 1 + 2.0 + 11.7 + 2.6 = 17.3 us.
-      // + dma.row_overhead: the first chunk's A and B loads are 256 rows each, 16 per engine: 32 x 8 ns = 0.26 us.
-      {"trn1", 19.30, 17.6},
-      {"inf2", 19.30, 17.6},
-      // trn2: 8 blocks of 256x512 (2x1 tiles), one per core. Matmuls: 8 x 2 x 512 / 2.4 GHz = 3.41 us.
-      // First chunk (K 384): 8 cores x 576 KiB = 4.7 MB at 0.9 x 2.9 TB/s = 1.81 us (+0.2).
-      // Tail: 2 evacuations x 272 cycles / 0.96 GHz = 0.57 us + store 0.4 us. Total 1 + 2.0 + 3.41 + 1.0 = 7.4 us.
-      // + dma.row_overhead: first chunk A and B, 384 rows each, 24 per engine: 48 x 8 ns = 0.38 us.
-      {"trn2", 9.460, 7.8},
-      // trn3: as trn2 with 0.9 x 4.9 TB/s (first chunk 1.07 + 0.2 us) and VectorE at 1.2 GHz (tail 0.8 us):
-      // 1 + 1.27 + 3.41 + 0.8 + 0.38 (row overhead, as trn2) = 6.9 us.
-      {"trn3", 7.592, 6.9},
+      // trn1/inf2: 2 blocks of 512x1024 (4x2 PSUM tiles), one per NeuronCore, K in 2 chunks of 512 (4 steps,
+      // so that one chunk's matmuls cover the next load's start latency). Each chunk is 1.5 MiB per core, 3.1 MB
+      // for the chip at 0.9 x 820 GB/s = 4.26 us (HBM-bound; 16 x 27.2 GB/s per core would take 3.6). First
+      // chunk: 1.13 us start latency + 0.15 HBM + 4.26 + 0.51 (64 rows per engine x 8 ns) = 6.05 us; the second
+      // streams right behind it (done at 10.3 us). Matmuls: 4 k-steps x 8 tiles x 512 cycles / 2.8 GHz = 5.85 us
+      // per chunk, 6.05 -> 11.9 -> 17.75 us. Tail: 8 evacuations x 528 cycles / 1.12 GHz = 3.77 us less the
+      // last k-step (1.46) they overlap, + the last store (0.3 + 1.13 + 0.15). Total 1 + 17.75 + 2.31 + 1.58 =
+      // 22.6 us.
+      {"trn1", 24.69, 22.6},
+      {"inf2", 24.69, 22.6},
+      // trn2: 8 blocks of 256x512 (2x1 tiles), one per core, K in chunks of 3, 3 and 2 steps. First chunk
+      // (K 384): 8 cores x 576 KiB = 4.7 MB at 0.9 x 2.9 TB/s = 1.81 us, + 1.13 start latency + 0.15 + 0.38
+      // (rows) = 3.47 us; the other two 1.81 + 1.21 us, one waiting for its buffer (+1.13); the last chunk's
+      // matmuls 2 x 2 x 512 / 2.4 GHz = 0.85 us; tail: 2 evacuations x 272 cycles / 0.96 GHz = 0.57 us + the
+      // store (0.4 + 1.13 + 0.15). Total 1 + 3.47 + 3.02 + 1.13 + 0.85 + 2.25 = 11.7 us.
+      {"trn2", 12.87, 11.7},
+      // trn3: as trn2 with the loads at 16 x 33 GB/s per core (576 KiB in 1.12 us; HBM 0.9 x 4.9 TB/s would
+      // allow 1.07) and VectorE at 1.2 GHz: 1 + 2.78 + 1.87 + 1.13 + 0.85 + 2.03 = 9.7 us.
+      {"trn3", 10.87, 9.7},
   };
   for (const auto& c : cases) {
     auto chip = load_chip(c.preset);
@@ -42,10 +47,9 @@ TEST(TrainiumGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
     KernelRun run = run_kernel(*chip, op, false, false);
     const double us = run.result.latency_s * 1e6;
     EXPECT_NEAR(us / c.ref_us, 1.0, 0.02) << c.preset << ": " << us << " us";
-    // 25%: the hand estimate charges only the first K chunk's load; the simulation also exposes part
-    // of the third chunk's load, which waits for its double buffer to drain (seen in the trace since
-    // the engine stopped booking transfers before the global time).
-    EXPECT_NEAR(us / c.estimate_us, 1.0, 0.25) << c.preset << ": " << us << " us vs hand estimate " << c.estimate_us;
+    // 15%: the estimate charges each load its whole start latency or none of it; the simulation books
+    // transfers into the engines' gaps, so part of a latency hides behind the previous chunk's streaming.
+    EXPECT_NEAR(us / c.estimate_us, 1.0, 0.15) << c.preset << ": " << us << " us vs hand estimate " << c.estimate_us;
   }
 }
 
@@ -75,7 +79,7 @@ TEST(TrainiumValidation, RowsArePredictedWithin20PercentOrListedWithAReason) {
     neuron += is_neuron;
     if (s.row.id == "TRN1-II") EXPECT_NE(s.reason.find("micro"), std::string::npos) << s.reason;
   }
-  EXPECT_GE(neuron, 8);  // TRN1-MM1, TRN1-LN1, TRN1-LN2, TRN1-II, M21, M22, M25, M26
+  EXPECT_GE(neuron, 11);  // TRN1-MM1, TRN1-MM0, TRN1-MMH, TRN1-MMB, TRN1-LN1, TRN1-LN2, TRN1-II, M21, M22, M25, M26
   // TRN1-MM1 (the NKI tutorial's optimized matmul on one NeuronCore-v2, 85% of peak) is predicted on one core.
   bool mm = false;
   for (const auto& p : pts)
@@ -84,4 +88,13 @@ TEST(TrainiumValidation, RowsArePredictedWithin20PercentOrListedWithAReason) {
       EXPECT_GE(p.predicted, p.roofline * 0.9999999);
     }
   EXPECT_TRUE(mm) << "TRN1-MM1 predicted";
+  // The tutorial's unblocked versions are listed with the reason they are not predicted (their buffering is
+  // the compiler's and their ~100 GB/s of loads has no published mechanism), never dropped or fitted.
+  int unblocked = 0;
+  for (const auto& s : skipped)
+    if (s.row.id == "TRN1-MM0" || s.row.id == "TRN1-MMH" || s.row.id == "TRN1-MMB") {
+      ++unblocked;
+      EXPECT_NE(s.reason.find("100 GB/s"), std::string::npos) << s.reason;
+    }
+  EXPECT_EQ(unblocked, 3);
 }

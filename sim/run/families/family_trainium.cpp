@@ -1,4 +1,6 @@
 // The Trainium/Inferentia family: NeuronCores with Tensor, Vector, Scalar and GpSimd engines.
+#include <algorithm>
+
 #include "chips/trainium/trainium_chip.h"
 #include "kernels/trainium_lowerings.h"
 #include "sim/run/family_model.h"
@@ -21,6 +23,11 @@ struct TrainiumTraits {
   static std::vector<std::string> clock_keys() { return {"tensor.clock", "vector.clock", "scalar.clock", "gpsimd.clock"}; }
   // Peak of the NeuronCores a kernel runs on (all of them unless `cores_used` says otherwise).
   static int executors(const Spec& s) { return s.active_cores(); }
+  // Every HBM byte a kernel moves passes through the DMA engines of the cores it runs on (16 per core at the
+  // per-engine rate): trn3 8 x 528 GB/s = 4.2 TB/s [NKI-DMABW], below its 4.9 TB/s of HBM.
+  static double memory_roof_bandwidth(const Spec& s) {
+    return std::min(s.hbm.bandwidth.value(), s.core_dma_bandwidth() * s.active_cores());
+  }
 };
 }  // namespace
 

@@ -235,12 +235,14 @@ TEST(TrainiumChip, DmaSpreadsOverEnginesByPartitions) {
     p.make_task = [=](std::uint64_t, Task& t) { t.add(dma(TxKind::DmaRead, 0, 32768, partitions, DType::bf16)); };
     return simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
   };
-  // [NKI-DMA] example 1: 32 KiB into 4 partitions uses one engine: 1205 ns streaming + overheads.
-  // 128 partitions spread it over 16 engines, each moving 8 rows of 256 B: the streaming shrinks 16x,
-  // the fixed costs (transfer, HBM latency, 8 x dma.row_overhead) do not: about 4x faster, not 16x.
+  // [NKI-DMA] example 1 (profiled on a NeuronCore-v3): 32 KiB into 4 partitions uses one engine for 1416 ns,
+  // its sustained 23 B/ns [NKI-DMABW], after the transfer's ~1300 ns semaphore-to-start latency [NKI-DMABW].
+  // 128 partitions spread it over 16 engines, each moving 8 rows of 256 B: the streaming shrinks 16x, the
+  // fixed costs (start latency, HBM latency, 8 x dma.row_overhead) do not.
   const double one = run(4), all = run(128);
-  EXPECT_NEAR(one, 1416, 60);
-  EXPECT_LT(all, one / 3);
+  EXPECT_NEAR(one, 1300 + 1416, 60);
+  const double fixed = 1300;
+  EXPECT_LT(all - fixed, (one - fixed) / 3);
 }
 
 // DMA rows: each engine pays dma.row_overhead per contiguous row it moves [NKI-DMA: 4 KiB or more per
@@ -286,8 +288,11 @@ TEST(TrainiumCrossCheck, LargeGemmOnOneCoreIsPlausibleAndBounded) {
 // and the busy times), and removing DMA double-buffering makes it slower.
 TEST(TrainiumCrossCheck, GemmActivationOverlapsEnginesAndDoubleBufferingHelps) {
   auto run = [&](int buffers, bool trace) {
-    auto chip = load_chip("trn2", {"cores_used=1", "lowering.dma_buffers=" + std::to_string(buffers)});
-    TrainiumSpec s = load_spec("trn2", {"cores_used=1", "lowering.dma_buffers=" + std::to_string(buffers)});
+    // Without the DMA start latency, which makes this shape partly DMA-bound (its own tests are below):
+    // this test is about TensorE and ScalarE overlapping.
+    const std::vector<std::string> set = {"cores_used=1", "lowering.dma_buffers=" + std::to_string(buffers), "dma.start_latency=0 ns"};
+    auto chip = load_chip("trn2", set);
+    TrainiumSpec s = load_spec("trn2", set);
     OpSpec o = gemm(1024, 2048, 2048);
     GemmPlan plan = choose_gemm_plan(o, s);
     plan.fused_activation = true;
@@ -346,14 +351,16 @@ TEST(TrainiumRoofline, NoKernelBeatsItsRoofline) {
   }
 }
 
-// Elementwise ops are bandwidth-bound at large sizes (within 1.35x of the achievable HBM bound).
+// Elementwise ops are bandwidth-bound at large sizes (within 1.45x of the achievable HBM bound: each core's
+// double-buffered loads expose part of the ~1.3 us DMA start latency [NKI-DMABW]; the NKI performance guide
+// calls 60% or more of HBM bandwidth good in practice).
 TEST(TrainiumRoofline, ElementwiseOpsAreBandwidthBound) {
   auto chip = load_chip("trn2");
   for (auto o : {op("residual_add", {{"rows", "4096"}, {"cols", "4096"}}), op("gelu", {{"rows", "4096"}, {"cols", "4096"}}),
                  op("rmsnorm", {{"rows", "4096"}, {"cols", "4096"}})}) {
     KernelRun r = run_kernel(*chip, o, false, false);
     const double bw_bound = o.min_bytes() / (0.9 * chip->dram_bandwidth());
-    EXPECT_LT(r.result.latency_s, 1.35 * bw_bound + 1e-6) << name(o.kind);
+    EXPECT_LT(r.result.latency_s, 1.45 * bw_bound + 1e-6) << name(o.kind);
   }
 }
 
@@ -417,4 +424,132 @@ TEST(TrainiumGemm, WeightStationaryStoresOneRunPerPartitionAndGrowsWithRows) {
       prev = r.result.latency_s;
     }
   }
+}
+
+// [NKI-DMABW] per-engine rates that the engines sustain with >= 4 KiB per partition (TRN2 23, TRN3 33 B/ns;
+// 16 engines per core): an 8 MiB load into 128 partitions (64 KiB each) streams at 16 x that rate after the
+// transfer's start latency. trn1/inf2 keep [NKI-DMA]'s 27.2 GB/s: the guide's TRN1 17 B/ns contradicts
+// Neuron's own trn1/inf2 decode rows (M22, M26; the preset says why).
+TEST(TrainiumPresets, DmaSustainedRatesFromTheBandwidthGuide) {
+  const std::map<std::string, double> rate = {{"trn1", 27.2e9}, {"inf2", 27.2e9}, {"trn2", 23e9}, {"trn3", 33e9}};
+  for (const auto& [preset, bw] : rate) {
+    TrainiumSpec s = load_spec(preset);
+    EXPECT_DOUBLE_EQ(s.dma.engine_bandwidth.value(), bw) << preset;
+    EXPECT_DOUBLE_EQ(s.core_dma_bandwidth(), 16 * bw) << preset;
+    EXPECT_NEAR(s.dma.start_latency.value() + s.hbm.latency.value() + s.dma.trigger.value(), 1300e-9, 1e-12) << preset;
+  }
+  auto chip = load_chip("trn2", {"cores_used=1", "launch_overhead=0 us"});
+  Program p;
+  p.name = "dma";
+  p.num_tasks = 1;
+  p.static_placement = true;
+  const std::uint64_t bytes = 8ull << 20;
+  p.make_task = [=](std::uint64_t, Task& t) { t.add(dma(TxKind::DmaRead, 0, bytes, 128, DType::bf16)); };
+  const double ns = simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
+  const double stream = bytes / (16 * 23.0);  // ns
+  EXPECT_GT(ns, 1300 + stream);
+  EXPECT_LT(ns, 1300 + stream * 1.05);
+}
+
+// dma.start_latency delays a transfer without occupying its engines: one transfer takes exactly that much
+// longer, and a second transfer queued behind the first hides its own latency behind the first's streaming.
+TEST(TrainiumChip, DmaStartLatencyIsLatencyNotOccupancy) {
+  auto time = [](const std::string& latency, int transfers) {
+    auto chip = load_chip("trn1", {"cores_used=1", "launch_overhead=0 us", "dma.start_latency=" + latency});
+    Program p;
+    p.name = "dma";
+    p.num_tasks = 1;
+    p.static_placement = true;
+    p.make_task = [=](std::uint64_t, Task& t) {
+      for (int i = 0; i < transfers; ++i) t.add(dma(TxKind::DmaRead, static_cast<std::uint64_t>(i) << 20, 512 * 1024, 128, DType::bf16));
+    };
+    return simulate(*chip, {{p}}, RunOptions{}, DType::bf16).latency_s * 1e9;
+  };
+  EXPECT_NEAR(time("1130 ns", 1) - time("0 ns", 1), 1130, 2);
+  const double two = time("1130 ns", 2) - time("0 ns", 2);
+  EXPECT_NEAR(two, 1130, 2) << "the second transfer's latency hides behind the first's streaming (1.9 us)";
+}
+
+// The NKI matmul tutorial's fully optimized kernel (LowerOptions::gemm_block): the tutorial's instruction
+// counts and traffic for [4096, 8192] @ [8192, 8192] with blocks M2048 N1024 K1024: every 128x128x512
+// matmul once, one VectorE accumulation (two inputs) per PSUM tile and K block, rhs read once, lhsT read
+// once per N block, the result written once; shapes the kernel's asserts refuse are refused.
+TEST(TrainiumGemm, NkiBlockedFollowsTheTutorialKernel) {
+  TrainiumSpec s = load_spec("trn1", {"cores_used=1"});
+  LowerOptions lo;
+  lo.gemm_block = {2048, 1024, 1024};
+  const OpSpec o = gemm(4096, 8192, 8192);
+  std::uint64_t mms = 0, accum = 0, copies = 0, zeros = 0;
+  double read = 0, written = 0;
+  each_instr(lower_gemm(o, s, lo), [&](const Instr& in, const Task&) {
+    if (in.engine == kTensor && in.kind != TxKind::Sync) ++mms;
+    if (in.engine == kVector && in.k == 2) ++accum;
+    if (in.engine == kVector && in.k == 1) ++copies;
+    if (in.engine == kGpSimd) ++zeros;
+    if (in.kind == TxKind::DmaRead) read += static_cast<double>(in.bytes);
+    if (in.kind == TxKind::DmaWrite) written += static_cast<double>(in.bytes);
+  });
+  EXPECT_EQ(mms, 32u * 16 * 64);
+  EXPECT_EQ(accum, 32u * 16 * 8);
+  EXPECT_EQ(copies, 32u * 16);
+  EXPECT_EQ(zeros, 8u * 2);
+  const double MiB = 1024.0 * 1024;
+  EXPECT_DOUBLE_EQ(read, 128 * MiB + 8 * 64 * MiB);
+  EXPECT_DOUBLE_EQ(written, 64 * MiB);
+  EXPECT_THROW(lower_gemm(gemm(4096, 8192, 8000), s, lo), InputError);
+  lo.gemm_block = {2048, 1000, 1024};
+  EXPECT_THROW(lower_gemm(o, s, lo), InputError);
+}
+
+// The tutorial kernel's SBUF accumulation (VectorE tensor_tensor, 2N cycles per [128, 512] tile [NKI-T1]) runs
+// beside TensorE while it is shorter than the tile's matmuls (8 x 512 TensorE cycles): a 4x faster Vector
+// Engine gains under 7% (serialized accumulations would give 35%); one slow enough to take longer than the matmuls sets the pace instead.
+TEST(TrainiumGemm, NkiBlockedSbufAccumulationIsOnTheVectorPath) {
+  auto run = [](const std::string& vclock) {
+    auto chip = load_chip("trn1", {"cores_used=1", "vector.clock=" + vclock});
+    LowerOptions lo;
+    lo.gemm_block = {1024, 1024, 1024};
+    return run_kernel(*chip, gemm(2048, 2048, 2048), false, false, nullptr, lo).result.latency_s;
+  };
+  const double tensor_s = 2.0 * 2048 * 2048 * 2048 / (2.0 * 128 * 128 * 2.8e9);
+  const double base = run("1.12 GHz");
+  EXPECT_GT(base, tensor_s);
+  EXPECT_GT(run("4.48 GHz"), 0.93 * base);  // only the copies and last accumulations of an N block are exposed
+  const double slow = run("0.4 GHz");  // 1024 cycles / 0.4 GHz = 2.56 us per tile against 1.46 us of matmuls
+  EXPECT_GT(slow, 1.4 * base);
+}
+
+// The heuristic's K chunk covers the next load's DMA start latency where the matmuls outrun the loads: on one
+// trn2 core a 4096^3 GEMM takes 3-step chunks (2 without the latency) and stays above 95% of peak (93% with
+// the 2-step chunks, whose loads wait).
+TEST(TrainiumGemm, KChunkCoversTheDmaStartLatency) {
+  const OpSpec o = gemm(4096, 4096, 4096);
+  EXPECT_EQ(choose_gemm_plan(o, load_spec("trn2", {"cores_used=1"})).kc, 3);
+  EXPECT_EQ(choose_gemm_plan(o, load_spec("trn2", {"cores_used=1", "dma.start_latency=0 ns"})).kc, 2);
+  auto chip = load_chip("trn2", {"cores_used=1"});
+  const double share = o.flops() / run_kernel(*chip, o, false, false).result.latency_s / chip->peak_flops(DType::bf16);
+  EXPECT_GT(share, 0.95);
+}
+
+// Where the heuristic's PSUM-sized blocks (512x1024) leave a core DMA-bound (trn1 at [NKI-DMABW]'s 17 B/ns
+// per engine: 384 KiB per K step takes as long as its 8 matmuls), the lowering accumulates larger blocks in
+// SBUF as the NKI tutorial's kernel does; where they do not (the presets) or the GEMM is too small, the plan stays.
+TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
+  const OpSpec o = gemm(4096, 4096, 4096);
+  const std::vector<std::string> slow_dma = {"cores_used=1", "dma.engine_bandwidth=17 GB/s"};
+  TrainiumSpec s1 = load_spec("trn1", slow_dma);
+  const LowerOptions::Block b = choose_sbuf_blocks(o, s1, choose_gemm_plan(o, s1));
+  EXPECT_EQ(b.m, 2048);
+  EXPECT_EQ(b.n, 1024);
+  EXPECT_EQ(b.k, 1024);
+  for (const char* preset : {"trn1", "trn2", "trn3"}) {
+    TrainiumSpec s2 = load_spec(preset, {"cores_used=1"});
+    EXPECT_FALSE(choose_sbuf_blocks(o, s2, choose_gemm_plan(o, s2)).set()) << preset;
+  }
+  EXPECT_FALSE(choose_sbuf_blocks(gemm(1024, 1024, 1024), s1, choose_gemm_plan(gemm(1024, 1024, 1024), s1)).set());
+  auto chip = load_chip("trn1", slow_dma);
+  const double sbuf = run_kernel(*chip, o, false, false).result.latency_s;
+  const double psum = simulate(*chip, {lower_gemm(o, s1, LowerOptions{}, choose_gemm_plan(o, s1))}, RunOptions{}, DType::bf16).latency_s;
+  EXPECT_LT(sbuf, 0.9 * psum);
+  EXPECT_GT(o.flops() / sbuf / chip->peak_flops(DType::bf16), 0.85);
 }
