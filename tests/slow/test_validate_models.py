@@ -52,47 +52,48 @@ NEURON_LONG_TTFT = ("TTFT of a 4096-8192-token prompt of a 7-13B model. On trn1 
 NEURON_LONG_TPOT = ("TPOT of an 8192+8192 request on trn1: the measured step grows with the context far more than the "
                     "simulated one (Llama-2-13b 9.84 -> 13.41 ms from 4096+4096 to 8192+8192 against 9.15 -> 9.92); "
                     "the decode graph attends over the whole token bucket, which at most doubles the cache read")
-NEURON_INF2_TPOT = ("TPOT of a 7-13B model on inf2 predicted slow (+26..+30% at 128-token prompts, +14..+22% at 4096, "
-                    "-2..-6% at 8192); the same models on trn1 are within 8% at 4096 and the 70B rows on inf2 +11..+16%")
+NEURON_INF2_TPOT = ("TPOT of a 7-13B model on inf2 predicted slow (+33..+37% at 128-token prompts, +20..+29% at 4096, "
+                    "+1..+4% at 8192; +26..+30%, +14..+22% and -2..-6% before the DMA start latency of NKI's DMA "
+                    "bandwidth guide, 2026-12-02); the same models on trn1 are within 12% at 4096 and the 70B rows on "
+                    "inf2 +17..+22%")
 # id -> (bound, reason)
 KNOWN_GAPS = {
     "M21": (0.30, "TTFT of a 2k prompt at TP32 on trn1: " + NEURON_TTFT),
     "M25": (0.48, "TTFT of a 2k prompt at TP24 on inf2: " + NEURON_TTFT),
-    "NRT-07": (0.32, "Llama-3-70B, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -28.3%
-    "NRT-09": (0.31, "Llama-3-70B, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -27.3%
-    "NRT-11": (0.50, "Llama-2-7b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -46.6%
-    "NRT-13": (0.80, "Llama-2-13b, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -76.1%
-    "NRT-15": (0.85, "Llama-2-13b, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -81.3%
-    "NRT-16": (0.29, "Llama-2-13b, trn1 TPOT in8192 out8192: " + NEURON_LONG_TPOT),  # -26.0%
-    "NRT-17": (0.33, "Llama-2-70b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -29.5%
-    "NRT-19": (0.40, "Llama-2-70b, trn1 TTFT in256: " + NEURON_SHORT_TTFT),  # -36.3%
-    "NRT-21": (0.38, "Llama-2-70b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -34.2%
-    "NRT-27": (0.47, "Llama-2-70b, trn1 TTFT in2048: " + NEURON_TTFT),  # -43.6%
-    "NRT-29": (0.85, "Mistral-7B-Instruct-v0.2, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -81.2%
-    "NRT-30": (0.40, "Mistral-7B-Instruct-v0.2, trn1 TPOT in8192 out8192: " + NEURON_LONG_TPOT),  # -36.4%
-    "NRT-31": (0.80, "CodeLlama-13b-hf, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -76.3%
-    "NRT-33": (0.85, "CodeLlama-13b-hf, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -81.3%
-    "NRT-34": (0.29, "CodeLlama-13b-hf, trn1 TPOT in8192 out8192: " + NEURON_LONG_TPOT),  # -26.0%
-    "NRI-01": (0.67, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -63.3%
-    "NRI-02": (0.29, "Llama-2-7b, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +25.8%
-    "NRI-03": (0.69, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -65.3%
-    "NRI-05": (0.45, "Llama-2-13b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -41.7%
-    "NRI-06": (0.32, "Llama-2-13b, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +28.9%
-    "NRI-07": (0.40, "Llama-2-13b, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -37.0%
-    "NRI-09": (0.58, "Llama-2-13b, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -54.6%
-    "NRI-11": (0.38, "Llama-2-70b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -34.8%
-    "NRI-13": (0.39, "Llama-2-70b, inf2 TTFT in256: " + NEURON_SHORT_TTFT),  # -35.4%
-    "NRI-15": (0.38, "Llama-2-70b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -34.6%
-    "NRI-17": (0.31, "Llama-2-70b, inf2 TTFT in1024: " + NEURON_SHORT_TTFT),  # -27.8%
-    "NRI-19": (0.31, "Llama-2-70b, inf2 TTFT in1024: " + NEURON_SHORT_TTFT),  # -27.5%
-    "NRI-21": (0.64, "Mistral-7B-Instruct-v0.2, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -60.7%
-    "NRI-22": (0.30, "Mistral-7B-Instruct-v0.2, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +26.2%
-    "NRI-23": (0.79, "Mistral-7B-Instruct-v0.2, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -75.0%
-    "NRI-25": (0.47, "Mistral-7B-Instruct-v0.2, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -43.7%
-    "NRI-27": (0.48, "CodeLlama-13b-hf, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -44.2%
-    "NRI-28": (0.33, "CodeLlama-13b-hf, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +29.5%
-    "NRI-29": (0.41, "CodeLlama-13b-hf, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -37.9%
-    "NRI-31": (0.58, "CodeLlama-13b-hf, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -54.3%
+    "NRT-07": (0.32, "Llama-3-70B, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -25.1%
+    "NRT-11": (0.50, "Llama-2-7b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -43.0%
+    "NRT-13": (0.80, "Llama-2-13b, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -75.8%
+    "NRT-15": (0.85, "Llama-2-13b, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.9%
+    "NRT-17": (0.33, "Llama-2-70b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -26.4%
+    "NRT-19": (0.40, "Llama-2-70b, trn1 TTFT in256: " + NEURON_SHORT_TTFT),  # -30.8%
+    "NRT-21": (0.38, "Llama-2-70b, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -31.3%
+    "NRT-27": (0.47, "Llama-2-70b, trn1 TTFT in2048: " + NEURON_TTFT),  # -42.8%
+    "NRT-29": (0.85, "Mistral-7B-Instruct-v0.2, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.8%
+    "NRT-30": (0.40, "Mistral-7B-Instruct-v0.2, trn1 TPOT in8192 out8192: " + NEURON_LONG_TPOT),  # -29.8%
+    "NRT-31": (0.80, "CodeLlama-13b-hf, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -75.9%
+    "NRT-33": (0.85, "CodeLlama-13b-hf, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.9%
+    "NRI-01": (0.67, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -61.4%
+    "NRI-02": (0.36, "Llama-2-7b, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +32.6%
+    "NRI-03": (0.69, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -63.5%
+    "NRI-05": (0.45, "Llama-2-13b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -38.5%
+    "NRI-06": (0.40, "Llama-2-13b, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +36.5%
+    "NRI-07": (0.40, "Llama-2-13b, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -35.7%
+    "NRI-08": (0.32, "Llama-2-13b, inf2 TPOT in4096 out4096: " + NEURON_INF2_TPOT),  # +28.9%
+    "NRI-09": (0.58, "Llama-2-13b, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -53.4%
+    "NRI-11": (0.38, "Llama-2-70b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -30.8%
+    "NRI-13": (0.39, "Llama-2-70b, inf2 TTFT in256: " + NEURON_SHORT_TTFT),  # -28.6%
+    "NRI-15": (0.38, "Llama-2-70b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -30.5%
+    "NRI-17": (0.31, "Llama-2-70b, inf2 TTFT in1024: " + NEURON_SHORT_TTFT),  # -26.8%
+    "NRI-19": (0.31, "Llama-2-70b, inf2 TTFT in1024: " + NEURON_SHORT_TTFT),  # -26.5%
+    "NRI-21": (0.64, "Mistral-7B-Instruct-v0.2, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -58.3%
+    "NRI-22": (0.38, "Mistral-7B-Instruct-v0.2, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +34.5%
+    "NRI-23": (0.79, "Mistral-7B-Instruct-v0.2, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -74.5%
+    "NRI-25": (0.47, "Mistral-7B-Instruct-v0.2, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -42.2%
+    "NRI-27": (0.48, "CodeLlama-13b-hf, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -41.1%
+    "NRI-28": (0.41, "CodeLlama-13b-hf, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +37.2%
+    "NRI-29": (0.41, "CodeLlama-13b-hf, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -36.7%
+    "NRI-30": (0.33, "CodeLlama-13b-hf, inf2 TPOT in4096 out4096: " + NEURON_INF2_TPOT),  # +29.2%
+    "NRI-31": (0.58, "CodeLlama-13b-hf, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -53.2%
 }
 # Rows of the Neuron tables that are not expressed, each with its reason (int8 weight storage).
 NEURON_UNEXPRESSED = {"NRT-01", "NRT-02", "NRT-03", "NRT-04", "NRT-05", "NRT-06"}
