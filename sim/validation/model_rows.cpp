@@ -172,7 +172,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   s.pad_heads = cores;
   s.attention_impl = kTnxImpl;  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
-  // A table row gives TTFT and TPOT of the same request: simulate it once for both.
+  // A table row gives TTFT and TPOT of the same request: simulate it once for both (for the process: one entry
+  // per distinct request of the tables, a few dozen; presets are not edited while validate runs).
   static std::map<std::string, ModelRunResult> runs;
   const std::string key = strformat("%s %s in%lld out%lld tp%d", sys.spec.name.c_str(), model.c_str(),
                                     static_cast<long long>(s.input_len), static_cast<long long>(s.output_len), cores);
