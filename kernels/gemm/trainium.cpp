@@ -72,6 +72,15 @@ DType mm_dtype(const OpSpec& op) {
   return bytes_per_element(op.wdtype) > bytes_per_element(op.dtype) ? op.wdtype : op.dtype;
 }
 
+// One K step (128 deep) of a plan's PSUM block on TensorE, with `moving` columns streaming per matmul.
+double block_step_seconds(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& spec, double moving) {
+  const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
+  return p.tiles_r * p.tiles_c * std::max(moving / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
+}
+// What one core's loads stream at: its DMA engines, or its share of the HBM.
+double core_load_bandwidth(const TrainiumSpec& spec, int cores) {
+  return std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+}
 }  // namespace
 
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
@@ -108,11 +117,10 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   // must last that long for TensorE not to wait: where the matmuls outrun the loads, grow the chunk until they
   // cover the latency, as a kernel writer sizes a prefetch (within the same SBUF share).
   if (p.buffers >= 2) {
-    const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
     const double moving = p.a_stationary ? static_cast<double>(std::min<std::int64_t>(kMaxMovingFree, op.n))
                                          : static_cast<double>(std::min<std::int64_t>(kMaxMovingFree, max_rows));
-    const double t_mm = p.tiles_r * p.tiles_c * std::max(moving / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
-    const double load_bw = std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+    const double t_mm = block_step_seconds(p, op, spec, moving);
+    const double load_bw = core_load_bandwidth(spec, cores);
     const double t_load = per_step * kPartitions / load_bw;
     const double latency = spec.dma.start_latency.value() + spec.hbm.latency.value() + spec.dma.trigger.value();
     if (t_mm > t_load * 1.05) {
@@ -131,10 +139,9 @@ LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spe
   if (op.kind != OpKind::Gemm || op.batch != 1 || !plan.a_stationary || op.m % kPartitions || op.k % kPartitions) return none;
   // Only where the PSUM-sized block's loads take about as long as its matmuls or longer (DMA-bound).
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
-  const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
   const int cores = spec.active_cores();
-  const double t_mm = plan.tiles_r * plan.tiles_c * std::max(kMaxMovingFree / rate, spec.tensor.mm_init_cycles) / spec.tensor.clock.value();
-  const double load_bw = std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
+  const double t_mm = block_step_seconds(plan, op, spec, kMaxMovingFree);
+  const double load_bw = core_load_bandwidth(spec, cores);
   const double t_load = (plan.block_rows() * ea + plan.block_cols() * eb) * kPartitions / load_bw;
   if (t_load < 0.9 * t_mm) return none;
   // The largest blocks whose result strip (at most half of SBUF) and double-buffered input blocks fit SBUF,
