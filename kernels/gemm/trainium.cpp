@@ -68,10 +68,6 @@ std::int64_t count_blocks(const std::vector<Group>& gs, std::int64_t n, std::int
   return c;
 }
 
-DType mm_dtype(const OpSpec& op) {
-  return bytes_per_element(op.wdtype) > bytes_per_element(op.dtype) ? op.wdtype : op.dtype;
-}
-
 // One K step (128 deep) of a plan's PSUM block on TensorE, with `moving` columns streaming per matmul.
 double block_step_seconds(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& spec, double moving) {
   const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
@@ -82,6 +78,10 @@ double core_load_bandwidth(const TrainiumSpec& spec, int cores) {
   return std::min(spec.core_dma_bandwidth(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
 }
 }  // namespace
+
+DType mm_dtype(const OpSpec& op) {
+  return bytes_per_element(op.wdtype) > bytes_per_element(op.dtype) ? op.wdtype : op.dtype;
+}
 
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   GemmPlan p;

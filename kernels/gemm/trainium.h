@@ -36,6 +36,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
 // block would be DMA-bound (its loads at least 90% of its matmul time), or an unset Block (then the plan).
 LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan);
 // The NKI matmul tutorial's fully optimized kernel with the blocks LowerOptions::gemm_block states.
+// The Tensor Engine dtype of a GEMM: the wider of its two operands' (a narrower one is widened on load).
+DType mm_dtype(const OpSpec& op);
 KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan);
 

@@ -127,7 +127,7 @@ KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec
   const std::string label = op.label.empty() ? "gemm" : op.label;
   j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C");
   j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
-  j->mmd = bytes_per_element(op.wdtype) > bytes_per_element(op.dtype) ? op.wdtype : op.dtype;
+  j->mmd = mm_dtype(op);
   j->cores = static_cast<int>(std::min<std::int64_t>(spec.active_cores(), j->nbn));
   j->banks = spec.psum_banks;
   // SBUF per partition: the result block (M x BLOCK_N in the input dtype, as the kernel allocates it), the
