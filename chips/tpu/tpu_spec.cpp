@@ -62,6 +62,8 @@ void describe(Params& p, TpuSpec& s) {
   p("vpu.alus_per_cell", s.vpu.alus_per_cell, "ALUs per (sublane, lane) cell, one operation per clock each", "2");
   p("vpu.transcendentals_per_clk", s.vpu.transcendentals_per_clk,
     "exp / rsqrt / reciprocal results per clock per TensorCore", "256");
+  p("vpu.convert_ops_per_elem", s.vpu.convert_ops_per_elem,
+    "ALU operations per element to widen int8 / fp8 weights to the MXU dtype (weight-only quantized GEMMs)", "2");
   p("vmem.capacity", s.vmem_capacity, "VMEM (vector scratchpad) per TensorCore");
   p("vmem.kernel_budget", s.vmem_budget, "Share of VMEM one kernel's double-buffered blocks may occupy", "0.5");
   p("vmem.bytes_per_clk", s.vmem_bytes_per_clk, "VMEM <-> vector register bandwidth per TensorCore per clock", "8192");
@@ -88,6 +90,7 @@ void describe(Params& p, TpuSpec& s) {
   p.require(s.cmem_capacity.value() == 0 || s.cmem_bandwidth.value() > 0, "cmem.bandwidth",
             "a positive bandwidth when cmem.capacity is set");
   p.require(s.vpu.lanes > 0 && s.vpu.sublanes > 0 && s.vpu.alus_per_cell > 0, "vpu.lanes", "positive sizes");
+  p.require(s.vpu.convert_ops_per_elem > 0, "vpu.convert_ops_per_elem", "a positive operation count");
 }
 
 }  // namespace xpu::tpu

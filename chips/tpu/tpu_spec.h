@@ -26,6 +26,9 @@ struct VpuSpec {
   int lanes = 128, sublanes = 8;
   int alus_per_cell = 2;              // ALUs per (sublane, lane) cell, one op each per clock
   double transcendentals_per_clk = 256;  // exp / rsqrt / reciprocal results per clock
+  // ALU operations per element to widen a narrow weight (int8 / fp8) to the MXU dtype (bf16) on the
+  // way to the MXU: unpack, convert, repack on an fp32 vector unit.
+  double convert_ops_per_elem = 2;
 };
 
 struct TpuSpec {

@@ -59,16 +59,29 @@ std::uint32_t MxuEmitter::matmul(build::Emitter& emit, int rows, std::int64_t kw
   const bool dbl = m_spec.mxu.weight_buffers >= 2;
   const std::int64_t fk = ceil_div(kw, R), fn = ceil_div(cols, C);
   const double eb = bytes_per_element(m_dtype);
+  m_conv.clear();
+  if (m_widen) {
+    const double ops = m_spec.vpu.convert_ops_per_elem, en = bytes_per_element(m_widen_from);
+    for (std::int64_t nf = 0; nf < fn; ++nf)
+      for (std::int64_t kf = 0; kf < fk; ++kf) {
+        const std::int64_t kext = std::min(R, kw - kf * R), next = std::min(C, cols - nf * C);
+        m_conv.push_back(t.add(after(vpu(m_dtype, static_cast<std::uint32_t>(kext), static_cast<std::uint32_t>(next), 0,
+                                         static_cast<std::uint64_t>(ops * static_cast<double>(kext * next)),
+                                         static_cast<std::uint64_t>(static_cast<double>(kext * next) * (en + eb))),
+                                     w_dep)));
+      }
+  }
   std::uint32_t first = kNoDep;
+  size_t fold = 0;
   for (std::int64_t nf = 0; nf < fn; ++nf) {
-    for (std::int64_t kf = 0; kf < fk; ++kf) {
+    for (std::int64_t kf = 0; kf < fk; ++kf, ++fold) {
       const int j = m_rr;
       m_rr = (m_rr + 1) % nm;
       const std::int64_t kext = std::min(R, kw - kf * R), next = std::min(C, cols - nf * C);
       const Instr push = mxu_push(j, m_dtype, static_cast<std::uint32_t>(kext), static_cast<std::uint32_t>(next),
                                   static_cast<std::uint64_t>(kext * next * eb));
-      const std::uint32_t ip =
-          t.add(after(push, w_dep, dbl ? m_prev2[static_cast<size_t>(j)] : m_prev1[static_cast<size_t>(j)]));
+      const std::uint32_t ip = t.add(after(push, m_widen ? m_conv[fold] : w_dep,
+                                           dbl ? m_prev2[static_cast<size_t>(j)] : m_prev1[static_cast<size_t>(j)]));
       m_last_push = ip;
       const Instr d = after(mxu_stream(j, m_dtype, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kext),
                                        static_cast<std::uint32_t>(next), static_cast<std::uint64_t>(2.0 * rows * kext * next),
@@ -179,10 +192,13 @@ Grid make_grid(const OpSpec& op, int bm, int bn) {
 
 std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 
+// Input buffers, the fp32 accumulator and two output buffers; with narrow weights also one widened
+// copy of the weight block (a step's converts may all run ahead of its pushes).
 double vmem_need(int bm, int bn, int bk, int nb, const OpSpec& op) {
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
+  const double widened = op.wdtype != op.dtype ? bk * static_cast<double>(bn) * ea : 0.0;
   return nb * (bm * static_cast<double>(bk) * ea + bk * static_cast<double>(bn) * eb) + bm * static_cast<double>(bn) * 4.0 +
-         2.0 * bm * static_cast<double>(bn) * ec;
+         2.0 * bm * static_cast<double>(bn) * ec + widened;
 }
 
 }  // namespace
@@ -230,7 +246,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         // for the arrays' fill and drain before the next body starts.
         double t_body = (std::max(spec.step_cycles, static_cast<double>(spec.mxu.rows) * spec.passes(op.dtype)) +
                          spec.mxu.rows + C - 2) / clk;
-        double t_step = std::max(t_mxu + t_body, t_dma);
+        // Narrow weights: the vector unit widens the block fold by fold ahead of the pushes, so the
+        // body takes the longer of the two plus one fold's convert before the first push.
+        double t_conv = 0, t_fold_conv = 0;
+        if (op.wdtype != op.dtype) {
+          const double per_elem = spec.vpu.convert_ops_per_elem / spec.vpu_ops_per_clk() / clk;
+          t_conv = static_cast<double>(bk) * bn * per_elem;
+          t_fold_conv = static_cast<double>(std::min<std::int64_t>(bk, R)) * std::min<std::int64_t>(bn, C) * per_elem;
+        }
+        double t_step = std::max(std::max(t_mxu, t_conv) + t_fold_conv + t_body, t_dma);
         double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
         double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
         double est = steps * t_step + prologue + epilogue;
@@ -267,7 +291,7 @@ struct GemmJob {
   Grid grid;
   int cores = 1;
   std::int64_t nk = 0;
-  bool functional = false, dequant = false;
+  bool functional = false;
 };
 
 // One TensorCore's sequential program over its output blocks: the Pallas grid with the K loop
@@ -278,6 +302,7 @@ class CoreProgram {
  public:
   CoreProgram(const GemmJob& j, std::uint64_t core, Task& task)
       : m_j(j), m_emit(task, j.functional), m_task(task), m_mx(j.spec, j.o.dtype), m_next_block(static_cast<std::int64_t>(core)) {
+    if (j.o.wdtype != j.o.dtype) m_mx.set_widen(j.o.wdtype);  // narrow weights widened fold by fold in the step body
     std::int64_t blocks = 0;
     for (std::int64_t b = m_next_block; b < j.grid.total; b += j.cores) {
       Block k = j.grid.block(b, j.t, j.o);
@@ -367,13 +392,6 @@ class CoreProgram {
         return fop::load(m_bbuf, m_j.B.id, static_cast<int>(k.brow0 + k0), static_cast<int>(k.col0), bk, static_cast<int>(k.cols),
                          o.wdtype);
       });
-      if (m_j.dequant) {
-        // Narrow weights are widened to the MXU dtype on the vector unit once per block.
-        m_b = m_emit(after(vpu(o.dtype, static_cast<std::uint32_t>(kw), static_cast<std::uint32_t>(k.cols), 0,
-                               static_cast<std::uint64_t>(2 * kw * k.cols),
-                               static_cast<std::uint64_t>(kw * k.cols * (m_j.eb + m_j.ea))),
-                           m_b));
-      }
       m_b_key = bkey;
     }
     L.b = m_b;
@@ -430,7 +448,6 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
   j->cores = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(spec.tensorcores, j->grid.total)));
   j->nk = ceil_div(op.k, t.bk);
   j->functional = opt.functional;
-  j->dequant = op.wdtype != op.dtype;
   std::shared_ptr<const GemmJob> job = j;
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op,
                              t.str() + (epi.name.empty() ? "" : ", fused " + epi.name + " epilogue"),

@@ -1,7 +1,8 @@
 // GEMM lowered for the TPU family, XLA/Pallas style: each TensorCore runs one sequential program
 // over its share of the output blocks (bm x bn), with the K loop innermost; block DMAs HBM -> VMEM
 // are double-buffered one grid step ahead, the MXUs run the block's weight folds, the vector unit
-// accumulates partial sums and converts the result, and a separate DMA queue stores it.
+// widens narrow weights fold by fold, accumulates partial sums and converts the result, and a
+// separate DMA queue stores it.
 #pragma once
 #include <string>
 #include <vector>
@@ -62,6 +63,17 @@ class MxuEmitter {
   std::uint32_t last_push() const { return m_last_push; }
   // Whether the vector unit adds each call's partial sums into an fp32 accumulator (default on).
   void set_accumulate(bool on) { m_accumulate = on; }
+  // Weights stored in `from`, narrower than the MXU dtype (weight-only int8 / fp8): the vector unit
+  // widens them fold by fold on their way to the MXU. Weight-only quantized dots on TPU are a
+  // dot_general of bf16 activations with the int8 block, the per-channel scale applied to the output
+  // (vllm-project/tpu-inference@2a10dab tpu_inference/kernels/quantized_matmul/kernel.py, the
+  // non-quantize_activation branch; MaxText's `int8w`), so the widening is the compiler's, in the
+  // kernel body, from vector registers that also feed the MXU (jax-ml/scaling-book tpus.md, Appendix
+  // C: VREGs "hold data for the VPU and MXU"). Each fold's convert waits for the weights in VMEM, its
+  // push only for its own convert, and a call's converts are issued ahead of its pushes, so
+  // converting fold f + 1 overlaps pushing fold f. int8 x int8 on the int8 MXU path (AQT / MaxText
+  // `int8`, activations quantized) is the op with dtype int8, not this.
+  void set_widen(DType from) { m_widen = true, m_widen_from = from; }
   // Drains every MXU used since the last drain; returns an instruction complete when all results are out.
   std::uint32_t drain(Task& t);
   std::int64_t folds() const { return m_folds; }
@@ -76,7 +88,9 @@ class MxuEmitter {
   std::vector<bool> m_used;
   std::uint32_t m_last_data = kNoDep, m_last_push = kNoDep, m_last_acc = kNoDep;
   std::int64_t m_folds = 0;
-  bool m_accumulate = true;
+  bool m_accumulate = true, m_widen = false;
+  DType m_widen_from = DType::bf16;
+  std::vector<std::uint32_t> m_conv;  // the current call's converts, one per fold
 };
 
 // A zero-cost wait on all of `deps` (a semaphore wait of the scalar unit); kNoDep entries are skipped.

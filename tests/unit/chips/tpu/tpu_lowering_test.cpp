@@ -67,6 +67,29 @@ TEST(TpuGemmLowering, BlocksFitVmemAndFoldsCoverTheShape) {
   }
 }
 
+// Weight-only int8 (bf16 activations): the convert is fold-granular, one vector op per weight fold,
+// and every push waits on a convert (not on the block's copy), so converting fold f + 1 can overlap
+// pushing fold f.
+TEST(TpuGemmLowering, NarrowWeightsEachPushWaitsForItsOwnFoldsConvert) {
+  TpuSpec s = load("tpu_v6e.yaml");
+  OpSpec op = make_op("gemm", {{"m", "8"}, {"n", "1024"}, {"k", "4096"}, {"dtype", "bf16"}, {"wdtype", "int8"}});
+  KernelPrograms ps = lower_gemm(op, s, {});
+  ASSERT_EQ(ps.size(), 1u);
+  Task t;
+  ps[0].make_task(0, t);
+  std::int64_t pushes = 0, converts = 0, pushes_after_convert = 0;
+  for (const Instr& in : t.instrs) {
+    if (in.engine == kVpu && in.dtype == DType::bf16 && in.kind == TxKind::VectorOp) ++converts;
+    if (!is_mxu_weights(in.engine)) continue;
+    ++pushes;
+    for (auto d : in.dep)
+      if (d != kNoDep && t.instrs[d].engine == kVpu) ++pushes_after_convert;
+  }
+  EXPECT_EQ(pushes, (4096 / 256) * (1024 / 256));
+  EXPECT_EQ(converts, pushes);
+  EXPECT_EQ(pushes_after_convert, pushes);
+}
+
 TEST(TpuGemmLowering, LoweringIsPureAndDeterministic) {
   TpuSpec s = load("tpu_v5p.yaml");
   OpSpec op = gemm(1000, 700, 900);
