@@ -86,6 +86,12 @@ void describe(Params& p, TrainiumSpec& s) {
   p("lowering.materialized_sbuf_share", s.materialized_sbuf_share,
     "Share of SBUF a materialized intermediate (transformers-neuronx's attention scores) may occupy per core; "
     "a larger one is written to HBM by each HLO op and read back by the next", "0.5");
+  p("lowering.weight_convert_engine", s.weight_convert_engine,
+    "Lane engine that converts weights stored as int8 into the matmul dtype before the Tensor Engine (vector, "
+    "scalar, gpsimd, or auto: the faster of Vector and GpSimd for the stored format by this preset's rates)", "auto");
+  p.require(s.weight_convert_engine == "auto" || s.weight_convert_engine == "vector" || s.weight_convert_engine == "scalar" ||
+                s.weight_convert_engine == "gpsimd",
+            "lowering.weight_convert_engine", "one of auto, vector, scalar, gpsimd");
   p.require(s.tnx_flash_min_tokens >= 1, "lowering.tnx_flash_min_tokens", "a positive token count");
   p.require(s.materialized_sbuf_share > 0 && s.materialized_sbuf_share <= 1, "lowering.materialized_sbuf_share",
             "a share in (0, 1]");

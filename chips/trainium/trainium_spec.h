@@ -62,6 +62,10 @@ struct TrainiumSpec {
   // Share of SBUF the compiler keeps a materialized intermediate in; a larger one goes through HBM
   // between the HLO ops that produce and consume it.
   double materialized_sbuf_share = 0.5;
+  // Which lane engine converts weights stored in a format the Tensor Engine does not take (int8) into the
+  // matmul dtype, one pass per weight tile: "vector", "scalar", "gpsimd", or "auto" (the faster by this
+  // preset's rates of the two engines NKI's tensor_copy runs on every NeuronCore generation, Vector and GpSimd).
+  std::string weight_convert_engine = "auto";
 
   int active_cores() const { return cores_used > 0 ? cores_used : cores; }
   double cols_per_cycle(DType d) const;          // Tensor Engine moving columns per cycle (0: none)

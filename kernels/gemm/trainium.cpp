@@ -19,6 +19,14 @@
 //    it transposed (the compiler's layout propagation), so no transpose is charged.
 //  * each PSUM tile is evacuated (fp32 -> output dtype) by the Vector Engine, or by the Scalar Engine
 //    when an activation is fused, then stored by the DMA out-queue.
+//  * weight-only int8 (transformers-neuronx's QuantizationConfig s8: hlo.py canonicalize_lhs_rhs_dtype
+//    converts the int8 weight to the activations' dtype, mmadd -> dequantize multiplies the dot's output by
+//    the per-channel scales; aws-neuron/transformers-neuronx@9a961894): B is loaded at its stored bytes,
+//    each 128-deep weight tile is converted on a lane engine (lowering.weight_convert_engine) into a second
+//    rotating SBUF buffer in the matmul dtype, and the scales multiply the output during the evacuation. The
+//    stored buffer is free for the next load once converted, the converted one once its matmuls are done, so
+//    loads, conversions and matmuls overlap: a decode GEMM is bound by the slowest of the three. The scales'
+//    N fp32 values (4/K of the weight bytes) are not loaded separately.
 #include "kernels/gemm/trainium.h"
 
 #include <algorithm>
@@ -39,6 +47,9 @@ std::string GemmPlan::str() const {
   os << (a_stationary ? "A-stationary" : "B-stationary") << ", block " << tiles_r << "x" << tiles_c
      << " PSUM tiles, K chunk " << kc << "x128, " << buffers << (buffers == 2 ? " buffers (double-buffered DMA)" : " buffer(s)");
   if (fused_activation) os << ", fused ScalarE activation";
+  if (convert_weights)
+    os << ", weights converted on " << (convert_engine == kVector ? "VectorE" : convert_engine == kScalar ? "ScalarE" : "GpSimdE")
+       << " per 128-deep tile, scales on the output";
   return os.str();
 }
 
@@ -83,6 +94,23 @@ DType mm_dtype(const OpSpec& op) {
   return bytes_per_element(op.wdtype) > bytes_per_element(op.dtype) ? op.wdtype : op.dtype;
 }
 
+bool weights_converted(const OpSpec& op, const TrainiumSpec& spec) {
+  const DType w = op.wdtype;
+  if (w == mm_dtype(op)) return false;
+  return w == DType::int8 || (w == DType::fp8 && spec.cols_per_cycle(w) <= 0);
+}
+
+int weight_convert_engine(const OpSpec& op, const TrainiumSpec& spec) {
+  const std::string& e = spec.weight_convert_engine;
+  if (e == "vector") return kVector;
+  if (e == "scalar") return kScalar;
+  if (e == "gpsimd") return kGpSimd;
+  // auto: the faster of the two engines tensor_copy runs on in every generation, for the stored format.
+  const double vec = spec.vector.rate(op.wdtype) * spec.vector.clock.value();
+  const double gps = spec.gpsimd.rate(op.wdtype) * spec.gpsimd.clock.value();
+  return gps > vec ? kGpSimd : kVector;
+}
+
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   GemmPlan p;
   const auto gs = groups_of(op);
@@ -90,6 +118,8 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   for (const auto& g : gs) max_rows = std::max(max_rows, g.rows);
   max_rows = std::max<std::int64_t>(1, max_rows);
   const int banks = spec.psum_banks;
+  p.convert_weights = weights_converted(op, spec);
+  p.convert_engine = weight_convert_engine(op, spec);
   p.a_stationary = !(max_rows < kMaxMovingFree && max_rows < op.n);
   if (p.a_stationary) {
     p.tiles_r = static_cast<int>(std::min<std::int64_t>(4, ceil_div(max_rows, kPartitions)));
@@ -129,14 +159,20 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
       if (hide <= std::min<std::int64_t>(8, ksteps / 2)) kc = std::max(kc, hide);
     }
   }
-  while (kc > 1 && p.buffers * kc * per_step > 0.5 * spec.sbuf_per_partition.value()) --kc;
+  // Converted weights take one more stored buffer and `buffers` converted ones (in the matmul dtype) per K step.
+  const double cols = static_cast<double>(std::min<std::int64_t>(p.block_cols(), op.n));
+  const double conv_step = p.convert_weights ? cols * (eb + p.buffers * bytes_per_element(mm_dtype(op))) : 0.0;
+  while (kc > 1 && kc * (p.buffers * per_step + conv_step) > 0.5 * spec.sbuf_per_partition.value()) --kc;
   p.kc = kc;
   return p;
 }
 
 LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan) {
   LowerOptions::Block none;
-  if (op.kind != OpKind::Gemm || op.batch != 1 || !plan.a_stationary || op.m % kPartitions || op.k % kPartitions) return none;
+  // The tutorial's kernel has no weight-conversion step: converted weights keep the PSUM plan.
+  if (op.kind != OpKind::Gemm || op.batch != 1 || !plan.a_stationary || plan.convert_weights || op.m % kPartitions ||
+      op.k % kPartitions)
+    return none;
   // Only where the PSUM-sized block's loads take about as long as its matmuls or longer (DMA-bound).
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
   const int cores = spec.active_cores();
@@ -202,7 +238,7 @@ class CoreStreams {
  public:
   CoreStreams(const GemmJob& j, Task& task)
       : m_j(j), m_emit(task, j.functional), m_slot_last(static_cast<size_t>(j.plan.buffers), kNoDep),
-        m_bank_free(static_cast<size_t>(j.banks), kNoDep) {}
+        m_raw_last(static_cast<size_t>(j.plan.buffers + 1), kNoDep), m_bank_free(static_cast<size_t>(j.banks), kNoDep) {}
 
   void block(const Block& b) {
     tiles_of(b);
@@ -247,25 +283,42 @@ class CoreStreams {
     const std::int64_t K = o.k, N = o.n;
     const std::int64_t k0 = ks0 * kPartitions;
     const std::int64_t kw = std::min<std::int64_t>(j.plan.kc * kPartitions, K - k0);
+    const size_t raw = static_cast<size_t>(m_chunk_no % (j.plan.buffers + 1));
     const size_t slot = static_cast<size_t>(m_chunk_no++ % j.plan.buffers);
     const Instr la = dma(TxKind::DmaRead, j.A.addr + static_cast<std::uint64_t>((k0 * j.rows_total + b.grow0) * j.ea),
                          static_cast<std::uint64_t>(b.rows * kw * j.ea), static_cast<std::uint32_t>(kw), o.dtype);
     const Instr lb = dma(TxKind::DmaRead, j.B.addr + static_cast<std::uint64_t>(((b.brow0 + k0) * N + b.c0) * j.eb),
                          static_cast<std::uint64_t>(kw * b.cols * j.eb), static_cast<std::uint32_t>(kw), o.wdtype);
-    const std::uint32_t ia = m_emit(with_deps(la, m_slot_last[slot]), [&] {
-      return fop::load(1, j.A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows), static_cast<int>(kw),
-                       o.dtype);
-    });
-    const std::uint32_t ib = m_emit(with_deps(lb, m_slot_last[slot]), [&] {
-      return fop::load(2, j.B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
-                       static_cast<int>(b.cols), o.wdtype);
-    });
+    auto load_a = [&] {
+      return m_emit(with_deps(la, m_slot_last[slot]), [&] {
+        return fop::load(1, j.A.id, static_cast<int>(b.grow0), static_cast<int>(k0), static_cast<int>(b.rows), static_cast<int>(kw),
+                         o.dtype);
+      });
+    };
+    const bool conv = j.plan.convert_weights;
+    auto load_b = [&] {
+      return m_emit(with_deps(lb, conv ? m_raw_last[raw] : m_slot_last[slot]), [&] {
+        return fop::load(2, j.B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
+                         static_cast<int>(b.cols), o.wdtype);
+      });
+    };
+    // The in-order load queue: with converted weights the stored-weight load (which waits only for a conversion)
+    // goes first, so an A load waiting for the matmuls of its buffer does not hold it back.
+    std::uint32_t ia = kNoDep, ib = kNoDep;
+    if (conv) ib = load_b(), ia = load_a();
+    else ia = load_a(), ib = load_b();
     std::uint32_t last = kNoDep;
     for (std::int64_t kk = k0; kk < k0 + kw; kk += kPartitions) {
       const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, K - kk));
       const bool last_step = kk + kPartitions >= k0 + kw;
+      // A stored weight tile [kd partitions, cols] converted into the buffer's matmul-dtype copy, once the
+      // matmuls that read that copy `buffers` chunks earlier are done (transformers-neuronx's Convert).
+      const std::uint32_t iw =
+          conv ? m_raw_last[raw] = m_emit(with_deps(lane(static_cast<Engine>(j.plan.convert_engine), kd, b.cols, 1, o.wdtype, 1.0),
+                                                     ib, m_slot_last[slot]))
+               : ib;
       for (auto& t : m_tiles) {
-        const Instr mm = with_deps(matmul(t.sf, t.mf, kd, j.mmd, static_cast<std::uint64_t>(2 * t.rows * t.cols * kd)), ia, ib,
+        const Instr mm = with_deps(matmul(t.sf, t.mf, kd, j.mmd, static_cast<std::uint64_t>(2 * t.rows * t.cols * kd)), ia, iw,
                                    first_step ? m_bank_free[static_cast<size_t>(t.bank)] : kNoDep);
         last = t.last_mm = last_step && &t == &m_tiles.back() ? m_emit(mm, [&] { return fop::matmul(0, 1, 2, j.mmd); }) : m_emit(mm);
       }
@@ -279,10 +332,14 @@ class CoreStreams {
   void evacuate(const Block& b) {
     const GemmJob& j = m_j;
     const Engine ev = j.plan.fused_activation ? kScalar : kVector;
-    const double act_flops = j.plan.fused_activation ? 8.0 : 1.0;
+    const double act_flops = (j.plan.fused_activation ? 8.0 : 1.0) + (j.plan.convert_weights ? 1.0 : 0.0);
+    // Converted weights' per-output-channel scales multiply the result as it is evacuated: a per-partition
+    // scalar where the columns lie on the partitions (B-stationary), a second streamed input (the scales
+    // broadcast over the partitions) where they lie along the free axis (A-stationary).
+    const int passes = j.plan.convert_weights && j.plan.a_stationary ? 2 : 1;
     for (auto& t : m_tiles) {
       // PSUM holds [stationary free partitions, moving free]: rows x cols (A-st) or cols x rows (B-st).
-      const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, 1, DType::fp32, act_flops), t.last_mm));
+      const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, passes, DType::fp32, act_flops), t.last_mm));
       m_bank_free[static_cast<size_t>(t.bank)] = ie;
       const std::uint64_t bytes = static_cast<std::uint64_t>(t.rows * t.cols * j.ec);
       // One contiguous run per PSUM partition: A-stationary tiles store rows of C, B-stationary tiles
@@ -305,7 +362,10 @@ class CoreStreams {
 
   const GemmJob& m_j;
   build::Emitter m_emit;
-  std::vector<std::uint32_t> m_slot_last, m_bank_free;
+  // Per buffer: the last matmul that read it; with converted weights, per stored-weight buffer (one more than
+  // `buffers`: one per stage of the load -> convert -> matmul pipeline, as double buffering gives each of load
+  // and matmul one) the last conversion that read it, after which the next load may overwrite it.
+  std::vector<std::uint32_t> m_slot_last, m_raw_last, m_bank_free;
   std::vector<Tile> m_tiles;
   std::int64_t m_chunk_no = 0, m_tile_no = 0;
 };
@@ -314,10 +374,13 @@ class CoreStreams {
 
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan) {
   op.validate();
-  for (DType d : {op.dtype, op.wdtype})
-    if (spec.cols_per_cycle(d) <= 0)
+  // The matmul dtype and the activations need a Tensor Engine path (activations are not converted); weights
+  // without one are converted where their stored format is one the engines read (int8, fp8), else refused.
+  for (DType d : {mm_dtype(op), op.dtype, op.wdtype})
+    if (spec.cols_per_cycle(d) <= 0 && !(d == op.wdtype && plan.convert_weights))
       unsupported(spec.name, op, std::string("the NeuronCore-") + spec.neuroncore + " Tensor Engine has no " + name(d) +
-                                     " matmul path (use bf16" + (spec.tensor.fp8 > 0 ? ", fp8" : "") + " or fp32)");
+                                     " matmul path (use bf16" + (spec.tensor.fp8 > 0 ? ", fp8" : "") + " or fp32" +
+                                     (d == op.wdtype ? "; int8 weights are converted to the activations' dtype" : "") + ")");
   auto j = std::make_shared<GemmJob>();
   j->o = op, j->plan = plan;
   const std::string label = op.label.empty() ? "gemm" : op.label;
@@ -328,7 +391,8 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
   j->cores = spec.active_cores();
   j->banks = spec.psum_banks;
   const std::int64_t br = plan.block_rows(), bc = plan.block_cols();
-  if (plan.buffers * plan.kc * (br * j->ea + bc * j->eb) > spec.sbuf_per_partition.value())
+  const double conv_bytes = plan.convert_weights ? plan.kc * bc * (j->eb + plan.buffers * bytes_per_element(j->mmd)) : 0.0;
+  if (plan.buffers * plan.kc * (br * j->ea + bc * j->eb) + conv_bytes > spec.sbuf_per_partition.value())
     throw InputError(spec.name + ": GEMM plan needs more SBUF per partition than " + spec.sbuf_per_partition.str());
   if (plan.tiles_r * plan.tiles_c > j->banks)
     throw InputError(spec.name + ": GEMM block of " + std::to_string(plan.tiles_r * plan.tiles_c) +

@@ -19,6 +19,11 @@ struct GemmPlan {
   int buffers = 2;           // SBUF buffers per streamed operand
   bool fused_activation = false;  // evacuate PSUM through a Scalar Engine activation (GEMM + act)
   Unary activation = Unary::Gelu;
+  // Weights stored in a format the Tensor Engine does not take (int8) are loaded at their stored bytes and
+  // converted to the matmul dtype on `convert_engine` (chips/trainium/isa.h Engine), one pass per 128-deep
+  // weight tile, into a second set of rotating SBUF buffers; the per-channel scales multiply the output.
+  bool convert_weights = false;
+  int convert_engine = 3;  // kGpSimd
   int block_rows() const;    // rows of C per block
   int block_cols() const;    // cols of C per block
   std::string str() const;
@@ -36,8 +41,15 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
 // block would be DMA-bound (its loads at least 90% of its matmul time), or an unset Block (then the plan).
 LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan);
 // The NKI matmul tutorial's fully optimized kernel with the blocks LowerOptions::gemm_block states.
-// The Tensor Engine dtype of a GEMM: the wider of its two operands' (a narrower one is widened on load).
+// The Tensor Engine dtype of a GEMM: the wider of its two operands' (a narrower float one is widened on
+// load; an int8 weight operand is converted on a lane engine, see weights_converted).
 DType mm_dtype(const OpSpec& op);
+// Whether the weight operand is converted to mm_dtype before the Tensor Engine: its format differs from the
+// matmul dtype and is int8 or one the Tensor Engine has no path for (nki.isa.nc_matmul takes float8, bfloat16,
+// float16, tfloat32 and float32 inputs only). Only int8 and fp8 storage are converted (formats NKI's engines read).
+bool weights_converted(const OpSpec& op, const TrainiumSpec& spec);
+// The lane engine that converts them (lowering.weight_convert_engine).
+int weight_convert_engine(const OpSpec& op, const TrainiumSpec& spec);
 KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt, const GemmPlan& plan);
 

@@ -117,6 +117,8 @@ KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec
   const LowerOptions::Block& b = opt.gemm_block;
   auto refuse = [&](const std::string& why) { throw InputError(spec.name + ": NKI-blocked GEMM " + op.shape_str() + ": " + why); };
   if (op.kind != OpKind::Gemm || op.batch != 1) refuse("the tutorial's kernel takes one 2-D GEMM (no batch, no groups)");
+  if (weights_converted(op, spec))
+    refuse(std::string("the tutorial's kernel has no step converting ") + name(op.wdtype) + " weights to the matmul dtype");
   if (b.m % kPartitions || b.n % kMaxMovingFree || b.k % kPartitions)
     refuse("blocks must be whole tiles (BLOCK_M and BLOCK_K multiples of 128, BLOCK_N of 512)");
   if (op.m % b.m || op.n % b.n || op.k % b.k) refuse("M, N and K must be multiples of the block (the kernel asserts it)");

@@ -1,8 +1,10 @@
 // Trainium family: presets, the lowerings alone (pure, no SystemC), the NeuronCore model with
-// hand-written programs, engine concurrency, double buffering, roofline bounds and functional GEMM.
+// hand-written programs, engine concurrency, double buffering, roofline bounds, functional GEMM and
+// weight-only int8 (weights converted on a lane engine).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "chips/trainium/isa.h"
@@ -552,4 +554,104 @@ TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   const double psum = simulate(*chip, {lower_gemm(o, s1, LowerOptions{}, choose_gemm_plan(o, s1))}, RunOptions{}, DType::bf16).latency_s;
   EXPECT_LT(sbuf, 0.9 * psum);
   EXPECT_GT(o.flops() / sbuf / chip->peak_flops(DType::bf16), 0.85);
+}
+
+// Weight-only int8 (kernels/gemm/trainium.cpp): the weights are loaded at their stored bytes, converted to the
+// matmul dtype on a lane engine per weight tile, and the Tensor Engine runs bf16.
+namespace {
+OpSpec gemm_w(std::int64_t m, std::int64_t n, std::int64_t k, const std::string& wdtype, const std::string& dtype = "bf16") {
+  return op("gemm", {{"m", std::to_string(m)}, {"n", std::to_string(n)}, {"k", std::to_string(k)}, {"dtype", dtype},
+                     {"wdtype", wdtype}});
+}
+struct Tally {
+  double read_bytes = 0, int8_read_bytes = 0, converted = 0;
+  int convert_engine = -1;
+  bool tensor_in_int8 = false;
+};
+// What a lowering reads from HBM, converts (lane instructions on int8 data) and feeds the Tensor Engine.
+Tally tally(const KernelPrograms& ps) {
+  Tally t;
+  each_instr(ps, [&](const Instr& in, const Task&) {
+    if (in.kind == TxKind::DmaRead) {
+      t.read_bytes += static_cast<double>(in.bytes);
+      if (in.dtype == DType::int8) t.int8_read_bytes += static_cast<double>(in.bytes);
+    } else if (in.kind == TxKind::VectorOp && in.dtype == DType::int8) {
+      t.converted += static_cast<double>(in.m) * in.n;
+      t.convert_engine = in.engine;
+    } else if (in.engine == kTensor && in.kind != TxKind::Sync && in.dtype == DType::int8) {
+      t.tensor_in_int8 = true;
+    }
+  });
+  return t;
+}
+}  // namespace
+
+// int8 weights halve the B bytes read from HBM, every loaded weight element is converted exactly once (K x N
+// for a decode GEMM), and the Tensor Engine never sees int8.
+TEST(TrainiumInt8Weights, ReadsStoredBytesAndConvertsEveryWeightOnce) {
+  for (const char* preset : {"trn1", "trn2", "trn3", "inf2"}) {
+    const TrainiumSpec s = load_spec(preset);
+    for (auto [m, n, k] : {std::tuple<int, int, int>{8, 14336, 4096}, {1024, 4096, 4096}, {200, 1000, 300}}) {
+      const Tally w16 = tally(lower(gemm_w(m, n, k, "bf16"), s, LowerOptions{}));
+      const Tally w8 = tally(lower(gemm_w(m, n, k, "int8"), s, LowerOptions{}));
+      const std::string what = std::string(preset) + " " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+      // B is loaded (and converted) once per block row: once where one block row holds every row (decode).
+      const double kn = static_cast<double>(k) * n;
+      EXPECT_EQ(std::fmod(w8.int8_read_bytes, kn), 0) << what;
+      if (m == 8) EXPECT_DOUBLE_EQ(w8.int8_read_bytes, kn) << what;
+      EXPECT_DOUBLE_EQ(w16.read_bytes - w8.read_bytes, w8.int8_read_bytes) << what;  // B's bytes halved
+      EXPECT_DOUBLE_EQ(w8.converted, w8.int8_read_bytes) << what;                    // each loaded element once
+      EXPECT_DOUBLE_EQ(w16.converted, 0) << preset;
+      EXPECT_FALSE(w8.tensor_in_int8) << preset;
+    }
+  }
+  // "auto" takes the faster of Vector and GpSimd by the preset's rates: GpSimd on NeuronCore-v2 (358 against
+  // 143 G elements/s), Vector on v3 (492 against 307); the preset key overrides it.
+  EXPECT_EQ(tally(lower(gemm_w(8, 4096, 4096, "int8"), load_spec("trn1"), LowerOptions{})).convert_engine, kGpSimd);
+  EXPECT_EQ(tally(lower(gemm_w(8, 4096, 4096, "int8"), load_spec("trn2"), LowerOptions{})).convert_engine, kVector);
+  EXPECT_EQ(tally(lower(gemm_w(8, 4096, 4096, "int8"), load_spec("trn1", {"lowering.weight_convert_engine=scalar"}), LowerOptions{}))
+                .convert_engine,
+            kScalar);
+  EXPECT_THROW(load_spec("trn1", {"lowering.weight_convert_engine=dma"}), std::exception);
+}
+
+// A decode-shaped GEMM with int8 weights is faster than with bf16 weights but not faster than its int8
+// memory roofline; with the conversion on the slow VectorE it is conversion-bound and says so.
+TEST(TrainiumInt8Weights, DecodeGemmIsBoundByLoadsOrConversion) {
+  const OpSpec w8 = gemm_w(8, 14336, 4096, "int8"), w16 = gemm_w(8, 14336, 4096, "bf16");
+  EXPECT_DOUBLE_EQ(w16.min_bytes() - w8.min_bytes(), 14336.0 * 4096);
+  for (const char* preset : {"trn1", "trn2"}) {
+    auto chip = load_chip(preset);
+    const KernelRun r8 = run_kernel(*chip, w8, false, false), r16 = run_kernel(*chip, w16, false, false);
+    EXPECT_GE(r8.result.latency_s, w8.min_bytes() / chip->dram_bandwidth()) << preset;
+    EXPECT_LT(r8.result.latency_s, 0.8 * r16.result.latency_s) << preset;
+    EXPECT_NE(r8.result.kernels.at(0).strategy.find("weights converted on"), std::string::npos) << preset;
+  }
+  // trn1's VectorE converts 143 G elements/s per core, its loads stream 369 GB/s: VectorE bounds the GEMM.
+  auto slow = load_chip("trn1", {"lowering.weight_convert_engine=vector"});
+  const KernelRun r = run_kernel(*slow, w8, false, false);
+  const KernelResult& k = r.result.kernels.at(0);
+  EXPECT_EQ(k.bound, "vector");
+  EXPECT_EQ(k.bound_unit, "core.vector");
+  EXPECT_NE(k.strategy.find("VectorE"), std::string::npos);
+  // Its time is at least the conversion work over the cores' VectorE rate.
+  EXPECT_GE(r.result.latency_s, 14336.0 * 4096 / (2 * 128 * 1.12e9));
+}
+
+// Prefill-shaped GEMMs convert too (functional result within bf16 rounding of the reference), and what has
+// no path stays refused with its reason.
+TEST(TrainiumInt8Weights, FunctionalPrefillAndRefusals) {
+  auto chip = load_chip("trn1");
+  EXPECT_TRUE(run_kernel(*chip, gemm_w(256, 512, 384, "int8"), true, false).check.passed);
+  const TrainiumSpec s = load_spec("trn1");
+  // W8A8: no int8 matmul path on NeuronCore-v2 (activations are not converted).
+  EXPECT_THROW(lower(gemm_w(8, 4096, 4096, "int8", "int8"), s, LowerOptions{}), InputError);
+  // fp4 storage: no fp4 format on the v2 engines to convert from.
+  EXPECT_THROW(lower(gemm_w(8, 4096, 4096, "fp4"), s, LowerOptions{}), InputError);
+  // The NKI tutorial's blocked kernel has no conversion step.
+  LowerOptions blocked;
+  blocked.gemm_block = {2048, 1024, 1024};
+  EXPECT_THROW(lower(gemm_w(4096, 8192, 8192, "int8"), s, blocked), InputError);
+  // fp8 weights with bf16 activations keep the widened-on-load path (fp8 is a Tensor Engine input).
+  EXPECT_EQ(tally(lower(gemm_w(8, 4096, 4096, "fp8"), s, LowerOptions{})).converted, 0);
 }
