@@ -42,6 +42,8 @@ po::options_description serve_options() {
       "scheduler", po::value<std::string>()->default_value("vllm"), "vllm, sglang or trtllm (continuous-batching policy)")(
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
+      "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
+      "host-us-per-request", po::value<double>(), "the framework's host work per iteration per running request, us (default: the scheduler's)")(
       "max-batch", po::value<std::int64_t>(), "same as --max-seqs; compare sweeps concurrency up to it (default 512)")(
       "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
@@ -103,6 +105,8 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
     if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
   }
+  for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
+    if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
   if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
     throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
   if (vm.count("concurrency")) {
@@ -132,7 +136,6 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   return so;
 }
 }  // namespace
-
 
 int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
@@ -164,12 +167,8 @@ int cmd_serve(int argc, char** argv) {
     apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
                      {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted()});
   ServeResult r = serve(*chip, model, sc, so);
-  nlohmann::json j = serve_json(r);
-  if (vm["format"].as<std::string>() == "json") {
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << serve_table(r);
+  if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
+  else std::cout << serve_table(r);
   std::fflush(stdout);
   return 0;
 }

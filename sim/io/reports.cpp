@@ -186,6 +186,8 @@ nlohmann::json point_json(const ServePoint& p) {
           {"meets_slo", p.meets_slo},
           {"tokens_per_decode_step", p.tokens_per_decode_step},
           {"host_wait_share", p.host_wait_share},
+          {"host_busy_share", p.host_busy_share},
+          {"host_bound_share", p.host_bound_share},
           {"wall_s", p.wall_s}};
 }
 }  // namespace
@@ -219,7 +221,11 @@ nlohmann::json serve_json(const ServeResult& r) {
   }
   j["folding"] = r.folding.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.folding);
   j["precision"] = r.precision;
-  j["scheduler"] = {{"name", r.scheduler}, {"token_budget", r.limits.token_budget}, {"max_seqs", r.limits.max_seqs}};
+  j["scheduler"] = {{"name", r.scheduler},
+                    {"token_budget", r.limits.token_budget},
+                    {"max_seqs", r.limits.max_seqs},
+                    {"host_fixed_us", r.limits.host_fixed_us},
+                    {"host_us_per_request", r.limits.host_us_per_request}};
   j["load"] = r.mode;
   j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
   j["prefix_hit"] = r.prefix_hit;

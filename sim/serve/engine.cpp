@@ -55,11 +55,17 @@ double HostLaunch::dispatch_s(const StepShape& s, double kernels) const {
   return graphed(s) ? 0 : kernels * us_per_kernel * 1e-6;
 }
 
-StepCost HostLaunch::bound(StepCost c, const StepShape& s) const {
-  const double wait = dispatch_s(s, c.kernels) - c.time_s;
+double HostLaunch::host_s(const StepShape& s, double kernels, std::int64_t running) const {
+  return dispatch_s(s, kernels) + work.seconds(running);
+}
+
+StepCost HostLaunch::bound(StepCost c, const StepShape& s, std::int64_t running) const {
+  const double dispatch = dispatch_s(s, c.kernels), framework = work.seconds(running);
+  const double t = work.overlapped ? std::max(c.time_s, dispatch + framework) : std::max(c.time_s, dispatch) + framework;
+  const double wait = t - c.time_s;
   if (wait > 0) {
     c.time_s += wait;
-    c.events.time_s += wait;  // the chip waits for launches: static power only
+    c.events.time_s += wait;  // the chip waits for the host: static power only
   }
   return c;
 }
@@ -116,11 +122,15 @@ class Engine {
       Batch b = m_sched.schedule(m_st);
       if (b.empty()) stuck();
       const StepShape shape = shape_of(b);
-      const HostLaunch launch = m_sched.host_launch();
+      const HostLaunch launch = m_sched.launch();
       const StepCost gpu = m_step(launch.padded(shape));
-      const StepCost c = launch.bound(gpu, shape);
+      // The requests the framework's loop walks this iteration: every one it holds after scheduling.
+      const auto held = static_cast<std::int64_t>(m_st.running.size());
+      const StepCost c = launch.bound(gpu, shape, held);
       m_r.eager_iterations += launch.us_per_kernel > 0 && !launch.graphed(shape);
       m_r.host_wait_s += c.time_s - gpu.time_s;
+      m_r.host_busy_s += launch.host_s(shape, gpu.kernels, held);
+      m_r.host_bound_iterations += c.time_s > gpu.time_s;
       advance(c.time_s);
       m_r.events += c.events;
       m_r.busy_s += c.time_s;

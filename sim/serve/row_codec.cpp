@@ -21,7 +21,7 @@ namespace xpu {
 // the check below then fails until the field is listed here too (x86-64, libstdc++: the platform it is
 // built on); one that fits into padding escapes it, and the compare test that runs a study in one
 // process and in workers then shows it wherever it reaches the study's output.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchedulerLimits, token_budget, max_seqs)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchedulerLimits, token_budget, max_seqs, host_fixed_us, host_us_per_request)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeMemory, capacity_bytes, weight_bytes, activation_bytes, comm_buffer_bytes, reserve_bytes,
                                    kv_bytes, kv_bytes_per_token, kv_blocks, block_tokens, kv_tokens, stage, stage_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OccupancySample, t_s, kv_used, running, waiting)
@@ -34,7 +34,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
-                                   simulated_parts, host_wait_share, tokens_per_decode_step, kv_transfer, layout)
+                                   simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
+                                   kv_transfer, layout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
@@ -55,22 +56,22 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, peak_rss_kib)
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 #define XPU_ROW_FIELDS(Type, bytes) \
   static_assert(sizeof(Type) == (bytes), #Type " changed: list its new field in row_codec.cpp, then update its size here");
-XPU_ROW_FIELDS(SchedulerLimits, 16)
+XPU_ROW_FIELDS(SchedulerLimits, 32)
 XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(KvTransferStats, 96)
 XPU_ROW_FIELDS(DisaggLayout, 56)
-XPU_ROW_FIELDS(ServePoint, 448)
+XPU_ROW_FIELDS(ServePoint, 464)
 XPU_ROW_FIELDS(CostFigures, 64)
-XPU_ROW_FIELDS(ServeResult, 816)
+XPU_ROW_FIELDS(ServeResult, 832)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 192)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1288)
+XPU_ROW_FIELDS(CompareRow, 1304)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1328)
+XPU_ROW_FIELDS(UnitResult, 1344)
 #undef XPU_ROW_FIELDS
 #endif
 

@@ -2,6 +2,7 @@
 #include "sim/serve/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/base/error.h"
 
@@ -43,6 +44,18 @@ void SchedState::preempt(Sequence* s) {
   waiting.push_front(s);
 }
 
+HostLaunch Scheduler::launch() const {
+  HostLaunch h = host_launch();
+  if (m_limits.host_fixed_us >= 0) h.work.fixed_us = m_limits.host_fixed_us;
+  if (m_limits.host_us_per_request >= 0) h.work.us_per_request = m_limits.host_us_per_request;
+  return h;
+}
+
+double host_work_us(const std::string& flag, double us) {
+  if (!(us >= 0 && std::isfinite(us))) throw InputError("--" + flag + ": expected microseconds >= 0, got " + std::to_string(us));
+  return us;
+}
+
 const std::vector<std::string>& scheduler_names() {
   static const std::vector<std::string> names = {"vllm", "sglang", "trtllm"};
   return names;
@@ -51,6 +64,9 @@ const std::vector<std::string>& scheduler_names() {
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
   if (limits.token_budget < 0 || limits.max_seqs < 0)
     throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)");
+  if (!(limits.host_fixed_us < 0 || std::isfinite(limits.host_fixed_us)) ||
+      !(limits.host_us_per_request < 0 || std::isfinite(limits.host_us_per_request)))
+    throw InputError("--host-fixed-us/--host-us-per-request: expected finite microseconds (absent: the scheduler's figures)");
   if (name == "vllm") return make_vllm_scheduler(limits);
   if (name == "sglang") return make_sglang_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);

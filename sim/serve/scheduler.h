@@ -14,6 +14,21 @@ namespace xpu {
 struct StepShape;
 struct StepCost;
 
+// The serving framework's own host work in one iteration beside the kernel dispatch: scheduling, preparing
+// the inputs and attention metadata, sampling post-processing, stop checks and response handling, most of
+// it a Python loop over the requests the engine holds, so `fixed_us` + `us_per_request` x running requests
+// (each policy states its figures and their sources). `overlapped`: the framework runs this work while the
+// GPU runs the next step (TensorRT-LLM's overlap scheduler, vLLM's async scheduling, SGLang's overlap
+// scheduler), so an iteration takes max(GPU time, host time); otherwise the GPU idles through it and the
+// iteration takes the GPU time plus this work. Zero figures: not modelled (today's step times exactly).
+struct HostWork {
+  double fixed_us = 0, us_per_request = 0;
+  bool overlapped = false;
+  double seconds(std::int64_t running) const {
+    return (fixed_us + us_per_request * static_cast<double>(running)) * 1e-6;
+  }
+};
+
 // How the serving runtime gets an iteration's kernels onto the GPU (a property of the engine, see
 // Scheduler::host_launch). An iteration without prompt work (decode and verification only) of at most
 // `graph_max_batch` sequences replays a captured CUDA graph: one launch, the host's per-kernel cost
@@ -30,13 +45,17 @@ struct HostLaunch {
   double us_per_kernel = 0;
   std::int64_t graph_max_batch = 0;
   std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
+  HostWork work;                            // the framework's per-iteration host work (default: none)
   bool graphed(const StepShape& s) const;
   // The shape the GPU runs: `s` with its padding rows where it replays a padded graph, else `s`.
   StepShape padded(const StepShape& s) const;
   // The host's dispatch time of one iteration (0 when it replays a graph).
   double dispatch_s(const StepShape& s, double kernels) const;
-  // `c` with its time raised to the host's dispatch time where that binds; the GPU idles meanwhile.
-  StepCost bound(StepCost c, const StepShape& s) const;
+  // The host's time for one iteration with `running` requests held: its dispatch plus its framework work.
+  double host_s(const StepShape& s, double kernels, std::int64_t running) const;
+  // `c` with its time raised where the host binds (`running`: the requests the engine holds): overlapped
+  // framework work, max(GPU, dispatch + work); otherwise max(GPU, dispatch) + work. The GPU idles meanwhile.
+  StepCost bound(StepCost c, const StepShape& s, std::int64_t running = 0) const;
 };
 
 // One request inside the server. Tokens are counted the way vLLM V1 counts them: `num_tokens()` is the
@@ -99,6 +118,8 @@ class KvBlockPool {
 struct SchedulerLimits {
   std::int64_t token_budget = 0;  // tokens per iteration (vLLM max_num_batched_tokens, TRT-LLM max_num_tokens, SGLang chunked_prefill_size)
   std::int64_t max_seqs = 0;      // running sequences (vLLM max_num_seqs, TRT-LLM max_batch_size, SGLang max_running_requests)
+  // The framework's host work per iteration (HostWork), replacing the policy's figures where >= 0.
+  double host_fixed_us = -1, host_us_per_request = -1;
 };
 
 // One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.
@@ -153,10 +174,17 @@ class Scheduler {
   virtual std::int64_t block_tokens() const { return 16; }
   // How the engine launches an iteration's kernels (default: not modelled, the GPU's time alone).
   virtual HostLaunch host_launch() const { return {}; }
+  // What the engine runs with: host_launch() with its framework work's figures replaced by the limits'
+  // host_fixed_us / host_us_per_request where those are given (>= 0).
+  HostLaunch launch() const;
 
  protected:
   SchedulerLimits m_limits;
 };
+
+// A host-work figure given on the command line (`flag` without dashes): microseconds >= 0, else an
+// InputError naming the flag.
+double host_work_us(const std::string& flag, double us);
 
 // "vllm", "sglang" or "trtllm" (InputError naming --scheduler and listing them otherwise).
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits);

@@ -59,6 +59,26 @@ constexpr double kRuntimeBufferBytes = 0.5 * kGiB;
 //     (model_engine.py _filter_cuda_graph_batch_sizes, _get_padded_batch, _round_up_batch_size;
 //     dominicshanshan/TensorRT-LLM@0082febc, the fork that holds the v0.20 perf-overview).
 constexpr double kHostUsPerKernel = 11.67;
+// The executor's own host work per iteration (HostWork), beside the dispatch: PyExecutor's loop schedules,
+// prepares the inputs and attention metadata (_prepare_inputs), samples and then walks every active request
+// to append its token, check its stop criteria and hand out its response, in Python on one thread per rank
+// (docs "Architecture Overview", PyExecutor's single-step flow). Overlapped: the overlap scheduler launches
+// step n+1 before it processes step n's results, so the host's work and the GPU's step run concurrently
+// (docs "Overlap Scheduler": enabled by default, disable_overlap_scheduler=False in llm_args.py at v0.20;
+// the v0.20 perf-overview's llm_options.yml does not disable it). Two public figures of that loop, both
+// where the authors state the host bounds the iteration, give its size:
+//   - 45.11 ms per iteration (host_step_time, the loop's wall clock) at up to 1536 active requests per
+//     rank: GPT-OSS-120B, GB200, attention-DP 2, max_batch_size 1536, concurrency 3072, ISL/OSL 1k/1k
+//     (source: NVIDIA/TensorRT-LLM PR #10273, "Re-implement MicroBatchScheduler and CapacityScheduler in
+//     Python", Dec 2025: "scenarios where the host overhead is the bottleneck"; scheduling itself 4.4%);
+//   - 4.64 ms per iteration at 64 requests: Llama-3.1-8B fp8 on B200, ISL/OSL 1000/1000, concurrency 64,
+//     13,806 output tok/s (64 / 13,806 s per generation step), of which ~580 us exposed as GPU idle
+//     (source: NVIDIA/TensorRT-LLM issue #13957, May 2026, "per-iter host work is comparable to GPU work").
+// The line through both: 2.88 ms + 27.5 us per active request. Assumed: the v0.20 executor of the H100
+// tables, on their x86 hosts, does the same work per request as these later versions on theirs (no
+// figure of v0.20's loop is public); the loop walks every request the engine holds.
+constexpr double kHostFixedUs = 2880;
+constexpr double kHostUsPerRequest = 27.5;
 constexpr std::int64_t kGraphBatches[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192};
 constexpr std::int64_t kGraphMaxBatch = 8192;
 
@@ -80,6 +100,7 @@ std::vector<std::int64_t> graph_batches(const SchedulerLimits& l) {
 class TrtllmScheduler : public Scheduler {
  public:
   explicit TrtllmScheduler(const SchedulerLimits& l) {
+    m_limits = l;  // the host-work overrides as given; the limits' defaults below
     m_limits.token_budget = l.token_budget > 0 ? l.token_budget : 8192;
     m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 2048;
   }
@@ -90,7 +111,7 @@ class TrtllmScheduler : public Scheduler {
   HostLaunch host_launch() const override {
     std::vector<std::int64_t> sizes = graph_batches(m_limits);
     const std::int64_t largest = sizes.empty() ? kGraphMaxBatch : sizes.back();
-    return {kHostUsPerKernel, largest, std::move(sizes)};
+    return {kHostUsPerKernel, largest, std::move(sizes), HostWork{kHostFixedUs, kHostUsPerRequest, true}};
   }
 
   Batch schedule(SchedState& st) override {

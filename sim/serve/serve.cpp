@@ -154,6 +154,8 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.kv_peak = er.kv_peak;
   pt.kv_over_time = thin(er.occupancy, 64);
   pt.host_wait_share = er.makespan_s > 0 ? er.host_wait_s / er.makespan_s : 0;
+  pt.host_busy_share = er.makespan_s > 0 ? er.host_busy_s / er.makespan_s : 0;
+  pt.host_bound_share = er.iterations > 0 ? static_cast<double>(er.host_bound_iterations) / static_cast<double>(er.iterations) : 0;
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 
@@ -492,6 +494,9 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   r.scheduler = opt.scheduler;
   r.limits = sched->limits();
+  const HostWork work = sched->launch().work;  // the figures the run uses: the policy's or the overrides
+  r.limits.host_fixed_us = work.fixed_us;
+  r.limits.host_us_per_request = work.us_per_request;
   Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
           opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;

@@ -101,7 +101,9 @@ struct ServePoint {
   EnergyBreakdown energy_per_token;
   double wall_s = 0;
   std::int64_t simulated_parts = 0;
-  double host_wait_share = 0;         // share of the makespan the GPU waited for eager iterations' host dispatch
+  double host_wait_share = 0;         // share of the makespan the GPU waited for the host (eager dispatch, framework work)
+  double host_busy_share = 0;         // the host's dispatch and framework work over the makespan (overlapped: hidden below 1)
+  double host_bound_share = 0;        // share of the iterations whose time the host bounded
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
   std::string layout;  // compare's unit frontier: the layout that served the point ("" elsewhere)

@@ -127,8 +127,10 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   p.chip = tp > 1 ? "h100x" + std::to_string(tp) : "h100-sxm";
   p.predicted = b.throughput_tok_s;
   p.note = o.scheduler + " offline, tp" + std::to_string(tp) + ", " + std::to_string(b.requests) + " requests, up to " +
-           std::to_string(b.batch) + " running, GPU waiting for host dispatch " +
-           std::to_string(static_cast<int>(std::lround(100 * b.host_wait_share))) + "% of the time";
+           std::to_string(b.batch) + " running, GPU waiting for the host (dispatch, framework work) " +
+           std::to_string(static_cast<int>(std::lround(100 * b.host_wait_share))) + "% of the time, host busy " +
+           std::to_string(static_cast<int>(std::lround(100 * b.host_busy_share))) + "%, host-bound iterations " +
+           std::to_string(static_cast<int>(std::lround(100 * b.host_bound_share))) + "%";
   return true;
 }
 

@@ -78,8 +78,10 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
 
 
 def test_serve_reports_prefix_and_speculation(cli):
+    # The tiny model's steps (tens of us) sit below vLLM's host work per iteration, which would bound them
+    # and hide what the chip gains: that work set to zero here (test_serve_engine.py tests it).
     base = ["serve", "--chip", "h100-sxm", "--model", TINY, "--input", "256", "--output", "32", "--dtype", "bf16",
-            "--concurrency", "4", "--requests", "16", "--format", "json"]
+            "--concurrency", "4", "--requests", "16", "--host-us-per-request", "0", "--format", "json"]
     plain = json.loads(cli(*base).stdout)
     assert plain["prefix_hit"] == 0 and plain["speculative"] is None
     hit = json.loads(cli(*base, "--prefix-hit", "0.5").stdout)

@@ -13,8 +13,10 @@ FIELDS = ("throughput_tok_s", "throughput_tok_s_per_chip", "tok_s_per_user", "tt
 
 
 def test_concurrency_frontier_fields(cli):
+    # The chip's side of the frontier: the tiny model's steps (tens of us) are below vLLM's host work per
+    # running request, which would bound them (test_framework_host_work), so it is set to zero here.
     j = json.loads(cli(*BASE, "--input", "64", "--output", "16", "--concurrency", "1,4,16", "--requests", "32",
-                       "--format", "json").stdout)
+                       "--host-us-per-request", "0", "--format", "json").stdout)
     for k in FIELDS:
         assert k in j and j[k] is not None, k
     f = j["frontier"]
@@ -51,6 +53,8 @@ def test_bad_serving_input_is_one_line_exit_2(cli, tmp_path):
         (["--lengths-csv", str(bad)], "bad.csv:3"),
         (["--lengths-csv", str(tmp_path / "missing.csv")], "missing.csv"),
         (["--scheduler", "vlm"], "vllm"),
+        (["--host-us-per-request", "-1"], "--host-us-per-request"),
+        (["--host-fixed-us", "nan"], "--host-fixed-us"),
     ]
     for args, needle in cases:
         p = cli(*BASE, *args, check=False)
@@ -66,3 +70,18 @@ def test_python_serve_matches_cli(cli):
     j = json.loads(cli(*BASE, "--input", "32", "--output", "8", "--concurrency", "2", "--requests", "8",
                        "--format", "json").stdout)
     assert py["throughput_tok_s"] == j["throughput_tok_s"] and py["tok_s_per_user"] == j["tok_s_per_user"]
+
+
+def test_framework_host_work(cli):
+    """The framework's per-iteration host work (HostWork): overlapped with the GPU's step, it binds the tiny
+    model's short steps; the report says how much of the time the GPU waited for the host, how busy the host
+    was and in what share of the iterations it bound; zero figures leave the GPU's time alone."""
+    args = (*BASE, "--input", "64", "--output", "16", "--concurrency", "16", "--requests", "32", "--format", "json")
+    policy = json.loads(cli(*args).stdout)
+    zero = json.loads(cli(*args, "--host-us-per-request", "0", "--host-fixed-us", "0").stdout)
+    heavy = json.loads(cli(*args, "--host-us-per-request", "200").stdout)
+    assert zero["host_wait_share"] == 0 and zero["host_busy_share"] == 0 and zero["host_bound_share"] == 0
+    assert 0 < policy["host_wait_share"] < 1 and policy["host_bound_share"] > 0
+    assert heavy["host_wait_share"] > policy["host_wait_share"]
+    assert heavy["throughput_tok_s"] < policy["throughput_tok_s"] < zero["throughput_tok_s"]
+    assert heavy["scheduler"]["host_us_per_request"] == 200 and policy["scheduler"]["host_us_per_request"] == 21.5

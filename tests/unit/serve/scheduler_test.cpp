@@ -303,6 +303,9 @@ TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPro
   EXPECT_EQ(make_scheduler("vllm", {})->host_launch().us_per_kernel, 0);  // not modelled there
   // The same run with steps of 2000 kernels (host 23 ms, above the few ms of GPU time) and of none:
   // the run is longer by the host's excess in exactly the iterations that carry a prompt.
+  // The executor's per-iteration framework work set to zero (its own test below): the dispatch alone.
+  SchedulerLimits no_work;
+  no_work.host_fixed_us = no_work.host_us_per_request = 0;
   for (const double kernels : {0.0, 2000.0}) {
     std::int64_t eager = 0;
     double excess = 0;
@@ -315,11 +318,11 @@ TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPro
       }
       return c;
     };
-    auto fresh = make_scheduler("trtllm", {});
+    auto fresh = make_scheduler("trtllm", no_work);
     // A closed loop of 4 users: a new prompt joins the others' decodes (mixed iterations of ~3 ms).
     EngineResult r = run_engine(fixed(40, 200, 20), {EngineLoad::Kind::Closed, 4}, *fresh, 4000, fn);
     double gpu = 0;
-    auto again = make_scheduler("trtllm", {});
+    auto again = make_scheduler("trtllm", no_work);
     run_engine(fixed(40, 200, 20), {EngineLoad::Kind::Closed, 4}, *again, 4000, [&](const StepShape& s) {
       gpu += fake(s).time_s;
       return fake(s);
@@ -330,6 +333,81 @@ TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPro
     EXPECT_EQ(r.eager_iterations, eager) << kernels;
     if (kernels > 0) EXPECT_GT(r.makespan_s, gpu + 0.02);
     else EXPECT_DOUBLE_EQ(r.makespan_s, gpu);
+  }
+}
+
+// The framework's per-iteration host work (HostWork): fixed + per running request; overlapped with the GPU's
+// step it binds only beyond the step (max), otherwise the GPU idles through it (added).
+TEST(ServeScheduler, FrameworkHostWorkIsHiddenWhenOverlappedAndAddedOtherwise) {
+  StepShape decode;
+  decode.decode_seqs = 8;
+  StepCost gpu;
+  gpu.time_s = gpu.events.time_s = 5e-3;
+  const HostWork overlapped{1000, 100, true}, serial{1000, 100, false};
+  EXPECT_DOUBLE_EQ(overlapped.seconds(20), 3e-3);
+  EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, overlapped}).bound(gpu, decode, 20).time_s, 5e-3);  // hidden below the step
+  EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, overlapped}).bound(gpu, decode, 60).time_s, 7e-3);  // binds beyond it
+  EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, serial}).bound(gpu, decode, 20).time_s, 8e-3);      // always added
+  EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, serial}).bound(gpu, decode, 60).time_s, 12e-3);
+  EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, serial}).bound(gpu, decode, 60).events.time_s, 12e-3);  // the chip idles
+  // Beside an eager dispatch the host does both in turn: overlapped max(GPU, dispatch + work), else
+  // max(GPU, dispatch) + work.
+  StepShape mixed = decode;
+  mixed.prefill_chunks = 1;
+  gpu.kernels = 400;  // 400 x 10 us = 4 ms of dispatch
+  EXPECT_DOUBLE_EQ((HostLaunch{10.0, 16, {}, overlapped}).bound(gpu, mixed, 20).time_s, 7e-3);
+  EXPECT_DOUBLE_EQ((HostLaunch{10.0, 16, {}, serial}).bound(gpu, mixed, 20).time_s, 8e-3);
+  // Zero figures, overlapped or not: the step as before, with or without dispatch.
+  for (const bool o : {true, false}) {
+    EXPECT_DOUBLE_EQ((HostLaunch{0, 0, {}, HostWork{0, 0, o}}).bound(gpu, mixed, 1000).time_s, 5e-3);
+    EXPECT_DOUBLE_EQ((HostLaunch{10.0, 16, {}, HostWork{0, 0, o}}).bound(gpu, mixed, 1000).time_s,
+                     (HostLaunch{10.0, 16, {}}).bound(gpu, mixed).time_s);
+  }
+}
+
+TEST(ServeScheduler, HostWorkGrowsWithRunningRequestsAndZeroFiguresReproduceTheGpuTime) {
+  // Each policy's figures (their sources beside them): all three overlap the work with the GPU's step.
+  for (const std::string name : {"vllm", "sglang", "trtllm"}) EXPECT_TRUE(make_scheduler(name, {})->launch().work.overlapped) << name;
+  EXPECT_DOUBLE_EQ(make_scheduler("trtllm", {})->launch().work.us_per_request, 27.5);
+  EXPECT_DOUBLE_EQ(make_scheduler("trtllm", {})->launch().work.fixed_us, 2880);
+  EXPECT_DOUBLE_EQ(make_scheduler("vllm", {})->launch().work.us_per_request, 21.5);
+  EXPECT_DOUBLE_EQ(make_scheduler("sglang", {})->launch().work.seconds(1000), 0);
+  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+    // Zero figures: every iteration takes the GPU's time exactly, nothing waits.
+    SchedulerLimits zero;
+    zero.host_fixed_us = zero.host_us_per_request = 0;
+    auto sched = make_scheduler(name, zero);
+    double gpu = 0;
+    EngineResult r = run_engine(fixed(64, 100, 30), {EngineLoad::Kind::Closed, 16}, *sched, 4000, [&](const StepShape& s) {
+      gpu += fake(s).time_s;
+      return fake(s);
+    });
+    EXPECT_DOUBLE_EQ(r.makespan_s, gpu) << name;
+    EXPECT_EQ(r.host_wait_s, 0) << name;
+    EXPECT_EQ(r.host_bound_iterations, 0) << name;
+    // 40 us per running request against fake steps of 1 ms + 10 us per token: hidden at 16 users (0.64 ms
+    // of host work), binding at 64 (2.6 ms) and more at 128 (5.1 ms); the more users the engine holds, the
+    // larger the GPU's wait and each user's time per token.
+    std::vector<double> shares, tpots;
+    for (const std::int64_t users : {16, 64, 128}) {
+      SchedulerLimits l;
+      l.host_fixed_us = 0;
+      l.host_us_per_request = 40;
+      auto busy = make_scheduler(name, l), idle = make_scheduler(name, zero);
+      EngineResult with = run_engine(fixed(256, 100, 30), {EngineLoad::Kind::Closed, users}, *busy, 8000, fake);
+      EngineResult without = run_engine(fixed(256, 100, 30), {EngineLoad::Kind::Closed, users}, *idle, 8000, fake);
+      EXPECT_GE(with.makespan_s, without.makespan_s) << name << users;
+      EXPECT_NEAR(with.host_wait_s, with.makespan_s - without.makespan_s, 1e-9) << name << users;
+      EXPECT_GT(with.host_busy_s, 0) << name << users;
+      shares.push_back(with.host_wait_s / with.makespan_s);
+      tpots.push_back(percentile(with.tpot_s, 0.5) - percentile(without.tpot_s, 0.5));  // the host's share of a token's time
+    }
+    EXPECT_EQ(shares[0], 0) << name;
+    EXPECT_DOUBLE_EQ(tpots[0], 0) << name;
+    EXPECT_GT(shares[1], 0) << name;
+    EXPECT_GT(shares[2], shares[1]) << name;
+    EXPECT_GT(tpots[1], 0) << name;
+    EXPECT_GT(tpots[2], tpots[1]) << name;
   }
 }
 
