@@ -147,19 +147,21 @@ double operand_bytes(const OpSpec& op) {
 }
 
 // The estimate of a hybrid stream-K run, in the terms of choose_gemm_tiling (`t_tile`: one whole tile's time
-// with its launch, `partial_s`: one fp32 partial tile over an SM's L2 link, `dram`: the HBM floor): the
-// data-parallel waves, then one unit's share of the stream-K iterations at the same per-iteration rate, and
+// with its launch, `partial_s`: one fp32 partial tile over an SM's L2 link, `dram`: the HBM floor, `sk_hbm_s`:
+// the stream-K iterations' own HBM reads, which they make in their phase): the data-parallel waves, then one
+// unit's share of the stream-K iterations at the same per-iteration rate or at the HBM's, and
 // the fixup on a unit's path as the split-K reduction costs it: the unit stores the partial of the tile it
 // ends in, and, owning the tile it ends with, polls its peers' flag twice and reads their partials (at most
 // sk_units / sk_tiles + 1 of them) back over its link (three L2 round trips).
-double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, double partial_s, const GpuSpec& spec, double dram) {
+double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, double partial_s, const GpuSpec& spec, double dram,
+                         double sk_hbm_s) {
   const double launch = spec.sm.block_launch_latency.value();
   const double per_iter = (t_tile - launch) / static_cast<double>(p.ksteps);
   const double unit_iters = std::ceil(static_cast<double>(p.sk_iters()) / static_cast<double>(p.sk_units));
   const double peers = std::ceil(static_cast<double>(p.sk_units) / static_cast<double>(p.sk_tiles));
   const double waves = static_cast<double>(p.dp_tiles) / slots;
   const double reduce = (peers + 1) * partial_s + 3 * spec.l2.hit_latency.value();
-  return std::max(waves * t_tile + unit_iters * per_iter + launch + spec.hbm.latency.value(), dram) + reduce;
+  return std::max(waves * t_tile + std::max(unit_iters * per_iter, sk_hbm_s) + launch + spec.hbm.latency.value(), dram) + reduce;
 }
 
 }  // namespace
@@ -242,7 +244,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // bytes through L2 are those of the data-parallel tiles plus (bm + bn) x bk per stream-K iteration. The
       // units sharing a tile-row or tile-column of the operands run at different K offsets, so one reads a K
       // slice long after another did: when the operands outgrow the L2 that slice is gone, and every
-      // stream-K iteration reads its operands from HBM.
+      // stream-K iteration reads its operands from HBM, within the stream-K phase.
       const StreamKPlan skp = sk == 1 && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma
                                   ? plan_stream_k(tiles_mn, ksteps, static_cast<std::int64_t>(slots))
                                   : StreamKPlan{};
@@ -250,9 +252,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       if (skp.active()) {
         const double sk_bytes = static_cast<double>(skp.sk_iters()) * (bm + bn) * bk * bytes_per_element(op.dtype);
         const double l2_sk = static_cast<double>(skp.dp_tiles) * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype) + sk_bytes;
-        const double hbm_sk = operand_bytes(op) > spec.l2.capacity.value() ? op.min_bytes() + sk_bytes : op.min_bytes();
-        const double dram_sk = std::max(hbm_sk / hbm, l2_sk / spec.l2.bandwidth.value());
-        est_sk = stream_k_estimate(skp, t_tile, slots, bm * bn * 4.0 / link, spec, dram_sk);
+        const double sk_hbm = operand_bytes(op) > spec.l2.capacity.value() ? sk_bytes : 0;
+        const double dram_sk = std::max((op.min_bytes() + sk_hbm) / hbm, l2_sk / spec.l2.bandwidth.value());
+        est_sk = stream_k_estimate(skp, t_tile, slots, bm * bn * 4.0 / link, spec, dram_sk, sk_hbm / hbm);
       }
       for (const bool stream : {false, true}) {
         const double e = stream ? est_sk : est;

@@ -75,6 +75,11 @@ TEST(GpuGemmStreamK, WholeWavesAndLongTailsStayDataParallel) {
   const GemmTiling cube = choose_gemm_tiling(gemm(3072, 3072, 3072), s);
   EXPECT_TRUE(cube.stream_k) << cube.str();
   EXPECT_EQ(cube.split_k, 1);
+  // Operands that outgrow the L2 (B of 470 MB and 1 GB): units at different K offsets would re-read them from
+  // HBM, which the estimate counts, so these stay whole tiles (the simulation ran M512 N28672 K8192 27% slower
+  // as stream-K, and M512 N128256 K4096 4% slower).
+  for (auto [m, n, k] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{512, 28672, 8192}, {512, 128256, 4096}})
+    EXPECT_FALSE(choose_gemm_tiling(gemm(m, n, k), s).stream_k) << m << "x" << n << "x" << k;
   GpuSpec off = s;
   off.sm.stream_k = false;
   EXPECT_FALSE(choose_gemm_tiling(gemm(3072, 3072, 3072), off).stream_k);
