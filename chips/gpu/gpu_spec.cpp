@@ -55,6 +55,10 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.cta_pair_mma", s.sm.cta_pair_mma,
     "The two SMs of a cluster pair run one MMA on a tile twice as tall, each loading half of the B tile "
     "and reading the other half from its peer (Blackwell tcgen05 cta_group::2)", "false");
+  p("sm.stream_k", s.sm.stream_k,
+    "The GEMM library ships hybrid stream-K kernels (data-parallel waves, then the last full and the partial "
+    "wave as K-iteration ranges over one wave of units with an in-kernel fixup) and runs them where its "
+    "estimate is faster than whole tiles", "false");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,

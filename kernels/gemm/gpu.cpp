@@ -3,8 +3,9 @@
 // per-block shared memory, and for each split-K factor (1 unless the tiles would leave SMs idle)
 // estimate time = waves x max(tile MMA time, tile operand traffic over the SM's L2 link) plus the
 // split-K reduction, floored by the compulsory HBM traffic. Pick the lowest estimate, preferring
-// larger tiles on ties (less operand traffic). This mirrors how cuBLAS/CUTLASS heuristics rank
-// kernels, without any measured data. fp8 tiles that promote their sums (Hopper, no fast accumulation) stop at
+// larger tiles on ties (less operand traffic). Where the last wave is partial, the hybrid stream-K
+// decomposition (kernels/common/stream_k.h) is a further candidate of each tile shape. This mirrors how
+// cuBLAS/CUTLASS heuristics rank kernels, without any measured data. fp8 tiles that promote their sums (Hopper, no fast accumulation) stop at
 // 128x128 (registers).
 #include "kernels/gemm/gpu.h"
 
@@ -15,6 +16,7 @@
 #include <memory>
 #include <sstream>
 
+#include "kernels/common/stream_k.h"
 #include "kernels/gpu_builders.h"
 
 namespace xpu::gpu {
@@ -54,6 +56,7 @@ std::string GemmTiling::str() const {
   os << "tile " << bm << "x" << bn << "x" << bk << ", " << stages << " stages, split-k " << split_k << ", "
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
+  if (stream_k) os << ", stream-K";
   if (!tma())
     os << ", no TMA (rows not 16-byte aligned): mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
@@ -133,6 +136,34 @@ SyncBlock sync_block(int bm, int bn) {
   return b;
 }
 
+// Bytes of the GEMM's A and B operands (every group's or batch entry's).
+double operand_bytes(const OpSpec& op) {
+  if (op.kind == OpKind::GroupedGemm) {
+    double rows = 0;
+    for (auto r : op.group_rows) rows += static_cast<double>(r);
+    return rows * op.k * bytes_per_element(op.dtype) + static_cast<double>(op.group_rows.size()) * op.k * op.n * bytes_per_element(op.wdtype);
+  }
+  return static_cast<double>(op.batch) * op.k * (op.m * bytes_per_element(op.dtype) + op.n * bytes_per_element(op.wdtype));
+}
+
+// The estimate of a hybrid stream-K run, in the terms of choose_gemm_tiling (`t_tile`: one whole tile's time
+// with its launch, `partial_s`: one fp32 partial tile over an SM's L2 link, `dram`: the HBM floor, `sk_hbm_s`:
+// the stream-K iterations' own HBM reads, which they make in their phase): the data-parallel waves, then one
+// unit's share of the stream-K iterations at the same per-iteration rate or at the HBM's, and
+// the fixup on a unit's path as the split-K reduction costs it: the unit stores the partial of the tile it
+// ends in, and, owning the tile it ends with, polls its peers' flag twice and reads their partials (at most
+// sk_units / sk_tiles + 1 of them) back over its link (three L2 round trips).
+double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, double partial_s, const GpuSpec& spec, double dram,
+                         double sk_hbm_s) {
+  const double launch = spec.sm.block_launch_latency.value();
+  const double per_iter = (t_tile - launch) / static_cast<double>(p.ksteps);
+  const double unit_iters = std::ceil(static_cast<double>(p.sk_iters()) / static_cast<double>(p.sk_units));
+  const double peers = std::ceil(static_cast<double>(p.sk_units) / static_cast<double>(p.sk_tiles));
+  const double waves = static_cast<double>(p.dp_tiles) / slots;
+  const double reduce = (peers + 1) * partial_s + 3 * spec.l2.hit_latency.value();
+  return std::max(waves * t_tile + std::max(unit_iters * per_iter, sk_hbm_s) + launch + spec.hbm.latency.value(), dram) + reduce;
+}
+
 }  // namespace
 
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
@@ -207,10 +238,31 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
-      if (est < best.estimate_s * 0.98) {
-        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, est};
+      // Hybrid stream-K (kernels/common/stream_k.h), a candidate beside whole tiles where the last wave is partial.
+      // Not with a 2-SM MMA: both SMs of the pair would have to take the same K ranges (not modelled). Its
+      // units load their own B tiles (no multicast: the cluster peer works on another range), so its operand
+      // bytes through L2 are those of the data-parallel tiles plus (bm + bn) x bk per stream-K iteration. The
+      // units sharing a tile-row or tile-column of the operands run at different K offsets, so one reads a K
+      // slice long after another did: when the operands outgrow the L2 that slice is gone, and every
+      // stream-K iteration reads its operands from HBM, within the stream-K phase.
+      const StreamKPlan skp = sk == 1 && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma
+                                  ? plan_stream_k(tiles_mn, ksteps, static_cast<std::int64_t>(slots))
+                                  : StreamKPlan{};
+      double est_sk = 1e30;
+      if (skp.active()) {
+        const double sk_bytes = static_cast<double>(skp.sk_iters()) * (bm + bn) * bk * bytes_per_element(op.dtype);
+        const double l2_sk = static_cast<double>(skp.dp_tiles) * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype) + sk_bytes;
+        const double sk_hbm = operand_bytes(op) > spec.l2.capacity.value() ? sk_bytes : 0;
+        const double dram_sk = std::max((op.min_bytes() + sk_hbm) / hbm, l2_sk / spec.l2.bandwidth.value());
+        est_sk = stream_k_estimate(skp, t_tile, slots, bm * bn * 4.0 / link, spec, dram_sk, sk_hbm / hbm);
+      }
+      for (const bool stream : {false, true}) {
+        const double e = stream ? est_sk : est;
+        if (e >= best.estimate_s * 0.98) continue;
+        best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, e};
         best.cta_pair = tma && spec.sm.cta_pair_mma;
         best.copy_bytes = align;
+        best.stream_k = stream;
       }
     }
   }
@@ -241,6 +293,7 @@ struct GemmJob {
   std::uint64_t sync_smem_bytes = 0;
   std::uint32_t sync_warps = 0;  // warps of an sm80-style block (SyncBlock), which issue its mma.sync
   std::int64_t copy_depth = 0;
+  StreamKPlan sk;  // t.stream_k: the stream-K units run first (task indices 0..sk_units-1), then the whole tiles
   bool functional = false;
 };
 
@@ -274,6 +327,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
     j->sync_smem_bytes = static_cast<std::uint64_t>(sb.smem_bytes(t.bk, op, t.bm, t.bn, t.copy_bytes, spec.sm.smem_bytes_per_clk));
     j->sync_warps = static_cast<std::uint32_t>(sb.warps_m * sb.warps_n);
   }
+  if (t.stream_k) j->sk = plan_stream_k(j->tile_count, j->ksteps, static_cast<std::int64_t>(spec.sm.count) * t.blocks_per_sm);
   j->functional = opt.functional;
   return j;
 }
@@ -287,12 +341,11 @@ struct TilePos {
   int b_part;  // 2-SM MMA: 1 or 2 = the half of the B tile this CTA loads; 0 = all of it
 };
 
-TilePos locate(const GemmJob& j, std::uint64_t index) {
+// Output tile `tile`, all of its K (locate narrows it to a split-K slice).
+TilePos locate_tile(const GemmJob& j, std::int64_t tile) {
   const GemmTiling& t = j.t;
-  const int sk = t.split_k;
-  std::int64_t tile = static_cast<std::int64_t>(index) / sk;
   TilePos p;
-  p.ks = static_cast<int>(index % static_cast<std::uint64_t>(sk));
+  p.ks = 0;
   // Find the group, then rasterize within it: groups of `group_m` tile-rows sweep all columns.
   size_t gi = 0;
   while (gi + 1 < j.groups.size() && j.groups[gi + 1].tile0 <= tile) ++gi;
@@ -316,26 +369,35 @@ TilePos locate(const GemmJob& j, std::uint64_t index) {
   p.b_part = t.cta_pair ? 1 + static_cast<int>(tm % 2) : 0;
   p.r0 = tm * t.bm, p.c0 = tn * t.bn;
   p.rows = std::min<std::int64_t>(t.bm, g.rows - p.r0), p.cols = std::min<std::int64_t>(t.bn, j.op.n - p.c0);
-  p.kbeg = p.ks * j.steps_per_split, p.kend = std::min(j.ksteps, p.kbeg + j.steps_per_split);
+  p.kbeg = 0, p.kend = j.ksteps;
   p.grow0 = g.row0 + p.r0;                          // row in the stacked A / C
   p.brow0 = static_cast<std::int64_t>(gi) * j.op.k;  // this group's B starts here (stacked)
   return p;
 }
 
+TilePos locate(const GemmJob& j, std::uint64_t index) {
+  const auto sk = static_cast<std::uint64_t>(j.t.split_k);
+  TilePos p = locate_tile(j, static_cast<std::int64_t>(index / sk));
+  p.ks = static_cast<int>(index % sk);
+  p.kbeg = p.ks * j.steps_per_split, p.kend = std::min(j.ksteps, p.kbeg + j.steps_per_split);
+  return p;
+}
+
 // The K loop of one tile: A/B tile loads into a `stages`-deep ring, one MMA step per BK. Returns the
-// last MMA (the start sync when the slice is empty).
-std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t first, build::Emitter& emit) {
+// last MMA (the start sync when the slice is empty). `mma_idx` holds the block's MMAs so far: a stream-K
+// unit's next tile reuses the stage buffers its previous tile's last MMAs free.
+std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t first, build::Emitter& emit,
+                          std::vector<std::uint32_t>& mma_idx) {
   const OpSpec& o = j.op;
   const GemmTiling& t = j.t;
   const auto I = [](std::int64_t v) { return static_cast<int>(v); };
-  std::vector<std::uint32_t> mma_idx;
   std::uint32_t last = first, promoted = first, promoted_before = first;
   for (std::int64_t kk = p.kbeg; kk < p.kend; ++kk) {
     std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
     std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
     std::int64_t step = kk - p.kbeg;
     // Register-staged copies (no cp.async): the copy waits for the warps' previous MMAs.
-    if (step >= j.copy_depth) reuse = mma_idx[static_cast<size_t>(step - j.copy_depth)];
+    if (static_cast<std::int64_t>(mma_idx.size()) >= j.copy_depth) reuse = mma_idx[mma_idx.size() - static_cast<size_t>(j.copy_depth)];
     // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
     // past the tensor's end reads as zeros, so padded B rows contribute nothing.
     const Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
@@ -395,9 +457,8 @@ Instr store_partial(const GemmJob& j, const TilePos& p) {
 // then sets the flag (an L2 round trip each), so slice 0's first poll of the flag, issued when its
 // own K loop ends, finds it clear and the second one finds it set: two polls through L2. One copy
 // then brings the split_k - 1 partial tiles (m: one run per row of each partial).
-std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t tile, std::uint32_t last,
+std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t tile, int peers, std::uint32_t last,
                               build::Emitter& emit) {
-  const int peers = j.t.split_k - 1;
   const std::uint64_t flag_addr = j.W.addr + (1ull << 38) + tile * 128;
   std::uint32_t flag = last;
   for (int poll = 0; poll < 2; ++poll) flag = emit(after(tma_load(kL2, DType::fp32, flag_addr, 128), flag));
@@ -406,24 +467,28 @@ std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t 
                     flag));
 }
 
-void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
-  const TilePos p = locate(j, index);
-  const bool split = j.t.split_k > 1, partial = split && p.ks > 0;
-  const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
+void set_block_shape(const GemmJob& j, Task& task) {
   if (!j.t.tma()) {  // sm80-style: every warp copies and computes
     const SyncBlock b = sync_block(j.t.bm, j.t.bn);
     block_shape(task, static_cast<std::uint32_t>(b.threads), static_cast<std::uint32_t>(b.regs), j.smem);
   } else {
     block_shape(task, 384, 168, j.smem);  // one producer + two consumer warpgroups (warp-specialized kernel)
   }
-  build::Emitter emit(task, j.functional);
-  const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, rows, cols); });
-  std::uint32_t last = emit_k_loop(j, p, first, emit);
-  if (split && !partial) last = emit_fixup_load(j, p, index / static_cast<std::uint64_t>(j.t.split_k), last, emit);
+}
+
+// One slice of a tile (p.kbeg..p.kend) and its epilogue, `contributors` slices making up the tile: slice 0
+// (the owner) reduces the others' partials in its fixup and stores the tile, the others store partials.
+// Returns the epilogue's conversion, after which the accumulators are free.
+std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile, int contributors, std::uint32_t first,
+                         std::vector<std::uint32_t>& ring, build::Emitter& emit) {
+  const bool split = contributors > 1, partial = split && p.ks > 0;
+  const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
+  std::uint32_t last = emit_k_loop(j, p, first, emit, ring);
+  if (split && !partial) last = emit_fixup_load(j, p, tile, contributors - 1, last, emit);
   // Epilogue: the fp32 accumulators (plus, in the fixup, the peers' partials) are converted, staged
   // through shared memory and stored.
   const std::uint64_t out_elems = static_cast<std::uint64_t>(p.rows * p.cols);
-  const int terms = split && !partial ? j.t.split_k : 1;
+  const int terms = split && !partial ? contributors : 1;
   const std::uint32_t ic = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(p.rows), static_cast<std::uint32_t>(p.cols), 0,
                                            out_elems * static_cast<std::uint64_t>(terms),
                                            static_cast<std::uint64_t>(out_elems * (partial ? 4 : j.ec))),
@@ -435,6 +500,37 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
     const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
     return split ? fop::store_add(0, j.C.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
   });
+  return ic;
+}
+
+void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
+  const TilePos p = locate(j, index);
+  set_block_shape(j, task);
+  build::Emitter emit(task, j.functional);
+  const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
+  std::vector<std::uint32_t> ring;
+  emit_slice(j, p, index / static_cast<std::uint64_t>(j.t.split_k), j.t.split_k, first, ring, emit);
+}
+
+// A stream-K unit: its K-iteration range, tile by tile (kernels/common/stream_k.h). A tile's segments are split-K
+// slices: the owner (the unit that starts the tile, which reaches it last in its range) waits for its
+// peers' partials in its fixup. Multicast is off: the cluster peer works on another range. The next
+// tile's loads run ahead into the stage buffers as the last MMAs free them; its first MMA waits for the
+// epilogue to have read the accumulators.
+void emit_stream_k_unit(const GemmJob& j, std::int64_t unit, Task& task) {
+  set_block_shape(j, task);
+  build::Emitter emit(task, j.functional);
+  std::vector<std::uint32_t> ring;
+  std::uint32_t first = 0;
+  bool started = false;
+  for (const StreamKSegment& s : stream_k_segments(j.sk, unit)) {
+    TilePos p = locate_tile(j, s.tile);
+    p.ks = s.peer, p.kbeg = s.kbeg, p.kend = s.kend, p.multicast_b = false;
+    const auto zero = [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); };
+    first = started ? emit(after(tensor_sync(), first), zero) : emit(tensor_sync(), zero);
+    started = true;
+    first = emit_slice(j, p, static_cast<std::uint64_t>(s.tile), stream_k_contributors(j.sk, s.tile), first, ring, emit);
+  }
 }
 
 }  // namespace
@@ -448,8 +544,13 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
   const auto job = make_job(op, spec, opt, t);
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
-                             static_cast<std::uint64_t>(job->tile_count * t.split_k),
-                             [job](std::uint64_t index, Task& task) { emit_tile(*job, index, task); }, opt.functional);
+                             static_cast<std::uint64_t>(job->tile_count * t.split_k - job->sk.sk_tiles + job->sk.sk_units),
+                             [job](std::uint64_t index, Task& task) {
+                               const auto units = static_cast<std::uint64_t>(job->sk.sk_units);
+                               if (index < units) return emit_stream_k_unit(*job, static_cast<std::int64_t>(index), task);
+                               emit_tile(*job, index - units + static_cast<std::uint64_t>(job->sk.sk_tiles), task);
+                             },
+                             opt.functional);
   p.copy_descriptors = t.tma();  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
   return {p};
 }

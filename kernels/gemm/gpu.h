@@ -15,6 +15,9 @@ struct GemmTiling {
   int cluster_m = 2;                // thread-block cluster along M: the pair shares (multicasts) B tiles
   double estimate_s = 0;            // the heuristic's own cost estimate (not the simulation)
   bool cta_pair = false;            // the cluster pair runs one 2-SM MMA: each CTA loads half of each B tile
+  // Hybrid stream-K (kernels/common/stream_k.h): the last full wave and the partial one run as K-iteration ranges
+  // spread evenly over one wave of units, the rest data-parallel (split_k is then 1).
+  bool stream_k = false;
   // Bytes each thread copies per access when an operand's rows are not 16-byte aligned (gemm_row_alignment)
   // and TMA cannot describe it: the library then runs an sm80-style kernel (mma.sync, thread copies). 16:
   // the TMA kernel above.
@@ -34,7 +37,9 @@ int gemm_row_alignment(const OpSpec& op);
 
 // Lowers a GEMM (batched if op.batch > 1) or a grouped GEMM (one GEMM per group, tiles of all
 // groups in one launch). One kernel: with split-K, the tile's first slice reduces the others'
-// partials in its epilogue (as CUTLASS's split-K/stream-K fixup and cuBLAS do), no second launch.
+// partials in its epilogue (as CUTLASS's split-K/stream-K fixup and cuBLAS do), no second launch. With
+// stream-K the first tasks are the stream-K units (each a K-iteration range over one or more tiles, the
+// same fixup for the tiles they share), then the data-parallel tiles.
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t);
 

@@ -144,10 +144,11 @@ std::string run_result_table(const RunResult& r) {
   row("wall time", buf);
   os << "  kernels:\n";
   for (const auto& k : r.kernels) {
-    std::snprintf(buf, sizeof buf, "    %-22s %10s  %6.1f%%  %-7s %s\n", (k.op.empty() ? k.name : k.op + ":" + k.name).c_str(),
+    // The strategy goes after the fixed-width columns, not through `buf`, which would cut a long one (and its newline).
+    std::snprintf(buf, sizeof buf, "    %-22s %10s  %6.1f%%  %-7s ", (k.op.empty() ? k.name : k.op + ":" + k.name).c_str(),
                   format_seconds(k.time_s).c_str(), r.latency_s > 0 ? 100 * k.time_s * k.count / r.latency_s : 0,
-                  k.bound.c_str(), k.strategy.c_str());
-    os << buf;
+                  k.bound.c_str());
+    os << buf << k.strategy << "\n";
   }
   return os.str();
 }
