@@ -2,10 +2,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+
 #include "sim/app/system_cmd.h"
 #include "sim/io/reports.h"
 #include "sim/run/system_run.h"
 #include "sim/serve/disagg.h"
+#include "sim/serve/scheduler.h"
 
 namespace py = pybind11;
 
@@ -77,8 +80,12 @@ void bind_run(py::module_& m) {
                          const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
                          const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout,
-                         const std::string& scenario_file) {
+                         const std::string& scenario_file, double host_fixed_us, double host_us_per_request) {
     ServeOptions o;
+    // The framework's host work per iteration (HostWork), as --host-fixed-us / --host-us-per-request; NaN (None in
+    // Python): the scheduler's own figures.
+    if (!std::isnan(host_fixed_us)) o.limits.host_fixed_us = host_work_us("host_fixed_us", host_fixed_us);
+    if (!std::isnan(host_us_per_request)) o.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
     o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
     o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);

@@ -3,12 +3,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+
 #include <cstdio>
 #include <iostream>
 
 #include "sim/app/commands.h"
 #include "sim/io/compare_report.h"
 #include "sim/run/kernel_run.h"
+#include "sim/serve/scheduler.h"
 #include "sim/validation/validate.h"
 
 namespace py = pybind11;
@@ -21,8 +24,11 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
                          std::int64_t output, const std::string& dtype, double ttft_slo, double tpot_slo,
                          std::int64_t max_batch, bool tco, const std::vector<double>& tiers, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, int jobs) {
+                         const std::string& spec_draft, int jobs, double host_fixed_us, double host_us_per_request) {
   CompareRequest req;
+  // As --host-fixed-us / --host-us-per-request of `xpusim compare`; NaN (None): each scheduler's own figures.
+  if (!std::isnan(host_fixed_us)) req.serve.limits.host_fixed_us = host_work_us("host_fixed_us", host_fixed_us);
+  if (!std::isnan(host_us_per_request)) req.serve.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
   if (jobs <= 0) throw InputError("jobs must be a positive number of worker processes, got " + std::to_string(jobs));
   req.jobs = jobs;
   req.tco = tco;
@@ -64,7 +70,8 @@ void bind_sweep(py::module_& m) {
         py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
         py::arg("max_batch"), py::arg("tco") = false, py::arg("tiers") = std::vector<double>{},
         py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = 0.0,
-        py::arg("spec_method") = "mtp", py::arg("spec_draft") = "", py::arg("jobs") = 1);
+        py::arg("spec_method") = "mtp", py::arg("spec_draft") = "", py::arg("jobs") = 1,
+        py::arg("host_fixed_us") = std::nan(""), py::arg("host_us_per_request") = std::nan(""));
   m.def("cli_main", [](const std::vector<std::string>& args) {
     std::vector<std::string> copy = args;
     std::vector<char*> argv;

@@ -3,6 +3,8 @@ request sources (rate, length CSV) and bad input (one line, exit 2, nothing prin
 import json
 import os
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
 BASE = ["serve", "--chip", "h100-sxm", "--model", TINY, "--dtype", "bf16"]
@@ -85,3 +87,10 @@ def test_framework_host_work(cli):
     assert heavy["host_wait_share"] > policy["host_wait_share"]
     assert heavy["throughput_tok_s"] < policy["throughput_tok_s"] < zero["throughput_tok_s"]
     assert heavy["scheduler"]["host_us_per_request"] == 200 and policy["scheduler"]["host_us_per_request"] == 21.5
+    # The module's keywords are the flags: the same run, the same numbers.
+    import xpusim
+    py = xpusim.serve(chip="h100-sxm", model=TINY, dtype="bf16", input=64, output=16, concurrency=16, requests=32,
+                      host_us_per_request=200)
+    assert py["throughput_tok_s"] == heavy["throughput_tok_s"] and py["host_wait_share"] == heavy["host_wait_share"]
+    with pytest.raises(Exception, match="host_us_per_request"):  # negative: one clear error, as the flag
+        xpusim.serve(chip="h100-sxm", model=TINY, dtype="bf16", input=64, output=16, host_us_per_request=-5)

@@ -92,11 +92,16 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
                                         -1.0 if after_runs is None else float(after_runs)))
 
 
+def _us_or_nan(v):
+    """A host-work figure in microseconds, NaN for None (the C++ side: the scheduler's own figure)."""
+    return float("nan") if v is None else float(v)
+
+
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, scenario_file=None,
-          pad_heads=0):
+          pad_heads=0, host_fixed_us=None, host_us_per_request=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
@@ -108,7 +113,9 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
     the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`); scenario_file: a
-    serving scenario .yaml whose `pools` give them instead (as --scenario-file); pad_heads: as in run()."""
+    serving scenario .yaml whose `pools` give them instead (as --scenario-file); pad_heads: as in run();
+    host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
+    request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
     if isinstance(concurrency, int):
         concurrency = [concurrency]
     return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
@@ -120,19 +127,22 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                            "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
                                            "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
                                            "prefill_tp": int(prefill_tp), "pad_heads": int(pad_heads)},
-                                          str(scenario_file or "")))
+                                          str(scenario_file or ""),
+                                          _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
 
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
             output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
-            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", jobs=1):
+            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", jobs=1,
+            host_fixed_us=None, host_us_per_request=None):
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
     `set` entries "key=value" apply to every chip, "chip:key=value" to one. tco: the all-in cost next to
     the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
     spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
-    processes running the units (1, the default: in this process; the numbers are the same either way)."""
+    processes running the units (1, the default: in this process; the numbers are the same either way);
+    host_fixed_us/host_us_per_request: as in serve()."""
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
     unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
@@ -140,7 +150,8 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
                                             unset(output, int), dtype, unset(ttft_slo, float),
                                             unset(tpot_slo, float), int(max_batch), bool(tco),
                                             [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
-                                            float(spec_accept), str(spec_method), str(spec_draft), int(jobs)))
+                                            float(spec_accept), str(spec_method), str(spec_draft), int(jobs),
+                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
 
 
 def chip_config(chip="h100-sxm", set=None):
