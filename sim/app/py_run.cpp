@@ -91,23 +91,11 @@ void bind_run(py::module_& m) {
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
-    o.input = input;
-    o.output = output;
-    o.ttft_slo_s = ttft_slo;
-    o.tpot_slo_s = tpot_slo;
+    o.input = input, o.output = output, o.ttft_slo_s = ttft_slo, o.tpot_slo_s = tpot_slo;
     o.max_batch = o.limits.max_seqs = max_batch;
-    o.concurrency = concurrency;
-    o.concurrency_given = !concurrency.empty();
-    o.rate = rate;
-    o.rate_given = rate != 0;
-    o.scheduler = scheduler;
-    o.requests = requests;
-    o.seed = seed;
-    o.prefix_hit = prefix_hit;
-    o.spec_tokens = spec_tokens;
-    o.spec_accept = spec_accept;
-    o.spec_method = spec_method;
-    o.spec_draft = spec_draft;
+    o.concurrency = concurrency, o.concurrency_given = !concurrency.empty(), o.rate = rate, o.rate_given = rate != 0;
+    o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
+    o.spec_tokens = spec_tokens, o.spec_accept = spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;
     if (!scenario_file.empty())
       apply_pools_file(scenario_file, o, s, {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1});
     ServeResult r;

@@ -33,16 +33,9 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
   req.jobs = jobs;
   req.tco = tco;
   req.tiers = tiers;
-  req.serve.prefix_hit = prefix_hit;
-  req.serve.spec_tokens = spec_tokens;
-  req.serve.spec_accept = spec_accept;
-  req.serve.spec_method = spec_method;
-  req.serve.spec_draft = spec_draft;
-  req.chips = chips;
-  req.sets = sets;
-  req.model = model;
-  req.scenario = scenario;
-  req.study = scenario;
+  req.serve.prefix_hit = prefix_hit, req.serve.spec_tokens = spec_tokens, req.serve.spec_accept = spec_accept;
+  req.serve.spec_method = spec_method, req.serve.spec_draft = spec_draft;
+  req.chips = chips, req.sets = sets, req.model = model, req.scenario = req.study = scenario;
   req.dtype = parse_dtype(dtype);
   req.serve.max_batch = max_batch;
   // Negative: not given (the named scenario fills it), as the CLI's defaulted options.
