@@ -27,6 +27,7 @@ class GpuMemory : public MemoryTarget {
   ChannelBank m_links;  // each SM's crossbar port to the L2
   std::unique_ptr<ICache> m_l2;  // chosen by l2.model
   std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
+  Tick m_hit_latency, m_hbm_latency;  // l2.hit_latency, hbm.latency in ticks (per transaction)
 };
 
 class Sm : public Executor {

@@ -14,7 +14,19 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
   size_t h = m_head;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
-  // Fast path: arrival after everything booked.
+  if (m_tail && arrival > m_te) {
+    // After a gap (most bookings of a lightly loaded lane, e.g. the HBM channels in a compute-bound
+    // GEMM): append() and push_back() written out for this case, with the same steps in the same
+    // order (reclaim, push the last interval, the new last, the bound).
+    if (h >= kReclaimMin && h >= n - h) reclaim();
+    m_iv.push_back({m_ts, m_te});
+    m_back_end = m_te;
+    m_ts = arrival;
+    m_te = arrival + duration;
+    if (m_iv.size() - m_head + 1 > kMaxIntervals) compact();
+    return m_te;
+  }
+  // Arrival at or after everything booked.
   if (!m_tail || arrival >= m_te) return append(arrival, duration);
   return fill_gap(arrival, duration);
 }
@@ -115,12 +127,19 @@ void Timeline::erase_at(size_t i) {
 void Timeline::push_back(Iv iv) {
   // Reclaim the dead prefix once it is as long as the live part (amortized O(1) per dropped
   // interval), so the calendar stays in the first few cache lines of its vector.
-  if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) {
-    m_iv.erase(m_iv.begin(), m_iv.begin() + static_cast<long>(m_head));
-    m_head = 0;
-  }
+  if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) reclaim();
   m_iv.push_back(iv);
   m_back_end = iv.end;
+}
+
+void Timeline::reclaim() {
+  // The live part is at most as long as the dead prefix, usually a few intervals: copied down by a
+  // plain loop (vector::erase calls memmove, which costs more than the copy here).
+  Iv* const iv = m_iv.data();
+  const size_t live = m_iv.size() - m_head;
+  for (size_t i = 0; i < live; ++i) iv[i] = iv[m_head + i];
+  m_iv.resize(live);
+  m_head = 0;
 }
 
 void Timeline::compact() {
@@ -168,22 +187,53 @@ std::uint64_t cyclic_overlap(std::uint64_t a, std::uint64_t b, std::uint64_t fir
 }
 }  // namespace
 
+GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_t group, double lane_bw,
+                                               std::uint64_t bytes, std::uint64_t chunks) {
+  if (lanes != m_lanes || group != m_group || lane_bw != m_bw) {  // another bank: forget everything
+    for (Size& e : m_sizes) e.chunks = 0;
+    m_lanes = lanes, m_group = group, m_bw = lane_bw;
+  }
+  Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 61)];
+  if (e.chunks == chunks && e.bytes == bytes) return e;
+  e.bytes = bytes, e.chunks = chunks;
+  e.per = chunks / lanes, e.extra = chunks % lanes;
+  e.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  e.lane_dur[0] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per), lane_bw);
+  e.lane_dur[1] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per + 1), lane_bw);
+  e.dur.assign(2 * (group + 1), kUnset);
+  return e;
+}
+
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
-                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
+                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
+                     GroupedDurations* memo) {
   // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
-  const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
-  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  const Tick lane_dur[2] = {transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw),
-                            transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw)};
+  GroupedDurations::Size local;
+  GroupedDurations::Size& z = memo ? memo->size(lanes, group, lane_bw, bytes, chunks) : local;
+  if (!memo) {
+    z.per = chunks / lanes, z.extra = chunks % lanes;
+    z.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+    z.lane_dur[0] = transfer_ticks(z.bytes_per_chunk * static_cast<double>(z.per), lane_bw);
+    z.lane_dur[1] = transfer_ticks(z.bytes_per_chunk * static_cast<double>(z.per + 1), lane_bw);
+  }
+  const std::uint64_t per = z.per, extra = z.extra;
   for (Timeline& g : groups) g.prefetch();
   Tick done = arrival;
   for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
     const std::uint64_t b = std::min(lanes, a + group), more = cyclic_overlap(a, b, first, extra, lanes);
     const std::uint64_t granules = per * (b - a) + more;
     if (granules == 0) continue;
-    const Tick d = transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
+    Tick d;
+    if (memo) {
+      Tick& m = z.dur[b - a == group ? more : group + 1 + more];
+      if (m == GroupedDurations::kUnset)
+        m = transfer_ticks(z.bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
+      d = m;
+    } else {
+      d = transfer_ticks(z.bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
+    }
     const Tick end = groups[g].reserve(arrival, d, horizon);
-    done = std::max(done, end - d + lane_dur[more > 0 ? 1 : 0]);
+    done = std::max(done, end - d + z.lane_dur[more > 0 ? 1 : 0]);
   }
   return done;
 }
