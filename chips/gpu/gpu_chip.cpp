@@ -69,9 +69,10 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_block_launch = to_ticks(spec.sm.block_launch_latency.value());
   m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
+  m_last_timing = time_of(m_last);
 }
 
-Timing Sm::compute(const Instr& in) {
+Timing Sm::time_of(const Instr& in) const {
   double cycles = 0;
   double share = 1;  // share of the engine's rate the issuing block reaches (mma.sync with few warps)
   switch (in.kind) {
