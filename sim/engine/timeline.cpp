@@ -187,6 +187,23 @@ std::uint64_t cyclic_overlap(std::uint64_t a, std::uint64_t b, std::uint64_t fir
 }
 }  // namespace
 
+namespace {
+// The service time of a group's piece of a transfer and the time its busiest lane takes (`skip`:
+// the transfer has no granule in the group).
+struct GroupPiece {
+  Tick d, lane;
+  bool skip;
+};
+GroupPiece group_piece(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t lanes, std::uint64_t per,
+                       std::uint64_t extra, double bytes_per_chunk, double lane_bw, const Tick lane_dur[2]) {
+  const std::uint64_t more = cyclic_overlap(a, b, first, extra, lanes);
+  const std::uint64_t granules = per * (b - a) + more;
+  if (granules == 0) return {0, 0, true};
+  return {transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a)),
+          lane_dur[more > 0 ? 1 : 0], false};
+}
+}  // namespace
+
 GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_t group, double lane_bw,
                                                std::uint64_t bytes, std::uint64_t chunks) {
   if (lanes != m_lanes || group != m_group || lane_bw != m_bw) {  // another bank: forget everything
@@ -200,40 +217,50 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
   e.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
   e.lane_dur[0] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per), lane_bw);
   e.lane_dur[1] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per + 1), lane_bw);
-  e.dur.assign(2 * (group + 1), kUnset);
+  e.groups = (lanes + group - 1) / group;
+  e.rows.assign(lanes * e.groups * 2, kUnset);
   return e;
+}
+
+const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
+  Tick* r = &e.rows[first * e.groups * 2];
+  if (r[0] != kUnset) return r;
+  for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
+    const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.per, e.extra,
+                                     e.bytes_per_chunk, m_bw, e.lane_dur);
+    r[2 * g] = p.skip ? kSkip : p.d;
+    r[2 * g + 1] = p.lane;
+  }
+  return r;
 }
 
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
                      GroupedDurations* memo) {
-  // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
-  GroupedDurations::Size local;
-  GroupedDurations::Size& z = memo ? memo->size(lanes, group, lane_bw, bytes, chunks) : local;
-  if (!memo) {
-    z.per = chunks / lanes, z.extra = chunks % lanes;
-    z.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-    z.lane_dur[0] = transfer_ticks(z.bytes_per_chunk * static_cast<double>(z.per), lane_bw);
-    z.lane_dur[1] = transfer_ticks(z.bytes_per_chunk * static_cast<double>(z.per + 1), lane_bw);
-  }
-  const std::uint64_t per = z.per, extra = z.extra;
   for (Timeline& g : groups) g.prefetch();
   Tick done = arrival;
-  for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
-    const std::uint64_t b = std::min(lanes, a + group), more = cyclic_overlap(a, b, first, extra, lanes);
-    const std::uint64_t granules = per * (b - a) + more;
-    if (granules == 0) continue;
-    Tick d;
-    if (memo) {
-      Tick& m = z.dur[b - a == group ? more : group + 1 + more];
-      if (m == GroupedDurations::kUnset)
-        m = transfer_ticks(z.bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
-      d = m;
-    } else {
-      d = transfer_ticks(z.bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
+  // Each group's piece as group_piece() gives it, kept per (size, first lane) where the table is small.
+  if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
+    GroupedDurations::Size& z = memo->size(lanes, group, lane_bw, bytes, chunks);
+    const Tick* r = memo->row(z, first);
+    for (size_t g = 0; g < z.groups; ++g, r += 2) {
+      if (r[0] == GroupedDurations::kSkip) continue;
+      const Tick end = groups[g].reserve(arrival, r[0], horizon);
+      done = std::max(done, end - r[0] + r[1]);
     }
-    const Tick end = groups[g].reserve(arrival, d, horizon);
-    done = std::max(done, end - d + z.lane_dur[more > 0 ? 1 : 0]);
+    return done;
+  }
+  // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
+  const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
+  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  const Tick lane_dur[2] = {transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw),
+                            transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw)};
+  for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
+    const GroupPiece p = group_piece(a, std::min(lanes, a + group), first, lanes, per, extra, bytes_per_chunk, lane_bw,
+                                     lane_dur);
+    if (p.skip) continue;
+    const Tick end = groups[g].reserve(arrival, p.d, horizon);
+    done = std::max(done, end - p.d + p.lane);
   }
   return done;
 }

@@ -102,10 +102,12 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
 // `group` = lanes is a bank that keeps only the widest lane's share. One booking per group instead of
 // one per lane; the imbalance the address hash makes is kept between groups, averaged within one.
 //
-// `memo` (optional) keeps the service times of the last few transfer sizes between calls: a kernel's
-// copies come in a few sizes (a GEMM's A and B tiles), and the divisions behind a size's per-group
-// times cost more than the bookings themselves. The times are computed by the same expressions, so
-// the results are the same with or without it. One memo serves one (lanes, group, lane_bw).
+// `memo` (optional) keeps each group's service time and busiest-lane time for the last few transfer
+// sizes and each first lane: a kernel's copies come in a few sizes (a GEMM's A and B tiles), and working
+// out which lanes take one granule more and the divisions behind the times cost more than the bookings
+// themselves. The times are computed by the same function, so the results are the same with or without
+// it (tested on random streams). One memo serves one (lanes, group, lane_bw); banks of more than
+// kMaxTable (first lane, group) pairs are booked without it.
 class GroupedDurations;
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
@@ -113,18 +115,22 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
 
 class GroupedDurations {
  public:
-  // The times of a transfer of `bytes` in `chunks` granules over `lanes` lanes in groups of `group`.
+  // A transfer of `bytes` in `chunks` granules over the lanes.
   struct Size {
     std::uint64_t bytes = 0, chunks = 0;  // chunks 0: unused entry
     std::uint64_t per = 0, extra = 0;     // granules every lane takes, lanes that take one more
     double bytes_per_chunk = 0;
     Tick lane_dur[2] = {0, 0};            // a lane's time for per, per + 1 granules
-    std::vector<Tick> dur;                // a group's time by its extra lanes: full groups [0, group],
-                                          // the short last group after them (kUnset: not computed yet)
+    std::uint64_t groups = 0;
+    std::vector<Tick> rows;               // per first lane, per group: (service time or kSkip, busiest
+                                          // lane's time); kUnset: the first lane's row is not built yet
   };
-  static constexpr Tick kUnset = -1;
+  static constexpr Tick kUnset = -1, kSkip = -2;
+  static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
   // The entry for (bytes, chunks), filled on first use.
   Size& size(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks);
+  // The groups' (time, busiest lane's time) pairs of a transfer of size `e` from lane `first` on.
+  const Tick* row(Size& e, std::uint64_t first) const;
 
  private:
   static constexpr size_t kEntries = 8;
