@@ -210,7 +210,7 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
     for (Size& e : m_sizes) e.chunks = 0;
     m_lanes = lanes, m_group = group, m_bw = lane_bw;
   }
-  Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 61)];
+  Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 60)];
   if (e.chunks == chunks && e.bytes == bytes) return e;
   e.bytes = bytes, e.chunks = chunks;
   e.per = chunks / lanes, e.extra = chunks % lanes;
@@ -218,13 +218,21 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
   e.lane_dur[0] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per), lane_bw);
   e.lane_dur[1] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per + 1), lane_bw);
   e.groups = (lanes + group - 1) / group;
-  e.rows.assign(lanes * e.groups * 2, kUnset);
+  // The rows of the previous size are dropped by a new generation, not by clearing them (decode steps
+  // stream many sizes through the few entries).
+  e.rows.resize(lanes * e.groups * 2);
+  e.built.resize(lanes, 0);
+  if (++e.generation == 0) {
+    std::fill(e.built.begin(), e.built.end(), 0);
+    e.generation = 1;
+  }
   return e;
 }
 
 const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
   Tick* r = &e.rows[first * e.groups * 2];
-  if (r[0] != kUnset) return r;
+  if (e.built[first] == e.generation) return r;
+  e.built[first] = e.generation;
   for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
     const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.per, e.extra,
                                      e.bytes_per_chunk, m_bw, e.lane_dur);

@@ -123,9 +123,11 @@ class GroupedDurations {
     Tick lane_dur[2] = {0, 0};            // a lane's time for per, per + 1 granules
     std::uint64_t groups = 0;
     std::vector<Tick> rows;               // per first lane, per group: (service time or kSkip, busiest
-                                          // lane's time); kUnset: the first lane's row is not built yet
+                                          // lane's time)
+    std::vector<std::uint32_t> built;     // per first lane: the generation its row was built for
+    std::uint32_t generation = 0;         // this size's (0: none)
   };
-  static constexpr Tick kUnset = -1, kSkip = -2;
+  static constexpr Tick kSkip = -1;
   static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
   // The entry for (bytes, chunks), filled on first use.
   Size& size(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks);
@@ -133,7 +135,7 @@ class GroupedDurations {
   const Tick* row(Size& e, std::uint64_t first) const;
 
  private:
-  static constexpr size_t kEntries = 8;
+  static constexpr size_t kEntries = 16;
   Size m_sizes[kEntries];
   std::uint64_t m_lanes = 0, m_group = 0;
   double m_bw = 0;
