@@ -12,7 +12,9 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
       m_spec(spec),
       m_links(spec.onchip.channel, static_cast<size_t>(spec.sm.count), spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value()),
       m_l2(make_cache(spec.l2)),
-      m_hbm(make_dram(spec.hbm)) {
+      m_hbm(make_dram(spec.hbm)),
+      m_hit_latency(to_ticks(spec.l2.hit_latency.value())),
+      m_hbm_latency(to_ticks(spec.hbm.latency.value())) {
 }
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -25,7 +27,7 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   // concurrently; the slowest of them sets the completion, plus the access latency.
   Tick end = m_links[ext->executor].carry(arrival, static_cast<double>(bytes), 0, horizon);
   if (ext->level == kMulticast) {
-    end += to_ticks(m_spec.l2.hit_latency.value());
+    end += m_hit_latency;
     delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
@@ -34,12 +36,12 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
   bool hit = ext->level == kL2 || (m_l2->access(addr, bytes) && !ext->write);
-  Tick lat = to_ticks(m_spec.l2.hit_latency.value());
+  Tick lat = m_hit_latency;
   if (!hit) {
     Tick dram_end = m_hbm->access(arrival, addr, bytes, ext->run, ext->write, horizon);
     // The L2 is write-back: a store completes once the slices accept it, while its DRAM write
     // still occupies the channels (and delays whatever reads them next). A read miss waits for DRAM.
-    if (ext->write) end = std::max(end, dram_end - to_ticks(m_spec.hbm.latency.value()));
+    if (ext->write) end = std::max(end, dram_end - m_hbm_latency);
     else end = std::max(end, dram_end), lat = 0;
   }
   end += lat;
@@ -67,9 +69,10 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_block_launch = to_ticks(spec.sm.block_launch_latency.value());
   m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
+  m_last_timing = time_of(m_last);
 }
 
-Timing Sm::compute(const Instr& in) {
+Timing Sm::time_of(const Instr& in) const {
   double cycles = 0;
   double share = 1;  // share of the engine's rate the issuing block reaches (mma.sync with few warps)
   switch (in.kind) {

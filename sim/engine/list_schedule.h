@@ -85,8 +85,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     if (ready > now) {
       qk.set(ready - now);
       if (qk.need_sync(now)) {
-        qk.sync();
-        now = now_ticks();
+        now = qk.sync();
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
           if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));

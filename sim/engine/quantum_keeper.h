@@ -12,7 +12,9 @@ namespace xpu {
 // reaches the next multiple of the global quantum after its last sync, then waits for it), kept as
 // plain ticks: the TLM keeper's virtual calls, sc_time conversions and time-stamp reads on every
 // transaction cost a few percent of a GEMM's instructions (callgrind), and the caller usually knows
-// the current time already. tests/unit/engine/quantum_keeper_test.cpp runs both side by side.
+// the current time already. The global quantum is read at reset() (a slot thread's start of a kernel)
+// and kept: sync() computes the next sync point as tlm_global_quantum::compute_local_quantum() does,
+// without its calls. tests/unit/engine/quantum_keeper_test.cpp runs both side by side.
 class QuantumKeeper {
  public:
   void set(Tick local) { m_local = local; }
@@ -22,19 +24,29 @@ class QuantumKeeper {
     return static_cast<std::uint64_t>(now) + static_cast<std::uint64_t>(m_local) >= m_next;
   }
   bool need_sync() const { return need_sync(stamp()); }
-  void sync() {
+  // Waits for the local time; returns the simulation time after the wait.
+  Tick sync() {
     sc_core::wait(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(m_local)));
-    reset();
+    const Tick now = stamp();
+    restart(now);
+    return now;
   }
   void reset() {
-    m_local = 0;
-    m_next = static_cast<std::uint64_t>(stamp()) + tlm::tlm_global_quantum::instance().compute_local_quantum().value();
+    m_quantum = tlm::tlm_global_quantum::instance().get().value();
+    restart(stamp());
   }
 
  private:
   static Tick stamp() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
+  // tlm_global_quantum::compute_local_quantum(): the rest of the current quantum (none when it is 0).
+  void restart(Tick now) {
+    m_local = 0;
+    const std::uint64_t t = static_cast<std::uint64_t>(now);
+    m_next = t + (m_quantum != 0 ? m_quantum - t % m_quantum : 0);
+  }
   Tick m_local = 0;
-  std::uint64_t m_next = 0;  // the next sync point
+  std::uint64_t m_next = 0;     // the next sync point
+  std::uint64_t m_quantum = 0;  // the global quantum at reset()
 };
 
 }  // namespace xpu

@@ -14,7 +14,19 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
   size_t h = m_head;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
-  // Fast path: arrival after everything booked.
+  if (m_tail && arrival > m_te) {
+    // After a gap (most bookings of a lightly loaded lane, e.g. the HBM channels in a compute-bound
+    // GEMM): append() and push_back() written out for this case, with the same steps in the same
+    // order (reclaim, push the last interval, the new last, the bound).
+    if (h >= kReclaimMin && h >= n - h) reclaim();
+    m_iv.push_back({m_ts, m_te});
+    m_back_end = m_te;
+    m_ts = arrival;
+    m_te = arrival + duration;
+    if (m_iv.size() - m_head + 1 > kMaxIntervals) compact();
+    return m_te;
+  }
+  // Arrival at or after everything booked.
   if (!m_tail || arrival >= m_te) return append(arrival, duration);
   return fill_gap(arrival, duration);
 }
@@ -115,12 +127,19 @@ void Timeline::erase_at(size_t i) {
 void Timeline::push_back(Iv iv) {
   // Reclaim the dead prefix once it is as long as the live part (amortized O(1) per dropped
   // interval), so the calendar stays in the first few cache lines of its vector.
-  if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) {
-    m_iv.erase(m_iv.begin(), m_iv.begin() + static_cast<long>(m_head));
-    m_head = 0;
-  }
+  if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) reclaim();
   m_iv.push_back(iv);
   m_back_end = iv.end;
+}
+
+void Timeline::reclaim() {
+  // The live part is at most as long as the dead prefix, usually a few intervals: copied down by a
+  // plain loop (vector::erase calls memmove, which costs more than the copy here).
+  Iv* const iv = m_iv.data();
+  const size_t live = m_iv.size() - m_head;
+  for (size_t i = 0; i < live; ++i) iv[i] = iv[m_head + i];
+  m_iv.resize(live);
+  m_head = 0;
 }
 
 void Timeline::compact() {
@@ -168,22 +187,88 @@ std::uint64_t cyclic_overlap(std::uint64_t a, std::uint64_t b, std::uint64_t fir
 }
 }  // namespace
 
+namespace {
+// The service time of a group's piece of a transfer and the time its busiest lane takes (`skip`:
+// the transfer has no granule in the group).
+struct GroupPiece {
+  Tick d, lane;
+  bool skip;
+};
+GroupPiece group_piece(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t lanes, std::uint64_t per,
+                       std::uint64_t extra, double bytes_per_chunk, double lane_bw, const Tick lane_dur[2]) {
+  const std::uint64_t more = cyclic_overlap(a, b, first, extra, lanes);
+  const std::uint64_t granules = per * (b - a) + more;
+  if (granules == 0) return {0, 0, true};
+  return {transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a)),
+          lane_dur[more > 0 ? 1 : 0], false};
+}
+}  // namespace
+
+GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_t group, double lane_bw,
+                                               std::uint64_t bytes, std::uint64_t chunks) {
+  if (lanes != m_lanes || group != m_group || lane_bw != m_bw) {  // another bank: forget everything
+    for (Size& e : m_sizes) e.chunks = 0;
+    m_lanes = lanes, m_group = group, m_bw = lane_bw;
+  }
+  Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 60)];
+  if (e.chunks == chunks && e.bytes == bytes) return e;
+  e.bytes = bytes, e.chunks = chunks;
+  e.per = chunks / lanes, e.extra = chunks % lanes;
+  e.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  e.lane_dur[0] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per), lane_bw);
+  e.lane_dur[1] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per + 1), lane_bw);
+  e.groups = (lanes + group - 1) / group;
+  // The rows of the previous size are dropped by a new generation, not by clearing them (decode steps
+  // stream many sizes through the few entries).
+  e.rows.resize(lanes * e.groups * 2);
+  e.built.resize(lanes, 0);
+  if (++e.generation == 0) {
+    std::fill(e.built.begin(), e.built.end(), 0);
+    e.generation = 1;
+  }
+  return e;
+}
+
+const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
+  Tick* r = &e.rows[first * e.groups * 2];
+  if (e.built[first] == e.generation) return r;
+  e.built[first] = e.generation;
+  for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
+    const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.per, e.extra,
+                                     e.bytes_per_chunk, m_bw, e.lane_dur);
+    r[2 * g] = p.skip ? kSkip : p.d;
+    r[2 * g + 1] = p.lane;
+  }
+  return r;
+}
+
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
-                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
+                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
+                     GroupedDurations* memo) {
+  for (Timeline& g : groups) g.prefetch();
+  Tick done = arrival;
+  // Each group's piece as group_piece() gives it, kept per (size, first lane) where the table is small.
+  if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
+    GroupedDurations::Size& z = memo->size(lanes, group, lane_bw, bytes, chunks);
+    const Tick* r = memo->row(z, first);
+    for (size_t g = 0; g < z.groups; ++g, r += 2) {
+      if (r[0] == GroupedDurations::kSkip) continue;
+      const Tick end = groups[g].reserve(arrival, r[0], horizon);
+      done = std::max(done, end - r[0] + r[1]);
+    }
+    return done;
+  }
   // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
   const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
   const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
   const Tick lane_dur[2] = {transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw),
                             transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw)};
-  for (Timeline& g : groups) g.prefetch();
-  Tick done = arrival;
   for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
-    const std::uint64_t b = std::min(lanes, a + group), more = cyclic_overlap(a, b, first, extra, lanes);
-    const std::uint64_t granules = per * (b - a) + more;
-    if (granules == 0) continue;
-    const Tick d = transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a));
-    const Tick end = groups[g].reserve(arrival, d, horizon);
-    done = std::max(done, end - d + lane_dur[more > 0 ? 1 : 0]);
+    const GroupPiece p = group_piece(a, std::min(lanes, a + group), first, lanes, per, extra, bytes_per_chunk, lane_bw,
+                                     lane_dur);
+    if (p.skip) continue;
+    const Tick end = groups[g].reserve(arrival, p.d, horizon);
+    done = std::max(done, end - p.d + p.lane);
   }
   return done;
 }

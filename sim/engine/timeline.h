@@ -76,6 +76,7 @@ class alignas(64) Timeline {
   void insert_at(size_t i, Iv iv);
   void erase_at(size_t i);
   void push_back(Iv iv);
+  void reclaim();  // moves the live intervals to the front of the vector (m_head = 0)
   void compact();
   Tick m_ts = 0, m_te = 0;  // the last interval (when m_tail)
   std::vector<Iv> m_iv;     // the earlier intervals, live from m_head on
@@ -100,8 +101,45 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
 // in that group ends when its busiest lane would: `group` = 1 is reserve_interleaved up to rounding,
 // `group` = lanes is a bank that keeps only the widest lane's share. One booking per group instead of
 // one per lane; the imbalance the address hash makes is kept between groups, averaged within one.
+//
+// `memo` (optional) keeps each group's service time and busiest-lane time for the last few transfer
+// sizes and each first lane: a kernel's copies come in a few sizes (a GEMM's A and B tiles), and working
+// out which lanes take one granule more and the divisions behind the times cost more than the bookings
+// themselves. The times are computed by the same function, so the results are the same with or without
+// it (tested on random streams). One memo serves one (lanes, group, lane_bw); banks of more than
+// kMaxTable (first lane, group) pairs are booked without it.
+class GroupedDurations;
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
-                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
+                     std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
+                     GroupedDurations* memo = nullptr);
+
+class GroupedDurations {
+ public:
+  // A transfer of `bytes` in `chunks` granules over the lanes.
+  struct Size {
+    std::uint64_t bytes = 0, chunks = 0;  // chunks 0: unused entry
+    std::uint64_t per = 0, extra = 0;     // granules every lane takes, lanes that take one more
+    double bytes_per_chunk = 0;
+    Tick lane_dur[2] = {0, 0};            // a lane's time for per, per + 1 granules
+    std::uint64_t groups = 0;
+    std::vector<Tick> rows;               // per first lane, per group: (service time or kSkip, busiest
+                                          // lane's time)
+    std::vector<std::uint32_t> built;     // per first lane: the generation its row was built for
+    std::uint32_t generation = 0;         // this size's (0: none)
+  };
+  static constexpr Tick kSkip = -1;
+  static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
+  // The entry for (bytes, chunks), filled on first use.
+  Size& size(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks);
+  // The groups' (time, busiest lane's time) pairs of a transfer of size `e` from lane `first` on.
+  const Tick* row(Size& e, std::uint64_t first) const;
+
+ private:
+  static constexpr size_t kEntries = 16;
+  Size m_sizes[kEntries];
+  std::uint64_t m_lanes = 0, m_group = 0;
+  double m_bw = 0;
+};
 
 // Books the same transfer on a bank of `lanes` lanes taken as one fluid resource (`bank` is its one
 // calendar): the bank serves it at the bank's full rate (lanes x lane_bw) while the transfer itself

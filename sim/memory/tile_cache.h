@@ -33,6 +33,7 @@ class TileCache : public ICache {
   double m_slice_bw;
   std::uint64_t m_group;            // slices per calendar (spec.slice_group)
   std::vector<Timeline> m_slices;  // one calendar per group of m_group slices
+  GroupedDurations m_slice_times;  // the groups' service times of recent transfer sizes
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all slices (bank mode)
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an

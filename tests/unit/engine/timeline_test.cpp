@@ -152,7 +152,8 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
   for (std::uint64_t lanes : {48ull, 80ull, 20ull}) {
     for (std::uint64_t group : {1ull, 3ull, 8ull}) {
       std::mt19937_64 rng(lanes * 31 + group);
-      std::vector<Timeline> per_lane(lanes), grouped((lanes + group - 1) / group);
+      std::vector<Timeline> per_lane(lanes), grouped((lanes + group - 1) / group), memoized(grouped.size());
+      GroupedDurations memo;  // the service times kept between transfers: the same results
       Tick horizon = 0;
       for (int i = 0; i < 4000; ++i) {
         if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
@@ -161,6 +162,8 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
         const Tick a = reserve_interleaved(per_lane, first, bytes, chunks, lane_bw, arrival, horizon);
         const Tick b = reserve_grouped(grouped, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon);
         if (group == 1) ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
+        ASSERT_EQ(reserve_grouped(memoized, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon, &memo), b)
+            << lanes << " lanes, groups of " << group << ", step " << i;
         const std::uint64_t widest = chunks / lanes + (chunks % lanes ? 1 : 0);
         ASSERT_GE(b, arrival + transfer_ticks(128.0 * static_cast<double>(widest), lane_bw));
       }
