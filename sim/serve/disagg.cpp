@@ -216,7 +216,11 @@ class DisaggEngine {
       if (in.end != kNever || (in.st.running.empty() && in.st.waiting.empty())) return;
       in.batch = in.sched->schedule(in.st);
       if (in.batch.empty()) return;  // blocks held by transfers: waits for one to land (stuck() otherwise)
-      StepCost c = step(shape_of(in.batch));
+      // The host as the colocated engine has it (HostLaunch): a padded graph's rows, the eager dispatch and
+      // the framework's per-iteration work over the requests this instance holds.
+      const HostLaunch launch = in.sched->launch();
+      const StepShape shape = shape_of(in.batch);
+      const StepCost c = launch.bound(step(launch.padded(shape)), shape, static_cast<std::int64_t>(in.st.running.size()));
       in.end = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;

@@ -107,6 +107,24 @@ TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   EXPECT_NEAR(r.total.makespan_s, 0.5 + prefill + transfer + decode, 1e-12);
 }
 
+// The framework's host work (HostWork) binds each pool's iterations as it binds the colocated engine's: with
+// 10 ms per running request, overlapped, every step of this lone request takes 10 ms instead of its GPU time.
+TEST(Disagg, TheFrameworksHostWorkBindsEachPoolsIterations) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  SchedulerLimits heavy;
+  heavy.host_fixed_us = 0, heavy.host_us_per_request = 1e4;
+  auto sched = [heavy] { return make_scheduler("vllm", heavy); };
+  std::vector<RequestDraw> reqs = {{100, 4, 0.5}};
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, sched, {1, 1, 1000, 1000}, fake_step, fake_step,
+                                           bytes, fake_transfer);
+  const double transfer = 5e-3 + bytes(100) / 1e9;
+  ASSERT_EQ(r.total.ttft_s.size(), 1u);
+  EXPECT_NEAR(r.total.ttft_s[0], 10e-3, 1e-12);                       // prefill: 2 ms of GPU, 10 ms of host
+  EXPECT_NEAR(r.total.e2e_s[0], 10e-3 + transfer + 3 * 10e-3, 1e-12);  // three decode steps, each host-bound
+}
+
 TEST(Disagg, RequestsOfOneTokenNeverLeaveThePrefillPool) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
