@@ -521,14 +521,11 @@ void emit_stream_k_unit(const GemmJob& j, std::int64_t unit, Task& task) {
   set_block_shape(j, task);
   build::Emitter emit(task, j.functional);
   std::vector<std::uint32_t> ring;
-  std::uint32_t first = 0;
-  bool started = false;
+  std::uint32_t first = kNoDep;  // the previous tile's epilogue conversion (none before the first tile)
   for (const StreamKSegment& s : stream_k_segments(j.sk, unit)) {
     TilePos p = locate_tile(j, s.tile);
     p.ks = s.peer, p.kbeg = s.kbeg, p.kend = s.kend, p.multicast_b = false;
-    const auto zero = [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); };
-    first = started ? emit(after(tensor_sync(), first), zero) : emit(tensor_sync(), zero);
-    started = true;
+    first = emit(after(tensor_sync(), first), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
     first = emit_slice(j, p, static_cast<std::uint64_t>(s.tile), stream_k_contributors(j.sk, s.tile), first, ring, emit);
   }
 }
