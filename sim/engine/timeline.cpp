@@ -194,15 +194,21 @@ struct GroupPiece {
   Tick d, lane;
   bool skip;
 };
-GroupPiece group_piece(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t lanes, std::uint64_t per,
-                       std::uint64_t extra, double bytes_per_chunk, double lane_bw, const Tick lane_dur[2]) {
-  const std::uint64_t more = cyclic_overlap(a, b, first, extra, lanes);
-  const std::uint64_t granules = per * (b - a) + more;
+GroupPiece group_piece(std::uint64_t a, std::uint64_t b, std::uint64_t first, std::uint64_t lanes, const GranuleSpread& sp,
+                       double lane_bw) {
+  const std::uint64_t more = cyclic_overlap(a, b, first, sp.extra, lanes);
+  const std::uint64_t granules = sp.per * (b - a) + more;
   if (granules == 0) return {0, 0, true};
-  return {transfer_ticks(bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a)),
-          lane_dur[more > 0 ? 1 : 0], false};
+  return {transfer_ticks(sp.bytes_per_chunk * static_cast<double>(granules), lane_bw * static_cast<double>(b - a)),
+          sp.lane_dur[more > 0 ? 1 : 0], false};
 }
 }  // namespace
+
+GranuleSpread::GranuleSpread(std::uint64_t bytes, std::uint64_t chunks, std::uint64_t lanes, double lane_bw)
+    : per(chunks / lanes), extra(chunks % lanes), bytes_per_chunk(static_cast<double>(bytes) / static_cast<double>(chunks)) {
+  lane_dur[0] = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+  lane_dur[1] = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
+}
 
 GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_t group, double lane_bw,
                                                std::uint64_t bytes, std::uint64_t chunks) {
@@ -213,10 +219,7 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
   Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 60)];
   if (e.chunks == chunks && e.bytes == bytes) return e;
   e.bytes = bytes, e.chunks = chunks;
-  e.per = chunks / lanes, e.extra = chunks % lanes;
-  e.bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  e.lane_dur[0] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per), lane_bw);
-  e.lane_dur[1] = transfer_ticks(e.bytes_per_chunk * static_cast<double>(e.per + 1), lane_bw);
+  e.spread = GranuleSpread(bytes, chunks, lanes, lane_bw);
   e.groups = (lanes + group - 1) / group;
   // The rows of the previous size are dropped by a new generation, not by clearing them (decode steps
   // stream many sizes through the few entries).
@@ -234,8 +237,7 @@ const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
   if (e.built[first] == e.generation) return r;
   e.built[first] = e.generation;
   for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
-    const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.per, e.extra,
-                                     e.bytes_per_chunk, m_bw, e.lane_dur);
+    const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.spread, m_bw);
     r[2 * g] = p.skip ? kSkip : p.d;
     r[2 * g + 1] = p.lane;
   }
@@ -259,13 +261,9 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
     return done;
   }
   // Lane l takes per + 1 granules when it lies in the `extra` lanes from `first` on, else per.
-  const std::uint64_t per = chunks / lanes, extra = chunks % lanes;
-  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  const Tick lane_dur[2] = {transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw),
-                            transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw)};
+  const GranuleSpread sp(bytes, chunks, lanes, lane_bw);
   for (std::uint64_t g = 0, a = 0; a < lanes; ++g, a += group) {
-    const GroupPiece p = group_piece(a, std::min(lanes, a + group), first, lanes, per, extra, bytes_per_chunk, lane_bw,
-                                     lane_dur);
+    const GroupPiece p = group_piece(a, std::min(lanes, a + group), first, lanes, sp, lane_bw);
     if (p.skip) continue;
     const Tick end = groups[g].reserve(arrival, p.d, horizon);
     done = std::max(done, end - p.d + p.lane);

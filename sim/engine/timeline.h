@@ -113,14 +113,22 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
                      GroupedDurations* memo = nullptr);
 
+// How a transfer of `bytes` in `chunks` granules spreads over `lanes` lanes of `lane_bw` each (reserve_grouped,
+// with or without its memo): every lane takes `per` granules, `extra` lanes (from the first lane on) one more.
+struct GranuleSpread {
+  std::uint64_t per = 0, extra = 0;
+  double bytes_per_chunk = 0;
+  Tick lane_dur[2] = {0, 0};  // a lane's time for per, per + 1 granules
+  GranuleSpread() = default;
+  GranuleSpread(std::uint64_t bytes, std::uint64_t chunks, std::uint64_t lanes, double lane_bw);
+};
+
 class GroupedDurations {
  public:
   // A transfer of `bytes` in `chunks` granules over the lanes.
   struct Size {
     std::uint64_t bytes = 0, chunks = 0;  // chunks 0: unused entry
-    std::uint64_t per = 0, extra = 0;     // granules every lane takes, lanes that take one more
-    double bytes_per_chunk = 0;
-    Tick lane_dur[2] = {0, 0};            // a lane's time for per, per + 1 granules
+    GranuleSpread spread;
     std::uint64_t groups = 0;
     std::vector<Tick> rows;               // per first lane, per group: (service time or kSkip, busiest
                                           // lane's time)
