@@ -220,7 +220,13 @@ class DisaggEngine {
       // the framework's per-iteration work over the requests this instance holds.
       const HostLaunch launch = in.sched->launch();
       const StepShape shape = shape_of(in.batch);
-      const StepCost c = launch.bound(step(launch.padded(shape)), shape, static_cast<std::int64_t>(in.st.running.size()));
+      const auto held = static_cast<std::int64_t>(in.st.running.size());
+      const StepCost gpu = step(launch.padded(shape));
+      const StepCost c = launch.bound(gpu, shape, held);
+      EngineResult& e = m_r.total;  // summed over the instances, each its own host (result() takes the mean)
+      e.host_wait_s += c.time_s - gpu.time_s;
+      e.host_busy_s += launch.host_s(shape, gpu.kernels, held);
+      e.host_bound_iterations += c.time_s > gpu.time_s;
       in.end = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;
@@ -294,6 +300,11 @@ class DisaggEngine {
       e.kv_mean += m_t > 0 ? in.kv_area / m_t / static_cast<double>(m_dec.size()) : 0;
       e.kv_peak = std::max(e.kv_peak, in.kv_peak);
     }
+    // The host's shares as one server's: every instance runs over the same makespan, so the mean of their
+    // shares is the sums' share over the instances (the bound iterations stay summed over all iterations).
+    const auto servers = static_cast<double>(m_pre.size() + m_dec.size());
+    e.host_wait_s /= servers;
+    e.host_busy_s /= servers;
     e.kv_blocks = m_dec.front().st.kv.total();
     e.block_tokens = m_dec.front().st.kv.block_tokens();
     return std::move(m_r);

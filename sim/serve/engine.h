@@ -76,7 +76,7 @@ struct EngineResult {
   std::int64_t eager_iterations = 0;       // iterations launched kernel by kernel (HostLaunch)
   double host_wait_s = 0;                  // time the GPU waited for the host: eager dispatch and framework work (HostWork)
   double host_busy_s = 0;                  // the host's dispatch and framework work, summed over iterations
-  std::int64_t host_bound_iterations = 0;  // iterations the host's time bounded
+  double host_bound_iterations = 0;        // iterations the host's time bounded (merged servers: see merge_replicas)
   double in_system_s = 0;                  // integral of requests in the system over time (Little's L x T)
   double kv_mean = 0, kv_peak = 0;         // time-weighted mean and peak share of KV blocks in use
   std::vector<double> ttft_s, tpot_s, e2e_s, itl_s;  // per request (tpot: requests of 2+ tokens), per token gap

@@ -155,7 +155,7 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.kv_over_time = thin(er.occupancy, 64);
   pt.host_wait_share = er.makespan_s > 0 ? er.host_wait_s / er.makespan_s : 0;
   pt.host_busy_share = er.makespan_s > 0 ? er.host_busy_s / er.makespan_s : 0;
-  pt.host_bound_share = er.iterations > 0 ? static_cast<double>(er.host_bound_iterations) / static_cast<double>(er.iterations) : 0;
+  pt.host_bound_share = er.iterations > 0 ? er.host_bound_iterations / static_cast<double>(er.iterations) : 0;
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 
@@ -220,6 +220,7 @@ std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::
 EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
   if (runs.size() == 1 && runs.front().count == 1) return runs.front().er;
   EngineResult m;
+  double wait_share = 0, busy_share = 0, bound_share = 0, servers = 0;
   for (const ReplicaRun& r : runs) {
     const EngineResult& e = r.er;
     const std::int64_t n = r.count;
@@ -234,6 +235,11 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
     m.makespan_s = std::max(m.makespan_s, e.makespan_s);
     m.kv_mean = std::max(m.kv_mean, e.kv_mean);
     m.kv_peak = std::max(m.kv_peak, e.kv_peak);
+    // Each replica is a server with its own host: the host's shares are the replicas' mean (each over
+    // its own makespan and iterations), taken back to the merged makespan and iterations below.
+    if (e.makespan_s > 0) wait_share += n * e.host_wait_s / e.makespan_s, busy_share += n * e.host_busy_s / e.makespan_s;
+    if (e.iterations > 0) bound_share += n * e.host_bound_iterations / static_cast<double>(e.iterations);
+    servers += n;
     // Percentiles over every replica's requests: identical replicas are one copy, two kinds by count.
     const int copies = runs.size() == 1 ? 1 : r.count;
     for (int k = 0; k < copies; ++k)
@@ -241,6 +247,9 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
         to->insert(to->end(), from->begin(), from->end());
   }
   m.occupancy = runs.front().er.occupancy;
+  m.host_wait_s = wait_share / servers * m.makespan_s;
+  m.host_busy_s = busy_share / servers * m.makespan_s;
+  m.host_bound_iterations = bound_share / servers * static_cast<double>(m.iterations);
   return m;
 }
 

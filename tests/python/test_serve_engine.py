@@ -94,3 +94,18 @@ def test_framework_host_work(cli):
     assert py["throughput_tok_s"] == heavy["throughput_tok_s"] and py["host_wait_share"] == heavy["host_wait_share"]
     with pytest.raises(Exception, match="host_us_per_request"):  # negative: one clear error, as the flag
         xpusim.serve(chip="h100-sxm", model=TINY, dtype="bf16", input=64, output=16, host_us_per_request=-5)
+
+
+def test_host_shares_survive_replicas_and_pools(cli):
+    """Each data-parallel replica and each disaggregated instance is a server with its own host: the shares
+    are one server's, so two replicas at twice the concurrency report what one replica reports (they were
+    lost, reported 0, when replicas were merged), and a disaggregated run reports its pools' host time."""
+    args = (*BASE, "--input", "64", "--output", "16", "--requests", "32", "--format", "json")
+    one = json.loads(cli(*args, "--concurrency", "8").stdout)
+    dp2 = json.loads(cli(*args, "--devices", "2", "--dp", "2", "--concurrency", "16").stdout)
+    pools = json.loads(cli(*args, "--devices", "2", "--prefill-devices", "1", "--decode-devices", "1",
+                           "--concurrency", "16").stdout)
+    for k in ("host_wait_share", "host_busy_share", "host_bound_share"):
+        assert one[k] > 0 and dp2[k] == pytest.approx(one[k], rel=1e-9), k
+        assert 0 < pools[k] <= 1, k
+    assert dp2["throughput_tok_s"] == pytest.approx(2 * one["throughput_tok_s"], rel=1e-9)
