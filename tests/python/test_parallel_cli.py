@@ -203,3 +203,13 @@ def test_neuron_head_layout_through_the_cli_and_the_module(cli):
     assert kv == pytest.approx(80 * 2 * 6 * 128 * 2 * 513, rel=1e-9)
     r = xpusim.run(model="llama-2-70b", system="inf2-48xl", tp=12, pad_heads=24, batch=1, input=512)
     assert r["tpot_s"] == j["tpot_s"]
+
+
+def test_run_energy_per_token_counts_every_device_of_the_layout():
+    # dp8 x batch 8 is eight copies of one chip at batch 1: the same energy per token, not an eighth of it.
+    one = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=1, input=256)
+    dp8 = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", dp=8, batch=8, input=256)
+    assert dp8["joules_per_token"] == pytest.approx(one["joules_per_token"], rel=0.02)
+    # And on a TP group: J/token x tokens/s is every device's power.
+    tp = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, batch=8, input=256)
+    assert tp["joules_per_token"] * tp["tokens_per_s"] == pytest.approx(tp["power"]["avg_power_w"] * 8, rel=1e-6)
