@@ -344,11 +344,38 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     nodes.name = s.name;
     return nodes;
   }
-  std::vector<int> group;
-  for (int r = 0; r < c.devices; ++r) group.push_back(r);
-  SystemSpec sub = group_system(Topology(s), group).spec;
-  sub.name = s.name + "[" + std::to_string(c.devices) + "]";
-  return sub;
+  const Topology full(s);
+  auto block = [&](int n) {
+    std::vector<int> group;
+    for (int r = 0; r < n; ++r) group.push_back(r);
+    return group_system(full, group).spec;
+  };
+  try {
+    SystemSpec sub = block(c.devices);
+    sub.name = s.name + "[" + std::to_string(c.devices) + "]";
+    return sub;
+  } catch (const InputError&) {
+    // Name the counts that do form a block (ranges of consecutive ones), and the nodes beyond them.
+    std::string ok;
+    for (int n = 1, first = 0; n <= s.ranks() + 1; ++n) {
+      bool fits = n <= s.ranks();
+      if (fits) try {
+          block(n);
+        } catch (const InputError&) {
+          fits = false;
+        }
+      if (fits && first == 0) first = n;
+      if (!fits && first > 0) {
+        const int last = n - 1;
+        ok += (ok.empty() ? "" : ", ") + std::to_string(first) +
+              (last > first ? (last == first + 1 ? ", " : "-") + std::to_string(last) : "");
+        first = 0;
+      }
+    }
+    throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s smallest system of at least that many chips, " +
+                     s.name + " (" + std::to_string(s.ranks()) + " chips), has no block of " + std::to_string(c.devices) + " chips (expected " + ok +
+                     (s.network != "none" ? ", or a multiple of " + std::to_string(s.chips) + " over its scale-out network" : "") + ")");
+  }
 }
 
 }  // namespace xpu
