@@ -110,6 +110,11 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
+    (("run", "--chip", "h100-sxm", "--devices", "12", "--tp", "4", "--dp", "3", "--batch", "3"),
+     "--devices 12: h100-sxm's smallest system of at least that many chips, p5-h100x8 (16 chips), has no block of 12 chips "
+     "(expected 1-8, 16, or a multiple of 8 over its scale-out network)"),
+    (("run", "--chip", "tpu-v6e", "--devices", "6", "--tp", "2", "--dp", "3", "--batch", "3"), "(expected 1, 2, 4, 8)"),
     (("run", "--system", "hgx-h100x8", "--chip", "tpu-v6e", "--tp", "8"), "--chip tpu-v6e"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "3"), "--dp 2"),
     (("run", "--chip", "h100-sxm", "--sp"), "--sp needs --tp"),
@@ -213,3 +218,13 @@ def test_run_energy_per_token_counts_every_device_of_the_layout():
     # And on a TP group: J/token x tokens/s is every device's power.
     tp = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, batch=8, input=256)
     assert tp["joules_per_token"] * tp["tokens_per_s"] == pytest.approx(tp["power"]["avg_power_w"] * 8, rel=1e-6)
+
+
+@pytest.mark.parametrize("chip,fp4", [("tpu-v6e", False), ("h100-sxm", False), ("b200", True)])
+def test_memory_advice_names_fp4_only_where_the_chip_runs_it(cli, chip, fp4):
+    # 405B at fp8 on two chips does not fit on any of these; fp4 weights would halve it, where the chip has them.
+    r = cli("run", "--chip", chip, "--devices", "2", "--tp", "2", "--model", "llama-3.1-405b", "--batch", "1",
+            "--input", "128", "--dtype", "fp8", check=False)
+    assert r.returncode != 0 and "does not fit" in r.stderr
+    assert ("fp4 weights" in r.stderr) == fp4, r.stderr
+    assert "where the chip supports" not in r.stderr
