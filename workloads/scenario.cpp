@@ -234,6 +234,10 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
   if (ep > 1 && m.num_experts % ep != 0)
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor)");
+  if (ep > tp && pp > 1)
+    throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
+                     ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
+                     "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp");
   if (sp && tp == 1)
     throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)");
   if (sp && ep > tp)

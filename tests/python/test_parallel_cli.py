@@ -110,6 +110,8 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    (("run", "--system", "hgx-h100x8", "--model", QWEN_MOE, "--tp", "2", "--pp", "2", "--dp", "2", "--ep", "4", "--batch", "4"),
+     "--ep 4 = --tp x --dp (data-parallel attention) with --pp 2"),
     # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
     (("run", "--chip", "h100-sxm", "--devices", "12", "--tp", "4", "--dp", "3", "--batch", "3"),
      "--devices 12: h100-sxm's smallest system of at least that many chips, p5-h100x8 (16 chips), has no block of 12 chips "
