@@ -232,8 +232,12 @@ void Scenario::validate_layout(const ModelConfig& m) const {
                      ": data-parallel attention, experts over every rank)");
   if (ep > 1 && ep > m.num_experts)
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
-  if (ep > 1 && m.num_experts % ep != 0)
-    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor)");
+  if (ep > 1 && m.num_experts % ep != 0) {
+    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
+    while (m.num_experts % below != 0) --below;
+    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor, e.g. --ep " +
+                     std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) + ")");
+  }
   if (ep > tp && pp > 1)
     throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
                      ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "

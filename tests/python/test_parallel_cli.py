@@ -110,6 +110,9 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
+    (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
+     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips)"),
     (("run", "--system", "hgx-h100x8", "--model", QWEN_MOE, "--tp", "2", "--pp", "2", "--dp", "2", "--ep", "4", "--batch", "4"),
      "--ep 4 = --tp x --dp (data-parallel attention) with --pp 2"),
     # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
