@@ -321,7 +321,9 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   }
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
   if (c.devices <= 0) return std::nullopt;
-  if (c.devices > 4096) throw InputError("--devices " + std::to_string(c.devices) + " is more than 4096");
+  if (c.devices > kMaxSystemChips)
+    throw InputError("--devices " + std::to_string(c.devices) + " is more than " + std::to_string(kMaxSystemChips) +
+                     ", the most chips of one simulated system");
   // The chip's smallest shipped system with at least that many chips; if none has enough, its largest
   // (replicated over the scale-out network below).
   auto better = [&](const SystemSpec& a, const SystemSpec& b) {

@@ -110,6 +110,8 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    (("run", "--chip", "h100-sxm", "--devices", "2048", "--tp", "8", "--dp", "256", "--batch", "256"),
+     "--devices 2048 is more than 1024, the most chips of one simulated system"),
     # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
      "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips)"),
