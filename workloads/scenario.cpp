@@ -277,6 +277,9 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
 }
 
 void set_layout(Scenario& s, const ScenarioArgs& a) {
+  if (a.microbatches > 0 && a.pp <= 1)
+    throw InputError("--microbatches " + std::to_string(a.microbatches) +
+                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   s.tp = a.tp;
   s.ep = a.ep;
   s.pp = a.pp;

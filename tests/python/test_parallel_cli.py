@@ -110,6 +110,8 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    (("run", "--system", "hgx-h100x8", "--tp", "8", "--microbatches", "3"), "--microbatches 3 needs --pp > 1"),
+    (("serve", "--system", "hgx-h100x8", "--tp", "8", "--microbatches", "2"), "--microbatches 2 needs --pp > 1"),
     (("run", "--chip", "h100-sxm", "--devices", "2048", "--tp", "8", "--dp", "256", "--batch", "256"),
      "--devices 2048 is more than 1024, the most chips of one simulated system"),
     # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
