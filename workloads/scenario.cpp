@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <sstream>
 
 #include "sim/base/error.h"
@@ -256,7 +257,8 @@ void Scenario::validate_layout(const ModelConfig& m) const {
   const int mb = step_microbatches();
   if (pp > 1 && rank_batch() % mb != 0)
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
-                     std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) + ")");
+                     std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
+                     " sequences per replica, or --microbatches " + std::to_string(std::gcd(rank_batch(), static_cast<std::int64_t>(mb))) + ")");
 }
 
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {

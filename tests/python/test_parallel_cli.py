@@ -110,6 +110,7 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    (("run", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2", "--batch", "1"), "or --microbatches 1)"),
     (("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "3", "--prefill-devices", "6", "--decode-devices", "6"),
      "error: --tp 3 does not divide"),  # once, not "--tp 3: --tp 3 does not divide"
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--microbatches", "3"), "--microbatches 3 needs --pp > 1"),
