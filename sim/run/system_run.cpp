@@ -221,6 +221,28 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
       out[j].comm_bytes = static_cast<double>(rs.graph.nodes[j].op.m);
     }
   }
+  // A pipeline stage's hand-offs beside its collectives: the sends of its micro-batches' hidden states
+  // to the next stage (or of the sampled tokens back to the first), each from its start to its end.
+  NodeResult send;
+  send.count = 0;
+  double send_s = 0;
+  for (size_t i = op_range.first; i < op_range.second; ++i) {
+    const StreamOp& op = work.devices[r][i];
+    if (op.kind != StreamOp::Kind::Send) continue;
+    send_s += to_seconds(rr.op_end[r][i] - rr.op_start[r][i]);
+    send.comm_bytes = std::max(send.comm_bytes, static_cast<double>(op.bytes));
+    ++send.count;
+  }
+  if (send.count > 0 && send_s > 0) {
+    send.label = "stage_send";
+    send.op = "sendrecv";
+    send.shape = "bytes=" + std::to_string(static_cast<std::uint64_t>(send.comm_bytes));
+    send.time_s = send_s / send.count;
+    send.bound = "communication";
+    send.strategy = "p2p";
+    send.stage = rs.role.stage;
+    out.push_back(send);
+  }
   return out;
 }
 

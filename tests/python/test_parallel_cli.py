@@ -240,3 +240,15 @@ def test_memory_advice_names_fp4_only_where_the_chip_runs_it(cli, chip, fp4):
     assert r.returncode != 0 and "does not fit" in r.stderr
     assert ("fp4 weights" in r.stderr) == fp4, r.stderr
     assert "where the chip supports" not in r.stderr
+
+
+def test_pipeline_hand_offs_are_in_the_breakdown(cli):
+    # Each micro-batch's hidden states (tokens x hidden x bf16) go to the next stage: listed per stage
+    # beside the collectives, with their bytes and time (before, the sends were in the step but not listed).
+    j = json.loads(cli("run", "--system", "hgx-h100x8", "--model", "llama-3.1-8b", "--tp", "4", "--pp", "2", "--phase",
+                       "prefill", "--batch", "2", "--input", "256", "--format", "json").stdout)
+    sends = [k for k in j["steps"][0]["kernels"] if k["op"] == "sendrecv"]
+    assert [k["stage"] for k in sends] == [0]  # a prefill pass: the last stage sends nothing back
+    s = sends[0]
+    assert s["count"] == 2 and s["collective_bytes"] == 256 * 4096 * 2 and s["algorithm"] == "p2p"
+    assert s["time_s"] > 2 * s["collective_bytes"] / 450e9 and 0 < s["share"] < 1
