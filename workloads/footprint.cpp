@@ -92,7 +92,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
 }
 
 void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s, const std::string& chip_name,
-                const CommBufferParams& comm) {
+                const CommBufferParams& comm, bool fp4_weights) {
   if (f.total() <= capacity_bytes) return;
   auto fits = [&](const Scenario& t) { return footprint(m, t, comm).total() <= capacity_bytes; };
   std::vector<std::string> advice;
@@ -102,14 +102,13 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
   const DType fp8_kv = bytes_per_element(s.kvdtype) > 1 ? DType::fp8 : s.kvdtype;
   if (bytes_per_element(s.wdtype) > 1) formats.push_back({DType::fp8, s.kvdtype});
   if (bytes_per_element(s.kvdtype) > 1) formats.push_back({bytes_per_element(s.wdtype) > 1 ? DType::fp8 : s.wdtype, fp8_kv});
-  if (bytes_per_element(s.wdtype) > 0.5) formats.push_back({DType::fp4, fp8_kv});
+  if (bytes_per_element(s.wdtype) > 0.5 && fp4_weights) formats.push_back({DType::fp4, fp8_kv});
   for (const auto& [w, kv] : formats) {
     Scenario t = s;
     t.wdtype = w;
     t.kvdtype = kv;
     if (!fits(t)) continue;
     std::string what = std::string(name(w)) + " weights" + (kv != s.kvdtype ? std::string(" and ") + name(kv) + " KV cache" : "");
-    if (w == DType::fp4) what += " (where the chip supports fp4)";
     advice.push_back(what + " (needs " + format_bytes(footprint(m, t, comm).total()) + ")");
     break;
   }

@@ -64,7 +64,8 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
 // Throws InputError when f.total() exceeds capacity_bytes, saying how much is needed against how
 // much is available and what would make it fit: lower-precision weights / KV cache, the largest
 // batch that fits, or the smallest tensor-parallel degree that fits (every alternative with `comm`'s buffers).
+// `fp4_weights`: whether the chip runs fp4 weights at all (else fp4 is never advised).
 void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s,
-                const std::string& chip_name, const CommBufferParams& comm = {});
+                const std::string& chip_name, const CommBufferParams& comm = {}, bool fp4_weights = true);
 
 }  // namespace xpu

@@ -446,8 +446,10 @@ class GraphBuilder {
     if (g.moe) add_moe(g);
     else add_mlp(p, "", T, ceil_div(m_m.intermediate, m_s.tp), g.count, "mlp");
     // Experts over the TP group (or TP inside experts) end in partial sums: one all-reduce, like the
-    // MLP's. Experts over data-parallel attention ranks end in the combine all-to-all instead.
-    if (m_s.tp > 1 && m_s.ep <= m_s.tp) tp_region_end(p + grp, g.count, grp);
+    // MLP's. With data-parallel attention the combine all-to-all returns the routed outputs; where the
+    // attention groups are TP groups (tp > 1) the dense MLP's and the shared experts' width partials
+    // and each rank's share of the routed outputs are summed by the same one all-reduce.
+    if (m_s.tp > 1) tp_region_end(p + grp, g.count, grp);
     if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", R, D), g.count, grp);
     add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", R, D), g.count, grp);
     // The next layer's attention norm consumes it (or the final norm after the last layer); with
@@ -508,7 +510,11 @@ class GraphBuilder {
       rows = expert_rows(T, E, K, m_s.routing);
     }
     const bool a2a = m_s.ep > m_s.tp;
-    if (a2a) add(alltoall(p + "moe_dispatch", T * K * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
+    // A TP group holds its tokens on every rank: each rank dispatches its 1/tp share of them (SGLang's
+    // data-parallel attention with attention TP scatters them; DeepEP sends each rank's own tokens), so
+    // the tokens dispatched over every rank are the rows the experts compute, none sent twice.
+    const std::int64_t share = ceil_div(T, m_s.tp);
+    if (a2a) add(alltoall(p + "moe_dispatch", share * K * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -524,7 +530,7 @@ class GraphBuilder {
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
-    if (a2a) add(alltoall(p + "moe_combine", T * K * D * 2), g.count, "moe");  // combine returns bf16 outputs
+    if (a2a) add(alltoall(p + "moe_combine", share * K * D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width.
     if (m_m.shared_intermediate > 0) add_mlp(p, "shared.", T, ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
   }

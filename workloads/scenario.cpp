@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <sstream>
 
 #include "sim/base/error.h"
@@ -232,8 +233,16 @@ void Scenario::validate_layout(const ModelConfig& m) const {
                      ": data-parallel attention, experts over every rank)");
   if (ep > 1 && ep > m.num_experts)
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
-  if (ep > 1 && m.num_experts % ep != 0)
-    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor)");
+  if (ep > 1 && m.num_experts % ep != 0) {
+    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
+    while (m.num_experts % below != 0) --below;
+    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor, e.g. --ep " +
+                     std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) + ")");
+  }
+  if (ep > tp && pp > 1)
+    throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
+                     ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
+                     "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp");
   if (sp && tp == 1)
     throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)");
   if (sp && ep > tp)
@@ -248,7 +257,8 @@ void Scenario::validate_layout(const ModelConfig& m) const {
   const int mb = step_microbatches();
   if (pp > 1 && rank_batch() % mb != 0)
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
-                     std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) + ")");
+                     std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
+                     " sequences per replica, or --microbatches " + std::to_string(std::gcd(rank_batch(), static_cast<std::int64_t>(mb))) + ")");
 }
 
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
@@ -269,6 +279,9 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
 }
 
 void set_layout(Scenario& s, const ScenarioArgs& a) {
+  if (a.microbatches > 0 && a.pp <= 1)
+    throw InputError("--microbatches " + std::to_string(a.microbatches) +
+                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   s.tp = a.tp;
   s.ep = a.ep;
   s.pp = a.pp;

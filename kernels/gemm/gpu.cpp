@@ -191,12 +191,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
     const SyncBlock sb80 = sync_block(bm, bn);
     if (tma && accumulator_registers(bm, bn, promote > 0) > kConsumerRegisters) continue;
     int bps = std::max(1, tma ? occupancy(spec, stages * sb, 384, 168) : occupancy(spec, stages * sb, sb80.threads, sb80.regs));
-    std::int64_t tiles_mn = 0;
+    std::int64_t tiles_mn = 0, rows_tiles = 0;  // most tile-rows of one group
     if (op.kind == OpKind::GroupedGemm) {
-      for (auto g : op.group_rows) tiles_mn += ceil_div(g, bm) * ceil_div(op.n, bn);
+      for (auto g : op.group_rows) tiles_mn += ceil_div(g, bm) * ceil_div(op.n, bn), rows_tiles = std::max(rows_tiles, ceil_div(g, bm));
     } else {
-      tiles_mn = ceil_div(op.m, bm) * ceil_div(op.n, bn) * op.batch;
+      tiles_mn = ceil_div(op.m, bm) * ceil_div(op.n, bn) * op.batch, rows_tiles = ceil_div(op.m, bm);
     }
+    // A 2-SM MMA pairs adjacent tile-rows; with a single tile-row (a decode GEMM, experts of a few rows
+    // each) the pair's second SM would only load half of B, so the kernel is a 1-SM one (cta_group::1).
+    const bool pair = tma && spec.sm.cta_pair_mma && rows_tiles >= 2;
     if (tiles_mn == 0) tiles_mn = 1;
     std::int64_t ksteps = ceil_div(op.k, bk);
     for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
@@ -209,7 +212,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // The promotions run on the CUDA cores beside the next k-step's MMAs.
       if (promote > 0) t_mma = std::max(t_mma, std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps);
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
-      const double bn_link = spec.sm.cta_pair_mma ? bn / 2.0 : bn;
+      const double bn_link = pair ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
       if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
         const double steps = kslice / bk;
@@ -260,7 +263,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         const double e = stream ? est_sk : est;
         if (e >= best.estimate_s * 0.98) continue;
         best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, e};
-        best.cta_pair = tma && spec.sm.cta_pair_mma;
+        best.cta_pair = pair;
         best.copy_bytes = align;
         best.stream_k = stream;
       }
@@ -339,6 +342,8 @@ struct TilePos {
   int ks;
   bool multicast_b;
   int b_part;  // 2-SM MMA: 1 or 2 = the half of the B tile this CTA loads; 0 = all of it
+  // 2-SM MMA, the last of an odd count of tile-rows: its out-of-bounds peer's half of B is loaded too.
+  bool b_peer_half = false;
 };
 
 // Output tile `tile`, all of its K (locate narrows it to a split-K slice).
@@ -364,9 +369,13 @@ TilePos locate_tile(const GemmJob& j, std::int64_t tile) {
   // tensor cores read the other half from the peer's shared memory. With an odd count of tile-rows the
   // last one's peer is out of bounds, but CUTLASS rounds the grid up to whole clusters, so that peer
   // runs (A zero-filled) and loads its half of B as any peer does: the last tile-row loads its own half
-  // too. (Loading all of B instead made its tile a different L2 entry than the cached halves, so odd
-  // tile-row counts read the weights twice from HBM: B200 384x8192x1024 slower than 448 rows.)
+  // too, and the pairs before it have cached the other. A group of a single tile-row in a paired kernel
+  // (a grouped GEMM's expert of a few rows beside larger ones) has no pair before it, so that peer's half
+  // is loaded as a second load (b_peer_half): without it half of that expert's weights never crossed
+  // HBM. (Loading all of B as one load instead made its tile a different L2 entry than the cached
+  // halves, so odd tile-row counts read the weights twice from HBM: B200 384x8192x1024 slower than 448.)
   p.b_part = t.cta_pair ? 1 + static_cast<int>(tm % 2) : 0;
+  p.b_peer_half = t.cta_pair && g.tiles_m == 1;
   p.r0 = tm * t.bm, p.c0 = tn * t.bn;
   p.rows = std::min<std::int64_t>(t.bm, g.rows - p.r0), p.cols = std::min<std::int64_t>(t.bn, j.op.n - p.c0);
   p.kbeg = 0, p.kend = j.ksteps;
@@ -413,6 +422,14 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                            reuse);
     const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
     const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
+    // The out-of-bounds peer's half beside it (issued once the A tile is in, so the MMA's three
+    // dependencies cover A through it).
+    std::uint32_t ip = ia;
+    if (p.b_peer_half)
+      ip = emit(after(tma_load(kGlobal, o.wdtype, j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + p.c0 + half) * j.eb),
+                               static_cast<std::uint64_t>(kw * (p.cols - half) * j.eb), static_cast<std::uint32_t>(kw),
+                               static_cast<std::uint32_t>(p.cols - half)),
+                      ia));
     const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
     const Instr mma = !t.tma()
                           ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
@@ -420,7 +437,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
-    last = emit(after(mma, ia, ib, promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
+    last = emit(after(mma, ip, ib, promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
     mma_idx.push_back(last);
     // fp32 promotion (promotion_steps): the CUDA cores add the temporary accumulator into the fp32 one
     // beside the next k-step's MMAs; the MMAs after those wait for it. The tile's last promotion precedes

@@ -3,6 +3,7 @@
 // report by hand elsewhere.
 #include "sim/io/reports.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -62,7 +63,9 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   double tokens = 0;
   for (const auto& st : r.steps) tokens += st.decode ? static_cast<double>(r.scenario.batch) * st.repeat : 0;
   if (tokens == 0) tokens = static_cast<double>(r.scenario.batch);
-  j["joules_per_token"] = r.power.modeled ? r.power.energy_j / tokens : 0;
+  // The power model runs one device (rank 0, or the mean of the stages' devices) and every device of the
+  // layout spends that, while the tokens are the whole layout's: the energy per token is the layout's.
+  j["joules_per_token"] = r.power.modeled ? r.power.energy_j * std::max(1, r.devices) / tokens : 0;
   j["wall_s"] = r.wall_s;
   j["transactions"] = r.transactions;
   j["simulated_kernels"] = r.simulated_kernels;  // distinct kernels the result stands for
@@ -109,7 +112,7 @@ std::string model_run_table(const ModelRunResult& r) {
   if (r.memory.comm_buffer_bytes > 0)
     row("communication buffers", format_bytes(r.memory.comm_buffer_bytes) + " per device (the collective library's, per communicator)");
   if (r.power.modeled) {
-    std::snprintf(buf, sizeof buf, "%.0f W average (TDP %.0f W)%s", r.power.avg_power_w, r.power.tdp_w,
+    std::snprintf(buf, sizeof buf, "%.0f W average%s (TDP %.0f W)%s", r.power.avg_power_w, r.devices > 1 ? " per device" : "", r.power.tdp_w,
                   r.power.throttled ? (", throttled to " + std::to_string(static_cast<int>(100 * r.power.clock_ratio)) + "% clock").c_str() : "");
     std::string line = buf;
     if (r.power.after_runs >= 0) line += strformat(", timed after %.0f back-to-back runs from idle", r.power.after_runs);

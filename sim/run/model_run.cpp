@@ -248,7 +248,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.capacity_bytes = chip.dram_capacity();
   if (opt.check_memory) {
     try {
-      check_fits(r.memory, r.capacity_bytes, model, sc, chip.name(), comm);
+      check_fits(r.memory, r.capacity_bytes, model, sc, chip.name(), comm, runs_weights(chip, DType::fp4, DType::fp8));
     } catch (const InputError& e) {
       const std::string layout = layout_advice(chip, model, sc, sys.spec);
       if (layout.empty()) throw;

@@ -15,6 +15,21 @@ std::vector<DType> ChipModel::dtypes() const {
   return out;
 }
 
+bool runs_weights(const ChipModel& chip, DType weights, DType activations) {
+  OpSpec op;
+  op.kind = OpKind::Gemm;
+  op.label = "probe";
+  op.dtype = activations;
+  op.wdtype = weights;
+  op.m = 16, op.n = 512, op.k = 512;
+  try {
+    chip.lower(op, {});
+    return true;
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 namespace {
 std::vector<FamilyEntry>& reg() {
   static std::vector<FamilyEntry> r;

@@ -80,6 +80,9 @@ struct PresetInfo {
 std::vector<PresetInfo> list_presets();
 // Loads a preset by name or path and applies `--set` overlays (same mechanism as inherits).
 std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays = {});
+// Whether the chip's GEMM lowering takes weights stored as `weights` beside `activations` (a small GEMM
+// lowered as a probe): memory advice names only formats the chip runs.
+bool runs_weights(const ChipModel& chip, DType weights, DType activations);
 // Schema of the family-independent `power.*` and `cost.*` sections (for `xpusim params`).
 std::vector<ParamInfo> power_cost_schema();
 

@@ -221,6 +221,28 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
       out[j].comm_bytes = static_cast<double>(rs.graph.nodes[j].op.m);
     }
   }
+  // A pipeline stage's hand-offs beside its collectives: the sends of its micro-batches' hidden states
+  // to the next stage (or of the sampled tokens back to the first), each from its start to its end.
+  NodeResult send;
+  send.count = 0;
+  double send_s = 0;
+  for (size_t i = op_range.first; i < op_range.second; ++i) {
+    const StreamOp& op = work.devices[r][i];
+    if (op.kind != StreamOp::Kind::Send) continue;
+    send_s += to_seconds(rr.op_end[r][i] - rr.op_start[r][i]);
+    send.comm_bytes = std::max(send.comm_bytes, static_cast<double>(op.bytes));
+    ++send.count;
+  }
+  if (send.count > 0 && send_s > 0) {
+    send.label = "stage_send";
+    send.op = "sendrecv";
+    send.shape = "bytes=" + std::to_string(static_cast<std::uint64_t>(send.comm_bytes));
+    send.time_s = send_s / send.count;
+    send.bound = "communication";
+    send.strategy = "p2p";
+    send.stage = rs.role.stage;
+    out.push_back(send);
+  }
   return out;
 }
 
@@ -321,7 +343,9 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   }
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
   if (c.devices <= 0) return std::nullopt;
-  if (c.devices > 4096) throw InputError("--devices " + std::to_string(c.devices) + " is more than 4096");
+  if (c.devices > kMaxSystemChips)
+    throw InputError("--devices " + std::to_string(c.devices) + " is more than " + std::to_string(kMaxSystemChips) +
+                     ", the most chips of one simulated system");
   // The chip's smallest shipped system with at least that many chips; if none has enough, its largest
   // (replicated over the scale-out network below).
   auto better = [&](const SystemSpec& a, const SystemSpec& b) {
@@ -344,11 +368,38 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     nodes.name = s.name;
     return nodes;
   }
-  std::vector<int> group;
-  for (int r = 0; r < c.devices; ++r) group.push_back(r);
-  SystemSpec sub = group_system(Topology(s), group).spec;
-  sub.name = s.name + "[" + std::to_string(c.devices) + "]";
-  return sub;
+  const Topology full(s);
+  auto block = [&](int n) {
+    std::vector<int> group;
+    for (int r = 0; r < n; ++r) group.push_back(r);
+    return group_system(full, group).spec;
+  };
+  try {
+    SystemSpec sub = block(c.devices);
+    sub.name = s.name + "[" + std::to_string(c.devices) + "]";
+    return sub;
+  } catch (const InputError&) {
+    // Name the counts that do form a block (ranges of consecutive ones), and the nodes beyond them.
+    std::string ok;
+    for (int n = 1, first = 0; n <= s.ranks() + 1; ++n) {
+      bool fits = n <= s.ranks();
+      if (fits) try {
+          block(n);
+        } catch (const InputError&) {
+          fits = false;
+        }
+      if (fits && first == 0) first = n;
+      if (!fits && first > 0) {
+        const int last = n - 1;
+        ok += (ok.empty() ? "" : ", ") + std::to_string(first) +
+              (last > first ? (last == first + 1 ? ", " : "-") + std::to_string(last) : "");
+        first = 0;
+      }
+    }
+    throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s smallest system of at least that many chips, " +
+                     s.name + " (" + std::to_string(s.ranks()) + " chips), has no block of " + std::to_string(c.devices) + " chips (expected " + ok +
+                     (s.network != "none" ? ", or a multiple of " + std::to_string(s.chips) + " over its scale-out network" : "") + ")");
+  }
 }
 
 }  // namespace xpu

@@ -376,7 +376,9 @@ void check_pool(const ModelConfig& model, const Scenario& sc, const SystemSpec& 
   try {
     check.validate(model);
   } catch (const InputError& e) {
-    throw InputError(flag + " " + std::to_string(tp) + ": " + e.what());
+    const std::string named = flag + " " + std::to_string(tp);
+    if (std::string(e.what()).rfind(named, 0) == 0) throw;  // it names the flag already
+    throw InputError(named + ": " + e.what());
   }
 }
 }  // namespace

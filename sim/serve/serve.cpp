@@ -452,7 +452,8 @@ namespace {
     check.input_len = s.opt.input;
     check.output_len = s.opt.output;
     check.phase = Phase::Request;
-    check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm);
+    check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm,
+               runs_weights(s.chip, DType::fp4, DType::fp8));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
                              (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +

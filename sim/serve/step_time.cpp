@@ -48,17 +48,20 @@ ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, cons
 }
 
 StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
+  // Parts of fewer micro-batches than the layout's are keyed apart (the layout's keep the part's code).
+  const int mb = microbatches();
+  const int code = static_cast<int>(p) + (mb == m_sc.step_microbatches() ? 0 : 8 * mb);
   if (m_bound) {
     double t = 0;
     for (const auto& [k, c] : m_cache->parts) {
-      if (k.first != static_cast<int>(p) || k.second.size() != args.size()) continue;
+      if (k.first != code || k.second.size() != args.size()) continue;
       bool below = true;
       for (size_t d = 0; d < args.size() && below; ++d) below = k.second[d] <= args[d];
       if (below) t = std::max(t, c.time_s);
     }
     return StepCost{t, {}, 0};
   }
-  auto key = std::make_pair(static_cast<int>(p), args);
+  auto key = std::make_pair(code, args);
   auto it = m_cache->parts.find(key);
   if (it != m_cache->parts.end()) return it->second;
   // The part's shape is one replica's micro-batch: every replica (and every micro-batch of a
@@ -67,7 +70,8 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   s.input_len = 1;
   s.output_len = 1;
   s.phase = Phase::Decode;
-  s.batch = args[0] * m_sc.dp * microbatches();
+  s.batch = args[0] * m_sc.dp * mb;
+  if (m_sc.pp > 1) s.microbatches = mb;
   std::int64_t context = 1;
   if (p == DecodeAttn) context = std::min<std::int64_t>(args[1], m_model.max_position);
   if (p == PrefillAttn) {
@@ -110,7 +114,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   return c;
 }
 
-int ChipStepTime::microbatches() const { return m_sc.step_microbatches(); }
+int ChipStepTime::microbatches() const { return m_mb > 0 ? m_mb : m_sc.step_microbatches(); }
 
 // Multilinear interpolation over the grid cell around x (each dimension bracketed on its own).
 StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
@@ -153,7 +157,10 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
 StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only) {
   const bool saved = m_interpolate;
   m_interpolate = grid && saved;
-  // The parts are simulated per micro-batch (each pipeline micro-batch carries 1/M of the counts).
+  // The parts are simulated per micro-batch (each pipeline micro-batch carries 1/M of the counts), M at
+  // most the iteration's sequences (each micro-batch holds whole ones).
+  const std::int64_t seqs = s.decode_seqs + s.prefill_chunks + s.verify_seqs + s.padding_rows;
+  m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;
   if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
@@ -173,6 +180,7 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   chunks(s.prefill_chunks, s.prefill_tokens, s.prefill_kv_sum);
   chunks(s.verify_seqs, s.verify_tokens, s.verify_kv_sum);
   m_interpolate = saved;
+  m_mb = 0;
   if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = blend(c, 1, drafting(s, grid), 1);
   return c;
 }

@@ -46,7 +46,9 @@ class ChipStepTime {
   // `run` takes (run_system_graphs): every simulated rank's part of the part's graph (its stage's
   // layers, its experts), collectives on the fabric. Each replica (dp) runs the composition asked
   // (their step is one); with pipeline stages each part is one replica's micro-batch (1/M of the
-  // composition's counts), run as M micro-batches in the pipeline's steady state.
+  // composition's counts), run as M micro-batches in the pipeline's steady state, M the layout's
+  // micro-batches or the composition's sequences where fewer (vLLM, TensorRT-LLM and SGLang place whole
+  // requests in a micro-batch: a lone prompt crosses every stage in turn).
   ChipStepTime(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, bool interpolate = true,
                const SystemContext* sys = nullptr, std::shared_ptr<StepPartCache> cache = nullptr);
   StepCost operator()(const StepShape& s);
@@ -97,6 +99,9 @@ class ChipStepTime {
   const SystemContext* m_sys = nullptr;
   int m_layer_repeats = kLayerRepeats;
   bool m_bound = false;  // screened_bound: parts read from the cache below the wanted counts, never simulated
+  // Micro-batches of the composition being costed (0: the layout's). A micro-batch holds whole
+  // sequences, so an iteration of fewer sequences than the layout's micro-batches fills only that many.
+  int m_mb = 0;
   std::shared_ptr<StepPartCache> m_cache;
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built
   std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip

@@ -44,7 +44,7 @@ TEST(GpuGolden, SmallGemmsMatchReferenceAndHandEstimate) {
 }
 
 TEST(GpuGolden, NoGemmBeatsItsRoofline) {
-  for (const char* chip_name : {"h100-sxm"}) {
+  for (const char* chip_name : {"h100-sxm", "b200"}) {
     auto chip = load_chip(chip_name);
     for (std::int64_t m : {1, 64, 333, 1024})
       for (std::int64_t n : {128, 1000, 4096})

@@ -110,6 +110,23 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "hgx-h100x8", "--pp", "64", "--tp", "1", "--dp", "1"), "--pp 64"),
     (("run", "--system", "hgx-h100x8", "--tp", "8", "--devices", "8"), "--devices"),
     (("run", "--nodes", "2"), "--nodes"),
+    (("run", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2", "--batch", "1"), "or --microbatches 1)"),
+    (("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "3", "--prefill-devices", "6", "--decode-devices", "6"),
+     "error: --tp 3 does not divide"),  # once, not "--tp 3: --tp 3 does not divide"
+    (("run", "--system", "hgx-h100x8", "--tp", "8", "--microbatches", "3"), "--microbatches 3 needs --pp > 1"),
+    (("serve", "--system", "hgx-h100x8", "--tp", "8", "--microbatches", "2"), "--microbatches 2 needs --pp > 1"),
+    (("run", "--chip", "h100-sxm", "--devices", "2048", "--tp", "8", "--dp", "256", "--batch", "256"),
+     "--devices 2048 is more than 1024, the most chips of one simulated system"),
+    # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
+    (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
+     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips)"),
+    (("run", "--system", "hgx-h100x8", "--model", QWEN_MOE, "--tp", "2", "--pp", "2", "--dp", "2", "--ep", "4", "--batch", "4"),
+     "--ep 4 = --tp x --dp (data-parallel attention) with --pp 2"),
+    # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
+    (("run", "--chip", "h100-sxm", "--devices", "12", "--tp", "4", "--dp", "3", "--batch", "3"),
+     "--devices 12: h100-sxm's smallest system of at least that many chips, p5-h100x8 (16 chips), has no block of 12 chips "
+     "(expected 1-8, 16, or a multiple of 8 over its scale-out network)"),
+    (("run", "--chip", "tpu-v6e", "--devices", "6", "--tp", "2", "--dp", "3", "--batch", "3"), "(expected 1, 2, 4, 8)"),
     (("run", "--system", "hgx-h100x8", "--chip", "tpu-v6e", "--tp", "8"), "--chip tpu-v6e"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "3"), "--dp 2"),
     (("run", "--chip", "h100-sxm", "--sp"), "--sp needs --tp"),
@@ -203,3 +220,35 @@ def test_neuron_head_layout_through_the_cli_and_the_module(cli):
     assert kv == pytest.approx(80 * 2 * 6 * 128 * 2 * 513, rel=1e-9)
     r = xpusim.run(model="llama-2-70b", system="inf2-48xl", tp=12, pad_heads=24, batch=1, input=512)
     assert r["tpot_s"] == j["tpot_s"]
+
+
+def test_run_energy_per_token_counts_every_device_of_the_layout():
+    # dp8 x batch 8 is eight copies of one chip at batch 1: the same energy per token, not an eighth of it.
+    one = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=1, input=256)
+    dp8 = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", dp=8, batch=8, input=256)
+    assert dp8["joules_per_token"] == pytest.approx(one["joules_per_token"], rel=0.02)
+    # And on a TP group: J/token x tokens/s is every device's power.
+    tp = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, batch=8, input=256)
+    assert tp["joules_per_token"] * tp["tokens_per_s"] == pytest.approx(tp["power"]["avg_power_w"] * 8, rel=1e-6)
+
+
+@pytest.mark.parametrize("chip,fp4", [("tpu-v6e", False), ("h100-sxm", False), ("b200", True)])
+def test_memory_advice_names_fp4_only_where_the_chip_runs_it(cli, chip, fp4):
+    # 405B at fp8 on two chips does not fit on any of these; fp4 weights would halve it, where the chip has them.
+    r = cli("run", "--chip", chip, "--devices", "2", "--tp", "2", "--model", "llama-3.1-405b", "--batch", "1",
+            "--input", "128", "--dtype", "fp8", check=False)
+    assert r.returncode != 0 and "does not fit" in r.stderr
+    assert ("fp4 weights" in r.stderr) == fp4, r.stderr
+    assert "where the chip supports" not in r.stderr
+
+
+def test_pipeline_hand_offs_are_in_the_breakdown(cli):
+    # Each micro-batch's hidden states (tokens x hidden x bf16) go to the next stage: listed per stage
+    # beside the collectives, with their bytes and time (before, the sends were in the step but not listed).
+    j = json.loads(cli("run", "--system", "hgx-h100x8", "--model", "llama-3.1-8b", "--tp", "4", "--pp", "2", "--phase",
+                       "prefill", "--batch", "2", "--input", "256", "--format", "json").stdout)
+    sends = [k for k in j["steps"][0]["kernels"] if k["op"] == "sendrecv"]
+    assert [k["stage"] for k in sends] == [0]  # a prefill pass: the last stage sends nothing back
+    s = sends[0]
+    assert s["count"] == 2 and s["collective_bytes"] == 256 * 4096 * 2 and s["algorithm"] == "p2p"
+    assert s["time_s"] > 2 * s["collective_bytes"] / 450e9 and 0 < s["share"] < 1

@@ -176,6 +176,24 @@ TEST(WorkloadCheckFits, SuggestsTheLargestBatchThatFits) {
   EXPECT_GT(footprint(m, f8).total(), 80 * kGiB);
 }
 
+TEST(WorkloadCheckFits, Fp4IsAdvisedOnlyWhereTheChipRunsIt) {
+  // 70B at fp8 needs ~70 GB; fp4 weights (~35 GB) fit in 48 GiB, and so does --tp 2.
+  ModelConfig m = load_model("llama-3.1-70b");
+  Scenario s = scenario(1, 1024, 1, DType::fp8, DType::fp8);
+  auto advice = [&](bool fp4) {
+    try {
+      check_fits(footprint(m, s), 48 * kGiB, m, s, "tpu-v6e", {}, fp4);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(advice(true).find("fp4 weights"), std::string::npos) << advice(true);
+  const std::string without = advice(false);
+  EXPECT_EQ(without.find("fp4"), std::string::npos) << without;
+  EXPECT_NE(without.find("--tp 2"), std::string::npos) << without;
+}
+
 TEST(WorkloadCheckFits, NothingFits) {
   ModelConfig m = load_model("llama-3.1-405b");
   std::string msg = fit_error(m, scenario(1, 1024, 1), 1 * kGiB);

@@ -130,6 +130,37 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
   EXPECT_EQ(a2a.at("moe_combine"), routed * 2);
 }
 
+// Data-parallel attention over TP groups (DeepSeek-V3 --tp 2 --dp 4 --ep 8): each rank of a group
+// dispatches its half of the group's tokens (the experts compute each routed token once, so the
+// all-to-alls carry each once), and every layer, dense or MoE, ends in the TP group's all-reduce that sums
+// the width-split dense MLP and shared experts and the ranks' shares of the routed outputs. Before, each
+// rank dispatched all of its group's tokens (tp times the rows the experts compute: 8x on tpu-v7-64 at
+// dp8 x tp8 x ep64, where the all-to-alls took 87% of a prefill) and the dense MLP's and shared experts'
+// partial sums were never reduced.
+TEST(Sharding, DataParallelAttentionOverTpGroupsSendsEachTokenOnce) {
+  ModelConfig ds = load_model("deepseek-v3");
+  Scenario e = layout(2, 8, 1, 4, 64);
+  const std::int64_t group_tokens = 64 / 4;
+  std::int64_t dispatched = 0, computed = 0;
+  for (const RankRole& r : rank_roles(ds, e)) {
+    Graph g = build_step_graph(ds, e, true, 257, FusionPolicy::vllm(), r.part);
+    std::map<std::string, int> allreduces;
+    for (const auto& n : g.nodes) {
+      const std::string name = n.op.label.substr(n.op.label.rfind('.') + 1);
+      if (n.op.kind == OpKind::AllToAll && name == "moe_dispatch") {
+        EXPECT_EQ(n.op.m, group_tokens / 2 * ds.experts_per_token * ds.hidden * 2);  // bf16 activations
+        dispatched += n.op.m / (ds.hidden * 2);
+      }
+      if (n.op.kind == OpKind::AllReduce) allreduces[n.op.label.substr(0, n.op.label.find('.'))] += n.count;
+      if (n.op.kind == OpKind::GroupedGemm && name == "gate_up")
+        for (auto rows : n.op.group_rows) computed += rows;
+    }
+    EXPECT_EQ(allreduces["layer[dense]"], 2 * 3);  // attention and MLP of the 3 dense layers
+    EXPECT_EQ(allreduces["layer[moe]"], 2 * 58);   // attention and the MoE block of the 58 MoE layers
+  }
+  EXPECT_EQ(dispatched, computed);  // per MoE layer (one dispatch and one gate_up node per rank)
+}
+
 // TP inside experts (--tp 8 --ep 2, TensorRT-LLM's moe_tp_size 4 x moe_ep_size 2): Mixtral's 8 experts
 // form 2 groups of 4, each group held by 4 consecutive ranks that split every expert's width 4 ways.
 // Tokens are already on every rank of the TP group, so there is no all-to-all: the MoE block ends in
