@@ -68,6 +68,7 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_dma_issue = static_cast<Tick>(spec.sm.dma_issue_cycles * m_ps_per_clk);
   m_block_launch = to_ticks(spec.sm.block_launch_latency.value());
   m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
+  m_cluster_launch = to_ticks(spec.sm.cluster_launch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
   m_last_timing = time_of(m_last);
 }

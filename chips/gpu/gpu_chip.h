@@ -43,7 +43,10 @@ class Sm : public Executor {
   }
   Tick dma_issue(const Instr& in) override { return m_dma_issue; }
   Tick task_start_latency() const override { return m_block_launch; }
-  Tick kernel_start_latency(const Program& p) const override { return p.copy_descriptors ? m_descriptor_fetch : 0; }
+  // The SM's first block of a kernel: its cluster's launch and barrier, then the tensor-map fetch.
+  Tick kernel_start_latency(const Program& p) const override {
+    return (p.copy_descriptors ? m_descriptor_fetch : 0) + (p.cluster_size > 1 ? m_cluster_launch : 0);
+  }
 
  private:
   Timing time_of(const Instr& in) const;  // what compute() returns: a function of the fields compared there
@@ -51,7 +54,7 @@ class Sm : public Executor {
   Instr m_last;  // kind Sync, shape 0: times as a sync does
   Timing m_last_timing{};
   double m_ps_per_clk;
-  Tick m_dma_issue, m_block_launch, m_descriptor_fetch, m_sync;
+  Tick m_dma_issue, m_block_launch, m_descriptor_fetch, m_cluster_launch, m_sync;
 };
 
 class GpuChip : public FamilyChip<GpuSpec, GpuMemory, Sm> {

@@ -77,6 +77,10 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
   p("sm.descriptor_fetch_latency", s.sm.descriptor_fetch_latency,
     "Per kernel and SM: the wait for the kernel's TMA tensor maps before its first copy", "0 ns");
+  p("sm.cluster_launch_latency", s.sm.cluster_launch_latency,
+    "Per kernel and SM, for kernels launched in thread-block clusters: the wait of the SM's first block for "
+    "its cluster (co-scheduled launch on one GPC, then the cluster barrier after the pipeline set-up) before "
+    "its first copy", "0 ns");
   p("sm.dma_issue_cycles", s.sm.dma_issue_cycles, "Cycles the TMA unit spends issuing one tile copy", "4");
   p("sm.sync_cycles", s.sm.sync_cycles, "Cycles of a block-wide barrier", "20");
   describe(p, s.l2, "l2.");

@@ -39,6 +39,7 @@ struct SmSpec {
   int fp8_promotion_interval = 0;
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
+  Seconds cluster_launch_latency;      // a cluster kernel's first block on an SM waits for its cluster's launch and barrier
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy
   double sync_cycles = 20;             // barrier (mbarrier wait / __syncthreads) cost
 };

@@ -566,6 +566,7 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
                              },
                              opt.functional);
   p.copy_descriptors = t.tma();  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
+  p.cluster_size = static_cast<std::uint8_t>(t.cluster_m);  // CTAs sharing B by multicast (or one 2-SM MMA) form a cluster
   return {p};
 }
 

@@ -116,6 +116,9 @@ struct Program {
   // The kernel's copy engine works from descriptors (TMA tensor maps) that each executor fetches
   // once per kernel before its first copy: the family's Executor::kernel_start_latency applies.
   bool copy_descriptors = false;
+  // Blocks per thread-block cluster (1: none). A cluster's blocks are launched together and wait for
+  // one another at entry: each executor's first block of the kernel pays Executor::kernel_start_latency.
+  std::uint8_t cluster_size = 1;
 };
 
 // A kernel as the chip sees it: one or more launches in order (e.g. decode attention and its split combine).

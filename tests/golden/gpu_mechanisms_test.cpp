@@ -58,6 +58,23 @@ TEST(GpuFixedCosts, SmallH100KernelsAreNotSystematicallyFast) {
   EXPECT_LE(std::fabs(signed_sum / static_cast<double>(pts.size())), 0.15) << "small kernels are systematically off";
 }
 
+// A TMA GEMM runs in 2-CTA clusters (B multicast, or one 2-SM MMA): each SM's first block of the kernel waits
+// for its cluster's launch and barrier (sm.cluster_launch_latency) once, as a persistent CUTLASS/cuBLAS
+// kernel's prologue does, not once per tile; a GEMM without TMA (rows not 16-byte aligned) forms no cluster.
+TEST(GpuFixedCosts, ClusterGemmsWaitForTheirClusterOncePerSm) {
+  const gpu::GpuSpec s = gpu_spec("h100_sxm.yaml");
+  LowerOptions lo;
+  EXPECT_EQ(gpu::lower_gemm(gemm(64, 64, 64), s, lo)[0].cluster_size, 2);
+  EXPECT_EQ(gpu::lower_gemm(gemm(4095, 4097, 4096), s, lo)[0].cluster_size, 1);
+  auto latency = [](const char* wait, const OpSpec& op) {
+    auto chip = load_chip("h100-sxm", {std::string("sm.cluster_launch_latency=") + wait});
+    return run_kernel(*chip, op, false, false).result.latency_s;
+  };
+  for (const OpSpec& op : {gemm(64, 64, 64), gemm(4096, 4096, 4096)})
+    EXPECT_NEAR(latency("1us", op) - latency("0us", op), 1e-6, 0.05e-6) << op.m;
+  EXPECT_DOUBLE_EQ(latency("1us", gemm(1023, 1025, 1024)), latency("0us", gemm(1023, 1025, 1024)));
+}
+
 // B200 BF16 GEMM kernel times (pytorch/ao PR #2427: profiler kernel durations on a B200, cuBLAS via
 // nn.Linear). Small shapes test the fixed costs; large ones the share of peak Blackwell sustains.
 TEST(GpuBlackwell, B200GemmKernelTimesAndShareOfPeak) {
