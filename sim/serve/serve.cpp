@@ -485,7 +485,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
   check_serve_request(model, base, opt);
-  if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
+  if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would
   // cross it.

@@ -252,3 +252,16 @@ def test_pipeline_hand_offs_are_in_the_breakdown(cli):
     s = sends[0]
     assert s["count"] == 2 and s["collective_bytes"] == 256 * 4096 * 2 and s["algorithm"] == "p2p"
     assert s["time_s"] > 2 * s["collective_bytes"] / 450e9 and 0 < s["share"] < 1
+
+
+def test_layout_mismatch_example_is_a_layout_that_runs(cli):
+    """A layout whose product is not the system's chips is refused with an example that multiplies to the
+    chips and splits the model's heads (it used to offer --tp min(chips, 8) --dp chips/8: --tp 6 --dp 0 on
+    six chips, a TP group that does not divide Llama's 32 heads)."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --dp 3)" in p.stderr, p.stderr
+    ok = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "2", "--dp", "3",
+             "--batch", "3", "--input", "128", "--format", "json")
+    assert json.loads(ok.stdout)["devices"] == 6
+    p = cli("run", "--chip", "h100-sxm", "--devices", "5", "--model", "llama-3.1-8b", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --dp 5)" in p.stderr, p.stderr
