@@ -256,8 +256,8 @@ def test_pipeline_hand_offs_are_in_the_breakdown(cli):
 
 def test_layout_mismatch_example_is_a_layout_that_runs(cli):
     """A layout whose product is not the system's chips is refused with an example that multiplies to the
-    chips and splits the model's heads (it used to offer --tp min(chips, 8) --dp chips/8: --tp 6 --dp 0 on
-    six chips, a TP group that does not divide Llama's 32 heads)."""
+    chips and splits the model's heads (it used to offer --tp min(chips, 8) --dp max(1, chips/8): --tp 6 on
+    six chips, a TP group that does not divide Llama's 32 heads, and --tp 8 --dp 1 on twelve)."""
     p = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "4", check=False)
     assert p.returncode == 2 and "e.g. --tp 2 --dp 3)" in p.stderr, p.stderr
     ok = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "2", "--dp", "3",
