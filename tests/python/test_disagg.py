@@ -11,7 +11,7 @@ MLA_MOE = os.path.join(ROOT, "tests", "data", "models", "deepseek-v2-lite.json")
 
 
 def placed(pool):
-    """A pool's placement and layout (the report also gives its memory per device)."""
+    """A pool's placement and layout (the report also gives pp and its memory per device)."""
     return {k: pool[k] for k in ("devices", "instances", "tp", "ep", "dp", "first_rank")}
 
 POOLS = ("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "4", "--prefill-devices", "8", "--decode-devices", "8",
@@ -80,7 +80,7 @@ def test_prefill_instances_take_their_own_tp(cli):
     (("--prefill-devices", "8", "--decode-devices", "6", "--tp", "4", "--system", "hgx-h100x8", "--nodes", "2"), "multiples of 4"),
     (("--prefill-devices", "8", "--decode-devices", "8", "--system", "hgx-h100x8"), "has 8"),
     (("--prefill-devices", "4", "--decode-devices", "4"), "need a system"),
-    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "2", "--pp", "2"), "with --pp 2"),
+    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "1", "--pp", "64"), "--pp 64"),
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--spec-tokens", "2"), "--spec-tokens"),
     (("--prefill-devices", "0", "--decode-devices", "4", "--system", "hgx-h100x8"), "positive"),
     (("--prefill-devices", "6", "--decode-devices", "6", "--system", "hgx-h100x8", "--nodes", "2", "--prefill-tp", "3"),
@@ -223,3 +223,30 @@ def test_trainium_pools_on_two_instances_cross_efa(cli, system, nic_gb_s):
     assert k["transfers"] == 8 and k["bytes_mean"] == 512 * 32 * 8 * 128 * 2
     line_rate = k["bytes_mean"] / 4 / (nic_gb_s * 1e9)
     assert line_rate < k["alone_s"] < 1.3 * line_rate
+
+
+def test_pipeline_pools_take_their_stages(cli):
+    """A decode pool of two stages of tp4 (one instance on 8 chips): each decode stage receives its half of
+    the layers from the prefill rank that holds them; the bytes per request are the same, the instance fewer."""
+    j = json.loads(cli(*POOLS, "--pp", "2", "--prefill-tp", "2", "--format", "json").stdout)
+    d = j["disaggregated"]
+    assert (d["decode"]["pp"], d["decode"]["tp"], d["decode"]["instances"]) == (2, 4, 1)
+    assert (d["prefill"]["pp"], d["prefill"]["tp"], d["prefill"]["instances"]) == (1, 2, 4)
+    assert j["layout"]["name"] == "prefill tp2 + decode tp4 x pp2"
+    assert j["kv_transfer"]["bytes_mean"] == 512 * 32 * 8 * 128 * 2 and j["kv_transfer"]["transfers"] == 8
+    # A stage holds half the layers: each of the 8 decode ranks receives an eighth, two of them from each prefill rank.
+    assert j["kv_transfer"]["alone_s"] > 512 * 32 * 8 * 128 * 2 / 8 / 50e9
+    assert "decode pool 8 chips (1 x pp2 x tp4, ranks 8-15;" in cli(*POOLS, "--pp", "2", "--prefill-tp", "2").stdout
+
+
+def test_pipeline_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 8, tp: 2}\n  decode: {devices: 8, tp: 4, pp: 2}\n")
+    a = json.loads(cli(*SHARED, "--scenario-file", str(f)).stdout)
+    b = json.loads(cli(*SHARED, "--tp", "4", "--pp", "2", "--prefill-devices", "8", "--decode-devices", "8",
+                       "--prefill-tp", "2").stdout)
+    assert a["disaggregated"]["decode"]["pp"] == 2
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated", "layout"):
+        assert a[key] == b[key], key
+    p = cli(*SHARED, "--scenario-file", str(f), "--pp", "2", check=False)
+    assert p.returncode == 2 and "pools.decode.pp" in p.stderr and "either this key or --pp" in p.stderr, p.stderr

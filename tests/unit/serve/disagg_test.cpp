@@ -235,6 +235,37 @@ TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
   EXPECT_DOUBLE_EQ((mla[{1, 3}]), 200.0);
 }
 
+TEST(Disagg, KvMessagesFollowThePipelineStages) {
+  // Ranks within an instance: stage x tp + tp rank; each decode stage's layers from the prefill stages that hold them.
+  auto messages = [](int tp, int pp, int td, int pd, int layers) {
+    DisaggLayout l;
+    l.prefill_tp = tp, l.prefill_pp = pp, l.decode_tp = td, l.decode_pp = pd, l.kv_heads = 8, l.layers = layers;
+    std::map<std::pair<int, int>, double> out;
+    double sum = 0;
+    for (const KvMessage& m : kv_messages(l, 1200.0)) out[{m.src, m.dst}] += m.bytes, sum += m.bytes;
+    EXPECT_DOUBLE_EQ(sum, 1200.0);
+    return out;
+  };
+  // Two prefill stages into one decode rank: half the layers from each.
+  auto gather = messages(1, 2, 1, 1, 4);
+  ASSERT_EQ(gather.size(), 2u);
+  EXPECT_DOUBLE_EQ((gather[{0, 0}]), 600.0);
+  EXPECT_DOUBLE_EQ((gather[{1, 0}]), 600.0);
+  // One prefill stage of tp2 into two decode stages of tp2: each decode rank its heads' half of the layers.
+  auto split = messages(2, 1, 2, 2, 4);
+  ASSERT_EQ(split.size(), 4u);
+  EXPECT_DOUBLE_EQ((split[{0, 0}]), 300.0);
+  EXPECT_DOUBLE_EQ((split[{1, 1}]), 300.0);
+  EXPECT_DOUBLE_EQ((split[{0, 2}]), 300.0);  // decode stage 1, tp rank 0
+  EXPECT_DOUBLE_EQ((split[{1, 3}]), 300.0);
+  // Uneven stages (3 layers: prefill [0, 2) [2, 3), decode one layer each): a third per decode stage.
+  auto uneven = messages(1, 2, 1, 3, 3);
+  ASSERT_EQ(uneven.size(), 3u);
+  EXPECT_DOUBLE_EQ((uneven[{0, 0}]), 400.0);
+  EXPECT_DOUBLE_EQ((uneven[{0, 1}]), 400.0);
+  EXPECT_DOUBLE_EQ((uneven[{1, 2}]), 400.0);
+}
+
 TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
@@ -272,8 +303,18 @@ TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   o.prefill_tp = 3;
   EXPECT_TRUE(refused("--prefill-tp 3"));
   o.prefill_tp = 0;
-  sc.pp = 2;
-  EXPECT_TRUE(refused("with --pp 2"));
+  sc.pp = 2;  // one decode instance of two stages of tp4; the prefill pool takes the same layout
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.decode_instances, 1);
+  EXPECT_EQ(l.prefill_instances, 1);
+  EXPECT_EQ(l.decode_pp, 2);
+  o.prefill_pp = 4;  // the prefill pool's own: 4 stages of tp1 (tp not given: 1), two instances
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_tp, 1);
+  EXPECT_EQ(l.prefill_instances, 2);
+  o.prefill_pp = 16;  // more stages than the pool has chips
+  EXPECT_TRUE(refused("not a whole number of --prefill-tp 1 --prefill-pp 16 instances (expected multiples of 16)"));
+  o.prefill_pp = 0;
   sc.pp = 1;
   sc.dp = 2;  // data-parallel replicas of tp4: groups of 8, two instances each
   l = disagg_layout(m, sc, o);
