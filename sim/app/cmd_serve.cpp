@@ -141,11 +141,11 @@ ServeOptions serve_opts(const po::variables_map& vm) {
 int cmd_serve(int argc, char** argv) {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
-      "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (instances of --tp; with --decode-devices on a --system)")(
+      "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (whole instances of its layout; with --decode-devices on a --system)")(
       "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .dp) instead of the flags");
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) instead of the flags");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
