@@ -32,7 +32,15 @@ struct KnownGap {
 // above the modeled transfer beyond it; the model keeps the floor (library.network_launch_latency)
 // and the engine-bound transfer, and has no mechanism for the climb (README "Systems of chips").
 const char* kNeuronPlateau = "nccom-test 64 ranks: 520 us -> 1.3 ms climb at 256 B - 64 KiB and plateau to 8 MiB not modeled";
+// Two p5 nodes, 16 KiB - 512 KiB (tree/LL): the measured time rises about 3.7 us per NCCL tree channel
+// (1 -> 16 channels at 4 KiB each, 78.6 -> 135.1 us from 4 to 64 KiB), which no per-channel mechanism
+// found explains (README "What the p5 size trend is not", 2026-12-03); each row held just above
+// today's error against the two-node bound of 25%.
+const char* kTreeMidSize = "p5 tree/LL 16-512 KiB: ~3.7 us per NCCL channel and the 128 KiB drop not modeled";
 const std::vector<KnownGap> kKnownGaps = {
+    {"aw-p5-012", 0.42, 0.25, kTreeMidSize}, {"aw-p5-013", 0.51, 0.25, kTreeMidSize},
+    {"aw-p5-014", 0.59, 0.25, kTreeMidSize}, {"aw-p5-015", 0.46, 0.25, kTreeMidSize},
+    {"aw-p5-016", 0.50, 0.25, kTreeMidSize}, {"aw-p5-017", 0.31, 0.25, kTreeMidSize},
     {"nc-64r-006", 0.30, 0.25, kNeuronPlateau}, {"nc-64r-007", 0.37, 0.25, kNeuronPlateau},
     {"nc-64r-008", 0.41, 0.25, kNeuronPlateau}, {"nc-64r-009", 0.44, 0.25, kNeuronPlateau},
     {"nc-64r-010", 0.46, 0.25, kNeuronPlateau}, {"nc-64r-011", 0.52, 0.25, kNeuronPlateau},
@@ -125,6 +133,22 @@ TEST(CollectiveValidation, TwoNodeMidSizeRunsNvlsTreeWithin25Percent) {
                                               << p.predicted_time_us << " us, measured " << p.measured_time_us;
     }
   EXPECT_GE(n, 5);
+}
+
+TEST(CollectiveValidation, TwoNodeTreeMidSizeHeldToItsGaps) {
+  // 16 KiB - 1 MiB across two p5 nodes (tree/LL), not bounded by the issue: each row within the
+  // two-node bound of 25% or, listed in kKnownGaps, within its own bound, so that no gap can grow
+  // unnoticed.
+  int n = 0;
+  for (const auto& p : points())
+    if (p.row.id.rfind("aw-p5", 0) == 0 && p.row.bytes > 8192 && p.row.bytes < (2ull << 20)) {
+      ++n;
+      const KnownGap* g = known_gap(p.row.id);
+      EXPECT_LT(std::abs(p.time_error), g ? g->bound : 0.25)
+          << p.row.id << " " << p.row.bytes << " B: predicted " << p.predicted_time_us << " us, measured "
+          << p.measured_time_us << (g ? std::string(" (known gap: ") + g->reason + ")" : "");
+    }
+  EXPECT_EQ(n, 7);
 }
 
 TEST(CollectiveValidation, SmallMessageTimeWithin30Percent) {
