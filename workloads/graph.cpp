@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "sim/base/error.h"
+#include "workloads/expert_placement.h"
 
 namespace xpu {
 
@@ -288,10 +289,11 @@ class GraphBuilder {
   void tp_region_end(const std::string& label, int count, const std::string& grp) {
     add(m_sp ? tp_collective(OpKind::ReduceScatter, label + "_reducescatter") : allreduce(label + "_allreduce"), count, grp);
   }
-  // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size).
+  // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size),
+  // padded to whole 4-byte words per peer (the lowering splits it evenly; under 4 x ep bytes more).
   OpSpec alltoall(const std::string& label, std::int64_t bytes) const {
     OpSpec o = base(OpKind::AllToAll, label);
-    o.m = bytes;
+    o.m = ceil_div(bytes, 4 * m_s.ep) * 4 * m_s.ep;
     o.devices = m_s.ep;
     return o;
   }
@@ -501,20 +503,28 @@ class GraphBuilder {
     // every rank already has every token, so no dispatch is needed: the MoE block's one TP
     // all-reduce sums the width partials and the expert groups' outputs at once.
     const std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.expert_tp());
+    // With redundant experts the rank's slots are EPLB's (workloads/expert_placement.h).
     std::vector<std::int64_t> rows;
+    std::int64_t hottest = 0;  // routed rows of the EP rank that receives the most
     if (m_s.ep > 1) {
-      const std::int64_t groups = std::max(1, m_s.ep / m_s.tp), local = E / m_s.ep;  // attention groups feeding the experts
-      const std::vector<std::int64_t> all = expert_rows(T * groups, E, K, m_s.routing);
-      rows.assign(all.begin() + m_part.ep_rank * local, all.begin() + (m_part.ep_rank + 1) * local);
+      const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
+      const ExpertPlacement place = place_experts(expert_rows(T * groups, E, K, m_s.routing), m_s.ep, m_s.redundant_experts);
+      rows = place.group_rows(m_part.ep_rank);
+      hottest = place.max_rank_rows();
     } else {
       rows = expert_rows(T, E, K, m_s.routing);
     }
     const bool a2a = m_s.ep > m_s.tp;
-    // A TP group holds its tokens on every rank: each rank dispatches its 1/tp share of them (SGLang's
-    // data-parallel attention with attention TP scatters them; DeepEP sends each rank's own tokens), so
-    // the tokens dispatched over every rank are the rows the experts compute, none sent twice.
-    const std::int64_t share = ceil_div(T, m_s.tp);
-    if (a2a) add(alltoall(p + "moe_dispatch", share * K * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
+    // Dispatch sends each routed row to the rank of its expert, combine returns it. A TP group holds
+    // its tokens on every rank, and each rank dispatches its 1/tp share of them (SGLang's data-parallel
+    // attention with attention TP scatters them; DeepEP sends each rank's own tokens), so every row the
+    // experts compute crosses once. Uniform routing gives every rank tokens/tp x topk rows to receive
+    // and return; under a skew the rank holding the hottest experts receives (dispatch) and sends back
+    // (combine) the most, and the exchange ends when it has: DeepEP's and NCCL's all-to-all complete
+    // when the last peer's bytes are in, and that rank's link carries the most. The all-to-all is sized
+    // as a uniform one whose per-rank buffer is that rank's rows (nccl-tests all-to-all size), so its
+    // link sets the time; it overstates the traffic of the cooler ranks, which the busiest link hides.
+    if (a2a) add(alltoall(p + "moe_dispatch", hottest * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -530,7 +540,7 @@ class GraphBuilder {
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
-    if (a2a) add(alltoall(p + "moe_combine", share * K * D * 2), g.count, "moe");  // combine returns bf16 outputs
+    if (a2a) add(alltoall(p + "moe_combine", hottest * D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width.
     if (m_m.shared_intermediate > 0) add_mlp(p, "shared.", T, ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
   }

@@ -104,6 +104,9 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
       // whole over every rank of the stage (ep == tp x dp, one copy). Either way a rank holds
       // 1/max(tp, ep) of them.
       p.place(L + "experts", l.experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
+      // Redundant replicas of the hottest experts (EPLB) fill the same slots: with them a rank holds
+      // (E + N) / ep experts, split as the others are.
+      if (l.experts > 0) p.place(L + "redundant_experts", s.redundant_experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
       p.place(L + "shared_experts", l.shared * wb, ranks, s.tp);
     }
   }
