@@ -89,7 +89,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
     }
     const double width = static_cast<double>(m.moe_intermediate) / s.expert_tp();
     double moe = routed * D + routed * gate * width +
-                 T * gate * (static_cast<double>(m.shared_intermediate) / tp);
+                 T * gate * (static_cast<double>(m.shared_intermediate) / (s.ep > s.tp ? 1.0 : tp));
     mlp = std::max(mlp, moe);
   }
   f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +
