@@ -143,7 +143,7 @@ int cmd_serve(int argc, char** argv) {
       "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (instances of --tp; with --decode-devices on a --system)")(
       "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
       "prefill-tp", po::value<int>(), "disaggregated: tensor-parallel degree of the prefill instances (default --tp, the decode pool's)")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices and .tp) instead of the flags");
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices and .tp) and redundant_experts instead of the flags");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -165,7 +165,8 @@ int cmd_serve(int argc, char** argv) {
   layout_args(vm, sc);
   if (vm.count("scenario-file"))
     apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
-                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted()});
+                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
+                      !vm["redundant-experts"].defaulted()});
   ServeResult r = serve(*chip, model, sc, so);
   if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
   else std::cout << serve_table(r);

@@ -98,7 +98,7 @@ void bind_run(py::module_& m) {
     o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
     o.spec_tokens = spec_tokens, o.spec_accept = spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;
     if (!scenario_file.empty())
-      apply_pools_file(scenario_file, o, s, {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1});
+      apply_pools_file(scenario_file, o, s, {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, s.redundant_experts != 0});
     ServeResult r;
     {
       py::gil_scoped_release release;

@@ -389,14 +389,21 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;
-  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0;
+  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, redundant = 0;
   p("description", description, "What the scenario serves, in one sentence", "");
+  p("redundant_experts", redundant, "Replicas of the hottest routed experts over the EP ranks (as --redundant-experts)", "0");
   // Sizes are checked after the unknown keys, so a misspelt pool is named as such rather than missing.
   p("pools.prefill.devices", pre, "Chips of the prefill pool (as --prefill-devices)", "0");
   p("pools.decode.devices", dec, "Chips of the decode pool (as --decode-devices)", "0");
   p("pools.prefill.tp", pre_tp, "Tensor-parallel degree of the prefill instances (as --prefill-tp; 0: the decode pool's)", "0");
   p("pools.decode.tp", dec_tp, "Tensor-parallel degree of the decode instances (as --tp; 0: --tp)", "0");
   p.finish();
+  p.require(redundant >= 0, "redundant_experts", "0 or a positive number of replicas");
+  p.require(!(flags.redundant_experts && tree.find("redundant_experts")), "redundant_experts", "either this key or --redundant-experts, not both");
+  if (tree.find("redundant_experts")) sc.redundant_experts = redundant;
+  bool pooled = false;  // a file of other keys alone leaves the pools to the flags
+  for (const auto& [key, value] : tree.entries()) pooled = pooled || key.rfind("pools.", 0) == 0;
+  if (!pooled) return;
   p.require(pre > 0, "pools.prefill.devices", "a positive number of chips");
   p.require(dec > 0, "pools.decode.devices", "a positive number of chips");
   p.require(pre_tp >= 0, "pools.prefill.tp", "a positive tensor-parallel degree");

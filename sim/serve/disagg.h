@@ -76,15 +76,16 @@ double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int6
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
 Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's tp
 
-// The pool layout of a serving scenario file (serve --scenario FILE.yaml), the flags' counterpart:
-//   pools:
+// A serving scenario file (serve --scenario-file FILE.yaml), the flags' counterpart:
+//   pools:                            # optional: disaggregated pools
 //     prefill: {devices: 8, tp: 2}   # tp optional: the decode pool's (as --prefill-tp)
 //     decode: {devices: 8, tp: 4}    # tp optional: --tp
-// Sets opt's pool sizes and prefill tp and sc.tp, and opt.pools_file (disagg_layout's errors name the
-// file). InputError naming the file and key for an unknown key, a missing or non-positive value, or
-// a value that a flag also gives (`flags`: the pool and tp flags given on the command line).
+//   redundant_experts: 32             # optional (as --redundant-experts)
+// Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill tp, sc.tp and opt.pools_file
+// (disagg_layout's errors name the file). InputError naming the file and key for an unknown key, a
+// missing or out-of-range value, or a value that a flag also gives (`flags`: those given on the command line).
 struct PoolFlags {
-  bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
+  bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false, redundant_experts = false;
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);
 

@@ -277,3 +277,19 @@ def test_deepseek_v3_over_all_72_gpus_of_an_nvl72_with_redundant_experts(cli):
     mod = xpusim.run(model="deepseek-v3", system="gb200-nvl72", tp=1, dp=72, ep=72, batch=72, input=512, dtype="fp8",
                      redundant_experts=32)
     assert mod["tpot_s"] == j["tpot_s"]
+
+
+def test_redundant_experts_from_a_scenario_file_equal_the_flag(cli, tmp_path):
+    f = tmp_path / "replicas.yaml"
+    f.write_text("description: Qwen MoE with replicas of its hottest experts\nredundant_experts: 4\n")
+    moe = (*SERVE_MOE, "--tp", "1", "--dp", "4", "--ep", "4")
+    a = json.loads(cli(*moe, "--scenario-file", str(f)).stdout)
+    b = json.loads(cli(*moe, "--redundant-experts", "4").stdout)
+    assert a["layout"]["name"] == "dp4 x ep4 (+4 redundant experts)"
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "layout"):
+        assert a[key] == b[key], key
+    both = cli(*moe, "--redundant-experts", "4", "--scenario-file", str(f), check=False)
+    assert both.returncode == 2 and "redundant_experts" in both.stderr and "either this key or --redundant-experts" in both.stderr
+    f.write_text("redundant_experts: -4\n")
+    neg = cli(*moe, "--scenario-file", str(f), check=False)
+    assert neg.returncode == 2 and "redundant_experts: '-4'" in neg.stderr, neg.stderr

@@ -114,7 +114,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
     the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`); scenario_file: a
-    serving scenario .yaml whose `pools` give them instead (as --scenario-file); pad_heads, redundant_experts: as in run();
+    serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file); pad_heads, redundant_experts: as in run();
     host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
     request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
     if isinstance(concurrency, int):
