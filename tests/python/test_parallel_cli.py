@@ -129,6 +129,9 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
       "--redundant-experts", "-8"), "--redundant-experts -8 must not be negative"),
     (("serve", "--system", "hgx-h200x8", "--model", "deepseek-v3", "--tp", "8", "--redundant-experts", "8"),
      "--redundant-experts 8 needs --ep > 1"),
+    # Out of memory with replicas: the advice still names a layout (its own, without them) that fits.
+    (("run", "--system", "hgx-h100x8", "--model", "deepseek-v3", "--dp", "8", "--ep", "8", "--batch", "8", "--dtype", "fp8",
+      "--redundant-experts", "32"), "a system that fits: --system p5-h100x8 --tp 8 --dp 2"),
     (("run", "--system", "hgx-h100x8", "--model", QWEN_MOE, "--tp", "2", "--pp", "2", "--dp", "2", "--ep", "4", "--batch", "4"),
      "--ep 4 = --tp x --dp (data-parallel attention) with --pp 2"),
     # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
