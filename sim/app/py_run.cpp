@@ -89,6 +89,7 @@ void bind_run(py::module_& m) {
     if (!std::isnan(host_us_per_request)) o.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
     o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
     o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
+    o.prefill_ep = layout.at("prefill_ep"), o.prefill_dp = layout.at("prefill_dp"), o.prefill_pp = layout.at("prefill_pp");
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
@@ -98,7 +99,9 @@ void bind_run(py::module_& m) {
     o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
     o.spec_tokens = spec_tokens, o.spec_accept = spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;
     if (!scenario_file.empty())
-      apply_pools_file(scenario_file, o, s, {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, s.redundant_experts != 0});
+      apply_pools_file(scenario_file, o, s,
+                       {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, o.prefill_ep != 0, o.prefill_dp != 0,
+                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1, s.redundant_experts != 0});
     ServeResult r;
     {
       py::gil_scoped_release release;

@@ -213,11 +213,15 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["devices"] = r.devices;
   if (r.disagg) {
     const DisaggLayout& d = *r.disagg;
-    auto pool = [&](int devices, int instances, int tp, int first) {
-      return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp}, {"first_rank", first}};
+    auto pool = [&](int devices, int instances, int tp, int ep, int pp, int dp, int first, double weights, std::int64_t kv_tokens) {
+      return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp},           {"ep", ep},
+                            {"pp", pp},           {"dp", dp},             {"first_rank", first}, {"weight_bytes", weights},
+                            {"kv_tokens", kv_tokens}};
     };
-    j["disaggregated"] = {{"prefill", pool(d.prefill_devices, d.prefill_instances, d.prefill_tp, d.prefill_first)},
-                          {"decode", pool(d.decode_devices, d.decode_instances, d.decode_tp, d.decode_first)},
+    j["disaggregated"] = {{"prefill", pool(d.prefill_devices, d.prefill_instances, d.prefill_tp, d.prefill_ep, d.prefill_pp, d.prefill_dp,
+                                           d.prefill_first, d.prefill_weight_bytes, d.prefill_kv_tokens)},
+                          {"decode", pool(d.decode_devices, d.decode_instances, d.decode_tp, d.decode_ep, d.decode_pp, d.decode_dp,
+                                          d.decode_first, d.decode_weight_bytes, d.decode_kv_tokens)},
                           {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token}};
   } else {
     j["disaggregated"] = nullptr;
@@ -311,13 +315,23 @@ std::string serve_table(const ServeResult& r) {
     os << "  KV tokens per pipeline stage: " << join(st, ", ") << " (stage " << m.stage << " bounds the engine's cache)\n";
   }
   if (!r.folding.empty()) os << "  folded: " << r.folding << "\n";
-  if (r.disagg)
-    os << strformat("  disaggregated: prefill pool %d chips (%d x tp%d, ranks %d-%d), decode pool %d chips (%d x tp%d, ranks %d-%d) of %d;"
-                    " KV %s per prompt token crosses the fabric\n",
-                    r.disagg->prefill_devices, r.disagg->prefill_instances, r.disagg->prefill_tp, r.disagg->prefill_first,
-                    r.disagg->prefill_first + r.disagg->prefill_devices - 1, r.disagg->decode_devices, r.disagg->decode_instances,
-                    r.disagg->decode_tp, r.disagg->decode_first, r.disagg->decode_first + r.disagg->decode_devices - 1,
-                    r.disagg->system_chips, format_bytes(r.disagg->kv_bytes_per_token).c_str());
+  if (const auto& d = r.disagg) {
+    // "2 x tp4", "1 x pp2 x tp4", or with expert or data parallelism "8 x tp1 in dp8 ep8 groups" (an
+    // instance is one replica).
+    auto pool = [](int devices, int instances, int tp, int ep, int pp, int dp, int first, double weights, std::int64_t kv) {
+      std::string groups = (dp > 1 ? " dp" + std::to_string(dp) : "") + (ep > 1 ? " ep" + std::to_string(ep) : "");
+      return strformat("%d chips (%d x %stp%d%s, ranks %d-%d; weights %s per chip, KV %lld tokens per instance)", devices, instances,
+                       pp > 1 ? ("pp" + std::to_string(pp) + " x ").c_str() : "", tp, groups.empty() ? "" : (" in" + groups + " groups").c_str(),
+                       first, first + devices - 1, format_bytes(weights).c_str(), static_cast<long long>(kv));
+    };
+    os << "  disaggregated: prefill pool "
+       << pool(d->prefill_devices, d->prefill_instances, d->prefill_tp, d->prefill_ep, d->prefill_pp, d->prefill_dp, d->prefill_first,
+               d->prefill_weight_bytes, d->prefill_kv_tokens)
+       << ", decode pool "
+       << pool(d->decode_devices, d->decode_instances, d->decode_tp, d->decode_ep, d->decode_pp, d->decode_dp, d->decode_first,
+               d->decode_weight_bytes, d->decode_kv_tokens)
+       << strformat(" of %d; KV %s per prompt token crosses the fabric\n", d->system_chips, format_bytes(d->kv_bytes_per_token).c_str());
+  }
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt  power W  J/token\n";
   for (size_t i = 0; i < r.curve.size(); ++i) {

@@ -116,7 +116,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
   return step;
 }
 
-void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
+void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const ModelConfig& model) {
   sys.require_model_ranks();
   const int chips = sys.ranks();
   if (sc.devices() == chips) return;
@@ -125,9 +125,17 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys) {
   if (chips == 1)
     throw InputError(layout + " needs a system of " + std::to_string(sc.devices()) +
                      " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()));
+  // The example: the widest TP group of at most 8 ranks that divides the chips and splits the model's
+  // heads as Scenario::validate requires (query heads evenly; KV heads evenly or replicated), the rest
+  // data-parallel replicas.
+  int tp = 1;
+  for (int t = std::min(chips, 8); t > 1 && tp == 1; --t) {
+    const bool kv = model.is_mla() || (model.kv_heads >= t ? model.kv_heads % t == 0 : t % model.kv_heads == 0);
+    if (chips % t == 0 && model.heads % t == 0 && kv) tp = t;
+  }
   throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
                    " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. --tp " +
-                   std::to_string(std::min(chips, 8)) + " --dp " + std::to_string(std::max(1, chips / 8)) + ")");
+                   std::to_string(tp) + " --dp " + std::to_string(chips / tp) + ")");
 }
 
 namespace {
@@ -240,7 +248,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   FusionPolicy fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   r.fusion = fusion.str();
   const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
-  check_layout_fits_system(sc, sys.spec);
+  check_layout_fits_system(sc, sys.spec, model);
   r.system = opt.system ? sys.spec.name : "";
   r.layout = sc.layout_str();
   r.devices = sc.devices();

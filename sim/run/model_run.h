@@ -115,8 +115,9 @@ using LayoutFit = std::function<double(const Scenario& sc, const CommBufferParam
 std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys,
                           const LayoutFit& fit = {});
 
-// InputError unless the layout's devices (tp x pp x dp) are the system's chips.
-void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys);
+// InputError unless the layout's devices (tp x pp x dp) are the system's chips; the message's example
+// layout multiplies to the chips and splits the model's heads.
+void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const ModelConfig& model);
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});

@@ -16,6 +16,7 @@
 #include "sim/interconnect/fabric.h"
 #include "sim/run/system_run.h"
 #include "sim/serve/step_time.h"
+#include "workloads/sharding.h"
 
 namespace xpu {
 
@@ -342,46 +343,75 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
 }
 
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
-  Scenario one = sc;
+  Scenario one = sc;  // one replica of tp ranks: what an instance holds
+  one.ep = one.dp = one.pp = 1;
+  one.redundant_experts = 0;
+  one.microbatches = 0;
   one.batch = 1;
   one.input_len = tokens;
   one.output_len = 0;
   return footprint(model, one).kv_bytes_per_sequence * static_cast<double>(sc.tp);
 }
 
-Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools) {
+namespace {
+Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp) {
   Scenario p = sc;
-  p.tp = pools.prefill_tp;
+  if (pp != sc.pp) p.microbatches = 0;  // the decode pool's micro-batches belong to its stages: the default, pp
+  p.tp = tp;
+  p.ep = ep;
+  p.pp = pp;
+  p.dp = dp;
+  // The replicas of the hottest experts (--redundant-experts) go to each pool whose experts are spread
+  // over ranks; a pool without expert parallelism holds every expert once.
+  if (ep == 1) p.redundant_experts = 0;
   return p;
 }
 
-namespace {
-// One pool's instances: whole, aligned on the system (a node's block or whole nodes), the model split
-// by its tp. `flag` names the pool's tp flag in errors.
-void check_pool(const ModelConfig& model, const Scenario& sc, const SystemSpec& sys, const std::string& pools,
-                const std::string& flag, int devices, int tp, int first) {
-  if (tp <= 0) throw InputError(flag + " " + std::to_string(tp) + ": expected a positive tensor-parallel degree");
-  if (devices % tp != 0)
-    throw InputError(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flag + " " + std::to_string(tp) +
-                     " instances (expected multiples of " + std::to_string(tp) + ")");
-  if ((tp > sys.chips && tp % sys.chips != 0) || first % std::min(tp, sys.chips) != 0)
-    throw InputError(pools + " with " + flag + " " + std::to_string(tp) + ": the instances starting at rank " + std::to_string(first) +
-                     " are not aligned blocks of " + sys.name + " (" + std::to_string(sys.chips) +
-                     " chips per node; give the prefill pool a multiple of the decode pool's tp)");
-  Scenario check = sc;
-  check.tp = tp;
-  check.batch = 1;
+// A pool's layout as its flags read ("--prefill-tp 8", "--tp 1 --ep 8 --dp 8"), for its errors.
+std::string layout_flags(const std::string& prefix, const Scenario& p) {
+  std::string s = prefix + "tp " + std::to_string(p.tp);
+  for (auto [name, v] : {std::pair{"ep ", p.ep}, {"pp ", p.pp}, {"dp ", p.dp}})
+    if (v != 1) s += " " + prefix + name + std::to_string(v);
+  return s;
+}
+
+// One pool on the system: `devices` chips in whole groups of tp x pp x dp ranks from rank `first`;
+// each block that runs apart (a replica of pp stages of tp ranks, or with data-parallel attention its
+// group of tp x dp, joined by the experts' all-to-alls) aligned on the system's nodes; the model split
+// by the layout.
+// `flags` names the pool's layout in errors.
+void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& sys, const std::string& pools,
+                const std::string& flags, int devices, int first) {
+  if (p.tp <= 0 || p.ep <= 0 || p.pp <= 0 || p.dp <= 0) throw InputError(flags + ": expected positive parallel degrees");
+  const int group = p.tp * p.pp * p.dp;
+  if (devices % group != 0)
+    throw InputError(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flags + " instances (expected multiples of " +
+                     std::to_string(group) + ")");
+  Scenario check = p;
+  check.batch = static_cast<std::int64_t>(p.dp) * p.step_microbatches();
   check.input_len = check.output_len = 1;
   check.phase = Phase::Request;
   try {
     check.validate(model);
   } catch (const InputError& e) {
-    const std::string named = flag + " " + std::to_string(tp);
-    if (std::string(e.what()).rfind(named, 0) == 0) throw;  // it names the flag already
-    throw InputError(named + ": " + e.what());
+    if (std::string(e.what()).rfind(flags, 0) == 0) throw;  // it names the flags already
+    throw InputError(flags + ": " + e.what());
   }
+  const int block = p.ep > p.tp ? group : p.tp * p.pp;
+  if ((block > sys.chips ? block % sys.chips : sys.chips % block) != 0 || first % std::min(block, sys.chips) != 0)
+    throw InputError(pools + " with " + flags + ": the instances starting at rank " + std::to_string(first) + " are not aligned blocks of " +
+                     sys.name + " (" + std::to_string(sys.chips) +
+                     " chips per node; give the prefill pool a multiple of the decode pool's group of tp x pp x dp)");
 }
 }  // namespace
+
+Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools) {
+  return at_layout(sc, pools.prefill_tp, pools.prefill_ep, pools.prefill_pp, pools.prefill_dp);
+}
+
+Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools) {
+  return at_layout(sc, pools.decode_tp, pools.decode_ep, pools.decode_pp, pools.decode_dp);
+}
 
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags) {
   if (!std::filesystem::is_regular_file(path))
@@ -389,14 +419,20 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;
-  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, redundant = 0;
+  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, pre_ep = 0, dec_ep = 0, pre_dp = 0, dec_dp = 0, pre_pp = 0, dec_pp = 0, redundant = 0;
   p("description", description, "What the scenario serves, in one sentence", "");
   p("redundant_experts", redundant, "Replicas of the hottest routed experts over the EP ranks (as --redundant-experts)", "0");
   // Sizes are checked after the unknown keys, so a misspelt pool is named as such rather than missing.
   p("pools.prefill.devices", pre, "Chips of the prefill pool (as --prefill-devices)", "0");
   p("pools.decode.devices", dec, "Chips of the decode pool (as --decode-devices)", "0");
   p("pools.prefill.tp", pre_tp, "Tensor-parallel degree of the prefill instances (as --prefill-tp; 0: the decode pool's)", "0");
+  p("pools.prefill.ep", pre_ep, "Expert-parallel degree of the prefill pool (as --prefill-ep; 0: see tp)", "0");
+  p("pools.prefill.dp", pre_dp, "Data-parallel replicas per prefill group (as --prefill-dp; 0: see tp)", "0");
+  p("pools.prefill.pp", pre_pp, "Pipeline stages of the prefill instances (as --prefill-pp; 0: see tp)", "0");
   p("pools.decode.tp", dec_tp, "Tensor-parallel degree of the decode instances (as --tp; 0: --tp)", "0");
+  p("pools.decode.ep", dec_ep, "Expert-parallel degree of the decode pool (as --ep; 0: --ep)", "0");
+  p("pools.decode.dp", dec_dp, "Data-parallel replicas per decode group (as --dp; 0: --dp)", "0");
+  p("pools.decode.pp", dec_pp, "Pipeline stages of the decode instances (as --pp; 0: --pp)", "0");
   p.finish();
   p.require(redundant >= 0, "redundant_experts", "0 or a positive number of replicas");
   p.require(!(flags.redundant_experts && tree.find("redundant_experts")), "redundant_experts", "either this key or --redundant-experts, not both");
@@ -406,17 +442,28 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   if (!pooled) return;
   p.require(pre > 0, "pools.prefill.devices", "a positive number of chips");
   p.require(dec > 0, "pools.decode.devices", "a positive number of chips");
-  p.require(pre_tp >= 0, "pools.prefill.tp", "a positive tensor-parallel degree");
-  p.require(dec_tp >= 0, "pools.decode.tp", "a positive tensor-parallel degree");
+  for (auto [v, key] : {std::pair{pre_tp, "pools.prefill.tp"}, {pre_ep, "pools.prefill.ep"}, {pre_dp, "pools.prefill.dp"},
+                        {pre_pp, "pools.prefill.pp"}, {dec_tp, "pools.decode.tp"}, {dec_ep, "pools.decode.ep"},
+                        {dec_dp, "pools.decode.dp"}, {dec_pp, "pools.decode.pp"}})
+    p.require(v >= 0, key, "a positive parallel degree");
+  bool pre_layout = false;
+  for (const char* k : {"pools.prefill.tp", "pools.prefill.ep", "pools.prefill.dp", "pools.prefill.pp"}) pre_layout = pre_layout || tree.find(k);
   for (auto [given, key, flag] : {std::tuple{flags.prefill_devices, "pools.prefill.devices", "--prefill-devices"},
                                   {flags.decode_devices, "pools.decode.devices", "--decode-devices"},
-                                  {flags.prefill_tp && tree.find("pools.prefill.tp"), "pools.prefill.tp", "--prefill-tp"},
-                                  {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"}})
+                                  {(flags.prefill_tp || flags.prefill_ep || flags.prefill_dp || flags.prefill_pp) && pre_layout,
+                                   "pools.prefill", "--prefill-tp/--prefill-ep/--prefill-pp/--prefill-dp"},
+                                  {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"},
+                                  {flags.ep && tree.find("pools.decode.ep"), "pools.decode.ep", "--ep"},
+                                  {flags.dp && tree.find("pools.decode.dp"), "pools.decode.dp", "--dp"},
+                                  {flags.pp && tree.find("pools.decode.pp"), "pools.decode.pp", "--pp"}})
     p.require(!given, key, std::string("either this key or ") + flag + ", not both");
   opt.prefill_devices = pre;
   opt.decode_devices = dec;
-  if (pre_tp) opt.prefill_tp = pre_tp;
+  if (pre_layout) opt.prefill_tp = pre_tp, opt.prefill_ep = pre_ep, opt.prefill_dp = pre_dp, opt.prefill_pp = pre_pp;
   if (dec_tp) sc.tp = dec_tp;
+  if (dec_ep) sc.ep = dec_ep;
+  if (dec_dp) sc.dp = dec_dp;
+  if (dec_pp) sc.pp = dec_pp;
   opt.pools_file = path;
 }
 
@@ -434,9 +481,6 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
                             std::to_string(opt.decode_devices);
   if (opt.prefill_devices <= 0 || opt.decode_devices <= 0)
     throw InputError(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")");
-  if (sc.pp > 1 || sc.ep > 1 || sc.dp > 1)
-    throw InputError(pools + " with --pp/--ep/--dp (" + sc.layout_str() +
-                     "): each pool is made of --tp instances; pipeline, expert and data-parallel layouts are not combined with disaggregation");
   if (!opt.system)
     throw InputError(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)");
   if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
@@ -444,41 +488,87 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   const SystemSpec& sys = opt.system->spec;
   sys.require_model_ranks();
   DisaggLayout l;
-  l.prefill_tp = opt.prefill_tp != 0 ? opt.prefill_tp : sc.tp;
+  // The prefill pool's own layout where any of its flags is given (the others 1), else the decode pool's.
+  const bool own = opt.prefill_tp != 0 || opt.prefill_ep != 0 || opt.prefill_dp != 0 || opt.prefill_pp != 0;
+  auto pick = [own](int given, int decode) { return given != 0 ? given : own ? 1 : decode; };
+  l.prefill_tp = pick(opt.prefill_tp, sc.tp);
+  l.prefill_ep = pick(opt.prefill_ep, sc.ep);
+  l.prefill_dp = pick(opt.prefill_dp, sc.dp);
+  l.prefill_pp = pick(opt.prefill_pp, sc.pp);
   l.decode_tp = sc.tp;
-  check_pool(model, sc, sys, pools, opt.prefill_tp != 0 ? "--prefill-tp" : "--tp", opt.prefill_devices, l.prefill_tp, 0);
-  check_pool(model, sc, sys, pools, "--tp", opt.decode_devices, l.decode_tp, opt.prefill_devices);
+  l.decode_ep = sc.ep;
+  l.decode_dp = sc.dp;
+  l.decode_pp = sc.pp;
+  const Scenario psc = prefill_scenario(sc, l), dsc = decode_scenario(sc, l);
+  check_pool(model, psc, sys, pools, layout_flags(own ? "--prefill-" : "--", psc), opt.prefill_devices, 0);
+  check_pool(model, dsc, sys, pools, layout_flags("--", dsc), opt.decode_devices, opt.prefill_devices);
   if (opt.prefill_devices + opt.decode_devices > sys.ranks())
     throw InputError(pools + ": " + std::to_string(opt.prefill_devices + opt.decode_devices) + " chips, but system " + sys.name +
                      " has " + std::to_string(sys.ranks()) + " (" + std::to_string(sys.chips) + " per node; more with --nodes)");
   l.prefill_devices = opt.prefill_devices;
   l.decode_devices = opt.decode_devices;
-  l.prefill_instances = opt.prefill_devices / l.prefill_tp;
-  l.decode_instances = opt.decode_devices / l.decode_tp;
+  l.prefill_instances = opt.prefill_devices / (l.prefill_tp * l.prefill_pp);  // replicas, group after group
+  l.decode_instances = opt.decode_devices / (l.decode_tp * l.decode_pp);
+  l.layers = static_cast<int>(model.layers);
   l.prefill_first = 0;
   l.decode_first = opt.prefill_devices;
   l.system_chips = sys.ranks();
-  l.kv_bytes_per_token = kv_transfer_bytes(model, sc, 1);
+  l.kv_bytes_per_token = kv_transfer_bytes(model, dsc, 1);
   l.kv_heads = model.is_mla() ? 0 : static_cast<int>(model.kv_heads);
   return l;
 }
 
+void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                       DisaggLayout& pools, std::int64_t prefill_need, std::int64_t decode_need) {
+  auto sched = make_scheduler(opt.scheduler, opt.limits);
+  const CommBufferParams comm = comm_buffer_params(opt.system->spec);
+  for (const bool prefill : {true, false}) {
+    const Scenario p = prefill ? prefill_scenario(sc, pools) : decode_scenario(sc, pools);
+    const ServeMemory m = serve_memory(chip, model, p, *sched, nullptr, comm);
+    (prefill ? pools.prefill_weight_bytes : pools.decode_weight_bytes) = m.weight_bytes;
+    (prefill ? pools.prefill_kv_tokens : pools.decode_kv_tokens) = m.kv_tokens;
+    const std::int64_t need = prefill ? prefill_need : decode_need;
+    if (m.kv_blocks > 0 && m.kv_tokens >= need) continue;
+    const std::string used = " per " + chip.name() + ": weights " + format_bytes(m.weight_bytes) + " + activations " +
+                             format_bytes(m.activation_bytes) +
+                             (m.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(m.comm_buffer_bytes) : "") + " of " +
+                             format_bytes(m.capacity_bytes);
+    throw InputError(std::string(prefill ? "prefill" : "decode") + " pool (" + p.layout_str() + "): " + model.name +
+                     (m.kv_blocks <= 0 ? " leaves no room for a KV cache"
+                                       : " leaves a KV cache of " + std::to_string(m.kv_tokens) + " tokens, less than one " +
+                                             std::to_string(need) + "-token request,") +
+                     used + " (spread the pool's weights wider: " + (prefill ? "--prefill-tp/--prefill-ep" : "--tp/--ep") +
+                     ", or a chip with more memory)");
+  }
+}
+
 std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes) {
   const int tp = pools.prefill_tp, td = pools.decode_tp, H = pools.kv_heads;
+  const std::int64_t layers = std::max(1, pools.layers);
   std::map<std::pair<int, int>, double> by_pair;
-  const double per_rank = bytes / td;
-  for (int b = 0; b < td; ++b) {
-    if (H == 0) {  // MLA: the whole latent from one prefill rank
-      by_pair[{b % tp, b}] += per_rank;
-      continue;
+  // A decode stage's layers come from the prefill stages that computed them (every layer's KV taken
+  // alike); within a pair of stages, decode rank b's heads from the prefill ranks that hold them.
+  for (int sd = 0; sd < pools.decode_pp; ++sd)
+    for (int sp = 0; sp < pools.prefill_pp; ++sp) {
+      const auto [db, de] = stage_layers(layers, pools.decode_pp, sd);
+      const auto [pb, pe] = stage_layers(layers, pools.prefill_pp, sp);
+      const std::int64_t shared = std::min(de, pe) - std::max(db, pb);
+      if (shared <= 0) continue;
+      const double per_rank = bytes / td * static_cast<double>(shared) / static_cast<double>(layers);
+      for (int b = 0; b < td; ++b) {
+        const int dst = sd * td + b;
+        if (H == 0) {  // MLA: the whole latent from one prefill rank
+          by_pair[{sp * tp + b % tp, dst}] += per_rank;
+          continue;
+        }
+        // Heads of decode rank b: H/td of them, or one shared by td/H ranks.
+        const int first = H >= td ? b * (H / td) : b / (td / H), count = H >= td ? H / td : 1;
+        for (int h = first; h < first + count; ++h) {
+          const int src = H >= tp ? h / (H / tp) : h * (tp / H) + b % (tp / H);
+          by_pair[{sp * tp + src, dst}] += per_rank / count;
+        }
+      }
     }
-    // Heads of decode rank b: H/td of them, or one shared by td/H ranks.
-    const int first = H >= td ? b * (H / td) : b / (td / H), count = H >= td ? H / td : 1;
-    for (int h = first; h < first + count; ++h) {
-      const int src = H >= tp ? h / (H / tp) : h * (tp / H) + b % (tp / H);
-      by_pair[{src, b}] += per_rank / count;
-    }
-  }
   std::vector<KvMessage> out;
   for (const auto& [k, v] : by_pair) out.push_back({k.first, k.second, v});
   return out;
@@ -496,8 +586,8 @@ std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout
   for (size_t k = 0; k < ts.size(); ++k) {
     const KvTransfer& t = ts[k];
     for (const KvMessage& m : kv_messages(pools, t.bytes)) {
-      const int src = pools.prefill_first + t.prefill * pools.prefill_tp + m.src;
-      const int dst = pools.decode_first + t.decode * pools.decode_tp + m.dst;
+      const int src = pools.prefill_first + t.prefill * pools.prefill_tp * pools.prefill_pp + m.src;
+      const int dst = pools.decode_first + t.decode * pools.decode_tp * pools.decode_pp + m.dst;
       CommOp send;
       send.kind = CommOp::Kind::Send;
       send.peers = {dst};
@@ -612,19 +702,19 @@ void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er) {
 ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                             const DisaggLayout& pools, const std::vector<RequestDraw>& reqs, const EngineLoad& load) {
   auto wall0 = std::chrono::steady_clock::now();
-  // Each pool at its own tp: its steps (one grid shared when the tps agree) and its instances' KV cache.
-  const Scenario psc = prefill_scenario(sc, pools);
-  ChipStepTime st(chip, model, sc, opt.interpolate, &*opt.system);
+  // Each pool at its own layout: its steps (one grid shared when the layouts agree) and its instances' KV cache.
+  const Scenario psc = prefill_scenario(sc, pools), dsc = decode_scenario(sc, pools);
+  ChipStepTime st(chip, model, dsc, opt.interpolate, &*opt.system);
   std::optional<ChipStepTime> pst;
-  if (pools.prefill_tp != pools.decode_tp) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
+  if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
   PoolPower pre, dec;
   const StepTimeFn pstep = managed_step(chip, pst ? *pst : st, pre), dstep = managed_step(chip, st, dec);
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
                              serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
-                             serve_memory(chip, model, sc, *sched, nullptr, comm).kv_blocks};
-  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, sc, tokens); };
+                             serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks};
+  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, dsc, tokens); };
   KvTransferStats ks;
   DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
   settle(pre, chip, er.prefill_events, er.total.makespan_s);

@@ -11,6 +11,11 @@
 // the decode side pulled them); the decode instance allocates the request's blocks on admission and
 // continues from the second token, so the transfer adds to the gap before the second token.
 //
+// Pool layouts: each pool runs its own layout (tp, ep, pp, dp: a TP8 prefill pool beside a wide-EP
+// decode pool with data-parallel attention, as DeepSeek-V3 deployments split them); an instance is one
+// data-parallel replica (pp stages of tp ranks), its iterations costed by its layout's step, the path
+// colocated `serve --tp/--ep/--pp/--dp` takes (ChipStepTime on the system: with ep > tp the replicas of a group are
+// taken to run the same batch, the experts' all-to-alls joining them, as the colocated run folds them).
 // Transfers on the fabric: each rank of the decode instance receives its KV heads from the prefill
 // ranks that hold them (one message per pair; the same rank when both pools have one tp; MLA's latent
 // is whole on every rank), all transfers of a run simulated together on the system's fabric
@@ -65,34 +70,48 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
                                      const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
                                      const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer);
 
-// Bytes of the KV cache of `tokens` prompt tokens over all ranks of one tensor-parallel instance of
-// `sc` (footprint()'s per-rank cache times the ranks: heads split, or replicated below one per rank).
+// Bytes of the KV cache of `tokens` prompt tokens that one decode instance of `sc` receives: what each
+// of its sc.tp ranks holds (footprint()'s per-rank cache: KV heads split, or replicated below one per
+// rank; MLA's compressed latent whole on every rank) times the ranks. sc.ep and sc.dp do not change it
+// (an instance is one replica of tp ranks).
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens);
 
-// The pools of `opt` on the system (decode instances of sc.tp, prefill instances of opt.prefill_tp
-// or sc.tp); InputError naming the flag when they do not fit (no system, sizes not multiples of their
-// tp, a tp that does not split the heads, more chips than the system has, with --pp/--ep/--dp,
-// prefix caching or speculative decoding).
+// The pools of `opt` on the system (decode instances of sc's layout, prefill instances of
+// opt.prefill_tp/ep/pp/dp or sc's); InputError naming the pool's flags when they do not fit (no system,
+// sizes not whole groups of tp x pp x dp, a layout the model does not split, groups not aligned on the
+// system's nodes, more chips than the system has, prefix caching or speculative decoding).
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
-Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's tp
+Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's layout
+Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools);   // sc at the decode pool's layout
+
+// Memory per device of each pool at its layout (serve_memory): fills the pools' weights and KV tokens
+// per instance; InputError naming the pool and its layout when one leaves no room for the KV cache of
+// one request (a prompt of prefill_need tokens, a whole request of decode_need).
+void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
+                       DisaggLayout& pools, std::int64_t prefill_need, std::int64_t decode_need);
 
 // A serving scenario file (serve --scenario-file FILE.yaml), the flags' counterpart:
-//   pools:                            # optional: disaggregated pools
-//     prefill: {devices: 8, tp: 2}   # tp optional: the decode pool's (as --prefill-tp)
-//     decode: {devices: 8, tp: 4}    # tp optional: --tp
-//   redundant_experts: 32             # optional (as --redundant-experts)
-// Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill tp, sc.tp and opt.pools_file
-// (disagg_layout's errors name the file). InputError naming the file and key for an unknown key, a
-// missing or out-of-range value, or a value that a flag also gives (`flags`: those given on the command line).
+//   pools:                                      # optional: disaggregated pools
+//     prefill: {devices: 8, tp: 8}              # tp, ep, pp, dp optional: as --prefill-tp/-ep/-pp/-dp
+//     decode: {devices: 8, tp: 1, ep: 8, dp: 8}  # tp, ep, pp, dp optional: --tp/--ep/--pp/--dp
+//   redundant_experts: 32                       # optional (as --redundant-experts)
+// Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill layout, sc's layout and
+// opt.pools_file (disagg_layout's errors name the file). InputError naming the file and key for an
+// unknown key, a missing or out-of-range value, or a value that a flag also gives (`flags`: the pool,
+// layout and replica flags given on the command line).
 struct PoolFlags {
-  bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false, redundant_experts = false;
+  bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
+  bool prefill_ep = false, prefill_dp = false, ep = false, dp = false, prefill_pp = false, pp = false;
+  bool redundant_experts = false;
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);
 
 // The messages of one transfer of `bytes` (what the decode instance receives, over all its ranks):
 // each decode rank b gets its KV heads from the prefill ranks that hold them (a head replicated on
-// several prefill ranks from copy b mod copies; MLA's latent from prefill rank b mod prefill_tp),
-// one message per pair of ranks. Ranks are within the instances.
+// several prefill ranks from copy b mod copies; MLA's latent from prefill rank b mod prefill_tp), each
+// decode stage its layers from the prefill stages that hold them (a share per layer: assumed, every
+// layer's KV the same size), one message per pair of ranks. Ranks are within the instances (stage x tp
+// + tp rank).
 struct KvMessage {
   int src = 0, dst = 0;
   double bytes = 0;

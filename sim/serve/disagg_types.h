@@ -5,16 +5,28 @@
 
 namespace xpu {
 
-// Where the pools sit: prefill instance i on system ranks prefill_first + i*prefill_tp .. , decode
-// instance j on decode_first + j*decode_tp .. (disjoint, every group an aligned block).
+// Where the pools sit: prefill instance i on system ranks prefill_first + i*prefill_tp*prefill_pp .. ,
+// decode instance j on decode_first + j*decode_tp*decode_pp .. (disjoint, every group an aligned
+// block). Each pool has a layout of its own (tp, ep, pp, dp): its chips are groups of tp x pp x dp
+// ranks, each group dp replicas of pp stages of tp ranks (the rank order of workloads/sharding.h), and
+// an instance is one replica, which the router feeds on its own. With ep > tp (data-parallel attention)
+// a group's replicas share their experts through all-to-alls.
 struct DisaggLayout {
   int prefill_tp = 1, decode_tp = 1;
+  int prefill_ep = 1, decode_ep = 1;
+  int prefill_dp = 1, decode_dp = 1;
+  int prefill_pp = 1, decode_pp = 1;
+  int layers = 0;                                   // of the model: how the KV splits over the stages
   int prefill_devices = 0, decode_devices = 0;      // chips of each pool
   int prefill_instances = 0, decode_instances = 0;
   int prefill_first = 0, decode_first = 0;          // first system rank of each pool
   int system_chips = 0;                             // chips of the system (the pools may leave some idle)
   double kv_bytes_per_token = 0;                    // a decode instance's, all its ranks (what crosses the fabric)
   int kv_heads = 0;                                 // KV heads of the model (0: MLA's latent, whole on every rank)
+  // Memory per device of each pool (serve_memory at its layout): the weights, and the tokens of KV
+  // cache an instance holds (0 until the chip is known: check_pool_memory fills them).
+  double prefill_weight_bytes = 0, decode_weight_bytes = 0;
+  std::int64_t prefill_kv_tokens = 0, decode_kv_tokens = 0;
 };
 
 // One operating point's KV transfers (one per request of two or more output tokens).

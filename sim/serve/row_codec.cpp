@@ -28,8 +28,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OccupancySample, t_s, kv_used, running, waiti
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EnergyBreakdown, compute_j, vector_j, onchip_j, dram_j, active_j, static_j)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
                                    fabric_runs, converged, prefill_busy, decode_busy, prefill_power_w, decode_power_w)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_devices, decode_devices, prefill_instances,
-                                   decode_instances, prefill_first, decode_first, system_chips, kv_bytes_per_token, kv_heads)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
+                                   decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
+                                   kv_bytes_per_token, kv_heads, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
+                                   decode_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
                                    requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
@@ -61,17 +63,17 @@ XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(KvTransferStats, 96)
-XPU_ROW_FIELDS(DisaggLayout, 56)
+XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(ServePoint, 464)
 XPU_ROW_FIELDS(CostFigures, 64)
-XPU_ROW_FIELDS(ServeResult, 832)
+XPU_ROW_FIELDS(ServeResult, 888)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 192)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1304)
+XPU_ROW_FIELDS(CompareRow, 1360)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1344)
+XPU_ROW_FIELDS(UnitResult, 1400)
 #undef XPU_ROW_FIELDS
 #endif
 

@@ -485,7 +485,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
   check_serve_request(model, base, opt);
-  if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip));
+  if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would
   // cross it.
@@ -510,7 +510,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
           opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;
-  if (base.dp > 1)
+  if (base.dp > 1 && !pools)
     r.folding = base.ep > base.tp
                     ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
                           " ranks: one group's engine is run, with its share of the load; every group is taken to run the same "
@@ -530,7 +530,13 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   // One request must fit the KV cache (with length distributions or a CSV, the engine says which cannot).
   const bool fixed = opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist;
   const std::int64_t need = fixed ? opt.input + opt.output : 1;
-  if (r.memory.kv_blocks <= 0 || (!pools && r.memory.kv_tokens < need)) no_kv_room(s, *sched, r.memory, need, !pools);
+  if (pools) {  // each pool at its own layout, per device
+    check_pool_memory(chip, model, base, opt, *pools, fixed ? opt.input + 1 : 1, need);
+    r.disagg = pools;
+    r.layout = "prefill " + prefill_scenario(base, *pools).layout_str() + " + decode " + base.layout_str();
+  } else if (r.memory.kv_blocks <= 0 || r.memory.kv_tokens < need) {
+    no_kv_room(s, *sched, r.memory, need, true);
+  }
   RequestSpec rs = request_spec(opt);
   r.input_lengths = opt.lengths_csv.empty() ? rs.input.str() : opt.lengths_csv;
   r.output_lengths = opt.lengths_csv.empty() ? rs.output.str() : opt.lengths_csv;

@@ -50,8 +50,9 @@ struct ServeOptions {
   std::shared_ptr<StepPartCache> step_cache;
   EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
   // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
-  // and the prefill instances' tensor-parallel degree (0: the scenario's tp, which the decode pool uses).
-  int prefill_devices = 0, decode_devices = 0, prefill_tp = 0;
+  // and the prefill pool's layout (all 0: the scenario's, which the decode pool uses; otherwise a
+  // degree not given is 1).
+  int prefill_devices = 0, decode_devices = 0, prefill_tp = 0, prefill_ep = 0, prefill_dp = 0, prefill_pp = 0;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
 };

@@ -1,9 +1,18 @@
 """Disaggregated serving through the CLI and the module: prefill and decode pools on two nodes, the KV
 transfers in the report, one path for both front ends, and pools that do not fit refused in one line."""
 import json
+import os
 
 import pytest
 import xpusim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MLA_MOE = os.path.join(ROOT, "tests", "data", "models", "deepseek-v2-lite.json")  # 27 layers, MLA latent 512 + 64, 64 experts
+
+
+def placed(pool):
+    """A pool's placement and layout (the report also gives pp and its memory per device)."""
+    return {k: pool[k] for k in ("devices", "instances", "tp", "ep", "dp", "first_rank")}
 
 POOLS = ("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "4", "--prefill-devices", "8", "--decode-devices", "8",
          "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8", "--input", "512", "--output", "16")
@@ -12,8 +21,9 @@ POOLS = ("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "4", "--pref
 def test_pools_report_their_kv_transfers_and_every_chip(cli):
     j = json.loads(cli(*POOLS, "--format", "json").stdout)
     d = j["disaggregated"]
-    assert d["prefill"] == {"devices": 8, "instances": 2, "tp": 4, "first_rank": 0}
-    assert d["decode"] == {"devices": 8, "instances": 2, "tp": 4, "first_rank": 8}
+    assert placed(d["prefill"]) == {"devices": 8, "instances": 2, "tp": 4, "ep": 1, "dp": 1, "first_rank": 0}
+    assert placed(d["decode"]) == {"devices": 8, "instances": 2, "tp": 4, "ep": 1, "dp": 1, "first_rank": 8}
+    assert d["decode"]["weight_bytes"] > 0 and d["decode"]["kv_tokens"] >= 512 + 16
     # llama-3.1-8b: 32 layers x 8 KV heads x 128 x (K, V) x 1 byte (fp8 KV cache) per token.
     assert d["kv_bytes_per_token"] == 32 * 8 * 128 * 2 * 1
     assert j["devices"] == 16
@@ -31,7 +41,7 @@ def test_pools_report_their_kv_transfers_and_every_chip(cli):
     # TTFT ends at the first token (prefill pool); TPOT carries the transfer.
     assert j["ttft_s"] < j["e2e_p50_s"]
     table = cli(*POOLS).stdout
-    assert "prefill pool 8 chips (2 x tp4, ranks 0-7)" in table and "KV transfers: 8 of" in table
+    assert "prefill pool 8 chips (2 x tp4, ranks 0-7;" in table and "KV transfers: 8 of" in table
 
 
 def test_the_module_takes_the_same_path():
@@ -53,7 +63,7 @@ def test_cli_and_module_agree(cli):
 def test_prefill_instances_take_their_own_tp(cli):
     j = json.loads(cli(*POOLS, "--prefill-tp", "2", "--format", "json").stdout)
     d = j["disaggregated"]
-    assert d["prefill"] == {"devices": 8, "instances": 4, "tp": 2, "first_rank": 0}
+    assert placed(d["prefill"]) == {"devices": 8, "instances": 4, "tp": 2, "ep": 1, "dp": 1, "first_rank": 0}
     assert d["decode"]["tp"] == 4 and d["decode"]["instances"] == 2
     k = j["kv_transfer"]
     # The same bytes cross (8 KV heads split either way), now from 2 prefill ranks to 4 decode ranks.
@@ -70,7 +80,7 @@ def test_prefill_instances_take_their_own_tp(cli):
     (("--prefill-devices", "8", "--decode-devices", "6", "--tp", "4", "--system", "hgx-h100x8", "--nodes", "2"), "multiples of 4"),
     (("--prefill-devices", "8", "--decode-devices", "8", "--system", "hgx-h100x8"), "has 8"),
     (("--prefill-devices", "4", "--decode-devices", "4"), "need a system"),
-    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "2", "--dp", "2"), "--pp/--ep/--dp"),
+    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "1", "--pp", "64"), "--pp 64"),
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--spec-tokens", "2"), "--spec-tokens"),
     (("--prefill-devices", "0", "--decode-devices", "4", "--system", "hgx-h100x8"), "positive"),
     (("--prefill-devices", "6", "--decode-devices", "6", "--system", "hgx-h100x8", "--nodes", "2", "--prefill-tp", "3"),
@@ -95,7 +105,7 @@ def test_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
                  "  decode: {devices: 8, tp: 4}\n")
     a = json.loads(cli(*SHARED, "--scenario-file", str(f)).stdout)
     b = json.loads(cli(*SHARED, "--tp", "4", "--prefill-devices", "8", "--decode-devices", "8", "--prefill-tp", "2").stdout)
-    assert a["disaggregated"]["prefill"] == {"devices": 8, "instances": 4, "tp": 2, "first_rank": 0}
+    assert placed(a["disaggregated"]["prefill"]) == {"devices": 8, "instances": 4, "tp": 2, "ep": 1, "dp": 1, "first_rank": 0}
     for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "kv_transfer", "disaggregated", "layout", "devices"):
         assert a[key] == b[key], key
     m = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, concurrency=4, requests=8, input=512, output=16,
@@ -122,3 +132,121 @@ def test_bad_pool_files_are_one_line(cli, tmp_path, text, flags, needle):
     assert p.returncode == 2, p.stderr
     line = p.stderr.strip()
     assert line.count("\n") == 0 and needle in line and "pools.yaml" in line, line
+
+
+# Pool layouts (issue 13): a tensor-parallel prefill pool beside a wide expert-parallel decode pool with
+# data-parallel attention, as DeepSeek-V3 deployments split them, on an MLA + MoE model.
+MOE_POOLS = ("serve", "--system", "hgx-h100x8", "--model", MLA_MOE, "--prefill-devices", "4", "--decode-devices", "4",
+             "--concurrency", "4", "--requests", "8", "--input", "256", "--output", "8", "--format", "json")
+# The compressed KV (MLA) per token and rank: layers x (kv_lora_rank + qk_rope_head_dim) x 1 byte (fp8 KV cache).
+MLA_BYTES = 27 * (512 + 64) * 1
+
+
+def test_each_pool_takes_its_own_layout(cli):
+    j = json.loads(cli(*MOE_POOLS, "--prefill-tp", "4", "--tp", "1", "--ep", "4", "--dp", "4").stdout)
+    d = j["disaggregated"]
+    assert placed(d["prefill"]) == {"devices": 4, "instances": 1, "tp": 4, "ep": 1, "dp": 1, "first_rank": 0}
+    # Data-parallel replicas are the instances the router feeds: four of one rank each.
+    assert placed(d["decode"]) == {"devices": 4, "instances": 4, "tp": 1, "ep": 4, "dp": 4, "first_rank": 4}
+    assert j["layout"]["name"] == "prefill tp4 + decode dp4 x ep4"
+    # Each decode rank receives the whole latent once: one rank per instance.
+    assert d["kv_bytes_per_token"] == MLA_BYTES
+    assert j["kv_transfer"]["bytes_mean"] == 256 * MLA_BYTES and j["kv_transfer"]["transfers"] == 8
+    # The experts spread over 4 decode ranks, the attention replicated: more weights per chip than TP4's split.
+    assert d["decode"]["weight_bytes"] > d["prefill"]["weight_bytes"]
+    # A decode pool of tp2 replicas: each of the two ranks receives the latent (MLA's KV is whole on every rank).
+    k = json.loads(cli(*MOE_POOLS, "--prefill-tp", "4", "--tp", "2", "--ep", "4", "--dp", "2").stdout)
+    assert k["disaggregated"]["kv_bytes_per_token"] == 2 * MLA_BYTES
+    assert placed(k["disaggregated"]["decode"])["instances"] == 2
+
+
+def test_pool_layouts_from_a_scenario_file_equal_the_flags(cli, tmp_path):
+    a = json.loads(cli(*MOE_POOLS, "--prefill-ep", "4", "--prefill-dp", "4", "--tp", "1", "--ep", "4", "--dp", "4").stdout)
+    b = xpusim.serve(model=MLA_MOE, system="hgx-h100x8", prefill_devices=4, decode_devices=4, prefill_ep=4, prefill_dp=4,
+                     tp=1, ep=4, dp=4, concurrency=4, requests=8, input=256, output=8)
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 4, ep: 4, dp: 4}\n  decode: {devices: 4, tp: 1, ep: 4, dp: 4}\n")
+    c = json.loads(cli(*_without_pools(MOE_POOLS), "--scenario-file", str(f)).stdout)
+    assert placed(a["disaggregated"]["prefill"]) == {"devices": 4, "instances": 4, "tp": 1, "ep": 4, "dp": 4, "first_rank": 0}
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated", "layout"):
+        assert a[key] == b[key] == c[key], key
+
+
+def _without_pools(args):
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+            continue
+        if x in ("--prefill-devices", "--decode-devices"):
+            skip = True
+            continue
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--prefill-ep", "3"), "--prefill-tp 1 --prefill-ep 3: --ep 3"),
+    (("--prefill-dp", "3"), "not a whole number of --prefill-tp 1 --prefill-dp 3 instances (expected multiples of 3)"),
+    (("--tp", "1", "--ep", "8", "--dp", "8"), "not a whole number of --tp 1 --ep 8 --dp 8 instances (expected multiples of 8)"),
+    (("--prefill-tp", "4", "--prefill-ep", "128"), "--prefill-ep 128"),
+])
+def test_bad_pool_layouts_are_one_line(cli, args, needle):
+    p = cli(*MOE_POOLS[:-2], *args, check=False)
+    assert p.returncode == 2, p.stderr
+    line = p.stderr.strip()
+    assert line.count("\n") == 0 and needle in line, line
+
+
+def test_a_pool_that_leaves_no_room_names_itself(cli):
+    # DeepSeek-V3 (671B, fp8) over 8 H100s: 85 GB of weights per chip at TP8, more with experts over 8 and the
+    # attention replicated; each pool is checked at its own layout and the first that does not fit is named.
+    for prefill, name in ((("--prefill-tp", "8"), "prefill pool (tp8)"),
+                          (("--prefill-tp", "1", "--prefill-ep", "8", "--prefill-dp", "8"), "prefill pool (dp8 x ep8)")):
+        p = cli("serve", "--system", "hgx-h100x8", "--nodes", "2", "--model", "deepseek-v3", "--prefill-devices", "8",
+                "--decode-devices", "8", *prefill, "--tp", "8", "--requests", "4", check=False)
+        assert p.returncode == 2, p.stderr
+        line = p.stderr.strip()
+        assert line.count("\n") == 0 and name + ": deepseek-v3 leaves no room" in line and "per h100-sxm" in line, line
+
+
+@pytest.mark.parametrize("system,nic_gb_s", [("trn2-48xl", 25.0), ("trn1-32xl", 6.25)])
+def test_trainium_pools_on_two_instances_cross_efa(cli, system, nic_gb_s):
+    """trn2.48xlarge has its EFAv3 scale-out (3,200 Gb/s over 16 chips: 25 GB/s each), trn1.32xlarge its EFAv2
+    (800 Gb/s: 6.25 GB/s), so pools on two instances are expressible: each of 4 ranks sends a quarter of the
+    prompt's KV over its own interface, at least at its line rate."""
+    j = json.loads(cli("serve", "--system", system, "--nodes", "2", "--model", "llama-3.1-8b", "--tp", "4",
+                       "--prefill-devices", "16", "--decode-devices", "16", "--concurrency", "4", "--requests", "8",
+                       "--input", "512", "--output", "8", "--format", "json").stdout)
+    assert placed(j["disaggregated"]["decode"])["first_rank"] == 16  # the second instance
+    k = j["kv_transfer"]
+    assert k["transfers"] == 8 and k["bytes_mean"] == 512 * 32 * 8 * 128 * 2
+    line_rate = k["bytes_mean"] / 4 / (nic_gb_s * 1e9)
+    assert line_rate < k["alone_s"] < 1.3 * line_rate
+
+
+def test_pipeline_pools_take_their_stages(cli):
+    """A decode pool of two stages of tp4 (one instance on 8 chips): each decode stage receives its half of
+    the layers from the prefill rank that holds them; the bytes per request are the same, the instance fewer."""
+    j = json.loads(cli(*POOLS, "--pp", "2", "--prefill-tp", "2", "--format", "json").stdout)
+    d = j["disaggregated"]
+    assert (d["decode"]["pp"], d["decode"]["tp"], d["decode"]["instances"]) == (2, 4, 1)
+    assert (d["prefill"]["pp"], d["prefill"]["tp"], d["prefill"]["instances"]) == (1, 2, 4)
+    assert j["layout"]["name"] == "prefill tp2 + decode tp4 x pp2"
+    assert j["kv_transfer"]["bytes_mean"] == 512 * 32 * 8 * 128 * 2 and j["kv_transfer"]["transfers"] == 8
+    # A stage holds half the layers: each of the 8 decode ranks receives an eighth, two of them from each prefill rank.
+    assert j["kv_transfer"]["alone_s"] > 512 * 32 * 8 * 128 * 2 / 8 / 50e9
+    assert "decode pool 8 chips (1 x pp2 x tp4, ranks 8-15;" in cli(*POOLS, "--pp", "2", "--prefill-tp", "2").stdout
+
+
+def test_pipeline_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 8, tp: 2}\n  decode: {devices: 8, tp: 4, pp: 2}\n")
+    a = json.loads(cli(*SHARED, "--scenario-file", str(f)).stdout)
+    b = json.loads(cli(*SHARED, "--tp", "4", "--pp", "2", "--prefill-devices", "8", "--decode-devices", "8",
+                       "--prefill-tp", "2").stdout)
+    assert a["disaggregated"]["decode"]["pp"] == 2
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated", "layout"):
+        assert a[key] == b[key], key
+    p = cli(*SHARED, "--scenario-file", str(f), "--pp", "2", check=False)
+    assert p.returncode == 2 and "pools.decode.pp" in p.stderr and "either this key or --pp" in p.stderr, p.stderr

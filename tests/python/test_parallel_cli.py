@@ -296,3 +296,16 @@ def test_redundant_experts_from_a_scenario_file_equal_the_flag(cli, tmp_path):
     f.write_text("redundant_experts: -4\n")
     neg = cli(*moe, "--scenario-file", str(f), check=False)
     assert neg.returncode == 2 and "redundant_experts: '-4'" in neg.stderr, neg.stderr
+
+
+def test_layout_mismatch_example_is_a_layout_that_runs(cli):
+    """A layout whose product is not the system's chips is refused with an example that multiplies to the
+    chips and splits the model's heads (it used to offer --tp min(chips, 8) --dp max(1, chips/8): --tp 6 on
+    six chips, a TP group that does not divide Llama's 32 heads, and --tp 8 --dp 1 on twelve)."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --dp 3)" in p.stderr, p.stderr
+    ok = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "2", "--dp", "3",
+             "--batch", "3", "--input", "128", "--format", "json")
+    assert json.loads(ok.stdout)["devices"] == 6
+    p = cli("run", "--chip", "h100-sxm", "--devices", "5", "--model", "llama-3.1-8b", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --dp 5)" in p.stderr, p.stderr

@@ -42,7 +42,11 @@ CompareRow odd_row() {
   r.result.curve = {odd_point(1.0 / 9.0), odd_point(-std::numeric_limits<double>::infinity())};
   r.result.cost = {2.99, 1.0 / 11.0, 3e-9, true, "cloud list price"};
   r.result.kernels = {{"gemm", 1e-5 / 3}, {"attention", 0.0}};
-  r.result.disagg = DisaggLayout{2, 4, 4, 4, 2, 1, 0, 4, 8, 123.456, 8};
+  DisaggLayout d;
+  d.prefill_tp = 2, d.decode_tp = 4, d.decode_ep = 8, d.decode_dp = 2, d.prefill_devices = 4, d.decode_devices = 4;
+  d.prefill_instances = 2, d.decode_instances = 1, d.decode_first = 4, d.system_chips = 8, d.kv_bytes_per_token = 123.456, d.kv_heads = 8;
+  d.prefill_weight_bytes = 1.0 / 7.0, d.decode_kv_tokens = 12345;
+  r.result.disagg = d;
   r.tdp_w = 700, r.perf_per_usd_rel = 1.0 / 6.0, r.config_yaml = "a: 1\n";
   InteractivityTier t;
   t.tok_s_per_user = 50, t.point = 2, t.bound.time_s = {{"weight streaming", 2e-3 / 3}}, t.bound.dominant = "weight streaming";

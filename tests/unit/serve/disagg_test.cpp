@@ -10,6 +10,8 @@
 #include "sim/base/error.h"
 #include "sim/interconnect/system_spec.h"
 #include "sim/serve/disagg.h"
+#include "sim/serve/step_time.h"
+#include "sim/run/registry.h"
 
 namespace xpu {
 namespace {
@@ -40,12 +42,26 @@ TEST(Disagg, KvBytesMatchTheClosedForm) {
   EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), per_token * 1000);
   sc.tp = 8;  // fewer KV heads than ranks: each rank holds (and sends) one head
   EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), 8.0 * 8 * 64 * 2 * 2 * 1000);
+  sc.tp = 2, sc.dp = 4;  // an instance is one replica of tp ranks: its bytes do not depend on the replicas
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(m, sc, 1000), per_token * 1000);
   ModelConfig mla = load_model(model_path("deepseek-v2-lite"));  // the latent, whole on every rank
   Scenario one;
   const double latent = static_cast<double>(mla.layers) * static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim) * 2;
   EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), latent * 10);
   one.tp = 2;
   EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), 2 * latent * 10);
+  one.tp = 1, one.ep = 8, one.dp = 8;  // wide EP with data-parallel attention: each one-rank replica receives the latent once
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), latent * 10);
+  one.tp = 2, one.ep = 8, one.dp = 4;
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(mla, one, 10), 2 * latent * 10);
+  // DeepSeek-V3 (MLA): 61 layers x (512 + 64) latent x 1 byte (fp8 KV cache) = 35,136 B per token and rank.
+  ModelConfig v3 = load_model("deepseek-v3");
+  Scenario wide;
+  wide.kvdtype = DType::fp8;
+  wide.ep = wide.dp = 8;
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(v3, wide, 1), 61.0 * (512 + 64) * 1);
+  wide.tp = 8, wide.ep = 8, wide.dp = 1;  // TP8: the latent on each of the eight ranks
+  EXPECT_DOUBLE_EQ(kv_transfer_bytes(v3, wide, 1), 8 * 61.0 * (512 + 64) * 1);
 }
 
 TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
@@ -219,6 +235,37 @@ TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
   EXPECT_DOUBLE_EQ((mla[{1, 3}]), 200.0);
 }
 
+TEST(Disagg, KvMessagesFollowThePipelineStages) {
+  // Ranks within an instance: stage x tp + tp rank; each decode stage's layers from the prefill stages that hold them.
+  auto messages = [](int tp, int pp, int td, int pd, int layers) {
+    DisaggLayout l;
+    l.prefill_tp = tp, l.prefill_pp = pp, l.decode_tp = td, l.decode_pp = pd, l.kv_heads = 8, l.layers = layers;
+    std::map<std::pair<int, int>, double> out;
+    double sum = 0;
+    for (const KvMessage& m : kv_messages(l, 1200.0)) out[{m.src, m.dst}] += m.bytes, sum += m.bytes;
+    EXPECT_DOUBLE_EQ(sum, 1200.0);
+    return out;
+  };
+  // Two prefill stages into one decode rank: half the layers from each.
+  auto gather = messages(1, 2, 1, 1, 4);
+  ASSERT_EQ(gather.size(), 2u);
+  EXPECT_DOUBLE_EQ((gather[{0, 0}]), 600.0);
+  EXPECT_DOUBLE_EQ((gather[{1, 0}]), 600.0);
+  // One prefill stage of tp2 into two decode stages of tp2: each decode rank its heads' half of the layers.
+  auto split = messages(2, 1, 2, 2, 4);
+  ASSERT_EQ(split.size(), 4u);
+  EXPECT_DOUBLE_EQ((split[{0, 0}]), 300.0);
+  EXPECT_DOUBLE_EQ((split[{1, 1}]), 300.0);
+  EXPECT_DOUBLE_EQ((split[{0, 2}]), 300.0);  // decode stage 1, tp rank 0
+  EXPECT_DOUBLE_EQ((split[{1, 3}]), 300.0);
+  // Uneven stages (3 layers: prefill [0, 2) [2, 3), decode one layer each): a third per decode stage.
+  auto uneven = messages(1, 2, 1, 3, 3);
+  ASSERT_EQ(uneven.size(), 3u);
+  EXPECT_DOUBLE_EQ((uneven[{0, 0}]), 400.0);
+  EXPECT_DOUBLE_EQ((uneven[{0, 1}]), 400.0);
+  EXPECT_DOUBLE_EQ((uneven[{1, 2}]), 400.0);
+}
+
 TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
@@ -256,14 +303,74 @@ TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   o.prefill_tp = 3;
   EXPECT_TRUE(refused("--prefill-tp 3"));
   o.prefill_tp = 0;
-  sc.dp = 2;
-  EXPECT_TRUE(refused("--pp/--ep/--dp"));
-  sc.dp = 1;
+  sc.pp = 2;  // one decode instance of two stages of tp4; the prefill pool takes the same layout
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.decode_instances, 1);
+  EXPECT_EQ(l.prefill_instances, 1);
+  EXPECT_EQ(l.decode_pp, 2);
+  o.prefill_pp = 4;  // the prefill pool's own: 4 stages of tp1 (tp not given: 1), two instances
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_tp, 1);
+  EXPECT_EQ(l.prefill_instances, 2);
+  o.prefill_pp = 16;  // more stages than the pool has chips
+  EXPECT_TRUE(refused("not a whole number of --prefill-tp 1 --prefill-pp 16 instances (expected multiples of 16)"));
+  o.prefill_pp = 0;
+  sc.pp = 1;
+  sc.dp = 2;  // data-parallel replicas of tp4: groups of 8, two instances each
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.decode_instances, 2);
+  EXPECT_EQ(l.decode_dp, 2);
+  EXPECT_EQ(l.prefill_dp, 2);  // the prefill pool takes the decode pool's layout when given none of its own
+  o.decode_devices = 4;
+  EXPECT_TRUE(refused("not a whole number of --tp 4 --dp 2 instances (expected multiples of 8)"));
+  o.decode_devices = 8;
+  sc.ep = 8;  // expert parallelism on a dense model
+  EXPECT_TRUE(refused("--tp 4 --ep 8 --dp 2: --ep 8"));
+  sc.ep = 1, sc.dp = 1;
+  o.prefill_dp = 2;  // the prefill pool's own layout: tp not given is 1
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_tp, 1);
+  EXPECT_EQ(l.prefill_dp, 2);
+  EXPECT_EQ(l.prefill_instances, 8);
+  o.prefill_dp = 3;
+  EXPECT_TRUE(refused("--prefill-tp 1 --prefill-dp 3 instances"));
+  o.prefill_dp = 0;
   o.prefix_hit = 0.5;
   EXPECT_TRUE(refused("--prefix-hit"));
   o.prefix_hit = 0;
   o.system.reset();
   EXPECT_TRUE(refused("need a system"));
+}
+
+// A pool's instance runs its layout's step: the same step time as a colocated run of that layout on
+// the same system and batch (ChipStepTime on the system, collectives on the fabric), for a TP8 prefill
+// pool and a wide-EP decode pool with data-parallel attention on an MLA + MoE model.
+TEST(Disagg, APoolsStepIsItsLayoutsColocatedStep) {
+  const ModelConfig m = load_model(model_path("deepseek-v2-lite"));
+  auto chip = load_chip("h100-sxm");
+  Scenario sc;
+  sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
+  sc.tp = 1, sc.ep = 8, sc.dp = 8;
+  ServeOptions o;
+  o.system = SystemContext{load_system("hgx-h100x8", {}, 2)};
+  o.prefill_devices = o.decode_devices = 8;
+  o.prefill_tp = 8;
+  const DisaggLayout l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.prefill_instances, 1);
+  EXPECT_EQ(l.decode_instances, 8);
+  StepShape prefill;
+  prefill.prefill_chunks = 1, prefill.prefill_tokens = prefill.prefill_kv_sum = 512, prefill.logit_rows = 1;
+  StepShape decode;
+  decode.decode_seqs = decode.logit_rows = 16;
+  decode.decode_kv_sum = 16 * 600;
+  for (auto [pool, tp, ep, dp, shape] : {std::tuple{prefill_scenario(sc, l), 8, 1, 1, prefill}, {decode_scenario(sc, l), 1, 8, 8, decode}}) {
+    Scenario colocated = sc;
+    colocated.tp = tp, colocated.ep = ep, colocated.dp = dp;
+    ChipStepTime a(*chip, m, pool, false, &*o.system), b(*chip, m, colocated, false, &*o.system);
+    const double t = b.direct(shape).time_s;
+    EXPECT_GT(t, 0);
+    EXPECT_DOUBLE_EQ(a.direct(shape).time_s, t) << pool.layout_str();
+  }
 }
 
 }  // namespace

@@ -101,7 +101,8 @@ def _us_or_nan(v):
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
-          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, scenario_file=None,
+          pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
+          prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
@@ -113,8 +114,10 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*).
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
-    the decode instances of `tp` ranks, the prefill ones of `prefill_tp` (0: `tp`); scenario_file: a
-    serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file); pad_heads, redundant_experts: as in run();
+    the decode pool at the layout tp/ep/pp/dp, the prefill pool at prefill_tp/prefill_ep/prefill_pp/prefill_dp (all 0:
+    the decode pool's; otherwise a degree not given is 1), as --prefill-tp/-ep/-pp/-dp; scenario_file: a
+    serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file);
+    pad_heads, redundant_experts: as in run();
     host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
     request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
     if isinstance(concurrency, int):
@@ -127,7 +130,9 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
                                            "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
                                            "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
-                                           "prefill_tp": int(prefill_tp), "pad_heads": int(pad_heads),
+                                           "prefill_tp": int(prefill_tp), "prefill_ep": int(prefill_ep),
+                                           "prefill_dp": int(prefill_dp), "prefill_pp": int(prefill_pp),
+                                           "pad_heads": int(pad_heads),
                                            "redundant_experts": int(redundant_experts)},
                                           str(scenario_file or ""),
                                           _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
