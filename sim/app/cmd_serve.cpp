@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
-#include <type_traits>
 
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
@@ -59,28 +58,6 @@ po::options_description serve_options() {
   return o;
 }
 
-// "N" or "N,N,...", each a positive number (of `what`) up to `most`: --concurrency, --tiers.
-template <class T>
-std::vector<T> parse_list(const std::string& flag, const std::string& text, const std::string& what, double most) {
-  std::vector<T> out;
-  std::stringstream ss(text);
-  for (std::string c; std::getline(ss, c, ',');) {
-    T v = 0;
-    size_t used = 0;
-    try {
-      if constexpr (std::is_integral_v<T>) v = std::stoll(c, &used);
-      else v = std::stod(c, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != c.size() || c.empty() || !(v > 0) || static_cast<double>(v) > most)
-      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)");
-    out.push_back(v);
-  }
-  if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...");
-  return out;
-}
-
 ServeOptions serve_opts(const po::variables_map& vm) {
   ServeOptions so;
   LengthDist in = LengthDist::parse("--input", vm["input"].as<std::string>());
@@ -110,7 +87,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
     throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
   if (vm.count("concurrency")) {
-    so.concurrency = parse_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
+    so.concurrency = parse_flag_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
     so.concurrency_given = true;
   }
   if (vm.count("rate")) {
@@ -217,7 +194,7 @@ int cmd_compare(int argc, char** argv) {
   if (vm.count("chips") && req.chips.empty()) throw InputError("--chips: expected at least one chip");
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
   req.tco = vm["tco"].as<bool>();
-  if (vm.count("tiers")) req.tiers = parse_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
+  if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
   int status = 0;

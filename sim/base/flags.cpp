@@ -4,6 +4,9 @@
 #include "sim/base/error.h"
 #include "sim/base/units.h"
 
+#include <sstream>
+#include <type_traits>
+
 namespace xpu {
 
 double parse_flag_time(const std::string& flag, const std::string& text) {
@@ -25,5 +28,28 @@ void check_flag_choice(const std::string& flag, const std::string& value, std::i
   }
   throw InputError(flag + " '" + value + "': expected one of " + list);
 }
+
+template <class T>
+std::vector<T> parse_flag_list(const std::string& flag, const std::string& text, const std::string& what, double most) {
+  std::vector<T> out;
+  std::stringstream ss(text);
+  for (std::string c; std::getline(ss, c, ',');) {
+    T v = 0;
+    size_t used = 0;
+    try {
+      if constexpr (std::is_integral_v<T>) v = std::stoll(c, &used);
+      else v = std::stod(c, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.size() || c.empty() || !(v > 0) || static_cast<double>(v) > most)
+      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...");
+  return out;
+}
+template std::vector<std::int64_t> parse_flag_list<std::int64_t>(const std::string&, const std::string&, const std::string&, double);
+template std::vector<double> parse_flag_list<double>(const std::string&, const std::string&, const std::string&, double);
 
 }  // namespace xpu
