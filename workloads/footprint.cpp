@@ -6,6 +6,8 @@
 
 #include "sim/base/error.h"
 #include "sim/base/units.h"
+#include "workloads/expert_placement.h"
+#include "workloads/graph.h"
 
 namespace xpu {
 
@@ -77,12 +79,17 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
   const double gate = m.gated_mlp ? 3.0 : 2.0;  // gate/up output and the activation's output
   double mlp = T * gate * std::max<double>(1.0, static_cast<double>(m.intermediate) / tp);
   if (m.is_moe()) {
-    // Expert parallelism: the rank's experts see the tokens of every attention group sharing them.
-    const double groups = s.ep > s.tp ? static_cast<double>(s.ep / s.tp) : 1.0;
-    const double routed = T * m.experts_per_token * (s.ep > 1 ? groups / s.ep : 1.0);
+    // Expert parallelism: the rank's experts see the tokens of every attention group sharing them;
+    // the rank that receives the most routed rows (skew, replicas placed by EPLB) sets the peak.
+    double routed = T * static_cast<double>(m.experts_per_token);
+    if (s.ep > 1) {
+      const auto tokens = static_cast<std::int64_t>(T) * std::max(1, s.ep / s.tp);
+      routed = static_cast<double>(
+          place_experts(expert_rows(tokens, m.num_experts, m.experts_per_token, s.routing), s.ep, s.redundant_experts).max_rank_rows());
+    }
     const double width = static_cast<double>(m.moe_intermediate) / s.expert_tp();
     double moe = routed * D + routed * gate * width +
-                 T * gate * (static_cast<double>(m.shared_intermediate) / tp);
+                 T * gate * (static_cast<double>(m.shared_intermediate) / (s.ep > s.tp ? 1.0 : tp));
     mlp = std::max(mlp, moe);
   }
   f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +

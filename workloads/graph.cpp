@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "sim/base/error.h"
+#include "workloads/expert_placement.h"
 
 namespace xpu {
 
@@ -288,10 +289,11 @@ class GraphBuilder {
   void tp_region_end(const std::string& label, int count, const std::string& grp) {
     add(m_sp ? tp_collective(OpKind::ReduceScatter, label + "_reducescatter") : allreduce(label + "_allreduce"), count, grp);
   }
-  // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size).
+  // Expert dispatch / combine: `bytes` leave each rank's send buffer (nccl-tests all-to-all size),
+  // padded to whole 4-byte words per peer (the lowering splits it evenly; under 4 x ep bytes more).
   OpSpec alltoall(const std::string& label, std::int64_t bytes) const {
     OpSpec o = base(OpKind::AllToAll, label);
-    o.m = bytes;
+    o.m = ceil_div(bytes, 4 * m_s.ep) * 4 * m_s.ep;
     o.devices = m_s.ep;
     return o;
   }
@@ -434,8 +436,15 @@ class GraphBuilder {
       add(gemm(p + "o_proj", T, H * hd, D), g.count, "attention");
     }
     if (g.attn.rope) m_rope_target[p + "rope"] = m_attn_label;
-    if (m_s.tp > 1) tp_region_end(p + "attn", g.count, "attention");
-    const std::int64_t R = stream_rows();
+    // Data-parallel attention over TP groups around an all-to-all MoE (SGLang with DeepEP): the
+    // attention's partial sums are reduce-scattered, so each rank keeps its 1/tp share of the group's
+    // tokens through the MoE block (sglang python/sglang/srt/layers/communicator.py@0090b34c,
+    // LayerScatterModes: attention TP_ATTN_FULL, a sparse MLP with an all-to-all backend SCATTERED,
+    // its output SCATTERED until the next attention gathers it).
+    const bool scattered = g.moe && m_s.ep > m_s.tp && m_s.tp > 1;
+    if (scattered) add(tp_collective(OpKind::ReduceScatter, p + "attn_reducescatter"), g.count, "attention");
+    else if (m_s.tp > 1) tp_region_end(p + "attn", g.count, "attention");
+    const std::int64_t R = scattered ? ceil_div(T, m_s.tp) : stream_rows();
     if (m_m.sandwich_norm) add(norm(p + "attn_out_norm", R, D), g.count, "attention");
     add(rowwise(OpKind::ResidualAdd, p + "attn_residual", R, D), g.count, "attention");
     residual_feeds(p + "attn_residual", p + "mlp_norm");
@@ -446,12 +455,14 @@ class GraphBuilder {
     if (g.moe) add_moe(g);
     else add_mlp(p, "", T, ceil_div(m_m.intermediate, m_s.tp), g.count, "mlp");
     // Experts over the TP group (or TP inside experts) end in partial sums: one all-reduce, like the
-    // MLP's. With data-parallel attention the combine all-to-all returns the routed outputs; where the
-    // attention groups are TP groups (tp > 1) the dense MLP's and the shared experts' width partials
-    // and each rank's share of the routed outputs are summed by the same one all-reduce.
-    if (m_s.tp > 1) tp_region_end(p + grp, g.count, grp);
+    // MLP's. With data-parallel attention the combine all-to-all returns the routed outputs of the
+    // rank's share of the tokens; where the attention groups are TP groups (tp > 1) the group gathers
+    // the shares for the next attention (or the final norm): one all-gather, the layer's output as
+    // SGLang's next layer gathers it. Dense layers keep their width-split MLP and its all-reduce.
+    if (m_s.tp > 1 && !scattered) tp_region_end(p + grp, g.count, grp);
     if (m_m.sandwich_norm) add(norm(p + "mlp_out_norm", R, D), g.count, grp);
     add(rowwise(OpKind::ResidualAdd, p + "mlp_residual", R, D), g.count, grp);
+    if (scattered) add(tp_collective(OpKind::AllGather, p + "moe_allgather"), g.count, grp);
     // The next layer's attention norm consumes it (or the final norm after the last layer); with
     // folded groups the first layer of this group stands for all of them.
     const std::int64_t next = g.first + 1;
@@ -487,11 +498,15 @@ class GraphBuilder {
   void add_moe(const LayerGroup& g) {
     const std::string p = g.prefix + ".";
     const std::int64_t T = m_tokens, D = m_m.hidden, E = m_m.num_experts, K = m_m.experts_per_token;
+    // The tokens the block runs on this rank: the TP group's, or with data-parallel attention over TP
+    // groups (scattered, see add_layer) its 1/tp share of them.
+    const bool scattered = m_s.ep > m_s.tp && m_s.tp > 1;
+    const std::int64_t rows_here = scattered ? ceil_div(T, m_s.tp) : T;
     // The router stays unquantised in FP8 / FP4 checkpoints and is replicated on every TP rank.
-    OpSpec router = gemm(p + "router", T, D, E);
+    OpSpec router = gemm(p + "router", rows_here, D, E);
     router.dtype = router.wdtype = m_stream;
     add(router, g.count, "moe");
-    OpSpec topk = rowwise(OpKind::TopK, p + "topk", T, E);
+    OpSpec topk = rowwise(OpKind::TopK, p + "topk", rows_here, E);
     topk.topk = K;
     add(topk, g.count, "moe");
     // Routed experts: without expert parallelism every rank holds every expert with its width split
@@ -501,20 +516,28 @@ class GraphBuilder {
     // every rank already has every token, so no dispatch is needed: the MoE block's one TP
     // all-reduce sums the width partials and the expert groups' outputs at once.
     const std::int64_t w = ceil_div(m_m.moe_intermediate, m_s.expert_tp());
+    // With redundant experts the rank's slots are EPLB's (workloads/expert_placement.h).
     std::vector<std::int64_t> rows;
+    std::int64_t hottest = 0;  // routed rows of the EP rank that receives the most
     if (m_s.ep > 1) {
-      const std::int64_t groups = std::max(1, m_s.ep / m_s.tp), local = E / m_s.ep;  // attention groups feeding the experts
-      const std::vector<std::int64_t> all = expert_rows(T * groups, E, K, m_s.routing);
-      rows.assign(all.begin() + m_part.ep_rank * local, all.begin() + (m_part.ep_rank + 1) * local);
+      const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
+      const ExpertPlacement place = place_experts(expert_rows(T * groups, E, K, m_s.routing), m_s.ep, m_s.redundant_experts);
+      rows = place.group_rows(m_part.ep_rank);
+      hottest = place.max_rank_rows();
     } else {
       rows = expert_rows(T, E, K, m_s.routing);
     }
     const bool a2a = m_s.ep > m_s.tp;
-    // A TP group holds its tokens on every rank: each rank dispatches its 1/tp share of them (SGLang's
-    // data-parallel attention with attention TP scatters them; DeepEP sends each rank's own tokens), so
-    // the tokens dispatched over every rank are the rows the experts compute, none sent twice.
-    const std::int64_t share = ceil_div(T, m_s.tp);
-    if (a2a) add(alltoall(p + "moe_dispatch", share * K * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
+    // Dispatch sends each routed row to the rank of its expert, combine returns it. A TP group holds
+    // its tokens on every rank, and each rank dispatches its 1/tp share of them (SGLang's data-parallel
+    // attention with attention TP scatters them; DeepEP sends each rank's own tokens), so every row the
+    // experts compute crosses once. Uniform routing gives every rank tokens/tp x topk rows to receive
+    // and return; under a skew the rank holding the hottest experts receives (dispatch) and sends back
+    // (combine) the most, and the exchange ends when it has: DeepEP's and NCCL's all-to-all complete
+    // when the last peer's bytes are in, and that rank's link carries the most. The all-to-all is sized
+    // as a uniform one whose per-rank buffer is that rank's rows (nccl-tests all-to-all size), so its
+    // link sets the time; it overstates the traffic of the cooler ranks, which the busiest link hides.
+    if (a2a) add(alltoall(p + "moe_dispatch", hottest * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -530,9 +553,12 @@ class GraphBuilder {
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
-    if (a2a) add(alltoall(p + "moe_combine", share * K * D * 2), g.count, "moe");  // combine returns bf16 outputs
-    // Shared experts see every token: a plain MLP of their combined width.
-    if (m_m.shared_intermediate > 0) add_mlp(p, "shared.", T, ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
+    if (a2a) add(alltoall(p + "moe_combine", hottest * D * 2), g.count, "moe");  // combine returns bf16 outputs
+    // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
+    // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's
+    // DeepseekV2MoE builds them with tp_size 1 under DeepEP, models/deepseek_v2.py@00114aef).
+    if (m_m.shared_intermediate > 0)
+      add_mlp(p, "shared.", rows_here, scattered ? m_m.shared_intermediate : ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
   }
 
   void residual_feeds(const std::string& residual, const std::string& norm_label) {

@@ -216,6 +216,7 @@ std::string Scenario::layout_str() const {
   if (ep > 1) parts.push_back("ep" + std::to_string(ep));
   std::string out = join(parts, " x ");
   if (ep > 1 && expert_tp() > 1) out += " (expert tp" + std::to_string(expert_tp()) + ")";
+  if (redundant_experts > 0) out += " (+" + std::to_string(redundant_experts) + " redundant experts)";
   if (pad_heads > 0) out += " (heads stored for " + std::to_string(pad_heads) + " NeuronCores)";
   return out;
 }
@@ -224,21 +225,13 @@ std::string Scenario::layout_str() const {
 // (whole, or tp/ep ways each: TensorRT-LLM's moe_tp_size x moe_ep_size = tp), or data-parallel
 // attention with experts over every rank (DeepSeek-style); stages of whole layers.
 void Scenario::validate_layout(const ModelConfig& m) const {
-  const std::string E = std::to_string(m.num_experts);
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
     throw InputError("--ep " + std::to_string(ep) + " must divide --tp (" + std::to_string(tp) +
                      ": experts over the TP group, each split tp/ep ways) or equal --tp x --dp (" + std::to_string(tp * dp) +
                      ": data-parallel attention, experts over every rank)");
-  if (ep > 1 && ep > m.num_experts)
-    throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + E + " experts (expected at most " + E + ")");
-  if (ep > 1 && m.num_experts % ep != 0) {
-    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
-    while (m.num_experts % below != 0) --below;
-    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + E + " experts (expected a divisor, e.g. --ep " +
-                     std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) + ")");
-  }
+  validate_redundant_experts(m);
   if (ep > tp && pp > 1)
     throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
                      ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
@@ -259,6 +252,37 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
                      " sequences per replica, or --microbatches " + std::to_string(std::gcd(rank_batch(), static_cast<std::int64_t>(mb))) + ")");
+}
+
+// Experts (with their redundant replicas) split evenly over the EP ranks, each expert at most once
+// per rank; an error names the flag and a count that would work.
+void Scenario::validate_redundant_experts(const ModelConfig& m) const {
+  const std::int64_t E = m.num_experts, N = redundant_experts, phys = E + N;
+  const std::string R = "--redundant-experts " + std::to_string(N), Es = std::to_string(E);
+  if (N < 0) throw InputError(R + " must not be negative (expected 0, or replicas of the hottest experts with --ep > 1)");
+  if (N > 0 && !m.is_moe()) throw InputError(R + ": " + m.name + " has no experts (replicas need a MoE model)");
+  if (N > 0 && ep == 1)
+    throw InputError(R + " needs --ep > 1 (replicas spread the hottest experts' rows over expert-parallel ranks)");
+  if (ep == 1) return;
+  const std::int64_t up = N + (ep - phys % ep) % ep, down = N - phys % ep;  // the nearest counts that split
+  const std::int64_t fill = std::max<std::int64_t>(up, ep - E);            // enough for a slot on every rank
+  if (N > 0 && (phys % ep != 0 || phys < ep))
+    throw InputError(R + ": " + Es + " + " + std::to_string(N) + " = " + std::to_string(phys) + " experts do not split over --ep " +
+                     std::to_string(ep) + " (expected " + Es + " + N a multiple of " + std::to_string(ep) + ", e.g. --redundant-experts " +
+                     (down > 0 && E + down >= ep ? std::to_string(down) + " or " : std::string()) + std::to_string(fill) + ")");
+  if (ep > phys)
+    throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + Es + " experts (expected at most " + Es +
+                     ", or --redundant-experts " + std::to_string(fill) + " to give every rank an expert)");
+  if (phys % ep != 0) {
+    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
+    while (E % below != 0) --below;
+    throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + Es + " experts (expected a divisor, e.g. --ep " +
+                     std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) +
+                     ", or --redundant-experts " + std::to_string(up) + " replicas of the hottest experts)");
+  }
+  if (phys > E * ep)
+    throw InputError(R + ": more replicas than ranks to hold them (expected at most " + std::to_string(E * (ep - 1)) + ": each of " + Es +
+                     " experts once on each of --ep " + std::to_string(ep) + " ranks)");
 }
 
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
@@ -289,6 +313,7 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
   s.microbatches = a.microbatches;
   s.sp = a.sp;
   s.pad_heads = a.pad_heads;
+  s.redundant_experts = a.redundant_experts;
 }
 
 ModelConfig Scenario::run_model_of(const ModelConfig& m) const {

@@ -98,6 +98,9 @@ struct Scenario {
                                 // experts over every rank)
   int pp = 1;                   // pipeline stages (consecutive layer ranges)
   int dp = 1;                   // data-parallel replicas (or attention groups when ep > tp)
+  // Replicas of the hottest routed experts over the EP ranks (DeepSeek-V3's redundant experts, placed
+  // by EPLB: workloads/expert_placement.h); experts + this must be a multiple of ep.
+  int redundant_experts = 0;
   int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
   bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
   // Heads as AWS transformers-neuronx stores them for a TP degree of `pad_heads` NeuronCores (a
@@ -115,6 +118,7 @@ struct Scenario {
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.
   void validate(const ModelConfig& m) const;
   void validate_layout(const ModelConfig& m) const;  // the ep/pp/dp rules alone
+  void validate_redundant_experts(const ModelConfig& m) const;  // experts + replicas over the EP ranks
   // The model whose heads the ranks run: `m`, or with pad_heads its stored_heads form.
   ModelConfig run_model_of(const ModelConfig& m) const;
   // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
@@ -147,12 +151,12 @@ struct ScenarioArgs {
   std::string phase = "decode";
   std::int64_t batch = 1, input = 2048, output = 1;
   std::string dtype = "bf16", wdtype, adtype, kvdtype;
-  int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0;
+  int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0, redundant_experts = 0;
   bool sp = false;
   std::string routing = "uniform", fusion;
 };
 Scenario make_scenario(const ScenarioArgs& a);
-// The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp) into `s`.
+// The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp, redundant experts) into `s`.
 void set_layout(Scenario& s, const ScenarioArgs& a);
 
 struct StepPlan {

@@ -104,7 +104,12 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
       // whole over every rank of the stage (ep == tp x dp, one copy). Either way a rank holds
       // 1/max(tp, ep) of them.
       p.place(L + "experts", l.experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
-      p.place(L + "shared_experts", l.shared * wb, ranks, s.tp);
+      // Redundant replicas of the hottest experts (EPLB) fill the same slots: with them a rank holds
+      // (E + N) / ep experts, split as the others are.
+      if (l.experts > 0) p.place(L + "redundant_experts", s.redundant_experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
+      // Shared experts split over the TP group, or whole on every rank with data-parallel attention
+      // (each rank runs them on its share of the tokens: SGLang under DeepEP, graph.cpp add_moe).
+      p.place(L + "shared_experts", l.shared * wb, ranks, s.ep > s.tp ? 1 : s.tp);
     }
   }
   const double norm = m.norm == NormType::Layer ? 2.0 * h : h;

@@ -122,7 +122,7 @@ int cmd_serve(int argc, char** argv) {
       "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) instead of the flags");
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -145,7 +145,8 @@ int cmd_serve(int argc, char** argv) {
   if (vm.count("scenario-file"))
     apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
                      {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
-                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted()});
+                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
+                      !vm["redundant-experts"].defaulted()});
   ServeResult r = serve(*chip, model, sc, so);
   if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
   else std::cout << serve_table(r);

@@ -30,7 +30,8 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
   a.fusion = fusion;
   a.routing = routing;
   a.adtype = adtype;
-  for (auto [k, degree] : {std::pair{"tp", &a.tp}, {"ep", &a.ep}, {"pp", &a.pp}, {"dp", &a.dp}, {"microbatches", &a.microbatches}, {"pad_heads", &a.pad_heads}})
+  for (auto [k, degree] : {std::pair{"tp", &a.tp}, {"ep", &a.ep}, {"pp", &a.pp}, {"dp", &a.dp}, {"microbatches", &a.microbatches}, {"pad_heads", &a.pad_heads},
+                          {"redundant_experts", &a.redundant_experts}})
     if (layout.count(k)) *degree = layout.at(k);
   return make_scenario(a);
 }
@@ -64,7 +65,7 @@ void bind_run(py::module_& m) {
         auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
         ModelConfig mc = load_model(model);
         std::map<std::string, int> degrees;
-        for (const char* k : {"tp", "ep", "pp", "dp", "microbatches", "pad_heads"}) degrees[k] = get(k);
+        for (const char* k : {"tp", "ep", "pp", "dp", "microbatches", "pad_heads", "redundant_experts"}) degrees[k] = get(k);
         Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, degrees);
         s.sp = layout.at("sp").cast<bool>();
         ModelRunResult r;
@@ -100,7 +101,7 @@ void bind_run(py::module_& m) {
     if (!scenario_file.empty())
       apply_pools_file(scenario_file, o, s,
                        {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, o.prefill_ep != 0, o.prefill_dp != 0,
-                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1});
+                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1, s.redundant_experts != 0});
     ServeResult r;
     {
       py::gil_scoped_release release;

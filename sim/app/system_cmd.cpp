@@ -136,6 +136,8 @@ void add_layout_options(po::options_description& o) {
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
       "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
+      "redundant-experts", po::value<int>()->default_value(0),
+      "replicas of the hottest routed experts over the --ep ranks, placed by EPLB (DeepSeek-V3: 32 for prefill); experts + N a multiple of --ep")(
       "sp", "sequence parallelism in the TP group: norms on tokens/tp, reduce-scatter + all-gather for each all-reduce")(
       "system", po::value<std::string>(), "system preset (xpusim list systems): its chips and fabric; tp x pp x dp must use all its chips")(
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
@@ -150,6 +152,7 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
   a.pp = vm["pp"].as<int>();
   a.dp = vm["dp"].as<int>();
   a.microbatches = vm["microbatches"].as<int>();
+  a.redundant_experts = vm["redundant-experts"].as<int>();
   a.sp = vm.count("sp") > 0;
   a.pad_heads = vm["pad-heads"].as<int>();
 }

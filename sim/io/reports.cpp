@@ -51,7 +51,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["devices"] = r.devices;
   j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp()},
                  {"microbatches", s.step_microbatches()}, {"devices", r.devices},
-                 {"sp", s.sp}, {"pad_heads", s.pad_heads}, {"name", r.layout}};
+                 {"sp", s.sp}, {"pad_heads", s.pad_heads}, {"redundant_experts", s.redundant_experts}, {"name", r.layout}};
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;

@@ -152,6 +152,7 @@ std::string fitting_layout(const ModelConfig& model, Scenario sc, const SystemSp
       sc.pp = pp;
       sc.dp = chips / (tp * pp);
       sc.ep = 1;
+      sc.redundant_experts = 0;
       sc.microbatches = 0;
       double bytes = -1;
       try {

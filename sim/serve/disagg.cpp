@@ -345,6 +345,7 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
   Scenario one = sc;  // one replica of tp ranks: what an instance holds
   one.ep = one.dp = one.pp = 1;
+  one.redundant_experts = 0;
   one.microbatches = 0;
   one.batch = 1;
   one.input_len = tokens;
@@ -360,6 +361,9 @@ Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp) {
   p.ep = ep;
   p.pp = pp;
   p.dp = dp;
+  // The replicas of the hottest experts (--redundant-experts) go to each pool whose experts are spread
+  // over ranks; a pool without expert parallelism holds every expert once.
+  if (ep == 1) p.redundant_experts = 0;
   return p;
 }
 
@@ -415,8 +419,9 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;
-  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, pre_ep = 0, dec_ep = 0, pre_dp = 0, dec_dp = 0, pre_pp = 0, dec_pp = 0;
+  int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, pre_ep = 0, dec_ep = 0, pre_dp = 0, dec_dp = 0, pre_pp = 0, dec_pp = 0, redundant = 0;
   p("description", description, "What the scenario serves, in one sentence", "");
+  p("redundant_experts", redundant, "Replicas of the hottest routed experts over the EP ranks (as --redundant-experts)", "0");
   // Sizes are checked after the unknown keys, so a misspelt pool is named as such rather than missing.
   p("pools.prefill.devices", pre, "Chips of the prefill pool (as --prefill-devices)", "0");
   p("pools.decode.devices", dec, "Chips of the decode pool (as --decode-devices)", "0");
@@ -429,6 +434,12 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   p("pools.decode.dp", dec_dp, "Data-parallel replicas per decode group (as --dp; 0: --dp)", "0");
   p("pools.decode.pp", dec_pp, "Pipeline stages of the decode instances (as --pp; 0: --pp)", "0");
   p.finish();
+  p.require(redundant >= 0, "redundant_experts", "0 or a positive number of replicas");
+  p.require(!(flags.redundant_experts && tree.find("redundant_experts")), "redundant_experts", "either this key or --redundant-experts, not both");
+  if (tree.find("redundant_experts")) sc.redundant_experts = redundant;
+  bool pooled = false;  // a file of other keys alone leaves the pools to the flags
+  for (const auto& [key, value] : tree.entries()) pooled = pooled || key.rfind("pools.", 0) == 0;
+  if (!pooled) return;
   p.require(pre > 0, "pools.prefill.devices", "a positive number of chips");
   p.require(dec > 0, "pools.decode.devices", "a positive number of chips");
   for (auto [v, key] : {std::pair{pre_tp, "pools.prefill.tp"}, {pre_ep, "pools.prefill.ep"}, {pre_dp, "pools.prefill.dp"},

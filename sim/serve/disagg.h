@@ -90,16 +90,19 @@ Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools);   // sc
 void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                        DisaggLayout& pools, std::int64_t prefill_need, std::int64_t decode_need);
 
-// The pool layout of a serving scenario file (serve --scenario FILE.yaml), the flags' counterpart:
-//   pools:
-//     prefill: {devices: 8, tp: 8}          # tp, ep, pp, dp optional: as --prefill-tp/-ep/-pp/-dp
+// A serving scenario file (serve --scenario-file FILE.yaml), the flags' counterpart:
+//   pools:                                      # optional: disaggregated pools
+//     prefill: {devices: 8, tp: 8}              # tp, ep, pp, dp optional: as --prefill-tp/-ep/-pp/-dp
 //     decode: {devices: 8, tp: 1, ep: 8, dp: 8}  # tp, ep, pp, dp optional: --tp/--ep/--pp/--dp
-// Sets opt's pool sizes and prefill layout and sc's layout, and opt.pools_file (disagg_layout's errors
-// name the file). InputError naming the file and key for an unknown key, a missing or non-positive
-// value, or a value that a flag also gives (`flags`: the pool and layout flags given on the command line).
+//   redundant_experts: 32                       # optional (as --redundant-experts)
+// Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill layout, sc's layout and
+// opt.pools_file (disagg_layout's errors name the file). InputError naming the file and key for an
+// unknown key, a missing or out-of-range value, or a value that a flag also gives (`flags`: the pool,
+// layout and replica flags given on the command line).
 struct PoolFlags {
   bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
   bool prefill_ep = false, prefill_dp = false, ep = false, dp = false, prefill_pp = false, pp = false;
+  bool redundant_experts = false;
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);
 

@@ -61,6 +61,11 @@ std::vector<LayoutCandidate> dp_attention_ep(int chips, const ModelConfig& model
     c.replica.pp = 1;
     c.replica.dp = chips / tp;
     c.replica.ep = chips;
+    // Experts the unit's chips do not split (DeepSeek-V3's 256 over an NVL72's 72) take the fewest
+    // redundant experts that do (32: 288 = 4 x 72), as large deployments serve them (SGLang
+    // --ep-num-redundant-experts, placed by EPLB); more chips than experts stay out (ep > experts).
+    const std::int64_t rest = model.num_experts % chips;
+    if (chips < model.num_experts && rest != 0) c.replica.redundant_experts = static_cast<int>(chips - rest);
     c.unit = c.replica;
     c.replicas = 1;
     out.push_back(c);

@@ -190,7 +190,7 @@ void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction) {
   Scenario ds = m_sc;
   ds.pp = 1;
   ds.microbatches = 0;
-  if (draft && !draft->is_moe()) ds.ep = 1;
+  if (draft && !draft->is_moe()) ds.ep = 1, ds.redundant_experts = 0;
   m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, ds, m_interpolate) : nullptr;
   m_draft_fraction = draft ? 0 : fraction;
 }

@@ -188,3 +188,31 @@ TEST(ParallelRun, TensorParallelInsideExpertsOnHgx) {
   skew.routing = Routing::parse("zipf:1.2");
   EXPECT_EQ(run_model(*chip, m, skew, hgx(true)).tpot_s, run_model(*chip, m, skew, hgx(false)).tpot_s);
 }
+
+// Data-parallel attention with a hot expert (Mixtral --dp 8 --ep 8, prefill of 8 x 512 tokens): expert
+// 0 takes half of the 4096 tokens (2048 rows, twice the uniform 1024), so the rank holding it computes
+// twice the rows and receives twice the bytes; every rank's all-to-all waits for it, and the step is
+// the slowest rank's. 8 redundant experts placed by EPLB split expert 0 and give the step back most of it.
+TEST(ParallelRun, AHotExpertSetsTheStepAndRedundantExpertsRebalanceIt) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model("mixtral-8x7b");
+  Scenario s = test::layout_scenario(8, 1, 8, 1, 8);
+  s.phase = Phase::Prefill;
+  auto run = [&](const std::string& routing, int redundant, double* dispatch) {
+    Scenario t = s;
+    t.routing = Routing::parse(routing);
+    t.redundant_experts = redundant;
+    ModelRunResult r = run_model(*chip, m, t, on("h100-sxm", 8));
+    for (const auto& n : r.steps[0].nodes)
+      if (n.label.find("moe_dispatch") != std::string::npos) *dispatch = n.comm_bytes;
+    return r.ttft_s;
+  };
+  double uniform_bytes = 0, hot_bytes = 0, replica_bytes = 0;
+  const double uniform = run("uniform", 0, &uniform_bytes), hot = run("hot:0.5", 0, &hot_bytes);
+  const double replicas = run("hot:0.5", 8, &replica_bytes);
+  EXPECT_EQ(uniform_bytes, 1024.0 * 4096 * 2);  // rows x hidden x bf16 per rank
+  EXPECT_EQ(hot_bytes, 2048.0 * 4096 * 2);
+  EXPECT_LT(replica_bytes, 0.75 * hot_bytes);
+  EXPECT_GT(hot, 1.3 * uniform);
+  EXPECT_LT(replicas, hot);
+}

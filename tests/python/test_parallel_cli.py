@@ -119,7 +119,19 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
      "--devices 2048 is more than 1024, the most chips of one simulated system"),
     # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
-     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips)"),
+     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips, "
+     "or --redundant-experts 32 replicas of the hottest experts)"),
+    (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72",
+      "--redundant-experts", "40"),
+     "--redundant-experts 40: 256 + 40 = 296 experts do not split over --ep 72 (expected 256 + N a multiple of 72, "
+     "e.g. --redundant-experts 32 or 104)"),
+    (("run", "--system", "hgx-h200x8", "--model", "deepseek-v3", "--tp", "1", "--dp", "8", "--ep", "8", "--batch", "8",
+      "--redundant-experts", "-8"), "--redundant-experts -8 must not be negative"),
+    (("serve", "--system", "hgx-h200x8", "--model", "deepseek-v3", "--tp", "8", "--redundant-experts", "8"),
+     "--redundant-experts 8 needs --ep > 1"),
+    # Out of memory with replicas: the advice still names a layout (its own, without them) that fits.
+    (("run", "--system", "hgx-h100x8", "--model", "deepseek-v3", "--dp", "8", "--ep", "8", "--batch", "8", "--dtype", "fp8",
+      "--redundant-experts", "32"), "a system that fits: --system p5-h100x8 --tp 8 --dp 2"),
     (("run", "--system", "hgx-h100x8", "--model", QWEN_MOE, "--tp", "2", "--pp", "2", "--dp", "2", "--ep", "4", "--batch", "4"),
      "--ep 4 = --tp x --dp (data-parallel attention) with --pp 2"),
     # --devices that no block of the chip's system forms: the flag and the counts that do, not a preset path.
@@ -252,6 +264,38 @@ def test_pipeline_hand_offs_are_in_the_breakdown(cli):
     s = sends[0]
     assert s["count"] == 2 and s["collective_bytes"] == 256 * 4096 * 2 and s["algorithm"] == "p2p"
     assert s["time_s"] > 2 * s["collective_bytes"] / 450e9 and 0 < s["share"] < 1
+
+
+def test_deepseek_v3_over_all_72_gpus_of_an_nvl72_with_redundant_experts(cli):
+    """EP72 of DeepSeek-V3's 256 experts: 32 redundant ones (the V3 report's prefill count) make 288 = 4 per
+    GPU, placed by EPLB; every GPU holds 4 experts' weights per MoE layer, and a bad count exits 2."""
+    run = ("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72",
+           "--batch", "72", "--input", "512", "--dtype", "fp8", "--format", "json")
+    j = json.loads(cli(*run, "--redundant-experts", "32").stdout)
+    assert j["layout"]["redundant_experts"] == 32 and j["layout"]["name"] == "dp72 x ep72 (+32 redundant experts)"
+    a2a = {k["label"]: k["collective_bytes"] for k in j["steps"][0]["kernels"] if k["op"] == "alltoall"}
+    assert set(a2a) == {"layer[moe].moe_dispatch", "layer[moe].moe_combine"}, a2a
+    bad = cli(*run, "--redundant-experts", "33", check=False)
+    assert bad.returncode == 2 and "--redundant-experts 33" in bad.stderr and "e.g. --redundant-experts 32 or 104" in bad.stderr
+    mod = xpusim.run(model="deepseek-v3", system="gb200-nvl72", tp=1, dp=72, ep=72, batch=72, input=512, dtype="fp8",
+                     redundant_experts=32)
+    assert mod["tpot_s"] == j["tpot_s"]
+
+
+def test_redundant_experts_from_a_scenario_file_equal_the_flag(cli, tmp_path):
+    f = tmp_path / "replicas.yaml"
+    f.write_text("description: Qwen MoE with replicas of its hottest experts\nredundant_experts: 4\n")
+    moe = (*SERVE_MOE, "--tp", "1", "--dp", "4", "--ep", "4")
+    a = json.loads(cli(*moe, "--scenario-file", str(f)).stdout)
+    b = json.loads(cli(*moe, "--redundant-experts", "4").stdout)
+    assert a["layout"]["name"] == "dp4 x ep4 (+4 redundant experts)"
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "layout"):
+        assert a[key] == b[key], key
+    both = cli(*moe, "--redundant-experts", "4", "--scenario-file", str(f), check=False)
+    assert both.returncode == 2 and "redundant_experts" in both.stderr and "either this key or --redundant-experts" in both.stderr
+    f.write_text("redundant_experts: -4\n")
+    neg = cli(*moe, "--scenario-file", str(f), check=False)
+    assert neg.returncode == 2 and "redundant_experts: '-4'" in neg.stderr, neg.stderr
 
 
 def test_layout_mismatch_example_is_a_layout_that_runs(cli):

@@ -76,6 +76,14 @@ TEST(LayoutSearch, AMoEAlsoGetsExpertParallelLayoutsAndADenseModelDoesNot) {
     if (c.kind != "tp-dp") got.push_back(c.unit.layout_str());
   EXPECT_EQ(got, (std::vector<std::string>{"dp8 x tp2 x ep2", "dp4 x tp4 x ep4", "dp2 x tp8 x ep8"}));
   for (const auto& c : candidate_layouts(8, load_model("llama-3.1-70b"), base)) EXPECT_EQ(c.kind, "tp-dp");
+  // 72 chips (an NVL72) do not split DeepSeek-V3's 256 experts: data-parallel attention over all 72
+  // takes the fewest redundant experts that do, 32 (288 = 4 x 72); 64 chips need none.
+  got.clear();
+  for (const auto& c : candidate_layouts(72, load_model("deepseek-v3"), base))
+    if (c.kind == "dp-attention-ep") got.push_back(c.unit.layout_str());
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.front(), "dp72 x ep72 (+32 redundant experts)");
+  for (const auto& c : candidate_layouts(64, load_model("deepseek-v3"), base)) EXPECT_EQ(c.replica.redundant_experts, 0);
 }
 
 TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {

@@ -132,33 +132,46 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
 
 // Data-parallel attention over TP groups (DeepSeek-V3 --tp 2 --dp 4 --ep 8): each rank of a group
 // dispatches its half of the group's tokens (the experts compute each routed token once, so the
-// all-to-alls carry each once), and every layer, dense or MoE, ends in the TP group's all-reduce that sums
-// the width-split dense MLP and shared experts and the ranks' shares of the routed outputs. Before, each
-// rank dispatched all of its group's tokens (tp times the rows the experts compute: 8x on tpu-v7-64 at
-// dp8 x tp8 x ep64, where the all-to-alls took 87% of a prefill) and the dense MLP's and shared experts'
-// partial sums were never reduced.
+// all-to-alls carry each once). Before 2026-12-02 each rank dispatched all of its group's tokens (tp
+// times the rows the experts compute: 8x on tpu-v7-64 at dp8 x tp8 x ep64, where the all-to-alls took
+// 87% of a prefill). Since 2026-12-03 a MoE layer runs as SGLang runs it with DeepEP: the attention's
+// partial sums are reduce-scattered (each rank keeps its half: norm, router, whole shared expert and
+// dispatch on 8 of the 16 tokens), and the layer's output is all-gathered for the next attention, both
+// on the group's 16 tokens x 7168 x bf16; the 3 dense layers keep their width-split MLP and two
+// all-reduces. Before, each MoE layer ran two all-reduces of the same buffer.
 TEST(Sharding, DataParallelAttentionOverTpGroupsSendsEachTokenOnce) {
   ModelConfig ds = load_model("deepseek-v3");
   Scenario e = layout(2, 8, 1, 4, 64);
-  const std::int64_t group_tokens = 64 / 4;
+  const std::int64_t group_tokens = 64 / 4, buffer = group_tokens * ds.hidden * 2;
   std::int64_t dispatched = 0, computed = 0;
   for (const RankRole& r : rank_roles(ds, e)) {
     Graph g = build_step_graph(ds, e, true, 257, FusionPolicy::vllm(), r.part);
-    std::map<std::string, int> allreduces;
+    std::map<std::string, int> collectives;  // "layer[moe] reducescatter" -> layers
     for (const auto& n : g.nodes) {
       const std::string name = n.op.label.substr(n.op.label.rfind('.') + 1);
       if (n.op.kind == OpKind::AllToAll && name == "moe_dispatch") {
         EXPECT_EQ(n.op.m, group_tokens / 2 * ds.experts_per_token * ds.hidden * 2);  // bf16 activations
         dispatched += n.op.m / (ds.hidden * 2);
       }
-      if (n.op.kind == OpKind::AllReduce) allreduces[n.op.label.substr(0, n.op.label.find('.'))] += n.count;
+      if (n.op.kind == OpKind::AllReduce || n.op.kind == OpKind::ReduceScatter || n.op.kind == OpKind::AllGather) {
+        if (n.op.label.rfind("layer", 0) == 0) EXPECT_EQ(n.op.m, buffer) << n.op.label;
+        collectives[n.op.label.substr(0, n.op.label.find('.')) + " " + name.substr(name.rfind('_') + 1)] += n.count;
+      }
       if (n.op.kind == OpKind::GroupedGemm && name == "gate_up")
         for (auto rows : n.op.group_rows) computed += rows;
+      if (n.op.label == "layer[moe].router" || n.op.label == "layer[moe].shared.gate_up") EXPECT_EQ(n.op.m, group_tokens / 2);
+      if (n.op.label == "layer[moe].shared.gate_up") EXPECT_EQ(n.op.n, 2 * ds.shared_intermediate);  // whole
     }
-    EXPECT_EQ(allreduces["layer[dense]"], 2 * 3);  // attention and MLP of the 3 dense layers
-    EXPECT_EQ(allreduces["layer[moe]"], 2 * 58);   // attention and the MoE block of the 58 MoE layers
+    EXPECT_EQ(collectives["layer[dense] allreduce"], 2 * 3);  // attention and MLP of the 3 dense layers
+    EXPECT_EQ(collectives["layer[moe] reducescatter"], 58);   // after the attention of the 58 MoE layers
+    EXPECT_EQ(collectives["layer[moe] allgather"], 58);       // the layers' outputs
+    EXPECT_EQ(collectives["layer[moe] allreduce"], 0);
   }
   EXPECT_EQ(dispatched, computed);  // per MoE layer (one dispatch and one gate_up node per rank)
+  // The shared expert is whole on every rank: its bytes once per rank, not split over the TP group.
+  const Sharding sh = shard_weights(ds, e);
+  for (const auto& t : sh.tensors)
+    if (t.name == "layer3.shared_experts") EXPECT_EQ(t.copies, 8);
 }
 
 // TP inside experts (--tp 8 --ep 2, TensorRT-LLM's moe_tp_size 4 x moe_ep_size 2): Mixtral's 8 experts

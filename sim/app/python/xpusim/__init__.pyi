@@ -32,7 +32,8 @@ def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ...
           pp: int = ..., dp: int = ..., microbatches: int = ..., nodes: int = ..., prefill_devices: int = ...,
           decode_devices: int = ..., prefill_tp: int = ..., prefill_ep: int = ..., prefill_dp: int = ...,
           prefill_pp: int = ..., scenario_file: Optional[str] = ..., pad_heads: int = ...,
-          host_fixed_us: Optional[float] = ..., host_us_per_request: Optional[float] = ...) -> Dict[str, Any]: ...
+          host_fixed_us: Optional[float] = ..., host_us_per_request: Optional[float] = ...,
+          redundant_experts: int = ...) -> Dict[str, Any]: ...
 def compare(chips: Union[str, Sequence[str]] = ..., model: str = ..., scenario: str = ..., input: Optional[int] = ...,
             output: Optional[int] = ..., dtype: str = ..., ttft_slo: Optional[float] = ...,
             tpot_slo: Optional[float] = ..., max_batch: int = ..., set: _Sets = ..., tco: bool = ...,

@@ -1,0 +1,162 @@
+// Expert placement: contiguous experts per rank, EPLB's replicas of the hottest experts, and the
+// all-to-all sizes and weights per device that follow from them (closed forms by hand).
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "tests/unit/interconnect/systems_test_util.h"
+#include "tests/unit/workloads/layout_util.h"
+#include "workloads/expert_placement.h"
+#include "workloads/graph.h"
+#include "workloads/sharding.h"
+
+using namespace xpu;
+
+namespace {
+std::vector<std::int64_t> slot_rows(const ExpertPlacement& p, int rank) { return p.group_rows(rank); }
+// The dispatch and combine all-to-all bytes of one rank's step, and its grouped GEMM's rows.
+struct MoeStep {
+  std::int64_t dispatch = 0, combine = 0;
+  std::vector<std::int64_t> rows;
+};
+MoeStep moe_step(const ModelConfig& m, const Scenario& s, int rank) {
+  MoeStep out;
+  const Graph g = build_step_graph(m, s, true, 257, FusionPolicy::vllm(), rank_roles(m, s)[static_cast<size_t>(rank)].part);
+  for (const auto& n : g.nodes) {
+    const std::string name = n.op.label.substr(n.op.label.rfind('.') + 1);
+    if (name == "moe_dispatch") out.dispatch = n.op.m;
+    if (name == "moe_combine") out.combine = n.op.m;
+    if (n.op.kind == OpKind::GroupedGemm && name == "gate_up") out.rows = n.op.group_rows;
+  }
+  return out;
+}
+}  // namespace
+
+TEST(ExpertPlacement, WithoutReplicasConsecutiveExpertsPerRank) {
+  const ExpertPlacement p = place_experts({1, 2, 3, 4, 5, 6, 7, 8}, 4, 0);
+  ASSERT_EQ(p.ranks.size(), 4u);
+  EXPECT_EQ(slot_rows(p, 0), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(slot_rows(p, 3), (std::vector<std::int64_t>{7, 8}));
+  EXPECT_EQ(p.ranks[2][1].expert, 5);
+  EXPECT_EQ(p.max_rank_rows(), 15);
+  EXPECT_EQ(p.replicas, std::vector<int>(8, 1));
+}
+
+// One hot expert of 100 rows and seven of 10 on 4 ranks with 4 replicas (3 slots per rank): each
+// replica goes to the expert with most rows per replica, 100/1, 100/2, 100/3, 100/4 > 10, so expert 0
+// has 5 replicas of 20 rows. Packing heaviest first onto the least-loaded rank with a free slot:
+// 20, 20, 20, 20 on ranks 0-3, the fifth 20 on rank 0 (40); the 10s fill ranks 1-3 (40 each) and the
+// last goes to rank 0: loads 50, 40, 40, 40 (the contiguous placement's hottest rank had 110).
+TEST(ExpertPlacement, EplbReplicatesTheHottestAndPacksGreedily) {
+  const std::vector<std::int64_t> rows = {100, 10, 10, 10, 10, 10, 10, 10};
+  EXPECT_EQ(place_experts(rows, 4, 0).max_rank_rows(), 110);
+  const ExpertPlacement p = place_experts(rows, 4, 4);
+  EXPECT_EQ(p.replicas, (std::vector<int>{5, 1, 1, 1, 1, 1, 1, 1}));
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(p.ranks[static_cast<size_t>(r)].size(), 3u) << r;
+  EXPECT_EQ(slot_rows(p, 0), (std::vector<std::int64_t>{20, 20, 10}));
+  EXPECT_EQ(p.rank_rows(1), 40);
+  EXPECT_EQ(p.max_rank_rows(), 50);
+  // Every routed row is computed once: each expert's replicas add up to its rows.
+  std::vector<std::int64_t> per_expert(rows.size(), 0);
+  for (const auto& rank : p.ranks)
+    for (const ExpertSlot& s : rank) per_expert[static_cast<size_t>(s.expert)] += s.rows;
+  EXPECT_EQ(per_expert, rows);
+}
+
+TEST(ExpertPlacement, UnevenReplicaSplitsKeepEveryRow) {
+  const ExpertPlacement p = place_experts({10, 1, 1, 1}, 2, 2);  // expert 0: 3 replicas of 4, 3, 3 rows
+  EXPECT_EQ(p.replicas[0], 3);
+  std::int64_t total = 0;
+  for (int r = 0; r < 2; ++r) total += p.rank_rows(r);
+  EXPECT_EQ(total, 13);
+  EXPECT_EQ(p.max_rank_rows(), 7);  // 4+1+1 and 3+3+1 or the like: at most 7
+}
+
+TEST(ExpertPlacement, CountsThatDoNotSplitNameTheFlag) {
+  const std::vector<std::int64_t> rows(256, 1);
+  EXPECT_EQ(place_experts(rows, 72, 32).ranks[0].size(), 4u);  // 288 = 4 x 72 (DeepSeek-V3 on NVL72)
+  EXPECT_NE(test::input_error_of([&] { place_experts(rows, 72, 5); }).find("--redundant-experts 5"), std::string::npos);
+  EXPECT_NE(test::input_error_of([&] { place_experts(rows, 8, -8); }).find("--redundant-experts -8"), std::string::npos);
+}
+
+TEST(ExpertPlacement, ScenarioRulesNameTheFlagValueAndWhatWorks) {
+  const ModelConfig ds = load_model("deepseek-v3");
+  Scenario s = test::layout_scenario(72, 1, 72, 1, 72);
+  EXPECT_NE(test::input_error_of([&] { s.validate(ds); }).find("or --redundant-experts 32 replicas"), std::string::npos);
+  s.redundant_experts = 32;
+  EXPECT_EQ(test::input_error_of([&] { s.validate(ds); }), "");
+  EXPECT_EQ(s.layout_str(), "dp72 x ep72 (+32 redundant experts)");
+  s.redundant_experts = 40;
+  EXPECT_EQ(test::input_error_of([&] { s.validate(ds); }),
+            "--redundant-experts 40: 256 + 40 = 296 experts do not split over --ep 72 (expected 256 + N a multiple of 72, "
+            "e.g. --redundant-experts 32 or 104)");
+  s.redundant_experts = -1;
+  EXPECT_NE(test::input_error_of([&] { s.validate(ds); }).find("--redundant-experts -1 must not be negative"), std::string::npos);
+  Scenario one = test::layout_scenario(8, 8);
+  one.redundant_experts = 8;
+  EXPECT_NE(test::input_error_of([&] { one.validate(ds); }).find("needs --ep > 1"), std::string::npos);
+  EXPECT_NE(test::input_error_of([&] { one.validate(load_model("llama-3.1-8b")); }).find("has no experts"), std::string::npos);
+  // DeepSeek's decode deployment: 256 experts + 64 redundant over 320 ranks, one each.
+  Scenario wide = test::layout_scenario(320, 1, 320, 1, 320);
+  wide.redundant_experts = 64;
+  EXPECT_EQ(test::input_error_of([&] { wide.validate(ds); }), "");
+  wide.redundant_experts = 0;
+  EXPECT_NE(test::input_error_of([&] { wide.validate(ds); }).find("--redundant-experts 64 to give every rank an expert"), std::string::npos);
+}
+
+// Mixtral (8 experts, top-2, hidden 4096) at --dp 8 --ep 8, 7 sequences per rank: 56 tokens, 112
+// routed rows. Uniform: 14 rows per expert, each rank's one expert; dispatch and combine carry 14 rows
+// x 4096 x 2 bytes (bf16) per rank. hot:0.5 gives expert 0 28 rows and the others 12: rank 0 receives
+// 28 rows, and the all-to-alls on every rank are sized by it (the exchange ends when it has them).
+TEST(ExpertPlacement, AllToAllIsSizedByTheRankThatReceivesMost) {
+  const ModelConfig m = load_model("mixtral-8x7b");
+  Scenario s = test::layout_scenario(56, 1, 8, 1, 8);
+  const std::int64_t row = 4096 * 2;
+  for (int r : {0, 5}) {
+    const MoeStep u = moe_step(m, s, r);
+    EXPECT_EQ(u.dispatch, 14 * row);
+    EXPECT_EQ(u.combine, 14 * row);
+    EXPECT_EQ(u.rows, std::vector<std::int64_t>{14});
+  }
+  s.routing = Routing::parse("hot:0.5");
+  const MoeStep hot0 = moe_step(m, s, 0), hot5 = moe_step(m, s, 5);
+  EXPECT_EQ(hot0.rows, std::vector<std::int64_t>{28});
+  EXPECT_EQ(hot5.rows, std::vector<std::int64_t>{12});
+  for (const MoeStep& h : {hot0, hot5}) {
+    EXPECT_EQ(h.dispatch, 28 * row);
+    EXPECT_EQ(h.combine, 28 * row);
+  }
+  // fp8 activations dispatch one byte per value; the combine returns bf16.
+  s.adtype = DType::fp8;
+  EXPECT_EQ(moe_step(m, s, 3).dispatch, 28 * 4096);
+}
+
+// The same step with 8 redundant experts (2 slots per rank). Replicas: expert 0 (28) twice more
+// (28/2 = 14 > 12, then 28/3 < 12), then experts 1-6 once each: expert 0 split 10, 9, 9; experts
+// 1-6 into 6 + 6; expert 7 keeps 12. Packed heaviest first: 12, 10, 9, 9, 6, 6, 6, 6 on ranks 0-7,
+// then the 6s onto ranks 4-7 (12 each), 2, 3 (15), 1 (16), 0 (18). The hottest rank has 18 rows.
+// Each rank holds two experts' weights instead of one.
+TEST(ExpertPlacement, RedundantExpertsRebalanceTheHotRankAndCostWeights) {
+  const ModelConfig m = load_model("mixtral-8x7b");
+  Scenario s = test::layout_scenario(56, 1, 8, 1, 8);
+  s.routing = Routing::parse("hot:0.5");
+  s.redundant_experts = 8;
+  s.validate(m);
+  const std::int64_t row = 4096 * 2;
+  EXPECT_EQ(moe_step(m, s, 0).rows, (std::vector<std::int64_t>{12, 6}));
+  EXPECT_EQ(moe_step(m, s, 1).rows, (std::vector<std::int64_t>{10, 6}));
+  EXPECT_EQ(moe_step(m, s, 4).rows, (std::vector<std::int64_t>{6, 6}));
+  EXPECT_EQ(moe_step(m, s, 2).dispatch, 18 * row);
+  EXPECT_EQ(moe_step(m, s, 2).combine, 18 * row);
+  std::int64_t computed = 0;
+  for (int r = 0; r < 8; ++r) {
+    const auto rows = moe_step(m, s, r).rows;
+    computed += std::accumulate(rows.begin(), rows.end(), std::int64_t{0});
+  }
+  EXPECT_EQ(computed, 112);
+  // Weights: one more expert (gate, up, down: 3 x 4096 x 14336, bf16) in each of 32 layers per rank.
+  Scenario plain = s;
+  plain.redundant_experts = 0;
+  const double extra = shard_weights(m, s).rank_weight_bytes[3] - shard_weights(m, plain).rank_weight_bytes[3];
+  EXPECT_DOUBLE_EQ(extra, 32.0 * 3 * 4096 * 14336 * 2);
+}

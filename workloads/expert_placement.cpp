@@ -1,0 +1,69 @@
+// Expert placement over expert-parallel ranks: contiguous, or EPLB's replicate-and-pack.
+#include "workloads/expert_placement.h"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/base/error.h"
+
+namespace xpu {
+
+std::int64_t ExpertPlacement::rank_rows(int rank) const {
+  std::int64_t n = 0;
+  for (const ExpertSlot& s : ranks[static_cast<size_t>(rank)]) n += s.rows;
+  return n;
+}
+
+std::int64_t ExpertPlacement::max_rank_rows() const {
+  std::int64_t n = 0;
+  for (int r = 0; r < static_cast<int>(ranks.size()); ++r) n = std::max(n, rank_rows(r));
+  return n;
+}
+
+std::vector<std::int64_t> ExpertPlacement::group_rows(int rank) const {
+  std::vector<std::int64_t> out;
+  for (const ExpertSlot& s : ranks[static_cast<size_t>(rank)]) out.push_back(s.rows);
+  return out;
+}
+
+ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant) {
+  const auto E = static_cast<std::int64_t>(rows.size());
+  if (ep <= 0 || E == 0) throw InputError("expert placement: need experts and a positive --ep");
+  if (redundant < 0 || (E + redundant) % ep != 0)
+    throw InputError("--redundant-experts " + std::to_string(redundant) + ": " + std::to_string(E) + " + " + std::to_string(redundant) +
+                     " experts do not split over --ep " + std::to_string(ep) + " (expected a count making them a multiple of it)");
+  ExpertPlacement p;
+  p.ranks.resize(static_cast<size_t>(ep));
+  p.replicas.assign(static_cast<size_t>(E), 1);
+  const std::int64_t slots = (E + redundant) / ep;
+  if (redundant == 0) {
+    for (std::int64_t e = 0; e < E; ++e) p.ranks[static_cast<size_t>(e / slots)].push_back({e, rows[static_cast<size_t>(e)]});
+    return p;
+  }
+  // replicate_experts: the next replica to the expert with the most rows per replica (compared as
+  // rows_a * count_b > rows_b * count_a, exact in integers).
+  for (std::int64_t i = 0; i < redundant; ++i) {
+    size_t best = 0;
+    for (size_t e = 1; e < rows.size(); ++e)
+      if (rows[e] * p.replicas[best] > rows[best] * p.replicas[e]) best = e;
+    ++p.replicas[best];
+  }
+  std::vector<ExpertSlot> phys;
+  for (size_t e = 0; e < rows.size(); ++e) {
+    const std::int64_t c = p.replicas[e], each = rows[e] / c, extra = rows[e] % c;
+    for (std::int64_t j = 0; j < c; ++j) phys.push_back({static_cast<std::int64_t>(e), each + (j < extra ? 1 : 0)});
+  }
+  // balanced_packing: heaviest replica first onto the least-loaded rank with a free slot.
+  std::stable_sort(phys.begin(), phys.end(), [](const ExpertSlot& a, const ExpertSlot& b) { return a.rows > b.rows; });
+  std::vector<std::int64_t> load(static_cast<size_t>(ep), 0);
+  for (const ExpertSlot& s : phys) {
+    size_t best = load.size();
+    for (size_t r = 0; r < load.size(); ++r)
+      if (static_cast<std::int64_t>(p.ranks[r].size()) < slots && (best == load.size() || load[r] < load[best])) best = r;
+    p.ranks[best].push_back(s);
+    load[best] += s.rows;
+  }
+  return p;
+}
+
+}  // namespace xpu

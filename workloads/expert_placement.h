@@ -1,0 +1,40 @@
+// Where routed experts sit over the expert-parallel ranks, with redundant replicas of the hottest
+// ones (DeepSeek-V3's EPLB), and the rows each rank's grouped GEMM computes.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace xpu {
+
+// One physical expert on a rank: the logical expert it holds and the routed rows it computes.
+struct ExpertSlot {
+  std::int64_t expert = 0;
+  std::int64_t rows = 0;
+};
+
+// Every EP rank's slots ((E + redundant) / ep each) and each logical expert's replica count.
+//   redundant == 0: expert e on rank e / (E/ep), consecutive experts per rank, as vLLM, SGLang and
+//                   TensorRT-LLM place them without a load balancer.
+//   redundant  > 0: DeepSeek's EPLB (github.com/deepseek-ai/EPLB@57919718 eplb.py, the global policy,
+//                   which its hierarchical one equals on one node (one NVLink domain);
+//                   DeepSeek-V3 technical report, arXiv 2412.19437, section 3.4): each extra replica
+//                   goes to the expert with the most rows per replica (replicate_experts), an
+//                   expert's rows are split evenly over its replicas (the token dispatcher spreads
+//                   them), and the replicas, heaviest first, go to the least-loaded rank that still
+//                   has a free slot (balanced_packing). SGLang serves it so with
+//                   --ep-num-redundant-experts N (models/deepseek_v2.py: E + N physical experts).
+// The load it balances is the step's own routing (`rows`): EPLB's statistics taken as exact (its
+// greedy result for a perfectly known load, not an optimum). Ties go to the lowest expert and rank
+// index: deterministic.
+struct ExpertPlacement {
+  std::vector<std::vector<ExpertSlot>> ranks;
+  std::vector<int> replicas;
+  std::int64_t rank_rows(int rank) const;
+  std::int64_t max_rank_rows() const;  // the hottest rank's rows: it bounds dispatch and combine
+  std::vector<std::int64_t> group_rows(int rank) const;  // its slots' rows, the grouped GEMM's groups
+};
+
+// InputError when experts + redundant does not split over ep, or redundant is negative.
+ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant);
+
+}  // namespace xpu
