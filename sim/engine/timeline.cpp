@@ -166,7 +166,15 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   auto book_run = [&](std::uint64_t from, std::uint64_t count, Tick d) {
     while (count > 0) {
       const std::uint64_t seg = std::min(count, n - from);
-      for (Timeline *p = lane + from, *e = p + seg; p != e; ++p) done = std::max(done, p->reserve(arrival, d, horizon));
+      Timeline *p = lane + from, *e = p + seg;
+      if (d <= 0) {  // reserve() of a non-positive duration: counted, nothing booked
+        for (; p != e; ++p) p->add_busy(d);
+      } else {
+        for (; p != e; ++p) {
+          p->add_busy(d);
+          done = std::max(done, p->occupy(arrival, d, horizon));
+        }
+      }
       count -= seg;
       from = 0;
     }
@@ -216,8 +224,17 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
     for (Size& e : m_sizes) e.chunks = 0;
     m_lanes = lanes, m_group = group, m_bw = lane_bw;
   }
-  Size& e = m_sizes[static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 60)];
-  if (e.chunks == chunks && e.bytes == bytes) return e;
+  const size_t h = static_cast<size_t>(((bytes * 0x9e3779b97f4a7c15ull) ^ chunks) * 0xff51afd7ed558ccdull >> 60);
+  Size* set = &m_sizes[kWays * h];
+  ++m_clock;
+  for (size_t w = 0; w < kWays; ++w)
+    if (set[w].chunks == chunks && set[w].bytes == bytes) {
+      set[w].used = m_clock;
+      return set[w];
+    }
+  static_assert(kWays == 2, "the older of two entries is replaced");
+  Size& e = set[0].used <= set[1].used ? set[0] : set[1];
+  e.used = m_clock;
   e.bytes = bytes, e.chunks = chunks;
   e.spread = GranuleSpread(bytes, chunks, lanes, lane_bw);
   e.groups = (lanes + group - 1) / group;

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "sim/base/units.h"
@@ -42,6 +43,11 @@ class alignas(64) Timeline {
   Tick reserve(Tick arrival, Tick duration, Tick horizon) {
     m_busy += duration;
     if (duration <= 0) return arrival;
+    return occupy(arrival, duration, horizon);
+  }
+  // reserve() of a positive duration, the busy time counted by the caller (a transfer books many lanes
+  // at one duration: its sign is tested once per run of lanes, not once per lane).
+  Tick occupy(Tick arrival, Tick duration, Tick horizon) {
     // The commonest case by far on a loaded resource: the transfer neither fits before the last
     // interval nor arrives after it, so it queues behind it, and nothing earlier can hold it: no
     // earlier interval is left (nothing to drop), or all of them end by the arrival (`m_back_end`,
@@ -49,7 +55,8 @@ class alignas(64) Timeline {
     // expired intervals is left to the next booking that needs them: dropping is monotone in the
     // horizon, so it then drops what it would have dropped now, and the calendar bound cannot be
     // crossed here (checked before dropping, which only lowers the count).
-    if (m_tail && arrival < m_te && arrival + duration > m_ts &&
+    // (While nothing is booked m_te is kNothing, so `arrival < m_te` also stands for m_tail.)
+    if (arrival < m_te && arrival + duration > m_ts &&
         (m_head == m_iv.size() || (arrival >= m_back_end && live() <= kMaxIntervals)))
       return m_te += duration;
     return book(arrival, duration, horizon);
@@ -59,6 +66,7 @@ class alignas(64) Timeline {
   void prefetch() const {
     if (m_head < m_iv.size()) __builtin_prefetch(&m_iv[m_head]);
   }
+  void add_busy(Tick d) { m_busy += d; }
   Tick busy_ticks() const { return m_busy; }
   Tick free_at() const { return m_tail ? m_te : 0; }
 
@@ -78,7 +86,9 @@ class alignas(64) Timeline {
   void push_back(Iv iv);
   void reclaim();  // moves the live intervals to the front of the vector (m_head = 0)
   void compact();
-  Tick m_ts = 0, m_te = 0;  // the last interval (when m_tail)
+  // m_te while nothing is booked: no arrival lies before it.
+  static constexpr Tick kNothing = std::numeric_limits<Tick>::min();
+  Tick m_ts = 0, m_te = kNothing;  // the last interval (when m_tail)
   std::vector<Iv> m_iv;     // the earlier intervals, live from m_head on
   Tick m_back_end = 0;      // m_iv.back().end while m_head < m_iv.size() (push_back, merge_before_tail:
                             // no other step changes the last earlier interval's end)
@@ -107,7 +117,8 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
 // out which lanes take one granule more and the divisions behind the times cost more than the bookings
 // themselves. The times are computed by the same function, so the results are the same with or without
 // it (tested on random streams). One memo serves one (lanes, group, lane_bw); banks of more than
-// kMaxTable (first lane, group) pairs are booked without it.
+// kMaxTable (first lane, group) pairs are booked without it. At most kSets x kWays sizes are kept (each
+// at most kMaxTable rows, 64 KiB).
 class GroupedDurations;
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
@@ -134,6 +145,7 @@ class GroupedDurations {
                                           // lane's time)
     std::vector<std::uint32_t> built;     // per first lane: the generation its row was built for
     std::uint32_t generation = 0;         // this size's (0: none)
+    std::uint64_t used = 0;               // when last looked up (the older of a set's two is replaced)
   };
   static constexpr Tick kSkip = -1;
   static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
@@ -143,8 +155,12 @@ class GroupedDurations {
   const Tick* row(Size& e, std::uint64_t first) const;
 
  private:
-  static constexpr size_t kEntries = 16;
-  Size m_sizes[kEntries];
+  // Two entries per set of a hash of the size: a kernel's few sizes (the 70B B200 decode step streams 20
+  // through the L2 groups) then rarely evict one another (direct-mapped, 16 entries rebuilt rows for 40%
+  // of that step's L2 transfers).
+  static constexpr size_t kSets = 16, kWays = 2;
+  Size m_sizes[kSets * kWays];
+  std::uint64_t m_clock = 0;
   std::uint64_t m_lanes = 0, m_group = 0;
   double m_bw = 0;
 };
