@@ -2,11 +2,9 @@
 #include <cstdlib>
 
 #include "sim/app/commands.h"
-#include "sim/base/heap.h"
 #include "sim/base/interrupt.h"
 
 int main(int argc, char** argv) {
-  xpu::heap_on_huge_pages();  // fewer page faults (sim/base/heap.h)
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
   xpu::install_interrupt_handler();  // Ctrl-C: temporaries removed, one line, exit 130
   return xpu::cli_run(argc, argv);
