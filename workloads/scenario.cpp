@@ -225,6 +225,10 @@ std::string Scenario::layout_str() const {
 // (whole, or tp/ep ways each: TensorRT-LLM's moe_tp_size x moe_ep_size = tp), or data-parallel
 // attention with experts over every rank (DeepSeek-style); stages of whole layers.
 void Scenario::validate_layout(const ModelConfig& m) const {
+  // Checked on the whole layout, not the flags alone: a scenario file's pools may give the stages.
+  if (microbatches > 0 && pp <= 1)
+    throw InputError("--microbatches " + std::to_string(microbatches) +
+                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
@@ -303,9 +307,6 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
 }
 
 void set_layout(Scenario& s, const ScenarioArgs& a) {
-  if (a.microbatches > 0 && a.pp <= 1)
-    throw InputError("--microbatches " + std::to_string(a.microbatches) +
-                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   s.tp = a.tp;
   s.ep = a.ep;
   s.pp = a.pp;
