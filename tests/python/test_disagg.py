@@ -265,3 +265,13 @@ def test_microbatches_with_pipeline_pools_from_a_scenario_file(cli, tmp_path):
     m = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, concurrency=4, requests=8, input=512, output=16,
                      microbatches=1, scenario_file=str(f))
     assert m["throughput_tok_s"] == a["throughput_tok_s"]
+
+
+@pytest.mark.parametrize("flags", [("--prefill-pp", "2"), ("--prefill-tp", "4", "--prefill-ep", "8")])
+def test_prefill_layout_without_pools_is_refused(cli, flags):
+    """The prefill pool's layout flags without the pools were silently ignored (one pool at --tp ran)."""
+    p = cli("serve", "--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8",
+            *flags, check=False)
+    assert p.returncode == 2 and " ".join(flags) + ": the prefill pool's layout needs disaggregated pools" in p.stderr, p.stderr
+    with pytest.raises(Exception, match="needs disaggregated pools"):
+        xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", tp=8, concurrency=4, requests=8, prefill_pp=2)
