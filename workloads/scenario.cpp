@@ -278,8 +278,10 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + Es + " experts (expected at most " + Es +
                      ", or --redundant-experts " + std::to_string(fill) + " to give every rank an expert)");
   if (phys % ep != 0) {
-    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
-    while (E % below != 0) --below;
+    // The nearest divisor below that the layout takes (a multiple of tp: whole attention groups; or a
+    // divisor of tp: experts over the TP group), with the chips it takes for data-parallel attention.
+    int below = ep;
+    while (E % below != 0 || (below % tp != 0 && tp % below != 0)) --below;
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + Es + " experts (expected a divisor, e.g. --ep " +
                      std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) +
                      ", or --redundant-experts " + std::to_string(up) + " replicas of the hottest experts)");
