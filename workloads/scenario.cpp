@@ -225,6 +225,10 @@ std::string Scenario::layout_str() const {
 // (whole, or tp/ep ways each: TensorRT-LLM's moe_tp_size x moe_ep_size = tp), or data-parallel
 // attention with experts over every rank (DeepSeek-style); stages of whole layers.
 void Scenario::validate_layout(const ModelConfig& m) const {
+  // Checked on the whole layout, not the flags alone: a scenario file's pools may give the stages.
+  if (microbatches > 0 && pp <= 1)
+    throw InputError("--microbatches " + std::to_string(microbatches) +
+                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
@@ -274,8 +278,10 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + Es + " experts (expected at most " + Es +
                      ", or --redundant-experts " + std::to_string(fill) + " to give every rank an expert)");
   if (phys % ep != 0) {
-    int below = ep;  // the nearest divisor below, with the chips it takes for data-parallel attention
-    while (E % below != 0) --below;
+    // The nearest divisor below that the layout takes (a multiple of tp: whole attention groups; or a
+    // divisor of tp: experts over the TP group), with the chips it takes for data-parallel attention.
+    int below = ep;
+    while (E % below != 0 || (below % tp != 0 && tp % below != 0)) --below;
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + Es + " experts (expected a divisor, e.g. --ep " +
                      std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) +
                      ", or --redundant-experts " + std::to_string(up) + " replicas of the hottest experts)");
@@ -303,9 +309,6 @@ std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
 }
 
 void set_layout(Scenario& s, const ScenarioArgs& a) {
-  if (a.microbatches > 0 && a.pp <= 1)
-    throw InputError("--microbatches " + std::to_string(a.microbatches) +
-                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
   s.tp = a.tp;
   s.ep = a.ep;
   s.pp = a.pp;

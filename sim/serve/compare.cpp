@@ -652,12 +652,14 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   return row;
 }
 
-// The study's scenario with a unit's layout.
-Scenario with_layout(Scenario sc, const Unit& u) {
+// The study's scenario with a unit's layout; experts that its EP ranks do not split take the fewest
+// redundant experts that do, as the layout search gives them (compare has no --redundant-experts).
+Scenario with_layout(Scenario sc, const Unit& u, const ModelConfig& model) {
   sc.tp = u.layout.tp;
   sc.ep = u.layout.ep;
   sc.pp = u.layout.pp;
   sc.dp = u.layout.dp;
+  sc.redundant_experts = fewest_redundant_experts(model, sc.ep);
   return sc;
 }
 
@@ -668,7 +670,7 @@ void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chip
     double best = 0;
     size_t at = 0;
     for (size_t i = 0; i < chips.size(); ++i) {
-      Scenario sc = with_layout(precision_for(*chips[i].chip, base), chips[i]);
+      Scenario sc = with_layout(precision_for(*chips[i].chip, base), chips[i], model);
       const double b = max_tok_s_per_user_bound(*chips[i].chip, model, sc, so);
       if (b > best) best = b, at = i;
     }
@@ -757,7 +759,7 @@ CompareStudy compare_study(CompareRequest req) {
   for (size_t ci = 0; ci < chips.size(); ++ci) {  // each unit's layout against the model, before anything runs
     if (!chips[ci].system || chips[ci].search) continue;  // a searched unit proposes only layouts the model takes
     try {
-      check_serve_request(model, with_layout(base, chips[ci]), req.serve);
+      check_serve_request(model, with_layout(base, chips[ci], model), req.serve);
     } catch (const InputError& e) {
       throw InputError("--chips " + req.chips[ci] + ": " + e.what());
     }
@@ -769,7 +771,7 @@ CompareStudy compare_study(CompareRequest req) {
     if (req.serve.progress) std::cerr << "compare: " << c << "\n";
     const auto unit_t0 = std::chrono::steady_clock::now();
     const std::clock_t unit_cpu0 = std::clock();  // the process's CPU time: what a loaded machine does not stretch
-    Scenario unit_base = with_layout(base, chips[ci]);
+    Scenario unit_base = with_layout(base, chips[ci], model);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)

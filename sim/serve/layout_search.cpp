@@ -10,6 +10,11 @@
 
 namespace xpu {
 
+int fewest_redundant_experts(const ModelConfig& model, int ep) {
+  const std::int64_t rest = ep > 1 ? model.num_experts % ep : 0;
+  return ep < model.num_experts && rest != 0 ? static_cast<int>(ep - rest) : 0;
+}
+
 namespace {
 // Tensor parallelism inside a replica, data-parallel replicas over the rest: tp x dp = chips, as the
 // serving engine runs one tensor-parallel replica (vLLM/SGLang --tensor-parallel-size with --data-parallel-size).
@@ -64,8 +69,7 @@ std::vector<LayoutCandidate> dp_attention_ep(int chips, const ModelConfig& model
     // Experts the unit's chips do not split (DeepSeek-V3's 256 over an NVL72's 72) take the fewest
     // redundant experts that do (32: 288 = 4 x 72), as large deployments serve them (SGLang
     // --ep-num-redundant-experts, placed by EPLB); more chips than experts stay out (ep > experts).
-    const std::int64_t rest = model.num_experts % chips;
-    if (chips < model.num_experts && rest != 0) c.replica.redundant_experts = static_cast<int>(chips - rest);
+    c.replica.redundant_experts = fewest_redundant_experts(model, chips);
     c.unit = c.replica;
     c.replicas = 1;
     out.push_back(c);

@@ -30,6 +30,10 @@ using LayoutKind = std::function<std::vector<LayoutCandidate>(int chips, const M
 const std::vector<std::pair<std::string, LayoutKind>>& layout_kinds();
 // Every kind's candidates that the model accepts (heads split evenly...), fewest chips per replica first.
 std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& model, const Scenario& base);
+// The fewest replicas of the hottest experts that make the model's routed experts split over `ep`
+// ranks (0 where they already do, or where ep exceeds the experts): what the search gives a unit of
+// data-parallel attention, and compare a fixed SYSTEM:LAYOUT unit.
+int fewest_redundant_experts(const ModelConfig& model, int ep);
 
 // How one candidate fared: its throughput per chip at each tier (0: unreachable) and at its most
 // productive point, or why it was not simulated / did not run.

@@ -40,6 +40,15 @@ def test_compare_bad_input(cli, tmp_path):
     assert p.returncode != 0 and "chat or long" in p.stderr
 
 
+def test_a_fixed_unit_layout_takes_the_redundant_experts_the_search_gives(cli, tmp_path):
+    """gb200-nvl72:dp72ep72 is the layout the search gives DeepSeek-V3 on an NVL72 (+32 redundant experts,
+    256 + 32 = 4 x 72); asked for by name it takes them too. It was refused with 'or --redundant-experts
+    32', a flag compare does not take. The unreachable tier stops the study after the layout checks."""
+    p = cli("compare", "--chips", "gb200-nvl72:dp72ep72", "--model", "deepseek-v3", "--tiers", "100000", "--jobs", "1",
+            "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "--tiers 100000: no chip can stream that" in p.stderr, p.stderr
+
+
 def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path):
     """A chip that cannot serve the model keeps its row (with why) in summary.json, the CSVs and the
     report; the exit status says that not every chip ran. The tiers, frontier economics, TCO and

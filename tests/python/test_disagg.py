@@ -250,3 +250,28 @@ def test_pipeline_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
         assert a[key] == b[key], key
     p = cli(*SHARED, "--scenario-file", str(f), "--pp", "2", check=False)
     assert p.returncode == 2 and "pools.decode.pp" in p.stderr and "either this key or --pp" in p.stderr, p.stderr
+
+
+def test_microbatches_with_pipeline_pools_from_a_scenario_file(cli, tmp_path):
+    """--microbatches is checked against the layout the run takes: a scenario file whose decode pool has
+    two stages takes it as --pp 2 does (it was refused as 'needs --pp > 1', the flags read before the file)."""
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 8, tp: 2}\n  decode: {devices: 8, tp: 4, pp: 2}\n")
+    a = json.loads(cli(*SHARED, "--scenario-file", str(f), "--microbatches", "1").stdout)
+    b = json.loads(cli(*SHARED, "--tp", "4", "--pp", "2", "--microbatches", "1", "--prefill-devices", "8", "--decode-devices", "8",
+                       "--prefill-tp", "2").stdout)
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated", "layout"):
+        assert a[key] == b[key], key
+    m = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, concurrency=4, requests=8, input=512, output=16,
+                     microbatches=1, scenario_file=str(f))
+    assert m["throughput_tok_s"] == a["throughput_tok_s"]
+
+
+@pytest.mark.parametrize("flags", [("--prefill-pp", "2"), ("--prefill-tp", "4", "--prefill-ep", "8")])
+def test_prefill_layout_without_pools_is_refused(cli, flags):
+    """The prefill pool's layout flags without the pools were silently ignored (one pool at --tp ran)."""
+    p = cli("serve", "--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8",
+            *flags, check=False)
+    assert p.returncode == 2 and " ".join(flags) + ": the prefill pool's layout needs disaggregated pools" in p.stderr, p.stderr
+    with pytest.raises(Exception, match="needs disaggregated pools"):
+        xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", tp=8, concurrency=4, requests=8, prefill_pp=2)

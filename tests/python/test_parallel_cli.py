@@ -121,6 +121,9 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
      "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips, "
      "or --redundant-experts 32 replicas of the hottest experts)"),
+    # With TP groups the divisor is a whole number of them (was 'e.g. --ep 15, on 15 chips' with --tp 4).
+    (("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", QWEN_MOE, "--tp", "4", "--dp", "4", "--ep", "16"),
+     "--ep 16 does not divide qwen1.5-moe-a2.7b's 60 experts (expected a divisor, e.g. --ep 12, on 12 chips,"),
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72",
       "--redundant-experts", "40"),
      "--redundant-experts 40: 256 + 40 = 296 experts do not split over --ep 72 (expected 256 + N a multiple of 72, "

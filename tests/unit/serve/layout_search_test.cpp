@@ -84,6 +84,11 @@ TEST(LayoutSearch, AMoEAlsoGetsExpertParallelLayoutsAndADenseModelDoesNot) {
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.front(), "dp72 x ep72 (+32 redundant experts)");
   for (const auto& c : candidate_layouts(64, load_model("deepseek-v3"), base)) EXPECT_EQ(c.replica.redundant_experts, 0);
+  // The same rule for compare's fixed units: none where the experts split, or past the experts' count.
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 72), 32);
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 64), 0);
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 512), 0);
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 1), 0);
 }
 
 TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
