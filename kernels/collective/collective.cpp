@@ -351,6 +351,23 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
   return lat + bw;
 }
 
+namespace {
+// The protocol NCCL's tuner picks for `r` run as `algo`, among `protos`; "" where its table does not
+// cover every one of them or the protocol was forced.
+std::string nccl_protocol(const SystemSpec& s, const CollectiveRequest& r, const std::vector<std::string>& protos,
+                          const std::string& algo) {
+  std::string pick;
+  double best = -1;
+  if (r.protocol != "auto") return pick;
+  for (const auto& p : protos) {
+    const double us = coll::nccl_tuner_us(s, r.kind, algo, p, r.bytes);
+    if (us < 0) return "";
+    if (best < 0 || us < best) best = us, pick = p;
+  }
+  return pick;
+}
+}  // namespace
+
 CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r) {
   for (const auto& a : t.spec().algorithms)  // a misspelled name would silently shrink the library's choice
     if (!find_algo(a))
@@ -375,12 +392,17 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
         throw InputError("--proto " + r.protocol + ": not available for " + a + " (protocols: " + join(protos) + ")");
       protos = {r.protocol};
     }
+    // Across nodes NCCL picks the protocol by its own tuner's table (tuning.cc), which this estimate does
+    // not share (its LL bandwidth cap by host CPU, the tree's correction by size); where that table has
+    // the algorithm, only the protocol it picks competes with the other algorithms.
+    const std::string tuned = nccl_protocol(t.spec(), r, protos, a);
     for (const auto& pr : protos) {
       CollectiveRequest q = r;
       q.algorithm = a;
       q.protocol = pr;
       double est = estimate_seconds(t, lower_collective(t, q, 1));
       best.considered.push_back({a + "/" + pr, est});
+      if (!tuned.empty() && pr != tuned) continue;
       if (best.estimate_s < 0 || est < best.estimate_s) best.algorithm = a, best.protocol = pr, best.estimate_s = est;
     }
   }

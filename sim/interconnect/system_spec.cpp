@@ -131,6 +131,10 @@ void describe(Params& p, SystemSpec& s) {
   p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
   p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
     "(set-up across the scale-out network before the first step)", "0 s");
+  p("library.host_cpu", s.host_cpu, "Host CPU vendor of a node (amd, intel, other): NCCL's tuner caps the LL "
+    "protocol's bandwidth across nodes and charges each network post by it", "other");
+  p("library.net_latency", s.net_latency, "Latency the network plugin reports to NCCL's tuner (added to every "
+    "inter-node step of its estimate; 0: none reported)", "0 s");
   describe_library_costs(p, s);
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
@@ -151,6 +155,8 @@ void describe(Params& p, SystemSpec& s) {
   }
   s.algorithms = split_list(algos);
   s.protocols = split_list(protos);
+  p.require(s.host_cpu == "amd" || s.host_cpu == "intel" || s.host_cpu == "other", "library.host_cpu",
+            "amd, intel or other");
   p.require(s.topology == "switch" || s.topology == "torus" || s.topology == "mesh_groups", "scale_up.topology",
             "switch, torus or mesh_groups");
   p.require(s.chips > 0, "scale_up.chips", "a positive chip count");

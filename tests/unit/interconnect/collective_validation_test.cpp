@@ -35,12 +35,13 @@ const char* kNeuronPlateau = "nccom-test 64 ranks: 520 us -> 1.3 ms climb at 256
 // Two p5 nodes, 16 KiB - 512 KiB (tree/LL): the measured time rises about 3.7 us per NCCL tree channel
 // (1 -> 16 channels at 4 KiB each, 78.6 -> 135.1 us from 4 to 64 KiB), which no per-channel mechanism
 // found explains (README "What the p5 size trend is not", 2026-12-03); each row held just above
-// today's error against the two-node bound of 25%.
-const char* kTreeMidSize = "p5 tree/LL 16-512 KiB: ~3.7 us per NCCL channel and the 128 KiB drop not modeled";
+// today's error against the two-node bound of 25%. From 256 KiB the tree runs LL128, NCCL 2.20.3's
+// tuner's pick (016 -48.9 -> -36.4%, 017 -29.9 -> -33.1%: the model's tree/LL128 is the faster there).
+const char* kTreeMidSize = "p5 tree 16-512 KiB: ~3.7 us per NCCL channel and tree/LL128 under the measured 109-128 us";
 const std::vector<KnownGap> kKnownGaps = {
     {"aw-p5-012", 0.42, 0.25, kTreeMidSize}, {"aw-p5-013", 0.51, 0.25, kTreeMidSize},
     {"aw-p5-014", 0.59, 0.25, kTreeMidSize}, {"aw-p5-015", 0.46, 0.25, kTreeMidSize},
-    {"aw-p5-016", 0.50, 0.25, kTreeMidSize}, {"aw-p5-017", 0.31, 0.25, kTreeMidSize},
+    {"aw-p5-016", 0.37, 0.25, kTreeMidSize}, {"aw-p5-017", 0.34, 0.25, kTreeMidSize},
     {"nc-64r-006", 0.30, 0.25, kNeuronPlateau}, {"nc-64r-007", 0.37, 0.25, kNeuronPlateau},
     {"nc-64r-008", 0.41, 0.25, kNeuronPlateau}, {"nc-64r-009", 0.44, 0.25, kNeuronPlateau},
     {"nc-64r-010", 0.46, 0.25, kNeuronPlateau}, {"nc-64r-011", 0.52, 0.25, kNeuronPlateau},
@@ -136,7 +137,7 @@ TEST(CollectiveValidation, TwoNodeMidSizeRunsNvlsTreeWithin25Percent) {
 }
 
 TEST(CollectiveValidation, TwoNodeTreeMidSizeHeldToItsGaps) {
-  // 16 KiB - 1 MiB across two p5 nodes (tree/LL), not bounded by the issue: each row within the
+  // 16 KiB - 1 MiB across two p5 nodes (tree/LL, tree/LL128, NVLS-tree at 1 MiB), not bounded by the issue: each row within the
   // two-node bound of 25% or, listed in kKnownGaps, within its own bound, so that no gap can grow
   // unnoticed.
   int n = 0;

@@ -230,6 +230,23 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
   EXPECT_EQ(nic_message(64ull << 20), 128u << 10);
 }
 
+TEST(Collective, AcrossNodesTheTreeProtocolIsNcclsTunerChoice) {
+  // NCCL 2.20.3's tuner on two p5 nodes (AMD hosts): tree/LL 25.2 us + bytes at 22.5 / 2 GB/s x the
+  // size correction; tree/LL128 48.5 us + bytes at 194 GB/s x its correction. LL up to 128 KiB
+  // (48.50 against 49.63 us), LL128 from 256 KiB (83.5 against 50.8 us).
+  Topology t(load_system("p5-h100x8"));
+  const SystemSpec& s = t.spec();
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll", 16384), 25.2 + 16384 / (1000 * 11.25 * 0.7), 1e-6);
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll128", 16384), 48.5 + 16384 / (1000 * 194.0625 * 0.8), 1e-6);
+  EXPECT_LT(coll::nccl_tuner_us(s, CollKind::AllGather, "ring", "ll", 16384), 0);  // not covered: our estimate
+  CollectiveRequest r;
+  r.algorithm = "tree";
+  for (auto [bytes, proto] : {std::pair{131072ull, "ll"}, std::pair{262144ull, "ll128"}, std::pair{1048576ull, "ll128"}}) {
+    r.bytes = bytes;
+    EXPECT_EQ(choose_collective(t, r).protocol, proto) << bytes;
+  }
+}
+
 TEST(Collective, NvlsTreeSlicesAreLoopsWithOneNetworkMessagePerChannel) {
   // A slice is one loop of NCCL's NVLS-tree kernel (16 channels x 8 heads x the chunk), and a chip
   // sends its share of a loop as one message per channel; the library's unsliced estimate sends each
