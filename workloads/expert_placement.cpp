@@ -2,6 +2,7 @@
 #include "workloads/expert_placement.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "sim/base/error.h"
@@ -24,6 +25,34 @@ std::vector<std::int64_t> ExpertPlacement::group_rows(int rank) const {
   std::vector<std::int64_t> out;
   for (const ExpertSlot& s : ranks[static_cast<size_t>(rank)]) out.push_back(s.rows);
   return out;
+}
+
+std::int64_t ExpertPlacement::max_rank_tokens(std::int64_t tokens) const {
+  if (tokens <= 0) return 0;
+  double most = 0.0;
+  for (const auto& slots : ranks) {
+    // Replicas of one expert on a rank split its tokens: sum them per expert before the product.
+    std::vector<std::pair<std::int64_t, std::int64_t>> per_expert;
+    for (const ExpertSlot& s : slots) {
+      auto it = std::find_if(per_expert.begin(), per_expert.end(), [&](const auto& e) { return e.first == s.expert; });
+      if (it == per_expert.end()) per_expert.push_back({s.expert, s.rows});
+      else it->second += s.rows;
+    }
+    double miss = 1.0;
+    for (const auto& e : per_expert) miss *= 1.0 - std::min(1.0, static_cast<double>(e.second) / static_cast<double>(tokens));
+    most = std::max(most, static_cast<double>(tokens) * (1.0 - miss));
+  }
+  return static_cast<std::int64_t>(std::ceil(most - 1e-9));
+}
+
+double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep) {
+  if (ep <= 0 || experts <= 0 || topk <= 0 || topk > experts || experts % ep != 0)
+    throw InputError("distinct ranks per token: need 1 <= topk <= experts and experts a multiple of ep (got experts " +
+                     std::to_string(experts) + ", topk " + std::to_string(topk) + ", ep " + std::to_string(ep) + ")");
+  const std::int64_t away = experts - experts / ep;  // experts on the other ranks
+  double miss = 1.0;  // C(away, k) / C(E, k) as a product of k ratios
+  for (std::int64_t i = 0; i < topk; ++i) miss *= i < away ? static_cast<double>(away - i) / static_cast<double>(experts - i) : 0.0;
+  return ep * (1.0 - miss);
 }
 
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant) {

@@ -32,7 +32,24 @@ struct ExpertPlacement {
   std::int64_t rank_rows(int rank) const;
   std::int64_t max_rank_rows() const;  // the hottest rank's rows: it bounds dispatch and combine
   std::vector<std::int64_t> group_rows(int rank) const;  // its slots' rows, the grouped GEMM's groups
+  // The tokens (of `tokens` routed to these slots) that the busiest rank receives when each token goes
+  // once to every rank holding any of its experts, as DeepEP's normal (prefill) kernels send it
+  // (see distinct_ranks_per_token). A token reaches a rank's expert e with probability
+  // rows_e / tokens, taken independently per expert (assumed: the routing gives only per-expert
+  // loads, not which experts a token picks together); a rank holding an expert every token picks
+  // receives every token.
+  std::int64_t max_rank_tokens(std::int64_t tokens) const;
 };
+
+// The expected number of distinct EP ranks among a token's `topk` experts, chosen uniformly without
+// repetition from `experts` placed experts/ep per rank: ep x (1 - C(E - E/ep, k) / C(E, k)), a rank
+// missed only when all k experts fall among the E - E/ep experts elsewhere. DeepEP's normal kernels
+// (high-throughput, training and prefill) send a token once per destination rank holding any of its
+// experts (github.com/deepseek-ai/DeepEP@0aaa6744 README: get_dispatch_layout's num_tokens_per_rank and
+// is_token_in_rank feed dispatch; combine returns one reduced row per token and rank), its low-latency
+// (decode) kernels once per expert (low_latency_dispatch receives [local experts, tokens, hidden]).
+// DeepSeek-V3 (256 experts, top-8) over 8 ranks: 5.29 ranks instead of 8 copies.
+double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep);
 
 // InputError when experts + redundant does not split over ep, or redundant is negative.
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant);

@@ -523,12 +523,14 @@ class GraphBuilder {
       const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
       const ExpertPlacement place = place_experts(expert_rows(T * groups, E, K, m_s.routing), m_s.ep, m_s.redundant_experts);
       rows = place.group_rows(m_part.ep_rank);
-      hottest = place.max_rank_rows();
+      hottest = m_decode ? place.max_rank_rows() : prefill_receive(place, T * groups);
     } else {
       rows = expert_rows(T, E, K, m_s.routing);
     }
     const bool a2a = m_s.ep > m_s.tp;
-    // Dispatch sends each routed row to the rank of its expert, combine returns it. A TP group holds
+    // Decode dispatch sends each routed row to the rank of its expert, combine returns it (DeepEP's
+    // low-latency kernels); prefill sends a token once per rank holding any of its experts (its normal
+    // kernels: see prefill_receive). A TP group holds
     // its tokens on every rank, and each rank dispatches its 1/tp share of them (SGLang's data-parallel
     // attention with attention TP scatters them; DeepEP sends each rank's own tokens), so every row the
     // experts compute crosses once. Uniform routing gives every rank tokens/tp x topk rows to receive
@@ -559,6 +561,19 @@ class GraphBuilder {
     // DeepseekV2MoE builds them with tp_size 1 under DeepEP, models/deepseek_v2.py@00114aef).
     if (m_m.shared_intermediate > 0)
       add_mlp(p, "shared.", rows_here, scattered ? m_m.shared_intermediate : ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
+  }
+
+  // The tokens the busiest EP rank receives in a prefill step, of `tokens` over all attention groups.
+  // SGLang's default --deepep-mode auto runs DeepEP's normal kernels for a batch with any prefill
+  // (extend) and its low-latency ones for decode (python/sglang/srt/layers/moe/utils.py
+  // DeepEPMode.resolve, sgl-project/sglang@d737979c); the normal kernels send a token once per
+  // destination rank (workloads/expert_placement.h). Uniform routing without replicas: the closed
+  // form; otherwise the placement's per-expert loads.
+  std::int64_t prefill_receive(const ExpertPlacement& place, std::int64_t tokens) const {
+    if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0)
+      return static_cast<std::int64_t>(std::ceil(static_cast<double>(tokens) *
+                                                  distinct_ranks_per_token(m_m.num_experts, m_m.experts_per_token, m_s.ep) / m_s.ep - 1e-9));
+    return place.max_rank_tokens(tokens);
   }
 
   void residual_feeds(const std::string& residual, const std::string& norm_label) {

@@ -99,7 +99,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   so.seed = vm["seed"].as<std::uint64_t>();
   for (auto [flag, field] :
        {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp},
-        {"prefill-ep", &so.prefill_ep}, {"prefill-dp", &so.prefill_dp}, {"prefill-pp", &so.prefill_pp}})
+        {"prefill-ep", &so.prefill_ep}, {"prefill-dp", &so.prefill_dp}, {"prefill-pp", &so.prefill_pp}, {"prefill-redundant-experts", &so.prefill_redundant_experts}})
     if (vm.count(flag)) *field = vm[flag].as<int>();
   if (vm.count("prefix-hit")) so.prefix_hit = vm["prefix-hit"].as<double>();
   if (vm.count("spec-tokens")) so.spec_tokens = vm["spec-tokens"].as<std::int64_t>();
@@ -122,6 +122,7 @@ int cmd_serve(int argc, char** argv) {
       "decode-devices", po::value<int>(), "disaggregated: chips of the decode pool (the KV cache crosses the fabric between them)")(
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
+      "prefill-redundant-experts", po::value<int>(), "the prefill pool's --redundant-experts (default: --redundant-experts; DeepSeek-V3: 32)")(
       "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags");
   add_layout_options(o);
   po::variables_map vm;
@@ -146,7 +147,7 @@ int cmd_serve(int argc, char** argv) {
     apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
                      {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
-                      !vm["redundant-experts"].defaulted()});
+                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
   ServeResult r = serve(*chip, model, sc, so);
   if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
   else std::cout << serve_table(r);

@@ -90,6 +90,7 @@ void bind_run(py::module_& m) {
     o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
     o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
     o.prefill_ep = layout.at("prefill_ep"), o.prefill_dp = layout.at("prefill_dp"), o.prefill_pp = layout.at("prefill_pp");
+    o.prefill_redundant_experts = layout.at("prefill_redundant_experts");
     auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
@@ -101,7 +102,8 @@ void bind_run(py::module_& m) {
     if (!scenario_file.empty())
       apply_pools_file(scenario_file, o, s,
                        {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, o.prefill_ep != 0, o.prefill_dp != 0,
-                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1, s.redundant_experts != 0});
+                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1, s.redundant_experts != 0,
+                        o.prefill_redundant_experts >= 0});
     ServeResult r;
     {
       py::gil_scoped_release release;

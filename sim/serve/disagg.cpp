@@ -354,7 +354,7 @@ double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int6
 }
 
 namespace {
-Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp) {
+Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp, int redundant = -1) {
   Scenario p = sc;
   if (pp != sc.pp) p.microbatches = 0;  // the decode pool's micro-batches belong to its stages: the default, pp
   p.tp = tp;
@@ -362,7 +362,8 @@ Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp) {
   p.pp = pp;
   p.dp = dp;
   // The replicas of the hottest experts (--redundant-experts) go to each pool whose experts are spread
-  // over ranks; a pool without expert parallelism holds every expert once.
+  // over ranks (the pool's own count where given); a pool without expert parallelism holds every expert once.
+  if (redundant >= 0) p.redundant_experts = redundant;
   if (ep == 1) p.redundant_experts = 0;
   return p;
 }
@@ -406,7 +407,7 @@ void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& s
 }  // namespace
 
 Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools) {
-  return at_layout(sc, pools.prefill_tp, pools.prefill_ep, pools.prefill_pp, pools.prefill_dp);
+  return at_layout(sc, pools.prefill_tp, pools.prefill_ep, pools.prefill_pp, pools.prefill_dp, pools.prefill_redundant_experts);
 }
 
 Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools) {
@@ -420,6 +421,7 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   Params p(Params::Mode::Load, &tree);
   std::string description;
   int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, pre_ep = 0, dec_ep = 0, pre_dp = 0, dec_dp = 0, pre_pp = 0, dec_pp = 0, redundant = 0;
+  int pre_redundant = 0;
   p("description", description, "What the scenario serves, in one sentence", "");
   p("redundant_experts", redundant, "Replicas of the hottest routed experts over the EP ranks (as --redundant-experts)", "0");
   // Sizes are checked after the unknown keys, so a misspelt pool is named as such rather than missing.
@@ -429,6 +431,8 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   p("pools.prefill.ep", pre_ep, "Expert-parallel degree of the prefill pool (as --prefill-ep; 0: see tp)", "0");
   p("pools.prefill.dp", pre_dp, "Data-parallel replicas per prefill group (as --prefill-dp; 0: see tp)", "0");
   p("pools.prefill.pp", pre_pp, "Pipeline stages of the prefill instances (as --prefill-pp; 0: see tp)", "0");
+  p("pools.prefill.redundant_experts", pre_redundant,
+    "Replicas of the hottest experts in the prefill pool (as --prefill-redundant-experts; absent: redundant_experts)", "0");
   p("pools.decode.tp", dec_tp, "Tensor-parallel degree of the decode instances (as --tp; 0: --tp)", "0");
   p("pools.decode.ep", dec_ep, "Expert-parallel degree of the decode pool (as --ep; 0: --ep)", "0");
   p("pools.decode.dp", dec_dp, "Data-parallel replicas per decode group (as --dp; 0: --dp)", "0");
@@ -437,6 +441,7 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   p.require(redundant >= 0, "redundant_experts", "0 or a positive number of replicas");
   p.require(!(flags.redundant_experts && tree.find("redundant_experts")), "redundant_experts", "either this key or --redundant-experts, not both");
   if (tree.find("redundant_experts")) sc.redundant_experts = redundant;
+  p.require(pre_redundant >= 0, "pools.prefill.redundant_experts", "0 or a positive number of replicas");
   bool pooled = false;  // a file of other keys alone leaves the pools to the flags
   for (const auto& [key, value] : tree.entries()) pooled = pooled || key.rfind("pools.", 0) == 0;
   if (!pooled) return;
@@ -450,6 +455,8 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   for (const char* k : {"pools.prefill.tp", "pools.prefill.ep", "pools.prefill.dp", "pools.prefill.pp"}) pre_layout = pre_layout || tree.find(k);
   for (auto [given, key, flag] : {std::tuple{flags.prefill_devices, "pools.prefill.devices", "--prefill-devices"},
                                   {flags.decode_devices, "pools.decode.devices", "--decode-devices"},
+                                  {flags.prefill_redundant_experts && tree.find("pools.prefill.redundant_experts"),
+                                   "pools.prefill.redundant_experts", "--prefill-redundant-experts"},
                                   {(flags.prefill_tp || flags.prefill_ep || flags.prefill_dp || flags.prefill_pp) && pre_layout,
                                    "pools.prefill", "--prefill-tp/--prefill-ep/--prefill-pp/--prefill-dp"},
                                   {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"},
@@ -460,6 +467,7 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   opt.prefill_devices = pre;
   opt.decode_devices = dec;
   if (pre_layout) opt.prefill_tp = pre_tp, opt.prefill_ep = pre_ep, opt.prefill_dp = pre_dp, opt.prefill_pp = pre_pp;
+  if (tree.find("pools.prefill.redundant_experts")) opt.prefill_redundant_experts = pre_redundant;
   if (dec_tp) sc.tp = dec_tp;
   if (dec_ep) sc.ep = dec_ep;
   if (dec_dp) sc.dp = dec_dp;
@@ -495,6 +503,9 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   l.prefill_ep = pick(opt.prefill_ep, sc.ep);
   l.prefill_dp = pick(opt.prefill_dp, sc.dp);
   l.prefill_pp = pick(opt.prefill_pp, sc.pp);
+  if (opt.prefill_redundant_experts < -1)
+    throw InputError("--prefill-redundant-experts " + std::to_string(opt.prefill_redundant_experts) + " must not be negative");
+  l.prefill_redundant_experts = opt.prefill_redundant_experts;
   l.decode_tp = sc.tp;
   l.decode_ep = sc.ep;
   l.decode_dp = sc.dp;

@@ -95,6 +95,7 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
 //     prefill: {devices: 8, tp: 8}              # tp, ep, pp, dp optional: as --prefill-tp/-ep/-pp/-dp
 //     decode: {devices: 8, tp: 1, ep: 8, dp: 8}  # tp, ep, pp, dp optional: --tp/--ep/--pp/--dp
 //   redundant_experts: 32                       # optional (as --redundant-experts)
+//   (pools.prefill.redundant_experts: the prefill pool's own, as --prefill-redundant-experts)
 // Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill layout, sc's layout and
 // opt.pools_file (disagg_layout's errors name the file). InputError naming the file and key for an
 // unknown key, a missing or out-of-range value, or a value that a flag also gives (`flags`: the pool,
@@ -102,7 +103,7 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
 struct PoolFlags {
   bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
   bool prefill_ep = false, prefill_dp = false, ep = false, dp = false, prefill_pp = false, pp = false;
-  bool redundant_experts = false;
+  bool redundant_experts = false, prefill_redundant_experts = false;
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);
 

@@ -23,6 +23,7 @@ struct DisaggLayout {
   int system_chips = 0;                             // chips of the system (the pools may leave some idle)
   double kv_bytes_per_token = 0;                    // a decode instance's, all its ranks (what crosses the fabric)
   int kv_heads = 0;                                 // KV heads of the model (0: MLA's latent, whole on every rank)
+  int prefill_redundant_experts = -1;               // -1: the scenario's, as the decode pool (ServeOptions)
   // Memory per device of each pool (serve_memory at its layout): the weights, and the tokens of KV
   // cache an instance holds (0 until the chip is known: check_pool_memory fills them).
   double prefill_weight_bytes = 0, decode_weight_bytes = 0;

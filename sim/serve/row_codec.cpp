@@ -30,7 +30,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, byte
                                    fabric_runs, converged, prefill_busy, decode_busy, prefill_power_w, decode_power_w)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
                                    decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
-                                   kv_bytes_per_token, kv_heads, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
+                                   kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
                                    decode_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
                                    requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,

@@ -53,6 +53,10 @@ struct ServeOptions {
   // and the prefill pool's layout (all 0: the scenario's, which the decode pool uses; otherwise a
   // degree not given is 1).
   int prefill_devices = 0, decode_devices = 0, prefill_tp = 0, prefill_ep = 0, prefill_dp = 0, prefill_pp = 0;
+  // The prefill pool's replicas of the hottest experts (--prefill-redundant-experts; -1: the scenario's
+  // --redundant-experts, as the decode pool): DeepSeek-V3 deploys 32 for prefill and more for decode
+  // (DeepSeek-V3 technical report, arXiv 2412.19437, section 3.4).
+  int prefill_redundant_experts = -1;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
 };

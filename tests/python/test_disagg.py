@@ -275,3 +275,32 @@ def test_prefill_layout_without_pools_is_refused(cli, flags):
     assert p.returncode == 2 and " ".join(flags) + ": the prefill pool's layout needs disaggregated pools" in p.stderr, p.stderr
     with pytest.raises(Exception, match="needs disaggregated pools"):
         xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", tp=8, concurrency=4, requests=8, prefill_pp=2)
+
+
+def test_prefill_pool_has_its_own_redundant_experts(cli, tmp_path):
+    """--prefill-redundant-experts (pools.prefill.redundant_experts) sets the prefill pool's replicas
+    alone, as DeepSeek-V3 deploys 32 for prefill and more for decode (arXiv 2412.19437, section 3.4):
+    4 replicas of the 64 experts over 4 ranks give each prefill rank one expert more, not the decode pool."""
+    moe = (*MOE_POOLS, "--tp", "1", "--dp", "4", "--ep", "4", "--prefill-tp", "1", "--prefill-dp", "4", "--prefill-ep", "4")
+    plain = json.loads(cli(*moe).stdout)["disaggregated"]
+    flag = json.loads(cli(*moe, "--prefill-redundant-experts", "4").stdout)
+    assert flag["disaggregated"]["prefill"]["weight_bytes"] > plain["prefill"]["weight_bytes"]
+    assert flag["disaggregated"]["decode"]["weight_bytes"] == plain["decode"]["weight_bytes"]
+    # The decode pool's replicas (--redundant-experts) with none in prefill.
+    both = json.loads(cli(*moe, "--redundant-experts", "4", "--prefill-redundant-experts", "0").stdout)["disaggregated"]
+    assert both["prefill"]["weight_bytes"] == plain["prefill"]["weight_bytes"]
+    assert both["decode"]["weight_bytes"] > plain["decode"]["weight_bytes"]
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 4, tp: 1, dp: 4, ep: 4, redundant_experts: 4}\n  decode: {devices: 4, tp: 1, dp: 4, ep: 4}\n")
+    bare = MOE_POOLS[:5] + MOE_POOLS[9:]  # the pools come from the file
+    filed = json.loads(cli(*bare, "--scenario-file", str(f)).stdout)
+    for key in ("ttft_s", "tpot_s", "disaggregated"):
+        assert filed[key] == flag[key], key
+    twice = cli(*bare, "--scenario-file", str(f), "--prefill-redundant-experts", "4", check=False)
+    assert twice.returncode == 2 and "either this key or --prefill-redundant-experts" in twice.stderr, twice.stderr
+    mod = xpusim.serve(model=MLA_MOE, system="hgx-h100x8", prefill_devices=4, decode_devices=4, tp=1, dp=4, ep=4,
+                       prefill_tp=1, prefill_dp=4, prefill_ep=4, prefill_redundant_experts=4, concurrency=4, requests=8,
+                       input=256, output=8)
+    assert mod["disaggregated"] == flag["disaggregated"] and mod["ttft_s"] == flag["ttft_s"]
+    neg = cli(*moe, "--prefill-redundant-experts", "-3", check=False)
+    assert neg.returncode == 2 and "--prefill-redundant-experts -3 must not be negative" in neg.stderr, neg.stderr

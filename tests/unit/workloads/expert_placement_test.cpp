@@ -160,3 +160,58 @@ TEST(ExpertPlacement, RedundantExpertsRebalanceTheHotRankAndCostWeights) {
   const double extra = shard_weights(m, s).rank_weight_bytes[3] - shard_weights(m, plain).rank_weight_bytes[3];
   EXPECT_DOUBLE_EQ(extra, 32.0 * 3 * 4096 * 14336 * 2);
 }
+
+// The expected distinct ranks among k experts drawn without repetition, E/ep per rank, by hand:
+// one expert per rank gives k ranks; 4 experts over 2 ranks, top-2: a token misses a rank only when
+// both experts are on the other, C(2,2)/C(4,2) = 1/6, so 2 x 5/6 = 5/3; DeepSeek-V3 (256, top-8) over
+// 8 ranks: 8 x (1 - C(224,8)/C(256,8)) = 5.2947; one rank holds everything: 1.
+TEST(ExpertPlacement, DistinctRanksPerTokenClosedForm) {
+  EXPECT_DOUBLE_EQ(distinct_ranks_per_token(8, 2, 8), 2.0);
+  EXPECT_NEAR(distinct_ranks_per_token(4, 2, 2), 5.0 / 3.0, 1e-12);
+  double miss = 1.0;
+  for (int i = 0; i < 8; ++i) miss *= (224.0 - i) / (256.0 - i);
+  EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8), 8 * (1 - miss), 1e-12);
+  EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8), 5.2947, 1e-4);
+  EXPECT_DOUBLE_EQ(distinct_ranks_per_token(256, 8, 1), 1.0);
+  EXPECT_NE(test::input_error_of([] { distinct_ranks_per_token(256, 8, 7); }).find("multiple of ep"), std::string::npos);
+}
+
+// From a placement: a rank whose expert every token picks receives every token; one expert per rank
+// receives its rows; two experts of p = 1/2 each reach 1 - 1/4 of the tokens (independent picks).
+TEST(ExpertPlacement, PrefillTokensPerRankFromThePlacement) {
+  EXPECT_EQ(place_experts({100, 10, 10, 10}, 4, 0).max_rank_tokens(100), 100);
+  EXPECT_EQ(place_experts({40, 30, 20, 10}, 4, 0).max_rank_tokens(100), 40);
+  EXPECT_EQ(place_experts({50, 50, 10, 10}, 2, 0).max_rank_tokens(100), 75);
+  // Replicas of one expert on one rank split its tokens, they do not multiply the chance.
+  ExpertPlacement two;
+  two.ranks = {{{0, 30}, {0, 20}}};
+  EXPECT_EQ(two.max_rank_tokens(100), 50);
+}
+
+// DeepSeek-V3 at --dp 8 --ep 8, 8 sequences of 64 tokens per rank (4096 over the EP group, 32768 routed
+// rows): prefill sends each token once per rank holding its experts (DeepEP normal kernels), so the
+// busiest rank receives 4096 x 5.2947 / 8 = 2711 tokens (not 4096 rows); decode (low-latency kernels)
+// keeps one row per routed expert: 64 tokens x 8 / 8 ranks = 64 rows.
+TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
+  const ModelConfig ds = load_model("deepseek-v3");
+  Scenario s = test::layout_scenario(64, 1, 8, 1, 8);
+  s.input_len = 64;
+  s.adtype = DType::fp8;
+  const std::int64_t row = 7168;
+  const auto step = [&](bool decode) {
+    MoeStep out;
+    const Graph g = build_step_graph(ds, s, decode, decode ? 257 : 0, FusionPolicy::vllm(), rank_roles(ds, s)[0].part);
+    for (const auto& n : g.nodes) {
+      const std::string name = n.op.label.substr(n.op.label.rfind('.') + 1);
+      if (name == "moe_dispatch") out.dispatch = n.op.m;
+      if (name == "moe_combine") out.combine = n.op.m;
+    }
+    return out;
+  };
+  const auto sized = [](std::int64_t bytes) { return (bytes + 31) / 32 * 32; };  // alltoall rounds to 4 x ep
+  const MoeStep pre = step(false), dec = step(true);
+  EXPECT_EQ(pre.dispatch, sized(2711 * row));
+  EXPECT_EQ(pre.combine, sized(2711 * row * 2));
+  EXPECT_EQ(dec.dispatch, sized(64 * row));
+  EXPECT_EQ(dec.combine, sized(64 * row * 2));
+}

@@ -103,7 +103,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
-          pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0):
+          pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
@@ -117,7 +117,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     the decode pool at the layout tp/ep/pp/dp, the prefill pool at prefill_tp/prefill_ep/prefill_pp/prefill_dp (all 0:
     the decode pool's; otherwise a degree not given is 1), as --prefill-tp/-ep/-pp/-dp; scenario_file: a
     serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file);
-    pad_heads, redundant_experts: as in run();
+    pad_heads, redundant_experts: as in run(); prefill_redundant_experts: the prefill pool's own replicas
+    (as --prefill-redundant-experts; None: redundant_experts);
     host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
     request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
     if isinstance(concurrency, int):
@@ -133,7 +134,9 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                            "prefill_tp": int(prefill_tp), "prefill_ep": int(prefill_ep),
                                            "prefill_dp": int(prefill_dp), "prefill_pp": int(prefill_pp),
                                            "pad_heads": int(pad_heads),
-                                           "redundant_experts": int(redundant_experts)},
+                                           "redundant_experts": int(redundant_experts),
+                                           "prefill_redundant_experts": -1 if prefill_redundant_experts is None
+                                           else int(prefill_redundant_experts)},
                                           str(scenario_file or ""),
                                           _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
 
