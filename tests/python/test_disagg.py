@@ -267,7 +267,8 @@ def test_microbatches_with_pipeline_pools_from_a_scenario_file(cli, tmp_path):
     assert m["throughput_tok_s"] == a["throughput_tok_s"]
 
 
-@pytest.mark.parametrize("flags", [("--prefill-pp", "2"), ("--prefill-tp", "4", "--prefill-ep", "8")])
+@pytest.mark.parametrize("flags", [("--prefill-pp", "2"), ("--prefill-tp", "4", "--prefill-ep", "8"),
+                                   ("--prefill-redundant-experts", "4")])
 def test_prefill_layout_without_pools_is_refused(cli, flags):
     """The prefill pool's layout flags without the pools were silently ignored (one pool at --tp ran)."""
     p = cli("serve", "--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8",
