@@ -47,6 +47,12 @@ def test_a_fixed_unit_layout_takes_the_redundant_experts_the_search_gives(cli, t
     p = cli("compare", "--chips", "gb200-nvl72:dp72ep72", "--model", "deepseek-v3", "--tiers", "100000", "--jobs", "1",
             "--out", str(tmp_path / "x"), check=False)
     assert p.returncode == 2 and "--tiers 100000: no chip can stream that" in p.stderr, p.stderr
+    # More EP ranks than experts: one expert per rank, the replicas filling the rest (60 + 12 = 72), as the
+    # error of `run` suggests with --redundant-experts 12 (it was refused naming that flag, which compare lacks).
+    qwen = os.path.join(ROOT, "tests", "data", "models", "qwen1.5-moe-a2.7b.json")
+    j = cli("compare", "--chips", "gb200-nvl72:dp72ep72", "--model", qwen, "--input", "128", "--output", "8", "--max-batch", "2",
+            "--jobs", "1", "--no-report", "--out", str(tmp_path / "q"))
+    assert "dp72 x ep72 (+12 redundant experts)" in j.stdout, j.stdout
 
 
 def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path):
