@@ -286,6 +286,12 @@ class GraphBuilder {
   void tp_region_start(const std::string& label, int count, const std::string& grp) {
     if (m_sp) add(tp_collective(OpKind::AllGather, label + "_allgather"), count, grp);
   }
+  // Data-parallel attention over TP groups around an all-to-all MoE (SGLang with DeepEP): each rank
+  // keeps its 1/tp share of the group's tokens through the MoE block, reduce-scattered after the
+  // attention and all-gathered after the block (sglang python/sglang/srt/layers/communicator.py@0090b34c,
+  // LayerScatterModes: attention TP_ATTN_FULL, a sparse MLP with an all-to-all backend SCATTERED, its
+  // output SCATTERED until the next attention gathers it).
+  bool scattered_moe() const { return m_s.ep > m_s.tp && m_s.tp > 1; }
   void tp_region_end(const std::string& label, int count, const std::string& grp) {
     add(m_sp ? tp_collective(OpKind::ReduceScatter, label + "_reducescatter") : allreduce(label + "_allreduce"), count, grp);
   }
@@ -436,12 +442,9 @@ class GraphBuilder {
       add(gemm(p + "o_proj", T, H * hd, D), g.count, "attention");
     }
     if (g.attn.rope) m_rope_target[p + "rope"] = m_attn_label;
-    // Data-parallel attention over TP groups around an all-to-all MoE (SGLang with DeepEP): the
-    // attention's partial sums are reduce-scattered, so each rank keeps its 1/tp share of the group's
-    // tokens through the MoE block (sglang python/sglang/srt/layers/communicator.py@0090b34c,
-    // LayerScatterModes: attention TP_ATTN_FULL, a sparse MLP with an all-to-all backend SCATTERED,
-    // its output SCATTERED until the next attention gathers it).
-    const bool scattered = g.moe && m_s.ep > m_s.tp && m_s.tp > 1;
+    // Around a MoE block the attention's partial sums are reduce-scattered when the tokens are
+    // (scattered_moe); dense layers keep their all-reduce.
+    const bool scattered = g.moe && scattered_moe();
     if (scattered) add(tp_collective(OpKind::ReduceScatter, p + "attn_reducescatter"), g.count, "attention");
     else if (m_s.tp > 1) tp_region_end(p + "attn", g.count, "attention");
     const std::int64_t R = scattered ? ceil_div(T, m_s.tp) : stream_rows();
@@ -498,9 +501,8 @@ class GraphBuilder {
   void add_moe(const LayerGroup& g) {
     const std::string p = g.prefix + ".";
     const std::int64_t T = m_tokens, D = m_m.hidden, E = m_m.num_experts, K = m_m.experts_per_token;
-    // The tokens the block runs on this rank: the TP group's, or with data-parallel attention over TP
-    // groups (scattered, see add_layer) its 1/tp share of them.
-    const bool scattered = m_s.ep > m_s.tp && m_s.tp > 1;
+    // The tokens the block runs on this rank: the TP group's, or its 1/tp share of them (scattered_moe).
+    const bool scattered = scattered_moe();
     const std::int64_t rows_here = scattered ? ceil_div(T, m_s.tp) : T;
     // The router stays unquantised in FP8 / FP4 checkpoints and is replicated on every TP rank.
     OpSpec router = gemm(p + "router", rows_here, D, E);
