@@ -654,15 +654,13 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
 
 // The study's scenario with a unit's layout; experts that its EP ranks do not split take the fewest
 // redundant experts that do, as the layout search gives them (compare has no --redundant-experts), and
-// more EP ranks than experts take one expert each, the replicas filling the rest (DeepSeek-V3's decode
-// deployment: one expert per GPU, arXiv 2412.19437 section 3.4), as `run --redundant-experts` would.
+// more EP ranks than experts take one expert each, the replicas filling the rest.
 Scenario with_layout(Scenario sc, const Unit& u, const ModelConfig& model) {
   sc.tp = u.layout.tp;
   sc.ep = u.layout.ep;
   sc.pp = u.layout.pp;
   sc.dp = u.layout.dp;
-  sc.redundant_experts = model.is_moe() && sc.ep > model.num_experts ? static_cast<int>(sc.ep - model.num_experts)
-                                                                      : fewest_redundant_experts(model, sc.ep);
+  sc.redundant_experts = fewest_redundant_experts(model, sc.ep, /*fill_surplus_ranks=*/true);
   return sc;
 }
 

@@ -457,7 +457,7 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
                                   {flags.decode_devices, "pools.decode.devices", "--decode-devices"},
                                   {flags.prefill_redundant_experts && tree.find("pools.prefill.redundant_experts"),
                                    "pools.prefill.redundant_experts", "--prefill-redundant-experts"},
-                                  {(flags.prefill_tp || flags.prefill_ep || flags.prefill_dp || flags.prefill_pp) && pre_layout,
+                                  {flags.prefill_layout() && pre_layout,
                                    "pools.prefill", "--prefill-tp/--prefill-ep/--prefill-pp/--prefill-dp"},
                                   {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"},
                                   {flags.ep && tree.find("pools.decode.ep"), "pools.decode.ep", "--ep"},
@@ -497,7 +497,7 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   sys.require_model_ranks();
   DisaggLayout l;
   // The prefill pool's own layout where any of its flags is given (the others 1), else the decode pool's.
-  const bool own = opt.prefill_tp != 0 || opt.prefill_ep != 0 || opt.prefill_dp != 0 || opt.prefill_pp != 0;
+  const bool own = opt.prefill_layout_given();
   auto pick = [own](int given, int decode) { return given != 0 ? given : own ? 1 : decode; };
   l.prefill_tp = pick(opt.prefill_tp, sc.tp);
   l.prefill_ep = pick(opt.prefill_ep, sc.ep);

@@ -104,6 +104,7 @@ struct PoolFlags {
   bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
   bool prefill_ep = false, prefill_dp = false, ep = false, dp = false, prefill_pp = false, pp = false;
   bool redundant_experts = false, prefill_redundant_experts = false;
+  bool prefill_layout() const { return prefill_tp || prefill_ep || prefill_dp || prefill_pp; }
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);
 

@@ -10,7 +10,8 @@
 
 namespace xpu {
 
-int fewest_redundant_experts(const ModelConfig& model, int ep) {
+int fewest_redundant_experts(const ModelConfig& model, int ep, bool fill_surplus_ranks) {
+  if (fill_surplus_ranks && model.is_moe() && ep > model.num_experts) return static_cast<int>(ep - model.num_experts);
   const std::int64_t rest = ep > 1 ? model.num_experts % ep : 0;
   return ep < model.num_experts && rest != 0 ? static_cast<int>(ep - rest) : 0;
 }

@@ -31,9 +31,11 @@ const std::vector<std::pair<std::string, LayoutKind>>& layout_kinds();
 // Every kind's candidates that the model accepts (heads split evenly...), fewest chips per replica first.
 std::vector<LayoutCandidate> candidate_layouts(int chips, const ModelConfig& model, const Scenario& base);
 // The fewest replicas of the hottest experts that make the model's routed experts split over `ep`
-// ranks (0 where they already do, or where ep exceeds the experts): what the search gives a unit of
-// data-parallel attention, and compare a fixed SYSTEM:LAYOUT unit.
-int fewest_redundant_experts(const ModelConfig& model, int ep);
+// ranks (0 where they already do): what the search gives a unit of data-parallel attention, and compare
+// a fixed SYSTEM:LAYOUT unit. More ranks than experts: 0 (the search leaves such units out), or with
+// fill_surplus_ranks one expert per rank, the replicas filling the rest (DeepSeek-V3's decode
+// deployment: one expert per GPU, arXiv 2412.19437 section 3.4), as `run --redundant-experts` would.
+int fewest_redundant_experts(const ModelConfig& model, int ep, bool fill_surplus_ranks = false);
 
 // How one candidate fared: its throughput per chip at each tier (0: unreachable) and at its most
 // productive point, or why it was not simulated / did not run.

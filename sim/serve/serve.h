@@ -59,6 +59,7 @@ struct ServeOptions {
   int prefill_redundant_experts = -1;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
+  bool prefill_layout_given() const { return prefill_tp != 0 || prefill_ep != 0 || prefill_dp != 0 || prefill_pp != 0; }
 };
 
 // The drafter of speculative decoding, resolved from the options: a model simulated on the chip (a

@@ -88,6 +88,8 @@ TEST(LayoutSearch, AMoEAlsoGetsExpertParallelLayoutsAndADenseModelDoesNot) {
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 72), 32);
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 64), 0);
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 512), 0);
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 512, /*fill_surplus_ranks=*/true), 256);
+  EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 72, /*fill_surplus_ranks=*/true), 32);
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 1), 0);
 }
 
