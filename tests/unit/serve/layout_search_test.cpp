@@ -91,6 +91,8 @@ TEST(LayoutSearch, AMoEAlsoGetsExpertParallelLayoutsAndADenseModelDoesNot) {
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 512, /*fill_surplus_ranks=*/true), 256);
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 72, /*fill_surplus_ranks=*/true), 32);
   EXPECT_EQ(fewest_redundant_experts(load_model("deepseek-v3"), 1), 0);
+  EXPECT_EQ(fewest_redundant_experts(load_model("kimi-k2"), 72), 48);  // 384 experts: 432 = 6 x 72
+  EXPECT_EQ(fewest_redundant_experts(load_model("kimi-k2"), 64), 0);
 }
 
 TEST(LayoutSearch, MostTiersReachedWinsThenThroughputPerChip) {
