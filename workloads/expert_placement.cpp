@@ -45,14 +45,29 @@ std::int64_t ExpertPlacement::max_rank_tokens(std::int64_t tokens) const {
   return static_cast<std::int64_t>(std::ceil(most - 1e-9));
 }
 
-double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep) {
+namespace {
+// C(n - m, k) / C(n, k): the chance that k distinct picks out of n all miss m given ones.
+double all_miss(std::int64_t n, std::int64_t m, std::int64_t k) {
+  double miss = 1.0;
+  for (std::int64_t i = 0; i < k; ++i) miss *= i < n - m ? static_cast<double>(n - m - i) / static_cast<double>(n - i) : 0.0;
+  return miss;
+}
+}  // namespace
+
+double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep, std::int64_t groups, std::int64_t groups_per_token) {
   if (ep <= 0 || experts <= 0 || topk <= 0 || topk > experts || experts % ep != 0)
     throw InputError("distinct ranks per token: need 1 <= topk <= experts and experts a multiple of ep (got experts " +
                      std::to_string(experts) + ", topk " + std::to_string(topk) + ", ep " + std::to_string(ep) + ")");
-  const std::int64_t away = experts - experts / ep;  // experts on the other ranks
-  double miss = 1.0;  // C(away, k) / C(E, k) as a product of k ratios
-  for (std::int64_t i = 0; i < topk; ++i) miss *= i < away ? static_cast<double>(away - i) / static_cast<double>(experts - i) : 0.0;
-  return ep * (1.0 - miss);
+  const std::int64_t per_rank = experts / ep;
+  const bool limited = groups > 1 && groups_per_token < groups && experts % groups == 0;
+  if (limited && ep % groups == 0) {  // each group over ep/groups ranks: the token's pool of experts and ranks
+    const std::int64_t pool = groups_per_token * (experts / groups);
+    const double ranks = static_cast<double>(groups_per_token * (ep / groups));
+    return ranks * (1.0 - all_miss(pool, per_rank, topk));
+  }
+  if (limited && groups % ep == 0 && topk >= groups_per_token)  // whole groups per rank: the ranks of its groups
+    return ep * (1.0 - all_miss(groups, groups / ep, groups_per_token));
+  return ep * (1.0 - all_miss(experts, per_rank, topk));  // a rank is missed when all k experts are elsewhere
 }
 
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant) {

@@ -541,7 +541,16 @@ class GraphBuilder {
     // when the last peer's bytes are in, and that rank's link carries the most. The all-to-all is sized
     // as a uniform one whose per-rank buffer is that rank's rows (nccl-tests all-to-all size), so its
     // link sets the time; it overstates the traffic of the cooler ranks, which the busiest link hides.
-    if (a2a) add(alltoall(p + "moe_dispatch", hottest * D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype))), g.count, "moe");
+    // A prefill's all-to-alls (DeepEP's normal kernels) also carry the tokens this rank sends (rows) and
+    // their bytes (cols): across nodes a token crosses the network once per destination node
+    // (system_run.cpp, deepep_forwarded_bytes).
+    const std::int64_t token_bytes = D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype));
+    auto exchange = [&](const std::string& label, std::int64_t bytes_per_token) {
+      OpSpec o = alltoall(p + label, hottest * bytes_per_token);
+      if (!m_decode) o.rows = rows_here, o.cols = bytes_per_token;
+      return o;
+    };
+    if (a2a) add(exchange("moe_dispatch", token_bytes), g.count, "moe");
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -557,7 +566,7 @@ class GraphBuilder {
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
-    if (a2a) add(alltoall(p + "moe_combine", hottest * D * 2), g.count, "moe");  // combine returns bf16 outputs
+    if (a2a) add(exchange("moe_combine", D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
     // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's
     // DeepseekV2MoE builds them with tp_size 1 under DeepEP, models/deepseek_v2.py@00114aef).
@@ -572,9 +581,10 @@ class GraphBuilder {
   // destination rank (workloads/expert_placement.h). Uniform routing without replicas: the closed
   // form; otherwise the placement's per-expert loads.
   std::int64_t prefill_receive(const ExpertPlacement& place, std::int64_t tokens) const {
-    if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0)
-      return static_cast<std::int64_t>(std::ceil(static_cast<double>(tokens) *
-                                                  distinct_ranks_per_token(m_m.num_experts, m_m.experts_per_token, m_s.ep) / m_s.ep - 1e-9));
+    if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0) {
+      const double ranks = distinct_ranks_per_token(m_m.num_experts, m_m.experts_per_token, m_s.ep, m_m.expert_groups, m_m.groups_per_token);
+      return static_cast<std::int64_t>(std::ceil(static_cast<double>(tokens) * ranks / m_s.ep - 1e-9));
+    }
     return place.max_rank_tokens(tokens);
   }
 

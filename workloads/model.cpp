@@ -205,6 +205,17 @@ std::vector<bool> moe_pattern(const Reader& r, const std::string& fam, std::int6
     m.first_dense_layers = r.opt_int("first_k_dense_replace", 0);
     m.moe_layer_freq = r.opt_int("moe_layer_freq", 1, false);
     for (std::int64_t i = 0; i < layers; ++i) moe[i] = i >= m.first_dense_layers && i % m.moe_layer_freq == 0;
+    // modeling_deepseek.py MoEGate: groups limit the choice only for these two methods ("greedy", V2's
+    // and V2-Lite's default, ranks every expert).
+    const std::string method = r.opt_str("topk_method", fam == "deepseek_v3" ? "noaux_tc" : "greedy");
+    if (method == "group_limited_greedy" || method == "noaux_tc") {
+      m.expert_groups = r.opt_int("n_group", 1, false);
+      m.groups_per_token = r.opt_int("topk_group", m.expert_groups, false);
+      if (m.num_experts % m.expert_groups != 0)
+        r.fail("n_group", std::to_string(m.expert_groups) + " does not divide the " + std::to_string(m.num_experts) + " routed experts");
+      if (m.groups_per_token > m.expert_groups)
+        r.fail("topk_group", std::to_string(m.groups_per_token) + " is more than n_group " + std::to_string(m.expert_groups));
+    }
   } else if (fam == "llama4") {
     // Llama4TextConfig: moe_layers defaults to range(step - 1, layers, step), step = interleave_moe_layer_step.
     m.moe_layer_freq = r.opt_int("interleave_moe_layer_step", 1, false);

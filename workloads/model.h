@@ -74,6 +74,12 @@ struct ModelConfig {
   std::int64_t shared_intermediate = 0; // total width of all shared experts together
   std::int64_t first_dense_layers = 0;  // first_k_dense_replace (DeepSeek)
   std::int64_t moe_layer_freq = 1;      // moe_layer_freq / decoder_sparse_step / interleave_moe_layer_step
+  // Group-limited routing (DeepSeek V2/V3 with topk_method group_limited_greedy or noaux_tc): the routed
+  // experts form n_group groups of consecutive ids and a token picks its experts inside its topk_group
+  // best groups (DeepSeek-V3: 8 groups, 4 per token, "node-limited routing", arXiv 2412.19437 section
+  // 2.1.2). 1 and 1: no limit.
+  std::int64_t expert_groups = 1;       // n_group
+  std::int64_t groups_per_token = 1;    // topk_group
   std::vector<bool> moe_layer;          // per layer: routed experts (true) or a dense MLP (false)
 
   // Multi-head latent attention (DeepSeek V2/V3): kv_lora_rank > 0.

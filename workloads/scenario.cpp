@@ -217,6 +217,7 @@ std::string Scenario::layout_str() const {
   std::string out = join(parts, " x ");
   if (ep > 1 && expert_tp() > 1) out += " (expert tp" + std::to_string(expert_tp()) + ")";
   if (redundant_experts > 0) out += " (+" + std::to_string(redundant_experts) + " redundant experts)";
+  if (two_batch_overlap) out += " (two-batch overlap)";
   if (pad_heads > 0) out += " (heads stored for " + std::to_string(pad_heads) + " NeuronCores)";
   return out;
 }
@@ -229,6 +230,12 @@ void Scenario::validate_layout(const ModelConfig& m) const {
   if (microbatches > 0 && pp <= 1)
     throw InputError("--microbatches " + std::to_string(microbatches) +
                      " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
+  if (two_batch_overlap && devices() == 1)
+    throw InputError("--two-batch-overlap overlaps one micro-batch's collectives with the other's kernels: it needs a layout of "
+                     "several devices (expected --tp, --ep or --dp on a --system)");
+  if (two_batch_overlap && pp > 1)
+    throw InputError("--two-batch-overlap with --pp " + std::to_string(pp) +
+                     ": a pipeline's micro-batches already overlap across its stages (expected one or the other)");
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
@@ -252,6 +259,10 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--batch " + std::to_string(batch) + " does not split over --dp " + std::to_string(dp) +
                      " replicas (expected a multiple of " + std::to_string(dp) + ")");
   const int mb = step_microbatches();
+  if (two_batch_overlap && pp == 1 && rank_batch() % 2 != 0)
+    throw InputError("--two-batch-overlap: --batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) +
+                     " sequences per replica, which do not split into two micro-batches (expected an even number per replica: --batch " +
+                     std::to_string(2 * dp * ((rank_batch() + 1) / 2)) + ")");
   if (pp > 1 && rank_batch() % mb != 0)
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
@@ -314,6 +325,7 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
   s.pp = a.pp;
   s.dp = a.dp;
   s.microbatches = a.microbatches;
+  s.two_batch_overlap = a.two_batch_overlap;
   s.sp = a.sp;
   s.pad_heads = a.pad_heads;
   s.redundant_experts = a.redundant_experts;

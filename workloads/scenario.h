@@ -102,6 +102,10 @@ struct Scenario {
   // by EPLB: workloads/expert_placement.h); experts + this must be a multiple of ep.
   int redundant_experts = 0;
   int microbatches = 0;         // pipeline micro-batches per step (0: pp, as vLLM keeps pp in flight)
+  // Two-batch overlap without stages (SGLang --enable-two-batch-overlap; DeepSeek-V3's dual
+  // micro-batch overlap, arXiv 2412.19437 section 3.4): each replica's batch runs as two micro-batches
+  // of half its sequences whose kernels interleave, one's collectives overlapping the other's compute.
+  bool two_batch_overlap = false;
   bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
   // Heads as AWS transformers-neuronx stores them for a TP degree of `pad_heads` NeuronCores (a
   // multiple of tp: cores per chip x chips): query heads padded to a multiple of it and, when it
@@ -136,8 +140,8 @@ struct Scenario {
   std::string layout_str() const;
   // Sequences each rank's step processes: the batch split over data-parallel replicas.
   std::int64_t rank_batch() const { return batch / dp; }
-  // Pipeline micro-batches one step runs: --microbatches (default pp) with stages, else 1.
-  int step_microbatches() const { return pp > 1 ? (microbatches ? microbatches : pp) : 1; }
+  // Micro-batches one step runs: --microbatches (default pp) with stages, 2 with two-batch overlap, else 1.
+  int step_microbatches() const { return pp > 1 ? (microbatches ? microbatches : pp) : two_batch_overlap ? 2 : 1; }
 };
 
 // One forward step to simulate and how many real steps it stands for. Decode steps of a long
@@ -152,11 +156,11 @@ struct ScenarioArgs {
   std::int64_t batch = 1, input = 2048, output = 1;
   std::string dtype = "bf16", wdtype, adtype, kvdtype;
   int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0, redundant_experts = 0;
-  bool sp = false;
+  bool sp = false, two_batch_overlap = false;
   std::string routing = "uniform", fusion;
 };
 Scenario make_scenario(const ScenarioArgs& a);
-// The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp, redundant experts) into `s`.
+// The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp, two-batch overlap, redundant experts) into `s`.
 void set_layout(Scenario& s, const ScenarioArgs& a);
 
 struct StepPlan {

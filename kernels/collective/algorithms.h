@@ -12,6 +12,7 @@ void lower_direct(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_torus(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
+void lower_deepep(Builder& b, CollKind k, std::uint64_t bytes);
 
 // The library's chunk per channel for a protocol: one buffer slot's data (chunk_bytes_ll, _ll128, else
 // chunk_bytes).

@@ -9,6 +9,7 @@ Builder::Builder(const Topology& t, const CollectiveRequest& r, const std::strin
   m_p.algorithm = algo;
   m_p.protocol = r.protocol;
   m_p.bytes = r.bytes;
+  m_forwarded_per_byte = r.bytes > 0 ? static_cast<double>(r.forwarded_bytes) / static_cast<double>(r.bytes) : 0.0;
   m_p.slices = slices;
   // Protocol framing: LL carries 8 B of data with an 8 B flag word, LL128 120 B of every 128 B line,
   // simple the payload alone (NCCL's protocols, docs "NCCL_PROTO").

@@ -18,6 +18,9 @@ class Builder {
  public:
   Builder(const Topology& t, const CollectiveRequest& r, const std::string& algo, int slices);
   const Topology& topo() const { return m_t; }
+  // DeepEP's inter-node bytes per byte of the request (CollectiveRequest::forwarded_bytes / bytes):
+  // a slice carries that share of its own bytes across nodes.
+  double forwarded_per_byte() const { return m_forwarded_per_byte; }
   CommProgram& program() { return m_p; }
   Frontier empty_frontier() const { return Frontier(m_p.ops.size()); }
   std::uint32_t new_tags(std::uint32_t n) {
@@ -66,6 +69,7 @@ class Builder {
   int m_slice = 0;
   bool m_channel_messages = false;
   bool m_copies = false;
+  double m_forwarded_per_byte = 0;
 };
 
 // The ranks of a node (or of all nodes) in an order whose neighbours are linked: rank order on a

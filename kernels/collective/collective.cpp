@@ -33,6 +33,7 @@ const std::vector<Algo>& algos() {
       {"direct", {K::AllToAll}, coll::lower_direct, false},
       {"torus", {K::AllReduce, K::AllGather, K::ReduceScatter}, coll::lower_torus, false},
       {"hierarchical", {K::AllReduce}, coll::lower_hierarchical, false},
+      {"deepep", {K::AllToAll}, coll::lower_deepep, true},
   };
   return a;
 }
@@ -148,6 +149,7 @@ std::string unsupported_reason(const Topology& t, CollKind kind, const std::stri
   if (algo == "torus" && (s.topology != "torus" || s.nodes > 1))
     return "torus needs a single-node torus topology; this system is " + s.topology;
   if (algo == "hierarchical" && s.nodes < 2) return "hierarchical needs more than one node (--nodes)";
+  if (algo == "deepep" && s.nodes < 2) return "deepep forwards across nodes: it needs more than one node (--nodes)";
   return "";
 }
 
@@ -172,6 +174,9 @@ std::vector<std::string> candidate_protocols(const Topology& t, const std::strin
 CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices) {
   const SystemSpec& s = t.spec();
   if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  if (r.algorithm == "deepep" && r.forwarded_bytes == 0)
+    throw InputError("--algo deepep: DeepEP's forwarding runs a model's expert dispatch and combine (run --phase prefill with --ep "
+                     "across nodes), not a plain all-to-all (expected --algo direct or auto)");
   std::string why = unsupported_reason(t, r.kind, r.algorithm);
   if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + s.file + ")");
   // Reductions work on 4-byte elements; collectives whose result is laid out rank by rank (all-gather,

@@ -23,6 +23,11 @@ struct CollectiveRequest {
                                // all-to-all per-rank send buffer, broadcast buffer, send/recv message
   std::string algorithm = "auto";
   std::string protocol = "auto";
+  // All-to-all of an expert dispatch or combine by DeepEP's normal (prefill) kernels across nodes
+  // (algorithm "deepep"): the bytes each rank's inter-node stage sends, a token once per destination
+  // node (nccl-tests size over the nodes, this rank's own node's share staying home); `bytes` is what
+  // each rank receives through its node's NVLink stage. 0: not such a call.
+  std::uint64_t forwarded_bytes = 0;
 };
 
 // Every algorithm this build lowers (whatever a preset's library offers).

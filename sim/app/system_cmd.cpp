@@ -139,6 +139,7 @@ void add_layout_options(po::options_description& o) {
       "redundant-experts", po::value<int>()->default_value(0),
       "replicas of the hottest routed experts over the --ep ranks, placed by EPLB (DeepSeek-V3: 32 for prefill); experts + N a multiple of --ep")(
       "sp", "sequence parallelism in the TP group: norms on tokens/tp, reduce-scatter + all-gather for each all-reduce")(
+      "two-batch-overlap", "each replica's batch as two micro-batches whose kernels interleave, one's collectives under the other's compute (SGLang --enable-two-batch-overlap; implies --overlap; no --pp)")(
       "system", po::value<std::string>(), "system preset (xpusim list systems): its chips and fabric; tp x pp x dp must use all its chips")(
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
       "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
@@ -154,6 +155,7 @@ void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
   a.microbatches = vm["microbatches"].as<int>();
   a.redundant_experts = vm["redundant-experts"].as<int>();
   a.sp = vm.count("sp") > 0;
+  a.two_batch_overlap = vm.count("two-batch-overlap") > 0;
   a.pad_heads = vm["pad-heads"].as<int>();
 }
 

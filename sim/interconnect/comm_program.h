@@ -73,6 +73,7 @@ struct CommPart {
   std::uint32_t tag_base = 0;                   // added to the sub-program's Send/Recv tags
   float wire_factor = 0;                        // the sub-program's Sends: wire bytes per payload byte (0: keep)
   std::int32_t call = -1;                       // the collective call it belongs to (-1: none)
+  float units = 0;                              // Collective: compute units its kernel holds while it runs
   // Operations the part expands to.
   std::uint64_t size() const {
     return form == Form::Op ? 1 : sub->size() + (form == Form::Collective ? 2 : 0);
@@ -83,6 +84,7 @@ struct PartProgram {
   std::vector<std::vector<CommPart>> parts;  // per topology vertex
   double wire_factor = 1.0;                  // as CommProgram's
   std::vector<double> hbm_Bps;               // as CommProgram's
+  std::vector<double> compute_units;         // per vertex: units kernels share with collectives (0: none)
   bool record_op_times = false;              // keep every operation's start and end (Plain parts only)
   std::uint64_t op_count() const {
     std::uint64_t n = 0;

@@ -47,6 +47,7 @@ struct Fabric::Live {
   std::vector<std::vector<std::uint32_t>> users;
   std::vector<Tick> ready, delivered;
   std::vector<double> port_at_start;  // the vertex's memory traffic when each kernel started
+  std::vector<double> units_at_start; // the vertex's collectives' unit-ticks when each kernel started
   std::vector<char> stretched;        // a kernel has already been stretched by that traffic
   std::vector<Tick> start, end;       // with PartProgram::record_op_times
   // On a reducing switch: when each receive's first piece arrived, when each other operation ended
@@ -98,6 +99,18 @@ struct Fabric::Impl {
   std::vector<double> port_bytes;
   // Per vertex: when its collective engine is free again (SystemSpec::engine_bandwidth).
   std::vector<Tick> engine_free;
+  // Per vertex: compute units its running collectives hold, and their integral over time (unit-ticks)
+  // up to `units_last`.
+  std::vector<double> units_active, units_time;
+  std::vector<Tick> units_last;
+  double units_at(size_t v, Tick now) const {
+    return units_time[v] + units_active[v] * static_cast<double>(now - units_last[v]);
+  }
+  void units_change(size_t v, Tick now, double delta) {
+    units_time[v] = units_at(v, now);
+    units_last[v] = now;
+    units_active[v] += delta;
+  }
   void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
     queue.push({t, seq++, k, v, part, op, piece, peer});
   }
@@ -180,6 +193,7 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
   live->ready.assign(n, 0);
   live->delivered.assign(n, 0);
   live->port_at_start.assign(n, 0.0);
+  live->units_at_start.assign(n, 0.0);
   live->stretched.assign(n, 0);
   if (reducing(v)) live->first.assign(n, 0);
   if (m_prog.record_op_times) {
@@ -281,6 +295,8 @@ void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick no
     if (--l.remaining[u] == 0) s.push(r + l.ops[u].delay, Impl::Ev::Start, v, part, u);
   }
   if (++l.done < l.ops.size()) return;
+  const CommPart& p = m_prog.parts[vi][part];
+  if (p.form == CommPart::Form::Collective && p.units > 0) s.units_change(vi, now, -p.units);
   for (auto q : x.users[part]) {
     Tick& r = x.ready[q];
     r = std::max(r, now);
@@ -296,6 +312,9 @@ void Fabric::run() {
   m_stretch.assign(nv, 0);
   s.port_bytes.assign(nv, 0.0);
   s.engine_free.assign(nv, 0);
+  s.units_active.assign(nv, 0.0);
+  s.units_time.assign(nv, 0.0);
+  s.units_last.assign(nv, 0);
   start_parts();
   while (!s.queue.empty()) {
     Impl::Event e = s.queue.top();
@@ -321,9 +340,14 @@ void Fabric::run() {
     switch (e.kind) {
       case Impl::Ev::Start:
         if (m_prog.record_op_times) l.start[e.op] = now;
-        if (e.op == 0) m_part_start[static_cast<size_t>(e.v)][e.part] = now;
+        if (e.op == 0) {
+          m_part_start[static_cast<size_t>(e.v)][e.part] = now;
+          const CommPart& p = m_prog.parts[static_cast<size_t>(e.v)][e.part];
+          if (p.form == CommPart::Form::Collective && p.units > 0) s.units_change(static_cast<size_t>(e.v), now, p.units);
+        }
         if (op.kind == CommOp::Kind::Compute) {
           l.port_at_start[e.op] = s.port_bytes[static_cast<size_t>(e.v)];
+          l.units_at_start[e.op] = s.units_at(static_cast<size_t>(e.v), now);
           s.push(now + op.work, Impl::Ev::Complete, e.v, e.part, e.op);
         } else if (op.kind == CommOp::Kind::Send) {
           s.push(now, Impl::Ev::Piece, e.v, e.part, e.op, 0);
@@ -449,14 +473,25 @@ bool Fabric::stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, T
   Impl& s = *m_impl;
   const size_t vi = static_cast<size_t>(v);
   const double B = vi < m_prog.hbm_Bps.size() ? m_prog.hbm_Bps[vi] : 0.0;
-  if (B <= 0) return false;
+  const double U = vi < m_prog.compute_units.size() && m_prog.parts[vi][part].form == CommPart::Form::Op ? m_prog.compute_units[vi] : 0.0;
+  if (B <= 0 && U <= 0) return false;
   Live& l = *s.vertices[vi].live[part];
   if (l.stretched[op_index]) return false;
   l.stretched[op_index] = 1;
   const CommOp& op = l.ops[op_index];
+  Tick need = op.work;
   const double traffic = s.port_bytes[vi] - l.port_at_start[op_index];
-  if (traffic <= 0) return false;
-  const Tick need = transfer_ticks(op.hbm_bytes + traffic, B);
+  if (B > 0 && traffic > 0) need = std::max(need, transfer_ticks(op.hbm_bytes + traffic, B));
+  // Compute units held by collectives meanwhile (a GPU's SMs running NCCL or DeepEP blocks): the
+  // kernel's compute runs on the rest. Its memory time (its DRAM bytes at the device's bandwidth) is
+  // assumed to need no more than the units left; the rest of its time stretches by U / (U - held).
+  const double held = U > 1 && op.work > 0 ? s.units_at(vi, now) - l.units_at_start[op_index] : 0.0;
+  if (held > 0) {
+    const double mean = std::min(held / static_cast<double>(op.work), U - 1.0);  // one unit left at least
+    const double memory = B > 0 ? std::min(1.0, op.hbm_bytes / B / to_seconds(op.work)) : 0.0;
+    const double extra = (1.0 - memory) * static_cast<double>(op.work) * mean / (U - mean);
+    need = std::max(need, op.work + static_cast<Tick>(std::llround(extra)));
+  }
   if (need <= op.work) return false;
   m_stretch[vi] += need - op.work;
   s.push(now + (need - op.work), Impl::Ev::Complete, v, part, op_index);

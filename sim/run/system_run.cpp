@@ -1,9 +1,12 @@
 #include "sim/run/system_run.h"
 
+#include <cmath>
+#include <functional>
 #include <map>
 #include <tuple>
 
 #include "sim/base/error.h"
+#include "workloads/expert_placement.h"
 
 namespace xpu {
 
@@ -44,6 +47,10 @@ std::vector<std::pair<size_t, size_t>> blocks_of(const Graph& g) {
   return out;
 }
 
+// SMs DeepEP's normal kernels run on: its README's usage example (github.com/deepseek-ai/DeepEP,
+// "Buffer.set_num_sms(24)"); SGLang passes its own setting through the same call.
+constexpr double kDeepEpNormalSms = 24;
+
 CollKind coll_kind(OpKind k) {
   switch (k) {
     case OpKind::AllReduce: return CollKind::AllReduce;
@@ -55,37 +62,37 @@ CollKind coll_kind(OpKind k) {
 
 class WorkBuilder {
  public:
-  WorkBuilder(const Scenario& s, int ranks, const std::vector<double>& hbm, bool overlap) : m_s(s) {
+  // `forwarded`: the inter-node bytes of an expert all-to-all run by DeepEP's normal kernels (0: none).
+  using Forwarded = std::function<std::uint64_t(const OpSpec&, const std::vector<int>& group)>;
+  WorkBuilder(const Scenario& s, int ranks, const std::vector<double>& hbm, bool overlap, Forwarded forwarded)
+      : m_s(s), m_forwarded(std::move(forwarded)) {
     m_work.devices.resize(static_cast<size_t>(ranks));
     m_node.resize(static_cast<size_t>(ranks));
-    m_pending.resize(static_cast<size_t>(ranks));
+    m_pending.resize(static_cast<size_t>(ranks) * kLanes);
     m_work.hbm_Bps = hbm;
     m_work.overlap = overlap;
   }
 
-  // One pass of `rs`'s graph on its rank (iteration `it`, micro-batch `mb` tells collectives apart).
-  // `max_repeats` > 0: a block runs at most that many repetitions; the ends of its last two are marked.
-  void add_graph(const RankStep& rs, int instance, int max_repeats = 0) {
+  // One pass of `rs`'s graph on its rank per instance (iteration x micro-batch: tells collectives
+  // apart). Two instances (two-batch overlap) interleave: each segment of a layer up to and including
+  // its next collective runs for the first micro-batch, then for the second, so that one's collective
+  // (on the communication stream) overlaps the other's kernels; each micro-batch's data dependencies
+  // are its own (lane). `max_repeats` > 0 (one instance): a block runs at most that many repetitions;
+  // the ends of its last two are marked.
+  void add_graph(const RankStep& rs, const std::vector<int>& instances, int max_repeats = 0) {
     const int r = rs.role.rank;
+    const auto& nodes = rs.graph.nodes;
     for (const auto& [b, e] : blocks_of(rs.graph)) {
-      const int count = rs.graph.nodes[b].count;
+      const int count = nodes[b].count;
       const int runs = max_repeats >= 2 && count > max_repeats ? max_repeats : count;
       for (int k = 0; k < runs; ++k) {
         if (runs < count && k == runs - 1) m_marks.push_back({r, b, ops(r), 0, count - runs});
-        for (size_t j = b; j < e; ++j) {
-          const GraphNode& n = rs.graph.nodes[j];
-          if (n.fused) continue;
-          if (is_collective(n.op.kind)) {
-            const std::vector<int> group = n.op.kind == OpKind::AllToAll ? ep_group(m_s, r) : tp_group(m_s, r);
-            collective(r, n, group, k, instance, static_cast<int>(j));
-          } else {
-            StreamOp op;
-            op.kind = StreamOp::Kind::Kernel;
-            op.label = n.op.label;
-            op.work = to_ticks(rs.alone.nodes[j].time_s);
-            op.hbm_bytes = rs.alone.nodes[j].dram_bytes;
-            push(r, std::move(op), static_cast<int>(j), true);
-          }
+        for (size_t j = b; j < e;) {
+          size_t end = j;
+          while (end < e && !is_collective(nodes[end].op.kind)) ++end;
+          end = std::min(e, end + 1);  // the segment's collective with it
+          for (size_t lane = 0; lane < instances.size(); ++lane) add_nodes(rs, j, end, k, instances[lane], static_cast<int>(lane));
+          j = end;
         }
         if (runs < count && k == runs - 1) m_marks.back().last_end = ops(r);
       }
@@ -108,6 +115,8 @@ class WorkBuilder {
     for (const auto& [b, p] : period) s += p.first * to_seconds(p.second);
     return s;
   }
+
+  static constexpr size_t kLanes = 2;  // micro-batches whose dependencies are tracked apart
 
   void send(int from, int to, std::uint64_t bytes, std::uint32_t tag) {
     StreamOp s;
@@ -136,13 +145,38 @@ class WorkBuilder {
   size_t ops(int r) const { return m_work.devices[static_cast<size_t>(r)].size(); }
 
  private:
-  void collective(int r, const GraphNode& n, const std::vector<int>& group, int layer, int instance, int node) {
+  void add_nodes(const RankStep& rs, size_t begin, size_t end, int layer, int instance, int lane) {
+    const int r = rs.role.rank;
+    for (size_t j = begin; j < end; ++j) {
+      const GraphNode& n = rs.graph.nodes[j];
+      if (n.fused) continue;
+      if (is_collective(n.op.kind)) {
+        const std::vector<int> group = n.op.kind == OpKind::AllToAll ? ep_group(m_s, r) : tp_group(m_s, r);
+        collective(r, n, group, layer, instance, static_cast<int>(j), lane);
+      } else {
+        StreamOp op;
+        op.kind = StreamOp::Kind::Kernel;
+        op.label = n.op.label;
+        op.work = to_ticks(rs.alone.nodes[j].time_s);
+        op.hbm_bytes = rs.alone.nodes[j].events.dram_bytes;  // DRAM traffic after the caches: what contends with the fabric
+        push(r, std::move(op), static_cast<int>(j), true, lane);
+      }
+    }
+  }
+
+  void collective(int r, const GraphNode& n, const std::vector<int>& group, int layer, int instance, int node, int lane) {
     auto key = std::make_tuple(n.op.label, layer, instance, group.front());
     auto it = m_calls.find(key);
     if (it == m_calls.end()) {
       CollectiveCall c;
       c.req.kind = coll_kind(n.op.kind);
       c.req.bytes = static_cast<std::uint64_t>(n.op.m);
+      c.req.forwarded_bytes = m_forwarded(n.op, group);
+      // Expert all-to-alls hold DeepEP's SMs: its normal kernels (a prefill's, rows given) run on
+      // kDeepEpNormalSms; its low-latency ones (decode) receive through a hook that holds none while the
+      // data moves (DeepEP README: "hook-based communication-computation overlapping method that does not
+      // occupy any SM resource"). Other collectives: the library's blocks, one per channel.
+      if (n.op.kind == OpKind::AllToAll) c.units = n.op.rows > 0 ? kDeepEpNormalSms : 0.0;
       c.group = group;
       c.label = n.op.label;
       m_work.collectives.push_back(std::move(c));
@@ -153,21 +187,23 @@ class WorkBuilder {
     op.stream = 1;
     op.label = n.op.label;
     op.collective = it->second;
-    push(r, std::move(op), node, false);
+    push(r, std::move(op), node, false, lane);
   }
 
-  // Data dependencies across streams: communication waits for the kernel that produced its input,
-  // and the next kernel waits for every communication issued since (its output feeds it).
-  void push(int r, StreamOp op, int node, bool compute) {
+  // Data dependencies across streams, within a lane (micro-batch): communication waits for the kernel
+  // that produced its input, and the lane's next kernel waits for every communication it issued since
+  // (its output feeds it).
+  void push(int r, StreamOp op, int node, bool compute, int lane = 0) {
     auto& list = m_work.devices[static_cast<size_t>(r)];
-    auto& pending = m_pending[static_cast<size_t>(r)];
+    const size_t key = static_cast<size_t>(r) * kLanes + static_cast<size_t>(lane);
+    auto& pending = m_pending[key];
     const int idx = static_cast<int>(list.size());
     if (compute) {
       op.waits = pending;
       pending.clear();
-      m_last_compute[r] = idx;
+      m_last_compute[key] = idx;
     } else {
-      auto lc = m_last_compute.find(r);
+      auto lc = m_last_compute.find(key);
       if (lc != m_last_compute.end()) op.waits = {lc->second};
       pending.push_back(idx);
     }
@@ -182,10 +218,11 @@ class WorkBuilder {
   };
   std::vector<Mark> m_marks;
   const Scenario& m_s;
+  Forwarded m_forwarded;
   SystemWork m_work;
   std::vector<std::vector<int>> m_node;
   std::vector<std::vector<int>> m_pending;
-  std::map<int, int> m_last_compute;
+  std::map<size_t, int> m_last_compute;  // per rank and lane
   std::map<std::tuple<std::string, int, int, int>, int> m_calls;
   std::map<std::pair<int, std::uint32_t>, StreamOp> m_recv_later;
 };
@@ -248,6 +285,25 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 
 }  // namespace
 
+// DeepEP's normal kernels (a prefill's expert all-to-all: the graph gives the tokens each rank sends and
+// their bytes) over an EP group of several whole nodes: the bytes a rank sends across nodes, each token
+// once per node holding any of its experts. The experts (with their replicas) sit in consecutive blocks
+// per node, a token's distinct nodes counted as its distinct ranks are over nodes-as-ranks
+// (distinct_ranks_per_token, with the model's group-limited routing when no replicas reorder the
+// experts). Skewed routing keeps the flat all-to-all (assumed: its hot experts' nodes are not modelled).
+std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
+                                     const std::vector<int>& group) {
+  const int per_node = sys.chips, ranks = static_cast<int>(group.size());
+  if (op.kind != OpKind::AllToAll || op.rows <= 0 || per_node <= 0 || ranks <= per_node || ranks % per_node != 0) return 0;
+  const int nodes = ranks / per_node;
+  const std::int64_t slots = m.num_experts + s.redundant_experts;
+  if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
+  const bool grouped = s.redundant_experts == 0;
+  const double per_token = distinct_ranks_per_token(slots, m.experts_per_token, nodes, grouped ? m.expert_groups : 1,
+                                                    grouped ? m.groups_per_token : 1);
+  return static_cast<std::uint64_t>(std::ceil(static_cast<double>(op.rows) * per_token - 1e-9)) * static_cast<std::uint64_t>(op.cols);
+}
+
 StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                              const RankSteps& steps, StepGraphStats* stats) {
   const Sharding sh = shard_weights(m, s);
@@ -263,16 +319,26 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   }
   const int M = s.step_microbatches();
   const int iterations = steps.steady && s.pp > 1 ? 2 : 1;
-  WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap);
+  // Two-batch overlap: the two micro-batches interleave on each rank (one instance pair), their
+  // collectives on the communication stream.
+  const bool tbo = s.two_batch_overlap && s.pp == 1 && M == 2;
+  WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap || tbo,
+                 [&](const OpSpec& op, const std::vector<int>& group) { return deepep_forwarded_bytes(sys.spec, m, s, op, group); });
+  // A GPU's SMs are shared between kernels and the collectives' blocks running beside them.
+  if (chip.family() == "gpu") wb.work().compute_units.assign(static_cast<size_t>(simulated), static_cast<double>(chip.executors()));
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
-  for (int it = 0; it < iterations; ++it) {
+  if (tbo) {
+    for (const RankStep& rs : ranks) wb.add_graph(rs, {0, 1});
+    for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
+  }
+  for (int it = 0; it < iterations && !tbo; ++it) {
     for (int mb = 0; mb < M; ++mb)
       for (const RankStep& rs : ranks) {
         const int r = rs.role.rank, inst = it * M + mb;
         const auto act_tag = static_cast<std::uint32_t>(2 * inst + 1), tok_tag = static_cast<std::uint32_t>(2 * inst + 2);
         if (it > 0 && rs.role.stage == 0) wb.recv(r, tok_tag - 2 * static_cast<std::uint32_t>(M));
         if (rs.role.stage > 0) wb.recv(r, act_tag);
-        wb.add_graph(rs, inst, iterations == 1 && M == 1 ? steps.max_repeats : 0);
+        wb.add_graph(rs, {inst}, iterations == 1 && M == 1 ? steps.max_repeats : 0);
         const int next = next_stage_rank(s, r);
         if (next >= 0) wb.send(r, next, steps.stage_bytes, act_tag);
         else if (s.pp > 1 && it + 1 < iterations) wb.send(r, r - (s.pp - 1) * s.tp, steps.token_bytes, tok_tag);

@@ -49,6 +49,13 @@ struct RankSteps {
 StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                              const RankSteps& steps, StepGraphStats* stats = nullptr);
 
+// DeepEP's normal kernels over an EP group (`group`, consecutive ranks) of several whole nodes of `sys`:
+// the bytes each rank sends across nodes for a prefill's expert all-to-all `op` (its rows: the tokens
+// the rank sends, cols: bytes per token), a token once per node holding any of its experts; 0 where
+// the group is one node, the op is not such an all-to-all, or the routing is skewed.
+std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
+                                     const std::vector<int>& group);
+
 // The collective library's buffers per device (workloads/footprint.h) from the system preset's
 // library: NCCL_BUFFSIZE = chunk_bytes x slots per connection, its channels and p2p_channels.
 CommBufferParams comm_buffer_params(const SystemSpec& sys);

@@ -72,6 +72,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   s.phase = Phase::Decode;
   s.batch = args[0] * m_sc.dp * mb;
   if (m_sc.pp > 1) s.microbatches = mb;
+  if (m_sc.pp == 1 && mb == 1) s.two_batch_overlap = false;  // one sequence: no second micro-batch to overlap
   std::int64_t context = 1;
   if (p == DecodeAttn) context = std::min<std::int64_t>(args[1], m_model.max_position);
   if (p == PrefillAttn) {

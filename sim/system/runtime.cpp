@@ -100,11 +100,15 @@ struct Lowered {
   std::uint32_t max_tag = 0;
 };
 
-using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>>;
+using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t>;
 
 std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
   Topology t(gs.spec);
   CollectiveRequest r = req;
+  // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
+  // the collective library's choice; inside one node a plain all-to-all.
+  if (r.forwarded_bytes > 0 && gs.spec.nodes > 1) r.algorithm = "deepep", r.protocol = "simple";
+  else r.forwarded_bytes = 0;
   if (r.algorithm == "auto" || r.protocol == "auto") {
     CollectiveChoice c = choose_collective(t, req);
     r.algorithm = c.algorithm;
@@ -150,7 +154,7 @@ struct Merge {
       groups.push_back(group_system(topo, c.group));
       const SystemSpec& g = groups.back().spec;
       LowerKey key{g.chips, g.nodes, c.req.bytes, c.req.algorithm + "/" + c.req.protocol,
-                   std::to_string(static_cast<int>(c.req.kind)), g.dims};
+                   std::to_string(static_cast<int>(c.req.kind)), g.dims, c.req.forwarded_bytes};
       auto it = cache.find(key);
       if (it == cache.end()) it = cache.emplace(key, lower_call(groups.back(), c.req)).first;
       lowered.push_back(it->second);
@@ -173,6 +177,8 @@ struct Merge {
         part = collective_part(CommPart::Form::Collective, *lowered.at(static_cast<size_t>(op.collective)),
                                rank_in(r, op.collective), groups[static_cast<size_t>(op.collective)],
                                tag_base[static_cast<size_t>(op.collective)], op.collective);
+        const double units = work.collectives[static_cast<size_t>(op.collective)].units;
+        part.units = static_cast<float>(units >= 0 ? units : spec.channels);
       } else if (op.kind == StreamOp::Kind::Kernel) {
         part.op.kind = CommOp::Kind::Compute;
         part.op.work = op.work;
@@ -227,6 +233,8 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   m.program.parts.resize(topo.vertices().size());
   m.program.hbm_Bps = work.hbm_Bps;
   m.program.hbm_Bps.resize(topo.vertices().size(), 0.0);
+  m.program.compute_units = work.compute_units;
+  m.program.compute_units.resize(topo.vertices().size(), 0.0);
   m.lower_all();
   for (size_t r = 0; r < work.devices.size(); ++r) m.device(static_cast<int>(r));
   m.switches();

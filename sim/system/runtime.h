@@ -39,6 +39,9 @@ struct CollectiveCall {
   CollectiveRequest req;
   std::vector<int> group;    // system ranks of the communicator, in its rank order
   std::string label;
+  // Compute units (SMs) its kernel holds on each device while it runs; -1: the library's, one per
+  // channel (NCCL runs a collective as one CUDA block per channel).
+  double units = -1;
 };
 
 struct SystemWork {
@@ -46,6 +49,9 @@ struct SystemWork {
   std::vector<CollectiveCall> collectives;
   bool overlap = false;                        // streams run concurrently (else one in-order stream)
   std::vector<double> hbm_Bps;                 // per rank: device-memory bandwidth shared with collectives
+  // Per rank: compute units (a GPU's SMs) that kernels share with the collectives running beside them
+  // (empty or 0: collectives take none, as DMA-driven ones on TPU, Trainium and Maia).
+  std::vector<double> compute_units;
 };
 
 struct RuntimeResult {

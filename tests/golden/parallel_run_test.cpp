@@ -216,3 +216,60 @@ TEST(ParallelRun, AHotExpertSetsTheStepAndRedundantExpertsRebalanceIt) {
   EXPECT_GT(hot, 1.3 * uniform);
   EXPECT_LT(replicas, hot);
 }
+
+// Two-batch overlap (Mixtral --dp 8 --ep 8, prefill of 16 x 512 tokens on 8 H100s): each rank's two
+// sequences run as two micro-batches whose kernels interleave, so one's dispatch and combine run under
+// the other's kernels. The work is the same (flops), every all-to-all runs twice at half the bytes,
+// the step is shorter than with the micro-batches' collectives in line, and it never beats the rank's
+// kernels alone back to back on its one compute stream.
+TEST(ParallelRun, TwoBatchOverlapHidesAllToAllsUnderTheOtherMicroBatch) {
+  auto chip = load_chip("h100-sxm");
+  ModelConfig m = load_model("mixtral-8x7b");
+  Scenario s = test::layout_scenario(16, 1, 8, 1, 8);
+  s.phase = Phase::Prefill;
+  s.input_len = 512;
+  Scenario t = s;
+  t.two_batch_overlap = true;
+  const ModelRunResult plain = run_model(*chip, m, s, on("h100-sxm", 8)), tbo = run_model(*chip, m, t, on("h100-sxm", 8));
+  EXPECT_NEAR(tbo.steps[0].flops / plain.steps[0].flops, 1.0, 1e-9);
+  double kernels = 0, dispatch_bytes = 0, plain_dispatch_bytes = 0;
+  int dispatches = 0, plain_dispatches = 0;
+  for (const auto& n : tbo.steps[0].nodes) {
+    if (n.label.find("moe_dispatch") != std::string::npos) dispatch_bytes = n.comm_bytes, dispatches = n.count;
+    else if (!n.fused && n.bound != "communication") kernels += n.time_s * n.count;
+  }
+  for (const auto& n : plain.steps[0].nodes)
+    if (n.label.find("moe_dispatch") != std::string::npos) plain_dispatch_bytes = n.comm_bytes, plain_dispatches = n.count;
+  EXPECT_EQ(dispatches, 2 * plain_dispatches);
+  EXPECT_EQ(2 * dispatch_bytes, plain_dispatch_bytes);
+  EXPECT_LT(tbo.ttft_s, plain.ttft_s);
+  EXPECT_GE(tbo.ttft_s, kernels * (1 - 1e-9));
+  EXPECT_NE(tbo.layout.find("two-batch overlap"), std::string::npos);
+}
+
+// DeepEP's normal kernels across nodes: a prefill token crosses the network once per node holding any
+// of its experts. DeepSeek-V3 over 4 nodes of 8 (EP32): its 8 groups sit two per node and a token
+// picks 4 groups, so it reaches 4 (1 - C(6, 4) / C(8, 4)) = 22/7 nodes; 1000 tokens of 7168 bytes send
+// ceil(1000 x 22/7) tokens. One node, a decode all-to-all (no tokens given) or skewed routing: none.
+TEST(ParallelRun, DeepEpForwardsEachTokenOncePerNode) {
+  SystemChoice c;
+  c.system = "hgx-h100x8";
+  c.nodes = 4;
+  const SystemSpec sys = *resolve_system("", c);
+  const ModelConfig ds = load_model("deepseek-v3");
+  Scenario s = test::layout_scenario(32, 1, 32, 1, 32);
+  OpSpec op;
+  op.kind = OpKind::AllToAll;
+  op.rows = 1000;
+  op.cols = 7168;
+  std::vector<int> ep32(32), node(8);
+  for (int r = 0; r < 32; ++r) ep32[static_cast<size_t>(r)] = r;
+  for (int r = 0; r < 8; ++r) node[static_cast<size_t>(r)] = r;
+  EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, ep32), 3143u * 7168u);
+  EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, node), 0u);
+  OpSpec decode = op;
+  decode.rows = 0;
+  EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, decode, ep32), 0u);
+  s.routing = Routing::parse("hot:0.3");
+  EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, ep32), 0u);
+}

@@ -78,6 +78,42 @@ def test_serve_expert_parallel_moe(cli):
     assert "folded:" in table and "communication buffers:" in table
 
 
+def test_two_batch_overlap_through_the_cli_and_the_module(cli):
+    """Two interleaved micro-batches per replica: the layout says so, the module gives the same step, and
+    a server whose iterations hold one sequence runs them without the overlap."""
+    args = ("run", "--system", TINY, "--model", QWEN_MOE, "--tp", "1", "--dp", "4", "--ep", "4", "--phase", "prefill",
+            "--batch", "8", "--input", "256", "--format", "json")
+    j = json.loads(cli(*args, "--two-batch-overlap").stdout)
+    assert j["layout"]["name"] == "dp4 x ep4 (two-batch overlap)"
+    r = xpusim.run(model=QWEN_MOE, system=TINY, tp=1, dp=4, ep=4, phase="prefill", batch=8, input=256,
+                   two_batch_overlap=True)
+    assert r["ttft_s"] == j["ttft_s"]
+    plain = json.loads(cli(*args).stdout)
+    assert plain["ttft_s"] != j["ttft_s"]
+    s = json.loads(cli(*SERVE_MOE, "--tp", "1", "--dp", "4", "--ep", "4", "--two-batch-overlap").stdout)
+    assert s["layout"]["name"] == "dp4 x ep4 (two-batch overlap)" and s["throughput_tok_s"] > 0
+    mod = xpusim.serve(model=QWEN_MOE, system=TINY, tp=1, dp=4, ep=4, concurrency=8, requests=16, input=256, output=16,
+                       two_batch_overlap=True)
+    assert mod["throughput_tok_s"] == s["throughput_tok_s"]
+
+
+def test_prefill_all_to_alls_forward_across_nodes_decode_ones_do_not(cli):
+    """DeepEP's normal kernels (a prefill's dispatch and combine over EP ranks of two nodes) cross the
+    network once per node and forward over NVLink; decode's low-latency all-to-alls and skewed routing
+    stay the library's all-to-all."""
+    args = ("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", QWEN_MOE, "--tp", "1", "--dp", "16", "--ep", "16",
+            "--redundant-experts", "4", "--batch", "16", "--input", "128", "--format", "json")
+    def algos(*more):
+        j = json.loads(cli(*args, *more).stdout)
+        return {k["algorithm"] for k in j["steps"][0]["kernels"] if k["op"] == "alltoall"}, j
+    pre, j = algos("--phase", "prefill")
+    assert pre == {"deepep/simple"}
+    dec, _ = algos("--phase", "decode")
+    assert dec and not any(a.startswith("deepep") for a in dec)
+    hot, h = algos("--phase", "prefill", "--routing", "hot:0.2")
+    assert not any(a.startswith("deepep") for a in hot)
+
+
 def test_serve_pipeline_stages(cli):
     j = json.loads(cli(*SERVE_MOE, "--tp", "2", "--pp", "2").stdout)
     assert j["layout"]["name"] == "tp2 x pp2"
@@ -156,6 +192,13 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("compare", "--chips", "hgx-h100x8:tp4xx2"), "tpN"),
     (("compare", "--chips", "h100-sxm:tp2"), "system preset"),
     (("compare", "--chips", "hgx-h100x8:tp9"), "tpN"),
+    (("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", "2", "--bytes", "1MiB", "--algo", "deepep"),
+     "--algo deepep: DeepEP's forwarding runs a model's expert dispatch and combine"),
+    (("run", "--chip", "h100-sxm", "--two-batch-overlap"), "--two-batch-overlap overlaps one micro-batch's collectives"),
+    (("run", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2", "--batch", "4", "--two-batch-overlap"),
+     "--two-batch-overlap with --pp 2"),
+    (("run", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--batch", "6", "--two-batch-overlap"),
+     "3 sequences per replica, which do not split into two micro-batches (expected an even number per replica: --batch 8)"),
 ])
 def test_bad_layouts_are_one_line(cli, args, needle):
     p = cli(*args, check=False)

@@ -94,6 +94,27 @@ TEST(Runtime, MemoryBoundKernelStretchesUnderCollectiveTraffic) {
   }
 }
 
+// A GPU's SMs are shared: a compute-bound kernel beside a collective whose blocks hold 24 of the 132
+// SMs for the whole kernel runs on 108 and takes 132/108 of its time; a collective that holds none
+// (DeepEP's low-latency receive hook), or a chip whose collectives take no compute units, leaves it alone.
+TEST(Runtime, OverlappedCollectiveTakesItsSmsFromTheKernel) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  w.overlap = true;
+  w.collectives = {allreduce(256 << 20, {0, 1})};
+  for (int r = 0; r < 2; ++r) w.devices.push_back({coll(0), kernel(200)});
+  const auto kernel_end = [&](double units, double sms) {
+    w.collectives[0].units = units;
+    w.compute_units = {sms, sms};
+    const RuntimeResult rr = run_system(s, w);
+    EXPECT_GT(rr.op_end[0][0], rr.op_end[0][1]);  // the collective outlasts the kernel
+    return to_seconds(rr.op_end[0][1]);
+  };
+  EXPECT_NEAR(kernel_end(24, 132), 200e-6 * 132 / 108, 1e-9);
+  EXPECT_NEAR(kernel_end(0, 132), 200e-6, 1e-12);
+  EXPECT_NEAR(kernel_end(24, 0), 200e-6, 1e-12);
+}
+
 TEST(Runtime, PointToPointBetweenStages) {
   SystemSpec s = load_system("hgx-h100x8");
   SystemWork w;

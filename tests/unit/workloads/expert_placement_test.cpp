@@ -173,6 +173,19 @@ TEST(ExpertPlacement, DistinctRanksPerTokenClosedForm) {
   EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8), 8 * (1 - miss), 1e-12);
   EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8), 5.2947, 1e-4);
   EXPECT_DOUBLE_EQ(distinct_ranks_per_token(256, 8, 1), 1.0);
+  // Group-limited routing. Groups over several ranks: 4 experts in 2 groups on 4 ranks, one expert per
+  // token inside its one group: one rank. DeepSeek-V3's 8 groups, 4 per token, over 8 ranks: its 8
+  // experts among the 128 of 4 ranks, 4 (1 - C(96, 8) / C(128, 8)).
+  EXPECT_DOUBLE_EQ(distinct_ranks_per_token(4, 1, 4, 2, 1), 1.0);
+  double in_groups = 1;
+  for (int i = 0; i < 8; ++i) in_groups *= (96.0 - i) / (128.0 - i);
+  EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8, 8, 4), 4 * (1 - in_groups), 1e-12);
+  EXPECT_NEAR(distinct_ranks_per_token(256, 8, 8, 8, 4), 3.629, 1e-3);
+  // Whole groups per rank: 4 groups, 2 per token, 2 per rank: both on one rank in 2 of the 6 pairs, 5/3.
+  EXPECT_NEAR(distinct_ranks_per_token(8, 2, 2, 4, 2), 5.0 / 3.0, 1e-12);
+  // No limit (one group, or every group chosen): the plain count.
+  EXPECT_DOUBLE_EQ(distinct_ranks_per_token(256, 8, 8, 1, 1), distinct_ranks_per_token(256, 8, 8));
+  EXPECT_DOUBLE_EQ(distinct_ranks_per_token(256, 8, 8, 8, 8), distinct_ranks_per_token(256, 8, 8));
   EXPECT_NE(test::input_error_of([] { distinct_ranks_per_token(256, 8, 7); }).find("multiple of ep"), std::string::npos);
 }
 
@@ -189,8 +202,9 @@ TEST(ExpertPlacement, PrefillTokensPerRankFromThePlacement) {
 }
 
 // DeepSeek-V3 at --dp 8 --ep 8, 8 sequences of 64 tokens per rank (4096 over the EP group, 32768 routed
-// rows): prefill sends each token once per rank holding its experts (DeepEP normal kernels), so the
-// busiest rank receives 4096 x 5.2947 / 8 = 2711 tokens (not 4096 rows); decode (low-latency kernels)
+// rows): prefill sends each token once per rank holding its experts (DeepEP normal kernels), and its
+// experts lie in 4 of 8 groups, one group per rank, so the busiest rank receives 4096 x 3.6290 / 8 =
+// 1859 tokens (4096 x 5.2947 / 8 = 2711 without the group limit; not 4096 rows); decode (low-latency kernels)
 // keeps one row per routed expert: 64 tokens x 8 / 8 ranks = 64 rows.
 TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   const ModelConfig ds = load_model("deepseek-v3");
@@ -210,8 +224,8 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   };
   const auto sized = [](std::int64_t bytes) { return (bytes + 31) / 32 * 32; };  // alltoall rounds to 4 x ep
   const MoeStep pre = step(false), dec = step(true);
-  EXPECT_EQ(pre.dispatch, sized(2711 * row));
-  EXPECT_EQ(pre.combine, sized(2711 * row * 2));
+  EXPECT_EQ(pre.dispatch, sized(1859 * row));
+  EXPECT_EQ(pre.combine, sized(1859 * row * 2));
   EXPECT_EQ(dec.dispatch, sized(64 * row));
   EXPECT_EQ(dec.combine, sized(64 * row * 2));
 }

@@ -8,6 +8,7 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "tests/unit/interconnect/systems_test_util.h"
 #include "workloads/model.h"
 
 namespace xpu {
@@ -267,6 +268,25 @@ TEST(WorkloadModel, MoreFamilies) {
   EXPECT_EQ(qm.num_shared_experts, 1);
   EXPECT_EQ(qm.shared_intermediate, 5632);
   EXPECT_NEAR(param_counts(qm).total / 14.3e9, 1.0, 0.02);
+}
+
+// Group-limited routing from the config: DeepSeek-V3's noaux_tc over 8 groups, 4 per token; Kimi K2 one
+// group; DeepSeek-V2-Lite's greedy method ranks every expert whatever n_group says.
+TEST(WorkloadModel, ExpertGroupsOfGroupLimitedRouting) {
+  const ModelConfig v3 = load_model("deepseek-v3"), kimi = load_model("kimi-k2");
+  EXPECT_EQ(v3.expert_groups, 8);
+  EXPECT_EQ(v3.groups_per_token, 4);
+  EXPECT_EQ(kimi.expert_groups, 1);
+  EXPECT_EQ(kimi.groups_per_token, 1);
+  EXPECT_EQ(load_model(fixture("deepseek-v2-lite")).expert_groups, 1);
+  std::string text = R"({"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
+    "hidden_size": 512, "intermediate_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+    "vocab_size": 1000, "max_position_embeddings": 4096, "n_routed_experts": 16, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 128, "n_shared_experts": 1, "first_k_dense_replace": 1, "q_lora_rank": 64,
+    "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16, "n_group": 3, "topk_group": 1})";
+  const std::string e = test::input_error_of([&] { parse_model_json(text, "/tmp/g/config.json"); });
+  EXPECT_NE(e.find("n_group"), std::string::npos) << e;
+  EXPECT_NE(e.find("does not divide the 16 routed experts"), std::string::npos) << e;
 }
 
 TEST(WorkloadModel, DerivativeFoundByArchitecture) {

@@ -74,19 +74,21 @@ def _sets(set):
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
         ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
-        pad_heads=0, after_runs=None, redundant_experts=0):
+        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
     system: a system preset, or devices with chip for that chip's default system; fold=False simulates
     every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`;
     pad_heads=N: the heads as AWS Neuron stores them for N NeuronCores, `--pad-heads`; redundant_experts=N:
-    replicas of the hottest experts placed by EPLB, `--redundant-experts`; after_runs=N: the step
+    replicas of the hottest experts placed by EPLB, `--redundant-experts`; two_batch_overlap=True: two
+    interleaved micro-batches, one's collectives under the other's compute, `--two-batch-overlap`; after_runs=N: the step
     as a benchmark times it after N back-to-back runs from an idle chip, `--after-runs`, instead of the steady
     state that `sustained` assumes)."""
     layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
               "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
-              "sp": bool(sp), "pad_heads": int(pad_heads), "redundant_experts": int(redundant_experts)}
+              "sp": bool(sp), "pad_heads": int(pad_heads), "redundant_experts": int(redundant_experts),
+              "two_batch_overlap": int(bool(two_batch_overlap))}
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
                                         wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
                                         adtype or "", system or "", layout,
@@ -103,7 +105,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
           spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
-          pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None):
+          pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
+          two_batch_overlap=False):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
@@ -117,7 +120,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     the decode pool at the layout tp/ep/pp/dp, the prefill pool at prefill_tp/prefill_ep/prefill_pp/prefill_dp (all 0:
     the decode pool's; otherwise a degree not given is 1), as --prefill-tp/-ep/-pp/-dp; scenario_file: a
     serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file);
-    pad_heads, redundant_experts: as in run(); prefill_redundant_experts: the prefill pool's own replicas
+    pad_heads, redundant_experts, two_batch_overlap: as in run(); prefill_redundant_experts: the prefill pool's own replicas
     (as --prefill-redundant-experts; None: redundant_experts);
     host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
     request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
@@ -135,6 +138,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                            "prefill_dp": int(prefill_dp), "prefill_pp": int(prefill_pp),
                                            "pad_heads": int(pad_heads),
                                            "redundant_experts": int(redundant_experts),
+                                           "two_batch_overlap": int(bool(two_batch_overlap)),
                                            "prefill_redundant_experts": -1 if prefill_redundant_experts is None
                                            else int(prefill_redundant_experts)},
                                           str(scenario_file or ""),
