@@ -291,13 +291,42 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
                      " experts once on each of --ep " + std::to_string(ep) + " ranks)");
 }
 
+namespace {
+// Decode steps at contexts first .. first + steps - 1, one plan per token bucket they cross.
+void plan_bucketed_decode(const std::vector<std::int64_t>& token, std::int64_t first, std::int64_t steps, bool prompt,
+                          std::vector<StepPlan>& out) {
+  for (std::int64_t c = first; c < first + steps;) {
+    const std::int64_t b = bucket_for(token, c);
+    const std::int64_t end = b >= c ? std::min(b, first + steps - 1) : first + steps - 1;  // beyond the largest: it
+    out.push_back({true, b, end - c + 1, prompt});
+    c = end + 1;
+  }
+}
+}  // namespace
+
+Scenario step_scenario(const Scenario& s, const StepPlan& p) {
+  Scenario t = s;
+  if (!p.decode) t.input_len = p.context_len;
+  return t;
+}
+
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
   std::vector<StepPlan> out;
   std::int64_t first = s.input_len + 1, steps = s.output_len;
-  if (s.phase != Phase::Decode) out.push_back({false, s.input_len, 1});
+  const std::vector<std::int64_t>& token = s.buckets.token;
+  if (s.phase != Phase::Decode) {
+    const std::int64_t padded = bucket_for(s.buckets.context, s.input_len);
+    out.push_back({false, padded, 1});
+    // A prompt beyond the largest context bucket: the rest token by token through the decode graphs.
+    if (padded < s.input_len) plan_bucketed_decode(token, padded + 1, s.input_len - padded, true, out);
+  }
   if (s.phase == Phase::Prefill) return out;
   if (s.phase == Phase::Request) steps = s.output_len - 1;  // the prefill produced the first token
   if (steps <= 0) return out;
+  if (!token.empty()) {
+    plan_bucketed_decode(token, first, steps, false, out);
+    return out;
+  }
   std::int64_t samples = std::max<std::int64_t>(1, std::min<std::int64_t>(max_decode_samples, steps));
   std::int64_t start = first;
   for (std::int64_t i = 0; i < samples; ++i) {

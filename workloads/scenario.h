@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/base/dtype.h"
+#include "workloads/buckets.h"
 #include "workloads/model.h"
 
 namespace xpu {
@@ -113,6 +114,9 @@ struct Scenario {
   // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =
   // FlashAttention-2's code over a contiguous cache (PyTorch's SDPA flash backend).
   std::string attention_impl;
+  // The shapes the software compiled (workloads/buckets.h): prompts padded to a context bucket, decode
+  // steps run over a token bucket of KV positions. Empty: every step at its exact shape.
+  ShapeBuckets buckets;
 
   // InputError naming the CLI flag: non-positive batch/lengths/tp, lengths beyond the model's
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.
@@ -161,11 +165,19 @@ void set_layout(Scenario& s, const ScenarioArgs& a);
 
 struct StepPlan {
   bool decode = false;
-  std::int64_t context_len = 0;  // prefill: input_len; decode: tokens in the KV cache incl. the new one
+  // prefill: the prompt's tokens (input_len, or its context bucket); decode: tokens in the KV cache incl.
+  // the new one (or the token bucket the step's graph attends over)
+  std::int64_t context_len = 0;
   std::int64_t repeat = 1;
+  bool prompt = false;  // a decode-graph step that processes a prompt token (part of the TTFT)
 };
 // prefill: one step. decode: output_len steps at contexts input+1 .. input+output_len.
 // request: the prefill (which yields the first token) and output_len-1 decode steps.
+// With Scenario::buckets: the prefill at the prompt's context bucket (beyond the largest, the largest and
+// then the rest of the prompt as decode steps marked `prompt`), and one decode plan per token bucket that
+// the steps cross, repeated for the steps it holds (exact: every step of a bucket runs the same graph).
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples = 8);
+// The scenario a step's graph is built from: a prefill plan's padded prompt as input_len.
+Scenario step_scenario(const Scenario& s, const StepPlan& p);
 
 }  // namespace xpu

@@ -1,6 +1,7 @@
 // `xpusim run`: argument parsing and printing around the run layer's run_model().
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
@@ -8,6 +9,7 @@
 #include "sim/app/system_cmd.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
+#include "workloads/buckets.h"
 
 namespace po = boost::program_options;
 
@@ -32,6 +34,9 @@ int cmd_run(int argc, char** argv) {
       "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
       "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
+      "neuron-buckets", po::value<std::int64_t>()->default_value(0),
+      "N: AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
+      "bucket, each decode step over its token bucket of KV positions); 0: every step at its exact shape")(
       "help,h", "this help");
   add_layout_options(o);
   po::variables_map vm;
@@ -70,6 +75,14 @@ int cmd_run(int argc, char** argv) {
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   Scenario sc = make_scenario(a);
+  if (const std::int64_t n = vm["neuron-buckets"].as<std::int64_t>(); n != 0) {
+    if (n < a.input + a.output)
+      throw InputError("--neuron-buckets " + std::to_string(n) + ": fewer positions than --input + --output (" +
+                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");
+    sc.buckets = tnx_default_buckets(n);
+    // transformers-neuronx compiles the n_positions it is given, also beyond config.json's context (RoPE has no limit).
+    model.max_position = std::max(model.max_position, n);
+  }
   ModelRunResult r = run_model(*chip, model, sc, opt);
   nlohmann::json j = model_run_json(r, chip.get());
   if (vm.count("out")) {
