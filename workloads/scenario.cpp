@@ -349,11 +349,12 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
 }
 
 ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
-  if (pad_heads == 0) return m;
   if (pad_heads > 0 && pad_heads % tp != 0)  // a negative one: stored_heads refuses it
     throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
                      " (the NeuronCores of the TP group: cores per chip x chips)");
-  return stored_heads(m, pad_heads);
+  ModelConfig r = pad_heads == 0 ? m : stored_heads(m, pad_heads);
+  if (!buckets.token.empty()) r.max_position = std::max(r.max_position, buckets.token.back());  // RoPE has no limit
+  return r;
 }
 
 Scenario make_scenario(const ScenarioArgs& a) {
@@ -370,6 +371,12 @@ Scenario make_scenario(const ScenarioArgs& a) {
   set_layout(s, a);
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
+  if (a.neuron_buckets != 0) {
+    if (a.neuron_buckets < a.input + a.output)
+      throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": fewer positions than --input + --output (" +
+                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");
+    s.buckets = tnx_default_buckets(a.neuron_buckets);
+  }
   return s;
 }
 

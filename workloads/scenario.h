@@ -123,7 +123,8 @@ struct Scenario {
   void validate(const ModelConfig& m) const;
   void validate_layout(const ModelConfig& m) const;  // the ep/pp/dp rules alone
   void validate_redundant_experts(const ModelConfig& m) const;  // experts + replicas over the EP ranks
-  // The model whose heads the ranks run: `m`, or with pad_heads its stored_heads form.
+  // The model as the ranks run it: `m`, with pad_heads its stored_heads form, and with buckets the positions of
+  // the largest compiled bucket (transformers-neuronx compiles them also beyond config.json's context).
   ModelConfig run_model_of(const ModelConfig& m) const;
   // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
   // TensorRT-LLM quantise only GEMM/attention inputs and keep outputs and the residual in bf16).
@@ -158,6 +159,8 @@ struct ScenarioArgs {
   int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0, redundant_experts = 0;
   bool sp = false;
   std::string routing = "uniform", fusion;
+  // --neuron-buckets N: transformers-neuronx's default buckets for N compiled positions (0: exact shapes).
+  std::int64_t neuron_buckets = 0;
 };
 Scenario make_scenario(const ScenarioArgs& a);
 // The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp, redundant experts) into `s`.

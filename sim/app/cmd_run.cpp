@@ -1,7 +1,6 @@
 // `xpusim run`: argument parsing and printing around the run layer's run_model().
 #include <boost/program_options.hpp>
 
-#include <algorithm>
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
@@ -9,7 +8,6 @@
 #include "sim/app/system_cmd.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
-#include "workloads/buckets.h"
 
 namespace po = boost::program_options;
 
@@ -74,15 +72,8 @@ int cmd_run(int argc, char** argv) {
       }
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
+  a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();
   Scenario sc = make_scenario(a);
-  if (const std::int64_t n = vm["neuron-buckets"].as<std::int64_t>(); n != 0) {
-    if (n < a.input + a.output)
-      throw InputError("--neuron-buckets " + std::to_string(n) + ": fewer positions than --input + --output (" +
-                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");
-    sc.buckets = tnx_default_buckets(n);
-    // transformers-neuronx compiles the n_positions it is given, also beyond config.json's context (RoPE has no limit).
-    model.max_position = std::max(model.max_position, n);
-  }
   ModelRunResult r = run_model(*chip, model, sc, opt);
   nlohmann::json j = model_run_json(r, chip.get());
   if (vm.count("out")) {

@@ -166,8 +166,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   // transformers-neuronx's default buckets for the compiled n_positions (the table's sequence length): the
   // prompt padded to a context bucket, each decode step run over its token bucket of KV positions.
   const std::int64_t n_positions = f.count("seq") ? f["seq"] : s.input_len + s.output_len;
-  s.buckets = tnx_default_buckets(n_positions);
-  m.max_position = std::max(m.max_position, n_positions);
+  s.buckets = tnx_default_buckets(n_positions);  // the model compiled for the largest (Scenario::run_model_of)
   s.tp = tp;
   s.pad_heads = cores;
   s.attention_impl = kTnxImpl;  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens

@@ -247,6 +247,9 @@ def test_neuron_buckets_pad_the_prompt_and_run_decode_over_the_token_bucket(cli)
     assert padded["ttft_s"] == pytest.approx(exact512["ttft_s"], rel=1e-9)
     decode = [s for s in padded["steps"] if s["phase"] == "decode"]
     assert decode and all(s["context"] == 512 for s in decode)  # caches of 301..303 tokens: the 512 bucket
+    r = xpusim.run(model="llama-2-7b", system="inf2-48xl", tp=12, pad_heads=24, phase="request", input=300, output=4,
+                   neuron_buckets=4096)
+    assert r["ttft_s"] == padded["ttft_s"] and r["tpot_s"] == padded["tpot_s"]  # one path for the CLI and the module
     p = cli(*base, "--input", "300", "--neuron-buckets", "256", check=False)
     assert p.returncode != 0 and "--neuron-buckets 256" in p.stderr and p.stderr.count("\n") == 1, p.stderr
 

@@ -1,6 +1,7 @@
 // Compiled shape buckets (transformers-neuronx's defaults) and the step plans they give.
 #include <gtest/gtest.h>
 
+#include "sim/base/error.h"
 #include "workloads/buckets.h"
 #include "workloads/scenario.h"
 
@@ -79,6 +80,27 @@ TEST(ShapeBuckets, DecodeStepsRunTheirTokenBucket) {
     EXPECT_FALSE(p[i + 1].prompt);
     EXPECT_EQ(p[i + 1].context_len, buckets[i]);
     EXPECT_EQ(p[i + 1].repeat, steps[i]);
+  }
+}
+
+TEST(ShapeBuckets, NeuronBucketsFlag) {
+  ScenarioArgs a;
+  a.phase = "request";
+  a.input = 3000;
+  a.output = 2000;
+  a.neuron_buckets = 8192;
+  Scenario s = make_scenario(a);
+  EXPECT_EQ(s.buckets.token.back(), 8192);
+  // The model is compiled for the largest bucket, also beyond config.json's context (Llama-2-7b's 4096).
+  ModelConfig m;
+  m.max_position = 4096;
+  EXPECT_EQ(s.run_model_of(m).max_position, 8192);
+  a.neuron_buckets = 4096;  // fewer positions than the request needs
+  try {
+    make_scenario(a);
+    FAIL() << "accepted --neuron-buckets 4096 for 5000 tokens";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--neuron-buckets 4096"), std::string::npos) << e.what();
   }
 }
 
