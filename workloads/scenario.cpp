@@ -302,13 +302,42 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
                      " experts once on each of --ep " + std::to_string(ep) + " ranks)");
 }
 
+namespace {
+// Decode steps at contexts first .. first + steps - 1, one plan per token bucket they cross.
+void plan_bucketed_decode(const std::vector<std::int64_t>& token, std::int64_t first, std::int64_t steps, bool prompt,
+                          std::vector<StepPlan>& out) {
+  for (std::int64_t c = first; c < first + steps;) {
+    const std::int64_t b = bucket_for(token, c);
+    const std::int64_t end = b >= c ? std::min(b, first + steps - 1) : first + steps - 1;  // beyond the largest: it
+    out.push_back({true, b, end - c + 1, prompt});
+    c = end + 1;
+  }
+}
+}  // namespace
+
+Scenario step_scenario(const Scenario& s, const StepPlan& p) {
+  Scenario t = s;
+  if (!p.decode) t.input_len = p.context_len;
+  return t;
+}
+
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples) {
   std::vector<StepPlan> out;
   std::int64_t first = s.input_len + 1, steps = s.output_len;
-  if (s.phase != Phase::Decode) out.push_back({false, s.input_len, 1});
+  const std::vector<std::int64_t>& token = s.buckets.token;
+  if (s.phase != Phase::Decode) {
+    const std::int64_t padded = bucket_for(s.buckets.context, s.input_len);
+    out.push_back({false, padded, 1});
+    // A prompt beyond the largest context bucket: the rest token by token through the decode graphs.
+    if (padded < s.input_len) plan_bucketed_decode(token, padded + 1, s.input_len - padded, true, out);
+  }
   if (s.phase == Phase::Prefill) return out;
   if (s.phase == Phase::Request) steps = s.output_len - 1;  // the prefill produced the first token
   if (steps <= 0) return out;
+  if (!token.empty()) {
+    plan_bucketed_decode(token, first, steps, false, out);
+    return out;
+  }
   std::int64_t samples = std::max<std::int64_t>(1, std::min<std::int64_t>(max_decode_samples, steps));
   std::int64_t start = first;
   for (std::int64_t i = 0; i < samples; ++i) {
@@ -332,11 +361,12 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
 }
 
 ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
-  if (pad_heads == 0) return m;
   if (pad_heads > 0 && pad_heads % tp != 0)  // a negative one: stored_heads refuses it
     throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
                      " (the NeuronCores of the TP group: cores per chip x chips)");
-  return stored_heads(m, pad_heads);
+  ModelConfig r = pad_heads == 0 ? m : stored_heads(m, pad_heads);
+  if (!buckets.token.empty()) r.max_position = std::max(r.max_position, buckets.token.back());  // RoPE has no limit
+  return r;
 }
 
 Scenario make_scenario(const ScenarioArgs& a) {
@@ -353,6 +383,12 @@ Scenario make_scenario(const ScenarioArgs& a) {
   set_layout(s, a);
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
+  if (a.neuron_buckets != 0) {
+    if (a.neuron_buckets < a.input + a.output)
+      throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": fewer positions than --input + --output (" +
+                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");
+    s.buckets = tnx_default_buckets(a.neuron_buckets);
+  }
   return s;
 }
 

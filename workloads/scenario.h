@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/base/dtype.h"
+#include "workloads/buckets.h"
 #include "workloads/model.h"
 
 namespace xpu {
@@ -117,13 +118,17 @@ struct Scenario {
   // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =
   // FlashAttention-2's code over a contiguous cache (PyTorch's SDPA flash backend).
   std::string attention_impl;
+  // The shapes the software compiled (workloads/buckets.h): prompts padded to a context bucket, decode
+  // steps run over a token bucket of KV positions. Empty: every step at its exact shape.
+  ShapeBuckets buckets;
 
   // InputError naming the CLI flag: non-positive batch/lengths/tp, lengths beyond the model's
   // context, a tp that does not split the heads, a routing skew that does not fit the experts.
   void validate(const ModelConfig& m) const;
   void validate_layout(const ModelConfig& m) const;  // the ep/pp/dp rules alone
   void validate_redundant_experts(const ModelConfig& m) const;  // experts + replicas over the EP ranks
-  // The model whose heads the ranks run: `m`, or with pad_heads its stored_heads form.
+  // The model as the ranks run it: `m`, with pad_heads its stored_heads form, and with buckets the positions of
+  // the largest compiled bucket (transformers-neuronx compiles them also beyond config.json's context).
   ModelConfig run_model_of(const ModelConfig& m) const;
   // The residual stream and elementwise ops: bf16 when adtype is narrower (FP8 recipes in vLLM and
   // TensorRT-LLM quantise only GEMM/attention inputs and keep outputs and the residual in bf16).
@@ -158,6 +163,8 @@ struct ScenarioArgs {
   int tp = 1, ep = 1, pp = 1, dp = 1, microbatches = 0, pad_heads = 0, redundant_experts = 0;
   bool sp = false, two_batch_overlap = false;
   std::string routing = "uniform", fusion;
+  // --neuron-buckets N: transformers-neuronx's default buckets for N compiled positions (0: exact shapes).
+  std::int64_t neuron_buckets = 0;
 };
 Scenario make_scenario(const ScenarioArgs& a);
 // The parallel layout of `a` (tp, ep, pp, dp, microbatches, sp, two-batch overlap, redundant experts) into `s`.
@@ -165,11 +172,19 @@ void set_layout(Scenario& s, const ScenarioArgs& a);
 
 struct StepPlan {
   bool decode = false;
-  std::int64_t context_len = 0;  // prefill: input_len; decode: tokens in the KV cache incl. the new one
+  // prefill: the prompt's tokens (input_len, or its context bucket); decode: tokens in the KV cache incl.
+  // the new one (or the token bucket the step's graph attends over)
+  std::int64_t context_len = 0;
   std::int64_t repeat = 1;
+  bool prompt = false;  // a decode-graph step that processes a prompt token (part of the TTFT)
 };
 // prefill: one step. decode: output_len steps at contexts input+1 .. input+output_len.
 // request: the prefill (which yields the first token) and output_len-1 decode steps.
+// With Scenario::buckets: the prefill at the prompt's context bucket (beyond the largest, the largest and
+// then the rest of the prompt as decode steps marked `prompt`), and one decode plan per token bucket that
+// the steps cross, repeated for the steps it holds (exact: every step of a bucket runs the same graph).
 std::vector<StepPlan> plan_steps(const Scenario& s, int max_decode_samples = 8);
+// The scenario a step's graph is built from: a prefill plan's padded prompt as input_len.
+Scenario step_scenario(const Scenario& s, const StepPlan& p);
 
 }  // namespace xpu

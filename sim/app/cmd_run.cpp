@@ -32,6 +32,9 @@ int cmd_run(int argc, char** argv) {
       "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
       "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
+      "neuron-buckets", po::value<std::int64_t>()->default_value(0),
+      "N: AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
+      "bucket, each decode step over its token bucket of KV positions); 0: every step at its exact shape")(
       "help,h", "this help");
   add_layout_options(o);
   po::variables_map vm;
@@ -69,6 +72,7 @@ int cmd_run(int argc, char** argv) {
       }
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
+  a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();
   Scenario sc = make_scenario(a);
   ModelRunResult r = run_model(*chip, model, sc, opt);
   nlohmann::json j = model_run_json(r, chip.get());

@@ -34,6 +34,7 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
                           {"redundant_experts", &a.redundant_experts}})
     if (layout.count(k)) *degree = layout.at(k);
   a.two_batch_overlap = layout.count("two_batch_overlap") && layout.at("two_batch_overlap") != 0;
+  if (layout.count("neuron_buckets")) a.neuron_buckets = layout.at("neuron_buckets");
   return make_scenario(a);
 }
 // The system of a Python call: `system` by name, or `devices` of the chip's default system.
@@ -66,7 +67,8 @@ void bind_run(py::module_& m) {
         auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
         ModelConfig mc = load_model(model);
         std::map<std::string, int> degrees;
-        for (const char* k : {"tp", "ep", "pp", "dp", "microbatches", "pad_heads", "redundant_experts", "two_batch_overlap"}) degrees[k] = get(k);
+        for (const char* k : {"tp", "ep", "pp", "dp", "microbatches", "pad_heads", "redundant_experts", "two_batch_overlap", "neuron_buckets"})
+          degrees[k] = get(k);
         Scenario s = scenario_of(phase, batch, input, output, dtype, wdtype, kvdtype, fusion, routing, adtype, degrees);
         s.sp = layout.at("sp").cast<bool>();
         ModelRunResult r;

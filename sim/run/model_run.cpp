@@ -197,12 +197,13 @@ void summarize_times(ModelRunResult& r) {
   const Scenario& sc = r.scenario;
   double decode_time = 0;
   std::int64_t decode_steps = 0;
+  r.ttft_s = 0;
   for (const auto& s : r.steps) {
-    if (s.decode) {
+    if (s.decode && !s.prompt) {
       decode_time += s.time_s * s.repeat;
       decode_steps += s.repeat;
     } else {
-      r.ttft_s = s.time_s;
+      r.ttft_s += s.time_s * s.repeat;  // the prefill, and the prompt tokens beyond its largest compiled bucket
     }
   }
   r.tpot_s = decode_steps ? decode_time / decode_steps : 0;
@@ -272,19 +273,20 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
     const Sharding sh = shard_weights(model, sc);
     for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples))
       for (int rank = 0; rank < ranks; ++rank)
-        run_step_graph(chip, build_step_graph(model, sc, plan.decode, plan.context_len, fusion, sh.roles[static_cast<size_t>(rank)].part),
+        run_step_graph(chip, build_step_graph(model, step_scenario(sc, plan), plan.decode, plan.context_len, fusion, sh.roles[static_cast<size_t>(rank)].part),
                        sh.rank_weight_bytes[static_cast<size_t>(rank)], &est, !sys.fold);
     budget->check_estimate(est.estimated_transactions);
   }
   StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
-    StepResult step = run_system_step(chip, sys, model, sc, plan, fusion, &gs);
+    StepResult step = run_system_step(chip, sys, model, step_scenario(sc, plan), plan, fusion, &gs);
     r.transactions = gs.transactions;
     r.simulated_kernels = gs.simulated_kernels;
     r.cached_kernels = gs.cached_kernels;
     step.decode = plan.decode;
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;
+    step.prompt = plan.prompt;
     r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }

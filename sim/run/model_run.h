@@ -39,6 +39,7 @@ struct StepResult {
   bool decode = false;
   std::int64_t context_len = 0;
   std::int64_t repeat = 1;   // how many real steps this simulated step stands for
+  bool prompt = false;       // a decode-graph step over prompt tokens (StepPlan::prompt): part of the TTFT
   double time_s = 0;
   double flops = 0, dram_bytes = 0;  // the whole system (every device)
   std::vector<NodeResult> nodes;

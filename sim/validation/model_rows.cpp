@@ -163,6 +163,10 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   // transformers-neuronx compiles the n_positions it is given (the table's sequence length), also beyond
   // config.json's max_position_embeddings (Llama-2-7b at 8192 positions on trn1 and inf2): RoPE has no limit.
   m.max_position = std::max(m.max_position, s.input_len + s.output_len);
+  // transformers-neuronx's default buckets for the compiled n_positions (the table's sequence length): the
+  // prompt padded to a context bucket, each decode step run over its token bucket of KV positions.
+  const std::int64_t n_positions = f.count("seq") ? f["seq"] : s.input_len + s.output_len;
+  s.buckets = tnx_default_buckets(n_positions);  // the model compiled for the largest (Scenario::run_model_of)
   s.tp = tp;
   s.pad_heads = cores;
   s.attention_impl = kTnxImpl;  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
@@ -175,8 +179,9 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   // A table row gives TTFT and TPOT of the same request: simulate it once for both (for the process: one entry
   // per distinct request of the tables, a few dozen; presets are not edited while validate runs).
   static std::map<std::string, ModelRunResult> runs;
-  const std::string key = strformat("%s %s in%lld out%lld tp%d %s", sys.spec.name.c_str(), model.c_str(),
-                                    static_cast<long long>(s.input_len), static_cast<long long>(s.output_len), cores, name(s.wdtype));
+  const std::string key = strformat("%s %s in%lld out%lld seq%lld tp%d %s", sys.spec.name.c_str(), model.c_str(),
+                                    static_cast<long long>(s.input_len), static_cast<long long>(s.output_len),
+                                    static_cast<long long>(n_positions), cores, name(s.wdtype));
   auto it = runs.find(key);
   if (it == runs.end()) {
     ModelRunOptions o;
@@ -193,7 +198,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips, heads stored for " +
-           std::to_string(cores) + " NeuronCores, transformers-neuronx attention" +
+           std::to_string(cores) + " NeuronCores, transformers-neuronx attention, buckets for " +
+           std::to_string(n_positions) + " positions" +
            (int8_weights ? ", int8 weights converted to bf16 on chip" : "");
   return true;
 }

@@ -280,6 +280,23 @@ def test_neuron_head_layout_through_the_cli_and_the_module(cli):
     assert r["tpot_s"] == j["tpot_s"]
 
 
+def test_neuron_buckets_pad_the_prompt_and_run_decode_over_the_token_bucket(cli):
+    """--neuron-buckets N: transformers-neuronx's default buckets for N positions. A 300-token prompt runs the
+    512-token context graph (the TTFT of a 512-token prompt), and decode steps attend over their token bucket."""
+    base = ("run", "--system", "inf2-48xl", "--model", "llama-2-7b", "--tp", "12", "--pad-heads", "24", "--phase",
+            "request", "--output", "4", "--format", "json")
+    padded = json.loads(cli(*base, "--input", "300", "--neuron-buckets", "4096").stdout)
+    exact512 = json.loads(cli(*base, "--input", "512").stdout)
+    assert padded["ttft_s"] == pytest.approx(exact512["ttft_s"], rel=1e-9)
+    decode = [s for s in padded["steps"] if s["phase"] == "decode"]
+    assert decode and all(s["context"] == 512 for s in decode)  # caches of 301..303 tokens: the 512 bucket
+    r = xpusim.run(model="llama-2-7b", system="inf2-48xl", tp=12, pad_heads=24, phase="request", input=300, output=4,
+                   neuron_buckets=4096)
+    assert r["ttft_s"] == padded["ttft_s"] and r["tpot_s"] == padded["tpot_s"]  # one path for the CLI and the module
+    p = cli(*base, "--input", "300", "--neuron-buckets", "256", check=False)
+    assert p.returncode != 0 and "--neuron-buckets 256" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
 def test_run_energy_per_token_counts_every_device_of_the_layout():
     # dp8 x batch 8 is eight copies of one chip at batch 1: the same energy per token, not an eighth of it.
     one = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=1, input=256)

@@ -164,6 +164,28 @@ TEST(Collective, LibraryChoosesLatencyAlgorithmsSmallAndBandwidthAlgorithmsLarge
   EXPECT_EQ(large.algorithm, "nvls");
 }
 
+// Neuron's runtime runs the Mesh all-reduce below 1 MB (intranode-collective-comm.rst): one step to every
+// peer, so a decode step's 8 KiB all-reduce costs about the same on inf2's 12-chip ring as on trn1's 4x4
+// torus, where the ring took 22 dependent steps and the torus 12; large messages stay on rings (engine-bound).
+TEST(Collective, NeuronMeshForSmallAllReducesRingsForLarge) {
+  CollectiveRequest r;
+  r.kind = CollKind::AllReduce;
+  r.bytes = 8192;
+  Topology inf2(load_system("inf2-48xl")), trn1(load_system("trn1-32xl"));
+  const CollectiveChoice a = choose_collective(inf2, r), b = choose_collective(trn1, r);
+  EXPECT_EQ(a.algorithm, "oneshot");
+  EXPECT_EQ(b.algorithm, "oneshot");
+  EXPECT_NEAR(a.estimate_s, b.estimate_s, 5e-6);  // O(1) steps: within a few hops' latency
+  r.algorithm = "ring";
+  EXPECT_GT(choose_collective(inf2, r).estimate_s, a.estimate_s + 20e-6);  // the 22-step ring it replaces
+  r.algorithm = "auto";
+  r.bytes = 32u << 20;  // a 2048-token prefill's all-reduce of Llama-2-70b (8192 x 2048 x 2 B)
+  EXPECT_EQ(choose_collective(inf2, r).algorithm, "ring");
+  // nccom-test's guide ran Neuron 2.10, before the runtime's mesh (2.14.8): trn1-32xl-cores keeps rings.
+  r.bytes = 8192;
+  EXPECT_NE(choose_collective(Topology(load_system("trn1-32xl-cores")), r).algorithm, "oneshot");
+}
+
 TEST(Collective, TreeSendsTheBufferUpAndDownEverySpanningEdge) {
   Topology t(load_system("p5-h100x8"));  // 2 nodes x 8
   const std::uint64_t b = 1 << 20;

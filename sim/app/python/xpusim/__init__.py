@@ -74,7 +74,7 @@ def _sets(set):
 def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
         ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
-        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False):
+        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
@@ -84,11 +84,12 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
     replicas of the hottest experts placed by EPLB, `--redundant-experts`; two_batch_overlap=True: two
     interleaved micro-batches, one's collectives under the other's compute, `--two-batch-overlap`; after_runs=N: the step
     as a benchmark times it after N back-to-back runs from an idle chip, `--after-runs`, instead of the steady
-    state that `sustained` assumes)."""
+    state that `sustained` assumes; neuron_buckets=N: transformers-neuronx's compiled buckets for N positions,
+    `--neuron-buckets`)."""
     layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
               "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
               "sp": bool(sp), "pad_heads": int(pad_heads), "redundant_experts": int(redundant_experts),
-              "two_batch_overlap": int(bool(two_batch_overlap))}
+              "two_batch_overlap": int(bool(two_batch_overlap)), "neuron_buckets": int(neuron_buckets)}
     return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
                                         wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
                                         adtype or "", system or "", layout,
