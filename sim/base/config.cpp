@@ -378,35 +378,32 @@ std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>
     while (std::getline(ss, s, '.')) parts.push_back(s);
     return parts;
   };
-  std::vector<std::pair<std::string, std::string>> sorted;
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> groups;
-  // stable grouping by full parent path recursively is achieved by a stable sort on the prefix order
+  // Grouping by parent path, recursively, is a stable sort on the first appearance of each prefix.
   std::map<std::string, size_t> first_seen;
+  std::vector<std::vector<std::string>> parts_of(flat.size());
   for (size_t i = 0; i < flat.size(); ++i) {
-    auto parts = split(flat[i].first);
+    parts_of[i] = split(flat[i].first);
     std::string pre;
-    for (size_t j = 0; j + 1 < parts.size(); ++j) {
-      pre += (j ? "." : "") + parts[j];
+    for (size_t j = 0; j + 1 < parts_of[i].size(); ++j) {
+      pre += (j ? "." : "") + parts_of[i][j];
       first_seen.emplace(pre, i);
     }
   }
+  // Each key's sort key is built once (the comparator used to split and look up both keys per call).
+  std::vector<std::vector<size_t>> sort_key(flat.size());
+  for (size_t i = 0; i < flat.size(); ++i) {
+    std::string pre;
+    for (size_t j = 0; j + 1 < parts_of[i].size(); ++j) {
+      pre += (j ? "." : "") + parts_of[i][j];
+      sort_key[i].push_back(first_seen[pre]);
+    }
+    sort_key[i].push_back(i);
+  }
   std::vector<size_t> idx(flat.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  auto sort_key = [&](size_t i) {
-    auto parts = split(flat[i].first);
-    std::vector<size_t> key;
-    std::string pre;
-    for (size_t j = 0; j + 1 < parts.size(); ++j) {
-      pre += (j ? "." : "") + parts[j];
-      key.push_back(first_seen[pre]);
-    }
-    key.push_back(i);
-    return key;
-  };
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return sort_key(a) < sort_key(b); });
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return sort_key[a] < sort_key[b]; });
   for (size_t i : idx) {
-    auto parts = split(flat[i].first);
+    const std::vector<std::string>& parts = parts_of[i];
     size_t common = 0;
     while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
     open.resize(common);
