@@ -23,11 +23,13 @@ class BuildWithCMake(build_py):
             gen = ["-G", "Ninja"] if shutil.which("ninja") else []
             subprocess.check_call(["cmake", "-S", ROOT, "-B", build, *gen, "-DCMAKE_BUILD_TYPE=Release",
                                    "-DPython_EXECUTABLE=%s" % sys.executable])
-        subprocess.check_call(["cmake", "--build", build, "--target", "_xpusim", "-j", str(os.cpu_count() or 1)])
+        subprocess.check_call(["cmake", "--build", build, "--target", "_xpusim", "xpu_h5", "-j", str(os.cpu_count() or 1)])
         super().run()
         pkg = os.path.join(self.build_lib, "xpusim")
         for so in glob.glob(os.path.join(build, "python", "xpusim", "_xpusim*.so")):
             shutil.copy2(so, pkg)
+        # The HDF5 trace writer's plugin, found beside the module (sim/io/h5_plugin.h).
+        shutil.copy2(os.path.join(build, "libxpu_h5.so"), pkg)
         for pattern in DATA:
             for f in glob.glob(os.path.join(ROOT, pattern)):
                 dest = os.path.join(pkg, "data", os.path.relpath(f, ROOT))

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -94,6 +95,44 @@ ConfigTree from_yaml(const YAML::Node& root, const std::string& file) {
 
 }  // namespace
 
+std::string yaml_without_comments(const std::string& text) {
+  static const char* const kQuoteAfter = " [{,?:-";  // a quote after one of these opens a quoted scalar
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    // Walk the line: '#' at its start or after a blank, outside quotes, starts a comment. A quote is
+    // taken as opening a quoted scalar after any of " [{,?:-" (more places than YAML allows: a quote
+    // taken wrongly keeps a comment or, left open, the whole text, never cuts a value).
+    char quote = 0, prev = ' ';  // prev: the last non-blank character outside quotes (' ': none)
+    size_t end = eol;
+    for (size_t i = pos; i < eol; ++i) {
+      const char c = text[i];
+      if (quote) {
+        if ((quote == '"' && c == '\\') || (quote == '\'' && c == '\'' && i + 1 < eol && text[i + 1] == '\'')) ++i;
+        else if (c == quote) quote = 0, prev = c;
+        continue;
+      }
+      const bool after_blank = i == pos || text[i - 1] == ' ' || text[i - 1] == '\t';
+      if (c == '#' && after_blank) {
+        end = i;
+        break;
+      }
+      if ((c == '"' || c == '\'') && std::strchr(kQuoteAfter, prev)) quote = c;
+      // A block scalar ("key: |", "- >"): its lines are text, kept as they are.
+      if ((c == '|' || c == '>') && (prev == ' ' || (std::strchr(":-?", prev) && after_blank))) return text;
+      if (c != ' ' && c != '\t') prev = c;
+    }
+    if (quote) return text;  // a quoted scalar that goes on to the next line
+    while (end > pos && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+    out.append(text, pos, end - pos);
+    if (eol < text.size()) out += '\n';
+    pos = eol + 1;
+  }
+  return out;
+}
+
 // `inherits:` names a file relative to the inheriting file, or a shipped preset by name ("h100-sxm",
 // "h100_sxm.yaml"), so that a user's own chip file can live anywhere.
 static fs::path inherited_path(const std::string& file, const std::string& parent) {
@@ -155,7 +194,7 @@ ConfigTree ConfigTree::load_string(const std::string& yaml, const std::string& o
   if (yaml.find('\0') != std::string::npos) throw ConfigError(origin, "", "not a text file (it holds NUL bytes)");
   check_flow_depth(yaml, origin);
   try {
-    ConfigTree t = from_yaml(YAML::Load(yaml), origin);
+    ConfigTree t = from_yaml(YAML::Load(yaml_without_comments(yaml)), origin);
     t.m_file = origin;
     return t;
   } catch (const YAML::Exception& e) {
@@ -378,35 +417,32 @@ std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>
     while (std::getline(ss, s, '.')) parts.push_back(s);
     return parts;
   };
-  std::vector<std::pair<std::string, std::string>> sorted;
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> groups;
-  // stable grouping by full parent path recursively is achieved by a stable sort on the prefix order
+  // Grouping by parent path, recursively, is a stable sort on the first appearance of each prefix.
   std::map<std::string, size_t> first_seen;
+  std::vector<std::vector<std::string>> parts_of(flat.size());
   for (size_t i = 0; i < flat.size(); ++i) {
-    auto parts = split(flat[i].first);
+    parts_of[i] = split(flat[i].first);
     std::string pre;
-    for (size_t j = 0; j + 1 < parts.size(); ++j) {
-      pre += (j ? "." : "") + parts[j];
+    for (size_t j = 0; j + 1 < parts_of[i].size(); ++j) {
+      pre += (j ? "." : "") + parts_of[i][j];
       first_seen.emplace(pre, i);
     }
   }
+  // Each key's sort key is built once (the comparator used to split and look up both keys per call).
+  std::vector<std::vector<size_t>> sort_key(flat.size());
+  for (size_t i = 0; i < flat.size(); ++i) {
+    std::string pre;
+    for (size_t j = 0; j + 1 < parts_of[i].size(); ++j) {
+      pre += (j ? "." : "") + parts_of[i][j];
+      sort_key[i].push_back(first_seen[pre]);
+    }
+    sort_key[i].push_back(i);
+  }
   std::vector<size_t> idx(flat.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  auto sort_key = [&](size_t i) {
-    auto parts = split(flat[i].first);
-    std::vector<size_t> key;
-    std::string pre;
-    for (size_t j = 0; j + 1 < parts.size(); ++j) {
-      pre += (j ? "." : "") + parts[j];
-      key.push_back(first_seen[pre]);
-    }
-    key.push_back(i);
-    return key;
-  };
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return sort_key(a) < sort_key(b); });
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return sort_key[a] < sort_key[b]; });
   for (size_t i : idx) {
-    auto parts = split(flat[i].first);
+    const std::vector<std::string>& parts = parts_of[i];
     size_t common = 0;
     while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
     open.resize(common);

@@ -91,6 +91,12 @@ class Params {
   std::map<std::string, bool> m_consumed;
 };
 
+// The YAML text with its comments blanked (each line keeps its place, so parse marks keep their lines
+// and columns): yaml-cpp scans a comment one character at a time through its regex matcher, and the
+// presets are four-fifths comments (sources), a third of a short run's start. The text is returned
+// unchanged where a line is not plainly understood (a block scalar, a quoted scalar left open).
+std::string yaml_without_comments(const std::string& text);
+
 // Renders flat "a.b.c -> text" pairs as nested YAML.
 std::string to_nested_yaml(const std::vector<std::pair<std::string, std::string>>& flat);
 

@@ -86,6 +86,7 @@ struct ExecContext {
   TensorStore* tensors = nullptr;       // functional mode
   std::vector<std::string> unit_names;  // trace unit ids
   int slots_needed = 0;                 // most resident tasks per executor any queued kernel uses
+  size_t task_instrs = 0;               // instructions of the running kernel's first task (a slot's reserve)
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);

@@ -1,6 +1,6 @@
 #include "sim/io/output.h"
 
-#include <hdf5.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -153,13 +153,47 @@ std::string run_result_table(const RunResult& r) {
   return os.str();
 }
 
+namespace {
+
+// libxpu_h5.so (h5_plugin.h): beside the running program (the CLI in build/), beside the binary
+// holding this code (the Python module in its package), else in the build folder this was built in.
+const H5TraceApi* load_h5_api() {
+  static const H5TraceApi* api = nullptr;
+  if (api) return api;
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path());
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&load_h5_api), &info) != 0 && info.dli_fname)
+    dirs.push_back(fs::path(info.dli_fname).parent_path());
+  dirs.emplace_back(XPUSIM_BUILD_DIR);
+  std::string why;
+  for (const fs::path& d : dirs) {
+    const std::string so = (d / "libxpu_h5.so").string();
+    void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      why = e ? e : so;
+      continue;
+    }
+    using Entry = const H5TraceApi* (*)();
+    if (auto entry = reinterpret_cast<Entry>(::dlsym(h, "xpu_h5_trace_api"))) return api = entry();
+    why = so + ": no xpu_h5_trace_api";
+  }
+  throw InputError("trace.h5: cannot load the HDF5 plugin libxpu_h5.so (" + why +
+                   "); --trace-format perfetto writes a trace without it");
+}
+
+}  // namespace
+
 H5TraceWriter::H5TraceWriter(std::string path)
     : m_path(std::move(path)), m_tmp(m_path + ".tmp." + std::to_string(::getpid())) {
   m_buf.reserve(kChunk);
 }
 
 H5TraceWriter::~H5TraceWriter() {
-  if (m_file >= 0) {
+  if (m_ids.file >= 0) {
     close();
     std::error_code ec;
     fs::remove(m_tmp, ec);
@@ -170,105 +204,41 @@ void H5TraceWriter::on_begin() {
   close();
   m_buf.clear();
   m_written = 0;
+  if (!m_api) m_api = load_h5_api();
   // The folder is made (and claimed) only now, once the run has passed its size checks: a refused
   // run leaves nothing behind, and claiming it first keeps the claim from removing this temporary.
   make_output_dir(fs::path(m_path).parent_path().string());
   m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
-  // No modification times in object headers: the same run writes a byte-identical file.
-  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-  H5Pset_obj_track_times(fcpl, 0);
-  m_file = H5Fcreate(m_tmp.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-  H5Pclose(fcpl);
-  if (m_file < 0) throw InputError(m_path + ": cannot create HDF5 file");
-  hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
-  H5Tinsert(mem, "start_ps", HOFFSET(TraceRecord, start_ps), H5T_NATIVE_INT64);
-  H5Tinsert(mem, "end_ps", HOFFSET(TraceRecord, end_ps), H5T_NATIVE_INT64);
-  H5Tinsert(mem, "unit", HOFFSET(TraceRecord, unit), H5T_NATIVE_UINT32);
-  H5Tinsert(mem, "kernel", HOFFSET(TraceRecord, kernel), H5T_NATIVE_UINT32);
-  H5Tinsert(mem, "bytes", HOFFSET(TraceRecord, bytes), H5T_NATIVE_UINT64);
-  H5Tinsert(mem, "flops", HOFFSET(TraceRecord, flops), H5T_NATIVE_UINT64);
-  H5Tinsert(mem, "task", HOFFSET(TraceRecord, task), H5T_NATIVE_UINT32);
-  H5Tinsert(mem, "kind", HOFFSET(TraceRecord, kind), H5T_NATIVE_UINT8);
-  H5Tinsert(mem, "level", HOFFSET(TraceRecord, level), H5T_NATIVE_UINT8);
-  m_mem = mem;
-  hid_t disk = H5Tcopy(mem);
-  H5Tpack(disk);
-  hsize_t n = 0, maxdims = H5S_UNLIMITED, chunk = kChunk;
-  hid_t space = H5Screate_simple(1, &n, &maxdims);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_obj_track_times(dcpl, 0);
-  H5Pset_chunk(dcpl, 1, &chunk);
-  H5Pset_shuffle(dcpl);
-  H5Pset_deflate(dcpl, 1);
-  m_ds = H5Dcreate2(m_file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  H5Pclose(dcpl);
-  H5Sclose(space);
-  H5Tclose(disk);
-  if (m_ds < 0) throw InputError(m_path + ": cannot create the transactions dataset");
+  const int rc = m_api->create(m_tmp.c_str(), kChunk, &m_ids);
+  if (rc == 1) throw InputError(m_path + ": cannot create HDF5 file");
+  if (rc != 0) throw InputError(m_path + ": cannot create the transactions dataset");
 }
 
 void H5TraceWriter::flush() {
-  if (m_buf.empty() || m_ds < 0) return;
+  if (m_buf.empty() || m_ids.dataset < 0) return;
   // One whole chunk per call (except the last), so each chunk is compressed once.
-  hsize_t count = m_buf.size(), start = m_written, total = m_written + count;
-  H5Dset_extent(m_ds, &total);
-  hid_t file_space = H5Dget_space(m_ds);
-  H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
-  hid_t mem_space = H5Screate_simple(1, &count, nullptr);
-  herr_t rc = H5Dwrite(m_ds, m_mem, mem_space, file_space, H5P_DEFAULT, m_buf.data());
-  H5Sclose(mem_space);
-  H5Sclose(file_space);
-  if (rc < 0) throw InputError(m_path + ": trace write failed (disk full?)");
-  m_written = total;
+  if (m_api->append(&m_ids, m_written, m_buf.data(), m_buf.size()) != 0)
+    throw InputError(m_path + ": trace write failed (disk full?)");
+  m_written += m_buf.size();
   m_buf.clear();
 }
 
 void H5TraceWriter::close() {
-  if (m_ds >= 0) H5Dclose(m_ds);
-  if (m_mem >= 0) H5Tclose(m_mem);
-  if (m_file >= 0) H5Fclose(m_file);
-  m_ds = m_mem = m_file = -1;
+  if (m_api) m_api->close(&m_ids);
 }
 
 void H5TraceWriter::finish(const RunResult& r) {
-  if (m_file < 0) on_begin();  // nothing was simulated: an empty trace
+  if (m_ids.file < 0) on_begin();  // nothing was simulated: an empty trace
   flush();
-  auto str_attr = [](hid_t obj, const char* name, const std::string& value) {
-    // Variable-length UTF-8, so that h5py returns a str and HDFView shows the text.
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    const char* ptr = value.c_str();
-    H5Awrite(a, t, &ptr);
-    H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
+  auto ptrs = [](const std::vector<std::string>& v) {
+    std::vector<const char*> p;
+    for (const auto& x : v) p.push_back(x.c_str());
+    return p;
   };
-  str_attr(m_ds, "kind_names", "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync");
-  str_attr(m_file, "version", XPUSIM_VERSION);
-  str_attr(m_file, "chip", r.chip);
-  str_attr(m_file, "config", r.resolved_yaml);
-  auto names = [&](const char* dname, const std::vector<std::string>& v) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hsize_t cnt = v.size();
-    hid_t s = H5Screate_simple(1, &cnt, nullptr);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl, 0);
-    hid_t d = H5Dcreate2(m_file, dname, t, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5Pclose(dcpl);
-    std::vector<const char*> ptrs;
-    for (const auto& x : v) ptrs.push_back(x.c_str());
-    if (cnt) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
-    H5Dclose(d);
-    H5Sclose(s);
-    H5Tclose(t);
-  };
-  names("units", r.unit_names);
-  names("kernels", r.kernel_names);
+  const std::vector<const char*> units = ptrs(r.unit_names), kernels = ptrs(r.kernel_names);
+  const H5TraceMeta meta{XPUSIM_VERSION, r.chip.c_str(), r.resolved_yaml.c_str(), units.data(), units.size(),
+                         kernels.data(), kernels.size()};
+  m_api->finish(&m_ids, &meta);
   close();
   fs::rename(m_tmp, m_path);
   m_guard.reset();

@@ -1,11 +1,13 @@
-// Result formats: terminal tables, JSON, the results folder layout and HDF5 traces. The only place
-// that includes HDF5. Every file is written to a temporary name and renamed into place.
+// Result formats: terminal tables, JSON, the results folder layout and HDF5 traces (HDF5 itself is in
+// a plugin loaded on first use, sim/io/h5_plugin.h). Every file is written to a temporary name and
+// renamed into place.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <memory>
 #include <string>
 
 #include "sim/base/interrupt.h"
+#include "sim/io/h5_plugin.h"
 #include "sim/run/runner.h"
 
 namespace xpu {
@@ -23,7 +25,8 @@ void write_trace_h5(const std::string& path, const RunResult& r);
 // chunk (65,536 records, shuffle + deflate 1) at a time, so a traced run holds one chunk, not the
 // whole trace. on_begin() restarts the file (a run simulated again at a settled clock replaces the
 // first); finish() adds the name lists and attributes and renames the file into place. An
-// unfinished file is removed.
+// unfinished file is removed. The HDF5 calls are libxpu_h5.so's (h5_plugin.h), loaded by the first
+// writer that opens a file; InputError when it cannot be found.
 class H5TraceWriter : public TraceObserver {
  public:
   static constexpr size_t kChunk = 65536;
@@ -43,7 +46,8 @@ class H5TraceWriter : public TraceObserver {
   void flush();
   void close();
   std::string m_path, m_tmp;
-  std::int64_t m_file = -1, m_ds = -1, m_mem = -1;
+  const H5TraceApi* m_api = nullptr;
+  H5TraceIds m_ids;
   std::uint64_t m_written = 0;
   std::vector<TraceRecord> m_buf;
   std::unique_ptr<TempFile> m_guard;  // the temporary file, registered for removal on Ctrl-C

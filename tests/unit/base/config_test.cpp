@@ -4,6 +4,12 @@
 #include "sim/run/registry.h"
 #include "sim/base/config.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 using namespace xpu;
 
 namespace {
@@ -70,4 +76,76 @@ TEST(Config, EveryPresetLoadsAndReportsAPeak) {
     EXPECT_GT(chip->dram_bandwidth(), 0) << p.name;
     EXPECT_FALSE(chip->dtypes().empty()) << p.name;
   }
+}
+
+// yaml_without_comments (config.cpp): every YAML file of the tree parses to the same nodes at the same
+// places with and without its comments, and values that hold '#' or run over lines are left alone.
+namespace {
+bool same_nodes(const YAML::Node& a, const YAML::Node& b, std::string& why) {
+  if (a.Type() != b.Type() || a.Mark().line != b.Mark().line || a.Mark().column != b.Mark().column) {
+    why = "type or place differs at line " + std::to_string(a.Mark().line + 1);
+    return false;
+  }
+  if (a.IsScalar() && a.Scalar() != b.Scalar()) {
+    why = "'" + a.Scalar() + "' became '" + b.Scalar() + "'";
+    return false;
+  }
+  if (a.IsSequence() || a.IsMap()) {
+    if (a.size() != b.size()) {
+      why = "size differs at line " + std::to_string(a.Mark().line + 1);
+      return false;
+    }
+    auto ia = a.begin();
+    auto ib = b.begin();
+    for (; ia != a.end(); ++ia, ++ib) {
+      if (a.IsSequence() && !same_nodes(*ia, *ib, why)) return false;
+      if (a.IsMap() && (!same_nodes(ia->first, ib->first, why) || !same_nodes(ia->second, ib->second, why)))
+        return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+TEST(Config, CommentsBlankedParseTheSame) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const char* dir : {"chips", "workloads", "scripts", "tests/data", "tests/fuzz/corpus"})
+    for (const auto& f : fs::recursive_directory_iterator(std::string(XPUSIM_SOURCE_DIR) + "/" + dir)) {
+      if (f.path().extension() != ".yaml") continue;
+      std::ifstream in(f.path());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string text = ss.str();
+      YAML::Node a, b;
+      try {
+        a = YAML::Load(text);
+      } catch (const YAML::Exception&) {
+        EXPECT_THROW(YAML::Load(yaml_without_comments(text)), YAML::Exception) << f.path();
+        continue;
+      }
+      b = YAML::Load(yaml_without_comments(text));
+      std::string why;
+      EXPECT_TRUE(same_nodes(a, b, why)) << f.path() << ": " << why;
+      ++files;
+    }
+  EXPECT_GT(files, 40);
+  const std::string presets = std::string(XPUSIM_SOURCE_DIR) + "/chips/gpu/presets/h100_sxm.yaml";
+  std::ifstream in(presets);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_LT(yaml_without_comments(ss.str()).size() * 3, ss.str().size());  // the comments did go
+}
+
+TEST(Config, CommentsBlankedKeepValuesWithHashes) {
+  const char* same[] = {"a: 'x '' # y'  # c\n", "a: \"x \\\" # y\"  # c\n", "a: http://h#f  # c\n", "a: [1, '# b']  # c\n",
+                        "- 'it''s # not'\n", "{a: \"#\", b: 2}  # c\n"};
+  for (const char* t : same) {
+    std::string why;
+    EXPECT_TRUE(same_nodes(YAML::Load(t), YAML::Load(yaml_without_comments(t)), why)) << t << ": " << why;
+  }
+  // A block scalar or a quoted scalar over two lines: the text is kept as it is.
+  EXPECT_EQ(yaml_without_comments("a: |\n  x # y\n"), "a: |\n  x # y\n");
+  EXPECT_EQ(yaml_without_comments("a: \"x\n  # y\"\n"), "a: \"x\n  # y\"\n");
+  EXPECT_EQ(yaml_without_comments("# top\na: 1   # one\n\nb: 2\n"), "\na: 1\n\nb: 2\n");
 }
