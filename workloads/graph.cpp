@@ -525,7 +525,7 @@ class GraphBuilder {
       const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
       const ExpertPlacement place = place_experts(expert_rows(T * groups, E, K, m_s.routing), m_s.ep, m_s.redundant_experts);
       rows = place.group_rows(m_part.ep_rank);
-      hottest = m_decode ? place.max_rank_rows() : prefill_receive(place, T * groups);
+      hottest = low_latency_all_to_all() ? place.max_rank_rows() : prefill_receive(place, T * groups);
     } else {
       rows = expert_rows(T, E, K, m_s.routing);
     }
@@ -547,7 +547,7 @@ class GraphBuilder {
     const std::int64_t token_bytes = D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype));
     auto exchange = [&](const std::string& label, std::int64_t bytes_per_token) {
       OpSpec o = alltoall(p + label, hottest * bytes_per_token);
-      if (!m_decode) o.rows = rows_here, o.cols = bytes_per_token;
+      if (!low_latency_all_to_all()) o.rows = rows_here, o.cols = bytes_per_token;
       return o;
     };
     if (a2a) add(exchange("moe_dispatch", token_bytes), g.count, "moe");
@@ -573,6 +573,10 @@ class GraphBuilder {
     if (m_m.shared_intermediate > 0)
       add_mlp(p, "shared.", rows_here, scattered ? m_m.shared_intermediate : ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
   }
+
+  // Decode's expert all-to-alls run DeepEP's low-latency kernels, unless the serving iteration holds a
+  // prefill (Scenario::normal_all_to_all); a prefill's run its normal kernels.
+  bool low_latency_all_to_all() const { return m_decode && !m_s.normal_all_to_all; }
 
   // The tokens the busiest EP rank receives in a prefill step, of `tokens` over all attention groups.
   // SGLang's default --deepep-mode auto runs DeepEP's normal kernels for a batch with any prefill

@@ -107,6 +107,9 @@ struct Scenario {
   // micro-batch overlap, arXiv 2412.19437 section 3.4): each replica's batch runs as two micro-batches
   // of half its sequences whose kernels interleave, one's collectives overlapping the other's compute.
   bool two_batch_overlap = false;
+  // A decode graph's expert all-to-alls as DeepEP's normal kernels, as a serving iteration with a
+  // prefill runs them (SGLang --deepep-mode auto); a prefill graph always does.
+  bool normal_all_to_all = false;
   bool sp = false;              // sequence parallelism over the TP group (reduce-scatter + all-gather)
   // Heads as AWS transformers-neuronx stores them for a TP degree of `pad_heads` NeuronCores (a
   // multiple of tp: cores per chip x chips): query heads padded to a multiple of it and, when it

@@ -77,8 +77,8 @@ class WorkBuilder {
   // apart). Two instances (two-batch overlap) interleave: each segment of a layer up to and including
   // its next collective runs for the first micro-batch, then for the second, so that one's collective
   // (on the communication stream) overlaps the other's kernels; each micro-batch's data dependencies
-  // are its own (lane). `max_repeats` > 0 (one instance): a block runs at most that many repetitions;
-  // the ends of its last two are marked.
+  // are its own (lane). `max_repeats` > 0: a block runs at most that many repetitions (a repetition
+  // holds every instance's share of it); the ends of its last two are marked.
   void add_graph(const RankStep& rs, const std::vector<int>& instances, int max_repeats = 0) {
     const int r = rs.role.rank;
     const auto& nodes = rs.graph.nodes;
@@ -328,7 +328,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   if (chip.family() == "gpu") wb.work().compute_units.assign(static_cast<size_t>(simulated), static_cast<double>(chip.executors()));
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
   if (tbo) {
-    for (const RankStep& rs : ranks) wb.add_graph(rs, {0, 1});
+    for (const RankStep& rs : ranks) wb.add_graph(rs, {0, 1}, steps.max_repeats);
     for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
   }
   for (int it = 0; it < iterations && !tbo; ++it) {

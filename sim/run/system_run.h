@@ -40,7 +40,7 @@ struct RankSteps {
   bool steady = false;            // with stages: two iterations, the step is the second's period
   std::uint64_t stage_bytes = 0;  // activations one micro-batch hands to the next stage
   std::uint64_t token_bytes = 0;  // sampled token ids one micro-batch returns from the last stage to the first
-  // > 0 (one stage, one micro-batch): a layer block repeated more often (the graph's folded layers) runs
+  // > 0 (one stage; one micro-batch, or two-batch overlap's pair): a layer block repeated more often (the graph's folded layers) runs
   // its first `max_repeats` repetitions and the rest are taken at the period of the last one (the step
   // of identical layers is periodic once the first has filled the streams); 0: every repetition runs.
   // The serving engine's step parts use it (sim/serve/step_time.h, its error bounded by a test).

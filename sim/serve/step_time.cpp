@@ -79,11 +79,12 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     s.phase = Phase::Prefill;
     s.input_len = args[1];
   }
+  if (p == PrefillTokens) s.normal_all_to_all = true;
   auto graph_of = [&](const RankPart& rank_part) {
     Graph g = build_step_graph(m_model, s, p != PrefillAttn, context, m_fusion, rank_part);
     auto keep = [&](const GraphNode& n) {
       const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
-      if (p == Tokens) return !head && !attention;
+      if (p == Tokens || p == PrefillTokens) return !head && !attention;
       if (p == Head) return head;
       return attention;
     };
@@ -105,7 +106,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     // The Tokens part carries the hidden states between stages; the other parts stand for the same
     // hand-off and send only the sampled token ids (their latency).
     steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);
-    steps.stage_bytes = p == Tokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2) : steps.token_bytes;
+    steps.stage_bytes = p == Tokens || p == PrefillTokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2) : steps.token_bytes;
     r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
     r = run_step_graph(m_chip, std::move(whole), m_weight_bytes);
@@ -164,7 +165,8 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;
-  if (s.tokens() > 0) c = blend(c, 1, interpolated(Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  const bool normal_moe = s.prefill_chunks > 0 && m_model.is_moe() && m_sc.ep > m_sc.tp;
+  if (s.tokens() > 0) c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
   if (grid_tokens_only) m_interpolate = false;
   if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
   if (s.decode_seqs > 0)

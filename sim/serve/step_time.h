@@ -83,7 +83,11 @@ class ChipStepTime {
   static std::vector<std::int64_t> bracket(std::int64_t x, std::int64_t cap = INT64_MAX);
 
  private:
-  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn };
+  // PrefillTokens: the Tokens part of an iteration with a prefill, where its expert all-to-alls run as
+  // DeepEP's normal kernels (a token once per rank, once per node across nodes) rather than its
+  // low-latency ones (SGLang's --deepep-mode auto: normal for any batch with an extend); only a MoE
+  // layout with data-parallel attention tells the two apart.
+  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   StepCost interpolated(Part p, const std::vector<double>& x);
   StepCost compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only = false);

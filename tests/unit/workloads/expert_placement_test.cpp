@@ -212,9 +212,11 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   s.input_len = 64;
   s.adtype = DType::fp8;
   const std::int64_t row = 7168;
-  const auto step = [&](bool decode) {
+  const auto step = [&](bool decode, bool normal = false) {
     MoeStep out;
-    const Graph g = build_step_graph(ds, s, decode, decode ? 257 : 0, FusionPolicy::vllm(), rank_roles(ds, s)[0].part);
+    Scenario t = s;
+    t.normal_all_to_all = normal;
+    const Graph g = build_step_graph(ds, t, decode, decode ? 257 : 0, FusionPolicy::vllm(), rank_roles(ds, t)[0].part);
     for (const auto& n : g.nodes) {
       const std::string name = n.op.label.substr(n.op.label.rfind('.') + 1);
       if (name == "moe_dispatch") out.dispatch = n.op.m;
@@ -228,4 +230,9 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   EXPECT_EQ(pre.combine, sized(1859 * row * 2));
   EXPECT_EQ(dec.dispatch, sized(64 * row));
   EXPECT_EQ(dec.combine, sized(64 * row * 2));
+  // A serving iteration with a prefill runs the normal kernels for its decode tokens too (SGLang's
+  // --deepep-mode auto): 64 tokens over the group, ceil(64 x 3.6290 / 8) = 30 per rank.
+  const MoeStep mixed = step(true, true);
+  EXPECT_EQ(mixed.dispatch, sized(30 * row));
+  EXPECT_EQ(mixed.combine, sized(30 * row * 2));
 }
