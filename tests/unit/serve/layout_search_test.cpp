@@ -395,17 +395,20 @@ TEST(LayoutSearch, BoundedWalksKeepEveryTierWinnerAndTheFrontier) {
 // The step parts on a system simulate the first ChipStepTime::kLayerRepeats repetitions of a repeated
 // layer block and take the rest at the last one's period (RankSteps::max_repeats): against every layer
 // simulated, on a MoE with data-parallel attention (all-to-alls joining the groups) and with tensor
-// parallelism (all-reduces), decode-only and mixed prefill steps.
+// parallelism (all-reduces), decode-only and mixed prefill steps, and with two-batch overlap (a
+// repetition holds both micro-batches).
 TEST(LayoutSearch, LayerRepetitionsTakenAtTheirPeriodMatchEveryLayerSimulated) {
   const SystemSpec spec = load_system("hgx-h100x8");
   auto chip = load_chip(spec.chip);
   const ModelConfig m = load_model(source_dir() + "/tests/data/models/deepseek-v2-lite.json");
   const SystemContext sys{spec};
   double worst = 0;
-  for (auto [tp, dp, ep] : {std::tuple{8, 1, 1}, std::tuple{8, 1, 8}, std::tuple{2, 4, 8}}) {
+  for (auto [tp, dp, ep, tbo] : {std::tuple{8, 1, 1, false}, std::tuple{8, 1, 8, false}, std::tuple{2, 4, 8, false},
+                                 std::tuple{1, 8, 8, true}}) {
     Scenario sc;
     sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
     sc.tp = tp, sc.dp = dp, sc.ep = ep;
+    sc.two_batch_overlap = tbo;
     ChipStepTime cut(*chip, m, sc, false, &sys), full(*chip, m, sc, false, &sys);
     full.set_layer_repeats(0);
     for (int mixed : {0, 1}) {
@@ -415,7 +418,8 @@ TEST(LayoutSearch, LayerRepetitionsTakenAtTheirPeriodMatchEveryLayerSimulated) {
       if (mixed) s.prefill_chunks = 1, s.prefill_tokens = 512, s.prefill_kv_sum = 512;
       s.logit_rows = s.decode_seqs + s.prefill_chunks;
       const double a = cut.direct(s).time_s, b = full.direct(s).time_s;
-      std::cerr << "tp" << tp << " dp" << dp << " ep" << ep << (mixed ? " mixed" : " decode") << ": " << a << " s vs " << b << " s\n";
+      std::cerr << "tp" << tp << " dp" << dp << " ep" << ep << (tbo ? " tbo" : "") << (mixed ? " mixed" : " decode") << ": " << a
+                << " s vs " << b << " s\n";
       ASSERT_GT(b, 0);
       worst = std::max(worst, std::abs(a / b - 1));
     }
