@@ -117,6 +117,11 @@ struct Fabric::Impl {
 };
 
 namespace {
+// Compute units a part holds on its vertex from its start to its end: a collective's kernel's.
+float held_units(const CommPart& p) { return p.form == CommPart::Form::Collective ? p.units : 0.0f; }
+}  // namespace
+
+namespace {
 PartProgram flat_parts(const CommProgram& prog) {
   PartProgram p;
   p.wire_factor = prog.wire_factor;
@@ -295,8 +300,7 @@ void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick no
     if (--l.remaining[u] == 0) s.push(r + l.ops[u].delay, Impl::Ev::Start, v, part, u);
   }
   if (++l.done < l.ops.size()) return;
-  const CommPart& p = m_prog.parts[vi][part];
-  if (p.form == CommPart::Form::Collective && p.units > 0) s.units_change(vi, now, -p.units);
+  if (const float u = held_units(m_prog.parts[vi][part]); u > 0) s.units_change(vi, now, -u);
   for (auto q : x.users[part]) {
     Tick& r = x.ready[q];
     r = std::max(r, now);
@@ -342,8 +346,7 @@ void Fabric::run() {
         if (m_prog.record_op_times) l.start[e.op] = now;
         if (e.op == 0) {
           m_part_start[static_cast<size_t>(e.v)][e.part] = now;
-          const CommPart& p = m_prog.parts[static_cast<size_t>(e.v)][e.part];
-          if (p.form == CommPart::Form::Collective && p.units > 0) s.units_change(static_cast<size_t>(e.v), now, p.units);
+          if (const float u = held_units(m_prog.parts[static_cast<size_t>(e.v)][e.part]); u > 0) s.units_change(static_cast<size_t>(e.v), now, u);
         }
         if (op.kind == CommOp::Kind::Compute) {
           l.port_at_start[e.op] = s.port_bytes[static_cast<size_t>(e.v)];

@@ -45,6 +45,9 @@ class ChipModel {
   virtual std::vector<std::string> clock_keys() const { return {}; }
   // Number of executors (SMs, cores, tiles) that executor_active power is counted for.
   virtual int executors() const { return 1; }
+  // Executors its kernels share with the collectives running beside them (a GPU's SMs run NCCL's and
+  // DeepEP's blocks); 0 where collectives run on DMA engines (TPU, Trainium, Maia).
+  virtual int collective_executors() const { return 0; }
 
   // Power and cost are family-independent preset sections (`power.*`, `cost.*`), parsed by the
   // registry; a preset without `power.tdp` has no power model (reports say so).

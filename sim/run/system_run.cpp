@@ -325,7 +325,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap || tbo,
                  [&](const OpSpec& op, const std::vector<int>& group) { return deepep_forwarded_bytes(sys.spec, m, s, op, group); });
   // A GPU's SMs are shared between kernels and the collectives' blocks running beside them.
-  if (chip.family() == "gpu") wb.work().compute_units.assign(static_cast<size_t>(simulated), static_cast<double>(chip.executors()));
+  if (const int units = chip.collective_executors(); units > 0) wb.work().compute_units.assign(static_cast<size_t>(simulated), units);
   std::vector<size_t> end_of_first(static_cast<size_t>(simulated), 0);
   if (tbo) {
     for (const RankStep& rs : ranks) wb.add_graph(rs, {0, 1}, steps.max_repeats);
