@@ -27,22 +27,136 @@ std::vector<std::int64_t> ExpertPlacement::group_rows(int rank) const {
   return out;
 }
 
+namespace {
+// The tokens (of `tokens`) that reach a rank holding these slots, each expert taken independently.
+double tokens_reaching(const std::vector<ExpertSlot>& slots, std::int64_t tokens) {
+  // Replicas of one expert on a rank split its tokens: sum them per expert before the product.
+  std::vector<std::pair<std::int64_t, std::int64_t>> per_expert;
+  for (const ExpertSlot& s : slots) {
+    auto it = std::find_if(per_expert.begin(), per_expert.end(), [&](const auto& e) { return e.first == s.expert; });
+    if (it == per_expert.end()) per_expert.push_back({s.expert, s.rows});
+    else it->second += s.rows;
+  }
+  double miss = 1.0;
+  for (const auto& e : per_expert) miss *= 1.0 - std::min(1.0, static_cast<double>(e.second) / static_cast<double>(tokens));
+  return static_cast<double>(tokens) * (1.0 - miss);
+}
+}  // namespace
+
 std::int64_t ExpertPlacement::max_rank_tokens(std::int64_t tokens) const {
   if (tokens <= 0) return 0;
   double most = 0.0;
-  for (const auto& slots : ranks) {
-    // Replicas of one expert on a rank split its tokens: sum them per expert before the product.
-    std::vector<std::pair<std::int64_t, std::int64_t>> per_expert;
-    for (const ExpertSlot& s : slots) {
-      auto it = std::find_if(per_expert.begin(), per_expert.end(), [&](const auto& e) { return e.first == s.expert; });
-      if (it == per_expert.end()) per_expert.push_back({s.expert, s.rows});
-      else it->second += s.rows;
-    }
-    double miss = 1.0;
-    for (const auto& e : per_expert) miss *= 1.0 - std::min(1.0, static_cast<double>(e.second) / static_cast<double>(tokens));
-    most = std::max(most, static_cast<double>(tokens) * (1.0 - miss));
-  }
+  for (int r = 0; r < static_cast<int>(ranks.size()); ++r)
+    most = std::max(most, r == sampled_rank ? std::min(static_cast<double>(tokens), sampled_tokens)
+                                            : tokens_reaching(ranks[static_cast<size_t>(r)], tokens));
   return static_cast<std::int64_t>(std::ceil(most - 1e-9));
+}
+
+double expected_max_normal(int n) {
+  if (n <= 1) return 0.0;
+  // Simpson's rule over [-8, 8] in steps of 1/100: the integrand is smooth and negligible outside.
+  constexpr int kSteps = 1600;
+  constexpr double kLo = -8.0, kH = 16.0 / kSteps;
+  double sum = 0.0;
+  for (int i = 0; i <= kSteps; ++i) {
+    const double x = kLo + i * kH;
+    const double phi = std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI), cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    const double f = x * n * phi * std::pow(cdf, n - 1);
+    sum += f * (i == 0 || i == kSteps ? 1.0 : i % 2 == 1 ? 4.0 : 2.0);
+  }
+  return sum * kH / 3.0;
+}
+
+namespace {
+// Variance of the successes among k draws without replacement from n items of which m succeed.
+double hypergeometric_variance(double k, double n, double m) {
+  if (n <= 1.0) return 0.0;
+  const double p = m / n;
+  return k * p * (1.0 - p) * (n - k) / (n - 1.0);
+}
+
+double choose(std::int64_t n, std::int64_t k) {
+  if (k < 0 || k > n) return 0.0;
+  double c = 1.0;
+  for (std::int64_t i = 0; i < k; ++i) c = c * static_cast<double>(n - i) / static_cast<double>(i + 1);
+  return c;
+}
+}  // namespace
+
+double token_rows_variance(const RouterShape& r, double slots) {
+  const auto E = static_cast<double>(r.experts), k = static_cast<double>(r.topk);
+  const std::int64_t G = r.groups, g = r.groups_per_token;
+  const bool limited = G > 1 && g < G && r.experts % G == 0 && r.topk >= 1;
+  const std::int64_t per_group = limited ? r.experts / G : 0;
+  const auto whole = static_cast<std::int64_t>(std::llround(slots));
+  if (limited && std::abs(slots - static_cast<double>(whole)) < 1e-9 && whole > 0) {
+    const double pool = static_cast<double>(g * per_group), mean = k * slots / E;
+    if (per_group % whole == 0) {  // inside one group: reached only when the token picks that group
+      const double p = static_cast<double>(g) / static_cast<double>(G), given = k * slots / pool;
+      return p * (hypergeometric_variance(k, pool, slots) + given * given) - mean * mean;
+    }
+    if (whole % per_group == 0) {  // h whole groups: j of them among the token's g
+      const std::int64_t h = whole / per_group;
+      double second = 0.0;
+      for (std::int64_t j = 0; j <= std::min(h, g); ++j) {
+        const double pj = choose(h, j) * choose(G - h, g - j) / choose(G, g), given = k * static_cast<double>(j) / static_cast<double>(g);
+        second += pj * (hypergeometric_variance(k, pool, static_cast<double>(j * per_group)) + given * given);
+      }
+      return second - mean * mean;
+    }
+  }
+  return hypergeometric_variance(k, E, slots);
+}
+
+void sample_step(ExpertPlacement& p, std::int64_t tokens, const RouterShape& r) {
+  const int ep = static_cast<int>(p.ranks.size());
+  if (ep < 2 || tokens <= 0) return;
+  std::vector<std::int64_t> load(static_cast<size_t>(ep));
+  std::int64_t total = 0;
+  int busiest = 0;
+  for (int i = 0; i < ep; ++i) {
+    load[static_cast<size_t>(i)] = p.rank_rows(i);
+    total += load[static_cast<size_t>(i)];
+    if (load[static_cast<size_t>(i)] > load[static_cast<size_t>(busiest)]) busiest = i;
+  }
+  if (total <= 0) return;
+  const std::int64_t most = load[static_cast<size_t>(busiest)];
+  const double share = static_cast<double>(most) / static_cast<double>(total);
+  const double sigma = std::sqrt(static_cast<double>(tokens) * token_rows_variance(r, static_cast<double>(r.experts) * share));
+  int contenders = 0;
+  for (std::int64_t l : load) contenders += static_cast<double>(l) >= static_cast<double>(most) - 3.0 * sigma ? 1 : 0;
+  const double z = expected_max_normal(contenders);
+  // The busiest rank's tokens in a normal-kernel dispatch, taken before its rows grow.
+  const double expected_tokens = tokens_reaching(p.ranks[static_cast<size_t>(busiest)], tokens);
+  const double q = std::min(1.0, expected_tokens / static_cast<double>(tokens));
+  p.sampled_rank = busiest;
+  p.sampled_z = z;
+  p.sampled_tokens = expected_tokens + z * std::sqrt(static_cast<double>(tokens) * q * (1.0 - q));
+  // Its rows: z sigma more, at most every token's min(k, slots) picks, taken evenly from the others.
+  auto& hot = p.ranks[static_cast<size_t>(busiest)];
+  const std::int64_t cap = tokens * std::min<std::int64_t>(r.topk, static_cast<std::int64_t>(hot.size()));
+  const std::int64_t extra = std::min({static_cast<std::int64_t>(std::llround(z * sigma)), cap - most, total - most});
+  if (extra <= 0) return;
+  const auto n_hot = static_cast<std::int64_t>(hot.size());
+  for (std::int64_t j = 0; j < n_hot; ++j) hot[static_cast<size_t>(j)].rows += extra / n_hot + (j < extra % n_hot ? 1 : 0);
+  // Others: proportionally to their rows (floor), then the remainder a row at a time from the largest.
+  const std::int64_t others = total - most;
+  std::int64_t taken = 0;
+  std::vector<ExpertSlot*> cold;
+  for (int i = 0; i < ep; ++i)
+    if (i != busiest)
+      for (ExpertSlot& s : p.ranks[static_cast<size_t>(i)]) {
+        const std::int64_t t = static_cast<std::int64_t>(static_cast<double>(extra) * static_cast<double>(s.rows) / static_cast<double>(others));
+        s.rows -= t;
+        taken += t;
+        cold.push_back(&s);
+      }
+  std::stable_sort(cold.begin(), cold.end(), [](const ExpertSlot* a, const ExpertSlot* b) { return a->rows > b->rows; });
+  for (size_t j = 0; taken < extra && !cold.empty(); j = (j + 1) % cold.size())
+    if (cold[j]->rows > 0) {
+      --cold[j]->rows;
+      ++taken;
+    }
 }
 
 namespace {

@@ -39,7 +39,49 @@ struct ExpertPlacement {
   // loads, not which experts a token picks together); a rank holding an expert every token picks
   // receives every token.
   std::int64_t max_rank_tokens(std::int64_t tokens) const;
+  // The rank sample_step made the busiest (-1: none), the expected maximum it was given (in standard
+  // deviations) and the tokens it receives in a normal-kernel dispatch (max_rank_tokens takes them).
+  int sampled_rank = -1;
+  double sampled_z = 0.0;
+  double sampled_tokens = 0.0;
 };
+
+// What a router picks per token, for the variance of one step's loads: `experts` routed experts,
+// `topk` per token, and group-limited routing (`groups` groups, a token's experts inside its
+// `groups_per_token` best: ModelConfig::expert_groups; 1 and 1 without it).
+struct RouterShape {
+  std::int64_t experts = 1, topk = 1, groups = 1, groups_per_token = 1;
+};
+
+// E[max of n independent standard normal variables]: 0 for n = 1, 0.564 for 2, 1.424 for 8, 2.39 for
+// 72 (numerical integration of x n phi(x) Phi(x)^(n-1)).
+double expected_max_normal(int n);
+
+// The variance of the routed rows one token sends to an EP rank holding `slots` experts' worth of the
+// load (experts x its expected share of the rows), the count of its top-k picks that fall there:
+// hypergeometric, k (s/E)(1 - s/E)(E - k)/(E - 1), without group limits. With them (the rank's
+// experts inside one group, or whole groups on it), the token first picks its groups (the rank's
+// group among them with probability g/G, or a hypergeometric number of its groups), then k experts
+// among the chosen groups' g E/G: the law of total variance over the groups picked. Group-limited
+// routing concentrates a token's picks, so a rank's count varies more (DeepSeek-V3 over 8 ranks:
+// 1.71 rows^2 per token instead of 0.85). Each chosen group is not forced to supply an expert
+// (assumed; it changes little at k >= 2g).
+double token_rows_variance(const RouterShape& r, double slots);
+
+// One step's routing sampled (issue 13, load imbalance across experts): a router balanced in
+// expectation (DeepSeek-V3's auxiliary-loss-free bias, arXiv 2412.19437 section 2.1.2; EPLB's
+// placement of its history) still sends each step's tokens to their experts at random, so the EP
+// ranks' loads differ from step to step and the step waits for the busiest (the all-to-all completes
+// when its last peer's rows are in; the grouped GEMMs behind it are the longest). EPLB balances the
+// expected loads; the per-step draw is what it cannot remove. The placement's expected rows are kept,
+// except that the rank with the most expected rows takes its expected excess over the mean: z_n
+// standard deviations of its count (tokens x token_rows_variance), z_n = expected_max_normal(n) over
+// the n ranks within 3 of those deviations of it (every rank when the placement is balanced), and the
+// other ranks give those rows back evenly, so the step's routed rows are unchanged. A normal-kernel
+// dispatch's busiest rank also receives z_n sqrt(tokens q (1 - q)) more tokens, q the chance a token
+// reaches it (max_rank_tokens). The normal approximation of a binomial count; capped at every token
+// sending the rank min(k, its slots) rows. The expected maximum, not a draw: deterministic.
+void sample_step(ExpertPlacement& p, std::int64_t tokens, const RouterShape& r);
 
 // The expected number of distinct EP ranks among a token's `topk` experts, chosen uniformly without
 // repetition from `experts` placed experts/ep per rank: ep x (1 - C(E - E/ep, k) / C(E, k)), a rank

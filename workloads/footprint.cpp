@@ -84,8 +84,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
     double routed = T * static_cast<double>(m.experts_per_token);
     if (s.ep > 1) {
       const auto tokens = static_cast<std::int64_t>(T) * std::max(1, s.ep / s.tp);
-      routed = static_cast<double>(
-          place_experts(expert_rows(tokens, m.num_experts, m.experts_per_token, s.routing), s.ep, s.redundant_experts).max_rank_rows());
+      routed = static_cast<double>(routed_placement(m, s, tokens).max_rank_rows());
     }
     const double width = static_cast<double>(m.moe_intermediate) / s.expert_tp();
     double moe = routed * D + routed * gate * width +

@@ -104,6 +104,16 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
   return rows;
 }
 
+ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens) {
+  ExpertPlacement place = place_experts(expert_rows(tokens, m.num_experts, m.experts_per_token, s.routing), s.ep, s.redundant_experts);
+  if (s.routing.sampled) {
+    // EPLB's replicas break the groups' alignment with the ranks: their limit is then not applied.
+    const bool grouped = s.redundant_experts == 0;
+    sample_step(place, tokens, {m.num_experts, m.experts_per_token, grouped ? m.expert_groups : 1, grouped ? m.groups_per_token : 1});
+  }
+  return place;
+}
+
 namespace {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -523,7 +533,7 @@ class GraphBuilder {
     std::int64_t hottest = 0;  // routed rows of the EP rank that receives the most
     if (m_s.ep > 1) {
       const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
-      const ExpertPlacement place = place_experts(expert_rows(T * groups, E, K, m_s.routing), m_s.ep, m_s.redundant_experts);
+      const ExpertPlacement place = routed_placement(m_m, m_s, T * groups);
       rows = place.group_rows(m_part.ep_rank);
       hottest = low_latency_all_to_all() ? place.max_rank_rows() : prefill_receive(place, T * groups);
     } else {
@@ -547,7 +557,7 @@ class GraphBuilder {
     const std::int64_t token_bytes = D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype));
     auto exchange = [&](const std::string& label, std::int64_t bytes_per_token) {
       OpSpec o = alltoall(p + label, hottest * bytes_per_token);
-      if (!low_latency_all_to_all()) o.rows = rows_here, o.cols = bytes_per_token;
+      if (!low_latency_all_to_all()) o.normal_dispatch = true, o.rows = rows_here, o.cols = bytes_per_token;
       return o;
     };
     if (a2a) add(exchange("moe_dispatch", token_bytes), g.count, "moe");
@@ -583,11 +593,13 @@ class GraphBuilder {
   // (extend) and its low-latency ones for decode (python/sglang/srt/layers/moe/utils.py
   // DeepEPMode.resolve, sgl-project/sglang@d737979c); the normal kernels send a token once per
   // destination rank (workloads/expert_placement.h). Uniform routing without replicas: the closed
-  // form; otherwise the placement's per-expert loads.
+  // form, plus the step's draw (the busiest rank's expected excess: sample_step); otherwise the
+  // placement's per-expert loads.
   std::int64_t prefill_receive(const ExpertPlacement& place, std::int64_t tokens) const {
     if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0) {
       const double ranks = distinct_ranks_per_token(m_m.num_experts, m_m.experts_per_token, m_s.ep, m_m.expert_groups, m_m.groups_per_token);
-      return static_cast<std::int64_t>(std::ceil(static_cast<double>(tokens) * ranks / m_s.ep - 1e-9));
+      const double q = ranks / m_s.ep, t = static_cast<double>(tokens);
+      return static_cast<std::int64_t>(std::ceil(std::min(t, t * q + place.sampled_z * std::sqrt(t * q * (1.0 - q))) - 1e-9));
     }
     return place.max_rank_tokens(tokens);
   }

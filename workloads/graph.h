@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "workloads/expert_placement.h"
 #include "workloads/model.h"
 #include "workloads/op.h"
 #include "workloads/scenario.h"
@@ -57,5 +58,10 @@ Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step
 // Rows each expert receives when `tokens` tokens each pick `topk` of `experts` experts under
 // `routing` (see Routing). Sums to tokens*topk exactly; no expert exceeds `tokens`; deterministic.
 std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing);
+
+// The EP ranks' experts and one step's routed rows for `tokens` tokens (those of every attention group
+// sharing the experts): expert_rows under s.routing, placed by place_experts (EPLB with
+// s.redundant_experts), then the step's draw (sample_step) unless the routing is `even`.
+ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens);
 
 }  // namespace xpu

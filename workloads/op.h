@@ -80,6 +80,10 @@ struct OpSpec {
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.
   std::int64_t rows = 0, cols = 0, topk = 0;
   std::int64_t devices = 1;         // AllReduce, AllToAll
+  // An expert all-to-all as DeepEP's normal (prefill) kernels run it: each of the `rows` tokens this
+  // rank sends, `cols` bytes each, goes once per destination rank (or node); false: low-latency
+  // kernels, one row per routed expert (workloads/graph.cpp add_moe).
+  bool normal_dispatch = false;
 
   // Closed-form counts of the op itself (independent of any chip or lowering).
   double flops() const;             // useful FLOPs (2 per MAC; elementwise ops count per element)

@@ -116,10 +116,14 @@ Routing Routing::parse(const std::string& s) {
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0' || !std::isfinite(v))
-      throw InputError("--routing: '" + s + "' is not understood (expected uniform, zipf:<exponent>, hot:<fraction> or a Zipf exponent)");
+      throw InputError("--routing: '" + s + "' is not understood (expected uniform, even, zipf:<exponent>, hot:<fraction> or a Zipf exponent)");
     return v;
   };
   if (s == "uniform") return r;
+  if (s == "even") {
+    r.sampled = false;
+    return r;
+  }
   if (s.rfind("zipf:", 0) == 0) {
     r.kind = Kind::Zipf;
     r.value = number(s.substr(5));
@@ -141,7 +145,7 @@ Routing Routing::parse(const std::string& s) {
 std::string Routing::str() const {
   std::ostringstream os;
   switch (kind) {
-    case Kind::Uniform: return "uniform";
+    case Kind::Uniform: return sampled ? "uniform" : "even";
     case Kind::Zipf: os << "zipf:" << value; break;
     case Kind::Hot: os << "hot:" << value; break;
   }

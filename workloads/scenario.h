@@ -75,11 +75,16 @@ struct FusionPolicy {
 //             described this way (e.g. per-expert load histograms in the DeepSeek-V3 and Mixtral reports).
 //   Hot f:    the hottest expert receives a fraction f of all tokens (f*tokens rows), the others share
 //             the rest uniformly; f must lie between the uniform share topk/experts and 1.
-// Text forms: "uniform", "zipf:1.2" (or a bare number: a Zipf exponent), "hot:0.5".
+// These are the expected loads. Each step's tokens then pick their experts at random, so with expert
+// parallelism the EP ranks' loads of one step differ around them and the busiest sets the step
+// (sample_step, workloads/expert_placement.h); `even` is uniform without that draw, every rank
+// exactly its share (the closed forms of the tests, and the model before the draw was simulated).
+// Text forms: "uniform", "even", "zipf:1.2" (or a bare number: a Zipf exponent), "hot:0.5".
 struct Routing {
   enum class Kind : std::uint8_t { Uniform, Zipf, Hot };
   Kind kind = Kind::Uniform;
   double value = 0.0;
+  bool sampled = true;  // false: `even`
   static Routing parse(const std::string& s);
   std::string str() const;
 };

@@ -24,7 +24,7 @@ int cmd_run(int argc, char** argv) {
       "dtype", po::value<std::string>()->default_value("bf16"), "weights, activations and KV cache (bf16, fp8, fp4 weights where supported)")(
       "wdtype", po::value<std::string>(), "weights only")("adtype", po::value<std::string>(), "activations only")(
       "kvdtype", po::value<std::string>(), "KV cache only")(
-      "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform, zipf:S or hot:F")(
+      "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform (balanced in expectation; with --ep each step's random draw makes one rank the busiest), even (every EP rank exactly its share), zipf:S or hot:F")(
       "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json here")(

@@ -176,7 +176,7 @@ class WorkBuilder {
       // kDeepEpNormalSms; its low-latency ones (decode) receive through a hook that holds none while the
       // data moves (DeepEP README: "hook-based communication-computation overlapping method that does not
       // occupy any SM resource"). Other collectives: the library's blocks, one per channel.
-      if (n.op.kind == OpKind::AllToAll) c.units = n.op.rows > 0 ? kDeepEpNormalSms : 0.0;
+      if (n.op.kind == OpKind::AllToAll) c.units = n.op.normal_dispatch ? kDeepEpNormalSms : 0.0;
       c.group = group;
       c.label = n.op.label;
       m_work.collectives.push_back(std::move(c));
@@ -294,7 +294,7 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
                                      const std::vector<int>& group) {
   const int per_node = sys.chips, ranks = static_cast<int>(group.size());
-  if (op.kind != OpKind::AllToAll || op.rows <= 0 || per_node <= 0 || ranks <= per_node || ranks % per_node != 0) return 0;
+  if (op.kind != OpKind::AllToAll || !op.normal_dispatch || per_node <= 0 || ranks <= per_node || ranks % per_node != 0) return 0;
   const int nodes = ranks / per_node;
   const std::int64_t slots = m.num_experts + s.redundant_experts;
   if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
@@ -321,7 +321,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   const int iterations = steps.steady && s.pp > 1 ? 2 : 1;
   // Two-batch overlap: the two micro-batches interleave on each rank (one instance pair), their
   // collectives on the communication stream.
-  const bool tbo = s.two_batch_overlap && s.pp == 1 && M == 2;
+  const bool tbo = s.two_batch_overlap && s.pp == 1;  // then M == 2 (step_microbatches)
   WorkBuilder wb(s, simulated, hbm_per_rank(chip, simulated), sys.overlap || tbo,
                  [&](const OpSpec& op, const std::vector<int>& group) { return deepep_forwarded_bytes(sys.spec, m, s, op, group); });
   // A GPU's SMs are shared between kernels and the collectives' blocks running beside them.

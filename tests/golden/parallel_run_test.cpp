@@ -208,7 +208,7 @@ TEST(ParallelRun, AHotExpertSetsTheStepAndRedundantExpertsRebalanceIt) {
     return r.ttft_s;
   };
   double uniform_bytes = 0, hot_bytes = 0, replica_bytes = 0;
-  const double uniform = run("uniform", 0, &uniform_bytes), hot = run("hot:0.5", 0, &hot_bytes);
+  const double uniform = run("even", 0, &uniform_bytes), hot = run("hot:0.5", 0, &hot_bytes);
   const double replicas = run("hot:0.5", 8, &replica_bytes);
   EXPECT_EQ(uniform_bytes, 1024.0 * 4096 * 2);  // rows x hidden x bf16 per rank
   EXPECT_EQ(hot_bytes, 2048.0 * 4096 * 2);
@@ -228,6 +228,8 @@ TEST(ParallelRun, TwoBatchOverlapHidesAllToAllsUnderTheOtherMicroBatch) {
   Scenario s = test::layout_scenario(16, 1, 8, 1, 8);
   s.phase = Phase::Prefill;
   s.input_len = 512;
+  // Expected loads: each micro-batch's own draw would make its busiest rank relatively busier.
+  s.routing = Routing::parse("even");
   Scenario t = s;
   t.two_batch_overlap = true;
   const ModelRunResult plain = run_model(*chip, m, s, on("h100-sxm", 8)), tbo = run_model(*chip, m, t, on("h100-sxm", 8));
@@ -260,6 +262,7 @@ TEST(ParallelRun, DeepEpForwardsEachTokenOncePerNode) {
   Scenario s = test::layout_scenario(32, 1, 32, 1, 32);
   OpSpec op;
   op.kind = OpKind::AllToAll;
+  op.normal_dispatch = true;
   op.rows = 1000;
   op.cols = 7168;
   std::vector<int> ep32(32), node(8);
@@ -267,8 +270,8 @@ TEST(ParallelRun, DeepEpForwardsEachTokenOncePerNode) {
   for (int r = 0; r < 8; ++r) node[static_cast<size_t>(r)] = r;
   EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, ep32), 3143u * 7168u);
   EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, node), 0u);
-  OpSpec decode = op;
-  decode.rows = 0;
+  OpSpec decode = op;  // low-latency kernels: one row per routed expert, no forwarding
+  decode.normal_dispatch = false;
   EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, decode, ep32), 0u);
   s.routing = Routing::parse("hot:0.3");
   EXPECT_EQ(deepep_forwarded_bytes(sys, ds, s, op, ep32), 0u);

@@ -2,7 +2,10 @@
 // all-to-all sizes and weights per device that follow from them (closed forms by hand).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <random>
 
 #include "tests/unit/interconnect/systems_test_util.h"
 #include "tests/unit/workloads/layout_util.h"
@@ -111,6 +114,7 @@ TEST(ExpertPlacement, ScenarioRulesNameTheFlagValueAndWhatWorks) {
 TEST(ExpertPlacement, AllToAllIsSizedByTheRankThatReceivesMost) {
   const ModelConfig m = load_model("mixtral-8x7b");
   Scenario s = test::layout_scenario(56, 1, 8, 1, 8);
+  s.routing = Routing::parse("even");  // expected loads only (the step's draw: OneStepsDraw... below)
   const std::int64_t row = 4096 * 2;
   for (int r : {0, 5}) {
     const MoeStep u = moe_step(m, s, r);
@@ -119,6 +123,7 @@ TEST(ExpertPlacement, AllToAllIsSizedByTheRankThatReceivesMost) {
     EXPECT_EQ(u.rows, std::vector<std::int64_t>{14});
   }
   s.routing = Routing::parse("hot:0.5");
+  s.routing.sampled = false;
   const MoeStep hot0 = moe_step(m, s, 0), hot5 = moe_step(m, s, 5);
   EXPECT_EQ(hot0.rows, std::vector<std::int64_t>{28});
   EXPECT_EQ(hot5.rows, std::vector<std::int64_t>{12});
@@ -140,6 +145,7 @@ TEST(ExpertPlacement, RedundantExpertsRebalanceTheHotRankAndCostWeights) {
   const ModelConfig m = load_model("mixtral-8x7b");
   Scenario s = test::layout_scenario(56, 1, 8, 1, 8);
   s.routing = Routing::parse("hot:0.5");
+  s.routing.sampled = false;  // EPLB's placement of the expected loads
   s.redundant_experts = 8;
   s.validate(m);
   const std::int64_t row = 4096 * 2;
@@ -211,6 +217,7 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   Scenario s = test::layout_scenario(64, 1, 8, 1, 8);
   s.input_len = 64;
   s.adtype = DType::fp8;
+  s.routing = Routing::parse("even");  // the closed forms; the step's draw on top: OneStepsDraw... below
   const std::int64_t row = 7168;
   const auto step = [&](bool decode, bool normal = false) {
     MoeStep out;
@@ -235,4 +242,102 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   const MoeStep mixed = step(true, true);
   EXPECT_EQ(mixed.dispatch, sized(30 * row));
   EXPECT_EQ(mixed.combine, sized(30 * row * 2));
+}
+
+// One step's draw (sample_step). E[max of n standard normals]: 1/sqrt(pi) for two, 3/(2 sqrt(pi)) for
+// three (closed forms), 1.4236 for eight and 2.2491 for 50 (Harter 1961, "Expected values of normal
+// order statistics", Biometrika 48).
+TEST(ExpertPlacement, ExpectedMaximumOfNormals) {
+  EXPECT_EQ(expected_max_normal(1), 0.0);
+  EXPECT_NEAR(expected_max_normal(2), 1.0 / std::sqrt(M_PI), 1e-6);
+  EXPECT_NEAR(expected_max_normal(3), 1.5 / std::sqrt(M_PI), 1e-6);
+  EXPECT_NEAR(expected_max_normal(8), 1.4236, 1e-4);
+  EXPECT_NEAR(expected_max_normal(50), 2.2491, 1e-4);
+}
+
+namespace {
+// Monte Carlo of DeepSeek-V3's router with uniform scores: a token picks `g` of 8 groups (all 8 when
+// g = 8), then 8 distinct experts among the chosen groups' 32 each. The rows each of `ep` ranks (256/ep
+// consecutive experts) receives in each of `steps` steps of `tokens` tokens.
+std::vector<std::vector<int>> routed_steps(int tokens, int ep, int g, int steps) {
+  std::mt19937_64 rng(20261203);
+  std::vector<std::vector<int>> out;
+  std::vector<int> groups(8), pool;
+  std::iota(groups.begin(), groups.end(), 0);
+  for (int st = 0; st < steps; ++st) {
+    std::vector<int> load(static_cast<size_t>(ep), 0);
+    for (int t = 0; t < tokens; ++t) {
+      std::shuffle(groups.begin(), groups.end(), rng);
+      pool.clear();
+      for (int j = 0; j < g; ++j)
+        for (int e = 0; e < 32; ++e) pool.push_back(groups[static_cast<size_t>(j)] * 32 + e);
+      for (int j = 0; j < 8; ++j) {  // partial Fisher-Yates: 8 distinct experts of the pool
+        std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
+        std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
+        ++load[static_cast<size_t>(pool[static_cast<size_t>(j)] / (256 / ep))];
+      }
+    }
+    out.push_back(load);
+  }
+  return out;
+}
+}  // namespace
+
+// The per-token variance of a rank's rows and the busiest rank's expected rows, against a simulated
+// router (400 steps of 512 tokens over 8 ranks, and over 4 ranks for two whole groups per rank): the
+// closed forms within the Monte Carlo's own error (variance within 10%, the busiest rank's mean
+// within 1%).
+TEST(ExpertPlacement, StepsDrawMatchesASimulatedRouter) {
+  for (int g : {8, 4})
+    for (int ep : {8, 4}) {
+      const RouterShape r{256, 8, 8, g};
+      const auto steps = routed_steps(512, ep, g, 400);
+      // Every rank's count about its mean 512 x 8 / ep (the same law on each): steps x ep samples.
+      double sq = 0, busiest = 0;
+      for (const auto& l : steps) {
+        for (int c : l) sq += (c - 4096.0 / ep) * (c - 4096.0 / ep);
+        busiest += *std::max_element(l.begin(), l.end());
+      }
+      const double n = static_cast<double>(steps.size()), var = sq / (n * ep);
+      const double per_token = token_rows_variance(r, 256.0 / ep);
+      EXPECT_NEAR(var / 512.0, per_token, 0.1 * per_token) << "g " << g << " ep " << ep;
+      ExpertPlacement p = place_experts(std::vector<std::int64_t>(256, 16), ep, 0);  // 512 x 8 rows
+      sample_step(p, 512, r);
+      EXPECT_NEAR(static_cast<double>(p.max_rank_rows()), busiest / n, 0.01 * busiest / n) << "g " << g << " ep " << ep;
+    }
+  // Group limits concentrate a token's picks: DeepSeek-V3 over 8 ranks, 1.709 rows^2 instead of 0.851.
+  EXPECT_NEAR(token_rows_variance({256, 8, 8, 4}, 32), 1.709, 1e-3);
+  EXPECT_NEAR(token_rows_variance({256, 8, 1, 1}, 32), 0.851, 1e-3);
+}
+
+// DeepSeek-V3 at --dp 8 --ep 8 (the step of PrefillDispatchesOncePerRankDecodePerExpert, uniform
+// routing with its draw): decode's 64 tokens x 8 picks give each rank 64 rows expected, the busiest
+// 64 + 1.4236 sqrt(64 x 1.709) = 78.9 -> 79; prefill's 4096 tokens reach a rank with q = 3.629/8, the
+// busiest 4096 q + 1.4236 sqrt(4096 q (1 - q)) = 1903.4 -> 1904 tokens. Rank 0 is the busiest, the
+// others give its rows back: the step's routed rows are unchanged.
+TEST(ExpertPlacement, OneStepsDrawMakesTheBusiestRankItsExpectedMaximum) {
+  const ModelConfig ds = load_model("deepseek-v3");
+  Scenario s = test::layout_scenario(64, 1, 8, 1, 8);
+  s.input_len = 64;
+  s.adtype = DType::fp8;
+  const std::int64_t row = 7168;
+  const auto sized = [](std::int64_t bytes) { return (bytes + 31) / 32 * 32; };
+  EXPECT_EQ(moe_step(ds, s, 3).dispatch, sized(79 * row));
+  std::int64_t routed = 0;
+  for (int r = 0; r < 8; ++r) {
+    const auto rows = moe_step(ds, s, r).rows;
+    const std::int64_t here = std::accumulate(rows.begin(), rows.end(), std::int64_t{0});
+    if (r == 0) EXPECT_EQ(here, 79);
+    else EXPECT_LE(here, 64);
+    routed += here;
+  }
+  EXPECT_EQ(routed, 64 * 8);
+  const Graph g = build_step_graph(ds, s, false, 0, FusionPolicy::vllm(), rank_roles(ds, s)[0].part);
+  for (const auto& n : g.nodes)
+    if (n.op.label.find("moe_dispatch") != std::string::npos) EXPECT_EQ(n.op.m, sized(1904 * row));
+  // `even`: every rank exactly its share, as before the draw was simulated.
+  s.routing = Routing::parse("even");
+  EXPECT_EQ(moe_step(ds, s, 0).dispatch, sized(64 * row));
+  EXPECT_EQ(s.routing.str(), "even");
+  EXPECT_EQ(Routing::parse("uniform").str(), "uniform");
 }

@@ -121,6 +121,7 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
 
   ModelConfig ds = load_model("deepseek-v3");
   Scenario e = layout(1, 8, 1, 8, 64);
+  e.routing = Routing::parse("even");  // every rank its share: the closed form (no step's draw)
   Graph ge = build_step_graph(ds, e, true, 257, FusionPolicy::vllm(), rank_roles(ds, e)[3].part);
   std::map<std::string, std::int64_t> a2a;
   for (const auto& n : ge.nodes)
@@ -142,6 +143,7 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
 TEST(Sharding, DataParallelAttentionOverTpGroupsSendsEachTokenOnce) {
   ModelConfig ds = load_model("deepseek-v3");
   Scenario e = layout(2, 8, 1, 4, 64);
+  e.routing = Routing::parse("even");  // every rank its share: dispatched rows equal computed ones
   const std::int64_t group_tokens = 64 / 4, buffer = group_tokens * ds.hidden * 2;
   std::int64_t dispatched = 0, computed = 0;
   for (const RankRole& r : rank_roles(ds, e)) {
@@ -182,6 +184,7 @@ TEST(Sharding, TensorParallelInsideExpertsClosedForms) {
   ModelConfig m = load_model("mixtral-8x7b");
   ASSERT_EQ(m.num_experts, 8);
   Scenario s = layout(8, 2, 1, 1, 64);
+  s.routing = Routing::parse("even");  // the closed forms (no step's draw)
   s.validate(m);
   EXPECT_EQ(s.expert_tp(), 4);
   EXPECT_EQ(s.layout_str(), "tp8 x ep2 (expert tp4)");
@@ -219,6 +222,7 @@ TEST(Sharding, TensorParallelInsideExpertsClosedForms) {
   EXPECT_NEAR(footprint(m, layout(8, 1, 1, 1, 64)).weight_bytes, hand, 1e-12 * hand);
   // --tp 8 --ep 4: 4 groups of 2 experts, each split 2 ways.
   Scenario s4 = layout(8, 4, 1, 1, 64);
+  s4.routing = s.routing;
   EXPECT_EQ(s4.layout_str(), "tp8 x ep4 (expert tp2)");
   Graph g4 = build_step_graph(m, s4, true, 257, FusionPolicy::vllm(), rank_roles(m, s4)[5].part);
   for (const auto& n : g4.nodes)
