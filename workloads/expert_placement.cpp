@@ -184,6 +184,24 @@ double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep,
   return ep * (1.0 - all_miss(experts, per_rank, topk));  // a rank is missed when all k experts are elsewhere
 }
 
+std::int64_t normal_receive_tokens(std::int64_t tokens, std::int64_t experts, std::int64_t topk, int ep, std::int64_t groups,
+                                   std::int64_t groups_per_token, double z) {
+  const double q = distinct_ranks_per_token(experts, topk, ep, groups, groups_per_token) / ep, t = static_cast<double>(tokens);
+  return static_cast<std::int64_t>(std::ceil(std::min(t, t * q + z * std::sqrt(t * q * (1.0 - q))) - 1e-9));
+}
+
+std::uint64_t normal_forwarded_bytes(std::int64_t rows, std::int64_t row_bytes, std::int64_t experts, std::int64_t topk, int nodes,
+                                     std::int64_t groups, std::int64_t groups_per_token) {
+  const double per_token = distinct_ranks_per_token(experts, topk, nodes, groups, groups_per_token);
+  return static_cast<std::uint64_t>(std::ceil(static_cast<double>(rows) * per_token - 1e-9)) * static_cast<std::uint64_t>(row_bytes);
+}
+
+std::int64_t expert_token_bytes(std::int64_t hidden, DType dtype) {
+  const auto data = static_cast<std::int64_t>(std::ceil(static_cast<double>(hidden) * bytes_per_element(dtype)));
+  const std::int64_t kScaleBlock = 128, kScaleBytes = 4;  // DeepEP / SGLang FP8: one float32 per 1 x 128 block
+  return data + (dtype == DType::fp8 ? kScaleBytes * ((hidden + kScaleBlock - 1) / kScaleBlock) : 0);
+}
+
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant) {
   const auto E = static_cast<std::int64_t>(rows.size());
   if (ep <= 0 || E == 0) throw InputError("expert placement: need experts and a positive --ep");

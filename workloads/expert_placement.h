@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/base/dtype.h"
+
 namespace xpu {
 
 // One physical expert on a rank: the logical expert it holds and the routed rows it computes.
@@ -101,6 +103,27 @@ void sample_step(ExpertPlacement& p, std::int64_t tokens, const RouterShape& r);
 // splits: the bound is not applied. DeepSeek-V3 (8 groups, 4 per token) over 8 ranks: 3.63 ranks.
 double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep, std::int64_t groups = 1,
                                 std::int64_t groups_per_token = 1);
+
+// An expert all-to-all as DeepEP's normal (prefill) kernels run it under uniform routing over `experts`
+// slots (ep * per-rank experts), group-limited as distinct_ranks_per_token. The model's graph and
+// `xpusim kernel alltoall --tokens` both size it here.
+//   normal_receive_tokens: the tokens a rank receives of `tokens` sent over all ep ranks, each token
+//     once per rank holding any of its experts (DeepEP's recv_x, the NVLink bytes of its intranode
+//     test: tests/test_intranode.py dispatch_bf16_nvl_recv_bytes), rounded up; `z` > 0: the busiest
+//     rank of one step's draw (sample_step), z sqrt(tokens q (1 - q)) more, q the chance a token
+//     reaches a rank (capped at `tokens`).
+//   normal_forwarded_bytes: the bytes a rank sends across `nodes` nodes for its `rows` tokens of
+//     `row_bytes` each, a token once per node holding any of its experts, its own node included
+//     (DeepEP's tests/test_internode.py num_rdma_token_sent x hidden bytes: its "RDMA" bandwidth).
+std::int64_t normal_receive_tokens(std::int64_t tokens, std::int64_t experts, std::int64_t topk, int ep, std::int64_t groups,
+                                   std::int64_t groups_per_token, double z = 0.0);
+std::uint64_t normal_forwarded_bytes(std::int64_t rows, std::int64_t row_bytes, std::int64_t experts, std::int64_t topk, int nodes,
+                                     std::int64_t groups, std::int64_t groups_per_token);
+// The bytes of one token's hidden state as an expert dispatch sends it in `dtype`: hidden x element
+// size (rounded up), and for FP8 one float32 scale per 128 elements, as DeepEP sends FP8 tokens
+// (per_token_cast_to_fp8 in its tests, 1 x 128 blocks; its tests count (1 + 4/128)/2 of the BF16 bytes)
+// and SGLang quantises them for DeepSeek-V3 (per-token-group FP8, group 128). Other formats: no scales.
+std::int64_t expert_token_bytes(std::int64_t hidden, DType dtype);
 
 // InputError when experts + redundant does not split over ep, or redundant is negative.
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant);

@@ -554,7 +554,7 @@ class GraphBuilder {
     // A prefill's all-to-alls (DeepEP's normal kernels) also carry the tokens this rank sends (rows) and
     // their bytes (cols): across nodes a token crosses the network once per destination node
     // (system_run.cpp, deepep_forwarded_bytes).
-    const std::int64_t token_bytes = D * static_cast<std::int64_t>(bytes_per_element(m_s.adtype));
+    const std::int64_t token_bytes = expert_token_bytes(D, m_s.adtype);
     auto exchange = [&](const std::string& label, std::int64_t bytes_per_token) {
       OpSpec o = alltoall(p + label, hottest * bytes_per_token);
       if (!low_latency_all_to_all()) o.normal_dispatch = true, o.rows = rows_here, o.cols = bytes_per_token;
@@ -597,9 +597,8 @@ class GraphBuilder {
   // placement's per-expert loads.
   std::int64_t prefill_receive(const ExpertPlacement& place, std::int64_t tokens) const {
     if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0) {
-      const double ranks = distinct_ranks_per_token(m_m.num_experts, m_m.experts_per_token, m_s.ep, m_m.expert_groups, m_m.groups_per_token);
-      const double q = ranks / m_s.ep, t = static_cast<double>(tokens);
-      return static_cast<std::int64_t>(std::ceil(std::min(t, t * q + place.sampled_z * std::sqrt(t * q * (1.0 - q))) - 1e-9));
+      return normal_receive_tokens(tokens, m_m.num_experts, m_m.experts_per_token, m_s.ep, m_m.expert_groups, m_m.groups_per_token,
+                                   place.sampled_z);
     }
     return place.max_rank_tokens(tokens);
   }

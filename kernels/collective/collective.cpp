@@ -171,19 +171,34 @@ std::vector<std::string> candidate_protocols(const Topology& t, const std::strin
   return out;
 }
 
+std::uint64_t collective_unit(CollKind kind, int ranks) {
+  if (kind == CollKind::SendRecv || kind == CollKind::Broadcast) return 1;
+  const bool per_rank = kind == CollKind::AllGather || kind == CollKind::ReduceScatter || kind == CollKind::AllToAll;
+  return per_rank ? 4 * static_cast<std::uint64_t>(std::max(ranks, 1)) : 4;
+}
+
+std::uint64_t whole_elements(CollKind kind, int ranks, std::uint64_t bytes) {
+  const std::uint64_t unit = collective_unit(kind, ranks);
+  return (bytes + unit - 1) / unit * unit;
+}
+
+void resolve_expert_all_to_all(const SystemSpec& spec, CollectiveRequest& r) {
+  if (r.forwarded_bytes > 0 && spec.nodes > 1) r.algorithm = "deepep", r.protocol = "simple";
+  else r.forwarded_bytes = 0;
+}
+
 CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices) {
   const SystemSpec& s = t.spec();
   if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
   if (r.algorithm == "deepep" && r.forwarded_bytes == 0)
-    throw InputError("--algo deepep: DeepEP's forwarding runs a model's expert dispatch and combine (run --phase prefill with --ep "
-                     "across nodes), not a plain all-to-all (expected --algo direct or auto)");
+    throw InputError("--algo deepep: DeepEP's forwarding runs an expert dispatch or combine, not a plain all-to-all of --bytes "
+                     "(give its tokens: --tokens N --hidden H --topk K --experts E, or expected --algo direct or auto)");
   std::string why = unsupported_reason(t, r.kind, r.algorithm);
   if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + s.file + ")");
   // Reductions work on 4-byte elements; collectives whose result is laid out rank by rank (all-gather,
   // reduce-scatter, all-to-all: nccl-tests count x nranks) need a whole number of elements per rank.
   bool per_rank = r.kind == CollKind::AllGather || r.kind == CollKind::ReduceScatter || r.kind == CollKind::AllToAll;
-  std::uint64_t unit = per_rank ? 4 * static_cast<std::uint64_t>(t.ranks()) : 4;
-  if (r.kind == CollKind::SendRecv || r.kind == CollKind::Broadcast) unit = 1;
+  const std::uint64_t unit = collective_unit(r.kind, t.ranks());
   if (r.bytes % unit != 0)
     throw InputError("--bytes " + std::to_string(r.bytes) + ": " + name(r.kind) + " on " + std::to_string(t.ranks()) +
                      " chips needs a multiple of " + std::to_string(unit) + " bytes (" +

@@ -30,6 +30,17 @@ struct CollectiveRequest {
   std::uint64_t forwarded_bytes = 0;
 };
 
+// The unit a collective's size must be a multiple of on `ranks` chips: 4-byte elements, per chip for
+// the collectives laid out rank by rank (all-gather, reduce-scatter, all-to-all: nccl-tests count x
+// nranks), 1 byte for broadcast and send/recv. `bytes` rounded up to it (as a model's graph pads its
+// all-to-alls: workloads/graph.cpp alltoall).
+std::uint64_t collective_unit(CollKind kind, int ranks);
+std::uint64_t whole_elements(CollKind kind, int ranks, std::uint64_t bytes);
+// An expert all-to-all with forwarded bytes (DeepEP's normal kernels) runs algorithm deepep across
+// nodes; inside one node, or without forwarded bytes, it is a plain all-to-all (forwarded_bytes 0).
+// The model's runtime and `kernel alltoall --tokens` both resolve it here.
+void resolve_expert_all_to_all(const SystemSpec& spec, CollectiveRequest& r);
+
 // Every algorithm this build lowers (whatever a preset's library offers).
 std::vector<std::string> algorithm_names();
 // Why `algo` cannot run `kind` on this topology ("" when it can).

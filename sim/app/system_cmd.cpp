@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
@@ -19,17 +18,6 @@ namespace po = boost::program_options;
 
 namespace xpu {
 
-// The system's chip must be a chip preset of this build.
-void check_system_chip(const SystemSpec& s) {
-  std::vector<std::string> names;
-  for (const auto& p : list_presets()) {
-    if (p.name == s.chip) return;
-    names.push_back(p.name);
-  }
-  std::string hint = nearest_of(s.chip, names);
-  throw ConfigError(s.file, "chip", "'" + s.chip + "': no such chip preset" + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
-}
-
 bool is_collective_name(const std::string& op) {
   for (const auto& n : collective_names())
     if (n == op) return true;
@@ -39,15 +27,22 @@ bool is_collective_name(const std::string& op) {
 int cmd_collective(int argc, char** argv) {
   po::options_description o("collective");
   o.add_options()("system", po::value<std::string>()->default_value("hgx-h100x8"), "system preset (xpusim list systems)")(
-      "bytes", po::value<std::string>()->required(),
+      "bytes", po::value<std::string>(),
       "nccl-tests size: all-reduce per-rank buffer, all-gather total output, reduce-scatter total input, "
       "all-to-all per-rank send buffer")("algo", po::value<std::string>()->default_value("auto"),
-                                          "force an algorithm: ring, nvls, oneshot, twoshot, torus, hierarchical, direct")(
+                                          "force an algorithm: ring, nvls, oneshot, twoshot, torus, hierarchical, direct; "
+                                          "with --tokens: deepep (DeepEP's normal kernels) or deepep-ll (low-latency)")(
       "proto", po::value<std::string>()->default_value("auto"), "force a protocol: ll, ll128, simple")(
       "nodes", po::value<int>()->default_value(0), "replicate the node over the scale-out network (0: the preset's)")(
       "devices", po::value<int>(), "expected number of chips (checked against the system)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a system field: --set scale_up.link.latency=1us")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
+      "tokens", po::value<std::int64_t>(), "alltoall as an expert dispatch or combine (not --bytes): tokens each rank sends")(
+      "hidden", po::value<std::int64_t>(), "with --tokens: hidden size")("topk", po::value<std::int64_t>(), "experts per token")(
+      "experts", po::value<std::int64_t>(), "routed experts (routed uniformly, consecutive blocks per rank)")("expert-groups",
+      po::value<std::int64_t>(), "expert groups (group-limited routing; default 1)")("groups-per-token", po::value<std::int64_t>(),
+      "groups a token's experts lie in (default 1)")("dispatch-dtype", po::value<std::string>()->default_value("bf16"),
+      "what dispatch sends (fp8: with its scales)")("stage", po::value<std::string>()->default_value("dispatch"), "dispatch or combine (bf16)")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
   pos.add("op", 1);
@@ -58,7 +53,8 @@ int cmd_collective(int argc, char** argv) {
   po::store(p.run(), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
-              << "[--proto P] [--nodes N] [--format json]\n\n" << o << "\n";
+              << "[--proto P] [--nodes N] [--format json]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"
+              << o << "\n";
     return 0;
   }
   po::notify(vm);
@@ -73,19 +69,24 @@ int cmd_collective(int argc, char** argv) {
                                                        std::to_string(vm["devices"].as<int>()) + " was asked for");
   CollectiveRequest req;
   req.kind = parse_collective(vm["op"].as<std::string>());
-  req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
   req.algorithm = vm["algo"].as<std::string>();
   req.protocol = vm["proto"].as<std::string>();
-  CollectiveReport rep = run_collective(spec, req);
-  if (vm.count("out")) {
-    std::string dir = vm["out"].as<std::string>();
-    std::filesystem::create_directories(dir);
-    nlohmann::json stats = rep.json();
-    for (const auto& [n, st] : rep.stats.all())
-      stats["stats"][n] = {{"value", st.value}, {"unit", st.unit}, {"description", st.description}};
-    write_file_atomic(dir + "/config.resolved.yaml", rep.resolved_yaml);
-    write_file_atomic(dir + "/stats.json", stats.dump(2) + "\n");
+  CollectiveReport rep;
+  if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
+    if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");
+    ExpertExchange x{req.kind, req.algorithm, req.protocol, vm["stage"].as<std::string>(), parse_dtype(vm["dispatch-dtype"].as<std::string>())};
+    for (auto [flag, field] : {std::pair{"tokens", &x.tokens}, {"hidden", &x.hidden}, {"topk", &x.topk}, {"experts", &x.experts},
+                               {"expert-groups", &x.groups}, {"groups-per-token", &x.groups_per_token}})
+      if (vm.count(flag)) *field = vm[flag].as<std::int64_t>();
+    rep = run_expert_exchange(spec, x);
+  } else {
+    if (!vm.count("bytes") || vm.count("hidden") || vm.count("topk") || vm.count("experts"))
+      throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts: they size an expert exchange, which --tokens N gives (not --bytes)"
+                                         : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)");
+    req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
+    rep = run_collective(spec, req);
   }
+  if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
   if (format == "json") std::cout << rep.json().dump(2) << "\n";
   else std::cout << rep.table();
   return 0;

@@ -9,10 +9,9 @@
 
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/model_run.h"
+#include "sim/run/system_run.h"  // check_system_chip
 
 namespace xpu {
-// ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
-void check_system_chip(const SystemSpec& s);
 bool is_collective_name(const std::string& op);
 int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = the collective
 int cmd_list_systems();

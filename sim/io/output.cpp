@@ -308,15 +308,19 @@ void write_perfetto(const std::string& path, const RunResult& r) {
   write_file_atomic(path, os.str());
 }
 
-void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
-                   const std::string& trace_format) {
+void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats) {
   make_output_dir(dir);
-  write_file_atomic(dir + "/config.resolved.yaml", r.resolved_yaml);
-  nlohmann::json full = stats;
+  write_file_atomic(dir + "/config.resolved.yaml", resolved_yaml);
+  nlohmann::json full = report;
   nlohmann::json counters = nlohmann::json::object();
-  for (const auto& [k, v] : r.stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
+  for (const auto& [k, v] : stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
   full["stats"] = counters;
   write_file_atomic(dir + "/stats.json", full.dump(2) + "\n");
+}
+
+void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
+                   const std::string& trace_format) {
+  write_results_dir(dir, r.resolved_yaml, stats, r.stats);
   if (trace && trace_format != "perfetto") write_trace_h5(dir + "/trace.h5", r);
   if (trace && trace_format != "hdf5") write_perfetto(dir + "/trace.json", r);
 }

@@ -56,6 +56,8 @@ class H5TraceWriter : public TraceObserver {
 // several transactions in flight, since slices on one track must nest), transactions as slices, and a
 // counter track of DMA bandwidth.
 void write_perfetto(const std::string& path, const RunResult& r);
+// Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`.
+void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats);
 // Writes config.resolved.yaml, stats.json and (with a trace) trace.h5 into `dir`.
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format = "hdf5");

@@ -7,6 +7,7 @@
 
 #include "sim/base/error.h"
 #include "workloads/expert_placement.h"
+#include "workloads/graph.h"
 
 namespace xpu {
 
@@ -299,9 +300,65 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
   const std::int64_t slots = m.num_experts + s.redundant_experts;
   if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
   const bool grouped = s.redundant_experts == 0;
-  const double per_token = distinct_ranks_per_token(slots, m.experts_per_token, nodes, grouped ? m.expert_groups : 1,
-                                                    grouped ? m.groups_per_token : 1);
-  return static_cast<std::uint64_t>(std::ceil(static_cast<double>(op.rows) * per_token - 1e-9)) * static_cast<std::uint64_t>(op.cols);
+  return normal_forwarded_bytes(op.rows, op.cols, slots, m.experts_per_token, nodes, grouped ? m.expert_groups : 1,
+                                grouped ? m.groups_per_token : 1);
+}
+
+void check_system_chip(const SystemSpec& s) {
+  std::vector<std::string> names;
+  for (const auto& p : list_presets()) {
+    if (p.name == s.chip) return;
+    names.push_back(p.name);
+  }
+  std::string hint = nearest_of(s.chip, names);
+  throw ConfigError(s.file, "chip", "'" + s.chip + "': no such chip preset" + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+}
+
+namespace {
+void check_expert_exchange(const ExpertExchange& x, int ranks) {
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  if (x.kind != CollKind::AllToAll) throw InputError("--tokens: an expert exchange is an all-to-all (kernel alltoall), not " + name(x.kind));
+  if (x.algorithm != "auto" && x.algorithm != "deepep" && x.algorithm != "deepep-ll")
+    throw InputError("--algo " + x.algorithm + ": --tokens runs DeepEP's kernels (expected deepep, deepep-ll or auto = deepep)");
+  if (x.protocol != "auto") throw InputError("--proto " + x.protocol + ": DeepEP's kernels choose their own (expected auto)");
+  if (x.stage != "dispatch" && x.stage != "combine") throw InputError("--stage '" + x.stage + "': expected dispatch or combine");
+  if (x.tokens <= 0) throw InputError("--tokens " + n(x.tokens) + ": expected a positive number of tokens per rank");
+  const std::string needs = " (--tokens needs --hidden, --topk and --experts)";
+  if (x.hidden <= 0) throw InputError("--hidden " + n(x.hidden) + ": expected a positive hidden size" + needs);
+  if (x.experts <= 0 || x.experts % ranks != 0)
+    throw InputError("--experts " + n(x.experts) + ": the experts must split over the " + std::to_string(ranks) +
+                     " ranks (expected a positive multiple of " + std::to_string(ranks) + ")" + needs);
+  if (x.topk < 1 || x.topk > x.experts)
+    throw InputError("--topk " + n(x.topk) + ": expected 1 to " + n(x.experts) + " experts per token" + needs);
+  if (x.groups < 1 || x.experts % x.groups != 0)
+    throw InputError("--expert-groups " + n(x.groups) + ": expected a positive divisor of --experts " + n(x.experts));
+  if (x.groups_per_token < 1 || x.groups_per_token > x.groups)
+    throw InputError("--groups-per-token " + n(x.groups_per_token) + ": expected 1 to --expert-groups " + n(x.groups));
+}
+}  // namespace
+
+CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x) {
+  const int ranks = sys.ranks();
+  check_expert_exchange(x, ranks);
+  CollectiveRequest r;
+  r.kind = CollKind::AllToAll;
+  const bool combine = x.stage == "combine", low_latency = x.algorithm == "deepep-ll";
+  const std::int64_t token_bytes = expert_token_bytes(x.hidden, combine ? DType::bf16 : x.dtype);
+  std::int64_t receive = 0;
+  if (low_latency) {  // as add_moe's decode exchange: the busiest rank's routed rows
+    receive = place_experts(expert_rows(x.tokens * ranks, x.experts, x.topk, Routing{}), ranks, 0).max_rank_rows();
+  } else {
+    receive = normal_receive_tokens(x.tokens * ranks, x.experts, x.topk, ranks, x.groups, x.groups_per_token);
+    if (sys.nodes > 1)  // as deepep_forwarded_bytes: each token once per node holding any of its experts
+      r.forwarded_bytes = normal_forwarded_bytes(x.tokens, token_bytes, x.experts, x.topk, sys.nodes, x.groups, x.groups_per_token);
+  }
+  r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));
+  CollectiveReport rep = run_collective(sys, r);
+  rep.expert = std::string(low_latency ? "DeepEP low-latency " : "DeepEP normal ") + x.stage;
+  rep.expert_tokens = x.tokens;
+  rep.receive_tokens = receive;
+  rep.token_bytes = token_bytes;
+  return rep;
 }
 
 StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,

@@ -17,6 +17,7 @@
 
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/model_run.h"
+#include "sim/system/collective_run.h"
 #include "sim/system/runtime.h"
 #include "workloads/sharding.h"
 
@@ -55,6 +56,27 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
 // the group is one node, the op is not such an all-to-all, or the routing is skewed.
 std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
                                      const std::vector<int>& group);
+
+// ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
+void check_system_chip(const SystemSpec& s);
+
+// An expert dispatch or combine as DeepEP runs it, alone (`xpusim kernel alltoall --tokens`): sized as
+// a model's step sizes it (workloads/graph.cpp add_moe, deepep_forwarded_bytes) under uniform routing
+// over the whole system as one EP group, experts in consecutive blocks per rank.
+struct ExpertExchange {
+  CollKind kind = CollKind::AllToAll;
+  std::string algorithm = "auto";  // deepep (auto): the normal kernels; deepep-ll: the low-latency ones
+  std::string protocol = "auto";
+  std::string stage = "dispatch";  // or combine, which returns bf16
+  DType dtype = DType::bf16;       // what dispatch sends
+  std::int64_t tokens = 0;         // tokens each rank sends (DeepEP's num_tokens per rank)
+  std::int64_t hidden = 0, topk = 0, experts = 0;
+  std::int64_t groups = 1, groups_per_token = 1;  // group-limited routing (ModelConfig::expert_groups)
+};
+// Runs it as run_collective does (DeepEP's forwarding across nodes; a plain all-to-all, the library's
+// choice, in one node or for the low-latency kernels), its sizes in the report's expert fields;
+// InputError naming the flag for a shape that cannot be routed over these ranks.
+CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x);
 
 // The collective library's buffers per device (workloads/footprint.h) from the system preset's
 // library: NCCL_BUFFSIZE = chunk_bytes x slots per connection, its channels and p2p_channels.

@@ -32,8 +32,9 @@ std::uint64_t parse_message_bytes(const std::string& text) {
 CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req) {
   Topology topo(spec);
   if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
-  CollectiveChoice choice = choose_collective(topo, req);
   CollectiveRequest r = req;
+  resolve_expert_all_to_all(spec, r);  // an expert exchange with forwarded bytes: as a model's runtime runs it
+  CollectiveChoice choice = choose_collective(topo, r);
   r.algorithm = choice.algorithm;
   r.protocol = choice.protocol;
   CommProgram prog = lower_collective(topo, r);
@@ -48,6 +49,7 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   rep.nodes = spec.nodes;
   rep.slices = prog.slices;
   rep.bytes = req.bytes;
+  rep.forwarded_bytes = r.forwarded_bytes;
   rep.latency_s = to_seconds(fr.end);
   rep.algbw_GBps = rep.latency_s > 0 ? static_cast<double>(req.bytes) / rep.latency_s / 1e9 : 0;
   rep.busbw_GBps = rep.algbw_GBps * busbw_factor(req.kind, rep.ranks);
@@ -85,6 +87,16 @@ nlohmann::json CollectiveReport::json() const {
   for (const auto& c : utilization)
     j["utilization"][c.cls] = {{"links", c.links}, {"mean", c.mean}, {"max", c.max}, {"wire_bytes", c.bytes}};
   for (const auto& [l, u] : link_utilization) j["link_utilization"][l] = u;
+  if (!expert.empty()) {
+    const auto per_s = [&](double b) { return latency_s > 0 ? b / latency_s / 1e9 : 0.0; };
+    j["expert"] = {{"kernels", expert},
+                   {"tokens", expert_tokens},
+                   {"receive_tokens", receive_tokens},
+                   {"token_bytes", token_bytes},
+                   {"forwarded_bytes", forwarded_bytes},
+                   {"nvlink_GBps", per_s(static_cast<double>(bytes))},
+                   {"rdma_GBps", per_s(static_cast<double>(forwarded_bytes))}};
+  }
   return j;
 }
 
@@ -105,6 +117,21 @@ std::string CollectiveReport::table() const {
     std::snprintf(buf, sizeof buf, "  %-22s%d links, mean %.1f%%, max %.1f%% busy\n", ("links " + c.cls).c_str(), c.links,
                   100 * c.mean, 100 * c.max);
     os << buf;
+  }
+  if (!expert.empty()) {
+    std::snprintf(buf, sizeof buf, "  %-22s%s: %lld tokens per rank sent, %lld received, %lld B each\n", "expert exchange",
+                  expert.c_str(), static_cast<long long>(expert_tokens), static_cast<long long>(receive_tokens),
+                  static_cast<long long>(token_bytes));
+    os << buf;
+    const double t = latency_s > 0 ? latency_s : 1;
+    std::snprintf(buf, sizeof buf, "  %-22s%.1f GB/s NVLink (received)", "DeepEP bandwidth", static_cast<double>(bytes) / t / 1e9);
+    os << buf;
+    if (forwarded_bytes > 0) {
+      std::snprintf(buf, sizeof buf, ", %.1f GB/s RDMA (%s across nodes)", static_cast<double>(forwarded_bytes) / t / 1e9,
+                    format_bytes(forwarded_bytes).c_str());
+      os << buf;
+    }
+    os << "\n";
   }
   os << "  considered            ";
   for (const auto& [a, s] : considered) os << a << " " << format_seconds(s) << "  ";

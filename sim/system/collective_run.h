@@ -26,6 +26,13 @@ struct CollectiveReport {
   };
   std::vector<ClassUse> utilization;
   std::vector<std::pair<std::string, double>> link_utilization;  // every link with traffic
+  // An expert exchange (`kernel alltoall --tokens`): which DeepEP kernels ("" otherwise), the tokens each
+  // rank sends and receives, the bytes of one token, and the bytes each rank sends across nodes. DeepEP's
+  // "bottleneck bandwidth" (README, normal kernels; tests/test_intranode.py, test_internode.py) is the
+  // received bytes (`bytes`) over the time in one node ("NVLink"), the forwarded bytes across nodes ("RDMA").
+  std::string expert;
+  std::int64_t expert_tokens = 0, receive_tokens = 0, token_bytes = 0;
+  std::uint64_t forwarded_bytes = 0;
   std::string resolved_yaml;
   Stats stats;  // every link's busy time, bytes and utilization, with unit and meaning
   nlohmann::json json() const;

@@ -107,8 +107,7 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   CollectiveRequest r = req;
   // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
   // the collective library's choice; inside one node a plain all-to-all.
-  if (r.forwarded_bytes > 0 && gs.spec.nodes > 1) r.algorithm = "deepep", r.protocol = "simple";
-  else r.forwarded_bytes = 0;
+  resolve_expert_all_to_all(gs.spec, r);
   if (r.algorithm == "auto" || r.protocol == "auto") {
     CollectiveChoice c = choose_collective(t, req);
     r.algorithm = c.algorithm;

@@ -193,7 +193,7 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     (("compare", "--chips", "h100-sxm:tp2"), "system preset"),
     (("compare", "--chips", "hgx-h100x8:tp9"), "tpN"),
     (("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", "2", "--bytes", "1MiB", "--algo", "deepep"),
-     "--algo deepep: DeepEP's forwarding runs a model's expert dispatch and combine"),
+     "--algo deepep: DeepEP's forwarding runs an expert dispatch or combine, not a plain all-to-all of --bytes"),
     (("run", "--chip", "h100-sxm", "--two-batch-overlap"), "--two-batch-overlap overlaps one micro-batch's collectives"),
     (("run", "--system", "hgx-h100x8", "--tp", "4", "--pp", "2", "--batch", "4", "--two-batch-overlap"),
      "--two-batch-overlap with --pp 2"),

@@ -131,9 +131,10 @@ TEST(ExpertPlacement, AllToAllIsSizedByTheRankThatReceivesMost) {
     EXPECT_EQ(h.dispatch, 28 * row);
     EXPECT_EQ(h.combine, 28 * row);
   }
-  // fp8 activations dispatch one byte per value; the combine returns bf16.
+  // fp8 activations dispatch one byte per value and a float32 scale per 128 (expert_token_bytes);
+  // the combine returns bf16.
   s.adtype = DType::fp8;
-  EXPECT_EQ(moe_step(m, s, 3).dispatch, 28 * 4096);
+  EXPECT_EQ(moe_step(m, s, 3).dispatch, 28 * (4096 + 32 * 4));
 }
 
 // The same step with 8 redundant experts (2 slots per rank). Replicas: expert 0 (28) twice more
@@ -195,6 +196,29 @@ TEST(ExpertPlacement, DistinctRanksPerTokenClosedForm) {
   EXPECT_NE(test::input_error_of([] { distinct_ranks_per_token(256, 8, 7); }).find("multiple of ep"), std::string::npos);
 }
 
+// The sizes of a normal (prefill) exchange, by hand: DeepSeek-V3 over 8 ranks, 4096 tokens from each,
+// a rank receives 4096 x 5.2947 tokens (each once per rank it reaches, 1/8 of those from each
+// sender); across 2 nodes a token of 7392 B crosses to 2 (1 - C(128,8)/C(256,8)) nodes. FP8 tokens
+// carry a float32 scale per 128 elements (DeepEP's 7168 + 56 x 4 = 7392 B), BF16 2 B per element,
+// FP4 half a byte (rounded up), no scales.
+TEST(ExpertPlacement, NormalExchangeSizes) {
+  EXPECT_EQ(normal_receive_tokens(8 * 4096, 256, 8, 8, 1, 1),
+            static_cast<std::int64_t>(std::ceil(4096 * distinct_ranks_per_token(256, 8, 8) - 1e-9)));
+  EXPECT_EQ(normal_receive_tokens(8 * 4096, 256, 8, 8, 1, 1), 21687);
+  double miss = 1.0;
+  for (int i = 0; i < 8; ++i) miss *= (128.0 - i) / (256.0 - i);
+  EXPECT_EQ(normal_forwarded_bytes(4096, 7392, 256, 8, 2, 1, 1),
+            static_cast<std::uint64_t>(std::ceil(4096 * 2 * (1 - miss) - 1e-9)) * 7392u);
+  double in_groups = 1;  // 4 of 8 groups, one per node: the 8 experts among those 4 nodes' 128
+  for (int i = 0; i < 8; ++i) in_groups *= (96.0 - i) / (128.0 - i);
+  EXPECT_EQ(normal_forwarded_bytes(4096, 7392, 256, 8, 8, 8, 4),
+            static_cast<std::uint64_t>(std::ceil(4096 * 4 * (1 - in_groups) - 1e-9)) * 7392u);
+  EXPECT_EQ(expert_token_bytes(7168, DType::fp8), 7392);
+  EXPECT_EQ(expert_token_bytes(7168, DType::bf16), 14336);
+  EXPECT_EQ(expert_token_bytes(7168, DType::fp4), 3584);
+  EXPECT_EQ(expert_token_bytes(7, DType::fp4), 4);
+}
+
 // From a placement: a rank whose expert every token picks receives every token; one expert per rank
 // receives its rows; two experts of p = 1/2 each reach 1 - 1/4 of the tokens (independent picks).
 TEST(ExpertPlacement, PrefillTokensPerRankFromThePlacement) {
@@ -218,7 +242,7 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   s.input_len = 64;
   s.adtype = DType::fp8;
   s.routing = Routing::parse("even");  // the closed forms; the step's draw on top: OneStepsDraw... below
-  const std::int64_t row = 7168;
+  const std::int64_t row = 7168, fp8_row = 7168 + 56 * 4;  // fp8 tokens carry a float32 scale per 128 values
   const auto step = [&](bool decode, bool normal = false) {
     MoeStep out;
     Scenario t = s;
@@ -233,14 +257,14 @@ TEST(ExpertPlacement, PrefillDispatchesOncePerRankDecodePerExpert) {
   };
   const auto sized = [](std::int64_t bytes) { return (bytes + 31) / 32 * 32; };  // alltoall rounds to 4 x ep
   const MoeStep pre = step(false), dec = step(true);
-  EXPECT_EQ(pre.dispatch, sized(1859 * row));
+  EXPECT_EQ(pre.dispatch, sized(1859 * fp8_row));
   EXPECT_EQ(pre.combine, sized(1859 * row * 2));
-  EXPECT_EQ(dec.dispatch, sized(64 * row));
+  EXPECT_EQ(dec.dispatch, sized(64 * fp8_row));
   EXPECT_EQ(dec.combine, sized(64 * row * 2));
   // A serving iteration with a prefill runs the normal kernels for its decode tokens too (SGLang's
   // --deepep-mode auto): 64 tokens over the group, ceil(64 x 3.6290 / 8) = 30 per rank.
   const MoeStep mixed = step(true, true);
-  EXPECT_EQ(mixed.dispatch, sized(30 * row));
+  EXPECT_EQ(mixed.dispatch, sized(30 * fp8_row));
   EXPECT_EQ(mixed.combine, sized(30 * row * 2));
 }
 
@@ -320,7 +344,7 @@ TEST(ExpertPlacement, OneStepsDrawMakesTheBusiestRankItsExpectedMaximum) {
   Scenario s = test::layout_scenario(64, 1, 8, 1, 8);
   s.input_len = 64;
   s.adtype = DType::fp8;
-  const std::int64_t row = 7168;
+  const std::int64_t row = 7168 + 56 * 4;  // fp8 tokens with their float32 scales per 128 values
   const auto sized = [](std::int64_t bytes) { return (bytes + 31) / 32 * 32; };
   EXPECT_EQ(moe_step(ds, s, 3).dispatch, sized(79 * row));
   std::int64_t routed = 0;
