@@ -17,6 +17,9 @@ void lower_deepep(Builder& b, CollKind k, std::uint64_t bytes);
 // The library's chunk per channel for a protocol: one buffer slot's data (chunk_bytes_ll, _ll128, else
 // chunk_bytes).
 double protocol_chunk(const SystemSpec& s, const std::string& protocol);
+// The library's point-to-point chunk (library.p2p_chunk_bytes_net across nodes, _nvl inside one; 0:
+// not given, the collectives' rule applies).
+double p2p_chunk(const Topology& t);
 // NCCL's tree/LL128 chunk (src/enqueue.cc, calcCollChunking): the LL128 chunk halved while a channel
 // holds fewer than 64 x steps / ppn chunks (down to 128 KiB), then 16 x steps / ppn (down to 32 KiB),
 // steps = 1 + log2(nodes) + 0.1 x ranks per node.

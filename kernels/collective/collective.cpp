@@ -73,6 +73,11 @@ double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
   return cut_nvls_chunk(chunk, static_cast<double>(s.channels) * heads, bytes, {{64, 64 * kKiB}, {8, 32 * kKiB}, {2, 16 * kKiB}});
 }
 
+double p2p_chunk(const Topology& t) {
+  const SystemSpec& s = t.spec();
+  return (s.nodes > 1 ? s.p2p_chunk_bytes_net : s.p2p_chunk_bytes_nvl).value();
+}
+
 double protocol_chunk(const SystemSpec& s, const std::string& protocol) {
   const double ll = s.chunk_bytes_ll.value(), ll128 = s.chunk_bytes_ll128.value();
   if (protocol == "ll" && ll > 0) return ll;
@@ -226,7 +231,14 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     bool rail_rings = r.algorithm == "ring" && s.nodes > 1 && s.network == "rail" &&
                       r.kind != CollKind::Broadcast && r.kind != CollKind::SendRecv;
     if (rail_rings) per_slice = coll::protocol_chunk(s, r.protocol) * t.ranks() * t.ranks_per_node();
-    const double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
+    // An all-to-all of point-to-point sends (NCCL's grouped send/receive): each peer's bytes cross in
+    // the library's p2p chunks, one message each, so a slice is one chunk to every peer (NCCL splits a
+    // peer's send into full chunks and the rest; across the network every chunk is a message the proxy
+    // posts: rdma_nic.cpp). Before, the collectives' chunk x channels cut the slices, whatever the peers.
+    if (const double chunk = coll::p2p_chunk(t); r.kind == CollKind::AllToAll && r.algorithm == "direct" && r.expert == CollectiveRequest::Expert::None && chunk > 0)
+      per_slice = chunk * t.ranks();
+    double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
+    if (r.expert == CollectiveRequest::Expert::LowLatency) loops = 1;
     slices = static_cast<int>(std::clamp(loops, 1.0, static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
     const double kOpBudget = 2e5;
@@ -415,7 +427,14 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
     // Across nodes NCCL picks the protocol by its own tuner's table (tuning.cc), which this estimate does
     // not share (its LL bandwidth cap by host CPU, the tree's correction by size); where that table has
     // the algorithm, only the protocol it picks competes with the other algorithms.
-    const std::string tuned = nccl_protocol(t.spec(), r, protos, a);
+    std::string tuned = nccl_protocol(t.spec(), r, protos, a);
+    // Point-to-point sends take LL up to the library's threshold per peer, simple above it (NCCL's
+    // addP2pToPlan), not by the collectives' tuning.
+    if (const double ll = t.spec().p2p_ll_threshold.value(); r.kind == CollKind::AllToAll && a == "direct" && r.expert == CollectiveRequest::Expert::None && ll > 0 &&
+        r.protocol == "auto") {
+      const std::string p = static_cast<double>(r.bytes) / t.ranks() <= ll ? "ll" : "simple";
+      if (std::find(protos.begin(), protos.end(), p) != protos.end()) tuned = p;
+    }
     for (const auto& pr : protos) {
       CollectiveRequest q = r;
       q.algorithm = a;

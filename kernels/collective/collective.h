@@ -28,6 +28,14 @@ struct CollectiveRequest {
   // node (nccl-tests size over the nodes, this rank's own node's share staying home); `bytes` is what
   // each rank receives through its node's NVLink stage. 0: not such a call.
   std::uint64_t forwarded_bytes = 0;
+  // An expert dispatch or combine run by DeepEP's kernels (a model's MoE all-to-all, `kernel alltoall
+  // --tokens`), not the collective library's grouped send/receive: the library's p2p chunks
+  // (library.p2p_chunk_bytes_*) do not cut it. Its low-latency kernels post every token's write as
+  // soon as it is ready, into a receive buffer that holds the whole exchange
+  // (github.com/deepseek-ai/DeepEP README: low_latency_dispatch, IBGDA), so nothing cuts it into a
+  // pipeline of slices; the normal kernels stream through chunked buffers (the library's slices).
+  enum class Expert : std::uint8_t { None, Normal, LowLatency };
+  Expert expert = Expert::None;
 };
 
 // The unit a collective's size must be a multiple of on `ranks` chips: 4-byte elements, per chip for

@@ -80,6 +80,13 @@ void describe_library_costs(Params& p, SystemSpec& s) {
     "one buffer slot); 0: chunk_bytes", "0 B");
   p("library.chunk_bytes_ll128", s.chunk_bytes_ll128, "Pipeline granule per channel with the LL128 protocol (data "
     "bytes of one buffer slot); 0: chunk_bytes", "0 B");
+  p("library.p2p_chunk_bytes_net", s.p2p_chunk_bytes_net, "All-to-all as point-to-point sends: the chunk a peer's "
+    "bytes cross the scale-out network in, one network message each (NCCL_P2P_NET_CHUNKSIZE); 0: chunk_bytes per "
+    "channel as for collectives", "0 B");
+  p("library.p2p_chunk_bytes_nvl", s.p2p_chunk_bytes_nvl, "All-to-all as point-to-point sends inside the scale-up "
+    "domain: the chunk of a peer's bytes (NCCL_P2P_NVL_CHUNKSIZE); 0: chunk_bytes per channel", "0 B");
+  p("library.p2p_ll_threshold", s.p2p_ll_threshold, "All-to-all as point-to-point sends: the largest per-peer size "
+    "sent with the LL protocol, larger ones simple (NCCL_P2P_LL_THRESHOLD); 0: the protocol by estimate", "0 B");
   p("library.nvls_chunk_bytes", s.nvls_chunk_bytes, "Largest NVLS chunk per channel and head (NCCL_NVLS_CHUNKSIZE), "
     "cut for smaller messages by the library's rule; 0: chunk_bytes", "0 B");
   p("library.nvls_scatter_warps", s.nvls_scatter_warps, "Warps per channel that copy each NVLS loop from the user's "

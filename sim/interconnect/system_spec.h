@@ -83,6 +83,10 @@ struct SystemSpec {
   Seconds nvls_latency;                  // multimem setup and domain barrier (nvls)
   Bytes chunk_bytes;                     // pipeline granule per channel
   Bytes chunk_bytes_ll, chunk_bytes_ll128;  // the LL and LL128 protocols' granule (0: chunk_bytes)
+  // Point-to-point all-to-all (NCCL's grouped send/receive): a peer's bytes cross in chunks of these
+  // (across the network / in the scale-up domain), by the LL protocol up to p2p_ll_threshold per peer
+  // (0: the collective rules: chunk_bytes per channel, the protocol by estimate).
+  Bytes p2p_chunk_bytes_net, p2p_chunk_bytes_nvl, p2p_ll_threshold;
   Bytes nvls_chunk_bytes;                // NVLS chunk before the library's size rule (0: chunk_bytes)
   // NVLS copies between the user buffers and the library's NVLS buffer, per loop and chip (0 warps:
   // not modeled): warps per channel that copy in (scatter) and out (gather), the bytes each warp has

@@ -173,6 +173,8 @@ class WorkBuilder {
       c.req.kind = coll_kind(n.op.kind);
       c.req.bytes = static_cast<std::uint64_t>(n.op.m);
       c.req.forwarded_bytes = m_forwarded(n.op, group);
+      if (n.op.kind == OpKind::AllToAll)  // a graph's all-to-alls are its MoE dispatch and combine
+        c.req.expert = n.op.normal_dispatch ? CollectiveRequest::Expert::Normal : CollectiveRequest::Expert::LowLatency;
       // Expert all-to-alls hold DeepEP's SMs: its normal kernels (a prefill's, rows given) run on
       // kDeepEpNormalSms; its low-latency ones (decode) receive through a hook that holds none while the
       // data moves (DeepEP README: "hook-based communication-computation overlapping method that does not
@@ -343,6 +345,7 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   CollectiveRequest r;
   r.kind = CollKind::AllToAll;
   const bool combine = x.stage == "combine", low_latency = x.algorithm == "deepep-ll";
+  r.expert = low_latency ? CollectiveRequest::Expert::LowLatency : CollectiveRequest::Expert::Normal;
   const std::int64_t token_bytes = expert_token_bytes(x.hidden, combine ? DType::bf16 : x.dtype);
   std::int64_t receive = 0;
   if (low_latency) {  // as add_moe's decode exchange: the busiest rank's routed rows

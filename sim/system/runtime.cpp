@@ -153,7 +153,7 @@ struct Merge {
       groups.push_back(group_system(topo, c.group));
       const SystemSpec& g = groups.back().spec;
       LowerKey key{g.chips, g.nodes, c.req.bytes, c.req.algorithm + "/" + c.req.protocol,
-                   std::to_string(static_cast<int>(c.req.kind)), g.dims, c.req.forwarded_bytes};
+                   std::to_string(static_cast<int>(c.req.kind)) + "/" + std::to_string(static_cast<int>(c.req.expert)), g.dims, c.req.forwarded_bytes};
       auto it = cache.find(key);
       if (it == cache.end()) it = cache.emplace(key, lower_call(groups.back(), c.req)).first;
       lowered.push_back(it->second);

@@ -50,14 +50,15 @@ def test_deepep_normal_rows_within_25_percent(cli):
 def test_expert_exchange_sizes_follow_the_model(cli):
     """The lone exchange carries the sizes a model's step gives the same tokens: a prefill step of
     DeepSeek-V3 over two nodes (dp16 x ep16, 256 tokens per rank) dispatches the bytes that
-    `kernel alltoall --tokens 256` with DeepSeek-V3's routing (8 groups, 4 per token) sends."""
+    `kernel alltoall --tokens 256` with DeepSeek-V3's routing (8 groups, 4 per token) sends, both at the
+    expected loads (`--routing even`: the step's draw would make the model's busiest rank receive more)."""
     j = json.loads(cli("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", "2", "--tokens", "256", "--hidden", "7168",
                        "--experts", "256", "--topk", "8", "--expert-groups", "8", "--groups-per-token", "4",
                        "--dispatch-dtype", "fp8", "--format", "json").stdout)
     assert j["algorithm"] == "deepep" and j["expert"]["token_bytes"] == 7392
     run = json.loads(cli("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", "deepseek-v3", "--tp", "1", "--dp", "16",
                          "--ep", "16", "--phase", "prefill", "--batch", "16", "--input", "256", "--dtype", "fp8",
-                         "--format", "json").stdout)
+                         "--routing", "even", "--format", "json").stdout)
     dispatch = [k for k in run["steps"][0]["kernels"] if k["label"].endswith("moe_dispatch")]
     assert dispatch and dispatch[0]["collective_bytes"] == j["bytes"], (dispatch, j["bytes"])
     assert dispatch[0]["algorithm"].startswith("deepep")
