@@ -159,7 +159,6 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
   Timeline* const lane = lanes.data();
-  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lane[l].prefetch();
   // The lanes from `first` on (cyclically) in runs of one duration over contiguous lanes: the first
   // `extra` lanes take dur_more, the others dur. Each lane is booked once per transfer, so the order
   // of the bookings does not matter (only the latest end is returned).
@@ -264,7 +263,6 @@ const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
                      GroupedDurations* memo) {
-  for (Timeline& g : groups) g.prefetch();
   Tick done = arrival;
   // Each group's piece as group_piece() gives it, kept per (size, first lane) where the table is small.
   if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
