@@ -9,9 +9,27 @@ constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones a
 
 // The general case of reserve(): prune, then append or first fit.
 Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
-  // Drop intervals that end before the horizon (the last one, inline, is always kept).
+  // After a gap, with the last interval (and so every earlier one) ended by the horizon: no later
+  // arrival falls before the horizon, so none of them can hold or delay one again. The steps below
+  // would drop the earlier ones and push the last one, which the next booking that is not inline
+  // drops in turn (it ends by any later horizon, the horizon only moves forward); until then it only
+  // counts towards the 64-interval bound, which two intervals cannot reach, and the inline path
+  // takes the same arrivals with or without it (they lie at or after its end). So the calendar is
+  // emptied here instead, without reading or writing its vector: one cache miss less per booking
+  // of an idle lane (the HBM channels of a compute-bound GEMM: 12% of the 8192^3 H100 GEMM's
+  // bookings outside the inline path).
+  if (m_tail && arrival > m_te && m_te <= horizon) {
+    m_iv.clear();
+    m_head = 0;
+    m_ts = arrival;
+    m_te = arrival + duration;
+    return m_te;
+  }
+  // Drop intervals that end before the horizon (the last one, inline, is always kept); when the last
+  // earlier one has ended (m_back_end, inline), all of them have, and the vector is not read.
   const size_t n = m_iv.size();
   size_t h = m_head;
+  if (h < n && m_back_end <= horizon) h = n;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
   if (m_tail && arrival > m_te) {
