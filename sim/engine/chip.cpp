@@ -208,9 +208,10 @@ Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, co
       m_max_slots(max_slots),
       m_engine_free(engines.size(), 0),
       m_engine_busy(engines.size(), 0),
-      m_engine_names(engines) {
+      m_engine_names(engines),
+      m_trans(ctx.payload.trans),
+      m_ext(ctx.payload.ext) {
   for (const auto& e : engines) m_unit_ids.push_back(ctx.register_unit(std::string(this->name()) + "." + e));
-  m_trans.set_extension(&m_ext);
 }
 
 void Executor::end_of_elaboration() {

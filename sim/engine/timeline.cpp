@@ -9,9 +9,27 @@ constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones a
 
 // The general case of reserve(): prune, then append or first fit.
 Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
-  // Drop intervals that end before the horizon (the last one, inline, is always kept).
+  // After a gap, with the last interval (and so every earlier one) ended by the horizon: no later
+  // arrival falls before the horizon, so none of them can hold or delay one again. The steps below
+  // would drop the earlier ones and push the last one, which the next booking that is not inline
+  // drops in turn (it ends by any later horizon, the horizon only moves forward); until then it only
+  // counts towards the 64-interval bound, which two intervals cannot reach, and the inline path
+  // takes the same arrivals with or without it (they lie at or after its end). So the calendar is
+  // emptied here instead, without reading or writing its vector: one cache miss less per booking
+  // of an idle lane (the HBM channels of a compute-bound GEMM: 12% of the 8192^3 H100 GEMM's
+  // bookings outside the inline path).
+  if (m_tail && arrival > m_te && m_te <= horizon) {
+    m_iv.clear();
+    m_head = 0;
+    m_ts = arrival;
+    m_te = arrival + duration;
+    return m_te;
+  }
+  // Drop intervals that end before the horizon (the last one, inline, is always kept); when the last
+  // earlier one has ended (m_back_end, inline), all of them have, and the vector is not read.
   const size_t n = m_iv.size();
   size_t h = m_head;
+  if (h < n && m_back_end <= horizon) h = n;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
   if (m_tail && arrival > m_te) {
@@ -159,7 +177,6 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
   Timeline* const lane = lanes.data();
-  for (std::uint64_t i = 0, l = first; i < touched; ++i, l = l + 1 == n ? 0 : l + 1) lane[l].prefetch();
   // The lanes from `first` on (cyclically) in runs of one duration over contiguous lanes: the first
   // `extra` lanes take dur_more, the others dur. Each lane is booked once per transfer, so the order
   // of the bookings does not matter (only the latest end is returned).
@@ -264,7 +281,6 @@ const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
                      GroupedDurations* memo) {
-  for (Timeline& g : groups) g.prefetch();
   Tick done = arrival;
   // Each group's piece as group_piece() gives it, kept per (size, first lane) where the table is small.
   if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {

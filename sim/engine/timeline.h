@@ -61,11 +61,6 @@ class alignas(64) Timeline {
       return m_te += duration;
     return book(arrival, duration, horizon);
   }
-  // Starts loading the earlier intervals, if any, into the cache: a transfer books dozens of
-  // lanes, and touching them one after another would wait for each miss in turn.
-  void prefetch() const {
-    if (m_head < m_iv.size()) __builtin_prefetch(&m_iv[m_head]);
-  }
   void add_busy(Tick d) { m_busy += d; }
   Tick busy_ticks() const { return m_busy; }
   Tick free_at() const { return m_tail ? m_te : 0; }

@@ -44,7 +44,7 @@ TileCache::TileCache(const CacheSpec& spec, bool bank)
 }
 
 bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
-  std::uint64_t key = addr * 1315423911ull ^ bytes;
+  std::uint64_t key = key_of(addr, bytes);
   std::int32_t i = find(key);
   if (i != kNil) {
     if (i != m_front) {
@@ -146,6 +146,15 @@ void TileCache::rehash(size_t slots) {
 
 Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) {
   if (bytes == 0) return arrival;
+  // The GPU memory looks the tile up (access()) right after booking its slices: start loading the
+  // table slots that lookup probes first (the tile's, and the LRU tail's, evicted on a miss), so that
+  // their cache misses (random slots of a table of up to a few MiB) overlap the booking instead of
+  // following it. A hint only: nothing here reads the table. perf, 70B B200 decode step: find() and
+  // evict_back() 5.7% -> 1.6% of the samples.
+  if (!m_table.empty()) {
+    __builtin_prefetch(&m_table[slot_of(key_of(addr, bytes))]);
+    if (m_back != kNil) __builtin_prefetch(&m_table[slot_of(m_nodes[static_cast<size_t>(m_back)].key)]);
+  }
   const std::uint64_t n = static_cast<std::uint64_t>(m_spec.slices);
   std::uint64_t chunks = spread_chunks(bytes, run, static_cast<std::uint64_t>(m_spec.interleave.value()));
   if (m_bank_mode) return reserve_bank(m_bank, n, bytes, std::min(chunks, n), m_slice_bw, arrival, horizon);

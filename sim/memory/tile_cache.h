@@ -45,6 +45,7 @@ class TileCache : public ICache {
     std::int32_t prev, next;
   };
   static constexpr std::int32_t kNil = -1;
+  static std::uint64_t key_of(std::uint64_t addr, std::uint64_t bytes) { return addr * 1315423911ull ^ bytes; }
   size_t slot_of(std::uint64_t key) const { return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> m_shift); }
   std::int32_t find(std::uint64_t key) const;
   void insert_front(std::uint64_t key, std::uint64_t bytes);
