@@ -82,7 +82,8 @@ void describe(Params& p, TrainiumSpec& s) {
     "SBUF buffers per streamed operand in lowerings (2 = double-buffered DMA, 1 = load then compute)", "2");
   p("lowering.tnx_flash_min_tokens", s.tnx_flash_min_tokens,
     "Prompt tokens from which AWS transformers-neuronx runs context-encoding attention as its NKI flash kernel "
-    "(--impl transformers-neuronx); shorter prompts run the HLO graph with the S x S scores materialized", "4096");
+    "(--impl transformers-neuronx); shorter prompts run the HLO graph with the S x S scores materialized; 0: no "
+    "flash kernel, every prompt runs the HLO graph (transformers-neuronx before 0.11.351.0, Neuron 2.19)", "4096");
   p("lowering.materialized_sbuf_share", s.materialized_sbuf_share,
     "Share of SBUF a materialized intermediate (transformers-neuronx's attention scores) may occupy per core; "
     "a larger one is written to HBM by each HLO op and read back by the next", "0.5");
@@ -92,7 +93,7 @@ void describe(Params& p, TrainiumSpec& s) {
   p.require(s.weight_convert_engine == "auto" || s.weight_convert_engine == "vector" || s.weight_convert_engine == "scalar" ||
                 s.weight_convert_engine == "gpsimd",
             "lowering.weight_convert_engine", "one of auto, vector, scalar, gpsimd");
-  p.require(s.tnx_flash_min_tokens >= 1, "lowering.tnx_flash_min_tokens", "a positive token count");
+  p.require(s.tnx_flash_min_tokens >= 0, "lowering.tnx_flash_min_tokens", "a token count (0: no flash kernel)");
   p.require(s.materialized_sbuf_share > 0 && s.materialized_sbuf_share <= 1, "lowering.materialized_sbuf_share",
             "a share in (0, 1]");
   p.require(s.cores > 0 && s.cores <= 256, "cores", "1 to 256 NeuronCores");

@@ -57,7 +57,8 @@ struct TrainiumSpec {
   double sync_cycles = 8;   // semaphore wait/signal on an engine sequencer
   int dma_buffers = 2;      // lowering: SBUF buffers per streamed operand (2 = double buffering)
   // Attention as AWS transformers-neuronx builds it (OpSpec::impl "transformers-neuronx"): its NKI
-  // flash kernel from this many prompt tokens on, below it the HLO graph with the scores materialized.
+  // flash kernel from this many prompt tokens on, below it the HLO graph with the scores materialized;
+  // 0: a release without the kernel (before transformers-neuronx 0.11.351.0), the HLO graph at every length.
   int tnx_flash_min_tokens = 4096;
   // Share of SBUF the compiler keeps a materialized intermediate in; a larger one goes through HBM
   // between the HLO ops that produce and consume it.

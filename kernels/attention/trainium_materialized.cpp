@@ -1,7 +1,8 @@
 // Context-encoding attention as AWS transformers-neuronx builds it below its flash threshold: an HLO
 // graph with the S x S scores materialized (layers/attention.py: score(), mask(), context_combined()).
 // transformers-neuronx calls its NKI flash kernel only from `lowering.tnx_flash_min_tokens` prompt
-// tokens on (flash_attention(): "if n_active_tokens < 4096: ... return None"); below it the graph is
+// tokens on (flash_attention(): "if n_active_tokens < 4096: ... return None"; 0: releases without the kernel,
+// which run every prompt this way); below it the graph is
 //   S = Q K^T          dot_general over the whole key range (the causal mask is a select, nothing skipped)
 //   S = select(mask)   hlo.masked_select with the broadcast [q, k] mask
 //   P = softmax(S)     hlo.softmax: reduce max, subtract, exp, reduce sum, divide (in the score dtype)
@@ -43,7 +44,7 @@ constexpr Pass kChain[] = {
 }  // namespace
 
 bool runs_materialized(const OpSpec& op, const TrainiumSpec& spec) {
-  return op.impl == kTnxImpl && !op.decode && op.seq_q < spec.tnx_flash_min_tokens;
+  return op.impl == kTnxImpl && !op.decode && (spec.tnx_flash_min_tokens == 0 || op.seq_q < spec.tnx_flash_min_tokens);
 }
 
 KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
@@ -147,7 +148,10 @@ KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec
     }
   };
   std::ostringstream s;
-  s << "prefill, transformers-neuronx HLO graph (below its " << spec.tnx_flash_min_tokens << "-token flash threshold): "
+  s << "prefill, transformers-neuronx HLO graph ("
+    << (spec.tnx_flash_min_tokens == 0 ? std::string("no flash kernel")
+                                       : "below its " + std::to_string(spec.tnx_flash_min_tokens) + "-token flash threshold")
+    << "): "
     << units << " row tiles of " << kPartitions << " queries x " << S << " keys, scores materialized ("
     << (spill ? "through HBM between ops: " : "in SBUF: ") << static_cast<std::int64_t>(core_scores / 1048576) << " MiB per core), over "
     << cores << " NeuronCores";

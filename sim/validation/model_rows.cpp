@@ -154,7 +154,16 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   SystemContext sys{load_system(trn1 ? "trn1-32xl" : "inf2-48xl")};
-  auto chip = load_chip(sys.spec.chip);
+  // The table's release ("Neuron2.18.0"): transformers-neuronx added its flash-attention kernel for context
+  // encoding in 0.11.351.0 (Neuron 2.19, 2024-07-03: "compiler optimized flash attention kernel to support
+  // context lengths of 16k/32k for Llama models"; aws-neuron/aws-neuron-sdk release-notes/torch/
+  // transformers-neuronx/index.rst@0521004c). An earlier release runs every prompt's attention as the HLO graph
+  // with the scores materialized (the preset's lowering.tnx_flash_min_tokens = 0, as `--set` would give it).
+  std::smatch release;
+  const bool before_flash = std::regex_search(row.shape, release, std::regex("Neuron([0-9]+)\\.([0-9]+)")) &&
+                            std::make_pair(std::stoi(release[1]), std::stoi(release[2])) < std::make_pair(2, 19);
+  auto chip = load_chip(sys.spec.chip, before_flash ? std::vector<std::string>{"lowering.tnx_flash_min_tokens=0"}
+                                                    : std::vector<std::string>{});
   Scenario s;
   s.phase = Phase::Request;
   s.batch = 1;
@@ -169,7 +178,7 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   s.buckets = tnx_default_buckets(n_positions);  // the model compiled for the largest (Scenario::run_model_of)
   s.tp = tp;
   s.pad_heads = cores;
-  s.attention_impl = kTnxImpl;  // the tables' stack (Neuron 2.18): its attention, flash only from 4096 tokens
+  s.attention_impl = kTnxImpl;  // the tables' stack: its attention (no flash kernel before Neuron 2.19, above)
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   // transformers-neuronx's weight-only int8 (QuantizationConfig quant_dtype s8, dequant_dtype bf16, per output
   // channel): the weights stay int8 in HBM and each GEMM converts them to bf16 on chip (the Trainium GEMM
@@ -179,9 +188,10 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   // A table row gives TTFT and TPOT of the same request: simulate it once for both (for the process: one entry
   // per distinct request of the tables, a few dozen; presets are not edited while validate runs).
   static std::map<std::string, ModelRunResult> runs;
-  const std::string key = strformat("%s %s in%lld out%lld seq%lld tp%d %s", sys.spec.name.c_str(), model.c_str(),
+  const std::string key = strformat("%s %s in%lld out%lld seq%lld tp%d %s%s", sys.spec.name.c_str(), model.c_str(),
                                     static_cast<long long>(s.input_len), static_cast<long long>(s.output_len),
-                                    static_cast<long long>(n_positions), cores, name(s.wdtype));
+                                    static_cast<long long>(n_positions), cores, name(s.wdtype),
+                                    before_flash ? " no-flash" : "");
   auto it = runs.find(key);
   if (it == runs.end()) {
     ModelRunOptions o;
@@ -198,7 +208,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips, heads stored for " +
-           std::to_string(cores) + " NeuronCores, transformers-neuronx attention, buckets for " +
+           std::to_string(cores) + " NeuronCores, transformers-neuronx attention" +
+           (before_flash ? " (HLO graph at every length: no flash kernel before Neuron 2.19)" : "") + ", buckets for " +
            std::to_string(n_positions) + " positions" +
            (int8_weights ? ", int8 weights converted to bf16 on chip" : "");
   return true;

@@ -35,7 +35,8 @@ NEURON_TTFT = ("Neuron's measured context encoding runs at 15-17% of the chips' 
 # AWS Neuron's whole 2.18 latency tables (rows NRT-* on trn1 TP32, NRI-* on inf2 TP24; README "Parallel
 # inference", 2026-12-02). Their TTFT is predicted fast at every prompt length and model; the runtime's mesh
 # all-reduce with its fixed cost per collective (2026-12-03) brought the 70B short prompts within 25%; the rest
-# has no mechanism in the stack's source (buckets: the tables' prompts equal their buckets; the HLO attention).
+# has no mechanism in the stack's source (buckets: the tables' prompts equal their buckets); the release's attention
+# without a flash kernel (2026-12-03) brought inf2's 4096-8192-token prompts within 25%.
 NEURON_SHORT_TTFT = ("TTFT of a 128-1024-token prompt predicted fast on both instances. On inf2 the measured TTFT at "
                      "128 tokens is a near-constant 26-29 ms for every 7-13B model (Llama-2-7b 27.6/29.2, Llama-2-13b "
                      "25.9, CodeLlama-13b 27.0, Mistral-7B 27.3 ms) while the simulated context encoding scales with "
@@ -43,13 +44,20 @@ NEURON_SHORT_TTFT = ("TTFT of a 128-1024-token prompt predicted fast on both ins
                      "a 25 ms TPOT, 7B 13.3 against 6.7). A per-request cost that does not scale with the model, not "
                      "sourced: the prompt is not padded (128 and 256 are context buckets, bucket.py context_sizes) and "
                      "adding one decode step to the TTFT fits some rows and not others (trn1 70B +19%, inf2 7B -34%)")
-NEURON_LONG_TTFT = ("TTFT of a 4096-8192-token prompt of a 7-13B model. On trn1 the table is 2.4-2.6x inf2 for the same "
-                    "model, sample and release (Llama-2-13b 864 vs 334 ms at 4096, 2368 vs 994 at 8192; Mistral 1323 vs "
-                    "540 at 8192) with 16 chips against 12 and no more heads per core, while the simulation gives trn1 "
-                    "about equal to inf2 (206 vs 210 ms, 443 vs 452) and the 70B rows are faster on trn1 in both (691 vs "
-                    "810 ms measured). inf2's Mistral takes longer at 4096 tokens (558 ms) than at 8192 (540) on the same "
-                    "sample: the rows were not all built alike (the CodeLlama sample compiles with NEURON_CC_FLAGS=-O1 and "
-                    "its own context_length_estimate, the Llama-2-13b sample without), which the table does not state")
+NEURON_LONG_TTFT = ("TTFT of a 4096-8192-token prompt of a 7-13B model on trn1. Since 2026-12-03 these prompts run "
+                    "attention as the tables' release builds it: transformers-neuronx 0.10 (Neuron 2.18) has no flash "
+                    "kernel (added in 0.11.351.0, Neuron 2.19, release notes), so the S x S scores go through HBM between "
+                    "the softmax ops; that brought inf2's 13B and Mistral 8192 rows within 25% (-35..-53% -> -9..-18%, "
+                    "+10%), trn1's only to -65..-70%. On trn1 the table is 2.4-2.6x inf2 for the same model, sample and "
+                    "release (Llama-2-13b 864 vs 334 ms at 4096, 2368 vs 994 at 8192; Mistral 1323 vs 540 at 8192) with "
+                    "16 chips against 12 and no more heads per core (Mistral: fewer), while the simulation gives trn1 "
+                    "about equal to inf2 (299 vs 304 ms, 808 vs 818) and the 70B rows are faster on trn1 in both (691 vs "
+                    "810 ms measured). What trn1 misses (565 ms at 4096, 1560 at 8192, Mistral 926) grows between the "
+                    "all-reduce volume and the attention's; no trn1-specific mechanism is published")
+NEURON_INF2_MISTRAL = ("inf2's Mistral-7B takes longer at 4096 tokens (558 ms) than at 8192 (540, NRI-25, now +10%) on "
+                       "the same sample and release: the rows were not all built alike (the CodeLlama sample compiles "
+                       "with NEURON_CC_FLAGS=-O1 and its own context_length_estimate, the Llama-2-13b sample without), "
+                       "which the table does not state")
 NEURON_INF2_TPOT = ("TPOT of a 7-13B model on inf2 at a 128-token prompt predicted slow (+19..+26%; the same models on "
                     "trn1 +6..+10%, inf2 at 4096 tokens +15..+21%). Since 2026-12-03 the small all-reduces run the runtime's "
                     "mesh (one step, ~60 us each on both instances: the nccom-test-derived 52 us fixed cost, an upper bound "
@@ -65,24 +73,19 @@ KNOWN_GAPS = {
     "M25": (0.48, "TTFT of a 2k prompt at TP24 on inf2: " + NEURON_TTFT),  # -43.7%
     "NRT-01": (0.45, "Llama-3-8B int8 weights, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -41.7%
     "NRT-05": (0.36, "Llama-3-8B int8 weights, trn1 TTFT in128: " + NEURON_SHORT_TTFT),  # -32.5%
-    "NRT-13": (0.80, "Llama-2-13b, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -75.4%
-    "NRT-15": (0.85, "Llama-2-13b, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.7%
+    "NRT-13": (0.70, "Llama-2-13b, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -65.4%
+    "NRT-15": (0.70, "Llama-2-13b, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -65.9%
     "NRT-27": (0.47, "Llama-2-70b, trn1 TTFT in2048: " + NEURON_TTFT),  # -41.8%
-    "NRT-29": (0.85, "Mistral-7B-Instruct-v0.2, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.6%
-    "NRT-31": (0.80, "CodeLlama-13b-hf, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -75.5%
-    "NRT-33": (0.85, "CodeLlama-13b-hf, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -80.8%
+    "NRT-29": (0.75, "Mistral-7B-Instruct-v0.2, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -70.0%
+    "NRT-31": (0.70, "CodeLlama-13b-hf, trn1 TTFT in4096: " + NEURON_LONG_TTFT),  # -65.6%
+    "NRT-33": (0.70, "CodeLlama-13b-hf, trn1 TTFT in8192: " + NEURON_LONG_TTFT),  # -66.0%
     "NRI-01": (0.63, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -59.1%
     "NRI-03": (0.65, "Llama-2-7b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -61.3%
     "NRI-05": (0.37, "Llama-2-13b, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -32.7%
-    "NRI-07": (0.40, "Llama-2-13b, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -34.7%
-    "NRI-09": (0.58, "Llama-2-13b, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -53.1%
     "NRI-21": (0.60, "Mistral-7B-Instruct-v0.2, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -55.9%
-    "NRI-23": (0.79, "Mistral-7B-Instruct-v0.2, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -74.0%
-    "NRI-25": (0.47, "Mistral-7B-Instruct-v0.2, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -41.7%
+    "NRI-23": (0.66, "Mistral-7B-Instruct-v0.2, inf2 TTFT in4096: " + NEURON_INF2_MISTRAL),  # -61.6%
     "NRI-27": (0.40, "CodeLlama-13b-hf, inf2 TTFT in128: " + NEURON_SHORT_TTFT),  # -35.6%
     "NRI-28": (0.30, "CodeLlama-13b-hf, inf2 TPOT in128 out3968: " + NEURON_INF2_TPOT),  # +25.5%
-    "NRI-29": (0.41, "CodeLlama-13b-hf, inf2 TTFT in4096: " + NEURON_LONG_TTFT),  # -35.6%
-    "NRI-31": (0.58, "CodeLlama-13b-hf, inf2 TTFT in8192: " + NEURON_LONG_TTFT),  # -52.9%
 }
 # Every row of the Neuron tables is expressed: Llama-3-8B's six (NRT-01..06) store their weights as int8 and
 # convert them to bf16 on chip (kernels/gemm/trainium.cpp; skipped until 2026-12-02).

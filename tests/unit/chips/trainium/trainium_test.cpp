@@ -198,6 +198,13 @@ TEST(TrainiumLowering, TransformersNeuronxMaterializesScoresBelowItsFlashThresho
   count(attn(4096, "transformers-neuronx"), mm_b, w_b);
   EXPECT_EQ(mm_a, mm_b);
   EXPECT_EQ(w_a, w_b);
+  // A release without the flash kernel (tnx_flash_min_tokens 0: transformers-neuronx before 0.11.351.0) runs the
+  // HLO graph at 4096 tokens too: 64 MiB of scores per core, written by each op of the chain.
+  s = load_spec("trn1", {"lowering.tnx_flash_min_tokens=0"});
+  std::uint64_t mm_c, w_c;
+  count(attn(4096, "transformers-neuronx"), mm_c, w_c);
+  EXPECT_GT(mm_c, mm_a);
+  EXPECT_GE(static_cast<double>(w_c), 5 * 4.0 * 4096 * 4096 * 2);
 }
 
 // The NeuronCore model with hand-written programs: independent instructions of different engines
