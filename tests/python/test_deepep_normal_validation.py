@@ -11,6 +11,8 @@ import json
 import os
 import re
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROWS = [r for r in csv.DictReader(open(os.path.join(ROOT, "workloads", "validation", "deepep_measured.csv")))
         if r["id"].startswith("DEEPEP-N-")]
@@ -83,3 +85,20 @@ def test_expert_exchange_bad_values_are_one_line(cli):
         p = cli(*args, check=False)
         line = p.stderr.strip()
         assert p.returncode != 0 and line.count("\n") == 0 and needle in line, (args, line)
+
+
+def test_python_expert_exchange_is_the_cli(cli):
+    """xpusim.expert_exchange runs the CLI's path (`kernel alltoall --tokens`): the same report, number
+    for number, for a DeepEP normal dispatch over two nodes and a low-latency combine in one."""
+    import xpusim
+    for nodes, algo, stage, dtype in ((2, "deepep", "dispatch", "fp8"), (1, "deepep-ll", "combine", "bf16")):
+        py = xpusim.expert_exchange(system="hgx-h100x8", nodes=nodes, tokens=128, hidden=7168, topk=8, experts=256,
+                                    expert_groups=8, groups_per_token=4, dispatch_dtype=dtype, stage=stage, algo=algo)
+        j = json.loads(cli("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", str(nodes), "--tokens", "128",
+                           "--hidden", "7168", "--topk", "8", "--experts", "256", "--expert-groups", "8",
+                           "--groups-per-token", "4", "--dispatch-dtype", dtype, "--stage", stage, "--algo", algo,
+                           "--format", "json").stdout)
+        for key in ("latency_s", "bytes", "algorithm", "protocol", "expert"):
+            assert py[key] == j[key], (key, py[key], j[key])
+    with pytest.raises(xpusim.InputError, match="--topk"):
+        xpusim.expert_exchange(tokens=16, topk=300, experts=256)

@@ -181,6 +181,18 @@ def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto",
     return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, int(nodes), _sets(set)))
 
 
+def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
+                    groups_per_token=1, dispatch_dtype="bf16", stage="dispatch", algo="auto", nodes=0, set=None):
+    """One MoE expert dispatch (or `stage="combine"`, bf16) as DeepEP runs it over every rank of a system
+    (as `xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ... --format json`): `tokens`
+    sent by each rank, `algo` "auto"/"deepep" (normal kernels, forwarded once per node across nodes) or
+    "deepep-ll" (low-latency), sized by the same functions as a model's step; the report's `expert`
+    fields give the tokens each rank receives and the bytes per token."""
+    return _json.loads(_xpusim.expert_exchange_json(system, _sets(set), int(nodes), int(tokens), int(hidden), int(topk),
+                                                    int(experts), int(expert_groups), int(groups_per_token),
+                                                    dispatch_dtype, stage, algo))
+
+
 def system_config(system="hgx-h100x8", set=None, nodes=0):
     """The resolved system preset (YAML text) after `set` overlays, as a collective run uses it."""
     return _xpusim.system_config(system, _sets(set), int(nodes))
