@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include "sim/app/system_cmd.h"
-#include "sim/base/dtype.h"
 #include "sim/run/system_run.h"
 #include "sim/system/collective_run.h"
 
@@ -24,33 +23,20 @@ void bind_system(py::module_& m) {
         r.bytes = parse_message_bytes(bytes);
         r.algorithm = algo;
         r.protocol = proto;
-        CollectiveReport rep;
-        {
-          py::gil_scoped_release release;
-          rep = run_collective(spec, r);
-        }
-        return rep.json().dump();
+        py::gil_scoped_release release;  // the string is built before the GIL is taken back
+        return run_collective(spec, r).json().dump();
       },
       py::arg("collective"), py::arg("system"), py::arg("bytes"), py::arg("algo"), py::arg("proto"), py::arg("nodes"),
       py::arg("sets"));
-  m.def(
-      "expert_exchange_json",
-      [](const std::string& system, const std::vector<std::string>& sets, int nodes, std::int64_t tokens, std::int64_t hidden,
-         std::int64_t topk, std::int64_t experts, std::int64_t groups, std::int64_t groups_per_token, const std::string& dtype,
-         const std::string& stage, const std::string& algo) {
-        SystemSpec spec = load_system(system, sets, nodes);
-        check_system_chip(spec);
-        ExpertExchange x{CollKind::AllToAll, algo, "auto", stage, parse_dtype(dtype)};
-        x.tokens = tokens, x.hidden = hidden, x.topk = topk, x.experts = experts, x.groups = groups, x.groups_per_token = groups_per_token;
-        CollectiveReport rep;
-        {
-          py::gil_scoped_release release;
-          rep = run_expert_exchange(spec, x);
-        }
-        return rep.json().dump();
-      },
-      py::arg("system"), py::arg("sets"), py::arg("nodes"), py::arg("tokens"), py::arg("hidden"), py::arg("topk"), py::arg("experts"),
-      py::arg("groups"), py::arg("groups_per_token"), py::arg("dtype"), py::arg("stage"), py::arg("algo"));
+  m.def("expert_exchange_json", [](const std::string& system, const std::vector<std::string>& sets, int nodes, std::int64_t tokens,
+                                   std::int64_t hidden, std::int64_t topk, std::int64_t experts, std::int64_t groups,
+                                   std::int64_t per_token, const std::string& dtype, const std::string& stage, const std::string& algo) {
+    SystemSpec spec = load_system(system, sets, nodes);
+    check_system_chip(spec);
+    const ExpertExchange x{CollKind::AllToAll, algo, "auto", stage, parse_dtype(dtype), tokens, hidden, topk, experts, groups, per_token};
+    py::gil_scoped_release release;  // the string is built before the GIL is taken back
+    return run_expert_exchange(spec, x).json().dump();
+  });
   m.def(
       "system_config",
       [](const std::string& system, const std::vector<std::string>& sets, int nodes) {
