@@ -17,6 +17,9 @@ void lower_deepep(Builder& b, CollKind k, std::uint64_t bytes);
 // The library's chunk per channel for a protocol: one buffer slot's data (chunk_bytes_ll, _ll128, else
 // chunk_bytes).
 double protocol_chunk(const SystemSpec& s, const std::string& protocol);
+// An all-to-all the collective library runs as grouped point-to-point sends with `algorithm` (direct),
+// not an expert exchange by DeepEP's kernels: its p2p chunks and LL threshold apply.
+bool nccl_p2p_all_to_all(const CollectiveRequest& r, const std::string& algorithm);
 // The library's point-to-point chunk (library.p2p_chunk_bytes_net across nodes, _nvl inside one; 0:
 // not given, the collectives' rule applies).
 double p2p_chunk(const Topology& t);

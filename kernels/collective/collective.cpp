@@ -73,6 +73,10 @@ double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes) {
   return cut_nvls_chunk(chunk, static_cast<double>(s.channels) * heads, bytes, {{64, 64 * kKiB}, {8, 32 * kKiB}, {2, 16 * kKiB}});
 }
 
+bool nccl_p2p_all_to_all(const CollectiveRequest& r, const std::string& algorithm) {
+  return r.kind == CollKind::AllToAll && algorithm == "direct" && r.expert == CollectiveRequest::Expert::None;
+}
+
 double p2p_chunk(const Topology& t) {
   const SystemSpec& s = t.spec();
   return (s.nodes > 1 ? s.p2p_chunk_bytes_net : s.p2p_chunk_bytes_nvl).value();
@@ -235,8 +239,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     // the library's p2p chunks, one message each, so a slice is one chunk to every peer (NCCL splits a
     // peer's send into full chunks and the rest; across the network every chunk is a message the proxy
     // posts: rdma_nic.cpp). Before, the collectives' chunk x channels cut the slices, whatever the peers.
-    if (const double chunk = coll::p2p_chunk(t); r.kind == CollKind::AllToAll && r.algorithm == "direct" && r.expert == CollectiveRequest::Expert::None && chunk > 0)
-      per_slice = chunk * t.ranks();
+    if (const double chunk = coll::p2p_chunk(t); coll::nccl_p2p_all_to_all(r, r.algorithm) && chunk > 0) per_slice = chunk * t.ranks();
     double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
     if (r.expert == CollectiveRequest::Expert::LowLatency) loops = 1;
     slices = static_cast<int>(std::clamp(loops, 1.0, static_cast<double>(s.max_slices)));
@@ -430,8 +433,7 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
     std::string tuned = nccl_protocol(t.spec(), r, protos, a);
     // Point-to-point sends take LL up to the library's threshold per peer, simple above it (NCCL's
     // addP2pToPlan), not by the collectives' tuning.
-    if (const double ll = t.spec().p2p_ll_threshold.value(); r.kind == CollKind::AllToAll && a == "direct" && r.expert == CollectiveRequest::Expert::None && ll > 0 &&
-        r.protocol == "auto") {
+    if (const double ll = t.spec().p2p_ll_threshold.value(); coll::nccl_p2p_all_to_all(r, a) && ll > 0 && r.protocol == "auto") {
       const std::string p = static_cast<double>(r.bytes) / t.ranks() <= ll ? "ll" : "simple";
       if (std::find(protos.begin(), protos.end(), p) != protos.end()) tuned = p;
     }

@@ -109,7 +109,7 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   // the collective library's choice; inside one node a plain all-to-all.
   resolve_expert_all_to_all(gs.spec, r);
   if (r.algorithm == "auto" || r.protocol == "auto") {
-    CollectiveChoice c = choose_collective(t, req);
+    CollectiveChoice c = choose_collective(t, r);  // the resolved request, as run_collective chooses
     r.algorithm = c.algorithm;
     r.protocol = c.protocol;
   }
