@@ -74,7 +74,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   if (m_sc.pp > 1) s.microbatches = mb;
   if (m_sc.pp == 1 && mb == 1) s.two_batch_overlap = false;  // one sequence: no second micro-batch to overlap
   std::int64_t context = 1;
-  if (p == DecodeAttn) context = std::min<std::int64_t>(args[1], m_model.max_position);
+  if (p == DecodeAttn || p == Decode) context = std::min<std::int64_t>(args[1], m_model.max_position);
   if (p == PrefillAttn) {
     s.phase = Phase::Prefill;
     s.input_len = args[1];
@@ -84,6 +84,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     Graph g = build_step_graph(m_model, s, p != PrefillAttn, context, m_fusion, rank_part);
     auto keep = [&](const GraphNode& n) {
       const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
+      if (p == Decode) return !head;
       if (p == Tokens || p == PrefillTokens) return !head && !attention;
       if (p == Head) return head;
       return attention;
@@ -106,7 +107,8 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     // The Tokens part carries the hidden states between stages; the other parts stand for the same
     // hand-off and send only the sampled token ids (their latency).
     steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);
-    steps.stage_bytes = p == Tokens || p == PrefillTokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2) : steps.token_bytes;
+    steps.stage_bytes = p == Tokens || p == PrefillTokens || p == Decode ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2)
+                                                                         : steps.token_bytes;
     r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
     r = run_step_graph(m_chip, std::move(whole), m_weight_bytes);
@@ -123,7 +125,7 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
   std::vector<std::vector<std::int64_t>> br;
   // Context lengths (decode context, prefill chunk and keys) stay within the model's context.
   for (size_t d = 0; d < x.size(); ++d) {
-    const std::int64_t cap = (p == DecodeAttn && d == 1) || (p == PrefillAttn && d > 0) ? m_model.max_position : INT64_MAX;
+    const std::int64_t cap = ((p == DecodeAttn || p == Decode) && d == 1) || (p == PrefillAttn && d > 0) ? m_model.max_position : INT64_MAX;
     const std::int64_t v = std::min<std::int64_t>(cap, std::llround(x[d]));
     br.push_back(m_interpolate ? bracket(v, cap) : std::vector<std::int64_t>{v});
     // A pipeline's micro-batches split the counts into fractions: between the integers around them.
@@ -166,10 +168,18 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   const double mb = microbatches();
   StepCost c;
   const bool normal_moe = s.prefill_chunks > 0 && m_model.is_moe() && m_sc.ep > m_sc.tp;
-  if (s.tokens() > 0) c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  // Two-batch overlap of a decode-only iteration (with more than one sequence to split): one part,
+  // attention included. A padded graph's dummy rows count as sequences that read one cached token.
+  const bool joint = m_sc.two_batch_overlap && m_mb > 1 && s.decode_seqs > 0 && s.prefill_chunks == 0 && s.verify_seqs == 0;
+  if (joint) {
+    const double seqs = static_cast<double>(s.decode_seqs + s.padding_rows);
+    c = blend(c, 1, interpolated(Decode, {seqs / mb, static_cast<double>(s.decode_kv_sum + s.padding_rows) / seqs}), 1);
+  } else if (s.tokens() > 0) {
+    c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  }
   if (grid_tokens_only) m_interpolate = false;
   if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
-  if (s.decode_seqs > 0)
+  if (s.decode_seqs > 0 && !joint)
     c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs) / mb,
                                               static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}), 1);
   // Prefill chunks and verification steps: causal chunks of Q queries against K keys.

@@ -14,7 +14,7 @@
 namespace xpu {
 
 // A step is the sum of its kernels, and each kernel depends on one aspect of the composition, so the
-// step is split into four parts, each simulated on its own grid and interpolated linearly between the
+// step is split into parts, each simulated on its own grid and interpolated linearly between the
 // grid points around the wanted value (exact on grid points):
 //   tokens(T):            every per-token kernel (projections, MLP, norms, RoPE, residuals, embedding)
 //                         of T = prefill + decode tokens; MLA models take the decode (absorbed) form.
@@ -23,6 +23,8 @@ namespace xpu {
 //   prefill attention(N, Q, K): N chunks of a mean Q new tokens against a mean K keys (causal, the
 //                         queries being the last Q positions), one batched kernel as the varlen
 //                         kernels of vLLM and TensorRT-LLM run them.
+//   decode(D, C):         with two-batch overlap, a decode-only iteration's tokens and decode attention
+//                         parts as one (the overlap interleaves both; Part::Decode below).
 // Grid: every integer up to 16, then four points per octave (16, 19, 23, 27, 32, ...), so a value
 // is at most 19% from the grid point below it. tests/unit/serve bounds the interpolation error
 // against direct simulation of the same composition.
@@ -87,7 +89,13 @@ class ChipStepTime {
   // DeepEP's normal kernels (a token once per rank, once per node across nodes) rather than its
   // low-latency ones (SGLang's --deepep-mode auto: normal for any batch with an extend); only a MoE
   // layout with data-parallel attention tells the two apart.
-  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens };
+  // Decode(D, C): with two-batch overlap, an iteration of D decode sequences (a mean context of C) as
+  // one part, the per-token kernels and the attention together, because the overlap interleaves the
+  // micro-batches' attention too: one's attention runs while the other's dispatch or combine is on
+  // the wire (SGLang's two-batch overlap splits the whole layer, attention included). Simulated apart,
+  // the attention could hide no collective. The step is then the part `run` simulates for that batch
+  // and context, less the LM head (its own part).
+  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   StepCost interpolated(Part p, const std::vector<double>& x);
   StepCost compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only = false);

@@ -16,6 +16,7 @@
 #include "sim/serve/step_time.h"
 #include "sim/serve/study.h"
 #include "sim/run/registry.h"
+#include "sim/run/system_run.h"
 #include "sim/interconnect/system_spec.h"
 
 namespace xpu {
@@ -425,6 +426,53 @@ TEST(LayoutSearch, LayerRepetitionsTakenAtTheirPeriodMatchEveryLayerSimulated) {
     }
   }
   EXPECT_LT(worst, 0.01);
+}
+
+// With two-batch overlap a decode-only iteration is one part, attention included (SGLang splits the whole
+// layer): one micro-batch's attention runs while the other's dispatch or combine is on the wire, as in
+// `run`. So the serving engine's iteration of 2 x 12 sequences per replica at context 700 on two nodes
+// (EP16, the all-to-alls across the network) is the decode step `run` simulates for that batch (its
+// kernels, collectives and LM head) at that context. A lone
+// sequence has no second micro-batch: its iteration keeps the parts apart, as without the overlap.
+TEST(LayoutSearch, TwoBatchOverlapDecodeIterationIsRunsDecodeStep) {
+  const SystemSpec spec = load_system("hgx-h100x8", {}, 2);
+  auto chip = load_chip(spec.chip);
+  const ModelConfig m = load_model(source_dir() + "/tests/data/models/deepseek-v2-lite.json");
+  const SystemContext sys{spec};
+  Scenario sc;
+  sc.wdtype = sc.adtype = sc.kvdtype = DType::fp8;
+  sc.tp = 1, sc.dp = 16, sc.ep = 16;
+  sc.two_batch_overlap = true;
+  ChipStepTime serve_steps(*chip, m, sc, false, &sys);
+  serve_steps.set_layer_repeats(0);
+  StepShape s;
+  s.decode_seqs = 24;
+  s.decode_kv_sum = 24 * 700;
+  s.logit_rows = 24;
+  Scenario r = sc;
+  r.phase = Phase::Decode;
+  r.batch = 24 * sc.dp;
+  r.input_len = 699;
+  r.output_len = 1;
+  const StepResult step = run_system_step(*chip, sys, m, r, StepPlan{true, 700, 1, false}, FusionPolicy::parse(chip->default_fusion()), nullptr);
+  const double serve_s = serve_steps.direct(s).time_s;
+  std::cerr << "serve iteration " << serve_s << " s, run's decode step " << step.time_s << " s\n";
+  ASSERT_GT(step.time_s, 0);
+  EXPECT_NEAR(serve_s / step.time_s, 1.0, 0.01);
+  // Without the overlap the iteration is still run's step for the same layout (the parts add up).
+  Scenario plain_sc = sc;
+  plain_sc.two_batch_overlap = false;
+  Scenario plain_r = r;
+  plain_r.two_batch_overlap = false;
+  ChipStepTime plain(*chip, m, plain_sc, false, &sys);
+  plain.set_layer_repeats(0);
+  const StepResult plain_step =
+      run_system_step(*chip, sys, m, plain_r, StepPlan{true, 700, 1, false}, FusionPolicy::parse(chip->default_fusion()), nullptr);
+  EXPECT_NEAR(plain.direct(s).time_s / plain_step.time_s, 1.0, 0.03);
+  // One sequence: no second micro-batch to overlap, the iteration costs what it costs without it.
+  StepShape one;
+  one.decode_seqs = 1, one.decode_kv_sum = 700, one.logit_rows = 1;
+  EXPECT_NEAR(serve_steps.direct(one).time_s / plain.direct(one).time_s, 1.0, 1e-9);
 }
 
 TEST(Studies, TheShippedStudiesLoadAndUnknownNamesAreRefusedInOneLine) {
