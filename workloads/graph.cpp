@@ -104,13 +104,14 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
   return rows;
 }
 
+RouterShape router_of(const ModelConfig& m, const Scenario& s) {
+  const bool grouped = s.redundant_experts == 0;
+  return {m.num_experts, m.experts_per_token, grouped ? m.expert_groups : 1, grouped ? m.groups_per_token : 1};
+}
+
 ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens) {
   ExpertPlacement place = place_experts(expert_rows(tokens, m.num_experts, m.experts_per_token, s.routing), s.ep, s.redundant_experts);
-  if (s.routing.sampled) {
-    // EPLB's replicas break the groups' alignment with the ranks: their limit is then not applied.
-    const bool grouped = s.redundant_experts == 0;
-    sample_step(place, tokens, {m.num_experts, m.experts_per_token, grouped ? m.expert_groups : 1, grouped ? m.groups_per_token : 1});
-  }
+  if (s.routing.sampled) sample_step(place, tokens, router_of(m, s));
   return place;
 }
 

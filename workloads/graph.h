@@ -63,5 +63,8 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
 // sharing the experts): expert_rows under s.routing, placed by place_experts (EPLB with
 // s.redundant_experts), then the step's draw (sample_step) unless the routing is `even`.
 ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens);
+// The router as the layout sees it: the model's experts and top-k, and its group limit (n_group /
+// topk_group) unless EPLB's replicas (s.redundant_experts) break the groups' alignment with the ranks.
+RouterShape router_of(const ModelConfig& m, const Scenario& s);
 
 }  // namespace xpu

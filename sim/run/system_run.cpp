@@ -301,9 +301,8 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
   const int nodes = ranks / per_node;
   const std::int64_t slots = m.num_experts + s.redundant_experts;
   if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
-  const bool grouped = s.redundant_experts == 0;
-  return normal_forwarded_bytes(op.rows, op.cols, slots, m.experts_per_token, nodes, grouped ? m.expert_groups : 1,
-                                grouped ? m.groups_per_token : 1);
+  const RouterShape router = router_of(m, s);
+  return normal_forwarded_bytes(op.rows, op.cols, slots, router.topk, nodes, router.groups, router.groups_per_token);
 }
 
 void check_system_chip(const SystemSpec& s) {
@@ -348,8 +347,10 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   r.expert = low_latency ? CollectiveRequest::Expert::LowLatency : CollectiveRequest::Expert::Normal;
   const std::int64_t token_bytes = expert_token_bytes(x.hidden, combine ? DType::bf16 : x.dtype);
   std::int64_t receive = 0;
-  if (low_latency) {  // as add_moe's decode exchange: the busiest rank's routed rows
-    receive = place_experts(expert_rows(x.tokens * ranks, x.experts, x.topk, Routing{}), ranks, 0).max_rank_rows();
+  if (low_latency) {  // as add_moe's decode exchange (routed_placement): the busiest rank's routed rows in the step's draw
+    ExpertPlacement place = place_experts(expert_rows(x.tokens * ranks, x.experts, x.topk, Routing{}), ranks, 0);
+    sample_step(place, x.tokens * ranks, {x.experts, x.topk, x.groups, x.groups_per_token});
+    receive = place.max_rank_rows();
   } else {
     receive = normal_receive_tokens(x.tokens * ranks, x.experts, x.topk, ranks, x.groups, x.groups_per_token);
     if (sys.nodes > 1)  // as deepep_forwarded_bytes: each token once per node holding any of its experts

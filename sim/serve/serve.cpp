@@ -484,13 +484,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
-  std::string prefill_flags;  // the prefill pool's layout without the pools would be ignored
-  for (auto [flag, v] : {std::pair{"--prefill-tp ", opt.prefill_tp}, {"--prefill-ep ", opt.prefill_ep}, {"--prefill-pp ", opt.prefill_pp},
-                         {"--prefill-dp ", opt.prefill_dp}})
-    if (v != 0 && !pools) prefill_flags += (prefill_flags.empty() ? "" : " ") + std::string(flag) + std::to_string(v);
-  if (opt.prefill_redundant_experts >= 0 && !pools)
-    prefill_flags += (prefill_flags.empty() ? "" : " ") + std::string("--prefill-redundant-experts ") + std::to_string(opt.prefill_redundant_experts);
-  if (!prefill_flags.empty())
+  // The prefill pool's layout without the pools would be ignored.
+  if (const std::string prefill_flags = opt.prefill_layout_flags(true); !pools && !prefill_flags.empty())
     throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);

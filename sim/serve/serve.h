@@ -59,7 +59,17 @@ struct ServeOptions {
   int prefill_redundant_experts = -1;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
-  bool prefill_layout_given() const { return prefill_tp != 0 || prefill_ep != 0 || prefill_dp != 0 || prefill_pp != 0; }
+  // The prefill pool's layout flags that were given, as they were typed ("--prefill-tp 4 --prefill-ep 8"; the
+  // redundant experts too when `replicas`); empty when none was.
+  std::string prefill_layout_flags(bool replicas = false) const {
+    std::string out;
+    auto add = [&](const char* flag, int v) { out += (out.empty() ? "" : " ") + std::string(flag) + " " + std::to_string(v); };
+    for (auto [flag, v] : {std::pair{"--prefill-tp", prefill_tp}, {"--prefill-ep", prefill_ep}, {"--prefill-pp", prefill_pp}, {"--prefill-dp", prefill_dp}})
+      if (v != 0) add(flag, v);
+    if (replicas && prefill_redundant_experts >= 0) add("--prefill-redundant-experts", prefill_redundant_experts);
+    return out;
+  }
+  bool prefill_layout_given() const { return !prefill_layout_flags().empty(); }
 };
 
 // The drafter of speculative decoding, resolved from the options: a model simulated on the chip (a
