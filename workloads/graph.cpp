@@ -109,10 +109,22 @@ RouterShape router_of(const ModelConfig& m, const Scenario& s) {
   return {m.num_experts, m.experts_per_token, grouped ? m.expert_groups : 1, grouped ? m.groups_per_token : 1};
 }
 
-ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens) {
-  ExpertPlacement place = place_experts(expert_rows(tokens, m.num_experts, m.experts_per_token, s.routing), s.ep, s.redundant_experts);
-  if (s.routing.sampled) sample_step(place, tokens, router_of(m, s));
+ExpertPlacement routed_placement(const RouterShape& r, const Routing& routing, int ep, std::int64_t redundant, std::int64_t tokens) {
+  ExpertPlacement place = place_experts(expert_rows(tokens, r.experts, r.topk, routing), ep, redundant);
+  if (routing.sampled) sample_step(place, tokens, r);
   return place;
+}
+
+ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens) {
+  return routed_placement(router_of(m, s), s.routing, s.ep, s.redundant_experts, tokens);
+}
+
+std::int64_t normal_dispatch_receive(const ExpertPlacement& place, const RouterShape& r, const Routing& routing, std::int64_t redundant,
+                                     std::int64_t tokens) {
+  const int ep = static_cast<int>(place.ranks.size());
+  if (routing.kind == Routing::Kind::Uniform && redundant == 0 && r.experts % ep == 0)
+    return normal_receive_tokens(tokens, r.experts, r.topk, ep, r.groups, r.groups_per_token, place.sampled_z);
+  return place.max_rank_tokens(tokens);
 }
 
 namespace {
@@ -593,15 +605,9 @@ class GraphBuilder {
   // SGLang's default --deepep-mode auto runs DeepEP's normal kernels for a batch with any prefill
   // (extend) and its low-latency ones for decode (python/sglang/srt/layers/moe/utils.py
   // DeepEPMode.resolve, sgl-project/sglang@d737979c); the normal kernels send a token once per
-  // destination rank (workloads/expert_placement.h). Uniform routing without replicas: the closed
-  // form, plus the step's draw (the busiest rank's expected excess: sample_step); otherwise the
-  // placement's per-expert loads.
+  // destination rank (workloads/expert_placement.h; normal_dispatch_receive).
   std::int64_t prefill_receive(const ExpertPlacement& place, std::int64_t tokens) const {
-    if (m_s.routing.kind == Routing::Kind::Uniform && m_s.redundant_experts == 0 && m_m.num_experts % m_s.ep == 0) {
-      return normal_receive_tokens(tokens, m_m.num_experts, m_m.experts_per_token, m_s.ep, m_m.expert_groups, m_m.groups_per_token,
-                                   place.sampled_z);
-    }
-    return place.max_rank_tokens(tokens);
+    return normal_dispatch_receive(place, router_of(m_m, m_s), m_s.routing, m_s.redundant_experts, tokens);
   }
 
   void residual_feeds(const std::string& residual, const std::string& norm_label) {

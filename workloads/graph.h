@@ -63,6 +63,15 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
 // sharing the experts): expert_rows under s.routing, placed by place_experts (EPLB with
 // s.redundant_experts), then the step's draw (sample_step) unless the routing is `even`.
 ExpertPlacement routed_placement(const ModelConfig& m, const Scenario& s, std::int64_t tokens);
+// The same for a router given by its shape (a lone expert exchange, `kernel alltoall --tokens`): `ep`
+// ranks holding the experts and `redundant` replicas.
+ExpertPlacement routed_placement(const RouterShape& r, const Routing& routing, int ep, std::int64_t redundant, std::int64_t tokens);
+// The tokens the busiest EP rank receives in a normal-kernel (DeepEP, prefill) dispatch of `tokens` over
+// all attention groups, a token once per rank holding any of its experts: uniform routing without
+// replicas, the closed form (normal_receive_tokens) plus the step's draw (the placement's sampled_z);
+// otherwise the placement's per-expert loads (ExpertPlacement::max_rank_tokens).
+std::int64_t normal_dispatch_receive(const ExpertPlacement& place, const RouterShape& r, const Routing& routing, std::int64_t redundant,
+                                     std::int64_t tokens);
 // The router as the layout sees it: the model's experts and top-k, and its group limit (n_group /
 // topk_group) unless EPLB's replicas (s.redundant_experts) break the groups' alignment with the ranks.
 RouterShape router_of(const ModelConfig& m, const Scenario& s);

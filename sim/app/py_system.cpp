@@ -30,10 +30,12 @@ void bind_system(py::module_& m) {
       py::arg("sets"));
   m.def("expert_exchange_json", [](const std::string& system, const std::vector<std::string>& sets, int nodes, std::int64_t tokens,
                                    std::int64_t hidden, std::int64_t topk, std::int64_t experts, std::int64_t groups,
-                                   std::int64_t per_token, const std::string& dtype, const std::string& stage, const std::string& algo) {
+                                   std::int64_t per_token, const std::string& dtype, const std::string& stage, const std::string& algo,
+                                   const std::string& routing) {
     SystemSpec spec = load_system(system, sets, nodes);
     check_system_chip(spec);
-    const ExpertExchange x{CollKind::AllToAll, algo, "auto", stage, parse_dtype(dtype), tokens, hidden, topk, experts, groups, per_token};
+    ExpertExchange x{CollKind::AllToAll, algo, "auto", stage, parse_dtype(dtype), tokens, hidden, topk, experts, groups, per_token};
+    x.routing = Routing::parse(routing);
     py::gil_scoped_release release;  // the string is built before the GIL is taken back
     return run_expert_exchange(spec, x).json().dump();
   });

@@ -43,6 +43,8 @@ int cmd_collective(int argc, char** argv) {
       po::value<std::int64_t>(), "expert groups (group-limited routing; default 1)")("groups-per-token", po::value<std::int64_t>(),
       "groups a token's experts lie in (default 1)")("dispatch-dtype", po::value<std::string>()->default_value("bf16"),
       "what dispatch sends (fp8: with its scales)")("stage", po::value<std::string>()->default_value("dispatch"), "dispatch or combine (bf16)")(
+      "routing", po::value<std::string>()->default_value("uniform"), "with --tokens: as run's --routing (uniform: the step's "
+      "random draw, its busiest rank receiving more; even: every rank its expected share; zipf:S, hot:F)")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
   pos.add("op", 1);
@@ -63,10 +65,7 @@ int cmd_collective(int argc, char** argv) {
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   SystemSpec spec = load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>());
   check_system_chip(spec);
-  if (vm.count("devices") && vm["devices"].as<int>() != spec.ranks())
-    throw ConfigError(spec.file, "scale_up.chips", "'" + std::to_string(spec.chips) + "' x " + std::to_string(spec.nodes) +
-                                                       " node(s) = " + std::to_string(spec.ranks()) + " chips, but --devices " +
-                                                       std::to_string(vm["devices"].as<int>()) + " was asked for");
+  if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
   req.kind = parse_collective(vm["op"].as<std::string>());
   req.algorithm = vm["algo"].as<std::string>();
@@ -78,10 +77,11 @@ int cmd_collective(int argc, char** argv) {
     for (auto [flag, field] : {std::pair{"tokens", &x.tokens}, {"hidden", &x.hidden}, {"topk", &x.topk}, {"experts", &x.experts},
                                {"expert-groups", &x.groups}, {"groups-per-token", &x.groups_per_token}})
       if (vm.count(flag)) *field = vm[flag].as<std::int64_t>();
+    x.routing = Routing::parse(vm["routing"].as<std::string>());
     rep = run_expert_exchange(spec, x);
   } else {
-    if (!vm.count("bytes") || vm.count("hidden") || vm.count("topk") || vm.count("experts"))
-      throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts: they size an expert exchange, which --tokens N gives (not --bytes)"
+    if (!vm.count("bytes") || vm.count("hidden") || vm.count("topk") || vm.count("experts") || !vm["routing"].defaulted())
+      throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts, --routing: they size an expert exchange, which --tokens N gives (not --bytes)"
                                          : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)");
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
     rep = run_collective(spec, req);
@@ -113,8 +113,7 @@ int cmd_params_system() {
 int cmd_validate_collectives(int argc, char** argv) {
   po::options_description o("validate --collectives");
   o.add_options()("collectives", po::bool_switch(), "")("data", po::value<std::string>(), "collectives CSV")(
-      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format",
-                                                                              po::value<std::string>()->default_value("table"), "table or json");
+      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format", po::value<std::string>()->default_value("table"), "table or json");
   po::variables_map vm;
   po::store(parse_cli(argc, argv, o), vm);
   po::notify(vm);
@@ -128,8 +127,6 @@ int cmd_validate_collectives(int argc, char** argv) {
   else std::cout << collective_points_table(pts, rows.size(), skipped);
   return 0;
 }
-
-namespace po = boost::program_options;
 
 void add_layout_options(po::options_description& o) {
   o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(

@@ -305,6 +305,13 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
   return normal_forwarded_bytes(op.rows, op.cols, slots, router.topk, nodes, router.groups, router.groups_per_token);
 }
 
+void check_system_devices(const SystemSpec& s, int devices) {
+  if (devices != s.ranks())
+    throw ConfigError(s.file, "scale_up.chips", "'" + std::to_string(s.chips) + "' x " + std::to_string(s.nodes) + " node(s) = " +
+                                                    std::to_string(s.ranks()) + " chips, but --devices " + std::to_string(devices) +
+                                                    " was asked for");
+}
+
 void check_system_chip(const SystemSpec& s) {
   std::vector<std::string> names;
   for (const auto& p : list_presets()) {
@@ -346,14 +353,16 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   const bool combine = x.stage == "combine", low_latency = x.algorithm == "deepep-ll";
   r.expert = low_latency ? CollectiveRequest::Expert::LowLatency : CollectiveRequest::Expert::Normal;
   const std::int64_t token_bytes = expert_token_bytes(x.hidden, combine ? DType::bf16 : x.dtype);
+  // As a model's step sizes them (add_moe): the busiest rank's routed rows (low-latency) or tokens (normal)
+  // under the routing, with the step's draw unless it is `even`.
+  const RouterShape router{x.experts, x.topk, x.groups, x.groups_per_token};
+  const ExpertPlacement place = routed_placement(router, x.routing, ranks, 0, x.tokens * ranks);
   std::int64_t receive = 0;
-  if (low_latency) {  // as add_moe's decode exchange (routed_placement): the busiest rank's routed rows in the step's draw
-    ExpertPlacement place = place_experts(expert_rows(x.tokens * ranks, x.experts, x.topk, Routing{}), ranks, 0);
-    sample_step(place, x.tokens * ranks, {x.experts, x.topk, x.groups, x.groups_per_token});
+  if (low_latency) {
     receive = place.max_rank_rows();
   } else {
-    receive = normal_receive_tokens(x.tokens * ranks, x.experts, x.topk, ranks, x.groups, x.groups_per_token);
-    if (sys.nodes > 1)  // as deepep_forwarded_bytes: each token once per node holding any of its experts
+    receive = normal_dispatch_receive(place, router, x.routing, 0, x.tokens * ranks);
+    if (sys.nodes > 1 && x.routing.kind == Routing::Kind::Uniform)  // as deepep_forwarded_bytes: each token once per node holding any of its experts
       r.forwarded_bytes = normal_forwarded_bytes(x.tokens, token_bytes, x.experts, x.topk, sys.nodes, x.groups, x.groups_per_token);
   }
   r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));

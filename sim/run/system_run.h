@@ -59,6 +59,8 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
 
 // ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
 void check_system_chip(const SystemSpec& s);
+// A collective's --devices given beside its --system: ConfigError unless the system has that many chips.
+void check_system_devices(const SystemSpec& s, int devices);
 
 // An expert dispatch or combine as DeepEP runs it, alone (`xpusim kernel alltoall --tokens`): sized as
 // a model's step sizes it (workloads/graph.cpp add_moe, deepep_forwarded_bytes) under uniform routing
@@ -72,6 +74,7 @@ struct ExpertExchange {
   std::int64_t tokens = 0;         // tokens each rank sends (DeepEP's num_tokens per rank)
   std::int64_t hidden = 0, topk = 0, experts = 0;
   std::int64_t groups = 1, groups_per_token = 1;  // group-limited routing (ModelConfig::expert_groups)
+  Routing routing;  // as a model's step takes it (`uniform`: with the step's draw; `even`: the expected loads)
 };
 // Runs it as run_collective does (DeepEP's forwarding across nodes; a plain all-to-all, the library's
 // choice, in one node or for the low-latency kernels), its sizes in the report's expert fields;

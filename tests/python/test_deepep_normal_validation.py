@@ -52,18 +52,23 @@ def test_deepep_normal_rows_within_25_percent(cli):
 def test_expert_exchange_sizes_follow_the_model(cli):
     """The lone exchange carries the sizes a model's step gives the same tokens: a prefill step of
     DeepSeek-V3 over two nodes (dp16 x ep16, 256 tokens per rank) dispatches the bytes that
-    `kernel alltoall --tokens 256` with DeepSeek-V3's routing (8 groups, 4 per token) sends, both at the
-    expected loads (`--routing even`: the step's draw would make the model's busiest rank receive more)."""
-    j = json.loads(cli("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", "2", "--tokens", "256", "--hidden", "7168",
-                       "--experts", "256", "--topk", "8", "--expert-groups", "8", "--groups-per-token", "4",
-                       "--dispatch-dtype", "fp8", "--format", "json").stdout)
-    assert j["algorithm"] == "deepep" and j["expert"]["token_bytes"] == 7392
-    run = json.loads(cli("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", "deepseek-v3", "--tp", "1", "--dp", "16",
-                         "--ep", "16", "--phase", "prefill", "--batch", "16", "--input", "256", "--dtype", "fp8",
-                         "--routing", "even", "--format", "json").stdout)
-    dispatch = [k for k in run["steps"][0]["kernels"] if k["label"].endswith("moe_dispatch")]
-    assert dispatch and dispatch[0]["collective_bytes"] == j["bytes"], (dispatch, j["bytes"])
-    assert dispatch[0]["algorithm"].startswith("deepep")
+    `kernel alltoall --tokens 256` with DeepSeek-V3's routing (8 groups, 4 per token) sends, under the same
+    routing: the expected loads (`--routing even`) and the step's draw (`uniform`, the default of both),
+    whose busiest rank receives more."""
+    sizes = {}
+    for routing in ("even", "uniform"):
+        j = json.loads(cli("kernel", "alltoall", "--system", "hgx-h100x8", "--nodes", "2", "--tokens", "256", "--hidden", "7168",
+                           "--experts", "256", "--topk", "8", "--expert-groups", "8", "--groups-per-token", "4",
+                           "--dispatch-dtype", "fp8", "--routing", routing, "--format", "json").stdout)
+        assert j["algorithm"] == "deepep" and j["expert"]["token_bytes"] == 7392
+        run = json.loads(cli("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", "deepseek-v3", "--tp", "1", "--dp", "16",
+                             "--ep", "16", "--phase", "prefill", "--batch", "16", "--input", "256", "--dtype", "fp8",
+                             "--routing", routing, "--format", "json").stdout)
+        dispatch = [k for k in run["steps"][0]["kernels"] if k["label"].endswith("moe_dispatch")]
+        assert dispatch and dispatch[0]["collective_bytes"] == j["bytes"], (routing, dispatch, j["bytes"])
+        assert dispatch[0]["algorithm"].startswith("deepep")
+        sizes[routing] = j["expert"]["receive_tokens"]
+    assert sizes["uniform"] > sizes["even"], sizes
 
 
 def test_expert_exchange_bad_values_are_one_line(cli):
@@ -76,9 +81,11 @@ def test_expert_exchange_bad_values_are_one_line(cli):
         (base + ("--tokens", "64", "--experts", "256", "--stage", "reduce"), "--stage 'reduce'"),
         (base + ("--tokens", "64", "--experts", "256", "--algo", "ring"), "--algo ring: --tokens runs DeepEP's kernels"),
         (base + ("--tokens", "64", "--experts", "256", "--bytes", "1MiB"), "--bytes and --tokens: give one"),
+        (base + ("--tokens", "64", "--experts", "256", "--routing", "zipfy"), "--routing: 'zipfy' is not understood"),
+        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--routing", "even"), "--routing: they size"),
         (base + ("--tokens", "64",), "--experts 0: the experts must split over the 16 ranks"),
         (("kernel", "alltoall", "--system", "hgx-h100x8", "--hidden", "7168"), "give --bytes SIZE (alltoall: or an expert exchange"),
-        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--topk", "8"), "--hidden, --topk, --experts: they size"),
+        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--topk", "8"), "--hidden, --topk, --experts, --routing: they size"),
         (("kernel", "allreduce", "--system", "hgx-h100x8", "--tokens", "64"), "--tokens: an expert exchange is an all-to-all"),
     ]
     for args, needle in cases:

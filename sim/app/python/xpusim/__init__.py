@@ -182,15 +182,17 @@ def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto",
 
 
 def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
-                    groups_per_token=1, dispatch_dtype="bf16", stage="dispatch", algo="auto", nodes=0, set=None):
+                    groups_per_token=1, dispatch_dtype="bf16", stage="dispatch", algo="auto", nodes=0, set=None,
+                    routing="uniform"):
     """One MoE expert dispatch (or `stage="combine"`, bf16) as DeepEP runs it over every rank of a system
     (as `xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ... --format json`): `tokens`
     sent by each rank, `algo` "auto"/"deepep" (normal kernels, forwarded once per node across nodes) or
-    "deepep-ll" (low-latency), sized by the same functions as a model's step; the report's `expert`
-    fields give the tokens each rank receives and the bytes per token."""
+    "deepep-ll" (low-latency), sized by the same functions as a model's step, under `routing` as `run`'s
+    --routing ("uniform": the step's draw, its busiest rank receiving more; "even": the expected loads);
+    the report's `expert` fields give the tokens the busiest rank receives and the bytes per token."""
     return _json.loads(_xpusim.expert_exchange_json(system, _sets(set), int(nodes), int(tokens), int(hidden), int(topk),
                                                     int(experts), int(expert_groups), int(groups_per_token),
-                                                    dispatch_dtype, stage, algo))
+                                                    dispatch_dtype, stage, algo, routing))
 
 
 def system_config(system="hgx-h100x8", set=None, nodes=0):
