@@ -25,7 +25,7 @@ namespace xpu {
 template <class Window>
 Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
                              std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk) {
-  const size_t engines = m_engine_free.size();
+  const size_t engines = m_engines.size();
   // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
   // the dependency part only changes when one of them is processed, so it is cached per engine.
   auto refresh = [&](SlotState::Head& h) {
@@ -64,8 +64,8 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     for (size_t e = 0; e < engines; ++e) {
       const SlotState::Head& h = heads[e];
       if (h.cand == kNoDep || !h.ok) continue;
-      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
-      Tick r = std::max(h.dep_ready, m_engine_free[e]);
+      // The engine's free time is read afresh: other slots of this executor move it while this one syncs.
+      Tick r = std::max(h.dep_ready, m_engines[e].free);
       if (pick == kNoDep || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
     }
     if (pick == kNoDep)
@@ -85,7 +85,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     if (ready > now) {
       qk.set(ready - now);
       if (qk.need_sync(now)) {
-        now = qk.sync();
+        now = qk.sync(now);
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
           if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));
