@@ -9,6 +9,7 @@
 #include <tlm_utils/tlm_quantumkeeper.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -177,7 +178,9 @@ struct Timing {
 
 // An executor runs tasks on its local engines (each in program order, overlapping with each other)
 // and sends DMA transactions through its TLM socket. Families override the timing hooks.
-class Executor : public sc_core::sc_module {
+// Aligned to a cache line, so that the fields a transaction reads (declared together after m_ctx) share
+// one line in every executor.
+class alignas(64) Executor : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Executor> socket;
 
@@ -215,13 +218,16 @@ class Executor : public sc_core::sc_module {
     // latest of their completions (kept per engine so that a step reads no other instruction).
     // A whole task's engine queue is order[pos, end) (WholeTask): kept beside the candidate, so that
     // after a coroutine switch the next candidate is one line away instead of behind two vectors.
-    struct Head {
+    // 32 bytes, aligned: two engines' heads per cache line, none straddling two.
+    struct alignas(32) Head {
+      static constexpr Tick kBlocked = std::numeric_limits<Tick>::max();  // no candidate, or one waiting
+                                                                          // for an unprocessed dependency
       std::uint32_t cand = kNoDep;
       std::uint32_t dep[3] = {kNoDep, kNoDep, kNoDep};
       std::uint32_t pos = 0, end = 0;  // WholeTask only
-      Tick dep_ready = 0;
-      bool ok = false;
+      Tick dep_ready = kBlocked;       // once every dependency is processed, the latest completion
     };
+    static_assert(sizeof(Head) == 32, "two heads per cache line");
     std::vector<Tick> done;            // per-instruction completion (WholeTask::kPending: not yet)
     std::vector<std::uint32_t> order;  // the task's instructions by engine, each engine's in program order
     std::vector<Head> heads;
