@@ -205,18 +205,16 @@ Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, co
       socket("socket"),
       m_ctx(ctx),
       m_index(index),
+      m_engines(engines.size()),
       m_max_slots(max_slots),
-      m_engine_free(engines.size(), 0),
-      m_engine_busy(engines.size(), 0),
-      m_engine_names(engines),
-      m_trans(ctx.payload.trans),
-      m_ext(ctx.payload.ext) {
+      m_engine_names(engines) {
   for (const auto& e : engines) m_unit_ids.push_back(ctx.register_unit(std::string(this->name()) + "." + e));
 }
 
 void Executor::end_of_elaboration() {
   // Threads are created in the same order as before (executor by executor, slot by slot); those
   // left out never took a task, so the dispatch order of the others is unchanged.
+  m_fw = socket.get_interface(0);
   const int slots = std::min(m_max_slots, m_ctx.slots_needed);
   m_ctx.slot_threads += slots;
   for (int s = 0; s < slots; ++s) {
@@ -267,7 +265,8 @@ void Executor::slot_thread(int slot) {
         if (stream.finished()) run_task(task, index, qk, nullptr, state);
         else run_stream(stream, profile_task(prog, index, stream.piece()), task, index, qk);
       }
-      if (qk.need_sync()) qk.sync();
+      const Tick now = now_ticks();
+      if (qk.need_sync(now)) qk.sync(now);
     }
     qk.sync();
   }
@@ -278,37 +277,38 @@ void Executor::release_parked() {
 }
 
 void Executor::reset_engines() {
-  std::fill(m_engine_free.begin(), m_engine_free.end(), 0);
-  std::fill(m_engine_busy.begin(), m_engine_busy.end(), 0);
+  std::fill(m_engines.begin(), m_engines.end(), EngineClock());
   m_started_kernel = ~0u;  // the next run's first kernel pays its start latency again
 }
 
 // Sends one DMA transaction into the memory system through the socket; returns its completion.
-Tick Executor::issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, Tick& efree) {
+Tick Executor::issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t kernel, EngineClock& eng) {
   Tick issue = dma_issue(in);
-  efree = ready + issue;
-  m_engine_busy[in.engine] += issue;
-  m_ext.kind = in.kind;
-  m_ext.level = in.level;
-  m_ext.executor = static_cast<std::uint32_t>(m_index);
-  m_ext.bytes = in.bytes;
-  m_ext.run = in.m > 1 ? in.bytes / in.m : 0;
-  m_ext.flops = 0;
-  m_ext.kernel = kernel;
-  m_ext.write = in.kind == TxKind::DmaWrite;
-  m_trans.set_command(m_ext.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  m_trans.set_address(in.addr);
-  m_trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
-  m_trans.set_data_ptr(nullptr);
-  m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  eng.free = ready + issue;
+  eng.busy += issue;
+  tlm::tlm_generic_payload& trans = m_ctx.payload.trans;
+  XpuExtension& ext = m_ctx.payload.ext;
+  ext.kind = in.kind;
+  ext.level = in.level;
+  ext.executor = static_cast<std::uint32_t>(m_index);
+  ext.bytes = in.bytes;
+  ext.run = in.m > 1 ? in.bytes / in.m : 0;
+  ext.flops = 0;
+  ext.kernel = kernel;
+  ext.write = in.kind == TxKind::DmaWrite;
+  trans.set_command(ext.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  trans.set_address(in.addr);
+  trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(in.bytes, 0xffffffffu)));
+  trans.set_data_ptr(nullptr);
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   // After a quantum sync the global time may have passed an instruction's dataflow-ready time;
   // shared resources cannot be booked in the past (their calendars are pruned up to the global
   // time), so such a transfer enters the memory system now: at most one quantum late.
-  m_ext.arrival_ps = ready + issue;
-  m_ext.now_ps = now;
-  m_ext.horizon_ps = std::max<Tick>(0, now - m_quantum);
+  ext.arrival_ps = ready + issue;
+  ext.now_ps = now;
+  ext.horizon_ps = std::max<Tick>(0, now - m_quantum);
   sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
-  socket->b_transport(m_trans, delay);
+  m_fw->b_transport(trans, delay);
   Tick end = std::max(now + static_cast<Tick>(delay.value()), ready + issue);
   m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);
   m_ctx.counters.dma_count_by_level[in.level & 7] += 1;
@@ -335,20 +335,19 @@ struct Executor::WholeTask {
   const Task& task;
   SlotState& st;
   bool front(size_t e, std::uint32_t& cand) const {
-    const std::vector<std::uint32_t>& q = st.queue[e];
-    const size_t h = st.head[e];
-    if (h >= q.size()) return false;
-    cand = q[h];
+    const SlotState::Head& h = st.heads[e];
+    if (h.pos >= h.end) return false;
+    cand = st.order[h.pos];
     // The engine's following instruction is read when this one is taken, after a transaction (and
     // often a quantum sync) has run: its load starts now (perf: the list scheduler mostly waits for
     // instructions to come in from memory).
-    if (h + 1 < q.size()) prefetch_instr(&task.instrs[q[h + 1]]);
+    if (h.pos + 1 < h.end) prefetch_instr(&task.instrs[st.order[h.pos + 1]]);
     return true;
   }
   const Instr& instr(std::uint32_t i) const { return task.instrs[i]; }
   const Instr& take(std::uint32_t i) {
     const Instr& in = task.instrs[i];
-    ++st.head[in.engine];
+    ++st.heads[in.engine].pos;
     return in;
   }
   void finish(std::uint32_t i, Tick end) {
@@ -364,12 +363,15 @@ void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, Tile
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
   const size_t n = task.instrs.size();
-  const size_t engines = m_engine_free.size();
+  const size_t engines = m_engines.size();
   st.done.assign(n, WholeTask::kPending);
-  st.queue.resize(engines);
-  for (auto& q : st.queue) q.clear();
-  for (size_t i = 0; i < n; ++i) st.queue[task.instrs[i].engine].push_back(static_cast<std::uint32_t>(i));
-  st.head.assign(engines, 0);
+  // Each engine's instructions in program order, the engines one after another (a counting sort).
+  st.heads.assign(engines, SlotState::Head());
+  for (size_t i = 0; i < n; ++i) ++st.heads[task.instrs[i].engine].end;
+  std::uint32_t pos = 0;
+  for (SlotState::Head& h : st.heads) h.pos = pos, pos += h.end, h.end = h.pos;
+  st.order.resize(n);
+  for (size_t i = 0; i < n; ++i) st.order[st.heads[task.instrs[i].engine].end++] = static_cast<std::uint32_t>(i);
   WholeTask w{task, st};
   const Tick task_end = list_schedule(w, n, st.heads, t0, index, kernel, qk);
   // Functional semantics follow program order (buffers are reused across pipeline stages).
@@ -391,11 +393,11 @@ Tick Executor::task_origin(const QuantumKeeper& qk, std::uint32_t kernel) {
 }
 
 Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel) {
-  Tick& efree = m_engine_free[in.engine];
-  if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) return issue_dma(in, ready, now, kernel, efree);
+  EngineClock& eng = m_engines[in.engine];
+  if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) return issue_dma(in, ready, now, kernel, eng);
   Timing t = compute(in);
-  efree = ready + t.busy;
-  m_engine_busy[in.engine] += t.busy;
+  eng.free = ready + t.busy;
+  eng.busy += t.busy;
   if (in.kind == TxKind::TileCompute)
     m_ctx.counters.flops_by_dtype[static_cast<int>(in.dtype) & 7] += static_cast<double>(in.flops);
   else

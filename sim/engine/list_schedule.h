@@ -25,25 +25,26 @@ namespace xpu {
 template <class Window>
 Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
                              std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk) {
-  const size_t engines = m_engine_free.size();
+  const size_t engines = m_engines.size();
   // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
   // the dependency part only changes when one of them is processed, so it is cached per engine.
   auto refresh = [&](SlotState::Head& h) {
-    h.ok = true;
-    h.dep_ready = t0;
+    Tick r = t0;
     for (std::uint32_t d : h.dep) {
       if (d == kNoDep) continue;
       if (!w.processed(d)) {
-        h.ok = false;
+        h.dep_ready = SlotState::Head::kBlocked;
         return;
       }
-      h.dep_ready = std::max(h.dep_ready, w.done(d));
+      r = std::max(r, w.done(d));
     }
+    h.dep_ready = r;
   };
   auto load_head = [&](size_t e) {
     SlotState::Head& h = heads[e];
     if (!w.front(e, h.cand)) {
       h.cand = kNoDep;
+      h.dep_ready = SlotState::Head::kBlocked;
       return;
     }
     const Instr& c = w.instr(h.cand);
@@ -63,9 +64,9 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     Tick ready = 0;
     for (size_t e = 0; e < engines; ++e) {
       const SlotState::Head& h = heads[e];
-      if (h.cand == kNoDep || !h.ok) continue;
-      // m_engine_free is read afresh: other slots of this executor move it while this one syncs.
-      Tick r = std::max(h.dep_ready, m_engine_free[e]);
+      if (h.dep_ready == SlotState::Head::kBlocked) continue;
+      // The engine's free time is read afresh: other slots of this executor move it while this one syncs.
+      Tick r = std::max(h.dep_ready, m_engines[e].free);
       if (pick == kNoDep || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
     }
     if (pick == kNoDep)
@@ -77,7 +78,9 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     load_head(in.engine);
     for (size_t e = 0; e < engines; ++e) {
       SlotState::Head& h = heads[e];
-      if (h.cand != kNoDep && !h.ok && (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick)) refresh(h);
+      if (h.dep_ready == SlotState::Head::kBlocked && h.cand != kNoDep &&
+          (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick))
+        refresh(h);
     }
     task_end = std::max(task_end, end);
     ++m_ctx.counters.transactions;
@@ -85,7 +88,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     if (ready > now) {
       qk.set(ready - now);
       if (qk.need_sync(now)) {
-        now = qk.sync();
+        now = qk.sync(now);
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
           if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));

@@ -102,7 +102,7 @@ void Executor::run_stream(TaskStream& s, const TaskProfile& prof, Task& task, st
                           QuantumKeeper& qk) {
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   const Tick t0 = task_origin(qk, kernel);
-  StreamWindow w(s, prof, task, m_engine_free.size(), t0);
+  StreamWindow w(s, prof, task, m_engines.size(), t0);
   std::vector<SlotState::Head> heads;
   const Tick task_end = list_schedule(w, prof.count, heads, t0, index, kernel, qk);
   end_task(t0, task_end, qk);
