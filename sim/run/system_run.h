@@ -74,7 +74,7 @@ struct ExpertExchange {
   std::int64_t tokens = 0;         // tokens each rank sends (DeepEP's num_tokens per rank)
   std::int64_t hidden = 0, topk = 0, experts = 0;
   std::int64_t groups = 1, groups_per_token = 1;  // group-limited routing (ModelConfig::expert_groups)
-  Routing routing;  // as a model's step takes it (`uniform`: with the step's draw; `even`: the expected loads)
+  Routing routing{};  // as a model's step takes it (`uniform`: with the step's draw; `even`: the expected loads)
 };
 // Runs it as run_collective does (DeepEP's forwarding across nodes; a plain all-to-all, the library's
 // choice, in one node or for the low-latency kernels), its sizes in the report's expert fields;
