@@ -50,6 +50,10 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
 def test_help_teaches(cli):
     assert "xpusim kernel gemm" in cli("--help").stdout
     assert "--m" in cli("kernel", "--help").stdout
+    # Every command answers --help (list once took it for a topic).
+    for cmd in ("run", "serve", "compare", "validate", "params", "list"):
+        p = cli(cmd, "--help")
+        assert "usage" in p.stdout and not p.stderr, cmd
     p = cli("params", "gpu").stdout
     assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
 
