@@ -79,6 +79,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
       throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
   }
   if (vm.count("max-seqs")) {
+    if (vm.count("max-batch") && vm["max-seqs"].as<std::int64_t>() != so.max_batch)
+      throw InputError("--max-seqs " + std::to_string(vm["max-seqs"].as<std::int64_t>()) + " and --max-batch " +
+                       std::to_string(so.max_batch) + ": the same limit twice with two values (expected one of them)");
     so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
     if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
   }

@@ -17,8 +17,8 @@ namespace xpu {
 
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
-    if (o.spec_accept != 0 || !o.spec_draft.empty())
-      throw InputError("--spec-accept/--spec-draft: give --spec-tokens K (the draft tokens per step) too");
+    if (o.spec_accept != 0 || !o.spec_draft.empty() || o.spec_method != "mtp")
+      throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too");
     return std::nullopt;
   }
   if (o.spec_tokens < 0 || o.spec_tokens > 16)

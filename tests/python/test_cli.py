@@ -38,6 +38,10 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp4"], "fp4"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwith=1TB/s"], "nearest valid key"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=fast"], "hbm.bandwidth"),
+        # Options that were silently ignored: routing of a dense model, a drafter without draft tokens,
+        # the same serving limit given twice with two values.
+        (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
+        (["run", "--model", "llama-3.1-8b", "--routing", "even"], "--routing even: llama-3.1-8b has no experts"),
     ]
     for args, expect in cases:
         p = cli(*args, "--out", str(out), check=False)
@@ -45,6 +49,15 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         assert expect in p.stderr, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not out.exists()
+
+
+def test_serve_refuses_options_it_would_ignore(cli):
+    for args, expect in [
+        (["--spec-method", "draft", "--requests", "4"], "--spec-tokens"),
+        (["--max-batch", "4", "--max-seqs", "8"], "--max-seqs 8 and --max-batch 4"),
+    ]:
+        p = cli("serve", "--model", "llama-3.1-8b", *args, check=False)
+        assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
 
 
 def test_help_teaches(cli):
