@@ -15,6 +15,19 @@
 
 namespace xpu {
 
+void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs) {
+  if (max_batch) {
+    so.max_batch = so.limits.max_seqs = *max_batch;
+    if (so.max_batch <= 0 || so.max_batch > 65536) throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+  }
+  if (!max_seqs) return;
+  if (max_batch && *max_seqs != *max_batch)
+    throw InputError("--max-seqs " + std::to_string(*max_seqs) + " and --max-batch " + std::to_string(*max_batch) +
+                     ": the same limit twice with two values (expected one of them)");
+  so.limits.max_seqs = *max_seqs;
+  if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
+}
+
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
     if (o.spec_accept != 0 || !o.spec_draft.empty() || o.spec_method != "mtp")
