@@ -272,14 +272,23 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
 // is run again on the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
 void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const PowerResult* managed = nullptr;
+  const PowerSpec* ps = s.chip.power();
+  bool over_peak = false;  // some iteration alone would draw more than the electrical limit
+  HeldParts held;
   StepTimeFn fn = [&](const StepShape& shape) {
     StepCost cost = st(shape);
+    if (!ps || cost.time_s <= 0) return cost;
+    double watts = power_at_clock(*ps, cost.events, 1.0);
     if (managed) {
-      cost.time_s = managed->time_of(cost.events);
-      cost.events = managed->events_of(cost.events);
+      const PartAtClocks p = part_at_clocks(*ps, managed->managed, cost.events);
+      held.add(p);
+      cost.time_s = p.events.time_s;
+      cost.events = p.events;
+      watts = p.energy.total() / p.events.time_s;
+    } else {
+      over_peak = over_peak || (ps->peak_limit.value() > 0 && watts > ps->peak_limit.value());
     }
-    if (s.chip.power() && cost.time_s > 0)
-      run.peak = std::max(run.peak, power_at(s.chip, cost.events, managed ? managed->clock_ratio : 1.0).avg_power_w);
+    run.peak = std::max(run.peak, watts);
     return cost;
   };
   RequestSpec rs = request_spec(s.opt);
@@ -293,10 +302,11 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   };
   run.er = engine();
   run.pw = manage_power(s.chip, run.er.events, false);
-  if (run.pw.ran_off_nominal()) {  // throttled, or boosted above the nominal clock
+  if (run.pw.modeled && (run.pw.ran_off_nominal() || over_peak)) {  // throttled, boosted, or held to the limit
     managed = &run.pw;
     run.peak = 0;
     run.er = engine();
+    held.apply(run.pw);
   }
 }
 
