@@ -469,7 +469,16 @@ namespace {
   const ModelConfig& model = s.model;
   const Scenario& base = s.sc;
   std::string msg;
+  // The weights fit and the largest iteration's activations (the scheduler's budget) take the rest: no
+  // precision or layout advice, the budget is what to change.
+  const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
+  const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
+    if (by_iteration)
+      throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (--token-budget " +
+                       std::to_string(sched.limits().token_budget) + " tokens, --max-seqs " + std::to_string(sched.limits().max_seqs) +
+                       " sequences' logits) take " + format_bytes(mem.activation_bytes) + " beside weights of " + format_bytes(mem.weight_bytes) +
+                       " in " + format_bytes(mem.capacity_bytes) + " (expected a smaller --token-budget or --max-seqs)");
     Scenario check = base;
     check.batch = base.dp;
     check.input_len = s.opt.input;
@@ -498,7 +507,7 @@ namespace {
     return m.kv_tokens >= need ? m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes : -1.0;
   };
   const std::string advice =
-      advise ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
+      advise && !by_iteration ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
   throw InputError(advice.empty() ? msg : msg + "; " + advice);
 }
 }  // namespace

@@ -1,9 +1,12 @@
 """The CLI: JSON fields, result files, bad input (one line, non-zero exit, nothing half-written)."""
 import json
 import os
+import re
 
 import h5py
 import numpy as np
+import pytest
+import xpusim
 
 
 def test_json_fields(cli):
@@ -55,9 +58,16 @@ def test_serve_refuses_options_it_would_ignore(cli):
     for args, expect in [
         (["--spec-method", "draft", "--requests", "4"], "--spec-tokens"),
         (["--max-batch", "4", "--max-seqs", "8"], "--max-seqs 8 and --max-batch 4"),
+        # An iteration budget whose activations crowd out the cache names the budget (it once said
+        # "-17.4 GB is available" and advised a larger system).
+        (["--token-budget", "1000000"], "(--token-budget 1000000 tokens, --max-seqs 1024 sequences' logits) take"),
     ]:
         p = cli("serve", "--model", "llama-3.1-8b", *args, check=False)
         assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+        assert not re.search(r"-[0-9.]+ [kMGT]?B", p.stderr), p.stderr  # no negative sizes
+    # The module checks max_batch as the CLI checks --max-batch (10**7 once reached the memory check).
+    with pytest.raises(xpusim.InputError, match="--max-batch 10000000: expected 1 to 65536"):
+        xpusim.serve(model="llama-3.1-8b", requests=4, concurrency=2, max_batch=10**7)
 
 
 def test_help_teaches(cli):
