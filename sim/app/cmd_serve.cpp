@@ -197,7 +197,7 @@ int cmd_compare(int argc, char** argv) {
     if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
     CompareStudy study = compare_study(r);
     for (auto& row : study.rows) row.validation = validation_coverage(row.family);
-    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>()));
+    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
   }
   return status;
 }

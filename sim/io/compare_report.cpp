@@ -296,11 +296,14 @@ std::string compare_table(const CompareStudy& s) {
   return out;
 }
 
-int finish_compare(const std::string& dir, const CompareStudy& study, bool report) {
+int finish_compare(const std::string& dir, const CompareStudy& study, bool report, bool json) {
   write_compare_dir(dir, study);
-  std::cout << compare_table(study) << "results: " << dir << "\n";
+  if (json) std::cout << compare_summary_json(study).dump() << "\n";
+  std::ostream& notes = json ? std::cerr : std::cout;
+  if (!json) std::cout << compare_table(study);
+  notes << "results: " << dir << "\n";
   if (!study.waiting.empty())
-    std::cout << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
+    notes << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
   std::fflush(stdout);
   int status = 0;
   const int rc = report ? render_compare_report(dir) : 0;

@@ -319,3 +319,14 @@ def test_table_columns_fit_system_unit_names(cli, tmp_path):
     col = out[tier].index("layout")
     for row in out[tier + 1:tier + 3]:
         assert row[col:].startswith("tp"), (out[tier], row)
+
+
+def test_format_json_prints_the_summary(cli, tmp_path):
+    # --format json was accepted and ignored (the table was printed).
+    out = tmp_path / "c"
+    p = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(out), "--format", "json")
+    j = json.loads(p.stdout)
+    assert [r["chip"] for r in j["rows"]] == ["h100-sxm"]
+    assert j["rows"] == json.loads((out / "summary.json").read_text())["rows"]
+    assert "results: " in p.stderr
