@@ -45,6 +45,11 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         # the same serving limit given twice with two values.
         (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
         (["run", "--model", "llama-3.1-8b", "--routing", "even"], "--routing even: llama-3.1-8b has no experts"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--heads", "8"], "--heads '8' is not an argument of gemm"),
+        (["kernel", "rmsnorm", "--rows", "4", "--cols", "64", "--seq", "3"], "--seq '3' is not an argument of rmsnorm"),
+        (["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--stage", "combine"], "--stage"),
+        (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--dispatch-dtype", "fp8"], "--dispatch-dtype"),
+        (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--expert-groups", "4"], "--expert-groups"),
     ]
     for args, expect in cases:
         p = cli(*args, "--out", str(out), check=False)
