@@ -469,8 +469,8 @@ namespace {
   const ModelConfig& model = s.model;
   const Scenario& base = s.sc;
   std::string msg;
-  // The weights fit and the largest iteration's activations (the scheduler's budget) take the rest: no
-  // precision or layout advice, the budget is what to change.
+  // The weights fit and the largest iteration's activations (the scheduler's budget) take the rest: the
+  // budget is named (check_fits would count a negative capacity), then a layout with room, if any.
   const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
   const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
@@ -507,7 +507,7 @@ namespace {
     return m.kv_tokens >= need ? m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes : -1.0;
   };
   const std::string advice =
-      advise && !by_iteration ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
+      advise ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
   throw InputError(advice.empty() ? msg : msg + "; " + advice);
 }
 }  // namespace
