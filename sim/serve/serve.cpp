@@ -521,6 +521,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);
+  check_runs_weights(chip, base.wdtype, base.adtype);
   if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would

@@ -46,6 +46,9 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
         (["run", "--model", "llama-3.1-8b", "--routing", "even"], "--routing even: llama-3.1-8b has no experts"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--heads", "8"], "--heads '8' is not an argument of gemm"),
+        # A dtype the chip cannot run names the flags (it once gave the first GEMM's lowering error and shape).
+        (["run", "--model", "llama-3.1-8b", "--dtype", "fp4"], "weights fp4 with activations fp8 (--dtype/--wdtype/--adtype): h100-sxm: no fp4"),
+        (["run", "--chip", "tpu-v5e", "--model", "llama-3.1-8b", "--dtype", "fp8"], "(--dtype/--wdtype/--adtype): tpu-v5e:"),
         (["kernel", "rmsnorm", "--rows", "4", "--cols", "64", "--seq", "3"], "--seq '3' is not an argument of rmsnorm"),
         (["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--stage", "combine"], "--stage"),
         (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--dispatch-dtype", "fp8"], "--dispatch-dtype"),
@@ -63,6 +66,7 @@ def test_serve_refuses_options_it_would_ignore(cli):
     for args, expect in [
         (["--spec-method", "draft", "--requests", "4"], "--spec-tokens"),
         (["--max-batch", "4", "--max-seqs", "8"], "--max-seqs 8 and --max-batch 4"),
+        (["--dtype", "fp4"], "weights fp4 with activations fp8 (--dtype/--wdtype/--adtype): h100-sxm"),
         # An iteration budget whose activations crowd out the cache names the budget (it once said
         # "-17.4 GB is available" and advised a larger system).
         (["--token-budget", "1000000"], "(--token-budget 1000000 tokens, --max-seqs 1024 sequences' logits) take"),
