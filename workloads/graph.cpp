@@ -167,6 +167,9 @@ class GraphBuilder {
       OpSpec emb = base(OpKind::Embedding, "embed");
       emb.rows = m_tokens;
       emb.cols = m_m.hidden;
+      // The rank's rows of the table (vocabulary-parallel under TP): lowerings spread the gathered rows
+      // over them, so a table of one row would put every token on the same lines (an L2 hit each).
+      emb.n = ceil_div(m_m.vocab, m_s.tp);
       emb.wdtype = m_s.embedding_dtype();
       emb.dtype = m_stream;
       add(emb, 1, "embed");

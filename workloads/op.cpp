@@ -261,7 +261,7 @@ void OpSpec::validate() const {
       break;
     case OpKind::Embedding:
       pos(rows, "rows"); pos(cols, "cols");
-      nonneg(n, "n");  // vocabulary entries of the table (0 in a model graph: not needed for its cost)
+      pos(n, "n");  // vocabulary entries of the table: the gathered rows spread over them
       operand(static_cast<double>(n) * cols, wdtype, "table");
       operand(static_cast<double>(rows) * cols, odtype, "output");
       break;

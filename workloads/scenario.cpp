@@ -204,6 +204,8 @@ void Scenario::validate(const ModelConfig& m) const {
   if (!hm.is_mla() && (hm.kv_heads >= tp ? hm.kv_heads % tp != 0 : tp % hm.kv_heads != 0))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
                      " KV heads evenly (expected a divisor or a multiple of it)");
+  if (!m.is_moe() && (routing.kind != Routing::Kind::Uniform || !routing.sampled))
+    throw InputError("--routing " + routing.str() + ": " + m.name + " has no experts (routing applies to MoE models; expected uniform, or a MoE model)");
   if (m.is_moe() && routing.kind == Routing::Kind::Hot) {
     double uniform = static_cast<double>(m.experts_per_token) / static_cast<double>(m.num_experts);
     if (routing.value < uniform)

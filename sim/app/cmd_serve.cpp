@@ -73,15 +73,8 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("lengths-csv")) so.lengths_csv = vm["lengths-csv"].as<std::string>();
   so.scheduler = vm["scheduler"].as<std::string>();
   if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
-  if (vm.count("max-batch")) {
-    so.max_batch = so.limits.max_seqs = vm["max-batch"].as<std::int64_t>();
-    if (so.max_batch <= 0 || so.max_batch > 65536)
-      throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
-  }
-  if (vm.count("max-seqs")) {
-    so.limits.max_seqs = vm["max-seqs"].as<std::int64_t>();
-    if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
-  }
+  auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
+  set_sequence_limits(so, given("max-batch"), given("max-seqs"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
     if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
   if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
@@ -204,7 +197,7 @@ int cmd_compare(int argc, char** argv) {
     if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
     CompareStudy study = compare_study(r);
     for (auto& row : study.rows) row.validation = validation_coverage(row.family);
-    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>()));
+    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
   }
   return status;
 }

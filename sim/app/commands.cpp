@@ -80,6 +80,9 @@ void check_format(const std::string& f) {
 
 int cmd_list(const std::vector<std::string>& args) {
   std::string what = args.empty() ? "chips" : args[0];
+  if (what == "--help" || what == "-h")
+    return std::cout << "usage: xpusim list chips|systems|models|ops (chip or system presets, shipped models, kernel ops)\n", 0;
+  if (args.size() > 1) throw InputError("list " + what + ": unexpected argument '" + args[1] + "'; expected one topic");
   if (what == "chips") {
     std::cout << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << "description\n";
     for (const auto& p : list_presets())

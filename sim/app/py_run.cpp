@@ -98,7 +98,8 @@ void bind_run(py::module_& m) {
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
     o.input = input, o.output = output, o.ttft_slo_s = ttft_slo, o.tpot_slo_s = tpot_slo;
-    o.max_batch = o.limits.max_seqs = max_batch;
+    o.max_batch = o.limits.max_seqs = 0;  // the scheduler's default, unless given (checked as --max-batch)
+    if (max_batch != 0) set_sequence_limits(o, max_batch, std::nullopt);
     o.concurrency = concurrency, o.concurrency_given = !concurrency.empty(), o.rate = rate, o.rate_given = rate != 0;
     o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
     o.spec_tokens = spec_tokens, o.spec_accept = spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;

@@ -67,9 +67,7 @@ int cmd_collective(int argc, char** argv) {
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
-  req.kind = parse_collective(vm["op"].as<std::string>());
-  req.algorithm = vm["algo"].as<std::string>();
-  req.protocol = vm["proto"].as<std::string>();
+  req.kind = parse_collective(vm["op"].as<std::string>()), req.algorithm = vm["algo"].as<std::string>(), req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;
   if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
     if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");
@@ -80,8 +78,10 @@ int cmd_collective(int argc, char** argv) {
     x.routing = Routing::parse(vm["routing"].as<std::string>());
     rep = run_expert_exchange(spec, x);
   } else {
-    if (!vm.count("bytes") || vm.count("hidden") || vm.count("topk") || vm.count("experts") || !vm["routing"].defaulted())
-      throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts, --routing: they size an expert exchange, which --tokens N gives (not --bytes)"
+    bool expert = !vm["stage"].defaulted() || !vm["dispatch-dtype"].defaulted() || !vm["routing"].defaulted();  // given, they would be ignored
+    for (const char* f : {"hidden", "topk", "experts", "expert-groups", "groups-per-token"}) expert |= vm.count(f) > 0;
+    if (!vm.count("bytes") || expert)
+      throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts: they size an expert exchange (as --expert-groups, --groups-per-token, --stage, --dispatch-dtype, --routing do), which --tokens N gives (not --bytes)"
                                          : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)");
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
     rep = run_collective(spec, req);

@@ -1,5 +1,6 @@
 #include "sim/io/compare_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -103,13 +104,21 @@ nlohmann::json row_json(const CompareRow& r) {
 }
 
 // Each searched unit's layouts: the chosen one and why each other was not.
+// Width of the chip column: the longest unit name (a system unit such as hgx-h100x8:tp8 is longer
+// than a chip's), at least `least`.
+int chip_width(const CompareStudy& s, int least) {
+  int w = least;
+  for (const auto& r : s.rows) w = std::max(w, static_cast<int>(r.chip.size()));
+  return w;
+}
+
 std::string layout_table(const CompareStudy& s) {
   std::string out;
   for (const auto& r : s.rows)
     for (const LayoutTrial& t : r.layouts) {
       if (out.empty()) out = "\nlayouts searched (" + r.layout_criterion + "):\n";
-      out += strformat("  %-14s %-16s %-16s %s\n", &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(), t.kind.c_str(),
-                       t.verdict.c_str());
+      out += strformat("  %-*s %-16s %-16s %s\n", chip_width(s, 14), &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(),
+                       t.kind.c_str(), t.verdict.c_str());
     }
   return out;
 }
@@ -153,7 +162,8 @@ std::string tiers_csv(const CompareStudy& s) {
 // what bounds it; then the verdict.
 std::string tier_table(const CompareStudy& s) {
   std::string out = "\ninteractivity tiers: the most output tok/s per chip while each user streams at least N tok/s\n";
-  out += strformat("  %-8s %-10s %-16s %5s %11s %9s %11s %10s  %s\n", "tier", "chip", "layout", "conc", "tok/s/chip", "$/Mtok",
+  const int cw = chip_width(s, 10);
+  out += strformat("  %-8s %-*s %-16s %5s %11s %9s %11s %10s  %s\n", "tier", cw, "chip", "layout", "conc", "tok/s/chip", "$/Mtok",
                    s.tco ? "TCO $/Mtok" : "", "tok/s/MW", "bound");
   auto money = [](double v) { return v > 0 ? strformat("%.3f", v) : std::string("-"); };
   for (size_t ti = 0; ti < s.tiers.size(); ++ti)
@@ -161,10 +171,10 @@ std::string tier_table(const CompareStudy& s) {
       const InteractivityTier& t = r.tiers[ti];
       const std::string tier = &r == &s.rows.front() ? strformat("%g/user", t.tok_s_per_user) : "";
       if (t.point < 0) {
-        out += strformat("  %-8s %-10s unreachable: %s\n", tier.c_str(), r.chip.c_str(), t.why.c_str());
+        out += strformat("  %-8s %-*s unreachable: %s\n", tier.c_str(), cw, r.chip.c_str(), t.why.c_str());
         continue;
       }
-      out += strformat("  %-8s %-10s %-16s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), r.chip.c_str(),
+      out += strformat("  %-8s %-*s %-16s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
                        t.layout.empty() ? "-" : t.layout.c_str(), static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
                        t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
@@ -256,7 +266,8 @@ std::string compare_table(const CompareStudy& s) {
   const nlohmann::json& rows = summary["rows"];
   std::string out;
   out += strformat("\n%s, %s\n", s.model.c_str(), s.description.c_str());
-  out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", "chip", "precision", "batch", "tok/s", "TTFT",
+  const int cw = chip_width(s, 10);
+  out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", cw, "chip", "precision", "batch", "tok/s", "TTFT",
               "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "price");
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
@@ -270,7 +281,7 @@ std::string compare_table(const CompareStudy& s) {
       std::snprintf(b, sizeof b, spec, v);
       return std::string(b);
     };
-    out += strformat("%-10s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s%s\n", r["chip"].get<std::string>().c_str(),
+    out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s%s\n", cw, r["chip"].get<std::string>().c_str(),
                 r.contains("precision") ? r["precision"].get<std::string>().c_str() : "-",
                 r["batch"].is_null() ? "-" : std::to_string(r["batch"].get<long long>()).c_str(),
                 f("throughput_tok_s", 1, "%.0f").c_str(), f("ttft_s", 1e3, "%.0fms").c_str(), f("tpot_s", 1e3, "%.1fms").c_str(),
@@ -285,11 +296,14 @@ std::string compare_table(const CompareStudy& s) {
   return out;
 }
 
-int finish_compare(const std::string& dir, const CompareStudy& study, bool report) {
+int finish_compare(const std::string& dir, const CompareStudy& study, bool report, bool json) {
   write_compare_dir(dir, study);
-  std::cout << compare_table(study) << "results: " << dir << "\n";
+  if (json) std::cout << compare_summary_json(study).dump() << "\n";
+  std::ostream& notes = json ? std::cerr : std::cout;
+  if (!json) std::cout << compare_table(study);
+  notes << "results: " << dir << "\n";
   if (!study.waiting.empty())
-    std::cout << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
+    notes << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
   std::fflush(stdout);
   int status = 0;
   const int rc = report ? render_compare_report(dir) : 0;

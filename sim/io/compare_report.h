@@ -15,8 +15,9 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s);
 std::string compare_table(const CompareStudy& s);
 // Renders report.html into `dir`; returns the writer's exit status (0 on success).
 int render_compare_report(const std::string& dir);
-// Writes the study into `dir`, prints its table, renders the report unless `report` is false and says
-// which chips did not run: 0 when every chip ran and the report was written, else 1.
-int finish_compare(const std::string& dir, const CompareStudy& study, bool report);
+// Writes the study into `dir`, prints its table (`json`: its summary.json on one line of stdout, the
+// folder on stderr; a study of several models prints one line each), renders the report unless `report`
+// is false and says which chips did not run: 0 when every chip ran and the report was written, else 1.
+int finish_compare(const std::string& dir, const CompareStudy& study, bool report, bool json = false);
 
 }  // namespace xpu

@@ -78,6 +78,22 @@ double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, 
 // `e` run entirely at clock ratio x (one phase): work timed at a clock the manager holds.
 ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
 
+// A part of managed work (a serving iteration, simulated at the nominal clock) as the hardware runs it.
+struct PartAtClocks {
+  EnergyEvents events;         // time and executor-seconds at the clocks it ran at
+  EnergyBreakdown energy;      // its energy there
+  bool held = false;           // the electrical limit lowered some phase's clock for this part
+  double clock_s = 0;          // the clock ratio integrated over its time
+  double free_time_s = 0;      // its time at the phases' clocks alone (as ManagedPower::time_of)
+  double free_clock_s = 0;     // and the clock ratio integrated over that time
+  EnergyBreakdown free_energy; // and its energy there
+};
+// `part` under the phases of `m` (one phase at the nominal clock when `m` has none), each phase's clock
+// held to the one at which the part alone draws `peak_limit`: the electrical limit acts within
+// microseconds on the work at hand, whatever the average power that set the phases (a prefill
+// iteration of a decode-heavy serving run draws far more than the run does).
+PartAtClocks part_at_clocks(const PowerSpec& s, const ManagedPower& m, const EnergyEvents& part);
+
 // Average power of `e` run entirely at clock ratio x.
 double power_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
 // Highest clock ratio in [min_clock, hi] whose power stays at or below `limit` (min_clock if none does).

@@ -54,12 +54,15 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       throw InputError("kernel " + opname + ": unknown argument --" + k + (hint.empty() ? "" : " (did you mean --" + hint + "?)"));
     }
   }
+  std::set<std::string> read;  // the arguments this op takes: any other one given is refused below
   auto get = [&](const char* key, std::int64_t def) {
+    read.insert(key);
     auto it = args.find(key);
     return it == args.end() ? def : to_int(key, it->second);
   };
-  auto has = [&](const char* key) { return args.count(key) != 0; };
+  auto has = [&](const char* key) { return read.insert(key), args.count(key) != 0; };
   auto s = [&](const char* key, const std::string& def) {
+    read.insert(key);
     auto it = args.find(key);
     return it == args.end() ? def : it->second;
   };
@@ -116,6 +119,10 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       if (op.kind == OpKind::Rope) op.head_dim = get("head-dim", 0), op.seq_kv = get("seq", 0);  // functional positions
       break;
   }
+  for (const auto& [k, v] : args)
+    if (!read.count(k))
+      throw InputError("kernel " + opname + ": --" + k + " '" + v + "' is not an argument of " + opname + " (it takes --" +
+                       join(read, ", --") + ")");
   op.validate();
   return op;
 }

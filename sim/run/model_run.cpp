@@ -250,6 +250,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.fusion = fusion.str();
   const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
   check_layout_fits_system(sc, sys.spec, model);
+  check_runs_weights(chip, sc.wdtype, sc.adtype);
   r.system = opt.system ? sys.spec.name : "";
   r.layout = sc.layout_str();
   r.devices = sc.devices();

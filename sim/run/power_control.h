@@ -37,6 +37,17 @@ struct PowerResult {
   double time_of(const EnergyEvents& part) const { return modeled ? managed.time_of(part) : part.time_s; }
   EnergyEvents events_of(const EnergyEvents& part) const { return modeled ? managed.events_of(part) : part; }
 };
+// What the electrical limit changed in the parts of a managed run (part_at_clocks: serving iterations
+// each held to the clock where it alone draws the chip's peak_limit), taken into the run's totals.
+struct HeldParts {
+  double extra_s = 0, extra_clock_s = 0;  // time, and the clock ratio integrated over time, held minus free
+  EnergyBreakdown extra;                  // energy held minus free, per component
+  void add(const PartAtClocks& p);
+  // `pw`'s time, energy, average power, mean clock and slowdown with its parts as held, each part
+  // counted for `share` (the pool's power is its instances' mean).
+  void apply(PowerResult& pw, double share = 1.0) const;
+};
+
 // Power of `e` run entirely at clock ratio x (no management: a fixed clock).
 PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_ratio = 1.0);
 // What the power manager does with `e` (simulated at the nominal clock). `steady_state`: the work is

@@ -15,7 +15,9 @@ std::vector<DType> ChipModel::dtypes() const {
   return out;
 }
 
-bool runs_weights(const ChipModel& chip, DType weights, DType activations) {
+namespace {
+// The lowering's refusal of a small GEMM with these dtypes, or "" when it lowers.
+std::string weights_refusal(const ChipModel& chip, DType weights, DType activations) {
   OpSpec op;
   op.kind = OpKind::Gemm;
   op.label = "probe";
@@ -24,10 +26,26 @@ bool runs_weights(const ChipModel& chip, DType weights, DType activations) {
   op.m = 16, op.n = 512, op.k = 512;
   try {
     chip.lower(op, {});
-    return true;
-  } catch (const InputError&) {
-    return false;
+    return "";
+  } catch (const InputError& e) {
+    return e.what();
   }
+}
+}  // namespace
+
+bool runs_weights(const ChipModel& chip, DType weights, DType activations) { return weights_refusal(chip, weights, activations).empty(); }
+
+void check_runs_weights(const ChipModel& chip, DType weights, DType activations) {
+  // Weights wider than the activations: a family may run such GEMMs in the weight dtype (the TPU), which
+  // the probe does not ask for; those are left to the kernels' own lowering.
+  if (bytes_per_element(weights) > bytes_per_element(activations)) return;
+  std::string why = weights_refusal(chip, weights, activations);
+  if (why.empty()) return;
+  if (const size_t at = why.find("): "); at != std::string::npos) why = why.substr(at + 3);  // the reason, not the probe's shape
+  std::vector<std::string> runs;
+  for (DType d : chip.dtypes()) runs.push_back(name(d));
+  throw InputError("weights " + std::string(name(weights)) + " with activations " + name(activations) + " (--dtype/--wdtype/--adtype): " +
+                   chip.name() + ": " + why + " (its GEMM dtypes: " + join(runs) + ")");
 }
 
 namespace {

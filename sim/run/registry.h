@@ -86,6 +86,10 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
 // Whether the chip's GEMM lowering takes weights stored as `weights` beside `activations` (a small GEMM
 // lowered as a probe): memory advice names only formats the chip runs.
 bool runs_weights(const ChipModel& chip, DType weights, DType activations);
+// The same probe before a model run or serving study (weights no wider than the activations):
+// InputError naming the dtype flags, the chip's reason and the dtypes it runs, instead of the first
+// GEMM's lowering error with its shape.
+void check_runs_weights(const ChipModel& chip, DType weights, DType activations);
 // Schema of the family-independent `power.*` and `cost.*` sections (for `xpusim params`).
 std::vector<ParamInfo> power_cost_schema();
 

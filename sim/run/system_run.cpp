@@ -253,8 +253,8 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
   }
   for (size_t j = 0; j < out.size(); ++j) {
     out[j].stage = rs.role.stage;
+    out[j].count *= runs;  // fused nodes too: a fused op runs once per micro-batch inside its host kernel
     if (out[j].fused) continue;
-    out[j].count *= runs;
     if (seen[j]) out[j].time_s = total[j] / seen[j];
     if (is_collective(rs.graph.nodes[j].op.kind)) {
       out[j].bound = "communication";

@@ -633,7 +633,9 @@ namespace {
 struct PoolPower {
   PowerResult pw;
   bool managed = false;
+  bool over_peak = false;  // some iteration alone would draw more than the electrical limit at the nominal clock
   double peak_w = 0;
+  HeldParts held;          // the iterations the electrical limit held, over all the pool's instances
 };
 void settle(PoolPower& p, const ChipModel& chip, const std::vector<EnergyEvents>& events, double makespan) {
   EnergyEvents mean;
@@ -642,25 +644,35 @@ void settle(PoolPower& p, const ChipModel& chip, const std::vector<EnergyEvents>
   p.pw = manage_power(chip, mean, false);
 }
 
+// The pool's step function: at the nominal clock, or (managed) at the power manager's clocks with each
+// iteration held to the electrical limit, as run_replica's.
 StepTimeFn managed_step(const ChipModel& chip, ChipStepTime& st, PoolPower& p) {
   return [&chip, &st, &p](const StepShape& shape) {
     StepCost c = st(shape);
+    const PowerSpec* ps = chip.power();
+    if (!ps || c.time_s <= 0) return c;
+    double watts = power_at_clock(*ps, c.events, 1.0);
     if (p.managed) {
-      c.time_s = p.pw.time_of(c.events);
-      c.events = p.pw.events_of(c.events);
+      const PartAtClocks a = part_at_clocks(*ps, p.pw.managed, c.events);
+      p.held.add(a);
+      c.time_s = a.events.time_s;
+      c.events = a.events;
+      watts = a.energy.total() / a.events.time_s;
+    } else {
+      p.over_peak = p.over_peak || (ps->peak_limit.value() > 0 && watts > ps->peak_limit.value());
     }
-    if (chip.power() && c.time_s > 0)
-      p.peak_w = std::max(p.peak_w, power_at(chip, c.events, p.managed ? p.pw.clock_ratio : 1.0).avg_power_w);
+    p.peak_w = std::max(p.peak_w, watts);
     return c;
   };
 }
 
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
-// fabric with every transfer in flight, their start times from the engine.
+// fabric with every transfer in flight, their start times from the engine. `new_round` is called before
+// each run of the engine (the step functions' tallies belong to the last).
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
                                       const EngineLoad& load, const DisaggInstances& inst, const StepTimeFn& pstep,
                                       const StepTimeFn& dstep, const std::function<double(std::int64_t)>& bytes,
-                                      KvTransferStats& stats) {
+                                      KvTransferStats& stats, const std::function<void()>& new_round) {
   const SystemSpec& spec = opt.system->spec;
   auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits); };
   // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
@@ -668,6 +680,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   std::int64_t n = 0;
   for (const RequestDraw& r : reqs)
     if (r.output > 1) mean.bytes += bytes(r.input), ++n;
+  new_round();
   if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; });
   mean.bytes /= static_cast<double>(n);
   stats.alone_s = kv_transfer_times(spec, pools, {mean}).front();
@@ -676,6 +689,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   DisaggEngineResult er;
   stats.fabric_runs = 0;
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
+    if (round > 0) new_round();
     er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn);
     const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers);
     ++stats.fabric_runs;
@@ -727,15 +741,18 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
                              serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, dsc, tokens); };
   KvTransferStats ks;
-  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
+  const std::function<void()> new_round = [&] { pre.held = dec.held = {}, pre.peak_w = dec.peak_w = 0; };
+  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round);
   settle(pre, chip, er.prefill_events, er.total.makespan_s);
   settle(dec, chip, er.decode_events, er.total.makespan_s);
-  if (pre.pw.ran_off_nominal() || dec.pw.ran_off_nominal()) {  // again at the clocks the power limit settles at (as run_point)
-    pre.managed = pre.pw.ran_off_nominal();
-    dec.managed = dec.pw.ran_off_nominal();
-    pre.peak_w = dec.peak_w = 0;
+  pre.managed = pre.pw.modeled && (pre.pw.ran_off_nominal() || pre.over_peak);
+  dec.managed = dec.pw.modeled && (dec.pw.ran_off_nominal() || dec.over_peak);
+  if (pre.managed || dec.managed) {  // again at the clocks the power limit settles at (as run_point)
     ks = {};
-    er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks);
+    er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round);
+    // The pools' power is one instance's mean (settle): each held iteration counts for its share.
+    pre.held.apply(pre.pw, 1.0 / static_cast<double>(er.prefill_events.size()));
+    dec.held.apply(dec.pw, 1.0 / static_cast<double>(er.decode_events.size()));
   }
   transfer_stats(ks, er);
   ServePoint pt;

@@ -15,10 +15,23 @@
 
 namespace xpu {
 
+void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs) {
+  if (max_batch) {
+    so.max_batch = so.limits.max_seqs = *max_batch;
+    if (so.max_batch <= 0 || so.max_batch > 65536) throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+  }
+  if (!max_seqs) return;
+  if (max_batch && *max_seqs != *max_batch)
+    throw InputError("--max-seqs " + std::to_string(*max_seqs) + " and --max-batch " + std::to_string(*max_batch) +
+                     ": the same limit twice with two values (expected one of them)");
+  so.limits.max_seqs = *max_seqs;
+  if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
+}
+
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
-    if (o.spec_accept != 0 || !o.spec_draft.empty())
-      throw InputError("--spec-accept/--spec-draft: give --spec-tokens K (the draft tokens per step) too");
+    if (o.spec_accept != 0 || !o.spec_draft.empty() || o.spec_method != "mtp")
+      throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too");
     return std::nullopt;
   }
   if (o.spec_tokens < 0 || o.spec_tokens > 16)
@@ -259,14 +272,23 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
 // is run again on the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
 void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const PowerResult* managed = nullptr;
+  const PowerSpec* ps = s.chip.power();
+  bool over_peak = false;  // some iteration alone would draw more than the electrical limit
+  HeldParts held;
   StepTimeFn fn = [&](const StepShape& shape) {
     StepCost cost = st(shape);
+    if (!ps || cost.time_s <= 0) return cost;
+    double watts = power_at_clock(*ps, cost.events, 1.0);
     if (managed) {
-      cost.time_s = managed->time_of(cost.events);
-      cost.events = managed->events_of(cost.events);
+      const PartAtClocks p = part_at_clocks(*ps, managed->managed, cost.events);
+      held.add(p);
+      cost.time_s = p.events.time_s;
+      cost.events = p.events;
+      watts = p.energy.total() / p.events.time_s;
+    } else {
+      over_peak = over_peak || (ps->peak_limit.value() > 0 && watts > ps->peak_limit.value());
     }
-    if (s.chip.power() && cost.time_s > 0)
-      run.peak = std::max(run.peak, power_at(s.chip, cost.events, managed ? managed->clock_ratio : 1.0).avg_power_w);
+    run.peak = std::max(run.peak, watts);
     return cost;
   };
   RequestSpec rs = request_spec(s.opt);
@@ -280,10 +302,11 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   };
   run.er = engine();
   run.pw = manage_power(s.chip, run.er.events, false);
-  if (run.pw.ran_off_nominal()) {  // throttled, or boosted above the nominal clock
+  if (run.pw.modeled && (run.pw.ran_off_nominal() || over_peak)) {  // throttled, boosted, or held to the limit
     managed = &run.pw;
     run.peak = 0;
     run.er = engine();
+    held.apply(run.pw);
   }
 }
 
@@ -446,7 +469,16 @@ namespace {
   const ModelConfig& model = s.model;
   const Scenario& base = s.sc;
   std::string msg;
+  // The weights fit and the largest iteration's activations (the scheduler's budget) take the rest: the
+  // budget is named (check_fits would count a negative capacity), then a layout with room, if any.
+  const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
+  const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
+    if (by_iteration)
+      throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (--token-budget " +
+                       std::to_string(sched.limits().token_budget) + " tokens, --max-seqs " + std::to_string(sched.limits().max_seqs) +
+                       " sequences' logits) take " + format_bytes(mem.activation_bytes) + " beside weights of " + format_bytes(mem.weight_bytes) +
+                       " in " + format_bytes(mem.capacity_bytes) + " (expected a smaller --token-budget or --max-seqs)");
     Scenario check = base;
     check.batch = base.dp;
     check.input_len = s.opt.input;
@@ -489,6 +521,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);
+  check_runs_weights(chip, base.wdtype, base.adtype);
   if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would

@@ -152,6 +152,10 @@ struct ServeResult {
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
+// --max-batch (compare's concurrency ceiling, and the scheduler's --max-seqs) and --max-seqs, each
+// given or not: checked (InputError naming the flag) and set; both with two values is refused.
+void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs);
+
 // Every check of the options that does not depend on the chip (loads, targets, lengths against the
 // model's context, the length CSV, scheduler, prefix caching, speculative decoding): InputError naming
 // the flag. serve() runs it; compare runs it once before the first chip.

@@ -1,9 +1,12 @@
 """The CLI: JSON fields, result files, bad input (one line, non-zero exit, nothing half-written)."""
 import json
 import os
+import re
 
 import h5py
 import numpy as np
+import pytest
+import xpusim
 
 
 def test_json_fields(cli):
@@ -38,6 +41,18 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp4"], "fp4"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwith=1TB/s"], "nearest valid key"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=fast"], "hbm.bandwidth"),
+        # Options that were silently ignored: routing of a dense model, a drafter without draft tokens,
+        # the same serving limit given twice with two values.
+        (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
+        (["run", "--model", "llama-3.1-8b", "--routing", "even"], "--routing even: llama-3.1-8b has no experts"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--heads", "8"], "--heads '8' is not an argument of gemm"),
+        # A dtype the chip cannot run names the flags (it once gave the first GEMM's lowering error and shape).
+        (["run", "--model", "llama-3.1-8b", "--dtype", "fp4"], "weights fp4 with activations fp8 (--dtype/--wdtype/--adtype): h100-sxm: no fp4"),
+        (["run", "--chip", "tpu-v5e", "--model", "llama-3.1-8b", "--dtype", "fp8"], "(--dtype/--wdtype/--adtype): tpu-v5e:"),
+        (["kernel", "rmsnorm", "--rows", "4", "--cols", "64", "--seq", "3"], "--seq '3' is not an argument of rmsnorm"),
+        (["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--stage", "combine"], "--stage"),
+        (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--dispatch-dtype", "fp8"], "--dispatch-dtype"),
+        (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--expert-groups", "4"], "--expert-groups"),
     ]
     for args, expect in cases:
         p = cli(*args, "--out", str(out), check=False)
@@ -47,9 +62,30 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         assert not out.exists()
 
 
+def test_serve_refuses_options_it_would_ignore(cli):
+    for args, expect in [
+        (["--spec-method", "draft", "--requests", "4"], "--spec-tokens"),
+        (["--max-batch", "4", "--max-seqs", "8"], "--max-seqs 8 and --max-batch 4"),
+        (["--dtype", "fp4"], "weights fp4 with activations fp8 (--dtype/--wdtype/--adtype): h100-sxm"),
+        # An iteration budget whose activations crowd out the cache names the budget (it once said
+        # "-17.4 GB is available" and advised a larger system).
+        (["--token-budget", "1000000"], "(--token-budget 1000000 tokens, --max-seqs 1024 sequences' logits) take"),
+    ]:
+        p = cli("serve", "--model", "llama-3.1-8b", *args, check=False)
+        assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+        assert not re.search(r"-[0-9.]+ [kMGT]?B", p.stderr), p.stderr  # no negative sizes
+    # The module checks max_batch as the CLI checks --max-batch (10**7 once reached the memory check).
+    with pytest.raises(xpusim.InputError, match="--max-batch 10000000: expected 1 to 65536"):
+        xpusim.serve(model="llama-3.1-8b", requests=4, concurrency=2, max_batch=10**7)
+
+
 def test_help_teaches(cli):
     assert "xpusim kernel gemm" in cli("--help").stdout
     assert "--m" in cli("kernel", "--help").stdout
+    # Every command answers --help (list once took it for a topic).
+    for cmd in ("run", "serve", "compare", "validate", "params", "list"):
+        p = cli(cmd, "--help")
+        assert "usage" in p.stdout and not p.stderr, cmd
     p = cli("params", "gpu").stdout
     assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
 

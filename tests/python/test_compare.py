@@ -304,3 +304,29 @@ def test_compare_worker_killed_names_its_unit(cli, tmp_path):
     assert not (out / "summary.json").exists()
     for pid in kids:  # the other worker was killed and both were reaped
         assert not os.path.exists("/proc/%d" % pid), pid
+
+
+def test_table_columns_fit_system_unit_names(cli, tmp_path):
+    # A system unit's name (hgx-h100x8:tp8, 14 characters) once pushed its row's columns right of the
+    # header's (the chip column was 10 wide).
+    out = cli("compare", "--chips", "h100-sxm,hgx-h100x8:tp8", "--model", "llama-3.1-8b", "--max-batch", "4",
+              "--no-report", "--jobs", "1", "--out", str(tmp_path / "c")).stdout.splitlines()
+    head = next(i for i, l in enumerate(out) if l.startswith("chip "))
+    col = out[head].index("precision")
+    for row in out[head + 1:head + 3]:
+        assert row[col:].startswith("fp8"), (out[head], row)
+    tier = next(i for i, l in enumerate(out) if l.strip().startswith("tier "))
+    col = out[tier].index("layout")
+    for row in out[tier + 1:tier + 3]:
+        assert row[col:].startswith("tp"), (out[tier], row)
+
+
+def test_format_json_prints_the_summary(cli, tmp_path):
+    # --format json was accepted and ignored (the table was printed).
+    out = tmp_path / "c"
+    p = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(out), "--format", "json")
+    j = json.loads(p.stdout)
+    assert [r["chip"] for r in j["rows"]] == ["h100-sxm"]
+    assert j["rows"] == json.loads((out / "summary.json").read_text())["rows"]
+    assert "results: " in p.stderr

@@ -82,10 +82,10 @@ def test_expert_exchange_bad_values_are_one_line(cli):
         (base + ("--tokens", "64", "--experts", "256", "--algo", "ring"), "--algo ring: --tokens runs DeepEP's kernels"),
         (base + ("--tokens", "64", "--experts", "256", "--bytes", "1MiB"), "--bytes and --tokens: give one"),
         (base + ("--tokens", "64", "--experts", "256", "--routing", "zipfy"), "--routing: 'zipfy' is not understood"),
-        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--routing", "even"), "--routing: they size"),
+        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--routing", "even"), "--dispatch-dtype, --routing do), which --tokens N gives"),
         (base + ("--tokens", "64",), "--experts 0: the experts must split over the 16 ranks"),
         (("kernel", "alltoall", "--system", "hgx-h100x8", "--hidden", "7168"), "give --bytes SIZE (alltoall: or an expert exchange"),
-        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--topk", "8"), "--hidden, --topk, --experts, --routing: they size"),
+        (("kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--topk", "8"), "--hidden, --topk, --experts: they size"),
         (("kernel", "allreduce", "--system", "hgx-h100x8", "--tokens", "64"), "--tokens: an expert exchange is an all-to-all"),
     ]
     for args, needle in cases:

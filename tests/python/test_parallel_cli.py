@@ -372,3 +372,15 @@ def test_layout_mismatch_example_is_a_layout_that_runs(cli):
     assert json.loads(ok.stdout)["devices"] == 6
     p = cli("run", "--chip", "h100-sxm", "--devices", "5", "--model", "llama-3.1-8b", check=False)
     assert p.returncode == 2 and "e.g. --tp 1 --dp 5)" in p.stderr, p.stderr
+
+
+def test_fused_rows_count_every_micro_batch(cli):
+    # A fused op runs inside its host kernel once per micro-batch: its row counts as the host's does
+    # (before, pp2 x 2 micro-batches listed layer.attn_residual x16 beside layer.mlp_norm x32).
+    j = json.loads(cli("run", "--chip", "h100-sxm", "--devices", "2", "--model", "llama-3.1-8b", "--pp", "2",
+                       "--batch", "2", "--format", "json").stdout)
+    rows = {(k["stage"], k["label"]): k for k in j["steps"][0]["kernels"]}
+    fused = [k for k in rows.values() if k["fused"]]
+    assert fused
+    for k in fused:
+        assert k["count"] == rows[(k["stage"], k["fused_into"])]["count"], k

@@ -276,6 +276,9 @@ TEST(WorkloadTensorParallel, SplitsHeadsWidthsAndAddsAllReduce) {
   EXPECT_EQ(node(g, "layer.attn").op.heads, 8);
   EXPECT_EQ(node(g, "layer.attn").op.kv_heads, 1);
   EXPECT_EQ(node(g, "lm_head").op.n, 128256 / 8);
+  // The embedding gathers from the rank's share of the table (vocabulary-parallel), never a one-row table.
+  EXPECT_EQ(node(one, "embed").op.n, 128256);
+  EXPECT_EQ(node(g, "embed").op.n, 128256 / 8);
   const GraphNode& ar = node(g, "layer.attn_allreduce");
   EXPECT_EQ(ar.op.kind, OpKind::AllReduce);
   EXPECT_EQ(ar.op.m, 2 * 256 * 8192 * 2);
