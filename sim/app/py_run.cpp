@@ -60,10 +60,8 @@ void bind_run(py::module_& m) {
         o.sustained = sustained;
         if (after_runs != -1.0) o.time_after_runs(after_runs);  // -1: not given (as `run --after-runs`)
         o.system = py_system(chip, system, get("devices"), get("nodes"));
-        if (o.system) {
-          o.system->overlap = layout.at("overlap").cast<bool>();
-          o.system->fold = layout.at("fold").cast<bool>();
-        }
+        set_overlap(o.system, layout.at("overlap").cast<bool>());
+        if (o.system) o.system->fold = layout.at("fold").cast<bool>();
         auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
         ModelConfig mc = load_model(model);
         std::map<std::string, int> degrees;

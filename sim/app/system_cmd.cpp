@@ -172,7 +172,7 @@ std::optional<SystemContext> system_context(const po::variables_map& vm) {
       if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field));
     }
   std::optional<SystemContext> ctx = system_for(vm.count("chip") ? vm["chip"].as<std::string>() : "", c);
-  if (ctx) ctx->overlap = vm.count("overlap") > 0;
+  set_overlap(ctx, vm.count("overlap") > 0);
   return ctx;
 }
 

@@ -305,6 +305,13 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
   return normal_forwarded_bytes(op.rows, op.cols, slots, router.topk, nodes, router.groups, router.groups_per_token);
 }
 
+void set_overlap(std::optional<SystemContext>& ctx, bool overlap) {
+  if (overlap && !ctx)
+    throw InputError("--overlap: overlaps collectives with compute on a system of chips (give --system S, or --devices N with "
+                     "--chip); one chip runs no collective to overlap");
+  if (ctx) ctx->overlap = overlap;
+}
+
 void check_system_devices(const SystemSpec& s, int devices) {
   if (devices != s.ranks())
     throw ConfigError(s.file, "scale_up.chips", "'" + std::to_string(s.chips) + "' x " + std::to_string(s.nodes) + " node(s) = " +

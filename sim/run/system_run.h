@@ -59,6 +59,9 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
 
 // ConfigError naming the file and `chip` unless the system's chip is a chip preset of this build.
 void check_system_chip(const SystemSpec& s);
+// `--overlap` (Python overlap=True) on the run's system; InputError without one: a single chip runs no
+// collective for the software to overlap (before, the flag was accepted there and ignored).
+void set_overlap(std::optional<SystemContext>& ctx, bool overlap);
 // A collective's --devices given beside its --system: ConfigError unless the system has that many chips.
 void check_system_devices(const SystemSpec& s, int devices);
 

@@ -53,6 +53,8 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--stage", "combine"], "--stage"),
         (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--dispatch-dtype", "fp8"], "--dispatch-dtype"),
         (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--expert-groups", "4"], "--expert-groups"),
+        # --overlap on one chip: no collective to overlap (it was accepted and ignored).
+        (["run", "--model", "llama-3.1-8b", "--overlap"], "--overlap: overlaps collectives with compute on a system of chips"),
     ]
     for args, expect in cases:
         p = cli(*args, "--out", str(out), check=False)
@@ -70,6 +72,7 @@ def test_serve_refuses_options_it_would_ignore(cli):
         # An iteration budget whose activations crowd out the cache names the budget (it once said
         # "-17.4 GB is available" and advised a larger system).
         (["--token-budget", "1000000"], "(--token-budget 1000000 tokens, --max-seqs 1024 sequences' logits) take"),
+        (["--overlap", "--requests", "4"], "--overlap: overlaps collectives with compute on a system of chips"),
     ]:
         p = cli("serve", "--model", "llama-3.1-8b", *args, check=False)
         assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
@@ -92,3 +95,11 @@ def test_help_teaches(cli):
 
 def test_list_chips(cli):
     assert "h100-sxm" in cli("list", "chips").stdout
+
+
+def test_python_overlap_needs_a_system():
+    """xpusim.run(overlap=True) on one chip is refused as `run --overlap` is; on a system it runs."""
+    import xpusim
+    with pytest.raises(xpusim.InputError, match="--overlap: overlaps collectives"):
+        xpusim.run(model="llama-3.1-8b", chip="h100-sxm", overlap=True)
+    assert xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, overlap=True)["tpot_s"] > 0
