@@ -150,6 +150,9 @@ std::string model_run_table(const ModelRunResult& r) {
       }
       os << buf;
     }
+    if (st.devices > 1 && (r.scenario.pp > 1 || r.scenario.two_batch_overlap))
+      os << "    (share: each row's time over the step's; " << (r.scenario.pp > 1 ? "the stages" : "the two micro-batches")
+         << " run side by side, so the shares add up to more than 100%)\n";
   }
   return os.str();
 }

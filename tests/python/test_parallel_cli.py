@@ -2,6 +2,7 @@
 collectives in the breakdown, and bad layouts refused in one line naming the flag."""
 import json
 import os
+import re
 
 import pytest
 import xpusim
@@ -384,3 +385,12 @@ def test_fused_rows_count_every_micro_batch(cli):
     assert fused
     for k in fused:
         assert k["count"] == rows[(k["stage"], k["fused_into"])]["count"], k
+
+
+def test_pipeline_table_says_why_its_shares_exceed_the_step(cli):
+    # With stages side by side each row's share is of the step's time and they add up to more than 100%:
+    # the table says so under the breakdown (a user read it as an error); one chip's table does not.
+    out = cli("run", "--chip", "h100-sxm", "--devices", "2", "--model", "llama-3.1-8b", "--pp", "2", "--batch", "2").stdout
+    shares = [float(m) for m in re.findall(r" ([0-9.]+)% ", out)]
+    assert sum(shares) > 100 and "the stages run side by side, so the shares add up to more than 100%" in out
+    assert "add up to more than 100%" not in cli("run", "--model", "llama-3.1-8b").stdout
