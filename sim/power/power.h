@@ -58,6 +58,11 @@ struct EnergyBreakdown {
   // clocked power that is not a per-event energy).
   double compute_j = 0, vector_j = 0, onchip_j = 0, dram_j = 0, active_j = 0, static_j = 0;
   double total() const { return compute_j + vector_j + onchip_j + dram_j + active_j + static_j; }
+  // Adds k times `o`, component by component.
+  void add(const EnergyBreakdown& o, double k = 1.0) {
+    compute_j += k * o.compute_j, vector_j += k * o.vector_j, onchip_j += k * o.onchip_j;
+    dram_j += k * o.dram_j, active_j += k * o.active_j, static_j += k * o.static_j;
+  }
 };
 
 // Clock ratios at which EnergyEvents::extra_s is tabulated (descending; 1 is the nominal clock).

@@ -33,9 +33,7 @@ void add_phase(ManagedPower& m, const PowerSpec& s, const EnergyEvents& e, doubl
   ph.time_s = ex.time_s;
   m.phases.push_back(ph);
   m.events += ex;
-  EnergyBreakdown b = energy(s, ex, x);
-  m.breakdown.compute_j += b.compute_j, m.breakdown.vector_j += b.vector_j, m.breakdown.onchip_j += b.onchip_j;
-  m.breakdown.dram_j += b.dram_j, m.breakdown.active_j += b.active_j, m.breakdown.static_j += b.static_j;
+  m.breakdown.add(energy(s, ex, x));
 }
 // Totals of the phases: time, energy, average power and the time-weighted clock.
 void finish(ManagedPower& m) {
@@ -161,10 +159,7 @@ PartAtClocks part_at_clocks(const PowerSpec& s, const ManagedPower& m, const Ene
     }
     r.events += run, r.free_time_s += free.time_s;
     r.clock_s += xr * run.time_s, r.free_clock_s += x * free.time_s;
-    for (auto [to, from] : {std::pair<EnergyBreakdown*, const EnergyBreakdown*>{&r.energy, &br}, {&r.free_energy, &bf}}) {
-      to->compute_j += from->compute_j, to->vector_j += from->vector_j, to->onchip_j += from->onchip_j;
-      to->dram_j += from->dram_j, to->active_j += from->active_j, to->static_j += from->static_j;
-    }
+    r.energy.add(br), r.free_energy.add(bf);
   };
   if (m.phases.empty()) add(1.0, 1.0);
   for (const auto& ph : m.phases) add(ph.clock_ratio, ph.work);

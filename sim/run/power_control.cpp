@@ -87,21 +87,18 @@ void HeldParts::add(const PartAtClocks& p) {
   if (!p.held) return;
   extra_s += p.events.time_s - p.free_time_s;
   extra_clock_s += p.clock_s - p.free_clock_s;
-  const EnergyBreakdown &a = p.energy, &b = p.free_energy;
-  extra.compute_j += a.compute_j - b.compute_j, extra.vector_j += a.vector_j - b.vector_j;
-  extra.onchip_j += a.onchip_j - b.onchip_j, extra.dram_j += a.dram_j - b.dram_j;
-  extra.active_j += a.active_j - b.active_j, extra.static_j += a.static_j - b.static_j;
+  EnergyBreakdown held_minus_free = p.energy;
+  held_minus_free.add(p.free_energy, -1.0);
+  extra.add(held_minus_free);
 }
 
 void HeldParts::apply(PowerResult& pw, double share) const {
   ManagedPower& m = pw.managed;
   if (extra_s == 0 || m.time_s <= 0) return;
   EnergyBreakdown& b = pw.breakdown;
-  const double k = share;
-  b.compute_j += k * extra.compute_j, b.vector_j += k * extra.vector_j, b.onchip_j += k * extra.onchip_j;
-  b.dram_j += k * extra.dram_j, b.active_j += k * extra.active_j, b.static_j += k * extra.static_j;
-  const double t = m.time_s + k * extra_s;
-  pw.clock_ratio = (pw.clock_ratio * m.time_s + k * extra_clock_s) / t;
+  b.add(extra, share);
+  const double t = m.time_s + share * extra_s;
+  pw.clock_ratio = (pw.clock_ratio * m.time_s + share * extra_clock_s) / t;
   pw.throttled = pw.clock_ratio < 1.0 - 1e-12 || pw.throttled;
   pw.slowdown *= t / m.time_s;
   pw.energy_j = m.energy_j = b.total();

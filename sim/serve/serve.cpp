@@ -331,10 +331,8 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
     pt.peak_power_w = std::max(pt.peak_power_w, r.peak);
     // Every device of the replica spends what its simulated device does (one device's events).
     const double w = n * per_replica;
-    const EnergyBreakdown& b = r.pw.breakdown;
     joules += w * r.pw.energy_j;
-    energy = {energy.compute_j + w * b.compute_j, energy.vector_j + w * b.vector_j, energy.onchip_j + w * b.onchip_j,
-              energy.dram_j + w * b.dram_j,       energy.active_j + w * b.active_j, energy.static_j + w * b.static_j};
+    energy.add(r.pw.breakdown, w);
   }
   // Replicas left without users (a closed loop of fewer users than replicas) idle at static power over
   // the run: their chips are provisioned and powered whether or not they serve.
