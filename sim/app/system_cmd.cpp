@@ -67,7 +67,9 @@ int cmd_collective(int argc, char** argv) {
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
-  req.kind = parse_collective(vm["op"].as<std::string>()), req.algorithm = vm["algo"].as<std::string>(), req.protocol = vm["proto"].as<std::string>();
+  req.kind = parse_collective(vm["op"].as<std::string>());
+  req.algorithm = vm["algo"].as<std::string>();
+  req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;
   if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
     if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");

@@ -294,13 +294,22 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 // per node, a token's distinct nodes counted as its distinct ranks are over nodes-as-ranks
 // (distinct_ranks_per_token, with the model's group-limited routing when no replicas reorder the
 // experts). Skewed routing keeps the flat all-to-all (assumed: its hot experts' nodes are not modelled).
+namespace {
+// Whether DeepEP's normal kernels send a token across nodes once per node holding any of its experts
+// (normal_forwarded_bytes): under uniform routing over `slots` expert slots spread evenly over `nodes` nodes;
+// a skewed routing's forwarding is not modelled, its tokens cross as the plain all-to-all sends them.
+bool forwards_once_per_node(const Routing& routing, std::int64_t slots, std::int64_t topk, int nodes) {
+  return nodes > 1 && routing.kind == Routing::Kind::Uniform && slots % nodes == 0 && topk <= slots;
+}
+}  // namespace
+
 std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
                                      const std::vector<int>& group) {
   const int per_node = sys.chips, ranks = static_cast<int>(group.size());
   if (op.kind != OpKind::AllToAll || !op.normal_dispatch || per_node <= 0 || ranks <= per_node || ranks % per_node != 0) return 0;
   const int nodes = ranks / per_node;
   const std::int64_t slots = m.num_experts + s.redundant_experts;
-  if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
+  if (!forwards_once_per_node(s.routing, slots, m.experts_per_token, nodes)) return 0;
   const RouterShape router = router_of(m, s);
   return normal_forwarded_bytes(op.rows, op.cols, slots, router.topk, nodes, router.groups, router.groups_per_token);
 }
@@ -369,7 +378,7 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
     receive = place.max_rank_rows();
   } else {
     receive = normal_dispatch_receive(place, router, x.routing, 0, x.tokens * ranks);
-    if (sys.nodes > 1 && x.routing.kind == Routing::Kind::Uniform)  // as deepep_forwarded_bytes: each token once per node holding any of its experts
+    if (forwards_once_per_node(x.routing, x.experts, x.topk, sys.nodes))
       r.forwarded_bytes = normal_forwarded_bytes(x.tokens, token_bytes, x.experts, x.topk, sys.nodes, x.groups, x.groups_per_token);
   }
   r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));
