@@ -12,6 +12,7 @@
 #include "sim/base/flags.h"
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
+#include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/serve/disagg.h"
 #include "sim/serve/study.h"
@@ -116,7 +117,8 @@ int cmd_serve(int argc, char** argv) {
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
       "prefill-redundant-experts", po::value<int>(), "the prefill pool's --redundant-experts (default: --redundant-experts; DeepSeek-V3: 32)")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags");
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
+      "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -127,12 +129,13 @@ int cmd_serve(int argc, char** argv) {
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
                     "at R requests/s, or (neither) every request at once for offline throughput. Reports throughput,\n"
                     "tok/s per user, TTFT/TPOT/ITL percentiles, KV-cache occupancy, preemptions, power, energy per\n"
-                    "token and cost; a concurrency list gives the frontier and its best point under the targets.\n\n"))
+                    "token and cost; a concurrency list gives the frontier and its best point under the targets.\n"
+                    "--set takes the chip's fields and, on a system, the system's (--set scale_up.link.bandwidth=225GB/s).\n\n"))
     return 0;
-  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   ServeOptions so = serve_opts(vm);
-  so.system = system_context(vm);
-  auto chip = load_chip(so.system ? so.system->spec.chip : vm["chip"].as<std::string>(), sets);
+  RunTarget target = run_target(vm);
+  so.system = target.system;
+  const auto& chip = target.chip;
   ModelConfig model = load_model(vm["model"].as<std::string>());
   Scenario sc = scenario_from(vm);
   layout_args(vm, sc);
@@ -142,7 +145,9 @@ int cmd_serve(int argc, char** argv) {
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
                       !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
   ServeResult r = serve(*chip, model, sc, so);
-  if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
+  const nlohmann::json j = serve_json(r);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), so.system, j);
+  if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << serve_table(r);
   std::fflush(stdout);
   return 0;

@@ -491,9 +491,13 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
                        ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)");
-    return load_system(c.system, {}, c.nodes);
+    return load_system(c.system, c.sets, c.nodes);
   }
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
+  if (c.devices <= 0 && !c.sets.empty())
+    throw InputError("--set " + c.sets.front().substr(0, c.sets.front().find('=')) +
+                     ": a field of a system preset (xpusim params system), but this runs on one chip (give --system S, or "
+                     "--devices N with --chip)");
   if (c.devices <= 0) return std::nullopt;
   if (c.devices > kMaxSystemChips)
     throw InputError("--devices " + std::to_string(c.devices) + " is more than " + std::to_string(kMaxSystemChips) +
@@ -510,13 +514,17 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (s.chip == chip_name && (!best || better(s, *best))) best = s;
   if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
   SystemSpec s = *best;
+  if (!c.sets.empty()) {  // the overrides on the chosen preset, which keeps the name users type
+    s = load_system(best->file, c.sets);
+    s.name = best->name;
+  }
   if (c.devices == s.ranks()) return s;
   if (c.devices > s.ranks()) {
     if (s.network == "none" || c.devices % s.chips != 0)
       throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
                        std::to_string(s.ranks()) + " chips" +
                        (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
-    SystemSpec nodes = load_system(best->file, {}, c.devices / s.chips);
+    SystemSpec nodes = load_system(best->file, c.sets, c.devices / s.chips);
     nodes.name = s.name;
     return nodes;
   }

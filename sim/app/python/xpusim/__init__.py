@@ -78,7 +78,8 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
-    system: a system preset, or devices with chip for that chip's default system; fold=False simulates
+    system: a system preset, or devices with chip for that chip's default system; set: the chip's fields and,
+    on a system, the system's, as `--set` (set={"scale_up.link.bandwidth": "225GB/s"}); fold=False simulates
     every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`;
     pad_heads=N: the heads as AWS Neuron stores them for N NeuronCores, `--pad-heads`; redundant_experts=N:
     replicas of the hottest experts placed by EPLB, `--redundant-experts`; two_batch_overlap=True: two
@@ -109,7 +110,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
-    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
+    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`; set: the chip's and, on a system,
+    the system's fields, as `--set`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
     under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
     ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
