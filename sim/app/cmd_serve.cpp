@@ -35,7 +35,7 @@ po::options_description serve_options() {
       "input", po::value<std::string>()->default_value("1024"),
       "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
       "output", po::value<std::string>()->default_value("256"), "generated tokens per request (same forms as --input)")(
-      "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn (replaces --input/--output)")(
+      "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn, instead of --input/--output (its mean lengths are the typical request)")(
       "dtype", po::value<std::string>()->default_value("fp8"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
       "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
@@ -61,17 +61,13 @@ po::options_description serve_options() {
 
 ServeOptions serve_opts(const po::variables_map& vm) {
   ServeOptions so;
-  LengthDist in = LengthDist::parse("--input", vm["input"].as<std::string>());
-  LengthDist out = LengthDist::parse("--output", vm["output"].as<std::string>());
-  // The typical request (for the kernel breakdown and the study's summary): the fixed length or the mean.
-  auto typical = [](const LengthDist& d) {
-    return d.kind == LengthDist::Kind::Uniform ? static_cast<std::int64_t>((d.a + d.b) / 2) : static_cast<std::int64_t>(d.a);
-  };
-  so.input = typical(in);
-  so.output = typical(out);
-  if (in.kind != LengthDist::Kind::Fixed) so.input_dist = in;
-  if (out.kind != LengthDist::Kind::Fixed) so.output_dist = out;
-  if (vm.count("lengths-csv")) so.lengths_csv = vm["lengths-csv"].as<std::string>();
+  set_lengths(so, LengthDist::parse("--input", vm["input"].as<std::string>()), LengthDist::parse("--output", vm["output"].as<std::string>()));
+  if (vm.count("lengths-csv")) {
+    std::string given;  // --input or --output beside the CSV, which replaces them
+    for (const char* f : {"input", "output"})
+      if (!vm[f].defaulted()) given = std::string("--") + f + " " + vm[f].as<std::string>();
+    set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
+  }
   so.scheduler = vm["scheduler"].as<std::string>();
   if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
