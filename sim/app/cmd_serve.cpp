@@ -169,7 +169,8 @@ int cmd_compare(int argc, char** argv) {
                     "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
                     "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
                     "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
-                    "--set key=value applies to every chip, --set chip:key=value to one (e.g. maia200:cost.chip_hour=6).\n\n"))
+                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
+                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
     return 0;
   CompareRequest req;
   req.scenario = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";

@@ -41,3 +41,19 @@ def test_python_refuses_a_system_field_on_one_chip():
     import pytest
     with pytest.raises(xpusim.InputError, match="--set scale_up.link.bandwidth: a field of a system preset"):
         xpusim.run(model="llama-3.1-8b", set={"scale_up.link.bandwidth": "225GB/s"})
+
+
+def test_compare_gives_a_system_units_fields_to_its_fabric(cli, tmp_path):
+    """compare --set NAME:key=value reaches a system unit's fabric (the unit named by its system or chip) and gives what
+    serve gives with that override; a system field for a one-chip unit is refused before anything runs."""
+    load = ["--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8", "--input", "256", "--output", "16"]
+    serve = json.loads(cli("serve", "--system", "hgx-h100x8", "--tp", "8", *load, "--set", HALF, "--format", "json").stdout)
+    for name in ("hgx-h100x8", "h100-sxm"):
+        j = json.loads(cli("compare", "--chips", "hgx-h100x8:tp8", *load, "--no-report", "--jobs", "1", "--format", "json",
+                           "--out", str(tmp_path / name), "--set", name + ":" + HALF).stdout)
+        assert j["rows"][0]["ttft_s"] == serve["ttft_s"] and j["rows"][0]["tpot_s"] == serve["tpot_s"], name
+    out = tmp_path / "refused"
+    p = cli("compare", "--chips", "hgx-h100x8:tp8,h100-sxm", *load, "--no-report", "--out", str(out), "--set", HALF, check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "--set scale_up.link.bandwidth: a field of a system preset (xpusim params system), but the unit h100-sxm is one chip" in p.stderr
+    assert not out.exists()

@@ -155,8 +155,9 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
-    `set` entries "key=value" apply to every chip, "chip:key=value" to one. tco: the all-in cost next to
-    the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
+    `set` entries "key=value" apply to every unit, "name:key=value" to the units of that chip or
+    system (a system preset's fields, such as scale_up.link.bandwidth, go to a system unit's fabric). tco:
+    the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
     spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
     processes running the units (1, the default: in this process; the numbers are the same either way);
     host_fixed_us/host_us_per_request: as in serve()."""
