@@ -20,18 +20,19 @@ int cmd_run(int argc, char** argv) {
       "phase", po::value<std::string>()->default_value("decode"), "prefill, decode, or request (prefill then decode)")(
       "batch", po::value<std::int64_t>()->default_value(1), "sequences")(
       "input", po::value<std::int64_t>()->default_value(2048), "prompt tokens per sequence")(
-      "output", po::value<std::int64_t>()->default_value(1), "generated tokens per sequence")(
+      "output", po::value<std::int64_t>()->default_value(1), "generated tokens per sequence (with --phase prefill they only size the KV cache of the memory check, "
+      "input + output tokens per sequence, as a server reserves it)")(
       "dtype", po::value<std::string>()->default_value("bf16"), "weights, activations and KV cache (bf16, fp8, fp4 weights where supported)")(
       "wdtype", po::value<std::string>(), "weights only")("adtype", po::value<std::string>(), "activations only")(
       "kvdtype", po::value<std::string>(), "KV cache only")(
       "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform (balanced in expectation; with --ep each step's random draw makes one rank the busiest), even (every EP rank exactly its share), zipf:S or hot:F")(
       "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
-      "out", po::value<std::string>(), "write config.resolved.yaml and stats.json here")(
+      "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here")(
       "after-runs", po::value<double>(),
       "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
       "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a preset field (repeatable)")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a chip or system preset field: hbm.bandwidth=4TB/s, scale_up.link.bandwidth=225GB/s (repeatable)")(
       "neuron-buckets", po::value<std::int64_t>()->default_value(0),
       "N: AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
       "bucket, each decode step over its token bucket of KV positions); 0: every step at its exact shape")(
@@ -47,14 +48,14 @@ int cmd_run(int argc, char** argv) {
     return 0;
   std::string format = vm["format"].as<std::string>();
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
-  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   ModelRunOptions opt;
   if (vm.count("after-runs")) opt.time_after_runs(vm["after-runs"].as<double>());
-  opt.system = system_context(vm);
+  RunTarget target = run_target(vm);
+  opt.system = target.system;
   if (opt.system && vm["chip"].defaulted() == false && vm["chip"].as<std::string>() != opt.system->spec.chip)
     throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + opt.system->spec.name + ", whose chips are " +
                      opt.system->spec.chip + " (drop --chip, or use --chip C --devices N)");
-  auto chip = load_chip(opt.system ? opt.system->spec.chip : vm["chip"].as<std::string>(), sets);
+  const auto& chip = target.chip;
   ModelConfig model = load_model(vm["model"].as<std::string>());
   ScenarioArgs a;
   a.phase = vm["phase"].as<std::string>();
@@ -76,11 +77,7 @@ int cmd_run(int argc, char** argv) {
   Scenario sc = make_scenario(a);
   ModelRunResult r = run_model(*chip, model, sc, opt);
   nlohmann::json j = model_run_json(r, chip.get());
-  if (vm.count("out")) {
-    RunResult rr;
-    rr.resolved_yaml = chip->full_yaml();
-    write_run_dir(vm["out"].as<std::string>(), rr, j, false);
-  }
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), opt.system, j);
   if (format == "json") std::cout << j.dump(2) << "\n";
   else std::cout << model_run_table(r);
   return 0;

@@ -12,6 +12,7 @@
 #include "sim/base/flags.h"
 #include "sim/base/process.h"
 #include "sim/io/compare_report.h"
+#include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/serve/disagg.h"
 #include "sim/serve/study.h"
@@ -34,7 +35,7 @@ po::options_description serve_options() {
       "input", po::value<std::string>()->default_value("1024"),
       "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
       "output", po::value<std::string>()->default_value("256"), "generated tokens per request (same forms as --input)")(
-      "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn (replaces --input/--output)")(
+      "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn, instead of --input/--output (its mean lengths are the typical request)")(
       "dtype", po::value<std::string>()->default_value("fp8"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
       "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
@@ -60,17 +61,13 @@ po::options_description serve_options() {
 
 ServeOptions serve_opts(const po::variables_map& vm) {
   ServeOptions so;
-  LengthDist in = LengthDist::parse("--input", vm["input"].as<std::string>());
-  LengthDist out = LengthDist::parse("--output", vm["output"].as<std::string>());
-  // The typical request (for the kernel breakdown and the study's summary): the fixed length or the mean.
-  auto typical = [](const LengthDist& d) {
-    return d.kind == LengthDist::Kind::Uniform ? static_cast<std::int64_t>((d.a + d.b) / 2) : static_cast<std::int64_t>(d.a);
-  };
-  so.input = typical(in);
-  so.output = typical(out);
-  if (in.kind != LengthDist::Kind::Fixed) so.input_dist = in;
-  if (out.kind != LengthDist::Kind::Fixed) so.output_dist = out;
-  if (vm.count("lengths-csv")) so.lengths_csv = vm["lengths-csv"].as<std::string>();
+  set_lengths(so, LengthDist::parse("--input", vm["input"].as<std::string>()), LengthDist::parse("--output", vm["output"].as<std::string>()));
+  if (vm.count("lengths-csv")) {
+    std::string given;  // --input or --output beside the CSV, which replaces them
+    for (const char* f : {"input", "output"})
+      if (!vm[f].defaulted()) given = std::string("--") + f + " " + vm[f].as<std::string>();
+    set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
+  }
   so.scheduler = vm["scheduler"].as<std::string>();
   if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
@@ -116,7 +113,8 @@ int cmd_serve(int argc, char** argv) {
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
       "prefill-redundant-experts", po::value<int>(), "the prefill pool's --redundant-experts (default: --redundant-experts; DeepSeek-V3: 32)")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags");
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
+      "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here");
   add_layout_options(o);
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
@@ -127,12 +125,13 @@ int cmd_serve(int argc, char** argv) {
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
                     "at R requests/s, or (neither) every request at once for offline throughput. Reports throughput,\n"
                     "tok/s per user, TTFT/TPOT/ITL percentiles, KV-cache occupancy, preemptions, power, energy per\n"
-                    "token and cost; a concurrency list gives the frontier and its best point under the targets.\n\n"))
+                    "token and cost; a concurrency list gives the frontier and its best point under the targets.\n"
+                    "--set takes the chip's fields and, on a system, the system's (--set scale_up.link.bandwidth=225GB/s).\n\n"))
     return 0;
-  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   ServeOptions so = serve_opts(vm);
-  so.system = system_context(vm);
-  auto chip = load_chip(so.system ? so.system->spec.chip : vm["chip"].as<std::string>(), sets);
+  RunTarget target = run_target(vm);
+  so.system = target.system;
+  const auto& chip = target.chip;
   ModelConfig model = load_model(vm["model"].as<std::string>());
   Scenario sc = scenario_from(vm);
   layout_args(vm, sc);
@@ -142,7 +141,9 @@ int cmd_serve(int argc, char** argv) {
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
                       !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
   ServeResult r = serve(*chip, model, sc, so);
-  if (vm["format"].as<std::string>() == "json") std::cout << serve_json(r).dump(2) << "\n";
+  const nlohmann::json j = serve_json(r);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), so.system, j);
+  if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << serve_table(r);
   std::fflush(stdout);
   return 0;
@@ -168,7 +169,8 @@ int cmd_compare(int argc, char** argv) {
                     "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
                     "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
                     "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
-                    "--set key=value applies to every chip, --set chip:key=value to one (e.g. maia200:cost.chip_hour=6).\n\n"))
+                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
+                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
     return 0;
   CompareRequest req;
   req.scenario = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";

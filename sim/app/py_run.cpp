@@ -37,13 +37,15 @@ Scenario scenario_of(const std::string& phase, std::int64_t batch, std::int64_t 
   if (layout.count("neuron_buckets")) a.neuron_buckets = layout.at("neuron_buckets");
   return make_scenario(a);
 }
-// The system of a Python call: `system` by name, or `devices` of the chip's default system.
-std::optional<SystemContext> py_system(const std::string& chip, const std::string& system, int devices, int nodes = 0) {
+// The chip and system of a Python call: `system` by name, or `devices` of the chip's default system, with the
+// chip's and the system's overrides in `sets` (as the CLI's --set).
+RunTarget py_target(const std::string& chip, const std::vector<std::string>& sets, const std::string& system, int devices,
+                    int nodes, bool overlap) {
   SystemChoice sc;
   sc.system = system;
   sc.nodes = nodes;
   sc.devices = devices;
-  return system_for(chip, sc);
+  return load_run_target(chip, sc, sets, overlap);
 }
 }  // namespace
 
@@ -59,10 +61,10 @@ void bind_run(py::module_& m) {
         ModelRunOptions o;
         o.sustained = sustained;
         if (after_runs != -1.0) o.time_after_runs(after_runs);  // -1: not given (as `run --after-runs`)
-        o.system = py_system(chip, system, get("devices"), get("nodes"));
-        set_overlap(o.system, layout.at("overlap").cast<bool>());
+        RunTarget t = py_target(chip, sets, system, get("devices"), get("nodes"), layout.at("overlap").cast<bool>());
+        o.system = t.system;
         if (o.system) o.system->fold = layout.at("fold").cast<bool>();
-        auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
+        const auto& c = t.chip;
         ModelConfig mc = load_model(model);
         std::map<std::string, int> degrees;
         for (const char* k : {"tp", "ep", "pp", "dp", "microbatches", "pad_heads", "redundant_experts", "two_batch_overlap", "neuron_buckets"})
@@ -88,11 +90,12 @@ void bind_run(py::module_& m) {
     // Python): the scheduler's own figures.
     if (!std::isnan(host_fixed_us)) o.limits.host_fixed_us = host_work_us("host_fixed_us", host_fixed_us);
     if (!std::isnan(host_us_per_request)) o.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
-    o.system = py_system(chip, system, layout.at("devices"), layout.at("nodes"));
+    RunTarget t = py_target(chip, sets, system, layout.at("devices"), layout.at("nodes"), false);
+    o.system = t.system;
     o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
     o.prefill_ep = layout.at("prefill_ep"), o.prefill_dp = layout.at("prefill_dp"), o.prefill_pp = layout.at("prefill_pp");
     o.prefill_redundant_experts = layout.at("prefill_redundant_experts");
-    auto c = load_chip(o.system && !system.empty() ? o.system->spec.chip : chip, sets);
+    const auto& c = t.chip;
     ModelConfig mc = load_model(model);
     Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
     o.input = input, o.output = output, o.ttft_slo_s = ttft_slo, o.tpot_slo_s = tpot_slo;

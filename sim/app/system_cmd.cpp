@@ -67,7 +67,9 @@ int cmd_collective(int argc, char** argv) {
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
-  req.kind = parse_collective(vm["op"].as<std::string>()), req.algorithm = vm["algo"].as<std::string>(), req.protocol = vm["proto"].as<std::string>();
+  req.kind = parse_collective(vm["op"].as<std::string>());
+  req.algorithm = vm["algo"].as<std::string>();
+  req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;
   if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
     if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");
@@ -142,7 +144,8 @@ void add_layout_options(po::options_description& o) {
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
       "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
       "overlap", "the software overlaps collectives with independent compute (off: in line, as vLLM/TensorRT-LLM TP)")(
-      "pad-heads", po::value<int>()->default_value(0), "N NeuronCores in the TP group (a multiple of --tp): heads as AWS Neuron stores them, KV heads N does not split replicated per query head, query heads padded to a multiple of N");
+      "pad-heads", po::value<int>()->default_value(0), "N NeuronCores in the TP group (a multiple of --tp): heads as AWS Neuron stores them, KV heads N does not split replicated per query head, query heads padded to a multiple of N; "
+      "also at --tp 1, a chip's own cores (two on trn1/inf2); an N that divides the KV heads pads nothing, as Neuron then shards whole KV heads");
 }
 
 void layout_args(const po::variables_map& vm, ScenarioArgs& a) {
@@ -163,7 +166,7 @@ void layout_args(const po::variables_map& vm, Scenario& s) {
   set_layout(s, a);
 }
 
-std::optional<SystemContext> system_context(const po::variables_map& vm) {
+RunTarget run_target(const po::variables_map& vm) {
   SystemChoice c;
   if (vm.count("system")) c.system = vm["system"].as<std::string>();
   for (auto [flag, field] : {std::pair{"nodes", &c.nodes}, {"devices", &c.devices}})
@@ -171,16 +174,8 @@ std::optional<SystemContext> system_context(const po::variables_map& vm) {
       *field = vm[flag].as<int>();
       if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field));
     }
-  std::optional<SystemContext> ctx = system_for(vm.count("chip") ? vm["chip"].as<std::string>() : "", c);
-  set_overlap(ctx, vm.count("overlap") > 0);
-  return ctx;
-}
-
-std::optional<SystemContext> system_for(const std::string& chip, const SystemChoice& c) {
-  std::optional<SystemSpec> s = resolve_system(load_chip(chip)->name(), c);
-  if (!s) return std::nullopt;
-  check_system_chip(*s);
-  return SystemContext{*s};
+  const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  return load_run_target(vm["chip"].as<std::string>(), c, sets, vm.count("overlap") > 0);
 }
 
 }  // namespace xpu

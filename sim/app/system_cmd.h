@@ -9,6 +9,7 @@
 
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/model_run.h"
+#include "sim/run/run_target.h"
 #include "sim/run/system_run.h"  // check_system_chip
 
 namespace xpu {
@@ -21,10 +22,7 @@ int cmd_validate_collectives(int argc, char** argv);
 void add_layout_options(boost::program_options::options_description& o);
 void layout_args(const boost::program_options::variables_map& vm, ScenarioArgs& a);
 void layout_args(const boost::program_options::variables_map& vm, Scenario& s);
-// --system S [--nodes N] | --chip C --devices N [--overlap]: nullopt for one chip.
-std::optional<SystemContext> system_context(const boost::program_options::variables_map& vm);
-// The system a chip name and a choice resolve to (resolve_system), its chip checked against this build;
-// nullopt for one chip. The CLI's flags and the Python keywords both come here.
-struct SystemChoice;
-std::optional<SystemContext> system_for(const std::string& chip, const SystemChoice& c);
+// --chip C | --system S [--nodes N] | --chip C --devices N, [--overlap] and --set (the chip's fields and the
+// system's, load_run_target): the chip and system of run and serve.
+RunTarget run_target(const boost::program_options::variables_map& vm);
 }  // namespace xpu

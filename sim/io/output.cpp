@@ -318,6 +318,15 @@ void write_results_dir(const std::string& dir, const std::string& resolved_yaml,
   write_file_atomic(dir + "/stats.json", full.dump(2) + "\n");
 }
 
+void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
+                      const nlohmann::json& report) {
+  if (system) {  // before stats.json, which is written last
+    make_output_dir(dir);
+    write_file_atomic(dir + "/system.resolved.yaml", system->spec.resolved_yaml);
+  }
+  write_results_dir(dir, chip_yaml, report, Stats{});
+}
+
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format) {
   write_results_dir(dir, r.resolved_yaml, stats, r.stats);

@@ -4,11 +4,13 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sim/base/interrupt.h"
 #include "sim/io/h5_plugin.h"
 #include "sim/run/runner.h"
+#include "sim/run/model_run.h"  // SystemContext
 
 namespace xpu {
 
@@ -58,6 +60,11 @@ class H5TraceWriter : public TraceObserver {
 void write_perfetto(const std::string& path, const RunResult& r);
 // Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`.
 void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats);
+// run's and serve's --out DIR: config.resolved.yaml (`chip_yaml`), system.resolved.yaml (the system's resolved
+// preset, on a system of chips) and stats.json (`report`, the JSON --format json prints, with an empty "stats":
+// these runs register no component counters). Called once the run has succeeded, so a failing run writes nothing.
+void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
+                      const nlohmann::json& report);
 // Writes config.resolved.yaml, stats.json and (with a trace) trace.h5 into `dir`.
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format = "hdf5");

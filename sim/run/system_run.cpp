@@ -294,13 +294,22 @@ std::vector<NodeResult> timed_nodes(const RankStep& rs, const RuntimeResult& rr,
 // per node, a token's distinct nodes counted as its distinct ranks are over nodes-as-ranks
 // (distinct_ranks_per_token, with the model's group-limited routing when no replicas reorder the
 // experts). Skewed routing keeps the flat all-to-all (assumed: its hot experts' nodes are not modelled).
+namespace {
+// Whether DeepEP's normal kernels send a token across nodes once per node holding any of its experts
+// (normal_forwarded_bytes): under uniform routing over `slots` expert slots spread evenly over `nodes` nodes;
+// a skewed routing's forwarding is not modelled, its tokens cross as the plain all-to-all sends them.
+bool forwards_once_per_node(const Routing& routing, std::int64_t slots, std::int64_t topk, int nodes) {
+  return nodes > 1 && routing.kind == Routing::Kind::Uniform && slots % nodes == 0 && topk <= slots;
+}
+}  // namespace
+
 std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m, const Scenario& s, const OpSpec& op,
                                      const std::vector<int>& group) {
   const int per_node = sys.chips, ranks = static_cast<int>(group.size());
   if (op.kind != OpKind::AllToAll || !op.normal_dispatch || per_node <= 0 || ranks <= per_node || ranks % per_node != 0) return 0;
   const int nodes = ranks / per_node;
   const std::int64_t slots = m.num_experts + s.redundant_experts;
-  if (s.routing.kind != Routing::Kind::Uniform || slots % nodes != 0 || m.experts_per_token > slots) return 0;
+  if (!forwards_once_per_node(s.routing, slots, m.experts_per_token, nodes)) return 0;
   const RouterShape router = router_of(m, s);
   return normal_forwarded_bytes(op.rows, op.cols, slots, router.topk, nodes, router.groups, router.groups_per_token);
 }
@@ -369,7 +378,7 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
     receive = place.max_rank_rows();
   } else {
     receive = normal_dispatch_receive(place, router, x.routing, 0, x.tokens * ranks);
-    if (sys.nodes > 1 && x.routing.kind == Routing::Kind::Uniform)  // as deepep_forwarded_bytes: each token once per node holding any of its experts
+    if (forwards_once_per_node(x.routing, x.experts, x.topk, sys.nodes))
       r.forwarded_bytes = normal_forwarded_bytes(x.tokens, token_bytes, x.experts, x.topk, sys.nodes, x.groups, x.groups_per_token);
   }
   r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));
@@ -482,9 +491,13 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
                        ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)");
-    return load_system(c.system, {}, c.nodes);
+    return load_system(c.system, c.sets, c.nodes);
   }
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
+  if (c.devices <= 0 && !c.sets.empty())
+    throw InputError("--set " + c.sets.front().substr(0, c.sets.front().find('=')) +
+                     ": a field of a system preset (xpusim params system), but this runs on one chip (give --system S, or "
+                     "--devices N with --chip)");
   if (c.devices <= 0) return std::nullopt;
   if (c.devices > kMaxSystemChips)
     throw InputError("--devices " + std::to_string(c.devices) + " is more than " + std::to_string(kMaxSystemChips) +
@@ -501,13 +514,17 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (s.chip == chip_name && (!best || better(s, *best))) best = s;
   if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
   SystemSpec s = *best;
+  if (!c.sets.empty()) {  // the overrides on the chosen preset, which keeps the name users type
+    s = load_system(best->file, c.sets);
+    s.name = best->name;
+  }
   if (c.devices == s.ranks()) return s;
   if (c.devices > s.ranks()) {
     if (s.network == "none" || c.devices % s.chips != 0)
       throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
                        std::to_string(s.ranks()) + " chips" +
                        (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
-    SystemSpec nodes = load_system(best->file, {}, c.devices / s.chips);
+    SystemSpec nodes = load_system(best->file, c.sets, c.devices / s.chips);
     nodes.name = s.name;
     return nodes;
   }

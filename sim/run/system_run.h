@@ -99,8 +99,10 @@ struct SystemChoice {
   std::string system;   // preset name or path ("" when none)
   int nodes = 0;        // > 0: replicate a node system over its scale-out network
   int devices = 0;      // > 0 with a chip: the devices of its default system
+  std::vector<std::string> sets;  // `--set key=value` overlays of the system preset's fields (run_target.h)
 };
-// nullopt when neither is asked (one chip). InputError naming the flag when no system fits.
+// nullopt when neither is asked (one chip). InputError naming the flag when no system fits, or naming
+// the first of `sets` when there is no system to apply it to.
 std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c);
 
 }  // namespace xpu

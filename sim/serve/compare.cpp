@@ -12,6 +12,7 @@
 #include "sim/base/process.h"
 #include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
+#include "sim/run/run_target.h"
 #include "sim/serve/layout_search.h"
 #include "sim/serve/row_codec.h"
 #include "sim/serve/step_time.h"
@@ -116,13 +117,14 @@ bool CompareStudy::all_ran() const {
 }
 
 namespace {
-// The overlays of one chip: "key=value" applies to all, "chip:key=value" to that chip only.
-std::vector<std::string> overlays_for(const std::string& chip, const std::vector<std::string>& sets) {
+// The overlays of one unit: "key=value" applies to all, "name:key=value" to the units `names` holds (a chip unit's
+// chip; a system unit's system and its chip).
+std::vector<std::string> overlays_for(const std::vector<std::string>& names, const std::vector<std::string>& sets) {
   std::vector<std::string> mine;
   for (const auto& s : sets) {
     auto colon = s.find(':'), eq = s.find('=');
     if (colon != std::string::npos && colon < eq) {
-      if (s.substr(0, colon) == chip) mine.push_back(s.substr(colon + 1));
+      if (std::find(names.begin(), names.end(), s.substr(0, colon)) != names.end()) mine.push_back(s.substr(colon + 1));
     } else {
       mine.push_back(s);
     }
@@ -383,10 +385,18 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   if (!is_system) {
     if (colon != std::string::npos)
       throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip");
-    u.chip = load_chip(entry, overlays_for(entry, sets));
+    const std::vector<std::string> mine = overlays_for({entry}, sets);
+    for (const auto& o : mine)
+      if (is_system_override(o))
+        throw InputError("--set " + o.substr(0, o.find('=')) + ": a field of a system preset (xpusim params system), but the unit " + entry +
+                         " is one chip (give it to the system units by name: SYSTEM:" + o.substr(0, o.find('=')) + ")");
+    u.chip = load_chip(entry, mine);
     return u;
   }
-  SystemSpec spec = load_system(name);
+  // A system unit's overrides: the system preset's fields to its fabric, the rest to its chip (run_target.h).
+  std::vector<std::string> chip_sets, system_sets;
+  for (const auto& o : overlays_for({name, load_system(name).chip}, sets)) (is_system_override(o) ? system_sets : chip_sets).push_back(o);
+  SystemSpec spec = load_system(name, system_sets);
   spec.require_model_ranks();
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
@@ -397,7 +407,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     spec = group_system(Topology(spec), group).spec;
   }
   u.system = SystemContext{spec};
-  u.chip = load_chip(spec.chip, overlays_for(spec.chip, sets));
+  u.chip = load_chip(spec.chip, chip_sets);
   return u;
 }
 

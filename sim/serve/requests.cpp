@@ -23,6 +23,20 @@ double number(const std::string& flag, const std::string& text, const std::strin
   throw InputError(flag + " '" + text + "': '" + part + "' is not a positive number (expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN)");
 }
 
+std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
+  switch (d.kind) {
+    case LengthDist::Kind::Fixed: return static_cast<std::int64_t>(d.a);
+    case LengthDist::Kind::Uniform:
+      return std::uniform_int_distribution<std::int64_t>(static_cast<std::int64_t>(d.a), static_cast<std::int64_t>(d.b))(rng);
+    case LengthDist::Kind::Normal:
+      return std::clamp<std::int64_t>(std::llround(std::normal_distribution<double>(d.a, d.b)(rng)), 1, d.max_value());
+    case LengthDist::Kind::Exponential:
+      return std::clamp<std::int64_t>(std::llround(std::exponential_distribution<double>(1.0 / d.a)(rng)), 1, d.max_value());
+  }
+  return 1;
+}
+}  // namespace
+
 std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path) {
   // A folder, FIFO or device is refused before it is opened; so is a file over 64 MiB.
   std::istringstream in(read_input_file(path, "--lengths-csv"));
@@ -58,20 +72,6 @@ std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::s
   if (rows.empty()) throw InputError(path + ": no input,output rows");
   return rows;
 }
-
-std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
-  switch (d.kind) {
-    case LengthDist::Kind::Fixed: return static_cast<std::int64_t>(d.a);
-    case LengthDist::Kind::Uniform:
-      return std::uniform_int_distribution<std::int64_t>(static_cast<std::int64_t>(d.a), static_cast<std::int64_t>(d.b))(rng);
-    case LengthDist::Kind::Normal:
-      return std::clamp<std::int64_t>(std::llround(std::normal_distribution<double>(d.a, d.b)(rng)), 1, d.max_value());
-    case LengthDist::Kind::Exponential:
-      return std::clamp<std::int64_t>(std::llround(std::exponential_distribution<double>(1.0 / d.a)(rng)), 1, d.max_value());
-  }
-  return 1;
-}
-}  // namespace
 
 LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {
   std::vector<std::string> parts;

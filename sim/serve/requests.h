@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "workloads/model.h"
@@ -37,6 +38,8 @@ struct RequestDraw {
 
 // `count` requests in arrival order. Lengths beyond the model's context (input + output >
 // max_position) and a malformed CSV are InputErrors naming the flag or file, line and value.
+// --lengths-csv: its (input, output) rows, a header line allowed; InputError naming the file and line of a bad row.
+std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path);
 std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model);
 
 }  // namespace xpu

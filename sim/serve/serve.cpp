@@ -28,6 +28,35 @@ void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch
   if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
 }
 
+void set_lengths(ServeOptions& so, const LengthDist& input, const LengthDist& output) {
+  auto typical = [](const LengthDist& d) {
+    return d.kind == LengthDist::Kind::Uniform ? static_cast<std::int64_t>((d.a + d.b) / 2) : static_cast<std::int64_t>(d.a);
+  };
+  so.input = typical(input);
+  so.output = typical(output);
+  so.input_dist.reset();
+  so.output_dist.reset();
+  if (input.kind != LengthDist::Kind::Fixed) so.input_dist = input;
+  if (output.kind != LengthDist::Kind::Fixed) so.output_dist = output;
+}
+
+void set_lengths_csv(ServeOptions& so, const std::string& path, const std::string& given) {
+  if (!given.empty())
+    throw InputError(given + " with --lengths-csv " + path + ": the CSV gives every request's input and output lengths "
+                     "(expected one of them: drop " + given.substr(0, given.find(' ')) + ", or --lengths-csv)");
+  const auto rows = read_lengths_csv(path);
+  double input = 0, output = 0;
+  for (const auto& [in, out] : rows) {
+    input += static_cast<double>(in);
+    output += static_cast<double>(out);
+  }
+  so.lengths_csv = path;
+  so.input = std::llround(input / static_cast<double>(rows.size()));
+  so.output = std::llround(output / static_cast<double>(rows.size()));
+  so.input_dist.reset();
+  so.output_dist.reset();
+}
+
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
     if (o.spec_accept != 0 || !o.spec_draft.empty() || o.spec_method != "mtp")

@@ -155,6 +155,14 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
 // --max-batch (compare's concurrency ceiling, and the scheduler's --max-seqs) and --max-seqs, each
 // given or not: checked (InputError naming the flag) and set; both with two values is refused.
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs);
+// --input/--output: fixed lengths, or distributions whose mean is the typical request (the kernel breakdown's decode
+// step, the memory check and the study's summary).
+void set_lengths(ServeOptions& so, const LengthDist& input, const LengthDist& output);
+// --lengths-csv PATH: the requests' lengths, used in turn, and their mean input and output as the typical request
+// (the kernel breakdown's decode step, the memory check and the study's summary), which the defaults of
+// --input/--output (1024/256) set before. `given`: "--input 512" (or --output) when that flag was given beside
+// the CSV, which would replace it: refused (InputError naming it).
+void set_lengths_csv(ServeOptions& so, const std::string& path, const std::string& given = "");
 
 // Every check of the options that does not depend on the chip (loads, targets, lengths against the
 // model's context, the length CSV, scheduler, prefix caching, speculative decoding): InputError naming

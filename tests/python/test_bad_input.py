@@ -42,7 +42,7 @@ def case(cid, argv, names=(), out=False):
     assert cid not in CASES, cid
     argv = list(argv)
     out_dir = None
-    if out:
+    if out or argv[0] == "serve":  # serve --out, as run's: a refused study writes nothing
         out_dir = os.path.join(WORK, "out", re.sub(r"[^A-Za-z0-9_.-]", "_", cid))
         argv += ["--out", out_dir]
     CASES[cid] = {"argv": argv, "names": list(names), "out": out_dir}
@@ -303,7 +303,7 @@ for tag, path, names in [("fifo", FIFO, ["fifo.json", "regular"]), ("dev-zero", 
                          ("missing", os.path.join(WORK, "nope.json"), ["nope.json"]), ("name", "llama-3.1-8c", ["llama-3.1-8c"]),
                          ("empty", "", ["model"]), ("long", "x/" * 3000 + "c.json", ["model"])]:
     for cmd in (["run", "--chip", TINY_GPU, "--input", "16"], ["serve", "--chip", TINY_GPU, "--input", "16", "--output", "4"]):
-        case("%s-model-%s" % (cmd[0], tag), cmd + ["--model", path], names=names, out=(cmd[0] == "run"))
+        case("%s-model-%s" % (cmd[0], tag), cmd + ["--model", path], names=names, out=True)
 for tag, path, names in [("fifo", FIFO_YAML, ["fifo.yaml", "regular"]), ("sparse", SPARSE_CSV, ["sparse.csv"]),
                          ("dir", EMPTY_DIR, ["empty-dir"])]:
     case("kernel-chip-" + tag, ["kernel", "gemm", "--chip", path, "--m", "64", "--n", "64", "--k", "64"], names=names[:1])

@@ -32,6 +32,30 @@ def test_out_dir_with_trace(cli, tmp_path):
     assert "bandwidth: 3.35 TB/s" in (out / "config.resolved.yaml").read_text()
 
 
+def test_serve_out_dir(cli, tmp_path):
+    """serve --out DIR as run --out: config.resolved.yaml, stats.json (the JSON --format json prints, with run's
+    empty "stats") and, on a system, system.resolved.yaml with the --set overrides in it."""
+    serve = ["serve", "--model", "llama-3.1-8b", "--input", "256", "--output", "16", "--requests", "8", "--concurrency", "4",
+             "--format", "json"]
+    out = tmp_path / "one"
+    p = cli(*serve, "--out", str(out))
+    assert sorted(os.listdir(out)) == ["config.resolved.yaml", "stats.json"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats.pop("stats") == {}
+    assert stats == json.loads(p.stdout)
+    assert "bandwidth: 3.35 TB/s" in (out / "config.resolved.yaml").read_text()
+    for cmd, extra in [(serve, []), (["run", "--model", "llama-3.1-8b", "--input", "256", "--format", "json"], [])]:
+        out = tmp_path / cmd[0]
+        p = cli(*cmd, *extra, "--system", "hgx-h100x8", "--tp", "8", "--set", "scale_up.link.bandwidth=225GB/s",
+                "--set", "hbm.bandwidth=3TB/s", "--out", str(out))
+        assert sorted(os.listdir(out)) == ["config.resolved.yaml", "stats.json", "system.resolved.yaml"], cmd
+        assert "    bandwidth: 225 GB/s" in (out / "system.resolved.yaml").read_text()
+        assert "bandwidth: 3 TB/s" in (out / "config.resolved.yaml").read_text()
+        stats = json.loads((out / "stats.json").read_text())
+        stats.pop("stats")
+        assert stats == json.loads(p.stdout), cmd
+
+
 def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
     out = tmp_path / "bad"
     cases = [
@@ -55,6 +79,18 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "alltoall", "--system", "hgx-h100x8", "--bytes", "1MiB", "--expert-groups", "4"], "--expert-groups"),
         # --overlap on one chip: no collective to overlap (it was accepted and ignored).
         (["run", "--model", "llama-3.1-8b", "--overlap"], "--overlap: overlaps collectives with compute on a system of chips"),
+        # serve --out as run --out: a refused study writes nothing.
+        (["serve", "--model", "llama-3.1-8b", "--spec-method", "draft", "--requests", "4"], "--spec-tokens"),
+        (["serve", "--model", "llama-3.1-8b", "--requests", "4", "--set", "hbm.bandwith=1TB/s"], "nearest valid key: hbm.bandwidth"),
+        # A system field on one chip; a key of neither preset on a system names the nearest field of both.
+        (["run", "--model", "llama-3.1-8b", "--set", "scale_up.link.bandwidth=225GB/s"],
+         "--set scale_up.link.bandwidth: a field of a system preset (xpusim params system), but this runs on one chip"),
+        (["serve", "--model", "llama-3.1-8b", "--requests", "4", "--set", "library.channels=4"], "--set library.channels: a field of a system"),
+        (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "8", "--set", "scale_upp.link.bandwidth=1TB/s"],
+         "--set scale_upp.link.bandwidth: unknown key, neither a field of h100-sxm (xpusim params gpu) nor of the system "
+         "(xpusim params system); nearest valid key: scale_up.link.bandwidth"),
+        (["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "8", "--set", "scale_up.link.bandwith=1TB/s"],
+         "nearest valid key: scale_up.link.bandwidth"),
     ]
     for args, expect in cases:
         p = cli(*args, "--out", str(out), check=False)
@@ -91,6 +127,20 @@ def test_help_teaches(cli):
         assert "usage" in p.stdout and not p.stderr, cmd
     p = cli("params", "gpu").stdout
     assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
+
+
+def test_options_that_look_ignored_say_what_they_do(cli):
+    """--output with --phase prefill sizes the memory check's KV cache, and --pad-heads at --tp 1 pads a chip's
+    own cores' heads (found accepted by a QA round): the help says so, and both change the answer."""
+    h = " ".join(cli("run", "--help").stdout.split())
+    assert "with --phase prefill they only size the KV cache of the memory check" in h
+    assert "also at --tp 1, a chip's own cores" in h
+    p = cli("run", "--model", "llama-3.1-8b", "--phase", "prefill", "--batch", "64", "--input", "1024", "--output", "120000",
+            check=False)
+    assert p.returncode == 2 and "batch 64 x (1024 + 120000) tokens does not fit" in p.stderr, p.stderr
+    tpot = {n: json.loads(cli("run", "--chip", "trn1", "--model", "llama-3.1-8b", "--input", "128", "--pad-heads", n,
+                              "--format", "json").stdout)["tpot_s"] for n in ("0", "2", "3")}
+    assert tpot["2"] == tpot["0"] < tpot["3"]  # 2 cores split the 8 KV heads; 3 pad 32 heads to 33, KV replicated
 
 
 def test_list_chips(cli):

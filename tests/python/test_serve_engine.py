@@ -42,6 +42,22 @@ def test_open_loop_and_length_csv(cli, tmp_path):
     assert "trtllm scheduler" in table and "KV cache" in table and "tok/s/user" in table
 
 
+def test_length_csv_sets_the_typical_request_and_refuses_lengths_beside_it(cli, tmp_path):
+    """The CSV's mean lengths are the typical request of the kernel breakdown (its decode step's context), as the
+    defaults of --input/--output (1024/256) were before; --input or --output beside it, which it replaces, is refused
+    (both found by a QA round)."""
+    csv = tmp_path / "lengths.csv"
+    csv.write_text("input,output\n40,8\n100,20\n")
+    attn = lambda *a: [k["time_s"] for k in json.loads(cli(*BASE, "--requests", "4", *a, "--format", "json").stdout)["kernels"]
+                       if k["label"] == "layer.attn"]
+    assert attn("--lengths-csv", str(csv)) == attn("--input", "70", "--output", "14") != attn("--input", "1", "--output", "14")
+    for flag in ("--input", "--output"):
+        p = cli(*BASE, "--lengths-csv", str(csv), flag, "64", check=False)
+        assert p.returncode == 2 and p.stderr.strip() == (
+            "xpusim: error: %s 64 with --lengths-csv %s: the CSV gives every request's input and output lengths (expected one "
+            "of them: drop %s, or --lengths-csv)" % (flag, csv, flag)), p.stderr
+
+
 def test_bad_serving_input_is_one_line_exit_2(cli, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("input,output\n40,8\n40,eight\n")

@@ -360,3 +360,24 @@ def test_a_collective_study_sweeps_system_preset_keys(tmp_path):
     assert fast.t < slow.t  # twice the link rate, a shorter all-reduce
     with pytest.raises(xpusim.SpecError, match="scale_up.link.bandwith"):
         load_spec(dict(spec, axes=[{"key": "scale_up.link.bandwith", "values": ["25 GB/s"]}]))
+
+
+def test_a_run_study_on_a_system_sweeps_its_fabrics_keys(tmp_path):
+    """run/serve studies take the system preset's keys as run --set does (load_run_target): axes over the NVLink rate of
+    a TP8 step give what xpusim.run gives, each point's config holds the system with its value, and a system key is
+    checked against the study's system (none: one chip, refused)."""
+    spec = {"study": "run", "base": {"model": "llama-3.1-8b", "system": "hgx-h100x8", "tp": 8, "batch": 8, "input": 256},
+            "axes": [{"key": "scale_up.link.bandwidth", "values": ["225 GB/s", "450 GB/s"]}], "metrics": {"tpot": "tpot_s"}}
+    df = xpusim.sweep(spec, out=str(tmp_path / "out"), jobs=1)
+    assert list(df["status"]) == ["ok", "ok"] and df["tpot"][0] > df["tpot"][1]
+    for r in df.itertuples():
+        one = xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, batch=8, input=256,
+                         set={"scale_up.link.bandwidth": "%s GB/s" % r[3]})
+        assert r.tpot == one["tpot_s"]
+    config = (tmp_path / "out" / "points" / "p00000.config.yaml").read_text()
+    assert "# system: hgx-h100x8" in config and "    bandwidth: 225 GB/s" in config
+    with pytest.raises(xpusim.SpecError, match="'scale_up.link.bandwith' is not a key of system hgx-h100x8 "
+                                               r"\(nearest: scale_up.link.bandwidth\)"):
+        load_spec(dict(spec, axes=[{"key": "scale_up.link.bandwith", "values": ["225 GB/s"]}]))
+    with pytest.raises(xpusim.SpecError, match="a field of a system preset .* run on one chip"):
+        load_spec(dict(spec, base={"model": "llama-3.1-8b"}))

@@ -78,7 +78,8 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
-    system: a system preset, or devices with chip for that chip's default system; fold=False simulates
+    system: a system preset, or devices with chip for that chip's default system; set: the chip's fields and,
+    on a system, the system's, as `--set` (set={"scale_up.link.bandwidth": "225GB/s"}); fold=False simulates
     every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`;
     pad_heads=N: the heads as AWS Neuron stores them for N NeuronCores, `--pad-heads`; redundant_experts=N:
     replicas of the hottest experts placed by EPLB, `--redundant-experts`; two_batch_overlap=True: two
@@ -109,7 +110,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
-    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`): offline throughput, a closed
+    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`; set: the chip's and, on a system,
+    the system's fields, as `--set`): offline throughput, a closed
     loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
     under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
     ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
@@ -153,8 +155,9 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
-    `set` entries "key=value" apply to every chip, "chip:key=value" to one. tco: the all-in cost next to
-    the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
+    `set` entries "key=value" apply to every unit, "name:key=value" to the units of that chip or
+    system (a system preset's fields, such as scale_up.link.bandwidth, go to a system unit's fabric). tco:
+    the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
     spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
     processes running the units (1, the default: in this process; the numbers are the same either way);
     host_fixed_us/host_us_per_request: as in serve()."""

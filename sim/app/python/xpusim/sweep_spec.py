@@ -447,6 +447,38 @@ def system_keys(system):
     return _SYSTEM_KEYS[system]
 
 
+def is_system_key(key):
+    """Whether a preset key ("scale_up.link.bandwidth", "unit:key" or "key=value") is a system preset's field: its
+    first segment is one of a system preset's sections but name and description (as run_target.h routes --set)."""
+    import xpusim
+    if "sections" not in _SYSTEM_KEYS:
+        _SYSTEM_KEYS["sections"] = {k.split(".")[0] for k in system_keys(xpusim.list_systems()[0])} - {"name", "description"}
+    return key.partition("=")[0].split(":", 1)[-1].split(".")[0] in _SYSTEM_KEYS["sections"]
+
+
+def _check_run_system_keys(doc, base, base_set, groups, checks):
+    """run and serve studies: their system keys exist in the systems the points use (base.system or a system
+    axis), and base.set's system values load."""
+    import xpusim
+    axis = {a.key: a.values for g in groups for a in g}
+    systems = set(axis.get("system", [])) | ({base["system"]} if base.get("system") else set())
+    if not systems:
+        if base.get("devices") or "devices" in axis:
+            return  # the chip's default system: checked when the point runs
+        path, key = checks[0]
+        raise doc.error(path, "'%s' is a field of a system preset (xpusim params system), but the study's points run on "
+                              "one chip (give base.system)" % key)
+    for system in sorted(systems, key=str):
+        keys = system_keys(str(system))
+        for path, key in checks:
+            if key.split(":", 1)[-1] not in keys:
+                raise doc.error(path, "'%s' is not a key of system %s%s" % (key, system, _nearest(key.split(":", 1)[-1], keys)))
+        try:
+            xpusim.system_config(str(system), ["%s=%s" % (k.split(":", 1)[-1], preset_text(v)) for k, v in base_set.items()])
+        except (ValueError, RuntimeError) as e:
+            raise doc.error(("base", "set"), " ".join(str(e).split())) from None
+
+
 def _check_system_keys(doc, base, base_set, groups):
     """A collective study's preset keys are the system preset's: each exists in every system a point uses."""
     import xpusim
@@ -506,6 +538,11 @@ def _check_preset_keys(doc, study, base, base_set, groups):
             ax = [a for a in groups[gi]][mi]
             if ax.kind == "preset":
                 checks.append((path, ax.key))
+    if study in ("run", "serve") and any(is_system_key(k) for _, k in checks):  # the system preset's fields: its own check
+        _check_run_system_keys(doc, base, {k: v for k, v in base_set.items() if is_system_key(k)}, groups,
+                               [(p, k) for p, k in checks if is_system_key(k)])
+        checks = [(p, k) for p, k in checks if not is_system_key(k)]
+        base_set = {k: v for k, v in base_set.items() if not is_system_key(k)}
     for chip in sorted(chips, key=str):  # the values of base.set, as every point applies them
         try:
             xpusim.chip_config(str(chip), ["%s=%s" % (k, preset_text(v)) for k, v in base_set.items()

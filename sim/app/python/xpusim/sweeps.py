@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 
-from .sweep_spec import SpecError, load_spec, resolve_path, leaf_paths, _nearest
+from .sweep_spec import SpecError, is_system_key, load_spec, resolve_path, leaf_paths, _nearest
 
 # Report fields that measure the host, not the simulated chip: they differ from run to run.
 WALL_FIELDS = ("wall_s", "transactions_per_s", "created")
@@ -56,10 +56,15 @@ def _simulate(study, args, sets):
     if study == "collective":  # preset keys are the system's (link rates, topology, switch)
         system, nodes = args.get("system", "hgx-h100x8"), args.get("nodes", 0)
         return xpusim.collective(set=sets, **args), xpusim.system_config(system, sets, nodes)
-    if study in ("run", "serve"):
-        chip = args.get("chip", "h100-sxm")
+    if study in ("run", "serve"):  # a system preset's fields go to its fabric, the rest to the chip
         fn = xpusim.run if study == "run" else xpusim.serve
-        return fn(set=sets, **args), xpusim.chip_config(chip, sets)
+        report = fn(set=sets, **args)
+        chip_sets = [s for s in sets if not is_system_key(s)]
+        config = xpusim.chip_config(report["chip"] if args.get("system") else args.get("chip", "h100-sxm"), chip_sets)
+        if args.get("system"):
+            system_sets = [s for s in sets if is_system_key(s)]
+            config += "---\n# system: %s\n%s" % (args["system"], xpusim.system_config(args["system"], system_sets, args.get("nodes", 0)))
+        return report, config
     report = xpusim.compare(set=sets, **args)
     chips = args.get("chips") or [r["chip"] for r in report.get("rows", [])]
     config = "".join("---\n# chip: %s\n%s" % (c, xpusim.chip_config(c, _sets_for_chip(sets, c))) for c in chips)
