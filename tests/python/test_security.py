@@ -25,9 +25,9 @@ def test_compare_name_cannot_escape_results(cli):
 
 
 def test_option_abbreviation_is_off(cli, tmp_path):
-    # `--out 8` must not be taken as `--output 8` (or any other option that starts with it).
-    p = cli("serve", "--chip", "h100-sxm", "--model", TINY, "--out", "8", check=False)
-    assert p.returncode == 2 and "out" in p.stderr
+    # `--outp 8` must not be taken as `--output 8` (serve's --out is an option of its own since it writes a folder).
+    p = cli("serve", "--chip", "h100-sxm", "--model", TINY, "--outp", "8", check=False)
+    assert p.returncode == 2 and "unrecognised option '--outp'" in p.stderr, p.stderr
     for cmd in (["run", "--chip", "h100-sxm", "--model", TINY, "--phase", "decode", "--bat", "4"],
                 ["validate", "--dat", "x.csv"],
                 ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--form", "json"]):
