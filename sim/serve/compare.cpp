@@ -380,8 +380,19 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   Unit u;
   const auto colon = entry.find(':');
   const std::string name = entry.substr(0, colon);
-  bool is_system = false;
-  for (const auto& s : list_systems()) is_system = is_system || s.name == name;
+  bool is_system = false, is_chip = false;
+  std::vector<std::string> chips, systems;
+  for (const auto& s : list_systems()) is_system = is_system || s.name == name, systems.push_back(s.name);
+  for (const auto& p : list_presets()) is_chip = is_chip || p.name == name, chips.push_back(p.name);
+  // A unit is a chip or a system: an unknown name is offered both (load_chip would list only chips).
+  const bool yaml = name.size() > 5 && name.compare(name.size() - 5, 5, ".yaml") == 0;  // a chip preset file
+  if (!is_system && !is_chip && !yaml) {
+    std::vector<std::string> all = chips;
+    all.insert(all.end(), systems.begin(), systems.end());
+    const std::string hint = nearest_of(name, all);
+    throw InputError("--chips " + entry + ": unknown chip or system '" + name + "'; valid chips: " + join(chips) +
+                     "; valid systems: " + join(systems) + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  }
   if (!is_system) {
     if (colon != std::string::npos)
       throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip");

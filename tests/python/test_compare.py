@@ -36,6 +36,10 @@ def test_compare_writes_the_study(cli, tmp_path):
 def test_compare_bad_input(cli, tmp_path):
     p = cli("compare", "--chips", "h100-sxm,nope", "--model", TINY, "--out", str(tmp_path / "x"), check=False)
     assert p.returncode != 0 and "valid chips" in p.stderr
+    # A unit may be a system too: an unknown one is offered the systems, and the nearest name of either.
+    p = cli("compare", "--chips", "hgx-h100x9", "--model", TINY, "--out", str(tmp_path / "z"), check=False)
+    assert p.returncode == 2 and "valid systems: dgx-b200x8" in p.stderr and "(did you mean hgx-h100x8?)" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "z").exists()
     p = cli("compare", "--scenario", "party", "--out", str(tmp_path / "y"), check=False)
     assert p.returncode != 0 and "chat or long" in p.stderr
 
