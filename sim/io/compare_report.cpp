@@ -269,10 +269,13 @@ std::string compare_table(const CompareStudy& s) {
   const int cw = chip_width(s, 10);
   out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", cw, "chip", "precision", "batch", "tok/s", "TTFT",
               "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "price");
+  std::string list_priced, tco_priced;  // ", a, b": the units priced by each basis
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
-    std::string price = !r.contains("price_basis") || r["price_basis"] == "none" ? "no price"
-                        : (r["price_assumed"].get<bool>() ? "assumed" : "published");
+    const std::string basis = r.contains("price_basis") ? r["price_basis"].get<std::string>() : "none";
+    std::string price = basis == "none" ? "no price"
+                        : std::string(r["price_assumed"].get<bool>() ? "assumed " : "published ") + (basis == "TCO" ? "TCO" : "list price");
+    if (basis != "none") (basis == "TCO" ? tco_priced : list_priced) += ", " + r["chip"].get<std::string>();
     // A missing figure prints as "-", never as a number.
     auto f = [&](const char* k, double scale, const char* spec) {
       double v = d(k, scale);
@@ -291,6 +294,10 @@ std::string compare_table(const CompareStudy& s) {
     if (r.contains("note") && r["note"].is_string() && !r["note"].get<std::string>().empty())
       out += strformat("           note: %s\n", r["note"].get<std::string>().c_str());
   }
+  // A rental price carries the provider's margin and a TCO does not: say so where the rows mix them.
+  if (!list_priced.empty() && !tco_priced.empty())
+    out += strformat("note: $/Mtok and perf/$ set cloud list prices (%s) beside TCO estimates without a provider's margin (%s);"
+                     " --tco adds every unit's all-in cost on one basis\n", list_priced.substr(2).c_str(), tco_priced.substr(2).c_str());
   out += layout_table(s);
   out += tier_table(s);
   return out;

@@ -334,3 +334,19 @@ def test_format_json_prints_the_summary(cli, tmp_path):
     assert [r["chip"] for r in j["rows"]] == ["h100-sxm"]
     assert j["rows"] == json.loads((out / "summary.json").read_text())["rows"]
     assert "results: " in p.stderr
+
+
+def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
+    # trn2 has no hourly price and is priced by the TCO of its assumed $20k unit; h100-sxm by AWS's list
+    # price. The table said only "assumed" and "published", so $/Mtok and perf/$ set a rental price (with
+    # the provider's margin) beside an owner's cost unsaid (Qwen3-30B-A3B at 32 users, 2026-12-03: trn2
+    # 3.22x the H100's perf/$ on these bases).
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "c"))
+    rows = {l.split()[0]: l for l in p.stdout.splitlines() if l.startswith(("h100-sxm ", "trn2 "))}
+    assert rows["h100-sxm"].endswith("published list price") and rows["trn2"].endswith("assumed TCO"), rows
+    assert "note: $/Mtok and perf/$ set cloud list prices (h100-sxm) beside TCO estimates" in p.stdout, p.stdout
+    # One basis: no note.
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"), "--set", "trn2:cost.chip_hour=2.4")
+    assert "assumed list price" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
