@@ -377,6 +377,15 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
 }
 
 Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets) {
+  // A --set without a unit name goes to every unit, so a field of one family fails on the others: name the unit.
+  auto chip_with = [&](const std::string& chip, const std::vector<std::string>& overlays) {
+    try {
+      return load_chip(chip, overlays);
+    } catch (const InputError& e) {
+      if (overlays.empty()) throw;
+      throw InputError("--chips " + entry + ": " + e.what() + " (a --set without UNIT: goes to every unit; give a field to one as UNIT:key=value)");
+    }
+  };
   Unit u;
   const auto colon = entry.find(':');
   const std::string name = entry.substr(0, colon);
@@ -401,7 +410,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
       if (is_system_override(o))
         throw InputError("--set " + o.substr(0, o.find('=')) + ": a field of a system preset (xpusim params system), but the unit " + entry +
                          " is one chip (give it to the system units by name: SYSTEM:" + o.substr(0, o.find('=')) + ")");
-    u.chip = load_chip(entry, mine);
+    u.chip = chip_with(entry, mine);
     return u;
   }
   // A system unit's overrides: the system preset's fields to its fabric, the rest to its chip (run_target.h).
@@ -418,7 +427,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     spec = group_system(Topology(spec), group).spec;
   }
   u.system = SystemContext{spec};
-  u.chip = load_chip(spec.chip, chip_sets);
+  u.chip = chip_with(spec.chip, chip_sets);
   return u;
 }
 

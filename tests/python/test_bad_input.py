@@ -432,6 +432,9 @@ for tag, argv, names in [
         ("set-nan", ["--chips", "h100-sxm", "--set", "h100-sxm:cost.chip_hour=nan"], ["cost.chip_hour"]),
         ("set-neg-price", ["--chips", "h100-sxm", "--set", "cost.unit_price=-5"], ["cost.unit_price"]),
         ("set-family", ["--chips", "h100-sxm", "--set", "family=tpu"], ["family"]),
+        # A GPU field given to every unit: the TPU's error named neither the unit nor how to aim the --set.
+        ("set-other-family", ["--chips", "h100-sxm,tpu-v6e", "--set", "sm.clock=2GHz"],
+         ["--chips tpu-v6e: --set sm.clock", "nearest valid key: clock", "UNIT:key=value"]),
         ("set-zero-bw", ["--chips", "h100-sxm", "--set", "hbm.bandwidth=0 TB/s"], ["hbm.bandwidth"]),
         ("input", ["--chips", "h100-sxm", "--input", "-4"], ["--input"]),
         ("tpot", ["--chips", "h100-sxm", "--tpot-slo", "-1 ms"], ["--tpot-slo"]),
