@@ -297,7 +297,8 @@ std::string compare_table(const CompareStudy& s) {
   // A rental price carries the provider's margin and a TCO does not: say so where the rows mix them.
   if (!list_priced.empty() && !tco_priced.empty())
     out += strformat("note: $/Mtok and perf/$ set cloud list prices (%s) beside TCO estimates without a provider's margin (%s);"
-                     " --tco adds every unit's all-in cost on one basis\n", list_priced.substr(2).c_str(), tco_priced.substr(2).c_str());
+                     " %s every unit's all-in cost on one basis\n", list_priced.substr(2).c_str(), tco_priced.substr(2).c_str(),
+                     s.tco ? "the tiers' TCO $/Mtok gives" : "--tco adds");
   out += layout_table(s);
   out += tier_table(s);
   return out;

@@ -346,6 +346,10 @@ def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
     rows = {l.split()[0]: l for l in p.stdout.splitlines() if l.startswith(("h100-sxm ", "trn2 "))}
     assert rows["h100-sxm"].endswith("published list price") and rows["trn2"].endswith("assumed TCO"), rows
     assert "note: $/Mtok and perf/$ set cloud list prices (h100-sxm) beside TCO estimates" in p.stdout, p.stdout
+    assert "--tco adds every unit's all-in cost" in p.stdout
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "t"), "--tco")
+    assert "the tiers' TCO $/Mtok gives every unit's all-in cost" in p.stdout, p.stdout
     # One basis: no note.
     p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
             "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"), "--set", "trn2:cost.chip_hour=2.4")
