@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
 
@@ -125,6 +127,23 @@ def test_python_compare_keywords(cli):
     row = s["rows"][0]
     assert row["speculative"]["tokens"] == 2 and row["prefix_hit"] == 0.5
     assert row["tiers"][0]["reachable"] and not row["tiers"][1]["reachable"] and "at most" in row["tiers"][1]["why"]
+
+
+def test_python_compare_takes_the_load_the_cli_takes(cli, tmp_path):
+    # xpusim.compare had no concurrency, rate, requests, scheduler or seed: a Python study could only run the
+    # default sweep (TypeError: compare() got an unexpected keyword argument 'concurrency').
+    import xpusim
+    load = ["--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--no-report", "--jobs", "1",
+            "--format", "json"]
+    for kw, flags in [(dict(concurrency=[2, 3], scheduler="sglang"), ["--concurrency", "2,3", "--scheduler", "sglang"]),
+                      (dict(rate=50.0, requests=12, seed=7), ["--rate", "50", "--requests", "12", "--seed", "7"])]:
+        py = xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, **kw)
+        j = json.loads(cli("compare", *load, *flags, "--out", str(tmp_path / flags[0][2:])).stdout)
+        for k in ("throughput_tok_s", "tpot_s", "ttft_s", "batch"):
+            assert py["rows"][0][k] == j["rows"][0][k], (kw, k)
+    assert xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=2)["rows"][0]["batch"] == 2
+    with pytest.raises(ValueError, match="--concurrency"):
+        xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=[0])
 
 
 def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli, tmp_path):

@@ -151,7 +151,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
             output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
             prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", jobs=1,
-            host_fixed_us=None, host_us_per_request=None):
+            host_fixed_us=None, host_us_per_request=None, concurrency=None, rate=0.0, requests=0, scheduler="vllm",
+            seed=1):
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
@@ -160,16 +161,22 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
     the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
     spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
     processes running the units (1, the default: in this process; the numbers are the same either way);
-    host_fixed_us/host_us_per_request: as in serve()."""
+    host_fixed_us/host_us_per_request: as in serve(); concurrency (a number or a list), rate, requests, scheduler,
+    seed: the load, as compare's --concurrency/--rate/--requests/--scheduler/--seed (None and 0: the sweep of
+    concurrencies 1, 4, 16, ... up to max_batch)."""
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
+    if isinstance(concurrency, int):
+        concurrency = [concurrency]
     unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
     return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
                                             unset(output, int), dtype, unset(ttft_slo, float),
                                             unset(tpot_slo, float), int(max_batch), bool(tco),
                                             [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
                                             float(spec_accept), str(spec_method), str(spec_draft), int(jobs),
-                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
+                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request),
+                                            [int(c) for c in (concurrency or [])], float(rate), int(requests),
+                                            str(scheduler), int(seed)))
 
 
 def chip_config(chip="h100-sxm", set=None):
