@@ -174,8 +174,10 @@ std::string tier_table(const CompareStudy& s) {
         out += strformat("  %-8s %-*s unreachable: %s\n", tier.c_str(), cw, r.chip.c_str(), t.why.c_str());
         continue;
       }
-      out += strformat("  %-8s %-*s %-16s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
-                       t.layout.empty() ? "-" : t.layout.c_str(), static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
+      // An open loop (--rate) or an offline run has no concurrency: "-", not 0 users.
+      out += strformat("  %-8s %-*s %-16s %5s %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
+                       t.layout.empty() ? "-" : t.layout.c_str(), t.concurrency > 0 ? std::to_string(t.concurrency).c_str() : "-",
+                       t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
                        t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
     }

@@ -373,3 +373,13 @@ def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
     p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
             "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"), "--set", "trn2:cost.chip_hour=2.4")
     assert "assumed list price" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
+
+
+def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
+    # Under --rate the tier table printed "conc 0" (zero users) for the open-loop point; it now prints "-".
+    out = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "8", "--rate", "5",
+              "--no-report", "--jobs", "1", "--out", str(tmp_path / "r")).stdout.splitlines()
+    head = next(i for i, l in enumerate(out) if l.strip().startswith("tier "))
+    col = out[head].index("conc")
+    rows = [l for l in out[head + 1:] if l.strip().startswith(("20/user", "50/user", "100/user"))]
+    assert len(rows) == 3 and all(r[col:col + 4].strip() == "-" for r in rows), out[head:head + 4]
