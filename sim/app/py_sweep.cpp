@@ -39,7 +39,8 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
   req.jobs = jobs;
   req.tco = tco;
   req.tiers = tiers;
-  req.serve.prefix_hit = prefix_hit, req.serve.spec_tokens = spec_tokens, req.serve.spec_accept = spec_accept;
+  req.serve.prefix_hit = prefix_hit, req.serve.spec_tokens = spec_tokens, req.serve.spec_accept = std::isnan(spec_accept) ? 0 : spec_accept;
+  req.serve.spec_accept_missing = spec_tokens > 0 && std::isnan(spec_accept);  // None: not given
   req.serve.spec_method = spec_method, req.serve.spec_draft = spec_draft;
   req.chips = chips, req.sets = sets, req.model = model, req.scenario = req.study = scenario;
   req.dtype = parse_dtype(dtype);
@@ -68,7 +69,7 @@ void bind_sweep(py::module_& m) {
   m.def("compare_json", &compare_json, py::arg("chips"), py::arg("sets"), py::arg("model"), py::arg("scenario"),
         py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
         py::arg("max_batch"), py::arg("tco") = false, py::arg("tiers") = std::vector<double>{},
-        py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = 0.0,
+        py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = std::nan(""),
         py::arg("spec_method") = "mtp", py::arg("spec_draft") = "", py::arg("jobs") = 1,
         py::arg("host_fixed_us") = std::nan(""), py::arg("host_us_per_request") = std::nan(""),
         py::arg("concurrency") = std::vector<std::int64_t>{}, py::arg("rate") = 0.0, py::arg("requests") = 0,

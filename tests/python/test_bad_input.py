@@ -398,14 +398,16 @@ for tag, argv, names in [
         ("spec-tokens-zero", ["--spec-tokens", "0"], ["--spec-tokens"]), ("spec-tokens-neg", ["--spec-tokens", "-2"], ["--spec-tokens"]),
         ("spec-tokens-huge", ["--spec-tokens", "100"], ["--spec-tokens"]),
         ("spec-accept-alone", ["--spec-accept", "0.5"], ["--spec-tokens"]),
+        # Without a rate the drafts were taken at acceptance 0: every step verified K drafts and kept none.
+        ("spec-tokens-alone", ["--spec-tokens", "3"], ["--spec-tokens 3", "--spec-accept A"]),
         ("spec-accept-big", ["--spec-tokens", "2", "--spec-accept", "1.5"], ["--spec-accept"]),
         ("spec-accept-nan", ["--spec-tokens", "2", "--spec-accept", "nan"], ["--spec-accept"]),
-        ("spec-method", ["--spec-tokens", "2", "--spec-method", "medusa"], ["--spec-method"]),
-        ("spec-draft-missing", ["--spec-tokens", "2", "--spec-method", "draft"], ["--spec-draft"]),
-        ("spec-draft-fraction", ["--spec-tokens", "2", "--spec-draft", "2"], ["--spec-draft"]),
-        ("spec-draft-zero", ["--spec-tokens", "2", "--spec-draft", "0"], ["--spec-draft"]),
-        ("spec-draft-model", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
-        ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft",
+        ("spec-method", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "medusa"], ["--spec-method"]),
+        ("spec-draft-missing", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft"], ["--spec-draft"]),
+        ("spec-draft-fraction", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft", "2"], ["--spec-draft"]),
+        ("spec-draft-zero", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft", "0"], ["--spec-draft"]),
+        ("spec-draft-model", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
+        ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft",
                               os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
     case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
 COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
