@@ -144,6 +144,9 @@ def test_python_compare_takes_the_load_the_cli_takes(cli, tmp_path):
     assert xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=2)["rows"][0]["batch"] == 2
     with pytest.raises(ValueError, match="--concurrency"):
         xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=[0])
+    for f in (xpusim.serve, xpusim.compare):  # a drafter's acceptance rate has no default (it ran at 0)
+        with pytest.raises(ValueError, match="give --spec-accept A too"):
+            f(model=TINY, input=64, output=16, concurrency=2, spec_tokens=2)
 
 
 def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli, tmp_path):
