@@ -163,6 +163,9 @@ case("kernel-attention-long", ["kernel", "attention", "--batch", "4096", "--head
      names=["operand"])
 case("kernel-gemm-low-limit", ["--max-transactions", "100", "kernel", "gemm", "--m", "4096", "--n", "4096", "--k", "4096"],
      names=["transactions", "the limit is 100"], out=True)
+# --trace-format without --trace was accepted and wrote no trace at all.
+case("kernel-gemm-trace-format-alone", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--trace-format", "perfetto"],
+     names=["--trace-format perfetto", "--trace too"], out=True)
 case("kernel-gemm-trace-memory", ["--max-memory", "1MiB", "kernel", "gemm", "--m", "8192", "--n", "8192", "--k", "8192",
                                   "--trace"], names=["memory", "--max-memory"], out=True)
 for fam, preset in FAMILY_PRESET.items():
