@@ -31,7 +31,10 @@ void prepare_step_op(OpSpec& op, double resident_weight_bytes) {
 }
 
 StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenario& sc) {
-  const bool decode = sc.phase != Phase::Prefill;
+  if (sc.phase == Phase::Request)  // it ran a decode step under that name
+    throw InputError("phase 'request': a session steps through one forward step (expected prefill or decode; "
+                     "xpusim.run(phase='request') times a whole request)");
+  const bool decode = sc.phase == Phase::Decode;
   Graph g = build_step_graph(model, sc, decode, decode ? sc.input_len + 1 : sc.input_len,
                              sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion()));
   const double resident = footprint(model, sc).weight_bytes;

@@ -84,3 +84,11 @@ def test_a_model_session_gives_the_step_that_run_reports(chip):
     assert r["step_s"] == pytest.approx(sum(k["time_s"] * k["count"] for k in r["kernels"]))
     assert r["latency_s"] < r["step_s"] / 5
     assert r["step_s"] == pytest.approx(run["tpot_s"], rel=0.01)
+
+
+def test_a_model_session_refuses_the_request_phase():
+    # phase="request" (prefill then decode in xpusim.run) ran one decode step under that name.
+    with pytest.raises(ValueError, match="phase 'request': a session steps through one forward step"):
+        xpusim.Session(model="llama-3.1-8b", phase="request", batch=2, input=128)
+    with xpusim.Session(model="llama-3.1-8b", phase="prefill", batch=1, input=128) as s:
+        assert s.result()["step_s"] > 0
