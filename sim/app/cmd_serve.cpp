@@ -96,6 +96,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("spec-tokens") && so.spec_tokens <= 0)
     throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens));
   if (vm.count("spec-accept")) so.spec_accept = vm["spec-accept"].as<double>();
+  so.spec_accept_missing = so.spec_tokens > 0 && !vm.count("spec-accept");
   so.spec_method = vm["spec-method"].as<std::string>();
   if (vm.count("spec-draft")) so.spec_draft = vm["spec-draft"].as<std::string>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());

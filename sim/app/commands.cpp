@@ -182,10 +182,11 @@ int cmd_kernel(int argc, char** argv) {
   auto model = load_chip(vm["chip"].as<std::string>(), sets);
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
-  if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write trace.h5 into");
   std::string tf = vm["trace-format"].as<std::string>();
   if (tf != "hdf5" && tf != "perfetto" && tf != "both")
     throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
+  if (!trace && !vm["trace-format"].defaulted()) throw InputError("--trace-format " + tf + ": give --trace too (it picks the trace's file format)");
+  if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write the trace (trace.h5, trace.json) into");
   // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
   std::unique_ptr<H5TraceWriter> h5;
   if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");

@@ -26,7 +26,7 @@ class PySession {
       LowerOptions lo;
       kernels.push_back(m_chip->lower(spec, lo));
     } else {
-      // One forward step of a model: every unfused op of the graph once, in order.
+      // One forward step of a model: each unfused kernel once, with how often the step runs it.
       ModelConfig m = load_model(model);
       Scenario s;
       s.phase = parse_phase(phase);
@@ -36,17 +36,9 @@ class PySession {
       d = parse_dtype(dtype);
       s.wdtype = s.adtype = s.kvdtype = d;
       s.validate(m);
-      bool decode = s.phase != Phase::Prefill;
-      Graph g = build_step_graph(m, s, decode, decode ? input + 1 : input,
-                                 s.fusion ? *s.fusion : FusionPolicy::parse(m_chip->default_fusion()));
-      for (auto& n : g.nodes) {
-        if (n.fused) continue;
-        if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
-            bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
-          n.op.dtype = n.op.wdtype;
-        LowerOptions lo;
-        kernels.push_back(m_chip->lower(n.op, lo));
-      }
+      StepPass pass = step_pass(*m_chip, m, s);
+      kernels = std::move(pass.kernels);
+      m_launch_counts = std::move(pass.launch_counts);
     }
     RunOptions ro;
     ro.trace = true;
@@ -87,7 +79,10 @@ class PySession {
   }
   std::string result_json() {
     RunResult r = m_session->result();
+    const bool model = !m_launch_counts.empty();
+    const double step_s = model ? fold_step_pass(r, m_launch_counts) : 0;
     nlohmann::json j = run_result_json(r);
+    if (model) j["step_s"] = step_s;
     return j.dump();
   }
   void close() { m_session.reset(); }
@@ -97,6 +92,7 @@ class PySession {
   std::unique_ptr<SimSession> m_session;
   size_t m_seen = 0;
   std::vector<TraceRecord> m_pending;
+  std::vector<int> m_launch_counts;  // a model's step: each launch's runs per step (empty for one kernel)
 };
 }  // namespace
 

@@ -24,8 +24,14 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
                          std::int64_t output, const std::string& dtype, double ttft_slo, double tpot_slo,
                          std::int64_t max_batch, bool tco, const std::vector<double>& tiers, double prefix_hit,
                          std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, int jobs, double host_fixed_us, double host_us_per_request) {
+                         const std::string& spec_draft, int jobs, double host_fixed_us, double host_us_per_request,
+                         const std::vector<std::int64_t>& concurrency, double rate, std::int64_t requests,
+                         const std::string& scheduler, std::uint64_t seed) {
   CompareRequest req;
+  // The load, as compare's --concurrency / --rate / --requests / --scheduler / --seed (empty, 0: the study's sweep).
+  req.serve.concurrency = concurrency, req.serve.concurrency_given = !concurrency.empty();
+  req.serve.rate = rate, req.serve.rate_given = rate != 0, req.serve.scheduler = scheduler, req.serve.seed = seed;
+  req.serve.requests = requests;
   // As --host-fixed-us / --host-us-per-request of `xpusim compare`; NaN (None): each scheduler's own figures.
   if (!std::isnan(host_fixed_us)) req.serve.limits.host_fixed_us = host_work_us("host_fixed_us", host_fixed_us);
   if (!std::isnan(host_us_per_request)) req.serve.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
@@ -33,7 +39,8 @@ std::string compare_json(const std::vector<std::string>& chips, const std::vecto
   req.jobs = jobs;
   req.tco = tco;
   req.tiers = tiers;
-  req.serve.prefix_hit = prefix_hit, req.serve.spec_tokens = spec_tokens, req.serve.spec_accept = spec_accept;
+  req.serve.prefix_hit = prefix_hit, req.serve.spec_tokens = spec_tokens, req.serve.spec_accept = std::isnan(spec_accept) ? 0 : spec_accept;
+  req.serve.spec_accept_missing = spec_tokens > 0 && std::isnan(spec_accept);  // None: not given
   req.serve.spec_method = spec_method, req.serve.spec_draft = spec_draft;
   req.chips = chips, req.sets = sets, req.model = model, req.scenario = req.study = scenario;
   req.dtype = parse_dtype(dtype);
@@ -62,9 +69,11 @@ void bind_sweep(py::module_& m) {
   m.def("compare_json", &compare_json, py::arg("chips"), py::arg("sets"), py::arg("model"), py::arg("scenario"),
         py::arg("input"), py::arg("output"), py::arg("dtype"), py::arg("ttft_slo"), py::arg("tpot_slo"),
         py::arg("max_batch"), py::arg("tco") = false, py::arg("tiers") = std::vector<double>{},
-        py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = 0.0,
+        py::arg("prefix_hit") = 0.0, py::arg("spec_tokens") = 0, py::arg("spec_accept") = std::nan(""),
         py::arg("spec_method") = "mtp", py::arg("spec_draft") = "", py::arg("jobs") = 1,
-        py::arg("host_fixed_us") = std::nan(""), py::arg("host_us_per_request") = std::nan(""));
+        py::arg("host_fixed_us") = std::nan(""), py::arg("host_us_per_request") = std::nan(""),
+        py::arg("concurrency") = std::vector<std::int64_t>{}, py::arg("rate") = 0.0, py::arg("requests") = 0,
+        py::arg("scheduler") = "vllm", py::arg("seed") = 1);
   m.def("cli_main", [](const std::vector<std::string>& args) {
     std::vector<std::string> copy = args;
     std::vector<char*> argv;

@@ -174,8 +174,10 @@ std::string tier_table(const CompareStudy& s) {
         out += strformat("  %-8s %-*s unreachable: %s\n", tier.c_str(), cw, r.chip.c_str(), t.why.c_str());
         continue;
       }
-      out += strformat("  %-8s %-*s %-16s %5lld %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
-                       t.layout.empty() ? "-" : t.layout.c_str(), static_cast<long long>(t.concurrency), t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
+      // An open loop (--rate) or an offline run has no concurrency: "-", not 0 users.
+      out += strformat("  %-8s %-*s %-16s %5s %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
+                       t.layout.empty() ? "-" : t.layout.c_str(), t.concurrency > 0 ? std::to_string(t.concurrency).c_str() : "-",
+                       t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
                        t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
     }
@@ -269,10 +271,13 @@ std::string compare_table(const CompareStudy& s) {
   const int cw = chip_width(s, 10);
   out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", cw, "chip", "precision", "batch", "tok/s", "TTFT",
               "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "price");
+  std::string list_priced, tco_priced;  // ", a, b": the units priced by each basis
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
-    std::string price = !r.contains("price_basis") || r["price_basis"] == "none" ? "no price"
-                        : (r["price_assumed"].get<bool>() ? "assumed" : "published");
+    const std::string basis = r.contains("price_basis") ? r["price_basis"].get<std::string>() : "none";
+    std::string price = basis == "none" ? "no price"
+                        : std::string(r["price_assumed"].get<bool>() ? "assumed " : "published ") + (basis == "TCO" ? "TCO" : "list price");
+    if (basis != "none") (basis == "TCO" ? tco_priced : list_priced) += ", " + r["chip"].get<std::string>();
     // A missing figure prints as "-", never as a number.
     auto f = [&](const char* k, double scale, const char* spec) {
       double v = d(k, scale);
@@ -291,6 +296,11 @@ std::string compare_table(const CompareStudy& s) {
     if (r.contains("note") && r["note"].is_string() && !r["note"].get<std::string>().empty())
       out += strformat("           note: %s\n", r["note"].get<std::string>().c_str());
   }
+  // A rental price carries the provider's margin and a TCO does not: say so where the rows mix them.
+  if (!list_priced.empty() && !tco_priced.empty())
+    out += strformat("note: $/Mtok and perf/$ set cloud list prices (%s) beside TCO estimates without a provider's margin (%s);"
+                     " %s every unit's all-in cost on one basis\n", list_priced.substr(2).c_str(), tco_priced.substr(2).c_str(),
+                     s.tco ? "the tiers' TCO $/Mtok gives" : "--tco adds");
   out += layout_table(s);
   out += tier_table(s);
   return out;

@@ -24,6 +24,43 @@ std::string op_key(const OpSpec& o, bool resident_weights) {
 }
 }  // namespace
 
+void prepare_step_op(OpSpec& op, double resident_weight_bytes) {
+  if ((op.kind == OpKind::Gemm || op.kind == OpKind::GroupedGemm) && bytes_per_element(op.wdtype) > bytes_per_element(op.dtype))
+    op.dtype = op.wdtype;
+  op.resident_weight_bytes = resident_weight_bytes;
+}
+
+StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenario& sc) {
+  if (sc.phase == Phase::Request)  // it ran a decode step under that name
+    throw InputError("phase 'request': a session steps through one forward step (expected prefill or decode; "
+                     "xpusim.run(phase='request') times a whole request)");
+  const bool decode = sc.phase == Phase::Decode;
+  Graph g = build_step_graph(model, sc, decode, decode ? sc.input_len + 1 : sc.input_len,
+                             sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion()));
+  const double resident = footprint(model, sc).weight_bytes;
+  StepPass pass;
+  for (GraphNode& n : g.nodes) {
+    if (n.fused || is_collective(n.op.kind)) continue;
+    prepare_step_op(n.op, resident);
+    KernelPrograms progs = chip.lower(n.op, LowerOptions{});
+    pass.launch_counts.insert(pass.launch_counts.end(), progs.size(), n.count);
+    pass.kernels.push_back(std::move(progs));
+  }
+  return pass;
+}
+
+double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts) {
+  if (r.kernels.size() != launch_counts.size())
+    throw std::logic_error("fold_step_pass: " + std::to_string(r.kernels.size()) + " kernel launches, " +
+                           std::to_string(launch_counts.size()) + " counts");
+  double step = 0;
+  for (size_t i = 0; i < r.kernels.size(); ++i) {
+    r.kernels[i].count = launch_counts[i];
+    step += r.kernels[i].time_s * launch_counts[i];
+  }
+  return step;
+}
+
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats, bool fresh) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
   // kept per chip configuration (the resolved YAML names the clock too). Bounded: at most 20,000
@@ -37,12 +74,7 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
   StepGraphStats local;
   StepGraphStats& st = stats ? *stats : local;
   for (GraphNode& n : g.nodes) {
-    // A GEMM whose weights are wider than its activations (the bf16 LM head of an fp8 model) runs
-    // in the weight precision: the activations are converted up, as the serving stacks do.
-    if ((n.op.kind == OpKind::Gemm || n.op.kind == OpKind::GroupedGemm) &&
-        bytes_per_element(n.op.wdtype) > bytes_per_element(n.op.dtype))
-      n.op.dtype = n.op.wdtype;
-    n.op.resident_weight_bytes = resident_weight_bytes;
+    prepare_step_op(n.op, resident_weight_bytes);
     NodeResult nr;
     nr.label = n.op.label;
     nr.group = n.group;

@@ -106,6 +106,24 @@ struct StepGraphStats {
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats = nullptr,
                           bool fresh = false);
 
+// The op a step graph's node runs as: a GEMM whose weights are wider than its activations (the bf16 LM
+// head of an fp8 model) in the weight precision, as the serving stacks convert the activations up, with
+// the model's weights that stay on the chip beside it (on-chip weight placement policies read them).
+void prepare_step_op(OpSpec& op, double resident_weight_bytes);
+
+// One forward step of a model on one chip as a single simulation that can be stepped through (the Python
+// Session): each unfused kernel of the step graph once, in order, lowered as run_step_graph lowers it but
+// with its graph label (named "layer.qkv_proj" in traces; distinct operands at distinct addresses, since
+// these kernels share one chip's caches), and how many times the step runs it (identical layers folded).
+struct StepPass {
+  std::vector<KernelPrograms> kernels;
+  std::vector<int> launch_counts;  // per launch, in launch order: the runs per step of its graph node
+};
+StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenario& sc);
+// Gives each kernel of a pass's result its runs per step and returns the step's time, the sum of
+// count x time over the kernels (what run_model reports for the step at the clock the pass ran at).
+double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts);
+
 // What fits, for layout_advice: the bytes per device of layout `sc` on a system with `comm` buffers
 // when it fits, else a negative number; InputError when the layout does not apply to the model.
 using LayoutFit = std::function<double(const Scenario& sc, const CommBufferParams& comm)>;

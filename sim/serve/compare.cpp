@@ -377,11 +377,31 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
 }
 
 Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets) {
+  // A --set without a unit name goes to every unit, so a field of one family fails on the others: name the unit.
+  auto chip_with = [&](const std::string& chip, const std::vector<std::string>& overlays) {
+    try {
+      return load_chip(chip, overlays);
+    } catch (const InputError& e) {
+      if (overlays.empty()) throw;
+      throw InputError("--chips " + entry + ": " + e.what() + " (a --set without UNIT: goes to every unit; give a field to one as UNIT:key=value)");
+    }
+  };
   Unit u;
   const auto colon = entry.find(':');
   const std::string name = entry.substr(0, colon);
-  bool is_system = false;
-  for (const auto& s : list_systems()) is_system = is_system || s.name == name;
+  bool is_system = false, is_chip = false;
+  std::vector<std::string> chips, systems;
+  for (const auto& s : list_systems()) is_system = is_system || s.name == name, systems.push_back(s.name);
+  for (const auto& p : list_presets()) is_chip = is_chip || p.name == name, chips.push_back(p.name);
+  // A unit is a chip or a system: an unknown name is offered both (load_chip would list only chips).
+  const bool yaml = name.size() > 5 && name.compare(name.size() - 5, 5, ".yaml") == 0;  // a chip preset file
+  if (!is_system && !is_chip && !yaml) {
+    std::vector<std::string> all = chips;
+    all.insert(all.end(), systems.begin(), systems.end());
+    const std::string hint = nearest_of(name, all);
+    throw InputError("--chips " + entry + ": unknown chip or system '" + name + "'; valid chips: " + join(chips) +
+                     "; valid systems: " + join(systems) + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  }
   if (!is_system) {
     if (colon != std::string::npos)
       throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip");
@@ -390,7 +410,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
       if (is_system_override(o))
         throw InputError("--set " + o.substr(0, o.find('=')) + ": a field of a system preset (xpusim params system), but the unit " + entry +
                          " is one chip (give it to the system units by name: SYSTEM:" + o.substr(0, o.find('=')) + ")");
-    u.chip = load_chip(entry, mine);
+    u.chip = chip_with(entry, mine);
     return u;
   }
   // A system unit's overrides: the system preset's fields to its fabric, the rest to its chip (run_target.h).
@@ -407,7 +427,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     spec = group_system(Topology(spec), group).spec;
   }
   u.system = SystemContext{spec};
-  u.chip = load_chip(spec.chip, chip_sets);
+  u.chip = chip_with(spec.chip, chip_sets);
   return u;
 }
 

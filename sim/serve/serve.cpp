@@ -69,6 +69,10 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     throw InputError("--spec-accept " + strformat("%g", o.spec_accept) + ": expected an acceptance rate in [0, 1]");
   if (o.spec_method != "mtp" && o.spec_method != "draft")
     throw InputError("--spec-method '" + o.spec_method + "': expected mtp or draft");
+  // An acceptance rate belongs to the drafter and the traffic, so it has no default: 0 made every draft a loss.
+  if (o.spec_accept_missing)
+    throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) +
+                     ": give --spec-accept A too (the drafts' per-token acceptance rate in [0, 1], e.g. 0.7)");
   Drafter d;
   double f = 0;
   size_t used = 0;

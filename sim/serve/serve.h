@@ -42,6 +42,7 @@ struct ServeOptions {
   double prefix_hit = 0;                            // share of each prompt whose KV is already cached
   std::int64_t spec_tokens = 0;                     // speculative decoding: drafts per step (0: off)
   double spec_accept = 0;                           // per-token acceptance rate of the drafts
+  bool spec_accept_missing = false;                 // spec_tokens given without spec_accept: refused (no default rate)
   std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)

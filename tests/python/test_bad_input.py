@@ -163,6 +163,9 @@ case("kernel-attention-long", ["kernel", "attention", "--batch", "4096", "--head
      names=["operand"])
 case("kernel-gemm-low-limit", ["--max-transactions", "100", "kernel", "gemm", "--m", "4096", "--n", "4096", "--k", "4096"],
      names=["transactions", "the limit is 100"], out=True)
+# --trace-format without --trace was accepted and wrote no trace at all.
+case("kernel-gemm-trace-format-alone", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--trace-format", "perfetto"],
+     names=["--trace-format perfetto", "--trace too"], out=True)
 case("kernel-gemm-trace-memory", ["--max-memory", "1MiB", "kernel", "gemm", "--m", "8192", "--n", "8192", "--k", "8192",
                                   "--trace"], names=["memory", "--max-memory"], out=True)
 for fam, preset in FAMILY_PRESET.items():
@@ -398,14 +401,16 @@ for tag, argv, names in [
         ("spec-tokens-zero", ["--spec-tokens", "0"], ["--spec-tokens"]), ("spec-tokens-neg", ["--spec-tokens", "-2"], ["--spec-tokens"]),
         ("spec-tokens-huge", ["--spec-tokens", "100"], ["--spec-tokens"]),
         ("spec-accept-alone", ["--spec-accept", "0.5"], ["--spec-tokens"]),
+        # Without a rate the drafts were taken at acceptance 0: every step verified K drafts and kept none.
+        ("spec-tokens-alone", ["--spec-tokens", "3"], ["--spec-tokens 3", "--spec-accept A"]),
         ("spec-accept-big", ["--spec-tokens", "2", "--spec-accept", "1.5"], ["--spec-accept"]),
         ("spec-accept-nan", ["--spec-tokens", "2", "--spec-accept", "nan"], ["--spec-accept"]),
-        ("spec-method", ["--spec-tokens", "2", "--spec-method", "medusa"], ["--spec-method"]),
-        ("spec-draft-missing", ["--spec-tokens", "2", "--spec-method", "draft"], ["--spec-draft"]),
-        ("spec-draft-fraction", ["--spec-tokens", "2", "--spec-draft", "2"], ["--spec-draft"]),
-        ("spec-draft-zero", ["--spec-tokens", "2", "--spec-draft", "0"], ["--spec-draft"]),
-        ("spec-draft-model", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
-        ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-method", "draft", "--spec-draft",
+        ("spec-method", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "medusa"], ["--spec-method"]),
+        ("spec-draft-missing", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft"], ["--spec-draft"]),
+        ("spec-draft-fraction", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft", "2"], ["--spec-draft"]),
+        ("spec-draft-zero", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft", "0"], ["--spec-draft"]),
+        ("spec-draft-model", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
+        ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft",
                               os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
     case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
 COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
@@ -432,6 +437,9 @@ for tag, argv, names in [
         ("set-nan", ["--chips", "h100-sxm", "--set", "h100-sxm:cost.chip_hour=nan"], ["cost.chip_hour"]),
         ("set-neg-price", ["--chips", "h100-sxm", "--set", "cost.unit_price=-5"], ["cost.unit_price"]),
         ("set-family", ["--chips", "h100-sxm", "--set", "family=tpu"], ["family"]),
+        # A GPU field given to every unit: the TPU's error named neither the unit nor how to aim the --set.
+        ("set-other-family", ["--chips", "h100-sxm,tpu-v6e", "--set", "sm.clock=2GHz"],
+         ["--chips tpu-v6e: --set sm.clock", "nearest valid key: clock", "UNIT:key=value"]),
         ("set-zero-bw", ["--chips", "h100-sxm", "--set", "hbm.bandwidth=0 TB/s"], ["hbm.bandwidth"]),
         ("input", ["--chips", "h100-sxm", "--input", "-4"], ["--input"]),
         ("tpot", ["--chips", "h100-sxm", "--tpot-slo", "-1 ms"], ["--tpot-slo"]),

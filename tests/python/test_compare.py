@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json")
 
@@ -36,6 +38,10 @@ def test_compare_writes_the_study(cli, tmp_path):
 def test_compare_bad_input(cli, tmp_path):
     p = cli("compare", "--chips", "h100-sxm,nope", "--model", TINY, "--out", str(tmp_path / "x"), check=False)
     assert p.returncode != 0 and "valid chips" in p.stderr
+    # A unit may be a system too: an unknown one is offered the systems, and the nearest name of either.
+    p = cli("compare", "--chips", "hgx-h100x9", "--model", TINY, "--out", str(tmp_path / "z"), check=False)
+    assert p.returncode == 2 and "valid systems: dgx-b200x8" in p.stderr and "(did you mean hgx-h100x8?)" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "z").exists()
     p = cli("compare", "--scenario", "party", "--out", str(tmp_path / "y"), check=False)
     assert p.returncode != 0 and "chat or long" in p.stderr
 
@@ -121,6 +127,26 @@ def test_python_compare_keywords(cli):
     row = s["rows"][0]
     assert row["speculative"]["tokens"] == 2 and row["prefix_hit"] == 0.5
     assert row["tiers"][0]["reachable"] and not row["tiers"][1]["reachable"] and "at most" in row["tiers"][1]["why"]
+
+
+def test_python_compare_takes_the_load_the_cli_takes(cli, tmp_path):
+    # xpusim.compare had no concurrency, rate, requests, scheduler or seed: a Python study could only run the
+    # default sweep (TypeError: compare() got an unexpected keyword argument 'concurrency').
+    import xpusim
+    load = ["--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--no-report", "--jobs", "1",
+            "--format", "json"]
+    for kw, flags in [(dict(concurrency=[2, 3], scheduler="sglang"), ["--concurrency", "2,3", "--scheduler", "sglang"]),
+                      (dict(rate=50.0, requests=12, seed=7), ["--rate", "50", "--requests", "12", "--seed", "7"])]:
+        py = xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, **kw)
+        j = json.loads(cli("compare", *load, *flags, "--out", str(tmp_path / flags[0][2:])).stdout)
+        for k in ("throughput_tok_s", "tpot_s", "ttft_s", "batch"):
+            assert py["rows"][0][k] == j["rows"][0][k], (kw, k)
+    assert xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=2)["rows"][0]["batch"] == 2
+    with pytest.raises(ValueError, match="--concurrency"):
+        xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=16, concurrency=[0])
+    for f in (xpusim.serve, xpusim.compare):  # a drafter's acceptance rate has no default (it ran at 0)
+        with pytest.raises(ValueError, match="give --spec-accept A too"):
+            f(model=TINY, input=64, output=16, concurrency=2, spec_tokens=2)
 
 
 def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli, tmp_path):
@@ -330,3 +356,33 @@ def test_format_json_prints_the_summary(cli, tmp_path):
     assert [r["chip"] for r in j["rows"]] == ["h100-sxm"]
     assert j["rows"] == json.loads((out / "summary.json").read_text())["rows"]
     assert "results: " in p.stderr
+
+
+def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
+    # trn2 has no hourly price and is priced by the TCO of its assumed $20k unit; h100-sxm by AWS's list
+    # price. The table said only "assumed" and "published", so $/Mtok and perf/$ set a rental price (with
+    # the provider's margin) beside an owner's cost unsaid (Qwen3-30B-A3B at 32 users, 2026-12-03: trn2
+    # 3.22x the H100's perf/$ on these bases).
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "c"))
+    rows = {l.split()[0]: l for l in p.stdout.splitlines() if l.startswith(("h100-sxm ", "trn2 "))}
+    assert rows["h100-sxm"].endswith("published list price") and rows["trn2"].endswith("assumed TCO"), rows
+    assert "note: $/Mtok and perf/$ set cloud list prices (h100-sxm) beside TCO estimates" in p.stdout, p.stdout
+    assert "--tco adds every unit's all-in cost" in p.stdout
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "t"), "--tco")
+    assert "the tiers' TCO $/Mtok gives every unit's all-in cost" in p.stdout, p.stdout
+    # One basis: no note.
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"), "--set", "trn2:cost.chip_hour=2.4")
+    assert "assumed list price" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
+
+
+def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
+    # Under --rate the tier table printed "conc 0" (zero users) for the open-loop point; it now prints "-".
+    out = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "8", "--rate", "5",
+              "--no-report", "--jobs", "1", "--out", str(tmp_path / "r")).stdout.splitlines()
+    head = next(i for i, l in enumerate(out) if l.strip().startswith("tier "))
+    col = out[head].index("conc")
+    rows = [l for l in out[head + 1:] if l.strip().startswith(("20/user", "50/user", "100/user"))]
+    assert len(rows) == 3 and all(r[col:col + 4].strip() == "-" for r in rows), out[head:head + 4]

@@ -65,3 +65,30 @@ def test_a_kernel_session_takes_the_attention_phase_and_batch():
         t = s.now
     assert t == xpusim.kernel("attention", phase="decode", **dims)["latency_s"]
     assert t < xpusim.kernel("attention", phase="prefill", **dims)["latency_s"] / 2
+
+
+@pytest.mark.parametrize("chip", ["tpu-v6e", "maia200"])
+def test_a_model_session_gives_the_step_that_run_reports(chip):
+    # A model session simulates each distinct kernel once: its end time is one layer's pass, not the
+    # step (a tenth of Llama-3.1-8B's decode step before step_s). step_s folds the layers back in and
+    # matches xpusim.run's TPOT where the run's clock is the nominal one (clock_ratio 1 on these
+    # chips; 0.01-0.02% apart on 2026-12-03: the session's kernels share one chip's caches).
+    args = dict(chip=chip, model="llama-3.1-8b", phase="decode", batch=16, input=2048, dtype="fp8")
+    run = xpusim.run(**args)
+    assert run["power"]["clock_ratio"] == 1.0
+    counts = {k["label"]: k["count"] for k in run["steps"][0]["kernels"]}
+    with xpusim.Session(**args) as s:
+        r = s.result()
+    assert counts["layer.qkv_proj"] == 32
+    assert [k["count"] for k in r["kernels"]] == [counts[k["op"]] for k in r["kernels"]]
+    assert r["step_s"] == pytest.approx(sum(k["time_s"] * k["count"] for k in r["kernels"]))
+    assert r["latency_s"] < r["step_s"] / 5
+    assert r["step_s"] == pytest.approx(run["tpot_s"], rel=0.01)
+
+
+def test_a_model_session_refuses_the_request_phase():
+    # phase="request" (prefill then decode in xpusim.run) ran one decode step under that name.
+    with pytest.raises(ValueError, match="phase 'request': a session steps through one forward step"):
+        xpusim.Session(model="llama-3.1-8b", phase="request", batch=2, input=128)
+    with xpusim.Session(model="llama-3.1-8b", phase="prefill", batch=1, input=128) as s:
+        assert s.result()["step_s"] > 0

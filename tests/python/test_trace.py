@@ -213,3 +213,11 @@ def test_roofline_places_kernels_under_the_roof(splitk, tmp_path):
     (point,) = fig.axes[0].collections  # one kernel, one point, below the compute roof
     x, y = point.get_offsets()[0]
     assert y <= compute_bound["peak_tflops"] * 1e12 and y <= 3.35e12 * x
+    # The file second, as timeline(t, "t.png") takes it: it was read as chip_peak_flops and failed with
+    # "could not convert string to float".
+    plots.roofline(memory_bound, tmp_path / "second.png")
+    plots.roofline(memory_bound, str(tmp_path / "second.svg"))
+    assert _is_png(tmp_path / "second.png") and _is_svg(tmp_path / "second.svg")
+    with pytest.raises(ValueError, match="chip_peak_flops='fast' is not a number of FLOP/s"):
+        plots.roofline(memory_bound, "fast", path=tmp_path / "x.png")
+    assert plots.roofline(memory_bound, "989e12").axes  # a number as a string is still the roof

@@ -98,13 +98,13 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
 
 
 def _us_or_nan(v):
-    """A host-work figure in microseconds, NaN for None (the C++ side: the scheduler's own figure)."""
+    """A number, NaN for None: not given (the C++ side: the scheduler's own host-work figure; no acceptance rate)."""
     return float("nan") if v is None else float(v)
 
 
 def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
-          spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
+          spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
@@ -117,7 +117,8 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
     ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
     joules_per_token, usd_per_mtok, the curve and (for sweeps) the frontier. max_batch: the most
     running sequences (0: the scheduler's default). prefix_hit: share of each prompt already in the
-    prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*).
+    prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*; spec_tokens
+    needs spec_accept, which has no default).
     nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
     decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
     the decode pool at the layout tp/ep/pp/dp, the prefill pool at prefill_tp/prefill_ep/prefill_pp/prefill_dp (all 0:
@@ -133,7 +134,7 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           float(ttft_slo), float(tpot_slo), int(max_batch),
                                           [int(c) for c in (concurrency or [])], float(rate), scheduler,
                                           int(requests), int(seed), float(prefix_hit), int(spec_tokens),
-                                          float(spec_accept), str(spec_method), str(spec_draft), system or "",
+                                          _us_or_nan(spec_accept), str(spec_method), str(spec_draft), system or "",
                                           {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
                                            "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
                                            "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
@@ -150,8 +151,9 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
 
 def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
             output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
-            prefix_hit=0.0, spec_tokens=0, spec_accept=0.0, spec_method="mtp", spec_draft="", jobs=1,
-            host_fixed_us=None, host_us_per_request=None):
+            prefix_hit=0.0, spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", jobs=1,
+            host_fixed_us=None, host_us_per_request=None, concurrency=None, rate=0.0, requests=0, scheduler="vllm",
+            seed=1):
     """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
     its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
     perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
@@ -160,16 +162,22 @@ def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8
     the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
     spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
     processes running the units (1, the default: in this process; the numbers are the same either way);
-    host_fixed_us/host_us_per_request: as in serve()."""
+    host_fixed_us/host_us_per_request: as in serve(); concurrency (a number or a list), rate, requests, scheduler,
+    seed: the load, as compare's --concurrency/--rate/--requests/--scheduler/--seed (None and 0: the sweep of
+    concurrencies 1, 4, 16, ... up to max_batch)."""
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
+    if isinstance(concurrency, int):
+        concurrency = [concurrency]
     unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
     return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
                                             unset(output, int), dtype, unset(ttft_slo, float),
                                             unset(tpot_slo, float), int(max_batch), bool(tco),
                                             [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
-                                            float(spec_accept), str(spec_method), str(spec_draft), int(jobs),
-                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
+                                            _us_or_nan(spec_accept), str(spec_method), str(spec_draft), int(jobs),
+                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request),
+                                            [int(c) for c in (concurrency or [])], float(rate), int(requests),
+                                            str(scheduler), int(seed)))
 
 
 def chip_config(chip="h100-sxm", set=None):

@@ -27,7 +27,7 @@ def run(model: str = ..., chip: str = ..., phase: str = ..., batch: int = ..., i
 def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ..., dtype: str = ...,
           ttft_slo: float = ..., tpot_slo: float = ..., max_batch: int = ..., set: _Sets = ...,
           concurrency: Union[int, Sequence[int], None] = ..., rate: float = ..., scheduler: str = ..., requests: int = ...,
-          seed: int = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: float = ..., spec_method: str = ...,
+          seed: int = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ..., spec_method: str = ...,
           spec_draft: str = ..., system: Optional[str] = ..., devices: int = ..., tp: int = ..., ep: int = ...,
           pp: int = ..., dp: int = ..., microbatches: int = ..., nodes: int = ..., prefill_devices: int = ...,
           decode_devices: int = ..., prefill_tp: int = ..., prefill_ep: int = ..., prefill_dp: int = ...,
@@ -37,9 +37,10 @@ def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ...
 def compare(chips: Union[str, Sequence[str]] = ..., model: str = ..., scenario: str = ..., input: Optional[int] = ...,
             output: Optional[int] = ..., dtype: str = ..., ttft_slo: Optional[float] = ...,
             tpot_slo: Optional[float] = ..., max_batch: int = ..., set: _Sets = ..., tco: bool = ...,
-            tiers: Optional[Sequence[float]] = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: float = ...,
+            tiers: Optional[Sequence[float]] = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ...,
             spec_method: str = ..., spec_draft: str = ..., jobs: int = ..., host_fixed_us: Optional[float] = ...,
-            host_us_per_request: Optional[float] = ...) -> Dict[str, Any]: ...
+            host_us_per_request: Optional[float] = ..., concurrency: Optional[Union[int, Sequence[int]]] = ...,
+            rate: float = ..., requests: int = ..., scheduler: str = ..., seed: int = ...) -> Dict[str, Any]: ...
 def chip_config(chip: str = ..., set: _Sets = ...) -> str: ...
 def list_chips() -> List[str]: ...
 def collective(op: str = ..., system: str = ..., bytes: Union[str, int] = ..., algo: str = ..., proto: str = ...,

@@ -239,6 +239,14 @@ def _bandwidth_from_kernels(rep, peak):
     return None
 
 
+def _is_number(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=None, labels=None,
              bytes_field="min_bytes"):
     """Place kernels on the roofline of their chip (log-log: FLOP/byte against FLOP/s).
@@ -268,8 +276,14 @@ def roofline(report_or_reports, chip_peak_flops=None, chip_bandwidth=None, path=
     overhead included). A kernel with no useful FLOPs of its own (a split-K reduction) is placed by
     the FLOPs it executed. The roof is min(peak, bandwidth * intensity); the gap between a point and
     the roof above it is what the simulator says is lost to latency, tails and contention.
-    Returns the Figure; saves it when `path` ends in .png, .svg or .pdf.
+    Returns the Figure; saves it when `path` ends in .png, .svg or .pdf. A file name as the second
+    argument is taken as `path` (roofline(r, "roof.png"), as timeline and utilization are called).
     """
+    if chip_peak_flops is not None and not _is_number(chip_peak_flops):
+        if path is not None or not isinstance(chip_peak_flops, (str, os.PathLike)):
+            raise ValueError("roofline: chip_peak_flops=%r is not a number of FLOP/s (e.g. 989e12); the file goes in "
+                             "path=" % (chip_peak_flops,))
+        path, chip_peak_flops = chip_peak_flops, None
     items = report_or_reports if isinstance(report_or_reports, (list, tuple)) else [report_or_reports]
     loaded = [_load_report(x) for x in items]
     fig = _figure((7.5, 5))

@@ -41,6 +41,11 @@ class Session:
 
     Build it like xpusim.kernel (`kernel="gemm", m=..., n=..., k=..., dtype=...`) or like `xpusim run`
     (`model="llama-3.1-8b", phase="decode", batch=8, input=1024, dtype="bf16"`: one forward step).
+    A model's step is simulated as one representative pass: each distinct kernel once, in order, named
+    by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
+    Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
+    `count` (runs per step), at the nominal clock, where xpusim.run's tpot_s is at the clock the power
+    manager sets (`power.clock_ratio` in its report).
 
     Moving: step() (next event; False when finished), run_until(t_seconds), run_until_kernel(name),
     run() (until a breakpoint or the end). Looking: now (simulated seconds), current_kernel,
@@ -158,7 +163,8 @@ class Session:
                      chip=self.chip)
 
     def result(self):
-        """Run to the end and return the report (the fields of xpusim.kernel / --format json)."""
+        """Run to the end and return the report (the fields of xpusim.kernel / --format json); for a
+        model also `step_s`, the forward step's time (each kernel's time_s x its count)."""
         return _json.loads(self._s.result_json())
 
     def close(self):
