@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kReturnBytes = std::size_t{8} << 20;  // blocks whose pages are given back when freed
-constexpr int kMinShift = 12;                       // kMinBlock = 2^12
+constexpr int kMinShift = 10;                       // kMinBlock = 2^10
 constexpr int kMaxShift = 25;                       // blocks up to kChunkBytes = 2^25
 constexpr int kSteps = 8;                           // size classes per octave
 constexpr int kClasses = (kMaxShift - kMinShift + 1) * kSteps;
