@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/base/block_pool.h"
 #include "sim/base/dtype.h"
 #include "sim/base/tile_vm.h"
 
@@ -62,7 +63,8 @@ class TaskPause {
 // Instruction indices are global to the task: instrs[i] is instruction `first + i`. A task produced
 // whole has first == 0; a streamed one (TaskStream) drops the instructions its consumer is done with.
 struct Task {
-  std::vector<Instr> instrs;
+  // From the block pool: a slot thread's buffer is filled once and reused task after task (block_pool.h).
+  std::vector<Instr, PoolAllocator<Instr>> instrs;
   std::vector<FuncOp> func;  // functional-mode semantics, referenced by Instr::func
   std::uint32_t smem_bytes = 0;  // local scratchpad it needs while resident (GPU occupancy)
   std::uint32_t threads = 0;     // threads per block (GPU occupancy); 0 elsewhere

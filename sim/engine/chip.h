@@ -228,8 +228,9 @@ class alignas(64) Executor : public sc_core::sc_module {
       Tick dep_ready = kBlocked;       // once every dependency is processed, the latest completion
     };
     static_assert(sizeof(Head) == 32, "two heads per cache line");
-    std::vector<Tick> done;            // per-instruction completion (WholeTask::kPending: not yet)
-    std::vector<std::uint32_t> order;  // the task's instructions by engine, each engine's in program order
+    // Per instruction, like the task's buffer from the block pool (block_pool.h).
+    std::vector<Tick, PoolAllocator<Tick>> done;            // completion (WholeTask::kPending: not yet)
+    std::vector<std::uint32_t, PoolAllocator<std::uint32_t>> order;  // by engine, each engine's in program order
     std::vector<Head> heads;
   };
   struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)

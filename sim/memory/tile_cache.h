@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/base/block_pool.h"
 #include "sim/engine/timeline.h"
 #include "sim/memory/i_cache.h"
 
@@ -53,13 +54,14 @@ class TileCache : public ICache {
   void unlink(std::int32_t i);
   void link_front(std::int32_t i);
   void rehash(size_t slots);
-  std::vector<Node> m_nodes;
+  // The LRU's nodes and table come from the block pool (block_pool.h): each kernel's cache rebuilds them.
+  std::vector<Node, PoolAllocator<Node>> m_nodes;
   std::vector<std::int32_t> m_free;   // unused node indices
   struct Slot {
     std::uint64_t key;
     std::int32_t node;  // node index + 1, 0 = empty
   };
-  std::vector<Slot> m_table;
+  std::vector<Slot, PoolAllocator<Slot>> m_table;
   int m_shift = 64;
   size_t m_live = 0;
   std::int32_t m_front = kNil, m_back = kNil;

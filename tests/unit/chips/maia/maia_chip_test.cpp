@@ -44,7 +44,7 @@ Program hand_program(int executors, const std::vector<std::vector<Instr>>& per_e
   p.static_placement = true;
   auto tasks = std::make_shared<std::vector<std::vector<Instr>>>(per_exec);
   p.make_task = [tasks](std::uint64_t i, Task& t) {
-    if (i < tasks->size()) t.instrs = (*tasks)[i];
+    if (i < tasks->size()) t.instrs.assign((*tasks)[i].begin(), (*tasks)[i].end());
   };
   return p;
 }
