@@ -5,6 +5,7 @@
 #include "sim/run/kernel_run.h"
 #include "sim/run/model_run.h"
 #include "sim/io/output.h"
+#include "sim/io/reports.h"
 
 namespace py = pybind11;
 
@@ -42,6 +43,7 @@ class PySession {
     }
     RunOptions ro;
     ro.trace = true;
+    ro.units_per_op = true;  // each kernel's bound and clock sensitivity its own, as in run and kernel
     py::gil_scoped_release release;  // a session busy in another thread is waited for without the GIL
     m_session = std::make_unique<SimSession>(*m_chip, std::move(kernels), ro, d);
   }
@@ -78,11 +80,12 @@ class PySession {
     return py::bytes(reinterpret_cast<const char*>(recs.data()), recs.size() * sizeof(TraceRecord));
   }
   std::string result_json() {
-    RunResult r = m_session->result();
-    const bool model = !m_launch_counts.empty();
-    const double step_s = model ? fold_step_pass(r, m_launch_counts) : 0;
+    RunResult r = m_session->result();  // at the clocks `xpusim kernel` / `run` report (stepping: nominal)
+    const PowerResult power = manage_session_power(*m_chip, r, m_launch_counts);
+    const double step_s = m_launch_counts.empty() ? 0 : fold_step_pass(r, m_launch_counts);
     nlohmann::json j = run_result_json(r);
-    if (model) j["step_s"] = step_s;
+    j["power"] = power_json(power);
+    if (!m_launch_counts.empty()) j["step_s"] = step_s;
     return j.dump();
   }
   void close() { m_session.reset(); }

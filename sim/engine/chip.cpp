@@ -77,11 +77,28 @@ void Chip::host_thread() {
   m_ctx.guard.run([this] { host_loop(); });
 }
 
+std::map<std::string, double> Chip::unit_busy_now() const {
+  const Tick elapsed = now_ticks() - m_origin;
+  Stats s;
+  collect_stats(s, elapsed);
+  static const std::string suffix = ".utilization";
+  std::map<std::string, double> busy;
+  for (const auto& [k, v] : s.all())
+    if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
+      busy[k] = v.value * to_seconds(elapsed);
+  return busy;
+}
+
 void Chip::run_kernels() {
-  std::uint32_t kernel_id = 0;
+  std::uint32_t kernel_id = 0, op_index = 0;
+  m_op_units.clear();
   for (auto& launches : m_kernels) {
+    const Tick op_start = now_ticks();
+    std::map<std::string, double> busy_before;
+    if (m_units_per_op) busy_before = unit_busy_now();
     for (auto& prog : launches) {
       KernelRecord rec;
+      rec.op_index = op_index;
       rec.name = prog.name;
       rec.op = prog.op;
       rec.strategy = prog.strategy;
@@ -121,6 +138,14 @@ void Chip::run_kernels() {
       m_records.push_back(rec);
       ++kernel_id;
     }
+    if (m_units_per_op) {
+      const double span = to_seconds(now_ticks() - op_start);
+      Stats units;
+      for (const auto& [k, b] : unit_busy_now())
+        units.set(k, span > 0 ? (b - busy_before[k]) / span : 0.0, "ratio", "busy time over the op's span");
+      m_op_units.push_back(std::move(units));
+    }
+    ++op_index;
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ struct KernelRecord {
   std::uint64_t tasks = 0;
   int slots_per_executor = 0;        // occupancy (resident tasks per executor)
   RunCounters counters;              // this kernel's share of the run counters
+  std::uint32_t op_index = 0;        // the op (KernelPrograms of the workload) this launch belongs to
   Roofline roofline;
 };
 
@@ -138,6 +140,12 @@ class Chip : public sc_core::sc_module {
   // False when something cannot be reset (the chip is then not reused).
   virtual bool reset_state();
   const std::vector<KernelRecord>& records() const { return m_records; }
+  // Each op's own unit utilization (collect_stats' ".utilization" keys over the op's span: its launch
+  // gaps and launches), recorded when set before the run: a simulation of several ops (the Python
+  // Session's pass) then gives each op the bound and clock sensitivity a simulation of that op alone
+  // derives from its stats. Indexed by KernelRecord::op_index; empty unless set.
+  void set_units_per_op(bool on) { m_units_per_op = on; }
+  const std::vector<Stats>& op_units() const { return m_op_units; }
   ExecContext& context() { return m_ctx; }
   // Every executor and memory reports its counters (busy time, bytes) under its module path.
   virtual void collect_stats(Stats& out, Tick total) const;
@@ -159,7 +167,11 @@ class Chip : public sc_core::sc_module {
   void host_loop();
   void run_kernels();
   bool park_slot_threads();
+  // Each unit's busy seconds since the run's start (its utilization so far x the time elapsed).
+  std::map<std::string, double> unit_busy_now() const;
   std::vector<KernelPrograms> m_kernels;
+  bool m_units_per_op = false;
+  std::vector<Stats> m_op_units;
   std::vector<KernelRecord> m_records;
   std::vector<Executor*> m_executors;
   Tick m_launch_overhead;

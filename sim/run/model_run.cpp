@@ -61,6 +61,19 @@ double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts) {
   return step;
 }
 
+PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std::vector<int>& launch_counts) {
+  const bool model = !launch_counts.empty();
+  if (model && r.kernels.size() != launch_counts.size())
+    throw std::logic_error("manage_session_power: " + std::to_string(r.kernels.size()) + " kernel launches, " +
+                           std::to_string(launch_counts.size()) + " counts");
+  EnergyEvents step;  // a model's whole step: the power manager's average is over every run of every kernel
+  for (size_t i = 0; model && i < r.kernels.size(); ++i) step += r.kernels[i].events.scaled(launch_counts[i]);
+  const PowerResult p = model ? manage_power(chip, step, /*steady_state=*/ModelRunOptions{}.sustained)
+                              : manage_power(chip, r.events, /*steady_state=*/KernelStudyOptions{}.sustained);
+  apply_power(r, p);
+  return p;
+}
+
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats, bool fresh) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
   // kept per chip configuration (the resolved YAML names the clock too). Bounded: at most 20,000

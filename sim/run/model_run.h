@@ -123,6 +123,12 @@ StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenar
 // Gives each kernel of a pass's result its runs per step and returns the step's time, the sum of
 // count x time over the kernels (what run_model reports for the step at the clock the pass ran at).
 double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts);
+// A stepped simulation's answer (the Python Session), simulated at the nominal clock, taken to the clocks
+// of the command that asks the same question, as that command takes its own: one kernel (empty
+// `launch_counts`) as `xpusim kernel` (run_kernel_study: a burst from an idle chip), a model's pass as
+// `xpusim run` (run_model: steady state, the power manager given the whole step, each kernel x its runs
+// per step). `r`'s times become those at the managed clocks (apply_power); the records keep the simulated ones.
+PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std::vector<int>& launch_counts);
 
 // What fits, for layout_advice: the bytes per device of layout `sc` on a system with `comm` buffers
 // when it fits, else a negative number; InputError when the layout does not apply to the model.

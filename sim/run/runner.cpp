@@ -69,6 +69,7 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   if (opt.keep_chip && !opt.trace && !opt.trace_sink && !opt.tensors && !std::getenv("XPUSIM_NO_CHIP_REUSE")) {
     m_warm_key = std::to_string(quantum) + "|" + chip.full_yaml();
     m_top = take_warm_chip(m_warm_key);
+    if (m_top) m_top->set_units_per_op(opt.units_per_op);
     if (m_top && m_top->rerun(std::move(kernels))) {
       m_started = true;
       ++g_run_stats.stats.reused_chips;
@@ -84,6 +85,7 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   if (opt.trace_sink) opt.trace_sink->on_begin();
   m_top->context().trace = opt.trace_sink ? opt.trace_sink : opt.trace ? &m_trace : nullptr;
   m_top->context().tensors = opt.tensors;
+  m_top->set_units_per_op(opt.units_per_op);
   m_top->set_workload(std::move(kernels));
 }
 
@@ -217,10 +219,14 @@ RunResult SimSession::result() {
     }
     // The kernels of one simulation share its unit statistics (a model run simulates one op at a time).
     const std::map<std::string, double> util = unit_utilization(r.stats);
-    const BoundBy by = bound_by(util);
-    const ClockSensitivity cs = clock_sensitivity(util);
+    const std::vector<Stats>& per_op = top->op_units();
     r.events.extra_s = {};
-    for (auto& kr : r.kernels) {
+    for (size_t k = 0; k < r.kernels.size(); ++k) {
+      KernelResult& kr = r.kernels[k];
+      const std::uint32_t op = top->records()[k].op_index;
+      const std::map<std::string, double> own = op < per_op.size() ? unit_utilization(per_op[op]) : util;
+      const BoundBy by = bound_by(own);
+      const ClockSensitivity cs = clock_sensitivity(own);
       kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
       for (size_t i = 0; i < kClockGrid.size(); ++i) {
         kr.events.extra_s[i] = kernel_exec_at_clock(kr.exec_s, cs, kClockGrid[i]) - kr.exec_s;

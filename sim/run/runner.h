@@ -30,6 +30,10 @@ struct RunOptions {
   // model run instead of a fresh SystemC kernel per kernel; see Chip::rerun). Ignored for traced and
   // functional runs; XPUSIM_NO_CHIP_REUSE=1 turns it off.
   bool keep_chip = false;
+  // Each op of a simulation of several ops gets the bound and clock sensitivity of its own unit
+  // utilization (Chip::set_units_per_op), as a simulation of that op alone derives them; otherwise every
+  // kernel of a simulation gets the whole simulation's (a model run simulates one op at a time).
+  bool units_per_op = false;
 };
 
 // Per-kernel figures for reports.
