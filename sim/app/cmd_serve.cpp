@@ -96,7 +96,6 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("spec-tokens") && so.spec_tokens <= 0)
     throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens));
   if (vm.count("spec-accept")) so.spec_accept = vm["spec-accept"].as<double>();
-  so.spec_accept_missing = so.spec_tokens > 0 && !vm.count("spec-accept");
   so.spec_method = vm["spec-method"].as<std::string>();
   if (vm.count("spec-draft")) so.spec_draft = vm["spec-draft"].as<std::string>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
@@ -150,7 +149,7 @@ int cmd_serve(int argc, char** argv) {
   return 0;
 }
 
-int cmd_compare(int argc, char** argv) {
+po::options_description compare_options() {
   po::options_description o = serve_options();
   o.add_options()("study", po::value<std::string>()->default_value(default_study_name()),
                   "named study (workloads/studies: frontier, chat-8b) or a study .yaml; the flags below override it")(
@@ -164,19 +163,13 @@ int cmd_compare(int argc, char** argv) {
                                 "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
       "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)")(
       "jobs", po::value<int>(), "worker processes, one unit each (default: all cores; 1 runs the units in this process)");
-  po::variables_map vm;
-  if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
-                    "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
-                    "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
-                    "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
-                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
-                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
-    return 0;
+  return o;
+}
+
+std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool named_study) {
   CompareRequest req;
   req.scenario = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";
   req.serve = serve_opts(vm);
-  req.serve.progress = true;
   req.input_given = !vm["input"].defaulted() || vm.count("lengths-csv");
   req.output_given = !vm["output"].defaulted() || vm.count("lengths-csv");
   req.ttft_given = vm.count("ttft-slo") > 0;
@@ -194,13 +187,35 @@ int cmd_compare(int argc, char** argv) {
   if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
+  if (named_study) return study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());
+  if (req.scenario.empty()) req.scenario = "chat";
+  if (req.model.empty()) req.model = vm["model"].as<std::string>();
+  return {req};
+}
+
+std::string compare_dir(const po::variables_map& vm, const CompareRequest& r) {
+  std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;
+  if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
+  return dir;
+}
+
+int cmd_compare(int argc, char** argv) {
+  po::options_description o = compare_options();
+  po::variables_map vm;
+  if (parse_or_help(argc, argv, o, vm,
+                    "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
+                    "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
+                    "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
+                    "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
+                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
+                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
+    return 0;
   int status = 0;
-  for (const CompareRequest& r : study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted())) {
-    std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;
-    if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
+  for (CompareRequest& r : compare_requests(vm, true)) {
+    r.serve.progress = true;
     CompareStudy study = compare_study(r);
     for (auto& row : study.rows) row.validation = validation_coverage(row.family);
-    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
+    status = std::max(status, finish_compare(compare_dir(vm, r), study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
   }
   return status;
 }

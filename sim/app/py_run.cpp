@@ -103,8 +103,8 @@ void bind_run(py::module_& m) {
     if (max_batch != 0) set_sequence_limits(o, max_batch, std::nullopt);
     o.concurrency = concurrency, o.concurrency_given = !concurrency.empty(), o.rate = rate, o.rate_given = rate != 0;
     o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
-    o.spec_tokens = spec_tokens, o.spec_accept = std::isnan(spec_accept) ? 0 : spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;
-    o.spec_accept_missing = spec_tokens > 0 && std::isnan(spec_accept);  // None: not given
+    o.spec_tokens = spec_tokens, o.spec_method = spec_method, o.spec_draft = spec_draft;
+    if (!std::isnan(spec_accept)) o.spec_accept = spec_accept;  // NaN (None): not given
     if (!scenario_file.empty())
       apply_pools_file(scenario_file, o, s,
                        {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, o.prefill_ep != 0, o.prefill_dp != 0,

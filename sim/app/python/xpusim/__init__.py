@@ -149,35 +149,71 @@ def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="
                                           _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
 
 
-def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
-            output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
-            prefix_hit=0.0, spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", jobs=1,
-            host_fixed_us=None, host_us_per_request=None, concurrency=None, rate=0.0, requests=0, scheduler="vllm",
-            seed=1):
-    """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
-    its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
-    perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
-    `set` entries "key=value" apply to every unit, "name:key=value" to the units of that chip or
-    system (a system preset's fields, such as scale_up.link.bandwidth, go to a system unit's fabric). tco:
-    the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
-    spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
-    processes running the units (1, the default: in this process; the numbers are the same either way);
-    host_fixed_us/host_us_per_request: as in serve(); concurrency (a number or a list), rate, requests, scheduler,
-    seed: the load, as compare's --concurrency/--rate/--requests/--scheduler/--seed (None and 0: the sweep of
-    concurrencies 1, 4, 16, ... up to max_batch)."""
+COMPARE_CHIPS = ("h100-sxm", "tpu-v6e", "trn2", "maia200")  # compare()'s units without chips= or study=
+
+
+def _flag_value(v):
+    """A keyword's value as `xpusim compare` reads its flag: lists comma-separated, floats exactly (repr)."""
+    if isinstance(v, (list, tuple)):
+        return ",".join(_flag_value(x) for x in v)
+    if isinstance(v, float):
+        return repr(float(v))  # a numpy float's repr names its type
+    return str(v)
+
+
+def _seconds(v):
+    """A target in seconds (a number) or a time text ("500ms") as --ttft-slo/--tpot-slo read it."""
+    return "%rs" % float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def compare(chips=None, model=None, scenario=None, input=None, output=None, dtype=None, ttft_slo=None, tpot_slo=None,
+            max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
+            spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
+            rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
+            max_seqs=None, name=None, out=None, no_report=False):
+    """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
+    throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
+    the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
+    defaults and checks are the CLI's; None (and 0 for rate, requests, spec_tokens): not given.
+    chips: units (a list or "a,b"), default COMPARE_CHIPS, or the study's with `study` (a name of
+    workloads/studies or a study .yaml: as --study, its models, units, dtype, scenario and tiers where the
+    keywords leave them; a study of several models returns a list of dicts, one per model); without
+    `study` the scenario is "chat" and the model llama-3.1-8b unless given. input/output: a number or a
+    distribution text ("uniform:64:128"); lengths_csv: as --lengths-csv; ttft_slo/tpot_slo: seconds or a
+    time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
+    (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
+    token_budget, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
+    requests, seed, prefix_hit, spec_*, tco, tiers: as their flags; jobs: worker processes (1, the default:
+    this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
+    does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
+    study's name. Nothing is written without `out`."""
+    if chips is None and study is None:
+        chips = COMPARE_CHIPS
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
-    if isinstance(concurrency, int):
-        concurrency = [concurrency]
-    unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
-    return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
-                                            unset(output, int), dtype, unset(ttft_slo, float),
-                                            unset(tpot_slo, float), int(max_batch), bool(tco),
-                                            [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
-                                            _us_or_nan(spec_accept), str(spec_method), str(spec_draft), int(jobs),
-                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request),
-                                            [int(c) for c in (concurrency or [])], float(rate), int(requests),
-                                            str(scheduler), int(seed)))
+    flags = {"study": study, "chips": list(chips) if chips is not None else None, "model": model,
+             "scenario": scenario, "input": input, "output": output, "lengths_csv": lengths_csv, "dtype": dtype,
+             "ttft_slo": None if ttft_slo is None else _seconds(ttft_slo),
+             "tpot_slo": None if tpot_slo is None else _seconds(tpot_slo), "max_batch": max_batch,
+             "max_seqs": max_seqs, "token_budget": token_budget, "tiers": tiers or None, "prefix_hit": prefix_hit,
+             "spec_tokens": spec_tokens or None, "spec_accept": spec_accept, "spec_method": spec_method,
+             "spec_draft": spec_draft or None, "jobs": jobs, "host_fixed_us": host_fixed_us,
+             "host_us_per_request": host_us_per_request,
+             "concurrency": [concurrency] if isinstance(concurrency, int) else (concurrency or None),
+             "rate": rate or None, "requests": requests or None, "scheduler": scheduler, "seed": seed,
+             "name": name, "out": None if out is None else str(out)}
+    args = []
+    for key, value in flags.items():
+        if value is not None:
+            args += ["--" + key.replace("_", "-"), _flag_value(value)]
+    for s in _sets(set):
+        args += ["--set", s]
+    if tco:
+        args.append("--tco")
+    if no_report:
+        args.append("--no-report")
+    studies = [_json.loads(t) for t in _xpusim.compare_cli_json(args, study is not None)]
+    return studies[0] if len(studies) == 1 else studies
 
 
 def chip_config(chip="h100-sxm", set=None):
