@@ -105,7 +105,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
 }
 }  // namespace
 
-int cmd_serve(int argc, char** argv) {
+po::options_description serve_cli_options() {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
       "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (whole instances of its layout; with --decode-devices on a --system)")(
@@ -116,6 +116,26 @@ int cmd_serve(int argc, char** argv) {
       "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
       "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here");
   add_layout_options(o);
+  return o;
+}
+
+ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
+  ServeOptions so = serve_opts(vm);
+  target = run_target(vm);
+  so.system = target.system;
+  ModelConfig model = load_model(vm["model"].as<std::string>());
+  Scenario sc = scenario_from(vm);
+  layout_args(vm, sc);
+  if (vm.count("scenario-file"))
+    apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
+                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
+                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
+                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
+  return serve(*target.chip, model, sc, so);
+}
+
+int cmd_serve(int argc, char** argv) {
+  po::options_description o = serve_cli_options();
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
@@ -128,21 +148,10 @@ int cmd_serve(int argc, char** argv) {
                     "token and cost; a concurrency list gives the frontier and its best point under the targets.\n"
                     "--set takes the chip's fields and, on a system, the system's (--set scale_up.link.bandwidth=225GB/s).\n\n"))
     return 0;
-  ServeOptions so = serve_opts(vm);
-  RunTarget target = run_target(vm);
-  so.system = target.system;
-  const auto& chip = target.chip;
-  ModelConfig model = load_model(vm["model"].as<std::string>());
-  Scenario sc = scenario_from(vm);
-  layout_args(vm, sc);
-  if (vm.count("scenario-file"))
-    apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
-                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
-                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
-                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
-  ServeResult r = serve(*chip, model, sc, so);
+  RunTarget target;
+  const ServeResult r = serve_from_flags(vm, target);
   const nlohmann::json j = serve_json(r);
-  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), so.system, j);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j);
   if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << serve_table(r);
   std::fflush(stdout);

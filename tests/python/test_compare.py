@@ -388,10 +388,10 @@ def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
     assert len(rows) == 3 and all(r[col:col + 4].strip() == "-" for r in rows), out[head:head + 4]
 
 
-def _compare_flags(cli):
-    """Every long option of `xpusim compare --help`."""
+def _compare_flags(cli, command="compare"):
+    """Every long option of `xpusim compare --help` (or another command's)."""
     import re
-    return set(re.findall(r"^\s+(?:-\w \[ )?--([a-z][a-z-]*)", cli("compare", "--help").stdout, re.M))
+    return set(re.findall(r"^  (?:-\w \[ )?--([a-z][a-z-]*)", cli(command, "--help").stdout, re.M))
 
 
 def test_python_compare_takes_every_cli_option_and_gives_the_cli_study(cli, tmp_path):
@@ -459,3 +459,28 @@ def test_a_system_units_configs_hold_its_resolved_system(cli, tmp_path):
     assert "bandwidth: 225 GB/s" in system, system
     assert "bandwidth: 3 TB/s" in (out / "configs" / "hgx-h100x8_tp2.yaml").read_text()
     assert not (out / "configs" / "h100-sxm.system.resolved.yaml").exists()
+
+
+def test_python_serve_takes_every_cli_option_and_gives_the_cli_run(cli, tmp_path):
+    """xpusim.serve lacked --lengths-csv, --token-budget, --max-seqs, --sp, --overlap and --out, took only fixed
+    --input/--output lengths and checked its values apart from the CLI; its keywords now go through the CLI's own
+    parsing and run, so the same options give the same report and the same files."""
+    import inspect
+    import xpusim
+    params = set(inspect.signature(xpusim.serve).parameters)
+    flags = {f for f in _compare_flags(cli, "serve")} - {"help", "format"}
+    assert not {f for f in flags if f.replace("-", "_") not in params}
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("input,output\n48,8\n80,16\n")
+    args = ["--chip", "h100-sxm", "--model", TINY, "--lengths-csv", str(lengths), "--token-budget", "96", "--max-seqs", "3",
+            "--concurrency", "1,3", "--requests", "6", "--format", "json"]
+    j = json.loads(cli("serve", *args, "--out", str(tmp_path / "cli")).stdout)
+    py = xpusim.serve(chip="h100-sxm", model=TINY, lengths_csv=str(lengths), token_budget=96, max_seqs=3, concurrency=[1, 3],
+                      requests=6, out=str(tmp_path / "py"))
+    assert j["scheduler"]["token_budget"] == 96 and j["scheduler"]["max_seqs"] == 3 and j["lengths"]["input"] == str(lengths)
+    assert _without_clock(py) == _without_clock(j)
+    assert (tmp_path / "py" / "config.resolved.yaml").read_text() == (tmp_path / "cli" / "config.resolved.yaml").read_text()
+    d = xpusim.serve(model=TINY, input="uniform:32:64", output=8, concurrency=2, requests=4)
+    assert d["lengths"]["input"] == "uniform:32:64"
+    with pytest.raises(ValueError, match="--requests must be positive"):
+        xpusim.serve(model=TINY, input=64, output=8, concurrency=2, requests=-3)
