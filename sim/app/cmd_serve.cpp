@@ -196,10 +196,18 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
-  if (named_study) return study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());
-  if (req.scenario.empty()) req.scenario = "chat";
-  if (req.model.empty()) req.model = vm["model"].as<std::string>();
-  return {req};
+  std::vector<CompareRequest> out;
+  if (named_study) {
+    out = study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());
+  } else {  // the flags alone: the chat scenario and the default model where they leave them
+    if (req.scenario.empty()) req.scenario = "chat";
+    if (req.model.empty()) req.model = vm["model"].as<std::string>();
+    out = {req};
+  }
+  std::vector<std::string> units;  // a "name:key=value" naming no unit of any of the study's models went nowhere
+  for (const CompareRequest& r : out) units.insert(units.end(), r.chips.begin(), r.chips.end());
+  check_unit_sets(units, req.sets);
+  return out;
 }
 
 std::string compare_dir(const po::variables_map& vm, const CompareRequest& r) {

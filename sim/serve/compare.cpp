@@ -436,6 +436,25 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
 
 }  // namespace
 
+void check_unit_sets(const std::vector<std::string>& units, const std::vector<std::string>& sets) {
+  std::vector<std::string> names;
+  for (const std::string& u : units) {
+    const std::string name = u.substr(0, u.find(':'));
+    names.push_back(name);
+    for (const auto& s : list_systems())
+      if (s.name == name) names.push_back(load_system(name).chip);
+  }
+  for (const std::string& s : sets) {
+    const auto colon = s.find(':'), eq = s.find('=');
+    if (colon == std::string::npos || colon > eq) continue;
+    const std::string name = s.substr(0, colon);
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    const std::string hint = nearest_of(name, names);
+    throw InputError("--set " + s.substr(0, eq) + ": '" + name + "' is no unit of the study (its units: " + join(names) + ")" +
+                     (hint.empty() ? "" : "; did you mean " + hint + "?"));
+  }
+}
+
 UnitConfig unit_config(const std::string& entry, const std::vector<std::string>& sets) {
   const Unit u = resolve_unit(entry, sets);
   UnitConfig c;

@@ -125,6 +125,9 @@ struct UnitConfig {
   std::string chip_yaml, system_yaml;  // resolved presets
 };
 UnitConfig unit_config(const std::string& entry, const std::vector<std::string>& sets);
+// A "name:key=value" override whose name is no unit of `units` (nor a system unit's chip) went nowhere:
+// InputError naming it, the units' names and the nearest.
+void check_unit_sets(const std::vector<std::string>& units, const std::vector<std::string>& sets);
 
 // Fills the named scenario's lengths and targets where the request left them; returns its description.
 std::string apply_named_scenario(CompareRequest& req);

@@ -484,3 +484,20 @@ def test_python_serve_takes_every_cli_option_and_gives_the_cli_run(cli, tmp_path
     assert d["lengths"]["input"] == "uniform:32:64"
     with pytest.raises(ValueError, match="--requests must be positive"):
         xpusim.serve(model=TINY, input=64, output=8, concurrency=2, requests=-3)
+
+
+def test_a_set_naming_no_unit_is_refused(cli, tmp_path):
+    """--set h100-sx:hbm.bandwidth=1TB/s (a typo in the unit's name) went to no unit and the study ran without
+    it, exit 0. Now one line naming the override and the units; a system unit's chip is a name too."""
+    p = cli("compare", "--chips", "h100-sxm,hgx-h100x8:tp2", "--model", TINY, "--concurrency", "2", "--no-report",
+            "--out", str(tmp_path / "x"), "--set", "h100-sx:hbm.bandwidth=1TB/s", check=False)
+    assert p.returncode == 2 and "--set h100-sx:hbm.bandwidth: 'h100-sx' is no unit of the study" in p.stderr, p.stderr
+    assert "did you mean h100-sxm?" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+    import xpusim
+    with pytest.raises(ValueError, match="'hgx-h100x9' is no unit of the study"):
+        xpusim.compare(chips="hgx-h100x8:tp2", model=TINY, set=["hgx-h100x9:scale_up.link.bandwidth=1GB/s"])
+    from xpusim.sweep_spec import load_spec
+    with pytest.raises(xpusim.SpecError, match="'tpu-v6:hbm.bandwidth': 'tpu-v6' is no unit of the study"):
+        load_spec({"study": "compare", "base": {"chips": ["h100-sxm", "tpu-v6e"], "model": TINY},
+                   "axes": [{"key": "tpu-v6:hbm.bandwidth", "values": ["1 TB/s"]}], "metrics": {"t": "rows.0.tpot_s"}})

@@ -92,3 +92,10 @@ def test_a_model_session_refuses_the_request_phase():
         xpusim.Session(model="llama-3.1-8b", phase="request", batch=2, input=128)
     with xpusim.Session(model="llama-3.1-8b", phase="prefill", batch=1, input=128) as s:
         assert s.result()["step_s"] > 0
+
+
+def test_a_kernel_session_refuses_a_model_sessions_input():
+    """input= is a model session's prompt length; a kernel session took it and ignored it (the kernel ran at
+    its own dimensions). Now it is refused, naming what to give instead."""
+    with pytest.raises(ValueError, match="input=4096: a model session's prompt length, not an argument of kernel"):
+        xpusim.Session(kernel="attention", phase="decode", batch=2, heads=8, kv_heads=8, head_dim=64, input=4096)

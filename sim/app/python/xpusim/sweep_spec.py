@@ -550,8 +550,12 @@ def _check_compare_units(doc, units, base_set, checks, path):
             if any(k.split(":", 1)[-1] not in keys for k in base_set if ":" not in k or k.split(":", 1)[0] in names):
                 continue  # an unknown key: reported below with the line of that key
             raise doc.error(("base", "set"), " ".join(str(e).split())) from None
+    every = set().union(*(names for _, names in known.values()))
     for p, key in checks:
         only, k = (key.split(":", 1) if ":" in key else (None, key))
+        if only is not None and only not in every:  # it would go nowhere (compare refuses it too)
+            raise doc.error(p, "'%s': '%s' is no unit of the study (its units: %s)%s"
+                            % (key, only, ", ".join(sorted(every)), _nearest(only, sorted(every))))
         for unit, (keys, names) in sorted(known.items(), key=lambda kv: str(kv[0])):
             if only is not None and only not in names:
                 continue
