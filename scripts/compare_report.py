@@ -254,6 +254,7 @@ def check_row(r, p):
             "tok_s_per_user": _num(t, "tok_s_per_user", q, required=True, minimum=0),
             "reachable": bool(t.get("reachable")),
             "concurrency": _num(t, "concurrency", q, minimum=1, integer=True),
+            "rate": _num(t, "rate", q, minimum=0),  # an open loop's arrivals (null: a closed loop, or an older study)
             "throughput_tok_s_per_chip": _num(t, "throughput_tok_s_per_chip", q, minimum=0),
             "usd_per_mtok": _num(t, "usd_per_mtok", q, minimum=0),
             "tco_usd_per_mtok": _num(t, "tco_usd_per_mtok", q, minimum=0),
@@ -307,6 +308,13 @@ def check_row(r, p):
 
 def f_int(v):
     return "n/a" if v is None else "{:,}".format(int(round(v)))
+
+
+def f_load(t):
+    """A tier's load: a closed loop's users, or an open loop's arrival rate."""
+    if t["concurrency"] is None and t.get("rate"):
+        return "open loop, %s req/s" % f_sig(t["rate"])
+    return f_int(t["concurrency"])
 
 
 def f_sig(v, digits=3):
@@ -938,7 +946,7 @@ def tiers_html(doc):
                            '<td class="l wrap" colspan="%d"><b>unreachable</b>: %s</td></tr>' % (
                                tier, _e(r["chip"]), _e(label), _e(r["chip"]), len(head) - 2, _e(why)))
                 continue
-            cells = [("l", _e(label)), ("l", _e(r["chip"])), ("l", _e(t["layout"] or "-")), ("", _e(f_int(t["concurrency"]))),
+            cells = [("l", _e(label)), ("l", _e(r["chip"])), ("l", _e(t["layout"] or "-")), ("", _e(f_load(t))),
                      ("", _e(f_int(t["throughput_tok_s_per_chip"]))), ("", _e(f_usd(t["usd_per_mtok"])))]
             if doc["tco"]:
                 cells.append(("", _e(f_usd(t["tco_usd_per_mtok"]))))

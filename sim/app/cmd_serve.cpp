@@ -96,7 +96,6 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("spec-tokens") && so.spec_tokens <= 0)
     throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens));
   if (vm.count("spec-accept")) so.spec_accept = vm["spec-accept"].as<double>();
-  so.spec_accept_missing = so.spec_tokens > 0 && !vm.count("spec-accept");
   so.spec_method = vm["spec-method"].as<std::string>();
   if (vm.count("spec-draft")) so.spec_draft = vm["spec-draft"].as<std::string>();
   if (vm.count("ttft-slo")) so.ttft_slo_s = parse_flag_time("--ttft-slo", vm["ttft-slo"].as<std::string>());
@@ -106,7 +105,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
 }
 }  // namespace
 
-int cmd_serve(int argc, char** argv) {
+po::options_description serve_cli_options() {
   po::options_description o = serve_options();
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
       "prefill-devices", po::value<int>(), "disaggregated: chips of the prefill pool (whole instances of its layout; with --decode-devices on a --system)")(
@@ -117,6 +116,26 @@ int cmd_serve(int argc, char** argv) {
       "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
       "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here");
   add_layout_options(o);
+  return o;
+}
+
+ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
+  ServeOptions so = serve_opts(vm);
+  target = run_target(vm);
+  so.system = target.system;
+  ModelConfig model = load_model(vm["model"].as<std::string>());
+  Scenario sc = scenario_from(vm);
+  layout_args(vm, sc);
+  if (vm.count("scenario-file"))
+    apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
+                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
+                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
+                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
+  return serve(*target.chip, model, sc, so);
+}
+
+int cmd_serve(int argc, char** argv) {
+  po::options_description o = serve_cli_options();
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
@@ -129,28 +148,17 @@ int cmd_serve(int argc, char** argv) {
                     "token and cost; a concurrency list gives the frontier and its best point under the targets.\n"
                     "--set takes the chip's fields and, on a system, the system's (--set scale_up.link.bandwidth=225GB/s).\n\n"))
     return 0;
-  ServeOptions so = serve_opts(vm);
-  RunTarget target = run_target(vm);
-  so.system = target.system;
-  const auto& chip = target.chip;
-  ModelConfig model = load_model(vm["model"].as<std::string>());
-  Scenario sc = scenario_from(vm);
-  layout_args(vm, sc);
-  if (vm.count("scenario-file"))
-    apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
-                     {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
-                      vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
-                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
-  ServeResult r = serve(*chip, model, sc, so);
+  RunTarget target;
+  const ServeResult r = serve_from_flags(vm, target);
   const nlohmann::json j = serve_json(r);
-  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), so.system, j);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j);
   if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << serve_table(r);
   std::fflush(stdout);
   return 0;
 }
 
-int cmd_compare(int argc, char** argv) {
+po::options_description compare_options() {
   po::options_description o = serve_options();
   o.add_options()("study", po::value<std::string>()->default_value(default_study_name()),
                   "named study (workloads/studies: frontier, chat-8b) or a study .yaml; the flags below override it")(
@@ -164,19 +172,13 @@ int cmd_compare(int argc, char** argv) {
                                 "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
       "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)")(
       "jobs", po::value<int>(), "worker processes, one unit each (default: all cores; 1 runs the units in this process)");
-  po::variables_map vm;
-  if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
-                    "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
-                    "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
-                    "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
-                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
-                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
-    return 0;
+  return o;
+}
+
+std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool named_study) {
   CompareRequest req;
   req.scenario = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";
   req.serve = serve_opts(vm);
-  req.serve.progress = true;
   req.input_given = !vm["input"].defaulted() || vm.count("lengths-csv");
   req.output_given = !vm["output"].defaulted() || vm.count("lengths-csv");
   req.ttft_given = vm.count("ttft-slo") > 0;
@@ -194,13 +196,43 @@ int cmd_compare(int argc, char** argv) {
   if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
+  std::vector<CompareRequest> out;
+  if (named_study) {
+    out = study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());
+  } else {  // the flags alone: the chat scenario and the default model where they leave them
+    if (req.scenario.empty()) req.scenario = "chat";
+    if (req.model.empty()) req.model = vm["model"].as<std::string>();
+    out = {req};
+  }
+  std::vector<std::string> units;  // a "name:key=value" naming no unit of any of the study's models went nowhere
+  for (const CompareRequest& r : out) units.insert(units.end(), r.chips.begin(), r.chips.end());
+  check_unit_sets(units, req.sets);
+  return out;
+}
+
+std::string compare_dir(const po::variables_map& vm, const CompareRequest& r) {
+  std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;
+  if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
+  return dir;
+}
+
+int cmd_compare(int argc, char** argv) {
+  po::options_description o = compare_options();
+  po::variables_map vm;
+  if (parse_or_help(argc, argv, o, vm,
+                    "usage: xpusim compare [--study frontier|chat-8b|FILE] [--chips a,b,c] [--model M] [--scenario chat|long]\n\n"
+                    "Runs one serving study on several serving units (a chip, a system whose layout is searched, or\n"
+                    "system:tpN): the frontier of throughput per chip vs tok/s per user, $/Mtok, tok/s per provisioned MW\n"
+                    "and the interactivity tiers; writes results/compare/<name>/{summary.csv,summary.json,configs/,report.html}.\n"
+                    "--set key=value applies to every unit, --set name:key=value to the units of that chip or system\n"
+                    "(maia200:cost.chip_hour=6; hgx-h100x8:scale_up.link.bandwidth=225GB/s: a system's fields go to its fabric).\n\n"))
+    return 0;
   int status = 0;
-  for (const CompareRequest& r : study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted())) {
-    std::string dir = vm.count("out") ? vm["out"].as<std::string>() : source_dir() + "/results/compare/" + r.study;
-    if (vm.count("out") && !r.folder.empty()) dir += "/" + r.folder;
+  for (CompareRequest& r : compare_requests(vm, true)) {
+    r.serve.progress = true;
     CompareStudy study = compare_study(r);
     for (auto& row : study.rows) row.validation = validation_coverage(row.family);
-    status = std::max(status, finish_compare(dir, study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
+    status = std::max(status, finish_compare(compare_dir(vm, r), study, !vm["no-report"].as<bool>(), vm["format"].as<std::string>() == "json"));
   }
   return status;
 }

@@ -33,9 +33,6 @@ std::string one_line(std::string s) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
-}  // namespace
-
-namespace {
 
 const char* kUsage =
     "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n"

@@ -4,11 +4,11 @@
 
 #include <cmath>
 
+#include "sim/app/cli_parse.h"
 #include "sim/app/system_cmd.h"
+#include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/run/system_run.h"
-#include "sim/serve/disagg.h"
-#include "sim/serve/scheduler.h"
 
 namespace py = pybind11;
 
@@ -78,44 +78,19 @@ void bind_run(py::module_& m) {
         }
         return model_run_json(r, c.get()).dump();
       });
-  m.def("serve_json", [](const std::string& chip, const std::vector<std::string>& sets, const std::string& model,
-                         std::int64_t input, std::int64_t output, const std::string& dtype, double ttft_slo,
-                         double tpot_slo, std::int64_t max_batch, const std::vector<std::int64_t>& concurrency, double rate,
-                         const std::string& scheduler, std::int64_t requests, std::uint64_t seed, double prefix_hit,
-                         std::int64_t spec_tokens, double spec_accept, const std::string& spec_method,
-                         const std::string& spec_draft, const std::string& system, const std::map<std::string, int>& layout,
-                         const std::string& scenario_file, double host_fixed_us, double host_us_per_request) {
-    ServeOptions o;
-    // The framework's host work per iteration (HostWork), as --host-fixed-us / --host-us-per-request; NaN (None in
-    // Python): the scheduler's own figures.
-    if (!std::isnan(host_fixed_us)) o.limits.host_fixed_us = host_work_us("host_fixed_us", host_fixed_us);
-    if (!std::isnan(host_us_per_request)) o.limits.host_us_per_request = host_work_us("host_us_per_request", host_us_per_request);
-    RunTarget t = py_target(chip, sets, system, layout.at("devices"), layout.at("nodes"), false);
-    o.system = t.system;
-    o.prefill_devices = layout.at("prefill_devices"), o.decode_devices = layout.at("decode_devices"), o.prefill_tp = layout.at("prefill_tp");
-    o.prefill_ep = layout.at("prefill_ep"), o.prefill_dp = layout.at("prefill_dp"), o.prefill_pp = layout.at("prefill_pp");
-    o.prefill_redundant_experts = layout.at("prefill_redundant_experts");
-    const auto& c = t.chip;
-    ModelConfig mc = load_model(model);
-    Scenario s = scenario_of("request", 1, input, output, dtype, "", "", "", "uniform", "", layout);
-    o.input = input, o.output = output, o.ttft_slo_s = ttft_slo, o.tpot_slo_s = tpot_slo;
-    o.max_batch = o.limits.max_seqs = 0;  // the scheduler's default, unless given (checked as --max-batch)
-    if (max_batch != 0) set_sequence_limits(o, max_batch, std::nullopt);
-    o.concurrency = concurrency, o.concurrency_given = !concurrency.empty(), o.rate = rate, o.rate_given = rate != 0;
-    o.scheduler = scheduler, o.requests = requests, o.seed = seed, o.prefix_hit = prefix_hit;
-    o.spec_tokens = spec_tokens, o.spec_accept = std::isnan(spec_accept) ? 0 : spec_accept, o.spec_method = spec_method, o.spec_draft = spec_draft;
-    o.spec_accept_missing = spec_tokens > 0 && std::isnan(spec_accept);  // None: not given
-    if (!scenario_file.empty())
-      apply_pools_file(scenario_file, o, s,
-                       {o.prefill_devices != 0, o.decode_devices != 0, o.prefill_tp != 0, s.tp != 1, o.prefill_ep != 0, o.prefill_dp != 0,
-                        s.ep != 1, s.dp != 1, o.prefill_pp != 0, s.pp != 1, s.redundant_experts != 0,
-                        o.prefill_redundant_experts >= 0});
-    ServeResult r;
-    {
-      py::gil_scoped_release release;
-      r = serve(*c, mc, s, o);
-    }
-    return serve_json(r).dump();
+  // xpusim.serve(): its keywords as `xpusim serve` flags, parsed, checked and run by the CLI's own code
+  // (serve_from_flags); --out writes the run's folder as the CLI does.
+  m.def("serve_cli_json", [](std::vector<std::string> args) {
+    args.insert(args.begin(), "serve");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    boost::program_options::variables_map vm;
+    boost::program_options::store(parse_cli(static_cast<int>(argv.size()), argv.data(), serve_cli_options()), vm);
+    py::gil_scoped_release release;
+    RunTarget t;
+    const nlohmann::json j = serve_json(serve_from_flags(vm, t));
+    if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), t.chip->full_yaml(), t.system, j);
+    return j.dump();
   });
   m.def("chip_config", [](const std::string& chip, const std::vector<std::string>& sets) {
     return load_chip(chip, sets)->full_yaml();

@@ -25,4 +25,14 @@ void layout_args(const boost::program_options::variables_map& vm, Scenario& s);
 // --chip C | --system S [--nodes N] | --chip C --devices N, [--overlap] and --set (the chip's fields and the
 // system's, load_run_target): the chip and system of run and serve.
 RunTarget run_target(const boost::program_options::variables_map& vm);
+// `xpusim serve`'s flags, and the server they ask for run (`target`: the chip and system it ran on).
+struct ServeResult;
+boost::program_options::options_description serve_cli_options();
+ServeResult serve_from_flags(const boost::program_options::variables_map& vm, RunTarget& target);
+// `xpusim compare`'s flags and the studies they ask for (one per model of --study with `named_study`; else, as
+// xpusim.compare without study=, the flags alone on chat and llama-3.1-8b), and the folder each goes to.
+struct CompareRequest;
+boost::program_options::options_description compare_options();
+std::vector<CompareRequest> compare_requests(const boost::program_options::variables_map& vm, bool named_study);
+std::string compare_dir(const boost::program_options::variables_map& vm, const CompareRequest& r);
 }  // namespace xpu

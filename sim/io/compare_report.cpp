@@ -26,7 +26,9 @@ nlohmann::json tier_json(const InteractivityTier& t) {
   for (const auto& [k, v] : t.bound.time_s) bounds[k] = v;
   return {{"tok_s_per_user", t.tok_s_per_user},
           {"reachable", t.point >= 0},
-          {"concurrency", t.point >= 0 ? nlohmann::json(t.concurrency) : nlohmann::json(nullptr)},
+          // A closed loop's users, or an open loop's arrival rate (the other null): never 0 users.
+          {"concurrency", t.point >= 0 && t.concurrency > 0 ? nlohmann::json(t.concurrency) : nlohmann::json(nullptr)},
+          {"rate", t.point >= 0 ? num_or_null(t.rate) : nlohmann::json(nullptr)},
           {"throughput_tok_s_per_chip", num_or_null(t.throughput_tok_s_per_chip)},
           {"usd_per_mtok", num_or_null(t.usd_per_mtok)},
           {"tco_usd_per_mtok", num_or_null(t.tco_usd_per_mtok)},
@@ -128,19 +130,29 @@ std::string quoted(const std::string& v) {
   return out + "\"";
 }
 
+// The concurrency column: a closed loop's users, empty for an open loop (never 0 users); the rate column
+// (last, so the earlier columns keep their places): an open loop's requests/s, empty for a closed loop.
+std::string count_or_empty(std::int64_t n) { return n > 0 ? std::to_string(n) : std::string(); }
+std::string rate_or_empty(double v) {
+  if (!(v > 0)) return "";
+  std::ostringstream os;
+  os << std::setprecision(6) << v;
+  return os.str();
+}
+
 // Every frontier point of every chip: the curve the frontier plot draws.
 std::string frontier_csv(const CompareStudy& s) {
   std::ostringstream os;
   os << "chip,concurrency,batch,throughput_tok_s_per_chip,tok_s_per_user,ttft_s,tpot_s,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,"
-        "preemptions,kv_peak,layout\n";
+        "preemptions,kv_peak,layout,rate\n";
   os << std::setprecision(6);
   for (const auto& r : s.rows)
     for (size_t i = 0; i < r.frontier.size() && i < r.frontier_economics.size(); ++i) {
       const ServePoint& p = r.frontier[i];
       const PointEconomics& e = r.frontier_economics[i];
-      os << r.chip << "," << p.concurrency << "," << p.batch << "," << p.throughput_tok_s_per_chip << "," << p.tok_s_per_user << ","
+      os << r.chip << "," << count_or_empty(p.concurrency) << "," << p.batch << "," << p.throughput_tok_s_per_chip << "," << p.tok_s_per_user << ","
          << p.ttft_s << "," << p.tpot_s << "," << e.usd_per_mtok << "," << e.tco_usd_per_mtok << "," << e.tok_s_per_mw << ","
-         << p.preemptions << "," << p.kv_peak << "," << quoted(p.layout) << "\n";
+         << p.preemptions << "," << p.kv_peak << "," << quoted(p.layout) << "," << rate_or_empty(p.rate) << "\n";
     }
   return os.str();
 }
@@ -149,13 +161,14 @@ std::string frontier_csv(const CompareStudy& s) {
 std::string tiers_csv(const CompareStudy& s) {
   std::ostringstream os;
   os << "chip,tok_s_per_user,reachable,concurrency,throughput_tok_s_per_chip,usd_per_mtok,tco_usd_per_mtok,tok_s_per_mw,bound,"
-        "bound_share,why,layout\n";
+        "bound_share,why,layout,rate\n";
   os << std::setprecision(6);
   for (const auto& r : s.rows)
     for (const auto& t : r.tiers)
-      os << r.chip << "," << t.tok_s_per_user << "," << (t.point >= 0 ? "true" : "false") << "," << t.concurrency << ","
+      os << r.chip << "," << t.tok_s_per_user << "," << (t.point >= 0 ? "true" : "false") << "," << count_or_empty(t.concurrency) << ","
          << t.throughput_tok_s_per_chip << "," << t.usd_per_mtok << "," << t.tco_usd_per_mtok << "," << t.tok_s_per_mw << ","
-         << t.bound.dominant << "," << t.bound.share << "," << quoted(t.why) << "," << quoted(t.point >= 0 ? t.layout : "") << "\n";
+         << t.bound.dominant << "," << t.bound.share << "," << quoted(t.why) << "," << quoted(t.point >= 0 ? t.layout : "") << ","
+         << rate_or_empty(t.point >= 0 ? t.rate : 0) << "\n";
   return os.str();
 }
 // Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
@@ -206,7 +219,7 @@ nlohmann::json compare_summary_json(const CompareStudy& s) {
             {"ttft_slo_s", so.ttft_slo_s > 0 ? nlohmann::json(so.ttft_slo_s) : nlohmann::json(nullptr)},
             {"tpot_slo_s", so.tpot_slo_s > 0 ? nlohmann::json(so.tpot_slo_s) : nlohmann::json(nullptr)},
             {"description", s.description}, {"prefix_hit", so.prefix_hit},
-            {"spec_tokens", so.spec_tokens}, {"spec_accept", so.spec_tokens > 0 ? nlohmann::json(so.spec_accept) : nlohmann::json(nullptr)},
+            {"spec_tokens", so.spec_tokens}, {"spec_accept", so.spec_tokens > 0 ? nlohmann::json(so.spec_accept.value_or(0)) : nlohmann::json(nullptr)},
             {"spec_method", so.spec_tokens > 0 ? nlohmann::json(so.spec_method) : nlohmann::json(nullptr)},
             {"scheduler", so.scheduler}}},
           {"study_definition", s.study_name.empty() ? nlohmann::json(nullptr)
@@ -221,7 +234,8 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   make_output_dir(dir);  // also locks the folder and clears stale temporaries
   make_output_dir(dir + "/configs");
   // One file per row, named after the entry: a preset given as a path by its file name, a system unit
-  // ("hgx-h100x8:tp4") with '_' for ':', so that every name stays inside configs/.
+  // ("hgx-h100x8:tp4") with '_' for ':', so that every name stays inside configs/; a system unit's chip
+  // preset as <name>.yaml and its system as <name>.system.resolved.yaml.
   for (const auto& r : s.rows) {
     std::string n = r.chip.substr(r.chip.find_last_of('/') == std::string::npos ? 0 : r.chip.find_last_of('/') + 1);
     if (n.size() > 5 && n.compare(n.size() - 5, 5, ".yaml") == 0) n.resize(n.size() - 5);
@@ -229,6 +243,8 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
       if (c == ':' || c == '\\' || c == ' ') c = '_';
     if (n.empty() || n == "." || n == "..") n = "chip";
     write_file_atomic(dir + "/configs/" + n + ".yaml", r.config_yaml);
+    // A system unit's system preset as it ran, its --set overrides applied (system.resolved.yaml of run/serve).
+    if (!r.system_yaml.empty()) write_file_atomic(dir + "/configs/" + n + ".system.resolved.yaml", r.system_yaml);
   }
   write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   std::ostringstream csv;

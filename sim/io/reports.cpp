@@ -204,7 +204,9 @@ nlohmann::json point_json(const ServePoint& p) {
 }  // namespace
 
 nlohmann::json frontier_point_json(const ServePoint& p) {
-  nlohmann::json j = {{"concurrency", p.concurrency}, {"throughput_tok_s", p.throughput_tok_s},
+  // A closed loop's users, or an open loop's arrival rate (the other null): never 0 users.
+  nlohmann::json j = {{"concurrency", p.concurrency > 0 ? nlohmann::json(p.concurrency) : nlohmann::json(nullptr)},
+                      {"rate", p.rate > 0 ? nlohmann::json(p.rate) : nlohmann::json(nullptr)}, {"throughput_tok_s", p.throughput_tok_s},
                       {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", p.tok_s_per_user},
                       {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}};
   if (!p.layout.empty()) j["layout"] = p.layout;

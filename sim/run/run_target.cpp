@@ -56,8 +56,11 @@ RunTarget load_run_target(const std::string& chip, const SystemChoice& choice, c
   SystemChoice c = choice;
   std::vector<std::string> chip_sets;
   for (const auto& s : sets) (is_system_override(s) ? c.sets : chip_sets).push_back(s);
-  // --system S fixes the chip; --devices N takes the chip's default system (the chip named as presets are).
-  std::optional<SystemSpec> spec = resolve_system(c.system.empty() ? load_chip(chip)->name() : "", c);
+  // --system S fixes the chip; --devices N takes the chip's default system (the chip named as presets are),
+  // its --set checked against both presets first; one chip alone is loaded once, with its overrides.
+  std::unique_ptr<ChipModel> first;
+  if (c.system.empty()) first = load_chip(chip, c.devices > 0 ? std::vector<std::string>{} : chip_sets);
+  std::optional<SystemSpec> spec = resolve_system(first ? first->name() : "", c);
   RunTarget t;
   if (spec) {
     check_system_chip(*spec);
@@ -65,7 +68,7 @@ RunTarget load_run_target(const std::string& chip, const SystemChoice& choice, c
     check_chip_keys(spec->chip, chip_sets);
   }
   set_overlap(t.system, overlap);
-  t.chip = load_chip(spec && !c.system.empty() ? spec->chip : chip, chip_sets);
+  t.chip = first && (c.devices <= 0 || chip_sets.empty()) ? std::move(first) : load_chip(spec && !c.system.empty() ? spec->chip : chip, chip_sets);
   return t;
 }
 

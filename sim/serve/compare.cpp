@@ -45,7 +45,7 @@ std::string apply_named_scenario(CompareRequest& req) {
   if (so.prefix_hit > 0) d += strformat(", %.0f%% prefix-cache hits", 100 * so.prefix_hit);
   if (so.spec_tokens > 0)
     d += strformat(", speculative decoding (%s, %lld drafts, acceptance %.2f)", so.spec_method.c_str(),
-                   static_cast<long long>(so.spec_tokens), so.spec_accept);
+                   static_cast<long long>(so.spec_tokens), so.spec_accept.value_or(0));
   return d + ", " + so.scheduler + " scheduler";
 }
 
@@ -85,6 +85,7 @@ std::vector<InteractivityTier> tiers_of(const ServeResult& r, const std::vector<
         t.throughput_tok_s = p.throughput_tok_s;
         t.throughput_tok_s_per_chip = p.throughput_tok_s_per_chip;
         t.concurrency = p.concurrency;
+        t.rate = p.rate;
         t.point = static_cast<int>(i);
       }
     }
@@ -252,6 +253,7 @@ void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
   for (InteractivityTier& t : row.tiers) {
     t.throughput_tok_s *= k;
     t.concurrency *= c.replicas;
+    t.rate *= k;
   }
 }
 }  // namespace
@@ -415,8 +417,9 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   }
   // A system unit's overrides: the system preset's fields to its fabric, the rest to its chip (run_target.h).
   std::vector<std::string> chip_sets, system_sets;
-  for (const auto& o : overlays_for({name, load_system(name).chip}, sets)) (is_system_override(o) ? system_sets : chip_sets).push_back(o);
-  SystemSpec spec = load_system(name, system_sets);
+  SystemSpec spec = load_system(name);  // loaded again only for overrides of its own fields
+  for (const auto& o : overlays_for({name, spec.chip}, sets)) (is_system_override(o) ? system_sets : chip_sets).push_back(o);
+  if (!system_sets.empty()) spec = load_system(name, system_sets);
   spec.require_model_ranks();
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
@@ -430,6 +433,38 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   u.chip = chip_with(spec.chip, chip_sets);
   return u;
 }
+
+}  // namespace
+
+void check_unit_sets(const std::vector<std::string>& units, const std::vector<std::string>& sets) {
+  std::vector<std::string> names;
+  for (const std::string& u : units) {
+    const std::string name = u.substr(0, u.find(':'));
+    names.push_back(name);
+    for (const auto& s : list_systems())
+      if (s.name == name) names.push_back(load_system(name).chip);
+  }
+  for (const std::string& s : sets) {
+    const auto colon = s.find(':'), eq = s.find('=');
+    if (colon == std::string::npos || colon > eq) continue;
+    const std::string name = s.substr(0, colon);
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    const std::string hint = nearest_of(name, names);
+    throw InputError("--set " + s.substr(0, eq) + ": '" + name + "' is no unit of the study (its units: " + join(names) + ")" +
+                     (hint.empty() ? "" : "; did you mean " + hint + "?"));
+  }
+}
+
+UnitConfig unit_config(const std::string& entry, const std::vector<std::string>& sets) {
+  const Unit u = resolve_unit(entry, sets);
+  UnitConfig c;
+  c.chip = u.system ? u.system->spec.chip : entry;
+  c.chip_yaml = u.chip->full_yaml();
+  if (u.system) c.system = entry.substr(0, entry.find(':')), c.system_yaml = u.system->spec.resolved_yaml;
+  return c;
+}
+
+namespace {
 
 // The system a replica of `chips` chips (its devices: tp x pp x ep groups) runs on: the unit's first
 // `chips` chips (the whole unit when that is all of it).
@@ -808,6 +843,7 @@ CompareStudy compare_study(CompareRequest req) {
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
                                       : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
+    if (chips[ci].system) row.system_yaml = chips[ci].system->spec.resolved_yaml;
     if (req.serve.progress)
       std::cerr << "compare: " << c << (row.ran ? " ran" : " did not run") << " in "
                 << strformat("%.1f s (%.1f CPU-s)", std::chrono::duration<double>(std::chrono::steady_clock::now() - unit_t0).count(),

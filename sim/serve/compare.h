@@ -42,7 +42,8 @@ struct CompareRequest {
 struct InteractivityTier {
   double tok_s_per_user = 0;
   double throughput_tok_s = 0;   // 0: no point of the frontier is that interactive
-  std::int64_t concurrency = 0;
+  std::int64_t concurrency = 0;  // users of a closed loop (0: an open loop, `rate` its arrivals)
+  double rate = 0;               // an open loop's Poisson arrivals, requests/s (0: a closed loop)
   int point = -1;                // index into the curve (-1: unreachable)
   double throughput_tok_s_per_chip = 0, usd_per_mtok = 0, tco_usd_per_mtok = 0, tok_s_per_mw = 0;
   PointBound bound;              // what bounds the point (unreachable: the most interactive point)
@@ -77,6 +78,7 @@ struct CompareRow {
   double tdp_w = 0;             // 0: no power model
   double perf_per_usd_rel = 0;  // tokens/s per $/h relative to the first priced chip (0: no price)
   std::string config_yaml;      // the resolved preset
+  std::string system_yaml;      // a system unit's resolved system preset (its --set applied); "" for a chip
   std::vector<InteractivityTier> tiers;
   std::vector<PointEconomics> economics;  // one per curve point
   // The unit's frontier: the upper envelope of the curves of the layouts it ran (a searched unit: the
@@ -113,6 +115,19 @@ struct CompareStudy {
   std::string waiting_reason;
   bool all_ran() const;
 };
+
+// One unit of a study as compare resolves it (`sets` routed as --set: "key=value" to every unit,
+// "name:key=value" to the units of that chip or system): its chip preset (the entry, or a system unit's
+// chip) and, for a system unit, its system preset (the name before ':'), each resolved with its
+// overrides; InputError exactly as compare gives it. What sweeps check and record for compare points.
+struct UnitConfig {
+  std::string chip, system;            // system "": a chip unit
+  std::string chip_yaml, system_yaml;  // resolved presets
+};
+UnitConfig unit_config(const std::string& entry, const std::vector<std::string>& sets);
+// A "name:key=value" override whose name is no unit of `units` (nor a system unit's chip) went nowhere:
+// InputError naming it, the units' names and the nearest.
+void check_unit_sets(const std::vector<std::string>& units, const std::vector<std::string>& sets);
 
 // Fills the named scenario's lengths and targets where the request left them; returns its description.
 std::string apply_named_scenario(CompareRequest& req);

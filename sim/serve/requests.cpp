@@ -37,7 +37,7 @@ std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
 }
 }  // namespace
 
-std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path) {
+LengthRows read_lengths_csv(const std::string& path) {
   // A folder, FIFO or device is refused before it is opened; so is a file over 64 MiB.
   std::istringstream in(read_input_file(path, "--lengths-csv"));
   std::vector<std::pair<std::int64_t, std::int64_t>> rows;
@@ -129,9 +129,9 @@ std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t cou
   if (spec.rate < 0 || !std::isfinite(spec.rate)) throw InputError("--rate: expected a positive number of requests per second");
   if (count <= 0) throw InputError("--requests: expected a positive number, got " + std::to_string(count));
   std::mt19937_64 rng(spec.seed);
-  std::vector<std::pair<std::int64_t, std::int64_t>> csv;
-  if (!spec.lengths_csv.empty()) {
-    csv = read_lengths_csv(spec.lengths_csv);
+  static const LengthRows none;
+  const LengthRows& csv = spec.lengths_rows ? *spec.lengths_rows : none;
+  if (!csv.empty()) {
     for (size_t i = 0; i < csv.size(); ++i)
       if (csv[i].first + csv[i].second > model.max_position)
         throw InputError(spec.lengths_csv + ": row " + std::to_string(i + 1) + ": " + std::to_string(csv[i].first) + " + " +

@@ -3,6 +3,7 @@
 // (fixed, drawn from a distribution, or read from a CSV of lengths).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,11 +24,15 @@ struct LengthDist {
   std::string str() const;
 };
 
+// --lengths-csv's (input, output) rows, read once where the flag is parsed and shared by every run.
+using LengthRows = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
 struct RequestSpec {
   std::int64_t requests = 0;     // 0: the source's default
   std::uint64_t seed = 1;
   LengthDist input = LengthDist::fixed(1024), output = LengthDist::fixed(256);
-  std::string lengths_csv;       // non-empty: "input,output" rows (a header line allowed), used in turn
+  std::string lengths_csv;       // the CSV's path, naming it in errors
+  std::shared_ptr<const LengthRows> lengths_rows;  // non-null: its rows, used in turn
   double rate = 0;               // requests/s of a Poisson open loop (0: not open loop)
 };
 
@@ -39,7 +44,7 @@ struct RequestDraw {
 // `count` requests in arrival order. Lengths beyond the model's context (input + output >
 // max_position) and a malformed CSV are InputErrors naming the flag or file, line and value.
 // --lengths-csv: its (input, output) rows, a header line allowed; InputError naming the file and line of a bad row.
-std::vector<std::pair<std::int64_t, std::int64_t>> read_lengths_csv(const std::string& path);
+LengthRows read_lengths_csv(const std::string& path);
 std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model);
 
 }  // namespace xpu

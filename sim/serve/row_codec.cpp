@@ -44,13 +44,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, 
                                    power_modeled, kernels, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
                                    spec_drafter, disagg)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, point, throughput_tok_s_per_chip,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
                                    usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw, bound, why, layout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointEconomics, usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutTrial, layout, kind, fits, ran, chosen, pruned, screened_to, walk_cut, tok_s_per_chip_at_tier,
                                    serves_tiers, max_tok_s_per_chip, max_tok_s_per_user, verdict)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CompareRow, chip, family, devices, ran, error, result, price_source, tdp_w, perf_per_usd_rel,
-                                   config_yaml, tiers, economics, frontier, frontier_economics, tco, tco_assumptions, provisioned_w,
+                                   config_yaml, system_yaml, tiers, economics, frontier, frontier_economics, tco, tco_assumptions, provisioned_w,
                                    validation, layouts, layout_criterion)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessRunStats, simulations, reused_chips, transactions, worker_peak_rss_kib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, peak_rss_kib)
@@ -68,12 +68,12 @@ XPU_ROW_FIELDS(ServePoint, 464)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(ServeResult, 888)
 XPU_ROW_FIELDS(PointBound, 64)
-XPU_ROW_FIELDS(InteractivityTier, 192)
+XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1360)
+XPU_ROW_FIELDS(CompareRow, 1392)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1400)
+XPU_ROW_FIELDS(UnitResult, 1432)
 #undef XPU_ROW_FIELDS
 #endif
 

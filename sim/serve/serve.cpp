@@ -44,33 +44,34 @@ void set_lengths_csv(ServeOptions& so, const std::string& path, const std::strin
   if (!given.empty())
     throw InputError(given + " with --lengths-csv " + path + ": the CSV gives every request's input and output lengths "
                      "(expected one of them: drop " + given.substr(0, given.find(' ')) + ", or --lengths-csv)");
-  const auto rows = read_lengths_csv(path);
+  auto rows = std::make_shared<const LengthRows>(read_lengths_csv(path));
   double input = 0, output = 0;
-  for (const auto& [in, out] : rows) {
+  for (const auto& [in, out] : *rows) {
     input += static_cast<double>(in);
     output += static_cast<double>(out);
   }
   so.lengths_csv = path;
-  so.input = std::llround(input / static_cast<double>(rows.size()));
-  so.output = std::llround(output / static_cast<double>(rows.size()));
+  so.input = std::llround(input / static_cast<double>(rows->size()));
+  so.output = std::llround(output / static_cast<double>(rows->size()));
+  so.lengths_rows = std::move(rows);
   so.input_dist.reset();
   so.output_dist.reset();
 }
 
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
-    if (o.spec_accept != 0 || !o.spec_draft.empty() || o.spec_method != "mtp")
+    if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp")
       throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too");
     return std::nullopt;
   }
   if (o.spec_tokens < 0 || o.spec_tokens > 16)
     throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) + ": expected 1 to 16 draft tokens per step");
-  if (!(o.spec_accept >= 0 && o.spec_accept <= 1))
-    throw InputError("--spec-accept " + strformat("%g", o.spec_accept) + ": expected an acceptance rate in [0, 1]");
+  if (o.spec_accept && !(*o.spec_accept >= 0 && *o.spec_accept <= 1))
+    throw InputError("--spec-accept " + strformat("%g", *o.spec_accept) + ": expected an acceptance rate in [0, 1]");
   if (o.spec_method != "mtp" && o.spec_method != "draft")
     throw InputError("--spec-method '" + o.spec_method + "': expected mtp or draft");
   // An acceptance rate belongs to the drafter and the traffic, so it has no default: 0 made every draft a loss.
-  if (o.spec_accept_missing)
+  if (!o.spec_accept)
     throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) +
                      ": give --spec-accept A too (the drafts' per-token acceptance rate in [0, 1], e.g. 0.7)");
   Drafter d;
@@ -213,6 +214,7 @@ RequestSpec request_spec(const ServeOptions& o) {
   r.input = o.input_dist ? *o.input_dist : LengthDist::fixed(o.input);
   r.output = o.output_dist ? *o.output_dist : LengthDist::fixed(o.output);
   r.lengths_csv = o.lengths_csv;
+  r.lengths_rows = o.lengths_rows;
   r.rate = o.rate;
   return r;
 }
@@ -589,7 +591,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.prefix_hit = opt.prefix_hit;
   if (s.drafter) {
     r.spec_tokens = opt.spec_tokens;
-    r.spec_accept = opt.spec_accept;
+    r.spec_accept = opt.spec_accept.value_or(0);
     r.spec_tokens_per_step = opt.features().expected_tokens(opt.spec_tokens);
     r.spec_method = opt.spec_method;
     r.spec_drafter = s.drafter->description;

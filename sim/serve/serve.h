@@ -24,7 +24,8 @@ struct StepPartCache;  // step_time.h
 struct ServeOptions {
   std::int64_t input = 1024, output = 256;          // fixed lengths, unless a distribution or CSV is given
   std::optional<LengthDist> input_dist, output_dist;
-  std::string lengths_csv;
+  std::string lengths_csv;                          // --lengths-csv's path (set_lengths_csv), and its rows read once
+  std::shared_ptr<const LengthRows> lengths_rows;
   double ttft_slo_s = 0, tpot_slo_s = 0;            // 0: no target (checked on the medians)
   std::string scheduler = "vllm";                   // vllm, sglang or trtllm
   SchedulerLimits limits;                           // 0: the scheduler's defaults
@@ -41,15 +42,15 @@ struct ServeOptions {
   std::optional<SystemContext> system;
   double prefix_hit = 0;                            // share of each prompt whose KV is already cached
   std::int64_t spec_tokens = 0;                     // speculative decoding: drafts per step (0: off)
-  double spec_accept = 0;                           // per-token acceptance rate of the drafts
-  bool spec_accept_missing = false;                 // spec_tokens given without spec_accept: refused (no default rate)
+  // Per-token acceptance rate of the drafts; nullopt: not given, which spec_tokens refuses (no default rate).
+  std::optional<double> spec_accept;
   std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
   // Step parts already simulated for this chip, model, layout and system (compare's layout screen);
   // null: one cache for the call, shared by the points of its sweep.
   std::shared_ptr<StepPartCache> step_cache;
-  EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept}; }
+  EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept.value_or(0)}; }
   // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
   // and the prefill pool's layout (all 0: the scenario's, which the decode pool uses; otherwise a
   // degree not given is 1).

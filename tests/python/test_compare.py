@@ -202,8 +202,8 @@ def test_each_tier_is_reported_at_the_searched_layout_that_serves_it_best(cli, t
     for p in f:
         assert not any(q["layout"] != p["layout"] and q["tok_s_per_user"] >= p["tok_s_per_user"]
                        and q["throughput_tok_s_per_chip"] > p["throughput_tok_s_per_chip"] for q in f), p
-    assert (out / "tiers.csv").read_text().splitlines()[0].endswith(",layout")
-    assert (out / "frontier.csv").read_text().splitlines()[0].endswith(",layout")
+    assert (out / "tiers.csv").read_text().splitlines()[0].endswith(",layout,rate")
+    assert (out / "frontier.csv").read_text().splitlines()[0].endswith(",layout,rate")
     assert "layout_at_100_per_user" in (out / "summary.csv").read_text().splitlines()[0]
 
 
@@ -386,3 +386,118 @@ def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
     col = out[head].index("conc")
     rows = [l for l in out[head + 1:] if l.strip().startswith(("20/user", "50/user", "100/user"))]
     assert len(rows) == 3 and all(r[col:col + 4].strip() == "-" for r in rows), out[head:head + 4]
+
+
+def _compare_flags(cli, command="compare"):
+    """Every long option of `xpusim compare --help` (or another command's)."""
+    import re
+    return set(re.findall(r"^  (?:-\w \[ )?--([a-z][a-z-]*)", cli(command, "--help").stdout, re.M))
+
+
+def test_python_compare_takes_every_cli_option_and_gives_the_cli_study(cli, tmp_path):
+    """xpusim.compare lacked --study, --lengths-csv, --token-budget, --max-seqs, --name, --out and --no-report
+    (and took only fixed --input/--output lengths); its keywords now go through the CLI's own parsing, so a
+    small study with them gives the summary.json the CLI writes, field for field, and the same files."""
+    import inspect
+    import xpusim
+    params = set(inspect.signature(xpusim.compare).parameters)
+    missing = {f for f in _compare_flags(cli) if f.replace("-", "_") not in params} - {"help", "format"}
+    assert not missing, missing  # --format: the module returns the dict; --help: the docstring
+    study = tmp_path / "tiny_study.yaml"
+    study.write_text("description: tiny\nunits: [h100-sxm]\nmodels: [%s]\ndtype: bf16\nscenario: chat\ntiers: 5,1000\n" % TINY)
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("input,output\n48,8\n80,16\n")
+    flags = ["--study", str(study), "--lengths-csv", str(lengths), "--token-budget", "96", "--max-seqs", "3",
+             "--concurrency", "1,3", "--requests", "6", "--no-report", "--jobs", "1", "--format", "json"]
+    j = json.loads(cli("compare", *flags, "--out", str(tmp_path / "cli")).stdout)
+    py = xpusim.compare(study=str(study), lengths_csv=str(lengths), token_budget=96, max_seqs=3, concurrency=[1, 3],
+                        requests=6, no_report=True, out=str(tmp_path / "py"))
+    assert j["rows"][0]["scheduler"]["token_budget"] == 96 and j["rows"][0]["scheduler"]["max_seqs"] == 3
+    assert j["rows"][0]["lengths"]["input"] == str(lengths) and j["study_definition"]["name"] == "tiny-study"
+    assert _without_clock(py) == _without_clock(j)
+    for f in ("summary.csv", "frontier.csv", "tiers.csv", "configs/h100-sxm.yaml"):
+        assert (tmp_path / "py" / f).read_text() == (tmp_path / "cli" / f).read_text(), f
+    assert _without_clock(json.loads((tmp_path / "py" / "summary.json").read_text())) == _without_clock(j)
+    # input/output take the CLI's distributions too, and a bad value is the CLI's error.
+    d = xpusim.compare(chips="h100-sxm", model=TINY, input="uniform:32:64", output=8, concurrency=2, requests=4)
+    assert d["rows"][0]["lengths"]["input"] == "uniform:32:64"
+    with pytest.raises(ValueError, match="--token-budget must be positive"):
+        xpusim.compare(chips="h100-sxm", model=TINY, input=64, output=8, concurrency=2, token_budget=-1)
+
+
+def test_open_loop_tiers_have_no_concurrency_but_their_rate(cli, tmp_path):
+    """An open loop (--rate) has no users: summary.json wrote concurrency 0 for its tiers and frontier, tiers.csv
+    and frontier.csv a 0, and the HTML report refused the study (concurrency must be >= 1). Now null / empty,
+    with the arrival rate beside it (a new last column in the CSVs); a closed loop's rate is null / empty."""
+    out = tmp_path / "open"
+    cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--rate", "40",
+        "--requests", "8", "--tiers", "1", "--jobs", "1", "--out", str(out))
+    assert (out / "report.html").exists()
+    row = json.loads((out / "summary.json").read_text())["rows"][0]
+    assert row["tiers"][0]["reachable"] and row["tiers"][0]["concurrency"] is None and row["tiers"][0]["rate"] == 40
+    import csv
+    tiers = list(csv.DictReader((out / "tiers.csv").open()))
+    assert (tiers[0]["concurrency"], tiers[0]["rate"]) == ("", "40")
+    frontier = list(csv.DictReader((out / "frontier.csv").open()))
+    assert (frontier[0]["concurrency"], frontier[0]["rate"]) == ("", "40")
+    closed = tmp_path / "closed"
+    cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--concurrency", "2",
+        "--requests", "8", "--tiers", "1", "--jobs", "1", "--no-report", "--out", str(closed))
+    t = json.loads((closed / "summary.json").read_text())["rows"][0]["tiers"][0]
+    assert (t["concurrency"], t["rate"]) == (2, None)
+    assert list(csv.DictReader((closed / "tiers.csv").open()))[0]["rate"] == ""
+
+
+def test_a_system_units_configs_hold_its_resolved_system(cli, tmp_path):
+    """configs/ held each unit's chip preset only: a system unit's --set NAME:key=value on its fabric was not
+    recorded. Now configs/<unit>.system.resolved.yaml holds its system as it ran, as run/serve write it."""
+    out = tmp_path / "sys"
+    cli("compare", "--chips", "h100-sxm,hgx-h100x8:tp2", "--model", TINY, "--input", "64", "--output", "16",
+        "--concurrency", "2", "--requests", "4", "--tiers", "1", "--jobs", "1", "--no-report", "--out", str(out),
+        "--set", "hgx-h100x8:scale_up.link.bandwidth=225GB/s", "--set", "h100-sxm:hbm.bandwidth=3 TB/s")
+    system = (out / "configs" / "hgx-h100x8_tp2.system.resolved.yaml").read_text()
+    assert "bandwidth: 225 GB/s" in system, system
+    assert "bandwidth: 3 TB/s" in (out / "configs" / "hgx-h100x8_tp2.yaml").read_text()
+    assert not (out / "configs" / "h100-sxm.system.resolved.yaml").exists()
+
+
+def test_python_serve_takes_every_cli_option_and_gives_the_cli_run(cli, tmp_path):
+    """xpusim.serve lacked --lengths-csv, --token-budget, --max-seqs, --sp, --overlap and --out, took only fixed
+    --input/--output lengths and checked its values apart from the CLI; its keywords now go through the CLI's own
+    parsing and run, so the same options give the same report and the same files."""
+    import inspect
+    import xpusim
+    params = set(inspect.signature(xpusim.serve).parameters)
+    flags = {f for f in _compare_flags(cli, "serve")} - {"help", "format"}
+    assert not {f for f in flags if f.replace("-", "_") not in params}
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("input,output\n48,8\n80,16\n")
+    args = ["--chip", "h100-sxm", "--model", TINY, "--lengths-csv", str(lengths), "--token-budget", "96", "--max-seqs", "3",
+            "--concurrency", "1,3", "--requests", "6", "--format", "json"]
+    j = json.loads(cli("serve", *args, "--out", str(tmp_path / "cli")).stdout)
+    py = xpusim.serve(chip="h100-sxm", model=TINY, lengths_csv=str(lengths), token_budget=96, max_seqs=3, concurrency=[1, 3],
+                      requests=6, out=str(tmp_path / "py"))
+    assert j["scheduler"]["token_budget"] == 96 and j["scheduler"]["max_seqs"] == 3 and j["lengths"]["input"] == str(lengths)
+    assert _without_clock(py) == _without_clock(j)
+    assert (tmp_path / "py" / "config.resolved.yaml").read_text() == (tmp_path / "cli" / "config.resolved.yaml").read_text()
+    d = xpusim.serve(model=TINY, input="uniform:32:64", output=8, concurrency=2, requests=4)
+    assert d["lengths"]["input"] == "uniform:32:64"
+    with pytest.raises(ValueError, match="--requests must be positive"):
+        xpusim.serve(model=TINY, input=64, output=8, concurrency=2, requests=-3)
+
+
+def test_a_set_naming_no_unit_is_refused(cli, tmp_path):
+    """--set h100-sx:hbm.bandwidth=1TB/s (a typo in the unit's name) went to no unit and the study ran without
+    it, exit 0. Now one line naming the override and the units; a system unit's chip is a name too."""
+    p = cli("compare", "--chips", "h100-sxm,hgx-h100x8:tp2", "--model", TINY, "--concurrency", "2", "--no-report",
+            "--out", str(tmp_path / "x"), "--set", "h100-sx:hbm.bandwidth=1TB/s", check=False)
+    assert p.returncode == 2 and "--set h100-sx:hbm.bandwidth: 'h100-sx' is no unit of the study" in p.stderr, p.stderr
+    assert "did you mean h100-sxm?" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+    import xpusim
+    with pytest.raises(ValueError, match="'hgx-h100x9' is no unit of the study"):
+        xpusim.compare(chips="hgx-h100x8:tp2", model=TINY, set=["hgx-h100x9:scale_up.link.bandwidth=1GB/s"])
+    from xpusim.sweep_spec import load_spec
+    with pytest.raises(xpusim.SpecError, match="'tpu-v6:hbm.bandwidth': 'tpu-v6' is no unit of the study"):
+        load_spec({"study": "compare", "base": {"chips": ["h100-sxm", "tpu-v6e"], "model": TINY},
+                   "axes": [{"key": "tpu-v6:hbm.bandwidth", "values": ["1 TB/s"]}], "metrics": {"t": "rows.0.tpot_s"}})

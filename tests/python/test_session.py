@@ -125,3 +125,10 @@ def test_a_model_session_step_matches_run_at_a_managed_clock(phase, length, batc
     step = run["ttft_s"] if phase == "prefill" else run["tpot_s"]
     assert r["step_s"] == pytest.approx(step, rel=0.02)
     assert len({k["bound"] for k in r["kernels"]}) > 1
+
+
+def test_a_kernel_session_refuses_a_model_sessions_input():
+    """input= is a model session's prompt length; a kernel session took it and ignored it (the kernel ran at
+    its own dimensions). Now it is refused, naming what to give instead."""
+    with pytest.raises(ValueError, match="input=4096: a model session's prompt length, not an argument of kernel"):
+        xpusim.Session(kernel="attention", phase="decode", batch=2, heads=8, kv_heads=8, head_dim=64, input=4096)

@@ -381,3 +381,27 @@ def test_a_run_study_on_a_system_sweeps_its_fabrics_keys(tmp_path):
         load_spec(dict(spec, axes=[{"key": "scale_up.link.bandwith", "values": ["225 GB/s"]}]))
     with pytest.raises(xpusim.SpecError, match="a field of a system preset .* run on one chip"):
         load_spec(dict(spec, base={"model": "llama-3.1-8b"}))
+
+
+def test_a_compare_study_sweeps_system_units(tmp_path):
+    """compare takes system units (hgx-h100x8:tp2) and their fabric's keys (hgx-h100x8:scale_up.link.bandwidth);
+    the sweep's spec check refused them as unknown chips. Now each unit is resolved by compare's own code: the
+    points give what xpusim.compare gives, each point's config holds the unit's system with the swept value, and
+    a misspelt key of the unit is still refused naming the nearest."""
+    base = {"chips": ["h100-sxm", "hgx-h100x8:tp2"], "model": TINY, "input": 64, "output": 8, "concurrency": 2,
+            "requests": 4, "tiers": [1]}
+    spec = {"study": "compare", "base": base,
+            "axes": [{"key": "hgx-h100x8:scale_up.link.bandwidth", "values": ["25 GB/s", "450 GB/s"]}],
+            "metrics": {"tok_s": "rows.1.throughput_tok_s"}}
+    df = xpusim.sweep(spec, out=str(tmp_path / "out"), jobs=1)
+    assert list(df["status"]) == ["ok", "ok"], list(df["error"])
+    for r in df.itertuples():
+        one = xpusim.compare(set=["hgx-h100x8:scale_up.link.bandwidth=%s GB/s" % r[3]], **base)
+        assert r.tok_s == one["rows"][1]["throughput_tok_s"]
+    config = (tmp_path / "out" / "points" / "p00000.config.yaml").read_text()
+    assert "# chip: hgx-h100x8:tp2" in config and "# system: hgx-h100x8" in config and "bandwidth: 25 GB/s" in config
+    with pytest.raises(xpusim.SpecError, match="'hgx-h100x8:scale_up.link.bandwith' is not a study argument of `compare` "
+                                               r"nor a key of unit hgx-h100x8:tp2 \(nearest: scale_up.link.bandwidth\)"):
+        load_spec(dict(spec, axes=[{"key": "hgx-h100x8:scale_up.link.bandwith", "values": ["25 GB/s"]}]))
+    with pytest.raises(xpusim.SpecError, match="unknown chip or system 'hgx-h100x9'"):
+        load_spec(dict(spec, base=dict(base, chips=["hgx-h100x9"])))

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <random>
 
@@ -254,6 +256,47 @@ TEST(ServeEngine, BadInputIsOneClearError) {
   EXPECT_THROW(serve(*chip, m, Scenario{}, o), InputError);
   EXPECT_THROW(LengthDist::parse("--input", "uniform:9"), InputError);
   EXPECT_THROW(LengthDist::parse("--input", "-3"), InputError);
+}
+
+// --lengths-csv is read once, where the flag is parsed: every run (each point, each replica) uses those rows,
+// so a file changed or gone during the study cannot change its requests. It was read again per run.
+TEST(ServeEngine, LengthsCsvIsReadOnce) {
+  const std::string path = testing::TempDir() + "/lengths_read_once.csv";
+  {
+    std::ofstream f(path);
+    f << "input,output\n48,8\n80,16\n";
+  }
+  ServeOptions o;
+  set_lengths_csv(o, path);
+  EXPECT_EQ(o.input, 64);
+  EXPECT_EQ(o.output, 12);
+  std::remove(path.c_str());
+  o.concurrency = {1, 2};
+  o.concurrency_given = true;
+  o.requests = 4;
+  auto chip = load_chip("h100-sxm");
+  const ServeResult r = serve(*chip, load_model(model_path("tiny-llama")), Scenario{}, o);
+  EXPECT_EQ(r.input_lengths, path);
+  ASSERT_EQ(r.curve.size(), 2u);
+  EXPECT_EQ(r.curve[1].requests, 4);
+}
+
+// A drafter's acceptance rate given without --spec-tokens was ignored when it was 0 (0 stood for "not given").
+TEST(ServeEngine, SpecAcceptWithoutSpecTokensIsRefusedEvenAtZero) {
+  auto chip = load_chip("h100-sxm");
+  ServeOptions o;
+  o.spec_accept = 0.0;
+  o.input = 64;
+  o.output = 8;
+  o.concurrency = {1};
+  o.concurrency_given = true;
+  o.requests = 2;
+  try {
+    serve(*chip, load_model(model_path("tiny-llama")), Scenario{}, o);
+    FAIL() << "--spec-accept 0 without --spec-tokens ran";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("give --spec-tokens"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -97,87 +97,118 @@ def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=20
                                         -1.0 if after_runs is None else float(after_runs)))
 
 
-def _us_or_nan(v):
-    """A number, NaN for None: not given (the C++ side: the scheduler's own host-work figure; no acceptance rate)."""
-    return float("nan") if v is None else float(v)
+def _flag_value(v):
+    """A keyword's value as `xpusim compare` reads its flag: lists comma-separated, floats exactly (repr)."""
+    if isinstance(v, (list, tuple)):
+        return ",".join(_flag_value(x) for x in v)
+    if isinstance(v, float):
+        return repr(float(v))  # a numpy float's repr names its type
+    return str(v)
 
 
-def serve(model="llama-3.1-8b", chip="h100-sxm", input=1024, output=256, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
+def _seconds(v):
+    """A target in seconds (a number) or a time text ("500ms") as --ttft-slo/--tpot-slo read it."""
+    return "%rs" % float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _flags(values, set, switches):
+    """A command line of flags: --key value for each value that is not None, --set for each override, and
+    the switches that are on."""
+    args = []
+    for key, value in values.items():
+        if value is not None:
+            args += ["--" + key.replace("_", "-"), _flag_value(value)]
+    for s in _sets(set):
+        args += ["--set", s]
+    return args + ["--" + k.replace("_", "-") for k, on in switches.items() if on]
+
+
+def serve(model="llama-3.1-8b", chip="h100-sxm", input=None, output=None, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
-          two_batch_overlap=False):
+          two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, sp=False, overlap=False, out=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
-    system) with the parallel layout tp/ep/pp/dp (as `xpusim serve --format json`; set: the chip's and, on a system,
-    the system's fields, as `--set`): offline throughput, a closed
-    loop of `concurrency` users (a list sweeps the frontier) or Poisson arrivals at `rate` requests/s,
-    under the `scheduler` policy (vllm, sglang, trtllm). Returns throughput_tok_s, tok_s_per_user,
-    ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s, e2e_p50_s, kv_cache, preemptions, power,
-    joules_per_token, usd_per_mtok, the curve and (for sweeps) the frontier. max_batch: the most
-    running sequences (0: the scheduler's default). prefix_hit: share of each prompt already in the
-    prefix cache; spec_tokens/spec_accept/spec_method/spec_draft: speculative decoding (as --spec-*; spec_tokens
-    needs spec_accept, which has no default).
-    nodes: replicate the `system` node over its scale-out network (as --nodes); prefill_devices and
-    decode_devices: disaggregated serving on two pools of the system (as --prefill-devices/--decode-devices),
-    the decode pool at the layout tp/ep/pp/dp, the prefill pool at prefill_tp/prefill_ep/prefill_pp/prefill_dp (all 0:
-    the decode pool's; otherwise a degree not given is 1), as --prefill-tp/-ep/-pp/-dp; scenario_file: a
-    serving scenario .yaml whose `pools` give them instead, and its `redundant_experts` (as --scenario-file);
-    pad_heads, redundant_experts, two_batch_overlap: as in run(); prefill_redundant_experts: the prefill pool's own replicas
-    (as --prefill-redundant-experts; None: redundant_experts);
-    host_fixed_us/host_us_per_request: the framework's host work per iteration, fixed and per running
-    request, in microseconds (as --host-fixed-us/--host-us-per-request; None: the scheduler's own figures)."""
-    if isinstance(concurrency, int):
-        concurrency = [concurrency]
-    return _json.loads(_xpusim.serve_json(chip, _sets(set), model, int(input), int(output), dtype,
-                                          float(ttft_slo), float(tpot_slo), int(max_batch),
-                                          [int(c) for c in (concurrency or [])], float(rate), scheduler,
-                                          int(requests), int(seed), float(prefix_hit), int(spec_tokens),
-                                          _us_or_nan(spec_accept), str(spec_method), str(spec_draft), system or "",
-                                          {"devices": int(devices), "tp": int(tp), "ep": int(ep), "pp": int(pp),
-                                           "dp": int(dp), "microbatches": int(microbatches), "nodes": int(nodes),
-                                           "prefill_devices": int(prefill_devices), "decode_devices": int(decode_devices),
-                                           "prefill_tp": int(prefill_tp), "prefill_ep": int(prefill_ep),
-                                           "prefill_dp": int(prefill_dp), "prefill_pp": int(prefill_pp),
-                                           "pad_heads": int(pad_heads),
-                                           "redundant_experts": int(redundant_experts),
-                                           "two_batch_overlap": int(bool(two_batch_overlap)),
-                                           "prefill_redundant_experts": -1 if prefill_redundant_experts is None
-                                           else int(prefill_redundant_experts)},
-                                          str(scenario_file or ""),
-                                          _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request)))
+    system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
+    the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the
+    defaults shown (0 for counts, rates and targets; 1 for tp/ep/pp/dp): not given. set: the chip's and, on a
+    system, the system's fields, as `--set`. Offline throughput, a closed loop of `concurrency` users (a list
+    sweeps the frontier) or Poisson arrivals at `rate` requests/s, under the `scheduler` policy (vllm, sglang,
+    trtllm). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
+    e2e_p50_s, kv_cache, preemptions, power, joules_per_token, usd_per_mtok, the curve and (for sweeps) the
+    frontier. input/output: a number (default 1024 / 256) or a distribution text ("uniform:64:128"); lengths_csv
+    instead of them; ttft_slo/tpot_slo: seconds or a time text ("500ms"); max_batch/max_seqs/token_budget and
+    host_fixed_us/host_us_per_request: the scheduler's limits and host work (None: its own); prefix_hit and
+    spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);
+    nodes, prefill_*/decode_devices, scenario_file, pad_heads, redundant_experts, two_batch_overlap, sp,
+    overlap: as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there."""
+    defaults = {"ttft_slo": 0, "tpot_slo": 0, "max_batch": 0, "rate": 0, "requests": 0, "spec_tokens": 0,
+                "spec_draft": "", "devices": 0, "tp": 1, "ep": 1, "pp": 1, "dp": 1, "microbatches": 0, "nodes": 0,
+                "prefill_devices": 0, "decode_devices": 0, "prefill_tp": 0, "prefill_ep": 0, "prefill_dp": 0,
+                "prefill_pp": 0, "pad_heads": 0, "redundant_experts": 0}
+    flags = dict(model=model, chip=chip, input=input, output=output, dtype=dtype, scheduler=scheduler, seed=seed,
+                 prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
+                 scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
+                 prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
+                 token_budget=token_budget, max_seqs=max_seqs, out=None if out is None else str(out),
+                 concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
+    given = {"ttft_slo": ttft_slo, "tpot_slo": tpot_slo, "max_batch": max_batch, "rate": rate, "requests": requests,
+             "spec_tokens": spec_tokens, "spec_draft": spec_draft, "devices": devices, "tp": tp, "ep": ep, "pp": pp,
+             "dp": dp, "microbatches": microbatches, "nodes": nodes, "prefill_devices": prefill_devices,
+             "decode_devices": decode_devices, "prefill_tp": prefill_tp, "prefill_ep": prefill_ep,
+             "prefill_dp": prefill_dp, "prefill_pp": prefill_pp, "pad_heads": pad_heads,
+             "redundant_experts": redundant_experts}
+    for key, value in given.items():
+        if value is not None and value != defaults[key]:
+            flags[key] = _seconds(value) if key in ("ttft_slo", "tpot_slo") else value
+    args = _flags(flags, set, {"two_batch_overlap": two_batch_overlap, "sp": sp, "overlap": overlap})
+    return _json.loads(_xpusim.serve_cli_json(args))
 
 
-def compare(chips=("h100-sxm", "tpu-v6e", "trn2", "maia200"), model="llama-3.1-8b", scenario="chat", input=None,
-            output=None, dtype="fp8", ttft_slo=None, tpot_slo=None, max_batch=512, set=None, tco=False, tiers=None,
-            prefix_hit=0.0, spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", jobs=1,
-            host_fixed_us=None, host_us_per_request=None, concurrency=None, rate=0.0, requests=0, scheduler="vllm",
-            seed=1):
-    """The procurement study of `xpusim compare` (one serving scenario on several chips) as the dict of
-    its summary.json: rows[...] with throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok,
-    perf_per_usd_rel per chip. `scenario` (chat or long) fills input/output/targets left as None;
-    `set` entries "key=value" apply to every unit, "name:key=value" to the units of that chip or
-    system (a system preset's fields, such as scale_up.link.bandwidth, go to a system unit's fabric). tco:
-    the all-in cost next to the cloud price; tiers: interactivity tiers in tok/s per user (default 20, 50, 100); prefix_hit and
-    spec_*: the serving scenario's prefix caching and speculative decoding (as `xpusim serve`); jobs: worker
-    processes running the units (1, the default: in this process; the numbers are the same either way);
-    host_fixed_us/host_us_per_request: as in serve(); concurrency (a number or a list), rate, requests, scheduler,
-    seed: the load, as compare's --concurrency/--rate/--requests/--scheduler/--seed (None and 0: the sweep of
-    concurrencies 1, 4, 16, ... up to max_batch)."""
+COMPARE_CHIPS = ("h100-sxm", "tpu-v6e", "trn2", "maia200")  # compare()'s units without chips= or study=
+
+
+def compare(chips=None, model=None, scenario=None, input=None, output=None, dtype=None, ttft_slo=None, tpot_slo=None,
+            max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
+            spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
+            rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
+            max_seqs=None, name=None, out=None, no_report=False):
+    """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
+    throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
+    the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
+    defaults and checks are the CLI's; None (and 0 for rate, requests, spec_tokens): not given.
+    chips: units (a list or "a,b"), default COMPARE_CHIPS, or the study's with `study` (a name of
+    workloads/studies or a study .yaml: as --study, its models, units, dtype, scenario and tiers where the
+    keywords leave them; a study of several models returns a list of dicts, one per model); without
+    `study` the scenario is "chat" and the model llama-3.1-8b unless given. input/output: a number or a
+    distribution text ("uniform:64:128"); lengths_csv: as --lengths-csv; ttft_slo/tpot_slo: seconds or a
+    time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
+    (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
+    token_budget, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
+    requests, seed, prefix_hit, spec_*, tco, tiers: as their flags; jobs: worker processes (1, the default:
+    this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
+    does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
+    study's name. Nothing is written without `out`."""
+    if chips is None and study is None:
+        chips = COMPARE_CHIPS
     if isinstance(chips, str):
         chips = [c for c in chips.split(",") if c]
-    if isinstance(concurrency, int):
-        concurrency = [concurrency]
-    unset = lambda v, f: -1 if v is None else f(v)  # noqa: E731  (the C++ side reads <0 as "not given")
-    return _json.loads(_xpusim.compare_json(list(chips), _sets(set), model, scenario, unset(input, int),
-                                            unset(output, int), dtype, unset(ttft_slo, float),
-                                            unset(tpot_slo, float), int(max_batch), bool(tco),
-                                            [float(t) for t in (tiers or [])], float(prefix_hit), int(spec_tokens),
-                                            _us_or_nan(spec_accept), str(spec_method), str(spec_draft), int(jobs),
-                                            _us_or_nan(host_fixed_us), _us_or_nan(host_us_per_request),
-                                            [int(c) for c in (concurrency or [])], float(rate), int(requests),
-                                            str(scheduler), int(seed)))
+    flags = {"study": study, "chips": list(chips) if chips is not None else None, "model": model,
+             "scenario": scenario, "input": input, "output": output, "lengths_csv": lengths_csv, "dtype": dtype,
+             "ttft_slo": None if ttft_slo is None else _seconds(ttft_slo),
+             "tpot_slo": None if tpot_slo is None else _seconds(tpot_slo), "max_batch": max_batch,
+             "max_seqs": max_seqs, "token_budget": token_budget, "tiers": tiers or None, "prefix_hit": prefix_hit,
+             "spec_tokens": spec_tokens or None, "spec_accept": spec_accept, "spec_method": spec_method,
+             "spec_draft": spec_draft or None, "jobs": jobs, "host_fixed_us": host_fixed_us,
+             "host_us_per_request": host_us_per_request,
+             "concurrency": [concurrency] if isinstance(concurrency, int) else (concurrency or None),
+             "rate": rate or None, "requests": requests or None, "scheduler": scheduler, "seed": seed,
+             "name": name, "out": None if out is None else str(out)}
+    args = _flags(flags, set, {"tco": tco, "no_report": no_report})
+    studies = [_json.loads(t) for t in _xpusim.compare_cli_json(args, study is not None)]
+    return studies[0] if len(studies) == 1 else studies
 
 
 def chip_config(chip="h100-sxm", set=None):

@@ -1,5 +1,5 @@
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,8 @@ def run(model: str = ..., chip: str = ..., phase: str = ..., batch: int = ..., i
         dtype: str = ..., wdtype: Optional[str] = ..., kvdtype: Optional[str] = ..., fusion: Optional[str] = ...,
         routing: str = ..., sustained: bool = ..., set: _Sets = ..., adtype: Optional[str] = ...,
         tp: int = ...) -> Dict[str, Any]: ...
-def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ..., dtype: str = ...,
-          ttft_slo: float = ..., tpot_slo: float = ..., max_batch: int = ..., set: _Sets = ...,
+def serve(model: str = ..., chip: str = ..., input: Optional[Union[int, str]] = ..., output: Optional[Union[int, str]] = ...,
+          dtype: str = ..., ttft_slo: Union[float, str] = ..., tpot_slo: Union[float, str] = ..., max_batch: int = ..., set: _Sets = ...,
           concurrency: Union[int, Sequence[int], None] = ..., rate: float = ..., scheduler: str = ..., requests: int = ...,
           seed: int = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ..., spec_method: str = ...,
           spec_draft: str = ..., system: Optional[str] = ..., devices: int = ..., tp: int = ..., ep: int = ...,
@@ -33,14 +33,22 @@ def serve(model: str = ..., chip: str = ..., input: int = ..., output: int = ...
           decode_devices: int = ..., prefill_tp: int = ..., prefill_ep: int = ..., prefill_dp: int = ...,
           prefill_pp: int = ..., scenario_file: Optional[str] = ..., pad_heads: int = ...,
           host_fixed_us: Optional[float] = ..., host_us_per_request: Optional[float] = ...,
-          redundant_experts: int = ..., prefill_redundant_experts: Optional[int] = ...) -> Dict[str, Any]: ...
-def compare(chips: Union[str, Sequence[str]] = ..., model: str = ..., scenario: str = ..., input: Optional[int] = ...,
-            output: Optional[int] = ..., dtype: str = ..., ttft_slo: Optional[float] = ...,
-            tpot_slo: Optional[float] = ..., max_batch: int = ..., set: _Sets = ..., tco: bool = ...,
-            tiers: Optional[Sequence[float]] = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ...,
-            spec_method: str = ..., spec_draft: str = ..., jobs: int = ..., host_fixed_us: Optional[float] = ...,
-            host_us_per_request: Optional[float] = ..., concurrency: Optional[Union[int, Sequence[int]]] = ...,
-            rate: float = ..., requests: int = ..., scheduler: str = ..., seed: int = ...) -> Dict[str, Any]: ...
+          redundant_experts: int = ..., prefill_redundant_experts: Optional[int] = ..., two_batch_overlap: bool = ...,
+          lengths_csv: Optional[str] = ..., token_budget: Optional[int] = ..., max_seqs: Optional[int] = ...,
+          sp: bool = ..., overlap: bool = ..., out: Optional[str] = ...) -> Dict[str, Any]: ...
+COMPARE_CHIPS: Tuple[str, ...]
+def compare(chips: Optional[Union[str, Sequence[str]]] = ..., model: Optional[str] = ..., scenario: Optional[str] = ...,
+            input: Optional[Union[int, str]] = ..., output: Optional[Union[int, str]] = ..., dtype: Optional[str] = ...,
+            ttft_slo: Optional[Union[float, str]] = ..., tpot_slo: Optional[Union[float, str]] = ...,
+            max_batch: Optional[int] = ..., set: _Sets = ..., tco: bool = ..., tiers: Optional[Sequence[float]] = ...,
+            prefix_hit: Optional[float] = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ...,
+            spec_method: Optional[str] = ..., spec_draft: Optional[str] = ..., jobs: int = ...,
+            host_fixed_us: Optional[float] = ..., host_us_per_request: Optional[float] = ...,
+            concurrency: Optional[Union[int, Sequence[int]]] = ..., rate: float = ..., requests: int = ...,
+            scheduler: Optional[str] = ..., seed: Optional[int] = ..., study: Optional[str] = ...,
+            lengths_csv: Optional[str] = ..., token_budget: Optional[int] = ..., max_seqs: Optional[int] = ...,
+            name: Optional[str] = ..., out: Optional[str] = ...,
+            no_report: bool = ...) -> Union[Dict[str, Any], List[Dict[str, Any]]]: ...
 def chip_config(chip: str = ..., set: _Sets = ...) -> str: ...
 def list_chips() -> List[str]: ...
 def collective(op: str = ..., system: str = ..., bytes: Union[str, int] = ..., algo: str = ..., proto: str = ...,

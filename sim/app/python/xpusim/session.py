@@ -40,7 +40,7 @@ class Session:
     """A simulation you can step through, event by event.
 
     Build it like xpusim.kernel (`kernel="gemm", m=..., n=..., k=..., dtype=...`) or like `xpusim run`
-    (`model="llama-3.1-8b", phase="decode", batch=8, input=1024, dtype="bf16"`: one forward step).
+    (`model="llama-3.1-8b", phase="decode", batch=8, input=1024 (the default), dtype="bf16"`: one forward step).
     A model's step is simulated as one representative pass: each distinct kernel once, in order, named
     by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
     Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
@@ -54,12 +54,15 @@ class Session:
     result() (the final report, same fields as xpusim.kernel). Breakpoints: break_on(unit=..., kernel=...).
     """
 
-    def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=1024,
+    def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
         if (kernel is None) == (model is None):
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>")
         sets = ["%s=%s" % kv for kv in set.items()] if isinstance(set, dict) else list(set or [])
         args = {}
+        if kernel is not None and input is not None:  # it was silently ignored
+            raise ValueError("input=%r: a model session's prompt length, not an argument of kernel %s (give its own "
+                             "dimensions, e.g. seq= for attention)" % (input, kernel))
         if kernel is not None:
             # phase and batch are the kernel's own dimensions here (attention --phase decode --batch 64).
             dims = dict(dims, dtype=dtype, phase=phase, batch=batch)
@@ -72,7 +75,7 @@ class Session:
         elif dims:
             raise ValueError("unexpected arguments for a model session: %s" % ", ".join(sorted(dims)))
         self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
-                                   int(batch if batch is not None else 1), int(input), dtype)
+                                   int(batch if batch is not None else 1), int(input if input is not None else 1024), dtype)
         self._units = list(self._s.units())
         self._kernels = list(self._s.kernels())
         self._breaks = []

@@ -507,29 +507,15 @@ def _check_system_keys(doc, base, base_set, groups):
                                 % (key, system, _nearest(key, keys | study_arguments("collective"))))
 
 
-def _check_preset_keys(doc, study, base, base_set, groups):
-    """Every preset key (base.set and preset axes) exists in every chip a point may use."""
-    if study == "collective":
-        return _check_system_keys(doc, base, base_set, groups)
-    chips = set()
-    chip_axis = [a for g in groups for a in g if a.key in ("chip", "chips")]
-    for a in chip_axis:  # the chips the points use: the axis's values, else the base study's chip(s)
-        for v in a.values:
-            chips.update(v if isinstance(v, list) else [v])
-    if not chip_axis and study == "compare":
-        import xpusim
-        chips.update(base.get("chips") or inspect.signature(xpusim.compare).parameters["chips"].default)
-    elif not chip_axis:
-        chips.add(base.get("chip", "h100-sxm"))
-    import xpusim
-    for chip in sorted(chips, key=str):
-        path = ("base", "chip") if not chip_axis else ("axes",)
-        if str(chip) not in xpusim.list_chips() and not os.path.isfile(str(chip)):
-            raise doc.error(path, "unknown chip '%s'%s" % (chip, _nearest(str(chip), xpusim.list_chips())))
-        try:
-            preset_keys(str(chip))
-        except ValueError as e:  # a user's chip file that does not load: its own file:line: key message
-            raise doc.error(path, " ".join(str(e).split())) from None
+def _unit_list(v):
+    """A chips value as compare reads it: a list, or "a,b" text."""
+    if isinstance(v, str):
+        return [c for c in v.split(",") if c]
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _preset_checks(doc, base_set, groups):
+    """(path, key) of every preset key a spec names: base.set's and the preset axes'."""
     checks = [(("base", "set", k), k) for k in base_set]
     for gi, g in enumerate(doc.data["axes"]):
         members = g["zip"] if isinstance(g, dict) and "zip" in g else [g]
@@ -538,6 +524,74 @@ def _check_preset_keys(doc, study, base, base_set, groups):
             ax = [a for a in groups[gi]][mi]
             if ax.kind == "preset":
                 checks.append((path, ax.key))
+    return checks
+
+
+def _check_compare_units(doc, units, base_set, checks, path):
+    """compare's units: chip presets or system units ("hgx-h100x8", "hgx-h100x8:tp4"), each resolved by
+    compare's own code (xpusim._xpusim.compare_unit_config); a key must be a field of the unit's chip, or of
+    its system for a system unit, and "NAME:key" applies to the units of that chip or system."""
+    import xpusim
+    systems, known = xpusim.list_systems(), {}
+    for unit in sorted(units, key=str):
+        name = str(unit).split(":", 1)[0]
+        if name not in systems and str(unit) not in xpusim.list_chips() and not os.path.isfile(str(unit)):
+            raise doc.error(path, "unknown chip or system '%s'%s" % (unit, _nearest(name, xpusim.list_chips() + systems)))
+        try:
+            cfg = xpusim._xpusim.compare_unit_config(str(unit), [])
+            keys = set(preset_keys(cfg["chip"])) | (system_keys(name) if cfg["system"] else set())
+        except ValueError as e:  # a user's chip file that does not load, a layout that does not parse
+            raise doc.error(path, " ".join(str(e).split())) from None
+        known[unit] = (keys, {name, cfg["chip"]} if cfg["system"] else {str(unit)})
+    for unit, (keys, names) in sorted(known.items(), key=lambda kv: str(kv[0])):  # base.set, as every point applies it
+        try:
+            xpusim._xpusim.compare_unit_config(str(unit), ["%s=%s" % (k, preset_text(v)) for k, v in base_set.items()])
+        except ValueError as e:
+            if any(k.split(":", 1)[-1] not in keys for k in base_set if ":" not in k or k.split(":", 1)[0] in names):
+                continue  # an unknown key: reported below with the line of that key
+            raise doc.error(("base", "set"), " ".join(str(e).split())) from None
+    every = set().union(*(names for _, names in known.values()))
+    for p, key in checks:
+        only, k = (key.split(":", 1) if ":" in key else (None, key))
+        if only is not None and only not in every:  # it would go nowhere (compare refuses it too)
+            raise doc.error(p, "'%s': '%s' is no unit of the study (its units: %s)%s"
+                            % (key, only, ", ".join(sorted(every)), _nearest(only, sorted(every))))
+        for unit, (keys, names) in sorted(known.items(), key=lambda kv: str(kv[0])):
+            if only is not None and only not in names:
+                continue
+            if k not in keys:
+                raise doc.error(p, "'%s' is not a study argument of `compare` nor a key of unit %s%s"
+                                % (key, unit, _nearest(k, keys | study_arguments("compare"))))
+
+
+def _check_preset_keys(doc, study, base, base_set, groups):
+    """Every preset key (base.set and preset axes) exists in every chip a point may use."""
+    if study == "collective":
+        return _check_system_keys(doc, base, base_set, groups)
+    chips = set()
+    chip_axis = [a for g in groups for a in g if a.key in ("chip", "chips")]
+    for a in chip_axis:  # the chips the points use: the axis's values, else the base study's chip(s)
+        for v in a.values:
+            chips.update(_unit_list(v))
+    if not chip_axis and study == "compare":
+        import xpusim
+        if base.get("study") and not base.get("chips"):
+            return  # a named study's units: checked when the points run
+        chips.update(_unit_list(base.get("chips") or xpusim.COMPARE_CHIPS))
+    elif not chip_axis:
+        chips.add(base.get("chip", "h100-sxm"))
+    import xpusim
+    checks = _preset_checks(doc, base_set, groups)
+    if study == "compare":  # units are chips or systems, resolved as compare resolves them
+        return _check_compare_units(doc, chips, base_set, checks, ("base", "chips") if not chip_axis else ("axes",))
+    for chip in sorted(chips, key=str):
+        path = ("base", "chip") if not chip_axis else ("axes",)
+        if str(chip) not in xpusim.list_chips() and not os.path.isfile(str(chip)):
+            raise doc.error(path, "unknown chip '%s'%s" % (chip, _nearest(str(chip), xpusim.list_chips())))
+        try:
+            preset_keys(str(chip))
+        except ValueError as e:  # a user's chip file that does not load: its own file:line: key message
+            raise doc.error(path, " ".join(str(e).split())) from None
     if study in ("run", "serve") and any(is_system_key(k) for _, k in checks):  # the system preset's fields: its own check
         _check_run_system_keys(doc, base, {k: v for k, v in base_set.items() if is_system_key(k)}, groups,
                                [(p, k) for p, k in checks if is_system_key(k)])

@@ -33,18 +33,6 @@ class SweepError(RuntimeError):
     """A sweep that cannot start (output folder of another spec, unreachable scheduler): one line."""
 
 
-def _sets_for_chip(sets, chip):
-    out = []
-    for s in sets:
-        key, _, value = s.partition("=")
-        if ":" in key:
-            only, key = key.split(":", 1)
-            if only != chip:
-                continue
-        out.append("%s=%s" % (key, value))
-    return out
-
-
 def _simulate(study, args, sets):
     """Runs one study through the public functions; returns (report, resolved config text)."""
     import xpusim
@@ -67,7 +55,14 @@ def _simulate(study, args, sets):
         return report, config
     report = xpusim.compare(set=sets, **args)
     chips = args.get("chips") or [r["chip"] for r in report.get("rows", [])]
-    config = "".join("---\n# chip: %s\n%s" % (c, xpusim.chip_config(c, _sets_for_chip(sets, c))) for c in chips)
+    if isinstance(chips, str):
+        chips = [c for c in chips.split(",") if c]
+    config = ""
+    for c in chips:  # each unit as compare resolved it: its chip, and a system unit's system too
+        unit = xpusim._xpusim.compare_unit_config(str(c), list(sets))
+        config += "---\n# chip: %s\n%s" % (c, unit["chip_yaml"])
+        if unit["system"]:
+            config += "---\n# system: %s\n%s" % (unit["system"], unit["system_yaml"])
     return report, config
 
 
