@@ -107,7 +107,11 @@ struct Fabric::Live {
 };
 
 // The executor's state: per-part dependency counters, expanded parts, message matching, and a
-// time-ordered event queue.
+// time-ordered event queue: events pushed for the current time in a FIFO beside the heap (most are:
+// a send's first piece, a delivery's completion, a start without delay). They pop in the heap's order
+// (time, then push order): a heap event of the current time was pushed before the clock reached it,
+// so before every FIFO event. The executor keeps its own clock (no SystemC wait per event time: the
+// fabric is the side kernel's only process; run() waits once, to the end, before it stops).
 struct Fabric::Impl {
   enum class Ev : std::uint8_t { Start, Piece, Deliver, Complete };
   struct Event {
@@ -128,6 +132,9 @@ struct Fabric::Impl {
     std::vector<std::unique_ptr<Live>> live;       // per part: expanded while it runs
   };
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue;
+  std::vector<Event> current;  // events pushed for time `clock`, in push order
+  size_t current_at = 0;       // the next of them to pop
+  Tick clock = 0;
   std::uint64_t seq = 0;
   std::vector<Vertex> vertices;
   using Key = MessageKey;  // src, dst, tag
@@ -158,7 +165,20 @@ struct Fabric::Impl {
     units_active[v] += delta;
   }
   void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
-    queue.push({t, seq++, k, v, part, op, piece, peer});
+    if (t == clock) current.push_back({t, seq++, k, v, part, op, piece, peer});
+    else queue.push({t, seq++, k, v, part, op, piece, peer});
+  }
+  // The next event in (time, push order), or false when none is left.
+  bool pop(Event& e) {
+    if (!queue.empty() && (queue.top().t <= clock || current_at == current.size())) {
+      e = queue.top();
+      queue.pop();
+      return true;
+    }
+    if (current_at == current.size()) return false;
+    e = current[current_at++];
+    if (current_at == current.size()) current.clear(), current_at = 0;
+    return true;
   }
 };
 
@@ -301,7 +321,7 @@ void Fabric::expand_deferred(std::int32_t call) {
     Live& l = expand(w, q);
     for (size_t i = 0; i < l.ops.size(); ++i)
       if (l.state[i].remaining == 0)
-        s.push(std::max(now_ticks(), l.ops[i].delay), Impl::Ev::Start, w, q, static_cast<std::uint32_t>(i));
+        s.push(std::max(s.clock, l.ops[i].delay), Impl::Ev::Start, w, q, static_cast<std::uint32_t>(i));
   }
 }
 
@@ -388,15 +408,13 @@ void Fabric::run() {
   s.units_active.assign(nv, 0.0);
   s.units_time.assign(nv, 0.0);
   s.units_last.assign(nv, 0);
+  const Tick began = now_ticks();
+  s.clock = began;
   start_parts();
-  while (!s.queue.empty()) {
-    Impl::Event e = s.queue.top();
-    s.queue.pop();
-    Tick now = now_ticks();
-    if (e.t > now) {
-      wait(sc_core::sc_time(static_cast<double>(e.t - now), sc_core::SC_PS));
-      now = e.t;
-    }
+  Impl::Event e;
+  while (s.pop(e)) {
+    if (e.t > s.clock) s.clock = e.t;
+    const Tick now = s.clock;
     if (e.kind == Impl::Ev::Deliver) {  // at the receiver; the Send's part may have ended
       const Impl::Key k{e.v, e.peer, e.piece};
       if (Impl::Waiter* w = s.waiting.find(k)) {
@@ -451,6 +469,7 @@ void Fabric::run() {
                            " waits for tag " + std::to_string(k.tag) + " from " +
                            m_topo.vertices()[static_cast<size_t>(k.src)].name);
   }
+  if (s.clock > began) wait(sc_core::sc_time(static_cast<double>(s.clock - began), sc_core::SC_PS));
   m_finished = true;
   sc_core::sc_stop();
 }
