@@ -1,10 +1,8 @@
 #include "sim/interconnect/fabric.h"
 
 #include <algorithm>
-#include <queue>
 #include <stdexcept>
 #include <unordered_map>
-#include <tuple>
 
 #include "sim/engine/chip.h"
 #include "sim/engine/named_registry.h"
@@ -123,7 +121,43 @@ struct Fabric::Impl {
     std::uint32_t op;
     std::uint32_t piece;  // Piece: its index; Deliver: the Send's tag
     int peer;
-    bool operator>(const Event& o) const { return std::tie(t, seq) > std::tie(o.t, o.seq); }
+    bool operator<(const Event& o) const { return t != o.t ? t < o.t : seq < o.seq; }
+  };
+  // A 4-ary min-heap of events by (time, push order): half the levels of a binary heap, so fewer
+  // cache lines per push and pop; (time, seq) is a total order, so any heap pops the same sequence.
+  struct EventHeap {
+    std::vector<Event> h;
+    bool empty() const { return h.empty(); }
+    const Event& top() const { return h.front(); }
+    void push(const Event& e) {
+      size_t i = h.size();
+      h.push_back(e);
+      while (i > 0) {
+        const size_t p = (i - 1) / 4;
+        if (!(e < h[p])) break;
+        h[i] = h[p];
+        i = p;
+      }
+      h[i] = e;
+    }
+    void pop() {
+      const Event last = h.back();
+      h.pop_back();
+      const size_t n = h.size();
+      if (n == 0) return;
+      size_t i = 0;
+      for (;;) {
+        const size_t c = 4 * i + 1;
+        if (c >= n) break;
+        size_t best = c;
+        for (size_t k = c + 1, end = std::min(c + 4, n); k < end; ++k)
+          if (h[k] < h[best]) best = k;
+        if (!(h[best] < last)) break;
+        h[i] = h[best];
+        i = best;
+      }
+      h[i] = last;
+    }
   };
   struct Vertex {
     std::vector<std::uint32_t> remaining;          // per part: unmet dependencies
@@ -131,7 +165,7 @@ struct Fabric::Impl {
     std::vector<std::vector<std::uint32_t>> users; // per part: later parts that wait for its end
     std::vector<std::unique_ptr<Live>> live;       // per part: expanded while it runs
   };
-  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue;
+  EventHeap queue;
   std::vector<Event> current;  // events pushed for time `clock`, in push order
   size_t current_at = 0;       // the next of them to pop
   Tick clock = 0;
