@@ -1,13 +1,13 @@
 #include "sim/interconnect/fabric.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <unordered_map>
-#include <queue>
-#include <tuple>
 
 #include "sim/engine/chip.h"
 #include "sim/engine/named_registry.h"
 #include "sim/engine/side_kernel.h"
+#include "sim/interconnect/message_map.h"
 
 namespace xpu {
 
@@ -41,23 +41,75 @@ std::unique_ptr<ISwitch> make_switch(const std::string& type, const SwitchSpec& 
 
 // An expanded part: its operations (peers, tags and dependencies in the system's terms) and their
 // state: unmet dependencies, dependents, latest dependency completion, deliveries, memory traffic.
+// Flat arrays (an operation's peers, dependencies and dependents are ranges of one array each, its
+// state one record), reused from part to part: a copy of every CommOp with its two vectors, and a
+// vector of dependents per operation, made the allocator a fifth of a large system step's time.
 struct Fabric::Live {
-  std::vector<CommOp> ops;
-  std::vector<std::uint32_t> remaining;
-  std::vector<std::vector<std::uint32_t>> users;
-  std::vector<Tick> ready, delivered;
-  std::vector<double> port_at_start;  // the vertex's memory traffic when each kernel started
-  std::vector<double> units_at_start; // the vertex's collectives' unit-ticks when each kernel started
-  std::vector<char> stretched;        // a kernel has already been stretched by that traffic
+  struct Op {  // a CommOp in the system's terms
+    Tick delay = 0, work = 0;
+    std::uint64_t bytes = 0;
+    double hbm_bytes = 0;
+    std::uint32_t tag = 0;
+    float wire_factor = 0;
+    std::uint32_t peer_at = 0, peer_count = 0;  // Live::peers
+    std::uint32_t dep_at = 0, dep_count = 0;    // Live::deps
+    CommOp::Kind kind = CommOp::Kind::Send;
+    int peer(std::uint32_t i, const Live& l) const {
+      if (i >= peer_count) throw std::out_of_range("fabric: operation without peer " + std::to_string(i));
+      return l.peers[peer_at + i];
+    }
+  };
+  struct State {
+    Tick ready = 0, delivered = 0;
+    double port_at_start = 0;   // the vertex's memory traffic when the kernel started
+    double units_at_start = 0;  // the vertex's collectives' unit-ticks when the kernel started
+    std::uint32_t remaining = 0;
+    char stretched = 0;         // a kernel has already been stretched by that traffic
+  };
+  std::vector<Op> ops;
+  std::vector<int> peers;
+  std::vector<std::uint32_t> deps;
+  std::vector<std::uint32_t> user_at, users;  // operation i's dependents: users[user_at[i] .. user_at[i + 1])
+  std::vector<State> state;
   std::vector<Tick> start, end;       // with PartProgram::record_op_times
   // On a reducing switch: when each receive's first piece arrived, when each other operation ended
   // (a reduction streams from its inputs' first pieces on).
   std::vector<Tick> first;
   std::uint32_t done = 0;
+  void clear() {
+    ops.clear(), peers.clear(), deps.clear(), user_at.clear(), users.clear(), state.clear();
+    start.clear(), end.clear(), first.clear();
+    done = 0;
+  }
+  // Appends `o` (peers and dependencies as given) and returns it.
+  Op& add(const CommOp& o) {
+    Op& x = ops.emplace_back();
+    x.delay = o.delay, x.work = o.work, x.bytes = o.bytes, x.hbm_bytes = o.hbm_bytes;
+    x.tag = o.tag, x.wire_factor = o.wire_factor, x.kind = o.kind;
+    x.peer_at = static_cast<std::uint32_t>(peers.size());
+    x.peer_count = static_cast<std::uint32_t>(o.peers.size());
+    peers.insert(peers.end(), o.peers.begin(), o.peers.end());
+    x.dep_at = static_cast<std::uint32_t>(deps.size());
+    x.dep_count = static_cast<std::uint32_t>(o.deps.size());
+    deps.insert(deps.end(), o.deps.begin(), o.deps.end());
+    return x;
+  }
+  Op& add_marker() {
+    Op& x = ops.emplace_back();
+    x.kind = CommOp::Kind::Compute;
+    x.peer_at = static_cast<std::uint32_t>(peers.size());
+    x.dep_at = static_cast<std::uint32_t>(deps.size());
+    return x;
+  }
+  const std::uint32_t* deps_of(std::uint32_t i) const { return deps.data() + ops[i].dep_at; }
 };
 
 // The executor's state: per-part dependency counters, expanded parts, message matching, and a
-// time-ordered event queue.
+// time-ordered event queue: events pushed for the current time in a FIFO beside the heap (most are:
+// a send's first piece, a delivery's completion, a start without delay). They pop in the heap's order
+// (time, then push order): a heap event of the current time was pushed before the clock reached it,
+// so before every FIFO event. The executor keeps its own clock (no SystemC wait per event time: the
+// fabric is the side kernel's only process; run() waits once, to the end, before it stops).
 struct Fabric::Impl {
   enum class Ev : std::uint8_t { Start, Piece, Deliver, Complete };
   struct Event {
@@ -69,7 +121,43 @@ struct Fabric::Impl {
     std::uint32_t op;
     std::uint32_t piece;  // Piece: its index; Deliver: the Send's tag
     int peer;
-    bool operator>(const Event& o) const { return std::tie(t, seq) > std::tie(o.t, o.seq); }
+    bool operator<(const Event& o) const { return t != o.t ? t < o.t : seq < o.seq; }
+  };
+  // A 4-ary min-heap of events by (time, push order): half the levels of a binary heap, so fewer
+  // cache lines per push and pop; (time, seq) is a total order, so any heap pops the same sequence.
+  struct EventHeap {
+    std::vector<Event> h;
+    bool empty() const { return h.empty(); }
+    const Event& top() const { return h.front(); }
+    void push(const Event& e) {
+      size_t i = h.size();
+      h.push_back(e);
+      while (i > 0) {
+        const size_t p = (i - 1) / 4;
+        if (!(e < h[p])) break;
+        h[i] = h[p];
+        i = p;
+      }
+      h[i] = e;
+    }
+    void pop() {
+      const Event last = h.back();
+      h.pop_back();
+      const size_t n = h.size();
+      if (n == 0) return;
+      size_t i = 0;
+      for (;;) {
+        const size_t c = 4 * i + 1;
+        if (c >= n) break;
+        size_t best = c;
+        for (size_t k = c + 1, end = std::min(c + 4, n); k < end; ++k)
+          if (h[k] < h[best]) best = k;
+        if (!(h[best] < last)) break;
+        h[i] = h[best];
+        i = best;
+      }
+      h[i] = last;
+    }
   };
   struct Vertex {
     std::vector<std::uint32_t> remaining;          // per part: unmet dependencies
@@ -77,23 +165,22 @@ struct Fabric::Impl {
     std::vector<std::vector<std::uint32_t>> users; // per part: later parts that wait for its end
     std::vector<std::unique_ptr<Live>> live;       // per part: expanded while it runs
   };
-  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue;
+  EventHeap queue;
+  std::vector<Event> current;  // events pushed for time `clock`, in push order
+  size_t current_at = 0;       // the next of them to pop
+  Tick clock = 0;
   std::uint64_t seq = 0;
   std::vector<Vertex> vertices;
-  using Key = std::tuple<int, int, std::uint32_t>;              // src, dst, tag
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<std::uint64_t>()((static_cast<std::uint64_t>(std::get<0>(k)) << 44) ^
-                                        (static_cast<std::uint64_t>(std::get<1>(k)) << 24) ^ std::get<2>(k));
-    }
-  };
+  using Key = MessageKey;  // src, dst, tag
   struct Waiter {
-    int v;
-    std::uint32_t part, op;
+    int v = 0;
+    std::uint32_t part = 0, op = 0;
   };
-  std::unordered_map<Key, Tick, KeyHash> arrived;
-  std::unordered_map<Key, Tick, KeyHash> first_arrived;  // to a reducing switch: a message's first piece
-  std::unordered_map<Key, Waiter, KeyHash> waiting;
+  MessageMap<Tick> arrived;
+  MessageMap<Tick> first_arrived;  // to a reducing switch: a message's first piece
+  MessageMap<Waiter> waiting;
+  std::vector<std::unique_ptr<Live>> spare;  // finished parts' arrays, kept for the next expansion (at most kSpareParts)
+  std::vector<std::uint32_t> fill;           // expand's cursor per operation
   std::unordered_map<std::int32_t, std::vector<std::pair<int, std::uint32_t>>> deferred;  // call -> Plain parts
   // Device memory shared by kernels and collective traffic: payload bytes through each vertex so far.
   std::vector<double> port_bytes;
@@ -112,7 +199,20 @@ struct Fabric::Impl {
     units_active[v] += delta;
   }
   void push(Tick t, Ev k, int v, std::uint32_t part, std::uint32_t op, std::uint32_t piece = 0, int peer = -1) {
-    queue.push({t, seq++, k, v, part, op, piece, peer});
+    if (t == clock) current.push_back({t, seq++, k, v, part, op, piece, peer});
+    else queue.push({t, seq++, k, v, part, op, piece, peer});
+  }
+  // The next event in (time, push order), or false when none is left.
+  bool pop(Event& e) {
+    if (!queue.empty() && (queue.top().t <= clock || current_at == current.size())) {
+      e = queue.top();
+      queue.pop();
+      return true;
+    }
+    if (current_at == current.size()) return false;
+    e = current[current_at++];
+    if (current_at == current.size()) current.clear(), current_at = 0;
+    return true;
   }
 };
 
@@ -165,51 +265,69 @@ Fabric::~Fabric() = default;
 // A part's operations in the system's terms (as one list of the vertex would hold them), with their
 // dependency counters and dependents.
 Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
+  Impl& s = *m_impl;
   const CommPart& p = m_prog.parts[static_cast<size_t>(v)][part];
-  auto live = std::make_unique<Live>();
-  std::vector<CommOp>& ops = live->ops;
+  std::unique_ptr<Live> live;
+  if (!s.spare.empty()) {
+    live = std::move(s.spare.back());
+    s.spare.pop_back();
+    live->clear();
+  } else {
+    live = std::make_unique<Live>();
+  }
+  Live& l = *live;
   if (p.form == CommPart::Form::Op) {
-    ops.push_back(p.op);
-    ops.back().deps.clear();
+    Live::Op& x = l.add(p.op);
+    l.deps.resize(x.dep_at);  // its dependencies are the part's
+    x.dep_count = 0;
   } else {
     const bool coll = p.form == CommPart::Form::Collective;
     const auto base = static_cast<std::uint32_t>(coll ? 1 : 0);
-    ops.reserve(p.sub->size() + 2 * base);
-    if (coll) ops.emplace_back().kind = CommOp::Kind::Compute;  // launch marker
+    l.ops.reserve(p.sub->size() + 2 * base);
+    if (coll) l.add_marker();  // launch marker
     for (const CommOp& o : *p.sub) {
-      CommOp& c = ops.emplace_back(o);
+      Live::Op& c = l.add(o);
       if (p.vertex_map)
-        for (int& q : c.peers) q = (*p.vertex_map)[static_cast<size_t>(q)];
+        for (std::uint32_t i = 0; i < c.peer_count; ++i) {
+          int& q = l.peers[c.peer_at + i];
+          q = (*p.vertex_map)[static_cast<size_t>(q)];
+        }
       if (c.kind != CommOp::Kind::Reduce) c.tag = o.tag + p.tag_base;
-      for (auto& d : c.deps) d += base;
-      if (c.deps.empty() && coll) c.deps.push_back(0);
+      for (std::uint32_t i = 0; i < c.dep_count; ++i) l.deps[c.dep_at + i] += base;
+      if (c.dep_count == 0 && coll) l.deps.push_back(0), c.dep_count = 1;
       if (c.kind == CommOp::Kind::Send && p.wire_factor > 0) c.wire_factor = p.wire_factor;
     }
     if (coll) {  // end marker: after every operation and the launch
-      CommOp& m = ops.emplace_back();
-      m.kind = CommOp::Kind::Compute;
-      for (std::uint32_t i = 1; i + 1 < ops.size(); ++i) m.deps.push_back(i);
-      m.deps.push_back(0);
+      Live::Op& m = l.add_marker();
+      const auto n = static_cast<std::uint32_t>(l.ops.size());
+      for (std::uint32_t i = 1; i + 1 < n; ++i) l.deps.push_back(i);
+      l.deps.push_back(0);
+      m.dep_count = n - 1;
     }
   }
-  const size_t n = ops.size();
-  live->remaining.resize(n);
-  live->users.resize(n);
-  live->ready.assign(n, 0);
-  live->delivered.assign(n, 0);
-  live->port_at_start.assign(n, 0.0);
-  live->units_at_start.assign(n, 0.0);
-  live->stretched.assign(n, 0);
-  if (reducing(v)) live->first.assign(n, 0);
+  const size_t n = l.ops.size();
+  l.state.assign(n, Live::State{});
+  if (reducing(v)) l.first.assign(n, 0);
   if (m_prog.record_op_times) {
-    live->start.assign(n, 0);
-    live->end.assign(n, 0);
+    l.start.assign(n, 0);
+    l.end.assign(n, 0);
   }
+  // Dependents in the order the operations name them (operation order, then dependency order).
+  l.user_at.assign(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
-    live->remaining[i] = static_cast<std::uint32_t>(ops[i].deps.size());
-    for (auto d : ops[i].deps) live->users[d].push_back(static_cast<std::uint32_t>(i));
+    const Live::Op& o = l.ops[i];
+    l.state[i].remaining = o.dep_count;
+    for (std::uint32_t k = 0; k < o.dep_count; ++k) ++l.user_at[l.deps[o.dep_at + k] + 1];
   }
-  auto& slot = m_impl->vertices[static_cast<size_t>(v)].live[part];
+  for (size_t i = 0; i < n; ++i) l.user_at[i + 1] += l.user_at[i];
+  l.users.resize(l.user_at[n]);
+  std::vector<std::uint32_t>& fill = s.fill;
+  fill.assign(l.user_at.begin(), l.user_at.end() - 1);
+  for (size_t i = 0; i < n; ++i) {
+    const Live::Op& o = l.ops[i];
+    for (std::uint32_t k = 0; k < o.dep_count; ++k) l.users[fill[l.deps[o.dep_at + k]]++] = static_cast<std::uint32_t>(i);
+  }
+  auto& slot = s.vertices[static_cast<size_t>(v)].live[part];
   slot = std::move(live);
   if (p.form == CommPart::Form::Collective && p.call >= 0) expand_deferred(p.call);
   return *slot;
@@ -236,8 +354,8 @@ void Fabric::expand_deferred(std::int32_t call) {
   for (const auto& [w, q] : parts) {
     Live& l = expand(w, q);
     for (size_t i = 0; i < l.ops.size(); ++i)
-      if (l.remaining[i] == 0)
-        s.push(std::max(now_ticks(), l.ops[i].delay), Impl::Ev::Start, w, q, static_cast<std::uint32_t>(i));
+      if (l.state[i].remaining == 0)
+        s.push(std::max(s.clock, l.ops[i].delay), Impl::Ev::Start, w, q, static_cast<std::uint32_t>(i));
   }
 }
 
@@ -269,7 +387,7 @@ void Fabric::start_parts() {
       } else if (parts[p].form == CommPart::Form::Plain) {
         Live& l = expand(static_cast<int>(v), part);
         for (size_t i = 0; i < l.ops.size(); ++i)
-          if (l.remaining[i] == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));
+          if (l.state[i].remaining == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));
       } else if (parts[p].deps.empty()) {
         s.push(expand(static_cast<int>(v), part).ops[0].delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
       }
@@ -286,18 +404,19 @@ void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick no
   Live& l = *x.live[part];
   if (m_prog.record_op_times) l.end[op_index] = now;
   if (!l.first.empty()) {
-    const CommOp& o = l.ops[op_index];
-    auto it = o.kind == CommOp::Kind::Recv ? s.first_arrived.find({o.peers.at(0), v, o.tag}) : s.first_arrived.end();
-    l.first[op_index] = it != s.first_arrived.end() ? it->second : now;
-    if (it != s.first_arrived.end()) s.first_arrived.erase(it);
+    const Live::Op& o = l.ops[op_index];
+    Tick* it = o.kind == CommOp::Kind::Recv ? s.first_arrived.find({o.peer(0, l), v, o.tag}) : nullptr;
+    l.first[op_index] = it ? *it : now;
+    if (it) s.first_arrived.erase(it);
   }
   m_end = std::max(m_end, now);
   m_vertex_end[vi] = std::max(m_vertex_end[vi], now);
   m_part_end[vi][part] = std::max(m_part_end[vi][part], now);
-  for (auto u : l.users[op_index]) {
-    Tick& r = l.ready[u];
-    r = std::max(r, now);
-    if (--l.remaining[u] == 0) s.push(r + l.ops[u].delay, Impl::Ev::Start, v, part, u);
+  for (std::uint32_t k = l.user_at[op_index], e = l.user_at[op_index + 1]; k < e; ++k) {
+    const std::uint32_t u = l.users[k];
+    Live::State& st = l.state[u];
+    st.ready = std::max(st.ready, now);
+    if (--st.remaining == 0) s.push(st.ready + l.ops[u].delay, Impl::Ev::Start, v, part, u);
   }
   if (++l.done < l.ops.size()) return;
   if (const float u = held_units(m_prog.parts[vi][part]); u > 0) s.units_change(vi, now, -u);
@@ -306,7 +425,11 @@ void Fabric::complete(int v, std::uint32_t part, std::uint32_t op_index, Tick no
     r = std::max(r, now);
     if (--x.remaining[q] == 0) s.push(r + expand(v, q).ops[0].delay, Impl::Ev::Start, v, q, 0);
   }
-  if (!m_prog.record_op_times) x.live[part].reset();
+  if (!m_prog.record_op_times) {
+    constexpr size_t kSpareParts = 64;  // bound on the finished parts' arrays kept for reuse
+    if (s.spare.size() < kSpareParts) s.spare.push_back(std::move(x.live[part]));
+    else x.live[part].reset();
+  }
 }
 
 void Fabric::run() {
@@ -319,28 +442,25 @@ void Fabric::run() {
   s.units_active.assign(nv, 0.0);
   s.units_time.assign(nv, 0.0);
   s.units_last.assign(nv, 0);
+  const Tick began = now_ticks();
+  s.clock = began;
   start_parts();
-  while (!s.queue.empty()) {
-    Impl::Event e = s.queue.top();
-    s.queue.pop();
-    Tick now = now_ticks();
-    if (e.t > now) {
-      wait(sc_core::sc_time(static_cast<double>(e.t - now), sc_core::SC_PS));
-      now = e.t;
-    }
+  Impl::Event e;
+  while (s.pop(e)) {
+    if (e.t > s.clock) s.clock = e.t;
+    const Tick now = s.clock;
     if (e.kind == Impl::Ev::Deliver) {  // at the receiver; the Send's part may have ended
-      Impl::Key k{e.v, e.peer, e.piece};
-      auto it = s.waiting.find(k);
-      if (it != s.waiting.end()) {
-        s.push(now, Impl::Ev::Complete, it->second.v, it->second.part, it->second.op);
-        s.waiting.erase(it);
+      const Impl::Key k{e.v, e.peer, e.piece};
+      if (Impl::Waiter* w = s.waiting.find(k)) {
+        s.push(now, Impl::Ev::Complete, w->v, w->part, w->op);
+        s.waiting.erase(w);
       } else {
-        s.arrived[k] = now;
+        s.arrived.set(k, now);
       }
       continue;
     }
     Live& l = *s.vertices[static_cast<size_t>(e.v)].live[e.part];
-    const CommOp& op = l.ops[e.op];
+    const Live::Op& op = l.ops[e.op];
     switch (e.kind) {
       case Impl::Ev::Start:
         if (m_prog.record_op_times) l.start[e.op] = now;
@@ -349,19 +469,18 @@ void Fabric::run() {
           if (const float u = held_units(m_prog.parts[static_cast<size_t>(e.v)][e.part]); u > 0) s.units_change(static_cast<size_t>(e.v), now, u);
         }
         if (op.kind == CommOp::Kind::Compute) {
-          l.port_at_start[e.op] = s.port_bytes[static_cast<size_t>(e.v)];
-          l.units_at_start[e.op] = s.units_at(static_cast<size_t>(e.v), now);
+          l.state[e.op].port_at_start = s.port_bytes[static_cast<size_t>(e.v)];
+          l.state[e.op].units_at_start = s.units_at(static_cast<size_t>(e.v), now);
           s.push(now + op.work, Impl::Ev::Complete, e.v, e.part, e.op);
         } else if (op.kind == CommOp::Kind::Send) {
           s.push(now, Impl::Ev::Piece, e.v, e.part, e.op, 0);
         } else if (op.kind == CommOp::Kind::Recv) {
-          Impl::Key k{op.peers.at(0), e.v, op.tag};
-          auto it = s.arrived.find(k);
-          if (it != s.arrived.end()) {
-            s.push(std::max(now, it->second), Impl::Ev::Complete, e.v, e.part, e.op);
-            s.arrived.erase(it);
+          const Impl::Key k{op.peer(0, l), e.v, op.tag};
+          if (Tick* a = s.arrived.find(k)) {
+            s.push(std::max(now, *a), Impl::Ev::Complete, e.v, e.part, e.op);
+            s.arrived.erase(a);
           } else {
-            s.waiting[k] = {e.v, e.part, e.op};
+            s.waiting.set(k, {e.v, e.part, e.op});
           }
         } else {  // Reduce: in the switch's engine for the output port named by peers[0]
           s.push(reduce_end(e.v, l, e.op, now), Impl::Ev::Complete, e.v, e.part, e.op);
@@ -379,11 +498,12 @@ void Fabric::run() {
     }
   }
   if (!s.waiting.empty()) {
-    const auto& [k, w] = *s.waiting.begin();
+    const auto [k, w] = s.waiting.smallest();
     m_error = ("collective program deadlocked: " + m_topo.vertices()[static_cast<size_t>(w.v)].name +
-                           " waits for tag " + std::to_string(std::get<2>(k)) + " from " +
-                           m_topo.vertices()[static_cast<size_t>(std::get<0>(k))].name);
+                           " waits for tag " + std::to_string(k.tag) + " from " +
+                           m_topo.vertices()[static_cast<size_t>(k.src)].name);
   }
+  if (s.clock > began) wait(sc_core::sc_time(static_cast<double>(s.clock - began), sc_core::SC_PS));
   m_finished = true;
   sc_core::sc_stop();
 }
@@ -405,26 +525,27 @@ std::uint32_t Fabric::piece_count(double wire_bytes) const {
 // multimem.ld_reduce works on 16-byte packs (5 reduce warps x 32 lanes x COLL_UNROLL 8 x 16 B, 20
 // KiB per channel in flight), far below the fabric's piece, so the piece is the granule that binds.
 Tick Fabric::reduce_end(int v, const Live& l, std::uint32_t op_index, Tick now) {
-  const CommOp& op = l.ops[op_index];
+  const Live::Op& op = l.ops[op_index];
   if (l.first.empty()) return now;
   Tick first = 0;
   double inputs = 0, input_bytes = 0;
-  for (auto d : op.deps) {
-    const CommOp& o = l.ops[d];
+  for (std::uint32_t k = 0; k < op.dep_count; ++k) {
+    const std::uint32_t d = l.deps_of(op_index)[k];
+    const Live::Op& o = l.ops[d];
     if (o.kind == CommOp::Kind::Recv) first = std::max(first, l.first[d]), inputs += 1;
     else first = std::max(first, l.first[d] + op.delay);
   }
   if (inputs > 0) input_bytes = static_cast<double>(op.bytes) / inputs;
   const double tail = inputs > 0 ? static_cast<double>(op.bytes) / piece_count(input_bytes) : static_cast<double>(op.bytes);
   return m_switches[static_cast<size_t>(v)]->reduce(std::min(first, now), now, static_cast<double>(op.bytes), tail,
-                                                    op.peers.at(0));
+                                                    op.peer(0, l));
 }
 
 // One piece of a Send: serialized on every link of its route to each destination, cut-through.
 void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now) {
   Impl& s = *m_impl;
   Live& l = *s.vertices[static_cast<size_t>(v)].live[part];
-  const CommOp& op = l.ops[op_index];
+  const Live::Op& op = l.ops[op_index];
   double total = static_cast<double>(op.bytes) * (op.wire_factor > 0 ? op.wire_factor : m_prog.wire_factor);
   std::uint32_t pieces = piece_count(total);
   double bytes = total / pieces;
@@ -442,7 +563,8 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
   }
   s.port_bytes[static_cast<size_t>(v)] += payload;  // read once, even when multicast
   Tick next = -1;
-  for (int dst : op.peers) {
+  for (std::uint32_t pi = 0; pi < op.peer_count; ++pi) {
+    const int dst = l.peers[op.peer_at + pi];
     const std::vector<int>& path = m_topo.route(v, dst);
     Tick head = now, tail = 0;
     if (piece == 0)
@@ -458,13 +580,13 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
     if (path.empty()) tail = now;
     else if (piece + 1 == pieces) tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total);
     s.port_bytes[static_cast<size_t>(dst)] += payload;
-    if (piece == 0 && reducing(dst)) s.first_arrived[{v, dst, op.tag}] = tail;
-    Tick& d = l.delivered[op_index];
+    if (piece == 0 && reducing(dst)) s.first_arrived.set({v, dst, op.tag}, tail);
+    Tick& d = l.state[op_index].delivered;
     d = std::max(d, tail);
     if (piece + 1 == pieces) s.push(d, Impl::Ev::Deliver, v, part, op_index, op.tag, dst);
   }
   if (piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, v, part, op_index, piece + 1);
-  else s.push(l.delivered[op_index], Impl::Ev::Complete, v, part, op_index);
+  else s.push(l.state[op_index].delivered, Impl::Ev::Complete, v, part, op_index);
 }
 
 // A kernel and the collective traffic through its chip's memory during it share one memory
@@ -479,16 +601,17 @@ bool Fabric::stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, T
   const double U = vi < m_prog.compute_units.size() && m_prog.parts[vi][part].form == CommPart::Form::Op ? m_prog.compute_units[vi] : 0.0;
   if (B <= 0 && U <= 0) return false;
   Live& l = *s.vertices[vi].live[part];
-  if (l.stretched[op_index]) return false;
-  l.stretched[op_index] = 1;
-  const CommOp& op = l.ops[op_index];
+  Live::State& st = l.state[op_index];
+  if (st.stretched) return false;
+  st.stretched = 1;
+  const Live::Op& op = l.ops[op_index];
   Tick need = op.work;
-  const double traffic = s.port_bytes[vi] - l.port_at_start[op_index];
+  const double traffic = s.port_bytes[vi] - st.port_at_start;
   if (B > 0 && traffic > 0) need = std::max(need, transfer_ticks(op.hbm_bytes + traffic, B));
   // Compute units held by collectives meanwhile (a GPU's SMs running NCCL or DeepEP blocks): the
   // kernel's compute runs on the rest. Its memory time (its DRAM bytes at the device's bandwidth) is
   // assumed to need no more than the units left; the rest of its time stretches by U / (U - held).
-  const double held = U > 1 && op.work > 0 ? s.units_at(vi, now) - l.units_at_start[op_index] : 0.0;
+  const double held = U > 1 && op.work > 0 ? s.units_at(vi, now) - st.units_at_start : 0.0;
   if (held > 0) {
     const double mean = std::min(held / static_cast<double>(op.work), U - 1.0);  // one unit left at least
     const double memory = B > 0 ? std::min(1.0, op.hbm_bytes / B / to_seconds(op.work)) : 0.0;

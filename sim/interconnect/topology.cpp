@@ -136,14 +136,24 @@ void Topology::check_connected() const {
 }
 
 const std::vector<int>& Topology::route(int src, int dst) const {
+  const size_t n = m_vertices.size();
+  const bool flat = n <= kFlatRouteVertices && src >= 0 && dst >= 0 && static_cast<size_t>(src) < n && static_cast<size_t>(dst) < n;
+  const size_t at = flat ? static_cast<size_t>(src) * n + static_cast<size_t>(dst) : 0;
+  if (flat) {
+    if (m_route_at.size() != n * n) m_route_at.assign(n * n, nullptr);
+    if (const std::vector<int>* r = m_route_at[at]) return *r;
+  }
   auto key = std::make_pair(src, dst);
   auto it = m_routes.find(key);
-  if (it != m_routes.end()) return it->second;
-  std::vector<int> r = m_router->route(*this, src, dst);
-  if (r.empty() && src != dst)
-    throw InputError(m_spec.file + ": no route from " + m_vertices[static_cast<size_t>(src)].name + " to " +
-                     m_vertices[static_cast<size_t>(dst)].name);
-  return m_routes.emplace(key, std::move(r)).first->second;
+  if (it == m_routes.end()) {
+    std::vector<int> r = m_router->route(*this, src, dst);
+    if (r.empty() && src != dst)
+      throw InputError(m_spec.file + ": no route from " + m_vertices[static_cast<size_t>(src)].name + " to " +
+                       m_vertices[static_cast<size_t>(dst)].name);
+    it = m_routes.emplace(key, std::move(r)).first;
+  }
+  if (flat) m_route_at[at] = &it->second;
+  return it->second;
 }
 
 }  // namespace xpu

@@ -74,6 +74,12 @@ class Topology {
   std::vector<LinkSpec> m_dim_links;  // torus: one link class per dimension (stable: reserved up front)
   std::unique_ptr<IRouter> m_router;
   mutable std::map<std::pair<int, int>, std::vector<int>> m_routes;
+  // Routes found so far by (src, dst) in one array (a fabric looks one up per piece and destination:
+  // the map's search was 2% of a large system step); only for topologies of at most
+  // kFlatRouteVertices vertices (a 4 MiB table), larger ones use the map alone. Entries point into
+  // m_routes, whose nodes stay put.
+  static constexpr size_t kFlatRouteVertices = 1024;
+  mutable std::vector<const std::vector<int>*> m_route_at;
 };
 
 }  // namespace xpu
