@@ -185,6 +185,19 @@ nlohmann::json power_manager_json(const PowerLog& g) {
           {"min_clock_ratio", g.min_clock}};
 }
 
+// One line on what the power manager did over a serving run ("" without a power model).
+std::string power_manager_text(const PowerLog& g) {
+  if (g.time_s <= 0) return "";
+  std::string held = g.held_from_s < 0 ? "TDP average not reached"
+                                       : strformat("TDP average reached at %s, held %s (highest 1 s average there %.0f W)",
+                                                   format_seconds(g.held_from_s).c_str(), format_seconds(g.held_s).c_str(),
+                                                   g.max_limit_held_w);
+  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%.0f W without boost "
+                   "in the window), 1 s %.0f W\n",
+                   format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
+                   g.max_short_unboosted_w, g.max_limit_w);
+}
+
 nlohmann::json point_json(const ServePoint& p) {
   nlohmann::json kv = nlohmann::json::array();
   for (const auto& o : p.kv_over_time) kv.push_back({{"t_s", o.t_s}, {"used", o.kv_used}, {"running", o.running}, {"waiting", o.waiting}});
@@ -377,6 +390,7 @@ std::string serve_table(const ServeResult& r) {
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
+  if (r.best >= 0) os << power_manager_text(r.curve[static_cast<size_t>(r.best)].power_manager);
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
