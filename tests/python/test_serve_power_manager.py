@@ -44,3 +44,14 @@ def test_short_run_from_idle_runs_at_boost(cli):
     assert pm["boost_s"] > 0
     # Below the electrical limit all of it (idle included) runs at one clock, the boost clock, above the nominal one.
     assert j["clock_ratio"] > 1.05 and abs(pm["min_clock_ratio"] - j["clock_ratio"]) < 1e-12, (j["clock_ratio"], pm)
+
+
+def test_disaggregated_instances_run_their_own_manager(cli):
+    # Each instance of a pool is a chip with its own power manager over the run: its iterations, then idle to the end.
+    j = json.loads(cli("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "4", "--prefill-devices", "8",
+                       "--decode-devices", "8", "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8",
+                       "--input", "512", "--output", "16", "--format", "json").stdout)
+    pm = j["power_manager"]  # the first prefill chip's
+    assert pm["boost_s"] > 0 and pm["idle_s"] > 0, pm
+    states = pm["boost_s"] + pm["short_term_s"] + pm["settling_s"] + pm["held_s"] + pm["idle_s"]
+    assert abs(states - j["makespan_s"]) < 1e-9 * j["makespan_s"], (states, j["makespan_s"])
