@@ -167,6 +167,37 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
           {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w}};
 }
 
+// What the power manager did over a serving run (null without a power model).
+nlohmann::json power_manager_json(const PowerLog& g) {
+  if (g.time_s <= 0) return nullptr;
+  auto when = [](double t) { return t >= 0 ? nlohmann::json(t) : nlohmann::json(nullptr); };
+  return {{"boost_s", g.boost_s},
+          {"short_term_s", g.short_term_s},
+          {"settling_s", g.settling_s},
+          {"held_s", g.held_s},
+          {"idle_s", g.idle_s},
+          {"boost_ends_s", when(g.boost_ends_s)},
+          {"held_from_s", when(g.held_from_s)},
+          {"max_short_term_avg_w", g.max_short_w},
+          {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w},
+          {"max_limit_avg_w", g.max_limit_w},
+          {"max_limit_avg_held_w", g.held_from_s >= 0 ? nlohmann::json(g.max_limit_held_w) : nlohmann::json(nullptr)},
+          {"min_clock_ratio", g.min_clock}};
+}
+
+// One line on what the power manager did over a serving run ("" without a power model).
+std::string power_manager_text(const PowerLog& g) {
+  if (g.time_s <= 0) return "";
+  std::string held = g.held_from_s < 0 ? "TDP average not reached"
+                                       : strformat("TDP average reached at %s, held %s (highest 1 s average there %.0f W)",
+                                                   format_seconds(g.held_from_s).c_str(), format_seconds(g.held_s).c_str(),
+                                                   g.max_limit_held_w);
+  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%.0f W without boost "
+                   "in the window), 1 s %.0f W\n",
+                   format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
+                   g.max_short_unboosted_w, g.max_limit_w);
+}
+
 nlohmann::json point_json(const ServePoint& p) {
   nlohmann::json kv = nlohmann::json::array();
   for (const auto& o : p.kv_over_time) kv.push_back({{"t_s", o.t_s}, {"used", o.kv_used}, {"running", o.running}, {"waiting", o.waiting}});
@@ -199,6 +230,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"host_wait_share", p.host_wait_share},
           {"host_busy_share", p.host_busy_share},
           {"host_bound_share", p.host_bound_share},
+          {"power_manager", power_manager_json(p.power_manager)},
           {"wall_s", p.wall_s}};
 }
 }  // namespace
@@ -360,6 +392,7 @@ std::string serve_table(const ServeResult& r) {
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
+  if (r.best >= 0) os << power_manager_text(r.curve[static_cast<size_t>(r.best)].power_manager);
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);

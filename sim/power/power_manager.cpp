@@ -144,28 +144,6 @@ ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x) {
   return m;
 }
 
-PartAtClocks part_at_clocks(const PowerSpec& s, const ManagedPower& m, const EnergyEvents& part) {
-  PartAtClocks r;
-  const double limit = s.peak_limit.value();
-  auto add = [&](double x, double work) {
-    EnergyEvents free = at_clock(part, x).scaled(work), run = free;
-    const EnergyBreakdown bf = energy(s, free, x);
-    EnergyBreakdown br = bf;
-    double xr = x;
-    if (limit > 0 && part.time_s > 0 && power_at_clock(s, part, x) > limit) {
-      xr = clock_for_power(s, part, limit, x);
-      run = at_clock(part, xr).scaled(work), br = energy(s, run, xr);
-      r.held = true;
-    }
-    r.events += run, r.free_time_s += free.time_s;
-    r.clock_s += xr * run.time_s, r.free_clock_s += x * free.time_s;
-    r.energy.add(br), r.free_energy.add(bf);
-  };
-  if (m.phases.empty()) add(1.0, 1.0);
-  for (const auto& ph : m.phases) add(ph.clock_ratio, ph.work);
-  return r;
-}
-
 double ManagedPower::time_of(const EnergyEvents& part) const { return events_of(part).time_s; }
 
 EnergyEvents ManagedPower::events_of(const EnergyEvents& part) const {

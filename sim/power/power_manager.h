@@ -51,7 +51,7 @@ struct ManagedPower {
   double time_s = 0, energy_j = 0, avg_power_w = 0;
   double clock_ratio = 1.0;      // time-weighted mean clock ratio
 
-  // Time of a part of the same work (a kernel of a run, an iteration of serving) under these phases.
+  // Time of a part of the same work (a kernel of a run) under these phases.
   double time_of(const EnergyEvents& part) const;
   // The part's events under these phases (time and executor-seconds at the phases' clocks).
   EnergyEvents events_of(const EnergyEvents& part) const;
@@ -77,22 +77,6 @@ ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady
 double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock = 1.0);
 // `e` run entirely at clock ratio x (one phase): work timed at a clock the manager holds.
 ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
-
-// A part of managed work (a serving iteration, simulated at the nominal clock) as the hardware runs it.
-struct PartAtClocks {
-  EnergyEvents events;         // time and executor-seconds at the clocks it ran at
-  EnergyBreakdown energy;      // its energy there
-  bool held = false;           // the electrical limit lowered some phase's clock for this part
-  double clock_s = 0;          // the clock ratio integrated over its time
-  double free_time_s = 0;      // its time at the phases' clocks alone (as ManagedPower::time_of)
-  double free_clock_s = 0;     // and the clock ratio integrated over that time
-  EnergyBreakdown free_energy; // and its energy there
-};
-// `part` under the phases of `m` (one phase at the nominal clock when `m` has none), each phase's clock
-// held to the one at which the part alone draws `peak_limit`: the electrical limit acts within
-// microseconds on the work at hand, whatever the average power that set the phases (a prefill
-// iteration of a decode-heavy serving run draws far more than the run does).
-PartAtClocks part_at_clocks(const PowerSpec& s, const ManagedPower& m, const EnergyEvents& part);
 
 // Average power of `e` run entirely at clock ratio x.
 double power_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);

@@ -28,11 +28,12 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double x) {
   return p;
 }
 
-namespace {
-double max_clock_of(const ChipModel& chip) {
+double max_clock_ratio(const ChipModel& chip) {
   const PowerSpec& s = *chip.power();
   return s.boost_clock.value() > 0 ? s.boost_clock.value() / chip.clock_hz() : 1.0;
 }
+
+namespace {
 
 // The figures of a result from what the power manager did (`m`) with the work `e`.
 void take_managed(PowerResult& p, const EnergyEvents& e, ManagedPower m) {
@@ -62,7 +63,7 @@ void take_managed(PowerResult& p, const EnergyEvents& e, ManagedPower m) {
 PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state) {
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
-  take_managed(p, e, manage_power(*chip.power(), e, steady_state, max_clock_of(chip)));
+  take_managed(p, e, manage_power(*chip.power(), e, steady_state, max_clock_ratio(chip)));
   p.steady_state = steady_state;
   return p;
 }
@@ -71,7 +72,7 @@ PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, doubl
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
   const PowerSpec& s = *chip.power();
-  const double max_clock = max_clock_of(chip);
+  const double max_clock = max_clock_ratio(chip);
   const double x = clock_after_runs(s, e, runs, max_clock);
   take_managed(p, e, run_at_clock(s, e, x));
   // The manager's clocks for this work (the run itself is one phase at x).
@@ -83,28 +84,23 @@ PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, doubl
   return p;
 }
 
-void HeldParts::add(const PartAtClocks& p) {
-  if (!p.held) return;
-  extra_s += p.events.time_s - p.free_time_s;
-  extra_clock_s += p.clock_s - p.free_clock_s;
-  EnergyBreakdown held_minus_free = p.energy;
-  held_minus_free.add(p.free_energy, -1.0);
-  extra.add(held_minus_free);
-}
-
-void HeldParts::apply(PowerResult& pw, double share) const {
-  ManagedPower& m = pw.managed;
-  if (extra_s == 0 || m.time_s <= 0) return;
-  EnergyBreakdown& b = pw.breakdown;
-  b.add(extra, share);
-  const double t = m.time_s + share * extra_s;
-  pw.clock_ratio = (pw.clock_ratio * m.time_s + share * extra_clock_s) / t;
-  pw.throttled = pw.clock_ratio < 1.0 - 1e-12 || pw.throttled;
-  pw.slowdown *= t / m.time_s;
-  pw.energy_j = m.energy_j = b.total();
-  m.breakdown = b;
-  m.time_s = t;
-  pw.avg_power_w = m.avg_power_w = pw.energy_j / t;
+PowerResult power_over_time(const ChipModel& chip, const PowerLog& log) {
+  PowerResult p;
+  if (!chip.power() || log.time_s <= 0) return p;
+  p.modeled = true;
+  p.tdp_w = chip.power()->tdp.value();
+  p.limit_window_s = chip.power()->limit_window.value();
+  p.breakdown = log.energy;
+  p.energy_j = log.energy.total();
+  p.avg_power_w = p.energy_j / log.time_s;
+  p.clock_ratio = log.clock_s / log.time_s;
+  p.throttled = p.clock_ratio < 1.0 - 1e-12;
+  p.slowdown = log.time_s / log.nominal_time_s;
+  p.boost_clock_ratio = max_clock_ratio(chip);
+  p.boost_s = log.boost_s;
+  p.boost_ends_s = log.boost_ends_s;
+  p.limit_reached_s = log.held_from_s;
+  return p;
 }
 
 }  // namespace xpu

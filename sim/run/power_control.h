@@ -4,6 +4,7 @@
 // (EnergyEvents::extra_s), never from a second simulation.
 #pragma once
 #include "sim/power/power_manager.h"
+#include "sim/power/power_state.h"
 #include "sim/run/registry.h"
 
 namespace xpu {
@@ -37,17 +38,6 @@ struct PowerResult {
   double time_of(const EnergyEvents& part) const { return modeled ? managed.time_of(part) : part.time_s; }
   EnergyEvents events_of(const EnergyEvents& part) const { return modeled ? managed.events_of(part) : part; }
 };
-// What the electrical limit changed in the parts of a managed run (part_at_clocks: serving iterations
-// each held to the clock where it alone draws the chip's peak_limit), taken into the run's totals.
-struct HeldParts {
-  double extra_s = 0, extra_clock_s = 0;  // time, and the clock ratio integrated over time, held minus free
-  EnergyBreakdown extra;                  // energy held minus free, per component
-  void add(const PartAtClocks& p);
-  // `pw`'s time, energy, average power, mean clock and slowdown with its parts as held, each part
-  // counted for `share` (the pool's power is its instances' mean).
-  void apply(PowerResult& pw, double share = 1.0) const;
-};
-
 // Power of `e` run entirely at clock ratio x (no management: a fixed clock).
 PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_ratio = 1.0);
 // What the power manager does with `e` (simulated at the nominal clock). `steady_state`: the work is
@@ -57,5 +47,10 @@ PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool stea
 // `e` as a benchmark times it after a warm-up: `runs` back-to-back runs of the same work from an idle chip
 // (clock_after_runs), then this run entirely at the clock the power manager holds at that point.
 PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs);
+// The boost clock as a ratio of the chip's nominal clock (1 without power.boost_clock); needs a power section.
+double max_clock_ratio(const ChipModel& chip);
+// The figures of a run whose pieces the power manager ran one after another (PowerManagerState: a serving
+// run's iterations and idle time): time, energy, average power and mean clock as they ran.
+PowerResult power_over_time(const ChipModel& chip, const PowerLog& log);
 
 }  // namespace xpu

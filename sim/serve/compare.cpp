@@ -805,8 +805,8 @@ CompareStudy compare_study(CompareRequest req) {
   out.study_file = req.study_file;
   out.waiting = req.waiting;
   out.waiting_reason = req.waiting_reason;
-  // The study sweeps closed-loop concurrency 1, 4, 16, ... and the largest (each point is a whole
-  // engine run at its own settled clock, so the sweep is kept to a factor of 4 between points) unless a
+  // The study sweeps closed-loop concurrency 1, 4, 16, ... and the largest (each point is a whole engine
+  // run from an idle chip under the power manager, so the sweep is kept to a factor of 4 between points) unless a
   // load was given: the best point under the targets, and the frontier the tiers are read from.
   if (!req.serve.concurrency_given && !req.serve.rate_given) {
     req.serve.concurrency.clear();

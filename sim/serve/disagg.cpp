@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <tuple>
 
@@ -34,6 +35,8 @@ struct Instance {
   std::int64_t incoming = 0;     // decode: transfers on their way here
   double busy_s = 0, kv_area = 0, kv_peak = 0;
   EnergyEvents events;
+  IterationClock* clock = nullptr;  // its power manager (null: the nominal clock)
+  double idle_from = 0;             // when its last batch ended
   std::int64_t load() const {
     return static_cast<std::int64_t>(st.waiting.size() + st.running.size()) + held + incoming;
   }
@@ -45,18 +48,19 @@ class DisaggEngine {
   DisaggEngine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
-               const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer)
+               const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer, const DisaggClocks& clocks)
       : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer) {
-    auto make = [&](int n, std::int64_t kv_blocks) {
+    auto make = [&](int n, std::int64_t kv_blocks, const std::vector<IterationClock*>& clocks) {
       std::vector<Instance> v(static_cast<size_t>(n));
-      for (Instance& in : v) {
-        in.sched = make_sched();
-        in.st.kv = KvBlockPool(kv_blocks, in.sched->block_tokens());
+      for (size_t i = 0; i < v.size(); ++i) {
+        v[i].sched = make_sched();
+        v[i].st.kv = KvBlockPool(kv_blocks, v[i].sched->block_tokens());
+        v[i].clock = i < clocks.size() ? clocks[i] : nullptr;
       }
       return v;
     };
-    m_pre = make(pools.prefill, pools.prefill_kv_blocks);
-    m_dec = make(pools.decode, pools.decode_kv_blocks);
+    m_pre = make(pools.prefill, pools.prefill_kv_blocks, clocks.prefill);
+    m_dec = make(pools.decode, pools.decode_kv_blocks, clocks.decode);
     const size_t n = reqs.size();
     m_pseq.resize(n);
     m_dseq.resize(n);
@@ -222,13 +226,17 @@ class DisaggEngine {
       const HostLaunch launch = in.sched->launch();
       const StepShape shape = shape_of(in.batch);
       const auto held = static_cast<std::int64_t>(in.st.running.size());
-      const StepCost gpu = step(launch.padded(shape));
+      // The instance's power manager saw it idle since its last batch, then runs this one and the host's wait.
+      if (in.clock && m_t > in.idle_from) in.clock->idle(m_t - in.idle_from);
+      const StepCost nominal = step(launch.padded(shape));
+      const StepCost gpu = in.clock ? in.clock->run(nominal) : nominal;
       const StepCost c = launch.bound(gpu, shape, held);
+      if (in.clock && c.time_s > gpu.time_s) in.clock->idle(c.time_s - gpu.time_s);
       EngineResult& e = m_r.total;  // summed over the instances, each its own host (result() takes the mean)
       e.host_wait_s += c.time_s - gpu.time_s;
       e.host_busy_s += launch.host_s(shape, gpu.kernels, held);
       e.host_bound_iterations += c.time_s > gpu.time_s;
-      in.end = m_t + c.time_s;
+      in.end = in.idle_from = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;
       ++iterations;
@@ -290,8 +298,9 @@ class DisaggEngine {
     EngineResult& e = m_r.total;
     e.makespan_s = m_t;
     e.iterations = m_r.prefill_iterations + m_r.decode_iterations;
-    for (const auto* pool : {&m_pre, &m_dec})
-      for (const Instance& in : *pool) {
+    for (auto* pool : {&m_pre, &m_dec})
+      for (Instance& in : *pool) {
+        if (in.clock && m_t > in.idle_from) in.clock->idle(m_t - in.idle_from);  // idle to the end of the run
         e.preemptions += in.st.preemptions;
         e.busy_s += in.busy_s;
         (pool == &m_pre ? m_r.prefill_events : m_r.decode_events).push_back(in.events);
@@ -331,7 +340,8 @@ class DisaggEngine {
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                                      const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
-                                     const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer) {
+                                     const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer,
+                                     const DisaggClocks& clocks) {
   if (pools.prefill < 1 || pools.decode < 1)
     throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
@@ -339,7 +349,7 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
   if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
     throw InputError(std::string("disaggregated serving: no memory is left for the KV cache of a ") +
                      (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)");
-  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer).run();
+  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer, clocks).run();
 }
 
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
@@ -627,52 +637,41 @@ std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout
 
 namespace {
 
-// Power of a pool: its instances' iterations averaged to one chip over the run (the rest idle), the
-// clock the power manager settles at, the step function at that clock, and the highest power of any
-// iteration at that clock (as run_point's peak).
+// Power of a pool: a power manager per instance (one chip of it) over the run, as run_replica's; the pool's
+// figures are its instances' mean, its peak the highest iteration of any.
 struct PoolPower {
-  PowerResult pw;
-  bool managed = false;
-  bool over_peak = false;  // some iteration alone would draw more than the electrical limit at the nominal clock
-  double peak_w = 0;
-  HeldParts held;          // the iterations the electrical limit held, over all the pool's instances
-};
-void settle(PoolPower& p, const ChipModel& chip, const std::vector<EnergyEvents>& events, double makespan) {
-  EnergyEvents mean;
-  for (const EnergyEvents& e : events) mean += e.scaled(1.0 / static_cast<double>(events.size()));
-  mean.time_s = makespan;  // idle time: static power only
-  p.pw = manage_power(chip, mean, false);
-}
-
-// The pool's step function: at the nominal clock, or (managed) at the power manager's clocks with each
-// iteration held to the electrical limit, as run_replica's.
-StepTimeFn managed_step(const ChipModel& chip, ChipStepTime& st, PoolPower& p) {
-  return [&chip, &st, &p](const StepShape& shape) {
-    StepCost c = st(shape);
-    const PowerSpec* ps = chip.power();
-    if (!ps || c.time_s <= 0) return c;
-    double watts = power_at_clock(*ps, c.events, 1.0);
-    if (p.managed) {
-      const PartAtClocks a = part_at_clocks(*ps, p.pw.managed, c.events);
-      p.held.add(a);
-      c.time_s = a.events.time_s;
-      c.events = a.events;
-      watts = a.energy.total() / a.events.time_s;
-    } else {
-      p.over_peak = p.over_peak || (ps->peak_limit.value() > 0 && watts > ps->peak_limit.value());
+  std::vector<std::unique_ptr<ManagedClock>> clocks;
+  // Fresh managers, from idle (each round of the fabric's fixed point runs the engine again).
+  void reset(const ChipModel& chip, int instances, std::vector<IterationClock*>& out) {
+    clocks.clear();
+    out.clear();
+    if (!chip.power()) return;
+    for (int i = 0; i < instances; ++i) {
+      clocks.push_back(std::make_unique<ManagedClock>(*chip.power(), max_clock_ratio(chip)));
+      out.push_back(clocks.back().get());
     }
-    p.peak_w = std::max(p.peak_w, watts);
-    return c;
-  };
-}
+  }
+  PowerLog mean() const {
+    PowerLog m;
+    const double k = 1.0 / static_cast<double>(std::max<size_t>(1, clocks.size()));
+    for (const auto& c : clocks) {
+      const PowerLog& g = c->log();
+      m.time_s = std::max(m.time_s, g.time_s);  // every instance idles to the end of the run
+      m.nominal_time_s += k * g.nominal_time_s, m.clock_s += k * g.clock_s;
+      m.energy.add(g.energy, k);
+      m.peak_w = std::max(m.peak_w, g.peak_w);
+    }
+    return m;
+  }
+};
 
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
-// each run of the engine (the step functions' tallies belong to the last).
+// each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's).
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
                                       const EngineLoad& load, const DisaggInstances& inst, const StepTimeFn& pstep,
                                       const StepTimeFn& dstep, const std::function<double(std::int64_t)>& bytes,
-                                      KvTransferStats& stats, const std::function<void()>& new_round) {
+                                      KvTransferStats& stats, const std::function<void()>& new_round, const DisaggClocks& clocks) {
   const SystemSpec& spec = opt.system->spec;
   auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits); };
   // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
@@ -681,7 +680,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   for (const RequestDraw& r : reqs)
     if (r.output > 1) mean.bytes += bytes(r.input), ++n;
   new_round();
-  if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; });
+  if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; }, clocks);
   mean.bytes /= static_cast<double>(n);
   stats.alone_s = kv_transfer_times(spec, pools, {mean}).front();
   std::vector<double> known(reqs.size(), stats.alone_s);
@@ -690,7 +689,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   stats.fabric_runs = 0;
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
     if (round > 0) new_round();
-    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn);
+    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks);
     const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers);
     ++stats.fabric_runs;
     double moved = 0, avg = 0;
@@ -732,43 +731,39 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   ChipStepTime st(chip, model, dsc, opt.interpolate, &*opt.system);
   std::optional<ChipStepTime> pst;
   if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
-  PoolPower pre, dec;
-  const StepTimeFn pstep = managed_step(chip, pst ? *pst : st, pre), dstep = managed_step(chip, st, dec);
+  const StepTimeFn pstep = [&](const StepShape& shape) { return (pst ? *pst : st)(shape); };
+  const StepTimeFn dstep = [&](const StepShape& shape) { return st(shape); };
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
-                             serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
-                             serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks};
+                       serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
+                       serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, dsc, tokens); };
   KvTransferStats ks;
-  const std::function<void()> new_round = [&] { pre.held = dec.held = {}, pre.peak_w = dec.peak_w = 0; };
-  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round);
-  settle(pre, chip, er.prefill_events, er.total.makespan_s);
-  settle(dec, chip, er.decode_events, er.total.makespan_s);
-  pre.managed = pre.pw.modeled && (pre.pw.ran_off_nominal() || pre.over_peak);
-  dec.managed = dec.pw.modeled && (dec.pw.ran_off_nominal() || dec.over_peak);
-  if (pre.managed || dec.managed) {  // again at the clocks the power limit settles at (as run_point)
-    ks = {};
-    er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round);
-    // The pools' power is one instance's mean (settle): each held iteration counts for its share.
-    pre.held.apply(pre.pw, 1.0 / static_cast<double>(er.prefill_events.size()));
-    dec.held.apply(dec.pw, 1.0 / static_cast<double>(er.decode_events.size()));
-  }
+  PoolPower pre, dec;
+  DisaggClocks clocks;
+  const std::function<void()> new_round = [&] {
+    pre.reset(chip, inst.prefill, clocks.prefill);
+    dec.reset(chip, inst.decode, clocks.decode);
+  };
+  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks);
+  const PowerResult pre_pw = power_over_time(chip, pre.mean()), dec_pw = power_over_time(chip, dec.mean());
   transfer_stats(ks, er);
   ServePoint pt;
   const int chips = pools.prefill_devices + pools.decode_devices;
   fill_metrics(pt, er.total, chips);
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? opt.rate : 0;
-  pt.throttled = pre.pw.throttled || dec.pw.throttled;
-  pt.clock_ratio = std::min(pre.pw.clock_ratio, dec.pw.clock_ratio);
-  if (pre.pw.modeled && er.total.output_tokens > 0) {
-    ks.prefill_power_w = pre.pw.avg_power_w;
-    ks.decode_power_w = dec.pw.avg_power_w;
-    pt.avg_power_w = (pre.pw.avg_power_w * pools.prefill_devices + dec.pw.avg_power_w * pools.decode_devices) / chips;
-    pt.peak_power_w = std::max(pre.peak_w, dec.peak_w);
+  pt.throttled = pre_pw.throttled || dec_pw.throttled;
+  pt.clock_ratio = std::min(pre_pw.clock_ratio, dec_pw.clock_ratio);
+  if (!pre.clocks.empty() && pre.clocks.front()) pt.power_manager = pre.clocks.front()->log();  // the first prefill chip's
+  if (pre_pw.modeled && er.total.output_tokens > 0) {
+    ks.prefill_power_w = pre_pw.avg_power_w;
+    ks.decode_power_w = dec_pw.avg_power_w;
+    pt.avg_power_w = (pre_pw.avg_power_w * pools.prefill_devices + dec_pw.avg_power_w * pools.decode_devices) / chips;
+    pt.peak_power_w = std::max(pre.mean().peak_w, dec.mean().peak_w);
     // Every chip of both pools: the per-chip energy of each pool times its chips.
-    const double joules = pre.pw.energy_j * pools.prefill_devices + dec.pw.energy_j * pools.decode_devices;
+    const double joules = pre_pw.energy_j * pools.prefill_devices + dec_pw.energy_j * pools.decode_devices;
     pt.joules_per_token = joules / static_cast<double>(er.total.output_tokens);
   }
   pt.kv_transfer = ks;

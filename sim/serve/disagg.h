@@ -62,13 +62,18 @@ struct DisaggInstances {
   int prefill = 1, decode = 1;
   std::int64_t prefill_kv_blocks = 0, decode_kv_blocks = 0;
 };
+// Each instance's power manager (one chip of it), in instance order; empty: every iteration at the nominal clock.
+struct DisaggClocks {
+  std::vector<IterationClock*> prefill, decode;
+};
 
 // Runs every request to completion on the instances of both pools. InputError when a request can
 // never be scheduled on an instance (its KV need exceeds the cache).
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                                      const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
-                                     const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer);
+                                     const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer,
+                                     const DisaggClocks& clocks = {});
 
 // Bytes of the KV cache of `tokens` prompt tokens that one decode instance of `sc` receives: what each
 // of its sc.tp ranks holds (footprint()'s per-rank cache: KV heads split, or replicated below one per

@@ -70,6 +70,14 @@ StepCost HostLaunch::bound(StepCost c, const StepShape& s, std::int64_t running)
   return c;
 }
 
+StepCost ManagedClock::run(const StepCost& nominal) {
+  if (nominal.time_s <= 0) return nominal;
+  StepCost c = nominal;
+  c.events = m_state.run(nominal.events).events;
+  c.time_s = c.events.time_s;
+  return c;
+}
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -88,8 +96,8 @@ namespace {
 class Engine {
  public:
   Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched, std::int64_t kv_blocks,
-         const StepTimeFn& step, const EngineFeatures& features)
-      : m_load(load), m_sched(sched), m_step(step), m_features(features) {
+         const StepTimeFn& step, const EngineFeatures& features, IterationClock* clock)
+      : m_load(load), m_sched(sched), m_step(step), m_features(features), m_clock(clock) {
     m_st.kv = KvBlockPool(kv_blocks, sched.block_tokens());
     m_seqs.resize(reqs.size());
     for (size_t i = 0; i < reqs.size(); ++i) {
@@ -123,10 +131,12 @@ class Engine {
       if (b.empty()) stuck();
       const StepShape shape = shape_of(b);
       const HostLaunch launch = m_sched.launch();
-      const StepCost gpu = m_step(launch.padded(shape));
+      const StepCost nominal = m_step(launch.padded(shape));
+      const StepCost gpu = m_clock ? m_clock->run(nominal) : nominal;
       // The requests the framework's loop walks this iteration: every one it holds after scheduling.
       const auto held = static_cast<std::int64_t>(m_st.running.size());
       const StepCost c = launch.bound(gpu, shape, held);
+      if (m_clock && c.time_s > gpu.time_s) m_clock->idle(c.time_s - gpu.time_s);
       m_r.eager_iterations += launch.us_per_kernel > 0 && !launch.graphed(shape);
       m_r.host_wait_s += c.time_s - gpu.time_s;
       m_r.host_busy_s += launch.host_s(shape, gpu.kernels, held);
@@ -154,8 +164,9 @@ class Engine {
     if (m_next >= m_released) throw InputError("serving engine: no request left to run (internal bookkeeping error)");
     const double t = m_seqs[m_next].arrival_s;
     EnergyEvents idle;
-    idle.time_s = t - m_t;  // the chip idles: static power only
+    idle.time_s = t - m_t;  // the chip idles: static power only (with a clock: the idle chip's power)
     m_r.events += idle;
+    if (m_clock) m_clock->idle(t - m_t);
     advance(t - m_t);
   }
   void advance(double dt) {
@@ -224,6 +235,7 @@ class Engine {
   Scheduler& m_sched;
   const StepTimeFn& m_step;
   EngineFeatures m_features;
+  IterationClock* m_clock;
   SchedState m_st;
   std::vector<Sequence> m_seqs;
   size_t m_next = 0, m_released = 0, m_finished = 0;
@@ -233,7 +245,8 @@ class Engine {
 }  // namespace
 
 EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
-                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features) {
+                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features,
+                        IterationClock* clock) {
   if (!(features.prefix_hit >= 0 && features.prefix_hit < 1))
     throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit));
   if (features.spec_tokens < 0 || !(features.spec_accept >= 0 && features.spec_accept <= 1))
@@ -241,7 +254,7 @@ EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& 
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
   if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
-  return Engine(reqs, load, sched, kv_blocks, step, features).run();
+  return Engine(reqs, load, sched, kv_blocks, step, features, clock).run();
 }
 
 }  // namespace xpu

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/power/power.h"
+#include "sim/power/power_state.h"
 #include "sim/serve/requests.h"
 #include "sim/serve/scheduler.h"
 
@@ -36,6 +36,28 @@ struct StepCost {
 };
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
 StepShape shape_of(const Batch& b);
+
+// The chip's clock over a run (the power manager acting over time, sim/power/power_state.h): each
+// iteration, simulated at the nominal clock, as run at the clocks the manager allows at that moment, and
+// the time the chip idles (waiting for the host or for requests), which its running averages see too.
+class IterationClock {
+ public:
+  virtual ~IterationClock() = default;
+  virtual StepCost run(const StepCost& nominal) = 0;  // time and events at the clocks it ran at
+  virtual void idle(double s) = 0;
+};
+// The power manager over a serving run (PowerManagerState): each iteration at the clocks it allows from the
+// running averages of what ran before, its time and events rescaled from its simulation at the nominal clock.
+class ManagedClock final : public IterationClock {
+ public:
+  ManagedClock(const PowerSpec& s, double max_clock) : m_state(s, max_clock) {}
+  StepCost run(const StepCost& nominal) override;
+  void idle(double s) override { m_state.idle(s); }
+  const PowerLog& log() const { return m_state.log(); }
+
+ private:
+  PowerManagerState m_state;
+};
 
 // How requests reach the server: all at once (offline throughput), a closed loop of `concurrency`
 // users each sending its next request when the last one finishes, or open-loop arrivals (the
@@ -85,9 +107,10 @@ struct EngineResult {
 };
 
 // Runs every request of `reqs` to completion. InputError when a request can never be scheduled
-// (its KV need exceeds the cache).
+// (its KV need exceeds the cache). `clock`: the power manager's (null: every iteration at the nominal clock).
 EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
-                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features = {});
+                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features = {},
+                        IterationClock* clock = nullptr);
 
 double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
 

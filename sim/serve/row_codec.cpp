@@ -26,6 +26,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeMemory, capacity_bytes, weight_bytes, ac
                                    kv_bytes, kv_bytes_per_token, kv_blocks, block_tokens, kv_tokens, stage, stage_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OccupancySample, t_s, kv_used, running, waiting)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EnergyBreakdown, compute_j, vector_j, onchip_j, dram_j, active_j, static_j)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, time_s, nominal_time_s, clock_s, boost_s, short_term_s, settling_s, held_s, idle_s,
+                                   boost_ends_s, held_from_s, max_short_w, max_limit_w, max_short_unboosted_w, max_limit_held_w,
+                                   peak_w, min_clock, energy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
                                    fabric_runs, converged, prefill_busy, decode_busy, prefill_power_w, decode_power_w)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
@@ -37,7 +40,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
-                                   kv_transfer, layout)
+                                   kv_transfer, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
@@ -62,9 +65,10 @@ XPU_ROW_FIELDS(SchedulerLimits, 32)
 XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
+XPU_ROW_FIELDS(PowerLog, 176)
 XPU_ROW_FIELDS(KvTransferStats, 96)
 XPU_ROW_FIELDS(DisaggLayout, 112)
-XPU_ROW_FIELDS(ServePoint, 464)
+XPU_ROW_FIELDS(ServePoint, 640)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(ServeResult, 888)
 XPU_ROW_FIELDS(PointBound, 64)

@@ -239,6 +239,7 @@ struct ReplicaRun {
   std::int64_t requests = 0;
   EngineResult er;
   PowerResult pw;
+  PowerLog log;  // what the power manager did over the run
   double peak = 0;
 };
 
@@ -302,47 +303,24 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
 }
 
 // One replica's engine run with every iteration's cost from the chip model at the nominal clock (one
-// simulation of each step part); the power manager then sets the clocks of the run (duration-driven: a
-// serving run far longer than the averaging window settles at TDP), and, when it throttles, the engine
-// is run again on the same costs taken to those clocks (no chip simulation: the rescale of power_manager.h).
+// simulation of each step part), run at the clock the power manager allows at that iteration (no second
+// simulation: the rescale of power_manager.h).
 void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
-  const PowerResult* managed = nullptr;
   const PowerSpec* ps = s.chip.power();
-  bool over_peak = false;  // some iteration alone would draw more than the electrical limit
-  HeldParts held;
-  StepTimeFn fn = [&](const StepShape& shape) {
-    StepCost cost = st(shape);
-    if (!ps || cost.time_s <= 0) return cost;
-    double watts = power_at_clock(*ps, cost.events, 1.0);
-    if (managed) {
-      const PartAtClocks p = part_at_clocks(*ps, managed->managed, cost.events);
-      held.add(p);
-      cost.time_s = p.events.time_s;
-      cost.events = p.events;
-      watts = p.energy.total() / p.events.time_s;
-    } else {
-      over_peak = over_peak || (ps->peak_limit.value() > 0 && watts > ps->peak_limit.value());
-    }
-    run.peak = std::max(run.peak, watts);
-    return cost;
-  };
+  std::optional<ManagedClock> clock;
+  if (ps) clock.emplace(*ps, max_clock_ratio(s.chip));
   RequestSpec rs = request_spec(s.opt);
   rs.rate = s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
-  auto engine = [&] {
-    auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-    return run_engine(reqs, run.load, *sched,
-                      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm).kv_blocks, fn,
-                      s.opt.features());
-  };
-  run.er = engine();
-  run.pw = manage_power(s.chip, run.er.events, false);
-  if (run.pw.modeled && (run.pw.ran_off_nominal() || over_peak)) {  // throttled, boosted, or held to the limit
-    managed = &run.pw;
-    run.peak = 0;
-    run.er = engine();
-    held.apply(run.pw);
-  }
+  auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
+  const std::int64_t blocks =
+      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm).kv_blocks;
+  run.er = run_engine(reqs, run.load, *sched, blocks, [&st](const StepShape& shape) { return st(shape); },
+                      s.opt.features(), clock ? &*clock : nullptr);
+  if (!clock) return;
+  run.log = clock->log();
+  run.pw = power_over_time(s.chip, run.log);
+  run.peak = run.log.peak_w;
 }
 
 ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t requests) {
@@ -388,6 +366,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   const ReplicaRun& busiest = runs.front();
   pt.clock_ratio = busiest.pw.clock_ratio;
   pt.throttled = busiest.pw.throttled;
+  pt.power_manager = busiest.log;
   if (busiest.pw.modeled && tokens > 0) {
     pt.avg_power_w = power;
     pt.joules_per_token = joules / tokens;

@@ -1,7 +1,8 @@
 // Serving: one chip running an inference server (continuous batching, chunked prefill, paged KV
 // cache, admission and preemption; the policies of vLLM, SGLang and TensorRT-LLM) over a request
 // load (closed loop of N users, Poisson arrivals, or offline), with iteration times from the chip
-// model at the clock the power limit settles at; and `xpusim compare`, the same study across chips.
+// model at the clock the power manager allows at each iteration (sim/power/power_state.h); and
+// `xpusim compare`, the same study across chips.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <memory>
@@ -125,6 +126,7 @@ struct ServePoint {
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
   std::string layout;  // compare's unit frontier: the layout that served the point ("" elsewhere)
+  PowerLog power_manager;  // what the power manager did over the busiest replica's run (time 0: not modelled)
 };
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
