@@ -49,7 +49,7 @@ int cmd_validate(int argc, char** argv) {
       j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
                    {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
                    {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
-                   {"roofline", p.roofline}, {"source", p.row.source}});
+                   {"roofline", p.roofline}, {"source", p.row.source}, {"note", p.note}});
     nlohmann::json sk = nlohmann::json::array();
     for (const auto& s : skipped)
       sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});

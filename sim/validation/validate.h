@@ -1,5 +1,6 @@
 // `xpusim validate`: predictions against real-hardware measurements (CSV rows with exact conditions).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string
 // ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...") implies; -1 when none is stated.
 double protocol_runs(const std::string& source);
 std::vector<std::string> default_measurement_files();
+// `trtllm-bench` rows: the requests of the TensorRT-LLM perf-overview's dataset for an ISL/OSL pair (its
+// num_requests table; an unlisted pair takes a listed one within 5% on both lengths), 0 when none.
+std::int64_t trtllm_bench_requests(std::int64_t isl, std::int64_t osl);
 // The chip preset of a row's hardware as measurement sources name it ("" when none models it).
 std::string chip_for(const std::string& hardware);
 
