@@ -92,13 +92,18 @@ KNOWN_GAPS = {
 
 
 # Issue 13's bound on the mean absolute error of the expressible rows is 15%; the TensorRT-LLM rows reach
-# 11.5% (all over-predicted: TP1 +6..12%, TP2 +15..16%, TP4 +4..13%, TP8 +13..21%, 405B TP8 +3%) with the
-# PyTorch backend's kernels (FusionPolicy::trtllm_pytorch: fp8 inputs quantized by kernels of their own, RoPE in
-# the attention op, silu_and_mul on its own; 19.1% with the vllm structure), the LM head's logits all-gather and
-# the CUDA-graph padding of generation-only iterations to the captured sizes (HostLaunch::padded: 13.6% without;
-# TRT-111 +28.1% -> +21.2%, ~1050 running padded to the 1280 graph). NVLS's streamed reduction and its copies
-# into and out of the NVLS buffer took TRT-111 from +25.8% (a listed gap) to +23.6% and the MAE to 11.3%.
-TRT_MAE_BOUND = (0.15, "issue 13")
+# 10.2% (2026-12-04; all over-predicted: TP1 +9.4/+9.4%, TP2 +13.7/+14.3%, TP4 +5.2/+12.2%, TP8 +11.7/+15.3%
+# at ISL/OSL 1000/1000 and 1024/2048, 405B TP8 +0.2%) with the PyTorch backend's kernels
+# (FusionPolicy::trtllm_pytorch: fp8 inputs quantized by kernels of their own, RoPE in the attention op,
+# silu_and_mul on its own; 19.1% with the vllm structure), the LM head's logits all-gather, the CUDA-graph
+# padding of generation-only iterations to the captured sizes (HostLaunch::padded: 13.6% without; TRT-111
+# +28.1% -> +21.2%, ~1050 running padded to the 1280 graph), NVLS's streamed reduction and its buffer copies
+# (TRT-111 +25.8% -> +23.6%), and, since 2026-12-04, the dataset size of the 1024/2048 rows: the
+# perf-overview's num_requests table omits that pair, which takes its 1000/2000 entry (1500 requests;
+# trtllm_bench_requests) instead of the engine's 4 x max_batch_size (5120 at TP8), so a larger share of
+# the offline run is its tail (TRT-108 +5.0 -> +9.4%, TRT-109 +15.3 -> +14.3%, TRT-110 +14.3 -> +12.2%,
+# TRT-111 +24.3 -> +15.3%; MAE 11.0% -> 10.2%). Held at 11% so that the gain cannot be lost unnoticed.
+TRT_MAE_BOUND = (0.11, "issue 13's 15%, held at 11% since 2026-12-04 (10.2%)")
 
 
 def validate(filter_):
