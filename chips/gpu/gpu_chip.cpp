@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/engine/sc_ticks.h"
+
 #include "chips/gpu/isa.h"
 
 namespace xpu::gpu {
@@ -28,7 +30,7 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   Tick end = m_links[ext->executor].carry(arrival, static_cast<double>(bytes), 0, horizon);
   if (ext->level == kMulticast) {
     end += m_hit_latency;
-    delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+    delay = ticks_time(std::max<Tick>(0, end - now));
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
@@ -45,7 +47,7 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
     else end = std::max(end, dram_end), lat = 0;
   }
   end += lat;
-  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  delay = ticks_time(std::max<Tick>(0, end - now));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/engine/sc_ticks.h"
+
 #include "chips/maia/isa.h"
 
 namespace xpu::maia {
@@ -53,7 +55,7 @@ void MaiaMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
     }
     default: break;  // kTsram: local, no transfer
   }
-  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  delay = ticks_time(std::max<Tick>(0, end - now));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

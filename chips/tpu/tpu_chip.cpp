@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/engine/sc_ticks.h"
+
 #include "chips/tpu/isa.h"
 
 namespace xpu::tpu {
@@ -30,7 +32,7 @@ void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   } else {
     end = std::max(end, m_hbm->access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
   }
-  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  delay = ticks_time(std::max<Tick>(0, end - now));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/engine/sc_ticks.h"
+
 #include "chips/trainium/isa.h"
 
 namespace xpu::trainium {
@@ -51,7 +53,7 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   if (ext->level == kHbm)
     end = std::max(end + to_ticks(m_spec.hbm.latency.value()),
                    m_hbm->access(arrival, trans.get_address(), bytes, ext->run, ext->write, horizon));
-  delay = sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, end - now)));
+  delay = ticks_time(std::max<Tick>(0, end - now));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -336,7 +336,7 @@ Tick Executor::issue_dma(const Instr& in, Tick ready, Tick now, std::uint32_t ke
   ext.arrival_ps = ready + issue;
   ext.now_ps = now;
   ext.horizon_ps = std::max<Tick>(0, now - m_quantum);
-  sc_time delay = sc_time::from_value(static_cast<sc_dt::uint64>(std::max<Tick>(0, ready + issue - now)));
+  sc_time delay = ticks_time(std::max<Tick>(0, ready + issue - now));
   m_fw->b_transport(trans, delay);
   Tick end = std::max(now + static_cast<Tick>(delay.value()), ready + issue);
   m_ctx.counters.bytes_by_level[in.level & 7] += static_cast<double>(in.bytes);

@@ -6,6 +6,7 @@
 #include <tlm>
 
 #include "sim/base/units.h"
+#include "sim/engine/sc_ticks.h"
 
 namespace xpu {
 
@@ -33,7 +34,7 @@ class alignas(32) QuantumKeeper {
   // context is cold after the coroutine switch; perf put it at about 1% of a GEMM's samples).
   Tick sync(Tick now) {
     assert(now == stamp());
-    sc_core::wait(sc_core::sc_time::from_value(static_cast<sc_dt::uint64>(m_local)));
+    sc_core::wait(ticks_time(m_local));
     now = static_cast<Tick>(static_cast<std::uint64_t>(now) + static_cast<std::uint64_t>(m_local));
     assert(now == stamp());
     restart(now);

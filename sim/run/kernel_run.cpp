@@ -245,9 +245,10 @@ RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetu
 }
 
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink,
-                     const LowerOptions& bench) {
+                     const LowerOptions& bench, bool keep_chip) {
   KernelRun out;
   RunOptions ro;
+  ro.keep_chip = keep_chip;
   ro.trace = trace;
   ro.trace_sink = sink;
   if (functional) {
@@ -309,7 +310,7 @@ KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const Kern
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;
   bench.gemm_block = opt.gemm_block;
-  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, bench);
+  st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, bench, opt.keep_chip);
   st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)
                                  : manage_power(chip, st.run.result.events, opt.sustained);
   apply_power(st.run.result, st.power);

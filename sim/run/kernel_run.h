@@ -32,8 +32,9 @@ struct KernelRun {
 // `sink` (optional) receives the trace records as they are produced instead of RunResult::trace.
 // `bench`: what a benchmark states about the kernel it timed (LowerOptions::input_working_set, the bytes it
 // rotates the inputs over; LowerOptions::gemm_block, the kernel's own block shape).
+// `keep_chip`: on the process's warm chip (RunOptions::keep_chip), for callers that run kernel after kernel.
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace,
-                     TraceObserver* sink = nullptr, const LowerOptions& bench = {});
+                     TraceObserver* sink = nullptr, const LowerOptions& bench = {}, bool keep_chip = false);
 
 // Functional-mode tensors and reference of an op (also used by tests and the Python module).
 // Operands by op (fp32 row-major 2-D tensors; inputs are rounded to the op's dtypes as loaded):
@@ -73,6 +74,11 @@ struct KernelStudyOptions {
   LowerOptions::Block gemm_block;  // LowerOptions::gemm_block: the benchmarked kernel's own GEMM block shape
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
+  // Simulate on the process's warm chip and keep it warm (RunOptions::keep_chip; results are the same): for
+  // callers that run many kernels (validate: its 525 rows 36 -> 31 CPU-s, no slot threads built and unmapped
+  // per kernel). Off for a one-shot kernel: a reusable chip creates every slot thread an executor may need
+  // (528 on an H100 instead of the 132 one 8192^3 GEMM uses).
+  bool keep_chip = false;
 };
 // A warm-up length given by a user (--after-runs, after_runs=): finite, 0 to 1e9 runs; else InputError.
 double checked_after_runs(double runs);

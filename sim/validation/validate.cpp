@@ -300,6 +300,7 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   // from an idle chip); a row without a stated protocol is one burst from idle (the boost clock, held to the
   // electrical limit, unless it lasts tens of milliseconds).
   KernelStudyOptions ko;
+  ko.keep_chip = true;  // row after row on the warm chip of the row's configuration
   ko.after_runs = protocol_runs(row.source);
   // "inputs rotated over N buffer sets": the calls cycle over N sets, so a working set the chip's cache
   // holds is served from it (LowerOptions::input_working_set); "single buffer set (working set > 256 MiB)"

@@ -52,3 +52,21 @@ TEST(WarmChip, AKernelOnTheWarmChipEqualsAFreshChip) {
     expect_same(simulate(*chip, {probe}, {}, DType::bf16), fresh, name + " after the warm chip");
   }
 }
+
+// KernelStudyOptions::keep_chip (validate's rows): the study's second kernel runs on the warm chip, and both
+// studies equal one-shot studies on fresh chips, power-managed figures included.
+TEST(WarmChip, KernelStudiesOnTheWarmChipEqualOneShotStudies) {
+  auto chip = load_chip("h100-sxm", {});
+  const OpSpec a = make_op("gemm", {{"m", "512"}, {"n", "1024"}, {"k", "768"}});
+  const OpSpec b = make_op("gemm", {{"m", "1024"}, {"n", "512"}, {"k", "256"}});
+  const KernelStudy fresh_a = run_kernel_study(*chip, a), fresh_b = run_kernel_study(*chip, b);
+  KernelStudyOptions keep;
+  keep.keep_chip = true;
+  const std::uint64_t reused_before = process_run_stats().reused_chips;
+  const KernelStudy warm_a = run_kernel_study(*chip, a, keep), warm_b = run_kernel_study(*chip, b, keep);
+  EXPECT_EQ(process_run_stats().reused_chips, reused_before + 1);
+  expect_same(warm_a.run.result, fresh_a.run.result, "first study");
+  expect_same(warm_b.run.result, fresh_b.run.result, "second study");
+  EXPECT_EQ(warm_b.run.result.tflops, fresh_b.run.result.tflops);
+  EXPECT_EQ(warm_b.power.clock_ratio, fresh_b.power.clock_ratio);
+}
