@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace xpu {
 
@@ -20,6 +21,17 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   p.options(o).style(cli_style());
   if (allow_unregistered) p.allow_unregistered();
   return p.run();
+}
+
+// A Python call's keywords as the flags of `xpusim <command>` (args without the command), parsed by its options.
+inline boost::program_options::variables_map parse_flags(const char* command, std::vector<std::string> args,
+                                                         const boost::program_options::options_description& o) {
+  args.insert(args.begin(), command);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  boost::program_options::variables_map vm;
+  boost::program_options::store(parse_cli(static_cast<int>(argv.size()), argv.data(), o), vm);
+  return vm;
 }
 
 // Parses argv into vm; with --help prints `usage`, the options, and returns true (the command then exits 0).

@@ -24,12 +24,8 @@ namespace xpu {
 namespace {
 // xpusim.compare(): its keywords as `xpusim compare` flags, parsed and checked by the CLI's own code, each
 // study's summary.json; --out writes the folders as the CLI does, nothing is printed.
-std::vector<std::string> compare_cli_json(std::vector<std::string> args, bool named_study) {
-  args.insert(args.begin(), "compare");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  po::variables_map vm;
-  po::store(parse_cli(static_cast<int>(argv.size()), argv.data(), compare_options()), vm);
+std::vector<std::string> compare_cli_json(const std::vector<std::string>& args, bool named_study) {
+  const po::variables_map vm = parse_flags("compare", args, compare_options());
   std::vector<std::string> out;
   for (const CompareRequest& r : compare_requests(vm, named_study)) {
     py::gil_scoped_release release;

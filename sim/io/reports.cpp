@@ -38,6 +38,15 @@ nlohmann::json power_json(const PowerResult& p) {
             {"dram", p.breakdown.dram_j}, {"active", p.breakdown.active_j}, {"static", p.breakdown.static_j}}}};
 }
 
+namespace {
+// The parallel layout of a run or a server: the same fields in both reports.
+nlohmann::json layout_json(const LayoutFigures& s, int devices, const std::string& name) {
+  return {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp},
+          {"microbatches", s.microbatches}, {"devices", devices}, {"sp", s.sp}, {"pad_heads", s.pad_heads},
+          {"redundant_experts", s.redundant_experts}, {"name", name}};
+}
+}  // namespace
+
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   nlohmann::json j;
   j["chip"] = r.chip;
@@ -49,9 +58,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
-  j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp()},
-                 {"microbatches", s.step_microbatches()}, {"devices", r.devices},
-                 {"sp", s.sp}, {"pad_heads", s.pad_heads}, {"redundant_experts", s.redundant_experts}, {"name", r.layout}};
+  j["layout"] = layout_json(layout_figures(s), r.devices, r.layout);
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;
@@ -251,7 +258,8 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["family"] = r.family;
   j["model"] = r.model;
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
-  j["layout"] = {{"name", r.layout}, {"devices", r.devices}, {"replicas", r.replicas}};
+  j["layout"] = layout_json(r.layout_figures, r.devices, r.layout);  // the same fields as run's, and the replicas
+  j["layout"]["replicas"] = r.replicas;
   j["devices"] = r.devices;
   if (r.disagg) {
     const DisaggLayout& d = *r.disagg;

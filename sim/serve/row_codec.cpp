@@ -42,10 +42,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
                                    kv_transfer, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
                                    power_modeled, kernels, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
-                                   spec_drafter, disagg)
+                                   spec_drafter, disagg, layout_figures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
                                    usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw, bound, why, layout)
@@ -70,14 +71,15 @@ XPU_ROW_FIELDS(KvTransferStats, 96)
 XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(ServePoint, 640)
 XPU_ROW_FIELDS(CostFigures, 64)
-XPU_ROW_FIELDS(ServeResult, 888)
+XPU_ROW_FIELDS(LayoutFigures, 36)
+XPU_ROW_FIELDS(ServeResult, 928)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1392)
+XPU_ROW_FIELDS(CompareRow, 1432)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1432)
+XPU_ROW_FIELDS(UnitResult, 1472)
 #undef XPU_ROW_FIELDS
 #endif
 

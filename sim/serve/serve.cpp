@@ -524,6 +524,10 @@ namespace {
 }
 }  // namespace
 
+LayoutFigures layout_figures(const Scenario& s) {
+  return {s.tp, s.ep, s.pp, s.dp, s.expert_tp(), s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp};
+}
+
 ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& base, const ServeOptions& opt) {
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
@@ -543,6 +547,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.chip = chip.name();
   r.system = opt.system ? opt.system->spec.name : "";
   r.layout = base.layout_str();
+  r.layout_figures = layout_figures(base);
   r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
   r.disagg = pools;
   r.family = chip.family();

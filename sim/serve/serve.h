@@ -131,6 +131,13 @@ struct ServePoint {
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
 
+// A parallel layout's degrees as every report gives them (run's and serve's JSON `layout`).
+struct LayoutFigures {
+  int tp = 1, ep = 1, pp = 1, dp = 1, expert_tp = 1, microbatches = 1, pad_heads = 0, redundant_experts = 0;
+  bool sp = false;
+};
+LayoutFigures layout_figures(const Scenario& s);
+
 struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
   std::string system, layout;      // the system preset ("" for one chip) and the layout ("tp8")
@@ -153,6 +160,7 @@ struct ServeResult {
   double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k
   std::string spec_method, spec_drafter;
   std::optional<DisaggLayout> disagg;  // disaggregated serving: the pools
+  LayoutFigures layout_figures;        // the layout's degrees (the decode pool's when disaggregated)
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);

@@ -61,3 +61,38 @@ def test_run_takes_every_scenario_flag_of_the_cli(cli, tiny_model):
     with pytest.raises(ValueError) as e:
         xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=2, input=64, tp=2)
     assert p2.returncode == 2 and "--tp 2" in p2.stderr and "--tp 2" in str(e.value)
+
+
+def test_run_is_the_cli_run_for_every_keyword(cli, tiny_model, tmp_path):
+    """xpusim.run() goes through `xpusim run`'s parsing and code: a run from idle (sustained=False, --from-idle),
+    every rank simulated (fold=False, --no-fold) and --out give what the CLI gives."""
+    args = ["--model", tiny_model, "--phase", "prefill", "--batch", "4", "--input", "128", "--system", "hgx-h100x8",
+            "--tp", "2", "--dp", "4"]
+    kw = dict(model=tiny_model, phase="prefill", batch=4, input=128, system="hgx-h100x8", tp=2, dp=4)
+    idle = json.loads(cli("run", *args, "--from-idle", "--format", "json").stdout)
+    p = xpusim.run(sustained=False, out=tmp_path / "run", **kw)
+    assert idle["ttft_s"] == p["ttft_s"] and idle["power"] == p["power"] and idle["layout"] == p["layout"]
+    assert not p["power"]["steady_state"]
+    assert json.load(open(tmp_path / "run" / "stats.json"))["ttft_s"] == p["ttft_s"]
+    assert (tmp_path / "run" / "system.resolved.yaml").exists()
+    assert xpusim.run(fold=False, **kw)["ttft_s"] == xpusim.run(**kw)["ttft_s"]
+    both = cli("run", *args, "--from-idle", "--after-runs", "3", check=False)
+    assert both.returncode == 2 and "--from-idle and --after-runs 3" in both.stderr
+    import pytest
+    with pytest.raises(xpusim.InputError, match="--from-idle and --after-runs"):
+        xpusim.run(sustained=False, after_runs=3, **kw)
+
+
+def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_model):
+    """--chip tpu-v6e --system hgx-h100x8 was refused by run but silently ignored by serve (it served H100s)."""
+    import pytest
+    for cmd in ("run", "serve"):
+        p = cli(cmd, "--chip", "tpu-v6e", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", tiny_model, check=False)
+        assert p.returncode == 2 and "--chip tpu-v6e with --system hgx-h100x8, whose chips are h100-sxm" in p.stderr, p.stderr
+    with pytest.raises(xpusim.InputError, match="--chip tpu-v6e with --system hgx-h100x8"):
+        xpusim.serve(chip="tpu-v6e", system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2)
+    # Without chip=, the system's chips (the Python default is the CLI's); serve's JSON layout has run's fields
+    # (it had only name, devices and replicas) and the replicas.
+    served = xpusim.serve(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2, input=64, output=4)["layout"]
+    ran = xpusim.run(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, batch=4, input=64)["layout"]
+    assert served.pop("replicas") == 4 and served == ran and ran["tp"] == 2 and ran["dp"] == 4
