@@ -11,6 +11,7 @@
 #include "sim/app/commands.h"
 #include "sim/app/system_cmd.h"
 #include "sim/serve/compare.h"
+#include "sim/serve/study.h"
 #include "sim/io/compare_report.h"
 #include "sim/run/kernel_run.h"
 #include "sim/serve/scheduler.h"
@@ -46,6 +47,11 @@ void bind_sweep(py::module_& m) {
   m.def("kernel_arg_names", [] { return kernel_arg_names(); });
   m.def("list_ops", [] { return op_kind_names(); });
   m.def("compare_cli_json", &compare_cli_json, py::arg("args"), py::arg("named_study"));
+  // A named study's models and units (sweeps check the keys a compare sweep sets against its units).
+  m.def("study_units", [](const std::string& study) {
+    const StudyDef d = load_study(study);
+    return py::dict(py::arg("models") = d.models, py::arg("units") = d.units, py::arg("units_for") = d.units_for);
+  });
   // A compare unit's chip and system presets as compare resolves them (sweeps check and record them).
   m.def(
       "compare_unit_config",

@@ -171,7 +171,8 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
           {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
           {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
           {"prefill_busy", k->prefill_busy}, {"decode_busy", k->decode_busy},
-          {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w}};
+          {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w},
+          {"power_manager_chip", k->power_manager_chip.empty() ? nlohmann::json(nullptr) : nlohmann::json(k->power_manager_chip)}};
 }
 
 // What the power manager did over a serving run (null without a power model).
@@ -400,7 +401,13 @@ std::string serve_table(const ServeResult& r) {
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
-  if (r.best >= 0) os << power_manager_text(r.curve[static_cast<size_t>(r.best)].power_manager);
+  if (r.best >= 0) {
+    const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
+    std::string pm = power_manager_text(b.power_manager);
+    if (b.kv_transfer && !b.kv_transfer->power_manager_chip.empty() && !pm.empty())  // disaggregated: whose log it is
+      pm.replace(pm.find(": "), 2, " (" + b.kv_transfer->power_manager_chip + ", the most energy of both pools): ");
+    os << pm;
+  }
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);

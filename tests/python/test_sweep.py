@@ -405,3 +405,27 @@ def test_a_compare_study_sweeps_system_units(tmp_path):
         load_spec(dict(spec, axes=[{"key": "hgx-h100x8:scale_up.link.bandwith", "values": ["25 GB/s"]}]))
     with pytest.raises(xpusim.SpecError, match="unknown chip or system 'hgx-h100x9'"):
         load_spec(dict(spec, base=dict(base, chips=["hgx-h100x9"])))
+
+
+def test_a_compare_sweep_over_a_study_of_several_models(tmp_path):
+    """A named study of several models (each a study of its own) in a compare sweep: a point is one study,
+    so the spec names the model (base.model or a `model` axis), else one error line at load; its preset keys
+    are checked against the study's units at load (they were left to the points); a model given as a
+    config.json path names the study's folder by its file (the path itself was refused as --name)."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    study = write_spec(tmp_path, "description: two\nunits: [h100-sxm, tpu-v6e]\nmodels: [%s, %s]\ndtype: fp8\nscenario: chat\n" % (TINY, small),
+                       "two.yaml")
+    base = {"study": str(study), "input": 64, "output": 8, "max_batch": 4, "jobs": 1}
+    axis = {"key": "hbm.bandwidth", "values": [2, 3], "unit": "TB/s"}
+    with pytest.raises(xpusim.SpecError, match=r"base.study: .* is a study of 2 models .* give base.model or an axis"):
+        load_spec({"study": "compare", "base": base, "axes": [axis], "metrics": {"t": "rows.0.throughput_tok_s"}})
+    with pytest.raises(xpusim.SpecError, match=r"'hbm.bandwith' is not a study argument of `compare` nor a key of unit"):
+        load_spec({"study": "compare", "base": dict(base, model=TINY), "axes": [dict(axis, key="hbm.bandwith")],
+                   "metrics": {"t": "rows.0.throughput_tok_s"}})
+    df = xpusim.sweep({"study": "compare", "base": base, "axes": [{"key": "model", "values": [TINY, small]}, axis],
+                       "metrics": {"t": "rows.0.throughput_tok_s"}})
+    assert list(df["status"]) == ["ok"] * 4 and df["t"].notna().all()
+    out = tmp_path / "cmp"
+    reports = xpusim.compare(study=str(study), input=64, output=8, max_batch=4, jobs=1, out=out, no_report=True)
+    assert [r["model"] for r in reports] == ["tiny-llama", "small-llama-100m"]
+    assert sorted(os.listdir(out)) == ["small-llama-100m", "tiny-llama"]
