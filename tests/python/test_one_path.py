@@ -96,3 +96,13 @@ def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_mo
     served = xpusim.serve(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2, input=64, output=4)["layout"]
     ran = xpusim.run(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, batch=4, input=64)["layout"]
     assert served.pop("replicas") == 4 and served == ran and ran["tp"] == 2 and ran["dp"] == 4
+
+
+def test_a_units_own_set_wins_over_the_general_one_in_either_order():
+    """compare: `key=value` for every unit and `name:key=value` for one; that unit takes its own value whatever
+    the order (before, the later of the two won; now a key given twice for one unit is refused instead)."""
+    for sets in (["cost.chip_hour=2", "h100-sxm:cost.chip_hour=3"], ["h100-sxm:cost.chip_hour=3", "cost.chip_hour=2"]):
+        y = xpusim._xpusim.compare_unit_config("h100-sxm", sets)["chip_yaml"]
+        assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 3"], sets
+        y = xpusim._xpusim.compare_unit_config("tpu-v6e", sets)["chip_yaml"]
+        assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 2"], sets
