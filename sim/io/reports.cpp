@@ -337,8 +337,11 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["price_assumed"] = r.cost.assumed;
   nlohmann::json ks = nlohmann::json::array();
   double total = 0;
-  for (const auto& [l, t] : r.kernels) total += t;
-  for (const auto& [l, t] : r.kernels) ks.push_back({{"label", l}, {"time_s", t}, {"share", total > 0 ? t / total : 0}});
+  for (const auto& k : r.kernels) total += k.time_s;
+  for (const auto& k : r.kernels)  // a collective with its algorithm and bytes per rank, as run's breakdown
+    ks.push_back({{"label", k.label}, {"time_s", k.time_s}, {"share", total > 0 ? k.time_s / total : 0},
+                  {"algorithm", k.comm_bytes > 0 ? nlohmann::json(k.algorithm) : nlohmann::json(nullptr)},
+                  {"collective_bytes", k.comm_bytes > 0 ? nlohmann::json(k.comm_bytes) : nlohmann::json(nullptr)}});
   j["kernels"] = ks;
   return j;
 }
@@ -408,6 +411,14 @@ std::string serve_table(const ServeResult& r) {
       pm.replace(pm.find(": "), 2, " (" + b.kv_transfer->power_manager_chip + ", the most energy of both pools): ");
     os << pm;
   }
+  double step_s = 0;
+  std::string coll;  // the decode step's collectives, as run's breakdown gives them
+  for (const auto& k : r.kernels) step_s += k.time_s;
+  for (const auto& k : r.kernels)
+    if (k.comm_bytes > 0)
+      coll += strformat("%s%s %s %s per rank %.1f%%", coll.empty() ? "" : "; ", k.label.c_str(), k.algorithm.c_str(),
+                        format_bytes(k.comm_bytes).c_str(), step_s > 0 ? 100 * k.time_s / step_s : 0.0);
+  if (!coll.empty()) os << "  collectives of a decode step at the best point (share of the step): " << coll << "\n";
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);

@@ -42,6 +42,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
                                    kv_transfer, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
@@ -72,6 +73,7 @@ XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(ServePoint, 672)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
+XPU_ROW_FIELDS(ServeKernel, 80)
 XPU_ROW_FIELDS(ServeResult, 928)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)

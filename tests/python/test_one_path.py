@@ -96,6 +96,16 @@ def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_mo
     served = xpusim.serve(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2, input=64, output=4)["layout"]
     ran = xpusim.run(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, batch=4, input=64)["layout"]
     assert served.pop("replicas") == 4 and served == ran and ran["tp"] == 2 and ran["dp"] == 4
+    # serve's per-kernel breakdown gives each collective's algorithm and bytes per rank beside its share, under
+    # run's key names (it had label, time and share only), and its table lists them.
+    args = ["serve", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", tiny_model, "--requests", "8",
+            "--input", "64", "--output", "8"]
+    ks = json.loads(cli(*args, "--format", "json").stdout)["kernels"]
+    coll = [k for k in ks if k["label"].endswith("allreduce")]
+    assert coll and all(k["algorithm"] and k["collective_bytes"] > 0 and k["share"] > 0 for k in coll), coll
+    assert all(k["algorithm"] is None and k["collective_bytes"] is None for k in ks if k["label"] == "layer.qkv_proj")
+    table = cli(*args).stdout
+    assert "collectives of a decode step at the best point (share of the step): embed_allreduce %s" % coll[0]["algorithm"] in table
 
 
 def test_a_units_own_set_wins_over_the_general_one_in_either_order():
