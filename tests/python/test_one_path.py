@@ -116,3 +116,21 @@ def test_a_units_own_set_wins_over_the_general_one_in_either_order():
         assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 3"], sets
         y = xpusim._xpusim.compare_unit_config("tpu-v6e", sets)["chip_yaml"]
         assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 2"], sets
+
+
+def test_a_value_of_the_wrong_type_is_one_input_error_naming_flag_value_and_type(cli, tiny_model):
+    """Boost's "the argument ('4.0') for option '--batch' is invalid (see xpusim --help)" said neither what was
+    expected nor which command's help; from Python the same flag parsing raised a bare RuntimeError."""
+    import pytest
+    p = cli("run", "--batch", "4.0", check=False)
+    assert p.returncode == 2 and p.stderr == "xpusim: error: --batch '4.0': expected an integer (see xpusim run --help)\n", p.stderr
+    p = cli("serve", "--rate", "fast", check=False)
+    assert p.returncode == 2 and "--rate 'fast': expected a number (see xpusim serve --help)" in p.stderr, p.stderr
+    p = cli("serve", "--bogus", "1", check=False)
+    assert p.returncode == 2 and "unrecognised option '--bogus' (see xpusim serve --help)" in p.stderr, p.stderr
+    with pytest.raises(xpusim.InputError, match=r"^--batch '4.5': expected an integer \(see xpusim run --help\)$"):
+        xpusim.run(model=tiny_model, input=64, batch=4.5)
+    with pytest.raises(xpusim.InputError, match=r"^--tp 'x': expected an integer \(see xpusim serve --help\)$"):
+        xpusim.serve(model=tiny_model, tp="x")
+    with pytest.raises(xpusim.InputError, match=r"^--jobs 'many': expected an integer \(see xpusim compare --help\)$"):
+        xpusim.compare(chips="h100-sxm", model=tiny_model, jobs="many")

@@ -429,3 +429,18 @@ def test_a_compare_sweep_over_a_study_of_several_models(tmp_path):
     reports = xpusim.compare(study=str(study), input=64, output=8, max_batch=4, jobs=1, out=out, no_report=True)
     assert [r["model"] for r in reports] == ["tiny-llama", "small-llama-100m"]
     assert sorted(os.listdir(out)) == ["small-llama-100m", "tiny-llama"]
+
+
+def test_jobs_below_one_are_refused_before_anything_is_written(tmp_path):
+    """--jobs 0 ran on every core and --jobs -3 on one, silently; compare refuses both (1 to 1024)."""
+    spec = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n"
+                      "metrics: {t: latency_s}\n")
+    for jobs in ("0", "-3"):
+        out = tmp_path / ("out" + jobs)
+        p = subprocess.run([os.path.join(BUILD, "xpusim"), "sweep", str(spec), "--out", str(out), "--jobs", jobs],
+                           capture_output=True, text=True, env=env())
+        assert p.returncode == 2 and p.stderr == "xpusim: error: --jobs %s: expected 1 to 1024 worker processes " \
+                                                 "(default: all cores)\n" % jobs, p.stderr
+        assert not out.exists()
+    with pytest.raises(xpusim.SweepError, match="--jobs 0: expected 1 to 1024"):
+        xpusim.sweep(str(spec), jobs=0)
