@@ -292,6 +292,15 @@ def check_row(r, p):
                           "verdict": _str(t, "verdict", q) or ""})
         row["layout_search"] = {"criterion": _str(ls, "criterion", p + ".layout_search") or "",
                                 "chosen": _str(ls, "chosen", p + ".layout_search") or "", "tried": tried}
+    pm = r.get("power_manager")  # what the power manager did over the best point's run (null: no power model)
+    if pm is not None and not isinstance(pm, dict):
+        raise ReportError("summary.json: %s.power_manager must be an object or null" % p)
+    row["power_manager"] = None
+    if pm:
+        q = p + ".power_manager"
+        row["power_manager"] = {k: _num(pm, k, q, minimum=0) for k in (
+            "boost_s", "short_term_s", "held_s", "boost_ends_s", "held_from_s", "max_short_term_avg_w",
+            "max_short_term_avg_unboosted_w", "max_limit_avg_w", "max_limit_avg_held_w", "min_clock_ratio")}
     e = r.get("energy")
     if e is not None and not isinstance(e, dict):
         raise ReportError("summary.json: %s.energy must be an object or null" % p)
@@ -1011,6 +1020,15 @@ def notes_html(doc):  # noqa: C901
         if r["throttled"]:
             bits.append("Throttled by the TDP limit: clock at %s of nominal." % (
                 "%d%%" % round(100 * r["clock_ratio"]) if r["clock_ratio"] is not None else "an unstated share"))
+        pm = r["power_manager"]
+        if pm:  # as `xpusim serve` prints it under its table
+            held = ("TDP average not reached" if pm["held_from_s"] is None else
+                    "TDP average reached at %s, held %s (highest 1 s average there %s W)" % (
+                        f_time(pm["held_from_s"]), f_time(pm["held_s"]), f_int(pm["max_limit_avg_held_w"])))
+            bits.append("Power manager at the best point: boost %s, short-term limit %s, %s; highest 60 ms average "
+                        "%s W (%s W without boost in the window), 1 s %s W." % (
+                            f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, f_int(pm["max_short_term_avg_w"]),
+                            f_int(pm["max_short_term_avg_unboosted_w"]), f_int(pm["max_limit_avg_w"])))
         if r["meets_slo"] is False:
             bits.append("<b>Does not meet the latency targets</b> at any batch; the row shows its best point.")
         st = price_state(r)

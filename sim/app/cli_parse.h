@@ -5,6 +5,9 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
+
+#include "sim/base/error.h"
 
 namespace xpu {
 
@@ -22,10 +25,41 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   return p.run();
 }
 
+// Parses argv (argv[0]: the command) into vm; an unknown flag or a value of the wrong type is an InputError naming
+// the flag, the value, what was expected and the command's help (the CLI and Python alike).
+inline void store_cli(int argc, char** argv, const boost::program_options::options_description& o,
+                      boost::program_options::variables_map& vm) {
+  namespace po = boost::program_options;
+  const std::string help = std::string(" (see xpusim ") + (argc > 0 ? argv[0] : "") + " --help)";
+  try {
+    po::store(parse_cli(argc, argv, o), vm);
+  } catch (const po::invalid_option_value& e) {
+    const std::string w = e.what(), name = e.get_option_name();
+    const auto a = w.find("('"), b = w.find("')");
+    const auto* d = o.find_nothrow(name.substr(name.find_first_not_of('-')), false);
+    const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
+    throw InputError(name + " '" + (b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "") + "': expected " +
+                     (real ? "a number" : "an integer") + help);
+  } catch (const po::error& e) {
+    throw InputError(e.what() + help);
+  }
+}
+
+// A Python call's keywords as the flags of `xpusim <command>` (args without the command), parsed by its options.
+inline boost::program_options::variables_map parse_flags(const char* command, std::vector<std::string> args,
+                                                         const boost::program_options::options_description& o) {
+  args.insert(args.begin(), command);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  boost::program_options::variables_map vm;
+  store_cli(static_cast<int>(argv.size()), argv.data(), o, vm);
+  return vm;
+}
+
 // Parses argv into vm; with --help prints `usage`, the options, and returns true (the command then exits 0).
 inline bool parse_or_help(int argc, char** argv, const boost::program_options::options_description& o,
                           boost::program_options::variables_map& vm, const std::string& usage) {
-  boost::program_options::store(parse_cli(argc, argv, o), vm);
+  store_cli(argc, argv, o, vm);
   if (!vm.count("help")) return false;
   std::cout << usage << o << "\n";
   return true;

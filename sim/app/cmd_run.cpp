@@ -13,7 +13,7 @@ namespace po = boost::program_options;
 
 namespace xpu {
 
-int cmd_run(int argc, char** argv) {
+po::options_description run_cli_options() {
   po::options_description o("run");
   o.add_options()("chip", po::value<std::string>()->default_value("h100-sxm"), "chip preset")(
       "model", po::value<std::string>()->default_value("llama-3.1-8b"), "shipped model name or a config.json path")(
@@ -32,29 +32,30 @@ int cmd_run(int argc, char** argv) {
       "after-runs", po::value<double>(),
       "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
       "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
+      "from-idle", "time one run from an idle chip, its boost lasting as long as the power limit's average allows "
+      "(as `xpusim kernel` without --sustained; default: steady state)")(
+      "no-fold", "on a system, simulate every rank's kernels instead of replaying identical ones (the same times, slower)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a chip or system preset field: hbm.bandwidth=4TB/s, scale_up.link.bandwidth=225GB/s (repeatable)")(
       "neuron-buckets", po::value<std::int64_t>()->default_value(0),
       "N: AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
       "bucket, each decode step over its token bucket of KV positions); 0: every step at its exact shape")(
       "help,h", "this help");
   add_layout_options(o);
-  po::variables_map vm;
-  if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n\n"
-                    "       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n\n"
-                    "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"
-                    "breakdown (collectives with their algorithm and share of the step) and the memory footprint per\n"
-                    "device. On a system, every rank's kernels and collectives run in one simulation of the fabric.\n\n"))
-    return 0;
-  std::string format = vm["format"].as<std::string>();
+  return o;
+}
+
+ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
+  const std::string format = vm["format"].as<std::string>();
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   ModelRunOptions opt;
+  if (vm.count("after-runs") && vm.count("from-idle"))
+    throw InputError("--from-idle and --after-runs " + std::to_string(vm["after-runs"].as<double>()) +
+                     " are two answers to one question (one run from idle, or the run after N runs): give one of them");
   if (vm.count("after-runs")) opt.time_after_runs(vm["after-runs"].as<double>());
-  RunTarget target = run_target(vm);
+  if (vm.count("from-idle")) opt.sustained = false;
+  target = run_target(vm);
   opt.system = target.system;
-  if (opt.system && vm["chip"].defaulted() == false && vm["chip"].as<std::string>() != opt.system->spec.chip)
-    throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + opt.system->spec.name + ", whose chips are " +
-                     opt.system->spec.chip + " (drop --chip, or use --chip C --devices N)");
+  if (opt.system) opt.system->fold = vm.count("no-fold") == 0;
   const auto& chip = target.chip;
   ModelConfig model = load_model(vm["model"].as<std::string>());
   ScenarioArgs a;
@@ -74,11 +75,24 @@ int cmd_run(int argc, char** argv) {
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();
-  Scenario sc = make_scenario(a);
-  ModelRunResult r = run_model(*chip, model, sc, opt);
-  nlohmann::json j = model_run_json(r, chip.get());
-  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), chip->full_yaml(), opt.system, j);
-  if (format == "json") std::cout << j.dump(2) << "\n";
+  return run_model(*chip, model, make_scenario(a), opt);
+}
+
+int cmd_run(int argc, char** argv) {
+  po::options_description o = run_cli_options();
+  po::variables_map vm;
+  if (parse_or_help(argc, argv, o, vm,
+                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n\n"
+                    "       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n\n"
+                    "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"
+                    "breakdown (collectives with their algorithm and share of the step) and the memory footprint per\n"
+                    "device. On a system, every rank's kernels and collectives run in one simulation of the fabric.\n\n"))
+    return 0;
+  RunTarget target;
+  const ModelRunResult r = run_from_flags(vm, target);
+  const nlohmann::json j = model_run_json(r, target.chip.get());
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j);
+  if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << model_run_table(r);
   return 0;
 }

@@ -29,14 +29,18 @@ Scenario scenario_from(const po::variables_map& vm) {
   return make_scenario(a);
 }
 
-po::options_description serve_options() {
-  po::options_description o("serve");
-  o.add_options()("model", po::value<std::string>()->default_value("llama-3.1-8b"), "model name or config.json")(
-      "input", po::value<std::string>()->default_value("1024"),
-      "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
-      "output", po::value<std::string>()->default_value("256"), "generated tokens per request (same forms as --input)")(
+// serve's options, and compare's (`study`: the defaults of model, lengths and dtype are the study's and its
+// scenario's, so --help says so instead of showing serve's).
+po::options_description serve_options(bool study = false) {
+  po::options_description o(study ? "compare" : "serve");
+  auto shown = [&](const char* value, const char* instead) {
+    return po::value<std::string>()->default_value(value, study ? instead : value);
+  };
+  o.add_options()("model", shown("llama-3.1-8b", "the study's models"), "model name or config.json")(
+      "input", shown("1024", "the scenario's"), "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
+      "output", shown("256", "the scenario's"), "generated tokens per request (same forms as --input)")(
       "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn, instead of --input/--output (its mean lengths are the typical request)")(
-      "dtype", po::value<std::string>()->default_value("fp8"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
+      "dtype", shown("fp8", "the study's"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
       "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
       "scheduler", po::value<std::string>()->default_value("vllm"), "vllm, sglang or trtllm (continuous-batching policy)")(
@@ -159,7 +163,7 @@ int cmd_serve(int argc, char** argv) {
 }
 
 po::options_description compare_options() {
-  po::options_description o = serve_options();
+  po::options_description o = serve_options(true);
   o.add_options()("study", po::value<std::string>()->default_value(default_study_name()),
                   "named study (workloads/studies: frontier, chat-8b) or a study .yaml; the flags below override it")(
       "chips", po::value<std::string>(), "comma-separated chips or system units (default: the study's); the first is the reference for perf/$")(

@@ -45,7 +45,7 @@ const char* kUsage =
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
     "  run --model M ...         a whole transformer forward pass (prefill, decode or a request)\n"
     "  serve --chip C --model M  best serving operating point: tok/s, TTFT, TPOT, W, J/token, $/Mtok\n"
-    "  compare                   the procurement study: one chip of each family on one scenario (main job)\n"
+    "  compare                   the procurement study: one serving unit of each family per model (main job)\n"
     "  validate                  compare predictions with real-hardware measurements (--collectives: systems)\n"
     "  kernel allreduce|allgather|reducescatter|alltoall|broadcast|sendrecv --system S --bytes SIZE\n"
     "  sweep SPEC --out DIR      a what-if sweep over preset and scenario keys (resumable; --dask ADDR)\n"

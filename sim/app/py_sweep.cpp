@@ -11,6 +11,7 @@
 #include "sim/app/commands.h"
 #include "sim/app/system_cmd.h"
 #include "sim/serve/compare.h"
+#include "sim/serve/study.h"
 #include "sim/io/compare_report.h"
 #include "sim/run/kernel_run.h"
 #include "sim/serve/scheduler.h"
@@ -24,12 +25,8 @@ namespace xpu {
 namespace {
 // xpusim.compare(): its keywords as `xpusim compare` flags, parsed and checked by the CLI's own code, each
 // study's summary.json; --out writes the folders as the CLI does, nothing is printed.
-std::vector<std::string> compare_cli_json(std::vector<std::string> args, bool named_study) {
-  args.insert(args.begin(), "compare");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  po::variables_map vm;
-  po::store(parse_cli(static_cast<int>(argv.size()), argv.data(), compare_options()), vm);
+std::vector<std::string> compare_cli_json(const std::vector<std::string>& args, bool named_study) {
+  const po::variables_map vm = parse_flags("compare", args, compare_options());
   std::vector<std::string> out;
   for (const CompareRequest& r : compare_requests(vm, named_study)) {
     py::gil_scoped_release release;
@@ -50,6 +47,11 @@ void bind_sweep(py::module_& m) {
   m.def("kernel_arg_names", [] { return kernel_arg_names(); });
   m.def("list_ops", [] { return op_kind_names(); });
   m.def("compare_cli_json", &compare_cli_json, py::arg("args"), py::arg("named_study"));
+  // A named study's models and units (sweeps check the keys a compare sweep sets against its units).
+  m.def("study_units", [](const std::string& study) {
+    const StudyDef d = load_study(study);
+    return py::dict(py::arg("models") = d.models, py::arg("units") = d.units, py::arg("units_for") = d.units_for);
+  });
   // A compare unit's chip and system presets as compare resolves them (sweeps check and record them).
   m.def(
       "compare_unit_config",

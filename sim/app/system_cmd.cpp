@@ -175,7 +175,11 @@ RunTarget run_target(const po::variables_map& vm) {
       if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field));
     }
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  return load_run_target(vm["chip"].as<std::string>(), c, sets, vm.count("overlap") > 0);
+  RunTarget t = load_run_target(vm["chip"].as<std::string>(), c, sets, vm.count("overlap") > 0);
+  if (t.system && !vm["chip"].defaulted() && vm["chip"].as<std::string>() != t.system->spec.chip)
+    throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + t.system->spec.name + ", whose chips are " +
+                     t.system->spec.chip + " (drop --chip, or use --chip C --devices N)");
+  return t;
 }
 
 }  // namespace xpu

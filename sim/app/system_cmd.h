@@ -25,6 +25,9 @@ void layout_args(const boost::program_options::variables_map& vm, Scenario& s);
 // --chip C | --system S [--nodes N] | --chip C --devices N, [--overlap] and --set (the chip's fields and the
 // system's, load_run_target): the chip and system of run and serve.
 RunTarget run_target(const boost::program_options::variables_map& vm);
+// `xpusim run`'s flags, and the run they ask for (`target`: the chip and system it ran on).
+boost::program_options::options_description run_cli_options();
+ModelRunResult run_from_flags(const boost::program_options::variables_map& vm, RunTarget& target);
 // `xpusim serve`'s flags, and the server they ask for run (`target`: the chip and system it ran on).
 struct ServeResult;
 boost::program_options::options_description serve_cli_options();

@@ -233,6 +233,19 @@ void ConfigTree::apply_overlay(const std::string& assignment, const std::string&
   set(key, space_unit(value), origin + " " + key);  // "4TB/s" as well as "4 TB/s"
 }
 
+void ConfigTree::apply_overlays(const std::vector<std::string>& assignments, const std::string& origin) {
+  std::map<std::string, std::string> given;  // key -> its value as typed
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    const std::string key = a.substr(0, eq), value = eq == std::string::npos ? "" : a.substr(eq + 1);
+    auto [it, fresh] = given.emplace(key, value);
+    if (!fresh && eq != std::string::npos)
+      throw InputError(origin + " " + key + ": given twice (" + it->second + ", then " + value +
+                       "): expected each key once");
+    apply_overlay(a, origin);
+  }
+}
+
 const ConfigValue* ConfigTree::find(const std::string& key) const {
   auto it = m_entries.find(key);
   return it == m_entries.end() ? nullptr : &it->second;

@@ -29,6 +29,9 @@ class ConfigTree {
 
   // Applies "key.path=value" (one --set). Unknown keys are caught when the tree is bound to a schema.
   void apply_overlay(const std::string& assignment, const std::string& origin = "--set");
+  // Applies every --set in order; a key given twice is refused (InputError naming it and both values), as
+  // neither value is more the user's than the other.
+  void apply_overlays(const std::vector<std::string>& assignments, const std::string& origin = "--set");
   void set(const std::string& key, const std::string& value, const std::string& origin);
   void merge(const ConfigTree& upper);
 

@@ -246,7 +246,7 @@ SystemSpec load_system(const std::string& name_or_path, const std::vector<std::s
   }
   ConfigTree tree = ConfigTree::load_file(path);
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(), path);
-  for (const auto& o : overlays) tree.apply_overlay(o);
+  tree.apply_overlays(overlays);
   if (nodes < 0) throw InputError("--nodes " + std::to_string(nodes) + ": expected a positive node count");
   if (nodes > 0) tree.set("nodes", std::to_string(nodes), path + " (--nodes)");
   SystemSpec s;

@@ -38,6 +38,15 @@ nlohmann::json power_json(const PowerResult& p) {
             {"dram", p.breakdown.dram_j}, {"active", p.breakdown.active_j}, {"static", p.breakdown.static_j}}}};
 }
 
+namespace {
+// The parallel layout of a run or a server: the same fields in both reports.
+nlohmann::json layout_json(const LayoutFigures& s, int devices, const std::string& name) {
+  return {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp},
+          {"microbatches", s.microbatches}, {"devices", devices}, {"sp", s.sp}, {"pad_heads", s.pad_heads},
+          {"redundant_experts", s.redundant_experts}, {"name", name}};
+}
+}  // namespace
+
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   nlohmann::json j;
   j["chip"] = r.chip;
@@ -49,9 +58,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
-  j["layout"] = {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp()},
-                 {"microbatches", s.step_microbatches()}, {"devices", r.devices},
-                 {"sp", s.sp}, {"pad_heads", s.pad_heads}, {"redundant_experts", s.redundant_experts}, {"name", r.layout}};
+  j["layout"] = layout_json(layout_figures(s), r.devices, r.layout);
   j["ttft_s"] = r.ttft_s;
   j["tpot_s"] = r.tpot_s;
   j["tokens_per_s"] = r.tokens_per_s;
@@ -164,7 +171,8 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
           {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
           {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
           {"prefill_busy", k->prefill_busy}, {"decode_busy", k->decode_busy},
-          {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w}};
+          {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w},
+          {"power_manager_chip", k->power_manager_chip.empty() ? nlohmann::json(nullptr) : nlohmann::json(k->power_manager_chip)}};
 }
 
 // What the power manager did over a serving run (null without a power model).
@@ -251,7 +259,8 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["family"] = r.family;
   j["model"] = r.model;
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
-  j["layout"] = {{"name", r.layout}, {"devices", r.devices}, {"replicas", r.replicas}};
+  j["layout"] = layout_json(r.layout_figures, r.devices, r.layout);  // the same fields as run's, and the replicas
+  j["layout"]["replicas"] = r.replicas;
   j["devices"] = r.devices;
   if (r.disagg) {
     const DisaggLayout& d = *r.disagg;
@@ -328,8 +337,11 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["price_assumed"] = r.cost.assumed;
   nlohmann::json ks = nlohmann::json::array();
   double total = 0;
-  for (const auto& [l, t] : r.kernels) total += t;
-  for (const auto& [l, t] : r.kernels) ks.push_back({{"label", l}, {"time_s", t}, {"share", total > 0 ? t / total : 0}});
+  for (const auto& k : r.kernels) total += k.time_s;
+  for (const auto& k : r.kernels)  // a collective with its algorithm and bytes per rank, as run's breakdown
+    ks.push_back({{"label", k.label}, {"time_s", k.time_s}, {"share", total > 0 ? k.time_s / total : 0},
+                  {"algorithm", k.comm_bytes > 0 ? nlohmann::json(k.algorithm) : nlohmann::json(nullptr)},
+                  {"collective_bytes", k.comm_bytes > 0 ? nlohmann::json(k.comm_bytes) : nlohmann::json(nullptr)}});
   j["kernels"] = ks;
   return j;
 }
@@ -392,7 +404,21 @@ std::string serve_table(const ServeResult& r) {
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
-  if (r.best >= 0) os << power_manager_text(r.curve[static_cast<size_t>(r.best)].power_manager);
+  if (r.best >= 0) {
+    const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
+    std::string pm = power_manager_text(b.power_manager);
+    if (b.kv_transfer && !b.kv_transfer->power_manager_chip.empty() && !pm.empty())  // disaggregated: whose log it is
+      pm.replace(pm.find(": "), 2, " (" + b.kv_transfer->power_manager_chip + ", the most energy of both pools): ");
+    os << pm;
+  }
+  double step_s = 0;
+  std::string coll;  // the decode step's collectives, as run's breakdown gives them
+  for (const auto& k : r.kernels) step_s += k.time_s;
+  for (const auto& k : r.kernels)
+    if (k.comm_bytes > 0)
+      coll += strformat("%s%s %s %s per rank %.1f%%", coll.empty() ? "" : "; ", k.label.c_str(), k.algorithm.c_str(),
+                        format_bytes(k.comm_bytes).c_str(), step_s > 0 ? 100 * k.time_s / step_s : 0.0);
+  if (!coll.empty()) os << "  collectives of a decode step at the best point (share of the step): " << coll << "\n";
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);

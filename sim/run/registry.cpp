@@ -148,7 +148,7 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(),
            path);
   const ConfigTree preset = tree;
-  for (const auto& o : overlays) tree.apply_overlay(o);
+  tree.apply_overlays(overlays);
   std::unique_ptr<ChipModel> model = load_from_tree(tree, fam);
   return scale_boost_with_clock(tree, preset, *model) ? load_from_tree(tree, fam) : std::move(model);
 }

@@ -120,16 +120,22 @@ bool CompareStudy::all_ran() const {
 namespace {
 // The overlays of one unit: "key=value" applies to all, "name:key=value" to the units `names` holds (a chip unit's
 // chip; a system unit's system and its chip).
+// A key set both for every unit and for this one takes this unit's value (whatever the order).
 std::vector<std::string> overlays_for(const std::vector<std::string>& names, const std::vector<std::string>& sets) {
-  std::vector<std::string> mine;
+  std::vector<std::string> all, own;
   for (const auto& s : sets) {
     auto colon = s.find(':'), eq = s.find('=');
     if (colon != std::string::npos && colon < eq) {
-      if (std::find(names.begin(), names.end(), s.substr(0, colon)) != names.end()) mine.push_back(s.substr(colon + 1));
+      if (std::find(names.begin(), names.end(), s.substr(0, colon)) != names.end()) own.push_back(s.substr(colon + 1));
     } else {
-      mine.push_back(s);
+      all.push_back(s);
     }
   }
+  auto key = [](const std::string& a) { return a.substr(0, a.find('=')); };
+  std::vector<std::string> mine;
+  for (const auto& s : all)
+    if (std::none_of(own.begin(), own.end(), [&](const std::string& o) { return key(o) == key(s); })) mine.push_back(s);
+  mine.insert(mine.end(), own.begin(), own.end());
   return mine;
 }
 
@@ -791,6 +797,10 @@ CompareStudy compare_study(CompareRequest req) {
   if (req.study.empty()) req.study = req.scenario;
   check_plain_name("--name", req.study);  // the study folder stays inside results/compare
   if (req.chips.empty()) throw InputError("--chips: expected at least one chip");
+  for (size_t i = 0; i < req.chips.size(); ++i)  // two rows of one unit would be one row twice, its perf/$ against itself
+    if (std::find(req.chips.begin(), req.chips.begin() + i, req.chips[i]) != req.chips.begin() + i)
+      throw InputError("--chips " + join(req.chips, ",") + ": unit " + req.chips[i] +
+                       " given twice (expected each unit once; two settings of one chip are a sweep's axis)");
   ModelConfig model = load_model(req.model);
   Scenario base;
   base.wdtype = req.dtype;

@@ -663,6 +663,13 @@ struct PoolPower {
     }
     return m;
   }
+  // The instance that spent the most energy over the run (-1: no power model).
+  int busiest() const {
+    int b = -1;
+    for (size_t i = 0; i < clocks.size(); ++i)
+      if (b < 0 || clocks[i]->log().energy.total() > clocks[static_cast<size_t>(b)]->log().energy.total()) b = static_cast<int>(i);
+    return b;
+  }
 };
 
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
@@ -756,7 +763,15 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   pt.rate = load.kind == EngineLoad::Kind::Open ? opt.rate : 0;
   pt.throttled = pre_pw.throttled || dec_pw.throttled;
   pt.clock_ratio = std::min(pre_pw.clock_ratio, dec_pw.clock_ratio);
-  if (!pre.clocks.empty() && pre.clocks.front()) pt.power_manager = pre.clocks.front()->log();  // the first prefill chip's
+  const int bp = pre.busiest(), bd = dec.busiest();  // the chip of either pool nearest its limits
+  const bool decode_busier = bd >= 0 && (bp < 0 || dec.clocks[static_cast<size_t>(bd)]->log().energy.total() >
+                                                      pre.clocks[static_cast<size_t>(bp)]->log().energy.total());
+  if (bp >= 0 || bd >= 0) {
+    const PoolPower& pool = decode_busier ? dec : pre;
+    const int i = decode_busier ? bd : bp;
+    pt.power_manager = pool.clocks[static_cast<size_t>(i)]->log();
+    ks.power_manager_chip = strformat("%s instance %d of %zu", decode_busier ? "decode" : "prefill", i + 1, pool.clocks.size());
+  }
   if (pre_pw.modeled && er.total.output_tokens > 0) {
     ks.prefill_power_w = pre_pw.avg_power_w;
     ks.decode_power_w = dec_pw.avg_power_w;

@@ -1,6 +1,7 @@
 // Disaggregated serving as reported: the two pools of a system (prefill and decode instances, each a
 // tensor-parallel group) and the KV-cache transfers between them. Pure data (sim/serve/disagg.h runs it).
 #pragma once
+#include <string>
 #include <cstdint>
 
 namespace xpu {
@@ -40,6 +41,9 @@ struct KvTransferStats {
   bool converged = true;      // the last round's transfer times moved less than the tolerance
   double prefill_busy = 0, decode_busy = 0;                // mean share of the makespan an instance computes
   double prefill_power_w = 0, decode_power_w = 0;          // per chip of each pool (0: power not modeled)
+  // The chip whose power manager the point reports (power_manager): of every instance of both pools, the one
+  // that spent the most energy, so the one nearest its limits ("decode instance 2 of 3"; "" without a power model).
+  std::string power_manager_chip;
 };
 
 }  // namespace xpu

@@ -30,7 +30,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, time_s, nominal_time_s, clock_s, bo
                                    boost_ends_s, held_from_s, max_short_w, max_limit_w, max_short_unboosted_w, max_limit_held_w,
                                    peak_w, min_clock, energy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
-                                   fabric_runs, converged, prefill_busy, decode_busy, prefill_power_w, decode_power_w)
+                                   fabric_runs, converged, prefill_busy, decode_busy, prefill_power_w, decode_power_w, power_manager_chip)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
                                    decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
                                    kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
@@ -42,10 +42,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
                                    kv_transfer, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
                                    power_modeled, kernels, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
-                                   spec_drafter, disagg)
+                                   spec_drafter, disagg, layout_figures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
                                    usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw, bound, why, layout)
@@ -66,18 +68,20 @@ XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(PowerLog, 176)
-XPU_ROW_FIELDS(KvTransferStats, 96)
+XPU_ROW_FIELDS(KvTransferStats, 128)
 XPU_ROW_FIELDS(DisaggLayout, 112)
-XPU_ROW_FIELDS(ServePoint, 640)
+XPU_ROW_FIELDS(ServePoint, 672)
 XPU_ROW_FIELDS(CostFigures, 64)
-XPU_ROW_FIELDS(ServeResult, 888)
+XPU_ROW_FIELDS(LayoutFigures, 36)
+XPU_ROW_FIELDS(ServeKernel, 80)
+XPU_ROW_FIELDS(ServeResult, 928)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1392)
+XPU_ROW_FIELDS(CompareRow, 1432)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1432)
+XPU_ROW_FIELDS(UnitResult, 1472)
 #undef XPU_ROW_FIELDS
 #endif
 

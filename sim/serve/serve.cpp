@@ -400,14 +400,14 @@ StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Sc
 }
 
 // The kernels of one decode step at the best point's typical batch and context.
-std::vector<std::pair<std::string, double>> decode_kernels(const Study& s, const ServePoint& pt) {
+std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt) {
   StepResult st = decode_step(s.chip, s.model, s.sc, s.opt, pt);
-  std::vector<std::pair<std::string, double>> out;
+  std::vector<ServeKernel> out;
   for (const auto& n : st.nodes)
     if (!n.fused) {
       // At the point's clock, from the nominal-clock simulation (at_clock, power.h).
       double t = n.events.time_s > 0 ? n.time_s * at_clock(n.events, pt.clock_ratio).time_s / n.events.time_s : n.time_s;
-      out.push_back({n.label, t * n.count});
+      out.push_back({n.label, t * n.count, n.comm_bytes > 0 ? n.strategy : "", n.comm_bytes});
     }
   return out;
 }
@@ -524,6 +524,10 @@ namespace {
 }
 }  // namespace
 
+LayoutFigures layout_figures(const Scenario& s) {
+  return {s.tp, s.ep, s.pp, s.dp, s.expert_tp(), s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp};
+}
+
 ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& base, const ServeOptions& opt) {
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
@@ -543,6 +547,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.chip = chip.name();
   r.system = opt.system ? opt.system->spec.name : "";
   r.layout = base.layout_str();
+  r.layout_figures = layout_figures(base);
   r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
   r.disagg = pools;
   r.family = chip.family();

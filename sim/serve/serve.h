@@ -131,6 +131,25 @@ struct ServePoint {
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
 
+// A kernel of the serving report's decode step: its time per step (x runs), and for a collective the bytes per
+// rank (nccl-tests size) and the algorithm the library chose ("" and 0 for compute kernels).
+struct ServeKernel {
+  std::string label;
+  double time_s = 0;
+  std::string algorithm;
+  double comm_bytes = 0;
+  bool operator==(const ServeKernel& o) const {
+    return label == o.label && time_s == o.time_s && algorithm == o.algorithm && comm_bytes == o.comm_bytes;
+  }
+};
+
+// A parallel layout's degrees as every report gives them (run's and serve's JSON `layout`).
+struct LayoutFigures {
+  int tp = 1, ep = 1, pp = 1, dp = 1, expert_tp = 1, microbatches = 1, pad_heads = 0, redundant_experts = 0;
+  bool sp = false;
+};
+LayoutFigures layout_figures(const Scenario& s);
+
 struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
   std::string system, layout;      // the system preset ("" for one chip) and the layout ("tp8")
@@ -147,12 +166,13 @@ struct ServeResult {
   CostFigures cost;
   double tdp_w = 0;
   bool power_modeled = false;
-  std::vector<std::pair<std::string, double>> kernels;  // one decode step's kernels at the best point's mean batch
+  std::vector<ServeKernel> kernels;  // one decode step's kernels at the best point's mean batch
   double prefix_hit = 0;
   std::int64_t spec_tokens = 0;
   double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k
   std::string spec_method, spec_drafter;
   std::optional<DisaggLayout> disagg;  // disaggregated serving: the pools
+  LayoutFigures layout_figures;        // the layout's degrees (the decode pool's when disaggregated)
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);

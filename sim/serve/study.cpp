@@ -90,8 +90,10 @@ std::vector<CompareRequest> study_requests(const StudyDef& def, const CompareReq
     if (r.scenario.empty()) r.scenario = def.scenario;
     if (r.tiers.empty()) r.tiers = def.tiers;
     if (r.study.empty()) r.study = def.name;
-    if (models.size() > 1) r.study += "-" + m;
-    if (models.size() > 1) r.folder = m;
+    // A model given as a config.json path is named by its file (the study's name and folder are plain names).
+    const std::string plain = m.find('/') != std::string::npos || fs::path(m).extension() == ".json" ? fs::path(m).stem().string() : m;
+    if (models.size() > 1) r.study += "-" + plain;
+    if (models.size() > 1) r.folder = plain;
     r.study_name = def.name;
     r.study_file = def.file;
     if (given.model.empty()) r.waiting = def.waiting, r.waiting_reason = def.waiting_reason;  // the study's own models

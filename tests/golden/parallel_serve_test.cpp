@@ -148,9 +148,12 @@ TEST(ParallelServe, ExpertParallelMoeServesWithItsCollectives) {
     // The MoE's communication is in the decode step's kernels: all-to-alls with data-parallel
     // attention, all-reduces over the TP group otherwise.
     bool a2a = false, allreduce = false;
-    for (const auto& [label, t] : r.kernels) {
-      a2a = a2a || label.find("moe_dispatch") != std::string::npos;
-      allreduce = allreduce || label.find("moe_allreduce") != std::string::npos;
+    for (const auto& k : r.kernels) {
+      a2a = a2a || k.label.find("moe_dispatch") != std::string::npos;
+      allreduce = allreduce || k.label.find("moe_allreduce") != std::string::npos;
+      // A collective carries its algorithm and bytes per rank, as run's breakdown does.
+      if (k.label.find("moe_dispatch") != std::string::npos || k.label.find("moe_allreduce") != std::string::npos)
+        EXPECT_TRUE(k.comm_bytes > 0 && !k.algorithm.empty()) << k.label;
     }
     EXPECT_EQ(a2a, s.ep > s.tp) << s.layout_str();
     EXPECT_EQ(allreduce, s.ep == s.tp) << s.layout_str();

@@ -114,6 +114,13 @@ for i, bad in enumerate(["=4", "noequals", "hbm..bandwidth=4TB/s", ".hbm=1", "hb
                          "sm.max_blocks=100000", "hbm.stacks=1000", "l2.slices=100000", "sm.cluster_multicast=maybe"]):
     case("set-malformed-%d" % i, ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", bad],
          names=[bad.split("=")[0]] if "=" in bad and bad.split("=")[0] else [], out=True)
+# A key given twice: refused (the last one silently won), in kernel, run and serve, and for a system's fields.
+case("set-twice-kernel", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", "hbm.bandwidth=4TB/s",
+                          "--set", "hbm.bandwidth=5TB/s"], names=["--set hbm.bandwidth: given twice (4TB/s, then 5TB/s)"], out=True)
+case("set-twice-system", ["run", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--batch", "4", "--model",
+                          os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json"), "--set",
+                          "scale_up.link.bandwidth=100GB/s", "--set", "scale_up.link.bandwidth=200GB/s"],
+     names=["scale_up.link.bandwidth: given twice"], out=True)
 for fam, key in [("tpu", "tensorcores=1000"), ("trainium", "cores=1000"), ("maia", "cluster.count=100000"),
                  ("tpu", "mxu.rows=100000"), ("trainium", "psum.banks=1000"), ("maia", "ttu.cols=100000")]:
     case("set-%s-too-many-%s" % (fam, key.split("=")[0]),
@@ -432,7 +439,10 @@ case("compare-lengths-csv", ["compare", "--chips", "h100-sxm", "--model", TINY_M
                              write("compare-lengths.csv", "40,8\n40,x\n")], names=["compare-lengths.csv:2"], out=True)
 for tag, argv, names in [
         ("chips-empty", ["--chips", ""], ["--chips"]), ("chips-commas", ["--chips", ",,"], ["--chips"]),
-        ("chips-unknown", ["--chips", "h100-sxm,h900"], ["h900"]), ("scenario", ["--scenario", "batch"], ["--scenario"]),
+        ("chips-unknown", ["--chips", "h100-sxm,h900"], ["h900"]),
+        ("chips-twice", ["--chips", "h100-sxm,tpu-v6e,h100-sxm"], ["unit h100-sxm given twice"]),
+        ("set-twice", ["--chips", "h100-sxm", "--set", "cost.chip_hour=2", "--set", "h100-sxm:cost.chip_hour=3",
+                       "--set", "h100-sxm:cost.chip_hour=4"], ["cost.chip_hour: given twice (3, then 4)"]), ("scenario", ["--scenario", "batch"], ["--scenario"]),
         ("name-dots", ["--name", ".."], ["--name"]), ("name-slash", ["--name", "a/b"], ["--name"]),
         ("set-nan", ["--chips", "h100-sxm", "--set", "h100-sxm:cost.chip_hour=nan"], ["cost.chip_hour"]),
         ("set-neg-price", ["--chips", "h100-sxm", "--set", "cost.unit_price=-5"], ["cost.unit_price"]),

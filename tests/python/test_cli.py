@@ -127,6 +127,16 @@ def test_help_teaches(cli):
         assert "usage" in p.stdout and not p.stderr, cmd
     p = cli("params", "gpu").stdout
     assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
+    # compare's help showed serve's defaults (--model llama-3.1-8b, --input 1024, under "serve:"), which compare
+    # does not use: its study's models and dtype and its scenario's lengths are the defaults.
+    h = " ".join(cli("compare", "--help").stdout.split())
+    assert "compare: --model arg (=the study's models)" in h and "--input arg (=the scenario's)" in h, h
+    assert "(=llama-3.1-8b)" not in h and "serve:" not in h and "(=1024)" not in h
+    assert "--model arg (=llama-3.1-8b)" in " ".join(cli("serve", "--help").stdout.split())
+    assert "one serving unit of each family per model" in cli("--help").stdout
+    # run's help names every keyword of xpusim.run() that is no scenario flag: the one path takes them as flags.
+    h = cli("run", "--help").stdout
+    assert "--from-idle" in h and "--no-fold" in h and "--out" in h
 
 
 def test_options_that_look_ignored_say_what_they_do(cli):

@@ -61,3 +61,76 @@ def test_run_takes_every_scenario_flag_of_the_cli(cli, tiny_model):
     with pytest.raises(ValueError) as e:
         xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=2, input=64, tp=2)
     assert p2.returncode == 2 and "--tp 2" in p2.stderr and "--tp 2" in str(e.value)
+
+
+def test_run_is_the_cli_run_for_every_keyword(cli, tiny_model, tmp_path):
+    """xpusim.run() goes through `xpusim run`'s parsing and code: a run from idle (sustained=False, --from-idle),
+    every rank simulated (fold=False, --no-fold) and --out give what the CLI gives."""
+    args = ["--model", tiny_model, "--phase", "prefill", "--batch", "4", "--input", "128", "--system", "hgx-h100x8",
+            "--tp", "2", "--dp", "4"]
+    kw = dict(model=tiny_model, phase="prefill", batch=4, input=128, system="hgx-h100x8", tp=2, dp=4)
+    idle = json.loads(cli("run", *args, "--from-idle", "--format", "json").stdout)
+    p = xpusim.run(sustained=False, out=tmp_path / "run", **kw)
+    assert idle["ttft_s"] == p["ttft_s"] and idle["power"] == p["power"] and idle["layout"] == p["layout"]
+    assert not p["power"]["steady_state"]
+    assert json.load(open(tmp_path / "run" / "stats.json"))["ttft_s"] == p["ttft_s"]
+    assert (tmp_path / "run" / "system.resolved.yaml").exists()
+    assert xpusim.run(fold=False, **kw)["ttft_s"] == xpusim.run(**kw)["ttft_s"]
+    both = cli("run", *args, "--from-idle", "--after-runs", "3", check=False)
+    assert both.returncode == 2 and "--from-idle and --after-runs 3" in both.stderr
+    import pytest
+    with pytest.raises(xpusim.InputError, match="--from-idle and --after-runs"):
+        xpusim.run(sustained=False, after_runs=3, **kw)
+
+
+def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_model):
+    """--chip tpu-v6e --system hgx-h100x8 was refused by run but silently ignored by serve (it served H100s)."""
+    import pytest
+    for cmd in ("run", "serve"):
+        p = cli(cmd, "--chip", "tpu-v6e", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", tiny_model, check=False)
+        assert p.returncode == 2 and "--chip tpu-v6e with --system hgx-h100x8, whose chips are h100-sxm" in p.stderr, p.stderr
+    with pytest.raises(xpusim.InputError, match="--chip tpu-v6e with --system hgx-h100x8"):
+        xpusim.serve(chip="tpu-v6e", system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2)
+    # Without chip=, the system's chips (the Python default is the CLI's); serve's JSON layout has run's fields
+    # (it had only name, devices and replicas) and the replicas.
+    served = xpusim.serve(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2, input=64, output=4)["layout"]
+    ran = xpusim.run(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, batch=4, input=64)["layout"]
+    assert served.pop("replicas") == 4 and served == ran and ran["tp"] == 2 and ran["dp"] == 4
+    # serve's per-kernel breakdown gives each collective's algorithm and bytes per rank beside its share, under
+    # run's key names (it had label, time and share only), and its table lists them.
+    args = ["serve", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", tiny_model, "--requests", "8",
+            "--input", "64", "--output", "8"]
+    ks = json.loads(cli(*args, "--format", "json").stdout)["kernels"]
+    coll = [k for k in ks if k["label"].endswith("allreduce")]
+    assert coll and all(k["algorithm"] and k["collective_bytes"] > 0 and k["share"] > 0 for k in coll), coll
+    assert all(k["algorithm"] is None and k["collective_bytes"] is None for k in ks if k["label"] == "layer.qkv_proj")
+    table = cli(*args).stdout
+    assert "collectives of a decode step at the best point (share of the step): embed_allreduce %s" % coll[0]["algorithm"] in table
+
+
+def test_a_units_own_set_wins_over_the_general_one_in_either_order():
+    """compare: `key=value` for every unit and `name:key=value` for one; that unit takes its own value whatever
+    the order (before, the later of the two won; now a key given twice for one unit is refused instead)."""
+    for sets in (["cost.chip_hour=2", "h100-sxm:cost.chip_hour=3"], ["h100-sxm:cost.chip_hour=3", "cost.chip_hour=2"]):
+        y = xpusim._xpusim.compare_unit_config("h100-sxm", sets)["chip_yaml"]
+        assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 3"], sets
+        y = xpusim._xpusim.compare_unit_config("tpu-v6e", sets)["chip_yaml"]
+        assert [l.strip() for l in y.splitlines() if "chip_hour" in l] == ["chip_hour: 2"], sets
+
+
+def test_a_value_of_the_wrong_type_is_one_input_error_naming_flag_value_and_type(cli, tiny_model):
+    """Boost's "the argument ('4.0') for option '--batch' is invalid (see xpusim --help)" said neither what was
+    expected nor which command's help; from Python the same flag parsing raised a bare RuntimeError."""
+    import pytest
+    p = cli("run", "--batch", "4.0", check=False)
+    assert p.returncode == 2 and p.stderr == "xpusim: error: --batch '4.0': expected an integer (see xpusim run --help)\n", p.stderr
+    p = cli("serve", "--rate", "fast", check=False)
+    assert p.returncode == 2 and "--rate 'fast': expected a number (see xpusim serve --help)" in p.stderr, p.stderr
+    p = cli("serve", "--bogus", "1", check=False)
+    assert p.returncode == 2 and "unrecognised option '--bogus' (see xpusim serve --help)" in p.stderr, p.stderr
+    with pytest.raises(xpusim.InputError, match=r"^--batch '4.5': expected an integer \(see xpusim run --help\)$"):
+        xpusim.run(model=tiny_model, input=64, batch=4.5)
+    with pytest.raises(xpusim.InputError, match=r"^--tp 'x': expected an integer \(see xpusim serve --help\)$"):
+        xpusim.serve(model=tiny_model, tp="x")
+    with pytest.raises(xpusim.InputError, match=r"^--jobs 'many': expected an integer \(see xpusim compare --help\)$"):
+        xpusim.compare(chips="h100-sxm", model=tiny_model, jobs="many")

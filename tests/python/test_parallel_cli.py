@@ -247,7 +247,7 @@ def test_serve_out_of_memory_advice_names_a_layout_with_room_for_a_request(cli):
 
 
 def test_negative_devices_from_python_are_refused():
-    with pytest.raises(xpusim.InputError, match="devices -2"):
+    with pytest.raises(xpusim.InputError, match="--devices must be a positive integer, got -2"):
         xpusim.run(model="llama-3.1-8b", devices=-2)
 
 

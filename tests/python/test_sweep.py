@@ -405,3 +405,42 @@ def test_a_compare_study_sweeps_system_units(tmp_path):
         load_spec(dict(spec, axes=[{"key": "hgx-h100x8:scale_up.link.bandwith", "values": ["25 GB/s"]}]))
     with pytest.raises(xpusim.SpecError, match="unknown chip or system 'hgx-h100x9'"):
         load_spec(dict(spec, base=dict(base, chips=["hgx-h100x9"])))
+
+
+def test_a_compare_sweep_over_a_study_of_several_models(tmp_path):
+    """A named study of several models (each a study of its own) in a compare sweep: a point is one study,
+    so the spec names the model (base.model or a `model` axis), else one error line at load; its preset keys
+    are checked against the study's units at load (they were left to the points); a model given as a
+    config.json path names the study's folder by its file (the path itself was refused as --name)."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    study = write_spec(tmp_path, "description: two\nunits: [h100-sxm, tpu-v6e]\nmodels: [%s, %s]\ndtype: fp8\nscenario: chat\n" % (TINY, small),
+                       "two.yaml")
+    base = {"study": str(study), "input": 64, "output": 8, "max_batch": 4, "jobs": 1}
+    axis = {"key": "hbm.bandwidth", "values": [2, 3], "unit": "TB/s"}
+    with pytest.raises(xpusim.SpecError, match=r"base.study: .* is a study of 2 models .* give base.model or an axis"):
+        load_spec({"study": "compare", "base": base, "axes": [axis], "metrics": {"t": "rows.0.throughput_tok_s"}})
+    with pytest.raises(xpusim.SpecError, match=r"'hbm.bandwith' is not a study argument of `compare` nor a key of unit"):
+        load_spec({"study": "compare", "base": dict(base, model=TINY), "axes": [dict(axis, key="hbm.bandwith")],
+                   "metrics": {"t": "rows.0.throughput_tok_s"}})
+    df = xpusim.sweep({"study": "compare", "base": base, "axes": [{"key": "model", "values": [TINY, small]}, axis],
+                       "metrics": {"t": "rows.0.throughput_tok_s"}})
+    assert list(df["status"]) == ["ok"] * 4 and df["t"].notna().all()
+    out = tmp_path / "cmp"
+    reports = xpusim.compare(study=str(study), input=64, output=8, max_batch=4, jobs=1, out=out, no_report=True)
+    assert [r["model"] for r in reports] == ["tiny-llama", "small-llama-100m"]
+    assert sorted(os.listdir(out)) == ["small-llama-100m", "tiny-llama"]
+
+
+def test_jobs_below_one_are_refused_before_anything_is_written(tmp_path):
+    """--jobs 0 ran on every core and --jobs -3 on one, silently; compare refuses both (1 to 1024)."""
+    spec = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n"
+                      "metrics: {t: latency_s}\n")
+    for jobs in ("0", "-3"):
+        out = tmp_path / ("out" + jobs)
+        p = subprocess.run([os.path.join(BUILD, "xpusim"), "sweep", str(spec), "--out", str(out), "--jobs", jobs],
+                           capture_output=True, text=True, env=env())
+        assert p.returncode == 2 and p.stderr == "xpusim: error: --jobs %s: expected 1 to 1024 worker processes " \
+                                                 "(default: all cores)\n" % jobs, p.stderr
+        assert not out.exists()
+    with pytest.raises(xpusim.SweepError, match="--jobs 0: expected 1 to 1024"):
+        xpusim.sweep(str(spec), jobs=0)

@@ -41,7 +41,7 @@ CompareRow odd_row() {
   r.result.memory.kv_bytes_per_token = 1.0 / 3.0, r.result.memory.stage_kv_tokens = {1, 2, 3};
   r.result.curve = {odd_point(1.0 / 9.0), odd_point(-std::numeric_limits<double>::infinity())};
   r.result.cost = {2.99, 1.0 / 11.0, 3e-9, true, "cloud list price"};
-  r.result.kernels = {{"gemm", 1e-5 / 3}, {"attention", 0.0}};
+  r.result.kernels = {{"gemm", 1e-5 / 3}, {"attention", 0.0}, {"allreduce", 2e-6, "ring/ll", 8192}};
   DisaggLayout d;
   d.prefill_tp = 2, d.decode_tp = 4, d.decode_ep = 8, d.decode_dp = 2, d.prefill_devices = 4, d.decode_devices = 4;
   d.prefill_instances = 2, d.decode_instances = 1, d.decode_first = 4, d.system_chips = 8, d.kv_bytes_per_token = 123.456, d.kv_heads = 8;

@@ -71,32 +71,6 @@ def _sets(set):
     return list(set or [])
 
 
-def run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=1, input=2048, output=1, dtype="bf16",
-        wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
-        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
-        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0):
-    """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
-    `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
-    The arguments are `xpusim run`'s flags (adtype: activations only; tp/ep/pp/dp: the parallel layout;
-    system: a system preset, or devices with chip for that chip's default system; set: the chip's fields and,
-    on a system, the system's, as `--set` (set={"scale_up.link.bandwidth": "225GB/s"}); fold=False simulates
-    every rank's kernels instead of replaying identical ones; sp=True: sequence parallelism, `--sp`;
-    pad_heads=N: the heads as AWS Neuron stores them for N NeuronCores, `--pad-heads`; redundant_experts=N:
-    replicas of the hottest experts placed by EPLB, `--redundant-experts`; two_batch_overlap=True: two
-    interleaved micro-batches, one's collectives under the other's compute, `--two-batch-overlap`; after_runs=N: the step
-    as a benchmark times it after N back-to-back runs from an idle chip, `--after-runs`, instead of the steady
-    state that `sustained` assumes; neuron_buckets=N: transformers-neuronx's compiled buckets for N positions,
-    `--neuron-buckets`)."""
-    layout = {"tp": int(tp), "ep": int(ep), "pp": int(pp), "dp": int(dp), "microbatches": int(microbatches),
-              "nodes": int(nodes), "devices": int(devices), "overlap": bool(overlap), "fold": bool(fold),
-              "sp": bool(sp), "pad_heads": int(pad_heads), "redundant_experts": int(redundant_experts),
-              "two_batch_overlap": int(bool(two_batch_overlap)), "neuron_buckets": int(neuron_buckets)}
-    return _json.loads(_xpusim.run_json(chip, _sets(set), model, phase, int(batch), int(input), int(output), dtype,
-                                        wdtype or "", kvdtype or "", fusion or "", routing, bool(sustained),
-                                        adtype or "", system or "", layout,
-                                        -1.0 if after_runs is None else float(after_runs)))
-
-
 def _flag_value(v):
     """A keyword's value as `xpusim compare` reads its flag: lists comma-separated, floats exactly (repr)."""
     if isinstance(v, (list, tuple)):
@@ -123,7 +97,33 @@ def _flags(values, set, switches):
     return args + ["--" + k.replace("_", "-") for k, on in switches.items() if on]
 
 
-def serve(model="llama-3.1-8b", chip="h100-sxm", input=None, output=None, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
+def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, output=1, dtype="bf16",
+        wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
+        ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
+        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0, out=None):
+    """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
+    `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
+    Every keyword is the flag of the same name (`xpusim run --help`), parsed, checked and run by the CLI's own
+    code (chip: default h100-sxm, or the system's chips; adtype: activations only; tp/ep/pp/dp: the parallel
+    layout; system: a system preset, or devices with chip for that chip's default system; nodes/devices 0: not
+    given; set: the chip's fields and, on a system, the system's, as `--set`
+    (set={"scale_up.link.bandwidth": "225GB/s"}); fold=False: `--no-fold`, every rank's kernels simulated instead
+    of identical ones replayed; sp=True: `--sp`; pad_heads=N: `--pad-heads`; redundant_experts=N:
+    `--redundant-experts`; two_batch_overlap=True: `--two-batch-overlap`; after_runs=N: the step as a benchmark
+    times it after N back-to-back runs from an idle chip, `--after-runs`; sustained=False: one run from an idle
+    chip, `--from-idle` (default: the steady state); neuron_buckets=N: `--neuron-buckets`; out: write
+    config.resolved.yaml, system.resolved.yaml and stats.json there)."""
+    flags = dict(model=model, chip=chip, phase=phase, batch=batch, input=input, output=output, dtype=dtype,
+                 wdtype=wdtype, kvdtype=kvdtype, adtype=adtype, fusion=fusion, routing=routing, tp=tp, ep=ep, pp=pp,
+                 dp=dp, microbatches=microbatches, system=system, nodes=nodes or None, devices=devices or None,
+                 pad_heads=pad_heads, after_runs=after_runs, redundant_experts=redundant_experts,
+                 neuron_buckets=neuron_buckets, out=None if out is None else str(out))
+    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp,
+                               "two_batch_overlap": two_batch_overlap, "from_idle": not sustained})
+    return _json.loads(_xpusim.run_cli_json(args))
+
+
+def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,

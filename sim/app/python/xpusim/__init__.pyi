@@ -20,11 +20,14 @@ class InputError(ValueError): ...
 
 def kernel(op: str, chip: str = ..., set: _Sets = ..., functional: bool = ..., sustained: bool = ...,
            **dims: Any) -> Dict[str, Any]: ...
-def run(model: str = ..., chip: str = ..., phase: str = ..., batch: int = ..., input: int = ..., output: int = ...,
+def run(model: str = ..., chip: Optional[str] = ..., phase: str = ..., batch: int = ..., input: int = ..., output: int = ...,
         dtype: str = ..., wdtype: Optional[str] = ..., kvdtype: Optional[str] = ..., fusion: Optional[str] = ...,
         routing: str = ..., sustained: bool = ..., set: _Sets = ..., adtype: Optional[str] = ...,
-        tp: int = ...) -> Dict[str, Any]: ...
-def serve(model: str = ..., chip: str = ..., input: Optional[Union[int, str]] = ..., output: Optional[Union[int, str]] = ...,
+        tp: int = ..., ep: int = ..., pp: int = ..., dp: int = ..., microbatches: int = ..., system: Optional[str] = ...,
+        nodes: int = ..., devices: int = ..., overlap: bool = ..., fold: bool = ..., sp: bool = ..., pad_heads: int = ...,
+        after_runs: Optional[float] = ..., redundant_experts: int = ..., two_batch_overlap: bool = ...,
+        neuron_buckets: int = ..., out: Optional[str] = ...) -> Dict[str, Any]: ...
+def serve(model: str = ..., chip: Optional[str] = ..., input: Optional[Union[int, str]] = ..., output: Optional[Union[int, str]] = ...,
           dtype: str = ..., ttft_slo: Union[float, str] = ..., tpot_slo: Union[float, str] = ..., max_batch: int = ..., set: _Sets = ...,
           concurrency: Union[int, Sequence[int], None] = ..., rate: float = ..., scheduler: str = ..., requests: int = ...,
           seed: int = ..., prefix_hit: float = ..., spec_tokens: int = ..., spec_accept: Optional[float] = ..., spec_method: str = ...,

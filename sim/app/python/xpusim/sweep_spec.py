@@ -564,6 +564,25 @@ def _check_compare_units(doc, units, base_set, checks, path):
                                 % (key, unit, _nearest(k, keys | study_arguments("compare"))))
 
 
+def _study_units(doc, base, groups):
+    """The units a named compare study (base.study) runs its points on: each of its models' units. A study of
+    several models is several studies, so a point of a sweep over it names one: base.model or a `model` axis."""
+    import xpusim
+    try:
+        d = xpusim._xpusim.study_units(str(base["study"]))
+    except ValueError as e:
+        raise doc.error(("base", "study"), " ".join(str(e).split())) from None
+    axis = [a.values for g in groups for a in g if a.key == "model"]
+    models = axis[0] if axis else [base["model"]] if base.get("model") else d["models"]
+    if len(models) > 1 and not axis:
+        raise doc.error(("base", "study"), "'%s' is a study of %d models (%s): a sweep point is one study, so give "
+                        "base.model or an axis `{key: model, values: [...]}` over them" % (base["study"], len(models), ", ".join(models)))
+    units = set()
+    for m in models:
+        units.update(d["units_for"].get(m, d["units"]))
+    return units
+
+
 def _check_preset_keys(doc, study, base, base_set, groups):
     """Every preset key (base.set and preset axes) exists in every chip a point may use."""
     if study == "collective":
@@ -576,8 +595,9 @@ def _check_preset_keys(doc, study, base, base_set, groups):
     if not chip_axis and study == "compare":
         import xpusim
         if base.get("study") and not base.get("chips"):
-            return  # a named study's units: checked when the points run
-        chips.update(_unit_list(base.get("chips") or xpusim.COMPARE_CHIPS))
+            chips.update(_study_units(doc, base, groups))
+        else:
+            chips.update(_unit_list(base.get("chips") or xpusim.COMPARE_CHIPS))
     elif not chip_axis:
         chips.add(base.get("chip", "h100-sxm"))
     import xpusim

@@ -93,6 +93,9 @@ class LocalPool:
     process). A worker that dies takes only its point with it (recorded as that point's error)."""
 
     def __init__(self, jobs=None):
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024):
+            # as compare's --jobs (0 ran on all cores, -3 on one: both silently)
+            raise SweepError("--jobs %r: expected 1 to 1024 worker processes (default: all cores)" % (jobs,))
         self.jobs = max(1, int(jobs or os.cpu_count() or 1))
         self.name = "local (%d worker processes)" % self.jobs
 
