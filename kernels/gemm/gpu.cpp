@@ -88,6 +88,16 @@ constexpr int kMmaKBytes = 32;  // source: PTX ISA, wgmma.mma_async shapes: K = 
 constexpr int kConsumerThreads = 256;    // source: CUTLASS sm90 warp-specialized cooperative kernel: two consumer warpgroups
 constexpr int kConsumerRegisters = 232;  // source: CUTLASS sm90_gemm_tma_warpspecialized_cooperative.hpp, MmaRegisterRequirement = 232 (setmaxnreg of the consumer warpgroups; 40 for the producer)
 
+// A warpgroup's wgmma covers 64 rows of the tile (PTX ISA, wgmma.mma_async: M = 64 for every shape), so
+// CUTLASS's cooperative kernel, whose two consumer warpgroups split the tile's rows, needs 128 rows or more
+// (sm90_gemm_tma_warpspecialized_cooperative.hpp static-asserts tile M >= 128); a 64-row tile has one
+// warpgroup doing its MMAs (the ping-pong kernel, whose math warpgroups take turns at the tensor core, one
+// tile's main loop at a time). Its promotions therefore have no second warpgroup's MMAs to hide behind:
+// GmmaFP8Accumulation::promote_core waits for all of the warpgroup's MMAs (warpgroup_wait<0>), adds, and only
+// then issues the next k-tile's MMAs, which overwrite the temporary accumulator it just read.
+constexpr int kWgmmaRows = 64;  // source: PTX ISA, wgmma.mma_async: the M of every shape is 64 (one warpgroup)
+bool promotion_serial(int bm) { return bm < 2 * kWgmmaRows; }
+
 // fp32 accumulator registers per consumer thread of a TMA tile, doubled when it promotes.
 int accumulator_registers(int bm, int bn, bool promoted) { return (promoted ? 2 : 1) * bm * bn / kConsumerThreads; }
 
@@ -209,8 +219,12 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double waves = std::ceil(tiles / slots);
       double kslice = std::ceil(static_cast<double>(ksteps) / sk) * bk;
       double t_mma = 2.0 * bm * bn * kslice / rate * bps;  // rate is per SM
-      // The promotions run on the CUDA cores beside the next k-step's MMAs.
-      if (promote > 0) t_mma = std::max(t_mma, std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps);
+      // The promotions run on the CUDA cores beside the next k-step's MMAs (the other consumer warpgroup's),
+      // or between them where one warpgroup does the tile's MMAs (promotion_serial).
+      if (promote > 0) {
+        const double promo = std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps;
+        t_mma = promotion_serial(bm) ? t_mma + promo : std::max(t_mma, promo);
+      }
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = pair ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
@@ -291,6 +305,7 @@ struct GemmJob {
   std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
   std::uint32_t smem = 0;
   int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
+  bool serial_promote = false;  // promotion_serial: the MMAs after a promotion wait for it
   // sm80-style fallback (!t.tma()): the full-width shared-memory bytes of one k-step's mma.sync
   // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (1 when register-staged).
   std::uint64_t sync_smem_bytes = 0;
@@ -324,6 +339,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->steps_per_split = ceil_div(j->ksteps, t.split_k);
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
+  j->serial_promote = t.tma() && promotion_serial(t.bm);
   j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
   if (!t.tma()) {
     const SyncBlock sb = sync_block(t.bm, t.bn);
@@ -437,7 +453,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
-    last = emit(after(mma, ip, ib, promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
+    last = emit(after(mma, ip, ib, j.serial_promote ? promoted : promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
     mma_idx.push_back(last);
     // fp32 promotion (promotion_steps): the CUDA cores add the temporary accumulator into the fp32 one
     // beside the next k-step's MMAs; the MMAs after those wait for it. The tile's last promotion precedes
