@@ -88,6 +88,16 @@ constexpr int kMmaKBytes = 32;  // source: PTX ISA, wgmma.mma_async shapes: K = 
 constexpr int kConsumerThreads = 256;    // source: CUTLASS sm90 warp-specialized cooperative kernel: two consumer warpgroups
 constexpr int kConsumerRegisters = 232;  // source: CUTLASS sm90_gemm_tma_warpspecialized_cooperative.hpp, MmaRegisterRequirement = 232 (setmaxnreg of the consumer warpgroups; 40 for the producer)
 
+// A warpgroup's wgmma covers 64 rows of the tile (PTX ISA, wgmma.mma_async: M = 64 for every shape), so
+// CUTLASS's cooperative kernel, whose two consumer warpgroups split the tile's rows, needs 128 rows or more
+// (sm90_gemm_tma_warpspecialized_cooperative.hpp static-asserts tile M >= 128); a 64-row tile has one
+// warpgroup doing its MMAs (the ping-pong kernel, whose math warpgroups take turns at the tensor core, one
+// tile's main loop at a time). Its promotions therefore have no second warpgroup's MMAs to hide behind:
+// GmmaFP8Accumulation::promote_core waits for all of the warpgroup's MMAs (warpgroup_wait<0>), adds, and only
+// then issues the next k-tile's MMAs, which overwrite the temporary accumulator it just read.
+constexpr int kWgmmaRows = 64;  // source: PTX ISA, wgmma.mma_async: the M of every shape is 64 (one warpgroup)
+bool promotion_serial(int bm) { return bm < 2 * kWgmmaRows; }
+
 // fp32 accumulator registers per consumer thread of a TMA tile, doubled when it promotes.
 int accumulator_registers(int bm, int bn, bool promoted) { return (promoted ? 2 : 1) * bm * bn / kConsumerThreads; }
 
@@ -164,6 +174,20 @@ double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, doub
   return std::max(waves * t_tile + std::max(unit_iters * per_iter, sk_hbm_s) + launch + spec.hbm.latency.value(), dram) + reduce;
 }
 
+// The heuristic's estimate of the split-K reduction kernel (splitk_reduce): its launch, its blocks' setup, one
+// L2 round trip for its first loads and one for its stores, then the sk fp32 partials read from L2 and the
+// output written, at the L2's and the HBM's bandwidth.
+double splitk_reduce_estimate(const OpSpec& op, int sk, const GpuSpec& spec) {
+  double rows = static_cast<double>(op.batch) * static_cast<double>(op.m);
+  if (op.kind == OpKind::GroupedGemm) {
+    rows = 0;
+    for (auto r : op.group_rows) rows += static_cast<double>(r);
+  }
+  const double elems = rows * static_cast<double>(op.n);
+  return spec.launch_overhead.value() + spec.sm.block_launch_latency.value() + 2 * spec.l2.hit_latency.value() +
+         elems * 4.0 * sk / spec.l2.bandwidth.value() + elems * bytes_per_element(op.odtype) / (spec.hbm.bandwidth.value() * spec.hbm.efficiency);
+}
+
 }  // namespace
 
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
@@ -209,8 +233,12 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double waves = std::ceil(tiles / slots);
       double kslice = std::ceil(static_cast<double>(ksteps) / sk) * bk;
       double t_mma = 2.0 * bm * bn * kslice / rate * bps;  // rate is per SM
-      // The promotions run on the CUDA cores beside the next k-step's MMAs.
-      if (promote > 0) t_mma = std::max(t_mma, std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps);
+      // The promotions run on the CUDA cores beside the next k-step's MMAs (the other consumer warpgroup's),
+      // or between them where one warpgroup does the tile's MMAs (promotion_serial).
+      if (promote > 0) {
+        const double promo = std::ceil(kslice / bk / promote) * promotion_cycles(bm, bn, spec) / clk * bps;
+        t_mma = promotion_serial(bm) ? t_mma + promo : std::max(t_mma, promo);
+      }
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = pair ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
@@ -231,10 +259,10 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       const bool mc = tma && spec.sm.cluster_multicast;
       double l2_bytes = tiles * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
       double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
-      // In-kernel split-K, on the critical path of a tile: a peer slice stores its fp32 partial over
-      // its L2 link, the tile's first slice polls the peers' flag twice and reads all sk - 1 partials
-      // back over its own link (three L2 round trips).
-      double reduce = sk > 1 ? sk * bm * bn * 4.0 / link + 3 * spec.l2.hit_latency.value() : 0;
+      // Split-K (splitk_reduce): each slice stores its fp32 partial over its L2 link, then a second kernel
+      // reads the sk partials of every output element from L2 and writes the output: one more launch,
+      // its blocks' setup and an L2 round trip before its loads, and its bytes.
+      double reduce = sk > 1 ? bm * bn * 4.0 / link + splitk_reduce_estimate(op, sk, spec) : 0;
       // A tile's first MMA waits for its first stage, one memory round trip (HBM for the first wave): on the
       // path of a compute-bound estimate, while streaming at the L2's bandwidth hides it behind other transfers.
       double est = std::max(waves * t_tile + spec.hbm.latency.value(), dram) + reduce;
@@ -291,6 +319,7 @@ struct GemmJob {
   std::int64_t tiles_n = 0, tile_count = 0, ksteps = 0, steps_per_split = 0, rows_total = 0;
   std::uint32_t smem = 0;
   int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
+  bool serial_promote = false;  // promotion_serial: the MMAs after a promotion wait for it
   // sm80-style fallback (!t.tma()): the full-width shared-memory bytes of one k-step's mma.sync
   // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (1 when register-staged).
   std::uint64_t sync_smem_bytes = 0;
@@ -324,6 +353,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->steps_per_split = ceil_div(j->ksteps, t.split_k);
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
+  j->serial_promote = t.tma() && promotion_serial(t.bm);
   j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
   if (!t.tma()) {
     const SyncBlock sb = sync_block(t.bm, t.bn);
@@ -437,7 +467,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(t.bk), useful,
                                   static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
-    last = emit(after(mma, ip, ib, promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
+    last = emit(after(mma, ip, ib, j.serial_promote ? promoted : promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
     mma_idx.push_back(last);
     // fp32 promotion (promotion_steps): the CUDA cores add the temporary accumulator into the fp32 one
     // beside the next k-step's MMAs; the MMAs after those wait for it. The tile's last promotion precedes
@@ -464,16 +494,13 @@ Instr store_partial(const GemmJob& j, const TilePos& p) {
                    static_cast<std::uint64_t>(p.rows * p.cols) * 4);
 }
 
-// The in-kernel split-K reduction (the "fixup" of CUTLASS's split-K/stream-K tile schedulers and of
-// cuBLAS's in-kernel split-K): the block of slice 0 waits on the tile's flag in global memory, which
+// The in-kernel reduction of a stream-K tile (the "fixup" of CUTLASS's stream-K tile scheduler; split-K
+// tiles are summed by splitk_reduce instead): the owner waits on the tile's flag in global memory, which
 // its peers set once their fp32 partials are stored, reads the partials back from the L2 workspace
-// and adds them to its accumulators on the CUDA cores before converting and storing the tile. No
-// second kernel, so no second launch and no second grid ramp. Slice 0 has the most k-steps and its
-// peers are dispatched with it (adjacent block indices, same wave: the heuristic keeps split tiles
-// within two waves) and end their K loops with it. After that, a peer still stores its partial and
-// then sets the flag (an L2 round trip each), so slice 0's first poll of the flag, issued when its
-// own K loop ends, finds it clear and the second one finds it set: two polls through L2. One copy
-// then brings the split_k - 1 partial tiles (m: one run per row of each partial).
+// and adds them to its accumulators on the CUDA cores before converting and storing the tile. After
+// its K loop a peer still stores its partial and then sets the flag (an L2 round trip each), so the
+// owner's first poll of the flag finds it clear and the second one finds it set: two polls through L2.
+// One copy then brings the peers' partial tiles (m: one run per row of each partial).
 std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t tile, int peers, std::uint32_t last,
                               build::Emitter& emit) {
   const std::uint64_t flag_addr = j.W.addr + (1ull << 38) + tile * 128;
@@ -493,12 +520,13 @@ void set_block_shape(const GemmJob& j, Task& task) {
   }
 }
 
-// One slice of a tile (p.kbeg..p.kend) and its epilogue, `contributors` slices making up the tile: slice 0
-// (the owner) reduces the others' partials in its fixup and stores the tile, the others store partials.
+// One slice of a tile (p.kbeg..p.kend) and its epilogue, `contributors` slices making up the tile. Stream-K:
+// slice 0 (the owner) reduces the others' partials in its fixup and stores the tile, the others store
+// partials. Split-K (`reduced_later`): every slice stores its partial, which splitk_reduce sums.
 // Returns the epilogue's conversion, after which the accumulators are free.
 std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile, int contributors, std::uint32_t first,
-                         std::vector<std::uint32_t>& ring, build::Emitter& emit) {
-  const bool split = contributors > 1, partial = split && p.ks > 0;
+                         std::vector<std::uint32_t>& ring, build::Emitter& emit, bool reduced_later = false) {
+  const bool split = contributors > 1, partial = split && (p.ks > 0 || reduced_later);
   const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
   std::uint32_t last = emit_k_loop(j, p, first, emit, ring);
   if (split && !partial) last = emit_fixup_load(j, p, tile, contributors - 1, last, emit);
@@ -515,6 +543,7 @@ std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile,
   // the result does not depend on the order in which simulated blocks finish.
   emit(st, [&] {
     const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
+    if (reduced_later) return fop::store_add(0, j.W.id, r0, c0, rows, cols, DType::fp32);
     return split ? fop::store_add(0, j.C.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
   });
   return ic;
@@ -526,7 +555,49 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   build::Emitter emit(task, j.functional);
   const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
   std::vector<std::uint32_t> ring;
-  emit_slice(j, p, index / static_cast<std::uint64_t>(j.t.split_k), j.t.split_k, first, ring, emit);
+  emit_slice(j, p, index / static_cast<std::uint64_t>(j.t.split_k), j.t.split_k, first, ring, emit, j.t.split_k > 1);
+}
+
+// The split-K reduction, a second kernel as cuBLAS runs it: public Nsight/torch profiles of cuBLASLt on H100
+// show each nvjet_..._splitK_... GEMM followed by a cublasLt::splitKreduce_kernel<32, 16, int, float, bf16>
+// launch (2175 of them beside 2112 split-K GEMMs in one trace, 2.6 us each), and the same pairs on Blackwell
+// (nvjet_sm103_..._splitK_... then splitKreduce_kernel). One block per output tile reads the split_k fp32
+// partials from the L2-resident workspace, sums them on the CUDA cores and writes the output. Tiles shrink
+// until every SM has a block (the reduction is bandwidth-bound, so it must spread over all SMs).
+Program splitk_reduce(const std::shared_ptr<const GemmJob>& job, const GpuSpec& spec) {
+  const GemmJob& j = *job;
+  const std::int64_t n = j.op.n;
+  int rb = 128, cb = 128;
+  while ((rb > 16 || cb > 64) && ceil_div(j.rows_total, rb) * ceil_div(n, cb) < spec.sm.count) {
+    if (rb > 16) rb /= 2;
+    else cb /= 2;
+  }
+  const std::int64_t ct = ceil_div(n, cb);
+  const int sk = j.t.split_k;
+  auto make = [=](std::uint64_t index, Task& task) {
+    const GemmJob& j = *job;
+    const std::int64_t r0 = static_cast<std::int64_t>(index) / ct * rb, c0 = static_cast<std::int64_t>(index) % ct * cb;
+    const std::int64_t rows = std::min<std::int64_t>(rb, j.rows_total - r0), cols = std::min<std::int64_t>(cb, n - c0);
+    const int ir0 = static_cast<int>(r0), ic0 = static_cast<int>(c0), irows = static_cast<int>(rows), icols = static_cast<int>(cols);
+    block_shape(task, 256, 64, 0);
+    build::Emitter emit(task, j.functional);
+    std::uint32_t last_load = kNoDep;
+    for (int s = 0; s < sk; ++s) {
+      const Instr l = tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
+                               static_cast<std::uint64_t>(rows * cols * 4), static_cast<std::uint32_t>(rows));
+      last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, irows, icols, DType::fp32); });
+    }
+    const std::uint32_t ia = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
+                                             static_cast<std::uint64_t>(rows * cols * sk)),
+                                        last_load));
+    emit(after(tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
+                         static_cast<std::uint64_t>(rows * cols * j.ec)),
+               ia),
+         [&] { return fop::store(0, j.C.id, ir0, ic0, irows, icols, j.op.odtype); });
+  };
+  return build::helper_program("gemm.splitk_reduce", j.op,
+                               "sum " + std::to_string(sk) + " fp32 partials per " + std::to_string(rb) + "x" + std::to_string(cb) + " tile",
+                               static_cast<std::uint64_t>(ceil_div(j.rows_total, rb) * ct), make, j.functional);
 }
 
 // A stream-K unit: its K-iteration range, tile by tile (kernels/common/stream_k.h). A tile's segments are split-K
@@ -567,7 +638,9 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
                              opt.functional);
   p.copy_descriptors = t.tma();  // A, B and C tensor maps (CUTLASS 3 / cuBLAS sm90+ kernels copy with TMA)
   p.cluster_size = static_cast<std::uint8_t>(t.cluster_m);  // CTAs sharing B by multicast (or one 2-SM MMA) form a cluster
-  return {p};
+  KernelPrograms out{p};
+  if (t.split_k > 1) out.push_back(splitk_reduce(job, spec));
+  return out;
 }
 
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {

@@ -1,5 +1,5 @@
 // GEMM lowered for the GPU family: block tiles over SMs, a multi-stage TMA -> shared memory ->
-// tensor-core pipeline, split-K (reduced inside the kernel) when there are too few tiles to fill the SMs.
+// tensor-core pipeline, split-K (reduced by a second kernel) when there are too few tiles to fill the SMs.
 #pragma once
 #include "chips/gpu/gpu_spec.h"
 #include "kernels/common/lowering.h"
@@ -36,10 +36,10 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
 int gemm_row_alignment(const OpSpec& op);
 
 // Lowers a GEMM (batched if op.batch > 1) or a grouped GEMM (one GEMM per group, tiles of all
-// groups in one launch). One kernel: with split-K, the tile's first slice reduces the others'
-// partials in its epilogue (as CUTLASS's split-K/stream-K fixup and cuBLAS do), no second launch. With
-// stream-K the first tasks are the stream-K units (each a K-iteration range over one or more tiles, the
-// same fixup for the tiles they share), then the data-parallel tiles.
+// groups in one launch). With split-K, every slice stores its fp32 partial and a second kernel
+// (gemm.splitk_reduce) sums them, as cuBLAS does (its splitKreduce_kernel). With stream-K (one kernel)
+// the first tasks are the stream-K units (each a K-iteration range over one or more tiles, the unit that
+// starts a tile reducing its peers' partials in its epilogue, CUTLASS's fixup), then the data-parallel tiles.
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt);
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t);
 

@@ -26,7 +26,7 @@ def run(cli, tmp_path):
 
 @pytest.fixture
 def splitk(run):
-    # A skinny GEMM with a long K: split-K, the slices reduced inside the kernel (one kernel).
+    # A skinny GEMM with a long K: split-K, the slices reduced by a second kernel (as cuBLAS's splitKreduce_kernel).
     return run("splitk", "gemm", "--m", "128", "--n", "128", "--k", "8192")
 
 
