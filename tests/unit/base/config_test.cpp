@@ -149,3 +149,11 @@ TEST(Config, CommentsBlankedKeepValuesWithHashes) {
   EXPECT_EQ(yaml_without_comments("a: \"x\n  # y\"\n"), "a: \"x\n  # y\"\n");
   EXPECT_EQ(yaml_without_comments("# top\na: 1   # one\n\nb: 2\n"), "\na: 1\n\nb: 2\n");
 }
+
+TEST(Nearest, PrefersACandidateTheWordBegins) {
+  // "h100" is one edit from "h200" and four from "h100-sxm"; a user typing it means the H100.
+  const std::vector<std::string> chips = {"a100-sxm", "h200", "h100-sxm", "b200"};
+  EXPECT_EQ(nearest_of(std::string("h100"), chips), "h100-sxm");
+  EXPECT_EQ(nearest_of(std::string("h300"), chips), "h200");  // no candidate begins it: edit distance
+  EXPECT_EQ(nearest(std::string("tpu-v6"), {"tpu-v6e-256", "tpu-v6e", "tpu-v5e"}), "tpu-v6e");  // the shortest
+}
