@@ -13,6 +13,7 @@ sweep() runs what-if studies (axes over arguments and preset keys) on local work
 Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; analysis draws Pareto
 fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
+import inspect as _inspect
 import json as _json
 
 from . import _xpusim
@@ -144,27 +145,28 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);
     nodes, prefill_*/decode_devices, scenario_file, pad_heads, redundant_experts, two_batch_overlap, sp,
     overlap: as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there."""
-    defaults = {"ttft_slo": 0, "tpot_slo": 0, "max_batch": 0, "rate": 0, "requests": 0, "spec_tokens": 0,
-                "spec_draft": "", "devices": 0, "tp": 1, "ep": 1, "pp": 1, "dp": 1, "microbatches": 0, "nodes": 0,
-                "prefill_devices": 0, "decode_devices": 0, "prefill_tp": 0, "prefill_ep": 0, "prefill_dp": 0,
-                "prefill_pp": 0, "pad_heads": 0, "redundant_experts": 0}
+    given = dict(locals())  # every keyword as passed
     flags = dict(model=model, chip=chip, input=input, output=output, dtype=dtype, scheduler=scheduler, seed=seed,
                  prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
                  scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
                  prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
                  token_budget=token_budget, max_seqs=max_seqs, out=None if out is None else str(out),
                  concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
-    given = {"ttft_slo": ttft_slo, "tpot_slo": tpot_slo, "max_batch": max_batch, "rate": rate, "requests": requests,
-             "spec_tokens": spec_tokens, "spec_draft": spec_draft, "devices": devices, "tp": tp, "ep": ep, "pp": pp,
-             "dp": dp, "microbatches": microbatches, "nodes": nodes, "prefill_devices": prefill_devices,
-             "decode_devices": decode_devices, "prefill_tp": prefill_tp, "prefill_ep": prefill_ep,
-             "prefill_dp": prefill_dp, "prefill_pp": prefill_pp, "pad_heads": pad_heads,
-             "redundant_experts": redundant_experts}
-    for key, value in given.items():
-        if value is not None and value != defaults[key]:
+    for key in _SERVE_OMITTED_AT_DEFAULT:  # a flag at its signature default is not given (the CLI's own default)
+        value = given[key]
+        if value is not None and value != _SERVE_DEFAULTS[key]:
             flags[key] = _seconds(value) if key in ("ttft_slo", "tpot_slo") else value
     args = _flags(flags, set, {"two_batch_overlap": two_batch_overlap, "sp": sp, "overlap": overlap})
     return _json.loads(_xpusim.serve_cli_json(args))
+
+
+# serve()'s keywords passed as flags only when they differ from their default here (counts, rates and
+# targets 0, tp/ep/pp/dp 1): the defaults are the signature's own.
+_SERVE_DEFAULTS = {k: p.default for k, p in _inspect.signature(serve).parameters.items()}
+_SERVE_OMITTED_AT_DEFAULT = ("ttft_slo", "tpot_slo", "max_batch", "rate", "requests", "spec_tokens", "spec_draft",
+                             "devices", "tp", "ep", "pp", "dp", "microbatches", "nodes", "prefill_devices",
+                             "decode_devices", "prefill_tp", "prefill_ep", "prefill_dp", "prefill_pp", "pad_heads",
+                             "redundant_experts")
 
 
 COMPARE_CHIPS = ("h100-sxm", "tpu-v6e", "trn2", "maia200")  # compare()'s units without chips= or study=
