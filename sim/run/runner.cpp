@@ -217,16 +217,23 @@ RunResult SimSession::result() {
       r.flops += kr.flops;
       r.kernels.push_back(kr);
     }
-    // The kernels of one simulation share its unit statistics (a model run simulates one op at a time).
-    const std::map<std::string, double> util = unit_utilization(r.stats);
-    const std::vector<Stats>& per_op = top->op_units();
+    // The kernels of one simulation share its unit statistics (a model run simulates one op at a time),
+    // or, where recorded (RunOptions::units_per_op), their op's own.
+    struct UnitView {
+      BoundBy by;
+      ClockSensitivity cs;
+    };
+    auto view_of = [](const std::map<std::string, double>& util) { return UnitView{bound_by(util), clock_sensitivity(util)}; };
+    const UnitView whole = view_of(unit_utilization(r.stats));
+    std::vector<UnitView> per_op;
+    for (const Stats& units : top->op_units()) per_op.push_back(view_of(unit_utilization(units)));
     r.events.extra_s = {};
     for (size_t k = 0; k < r.kernels.size(); ++k) {
       KernelResult& kr = r.kernels[k];
       const std::uint32_t op = top->records()[k].op_index;
-      const std::map<std::string, double> own = op < per_op.size() ? unit_utilization(per_op[op]) : util;
-      const BoundBy by = bound_by(own);
-      const ClockSensitivity cs = clock_sensitivity(own);
+      const UnitView& own = op < per_op.size() ? per_op[op] : whole;
+      const BoundBy& by = own.by;
+      const ClockSensitivity& cs = own.cs;
       kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
       for (size_t i = 0; i < kClockGrid.size(); ++i) {
         kr.events.extra_s[i] = kernel_exec_at_clock(kr.exec_s, cs, kClockGrid[i]) - kr.exec_s;
