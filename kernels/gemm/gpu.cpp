@@ -146,11 +146,18 @@ SyncBlock sync_block(int bm, int bn) {
   return b;
 }
 
+// Rows of A (and of the output) over every group or batch entry.
+double a_rows(const OpSpec& op) {
+  if (op.kind != OpKind::GroupedGemm) return static_cast<double>(op.batch) * static_cast<double>(op.m);
+  double rows = 0;
+  for (auto r : op.group_rows) rows += static_cast<double>(r);
+  return rows;
+}
+
 // Bytes of the GEMM's A and B operands (every group's or batch entry's).
 double operand_bytes(const OpSpec& op) {
   if (op.kind == OpKind::GroupedGemm) {
-    double rows = 0;
-    for (auto r : op.group_rows) rows += static_cast<double>(r);
+    const double rows = a_rows(op);
     return rows * op.k * bytes_per_element(op.dtype) + static_cast<double>(op.group_rows.size()) * op.k * op.n * bytes_per_element(op.wdtype);
   }
   return static_cast<double>(op.batch) * op.k * (op.m * bytes_per_element(op.dtype) + op.n * bytes_per_element(op.wdtype));
@@ -178,12 +185,7 @@ double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, doub
 // L2 round trip for its first loads and one for its stores, then the sk fp32 partials read from L2 and the
 // output written, at the L2's and the HBM's bandwidth.
 double splitk_reduce_estimate(const OpSpec& op, int sk, const GpuSpec& spec) {
-  double rows = static_cast<double>(op.batch) * static_cast<double>(op.m);
-  if (op.kind == OpKind::GroupedGemm) {
-    rows = 0;
-    for (auto r : op.group_rows) rows += static_cast<double>(r);
-  }
-  const double elems = rows * static_cast<double>(op.n);
+  const double elems = a_rows(op) * static_cast<double>(op.n);
   return spec.launch_overhead.value() + spec.sm.block_launch_latency.value() + 2 * spec.l2.hit_latency.value() +
          elems * 4.0 * sk / spec.l2.bandwidth.value() + elems * bytes_per_element(op.odtype) / (spec.hbm.bandwidth.value() * spec.hbm.efficiency);
 }
