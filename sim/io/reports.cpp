@@ -263,6 +263,16 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["layout"]["replicas"] = r.replicas;
   j["devices"] = r.devices;
   if (r.disagg) {
+    auto pool_layout = [](const PoolLayout& p) {
+      nlohmann::json l = layout_json(p.figures, p.devices, p.name);
+      l["instances"] = p.instances;
+      return l;
+    };
+    j["layout"]["pools"] = {{"prefill", pool_layout(r.prefill_layout)}, {"decode", pool_layout(r.decode_layout)}};
+  } else {
+    j["layout"]["pools"] = nullptr;
+  }
+  if (r.disagg) {
     const DisaggLayout& d = *r.disagg;
     auto pool = [&](int devices, int instances, int tp, int ep, int pp, int dp, int first, double weights, std::int64_t kv_tokens) {
       return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp},           {"ep", ep},

@@ -550,6 +550,11 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.layout_figures = layout_figures(base);
   r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
   r.disagg = pools;
+  if (pools) {
+    const Scenario psc = prefill_scenario(base, *pools), dsc = decode_scenario(base, *pools);
+    r.prefill_layout = {psc.layout_str(), layout_figures(psc), pools->prefill_devices, pools->prefill_instances};
+    r.decode_layout = {dsc.layout_str(), layout_figures(dsc), pools->decode_devices, pools->decode_instances};
+  }
   r.family = chip.family();
   r.model = model.name;
   r.precision = std::string(name(base.wdtype)) + (base.adtype != base.wdtype ? std::string("/") + name(base.adtype) : "");

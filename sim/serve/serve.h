@@ -150,6 +150,13 @@ struct LayoutFigures {
 };
 LayoutFigures layout_figures(const Scenario& s);
 
+// One pool of disaggregated serving: its layout ("tp4"), degrees, chips and instances.
+struct PoolLayout {
+  std::string name;
+  LayoutFigures figures;
+  int devices = 0, instances = 0;
+};
+
 struct ServeResult {
   std::string chip, family, model, precision, scheduler, mode;  // mode: offline, closed or open
   std::string system, layout;      // the system preset ("" for one chip) and the layout ("tp8")
@@ -173,6 +180,9 @@ struct ServeResult {
   std::string spec_method, spec_drafter;
   std::optional<DisaggLayout> disagg;  // disaggregated serving: the pools
   LayoutFigures layout_figures;        // the layout's degrees (the decode pool's when disaggregated)
+  // Disaggregated serving: each pool's layout, as the report's layout.pools gives it (the top-level
+  // degrees are the decode pool's, whose steps set the inter-token latency).
+  PoolLayout prefill_layout, decode_layout;
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);

@@ -150,6 +150,13 @@ def test_each_pool_takes_its_own_layout(cli):
     # Data-parallel replicas are the instances the router feeds: four of one rank each.
     assert placed(d["decode"]) == {"devices": 4, "instances": 4, "tp": 1, "ep": 4, "dp": 4, "first_rank": 4}
     assert j["layout"]["name"] == "prefill tp4 + decode dp4 x ep4"
+    # The layout block gives each pool's own degrees (the top level keeps the decode pool's).
+    pools = j["layout"]["pools"]
+    assert {k: pools["prefill"][k] for k in ("name", "tp", "ep", "dp", "devices", "instances")} == \
+        {"name": "tp4", "tp": 4, "ep": 1, "dp": 1, "devices": 4, "instances": 1}
+    assert {k: pools["decode"][k] for k in ("tp", "ep", "dp", "devices", "instances")} == \
+        {"tp": 1, "ep": 4, "dp": 4, "devices": 4, "instances": 4}
+    assert (j["layout"]["tp"], j["layout"]["ep"]) == (pools["decode"]["tp"], pools["decode"]["ep"])
     # Each decode rank receives the whole latent once: one rank per instance.
     assert d["kv_bytes_per_token"] == MLA_BYTES
     assert j["kv_transfer"]["bytes_mean"] == 256 * MLA_BYTES and j["kv_transfer"]["transfers"] == 8
@@ -234,6 +241,7 @@ def test_pipeline_pools_take_their_stages(cli):
     assert (d["decode"]["pp"], d["decode"]["tp"], d["decode"]["instances"]) == (2, 4, 1)
     assert (d["prefill"]["pp"], d["prefill"]["tp"], d["prefill"]["instances"]) == (1, 2, 4)
     assert j["layout"]["name"] == "prefill tp2 + decode tp4 x pp2"
+    assert (j["layout"]["pools"]["decode"]["pp"], j["layout"]["pools"]["prefill"]["pp"]) == (2, 1)
     assert j["kv_transfer"]["bytes_mean"] == 512 * 32 * 8 * 128 * 2 and j["kv_transfer"]["transfers"] == 8
     # A stage holds half the layers: each of the 8 decode ranks receives an eighth, two of them from each prefill rank.
     assert j["kv_transfer"]["alone_s"] > 512 * 32 * 8 * 128 * 2 / 8 / 50e9

@@ -95,6 +95,8 @@ def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_mo
     # (it had only name, devices and replicas) and the replicas.
     served = xpusim.serve(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2, input=64, output=4)["layout"]
     ran = xpusim.run(system="hgx-h100x8", tp=2, dp=4, model=tiny_model, batch=4, input=64)["layout"]
+    # ... and each pool's layout when disaggregated (null here: one pool).
+    assert served.pop("pools") is None
     assert served.pop("replicas") == 4 and served == ran and ran["tp"] == 2 and ran["dp"] == 4
     # serve's per-kernel breakdown gives each collective's algorithm and bytes per rank beside its share, under
     # run's key names (it had label, time and share only), and its table lists them.
