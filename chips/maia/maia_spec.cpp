@@ -27,6 +27,11 @@ double MaiaSpec::tvp_flops_per_clk(DType d) const {
 
 double MaiaSpec::peak_flops(DType d) const { return ttu_flops_per_clk(d) * tiles() * clock.value(); }
 
+DType MaiaSpec::matmul_rate_dtype(DType d) const {
+  const bool sixteen = d == DType::bf16 || d == DType::fp16;
+  return sixteen && ttu_depth(d) == 0 && bf16_matmul == "fp8" ? DType::fp8 : d;
+}
+
 double MaiaSpec::sram_bytes() const {
   return tiles() * tile.tsram.value() + cluster.count * cluster.csram.value();
 }

@@ -71,6 +71,7 @@ struct MaiaSpec {
   double ttu_flops_per_clk(DType d) const;      // per tile: 2 * rows * cols * R
   double tvp_flops_per_clk(DType d) const;      // per tile
   double peak_flops(DType d) const;             // whole chip, TTU formats only (0 otherwise)
+  DType matmul_rate_dtype(DType d) const;       // FP8 for a BF16/FP16 matmul converted by bf16_matmul=fp8
   double sram_bytes() const;                    // TSRAM + CSRAM of the whole die
   double weight_sram_budget() const;            // SRAM the placement policy may fill with weights
   double tile_dma_bw() const { return tile.dma_bytes_per_clk * clock.value(); }

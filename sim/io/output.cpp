@@ -75,6 +75,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   j["tflops"] = r.tflops;
   j["peak_tflops"] = r.peak_tflops;
   j["share_of_peak"] = r.share_of_peak;  // against the nominal peak
+  j["peak_dtype"] = name(r.peak_dtype);   // the rate that peak is of: the dtype, or what the lowering converts it to
   // The clock it ran at (time-weighted mean of the power manager's clocks), beside the nominal peak.
   j["clock_ratio"] = r.clock_ratio;
   j["clock_mhz"] = r.clock_hz / 1e6;
@@ -112,8 +113,9 @@ std::string run_result_table(const RunResult& r) {
   char buf[128];
   os << r.chip << " (" << r.family << ")\n";
   row("latency", format_seconds(r.latency_s));
-  std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak)", r.tflops, 100 * r.share_of_peak,
-                r.peak_tflops, name(r.dtype));
+  std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak%s)", r.tflops, 100 * r.share_of_peak,
+                r.peak_tflops, name(r.peak_dtype),
+                r.peak_dtype != r.dtype ? (std::string(": ") + name(r.dtype) + " converted to " + name(r.peak_dtype)).c_str() : "");
   row("throughput", buf);
   if (r.clock_hz > 0) {
     std::snprintf(buf, sizeof buf, "%.0f MHz (%.1f%% of nominal)", r.clock_hz / 1e6, 100 * r.clock_ratio);

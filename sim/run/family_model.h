@@ -30,6 +30,12 @@ template <class T>
 struct HasMemoryRoof<T, std::void_t<decltype(T::memory_roof_bandwidth(std::declval<const typename T::Spec&>()))>>
     : std::true_type {};
 
+// Optional on Spec: DType matmul_rate_dtype(DType) (ChipModel::matmul_rate_dtype; default: the dtype itself).
+template <class T, class = void>
+struct HasMatmulRate : std::false_type {};
+template <class T>
+struct HasMatmulRate<T, std::void_t<decltype(std::declval<const T&>().matmul_rate_dtype(DType::bf16))>> : std::true_type {};
+
 template <class Traits>
 class FamilyModel : public ChipModel {
  public:
@@ -53,6 +59,10 @@ class FamilyModel : public ChipModel {
   }
   std::unique_ptr<Chip> build() const override { return std::make_unique<typename Traits::Chip>("chip", m_spec); }
   double peak_flops(DType d) const override { return m_spec.peak_flops(d); }
+  DType matmul_rate_dtype(DType d) const override {
+    if constexpr (HasMatmulRate<Spec>::value) return m_spec.matmul_rate_dtype(d);
+    return d;
+  }
   double dram_bandwidth() const override { return m_spec.hbm.bandwidth.value(); }
   double memory_roof_bandwidth() const override {
     if constexpr (HasMemoryRoof<Traits>::value) return Traits::memory_roof_bandwidth(m_spec);

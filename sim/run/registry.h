@@ -29,6 +29,10 @@ class ChipModel {
   // A fresh SystemC model of the chip (called once per simulation).
   virtual std::unique_ptr<Chip> build() const = 0;
   virtual double peak_flops(DType d) const = 0;    // dense, whole chip; 0 if unsupported
+  // The dtype whose tensor rate a matmul of `d` runs at: `d` itself, or the format the family's lowering
+  // converts it to where its tensor units have no `d` path (Maia 200's BF16 -> FP8, lowering.bf16_matmul).
+  // Reports state a kernel's share of peak against that rate.
+  virtual DType matmul_rate_dtype(DType d) const { return d; }
   virtual double dram_bandwidth() const = 0;       // peak bytes/s
   // The memory roof of a kernel's roofline: the DRAM peak, or less where every DRAM byte passes through a
   // narrower path of the cores a kernel runs on (Trainium's DMA engines).

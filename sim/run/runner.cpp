@@ -184,7 +184,8 @@ RunResult SimSession::result() {
     g_run_stats.stats.transactions += r.transactions;
     top->collect_stats(r.stats, total);
     if (!m_summary) r.unit_names = top->context().unit_names;
-    const double peak = chip.peak_flops(m_dtype);
+    r.peak_dtype = chip.matmul_rate_dtype(m_dtype);
+    const double peak = chip.peak_flops(r.peak_dtype);
     const double bw = chip.memory_roof_bandwidth();
     for (const KernelRecord& k : top->records()) {
       KernelResult kr;

@@ -70,6 +70,7 @@ struct RunResult {
   // preset's nominal clock, and in Hz. share_of_peak stays against the nominal peak.
   double clock_ratio = 1.0, clock_hz = 0;
   DType dtype = DType::bf16;
+  DType peak_dtype = DType::bf16;  // the tensor rate peak_tflops is of (ChipModel::matmul_rate_dtype of dtype)
   std::vector<KernelResult> kernels;
   Stats stats;
   std::vector<TraceRecord> trace;

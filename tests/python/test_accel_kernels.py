@@ -35,6 +35,21 @@ def test_maia100_decodes_llama_8b():
     assert j["latency_s"] > 0
 
 
+def test_maia200_bf16_gemm_reports_the_rate_it_runs_at(cli):
+    """Maia 200's TTU has no BF16 path: a BF16 matmul is converted to FP8 (lowering.bf16_matmul=fp8) and its
+    share of peak is of the FP8 rate it runs at (it read "0.0% of 0 TFLOP/s bf16 peak"), its roofline the FP8 one."""
+    j = xpusim.kernel("gemm", chip="maia200", m=2048, n=2048, k=2048, dtype="bf16")
+    f = xpusim.kernel("gemm", chip="maia200", m=2048, n=2048, k=2048, dtype="fp8")
+    assert j["peak_dtype"] == "fp8" and j["peak_tflops"] == pytest.approx(f["peak_tflops"]) == pytest.approx(5000, rel=1e-3)
+    assert 0 < j["share_of_peak"] < f["share_of_peak"] <= 1  # the conversion on the TVP costs time
+    assert sum(k["roofline_s"] for k in j["kernels"]) >= 2 * 2048 ** 3 / 5e15
+    assert f["peak_dtype"] == "fp8"
+    # Maia 100 has a BF16 TTU path: its peak is BF16's own.
+    assert xpusim.kernel("gemm", chip="maia100", m=512, n=512, k=512, dtype="bf16")["peak_dtype"] == "bf16"
+    out = cli("kernel", "gemm", "--chip", "maia200", "--m", "512", "--n", "512", "--k", "512", "--dtype", "bf16").stdout
+    assert "TFLOP/s fp8 peak: bf16 converted to fp8)" in out, out
+
+
 def test_maia_split_k_gemm_runs():
     j = xpusim.kernel("gemm", chip="maia200", m=128, n=128, k=16384)
     assert [k["name"] for k in j["kernels"]][-1].endswith("splitk_reduce") or len(j["kernels"]) == 1

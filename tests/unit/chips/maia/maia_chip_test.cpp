@@ -69,6 +69,10 @@ TEST(MaiaPresets, Maia200ReproducesPublishedFiguresExactly) {
   near_rel(s.peak_flops(DType::fp8), 5e15);    // ">5 PFLOPS FP8"
   near_rel(s.peak_flops(DType::fp4), 10e15);   // ">10 PFLOPS FP4"
   EXPECT_EQ(s.peak_flops(DType::bf16), 0.0);   // BF16 is TVP-only: no tensor rate
+  EXPECT_EQ(s.matmul_rate_dtype(DType::bf16), DType::fp8);  // ... so a BF16 matmul runs converted to FP8
+  EXPECT_EQ(s.matmul_rate_dtype(DType::fp4), DType::fp4);
+  s.bf16_matmul = "refuse";
+  EXPECT_EQ(s.matmul_rate_dtype(DType::bf16), DType::bf16);
   near_rel(s.hbm.bandwidth.value(), 7e12);
   near_rel(s.hbm.capacity.value(), 216.0 * (1ull << 30));  // "216 GB" of HBM3e, binary as every HBM capacity (README)
   near_rel(s.sram_bytes(), 272e6);
@@ -82,6 +86,7 @@ TEST(MaiaPresets, Maia100ReproducesPublishedFiguresExactly) {
   EXPECT_EQ(s.tiles(), 64);
   EXPECT_EQ(s.cluster.count, 16);
   near_rel(s.peak_flops(DType::bf16), 0.8e15);
+  EXPECT_EQ(s.matmul_rate_dtype(DType::bf16), DType::bf16);  // a BF16 TTU path: no conversion
   near_rel(s.peak_flops(DType::fp8), 1.5e15);  // "9-bit: 1.5 POPS"
   near_rel(s.peak_flops(DType::fp6), 3e15);    // "6-bit: 3 POPS"
   near_rel(s.sram_bytes(), 500e6);
