@@ -174,4 +174,8 @@ def main(root):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print("usage: check_layers.py [ROOT]\n\n" + (__doc__ or "").strip() + "\n\nROOT: the source tree (default: this script's "
+              "project). Prints each problem and a count; exit status 1 when there is any.")
+        sys.exit(0)
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")))

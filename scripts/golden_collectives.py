@@ -5,13 +5,15 @@ few per collective kind, from `xpusim kernel <collective> --system S --bytes B -
 Run it deliberately when the systems model changes (and say why in the commit), never to make a
 failing golden test pass unexamined. Usage: scripts/golden_collectives.py [build/xpusim]
 """
+import argparse
 import json
 import pathlib
 import subprocess
-import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-XPUSIM = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "build" / "xpusim")
+_parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+_parser.add_argument("xpusim", nargs="?", default=str(ROOT / "build" / "xpusim"), help="the binary (default: build/xpusim)")
+XPUSIM = _parser.parse_args().xpusim
 
 
 def run(system, collective, size, nodes=0):

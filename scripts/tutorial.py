@@ -15,11 +15,14 @@ import os
 import sys
 import tempfile
 
-import xpusim
-
-parser = argparse.ArgumentParser(description=__doc__)
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", default=None, help="folder for the plots (default: a temporary folder)")
 args, _ = parser.parse_known_args()
+try:
+    import xpusim
+except ImportError:
+    sys.exit("tutorial.py: the xpusim module is not on the path: build it with scripts/setup, then run "
+             "PYTHONPATH=build/python /usr/bin/python3 scripts/tutorial.py")
 out = args.out or tempfile.mkdtemp(prefix="xpusim-tutorial-")
 os.makedirs(out, exist_ok=True)
 

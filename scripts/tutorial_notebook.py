@@ -39,6 +39,9 @@ def notebook(source):
 
 
 if __name__ == "__main__":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print("usage: tutorial_notebook.py\n\n" + __doc__.strip())
+        sys.exit(0)
     src = open(os.path.join(HERE, "tutorial.py")).read()
     dst = os.path.join(HERE, "tutorial.ipynb")
     tmp = dst + ".tmp"
