@@ -59,6 +59,10 @@ void describe(Params& p, GpuSpec& s) {
     "The GEMM library ships hybrid stream-K kernels (data-parallel waves, then the last full and the partial "
     "wave as K-iteration ranges over one wave of units with an in-kernel fixup) and runs them where its "
     "estimate is faster than whole tiles", "false");
+  p("sm.stream_k_min_rows", s.sm.stream_k_min_rows,
+    "Fewest rows of a block tile that the library's stream-K kernels take (smaller tiles run data-parallel or "
+    "split-K): on Hopper its stream-K scheduler runs only in the cooperative kernel, whose two consumer "
+    "warpgroups split the tile's rows", "0");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,

@@ -272,13 +272,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
       // Hybrid stream-K (kernels/common/stream_k.h), a candidate beside whole tiles where the last wave is partial.
-      // Not with a 2-SM MMA: both SMs of the pair would have to take the same K ranges (not modelled). Its
+      // Not with a 2-SM MMA: both SMs of the pair would have to take the same K ranges (not modelled), nor with
+      // tiles of fewer rows than the library's stream-K kernels take (sm.stream_k_min_rows: on Hopper only the
+      // cooperative kernel, 128 rows and up, has a stream-K scheduler; a 64-row tile runs whole or split-K). Its
       // units load their own B tiles (no multicast: the cluster peer works on another range), so its operand
       // bytes through L2 are those of the data-parallel tiles plus (bm + bn) x bk per stream-K iteration. The
       // units sharing a tile-row or tile-column of the operands run at different K offsets, so one reads a K
       // slice long after another did: when the operands outgrow the L2 that slice is gone, and every
       // stream-K iteration reads its operands from HBM, within the stream-K phase.
-      const StreamKPlan skp = sk == 1 && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma
+      const StreamKPlan skp = sk == 1 && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma && bm >= spec.sm.stream_k_min_rows
                                   ? plan_stream_k(tiles_mn, ksteps, static_cast<std::int64_t>(slots))
                                   : StreamKPlan{};
       double est_sk = 1e30;

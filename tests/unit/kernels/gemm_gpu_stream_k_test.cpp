@@ -85,6 +85,25 @@ TEST(GpuGemmStreamK, WholeWavesAndLongTailsStayDataParallel) {
   EXPECT_FALSE(choose_gemm_tiling(gemm(3072, 3072, 3072), off).stream_k);
 }
 
+// Hopper's stream-K scheduler runs only in CUTLASS's cooperative kernel (128-row tiles and up; the ping-pong
+// kernel static-asserts against it), so a 64-row tile runs whole or split-K: sm.stream_k_min_rows.
+TEST(GpuGemmStreamK, SixtyFourRowTilesAreNotStreamK) {
+  const GpuSpec s = h100_spec();
+  ASSERT_EQ(s.sm.stream_k_min_rows, 128);
+  OpSpec fp8 = gemm(64, 2112, 7168);  // our H222: torch._scaled_mm, 33 tiles of 64x64 on 132 SMs
+  fp8.dtype = fp8.wdtype = DType::fp8;
+  GpuSpec any = s;
+  any.sm.stream_k_min_rows = 0;
+  const GemmTiling was = choose_gemm_tiling(fp8, any);
+  ASSERT_TRUE(was.stream_k && was.bm == 64) << "without the limit the chooser takes a 64-row stream-K tile: " << was.str();
+  for (const OpSpec& op : {fp8, gemm(8, 4096, 4096), gemm(32, 4096, 4096)}) {
+    const GemmTiling t = choose_gemm_tiling(op, s);
+    EXPECT_TRUE(!t.stream_k || t.bm >= 128) << op.m << "x" << op.n << "x" << op.k << ": " << t.str();
+  }
+  // 3072^3 keeps its 128-row stream-K tiles.
+  EXPECT_TRUE(choose_gemm_tiling(gemm(3072, 3072, 3072), s).stream_k);
+}
+
 TEST(GpuGemmStreamK, LoweringFixupMovesExactlyThePartialTiles) {
   GpuSpec s = h100_spec();
   s.sm.count = 4;  // 5 tiles of 128x128 on 4 SMs: one whole tile and a one-tile tail, all of it stream-K
