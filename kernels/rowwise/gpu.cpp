@@ -183,12 +183,15 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
 //   again from the SM's L1 (a row of at most 2^15 elements fits it).
 // Deliberately ignored: the L1 hit latency of the re-reads (their bytes cross the SM's L1/shared-memory
 // bandwidth); rows not 16-byte aligned (PyTorch's non-vectorized kernels).
-// Per element, FP32 instructions and MUFU (special-function) operations of each pass, counted from the
-// kernels' code (our count of what nvcc emits without fast math, an estimate): a bf16 convert is one
-// instruction, expf is range reduction and scaling around one MUFU.EX2 (5 + 1), IEEE fp32 division is a
-// MUFU.RCP with a Newton step and its fix-up (6 + 1).
+// Per element, the instructions of each pass by the pipe that runs them, counted from the kernels' code (our
+// count of what nvcc emits without fast math, an estimate): FP32 (add, multiply, FMA), the INT32 pipe (bf16 <->
+// fp32 conversions, float max, the loop's index add and compare), MUFU (special functions: expf is range
+// reduction and scaling around one MUFU.EX2, 5 + 1; IEEE fp32 division is a MUFU.RCP with a Newton step and its
+// fix-up, 6 + 1) and the rest that only takes an issue slot (loads, stores, the loop's branch). Every one of them
+// takes an issue slot of the SM's schedulers (sm.issue_per_clk); the INT32 pipe runs at half the FP32 rate on
+// Hopper (sm.alu_ops_per_clk), so a pass of conversions and max is bound by it.
 struct PassCost {
-  double fp32 = 0, mufu = 0;
+  double fp32 = 0, alu = 0, mufu = 0, other = 0;
 };
 struct RowReduceKernel {
   std::int64_t threads = 0, vec_elems = 0;
@@ -210,6 +213,8 @@ constexpr double kDefaultSmemPerBlock = 48 * 1024;  // sharedMemPerBlock without
 bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   const double eb = bytes_per_element(op.dtype);
   const std::int64_t c = op.cols;
+  // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element in and out.
+  const double cin = op.dtype == DType::fp32 ? 0 : 1, cout = op.odtype == DType::fp32 ? 0 : 1;
   if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
     if (c % 4 != 0) return false;
     const bool ln = op.kind == OpKind::LayerNorm;
@@ -217,10 +222,13 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
     k.smem_bytes = 4 * 3 / 2 * 4;  // threads.y * 3/2 floats
     k.weights = true;
     k.barriers = 5;  // compute_stats over 4 warps: two rounds of two __syncthreads, one to broadcast
-    // RMS: convert, square-accumulate; Welford (LayerNorm): convert, subtract, reciprocal count, two FMAs.
-    k.first = ln ? PassCost{10, 1} : PassCost{2, 0};
-    // Convert X and gamma, scale by rstd and gamma (and subtract the mean, add beta), convert the output.
-    k.rest = {ln ? PassCost{8, 0} : PassCost{5, 0}};
+    // Per vector of 4: the loop's index add and compare (INT32), its branch and the load(s) and store.
+    const double loop = 2.0 / 4, one = 1.0 / 4;
+    // RMS: convert, square-accumulate; Welford (LayerNorm): convert, subtract, reciprocal count, two FMAs and the
+    // count's update.
+    k.first = ln ? PassCost{9, cin + loop, 1, 2 * one} : PassCost{1, cin + loop, 0, 2 * one};
+    // Convert X and gamma (and beta), scale by rstd and gamma (and subtract the mean, add beta), convert the output.
+    k.rest = {ln ? PassCost{4, 2 * cin + cin + cout + loop, 0, 5 * one} : PassCost{2, 2 * cin + cout + loop, 0, 4 * one}};
     return true;
   }
   if (op.kind != OpKind::Softmax || (c <= 1024 && c * eb <= 4096)) return false;  // persistent warp softmax
@@ -229,9 +237,10 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   const bool smem = c < (kDefaultSmemPerBlock - k.threads / 32 * 4) / eb && c % k.vec_elems == 0;
   k.smem_bytes = smem ? kDefaultSmemPerBlock : k.threads / 32 * 4;
   k.barriers = 3;  // cuda_utils::BlockReduce (two) and blockReduceWarp's broadcast
-  k.first = {2, 0};  // convert, max
-  // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16.
-  k.rest = {{8, 1}, {14, 2}};
+  const double v = static_cast<double>(k.vec_elems), loop = 2 / v;  // index add and compare per vector
+  k.first = {0, cin + 1 + loop, 0, 2 / v};  // convert, max (FMNMX); a load and the branch per vector
+  // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16 (and a store).
+  k.rest = {{7, cin + loop, 1, 2 / v}, {12, cin + cout + loop, 2, 3 / v}};
   return true;
 }
 
@@ -253,6 +262,12 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   const std::uint8_t level = input_level(spec, opt);
   const double row_in = op.cols * eb;
   const double warp_bytes = 32.0 * kk.vec_elems * eb;  // a warp's coalesced request (warp_requests)
+  // A pass's FP32 lane-slots per element: its FP32 instructions, or its INT32-pipe ones at that pipe's rate, or all
+  // of its instructions at the issue rate, whichever bounds it (the MUFU ones are timed by the SFUs, k).
+  const double fp32_lanes = spec.sm.vector_flops_per_clk / 2;
+  auto lane_slots = [fp32_lanes, issue = spec.sm.issue_per_clk, alu = spec.sm.alu_ops_per_clk](const PassCost& c) {
+    return std::max({c.fp32, c.alu * fp32_lanes / alu, (c.fp32 + c.alu + c.mufu + c.other) * fp32_lanes / issue});
+  };
   // Functional mode: the rows' whole load, weight load, math and store ride on the first load, the first
   // weight load, the last math op and the last store, in program order (the timing is the same).
   const bool functional = opt.functional;
@@ -273,10 +288,10 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
                                 static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
       prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
     }
-    // The model's vector rate counts an FMA as two FLOPs: one FP32 instruction per lane is 2.
+    // The model's vector rate counts an FMA as two FLOPs: one FP32 lane-slot per element is 2.
     auto pass_op = [&](const PassCost& c, std::uint32_t elems, std::uint64_t l1_bytes) {
       return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
-                  static_cast<std::uint64_t>(2 * c.fp32 * rows * elems), l1_bytes);
+                  static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes);
     };
     prev = emit(after(pass_op(k.first, n, 0), prev));
     auto reduce = [&] {

@@ -2,8 +2,10 @@
 // sum ops, and inputs served from L2 when a benchmark's rotated working set fits in it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "chips/gpu/isa.h"
 #include "kernels/rowwise/gpu.h"
@@ -145,4 +147,30 @@ TEST(GpuRowReduce, FewRowsSpreadOneBlockPerSm) {
   }
   EXPECT_EQ(tasks_on.size(), 64u);
   for (const auto& [sm, tasks] : tasks_on) EXPECT_EQ(tasks.size(), 1u) << sm;
+}
+
+// torch.softmax over a row of 32768 bf16 elements (cunn_SoftMaxForward, 1024 threads, 8-element vectors): the
+// max pass converts each element to fp32 and takes a float max, both on the INT32 pipe (64 results per clock
+// per SM on Hopper, half the FP32 rate), so it takes at least 2 x 32768 / 64 = 1024 cycles; counted as FP32
+// work it took 512. Every pass's instructions also share the schedulers' issue slots (128 per clock), so the
+// three passes take at least all their instructions at that rate.
+TEST(GpuRowReduce, SoftmaxPassesBoundByTheInt32PipeAndTheIssueRate) {
+  GpuSpec s = h100();
+  auto pass_cycles = [](const GpuSpec& spec) {
+    Task task;
+    lower_rowwise(row("softmax", 1, 32768), spec, {})[0].make_task(0, task);
+    std::vector<double> cycles;
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp)
+        cycles.push_back(std::max(static_cast<double>(in.flops) / spec.sm.vector_flops_per_clk,
+                                  static_cast<double>(in.m) * in.n * in.k / spec.sm.sfu_ops_per_clk));
+    return cycles;
+  };
+  const std::vector<double> c = pass_cycles(s);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_GE(c[0], 2.0 * 32768 / s.sm.alu_ops_per_clk);
+  // exp-sum: convert, subtract, expf (5 + MUFU), add, and per vector a load, the index add, compare and branch.
+  EXPECT_GE(c[1], 0.999 * (1 + 1 + 6 + 1 + 4.0 / 8) * 32768 / s.sm.issue_per_clk);
+  s.sm.alu_ops_per_clk = 128;
+  EXPECT_LT(pass_cycles(s)[0], c[0] * 0.75);
 }
