@@ -174,3 +174,33 @@ TEST(GpuRowReduce, SoftmaxPassesBoundByTheInt32PipeAndTheIssueRate) {
   s.sm.alu_ops_per_clk = 128;
   EXPECT_LT(pass_cycles(s)[0], c[0] * 0.75);
 }
+
+// torch.softmax's kernel choice as PyTorch 2.11 makes it (host_softmax after PR #144679): rows of up to 2048
+// elements and 8 KiB take the persistent warp softmax (not a block per row); up to 9 elements per thread of a
+// 1024-thread block, cunn_SoftMaxForwardReg (the row in registers: one read, no shared memory but the
+// reduction's 32 floats); a row that fits 48 KiB, cunn_SoftMaxForwardSmem (it allocates the row, not the whole
+// 48 KiB); a longer one, cunn_SoftMaxForward, whose later passes read X again from L1.
+TEST(GpuRowReduce, SoftmaxKernelChoiceOfPyTorch211) {
+  const GpuSpec s = h100();
+  struct Shape {
+    std::uint32_t threads, smem;
+    double reread;  // bytes the later passes read again
+  };
+  auto shape = [&](std::int64_t cols) {
+    Task task;
+    lower_rowwise(row("softmax", 1, cols), s, {})[0].make_task(0, task);
+    Shape sh{task.threads, task.smem_bytes, 0};
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp) sh.reread += static_cast<double>(in.bytes);
+    return sh;
+  };
+  EXPECT_NE(shape(2048).threads, 1024u);
+  const Shape reg = shape(4096), smem = shape(16384), regular = shape(32768);
+  EXPECT_EQ(reg.threads, 1024u);
+  EXPECT_EQ(reg.smem, 32u * 4);
+  EXPECT_DOUBLE_EQ(reg.reread, 0);
+  EXPECT_EQ(smem.smem, 16384u * 2 + 32 * 4);
+  EXPECT_DOUBLE_EQ(smem.reread, 2.0 * 16384 * 2);
+  EXPECT_EQ(regular.smem, 32u * 4);
+  EXPECT_DOUBLE_EQ(regular.reread, 2.0 * 32768 * 2);
+}
