@@ -223,8 +223,9 @@ constexpr std::int64_t kSoftmaxRegMaxPerThread = 10;
 bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   const double eb = bytes_per_element(op.dtype);
   const std::int64_t c = op.cols;
-  // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element in and out.
-  const double cin = op.dtype == DType::fp32 ? 0 : 1, cout = op.odtype == DType::fp32 ? 0 : 1;
+  // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element of X, Y and the norm weights.
+  auto conv = [](DType d) { return d == DType::fp32 ? 0.0 : 1.0; };
+  const double cin = conv(op.dtype), cout = conv(op.odtype), cw = conv(op.wdtype);
   if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
     if (c % 4 != 0) return false;
     const bool ln = op.kind == OpKind::LayerNorm;
@@ -238,7 +239,7 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
     // count's update.
     k.first = ln ? PassCost{9, cin + loop, 1, 2 * one} : PassCost{1, cin + loop, 0, 2 * one};
     // Convert X and gamma (and beta), scale by rstd and gamma (and subtract the mean, add beta), convert the output.
-    k.rest = {ln ? PassCost{4, 2 * cin + cin + cout + loop, 0, 5 * one} : PassCost{2, 2 * cin + cout + loop, 0, 4 * one}};
+    k.rest = {ln ? PassCost{4, cin + 2 * cw + cout + loop, 0, 5 * one} : PassCost{2, cin + cw + cout + loop, 0, 4 * one}};
     return true;
   }
   if (op.kind != OpKind::Softmax || (c <= kWarpSoftmaxMaxCols && c * eb <= kWarpSoftmaxMaxBytes)) return false;
