@@ -43,6 +43,12 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.tensor_flops_per_clk.int8", s.sm.tensor_int8, "Dense INT8 tensor-core ops per clock per SM", "0");
   p("sm.vector_flops_per_clk", s.sm.vector_flops_per_clk, "FP32 CUDA-core FLOPs per clock per SM (FMA = 2)", "256");
   p("sm.sfu_ops_per_clk", s.sm.sfu_ops_per_clk, "Special-function (exp, rsqrt) results per clock per SM", "16");
+  p("sm.issue_per_clk", s.sm.issue_per_clk,
+    "Thread instructions the SM's warp schedulers issue per clock, of every kind (FP32, integer, MUFU, "
+    "loads and stores, branches): schedulers x 32 lanes", "128");
+  p("sm.alu_ops_per_clk", s.sm.alu_ops_per_clk,
+    "Results per clock per SM of the INT32 pipe, which also runs type conversions between 16- and 32-bit "
+    "floats and float compare/min/max", "64");
   p("sm.smem_capacity", s.sm.smem_capacity, "Shared memory per SM");
   p("sm.smem_per_block", s.sm.smem_per_block, "Largest shared-memory allocation of one block");
   p("sm.smem_bytes_per_clk", s.sm.smem_bytes_per_clk, "Shared-memory bandwidth per SM per clock", "128");
@@ -97,6 +103,8 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.max_blocks > 0 && s.sm.max_blocks <= 64, "sm.max_blocks", "1 to 64 resident blocks");
   p.require(s.sm.max_threads > 0 && s.sm.max_threads <= 8192, "sm.max_threads", "1 to 8192 resident threads");
   p.require(s.sm.clock.value() > 0, "sm.clock", "a positive clock");
+  p.require(s.sm.issue_per_clk > 0, "sm.issue_per_clk", "a positive issue rate");
+  p.require(s.sm.alu_ops_per_clk > 0, "sm.alu_ops_per_clk", "a positive INT32-pipe rate");
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
   p.require(s.sm.mma_sync_fraction > 0 && s.sm.mma_sync_fraction <= 1, "sm.mma_sync_fraction", "a share in (0, 1]");
   p.require(s.sm.sub_partitions >= 1 && s.sm.sub_partitions <= 16, "sm.sub_partitions", "1 to 16 sub-partitions");

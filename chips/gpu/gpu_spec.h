@@ -19,6 +19,8 @@ struct SmSpec {
   double tensor_bf16 = 0, tensor_fp16 = 0, tensor_tf32 = 0, tensor_fp8 = 0, tensor_fp4 = 0, tensor_int8 = 0;
   double vector_flops_per_clk = 256;   // FP32 FMA lanes x 2
   double sfu_ops_per_clk = 16;         // exp/rsqrt per clock per SM
+  double issue_per_clk = 128;          // thread instructions the warp schedulers issue per clock per SM (of any kind)
+  double alu_ops_per_clk = 64;         // INT32-pipe results per clock per SM (integer, conversions, compare/min/max)
   Bytes smem_capacity;                 // per SM
   Bytes smem_per_block;                // largest allocation one block may have
   double smem_bytes_per_clk = 128;

@@ -168,10 +168,13 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
 // PyTorch's block-per-row reduction kernels, as PyTorch launches them for F.rms_norm / layer_norm
 // (aten/src/ATen/native/cuda/layer_norm_kernel.cu, launch_vectorized_layer_norm_kernel: one block of
 // 32 x num_threads()/32 = 128 threads per row, vec_size 4 elements per load) and torch.softmax over rows
-// wider than the persistent warp softmax takes (SoftMax.cu, host_softmax: more than 1024 elements or 4 KiB;
-// SoftMaxForward_getBlockSize: min(cols, 1024) threads, 16-byte loads (ILP = sizeof(float4) / element);
-// cunn_SoftMaxForwardSmem when the row fits the default 48 KiB of shared memory per block, which it then
-// allocates whole, else cunn_SoftMaxForward). Every thread walks its share of the row in a loop whose
+// wider than the persistent warp softmax takes (SoftMax.cu, host_softmax as of PyTorch 2.7-2.11, after PR #144679:
+// more than 2048 elements or 8 KiB; SoftMaxForward_getBlockSize: min(cols, 1024) threads rounded up to warps;
+// cunn_SoftMaxForwardReg when each thread holds at most 9 elements (ceil(cols / threads) < 10): the row in
+// registers, one plain element load per register, all in flight (the loop over them is unrolled), and no second
+// read; else cunn_SoftMaxForwardSmem, 16-byte loads (ILP = sizeof(float4) / element), when the row fits the
+// default 48 KiB of shared memory per block (it allocates the row and the reduction's floats), else
+// cunn_SoftMaxForward, 16-byte loads, three passes over X). Every thread walks its share of the row in a loop whose
 // iteration waits for its own load before the next is issued (the accumulator carries the dependence;
 // the loops are not unrolled across loads), so one pass over the row costs a chain of round trips per
 // thread, and the reductions between passes are block barriers. The passes:
@@ -180,18 +183,23 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
 //   its L1) with gamma (an L2 round trip per iteration) and the store.
 // - softmax (smem): X into shared memory with the max; reduction; exp-sum from shared memory; reduction;
 //   exp / sum from shared memory and the store. Regular: the same passes, the second and third reading X
-//   again from the SM's L1 (a row of at most 2^15 elements fits it).
+//   again from the SM's L1 (a row of at most 2^15 elements fits it). Reg: the same passes over registers.
 // Deliberately ignored: the L1 hit latency of the re-reads (their bytes cross the SM's L1/shared-memory
 // bandwidth); rows not 16-byte aligned (PyTorch's non-vectorized kernels).
-// Per element, FP32 instructions and MUFU (special-function) operations of each pass, counted from the
-// kernels' code (our count of what nvcc emits without fast math, an estimate): a bf16 convert is one
-// instruction, expf is range reduction and scaling around one MUFU.EX2 (5 + 1), IEEE fp32 division is a
-// MUFU.RCP with a Newton step and its fix-up (6 + 1).
+// Per element, the instructions of each pass by the pipe that runs them, counted from the kernels' code (our
+// count of what nvcc emits without fast math, an estimate): FP32 (add, multiply, FMA), the INT32 pipe (bf16 <->
+// fp32 conversions, float max, the loop's index add and compare), MUFU (special functions: expf is range
+// reduction and scaling around one MUFU.EX2, 5 + 1; IEEE fp32 division is a MUFU.RCP with a Newton step and its
+// fix-up, 6 + 1) and the rest that only takes an issue slot (loads, stores, the loop's branch). Every one of them
+// takes an issue slot of the SM's schedulers (sm.issue_per_clk); the INT32 pipe runs at half the FP32 rate on
+// Hopper (sm.alu_ops_per_clk), so a pass of conversions and max is bound by it.
 struct PassCost {
-  double fp32 = 0, mufu = 0;
+  double fp32 = 0, alu = 0, mufu = 0, other = 0;
 };
 struct RowReduceKernel {
   std::int64_t threads = 0, vec_elems = 0;
+  std::int64_t loads_in_flight = 0;  // iterations of the first pass whose loads are in flight together
+  bool reread = true;                // the later passes read the row from L1 / shared memory (not registers)
   double smem_bytes = 0;
   bool weights = false;       // the second pass loads gamma (and beta) per iteration from L2 (norms)
   int barriers = 0;           // __syncthreads per block reduction
@@ -206,32 +214,56 @@ constexpr std::uint32_t kRowReduceRegisters = 40;
 // for a loop without an unroll pragma and an unknown trip count (these loops have none).
 constexpr std::int64_t kLoadsInFlight = 4;
 constexpr double kDefaultSmemPerBlock = 48 * 1024;  // sharedMemPerBlock without opt-in (CUDA programming guide)
+// host_softmax's kernel choice (SoftMax.cu, PyTorch 2.7-2.11): the persistent warp softmax up to 2048 elements and
+// 8 KiB per row; cunn_SoftMaxForwardReg while ceil(cols / threads) is below 10 (its template instances 1..9).
+constexpr std::int64_t kWarpSoftmaxMaxCols = 2048;
+constexpr double kWarpSoftmaxMaxBytes = 8192;
+constexpr std::int64_t kSoftmaxRegMaxPerThread = 10;
 
 bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   const double eb = bytes_per_element(op.dtype);
   const std::int64_t c = op.cols;
+  // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element of X, Y and the norm weights.
+  auto conv = [](DType d) { return d == DType::fp32 ? 0.0 : 1.0; };
+  const double cin = conv(op.dtype), cout = conv(op.odtype), cw = conv(op.wdtype);
   if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
     if (c % 4 != 0) return false;
     const bool ln = op.kind == OpKind::LayerNorm;
-    k.threads = 128, k.vec_elems = 4;
+    k.threads = 128, k.vec_elems = 4, k.loads_in_flight = kLoadsInFlight;
     k.smem_bytes = 4 * 3 / 2 * 4;  // threads.y * 3/2 floats
     k.weights = true;
     k.barriers = 5;  // compute_stats over 4 warps: two rounds of two __syncthreads, one to broadcast
-    // RMS: convert, square-accumulate; Welford (LayerNorm): convert, subtract, reciprocal count, two FMAs.
-    k.first = ln ? PassCost{10, 1} : PassCost{2, 0};
-    // Convert X and gamma, scale by rstd and gamma (and subtract the mean, add beta), convert the output.
-    k.rest = {ln ? PassCost{8, 0} : PassCost{5, 0}};
+    // Per vector of 4: the loop's index add and compare (INT32), its branch and the load(s) and store.
+    const double loop = 2.0 / 4, one = 1.0 / 4;
+    // RMS: convert, square-accumulate; Welford (LayerNorm): convert, subtract, reciprocal count, two FMAs and the
+    // count's update.
+    k.first = ln ? PassCost{9, cin + loop, 1, 2 * one} : PassCost{1, cin + loop, 0, 2 * one};
+    // Convert X and gamma (and beta), scale by rstd and gamma (and subtract the mean, add beta), convert the output.
+    k.rest = {ln ? PassCost{4, cin + 2 * cw + cout + loop, 0, 5 * one} : PassCost{2, cin + cw + cout + loop, 0, 4 * one}};
     return true;
   }
-  if (op.kind != OpKind::Softmax || (c <= 1024 && c * eb <= 4096)) return false;  // persistent warp softmax
+  if (op.kind != OpKind::Softmax || (c <= kWarpSoftmaxMaxCols && c * eb <= kWarpSoftmaxMaxBytes)) return false;
   k.threads = std::min<std::int64_t>(ceil_div(c, 32) * 32, 1024);
-  k.vec_elems = static_cast<std::int64_t>(16 / eb);
-  const bool smem = c < (kDefaultSmemPerBlock - k.threads / 32 * 4) / eb && c % k.vec_elems == 0;
-  k.smem_bytes = smem ? kDefaultSmemPerBlock : k.threads / 32 * 4;
+  const double reduction = static_cast<double>(k.threads / 32 * 4);  // one float per warp
   k.barriers = 3;  // cuda_utils::BlockReduce (two) and blockReduceWarp's broadcast
-  k.first = {2, 0};  // convert, max
-  // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16.
-  k.rest = {{8, 1}, {14, 2}};
+  const std::int64_t per_thread = ceil_div(c, k.threads);
+  if (per_thread < kSoftmaxRegMaxPerThread) {  // cunn_SoftMaxForwardReg
+    k.vec_elems = 1, k.loads_in_flight = per_thread, k.reread = false;
+    k.smem_bytes = reduction;
+    // Per element: a load with its address add and bound compare, convert, max; then from registers the
+    // exp-sum (convert, subtract, expf, add) and the epilogue (convert, subtract, expf, divide, convert, store),
+    // the bound's predicate kept.
+    k.first = {0, cin + 1 + 2, 0, 1};
+    k.rest = {{7, cin, 1, 0}, {12, cin + cout, 2, 1}};
+    return true;
+  }
+  k.vec_elems = static_cast<std::int64_t>(16 / eb), k.loads_in_flight = kLoadsInFlight;
+  const bool smem = c < (kDefaultSmemPerBlock - reduction) / eb && c % k.vec_elems == 0;
+  k.smem_bytes = smem ? c * eb + reduction : reduction;
+  const double v = static_cast<double>(k.vec_elems), loop = 2 / v;  // index add and compare per vector
+  k.first = {0, cin + 1 + loop, 0, 2 / v};  // convert, max (FMNMX); a load and the branch per vector
+  // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16 (and a store).
+  k.rest = {{7, cin + loop, 1, 2 / v}, {12, cin + cout + loop, 2, 3 / v}};
   return true;
 }
 
@@ -253,6 +285,12 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   const std::uint8_t level = input_level(spec, opt);
   const double row_in = op.cols * eb;
   const double warp_bytes = 32.0 * kk.vec_elems * eb;  // a warp's coalesced request (warp_requests)
+  // A pass's FP32 lane-slots per element: its FP32 instructions, or its INT32-pipe ones at that pipe's rate, or all
+  // of its instructions at the issue rate, whichever bounds it (the MUFU ones are timed by the SFUs, k).
+  const double fp32_lanes = spec.sm.vector_flops_per_clk / 2;
+  auto lane_slots = [fp32_lanes, issue = spec.sm.issue_per_clk, alu = spec.sm.alu_ops_per_clk](const PassCost& c) {
+    return std::max({c.fp32, c.alu * fp32_lanes / alu, (c.fp32 + c.alu + c.mufu + c.other) * fp32_lanes / issue});
+  };
   // Functional mode: the rows' whole load, weight load, math and store ride on the first load, the first
   // weight load, the last math op and the last store, in program order (the timing is the same).
   const bool functional = opt.functional;
@@ -267,16 +305,16 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
     const std::uint64_t base = X.addr + static_cast<std::uint64_t>(r0 * row_in);
     const std::uint32_t n = static_cast<std::uint32_t>(o.cols);
     std::uint32_t prev = kNoDep;
-    for (std::int64_t i = 0; i < iters; i += kLoadsInFlight) {  // first pass: a group of loads per round trip
-      const std::int64_t e = std::min(per_load * kLoadsInFlight, o.cols - i * per_load);
+    for (std::int64_t i = 0; i < iters; i += k.loads_in_flight) {  // first pass: a group of loads per round trip
+      const std::int64_t e = std::min(per_load * k.loads_in_flight, o.cols - i * per_load);
       const Instr ld = tma_load(level, o.dtype, base + static_cast<std::uint64_t>(i * per_load * eb),
                                 static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
       prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
     }
-    // The model's vector rate counts an FMA as two FLOPs: one FP32 instruction per lane is 2.
+    // The model's vector rate counts an FMA as two FLOPs: one FP32 lane-slot per element is 2.
     auto pass_op = [&](const PassCost& c, std::uint32_t elems, std::uint64_t l1_bytes) {
       return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
-                  static_cast<std::uint64_t>(2 * c.fp32 * rows * elems), l1_bytes);
+                  static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes);
     };
     prev = emit(after(pass_op(k.first, n, 0), prev));
     auto reduce = [&] {
@@ -310,7 +348,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
     // softmax: the exp-sum pass, the second reduction, the epilogue pass, each over the row in L1 / shared memory
     for (size_t p = 0; p < k.rest.size(); ++p) {
       if (p > 0) reduce();
-      const Instr v = after(pass_op(k.rest[p], n, static_cast<std::uint64_t>(rows * row_in)), prev);
+      const Instr v = after(pass_op(k.rest[p], n, static_cast<std::uint64_t>(k.reread ? rows * row_in : 0)), prev);
       prev = p + 1 == k.rest.size() ? emit(v, f.compute) : emit(v);
     }
     emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * o.cols * ob),

@@ -54,7 +54,8 @@ TEST(RowwiseValidation, EveryMeasuredRowIsPredictedWithinItsBound) {
     const bool softmax = p.row.workload.rfind("softmax", 0) == 0;
     if (softmax && bytes >= (16 << 20)) {
       // torch.softmax on rows of 4096 and 32768 elements: one block per row, latency-bound passes
-      // (kernels/rowwise/gpu.cpp); the rows land -16%..-1% (they were 23-68% fast with one streaming pass).
+      // (kernels/rowwise/gpu.cpp); the rows land -9.3%..+3.8% (-16%..-1% before the passes were timed by pipe and
+      // issue slot; 23-68% fast with one streaming pass).
       EXPECT_GE(p.error, -0.20) << p.row.id << " " << p.row.shape;
       EXPECT_LE(p.error, 0.10) << p.row.id << " " << p.row.shape;
     } else if (bytes >= (16 << 20)) {
@@ -64,17 +65,18 @@ TEST(RowwiseValidation, EveryMeasuredRowIsPredictedWithinItsBound) {
     } else {
       // Known gaps, small kernels (under 16 MiB, a few microseconds): the elementwise ones are up to 49%
       // slow (77% while launch_overhead was H01's whole 1 us; at 0.7 us, G014), softmax on 32768-element rows
-      // up to 31.7% fast (G366; 29% at 1 us: the lower launch_overhead moves it). RMSNorm on 64 rows was 25-33%
-      // slow while the engine packed the first wave four deep on 16 SMs (one block per SM since), and
-      // on one row 33% fast before its second pass became a chain of gamma round trips.
-      EXPECT_GE(p.error, -0.32) << p.row.id << " " << p.row.shape;
+      // up to 26.1% fast (G366; 31.7% before the passes were timed by pipe and issue slot, 2026-12-04). RMSNorm
+      // on 64 rows was 25-33% slow while the engine packed the first wave four deep on 16 SMs (one block per SM
+      // since), and on one row 33% fast before its second pass became a chain of gamma round trips.
+      EXPECT_GE(p.error, -0.27) << p.row.id << " " << p.row.shape;
       EXPECT_LE(p.error, 0.50) << p.row.id << " " << p.row.shape;
     }
   }
-  // All row-wise rows together (latency and bandwidth): 11.5% with launch_overhead 0.7 us (13.7% at 1 us with a
-  // grid's first wave spread one block per SM; 15.4% packed four deep; 16.4% before RMSNorm's chain of gamma
-  // round trips; 38.1% before the kernels ran as PyTorch's).
+  // All row-wise rows together (latency and bandwidth): 10.2% with PyTorch 2.11's softmax kernel choice, 10.1% with
+  // the row kernels' passes timed by pipe and issue slot (2026-12-04), 11.5% before, with launch_overhead 0.7 us
+  // (13.7% at 1 us with a grid's first wave spread one block per SM; 15.4% packed four deep; 16.4% before RMSNorm's
+  // chain of gamma round trips; 38.1% before the kernels ran as PyTorch's).
   double sum = 0;
   for (const auto& p : pts) sum += std::fabs(p.error);
-  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.12);
+  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.105);
 }

@@ -2,8 +2,10 @@
 // sum ops, and inputs served from L2 when a benchmark's rotated working set fits in it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "chips/gpu/isa.h"
 #include "kernels/rowwise/gpu.h"
@@ -145,4 +147,60 @@ TEST(GpuRowReduce, FewRowsSpreadOneBlockPerSm) {
   }
   EXPECT_EQ(tasks_on.size(), 64u);
   for (const auto& [sm, tasks] : tasks_on) EXPECT_EQ(tasks.size(), 1u) << sm;
+}
+
+// torch.softmax over a row of 32768 bf16 elements (cunn_SoftMaxForward, 1024 threads, 8-element vectors): the
+// max pass converts each element to fp32 and takes a float max, both on the INT32 pipe (64 results per clock
+// per SM on Hopper, half the FP32 rate), so it takes at least 2 x 32768 / 64 = 1024 cycles; counted as FP32
+// work it took 512. Every pass's instructions also share the schedulers' issue slots (128 per clock), so the
+// three passes take at least all their instructions at that rate.
+TEST(GpuRowReduce, SoftmaxPassesBoundByTheInt32PipeAndTheIssueRate) {
+  GpuSpec s = h100();
+  auto pass_cycles = [](const GpuSpec& spec) {
+    Task task;
+    lower_rowwise(row("softmax", 1, 32768), spec, {})[0].make_task(0, task);
+    std::vector<double> cycles;
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp)
+        cycles.push_back(std::max(static_cast<double>(in.flops) / spec.sm.vector_flops_per_clk,
+                                  static_cast<double>(in.m) * in.n * in.k / spec.sm.sfu_ops_per_clk));
+    return cycles;
+  };
+  const std::vector<double> c = pass_cycles(s);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_GE(c[0], 2.0 * 32768 / s.sm.alu_ops_per_clk);
+  // exp-sum: convert, subtract, expf (5 + MUFU), add, and per vector a load, the index add, compare and branch.
+  EXPECT_GE(c[1], 0.999 * (1 + 1 + 6 + 1 + 4.0 / 8) * 32768 / s.sm.issue_per_clk);
+  s.sm.alu_ops_per_clk = 128;
+  EXPECT_LT(pass_cycles(s)[0], c[0] * 0.75);
+}
+
+// torch.softmax's kernel choice as PyTorch 2.11 makes it (host_softmax after PR #144679): rows of up to 2048
+// elements and 8 KiB take the persistent warp softmax (not a block per row); up to 9 elements per thread of a
+// 1024-thread block, cunn_SoftMaxForwardReg (the row in registers: one read, no shared memory but the
+// reduction's 32 floats); a row that fits 48 KiB, cunn_SoftMaxForwardSmem (it allocates the row, not the whole
+// 48 KiB); a longer one, cunn_SoftMaxForward, whose later passes read X again from L1.
+TEST(GpuRowReduce, SoftmaxKernelChoiceOfPyTorch211) {
+  const GpuSpec s = h100();
+  struct Shape {
+    std::uint32_t threads, smem;
+    double reread;  // bytes the later passes read again
+  };
+  auto shape = [&](std::int64_t cols) {
+    Task task;
+    lower_rowwise(row("softmax", 1, cols), s, {})[0].make_task(0, task);
+    Shape sh{task.threads, task.smem_bytes, 0};
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp) sh.reread += static_cast<double>(in.bytes);
+    return sh;
+  };
+  EXPECT_NE(shape(2048).threads, 1024u);
+  const Shape reg = shape(4096), smem = shape(16384), regular = shape(32768);
+  EXPECT_EQ(reg.threads, 1024u);
+  EXPECT_EQ(reg.smem, 32u * 4);
+  EXPECT_DOUBLE_EQ(reg.reread, 0);
+  EXPECT_EQ(smem.smem, 16384u * 2 + 32 * 4);
+  EXPECT_DOUBLE_EQ(smem.reread, 2.0 * 16384 * 2);
+  EXPECT_EQ(regular.smem, 32u * 4);
+  EXPECT_DOUBLE_EQ(regular.reread, 2.0 * 32768 * 2);
 }
