@@ -84,6 +84,10 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.fp8_promotion_interval", s.sm.fp8_promotion_interval,
     "fp8 GEMMs without fast accumulation: MMA k-instructions (32 B of K each) the tensor core accumulates "
     "before the partials are promoted to fp32 on the CUDA cores; 0 = the tensor core accumulates in fp32", "0");
+  p("sm.kstep_group", s.sm.kstep_group,
+    "Simulation granularity, not hardware: consecutive k-steps of a GEMM tile simulated as one (one A and one B "
+    "copy, one MMA over their K), so a block waits once per group instead of once per k-step; applied where the "
+    "tile's pipeline holds two groups and divides the fp8 promotion interval (1 = every k-step on its own)", "1");
   p("sm.block_launch_latency", s.sm.block_launch_latency, "Block dispatch and prologue setup on an SM", "300 ns");
   p("sm.descriptor_fetch_latency", s.sm.descriptor_fetch_latency,
     "Per kernel and SM: the wait for the kernel's TMA tensor maps before its first copy", "0 ns");
@@ -111,6 +115,7 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.warp_mma_sync_share > 0 && s.sm.warp_mma_sync_share <= 1, "sm.warp_mma_sync_share", "a share in (0, 1]");
   p.require(s.sm.fp8_promotion_interval >= 0 && s.sm.fp8_promotion_interval <= 64, "sm.fp8_promotion_interval",
             "0 (no promotion) to 64 MMA k-instructions");
+  p.require(s.sm.kstep_group >= 1 && s.sm.kstep_group <= 16, "sm.kstep_group", "1 to 16 k-steps per simulated step");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

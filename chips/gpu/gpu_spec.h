@@ -40,6 +40,9 @@ struct SmSpec {
   // core before the partial sums are promoted into fp32 registers on the CUDA cores (0: the tensor core
   // accumulates fp8 products in full fp32 and nothing is promoted).
   int fp8_promotion_interval = 0;
+  // Simulation granularity, not hardware: consecutive k-steps of a GEMM tile simulated as one step (one A
+  // copy, one B copy, one MMA over their K), where the tile's pipeline holds at least two such groups.
+  int kstep_group = 1;
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
   Seconds cluster_launch_latency;      // a cluster kernel's first block on an SM waits for its cluster's launch and barrier

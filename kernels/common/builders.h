@@ -59,6 +59,10 @@ inline Instr after(Instr in, std::uint32_t a, std::uint32_t b = kNoDep, std::uin
   return in;
 }
 
+// Makes copy `in` complete, as its dependants see it, no earlier than `prev`, an earlier copy (Instr::k of
+// a DMA): a chain of copies that one consumer waits for as a whole, through the chain's last.
+inline void join(Instr& in, std::uint32_t prev) { in.k = prev + 1; }
+
 // Appends instructions to a task and attaches functional-mode semantics in one place: `func` is a
 // FuncOp or a callable that returns one, built (and attached) only when the program is functional.
 class Emitter {

@@ -314,6 +314,15 @@ struct TileGroup {
 };
 
 // What every task of the main kernel and the split-K reduction needs (shared, immutable).
+// The k-steps one simulated MMA step covers (sm.kstep_group): the largest group up to the preset's whose
+// stage ring still holds two groups (one being multiplied while the next one loads) and which divides the
+// fp8 promotion interval (a promotion then follows a group's last k-step, as it followed that k-step).
+std::int64_t kstep_group(int wanted, std::int64_t copy_depth, int promote) {
+  std::int64_t g = std::max(1, wanted);
+  while (g > 1 && (copy_depth < 2 * g || (promote > 0 && promote % g != 0))) --g;
+  return g;
+}
+
 struct GemmJob {
   OpSpec op;
   GemmTiling t;
@@ -329,6 +338,9 @@ struct GemmJob {
   std::uint64_t sync_smem_bytes = 0;
   std::uint32_t sync_warps = 0;  // warps of an sm80-style block (SyncBlock), which issue its mma.sync
   std::int64_t copy_depth = 0;
+  // MMA k-steps simulated as one MMA (kstep_group()); their copies stay one per k-step, each group's
+  // joined so that the MMA waits for all of them; a copy still waits only for the MMA of its buffer.
+  std::int64_t kgroup = 1;
   StreamKPlan sk;  // t.stream_k: the stream-K units run first (task indices 0..sk_units-1), then the whole tiles
   bool functional = false;
 };
@@ -359,6 +371,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->promote = promotion_steps(op, spec, t.bk);
   j->serial_promote = t.tma() && promotion_serial(t.bm);
   j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
+  j->kgroup = kstep_group(spec.sm.kstep_group, j->copy_depth, j->promote);
   if (!t.tma()) {
     const SyncBlock sb = sync_block(t.bm, t.bn);
     j->sync_smem_bytes = static_cast<std::uint64_t>(sb.smem_bytes(t.bk, op, t.bm, t.bn, t.copy_bytes, spec.sm.smem_bytes_per_clk));
@@ -426,57 +439,94 @@ TilePos locate(const GemmJob& j, std::uint64_t index) {
   return p;
 }
 
-// The K loop of one tile: A/B tile loads into a `stages`-deep ring, one MMA step per BK. Returns the
-// last MMA (the start sync when the slice is empty). `mma_idx` holds the block's MMAs so far: a stream-K
-// unit's next tile reuses the stage buffers its previous tile's last MMAs free.
+// One k-step's A and B copies (and the out-of-bounds peer's half of B) into stage buffers `buf` (A) and
+// `buf + 1` (B), started once `reuse` freed them. `prev`: the group's previous copy, which the first of these
+// joins, each joining the one before (build::join: the group's MMA then waits for all of its copies through
+// the last one). Returns the A copy (or the peer's half, issued after it) and the B copy; in a group of more
+// than one k-step the second is the chain's last copy.
+std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const TilePos& p, std::int64_t kk, std::uint32_t reuse,
+                                                         std::uint32_t prev, int buf, build::Emitter& emit) {
+  const OpSpec& o = j.op;
+  const GemmTiling& t = j.t;
+  const auto I = [](std::int64_t v) { return static_cast<int>(v); };
+  const auto join = [&](Instr& in) -> const Instr& {
+    if (prev != kNoDep) build::join(in, prev);
+    return in;
+  };
+  std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
+  // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
+  // past the tensor's end reads as zeros, so padded B rows contribute nothing.
+  Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
+                                  static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
+                                  static_cast<std::uint32_t>(kw)),
+                         reuse);
+  const std::int64_t half = (p.cols + 1) / 2;
+  const std::int64_t bc0 = p.b_part == 2 ? p.c0 + half : p.c0, bcols = p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half;
+  Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal, o.wdtype,
+                                  j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + bc0) * j.eb),
+                                  static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
+                                  static_cast<std::uint32_t>(bcols)),
+                         reuse);
+  const std::uint32_t ia = emit(join(la), [&] { return fop::load(buf, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
+  if (j.kgroup > 1) prev = ia;
+  const std::uint32_t ib = emit(join(lb), [&] { return fop::load(buf + 1, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
+  // The out-of-bounds peer's half beside it (issued once the A tile is in, so the MMA's three
+  // dependencies cover A through it).
+  std::uint32_t ip = ia;
+  if (p.b_peer_half) {
+    prev = j.kgroup > 1 ? ib : kNoDep;  // in a group, the chain runs through it too
+    Instr lp = after(tma_load(kGlobal, o.wdtype, j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + p.c0 + half) * j.eb),
+                              static_cast<std::uint64_t>(kw * (p.cols - half) * j.eb), static_cast<std::uint32_t>(kw),
+                              static_cast<std::uint32_t>(p.cols - half)),
+                     ia);
+    ip = emit(join(lp));
+    if (j.kgroup > 1) return {ip, ip};
+  }
+  return {ip, ib};
+}
+
+// The K loop of one tile: A/B tile loads into a `stages`-deep ring, one MMA step per BK, or per group of
+// j.kgroup k-steps (the group's copies joined into its last one). Returns the last MMA (the start sync when
+// the slice is empty). `mma_idx` holds the block's MMAs so far: a stream-K unit's next tile reuses the
+// stage buffers its previous tile's last MMAs free.
 std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t first, build::Emitter& emit,
                           std::vector<std::uint32_t>& mma_idx) {
   const OpSpec& o = j.op;
   const GemmTiling& t = j.t;
-  const auto I = [](std::int64_t v) { return static_cast<int>(v); };
   std::uint32_t last = first, promoted = first, promoted_before = first;
-  for (std::int64_t kk = p.kbeg; kk < p.kend; ++kk) {
-    std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
-    std::uint32_t reuse = kNoDep;  // the stage buffer is free once the MMA `stages` steps back ran
+  const auto ring = static_cast<size_t>(j.copy_depth);
+  for (std::int64_t kk = p.kbeg; kk < p.kend; kk += j.kgroup) {
+    const std::int64_t kn = std::min<std::int64_t>(j.kgroup, p.kend - kk);
     std::int64_t step = kk - p.kbeg;
-    // Register-staged copies (no cp.async): the copy waits for the warps' previous MMAs.
-    if (static_cast<std::int64_t>(mma_idx.size()) >= j.copy_depth) reuse = mma_idx[mma_idx.size() - static_cast<size_t>(j.copy_depth)];
-    // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
-    // past the tensor's end reads as zeros, so padded B rows contribute nothing.
-    const Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
-                                    static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
-                                    static_cast<std::uint32_t>(kw)),
-                           reuse);
-    const std::int64_t half = (p.cols + 1) / 2;
-    const std::int64_t bc0 = p.b_part == 2 ? p.c0 + half : p.c0, bcols = p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half;
-    const Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal, o.wdtype,
-                                    j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + bc0) * j.eb),
-                                    static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
-                                    static_cast<std::uint32_t>(bcols)),
-                           reuse);
-    const std::uint32_t ia = emit(la, [&] { return fop::load(1, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
-    const std::uint32_t ib = emit(lb, [&] { return fop::load(2, j.B.id, I(p.brow0 + k0), I(p.c0), t.bk, I(p.cols), o.wdtype); });
-    // The out-of-bounds peer's half beside it (issued once the A tile is in, so the MMA's three
-    // dependencies cover A through it).
-    std::uint32_t ip = ia;
-    if (p.b_peer_half)
-      ip = emit(after(tma_load(kGlobal, o.wdtype, j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + p.c0 + half) * j.eb),
-                               static_cast<std::uint64_t>(kw * (p.cols - half) * j.eb), static_cast<std::uint32_t>(kw),
-                               static_cast<std::uint32_t>(p.cols - half)),
-                      ia));
+    std::pair<std::uint32_t, std::uint32_t> in{kNoDep, kNoDep};
+    for (std::int64_t s = 0; s < kn; ++s) {
+      // The stage buffer is free once the MMA of the k-step `stages` back ran (with register-staged copies,
+      // no cp.async, the copy waits for the warps' previous MMA). mma_idx holds each k-step's MMA.
+      const size_t at = mma_idx.size() + static_cast<size_t>(s);
+      const std::uint32_t reuse = at >= ring ? mma_idx[at - ring] : kNoDep;
+      in = emit_kstep_loads(j, p, kk + s, reuse, in.second, 1 + 2 * static_cast<int>(s), emit);
+    }
+    const std::int64_t kw = std::min<std::int64_t>(kn * t.bk, o.k - kk * t.bk);
     const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
+    const auto kg = static_cast<std::uint64_t>(kn);
     const Instr mma = !t.tma()
                           ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                     static_cast<std::uint32_t>(t.bk), useful, j.sync_smem_bytes, j.sync_warps)
+                                     static_cast<std::uint32_t>(kn * t.bk), useful, j.sync_smem_bytes * kg, j.sync_warps)
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                  static_cast<std::uint32_t>(t.bk), useful,
-                                  static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
-    last = emit(after(mma, ip, ib, j.serial_promote ? promoted : promoted_before), [&] { return fop::matmul(0, 1, 2, o.dtype == DType::fp32 ? DType::tf32 : o.dtype); });
-    mma_idx.push_back(last);
+                                  static_cast<std::uint32_t>(kn * t.bk), useful,
+                                  kg * static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
+    // Functional mode: the group's k-steps are multiplied in order, as one MMA each.
+    last = emit(after(mma, in.first, in.second, j.serial_promote ? promoted : promoted_before), [&] {
+      const DType md = o.dtype == DType::fp32 ? DType::tf32 : o.dtype;
+      FuncOp f = fop::matmul(0, 1, 2, md);
+      for (int s = 1; s < static_cast<int>(kn); ++s) f.then.push_back(fop::matmul(0, 1 + 2 * s, 2 + 2 * s, md));
+      return f;
+    });
+    for (std::int64_t s = 0; s < kn; ++s) mma_idx.push_back(last);
     // fp32 promotion (promotion_steps): the CUDA cores add the temporary accumulator into the fp32 one
     // beside the next k-step's MMAs; the MMAs after those wait for it. The tile's last promotion precedes
     // the epilogue.
-    if (j.promote > 0 && ((step + 1) % j.promote == 0 || kk + 1 == p.kend))
+    if (j.promote > 0 && ((step + kn) % j.promote == 0 || kk + kn == p.kend))
       promoted_before = promoted, last = promoted = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn), 0,
                                         static_cast<std::uint64_t>(2 * t.bm * t.bn)),
                                    last));

@@ -33,8 +33,11 @@ struct Instr {
   std::uint64_t addr = 0;   // global byte address (cache sets, memory channels, L2 reuse)
   std::uint64_t bytes = 0;  // bytes moved (DMA) or streamed from local memory (compute)
   std::uint64_t flops = 0;  // 2*m*n*k for tile compute, element operations for vector ops
-  std::uint32_t m = 0, n = 0, k = 0;  // shape: tile compute MxNxK; vector ops rows x cols (k = ops/elem)
+  // Shape: tile compute MxNxK; vector ops rows x cols (k = ops/elem); a DMA's tile rows x columns, its k 0
+  // or (build::join) 1 + an earlier copy of the task whose completion this one's dependants also wait for.
+  std::uint32_t m = 0, n = 0, k = 0;
   std::int32_t func = -1;             // index into Task::func in functional mode
+  bool is_dma() const { return kind == TxKind::DmaRead || kind == TxKind::DmaWrite; }
 };
 
 // Starts loading an instruction into the cache (it may straddle two lines).

@@ -148,6 +148,7 @@ TaskProfile profile_task(const Program& p, std::uint64_t index, std::size_t piec
       if (prof.needed_from.size() <= pc) prof.needed_from.resize(pc + 1, ~0ull);
       for (std::uint32_t d : in.dep)
         if (d != kNoDep) prof.needed_from[pc] = std::min<std::uint64_t>(prof.needed_from[pc], d);
+      if (in.is_dma() && in.k != 0) prof.needed_from[pc] = std::min<std::uint64_t>(prof.needed_from[pc], in.k - 1);  // build::join
     }
     t.first += t.instrs.size();
     t.instrs.clear();

@@ -73,7 +73,10 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
                              m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
     decltype(auto) in = w.take(pick);
-    const Tick end = execute(in, ready, now, kernel);
+    Tick end = execute(in, ready, now, kernel);
+    // A joined copy (Instr::k of a DMA, build::join) completes for its dependants no earlier than the copy
+    // it joins.
+    if (in.is_dma() && in.k != 0) end = std::max(end, w.done(in.k - 1));
     w.finish(pick, end);
     load_head(in.engine);
     for (size_t e = 0; e < engines; ++e) {

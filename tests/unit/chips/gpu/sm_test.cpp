@@ -73,6 +73,36 @@ TEST(GpuSm, DmaOverlapsWithMmaOnSeparateEngines) {
   EXPECT_GT(to, 8 * 2.0 * 128 * 256 * 64 / 4096 / 1.83e9);  // never faster than the MMAs alone
 }
 
+// A joined copy (Instr::k of a DMA, kernels' build::join) completes for its dependants no earlier than the
+// copy it joins: an MMA after a small copy joined to a large one starts once the large one is in.
+TEST(GpuSm, AJoinedCopyCompletesNoEarlierThanTheCopyItJoins) {
+  auto chip = load_chip("h100-sxm", {"sm.count=1", "launch_overhead=0us", "sm.block_launch_latency=0ns"});
+  // A copy from HBM (an L2 miss), then one the L2 serves (it completes first, the link being free by
+  // then), then an MMA after the second: parts 1 the first copy alone, 2 the second copy and the MMA,
+  // 3 all three, 4 all three with the second copy joined to the first.
+  auto program = [](int parts) {
+    return hand_program([parts](Task& t) {
+      Instr miss;
+      miss.kind = TxKind::DmaRead;
+      miss.engine = gpu::kTma;
+      miss.bytes = 128;
+      const std::uint32_t im = parts != 2 ? t.add(miss) : kNoDep;
+      if (parts == 1) return;
+      Instr hit = miss;
+      hit.addr = 1ull << 30, hit.level = gpu::kL2;
+      if (parts == 4) hit.k = im + 1;  // what build::join(hit, im) sets
+      Instr c = mma(64, 64, 64);
+      c.dep[0] = t.add(hit);
+      t.add(c);
+    });
+  };
+  auto latency = [&](int parts) { return simulate(*chip, {{program(parts)}}, {}, DType::bf16).latency_s; };
+  const double copy = latency(1), compute = latency(2), apart = latency(3), joined = latency(4);
+  ASSERT_LT(compute, copy);  // the L2 hit and the MMA end before the miss
+  EXPECT_NEAR(apart, copy, 1e-12);
+  EXPECT_GT(joined, copy);  // the MMA waited for the miss
+}
+
 TEST(GpuSm, WavesQuantizeAcrossSms) {
   // 4 SMs, tasks of equal length: 4 tasks take one wave, 5 tasks take two.
   auto chip = load_chip("h100-sxm", {"sm.count=4", "launch_overhead=0us"});
