@@ -392,6 +392,28 @@ TEST(Collective, NvlsAllReduceCopiesEachLoopThroughItsBuffer) {
   for (const auto& o : ag.ops[0]) EXPECT_NE(o.kind, CommOp::Kind::Compute);
 }
 
+TEST(Collective, NvlsAllReduceCopiesOnlyOnTheChannelsItsBytesReach) {
+  // NCCL's NVLS kernel gives channel b the b-th heads x chunk of each loop (all_reduce.h: offset =
+  // gridOffset + bid * nHeads * chunkSize), and enqueue.cc cuts the chunk to 16 KiB for small messages:
+  // on 8 GPUs one channel takes 128 KiB of a loop, so 128 KiB is copied by one channel's warps, 512
+  // KiB by four, 2 MiB by all 16, and 136 KiB takes as long as 128 KiB (channel 1 copies 8 KiB beside
+  // channel 0's 128 KiB).
+  const SystemSpec s = load_system("hgx-h100x8");
+  const Topology t(s);
+  const double per_channel_warp = s.copy_bytes_per_warp.value() / s.copy_latency.value();
+  for (const auto& [bytes, busy] :
+       {std::pair{128ull << 10, 1.0}, {136ull << 10, 136.0 / 128}, {512ull << 10, 4.0}, {2ull << 20, 16.0}}) {
+    const CommProgram p = lower_collective(t, CollectiveRequest{CollKind::AllReduce, bytes, "nvls", "simple"});
+    std::vector<Tick> works;
+    for (const auto& o : p.ops[0])
+      if (o.kind == CommOp::Kind::Compute) works.push_back(o.work);
+    ASSERT_EQ(works.size(), 2u) << bytes;  // one loop: copy in, copy out
+    const double b = static_cast<double>(bytes);
+    EXPECT_NEAR(to_seconds(works[0]), b / (busy * s.nvls_scatter_warps * per_channel_warp), 1e-9) << bytes;
+    EXPECT_NEAR(to_seconds(works[1]), b / (busy * s.nvls_gather_warps * per_channel_warp), 1e-9) << bytes;
+  }
+}
+
 TEST(Collective, NvlsSwitchReducesAsItsInputsArrive) {
   // multimem.ld_reduce works on 16-byte packs: a port's engine reduces its inputs as they arrive, so
   // the result is ready at the later of (first arrival + the whole work at the engine's rate) and
