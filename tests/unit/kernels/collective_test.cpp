@@ -253,13 +253,21 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
 }
 
 TEST(Collective, AcrossNodesTheTreeProtocolIsNcclsTunerChoice) {
-  // NCCL 2.20.3's tuner on two p5 nodes (AMD hosts): tree/LL 25.2 us + bytes at 22.5 / 2 GB/s x the
-  // size correction; tree/LL128 48.5 us + bytes at 194 GB/s x its correction. LL up to 128 KiB
-  // (48.50 against 49.63 us), LL128 from 256 KiB (83.5 against 50.8 us).
+  // NCCL 2.20.3's tuner on two p5 nodes (AMD hosts), with the 75 us net latency aws-ofi-nccl reports
+  // for p5.48xlarge added to the tree's inter-node step each way (graph->latencyInter): tree/LL
+  // 25.2 + 150 us + bytes at 22.5 / 2 GB/s x the size correction; tree/LL128 48.5 + 150 us + bytes at
+  // 194 GB/s x its correction. Both protocols pay the same 150 us, so the choice is the one without it:
+  // LL up to 128 KiB (198.50 against 199.63 us), LL128 from 256 KiB.
   Topology t(load_system("p5-h100x8"));
   const SystemSpec& s = t.spec();
-  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll", 16384), 25.2 + 16384 / (1000 * 11.25 * 0.7), 1e-6);
-  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll128", 16384), 48.5 + 16384 / (1000 * 194.0625 * 0.8), 1e-6);
+  const double net = 2 * 75.0;
+  EXPECT_NEAR(s.net_latency.value(), 75e-6, 1e-12);
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll", 16384), 25.2 + net + 16384 / (1000 * 11.25 * 0.7), 1e-6);
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll128", 16384), 48.5 + net + 16384 / (1000 * 194.0625 * 0.8), 1e-6);
+  // The simple protocol pays the net latency twice more (its flush): 4 x 75 us.
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "simple", 64) -
+                  coll::nccl_tuner_us(load_system("p5-h100x8", {"library.net_latency=0 s"}), CollKind::AllReduce, "tree", "simple", 64),
+              4 * 75.0, 1e-6);
   EXPECT_LT(coll::nccl_tuner_us(s, CollKind::AllGather, "ring", "ll", 16384), 0);  // not covered: our estimate
   CollectiveRequest r;
   r.algorithm = "tree";
