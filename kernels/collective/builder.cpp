@@ -1,5 +1,7 @@
 #include "kernels/collective/builder.h"
 
+#include <algorithm>
+
 namespace xpu::coll {
 
 Builder::Builder(const Topology& t, const CollectiveRequest& r, const std::string& algo, int slices) : m_t(t) {
@@ -54,12 +56,17 @@ std::uint32_t Builder::copy(int v, std::uint64_t bytes, int warps, const Deps& d
   const SystemSpec& s = m_t.spec();
   // Little's law: each warp keeps copy_bytes_per_warp of loads in flight for one memory latency (the
   // stores are posted), so a channel's warps copy warps x bytes_per_warp per latency.
-  const double rate = s.channels * warps * s.copy_bytes_per_warp.value() / s.copy_latency.value();
+  const double rate = warps * s.copy_bytes_per_warp.value() / s.copy_latency.value();
   std::uint32_t i = add(v, CommOp::Kind::Compute, {}, 0, 0, deps, delay);
   CommOp& o = m_p.ops[static_cast<size_t>(v)][i];
-  o.work = to_ticks(static_cast<double>(bytes) / rate);
+  o.work = to_ticks(busiest_channel_bytes(static_cast<double>(bytes)) / rate);
   o.hbm_bytes = 2.0 * static_cast<double>(bytes);  // read one buffer, write the other
   return i;
+}
+
+double Builder::busiest_channel_bytes(double bytes) const {
+  const double even = bytes / m_t.spec().channels;
+  return m_channel_bytes > 0 ? std::max(even, std::min(bytes, m_channel_bytes)) : even;
 }
 
 // Local reductions on the chip are not timed: GPUs, TPUs and NeuronCores reduce as data streams in,

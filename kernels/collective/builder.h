@@ -36,7 +36,8 @@ class Builder {
   std::uint32_t recv(int v, int from, std::uint32_t tag, const Deps& deps = {});
   std::uint32_t reduce(int sw, int port, std::uint64_t bytes, const Deps& deps);
   // A copy through chip v's own memory by `warps` warps per channel (the library's NVLS buffer in or
-  // out): `bytes` at channels x warps x copy_bytes_per_warp / copy_latency, as the warps' loads allow.
+  // out): each channel's share at warps x copy_bytes_per_warp / copy_latency, as the warps' loads
+  // allow; the copy ends with its busiest channel (see set_nvls_copies).
   std::uint32_t copy(int v, std::uint64_t bytes, int warps, const Deps& deps, Tick delay = 0);
   Tick step_latency() const { return m_step; }
   // Slices after the first start when the pipeline reaches them, not at launch.
@@ -47,7 +48,15 @@ class Builder {
   bool channel_messages() const { return m_channel_messages; }
   // Whether NVLS phases add the library's copies into and out of its NVLS buffer (NCCL's NVLS
   // all-reduce in one node: scatter and gather warps; library.nvls_scatter_warps, nvls_gather_warps).
-  void set_nvls_copies(bool on) { m_copies = on; }
+  // `channel_bytes` is what one channel takes of each loop (heads x chunk): NCCL gives channel b the
+  // b-th heads x chunk of a loop, so in a loop of fewer bytes than channels x channel_bytes the first
+  // channels take channel_bytes each and the rest idle (0: every channel takes an equal share).
+  void set_nvls_copies(bool on, double channel_bytes = 0) {
+    m_copies = on;
+    m_channel_bytes = channel_bytes;
+  }
+  // The bytes of a loop of `bytes` that its busiest channel copies (see set_nvls_copies).
+  double busiest_channel_bytes(double bytes) const;
 
   // A ring pass over `group` (in ring order, `dir` +1 or -1) on a buffer of `total` bytes: chunks of
   // total/m move one neighbor per step for `steps` steps (m-1: reduce-scatter or all-gather).
@@ -69,6 +78,7 @@ class Builder {
   int m_slice = 0;
   bool m_channel_messages = false;
   bool m_copies = false;
+  double m_channel_bytes = 0;
   double m_forwarded_per_byte = 0;
 };
 

@@ -12,8 +12,12 @@ void lower_nvls(Builder& b, CollKind k, std::uint64_t bytes) {
   Frontier f = b.empty_frontier();
   // NCCL's NVLS all-reduce copies each loop into its NVLS buffer and the result out of it (scatter
   // and gather warps, src/device/all_reduce.h) unless the user buffers are registered (not in
-  // nccl-tests' default runs).
-  b.set_nvls_copies(k == CollKind::AllReduce);
+  // nccl-tests' default runs). Each loop (channels x heads x chunk) gives channel b its b-th heads x
+  // chunk (all_reduce.h: offset = gridOffset + bid * nHeads * chunkSize), so a message of up to heads x
+  // chunk (128 KiB with the 16 KiB chunk of enqueue.cc's rule on 8 GPUs) is copied by one channel's
+  // warps alone, and 1 MiB by 8 of the 16.
+  const double heads = static_cast<double>(group.size());
+  b.set_nvls_copies(k == CollKind::AllReduce, heads * nvls_chunk(t.spec(), static_cast<int>(group.size()), b.program().bytes));
   if (k != CollKind::AllGather) b.nvls_reduce_scatter(group, sw, bytes, f);
   if (k != CollKind::ReduceScatter) b.nvls_all_gather(group, sw, bytes, f);
 }

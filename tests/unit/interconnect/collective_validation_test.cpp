@@ -38,7 +38,14 @@ const char* kNeuronPlateau = "nccom-test 64 ranks: 520 us -> 1.3 ms climb at 256
 // today's error against the two-node bound of 25%. From 256 KiB the tree runs LL128, NCCL 2.20.3's
 // tuner's pick (016 -48.9 -> -36.4%, 017 -29.9 -> -33.1%: the model's tree/LL128 is the faster there).
 const char* kTreeMidSize = "p5 tree 16-512 KiB: ~3.7 us per NCCL channel and tree/LL128 under the measured 109-128 us";
+// One HGX H100 node, NVLS, 64 - 256 KiB: the measured time jumps from 33.5 us (32 KiB) to a 42 us
+// plateau that the model does not reach; its copies into and out of the NVLS buffer run on the one to
+// two channels such a loop reaches (NCCL's bid x nHeads x chunk), which closed part of it (README
+// "Collectives at mid sizes, per fabric", 2026-12-04; 008 -38.3 -> -29.2%).
+const char* kNvlsMidSize = "NVLS 64-256 KiB: the jump to the measured 42 us plateau beyond the one-channel copies";
 const std::vector<KnownGap> kKnownGaps = {
+    {"az-h100-007", 0.36, 0.25, kNvlsMidSize}, {"az-h100-008", 0.30, 0.25, kNvlsMidSize},
+    {"az-h100-009", 0.28, 0.25, kNvlsMidSize},
     {"aw-p5-012", 0.42, 0.25, kTreeMidSize}, {"aw-p5-013", 0.51, 0.25, kTreeMidSize},
     {"aw-p5-014", 0.59, 0.25, kTreeMidSize}, {"aw-p5-015", 0.46, 0.25, kTreeMidSize},
     {"aw-p5-016", 0.37, 0.25, kTreeMidSize}, {"aw-p5-017", 0.34, 0.25, kTreeMidSize},
@@ -143,6 +150,22 @@ TEST(CollectiveValidation, TwoNodeTreeMidSizeHeldToItsGaps) {
   int n = 0;
   for (const auto& p : points())
     if (p.row.id.rfind("aw-p5", 0) == 0 && p.row.bytes > 8192 && p.row.bytes < (2ull << 20)) {
+      ++n;
+      const KnownGap* g = known_gap(p.row.id);
+      EXPECT_LT(std::abs(p.time_error), g ? g->bound : 0.25)
+          << p.row.id << " " << p.row.bytes << " B: predicted " << p.predicted_time_us << " us, measured "
+          << p.measured_time_us << (g ? std::string(" (known gap: ") + g->reason + ")" : "");
+    }
+  EXPECT_EQ(n, 7);
+}
+
+TEST(CollectiveValidation, SingleNodeNvlsMidSizeHeldToItsGaps) {
+  // 16 KiB - 1 MiB on one HGX H100 node (NVLS), not bounded by the issue: each row within 25% in time
+  // or, listed in kKnownGaps, within its own bound. Copies spread over all 16 channels, as before
+  // NCCL's per-channel split was modeled, put 008-010 at -38/-35/-30%.
+  int n = 0;
+  for (const auto& p : points())
+    if (p.row.id.rfind("az-h100", 0) == 0 && p.row.bytes > 8192 && p.row.bytes < (2ull << 20)) {
       ++n;
       const KnownGap* g = known_gap(p.row.id);
       EXPECT_LT(std::abs(p.time_error), g ? g->bound : 0.25)

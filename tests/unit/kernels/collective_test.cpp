@@ -253,13 +253,21 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
 }
 
 TEST(Collective, AcrossNodesTheTreeProtocolIsNcclsTunerChoice) {
-  // NCCL 2.20.3's tuner on two p5 nodes (AMD hosts): tree/LL 25.2 us + bytes at 22.5 / 2 GB/s x the
-  // size correction; tree/LL128 48.5 us + bytes at 194 GB/s x its correction. LL up to 128 KiB
-  // (48.50 against 49.63 us), LL128 from 256 KiB (83.5 against 50.8 us).
+  // NCCL 2.20.3's tuner on two p5 nodes (AMD hosts), with the 75 us net latency aws-ofi-nccl reports
+  // for p5.48xlarge added to the tree's inter-node step each way (graph->latencyInter): tree/LL
+  // 25.2 + 150 us + bytes at 22.5 / 2 GB/s x the size correction; tree/LL128 48.5 + 150 us + bytes at
+  // 194 GB/s x its correction. Both protocols pay the same 150 us, so the choice is the one without it:
+  // LL up to 128 KiB (198.50 against 199.63 us), LL128 from 256 KiB.
   Topology t(load_system("p5-h100x8"));
   const SystemSpec& s = t.spec();
-  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll", 16384), 25.2 + 16384 / (1000 * 11.25 * 0.7), 1e-6);
-  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll128", 16384), 48.5 + 16384 / (1000 * 194.0625 * 0.8), 1e-6);
+  const double net = 2 * 75.0;
+  EXPECT_NEAR(s.net_latency.value(), 75e-6, 1e-12);
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll", 16384), 25.2 + net + 16384 / (1000 * 11.25 * 0.7), 1e-6);
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "ll128", 16384), 48.5 + net + 16384 / (1000 * 194.0625 * 0.8), 1e-6);
+  // The simple protocol pays the net latency twice more (its flush): 4 x 75 us.
+  EXPECT_NEAR(coll::nccl_tuner_us(s, CollKind::AllReduce, "tree", "simple", 64) -
+                  coll::nccl_tuner_us(load_system("p5-h100x8", {"library.net_latency=0 s"}), CollKind::AllReduce, "tree", "simple", 64),
+              4 * 75.0, 1e-6);
   EXPECT_LT(coll::nccl_tuner_us(s, CollKind::AllGather, "ring", "ll", 16384), 0);  // not covered: our estimate
   CollectiveRequest r;
   r.algorithm = "tree";
@@ -390,6 +398,28 @@ TEST(Collective, NvlsAllReduceCopiesEachLoopThroughItsBuffer) {
   n.r.kind = CollKind::AllGather;
   const CommProgram ag = lower_collective(t, n.r);
   for (const auto& o : ag.ops[0]) EXPECT_NE(o.kind, CommOp::Kind::Compute);
+}
+
+TEST(Collective, NvlsAllReduceCopiesOnlyOnTheChannelsItsBytesReach) {
+  // NCCL's NVLS kernel gives channel b the b-th heads x chunk of each loop (all_reduce.h: offset =
+  // gridOffset + bid * nHeads * chunkSize), and enqueue.cc cuts the chunk to 16 KiB for small messages:
+  // on 8 GPUs one channel takes 128 KiB of a loop, so 128 KiB is copied by one channel's warps, 512
+  // KiB by four, 2 MiB by all 16, and 136 KiB takes as long as 128 KiB (channel 1 copies 8 KiB beside
+  // channel 0's 128 KiB).
+  const SystemSpec s = load_system("hgx-h100x8");
+  const Topology t(s);
+  const double per_channel_warp = s.copy_bytes_per_warp.value() / s.copy_latency.value();
+  for (const auto& [bytes, busy] :
+       {std::pair{128ull << 10, 1.0}, {136ull << 10, 136.0 / 128}, {512ull << 10, 4.0}, {2ull << 20, 16.0}}) {
+    const CommProgram p = lower_collective(t, CollectiveRequest{CollKind::AllReduce, bytes, "nvls", "simple"});
+    std::vector<Tick> works;
+    for (const auto& o : p.ops[0])
+      if (o.kind == CommOp::Kind::Compute) works.push_back(o.work);
+    ASSERT_EQ(works.size(), 2u) << bytes;  // one loop: copy in, copy out
+    const double b = static_cast<double>(bytes);
+    EXPECT_NEAR(to_seconds(works[0]), b / (busy * s.nvls_scatter_warps * per_channel_warp), 1e-9) << bytes;
+    EXPECT_NEAR(to_seconds(works[1]), b / (busy * s.nvls_gather_warps * per_channel_warp), 1e-9) << bytes;
+  }
 }
 
 TEST(Collective, NvlsSwitchReducesAsItsInputsArrive) {
