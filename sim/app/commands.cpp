@@ -105,13 +105,9 @@ int cmd_params(const std::vector<std::string>& args) {
   if (args[0] == "system") return cmd_params_system();
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
-  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
-            << "meaning\n";
   std::vector<ParamInfo> all = f.schema();
   for (const auto& p : power_cost_schema()) all.push_back(p);
-  for (const auto& p : all)
-    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
-              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  std::cout << params_table(all);
   return 0;
 }
 

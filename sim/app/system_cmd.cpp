@@ -104,11 +104,7 @@ int cmd_list_systems() {
 
 int cmd_params_system() {
   std::cout << "system: a system of chips (chips/systems/presets)\n\n";
-  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
-            << "meaning\n";
-  for (const auto& p : system_schema())
-    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
-              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  std::cout << params_table(system_schema());
   return 0;
 }
 

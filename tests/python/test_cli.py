@@ -163,3 +163,15 @@ def test_python_overlap_needs_a_system():
     with pytest.raises(xpusim.InputError, match="--overlap: overlaps collectives"):
         xpusim.run(model="llama-3.1-8b", chip="h100-sxm", overlap=True)
     assert xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, overlap=True)["tpot_s"] > 0
+
+
+def test_table_columns_keep_a_space(cli):
+    """A label or default as wide as its column ran into the next one: tpu-v6e's kernel table printed
+    "utilization tc.mxu0_weights6.9%", and `params` printed "hbm_channelsDRAM implementation"."""
+    t = cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64").stdout
+    rows = [line for line in t.splitlines() if line.strip().startswith("utilization ")]
+    assert rows and all(re.fullmatch(r"  utilization \S+ +[0-9.]+%", line) for line in rows), rows
+    for family in ("gpu", "tpu", "trainium", "maia"):
+        p = cli("params", family).stdout
+        assert re.search(r"^hbm\.model +text +hbm_channels +DRAM implementation", p, re.M), family
+    assert re.search(r"^field +unit +default +meaning$", cli("params", "system").stdout, re.M)
