@@ -175,3 +175,25 @@ def test_table_columns_keep_a_space(cli):
         p = cli("params", family).stdout
         assert re.search(r"^hbm\.model +text +hbm_channels +DRAM implementation", p, re.M), family
     assert re.search(r"^field +unit +default +meaning$", cli("params", "system").stdout, re.M)
+
+
+def test_table_columns_keep_a_space(cli):
+    """A label or default as wide as its column ran into the next one: tpu-v6e's kernel table printed
+    "utilization tc.mxu0_weights6.9%", and `params` printed "hbm_channelsDRAM implementation"."""
+    t = cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64").stdout
+    rows = [line for line in t.splitlines() if line.strip().startswith("utilization ")]
+    assert rows and all(re.fullmatch(r"  utilization \S+ +[0-9.]+%", line) for line in rows), rows
+    for family in ("gpu", "tpu", "trainium", "maia"):
+        p = cli("params", family).stdout
+        assert re.search(r"^hbm\.model +text +hbm_channels +DRAM implementation", p, re.M), family
+    assert re.search(r"^field +unit +default +meaning$", cli("params", "system").stdout, re.M)
+
+
+def test_maia_has_one_tdp(cli):
+    """Maia presets had a top-level `tdp` beside `power.tdp` that nothing read: --set tdp=100W on maia200 was
+    accepted and changed nothing. It is refused now; power.tdp is the field the power manager reads."""
+    p = cli("kernel", "gemm", "--chip", "maia200", "--m", "64", "--n", "64", "--k", "64", "--set", "tdp=100W",
+            check=False)
+    assert p.returncode == 2 and "--set tdp: tdp: unknown key" in p.stderr, p.stderr
+    params = cli("params", "maia").stdout
+    assert not re.search(r"^tdp ", params, re.M) and re.search(r"^power\.tdp ", params, re.M)
