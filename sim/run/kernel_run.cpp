@@ -66,11 +66,11 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
     auto it = args.find(key);
     return it == args.end() ? def : it->second;
   };
-  op.dtype = parse_dtype(s("dtype", "bf16"));
-  op.wdtype = has("wdtype") ? parse_dtype(s("wdtype", "")) : op.dtype;
+  op.dtype = parse_dtype(s("dtype", "bf16"), "--dtype");
+  op.wdtype = has("wdtype") ? parse_dtype(s("wdtype", ""), "--wdtype") : op.dtype;
   DType out_default = op.dtype == DType::fp32 || op.dtype == DType::tf32 ? DType::fp32
                       : (bytes_per_element(op.dtype) < 2 ? DType::bf16 : op.dtype);
-  op.odtype = has("odtype") ? parse_dtype(s("odtype", "")) : out_default;
+  op.odtype = has("odtype") ? parse_dtype(s("odtype", ""), "--odtype") : out_default;
   op.label = s("label", opname);
   switch (op.kind) {
     case OpKind::Gemm:

@@ -199,3 +199,17 @@ def test_chip_descriptions_state_hbm_in_gib(cli):
         cap = re.search(r"^hbm:\n(?:  .*\n)*?  capacity: ([0-9.]+) (GiB|MiB)", cfg, re.M)
         gib = float(cap.group(1)) / (1024 if cap.group(2) == "MiB" else 1)
         assert abs(float(m.group(1)) / gib - 1) < 0.01, (chip, m.group(1), gib)
+
+
+def test_dtype_errors_name_the_flag(cli):
+    """An unknown dtype was reported without its flag ("unknown dtype 'fp9'") by kernel, run, serve and
+    compare; only run --kvdtype named it."""
+    cases = [(["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--wdtype", "fp9"], "--wdtype: unknown dtype"),
+             (["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--odtype", "fp9"], "--odtype: unknown dtype"),
+             (["run", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["serve", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["compare", "--dtype", "fp9", "--chips", "h100-sxm"], "--dtype: unknown dtype 'fp9'")]
+    for args, msg in cases:
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
