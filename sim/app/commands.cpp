@@ -124,12 +124,9 @@ int cmd_kernel(int argc, char** argv) {
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
-    if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), n == "causal" ? "causal mask (attention)" : "fp8 GEMM: no fp32 promotion");
-    else if (n == "impl")
-      dims.add_options()(n.c_str(), po::value<std::string>(),
-                         "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
-                         "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)");
-    else dims.add_options()(n.c_str(), po::value<std::string>(), "");
+    const char* help = kernel_arg_help(n).c_str();
+    if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), help);
+    else dims.add_options()(n.c_str(), po::value<std::string>(), help);
   }
   po::options_description all;
   all.add(chip).add(dims).add(output_options());

@@ -213,3 +213,13 @@ def test_dtype_errors_name_the_flag(cli):
     for args, msg in cases:
         p = cli(*args, check=False)
         assert p.returncode == 2 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+
+
+def test_kernel_help_explains_every_dimension(cli):
+    """`xpusim kernel --help` listed 26 of its 28 op dimensions (--seq-q, --page-size, --label, ...) with no
+    word on what they size or their default."""
+    h = cli("kernel", "--help").stdout
+    dims = h[h.index("op dimensions:"):h.index("output:")]
+    bare = [line.strip() for line in dims.splitlines()[1:] if re.fullmatch(r"  --[a-z-]+( arg| \[=arg\(=true\)\])?", line)]
+    assert not bare, bare
+    assert "tokens per KV-cache page (default 16)" in " ".join(dims.split())
