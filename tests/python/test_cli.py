@@ -223,3 +223,14 @@ def test_kernel_help_explains_every_dimension(cli):
     bare = [line.strip() for line in dims.splitlines()[1:] if re.fullmatch(r"  --[a-z-]+( arg| \[=arg\(=true\)\])?", line)]
     assert not bare, bare
     assert "tokens per KV-cache page (default 16)" in " ".join(dims.split())
+
+
+def test_power_times_that_did_not_happen_are_null(cli):
+    """kernel/run JSON wrote -1 for a boost that was never cut, a TDP average never reached and no warm-up
+    (power.boost_ends_s, limit_reached_s, after_runs), where serve's power_manager writes null for the same
+    boost_ends_s: a reader could take -1 s for a time."""
+    j = json.loads(cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64", "--format", "json").stdout)
+    p = j["power"]
+    assert p["after_runs"] is None and p["boost_ends_s"] is None and p["limit_reached_s"] is None, p
+    warm = json.loads(cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "3", "--format", "json").stdout)
+    assert warm["power"]["after_runs"] == 3
