@@ -84,7 +84,6 @@ void describe(Params& p, MaiaSpec& s) {
   p("lowering.bf16_matmul", s.bf16_matmul,
     "BF16/FP16 matmuls on a TTU without that format: 'fp8' converts operands to FP8 on the TVP, 'refuse' rejects them",
     "fp8");
-  p("tdp", s.tdp, "Thermal design power of the package", "0 W");
   p("launch_overhead", s.launch_overhead, "Gap between back-to-back kernel launches (host -> cluster cores)", "2 us");
   p.require(s.clock.value() > 0, "clock", "a positive clock");
   p.require(s.cluster.count > 0 && s.cluster.count <= 256, "cluster.count", "1 to 256 clusters");

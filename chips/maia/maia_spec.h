@@ -63,7 +63,6 @@ struct MaiaSpec {
   OnChipSpec onchip;  // which on-chip channel model the ports and DMA queues use
   PlacementSpec placement;
   std::string bf16_matmul = "fp8";  // "fp8": convert 16-bit matmul operands to FP8 on the TVP; "refuse"
-  Watts tdp;
   Seconds launch_overhead;
 
   int tiles() const { return cluster.count * cluster.tiles; }

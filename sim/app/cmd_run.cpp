@@ -66,12 +66,8 @@ ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   a.dtype = vm["dtype"].as<std::string>();
   for (auto [flag, field] : {std::pair{"wdtype", &a.wdtype}, {"adtype", &a.adtype}, {"kvdtype", &a.kvdtype}, {"fusion", &a.fusion}})
     if (vm.count(flag)) *field = vm[flag].as<std::string>();
-  for (const char* flag : {"wdtype", "adtype", "kvdtype"})  // given but empty is an error, not "the default"
-    if (vm.count(flag)) try {
-        parse_dtype(vm[flag].as<std::string>());
-      } catch (const InputError& e) {
-        throw InputError(std::string("--") + flag + ": " + e.what());
-      }
+  for (const char* flag : {"dtype", "wdtype", "adtype", "kvdtype"})  // given but empty is an error, not "the default"
+    if (vm.count(flag)) parse_dtype(vm[flag].as<std::string>(), std::string("--") + flag);
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();

@@ -26,6 +26,7 @@ namespace {
 Scenario scenario_from(const po::variables_map& vm) {
   ScenarioArgs a;
   a.dtype = vm["dtype"].as<std::string>();
+  parse_dtype(a.dtype, "--dtype");  // named here: the scenario parses it again without the flag
   return make_scenario(a);
 }
 
@@ -190,7 +191,7 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   // Here too: compare_study reads an empty study as "the scenario", while an explicit --name "" is an error.
   if (vm.count("name")) check_plain_name("--name", req.study = vm["name"].as<std::string>());
   req.model = vm["model"].defaulted() ? "" : vm["model"].as<std::string>();
-  req.dtype = parse_dtype(vm["dtype"].as<std::string>());
+  req.dtype = parse_dtype(vm["dtype"].as<std::string>(), "--dtype");
   std::stringstream ss(vm.count("chips") ? vm["chips"].as<std::string>() : "");
   for (std::string c; std::getline(ss, c, ',');)
     if (!c.empty()) req.chips.push_back(c);

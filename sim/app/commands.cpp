@@ -105,13 +105,9 @@ int cmd_params(const std::vector<std::string>& args) {
   if (args[0] == "system") return cmd_params_system();
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
-  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
-            << "meaning\n";
   std::vector<ParamInfo> all = f.schema();
   for (const auto& p : power_cost_schema()) all.push_back(p);
-  for (const auto& p : all)
-    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
-              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  std::cout << params_table(all);
   return 0;
 }
 
@@ -128,12 +124,9 @@ int cmd_kernel(int argc, char** argv) {
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
-    if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), n == "causal" ? "causal mask (attention)" : "fp8 GEMM: no fp32 promotion");
-    else if (n == "impl")
-      dims.add_options()(n.c_str(), po::value<std::string>(),
-                         "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
-                         "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)");
-    else dims.add_options()(n.c_str(), po::value<std::string>(), "");
+    const char* help = kernel_arg_help(n).c_str();
+    if (n == "causal" || n == "fast-accum") dims.add_options()(n.c_str(), po::value<std::string>()->implicit_value("true"), help);
+    else dims.add_options()(n.c_str(), po::value<std::string>(), help);
   }
   po::options_description all;
   all.add(chip).add(dims).add(output_options());

@@ -73,7 +73,7 @@ int cmd_collective(int argc, char** argv) {
   CollectiveReport rep;
   if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
     if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");
-    ExpertExchange x{req.kind, req.algorithm, req.protocol, vm["stage"].as<std::string>(), parse_dtype(vm["dispatch-dtype"].as<std::string>())};
+    ExpertExchange x{req.kind, req.algorithm, req.protocol, vm["stage"].as<std::string>(), parse_dtype(vm["dispatch-dtype"].as<std::string>(), "--dispatch-dtype")};
     for (auto [flag, field] : {std::pair{"tokens", &x.tokens}, {"hidden", &x.hidden}, {"topk", &x.topk}, {"experts", &x.experts},
                                {"expert-groups", &x.groups}, {"groups-per-token", &x.groups_per_token}})
       if (vm.count(flag)) *field = vm[flag].as<std::int64_t>();
@@ -104,11 +104,7 @@ int cmd_list_systems() {
 
 int cmd_params_system() {
   std::cout << "system: a system of chips (chips/systems/presets)\n\n";
-  std::cout << std::left << std::setw(36) << "field" << std::setw(11) << "unit" << std::setw(12) << "default"
-            << "meaning\n";
-  for (const auto& p : system_schema())
-    std::cout << std::left << std::setw(36) << p.path << std::setw(11) << p.kind << std::setw(12)
-              << (p.required ? "(required)" : p.default_text) << p.description << "\n";
+  std::cout << params_table(system_schema());
   return 0;
 }
 

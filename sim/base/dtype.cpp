@@ -40,6 +40,14 @@ DType parse_dtype(const std::string& s) {
   throw InputError("unknown dtype '" + s + "'; valid dtypes: " + join(names));
 }
 
+DType parse_dtype(const std::string& s, const std::string& flag) {
+  try {
+    return parse_dtype(s);
+  } catch (const InputError& e) {
+    throw InputError(flag + ": " + e.what());
+  }
+}
+
 double bytes_per_element(DType d) {
   switch (d) {
     case DType::fp32:

@@ -109,7 +109,10 @@ nlohmann::json run_result_json(const RunResult& r) {
 
 std::string run_result_table(const RunResult& r) {
   std::ostringstream os;
-  auto row = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(26) << k << v << "\n"; };
+  // A label as long as the column (tpu-v6e's "utilization tc.mxu0_weights") still gets a space before its value.
+  auto row = [&](const std::string& k, const std::string& v) {
+    os << "  " << std::left << std::setw(26) << k << (k.size() >= 26 ? " " : "") << v << "\n";
+  };
   char buf[128];
   os << r.chip << " (" << r.family << ")\n";
   row("latency", format_seconds(r.latency_s));
@@ -151,6 +154,20 @@ std::string run_result_table(const RunResult& r) {
                   format_seconds(k.time_s).c_str(), r.latency_s > 0 ? 100 * k.time_s * k.count / r.latency_s : 0,
                   k.bound.c_str());
     os << buf << k.strategy << "\n";
+  }
+  return os.str();
+}
+
+std::string params_table(const std::vector<ParamInfo>& params) {
+  std::ostringstream os;
+  auto cell = [&](const std::string& text, size_t width) {
+    os << std::left << std::setw(static_cast<int>(width)) << text << (text.size() >= width ? " " : "");
+  };
+  cell("field", 36), cell("unit", 11), cell("default", 12);
+  os << "meaning\n";
+  for (const auto& p : params) {
+    cell(p.path, 36), cell(p.kind, 11), cell(p.required ? "(required)" : p.default_text, 12);
+    os << p.description << "\n";
   }
   return os.str();
 }

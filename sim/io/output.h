@@ -20,6 +20,9 @@ void make_output_dir(const std::string& dir);
 nlohmann::json kernel_result_json(const KernelResult& k);
 nlohmann::json run_result_json(const RunResult& r);
 std::string run_result_table(const RunResult& r);
+// `xpusim params`: one row per preset field (path, unit, default, meaning), each column followed by at
+// least one space however long its entry.
+std::string params_table(const std::vector<ParamInfo>& params);
 // trace.h5: dataset /transactions (compound: start_ps, end_ps, unit, kernel, bytes, flops, task,
 // kind, level), /units and /kernels name lists, attributes: version, chip, config (resolved YAML).
 void write_trace_h5(const std::string& path, const RunResult& r);

@@ -14,6 +14,12 @@
 
 namespace xpu {
 
+namespace {
+// A time or count that did not happen (the power model's -1: no boost cut, TDP never reached, no warm-up) is
+// null in every report, not a number a reader could take for a value.
+nlohmann::json when(double t) { return t >= 0 && std::isfinite(t) ? nlohmann::json(t) : nlohmann::json(nullptr); }
+}  // namespace
+
 nlohmann::json power_json(const PowerResult& p) {
   if (!p.modeled) return {{"modeled", false}};
   return {{"modeled", true},
@@ -25,13 +31,13 @@ nlohmann::json power_json(const PowerResult& p) {
           {"slowdown", p.slowdown},
           {"unthrottled_power_w", p.unthrottled_power_w},
           {"steady_state", p.steady_state},
-          {"after_runs", p.after_runs},
+          {"after_runs", when(p.after_runs)},
           {"boost_clock_ratio", p.boost_clock_ratio},
           {"held_clock_ratio", p.held_clock_ratio},
           {"short_term_clock_ratio", p.short_term_clock_ratio},
           {"boost_s", p.boost_s},
-          {"boost_ends_s", p.boost_ends_s},
-          {"limit_reached_s", p.limit_reached_s},
+          {"boost_ends_s", when(p.boost_ends_s)},
+          {"limit_reached_s", when(p.limit_reached_s)},
           {"limit_window_s", p.limit_window_s},
           {"energy_breakdown_j",
            {{"compute", p.breakdown.compute_j}, {"vector", p.breakdown.vector_j}, {"onchip", p.breakdown.onchip_j},
@@ -178,7 +184,6 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
 // What the power manager did over a serving run (null without a power model).
 nlohmann::json power_manager_json(const PowerLog& g) {
   if (g.time_s <= 0) return nullptr;
-  auto when = [](double t) { return t >= 0 ? nlohmann::json(t) : nlohmann::json(nullptr); };
   return {{"boost_s", g.boost_s},
           {"short_term_s", g.short_term_s},
           {"settling_s", g.settling_s},

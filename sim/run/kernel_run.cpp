@@ -19,6 +19,43 @@ const std::vector<std::string>& kernel_arg_names() {
   return v;
 }
 
+const std::string& kernel_arg_help(const std::string& name) {
+  static const std::map<std::string, std::string> help = {
+      {"m", "gemm: rows of A and C (tokens); grouped_gemm: rows over all groups"},
+      {"n", "gemm, grouped_gemm: columns of B and C (output features); embedding: vocabulary rows (default 128256)"},
+      {"k", "gemm, grouped_gemm: the reduction dimension (input features)"},
+      {"batch", "gemm: independent m x n x k products (default 1); attention: sequences (default 1)"},
+      {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16)"},
+      {"wdtype", "gemm: the weights' (B's) type when it differs from --dtype (weight-only quantization); norms: "
+                 "the weight vector's type"},
+      {"odtype", "gemm: the output's type (default: --dtype; bf16 below 16 bits, fp32 for fp32/tf32)"},
+      {"heads", "attention: query heads"},
+      {"kv-heads", "attention: key/value heads (default --heads; fewer is grouped-query attention)"},
+      {"seq", "attention: key/value tokens per sequence (the context); rope: positions repeat after it"},
+      {"seq-q", "attention: query tokens per sequence (default 1 at decode, --seq at prefill)"},
+      {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width"},
+      {"head-dim-v", "attention: width of a value head (default --head-dim)"},
+      {"phase", "attention: prefill or decode (default prefill)"},
+      {"window", "attention: sliding window, the last W keys each query sees (default: the whole context)"},
+      {"page-size", "attention: tokens per KV-cache page (default 16)"},
+      {"rows", "row-wise ops (norms, softmax, activations, copy, sum), topk, embedding: rows (tokens)"},
+      {"cols", "row-wise ops, embedding: elements per row (hidden size); topk: as --experts"},
+      {"experts", "topk: experts scored per token; grouped_gemm: as --groups"},
+      {"topk", "topk: experts chosen per token (default 2)"},
+      {"groups", "grouped_gemm: groups (experts), the rows split evenly over them (default 8)"},
+      {"tokens", "grouped_gemm: rows over all groups (as --m); row-wise ops, topk, embedding: as --rows"},
+      {"bytes", "collectives: message size (xpusim kernel allreduce --help)"},
+      {"devices", "collectives: expected number of chips (xpusim kernel allreduce --help)"},
+      {"label", "the kernel's name in the report and the trace (default: the op)"},
+      {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
+               "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)"},
+      {"causal", "attention: causal mask (default true; --causal false for none)"},
+      {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"}};
+  static const std::string none;
+  auto it = help.find(name);
+  return it == help.end() ? none : it->second;
+}
+
 namespace {
 std::int64_t to_int(const std::string& key, const std::string& v) {
   size_t used = 0;
@@ -66,11 +103,11 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
     auto it = args.find(key);
     return it == args.end() ? def : it->second;
   };
-  op.dtype = parse_dtype(s("dtype", "bf16"));
-  op.wdtype = has("wdtype") ? parse_dtype(s("wdtype", "")) : op.dtype;
+  op.dtype = parse_dtype(s("dtype", "bf16"), "--dtype");
+  op.wdtype = has("wdtype") ? parse_dtype(s("wdtype", ""), "--wdtype") : op.dtype;
   DType out_default = op.dtype == DType::fp32 || op.dtype == DType::tf32 ? DType::fp32
                       : (bytes_per_element(op.dtype) < 2 ? DType::bf16 : op.dtype);
-  op.odtype = has("odtype") ? parse_dtype(s("odtype", "")) : out_default;
+  op.odtype = has("odtype") ? parse_dtype(s("odtype", ""), "--odtype") : out_default;
   op.label = s("label", opname);
   switch (op.kind) {
     case OpKind::Gemm:

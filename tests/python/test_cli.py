@@ -163,3 +163,74 @@ def test_python_overlap_needs_a_system():
     with pytest.raises(xpusim.InputError, match="--overlap: overlaps collectives"):
         xpusim.run(model="llama-3.1-8b", chip="h100-sxm", overlap=True)
     assert xpusim.run(model="llama-3.1-8b", system="hgx-h100x8", tp=8, overlap=True)["tpot_s"] > 0
+
+
+def test_table_columns_keep_a_space(cli):
+    """A label or default as wide as its column ran into the next one: tpu-v6e's kernel table printed
+    "utilization tc.mxu0_weights6.9%", and `params` printed "hbm_channelsDRAM implementation"."""
+    t = cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64").stdout
+    rows = [line for line in t.splitlines() if line.strip().startswith("utilization ")]
+    assert rows and all(re.fullmatch(r"  utilization \S+ +[0-9.]+%", line) for line in rows), rows
+    for family in ("gpu", "tpu", "trainium", "maia"):
+        p = cli("params", family).stdout
+        assert re.search(r"^hbm\.model +text +hbm_channels +DRAM implementation", p, re.M), family
+    assert re.search(r"^field +unit +default +meaning$", cli("params", "system").stdout, re.M)
+
+
+def test_maia_has_one_tdp(cli):
+    """Maia presets had a top-level `tdp` beside `power.tdp` that nothing read: --set tdp=100W on maia200 was
+    accepted and changed nothing. It is refused now; power.tdp is the field the power manager reads."""
+    p = cli("kernel", "gemm", "--chip", "maia200", "--m", "64", "--n", "64", "--k", "64", "--set", "tdp=100W",
+            check=False)
+    assert p.returncode == 2 and "--set tdp: tdp: unknown key" in p.stderr, p.stderr
+    params = cli("params", "maia").stdout
+    assert not re.search(r"^tdp ", params, re.M) and re.search(r"^power\.tdp ", params, re.M)
+
+
+def test_chip_descriptions_state_hbm_in_gib(cli):
+    """Capacities are binary (README): `list chips` said "32 GB HBM" for tpu-v6e, whose run prints its
+    32 GiB as 34.36 GB, and likewise for tpu-v5e, maia100 and maia200. Every description gives its HBM in
+    GiB, within 1% of the preset's hbm.capacity."""
+    for chip in xpusim.list_chips():
+        line = next(l for l in cli("list", "chips").stdout.splitlines() if l.split()[0] == chip)
+        m = re.search(r"([0-9.]+) (GiB|GB|TB|TiB) HBM", line)
+        assert m and m.group(2) == "GiB", line
+        cfg = xpusim.chip_config(chip)
+        cap = re.search(r"^hbm:\n(?:  .*\n)*?  capacity: ([0-9.]+) (GiB|MiB)", cfg, re.M)
+        gib = float(cap.group(1)) / (1024 if cap.group(2) == "MiB" else 1)
+        assert abs(float(m.group(1)) / gib - 1) < 0.01, (chip, m.group(1), gib)
+
+
+def test_dtype_errors_name_the_flag(cli):
+    """An unknown dtype was reported without its flag ("unknown dtype 'fp9'") by kernel, run, serve and
+    compare; only run --kvdtype named it."""
+    cases = [(["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--wdtype", "fp9"], "--wdtype: unknown dtype"),
+             (["kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--odtype", "fp9"], "--odtype: unknown dtype"),
+             (["run", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["serve", "--dtype", "fp9"], "--dtype: unknown dtype 'fp9'"),
+             (["compare", "--dtype", "fp9", "--chips", "h100-sxm"], "--dtype: unknown dtype 'fp9'")]
+    for args, msg in cases:
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+
+
+def test_kernel_help_explains_every_dimension(cli):
+    """`xpusim kernel --help` listed 26 of its 28 op dimensions (--seq-q, --page-size, --label, ...) with no
+    word on what they size or their default."""
+    h = cli("kernel", "--help").stdout
+    dims = h[h.index("op dimensions:"):h.index("output:")]
+    bare = [line.strip() for line in dims.splitlines()[1:] if re.fullmatch(r"  --[a-z-]+( arg| \[=arg\(=true\)\])?", line)]
+    assert not bare, bare
+    assert "tokens per KV-cache page (default 16)" in " ".join(dims.split())
+
+
+def test_power_times_that_did_not_happen_are_null(cli):
+    """kernel/run JSON wrote -1 for a boost that was never cut, a TDP average never reached and no warm-up
+    (power.boost_ends_s, limit_reached_s, after_runs), where serve's power_manager writes null for the same
+    boost_ends_s: a reader could take -1 s for a time."""
+    j = json.loads(cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64", "--format", "json").stdout)
+    p = j["power"]
+    assert p["after_runs"] is None and p["boost_ends_s"] is None and p["limit_reached_s"] is None, p
+    warm = json.loads(cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "3", "--format", "json").stdout)
+    assert warm["power"]["after_runs"] == 3
