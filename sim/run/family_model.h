@@ -22,6 +22,7 @@ namespace xpu {
 //   static std::vector<std::string> clock_keys();   preset keys of the DVFS clock domain
 //   static int executors(const Spec&);      units whose active power is counted
 //   static constexpr bool kCollectivesOnExecutors;  whether collectives run on those units (a GPU's SMs)
+//   static constexpr bool kTransfersInCoreClock;    ChipModel::transfers_in_core_clock
 // and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity. Optional:
 //   static double memory_roof_bandwidth(const Spec&);   ChipModel::memory_roof_bandwidth (default: hbm.bandwidth)
 template <class T, class = void>
@@ -53,6 +54,7 @@ class FamilyModel : public ChipModel {
   bool reads_resident_weights() const override { return Traits::kResidentWeights; }
   std::vector<std::string> clock_keys() const override { return Traits::clock_keys(); }
   int executors() const override { return Traits::executors(m_spec); }
+  bool transfers_in_core_clock() const override { return Traits::kTransfersInCoreClock; }
   int collective_executors() const override { return Traits::kCollectivesOnExecutors ? executors() : 0; }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
     return Traits::lowerings().lower(op, m_spec, opt);

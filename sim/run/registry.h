@@ -47,6 +47,10 @@ class ChipModel {
   virtual bool reads_resident_weights() const { return false; }
   // Preset keys of the clocks that DVFS scales together (the power manager's clock domain).
   virtual std::vector<std::string> clock_keys() const { return {}; }
+  // Whether its on-chip transfer units (DMA ports, NoC, SRAM ports) move bytes per clock of that DVFS clock
+  // (Maia's tile DMA, CSRAM and NoC ports), so a held clock slows them as it slows the
+  // compute units; otherwise their rates are absolute (a GPU's L2 and HBM, Trainium's DMA engines in GB/s).
+  virtual bool transfers_in_core_clock() const { return false; }
   // Number of executors (SMs, cores, tiles) that executor_active power is counted for.
   virtual int executors() const { return 1; }
   // Executors its kernels share with the collectives running beside them (a GPU's SMs run NCCL's and

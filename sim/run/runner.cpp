@@ -224,7 +224,10 @@ RunResult SimSession::result() {
       BoundBy by;
       ClockSensitivity cs;
     };
-    auto view_of = [](const std::map<std::string, double>& util) { return UnitView{bound_by(util), clock_sensitivity(util)}; };
+    const bool clocked = chip.transfers_in_core_clock();
+    auto view_of = [clocked](const std::map<std::string, double>& util) {
+      return UnitView{bound_by(util), clock_sensitivity(util, clocked)};
+    };
     const UnitView whole = view_of(unit_utilization(r.stats));
     std::vector<UnitView> per_op;
     for (const Stats& units : top->op_units()) per_op.push_back(view_of(unit_utilization(units)));
@@ -293,11 +296,12 @@ BoundBy bound_by(const std::map<std::string, double>& utilization) {
   return b;
 }
 
-ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization) {
+ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization, bool transfers_clocked) {
   ClockSensitivity c;
   for (const auto& [unit, share] : utilization) {
     const std::string cat = bound_by({{unit, 1.0}}).category;
-    double& slot = cat == "compute" || cat == "vector" ? c.core_share : c.other_share;
+    const bool core = cat == "compute" || cat == "vector" || (transfers_clocked && cat == "transfer");
+    double& slot = core ? c.core_share : c.other_share;
     slot = std::max(slot, std::min(1.0, share));
   }
   return c;

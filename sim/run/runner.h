@@ -103,7 +103,9 @@ BoundBy bound_by(const std::map<std::string, double>& utilization);
 struct ClockSensitivity {
   double core_share = 0, other_share = 0;
 };
-ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization);
+// Shares of a kernel's time that scale with the core clock (compute and vector units, and the on-chip
+// transfer units where `transfers_clocked`: ChipModel::transfers_in_core_clock) and that do not (memory).
+ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization, bool transfers_clocked = false);
 double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double clock_ratio);
 
 // A simulation that can be advanced step by step (the Python Session) or run to its end. One per

@@ -50,6 +50,20 @@ def test_maia200_bf16_gemm_reports_the_rate_it_runs_at(cli):
     assert "TFLOP/s fp8 peak: bf16 converted to fp8)" in out, out
 
 
+def test_maia200_held_clock_slows_its_clocked_transfers_too():
+    """Maia's tile DMA, CSRAM and NoC ports move bytes per clock of its one clock, so a GEMM held at a low TDP
+    slows as a re-simulation at that clock does (it reported a 70% clock and "0.0% slower": only the TTU/TVP
+    share was rescaled, the DMA-bound rest kept its nominal-clock time)."""
+    held = xpusim.kernel("gemm", chip="maia200", m=2048, n=2048, k=2048, dtype="bf16", sustained=True,
+                         set={"power.tdp": "300 W"})
+    assert 0.5 < held["clock_ratio"] < 0.9, held["clock_ratio"]
+    at = xpusim.kernel("gemm", chip="maia200", m=2048, n=2048, k=2048, dtype="bf16",
+                       set={"clock": "%.0f Hz" % (held["clock_mhz"] * 1e6)})
+    nominal = xpusim.kernel("gemm", chip="maia200", m=2048, n=2048, k=2048, dtype="bf16")
+    assert held["latency_s"] == pytest.approx(at["latency_s"], rel=0.05)
+    assert held["latency_s"] > 1.15 * nominal["latency_s"]
+
+
 def test_maia_split_k_gemm_runs():
     j = xpusim.kernel("gemm", chip="maia200", m=128, n=128, k=16384)
     assert [k["name"] for k in j["kernels"]][-1].endswith("splitk_reduce") or len(j["kernels"]) == 1

@@ -13,6 +13,7 @@ struct GpuTraits {
   // vLLM / TensorRT-LLM on GPUs: residual add fused into RMSNorm, rotary and SiLU-and-mul separate.
   static constexpr const char* kFusion = "vllm";
   static constexpr bool kResidentWeights = false;
+  static constexpr bool kTransfersInCoreClock = false;  // L2 and HBM rates are absolute; the SM-side paths are not reported as transfer units
   static constexpr bool kCollectivesOnExecutors = true;  // NCCL and DeepEP run as CUDA blocks on SMs
   static void describe(Params& p, Spec& s) { gpu::describe(p, s); }
   static const LoweringTable<Spec>& lowerings() { return gpu::lowerings(); }

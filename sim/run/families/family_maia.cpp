@@ -13,6 +13,7 @@ struct MaiaTraits {
       "Maia-style dies: clusters of tiles (tensor unit, vector processor, tile SRAM), cluster SRAM, DMA hierarchy, HBM";
   static constexpr const char* kFusion = "none";
   static constexpr bool kResidentWeights = true;  // its lowering pins weights in SRAM when the model's fit (kernels/maia_lowerings.cpp)
+  static constexpr bool kTransfersInCoreClock = true;  // tile DMA, CSRAM and NoC ports are bytes per clock of `clock` (maia presets)
   static constexpr bool kCollectivesOnExecutors = false;  // collectives on its DMA engines
   static void describe(Params& p, Spec& s) { maia::describe(p, s); }
   static const LoweringTable<Spec>& lowerings() { return maia::lowerings(); }

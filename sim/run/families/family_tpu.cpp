@@ -13,6 +13,7 @@ struct TpuTraits {
       "Google TPUs: TensorCores with systolic MXUs, a vector unit, VMEM, DMA engines and HBM";
   static constexpr const char* kFusion = "xla";  // XLA fuses elementwise ops into neighbours
   static constexpr bool kResidentWeights = false;
+  static constexpr bool kTransfersInCoreClock = false;  // VMEM is per clock of `clock`, its DMA in GB/s (dma.bandwidth): not one domain
   static constexpr bool kCollectivesOnExecutors = false;  // collectives on its ICI DMA engines
   static void describe(Params& p, Spec& s) { tpu::describe(p, s); }
   static const LoweringTable<Spec>& lowerings() { return tpu::lowerings(); }

@@ -17,6 +17,7 @@ struct TrainiumTraits {
   // The Neuron compiler fuses elementwise ops into neighbouring engine instructions where it can.
   static constexpr const char* kFusion = "trtllm";
   static constexpr bool kResidentWeights = false;
+  static constexpr bool kTransfersInCoreClock = false;  // DMA engines are rated in GB/s (dma.engine_bandwidth)
   static constexpr bool kCollectivesOnExecutors = false;  // collectives on its DMA rings
   static void describe(Params& p, Spec& s) { trainium::describe(p, s); }
   static const LoweringTable<Spec>& lowerings() { return trainium::lowerings(); }
