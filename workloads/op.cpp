@@ -182,7 +182,9 @@ void OpSpec::validate() const {
   // inside the 32-bit shape fields of an instruction; every operand must fit the 1 TiB address region
   // a lowering gives it. Larger ops are refused here, before anything is allocated or lowered.
   auto pos = [&](std::int64_t v, const char* what) {
-    if (v <= 0)
+    // 0 is a dimension left out (the CLI refuses an explicit 0 before this): say it is needed.
+    if (v == 0) throw InputError(std::string(name(kind)) + ": --" + what + " is required (a positive integer)");
+    if (v < 0)
       throw InputError(std::string(name(kind)) + ": --" + what + " must be a positive integer, got " + std::to_string(v));
     if (v > kMaxDim)
       throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +

@@ -192,7 +192,7 @@ std::string tier_table(const CompareStudy& s) {
                        t.layout.empty() ? "-" : t.layout.c_str(), t.concurrency > 0 ? std::to_string(t.concurrency).c_str() : "-",
                        t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
-                       t.tok_s_per_mw > 0 ? strformat("%.3g", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
+                       t.tok_s_per_mw > 0 ? strformat("%.0f", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
     }
   out += "verdict:\n";
   for (const auto& v : s.verdict) out += "  " + v + "\n";

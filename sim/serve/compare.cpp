@@ -333,7 +333,7 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
       v += strformat("%s%s serves the most per chip (%.0f tok/s", best->chip.c_str(),
                      b.layout.empty() || best->devices <= 1 ? "" : (" at " + b.layout).c_str(), b.throughput_tok_s_per_chip);
       if (b.usd_per_mtok > 0) v += strformat(", $%.3f/Mtok", b.usd_per_mtok);
-      if (b.tok_s_per_mw > 0) v += strformat(", %.3g tok/s per provisioned MW", b.tok_s_per_mw);
+      if (b.tok_s_per_mw > 0) v += strformat(", %.0f tok/s per provisioned MW", b.tok_s_per_mw);
       v += ").";
     }
     for (const auto& r : st.rows) {

@@ -225,6 +225,12 @@ def test_kernel_help_explains_every_dimension(cli):
     assert "tokens per KV-cache page (default 16)" in " ".join(dims.split())
 
 
+def test_a_missing_dimension_is_required_not_zero(cli):
+    """`kernel gemm` without --k said "--k must be a positive integer, got 0" for a flag never given."""
+    p = cli("kernel", "gemm", "--chip", "h100-sxm", "--m", "4", "--n", "4", check=False)
+    assert p.returncode == 2 and p.stderr.strip() == "xpusim: error: gemm: --k is required (a positive integer)", p.stderr
+
+
 def test_power_times_that_did_not_happen_are_null(cli):
     """kernel/run JSON wrote -1 for a boost that was never cut, a TDP average never reached and no warm-up
     (power.boost_ends_s, limit_reached_s, after_runs), where serve's power_manager writes null for the same

@@ -21,6 +21,8 @@ def test_compare_writes_the_study(cli, tmp_path):
     p = cli("compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY, "--input", "64", "--output", "16",
             "--max-batch", "8", "--out", str(out), "--set", "tpu-v6e:cost.published=false")
     assert "h100-sxm" in p.stdout and "tpu-v6e" in p.stdout
+    # Tokens per MW in whole tokens, as the report prints them (the tier table printed 2.01e+06).
+    assert "e+0" not in p.stdout, p.stdout
     s = json.loads((out / "summary.json").read_text())
     assert [r["chip"] for r in s["rows"]] == ["h100-sxm", "tpu-v6e"]
     assert s["rows"][0]["perf_per_usd_rel"] == 1.0
