@@ -11,16 +11,14 @@
 
 namespace xpu {
 
-const std::vector<std::string>& kernel_arg_names() {
-  static const std::vector<std::string> v = {
-      "m", "n", "k", "batch", "dtype", "wdtype", "odtype", "heads", "kv-heads", "seq", "seq-q", "head-dim",
-      "head-dim-v", "phase", "causal", "window", "page-size", "rows", "cols", "experts", "topk", "groups",
-      "tokens", "bytes", "devices", "label", "impl", "fast-accum"};
-  return v;
-}
-
-const std::string& kernel_arg_help(const std::string& name) {
-  static const std::map<std::string, std::string> help = {
+namespace {
+struct KernelArg {
+  const char* name;
+  const char* help;  // what it sizes, for which ops, its default (`xpusim kernel --help`)
+};
+// Every kernel argument once, in --help order: the names and the help text come from this one table.
+const std::vector<KernelArg>& kernel_args() {
+  static const std::vector<KernelArg> v = {
       {"m", "gemm: rows of A and C (tokens); grouped_gemm: rows over all groups"},
       {"n", "gemm, grouped_gemm: columns of B and C (output features); embedding: vocabulary rows (default 128256)"},
       {"k", "gemm, grouped_gemm: the reduction dimension (input features)"},
@@ -36,6 +34,7 @@ const std::string& kernel_arg_help(const std::string& name) {
       {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width"},
       {"head-dim-v", "attention: width of a value head (default --head-dim)"},
       {"phase", "attention: prefill or decode (default prefill)"},
+      {"causal", "attention: causal mask (default true; --causal false for none)"},
       {"window", "attention: sliding window, the last W keys each query sees (default: the whole context)"},
       {"page-size", "attention: tokens per KV-cache page (default 16)"},
       {"rows", "row-wise ops (norms, softmax, activations, copy, sum), topk, embedding: rows (tokens)"},
@@ -49,8 +48,26 @@ const std::string& kernel_arg_help(const std::string& name) {
       {"label", "the kernel's name in the report and the trace (default: the op)"},
       {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)"},
-      {"causal", "attention: causal mask (default true; --causal false for none)"},
       {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"}};
+  return v;
+}
+}  // namespace
+
+const std::vector<std::string>& kernel_arg_names() {
+  static const std::vector<std::string> v = [] {
+    std::vector<std::string> names;
+    for (const KernelArg& a : kernel_args()) names.emplace_back(a.name);
+    return names;
+  }();
+  return v;
+}
+
+const std::string& kernel_arg_help(const std::string& name) {
+  static const std::map<std::string, std::string> help = [] {
+    std::map<std::string, std::string> m;
+    for (const KernelArg& a : kernel_args()) m.emplace(a.name, a.help);
+    return m;
+  }();
   static const std::string none;
   auto it = help.find(name);
   return it == help.end() ? none : it->second;
