@@ -268,17 +268,14 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["layout"]["replicas"] = r.replicas;
   j["devices"] = r.devices;
   if (r.disagg) {
-    auto pool_layout = [](const PoolLayout& p) {
-      nlohmann::json l = layout_json(p.figures, p.devices, p.name);
-      l["instances"] = p.instances;
+    const DisaggLayout& d = *r.disagg;
+    auto pool_layout = [](const PoolLayout& p, int devices, int instances) {
+      nlohmann::json l = layout_json(p.figures, devices, p.name);
+      l["instances"] = instances;
       return l;
     };
-    j["layout"]["pools"] = {{"prefill", pool_layout(r.prefill_layout)}, {"decode", pool_layout(r.decode_layout)}};
-  } else {
-    j["layout"]["pools"] = nullptr;
-  }
-  if (r.disagg) {
-    const DisaggLayout& d = *r.disagg;
+    j["layout"]["pools"] = {{"prefill", pool_layout(r.prefill_layout, d.prefill_devices, d.prefill_instances)},
+                            {"decode", pool_layout(r.decode_layout, d.decode_devices, d.decode_instances)}};
     auto pool = [&](int devices, int instances, int tp, int ep, int pp, int dp, int first, double weights, std::int64_t kv_tokens) {
       return nlohmann::json{{"devices", devices}, {"instances", instances}, {"tp", tp},           {"ep", ep},
                             {"pp", pp},           {"dp", dp},             {"first_rank", first}, {"weight_bytes", weights},
@@ -290,6 +287,7 @@ nlohmann::json serve_json(const ServeResult& r) {
                                           d.decode_first, d.decode_weight_bytes, d.decode_kv_tokens)},
                           {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token}};
   } else {
+    j["layout"]["pools"] = nullptr;
     j["disaggregated"] = nullptr;
   }
   j["folding"] = r.folding.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.folding);

@@ -44,7 +44,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PoolLayout, name, figures, devices, instances)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PoolLayout, name, figures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
                                    power_modeled, kernels, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
@@ -74,16 +74,16 @@ XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(ServePoint, 672)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
-XPU_ROW_FIELDS(PoolLayout, 80)
+XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
-XPU_ROW_FIELDS(ServeResult, 1088)
+XPU_ROW_FIELDS(ServeResult, 1072)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1592)
+XPU_ROW_FIELDS(CompareRow, 1576)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1632)
+XPU_ROW_FIELDS(UnitResult, 1616)
 #undef XPU_ROW_FIELDS
 #endif
 

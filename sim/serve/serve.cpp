@@ -552,8 +552,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.disagg = pools;
   if (pools) {
     const Scenario psc = prefill_scenario(base, *pools), dsc = decode_scenario(base, *pools);
-    r.prefill_layout = {psc.layout_str(), layout_figures(psc), pools->prefill_devices, pools->prefill_instances};
-    r.decode_layout = {dsc.layout_str(), layout_figures(dsc), pools->decode_devices, pools->decode_instances};
+    r.prefill_layout = {psc.layout_str(), layout_figures(psc)};
+    r.decode_layout = {dsc.layout_str(), layout_figures(dsc)};
   }
   r.family = chip.family();
   r.model = model.name;

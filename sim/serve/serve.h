@@ -150,11 +150,10 @@ struct LayoutFigures {
 };
 LayoutFigures layout_figures(const Scenario& s);
 
-// One pool of disaggregated serving: its layout ("tp4"), degrees, chips and instances.
+// One pool of disaggregated serving: its layout ("tp4") and degrees (its chips and instances are DisaggLayout's).
 struct PoolLayout {
   std::string name;
   LayoutFigures figures;
-  int devices = 0, instances = 0;
 };
 
 struct ServeResult {
