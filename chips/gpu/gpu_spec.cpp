@@ -16,7 +16,9 @@ double GpuSpec::tensor_flops_per_clk(DType d) const {
     case DType::fp16: return sm.tensor_fp16;
     case DType::tf32: return sm.tensor_tf32;
     case DType::fp8: return sm.tensor_fp8;
-    case DType::fp6: return sm.tensor_fp8;  // FP6 runs at the FP8 rate where supported (Blackwell)
+    // FP6 came with FP4 in Blackwell's fifth-generation tensor cores and runs at the FP8 rate there (NVIDIA
+    // Blackwell architecture technical brief); Hopper and Ampere have neither (CUDA's sm_90 MMA types stop at e4m3/e5m2).
+    case DType::fp6: return sm.tensor_fp4 > 0 ? sm.tensor_fp8 : 0;
     case DType::fp4: return sm.tensor_fp4;
     case DType::int8: return sm.tensor_int8;
     case DType::fp32: return 0;  // plain fp32 has no tensor path: tf32 or CUDA cores

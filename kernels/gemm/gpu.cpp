@@ -190,12 +190,23 @@ double splitk_reduce_estimate(const OpSpec& op, int sk, const GpuSpec& spec) {
          elems * 4.0 * sk / spec.l2.bandwidth.value() + elems * bytes_per_element(op.odtype) / (spec.hbm.bandwidth.value() * spec.hbm.efficiency);
 }
 
+// The dtypes this GPU's tensor cores run, for the hint when asked for one it does not: "bf16, fp8 or tf32".
+std::string tensor_dtypes(const GpuSpec& spec) {
+  std::vector<std::string> names;
+  for (DType d : {DType::bf16, DType::fp16, DType::fp8, DType::fp6, DType::fp4, DType::int8, DType::tf32})
+    if (spec.tensor_flops_per_clk(d) > 0) names.push_back(name(d));
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
 }  // namespace
 
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
-                                   (spec.sm.tensor_fp8 > 0 ? "bf16 or fp8" : "bf16 or tf32") + ")");
+                                   tensor_dtypes(spec) + ")");
   const DType mma = op.dtype;
   const double rate = spec.tensor_flops_per_clk(mma) * spec.sm.mma_efficiency * spec.sm.clock.value();
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();
@@ -678,7 +689,7 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
-                                   (spec.sm.tensor_fp8 > 0 ? "bf16 or fp8" : "bf16 or tf32") + ")");
+                                   tensor_dtypes(spec) + ")");
   if (bytes_per_element(op.wdtype) < bytes_per_element(op.dtype) && spec.tensor_flops_per_clk(op.wdtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
   const auto job = make_job(op, spec, opt, t);

@@ -18,9 +18,10 @@ class ConfigError : public InputError {
       : InputError(file + ": " + (key.empty() ? std::string() : key + ": ") + problem) {}
 };
 
-// Closest candidate for "did you mean" hints ("" if none is close): the shortest candidate that the word
-// begins (a user's "h100" means "h100-sxm", not "h200", which is one edit away), else the nearest by edit
-// distance.
+// Closest candidate for "did you mean" hints ("" if none is close): the shortest dotted key whose last part is
+// the word (a user's "tdp" means "power.tdp", not "name", which is as many edits away), else the shortest
+// candidate that the word begins (a user's "h100" means "h100-sxm", not "h200", which is one edit away), else
+// the nearest by edit distance.
 std::string nearest(const std::string& word, const std::initializer_list<std::string>& candidates);
 template <class Range>
 std::string nearest_of(const std::string& word, const Range& candidates);
@@ -29,6 +30,13 @@ size_t edit_distance(const std::string& a, const std::string& b);
 template <class Range>
 std::string nearest_of(const std::string& word, const Range& candidates) {
   std::string best;
+  for (const auto& c : candidates) {
+    const std::string name(c);
+    if (name.size() > word.size() + 1 && name[name.size() - word.size() - 1] == '.' &&
+        name.compare(name.size() - word.size(), word.size(), word) == 0 && (best.empty() || name.size() < best.size()))
+      best = name;
+  }
+  if (!best.empty()) return best;
   for (const auto& c : candidates) {
     const std::string name(c);
     if (word.size() >= 2 && name.size() > word.size() && name.compare(0, word.size(), word) == 0 &&

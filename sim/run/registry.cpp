@@ -159,11 +159,27 @@ bool in_section(const std::string& key, const char* section) {
 }
 }  // namespace
 
+// A key that the family's schema does not know but that names a power.* or cost.* figure without its section
+// (`--set tdp=300W`): the error names the full key. Params' own hint only sees the family's keys (`tdp` -> `name`).
+static void check_section_leaf(const ConfigTree& chip_tree, const std::string& fam) {
+  static const std::vector<ParamInfo> sections = power_cost_schema();
+  for (const auto& [k, v] : chip_tree.entries())
+    for (const ParamInfo& p : sections) {
+      const size_t dot = p.path.find('.');
+      if (p.path.compare(dot + 1, std::string::npos, k) != 0) continue;
+      const std::vector<ParamInfo> own = family(fam).schema();
+      if (std::none_of(own.begin(), own.end(), [&](const ParamInfo& q) { return q.path == k; }))
+        throw ConfigError(v.origin, k, "unknown key (did you mean " + p.path + "? " + p.path.substr(0, dot) +
+                                           " figures are under '" + p.path.substr(0, dot) + ".')");
+    }
+}
+
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam) {
   // power.* and cost.* are parsed here for every family; the rest goes to the family's schema.
   ConfigTree chip_tree, pc_tree;
   for (const auto& [k, v] : tree.entries())
     (in_section(k, "power") || in_section(k, "cost") ? pc_tree : chip_tree).set(k, v.text, v.origin);
+  check_section_leaf(chip_tree, fam);
   chip_tree.set_file(tree.file());
   pc_tree.set_file(tree.file());
   std::unique_ptr<ChipModel> model = family(fam).load(chip_tree);

@@ -65,6 +65,17 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp4"], "fp4"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwith=1TB/s"], "nearest valid key"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=fast"], "hbm.bandwidth"),
+        # A power or cost figure without its section names the full key (it suggested 'name' for 'tdp').
+        (["kernel", "gemm", "--chip", "maia200", "--m", "4", "--n", "4", "--k", "4", "--set", "tdp=100W"],
+         "--set tdp: tdp: unknown key (did you mean power.tdp? power figures are under 'power.')"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "chip_hour=3"], "did you mean cost.chip_hour?"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "clock=1GHz"], "nearest valid key: sm.clock"),
+        (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "8", "--set", "tdp=300W"],
+         "nearest valid key: power.tdp"),
+        # The hint lists the dtypes the chip's tensor cores run (it named bf16/fp8 only, not tf32); Hopper has no FP6
+        # (it ran at the FP8 rate on every GPU with FP8).
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp32"], "(use bf16, fp16, fp8, int8 or tf32)"),
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp6"], "no fp6 tensor-core path"),
         # Options that were silently ignored: routing of a dense model, a drafter without draft tokens,
         # the same serving limit given twice with two values.
         (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
