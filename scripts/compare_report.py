@@ -1128,7 +1128,7 @@ def make_report(folder):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Write report.html and plots from the summary.json of `xpusim compare`.")
+    ap = argparse.ArgumentParser(allow_abbrev=False, description="Write report.html and plots from the summary.json of `xpusim compare`.")
     ap.add_argument("folder", help="results/compare/<name> (holds summary.json)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     args = ap.parse_args(argv)
