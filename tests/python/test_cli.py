@@ -240,3 +240,13 @@ def test_power_times_that_did_not_happen_are_null(cli):
     assert p["after_runs"] is None and p["boost_ends_s"] is None and p["limit_reached_s"] is None, p
     warm = json.loads(cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "3", "--format", "json").stdout)
     assert warm["power"]["after_runs"] == 3
+
+
+def test_params_refuses_extra_arguments(cli):
+    # `params gpu --format json` printed the table and exited 0: the words after the family were dropped.
+    for args in (["gpu", "--format", "json"], ["system", "--bogus"], ["tpu", "maia"]):
+        p = cli("params", *args, check=False)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and not p.stdout and len(lines) == 1, (args, p.stdout[:200], p.stderr)
+        assert "params %s: unexpected argument '%s'" % (args[0], args[1]) in lines[0], lines
+
