@@ -47,8 +47,8 @@ int cmd_collective(int argc, char** argv) {
       "random draw, its busiest rank receiving more; even: every rank its expected share; zipf:S, hot:F)")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
-  pos.add("op", 1);
-  o.add_options()("op", po::value<std::string>(), "");
+  pos.add("op", -1);  // every word: the op and any stray one, refused below by name
+  o.add_options()("op", po::value<std::vector<std::string>>(), "");
   po::variables_map vm;
   po::command_line_parser p(argc, argv);
   p.options(o).positional(pos).style(cli_style());
@@ -60,6 +60,10 @@ int cmd_collective(int argc, char** argv) {
     return 0;
   }
   po::notify(vm);
+  const auto words = vm["op"].as<std::vector<std::string>>();
+  if (words.size() > 1)
+    throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
+                     words[0] + " --help)");
   std::string format = vm["format"].as<std::string>();
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -67,7 +71,7 @@ int cmd_collective(int argc, char** argv) {
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
-  req.kind = parse_collective(vm["op"].as<std::string>());
+  req.kind = parse_collective(words[0]);
   req.algorithm = vm["algo"].as<std::string>();
   req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;

@@ -250,3 +250,20 @@ def test_params_refuses_extra_arguments(cli):
         assert p.returncode == 2 and not p.stdout and len(lines) == 1, (args, p.stdout[:200], p.stderr)
         assert "params %s: unexpected argument '%s'" % (args[0], args[1]) in lines[0], lines
 
+
+
+def test_stray_words_are_refused_not_dropped(cli, tiny_model):
+    # `run extra`, `serve --concurrency 1 4` and `--set a=1 b=2` ran with the stray word silently dropped (Boost
+    # keeps a word that no option takes as a positional token, which nothing read): the second --set was lost.
+    cases = [(["run", "--model", tiny_model, "extra"], "run: unexpected argument 'extra'"),
+             (["run", "--model", tiny_model, "--set", "hbm.bandwidth=4TB/s", "sm.count=66"],
+              "run: unexpected argument 'sm.count=66'"),
+             (["serve", "--model", tiny_model, "--concurrency", "1", "4"], "serve: unexpected argument '4'"),
+             (["compare", "--chips", "h100-sxm", "tpu-v6e"], "compare: unexpected argument 'tpu-v6e'"),
+             (["validate", "K01"], "validate: unexpected argument 'K01'"),
+             (["validate", "--collectives", "az-h100"], "validate: unexpected argument 'az-h100'"),
+             (["kernel", "allreduce", "--bytes", "1MiB", "4MiB"], "kernel allreduce: unexpected argument '4MiB'")]
+    for args, message in cases:
+        p = cli(*args, check=False)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and not p.stdout and len(lines) == 1 and message in lines[0], (args, p.stdout[:300], p.stderr)
