@@ -134,7 +134,7 @@ void add_layout_options(po::options_description& o) {
   o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(
       "ep", po::value<int>()->default_value(1), "expert-parallel degree: a divisor of --tp (experts over the TP group, each split tp/ep ways) or --tp x --dp (data-parallel attention)")(
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
-      "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
+      "dp", po::value<int>()->default_value(1), "data-parallel replicas, each with its share of the sequences (run) or of the users and requests (serve)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
       "redundant-experts", po::value<int>()->default_value(0),
       "replicas of the hottest routed experts over the --ep ranks, placed by EPLB (DeepSeek-V3: 32 for prefill); experts + N a multiple of --ep")(

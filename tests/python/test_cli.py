@@ -251,6 +251,23 @@ def test_params_refuses_extra_arguments(cli):
         assert "params %s: unexpected argument '%s'" % (args[0], args[1]) in lines[0], lines
 
 
+def test_help_mentions_only_flags_that_exist(cli):
+    # serve's help said "--dp: data-parallel replicas (--batch is split over them)", and serve has no --batch;
+    # its --max-batch said "(default 512)", compare's default, where serve's is the scheduler's.
+    elsewhere = {"--sustained", "--enable-two-batch-overlap"}  # kernel's flag and SGLang's, named as such
+    for cmd in (["run"], ["serve"], ["compare"], ["validate"], ["kernel", "allreduce"]):
+        text = cli(*cmd, "--help").stdout
+        options = set(re.findall(r"^\s+(?:-\w \[ )?(--[a-z0-9-]+)", text, re.M))
+        for line in text.splitlines():
+            for m in re.finditer(r"--[a-z][a-z0-9-]*", line):
+                flag = m.group(0)
+                cut = m.end() == len(line.rstrip())  # a name wrapped onto the next line
+                known = options | elsewhere
+                assert flag in known or (cut and any(k.startswith(flag) for k in known)), (cmd, flag, line)
+    serve = " ".join(cli("serve", "--help").stdout.split())
+    assert "--max-batch arg same as --max-seqs (default: the scheduler's)" in serve, serve
+    assert "compare sweeps concurrency up to it (default 512)" in " ".join(cli("compare", "--help").stdout.split())
+
 
 def test_stray_words_are_refused_not_dropped(cli, tiny_model):
     # `run extra`, `serve --concurrency 1 4` and `--set a=1 b=2` ran with the stray word silently dropped (Boost
