@@ -334,7 +334,9 @@ nlohmann::json serve_json(const ServeResult& r) {
     j["avg_power_w"] = b.avg_power_w;
     j["peak_power_w"] = b.peak_power_w;
     j["joules_per_token"] = b.joules_per_token;
-    j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s / b.avg_power_w : 0;
+    // Tokens per joule, the inverse of joules_per_token: avg_power_w is per chip, so the throughput is too (the
+    // unit's tok/s over one chip's watts overstated a system unit by its chip count: 8x on hgx-h100x8).
+    j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s_per_chip / b.avg_power_w : 0;
     const EnergyBreakdown& e = b.energy_per_token;
     j["energy"] = {{"compute_j", e.compute_j}, {"vector_j", e.vector_j}, {"onchip_j", e.onchip_j},
                    {"dram_j", e.dram_j},       {"active_j", e.active_j}, {"static_j", e.static_j}};
