@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
+#include "sim/base/flags.h"
 #include "sim/run/registry.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
@@ -114,11 +115,15 @@ int cmd_params_system() {
 
 int cmd_validate_collectives(int argc, char** argv) {
   po::options_description o("validate --collectives");
-  o.add_options()("collectives", po::bool_switch(), "")("data", po::value<std::string>(), "collectives CSV")(
-      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format", po::value<std::string>()->default_value("table"), "table or json");
+  o.add_options()("collectives", po::bool_switch(), "collectives measured on systems of chips")(
+      "data", po::value<std::string>(), "collectives CSV (default workloads/validation/collectives.csv)")(
+      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format", po::value<std::string>()->default_value("table"), "table or json")(
+      "help,h", "this help");
   po::variables_map vm;
-  po::store(parse_cli(argc, argv, o), vm);
-  po::notify(vm);
+  if (parse_or_help(argc, argv, o, vm, "usage: xpusim validate --collectives [--data CSV] [--filter ID] [--format table|json]\n"
+                                       "Simulates every measured collective a system preset expresses: busbw and time, predicted vs measured.\n\n"))
+    return 0;
+  check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   std::string csv = vm.count("data") ? vm["data"].as<std::string>() : default_collectives_csv();
   std::vector<CollectiveRow> rows, all = read_collective_rows(csv);
   for (const auto& r : all)

@@ -513,4 +513,44 @@ std::string collective_points_table(const std::vector<CollectivePoint>& pts, siz
   return out;
 }
 
+namespace {
+double mean_abs_error(const std::vector<ValidationPoint>& pts) {
+  double sum_abs = 0;
+  for (const auto& p : pts) sum_abs += std::fabs(p.error);
+  return pts.empty() ? 0 : sum_abs / pts.size();
+}
+}  // namespace
+
+nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& p : pts)
+    j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
+                 {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
+                 {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
+                 {"roofline", p.roofline}, {"source", p.row.source}, {"note", p.note}});
+  nlohmann::json sk = nlohmann::json::array();
+  for (const auto& s : skipped)
+    sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});
+  return {{"points", j}, {"mean_abs_error", mean_abs_error(pts)}, {"not_predicted", sk}};
+}
+
+std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped) {
+  std::ostringstream os;
+  os << std::left << std::setw(10) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload" << std::setw(16) << "dtype"
+     << std::setw(24) << "shape" << std::right << std::setw(11) << "measured" << std::setw(11) << "predicted" << std::setw(9)
+     << "error" << "  unit\n";
+  for (const auto& p : pts) {
+    os << std::left << std::setw(10) << p.row.id << std::setw(10) << p.chip << std::setw(26) << p.row.workload.substr(0, 25)
+       << std::setw(16) << p.row.dtype.substr(0, 15) << std::setw(24) << p.row.shape.substr(0, 23) << std::right << std::fixed
+       << std::setprecision(p.row.measured < 10 ? 3 : 1) << std::setw(11) << p.row.measured << std::setw(11) << p.predicted
+       << std::setprecision(1) << std::setw(8) << 100 * p.error << "%  " << p.row.unit << "\n";
+  }
+  if (!skipped.empty()) {
+    os << "not predicted (" << skipped.size() << " rows):\n";
+    for (const auto& s : skipped) os << "  " << std::left << std::setw(9) << s.row.id << s.reason << "\n";
+  }
+  os << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mean_abs_error(pts) << "%\n";
+  return os.str();
+}
+
 }  // namespace xpu

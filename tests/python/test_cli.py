@@ -284,3 +284,14 @@ def test_stray_words_are_refused_not_dropped(cli, tiny_model):
         p = cli(*args, check=False)
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 2 and not p.stdout and len(lines) == 1 and message in lines[0], (args, p.stdout[:300], p.stderr)
+
+
+def test_validate_collectives_has_help_and_checks_its_format(cli):
+    # `validate --collectives --help` was "unrecognised option '--help'", `validate --help` did not name
+    # --collectives, and `validate --collectives --format xml` printed the table.
+    p = cli("validate", "--collectives", "--help")
+    assert "usage: xpusim validate --collectives" in p.stdout and "--filter" in p.stdout and not p.stderr
+    assert "--collectives" in cli("validate", "--help").stdout
+    p = cli("validate", "--collectives", "--filter", "az-h100-001", "--format", "xml", check=False)
+    assert p.returncode == 2 and not p.stdout and "--format 'xml'" in p.stderr and len(p.stderr.splitlines()) == 1, p
+    assert "1 of 1 rows modeled" in cli("validate", "--collectives", "--filter", "az-h100-001").stdout
