@@ -1025,10 +1025,12 @@ def notes_html(doc):  # noqa: C901
             held = ("TDP average not reached" if pm["held_from_s"] is None else
                     "TDP average reached at %s, held %s (highest 1 s average there %s W)" % (
                         f_time(pm["held_from_s"]), f_time(pm["held_s"]), f_int(pm["max_limit_avg_held_w"])))
+            unboosted = ("every window held boost" if pm["max_short_term_avg_unboosted_w"] is None else
+                         "%s W without boost in the window" % f_int(pm["max_short_term_avg_unboosted_w"]))
             bits.append("Power manager at the best point: boost %s, short-term limit %s, %s; highest 60 ms average "
-                        "%s W (%s W without boost in the window), 1 s %s W." % (
+                        "%s W (%s), 1 s %s W." % (
                             f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, f_int(pm["max_short_term_avg_w"]),
-                            f_int(pm["max_short_term_avg_unboosted_w"]), f_int(pm["max_limit_avg_w"])))
+                            unboosted, f_int(pm["max_limit_avg_w"])))
         if r["meets_slo"] is False:
             bits.append("<b>Does not meet the latency targets</b> at any batch; the row shows its best point.")
         st = price_state(r)

@@ -192,7 +192,8 @@ nlohmann::json power_manager_json(const PowerLog& g) {
           {"boost_ends_s", when(g.boost_ends_s)},
           {"held_from_s", when(g.held_from_s)},
           {"max_short_term_avg_w", g.max_short_w},
-          {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w},
+          // null where no short-term window of the run was free of boost (0 said "0 W", a window that never was)
+          {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w > 0 ? nlohmann::json(g.max_short_unboosted_w) : nlohmann::json(nullptr)},
           {"max_limit_avg_w", g.max_limit_w},
           {"max_limit_avg_held_w", g.held_from_s >= 0 ? nlohmann::json(g.max_limit_held_w) : nlohmann::json(nullptr)},
           {"min_clock_ratio", g.min_clock}};
@@ -205,10 +206,11 @@ std::string power_manager_text(const PowerLog& g) {
                                        : strformat("TDP average reached at %s, held %s (highest 1 s average there %.0f W)",
                                                    format_seconds(g.held_from_s).c_str(), format_seconds(g.held_s).c_str(),
                                                    g.max_limit_held_w);
-  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%.0f W without boost "
-                   "in the window), 1 s %.0f W\n",
+  const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
+                                                             : std::string("every window held boost");
+  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%s), 1 s %.0f W\n",
                    format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
-                   g.max_short_unboosted_w, g.max_limit_w);
+                   unboosted.c_str(), g.max_limit_w);
 }
 
 nlohmann::json point_json(const ServePoint& p) {
