@@ -65,8 +65,11 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
   j["layout"] = layout_json(layout_figures(s), r.devices, r.layout);
-  j["ttft_s"] = r.ttft_s;
-  j["tpot_s"] = r.tpot_s;
+  // A time the run did not have is null, not 0 (a decode step has no first token, a prefill no decode step).
+  bool prefill = false, decode = false;
+  for (const auto& st : r.steps) (st.decode ? decode : prefill) = true;
+  j["ttft_s"] = prefill ? nlohmann::json(r.ttft_s) : nlohmann::json(nullptr);
+  j["tpot_s"] = decode ? nlohmann::json(r.tpot_s) : nlohmann::json(nullptr);
   j["tokens_per_s"] = r.tokens_per_s;
   j["request_s"] = r.request_s;
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},

@@ -295,3 +295,14 @@ def test_validate_collectives_has_help_and_checks_its_format(cli):
     p = cli("validate", "--collectives", "--filter", "az-h100-001", "--format", "xml", check=False)
     assert p.returncode == 2 and not p.stdout and "--format 'xml'" in p.stderr and len(p.stderr.splitlines()) == 1, p
     assert "1 of 1 rows modeled" in cli("validate", "--collectives", "--filter", "az-h100-001").stdout
+
+
+def test_run_json_writes_null_for_a_time_the_run_did_not_have(cli, tiny_model):
+    # A decode step wrote "ttft_s": 0.0 and a prefill "tpot_s": 0.0, as if those times had been measured as zero.
+    def run(*extra):
+        return json.loads(cli("run", "--model", tiny_model, "--batch", "2", "--input", "64", "--format", "json", *extra).stdout)
+    decode, prefill, request = run("--phase", "decode"), run("--phase", "prefill"), run("--phase", "request", "--output", "3")
+    assert decode["ttft_s"] is None and decode["tpot_s"] > 0, decode["ttft_s"]
+    assert prefill["tpot_s"] is None and prefill["ttft_s"] > 0, prefill["tpot_s"]
+    assert request["ttft_s"] > 0 and request["tpot_s"] > 0
+    assert xpusim.run(model=tiny_model, batch=2, input=64)["ttft_s"] is None  # the module: the same report
