@@ -1025,10 +1025,12 @@ def notes_html(doc):  # noqa: C901
             held = ("TDP average not reached" if pm["held_from_s"] is None else
                     "TDP average reached at %s, held %s (highest 1 s average there %s W)" % (
                         f_time(pm["held_from_s"]), f_time(pm["held_s"]), f_int(pm["max_limit_avg_held_w"])))
+            unboosted = ("every window held boost" if pm["max_short_term_avg_unboosted_w"] is None else
+                         "%s W without boost in the window" % f_int(pm["max_short_term_avg_unboosted_w"]))
             bits.append("Power manager at the best point: boost %s, short-term limit %s, %s; highest 60 ms average "
-                        "%s W (%s W without boost in the window), 1 s %s W." % (
+                        "%s W (%s), 1 s %s W." % (
                             f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, f_int(pm["max_short_term_avg_w"]),
-                            f_int(pm["max_short_term_avg_unboosted_w"]), f_int(pm["max_limit_avg_w"])))
+                            unboosted, f_int(pm["max_limit_avg_w"])))
         if r["meets_slo"] is False:
             bits.append("<b>Does not meet the latency targets</b> at any batch; the row shows its best point.")
         st = price_state(r)
@@ -1128,7 +1130,7 @@ def make_report(folder):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Write report.html and plots from the summary.json of `xpusim compare`.")
+    ap = argparse.ArgumentParser(allow_abbrev=False, description="Write report.html and plots from the summary.json of `xpusim compare`.")
     ap.add_argument("folder", help="results/compare/<name> (holds summary.json)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     args = ap.parse_args(argv)

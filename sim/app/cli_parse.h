@@ -22,7 +22,13 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   boost::program_options::command_line_parser p(argc, argv);
   p.options(o).style(cli_style());
   if (allow_unregistered) p.allow_unregistered();
-  return p.run();
+  boost::program_options::parsed_options parsed = p.run();
+  // A word no option takes (`run extra`, `--set a=1 b=2`, `--concurrency 1 4`) stays a positional token that store() drops.
+  for (const auto& opt : parsed.options)
+    if (!allow_unregistered && opt.string_key.empty() && !opt.original_tokens.empty())
+      throw InputError(std::string(argc > 0 ? argv[0] : "") + ": unexpected argument '" + opt.original_tokens.front() +
+                       "' (expected --flag value pairs; a list is one value, 1,4,16; --set once per key)");
+  return parsed;
 }
 
 // Parses argv (argv[0]: the command) into vm; an unknown flag or a value of the wrong type is an InputError naming

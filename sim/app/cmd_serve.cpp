@@ -49,7 +49,8 @@ po::options_description serve_options(bool study = false) {
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
       "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
       "host-us-per-request", po::value<double>(), "the framework's host work per iteration per running request, us (default: the scheduler's)")(
-      "max-batch", po::value<std::int64_t>(), "same as --max-seqs; compare sweeps concurrency up to it (default 512)")(
+      "max-batch", po::value<std::int64_t>(), study ? "same as --max-seqs; compare sweeps concurrency up to it (default 512)"
+                                                    : "same as --max-seqs (default: the scheduler's)")(
       "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
       "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, 256 open loop, 4 x max-seqs offline)")(

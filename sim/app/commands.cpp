@@ -102,6 +102,8 @@ int cmd_params(const std::vector<std::string>& args) {
     std::cout << "\nsystem: the fields of a system preset (xpusim list systems)\n";
     return args.empty() ? 2 : 0;
   }
+  if (args.size() > 1)
+    throw InputError("params " + args[0] + ": unexpected argument '" + args[1] + "'; expected one family or system");
   if (args[0] == "system") return cmd_params_system();
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";

@@ -26,6 +26,7 @@ class PySession {
       d = spec.dtype;
       LowerOptions lo;
       kernels.push_back(m_chip->lower(spec, lo));
+      m_op = {name(spec.kind), spec.shape_str()};
     } else {
       // One forward step of a model: each unfused kernel once, with how often the step runs it.
       ModelConfig m = load_model(model);
@@ -86,6 +87,7 @@ class PySession {
     nlohmann::json j = run_result_json(r);
     j["power"] = power_json(power);
     if (!m_launch_counts.empty()) j["step_s"] = step_s;
+    if (!m_op.first.empty()) j["op"] = m_op.first, j["shape"] = m_op.second;  // as xpusim.kernel reports them
     return j.dump();
   }
   void close() { m_session.reset(); }
@@ -95,6 +97,7 @@ class PySession {
   std::unique_ptr<SimSession> m_session;
   size_t m_seen = 0;
   std::vector<TraceRecord> m_pending;
+  std::pair<std::string, std::string> m_op;  // a kernel session's op and shape
   std::vector<int> m_launch_counts;  // a model's step: each launch's runs per step (empty for one kernel)
 };
 }  // namespace

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "sim/app/cli_parse.h"
+#include "sim/base/flags.h"
 #include "sim/run/registry.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
@@ -47,8 +48,8 @@ int cmd_collective(int argc, char** argv) {
       "random draw, its busiest rank receiving more; even: every rank its expected share; zipf:S, hot:F)")(
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
-  pos.add("op", 1);
-  o.add_options()("op", po::value<std::string>(), "");
+  pos.add("op", -1);  // every word: the op and any stray one, refused below by name
+  o.add_options()("op", po::value<std::vector<std::string>>(), "");
   po::variables_map vm;
   po::command_line_parser p(argc, argv);
   p.options(o).positional(pos).style(cli_style());
@@ -60,6 +61,10 @@ int cmd_collective(int argc, char** argv) {
     return 0;
   }
   po::notify(vm);
+  const auto words = vm["op"].as<std::vector<std::string>>();
+  if (words.size() > 1)
+    throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
+                     words[0] + " --help)");
   std::string format = vm["format"].as<std::string>();
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -67,7 +72,7 @@ int cmd_collective(int argc, char** argv) {
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;
-  req.kind = parse_collective(vm["op"].as<std::string>());
+  req.kind = parse_collective(words[0]);
   req.algorithm = vm["algo"].as<std::string>();
   req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;
@@ -110,11 +115,15 @@ int cmd_params_system() {
 
 int cmd_validate_collectives(int argc, char** argv) {
   po::options_description o("validate --collectives");
-  o.add_options()("collectives", po::bool_switch(), "")("data", po::value<std::string>(), "collectives CSV")(
-      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format", po::value<std::string>()->default_value("table"), "table or json");
+  o.add_options()("collectives", po::bool_switch(), "collectives measured on systems of chips")(
+      "data", po::value<std::string>(), "collectives CSV (default workloads/validation/collectives.csv)")(
+      "filter", po::value<std::string>()->default_value(""), "row id prefix")("format", po::value<std::string>()->default_value("table"), "table or json")(
+      "help,h", "this help");
   po::variables_map vm;
-  po::store(parse_cli(argc, argv, o), vm);
-  po::notify(vm);
+  if (parse_or_help(argc, argv, o, vm, "usage: xpusim validate --collectives [--data CSV] [--filter ID] [--format table|json]\n"
+                                       "Simulates every measured collective a system preset expresses: busbw and time, predicted vs measured.\n\n"))
+    return 0;
+  check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   std::string csv = vm.count("data") ? vm["data"].as<std::string>() : default_collectives_csv();
   std::vector<CollectiveRow> rows, all = read_collective_rows(csv);
   for (const auto& r : all)
@@ -130,7 +139,7 @@ void add_layout_options(po::options_description& o) {
   o.add_options()("tp", po::value<int>()->default_value(1), "tensor-parallel degree (ranks of a TP group)")(
       "ep", po::value<int>()->default_value(1), "expert-parallel degree: a divisor of --tp (experts over the TP group, each split tp/ep ways) or --tp x --dp (data-parallel attention)")(
       "pp", po::value<int>()->default_value(1), "pipeline stages")(
-      "dp", po::value<int>()->default_value(1), "data-parallel replicas (--batch is split over them)")(
+      "dp", po::value<int>()->default_value(1), "data-parallel replicas, each with its share of the sequences (run) or of the users and requests (serve)")(
       "microbatches", po::value<int>()->default_value(0), "pipeline micro-batches per step (default: --pp)")(
       "redundant-experts", po::value<int>()->default_value(0),
       "replicas of the hottest routed experts over the --ep ranks, placed by EPLB (DeepSeek-V3: 32 for prefill); experts + N a multiple of --ep")(

@@ -10,6 +10,7 @@
 #include "sim/base/config.h"
 #include "sim/base/process.h"
 #include "sim/base/strformat.h"
+#include "sim/base/units.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 
@@ -114,13 +115,24 @@ int chip_width(const CompareStudy& s, int least) {
   return w;
 }
 
+// Width of the layout column: the longest layout a table names ("dp8 x ep8 (+4 redundant experts)" is 32
+// characters; a fixed 16 ran it into the next column), at least 16.
+int layout_width(const CompareStudy& s) {
+  int w = 16;
+  for (const auto& r : s.rows) {
+    for (const LayoutTrial& t : r.layouts) w = std::max(w, static_cast<int>(t.layout.size()));
+    for (const auto& t : r.tiers) w = std::max(w, static_cast<int>(t.layout.size()));
+  }
+  return w;
+}
+
 std::string layout_table(const CompareStudy& s) {
   std::string out;
   for (const auto& r : s.rows)
     for (const LayoutTrial& t : r.layouts) {
       if (out.empty()) out = "\nlayouts searched (" + r.layout_criterion + "):\n";
-      out += strformat("  %-*s %-16s %-16s %s\n", chip_width(s, 14), &t == &r.layouts.front() ? r.chip.c_str() : "", t.layout.c_str(),
-                       t.kind.c_str(), t.verdict.c_str());
+      out += strformat("  %-*s %-*s %-16s %s\n", chip_width(s, 14), &t == &r.layouts.front() ? r.chip.c_str() : "", layout_width(s),
+                       t.layout.c_str(), t.kind.c_str(), t.verdict.c_str());
     }
   return out;
 }
@@ -175,8 +187,8 @@ std::string tiers_csv(const CompareStudy& s) {
 // what bounds it; then the verdict.
 std::string tier_table(const CompareStudy& s) {
   std::string out = "\ninteractivity tiers: the most output tok/s per chip while each user streams at least N tok/s\n";
-  const int cw = chip_width(s, 10);
-  out += strformat("  %-8s %-*s %-16s %5s %11s %9s %11s %10s  %s\n", "tier", cw, "chip", "layout", "conc", "tok/s/chip", "$/Mtok",
+  const int cw = chip_width(s, 10), lw = layout_width(s);
+  out += strformat("  %-8s %-*s %-*s %5s %11s %9s %11s %10s  %s\n", "tier", cw, "chip", lw, "layout", "conc", "tok/s/chip", "$/Mtok",
                    s.tco ? "TCO $/Mtok" : "", "tok/s/MW", "bound");
   auto money = [](double v) { return v > 0 ? strformat("%.3f", v) : std::string("-"); };
   for (size_t ti = 0; ti < s.tiers.size(); ++ti)
@@ -188,7 +200,7 @@ std::string tier_table(const CompareStudy& s) {
         continue;
       }
       // An open loop (--rate) or an offline run has no concurrency: "-", not 0 users.
-      out += strformat("  %-8s %-*s %-16s %5s %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(),
+      out += strformat("  %-8s %-*s %-*s %5s %11.0f %9s %11s %10s  %s (%.0f%%)\n", tier.c_str(), cw, r.chip.c_str(), lw,
                        t.layout.empty() ? "-" : t.layout.c_str(), t.concurrency > 0 ? std::to_string(t.concurrency).c_str() : "-",
                        t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
@@ -285,8 +297,9 @@ std::string compare_table(const CompareStudy& s) {
   std::string out;
   out += strformat("\n%s, %s\n", s.model.c_str(), s.description.c_str());
   const int cw = chip_width(s, 10);
+  // tok/s and J/token are the unit's (every chip of a system unit), power and price per chip, as serve prints them.
   out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s\n", cw, "chip", "precision", "batch", "tok/s", "TTFT",
-              "TPOT", "power W", "J/token", "$/h", "$/Mtok", "perf/$", "price");
+              "TPOT", "W/chip", "J/token", "$/h/chip", "$/Mtok", "perf/$", "price");
   std::string list_priced, tco_priced;  // ", a, b": the units priced by each basis
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
@@ -302,10 +315,12 @@ std::string compare_table(const CompareStudy& s) {
       std::snprintf(b, sizeof b, spec, v);
       return std::string(b);
     };
+    // At its own scale: a sub-millisecond TTFT printed "0ms".
+    auto time = [&](const char* k) { return std::isnan(d(k, 1)) ? std::string("-") : format_seconds(d(k, 1)); };
     out += strformat("%-*s %-9s %6s %12s %9s %9s %8s %9s %9s %9s %8s  %s%s\n", cw, r["chip"].get<std::string>().c_str(),
                 r.contains("precision") ? r["precision"].get<std::string>().c_str() : "-",
                 r["batch"].is_null() ? "-" : std::to_string(r["batch"].get<long long>()).c_str(),
-                f("throughput_tok_s", 1, "%.0f").c_str(), f("ttft_s", 1e3, "%.0fms").c_str(), f("tpot_s", 1e3, "%.1fms").c_str(),
+                f("throughput_tok_s", 1, "%.0f").c_str(), time("ttft_s").c_str(), time("tpot_s").c_str(),
                 f("avg_power_w", 1, "%.0f").c_str(), f("joules_per_token", 1, "%.3f").c_str(), f("usd_per_hour", 1, "%.2f").c_str(),
                 f("usd_per_mtok", 1, "%.3f").c_str(), f("perf_per_usd_rel", 1, "%.2f").c_str(), price.c_str(),
                 r.contains("throttled") && r["throttled"].is_boolean() && r["throttled"].get<bool>() ? ", throttled" : "");

@@ -65,8 +65,11 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
   j["layout"] = layout_json(layout_figures(s), r.devices, r.layout);
-  j["ttft_s"] = r.ttft_s;
-  j["tpot_s"] = r.tpot_s;
+  // A time the run did not have is null, not 0 (a decode step has no first token, a prefill no decode step).
+  bool prefill = false, decode = false;
+  for (const auto& st : r.steps) (st.decode ? decode : prefill) = true;
+  j["ttft_s"] = prefill ? nlohmann::json(r.ttft_s) : nlohmann::json(nullptr);
+  j["tpot_s"] = decode ? nlohmann::json(r.tpot_s) : nlohmann::json(nullptr);
   j["tokens_per_s"] = r.tokens_per_s;
   j["request_s"] = r.request_s;
   j["memory"] = {{"weights_bytes", r.memory.weight_bytes}, {"kv_cache_bytes", r.memory.kv_cache_bytes},
@@ -192,7 +195,8 @@ nlohmann::json power_manager_json(const PowerLog& g) {
           {"boost_ends_s", when(g.boost_ends_s)},
           {"held_from_s", when(g.held_from_s)},
           {"max_short_term_avg_w", g.max_short_w},
-          {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w},
+          // null where no short-term window of the run was free of boost (0 said "0 W", a window that never was)
+          {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w > 0 ? nlohmann::json(g.max_short_unboosted_w) : nlohmann::json(nullptr)},
           {"max_limit_avg_w", g.max_limit_w},
           {"max_limit_avg_held_w", g.held_from_s >= 0 ? nlohmann::json(g.max_limit_held_w) : nlohmann::json(nullptr)},
           {"min_clock_ratio", g.min_clock}};
@@ -205,10 +209,11 @@ std::string power_manager_text(const PowerLog& g) {
                                        : strformat("TDP average reached at %s, held %s (highest 1 s average there %.0f W)",
                                                    format_seconds(g.held_from_s).c_str(), format_seconds(g.held_s).c_str(),
                                                    g.max_limit_held_w);
-  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%.0f W without boost "
-                   "in the window), 1 s %.0f W\n",
+  const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
+                                                             : std::string("every window held boost");
+  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%s), 1 s %.0f W\n",
                    format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
-                   g.max_short_unboosted_w, g.max_limit_w);
+                   unboosted.c_str(), g.max_limit_w);
 }
 
 nlohmann::json point_json(const ServePoint& p) {
@@ -334,7 +339,9 @@ nlohmann::json serve_json(const ServeResult& r) {
     j["avg_power_w"] = b.avg_power_w;
     j["peak_power_w"] = b.peak_power_w;
     j["joules_per_token"] = b.joules_per_token;
-    j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s / b.avg_power_w : 0;
+    // Tokens per joule, the inverse of joules_per_token: avg_power_w is per chip, so the throughput is too (the
+    // unit's tok/s over one chip's watts overstated a system unit by its chip count: 8x on hgx-h100x8).
+    j["perf_per_watt"] = b.avg_power_w > 0 ? b.throughput_tok_s_per_chip / b.avg_power_w : 0;
     const EnergyBreakdown& e = b.energy_per_token;
     j["energy"] = {{"compute_j", e.compute_j}, {"vector_j", e.vector_j}, {"onchip_j", e.onchip_j},
                    {"dram_j", e.dram_j},       {"active_j", e.active_j}, {"static_j", e.static_j}};
@@ -509,6 +516,46 @@ std::string collective_points_table(const std::vector<CollectivePoint>& pts, siz
   out += line;
   for (const auto& s : skipped) out += "  not modeled: " + s.id + ": " + s.reason + "\n";
   return out;
+}
+
+namespace {
+double mean_abs_error(const std::vector<ValidationPoint>& pts) {
+  double sum_abs = 0;
+  for (const auto& p : pts) sum_abs += std::fabs(p.error);
+  return pts.empty() ? 0 : sum_abs / pts.size();
+}
+}  // namespace
+
+nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& p : pts)
+    j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
+                 {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
+                 {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
+                 {"roofline", p.roofline}, {"source", p.row.source}, {"note", p.note}});
+  nlohmann::json sk = nlohmann::json::array();
+  for (const auto& s : skipped)
+    sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});
+  return {{"points", j}, {"mean_abs_error", mean_abs_error(pts)}, {"not_predicted", sk}};
+}
+
+std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped) {
+  std::ostringstream os;
+  os << std::left << std::setw(10) << "id" << std::setw(10) << "chip" << std::setw(26) << "workload" << std::setw(16) << "dtype"
+     << std::setw(24) << "shape" << std::right << std::setw(11) << "measured" << std::setw(11) << "predicted" << std::setw(9)
+     << "error" << "  unit\n";
+  for (const auto& p : pts) {
+    os << std::left << std::setw(10) << p.row.id << std::setw(10) << p.chip << std::setw(26) << p.row.workload.substr(0, 25)
+       << std::setw(16) << p.row.dtype.substr(0, 15) << std::setw(24) << p.row.shape.substr(0, 23) << std::right << std::fixed
+       << std::setprecision(p.row.measured < 10 ? 3 : 1) << std::setw(11) << p.row.measured << std::setw(11) << p.predicted
+       << std::setprecision(1) << std::setw(8) << 100 * p.error << "%  " << p.row.unit << "\n";
+  }
+  if (!skipped.empty()) {
+    os << "not predicted (" << skipped.size() << " rows):\n";
+    for (const auto& s : skipped) os << "  " << std::left << std::setw(9) << s.row.id << s.reason << "\n";
+  }
+  os << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mean_abs_error(pts) << "%\n";
+  return os.str();
 }
 
 }  // namespace xpu

@@ -8,6 +8,7 @@
 #include "sim/run/power_control.h"
 #include "sim/serve/serve.h"
 #include "sim/system/collective_run.h"
+#include "sim/validation/validate.h"
 
 namespace xpu {
 
@@ -25,7 +26,13 @@ std::string serve_table(const ServeResult& r);
 // Modeled rows with their figures, then each row not modeled as {id, not_modeled: reason}.
 nlohmann::json collective_points_json(const std::vector<CollectivePoint>& pts,
                                      const std::vector<CollectiveSkip>& skipped = {});
+// `validate`: each predicted row against its measurement, the rows not predicted and why, the mean absolute error.
+nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
+std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
 std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
                                     const std::vector<CollectiveSkip>& skipped = {});
+// `validate`: each predicted row against its measurement, the rows not predicted and why, the mean absolute error.
+nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
+std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
 
 }  // namespace xpu

@@ -76,6 +76,16 @@ StudyDef load_study(const std::string& name_or_path) {
   }
   if (!tiers.empty()) s.tiers = parse_tiers(path + ": tiers", tiers);
   p.finish();
+  // Checked here, naming the file and key: used later, a bad value was reported as "--scenario 'chatt'", a flag
+  // the user never gave, or as a bare "unknown dtype".
+  p.require(s.scenario == "chat" || s.scenario == "long", "scenario", "chat or long (as --scenario)");
+  std::string bad_dtype;  // parse_dtype's own words: the valid names
+  try {
+    parse_dtype(s.dtype);
+  } catch (const InputError& e) {
+    bad_dtype = e.what();
+  }
+  p.require(bad_dtype.empty(), "dtype", "a dtype as --dtype takes (" + bad_dtype + ")");
   return s;
 }
 

@@ -428,6 +428,13 @@ case("compare-tier-unreachable", ["compare", "--chips", "h100-sxm,tpu-v6e", "--m
                                   "--no-report"], names=["--tiers 5000", "h100-sxm"], out=True)
 # Named studies: an unknown name; a tier no layout of the default study can reach (refused before any simulation).
 case("compare-study-unknown", ["compare", "--study", "frontiers", "--no-report"], names=["--study 'frontiers'", "chat-8b"], out=True)
+# A study file's scenario and dtype, named by file, line and key (they were reported as "--scenario 'chatt'", a flag
+# never given, and as a bare "unknown dtype 'fp9'").
+STUDY = "description: x\nunits: [h100-sxm]\nmodels: [%s]\n" % TINY_MODEL
+case("compare-study-scenario", ["compare", "--study", write("study-scenario.yaml", STUDY + "scenario: chatt\n"), "--no-report"],
+     names=["study-scenario.yaml:4: scenario: 'chatt'", "chat or long"], out=True)
+case("compare-study-dtype", ["compare", "--study", write("study-dtype.yaml", STUDY + "dtype: fp9\n"), "--no-report"],
+     names=["study-dtype.yaml:4: dtype: 'fp9'", "bf16"], out=True)
 case("compare-tier-unreachable-study", ["compare", "--tiers", "20,9000", "--no-report"], names=["--tiers 9000", "llama-3.1-70b"], out=True)
 for tag, v in BAD_LOADS.items():
     case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)

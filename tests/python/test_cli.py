@@ -251,3 +251,69 @@ def test_power_times_that_did_not_happen_are_null(cli):
     assert p["after_runs"] is None and p["boost_ends_s"] is None and p["limit_reached_s"] is None, p
     warm = json.loads(cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "3", "--format", "json").stdout)
     assert warm["power"]["after_runs"] == 3
+
+
+def test_params_refuses_extra_arguments(cli):
+    # `params gpu --format json` printed the table and exited 0: the words after the family were dropped.
+    for args in (["gpu", "--format", "json"], ["system", "--bogus"], ["tpu", "maia"]):
+        p = cli("params", *args, check=False)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and not p.stdout and len(lines) == 1, (args, p.stdout[:200], p.stderr)
+        assert "params %s: unexpected argument '%s'" % (args[0], args[1]) in lines[0], lines
+
+
+def test_help_mentions_only_flags_that_exist(cli):
+    # serve's help said "--dp: data-parallel replicas (--batch is split over them)", and serve has no --batch;
+    # its --max-batch said "(default 512)", compare's default, where serve's is the scheduler's.
+    elsewhere = {"--sustained", "--enable-two-batch-overlap"}  # kernel's flag and SGLang's, named as such
+    for cmd in (["run"], ["serve"], ["compare"], ["validate"], ["kernel", "allreduce"]):
+        text = cli(*cmd, "--help").stdout
+        options = set(re.findall(r"^\s+(?:-\w \[ )?(--[a-z0-9-]+)", text, re.M))
+        for line in text.splitlines():
+            for m in re.finditer(r"--[a-z][a-z0-9-]*", line):
+                flag = m.group(0)
+                cut = m.end() == len(line.rstrip())  # a name wrapped onto the next line
+                known = options | elsewhere
+                assert flag in known or (cut and any(k.startswith(flag) for k in known)), (cmd, flag, line)
+    serve = " ".join(cli("serve", "--help").stdout.split())
+    assert "--max-batch arg same as --max-seqs (default: the scheduler's)" in serve, serve
+    assert "compare sweeps concurrency up to it (default 512)" in " ".join(cli("compare", "--help").stdout.split())
+
+
+def test_stray_words_are_refused_not_dropped(cli, tiny_model):
+    # `run extra`, `serve --concurrency 1 4` and `--set a=1 b=2` ran with the stray word silently dropped (Boost
+    # keeps a word that no option takes as a positional token, which nothing read): the second --set was lost.
+    cases = [(["run", "--model", tiny_model, "extra"], "run: unexpected argument 'extra'"),
+             (["run", "--model", tiny_model, "--set", "hbm.bandwidth=4TB/s", "sm.count=66"],
+              "run: unexpected argument 'sm.count=66'"),
+             (["serve", "--model", tiny_model, "--concurrency", "1", "4"], "serve: unexpected argument '4'"),
+             (["compare", "--chips", "h100-sxm", "tpu-v6e"], "compare: unexpected argument 'tpu-v6e'"),
+             (["validate", "K01"], "validate: unexpected argument 'K01'"),
+             (["validate", "--collectives", "az-h100"], "validate: unexpected argument 'az-h100'"),
+             (["kernel", "allreduce", "--bytes", "1MiB", "4MiB"], "kernel allreduce: unexpected argument '4MiB'")]
+    for args, message in cases:
+        p = cli(*args, check=False)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and not p.stdout and len(lines) == 1 and message in lines[0], (args, p.stdout[:300], p.stderr)
+
+
+def test_validate_collectives_has_help_and_checks_its_format(cli):
+    # `validate --collectives --help` was "unrecognised option '--help'", `validate --help` did not name
+    # --collectives, and `validate --collectives --format xml` printed the table.
+    p = cli("validate", "--collectives", "--help")
+    assert "usage: xpusim validate --collectives" in p.stdout and "--filter" in p.stdout and not p.stderr
+    assert "--collectives" in cli("validate", "--help").stdout
+    p = cli("validate", "--collectives", "--filter", "az-h100-001", "--format", "xml", check=False)
+    assert p.returncode == 2 and not p.stdout and "--format 'xml'" in p.stderr and len(p.stderr.splitlines()) == 1, p
+    assert "1 of 1 rows modeled" in cli("validate", "--collectives", "--filter", "az-h100-001").stdout
+
+
+def test_run_json_writes_null_for_a_time_the_run_did_not_have(cli, tiny_model):
+    # A decode step wrote "ttft_s": 0.0 and a prefill "tpot_s": 0.0, as if those times had been measured as zero.
+    def run(*extra):
+        return json.loads(cli("run", "--model", tiny_model, "--batch", "2", "--input", "64", "--format", "json", *extra).stdout)
+    decode, prefill, request = run("--phase", "decode"), run("--phase", "prefill"), run("--phase", "request", "--output", "3")
+    assert decode["ttft_s"] is None and decode["tpot_s"] > 0, decode["ttft_s"]
+    assert prefill["tpot_s"] is None and prefill["ttft_s"] > 0, prefill["tpot_s"]
+    assert request["ttft_s"] > 0 and request["tpot_s"] > 0
+    assert xpusim.run(model=tiny_model, batch=2, input=64)["ttft_s"] is None  # the module: the same report

@@ -349,6 +349,30 @@ def test_table_columns_fit_system_unit_names(cli, tmp_path):
         assert row[col:].startswith("tp"), (out[tier], row)
 
 
+def test_table_labels_per_chip_columns_times_at_scale_and_long_layouts(cli, tmp_path):
+    # A system unit's row set the unit's tok/s beside power and $/h per chip under "power W" and "$/h" (an 8-GPU
+    # system read as renting for one GPU's $4.92/h); a sub-millisecond TTFT printed "0ms"; and a layout
+    # longer than 16 characters ("dp8 x ep8 (+4 redundant experts)") pushed the tier row's columns right.
+    qwen = os.path.join(ROOT, "tests", "data", "models", "qwen1.5-moe-a2.7b.json")
+    out = tmp_path / "c"
+    lines = cli("compare", "--chips", "hgx-h100x8:dp8ep8", "--model", qwen, "--input", "64", "--output", "8",
+                "--max-batch", "2", "--no-report", "--jobs", "1", "--out", str(out)).stdout.splitlines()
+    row = json.loads((out / "summary.json").read_text())["rows"][0]
+    head = next(i for i, l in enumerate(lines) if l.startswith("chip "))
+    assert " W/chip " in lines[head] and " $/h/chip " in lines[head], lines[head]
+    cells = lines[head + 1]
+    for key, col in (("ttft_s", "TTFT"), ("tpot_s", "TPOT")):
+        s = row[key]
+        text = "%.4g us" % (s * 1e6) if s < 1e-3 else "%.4g ms" % (s * 1e3) if s < 1 else "%.4g s" % s
+        end = lines[head].index(col) + len(col)
+        assert cells[:end].rstrip().endswith(text), (key, text, lines[head], cells)
+    tier = next(i for i, l in enumerate(lines) if l.strip().startswith("tier "))
+    col = lines[tier].index("conc")
+    for r in lines[tier + 1:tier + 4]:
+        assert "dp8 x ep8 (+4 redundant experts)" in r and r[col - 2] == " " and r[col - 1:col + 4].strip().isdigit(), \
+            (lines[tier], r)
+
+
 def test_format_json_prints_the_summary(cli, tmp_path):
     # --format json was accepted and ignored (the table was printed).
     out = tmp_path / "c"

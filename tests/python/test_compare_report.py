@@ -339,7 +339,8 @@ def test_power_manager_of_the_best_point_is_in_the_notes(tmp_path):
         "boost_s": 0.25, "short_term_s": 0.5, "settling_s": 0.1, "held_s": 12.0, "idle_s": 0.0, "boost_ends_s": 0.25,
         "held_from_s": 3.5, "max_short_term_avg_w": 812.0, "max_short_term_avg_unboosted_w": 700.0,
         "max_limit_avg_w": 705.0, "max_limit_avg_held_w": 699.0, "min_clock_ratio": 0.9}
-    doc["rows"][1]["power_manager"] = dict(doc["rows"][0]["power_manager"], held_from_s=None, max_limit_avg_held_w=None)
+    doc["rows"][1]["power_manager"] = dict(doc["rows"][0]["power_manager"], held_from_s=None, max_limit_avg_held_w=None,
+                                           max_short_term_avg_unboosted_w=None)
     d = study(tmp_path, doc)
     p = run_report(d)
     assert p.returncode == 0, p.stderr
@@ -348,6 +349,7 @@ def test_power_manager_of_the_best_point_is_in_the_notes(tmp_path):
             "held 12.0 s (highest 1 s average there 699 W); highest 60 ms average 812 W (700 W without boost in the "
             "window), 1 s 705 W.") in page
     assert page.count("Power manager at the best point") == 2 and "TDP average not reached" in page
+    assert "highest 60 ms average 812 W (every window held boost)" in page  # null: no window free of boost
     doc["rows"][0]["power_manager"] = "hot"
     bad = run_report(study(tmp_path, doc, "bad"))
     assert bad.returncode != 0 and "power_manager must be an object or null" in bad.stderr

@@ -58,6 +58,19 @@ def test_serve_on_a_system(cli):
     assert p["throughput_tok_s_per_chip"] == pytest.approx(p["throughput_tok_s"] / 8)
 
 
+def test_serve_perf_per_watt_is_the_inverse_of_joules_per_token(cli):
+    # perf_per_watt was the unit's tok/s over one chip's average watts: 8x too high on an 8-chip system
+    # (compare's report printed 18.8 tok/s/W beside 0.426 J/token), while joules_per_token counted every chip.
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    common = ("--model", small, "--input", "128", "--output", "16", "--concurrency", "4", "--requests", "8", "--format", "json")
+    for layout in (["--chip", "h100-sxm"], ["--system", "hgx-h100x8", "--tp", "2", "--dp", "4"],
+                   ["--system", "hgx-h100x8", "--prefill-devices", "4", "--prefill-tp", "2", "--decode-devices", "4",
+                    "--tp", "4"]):
+        j = json.loads(cli("serve", *layout, *common).stdout)
+        assert j["perf_per_watt"] == pytest.approx(1 / j["joules_per_token"], rel=1e-3), (layout, j["perf_per_watt"])
+        assert j["perf_per_watt"] == j["throughput_tok_s_per_chip"] / j["avg_power_w"]
+
+
 def test_serve_expert_parallel_moe(cli):
     """Experts over the TP group, then data-parallel attention with the all-to-alls over every rank."""
     tp = json.loads(cli(*SERVE_MOE, "--tp", "4", "--ep", "4").stdout)

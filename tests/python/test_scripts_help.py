@@ -35,3 +35,13 @@ def test_scripts_answer_help_and_do_nothing_else(script, needle):
     assert needle in p.stdout, p.stdout
     assert "ninja" not in p.stdout + p.stderr and "apt-get" not in p.stdout + p.stderr
     assert [os.stat(f).st_mtime_ns for f in watched] == before
+
+
+def test_module_report_answers_help():
+    # `python3 -m xpusim report --help` printed its usage on stderr and exited 2, as for a missing folder.
+    build = os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build"))
+    env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
+    p = subprocess.run([sys.executable, "-m", "xpusim", "report", "--help"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert p.returncode == 0 and "usage: python3 -m xpusim report DIR" in p.stdout and not p.stderr, p
+    p = subprocess.run([sys.executable, "-m", "xpusim", "report"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert p.returncode == 2 and "usage:" in p.stderr, p

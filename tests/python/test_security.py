@@ -33,3 +33,22 @@ def test_option_abbreviation_is_off(cli, tmp_path):
                 ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--form", "json"]):
         p = cli(*cmd, check=False)
         assert p.returncode == 2, (cmd, p.stdout, p.stderr)
+
+
+def test_option_abbreviation_is_off_in_python_commands(cli, tmp_path):
+    # The sweep (argparse) took `--qui` for `--quiet` and `--no-rep` for `--no-report`; argparse guesses
+    # unless told not to. The same for the report and trace converters a user runs by hand.
+    import subprocess
+    import sys
+    spec = os.path.join(ROOT, "scripts", "studies", "batch_tpot_per_chip.yaml")
+    for args in (["--qui", spec], ["--no-rep", spec], ["--jo", "1", spec]):
+        p = cli("sweep", *args, "--out", str(tmp_path / "s"), check=False)
+        assert p.returncode == 2 and "unrecognized arguments: %s" % args[0] in p.stderr, (args, p.stderr)
+        assert not (tmp_path / "s").exists()
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.environ.get("XPUSIM_BUILD", os.path.join(ROOT, "build")),
+                                                   "python"))
+    for argv in ([sys.executable, "-m", "xpusim.perfetto", "t.h5", "o.json", "--max-ev", "5"],
+                 [sys.executable, os.path.join(ROOT, "scripts", "compare_report.py"), str(tmp_path), "--qui"]):
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(tmp_path))
+        assert p.returncode == 2 and "unrecognized arguments: %s" % argv[-2 if "--max-ev" in argv else -1] in p.stderr, \
+            (argv, p.stderr)

@@ -5,6 +5,7 @@ the boost from idle has left its window, and the one-second average within TDP o
 Before (2026-12-03), every iteration ran at the clock mix of the whole run, and an H100 run's hottest 60 ms
 drew ~748 W against the 718 W limit. The CLI and the Python module give the same numbers."""
 import json
+import os
 import re
 
 import xpusim
@@ -73,3 +74,15 @@ def test_disaggregated_power_manager_is_the_busiest_chip_of_either_pool(cli):
     args[args.index("--input") + 1], args[args.index("--output") + 1] = "2048", "2"
     k = json.loads(cli(*args, "--format", "json").stdout)["kv_transfer"]
     assert re.fullmatch(r"prefill instance [12] of 2", k["power_manager_chip"]) and k["prefill_power_w"] > k["decode_power_w"], k
+
+
+def test_a_run_without_an_unboosted_window_says_so(cli):
+    # A run whose every 60 ms window held work run above the short-term limit printed "(0 W without boost in the
+    # window)" and wrote 0: a window that never was. JSON null, and the line says every window held boost.
+    small = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "models", "small-llama-100m.json")
+    args = ["serve", "--chip", "h100-sxm", "--model", small, "--input", "128", "--output", "16", "--concurrency", "16",
+            "--requests", "16"]
+    pm = json.loads(cli(*args, "--format", "json").stdout)["power_manager"]
+    assert pm["boost_s"] > 0 and pm["max_short_term_avg_unboosted_w"] is None, pm
+    text = cli(*args).stdout
+    assert "(every window held boost)" in text and "0 W without boost" not in text, text

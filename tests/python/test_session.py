@@ -21,6 +21,9 @@ def test_stepping_equals_a_straight_run():
     assert steps > 10
     assert r["latency_s"] == straight["latency_s"]
     assert r["transactions"] == straight["transactions"] == seen
+    # "the fields of xpusim.kernel": op and shape were missing from a kernel session's result.
+    assert set(straight) <= set(r), sorted(set(straight) - set(r))
+    assert (r["op"], r["shape"]) == (straight["op"], straight["shape"])
 
 
 def test_run_until_and_unit_state():

@@ -340,8 +340,12 @@ range; the heat map shows a metric over two axes with the other axes at the base
 
 def main(argv):
     """`python3 -m xpusim report DIR`: (re)writes DIR/report.html from DIR/results.csv."""
-    if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print("usage: python3 -m xpusim report DIR   (a folder written by xpusim sweep)", file=sys.stderr)
+    usage = "usage: python3 -m xpusim report DIR   (a folder written by xpusim sweep)"
+    if argv in (["-h"], ["--help"]):  # asked for: the usage on stdout, success
+        print(usage)
+        return 0
+    if len(argv) != 1:
+        print(usage, file=sys.stderr)
         return 2
     if not os.path.isfile(os.path.join(argv[0], "results.csv")):
         print("xpusim: error: %s: no results.csv (not a sweep folder)" % argv[0], file=sys.stderr)

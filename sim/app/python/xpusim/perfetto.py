@@ -234,7 +234,7 @@ def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=T
 def main(argv=None):
     """python3 -m xpusim.perfetto trace.h5 out.json [--max-events N] [--bin-s S]"""
     import argparse
-    p = argparse.ArgumentParser(prog="python3 -m xpusim.perfetto",
+    p = argparse.ArgumentParser(prog="python3 -m xpusim.perfetto", allow_abbrev=False,
                                 description="Convert an xpusim trace.h5 to a Perfetto/Chrome JSON trace "
                                             "(open it at https://ui.perfetto.dev).")
     p.add_argument("trace", nargs="+", help="trace.h5 file(s) or run folder(s); several give one process each")

@@ -429,7 +429,7 @@ def main(argv):
         def error(self, message):
             raise SweepError(message + " (see xpusim sweep --help)")
 
-    p = Parser(prog="xpusim sweep", description="Runs a what-if sweep: every point of SPEC through the same "
+    p = Parser(prog="xpusim sweep", allow_abbrev=False, description="Runs a what-if sweep: every point of SPEC through the same "
                "simulation path as the CLI, into DIR/results.csv, results.h5 and report.html; rerun to resume.")
     p.add_argument("spec", help="the sweep spec (YAML; see scripts/studies/*.yaml)")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/sweeps/<spec name>)")
