@@ -232,7 +232,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         if (vm > budget) continue;
         Grid g = make_grid(op, bm, bn);
         std::int64_t blocks = std::max<std::int64_t>(1, g.total);
-        int cores = static_cast<int>(std::min<std::int64_t>(spec.tensorcores, blocks));
+        // Fewer TensorCores than blocks where the cores' shares of the HBM would starve each other: what
+        // one core runs, two could run the same way, so a megacore what-if is never estimated slower.
+        for (int cores = static_cast<int>(std::min<std::int64_t>(spec.tensorcores, blocks)); cores >= 1; --cores) {
         std::int64_t nk = ceil_div(op.k, bk);
         double steps = static_cast<double>(ceil_div(blocks, cores) * nk);
         double rows = static_cast<double>(std::min<std::int64_t>(bm, mrows));
@@ -259,6 +261,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
         double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
         double est = steps * t_step + prologue + epilogue;
         if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
+        }
       }
   if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM block fits the VMEM budget");
   return best;
@@ -445,12 +448,14 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
   j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C");
   j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
   j->grid = make_grid(op, t.bm, t.bn);
-  j->cores = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(spec.tensorcores, j->grid.total)));
+  j->cores = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(t.cores > 0 ? std::min(t.cores, spec.tensorcores) : spec.tensorcores,
+                                                                                j->grid.total)));
+  j->t.cores = j->cores;
   j->nk = ceil_div(op.k, t.bk);
   j->functional = opt.functional;
   std::shared_ptr<const GemmJob> job = j;
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op,
-                             t.str() + (epi.name.empty() ? "" : ", fused " + epi.name + " epilogue"),
+                             j->t.str() + (epi.name.empty() ? "" : ", fused " + epi.name + " epilogue"),
                              static_cast<std::uint64_t>(job->grid.total > 0 ? job->cores : 0),
                              [job](std::uint64_t core, Task& task) { CoreProgram(*job, core, task).emit(); }, opt.functional);
   return {build::static_program(p)};
