@@ -387,8 +387,7 @@ double estimate(const AttnJob& j, const MaiaSpec& s) {
     tile_c[static_cast<size_t>(it % j.T)] += item_c[k] + (it < j.T ? first_c[k] : 0) + (it + j.T >= j.items ? last_c[k] : 0);
   }
   const double busiest = *std::max_element(tile_c.begin(), tile_c.end()) / clk;
-  return std::max(busiest, bytes * double(o.batch * o.kv_heads) / s.hbm_stream_bw()) + s.tile.task_start_cycles / clk +
-         merge_estimate(j, s);
+  return std::max(busiest, bytes * double(o.batch * o.kv_heads) / s.hbm_stream_bw()) + s.tile.task_start_cycles / clk;
 }
 
 // Re-tiles over the sequence, as flash kernels do, until the working set fits TSRAM: the KV tile
@@ -423,22 +422,33 @@ bool choose_tiling(AttnJob& j, double tsram, int ttu_dim, const MaiaSpec& spec) 
   }
   struct Fit {
     const Cand* c;
-    double est, need;
+    double est, need, merge;  // the kernel's estimate, its TSRAM, the estimate of its splits' merge
   };
-  std::vector<Fit> fits;
-  double best_s = 0;
+  std::vector<std::vector<Fit>> fits(splits.size());  // per split count, in the order of `splits`
   for (const Cand& c : order) {
     const double need = set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk, c.splits);
     if (need > tsram) continue;
-    fits.push_back({&c, estimate(j, spec), need});
-    if (fits.size() == 1 || fits.back().est < best_s) best_s = fits.back().est;
+    const size_t g = static_cast<size_t>(std::find(splits.begin(), splits.end(), c.splits) - splits.begin());
+    fits[g].push_back({&c, estimate(j, spec), need, merge_estimate(j, spec)});
   }
-  if (fits.empty()) return false;
   // Within 1% of the fastest estimate, the smallest working set (then the first in order): a tiling a
   // smaller TSRAM could also hold wins a near-tie, so more TSRAM changes the pick only for a clear gain.
-  const Fit* pick = nullptr;
-  for (const Fit& f : fits)
-    if (f.est <= best_s * 1.01 && (!pick || f.need < pick->need)) pick = &f;
+  auto pick_of = [](const std::vector<Fit>& fs) {
+    const Fit* pick = nullptr;
+    double best_s = 0;
+    for (size_t i = 0; i < fs.size(); ++i)
+      if (i == 0 || fs[i].est < best_s) best_s = fs[i].est;
+    for (const Fit& f : fs)
+      if (f.est <= best_s * 1.01 && (!pick || f.need < pick->need)) pick = &f;
+    return pick;
+  };
+  // The layout's split, unless fewer splits are estimated faster, merge included, by more than that 1%.
+  const Fit* pick = pick_of(fits[0]);
+  for (size_t g = 1; g < fits.size(); ++g) {
+    const Fit* p = pick_of(fits[g]);
+    if (p && (!pick || p->est + p->merge < (pick->est + pick->merge) * 0.99)) pick = p;
+  }
+  if (!pick) return false;
   const Cand* best = pick->c;
   set_geometry(j, best->bq, best->bkv, best->buffers, best->chunk, best->splits);
   return true;

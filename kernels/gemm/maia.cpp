@@ -1,13 +1,12 @@
-// GEMM on the Maia family. The heuristic: for every grid pr x pc of at most a cluster's tiles, every tile
+// GEMM on the Maia family. The heuristic: for every grid pr x pc of a cluster's tiles, every tile
 // sub-block tm x tn (multiples of the TTU's 16 x 16, up to 512) and every split-K factor (only when
 // the cluster blocks would leave clusters idle) whose buffers fit TSRAM (fp32 accumulators, double-
 // buffered operands, conversion buffers) and CSRAM (a 3-deep staging ring), estimate the time as
 // rounds of cluster blocks x the slowest of: TTU steps (partial 16 x R x 16 blocks count whole), the
 // cluster's share of HBM (reads that the round's clusters share counted once: the NoC multicasts
 // them), its NoC port, the tile DMA port and the CSRAM banks; add each round's pipeline fill, the
-// epilogue and the split-K reduction; keep the cheapest (of estimates within 2%, the one that works
-// more tiles, then the one that stages fewer operands in CSRAM, then the one that loads its other
-// resources least).
+// epilogue and the split-K reduction; keep the cheapest (of estimates within 2%, the one that stages
+// fewer operands in CSRAM, then the one that loads its other resources least).
 // An operand that several tiles of a cluster share (A when pc > 1, B when pr > 1) is staged once into
 // CSRAM by the cluster DMA (each tile issues its 1/P share) and read from there by every tile that
 // needs it: one HBM read feeds the cluster. Other operands go HBM -> TSRAM directly.
@@ -144,8 +143,7 @@ double tsram_need(const GemmTiling& t, const MatmulFormat& f, const OpSpec& op) 
 double estimate(const OpSpec& op, const MaiaSpec& s, const GemmTiling& t, const MatmulFormat& f, const Shape& sh,
                 const JobLayout& jl, const RoundReads& rr, double* pressure = nullptr) {
   const double clk = s.clock.value();
-  // P: the tiles of a cluster that work (the grid's; the cluster may have more, idle ones).
-  const int C = s.cluster.count, P = t.pr * t.pc;
+  const int C = s.cluster.count, P = s.cluster.tiles;
   const std::int64_t CM = std::int64_t(t.pr) * t.tm, CN = std::int64_t(t.pc) * t.tn;
   const std::int64_t jobs = jl.jobs();
   const int depth = s.ttu_depth(f.rate);
@@ -240,10 +238,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
     double pressure;
   };
   std::vector<Candidate> fits;
-  // Every grid of at most the cluster's tiles: a grid that fills it, or one that leaves tiles idle
-  // (what a cluster of fewer tiles ran, which more tiles must not make slower).
-  for (int pr = 1; pr <= P; ++pr)
-  for (int pc = 1; pr * pc <= P; ++pc) {
+  for (int pr = 1; pr <= P; ++pr) {
+    if (P % pr) continue;
+    const int pc = P / pr;
     for (int tm : sizes) {
       if (tm % s.ttu.rows) continue;
       if (tm > s.ttu.rows && tm / 2 >= round_up(std::max<std::int64_t>(1, sh.max_rows), s.ttu.rows)) continue;
@@ -277,22 +274,17 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
       }
     }
   }
-  // The cheapest estimate; of those within 2% of it (the estimate's resolution), the one that works
-  // more of the cluster's tiles, then the one that stages fewer operands through CSRAM (each staged
-  // chunk is a cluster-wide hand-off that a tile's load waits for: the simpler data path when both
-  // cost the same), then the least pressure.
+  // The cheapest estimate; of those within 2% of it (the estimate's resolution), the one that stages
+  // fewer operands through CSRAM (each staged chunk is a cluster-wide hand-off that a tile's load
+  // waits for: the simpler data path when both cost the same), then the least pressure.
   double fastest = 1e30;
   for (const Candidate& c : fits) fastest = std::min(fastest, c.t.estimate_s);
   const Candidate* best = nullptr;
   auto staged = [](const GemmTiling& t) { return int(t.stage_a) + int(t.stage_b); };
   for (const Candidate& c : fits) {
     if (c.t.estimate_s > fastest * 1.02) continue;
-    const int tiles = c.t.pr * c.t.pc, best_tiles = best ? best->t.pr * best->t.pc : 0;
-    if (tiles != best_tiles) {
-      if (tiles > best_tiles) best = &c;
-      continue;
-    }
-    if (staged(c.t) < staged(best->t) || (staged(c.t) == staged(best->t) && c.pressure < best->pressure * 0.98)) best = &c;
+    if (!best || staged(c.t) < staged(best->t) || (staged(c.t) == staged(best->t) && c.pressure < best->pressure * 0.98))
+      best = &c;
   }
   if (!best)
     throw InputError(s.name + ": no GEMM tiling fits TSRAM (" + format_bytes(tsram_work) + " per tile" +
@@ -361,7 +353,7 @@ class TileProgram {
     m_r0 = m_jm0 + std::int64_t(ir) * t.tm, m_c0 = m_jn0 + std::int64_t(jc) * t.tn;
     m_rows = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tm, m_g.rows - m_r0));
     m_cols = std::max<std::int64_t>(0, std::min<std::int64_t>(t.tn, j.o.n - m_c0));
-    m_works = m_rows > 0 && m_cols > 0 && m_lane < t.pr * t.pc;  // lanes outside the grid only stage
+    m_works = m_rows > 0 && m_cols > 0;
     m_grow0 = m_g.row0 + m_r0;                      // row in the stacked A / C
     m_brow0 = static_cast<std::int64_t>(c.group) * j.o.k;  // this group's B rows (stacked)
     m_kbeg = m_ks * j.per, m_kend = std::min(j.ksteps, m_kbeg + j.per);

@@ -12,7 +12,7 @@
 namespace xpu::maia {
 
 struct GemmTiling {
-  int pr = 1, pc = 4;     // tile grid inside a cluster (pr * pc <= tiles per cluster; the others only stage)
+  int pr = 1, pc = 4;     // tile grid inside a cluster (pr * pc = tiles per cluster)
   int tm = 128, tn = 128; // tile sub-block (output rows x cols one tile accumulates)
   int kc = 256;           // K chunk per step (multiple of the TTU depth R)
   int split_k = 1;

@@ -8,13 +8,12 @@
 //    propagation below, applied to the output too (an element-by-element DMA scatter into row-major
 //    C, one descriptor per element, is what no kernel writer would emit: at 256 rows it made the
 //    store 20x slower than the matmuls and such GEMMs slower than twice their row count).
-//  * blocks: at most as many output tiles as PSUM has banks (one 512-fp32 bank per tile), up to 4 x 2
-//    tiles (512 x 1024); of those shapes the one the plan's own estimate (plan_estimate: each core's
-//    chain of K-chunk loads and matmuls over its blocks at its share of the HBM) finds fastest, as a
-//    library's autotuner picks among its kernels. Blocks are dealt round-robin over the NeuronCores, so a
-//    plan with fewer blocks than cores leaves some idle, and one with a few more runs a second wave:
-//    halving the block until every core had one (the rule before) gave a 12-core what-if 16 blocks in
-//    two waves, 39% slower than 8 cores on a 1024^3 GEMM.
+//  * blocks: as many output tiles as PSUM has banks (one 512-fp32 bank per tile), 4 x 2 tiles
+//    (512 x 1024) for large shapes; halved until every NeuronCore gets at least one block, unless a
+//    larger block on the way (fewer blocks than cores, some cores idle) is faster by the plan's own
+//    estimate (plan_estimate: each core's chain of K-chunk loads and matmuls over its round-robin
+//    blocks at its share of the HBM). Halving alone gave a 12-core what-if 16 blocks in two waves,
+//    39% slower than 8 cores on a 1024^3 GEMM.
 //  * K is streamed in chunks of `kc` 128-deep steps per DMA load (about 512 KiB, to amortise the DMA
 //    per-transfer cost [NKI-DMA], and at least enough steps for one chunk's matmuls to cover the next
 //    load's start latency [NKI-DMABW] where the matmuls outrun the loads) into `dma_buffers` SBUF buffers:
@@ -118,8 +117,8 @@ int weight_convert_engine(const OpSpec& op, const TrainiumSpec& spec) {
 
 namespace {
 
-// Plans whose estimates lie within this share of each other tie (assumed: the estimate's own error on the
-// shapes checked, 1%); the larger block is kept.
+// A larger block replaces the halving rule's only where its estimate is lower by more than this share
+// (assumed: the estimate's own error on the shapes checked, 1%).
 constexpr double kPlanTie = 0.01;
 
 // K chunk: about 512 KiB per pair of loads, within half of a partition's SBUF for all buffers.
@@ -206,22 +205,33 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   base.convert_engine = weight_convert_engine(op, spec);
   base.a_stationary = !(max_rows < kMaxMovingFree && max_rows < op.n);
   base.buffers = spec.dma_buffers;
-  // Blocks of up to 4 x 2 PSUM tiles (512 x 1024, one bank each) A-stationary, or a row of up to `banks`
-  // tiles B-stationary: every block shape that fits PSUM, estimated, the cheapest kept (on ties within
-  // kPlanTie the larger block, which loads each operand fewer times). The block count follows: fewer
-  // blocks than cores leaves cores idle, which pays where more blocks would split the loads thinner.
-  const int max_r = base.a_stationary ? static_cast<int>(std::min<std::int64_t>({4, banks, ceil_div(max_rows, kPartitions)})) : 1;
-  const std::int64_t col_tiles = ceil_div(op.n, base.a_stationary ? kMaxMovingFree : kPartitions);
+  // The largest block PSUM holds (4 x 2 tiles of 128 x 512, one bank each, A-stationary; a row of up to
+  // `banks` tiles B-stationary), halved until every NeuronCore has a block. A core count that is not a
+  // divisor of that count leaves a partial second wave (16 blocks over 12 cores), so each larger block
+  // on the way, with fewer blocks than cores, is estimated too and taken where it is faster by more
+  // than kPlanTie: the extra cores then stay idle, as on a chip with fewer of them.
+  if (base.a_stationary) {
+    base.tiles_r = static_cast<int>(std::min<std::int64_t>({4, banks, ceil_div(max_rows, kPartitions)}));
+    base.tiles_c = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(banks / base.tiles_r, ceil_div(op.n, kMaxMovingFree))));
+  } else {
+    base.tiles_r = 1;
+    base.tiles_c = static_cast<int>(std::min<std::int64_t>(banks, ceil_div(op.n, kPartitions)));
+  }
+  const int cores = spec.active_cores();
+  std::vector<GemmPlan> halvings = {base};
+  for (GemmPlan p = base; count_blocks(gs, op.n, p.block_rows(), p.block_cols()) < cores && (p.tiles_r > 1 || p.tiles_c > 1);
+       halvings.push_back(p)) {
+    if (p.tiles_c >= p.tiles_r && p.tiles_c > 1) p.tiles_c = (p.tiles_c + 1) / 2;
+    else p.tiles_r = (p.tiles_r + 1) / 2;
+  }
   GemmPlan best;
   double best_est = 0;
-  for (int r = max_r; r >= 1; --r)
-    for (int c = static_cast<int>(std::min<std::int64_t>(banks / r, col_tiles)); c >= 1; --c) {
-      GemmPlan p = base;
-      p.tiles_r = r, p.tiles_c = c;
-      p.kc = choose_kc(p, op, spec, max_rows, spec.active_cores());
-      const double est = plan_estimate(p, op, spec, gs, max_rows);
-      if (best_est == 0 || est < best_est * (1 - kPlanTie)) best = p, best_est = est;
-    }
+  for (auto it = halvings.rbegin(); it != halvings.rend(); ++it) {
+    GemmPlan p = *it;
+    p.kc = choose_kc(p, op, spec, max_rows, cores);
+    const double est = plan_estimate(p, op, spec, gs, max_rows);
+    if (best_est == 0 || est < best_est * (1 - kPlanTie)) best = p, best_est = est;
+  }
   return best;
 }
 
