@@ -241,12 +241,14 @@ Program combine(const AttnJob& j) {
 
 // Fills the geometry of query block `bq`, KV tile `bkv`, `buffers` K/V buffers and `chunk` passes
 // per item; returns the TSRAM it needs: Q of the passes (and its TTU-format copy), the scores of each
-// pass (fp32), the O accumulators (fp32, with the rescale's copy) and the K/V buffers.
-double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, std::int64_t chunk) {
+// pass (fp32), the O accumulators (fp32, with the rescale's copy) and the K/V buffers. A decode
+// splits the KV sequence into at most `max_splits` parts (the layout's count where it is fewer).
+double set_geometry(AttnJob& j, std::int64_t bq, std::int64_t bkv, int buffers, std::int64_t chunk, std::int64_t max_splits) {
   const OpSpec& op = j.o;
   j.bq = bq, j.bkv = bkv, j.buffers = buffers;
   j.kv_tiles = ceil_div(op.seq_kv, j.bkv);
   j.g = op.decode ? decode_geometry(op, j.bq, j.kv_tiles, j.T) : prefill_geometry(op, j.group, j.bq);
+  j.g.splits = std::max<std::int64_t>(1, std::min(j.g.splits, max_splits));
   j.g.pass_chunk = std::min(chunk, j.g.passes);
   j.q_items = ceil_div(j.g.q_tiles, j.g.q_per_item);
   j.units = op.batch * op.kv_heads * j.q_items;
@@ -340,6 +342,19 @@ QTileCycles q_tile_cycles(const AttnJob& j, const MaiaSpec& s, std::int64_t qt, 
   return q;
 }
 
+// The merge of a split decode (combine, a launch of its own): per (sequence, KV head), the splits'
+// partial outputs loaded past the HBM latency at a tile's share, weighted and summed on the TVP, the
+// output stored; the units dealt over the tiles. 0 without splits.
+double merge_estimate(const AttnJob& j, const MaiaSpec& s) {
+  if (j.g.splits <= 1) return 0;
+  const double rows = double(j.g.rows_per_pass * j.g.passes), lat = s.hbm.latency.value() * s.clock.value();
+  const double share = std::min<double>(s.tile.dma_bytes_per_clk, s.hbm_stream_bw() / s.clock.value() /
+                                                                      double(std::min<std::int64_t>(j.T, j.units)));
+  const double unit = s.tile.task_start_cycles + 2 * lat + rows * (j.g.splits * (j.dv + 2) * 4.0 + j.dv * j.eo) / share +
+                      rows * j.g.splits * (j.dv + 1) * 2.0 / s.tvp.flops_fp32;
+  return s.launch_overhead.value() + double(ceil_div(j.units, std::int64_t{j.T})) * unit / s.clock.value();
+}
+
 // The model's own estimate of tiling j (seconds): every item's q tiles (q_tile_cycles) summed per
 // tile as the tasks take items (round robin), the busiest tile; at least the HBM stream of all bytes.
 double estimate(const AttnJob& j, const MaiaSpec& s) {
@@ -388,33 +403,54 @@ bool choose_tiling(AttnJob& j, double tsram, int ttu_dim, const MaiaSpec& spec) 
   struct Cand {
     std::int64_t bq, bkv, chunk;
     int buffers;
+    std::int64_t splits;
   };
+  // A decode splits its KV sequence over the tiles that (sequence, KV head) pairs leave idle, or into
+  // fewer parts (halving down to none): every split adds partial outputs and a merge launch, which the
+  // estimate weighs against the idle tiles' share of the stream (more tiles must not buy a slower split).
+  std::vector<std::int64_t> splits = {std::int64_t{1} << 40};
+  if (j.o.decode)
+    for (std::int64_t sp = ceil_div(std::int64_t{j.T}, j.o.batch * j.o.kv_heads) / 2; sp >= 1; sp /= 2) splits.push_back(sp);
   std::vector<Cand> order;
-  for (std::int64_t chunk : {std::int64_t{1} << 40, std::int64_t{64}, std::int64_t{16}, std::int64_t{4}, std::int64_t{1}})
-    for (std::int64_t bq = 128; bq >= min_tile; bq /= 2)
-      for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2) order.push_back({bq, bkv, chunk, kMaxBuffers});
-  for (std::int64_t bkv = 32; bkv >= min_tile; bkv /= 2)
-    for (int buffers : {kMaxBuffers, 2}) order.push_back({min_tile, bkv, 1, buffers});
+  for (std::int64_t sp : splits) {
+    for (std::int64_t chunk : {std::int64_t{1} << 40, std::int64_t{64}, std::int64_t{16}, std::int64_t{4}, std::int64_t{1}})
+      for (std::int64_t bq = 128; bq >= min_tile; bq /= 2)
+        for (std::int64_t bkv = base_kv; bkv >= std::min<std::int64_t>(64, base_kv); bkv /= 2)
+          order.push_back({bq, bkv, chunk, kMaxBuffers, sp});
+    for (std::int64_t bkv = 32; bkv >= min_tile; bkv /= 2)
+      for (int buffers : {kMaxBuffers, 2}) order.push_back({min_tile, bkv, 1, buffers, sp});
+  }
   struct Fit {
     const Cand* c;
-    double est, need;
+    double est, need, merge;  // the kernel's estimate, its TSRAM, the estimate of its splits' merge
   };
-  std::vector<Fit> fits;
-  double best_s = 0;
+  std::vector<std::vector<Fit>> fits(splits.size());  // per split count, in the order of `splits`
   for (const Cand& c : order) {
-    const double need = set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk);
+    const double need = set_geometry(j, c.bq, c.bkv, c.buffers, c.chunk, c.splits);
     if (need > tsram) continue;
-    fits.push_back({&c, estimate(j, spec), need});
-    if (fits.size() == 1 || fits.back().est < best_s) best_s = fits.back().est;
+    const size_t g = static_cast<size_t>(std::find(splits.begin(), splits.end(), c.splits) - splits.begin());
+    fits[g].push_back({&c, estimate(j, spec), need, merge_estimate(j, spec)});
   }
-  if (fits.empty()) return false;
   // Within 1% of the fastest estimate, the smallest working set (then the first in order): a tiling a
   // smaller TSRAM could also hold wins a near-tie, so more TSRAM changes the pick only for a clear gain.
-  const Fit* pick = nullptr;
-  for (const Fit& f : fits)
-    if (f.est <= best_s * 1.01 && (!pick || f.need < pick->need)) pick = &f;
+  auto pick_of = [](const std::vector<Fit>& fs) {
+    const Fit* pick = nullptr;
+    double best_s = 0;
+    for (size_t i = 0; i < fs.size(); ++i)
+      if (i == 0 || fs[i].est < best_s) best_s = fs[i].est;
+    for (const Fit& f : fs)
+      if (f.est <= best_s * 1.01 && (!pick || f.need < pick->need)) pick = &f;
+    return pick;
+  };
+  // The layout's split, unless fewer splits are estimated faster, merge included, by more than that 1%.
+  const Fit* pick = pick_of(fits[0]);
+  for (size_t g = 1; g < fits.size(); ++g) {
+    const Fit* p = pick_of(fits[g]);
+    if (p && (!pick || p->est + p->merge < (pick->est + pick->merge) * 0.99)) pick = p;
+  }
+  if (!pick) return false;
   const Cand* best = pick->c;
-  set_geometry(j, best->bq, best->bkv, best->buffers, best->chunk);
+  set_geometry(j, best->bq, best->bkv, best->buffers, best->chunk, best->splits);
   return true;
 }
 

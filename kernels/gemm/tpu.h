@@ -16,7 +16,7 @@ namespace xpu::tpu {
 struct GemmTiling {
   int bm = 512, bn = 512, bk = 512;
   int buffers = 2;          // input block buffers: the pipeline prefetches buffers - 1 grid steps ahead
-  int cores = 1;            // TensorCores that get blocks
+  int cores = 0;            // TensorCores that get blocks (0: every one that gets a block)
   double vmem_bytes = 0;    // double-buffered inputs, fp32 accumulator, double-buffered output
   double estimate_s = 0;    // the heuristic's own estimate (not the simulation)
   std::string str() const;
@@ -33,7 +33,9 @@ struct GemmEpilogue {
 // The heuristic (a pure function of op and spec): enumerate block shapes that are multiples of the
 // MXU (bm a multiple of 8 sublanes), keep those whose double-buffered blocks fit the VMEM budget,
 // estimate each as grid steps per core x max(MXU time of a step, DMA time of a step) plus the
-// pipeline's prologue and epilogue, and keep the cheapest (larger blocks on near-ties).
+// pipeline's prologue and epilogue, on every number of TensorCores up to the chip's (a kernel writer
+// marks the grid axis "arbitrary" rather than "parallel" where splitting it over the cores does not pay),
+// and keep the cheapest (larger blocks, then more cores, on near-ties).
 GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec);
 
 KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt);

@@ -9,7 +9,11 @@
 //    C, one descriptor per element, is what no kernel writer would emit: at 256 rows it made the
 //    store 20x slower than the matmuls and such GEMMs slower than twice their row count).
 //  * blocks: as many output tiles as PSUM has banks (one 512-fp32 bank per tile), 4 x 2 tiles
-//    (512 x 1024) for large shapes; halved until every NeuronCore gets at least one block.
+//    (512 x 1024) for large shapes; halved until every NeuronCore gets at least one block, unless a
+//    larger block on the way (fewer blocks than cores, some cores idle) is faster by the plan's own
+//    estimate (plan_estimate: each core's chain of K-chunk loads and matmuls over its round-robin
+//    blocks at its share of the HBM). Halving alone gave a 12-core what-if 16 blocks in two waves,
+//    39% slower than 8 cores on a 1024^3 GEMM.
 //  * K is streamed in chunks of `kc` 128-deep steps per DMA load (about 512 KiB, to amortise the DMA
 //    per-transfer cost [NKI-DMA], and at least enough steps for one chunk's matmuls to cover the next
 //    load's start latency [NKI-DMABW] where the matmuls outrun the loads) into `dma_buffers` SBUF buffers:
@@ -111,34 +115,17 @@ int weight_convert_engine(const OpSpec& op, const TrainiumSpec& spec) {
   return gps > vec ? kGpSimd : kVector;
 }
 
-GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
-  GemmPlan p;
-  const auto gs = groups_of(op);
-  std::int64_t max_rows = 0;
-  for (const auto& g : gs) max_rows = std::max(max_rows, g.rows);
-  max_rows = std::max<std::int64_t>(1, max_rows);
-  const int banks = spec.psum_banks;
-  p.convert_weights = weights_converted(op, spec);
-  p.convert_engine = weight_convert_engine(op, spec);
-  p.a_stationary = !(max_rows < kMaxMovingFree && max_rows < op.n);
-  if (p.a_stationary) {
-    p.tiles_r = static_cast<int>(std::min<std::int64_t>(4, ceil_div(max_rows, kPartitions)));
-    p.tiles_r = std::min(p.tiles_r, banks);
-    p.tiles_c = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(banks / p.tiles_r, ceil_div(op.n, kMaxMovingFree))));
-  } else {
-    p.tiles_r = 1;
-    p.tiles_c = static_cast<int>(std::min<std::int64_t>(banks, ceil_div(op.n, kPartitions)));
-  }
-  const int cores = spec.active_cores();
-  while (count_blocks(gs, op.n, p.block_rows(), p.block_cols()) < cores && (p.tiles_r > 1 || p.tiles_c > 1)) {
-    if (p.tiles_c >= p.tiles_r && p.tiles_c > 1) p.tiles_c = (p.tiles_c + 1) / 2;
-    else p.tiles_r = (p.tiles_r + 1) / 2;
-  }
-  // K chunk: about 512 KiB per pair of loads, within half of a partition's SBUF for all buffers.
+namespace {
+
+// A larger block replaces the halving rule's only where its estimate is lower by more than this share
+// (assumed: the estimate's own error on the shapes checked, 1%).
+constexpr double kPlanTie = 0.01;
+
+// K chunk: about 512 KiB per pair of loads, within half of a partition's SBUF for all buffers.
+int choose_kc(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& spec, std::int64_t max_rows, int cores) {
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
   const double per_step = (std::min<std::int64_t>(p.block_rows(), max_rows) * ea +
                            std::min<std::int64_t>(p.block_cols(), op.n) * eb);  // bytes per partition per K step
-  p.buffers = spec.dma_buffers;
   const std::int64_t ksteps = ceil_div(op.k, kPartitions);
   int kc = static_cast<int>(std::ceil(512.0 * 1024 / (per_step * kPartitions)));
   kc = std::max(1, std::min<int>({kc, 8, static_cast<int>(ksteps)}));
@@ -163,8 +150,89 @@ GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
   const double cols = static_cast<double>(std::min<std::int64_t>(p.block_cols(), op.n));
   const double conv_step = p.convert_weights ? cols * (eb + p.buffers * bytes_per_element(mm_dtype(op))) : 0.0;
   while (kc > 1 && kc * (p.buffers * per_step + conv_step) > 0.5 * spec.sbuf_per_partition.value()) --kc;
-  p.kc = kc;
-  return p;
+  return kc;
+}
+
+// The plan's own estimate of its run (not the simulation): each core's chain of K chunks over its blocks
+// (round-robin, as lower_gemm deals them), a chunk's load issued once the matmuls that read its buffer
+// `buffers` chunks earlier are done, arriving a DMA start latency later and streaming at the core's share
+// of the HBM among the cores loading in that wave; its matmuls after the load and the previous chunk's;
+// then the last block's evacuation and store.
+double plan_estimate(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& spec, const std::vector<Group>& gs,
+                     std::int64_t max_rows) {
+  const int cores = spec.active_cores();
+  const std::int64_t blocks = count_blocks(gs, op.n, p.block_rows(), p.block_cols());
+  const std::int64_t per_core = ceil_div(blocks, cores), ksteps = ceil_div(op.k, kPartitions);
+  const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype);
+  const double rows = static_cast<double>(std::min<std::int64_t>(p.block_rows(), max_rows));
+  const double cols = static_cast<double>(std::min<std::int64_t>(p.block_cols(), op.n));
+  const double moving = p.a_stationary ? std::min<double>(kMaxMovingFree, cols) : std::min<double>(kMaxMovingFree, rows);
+  const double latency = spec.dma.start_latency.value() + spec.hbm.latency.value() + spec.dma.trigger.value();
+  std::vector<double> mm_end(static_cast<size_t>(p.buffers), 0.0);
+  double dma_free = 0, mm_last = 0;
+  std::int64_t chunk = 0;
+  for (std::int64_t b = 0; b < per_core; ++b) {
+    // Cores loading at once in this wave (the last wave may be partial).
+    const std::int64_t active = std::min<std::int64_t>(cores, blocks - b * cores);
+    const double bw = core_load_bandwidth(spec, static_cast<int>(std::max<std::int64_t>(1, active)));
+    for (std::int64_t ks0 = 0; ks0 < ksteps; ks0 += p.kc, ++chunk) {
+      const double steps = static_cast<double>(std::min<std::int64_t>(p.kc, ksteps - ks0));
+      double& slot = mm_end[static_cast<size_t>(chunk % p.buffers)];
+      const double arrive = std::max(slot + latency, dma_free) + steps * kPartitions * (rows * ea + cols * eb) / bw;
+      dma_free = arrive;
+      mm_last = std::max(arrive, mm_last) + steps * block_step_seconds(p, op, spec, moving);
+      slot = mm_last;
+    }
+  }
+  // The last block's PSUM tiles evacuated (one lane pass each) and stored.
+  const double tiles = p.tiles_r * p.tiles_c;
+  const double evac = tiles * (spec.vector.fixed_latency_cycles + rows * cols / tiles / spec.vector.rate(DType::fp32)) /
+                      spec.vector.clock.value();
+  const int used = static_cast<int>(std::min<std::int64_t>(cores, std::max<std::int64_t>(1, blocks)));
+  return mm_last + evac + latency + rows * cols * bytes_per_element(op.odtype) / core_load_bandwidth(spec, used);
+}
+
+}  // namespace
+
+GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
+  GemmPlan base;
+  const auto gs = groups_of(op);
+  std::int64_t max_rows = 0;
+  for (const auto& g : gs) max_rows = std::max(max_rows, g.rows);
+  max_rows = std::max<std::int64_t>(1, max_rows);
+  const int banks = spec.psum_banks;
+  base.convert_weights = weights_converted(op, spec);
+  base.convert_engine = weight_convert_engine(op, spec);
+  base.a_stationary = !(max_rows < kMaxMovingFree && max_rows < op.n);
+  base.buffers = spec.dma_buffers;
+  // The largest block PSUM holds (4 x 2 tiles of 128 x 512, one bank each, A-stationary; a row of up to
+  // `banks` tiles B-stationary), halved until every NeuronCore has a block. A core count that is not a
+  // divisor of that count leaves a partial second wave (16 blocks over 12 cores), so each larger block
+  // on the way, with fewer blocks than cores, is estimated too and taken where it is faster by more
+  // than kPlanTie: the extra cores then stay idle, as on a chip with fewer of them.
+  if (base.a_stationary) {
+    base.tiles_r = static_cast<int>(std::min<std::int64_t>({4, banks, ceil_div(max_rows, kPartitions)}));
+    base.tiles_c = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(banks / base.tiles_r, ceil_div(op.n, kMaxMovingFree))));
+  } else {
+    base.tiles_r = 1;
+    base.tiles_c = static_cast<int>(std::min<std::int64_t>(banks, ceil_div(op.n, kPartitions)));
+  }
+  const int cores = spec.active_cores();
+  std::vector<GemmPlan> halvings = {base};
+  for (GemmPlan p = base; count_blocks(gs, op.n, p.block_rows(), p.block_cols()) < cores && (p.tiles_r > 1 || p.tiles_c > 1);
+       halvings.push_back(p)) {
+    if (p.tiles_c >= p.tiles_r && p.tiles_c > 1) p.tiles_c = (p.tiles_c + 1) / 2;
+    else p.tiles_r = (p.tiles_r + 1) / 2;
+  }
+  GemmPlan best;
+  double best_est = 0;
+  for (auto it = halvings.rbegin(); it != halvings.rend(); ++it) {
+    GemmPlan p = *it;
+    p.kc = choose_kc(p, op, spec, max_rows, cores);
+    const double est = plan_estimate(p, op, spec, gs, max_rows);
+    if (best_est == 0 || est < best_est * (1 - kPlanTie)) best = p, best_est = est;
+  }
+  return best;
 }
 
 LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spec, const GemmPlan& plan) {

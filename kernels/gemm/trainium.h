@@ -30,8 +30,9 @@ struct GemmPlan {
 };
 
 // The heuristic (stated in trainium.cpp): orientation by the NKI rule "large free axis stationary",
-// blocks as large as PSUM allows (bank count) and shrunk until every NeuronCore has a block, K chunks
-// of about 512 KiB per DMA load. Pure function of the op and the spec.
+// blocks as large as PSUM allows (bank count) and shrunk until every NeuronCore has a block, unless the
+// plan's own estimate finds a larger one (fewer blocks than cores) faster, K chunks of about 512 KiB per
+// DMA load. Pure function of the op and the spec.
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec);
 
 // The heuristic's plan, or, when the benchmark states its block shape (LowerOptions::gemm_block), the
