@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/base/round.h"
 #include "sim/engine/sc_ticks.h"
 
 #include "chips/gpu/isa.h"
@@ -109,7 +110,7 @@ Timing Sm::time_of(const Instr& in) const {
     default: break;
   }
   // The engine is held for `cycles`; the instruction completes after cycles / share.
-  auto ticks = [&](double c) { return static_cast<Tick>(std::llround(std::ceil(c) * m_ps_per_clk)); };
+  auto ticks = [&](double c) { return static_cast<Tick>(round_half_away(std::ceil(c) * m_ps_per_clk)); };
   const Tick busy = ticks(cycles);
   return {busy, share < 1 ? ticks(cycles / share) : busy};
 }
