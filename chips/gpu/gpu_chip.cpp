@@ -73,7 +73,7 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
   m_cluster_launch = to_ticks(spec.sm.cluster_launch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
-  m_last_timing = time_of(m_last);
+  for (Memo& c : m_memo) c.timing = time_of(c.in);
 }
 
 Timing Sm::time_of(const Instr& in) const {
