@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/base/round.h"
 #include "sim/engine/sc_ticks.h"
 
 #include "chips/gpu/isa.h"
@@ -72,7 +73,7 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
   m_descriptor_fetch = to_ticks(spec.sm.descriptor_fetch_latency.value());
   m_cluster_launch = to_ticks(spec.sm.cluster_launch_latency.value());
   m_sync = static_cast<Tick>(spec.sm.sync_cycles * m_ps_per_clk);
-  m_last_timing = time_of(m_last);
+  for (Memo& c : m_memo) c.timing = time_of(c.in);
 }
 
 Timing Sm::time_of(const Instr& in) const {
@@ -109,7 +110,7 @@ Timing Sm::time_of(const Instr& in) const {
     default: break;
   }
   // The engine is held for `cycles`; the instruction completes after cycles / share.
-  auto ticks = [&](double c) { return static_cast<Tick>(std::llround(std::ceil(c) * m_ps_per_clk)); };
+  auto ticks = [&](double c) { return static_cast<Tick>(round_half_away(std::ceil(c) * m_ps_per_clk)); };
   const Tick busy = ticks(cycles);
   return {busy, share < 1 ? ticks(cycles / share) : busy};
 }

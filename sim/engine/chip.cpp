@@ -225,6 +225,27 @@ void Chip::collect_stats(Stats& out, Tick total) const {
   }
 }
 
+void Chip::engine_utilization(std::vector<EngineUtilization>& out, Tick total, StatGroupOf group_of) const {
+  if (m_engine_keys.empty() || m_engine_group_of != group_of) {
+    m_engine_keys.clear();
+    for (size_t x = 0; x < m_executors.size(); ++x)
+      for (int i = 0; i < m_executors[x]->num_engines(); ++i) {
+        std::string key = std::string(m_executors[x]->name()) + "." + m_executors[x]->engine_name(i) + ".utilization";
+        std::string group = group_of(key);
+        m_engine_keys.push_back({std::move(key), std::move(group), static_cast<int>(x), i});
+      }
+    std::sort(m_engine_keys.begin(), m_engine_keys.end(),
+              [](const EngineKey& a, const EngineKey& b) { return a.key < b.key; });
+    m_engine_group_of = group_of;
+  }
+  out.clear();
+  out.reserve(m_engine_keys.size());
+  for (const EngineKey& k : m_engine_keys) {  // the value collect_stats() sets
+    const Tick busy = m_executors[static_cast<size_t>(k.executor)]->engine_busy(k.engine);
+    out.push_back({&k.key, &k.group, total > 0 ? static_cast<double>(busy) / total : 0.0});
+  }
+}
+
 Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, const std::vector<std::string>& engines,
                    int max_slots)
     : sc_module(name),

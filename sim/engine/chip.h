@@ -149,6 +149,19 @@ class Chip : public sc_core::sc_module {
   ExecContext& context() { return m_ctx; }
   // Every executor and memory reports its counters (busy time, bytes) under its module path.
   virtual void collect_stats(Stats& out, Tick total) const;
+  // The memory's part of collect_stats() alone (FamilyChip: its MemoryTarget's).
+  virtual void collect_memory_stats(Stats& out, Tick total) const {}
+  // The executors' `<engine>.utilization` values of collect_stats(), in the order of their keys, without
+  // building a Stats: a summary run (RunOptions::summary) reads only the units' utilization, and the
+  // ~1,200 named stats of an H100 or B200 cost about 2% of a model step's instructions, built per kernel.
+  // `group_of` maps a stat's name to the caller's group of it (a unit type), worked out once per key.
+  struct EngineUtilization {
+    const std::string* key;    // the stat's name, as collect_stats() sets it
+    const std::string* group;  // group_of(*key)
+    double value;
+  };
+  using StatGroupOf = std::string (*)(const std::string& key);
+  void engine_utilization(std::vector<EngineUtilization>& out, Tick total, StatGroupOf group_of) const;
   // Resident tasks per executor for a kernel whose tasks look like `sample` (GPU occupancy).
   virtual int slots_for(const Task& sample) const { return 1; }
   // Bytes of DRAM traffic so far (default: DMA bytes at level 0; families with caches override).
@@ -169,6 +182,13 @@ class Chip : public sc_core::sc_module {
   bool park_slot_threads();
   // Each unit's busy seconds since the run's start (its utilization so far x the time elapsed).
   std::map<std::string, double> unit_busy_now() const;
+  // engine_utilization()'s keys, sorted, with their (executor, engine), built on first use.
+  struct EngineKey {
+    std::string key, group;
+    int executor, engine;
+  };
+  mutable std::vector<EngineKey> m_engine_keys;
+  mutable StatGroupOf m_engine_group_of = nullptr;  // the function m_engine_keys' groups are from
   std::vector<KernelPrograms> m_kernels;
   bool m_units_per_op = false;
   std::vector<Stats> m_op_units;

@@ -52,6 +52,7 @@ class FamilyChip : public Chip {
     Chip::collect_stats(out, total);
     m_mem->collect_stats(out, total);
   }
+  void collect_memory_stats(Stats& out, Tick total) const override { m_mem->collect_stats(out, total); }
   bool reset_state() override { return Chip::reset_state() && m_mem->reset(); }
   const Spec& spec() const { return m_spec; }
 

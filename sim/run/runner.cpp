@@ -165,6 +165,62 @@ bool SimSession::finished() const { return m_top->finished(); }
 double SimSession::now() const { return to_seconds(now_ticks()); }
 Chip& SimSession::chip() { return *m_top; }
 
+namespace {
+// unit_utilization's mean per unit type, accumulated stat by stat in the order of the stats' names.
+class UtilizationMean {
+ public:
+  static bool is_utilization(const std::string& k) {
+    static const std::string suffix = ".utilization";
+    return k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+  // The unit type of a `<path>.<unit>.utilization` stat: "top.chip.sm12.tensor.utilization" -> "sm.tensor".
+  static std::string unit_type(const std::string& k) {
+    const std::string base = k.substr(0, k.size() - std::string(".utilization").size());
+    auto dot = base.rfind('.');
+    std::string unit = dot == std::string::npos ? base : base.substr(dot + 1);
+    auto dot2 = base.rfind('.', dot == std::string::npos ? 0 : dot - 1);
+    std::string parent = (dot != std::string::npos && dot2 != std::string::npos) ? base.substr(dot2 + 1, dot - dot2 - 1) : "";
+    while (!parent.empty() && isdigit(static_cast<unsigned char>(parent.back()))) parent.pop_back();
+    return parent.empty() ? unit : parent + "." + unit;
+  }
+  void add(const std::string& type, double v) {
+    m_sum[type] += v;
+    m_n[type] += 1;
+  }
+  std::map<std::string, double> mean() {
+    for (auto& [k, v] : m_sum) v /= m_n[k];
+    return std::move(m_sum);
+  }
+
+ private:
+  std::map<std::string, double> m_sum;
+  std::map<std::string, int> m_n;
+};
+
+// unit_utilization(stats) of the stats chip.collect_stats(stats, total) would set, without building them
+// (a summary run's kernels): the executors' values come from Chip::engine_utilization, the memory's from
+// its own collect_stats, and both are summed in the order of their names, as from one Stats, so the
+// means are the same to the last bit. Each unit type of the executors' keys is worked out once per chip.
+std::map<std::string, double> summary_unit_utilization(const Chip& chip, Tick total) {
+  std::vector<Chip::EngineUtilization> engines;
+  chip.engine_utilization(engines, total, &UtilizationMean::unit_type);
+  Stats mem;
+  chip.collect_memory_stats(mem, total);
+  UtilizationMean m;
+  auto it = mem.all().begin(), end = mem.all().end();
+  auto memory_until = [&](const std::string* key) {  // the memory's stats named before `key` (all: nullptr)
+    for (; it != end && (!key || it->first < *key); ++it)
+      if (UtilizationMean::is_utilization(it->first)) m.add(UtilizationMean::unit_type(it->first), it->second.value);
+  };
+  for (size_t i = 0; i < engines.size(); ++i) {
+    memory_until(engines[i].key);
+    m.add(*engines[i].group, engines[i].value);
+  }
+  memory_until(nullptr);
+  return m.mean();
+}
+}  // namespace
+
 RunResult SimSession::result() {
   run_to_end();
   if (!m_top->finished()) throw std::runtime_error("simulation ended before all kernels completed");
@@ -182,7 +238,9 @@ RunResult SimSession::result() {
     r.transactions = top->context().counters.transactions;
     ++g_run_stats.stats.simulations;
     g_run_stats.stats.transactions += r.transactions;
-    top->collect_stats(r.stats, total);
+    // A summary run's stats are dropped at the end: only the units' utilization is read of them.
+    const bool stats_needed = !m_summary || !top->op_units().empty();
+    if (stats_needed) top->collect_stats(r.stats, total);
     if (!m_summary) r.unit_names = top->context().unit_names;
     r.peak_dtype = chip.matmul_rate_dtype(m_dtype);
     const double peak = chip.peak_flops(r.peak_dtype);
@@ -228,7 +286,7 @@ RunResult SimSession::result() {
     auto view_of = [clocked](const std::map<std::string, double>& util) {
       return UnitView{bound_by(util), clock_sensitivity(util, clocked)};
     };
-    const UnitView whole = view_of(unit_utilization(r.stats));
+    const UnitView whole = view_of(stats_needed ? unit_utilization(r.stats) : summary_unit_utilization(*top, total));
     std::vector<UnitView> per_op;
     for (const Stats& units : top->op_units()) per_op.push_back(view_of(unit_utilization(units)));
     r.events.extra_s = {};
@@ -259,25 +317,13 @@ RunResult SimSession::result() {
   return r;
 }
 
+
 // Aggregates per-engine utilization over all executors ("sm*.tensor" -> "tensor").
 std::map<std::string, double> unit_utilization(const Stats& stats) {
-  std::map<std::string, double> sum;
-  std::map<std::string, int> n;
-  for (const auto& [k, v] : stats.all()) {
-    const std::string suffix = ".utilization";
-    if (k.size() < suffix.size() || k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    std::string base = k.substr(0, k.size() - suffix.size());
-    auto dot = base.rfind('.');
-    std::string unit = dot == std::string::npos ? base : base.substr(dot + 1);
-    auto dot2 = base.rfind('.', dot == std::string::npos ? 0 : dot - 1);
-    std::string parent = (dot != std::string::npos && dot2 != std::string::npos) ? base.substr(dot2 + 1, dot - dot2 - 1) : "";
-    while (!parent.empty() && isdigit(static_cast<unsigned char>(parent.back()))) parent.pop_back();
-    std::string key = parent.empty() ? unit : parent + "." + unit;
-    sum[key] += v.value;
-    n[key] += 1;
-  }
-  for (auto& [k, v] : sum) v /= n[k];
-  return sum;
+  UtilizationMean m;
+  for (const auto& [k, v] : stats.all())
+    if (UtilizationMean::is_utilization(k)) m.add(UtilizationMean::unit_type(k), v.value);
+  return m.mean();
 }
 
 BoundBy bound_by(const std::map<std::string, double>& utilization) {
