@@ -61,6 +61,15 @@ FusionPolicy FusionPolicy::xla() {
   return f;
 }
 
+// The Neuron compiler fuses elementwise ops into the neighbouring engine instructions where it can: the residual
+// add into the norm, RoPE into the attention kernel, the activation into the GEMM's PSUM eviction (ScalarE applies
+// it while copying PSUM out); the same flags as trtllm, under Neuron's name.
+FusionPolicy FusionPolicy::neuron() {
+  FusionPolicy f = trtllm();
+  f.name = "neuron";
+  return f;
+}
+
 bool FusionPolicy::operator==(const FusionPolicy& o) const {
   return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
          activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise &&
@@ -74,6 +83,7 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
   if (s == "trtllm") return trtllm();
   if (s == "trtllm-pytorch") return trtllm_pytorch();
   if (s == "xla" || s == "all") return xla();
+  if (s == "neuron") return neuron();
   FusionPolicy f;
   std::stringstream ss(s);
   std::string flag;
@@ -86,7 +96,7 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
     else if (flag == "quant_kernels") f.quant_kernels = true;
     else
       throw InputError("--fusion: unknown value '" + flag +
-                       "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, or a comma list of "
+                       "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron, or a comma list of "
                        "residual_into_norm, rope_into_attention, activation_into_gemm, all_elementwise, eager_ops, "
                        "quant_kernels)");
   }
@@ -94,6 +104,7 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
 }
 
 std::string FusionPolicy::str() const {
+  if (!name.empty() && *this == parse(name)) return name;
   if (*this == none()) return "none";
   if (*this == pytorch_eager()) return "pytorch-eager";
   if (*this == vllm()) return "vllm";
@@ -181,6 +192,17 @@ void Scenario::validate(const ModelConfig& m) const {
   at_most(output_len, kMaxDim, "--output");
   at_most(tp, 4096, "--tp");
   at_most(static_cast<std::int64_t>(tp) * pp * dp, 4096, "--tp x --pp x --dp");
+  // The model's own limits on the layout first, then the layout's on the batch (validate_layout).
+  // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads
+  // (with --pad-heads, the heads as Neuron stores them, which split by construction).
+  const ModelConfig padded = pad_heads != 0 ? run_model_of(m) : ModelConfig{};  // no copy without padding
+  const ModelConfig& hm = pad_heads != 0 ? padded : m;
+  if (hm.heads % tp != 0)
+    throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
+                     " attention heads (expected a divisor" + std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
+  if (!hm.is_mla() && (hm.kv_heads >= tp ? hm.kv_heads % tp != 0 : tp % hm.kv_heads != 0))
+    throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
+                     " KV heads evenly (expected a divisor or a multiple of it)");
   validate_layout(m);
   const double step_tokens = static_cast<double>(rank_batch()) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
   if (step_tokens > static_cast<double>(kMaxDim))
@@ -194,16 +216,6 @@ void Scenario::validate(const ModelConfig& m) const {
   if (phase != Phase::Prefill && input_len + output_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " + --output " + std::to_string(output_len) + " = " +
                      std::to_string(input_len + output_len) + " tokens exceeds " + ctx);
-  // vLLM's rule: query heads split evenly; KV heads split evenly or are replicated when tp > kv_heads
-  // (with --pad-heads, the heads as Neuron stores them, which split by construction).
-  const ModelConfig padded = pad_heads != 0 ? run_model_of(m) : ModelConfig{};  // no copy without padding
-  const ModelConfig& hm = pad_heads != 0 ? padded : m;
-  if (hm.heads % tp != 0)
-    throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
-                     " attention heads (expected a divisor" + std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
-  if (!hm.is_mla() && (hm.kv_heads >= tp ? hm.kv_heads % tp != 0 : tp % hm.kv_heads != 0))
-    throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
-                     " KV heads evenly (expected a divisor or a multiple of it)");
   if (!m.is_moe() && (routing.kind != Routing::Kind::Uniform || !routing.sampled))
     throw InputError("--routing " + routing.str() + ": " + m.name + " has no experts (routing applies to MoE models; expected uniform, or a MoE model)");
   if (m.is_moe() && routing.kind == Routing::Kind::Hot) {

@@ -54,6 +54,9 @@ struct FusionPolicy {
   bool all_elementwise = false;
   bool eager_ops = false;
   bool quant_kernels = false;
+  // The named policy this was made as ("neuron"), where two names share one set of flags: str() returns it.
+  // Not part of ==: the flags decide what runs.
+  std::string name;
 
   static FusionPolicy none();    // eager PyTorch / HF transformers: every op is a kernel
   static FusionPolicy pytorch_eager();  // none, with eager_ops ("pytorch-eager")
@@ -61,7 +64,8 @@ struct FusionPolicy {
   static FusionPolicy trtllm();  // residual+norm, RoPE in attention, activation in the GEMM epilogue
   static FusionPolicy trtllm_pytorch();  // TensorRT-LLM's PyTorch backend: residual+norm, RoPE in attention, quant_kernels
   static FusionPolicy xla();     // TPU / XLA: all elementwise ops fused
-  // "none", "pytorch-eager", "vllm", "trtllm", "trtllm-pytorch", "xla", or a comma list of flag names ("residual_into_norm,rope_into_attention").
+  static FusionPolicy neuron();  // Trainium / Neuron compiler: trtllm's flags (residual+norm, RoPE in attention, activation in the GEMM)
+  // "none", "pytorch-eager", "vllm", "trtllm", "trtllm-pytorch", "xla", "neuron", or a comma list of flag names ("residual_into_norm,rope_into_attention").
   static FusionPolicy parse(const std::string& s);
   std::string str() const;  // a preset's name if it equals one, else the flag list
   bool operator==(const FusionPolicy& o) const;

@@ -26,7 +26,7 @@ po::options_description run_cli_options() {
       "wdtype", po::value<std::string>(), "weights only")("adtype", po::value<std::string>(), "activations only")(
       "kvdtype", po::value<std::string>(), "KV cache only")(
       "routing", po::value<std::string>()->default_value("uniform"), "MoE routing: uniform (balanced in expectation; with --ep each step's random draw makes one rank the busiest), even (every EP rank exactly its share), zipf:S or hot:F")(
-      "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla or a flag list (default: the family's usual software)")(
+      "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here")(
       "after-runs", po::value<double>(),

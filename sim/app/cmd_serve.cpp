@@ -54,7 +54,7 @@ po::options_description serve_options(bool study = false) {
       "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
       "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, 256 open loop, 4 x max-seqs offline)")(
-      "seed", po::value<std::uint64_t>()->default_value(1), "random seed of lengths and arrivals")(
+      "seed", po::value<std::int64_t>()->default_value(1), "random seed of lengths and arrivals (0 or more)")(
       "prefix-hit", po::value<double>(), "prefix caching: share of each prompt already cached, in [0, 1) (shared blocks counted once)")(
       "spec-tokens", po::value<std::int64_t>(), "speculative decoding: draft tokens verified per decode step (1 to 16)")(
       "spec-accept", po::value<double>(), "speculative decoding: per-token acceptance rate of the drafts, in [0, 1]")(
@@ -92,7 +92,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   }
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
-  so.seed = vm["seed"].as<std::uint64_t>();
+  // Read signed: Boost reads "-1" into an unsigned option as 2^64 - 1 without complaint.
+  if (vm["seed"].as<std::int64_t>() < 0) throw InputError("--seed " + std::to_string(vm["seed"].as<std::int64_t>()) + ": expected an integer of 0 or more");
+  so.seed = static_cast<std::uint64_t>(vm["seed"].as<std::int64_t>());
   for (auto [flag, field] :
        {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp},
         {"prefill-ep", &so.prefill_ep}, {"prefill-dp", &so.prefill_dp}, {"prefill-pp", &so.prefill_pp}, {"prefill-redundant-experts", &so.prefill_redundant_experts}})

@@ -14,8 +14,15 @@ class InputError : public std::runtime_error {
 // A config value or key problem: "<file>: <key.path>: <problem>".
 class ConfigError : public InputError {
  public:
+  // A `--set key=value` is its own origin ("--set hbm.bandwidth"): the key is then not named twice.
   ConfigError(const std::string& file, const std::string& key, const std::string& problem)
-      : InputError(file + ": " + (key.empty() ? std::string() : key + ": ") + problem) {}
+      : InputError(file + ": " + (key.empty() || ends_with_key(file, key) ? std::string() : key + ": ") + problem) {}
+
+ private:
+  static bool ends_with_key(const std::string& file, const std::string& key) {
+    return file.size() > key.size() && file[file.size() - key.size() - 1] == ' ' &&
+           file.compare(file.size() - key.size(), key.size(), key) == 0;
+  }
 };
 
 // Closest candidate for "did you mean" hints ("" if none is close): the shortest dotted key whose last part is

@@ -67,7 +67,7 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=fast"], "hbm.bandwidth"),
         # A power or cost figure without its section names the full key (it suggested 'name' for 'tdp').
         (["kernel", "gemm", "--chip", "maia200", "--m", "4", "--n", "4", "--k", "4", "--set", "tdp=100W"],
-         "--set tdp: tdp: unknown key (did you mean power.tdp? power figures are under 'power.')"),
+         "--set tdp: unknown key (did you mean power.tdp? power figures are under 'power.')"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "chip_hour=3"], "did you mean cost.chip_hour?"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "clock=1GHz"], "nearest valid key: sm.clock"),
         (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "8", "--set", "tdp=300W"],
@@ -76,6 +76,12 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         # (it ran at the FP8 rate on every GPU with FP8).
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp32"], "(use bf16, fp16, fp8, int8 or tf32)"),
         (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--dtype", "fp6"], "no fp6 tensor-core path"),
+        # A --set value error names the key once ("--set hbm.bandwidth: hbm.bandwidth: ..." before).
+        (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwidth=-1GB/s"], "--set hbm.bandwidth: '-1"),
+        # A negative seed wrapped to 2^64 - 1 (Boost's unsigned option) and ran.
+        (["serve", "--model", "llama-3.1-8b", "--requests", "4", "--seed", "-1"], "--seed -1: expected an integer of 0 or more"),
+        # The model's limits on the layout come before the layout's on the batch (--batch 1 over --dp 2 was named first).
+        (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "3", "--dp", "2"], "--tp 3 does not divide llama-3.1-8b's 32"),
         # Options that were silently ignored: routing of a dense model, a drafter without draft tokens,
         # the same serving limit given twice with two values.
         (["run", "--model", "llama-3.1-8b", "--routing", "zipf:1"], "--routing zipf:1: llama-3.1-8b has no experts"),
@@ -193,7 +199,7 @@ def test_maia_has_one_tdp(cli):
     accepted and changed nothing. It is refused now; power.tdp is the field the power manager reads."""
     p = cli("kernel", "gemm", "--chip", "maia200", "--m", "64", "--n", "64", "--k", "64", "--set", "tdp=100W",
             check=False)
-    assert p.returncode == 2 and "--set tdp: tdp: unknown key" in p.stderr, p.stderr
+    assert p.returncode == 2 and "--set tdp: unknown key" in p.stderr, p.stderr
     params = cli("params", "maia").stdout
     assert not re.search(r"^tdp ", params, re.M) and re.search(r"^power\.tdp ", params, re.M)
 

@@ -14,8 +14,8 @@ struct TrainiumTraits {
   static constexpr const char* kDescription =
       "AWS Trainium/Inferentia: NeuronCores with Tensor, Vector, Scalar and GpSimd engines, SBUF/PSUM, "
       "DMA engines and HBM";
-  // The Neuron compiler fuses elementwise ops into neighbouring engine instructions where it can.
-  static constexpr const char* kFusion = "trtllm";
+  // The Neuron compiler fuses elementwise ops into neighbouring engine instructions where it can (FusionPolicy::neuron).
+  static constexpr const char* kFusion = "neuron";
   static constexpr bool kResidentWeights = false;
   static constexpr bool kTransfersInCoreClock = false;  // DMA engines are rated in GB/s (dma.engine_bandwidth)
   static constexpr bool kCollectivesOnExecutors = false;  // collectives on its DMA rings

@@ -136,6 +136,11 @@ TEST(WorkloadFusion, PresetsAndFlags) {
   EXPECT_EQ(f.str(), "rope_into_attention,activation_into_gemm");
   EXPECT_EQ(FusionPolicy::none().str(), "none");
   EXPECT_EQ(FusionPolicy::parse("trtllm").str(), "trtllm");
+  // Trainium's default runs trtllm's flags under the Neuron compiler's name (reports said "fusion trtllm" on trn2);
+  // a user's --fusion trtllm on any chip still reads trtllm.
+  EXPECT_EQ(FusionPolicy::parse("neuron").str(), "neuron");
+  EXPECT_TRUE(FusionPolicy::parse("neuron") == FusionPolicy::trtllm());
+  EXPECT_EQ(FusionPolicy::trtllm().str(), "trtllm");
   EXPECT_NE(error_of([] { FusionPolicy::parse("rope"); }).find("--fusion: unknown value 'rope'"), std::string::npos);
 }
 
