@@ -419,6 +419,14 @@ void check_options(const ServeOptions& o) {
   if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + std::to_string(o.rate));
   if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both");
   if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests));
+  // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller
+  // loop's result under N's name (`--concurrency 64 --requests 16` reported conc 64, batch 16).
+  if (o.concurrency_given && o.requests > 0)
+    for (std::int64_t c : o.concurrency)
+      if (o.requests < c)
+        throw InputError("--requests " + std::to_string(o.requests) + " is fewer than --concurrency " + std::to_string(c) +
+                         ": at most " + std::to_string(o.requests) + " users are ever in flight (expected --requests of at least " +
+                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)");
   if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
     throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)");
 }

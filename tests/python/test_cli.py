@@ -83,6 +83,9 @@ def test_bad_input_one_line_nonzero_and_nothing_written(cli, tmp_path):
         # serve's capacity is the chip's less its scheduler's activations: the message says so (run's 85.52 GB, serve's 83.32).
         (["serve", "--model", "llama-3.1-70b", "--requests", "4", "--dtype", "bf16"],
          "is available (85.52 GB less 2.203 GB of activations for the scheduler's largest iteration: --token-budget 8192, --max-seqs 1024)"),
+        # A closed loop of more users than requests: its row was the smaller loop's under the larger name.
+        (["serve", "--model", "llama-3.1-8b", "--concurrency", "4,64", "--requests", "16"],
+         "--requests 16 is fewer than --concurrency 64: at most 16 users are ever in flight"),
         # The model's limits on the layout come before the layout's on the batch (--batch 1 over --dp 2 was named first).
         (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "3", "--dp", "2"], "--tp 3 does not divide llama-3.1-8b's 32"),
         # Options that were silently ignored: routing of a dense model, a drafter without draft tokens,
