@@ -560,6 +560,7 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
     rso.concurrency.clear();
     for (const auto& [k, pts] : screened[static_cast<size_t>(w)])
       if (!pts.empty() && pts.back().tok_s_per_user >= lowest_tier) rso.concurrency.push_back(k * c.replica.dp);
+    rso.requests *= c.replica.dp;  // per attention group, as the concurrency (0: the default, 4 x concurrency)
     if (rso.concurrency.empty()) continue;
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " for the tiers it serves best\n";
     rso.system = replica_system(*u.system, c.replica.devices());
@@ -705,7 +706,9 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     rso.system = replica_system(*u.system, c.replica.devices());
     rso.step_cache = caches[static_cast<size_t>(chosen)];
     // Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would.
+    // --requests likewise: 64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16.
     for (std::int64_t& k : rso.concurrency) k *= c.replica.dp;
+    rso.requests *= c.replica.dp;
     row = chip_row(name, chip, model, c.replica, rso, tiers);
     if (row.ran) {
       scale_to_unit(row, c);

@@ -152,6 +152,19 @@ def test_compare_takes_expert_parallel_units(cli, tmp_path):
     assert row["chip"] == "hgx-h100x8:tp4ep4" and row["devices"] == 4 and row["ran"]
 
 
+def test_compare_scales_requests_with_the_concurrency_per_attention_group(cli, tmp_path):
+    # compare's --concurrency is per replica or attention group: a dp8 layout runs 8 x 8 users, and --requests 16
+    # ran them over 16 requests (the row said conc 64, batch 16); the requests scale with the users.
+    p = cli("compare", "--chips", "hgx-h100x8", "--model", QWEN_MOE, "--input", "128", "--output", "16", "--concurrency", "8",
+            "--requests", "16", "--name", "groups", "--out", str(tmp_path / "groups"), "--no-report", check=False)
+    assert p.returncode == 0, p.stderr
+    row = json.loads((tmp_path / "groups" / "summary.json").read_text())["rows"][0]
+    groups = row["layout"]["dp"]
+    assert groups > 1, row["layout"]
+    for pt in row["curve"]:
+        assert pt["concurrency"] == 8 * groups and pt["requests"] == 16 * groups and pt["batch"] == pt["concurrency"], pt
+
+
 @pytest.mark.parametrize("args,needle", [
     (("run", "--tp", "2"), "--system"),
     (("run", "--system", "hgx-h100x8", "--tp", "4"), "has 8 chips"),
