@@ -587,6 +587,13 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
 }
 
 // A searched unit none of whose layouts ran: why each did not, or why none fits.
+// Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would, and
+// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16).
+void to_attention_groups(ServeOptions& o, int groups) {
+  for (std::int64_t& k : o.concurrency) k *= groups;
+  o.requests *= groups;
+}
+
 CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
                          const std::vector<LayoutTrial>& trials, const std::vector<double>& tiers) {
   CompareRow row = empty_row(name, *u.chip, u.system->spec.ranks());
@@ -705,10 +712,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     ServeOptions rso = so;
     rso.system = replica_system(*u.system, c.replica.devices());
     rso.step_cache = caches[static_cast<size_t>(chosen)];
-    // Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would.
-    // --requests likewise: 64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16.
-    for (std::int64_t& k : rso.concurrency) k *= c.replica.dp;
-    rso.requests *= c.replica.dp;
+    to_attention_groups(rso, c.replica.dp);
     row = chip_row(name, chip, model, c.replica, rso, tiers);
     if (row.ran) {
       scale_to_unit(row, c);
