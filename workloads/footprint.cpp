@@ -98,7 +98,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
 }
 
 void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s, const std::string& chip_name,
-                const CommBufferParams& comm, bool fp4_weights) {
+                const CommBufferParams& comm, bool fp4_weights, const std::string& capacity_why) {
   if (f.total() <= capacity_bytes) return;
   auto fits = [&](const Scenario& t) { return footprint(m, t, comm).total() <= capacity_bytes; };
   std::vector<std::string> advice;
@@ -160,7 +160,8 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
   }
   std::string msg = m.name + " with batch " + std::to_string(s.batch) + " x (" + std::to_string(s.input_len) + " + " +
                     std::to_string(s.output_len) + ") tokens does not fit in " + chip_name + "'s memory: needs " +
-                    format_bytes(f.total()) + " (" + f.str(s) + ") but " + format_bytes(capacity_bytes) + " is available";
+                    format_bytes(f.total()) + " (" + f.str(s) + ") but " + format_bytes(capacity_bytes) + " is available" +
+                    (capacity_why.empty() ? "" : " (" + capacity_why + ")");
   if (advice.empty())
     msg += "; no lower precision, smaller batch or tensor-parallel degree up to " + std::to_string(m.heads) + " makes it fit";
   else msg += "; to fit, use " + join(advice, ", or ");

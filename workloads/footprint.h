@@ -65,7 +65,9 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
 // much is available and what would make it fit: lower-precision weights / KV cache, the largest
 // batch that fits, or the smallest tensor-parallel degree that fits (every alternative with `comm`'s buffers).
 // `fp4_weights`: whether the chip runs fp4 weights at all (else fp4 is never advised).
+// `capacity_why`: what the capacity is, where it is not the chip's whole memory (said after "is available").
 void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m, const Scenario& s,
-                const std::string& chip_name, const CommBufferParams& comm = {}, bool fp4_weights = true);
+                const std::string& chip_name, const CommBufferParams& comm = {}, bool fp4_weights = true,
+                const std::string& capacity_why = "");
 
 }  // namespace xpu

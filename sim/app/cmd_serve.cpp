@@ -93,8 +93,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
   // Read signed: Boost reads "-1" into an unsigned option as 2^64 - 1 without complaint.
-  if (vm["seed"].as<std::int64_t>() < 0) throw InputError("--seed " + std::to_string(vm["seed"].as<std::int64_t>()) + ": expected an integer of 0 or more");
-  so.seed = static_cast<std::uint64_t>(vm["seed"].as<std::int64_t>());
+  const std::int64_t seed = vm["seed"].as<std::int64_t>();
+  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected an integer of 0 or more");
+  so.seed = static_cast<std::uint64_t>(seed);
   for (auto [flag, field] :
        {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp},
         {"prefill-ep", &so.prefill_ep}, {"prefill-dp", &so.prefill_dp}, {"prefill-pp", &so.prefill_pp}, {"prefill-redundant-experts", &so.prefill_redundant_experts}})

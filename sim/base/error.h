@@ -11,18 +11,18 @@ class InputError : public std::runtime_error {
   explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
 };
 
+// Whether `s` ends in `sep` followed by `part` ("--set hbm.bandwidth" with ' ' and "hbm.bandwidth";
+// "power.tdp" with '.' and "tdp").
+inline bool ends_with_part(const std::string& s, char sep, const std::string& part) {
+  return s.size() > part.size() && s[s.size() - part.size() - 1] == sep && s.compare(s.size() - part.size(), part.size(), part) == 0;
+}
+
 // A config value or key problem: "<file>: <key.path>: <problem>".
 class ConfigError : public InputError {
  public:
   // A `--set key=value` is its own origin ("--set hbm.bandwidth"): the key is then not named twice.
   ConfigError(const std::string& file, const std::string& key, const std::string& problem)
-      : InputError(file + ": " + (key.empty() || ends_with_key(file, key) ? std::string() : key + ": ") + problem) {}
-
- private:
-  static bool ends_with_key(const std::string& file, const std::string& key) {
-    return file.size() > key.size() && file[file.size() - key.size() - 1] == ' ' &&
-           file.compare(file.size() - key.size(), key.size(), key) == 0;
-  }
+      : InputError(file + ": " + (key.empty() || ends_with_part(file, ' ', key) ? std::string() : key + ": ") + problem) {}
 };
 
 // Closest candidate for "did you mean" hints ("" if none is close): the shortest dotted key whose last part is
@@ -39,9 +39,7 @@ std::string nearest_of(const std::string& word, const Range& candidates) {
   std::string best;
   for (const auto& c : candidates) {
     const std::string name(c);
-    if (name.size() > word.size() + 1 && name[name.size() - word.size() - 1] == '.' &&
-        name.compare(name.size() - word.size(), word.size(), word) == 0 && (best.empty() || name.size() < best.size()))
-      best = name;
+    if (ends_with_part(name, '.', word) && (best.empty() || name.size() < best.size())) best = name;
   }
   if (!best.empty()) return best;
   for (const auto& c : candidates) {

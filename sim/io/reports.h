@@ -31,8 +31,5 @@ nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, c
 std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
 std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
                                     const std::vector<CollectiveSkip>& skipped = {});
-// `validate`: each predicted row against its measurement, the rows not predicted and why, the mean absolute error.
-nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
-std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
 
 }  // namespace xpu

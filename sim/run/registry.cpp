@@ -159,19 +159,20 @@ bool in_section(const std::string& key, const char* section) {
 }
 }  // namespace
 
-// A key that the family's schema does not know but that names a power.* or cost.* figure without its section
-// (`--set tdp=300W`): the error names the full key. Params' own hint only sees the family's keys (`tdp` -> `name`).
-static void check_section_leaf(const ConfigTree& chip_tree, const std::string& fam) {
-  static const std::vector<ParamInfo> sections = power_cost_schema();
-  for (const auto& [k, v] : chip_tree.entries())
-    for (const ParamInfo& p : sections) {
-      const size_t dot = p.path.find('.');
-      if (p.path.compare(dot + 1, std::string::npos, k) != 0) continue;
-      const std::vector<ParamInfo> own = family(fam).schema();
-      if (std::none_of(own.begin(), own.end(), [&](const ParamInfo& q) { return q.path == k; }))
-        throw ConfigError(v.origin, k, "unknown key (did you mean " + p.path + "? " + p.path.substr(0, dot) +
-                                           " figures are under '" + p.path.substr(0, dot) + ".')");
-    }
+// Where the family's schema refused the tree: a key it does not know that names a power.* or cost.* figure
+// without its section (`--set tdp=300W`) is named in full. Params' own hint only sees the family's keys
+// (`tdp` -> `name`). Looked for only on that error, not on every load.
+[[noreturn]] static void rethrow_with_section_leaf(const ConfigTree& chip_tree, const std::string& fam) {
+  const std::vector<ParamInfo> own = family(fam).schema();
+  for (const auto& [k, v] : chip_tree.entries()) {
+    if (std::any_of(own.begin(), own.end(), [&](const ParamInfo& q) { return q.path == k; })) continue;
+    for (const ParamInfo& p : power_cost_schema())
+      if (ends_with_part(p.path, '.', k)) {
+        const std::string section = p.path.substr(0, p.path.size() - k.size() - 1);
+        throw ConfigError(v.origin, k, "unknown key (did you mean " + p.path + "? " + section + " figures are under '" + section + ".')");
+      }
+  }
+  throw;
 }
 
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam) {
@@ -179,10 +180,14 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
   ConfigTree chip_tree, pc_tree;
   for (const auto& [k, v] : tree.entries())
     (in_section(k, "power") || in_section(k, "cost") ? pc_tree : chip_tree).set(k, v.text, v.origin);
-  check_section_leaf(chip_tree, fam);
   chip_tree.set_file(tree.file());
   pc_tree.set_file(tree.file());
-  std::unique_ptr<ChipModel> model = family(fam).load(chip_tree);
+  std::unique_ptr<ChipModel> model;
+  try {
+    model = family(fam).load(chip_tree);
+  } catch (const ConfigError&) {
+    rethrow_with_section_leaf(chip_tree, fam);
+  }
   Params p(Params::Mode::Load, &pc_tree);
   model->m_has_power = pc_tree.find("power.tdp") != nullptr;
   if (model->m_has_power) describe(p, model->m_power, "power.");

@@ -317,7 +317,6 @@ RunResult SimSession::result() {
   return r;
 }
 
-
 // Aggregates per-engine utilization over all executors ("sm*.tensor" -> "tensor").
 std::map<std::string, double> unit_utilization(const Stats& stats) {
   UtilizationMean m;

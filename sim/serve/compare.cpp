@@ -541,6 +541,13 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
   return msg + (advice.empty() ? "; no shipped system of the " + chip.family() + " family holds it" : advice);
 }
 
+// Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would, and
+// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16).
+void to_attention_groups(ServeOptions& o, int groups) {
+  for (std::int64_t& k : o.concurrency) k *= groups;
+  o.requests *= groups;
+}
+
 // Each tier at the layout its screen serves best: the engine runs that layout too, at the
 // concurrencies where its screened users stream at least the lowest tier (its cache holds their parts),
 // and the unit's frontier is the upper envelope of the layouts run.
@@ -559,8 +566,8 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
     ServeOptions rso = so;
     rso.concurrency.clear();
     for (const auto& [k, pts] : screened[static_cast<size_t>(w)])
-      if (!pts.empty() && pts.back().tok_s_per_user >= lowest_tier) rso.concurrency.push_back(k * c.replica.dp);
-    rso.requests *= c.replica.dp;  // per attention group, as the concurrency (0: the default, 4 x concurrency)
+      if (!pts.empty() && pts.back().tok_s_per_user >= lowest_tier) rso.concurrency.push_back(k);
+    to_attention_groups(rso, c.replica.dp);
     if (rso.concurrency.empty()) continue;
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " for the tiers it serves best\n";
     rso.system = replica_system(*u.system, c.replica.devices());
@@ -587,13 +594,6 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
 }
 
 // A searched unit none of whose layouts ran: why each did not, or why none fits.
-// Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would, and
-// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16).
-void to_attention_groups(ServeOptions& o, int groups) {
-  for (std::int64_t& k : o.concurrency) k *= groups;
-  o.requests *= groups;
-}
-
 CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
                          const std::vector<LayoutTrial>& trials, const std::vector<double>& tiers) {
   CompareRow row = empty_row(name, *u.chip, u.system->spec.ranks());

@@ -504,19 +504,12 @@ namespace {
     check.input_len = s.opt.input;
     check.output_len = s.opt.output;
     check.phase = Phase::Request;
-    try {
-      check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm,
-                 runs_weights(s.chip, DType::fp4, DType::fp8));
-    } catch (const InputError& e) {  // say why less is available than `run` gives the same chip
-      std::string m = e.what();
-      const std::string at = " is available";
-      const size_t pos = m.find(at);
-      if (pos != std::string::npos)
-        m.insert(pos + at.size(), " (" + format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
-                                      " of activations for the scheduler's largest iteration: --token-budget " +
-                                      std::to_string(sched.limits().token_budget) + ", --max-seqs " + std::to_string(sched.limits().max_seqs) + ")");
-      throw InputError(m);
-    }
+    // Less is available than `run` gives the same chip: the message says why.
+    check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm,
+               runs_weights(s.chip, DType::fp4, DType::fp8),
+               format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
+                   " of activations for the scheduler's largest iteration: --token-budget " + std::to_string(sched.limits().token_budget) +
+                   ", --max-seqs " + std::to_string(sched.limits().max_seqs));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
                              (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +
