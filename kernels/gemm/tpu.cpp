@@ -232,30 +232,30 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
           if (vm > budget) continue;
           Grid g = make_grid(op, bm, bn);
           std::int64_t blocks = std::max<std::int64_t>(1, g.total);
+          std::int64_t nk = ceil_div(op.k, bk);
+          double rows = static_cast<double>(std::min<std::int64_t>(bm, mrows));
+          double folds = std::ceil(static_cast<double>(ceil_div(bk, R) * ceil_div(bn, C)) / spec.mxu.count);
+          double t_mxu = folds * std::max(rows, static_cast<double>(spec.mxu.rows)) * spec.passes(op.dtype) / clk;
+          double a_bytes = nk > 1 || g.tiles_n == 1 ? rows * bk * ea : rows * bk * ea / std::min<double>(g.tiles_n, 4);
+          // A step's body also waits for its bookkeeping or first weight push (whichever is longer) and
+          // for the arrays' fill and drain before the next body starts.
+          double t_body = (std::max(spec.step_cycles, static_cast<double>(spec.mxu.rows) * spec.passes(op.dtype)) +
+                           spec.mxu.rows + C - 2) / clk;
+          // Narrow weights: the vector unit widens the block fold by fold ahead of the pushes, so the
+          // body takes the longer of the two plus one fold's convert before the first push.
+          double t_conv = 0, t_fold_conv = 0;
+          if (op.wdtype != op.dtype) {
+            const double per_elem = spec.vpu.convert_ops_per_elem / spec.vpu_ops_per_clk() / clk;
+            t_conv = static_cast<double>(bk) * bn * per_elem;
+            t_fold_conv = static_cast<double>(std::min<std::int64_t>(bk, R)) * std::min<std::int64_t>(bn, C) * per_elem;
+          }
           // Fewer TensorCores than blocks where the cores' shares of the HBM would starve each other: what
           // one core runs, two could run the same way, so a megacore what-if is never estimated slower.
           for (int cores = static_cast<int>(std::min<std::int64_t>(spec.tensorcores, blocks)); cores >= 1; --cores) {
-            std::int64_t nk = ceil_div(op.k, bk);
             double steps = static_cast<double>(ceil_div(blocks, cores) * nk);
-            double rows = static_cast<double>(std::min<std::int64_t>(bm, mrows));
-            double folds = std::ceil(static_cast<double>(ceil_div(bk, R) * ceil_div(bn, C)) / spec.mxu.count);
-            double t_mxu = folds * std::max(rows, static_cast<double>(spec.mxu.rows)) * spec.passes(op.dtype) / clk;
             double bw = std::min(spec.dma_bandwidth.value(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
-            double a_bytes = nk > 1 || g.tiles_n == 1 ? rows * bk * ea : rows * bk * ea / std::min<double>(g.tiles_n, 4);
             // nb - 1 steps of prefetch hide the copy latency over that many steps.
             double t_dma = (a_bytes + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value() / (nb - 1);
-            // A step's body also waits for its bookkeeping or first weight push (whichever is longer) and
-            // for the arrays' fill and drain before the next body starts.
-            double t_body = (std::max(spec.step_cycles, static_cast<double>(spec.mxu.rows) * spec.passes(op.dtype)) +
-                             spec.mxu.rows + C - 2) / clk;
-            // Narrow weights: the vector unit widens the block fold by fold ahead of the pushes, so the
-            // body takes the longer of the two plus one fold's convert before the first push.
-            double t_conv = 0, t_fold_conv = 0;
-            if (op.wdtype != op.dtype) {
-              const double per_elem = spec.vpu.convert_ops_per_elem / spec.vpu_ops_per_clk() / clk;
-              t_conv = static_cast<double>(bk) * bn * per_elem;
-              t_fold_conv = static_cast<double>(std::min<std::int64_t>(bk, R)) * std::min<std::int64_t>(bn, C) * per_elem;
-            }
             double t_step = std::max(std::max(t_mxu, t_conv) + t_fold_conv + t_body, t_dma);
             double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
             double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
