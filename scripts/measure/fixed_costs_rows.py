@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Rows for workloads/validation/h200_measured.csv from the raw files of one fixed-costs session
+(workloads/validation/h200_fixed_costs/: fixed_costs.py's fixed_costs.csv and blocks.csv, t1_profile.py's
+kernels.csv, mixed.csv, mixed_small.csv and the Nsight Compute exports). Every value is computed here from
+those files; nothing is typed in by hand.
+
+Usage: python3 scripts/measure/fixed_costs_rows.py --start 500 [--append workloads/validation/h200_measured.csv]
+"""
+import argparse
+import csv
+import io
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RAW = os.path.join(HERE, "..", "..", "workloads", "validation", "h200_fixed_costs")
+SETUP = ("measured on NVIDIA H200 (143771 MiB), driver 580.159.04, CUDA 13.0, 2026-12-04, clocks not locked "
+         "(SM clock read from clock64 over globaltimer during the runs: {mhz} MHz)")
+
+
+def probes():
+    out, clocks = {}, []
+    for line in open(os.path.join(RAW, "fixed_costs.csv")):
+        f = line.strip().split(",")
+        if f[0] == "probe":
+            g, t, s = int(f[1]), int(f[2]), int(f[3])
+            out[(g, t, s)] = dict(per=float(f[4]), span=float(f[5]), ramp=float(f[6]), last=float(f[7]),
+                                  gap=float(f[8]), sms=int(f[9]), per_sm=int(f[10]), first_cyc=float(f[12]),
+                                  later_cyc=float(f[13]))
+        elif f[0] == "clock":
+            clocks.append(float(f[4]))
+    return out, clocks
+
+
+def icache():
+    out = {}
+    for line in open(os.path.join(RAW, "fixed_costs.csv")):
+        f = line.strip().split(",")
+        if f[0] == "icache":
+            out.setdefault((int(f[3]), int(f[4]), int(f[5])), {})[int(f[2])] = [float(x) for x in f[6:12]]
+    return out
+
+
+def turnover(rows, clock_mhz):
+    """us between a block's end and the start of the next block in the same slot: blocks spinning 2000 cycles,
+    more blocks than slots; each slot runs per_sm / resident blocks one after another."""
+    out = []
+    for (g, t, s), r in sorted(rows.items()):
+        if s != 2000 or g < 8 * 132 or t < 256:
+            continue
+        resident = 2048 // t  # threads per SM (2048) over the block's threads: these blocks use few registers
+        seq = r["per_sm"] / resident
+        block_us = r["later_cyc"] / clock_mhz
+        out.append((g, t, r["span"] / seq - block_us, seq, block_us))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--start", type=int, required=True)
+    ap.add_argument("--append")
+    a = ap.parse_args()
+    pr, clocks = probes()
+    mhz = statistics.median(clocks)
+    setup = SETUP.replace("{mhz}", "%.0f-%.0f" % (min(clocks), max(clocks)))
+    probe_how = ("scripts/measure/fixed_costs.py: a kernel whose blocks record globaltimer (32 ns steps) at start "
+                 "and end, launched 100 times back to back in one CUDA graph; %s; medians over launches 5-98 of "
+                 "the graph, graph time by CUDA events over 7 replays; " + setup.replace("%", "%%"))
+    rows = []
+
+    def add(level, workload, dtype, shape, metric, value, unit, source):
+        rows.append([level, workload, dtype, shape, metric, value, unit, source])
+
+    for g in (1, 132, 1056):
+        for t in (32, 256, 1024):
+            r = pr[(g, t, 0)]
+            add("micro", "empty kernel in a CUDA graph (time per launch)", "-", "grid %d block %d" % (g, t),
+                "latency", "%.3f" % r["per"], "us", probe_how % "no work in the blocks")
+            add("micro", "empty kernel in a CUDA graph (gap: last block end to the next launch's first block start)",
+                "-", "grid %d block %d" % (g, t), "latency", "%.3f" % r["gap"], "us", probe_how % "no work in the blocks")
+            add("micro", "empty kernel in a CUDA graph (span: first block start to last block end)", "-",
+                "grid %d block %d" % (g, t), "latency", "%.3f" % r["span"], "us", probe_how % "no work in the blocks")
+    for t in (32, 256, 1024):
+        r = pr[(132, t, 0)]
+        add("micro", "grid start spread (first block start on every SM after the grid's first block)", "-",
+            "grid 132 block %d" % t, "latency", "%.3f" % r["ramp"], "us", probe_how % "no work in the blocks")
+    r = pr[(1056, 256, 0)]
+    add("micro", "first wave dispatch (8 blocks per SM, all resident: the last block start after the grid's first)",
+        "-", "grid 1056 block 256", "latency", "%.3f" % r["last"], "us", probe_how % "no work in the blocks")
+    for g, t, us, seq, block_us in turnover(pr, mhz):
+        add("micro", "block slot turnover (a block's end to the next block's start in the same slot)", "-",
+            "grid %d block %d" % (g, t), "latency", "%.3f" % us, "us",
+            probe_how % ("blocks spin 2000 cycles; derived as span / %.1f blocks in a row per slot - one block's "
+                         "%.3f us (its clock64 cycles at %.0f MHz)" % (seq, block_us, mhz)))
+    ic = icache()
+    ic_how = ("scripts/measure/fixed_costs.py: straight-line kernels of N independent-chain FFMAs run three times "
+              "in a loop by one warp per block, clock64 read after each pass; median over blocks of one launch; " + setup)
+    for n in (256, 1024, 4096):
+        for g in (1, 132):
+            d = ic[(n, g, 32)]
+            cases = (("first pass, the kernel launched right after a different kernel (16384 FFMAs)",
+                      statistics.mean([d[0][0], d[2][0]])),
+                     ("first pass, the kernel launched right after itself", d[1][0]),
+                     ("second pass (the code already fetched by this block)", statistics.mean([d[0][1], d[2][1]])))
+            for what, cyc in cases:
+                add("micro", "instruction fetch: %s" % what, "fp32", "N%d grid %d block 32" % (n, g), "cycles",
+                    "%.0f" % cyc, "cycles", ic_how)
+    mixed_how = ("scripts/measure/t1_profile.py mixed_small: 13 PyTorch kernels (x.add_, softmax, rms_norm, SwiGLU, "
+                 "matmul 64^3 and 512^3, SDPA decode; their data fit L2 together) each alone in a CUDA graph of 64 "
+                 "calls, and all 13 one after another in one graph (x%s); extra per kernel = (sequence - sum of the "
+                 "alone times) / 13; " + setup.replace("%", "%%"))
+    for line in csv.reader(open(os.path.join(RAW, "mixed_small.csv"))):
+        if line[0].startswith("sequence of 13 cases x"):
+            reps = line[0].split(" x")[1].split(":")[0]
+            add("micro", "distinct small kernels one after another in a CUDA graph (extra per kernel over each alone)",
+                "bf16", "13 kernels x%s" % reps, "latency", "%.3f" % float(line[3]), "us", mixed_how % reps)
+    names_how = ("scripts/measure/t1_profile.py names: torch.profiler device time per kernel, mean of 5 eager calls "
+                 "after 3 warm-ups, inputs L2-resident, PyTorch 2.11.0+cu130 (cuBLAS of CUDA 13.0); " + setup)
+    for r in csv.DictReader(open(os.path.join(RAW, "kernels.csv"))):
+        if not (r["case"].startswith("bf16") or r["case"].startswith("fp32")) or r["kernel"].startswith("Memset"):
+            continue
+        k = r["kernel"]
+        short = k.split("<")[0].replace("void ", "")
+        if "cutlass" in k:
+            short = k.split("<")[1].split(">")[0]
+        add("micro", "GEMM torch.matmul: kernel %s" % short, r["case"].split()[0], "b1 " + " ".join(r["case"].split()[1:]),
+            "latency", "%.3f" % float(r["mean_us"]), "us", names_how)
+    rows += ncu_rows(setup)
+    w = csv.writer(sys.stdout if not a.append else open(a.append, "a", newline=""), lineterminator="\n")
+    for i, r in enumerate(rows):
+        w.writerow(["G%03d" % (a.start + i), "H200"] + r)
+    print("%d rows from G%03d" % (len(rows), a.start), file=sys.stderr)
+
+
+def ncu_rows(setup):
+    """Warp instructions per block of the row kernels, as Nsight Compute counts them."""
+    text = open(os.path.join(RAW, "ncu_pipes.csv")).read()
+    r = list(csv.reader(io.StringIO(text)))
+    hdr = r[0]
+    nv = [i for i, h in enumerate(hdr) if h.startswith("thread Domain")][0]
+    ix = {h: hdr.index(h) for h in hdr}
+    how = ("Nsight Compute 2025.3.1 (--clock-control none --cache-control none, metrics smsp__inst_executed.sum and "
+           "smsp__inst_executed_pipe_{alu,fma,xu,lsu,cbu,adu}.sum, in ncu_pipes.csv) on scripts/measure/"
+           "t1_profile.py ncu, third of three profiled calls; per block = sum / blocks; PyTorch 2.11.0+cu130; " + setup)
+    out, seen = [], set()
+    for row in r[2:]:
+        case = row[nv].split(":")[1] if ":" in row[nv] else row[nv]
+        case = case.split(":none")[0]
+        if not any(k in case for k in ("softmax bf16 T1 ", "rms_norm bf16 T1 ", "x.add_(1) fp32 n=1024")):
+            continue
+        grid = row[ix["Grid Size"]].strip("()").split(",")
+        blocks = 1
+        for x in grid:
+            blocks *= int(x)
+        key = (case, row[ix["Kernel Name"]])
+        if key in seen:
+            continue
+        seen.add(key)
+        inst = float(row[ix["smsp__inst_executed.sum"]].replace(",", "")) / blocks
+        threads = 1
+        for x in row[ix["Block Size"]].strip("()").split(","):
+            threads *= int(x)
+        label = case.replace("bf16 ", "").replace("fp32 ", "")
+        dtype = "bf16" if "bf16" in case else "fp32"
+        shape = label.split(" ", 1)[1] if " " in label else label
+        out.append(["micro", "%s kernel: warp instructions executed per block (%d threads)" % (label.split(" ")[0], threads),
+                    dtype, shape, "instructions", "%.0f" % inst, "inst", how])
+    return out
+
+
+if __name__ == "__main__":
+    main()
