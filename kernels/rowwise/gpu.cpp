@@ -205,11 +205,56 @@ struct RowReduceKernel {
   int barriers = 0;           // __syncthreads per block reduction
   PassCost first;             // the pass that loads X
   std::vector<PassCost> rest; // passes over the row in L1 / shared memory, a block reduction before each
+  PassCost per_thread;        // once per thread, after the first reduction (index set-up, the reductions' shuffles)
+  std::uint32_t registers = 0;  // per thread: residency
 };
-// Registers per thread of these kernels: assumed 40 (not published: a vector of inputs, two 64-bit
-// pointers, index math and fp32 accumulators). It decides residency: 12 norm blocks per SM, one
-// 1024-thread softmax block.
-constexpr std::uint32_t kRowReduceRegisters = 40;
+// What Nsight Compute counts for PyTorch's softmax kernels on an H200 (PyTorch 2.11.0+cu130, bf16 in and out,
+// our measurement of 2026-12-04: smsp__inst_executed and its per-pipe parts on one row of 2560 to 65536
+// elements, workloads/validation/h200_fixed_costs/ncu_rows.csv, rows G573-G576 and README "H200 fixed costs
+// from inside the kernels"): per thread = a + b x elements per thread, least squares over the widths each
+// kernel runs. cunn_SoftMaxForwardReg (D4096-D9216): 74.8 per element (FMA pipe 28.4, ALU 24.0, MUFU 4.0, the
+// rest 18.3: load/store, branch, address, the pipes not read) and 20 per thread; cunn_SoftMaxForward
+// (D24576-D65536, also used for the Smem kernel, whose one width measured, D16384, lies on its line: 47.3 per
+// element at 16 per thread against 38.75 + 193.9 / 16 = 50.9): 38.75 per element (FMA 22.25, ALU 7.75, MUFU 4.0,
+// the rest 4.75) and 193.9 per thread (FMA 25.2, ALU 71.3, MUFU 6.0, the rest 91.4). These are what nvcc makes
+// of the code (the bound predicate and 64-bit index per element, expf's range reduction, the reductions'
+// shuffles); our own per-pass count from the source (31 and 28.6 per element) missed more than half, and the
+// kernels are issue-bound (0.64-0.74 issues per scheduler cycle measured at one row). The per-pass split below
+// keeps our count's shares; the bf16 <-> fp32 conversions (4 per element in the measured kernels, on the INT32
+// pipe as counted above) follow the tensors' dtypes.
+struct MeasuredMix {
+  PassCost per_elem, per_thread;
+  double conversions;  // per element, included in per_elem.alu
+};
+constexpr MeasuredMix kSoftmaxRegMix{{28.44, 24.03, 4.0, 18.31}, {10.7, 0, 0, 9.4}, 4};
+constexpr MeasuredMix kSoftmaxForwardMix{{22.25, 7.75, 4.0, 4.75}, {25.2, 71.3, 6.0, 91.4}, 4};
+// vectorized_layer_norm_kernel as F.rms_norm runs it (D2048-D16384, 128 threads, the same measurement): 11.75 per
+// element (FMA 6.5, ALU 3.0, the rest 2.25) and 124.5 per thread (FMA 23.8, ALU 36.3, MUFU 1.5, the rest 62.9).
+constexpr MeasuredMix kRmsNormMix{{6.5, 3.0, 0, 2.25}, {23.8, 36.3, 1.5, 62.9}, 4};
+
+// Spread a measured per-element mix over the kernel's passes in proportion to each pass's share of our own
+// instruction count, pipe by pipe; `conv` is this op's conversions per element (the measured kernels had m.conversions).
+void apply_measured_mix(RowReduceKernel& k, const MeasuredMix& m, double conv) {
+  auto total = [](const PassCost& c) { return c.fp32 + c.alu + c.mufu + c.other; };
+  double all = total(k.first);
+  for (const PassCost& c : k.rest) all += total(c);
+  const PassCost want{m.per_elem.fp32, std::max(0.0, m.per_elem.alu - m.conversions + conv), m.per_elem.mufu, m.per_elem.other};
+  auto share = [&](const PassCost& c) {
+    const double f = total(c) / all;
+    return PassCost{want.fp32 * f, want.alu * f, want.mufu * f, want.other * f};
+  };
+  k.first = share(k.first);
+  for (PassCost& c : k.rest) c = share(c);
+  k.per_thread = m.per_thread;
+}
+// Registers per thread of these kernels, as Nsight Compute reports them (launch__registers_per_thread, H200,
+// PyTorch 2.11.0+cu130, workloads/validation/h200_fixed_costs/ncu_rows.csv): vectorized_layer_norm_kernel 27;
+// cunn_SoftMaxForward and cunn_SoftMaxForwardSmem 32; cunn_SoftMaxForwardReg 28-30 while each thread holds up
+// to 6 elements (measured at 3, 4 and 6), 37 at 8 and 40 at 9. They decide residency: two 1024-thread softmax
+// blocks per SM up to 6 elements per thread (65536 registers), one at 8 or 9.
+constexpr std::uint32_t kNormRegisters = 27;
+constexpr std::uint32_t kSoftmaxRegisters = 32;
+std::uint32_t softmax_reg_registers(std::int64_t per_thread) { return per_thread <= 6 ? 30 : per_thread <= 8 ? 37 : 40; }
 // Iterations of a thread's loop whose loads are in flight together: assumed 4, nvcc's usual unroll factor
 // for a loop without an unroll pragma and an unknown trip count (these loops have none).
 constexpr std::int64_t kLoadsInFlight = 4;
@@ -229,7 +274,7 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
     if (c % 4 != 0) return false;
     const bool ln = op.kind == OpKind::LayerNorm;
-    k.threads = 128, k.vec_elems = 4, k.loads_in_flight = kLoadsInFlight;
+    k.threads = 128, k.vec_elems = 4, k.loads_in_flight = kLoadsInFlight, k.registers = kNormRegisters;
     k.smem_bytes = 4 * 3 / 2 * 4;  // threads.y * 3/2 floats
     k.weights = true;
     k.barriers = 5;  // compute_stats over 4 warps: two rounds of two __syncthreads, one to broadcast
@@ -240,6 +285,7 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
     k.first = ln ? PassCost{9, cin + loop, 1, 2 * one} : PassCost{1, cin + loop, 0, 2 * one};
     // Convert X and gamma (and beta), scale by rstd and gamma (and subtract the mean, add beta), convert the output.
     k.rest = {ln ? PassCost{4, cin + 2 * cw + cout + loop, 0, 5 * one} : PassCost{2, cin + cw + cout + loop, 0, 4 * one}};
+    if (!ln) apply_measured_mix(k, kRmsNormMix, 2 * cin + cw + cout);  // LayerNorm's kernel was not measured
     return true;
   }
   if (op.kind != OpKind::Softmax || (c <= kWarpSoftmaxMaxCols && c * eb <= kWarpSoftmaxMaxBytes)) return false;
@@ -248,22 +294,24 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   k.barriers = 3;  // cuda_utils::BlockReduce (two) and blockReduceWarp's broadcast
   const std::int64_t per_thread = ceil_div(c, k.threads);
   if (per_thread < kSoftmaxRegMaxPerThread) {  // cunn_SoftMaxForwardReg
-    k.vec_elems = 1, k.loads_in_flight = per_thread, k.reread = false;
+    k.vec_elems = 1, k.loads_in_flight = per_thread, k.reread = false, k.registers = softmax_reg_registers(per_thread);
     k.smem_bytes = reduction;
     // Per element: a load with its address add and bound compare, convert, max; then from registers the
     // exp-sum (convert, subtract, expf, add) and the epilogue (convert, subtract, expf, divide, convert, store),
     // the bound's predicate kept.
     k.first = {0, cin + 1 + 2, 0, 1};
     k.rest = {{7, cin, 1, 0}, {12, cin + cout, 2, 1}};
+    apply_measured_mix(k, kSoftmaxRegMix, 3 * cin + cout);
     return true;
   }
-  k.vec_elems = static_cast<std::int64_t>(16 / eb), k.loads_in_flight = kLoadsInFlight;
+  k.vec_elems = static_cast<std::int64_t>(16 / eb), k.loads_in_flight = kLoadsInFlight, k.registers = kSoftmaxRegisters;
   const bool smem = c < (kDefaultSmemPerBlock - reduction) / eb && c % k.vec_elems == 0;
   k.smem_bytes = smem ? c * eb + reduction : reduction;
   const double v = static_cast<double>(k.vec_elems), loop = 2 / v;  // index add and compare per vector
   k.first = {0, cin + 1 + loop, 0, 2 / v};  // convert, max (FMNMX); a load and the branch per vector
   // exp-sum: convert, subtract, expf, add; epilogue: convert, subtract, expf, divide, convert to bf16 (and a store).
   k.rest = {{7, cin + loop, 1, 2 / v}, {12, cin + cout + loop, 2, 3 / v}};
+  apply_measured_mix(k, kSoftmaxForwardMix, 3 * cin + cout);
   return true;
 }
 
@@ -275,7 +323,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   const std::int64_t iters = ceil_div(op.cols, per_load);
   // Blocks resident per SM as CUDA's occupancy rule gives them; the engine holds at most 4 slots, so a
   // simulated task carries up to resident / slots rows side by side (their loads in flight together).
-  const int resident = std::max(1, occupancy(spec, kk.smem_bytes, static_cast<int>(kk.threads), kRowReduceRegisters));
+  const int resident = std::max(1, occupancy(spec, kk.smem_bytes, static_cast<int>(kk.threads), static_cast<int>(kk.registers)));
   const int slots = std::min(4, resident);
   const std::int64_t g = std::clamp<std::int64_t>(ceil_div(op.rows, static_cast<std::int64_t>(slots) * spec.sm.count), 1,
                                                   std::max(1, resident / slots));
@@ -298,7 +346,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   const LowerOptions fopt = functional ? opt : LowerOptions{};
   auto make = [=](std::uint64_t index, Task& t) {
     const std::int64_t r0 = static_cast<std::int64_t>(index) * g, rows = std::min(g, o.rows - r0);
-    block_shape(t, static_cast<std::uint32_t>(k.threads), kRowReduceRegisters, static_cast<std::uint32_t>(k.smem_bytes));
+    block_shape(t, static_cast<std::uint32_t>(k.threads), k.registers, static_cast<std::uint32_t>(k.smem_bytes));
     build::Emitter emit(t, functional);
     RowFunc f;
     if (functional) f = row_func(o, fopt, label, static_cast<int>(r0), static_cast<int>(rows));
@@ -321,6 +369,8 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       for (int b = 0; b < k.barriers; ++b) prev = emit(after(build::sync(kVector), prev));
     };
     reduce();
+    if (k.per_thread.fp32 + k.per_thread.alu + k.per_thread.mufu + k.per_thread.other > 0)
+      prev = emit(after(pass_op(k.per_thread, static_cast<std::uint32_t>(k.threads), 0), prev));
     if (k.weights) {  // norm: per iteration gamma from L2, X from L1, the scaled output stored
       // One iteration's gamma load waits for the previous iteration's store to issue: gamma (and beta) and Y
       // are plain pointers of the same element type (only X is __restrict__ in vectorized_layer_norm_kernel_impl),

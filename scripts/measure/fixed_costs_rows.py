@@ -127,6 +127,7 @@ def main():
         add("micro", "GEMM torch.matmul: kernel %s" % short, r["case"].split()[0], "b1 " + " ".join(r["case"].split()[1:]),
             "latency", "%.3f" % float(r["mean_us"]), "us", names_how)
     rows += ncu_rows(setup)
+    rows += width_rows(setup)
     w = csv.writer(sys.stdout if not a.append else open(a.append, "a", newline=""), lineterminator="\n")
     for i, r in enumerate(rows):
         w.writerow(["G%03d" % (a.start + i), "H200"] + r)
@@ -166,6 +167,41 @@ def ncu_rows(setup):
         shape = label.split(" ", 1)[1] if " " in label else label
         out.append(["micro", "%s kernel: warp instructions executed per block (%d threads)" % (label.split(" ")[0], threads),
                     dtype, shape, "instructions", "%.0f" % inst, "inst", how])
+    return out
+
+
+def width_rows(setup):
+    """Softmax and RMSNorm on one row of several widths (t1_profile.py rows_time and rows_ncu): time per call
+    in a CUDA graph with the row L2-resident, and Nsight Compute's instructions and registers per block."""
+    how_t = ("scripts/measure/t1_profile.py rows_time: one row, one buffer (L2-resident), a CUDA graph of 64 calls, "
+             "median of 7 replays; PyTorch 2.11.0+cu130; " + setup)
+    out = []
+    for r in csv.reader(open(os.path.join(RAW, "rows_time.csv"))):
+        if r[0] == "case":
+            continue
+        op, dtype, t, d = r[0].split()
+        wl = "softmax torch.softmax(dim=-1)" if op == "softmax" else "RMSNorm F.rms_norm"
+        out.append(["micro", wl + " on one L2-resident row in a CUDA graph", dtype, "%s %s" % (t, d), "latency",
+                    "%.3f" % float(r[1]), "us", how_t])
+    text = list(csv.reader(open(os.path.join(RAW, "ncu_rows.csv"))))
+    hdr = text[0]
+    nv = [i for i, h in enumerate(hdr) if h.startswith("thread Domain")][0]
+    ix = {h: i for i, h in enumerate(hdr)}
+    how_n = ("Nsight Compute 2025.3.1 (--clock-control none --cache-control none, smsp__inst_executed.sum per block, "
+             "launch__registers_per_thread; ncu_rows.csv) on scripts/measure/t1_profile.py rows_ncu, one call per "
+             "width after 3 warm-ups; PyTorch 2.11.0+cu130; " + setup)
+    for row in text[2:]:
+        case = row[nv].split(":")[1].split(":none")[0] if ":" in row[nv] else row[nv]
+        op, dtype, t, d = case.split()
+        kname = row[ix["Kernel Name"]].split("(")[0].split("<")[0].replace("void ", "").split("::")[-1]
+        threads = 1
+        for x in row[ix["Block Size"]].strip("()").split(","):
+            threads *= int(x)
+        inst = float(row[ix["smsp__inst_executed.sum"]].replace(",", ""))
+        out.append(["micro", "%s kernel %s: warp instructions executed per block (%d threads)" % (op, kname, threads),
+                    dtype, "%s %s" % (t, d), "instructions", "%.0f" % inst, "inst", how_n])
+        out.append(["micro", "%s kernel %s: registers per thread" % (op, kname), dtype, "%s %s" % (t, d),
+                    "registers", row[ix["launch__registers_per_thread"]], "registers", how_n])
     return out
 
 

@@ -100,20 +100,25 @@ def names():
             del fn
 
 
-def ncu():
-    cases = small_cases()
+def profile_cases(cases, calls):
+    """Each case `calls` times between cudaProfilerStart and Stop, after 3 warm-ups, inside an NVTX range
+    named after the case (ncu --nvtx names each kernel's case)."""
     for _, fn in cases:
         for _ in range(3):
             fn()
     torch.cuda.synchronize()
     torch.cuda.cudart().cudaProfilerStart()
     for label, fn in cases:
-        torch.cuda.nvtx.range_push(label)  # ncu --nvtx names each kernel's case
-        for _ in range(3):
+        torch.cuda.nvtx.range_push(label)
+        for _ in range(calls):
             fn()
         torch.cuda.synchronize()
         torch.cuda.nvtx.range_pop()
     torch.cuda.cudart().cudaProfilerStop()
+
+
+def ncu():
+    profile_cases(small_cases(), 3)
 
 
 def graph_time(fns, reps=64):
@@ -196,5 +201,33 @@ def mixed_small():
     print('"reversed sequence x16",%.4f,%.4f,%.4f' % (total, rev, (rev - total) / len(cases)), flush=True)
 
 
+def row_cases():
+    """Softmax and RMSNorm over one row of several widths: per-thread and per-element instruction counts."""
+    bf = torch.bfloat16
+    out = []
+    for D in (2560, 4096, 6144, 8192, 9216, 16384, 24576, 32768, 65536):
+        x = torch.randn(1, D, device="cuda", dtype=bf)
+        out.append(("softmax bf16 T1 D%d" % D, lambda x=x: torch.softmax(x, dim=-1)))
+    for D in (4096, 32768):
+        x = torch.randn(1, D, device="cuda", dtype=torch.float32)
+        out.append(("softmax fp32 T1 D%d" % D, lambda x=x: torch.softmax(x, dim=-1)))
+    for D in (1024, 2048, 4096, 8192, 16384):
+        x = torch.randn(1, D, device="cuda", dtype=bf)
+        w = torch.randn(D, device="cuda", dtype=bf)
+        out.append(("rms_norm bf16 T1 D%d" % D, lambda x=x, w=w, D=D: F.rms_norm(x, (D,), w, 1e-5)))
+    return out
+
+
+def rows_ncu():
+    profile_cases(row_cases(), 1)
+
+
+def rows_time():
+    print("case,graph_us_per_call")
+    for label, fn in row_cases():
+        print('"%s",%.4f' % (label, graph_time([fn])), flush=True)
+
+
 if __name__ == "__main__":
-    {"names": names, "ncu": ncu, "mixed": mixed, "mixed_small": mixed_small}[sys.argv[1]]()
+    {"names": names, "ncu": ncu, "mixed": mixed, "mixed_small": mixed_small, "rows_ncu": rows_ncu,
+     "rows_time": rows_time}[sys.argv[1]]()
