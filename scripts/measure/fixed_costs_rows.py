@@ -128,6 +128,8 @@ def main():
             "latency", "%.3f" % float(r["mean_us"]), "us", names_how)
     rows += ncu_rows(setup)
     rows += width_rows(setup)
+    rows += cluster_rows(setup)
+    rows += latency_rows(setup)
     w = csv.writer(sys.stdout if not a.append else open(a.append, "a", newline=""), lineterminator="\n")
     for i, r in enumerate(rows):
         w.writerow(["G%03d" % (a.start + i), "H200"] + r)
@@ -202,6 +204,54 @@ def width_rows(setup):
                     dtype, "%s %s" % (t, d), "instructions", "%.0f" % inst, "inst", how_n])
         out.append(["micro", "%s kernel %s: registers per thread" % (op, kname), dtype, "%s %s" % (t, d),
                     "registers", row[ix["launch__registers_per_thread"]], "registers", how_n])
+    return out
+
+
+def cluster_rows(setup):
+    """cluster_probe.py: a block's start to the end of its mbarrier set-up and to its cluster barrier."""
+    how = ("scripts/measure/cluster_probe.py: blocks of %d threads read clock64 at entry, thread 0 initializes 8 "
+           "mbarriers and fences them (fence.mbarrier_init), then the cluster meets at cluster.sync() (size 1: "
+           "__syncthreads); a CUDA graph of 100 launches of a %d-block grid, medians over blocks and launches 5-98; "
+           + setup.replace("%", "%%"))
+    out = []
+    for line in open(os.path.join(RAW, "cluster_probe.csv")):
+        f = line.strip().split(",")
+        if f[0] != "cluster":
+            continue
+        cs, grid, threads = int(f[1]), int(f[2]), int(f[3])
+        if grid != 132:
+            continue
+        shape = "cluster %d grid %d block %d" % (cs, grid, threads)
+        out.append(["micro", "kernel prologue: block start to its cluster barrier passed (mbarrier set-up included)", "-",
+                    shape, "cycles", f[7], "cycles", how % (threads, grid)])
+        out.append(["micro", "kernel prologue: block start to 8 mbarriers initialized and fenced", "-", shape, "cycles",
+                    f[9], "cycles", how % (threads, grid)])
+        out.append(["micro", "cluster kernel in a CUDA graph (time per launch)", "-", shape, "latency", f[4], "us",
+                    how % (threads, grid)])
+    return out
+
+
+def latency_rows(setup):
+    """latency_probe.py: one thread's dependent loads (pointer chase) hitting L1, L2 and, after a scrub, HBM."""
+    how = ("scripts/measure/latency_probe.py: one thread chases a random cyclic chain of %s; %s; clock64 and "
+           "globaltimer over 4096 dependent loads; " + setup.replace("%", "%%"))
+    out = []
+    for line in open(os.path.join(RAW, "latency_probe.csv")):
+        f = line.strip().split(",")
+        if f[0] not in ("chase", "cold"):
+            continue
+        size, stride, ld = int(f[1]), int(f[2]), f[3]
+        fp = "%d KiB" % (size >> 10) if size < (1 << 20) else "%d MiB" % (size >> 20)
+        chain = "lines %d bytes apart over %s" % (stride, fp)
+        if f[0] == "chase":
+            level = "L1" if float(f[4]) < 100 else "L2"
+            what = "load-to-use latency, %s hit (ld.%s, chain warmed by one pass)" % (level, ld)
+            cond = "the chain walked once before timing"
+        else:
+            what = "load-to-use latency, HBM (ld.cg, first touch after L2 was scrubbed)"
+            cond = "512 MiB of writes first evict it from L2; each timed load is a first touch"
+        for metric, v, unit in (("latency", f[5], "ns"), ("cycles", f[4], "cycles")):
+            out.append(["micro", what, "-", "%s stride %d" % (fp, stride), metric, v, unit, how % (chain, cond)])
     return out
 
 
