@@ -130,6 +130,7 @@ def main():
     rows += width_rows(setup)
     rows += cluster_rows(setup)
     rows += latency_rows(setup)
+    rows += tma_rows(setup)
     w = csv.writer(sys.stdout if not a.append else open(a.append, "a", newline=""), lineterminator="\n")
     for i, r in enumerate(rows):
         w.writerow(["G%03d" % (a.start + i), "H200"] + r)
@@ -252,6 +253,31 @@ def latency_rows(setup):
             cond = "512 MiB of writes first evict it from L2; each timed load is a first touch"
         for metric, v, unit in (("latency", f[5], "ns"), ("cycles", f[4], "cycles")):
             out.append(["micro", what, "-", "%s stride %d" % (fp, stride), metric, v, unit, how % (chain, cond)])
+    return out
+
+
+def tma_rows(setup):
+    """tma_probe.py: one cp.async.bulk (global -> shared, completing on an mbarrier) at a time, by size."""
+    how = ("scripts/measure/tma_probe.py: one thread issues a bulk copy of %s bytes to shared memory "
+           "(cp.async.bulk ... mbarrier::complete_tx::bytes), waits on the mbarrier, issues the next; %s; "
+           "mean over the copies (clock64, globaltimer); " + setup.replace("%", "%%"))
+    src_how = {"l2": "64 sources 64 KiB apart, read once before timing (L2 hits)",
+               "hbm": "256 sources 1 MiB apart, first touches after 512 MiB of writes scrubbed L2"}
+    out = []
+    for line in open(os.path.join(RAW, "tma_probe.csv")):
+        f = line.strip().split(",")
+        if f[0] not in ("tma", "ld"):
+            continue
+        src, nbytes = f[1], f[2]
+        if f[0] == "tma":
+            what = "TMA bulk copy latency (issue to mbarrier completion) from %s" % src.upper()
+            cond = how % (nbytes, src_how[src])
+        else:
+            what = "ld.global.cg 16 B latency in the same loop (dependent address) from %s" % src.upper()
+            cond = how.replace("issues a bulk copy of %s bytes to shared memory (cp.async.bulk ... "
+                               "mbarrier::complete_tx::bytes), waits on the mbarrier, issues the next",
+                               "loads 16 bytes (ld.global.cg), the next address depending on it%s") % ("", src_how[src])
+        out.append(["micro", what, "-", "%s bytes" % nbytes, "latency", f[4], "ns", cond])
     return out
 
 
