@@ -34,6 +34,9 @@ double tree_ll128_chunk(const SystemSpec& s, int ranks, std::uint64_t bytes);
 double nvls_chunk(const SystemSpec& s, int heads, std::uint64_t bytes);
 // NCCL's NVLS-tree chunk for a message of `bytes` (src/enqueue.cc): each chunk is one network message.
 double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes);
+// The channels NCCL's tree runs a message of `bytes` on with `proto` (src/enqueue.cc getAlgoInfo: fewer
+// channels for small messages, 4 KiB per channel with LL); library.channels for other libraries.
+int nccl_tree_channels(const SystemSpec& s, const std::string& proto, std::uint64_t bytes);
 // NCCL 2.20.3's own estimate in microseconds (src/graph/tuning.cc) of a tree or ring all-reduce with
 // `proto` across nodes; -1 where it does not apply (another library or collective, one node).
 double nccl_tuner_us(const SystemSpec& s, CollKind kind, const std::string& algo, const std::string& proto,

@@ -360,7 +360,8 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
       auto it = send_of.find({src, v, o.tag});
       if (it != send_of.end()) {
         const CommOp& snd = p.ops[static_cast<size_t>(src)][it->second];
-        double wire = static_cast<double>(snd.bytes) * (snd.wire_factor > 0 ? snd.wire_factor : p.wire_factor);
+        double wire = static_cast<double>(snd.bytes) * (snd.wire_factor > 0 ? snd.wire_factor : p.wire_factor) /
+                      std::max<std::uint16_t>(snd.messages, 1);
         start = std::max(start, finish(src, it->second) + route_latency(src, v, wire));
       }
     }

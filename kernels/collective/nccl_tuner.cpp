@@ -63,6 +63,22 @@ double bandwidth_gbs(const SystemSpec& s, int a, int p, int ranks) {
 }
 }  // namespace
 
+int nccl_tree_channels(const SystemSpec& s, const std::string& proto, std::uint64_t bytes) {
+  const int p = proto_index(proto);
+  if (s.library != "nccl" || p < 0) return s.channels;
+  // NCCL's tree channel tuning (src/enqueue.cc getAlgoInfo; the same rule in 2.18-2.20): drop a
+  // channel while the message is smaller than channels x threads x threshold, then halve the threads
+  // down to 128 (a smaller block, not more channels). Threads: NCCL_LL_MAX_NTHREADS 512,
+  // NCCL_LL128_MAX_NTHREADS 640, NCCL_SIMPLE_MAX_NTHREADS 512 (src/include/device.h); thresholds
+  // NCCL_LL_THREAD_THRESHOLD 8, NCCL_LL128_THREAD_THRESHOLD 8, NCCL_SIMPLE_THREAD_THRESHOLD 64 (the tree's
+  // "threadThresholds 8/8/64" an NCCL log prints, aws/aws-ofi-nccl#65). So LL keeps 4 KiB per channel.
+  constexpr int kThreads[3] = {512, 640, 512}, kThreshold[3] = {8, 8, 64};
+  int nc = std::max(s.channels, 1);
+  const double b = static_cast<double>(bytes);
+  while (nc > 1 && b < static_cast<double>(nc) * kThreads[p] * kThreshold[p]) --nc;
+  return nc;
+}
+
 double nccl_tuner_us(const SystemSpec& s, CollKind kind, const std::string& algo, const std::string& proto,
                      std::uint64_t bytes) {
   const int a = algo == "tree" ? 0 : algo == "ring" ? 1 : -1, p = proto_index(proto);

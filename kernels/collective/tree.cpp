@@ -13,6 +13,18 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes) {
   const Topology& t = b.topo();
   int nodes = t.spec().nodes, local = t.ranks_per_node();
   std::uint64_t half = share(bytes, 2);
+  // NCCL runs a tree on fewer channels for small messages (nccl_tree_channels: 4 KiB each with LL), the
+  // first half on the first tree and the rest on the mirrored one (src/graph/connect.cc connectTrees),
+  // each channel's network hop a message of its own from the GPU of its NIC (NCCL logs in
+  // NVIDIA/nccl#1357, #1453: a channel's tree enters the node through its NIC's GPU). A tree edge across
+  // nodes here carries its channels' messages side by side: one send whose per-message NIC rules (the
+  // eager copy) see each channel's share.
+  const int channels = nccl_tree_channels(t.spec(), b.program().protocol, b.program().bytes);
+  const auto per_tree = static_cast<std::uint16_t>(std::max(1, (channels + 1) / 2));
+  auto net_send = [&](int v, int to, std::uint32_t tag, const Deps& d) {
+    const std::uint32_t i = b.send(v, {to}, half, tag, d);
+    b.program().ops[static_cast<size_t>(v)][i].messages = per_tree;
+  };
   for (int tree = 0; tree < 2; ++tree) {
     // The chain of node n; the second tree enters each node at the other half of its chips so that
     // the two trees use different NICs.
@@ -40,10 +52,10 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes) {
         else have = d;
       }
       if (pos > 0) {  // up the tree, then wait for the result to come back down
-        b.send(c[0], {head((pos - 1) / 2)}, half, up, have);
+        net_send(c[0], head((pos - 1) / 2), up, have);
         have = {b.recv(c[0], head((pos - 1) / 2), down)};
       }
-      for (int ch : kids) b.send(c[0], {head(ch)}, half, down, have);
+      for (int ch : kids) net_send(c[0], head(ch), down, have);
       for (int j = 0; j + 1 < local; ++j) {  // broadcast down the chain
         int v = c[static_cast<size_t>(j)];
         Deps d = j == 0 ? have : Deps{b.recv(v, c[static_cast<size_t>(j - 1)], down)};

@@ -24,6 +24,9 @@ struct CommOp {
   Tick delay = 0;                  // software latency after the dependencies (step sync, launch)
   std::vector<std::uint32_t> deps; // earlier operations of the same vertex
   float wire_factor = 0;           // Send: wire bytes per payload byte when it differs from the program's
+  // Send: the library's channel messages this send stands for, crossing side by side on their own
+  // NICs (0 or 1: one message); the receiving NIC's per-message rules (eager copy) see each one's share.
+  std::uint16_t messages = 0;
   Tick work = 0;                   // Compute: the kernel's time on an otherwise idle chip
   double hbm_bytes = 0;            // Compute: its device-memory traffic
 };

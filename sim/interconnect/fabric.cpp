@@ -51,6 +51,7 @@ struct Fabric::Live {
     double hbm_bytes = 0;
     std::uint32_t tag = 0;
     float wire_factor = 0;
+    std::uint16_t messages = 0;                 // CommOp::messages
     std::uint32_t peer_at = 0, peer_count = 0;  // Live::peers
     std::uint32_t dep_at = 0, dep_count = 0;    // Live::deps
     CommOp::Kind kind = CommOp::Kind::Send;
@@ -85,7 +86,7 @@ struct Fabric::Live {
   Op& add(const CommOp& o) {
     Op& x = ops.emplace_back();
     x.delay = o.delay, x.work = o.work, x.bytes = o.bytes, x.hbm_bytes = o.hbm_bytes;
-    x.tag = o.tag, x.wire_factor = o.wire_factor, x.kind = o.kind;
+    x.tag = o.tag, x.wire_factor = o.wire_factor, x.messages = o.messages, x.kind = o.kind;
     x.peer_at = static_cast<std::uint32_t>(peers.size());
     x.peer_count = static_cast<std::uint32_t>(o.peers.size());
     peers.insert(peers.end(), o.peers.begin(), o.peers.end());
@@ -578,7 +579,8 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
       tail = end + link.latency();
     }
     if (path.empty()) tail = now;
-    else if (piece + 1 == pieces) tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total);
+    else if (piece + 1 == pieces)
+      tail += m_links[static_cast<size_t>(path.back())]->receive_overhead(total / std::max<std::uint16_t>(op.messages, 1));
     s.port_bytes[static_cast<size_t>(dst)] += payload;
     if (piece == 0 && reducing(dst)) s.first_arrived.set({v, dst, op.tag}, tail);
     Tick& d = l.state[op_index].delivered;

@@ -24,6 +24,13 @@ CommProgram lower(const Topology& t, CollKind k, std::uint64_t bytes, const std:
   r.protocol = "simple";
   return lower_collective(t, r, slices);
 }
+// A request for `algo` and `proto`, its size to be set.
+CollectiveRequest request(const std::string& algo, const std::string& proto) {
+  CollectiveRequest r;
+  r.algorithm = algo;
+  r.protocol = proto;
+  return r;
+}
 std::uint64_t switch_sent(const Topology& t, const CommProgram& p) {
   std::uint64_t b = 0;
   for (size_t v = static_cast<size_t>(t.ranks()); v < t.vertices().size(); ++v) b += p.sent_by(static_cast<int>(v));
@@ -202,6 +209,45 @@ TEST(Collective, TreeSendsTheBufferUpAndDownEverySpanningEdge) {
   EXPECT_EQ(crossing, 4);  // up and down in each tree
 }
 
+TEST(Collective, TreeChannelsFollowNcclsSmallMessageRule) {
+  // NCCL's tree keeps 4 KiB per channel with LL (512 threads x 8 B): 1, 2, 4, 8, 16 channels at
+  // 4 ... 64 KiB; LL128 (640 threads x 8 B) is on all 16 at 256 KiB; other libraries keep their own.
+  const SystemSpec s = load_system("p5-h100x8");
+  const std::map<std::uint64_t, int> ll = {{1024, 1}, {4096, 1}, {8192, 2}, {16384, 4}, {32768, 8}, {65536, 16}, {1 << 20, 16}};
+  for (const auto& [bytes, nc] : ll) EXPECT_EQ(coll::nccl_tree_channels(s, "ll", bytes), nc) << bytes;
+  EXPECT_EQ(coll::nccl_tree_channels(s, "ll128", 262144), 16);
+  EXPECT_EQ(coll::nccl_tree_channels(s, "simple", 16384), 1);  // 512 threads x 64 B = 32 KiB per channel
+  EXPECT_EQ(coll::nccl_tree_channels(load_system("trn1-32xl"), "ll", 1024), load_system("trn1-32xl").channels);
+}
+
+TEST(Collective, TreeChannelMessagesStayEagerUpTo64KiB) {
+  // Each of NCCL's tree channels crosses the network as its own message: 8 KiB of LL lines from 4 to
+  // 64 KiB, aws-ofi-nccl's eager limit on p5, so every size there pays the eager copy, and 16 KiB is no
+  // longer faster than 8 KiB (one 16 KiB message per tree, past the limit, skipped it). At 128 KiB a
+  // channel's message is 16 KiB and leaves the eager path (the measured time drops there too).
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r = request("tree", "ll");
+  auto crossing_messages = [&](std::uint64_t bytes) {
+    r.bytes = bytes;
+    const CommProgram p = lower_collective(t, r);
+    std::set<int> m;
+    for (int v = 0; v < t.ranks(); ++v)
+      for (const auto& o : p.ops[static_cast<size_t>(v)])
+        if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != v / 8) m.insert(std::max<int>(o.messages, 1));
+    return m;
+  };
+  EXPECT_EQ(crossing_messages(8192), std::set<int>{1});
+  EXPECT_EQ(crossing_messages(16384), std::set<int>{2});
+  EXPECT_EQ(crossing_messages(65536), std::set<int>{8});
+  auto time = [&](std::uint64_t bytes) {
+    r.bytes = bytes;
+    return to_seconds(simulate_collective(t, lower_collective(t, r)).end);
+  };
+  EXPECT_GE(time(16384), time(8192));
+  EXPECT_GE(time(65536), time(32768));
+  EXPECT_GT(time(65536), time(131072));  // the eager copies, up and down, leave with the eager path
+}
+
 TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
   Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, NVLS inside the node
   const std::uint64_t b = 64ull << 20;
@@ -237,9 +283,7 @@ TEST(Collective, NvlsTreeChunkShrinksForMidSizeMessages) {
   // NCCL's NVLS-tree chunk: 512 KiB from 2 GiB up, 256 KiB, 128 KiB below 512 MiB, 64 KiB below
   // 64 MiB, 32 KiB below 8 MiB (16 channels x 8 heads on p5). One chunk per inter-node message.
   Topology t(load_system("p5-h100x8"));
-  CollectiveRequest r;
-  r.algorithm = "hierarchical";
-  r.protocol = "simple";
+  CollectiveRequest r = request("hierarchical", "simple");
   auto nic_message = [&](std::uint64_t bytes) {
     r.bytes = bytes;
     CommProgram p = lower_collective(t, r);
