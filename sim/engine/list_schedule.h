@@ -24,8 +24,11 @@ namespace xpu {
 
 template <class Window>
 Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk) {
+                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& slot_qk) {
   const size_t engines = m_engines.size();
+  // The slot's keeper, copied into this frame for the task and back at its end: read after every quantum
+  // sync, it then shares the frame's lines instead of being reached through the caller's argument.
+  QuantumKeeper qk = slot_qk;
   // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
   // the dependency part only changes when one of them is processed, so it is cached per engine.
   auto refresh = [&](SlotState::Head& h) {
@@ -40,8 +43,11 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     }
     h.dep_ready = r;
   };
+  heads.resize(engines);
+  // The heads' own address, not the vector's: see WholeTask (chip.cpp) on reads after a quantum sync.
+  SlotState::Head* const hd = heads.data();
   auto load_head = [&](size_t e) {
-    SlotState::Head& h = heads[e];
+    SlotState::Head& h = hd[e];
     if (!w.front(e, h.cand)) {
       h.cand = kNoDep;
       h.dep_ready = SlotState::Head::kBlocked;
@@ -53,7 +59,6 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     h.dep[0] = c.dep[0], h.dep[1] = c.dep[1], h.dep[2] = c.dep[2];
     refresh(h);
   };
-  heads.resize(engines);
   for (size_t e = 0; e < engines; ++e) load_head(e);
   Tick task_end = t0;
   // Simulation time moves only while this thread waits (qk.sync() below): execute() sends its
@@ -63,7 +68,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     std::uint32_t pick = kNoDep;
     Tick ready = 0;
     for (size_t e = 0; e < engines; ++e) {
-      const SlotState::Head& h = heads[e];
+      const SlotState::Head& h = hd[e];
       if (h.dep_ready == SlotState::Head::kBlocked) continue;
       // The engine's free time is read afresh: other slots of this executor move it while this one syncs.
       Tick r = std::max(h.dep_ready, m_engines[e].free);
@@ -80,7 +85,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     w.finish(pick, end);
     load_head(in.engine);
     for (size_t e = 0; e < engines; ++e) {
-      SlotState::Head& h = heads[e];
+      SlotState::Head& h = hd[e];
       if (h.dep_ready == SlotState::Head::kBlocked && h.cand != kNoDep &&
           (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick))
         refresh(h);
@@ -94,11 +99,12 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
         now = qk.sync(now);
         // Other threads ran meanwhile: start loading the candidates the next step reads.
         for (size_t e = 0; e < engines; ++e)
-          if (heads[e].cand != kNoDep) prefetch_instr(&w.instr(heads[e].cand));
+          if (hd[e].cand != kNoDep) prefetch_instr(&w.instr(hd[e].cand));
       }
     }
     if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
   }
+  slot_qk = qk;
   return task_end;
 }
 

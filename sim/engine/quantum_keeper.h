@@ -37,7 +37,7 @@ class alignas(32) QuantumKeeper {
     sc_core::wait(ticks_time(m_local));
     now = static_cast<Tick>(static_cast<std::uint64_t>(now) + static_cast<std::uint64_t>(m_local));
     assert(now == stamp());
-    restart(now);
+    advance(now);
     return now;
   }
   void reset() {
@@ -52,6 +52,20 @@ class alignas(32) QuantumKeeper {
     m_local = 0;
     const std::uint64_t t = static_cast<std::uint64_t>(now);
     m_next = t + (m_quantum != 0 ? m_quantum - t % m_quantum : 0);
+  }
+  // restart() at a time no earlier than the last restart, without its division (a 64-bit divide per
+  // quantum sync, some 270,000 in the 8192^3 H100 GEMM): m_next is the first multiple of the quantum
+  // after the last restart's time, so the first multiple after `now` is m_next while `now` lies before
+  // it and the next multiple while it lies in the following quantum (a sync lands there unless its
+  // local time spans more than one quantum); otherwise it is computed.
+  void advance(Tick now) {
+    const std::uint64_t t = static_cast<std::uint64_t>(now);
+    if (m_quantum != 0 && t < m_next + m_quantum) {
+      m_local = 0;
+      if (t >= m_next) m_next += m_quantum;
+      return;
+    }
+    restart(now);
   }
   Tick m_local = 0;
   std::uint64_t m_next = 0;     // the next sync point
