@@ -430,6 +430,10 @@ std::string serve_table(const ServeResult& r) {
     if (b.kv_transfer && !b.kv_transfer->power_manager_chip.empty() && !pm.empty())  // disaggregated: whose log it is
       pm.replace(pm.find(": "), 2, " (" + b.kv_transfer->power_manager_chip + ", the most energy of both pools): ");
     os << pm;
+    if (b.host_bound_share >= 0.5)  // the chip's figures would not move with a faster chip
+      os << strformat("  host: the framework's host work per iteration (%g us + %g us per running request; --host-fixed-us, "
+                      "--host-us-per-request) set the time of %.0f%% of the iterations at the best point: the chip waited for it\n",
+                      r.limits.host_fixed_us, r.limits.host_us_per_request, 100 * b.host_bound_share);
   }
   double step_s = 0;
   std::string coll;  // the decode step's collectives, as run's breakdown gives them

@@ -476,6 +476,9 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
   for (const auto& [k, v] : by) total += v, b.time_s.push_back({k, v});
   std::sort(b.time_s.begin(), b.time_s.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
   if (!b.time_s.empty() && total > 0) b.dominant = b.time_s.front().first, b.share = b.time_s.front().second / total;
+  // The framework's host work, not the chip, set most iterations' time (a small model's short steps at
+  // many requests): whatever bounds the decode step, the chip waited for the host.
+  if (pt.host_bound_share >= 0.5) b.dominant = "host", b.share = pt.host_bound_share;
   if (pt.preemptions > 0 || pt.kv_peak >= 0.95) b.dominant = "memory capacity", b.share = pt.kv_peak;
   return b;
 }

@@ -206,8 +206,10 @@ void check_serve_request(const ModelConfig& model, const Scenario& base, const S
 // simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated
 // bound of each kernel: "weight streaming" for memory-bound GEMMs, "KV-cache traffic" for memory-bound
 // attention, "compute" for compute-bound kernels, "communication" for collectives; for the rest
-// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound), or
-// "memory capacity" when the KV cache capped the batch (the point preempted or filled it to 95%).
+// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound),
+// "host" when the serving framework's host work bounded at least half of the point's iterations (share:
+// those iterations), or "memory capacity" when the KV cache capped the batch (the point preempted or
+// filled it to 95%).
 struct PointBound {
   std::vector<std::pair<std::string, double>> time_s;  // per category, largest first
   std::string dominant;

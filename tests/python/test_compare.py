@@ -83,7 +83,7 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
         if t["reachable"]:
             assert t["throughput_tok_s_per_chip"] > 0 and t["tok_s_per_mw"] > 0 and t["usd_per_mtok"] > 0
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
-                                  "vector units", "latency", "on-chip transfer", "other", "memory capacity")
+                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
     for t in bad["tiers"]:
         assert not t["reachable"] and "did not run" in t["why"]
     for f in ok["frontier"]:
@@ -98,6 +98,30 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
     assert len((out / "frontier.csv").read_text().splitlines()) == 1 + len(ok["frontier"])
     page = (out / "report.html").read_text()
     assert 'data-chip="tpu-v6e"' in page and 'data-ran="false"' in page and "Verdict" in page
+
+
+def test_a_tier_bound_by_the_framework_host_says_host(cli, tmp_path):
+    """A small model at 64 users on one H100: vLLM's 21.5 us of host work per running request (1.376 ms)
+    sets every decode iteration's time, far above the chip's step. The tier called that latency-bound
+    (97%), the decode step's own largest category, as if a faster chip would serve more; it is
+    host-bound, and serve's table says so. Without host work the chip's own bound is back."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ["compare", "--chips", "h100-sxm", "--model", small, "--input", "128", "--output", "32",
+            "--concurrency", "64", "--tiers", "20", "--jobs", "1", "--no-report"]
+    cli(*base, "--out", str(tmp_path / "a"))
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    t = s["rows"][0]["tiers"][0]
+    assert t["reachable"] and t["bound"] == "host" and t["bound_share"] >= 0.9, t
+    assert "h100-sxm: host-bound (97%)" in s["verdict"][0], s["verdict"]
+    cli(*base, "--host-us-per-request", "0", "--out", str(tmp_path / "b"))
+    free = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert free["rows"][0]["tiers"][0]["bound"] != "host"
+    table = cli("serve", "--chip", "h100-sxm", "--model", small, "--input", "128", "--output", "32", "--concurrency", "64").stdout
+    assert "host: the framework's host work per iteration (0 us + 21.5 us per running request" in table, table
+    assert "set the time of 97% of the iterations" in table, table
+    quiet = cli("serve", "--chip", "h100-sxm", "--model", small, "--input", "128", "--output", "32", "--concurrency", "64",
+                "--host-us-per-request", "0").stdout
+    assert "host:" not in quiet, quiet
 
 
 def test_serve_reports_prefix_and_speculation(cli):
