@@ -380,6 +380,10 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
   sc.dp = static_cast<int>(deg.count("dp") ? deg["dp"] : 1);
   sc.ep = static_cast<int>(deg.count("ep") ? deg["ep"] : 1);
   const long rest = static_cast<long>(sc.pp) * sc.dp;
+  if (!deg.count("tp") && rest <= chips && chips % rest != 0)  // the tp left to the chips would not be whole
+    throw InputError("--chips " + entry + ": without tpN the TP degree is what pp x dp = " + std::to_string(rest) + " leaves of its " +
+                     std::to_string(chips) + " chips, not a whole number (expected pp x dp dividing " + std::to_string(chips) +
+                     ", or tpN given: tp1" + lay + " takes " + std::to_string(rest) + " chips)");
   sc.tp = static_cast<int>(deg.count("tp") ? deg["tp"] : (rest <= chips && chips % rest == 0 ? chips / rest : 0));
   if (sc.tp <= 0 || static_cast<long>(sc.tp) * rest > chips) throw InputError(expected);
 }
@@ -430,11 +434,13 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
   if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);
-  if (u.layout.devices() < spec.ranks()) {
-    std::vector<int> group;
-    for (int r = 0; r < u.layout.devices(); ++r) group.push_back(r);
-    spec = group_system(Topology(spec), group).spec;
-  }
+  if (u.layout.devices() < spec.ranks()) try {
+      spec = leading_block(spec, u.layout.devices());
+    } catch (const InputError&) {  // e.g. a torus's first N chips (named in the unit, not the preset file)
+      throw InputError("--chips " + entry + ": " + u.layout.layout_str() + " takes " + std::to_string(u.layout.devices()) + " of " + name +
+                       "'s " + std::to_string(spec.ranks()) + " chips, which form no block of its fabric (expected a layout over " +
+                       block_counts(spec) + " chips)");
+    }
   u.system = SystemContext{spec};
   u.chip = chip_with(spec.chip, chip_sets);
   return u;

@@ -46,6 +46,16 @@ def test_compare_bad_input(cli, tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "z").exists()
     p = cli("compare", "--scenario", "party", "--out", str(tmp_path / "y"), check=False)
     assert p.returncode != 0 and "chat or long" in p.stderr
+    # A unit's layout over chips of a torus that form no block of it is named in the unit with the counts
+    # that do (it was the preset file's "ranks [0..5] do not form a block of the 8-chip torus").
+    p = cli("compare", "--chips", "tpu-v6e-8:tp2dp3", "--model", TINY, "--out", str(tmp_path / "t"), check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert ("--chips tpu-v6e-8:tp2dp3: dp3 x tp2 takes 6 of tpu-v6e-8's 8 chips, which form no block of its fabric "
+            "(expected a layout over 1, 2, 4, 8 chips)") in p.stderr, p.stderr
+    # A layout without tp whose pp x dp leaves no whole TP degree says so (the message listed the degrees).
+    p = cli("compare", "--chips", "hgx-h100x8:dp3", "--model", TINY, "--out", str(tmp_path / "d"), check=False)
+    assert p.returncode == 2 and "without tpN the TP degree is what pp x dp = 3 leaves of its 8 chips" in p.stderr, p.stderr
+    assert "tp1dp3 takes 3 chips" in p.stderr
 
 
 def test_a_fixed_unit_layout_takes_the_redundant_experts_the_search_gives(cli, tmp_path):
