@@ -147,8 +147,10 @@ struct ServeKernel {
 struct LayoutFigures {
   int tp = 1, ep = 1, pp = 1, dp = 1, expert_tp = 1, microbatches = 1, pad_heads = 0, redundant_experts = 0;
   bool sp = false;
+  bool overlap = false;            // collectives on their own stream beside independent compute (--overlap, or implied)
+  bool two_batch_overlap = false;  // --two-batch-overlap
 };
-LayoutFigures layout_figures(const Scenario& s);
+LayoutFigures layout_figures(const Scenario& s, bool overlap);  // overlap: the system's (SystemContext::overlap)
 
 // One pool of disaggregated serving: its layout ("tp4") and degrees (its chips and instances are DisaggLayout's).
 struct PoolLayout {

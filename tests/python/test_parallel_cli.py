@@ -109,6 +109,29 @@ def test_two_batch_overlap_through_the_cli_and_the_module(cli):
     mod = xpusim.serve(model=QWEN_MOE, system=TINY, tp=1, dp=4, ep=4, concurrency=8, requests=16, input=256, output=16,
                        two_batch_overlap=True)
     assert mod["throughput_tok_s"] == s["throughput_tok_s"]
+    assert j["layout"]["two_batch_overlap"] is True and j["layout"]["overlap"] is True  # it implies the overlap
+    assert s["layout"]["two_batch_overlap"] is True and plain["layout"]["two_batch_overlap"] is False
+
+
+def test_overlap_is_in_the_report(cli):
+    """--overlap changes the step (collectives on their own stream) but no report said it: two runs that
+    differed only by it read the same. JSON layout.overlap and the table's header carry it, run and serve."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("run", "--system", "hgx-h100x8", "--model", small, "--tp", "8", "--batch", "4", "--input", "128")
+    j = json.loads(cli(*base, "--overlap", "--format", "json").stdout)
+    plain = json.loads(cli(*base, "--format", "json").stdout)
+    assert j["layout"]["overlap"] is True and plain["layout"]["overlap"] is False
+    assert j["layout"]["two_batch_overlap"] is False and j["layout"]["name"] == plain["layout"]["name"] == "tp8"
+    assert xpusim.run(model=small, system="hgx-h100x8", tp=8, batch=4, input=128, overlap=True)["layout"] == j["layout"]
+    assert "(8x h100-sxm, tp8, collectives overlapped)" in cli(*base, "--overlap").stdout
+    assert "(8x h100-sxm, tp8)" in cli(*base).stdout
+    serve = ("serve", "--system", "hgx-h100x8", "--model", small, "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+             "--concurrency", "2", "--input", "128", "--output", "4")
+    s = json.loads(cli(*serve, "--overlap", "--format", "json").stdout)
+    assert s["layout"]["overlap"] is True and s["layout"]["pools"]["decode"]["overlap"] is True
+    assert s["layout"]["pools"]["prefill"]["overlap"] is True
+    assert json.loads(cli(*serve, "--format", "json").stdout)["layout"]["overlap"] is False
+    assert ", collectives overlapped)" in cli(*serve, "--overlap").stdout.splitlines()[0]
 
 
 def test_prefill_all_to_alls_forward_across_nodes_decode_ones_do_not(cli):
