@@ -34,7 +34,7 @@ struct ServeOptions {
   double rate = 0;                                  // open loop, Poisson requests/s (0: none)
   bool rate_given = false, concurrency_given = false;
   std::int64_t max_batch = 0;                       // compare: its concurrency sweep goes 1, 2, 4, ... up to it (0: 512)
-  std::int64_t requests = 0;                        // 0: 4 x concurrency (at least 64), or 4 x max_seqs offline, or 256 open loop
+  std::int64_t requests = 0;                        // 0: 4 x concurrency (at least 64), or 4 x max_seqs offline, or 256 open loop (the last two per dp replica)
   std::uint64_t seed = 1;
   bool interpolate = true;                          // step times interpolated on the composition grid
   bool progress = false;

@@ -113,6 +113,16 @@ def test_two_batch_overlap_through_the_cli_and_the_module(cli):
     assert s["layout"]["two_batch_overlap"] is True and plain["layout"]["two_batch_overlap"] is False
 
 
+def test_default_requests_are_as_serve_help_says(cli):
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("serve", "--system", "hgx-h100x8", "--model", small, "--input", "64", "--output", "4", "--format", "json")
+    def requests(*a):
+        return json.loads(cli(*base, *a).stdout)["requests"]
+    assert requests("--tp", "8", "--concurrency", "8") == 64 == requests("--tp", "2", "--dp", "4", "--concurrency", "8")
+    assert requests("--tp", "8", "--concurrency", "32") == 128
+    assert requests("--tp", "8", "--rate", "100") == 256 and requests("--tp", "2", "--dp", "4", "--rate", "100") == 4 * 256
+
+
 def test_overlap_is_in_the_report(cli):
     """--overlap changes the step (collectives on their own stream) but no report said it: two runs that
     differed only by it read the same. JSON layout.overlap and the table's header carry it, run and serve."""
