@@ -612,6 +612,17 @@ CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConf
   return row;
 }
 
+// layout_criterion, and for a study without concurrencies what its screen ran instead: the screen is a
+// closed loop (whose schedule does not depend on the iterations' times; an open loop's does).
+std::string criterion_of(const ServeOptions& so) {
+  std::string c = layout_criterion();
+  if (so.concurrency.empty())
+    c += std::string("; this study's load is ") + (so.rate > 0 ? "an open loop at --rate" : "offline") +
+         ", which the screen does not run: each layout was screened as a closed loop of as many users as "
+         "its cache and --max-seqs hold, so the figures of the layouts below are that load's, not the run's";
+  return c;
+}
+
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
 // study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
 // tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
@@ -732,7 +743,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
   if (!row.ran) row = no_layout_row(name, u, model, sc, so, trials, tiers);
   row.layouts = trials;
-  row.layout_criterion = layout_criterion();
+  row.layout_criterion = criterion_of(so);
   return row;
 }
 

@@ -212,6 +212,20 @@ def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli,
     assert '"dp4 x tp2"' in (out / "summary.csv").read_text() or ls["chosen"] != "dp4 x tp2"
 
 
+def test_an_open_loop_study_says_its_layouts_were_screened_as_a_closed_loop(cli, tmp_path):
+    # With --rate the screen ran a closed loop of as many users as the cache holds (dp8: 46444 tok/s per chip,
+    # no 50 tok/s-per-user tier) beside a run that reached every tier at 14126, and nothing said the loads differ.
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ["compare", "--chips", "hgx-h100x8", "--model", small, "--input", "128", "--output", "32", "--jobs", "1", "--no-report"]
+    p = cli(*base, "--rate", "400", "--out", str(tmp_path / "r"))
+    ls = json.loads((tmp_path / "r" / "summary.json").read_text())["rows"][0]["layout_search"]
+    note = "this study's load is an open loop at --rate, which the screen does not run"
+    assert note in ls["criterion"] and note in p.stdout, ls["criterion"]
+    cli(*base, "--concurrency", "4", "--out", str(tmp_path / "c"))
+    ls = json.loads((tmp_path / "c" / "summary.json").read_text())["rows"][0]["layout_search"]
+    assert "which the screen does not run" not in ls["criterion"]
+
+
 def test_each_tier_is_reported_at_the_searched_layout_that_serves_it_best(cli, tmp_path):
     """Llama-3.1-8B on hgx-h100x8 at 100-400 tok/s per user: dp8 serves the slow tiers best, wider tensor
     parallelism the fast ones. Each tier cell names its layout, and no searched layout's screen serves
