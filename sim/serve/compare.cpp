@@ -430,7 +430,11 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   SystemSpec spec = load_system(name);  // loaded again only for overrides of its own fields
   for (const auto& o : overlays_for({name, spec.chip}, sets)) (is_system_override(o) ? system_sets : chip_sets).push_back(o);
   if (!system_sets.empty()) spec = load_system(name, system_sets);
-  spec.require_model_ranks();
+  try {
+    spec.require_model_ranks();
+  } catch (const InputError& e) {  // named in the unit that brought it
+    throw InputError("--chips " + entry + ": " + e.what());
+  }
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
   if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);

@@ -52,6 +52,9 @@ def test_compare_bad_input(cli, tmp_path):
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert ("--chips tpu-v6e-8:tp2dp3: dp3 x tp2 takes 6 of tpu-v6e-8's 8 chips, which form no block of its fabric "
             "(expected a layout over 1, 2, 4, 8 chips)") in p.stderr, p.stderr
+    # A system of NeuronCore ranks (collectives only) is named as the unit given.
+    p = cli("compare", "--chips", "h100-sxm,trn1-32xl-cores", "--model", TINY, "--out", str(tmp_path / "n"), check=False)
+    assert p.returncode == 2 and p.stderr.startswith("xpusim: error: --chips trn1-32xl-cores: system trn1-32xl-cores counts parts"), p.stderr
     # A layout without tp whose pp x dp leaves no whole TP degree says so (the message listed the degrees).
     p = cli("compare", "--chips", "hgx-h100x8:dp3", "--model", TINY, "--out", str(tmp_path / "d"), check=False)
     assert p.returncode == 2 and "without tpN the TP degree is what pp x dp = 3 leaves of its 8 chips" in p.stderr, p.stderr
