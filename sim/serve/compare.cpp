@@ -252,6 +252,7 @@ void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
   for (ServePoint& p : r.curve) {
     p.throughput_tok_s *= k;
     p.requests_per_s *= k;
+    p.requests *= c.replicas;  // the unit's (it said one replica's)
     p.concurrency *= c.replicas;
     p.batch *= c.replicas;
     p.rate *= k;
@@ -552,10 +553,12 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
 }
 
 // Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would, and
-// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16).
+// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16),
+// and --rate (the groups' engine splits the arrivals; a tp-dp replica's run took the whole rate).
 void to_attention_groups(ServeOptions& o, int groups) {
   for (std::int64_t& k : o.concurrency) k *= groups;
   o.requests *= groups;
+  o.rate *= groups;
 }
 
 // Each tier at the layout its screen serves best: the engine runs that layout too, at the
@@ -878,6 +881,9 @@ CompareStudy compare_study(CompareRequest req) {
     Scenario unit_base = with_layout(base, chips[ci], model);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
+    // A fixed layout's replicas or attention groups each take the sweep's load, as a searched one's do
+    // (hgx-h100x8:dp8ep8 at --concurrency 8 ran 8 users where hgx-h100x8, choosing dp8 x ep8, ran 64).
+    if (!chips[ci].search) to_attention_groups(unit_serve, chips[ci].layout.dp);
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
                                       : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve

@@ -198,6 +198,29 @@ def test_compare_scales_requests_with_the_concurrency_per_attention_group(cli, t
         assert pt["concurrency"] == 8 * groups and pt["requests"] == 16 * groups and pt["batch"] == pt["concurrency"], pt
 
 
+def test_a_fixed_unit_layout_takes_the_load_per_replica_as_the_search_does(cli, tmp_path):
+    # hgx-h100x8 (searched: dp8) at --concurrency 4 ran 8 x 4 users; hgx-h100x8:dp8 ran 4 for the whole unit,
+    # half its replicas idle: one layout, two loads. Now both run 32, and --rate is per replica too (one
+    # H100's figures per chip at the same rate).
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("compare", "--model", small, "--input", "64", "--output", "8", "--jobs", "1", "--no-report")
+    def row(units, *load):
+        out = tmp_path / ("u%d" % len(list(tmp_path.iterdir())))
+        cli(*base, "--chips", units, *load, "--out", str(out))
+        return json.loads((out / "summary.json").read_text())["rows"]
+    searched, fixed = row("hgx-h100x8,hgx-h100x8:dp8", "--concurrency", "4")
+    assert searched["layout"]["name"] == fixed["layout"]["name"] == "dp8", searched["layout"]
+    for key in ("concurrency", "batch", "tpot_s", "ttft_s"):
+        assert searched[key] == pytest.approx(fixed[key], rel=1e-12), (key, searched[key], fixed[key])
+    assert searched["throughput_tok_s_per_chip"] == pytest.approx(fixed["throughput_tok_s_per_chip"], rel=1e-12)
+    assert fixed["concurrency"] == 32
+    # The requests the unit ran: 8 replicas x 64 (the searched row said one replica's 64); the fixed unit's
+    # default is the unit's (4 x 32 users).
+    assert searched["requests"] == 8 * 64 and fixed["requests"] == 128
+    one, unit = row("h100-sxm,hgx-h100x8:dp8", "--rate", "100")
+    assert unit["throughput_tok_s_per_chip"] == pytest.approx(one["throughput_tok_s_per_chip"], rel=1e-9)
+
+
 @pytest.mark.parametrize("args,needle", [
     (("run", "--tp", "2"), "--system"),
     (("run", "--system", "hgx-h100x8", "--tp", "4"), "has 8 chips"),
