@@ -971,7 +971,9 @@ def tiers_html(doc):
                'waits on most, from the simulation: weight streaming (memory-bound GEMMs), KV-cache traffic '
                '(memory-bound attention), compute, communication (collectives), activation traffic (memory-bound norms '
                'and element-wise kernels), vector units, on-chip transfer, latency (kernels too small to keep a unit '
-               'busy), or memory capacity (the KV cache capped the batch). Provisioned power per chip: TDP \u00d7 PUE '
+               'busy), host (the serving framework\'s host work per iteration set the time of at least half the '
+               'iterations: the chip waited for it), or memory capacity (the KV cache capped the batch). Provisioned '
+               'power per chip: TDP \u00d7 PUE '
                '(hosts and network not counted).</p>')
     return "".join(out)
 

@@ -53,7 +53,7 @@ po::options_description serve_options(bool study = false) {
                                                     : "same as --max-seqs (default: the scheduler's)")(
       "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
-      "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, 256 open loop, 4 x max-seqs offline)")(
+      "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, at least 64; open loop 256 and offline 4 x max-seqs per data-parallel replica)")(
       "seed", po::value<std::int64_t>()->default_value(1), "random seed of lengths and arrivals (0 or more)")(
       "prefix-hit", po::value<double>(), "prefix caching: share of each prompt already cached, in [0, 1) (shared blocks counted once)")(
       "spec-tokens", po::value<std::int64_t>(), "speculative decoding: draft tokens verified per decode step (1 to 16)")(

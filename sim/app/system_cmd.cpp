@@ -49,10 +49,13 @@ int cmd_collective(int argc, char** argv) {
       "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
   po::positional_options_description pos;
   pos.add("op", -1);  // every word: the op and any stray one, refused below by name
-  o.add_options()("op", po::value<std::vector<std::string>>(), "");
+  po::options_description words_opt;  // not in --help (it listed a bare "--op arg")
+  words_opt.add_options()("op", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(o).add(words_opt);
   po::variables_map vm;
   po::command_line_parser p(argc, argv);
-  p.options(o).positional(pos).style(cli_style());
+  p.options(all).positional(pos).style(cli_style());
   po::store(p.run(), vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "

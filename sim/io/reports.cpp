@@ -49,7 +49,8 @@ namespace {
 nlohmann::json layout_json(const LayoutFigures& s, int devices, const std::string& name) {
   return {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp},
           {"microbatches", s.microbatches}, {"devices", devices}, {"sp", s.sp}, {"pad_heads", s.pad_heads},
-          {"redundant_experts", s.redundant_experts}, {"name", name}};
+          {"redundant_experts", s.redundant_experts}, {"overlap", s.overlap}, {"two_batch_overlap", s.two_batch_overlap},
+          {"name", name}};
 }
 }  // namespace
 
@@ -64,7 +65,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
-  j["layout"] = layout_json(layout_figures(s), r.devices, r.layout);
+  j["layout"] = layout_json(layout_figures(s, r.overlap), r.devices, r.layout);
   // A time the run did not have is null, not 0 (a decode step has no first token, a prefill no decode step).
   bool prefill = false, decode = false;
   for (const auto& st : r.steps) (st.decode ? decode : prefill) = true;
@@ -116,7 +117,9 @@ std::string model_run_table(const ModelRunResult& r) {
   std::ostringstream os;
   char buf[256];
   const Scenario& s = r.scenario;
-  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + ")")
+  // --overlap is no layout but changes the step: said beside it (two-batch overlap, which implies it, names itself).
+  const std::string overlapped = r.overlap && !s.two_batch_overlap ? ", collectives overlapped" : "";
+  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + overlapped + ")")
      << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
      << ", output " << s.output_len << ", weights " << name(s.wdtype) << ", activations " << name(s.adtype)
      << ", KV " << name(s.kvdtype) << ", fusion " << r.fusion << "\n";
@@ -369,7 +372,9 @@ nlohmann::json serve_json(const ServeResult& r) {
 std::string serve_table(const ServeResult& r) {
   std::ostringstream os;
   const ServeMemory& m = r.memory;
-  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + ")")
+  const LayoutFigures& lf = r.layout_figures;
+  const std::string overlapped = lf.overlap && !lf.two_batch_overlap ? ", collectives overlapped" : "";
+  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + overlapped + ")")
      << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
      << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
      << r.mode << " load\n";
@@ -430,6 +435,10 @@ std::string serve_table(const ServeResult& r) {
     if (b.kv_transfer && !b.kv_transfer->power_manager_chip.empty() && !pm.empty())  // disaggregated: whose log it is
       pm.replace(pm.find(": "), 2, " (" + b.kv_transfer->power_manager_chip + ", the most energy of both pools): ");
     os << pm;
+    if (b.host_bound_share >= 0.5)  // the chip's figures would not move with a faster chip
+      os << strformat("  host: the framework's host work per iteration (%g us + %g us per running request; --host-fixed-us, "
+                      "--host-us-per-request) set the time of %.0f%% of the iterations at the best point: the chip waited for it\n",
+                      r.limits.host_fixed_us, r.limits.host_us_per_request, 100 * b.host_bound_share);
   }
   double step_s = 0;
   std::string coll;  // the decode step's collectives, as run's breakdown gives them

@@ -60,6 +60,7 @@ struct ModelRunResult {
   std::string system;        // the system preset ("" for one chip)
   std::string layout;        // "tp8", "dp2 x tp4", ...
   int devices = 1;
+  bool overlap = false;      // collectives overlapped with independent compute (SystemContext::overlap)
   Scenario scenario;
   std::string fusion;
   Footprint memory;

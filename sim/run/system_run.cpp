@@ -483,6 +483,38 @@ CommBufferParams comm_buffer_params(const SystemSpec& sys) {
 
 namespace xpu {
 
+namespace {
+SystemSpec leading_block(const Topology& full, int chips) {
+  std::vector<int> group;
+  for (int r = 0; r < chips; ++r) group.push_back(r);
+  return group_system(full, group).spec;
+}
+}  // namespace
+
+SystemSpec leading_block(const SystemSpec& s, int chips) { return leading_block(Topology(s), chips); }
+
+std::string block_counts(const SystemSpec& s) {
+  // Ranges of consecutive counts that form a block, e.g. "1, 2, 4, 8" or "1-8, 16".
+  const Topology full(s);
+  std::string ok;
+  for (int n = 1, first = 0; n <= s.ranks() + 1; ++n) {
+    bool fits = n <= s.ranks();
+    if (fits) try {
+        leading_block(full, n);
+      } catch (const InputError&) {
+        fits = false;
+      }
+    if (fits && first == 0) first = n;
+    if (!fits && first > 0) {
+      const int last = n - 1;
+      ok += (ok.empty() ? "" : ", ") + std::to_string(first) +
+            (last > first ? (last == first + 1 ? ", " : "-") + std::to_string(last) : "");
+      first = 0;
+    }
+  }
+  return ok;
+}
+
 std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c) {
   if (c.devices < 0 || c.nodes < 0)
     throw InputError(std::string(c.devices < 0 ? "devices " : "nodes ") + std::to_string(c.devices < 0 ? c.devices : c.nodes) +
@@ -528,34 +560,12 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     nodes.name = s.name;
     return nodes;
   }
-  const Topology full(s);
-  auto block = [&](int n) {
-    std::vector<int> group;
-    for (int r = 0; r < n; ++r) group.push_back(r);
-    return group_system(full, group).spec;
-  };
   try {
-    SystemSpec sub = block(c.devices);
+    SystemSpec sub = leading_block(s, c.devices);
     sub.name = s.name + "[" + std::to_string(c.devices) + "]";
     return sub;
   } catch (const InputError&) {
-    // Name the counts that do form a block (ranges of consecutive ones), and the nodes beyond them.
-    std::string ok;
-    for (int n = 1, first = 0; n <= s.ranks() + 1; ++n) {
-      bool fits = n <= s.ranks();
-      if (fits) try {
-          block(n);
-        } catch (const InputError&) {
-          fits = false;
-        }
-      if (fits && first == 0) first = n;
-      if (!fits && first > 0) {
-        const int last = n - 1;
-        ok += (ok.empty() ? "" : ", ") + std::to_string(first) +
-              (last > first ? (last == first + 1 ? ", " : "-") + std::to_string(last) : "");
-        first = 0;
-      }
-    }
+    const std::string ok = block_counts(s);
     throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s smallest system of at least that many chips, " +
                      s.name + " (" + std::to_string(s.ranks()) + " chips), has no block of " + std::to_string(c.devices) + " chips (expected " + ok +
                      (s.network != "none" ? ", or a multiple of " + std::to_string(s.chips) + " over its scale-out network" : "") + ")");

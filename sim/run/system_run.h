@@ -105,4 +105,10 @@ struct SystemChoice {
 // the first of `sets` when there is no system to apply it to.
 std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c);
 
+// The system's first `chips` ranks as a system of their own (a torus block of whole leading dimensions,
+// a switch node or nodes): group_system's, whose InputError names the preset file where they form none.
+SystemSpec leading_block(const SystemSpec& s, int chips);
+// The chip counts whose first ranks form such a block, as ranges ("1, 2, 4, 8", "1-8, 16").
+std::string block_counts(const SystemSpec& s);
+
 }  // namespace xpu

@@ -252,6 +252,7 @@ void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
   for (ServePoint& p : r.curve) {
     p.throughput_tok_s *= k;
     p.requests_per_s *= k;
+    p.requests *= c.replicas;  // the unit's (it said one replica's)
     p.concurrency *= c.replicas;
     p.batch *= c.replicas;
     p.rate *= k;
@@ -380,6 +381,10 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
   sc.dp = static_cast<int>(deg.count("dp") ? deg["dp"] : 1);
   sc.ep = static_cast<int>(deg.count("ep") ? deg["ep"] : 1);
   const long rest = static_cast<long>(sc.pp) * sc.dp;
+  if (!deg.count("tp") && rest <= chips && chips % rest != 0)  // the tp left to the chips would not be whole
+    throw InputError("--chips " + entry + ": without tpN the TP degree is what pp x dp = " + std::to_string(rest) + " leaves of its " +
+                     std::to_string(chips) + " chips, not a whole number (expected pp x dp dividing " + std::to_string(chips) +
+                     ", or tpN given: tp1" + lay + " takes " + std::to_string(rest) + " chips)");
   sc.tp = static_cast<int>(deg.count("tp") ? deg["tp"] : (rest <= chips && chips % rest == 0 ? chips / rest : 0));
   if (sc.tp <= 0 || static_cast<long>(sc.tp) * rest > chips) throw InputError(expected);
 }
@@ -426,15 +431,21 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   SystemSpec spec = load_system(name);  // loaded again only for overrides of its own fields
   for (const auto& o : overlays_for({name, spec.chip}, sets)) (is_system_override(o) ? system_sets : chip_sets).push_back(o);
   if (!system_sets.empty()) spec = load_system(name, system_sets);
-  spec.require_model_ranks();
+  try {
+    spec.require_model_ranks();
+  } catch (const InputError& e) {  // named in the unit that brought it
+    throw InputError("--chips " + entry + ": " + e.what());
+  }
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
   if (colon != std::string::npos) parse_unit_layout(entry, entry.substr(colon + 1), spec.ranks(), u.layout);
-  if (u.layout.devices() < spec.ranks()) {
-    std::vector<int> group;
-    for (int r = 0; r < u.layout.devices(); ++r) group.push_back(r);
-    spec = group_system(Topology(spec), group).spec;
-  }
+  if (u.layout.devices() < spec.ranks()) try {
+      spec = leading_block(spec, u.layout.devices());
+    } catch (const InputError&) {  // e.g. a torus's first N chips (named in the unit, not the preset file)
+      throw InputError("--chips " + entry + ": " + u.layout.layout_str() + " takes " + std::to_string(u.layout.devices()) + " of " + name +
+                       "'s " + std::to_string(spec.ranks()) + " chips, which form no block of its fabric (expected a layout over " +
+                       block_counts(spec) + " chips)");
+    }
   u.system = SystemContext{spec};
   u.chip = chip_with(spec.chip, chip_sets);
   return u;
@@ -542,10 +553,12 @@ std::string unit_does_not_fit(const std::string& name, const SystemContext& unit
 }
 
 // Attention groups share one engine run: each group gets the sweep's concurrency, as a replica would, and
-// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16).
+// --requests likewise (64 users of 8 groups over the 16 requests given for 8 users reported conc 64 with batch 16),
+// and --rate (the groups' engine splits the arrivals; a tp-dp replica's run took the whole rate).
 void to_attention_groups(ServeOptions& o, int groups) {
   for (std::int64_t& k : o.concurrency) k *= groups;
   o.requests *= groups;
+  o.rate *= groups;
 }
 
 // Each tier at the layout its screen serves best: the engine runs that layout too, at the
@@ -604,6 +617,17 @@ CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConf
   fail_row(row, fits ? "no layout of " + name + " serves " + model.name + (why.empty() ? "" : ": " + why)
                      : unit_does_not_fit(name, *u.system, *u.chip, model, sc, so), tiers);
   return row;
+}
+
+// layout_criterion, and for a study without concurrencies what its screen ran instead: the screen is a
+// closed loop (whose schedule does not depend on the iterations' times; an open loop's does).
+std::string criterion_of(const ServeOptions& so) {
+  std::string c = layout_criterion();
+  if (so.concurrency.empty())
+    c += std::string("; this study's load is ") + (so.rate > 0 ? "an open loop at --rate" : "offline") +
+         ", which the screen does not run: each layout was screened as a closed loop of as many users as "
+         "its cache and --max-seqs hold, so the figures of the layouts below are that load's, not the run's";
+  return c;
 }
 
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
@@ -726,7 +750,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
   if (!row.ran) row = no_layout_row(name, u, model, sc, so, trials, tiers);
   row.layouts = trials;
-  row.layout_criterion = layout_criterion();
+  row.layout_criterion = criterion_of(so);
   return row;
 }
 
@@ -857,6 +881,9 @@ CompareStudy compare_study(CompareRequest req) {
     Scenario unit_base = with_layout(base, chips[ci], model);
     ServeOptions unit_serve = req.serve;
     unit_serve.system = chips[ci].system;
+    // A fixed layout's replicas or attention groups each take the sweep's load, as a searched one's do
+    // (hgx-h100x8:dp8ep8 at --concurrency 8 ran 8 users where hgx-h100x8, choosing dp8 x ep8, ran 64).
+    if (!chips[ci].search) to_attention_groups(unit_serve, chips[ci].layout.dp);
     CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
                                       : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve

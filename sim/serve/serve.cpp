@@ -476,6 +476,9 @@ PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Sc
   for (const auto& [k, v] : by) total += v, b.time_s.push_back({k, v});
   std::sort(b.time_s.begin(), b.time_s.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
   if (!b.time_s.empty() && total > 0) b.dominant = b.time_s.front().first, b.share = b.time_s.front().second / total;
+  // The framework's host work, not the chip, set most iterations' time (a small model's short steps at
+  // many requests): whatever bounds the decode step, the chip waited for the host.
+  if (pt.host_bound_share >= 0.5) b.dominant = "host", b.share = pt.host_bound_share;
   if (pt.preemptions > 0 || pt.kv_peak >= 0.95) b.dominant = "memory capacity", b.share = pt.kv_peak;
   return b;
 }
@@ -536,8 +539,10 @@ namespace {
 }
 }  // namespace
 
-LayoutFigures layout_figures(const Scenario& s) {
-  return {s.tp, s.ep, s.pp, s.dp, s.expert_tp(), s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp};
+LayoutFigures layout_figures(const Scenario& s, bool overlap) {
+  // Two-batch overlap implies the overlap (one micro-batch's collectives under the other's kernels).
+  return {s.tp, s.ep, s.pp, s.dp, s.expert_tp(), s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp,
+          overlap || s.two_batch_overlap, s.two_batch_overlap};
 }
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& base, const ServeOptions& opt) {
@@ -559,13 +564,14 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.chip = chip.name();
   r.system = opt.system ? opt.system->spec.name : "";
   r.layout = base.layout_str();
-  r.layout_figures = layout_figures(base);
+  const bool overlap = opt.system && opt.system->overlap;
+  r.layout_figures = layout_figures(base, overlap);
   r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
   r.disagg = pools;
   if (pools) {
     const Scenario psc = prefill_scenario(base, *pools), dsc = decode_scenario(base, *pools);
-    r.prefill_layout = {psc.layout_str(), layout_figures(psc)};
-    r.decode_layout = {dsc.layout_str(), layout_figures(dsc)};
+    r.prefill_layout = {psc.layout_str(), layout_figures(psc, overlap)};
+    r.decode_layout = {dsc.layout_str(), layout_figures(dsc, overlap)};
   }
   r.family = chip.family();
   r.model = model.name;

@@ -34,7 +34,7 @@ struct ServeOptions {
   double rate = 0;                                  // open loop, Poisson requests/s (0: none)
   bool rate_given = false, concurrency_given = false;
   std::int64_t max_batch = 0;                       // compare: its concurrency sweep goes 1, 2, 4, ... up to it (0: 512)
-  std::int64_t requests = 0;                        // 0: 4 x concurrency (at least 64), or 4 x max_seqs offline, or 256 open loop
+  std::int64_t requests = 0;                        // 0: 4 x concurrency (at least 64), or 4 x max_seqs offline, or 256 open loop (the last two per dp replica)
   std::uint64_t seed = 1;
   bool interpolate = true;                          // step times interpolated on the composition grid
   bool progress = false;
@@ -147,8 +147,10 @@ struct ServeKernel {
 struct LayoutFigures {
   int tp = 1, ep = 1, pp = 1, dp = 1, expert_tp = 1, microbatches = 1, pad_heads = 0, redundant_experts = 0;
   bool sp = false;
+  bool overlap = false;            // collectives on their own stream beside independent compute (--overlap, or implied)
+  bool two_batch_overlap = false;  // --two-batch-overlap
 };
-LayoutFigures layout_figures(const Scenario& s);
+LayoutFigures layout_figures(const Scenario& s, bool overlap);  // overlap: the system's (SystemContext::overlap)
 
 // One pool of disaggregated serving: its layout ("tp4") and degrees (its chips and instances are DisaggLayout's).
 struct PoolLayout {
@@ -206,8 +208,10 @@ void check_serve_request(const ModelConfig& model, const Scenario& base, const S
 // simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated
 // bound of each kernel: "weight streaming" for memory-bound GEMMs, "KV-cache traffic" for memory-bound
 // attention, "compute" for compute-bound kernels, "communication" for collectives; for the rest
-// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound), or
-// "memory capacity" when the KV cache capped the batch (the point preempted or filled it to 95%).
+// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound),
+// "host" when the serving framework's host work bounded at least half of the point's iterations (share:
+// those iterations), or "memory capacity" when the KV cache capped the batch (the point preempted or
+// filled it to 95%).
 struct PointBound {
   std::vector<std::pair<std::string, double>> time_s;  // per category, largest first
   std::string dominant;

@@ -287,8 +287,15 @@ def test_help_mentions_only_flags_that_exist(cli):
                 cut = m.end() == len(line.rstrip())  # a name wrapped onto the next line
                 known = options | elsewhere
                 assert flag in known or (cut and any(k.startswith(flag) for k in known)), (cmd, flag, line)
+        # Every option says what it does: `kernel allreduce --help` listed a bare "--op arg" (the words'
+        # catch-all, which no one types).
+        bare = re.findall(r"^  (?:-\w \[ )?--[a-z0-9-]+(?: \])?(?: arg)?(?: \(=[^)]*\))?[ \t]*$", text, re.M)
+        assert not bare, (cmd, bare)
     serve = " ".join(cli("serve", "--help").stdout.split())
     assert "--max-batch arg same as --max-seqs (default: the scheduler's)" in serve, serve
+    # The default requests: it said "256 open loop, 4 x max-seqs offline", which --dp multiplies (per replica),
+    # and not the closed loop's floor of 64.
+    assert "(default: 4 x concurrency, at least 64; open loop 256 and offline 4 x max-seqs per data-parallel replica)" in serve, serve
     assert "compare sweeps concurrency up to it (default 512)" in " ".join(cli("compare", "--help").stdout.split())
 
 

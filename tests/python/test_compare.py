@@ -46,6 +46,19 @@ def test_compare_bad_input(cli, tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "z").exists()
     p = cli("compare", "--scenario", "party", "--out", str(tmp_path / "y"), check=False)
     assert p.returncode != 0 and "chat or long" in p.stderr
+    # A unit's layout over chips of a torus that form no block of it is named in the unit with the counts
+    # that do (it was the preset file's "ranks [0..5] do not form a block of the 8-chip torus").
+    p = cli("compare", "--chips", "tpu-v6e-8:tp2dp3", "--model", TINY, "--out", str(tmp_path / "t"), check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert ("--chips tpu-v6e-8:tp2dp3: dp3 x tp2 takes 6 of tpu-v6e-8's 8 chips, which form no block of its fabric "
+            "(expected a layout over 1, 2, 4, 8 chips)") in p.stderr, p.stderr
+    # A system of NeuronCore ranks (collectives only) is named as the unit given.
+    p = cli("compare", "--chips", "h100-sxm,trn1-32xl-cores", "--model", TINY, "--out", str(tmp_path / "n"), check=False)
+    assert p.returncode == 2 and p.stderr.startswith("xpusim: error: --chips trn1-32xl-cores: system trn1-32xl-cores counts parts"), p.stderr
+    # A layout without tp whose pp x dp leaves no whole TP degree says so (the message listed the degrees).
+    p = cli("compare", "--chips", "hgx-h100x8:dp3", "--model", TINY, "--out", str(tmp_path / "d"), check=False)
+    assert p.returncode == 2 and "without tpN the TP degree is what pp x dp = 3 leaves of its 8 chips" in p.stderr, p.stderr
+    assert "tp1dp3 takes 3 chips" in p.stderr
 
 
 def test_a_fixed_unit_layout_takes_the_redundant_experts_the_search_gives(cli, tmp_path):
@@ -83,7 +96,7 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
         if t["reachable"]:
             assert t["throughput_tok_s_per_chip"] > 0 and t["tok_s_per_mw"] > 0 and t["usd_per_mtok"] > 0
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
-                                  "vector units", "latency", "on-chip transfer", "other", "memory capacity")
+                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
     for t in bad["tiers"]:
         assert not t["reachable"] and "did not run" in t["why"]
     for f in ok["frontier"]:
@@ -98,6 +111,30 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
     assert len((out / "frontier.csv").read_text().splitlines()) == 1 + len(ok["frontier"])
     page = (out / "report.html").read_text()
     assert 'data-chip="tpu-v6e"' in page and 'data-ran="false"' in page and "Verdict" in page
+
+
+def test_a_tier_bound_by_the_framework_host_says_host(cli, tmp_path):
+    """A small model at 64 users on one H100: vLLM's 21.5 us of host work per running request (1.376 ms)
+    sets every decode iteration's time, far above the chip's step. The tier called that latency-bound
+    (97%), the decode step's own largest category, as if a faster chip would serve more; it is
+    host-bound, and serve's table says so. Without host work the chip's own bound is back."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ["compare", "--chips", "h100-sxm", "--model", small, "--input", "128", "--output", "32",
+            "--concurrency", "64", "--tiers", "20", "--jobs", "1", "--no-report"]
+    cli(*base, "--out", str(tmp_path / "a"))
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    t = s["rows"][0]["tiers"][0]
+    assert t["reachable"] and t["bound"] == "host" and t["bound_share"] >= 0.9, t
+    assert "h100-sxm: host-bound (97%)" in s["verdict"][0], s["verdict"]
+    cli(*base, "--host-us-per-request", "0", "--out", str(tmp_path / "b"))
+    free = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert free["rows"][0]["tiers"][0]["bound"] != "host"
+    table = cli("serve", "--chip", "h100-sxm", "--model", small, "--input", "128", "--output", "32", "--concurrency", "64").stdout
+    assert "host: the framework's host work per iteration (0 us + 21.5 us per running request" in table, table
+    assert "set the time of 97% of the iterations" in table, table
+    quiet = cli("serve", "--chip", "h100-sxm", "--model", small, "--input", "128", "--output", "32", "--concurrency", "64",
+                "--host-us-per-request", "0").stdout
+    assert "host:" not in quiet, quiet
 
 
 def test_serve_reports_prefix_and_speculation(cli):
@@ -176,6 +213,20 @@ def test_layout_search_picks_a_layout_that_fits_and_says_why_not_the_others(cli,
     # The unit's figures are the replicas': per chip unchanged, the whole unit's throughput is per chip x 8.
     assert abs(row["throughput_tok_s"] - 8 * row["throughput_tok_s_per_chip"]) <= 1e-6 * row["throughput_tok_s"]
     assert '"dp4 x tp2"' in (out / "summary.csv").read_text() or ls["chosen"] != "dp4 x tp2"
+
+
+def test_an_open_loop_study_says_its_layouts_were_screened_as_a_closed_loop(cli, tmp_path):
+    # With --rate the screen ran a closed loop of as many users as the cache holds (dp8: 46444 tok/s per chip,
+    # no 50 tok/s-per-user tier) beside a run that reached every tier at 14126, and nothing said the loads differ.
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ["compare", "--chips", "hgx-h100x8", "--model", small, "--input", "128", "--output", "32", "--jobs", "1", "--no-report"]
+    p = cli(*base, "--rate", "400", "--out", str(tmp_path / "r"))
+    ls = json.loads((tmp_path / "r" / "summary.json").read_text())["rows"][0]["layout_search"]
+    note = "this study's load is an open loop at --rate, which the screen does not run"
+    assert note in ls["criterion"] and note in p.stdout, ls["criterion"]
+    cli(*base, "--concurrency", "4", "--out", str(tmp_path / "c"))
+    ls = json.loads((tmp_path / "c" / "summary.json").read_text())["rows"][0]["layout_search"]
+    assert "which the screen does not run" not in ls["criterion"]
 
 
 def test_each_tier_is_reported_at_the_searched_layout_that_serves_it_best(cli, tmp_path):

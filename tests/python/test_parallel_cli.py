@@ -109,6 +109,39 @@ def test_two_batch_overlap_through_the_cli_and_the_module(cli):
     mod = xpusim.serve(model=QWEN_MOE, system=TINY, tp=1, dp=4, ep=4, concurrency=8, requests=16, input=256, output=16,
                        two_batch_overlap=True)
     assert mod["throughput_tok_s"] == s["throughput_tok_s"]
+    assert j["layout"]["two_batch_overlap"] is True and j["layout"]["overlap"] is True  # it implies the overlap
+    assert s["layout"]["two_batch_overlap"] is True and plain["layout"]["two_batch_overlap"] is False
+
+
+def test_default_requests_are_as_serve_help_says(cli):
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("serve", "--system", "hgx-h100x8", "--model", small, "--input", "64", "--output", "4", "--format", "json")
+    def requests(*a):
+        return json.loads(cli(*base, *a).stdout)["requests"]
+    assert requests("--tp", "8", "--concurrency", "8") == 64 == requests("--tp", "2", "--dp", "4", "--concurrency", "8")
+    assert requests("--tp", "8", "--concurrency", "32") == 128
+    assert requests("--tp", "8", "--rate", "100") == 256 and requests("--tp", "2", "--dp", "4", "--rate", "100") == 4 * 256
+
+
+def test_overlap_is_in_the_report(cli):
+    """--overlap changes the step (collectives on their own stream) but no report said it: two runs that
+    differed only by it read the same. JSON layout.overlap and the table's header carry it, run and serve."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("run", "--system", "hgx-h100x8", "--model", small, "--tp", "8", "--batch", "4", "--input", "128")
+    j = json.loads(cli(*base, "--overlap", "--format", "json").stdout)
+    plain = json.loads(cli(*base, "--format", "json").stdout)
+    assert j["layout"]["overlap"] is True and plain["layout"]["overlap"] is False
+    assert j["layout"]["two_batch_overlap"] is False and j["layout"]["name"] == plain["layout"]["name"] == "tp8"
+    assert xpusim.run(model=small, system="hgx-h100x8", tp=8, batch=4, input=128, overlap=True)["layout"] == j["layout"]
+    assert "(8x h100-sxm, tp8, collectives overlapped)" in cli(*base, "--overlap").stdout
+    assert "(8x h100-sxm, tp8)" in cli(*base).stdout
+    serve = ("serve", "--system", "hgx-h100x8", "--model", small, "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+             "--concurrency", "2", "--input", "128", "--output", "4")
+    s = json.loads(cli(*serve, "--overlap", "--format", "json").stdout)
+    assert s["layout"]["overlap"] is True and s["layout"]["pools"]["decode"]["overlap"] is True
+    assert s["layout"]["pools"]["prefill"]["overlap"] is True
+    assert json.loads(cli(*serve, "--format", "json").stdout)["layout"]["overlap"] is False
+    assert ", collectives overlapped)" in cli(*serve, "--overlap").stdout.splitlines()[0]
 
 
 def test_prefill_all_to_alls_forward_across_nodes_decode_ones_do_not(cli):
@@ -163,6 +196,29 @@ def test_compare_scales_requests_with_the_concurrency_per_attention_group(cli, t
     assert groups > 1, row["layout"]
     for pt in row["curve"]:
         assert pt["concurrency"] == 8 * groups and pt["requests"] == 16 * groups and pt["batch"] == pt["concurrency"], pt
+
+
+def test_a_fixed_unit_layout_takes_the_load_per_replica_as_the_search_does(cli, tmp_path):
+    # hgx-h100x8 (searched: dp8) at --concurrency 4 ran 8 x 4 users; hgx-h100x8:dp8 ran 4 for the whole unit,
+    # half its replicas idle: one layout, two loads. Now both run 32, and --rate is per replica too (one
+    # H100's figures per chip at the same rate).
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    base = ("compare", "--model", small, "--input", "64", "--output", "8", "--jobs", "1", "--no-report")
+    def row(units, *load):
+        out = tmp_path / ("u%d" % len(list(tmp_path.iterdir())))
+        cli(*base, "--chips", units, *load, "--out", str(out))
+        return json.loads((out / "summary.json").read_text())["rows"]
+    searched, fixed = row("hgx-h100x8,hgx-h100x8:dp8", "--concurrency", "4")
+    assert searched["layout"]["name"] == fixed["layout"]["name"] == "dp8", searched["layout"]
+    for key in ("concurrency", "batch", "tpot_s", "ttft_s"):
+        assert searched[key] == pytest.approx(fixed[key], rel=1e-12), (key, searched[key], fixed[key])
+    assert searched["throughput_tok_s_per_chip"] == pytest.approx(fixed["throughput_tok_s_per_chip"], rel=1e-12)
+    assert fixed["concurrency"] == 32
+    # The requests the unit ran: 8 replicas x 64 (the searched row said one replica's 64); the fixed unit's
+    # default is the unit's (4 x 32 users).
+    assert searched["requests"] == 8 * 64 and fixed["requests"] == 128
+    one, unit = row("h100-sxm,hgx-h100x8:dp8", "--rate", "100")
+    assert unit["throughput_tok_s_per_chip"] == pytest.approx(one["throughput_tok_s_per_chip"], rel=1e-9)
 
 
 @pytest.mark.parametrize("args,needle", [

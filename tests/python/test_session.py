@@ -135,3 +135,13 @@ def test_a_kernel_session_refuses_a_model_sessions_input():
     its own dimensions). Now it is refused, naming what to give instead."""
     with pytest.raises(ValueError, match="input=4096: a model session's prompt length, not an argument of kernel"):
         xpusim.Session(kernel="attention", phase="decode", batch=2, heads=8, kv_heads=8, head_dim=64, input=4096)
+
+
+def test_a_model_session_refuses_a_layout_naming_xpusim_run():
+    # tp=2 or system= was refused as bare "unexpected arguments for a model session: tp"; a session
+    # steps one chip, and the message now names where a layout runs.
+    with pytest.raises(ValueError, match=r"unexpected arguments for a model session: system, tp \(a session steps one chip's "
+                                         r"forward pass; xpusim.run\(model=..., system=..., tp=...\) runs a layout on a system\)"):
+        xpusim.Session(model="llama-3.1-8b", system="hgx-h100x8", tp=2)
+    with pytest.raises(ValueError, match=r"^unexpected arguments for a model session: colour$"):
+        xpusim.Session(model="llama-3.1-8b", colour=1)

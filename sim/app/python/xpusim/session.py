@@ -36,6 +36,11 @@ def _records(raw):
     return out
 
 
+# xpusim.run's keywords of a parallel layout on a system, which a session (one chip) does not take.
+_LAYOUT_ARGS = {"system", "devices", "nodes", "tp", "ep", "pp", "dp", "microbatches", "sp", "overlap",
+                "two_batch_overlap", "redundant_experts", "pad_heads"}
+
+
 class Session:
     """A simulation you can step through, event by event.
 
@@ -44,8 +49,9 @@ class Session:
     A model's step is simulated as one representative pass: each distinct kernel once, in order, named
     by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
     Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
-    `count` (runs per step), at the nominal clock, where xpusim.run's tpot_s is at the clock the power
-    manager sets (`power.clock_ratio` in its report).
+    `count` (runs per step), at the clock the power manager sets, as xpusim.run's ttft_s/tpot_s are
+    (`power.clock_ratio`); stepping (`now`, records) stays at the nominal clock. One chip only: a layout
+    on a system (system=, tp=, ep=, pp=, dp=) is xpusim.run's.
 
     Moving: step() (next event; False when finished), run_until(t_seconds), run_until_kernel(name),
     run() (until a breakpoint or the end). Looking: now (simulated seconds), current_kernel,
@@ -73,7 +79,10 @@ class Session:
                     value = "true" if value else "false"
                 args[key.replace("_", "-")] = str(value)
         elif dims:
-            raise ValueError("unexpected arguments for a model session: %s" % ", ".join(sorted(dims)))
+            layout = sorted(dims.keys() & _LAYOUT_ARGS)  # (`set` is the preset overrides here)
+            raise ValueError("unexpected arguments for a model session: %s%s" % (", ".join(sorted(dims)), (
+                " (a session steps one chip's forward pass; xpusim.run(model=..., %s=...) runs a layout on a system)"
+                % "=..., ".join(layout)) if layout else ""))
         self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
                                    int(batch if batch is not None else 1), int(input if input is not None else 1024), dtype)
         self._units = list(self._s.units())
