@@ -312,8 +312,9 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
     int below = ep;
     while (E % below != 0 || (below % tp != 0 && tp % below != 0)) --below;
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + Es + " experts (expected a divisor, e.g. --ep " +
-                     std::to_string(below) + (ep == tp * dp && below > tp ? ", on " + std::to_string(below * pp) + " chips" : std::string()) +
-                     ", or --redundant-experts " + std::to_string(up) + " replicas of the hottest experts)");
+                     std::to_string(below) + (ep == tp * dp && below > tp ? " in a layout of " + std::to_string(below * pp) + " chips" : std::string()) +
+                     ", or, on these " + std::to_string(devices()) + " chips, --redundant-experts " + std::to_string(up) +
+                     " replicas of the hottest experts)");
   }
   if (phys > E * ep)
     throw InputError(R + ": more replicas than ranks to hold them (expected at most " + std::to_string(E * (ep - 1)) + ": each of " + Es +

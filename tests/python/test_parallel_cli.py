@@ -238,11 +238,11 @@ def test_a_fixed_unit_layout_takes_the_load_per_replica_as_the_search_does(cli, 
      "--devices 2048 is more than 1024, the most chips of one simulated system"),
     # DeepSeek-style EP over all 72 GPUs of an NVL72 cannot split 256 experts: the nearest divisor and its chips.
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72"),
-     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64, on 64 chips, "
-     "or --redundant-experts 32 replicas of the hottest experts)"),
-    # With TP groups the divisor is a whole number of them (was 'e.g. --ep 15, on 15 chips' with --tp 4).
+     "--ep 72 does not divide deepseek-v3's 256 experts (expected a divisor, e.g. --ep 64 in a layout of 64 chips, "
+     "or, on these 72 chips, --redundant-experts 32 replicas of the hottest experts)"),
+    # With TP groups the divisor is a whole number of them (was 'e.g. --ep 15 ... 15 chips' with --tp 4).
     (("run", "--system", "hgx-h100x8", "--nodes", "2", "--model", QWEN_MOE, "--tp", "4", "--dp", "4", "--ep", "16"),
-     "--ep 16 does not divide qwen1.5-moe-a2.7b's 60 experts (expected a divisor, e.g. --ep 12, on 12 chips,"),
+     "--ep 16 does not divide qwen1.5-moe-a2.7b's 60 experts (expected a divisor, e.g. --ep 12 in a layout of 12 chips,"),
     (("run", "--system", "gb200-nvl72", "--model", "deepseek-v3", "--tp", "1", "--dp", "72", "--ep", "72", "--batch", "72",
       "--redundant-experts", "40"),
      "--redundant-experts 40: 256 + 40 = 296 experts do not split over --ep 72 (expected 256 + N a multiple of 72, "
