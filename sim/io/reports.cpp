@@ -395,12 +395,12 @@ std::string serve_table(const ServeResult& r) {
   }
   if (!r.folding.empty()) os << "  folded: " << r.folding << "\n";
   if (const auto& d = r.disagg) {
-    // "2 x tp4", "1 x pp2 x tp4", or with expert or data parallelism "8 x tp1 in dp8 ep8 groups" (an
-    // instance is one replica).
+    // "2 x tp4", "1 x tp4 x pp2" (tp before pp, as the layout in the header), or with expert or data
+    // parallelism "8 x tp1 in dp8 ep8 groups" (an instance is one replica).
     auto pool = [](int devices, int instances, int tp, int ep, int pp, int dp, int first, double weights, std::int64_t kv) {
       std::string groups = (dp > 1 ? " dp" + std::to_string(dp) : "") + (ep > 1 ? " ep" + std::to_string(ep) : "");
-      return strformat("%d chips (%d x %stp%d%s, ranks %d-%d; weights %s per chip, KV %lld tokens per instance)", devices, instances,
-                       pp > 1 ? ("pp" + std::to_string(pp) + " x ").c_str() : "", tp, groups.empty() ? "" : (" in" + groups + " groups").c_str(),
+      return strformat("%d chips (%d x tp%d%s%s, ranks %d-%d; weights %s per chip, KV %lld tokens per instance)", devices, instances,
+                       tp, pp > 1 ? (" x pp" + std::to_string(pp)).c_str() : "", groups.empty() ? "" : (" in" + groups + " groups").c_str(),
                        first, first + devices - 1, format_bytes(weights).c_str(), static_cast<long long>(kv));
     };
     os << "  disaggregated: prefill pool "

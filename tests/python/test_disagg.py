@@ -245,7 +245,7 @@ def test_pipeline_pools_take_their_stages(cli):
     assert j["kv_transfer"]["bytes_mean"] == 512 * 32 * 8 * 128 * 2 and j["kv_transfer"]["transfers"] == 8
     # A stage holds half the layers: each of the 8 decode ranks receives an eighth, two of them from each prefill rank.
     assert j["kv_transfer"]["alone_s"] > 512 * 32 * 8 * 128 * 2 / 8 / 50e9
-    assert "decode pool 8 chips (1 x pp2 x tp4, ranks 8-15;" in cli(*POOLS, "--pp", "2", "--prefill-tp", "2").stdout
+    assert "decode pool 8 chips (1 x tp4 x pp2, ranks 8-15;" in cli(*POOLS, "--pp", "2", "--prefill-tp", "2").stdout
 
 
 def test_pipeline_pools_from_a_scenario_file_equal_the_flags(cli, tmp_path):
