@@ -85,7 +85,7 @@ TEST(ExpertPlacement, CountsThatDoNotSplitNameTheFlag) {
 TEST(ExpertPlacement, ScenarioRulesNameTheFlagValueAndWhatWorks) {
   const ModelConfig ds = load_model("deepseek-v3");
   Scenario s = test::layout_scenario(72, 1, 72, 1, 72);
-  EXPECT_NE(test::input_error_of([&] { s.validate(ds); }).find("or --redundant-experts 32 replicas"), std::string::npos);
+  EXPECT_NE(test::input_error_of([&] { s.validate(ds); }).find("or, on these 72 chips, --redundant-experts 32 replicas"), std::string::npos);
   s.redundant_experts = 32;
   EXPECT_EQ(test::input_error_of([&] { s.validate(ds); }), "");
   EXPECT_EQ(s.layout_str(), "dp72 x ep72 (+32 redundant experts)");
