@@ -195,6 +195,7 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
 // Hopper (sm.alu_ops_per_clk), so a pass of conversions and max is bound by it.
 struct PassCost {
   double fp32 = 0, alu = 0, mufu = 0, other = 0;
+  double instructions() const { return fp32 + alu + mufu + other; }  // each takes an issue slot
 };
 struct RowReduceKernel {
   std::int64_t threads = 0, vec_elems = 0;
@@ -235,12 +236,11 @@ constexpr MeasuredMix kRmsNormMix{{6.5, 3.0, 0, 2.25}, {23.8, 36.3, 1.5, 62.9}, 
 // Spread a measured per-element mix over the kernel's passes in proportion to each pass's share of our own
 // instruction count, pipe by pipe; `conv` is this op's conversions per element (the measured kernels had m.conversions).
 void apply_measured_mix(RowReduceKernel& k, const MeasuredMix& m, double conv) {
-  auto total = [](const PassCost& c) { return c.fp32 + c.alu + c.mufu + c.other; };
-  double all = total(k.first);
-  for (const PassCost& c : k.rest) all += total(c);
+  double all = k.first.instructions();
+  for (const PassCost& c : k.rest) all += c.instructions();
   const PassCost want{m.per_elem.fp32, std::max(0.0, m.per_elem.alu - m.conversions + conv), m.per_elem.mufu, m.per_elem.other};
   auto share = [&](const PassCost& c) {
-    const double f = total(c) / all;
+    const double f = c.instructions() / all;
     return PassCost{want.fp32 * f, want.alu * f, want.mufu * f, want.other * f};
   };
   k.first = share(k.first);
@@ -337,7 +337,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   // of its instructions at the issue rate, whichever bounds it (the MUFU ones are timed by the SFUs, k).
   const double fp32_lanes = spec.sm.vector_flops_per_clk / 2;
   auto lane_slots = [fp32_lanes, issue = spec.sm.issue_per_clk, alu = spec.sm.alu_ops_per_clk](const PassCost& c) {
-    return std::max({c.fp32, c.alu * fp32_lanes / alu, (c.fp32 + c.alu + c.mufu + c.other) * fp32_lanes / issue});
+    return std::max({c.fp32, c.alu * fp32_lanes / alu, c.instructions() * fp32_lanes / issue});
   };
   // Functional mode: the rows' whole load, weight load, math and store ride on the first load, the first
   // weight load, the last math op and the last store, in program order (the timing is the same).
@@ -369,7 +369,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       for (int b = 0; b < k.barriers; ++b) prev = emit(after(build::sync(kVector), prev));
     };
     reduce();
-    if (k.per_thread.fp32 + k.per_thread.alu + k.per_thread.mufu + k.per_thread.other > 0)
+    if (k.per_thread.instructions() > 0)
       prev = emit(after(pass_op(k.per_thread, static_cast<std::uint32_t>(k.threads), 0), prev));
     if (k.weights) {  // norm: per iteration gamma from L2, X from L1, the scaled output stored
       // One iteration's gamma load waits for the previous iteration's store to issue: gamma (and beta) and Y

@@ -8,7 +8,6 @@ Usage: python3 scripts/measure/fixed_costs_rows.py --start 500 [--append workloa
 """
 import argparse
 import csv
-import io
 import os
 import statistics
 import sys
@@ -137,34 +136,39 @@ def main():
     print("%d rows from G%03d" % (len(rows), a.start), file=sys.stderr)
 
 
+def ncu_export(name):
+    """(case, {column: value}, threads per block, blocks) for each kernel of a trimmed Nsight Compute export, its
+    case the NVTX range t1_profile.py named it by ("softmax bf16 T1 D4096")."""
+    rows = list(csv.reader(open(os.path.join(RAW, name))))
+    hdr = rows[0]
+    nv = [i for i, h in enumerate(hdr) if h.startswith("thread Domain")][0]
+
+    def product(dims):
+        n = 1
+        for x in dims.strip("()").split(","):
+            n *= int(x)
+        return n
+
+    for row in rows[2:]:
+        case = (row[nv].split(":")[1] if ":" in row[nv] else row[nv]).split(":none")[0]
+        col = dict(zip(hdr, row))
+        yield case, col, product(col["Block Size"]), product(col["Grid Size"])
+
+
 def ncu_rows(setup):
     """Warp instructions per block of the row kernels, as Nsight Compute counts them."""
-    text = open(os.path.join(RAW, "ncu_pipes.csv")).read()
-    r = list(csv.reader(io.StringIO(text)))
-    hdr = r[0]
-    nv = [i for i, h in enumerate(hdr) if h.startswith("thread Domain")][0]
-    ix = {h: hdr.index(h) for h in hdr}
     how = ("Nsight Compute 2025.3.1 (--clock-control none --cache-control none, metrics smsp__inst_executed.sum and "
            "smsp__inst_executed_pipe_{alu,fma,xu,lsu,cbu,adu}.sum, in ncu_pipes.csv) on scripts/measure/"
            "t1_profile.py ncu, third of three profiled calls; per block = sum / blocks; PyTorch 2.11.0+cu130; " + setup)
     out, seen = [], set()
-    for row in r[2:]:
-        case = row[nv].split(":")[1] if ":" in row[nv] else row[nv]
-        case = case.split(":none")[0]
+    for case, col, threads, blocks in ncu_export("ncu_pipes.csv"):
         if not any(k in case for k in ("softmax bf16 T1 ", "rms_norm bf16 T1 ", "x.add_(1) fp32 n=1024")):
             continue
-        grid = row[ix["Grid Size"]].strip("()").split(",")
-        blocks = 1
-        for x in grid:
-            blocks *= int(x)
-        key = (case, row[ix["Kernel Name"]])
+        key = (case, col["Kernel Name"])
         if key in seen:
             continue
         seen.add(key)
-        inst = float(row[ix["smsp__inst_executed.sum"]].replace(",", "")) / blocks
-        threads = 1
-        for x in row[ix["Block Size"]].strip("()").split(","):
-            threads *= int(x)
+        inst = float(col["smsp__inst_executed.sum"].replace(",", "")) / blocks
         label = case.replace("bf16 ", "").replace("fp32 ", "")
         dtype = "bf16" if "bf16" in case else "fp32"
         shape = label.split(" ", 1)[1] if " " in label else label
@@ -186,25 +190,17 @@ def width_rows(setup):
         wl = "softmax torch.softmax(dim=-1)" if op == "softmax" else "RMSNorm F.rms_norm"
         out.append(["micro", wl + " on one L2-resident row in a CUDA graph", dtype, "%s %s" % (t, d), "latency",
                     "%.3f" % float(r[1]), "us", how_t])
-    text = list(csv.reader(open(os.path.join(RAW, "ncu_rows.csv"))))
-    hdr = text[0]
-    nv = [i for i, h in enumerate(hdr) if h.startswith("thread Domain")][0]
-    ix = {h: i for i, h in enumerate(hdr)}
     how_n = ("Nsight Compute 2025.3.1 (--clock-control none --cache-control none, smsp__inst_executed.sum per block, "
              "launch__registers_per_thread; ncu_rows.csv) on scripts/measure/t1_profile.py rows_ncu, one call per "
              "width after 3 warm-ups; PyTorch 2.11.0+cu130; " + setup)
-    for row in text[2:]:
-        case = row[nv].split(":")[1].split(":none")[0] if ":" in row[nv] else row[nv]
+    for case, col, threads, _ in ncu_export("ncu_rows.csv"):
         op, dtype, t, d = case.split()
-        kname = row[ix["Kernel Name"]].split("(")[0].split("<")[0].replace("void ", "").split("::")[-1]
-        threads = 1
-        for x in row[ix["Block Size"]].strip("()").split(","):
-            threads *= int(x)
-        inst = float(row[ix["smsp__inst_executed.sum"]].replace(",", ""))
+        kname = col["Kernel Name"].split("(")[0].split("<")[0].replace("void ", "").split("::")[-1]
+        inst = float(col["smsp__inst_executed.sum"].replace(",", ""))
         out.append(["micro", "%s kernel %s: warp instructions executed per block (%d threads)" % (op, kname, threads),
                     dtype, "%s %s" % (t, d), "instructions", "%.0f" % inst, "inst", how_n])
         out.append(["micro", "%s kernel %s: registers per thread" % (op, kname), dtype, "%s %s" % (t, d),
-                    "registers", row[ix["launch__registers_per_thread"]], "registers", how_n])
+                    "registers", col["launch__registers_per_thread"], "registers", how_n])
     return out
 
 

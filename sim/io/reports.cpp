@@ -52,6 +52,15 @@ nlohmann::json layout_json(const LayoutFigures& s, int devices, const std::strin
           {"redundant_experts", s.redundant_experts}, {"overlap", s.overlap}, {"two_batch_overlap", s.two_batch_overlap},
           {"name", name}};
 }
+
+// "model on chip", or "model on system (8x chip, layout[, collectives overlapped])": the first line of run's and
+// serve's tables. --overlap is no layout but changes the step: said beside it (two-batch overlap, which implies
+// it, names itself in the layout).
+std::string placed_on(const std::string& model, const std::string& system, int devices, const std::string& chip,
+                      const std::string& layout, const LayoutFigures& f) {
+  const std::string overlapped = f.overlap && !f.two_batch_overlap ? ", collectives overlapped" : "";
+  return model + " on " + (system.empty() ? chip : system + " (" + std::to_string(devices) + "x " + chip + ", " + layout + overlapped + ")");
+}
 }  // namespace
 
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
@@ -117,9 +126,7 @@ std::string model_run_table(const ModelRunResult& r) {
   std::ostringstream os;
   char buf[256];
   const Scenario& s = r.scenario;
-  // --overlap is no layout but changes the step: said beside it (two-batch overlap, which implies it, names itself).
-  const std::string overlapped = r.overlap && !s.two_batch_overlap ? ", collectives overlapped" : "";
-  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + overlapped + ")")
+  os << placed_on(r.model, r.system, r.devices, r.chip, r.layout, layout_figures(s, r.overlap))
      << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
      << ", output " << s.output_len << ", weights " << name(s.wdtype) << ", activations " << name(s.adtype)
      << ", KV " << name(s.kvdtype) << ", fusion " << r.fusion << "\n";
@@ -372,9 +379,7 @@ nlohmann::json serve_json(const ServeResult& r) {
 std::string serve_table(const ServeResult& r) {
   std::ostringstream os;
   const ServeMemory& m = r.memory;
-  const LayoutFigures& lf = r.layout_figures;
-  const std::string overlapped = lf.overlap && !lf.two_batch_overlap ? ", collectives overlapped" : "";
-  os << r.model << " on " << (r.system.empty() ? r.chip : r.system + " (" + std::to_string(r.devices) + "x " + r.chip + ", " + r.layout + overlapped + ")")
+  os << placed_on(r.model, r.system, r.devices, r.chip, r.layout, r.layout_figures)
      << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
      << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
      << r.mode << " load\n";
