@@ -28,9 +28,10 @@ namespace {
 // warps load their operands from shared memory with ldmatrix and issue mma.sync (kMmaSync, at
 // sm.mma_sync_fraction of the tensor rate), and the threads themselves copy each tile in accesses of the
 // alignment's width. cp.async copies 4, 8 or 16 bytes (PTX ISA, cp.async), so 4- and 8-byte aligned rows keep
-// the multistage pipeline; 2-byte aligned rows go through registers (ld.global then st.shared): the
-// warps that run the MMAs stall on each copy before the next MMA, so a step's copy no longer overlaps the
-// MMAs of the steps before it (only other resident blocks cover it).
+// the multistage pipeline (GemmKernelClass::kSm80Multistage); 2-byte aligned rows go through registers
+// (ld.global then st.shared) in CUTLASS's MmaPipelined (kSm75Pipelined), which loads the next k-tile into
+// registers while the MMAs of this one run and stores it, after them, into the other of its two shared-memory
+// stages: a copy overlaps one step's MMAs, never more.
 constexpr int kCpAsyncMinBytes = 4;  // source: PTX ISA, cp.async: cp-size 4, 8 or 16
 constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm80 default warp shape for 128x128 blocks)
 // The copy width of the kernel a library runs for rows `align` bytes aligned. cuBLAS ships its CUTLASS 2.x
@@ -40,7 +41,28 @@ constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm8
 // issues #146817 (A100) and #181718 (RTX 4090) show align1 and align8 kernels only. So 8-byte aligned rows copy
 // 4 bytes per thread.
 int library_copy_bytes(int align) { return align >= 16 ? 16 : align >= kCpAsyncMinBytes ? kCpAsyncMinBytes : align; }
+// The sm75 kernels cuBLAS ships are 2-stage and 32 elements deep (CUTLASS's cutlass_library/generator.py,
+// GenerateSM75_TensorOp_1688: every tile 32 deep, stages 2; the 2-stage kernel is MmaPipelined).
+constexpr int kSm75Stages = 2;
+constexpr int kSm75KBytes = 64;  // source: as above, 32 bf16/fp16 elements
 }  // namespace
+
+int gemm_copy_bytes(int row_alignment) { return library_copy_bytes(row_alignment); }
+
+GemmKernelClass gemm_kernel_class(int row_alignment) {
+  const int c = library_copy_bytes(row_alignment);
+  return c >= 16 ? GemmKernelClass::kTmaWarpSpecialized
+                 : c >= kCpAsyncMinBytes ? GemmKernelClass::kSm80Multistage : GemmKernelClass::kSm75Pipelined;
+}
+
+const char* name(GemmKernelClass c) {
+  switch (c) {
+    case GemmKernelClass::kTmaWarpSpecialized: return "TMA warp-specialized";
+    case GemmKernelClass::kSm80Multistage: return "sm80 multistage";
+    case GemmKernelClass::kSm75Pipelined: return "sm75 pipelined";
+  }
+  return "?";
+}
 
 int gemm_row_alignment(const OpSpec& op) {
   int a = 16;
@@ -58,7 +80,7 @@ std::string GemmTiling::str() const {
   if (cta_pair) os << ", 2-SM MMA";
   if (stream_k) os << ", stream-K";
   if (!tma())
-    os << ", no TMA (rows not 16-byte aligned): mma.sync, "
+    os << ", kernel " << name(kernel()) << " (no TMA: rows not 16-byte aligned): mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
 }
@@ -114,27 +136,35 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 
 // The block of the sm80-style fallback (copy_bytes < 16): one warp per 64x64 warp tile, each warp reading
 // its A rows and B columns from shared memory per k-step (ldmatrix); fp32 accumulators plus an assumed 64
-// registers of fragments and addresses per thread. Register-staged copies pass twice through the SM's
-// unified L1 / shared-memory unit, once as the warps' global loads (ld.global of copy_bytes per thread
-// into registers) and once as their shared-memory stores (st.shared); that unit serves one warp-wide
-// access per clock (one wavefront: up to smem_bytes_per_clk = 128 bytes, 32 banks x 4 B), so a warp's
-// 2-byte access moving 64 bytes takes a whole clock, and the copies cost 2 x 128 / 64 = 4 times their
-// bytes' time at full width (assumed: the global load of 32 contiguous 2-byte elements is one wavefront,
-// as the store is; NVIDIA Nsight Compute's memory-workload documentation counts L1 work in wavefronts).
-// cp.async copies (4 bytes and up) are issued by the same warps through the same unit (LDGSTS in the MIO
-// pipe that ldmatrix uses): their shared-memory writes take stage bytes / 128 clocks per k-step beside the
-// ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the TMA unit writes shared memory.)
+// registers of fragments and addresses per thread. The warps copy the tiles themselves, through the SM's
+// unified L1 / shared-memory unit, which serves one wavefront per clock (up to smem_bytes_per_clk = 128
+// bytes: one 128-byte line of a global access, or one pass over the 32 banks of 4 bytes; NVIDIA Nsight
+// Compute's memory-workload documentation counts L1 work in wavefronts).
+// How many wavefronts a copy takes follows from CUTLASS 2.x's copy layout, which a narrow kernel keeps from
+// the aligned one: the thread map is built for 128-bit accesses (default_mma_core_sm80.h: kAccessSizeInBits =
+// 128; a warp is 8 threads along a row's contiguous 128 bytes by 4 rows), and the narrow kernel splits each
+// thread's 16-byte vector into kAccessesPerVector = 16 / copy_bytes accesses (predicated_tile_access_iterator.h:
+// ThreadMap::kElementsPerAccess / AccessType::kElements). One warp-wide access then touches 4 rows, its 8
+// lanes per row 16 bytes apart: 4 global lines, and in shared memory 4 rows whose lanes fall in the same 8
+// banks (the XOR swizzle permutes 16-byte chunks within a row), a 4-way conflict. So every narrow warp access
+// costs kCopyRowsPerAccess wavefronts whatever its width, for 32 x copy_bytes bytes (at 16 bytes, 4 x 128:
+// full width). Register-staged copies (below 4 bytes) pass the unit twice, as the global loads (ld.global into
+// registers) and as the shared stores (st.shared); cp.async copies (4 bytes and up: LDGSTS, in the MIO pipe
+// that ldmatrix uses) once, the L1 writing the returned bytes into shared memory (assumed: no second pass for
+// the fill). All of it beside the ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the
+// TMA unit writes shared memory.)
+constexpr double kCopyRowsPerAccess = 4;  // source: CUTLASS default_mma_core_sm80.h, a warp's threads 8 (128 B of 16-byte vectors) x 4 rows
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
   // L1 / shared-memory traffic of one k-step in units of full-width bytes (ldmatrix reads, and the global
   // loads and shared stores of register-staged copies).
   double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
     double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
-    // Thread copies: one wavefront per warp-wide access, so accesses narrower than 4 bytes per thread use
-    // only part of one. A cp.async passes the unit once (the L1 writes the returned bytes straight into
-    // shared memory); a register-staged copy twice (ld.global, then st.shared).
+    // Thread copies: kCopyRowsPerAccess wavefronts per warp-wide access of 32 x copy_bytes bytes, once for
+    // a cp.async, twice for a register-staged copy (ld.global, then st.shared).
     const double passes = copy_bytes < kCpAsyncMinBytes ? 2 : 1;
-    b += passes * stage_bytes(bm, bn, bk, op) * smem_per_clk / std::min(smem_per_clk, 32.0 * copy_bytes);
+    const double accesses = stage_bytes(bm, bn, bk, op) / (32.0 * copy_bytes);
+    b += passes * accesses * kCopyRowsPerAccess * smem_per_clk;
     return b;
   }
 };
@@ -211,19 +241,20 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   const double rate = spec.tensor_flops_per_clk(mma) * spec.sm.mma_efficiency * spec.sm.clock.value();
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();
   const double hbm = spec.hbm.bandwidth.value() * spec.hbm.efficiency;
-  const int bk = bk_for(mma);
+  const int align = library_copy_bytes(gemm_row_alignment(op));  // bytes each thread copies
+  const bool tma = align >= 16;
+  const bool pipelined = gemm_kernel_class(align) == GemmKernelClass::kSm75Pipelined;
+  const int bk = pipelined ? std::max(16, static_cast<int>(kSm75KBytes / bytes_per_element(mma))) : bk_for(mma);
   static const int shapes[][2] = {{128, 256}, {256, 128}, {128, 128}, {128, 64}, {64, 128}, {64, 64}};
   GemmTiling best;
   best.estimate_s = 1e30;
   const int promote = promotion_steps(op, spec, bk);
-  const int align = library_copy_bytes(gemm_row_alignment(op));  // bytes each thread copies
-  const bool tma = align >= 16;
   const double clk = spec.sm.clock.value();
   for (auto& sh : shapes) {
     int bm = sh[0], bn = sh[1];
     double sb = stage_bytes(bm, bn, bk, op);
     double epi = 0;  // epilogue reuses pipeline buffers
-    int stages = std::min(7, static_cast<int>((spec.sm.smem_per_block.value() - epi) / sb));
+    int stages = std::min(pipelined ? kSm75Stages : 7, static_cast<int>((spec.sm.smem_per_block.value() - epi) / sb));
     if (stages < 2) continue;
     const SyncBlock sb80 = sync_block(bm, bn);
     if (tma && accumulator_registers(bm, bn, promote > 0) > kConsumerRegisters) continue;
@@ -263,9 +294,10 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         const double t_block = steps * step / spec.mma_sync_block_share(static_cast<unsigned>(sb80.warps_m * sb80.warps_n)) / clk;
         t_mma = std::max(steps * step / clk * bps, t_block);
         t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
-        // Register-staged copies: each step's copy, its L2 round trip and its MMAs in sequence per block.
-        if (align < kCpAsyncMinBytes)
-          t_mma = std::max(t_mma, t_link / bps + t_block + steps * spec.l2.hit_latency.value());
+        // Register-staged copies (MmaPipelined): the next k-tile's copy, its L2 round trip included, runs
+        // beside this one's MMAs, so a block's step takes the longer of the two.
+        if (pipelined)
+          t_mma = std::max(t_mma, steps * std::max(t_block / steps, t_link / bps / steps + spec.l2.hit_latency.value()));
       }
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
@@ -345,7 +377,7 @@ struct GemmJob {
   int promote = 0;  // MMA k-steps between fp32 promotions (0: none)
   bool serial_promote = false;  // promotion_serial: the MMAs after a promotion wait for it
   // sm80-style fallback (!t.tma()): the full-width shared-memory bytes of one k-step's mma.sync
-  // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (1 when register-staged).
+  // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (the stages; 2 when register-staged).
   std::uint64_t sync_smem_bytes = 0;
   std::uint32_t sync_warps = 0;  // warps of an sm80-style block (SyncBlock), which issue its mma.sync
   std::int64_t copy_depth = 0;
@@ -381,7 +413,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->smem = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.stages * stage_bytes(t.bm, t.bn, t.bk, op)));
   j->promote = promotion_steps(op, spec, t.bk);
   j->serial_promote = t.tma() && promotion_serial(t.bm);
-  j->copy_depth = t.copy_bytes < kCpAsyncMinBytes ? 1 : t.stages;
+  j->copy_depth = t.stages;
   j->kgroup = kstep_group(spec.sm.kstep_group, j->copy_depth, j->promote);
   if (!t.tma()) {
     const SyncBlock sb = sync_block(t.bm, t.bn);
@@ -511,8 +543,8 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
     std::int64_t step = kk - p.kbeg;
     std::pair<std::uint32_t, std::uint32_t> in{kNoDep, kNoDep};
     for (std::int64_t s = 0; s < kn; ++s) {
-      // The stage buffer is free once the MMA of the k-step `stages` back ran (with register-staged copies,
-      // no cp.async, the copy waits for the warps' previous MMA). mma_idx holds each k-step's MMA.
+      // The stage buffer is free once the MMA of the k-step `stages` back ran (register-staged copies: two
+      // stages, so the next k-tile's copy runs beside this one's MMAs). mma_idx holds each k-step's MMA.
       const size_t at = mma_idx.size() + static_cast<size_t>(s);
       const std::uint32_t reuse = at >= ring ? mma_idx[at - ring] : kNoDep;
       in = emit_kstep_loads(j, p, kk + s, reuse, in.second, 1 + 2 * static_cast<int>(s), emit);

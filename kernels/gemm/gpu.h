@@ -6,6 +6,22 @@
 
 namespace xpu::gpu {
 
+// The kernel a library runs for a GEMM, decided by its operands' row alignment (gemm_row_alignment):
+// - kTmaWarpSpecialized: rows 16-byte aligned, so TMA can copy them (a tensor map's global strides must be
+//   multiples of 16 bytes: CUDA Driver API, cuTensorMapEncodeTiled): cuBLAS's nvjet / sm90 kernels
+//   (warp-specialized producer and consumers, wgmma or tcgen05, multicast in a cluster).
+// - kSm80Multistage: rows 4- or 8-byte aligned: CUTLASS 2.x's MmaMultistage (cuBLAS's cutlass_80_..._align2,
+//   e.g. ..._s16816gemm_bf16_256x128_64x3_nn_align2 on the H200 at M3000 N5000 K700): mma.sync, 4-byte
+//   cp.async copies issued by the warps, a multistage shared-memory ring.
+// - kSm75Pipelined: rows 1- or 2-byte aligned: CUTLASS 2.x's MmaPipelined (cuBLAS's cutlass_75_..._align1,
+//   e.g. ..._s1688gemm_bf16_128x128_nn_align1 on the H200 at M4095 N4097 K4096): mma.sync, element copies
+//   through registers (ld.global, st.shared), two shared-memory stages, 32-deep k-tiles.
+enum class GemmKernelClass { kTmaWarpSpecialized, kSm80Multistage, kSm75Pipelined };
+GemmKernelClass gemm_kernel_class(int row_alignment);
+// Bytes each thread copies per access in that kernel (16 for the TMA kernel's full-width rows).
+int gemm_copy_bytes(int row_alignment);
+const char* name(GemmKernelClass c);
+
 struct GemmTiling {
   int bm = 128, bn = 256, bk = 64;  // block tile; bk covers 128 bytes of K per stage
   int stages = 4;                   // shared-memory pipeline depth
@@ -23,6 +39,7 @@ struct GemmTiling {
   // the TMA kernel above.
   int copy_bytes = 16;
   bool tma() const { return copy_bytes >= 16; }  // the TMA kernel (else the sm80-style fallback)
+  GemmKernelClass kernel() const { return gemm_kernel_class(copy_bytes); }
   std::string str() const;
 };
 

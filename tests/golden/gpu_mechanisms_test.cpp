@@ -480,13 +480,19 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
   int sync_mmas = 0;
   for (const auto& in : task.instrs) sync_mmas += in.kind == TxKind::TileCompute && gpu::mma_path(in.level) == gpu::kMmaSync;
   EXPECT_EQ(sync_mmas, 4096 / odd.bk);
-  // Register-staged (2 B) against cp.async (4 B) copies on the same tile: each k-step's copy waits for the
-  // previous step's MMAs, and its 2-byte ld.global loads and st.shared stores each take a whole L1 /
-  // shared-memory wavefront per 64 bytes: four times the stage's bytes at full width, where the 4-byte
-  // cp.async writes them once at full width.
+  // The 2-byte rows run CUTLASS's MmaPipelined (sm75 class): two stages 32 elements deep, the next k-tile's
+  // copy beside this one's MMAs (step 1's copy waits for no MMA, step 2's for step 0's).
+  EXPECT_EQ(odd.kernel(), gpu::GemmKernelClass::kSm75Pipelined);
+  EXPECT_EQ(odd.stages, 2);
+  EXPECT_EQ(odd.bk, 32);
+  EXPECT_NE(odd.str().find("kernel sm75 pipelined"), std::string::npos) << odd.str();
+  // Register-staged (2 B) against cp.async (4 B) copies on the same tile: a narrow warp access takes 4 L1 /
+  // shared-memory wavefronts (its 4 rows) whatever its width, so a 2-byte copy costs 4 x 128 / 64 = 8 times
+  // the stage's bytes at full width per pass and passes twice (ld.global, st.shared), a 4-byte cp.async 4
+  // times, once.
   gpu::GemmTiling wide = odd;
   wide.copy_bytes = 4;
-  auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* load_waits) {
+  auto first_steps = [&](const gpu::GemmTiling& t, std::uint64_t* mma_bytes, bool* step1_waits, bool* step2_waits) {
     Task k;
     gpu::lower_gemm(gemm(4095, 4097, 4096), s, lo, t)[0].make_task(0, k);
     std::vector<std::uint32_t> mmas, loads;
@@ -495,25 +501,43 @@ TEST(GpuGemmAlignment, MisalignedRowsRunWithoutTma) {
       if (k.instrs[i].kind == TxKind::DmaRead) loads.push_back(i);
     }
     *mma_bytes = k.instrs[mmas[0]].bytes;
-    *load_waits = false;
-    for (auto d : k.instrs[loads[2]].dep) *load_waits |= d == mmas[0];  // step 1's A copy
+    *step1_waits = *step2_waits = false;
+    for (auto d : k.instrs[loads[2]].dep) *step1_waits |= d == mmas[0];  // step 1's A copy
+    for (auto d : k.instrs[loads[4]].dep) *step2_waits |= d == mmas[0];  // step 2's A copy
   };
   std::uint64_t b2 = 0, b4 = 0;
-  bool w2 = false, w4 = true;
-  first_steps(odd, &b2, &w2);
-  first_steps(wide, &b4, &w4);
+  bool w1 = true, w2 = false;
+  first_steps(odd, &b2, &w1, &w2);
+  EXPECT_FALSE(w1);
   EXPECT_TRUE(w2);
-  EXPECT_FALSE(w4);
-  EXPECT_EQ(b2 - b4, static_cast<std::uint64_t>(3 * (odd.bm + odd.bn) * odd.bk * 2));  // bf16 stage: 4x at 2 B, 1x at 4 B
+  first_steps(wide, &b4, &w1, &w2);
+  const auto stage = static_cast<std::uint64_t>((odd.bm + odd.bn) * odd.bk * 2);
+  EXPECT_EQ(b2 - b4, 12 * stage);  // bf16 stage: 2 x 8x at 2 B, 1 x 4x at 4 B
   auto chip = load_chip("h100-sxm");
   const double aligned = run_kernel_study(*chip, gemm(4096, 4096, 4096)).run.result.latency_s;
   const double misaligned = run_kernel_study(*chip, gemm(4095, 4097, 4096)).run.result.latency_s;
   EXPECT_GT(misaligned, 1.5 * aligned);
 }
 
+// A GEMM whose rows leave TMA is never faster than its aligned neighbour, on every Hopper and Blackwell
+// preset: the fallback kernels (sm80 multistage, sm75 pipelined) run mma.sync and copy through the warps.
+TEST(GpuGemmAlignment, MisalignedIsNotFasterThanItsAlignedNeighbour) {
+  for (const char* c : {"h100-sxm", "h200", "b200"}) {
+    auto chip = load_chip(c);
+    const auto us = [&](std::int64_t m, std::int64_t n, std::int64_t k) {
+      return run_kernel_study(*chip, gemm(m, n, k)).run.result.latency_s * 1e6;
+    };
+    EXPECT_GT(us(4095, 4097, 4096), us(4096, 4096, 4096)) << c;
+    EXPECT_GT(us(3000, 5000, 700), us(3000, 5000, 704)) << c;
+    EXPECT_GT(us(3000, 5000, 701), us(3000, 5000, 704)) << c;
+    EXPECT_GE(us(1024, 1026, 1024), us(1024, 1024, 1024)) << c;
+  }
+}
+
 // cp.async copies (4 and 8 bytes per thread) are issued by the warps through the L1 / shared-memory unit that
-// their ldmatrix reads use, one wavefront per 128 bytes: each k-step's shared-memory time carries the stage's
-// bytes once beside the ldmatrix reads (with TMA the copy engine writes shared memory, not the warps). cuBLAS
+// their ldmatrix reads use, 4 wavefronts per warp access of 128 bytes (CUTLASS's 128-bit thread map, 8 threads
+// by 4 rows, split into 4-byte accesses): each k-step's shared-memory time carries 4 times the stage's bytes
+// beside the ldmatrix reads (with TMA the copy engine writes shared memory, not the warps). cuBLAS
 // has no align4 bf16 kernel (align8, align2, align1; kernels/gemm/gpu.cpp), so 8-byte aligned rows (K700)
 // run the align2 kernel's 4-byte copies.
 TEST(GpuGemmAlignment, CpAsyncCopiesTakeSharedMemoryTimeAndMisalignedKIsSlower) {
@@ -529,7 +553,7 @@ TEST(GpuGemmAlignment, CpAsyncCopiesTakeSharedMemoryTimeAndMisalignedKIsSlower) 
     if (in.kind == TxKind::TileCompute && gpu::mma_path(in.level) == gpu::kMmaSync) mma_bytes = in.bytes;
   const std::uint64_t warps_m = static_cast<std::uint64_t>(std::max(1, t.bm / 64)), warps_n = static_cast<std::uint64_t>(std::max(1, t.bn / 64));
   const std::uint64_t ldmatrix = static_cast<std::uint64_t>(t.bk) * 2 * (t.bm * warps_n + t.bn * warps_m);
-  EXPECT_EQ(mma_bytes, ldmatrix + static_cast<std::uint64_t>((t.bm + t.bn) * t.bk * 2));
+  EXPECT_EQ(mma_bytes, ldmatrix + 4 * static_cast<std::uint64_t>((t.bm + t.bn) * t.bk * 2));  // 4 wavefronts per 128-byte access
   // Around an aligned K (704: 16-byte rows, TMA) the time rises as the rows' alignment falls: 700 and 702 run
   // the 4-byte cp.async kernel (the same time), 701 the register-staged 2-byte one.
   auto chip = load_chip("h100-sxm");

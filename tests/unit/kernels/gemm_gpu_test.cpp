@@ -128,3 +128,40 @@ TEST(GpuGemmLowering, RefusesADtypeTheChipLacks) {
     EXPECT_NE(std::string(e.what()).find("fp4"), std::string::npos);
   }
 }
+
+// The kernel class is a pure function of the rows' alignment: 16-byte rows take the TMA kernel (a tensor
+// map's strides must be multiples of 16 bytes), 4- and 8-byte rows CUTLASS's sm80 multistage kernel with
+// 4-byte cp.async (cuBLAS has align8, align2 and align1 kernels, no align4), 1- and 2-byte rows the sm75
+// pipelined kernel with copies through registers. In bf16, K or N not a multiple of 8 elements leaves TMA.
+TEST(GpuGemmKernelClass, AlignmentChoosesTheKernel) {
+  EXPECT_EQ(gemm_kernel_class(16), GemmKernelClass::kTmaWarpSpecialized);
+  EXPECT_EQ(gemm_kernel_class(8), GemmKernelClass::kSm80Multistage);
+  EXPECT_EQ(gemm_kernel_class(4), GemmKernelClass::kSm80Multistage);
+  EXPECT_EQ(gemm_kernel_class(2), GemmKernelClass::kSm75Pipelined);
+  EXPECT_EQ(gemm_kernel_class(1), GemmKernelClass::kSm75Pipelined);
+  EXPECT_EQ(gemm_copy_bytes(16), 16);
+  EXPECT_EQ(gemm_copy_bytes(8), 4);
+  EXPECT_EQ(gemm_copy_bytes(4), 4);
+  EXPECT_EQ(gemm_copy_bytes(2), 2);
+  const GpuSpec s = h100();
+  const auto cls = [&](std::int64_t m, std::int64_t n, std::int64_t k) { return choose_gemm_tiling(gemm(m, n, k), s).kernel(); };
+  EXPECT_EQ(cls(1000, 1000, 1000), GemmKernelClass::kTmaWarpSpecialized);  // 2000-byte rows: 16-byte aligned
+  EXPECT_EQ(cls(4096, 4104, 4096), GemmKernelClass::kTmaWarpSpecialized);
+  EXPECT_EQ(cls(4096, 4096, 4092), GemmKernelClass::kSm80Multistage);  // K mod 8 = 4: 8-byte rows
+  EXPECT_EQ(cls(3000, 5000, 700), GemmKernelClass::kSm80Multistage);
+  EXPECT_EQ(cls(4096, 4098, 4096), GemmKernelClass::kSm80Multistage);  // N mod 8 = 2: 4-byte rows
+  EXPECT_EQ(cls(4095, 4097, 4096), GemmKernelClass::kSm75Pipelined);   // N odd: 2-byte rows
+  EXPECT_EQ(cls(4096, 4096, 4095), GemmKernelClass::kSm75Pipelined);   // K odd
+  // The sm80 kernel keeps a multistage ring and 64-deep steps; the sm75 one two stages 32 deep; neither
+  // multicasts (no TMA). The note names the class.
+  const GemmTiling a2 = choose_gemm_tiling(gemm(3000, 5000, 700), s), a1 = choose_gemm_tiling(gemm(4095, 4097, 4096), s);
+  EXPECT_GT(a2.stages, 2);
+  EXPECT_EQ(a2.bk, 64);
+  EXPECT_EQ(a1.stages, 2);
+  EXPECT_EQ(a1.bk, 32);
+  EXPECT_EQ(a2.cluster_m, 1);
+  EXPECT_EQ(a1.cluster_m, 1);
+  EXPECT_NE(a2.str().find("kernel sm80 multistage"), std::string::npos) << a2.str();
+  EXPECT_NE(a1.str().find("kernel sm75 pipelined"), std::string::npos) << a1.str();
+  EXPECT_EQ(choose_gemm_tiling(gemm(1000, 1000, 1000), s).str().find("kernel"), std::string::npos);
+}
