@@ -1,5 +1,7 @@
-// GEMM on the GPU family. The heuristic: for each candidate block tile (128x256, 256x128, 128x128,
-// 128x64, 64x128, 64x64; BK = 128 bytes of K) take the deepest pipeline (2..7 stages) that fits the
+// GEMM on the GPU family. The kernel class follows from the rows' alignment (gemm_kernel_class: TMA
+// warp-specialized, or CUTLASS 2.x's sm80 multistage / sm75 pipelined kernels where TMA cannot copy the rows).
+// The heuristic: for each candidate block tile (128x256, 256x128, 128x128, 128x64, 64x128, 64x64; BK = 128
+// bytes of K, 64 in the sm75 class) take the deepest pipeline (2..7 stages; 2 in the sm75 class) that fits the
 // per-block shared memory, and for each split-K factor (1 unless the tiles would leave SMs idle)
 // estimate time = waves x max(tile MMA time, tile operand traffic over the SM's L2 link) plus the
 // split-K reduction, floored by the compulsory HBM traffic. Pick the lowest estimate, preferring
