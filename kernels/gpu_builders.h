@@ -13,9 +13,17 @@ inline Instr tma_load(std::uint8_t level, DType d, std::uint64_t addr, std::uint
                       std::uint32_t n = 0) {
   return build::dma(TxKind::DmaRead, kTma, level, d, addr, bytes, m, n);
 }
+// The same copies issued by the block's threads (ld.global / cp.async, st.global): kThreadCopy.
+inline Instr ld_global(std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes, std::uint32_t m = 0,
+                       std::uint32_t n = 0) {
+  return tma_load(static_cast<std::uint8_t>(level | kThreadCopy), d, addr, bytes, m, n);
+}
 // A TMA copy shared memory -> global/L2.
 inline Instr tma_store(std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes, std::uint32_t m = 0) {
   return build::dma(TxKind::DmaWrite, kTma, level, d, addr, bytes, m);
+}
+inline Instr st_global(std::uint8_t level, DType d, std::uint64_t addr, std::uint64_t bytes, std::uint32_t m = 0) {
+  return tma_store(static_cast<std::uint8_t>(level | kThreadCopy), d, addr, bytes, m);
 }
 // A warpgroup MMA step of m x n x k (the issued tile) doing `flops` useful work on `bytes` of operands.
 inline Instr wgmma(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes) {
@@ -28,8 +36,10 @@ inline Instr mma_sync(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k
   return build::mma(kTensor, d, m, n, k, flops, bytes, mma_sync_level(warps));
 }
 // CUDA cores / SFUs over m x n elements (k: special functions per element).
-inline Instr cuda(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes = 0) {
-  return build::vec(kVector, d, m, n, k, flops, bytes);
+// warps: the issuing block's warps per sub-partition (0: not stated, no per-warp limit; see sm.warp_issue_cycles).
+inline Instr cuda(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, std::uint64_t flops, std::uint64_t bytes = 0,
+                  unsigned warps = 0) {
+  return build::vec(kVector, d, m, n, k, flops, bytes, static_cast<std::uint8_t>(std::min(warps, 255u)));
 }
 // A tensor-core sync (the start of an accumulation).
 inline Instr tensor_sync() { return build::sync(kTensor); }

@@ -17,7 +17,9 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
       m_l2(make_cache(spec.l2)),
       m_hbm(make_dram(spec.hbm)),
       m_hit_latency(to_ticks(spec.l2.hit_latency.value())),
-      m_hbm_latency(to_ticks(spec.hbm.latency.value())) {
+      m_hbm_latency(to_ticks(spec.hbm.latency.value())),
+      m_load_hit(spec.sm.load_l2_latency.value() > 0 ? to_ticks(spec.sm.load_l2_latency.value()) : m_hit_latency),
+      m_load_hbm(spec.sm.load_hbm_latency.value() > 0 ? to_ticks(spec.sm.load_hbm_latency.value()) : m_hbm_latency) {
 }
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -29,7 +31,9 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   // The SM's crossbar link, the L2 slices and (on a miss or a write) HBM stream the tile
   // concurrently; the slowest of them sets the completion, plus the access latency.
   Tick end = m_links[ext->executor].carry(arrival, static_cast<double>(bytes), 0, horizon);
-  if (ext->level == kMulticast) {
+  const std::uint8_t level = memory_level(ext->level);
+  const bool threads = thread_copy(ext->level);  // ld.global / cp.async: the load-to-use latencies
+  if (level == kMulticast) {
     end += m_hit_latency;
     delay = ticks_time(std::max<Tick>(0, end - now));
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -38,14 +42,15 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   end = std::max(end, m_l2->transfer(arrival, addr, bytes, ext->run, horizon));
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
-  bool hit = ext->level == kL2 || (m_l2->access(addr, bytes) && !ext->write);
-  Tick lat = m_hit_latency;
+  bool hit = level == kL2 || (m_l2->access(addr, bytes) && !ext->write);
+  Tick lat = threads ? m_load_hit : m_hit_latency;
   if (!hit) {
-    Tick dram_end = m_hbm->access(arrival, addr, bytes, ext->run, ext->write, horizon);
+    // The DRAM model adds hbm.latency (the TMA path's); a thread's load is served m_load_hbm after it.
+    Tick dram_end = m_hbm->access(arrival, addr, bytes, ext->run, ext->write, horizon) - m_hbm_latency;
     // The L2 is write-back: a store completes once the slices accept it, while its DRAM write
     // still occupies the channels (and delays whatever reads them next). A read miss waits for DRAM.
-    if (ext->write) end = std::max(end, dram_end - m_hbm_latency);
-    else end = std::max(end, dram_end), lat = 0;
+    if (ext->write) end = std::max(end, dram_end);
+    else end = std::max(end, dram_end + (threads ? m_load_hbm : m_hbm_latency)), lat = 0;
   }
   end += lat;
   delay = ticks_time(std::max<Tick>(0, end - now));
@@ -104,6 +109,10 @@ Timing Sm::time_of(const Instr& in) const {
       cycles = std::max({static_cast<double>(in.flops) / m_spec.sm.vector_flops_per_clk,
                          elems * in.k / m_spec.sm.sfu_ops_per_clk,
                          static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk});
+      // level: the issuing block's warps per sub-partition (0: not stated). Each warp issues its dependent code
+      // at one instruction per sm.warp_issue_cycles at best, so with fewer warps than that a sub-partition
+      // issues below its rate: the op completes later, while the engine is free for co-resident blocks.
+      if (in.level > 0) share = std::min(1.0, in.level / m_spec.sm.warp_issue_cycles);
       break;
     }
     case TxKind::Sync: return {m_sync, m_sync};

@@ -27,7 +27,8 @@ class GpuMemory : public MemoryTarget {
   ChannelBank m_links;  // each SM's crossbar port to the L2
   std::unique_ptr<ICache> m_l2;  // chosen by l2.model
   std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
-  Tick m_hit_latency, m_hbm_latency;  // l2.hit_latency, hbm.latency in ticks (per transaction)
+  Tick m_hit_latency, m_hbm_latency;  // l2.hit_latency, hbm.latency in ticks (per transaction): TMA copies
+  Tick m_load_hit, m_load_hbm;        // sm.load_l2_latency, sm.load_hbm_latency: copies by the threads (kThreadCopy)
 };
 
 class Sm : public Executor {

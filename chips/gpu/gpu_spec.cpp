@@ -79,6 +79,11 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.sub_partitions", s.sm.sub_partitions,
     "Processing blocks (sub-partitions) per SM, each with its own warp scheduler and tensor core; a block's "
     "warps are spread over them", "4");
+  p("sm.warp_issue_cycles", s.sm.warp_issue_cycles,
+    "Cycles per instruction of one warp's instruction stream in the CUDA-core kernels (element-wise, norms, softmax) "
+    "when it has its sub-partition's scheduler to itself: the issue slot plus the waits on fixed-latency and "
+    "short-scoreboard dependencies. A sub-partition with fewer warps than this issues below its one instruction "
+    "per clock; 1 = no limit", "1.0");
   p("sm.warp_mma_sync_share", s.sm.warp_mma_sync_share,
     "Share of its sub-partition's mma.sync rate that one warp's in-order stream (ldmatrix operands, dependent "
     "MMAs, then its softmax or epilogue) keeps busy: a block with fewer warps per sub-partition than it takes "
@@ -97,6 +102,12 @@ void describe(Params& p, GpuSpec& s) {
     "Per kernel and SM, for kernels launched in thread-block clusters: the wait of the SM's first block for "
     "its cluster (co-scheduled launch on one GPC, then the cluster barrier after the pipeline set-up) before "
     "its first copy", "0 ns");
+  p("sm.load_l2_latency", s.sm.load_l2_latency,
+    "Load-to-use latency of a copy the block's threads issue (ld.global, cp.async: CUDA-core kernels, "
+    "sm80-style GEMMs, FlashAttention-2) that hits L2; TMA copies take l2.hit_latency. 0 = l2.hit_latency", "0 ns");
+  p("sm.load_hbm_latency", s.sm.load_hbm_latency,
+    "The same thread load when it misses L2 and HBM serves it (unloaded); TMA copies take hbm.latency. "
+    "0 = hbm.latency", "0 ns");
   p("sm.dma_issue_cycles", s.sm.dma_issue_cycles, "Cycles the TMA unit spends issuing one tile copy", "4");
   p("sm.sync_cycles", s.sm.sync_cycles, "Cycles of a block-wide barrier", "20");
   describe(p, s.l2, "l2.");
@@ -114,6 +125,7 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.mma_efficiency > 0 && s.sm.mma_efficiency <= 1, "sm.mma_efficiency", "a share in (0, 1]");
   p.require(s.sm.mma_sync_fraction > 0 && s.sm.mma_sync_fraction <= 1, "sm.mma_sync_fraction", "a share in (0, 1]");
   p.require(s.sm.sub_partitions >= 1 && s.sm.sub_partitions <= 16, "sm.sub_partitions", "1 to 16 sub-partitions");
+  p.require(s.sm.warp_issue_cycles >= 1 && s.sm.warp_issue_cycles <= 64, "sm.warp_issue_cycles", "1 to 64 cycles per instruction");
   p.require(s.sm.warp_mma_sync_share > 0 && s.sm.warp_mma_sync_share <= 1, "sm.warp_mma_sync_share", "a share in (0, 1]");
   p.require(s.sm.fp8_promotion_interval >= 0 && s.sm.fp8_promotion_interval <= 64, "sm.fp8_promotion_interval",
             "0 (no promotion) to 64 MMA k-instructions");

@@ -35,6 +35,7 @@ struct SmSpec {
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
   int sub_partitions = 4;              // processing blocks per SM, each with its own warp scheduler and tensor core
+  double warp_issue_cycles = 1.0;      // cycles per instruction of one warp's dependent CUDA-core code (a sub-partition with fewer warps issues less)
   double warp_mma_sync_share = 1.0;    // share of its sub-partition's mma.sync rate one warp's in-order stream keeps busy
   // fp8 GEMMs without fast accumulation: MMA k-instructions (32 bytes of K each) accumulated in the tensor
   // core before the partial sums are promoted into fp32 registers on the CUDA cores (0: the tensor core
@@ -46,6 +47,8 @@ struct SmSpec {
   Seconds block_launch_latency;        // block scheduling + prologue setup on an SM
   Seconds descriptor_fetch_latency;    // first TMA copy of a kernel on an SM waits for its tensor maps
   Seconds cluster_launch_latency;      // a cluster kernel's first block on an SM waits for its cluster's launch and barrier
+  Seconds load_l2_latency;             // a thread's load (ld.global / cp.async) from L2, issue to use; 0 = l2.hit_latency
+  Seconds load_hbm_latency;            // the same load missing L2, served by HBM; 0 = hbm.latency
   double dma_issue_cycles = 4;         // TMA descriptor issue per copy
   double sync_cycles = 20;             // barrier (mbarrier wait / __syncthreads) cost
 };

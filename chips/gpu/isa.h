@@ -22,6 +22,13 @@ enum Level : std::uint8_t {
   kMulticast = 3,  // a copy multicast by a cluster peer's TMA load: arrives over this SM's crossbar
                    // link, but the L2 slices and HBM were read once, by the peer
 };
+// Flag on a copy's level: the block's threads issue it (ld.global / st.global / cp.async through the
+// SM's load-store unit and L1), not the TMA unit. The memory charges such a copy the load-to-use
+// latencies (sm.load_l2_latency, sm.load_hbm_latency) instead of the TMA path's (l2.hit_latency,
+// hbm.latency): workloads/validation/README.md, "H200 fixed costs from inside the kernels".
+constexpr std::uint8_t kThreadCopy = 8;
+constexpr std::uint8_t memory_level(std::uint8_t level) { return level & 7; }
+constexpr bool thread_copy(std::uint8_t level) { return (level & kThreadCopy) != 0; }
 
 // Tensor-core instruction paths (Instr::level of a TileCompute).
 enum MmaPath : std::uint8_t {

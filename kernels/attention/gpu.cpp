@@ -141,6 +141,8 @@ void fa2_loads(KvTile& t, std::uint32_t last_s, std::uint32_t last_v, std::uint3
   t.lk.dep[0] = last_s;
   t.lk.dep[1] = last_v;
   t.lv.dep[0] = last_pv;
+  t.lk.level |= kThreadCopy;  // cp.async by the block's threads: the load-to-use latencies
+  t.lv.level |= kThreadCopy;
   t.fa2_waits = true;
 }
 
@@ -209,7 +211,8 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
     else block_shape(t, 384, 168, static_cast<std::uint32_t>(bq * d * j.ea + 2 * 2 * bkv * (d + dv) * j.ekv));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I((b * o.heads + h) * o.seq_q + q0), kv_row0 = I((b * o.kv_heads + kvh) * o.seq_kv);
-    const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * d * j.ea),
+    const std::uint8_t via = fl.fa2 ? kThreadCopy : 0;  // FA2 copies with its threads, FA3 with TMA
+    const std::uint32_t iq = emit(tma_load(kGlobal | via, o.dtype, j.Q.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * d * j.ea),
                                            static_cast<std::uint64_t>(qrows * d * j.ea), static_cast<std::uint32_t>(qrows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(qrows), I(d), I(dv), o.dtype); });
     std::uint32_t prev_pv = kNoDep, prev_s = kNoDep, prev_v = kNoDep;
@@ -242,7 +245,7 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
       prev_pv = emit_kv_tile(emit, j, kt, s_dep, prev_pv, &prev_s, &prev_v);
       pv.push_back(prev_pv);
     }
-    emit(after(tma_store(kGlobal, o.odtype, j.O.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * dv * j.eo),
+    emit(after(tma_store(kGlobal | via, o.odtype, j.O.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * dv * j.eo),
                          static_cast<std::uint64_t>(qrows * dv * j.eo), static_cast<std::uint32_t>(qrows)),
                prev_pv == kNoDep ? iq : prev_pv),
          [&] { return normalize_store(j.O.id, q_row0, I(qrows), I(dv), o.odtype); });
@@ -356,7 +359,8 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
     else block_shape(t, kDecodeThreads, kDecodeRegisters, decode_smem(j, sp.kv_block));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I(bk * rows), kv_row0 = I(bk * o.seq_kv + (o.seq_kv - kv_len));
-    const std::uint32_t iq = emit(tma_load(kGlobal, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
+    const std::uint8_t via = fl.fa2 ? kThreadCopy : 0;  // FA2 copies with its threads
+    const std::uint32_t iq = emit(tma_load(kGlobal | via, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
                                            static_cast<std::uint64_t>(rows * d * j.ea), static_cast<std::uint32_t>(rows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(rows), I(d), I(dv), o.dtype); });
     std::uint32_t prev = kNoDep, prev_s = kNoDep, prev_v = kNoDep;
@@ -399,7 +403,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
       done.push_back(prev);
     }
     const bool split = splits > 1;
-    const Instr st = after(tma_store(split ? kL2 : kGlobal, split ? DType::fp32 : o.odtype,
+    const Instr st = after(tma_store((split ? kL2 : kGlobal) | via, split ? DType::fp32 : o.odtype,
                                      j.O.addr + static_cast<std::uint64_t>((bk * splits + s) * rows * dv * 4),
                                      static_cast<std::uint64_t>(rows * dv * (split ? 4 : j.eo))),
                            prev == kNoDep ? iq : prev);
@@ -472,7 +476,7 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
     const std::uint64_t ws = j.O.addr + index * static_cast<std::uint64_t>(splits * rows * dv * 4);
     const std::uint64_t part = static_cast<std::uint64_t>(rows * dv * 4);
     // Functional mode: this first load brings every partial (program order carries the data).
-    const std::uint32_t il = emit(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(splits) * part,
+    const std::uint32_t il = emit(ld_global(kL2, DType::fp32, ws + static_cast<std::uint64_t>(splits) * part,
                                            static_cast<std::uint64_t>(splits * rows * 4)),
                                   [&] { return combine_loads(I(splits), r, I(dv), w_row0, j); });
     // max, exp and sum over the splits' LSEs, the row's log, and the per-split scales.
@@ -487,12 +491,12 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
     std::vector<std::uint32_t> accs;
     for (std::int64_t s = 0; s < splits; ++s) {
       const std::uint32_t freed = s >= ahead ? accs[static_cast<size_t>(s - ahead)] : (ahead == 1 ? lse_step : kNoDep);
-      const std::uint32_t ld = emit(after(tma_load(kL2, DType::fp32, ws + static_cast<std::uint64_t>(s) * part, part), freed));
+      const std::uint32_t ld = emit(after(ld_global(kL2, DType::fp32, ws + static_cast<std::uint64_t>(s) * part, part), freed));
       const Instr acc = after(cuda(DType::fp32, urows, udv, 0, static_cast<std::uint64_t>(2 * rows * dv)), ld, prev);
       prev = s + 1 < splits ? emit(acc) : emit(acc, [&] { return combine_merge(I(splits), r, I(dv)); });
       accs.push_back(prev);
     }
-    emit(after(tma_store(kGlobal, j.o.odtype, j.O.addr + (1ull << 36) + index * static_cast<std::uint64_t>(rows * dv * j.eo),
+    emit(after(st_global(kGlobal, j.o.odtype, j.O.addr + (1ull << 36) + index * static_cast<std::uint64_t>(rows * dv * j.eo),
                          static_cast<std::uint64_t>(rows * dv * j.eo)),
                prev),
          [&] { return fop::store(12, j.O.id, I(static_cast<std::int64_t>(index) * rows), 0, r, I(dv), j.o.odtype); });

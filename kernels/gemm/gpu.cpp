@@ -499,15 +499,16 @@ std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const
     return in;
   };
   std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
+  const std::uint8_t via = t.tma() ? 0 : kThreadCopy;  // an sm80-style block's warps copy with cp.async / ld.global
   // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
   // past the tensor's end reads as zeros, so padded B rows contribute nothing.
-  Instr la = after(tma_load(kGlobal, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
+  Instr la = after(tma_load(kGlobal | via, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
                                   static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
                                   static_cast<std::uint32_t>(kw)),
                          reuse);
   const std::int64_t half = (p.cols + 1) / 2;
   const std::int64_t bc0 = p.b_part == 2 ? p.c0 + half : p.c0, bcols = p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half;
-  Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal, o.wdtype,
+  Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal | via, o.wdtype,
                                   j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + bc0) * j.eb),
                                   static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
                                   static_cast<std::uint32_t>(bcols)),
@@ -581,7 +582,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
 
 // Unsplit epilogue: the converted tile goes to C.
 Instr store_tile(const GemmJob& j, const TilePos& p) {
-  return tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((p.grow0 * j.op.n + p.c0) * j.ec),
+  return tma_store(j.t.tma() ? kGlobal : kGlobal | kThreadCopy, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((p.grow0 * j.op.n + p.c0) * j.ec),
                    static_cast<std::uint64_t>(static_cast<std::uint64_t>(p.rows * p.cols) * j.ec));
 }
 
@@ -604,8 +605,8 @@ std::uint32_t emit_fixup_load(const GemmJob& j, const TilePos& p, std::uint64_t 
                               build::Emitter& emit) {
   const std::uint64_t flag_addr = j.W.addr + (1ull << 38) + tile * 128;
   std::uint32_t flag = last;
-  for (int poll = 0; poll < 2; ++poll) flag = emit(after(tma_load(kL2, DType::fp32, flag_addr, 128), flag));
-  return emit(after(tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
+  for (int poll = 0; poll < 2; ++poll) flag = emit(after(ld_global(kL2, DType::fp32, flag_addr, 128), flag));
+  return emit(after(ld_global(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
                              static_cast<std::uint64_t>(p.rows * p.cols * peers) * 4, static_cast<std::uint32_t>(p.rows * peers)),
                     flag));
 }
@@ -684,14 +685,14 @@ Program splitk_reduce(const std::shared_ptr<const GemmJob>& job, const GpuSpec& 
     build::Emitter emit(task, j.functional);
     std::uint32_t last_load = kNoDep;
     for (int s = 0; s < sk; ++s) {
-      const Instr l = tma_load(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
+      const Instr l = ld_global(kL2, DType::fp32, j.W.addr + static_cast<std::uint64_t>(((s * j.rows_total + r0) * n + c0) * 4),
                                static_cast<std::uint64_t>(rows * cols * 4), static_cast<std::uint32_t>(rows));
       last_load = s + 1 < sk ? emit(l) : emit(l, [&] { return fop::load(0, j.W.id, ir0, ic0, irows, icols, DType::fp32); });
     }
     const std::uint32_t ia = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols), 0,
                                              static_cast<std::uint64_t>(rows * cols * sk)),
                                         last_load));
-    emit(after(tma_store(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
+    emit(after(st_global(kGlobal, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((r0 * n + c0) * j.ec),
                          static_cast<std::uint64_t>(rows * cols * j.ec)),
                ia),
          [&] { return fop::store(0, j.C.id, ir0, ic0, irows, icols, j.op.odtype); });

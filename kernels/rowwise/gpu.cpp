@@ -151,12 +151,12 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
     const std::int64_t e0 = static_cast<std::int64_t>(index) * chunk, n = std::min(chunk, total - e0);
     block_shape(t, kElementwiseThreads, 32, static_cast<std::uint32_t>(std::min(n * in_e, kMaxBlockInputBytes)));
     build::Emitter emit(t, false);
-    const std::uint32_t il = emit(tma_load(level, o.dtype, X.addr + static_cast<std::uint64_t>(e0 * in_e),
+    const std::uint32_t il = emit(ld_global(level, o.dtype, X.addr + static_cast<std::uint64_t>(e0 * in_e),
                                            static_cast<std::uint64_t>(n * in_e), warp_requests(n * in_e, kElementwiseWarpBytes)));
     const Instr v = cuda(DType::fp32, 1, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0),
                          static_cast<std::uint64_t>(rc.flops_per_elem * n));
     const std::uint32_t iv = emit(after(v, il));
-    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(e0 * out_e), static_cast<std::uint64_t>(n * out_e),
+    emit(after(st_global(level, o.odtype, Y.addr + static_cast<std::uint64_t>(e0 * out_e), static_cast<std::uint64_t>(n * out_e),
                          warp_requests(n * out_e, kElementwiseWarpBytes)),
                iv));
   };
@@ -355,14 +355,16 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
     std::uint32_t prev = kNoDep;
     for (std::int64_t i = 0; i < iters; i += k.loads_in_flight) {  // first pass: a group of loads per round trip
       const std::int64_t e = std::min(per_load * k.loads_in_flight, o.cols - i * per_load);
-      const Instr ld = tma_load(level, o.dtype, base + static_cast<std::uint64_t>(i * per_load * eb),
+      const Instr ld = ld_global(level, o.dtype, base + static_cast<std::uint64_t>(i * per_load * eb),
                                 static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
       prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
     }
     // The model's vector rate counts an FMA as two FLOPs: one FP32 lane-slot per element is 2.
     auto pass_op = [&](const PassCost& c, std::uint32_t elems, std::uint64_t l1_bytes) {
+      // The warps of the task's rows per sub-partition: fewer than sm.warp_issue_cycles issue below the SM's rate.
+      const auto warps = static_cast<unsigned>(ceil_div(rows * k.threads, 32 * static_cast<std::int64_t>(spec.sm.sub_partitions)));
       return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
-                  static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes);
+                  static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes, warps);
     };
     prev = emit(after(pass_op(k.first, n, 0), prev));
     auto reduce = [&] {
@@ -381,13 +383,13 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       std::uint32_t cprev = prev;
       for (std::int64_t i = 0; i < iters; ++i) {
         const std::int64_t e = std::min(per_load, o.cols - i * per_load);
-        const Instr lw = after(tma_load(kL2, o.wdtype, W.addr + static_cast<std::uint64_t>(i * per_load * wb),
+        const Instr lw = after(ld_global(kL2, o.wdtype, W.addr + static_cast<std::uint64_t>(i * per_load * wb),
                                         static_cast<std::uint64_t>(nw * rows * e * wb), warp_requests(nw * rows * e * wb, warp_bytes)),
                                cprev);
         const std::uint32_t iw = i == 0 ? emit(lw, f.load_w) : emit(lw);
         const Instr v = after(pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb)), iw);
         cprev = i == 0 ? emit(v, f.compute) : emit(v);
-        const Instr st = after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>((r0 * o.cols + i * per_load) * ob),
+        const Instr st = after(st_global(level, o.odtype, Y.addr + static_cast<std::uint64_t>((r0 * o.cols + i * per_load) * ob),
                                          static_cast<std::uint64_t>(rows * e * ob), warp_requests(rows * e * ob, warp_bytes)),
                                cprev);
         if (i + 1 >= iters) emit(st, f.store);
@@ -401,7 +403,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       const Instr v = after(pass_op(k.rest[p], n, static_cast<std::uint64_t>(k.reread ? rows * row_in : 0)), prev);
       prev = p + 1 == k.rest.size() ? emit(v, f.compute) : emit(v);
     }
-    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * o.cols * ob),
+    emit(after(st_global(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * o.cols * ob),
                          static_cast<std::uint64_t>(rows * o.cols * ob), warp_requests(rows * o.cols * ob, warp_bytes)),
                prev),
          f.store);
@@ -443,19 +445,19 @@ KernelPrograms lower_rowwise(const OpSpec& op, const GpuSpec& spec, const LowerO
     const bool gather = o.kind == OpKind::Embedding;
     const std::uint64_t addr = gather ? W.addr + static_cast<std::uint64_t>((r0 * 7919 % std::max<std::int64_t>(1, o.n)) * rc.in_per_row)
                                       : X.addr + static_cast<std::uint64_t>(r0 * rc.in_per_row);
-    const std::uint32_t il = emit(tma_load(level, o.dtype, addr, static_cast<std::uint64_t>(rows * rc.in_per_row),
+    const std::uint32_t il = emit(ld_global(level, o.dtype, addr, static_cast<std::uint64_t>(rows * rc.in_per_row),
                                            static_cast<std::uint32_t>(gather ? rows : 1)),
                                   f.load);
     std::uint32_t iw = kNoDep;
     if (rc.shared_bytes > 0) {
-      const Instr lw = tma_load(level, o.dtype, W.addr, static_cast<std::uint64_t>(rc.shared_bytes), 1);
+      const Instr lw = ld_global(level, o.dtype, W.addr, static_cast<std::uint64_t>(rc.shared_bytes), 1);
       iw = f.has_load_w ? emit(lw, f.load_w) : emit(lw);
     }
     const Instr v = cuda(DType::fp32, static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(o.cols),
                          static_cast<std::uint32_t>(rc.sfu_per_elem >= 1 ? rc.sfu_per_elem : 0),
                          static_cast<std::uint64_t>(rc.flops_per_elem * rows * o.cols));
     const std::uint32_t iv = emit(after(v, il, iw), f.compute);
-    emit(after(tma_store(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row),
+    emit(after(st_global(level, o.odtype, Y.addr + static_cast<std::uint64_t>(r0 * rc.out_per_row),
                          static_cast<std::uint64_t>(rows * rc.out_per_row)),
                iv),
          f.store);

@@ -18,7 +18,7 @@ struct TraceRecord {
   std::uint64_t flops = 0;
   std::uint32_t task = 0;      // task (block / stream) index within its kernel
   std::uint8_t kind = 0;       // TxKind
-  std::uint8_t level = 0;      // Instr::level: a DMA's family memory level; a GPU TileCompute's MMA path
+  std::uint8_t level = 0;      // Instr::level: a DMA's family memory level (bits 0-2; a family's path flags above them are not kept); a GPU TileCompute's MMA path
                                // (low 2 bits) and its mma.sync warps above them (chips/gpu/isa.h)
   std::uint16_t pad_ = 0;
 };

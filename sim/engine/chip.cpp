@@ -375,7 +375,7 @@ void Executor::trace_transaction(const Instr& in, Tick start, Tick end, std::uin
   r.flops = in.flops;
   r.task = static_cast<std::uint32_t>(task);
   r.kind = static_cast<std::uint8_t>(in.kind);
-  r.level = in.level;
+  r.level = in.is_dma() ? in.level & 7 : in.level;  // a DMA's memory level (the family's path flags above it dropped)
   m_ctx.trace->on_transaction(r);
 }
 

@@ -591,3 +591,34 @@ TEST(GpuAttentionKernels, AnFa2BlockAloneIsNotMuchFasterThanPaired) {
   EXPECT_LT(paired / alone, 1.25) << alone * 1e6 << " us alone, " << paired * 1e6 << " us paired";
   EXPECT_GT(paired / alone, 0.95);
 }
+
+// A copy that the block's threads issue (ld.global / cp.async: the norms, FA2, an sm80-style GEMM) takes the
+// load-to-use latencies (sm.load_l2_latency, sm.load_hbm_latency), a TMA copy l2.hit_latency / hbm.latency.
+// F.rms_norm T1 D4096 is a chain of thread loads: 2 round trips of X (4 in flight of 8), 8 of gamma through
+// L2; its time moves with the thread latencies and not with a TMA GEMM's, and the TMA GEMM the other way round.
+TEST(GpuLatencyPaths, ThreadLoadsAndTmaCopiesTakeTheirOwnLatencies) {
+  const OpSpec norm = make_op("rmsnorm", {{"rows", "1"}, {"cols", "4096"}, {"dtype", "bf16"}});
+  auto latency = [](const OpSpec& op, std::vector<std::string> set) {
+    return run_kernel(*load_chip("h100-sxm", set), op, false, false).result.latency_s;
+  };
+  const double base = latency(norm, {});
+  const double slower = latency(norm, {"sm.load_l2_latency=360ns", "sm.load_hbm_latency=580ns"});
+  // 10 dependent L2 round trips, 100 ns longer each (the X chain's first copies may come from HBM: 100 ns too)
+  EXPECT_NEAR(slower - base, 10 * 100e-9, 150e-9);
+  EXPECT_DOUBLE_EQ(latency(norm, {"l2.hit_latency=360ns", "sm.load_l2_latency=260ns", "sm.load_hbm_latency=480ns"}), base);
+  const OpSpec g = gemm(1024, 1024, 1024);
+  EXPECT_DOUBLE_EQ(latency(g, {"sm.load_l2_latency=360ns", "sm.load_hbm_latency=580ns"}), latency(g, {}));
+  EXPECT_GT(latency(g, {"l2.hit_latency=360ns", "hbm.latency=580ns"}), latency(g, {}));
+}
+
+// sm.warp_issue_cycles: a warp issues its dependent code at one instruction per that many cycles at best. A
+// 128-thread norm block alone on its SM (one warp per scheduler) slows by about that factor in its passes; a
+// 1024-thread softmax block (8 warps per scheduler) does not move at 3.3 cycles.
+TEST(GpuLatencyPaths, FewWarpsPerSchedulerIssueBelowTheSmsRate) {
+  auto latency = [](const char* op, const char* cols, const char* cpi) {
+    const OpSpec o = make_op(op, {{"rows", "1"}, {"cols", cols}, {"dtype", "bf16"}});
+    return run_kernel(*load_chip("h100-sxm", {std::string("sm.warp_issue_cycles=") + cpi}), o, false, false).result.latency_s;
+  };
+  EXPECT_GT(latency("rmsnorm", "4096", "3.3"), latency("rmsnorm", "4096", "1") + 0.1e-6);
+  EXPECT_DOUBLE_EQ(latency("softmax", "4096", "3.3"), latency("softmax", "4096", "1"));
+}

@@ -126,9 +126,9 @@ TEST(GpuGemmStreamK, LoweringFixupMovesExactlyThePartialTiles) {
     progs[0].make_task(i, task);
     for (const auto& in : task.instrs) {
       if (in.kind == TxKind::TileCompute) flops += static_cast<double>(in.flops);
-      if (in.kind == TxKind::DmaWrite && in.level == kL2) stored += in.bytes;
-      if (in.kind == TxKind::DmaRead && in.level == kL2 && in.bytes > 128) loaded += in.bytes;  // not the 128-byte flag polls
-      if (in.kind == TxKind::DmaWrite && in.level == kGlobal) out += in.bytes, c_writes[in.addr]++;
+      if (in.kind == TxKind::DmaWrite && memory_level(in.level) == kL2) stored += in.bytes;
+      if (in.kind == TxKind::DmaRead && memory_level(in.level) == kL2 && in.bytes > 128) loaded += in.bytes;  // not the 128-byte flag polls
+      if (in.kind == TxKind::DmaWrite && memory_level(in.level) == kGlobal) out += in.bytes, c_writes[in.addr]++;
       for (auto d : in.dep) EXPECT_TRUE(d == kNoDep || d < task.instrs.size());
     }
   }

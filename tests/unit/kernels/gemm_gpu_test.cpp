@@ -38,7 +38,7 @@ Totals walk(const KernelPrograms& progs, const LowerOptions& lo, const OpSpec& o
       for (const auto& in : task.instrs) {
         if (in.kind == TxKind::TileCompute) t.flops += static_cast<double>(in.flops);
         if (in.kind == TxKind::DmaRead && p.name == "gemm") (in.addr >= A.addr && in.addr < A.addr + (1ull << 40) ? t.a_bytes : t.b_bytes) += in.bytes;
-        if (in.kind == TxKind::DmaWrite && in.level == kGlobal) {
+        if (in.kind == TxKind::DmaWrite && memory_level(in.level) == kGlobal) {
           t.c_bytes += in.bytes;
           t.c_writes[in.addr]++;
         }

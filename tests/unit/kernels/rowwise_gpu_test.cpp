@@ -33,7 +33,7 @@ Walk walk(const KernelPrograms& progs) {
       Task task;
       p.make_task(i, task);
       for (const auto& in : task.instrs) {
-        if (in.kind == TxKind::DmaRead) (in.level == kL2 ? w.l2_reads : w.read) += static_cast<double>(in.bytes);
+        if (in.kind == TxKind::DmaRead) (memory_level(in.level) == kL2 ? w.l2_reads : w.read) += static_cast<double>(in.bytes);
         if (in.kind == TxKind::DmaWrite) w.written += static_cast<double>(in.bytes);
       }
     }
