@@ -21,15 +21,17 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
   if (m_tail && arrival > m_te && m_te <= horizon) {
     m_iv.clear();
     m_head = 0;
+    m_gate = kNothing;
     m_ts = arrival;
     m_te = arrival + duration;
     return m_te;
   }
   // Drop intervals that end before the horizon (the last one, inline, is always kept); when the last
-  // earlier one has ended (m_back_end, inline), all of them have, and the vector is not read.
+  // earlier one has ended (the gate, inline, while it is that end), all of them have, and the vector is
+  // not read.
   const size_t n = m_iv.size();
   size_t h = m_head;
-  if (h < n && m_back_end <= horizon) h = n;
+  if (h < n && m_gate <= horizon) h = n;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
   if (m_tail && arrival > m_te) {
@@ -38,15 +40,20 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
     // order (reclaim, push the last interval, the new last, the bound).
     if (h >= kReclaimMin && h >= n - h) reclaim();
     m_iv.push_back({m_ts, m_te});
-    m_back_end = m_te;
+    // The pushed interval is the last earlier one (set_gate() without reading it back).
+    m_gate = m_te;
     m_ts = arrival;
     m_te = arrival + duration;
-    if (m_iv.size() - m_head + 1 > kMaxIntervals) compact();
+    if (m_iv.size() - m_head + 1 > kMaxIntervals) {
+      compact();
+      if (live() > kMaxIntervals) m_gate = kClosed;
+    }
     return m_te;
   }
-  // Arrival at or after everything booked.
-  if (!m_tail || arrival >= m_te) return append(arrival, duration);
-  return fill_gap(arrival, duration);
+  // Arrival at or after everything booked, or first fit.
+  const Tick end = !m_tail || arrival >= m_te ? append(arrival, duration) : fill_gap(arrival, duration);
+  set_gate();
+  return end;
 }
 
 // Books [t, t + d) after every interval (t >= the last end).
@@ -111,9 +118,8 @@ void Timeline::merge_before_tail(Iv iv) {
   if (left && right) {  // the last earlier interval, the new one and the last become one
     m_ts = m_iv.back().start;
     m_iv.pop_back();
-    if (!m_iv.empty()) m_back_end = m_iv.back().end;
   } else if (left) {
-    m_iv.back().end = m_back_end = iv.end;
+    m_iv.back().end = iv.end;
   } else if (right) {
     m_ts = iv.start;
   } else {
@@ -147,7 +153,6 @@ void Timeline::push_back(Iv iv) {
   // interval), so the calendar stays in the first few cache lines of its vector.
   if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) reclaim();
   m_iv.push_back(iv);
-  m_back_end = iv.end;
 }
 
 void Timeline::reclaim() {
