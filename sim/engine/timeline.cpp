@@ -291,9 +291,13 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
   if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
     GroupedDurations::Size& z = memo->size(lanes, group, lane_bw, bytes, chunks);
     const Tick* r = memo->row(z, first);
-    for (size_t g = 0; g < z.groups; ++g, r += 2) {
+    // The calendars' and the row's bounds in locals: a booking writes through a Timeline, which the
+    // compiler cannot tell apart from the vectors, so it reloaded both every group.
+    Timeline* const cal = groups.data();
+    const size_t count = z.groups;
+    for (size_t g = 0; g < count; ++g, r += 2) {
       if (r[0] == GroupedDurations::kSkip) continue;
-      const Tick end = groups[g].reserve(arrival, r[0], horizon);
+      const Tick end = cal[g].reserve(arrival, r[0], horizon);
       done = std::max(done, end - r[0] + r[1]);
     }
     return done;
