@@ -172,13 +172,13 @@ void Timeline::compact() {
   ++m_head;
 }
 
-Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
-                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
-  const std::uint64_t n = lanes.size();
-  const std::uint64_t per = chunks / n, extra = chunks % n;
-  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  const Tick dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
-  const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+namespace {
+// The lanes' bookings of reserve_interleaved(), its service times worked out.
+Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
+                      Tick arrival, Tick horizon) {
+  const std::uint64_t n = lanes.size(), chunks = times.chunks;
+  const std::uint64_t extra = times.extra;
+  const Tick dur_more = times.dur_more, dur = times.dur;
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
   Timeline* const lane = lanes.data();
@@ -205,6 +205,23 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   const std::uint64_t rest = first + extra;
   book_run(rest >= n ? rest - n : rest, touched - extra, dur);
   return done;
+}
+}  // namespace
+
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo) {
+  const std::uint64_t n = lanes.size();
+  if (!memo || memo->chunks != chunks || memo->bytes != bytes || memo->lanes != n || memo->lane_bw != lane_bw) {
+    InterleavedDurations d;
+    d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
+    d.per = chunks / n, d.extra = chunks % n;
+    const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+    d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per + 1), lane_bw);
+    d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per), lane_bw);
+    if (!memo) return book_interleaved(lanes, first, d, arrival, horizon);
+    *memo = d;
+  }
+  return book_interleaved(lanes, first, *memo, arrival, horizon);
 }
 
 namespace {

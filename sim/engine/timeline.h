@@ -102,11 +102,23 @@ class alignas(64) Timeline {
 // One cache line per lane: a transfer books dozens of lanes of a bank, one line each.
 static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 
+// The lanes' service times of the last transfer size reserve_interleaved() booked through it: a kernel's
+// copies come in a few sizes, often one after another (a decode step's weight tiles), and the two divisions
+// and two transfer times behind them cost some 100 instructions a transfer. Filled by the same
+// computation, so the results are the same with or without it. One entry: bounded.
+struct InterleavedDurations {
+  std::uint64_t bytes = 0, chunks = 0, lanes = 0;  // the key (chunks 0: empty)
+  double lane_bw = 0;
+  std::uint64_t per = 0, extra = 0;  // granules per lane; lanes that take one more
+  Tick dur = 0, dur_more = 0;        // a lane's time for per, per + 1 granules
+};
+
 // Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
 // slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
 // chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`).
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
-                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
+                         InterleavedDurations* memo = nullptr);
 
 // Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
 // holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at
