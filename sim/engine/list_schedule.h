@@ -91,7 +91,6 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
         refresh(h);
     }
     task_end = std::max(task_end, end);
-    ++m_ctx.counters.transactions;
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
     if (ready > now) {
       qk.set(ready - now);
@@ -105,6 +104,7 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
     if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
   }
   slot_qk = qk;
+  m_ctx.counters.transactions += count;  // counted once, not per step: read only after a kernel
   return task_end;
 }
 

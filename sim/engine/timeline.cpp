@@ -21,15 +21,17 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
   if (m_tail && arrival > m_te && m_te <= horizon) {
     m_iv.clear();
     m_head = 0;
+    m_gate = kNothing;
     m_ts = arrival;
     m_te = arrival + duration;
     return m_te;
   }
   // Drop intervals that end before the horizon (the last one, inline, is always kept); when the last
-  // earlier one has ended (m_back_end, inline), all of them have, and the vector is not read.
+  // earlier one has ended (the gate, inline, while it is that end), all of them have, and the vector is
+  // not read.
   const size_t n = m_iv.size();
   size_t h = m_head;
-  if (h < n && m_back_end <= horizon) h = n;
+  if (h < n && m_gate <= horizon) h = n;
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
   if (m_tail && arrival > m_te) {
@@ -38,15 +40,20 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
     // order (reclaim, push the last interval, the new last, the bound).
     if (h >= kReclaimMin && h >= n - h) reclaim();
     m_iv.push_back({m_ts, m_te});
-    m_back_end = m_te;
+    // The pushed interval is the last earlier one (set_gate() without reading it back).
+    m_gate = m_te;
     m_ts = arrival;
     m_te = arrival + duration;
-    if (m_iv.size() - m_head + 1 > kMaxIntervals) compact();
+    if (m_iv.size() - m_head + 1 > kMaxIntervals) {
+      compact();
+      if (live() > kMaxIntervals) m_gate = kClosed;
+    }
     return m_te;
   }
-  // Arrival at or after everything booked.
-  if (!m_tail || arrival >= m_te) return append(arrival, duration);
-  return fill_gap(arrival, duration);
+  // Arrival at or after everything booked, or first fit.
+  const Tick end = !m_tail || arrival >= m_te ? append(arrival, duration) : fill_gap(arrival, duration);
+  set_gate();
+  return end;
 }
 
 // Books [t, t + d) after every interval (t >= the last end).
@@ -111,9 +118,8 @@ void Timeline::merge_before_tail(Iv iv) {
   if (left && right) {  // the last earlier interval, the new one and the last become one
     m_ts = m_iv.back().start;
     m_iv.pop_back();
-    if (!m_iv.empty()) m_back_end = m_iv.back().end;
   } else if (left) {
-    m_iv.back().end = m_back_end = iv.end;
+    m_iv.back().end = iv.end;
   } else if (right) {
     m_ts = iv.start;
   } else {
@@ -147,7 +153,6 @@ void Timeline::push_back(Iv iv) {
   // interval), so the calendar stays in the first few cache lines of its vector.
   if (m_head >= kReclaimMin && m_head >= m_iv.size() - m_head) reclaim();
   m_iv.push_back(iv);
-  m_back_end = iv.end;
 }
 
 void Timeline::reclaim() {
@@ -167,13 +172,13 @@ void Timeline::compact() {
   ++m_head;
 }
 
-Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
-                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon) {
-  const std::uint64_t n = lanes.size();
-  const std::uint64_t per = chunks / n, extra = chunks % n;
-  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-  const Tick dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
-  const Tick dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+namespace {
+// The lanes' bookings of reserve_interleaved(), its service times worked out.
+Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
+                      Tick arrival, Tick horizon) {
+  const std::uint64_t n = lanes.size(), chunks = times.chunks;
+  const std::uint64_t extra = times.extra;
+  const Tick dur_more = times.dur_more, dur = times.dur;
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
   Timeline* const lane = lanes.data();
@@ -200,6 +205,23 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   const std::uint64_t rest = first + extra;
   book_run(rest >= n ? rest - n : rest, touched - extra, dur);
   return done;
+}
+}  // namespace
+
+Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo) {
+  const std::uint64_t n = lanes.size();
+  if (!memo || memo->chunks != chunks || memo->bytes != bytes || memo->lanes != n || memo->lane_bw != lane_bw) {
+    InterleavedDurations d;
+    d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
+    d.per = chunks / n, d.extra = chunks % n;
+    const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+    d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per + 1), lane_bw);
+    d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per), lane_bw);
+    if (!memo) return book_interleaved(lanes, first, d, arrival, horizon);
+    *memo = d;
+  }
+  return book_interleaved(lanes, first, *memo, arrival, horizon);
 }
 
 namespace {
@@ -286,9 +308,13 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
   if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
     GroupedDurations::Size& z = memo->size(lanes, group, lane_bw, bytes, chunks);
     const Tick* r = memo->row(z, first);
-    for (size_t g = 0; g < z.groups; ++g, r += 2) {
+    // The calendars' and the row's bounds in locals: a booking writes through a Timeline, which the
+    // compiler cannot tell apart from the vectors, so it reloaded both every group.
+    Timeline* const cal = groups.data();
+    const size_t count = z.groups;
+    for (size_t g = 0; g < count; ++g, r += 2) {
       if (r[0] == GroupedDurations::kSkip) continue;
-      const Tick end = groups[g].reserve(arrival, r[0], horizon);
+      const Tick end = cal[g].reserve(arrival, r[0], horizon);
       done = std::max(done, end - r[0] + r[1]);
     }
     return done;

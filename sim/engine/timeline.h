@@ -50,15 +50,14 @@ class alignas(64) Timeline {
   Tick occupy(Tick arrival, Tick duration, Tick horizon) {
     // The commonest case by far on a loaded resource: the transfer neither fits before the last
     // interval nor arrives after it, so it queues behind it, and nothing earlier can hold it: no
-    // earlier interval is left (nothing to drop), or all of them end by the arrival (`m_back_end`,
+    // earlier interval is left (nothing to drop), or all of them end by the arrival (the last one's end,
     // kept inline so that this test reads no other cache line). In the second case the dropping of
     // expired intervals is left to the next booking that needs them: dropping is monotone in the
     // horizon, so it then drops what it would have dropped now, and the calendar bound cannot be
     // crossed here (checked before dropping, which only lowers the count).
-    // (While nothing is booked m_te is kNothing, so `arrival < m_te` also stands for m_tail.)
-    if (arrival < m_te && arrival + duration > m_ts &&
-        (m_head == m_iv.size() || (arrival >= m_back_end && live() <= kMaxIntervals)))
-      return m_te += duration;
+    // (While nothing is booked m_te is kNothing, so `arrival < m_te` also stands for m_tail.) Both
+    // conditions on the earlier intervals are one comparison with the gate (m_gate).
+    if (arrival < m_te && arrival + duration > m_ts && arrival >= m_gate) return m_te += duration;
     return book(arrival, duration, horizon);
   }
   void add_busy(Tick d) { m_busy += d; }
@@ -83,10 +82,19 @@ class alignas(64) Timeline {
   void compact();
   // m_te while nothing is booked: no arrival lies before it.
   static constexpr Tick kNothing = std::numeric_limits<Tick>::min();
+  static constexpr Tick kClosed = std::numeric_limits<Tick>::max();
+  // The gate of the inline path, kept by book() (the inline path changes only m_te, which it does not
+  // depend on): kNothing while no earlier interval is live (any arrival may queue behind the last),
+  // kClosed while the calendar holds more than kMaxIntervals intervals (the next booking must compact
+  // it: only after an insertion by first fit), else the last earlier interval's end (an arrival before
+  // it might fit in an earlier gap). One comparison in the inline path instead of the three tests it
+  // stands for (a wide transfer books up to 128 HBM channels inline, one after another).
+  void set_gate() {
+    m_gate = m_head == m_iv.size() ? kNothing : live() > kMaxIntervals ? kClosed : m_iv.back().end;
+  }
   Tick m_ts = 0, m_te = kNothing;  // the last interval (when m_tail)
   std::vector<Iv> m_iv;     // the earlier intervals, live from m_head on
-  Tick m_back_end = 0;      // m_iv.back().end while m_head < m_iv.size() (push_back, merge_before_tail:
-                            // no other step changes the last earlier interval's end)
+  Tick m_gate = kNothing;   // see set_gate()
   std::uint32_t m_head = 0;
   bool m_tail = false;      // false only while nothing is booked
   Tick m_busy = 0;
@@ -94,11 +102,23 @@ class alignas(64) Timeline {
 // One cache line per lane: a transfer books dozens of lanes of a bank, one line each.
 static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 
+// The lanes' service times of the last transfer size reserve_interleaved() booked through it: a kernel's
+// copies come in a few sizes, often one after another (a decode step's weight tiles), and the two divisions
+// and two transfer times behind them cost some 100 instructions a transfer. Filled by the same
+// computation, so the results are the same with or without it. One entry: bounded.
+struct InterleavedDurations {
+  std::uint64_t bytes = 0, chunks = 0, lanes = 0;  // the key (chunks 0: empty)
+  double lane_bw = 0;
+  std::uint64_t per = 0, extra = 0;  // granules per lane; lanes that take one more
+  Tick dur = 0, dur_more = 0;        // a lane's time for per, per + 1 granules
+};
+
 // Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
 // slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
 // chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`).
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
-                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon);
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
+                         InterleavedDurations* memo = nullptr);
 
 // Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
 // holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at

@@ -59,7 +59,8 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
   Tick done = m_bank_mode    ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
               : m_group > 1 ? reserve_grouped(m_channels, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon,
                                               &m_channel_times)
-                            : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon);
+                            : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon,
+                                                  &m_interleaved_times);
   return done + to_ticks(m_spec.latency.value());
 }
 

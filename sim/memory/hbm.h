@@ -35,6 +35,7 @@ class HbmModel : public IDram {
   std::uint64_t m_group;              // channels per calendar (spec.channel_group)
   std::vector<Timeline> m_channels;  // one calendar per group of m_group channels
   GroupedDurations m_channel_times;  // the groups' service times of recent transfer sizes
+  InterleavedDurations m_interleaved_times;  // the channels' service times of the last transfer size (group 1)
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all channels (bank mode)
   double m_read = 0, m_written = 0;

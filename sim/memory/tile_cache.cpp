@@ -160,7 +160,7 @@ Tick TileCache::transfer(Tick arrival, std::uint64_t addr, std::uint64_t bytes, 
   if (m_bank_mode) return reserve_bank(m_bank, n, bytes, std::min(chunks, n), m_slice_bw, arrival, horizon);
   std::uint64_t first = address_hash(addr ^ 0x5bd1e995ull) % n;
   if (m_group > 1) return reserve_grouped(m_slices, n, m_group, first, bytes, chunks, m_slice_bw, arrival, horizon, &m_slice_times);
-  return reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon);
+  return reserve_interleaved(m_slices, first, bytes, chunks, m_slice_bw, arrival, horizon, &m_interleaved_times);
 }
 
 void register_tile_lru() {

@@ -35,6 +35,7 @@ class TileCache : public ICache {
   std::uint64_t m_group;            // slices per calendar (spec.slice_group)
   std::vector<Timeline> m_slices;  // one calendar per group of m_group slices
   GroupedDurations m_slice_times;  // the groups' service times of recent transfer sizes
+  InterleavedDurations m_interleaved_times;  // the slices' service times of the last transfer size (group 1)
   bool m_bank_mode;
   Timeline m_bank;  // the one calendar of all slices (bank mode)
   // LRU of tiles: nodes in a vector linked by index (front = most recent), found through an

@@ -210,3 +210,27 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
     }
   }
 }
+
+// The last transfer size's service times kept between transfers (InterleavedDurations): the same ends and
+// busy times as without them, on lanes of two sizes and bandwidths through one memo (the key holds both).
+TEST(Timeline, InterleavedBookingWithTheMemoIsTheSame) {
+  std::mt19937_64 rng(7);
+  InterleavedDurations memo;
+  std::vector<Timeline> plain[2] = {std::vector<Timeline>(80), std::vector<Timeline>(20)};
+  std::vector<Timeline> kept[2] = {std::vector<Timeline>(80), std::vector<Timeline>(20)};
+  const double lane_bw[2] = {25e9, 40e9};
+  Tick horizon = 0;
+  for (int i = 0; i < 20000; ++i) {
+    if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
+    const size_t bank = rng() % 5 == 0 ? 1 : 0;
+    const Tick arrival = horizon + static_cast<Tick>(rng() % 100000);
+    // A few sizes, often repeated, as a kernel's copies come.
+    const std::uint64_t bytes = 4096 * (1 + rng() % 3) + (rng() % 4 == 0 ? 128 * (rng() % 8) : 0);
+    const std::uint64_t chunks = (bytes + 4095) / 4096, first = rng() % plain[bank].size();
+    ASSERT_EQ(reserve_interleaved(kept[bank], first, bytes, chunks, lane_bw[bank], arrival, horizon, &memo),
+              reserve_interleaved(plain[bank], first, bytes, chunks, lane_bw[bank], arrival, horizon))
+        << "step " << i;
+  }
+  for (size_t b = 0; b < 2; ++b)
+    for (size_t l = 0; l < plain[b].size(); ++l) EXPECT_EQ(kept[b][l].busy_ticks(), plain[b][l].busy_ticks());
+}
