@@ -47,19 +47,20 @@ nlohmann::json power_json(const PowerResult& p) {
 namespace {
 // The parallel layout of a run or a server: the same fields in both reports.
 nlohmann::json layout_json(const LayoutFigures& s, int devices, const std::string& name) {
-  return {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp},
+  return {{"tp", s.tp}, {"ep", s.ep}, {"pp", s.pp}, {"dp", s.dp}, {"expert_tp", s.expert_tp > 0 ? nlohmann::json(s.expert_tp) : nlohmann::json(nullptr)},
           {"microbatches", s.microbatches}, {"devices", devices}, {"sp", s.sp}, {"pad_heads", s.pad_heads},
           {"redundant_experts", s.redundant_experts}, {"overlap", s.overlap}, {"two_batch_overlap", s.two_batch_overlap},
           {"name", name}};
 }
 
-// "model on chip", or "model on system (8x chip, layout[, collectives overlapped])": the first line of run's and
-// serve's tables. --overlap is no layout but changes the step: said beside it (two-batch overlap, which implies
-// it, names itself in the layout).
+// "model on system (8x chip, layout[, collectives overlapped])", on one chip "model on chip (1x chip, tp1)": the
+// first line of run's and serve's tables, which names the layout on one chip as on many (before 2026-12-04 one
+// chip's said "model on chip" alone). --overlap is no layout but changes the step: said beside it (two-batch
+// overlap, which implies it, names itself in the layout).
 std::string placed_on(const std::string& model, const std::string& system, int devices, const std::string& chip,
                       const std::string& layout, const LayoutFigures& f) {
   const std::string overlapped = f.overlap && !f.two_batch_overlap ? ", collectives overlapped" : "";
-  return model + " on " + (system.empty() ? chip : system + " (" + std::to_string(devices) + "x " + chip + ", " + layout + overlapped + ")");
+  return model + " on " + (system.empty() ? chip : system) + " (" + std::to_string(devices) + "x " + chip + ", " + layout + overlapped + ")";
 }
 }  // namespace
 
@@ -74,7 +75,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
                    {"tp", s.tp}, {"routing", s.routing.str()}, {"fusion", r.fusion}};
   j["system"] = r.system.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.system);
   j["devices"] = r.devices;
-  j["layout"] = layout_json(layout_figures(s, r.overlap), r.devices, r.layout);
+  j["layout"] = layout_json(layout_figures(s, r.overlap, r.experts), r.devices, r.layout);
   // A time the run did not have is null, not 0 (a decode step has no first token, a prefill no decode step).
   bool prefill = false, decode = false;
   for (const auto& st : r.steps) (st.decode ? decode : prefill) = true;
@@ -126,7 +127,7 @@ std::string model_run_table(const ModelRunResult& r) {
   std::ostringstream os;
   char buf[256];
   const Scenario& s = r.scenario;
-  os << placed_on(r.model, r.system, r.devices, r.chip, r.layout, layout_figures(s, r.overlap))
+  os << placed_on(r.model, r.system, r.devices, r.chip, r.layout, layout_figures(s, r.overlap, r.experts))
      << ": " << name(s.phase) << ", batch " << s.batch << ", input " << s.input_len
      << ", output " << s.output_len << ", weights " << name(s.wdtype) << ", activations " << name(s.adtype)
      << ", KV " << name(s.kvdtype) << ", fusion " << r.fusion << "\n";

@@ -300,6 +300,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.layout = sc.layout_str();
   r.devices = sc.devices();
   r.overlap = sys.overlap;
+  r.experts = model.is_moe();
   const CommBufferParams comm = comm_buffer_params(sys.spec);
   r.memory = footprint(model, sc, comm);
   r.capacity_bytes = chip.dram_capacity();

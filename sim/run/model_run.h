@@ -61,6 +61,7 @@ struct ModelRunResult {
   std::string layout;        // "tp8", "dp2 x tp4", ...
   int devices = 1;
   bool overlap = false;      // collectives overlapped with independent compute (SystemContext::overlap)
+  bool experts = false;      // the model has routed experts (the layout's expert_tp applies)
   Scenario scenario;
   std::string fusion;
   Footprint memory;

@@ -619,6 +619,69 @@ CompareRow no_layout_row(const std::string& name, const Unit& u, const ModelConf
   return row;
 }
 
+// The engine run of candidate c under the study's load (`so`), one replica's row (the step parts its
+// screen simulated shared through `cache`).
+CompareRow layout_row(const std::string& name, const Unit& u, const LayoutCandidate& c, const ModelConfig& model,
+                      const ServeOptions& so, const std::vector<double>& tiers, std::shared_ptr<StepPartCache> cache) {
+  ServeOptions rso = so;
+  rso.system = replica_system(*u.system, c.replica.devices());
+  rso.step_cache = std::move(cache);
+  to_attention_groups(rso, c.replica.dp);
+  return chip_row(name, *u.chip, model, c.replica, rso, tiers);
+}
+
+// Layouts that an open loop or an offline study ranks by its engine's own run (the screen runs a closed loop).
+constexpr int kOpenLoopFinalists = 2;
+
+// An open loop or offline study: the screen's closed loop ranks the layouts, and its best
+// kOpenLoopFinalists run the study's engine under its own load (an open loop's schedule depends on the
+// iterations' times, which the screen's two-pass run cannot take); the layout is chosen among them on
+// those runs by the same criterion. Returns the chosen one (-1: none ran) and its row in `row`.
+int choose_among_finalists(const std::string& name, const Unit& u, const std::vector<LayoutCandidate>& cands,
+                           std::vector<LayoutTrial>& trials, const std::vector<std::shared_ptr<StepPartCache>>& caches,
+                           const ModelConfig& model, const ServeOptions& so, const std::vector<double>& tiers, CompareRow& row) {
+  if (choose_layout(trials, tiers) < 0) return -1;  // the screen's verdicts, kept for the layouts that are no finalists
+  std::vector<LayoutTrial> pool = trials;
+  std::vector<size_t> finalists;
+  for (int k = 0; k < kOpenLoopFinalists; ++k) {
+    const int b = choose_layout(pool, tiers);
+    if (b < 0) break;
+    finalists.push_back(static_cast<size_t>(b));
+    pool[static_cast<size_t>(b)].ran = false;
+  }
+  if (finalists.size() < 2) return -1;  // one layout ran: the usual engine run is the study's load already
+  std::map<size_t, CompareRow> rows;
+  for (LayoutTrial& t : pool) t.ran = false;
+  for (size_t i : finalists) {
+    if (so.progress) std::cerr << "  " << name << ": finalist " << trials[i].layout << " under the study's load\n";
+    CompareRow r = layout_row(name, u, cands[i], model, so, tiers, caches[i]);
+    pool[i] = trials[i];
+    if (!r.ran) {
+      pool[i].ran = false;
+      pool[i].verdict = "failed: " + r.error;
+      continue;
+    }
+    std::vector<ScreenPoint> pts;
+    for (const ServePoint& p : r.result.curve) pts.push_back({p.concurrency, p.tok_s_per_user, p.throughput_tok_s_per_chip});
+    pool[i].max_tok_s_per_chip = pool[i].max_tok_s_per_user = 0;  // the run's figures replace the screen's
+    score_trial(pool[i], pts, tiers);
+    rows.emplace(i, std::move(r));
+  }
+  const int chosen = choose_layout(pool, tiers);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const bool finalist = std::find(finalists.begin(), finalists.end(), i) != finalists.end();
+    if (finalist) {
+      trials[i] = pool[i];
+      if (trials[i].ran) trials[i].verdict += " (a finalist, figures from its engine run under the study's load)";
+    } else if (trials[i].ran) {
+      trials[i].chosen = false;
+      trials[i].verdict = "not a finalist, by the closed-loop screen: " + trials[i].verdict;
+    }
+  }
+  if (chosen >= 0) row = std::move(rows.at(static_cast<size_t>(chosen)));
+  return chosen;
+}
+
 // layout_criterion, and for a study without concurrencies what its screen ran instead: the screen is a
 // closed loop (whose schedule does not depend on the iterations' times; an open loop's does).
 std::string criterion_of(const ServeOptions& so) {
@@ -626,7 +689,9 @@ std::string criterion_of(const ServeOptions& so) {
   if (so.concurrency.empty())
     c += std::string("; this study's load is ") + (so.rate > 0 ? "an open loop at --rate" : "offline") +
          ", which the screen does not run: each layout was screened as a closed loop of as many users as "
-         "its cache and --max-seqs hold, so the figures of the layouts below are that load's, not the run's";
+         "its cache and --max-seqs hold, and the best " + std::to_string(kOpenLoopFinalists) +
+         " by that screen (the finalists) then ran the study's engine under its own load, the layout being chosen "
+         "among them on those runs; the figures of the other layouts below are the closed loop's, not the run's";
   return c;
 }
 
@@ -727,25 +792,25 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     for (size_t i = 0; i < trials.size(); ++i) walk(i, bound_walks);
   }
   CompareRow row;
-  int chosen = -1;
+  int chosen = sweep.empty() ? choose_among_finalists(name, u, cands, trials, caches, model, so, tiers, row) : -1;
   // A fallback past the layouts swept rests on the pruned ones swept too (choose_swept_layout).
   const auto rescreen = [&](size_t i) { screen(i, sweep); };
-  for (chosen = choose_swept_layout(trials, tiers, rescreen); chosen >= 0; chosen = choose_swept_layout(trials, tiers, rescreen)) {
-    const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
-    if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
-    ServeOptions rso = so;
-    rso.system = replica_system(*u.system, c.replica.devices());
-    rso.step_cache = caches[static_cast<size_t>(chosen)];
-    to_attention_groups(rso, c.replica.dp);
-    row = chip_row(name, chip, model, c.replica, rso, tiers);
-    if (row.ran) {
-      scale_to_unit(row, c);
-      break;
+  if (chosen >= 0) {
+    scale_to_unit(row, cands[static_cast<size_t>(chosen)]);
+  } else {
+    for (chosen = choose_swept_layout(trials, tiers, rescreen); chosen >= 0; chosen = choose_swept_layout(trials, tiers, rescreen)) {
+      const LayoutCandidate& c = cands[static_cast<size_t>(chosen)];
+      if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " (screened best of " << cands.size() << ")\n";
+      row = layout_row(name, u, c, model, so, tiers, caches[static_cast<size_t>(chosen)]);
+      if (row.ran) {
+        scale_to_unit(row, c);
+        break;
+      }
+      trials[static_cast<size_t>(chosen)].ran = trials[static_cast<size_t>(chosen)].chosen = false;
+      trials[static_cast<size_t>(chosen)].verdict = "failed: " + row.error;
+      for (size_t i = 0; i < trials.size(); ++i)  // a walk cut against the failed trial's figures walks on as before
+        if (trials[i].walk_cut) trials[i].walk_cut = false, walk(i, false);
     }
-    trials[static_cast<size_t>(chosen)].ran = trials[static_cast<size_t>(chosen)].chosen = false;
-    trials[static_cast<size_t>(chosen)].verdict = "failed: " + row.error;
-    for (size_t i = 0; i < trials.size(); ++i)  // a walk cut against the failed trial's figures walks on as before
-      if (trials[i].walk_cut) trials[i].walk_cut = false, walk(i, false);
   }
   if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
   if (!row.ran) row = no_layout_row(name, u, model, sc, so, trials, tiers);

@@ -539,9 +539,9 @@ namespace {
 }
 }  // namespace
 
-LayoutFigures layout_figures(const Scenario& s, bool overlap) {
+LayoutFigures layout_figures(const Scenario& s, bool overlap, bool experts) {
   // Two-batch overlap implies the overlap (one micro-batch's collectives under the other's kernels).
-  return {s.tp, s.ep, s.pp, s.dp, s.expert_tp(), s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp,
+  return {s.tp, s.ep, s.pp, s.dp, experts ? s.expert_tp() : 0, s.step_microbatches(), s.pad_heads, s.redundant_experts, s.sp,
           overlap || s.two_batch_overlap, s.two_batch_overlap};
 }
 
@@ -565,13 +565,13 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.system = opt.system ? opt.system->spec.name : "";
   r.layout = base.layout_str();
   const bool overlap = opt.system && opt.system->overlap;
-  r.layout_figures = layout_figures(base, overlap);
+  r.layout_figures = layout_figures(base, overlap, model.is_moe());
   r.devices = pools ? pools->prefill_devices + pools->decode_devices : base.devices();
   r.disagg = pools;
   if (pools) {
     const Scenario psc = prefill_scenario(base, *pools), dsc = decode_scenario(base, *pools);
-    r.prefill_layout = {psc.layout_str(), layout_figures(psc, overlap)};
-    r.decode_layout = {dsc.layout_str(), layout_figures(dsc, overlap)};
+    r.prefill_layout = {psc.layout_str(), layout_figures(psc, overlap, model.is_moe())};
+    r.decode_layout = {dsc.layout_str(), layout_figures(dsc, overlap, model.is_moe())};
   }
   r.family = chip.family();
   r.model = model.name;

@@ -143,14 +143,15 @@ struct ServeKernel {
   }
 };
 
-// A parallel layout's degrees as every report gives them (run's and serve's JSON `layout`).
+// A parallel layout's degrees as every report gives them (run's and serve's JSON `layout`). expert_tp 0:
+// a dense model, which has no experts to split (JSON null; the layout's name never gives it either).
 struct LayoutFigures {
   int tp = 1, ep = 1, pp = 1, dp = 1, expert_tp = 1, microbatches = 1, pad_heads = 0, redundant_experts = 0;
   bool sp = false;
   bool overlap = false;            // collectives on their own stream beside independent compute (--overlap, or implied)
   bool two_batch_overlap = false;  // --two-batch-overlap
 };
-LayoutFigures layout_figures(const Scenario& s, bool overlap);  // overlap: the system's (SystemContext::overlap)
+LayoutFigures layout_figures(const Scenario& s, bool overlap, bool experts);  // overlap: the system's (SystemContext::overlap); experts: a MoE model
 
 // One pool of disaggregated serving: its layout ("tp4") and degrees (its chips and instances are DisaggLayout's).
 struct PoolLayout {

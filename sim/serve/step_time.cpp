@@ -47,6 +47,83 @@ ChipStepTime::ChipStepTime(const ChipModel& chip, const ModelConfig& model, cons
   m_weight_bytes = footprint(model, one).weight_bytes;
 }
 
+// The part's shape is one replica's micro-batch: every replica (and every micro-batch of a pipeline)
+// runs it, so the layout's batch is that many times the part's sequences.
+Scenario ChipStepTime::part_scenario(Part p, const std::vector<std::int64_t>& args) const {
+  const int mb = microbatches();
+  Scenario s = m_sc;
+  s.input_len = 1;
+  s.output_len = 1;
+  s.phase = Phase::Decode;
+  s.batch = args[0] * m_sc.dp * mb;
+  if (m_sc.pp > 1) s.microbatches = mb;
+  if (m_sc.pp == 1 && mb == 1) s.two_batch_overlap = false;  // one sequence: no second micro-batch to overlap
+  if (p == PrefillAttn) {
+    s.phase = Phase::Prefill;
+    s.input_len = args[1];
+  }
+  if (p == PrefillTokens) s.normal_all_to_all = true;
+  return s;
+}
+
+// The part's kernels of one rank's step graph (`s` from part_scenario).
+Graph ChipStepTime::part_graph(Part p, const std::vector<std::int64_t>& args, const Scenario& s, const RankPart& rank_part) const {
+  std::int64_t context = 1;
+  if (p == DecodeAttn || p == Decode) context = std::min<std::int64_t>(args[1], m_model.max_position);
+  Graph g = build_step_graph(m_model, s, p != PrefillAttn, context, m_fusion, rank_part);
+  auto keep = [&](const GraphNode& n) {
+    const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
+    if (p == Decode) return !head;
+    if (p == Tokens || p == PrefillTokens) return !head && !attention;
+    if (p == Head) return head;
+    return attention;
+  };
+  g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [&](const GraphNode& n) { return !keep(n); }), g.nodes.end());
+  if (p == PrefillAttn)  // the chunk's queries are the last Q of K keys (chunked prefill)
+    for (GraphNode& n : g.nodes)
+      if (n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
+  return g;
+}
+
+const std::string& ChipStepTime::attention_launches(Part p, const std::vector<std::int64_t>& args) {
+  const int mb = microbatches();
+  auto key = std::make_pair(static_cast<int>(p) + 8 * mb, args);
+  auto it = m_launches.find(key);
+  if (it != m_launches.end()) return it->second;
+  std::string out;
+  for (const GraphNode& n : part_graph(p, args, part_scenario(p, args), {}).nodes) {
+    if (n.op.kind != OpKind::Attention || n.fused) continue;
+    OpSpec op = n.op;
+    op.label.clear();
+    for (const Program& prog : m_chip.lower(op, LowerOptions{}))
+      out += prog.name + ": " + prog.strategy + " x" + std::to_string(prog.num_tasks) + "; ";
+  }
+  return m_launches.emplace(key, std::move(out)).first->second;
+}
+
+std::vector<std::int64_t> ChipStepTime::same_launches(Part p, std::vector<std::int64_t> at, size_t d, const std::vector<std::int64_t>& br) {
+  const std::int64_t v = at[d];
+  const std::string mine = attention_launches(p, at);
+  auto same = [&](std::int64_t c) {
+    at[d] = c;
+    return attention_launches(p, at) == mine;
+  };
+  // From v toward a grid point of other launches, the last context with v's: bisection (one change
+  // between them assumed; where the plan changes back and forth, the change found is one of them and the
+  // bracket still holds v's launches).
+  auto reach = [&](std::int64_t end) {
+    if (same(end)) return end;
+    std::int64_t in = v, out = end;
+    while (std::abs(out - in) > 1) {
+      const std::int64_t mid = in + (out - in) / 2;
+      (same(mid) ? in : out) = mid;
+    }
+    return in;
+  };
+  const std::int64_t lo = reach(br[0]), hi = reach(br[1]);
+  return lo == hi ? std::vector<std::int64_t>{lo} : std::vector<std::int64_t>{lo, hi};
+}
+
 StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   // Parts of fewer micro-batches than the layout's are keyed apart (the layout's keep the part's code).
   const int mb = microbatches();
@@ -64,37 +141,8 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   auto key = std::make_pair(code, args);
   auto it = m_cache->parts.find(key);
   if (it != m_cache->parts.end()) return it->second;
-  // The part's shape is one replica's micro-batch: every replica (and every micro-batch of a
-  // pipeline) runs it, so the layout's batch is that many times the part's sequences.
-  Scenario s = m_sc;
-  s.input_len = 1;
-  s.output_len = 1;
-  s.phase = Phase::Decode;
-  s.batch = args[0] * m_sc.dp * mb;
-  if (m_sc.pp > 1) s.microbatches = mb;
-  if (m_sc.pp == 1 && mb == 1) s.two_batch_overlap = false;  // one sequence: no second micro-batch to overlap
-  std::int64_t context = 1;
-  if (p == DecodeAttn || p == Decode) context = std::min<std::int64_t>(args[1], m_model.max_position);
-  if (p == PrefillAttn) {
-    s.phase = Phase::Prefill;
-    s.input_len = args[1];
-  }
-  if (p == PrefillTokens) s.normal_all_to_all = true;
-  auto graph_of = [&](const RankPart& rank_part) {
-    Graph g = build_step_graph(m_model, s, p != PrefillAttn, context, m_fusion, rank_part);
-    auto keep = [&](const GraphNode& n) {
-      const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
-      if (p == Decode) return !head;
-      if (p == Tokens || p == PrefillTokens) return !head && !attention;
-      if (p == Head) return head;
-      return attention;
-    };
-    g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [&](const GraphNode& n) { return !keep(n); }), g.nodes.end());
-    if (p == PrefillAttn)  // the chunk's queries are the last Q of K keys (chunked prefill)
-      for (GraphNode& n : g.nodes)
-        if (n.op.seq_q == args[1] && n.op.seq_kv == args[1]) n.op.seq_kv = args[2];
-    return g;
-  };
+  const Scenario s = part_scenario(p, args);
+  auto graph_of = [&](const RankPart& rank_part) { return part_graph(p, args, s, rank_part); };
   Graph whole = graph_of({});  // one rank's graph (the single chip's, or the launches counted below)
   // Kernels one rank launches: its stage's share of the layers, once per micro-batch.
   const double kernels = static_cast<double>(whole.kernels()) * microbatches() / std::max(1, m_sc.pp);
@@ -132,6 +180,11 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
     const double lo = std::floor(x[d]);
     if (m_interpolate && d == 0 && microbatches() > 1 && x[d] > 1 && x[d] < 16 && lo != x[d])
       br.back() = {static_cast<std::int64_t>(lo), static_cast<std::int64_t>(lo) + 1};
+  }
+  // The decode context between the points where the attention's launches change (step_time.h).
+  if ((p == DecodeAttn || p == Decode) && br[1].size() == 2) {
+    const std::vector<std::int64_t> at{std::max<std::int64_t>(1, std::llround(x[0])), std::clamp<std::int64_t>(std::llround(x[1]), br[1][0], br[1][1])};
+    br[1] = same_launches(p, at, 1, br[1]);
   }
   StepCost out;
   const size_t corners = size_t{1} << x.size();

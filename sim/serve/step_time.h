@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sim/run/model_run.h"
@@ -28,6 +29,13 @@ namespace xpu {
 // Grid: every integer up to 16, then four points per octave (16, 19, 23, 27, 32, ...), so a value
 // is at most 19% from the grid point below it. tests/unit/serve bounds the interpolation error
 // against direct simulation of the same composition.
+// The decode attention's context (decode(D, C) and decode attention(D, C)) also takes the points where
+// the kernel's lowering changes its launches: a decode kernel splits a longer context over more blocks
+// (FlashInfer's split at 128 tokens, a TPU's or NeuronCore's KV split), a step in time that a line
+// between the grid points around it would blur (at 129 tokens, 1 split -> 2, it was 4.4% low). Where
+// the launches at the grid points differ from those at the wanted context, the bracket narrows to the
+// contexts nearest it with the same launches (bisection on the lowering, which simulates nothing), so
+// the step is exact at either side of the change and interpolated only where the launches agree.
 //   verification(V, Q, K): speculative decode steps, V sequences verifying a mean Q tokens (the last
 //                         one and its drafts) against a mean K keys: the prefill-attention part at
 //                         that shape (a short causal chunk, as the engines run their verify kernels).
@@ -97,6 +105,14 @@ class ChipStepTime {
   // and context, less the LM head (its own part).
   enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
+  Scenario part_scenario(Part p, const std::vector<std::int64_t>& args) const;
+  Graph part_graph(Part p, const std::vector<std::int64_t>& args, const Scenario& s, const RankPart& rank_part) const;
+  // The part's attention launches at `args` as the chip lowers them (each launch's name, strategy and
+  // blocks): equal on both sides of a context where the kernel's split plan is the same.
+  const std::string& attention_launches(Part p, const std::vector<std::int64_t>& args);
+  // The bracket {lo, hi} of dimension d (the context) narrowed to the contexts around `at[d]` whose
+  // attention launches are at[d]'s (one point where at[d] is alone in its plan within the bracket).
+  std::vector<std::int64_t> same_launches(Part p, std::vector<std::int64_t> at, size_t d, const std::vector<std::int64_t>& br);
   StepCost interpolated(Part p, const std::vector<double>& x);
   StepCost compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only = false);
   StepCost drafting(const StepShape& s, bool grid);
@@ -115,6 +131,7 @@ class ChipStepTime {
   // sequences, so an iteration of fewer sequences than the layout's micro-batches fills only that many.
   int m_mb = 0;
   std::shared_ptr<StepPartCache> m_cache;
+  std::map<std::pair<int, std::vector<std::int64_t>>, std::string> m_launches;  // attention_launches, by part and args
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built
   std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip
   double m_draft_fraction = 0;              // or the drafter as a share of the target's cost

@@ -224,6 +224,18 @@ def test_an_open_loop_study_says_its_layouts_were_screened_as_a_closed_loop(cli,
     ls = json.loads((tmp_path / "r" / "summary.json").read_text())["rows"][0]["layout_search"]
     note = "this study's load is an open loop at --rate, which the screen does not run"
     assert note in ls["criterion"] and note in p.stdout, ls["criterion"]
+    # The screen's best two (the finalists) ran the engine under the study's open loop and the layout was
+    # chosen among them on those runs (the chosen one's figures are its run's: every tier at 14122 per
+    # chip, where the screen said 46444 at the slowest tier alone); the others keep the screen's verdict.
+    row = json.loads((tmp_path / "r" / "summary.json").read_text())["rows"][0]
+    finalists = [t for t in ls["tried"] if t["verdict"].endswith("(a finalist, figures from its engine run under the study's load)")]
+    assert len(finalists) == 2 and sum(t["chosen"] for t in finalists) == 1, ls["tried"]
+    chosen = [t for t in finalists if t["chosen"]][0]
+    assert chosen["layout"] == ls["chosen"]
+    assert chosen["throughput_tok_s_per_chip_at_tiers"] == [t["throughput_tok_s_per_chip"] for t in row["tiers"]], (chosen, row["tiers"])
+    assert chosen["max_throughput_tok_s_per_chip"] == row["throughput_tok_s_per_chip"]
+    others = [t for t in ls["tried"] if t["fits"] and t not in finalists]
+    assert others and all(t["verdict"].startswith("not a finalist, by the closed-loop screen: slower") for t in others), others
     cli(*base, "--concurrency", "4", "--out", str(tmp_path / "c"))
     ls = json.loads((tmp_path / "c" / "summary.json").read_text())["rows"][0]["layout_search"]
     assert "which the screen does not run" not in ls["criterion"]

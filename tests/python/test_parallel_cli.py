@@ -144,6 +144,28 @@ def test_overlap_is_in_the_report(cli):
     assert ", collectives overlapped)" in cli(*serve, "--overlap").stdout.splitlines()[0]
 
 
+def test_dense_layouts_give_no_expert_tp_and_one_chip_names_its_layout(cli):
+    """A dense model has no experts to split: layout.expert_tp is null in run's and serve's JSON (a MoE
+    model's is its tp/ep, test_tensor_parallel_inside_experts_in_the_report); it read tp. One chip's table
+    header names its layout as a system's does ("(1x h100-sxm, tp1)"; it said "on h100-sxm" alone)."""
+    small = os.path.join(ROOT, "tests", "data", "models", "small-llama-100m.json")
+    one = ("run", "--model", small, "--batch", "2", "--input", "64")
+    j = json.loads(cli(*one, "--format", "json").stdout)
+    assert j["layout"]["expert_tp"] is None and j["layout"]["name"] == "tp1", j["layout"]
+    assert xpusim.run(model=small, batch=2, input=64)["layout"] == j["layout"]
+    assert cli(*one).stdout.splitlines()[0].startswith("small-llama-100m on h100-sxm (1x h100-sxm, tp1): decode")
+    tp8 = json.loads(cli(*RUN, "--format", "json").stdout)
+    assert tp8["layout"]["expert_tp"] is None and tp8["layout"]["tp"] == 8
+    serve = ("serve", "--model", small, "--concurrency", "2", "--requests", "2", "--input", "64", "--output", "4")
+    assert json.loads(cli(*serve, "--format", "json").stdout)["layout"]["expert_tp"] is None
+    assert cli(*serve).stdout.splitlines()[0].startswith("small-llama-100m on h100-sxm (1x h100-sxm, tp1) (fp8)")
+    pools = json.loads(cli("serve", "--system", "hgx-h100x8", "--model", small, "--tp", "4", "--prefill-devices", "4",
+                           "--decode-devices", "4", "--concurrency", "2", "--input", "128", "--output", "4", "--format", "json").stdout)
+    assert pools["layout"]["pools"]["prefill"]["expert_tp"] is None and pools["layout"]["pools"]["decode"]["expert_tp"] is None
+    moe = json.loads(cli(*SERVE_MOE, "--tp", "4", "--ep", "2").stdout)
+    assert moe["layout"]["expert_tp"] == 2, moe["layout"]
+
+
 def test_prefill_all_to_alls_forward_across_nodes_decode_ones_do_not(cli):
     """DeepEP's normal kernels (a prefill's dispatch and combine over EP ranks of two nodes) cross the
     network once per node and forward over NVLink; decode's low-latency all-to-alls and skewed routing
