@@ -18,8 +18,8 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
       m_hbm(make_dram(spec.hbm)),
       m_hit_latency(to_ticks(spec.l2.hit_latency.value())),
       m_hbm_latency(to_ticks(spec.hbm.latency.value())),
-      m_load_hit(spec.sm.load_l2_latency.value() > 0 ? to_ticks(spec.sm.load_l2_latency.value()) : m_hit_latency),
-      m_load_hbm(spec.sm.load_hbm_latency.value() > 0 ? to_ticks(spec.sm.load_hbm_latency.value()) : m_hbm_latency) {
+      m_load_hit(to_ticks(spec.thread_l2_latency())),
+      m_load_hbm(to_ticks(spec.thread_hbm_latency())) {
 }
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {

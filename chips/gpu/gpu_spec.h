@@ -66,6 +66,9 @@ struct GpuSpec {
   // them as it takes at sm.warp_mma_sync_share each.
   double mma_sync_block_share(unsigned warps) const;
   double peak_flops(DType d) const;            // whole chip
+  // A thread's load (ld.global / cp.async, kThreadCopy) from L2 and from HBM: sm.load_*_latency, or the TMA path's if unset.
+  double thread_l2_latency() const { return sm.load_l2_latency.value() > 0 ? sm.load_l2_latency.value() : l2.hit_latency.value(); }
+  double thread_hbm_latency() const { return sm.load_hbm_latency.value() > 0 ? sm.load_hbm_latency.value() : hbm.latency.value(); }
 };
 
 void describe(Params& p, GpuSpec& s);

@@ -209,7 +209,7 @@ double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, doub
   const double unit_iters = std::ceil(static_cast<double>(p.sk_iters()) / static_cast<double>(p.sk_units));
   const double peers = std::ceil(static_cast<double>(p.sk_units) / static_cast<double>(p.sk_tiles));
   const double waves = static_cast<double>(p.dp_tiles) / slots;
-  const double reduce = (peers + 1) * partial_s + 3 * spec.l2.hit_latency.value();
+  const double reduce = (peers + 1) * partial_s + 3 * spec.thread_l2_latency();  // the fix-up's loads are the threads'
   return std::max(waves * t_tile + std::max(unit_iters * per_iter, sk_hbm_s) + launch + spec.hbm.latency.value(), dram) + reduce;
 }
 
@@ -218,7 +218,7 @@ double stream_k_estimate(const StreamKPlan& p, double t_tile, double slots, doub
 // output written, at the L2's and the HBM's bandwidth.
 double splitk_reduce_estimate(const OpSpec& op, int sk, const GpuSpec& spec) {
   const double elems = a_rows(op) * static_cast<double>(op.n);
-  return spec.launch_overhead.value() + spec.sm.block_launch_latency.value() + 2 * spec.l2.hit_latency.value() +
+  return spec.launch_overhead.value() + spec.sm.block_launch_latency.value() + 2 * spec.thread_l2_latency() +
          elems * 4.0 * sk / spec.l2.bandwidth.value() + elems * bytes_per_element(op.odtype) / (spec.hbm.bandwidth.value() * spec.hbm.efficiency);
 }
 
@@ -299,7 +299,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         // Register-staged copies (MmaPipelined): the next k-tile's copy, its L2 round trip included, runs
         // beside this one's MMAs, so a block's step takes the longer of the two.
         if (pipelined)
-          t_mma = std::max(t_mma, steps * std::max(t_block / steps, t_link / bps / steps + spec.l2.hit_latency.value()));
+          t_mma = std::max(t_mma, steps * std::max(t_block / steps, t_link / bps / steps + spec.thread_l2_latency()));
       }
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
@@ -312,7 +312,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double reduce = sk > 1 ? bm * bn * 4.0 / link + splitk_reduce_estimate(op, sk, spec) : 0;
       // A tile's first MMA waits for its first stage, one memory round trip (HBM for the first wave): on the
       // path of a compute-bound estimate, while streaming at the L2's bandwidth hides it behind other transfers.
-      double est = std::max(waves * t_tile + spec.hbm.latency.value(), dram) + reduce;
+      double est = std::max(waves * t_tile + (tma ? spec.hbm.latency.value() : spec.thread_hbm_latency()), dram) + reduce;
       if (getenv("XPUSIM_DEBUG_TILING"))
         fprintf(stderr, "tile %dx%d sk %d stages %d bps %d waves %.0f t_tile %.3gus dram %.3gus est %.3gus\n", bm, bn, sk,
                 stages, bps, waves, t_tile * 1e6, dram * 1e6, est * 1e6);
