@@ -100,6 +100,8 @@ struct Flavor {
   bool fa2 = false;
   std::int64_t bq = 128, bkv = 128;
   std::uint32_t warps = 4;
+  // The flag on its Q, K, V and O copies: FA2 copies with its threads (cp.async), FA3 with TMA.
+  std::uint8_t copy_path() const { return fa2 ? kThreadCopy : 0; }
 };
 Flavor prefill_flavor(const OpSpec& op) {
   Flavor f;
@@ -211,7 +213,7 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
     else block_shape(t, 384, 168, static_cast<std::uint32_t>(bq * d * j.ea + 2 * 2 * bkv * (d + dv) * j.ekv));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I((b * o.heads + h) * o.seq_q + q0), kv_row0 = I((b * o.kv_heads + kvh) * o.seq_kv);
-    const std::uint8_t via = fl.fa2 ? kThreadCopy : 0;  // FA2 copies with its threads, FA3 with TMA
+    const std::uint8_t via = fl.copy_path();
     const std::uint32_t iq = emit(tma_load(kGlobal | via, o.dtype, j.Q.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * d * j.ea),
                                            static_cast<std::uint64_t>(qrows * d * j.ea), static_cast<std::uint32_t>(qrows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(qrows), I(d), I(dv), o.dtype); });
@@ -359,7 +361,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
     else block_shape(t, kDecodeThreads, kDecodeRegisters, decode_smem(j, sp.kv_block));
     build::Emitter emit(t, j.functional);
     const int q_row0 = I(bk * rows), kv_row0 = I(bk * o.seq_kv + (o.seq_kv - kv_len));
-    const std::uint8_t via = fl.fa2 ? kThreadCopy : 0;  // FA2 copies with its threads
+    const std::uint8_t via = fl.copy_path();
     const std::uint32_t iq = emit(tma_load(kGlobal | via, o.dtype, j.Q.addr + static_cast<std::uint64_t>(bk * rows * d * j.ea),
                                            static_cast<std::uint64_t>(rows * d * j.ea), static_cast<std::uint32_t>(rows)),
                                   [&] { return init_state(j.Q.id, q_row0, I(rows), I(d), I(dv), o.dtype); });

@@ -47,6 +47,8 @@ int library_copy_bytes(int align) { return align >= 16 ? 16 : align >= kCpAsyncM
 // GenerateSM75_TensorOp_1688: every tile 32 deep, stages 2; the 2-stage kernel is MmaPipelined).
 constexpr int kSm75Stages = 2;
 constexpr int kSm75KBytes = 64;  // source: as above, 32 bf16/fp16 elements
+// The flag on the tile copies of a kernel without TMA: its warps copy with cp.async / ld.global, st.global.
+std::uint8_t copy_path(const GemmTiling& t) { return t.tma() ? 0 : kThreadCopy; }
 }  // namespace
 
 int gemm_copy_bytes(int row_alignment) { return library_copy_bytes(row_alignment); }
@@ -499,7 +501,7 @@ std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const
     return in;
   };
   std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
-  const std::uint8_t via = t.tma() ? 0 : kThreadCopy;  // an sm80-style block's warps copy with cp.async / ld.global
+  const std::uint8_t via = copy_path(t);
   // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
   // past the tensor's end reads as zeros, so padded B rows contribute nothing.
   Instr la = after(tma_load(kGlobal | via, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
@@ -582,7 +584,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
 
 // Unsplit epilogue: the converted tile goes to C.
 Instr store_tile(const GemmJob& j, const TilePos& p) {
-  return tma_store(j.t.tma() ? kGlobal : kGlobal | kThreadCopy, j.op.odtype, j.C.addr + static_cast<std::uint64_t>((p.grow0 * j.op.n + p.c0) * j.ec),
+  return tma_store(kGlobal | copy_path(j.t), j.op.odtype, j.C.addr + static_cast<std::uint64_t>((p.grow0 * j.op.n + p.c0) * j.ec),
                    static_cast<std::uint64_t>(static_cast<std::uint64_t>(p.rows * p.cols) * j.ec));
 }
 

@@ -359,10 +359,10 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
                                 static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
       prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
     }
+    // The warps of the task's rows per sub-partition: fewer than sm.warp_issue_cycles issue below the SM's rate.
+    const auto warps = static_cast<unsigned>(ceil_div(rows * k.threads, 32 * static_cast<std::int64_t>(spec.sm.sub_partitions)));
     // The model's vector rate counts an FMA as two FLOPs: one FP32 lane-slot per element is 2.
     auto pass_op = [&](const PassCost& c, std::uint32_t elems, std::uint64_t l1_bytes) {
-      // The warps of the task's rows per sub-partition: fewer than sm.warp_issue_cycles issue below the SM's rate.
-      const auto warps = static_cast<unsigned>(ceil_div(rows * k.threads, 32 * static_cast<std::int64_t>(spec.sm.sub_partitions)));
       return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
                   static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes, warps);
     };

@@ -214,10 +214,11 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
   if (!memo || memo->chunks != chunks || memo->bytes != bytes || memo->lanes != n || memo->lane_bw != lane_bw) {
     InterleavedDurations d;
     d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
-    d.per = chunks / n, d.extra = chunks % n;
+    const std::uint64_t per = chunks / n;  // granules per lane
+    d.extra = chunks % n;
     const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-    d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per + 1), lane_bw);
-    d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(d.per), lane_bw);
+    d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
+    d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
     if (!memo) return book_interleaved(lanes, first, d, arrival, horizon);
     *memo = d;
   }

@@ -109,7 +109,7 @@ static_assert(sizeof(Timeline) == 64, "a Timeline is one cache line");
 struct InterleavedDurations {
   std::uint64_t bytes = 0, chunks = 0, lanes = 0;  // the key (chunks 0: empty)
   double lane_bw = 0;
-  std::uint64_t per = 0, extra = 0;  // granules per lane; lanes that take one more
+  std::uint64_t extra = 0;           // lanes that take one granule more
   Tick dur = 0, dur_more = 0;        // a lane's time for per, per + 1 granules
 };
 

@@ -86,8 +86,7 @@ Graph ChipStepTime::part_graph(Part p, const std::vector<std::int64_t>& args, co
 }
 
 const std::string& ChipStepTime::attention_launches(Part p, const std::vector<std::int64_t>& args) {
-  const int mb = microbatches();
-  auto key = std::make_pair(static_cast<int>(p) + 8 * mb, args);
+  auto key = std::make_pair(part_code(p), args);
   auto it = m_launches.find(key);
   if (it != m_launches.end()) return it->second;
   std::string out;
@@ -124,10 +123,14 @@ std::vector<std::int64_t> ChipStepTime::same_launches(Part p, std::vector<std::i
   return lo == hi ? std::vector<std::int64_t>{lo} : std::vector<std::int64_t>{lo, hi};
 }
 
-StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
-  // Parts of fewer micro-batches than the layout's are keyed apart (the layout's keep the part's code).
+// Parts of fewer micro-batches than the layout's are keyed apart (the layout's keep the part's code).
+int ChipStepTime::part_code(Part p) const {
   const int mb = microbatches();
-  const int code = static_cast<int>(p) + (mb == m_sc.step_microbatches() ? 0 : 8 * mb);
+  return static_cast<int>(p) + (mb == m_sc.step_microbatches() ? 0 : 8 * mb);
+}
+
+StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
+  const int code = part_code(p);
   if (m_bound) {
     double t = 0;
     for (const auto& [k, c] : m_cache->parts) {

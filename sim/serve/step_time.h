@@ -117,6 +117,7 @@ class ChipStepTime {
   StepCost compose(const StepShape& s, bool grid, bool drafter, bool grid_tokens_only = false);
   StepCost drafting(const StepShape& s, bool grid);
   int microbatches() const;
+  int part_code(Part p) const;  // the part and its micro-batches, as m_cache->parts and m_launches key them
 
   const ChipModel& m_chip;
   const ModelConfig& m_model;
