@@ -180,7 +180,11 @@ po::options_description compare_options() {
       "tco", po::bool_switch(), "all-in cost of ownership (capex over the life, power x PUE x $/kWh) next to the cloud price; "
                                 "parameters via --set [chip:]cost.unit_price/service_years/utilization/pue/electricity")(
       "tiers", po::value<std::string>(), "interactivity tiers in tok/s per user (default: the study's, else 20,50,100)")(
-      "jobs", po::value<int>(), "worker processes, one unit each (default: all cores; 1 runs the units in this process)");
+      "jobs", po::value<int>(), "worker processes, one unit each (default: all cores; 1 runs the units in this process)")(
+      "finalists", po::value<int>()->default_value(2),
+      "with --rate or offline (no --concurrency): how many layouts of a searched system, best first by the closed-loop "
+      "screen, then run the study's engine under its own load to choose among (0: every layout that fits; each costs "
+      "one engine run)");
   return o;
 }
 
@@ -205,6 +209,9 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
+  req.finalists = vm["finalists"].as<int>();
+  if (req.finalists < 0 || req.finalists > 1000)
+    throw InputError("--finalists " + std::to_string(req.finalists) + ": expected 0 (every layout) or a count of layouts");
   std::vector<CompareRequest> out;
   if (named_study) {
     out = study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());

@@ -630,20 +630,19 @@ CompareRow layout_row(const std::string& name, const Unit& u, const LayoutCandid
   return chip_row(name, *u.chip, model, c.replica, rso, tiers);
 }
 
-// Layouts that an open loop or an offline study ranks by its engine's own run (the screen runs a closed loop).
-constexpr int kOpenLoopFinalists = 2;
-
 // An open loop or offline study: the screen's closed loop ranks the layouts, and its best
-// kOpenLoopFinalists run the study's engine under its own load (an open loop's schedule depends on the
-// iterations' times, which the screen's two-pass run cannot take); the layout is chosen among them on
-// those runs by the same criterion. Returns the chosen one (-1: none ran) and its row in `row`.
+// `finalists_asked` (CompareRequest::finalists; 0: every layout that ran) run the study's engine under its
+// own load (an open loop's schedule depends on the iterations' times, which the screen's two-pass run
+// cannot take); the layout is chosen among them on those runs by the same criterion. Returns the chosen one (-1: none ran) and its row in `row`.
 int choose_among_finalists(const std::string& name, const Unit& u, const std::vector<LayoutCandidate>& cands,
                            std::vector<LayoutTrial>& trials, const std::vector<std::shared_ptr<StepPartCache>>& caches,
-                           const ModelConfig& model, const ServeOptions& so, const std::vector<double>& tiers, CompareRow& row) {
+                           const ModelConfig& model, const ServeOptions& so, const std::vector<double>& tiers,
+                           int finalists_asked, CompareRow& row) {
   if (choose_layout(trials, tiers) < 0) return -1;  // the screen's verdicts, kept for the layouts that are no finalists
   std::vector<LayoutTrial> pool = trials;
   std::vector<size_t> finalists;
-  for (int k = 0; k < kOpenLoopFinalists; ++k) {
+  const size_t most = finalists_asked > 0 ? static_cast<size_t>(finalists_asked) : trials.size();
+  while (finalists.size() < most) {
     const int b = choose_layout(pool, tiers);
     if (b < 0) break;
     finalists.push_back(static_cast<size_t>(b));
@@ -684,22 +683,26 @@ int choose_among_finalists(const std::string& name, const Unit& u, const std::ve
 
 // layout_criterion, and for a study without concurrencies what its screen ran instead: the screen is a
 // closed loop (whose schedule does not depend on the iterations' times; an open loop's does).
-std::string criterion_of(const ServeOptions& so) {
+std::string criterion_of(const ServeOptions& so, int finalists) {
   std::string c = layout_criterion();
-  if (so.concurrency.empty())
-    c += std::string("; this study's load is ") + (so.rate > 0 ? "an open loop at --rate" : "offline") +
-         ", which the screen does not run: each layout was screened as a closed loop of as many users as "
-         "its cache and --max-seqs hold, and the best " + std::to_string(kOpenLoopFinalists) +
-         " by that screen (the finalists) then ran the study's engine under its own load, the layout being chosen "
-         "among them on those runs; the figures of the other layouts below are the closed loop's, not the run's";
-  return c;
+  if (!so.concurrency.empty()) return c;
+  c += std::string("; this study's load is ") + (so.rate > 0 ? "an open loop at --rate" : "offline") +
+       ", which the screen does not run: each layout was screened as a closed loop of as many users as its cache "
+       "and --max-seqs hold, and ";
+  if (finalists == 0)
+    return c + "every layout that fits (--finalists 0) then ran the study's engine under its own load, the layout "
+               "being chosen on those runs";
+  return c + "the best " + std::to_string(finalists) +
+         " by that screen (the finalists, --finalists) then ran the study's engine under its own load, the layout "
+         "being chosen among them on those runs; the figures of the other layouts below are the closed loop's, not "
+         "the run's";
 }
 
 // Every layout of the unit that fits is screened (screen_layout); the best by choose_layout runs the
 // study's engine sweep and makes the row, scaled from its replica to the whole unit, with every layout
 // tried and its verdict. A chosen layout whose engine run fails gives way to the next best.
 CompareRow search_layout(const std::string& name, const Unit& u, const ModelConfig& model, const Scenario& base,
-                         const ServeOptions& so, const std::vector<double>& tiers, bool bound_walks) {
+                         const ServeOptions& so, const std::vector<double>& tiers, bool bound_walks, int finalists) {
   const ChipModel& chip = *u.chip;
   const Scenario sc = precision_for(chip, base);
   const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
@@ -792,7 +795,8 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
     for (size_t i = 0; i < trials.size(); ++i) walk(i, bound_walks);
   }
   CompareRow row;
-  int chosen = sweep.empty() ? choose_among_finalists(name, u, cands, trials, caches, model, so, tiers, row) : -1;
+  int chosen = sweep.empty() ? choose_among_finalists(name, u, cands, trials, caches, model, so, tiers, finalists, row)
+                               : -1;
   // A fallback past the layouts swept rests on the pruned ones swept too (choose_swept_layout).
   const auto rescreen = [&](size_t i) { screen(i, sweep); };
   if (chosen >= 0) {
@@ -815,7 +819,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   if (row.ran && !sweep.empty()) run_tier_layouts(row, chosen, trials, cands, screened, caches, name, u, model, so, tiers);
   if (!row.ran) row = no_layout_row(name, u, model, sc, so, trials, tiers);
   row.layouts = trials;
-  row.layout_criterion = criterion_of(so);
+  row.layout_criterion = criterion_of(so, finalists);
   return row;
 }
 
@@ -949,8 +953,9 @@ CompareStudy compare_study(CompareRequest req) {
     // A fixed layout's replicas or attention groups each take the sweep's load, as a searched one's do
     // (hgx-h100x8:dp8ep8 at --concurrency 8 ran 8 users where hgx-h100x8, choosing dp8 x ep8, ran 64).
     if (!chips[ci].search) to_attention_groups(unit_serve, chips[ci].layout.dp);
-    CompareRow row = chips[ci].search ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks)
-                                      : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
+    CompareRow row = chips[ci].search
+                         ? search_layout(c, chips[ci], model, base, req.serve, out.tiers, req.bound_walks, req.finalists)
+                         : chip_row(c, *chips[ci].chip, model, unit_base, unit_serve, out.tiers);
     if (row.ran && row.frontier.empty()) merge_frontiers(row, {});  // one layout: its curve
     if (chips[ci].system) row.system_yaml = chips[ci].system->spec.resolved_yaml;
     if (req.serve.progress)

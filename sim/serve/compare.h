@@ -28,6 +28,10 @@ struct CompareRequest {
   // (search_layout); false walks every pruned layout until its users fall below the lowest tier, as
   // tests do to check that the bound changes no result.
   bool bound_walks = true;
+  // An open-loop (--rate) or offline study screens a searched unit's layouts as a closed loop; the best
+  // `finalists` by that screen then run the study's engine under its own load and the layout is chosen among
+  // them (compare --finalists; 0: every layout that fits). Each finalist costs one engine run.
+  int finalists = 2;
   // Worker processes running the units (compare --jobs): 1 runs them one after another in this process;
   // more runs each unit in a process of its own, at most `jobs` at once, with the same rows.
   int jobs = 1;

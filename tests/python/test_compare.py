@@ -239,6 +239,17 @@ def test_an_open_loop_study_says_its_layouts_were_screened_as_a_closed_loop(cli,
     cli(*base, "--concurrency", "4", "--out", str(tmp_path / "c"))
     ls = json.loads((tmp_path / "c" / "summary.json").read_text())["rows"][0]["layout_search"]
     assert "which the screen does not run" not in ls["criterion"]
+    # --finalists 0: every layout that fits runs the engine under the open loop, none keeps the screen's figures,
+    # and one of them is chosen.
+    cli(*base, "--rate", "400", "--finalists", "0", "--out", str(tmp_path / "all"))
+    rall = json.loads((tmp_path / "all" / "summary.json").read_text())["rows"][0]
+    fits = [t for t in rall["layout_search"]["tried"] if t["fits"]]
+    assert len(fits) > 2 and all(t["verdict"].endswith("(a finalist, figures from its engine run under the study's load)")
+                                 for t in fits), fits
+    assert "every layout that fits (--finalists 0) then ran the study's engine" in rall["layout_search"]["criterion"]
+    assert sum(t["chosen"] for t in fits) == 1 and rall["layout_search"]["chosen"] == rall["layout"]["name"]
+    bad = cli(*base, "--rate", "400", "--finalists", "-1", check=False)
+    assert bad.returncode != 0 and "--finalists -1: expected 0 (every layout) or a count of layouts" in bad.stderr
 
 
 def test_each_tier_is_reported_at_the_searched_layout_that_serves_it_best(cli, tmp_path):
