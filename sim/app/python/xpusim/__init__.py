@@ -176,7 +176,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
             max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
             spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
             rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
-            max_seqs=None, name=None, out=None, no_report=False):
+            max_seqs=None, name=None, out=None, no_report=False, finalists=None):
     """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
     throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
     the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
@@ -189,7 +189,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
     time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
     (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
     token_budget, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
-    requests, seed, prefix_hit, spec_*, tco, tiers: as their flags; jobs: worker processes (1, the default:
+    requests, seed, prefix_hit, spec_*, tco, tiers, finalists: as their flags; jobs: worker processes (1, the default:
     this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
     does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
     study's name. Nothing is written without `out`."""
@@ -207,7 +207,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
              "host_us_per_request": host_us_per_request,
              "concurrency": [concurrency] if isinstance(concurrency, int) else (concurrency or None),
              "rate": rate or None, "requests": requests or None, "scheduler": scheduler, "seed": seed,
-             "name": name, "out": None if out is None else str(out)}
+             "name": name, "out": None if out is None else str(out), "finalists": finalists}
     args = _flags(flags, set, {"tco": tco, "no_report": no_report})
     studies = [_json.loads(t) for t in _xpusim.compare_cli_json(args, study is not None)]
     return studies[0] if len(studies) == 1 else studies
