@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "sim/base/error.h"
 #include "workloads/expert_placement.h"
@@ -625,12 +626,16 @@ class GraphBuilder {
       if (m_f.rope_into_attention) fuse_later(rope, attn);
       else if (m_f.all_elementwise) fuse_later(rope, m_rope_producer[rope]);  // XLA output-fuses into the q/k projection
     }
+    std::set<std::string> fused_add_norms;  // norms a residual add runs inside, as the serving stacks' kernels
     for (const auto& [label, into] : m_fusions)
       for (auto& n : m_graph.nodes)
         if (n.op.label == label) {
           n.fused = true;
           n.fused_into = into;
+          if (m_f.residual_into_norm && n.op.kind == OpKind::ResidualAdd) fused_add_norms.insert(into);
         }
+    for (auto& n : m_graph.nodes)
+      if (n.op.kind == OpKind::RmsNorm && fused_add_norms.count(n.op.label)) n.op.impl = kFusedAddNormImpl;
   }
 
   const ModelConfig& m_m;

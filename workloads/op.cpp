@@ -78,7 +78,7 @@ double OpSpec::flops() const {
       double dv = head_dim_v > 0 ? head_dim_v : head_dim;
       return 2.0 * batch * heads * pairs * (head_dim + dv);
     }
-    case OpKind::RmsNorm: return 4.0 * rows * cols;
+    case OpKind::RmsNorm: return 4.0 * rows * cols;  // a fused residual add's FLOPs stay its own node's
     case OpKind::LayerNorm: return 7.0 * rows * cols;
     case OpKind::Softmax: return 5.0 * rows * cols;
     case OpKind::SwiGlu: return 5.0 * rows * cols;
@@ -121,7 +121,7 @@ double OpSpec::min_bytes() const {
       double kv = static_cast<double>(batch) * kv_heads * kv_len * (head_dim + dv) * w;
       return q + kv + out;
     }
-    case OpKind::RmsNorm: return rows * cols * (a + o) + cols * w;
+    case OpKind::RmsNorm: return rows * cols * (a + o + (impl == kFusedAddNormImpl ? 2 * a : 0)) + cols * w;  // residual in and out
     case OpKind::LayerNorm: return rows * cols * (a + o) + 2 * cols * w;
     case OpKind::Softmax: return rows * cols * (a + o);
     case OpKind::SwiGlu: return rows * cols * (2 * a + o);
@@ -169,7 +169,10 @@ std::string OpSpec::shape_str() const {
     case OpKind::ReduceScatter:
     case OpKind::AllGather: os << "bytes=" << m << " devices=" << devices; break;
     case OpKind::TopK: os << "rows=" << rows << " experts=" << cols << " k=" << topk; break;
-    default: os << "rows=" << rows << " cols=" << cols; break;
+    default:
+      os << "rows=" << rows << " cols=" << cols;
+      if (!impl.empty()) os << " impl=" << impl;
+      break;
   }
   os << " " << name(dtype);
   if (wdtype != dtype && (kind == OpKind::Gemm || kind == OpKind::GroupedGemm || kind == OpKind::Attention))
@@ -269,6 +272,10 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
+      if (!impl.empty() && !(kind == OpKind::RmsNorm && impl == kFusedAddNormImpl))
+        throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
+                         (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"
+                                                  : "nothing (only attention and rmsnorm take --impl)"));
       if (kind == OpKind::Rope) {
         nonneg(head_dim, "head-dim");
         nonneg(seq_kv, "seq");

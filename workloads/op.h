@@ -44,6 +44,14 @@ const std::vector<std::string>& op_kind_names();
 // (kernels/attention/trainium_materialized.cpp); other families refuse it.
 inline constexpr const char* kTnxImpl = "transformers-neuronx";
 
+// OpSpec::impl of an RMSNorm that the residual add runs inside, as the serving stacks' fused kernels do
+// (vLLM's fused_add_rms_norm, FlashInfer's FusedAddRMSNorm behind SGLang and TensorRT-LLM's PyTorch
+// backend): the kernel reads X and the residual, writes their sum back as the new residual, and writes the
+// normalized output (min_bytes counts the residual both ways; the add's FLOPs stay with its fused node). A model
+// graph sets it where FusionPolicy::residual_into_norm fuses the add; the GPU family lowers it as those kernels
+// run (kernels/rowwise/gpu.cpp), the other families stream the residual in and out beside X and Y.
+inline constexpr const char* kFusedAddNormImpl = "fused-add";
+
 struct OpSpec {
   OpKind kind = OpKind::Gemm;
   std::string label;                // "layer.qkv_proj" in a model graph, the op name for single kernels

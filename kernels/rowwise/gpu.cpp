@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include "kernels/gpu_builders.h"
@@ -208,6 +209,10 @@ struct RowReduceKernel {
   std::vector<PassCost> rest; // passes over the row in L1 / shared memory, a block reduction before each
   PassCost per_thread;        // once per thread, after the first reduction (index set-up, the reductions' shuffles)
   std::uint32_t registers = 0;  // per thread: residency
+  // The serving stacks' fused add + RMSNorm (OpSpec kFusedAddNormImpl): the first pass also loads the residual
+  // R beside X and stores their sum back to R; the second pass's gamma loads do not wait for the previous
+  // iteration's store (every pointer is __restrict__), only for the loads in flight before them.
+  bool fused_residual = false;
 };
 // What Nsight Compute counts for PyTorch's softmax kernels on an H200 (PyTorch 2.11.0+cu130, bf16 in and out,
 // our measurement of 2026-12-04: smsp__inst_executed and its per-pipe parts on one row of 2560 to 65536
@@ -265,12 +270,50 @@ constexpr std::int64_t kWarpSoftmaxMaxCols = 2048;
 constexpr double kWarpSoftmaxMaxBytes = 8192;
 constexpr std::int64_t kSoftmaxRegMaxPerThread = 10;
 
+// The serving stacks' fused add + RMSNorm, as vLLM (csrc/layernorm_kernels.cu, fused_add_rms_norm: one block
+// per row of min(hidden, 1024) threads below 256 rows and 256 from there, 16-byte vectors of 8 bf16/fp16
+// elements, cub::BlockReduce) and FlashInfer (include/flashinfer/norm.cuh, FusedAddRMSNormKernel: min(1024,
+// d / vec) threads, vec = gcd(16 / element bytes, d), the sum kept in shared memory) launch it: each thread holds
+// a vector or a few of the row, so at hidden sizes up to 8192 one pass is one load round trip (X and the
+// residual together), the block reduction (two __syncthreads), then gamma's round trip and the store. The
+// second pass re-reads the sum from the SM (FlashInfer's shared memory; vLLM reloads what the thread stored, an
+// L1 hit assumed). Registers per thread: kFusedNormRegisters, assumed (not measured). Instructions per element
+// and per thread: our count from vLLM's source (an estimate; nvcc's real count of PyTorch's norm was about twice
+// our count of its source, kRmsNormMix).
+constexpr std::int64_t kFusedNormMaxThreads = 1024, kFusedNormManyRowsThreads = 256, kFusedNormManyRows = 256;
+constexpr std::uint32_t kFusedNormRegisters = 32;
+
+void fused_add_norm_kernel(const OpSpec& op, double cin, double cw, double cout, RowReduceKernel& k) {
+  const double eb = bytes_per_element(op.dtype);
+  k.vec_elems = std::gcd<std::int64_t>(std::max<std::int64_t>(1, static_cast<std::int64_t>(16 / eb)), op.cols);
+  const std::int64_t most = op.rows < kFusedNormManyRows ? kFusedNormMaxThreads : kFusedNormManyRowsThreads;
+  k.threads = ceil_div(std::min(most, ceil_div(op.cols, k.vec_elems)), 32) * 32;
+  k.loads_in_flight = kLoadsInFlight, k.registers = kFusedNormRegisters;
+  k.smem_bytes = static_cast<double>(k.threads / 32 * 4 + 4);  // the reduction's float per warp and the broadcast
+  k.weights = true, k.fused_residual = true;
+  k.barriers = 2;  // the block reduction's __syncthreads and the broadcast of 1/rms
+  const double v = static_cast<double>(k.vec_elems), loop = 2 / v;  // the loop's index add and compare per vector
+  // First pass per element: X and R converted in, added, the sum converted out and stored, squared and accumulated
+  // (an add and an FMA); per vector two loads, a store and the branch.
+  k.first = {2, 3 * cin + cout + loop, 0, 4 / v};
+  // Second pass: the sum converted in, scaled by 1/rms, gamma converted in and multiplied, the result converted out;
+  // per vector two loads, a store and the branch.
+  k.rest = {{2, cin + cw + 2 * cout + loop, 0, 4 / v}};
+  // Per thread: the row and vector index set-up, the block reduction (five shuffles and adds in each of two warp
+  // rounds, the shared-memory exchange), 1/rms (one MUFU.RSQ) and its broadcast.
+  k.per_thread = {12, 8, 1, 16};
+}
+
 bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   const double eb = bytes_per_element(op.dtype);
   const std::int64_t c = op.cols;
   // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element of X, Y and the norm weights.
   auto conv = [](DType d) { return d == DType::fp32 ? 0.0 : 1.0; };
   const double cin = conv(op.dtype), cout = conv(op.odtype), cw = conv(op.wdtype);
+  if (op.kind == OpKind::RmsNorm && op.impl == kFusedAddNormImpl) {
+    fused_add_norm_kernel(op, cin, cw, cout, k);
+    return true;
+  }
   if (op.kind == OpKind::RmsNorm || op.kind == OpKind::LayerNorm) {
     if (c % 4 != 0) return false;
     const bool ln = op.kind == OpKind::LayerNorm;
@@ -317,7 +360,7 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
 
 KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const RowReduceKernel& kk, const LowerOptions& opt) {
   const std::string label = op.label.empty() ? name(op.kind) : op.label;
-  const TensorRef X = opt.ref(label, "X"), Y = opt.ref(label, "Y"), W = opt.ref(label, "W");
+  const TensorRef X = opt.ref(label, "X"), Y = opt.ref(label, "Y"), W = opt.ref(label, "W"), R = opt.ref(label, "R");
   const double eb = bytes_per_element(op.dtype), ob = bytes_per_element(op.odtype), wb = bytes_per_element(op.wdtype);
   const std::int64_t per_load = kk.threads * kk.vec_elems;  // elements of a row one iteration loads
   const std::int64_t iters = ceil_div(op.cols, per_load);
@@ -351,13 +394,19 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
     RowFunc f;
     if (functional) f = row_func(o, fopt, label, static_cast<int>(r0), static_cast<int>(rows));
     const std::uint64_t base = X.addr + static_cast<std::uint64_t>(r0 * row_in);
+    const std::uint64_t rbase = R.addr + static_cast<std::uint64_t>(r0 * row_in);
     const std::uint32_t n = static_cast<std::uint32_t>(o.cols);
-    std::uint32_t prev = kNoDep;
+    std::uint32_t prev = kNoDep, prev_r = kNoDep;
     for (std::int64_t i = 0; i < iters; i += k.loads_in_flight) {  // first pass: a group of loads per round trip
       const std::int64_t e = std::min(per_load * k.loads_in_flight, o.cols - i * per_load);
-      const Instr ld = ld_global(level, o.dtype, base + static_cast<std::uint64_t>(i * per_load * eb),
-                                static_cast<std::uint64_t>(rows * e * eb), warp_requests(rows * e * eb, warp_bytes));
-      prev = prev == kNoDep ? emit(ld, f.load) : emit(after(ld, prev));
+      const auto at = static_cast<std::uint64_t>(i * per_load * eb), bytes = static_cast<std::uint64_t>(rows * e * eb);
+      const Instr ld = ld_global(level, o.dtype, base + at, bytes, warp_requests(rows * e * eb, warp_bytes));
+      const std::uint32_t before = prev;
+      prev = before == kNoDep ? emit(ld, f.load) : emit(after(ld, before));
+      if (k.fused_residual) {  // the residual's vectors, loaded beside X's
+        const Instr lr = ld_global(level, o.dtype, rbase + at, bytes, warp_requests(rows * e * eb, warp_bytes));
+        prev_r = before == kNoDep ? emit(lr) : emit(after(lr, before));
+      }
     }
     // The warps of the task's rows per sub-partition: fewer than sm.warp_issue_cycles issue below the SM's rate.
     const auto warps = static_cast<unsigned>(ceil_div(rows * k.threads, 32 * static_cast<std::int64_t>(spec.sm.sub_partitions)));
@@ -366,7 +415,10 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       return cuda(DType::fp32, static_cast<std::uint32_t>(rows), elems, static_cast<std::uint32_t>(c.mufu),
                   static_cast<std::uint64_t>(2 * lane_slots(c) * rows * elems), l1_bytes, warps);
     };
-    prev = emit(after(pass_op(k.first, n, 0), prev));
+    prev = emit(prev_r == kNoDep ? after(pass_op(k.first, n, 0), prev) : after(pass_op(k.first, n, 0), prev, prev_r));
+    if (k.fused_residual)  // X + R back to the residual (not waited for)
+      emit(after(st_global(level, o.dtype, rbase, static_cast<std::uint64_t>(rows * row_in), warp_requests(rows * row_in, warp_bytes)),
+                 prev));
     auto reduce = [&] {
       for (int b = 0; b < k.barriers; ++b) prev = emit(after(build::sync(kVector), prev));
     };
@@ -379,16 +431,22 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
       // so the store may alias the next gamma and the compiler cannot hoist that load above it (C++ aliasing
       // rules; nvcc reorders across may-alias stores only for __restrict__ pointers). The pass is a chain of
       // one L2 round trip per iteration; the store itself is not waited for.
+      // The fused kernels' pointers are all __restrict__: an iteration's gamma load waits only for the compute
+      // loads_in_flight iterations back (the unrolled loop's loads in flight together), not for a store.
       const int nw = o.kind == OpKind::LayerNorm ? 2 : 1;
       std::uint32_t cprev = prev;
+      std::vector<std::uint32_t> computed;
       for (std::int64_t i = 0; i < iters; ++i) {
         const std::int64_t e = std::min(per_load, o.cols - i * per_load);
+        const std::uint32_t wait = !k.fused_residual ? cprev : i >= k.loads_in_flight ? computed[static_cast<size_t>(i - k.loads_in_flight)] : prev;
         const Instr lw = after(ld_global(kL2, o.wdtype, W.addr + static_cast<std::uint64_t>(i * per_load * wb),
                                         static_cast<std::uint64_t>(nw * rows * e * wb), warp_requests(nw * rows * e * wb, warp_bytes)),
-                               cprev);
+                               wait);
         const std::uint32_t iw = i == 0 ? emit(lw, f.load_w) : emit(lw);
-        const Instr v = after(pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb)), iw);
+        const Instr pv = pass_op(k.rest[0], static_cast<std::uint32_t>(e), static_cast<std::uint64_t>(rows * e * eb));
+        const Instr v = k.fused_residual && i > 0 ? after(pv, iw, cprev) : after(pv, iw);
         cprev = i == 0 ? emit(v, f.compute) : emit(v);
+        computed.push_back(cprev);
         const Instr st = after(st_global(level, o.odtype, Y.addr + static_cast<std::uint64_t>((r0 * o.cols + i * per_load) * ob),
                                          static_cast<std::uint64_t>(rows * e * ob), warp_requests(rows * e * ob, warp_bytes)),
                                cprev);

@@ -19,7 +19,10 @@ RowCost row_cost(const OpSpec& op) {
   r.in_bytes = c * a;
   r.out_bytes = c * o;
   switch (op.kind) {
-    case OpKind::RmsNorm: r.const_bytes = c * w; break;
+    case OpKind::RmsNorm:
+      r.const_bytes = c * w;
+      if (op.impl == kFusedAddNormImpl) r.in_bytes = 2 * c * a, r.out_bytes = c * (o + a);  // the residual in and out
+      break;
     case OpKind::LayerNorm: r.const_bytes = 2 * c * w; break;
     case OpKind::Softmax: r.transcendentals_per_elem = 1; break;
     case OpKind::SwiGlu: r.in_bytes = 2 * c * a, r.transcendentals_per_elem = 1; break;

@@ -47,7 +47,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"devices", "collectives: expected number of chips (xpusim kernel allreduce --help)"},
       {"label", "the kernel's name in the report and the trace (default: the op)"},
       {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
-               "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold)"},
+               "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
+               "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer)"},
       {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"}};
   return v;
 }
@@ -171,6 +172,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
     default:
       op.rows = get("rows", get("tokens", 0)), op.cols = get("cols", 0);
       if (op.kind == OpKind::Rope) op.head_dim = get("head-dim", 0), op.seq_kv = get("seq", 0);  // functional positions
+      op.impl = s("impl", "");
       break;
   }
   for (const auto& [k, v] : args)

@@ -129,6 +129,46 @@ TEST(GpuRowReduce, OneRowNormTakesItsChainOfGammaRoundTrips) {
   EXPECT_LE(t, chain * 1.3);
 }
 
+// The serving stacks' fused add + RMSNorm (vLLM fused_add_rms_norm, FlashInfer FusedAddRMSNorm): 1024 threads of
+// 8-element vectors hold a row of 8192 in one pass, so a row is one round trip for X and the residual, the
+// reduction, one for gamma, where PyTorch's 128-thread F.rms_norm walks 16 iterations with a chain of gamma round
+// trips; and it moves the residual both ways (X, R in; R, Y out), so many rows stream four row-sized tensors.
+TEST(GpuRowReduce, FusedAddNormTakesOneRoundTripPerPassAndMovesTheResidual) {
+  auto chip = load_chip("h100-sxm");
+  const GpuSpec s = h100();
+  LowerOptions l2;
+  l2.input_working_set = 10e6;
+  OpSpec fused = row("rmsnorm", 1, 8192);
+  fused.impl = kFusedAddNormImpl;
+  const double pytorch = run_kernel(*chip, row("rmsnorm", 1, 8192), false, false, nullptr, l2).result.latency_s;
+  const double t = run_kernel(*chip, fused, false, false, nullptr, l2).result.latency_s;
+  // Three loads (X, the residual, gamma), two of them in flight together: two L2 round trips, where PyTorch's
+  // kernel takes 4 for X and a chain of 16 for gamma. Beyond them, each pass's instructions on the row's one SM
+  // (about 0.3 us each), the reduction and the output's store.
+  Task task;
+  lower_rowwise(fused, s, l2)[0].make_task(0, task);
+  int loads = 0;
+  for (const auto& in : task.instrs) loads += in.kind == TxKind::DmaRead ? 1 : 0;
+  EXPECT_EQ(loads, 3);
+  const double floor = s.launch_overhead.value() + s.sm.block_launch_latency.value() + 2 * s.l2.hit_latency.value();
+  EXPECT_GE(t, floor);
+  EXPECT_LE(t, floor + 2e-6);
+  EXPECT_LT(t, 0.6 * pytorch);
+  OpSpec many = row("rmsnorm", 4096, 8192);
+  many.impl = kFusedAddNormImpl;
+  const Walk w = walk(lower_rowwise(many, s, LowerOptions{}));
+  const double tensor = 4096.0 * 8192 * 2;
+  EXPECT_DOUBLE_EQ(w.read, 2 * tensor);  // X and the residual (gamma from L2)
+  EXPECT_DOUBLE_EQ(w.written, 2 * tensor);  // the new residual and Y
+  EXPECT_DOUBLE_EQ(many.min_bytes(), 4 * tensor + 8192 * 2);
+  EXPECT_DOUBLE_EQ(many.flops(), 4.0 * 4096 * 8192);  // the add's FLOPs stay with its fused node
+  // 256 rows and more take vLLM's 256-thread blocks; other row-wise ops refuse an --impl.
+  EXPECT_NE(lower_rowwise(many, s, LowerOptions{})[0].strategy.find("256 threads per row"), std::string::npos);
+  OpSpec bad = row("softmax", 4, 8192);
+  bad.impl = kFusedAddNormImpl;
+  EXPECT_THROW(bad.validate(), InputError);
+}
+
 // A grid smaller than the chip's SMs spreads one block per SM (the block scheduler picks the SM with the
 // most free resources, Gilman et al. 2020): 64 rows of RMSNorm take about as long as one. When the engine
 // packed the first wave four deep (64 blocks on 16 SMs, SystemC's wake order), they queued on each SM's
