@@ -60,16 +60,26 @@ Chip::~Chip() = default;
 
 void Chip::set_workload(std::vector<KernelPrograms> kernels) {
   m_kernels = std::move(kernels);
-  // A reusable chip creates every slot thread: later workloads may need more than this one.
-  m_ctx.slots_needed = m_ctx.reusable ? std::numeric_limits<int>::max() : 0;
+  plan_threads();
+}
+
+void Chip::plan_threads() {
+  const std::uint64_t executors = m_executors.size();
+  m_shapes.clear();
+  m_ctx.slots_wanted.assign(executors, 0);
   Task sample;
   for (const auto& launches : m_kernels)
-    for (const auto& prog : launches)
+    for (const auto& prog : launches) {
+      LaunchShape shape;
       if (prog.num_tasks > 0) {
         sample = Task();
         sample_task(prog, 0, sample);
-        m_ctx.slots_needed = std::max(m_ctx.slots_needed, std::max(1, slots_for(sample)));
+        shape.slots = std::max(1, slots_for(sample));
+        shape.task_instrs = sample.instrs.size();
+        for (int& n : m_ctx.slots_wanted) n = std::max(n, shape.slots);
       }
+      m_shapes.push_back(shape);
+    }
 }
 
 void Chip::host_thread() {
@@ -110,13 +120,8 @@ void Chip::run_kernels() {
       double dram_before = dram_bytes();
       rec.start = now_ticks() - m_origin;
       if (prog.num_tasks > 0) {
-        int slots = 1;
-        {  // freed before the wait: a run stopped by an error never unwinds this thread
-          Task sample;
-          sample_task(prog, 0, sample);
-          slots = std::max(1, slots_for(sample));
-          m_ctx.task_instrs = sample.instrs.size();
-        }
+        const int slots = m_shapes[kernel_id].slots;
+        m_ctx.task_instrs = m_shapes[kernel_id].task_instrs;
         rec.slots_per_executor = slots;
         for (Executor* e : m_executors) e->set_active_slots(slots);
         m_ctx.dispatcher.start(&prog, kernel_id, static_cast<int>(m_executors.size()), slots);
@@ -167,8 +172,10 @@ void Chip::host_loop() {
     if (!m_ctx.reusable || !park_slot_threads()) break;
     sc_core::sc_pause();
     wait(m_rerun_event);
-    // Threads wait for the next start in their creation order, as after elaboration (or return).
-    for (Executor* e : m_executors) e->release_parked();
+    // The threads the workload can use wait for the next start in their creation order, as after
+    // elaboration (or all return).
+    for (size_t x = 0; x < m_executors.size(); ++x)
+      m_executors[x]->release_parked(m_ctx.reusable ? m_ctx.slots_wanted[x] : m_executors[x]->slot_thread_count());
     if (!m_ctx.reusable) {
       wait(sc_core::SC_ZERO_TIME);
       break;
@@ -182,7 +189,7 @@ bool Chip::park_slot_threads() {
   // chip does: the chip is then used once only.
   if (m_ctx.parked == m_ctx.slot_threads) return true;
   m_ctx.reusable = false;
-  for (Executor* e : m_executors) e->release_parked();
+  for (Executor* e : m_executors) e->release_parked(e->slot_thread_count());
   wait(sc_core::SC_ZERO_TIME);
   return false;
 }
@@ -195,6 +202,7 @@ bool Chip::rerun(std::vector<KernelPrograms> kernels) {
   // last run: calendars see the same horizons as from time zero.
   m_origin = (now / q + 2) * q;
   m_kernels = std::move(kernels);
+  plan_threads();
   m_records.clear();
   m_finished = false;
   m_rerun_event.notify(sc_time::from_value(static_cast<sc_dt::uint64>(m_origin - now)));
@@ -259,30 +267,43 @@ Executor::Executor(sc_core::sc_module_name name, ExecContext& ctx, int index, co
 }
 
 void Executor::end_of_elaboration() {
-  // Threads are created in the same order as before (executor by executor, slot by slot); those
-  // left out never took a task, so the dispatch order of the others is unchanged.
+  // Threads are created in the same order as before (executor by executor, slot by slot); those left
+  // out are never active in a kernel of the workload (see Chip::plan_threads).
   m_fw = socket.get_interface(0);
-  const int slots = std::min(m_max_slots, m_ctx.slots_needed);
-  m_ctx.slot_threads += slots;
-  for (int s = 0; s < slots; ++s) {
-    if (m_ctx.reusable) m_park.push_back(std::make_unique<sc_core::sc_event>());
-    sc_core::sc_spawn_options opt;
-    sc_core::sc_spawn(
-        [this, s] {
-          forget_stale_coroutine_poison();
-          m_ctx.guard.run([this, s] { slot_thread(s); });
-        },
-        sc_core::sc_gen_unique_name("slot"), &opt);
-  }
+  const size_t x = static_cast<size_t>(m_index);
+  const int slots = x < m_ctx.slots_wanted.size() ? std::min(m_max_slots, m_ctx.slots_wanted[x]) : 0;
+  for (int s = 0; s < slots; ++s) spawn_slot(s, false);
 }
 
-void Executor::slot_thread(int slot) {
+void Executor::spawn_slot(int slot, bool parked) {
+  ++m_threads;
+  ++m_ctx.slot_threads;
+  sc_core::sc_spawn_options opt;
+  if (m_ctx.reusable) m_park.push_back(std::make_unique<sc_core::sc_event>());
+  if (parked) {  // runs first when its park event wakes it, in its place among the others (release_parked)
+    ++m_ctx.parked;
+    opt.dont_initialize();
+    opt.set_sensitivity(m_park.back().get());
+  }
+  sc_core::sc_spawn(
+      [this, slot, parked] {
+        forget_stale_coroutine_poison();
+        m_ctx.guard.run([this, slot, parked] { slot_thread(slot, parked); });
+      },
+      sc_core::sc_gen_unique_name("slot"), &opt);
+}
+
+void Executor::slot_thread(int slot, bool parked) {
   QuantumKeeper qk;
   Task task;
   TaskStream stream;
   std::unique_ptr<TileVM> vm;
   SlotState state;
   if (m_ctx.tensors) vm = std::make_unique<TileVM>(*m_ctx.tensors);
+  if (parked) {  // woken from its park event for the first time (see below)
+    --m_ctx.parked;
+    if (!m_ctx.reusable) return;
+  }
   for (;;) {
     wait(m_ctx.dispatcher.start_event);
     if (!m_ctx.dispatcher.program()) {  // end of run
@@ -322,8 +343,10 @@ void Executor::slot_thread(int slot) {
   }
 }
 
-void Executor::release_parked() {
-  for (auto& e : m_park) e->notify();
+void Executor::release_parked(int count) {
+  count = std::min(count, m_max_slots);
+  for (int s = m_threads; s < count; ++s) spawn_slot(s, true);
+  for (int s = 0; s < count; ++s) m_park[static_cast<size_t>(s)]->notify();
 }
 
 void Executor::reset_engines() {

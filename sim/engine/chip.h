@@ -104,7 +104,9 @@ struct ExecContext {
   TraceObserver* trace = nullptr;
   TensorStore* tensors = nullptr;       // functional mode
   std::vector<std::string> unit_names;  // trace unit ids
-  int slots_needed = 0;                 // most resident tasks per executor any queued kernel uses
+  // Per executor, the slot threads the queued workload's kernels can give a task (see Chip::plan_threads):
+  // end_of_elaboration() creates that many (at most the executor's slots).
+  std::vector<int> slots_wanted;
   size_t task_instrs = 0;               // instructions of the running kernel's first task (a slot's reserve)
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
@@ -126,12 +128,13 @@ class Chip : public sc_core::sc_module {
   void set_workload(std::vector<KernelPrograms> kernels);
   // A reusable chip runs workload after workload in one SystemC context, with the same modules and
   // slot threads (building 132 SMs and their coroutine stacks for each of a model's kernels cost more
-  // than simulating the smaller ones). Before elaboration: set_reusable() makes every executor create
-  // all its slot threads, and a finished run pauses the simulation instead of stopping it, its slot
-  // threads parked. rerun() then resets every counter, engine and memory calendar, and starts the next
-  // workload at the next quantum boundary but one, with the slot threads waiting in their creation
-  // order as after elaboration: a rerun gives the same results as a fresh chip (times in records()
-  // and end_time() count from the run's start). rerun() returns false when the chip cannot be reused.
+  // than simulating the smaller ones). Before elaboration: set_reusable() makes a finished run pause the
+  // simulation instead of stopping it, its slot threads parked. rerun() then resets every counter,
+  // engine and memory calendar, creates the slot threads the new workload can use that no earlier one
+  // did, and starts it at the next quantum boundary but one, with the slot threads it can use waiting
+  // in their creation order as after elaboration (the others stay parked): a rerun gives the same
+  // results as a fresh chip (times in records() and end_time() count from the run's start). rerun()
+  // returns false when the chip cannot be reused.
   void set_reusable() { m_ctx.reusable = true; }
   bool rerun(std::vector<KernelPrograms> kernels);
   // Lets the parked threads of a reusable chip return (their locals are freed) before it is destroyed.
@@ -180,6 +183,15 @@ class Chip : public sc_core::sc_module {
   void host_loop();
   void run_kernels();
   bool park_slot_threads();
+  // Works out, for the queued kernels, each launch's resident tasks per executor and first task's size
+  // (from its task 0, as a GPU's occupancy), and the slot threads the workload uses (m_ctx.slots_wanted):
+  // the most resident tasks of its kernels, on every executor, as a fresh chip creates them. Not fewer:
+  // a thread that takes no task still waits for each kernel's start, and SystemC 2.3's sc_event::trigger
+  // wakes an event's waiters first, last, last but one, ... (it removes each by moving the last one into
+  // its place), so which thread heads the list decides the order in which the others start; leaving out
+  // the threads that take no task (slot s of executor e takes one while s x executors + e is below the
+  // task count) moved split-K GEMM rows of `validate` by up to 0.3%.
+  void plan_threads();
   // Each unit's busy seconds since the run's start (its utilization so far x the time elapsed).
   std::map<std::string, double> unit_busy_now() const;
   // engine_utilization()'s keys, sorted, with their (executor, engine), built on first use.
@@ -190,6 +202,11 @@ class Chip : public sc_core::sc_module {
   mutable std::vector<EngineKey> m_engine_keys;
   mutable StatGroupOf m_engine_group_of = nullptr;  // the function m_engine_keys' groups are from
   std::vector<KernelPrograms> m_kernels;
+  struct LaunchShape {
+    int slots = 1;           // resident tasks per executor
+    size_t task_instrs = 0;  // instructions of the first task (a slot's reserve)
+  };
+  std::vector<LaunchShape> m_shapes;  // per launch of m_kernels, in order (plan_threads)
   bool m_units_per_op = false;
   std::vector<Stats> m_op_units;
   std::vector<KernelRecord> m_records;
@@ -228,12 +245,17 @@ class alignas(64) Executor : public sc_core::sc_module {
   // fetch before its first transfer, e.g. copy descriptors); 0 by default.
   virtual Tick kernel_start_latency(const Program& p) const { return 0; }
 
-  // Creates the slot threads the queued kernels use (at most max_slots): a coroutine stack is an
-  // mmap of its own, and a kernel that fits one block per SM would otherwise pay for four.
+  // Creates the slot threads the queued kernels use (ExecContext::slots_wanted, at most max_slots): a
+  // coroutine stack is an mmap of its own, its first page a fault, and a kernel that fits one block per
+  // SM would otherwise pay for four.
   void end_of_elaboration() override;
   void set_active_slots(int n) { m_active_slots = n; }
-  // Wakes the parked slot threads of a reusable chip in their creation order (see Chip::rerun).
-  void release_parked();
+  // Wakes the first `count` parked slot threads of a reusable chip in their slot order (see Chip::rerun),
+  // first creating those this executor lacks (from the host thread, between runs): a new thread starts
+  // parked and is woken in its place in that order, so the threads wait for the run's start in the same
+  // order as when all of them were created at elaboration. The others stay parked through the run.
+  void release_parked(int count);
+  int slot_thread_count() const { return m_threads; }
   void reset_engines();
   int index() const { return m_index; }
   int num_engines() const { return static_cast<int>(m_engines.size()); }
@@ -266,7 +288,9 @@ class alignas(64) Executor : public sc_core::sc_module {
     std::vector<Head> heads;
   };
   struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
-  void slot_thread(int slot);
+  // Creates slot thread `slot` (slot order); a `parked` one starts as if woken from its park event.
+  void spawn_slot(int slot, bool parked);
+  void slot_thread(int slot, bool parked);
   void run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st);
   // A task produced piece by piece (a per-core stream; sim/engine/stream_exec.cpp): the same list
   // scheduling as run_task over a window of the task, fed by `s` as the engines' queues run dry.
@@ -303,6 +327,7 @@ class alignas(64) Executor : public sc_core::sc_module {
   std::vector<std::uint32_t> m_unit_ids;
   std::vector<std::string> m_engine_names;
   std::vector<std::unique_ptr<sc_core::sc_event>> m_park;  // per slot thread, reusable chips only
+  int m_threads = 0;                                       // slot threads created
 
 };
 

@@ -70,3 +70,27 @@ TEST(WarmChip, KernelStudiesOnTheWarmChipEqualOneShotStudies) {
   EXPECT_EQ(warm_b.run.result.tflops, fresh_b.run.result.tflops);
   EXPECT_EQ(warm_b.power.clock_ratio, fresh_b.power.clock_ratio);
 }
+
+// A warm chip creates the slot threads a workload can use that no earlier one did (Executor::release_parked,
+// between runs) and wakes only those a workload can use: a row op after a one-slot GEMM (more resident tasks per
+// SM: threads added), then the GEMM again (the row op's extra threads stay parked) equal fresh chips.
+TEST(WarmChip, SlotThreadsAddedBetweenRunsEqualAFreshChip) {
+  RunOptions keep;
+  keep.keep_chip = true;
+  for (const std::string name : {"h100-sxm", "maia200"}) {
+    auto chip = load_chip(name, {});
+    const KernelPrograms gemm = lowered(*chip, "gemm", {{"m", "512"}, {"n", "1024"}, {"k", "768"}});
+    const KernelPrograms rows = lowered(*chip, "rmsnorm", {{"rows", "1024"}, {"cols", "4096"}});
+    const RunResult fresh_gemm = simulate(*chip, {gemm}, {}, DType::bf16);
+    const RunResult fresh_rows = simulate(*chip, {rows}, {}, DType::bf16);
+    ASSERT_FALSE(fresh_rows.kernels.empty());
+    const std::uint64_t reused_before = process_run_stats().reused_chips;
+    expect_same(simulate(*chip, {gemm}, keep, DType::bf16), fresh_gemm, name + ": first run");
+    expect_same(simulate(*chip, {rows}, keep, DType::bf16), fresh_rows, name + ": threads added");
+    expect_same(simulate(*chip, {gemm}, keep, DType::bf16), fresh_gemm, name + ": threads left parked");
+    const RunResult fresh_both = simulate(*chip, {rows, gemm}, {}, DType::bf16);  // drops the warm chip
+    simulate(*chip, {gemm}, keep, DType::bf16);
+    expect_same(simulate(*chip, {rows, gemm}, keep, DType::bf16), fresh_both, name + ": both in one run");
+    EXPECT_GE(process_run_stats().reused_chips, reused_before + 2) << name;
+  }
+}
