@@ -5,6 +5,7 @@
 #include "sim/run/kernel_run.h"
 #include "sim/run/system_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -237,6 +238,24 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
 }
 
 namespace {
+// The median of `count` per-token decode times (the mean of the two middle ones for an even count), each
+// simulated decode step standing for `repeat` tokens.
+double median_decode_step(const std::vector<StepResult>& steps, std::int64_t count) {
+  if (count <= 0) return 0;
+  std::vector<std::pair<double, std::int64_t>> times;
+  for (const auto& s : steps)
+    if (s.decode && !s.prompt) times.emplace_back(s.time_s, s.repeat);
+  std::sort(times.begin(), times.end());
+  auto nth = [&](std::int64_t k) {  // the k-th smallest token time, 0-based
+    for (const auto& [t, n] : times) {
+      if (k < n) return t;
+      k -= n;
+    }
+    return times.back().first;
+  };
+  return count % 2 ? nth(count / 2) : 0.5 * (nth(count / 2 - 1) + nth(count / 2));
+}
+
 // TTFT, TPOT, request time and tokens per second from the step times.
 void summarize_times(ModelRunResult& r) {
   const Scenario& sc = r.scenario;
@@ -252,6 +271,7 @@ void summarize_times(ModelRunResult& r) {
     }
   }
   r.tpot_s = decode_steps ? decode_time / decode_steps : 0;
+  r.tpot_p50_s = median_decode_step(r.steps, decode_steps);
   r.request_s = r.ttft_s + decode_time;
   if (sc.phase == Phase::Prefill) r.tokens_per_s = r.ttft_s > 0 ? sc.batch * sc.input_len / r.ttft_s : 0;
   else if (sc.phase == Phase::Decode) r.tokens_per_s = r.tpot_s > 0 ? sc.batch / r.tpot_s : 0;

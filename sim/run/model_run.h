@@ -66,7 +66,11 @@ struct ModelRunResult {
   std::string fusion;
   Footprint memory;
   double capacity_bytes = 0;
-  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0, request_s = 0;
+  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0, request_s = 0;  // tpot_s: the mean decode step
+  // The median of the request's per-token decode times, as latency tables report TPOT ("TPOT Latency P50"):
+  // each simulated step counts for the steps it stands for; with compiled buckets (Scenario::buckets) every
+  // step of a bucket runs one graph, so it is exact, otherwise the sampled steps stand for their ranges.
+  double tpot_p50_s = 0;
   std::vector<StepResult> steps;
   double wall_s = 0;
   std::uint64_t transactions = 0;
