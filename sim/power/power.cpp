@@ -47,6 +47,12 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "onchip_byte_energy", s.onchip_byte, "Energy per byte a DMA moves on chip (cache/NoC/SRAM)", "0 pJ");
   p(pre + "dram_byte_energy", s.dram_byte, "Energy per byte of DRAM traffic (array, PHY, controller)", "0 pJ");
   p(pre + "voltage_floor", s.voltage_floor, "Lowest supply voltage as a share of nominal (V tracks f above it)", "0.7");
+  p(pre + "voltage_intercept", s.voltage_intercept,
+    "V/f curve above the floor: V/V0 = intercept + (1 - intercept) x f/f0, a straight line through the nominal point "
+    "(0: V proportional to f; a positive intercept is the threshold-voltage offset of the alpha-power law)", "0");
+  p(pre + "dram_core_share", s.dram_core_share,
+    "Share of dram_byte_energy (stated at the nominal clock) spent on the GPU die at core voltage (memory controller, L2 "
+    "fill, crossbar), which scales with V^2; the rest (DRAM array, I/O) does not (0: none scales)", "0");
   p(pre + "min_clock", s.min_clock, "Lowest clock ratio the power manager may choose", "0.3");
   p.require(s.tdp.value() > 0, pre + "tdp", "a positive power");
   p.require(s.static_power.value() < s.tdp.value(), pre + "static", "less than the TDP");
@@ -57,6 +63,8 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p.require(s.short_term_window.value() > 0, pre + "short_term_window", "a positive time");
   p.require(s.boost_clock.value() >= 0, pre + "boost_clock", "a clock of at least 0 Hz");
   p.require(s.voltage_floor > 0 && s.voltage_floor <= 1, pre + "voltage_floor", "a share in (0, 1]");
+  p.require(s.voltage_intercept >= 0 && s.voltage_intercept < 1, pre + "voltage_intercept", "a share in [0, 1)");
+  p.require(s.dram_core_share >= 0 && s.dram_core_share <= 1, pre + "dram_core_share", "a share in [0, 1]");
 }
 
 EnergyEvents& EnergyEvents::operator+=(const EnergyEvents& o) {
@@ -106,7 +114,9 @@ EnergyEvents at_clock(const EnergyEvents& e, double x) {
 
 // V tracks f down to the floor; above the nominal clock it keeps tracking f (the H100's executor_active is
 // calibrated at 1.98 GHz with that assumption).
-double voltage_ratio(const PowerSpec& s, double x) { return std::max(s.voltage_floor, x); }
+double voltage_ratio(const PowerSpec& s, double x) {
+  return std::max(s.voltage_floor, s.voltage_intercept + (1 - s.voltage_intercept) * x);
+}
 
 EnergyBreakdown energy(const PowerSpec& s, const EnergyEvents& e, double x) {
   double v = voltage_ratio(s, x), v2 = v * v;
@@ -114,7 +124,7 @@ EnergyBreakdown energy(const PowerSpec& s, const EnergyEvents& e, double x) {
   for (int i = 0; i < 8; ++i) b.compute_j += e.macs[i] * s.mac[i].value() * v2;
   b.vector_j = e.vector_flops * s.vector_flop.value() * v2;
   b.onchip_j = e.onchip_bytes * s.onchip_byte.value() * v2;
-  b.dram_j = e.dram_bytes * s.dram_byte.value();
+  b.dram_j = e.dram_bytes * s.dram_byte.value() * (1 - s.dram_core_share + s.dram_core_share * v2);
   // Active power ~ C f V^2: per second of activity it scales with x v^2.
   const double idle_executor_s = std::max(0.0, e.executor_s - e.active_executor_s);
   b.active_j = (e.active_executor_s * s.executor_active.value() + idle_executor_s * s.executor_idle.value() +

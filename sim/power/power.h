@@ -30,6 +30,8 @@ struct PowerSpec {
   Joules onchip_byte;         // per byte moved by DMA on chip (L2/NoC/SRAM), at nominal V
   Joules dram_byte;           // per byte of DRAM traffic (HBM array + PHY + controller); not core voltage
   double voltage_floor = 0.7; // V/V0 never goes below this (near-threshold limit)
+  double voltage_intercept = 0;  // V/V0 = intercept + (1 - intercept) f/f0 above the floor (0: V proportional to f)
+  double dram_core_share = 0;    // share of dram_byte (at nominal V) spent on die at core voltage (scales with V^2)
   double min_clock = 0.3;     // lowest clock ratio DVFS may pick
 };
 void describe(Params& p, PowerSpec& s, const std::string& prefix = "power.");

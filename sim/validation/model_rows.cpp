@@ -242,6 +242,21 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   return true;
 }
 
+// The scenario of one of our step rows: batch and cached positions ("B64 S1024") of a decode step, or a prompt
+// ("B1 T512") of a prefill, KV cache bf16; the eager graph's op structure, or Inductor's per compiled layer.
+Scenario step_scenario(const ValidationRow& row, std::map<std::string, std::int64_t>& f, bool decode, bool compiled) {
+  Scenario s;
+  s.phase = decode ? Phase::Decode : Phase::Prefill;
+  s.batch = f["B"];
+  s.input_len = decode ? f["S"] - 1 : f["T"];  // a decode step at S cached positions, the new one included
+  s.output_len = 1;
+  s.wdtype = s.adtype = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
+  s.kvdtype = DType::bf16;
+  s.fusion = compiled ? FusionPolicy::vllm() : FusionPolicy::pytorch_eager();
+  s.attention_impl = "fa2";
+  return s;
+}
+
 // Our own whole-step rows (scripts/measure/gpu_session.py): one decode step ("B64 S1024": batch and
 // cached positions) or one prefill ("B1 T512") of a Llama-shaped model on one chip, replayed as one
 // CUDA graph, so the GPU's time without the host's launches. `run`'s path on the row's chip preset:
@@ -265,16 +280,7 @@ bool step_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   auto f = parse_shape(row.shape);
   const bool decode = m[1] == "decode";
   if (!f.count("B") || !f.count(decode ? "S" : "T")) return why = "step shape '" + row.shape + "' without B and S (or T)", true;
-  Scenario s;
-  s.phase = decode ? Phase::Decode : Phase::Prefill;
-  s.batch = f["B"];
-  s.input_len = decode ? f["S"] - 1 : f["T"];  // a decode step at S cached positions, the new one included
-  s.output_len = 1;
-  s.wdtype = s.adtype = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
-  s.kvdtype = DType::bf16;
-  const bool compiled = tail.find("torch.compile") != std::string::npos;
-  s.fusion = compiled ? FusionPolicy::vllm() : FusionPolicy::pytorch_eager();
-  s.attention_impl = "fa2";
+  const Scenario s = step_scenario(row, f, decode, tail.find("torch.compile") != std::string::npos);
   auto chip = load_chip(p.chip);
   ModelRunOptions o;
   o.check_memory = true;
@@ -296,10 +302,39 @@ bool step_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   return true;
 }
 
+// Board power (W) and SM clock (MHz) under a decode step's CUDA graph replayed for 6 s (our `dpower` rows,
+// "sustained decode steps <model> (<n> layers) CUDA-graph replays", the eager step graph of the latency rows):
+// the step in steady state (the TDP average reached, as `run` takes it), its average power and mean clock.
+bool sustained_step_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch m;
+  if (!std::regex_match(row.workload, m, std::regex("sustained decode steps (\\S+) \\((\\d+) layers\\) CUDA-graph replays")))
+    return false;
+  p.chip = chip_for(row.hardware);
+  if (p.chip.empty()) return why = "no preset models hardware '" + row.hardware + "'", true;
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return true;
+  auto f = parse_shape(row.shape);
+  if (!f.count("B") || !f.count("S")) return why = "step shape '" + row.shape + "' without B and S", true;
+  const Scenario s = step_scenario(row, f, true, false);
+  auto chip = load_chip(p.chip);
+  ModelRunOptions o;
+  o.check_memory = true;
+  o.sustained = true;
+  ModelRunResult r = run_model(*chip, load_model(model), s, o);
+  if (!r.power.modeled) return why = "preset " + p.chip + " has no power section", true;
+  if (row.metric == "power" && row.unit == "W") p.predicted = r.power.avg_power_w;
+  else if (row.metric == "sm_clock" && row.unit == "MHz") p.predicted = r.power.clock_ratio * chip->clock_hz() / 1e6;
+  else return why = "metric '" + row.metric + "' of a step loop is not predicted (power in W, sm_clock in MHz)", true;
+  p.note = strformat("decode step loop, fusion %s, attention fa2; %.3f ms a step at %.0f MHz (sustained)", s.fusion->str().c_str(),
+                     r.tpot_s * 1e3, r.power.clock_ratio * chip->clock_hz() / 1e6);
+  why.clear();
+  return true;
+}
+
 }  // namespace
 
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  if (step_row(row, p, why)) return why.empty();
+  if (step_row(row, p, why) || sustained_step_row(row, p, why)) return why.empty();
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
     why = "JetStream's ShareGPT length distribution is not shipped";
     return false;

@@ -363,6 +363,63 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, clock_hz / 1e6);
   return true;
 }
+
+// A sustained loop's workload as the kernel row of the same kernel names it: "sustained GEMM torch.matmul loop
+// (inputs rotated over 2 buffer sets)" -> "GEMM torch.matmul (inputs rotated over 2 buffer sets)", "sustained
+// device-to-device copy loop dst.copy_(src)" -> "device-to-device copy dst.copy_(src)"; the 8192^3 loop of the
+// power trace, "GEMM torch.matmul loop started on an idle GPU (last 5 s)", whose last 5 s run 9 s after its 1 s
+// average reached TDP, likewise. "" when the row is no such loop.
+std::string sustained_kernel_workload(const std::string& w) {
+  static const std::regex loop("^(?:sustained )?(.*?) loop(?: started on an idle GPU \\(last 5 s\\))?(.*)$");
+  std::smatch m;
+  if (w.rfind("sustained decode steps", 0) == 0 || !std::regex_match(w, m, loop)) return "";
+  if (w.rfind("sustained ", 0) != 0 && w.find("(last 5 s)") == std::string::npos) return "";
+  return std::string(m[1]) + std::string(m[2]);
+}
+
+// Board power (W), SM clock (MHz), call time (us) or rate (TFLOP/s) of a kernel repeated back to back for seconds (our `power` and `ipower`
+// rows, h100_kernels.py `sustained`: nvidia-smi samples after the loop's first second): the kernel in steady
+// state (KernelStudyOptions::sustained), its average power and the clock the power manager holds it at.
+bool predict_sustained_kernel_row(const ValidationRow& row, const ChipModel& model, ValidationPoint& p, std::string& why) {
+  ValidationRow kernel_row = row;
+  kernel_row.workload = sustained_kernel_workload(row.workload);
+  RowKernels rk;
+  if (!kernel_ops_for(kernel_row, rk, why)) return false;
+  if (rk.kernels.size() != 1) return why = "a sustained loop of several kernels is not expressed", false;
+  KernelStudyOptions ko;
+  ko.keep_chip = true;
+  ko.sustained = true;
+  const KernelStudy st = run_kernel_study(model, rk.kernels[0], ko);
+  if (!st.power.modeled) return why = "preset " + p.chip + " has no power section", false;
+  if (row.metric == "power" && row.unit == "W") {
+    p.predicted = st.power.avg_power_w;
+  } else if (row.metric == "sm_clock" && row.unit == "MHz") {
+    p.predicted = st.run.result.clock_hz / 1e6;
+  } else if (row.metric == "latency" && row.unit == "us") {
+    p.predicted = st.run.result.latency_s * 1e6;
+  } else if (row.metric == "throughput" && row.unit == "TFLOP/s") {
+    p.predicted = rk.counted.flops() / st.run.result.latency_s / 1e12;
+  } else {
+    return why = "metric '" + row.metric + "' of a sustained loop is not predicted (power in W, sm_clock in MHz, latency in "
+                 "us, throughput in TFLOP/s)", false;
+  }
+  p.note = strformat("%s; sustained at %.0f MHz, %.0f W (%.0f W at the nominal clock)",
+                     st.run.result.kernels.empty() ? "" : st.run.result.kernels[0].strategy.c_str(),
+                     st.run.result.clock_hz / 1e6, st.power.avg_power_w, st.power.unthrottled_power_w);
+  return true;
+}
+
+// Why a micro-benchmark row other than a sustained loop's power or clock is not predicted.
+std::string micro_row_reason(const ValidationRow& row) {
+  const std::string& w = row.workload;
+  if (w.rfind("sustained decode steps", 0) == 0) return "a loop of decode-step graphs: simulated only with --models";
+  if (w.find("(first 100 ms)") != std::string::npos && row.metric == "sm_clock")
+    return "nvidia-smi's clocks.sm in a burst from idle reads the requested 1980 MHz, not the lower clock the electrical "
+           "limit (power.peak_limit) enforces within microseconds";
+  if (w.rfind("idle GPU", 0) == 0) return "the idle board is the calibration of power.static (its preset comment), no kernel";
+  return "level '" + row.level + "': validate predicts kernel and model rows, and the power and clock of sustained loops "
+         "(a micro-benchmark such as an instruction chain, a launch or a burst's timeline is no op)";
+}
 }  // namespace
 
 // Where a row's benchmark protocol times the kernel (or the CUDA graph of a whole step), as the number of back-to-back runs of it from the start
@@ -398,9 +455,9 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     ValidationPoint p;
     p.row = row;
     std::string why;
-    if (row.level == "model") {
+    if (row.level == "model" || (row.level == "micro" && row.workload.rfind("sustained decode steps", 0) == 0)) {
       if (!models) {
-        skip(row, "model-level row: simulated only with --models");
+        skip(row, row.level == "model" ? "model-level row: simulated only with --models" : micro_row_reason(row));
       } else if (predict_model_row(row, p, why)) {
         p.error = (p.predicted - row.measured) / row.measured;
         out.push_back(p);
@@ -420,16 +477,16 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
       skip(row, "preset " + p.chip + ": its chip family is not compiled into this build");
       continue;
     }
-    if (row.level != "kernel") {
-      skip(row, "level '" + row.level + "': validate predicts kernel and model rows (a micro-benchmark such as an instruction "
-                "chain or a launch is no op)");
+    const bool sustained_loop = row.level == "micro" && !sustained_kernel_workload(row.workload).empty();
+    if (row.level != "kernel" && !sustained_loop) {
+      skip(row, micro_row_reason(row));
       continue;
     }
     // A NeuronCore kernel (NKI) measured on one core runs on one core of the chip's preset.
     const bool one_core = row.hardware.find("(1 core)") != std::string::npos && (p.chip.rfind("trn", 0) == 0 || p.chip == "inf2");
     const std::string key = p.chip + (one_core ? "/1 core" : "");
     if (!chips.count(key)) chips[key] = one_core ? load_chip(p.chip, {"cores_used=1"}) : load_chip(p.chip);
-    if (!predict_kernel_row(row, *chips[key], p, why)) {
+    if (!(sustained_loop ? predict_sustained_kernel_row(row, *chips[key], p, why) : predict_kernel_row(row, *chips[key], p, why))) {
       skip(row, why);
       continue;
     }

@@ -66,7 +66,7 @@ TEST(PowerH200, GemmLoopFromIdleBoostsThenStepsDownToTheHeldClock) {
 }
 
 // Sustained loops of GEMMs of other intensities (6-10 s, the first second dropped): board power and clock.
-// Not asserted: M64 x N8192 x K8192 (G463), whose held clock the model puts at 1287 MHz against 1753
+// Not asserted: M64 x N8192 x K8192 (G463), whose held clock the model puts at 1315 MHz against 1753
 // measured (-27%): the model charges a memory-bound GEMM's MACs the energy per MAC calibrated on the
 // compute-bound 8192^3 loop, which the M64 loop's power (695 W at 1753 MHz, 55 W above the copy loop at a
 // similar bandwidth) shows is several times too high for it.
@@ -110,7 +110,8 @@ TEST(PowerH200, CopyBandwidthWorkDrawsWhatTheCopyLoopsDrew) {
 TEST(PowerH200, DecodeStepsDrawTheMeasuredBoardPower) {
   auto chip = load_chip("h200");
   struct Row { const char* model; std::int64_t batch; DType w; const char *power, *clock, *latency; bool clock_checked; };
-  // 70B fp8 B64: held at 1481 MHz against 1973 measured (-25%), the M64 GEMM's excess MAC energy (see above).
+  // 70B fp8 B64: held at 1481 MHz against 1973 measured (-25%) with the default (fused) step; with the eager graph
+  // that was measured (`validate --models`, ValidateExpressesTheSustainedLoops) 1855 MHz (-6%).
   for (const Row& r : {Row{"llama-3.1-8b", 1, DType::bf16, "G430", "G431", "G404", true},
                        Row{"llama-3.1-8b", 64, DType::bf16, "G432", "G433", nullptr, true},
                        Row{"llama-3.1-8b", 256, DType::bf16, "G434", "G435", nullptr, true},
@@ -134,4 +135,36 @@ TEST(PowerH200, DecodeStepsDrawTheMeasuredBoardPower) {
       EXPECT_NEAR(err(m.power.avg_power_w, r.power), 0, kBound) << what;
     }
   }
+}
+
+// `xpusim validate` expresses the sustained loops (level micro): the board power, SM clock, call time and rate
+// of a kernel repeated for seconds (H100 and H200, without --models) and the power and clock under a decode
+// step's graph replayed for 6 s (with --models), each within the bound above; a known gap is held to its own
+// bound and must leave the list once it is within kBound. Every other micro row is listed with its reason.
+TEST(PowerH200, ValidateExpressesTheSustainedLoops) {
+  struct Gap { const char* why; double bound; };
+  const std::map<std::string, Gap> gaps = {
+      {"G463", {"M64 GEMM loop: the model holds 1315 MHz against 1753; its energy per call at 1753 MHz is 27% above "
+                "the measured at the same call time (README, Validation, \"Power and clock of sustained loops\")", 0.30}}};
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (r.level == "micro" && (r.hardware == "H200" || r.hardware.rfind("H100", 0) == 0)) rows.push_back(r);
+  std::vector<ValidationSkip> skipped;
+  const auto pts = validate_rows(rows, "", true, &skipped);
+  std::map<std::string, double> error;
+  for (const auto& p : pts) error[p.row.id] = p.error;
+  for (const char* id : {"H355", "H356", "H357", "H358", "G003", "G004", "G006", "G007", "G430", "G431", "G432", "G433", "G434",
+                         "G435", "G436", "G437", "G438", "G439", "G440", "G441", "G442", "G443", "G460", "G461", "G462", "G463",
+                         "G464", "G465"}) {
+    ASSERT_TRUE(error.count(id)) << id << " is not expressed";
+    auto g = gaps.find(id);
+    if (g == gaps.end()) {
+      EXPECT_LE(std::fabs(error[id]), kBound) << id;
+      continue;
+    }
+    EXPECT_LE(std::fabs(error[id]), g->second.bound) << id << " known gap: " << g->second.why;
+    EXPECT_GT(std::fabs(error[id]), kBound) << id << " is within the bound now: take it off the known gaps";
+  }
+  for (const auto& s : skipped) EXPECT_FALSE(s.reason.empty()) << s.row.id;
 }

@@ -97,3 +97,22 @@ TEST(PowerState, AWholeWindowWithoutWorkReArmsTheBoost) {
   EXPECT_NEAR(st.run(hot).events.time_s, at_clock(hot, boost).time_s, 1e-15);
   EXPECT_GT(st.log().idle_s, h.s.short_term_window.value());
 }
+
+// The V/f line and the DRAM byte's on-die share (power.voltage_intercept, power.dram_core_share; both 0 in the
+// shipped presets): V/V0 = a + (1 - a) f/f0 above the floor, and the share s of the DRAM byte energy follows V^2.
+TEST(PowerEnergy, VoltageInterceptAndDramCoreShare) {
+  H100 h;
+  PowerSpec s = h.s;
+  EXPECT_DOUBLE_EQ(voltage_ratio(s, 0.8), std::max(s.voltage_floor, 0.8));  // shipped: V proportional to f
+  EnergyEvents e;
+  e.time_s = e.busy_s = 1e-3;
+  e.dram_bytes = 1e9;
+  const double at_nominal = energy(s, e, 0.8).dram_j;
+  EXPECT_DOUBLE_EQ(at_nominal, energy(s, e, 1.0).dram_j);  // no share: the DRAM byte ignores the clock
+  s.voltage_intercept = 0.5;
+  EXPECT_DOUBLE_EQ(voltage_ratio(s, 0.8), 0.9);
+  EXPECT_DOUBLE_EQ(voltage_ratio(s, 1.0), 1.0);
+  s.dram_core_share = 0.7;
+  EXPECT_DOUBLE_EQ(energy(s, e, 1.0).dram_j, at_nominal);
+  EXPECT_NEAR(energy(s, e, 0.8).dram_j / at_nominal, 0.3 + 0.7 * 0.81, 1e-12);
+}
