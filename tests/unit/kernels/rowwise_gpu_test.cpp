@@ -167,6 +167,9 @@ TEST(GpuRowReduce, FusedAddNormTakesOneRoundTripPerPassAndMovesTheResidual) {
   OpSpec bad = row("softmax", 4, 8192);
   bad.impl = kFusedAddNormImpl;
   EXPECT_THROW(bad.validate(), InputError);
+  LowerOptions functional;  // the functional reference is the norm alone: refused rather than checked wrongly
+  functional.functional = true;
+  EXPECT_THROW(lower_rowwise(fused, s, functional), InputError);
 }
 
 // A grid smaller than the chip's SMs spreads one block per SM (the block scheduler picks the SM with the
