@@ -632,7 +632,7 @@ class GraphBuilder {
         if (n.op.label == label) {
           n.fused = true;
           n.fused_into = into;
-          if (m_f.residual_into_norm && n.op.kind == OpKind::ResidualAdd) fused_add_norms.insert(into);
+          if (n.op.kind == OpKind::ResidualAdd) fused_add_norms.insert(into);  // residual_into_norm or all_elementwise
         }
     for (auto& n : m_graph.nodes)
       if (n.op.kind == OpKind::RmsNorm && fused_add_norms.count(n.op.label)) n.op.impl = kFusedAddNormImpl;
