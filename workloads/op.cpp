@@ -121,7 +121,7 @@ double OpSpec::min_bytes() const {
       double kv = static_cast<double>(batch) * kv_heads * kv_len * (head_dim + dv) * w;
       return q + kv + out;
     }
-    case OpKind::RmsNorm: return rows * cols * (a + o + (impl == kFusedAddNormImpl ? 2 * a : 0)) + cols * w;  // residual in and out
+    case OpKind::RmsNorm: return rows * cols * (a + o + (fused_add_norm() ? 2 * a : 0)) + cols * w;  // residual in and out
     case OpKind::LayerNorm: return rows * cols * (a + o) + 2 * cols * w;
     case OpKind::Softmax: return rows * cols * (a + o);
     case OpKind::SwiGlu: return rows * cols * (2 * a + o);
@@ -272,7 +272,7 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
-      if (!impl.empty() && !(kind == OpKind::RmsNorm && impl == kFusedAddNormImpl))
+      if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
                          (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"
                                                   : "nothing (only attention and rmsnorm take --impl)"));

@@ -48,8 +48,9 @@ inline constexpr const char* kTnxImpl = "transformers-neuronx";
 // (vLLM's fused_add_rms_norm, FlashInfer's FusedAddRMSNorm behind SGLang and TensorRT-LLM's PyTorch
 // backend): the kernel reads X and the residual, writes their sum back as the new residual, and writes the
 // normalized output (min_bytes counts the residual both ways; the add's FLOPs stay with its fused node). A model
-// graph sets it where FusionPolicy::residual_into_norm fuses the add; the GPU family lowers it as those kernels
-// run (kernels/rowwise/gpu.cpp), the other families stream the residual in and out beside X and Y.
+// graph sets it where a fusion policy fuses the add into the norm (residual_into_norm, or XLA's all_elementwise);
+// the GPU family lowers it as those kernels run (kernels/rowwise/gpu.cpp), the other families stream the residual
+// in and out beside X and Y. OpSpec::fused_add_norm() asks for it.
 inline constexpr const char* kFusedAddNormImpl = "fused-add";
 
 struct OpSpec {
@@ -96,6 +97,8 @@ struct OpSpec {
   // Closed-form counts of the op itself (independent of any chip or lowering).
   double flops() const;             // useful FLOPs (2 per MAC; elementwise ops count per element)
   double min_bytes() const;         // compulsory memory traffic: inputs read once + outputs written once
+  // An RMSNorm with the residual add inside (impl kFusedAddNormImpl): it also reads the residual and writes it back.
+  bool fused_add_norm() const { return kind == OpKind::RmsNorm && impl == kFusedAddNormImpl; }
   std::string shape_str() const;    // "m=4096 n=4096 k=4096" etc., for reports
   void validate() const;            // InputError for zero/negative dimensions and inconsistent shapes
 };

@@ -37,7 +37,7 @@ RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& la
   RowFunc f;
   f.load = load(0, X, r0, 0, rows, c, o.dtype);
   f.store = store(9, Y, r0, 0, rows, c, o.odtype);
-  if (o.impl == kFusedAddNormImpl)  // the reference checks the norm alone, not X + R's sum and its write-back
+  if (o.fused_add_norm())  // the reference checks the norm alone, not X + R's sum and its write-back
     throw InputError("--functional is not available for rmsnorm --impl fused-add (the timing only)");
   switch (o.kind) {
     case OpKind::RmsNorm:
@@ -312,7 +312,7 @@ bool row_reduce_kernel(const OpSpec& op, RowReduceKernel& k) {
   // bf16/fp16 <-> fp32 conversions (none for fp32 tensors), per element of X, Y and the norm weights.
   auto conv = [](DType d) { return d == DType::fp32 ? 0.0 : 1.0; };
   const double cin = conv(op.dtype), cout = conv(op.odtype), cw = conv(op.wdtype);
-  if (op.kind == OpKind::RmsNorm && op.impl == kFusedAddNormImpl) {
+  if (op.fused_add_norm()) {
     fused_add_norm_kernel(op, cin, cw, cout, k);
     return true;
   }

@@ -52,7 +52,7 @@ RowCost cost_of(const OpSpec& op) {
   r.flops_per_elem = op.rows * op.cols > 0 ? op.flops() / (static_cast<double>(op.rows) * op.cols) : 0;
   switch (op.kind) {
     case OpKind::RmsNorm:  // a fused residual add (kFusedAddNormImpl) streams the residual in and its sum out
-      r.sfu_per_row = true, r.sfu_per_elem = 1, r.const_bytes = c * w, r.second_input = op.impl == kFusedAddNormImpl;
+      r.sfu_per_row = true, r.sfu_per_elem = 1, r.const_bytes = c * w, r.second_input = op.fused_add_norm();
       break;
     case OpKind::LayerNorm: r.sfu_per_row = true, r.sfu_per_elem = 1, r.const_bytes = 2 * c * w; break;
     case OpKind::Softmax: r.sfu_per_elem = 1; break;
@@ -121,7 +121,7 @@ struct RowPlan {
     if (o.kind == OpKind::TopK) return rows * o.topk * 8.0;
     if (o.kind == OpKind::Sampling) return rows * (sampling_split ? kPartialBytes : 8.0);
     if (o.kind == OpKind::Sum) return rows * eo;
-    if (o.kind == OpKind::RmsNorm && o.impl == kFusedAddNormImpl) return rows * cols * (eo + a);  // Y and the residual
+    if (o.fused_add_norm()) return rows * cols * (eo + a);  // Y and the residual
     return rows * cols * eo;
   }
 };

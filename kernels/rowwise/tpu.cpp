@@ -21,7 +21,7 @@ RowCost row_cost(const OpSpec& op) {
   switch (op.kind) {
     case OpKind::RmsNorm:
       r.const_bytes = c * w;
-      if (op.impl == kFusedAddNormImpl) r.in_bytes = 2 * c * a, r.out_bytes = c * (o + a);  // the residual in and out
+      if (op.fused_add_norm()) r.in_bytes = 2 * c * a, r.out_bytes = c * (o + a);  // the residual in and out
       break;
     case OpKind::LayerNorm: r.const_bytes = 2 * c * w; break;
     case OpKind::Softmax: r.transcendentals_per_elem = 1; break;

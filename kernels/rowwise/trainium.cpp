@@ -46,7 +46,7 @@ Recipe recipe_for(const OpSpec& op) {
     case OpKind::RmsNorm:
       r.const_bytes = op.cols * w;
       r.steps = {{kScalar, 1, 2}, {kVector, 0, 0}, {kVector, 2, 2}};  // square+sum; rsqrt; (x*rstd)*w
-      if (op.impl == kFusedAddNormImpl) {  // the residual streamed in, added, and the sum written back beside Y
+      if (op.fused_add_norm()) {  // the residual streamed in, added, and the sum written back beside Y
         r.in_bytes = {a, a};
         r.out_bytes = o + a;
         r.steps.insert(r.steps.begin(), Step{kVector, 2, 1});
