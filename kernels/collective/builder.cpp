@@ -218,6 +218,28 @@ std::vector<std::vector<int>> disjoint_rings(const Topology& t, int node) {
   return rings;
 }
 
+void node_rings(Builder& b, int node, std::uint64_t bytes, int steps, Frontier& f) {
+  const Topology& t = b.topo();
+  if (t.spec().topology != "torus") {
+    b.ring(ring_order(t, node), bytes, steps, +1, f);
+    return;
+  }
+  const std::vector<std::vector<int>> rings = disjoint_rings(t, node);
+  const std::uint64_t part = share(bytes, 2 * rings.size());
+  Frontier done = f;
+  for (int v : rings[0]) done[static_cast<size_t>(v)].clear();
+  for (const auto& ring : rings)
+    for (int dir : {+1, -1}) {
+      Frontier g = f;
+      b.ring(ring, part, steps, dir, g);
+      for (int v : ring) {
+        Deps& d = done[static_cast<size_t>(v)];
+        d.insert(d.end(), g[static_cast<size_t>(v)].begin(), g[static_cast<size_t>(v)].end());
+      }
+    }
+  f = done;
+}
+
 std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d) {
   const SystemSpec& s = t.spec();
   std::vector<std::vector<int>> lines;

@@ -94,6 +94,13 @@ std::vector<int> ring_order(const Topology& t, int node);
 // chip's two cores are visited one after the other, entered on alternate cores. Otherwise the single
 // ring_order.
 std::vector<std::vector<int>> disjoint_rings(const Topology& t, int node);
+// A node's ring pass of `steps` steps (local - 1: reduce-scatter or all-gather; twice that: all-reduce)
+// as a DMA-driven library runs it: one ring through the node (rank order on a switch), or on a torus
+// its edge-disjoint rings (disjoint_rings), each run in both directions on an equal part of the buffer,
+// so that every torus link carries traffic both ways (Neuron: "we run multiple cycles with mutually
+// exclusive wires in parallel for full wire bandwidth", intranode-collective-comm.rst); a member's
+// next phase waits for all of its rings.
+void node_rings(Builder& b, int node, std::uint64_t bytes, int steps, Frontier& f);
 // Rings of a torus along dimension d: every line of chips that differ only in coordinate d.
 std::vector<std::vector<int>> torus_lines(const Topology& t, int node, size_t d);
 

@@ -25,32 +25,6 @@ std::uint64_t inter_node_messages(const Topology& t, std::uint64_t message_bytes
   return static_cast<std::uint64_t>(std::clamp(std::ceil(static_cast<double>(step_bytes) / message), 1.0, kMaxParts));
 }
 
-// A node's reduce-scatter or all-gather by rings: one ring through the node (in rank order on a
-// switch), or on a torus its edge-disjoint rings, each run in both directions on an equal part of
-// the buffer, so that every torus link carries traffic both ways (Neuron's cycles on mutually
-// exclusive wires); a member's next stage waits for all of its rings.
-void node_rings(Builder& b, int node, std::uint64_t bytes, Frontier& f) {
-  const Topology& t = b.topo();
-  const int local = t.ranks_per_node();
-  if (t.spec().topology != "torus") {
-    b.ring(ring_order(t, node), bytes, local - 1, +1, f);
-    return;
-  }
-  const std::vector<std::vector<int>> rings = disjoint_rings(t, node);
-  const std::uint64_t part = share(bytes, 2 * rings.size());
-  Frontier done = f;
-  for (int v : rings[0]) done[static_cast<size_t>(v)].clear();
-  for (const auto& ring : rings)
-    for (int dir : {+1, -1}) {
-      Frontier g = f;
-      b.ring(ring, part, local - 1, dir, g);
-      for (int v : ring) {
-        Deps& d = done[static_cast<size_t>(v)];
-        d.insert(d.end(), g[static_cast<size_t>(v)].begin(), g[static_cast<size_t>(v)].end());
-      }
-    }
-  f = done;
-}
 }  // namespace
 
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
@@ -62,7 +36,7 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
   for (int n = 0; n < nodes; ++n) {
     std::vector<int> g = ring_order(t, n);
     if (nvls) b.nvls_reduce_scatter(g, t.node_switch(n), bytes, f);
-    else node_rings(b, n, bytes, f);
+    else node_rings(b, n, bytes, local - 1, f);
   }
   std::uint64_t shard = share(bytes, static_cast<std::uint64_t>(local));
   std::uint64_t parts =
@@ -89,7 +63,7 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
   for (int n = 0; n < nodes; ++n) {
     std::vector<int> g = ring_order(t, n);
     if (nvls) b.nvls_all_gather(g, t.node_switch(n), bytes, f);
-    else node_rings(b, n, bytes, f);
+    else node_rings(b, n, bytes, local - 1, f);
   }
 }
 

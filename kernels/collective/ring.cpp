@@ -57,6 +57,14 @@ void lower_ring(Builder& b, CollKind k, std::uint64_t bytes) {
     lower_rail_rings(b, ar ? 2 * (m - 1) : m - 1, bytes);
     return;
   }
+  // A DMA-driven library (Neuron) runs a ring in one node as several cycles on mutually exclusive
+  // wires, each both ways ("we run multiple cycles with mutually exclusive wires in parallel for full
+  // wire bandwidth", intranode-collective-comm.rst): every cycle still takes m - 1 steps per pass. Two
+  // ranks have one wire pair between them, nothing to split.
+  if (s.nodes == 1 && s.ring_cycles == "disjoint" && m > 2) {
+    node_rings(b, 0, bytes, ar ? 2 * (m - 1) : m - 1, f);
+    return;
+  }
   b.ring(order, bytes, ar ? 2 * (m - 1) : m - 1, +1, f);
 }
 

@@ -142,6 +142,8 @@ void describe(Params& p, SystemSpec& s) {
     "protocol's bandwidth across nodes and charges each network post by it", "other");
   p("library.net_latency", s.net_latency, "Latency the network plugin reports to NCCL's tuner (added to every "
     "inter-node step of its estimate; 0: none reported)", "0 s");
+  p("library.ring_cycles", s.ring_cycles, "How a ring inside one torus node runs: single (one ring through every "
+    "rank) or disjoint (the torus' edge-disjoint cycles side by side, each both ways, as Neuron runs them)", "single");
   describe_library_costs(p, s);
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
@@ -162,6 +164,7 @@ void describe(Params& p, SystemSpec& s) {
   }
   s.algorithms = split_list(algos);
   s.protocols = split_list(protos);
+  p.require(s.ring_cycles == "single" || s.ring_cycles == "disjoint", "library.ring_cycles", "single or disjoint");
   p.require(s.host_cpu == "amd" || s.host_cpu == "intel" || s.host_cpu == "other", "library.host_cpu",
             "amd, intel or other");
   p.require(s.topology == "switch" || s.topology == "torus" || s.topology == "mesh_groups", "scale_up.topology",

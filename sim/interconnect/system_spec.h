@@ -77,6 +77,10 @@ struct SystemSpec {
   std::vector<std::string> protocols;    // ll, ll128, simple
   Seconds launch_latency;                // once per collective (kernel launch, setup)
   Seconds network_launch_latency;        // once more per collective that spans nodes (0: none)
+  // A ring inside one torus node: one ring through every rank (single) or the torus' edge-disjoint
+  // Hamiltonian cycles side by side, each both ways on its part of the buffer (disjoint). Hierarchical
+  // node stages on a torus always run the disjoint cycles.
+  std::string ring_cycles = "single";
   std::string host_cpu = "other";        // host CPU vendor (amd, intel, other): NCCL's tuner across nodes reads it
   Seconds net_latency;                   // latency the network plugin reports to NCCL's tuner (0: none reported)
   Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)

@@ -140,6 +140,44 @@ TEST(Collective, HierarchicalOnATorusSpreadsItsNodeStagesOverEveryLink) {
       EXPECT_LE(bytes, 2.0 * 31 / 32 * b / 4 * 1.001) << t.link_name(l);
 }
 
+TEST(Collective, NeuronRingInOneInstanceRunsTheDisjointCyclesBothWays) {
+  // library.ring_cycles disjoint (trn1-32xl-cores, Neuron's "multiple cycles with mutually exclusive
+  // wires"): an all-gather ring in one instance is four rings (two cycles, both ways), each 31 steps
+  // on a quarter of the buffer, so a core sends 31/32 of the buffer as one ring would and no NeuronLink
+  // carries more than a quarter of one ring's load; the same preset with single cycles keeps one ring.
+  const std::uint64_t b = 64ull << 20;
+  for (const char* cycles : {"disjoint", "single"}) {
+    Topology t(load_system("trn1-32xl-cores", {std::string("library.ring_cycles=") + cycles}));
+    CommProgram p = lower(t, CollKind::AllGather, b, "ring");
+    const bool disjoint = std::string(cycles) == "disjoint";
+    std::map<int, double> load;
+    for (int v = 0; v < t.ranks(); ++v) {
+      EXPECT_NEAR(static_cast<double>(p.sent_by(v)), 31.0 / 32 * b, b * 1e-3) << cycles << " " << v;
+      int sends = 0;
+      for (const auto& o : p.ops[static_cast<size_t>(v)])
+        if (o.kind == CommOp::Kind::Send) {
+          ++sends;
+          for (int l : t.route(v, o.peers[0])) load[l] += static_cast<double>(o.bytes);
+        }
+      EXPECT_EQ(sends, disjoint ? 4 * 31 : 31) << cycles << " " << v;
+    }
+    double most = 0;
+    for (const auto& [l, bytes] : load)
+      if (t.links()[static_cast<size_t>(l)].cls != "scale_up.dim0") most = std::max(most, bytes);
+    EXPECT_NEAR(most, 31.0 / 32 * b / (disjoint ? 4 : 1), b * 1e-3) << cycles;
+  }
+  // Two ranks have one wire pair: the ring stays one ring.
+  Topology two(load_system("trn1-32xl-cores", {"scale_up.chips=2", "scale_up.dims=2, 1, 1",
+                                               "scale_up.wraparound=false, false, false"}));
+  CommProgram q = lower(two, CollKind::AllReduce, 1 << 20, "ring");
+  int sends = 0;
+  for (const auto& o : q.ops[0]) sends += o.kind == CommOp::Kind::Send;
+  EXPECT_EQ(sends, 2);
+  // A wrong value is refused with the key and what it takes.
+  std::string e = input_error_of([] { load_system("trn1-32xl-cores", {"library.ring_cycles=both"}); });
+  EXPECT_NE(e.find("library.ring_cycles"), std::string::npos) << e;
+}
+
 TEST(Collective, RefusesWhatTheTopologyCannotRun) {
   Topology sw(load_system(data("tiny_switch.yaml")));
   std::string e = input_error_of([&] { lower(sw, CollKind::AllReduce, 1 << 20, "nvls"); });
