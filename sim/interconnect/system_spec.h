@@ -77,6 +77,7 @@ struct SystemSpec {
   std::vector<std::string> protocols;    // ll, ll128, simple
   Seconds launch_latency;                // once per collective (kernel launch, setup)
   Seconds network_launch_latency;        // once more per collective that spans nodes (0: none)
+  Seconds in_graph_launch_latency;       // a model step's collective inside its compiled graph (0: launch_latency)
   std::string host_cpu = "other";        // host CPU vendor (amd, intel, other): NCCL's tuner across nodes reads it
   Seconds net_latency;                   // latency the network plugin reports to NCCL's tuner (0: none reported)
   Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)
