@@ -11,6 +11,8 @@
 // diagonal or before the sliding window are skipped. Decode puts the group's query heads (x seq_q
 // tokens) on the partitions of one tile and, when batch x KV heads leaves NeuronCores idle, splits
 // the KV sequence over them and merges the partial results (max, sum, output) in a combine kernel.
+// transformers-neuronx's decode (OpSpec::impl kTnxImpl) keeps this tiling and runs its token graph's unfused
+// softmax ops, one lane-engine pass each over the bucket's scores (tnx_softmax_head/tail below).
 #include "kernels/attention/trainium.h"
 
 #include <algorithm>
@@ -41,6 +43,35 @@ Geometry prefill_geometry(const OpSpec& op, std::int64_t group) {
 Geometry decode_geometry(const OpSpec& op, std::int64_t kv_tiles, int cores) {
   const DecodeLayout l = decode_layout(op, kPartitions, kv_tiles, cores);
   return {l.rows_per_pass, l.passes, 1, l.splits};
+}
+
+// transformers-neuronx's token graph (Neuron 2.18, transformers-neuronx 0.10; layers/attention.py score(),
+// mask(), context() @ aws-neuron/transformers-neuronx 032046b5) attends as unfused HLO over the whole token
+// bucket: the scores of the cached keys [sequences, heads, 1, keys] in the cache dtype, then
+//   masked_select(mask, S, -30000)  cast to f32  reduce_max  subtract   (VectorE)    exp   (ScalarE)
+//   reduce_sum                      cast back to the values' dtype      (VectorE)    before P V.
+// Each op is a pass of its lane engine over the tile (as the materialized prefill chain,
+// trainium_materialized.cpp); the dot_general's batch dimensions (sequences x heads of the core) are the
+// rows on the partitions and the keys the free axis that the reductions run along, so a pass costs the keys
+// whatever the heads (a lane engine's cost follows the free size). The engine of each op is the compiler's
+// and not published: reductions, select, subtract and the casts on VectorE, exp on ScalarE (the activation
+// engine) is this lowering's assumption, as for the prefill chain. The flash kernel instead reads S from PSUM
+// once for the max and once for exp with the sum accumulated (2 passes on 2 engines, against 6 on VectorE here).
+bool tnx_token_graph(const OpSpec& op) { return op.decode && op.impl == kTnxImpl; }
+
+// The passes before P exists (select ... exp), after the scores' matmul `s`; returns the exp.
+std::uint32_t tnx_softmax_head(Task& t, int rows, std::int64_t kw, DType sd, std::uint32_t s) {
+  std::uint32_t x = t.add(with_deps(lane(kVector, rows, kw, 2, sd, 1), s));  // select: the scores and the mask
+  x = t.add(with_deps(lane(kVector, rows, kw, 1, DType::fp32, 0), x));      // cast to f32
+  x = t.add(with_deps(lane(kVector, rows, kw, 1, DType::fp32, 1), x));      // reduce_max
+  x = t.add(with_deps(lane(kVector, rows, kw, 1, DType::fp32, 1), x));      // subtract the max
+  return t.add(with_deps(lane(kScalar, rows, kw, 1, DType::fp32, 1), x));   // exp
+}
+
+// The passes after exp: reduce_sum and the cast of P to the values' dtype (what P V reads); returns the cast.
+std::uint32_t tnx_softmax_tail(Task& t, int rows, std::int64_t kw, DType vd, std::uint32_t ex) {
+  t.add(with_deps(lane(kVector, rows, kw, 1, DType::fp32, 1), ex));       // reduce_sum (the final divide's)
+  return t.add(with_deps(lane(kVector, rows, kw, 1, vd, 0), ex));         // cast
 }
 
 // What every core's streams need (immutable, captured by the tasks).
@@ -142,10 +173,14 @@ class CoreStreams {
     }
     Pending cur{true, first, kw, slot, iv, {}};
     for (std::int64_t h = 0; h < j.g.passes; ++h) {
-      std::uint32_t prev = s_mm[static_cast<size_t>(h)];
-      if (diagonal) prev = add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
-      const std::uint32_t mx = add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
-      const std::uint32_t ex = add(with_deps(lane(kScalar, r, kw, 1, DType::fp32, 3), mx));
+      std::uint32_t prev = s_mm[static_cast<size_t>(h)], ex = kNoDep;
+      if (tnx_token_graph(o)) {
+        ex = tnx_softmax_head(m_task, r, kw, o.wdtype, prev);
+      } else {
+        if (diagonal) prev = add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
+        const std::uint32_t mx = add(with_deps(lane(kVector, r, kw, 1, DType::fp32, 1), prev));
+        ex = add(with_deps(lane(kScalar, r, kw, 1, DType::fp32, 3), mx));
+      }
       m_bank_free[static_cast<size_t>(h % (j.banks / 2))] = ex;
       cur.ex.push_back(ex);
     }
@@ -160,6 +195,8 @@ class CoreStreams {
     const AttnJob& j = m_j;
     const int r = static_cast<int>(m_rows);
     const std::int64_t kchunks = ceil_div(p.kw, kPartitions);
+    if (tnx_token_graph(j.o))  // the token graph's passes after exp, one tile behind (VectorE runs the next tile's first)
+      for (auto& ex : p.ex) ex = tnx_softmax_tail(m_task, r, p.kw, j.o.wdtype, ex);
     std::uint32_t last_pv = kNoDep;
     for (std::int64_t h = 0; h < j.g.passes; ++h) {
       const size_t hi = static_cast<size_t>(h);
@@ -287,6 +324,10 @@ class PackedDecode {
         }
     }
     m_k_last[cur.slot] = s;
+    if (tnx_token_graph(o)) {
+      cur.ex = m_s_free = tnx_softmax_head(m_task, m_rows, kw, o.wdtype, s);
+      return cur;
+    }
     const bool diagonal = o.causal && k0 + kw > o.seq_kv - o.seq_q;
     if (diagonal) s = add(with_deps(lane(kVector, m_rows, kw, 1, DType::fp32, 1), s));
     const std::uint32_t mx = add(with_deps(lane(kVector, m_rows, kw, 1, DType::fp32, 1), s));
@@ -300,6 +341,7 @@ class PackedDecode {
     const AttnJob& j = m_j;
     const int r = static_cast<int>(j.g.rows_per_pass);
     const std::int64_t kchunks = ceil_div(p.kw, kPartitions), dvc = ceil_div(j.dv, kPartitions);
+    if (tnx_token_graph(j.o)) p.ex = tnx_softmax_tail(m_task, m_rows, p.kw, j.o.wdtype, p.ex);
     std::uint32_t tr = kNoDep;
     for (std::int64_t c = 0; c < kchunks; ++c) {
       const int kc = static_cast<int>(std::min<std::int64_t>(kPartitions, p.kw - c * kPartitions));
@@ -449,7 +491,8 @@ KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const
     << (j.pack > 1 ? ", " + std::to_string(j.pack) + " items packed on the partitions, K/V loads of " +
                          std::to_string(j.tiles_per_load * kKvTile) + " keys"
                    : std::string())
-    << ", KV tiles of " << kKvTile << (j.g.splits > 1 ? ", KV split " + std::to_string(j.g.splits) : std::string())
+    << ", KV tiles of " << kKvTile << (tnx_token_graph(op) ? ", transformers-neuronx token graph: 7 HLO passes over the scores" : "")
+    << (j.g.splits > 1 ? ", KV split " + std::to_string(j.g.splits) : std::string())
     << ") over " << j.cores << " NeuronCores";
   KernelPrograms out{per_core_program("attention", op, s.str(), spec, build)};
   if (j.g.splits > 1) out.push_back(combine(j, spec));

@@ -10,7 +10,8 @@ namespace xpu::trainium {
 KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 
 // kTnxImpl (workloads/op.h): prefill below spec.tnx_flash_min_tokens runs the materialized HLO graph
-// (trainium_materialized.cpp); decode keeps the flash-decoding lowering.
+// (trainium_materialized.cpp); decode keeps the flash-decoding tiling with the token graph's unfused softmax
+// passes over the bucket's scores (trainium.cpp tnx_softmax_head/tail).
 bool runs_materialized(const OpSpec& op, const TrainiumSpec& spec);
 KernelPrograms lower_materialized_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 }

@@ -138,6 +138,10 @@ void describe(Params& p, SystemSpec& s) {
   p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
   p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
     "(set-up across the scale-out network before the first step)", "0 s");
+  p("library.in_graph_launch_latency", s.in_graph_launch_latency, "Once per collective of a model step whose "
+    "collectives run inside one compiled graph, triggered by the compute engines (run, serve, validate --models) "
+    "instead of library.launch_latency, which stays the fixed cost of a collective timed alone (kernel allreduce, "
+    "validate --collectives); 0: the same launch_latency", "0 s");
   p("library.host_cpu", s.host_cpu, "Host CPU vendor of a node (amd, intel, other): NCCL's tuner caps the LL "
     "protocol's bandwidth across nodes and charges each network post by it", "other");
   p("library.net_latency", s.net_latency, "Latency the network plugin reports to NCCL's tuner (added to every "

@@ -81,6 +81,7 @@ struct SystemSpec {
   // Hamiltonian cycles side by side, each both ways on its part of the buffer (disjoint). Hierarchical
   // node stages on a torus always run the disjoint cycles.
   std::string ring_cycles = "single";
+  Seconds in_graph_launch_latency;       // a model step's collective inside its compiled graph (0: launch_latency)
   std::string host_cpu = "other";        // host CPU vendor (amd, intel, other): NCCL's tuner across nodes reads it
   Seconds net_latency;                   // latency the network plugin reports to NCCL's tuner (0: none reported)
   Seconds step_latency_ll, step_latency_ll128, step_latency_simple;  // per dependent step (flag sync)

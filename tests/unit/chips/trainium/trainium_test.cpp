@@ -207,6 +207,27 @@ TEST(TrainiumLowering, TransformersNeuronxMaterializesScoresBelowItsFlashThresho
   EXPECT_GE(static_cast<double>(w_c), 5 * 4.0 * 4096 * 4096 * 2);
 }
 
+// transformers-neuronx's token graph (Neuron 2.18) attends over the bucket as unfused HLO: select, cast to f32,
+// max, subtract and, after exp, sum and the cast back, six VectorE passes over the scores with the heads of a
+// core on the partitions and the keys along the free axis. At 8192 keys a trn1 core's VectorE alone needs
+// 6 x 8192 / 1.12 GHz = 43.9 us whatever its heads (1 or 2 per core), where the flash kernel runs one VectorE
+// pass and one ScalarE pass; the prefill graph is untouched by this (its own materialized chain).
+TEST(TrainiumLowering, TransformersNeuronxDecodeRunsTheTokenGraphPasses) {
+  auto chip = load_chip("trn1");
+  auto decode = [&](int heads, const std::string& impl) {
+    const OpSpec o = op("attention", {{"heads", std::to_string(heads)}, {"kv-heads", std::to_string(heads)}, {"seq", "8192"},
+                                      {"head-dim", "128"}, {"phase", "decode"}, {"impl", impl}});
+    return run_kernel(*chip, o, false, false).result.latency_s;
+  };
+  const double tnx2 = decode(2, "transformers-neuronx"), tnx4 = decode(4, "transformers-neuronx"), flash4 = decode(4, "");
+  const double vector_floor = 6.0 * 8192 / 1.12e9;
+  EXPECT_GE(tnx2, vector_floor);
+  EXPECT_GE(tnx4, vector_floor);
+  EXPECT_LT(tnx4, 1.3 * tnx2);        // the passes cost the keys, not the heads (2 rows on the partitions instead of 1)
+  EXPECT_LT(tnx4, 2.0 * vector_floor);  // the K/V loads and the other engines run beside VectorE
+  EXPECT_GT(tnx4, 1.5 * flash4);
+}
+
 // The NeuronCore model with hand-written programs: independent instructions of different engines
 // overlap; dependent ones serialize; times follow each engine's clock.
 TEST(TrainiumChip, HandWrittenProgramEnginesRunConcurrently) {
@@ -437,10 +458,10 @@ TEST(TrainiumGemm, WeightStationaryStoresOneRunPerPartitionAndGrowsWithRows) {
 
 // [NKI-DMABW] per-engine rates that the engines sustain with >= 4 KiB per partition (TRN2 23, TRN3 33 B/ns;
 // 16 engines per core): an 8 MiB load into 128 partitions (64 KiB each) streams at 16 x that rate after the
-// transfer's start latency. trn1/inf2 keep [NKI-DMA]'s 27.2 GB/s: the guide's TRN1 17 B/ns contradicts
-// Neuron's own trn1/inf2 decode rows (M22, M26; the preset says why).
+// transfer's start latency. trn1/inf2 take the guide's TRN1 17 B/ns since 2026-12-05 (they kept [NKI-DMA]'s
+// 27.2 GB/s peak while a decode step's all-reduces each paid nccom-test's 52 us; the preset says why).
 TEST(TrainiumPresets, DmaSustainedRatesFromTheBandwidthGuide) {
-  const std::map<std::string, double> rate = {{"trn1", 27.2e9}, {"inf2", 27.2e9}, {"trn2", 23e9}, {"trn3", 33e9}};
+  const std::map<std::string, double> rate = {{"trn1", 17e9}, {"inf2", 17e9}, {"trn2", 23e9}, {"trn3", 33e9}};
   for (const auto& [preset, bw] : rate) {
     TrainiumSpec s = load_spec(preset);
     EXPECT_DOUBLE_EQ(s.dma.engine_bandwidth.value(), bw) << preset;
@@ -560,8 +581,9 @@ TEST(TrainiumGemm, KChunkCoversTheDmaStartLatency) {
 }
 
 // Where the heuristic's PSUM-sized blocks (512x1024) leave a core DMA-bound (trn1 at [NKI-DMABW]'s 17 B/ns
-// per engine: 384 KiB per K step takes as long as its 8 matmuls), the lowering accumulates larger blocks in
-// SBUF as the NKI tutorial's kernel does; where they do not (the presets) or the GEMM is too small, the plan stays.
+// per engine, its preset since 2026-12-05: 384 KiB per K step takes as long as its 8 matmuls), the lowering
+// accumulates larger blocks in SBUF as the NKI tutorial's kernel does; where they do not (trn2, trn3) or the
+// GEMM is too small, the plan stays.
 TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   const OpSpec o = gemm(4096, 4096, 4096);
   const std::vector<std::string> slow_dma = {"cores_used=1", "dma.engine_bandwidth=17 GB/s"};
@@ -570,9 +592,13 @@ TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   EXPECT_EQ(b.m, 2048);
   EXPECT_EQ(b.n, 1024);
   EXPECT_EQ(b.k, 1024);
-  for (const char* preset : {"trn1", "trn2", "trn3"}) {
+  for (const char* preset : {"trn2", "trn3"}) {
     TrainiumSpec s2 = load_spec(preset, {"cores_used=1"});
     EXPECT_FALSE(choose_sbuf_blocks(o, s2, choose_gemm_plan(o, s2)).set()) << preset;
+  }
+  for (const char* preset : {"trn1", "inf2"}) {
+    TrainiumSpec s2 = load_spec(preset, {"cores_used=1"});
+    EXPECT_TRUE(choose_sbuf_blocks(o, s2, choose_gemm_plan(o, s2)).set()) << preset;
   }
   EXPECT_FALSE(choose_sbuf_blocks(gemm(1024, 1024, 1024), s1, choose_gemm_plan(gemm(1024, 1024, 1024), s1)).set());
   auto chip = load_chip("trn1", slow_dma);
@@ -625,7 +651,11 @@ TEST(TrainiumInt8Weights, ReadsStoredBytesAndConvertsEveryWeightOnce) {
       const double kn = static_cast<double>(k) * n;
       EXPECT_EQ(std::fmod(w8.int8_read_bytes, kn), 0) << what;
       if (m == 8) EXPECT_DOUBLE_EQ(w8.int8_read_bytes, kn) << what;
-      EXPECT_DOUBLE_EQ(w16.read_bytes - w8.read_bytes, w8.int8_read_bytes) << what;  // B's bytes halved
+      // B's bytes halved, where bf16 weights keep the same (PSUM) plan: a DMA-bound bf16 GEMM on trn1/inf2 takes
+      // the tutorial's SBUF-accumulating blocks, which converted weights do not (choose_sbuf_blocks).
+      const OpSpec b16 = gemm_w(m, n, k, "bf16");
+      if (!choose_sbuf_blocks(b16, s, choose_gemm_plan(b16, s)).set())
+        EXPECT_DOUBLE_EQ(w16.read_bytes - w8.read_bytes, w8.int8_read_bytes) << what;
       EXPECT_DOUBLE_EQ(w8.converted, w8.int8_read_bytes) << what;                    // each loaded element once
       EXPECT_DOUBLE_EQ(w16.converted, 0) << preset;
       EXPECT_FALSE(w8.tensor_in_int8) << preset;
