@@ -76,7 +76,13 @@ void Chip::plan_threads() {
         sample_task(prog, 0, sample);
         shape.slots = std::max(1, slots_for(sample));
         shape.task_instrs = sample.instrs.size();
-        for (int& n : m_ctx.slots_wanted) n = std::max(n, shape.slots);
+        // Slot s of executor x takes a task while s x executors + x is below the task count (the first
+        // wave, Dispatcher::next; only a slot that took one takes later tasks).
+        for (std::uint64_t x = 0; x < executors; ++x) {
+          const std::uint64_t takers = prog.num_tasks > x ? (prog.num_tasks - x + executors - 1) / executors : 0;
+          int& n = m_ctx.slots_wanted[x];
+          n = std::max(n, static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(shape.slots), takers)));
+        }
       }
       m_shapes.push_back(shape);
     }

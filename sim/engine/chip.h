@@ -185,12 +185,14 @@ class Chip : public sc_core::sc_module {
   bool park_slot_threads();
   // Works out, for the queued kernels, each launch's resident tasks per executor and first task's size
   // (from its task 0, as a GPU's occupancy), and the slot threads the workload uses (m_ctx.slots_wanted):
-  // the most resident tasks of its kernels, on every executor, as a fresh chip creates them. Not fewer:
-  // a thread that takes no task still waits for each kernel's start, and SystemC 2.3's sc_event::trigger
-  // wakes an event's waiters first, last, last but one, ... (it removes each by moving the last one into
-  // its place), so which thread heads the list decides the order in which the others start; leaving out
-  // the threads that take no task (slot s of executor e takes one while s x executors + e is below the
-  // task count) moved split-K GEMM rows of `validate` by up to 0.3%.
+  // per executor, the most slots that take a task in any of its kernels (slot s of executor e takes one
+  // while s x executors + e is below the task count and s below the resident tasks). A thread that would
+  // take no task is not created: it would cost a coroutine stack's first page and a wake per kernel.
+  // Not neutral, within a stated tolerance: such a thread still waited for each kernel's start, and
+  // SystemC 2.3's sc_event::trigger wakes an event's waiters first, last, last but one, ... (it removes
+  // each by moving the last one into its place), so the thread at the head of the list decided the order
+  // in which the others start; without them split-K GEMM rows of `validate` move by up to 0.2%
+  // (README, "Simulation speed", 2026-12-05).
   void plan_threads();
   // Each unit's busy seconds since the run's start (its utilization so far x the time elapsed).
   std::map<std::string, double> unit_busy_now() const;
