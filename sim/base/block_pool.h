@@ -12,7 +12,7 @@ namespace xpu {
 // MADV_HUGEPAGE fault once per 2 MiB, and a block freed is kept for the next request of its size class
 // (1/8 octave: at most 12.5% rounding), so a later kernel's buffers are already resident.
 //
-// Bounds (README "Simulation speed"): blocks of 1 KiB to 32 MiB (others, and everything once
+// Bounds (scripts/bench/README.md, the block pool): blocks of 1 KiB to 32 MiB (others, and everything once
 // kMaxChunks chunks of kChunkBytes are taken, come from operator new); a freed block below 8 MiB stays
 // resident for the next request of its class (larger ones give their pages back), so the pool's
 // resident size is at most what its blocks held at once per size class. Sanitizer builds and

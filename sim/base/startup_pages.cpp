@@ -7,7 +7,7 @@
 // while the shared libraries' initializers run (before this program's own, which end that stretch) this
 // way, at most kMaxHuge of them, and frees them alike; every other new[] is the library's operator new,
 // so nothing that grows with a run lands on huge pages (a streamed trace's memory stays flat, README
-// "Simulation speed"). Sanitizer builds keep their allocator's operators. No simulated figure depends
+// "Simulation speed", rounds in scripts/bench/README.md). Sanitizer builds keep their allocator's operators. No simulated figure depends
 // on this.
 #include <sys/mman.h>
 

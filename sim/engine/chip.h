@@ -192,7 +192,7 @@ class Chip : public sc_core::sc_module {
   // SystemC 2.3's sc_event::trigger wakes an event's waiters first, last, last but one, ... (it removes
   // each by moving the last one into its place), so the thread at the head of the list decided the order
   // in which the others start; without them split-K GEMM rows of `validate` move by up to 0.2%
-  // (README, "Simulation speed", 2026-12-05).
+  // (scripts/bench/README.md, 2026-12-05).
   void plan_threads();
   // Each unit's busy seconds since the run's start (its utilization so far x the time elapsed).
   std::map<std::string, double> unit_busy_now() const;

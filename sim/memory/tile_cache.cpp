@@ -14,7 +14,7 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
   p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU; tile_lru_bank: the same "
     "with one booking per transfer on all slices together)", "tile_lru");
-  // Default 8 (README "Simulation speed", grouped booking): against a calendar per slice, validate's 525
+  // Default 8 (scripts/bench/README.md, grouped booking): against a calendar per slice, validate's 525
   // kernel rows move by under 1% except one H200 fp8 GEMM measurement with L2-resident inputs (G273/G274,
   // 15% faster, error -10.6% -> +3.0%; every group size from 2 to 16 gives the same figure within 0.04%,
   // so it is the per-slice booking that stands apart there); 16 moves rows by up to 1.3%.

@@ -95,7 +95,7 @@ TEST(Quantum, DefaultSliceGroupsStayNearPerSliceBooking) {
 // to -0.70% against per-channel booking; across quanta 0.0% on 2048^3, but the memory-bound 8x4096x4096
 // moves by -0.3/+0.2% (h100-sxm) and -0.5/+2.5% (b200) at 50/200 ns: fewer, shared calendars make the
 // order of arrivals within a quantum matter more, so its stated tolerance is 3%, not the default's 1%
-// (one reason channel groups are not the default; README, "Simulation speed", grouped booking).
+// (one reason channel groups are not the default; scripts/bench/README.md, grouped booking).
 TEST(Quantum, GroupedBookingDependsOnTheQuantumWithinItsToleranceAndStaysNearPerChannelBooking) {
   expect_near_per_channel({"hbm.channel_group=8", "l2.slice_group=8"}, "groups of 8", 0.08, 0.03);
 }
