@@ -104,10 +104,25 @@ std::int64_t trtllm_bench_requests(std::int64_t isl, std::int64_t osl) {
 
 namespace {
 
-// trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on H100s.
+// The weights' storage and the activations' and KV cache's types of a serving row's `dtype`: "fp8" (the
+// ModelOpt FP8 checkpoints: all three fp8), "fp4" (the ModelOpt NVFP4 checkpoints, nvidia/*-FP4: weights and
+// activations fp4 and, assumed (the perf-overview states only "FP4 Models"), the KV cache fp8, as ModelOpt's
+// NVFP4 recipe stores it by default), else bf16.
+void serving_dtypes(const std::string& dtype, Scenario& s) {
+  if (dtype.rfind("fp4", 0) == 0) {
+    s.wdtype = s.adtype = DType::fp4;
+    s.kvdtype = DType::fp8;
+    return;
+  }
+  s.wdtype = s.adtype = s.kvdtype = dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
+}
+
+// trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on NVIDIA GPUs (H100, H200,
+// B200: the chip's smallest shipped system of that many GPUs, hgx-h100x8, hgx-h200x8, dgx-b200x8).
 bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  if (row.metric != "throughput" || row.hardware.find("H100") == std::string::npos) {
-    why = "serving rows are expressed for H100 systems";
+  const std::string chip_name = chip_for(row.hardware);
+  if (row.metric != "throughput" || (chip_name != "h100-sxm" && chip_name != "h200" && chip_name != "b200")) {
+    why = "serving throughput rows are expressed for NVIDIA H100, H200 and B200 systems (TensorRT-LLM's scheduler and host)";
     return false;
   }
   const std::string model = shipped_model(row.workload, why);
@@ -115,16 +130,17 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   auto f = parse_shape(row.shape);
   const int n = leading_count(row.hardware), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
   if (!f.count("ISL") || !f.count("OSL")) {
-    why = "no fixed input/output lengths in '" + row.shape + "'";
+    why = "no fixed input/output lengths in '" + row.shape + "'" +
+          (row.workload.find("MLPerf") != std::string::npos ? " (MLPerf's OpenOrca requests: a length distribution, not shipped)" : "");
     return false;
   }
   if (tp != n) {
     why = "TP" + std::to_string(tp) + " on " + std::to_string(n) + " GPUs (replicas are not expressed)";
     return false;
   }
-  auto chip = load_chip("h100-sxm");
+  auto chip = load_chip(chip_name);
   Scenario s;
-  s.wdtype = s.adtype = s.kvdtype = row.dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
+  serving_dtypes(row.dtype, s);
   s.tp = tp;
   ServeOptions o;
   o.input = f["ISL"];
@@ -139,7 +155,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   if (tp > 1) {
     SystemChoice c;
     c.devices = tp;
-    o.system = SystemContext{*resolve_system("h100-sxm", c)};
+    o.system = SystemContext{*resolve_system(chip_name, c)};
   }
   ServeResult r = serve(*chip, load_model(model), s, o);
   if (r.best < 0) {
@@ -147,7 +163,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
-  p.chip = tp > 1 ? "h100x" + std::to_string(tp) : "h100-sxm";
+  p.chip = tp > 1 ? (chip_name == "h100-sxm" ? std::string("h100") : chip_name) + "x" + std::to_string(tp) : chip_name;
   p.predicted = b.throughput_tok_s;
   p.note = o.scheduler + " offline, tp" + std::to_string(tp) + ", " + std::to_string(b.requests) + " requests, up to " +
            std::to_string(b.batch) + " running, GPU waiting for the host (dispatch, framework work) " +

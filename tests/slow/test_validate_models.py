@@ -1,7 +1,7 @@
 """Model-level validation on systems of chips (`xpusim validate --models`), behind the CTest label
 `slow` (minutes of simulation; `.ci/run` runs it). Rows: workloads/validation/public_measurements.csv,
 original sources in its `source` column (TensorRT-LLM perf-overview tables for Llama-3.3-70B at TP1..TP8
-and Llama-3.1-405B at TP8 on H100, AWS Neuron's trn1 TP32 and inf2 TP24 latency tables of Neuron 2.18 for
+and Llama-3.1-405B at TP8 on H100, the same tables' H200 FP8 and B200 NVFP4 rows, MLPerf Llama-2-70B Offline on H200/B200 (not expressed), AWS Neuron's trn1 TP32 and inf2 TP24 latency tables of Neuron 2.18 for
 Llama-2-7b/13b/70b, Llama-3-70B, Llama-3-8B (int8 weights), Mistral-7B-Instruct-v0.2 and CodeLlama-13b).
 
 Bound (issue 13): each expressible row within 25%. Rows that miss it today are known gaps, listed by id
@@ -101,6 +101,24 @@ KNOWN_GAPS = {
     "NRI-25": (0.43, "Mistral-7B-Instruct-v0.2, inf2 TTFT in8192: " + NEURON_INF2_LONG_TTFT),  # +39.7%
     "NRI-27": (0.45, "CodeLlama-13b-hf, inf2 TTFT in128: " + NEURON_SHORT_TTFT + NEURON_SHORT_TTFT_2),  # -41.1%
 }
+# TensorRT-LLM v0.20's perf-overview on B200 (rows TRB-*, NVFP4 checkpoints; README "Parallel inference",
+# 2026-12-05): every row over-predicted (+17..+51%, MAE 28.1%) by the same runner and kernel structure that
+# puts the H200 FP8 rows of the same tables within 7.3% (TRH-*, MAE 3.8%) and the H100 rows within 15.3%.
+B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds H100/H200 FP8 within 15%: "
+            "B200/NVFP4-specific, not located (candidates: NVFP4 GEMMs and attention at a larger share of the "
+            "9 PFLOPS fp4 peak than v0.20's kernels reach, the activations' fp4 quantization with its block "
+            "scales, the checkpoint's unquantized embedding/LM head and scales in the KV budget, the FP8 KV "
+            "cache assumed for the FP4 checkpoints)")
+KNOWN_GAPS.update({
+    "TRB-01": (0.35, "Llama-3.3-70B TP1 1000/1000: " + B200_FP4),  # +32.0%
+    "TRB-02": (0.42, "Llama-3.3-70B TP2 1000/1000: " + B200_FP4),  # +39.0%
+    "TRB-04": (0.29, "Llama-3.3-70B TP8 1000/1000: " + B200_FP4),  # +26.0%
+    "TRB-06": (0.54, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4),  # +50.6%
+    "TRB-08": (0.30, "Llama-3.3-70B TP8 1024/2048: " + B200_FP4),  # +27.3%
+    "TRB-09": (0.30, "Llama-3.1-405B TP4 1000/1000: " + B200_FP4),  # +26.8%
+    "TRB-12": (0.33, "Llama-3.1-405B TP8 1024/2048: " + B200_FP4),  # +30.2%
+})
+
 # Every row of the Neuron tables is expressed: Llama-3-8B's six (NRT-01..06) store their weights as int8 and
 # convert them to bf16 on chip (kernels/gemm/trainium.cpp; skipped until 2026-12-02).
 
@@ -127,6 +145,17 @@ def validate(filter_):
     return json.loads(out.stdout)
 
 
+def check_bounds(points):
+    """Each row within 25%, or a known gap beyond 25% and within its own bound."""
+    for p in points:
+        err = abs(p["error"])
+        if p["id"] in KNOWN_GAPS:
+            bound, why = KNOWN_GAPS[p["id"]]
+            assert 0.25 < err <= bound, "%s: %.1f%% (known gap: %s)" % (p["id"], 100 * p["error"], why)
+        else:
+            assert err <= 0.25, "%s: predicted %.4g vs measured %.4g" % (p["id"], p["predicted"], p["measured"])
+
+
 def test_multi_chip_model_rows():
     points, skipped = [], []
     for f in ("TRT-09", "TRT-1", "M2", "NRT-", "NRI-"):
@@ -140,13 +169,7 @@ def test_multi_chip_model_rows():
     assert not [s for s in skipped if s["id"].startswith(("NRT-", "NRI-"))], skipped
     for s in skipped:
         assert s["reason"], s
-    for p in points:
-        err = abs(p["error"])
-        if p["id"] in KNOWN_GAPS:
-            bound, why = KNOWN_GAPS[p["id"]]
-            assert 0.25 < err <= bound, "%s: %.1f%% (known gap: %s)" % (p["id"], 100 * p["error"], why)
-        else:
-            assert err <= 0.25, "%s: predicted %.4g vs measured %.4g" % (p["id"], p["predicted"], p["measured"])
+    check_bounds(points)
     trt = [abs(p["error"]) for p in points if p["id"].startswith("TRT-")]
     assert len(trt) == 9, trt
     mae = sum(trt) / len(trt)
@@ -185,3 +208,21 @@ def test_step_rows_on_h200():
         else:
             assert err <= STEP_BOUND, "%s %s %s: predicted %.4g vs measured %.4g" % (
                 p["id"], p["workload"], p["shape"], p["predicted"], p["measured"])
+
+
+# TensorRT-LLM perf-overview rows on other systems than H100 (TRH-*: H200 FP8, TRB-*: B200 NVFP4) and MLPerf
+# Llama-2-70B Offline rows on H200/B200 (MLP-*, not expressed: OpenOrca's length distribution is not shipped).
+def test_other_nvidia_system_rows():
+    points, skipped = [], []
+    for f in ("TRH-", "TRB-", "MLP-"):
+        j = validate(f)
+        points += j["points"]
+        skipped += [s for s in j["not_predicted"] if s["id"].startswith(f)]
+    assert len([p for p in points if p["id"].startswith("TRH-")]) == 10, points
+    assert len([p for p in points if p["id"].startswith("TRB-")]) == 12, points
+    assert {s["id"] for s in skipped} == {"MLP-H200", "MLP-B200", "MLP-B200G"}, skipped
+    for s in skipped:
+        assert "OpenOrca" in s["reason"], s
+    for p in points:
+        assert p["chip"].startswith("h200" if p["id"].startswith("TRH-") else "b200"), p
+    check_bounds(points)
