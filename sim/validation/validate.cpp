@@ -77,6 +77,7 @@ bool gemm_dtypes(const std::string& d, DType& in, DType& out) {
   if (d.rfind("fp16", 0) == 0) return in = DType::fp16, out = DType::fp16, true;
   if (d.find("tf32") != std::string::npos) return in = DType::tf32, out = DType::fp32, true;
   if (d.rfind("fp8", 0) == 0) return in = DType::fp8, out = DType::bf16, true;
+  if (d.rfind("fp4", 0) == 0) return in = DType::fp4, out = DType::bf16, true;  // NVFP4 operands, bf16 out
   return false;
 }
 }  // namespace

@@ -96,6 +96,20 @@ TEST(GpuBlackwell, B200GemmKernelTimesAndShareOfPeak) {
   }
 }
 
+// B200 NVFP4 GEMM (flashinfer PR #1979, mm_fp4's CUTLASS backend, M1024 N7168 K4608: 3370 TFLOPS). A known
+// gap (README, "Why the B200 NVFP4 rows are fast"): the model runs fp4 at the preset's 2x fp8 rate per clock with
+// no block-scale cost, about 27% faster than measured, where public NVFP4 kernels reach 1.2-1.5x their fp8 rate.
+// Held to its own bound, so the gap can neither widen unnoticed nor close without this bound being tightened.
+TEST(GpuBlackwell, B200Nvfp4GemmRowIsAKnownGapWithinItsBound) {
+  const auto pts = validate_rows(rows_of("public_measurements.csv"), "FI-B");
+  ASSERT_EQ(pts.size(), 1u);
+  const auto& p = pts.front();
+  EXPECT_EQ(p.chip, "b200");
+  EXPECT_LE(p.predicted, p.roofline) << "throughput above the fp4 roofline";
+  EXPECT_GT(p.error, 0.0) << "the model is expected fast here (known gap); tighten this test if it closed";
+  EXPECT_LE(p.error, 0.30) << "predicted " << p.predicted << " TFLOP/s";
+}
+
 // The 2-SM MMA halves each SM's B traffic: a large B200 GEMM is not bound by the SMs' crossbar links.
 TEST(GpuBlackwell, PairMmaHalvesEachSmsBTraffic) {
   const gpu::GpuSpec s = gpu_spec("b200.yaml");
