@@ -313,9 +313,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.scenario = sc;
   FusionPolicy fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   r.fusion = fusion.str();
-  SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
-  // A model step's collectives run inside its compiled graph where the system's library says so (Neuron).
-  if (sys.spec.in_graph_launch_latency.value() > 0) sys.spec.launch_latency = sys.spec.in_graph_launch_latency;
+  const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
   check_layout_fits_system(sc, sys.spec, model);
   check_runs_weights(chip, sc.wdtype, sc.adtype);
   r.system = opt.system ? sys.spec.name : "";

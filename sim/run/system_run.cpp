@@ -390,6 +390,18 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   return rep;
 }
 
+namespace {
+// The fabric a model step's collectives run on: where the system's library runs them inside the step's
+// compiled graph (library.in_graph_launch_latency, Neuron), each pays that launch cost instead of the
+// launch_latency of a collective timed alone (kernel allreduce, validate --collectives). Every model step
+// (run, serve, compare, validate --models) comes through run_system_graphs, so all take the same cost.
+SystemSpec model_step_fabric(const SystemSpec& spec) {
+  SystemSpec out = spec;
+  if (out.in_graph_launch_latency.value() > 0) out.launch_latency = out.in_graph_launch_latency;
+  return out;
+}
+}  // namespace
+
 StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                              const RankSteps& steps, StepGraphStats* stats) {
   const Sharding sh = shard_weights(m, s);
@@ -432,7 +444,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
     if (it == 0)
       for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
   }
-  const RuntimeResult rr = run_system(sys.spec, wb.work());
+  const RuntimeResult rr = run_system(model_step_fabric(sys.spec), wb.work());
   StepResult step;
   Tick first_end = 0;
   for (int r = 0; r < simulated; ++r)
