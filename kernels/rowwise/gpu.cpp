@@ -31,14 +31,14 @@ struct RowFunc {
 };
 
 RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& label, int r0, int rows) {
+  if (o.fused_add_norm())  // the reference checks the norm alone, not X + R's sum and its write-back
+    throw InputError("--functional is not available for rmsnorm --impl fused-add (the timing only)");
   using namespace fop;
   const int c = static_cast<int>(o.cols);
   const int X = opt.ref(label, "X").id, Y = opt.ref(label, "Y").id, W = opt.ref(label, "W").id;
   RowFunc f;
   f.load = load(0, X, r0, 0, rows, c, o.dtype);
   f.store = store(9, Y, r0, 0, rows, c, o.odtype);
-  if (o.fused_add_norm())  // the reference checks the norm alone, not X + R's sum and its write-back
-    throw InputError("--functional is not available for rmsnorm --impl fused-add (the timing only)");
   switch (o.kind) {
     case OpKind::RmsNorm:
       f.load_w = load(1, W, 0, 0, 1, c, o.wdtype);
