@@ -105,10 +105,10 @@ KNOWN_GAPS = {
 # 2026-12-05): every row over-predicted (+17..+51%, MAE 28.1%) by the same runner and kernel structure that
 # puts the H200 FP8 rows of the same tables within 7.3% (TRH-*, MAE 3.8%) and the H100 rows within 15.3%.
 B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds H100/H200 FP8 within 15%: "
-            "B200/NVFP4-specific, not located (candidates: NVFP4 GEMMs and attention at a larger share of the "
-            "9 PFLOPS fp4 peak than v0.20's kernels reach, the activations' fp4 quantization with its block "
-            "scales, the checkpoint's unquantized embedding/LM head and scales in the KV budget, the FP8 KV "
-            "cache assumed for the FP4 checkpoints)")
+            "the model runs NVFP4 GEMMs at 2x its fp8 rate per clock where public B200 NVFP4 GEMMs reach 1.2-1.5x "
+            "(kernel row FI-B4608 +27%; at the fp8 rate these rows' MAE would be 9.3%, README 'Why the B200 NVFP4 "
+            "rows are fast'); what costs the real kernels the rest is not located; the FP8 KV cache is "
+            "TensorRT-LLM's own for these checkpoints")
 KNOWN_GAPS.update({
     "TRB-01": (0.35, "Llama-3.3-70B TP1 1000/1000: " + B200_FP4),  # +32.0%
     "TRB-02": (0.42, "Llama-3.3-70B TP2 1000/1000: " + B200_FP4),  # +39.0%
