@@ -340,8 +340,11 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
     clock_hz = run.result.clock_hz;
   }
   const OpSpec& op = rk.counted;
+  // A rate derived from the profiler's device duration of the op ("device-timed" in the row's source: xprof's
+  // device_duration_ps) counts the kernels' own time, without the launch gap before them, as kernel_time rows do.
+  const bool device_timed = row.source.find("device-timed") != std::string::npos;
   if (row.metric == "throughput" && row.unit == "TFLOP/s") {
-    p.predicted = op.flops() / t / 1e12;
+    p.predicted = op.flops() / (device_timed ? exec : t) / 1e12;
     p.roofline = op.flops() / roof_t / 1e12;
   } else if (row.metric == "bandwidth" && row.unit == "GB/s" && op.kind != OpKind::Gemm && op.kind != OpKind::Attention) {
     // The bytes the row counts (each input read once, each output written once), over the kernels' time.
@@ -361,6 +364,7 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   }
   p.note = join(strategies, " + ");
   if (host > 0) p.note += "; plus 0.1 ms host dispatch (host-timed row)";
+  if (device_timed) p.note += "; device-timed (the kernels' own time)";
   if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, clock_hz / 1e6);
   return true;
 }
@@ -483,10 +487,13 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
       skip(row, micro_row_reason(row));
       continue;
     }
-    // A NeuronCore kernel (NKI) measured on one core runs on one core of the chip's preset.
+    // A NeuronCore kernel (NKI) measured on one core runs on one core of the chip's preset; a TPU kernel measured
+    // on one TensorCore (TPU7x shows each of its two TensorCores as a JAX device of its own) on one TensorCore.
     const bool one_core = row.hardware.find("(1 core)") != std::string::npos && (p.chip.rfind("trn", 0) == 0 || p.chip == "inf2");
-    const std::string key = p.chip + (one_core ? "/1 core" : "");
-    if (!chips.count(key)) chips[key] = one_core ? load_chip(p.chip, {"cores_used=1"}) : load_chip(p.chip);
+    const bool one_tc = row.hardware.find("(1 TensorCore)") != std::string::npos && p.chip.rfind("tpu", 0) == 0;
+    const std::string key = p.chip + (one_core ? "/1 core" : one_tc ? "/1 TensorCore" : "");
+    if (!chips.count(key))
+      chips[key] = one_core ? load_chip(p.chip, {"cores_used=1"}) : one_tc ? load_chip(p.chip, {"tensorcores=1"}) : load_chip(p.chip);
     if (!(sustained_loop ? predict_sustained_kernel_row(row, *chips[key], p, why) : predict_kernel_row(row, *chips[key], p, why))) {
       skip(row, why);
       continue;

@@ -178,13 +178,41 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
   std::vector<ValidationSkip> skipped;
   int n = 0;
   for (const auto& p : validate_rows(read_measurements(shared), "", false, &skipped)) {
-    if (p.chip.rfind("tpu", 0) != 0) continue;
+    if (p.chip.rfind("tpu", 0) != 0 || p.row.id.rfind("T7X-", 0) == 0) continue;  // TPU7x: the known gap below
     EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " " << p.row.unit;
     EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;  // latency rows: never below the roofline time
     ++n;
   }
-  EXPECT_EQ(n, 7);  // T5E-P1024, T5E-P4096, T5E-P8192, T5E-X16K, T5E-X1024, T5E-X4096, T5E-X8192
+  // T5E-P1024/4096/8192, T5E-X16K, T5E-X1024/4096/8192, and the notebook's transposed-rhs and fused-ReLU
+  // variants of the 512x1024x1024 kernel (T5E-PT*, T5E-PR*: the same blocks, the same times within 2%).
+  EXPECT_EQ(n, 13);
   for (const auto& s : skipped) EXPECT_FALSE(s.reason.empty()) << s.row.id;
+}
+
+// TPU7x (Ironwood) bf16 GEMMs on one TensorCore, m = n = k from 128 to 32768 (rows T7X-G*: the
+// accelerator-microbenchmarks README's table, each the op's device duration from the xprof trace). A known gap,
+// held in its bounds so that it cannot widen unnoticed: the model is faster at every size, by 8-9% from 16384^3
+// (83% of the 1153.5 TFLOPS per core measured, 90% modelled) and by a fixed cost at small sizes (1.62 us measured
+// for 128^3, 0.72 us modelled). Neither the clock under the benchmark's --xla_tpu_dvfs_p_state=7 nor the fixed
+// cost of an XLA fusion on TPU7x is published, so no mechanism is changed for them (README, Validation).
+TEST(TpuValidation, Tpu7xGemmRowsAreAKnownGapWithinTheirBounds) {
+  register_tpu_family();
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (r.id.rfind("T7X-", 0) == 0) rows.push_back(r);
+  ASSERT_EQ(rows.size(), 8u);
+  const auto points = validate_rows(rows, "", false, nullptr);
+  ASSERT_EQ(points.size(), 8u);
+  for (const auto& p : points) {
+    const std::int64_t m = parse_shape(p.row.shape)["M"];
+    // Bounds by size: the fixed cost dominates to 512^3, the rate from 4096^3.
+    const double bound = m >= 4096 ? 0.15 : m >= 1024 ? 0.70 : 1.30;
+    EXPECT_GT(p.error, 0.0) << p.row.id;
+    EXPECT_LE(p.error, bound) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
+    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak
+    EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
+  }
 }
 
 // The systolic mechanisms per grid step, against the TPU v5e Pallas matmuls of
@@ -198,7 +226,7 @@ TEST(TpuValidation, PallasBlockShapesThroughTheGridStepChain) {
   auto chip = tpu_chip("tpu-v5e");
   tpu::TpuSpec s = tpu_spec("tpu-v5e");
   const auto rows = read_measurements(source_dir() + "/workloads/validation/tpu_pallas_blocks.csv");
-  ASSERT_EQ(rows.size(), 5u);
+  ASSERT_EQ(rows.size(), 11u);
   for (const auto& row : rows) {
     auto shape = parse_shape(row.shape);
     auto blk = parse_shape(row.workload);
