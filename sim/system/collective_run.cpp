@@ -208,6 +208,12 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     else if (row.system.find("TPU v5e") != std::string::npos)
       why = "no time is published and its bandwidth is the scaling book's figure against one link's unidirectional "
             "45 GB/s, not nccl busbw (notes column), so neither converts to a time";
+    else if (row.system.find("TPU7x") != std::string::npos && row.n_chips == 4)
+      // The Ironwood guide's all-gathers run over a 2x2 plane of chips (no wraparound below a full
+      // 4x4x4 cube); the two TensorCores' groups of one chip share its ICI ports, so the row is one
+      // chip-level gather of both groups' shards (notes column).
+      p.preset = "tpu-v7-64",
+      sets = {"scale_up.chips=4", "scale_up.dims=2, 2, 1", "scale_up.wraparound=false, false, false"};
     else if (row.system.find("Trainium") != std::string::npos && row.n_chips == 2)  // the cores of one chip
       p.preset = "trn1-32xl-cores",
       sets = {"scale_up.chips=2", "scale_up.dims=2, 1, 1", "scale_up.wraparound=false, false, false"};
