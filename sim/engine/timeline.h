@@ -66,6 +66,8 @@ class alignas(64) Timeline {
 
  private:
   struct Iv {
+    Iv() = default;
+    Iv(Tick s, Tick e) : start(s), end(e) {}  // built in place by emplace_back (no copy through the stack)
     Tick start, end;
   };
   static constexpr size_t kMaxIntervals = 64;  // bound of the calendar (see compact())

@@ -153,6 +153,28 @@ TEST(Timeline, MatchesTheReferenceCalendarOnIdleLanes) {
   }
 }
 
+// Bookings after a gap while earlier intervals are still live (the HBM channels of a GEMM between idle
+// stretches): Timeline::book then leaves the dead intervals in place until the 64-interval bound is near,
+// so phases alternate between a horizon that lags the bookings (live intervals pile up to the bound,
+// which gap bookings must then compact) and one that catches up (everything earlier ends), with first
+// fits in between.
+TEST(Timeline, MatchesTheReferenceCalendarOnGapBookingsOverLiveIntervals) {
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Tick horizon = 0;
+    int live_gap = 0;
+    expect_matches_reference(seed, [&](std::mt19937_64& rng, int i, const RefTimeline& ref) {
+      const bool lagging = (i / 400) % 2 == 0;
+      horizon += static_cast<Tick>(rng() % (lagging ? 300 : 3000));
+      const Tick last = ref.free_at();
+      Tick arrival = rng() % 5 != 0 ? std::max(horizon, last + 1 + static_cast<Tick>(rng() % 500))
+                                    : horizon + static_cast<Tick>(rng() % (4 * kQuantum));
+      if (last > horizon && arrival > last) ++live_gap;
+      return Booking{arrival, static_cast<Tick>(1 + rng() % 300), horizon};
+    });
+    EXPECT_GT(live_gap, 5000) << "seed " << seed;  // the stream reaches the gap booking over live intervals
+  }
+}
+
 TEST(TileCache, MatchesTheReferenceLruOnRandomStreams) {
   for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     std::mt19937_64 rng(seed);
