@@ -208,8 +208,8 @@ void OpSpec::validate() const {
                        ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
   };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
-    throw InputError(std::string(name(kind)) + ": fp4 scale block " + std::to_string(fp4_scale_block) +
-                     " elements (expected 16, NVFP4, or 32, MXFP4)");
+    throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
+                     ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)");
   switch (kind) {
     case OpKind::Gemm:
       pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");
