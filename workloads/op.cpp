@@ -149,6 +149,7 @@ std::string OpSpec::shape_str() const {
       if (batch > 1) os << "b=" << batch << " ";
       os << "m=" << m << " n=" << n << " k=" << k;
       if (fast_accum) os << " fast-accum";
+      if (fp4_scale_block != kNvfp4ScaleBlock) os << " fp4-scale-block=" << fp4_scale_block;
       break;
     case OpKind::GroupedGemm: {
       std::int64_t rows_total = 0;
@@ -206,6 +207,9 @@ void OpSpec::validate() const {
       throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
                        ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
   };
+  if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
+    throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
+                     ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)");
   switch (kind) {
     case OpKind::Gemm:
       pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");

@@ -67,6 +67,11 @@ struct OpSpec {
   // instead of promoting its partial sums to fp32 on the CUDA cores (false: PyTorch's default, and what
   // block-scaled fp8 kernels do). Only where the chip promotes at all (GpuSpec sm.fp8_promotion_interval).
   bool fast_accum = false;
+  // fp4 GEMM operands: e2m1 values with one scale factor per this many K elements (16: NVFP4, e4m3 scales, the
+  // default; 32: MXFP4, ue8m0 scales). The scales travel with the operand tiles (kernels/gemm/gpu.cpp).
+  int fp4_scale_block = kNvfp4ScaleBlock;
+  static constexpr int kNvfp4ScaleBlock = 16;  // source: PTX ISA, tcgen05.mma .kind::mxf4nvf4 .scale_vec::4X (NVFP4)
+  static constexpr int kMxfp4ScaleBlock = 32;  // source: PTX ISA, .scale_vec::2X; OCP Microscaling (MX) spec, block of 32
   bool weights_stationary = true;   // B is a weight (model parameter) rather than an activation
   // Weights that must stay resident on the chip together with this op's during a forward step (the
   // whole model's, in a model run); 0 for a single kernel. On-chip weight placement policies (Maia's

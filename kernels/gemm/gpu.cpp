@@ -93,8 +93,32 @@ namespace {
 
 int bk_for(DType d) { return std::max(16, static_cast<int>(128 / bytes_per_element(d))); }
 
+// Block scales of fp4 operands. An fp4 operand carries one scale factor per op.fp4_scale_block consecutive K
+// elements: 16 with e4m3 scales (NVFP4; PTX ISA, tcgen05.mma `.kind::mxf4nvf4` with `.scale_vec::4X`), 32 with
+// ue8m0 scales (MXFP4, `.scale_vec::2X`). CUTLASS's sm100 block-scaled mainloop copies each k-block's scale
+// factors with TMA beside its A and B tiles, into the same pipeline stage (NVIDIA/cutlass
+// include/cutlass/gemm/collective/builders/sm100_blockscaled_umma_builder.inl @02d166e3:
+// sm100_compute_stage_count_or_override_blockscaled adds stage_sfa_bytes and stage_sfb_bytes to each stage's A
+// and B bytes); the MMA warp then moves them into tensor memory with tcgen05.cp (CuTe DSL example
+// dense_blockscaled_gemm_persistent.py). In a 2-SM pair each CTA receives the pair's whole SFB tile but loads
+// half of it, multicast to the peer (same example: SFB multicast over the cluster's M mode), as B itself. So
+// every stage, SM link, L2 slice and HBM read carries 1/16 byte more per NVFP4 element (+12.5% of its bytes),
+// 1/32 per MXFP4 one (+6.25%). The scales cost no tensor-core time here: the MMA reads them from tensor memory
+// (tcgen05.cp's own time is not published).
+double staged_bytes_per_element(DType d, const OpSpec& op) {
+  return bytes_per_element(d) + (d == DType::fp4 ? 1.0 / op.fp4_scale_block : 0.0);
+}
+
+// Block-scaled MMAs (fp4 operands with their scales) exist only with 128 rows per SM: CUTLASS lists the sm100
+// tcgen05 shapes of `.kind::mxf4nvf4` as 128 x {64,128,192,256} x 64 on one SM and 256 x {64,...,256} x 64 on an
+// SM pair (NVIDIA/cutlass python/cutlass_library/sm100_shapes.py @30ac8288, SM100_MMA_SHAPES_MXF4NVF4_DENSE_1SM
+// and _2SM; the same for MXF8F6F4), where the unscaled kinds (f16, f8f6f4) also run 64-row tiles. So an fp4 GEMM
+// never takes a 64-row tile, however few rows it has.
+constexpr int kBlockScaledMmaRows = 128;  // source: as above, M of every MXF4NVF4 shape per SM
+bool tile_rows_allowed(int bm, const OpSpec& op) { return op.dtype != DType::fp4 || bm == kBlockScaledMmaRows; }
+
 double stage_bytes(int bm, int bn, int bk, const OpSpec& op) {
-  return bm * bk * bytes_per_element(op.dtype) + bk * bn * bytes_per_element(op.wdtype);
+  return bm * bk * staged_bytes_per_element(op.dtype, op) + bk * bn * staged_bytes_per_element(op.wdtype, op);
 }
 
 // fp8 without fast accumulation on a chip whose tensor core accumulates fp8 products at reduced precision
@@ -192,9 +216,17 @@ double a_rows(const OpSpec& op) {
 double operand_bytes(const OpSpec& op) {
   if (op.kind == OpKind::GroupedGemm) {
     const double rows = a_rows(op);
-    return rows * op.k * bytes_per_element(op.dtype) + static_cast<double>(op.group_rows.size()) * op.k * op.n * bytes_per_element(op.wdtype);
+    return rows * op.k * staged_bytes_per_element(op.dtype, op) +
+           static_cast<double>(op.group_rows.size()) * op.k * op.n * staged_bytes_per_element(op.wdtype, op);
   }
-  return static_cast<double>(op.batch) * op.k * (op.m * bytes_per_element(op.dtype) + op.n * bytes_per_element(op.wdtype));
+  return static_cast<double>(op.batch) * op.k * (op.m * staged_bytes_per_element(op.dtype, op) + op.n * staged_bytes_per_element(op.wdtype, op));
+}
+
+// The block scales' share of operand_bytes (0 without fp4 operands): HBM traffic beside op.min_bytes().
+double block_scale_bytes(const OpSpec& op) {
+  const double b_mats = op.kind == OpKind::GroupedGemm ? static_cast<double>(op.group_rows.size()) : static_cast<double>(op.batch);
+  return a_rows(op) * op.k * (staged_bytes_per_element(op.dtype, op) - bytes_per_element(op.dtype)) +
+         b_mats * op.k * op.n * (staged_bytes_per_element(op.wdtype, op) - bytes_per_element(op.wdtype));
 }
 
 // The estimate of a hybrid stream-K run, in the terms of choose_gemm_tiling (`t_tile`: one whole tile's time
@@ -256,6 +288,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   const double clk = spec.sm.clock.value();
   for (auto& sh : shapes) {
     int bm = sh[0], bn = sh[1];
+    if (!tile_rows_allowed(bm, op)) continue;
     double sb = stage_bytes(bm, bn, bk, op);
     double epi = 0;  // epilogue reuses pipeline buffers
     int stages = std::min(pipelined ? kSm75Stages : 7, static_cast<int>((spec.sm.smem_per_block.value() - epi) / sb));
@@ -289,7 +322,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       }
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = pair ? bn / 2.0 : bn;
-      double t_link = (bm + bn_link) * kslice * bytes_per_element(op.dtype) / link * bps;
+      double t_link = (bm + bn_link) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
       if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
         const double steps = kslice / bk;
         // Per block: at its warps' share of the rate; the SM's resident blocks share the engine.
@@ -297,7 +330,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
                             2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction);
         const double t_block = steps * step / spec.mma_sync_block_share(static_cast<unsigned>(sb80.warps_m * sb80.warps_n)) / clk;
         t_mma = std::max(steps * step / clk * bps, t_block);
-        t_link = (bm + bn) * kslice * bytes_per_element(op.dtype) / link * bps;
+        t_link = (bm + bn) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
         // Register-staged copies (MmaPipelined): the next k-tile's copy, its L2 round trip included, runs
         // beside this one's MMAs, so a block's step takes the longer of the two.
         if (pipelined)
@@ -306,8 +339,8 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       double t_tile = std::max(t_mma, t_link) + spec.sm.block_launch_latency.value();
       // Operand bytes the L2 slices deliver (B is multicast to the two CTAs of a cluster).
       const bool mc = tma && spec.sm.cluster_multicast;
-      double l2_bytes = tiles * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype);
-      double dram = std::max(op.min_bytes() / hbm, l2_bytes / spec.l2.bandwidth.value());
+      double l2_bytes = tiles * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * staged_bytes_per_element(op.dtype, op);
+      double dram = std::max((op.min_bytes() + block_scale_bytes(op)) / hbm, l2_bytes / spec.l2.bandwidth.value());
       // Split-K (splitk_reduce): each slice stores its fp32 partial over its L2 link, then a second kernel
       // reads the sk partials of every output element from L2 and writes the output: one more launch,
       // its blocks' setup and an L2 round trip before its loads, and its bytes.
@@ -332,10 +365,10 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
                                   : StreamKPlan{};
       double est_sk = 1e30;
       if (skp.active()) {
-        const double sk_bytes = static_cast<double>(skp.sk_iters()) * (bm + bn) * bk * bytes_per_element(op.dtype);
-        const double l2_sk = static_cast<double>(skp.dp_tiles) * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * bytes_per_element(op.dtype) + sk_bytes;
+        const double sk_bytes = static_cast<double>(skp.sk_iters()) * (bm + bn) * bk * staged_bytes_per_element(op.dtype, op);
+        const double l2_sk = static_cast<double>(skp.dp_tiles) * (bm + bn / (mc ? 2.0 : 1.0)) * kslice * staged_bytes_per_element(op.dtype, op) + sk_bytes;
         const double sk_hbm = operand_bytes(op) > spec.l2.capacity.value() ? sk_bytes : 0;
-        const double dram_sk = std::max((op.min_bytes() + sk_hbm) / hbm, l2_sk / spec.l2.bandwidth.value());
+        const double dram_sk = std::max((op.min_bytes() + block_scale_bytes(op) + sk_hbm) / hbm, l2_sk / spec.l2.bandwidth.value());
         est_sk = stream_k_estimate(skp, t_tile, slots, bm * bn * 4.0 / link, spec, dram_sk, sk_hbm / hbm);
       }
       for (const bool stream : {false, true}) {
@@ -398,7 +431,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->t = t;
   const std::string label = op.label.empty() ? "gemm" : op.label;
   j->A = opt.ref(label, "A"), j->B = opt.ref(label, "B"), j->C = opt.ref(label, "C"), j->W = opt.ref(label, "workspace");
-  j->ea = bytes_per_element(op.dtype), j->eb = bytes_per_element(op.wdtype), j->ec = bytes_per_element(op.odtype);
+  j->ea = staged_bytes_per_element(op.dtype, op), j->eb = staged_bytes_per_element(op.wdtype, op), j->ec = bytes_per_element(op.odtype);
   j->tiles_n = ceil_div(op.n, t.bn);
   std::int64_t row0 = 0;
   auto add = [&](std::int64_t rows) {
@@ -562,7 +595,7 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
                                      static_cast<std::uint32_t>(kn * t.bk), useful, j.sync_smem_bytes * kg, j.sync_warps)
                           : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
                                   static_cast<std::uint32_t>(kn * t.bk), useful,
-                                  kg * static_cast<std::uint64_t>(t.bm * t.bk * j.ea + t.bk * t.bn * j.eb));
+                                  kg * static_cast<std::uint64_t>(t.bm * t.bk * bytes_per_element(o.dtype) + t.bk * t.bn * bytes_per_element(o.wdtype)));
     // Functional mode: the group's k-steps are multiplied in order, as one MMA each.
     last = emit(after(mma, in.first, in.second, j.serial_promote ? promoted : promoted_before), [&] {
       const DType md = o.dtype == DType::fp32 ? DType::tf32 : o.dtype;

@@ -49,7 +49,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
                "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer)"},
-      {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"}};
+      {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"},
+      {"fp4-scale-block", "fp4 gemm: K elements per block scale, 16 (NVFP4, default) or 32 (MXFP4)"}};
   return v;
 }
 }  // namespace
@@ -131,6 +132,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
     case OpKind::Gemm:
       op.m = get("m", 0), op.n = get("n", 0), op.k = get("k", 0), op.batch = get("batch", 1);
       op.fast_accum = has("fast-accum") && to_bool("fast-accum", s("fast-accum", ""));
+      op.fp4_scale_block = static_cast<int>(get("fp4-scale-block", OpSpec::kNvfp4ScaleBlock));
       break;
     case OpKind::GroupedGemm: {
       std::int64_t groups = get("groups", get("experts", 8));

@@ -77,7 +77,7 @@ bool gemm_dtypes(const std::string& d, DType& in, DType& out) {
   if (d.rfind("fp16", 0) == 0) return in = DType::fp16, out = DType::fp16, true;
   if (d.find("tf32") != std::string::npos) return in = DType::tf32, out = DType::fp32, true;
   if (d.rfind("fp8", 0) == 0) return in = DType::fp8, out = DType::bf16, true;
-  if (d.rfind("fp4", 0) == 0) return in = DType::fp4, out = DType::bf16, true;  // NVFP4 operands, bf16 out
+  if (d.rfind("fp4", 0) == 0) return in = DType::fp4, out = DType::bf16, true;  // NVFP4 (or MXFP4) operands, bf16 out
   return false;
 }
 }  // namespace
@@ -267,6 +267,9 @@ bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) 
     op.odtype = outd;
     op.m = shape["M"], op.n = shape["N"], op.k = shape["K"];
     op.batch = shape.count("b") ? shape["b"] : 1;
+    // fp4 rows: NVFP4 (e4m3 scales per 16) unless the row names MXFP4 (ue8m0 per 32); fp32 out where it says so.
+    if (in == DType::fp4 && row.dtype.find("MXFP4") != std::string::npos) op.fp4_scale_block = OpSpec::kMxfp4ScaleBlock;
+    if (in == DType::fp4 && row.dtype.find("fp32 out") != std::string::npos) op.odtype = DType::fp32;
     // torch._scaled_mm's use_fast_accum (False unless the workload names it, PyTorch's default).
     op.fast_accum = row.workload.find("use_fast_accum=True") != std::string::npos;
   } else if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&

@@ -34,6 +34,21 @@ gpu::GpuSpec gpu_spec(const char* preset) {
 OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType d = DType::bf16) {
   return make_op("gemm", {{"m", std::to_string(m)}, {"n", std::to_string(n)}, {"k", std::to_string(k)}, {"dtype", name(d)}});
 }
+
+// Bytes the lowered GEMM's tasks read from operand `which` ("A" or "B") by DMA.
+double operand_read_bytes(const OpSpec& op, const gpu::GpuSpec& s, const gpu::GemmTiling& t, const char* which) {
+  LowerOptions lo;
+  const TensorRef r = lo.ref(op.label, which);
+  double bytes = 0;
+  for (const Program& p : gpu::lower_gemm(op, s, lo, t))
+    for (std::uint64_t i = 0; i < p.num_tasks; ++i) {
+      Task task;
+      p.make_task(i, task);
+      for (const auto& in : task.instrs)
+        if (in.kind == TxKind::DmaRead && in.addr >= r.addr && in.addr < r.addr + (1ull << 40)) bytes += in.bytes;
+    }
+  return bytes;
+}
 }  // namespace
 
 // Every GEMM and attention kernel row of our H100 measurements that ran in under 10 us (CUDA-graph
@@ -97,9 +112,9 @@ TEST(GpuBlackwell, B200GemmKernelTimesAndShareOfPeak) {
 }
 
 // B200 NVFP4 GEMM (flashinfer PR #1979, mm_fp4's CUTLASS backend, M1024 N7168 K4608: 3370 TFLOPS). A known
-// gap (README, "Why the B200 NVFP4 rows are fast"): the model runs fp4 at the preset's 2x fp8 rate per clock with
-// no block-scale cost, about 27% faster than measured, where public NVFP4 kernels reach 1.2-1.5x their fp8 rate.
-// Held to its own bound, so the gap can neither widen unnoticed nor close without this bound being tightened.
+// gap (README, "Why the B200 NVFP4 rows are fast"): +27.1% before the block scales travelled with the tiles
+// (2026-12-05, branch bw31), +21.9% since; the rest is not located. Held to its own bound, so the gap can
+// neither widen unnoticed nor close without this bound being tightened.
 TEST(GpuBlackwell, B200Nvfp4GemmRowIsAKnownGapWithinItsBound) {
   const auto pts = validate_rows(rows_of("public_measurements.csv"), "FI-B");
   ASSERT_EQ(pts.size(), 1u);
@@ -107,7 +122,49 @@ TEST(GpuBlackwell, B200Nvfp4GemmRowIsAKnownGapWithinItsBound) {
   EXPECT_EQ(p.chip, "b200");
   EXPECT_LE(p.predicted, p.roofline) << "throughput above the fp4 roofline";
   EXPECT_GT(p.error, 0.0) << "the model is expected fast here (known gap); tighten this test if it closed";
-  EXPECT_LE(p.error, 0.30) << "predicted " << p.predicted << " TFLOP/s";
+  EXPECT_LE(p.error, 0.25) << "predicted " << p.predicted << " TFLOP/s";
+}
+
+// Block-scaled fp4 GEMMs: every tile has 128 rows per SM (CUTLASS's sm100 MXF4NVF4 MMA shapes), and each A and
+// B tile is copied with its scales, one byte per 16 elements (NVFP4) or per 32 (MXFP4).
+TEST(GpuBlackwell, Fp4TilesKeep128RowsAndCarryTheirBlockScales) {
+  const gpu::GpuSpec s = gpu_spec("b200.yaml");
+  for (const OpSpec& op : {gemm(128, 2048, 7168, DType::fp4), gemm(512, 2048, 7168, DType::fp4), gemm(8192, 8192, 8192, DType::fp4)})
+    EXPECT_EQ(gpu::choose_gemm_tiling(op, s).bm, 128) << op.m << "x" << op.n << "x" << op.k;
+  EXPECT_EQ(gpu::choose_gemm_tiling(gemm(128, 2048, 7168), s).bm, 64) << "bf16 keeps its 64-row tiles";
+  for (const int block : {16, 32}) {
+    OpSpec op = gemm(1024, 1024, 1024, DType::fp4);
+    op.fp4_scale_block = block;
+    const gpu::GemmTiling t = gpu::choose_gemm_tiling(op, s);
+    const double a_bytes = operand_read_bytes(op, s, t, "A");
+    // A is read once per tile-column, 0.5 byte per element plus its scales.
+    const double tiles_n = std::ceil(1024.0 / t.bn);
+    EXPECT_NEAR(a_bytes, 1024.0 * 1024 * (0.5 + 1.0 / block) * tiles_n, 1024.0 * tiles_n) << block;
+  }
+  OpSpec bad = gemm(64, 64, 64, DType::fp4);
+  bad.fp4_scale_block = 8;
+  EXPECT_THROW(bad.validate(), InputError);
+}
+
+// Public B200 block-scaled and fp8 GEMM rows: DeepGEMM's MXFP4 GEMMs (PR #348) and vLLM's CUTLASS fp8 GEMMs
+// (PR #19566). Large fp4 GEMMs (thousands of rows) land within 10%; the small-M fp4 ones are fast (+12..+72%
+// on 2026-12-05: both DeepGEMM and cuBLASLt take 11 us for 128x2048x7168 where the model takes 6.7, split-K
+// included), a known gap held to its bound; the fp8 rows within 15%.
+TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
+  const auto fp4 = validate_rows(rows_of("public_measurements.csv"), "DGF4");
+  ASSERT_EQ(fp4.size(), 7u);
+  for (const auto& p : fp4) {
+    EXPECT_LE(p.predicted, p.roofline) << p.row.id;
+    if (p.row.shape.rfind("M4096", 0) == 0 || p.row.shape.rfind("M8192", 0) == 0) {
+      EXPECT_LE(std::fabs(p.error), 0.10) << p.row.id << " predicted " << p.predicted;
+    } else {
+      EXPECT_GT(p.error, 0.0) << p.row.id << ": known gap (fast); tighten this test if it closed";
+      EXPECT_LE(p.error, 0.75) << p.row.id << " predicted " << p.predicted;
+    }
+  }
+  const auto fp8 = validate_rows(rows_of("public_measurements.csv"), "VF8-B");
+  ASSERT_EQ(fp8.size(), 3u);
+  for (const auto& p : fp8) EXPECT_LE(std::fabs(p.error), 0.15) << p.row.id << " predicted " << p.predicted;
 }
 
 // The 2-SM MMA halves each SM's B traffic: a large B200 GEMM is not bound by the SMs' crossbar links.
@@ -117,16 +174,7 @@ TEST(GpuBlackwell, PairMmaHalvesEachSmsBTraffic) {
   const OpSpec op = gemm(4096, 4096, 4096);
   const gpu::GemmTiling t = gpu::choose_gemm_tiling(op, s);
   ASSERT_TRUE(t.cta_pair);
-  LowerOptions lo;
-  double b_bytes = 0;
-  const TensorRef B = lo.ref(op.label, "B");
-  for (const Program& p : gpu::lower_gemm(op, s, lo, t))
-    for (std::uint64_t i = 0; i < p.num_tasks; ++i) {
-      Task task;
-      p.make_task(i, task);
-      for (const auto& in : task.instrs)
-        if (in.kind == TxKind::DmaRead && in.addr >= B.addr && in.addr < B.addr + (1ull << 40)) b_bytes += in.bytes;
-    }
+  const double b_bytes = operand_read_bytes(op, s, t, "B");
   // Each tile-row pair reads each B tile once between its two SMs: half of one read per tile.
   const double tiles_m = std::ceil(4096.0 / t.bm);
   EXPECT_DOUBLE_EQ(b_bytes, 4096.0 * 4096 * 2 * tiles_m / 2);
