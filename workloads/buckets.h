@@ -25,6 +25,12 @@ struct ShapeBuckets {
 // context_length_estimate the context buckets are half of each token bucket (bucket.py context_sizes).
 ShapeBuckets tnx_default_buckets(std::int64_t n_positions);
 
+// NxD Inference's default buckets up to `max_length` (--max-context-length for context encoding, --seq-len for
+// token generation, with --enable-bucketing): generate_buckets(128, max_length) (aws-neuron/neuronx-distributed-
+// inference src/neuronx_distributed_inference/modules/autobucketing.py @ 11b342a1): powers of two from 128 below
+// 2^round(log2(max_length)), then max_length itself.
+std::vector<std::int64_t> nxdi_default_buckets(std::int64_t max_length);
+
 // The bucket a size runs in: the smallest bucket >= size; beyond the largest, the largest (bucket.py find:
 // bisect_left with hi = the last index). `size` itself where there are no buckets.
 std::int64_t bucket_for(const std::vector<std::int64_t>& buckets, std::int64_t size);

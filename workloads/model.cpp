@@ -514,6 +514,14 @@ ModelConfig stored_heads(const ModelConfig& m, int degree) {
   return out;
 }
 
+ModelConfig stored_heads_nxdi(const ModelConfig& m, int degree) {
+  if (degree <= 0 || m.is_mla() || m.kv_heads % degree == 0 || degree % m.kv_heads != 0) return stored_heads(m, degree);
+  ModelConfig out = m;
+  out.heads = (m.heads + degree - 1) / degree * degree;  // query heads padded to a multiple of the degree
+  out.kv_heads = degree;                                 // one KV head per rank, replicated
+  return out;
+}
+
 LayerParams layer_params(const ModelConfig& m, std::int64_t i) {
   LayerParams l;
   const double h = static_cast<double>(m.hidden);

@@ -131,6 +131,11 @@ LayerParams layer_params(const ModelConfig& m, std::int64_t layer);
 // padded and replicated heads are real weights, KV cache and FLOPs on the device. head_dim is kept.
 // InputError for MLA models (their latent KV is not split by heads).
 ModelConfig stored_heads(const ModelConfig& m, int degree);
+// As AWS NxD Inference stores the heads for a TP degree `degree` (neuronx_distributed_inference
+// modules/attention/gqa.py determine_sharding_strategy, get_shardable_head_counts): by default
+// GQA.REPLICATE_TO_TP_DEGREE, one KV head per rank (KV heads replicated to `degree`) when `degree` is a
+// multiple of them, query heads padded to a multiple of `degree`; otherwise CONVERT_TO_MHA, as stored_heads.
+ModelConfig stored_heads_nxdi(const ModelConfig& m, int degree);
 
 // Reads a model: a shipped name ("llama-3.1-8b" -> source_dir()/workloads/models/llama-3.1-8b.json),
 // a path to a config.json, or a folder holding one. InputError "<file>: <field>: <problem>" for

@@ -383,7 +383,7 @@ ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
   if (pad_heads > 0 && pad_heads % tp != 0)  // a negative one: stored_heads refuses it
     throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
                      " (the NeuronCores of the TP group: cores per chip x chips)");
-  ModelConfig r = pad_heads == 0 ? m : stored_heads(m, pad_heads);
+  ModelConfig r = pad_heads == 0 ? m : kv_to_tp_degree ? stored_heads_nxdi(m, pad_heads) : stored_heads(m, pad_heads);
   if (!buckets.token.empty()) r.max_position = std::max(r.max_position, buckets.token.back());  // RoPE has no limit
   return r;
 }

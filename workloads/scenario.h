@@ -125,6 +125,9 @@ struct Scenario {
   // does not split the KV heads, KV heads replicated to one per query head (stored_heads). 0: off,
   // the heads split as vLLM and TensorRT-LLM split them (a divisor, or KV heads replicated).
   int pad_heads = 0;
+  // With pad_heads: the heads as NxD Inference stores them instead (stored_heads_nxdi: KV heads replicated to
+  // the TP degree when it is a multiple of them, not to one per query head).
+  bool kv_to_tp_degree = false;
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
   // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <regex>
 
 #include "sim/base/strformat.h"
@@ -173,26 +174,131 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   return true;
 }
 
-// Neuron's batch-1 latency tables: TTFT and TPOT of one request on a trn1/inf2 instance.
-bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  const bool trn1 = row.hardware.find("trn1.32xlarge") != std::string::npos;
-  const bool inf2 = row.hardware.find("inf2.48xlarge") != std::string::npos;
-  if (!trn1 && !inf2) {
-    why = "no system preset for '" + row.hardware + "'";
+// sglang-jax's cookbook speed tables (sgl-project/sglang-jax docs/cookbook/autoregressive/*): one server of TP
+// chips of a TPU slice ("TPU v6e x4"), sgl_jax.bench_serving's closed loop of `concurrency` clients sending
+// `prompts` random requests. Its random dataset draws each prompt uniformly from [max(int(len x ratio), 1), len]
+// and each output from [int(len x ratio), len] (python/sgl_jax/bench_serving.py sample_random_requests); the
+// tables' token totals fit the default ratio 0 (26497 input tokens over 100 prompts of at most 512: mean 265
+// against 256.5; at ratio 1 it would be 51200), so both lengths are uniform from 1 (an output of 0 tokens is
+// drawn as 1). The launch's --max-running-requests and --chunked-prefill-size (the row's "maxrun" and "chunk")
+// bound the scheduler; the host's work per iteration is the sglang scheduler's (an assumption: sglang-jax's
+// own is not published). Its TPOT is per request, (latency - TTFT) / (output - 1), the median over requests,
+// as serve's.
+bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch hw;
+  if (!std::regex_search(row.hardware, hw, std::regex("^TPU (v[0-9a-z]+) x([0-9]+)$"))) {
+    why = "no TPU slice in '" + row.hardware + "' (expected 'TPU v6e xN')";
     return false;
   }
+  const std::string chip_name = "tpu-" + hw[1].str();
   const std::string model = shipped_model(row.workload, why);
   if (model.empty()) return false;
   auto f = parse_shape(row.shape);
-  ModelConfig m = load_model(model);
-  // Neuron's TP counts NeuronCores, two per chip on both: our chip preset is the whole chip, and the
-  // heads are stored as transformers-neuronx stores them for that many cores (Scenario::pad_heads).
-  const int cores = static_cast<int>(f["TP"]), tp = cores / 2;
-  if (tp < 1 || cores % 2 != 0) {
-    why = "TP" + std::to_string(cores) + " is not a whole number of two-core chips";
+  const int chips = std::stoi(hw[2]), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
+  if (tp != chips || !f.count("concurrency") || !f.count("randin") || !f.count("randout")) {
+    why = "sglang-jax row '" + row.shape + "': expected TP equal to the slice's chips, concurrency, randin and randout";
     return false;
   }
-  SystemContext sys{load_system(trn1 ? "trn1-32xl" : "inf2-48xl")};
+  auto chip = load_chip(chip_name);
+  Scenario s;
+  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
+  s.tp = tp;
+  ServeOptions o;
+  o.scheduler = "sglang";
+  o.input_dist = LengthDist{LengthDist::Kind::Uniform, 1, static_cast<double>(f["randin"])};
+  o.output_dist = LengthDist{LengthDist::Kind::Uniform, 1, static_cast<double>(f["randout"])};
+  o.concurrency = {f["concurrency"]};
+  o.concurrency_given = true;
+  o.requests = f.count("prompts") ? f["prompts"] : 0;
+  if (f.count("maxrun")) o.limits.max_seqs = f["maxrun"];
+  if (f.count("chunk")) o.limits.token_budget = f["chunk"];
+  if (tp > 1) {
+    SystemChoice c;
+    c.devices = tp;
+    o.system = SystemContext{*resolve_system(chip_name, c)};
+  }
+  static std::map<std::string, ServePoint> runs;  // a row's throughput and TPOT come from one run
+  const std::string key = chip_name + " " + model + " " + row.shape;
+  auto it = runs.find(key);
+  if (it == runs.end()) {
+    ServeResult r = serve(*chip, load_model(model), s, o);
+    if (r.best < 0) {
+      why = "no operating point";
+      return false;
+    }
+    it = runs.emplace(key, r.curve[static_cast<size_t>(r.best)]).first;
+  }
+  const ServePoint& b = it->second;
+  if (row.metric == "throughput") p.predicted = b.throughput_tok_s;
+  else if (row.metric == "TPOT_median" && row.unit == "ms") p.predicted = b.tpot_s * 1e3;
+  else {
+    why = "metric '" + row.metric + "' of an sglang-jax row is not predicted (throughput, TPOT_median in ms)";
+    return false;
+  }
+  p.chip = chip_name + "x" + std::to_string(tp);
+  p.note = strformat("sglang scheduler, closed loop of %lld, %lld requests, lengths uniform:1:%lld / uniform:1:%lld, "
+                     "up to %lld running, host busy %.0f%%",
+                     static_cast<long long>(f["concurrency"]), static_cast<long long>(b.requests),
+                     static_cast<long long>(f["randin"]), static_cast<long long>(f["randout"]),
+                     static_cast<long long>(b.batch), 100 * b.host_busy_share);
+  return true;
+}
+
+// The Neuron instance of a latency row: its system preset and physical NeuronCores per chip (trn1 and inf2: 2,
+// aws-neuron-sdk trn1-arch/inf2-arch; trn2: 8, about-neuron/arch/neuron-hardware/trainium2.rst).
+struct NeuronInstance {
+  std::string system;
+  int cores_per_chip = 0;
+};
+std::optional<NeuronInstance> neuron_instance(const std::string& hardware) {
+  if (hardware.find("trn1.32xlarge") != std::string::npos) return NeuronInstance{"trn1-32xl", 2};
+  if (hardware.find("inf2.48xlarge") != std::string::npos) return NeuronInstance{"inf2-48xl", 2};
+  if (hardware.find("trn2.48xlarge") != std::string::npos) return NeuronInstance{"trn2-48xl", 8};
+  return std::nullopt;
+}
+
+// A bucket list written in a row's shape ("cte2048/4096/10240/12288"): the sizes after `key`, empty if absent.
+std::vector<std::int64_t> shape_list(const std::string& shape, const std::string& key) {
+  std::smatch m;
+  std::vector<std::int64_t> out;
+  if (!std::regex_search(shape, m, std::regex("\\b" + key + "([0-9]+(/[0-9]+)*)"))) return out;
+  const std::string list = m[1];
+  static const std::regex number("[0-9]+");
+  for (auto it = std::sregex_iterator(list.begin(), list.end(), number); it != std::sregex_iterator(); ++it)
+    out.push_back(std::stoll(it->str()));
+  return out;
+}
+
+// The stack's part of a latency row's scenario: transformers-neuronx (the trn1/inf2 tables) or NxD Inference
+// (the trn2 tutorials' tables, "NxD Inference" in the workload); returns the chip overrides it implies.
+std::vector<std::string> neuron_stack(const ValidationRow& row, std::map<std::string, std::int64_t>& f, Scenario& s,
+                                      std::int64_t& n_positions, std::string& note) {
+  const bool nxdi = row.workload.find("NxD Inference") != std::string::npos;
+  s.attention_impl = kTnxImpl;  // both stacks' decode attention: the token graph over the bucket (below)
+  if (nxdi) {
+    // NxD Inference with --enable-bucketing: context buckets up to --max-context-length ("ctx") and token buckets
+    // up to --seq-len ("seq"), each list generate_buckets(128, max) (modules/autobucketing.py), unless the row
+    // lists them ("cte..." / "tkg...", --context-encoding-buckets / --token-generation-buckets).
+    n_positions = f.count("seq") ? f["seq"] : s.input_len + s.output_len;
+    const std::int64_t ctx = f.count("ctx") ? f["ctx"] : n_positions;
+    s.buckets.context = shape_list(row.shape, "cte");
+    s.buckets.token = shape_list(row.shape, "tkg");
+    if (s.buckets.context.empty()) s.buckets.context = nxdi_default_buckets(ctx);
+    if (s.buckets.token.empty()) s.buckets.token = nxdi_default_buckets(n_positions);
+    // KV heads as NxD Inference shards them for its TP degree (modules/attention/gqa.py: replicated to the TP
+    // degree when it is a multiple of them).
+    s.kv_to_tp_degree = true;
+    note = ", NxD Inference: flash-attention kernel for every prompt (--attn-kernel-enabled), token graph over the bucket";
+    // --attn-kernel-enabled: NxD Inference's context encoding runs the NKI flash-attention kernel at every prompt
+    // length (attention_base.py get_flash_attention_strategy), which the lowering takes from 1 token on; its token
+    // generation without the TKG kernel flag attends as an unfused graph over the bucket (compute_for_token_gen:
+    // Q K_prior^T, where(mask), cast f32, manual_softmax, cast back, P V), as transformers-neuronx's token graph.
+    return {"lowering.tnx_flash_min_tokens=1"};
+  }
+  // transformers-neuronx compiles the n_positions it is given (the table's sequence length): its default buckets,
+  // the prompt padded to a context bucket, each decode step run over its token bucket of KV positions.
+  n_positions = f.count("seq") ? f["seq"] : s.input_len + s.output_len;
+  s.buckets = tnx_default_buckets(n_positions);  // the model compiled for the largest (Scenario::run_model_of)
   // The table's release ("Neuron2.18.0"): transformers-neuronx added its flash-attention kernel for context
   // encoding in 0.11.351.0 (Neuron 2.19, 2024-07-03: "compiler optimized flash attention kernel to support
   // context lengths of 16k/32k for Llama models"; aws-neuron/aws-neuron-sdk release-notes/torch/
@@ -201,23 +307,46 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   std::smatch release;
   const bool before_flash = std::regex_search(row.shape, release, std::regex("Neuron([0-9]+)\\.([0-9]+)")) &&
                             std::make_pair(std::stoi(release[1]), std::stoi(release[2])) < std::make_pair(2, 19);
-  auto chip = load_chip(sys.spec.chip, before_flash ? std::vector<std::string>{"lowering.tnx_flash_min_tokens=0"}
-                                                    : std::vector<std::string>{});
+  note = std::string(", transformers-neuronx attention") + (before_flash ? " (HLO graph at every length: no flash kernel before Neuron 2.19)" : "");
+  return before_flash ? std::vector<std::string>{"lowering.tnx_flash_min_tokens=0"} : std::vector<std::string>{};
+}
+
+// Neuron's batch-1 latency tables: TTFT and TPOT of one request on a trn1/inf2/trn2 instance.
+bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  const auto inst = neuron_instance(row.hardware);
+  if (!inst) {
+    why = "no system preset for '" + row.hardware + "'";
+    return false;
+  }
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return false;
+  auto f = parse_shape(row.shape);
+  ModelConfig m = load_model(model);
+  // Neuron's TP counts (logical) NeuronCores: LNC physical cores each ("LNC2" on trn2, 1 on trn1/inf2). Our chip
+  // preset is the whole chip, and the heads are stored as the software stores them for that many ranks
+  // (Scenario::pad_heads).
+  const int ranks = static_cast<int>(f["TP"]), lnc = f.count("LNC") ? static_cast<int>(f["LNC"]) : 1;
+  const int tp = ranks * lnc / inst->cores_per_chip;
+  if (tp < 1 || (ranks * lnc) % inst->cores_per_chip != 0) {
+    why = "TP" + std::to_string(ranks) + " x LNC" + std::to_string(lnc) + " is not a whole number of " +
+          std::to_string(inst->cores_per_chip) + "-core chips";
+    return false;
+  }
+  SystemContext sys{load_system(inst->system)};
   Scenario s;
   s.phase = Phase::Request;
   s.batch = 1;
   s.input_len = f.count("in") ? f["in"] : 2048;
   s.output_len = f.count("out") ? f["out"] : 2048;
-  // transformers-neuronx compiles the n_positions it is given (the table's sequence length), also beyond
-  // config.json's max_position_embeddings (Llama-2-7b at 8192 positions on trn1 and inf2): RoPE has no limit.
-  m.max_position = std::max(m.max_position, s.input_len + s.output_len);
-  // transformers-neuronx's default buckets for the compiled n_positions (the table's sequence length): the
-  // prompt padded to a context bucket, each decode step run over its token bucket of KV positions.
-  const std::int64_t n_positions = f.count("seq") ? f["seq"] : s.input_len + s.output_len;
-  s.buckets = tnx_default_buckets(n_positions);  // the model compiled for the largest (Scenario::run_model_of)
+  std::int64_t n_positions = 0;
+  std::string stack_note;
+  const std::vector<std::string> overrides = neuron_stack(row, f, s, n_positions, stack_note);
+  auto chip = load_chip(sys.spec.chip, overrides);
+  // The software compiles the n_positions it is given (the table's sequence length), also beyond config.json's
+  // max_position_embeddings (Llama-2-7b at 8192 positions on trn1 and inf2): RoPE has no limit.
+  m.max_position = std::max(m.max_position, std::max(s.input_len + s.output_len, n_positions));
   s.tp = tp;
-  s.pad_heads = cores;
-  s.attention_impl = kTnxImpl;  // the tables' stack: its attention (no flash kernel before Neuron 2.19, above)
+  s.pad_heads = ranks;
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   // transformers-neuronx's weight-only int8 (QuantizationConfig quant_dtype s8, dequant_dtype bf16, per output
   // channel): the weights stay int8 in HBM and each GEMM converts them to bf16 on chip (the Trainium GEMM
@@ -227,10 +356,12 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   // A table row gives TTFT and TPOT of the same request: simulate it once for both (for the process: one entry
   // per distinct request of the tables, a few dozen; presets are not edited while validate runs).
   static std::map<std::string, ModelRunResult> runs;
-  const std::string key = strformat("%s %s in%lld out%lld seq%lld tp%d %s%s", sys.spec.name.c_str(), model.c_str(),
-                                    static_cast<long long>(s.input_len), static_cast<long long>(s.output_len),
-                                    static_cast<long long>(n_positions), cores, name(s.wdtype),
-                                    before_flash ? " no-flash" : "");
+  std::string key = strformat("%s %s in%lld out%lld seq%lld tp%d lnc%d %s", sys.spec.name.c_str(), model.c_str(),
+                              static_cast<long long>(s.input_len), static_cast<long long>(s.output_len),
+                              static_cast<long long>(n_positions), ranks, lnc, name(s.wdtype));
+  for (const auto& o : overrides) key += " " + o;
+  for (auto b : s.buckets.context) key += strformat(" c%lld", static_cast<long long>(b));
+  for (auto b : s.buckets.token) key += strformat(" t%lld", static_cast<long long>(b));
   auto it = runs.find(key);
   if (it == runs.end()) {
     ModelRunOptions o;
@@ -251,10 +382,8 @@ bool latency_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     return false;
   }
   p.note = "request, batch 1, tp" + std::to_string(tp) + " over " + std::to_string(tp) + " chips, heads stored for " +
-           std::to_string(cores) + " NeuronCores, transformers-neuronx attention" +
-           (before_flash ? " (HLO graph at every length: no flash kernel before Neuron 2.19)" : "") + ", buckets for " +
-           std::to_string(n_positions) + " positions" +
-           (int8_weights ? ", int8 weights converted to bf16 on chip" : "");
+           std::to_string(ranks) + " NeuronCores" + (lnc > 1 ? " (LNC" + std::to_string(lnc) + ")" : "") + stack_note +
+           ", buckets for " + std::to_string(n_positions) + " positions" + (int8_weights ? ", int8 weights converted to bf16 on chip" : "");
   return true;
 }
 
@@ -351,6 +480,7 @@ bool sustained_step_row(const ValidationRow& row, ValidationPoint& p, std::strin
 
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   if (step_row(row, p, why) || sustained_step_row(row, p, why)) return why.empty();
+  if (row.workload.find("sglang-jax") != std::string::npos) return sglang_jax_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
     why = "JetStream's ShareGPT length distribution is not shipped";
     return false;

@@ -104,5 +104,19 @@ TEST(ShapeBuckets, NeuronBucketsFlag) {
   }
 }
 
+// NxD Inference's generate_buckets(128, max): powers of two below 2^round(log2(max)), then max itself.
+TEST(WorkloadBuckets, NxdiDefaultBuckets) {
+  const std::vector<std::int64_t> ctx = nxdi_default_buckets(12288);  // log2 = 13.58 -> 2^7 .. 2^13, then 12288
+  EXPECT_EQ(ctx, (std::vector<std::int64_t>{128, 256, 512, 1024, 2048, 4096, 8192, 12288}));
+  EXPECT_EQ(bucket_for(ctx, 10000), 12288);  // the trn2 tutorials' 10000-token prompt
+  const std::vector<std::int64_t> tkg = nxdi_default_buckets(12800);
+  EXPECT_EQ(tkg.back(), 12800);
+  EXPECT_EQ(tkg[tkg.size() - 2], 8192);
+  EXPECT_EQ(nxdi_default_buckets(4096), (std::vector<std::int64_t>{128, 256, 512, 1024, 2048, 4096}));
+  EXPECT_EQ(nxdi_default_buckets(5000).back(), 5000);  // log2 = 12.29 -> rounds to 12: ..., 2048, then 5000
+  EXPECT_EQ(nxdi_default_buckets(5000)[nxdi_default_buckets(5000).size() - 2], 2048);
+  EXPECT_EQ(nxdi_default_buckets(128), (std::vector<std::int64_t>{128}));
+}
+
 }  // namespace
 }  // namespace xpu

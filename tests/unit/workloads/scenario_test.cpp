@@ -64,6 +64,23 @@ TEST(WorkloadScenario, TensorParallelDegreeMustSplitHeads) {
 
 // AWS transformers-neuronx's head layout (--pad-heads): Llama-2-70B (64 heads, 8 KV heads) at TP24
 // NeuronCores on 12 inf2 chips, as the Neuron benchmark tables run it.
+// NxD Inference's GQA.REPLICATE_TO_TP_DEGREE: one KV head per rank when the TP degree is a multiple of them;
+// CONVERT_TO_MHA (as transformers-neuronx) otherwise.
+TEST(WorkloadScenario, NxdiHeadLayoutReplicatesKvToTheDegree) {
+  const ModelConfig m405 = load_model("llama-3.1-405b");  // 128 query heads, 8 KV heads
+  EXPECT_EQ(stored_heads_nxdi(m405, 64).heads, 128);
+  EXPECT_EQ(stored_heads_nxdi(m405, 64).kv_heads, 64);   // transformers-neuronx's layout: 128
+  EXPECT_EQ(stored_heads(m405, 64).kv_heads, 128);
+  EXPECT_EQ(stored_heads_nxdi(m405, 8).kv_heads, 8);     // the degree splits them: kept
+  EXPECT_EQ(stored_heads_nxdi(load_model("llama-2-70b"), 24).kv_heads, 24);  // one per rank (transformers-neuronx: 72)
+  EXPECT_EQ(stored_heads_nxdi(load_model("llama-2-70b"), 24).heads, 72);     // query heads padded to a multiple of 24
+  Scenario s;
+  s.tp = 16;
+  s.pad_heads = 64;
+  s.kv_to_tp_degree = true;
+  EXPECT_EQ(s.run_model_of(m405).kv_heads, 64);
+}
+
 TEST(WorkloadScenario, NeuronHeadLayoutPadsAndReplicates) {
   ModelConfig m = load_model("llama-2-70b");
   Scenario s = prefill(1, 16);
