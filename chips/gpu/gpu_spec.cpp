@@ -71,6 +71,9 @@ void describe(Params& p, GpuSpec& s) {
     "Fewest rows of a block tile that the library's stream-K kernels take (smaller tiles run data-parallel or "
     "split-K): on Hopper its stream-K scheduler runs only in the cooperative kernel, whose two consumer "
     "warpgroups split the tile's rows", "0");
+  p("sm.block_scaled_split_k", s.sm.block_scaled_split_k,
+    "The GEMM library splits K of block-scaled fp4 GEMMs (split-K with a reduction kernel, or stream-K) "
+    "as it does for bf16/fp8; false: those kernels run whole tiles on a persistent data-parallel grid", "true");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,

@@ -32,6 +32,7 @@ struct SmSpec {
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   bool stream_k = false;               // the GEMM library has hybrid stream-K kernels (kernels/common/stream_k.h)
   int stream_k_min_rows = 0;           // the library's stream-K kernels take block tiles of at least this many rows
+  bool block_scaled_split_k = true;    // the library splits K of block-scaled (fp4) GEMMs as of the others
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
   int sub_partitions = 4;              // processing blocks per SM, each with its own warp scheduler and tensor core

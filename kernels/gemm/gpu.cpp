@@ -307,8 +307,10 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
     const bool pair = tma && spec.sm.cta_pair_mma && rows_tiles >= 2;
     if (tiles_mn == 0) tiles_mn = 1;
     std::int64_t ksteps = ceil_div(op.k, bk);
+    // Block-scaled fp4 kernels whose library builds no split of K (sm.block_scaled_split_k) run whole tiles.
+    const bool may_split = spec.sm.block_scaled_split_k || (op.dtype != DType::fp4 && op.wdtype != DType::fp4);
     for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
-      if (sk > 1 && (tiles_mn * sk > 2 * spec.sm.count * bps || ksteps / sk < 4)) break;
+      if (sk > 1 && (tiles_mn * sk > 2 * spec.sm.count * bps || ksteps / sk < 4 || !may_split)) break;
       double tiles = static_cast<double>(tiles_mn * sk);
       double slots = static_cast<double>(spec.sm.count) * bps;
       double waves = std::ceil(tiles / slots);
@@ -360,7 +362,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // units sharing a tile-row or tile-column of the operands run at different K offsets, so one reads a K
       // slice long after another did: when the operands outgrow the L2 that slice is gone, and every
       // stream-K iteration reads its operands from HBM, within the stream-K phase.
-      const StreamKPlan skp = sk == 1 && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma && bm >= spec.sm.stream_k_min_rows
+      const StreamKPlan skp = sk == 1 && may_split && tma && spec.sm.stream_k && !spec.sm.cta_pair_mma && bm >= spec.sm.stream_k_min_rows
                                   ? plan_stream_k(tiles_mn, ksteps, static_cast<std::int64_t>(slots))
                                   : StreamKPlan{};
       double est_sk = 1e30;

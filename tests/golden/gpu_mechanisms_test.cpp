@@ -146,10 +146,23 @@ TEST(GpuBlackwell, Fp4TilesKeep128RowsAndCarryTheirBlockScales) {
   EXPECT_THROW(bad.validate(), InputError);
 }
 
+// The B200's block-scaled fp4 kernels (TensorRT-LLM's CUTLASS and trtllm-gen NVFP4 GEMMs, flashinfer's cutlass
+// backend, DeepGEMM) run whole tiles on a persistent grid: no split of K for fp4, while bf16 and fp8 GEMMs of the
+// same shape still split, and a preset whose library does split fp4 (sm.block_scaled_split_k) splits it too.
+TEST(GpuBlackwell, BlockScaledFp4GemmsDoNotSplitK) {
+  gpu::GpuSpec s = gpu_spec("b200.yaml");
+  const OpSpec fp4 = gemm(128, 2048, 7168, DType::fp4);
+  EXPECT_EQ(gpu::choose_gemm_tiling(fp4, s).split_k, 1);
+  EXPECT_FALSE(gpu::choose_gemm_tiling(fp4, s).stream_k);
+  EXPECT_GT(gpu::choose_gemm_tiling(gemm(128, 2048, 7168, DType::fp8), s).split_k, 1) << "fp8 still splits";
+  s.sm.block_scaled_split_k = true;
+  EXPECT_GT(gpu::choose_gemm_tiling(fp4, s).split_k, 1);
+}
+
 // Public B200 block-scaled and fp8 GEMM rows: DeepGEMM's MXFP4 GEMMs (PR #348) and vLLM's CUTLASS fp8 GEMMs
-// (PR #19566). Large fp4 GEMMs (thousands of rows) land within 10%; the small-M fp4 ones are fast (+12..+72%
-// on 2026-12-05: both DeepGEMM and cuBLASLt take 11 us for 128x2048x7168 where the model takes 6.7, split-K
-// included), a known gap held to its bound; the fp8 rows within 15%.
+// (PR #19566). Large fp4 GEMMs (thousands of rows) land within 10%; the small-M fp4 ones are fast (+12..+59%
+// on 2026-12-05; 128x2048x7168 +72% while the model split K four ways, +32% since the B200's block-scaled
+// kernels run whole tiles, sm.block_scaled_split_k), a known gap held to its bound; the fp8 rows within 15%.
 TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
   const auto fp4 = validate_rows(rows_of("public_measurements.csv"), "DGF4");
   ASSERT_EQ(fp4.size(), 7u);
@@ -159,7 +172,7 @@ TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
       EXPECT_LE(std::fabs(p.error), 0.10) << p.row.id << " predicted " << p.predicted;
     } else {
       EXPECT_GT(p.error, 0.0) << p.row.id << ": known gap (fast); tighten this test if it closed";
-      EXPECT_LE(p.error, 0.75) << p.row.id << " predicted " << p.predicted;
+      EXPECT_LE(p.error, 0.60) << p.row.id << " predicted " << p.predicted;
     }
   }
   const auto fp8 = validate_rows(rows_of("public_measurements.csv"), "VF8-B");
