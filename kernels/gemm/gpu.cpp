@@ -286,6 +286,8 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   best.estimate_s = 1e30;
   const int promote = promotion_steps(op, spec, bk);
   const double clk = spec.sm.clock.value();
+  // Block-scaled fp4 kernels whose library builds no split of K (sm.block_scaled_split_k) run whole tiles.
+  const bool may_split = spec.sm.block_scaled_split_k || (op.dtype != DType::fp4 && op.wdtype != DType::fp4);
   for (auto& sh : shapes) {
     int bm = sh[0], bn = sh[1];
     if (!tile_rows_allowed(bm, op)) continue;
@@ -307,8 +309,6 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
     const bool pair = tma && spec.sm.cta_pair_mma && rows_tiles >= 2;
     if (tiles_mn == 0) tiles_mn = 1;
     std::int64_t ksteps = ceil_div(op.k, bk);
-    // Block-scaled fp4 kernels whose library builds no split of K (sm.block_scaled_split_k) run whole tiles.
-    const bool may_split = spec.sm.block_scaled_split_k || (op.dtype != DType::fp4 && op.wdtype != DType::fp4);
     for (int sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
       if (sk > 1 && (tiles_mn * sk > 2 * spec.sm.count * bps || ksteps / sk < 4 || !may_split)) break;
       double tiles = static_cast<double>(tiles_mn * sk);

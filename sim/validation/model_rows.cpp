@@ -118,6 +118,23 @@ void serving_dtypes(const std::string& dtype, Scenario& s) {
   s.wdtype = s.adtype = s.kvdtype = dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
 }
 
+// The best operating point of one serve() run of a row on `tp` chips of `chip_name` (the chip's smallest shipped
+// system of that many), or nullopt with `why` set.
+std::optional<ServePoint> best_serve_point(const std::string& chip_name, const ChipModel& chip, const std::string& model,
+                                           const Scenario& s, ServeOptions o, int tp, std::string& why) {
+  if (tp > 1) {
+    SystemChoice c;
+    c.devices = tp;
+    o.system = SystemContext{*resolve_system(chip_name, c)};
+  }
+  ServeResult r = serve(chip, load_model(model), s, o);
+  if (r.best < 0) {
+    why = "no operating point";
+    return std::nullopt;
+  }
+  return r.curve[static_cast<size_t>(r.best)];
+}
+
 // trtllm-bench / MLPerf-style offline throughput of one tensor-parallel instance on NVIDIA GPUs (H100, H200,
 // B200: the chip's smallest shipped system of that many GPUs, hgx-h100x8, hgx-h200x8, dgx-b200x8).
 bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
@@ -153,17 +170,9 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output);
     o.requests = trtllm_bench_requests(o.input, o.output);
   }
-  if (tp > 1) {
-    SystemChoice c;
-    c.devices = tp;
-    o.system = SystemContext{*resolve_system(chip_name, c)};
-  }
-  ServeResult r = serve(*chip, load_model(model), s, o);
-  if (r.best < 0) {
-    why = "no operating point";
-    return false;
-  }
-  const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
+  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, tp, why);
+  if (!best) return false;
+  const ServePoint& b = *best;
   p.chip = tp > 1 ? (chip_name == "h100-sxm" ? std::string("h100") : chip_name) + "x" + std::to_string(tp) : chip_name;
   p.predicted = b.throughput_tok_s;
   p.note = o.scheduler + " offline, tp" + std::to_string(tp) + ", " + std::to_string(b.requests) + " requests, up to " +
@@ -212,21 +221,13 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
   o.requests = f.count("prompts") ? f["prompts"] : 0;
   if (f.count("maxrun")) o.limits.max_seqs = f["maxrun"];
   if (f.count("chunk")) o.limits.token_budget = f["chunk"];
-  if (tp > 1) {
-    SystemChoice c;
-    c.devices = tp;
-    o.system = SystemContext{*resolve_system(chip_name, c)};
-  }
   static std::map<std::string, ServePoint> runs;  // a row's throughput and TPOT come from one run
   const std::string key = chip_name + " " + model + " " + row.shape;
   auto it = runs.find(key);
   if (it == runs.end()) {
-    ServeResult r = serve(*chip, load_model(model), s, o);
-    if (r.best < 0) {
-      why = "no operating point";
-      return false;
-    }
-    it = runs.emplace(key, r.curve[static_cast<size_t>(r.best)]).first;
+    const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, tp, why);
+    if (!best) return false;
+    it = runs.emplace(key, *best).first;
   }
   const ServePoint& b = it->second;
   if (row.metric == "throughput") p.predicted = b.throughput_tok_s;
