@@ -494,9 +494,11 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     // on one TensorCore (TPU7x shows each of its two TensorCores as a JAX device of its own) on one TensorCore.
     const bool one_core = row.hardware.find("(1 core)") != std::string::npos && (p.chip.rfind("trn", 0) == 0 || p.chip == "inf2");
     const bool one_tc = row.hardware.find("(1 TensorCore)") != std::string::npos && p.chip.rfind("tpu", 0) == 0;
-    const std::string key = p.chip + (one_core ? "/1 core" : one_tc ? "/1 TensorCore" : "");
-    if (!chips.count(key))
-      chips[key] = one_core ? load_chip(p.chip, {"cores_used=1"}) : one_tc ? load_chip(p.chip, {"tensorcores=1"}) : load_chip(p.chip);
+    const std::vector<std::string> overlay = one_core ? std::vector<std::string>{"cores_used=1"}
+                                             : one_tc  ? std::vector<std::string>{"tensorcores=1"}
+                                                       : std::vector<std::string>{};
+    const std::string key = p.chip + (overlay.empty() ? "" : "/" + overlay.front());
+    if (!chips.count(key)) chips[key] = load_chip(p.chip, overlay);
     if (!(sustained_loop ? predict_sustained_kernel_row(row, *chips[key], p, why) : predict_kernel_row(row, *chips[key], p, why))) {
       skip(row, why);
       continue;
