@@ -150,6 +150,7 @@ std::string OpSpec::shape_str() const {
       os << "m=" << m << " n=" << n << " k=" << k;
       if (fast_accum) os << " fast-accum";
       if (fp4_scale_block != kNvfp4ScaleBlock) os << " fp4-scale-block=" << fp4_scale_block;
+      if (!impl.empty()) os << " impl=" << impl;
       break;
     case OpKind::GroupedGemm: {
       std::int64_t rows_total = 0;
@@ -216,6 +217,9 @@ void OpSpec::validate() const {
       operand(static_cast<double>(batch) * m * k, dtype, "A");
       operand(static_cast<double>(batch) * k * n, wdtype, "B");
       operand(static_cast<double>(batch) * m * n, odtype, "C");
+      if (!impl.empty() && (impl != kDeepGemmImpl || dtype != DType::fp4 || wdtype != DType::fp4))
+        throw InputError("gemm: --impl '" + impl + "': expected " + kDeepGemmImpl +
+                         " (DeepGEMM's block-scaled kernel, fp4 operands only) or nothing");
       break;
     case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");

@@ -44,6 +44,9 @@ const std::vector<std::string>& op_kind_names();
 // (kernels/attention/trainium_materialized.cpp); other families refuse it.
 inline constexpr const char* kTnxImpl = "transformers-neuronx";
 
+// OpSpec::impl of an fp4 GEMM run by DeepGEMM's sm100 MXFP4 kernel (deepseek-ai/DeepGEMM pull request #348,
+// sm100_fp4_gemm_1d1d): it runs the layout its host heuristic picks (kernels/gemm/gpu.cpp, deepgemm_fp4_tiling).
+inline constexpr const char* kDeepGemmImpl = "deepgemm";
 // OpSpec::impl of an RMSNorm that the residual add runs inside, as the serving stacks' fused kernels do
 // (vLLM's fused_add_rms_norm, FlashInfer's FusedAddRMSNorm behind SGLang and TensorRT-LLM's PyTorch
 // backend): the kernel reads X and the residual, writes their sum back as the new residual, and writes the
@@ -88,7 +91,8 @@ struct OpSpec {
   // Attention kernel implementation: "" = the family's default library kernel (FlashAttention-3 style
   // on Hopper and later GPUs); "fa2" = FlashAttention-2's code (mma.sync from registers, cp.async
   // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named;
-  // kTnxImpl = AWS transformers-neuronx's attention (Trainium/Inferentia only).
+  // kTnxImpl = AWS transformers-neuronx's attention (Trainium/Inferentia only). GEMM: "" = the tuned library's
+  // own choice of tile; kDeepGemmImpl = DeepGEMM's block-scaled fp4 kernel, whose host code picks its layout.
   std::string impl;
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.

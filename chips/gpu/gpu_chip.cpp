@@ -43,6 +43,10 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
   bool hit = level == kL2 || (m_l2->access(addr, bytes) && !ext->write);
+  // The L2 still holds a benchmark flush's dirty lines (kernel_starts): the lines this access allocates (a read
+  // miss, or a write) evict as many of them, which the slices write back to DRAM. The write-back occupies the
+  // DRAM channels beside the access.
+  if (!hit || ext->write) evict_dirty(arrival, addr, bytes, ext->run, horizon);
   Tick lat = threads ? m_load_hit : m_hit_latency;
   if (!hit) {
     // The DRAM model adds hbm.latency (the TMA path's); a thread's load is served m_load_hbm after it.
@@ -57,7 +61,22 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
+void GpuMemory::evict_dirty(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon) {
+  if (m_dirty_left <= 0) return;
+  const double n = std::min(m_dirty_left, static_cast<double>(bytes));
+  m_dirty_left -= n;
+  m_hbm->access(arrival, addr ^ kFlushVictimRegion, static_cast<std::uint64_t>(n), run, true, horizon);
+}
+
+// A benchmark's flush (Program::dirty_cache_bytes: e.g. DeepGEMM's bench_kineto zeroes 8 GB before each call) writes
+// far more than the L2 holds; the write-back L2 keeps the last of it as dirty lines, up to its capacity. A launch
+// after it without a flush of its own (a split-K reduction) finds what its predecessor left.
+void GpuMemory::kernel_starts(const Program& p) {
+  if (p.dirty_cache_bytes > 0) m_dirty_left = std::min(p.dirty_cache_bytes, m_spec.l2.capacity.value());
+}
+
 bool GpuMemory::reset() {
+  m_dirty_left = 0;
   m_links = ChannelBank(m_spec.onchip.channel, m_links.size(), m_links.bandwidth());
   m_l2 = make_cache(m_spec.l2);
   m_hbm = make_dram(m_spec.hbm);

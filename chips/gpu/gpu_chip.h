@@ -19,16 +19,24 @@ class GpuMemory : public MemoryTarget {
   GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec);
   void collect_stats(Stats& out, Tick total) const override;
   bool reset() override;
+  void kernel_starts(const Program& p) override;
   double dram_bytes() const { return m_hbm->bytes_read() + m_hbm->bytes_written(); }
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
+  // Writes back as many of the flush's dirty lines as an allocation of `bytes` evicts (m_dirty_left).
+  void evict_dirty(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std::uint64_t run, Tick horizon);
+  // The evicted lines' addresses: the access's own moved to a region no tensor uses (LowerOptions::ref places
+  // operands below 2^54), which the DRAM model's address hash spreads over the channels as any stream.
+  static constexpr std::uint64_t kFlushVictimRegion = 1ull << 60;
   const GpuSpec& m_spec;
   ChannelBank m_links;  // each SM's crossbar port to the L2
   std::unique_ptr<ICache> m_l2;  // chosen by l2.model
   std::unique_ptr<IDram> m_hbm;  // chosen by hbm.model
   Tick m_hit_latency, m_hbm_latency;  // l2.hit_latency, hbm.latency in ticks (per transaction): TMA copies
   Tick m_load_hit, m_load_hbm;        // sm.load_l2_latency, sm.load_hbm_latency: copies by the threads (kThreadCopy)
+  // Bytes of dirty lines a benchmark's flush left in the L2 that no allocation has evicted yet (kernel_starts).
+  double m_dirty_left = 0;
 };
 
 class Sm : public Executor {

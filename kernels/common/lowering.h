@@ -32,6 +32,10 @@ struct LowerOptions {
     std::int64_t m = 0, n = 0, k = 0;
     bool set() const { return m > 0 && n > 0 && k > 0; }
   } gemm_block;
+  // Bytes a benchmark writes before each timed call to flush the cache (DeepGEMM's bench_kineto zeroes an
+  // 8 GB buffer): the call starts with a cold cache full of the flush's dirty lines (Program::dirty_cache_bytes,
+  // set by the runner on the kernel's first launch; lowerings ignore it). 0: a clean cache.
+  double flush_bytes = 0;
 
   // The reference for operand `name`; unnamed operands get a distinct 1 TiB-aligned region derived
   // from the op label, so different ops and operands never share cache lines by accident.

@@ -269,10 +269,65 @@ std::string tensor_dtypes(const GpuSpec& spec) {
 
 }  // namespace
 
+// DeepGEMM's sm100 MXFP4 GEMM (OpSpec::impl kDeepGemmImpl; deepseek-ai/DeepGEMM pull request #348,
+// csrc/jit_kernels/impls/sm100_fp4_gemm_1d1d.hpp, pick_fp4_layout and recompute_stages_for_fp4) runs the layout
+// its host code picks, not the cheapest one: 128-row tiles 256 fp4 deep (128 bytes of K per stage); BLOCK_N from
+// 16 to 256 in steps of 16 whose accumulator and scale-factor columns fit the 512 tensor-memory columns; the fewest
+// waves over the SMs, then (with two waves or more) one whose two accumulators fit for epilogue overlap, then the
+// largest stages^2 x BLOCK_N, stages counted as the shared memory left after 32 KB of output staging over one
+// stage's A, B and their scales padded to 128 rows (at most 12). From 512 rows up, with an even count of tile-rows,
+// two CTAs run one 2-SM MMA (cluster 2 along M, each loading half of B). Its stages: the shared memory over A, its
+// half of B and the padded scales, at most 12 and at most the k-blocks.
+namespace {
+constexpr int kDgBlockKBytes = 128;         // source: pick_fp4_layout, block_k = 128 bytes (256 fp4)
+constexpr int kDgMaxStages = 12;            // source: recompute_stages_for_fp4, std::min({12, ...})
+constexpr int kDgSmem = 232448;             // source: SM100ArchSpec::smem_capacity
+constexpr int kDgCdBytes = 128 * 128 * 2;   // source: the non-swapped epilogue stages 128 rows x 128-byte swizzle, twice
+constexpr int kDgTmemColumns = 512;         // source: tensor memory, 512 columns (PTX ISA, tcgen05)
+constexpr int kDgFixedBytes = 420;         // source: recompute_stages_for_fp4, barriers (12x8x4 + 4x8x2 + 8) and the tensor-memory pointer
+constexpr int kDgEstFixedBytes = 200;      // source: pick_fp4_layout's own estimate of the same
+constexpr int kDgSfAlign = 128;             // source: scale factors padded to 128 rows for tcgen05.cp (UTCCP)
+int dg_sf_rows(int rows) { return static_cast<int>(ceil_div(rows, kDgSfAlign)) * kDgSfAlign; }
+// Bytes of one stage's scale factors for `rows` rows padded (2 packed 32-bit words of ue8m0 per row).
+int dg_sf_bytes(int rows) { return dg_sf_rows(rows) * 2 * 4; }
+int dg_tmem_columns(int bn, int accumulators) { return accumulators * bn + (128 / 32) * 2 + dg_sf_rows(bn) / 32 * 2; }
+}  // namespace
+
+GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
+  if (!spec.sm.cta_pair_mma) unsupported(spec.name, op, "DeepGEMM's block-scaled fp4 kernel is sm100's (tcgen05); this GPU has none");
+  const std::int64_t sms = spec.sm.count, tiles_m = ceil_div(op.m, kBlockScaledMmaRows) * op.batch;
+  int best_bn = 0;
+  std::int64_t best_waves = 0;
+  std::int64_t best_score = 0;
+  bool best_two = false;
+  for (int bn = 16; bn <= 256; bn += 16) {
+    if (dg_tmem_columns(bn, 1) > kDgTmemColumns) continue;
+    const std::int64_t waves = ceil_div(tiles_m * ceil_div(op.n, bn), sms);
+    const int per_stage = kBlockScaledMmaRows * kDgBlockKBytes + bn * kDgBlockKBytes + dg_sf_bytes(kBlockScaledMmaRows) + dg_sf_bytes(bn);
+    const std::int64_t est = std::min(kDgMaxStages, std::max(1, (kDgSmem - kDgCdBytes - kDgEstFixedBytes) / per_stage));
+    const std::int64_t score = est * est * bn;
+    const bool two = dg_tmem_columns(bn, 2) <= kDgTmemColumns, overlap = waves >= 2;
+    bool take = best_bn == 0 || waves < best_waves;
+    if (!take && waves == best_waves && bn <= op.n)
+      take = (overlap && two && !best_two) || ((!overlap || two == best_two) && score > best_score);
+    if (take) best_bn = bn, best_waves = waves, best_score = score, best_two = two;
+  }
+  GemmTiling t;
+  t.bm = kBlockScaledMmaRows, t.bn = best_bn, t.bk = kDgBlockKBytes * 2;
+  const bool pair = op.m >= 512 && ceil_div(op.m, kBlockScaledMmaRows) % 2 == 0 && sms % 2 == 0 && spec.sm.cta_pair_mma;
+  t.cluster_m = pair ? 2 : 1;
+  t.cta_pair = pair;
+  const int per_stage = kBlockScaledMmaRows * kDgBlockKBytes + best_bn / t.cluster_m * kDgBlockKBytes + dg_sf_bytes(kBlockScaledMmaRows) + dg_sf_bytes(best_bn);
+  t.stages = static_cast<int>(std::min<std::int64_t>({kDgMaxStages, (kDgSmem - kDgCdBytes - kDgFixedBytes) / per_stage, ceil_div(op.k, t.bk)}));
+  t.split_k = 1;
+  return t;
+}
+
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
                                    tensor_dtypes(spec) + ")");
+  if (op.impl == kDeepGemmImpl) return deepgemm_fp4_tiling(op, spec);
   const DType mma = op.dtype;
   const double rate = spec.tensor_flops_per_clk(mma) * spec.sm.mma_efficiency * spec.sm.clock.value();
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();

@@ -47,6 +47,9 @@ struct GemmTiling {
 // factors that fit shared memory, estimate each by waves x per-tile time against the HBM bound,
 // keep the cheapest. Pure function of the op and the spec.
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
+// The layout DeepGEMM's sm100 MXFP4 kernel runs (OpSpec::impl kDeepGemmImpl), as its host heuristic picks it
+// (stated in gpu.cpp); choose_gemm_tiling returns it for that impl.
+GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec);
 
 // The largest power of two (at most 16) that divides every operand's row pitch in bytes (A[M,K], B[K,N],
 // C[M,N], row-major): the widest aligned access a kernel may make into every row.

@@ -7,6 +7,7 @@
 #include "sim/app/cli_parse.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "kernels/collective/collective.h"
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
+#include "sim/base/strformat.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/run/kernel_run.h"
@@ -123,6 +125,9 @@ int cmd_kernel(int argc, char** argv) {
       "after-runs", po::value<double>(),
       "the kernel as a benchmark times it: after this many back-to-back runs of itself from idle (its warm-up), at "
       "the clock the power manager holds then")(
+      "flush-gb", po::value<double>(),
+      "the kernel as a benchmark that flushes the cache times it: this many GB written just before each call "
+      "(DeepGEMM's bench_kineto zeroes 8 GB), so the call starts on a cold L2 full of that write's dirty lines")(
       "functional", po::bool_switch(), "carry real data through the transactions and check the result (small shapes)");
   po::options_description dims("op dimensions");
   for (const auto& n : kernel_arg_names()) {
@@ -185,6 +190,11 @@ int cmd_kernel(int argc, char** argv) {
   KernelStudyOptions ko;
   ko.sustained = vm["sustained"].as<bool>();
   if (vm.count("after-runs")) ko.after_runs = checked_after_runs(vm["after-runs"].as<double>());
+  if (vm.count("flush-gb")) {
+    const double gb = vm["flush-gb"].as<double>();
+    if (!std::isfinite(gb) || gb < 0 || gb > 1e6) throw InputError("flush-gb: " + strformat("%g", gb) + ": expected GB written before each call, 0 to 1e6");
+    ko.flush_bytes = gb * 1e9;
+  }
   ko.functional = vm["functional"].as<bool>();
   ko.trace = trace && !h5;
   ko.trace_sink = h5.get();

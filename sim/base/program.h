@@ -124,6 +124,10 @@ struct Program {
   // Blocks per thread-block cluster (1: none). A cluster's blocks are launched together and wait for
   // one another at entry: each executor's first block of the kernel pays Executor::kernel_start_latency.
   std::uint8_t cluster_size = 1;
+  // Bytes the benchmark wrote just before this launch (LowerOptions::flush_bytes): the chip's write-back cache
+  // starts full of that write's dirty lines, up to its capacity, and each line the kernel allocates first
+  // writes one back to DRAM (the family's memory decides; MemoryTarget::kernel_starts). 0: a clean cache.
+  double dirty_cache_bytes = 0;
 };
 
 // A kernel as the chip sees it: one or more launches in order (e.g. decode attention and its split combine).

@@ -125,6 +125,7 @@ void Chip::run_kernels() {
       RunCounters before = m_ctx.counters;
       double dram_before = dram_bytes();
       rec.start = now_ticks() - m_origin;
+      kernel_starts(prog);
       if (prog.num_tasks > 0) {
         const int slots = m_shapes[kernel_id].slots;
         m_ctx.task_instrs = m_shapes[kernel_id].task_instrs;

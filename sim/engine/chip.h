@@ -154,6 +154,9 @@ class Chip : public sc_core::sc_module {
   virtual void collect_stats(Stats& out, Tick total) const;
   // The memory's part of collect_stats() alone (FamilyChip: its MemoryTarget's).
   virtual void collect_memory_stats(Stats& out, Tick total) const {}
+  // A launch begins, before its first task: the memory takes what the launch states of its state
+  // (Program::dirty_cache_bytes; FamilyChip passes it to its MemoryTarget).
+  virtual void kernel_starts(const Program&) {}
   // The executors' `<engine>.utilization` values of collect_stats(), in the order of their keys, without
   // building a Stats: a summary run (RunOptions::summary) reads only the units' utilization, and the
   // ~1,200 named stats of an H100 or B200 cost about 2% of a model step's instructions, built per kernel.

@@ -25,6 +25,9 @@ class MemoryTarget : public sc_core::sc_module {
   // Empties every calendar, cache and counter, as built (a reused chip, Chip::rerun); false when the
   // family cannot, and the chip is then not reused.
   virtual bool reset() { return false; }
+  // A kernel launch begins (before its first task): the memory takes the state the launch states
+  // (Program::dirty_cache_bytes). Families without a write-back cache model ignore it.
+  virtual void kernel_starts(const Program&) {}
 
  protected:
   virtual void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) = 0;
@@ -54,6 +57,7 @@ class FamilyChip : public Chip {
   }
   void collect_memory_stats(Stats& out, Tick total) const override { m_mem->collect_stats(out, total); }
   bool reset_state() override { return Chip::reset_state() && m_mem->reset(); }
+  void kernel_starts(const Program& p) override { m_mem->kernel_starts(p); }
   const Spec& spec() const { return m_spec; }
 
  protected:

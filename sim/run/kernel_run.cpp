@@ -48,7 +48,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"label", "the kernel's name in the report and the trace (default: the op)"},
       {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
-               "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer)"},
+               "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer); "
+               "fp4 gemm: deepgemm, DeepGEMM's sm100 MXFP4 kernel with the layout its host heuristic picks"},
       {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"},
       {"fp4-scale-block", "fp4 gemm: K elements per block scale, 16 (NVFP4, default) or 32 (MXFP4)"}};
   return v;
@@ -133,6 +134,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       op.m = get("m", 0), op.n = get("n", 0), op.k = get("k", 0), op.batch = get("batch", 1);
       op.fast_accum = has("fast-accum") && to_bool("fast-accum", s("fast-accum", ""));
       op.fp4_scale_block = static_cast<int>(get("fp4-scale-block", OpSpec::kNvfp4ScaleBlock));
+      op.impl = s("impl", "");
       break;
     case OpKind::GroupedGemm: {
       std::int64_t groups = get("groups", get("experts", 8));
@@ -329,6 +331,7 @@ KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, b
     lo.input_working_set = bench.input_working_set;
     lo.gemm_block = bench.gemm_block;
     KernelPrograms progs = chip.lower(op, lo);
+    if (!progs.empty()) progs.front().dirty_cache_bytes = bench.flush_bytes;  // the flush ran just before the first launch
     out.result = simulate(chip, {progs}, ro, op.dtype);
   }
   return out;
@@ -368,6 +371,7 @@ KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const Kern
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;
   bench.gemm_block = opt.gemm_block;
+  bench.flush_bytes = opt.flush_bytes;
   st.run = run_kernel(chip, op, opt.functional, opt.trace, opt.trace_sink, bench, opt.keep_chip);
   st.power = opt.after_runs >= 0 ? power_after_runs(chip, st.run.result.events, opt.after_runs)
                                  : manage_power(chip, st.run.result.events, opt.sustained);

@@ -74,6 +74,7 @@ struct KernelStudyOptions {
   bool functional = false;
   double input_working_set = 0;  // LowerOptions::input_working_set: bytes the benchmark rotates the inputs over
   LowerOptions::Block gemm_block;  // LowerOptions::gemm_block: the benchmarked kernel's own GEMM block shape
+  double flush_bytes = 0;  // LowerOptions::flush_bytes: bytes the benchmark writes before each call to flush the cache
   bool trace = false;
   TraceObserver* trace_sink = nullptr;  // receives the records as produced (a streaming trace writer)
   // Simulate on the process's warm chip and keep it warm (RunOptions::keep_chip; results are the same): for

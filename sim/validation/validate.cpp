@@ -270,6 +270,8 @@ bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) 
     // fp4 rows: NVFP4 (e4m3 scales per 16) unless the row names MXFP4 (ue8m0 per 32); fp32 out where it says so.
     if (in == DType::fp4 && row.dtype.find("MXFP4") != std::string::npos) op.fp4_scale_block = OpSpec::kMxfp4ScaleBlock;
     if (in == DType::fp4 && row.dtype.find("fp32 out") != std::string::npos) op.odtype = DType::fp32;
+    // DeepGEMM's fp4 kernel runs the layout its own host heuristic picks (kDeepGemmImpl).
+    if (in == DType::fp4 && row.workload.rfind("GEMM DeepGEMM", 0) == 0) op.impl = kDeepGemmImpl;
     // torch._scaled_mm's use_fast_accum (False unless the workload names it, PyTorch's default).
     op.fast_accum = row.workload.find("use_fast_accum=True") != std::string::npos;
   } else if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&
@@ -312,6 +314,10 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   static const std::regex sets_re("inputs rotated over ([0-9]+) buffer sets");
   std::smatch sm;
   if (rk.set_bytes > 0 && std::regex_search(row.source, sm, sets_re)) ko.input_working_set = std::stod(sm[1]) * rk.set_bytes;
+  // "flushes the L2 by zeroing 8 GB before each call" (DeepGEMM's bench_kineto): each call starts on a cold L2
+  // full of the flush's dirty lines (LowerOptions::flush_bytes).
+  static const std::regex flush_re("flushes the L2 by zeroing ([0-9.]+) GB before each call");
+  if (std::regex_search(row.source, sm, flush_re)) ko.flush_bytes = std::stod(sm[1]) * 1e9;
   // A Pallas kernel states its block shape ("Pallas blocked matmul bm=512 bk=1024 bn=1024"): it runs those
   // blocks, not the ones the lowering would choose (jax-ml/jax docs/pallas/tpu/matmul.ipynb times each
   // block shape it names).

@@ -160,24 +160,81 @@ TEST(GpuBlackwell, BlockScaledFp4GemmsDoNotSplitK) {
 }
 
 // Public B200 block-scaled and fp8 GEMM rows: DeepGEMM's MXFP4 GEMMs (PR #348) and vLLM's CUTLASS fp8 GEMMs
-// (PR #19566). Large fp4 GEMMs (thousands of rows) land within 10%; the small-M fp4 ones are fast (+12..+59%
-// on 2026-12-05; 128x2048x7168 +72% while the model split K four ways, +32% since the B200's block-scaled
-// kernels run whole tiles, sm.block_scaled_split_k), a known gap held to its bound; the fp8 rows within 15%.
+// (PR #19566). The DeepGEMM rows run as its bench_kineto times them (an 8 GB flush before each call, the
+// profiler's kernel time) with the layout its host code picks (OpSpec::impl kDeepGemmImpl): on 2026-12-05 MAE
+// 25.2% -> 14.2%, the four rows of 1024 rows and up or K 1536 within 10%. Known gaps (fast): 512x2048x7168 +41.5%,
+// 128x2048x7168 +20.8%, 512x7168x2048 +17.8% (README "Why the B200 NVFP4 rows are fast"). The fp8 rows within 15%.
 TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
   const auto fp4 = validate_rows(rows_of("public_measurements.csv"), "DGF4");
   ASSERT_EQ(fp4.size(), 7u);
+  const std::map<std::string, double> gaps = {
+      {"DGF4-M512N2048K7168", 0.45}, {"DGF4-M128N2048K7168", 0.25}, {"DGF4-M512N7168K2048", 0.22}};
+  double sum = 0;
   for (const auto& p : fp4) {
     EXPECT_LE(p.predicted, p.roofline) << p.row.id;
-    if (p.row.shape.rfind("M4096", 0) == 0 || p.row.shape.rfind("M8192", 0) == 0) {
+    sum += std::fabs(p.error);
+    const auto gap = gaps.find(p.row.id);
+    if (gap == gaps.end()) {
       EXPECT_LE(std::fabs(p.error), 0.10) << p.row.id << " predicted " << p.predicted;
     } else {
       EXPECT_GT(p.error, 0.0) << p.row.id << ": known gap (fast); tighten this test if it closed";
-      EXPECT_LE(p.error, 0.60) << p.row.id << " predicted " << p.predicted;
+      EXPECT_LE(p.error, gap->second) << p.row.id << " predicted " << p.predicted;
     }
   }
+  EXPECT_LE(sum / static_cast<double>(fp4.size()), 0.15);
   const auto fp8 = validate_rows(rows_of("public_measurements.csv"), "VF8-B");
   ASSERT_EQ(fp8.size(), 3u);
   for (const auto& p : fp8) EXPECT_LE(std::fabs(p.error), 0.15) << p.row.id << " predicted " << p.predicted;
+}
+
+// DeepGEMM's sm100 MXFP4 kernel runs the layout its host heuristic picks (pull request #348, pick_fp4_layout and
+// recompute_stages_for_fp4): the fewest waves, then the largest stages^2 x BLOCK_N. 128x2048 fills one wave with
+// BLOCK_N 112 (19 CTAs of 148 SMs, no pair below 512 rows); from 512 rows the 2-SM MMA pairs tile-rows.
+TEST(GpuBlackwell, DeepGemmFp4RunsItsOwnLayout) {
+  const gpu::GpuSpec s = gpu_spec("b200.yaml");
+  OpSpec op = gemm(128, 2048, 7168, DType::fp4);
+  op.impl = kDeepGemmImpl;
+  gpu::GemmTiling t = gpu::choose_gemm_tiling(op, s);
+  EXPECT_EQ(t.bm, 128);
+  EXPECT_EQ(t.bn, 112);
+  EXPECT_EQ(t.bk, 256);
+  EXPECT_EQ(t.stages, 6);
+  EXPECT_FALSE(t.cta_pair);
+  op.m = 512;
+  t = gpu::choose_gemm_tiling(op, s);
+  EXPECT_EQ(t.bn, 112);
+  EXPECT_TRUE(t.cta_pair);
+  EXPECT_EQ(t.stages, 7);
+  op.m = 1024, op.n = 7168, op.k = 2048;  // two waves: 256 tiles of 224 columns
+  EXPECT_EQ(gpu::choose_gemm_tiling(op, s).bn, 224);
+  OpSpec bf16 = gemm(128, 2048, 7168);
+  bf16.impl = kDeepGemmImpl;
+  EXPECT_THROW(bf16.validate(), InputError) << "the DeepGEMM impl is the fp4 kernel's";
+}
+
+// A benchmark that flushes the L2 by writing far more than it holds (DeepGEMM's bench_kineto zeroes 8 GB before
+// each call) leaves it full of dirty lines: every line the kernel then allocates writes one back to HBM first.
+// The GEMM's HBM writes grow by the bytes it allocates (its reads and its output, less than the L2 here), and
+// it is not faster.
+TEST(GpuFixedCosts, AFlushedL2WritesBackADirtyLinePerAllocation) {
+  auto chip = load_chip("b200");
+  const OpSpec op = gemm(512, 7168, 2048, DType::fp4);
+  auto hbm = [&](double flush, double& written) {
+    KernelStudyOptions ko;
+    ko.flush_bytes = flush;
+    const RunResult r = run_kernel_study(*chip, op, ko).run.result;
+    written = 0;
+    for (const auto& [key, v] : r.stats.all())
+      if (key.find(".hbm.bytes_written") != std::string::npos) written += v.value;
+    return r.latency_s;
+  };
+  double clean_w = 0, dirty_w = 0;
+  const double clean = hbm(0, clean_w), dirty = hbm(8e9, dirty_w);
+  const double out = 512.0 * 7168 * 2;  // bf16 output
+  EXPECT_NEAR(clean_w, out, 0.01 * out);
+  EXPECT_GT(dirty_w - clean_w, out + 7168.0 * 2048 * 0.5) << "the output and the weights evicted a dirty line each";
+  EXPECT_LT(dirty_w, clean_w + 126.5e6);
+  EXPECT_GT(dirty, clean);
 }
 
 // The 2-SM MMA halves each SM's B traffic: a large B200 GEMM is not bound by the SMs' crossbar links.
