@@ -109,9 +109,10 @@ KNOWN_GAPS = {
 # same tables within 7.3% (TRH-*, MAE 3.8%) and the H100 rows within 15.3%.
 B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds H100/H200 FP8 within 15%: "
             "the model's fp4 GEMMs at the M of these steps (hundreds to a few thousand rows) are faster than "
-            "public B200 fp4 GEMMs (kernel rows FI-B4608 +22%, DGF4 M<=1024 +12..+72%, while DGF4 at 4096-8192 "
-            "rows is within 6%); what costs the real kernels at small M is not located (README 'Why the B200 "
-            "NVFP4 rows are fast'); the FP8 KV cache is TensorRT-LLM's own for these checkpoints")
+            "public B200 fp4 GEMMs (kernel rows FI-B4608 +22%; DGF4, run as DeepGEMM times and tiles them, +18..+42% "
+            "at M128-512 N2048-7168, within 10% from M1024 or at K1536); what costs the real kernels at small M is "
+            "only partly located (README 'Why the B200 NVFP4 rows are fast', 'The DeepGEMM rows as DeepGEMM times "
+            "and tiles them'); the FP8 KV cache is TensorRT-LLM's own for these checkpoints")
 KNOWN_GAPS.update({
     "TRB-01": (0.31, "Llama-3.3-70B TP1 1000/1000: " + B200_FP4),  # +27.8%
     "TRB-02": (0.38, "Llama-3.3-70B TP2 1000/1000: " + B200_FP4),  # +35.1%
