@@ -258,7 +258,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
             double t_dma = (a_bytes + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value() / (nb - 1);
             double t_step = std::max(std::max(t_mxu, t_conv) + t_fold_conv + t_body, t_dma);
             double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
-            double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.latency.value();
+            double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.write_latency_s();
             double est = steps * t_step + prologue + epilogue;
             if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
           }

@@ -14,8 +14,6 @@ namespace {
 // Instructions one sampled task may build before the estimate extrapolates instead (64 B each).
 constexpr std::size_t kSampleInstrCap = std::size_t{1} << 20;
 
-// Instructions of task `i`; a task longer than the sampling cap is extrapolated from the share of the
-// kernel's FLOPs (or bytes) its first kSampleInstrCap instructions cover, tasks of a launch being alike.
 // The kernel's instructions per task implied by `built` instructions that cover `flops` and `moved`
 // (0 when they cover nothing to extrapolate from).
 double extrapolate(const Program& p, double built, double flops, double moved) {
@@ -26,12 +24,30 @@ double extrapolate(const Program& p, double built, double flops, double moved) {
   return scale > 1 ? built * scale : 0;
 }
 
+// Instructions per task extrapolated from a task whose making the sampling cap stopped (called while
+// that ResourceError is handled: rethrown when nothing was built to extrapolate from).
+double cut_task_instrs(const Program& p, const Task& t, double* bytes) {
+  double flops = 0, moved = 0;
+  for (const Instr& in : t.instrs) {
+    flops += static_cast<double>(in.flops);
+    moved += static_cast<double>(in.bytes);
+  }
+  const double built = static_cast<double>(t.first + t.instrs.size()), all = extrapolate(p, built, flops, moved);
+  if (!(all > 0)) throw;  // nothing to extrapolate from: refuse (the message says why)
+  *bytes = all * static_cast<double>(sizeof(Instr));
+  return all;
+}
+
 // A per-core stream is simulated piece by piece (sim/base/task_stream.h): it holds a window of a few
 // pieces; its length is counted up to the sampling cap, then extrapolated.
 double stream_instrs(const Program& p, std::uint64_t i, double* bytes) {
   Task t;
   TaskStream s;
-  s.start(p, i, t);
+  try {
+    s.start(p, i, t);
+  } catch (const ResourceError&) {
+    return cut_task_instrs(p, t, bytes);  // made whole (sanitized builds: task_stream.cpp) and over the cap
+  }
   double flops = 0, moved = 0;
   do {
     for (const Instr& in : t.instrs) {
@@ -58,15 +74,7 @@ double task_instrs(const Program& p, std::uint64_t i, double* bytes) {
   try {
     p.make_task(i, t);
   } catch (const ResourceError&) {
-    double flops = 0, moved = 0;
-    for (const Instr& in : t.instrs) {
-      flops += static_cast<double>(in.flops);
-      moved += static_cast<double>(in.bytes);
-    }
-    const double built = static_cast<double>(t.instrs.size()), all = extrapolate(p, built, flops, moved);
-    if (!(all > 0)) throw;  // nothing to extrapolate from: refuse (the message says why)
-    *bytes = all * static_cast<double>(sizeof(Instr));
-    return all;
+    return cut_task_instrs(p, t, bytes);
   }
   *bytes = static_cast<double>(t.instrs.size()) * sizeof(Instr) + static_cast<double>(t.func.size()) * sizeof(FuncOp);
   return static_cast<double>(t.instrs.size());

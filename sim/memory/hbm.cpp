@@ -15,7 +15,9 @@ void describe(Params& p, HbmSpec& s, const std::string& pre) {
   p(pre + "stacks", s.stacks, "Number of HBM stacks");
   p(pre + "channels_per_stack", s.channels_per_stack, "Independent (pseudo-)channels per stack", "16");
   p(pre + "interleave", s.interleave, "Address interleaving granule across channels", "4 KiB");
-  p(pre + "latency", s.latency, "Unloaded access latency added to every transfer", "500 ns");
+  p(pre + "latency", s.latency, "Unloaded access latency added to every transfer (a read's where write_latency is set)", "500 ns");
+  p(pre + "write_latency", s.write_latency,
+    "Unloaded latency added to a write, where it differs from a read's (0 = latency)", "0 ns");
   p(pre + "model", s.model, "DRAM implementation, by registered name (hbm_channels: interleaved channel timelines; hbm_bank: one "
     "booking per transfer on all channels together, faster, blind to channel imbalance)",
     "hbm_channels");
@@ -40,7 +42,9 @@ HbmModel::HbmModel(const HbmSpec& spec, bool bank)
       m_lanes(static_cast<std::uint64_t>(spec.stacks * spec.channels_per_stack)),
       m_group(static_cast<std::uint64_t>(std::max(1, spec.channel_group))),
       m_channels(static_cast<size_t>((m_lanes + m_group - 1) / m_group)),
-      m_bank_mode(bank) {
+      m_bank_mode(bank),
+      m_latency(to_ticks(spec.latency.value())),
+      m_write_latency(to_ticks(spec.write_latency_s())) {
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
   m_stats.add("utilization", "ratio", "mean channel busy time over the run",
@@ -61,7 +65,7 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
                                               &m_channel_times)
                             : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon,
                                                   &m_interleaved_times);
-  return done + to_ticks(m_spec.latency.value());
+  return done + (write ? m_write_latency : m_latency);
 }
 
 Tick HbmModel::busiest_channel_ticks() const {

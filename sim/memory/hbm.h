@@ -37,6 +37,7 @@ class HbmModel : public IDram {
   GroupedDurations m_channel_times;  // the groups' service times of recent transfer sizes
   InterleavedDurations m_interleaved_times;  // the channels' service times of the last transfer size (group 1)
   bool m_bank_mode;
+  Tick m_latency, m_write_latency;  // spec.latency, spec.write_latency (or latency) in ticks
   Timeline m_bank;  // the one calendar of all channels (bank mode)
   double m_read = 0, m_written = 0;
 };

@@ -20,8 +20,10 @@ struct HbmSpec {
   int channels_per_stack = 16;
   Bytes interleave = Bytes(4096);
   Seconds latency = Seconds(500e-9);
+  Seconds write_latency = Seconds(0);  // a write's, when it differs (0 = latency)
   std::string model = "hbm_channels";  // the implementation, by registered name
   int channel_group = 1;    // channels booked together on one calendar (hbm_channels)
+  double write_latency_s() const { return write_latency.value() > 0 ? write_latency.value() : latency.value(); }
 };
 void describe(Params& p, HbmSpec& s, const std::string& prefix);
 // Names of the registered DRAM models (for preset validation and `xpusim params`).

@@ -9,6 +9,7 @@
 
 #include "sim/base/error.h"
 #include "sim/base/limits.h"
+#include "sim/base/strformat.h"
 
 namespace xpu {
 
@@ -42,6 +43,7 @@ LengthRows read_lengths_csv(const std::string& path) {
   std::istringstream in(read_input_file(path, "--lengths-csv"));
   std::vector<std::pair<std::int64_t, std::int64_t>> rows;
   std::string line;
+  bool header = false;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
@@ -62,7 +64,10 @@ LengthRows read_lengths_csv(const std::string& path) {
     };
     std::int64_t i = 0, o = 0;
     if (!parse(a, i) || !parse(b, o)) {
-      if (lineno == 1 && rows.empty()) continue;  // a header
+      if (!header && rows.empty()) {  // a header: the first line that is not a comment
+        header = true;
+        continue;
+      }
       throw InputError(path + ":" + std::to_string(lineno) + ": expected two integers input,output, got '" + line + "'");
     }
     if (i <= 0 || o <= 0)
@@ -71,6 +76,28 @@ LengthRows read_lengths_csv(const std::string& path) {
   }
   if (rows.empty()) throw InputError(path + ": no input,output rows");
   return rows;
+}
+
+std::pair<double, double> mean_lengths(const LengthRows& rows) {
+  double input = 0, output = 0;
+  for (const auto& [in, out] : rows) {
+    input += static_cast<double>(in);
+    output += static_cast<double>(out);
+  }
+  const double n = rows.empty() ? 1.0 : static_cast<double>(rows.size());
+  return {input / n, output / n};
+}
+
+LengthRows with_output_mean(const LengthRows& rows, double mean, std::int64_t cap) {
+  const double now = mean_lengths(rows).second;
+  if (rows.empty() || !(mean > 0) || !(now > 0) || cap < 1)
+    throw InputError(strformat("output lengths scaled to a mean of %g tokens (at most %lld): expected rows with a positive "
+                               "mean output and a positive target", mean, static_cast<long long>(cap)));
+  LengthRows out;
+  out.reserve(rows.size());
+  for (const auto& [in, o] : rows)
+    out.push_back({in, std::clamp<std::int64_t>(std::llround(static_cast<double>(o) * mean / now), 1, cap)});
+  return out;
 }
 
 LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {

@@ -43,8 +43,15 @@ struct RequestDraw {
 
 // `count` requests in arrival order. Lengths beyond the model's context (input + output >
 // max_position) and a malformed CSV are InputErrors naming the flag or file, line and value.
-// --lengths-csv: its (input, output) rows, a header line allowed; InputError naming the file and line of a bad row.
+// --lengths-csv: its (input, output) rows, with '#' comment lines and a header line (the first other line) allowed;
+// InputError naming the file and line of a bad row.
 LengthRows read_lengths_csv(const std::string& path);
+// The rows' mean input and output lengths.
+std::pair<double, double> mean_lengths(const LengthRows& rows);
+// `rows` with each output scaled by one factor so that their mean is `mean`, then rounded and held to
+// [1, cap] (a dataset's reference answers standing for what a model generates; the cap, its max_new_tokens,
+// may leave the mean a little below). InputError for no rows or a mean that is not positive.
+LengthRows with_output_mean(const LengthRows& rows, double mean, std::int64_t cap);
 std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model);
 
 }  // namespace xpu

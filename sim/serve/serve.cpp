@@ -45,14 +45,10 @@ void set_lengths_csv(ServeOptions& so, const std::string& path, const std::strin
     throw InputError(given + " with --lengths-csv " + path + ": the CSV gives every request's input and output lengths "
                      "(expected one of them: drop " + given.substr(0, given.find(' ')) + ", or --lengths-csv)");
   auto rows = std::make_shared<const LengthRows>(read_lengths_csv(path));
-  double input = 0, output = 0;
-  for (const auto& [in, out] : *rows) {
-    input += static_cast<double>(in);
-    output += static_cast<double>(out);
-  }
+  const auto [input, output] = mean_lengths(*rows);
   so.lengths_csv = path;
-  so.input = std::llround(input / static_cast<double>(rows->size()));
-  so.output = std::llround(output / static_cast<double>(rows->size()));
+  so.input = std::llround(input);
+  so.output = std::llround(output);
   so.lengths_rows = std::move(rows);
   so.input_dist.reset();
   so.output_dist.reset();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <regex>
 
+#include "sim/base/config.h"
 #include "sim/base/strformat.h"
 #include "sim/run/model_run.h"
 #include "sim/run/registry.h"
@@ -118,13 +119,13 @@ void serving_dtypes(const std::string& dtype, Scenario& s) {
   s.wdtype = s.adtype = s.kvdtype = dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
 }
 
-// The best operating point of one serve() run of a row on `tp` chips of `chip_name` (the chip's smallest shipped
-// system of that many), or nullopt with `why` set.
+// The best operating point of one serve() run of a row on the scenario's chips of `chip_name` (the chip's smallest
+// shipped system of that many: tp x dp), or nullopt with `why` set.
 std::optional<ServePoint> best_serve_point(const std::string& chip_name, const ChipModel& chip, const std::string& model,
-                                           const Scenario& s, ServeOptions o, int tp, std::string& why) {
-  if (tp > 1) {
+                                           const Scenario& s, ServeOptions o, std::string& why) {
+  if (s.devices() > 1) {
     SystemChoice c;
-    c.devices = tp;
+    c.devices = s.devices();
     o.system = SystemContext{*resolve_system(chip_name, c)};
   }
   ServeResult r = serve(chip, load_model(model), s, o);
@@ -148,8 +149,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   auto f = parse_shape(row.shape);
   const int n = leading_count(row.hardware), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
   if (!f.count("ISL") || !f.count("OSL")) {
-    why = "no fixed input/output lengths in '" + row.shape + "'" +
-          (row.workload.find("MLPerf") != std::string::npos ? " (MLPerf's OpenOrca requests: a length distribution, not shipped)" : "");
+    why = "no fixed input/output lengths in '" + row.shape + "'";
     return false;
   }
   if (tp != n) {
@@ -170,7 +170,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output);
     o.requests = trtllm_bench_requests(o.input, o.output);
   }
-  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, tp, why);
+  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
   if (!best) return false;
   const ServePoint& b = *best;
   p.chip = tp > 1 ? (chip_name == "h100-sxm" ? std::string("h100") : chip_name) + "x" + std::to_string(tp) : chip_name;
@@ -180,6 +180,95 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
            std::to_string(static_cast<int>(std::lround(100 * b.host_wait_share))) + "% of the time, host busy " +
            std::to_string(static_cast<int>(std::lround(100 * b.host_busy_share))) + "%, host-bound iterations " +
            std::to_string(static_cast<int>(std::lround(100 * b.host_bound_share))) + "%";
+  return true;
+}
+
+// MLPerf Inference Llama-2-70B Offline (rows "Llama-2-70B MLPerf vX Offline ..."): loadgen hands the system every
+// sample at once (one query) and counts the tokens generated over the time to answer them all (mlperf_log_summary's
+// "Tokens per second"), so the row is a max-throughput run of the dataset's requests within the submission's own
+// limits: its engines (tensor-parallel groups side by side, each its share of the samples), gpu_batch_size as the
+// running requests and max_num_tokens as the tokens per iteration. Lengths: workloads/datasets/
+// mlperf_llama2_openorca.csv, a stratified sample of the dataset's 24,576 samples (its header gives the sources
+// and how its means compare with the whole dataset's), each answer its reference length scaled to the mean that
+// Llama-2-70B generates (kMlperfTokensPerSample), capped at kMlperfMaxNewTokens. The scheduler is TensorRT-LLM's
+// (in-flight batching, a request admitted with its KV blocks); its host figures are the PyTorch backend's
+// (assumed for NVIDIA's harness, which runs TensorRT engines from C++: the host's work overlaps the steps and is
+// busy 18-55% of these runs and bounds none of their iterations).
+struct MlperfSubmission {
+  const char* hardware;   // the row's hardware column
+  const char* round;      // the round in its workload ("v4.1")
+  int tp, engines;        // tensor_parallelism; the engines side by side on the system's GPUs
+  std::int64_t gpu_batch_size, max_num_tokens;  // max_num_tokens 0: not set (TensorRT-LLM's default, 8192)
+  const char* precision;  // serving_dtypes(): "fp8" (weights, activations, KV cache) or "fp4" (KV cache fp8)
+};
+// v4.1, NVIDIA (mlcommons/inference_results_v4.1@a2f5d66d closed/NVIDIA/configs/llama2-70b/Offline/__init__.py):
+// H100_SXM_80GB_TP2x4 tensor_parallelism 2 on 8 GPUs, gpu_batch_size 896, use_fp8; H200_SXM_141GBx8
+// tensor_parallelism 1, gpu_batch_size 806, use_fp8; neither sets max_num_tokens (the round's parent config is not
+// in the results' index: TensorRT-LLM's default, assumed), and the KV cache is taken fp8 as the next round's Hopper
+// config states it (kv_cache_dtype fp8; assumed for v4.1). v5.0, submitter Google with NVIDIA's code
+// (ntuhpc/mlperf_inference_results_v5.0@cf354115 closed/Google/configs/llama2-70b/Offline/__init__.py
+// B200_SXM_180GBx8): precision fp4, kv_cache_dtype fp8, tensor_parallelism 1, gpu_batch_size 2048,
+// max_num_tokens 3584. v4.1's 1x B200 was a preview system whose config its round does not publish: assumed
+// NVIDIA's B200 config of the next round (B200_SXM_180GBx1 of the same file, which the x8 one inherits).
+constexpr MlperfSubmission kMlperfSubmissions[] = {
+    {"8x H100 SXM 80GB", "v4.1", 2, 4, 896, 0, "fp8"},
+    {"8x H200 SXM 141GB", "v4.1", 1, 8, 806, 0, "fp8"},
+    {"1x B200 SXM 180GB", "v4.1", 1, 1, 2048, 3584, "fp4"},
+    {"8x B200 SXM 180GB", "v5.0", 1, 8, 2048, 3584, "fp4"},
+};
+// Tokens Llama-2-70B generates per sample: 294.45 on average (MLCommons' fp16 reference run, mlcommons/inference
+// language/llama2-70b/README.md "Accuracy Target", which the closed division holds within 90-110%), at most 1024
+// (SUT.py gen_kwargs max_new_tokens).
+constexpr double kMlperfTokensPerSample = 294.45;
+constexpr std::int64_t kMlperfMaxNewTokens = 1024;
+// The samples each engine is given: kMlperfBatchesPerEngine x its gpu_batch_size, the dataset's rows in turn. A run
+// issues offline_expected_qps x min_duration x 1.1 samples (loadgen; 100,320 for the 1x B200 at 38/s over 2400 s,
+// its mlperf_log_summary), a few hundred thousand on 8 GPUs, against which the tail (the last requests decoding
+// beside fewer and fewer others) is negligible; simulating that many costs minutes a row. Assumed: 32 batches per
+// engine leave the tail within about half a per cent of the throughput (16 -> 32 raised the four rows by 0.5-1.0%,
+// 1.5 -> 16 by 4-12%: the dataset once over 8 engines of 2048 is mostly tail).
+constexpr std::int64_t kMlperfBatchesPerEngine = 32;
+
+std::string mlperf_dataset_path() { return source_dir() + "/workloads/datasets/mlperf_llama2_openorca.csv"; }
+
+bool mlperf_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch m;
+  const MlperfSubmission* sub = nullptr;
+  if (std::regex_search(row.workload, m, std::regex("MLPerf (v[0-9.]+) Offline")))
+    for (const auto& c : kMlperfSubmissions)
+      if (row.hardware == c.hardware && m[1] == c.round) sub = &c;
+  if (!sub) {
+    why = "no MLPerf submission config for '" + row.hardware + "' in '" + row.workload + "' (Offline rows only)";
+    return false;
+  }
+  const std::string model = shipped_model(row.workload, why), chip_name = chip_for(row.hardware);
+  if (model.empty()) return false;
+  static const std::shared_ptr<const LengthRows> lengths = std::make_shared<const LengthRows>(
+      with_output_mean(read_lengths_csv(mlperf_dataset_path()), kMlperfTokensPerSample, kMlperfMaxNewTokens));
+  auto chip = load_chip(chip_name);
+  Scenario s;
+  serving_dtypes(sub->precision, s);
+  s.tp = sub->tp;
+  s.dp = sub->engines;
+  ServeOptions o;
+  o.scheduler = "trtllm";
+  o.lengths_csv = mlperf_dataset_path();
+  o.lengths_rows = lengths;
+  o.input = std::llround(mean_lengths(*lengths).first);
+  o.output = std::llround(mean_lengths(*lengths).second);
+  o.limits.max_seqs = sub->gpu_batch_size;
+  o.limits.token_budget = sub->max_num_tokens;
+  o.requests = kMlperfBatchesPerEngine * sub->gpu_batch_size * sub->engines;
+  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
+  if (!best) return false;
+  p.chip = (chip_name == "h100-sxm" ? std::string("h100") : chip_name) + "x" + std::to_string(s.devices());
+  p.predicted = best->throughput_tok_s;
+  p.note = strformat("MLPerf offline: %d engines of tp%d, %s, gpu_batch_size %lld, %lld samples of OpenOrca lengths "
+                     "(mean %lld in / %lld out), up to %lld running, host busy %.0f%%, host-bound iterations %.0f%%",
+                     sub->engines, sub->tp, sub->precision, static_cast<long long>(sub->gpu_batch_size),
+                     static_cast<long long>(best->requests), static_cast<long long>(o.input),
+                     static_cast<long long>(o.output), static_cast<long long>(best->batch), 100 * best->host_busy_share,
+                     100 * best->host_bound_share);
   return true;
 }
 
@@ -225,7 +314,7 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
   const std::string key = chip_name + " " + model + " " + row.shape;
   auto it = runs.find(key);
   if (it == runs.end()) {
-    const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, tp, why);
+    const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
     if (!best) return false;
     it = runs.emplace(key, *best).first;
   }
@@ -483,9 +572,11 @@ bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string
   if (step_row(row, p, why) || sustained_step_row(row, p, why)) return why.empty();
   if (row.workload.find("sglang-jax") != std::string::npos) return sglang_jax_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
-    why = "JetStream's ShareGPT length distribution is not shipped";
+    why = "JetStream's ShareGPT lengths (benchmark_serving.py's sample of ShareGPT_V3 under --max-input/output-length) "
+          "are not shipped, and JetStream's engine (fixed decode slots, prefill per request) has no scheduler policy";
     return false;
   }
+  if (row.metric == "throughput" && row.workload.find("MLPerf") != std::string::npos) return mlperf_row(row, p, why);
   if (row.metric == "throughput") return serving_row(row, p, why);
   if (row.metric.rfind("TTFT", 0) == 0 || row.metric.rfind("TPOT", 0) == 0) return latency_row(row, p, why);
   why = "metric '" + row.metric + "' is not expressed";

@@ -48,9 +48,10 @@ double roofline(const ChipModel& chip, const OpSpec& op, DType d) {
 // Reference latencies of a 4096^3 and a decode-size 8x4096x4096 bf16 GEMM, recorded from this model
 // (tolerance 2%: they change only when the model does, and a change must be deliberate). Each is
 // also checked against a hand estimate that does not run the model: the MXU time at the published
-// peak (4096^3), or the weights streamed at 0.9 x peak HBM bandwidth (decode), plus 1.5 us of launch
-// gap, first-copy latency and drain/store tail. Tolerance 25% (square) and 30% (decode: with 32 MiB
-// of weights spread over few blocks, copy latency and pipeline fill are a visible share, most on v7).
+// peak (4096^3), or the weights streamed at the lower of 0.9 x peak HBM bandwidth and the TensorCores'
+// DMA rate (decode), plus the first copy's and the last store's latencies and 1.5 us of launch gap,
+// pipeline fill and drain. Tolerance 25% (square) and 30% (decode: with 32 MiB of weights spread over
+// few blocks, pipeline fill is a visible share, most on v7).
 TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
   struct Case {
     const char* chip;
@@ -58,8 +59,9 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
   } cases[] = {
       // Re-recorded with the grid step's body chain (bookkeeping or first weight push, stream, fill and
       // drain, accumulation: 4-10% slower squares) and v5e's copy latency bounded by the 128^3 Pallas rows.
+      // v6e and v7 re-recorded with OpenXLA's copy latencies and DMA rates (session 32).
       {"tpu-v4", 572.1, 33.53}, {"tpu-v5e", 746.3, 47.72}, {"tpu-v5p", 324.3, 15.88},
-      {"tpu-v6e", 174.2, 24.73}, {"tpu-v7", 71.53, 8.152},
+      {"tpu-v6e", 185.4, 27.07}, {"tpu-v7", 71.53, 9.156},
   };
   for (const auto& c : cases) {
     auto chip = tpu_chip(c.chip);
@@ -68,8 +70,11 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
     double us_dec = run_kernel(*chip, dec, false, false).result.latency_s * 1e6;
     EXPECT_NEAR(us_sq / c.ref_square_us, 1.0, 0.02) << c.chip << " 4096^3: " << us_sq << " us";
     EXPECT_NEAR(us_dec / c.ref_decode_us, 1.0, 0.02) << c.chip << " 8x4096x4096: " << us_dec << " us";
-    double hand_sq = (sq.flops() / chip->peak_flops(DType::bf16) + 1.5e-6) * 1e6;
-    double hand_dec = (dec.min_bytes() / (0.9 * chip->dram_bandwidth()) + 1.5e-6) * 1e6;
+    const tpu::TpuSpec spec = tpu_spec(c.chip);
+    const double fixed = 1.5e-6 + spec.hbm.latency.value() + spec.hbm.write_latency_s();
+    const double stream = std::min(0.9 * chip->dram_bandwidth(), spec.tensorcores * spec.dma_bandwidth.value());
+    double hand_sq = (sq.flops() / chip->peak_flops(DType::bf16) + fixed) * 1e6;
+    double hand_dec = (dec.min_bytes() / stream + fixed) * 1e6;
     EXPECT_NEAR(us_sq / hand_sq, 1.0, 0.25) << c.chip << " hand estimate " << hand_sq << " us";
     EXPECT_NEAR(us_dec / hand_dec, 1.0, 0.30) << c.chip << " hand estimate " << hand_dec << " us";
   }
@@ -151,10 +156,14 @@ TEST(TpuGolden, AttentionAndRowOpsRespectTheirRooflines) {
     for (const char* opname : {"rmsnorm", "layernorm", "softmax", "swiglu", "residual_add", "gelu", "rope"}) {
       OpSpec op = make_op(opname, {{"rows", "8192"}, {"cols", "4096"}});
       KernelRun run = run_kernel(*chip, op, false, false);
+      // Bound by the HBM or, where the TensorCores' DMA engines move less than 0.9 of it (v6e, v7:
+      // OpenXLA's per-core DMA rates), by the copies.
+      const tpu::TpuSpec spec = tpu_spec(name);
+      const double dma = spec.tensorcores * spec.dma_bandwidth.value(), hbm = 0.9 * chip->dram_bandwidth();
       double t_mem = op.min_bytes() / chip->dram_bandwidth();
       EXPECT_GE(run.result.latency_s, t_mem) << name << " " << opname;
-      EXPECT_EQ(run.result.kernels[0].bound, "memory") << opname;
-      EXPECT_LE(run.result.latency_s, t_mem / 0.9 * 1.1 + 3e-6) << name << " " << opname << ": bandwidth-bound";
+      EXPECT_EQ(run.result.kernels[0].bound, dma < hbm ? "transfer" : "memory") << name << " " << opname;
+      EXPECT_LE(run.result.latency_s, op.min_bytes() / std::min(dma, hbm) * 1.1 + 3e-6) << name << " " << opname << ": bandwidth-bound";
     }
   }
   // Causal prefill skips the KV blocks above the diagonal: about half the time at long sequences.
@@ -190,12 +199,13 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 }
 
 // TPU7x (Ironwood) bf16 GEMMs on one TensorCore, m = n = k from 128 to 32768 (rows T7X-G*: the
-// accelerator-microbenchmarks README's table, each the op's device duration from the xprof trace). A known gap,
-// held in its bounds so that it cannot widen unnoticed: the model is faster at every size, by 8-9% from 16384^3
-// (83% of the 1153.5 TFLOPS per core measured, 90% modelled) and by a fixed cost at small sizes (1.62 us measured
-// for 128^3, 0.72 us modelled). Neither the clock under the benchmark's --xla_tpu_dvfs_p_state=7 nor the fixed
-// cost of an XLA fusion on TPU7x is published, so no mechanism is changed for them (README, Validation).
-TEST(TpuValidation, Tpu7xGemmRowsAreAKnownGapWithinTheirBounds) {
+// accelerator-microbenchmarks README's table, each the op's device duration from the xprof trace, which
+// includes the op's own copies in and out). The copies' latencies are OpenXLA's TPU cost-model constants
+// (hbm.latency 692 ns in, hbm.write_latency 594 ns out): a 128^3 GEMM is one copy in, one block, one copy out
+// (1.62 us measured). Bounds by size: 25% to 512^3; 1024^3 and 2048^3 a known gap (the model is 25-35% fast:
+// the blocks' pipeline fill is not the cost model's); from 4096^3 the rate, 8-13% fast (83% of the 1153.5
+// TFLOPS per core measured at p-state 7, 90% modelled; the clock the chip holds there is not published).
+TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   register_tpu_family();
   std::vector<ValidationRow> rows;
   for (const auto& f : default_measurement_files())
@@ -206,10 +216,11 @@ TEST(TpuValidation, Tpu7xGemmRowsAreAKnownGapWithinTheirBounds) {
   ASSERT_EQ(points.size(), 8u);
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
-    // Bounds by size: the fixed cost dominates to 512^3, the rate from 4096^3.
-    const double bound = m >= 4096 ? 0.15 : m >= 1024 ? 0.70 : 1.30;
-    EXPECT_GT(p.error, 0.0) << p.row.id;
-    EXPECT_LE(p.error, bound) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
+    const double bound = m >= 4096 ? 0.15 : m >= 1024 ? 0.40 : 0.25;
+    EXPECT_LE(std::fabs(p.error), bound) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
+    if (m >= 1024) {
+      EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gap's direction
+    }
     EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak
     EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
   }

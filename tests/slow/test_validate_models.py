@@ -1,7 +1,7 @@
 """Model-level validation on systems of chips (`xpusim validate --models`), behind the CTest label
 `slow` (minutes of simulation; `.ci/run` runs it). Rows: workloads/validation/public_measurements.csv,
 original sources in its `source` column (TensorRT-LLM perf-overview tables for Llama-3.3-70B at TP1..TP8
-and Llama-3.1-405B at TP8 on H100, the same tables' H200 FP8 and B200 NVFP4 rows, MLPerf Llama-2-70B Offline on H200/B200 (not expressed), AWS Neuron's trn1 TP32 and inf2 TP24 latency tables of Neuron 2.18 for
+and Llama-3.1-405B at TP8 on H100, the same tables' H200 FP8 and B200 NVFP4 rows, MLPerf Llama-2-70B Offline on H100/H200/B200, AWS Neuron's trn1 TP32 and inf2 TP24 latency tables of Neuron 2.18 for
 Llama-2-7b/13b/70b, Llama-3-70B, Llama-3-8B (int8 weights), Mistral-7B-Instruct-v0.2 and CodeLlama-13b;
 AWS's NxD Inference tutorial tables on trn2.48xlarge (Llama-3.3-70B, Llama-3.1-405B, batch 1) and sglang-jax's
 cookbook speed tables on TPU v6e-4 and v6e-16 (Llama-3.1-8B, Llama-3.3-70B)).
@@ -114,6 +114,12 @@ B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds
             "only partly located (README 'Why the B200 NVFP4 rows are fast', 'The DeepGEMM rows as DeepGEMM times "
             "and tiles them'); the FP8 KV cache is TensorRT-LLM's own for these checkpoints")
 KNOWN_GAPS.update({
+    # MLPerf v4.1 Llama-2-70B Offline on one B200 (a preview system; README "MLPerf Llama-2-70B Offline rows",
+    # 2026-12-05): over-predicted as the TRB rows are, while the v4.1 H100/H200 rows of the same runner are +14.0%
+    # and +2.8%. Besides: the round publishes no config for it (assumed: the next round's B200 config, fp4, batch
+    # 2048, max_num_tokens 3584), and its run generated 274.0 tokens per sample (11264.4 tok/s over 41.1075
+    # samples/s in its log summary) against the 294.45 of MLCommons' reference taken for every MLPerf row.
+    "MLP-B200": (0.36, "MLPerf v4.1 1x B200 Offline: " + B200_FP4),  # +32.8%
     "TRB-01": (0.31, "Llama-3.3-70B TP1 1000/1000: " + B200_FP4),  # +27.8%
     "TRB-02": (0.38, "Llama-3.3-70B TP2 1000/1000: " + B200_FP4),  # +35.1%
     "TRB-06": (0.50, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4),  # +47.2%
@@ -151,16 +157,16 @@ TRN2_405B_TTFT = ("Llama-3.1-405B's 10240-token context encoding on trn2.48xlarg
                   "and their LNC2 split are not modelled apart from the GEMM lowering); the rows were taken on different "
                   "releases (vLLM fork v0.6.x-neuron for the 70B, neuron-2.22 for the 405B)")
 SGLANG_JAX_8B = ("sglang-jax 0.1.0's Llama-3.1-8B on v6e-4 (TP4, 16 clients) decodes a step in about 9.9 ms (median "
-                 "TPOT 9.84, mean ITL 9.87 ms) where the simulated step is 4.3 ms (the 4 GB of weights per chip at "
-                 "v6e's 1.64 TB/s alone is 2.4 ms), and its mean TTFT is 35 ms against 7.5 ms simulated, while the "
-                 "70B rows of the same cookbook, software and load are within 9% (SGJ-03/04). A per-step cost the "
+                 "TPOT 9.84, mean ITL 9.87 ms) where the simulated step is 5.1 ms (the 4 GB of weights per chip at "
+                 "a v6e TensorCore's 1.37 TB/s DMA rate alone is 2.9 ms), and its mean TTFT is 35 ms, over three times the "
+                 "simulated one, while the 70B rows of the same cookbook, software and load are within 3% (SGJ-03/04). A per-step cost the "
                  "model lacks, not located: the host's work per iteration is GPU SGLang's (assumed: sglang-jax's own "
                  "is not published), and the mean and median TPOT agree, so it is not a few long stalls (JIT "
                  "compilation after --skip-server-warmup would be)")
 KNOWN_GAPS.update({
     "T2N-03": (0.40, TRN2_405B_TTFT),  # -36.9%
-    "SGJ-01": (1.12, "output throughput: " + SGLANG_JAX_8B),  # +107.6%
-    "SGJ-02": (0.55, "median TPOT: " + SGLANG_JAX_8B),  # -52.0%
+    "SGJ-01": (0.95, "output throughput: " + SGLANG_JAX_8B),  # +91.3%
+    "SGJ-02": (0.52, "median TPOT: " + SGLANG_JAX_8B),  # -48.0%
 })
 
 
@@ -236,22 +242,32 @@ def test_step_rows_on_h200():
                 p["id"], p["workload"], p["shape"], p["predicted"], p["measured"])
 
 
-# TensorRT-LLM perf-overview rows on other systems than H100 (TRH-*: H200 FP8, TRB-*: B200 NVFP4) and MLPerf
-# Llama-2-70B Offline rows on H200/B200 (MLP-*, not expressed: OpenOrca's length distribution is not shipped).
+# TensorRT-LLM perf-overview rows on other systems than H100 (TRH-*: H200 FP8, TRB-*: B200 NVFP4).
 def test_other_nvidia_system_rows():
     points, skipped = [], []
-    for f in ("TRH-", "TRB-", "MLP-"):
+    for f in ("TRH-", "TRB-"):
         j = validate(f)
         points += j["points"]
         skipped += [s for s in j["not_predicted"] if s["id"].startswith(f)]
     assert len([p for p in points if p["id"].startswith("TRH-")]) == 10, points
     assert len([p for p in points if p["id"].startswith("TRB-")]) == 12, points
-    assert {s["id"] for s in skipped} == {"MLP-H200", "MLP-B200", "MLP-B200G"}, skipped
-    for s in skipped:
-        assert "OpenOrca" in s["reason"], s
+    assert not skipped, skipped
     for p in points:
         assert p["chip"].startswith("h200" if p["id"].startswith("TRH-") else "b200"), p
     check_bounds(points)
+
+
+# MLPerf Inference Llama-2-70B Offline (M01: v4.1 8x H100; MLP-*: v4.1 8x H200 and 1x B200, v5.0 8x B200): the
+# submission's engines and batch limits over the OpenOrca lengths of workloads/datasets/mlperf_llama2_openorca.csv
+# (2026-12-05: +14.0, +2.8, +32.8, +23.2%).
+def test_mlperf_offline_rows():
+    j = validate("MLPerf")
+    assert not j["not_predicted"], j["not_predicted"]
+    chips = {p["id"]: p["chip"] for p in j["points"]}
+    assert chips == {"M01": "h100x8", "MLP-H200": "h200x8", "MLP-B200": "b200x1", "MLP-B200G": "b200x8"}, chips
+    for p in j["points"]:
+        assert "OpenOrca" in p["note"], p
+    check_bounds(j["points"])
 
 
 # Beyond NVIDIA and trn1/inf2: NxD Inference on trn2.48xlarge (T2N-*, batch-1 TTFT and TPOT of one request) and

@@ -4,6 +4,8 @@
 // dependencies themselves are checked on the lowering in tpu_lowering_test.cpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
 
@@ -27,23 +29,26 @@ OpSpec decode_gemm(std::int64_t m, DType w) {
 
 double memory_roofline(const ChipModel& chip, const OpSpec& op) { return op.min_bytes() / chip.dram_bandwidth(); }
 
+constexpr double kV6eDmaRate = 1373e9;  // tpu_v6e.yaml dma.bandwidth (OpenXLA's TPU cost model)
+
 }  // namespace
 
 // On v6e the weight pushes of the four 256x256 MXUs take 2 KiB of bf16 weights per clock (3.6 TB/s),
 // and the vector unit widens 1024 int8 elements per clock at 2 ops each (1.8 TB/s of int8), both
-// above the 1.48 TB/s that HBM streams at 0.9 efficiency: a pipelined kernel stays memory-bound.
-// The bound: 1/0.9 for the HBM efficiency, plus the first block's copy and the last step's body and
-// store (about 5% on 36 us); 1.3x leaves the rest for the per-step fill and drain. Before the
-// fold-granular converts (block-wide convert queued on the vector unit ahead of the current step's
-// accumulations) this ran at 2.15x.
+// above the 1.37 TB/s that the TensorCore's DMA engines move (OpenXLA's cost model; HBM at 0.9
+// efficiency would stream 1.48): a pipelined kernel stays bound by the copies. The bound over the
+// copies' time: the first block's copy and the last step's body and store (about 5% on 43 us);
+// 1.2x leaves the rest for the per-step fill and drain. Before the fold-granular converts (block-wide
+// convert queued on the vector unit ahead of the current step's accumulations) this ran at 2.15x the
+// HBM roofline.
 TEST(TpuWidenedWeights, Int8WeightDecodeGemmOnV6eIsMemoryBound) {
   auto chip = tpu_chip("tpu-v6e");
   for (std::int64_t m : {8, 64}) {
     OpSpec op = decode_gemm(m, DType::int8);
     double t = run_kernel(*chip, op, false, false).result.latency_s;
-    double roof = memory_roofline(*chip, op);
+    double roof = memory_roofline(*chip, op), copies = op.min_bytes() / std::min(0.9 * chip->dram_bandwidth(), kV6eDmaRate);
     EXPECT_GE(t, roof) << "m=" << m;
-    EXPECT_LE(t / roof, 1.3) << "m=" << m << ": " << t * 1e6 << " us against a memory roofline of " << roof * 1e6 << " us";
+    EXPECT_LE(t / copies, 1.2) << "m=" << m << ": " << t * 1e6 << " us against the copies' " << copies * 1e6 << " us";
   }
 }
 
@@ -61,12 +66,13 @@ TEST(TpuWidenedWeights, Int8WeightsReadHalfTheBytesOfBf16) {
 }
 
 // bf16 weights take no convert and keep their recorded latencies (82.12 us on v6e, 163.6 us on v5e
-// for 8 x 14336 x 4096 before and after the change).
+// for 8 x 14336 x 4096 before and after the change; v6e 89.42 us since its DMA rate and copy latencies
+// are OpenXLA's, session 32).
 TEST(TpuWidenedWeights, Bf16WeightGemmsUnchanged) {
   struct Case {
     const char* chip;
     double ref_us;
-  } cases[] = {{"tpu-v6e", 82.12}, {"tpu-v5e", 163.6}};
+  } cases[] = {{"tpu-v6e", 89.42}, {"tpu-v5e", 163.6}};
   for (const auto& c : cases) {
     auto chip = tpu_chip(c.chip);
     double us = run_kernel(*chip, decode_gemm(8, DType::bf16), false, false).result.latency_s * 1e6;
