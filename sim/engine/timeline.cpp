@@ -192,12 +192,28 @@ namespace {
 // Books contiguous lanes [p, e) at one positive duration; returns the later of `done` and their ends. A
 // function of its own so that its loop keeps the arrival, its end and the horizon in registers (inside
 // book_interleaved's nested loops GCC spilled them and reloaded one from the stack for every lane).
-[[gnu::noinline]] Tick book_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
+[[gnu::noinline]] Tick book_loaded_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
   for (; p != e; ++p) {
     p->add_busy(d);
     done = std::max(done, p->occupy(arrival, d, horizon));
   }
   return done;
+}
+// The same for lanes that are idle or lightly loaded: their bookings after a gap inline.
+[[gnu::noinline]] Tick book_idle_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
+  for (; p != e; ++p) {
+    p->add_busy(d);
+    done = std::max(done, p->occupy_after_gap(arrival, d, horizon));
+  }
+  return done;
+}
+// A transfer's lanes are mostly in one state: idle ones (a compute-bound GEMM's HBM channels) take the loop
+// with the bookings after a gap inline, loaded ones (a decode step's) the plain loop, each of whose other
+// bookings would pay for that loop's extra tests. (One loop testing both spilled a register per lane.)
+// Both book exactly as occupy() does.
+Tick book_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
+  if (p != e && p->after_gap(arrival)) return book_idle_lanes(p, e, arrival, d, horizon, done);
+  return book_loaded_lanes(p, e, arrival, d, horizon, done);
 }
 
 // The lanes' bookings of reserve_interleaved(), its service times worked out.

@@ -102,19 +102,28 @@ struct Booking {
   Tick arrival, duration, horizon;
 };
 // Books 20,000 draws of `draw(rng, step, ref)` on the calendar and on the reference: the same ends,
-// last ends and busy time.
+// last ends and busy time. A second calendar books the positive durations as the idle lanes' loop does
+// (add_busy, then occupy_after_gap with the bookings after a gap inline): the same again.
 template <class Draw>
 void expect_matches_reference(std::uint32_t seed, Draw draw) {
   std::mt19937_64 rng(seed);
-  Timeline fast;
+  Timeline fast, lane;
   RefTimeline ref;
   for (int i = 0; i < 20000; ++i) {
     const Booking b = draw(rng, i, ref);
-    ASSERT_EQ(fast.reserve(b.arrival, b.duration, b.horizon), ref.reserve(b.arrival, b.duration, b.horizon))
-        << "seed " << seed << " step " << i;
+    const Tick end = ref.reserve(b.arrival, b.duration, b.horizon);
+    ASSERT_EQ(fast.reserve(b.arrival, b.duration, b.horizon), end) << "seed " << seed << " step " << i;
     ASSERT_EQ(fast.free_at(), ref.free_at());
+    if (b.duration > 0) {
+      lane.add_busy(b.duration);
+      ASSERT_EQ(lane.occupy_after_gap(b.arrival, b.duration, b.horizon), end) << "seed " << seed << " step " << i;
+    } else {
+      ASSERT_EQ(lane.reserve(b.arrival, b.duration, b.horizon), end);
+    }
+    ASSERT_EQ(lane.free_at(), ref.free_at());
   }
   EXPECT_EQ(fast.busy_ticks(), ref.busy());
+  EXPECT_EQ(lane.busy_ticks(), ref.busy());
 }
 constexpr Tick kQuantum = 100000;
 }  // namespace
