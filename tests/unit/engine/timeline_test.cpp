@@ -226,7 +226,9 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
         const std::uint64_t first = rng() % lanes, bytes = 128 * (1 + rng() % 256), chunks = bytes / 128;
         const Tick a = reserve_interleaved(per_lane, first, bytes, chunks, lane_bw, arrival, horizon);
         const Tick b = reserve_grouped(grouped, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon);
-        if (group == 1) ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
+        if (group == 1) {
+          ASSERT_EQ(a, b) << lanes << " lanes, step " << i;
+        }
         ASSERT_EQ(reserve_grouped(memoized, lanes, group, first, bytes, chunks, lane_bw, arrival, horizon, &memo), b)
             << lanes << " lanes, groups of " << group << ", step " << i;
         const std::uint64_t widest = chunks / lanes + (chunks % lanes ? 1 : 0);
