@@ -291,6 +291,11 @@ int dg_sf_rows(int rows) { return static_cast<int>(ceil_div(rows, kDgSfAlign)) *
 // Bytes of one stage's scale factors for `rows` rows padded (2 packed 32-bit words of ue8m0 per row).
 int dg_sf_bytes(int rows) { return dg_sf_rows(rows) * 2 * 4; }
 int dg_tmem_columns(int bn, int accumulators) { return accumulators * bn + (128 / 32) * 2 + dg_sf_rows(bn) / 32 * 2; }
+// Shared memory of one stage: A's 128 rows, the `b_rows` of B this CTA loads, and both operands' scales (B's for all
+// BLOCK_N rows).
+int dg_stage_bytes(int b_rows, int bn) {
+  return kBlockScaledMmaRows * kDgBlockKBytes + b_rows * kDgBlockKBytes + dg_sf_bytes(kBlockScaledMmaRows) + dg_sf_bytes(bn);
+}
 }  // namespace
 
 GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
@@ -303,8 +308,7 @@ GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
   for (int bn = 16; bn <= 256; bn += 16) {
     if (dg_tmem_columns(bn, 1) > kDgTmemColumns) continue;
     const std::int64_t waves = ceil_div(tiles_m * ceil_div(op.n, bn), sms);
-    const int per_stage = kBlockScaledMmaRows * kDgBlockKBytes + bn * kDgBlockKBytes + dg_sf_bytes(kBlockScaledMmaRows) + dg_sf_bytes(bn);
-    const std::int64_t est = std::min(kDgMaxStages, std::max(1, (kDgSmem - kDgCdBytes - kDgEstFixedBytes) / per_stage));
+    const std::int64_t est = std::min(kDgMaxStages, std::max(1, (kDgSmem - kDgCdBytes - kDgEstFixedBytes) / dg_stage_bytes(bn, bn)));
     const std::int64_t score = est * est * bn;
     const bool two = dg_tmem_columns(bn, 2) <= kDgTmemColumns, overlap = waves >= 2;
     bool take = best_bn == 0 || waves < best_waves;
@@ -317,7 +321,7 @@ GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
   const bool pair = op.m >= 512 && ceil_div(op.m, kBlockScaledMmaRows) % 2 == 0 && sms % 2 == 0 && spec.sm.cta_pair_mma;
   t.cluster_m = pair ? 2 : 1;
   t.cta_pair = pair;
-  const int per_stage = kBlockScaledMmaRows * kDgBlockKBytes + best_bn / t.cluster_m * kDgBlockKBytes + dg_sf_bytes(kBlockScaledMmaRows) + dg_sf_bytes(best_bn);
+  const int per_stage = dg_stage_bytes(best_bn / t.cluster_m, best_bn);
   t.stages = static_cast<int>(std::min<std::int64_t>({kDgMaxStages, (kDgSmem - kDgCdBytes - kDgFixedBytes) / per_stage, ceil_div(op.k, t.bk)}));
   t.split_k = 1;
   return t;
