@@ -254,8 +254,9 @@ bool mlperf_row(const ValidationRow& row, ValidationPoint& p, std::string& why) 
   o.scheduler = "trtllm";
   o.lengths_csv = mlperf_dataset_path();
   o.lengths_rows = lengths;
-  o.input = std::llround(mean_lengths(*lengths).first);
-  o.output = std::llround(mean_lengths(*lengths).second);
+  const auto [mean_in, mean_out] = mean_lengths(*lengths);
+  o.input = std::llround(mean_in);
+  o.output = std::llround(mean_out);
   o.limits.max_seqs = sub->gpu_batch_size;
   o.limits.token_budget = sub->max_num_tokens;
   o.requests = kMlperfBatchesPerEngine * sub->gpu_batch_size * sub->engines;
