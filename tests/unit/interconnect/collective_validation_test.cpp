@@ -44,14 +44,7 @@ const char* kTreeMidSize = "p5 tree 16-512 KiB: ~3.7 us per NCCL channel and tre
 // two channels such a loop reaches (NCCL's bid x nHeads x chunk), which closed part of it (README
 // "Collectives at mid sizes, per fabric", 2026-12-04; 008 -38.3 -> -29.2%).
 const char* kNvlsMidSize = "NVLS 64-256 KiB: the jump to the measured 42 us plateau beyond the one-channel copies";
-// TPU7x all-gathers over a 2x2 plane, 1.5 - 6 MiB received per chip: the measured time sits a flat
-// 13-17 us above the transfer at 2 x 90 GB/s at every size of the guide's table (SparseCore-offloaded,
-// xprof device time of the op), where the model has its assumed 2 us launch and 0.5 us steps; no
-// published figure gives that per-op cost (README "Systems of chips", TPU7x).
-const char* kTpu7xFixedCost = "TPU7x all-gather: a flat 13-17 us per op above the link-rate transfer, no published figure";
 const std::vector<KnownGap> kKnownGaps = {
-    {"t7x-ag221-001", 0.47, 0.10, kTpu7xFixedCost}, {"t7x-ag222-001", 0.48, 0.10, kTpu7xFixedCost},
-    {"t7x-ag221-002", 0.24, 0.10, kTpu7xFixedCost}, {"t7x-ag222-002", 0.25, 0.10, kTpu7xFixedCost},
     {"az-h100-007", 0.36, 0.25, kNvlsMidSize}, {"az-h100-008", 0.30, 0.25, kNvlsMidSize},
     {"az-h100-009", 0.28, 0.25, kNvlsMidSize},
     {"aw-p5-012", 0.36, 0.25, kTreeMidSize}, {"aw-p5-013", 0.46, 0.25, kTreeMidSize},
@@ -257,12 +250,14 @@ TEST(CollectiveValidation, TrainiumOneInstanceAllGatherRunsTheRingWithin10Percen
   EXPECT_EQ(mid.size(), 1u);
 }
 
-TEST(CollectiveValidation, Tpu7xAllGatherOverA2x2PlaneWithin10PercentFrom32MiB) {
+TEST(CollectiveValidation, Tpu7xAllGatherOverA2x2PlaneWithin10Percent) {
   // AI-Hypercomputer/accelerator-microbenchmarks' Ironwood all-gather guide (issue 14): 4-way gathers
   // over a 2x2 plane of TPU7x chips (2x2x1 and 2x2x2 slices), two groups per chip (one per TensorCore),
   // as one chip-level gather of both groups' shards. Each chip receives over its two ICI links, so no
-  // prediction may pass 2 x 90 GB/s; from 32 MiB (25 MB received per chip) the time is within 10%, and
-  // below that each row is a known gap (the flat per-op cost, kTpu7xFixedCost).
+  // prediction may pass 2 x 90 GB/s. Every row within 10% in time: the transfer at the links' rate plus
+  // the SparseCore-offloaded op's fixed cost (tpu_v7_64.yaml library.launch_latency, one constant from
+  // the table's flat 13-17 us above the transfer; the 2-8 MiB rows were -21..-46% with the inherited
+  // 2 us), and from 32 MiB within 2%, where the fixed cost is under a tenth of the time.
   const double kTwoLinksGBps = 2 * 90.0;
   int n = 0, large = 0;
   for (const auto& p : points()) {
@@ -272,16 +267,13 @@ TEST(CollectiveValidation, Tpu7xAllGatherOverA2x2PlaneWithin10PercentFrom32MiB) 
     EXPECT_EQ(p.algo, "torus/simple") << p.row.id;
     EXPECT_LE(p.predicted_busbw, kTwoLinksGBps) << p.row.id;
     EXPECT_LE(p.row.busbw_GBps, kTwoLinksGBps) << p.row.id << ": the measurement itself";
-    const KnownGap* g = known_gap(p.row.id);
+    EXPECT_EQ(known_gap(p.row.id), nullptr) << p.row.id;
+    EXPECT_LT(std::abs(p.time_error), 0.10) << p.row.id << ": predicted " << p.predicted_time_us << " us, measured "
+                                            << p.measured_time_us;
     if (p.row.bytes >= 32 * kMiB) {
       ++large;
-      EXPECT_EQ(g, nullptr) << p.row.id;
-      EXPECT_LT(std::abs(p.time_error), 0.10) << p.row.id << ": predicted " << p.predicted_time_us << " us, measured "
+      EXPECT_LT(std::abs(p.time_error), 0.02) << p.row.id << ": predicted " << p.predicted_time_us << " us, measured "
                                               << p.measured_time_us;
-    } else {
-      ASSERT_NE(g, nullptr) << p.row.id << " below 32 MiB must be a listed known gap";
-      EXPECT_LT(std::abs(p.time_error), g->bound) << p.row.id << " (known gap: " << g->reason << ")";
-      EXPECT_LT(p.time_error, 0) << p.row.id << ": the missing per-op cost makes the model fast, never slow";
     }
   }
   EXPECT_EQ(n, 10);
