@@ -24,9 +24,20 @@ void TpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
   const ArrivalWindow w = arrival_window(*ext);
   const Tick arrival = w.arrival, horizon = w.horizon;
   const std::uint64_t bytes = ext->bytes;
-  // The core's DMA path and the memory stream the block concurrently; the slower sets the end.
-  Tick end = m_dma[ext->executor % m_dma.size()].carry(arrival, static_cast<double>(bytes), 0, horizon);
-  if (ext->level == kCmem && m_spec.cmem_capacity.value() > 0) {
+  // The core's DMA path and the memory stream the block concurrently; the slower sets the end. An HBM
+  // copy's first bytes reach the DMA path one access latency after it starts (hbm.latency in,
+  // hbm.write_latency out), so the path streams from then on: a copy alone takes latency + bytes / rate,
+  // and one queued behind another on the path hides its latency under the earlier one's stream. That
+  // is OpenXLA's TPU cost model ([XLA-COST] openxla/xla@acb91cba
+  // xla/benchmarks/pallas_microbenchmarks/cost_model.py, _dma_latency: "the sum of the total transfer
+  // time with the latency of the last DMA operation to complete"), with its constants in the presets,
+  // and what the Ironwood HBM copy table shows (AI-Hypercomputer/accelerator-microbenchmarks
+  // Ironwood/guides/hbm: per TensorCore, 2 MiB to 8 GiB, a fixed ~1.3 us = 692 + 594 ns over 2 x size
+  // at 3.2 TB/s). Where the HBM's own share is the slower stream (v5e), nothing changes.
+  const bool hbm_level = !(ext->level == kCmem && m_spec.cmem_capacity.value() > 0);
+  const Tick first_byte = hbm_level && bytes > 0 ? to_ticks(ext->write ? m_spec.hbm.write_latency_s() : m_spec.hbm.latency.value()) : 0;
+  Tick end = m_dma[ext->executor % m_dma.size()].carry(arrival + first_byte, static_cast<double>(bytes), 0, horizon);
+  if (!hbm_level) {
     end = std::max(end, m_cmem[0].carry(arrival, static_cast<double>(bytes), 0, horizon));
     m_cmem_bytes += static_cast<double>(bytes);
   } else {

@@ -15,7 +15,8 @@
 namespace xpu::tpu {
 
 // HBM and CMEM as seen by the TensorCores' DMA engines: each core's DMA path is a serializing link
-// at dma.bandwidth; HBM channels (and CMEM) are shared by all cores.
+// at dma.bandwidth that streams an HBM copy from its first bytes on (one access latency after the copy
+// starts); HBM channels (and CMEM) are shared by all cores.
 class TpuMemory : public MemoryTarget {
  public:
   TpuMemory(sc_core::sc_module_name name, const TpuSpec& spec);

@@ -59,9 +59,10 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
   } cases[] = {
       // Re-recorded with the grid step's body chain (bookkeeping or first weight push, stream, fill and
       // drain, accumulation: 4-10% slower squares) and v5e's copy latency bounded by the 128^3 Pallas rows.
-      // v6e and v7 re-recorded with OpenXLA's copy latencies and DMA rates (session 32).
+      // v6e and v7 re-recorded with OpenXLA's copy latencies and DMA rates (session 32), again with each
+      // copy's latency before its stream on the DMA path (session 33: v6e +1.5% / +2.3%, v7 +0.5% / 0).
       {"tpu-v4", 572.1, 33.53}, {"tpu-v5e", 746.3, 47.72}, {"tpu-v5p", 324.3, 15.88},
-      {"tpu-v6e", 185.4, 27.07}, {"tpu-v7", 71.53, 9.156},
+      {"tpu-v6e", 188.1, 27.70}, {"tpu-v7", 72.75, 9.156},
   };
   for (const auto& c : cases) {
     auto chip = tpu_chip(c.chip);
@@ -201,10 +202,12 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 // TPU7x (Ironwood) bf16 GEMMs on one TensorCore, m = n = k from 128 to 32768 (rows T7X-G*: the
 // accelerator-microbenchmarks README's table, each the op's device duration from the xprof trace, which
 // includes the op's own copies in and out). The copies' latencies are OpenXLA's TPU cost-model constants
-// (hbm.latency 692 ns in, hbm.write_latency 594 ns out): a 128^3 GEMM is one copy in, one block, one copy out
-// (1.62 us measured). Bounds by size: 25% to 512^3; 1024^3 and 2048^3 a known gap (the model is 25-35% fast:
-// the blocks' pipeline fill is not the cost model's); from 4096^3 the rate, 8-13% fast (83% of the 1153.5
-// TFLOPS per core measured at p-state 7, 90% modelled; the clock the chip holds there is not published).
+// (hbm.latency 692 ns in, hbm.write_latency 594 ns out), each before the copy's stream at the core's DMA rate
+// (latency + bytes / rate, as that cost model adds them): a 128^3 GEMM is one copy in, one block, one copy
+// out (1.62 us measured). Bounds by size: 25% to 2048^3 (1024^3 and 2048^3 about 18% fast; OpenXLA's own
+// cost model, its block search with the same constants at 2.2 GHz, puts them 23-26% fast, so what XLA's
+// emitter spends beyond it is not published); from 4096^3 the rate, 10-12% fast (83% of the 1153.5 TFLOPS
+// per core measured at p-state 7, 90% modelled; the clock the chip holds there is not published).
 TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   register_tpu_family();
   std::vector<ValidationRow> rows;
@@ -216,7 +219,7 @@ TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   ASSERT_EQ(points.size(), 8u);
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
-    const double bound = m >= 4096 ? 0.15 : m >= 1024 ? 0.40 : 0.25;
+    const double bound = m >= 4096 ? 0.15 : 0.25;
     EXPECT_LE(std::fabs(p.error), bound) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
     if (m >= 1024) {
       EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gap's direction
