@@ -464,6 +464,12 @@ class GraphBuilder {
         // k_nope and k_pe, saves the latent to the cache separately and calls attn_mha(q, k, v,
         // save_kv_cache=False): FA3's or FlashInfer's ragged bf16 prefill.
         add(gemm(p + "kv_b_proj", T, lora, H * (nope + dv)), g.count, "attention");
+        // K is materialised per head as [k_nope | k_pe] before the attention kernel, which takes one
+        // key tensor: SGLang's k[..., :nope] = k_nope; k[..., nope:] = k_pe (same file), vLLM's
+        // torch.cat((k_nope, k_pe.expand(...))) in MLACommonImpl's prefill. One copy of T x H x
+        // (nope + rope) in the stream dtype (its reads are overstated: k_pe is one row per token,
+        // broadcast over the heads).
+        add(rowwise(OpKind::Gelu, p + "k_concat", T * H, nope + rope), g.count, "attention");
         add_attention(g, H, nope + rope, dv, m_s.stream_dtype());
       }
       add(gemm(p + "o_proj", T, H * dv, D), g.count, "attention");
@@ -590,21 +596,40 @@ class GraphBuilder {
       return o;
     };
     if (a2a) add(exchange("moe_dispatch", token_bytes), g.count, "moe");
+    std::int64_t routed = 0;
+    for (auto r : rows) routed += r;
+    // DeepEP's normal dispatch delivers each token once per rank, in arrival order; DeepGEMM's
+    // contiguous grouped GEMM wants each expert's rows together. SGLang's DeepEPMoE.
+    // forward_deepgemm_contiguous (sgl-project/sglang python/sglang/srt/layers/moe/ep_moe/layer.py,
+    // mid-2025, e.g. @3f026176; the LMSYS large-scale-EP blog: "a permutation is needed ... a custom
+    // Triton kernel") runs ep_scatter (tokens to per-expert fp8 rows with their scales), the two
+    // grouped GEMMs with silu_and_mul (bf16) and a per-token-group fp8 quantization of the down
+    // GEMM's input between them, then ep_gather (the top-k weighted sum back to the received tokens,
+    // bf16). Each is a copy over the routed rows: one read, one write (the gather writes the received
+    // tokens, fewer than the routed rows: its writes are overstated by the experts a token has on one
+    // rank beyond the first).
+    const bool permuted = a2a && !low_latency_all_to_all();
+    if (permuted) {
+      OpSpec scatter = rowwise(OpKind::Gelu, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
+      scatter.dtype = scatter.wdtype = scatter.odtype = m_s.adtype;  // the dispatched fp8 tokens
+      add(scatter, g.count, "moe");
+    }
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
     add(up, g.count, "moe");
-    std::int64_t routed = 0;
-    for (auto r : rows) routed += r;
     add(rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
                 p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
                 std::max<std::int64_t>(routed, 1), w),
         g.count, "moe");
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
+    if (permuted && bytes_per_element(m_s.adtype) < 2)
+      add(rowwise(OpKind::Gelu, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
+    if (permuted) add(rowwise(OpKind::Gelu, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
     if (a2a) add(exchange("moe_combine", D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
     // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's
