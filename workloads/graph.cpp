@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "sim/base/error.h"
@@ -330,8 +331,11 @@ class GraphBuilder {
     o.devices = m_s.ep;
     return o;
   }
+  // `operands`: the dtype Q, K and V reach the kernel in when they are not read from the KV cache (MLA's
+  // expanded prefill); unset: the cache's rule below.
   OpSpec attention(const std::string& label, std::int64_t batch, std::int64_t seq_q, std::int64_t seq_kv,
-                   std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv, std::int64_t window) const {
+                   std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv, std::int64_t window,
+                   std::optional<DType> operands = std::nullopt) const {
     OpSpec o = base(OpKind::Attention, label);
     o.batch = batch;
     o.heads = m_heads;
@@ -349,6 +353,7 @@ class GraphBuilder {
     // an fp8 cache); with an fp8 cache and bf16 activations the keys are widened to bf16 in SRAM.
     o.dtype = bytes_per_element(m_s.kvdtype) > bytes_per_element(m_s.adtype) ? m_s.kvdtype : m_s.adtype;
     o.wdtype = m_s.kvdtype;
+    if (operands) o.dtype = o.wdtype = *operands;
     o.impl = m_s.attention_impl;
     return o;
   }
@@ -370,7 +375,8 @@ class GraphBuilder {
   // Attention of one layer group; sliding windows limit the keys, chunked layers (Llama 4) see only
   // their own chunk: prefill becomes batch*(S/C) causal chunks of C tokens (plus a tail chunk),
   // decode reads only the keys of the current chunk.
-  void add_attention(const LayerGroup& g, std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv) {
+  void add_attention(const LayerGroup& g, std::int64_t kv_heads, std::int64_t dqk, std::int64_t dv,
+                     std::optional<DType> operands = std::nullopt) {
     const std::string p = g.prefix + ".";
     const std::int64_t B = m_seqs, S = m_s.input_len;
     const bool chunked = g.attn.kind == AttentionKind::Chunked;
@@ -380,10 +386,10 @@ class GraphBuilder {
       add(attention(p + "attn", B, 1, seen, kv_heads, dqk, dv, window), g.count, "attention");
     } else if (chunked && S > g.attn.window) {
       const std::int64_t C = g.attn.window;
-      add(attention(p + "attn", B * (S / C), C, C, kv_heads, dqk, dv, 0), g.count, "attention");
-      if (S % C) add(attention(p + "attn_tail", B, S % C, S % C, kv_heads, dqk, dv, 0), g.count, "attention");
+      add(attention(p + "attn", B * (S / C), C, C, kv_heads, dqk, dv, 0, operands), g.count, "attention");
+      if (S % C) add(attention(p + "attn_tail", B, S % C, S % C, kv_heads, dqk, dv, 0, operands), g.count, "attention");
     } else {
-      add(attention(p + "attn", B, S, S, kv_heads, dqk, dv, window), g.count, "attention");
+      add(attention(p + "attn", B, S, S, kv_heads, dqk, dv, window, operands), g.count, "attention");
     }
     m_attn_label = p + "attn";
   }
@@ -451,8 +457,20 @@ class GraphBuilder {
         add(gemm(p + "v_up", T, lora, dv, H), g.count, "attention");
       } else {
         // Prefill expands the latent of every token to per-head K (nope part) and V with kv_b_proj.
+        // The attention then runs on those projections' outputs, not on the cache (which only stores
+        // the latent): Q, K and V in the stream dtype (bf16 with fp8 GEMMs), whatever the cache's
+        // dtype. SGLang's forward_normal_prepare (sgl-project/sglang@00114aef,
+        // python/sglang/srt/models/deepseek_v2.py) builds k = torch.empty_like(q) from kv_b_proj's
+        // k_nope and k_pe, saves the latent to the cache separately and calls attn_mha(q, k, v,
+        // save_kv_cache=False): FA3's or FlashInfer's ragged bf16 prefill.
         add(gemm(p + "kv_b_proj", T, lora, H * (nope + dv)), g.count, "attention");
-        add_attention(g, H, nope + rope, dv);
+        // K is materialised per head as [k_nope | k_pe] before the attention kernel, which takes one
+        // key tensor: SGLang's k[..., :nope] = k_nope; k[..., nope:] = k_pe (same file), vLLM's
+        // torch.cat((k_nope, k_pe.expand(...))) in MLACommonImpl's prefill. One copy of T x H x
+        // (nope + rope) in the stream dtype (its reads are overstated: k_pe is one row per token,
+        // broadcast over the heads).
+        add(rowwise(OpKind::Gelu, p + "k_concat", T * H, nope + rope), g.count, "attention");
+        add_attention(g, H, nope + rope, dv, m_s.stream_dtype());
       }
       add(gemm(p + "o_proj", T, H * dv, D), g.count, "attention");
     } else {
@@ -578,21 +596,40 @@ class GraphBuilder {
       return o;
     };
     if (a2a) add(exchange("moe_dispatch", token_bytes), g.count, "moe");
+    std::int64_t routed = 0;
+    for (auto r : rows) routed += r;
+    // DeepEP's normal dispatch delivers each token once per rank, in arrival order; DeepGEMM's
+    // contiguous grouped GEMM wants each expert's rows together. SGLang's DeepEPMoE.
+    // forward_deepgemm_contiguous (sgl-project/sglang python/sglang/srt/layers/moe/ep_moe/layer.py,
+    // mid-2025, e.g. @3f026176; the LMSYS large-scale-EP blog: "a permutation is needed ... a custom
+    // Triton kernel") runs ep_scatter (tokens to per-expert fp8 rows with their scales), the two
+    // grouped GEMMs with silu_and_mul (bf16) and a per-token-group fp8 quantization of the down
+    // GEMM's input between them, then ep_gather (the top-k weighted sum back to the received tokens,
+    // bf16). Each is a copy over the routed rows: one read, one write (the gather writes the received
+    // tokens, fewer than the routed rows: its writes are overstated by the experts a token has on one
+    // rank beyond the first).
+    const bool permuted = a2a && !low_latency_all_to_all();
+    if (permuted) {
+      OpSpec scatter = rowwise(OpKind::Gelu, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
+      scatter.dtype = scatter.wdtype = scatter.odtype = m_s.adtype;  // the dispatched fp8 tokens
+      add(scatter, g.count, "moe");
+    }
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
     add(up, g.count, "moe");
-    std::int64_t routed = 0;
-    for (auto r : rows) routed += r;
     add(rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
                 p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
                 std::max<std::int64_t>(routed, 1), w),
         g.count, "moe");
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
+    if (permuted && bytes_per_element(m_s.adtype) < 2)
+      add(rowwise(OpKind::Gelu, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
+    if (permuted) add(rowwise(OpKind::Gelu, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
     if (a2a) add(exchange("moe_combine", D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
     // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's

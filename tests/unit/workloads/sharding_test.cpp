@@ -131,6 +131,37 @@ TEST(Sharding, CollectiveBytesPerLayerMatchTheClosedForms) {
   EXPECT_EQ(a2a.at("moe_combine"), routed * 2);
 }
 
+// A DeepSeek-V3 fp8 prefill with data-parallel attention and DeepEP's normal kernels runs as SGLang
+// runs it: MLA's expanded attention in bf16 on kv_b_proj's outputs (an fp8 KV cache holds only the
+// latent) after a K concat copy, and the routed experts between an ep_scatter permute and an ep_gather,
+// with the down GEMM's input quantized by a kernel of its own. Decode (absorbed MLA against the fp8
+// cache, DeepEP's low-latency kernels and masked GEMMs) has none of these.
+TEST(Sharding, DeepEpNormalPrefillPermutesAndMlaPrefillAttendsInBf16) {
+  ModelConfig ds = load_model("deepseek-v3");
+  Scenario e = layout(1, 8, 1, 8, 16);
+  e.adtype = e.wdtype = e.kvdtype = DType::fp8;
+  const RankPart part = rank_roles(ds, e)[0].part;
+  Graph pre = build_step_graph(ds, e, false, 0, FusionPolicy::vllm(), part);
+  const GraphNode* attn = pre.find("layer[moe].attn");
+  ASSERT_NE(attn, nullptr);
+  EXPECT_EQ(attn->op.dtype, DType::bf16);
+  EXPECT_EQ(attn->op.wdtype, DType::bf16);
+  ASSERT_NE(pre.find("layer[moe].k_concat"), nullptr);
+  EXPECT_EQ(pre.find("layer[moe].k_concat")->op.rows, 16 / 8 * 256 * 128);  // the rank's tokens x heads
+  std::int64_t routed = 0;
+  for (auto r : pre.find("layer[moe].experts.gate_up")->op.group_rows) routed += r;
+  for (const char* k : {"layer[moe].experts.permute", "layer[moe].experts.down.cast_fp8", "layer[moe].experts.unpermute"}) {
+    ASSERT_NE(pre.find(k), nullptr) << k;
+    EXPECT_EQ(pre.find(k)->op.rows, routed) << k;
+  }
+  EXPECT_EQ(pre.find("layer[moe].experts.permute")->op.dtype, DType::fp8);
+  Graph dec = build_step_graph(ds, e, true, 257, FusionPolicy::vllm(), part);
+  EXPECT_EQ(dec.find("layer[moe].attn")->op.dtype, DType::fp8);
+  for (const char* k : {"layer[moe].k_concat", "layer[moe].experts.permute", "layer[moe].experts.down.cast_fp8",
+                        "layer[moe].experts.unpermute"})
+    EXPECT_EQ(dec.find(k), nullptr) << k;
+}
+
 // Data-parallel attention over TP groups (DeepSeek-V3 --tp 2 --dp 4 --ep 8): each rank of a group
 // dispatches its half of the group's tokens (the experts compute each routed token once, so the
 // all-to-alls carry each once). Before 2026-12-02 each rank dispatched all of its group's tokens (tp
