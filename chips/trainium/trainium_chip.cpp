@@ -90,11 +90,12 @@ Timing NeuronCore::compute(const Instr& in) {
       Tick s = ticks(m_spec.sync_cycles, t.clock);
       return {s, s};
     }
-    // MultiplyMoving streams the moving free dimension; the next stationary loads in the background
-    // (up to 4x faster); the initiation interval is at least MM_INIT_LATENCY [NKI-T1].
+    // MultiplyMoving streams the moving free dimension at the sustained share of its data-path rate
+    // (tensor.moving_efficiency); the next stationary loads in the background (up to 4x faster); the
+    // initiation interval is at least MM_INIT_LATENCY [NKI-T1].
     double rate = m_spec.cols_per_cycle(in.dtype);
     if (rate <= 0) rate = t.fp32;
-    double cycles = std::max({in.n / rate, t.mm_init_cycles, in.m / (rate * t.load_stationary_speedup)});
+    double cycles = std::max({in.n / (rate * t.moving_efficiency), t.mm_init_cycles, in.m / (rate * t.load_stationary_speedup)});
     return {ticks(cycles, t.clock), ticks(cycles + t.pipeline_cycles, t.clock)};
   }
   const LaneEngineSpec& e = in.engine == kScalar ? m_spec.scalar : in.engine == kGpSimd ? m_spec.gpsimd : m_spec.vector;

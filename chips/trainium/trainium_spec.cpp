@@ -54,6 +54,8 @@ void describe(Params& p, TrainiumSpec& s) {
   p("tensor.cols_per_cycle.int8", s.tensor.int8, "Moving-tensor columns per cycle for INT8 (0: none)", "0");
   p("tensor.cols_per_cycle.fp32", s.tensor.fp32, "Moving-tensor columns per cycle for FP32", "0.25");
   p("tensor.mm_init_cycles", s.tensor.mm_init_cycles, "Minimum initiation interval of a MultiplyMoving (MM_INIT_LATENCY)", "64");
+  p("tensor.moving_efficiency", s.tensor.moving_efficiency,
+    "Sustained share of cols_per_cycle while MultiplyMoving instructions stream back to back (1: the data-path rate)", "1");
   p("tensor.load_stationary_speedup", s.tensor.load_stationary_speedup,
     "How much faster LoadStationary streams than MultiplyMoving (background load)", "4");
   p("tensor.pipeline_cycles", s.tensor.pipeline_cycles, "Systolic fill and drain before a result is in PSUM", "128");
@@ -93,6 +95,7 @@ void describe(Params& p, TrainiumSpec& s) {
   p.require(s.weight_convert_engine == "auto" || s.weight_convert_engine == "vector" || s.weight_convert_engine == "scalar" ||
                 s.weight_convert_engine == "gpsimd",
             "lowering.weight_convert_engine", "one of auto, vector, scalar, gpsimd");
+  p.require(s.tensor.moving_efficiency > 0 && s.tensor.moving_efficiency <= 1, "tensor.moving_efficiency", "a share in (0, 1]");
   p.require(s.tnx_flash_min_tokens >= 0, "lowering.tnx_flash_min_tokens", "a token count (0: no flash kernel)");
   p.require(s.materialized_sbuf_share > 0 && s.materialized_sbuf_share <= 1, "lowering.materialized_sbuf_share",
             "a share in (0, 1]");

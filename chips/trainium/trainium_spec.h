@@ -12,12 +12,14 @@
 namespace xpu::trainium {
 
 // The Tensor Engine: a 128x128 systolic array. A MultiplyMoving instruction streams the moving
-// tensor's free dimension through the array at `cols_per_cycle` columns per cycle; its initiation
-// interval is max(N / rate, mm_init_cycles) [NKI-T1].
+// tensor's free dimension through the array at `cols_per_cycle` columns per cycle, of which back-to-back
+// MultiplyMoving instructions sustain `moving_efficiency`; its initiation interval is
+// max(N / (rate x moving_efficiency), mm_init_cycles) [NKI-T1].
 struct TensorEngineSpec {
   Hertz clock;
   double bf16 = 1, fp16 = 1, tf32 = 1, fp8 = 0, fp4 = 0, int8 = 0, fp32 = 0.25;  // moving columns / cycle
   double mm_init_cycles = 64;
+  double moving_efficiency = 1;        // sustained share of `cols_per_cycle` over back-to-back MultiplyMoving
   double load_stationary_speedup = 4;  // LoadStationary runs up to 4x faster than MultiplyMoving
   double pipeline_cycles = 128;        // fill + drain before the PSUM result is readable
 };

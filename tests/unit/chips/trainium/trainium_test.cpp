@@ -246,12 +246,12 @@ TEST(TrainiumChip, HandWrittenProgramEnginesRunConcurrently) {
     RunOptions ro;
     return simulate(*chip, {{p}}, ro, DType::bf16);
   };
-  // TensorE: max(512 cols, 64) = 512 cycles at 2.8 GHz = 182.9 ns busy, + 128 pipeline cycles latency.
-  // ScalarE: 1400 + 16 cycles at 1.4 GHz = 1011.4 ns busy, + 100 cycles latency = 1082.9 ns.
+  // TensorE: max(512 cols / 0.857 (tensor.moving_efficiency), 64) = 598 cycles at 2.8 GHz = 213.6 ns busy, + 128
+  // pipeline cycles latency. ScalarE: 1400 + 16 cycles at 1.4 GHz = 1011.4 ns busy, + 100 cycles latency = 1082.9 ns.
   RunResult ind = run(false), dep = run(true);
   EXPECT_NEAR(ind.latency_s * 1e9, 1082.9, 1.0);
-  EXPECT_NEAR(dep.latency_s * 1e9, 182.9 + 128 / 2.8 + 1082.9, 1.5);
-  EXPECT_NEAR(ind.stats.get("chip.core0.tensor.busy") * 1e9, 182.9, 0.5);
+  EXPECT_NEAR(dep.latency_s * 1e9, 213.6 + 128 / 2.8 + 1082.9, 1.5);
+  EXPECT_NEAR(ind.stats.get("chip.core0.tensor.busy") * 1e9, 213.6, 0.5);
   EXPECT_NEAR(ind.stats.get("chip.core0.scalar.busy") * 1e9, 1011.4, 0.5);
 }
 
@@ -605,7 +605,8 @@ TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   const double sbuf = run_kernel(*chip, o, false, false).result.latency_s;
   const double psum = simulate(*chip, {lower_gemm(o, s1, LowerOptions{}, choose_gemm_plan(o, s1))}, RunOptions{}, DType::bf16).latency_s;
   EXPECT_LT(sbuf, 0.9 * psum);
-  EXPECT_GT(o.flops() / sbuf / chip->peak_flops(DType::bf16), 0.85);
+  // 85% of what TensorE sustains (the data-path peak times tensor.moving_efficiency).
+  EXPECT_GT(o.flops() / sbuf / (chip->peak_flops(DType::bf16) * s1.tensor.moving_efficiency), 0.85);
 }
 
 // Weight-only int8 (kernels/gemm/trainium.cpp): the weights are loaded at their stored bytes, converted to the
