@@ -148,7 +148,7 @@ int cmd_serve(int argc, char** argv) {
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
-                    "                    [--scheduler vllm|sglang|trtllm] [--ttft-slo T] [--tpot-slo T]\n"
+                    "                    [--scheduler vllm|sglang|sglang-jax|trtllm] [--ttft-slo T] [--tpot-slo T]\n"
                     "       xpusim serve --system hgx-h100x8 --tp 8 --model llama-3.1-70b --concurrency 1,8,64\n\n"
                     "Runs an inference server iteration by iteration (continuous batching, chunked prefill, paged KV\n"
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
