@@ -39,6 +39,14 @@ bool HostLaunch::graphed(const StepShape& s) const {
 }
 
 StepShape HostLaunch::padded(const StepShape& s) const {
+  if (s.prefill_chunks > 0 && !token_buckets.empty()) {
+    // The padding tokens sample nothing: the LM head's rows stay those of the real requests.
+    const auto it = std::lower_bound(token_buckets.begin(), token_buckets.end(), s.tokens());
+    if (it == token_buckets.end() || *it <= s.tokens()) return s;
+    StepShape p = s;
+    p.padding_rows = *it - s.tokens();
+    return p;
+  }
   if (graph_batches.empty() || !graphed(s) || s.decode_seqs == 0 || s.verify_seqs > 0) return s;
   const auto it = std::lower_bound(graph_batches.begin(), graph_batches.end(), s.decode_seqs);
   if (it == graph_batches.end() || *it <= s.decode_seqs) return s;

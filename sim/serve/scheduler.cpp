@@ -57,7 +57,7 @@ double host_work_us(const std::string& flag, double us) {
 }
 
 const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names = {"vllm", "sglang", "trtllm"};
+  static const std::vector<std::string> names = {"vllm", "sglang", "sglang-jax", "trtllm"};
   return names;
 }
 
@@ -69,8 +69,9 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
     throw InputError("--host-fixed-us/--host-us-per-request: expected finite microseconds (absent: the scheduler's figures)");
   if (name == "vllm") return make_vllm_scheduler(limits);
   if (name == "sglang") return make_sglang_scheduler(limits);
+  if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);
-  throw InputError("--scheduler '" + name + "': expected vllm, sglang or trtllm (did you mean " +
+  throw InputError("--scheduler '" + name + "': expected vllm, sglang, sglang-jax or trtllm (did you mean " +
                    nearest_of(name, scheduler_names()) + "?)");
 }
 

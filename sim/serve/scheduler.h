@@ -41,13 +41,19 @@ struct HostWork {
 // generation requests of one cached token each and replays that size's graph, so every per-token
 // kernel, collective and the LM head run on the padded rows (TensorRT-LLM's cuda_graph_padding_enabled;
 // speculative verification steps are not padded: assumed, no padding rule modelled for them).
+// With `token_buckets` (ascending), an iteration with prompt work runs a program compiled for the smallest
+// bucket that holds its tokens, the rest padding tokens that every per-token kernel, collective and norm
+// processes and attention masks out (an XLA serving runtime's static shapes: sglang-jax pads each EXTEND
+// batch to one of its precompiled token paddings, ModelWorker.normalize_token_paddings). Empty: none.
 struct HostLaunch {
   double us_per_kernel = 0;
   std::int64_t graph_max_batch = 0;
   std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
   HostWork work;                            // the framework's per-iteration host work (default: none)
+  std::vector<std::int64_t> token_buckets;  // empty: prompt iterations at their own token count
   bool graphed(const StepShape& s) const;
-  // The shape the GPU runs: `s` with its padding rows where it replays a padded graph, else `s`.
+  // The shape the GPU runs: `s` with its padding rows where it replays a padded graph or pads its prompt
+  // tokens to a compiled bucket, else `s`.
   StepShape padded(const StepShape& s) const;
   // The host's dispatch time of one iteration (0 when it replays a graph).
   double dispatch_s(const StepShape& s, double kernels) const;
@@ -186,12 +192,14 @@ class Scheduler {
 // InputError naming the flag.
 double host_work_us(const std::string& flag, double us);
 
-// "vllm", "sglang" or "trtllm" (InputError naming --scheduler and listing them otherwise).
+// "vllm", "sglang", "sglang-jax" or "trtllm" (InputError naming --scheduler and listing them otherwise).
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits);
 const std::vector<std::string>& scheduler_names();
 
 std::unique_ptr<Scheduler> make_vllm_scheduler(const SchedulerLimits& limits);
 std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits);
+// SGLang's policy as sglang-jax runs it on TPUs: XLA programs compiled for padded batch and token sizes.
+std::unique_ptr<Scheduler> make_sglang_jax_scheduler(const SchedulerLimits& limits);
 std::unique_ptr<Scheduler> make_trtllm_scheduler(const SchedulerLimits& limits);
 
 }  // namespace xpu

@@ -31,16 +31,17 @@ namespace {
 // loop's time per running request was found: not modelled (0), a parameter of HostWork, not a guess.
 class SglangScheduler : public Scheduler {
  public:
-  explicit SglangScheduler(const SchedulerLimits& l) {
+  // `default_chunk`: chunked_prefill_size when the limits give none (8192 on large GPUs).
+  explicit SglangScheduler(const SchedulerLimits& l, std::int64_t default_chunk = 8192) {
     m_limits = l;  // the host-work overrides as given; the limits' defaults below
-    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : 8192;
+    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : default_chunk;
     m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 4096;
     m_max_prefill = std::max<std::int64_t>(16384, m_limits.token_budget);
   }
   double memory_fraction() const override { return 0.88; }
   std::int64_t block_tokens() const override { return 1; }
   bool mixes_prefill_and_decode() const override { return false; }
-  HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, 0, true}}; }
+  HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, 0, true}, {}}; }
 
   Batch schedule(SchedState& st) override {
     Batch b = prefill_batch(st);
@@ -104,12 +105,56 @@ class SglangScheduler : public Scheduler {
 
   static constexpr double kInitRatio = 0.7, kMinFactor = 0.14, kDecaySteps = 600;
   double m_ratio = kInitRatio;
+
+ protected:
   std::int64_t m_max_prefill = 16384;
+};
+
+// sglang-jax (sgl-project/sglang-jax, SGLang's scheduler on JAX/XLA for TPUs): SGLang's policy above (its
+// scheduler.py, schedule_policy.py and overlap loop are SGLang's), run through XLA programs of static shapes,
+// compiled ahead for a set of paddings (python/sgl_jax/srt/managers/tp_worker.py ModelWorker:
+// get_max_padded_size, normalize_token_paddings, precompile_extend / precompile_decode;
+// utils/common_utils.py PRECOMPILE_DEFAULT_TOKEN_PADDINGS / PRECOMPILE_DEFAULT_BS_PADDINGS; source:
+// sgl-project/sglang-jax@00f0fbf5, the defaults unchanged in later versions read):
+//   - max_padded_num_tokens = min(max_prefill_tokens 16384, chunked_prefill_size), chunked_prefill_size
+//     4096 when not given (server_args.py __post_init__); max_padded_batch_size = min(max_running_requests,
+//     max_padded_num_tokens).
+//   - A decode batch runs the program of the smallest batch padding that holds it: powers of two 1..256
+//     up to max_padded_batch_size, and that size (the padded rows run every per-token op and the LM head).
+//   - An EXTEND (prefill) batch runs the program of the smallest token padding that holds its tokens:
+//     powers of two 64..8192 within [max_padded_batch_size, max_padded_num_tokens], and that size
+//     (schedule_batch.py get_model_worker_batch: the token count padded to a bucket; its batch dimension
+//     to max_padded_batch_size, whose logits rows the LM head also computes: not modelled, the head's
+//     weights are read once whatever the rows).
+// Not modelled: the page table padded to the batch padding x the model's context length
+// (precompile_cache_loc_paddings), host work whose time no source gives.
+class SglangJaxScheduler : public SglangScheduler {
+ public:
+  explicit SglangJaxScheduler(const SchedulerLimits& l) : SglangScheduler(l, kDefaultChunk) {}
+  HostLaunch host_launch() const override {
+    HostLaunch h = SglangScheduler::host_launch();
+    const std::int64_t max_tokens = std::min(kMaxPrefillTokens, m_limits.token_budget);
+    const std::int64_t max_bs = std::min(m_limits.max_seqs, max_tokens);
+    for (std::int64_t bs = 1; bs <= 256 && bs < max_bs; bs *= 2) h.graph_batches.push_back(bs);
+    h.graph_batches.push_back(max_bs);
+    h.graph_max_batch = max_bs;
+    for (std::int64_t t = 64; t <= 8192 && t < max_tokens; t *= 2)
+      if (t >= max_bs) h.token_buckets.push_back(t);
+    h.token_buckets.push_back(max_tokens);
+    return h;
+  }
+
+ private:
+  static constexpr std::int64_t kDefaultChunk = 4096, kMaxPrefillTokens = 16384;
 };
 }  // namespace
 
 std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits) {
   return std::make_unique<SglangScheduler>(limits);
+}
+
+std::unique_ptr<Scheduler> make_sglang_jax_scheduler(const SchedulerLimits& limits) {
+  return std::make_unique<SglangJaxScheduler>(limits);
 }
 
 }  // namespace xpu

@@ -111,7 +111,7 @@ class TrtllmScheduler : public Scheduler {
   HostLaunch host_launch() const override {
     std::vector<std::int64_t> sizes = graph_batches(m_limits);
     const std::int64_t largest = sizes.empty() ? kGraphMaxBatch : sizes.back();
-    return {kHostUsPerKernel, largest, std::move(sizes), HostWork{kHostFixedUs, kHostUsPerRequest, true}};
+    return {kHostUsPerKernel, largest, std::move(sizes), HostWork{kHostFixedUs, kHostUsPerRequest, true}, {}};
   }
 
   Batch schedule(SchedState& st) override {

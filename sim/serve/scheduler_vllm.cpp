@@ -39,7 +39,7 @@ class VllmScheduler : public Scheduler {
     m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 1024;
   }
   double memory_fraction() const override { return 0.90; }
-  HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, kHostUsPerRequest, true}}; }
+  HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, kHostUsPerRequest, true}, {}}; }
 
   Batch schedule(SchedState& st) override {
     Batch b;

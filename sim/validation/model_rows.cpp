@@ -280,8 +280,10 @@ bool mlperf_row(const ValidationRow& row, ValidationPoint& p, std::string& why) 
 // tables' token totals fit the default ratio 0 (26497 input tokens over 100 prompts of at most 512: mean 265
 // against 256.5; at ratio 1 it would be 51200), so both lengths are uniform from 1 (an output of 0 tokens is
 // drawn as 1). The launch's --max-running-requests and --chunked-prefill-size (the row's "maxrun" and "chunk")
-// bound the scheduler; the host's work per iteration is the sglang scheduler's (an assumption: sglang-jax's
-// own is not published). Its TPOT is per request, (latency - TTFT) / (output - 1), the median over requests,
+// bound the scheduler, which is SGLang's policy as sglang-jax runs it ("sglang-jax": each decode batch and each
+// prefill's tokens padded to the sizes its XLA programs were compiled for); the host's work per iteration is
+// the sglang scheduler's (an assumption: sglang-jax's own per-step figures, sgl-project/sglang-jax issue #293
+// and pull requests #1484/#1652, are for other builds and disagree). Its TPOT is per request, (latency - TTFT) / (output - 1), the median over requests,
 // as serve's.
 bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   std::smatch hw;
@@ -303,7 +305,7 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;
   s.tp = tp;
   ServeOptions o;
-  o.scheduler = "sglang";
+  o.scheduler = "sglang-jax";
   o.input_dist = LengthDist{LengthDist::Kind::Uniform, 1, static_cast<double>(f["randin"])};
   o.output_dist = LengthDist{LengthDist::Kind::Uniform, 1, static_cast<double>(f["randout"])};
   o.concurrency = {f["concurrency"]};
@@ -327,7 +329,7 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
     return false;
   }
   p.chip = chip_name + "x" + std::to_string(tp);
-  p.note = strformat("sglang scheduler, closed loop of %lld, %lld requests, lengths uniform:1:%lld / uniform:1:%lld, "
+  p.note = strformat("sglang-jax scheduler, closed loop of %lld, %lld requests, lengths uniform:1:%lld / uniform:1:%lld, "
                      "up to %lld running, host busy %.0f%%",
                      static_cast<long long>(f["concurrency"]), static_cast<long long>(b.requests),
                      static_cast<long long>(f["randin"]), static_cast<long long>(f["randout"]),

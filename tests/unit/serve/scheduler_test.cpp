@@ -24,7 +24,7 @@ StepCost fake(const StepShape& s) {
 }
 
 TEST(ServeScheduler, TokenBudgetIsRespectedEveryIteration) {
-  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+  for (const std::string name : {"vllm", "sglang", "sglang-jax", "trtllm"}) {
     SchedulerLimits l;
     l.token_budget = 96;
     l.max_seqs = 32;
@@ -43,7 +43,7 @@ TEST(ServeScheduler, TokenBudgetIsRespectedEveryIteration) {
 }
 
 TEST(ServeScheduler, OnlySglangKeepsPrefillAndDecodeApart) {
-  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+  for (const std::string name : {"vllm", "sglang", "sglang-jax", "trtllm"}) {
     auto sched = make_scheduler(name, {});
     bool mixed = false;
     StepTimeFn fn = [&](const StepShape& s) {
@@ -61,7 +61,7 @@ TEST(ServeScheduler, OnlySglangKeepsPrefillAndDecodeApart) {
 TEST(ServeScheduler, NoRequestStarvesEvenUnderPreemption) {
   // A cache too small for all the running requests' growth: vLLM and SGLang preempt, yet every
   // request finishes, and FCFS keeps the first arrival's wait below the last one's.
-  for (const std::string name : {"vllm", "sglang", "trtllm"}) {
+  for (const std::string name : {"vllm", "sglang", "sglang-jax", "trtllm"}) {
     auto sched = make_scheduler(name, {});
     std::vector<RequestDraw> reqs = fixed(60, 100, 200);
     const std::int64_t blocks = 1920 / sched->block_tokens();  // 1920 tokens: 6 whole requests
@@ -334,6 +334,50 @@ TEST(ServeScheduler, TrtllmPytorchBackendPaysHostDispatchOnlyInIterationsWithPro
     if (kernels > 0) EXPECT_GT(r.makespan_s, gpu + 0.02);
     else EXPECT_DOUBLE_EQ(r.makespan_s, gpu);
   }
+}
+
+// sglang-jax's static shapes (scheduler_sglang.cpp, sgl-project/sglang-jax tp_worker.py): a decode batch runs
+// the program of the next batch padding (powers of two up to min(max_running_requests, the token padding's
+// largest)), a prefill the program of the next token padding (powers of two from 64 and from that batch
+// size up to min(16384, chunked_prefill_size), 4096 by default); SGLang's own scheduler pads nothing.
+TEST(ServeScheduler, SglangJaxPadsDecodeBatchesAndPrefillTokensToItsCompiledSizes) {
+  SchedulerLimits l;
+  l.max_seqs = 64;  // the cookbook's --max-running-requests 64, chunked_prefill_size left at its default
+  const HostLaunch h = make_scheduler("sglang-jax", l)->launch();
+  EXPECT_EQ(h.graph_batches, (std::vector<std::int64_t>{1, 2, 4, 8, 16, 32, 64}));
+  EXPECT_EQ(h.token_buckets, (std::vector<std::int64_t>{64, 128, 256, 512, 1024, 2048, 4096}));
+  EXPECT_TRUE(h.work.overlapped);
+  StepShape decode;
+  decode.decode_seqs = decode.logit_rows = 13;
+  decode.decode_kv_sum = 13 * 300;
+  const StepShape d = h.padded(decode);
+  EXPECT_EQ(d.padding_rows, 3);  // 13 -> 16, the LM head too
+  EXPECT_EQ(d.logit_rows, 16);
+  StepShape prefill;
+  prefill.prefill_chunks = prefill.logit_rows = 2;
+  prefill.prefill_tokens = prefill.prefill_kv_sum = 300;
+  const StepShape p = h.padded(prefill);
+  EXPECT_EQ(p.tokens(), 512);  // 300 -> 512 tokens through every per-token kernel
+  EXPECT_EQ(p.logit_rows, 2);  // the padding samples nothing
+  EXPECT_EQ(p.prefill_tokens, 300);
+  prefill.prefill_tokens = 4096;
+  EXPECT_EQ(h.padded(prefill).padding_rows, 0);
+  // --chunked-prefill-size 2048 and --max-running-requests 256 (the 70B cookbook row): no token padding
+  // below the batch padding's 256.
+  l.max_seqs = 256;
+  l.token_budget = 2048;
+  const HostLaunch h70 = make_scheduler("sglang-jax", l)->launch();
+  EXPECT_EQ(h70.token_buckets, (std::vector<std::int64_t>{256, 512, 1024, 2048}));
+  EXPECT_EQ(h70.graph_batches.back(), 256);
+  const HostLaunch gpu = make_scheduler("sglang", l)->launch();
+  EXPECT_TRUE(gpu.graph_batches.empty());
+  EXPECT_TRUE(gpu.token_buckets.empty());
+  EXPECT_EQ(gpu.padded(prefill).padding_rows, 0);
+  // The same load through both: the padded one is never faster, and both finish every request.
+  auto jax = make_scheduler("sglang-jax", {}), plain = make_scheduler("sglang", {});
+  const EngineResult a = run_engine(fixed(40, 300, 20), {EngineLoad::Kind::Closed, 5}, *jax, 4000, fake);
+  const EngineResult b = run_engine(fixed(40, 300, 20), {EngineLoad::Kind::Closed, 5}, *plain, 4000, fake);
+  EXPECT_GT(a.makespan_s, b.makespan_s);
 }
 
 // The framework's per-iteration host work (HostWork): fixed + per running request; overlapped with the GPU's
