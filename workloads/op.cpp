@@ -217,9 +217,9 @@ void OpSpec::validate() const {
       operand(static_cast<double>(batch) * m * k, dtype, "A");
       operand(static_cast<double>(batch) * k * n, wdtype, "B");
       operand(static_cast<double>(batch) * m * n, odtype, "C");
-      if (!impl.empty() && (impl != kDeepGemmImpl || dtype != DType::fp4 || wdtype != DType::fp4))
+      if (!impl.empty() && (impl != kDeepGemmImpl || dtype != wdtype || (dtype != DType::fp4 && dtype != DType::fp8)))
         throw InputError("gemm: --impl '" + impl + "': expected " + kDeepGemmImpl +
-                         " (DeepGEMM's block-scaled kernel, fp4 operands only) or nothing");
+                         " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing");
       break;
     case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");

@@ -44,8 +44,8 @@ const std::vector<std::string>& op_kind_names();
 // (kernels/attention/trainium_materialized.cpp); other families refuse it.
 inline constexpr const char* kTnxImpl = "transformers-neuronx";
 
-// OpSpec::impl of an fp4 GEMM run by DeepGEMM's sm100 MXFP4 kernel (deepseek-ai/DeepGEMM pull request #348,
-// sm100_fp4_gemm_1d1d): it runs the layout its host heuristic picks (kernels/gemm/gpu.cpp, deepgemm_fp4_tiling).
+// OpSpec::impl of a GEMM run by DeepGEMM: sm100 MXFP4 (pull request #348) or sm90 block-scaled fp8 (its first release),
+// each in the layout its host heuristic picks (kernels/gemm/gpu.cpp, deepgemm_fp4_tiling, deepgemm_fp8_tiling).
 inline constexpr const char* kDeepGemmImpl = "deepgemm";
 // OpSpec::impl of an RMSNorm that the residual add runs inside, as the serving stacks' fused kernels do
 // (vLLM's fused_add_rms_norm, FlashInfer's FusedAddRMSNorm behind SGLang and TensorRT-LLM's PyTorch
@@ -92,7 +92,7 @@ struct OpSpec {
   // on Hopper and later GPUs); "fa2" = FlashAttention-2's code (mma.sync from registers, cp.async
   // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named;
   // kTnxImpl = AWS transformers-neuronx's attention (Trainium/Inferentia only). GEMM: "" = the tuned library's
-  // own choice of tile; kDeepGemmImpl = DeepGEMM's block-scaled fp4 kernel, whose host code picks its layout.
+  // own choice of tile; kDeepGemmImpl = DeepGEMM's fp4 (sm100) or fp8 (sm90) kernel, its host code's layout.
   std::string impl;
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.

@@ -327,11 +327,69 @@ GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
   return t;
 }
 
+// DeepGEMM's sm90 block-scaled fp8 GEMM (OpSpec::impl kDeepGemmImpl with fp8 operands; deepseek-ai/DeepGEMM's
+// first release, deep_gemm/jit_kernels/gemm.py get_best_configs, the version of its README's H800 table) runs the
+// layout its host code picks, not the cheapest one: BLOCK_M 64 when M <= 64, else 128 (its M-grouped kernels:
+// 128, and the M each is called with: a group's rows for the masked kernel, all rows for the contiguous one);
+// BLOCK_N from 16 to 128 in steps of 8 with the fewest waves over the SMs, then the fullest last wave, then the
+// smaller BLOCK_N; BLOCK_K 128; no split of K (one persistent CTA per SM); the most stages of 8..4 (6..4 where
+// BLOCK_N does not divide 128) whose shared memory fits (output tile, per stage A, its scales and B, all of B's
+// scales along K, barriers); a TMA multicast over a cluster of 2 when M >= 1024 and N splits into pairs of
+// BLOCK_N. Its multicast shares A between the pair's two N-tiles, where GemmTiling's cluster pair shares B
+// between two M-tiles: at the square tiles it picks there (128x128) both save the same L2 reads.
+namespace {
+constexpr int kDg8BlockK = 128;           // source: get_smem_size(block_k = 128), the kernel's BLOCK_K
+constexpr int kDg8Smem = 232448;          // source: get_best_configs, sm90_capacity = 232448
+constexpr int kDg8MulticastMinRows = 1024;  // source: get_best_configs, `if m >= 1024 and is_tma_multicast_legal(...)`
+int dg8_smem(int stages, std::int64_t k, int bm, int bn) {
+  const std::int64_t scales_b = ceil_div(k, kDg8BlockK) * 4 * (kDg8BlockK % bn == 0 ? 1 : 2);
+  return static_cast<int>(bm * bn * 2 + stages * (bm * kDg8BlockK + bm * 4 + bn * kDg8BlockK) + ceil_div(scales_b, 8) * 8 +
+                          stages * 16);
+}
+}  // namespace
+
+GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
+  if (spec.sm.cta_pair_mma)
+    unsupported(spec.name, op, "DeepGEMM's block-scaled fp8 kernel modelled here is sm90's (wgmma); this GPU runs tcgen05");
+  const bool grouped = op.kind == OpKind::GroupedGemm;
+  std::int64_t rows = op.m;  // the M its host code is called with
+  if (grouped) rows = op.group_rows.empty() ? 0 : *std::max_element(op.group_rows.begin(), op.group_rows.end());
+  const int bm = !grouped && rows <= 64 ? 64 : 128;
+  auto tiles = [&](int bn) {
+    std::int64_t t = 0;
+    if (grouped)
+      for (auto g : op.group_rows) t += ceil_div(g, bm) * ceil_div(op.n, bn);
+    else
+      t = ceil_div(op.m, bm) * ceil_div(op.n, bn) * op.batch;
+    return std::max<std::int64_t>(1, t);
+  };
+  const std::int64_t sms = spec.sm.count;
+  int best_bn = 0;
+  std::int64_t best_waves = 0, best_util = 0;
+  for (int bn = 16; bn <= 128; bn += 8) {
+    const std::int64_t t = tiles(bn), waves = ceil_div(t, sms), util = t % sms == 0 ? sms : t % sms;
+    if (best_bn == 0 || waves < best_waves || (waves == best_waves && util > best_util))
+      best_bn = bn, best_waves = waves, best_util = util;
+  }
+  GemmTiling t;
+  t.bm = bm, t.bn = best_bn, t.bk = kDg8BlockK;
+  t.stages = 4;
+  for (int s : kDg8BlockK % best_bn == 0 ? std::vector<int>{8, 7, 6, 5, 4} : std::vector<int>{6, 5, 4})
+    if (dg8_smem(s, op.k, bm, best_bn) <= kDg8Smem) {
+      t.stages = s;
+      break;
+    }
+  t.stages = static_cast<int>(std::min<std::int64_t>(t.stages, std::max<std::int64_t>(1, ceil_div(op.k, t.bk))));
+  t.cluster_m = rows >= kDg8MulticastMinRows && op.n % (2 * best_bn) == 0 && sms % 2 == 0 ? 2 : 1;
+  t.split_k = 1;
+  return t;
+}
+
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
                                    tensor_dtypes(spec) + ")");
-  if (op.impl == kDeepGemmImpl) return deepgemm_fp4_tiling(op, spec);
+  if (op.impl == kDeepGemmImpl) return op.dtype == DType::fp8 ? deepgemm_fp8_tiling(op, spec) : deepgemm_fp4_tiling(op, spec);
   const DType mma = op.dtype;
   const double rate = spec.tensor_flops_per_clk(mma) * spec.sm.mma_efficiency * spec.sm.clock.value();
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();

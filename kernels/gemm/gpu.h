@@ -50,6 +50,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec);
 // The layout DeepGEMM's sm100 MXFP4 kernel runs (OpSpec::impl kDeepGemmImpl), as its host heuristic picks it
 // (stated in gpu.cpp); choose_gemm_tiling returns it for that impl.
 GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec);
+// The layout DeepGEMM's sm90 block-scaled fp8 kernel runs (OpSpec::impl kDeepGemmImpl with fp8 operands, a GEMM or
+// an M-grouped GEMM), as its host heuristic picks it (stated in gpu.cpp).
+GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec);
 
 // The largest power of two (at most 16) that divides every operand's row pitch in bytes (A[M,K], B[K,N],
 // C[M,N], row-major): the widest aligned access a kernel may make into every row.

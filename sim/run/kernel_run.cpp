@@ -49,7 +49,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
                "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer); "
-               "fp4 gemm: deepgemm, DeepGEMM's sm100 MXFP4 kernel with the layout its host heuristic picks"},
+               "fp4 or fp8 gemm: deepgemm, DeepGEMM's sm100 MXFP4 or sm90 block-scaled fp8 kernel with the layout its "
+               "host heuristic picks"},
       {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"},
       {"fp4-scale-block", "fp4 gemm: K elements per block scale, 16 (NVFP4, default) or 32 (MXFP4)"}};
   return v;

@@ -3,6 +3,7 @@
 // simulates it and reports the error per row.
 #include "sim/validation/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -269,11 +270,22 @@ bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) 
     op.odtype = outd;
     op.m = shape["M"], op.n = shape["N"], op.k = shape["K"];
     op.batch = shape.count("b") ? shape["b"] : 1;
+    // An M-grouped GEMM ("GEMM ... grouped ...", shape "G4 M8192 N4096 K7168": G groups of M rows each, one
+    // B[K,N] per group, N and K shared; DeepGEMM's m_grouped contiguous and masked kernels, the masked one
+    // with every group's mask at its full M): one launch over the tiles of all groups (OpKind::GroupedGemm).
+    if (row.workload.find(" grouped") != std::string::npos) {
+      if (!shape.count("G") || shape["G"] <= 0) return why = "grouped GEMM shape without a positive G (groups)", false;
+      op.kind = OpKind::GroupedGemm;
+      op.label = "grouped_gemm";
+      op.group_rows.assign(static_cast<size_t>(std::min<std::int64_t>(shape["G"], 1 << 20)), op.m);
+      op.m = 0, op.batch = 1;
+    }
     // fp4 rows: NVFP4 (e4m3 scales per 16) unless the row names MXFP4 (ue8m0 per 32); fp32 out where it says so.
     if (in == DType::fp4 && row.dtype.find("MXFP4") != std::string::npos) op.fp4_scale_block = OpSpec::kMxfp4ScaleBlock;
     if (in == DType::fp4 && row.dtype.find("fp32 out") != std::string::npos) op.odtype = DType::fp32;
-    // DeepGEMM's fp4 kernel runs the layout its own host heuristic picks (kDeepGemmImpl).
-    if (in == DType::fp4 && row.workload.rfind("GEMM DeepGEMM", 0) == 0) op.impl = kDeepGemmImpl;
+    // DeepGEMM's fp4 (sm100) and block-scaled fp8 (sm90) kernels run the layout their own host heuristic picks
+    // (kDeepGemmImpl).
+    if ((in == DType::fp4 || in == DType::fp8) && row.workload.rfind("GEMM DeepGEMM", 0) == 0) op.impl = kDeepGemmImpl;
     // torch._scaled_mm's use_fast_accum (False unless the workload names it, PyTorch's default).
     op.fast_accum = row.workload.find("use_fast_accum=True") != std::string::npos;
   } else if (row.workload.find("attention") != std::string::npos && shape.count("B") && shape.count("H") && shape.count("S") &&
