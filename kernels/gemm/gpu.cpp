@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <memory>
+#include <numeric>
 #include <sstream>
 
 #include "kernels/common/stream_k.h"
@@ -83,6 +84,7 @@ std::string GemmTiling::str() const {
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
   if (stream_k) os << ", stream-K";
+  if (epilogue_bank_ways > 1) os << ", epilogue stores " << epilogue_bank_ways << "-way bank-conflicted";
   if (!tma())
     os << ", kernel " << name(kernel()) << " (no TMA: rows not 16-byte aligned): mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
@@ -341,6 +343,21 @@ namespace {
 constexpr int kDg8BlockK = 128;           // source: get_smem_size(block_k = 128), the kernel's BLOCK_K
 constexpr int kDg8Smem = 232448;          // source: get_best_configs, sm90_capacity = 232448
 constexpr int kDg8MulticastMinRows = 1024;  // source: get_best_configs, `if m >= 1024 and is_tma_multicast_legal(...)`
+// Its epilogue (the 2025-02 release, which timed the README's H800 table) converts the fp32 accumulators to bf16 and
+// writes them with stmatrix (SM90_U32x4_STSM_N: per 8x8 block, 8 rows of 16 bytes) into an output tile whose rows
+// are BLOCK_N bf16 apart, neither padded nor swizzled, before one TMA store. Shared memory serves 32 banks of 4
+// bytes (128 bytes, eight 16-byte bank groups) per wavefront, so a block's 8 rows, pitch BLOCK_N x 2 bytes apart,
+// fall into 8 / gcd(BLOCK_N / 8, 8) distinct groups: gcd(BLOCK_N / 8, 8) rows share each group and take that many
+// wavefronts (8 at BLOCK_N 64 or 128, 2 at 112). The math warpgroups wait for these stores (a named barrier
+// before the TMA store) before the next tile's MMAs. DeepGEMM removed the conflicts later (deepseek-ai/DeepGEMM
+// pull request #78, 2025-04-03, "Solving bank conflict via padding and TMA 3D store": "general cases 1% faster,
+// cases with small Ks ~10% faster"), which is why the cost shows at short K, where a tile has few k-blocks.
+constexpr int kStsmRows = 8;        // source: PTX ISA, stmatrix .m8n8: 8 rows of 8 b16 (16 bytes) per matrix
+constexpr int kBankGroupBytes = 16;  // source: 32 banks x 4 bytes = 128 bytes per wavefront, in 16-byte (one stmatrix row) groups
+int dg8_epilogue_bank_ways(int bn) {
+  const int pitch_groups = bn * 2 / kBankGroupBytes;  // the row pitch in 16-byte groups
+  return std::gcd(pitch_groups, kStsmRows);
+}
 int dg8_smem(int stages, std::int64_t k, int bm, int bn) {
   const std::int64_t scales_b = ceil_div(k, kDg8BlockK) * 4 * (kDg8BlockK % bn == 0 ? 1 : 2);
   return static_cast<int>(bm * bn * 2 + stages * (bm * kDg8BlockK + bm * 4 + bn * kDg8BlockK) + ceil_div(scales_b, 8) * 8 +
@@ -382,6 +399,7 @@ GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
   t.stages = static_cast<int>(std::min<std::int64_t>(t.stages, std::max<std::int64_t>(1, ceil_div(op.k, t.bk))));
   t.cluster_m = rows >= kDg8MulticastMinRows && op.n % (2 * best_bn) == 0 && sms % 2 == 0 ? 2 : 1;
   t.split_k = 1;
+  t.epilogue_bank_ways = dg8_epilogue_bank_ways(best_bn);
   return t;
 }
 
@@ -785,12 +803,12 @@ std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile,
   std::uint32_t last = emit_k_loop(j, p, first, emit, ring);
   if (split && !partial) last = emit_fixup_load(j, p, tile, contributors - 1, last, emit);
   // Epilogue: the fp32 accumulators (plus, in the fixup, the peers' partials) are converted, staged
-  // through shared memory and stored.
+  // through shared memory (bank conflicts: GemmTiling::epilogue_bank_ways wavefronts per 128 bytes) and stored.
   const std::uint64_t out_elems = static_cast<std::uint64_t>(p.rows * p.cols);
   const int terms = split && !partial ? contributors : 1;
   const std::uint32_t ic = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(p.rows), static_cast<std::uint32_t>(p.cols), 0,
                                            out_elems * static_cast<std::uint64_t>(terms),
-                                           static_cast<std::uint64_t>(out_elems * (partial ? 4 : j.ec))),
+                                           static_cast<std::uint64_t>(out_elems * (partial ? 4 : j.ec) * j.t.epilogue_bank_ways)),
                                       last));
   const Instr st = after(partial ? store_partial(j, p) : store_tile(j, p), ic);
   // Functional mode: every slice adds its fp32 partial into C (kept in fp32 by the tensor store), so

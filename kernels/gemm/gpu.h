@@ -38,6 +38,10 @@ struct GemmTiling {
   // and TMA cannot describe it: the library then runs an sm80-style kernel (mma.sync, thread copies). 16:
   // the TMA kernel above.
   int copy_bytes = 16;
+  // Shared-memory wavefronts per 128 bytes of the epilogue's register-to-shared-memory stores (1: conflict-free,
+  // the swizzled staging of CUTLASS/cuBLAS epilogues); n when n rows of each 8x8 stmatrix block fall into the
+  // same bank group (DeepGEMM's first sm90 fp8 kernel, stated at deepgemm_fp8_tiling).
+  int epilogue_bank_ways = 1;
   bool tma() const { return copy_bytes >= 16; }  // the TMA kernel (else the sm80-style fallback)
   GemmKernelClass kernel() const { return gemm_kernel_class(copy_bytes); }
   std::string str() const;

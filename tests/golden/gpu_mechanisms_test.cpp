@@ -189,9 +189,11 @@ TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
 
 // DeepGEMM's whole H800 README table (deepseek-ai/DeepGEMM README.md, 2025-02 release: 16 dense block-FP8 GEMMs beside
 // K10/K13, 4 contiguous and 6 masked M-grouped ones), run on the h100-sxm preset in the layout DeepGEMM's host
-// heuristic picks (kDeepGemmImpl). On 2026-12-05 the 26 rows' MAE was 11.1%, the worst -38% (M128 N2112 K7168, whose
-// 128x16 tiles re-read A from L2 on 132 SMs: the model is slow there); the fast gap is M4096 with K <= 2048
-// (+23..+29%) and the contiguous K2048 rows (+21%). Bounds: every row within 40%, MAE within 12.5%.
+// heuristic picks (kDeepGemmImpl). On 2026-12-05 the 26 rows' MAE was 11.1%, the fast gap M4096 with K <= 2048
+// (+23..+29%) and the contiguous K2048 rows (+21%); pricing the release's bank-conflicted epilogue stores
+// (GemmTiling::epilogue_bank_ways) took the MAE to 8.2% (M4096 N32768 K512 +29% -> -4%, N24576 K1536 +23% -> +8%,
+// N7168 K2048 +24% -> +13%, contiguous K2048 +21% -> +10%). The worst row is still -38% (M128 N2112 K7168, whose
+// 128x16 tiles re-read A from L2 on 132 SMs: the model is slow there). Bounds: every row within 40%, MAE within 9.5%.
 TEST(GpuHopper, DeepGemmH800TableRows) {
   const auto pts = validate_rows(rows_of("public_measurements.csv"), "DG-");
   ASSERT_EQ(pts.size(), 26u) << "every DeepGEMM row (dense and M-grouped) is predicted";
@@ -201,7 +203,7 @@ TEST(GpuHopper, DeepGemmH800TableRows) {
     EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
     sum += std::fabs(p.error);
   }
-  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.125);
+  EXPECT_LE(sum / static_cast<double>(pts.size()), 0.095);
 }
 
 // DeepGEMM's sm90 block-scaled fp8 kernel runs the layout its first release's host heuristic picks
@@ -219,12 +221,15 @@ TEST(GpuHopper, DeepGemmFp8RunsItsOwnLayout) {
   EXPECT_EQ(t.bn, 16);
   EXPECT_EQ(t.split_k, 1);
   EXPECT_EQ(t.cluster_m, 1);
+  EXPECT_EQ(t.epilogue_bank_ways, 2) << "rows 32 bytes apart: pairs of an 8x8 stmatrix block's rows share a bank group";
   t = dg(4096, 2112, 7168);
   EXPECT_EQ(t.bm, 128);
   EXPECT_EQ(t.bn, 112);
+  EXPECT_EQ(t.epilogue_bank_ways, 2);
   t = dg(4096, 4096, 7168);
   EXPECT_EQ(t.bn, 128);
   EXPECT_EQ(t.cluster_m, 2);
+  EXPECT_EQ(t.epilogue_bank_ways, 8) << "rows 256 bytes apart: all 8 rows of a block in one bank group";
   OpSpec masked = gemm(256, 7168, 2048, DType::fp8);
   masked.kind = OpKind::GroupedGemm;
   masked.group_rows = {256, 256, 256, 256};
