@@ -522,15 +522,24 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     // on one TensorCore (TPU7x shows each of its two TensorCores as a JAX device of its own) on one TensorCore.
     const bool one_core = row.hardware.find("(1 core)") != std::string::npos && (p.chip.rfind("trn", 0) == 0 || p.chip == "inf2");
     const bool one_tc = row.hardware.find("(1 TensorCore)") != std::string::npos && p.chip.rfind("tpu", 0) == 0;
-    const std::vector<std::string> overlay = one_core ? std::vector<std::string>{"cores_used=1"}
-                                             : one_tc  ? std::vector<std::string>{"tensorcores=1"}
-                                                       : std::vector<std::string>{};
-    const std::string key = p.chip + (overlay.empty() ? "" : "/" + overlay.front());
+    std::vector<std::string> overlay = one_core ? std::vector<std::string>{"cores_used=1"}
+                                       : one_tc  ? std::vector<std::string>{"tensorcores=1"}
+                                                 : std::vector<std::string>{};
+    // A row whose source states the clock its run held ("clock 1900 MHz": a TPU7x run at libtpu's default
+    // p-state 3, 1.9 GHz in OpenXLA's p-state table, where the preset's clock is p-state 7's) runs its preset at
+    // that clock; the preset's own clock stays the chip's peak.
+    static const std::regex clock_re("\\bclock ([0-9]+(?:\\.[0-9]+)?) MHz\\b");
+    std::smatch clock_m;
+    const bool stated_clock = std::regex_search(row.source, clock_m, clock_re);
+    if (stated_clock) overlay.push_back("clock=" + std::string(clock_m[1]) + "MHz");
+    std::string key = p.chip;
+    for (const auto& o : overlay) key += "/" + o;
     if (!chips.count(key)) chips[key] = load_chip(p.chip, overlay);
     if (!(sustained_loop ? predict_sustained_kernel_row(row, *chips[key], p, why) : predict_kernel_row(row, *chips[key], p, why))) {
       skip(row, why);
       continue;
     }
+    if (stated_clock) p.note += "; at the row's stated clock " + std::string(clock_m[1]) + " MHz";
     p.error = (p.predicted - row.measured) / row.measured;
     out.push_back(p);
   }

@@ -204,10 +204,11 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 // includes the op's own copies in and out). The copies' latencies are OpenXLA's TPU cost-model constants
 // (hbm.latency 692 ns in, hbm.write_latency 594 ns out), each before the copy's stream at the core's DMA rate
 // (latency + bytes / rate, as that cost model adds them): a 128^3 GEMM is one copy in, one block, one copy
-// out (1.62 us measured). Bounds by size: 25% to 2048^3 (1024^3 and 2048^3 about 18% fast; OpenXLA's own
-// cost model, its block search with the same constants at 2.2 GHz, puts them 23-26% fast, so what XLA's
-// emitter spends beyond it is not published); from 4096^3 the rate, 10-12% fast (83% of the 1153.5 TFLOPS
-// per core measured at p-state 7, 90% modelled; the clock the chip holds there is not published).
+// out (1.62 us measured). The rows run at the clock their source states, 1900 MHz: the benchmark script of
+// the table's era replaced LIBTPU_INIT_ARGS with flags holding p-state 3 or none (libtpu's default p-state 3,
+// 1.9 GHz in OpenXLA's p-state table), not the preset's p-state-7 2.2 GHz. Bound 12% on every row (128^3
+// -9.5%); 1024^3 and 2048^3 stay fast (+9%, +6%: XLA's own tiling and pipeline fill, not published), and
+// from 4096^3 the model is slow (-3 to -7%: 90% of the core's peak modelled, 96% measured at 1.9 GHz).
 TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   register_tpu_family();
   std::vector<ValidationRow> rows;
@@ -219,13 +220,13 @@ TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   ASSERT_EQ(points.size(), 8u);
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
-    const double bound = m >= 4096 ? 0.15 : 0.25;
-    EXPECT_LE(std::fabs(p.error), bound) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
-    if (m >= 1024) {
-      EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gap's direction
-    }
-    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak
+    EXPECT_LE(std::fabs(p.error), 0.12) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
+    if (m == 1024 || m == 2048) EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gaps' directions
+    if (m >= 4096) EXPECT_LT(p.error, 0.0) << p.row.id;
+    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak at that clock
+    if (m >= 512) EXPECT_NEAR(p.roofline, 1153.5 * 1900.0 / 2200.12664794921875, 1.0) << p.row.id;  // p-state 7's 1153.5 at 1.9 GHz
     EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
+    EXPECT_NE(p.note.find("stated clock 1900 MHz"), std::string::npos) << p.row.id << ": " << p.note;
   }
 }
 
