@@ -405,6 +405,30 @@ class CoreStreams {
     // scalar where the columns lie on the partitions (B-stationary), a second streamed input (the scales
     // broadcast over the partitions) where they lie along the free axis (A-stationary).
     const int passes = j.plan.convert_weights && j.plan.a_stationary ? 2 : 1;
+    // A-stationary tiles side by side in one 128-row strip of the block (the same rows, adjacent columns) are
+    // evacuated into one SBUF tile and stored by one DMA, one run of the strip's width per partition, as NKI
+    // kernels store a [128, block width] result tile (NKIBench's bmm baseline stores [128, 1024] fp32; the NKI
+    // matmul tutorial stores its result block's 128-row strips): fewer, longer rows per transfer [NKI-DMA].
+    // B-stationary tiles each hold all the block's rows of different columns of C: one store per tile.
+    std::uint64_t strip_addr = 0, strip_bytes = 0;
+    std::int64_t strip_r = -1, strip_end = 0;
+    int strip_sf = 0;
+    std::uint32_t strip_evac = kNoDep;
+    auto flush = [&](bool last) {
+      if (strip_bytes == 0) return;
+      const Instr st = with_deps(dma(TxKind::DmaWrite, strip_addr, strip_bytes, static_cast<std::uint32_t>(strip_sf),
+                                     j.o.odtype),
+                                 strip_evac);
+      strip_bytes = 0;
+      if (!last) {
+        m_emit(st);
+        return;
+      }
+      m_emit(st, [&] {
+        return fop::store(0, j.C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
+                          static_cast<int>(b.cols), j.o.odtype);
+      });
+    };
     for (auto& t : m_tiles) {
       // PSUM holds [stationary free partitions, moving free]: rows x cols (A-st) or cols x rows (B-st).
       const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, passes, DType::fp32, act_flops), t.last_mm));
@@ -416,16 +440,16 @@ class CoreStreams {
           j.C.addr + static_cast<std::uint64_t>((j.plan.a_stationary ? (b.grow0 + t.r) * j.o.n + b.c0 + t.c
                                                                       : (b.c0 + t.c) * j.rows_total + b.grow0 + t.r) *
                                                  j.ec);
-      const Instr st = with_deps(dma(TxKind::DmaWrite, addr, bytes, static_cast<std::uint32_t>(t.sf), j.o.odtype), ie);
-      if (&t != &m_tiles.back()) {
-        m_emit(st);
-        continue;
+      const bool joins = j.plan.a_stationary && strip_bytes > 0 && t.r == strip_r && t.c == strip_end;
+      if (!joins) {
+        flush(false);
+        strip_addr = addr, strip_r = t.r, strip_sf = t.sf;
       }
-      m_emit(st, [&] {
-        return fop::store(0, j.C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
-                          static_cast<int>(b.cols), j.o.odtype);
-      });
+      strip_bytes += bytes;
+      strip_end = t.c + t.cols;
+      strip_evac = ie;
     }
+    flush(true);
   }
 
   const GemmJob& m_j;
