@@ -306,6 +306,7 @@ class CoreStreams {
  public:
   CoreStreams(const GemmJob& j, Task& task)
       : m_j(j), m_emit(task, j.functional), m_slot_last(static_cast<size_t>(j.plan.buffers), kNoDep),
+        m_bslot_last(static_cast<size_t>(j.plan.buffers), kNoDep),
         m_raw_last(static_cast<size_t>(j.plan.buffers + 1), kNoDep), m_bank_free(static_cast<size_t>(j.banks), kNoDep) {}
 
   void block(const Block& b) {
@@ -353,6 +354,15 @@ class CoreStreams {
     const std::int64_t kw = std::min<std::int64_t>(j.plan.kc * kPartitions, K - k0);
     const size_t raw = static_cast<size_t>(m_chunk_no % (j.plan.buffers + 1));
     const size_t slot = static_cast<size_t>(m_chunk_no++ % j.plan.buffers);
+    // Where the whole K is one chunk, an operand chunk equal to the previous chunk's (the next block on the same
+    // rows of A or the same columns of B) is still in its SBUF buffer and is not loaded again: the kernel's
+    // loop-invariant load, hoisted out of the inner block loop (NKIBench's bmm baseline loads each [64, 1024]
+    // rhs block once for its 32 row tiles). The buffers are split into an A and a B part, each freed by the
+    // last matmul that read it.
+    const bool one_chunk = ks0 == 0 && kw >= K && !j.plan.convert_weights;
+    const bool keep_a = one_chunk && m_prev_a.rows > 0 && m_prev_a.grow0 == b.grow0 && m_prev_a.rows == b.rows;
+    const bool keep_b = one_chunk && m_prev_b.cols > 0 && m_prev_b.brow0 == b.brow0 && m_prev_b.c0 == b.c0 &&
+                        m_prev_b.cols == b.cols;
     const Instr la = dma(TxKind::DmaRead, j.A.addr + static_cast<std::uint64_t>((k0 * j.rows_total + b.grow0) * j.ea),
                          static_cast<std::uint64_t>(b.rows * kw * j.ea), static_cast<std::uint32_t>(kw), o.dtype);
     const Instr lb = dma(TxKind::DmaRead, j.B.addr + static_cast<std::uint64_t>(((b.brow0 + k0) * N + b.c0) * j.eb),
@@ -365,7 +375,7 @@ class CoreStreams {
     };
     const bool conv = j.plan.convert_weights;
     auto load_b = [&] {
-      return m_emit(with_deps(lb, conv ? m_raw_last[raw] : m_slot_last[slot]), [&] {
+      return m_emit(with_deps(lb, conv ? m_raw_last[raw] : m_bslot_last[slot]), [&] {
         return fop::load(2, j.B.id, static_cast<int>(b.brow0 + k0), static_cast<int>(b.c0), static_cast<int>(kw),
                          static_cast<int>(b.cols), o.wdtype);
       });
@@ -374,7 +384,17 @@ class CoreStreams {
     // goes first, so an A load waiting for the matmuls of its buffer does not hold it back.
     std::uint32_t ia = kNoDep, ib = kNoDep;
     if (conv) ib = load_b(), ia = load_a();
-    else ia = load_a(), ib = load_b();
+    else {
+      ia = keep_a ? m_prev_a_load : load_a();
+      ib = keep_b ? m_prev_b_load : load_b();
+    }
+    const size_t slot_a = keep_a ? m_prev_a_slot : slot, slot_b = keep_b ? m_prev_b_slot : slot;
+    if (one_chunk) {
+      m_prev_a = b, m_prev_b = b;
+      m_prev_a_load = ia, m_prev_b_load = ib, m_prev_a_slot = slot_a, m_prev_b_slot = slot_b;
+    } else {
+      m_prev_a = m_prev_b = Block{};
+    }
     std::uint32_t last = kNoDep;
     for (std::int64_t kk = k0; kk < k0 + kw; kk += kPartitions) {
       const int kd = static_cast<int>(std::min<std::int64_t>(kPartitions, K - kk));
@@ -392,7 +412,8 @@ class CoreStreams {
       }
       first_step = false;
     }
-    m_slot_last[slot] = last;
+    m_slot_last[slot_a] = last;
+    m_bslot_last[slot_b] = last;
   }
 
   // Evacuate each PSUM tile (fp32) into SBUF in the output dtype (VectorE, or ScalarE with a fused
@@ -405,6 +426,30 @@ class CoreStreams {
     // scalar where the columns lie on the partitions (B-stationary), a second streamed input (the scales
     // broadcast over the partitions) where they lie along the free axis (A-stationary).
     const int passes = j.plan.convert_weights && j.plan.a_stationary ? 2 : 1;
+    // A-stationary tiles side by side in one 128-row strip of the block (the same rows, adjacent columns) are
+    // evacuated into one SBUF tile and stored by one DMA, one run of the strip's width per partition, as NKI
+    // kernels store a [128, block width] result tile (NKIBench's bmm baseline stores [128, 1024] fp32; the NKI
+    // matmul tutorial stores its result block's 128-row strips): fewer, longer rows per transfer [NKI-DMA].
+    // B-stationary tiles each hold all the block's rows of different columns of C: one store per tile.
+    std::uint64_t strip_addr = 0, strip_bytes = 0;
+    std::int64_t strip_r = -1, strip_end = 0;
+    int strip_sf = 0;
+    std::uint32_t strip_evac = kNoDep;
+    auto flush = [&](bool last) {
+      if (strip_bytes == 0) return;
+      const Instr st = with_deps(dma(TxKind::DmaWrite, strip_addr, strip_bytes, static_cast<std::uint32_t>(strip_sf),
+                                     j.o.odtype),
+                                 strip_evac);
+      strip_bytes = 0;
+      if (!last) {
+        m_emit(st);
+        return;
+      }
+      m_emit(st, [&] {
+        return fop::store(0, j.C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
+                          static_cast<int>(b.cols), j.o.odtype);
+      });
+    };
     for (auto& t : m_tiles) {
       // PSUM holds [stationary free partitions, moving free]: rows x cols (A-st) or cols x rows (B-st).
       const std::uint32_t ie = m_emit(with_deps(lane(ev, t.sf, t.mf, passes, DType::fp32, act_flops), t.last_mm));
@@ -416,16 +461,16 @@ class CoreStreams {
           j.C.addr + static_cast<std::uint64_t>((j.plan.a_stationary ? (b.grow0 + t.r) * j.o.n + b.c0 + t.c
                                                                       : (b.c0 + t.c) * j.rows_total + b.grow0 + t.r) *
                                                  j.ec);
-      const Instr st = with_deps(dma(TxKind::DmaWrite, addr, bytes, static_cast<std::uint32_t>(t.sf), j.o.odtype), ie);
-      if (&t != &m_tiles.back()) {
-        m_emit(st);
-        continue;
+      const bool joins = j.plan.a_stationary && strip_bytes > 0 && t.r == strip_r && t.c == strip_end;
+      if (!joins) {
+        flush(false);
+        strip_addr = addr, strip_r = t.r, strip_sf = t.sf;
       }
-      m_emit(st, [&] {
-        return fop::store(0, j.C.id, static_cast<int>(b.grow0), static_cast<int>(b.c0), static_cast<int>(b.rows),
-                          static_cast<int>(b.cols), j.o.odtype);
-      });
+      strip_bytes += bytes;
+      strip_end = t.c + t.cols;
+      strip_evac = ie;
     }
+    flush(true);
   }
 
   const GemmJob& m_j;
@@ -433,7 +478,13 @@ class CoreStreams {
   // Per buffer: the last matmul that read it; with converted weights, per stored-weight buffer (one more than
   // `buffers`: one per stage of the load -> convert -> matmul pipeline, as double buffering gives each of load
   // and matmul one) the last conversion that read it, after which the next load may overwrite it.
-  std::vector<std::uint32_t> m_slot_last, m_raw_last, m_bank_free;
+  // m_slot_last: per buffer, the last matmul that read its A part (all of it with converted weights);
+  // m_bslot_last: its B part.
+  std::vector<std::uint32_t> m_slot_last, m_bslot_last, m_raw_last, m_bank_free;
+  // The previous one-chunk block's operands, the loads that brought them and their buffers (rows / cols 0: none).
+  Block m_prev_a{}, m_prev_b{};
+  std::uint32_t m_prev_a_load = kNoDep, m_prev_b_load = kNoDep;
+  size_t m_prev_a_slot = 0, m_prev_b_slot = 0;
   std::vector<Tile> m_tiles;
   std::int64_t m_chunk_no = 0, m_tile_no = 0;
 };
@@ -465,11 +516,23 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
   if (plan.tiles_r * plan.tiles_c > j->banks)
     throw InputError(spec.name + ": GEMM block of " + std::to_string(plan.tiles_r * plan.tiles_c) +
                      " PSUM tiles exceeds the " + std::to_string(j->banks) + " PSUM banks");
+  // Where the whole K is one chunk (the blocks keep an unchanged operand chunk in SBUF, CoreStreams::k_chunk),
+  // a group's blocks go column by column when a block's B chunk is larger than its A chunk, so B is the one kept
+  // (as NKIBench's bmm baseline loops over row tiles inside each rhs column block); else row by row.
+  const bool by_column = ceil_div(op.k, kPartitions) <= plan.kc && !plan.convert_weights &&
+                         static_cast<double>(bc) * j->eb > static_cast<double>(br) * j->ea;
   for (const auto& g : groups_of(op)) {
     j->rows_total += g.rows;
-    for (std::int64_t r0 = 0; r0 < g.rows; r0 += br)
+    auto add = [&](std::int64_t r0, std::int64_t c0) {
+      j->blocks.push_back({g.row0 + r0, g.brow0, std::min(br, g.rows - r0), c0, std::min(bc, op.n - c0)});
+    };
+    if (by_column) {
       for (std::int64_t c0 = 0; c0 < op.n; c0 += bc)
-        j->blocks.push_back({g.row0 + r0, g.brow0, std::min(br, g.rows - r0), c0, std::min(bc, op.n - c0)});
+        for (std::int64_t r0 = 0; r0 < g.rows; r0 += br) add(r0, c0);
+    } else {
+      for (std::int64_t r0 = 0; r0 < g.rows; r0 += br)
+        for (std::int64_t c0 = 0; c0 < op.n; c0 += bc) add(r0, c0);
+    }
   }
   std::shared_ptr<const GemmJob> job = j;
   auto build = [job](int core, Task& task) {

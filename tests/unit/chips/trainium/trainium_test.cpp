@@ -449,7 +449,9 @@ TEST(TrainiumGemm, WeightStationaryStoresOneRunPerPartitionAndGrowsWithRows) {
       double roofline = 0;  // the runner's, as reports print it
       for (const auto& k : r.result.kernels) roofline += k.roofline_s * k.count;
       ASSERT_GT(roofline, 0) << preset << " rows " << rows;
-      EXPECT_GE(r.result.latency_s, prev * 0.999) << preset << " rows " << rows;
+      // At 512 rows the plan turns A-stationary, whose stores take a 128-row strip of the block's width (2 KiB
+      // runs here) against the 511-row plan's 1 KiB C^T runs: a dip of a few % at the switch, not the scatter's 2x.
+      EXPECT_GE(r.result.latency_s, prev * (rows == 512 ? 0.97 : 0.999)) << preset << " rows " << rows;
       EXPECT_LT(r.result.latency_s, 3.0 * roofline) << preset << " rows " << rows;
       prev = r.result.latency_s;
     }
