@@ -469,7 +469,7 @@ class GraphBuilder {
         // torch.cat((k_nope, k_pe.expand(...))) in MLACommonImpl's prefill. One copy of T x H x
         // (nope + rope) in the stream dtype (its reads are overstated: k_pe is one row per token,
         // broadcast over the heads).
-        add(rowwise(OpKind::Gelu, p + "k_concat", T * H, nope + rope), g.count, "attention");
+        add(rowwise(OpKind::Copy, p + "k_concat", T * H, nope + rope), g.count, "attention");
         add_attention(g, H, nope + rope, dv, m_s.stream_dtype());
       }
       add(gemm(p + "o_proj", T, H * dv, D), g.count, "attention");
@@ -610,7 +610,7 @@ class GraphBuilder {
     // rank beyond the first).
     const bool permuted = a2a && !low_latency_all_to_all();
     if (permuted) {
-      OpSpec scatter = rowwise(OpKind::Gelu, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
+      OpSpec scatter = rowwise(OpKind::Copy, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
       scatter.dtype = scatter.wdtype = scatter.odtype = m_s.adtype;  // the dispatched fp8 tokens
       add(scatter, g.count, "moe");
     }
@@ -624,12 +624,12 @@ class GraphBuilder {
         g.count, "moe");
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
     if (permuted && bytes_per_element(m_s.adtype) < 2)
-      add(rowwise(OpKind::Gelu, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");
+      add(rowwise(OpKind::Copy, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
     add(down, g.count, "moe");
-    if (permuted) add(rowwise(OpKind::Gelu, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
+    if (permuted) add(rowwise(OpKind::Copy, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
     if (a2a) add(exchange("moe_combine", D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
     // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's
