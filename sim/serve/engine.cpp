@@ -44,7 +44,7 @@ StepShape HostLaunch::padded(const StepShape& s) const {
     const auto it = std::lower_bound(token_buckets.begin(), token_buckets.end(), s.tokens());
     if (it == token_buckets.end() || *it <= s.tokens()) return s;
     StepShape p = s;
-    p.padding_rows = *it - s.tokens();
+    p.padding_tokens = *it - s.tokens();
     return p;
   }
   if (graph_batches.empty() || !graphed(s) || s.decode_seqs == 0 || s.verify_seqs > 0) return s;

@@ -26,10 +26,11 @@ struct StepShape {
   std::int64_t logit_rows = 0;      // positions that go through the LM head (every verified token)
   // Rows of a padded CUDA graph (HostLaunch::padded): dummy requests that run every per-token kernel,
   // collective and the LM head (counted in logit_rows) but whose attention reads a single cached token.
-  // In an iteration with prompt work (prefill_chunks > 0): the padding tokens of its compiled token bucket,
-  // which run every per-token kernel and collective, no attention and no LM head.
   std::int64_t padding_rows = 0;
-  std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens + padding_rows; }
+  // Padding tokens of an iteration with prompt work run at its compiled token bucket (HostLaunch::padded):
+  // every per-token kernel and collective, no attention, no LM head, and no sequence of their own.
+  std::int64_t padding_tokens = 0;
+  std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens + padding_rows + padding_tokens; }
 };
 struct StepCost {
   double time_s = 0;

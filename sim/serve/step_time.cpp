@@ -220,7 +220,7 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   // The parts are simulated per micro-batch (each pipeline micro-batch carries 1/M of the counts), M at
   // most the iteration's sequences (each micro-batch holds whole ones).
   // A padded graph's rows are dummy sequences; a prompt iteration's padding tokens are not (HostLaunch::padded).
-  const std::int64_t seqs = s.decode_seqs + s.prefill_chunks + s.verify_seqs + (s.prefill_chunks == 0 ? s.padding_rows : 0);
+  const std::int64_t seqs = s.decode_seqs + s.prefill_chunks + s.verify_seqs + s.padding_rows;
   m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;

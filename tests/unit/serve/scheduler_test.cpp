@@ -360,8 +360,10 @@ TEST(ServeScheduler, SglangJaxPadsDecodeBatchesAndPrefillTokensToItsCompiledSize
   EXPECT_EQ(p.tokens(), 512);  // 300 -> 512 tokens through every per-token kernel
   EXPECT_EQ(p.logit_rows, 2);  // the padding samples nothing
   EXPECT_EQ(p.prefill_tokens, 300);
+  EXPECT_EQ(p.padding_tokens, 212);
+  EXPECT_EQ(p.padding_rows, 0);  // no dummy sequences
   prefill.prefill_tokens = 4096;
-  EXPECT_EQ(h.padded(prefill).padding_rows, 0);
+  EXPECT_EQ(h.padded(prefill).padding_tokens, 0);
   // --chunked-prefill-size 2048 and --max-running-requests 256 (the 70B cookbook row): no token padding
   // below the batch padding's 256.
   l.max_seqs = 256;
@@ -372,7 +374,7 @@ TEST(ServeScheduler, SglangJaxPadsDecodeBatchesAndPrefillTokensToItsCompiledSize
   const HostLaunch gpu = make_scheduler("sglang", l)->launch();
   EXPECT_TRUE(gpu.graph_batches.empty());
   EXPECT_TRUE(gpu.token_buckets.empty());
-  EXPECT_EQ(gpu.padded(prefill).padding_rows, 0);
+  EXPECT_EQ(gpu.padded(prefill).padding_tokens, 0);
   // The same load through both: the padded one is never faster, and both finish every request.
   auto jax = make_scheduler("sglang-jax", {}), plain = make_scheduler("sglang", {});
   const EngineResult a = run_engine(fixed(40, 300, 20), {EngineLoad::Kind::Closed, 5}, *jax, 4000, fake);
