@@ -15,6 +15,7 @@
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 #include "sim/serve/disagg.h"
+#include "sim/serve/scheduler.h"
 #include "sim/serve/study.h"
 #include "sim/validation/validate.h"
 
@@ -44,7 +45,7 @@ po::options_description serve_options(bool study = false) {
       "dtype", shown("fp8", "the study's"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
       "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
-      "scheduler", po::value<std::string>()->default_value("vllm"), "vllm, sglang, sglang-jax or trtllm (continuous-batching policy)")(
+      "scheduler", po::value<std::string>()->default_value("vllm"), (scheduler_names_text(", ", " or ") + " (continuous-batching policy)").c_str())(
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
       "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
@@ -148,7 +149,7 @@ int cmd_serve(int argc, char** argv) {
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
-                    "                    [--scheduler vllm|sglang|sglang-jax|trtllm] [--ttft-slo T] [--tpot-slo T]\n"
+                    "                    [--scheduler " + scheduler_names_text("|", "|") + "] [--ttft-slo T] [--tpot-slo T]\n"
                     "       xpusim serve --system hgx-h100x8 --tp 8 --model llama-3.1-70b --concurrency 1,8,64\n\n"
                     "Runs an inference server iteration by iteration (continuous batching, chunked prefill, paged KV\n"
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"

@@ -61,6 +61,13 @@ const std::vector<std::string>& scheduler_names() {
   return names;
 }
 
+std::string scheduler_names_text(const std::string& sep, const std::string& last_sep) {
+  const std::vector<std::string>& n = scheduler_names();
+  std::string out;
+  for (size_t i = 0; i < n.size(); ++i) out += (i == 0 ? "" : i + 1 == n.size() ? last_sep : sep) + n[i];
+  return out;
+}
+
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
   if (limits.token_budget < 0 || limits.max_seqs < 0)
     throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)");
@@ -71,7 +78,7 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (name == "sglang") return make_sglang_scheduler(limits);
   if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);
-  throw InputError("--scheduler '" + name + "': expected vllm, sglang, sglang-jax or trtllm (did you mean " +
+  throw InputError("--scheduler '" + name + "': expected " + scheduler_names_text(", ", " or ") + " (did you mean " +
                    nearest_of(name, scheduler_names()) + "?)");
 }
 

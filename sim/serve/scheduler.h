@@ -192,9 +192,11 @@ class Scheduler {
 // InputError naming the flag.
 double host_work_us(const std::string& flag, double us);
 
-// "vllm", "sglang", "sglang-jax" or "trtllm" (InputError naming --scheduler and listing them otherwise).
+// One of scheduler_names() (InputError naming --scheduler and listing them otherwise).
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits);
 const std::vector<std::string>& scheduler_names();
+// The names joined for help and error text: scheduler_names_text(", ", " or ") is "vllm, sglang, ... or trtllm".
+std::string scheduler_names_text(const std::string& sep, const std::string& last_sep);
 
 std::unique_ptr<Scheduler> make_vllm_scheduler(const SchedulerLimits& limits);
 std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits);

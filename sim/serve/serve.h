@@ -28,7 +28,7 @@ struct ServeOptions {
   std::string lengths_csv;                          // --lengths-csv's path (set_lengths_csv), and its rows read once
   std::shared_ptr<const LengthRows> lengths_rows;
   double ttft_slo_s = 0, tpot_slo_s = 0;            // 0: no target (checked on the medians)
-  std::string scheduler = "vllm";                   // vllm, sglang, sglang-jax or trtllm
+  std::string scheduler = "vllm";                   // one of scheduler_names() (sim/serve/scheduler.h)
   SchedulerLimits limits;                           // 0: the scheduler's defaults
   std::vector<std::int64_t> concurrency;            // closed loop, one run per value (a frontier when several)
   double rate = 0;                                  // open loop, Poisson requests/s (0: none)
