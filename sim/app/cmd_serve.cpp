@@ -1,7 +1,6 @@
 // `xpusim serve` and `xpusim compare`: argument parsing and printing around the serve layer.
 #include <boost/program_options.hpp>
 
-#include <cstdio>
 #include <iostream>
 #include <sstream>
 
