@@ -202,6 +202,7 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     std::string why;
     // Rows whose ranks are chips (or NeuronCores) of a system with a preset.
     if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
+    else if (row.system.find("Azure ND H200") != std::string::npos) p.preset = "hgx-h200x8";
     else if (row.system.find("AWS p5") != std::string::npos) p.preset = "p5-h100x8", p.nodes = row.n_chips / 8;
     else if (row.system.find("TPU v5e") != std::string::npos && row.time_us > 0 && row.n_chips == 4)
       p.preset = "tpu-v5e-8", sets = {"scale_up.chips=4", "scale_up.dims=4", "scale_up.wraparound=false"};
