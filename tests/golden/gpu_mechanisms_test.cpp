@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "chips/gpu/gpu_spec.h"
@@ -232,6 +233,19 @@ TEST(GpuHopper, L2CoalescesReadsOfOneTileBySmsInStep) {
   // A is 128 x 7168 fp8 bytes, read by 132 CTAs: most of the 131 re-reads join the first (78% on 2026-12-05).
   EXPECT_GT(with_bytes, 0.6 * 131 * 128 * 7168);
   EXPECT_EQ(without_bytes, 0.0);
+  // Reads join by their arrival times, which the SMs stamp from their own clocks: the quantum of temporal decoupling
+  // moves the result by little (STYLE.md, time discipline).
+  auto chip = load_chip("h100-sxm");
+  LowerOptions lo;
+  RunOptions ro;
+  ro.quantum_s = 100e-9;
+  const double ref = simulate(*chip, {chip->lower(op, lo)}, ro, op.dtype).latency_s;
+  for (double q : {50e-9, 200e-9}) {
+    ro.quantum_s = q;
+    const double t = simulate(*chip, {chip->lower(op, lo)}, ro, op.dtype).latency_s;
+    std::printf("quantum %.0f ns: %+.3f%%\n", q * 1e9, 100 * (t / ref - 1));
+    EXPECT_NEAR(t / ref, 1.0, 0.02) << "quantum " << q * 1e9 << " ns";
+  }
 }
 
 // DeepGEMM's sm90 block-scaled fp8 kernel runs the layout its first release's host heuristic picks
