@@ -20,6 +20,12 @@ GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
       m_hbm_latency(to_ticks(spec.hbm.latency.value())),
       m_load_hit(to_ticks(spec.thread_l2_latency())),
       m_load_hbm(to_ticks(spec.thread_hbm_latency())) {
+  if (spec.sm.l2_coalescing_window_cycles > 0) {
+    m_in_flight.resize(kCoalescerEntries);
+    m_coalescing_window = static_cast<Tick>(std::llround(spec.sm.l2_coalescing_window_cycles * 1e12 / spec.sm.clock.value()));
+  }
+  m_stats.add("coalesced_bytes", "B", "tile reads joined to an identical read in flight (served once by the L2 slices)",
+              [this](Tick) { return m_coalesced_bytes; });
 }
 
 void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
@@ -39,6 +45,23 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
+  // sm.l2_coalescing_window_cycles: a read of a tile that another SM's read reached the L2 within the window of,
+  // and which is still in flight, joins it. The slices and DRAM serve the tile once; this SM's link still carries
+  // it (booked above), and the data reaches this SM no earlier than the first requester (a hit on a tile whose
+  // miss is outstanding waits for DRAM as well). The window applies on both sides of the first read's arrival:
+  // initiators run ahead of each other within a quantum, so the first read booked need not be the first to arrive.
+  InFlightRead* slot = nullptr;
+  if (!m_in_flight.empty() && !ext->write) {
+    slot = &m_in_flight[(addr * 0x9e3779b97f4a7c15ull ^ bytes) % kCoalescerEntries];
+    if (slot->addr == addr && slot->bytes == bytes && arrival <= slot->done && std::abs(arrival - slot->arrival) <= m_coalescing_window) {
+      m_l2->access(addr, bytes);  // the LRU sees the reuse
+      m_coalesced_bytes += static_cast<double>(bytes);
+      end = std::max(end + (threads ? m_load_hit : m_hit_latency), slot->done);
+      delay = ticks_time(std::max<Tick>(0, end - now));
+      trans.set_response_status(tlm::TLM_OK_RESPONSE);
+      return;
+    }
+  }
   end = std::max(end, m_l2->transfer(arrival, addr, bytes, ext->run, horizon));
   // kL2 marks data the kernel keeps L2-resident (split-K workspace, small intermediates): it is
   // served by the slices without DRAM traffic. Otherwise the tile-granular LRU decides.
@@ -57,6 +80,7 @@ void GpuMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_ti
     else end = std::max(end, dram_end + (threads ? m_load_hbm : m_hbm_latency)), lat = 0;
   }
   end += lat;
+  if (slot) *slot = {addr, bytes, arrival, end};
   delay = ticks_time(std::max<Tick>(0, end - now));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
@@ -77,6 +101,8 @@ void GpuMemory::kernel_starts(const Program& p) {
 
 bool GpuMemory::reset() {
   m_dirty_left = 0;
+  m_coalesced_bytes = 0;
+  std::fill(m_in_flight.begin(), m_in_flight.end(), InFlightRead{});
   m_links = ChannelBank(m_spec.onchip.channel, m_links.size(), m_links.bandwidth());
   m_l2 = make_cache(m_spec.l2);
   m_hbm = make_dram(m_spec.hbm);
@@ -87,6 +113,7 @@ void GpuMemory::collect_stats(Stats& out, Tick total) const {
   std::string n = name();
   m_l2->stats().dump(out, n + ".l2", total);
   m_hbm->stats().dump(out, n + ".hbm", total);
+  if (!m_in_flight.empty()) m_stats.dump(out, n + ".l2", total);
 }
 
 Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)

@@ -37,6 +37,18 @@ class GpuMemory : public MemoryTarget {
   Tick m_load_hit, m_load_hbm;        // sm.load_l2_latency, sm.load_hbm_latency: copies by the threads (kThreadCopy)
   // Bytes of dirty lines a benchmark's flush left in the L2 that no allocation has evicted yet (kernel_starts).
   double m_dirty_left = 0;
+  // sm.l2_coalescing_window_cycles: the last read of each tile (direct-mapped by its address and size: a table
+  // entry stands for one of the coalescer's finite entries), its arrival and the completion it got. A read of
+  // the same tile arriving within the window of that one's arrival, while it is in flight, joins it.
+  struct InFlightRead {
+    std::uint64_t addr = 0, bytes = 0;
+    Tick arrival = 0, done = -1;
+  };
+  Tick m_coalescing_window = 0;
+  static constexpr size_t kCoalescerEntries = 4096;
+  std::vector<InFlightRead> m_in_flight;
+  double m_coalesced_bytes = 0;
+  StatGroup m_stats;
 };
 
 class Sm : public Executor {

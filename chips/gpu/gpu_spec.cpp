@@ -58,6 +58,10 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.max_threads", s.sm.max_threads, "Resident threads per SM", "2048");
   p("sm.max_blocks", s.sm.max_blocks, "Resident blocks per SM", "32");
   p("sm.l2_port_bytes_per_clk", s.sm.l2_port_bytes_per_clk, "Bytes per clock of one SM's link to the L2 crossbar", "64");
+  p("sm.l2_coalescing_window_cycles", s.sm.l2_coalescing_window_cycles,
+    "Reads of one tile by several SMs reaching the L2 within this many clocks of each other are served once by the "
+    "slices (and DRAM), each requester getting the tile over its own crossbar link no earlier than the first (the L2 "
+    "request coalescer); 0: none", "0");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
   p("sm.cta_pair_mma", s.sm.cta_pair_mma,
@@ -133,6 +137,7 @@ void describe(Params& p, GpuSpec& s) {
   p.require(s.sm.fp8_promotion_interval >= 0 && s.sm.fp8_promotion_interval <= 64, "sm.fp8_promotion_interval",
             "0 (no promotion) to 64 MMA k-instructions");
   p.require(s.sm.kstep_group >= 1 && s.sm.kstep_group <= 16, "sm.kstep_group", "1 to 16 k-steps per simulated step");
+  p.require(s.sm.l2_coalescing_window_cycles >= 0, "sm.l2_coalescing_window_cycles", "0 or more clocks");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

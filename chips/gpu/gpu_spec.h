@@ -28,6 +28,11 @@ struct SmSpec {
   int max_threads = 2048;
   int max_blocks = 32;
   double l2_port_bytes_per_clk = 64;   // SM <-> L2 crossbar link
+  // Reads of the same tile by several SMs that reach the L2 within this many clocks of each other are coalesced
+  // in front of the slices (the L2 request coalescer behind TMA multicast): the slices (and DRAM, on a miss)
+  // serve the tile once, the crossbar delivers it to each requester over its own link, each no earlier than the
+  // first. 0: no coalescing.
+  double l2_coalescing_window_cycles = 0;
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   bool stream_k = false;               // the GEMM library has hybrid stream-K kernels (kernels/common/stream_k.h)
