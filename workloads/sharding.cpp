@@ -93,7 +93,8 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
   // input elements (plus per-tensor `weight_scale_2` and `input_scale` scalars), and TensorRT-LLM's NVFP4 Linear
   // keeps both on the GPU for its GEMM (tcgen05 .kind::mxf4nvf4 reads the scales beside the operands, as the GEMM
   // lowering counts them: OpSpec::fp4_scale_block). So an NVFP4 weight holds 0.5 + 1/16 bytes, 12.5% over the fp4
-  // bytes, memory the KV cache no longer has. The norms and the router stay at the plain element size.
+  // bytes, memory the KV cache no longer has. What every TP rank holds whole (norms, MLA's down-projections) and the
+  // router stay at the element size (simplification: no fp4 validation row has MLA or a router).
   const double wb = bytes_per_element(s.wdtype), eb = bytes_per_element(s.embedding_dtype());
   const double qb = wb + (s.wdtype == DType::fp4 ? 1.0 / OpSpec::kNvfp4ScaleBlock : 0.0);
   const double h = static_cast<double>(m.hidden), table = static_cast<double>(m.vocab) * h;
