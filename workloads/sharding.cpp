@@ -87,7 +87,16 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
   out.rank_weight_bytes.assign(out.roles.size(), 0.0);
   out.rank_embedding_bytes.assign(out.roles.size(), 0.0);
   Placer p{s, out};
+  // Bytes per weight of a quantized linear (attention, MLP, experts): fp4 weights carry their block scales. The
+  // NVFP4 checkpoints the B200 rows load (ModelOpt's recipe, hf_quant_config.json "quant_algo": "NVFP4",
+  // "group_size": 16) store beside each linear's packed e2m1 `weight` a `weight_scale` of one e4m3 byte per 16
+  // input elements (plus per-tensor `weight_scale_2` and `input_scale` scalars), and TensorRT-LLM's NVFP4 Linear
+  // keeps both on the GPU for its GEMM (tcgen05 .kind::mxf4nvf4 reads the scales beside the operands, as the GEMM
+  // lowering counts them: OpSpec::fp4_scale_block). So an NVFP4 weight holds 0.5 + 1/16 bytes, 12.5% over the fp4
+  // bytes, memory the KV cache no longer has. What every TP rank holds whole (norms, MLA's down-projections) and the
+  // router stay at the element size (simplification: no fp4 validation row has MLA or a router).
   const double wb = bytes_per_element(s.wdtype), eb = bytes_per_element(s.embedding_dtype());
+  const double qb = wb + (s.wdtype == DType::fp4 ? 1.0 / OpSpec::kNvfp4ScaleBlock : 0.0);
   const double h = static_cast<double>(m.hidden), table = static_cast<double>(m.vocab) * h;
   for (int st = 0; st < s.pp; ++st) {
     const std::vector<int> ranks = p.stage_ranks(st);
@@ -95,21 +104,21 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
     for (std::int64_t i = b; i < e; ++i) {
       const LayerParams l = layer_params(m, i);
       const std::string L = "layer" + std::to_string(i) + ".";
-      p.place(L + "attention", l.attention * wb, ranks, s.tp);
+      p.place(L + "attention", l.attention * qb, ranks, s.tp);
       p.place(L + "replicated", l.replicated * wb, ranks, 1);
-      p.place(L + "mlp", l.mlp * wb, ranks, s.tp);
+      p.place(L + "mlp", l.mlp * qb, ranks, s.tp);
       p.place(L + "router", l.router * wb, ranks, 1);
       // Experts: split by width over TP (ep 1), E/ep of them over each of the TP group's ep
       // expert groups and split tp/ep ways by width inside it (ep <= tp, a copy per replica), or
       // whole over every rank of the stage (ep == tp x dp, one copy). Either way a rank holds
       // 1/max(tp, ep) of them.
-      p.place(L + "experts", l.experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
+      p.place(L + "experts", l.experts * l.expert * qb, ranks, std::max(s.tp, s.ep));
       // Redundant replicas of the hottest experts (EPLB) fill the same slots: with them a rank holds
       // (E + N) / ep experts, split as the others are.
-      if (l.experts > 0) p.place(L + "redundant_experts", s.redundant_experts * l.expert * wb, ranks, std::max(s.tp, s.ep));
+      if (l.experts > 0) p.place(L + "redundant_experts", s.redundant_experts * l.expert * qb, ranks, std::max(s.tp, s.ep));
       // Shared experts split over the TP group, or whole on every rank with data-parallel attention
       // (each rank runs them on its share of the tokens: SGLang under DeepEP, graph.cpp add_moe).
-      p.place(L + "shared_experts", l.shared * wb, ranks, s.ep > s.tp ? 1 : s.tp);
+      p.place(L + "shared_experts", l.shared * qb, ranks, s.ep > s.tp ? 1 : s.tp);
     }
   }
   const double norm = m.norm == NormType::Layer ? 2.0 * h : h;

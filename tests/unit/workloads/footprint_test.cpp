@@ -62,8 +62,26 @@ TEST(WorkloadFootprint, WeightsByDtype) {
   // fp8 weights: layers in fp8, embedding and LM head kept in bf16.
   Footprint f8 = footprint(m, scenario(1, 128, 1, DType::fp8));
   EXPECT_DOUBLE_EQ(f8.weight_bytes, p.layers + 2.0 * (p.embedding + p.lm_head));
+  // fp4 weights are NVFP4: each weight of a linear holds half a byte and its share of the e4m3 scale its block of
+  // 16 carries (0.5625 bytes); the norms stay at the element size.
   Footprint f4 = footprint(m, scenario(1, 128, 1, DType::fp4));
-  EXPECT_DOUBLE_EQ(f4.weight_bytes, 0.5 * p.layers + 2.0 * (p.embedding + p.lm_head));
+  EXPECT_DOUBLE_EQ(f4.weight_bytes,
+                   (0.5 + 1.0 / 16) * (p.layers - p.replicated) + 0.5 * p.replicated + 2.0 * (p.embedding + p.lm_head));
+}
+
+// The B200 NVFP4 rows' memory: Llama-3.1-70B's NVFP4 linears hold 68.45 B weights and 4.28 GB of block scales, which
+// the KV cache of a 180 GB B200 no longer has (TensorRT-LLM sizes it from the memory the weights leave).
+TEST(WorkloadFootprint, Nvfp4WeightsHoldTheirBlockScales) {
+  ModelConfig m = load_model("llama-3.1-70b");
+  const ParamCounts p = param_counts(m);
+  Scenario s = scenario(1, 128, 1, DType::fp4, DType::fp8);
+  const double linears = p.layers - p.replicated;
+  const double scales = footprint(m, s).weight_bytes - (0.5 * p.layers + 2.0 * (p.embedding + p.lm_head));
+  EXPECT_NEAR(scales, linears / 16, 1e-9 * linears);
+  EXPECT_NEAR(scales / 1e9, 4.28, 0.05);
+  // fp8 weights carry no block scales here (their per-tensor scales are scalars).
+  Scenario s8 = scenario(1, 128, 1, DType::fp8, DType::fp8);
+  EXPECT_DOUBLE_EQ(footprint(m, s8).weight_bytes, p.layers + 2.0 * (p.embedding + p.lm_head));
 }
 
 TEST(WorkloadFootprint, TensorParallelSplitsWeightsAndKv) {
