@@ -309,8 +309,11 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   rs.rate = s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
   auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-  const std::int64_t blocks =
-      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm).kv_blocks;
+  const ServeMemory mem = serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
+  const std::int64_t blocks = mem.kv_blocks;
+  // The longest request the server admits: the model's context, or the KV pool where it is smaller (sglang-jax's
+  // max_req_len = min(context_len - 1, max_total_num_tokens - 1), model_runner.py; the page table's row).
+  if (s.model.max_position > 0) sched->set_context_tokens(std::min(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens)));
   run.er = run_engine(reqs, run.load, *sched, blocks, [&st](const StepShape& shape) { return st(shape); },
                       s.opt.features(), clock ? &*clock : nullptr);
   if (!clock) return;
