@@ -138,6 +138,8 @@ struct SchedulerLimits {
   std::int64_t max_seqs = 0;      // running sequences (vLLM max_num_seqs, TRT-LLM max_batch_size, SGLang max_running_requests)
   // The framework's host work per iteration (HostWork), replacing the policy's figures where >= 0.
   double host_fixed_us = -1, host_us_per_request = -1;
+  // Reported, not an override: the policy's HostWork::ns_per_table_slot (0: no per-iteration page table).
+  double host_ns_per_table_slot = 0;
 };
 
 // One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.

@@ -583,6 +583,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   const HostWork work = sched->launch().work;  // the figures the run uses: the policy's or the overrides
   r.limits.host_fixed_us = work.fixed_us;
   r.limits.host_us_per_request = work.us_per_request;
+  r.limits.host_ns_per_table_slot = work.ns_per_table_slot;
   Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
           opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;
