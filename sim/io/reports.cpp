@@ -312,7 +312,8 @@ nlohmann::json serve_json(const ServeResult& r) {
                     {"token_budget", r.limits.token_budget},
                     {"max_seqs", r.limits.max_seqs},
                     {"host_fixed_us", r.limits.host_fixed_us},
-                    {"host_us_per_request", r.limits.host_us_per_request}};
+                    {"host_us_per_request", r.limits.host_us_per_request},
+                    {"host_ns_per_table_slot", r.limits.host_ns_per_table_slot}};
   j["load"] = r.mode;
   j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
   j["prefix_hit"] = r.prefix_hit;
@@ -443,8 +444,13 @@ std::string serve_table(const ServeResult& r) {
     os << pm;
     if (b.host_bound_share >= 0.5)  // the chip's figures would not move with a faster chip
       os << strformat("  host: the framework's host work per iteration (%g us + %g us per running request; --host-fixed-us, "
-                      "--host-us-per-request) set the time of %.0f%% of the iterations at the best point: the chip waited for it\n",
-                      r.limits.host_fixed_us, r.limits.host_us_per_request, 100 * b.host_bound_share);
+                      "--host-us-per-request%s) set the time of %.0f%% of the iterations at the best point: the chip waited for it\n",
+                      r.limits.host_fixed_us, r.limits.host_us_per_request,
+                      r.limits.host_ns_per_table_slot > 0
+                          ? strformat("; + %g ns per slot of the page table it rebuilds each iteration, padded rows x the longest request",
+                                      r.limits.host_ns_per_table_slot).c_str()
+                          : "",
+                      100 * b.host_bound_share);
   }
   double step_s = 0;
   std::string coll;  // the decode step's collectives, as run's breakdown gives them

@@ -63,12 +63,25 @@ double HostLaunch::dispatch_s(const StepShape& s, double kernels) const {
   return graphed(s) ? 0 : kernels * us_per_kernel * 1e-6;
 }
 
+double HostLaunch::table_slots(const StepShape& s) const {
+  if (work.ns_per_table_slot <= 0 || table_row_tokens <= 0) return 0;
+  const std::int64_t requests = s.decode_seqs + s.verify_seqs + s.prefill_chunks;
+  std::int64_t rows = requests;
+  if (s.prefill_chunks > 0 || s.verify_seqs > 0) {
+    rows = std::max(rows, graph_max_batch);
+  } else {
+    const auto it = std::lower_bound(graph_batches.begin(), graph_batches.end(), s.decode_seqs);
+    if (it != graph_batches.end()) rows = *it;
+  }
+  return static_cast<double>(rows + requests) * static_cast<double>(table_row_tokens);
+}
+
 double HostLaunch::host_s(const StepShape& s, double kernels, std::int64_t running) const {
-  return dispatch_s(s, kernels) + work.seconds(running);
+  return dispatch_s(s, kernels) + work.seconds(running, table_slots(s));
 }
 
 StepCost HostLaunch::bound(StepCost c, const StepShape& s, std::int64_t running) const {
-  const double dispatch = dispatch_s(s, c.kernels), framework = work.seconds(running);
+  const double dispatch = dispatch_s(s, c.kernels), framework = work.seconds(running, table_slots(s));
   const double t = work.overlapped ? std::max(c.time_s, dispatch + framework) : std::max(c.time_s, dispatch) + framework;
   const double wait = t - c.time_s;
   if (wait > 0) {

@@ -48,6 +48,7 @@ HostLaunch Scheduler::launch() const {
   HostLaunch h = host_launch();
   if (m_limits.host_fixed_us >= 0) h.work.fixed_us = m_limits.host_fixed_us;
   if (m_limits.host_us_per_request >= 0) h.work.us_per_request = m_limits.host_us_per_request;
+  h.table_row_tokens = m_context_tokens;
   return h;
 }
 

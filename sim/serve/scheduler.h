@@ -21,11 +21,15 @@ struct StepCost;
 // GPU runs the next step (TensorRT-LLM's overlap scheduler, vLLM's async scheduling, SGLang's overlap
 // scheduler), so an iteration takes max(GPU time, host time); otherwise the GPU idles through it and the
 // iteration takes the GPU time plus this work. Zero figures: not modelled (today's step times exactly).
+// `ns_per_table_slot`: host time per slot of a page table that the framework builds and copies to its chips
+// every iteration at the size of the compiled program rather than of the tokens held (sglang-jax: rows of the
+// batch padding x the longest request's tokens, HostLaunch::table_slots); 0: none.
 struct HostWork {
   double fixed_us = 0, us_per_request = 0;
   bool overlapped = false;
-  double seconds(std::int64_t running) const {
-    return (fixed_us + us_per_request * static_cast<double>(running)) * 1e-6;
+  double ns_per_table_slot = 0;
+  double seconds(std::int64_t running, double table_slots = 0) const {
+    return (fixed_us + us_per_request * static_cast<double>(running)) * 1e-6 + ns_per_table_slot * table_slots * 1e-9;
   }
 };
 
@@ -51,7 +55,15 @@ struct HostLaunch {
   std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
   HostWork work;                            // the framework's per-iteration host work (default: none)
   std::vector<std::int64_t> token_buckets;  // empty: prompt iterations at their own token count
+  // Tokens of one row of the per-iteration page table (HostWork::ns_per_table_slot): the longest request the
+  // server admits, min(the model's context, the KV pool), set by the run (Scheduler::set_context_tokens).
+  std::int64_t table_row_tokens = 0;
   bool graphed(const StepShape& s) const;
+  // Slots of the page table the host builds for iteration `s` (0 without HostWork::ns_per_table_slot): a
+  // row of `table_row_tokens` per row of the program it runs (a decode batch's padding; an iteration with
+  // prompt work, the largest batch padding, graph_max_batch) plus one per request of the batch, whose
+  // whole row of the request-to-token table the host gathers first.
+  double table_slots(const StepShape& s) const;
   // The shape the GPU runs: `s` with its padding rows where it replays a padded graph or pads its prompt
   // tokens to a compiled bucket, else `s`.
   StepShape padded(const StepShape& s) const;
@@ -126,6 +138,8 @@ struct SchedulerLimits {
   std::int64_t max_seqs = 0;      // running sequences (vLLM max_num_seqs, TRT-LLM max_batch_size, SGLang max_running_requests)
   // The framework's host work per iteration (HostWork), replacing the policy's figures where >= 0.
   double host_fixed_us = -1, host_us_per_request = -1;
+  // Reported, not an override: the policy's HostWork::ns_per_table_slot (0: no per-iteration page table).
+  double host_ns_per_table_slot = 0;
 };
 
 // One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.
@@ -183,9 +197,13 @@ class Scheduler {
   // What the engine runs with: host_launch() with its framework work's figures replaced by the limits'
   // host_fixed_us / host_us_per_request where those are given (>= 0).
   HostLaunch launch() const;
+  // The longest request the server admits in tokens (the model's context, or the KV pool where smaller):
+  // sizes a page table that the framework pads to it (HostLaunch::table_row_tokens). 0: unknown.
+  void set_context_tokens(std::int64_t tokens) { m_context_tokens = tokens; }
 
  protected:
   SchedulerLimits m_limits;
+  std::int64_t m_context_tokens = 0;
 };
 
 // A host-work figure given on the command line (`flag` without dashes): microseconds >= 0, else an

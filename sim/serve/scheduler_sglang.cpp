@@ -126,13 +126,33 @@ class SglangScheduler : public Scheduler {
 //     (schedule_batch.py get_model_worker_batch: the token count padded to a bucket; its batch dimension
 //     to max_padded_batch_size, whose logits rows the LM head also computes: not modelled, the head's
 //     weights are read once whatever the rows).
-// Not modelled: the page table padded to the batch padding x the model's context length
-// (precompile_cache_loc_paddings), host work whose time no source gives.
+//   - The host rebuilds the attention's page table for every iteration at the compiled shape, token by
+//     token: ScheduleBatch._merge_cache_loc allocates np.zeros(cache_loc_padding, int32), where the padding
+//     is the batch padding x max_req_len for a decode batch and the largest batch padding x max_req_len for
+//     an EXTEND batch (precompile_cache_loc_paddings = [bs x page-aligned max_req_len for bs in the batch
+//     paddings]; max_req_len = min(context_len - 1, KV pool - 1), 131071 for Llama-3.1/3.3), after gathering
+//     each scheduled request's whole row of req_to_token (req_to_token[req_pool_indices], max_req_len
+//     entries a request), and ForwardBatch.init_new device_puts it to the chips (sgl-project/sglang-jax
+//     python/sgl_jax/srt/managers/schedule_batch.py get_model_worker_batch / _merge_cache_loc as read
+//     2026-12-05; issue #1500 on the per-step device_puts). So the host's time grows with the model's context
+//     rather than with the tokens held (HostWork::ns_per_table_slot, HostLaunch::table_slots: padded rows +
+//     requests, max_req_len slots each).
+//   - Its cost per slot, 1.9 ns (calibration, stated): sglang-jax's own per-step timing of the overlap loop
+//     (sgl-project/sglang-jax PR #1484, 2026-07, Qwen3-8B TP4 on v6e-4, 16 clients, 1024/1024) measures the
+//     batch build (get_model_worker_batch + dispatch) at about 2.5 ms a decode step, with the batch padded to
+//     16 and Qwen3-8B's max_req_len 40960: (16 + 16) x 40960 = 1.31M slots, 1.9 ns each with the whole build
+//     laid on the table (an upper bound: the build also merges the few per-request arrays and dispatches).
+//     The rest of that host step (receive, schedule, results: 2.6-2.9 ms in all) is the fixed 250 us.
+//     The loop is SGLang's overlap loop (HostWork::overlapped): an iteration takes max(device, host).
+//     The same PR's forward, 5.7-5.9 ms, is the chip model's 5.55 ms for Qwen3-8B's decode step at TP4,
+//     batch 16, context 1500 (the device side holds; the 8B cookbook row's missing time is this host work).
 class SglangJaxScheduler : public SglangScheduler {
  public:
   explicit SglangJaxScheduler(const SchedulerLimits& l) : SglangScheduler(l, kDefaultChunk) {}
   HostLaunch host_launch() const override {
     HostLaunch h = SglangScheduler::host_launch();
+    h.work.fixed_us = kHostFixedUs;
+    h.work.ns_per_table_slot = kNsPerTableSlot;
     const std::int64_t max_tokens = std::min(kMaxPrefillTokens, m_limits.token_budget);
     const std::int64_t max_bs = std::min(m_limits.max_seqs, max_tokens);
     for (std::int64_t bs = 1; bs <= 256 && bs < max_bs; bs *= 2) h.graph_batches.push_back(bs);
@@ -146,6 +166,7 @@ class SglangJaxScheduler : public SglangScheduler {
 
  private:
   static constexpr std::int64_t kDefaultChunk = 4096, kMaxPrefillTokens = 16384;
+  static constexpr double kHostFixedUs = 250, kNsPerTableSlot = 1.9;
 };
 }  // namespace
 

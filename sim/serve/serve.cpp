@@ -309,8 +309,11 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   rs.rate = s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
   auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-  const std::int64_t blocks =
-      serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm).kv_blocks;
+  const ServeMemory mem = serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
+  const std::int64_t blocks = mem.kv_blocks;
+  // The longest request the server admits: the model's context, or the KV pool where it is smaller (sglang-jax's
+  // max_req_len = min(context_len - 1, max_total_num_tokens - 1), model_runner.py; the page table's row).
+  if (s.model.max_position > 0) sched->set_context_tokens(std::min(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens)));
   run.er = run_engine(reqs, run.load, *sched, blocks, [&st](const StepShape& shape) { return st(shape); },
                       s.opt.features(), clock ? &*clock : nullptr);
   if (!clock) return;
@@ -580,6 +583,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   const HostWork work = sched->launch().work;  // the figures the run uses: the policy's or the overrides
   r.limits.host_fixed_us = work.fixed_us;
   r.limits.host_us_per_request = work.us_per_request;
+  r.limits.host_ns_per_table_slot = work.ns_per_table_slot;
   Study s{chip, model, base, opt, make_drafter(model, base, opt), opt.system ? comm_buffer_params(opt.system->spec) : CommBufferParams{},
           opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;

@@ -505,5 +505,41 @@ TEST(ServeScheduler, GenerationOnlyIterationsRunAsTheNextCapturedGraphSize) {
   EXPECT_EQ(padded, 9);  // 9 generation-only iterations, one dummy row each
 }
 
+// sglang-jax's per-iteration page table (scheduler_sglang.cpp; sgl-project/sglang-jax schedule_batch.py
+// _merge_cache_loc): the host gathers each scheduled request's row of req_to_token and fills a fresh table of
+// (batch padding) x max_req_len int32 slots, then device_puts it, every iteration, so its host time grows with
+// the model's context rather than with the tokens held; overlapped, an iteration takes max(device, host).
+TEST(ServeScheduler, SglangJaxHostBuildsAPageTableOfTheModelsContextEachIteration) {
+  SchedulerLimits l;
+  l.max_seqs = 64;  // the 8B cookbook row: batch paddings 1 .. 64
+  auto sched = make_scheduler("sglang-jax", l);
+  StepShape decode;
+  decode.decode_seqs = decode.logit_rows = 13;
+  decode.decode_kv_sum = 13 * 400;
+  StepShape prefill;
+  prefill.prefill_chunks = prefill.logit_rows = 2;
+  prefill.prefill_tokens = prefill.prefill_kv_sum = 300;
+  EXPECT_EQ(sched->launch().table_slots(decode), 0) << "no context given: no table";
+  sched->set_context_tokens(131072);  // Llama-3.1's context, below the KV pool
+  const HostLaunch h = sched->launch();
+  EXPECT_EQ(h.table_row_tokens, 131072);
+  EXPECT_DOUBLE_EQ(h.table_slots(decode), (16 + 13) * 131072.0);   // padded rows + the requests' gathered rows
+  EXPECT_DOUBLE_EQ(h.table_slots(prefill), (64 + 2) * 131072.0);  // an EXTEND batch: the largest batch padding
+  // A 5 ms device step of 13 sequences: the host's 7.5 ms (250 us + 29 x 131072 slots at 1.9 ns) binds.
+  StepCost c;
+  c.time_s = 5e-3;
+  const double host = 250e-6 + 1.9e-9 * 29 * 131072;
+  EXPECT_NEAR(h.host_s(decode, 0, 13), host, 1e-12);
+  EXPECT_NEAR(h.bound(c, decode, 13).time_s, host, 1e-12);
+  // The same batch with an 8x shorter context: the host's ~1.2 ms hides under the device step.
+  sched->set_context_tokens(16384);
+  EXPECT_NEAR(sched->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
+  // SGLang's GPU scheduler builds no such table (a page table of the tokens held, not modelled).
+  auto gpu = make_scheduler("sglang", l);
+  gpu->set_context_tokens(131072);
+  EXPECT_EQ(gpu->launch().table_slots(decode), 0);
+  EXPECT_NEAR(gpu->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
+}
+
 }  // namespace
 }  // namespace xpu
