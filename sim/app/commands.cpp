@@ -89,7 +89,7 @@ int cmd_list(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "ops") {
-    for (const auto& n : op_kind_names()) std::cout << n << "\n";
+    for (const auto& n : kernel_op_names()) std::cout << n << "\n";
     return 0;
   }
   if (what == "models") return list_models_command();
@@ -146,7 +146,7 @@ int cmd_kernel(int argc, char** argv) {
   if (vm.count("help") || rest.empty()) {
     std::cout << "usage: xpusim kernel <op> --chip <preset> <dimensions> [--dtype D] [--format table|json] [--out DIR] "
                  "[--trace] [--set k=v ...]\n\nops: "
-              << join(op_kind_names())
+              << join(kernel_op_names())
               << "\n\ndimensions by op:\n"
                  "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D] [--fast-accum] [--fp4-scale-block 16|32]\n"
                  "  grouped_gemm  --tokens T --groups G --n --k\n"
@@ -159,10 +159,8 @@ int cmd_kernel(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
-  std::vector<std::string> ops = op_kind_names();
+  const std::vector<std::string> ops = kernel_op_names();
   if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end()) {
-    for (const auto& c : collective_names())
-      if (std::find(ops.begin(), ops.end(), c) == ops.end()) ops.push_back(c);
     const std::string hint = nearest_of(rest[0], ops);
     throw InputError("kernel: unknown op '" + rest[0] + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
                      "; ops: " + join(ops));

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "kernels/collective/collective.h"
 #include "kernels/reference/reference.h"
 #include "sim/base/limits.h"
 #include "sim/base/strformat.h"
@@ -56,6 +57,13 @@ const std::vector<KernelArg>& kernel_args() {
   return v;
 }
 }  // namespace
+
+std::vector<std::string> kernel_op_names() {
+  std::vector<std::string> ops = op_kind_names();
+  for (const auto& c : collective_names())
+    if (std::find(ops.begin(), ops.end(), c) == ops.end()) ops.push_back(c);
+  return ops;
+}
 
 const std::vector<std::string>& kernel_arg_names() {
   static const std::vector<std::string> v = [] {

@@ -14,6 +14,8 @@ namespace xpu {
 // Unknown argument names are an InputError listing the valid ones for that op.
 OpSpec make_op(const std::string& op, const std::map<std::string, std::string>& args);
 const std::vector<std::string>& kernel_arg_names();
+// Every op `xpusim kernel` runs: the model ops, then the collectives that are not model ops (broadcast, sendrecv).
+std::vector<std::string> kernel_op_names();
 // One sentence per kernel argument for `xpusim kernel --help`: what it sizes, for which ops, its default.
 const std::string& kernel_arg_help(const std::string& name);
 

@@ -109,7 +109,7 @@ std::string CollectiveReport::table() const {
   std::snprintf(buf, sizeof buf, "  %-22s%s / %s (%d pipeline slice%s)\n", "algorithm", algorithm.c_str(),
                 protocol.c_str(), slices, slices > 1 ? "s" : "");
   os << buf;
-  std::snprintf(buf, sizeof buf, "  %-22s%s\n", "latency_s", format_seconds(latency_s).c_str());
+  std::snprintf(buf, sizeof buf, "  %-22s%s (simulated)\n", "latency", format_seconds(latency_s).c_str());
   os << buf;
   std::snprintf(buf, sizeof buf, "  %-22s%.2f GB/s\n  %-22s%.2f GB/s\n", "algbw", algbw_GBps, "busbw", busbw_GBps);
   os << buf;
@@ -133,7 +133,7 @@ std::string CollectiveReport::table() const {
     }
     os << "\n";
   }
-  os << "  considered            ";
+  os << "  considered (estimate) ";
   for (const auto& [a, s] : considered) os << a << " " << format_seconds(s) << "  ";
   os << "\n";
   return os.str();

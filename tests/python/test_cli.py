@@ -336,3 +336,14 @@ def test_run_json_writes_null_for_a_time_the_run_did_not_have(cli, tiny_model):
     assert prefill["tpot_s"] is None and prefill["ttft_s"] > 0, prefill["tpot_s"]
     assert request["ttft_s"] > 0 and request["tpot_s"] > 0
     assert xpusim.run(model=tiny_model, batch=2, input=64)["ttft_s"] is None  # the module: the same report
+
+
+def test_every_kernel_op_is_listed_and_a_collective_table_says_what_its_times_are(cli):
+    # `list ops` and `kernel --help` left out broadcast and sendrecv, which `kernel` runs; the collective table
+    # printed "latency_s 23.57 us" (a JSON key with another unit) and the algorithms' estimates as if simulated.
+    listed = cli("list", "ops").stdout.split()
+    assert {"broadcast", "sendrecv", "allreduce", "gemm"} <= set(listed), listed
+    assert "broadcast, sendrecv" in cli("kernel", "--help").stdout
+    t = cli("kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB").stdout
+    assert "latency_s" not in t and re.search(r"^  latency +[\d.]+ [mun]?s \(simulated\)$", t, re.M), t
+    assert re.search(r"^  considered \(estimate\) ring/", t, re.M), t
