@@ -13,6 +13,7 @@
 
 #include "sim/base/error.h"
 #include "sim/base/interrupt.h"
+#include "sim/base/strformat.h"
 
 namespace fs = std::filesystem;
 
@@ -126,7 +127,9 @@ std::string run_result_table(const RunResult& r) {
   }
   double roof = 0;
   for (const auto& k : r.kernels) roof += k.roofline_s * k.count;
-  row("roofline bound", format_seconds(roof) + (roof > 0 ? " (simulated / roofline = " + std::to_string(r.latency_s / roof).substr(0, 5) + ")" : ""));
+  const double over_roof = roof > 0 ? r.latency_s / roof : 0;
+  const std::string ratio = strformat(over_roof < 1000 ? "%.4g" : "%.0f", over_roof);  // "1208", not "1208."
+  row("roofline bound", format_seconds(roof) + (roof > 0 ? " (simulated / roofline = " + ratio + ")" : ""));
   for (const auto& [k, v] : r.stats.all()) {
     if (k.find(".hbm.bytes_read") != std::string::npos || k.find(".hbm.bytes_written") != std::string::npos ||
         k.find(".l2.hit_bytes") != std::string::npos) {

@@ -347,3 +347,18 @@ def test_every_kernel_op_is_listed_and_a_collective_table_says_what_its_times_ar
     t = cli("kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB").stdout
     assert "latency_s" not in t and re.search(r"^  latency +[\d.]+ [mun]?s \(simulated\)$", t, re.M), t
     assert re.search(r"^  considered \(estimate\) ring/", t, re.M), t
+
+
+def test_roofline_ratio_is_a_number_and_a_host_bound_ttft_is_explained(cli):
+    # The ratio was to_string's first five characters: "1208." for a tiny fp4 GEMM on Maia 200.
+    t = cli("kernel", "gemm", "--chip", "maia200", "--m", "64", "--n", "64", "--k", "64", "--dtype", "fp4").stdout
+    ratio = re.search(r"simulated / roofline = ([^)]*)\)", t).group(1)
+    assert re.fullmatch(r"\d+(\.\d+)?", ratio) and float(ratio) >= 1, t
+    # sglang-jax's page-table build of each prefill (padded to its largest batch x the model's context) held a
+    # 1 s TTFT, 85% of the run, but in 4 of 128 iterations: the host line, shown above half the iterations, was not.
+    s = cli("serve", "--chip", "tpu-v6e", "--devices", "4", "--tp", "4", "--model", "llama-3.1-8b", "--scheduler", "sglang-jax",
+            "--concurrency", "4", "--requests", "16", "--input", "128", "--output", "32").stdout
+    assert re.search(r"^  host: .* the chip waited for it \d+% of the run$", s, re.M), s
+    # Its power column is one chip's (57 W of a 4-chip TP4, whose J/token counts all four) and said "power W".
+    head = next(l for l in s.splitlines() if l.strip().startswith("conc "))
+    assert " W/chip " in head and "power W" not in head, head
