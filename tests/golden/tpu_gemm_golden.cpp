@@ -221,10 +221,16 @@ TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
     EXPECT_LE(std::fabs(p.error), 0.12) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
-    if (m == 1024 || m == 2048) EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gaps' directions
-    if (m >= 4096) EXPECT_LT(p.error, 0.0) << p.row.id;
+    if (m == 1024 || m == 2048) {
+      EXPECT_GT(p.error, 0.0) << p.row.id;  // the known gaps' directions
+    }
+    if (m >= 4096) {
+      EXPECT_LT(p.error, 0.0) << p.row.id;
+    }
     EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak at that clock
-    if (m >= 512) EXPECT_NEAR(p.roofline, 1153.5 * 1900.0 / 2200.12664794921875, 1.0) << p.row.id;  // p-state 7's 1153.5 at 1.9 GHz
+    if (m >= 512) {
+      EXPECT_NEAR(p.roofline, 1153.5 * 1900.0 / 2200.12664794921875, 1.0) << p.row.id;  // p-state 7's 1153.5 at 1.9 GHz
+    }
     EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
     EXPECT_NE(p.note.find("stated clock 1900 MHz"), std::string::npos) << p.row.id << ": " << p.note;
   }
