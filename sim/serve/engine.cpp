@@ -66,13 +66,9 @@ double HostLaunch::dispatch_s(const StepShape& s, double kernels) const {
 double HostLaunch::table_slots(const StepShape& s) const {
   if (work.ns_per_table_slot <= 0 || table_row_tokens <= 0) return 0;
   const std::int64_t requests = s.decode_seqs + s.verify_seqs + s.prefill_chunks;
-  std::int64_t rows = requests;
-  if (s.prefill_chunks > 0 || s.verify_seqs > 0) {
-    rows = std::max(rows, graph_max_batch);
-  } else {
-    const auto it = std::lower_bound(graph_batches.begin(), graph_batches.end(), s.decode_seqs);
-    if (it != graph_batches.end()) rows = *it;
-  }
+  // A decode batch's rows are those of the graph it replays (padded()); any other, the largest batch padding.
+  const std::int64_t rows = s.prefill_chunks > 0 || s.verify_seqs > 0 ? std::max(requests, graph_max_batch)
+                                                                      : requests + padded(s).padding_rows;
   return static_cast<double>(rows + requests) * static_cast<double>(table_row_tokens);
 }
 

@@ -64,9 +64,7 @@ const std::vector<std::string>& scheduler_names() {
 
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep) {
   const std::vector<std::string>& n = scheduler_names();
-  std::string out;
-  for (size_t i = 0; i < n.size(); ++i) out += (i == 0 ? "" : i + 1 == n.size() ? last_sep : sep) + n[i];
-  return out;
+  return join(std::vector<std::string>(n.begin(), n.end() - 1), sep) + last_sep + n.back();
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
