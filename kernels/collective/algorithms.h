@@ -37,6 +37,10 @@ double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes);
 // The channels NCCL's tree runs a message of `bytes` on with `proto` (src/enqueue.cc getAlgoInfo: fewer
 // channels for small messages, 4 KiB per channel with LL); library.channels for other libraries.
 int nccl_tree_channels(const SystemSpec& s, const std::string& proto, std::uint64_t bytes);
+// Microseconds NCCL's proxy thread spends on one network operation (src/graph/tuning.cc getNetOverhead:
+// 2 us on AMD hosts, 1 us on others; x3 for the simple protocol: post, flush, completion), which its
+// tuner charges every inter-node ring step; 0 for other libraries.
+double nccl_net_post_us(const SystemSpec& s, const std::string& proto);
 // NCCL 2.20.3's own estimate in microseconds (src/graph/tuning.cc) of a tree or ring all-reduce with
 // `proto` across nodes; -1 where it does not apply (another library or collective, one node).
 double nccl_tuner_us(const SystemSpec& s, CollKind kind, const std::string& algo, const std::string& proto,

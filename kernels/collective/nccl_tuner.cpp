@@ -30,6 +30,8 @@ int log2i(std::uint64_t n) {  // NCCL's log2i: floor of log2, 0 for 0
 }
 int proto_index(const std::string& p) { return p == "ll" ? 0 : p == "ll128" ? 1 : p == "simple" ? 2 : -1; }
 
+double net_post_us(const SystemSpec& s, int p) { return (s.host_cpu == "amd" ? 2.0 : 1.0) * (p == 2 ? 3 : 1); }
+
 // NCCL's latency for algorithm row `a` (0 tree, 1 ring) and protocol `p`, NVLink inside the node.
 double latency_us(const SystemSpec& s, int a, int p, int ranks) {
   const int ppn = ranks / s.nodes;
@@ -39,8 +41,7 @@ double latency_us(const SystemSpec& s, int a, int p, int ranks) {
   if (a == 0) return kBaseLatUs[a][p] + 2 * ((ppn - 1) * intra + log2i(static_cast<std::uint64_t>(s.nodes)) * inter);
   const int steps = 2 * (ranks - 1), inter_steps = 2 * s.nodes;
   // Every ring step still posts to the network (getNetOverhead: 2 us on AMD hosts, else 1; x3 simple).
-  const double post = (s.host_cpu == "amd" ? 2.0 : 1.0) * (p == 2 ? 3 : 1);
-  intra = std::max(intra, post);
+  intra = std::max(intra, net_post_us(s, p));
   return kBaseLatUs[a][p] + (steps - inter_steps) * intra + inter_steps * inter;
 }
 
@@ -62,6 +63,11 @@ double bandwidth_gbs(const SystemSpec& s, int a, int p, int ranks) {
   return bus * 0.5;
 }
 }  // namespace
+
+double nccl_net_post_us(const SystemSpec& s, const std::string& proto) {
+  const int p = proto_index(proto);
+  return s.library == "nccl" && p >= 0 ? net_post_us(s, p) : 0.0;
+}
 
 int nccl_tree_channels(const SystemSpec& s, const std::string& proto, std::uint64_t bytes) {
   const int p = proto_index(proto);

@@ -286,6 +286,39 @@ TEST(Collective, TreeChannelMessagesStayEagerUpTo64KiB) {
   EXPECT_GT(time(65536), time(131072));  // the eager copies, up and down, leave with the eager path
 }
 
+TEST(Collective, TreeChannelsOfOneHeadCrossOneNetworkOperationApart) {
+  // A tree enters a node at one GPU, whose one proxy thread progresses every channel's network
+  // operations in turn (NCCL net.cc: a connection's receive side is its own rank's proxy): an edge's
+  // channel messages complete (messages - 1) x NCCL's cost of one network operation apart
+  // (tuning.cc getNetOverhead: 2 us on p5's AMD host, 1 us on Intel hosts, x3 simple). The library's
+  // unsliced estimate (slices >= 1) charges no per-message cost, as for NVLS-tree.
+  EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8"), "ll"), 2.0);
+  EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8"), "simple"), 6.0);
+  EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8", {"library.host_cpu=intel"}), "ll"), 1.0);
+  EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("trn1-32xl"), "ll"), 0.0);  // not NCCL
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r = request("tree", "ll");
+  // The extra delay of the network sends over the in-node ones (one protocol step each).
+  auto serial_us = [&](std::uint64_t bytes, int slices) {
+    r.bytes = bytes;
+    const CommProgram p = lower_collective(t, r, slices);
+    std::set<double> extra;
+    Tick step = -1;
+    for (int v = 0; v < t.ranks(); ++v)
+      for (const auto& o : p.ops[static_cast<size_t>(v)])
+        if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 == v / 8 && !o.deps.empty()) step = o.delay;
+    for (int v = 0; v < t.ranks(); ++v)
+      for (const auto& o : p.ops[static_cast<size_t>(v)])
+        if (o.kind == CommOp::Kind::Send && o.peers[0] / 8 != v / 8) extra.insert(to_seconds(o.delay - step) * 1e6);
+    return extra;
+  };
+  EXPECT_EQ(serial_us(4096, 0), std::set<double>{0.0});     // one channel: one message per edge
+  EXPECT_EQ(serial_us(16384, 0).size(), 1u);
+  EXPECT_NEAR(*serial_us(16384, 0).begin(), 2.0, 1e-6);     // 2 channels per tree
+  EXPECT_NEAR(*serial_us(65536, 0).begin(), 14.0, 1e-6);    // 8 channels per tree
+  EXPECT_NEAR(*serial_us(65536, 1).begin(), 0.0, 1e-6);     // the library's estimate
+}
+
 TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
   Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, NVLS inside the node
   const std::uint64_t b = 64ull << 20;
