@@ -17,15 +17,16 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes) {
   // first half on the first tree and the rest on the mirrored one (src/graph/connect.cc connectTrees),
   // each channel's network hop a message of its own. A tree edge across nodes here carries its channels'
   // messages side by side: one send whose per-message NIC rules (the eager copy) see each channel's share.
-  // Each tree enters a node at one GPU (below), which heads all of that tree's channels, as NCCL's graphs
-  // of two H100 nodes do: NVIDIA/nccl#1453 (8 NICs: rank 0 <-> rank 8 on channels 1, 3, ..., 15, all
-  // through NET/7), awslabs/awsome-distributed-ai#386 (two p5 nodes: every channel's tree through GPU 0);
-  // NCCL's search replays one channel's GPU order for the next NIC (search.cc ncclTopoSearchRecNet,
-  // FORCED_ORDER_REPLAY). That GPU's one proxy thread progresses every channel's network operations in
-  // turn (net.cc: the receive side of a connection is always its own rank's proxy, "We don't support PXN
-  // on receive yet"), so the channels' messages of one edge complete one network operation apart:
-  // (messages - 1) x NCCL's own cost of one (nccl_net_post_us: getNetOverhead, 2 us on AMD hosts).
-  // Only in the simulated program: the library's unsliced estimate charges no per-message cost.
+  // Each tree enters a node at one GPU (below), which heads all of that tree's channels. NCCL's graphs of
+  // two H100 nodes put several channels on one head: NVIDIA/nccl#1453 (8 NICs: rank 0 <-> rank 8 on the
+  // odd channels, all through NET/7), awslabs/awsome-distributed-ai#386 (two p5 nodes: every channel's
+  // tree through GPU 0), NVIDIA/nccl#1357 (4 NICs: GPU 4 heads channels 2, 6, 10, 14); its search replays
+  // one channel's GPU order for the next NIC (search.cc ncclTopoSearchRecNet, FORCED_ORDER_REPLAY). A
+  // head's one proxy thread progresses every channel's network operations in turn (net.cc: the receive
+  // side of a connection is always its own rank's proxy, "We don't support PXN on receive yet"), so the
+  // channels' messages of one edge complete one network operation apart: (messages - 1) x NCCL's own
+  // cost of one (nccl_net_post_us: getNetOverhead, 2 us on AMD hosts). Only in the simulated program:
+  // the library's unsliced estimate charges no per-message cost.
   const int channels = nccl_tree_channels(t.spec(), b.program().protocol, b.program().bytes);
   const auto per_tree = static_cast<std::uint16_t>(std::max(1, (channels + 1) / 2));
   const Tick serial = b.channel_messages() ? to_ticks((per_tree - 1) * nccl_net_post_us(t.spec(), b.program().protocol) * 1e-6) : 0;
