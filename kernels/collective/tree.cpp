@@ -20,7 +20,7 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes) {
   // Each tree enters a node at one GPU (below), which heads all of that tree's channels. NCCL's graphs of
   // two H100 nodes put several channels on one head: NVIDIA/nccl#1453 (8 NICs: rank 0 <-> rank 8 on the
   // odd channels, all through NET/7), awslabs/awsome-distributed-ai#386 (two p5 nodes: every channel's
-  // tree through GPU 0), NVIDIA/nccl#1357 (4 NICs: GPU 4 heads channels 2, 6, 10, 14); its search replays
+  // tree printed through GPU 0), NVIDIA/nccl#1357 (4 NICs: GPU 4 heads channels 2, 6, 10, 14); its search replays
   // one channel's GPU order for the next NIC (search.cc ncclTopoSearchRecNet, FORCED_ORDER_REPLAY). A
   // head's one proxy thread progresses every channel's network operations in turn (net.cc: the receive
   // side of a connection is always its own rank's proxy, "We don't support PXN on receive yet"), so the
