@@ -238,7 +238,7 @@ int cli_run(int argc, char** argv) {
     std::cerr << "xpusim: error: " << one_line(e.what()) << "\n";
     return 2;
   } catch (const po::error& e) {
-    std::cerr << "xpusim: error: " << one_line(e.what()) << " (see xpusim --help)\n";
+    std::cerr << "xpusim: error: " << one_line(e.what()) << " (see xpusim " << (argc > 1 ? argv[1] : "") << " --help)\n";
     return 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "xpusim: error: out of memory: the run is larger than this machine can hold "

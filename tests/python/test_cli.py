@@ -404,6 +404,9 @@ def test_collective_on_one_chip_names_system(cli):
     assert "kernel allreduce: --chip: a collective runs on a system of chips" in p.stderr and "--system" in p.stderr, p.stderr
     p = cli("kernel", "allgather", "--bytez", "1MiB", check=False)
     assert p.returncode == 2 and "see xpusim kernel allgather --help" in p.stderr, p.stderr
+    # A flag given twice pointed at the top-level help too.
+    p = cli("kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--k", "16", check=False)
+    assert p.returncode == 2 and p.stderr.endswith("more than once (see xpusim kernel --help)\n"), p.stderr
 
 
 def test_memory_line_states_capacity_in_gib(cli):
