@@ -463,3 +463,9 @@ def test_published_prices_are_not_marked_unverified():
         if "published: true" in cost.get("published", "").split("#")[0]:
             comment = cost["chip_hour"].partition("#")[2].lower()
             assert "unverified" not in comment and "commonly cited" not in comment, (path, cost["chip_hour"])
+
+
+def test_compare_set_error_lists_each_unit_once(cli):
+    """A --set naming no unit listed the units once per model of the study: "its units: h100-sxm, h100-sxm"."""
+    p = cli("compare", "--chips", "h100-sxm", "--set", "tpu-v6e:cost.chip_hour=3", check=False)
+    assert p.returncode == 2 and "(its units: h100-sxm)" in p.stderr, p.stderr
