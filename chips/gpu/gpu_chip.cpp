@@ -116,6 +116,13 @@ void GpuMemory::collect_stats(Stats& out, Tick total) const {
   if (!m_in_flight.empty()) m_stats.dump(out, n + ".l2", total);
 }
 
+std::string Sm::engine_note(int e) const {
+  // The TMA unit is busy only while it issues a tile copy (sm.dma_issue_cycles); the bytes' time is the
+  // memory side's (crossbar, L2 slices, HBM channels).
+  return engine_name(e) == "tma" ? "issue only: time the TMA unit spends issuing tile copies (the copies' data: mem.hbm and the L2)"
+                                 : std::string();
+}
+
 Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)
     : Executor(name, ctx, index, {"tma", "tensor", "vector"}, max_slots), m_spec(spec) {
   m_ps_per_clk = 1e12 / spec.sm.clock.value();

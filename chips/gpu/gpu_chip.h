@@ -69,6 +69,7 @@ class Sm : public Executor {
     return c.timing = time_of(in);
   }
   Tick dma_issue(const Instr& in) override { return m_dma_issue; }
+  std::string engine_note(int e) const override;
   Tick task_start_latency() const override { return m_block_launch; }
   // The SM's first block of a kernel: its cluster's launch and barrier, then the tensor-map fetch.
   Tick kernel_start_latency(const Program& p) const override {

@@ -104,6 +104,14 @@ void MaiaMemory::collect_stats(Stats& out, Tick total) const {
   out.set(n + ".noc_port.utilization", m_noc_ports.utilization(total), "ratio", "mean cluster NoC port busy time");
 }
 
+std::string Tile::engine_note(int e) const {
+  // The DMA queues are busy only while a descriptor issues (tile.dma_issue_cycles); the bytes move through
+  // MaiaMemory's tile ports, NoC ports and CSRAM banks, whose utilizations are the mem.* units.
+  if (e > kTdmaWr) return {};
+  return "issue only: descriptor time of the tile's " + engine_name(e) +
+         " queue (the transfers' data: mem.tile_port, mem.noc_port, mem.csram)";
+}
+
 Tile::Tile(sc_core::sc_module_name name, ExecContext& ctx, int index, const MaiaSpec& spec, int max_slots)
     : Executor(name, ctx, index, {"cdma", "tdma", "tdma1", "tdma_wr", "ttu", "tvp"}, max_slots), m_spec(spec) {
   m_ps_per_clk = 1e12 / spec.clock.value();

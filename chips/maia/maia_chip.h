@@ -49,6 +49,7 @@ class Tile : public Executor {
   Tile(sc_core::sc_module_name name, ExecContext& ctx, int index, const MaiaSpec& spec, int max_slots);
   Timing compute(const Instr& in) override;
   Tick dma_issue(const Instr& in) override { return m_dma_issue; }
+  std::string engine_note(int e) const override;
   Tick task_start_latency() const override { return m_task_start; }
 
  private:

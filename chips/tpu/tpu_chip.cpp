@@ -62,7 +62,16 @@ void TpuMemory::collect_stats(Stats& out, Tick total) const {
   for (size_t i = 0; i < m_dma.size(); ++i)
     out.set(n + ".dma" + std::to_string(i) + ".utilization",
             total > 0 ? static_cast<double>(m_dma[i].busy_ticks()) / static_cast<double>(total) : 0, "ratio",
-            "busy time of the TensorCore's HBM<->VMEM DMA path");
+            "streaming time of TensorCore " + std::to_string(i) + "'s copies in and out (HBM/CMEM <-> VMEM DMA path)");
+}
+
+std::string TensorCore::engine_note(int e) const {
+  // The queues hold a copy only while its descriptor issues (dma_issue_cycles); the copy's bytes stream
+  // on the TensorCore's DMA path in TpuMemory, whose utilization is mem.dma<i>.
+  const std::string& n = engine_name(e);
+  if (n == "dma_in") return "issue only: descriptor time of the inbound copy queue (the copies' data: mem.dma<core>)";
+  if (n == "dma_out") return "issue only: descriptor time of the outbound copy queue (the copies' data: mem.dma<core>)";
+  return {};
 }
 
 std::vector<std::string> TensorCore::engine_names(const TpuSpec& spec) {

@@ -43,6 +43,7 @@ class TensorCore : public Executor {
   TensorCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TpuSpec& spec);
   Timing compute(const Instr& in) override;
   Tick dma_issue(const Instr& in) override { return m_dma_issue; }
+  std::string engine_note(int e) const override;
 
   static std::vector<std::string> engine_names(const TpuSpec& spec);
 

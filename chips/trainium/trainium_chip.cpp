@@ -71,8 +71,19 @@ void TrainiumMemory::collect_stats(Stats& out, Tick total) const {
     double busy = 0;
     for (size_t e = 0; e < m_dma[c].size(); ++e) busy += static_cast<double>(m_dma[c][e].busy_ticks());
     out.set(n + ".core" + std::to_string(c) + ".dma.utilization",
-            total > 0 ? busy / m_dma[c].size() / double(total) : 0, "ratio", "mean busy share of the core's DMA engines");
+            total > 0 ? busy / m_dma[c].size() / double(total) : 0, "ratio",
+            "mean busy share of the core's DMA engines: the transfers' data movement, in and out");
   }
+}
+
+std::string NeuronCore::engine_note(int e) const {
+  // The queues are busy only while a transfer triggers (dma.trigger); its bytes move on the core's DMA
+  // engines in TrainiumMemory, whose utilization is mem.core<i>.dma.
+  const std::string& n = engine_name(e);
+  if (n == "dma_in" || n == "dma_out")
+    return "issue only: trigger time of the core's " + std::string(n == "dma_in" ? "inbound" : "outbound") +
+           " DMA queue (the transfers' data: core.dma)";
+  return {};
 }
 
 NeuronCore::NeuronCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TrainiumSpec& spec)

@@ -43,6 +43,7 @@ class NeuronCore : public Executor {
   NeuronCore(sc_core::sc_module_name name, ExecContext& ctx, int index, const TrainiumSpec& spec);
   Timing compute(const Instr& in) override;
   Tick dma_issue(const Instr& in) override { return m_trigger; }
+  std::string engine_note(int e) const override;
 
  private:
   const TrainiumSpec& m_spec;

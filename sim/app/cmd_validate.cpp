@@ -39,6 +39,7 @@ int cmd_validate(int argc, char** argv) {
     auto v = validate_rows(read_measurements(f), vm["filter"].as<std::string>(), vm["models"].as<bool>(), &skipped);
     pts.insert(pts.end(), v.begin(), v.end());
   }
+  check_filter_matched(vm["filter"].as<std::string>(), files, pts.size() + skipped.size(), vm["models"].as<bool>());
   if (vm["format"].as<std::string>() == "json") std::cout << validation_points_json(pts, skipped).dump(2) << "\n";
   else std::cout << validation_points_table(pts, skipped);
   return 0;

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <new>
 
@@ -82,12 +81,7 @@ int cmd_list(const std::vector<std::string>& args) {
   if (what == "--help" || what == "-h")
     return std::cout << "usage: xpusim list chips|systems|models|ops (chip or system presets, shipped models, kernel ops)\n", 0;
   if (args.size() > 1) throw InputError("list " + what + ": unexpected argument '" + args[1] + "'; expected one topic");
-  if (what == "chips") {
-    std::cout << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << "description\n";
-    for (const auto& p : list_presets())
-      std::cout << std::left << std::setw(14) << p.name << std::setw(10) << p.family << p.description << "\n";
-    return 0;
-  }
+  if (what == "chips") return std::cout << chip_list_table(), 0;
   if (what == "ops") {
     for (const auto& n : kernel_op_names()) std::cout << n << "\n";
     return 0;
@@ -244,7 +238,7 @@ int cli_run(int argc, char** argv) {
     std::cerr << "xpusim: error: " << one_line(e.what()) << "\n";
     return 2;
   } catch (const po::error& e) {
-    std::cerr << "xpusim: error: " << one_line(e.what()) << " (see xpusim --help)\n";
+    std::cerr << "xpusim: error: " << one_line(e.what()) << " (see xpusim " << (argc > 1 ? argv[1] : "") << " --help)\n";
     return 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "xpusim: error: out of memory: the run is larger than this machine can hold "

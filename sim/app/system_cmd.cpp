@@ -56,7 +56,12 @@ int cmd_collective(int argc, char** argv) {
   po::variables_map vm;
   po::command_line_parser p(argc, argv);
   p.options(all).positional(pos).style(cli_style());
-  po::store(p.run(), vm);
+  try {
+    po::store(p.run(), vm);
+  } catch (const po::error& e) {
+    const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
+    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : ""));
+  }
   if (vm.count("help")) {
     std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
               << "[--proto P] [--nodes N] [--format json]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"

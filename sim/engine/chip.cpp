@@ -233,9 +233,10 @@ void Chip::collect_stats(Stats& out, Tick total) const {
   for (const Executor* e : m_executors) {
     for (int i = 0; i < e->num_engines(); ++i) {
       std::string n = std::string(e->name()) + "." + e->engine_name(i);
-      out.set(n + ".busy", to_seconds(e->engine_busy(i)), "s", "time the engine was occupied");
+      const std::string note = e->engine_note(i);
+      out.set(n + ".busy", to_seconds(e->engine_busy(i)), "s", note.empty() ? "time the engine was occupied" : note);
       out.set(n + ".utilization", total > 0 ? static_cast<double>(e->engine_busy(i)) / total : 0.0, "ratio",
-              "busy time over the run's simulated time");
+              note.empty() ? kEngineBusyNote : note);
     }
   }
 }

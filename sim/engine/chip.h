@@ -28,6 +28,9 @@ namespace xpu {
 
 class Executor;
 class TaskStream;
+
+// The sentence of an engine's `utilization` stat unless its executor gives a note (Executor::engine_note).
+inline constexpr const char* kEngineBusyNote = "busy time over the run's simulated time";
 struct TaskProfile;
 
 // Counters the engine keeps for every run (cheap array increments on the hot path).
@@ -244,6 +247,10 @@ class alignas(64) Executor : public sc_core::sc_module {
   virtual Timing compute(const Instr& in) = 0;
   // Time the DMA engine is occupied issuing one transfer (descriptor processing).
   virtual Tick dma_issue(const Instr& in) { return 0; }
+  // The sentence of engine `e`'s `busy`/`utilization` stats where "busy time" alone would mislead: a DMA
+  // queue is busy only while it issues (dma_issue), the transfer's time being the memory side's stat.
+  // Empty: kEngineBusyNote. Reports print a unit's note beside its utilization (unit_notes).
+  virtual std::string engine_note(int e) const { return {}; }
   // Delay before a task can start on a slot (block launch); 0 by default.
   virtual Tick task_start_latency() const { return 0; }
   // Extra delay of the first task an executor runs in kernel `p` (per-kernel state the executor must

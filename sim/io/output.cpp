@@ -102,6 +102,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   j["bytes"] = bytes;
   j["bandwidth_Bps"] = bw;
   j["utilization"] = unit_utilization(r.stats);
+  j["utilization_notes"] = unit_notes(r.stats);  // what a unit's share measures, where not plain busy time
   nlohmann::json ks = nlohmann::json::array();
   for (const auto& k : r.kernels) ks.push_back(kernel_result_json(k));
   j["kernels"] = ks;
@@ -141,9 +142,11 @@ std::string run_result_table(const RunResult& r) {
       row("l2.hit_rate", buf);
     }
   }
+  const std::map<std::string, std::string> notes = unit_notes(r.stats);
   for (const auto& [u, v] : unit_utilization(r.stats)) {
     std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
-    row("utilization " + u, buf);
+    auto note = notes.find(u);
+    row("utilization " + u, note == notes.end() ? std::string(buf) : strformat("%-6s  ", buf) + note->second);
   }
   row("transactions", std::to_string(r.transactions));
   std::snprintf(buf, sizeof buf, "%.0f", r.sim_cycles);

@@ -123,6 +123,23 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   return j;
 }
 
+std::string chip_list_table() {
+  // The TDP is the preset's power.tdp (every family has one), marked where its line says `# assumed:`.
+  std::ostringstream os;
+  os << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << std::setw(18) << "TDP" << "description\n";
+  bool any_assumed = false;
+  for (const auto& p : list_presets()) {
+    const PresetTdp tdp = preset_tdp(p);
+    any_assumed |= tdp.assumed;
+    os << std::left << std::setw(14) << p.name << std::setw(10) << p.family << std::setw(18)
+       << (tdp.text + (tdp.assumed ? " (assumed)" : "")) << p.description << "\n";
+  }
+  if (any_assumed)
+    os << "(assumed): no published TDP for the chip; the power model runs on the preset's assumption, whose comment "
+          "says why (override: --set power.tdp=W)\n";
+  return os.str();
+}
+
 std::string model_run_table(const ModelRunResult& r) {
   std::ostringstream os;
   char buf[256];
@@ -136,7 +153,10 @@ std::string model_run_table(const ModelRunResult& r) {
   if (r.tpot_s > 0) row("time per output token", format_seconds(r.tpot_s));
   std::snprintf(buf, sizeof buf, "%.1f tok/s", r.tokens_per_s);
   row(s.phase == Phase::Prefill ? "prefill tokens/s" : "output tokens/s", buf);
-  row(r.devices > 1 ? "memory per device" : "memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes));
+  // Reports print bytes in decimal units (GB = 1e9 B) and presets give capacities in binary ones (README): the
+  // capacity is stated both ways, so an H100's 81559 MiB reads as what nvidia-smi and the preset say.
+  row(r.devices > 1 ? "memory per device" : "memory", r.memory.str(s) + " of " + format_bytes(r.capacity_bytes) +
+                                                          strformat(" (%.4g GiB)", r.capacity_bytes / 0x1p30));
   if (r.memory.comm_buffer_bytes > 0)
     row("communication buffers", format_bytes(r.memory.comm_buffer_bytes) + " per device (the collective library's, per communicator)");
   if (r.power.modeled) {

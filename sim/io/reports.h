@@ -18,6 +18,8 @@ nlohmann::json kernel_study_json(const KernelStudy& s, const OpSpec& op);
 std::string kernel_study_table(const KernelStudy& s, const OpSpec& op);
 nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip = nullptr);
 std::string model_run_table(const ModelRunResult& r);
+// `list chips`: each preset's name, family, TDP (marked where the preset assumes it) and description.
+std::string chip_list_table();
 nlohmann::json serve_json(const ServeResult& r);
 // One entry of a sweep's `frontier` (its layout named when the point carries one).
 nlohmann::json frontier_point_json(const ServePoint& p);

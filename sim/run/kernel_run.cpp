@@ -65,6 +65,13 @@ std::vector<std::string> kernel_op_names() {
   return ops;
 }
 
+std::string collective_option_error(const std::string& what, const std::string& option, const std::string& op) {
+  if (option == "--chip")
+    return "kernel " + op + ": --chip: a collective runs on a system of chips, not on one chip; give --system S " +
+           "(xpusim list systems; the default is hgx-h100x8)";
+  return what + " (see xpusim kernel " + op + " --help)";
+}
+
 const std::vector<std::string>& kernel_arg_names() {
   static const std::vector<std::string> v = [] {
     std::vector<std::string> names;
@@ -144,6 +151,13 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       op.fast_accum = has("fast-accum") && to_bool("fast-accum", s("fast-accum", ""));
       op.fp4_scale_block = static_cast<int>(get("fp4-scale-block", OpSpec::kNvfp4ScaleBlock));
       op.impl = s("impl", "");
+      // Each flag belongs to one input format: given with another it changed nothing, silently.
+      if (op.fast_accum && op.dtype != DType::fp8)
+        throw InputError(std::string("gemm: --fast-accum applies to fp8 GEMMs (the fp8 tensor cores' partial sums kept "
+                                     "without fp32 promotion); --dtype is ") + name(op.dtype));
+      if (has("fp4-scale-block") && op.dtype != DType::fp4 && op.wdtype != DType::fp4)
+        throw InputError(std::string("gemm: --fp4-scale-block applies to fp4 operands (--dtype or --wdtype fp4); --dtype is ") +
+                         name(op.dtype) + (op.wdtype != op.dtype ? std::string(", --wdtype ") + name(op.wdtype) : std::string()));
       break;
     case OpKind::GroupedGemm: {
       std::int64_t groups = get("groups", get("experts", 8));

@@ -171,17 +171,30 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
   if (chips == 1)
     throw InputError(layout + " needs a system of " + std::to_string(sc.devices()) +
                      " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()));
-  // The example: the widest TP group of at most 8 ranks that divides the chips and splits the model's
-  // heads as Scenario::validate requires (query heads evenly; KV heads evenly or replicated), the rest
-  // data-parallel replicas.
-  int tp = 1;
-  for (int t = std::min(chips, 8); t > 1 && tp == 1; --t) {
+  // A TP degree that splits the model's heads as Scenario::validate requires (query heads evenly; KV heads
+  // evenly or replicated).
+  auto splits_heads = [&](int t) {
     const bool kv = model.is_mla() || (model.kv_heads >= t ? model.kv_heads % t == 0 : t % model.kv_heads == 0);
-    if (chips % t == 0 && model.heads % t == 0 && kv) tp = t;
+    return model.heads % t == 0 && kv;
+  };
+  auto example = [&](int tp, int pp, int dp) {
+    return "--tp " + std::to_string(tp) + (pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " + std::to_string(dp);
+  };
+  // The example keeps the degrees the user set (those above 1) and fills in the one left at 1: --tp 2 on
+  // 4 chips -> --tp 2 --dp 2, --dp 2 on 8 chips -> --tp 4 --dp 2. Failing that, the widest TP group of at
+  // most 8 ranks that divides the chips and splits the heads, the rest data-parallel replicas.
+  std::string fix;
+  if (sc.dp == 1 && chips % (sc.tp * sc.pp) == 0) fix = example(sc.tp, sc.pp, chips / (sc.tp * sc.pp));
+  else if (sc.tp == 1 && chips % (sc.dp * sc.pp) == 0 && splits_heads(chips / (sc.dp * sc.pp)))
+    fix = example(chips / (sc.dp * sc.pp), sc.pp, sc.dp);
+  if (fix.empty()) {
+    int tp = 1;
+    for (int t = std::min(chips, 8); t > 1 && tp == 1; --t)
+      if (chips % t == 0 && splits_heads(t)) tp = t;
+    fix = example(tp, 1, chips / tp);
   }
   throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
-                   " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. --tp " +
-                   std::to_string(tp) + " --dp " + std::to_string(chips / tp) + ")");
+                   " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. " + fix + ")");
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "sim/run/registry.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -93,6 +94,23 @@ std::vector<PresetInfo> list_presets() {
   std::sort(out.begin(), out.end(), [](const PresetInfo& a, const PresetInfo& b) {
     return a.family != b.family ? a.family < b.family : a.name < b.name;
   });
+  return out;
+}
+
+PresetTdp preset_tdp(const PresetInfo& p) {
+  PresetTdp out;
+  const ConfigTree tree = ConfigTree::load_file(p.path);
+  const ConfigValue* tdp = tree.find("power.tdp");
+  if (!tdp) return out;
+  out.text = tdp->text;
+  // The value's origin is "<file>:<line>"; its line's comment says `# source:` or `# assumed:` (STYLE.md).
+  const auto colon = tdp->origin.rfind(':');
+  if (colon == std::string::npos) return out;
+  std::ifstream in(tdp->origin.substr(0, colon));
+  std::string line;
+  for (long n = std::strtol(tdp->origin.c_str() + colon + 1, nullptr, 10); n > 0 && std::getline(in, line); --n) {}
+  const auto hash = line.find('#');
+  out.assumed = hash != std::string::npos && line.find("assumed:", hash) != std::string::npos;
   return out;
 }
 

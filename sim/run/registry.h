@@ -89,6 +89,13 @@ struct PresetInfo {
   std::string name, family, path, description;
 };
 std::vector<PresetInfo> list_presets();
+// A preset's TDP as its file (or one it inherits) states it, "-" where it has no power.tdp, and whether
+// that line marks the figure `# assumed:` rather than sourced (for `list chips`).
+struct PresetTdp {
+  std::string text = "-";
+  bool assumed = false;
+};
+PresetTdp preset_tdp(const PresetInfo& p);
 // Loads a preset by name or path and applies `--set` overlays (same mechanism as inherits).
 std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays = {});
 // Whether the chip's GEMM lowering takes weights stored as `weights` beside `activations` (a small GEMM

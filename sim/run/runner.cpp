@@ -325,6 +325,14 @@ std::map<std::string, double> unit_utilization(const Stats& stats) {
   return m.mean();
 }
 
+std::map<std::string, std::string> unit_notes(const Stats& stats) {
+  std::map<std::string, std::string> notes;
+  for (const auto& [k, v] : stats.all())
+    if (UtilizationMean::is_utilization(k) && !v.description.empty() && v.description != kEngineBusyNote)
+      notes.emplace(UtilizationMean::unit_type(k), v.description);
+  return notes;
+}
+
 BoundBy bound_by(const std::map<std::string, double>& utilization) {
   BoundBy b;
   for (const auto& [unit, share] : utilization)

@@ -83,6 +83,10 @@ struct RunResult {
 // Mean busy share per unit type over a run ("sm.tensor", "mem.hbm", ...) from the registered
 // `<unit>.utilization` stats (instances of a type averaged).
 std::map<std::string, double> unit_utilization(const Stats& stats);
+// What each unit type's utilization measures where that is more than an engine's plain busy time
+// (kEngineBusyNote): the memory side's paths and the DMA queues that count issue time only (TPU
+// tc.dma_in: its copies' data time is mem.dma<core>). The sentence of the type's first stat.
+std::map<std::string, std::string> unit_notes(const Stats& stats);
 
 // Share of time below which no unit is taken to bound a kernel (its time is set by latencies).
 constexpr double kBusyBoundShare = 0.5;

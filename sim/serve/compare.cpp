@@ -454,12 +454,15 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
 }  // namespace
 
 void check_unit_sets(const std::vector<std::string>& units, const std::vector<std::string>& sets) {
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // each once ("its units: h100-sxm, h100-sxm" when a unit came twice)
+  auto add = [&](const std::string& n) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
   for (const std::string& u : units) {
     const std::string name = u.substr(0, u.find(':'));
-    names.push_back(name);
+    add(name);
     for (const auto& s : list_systems())
-      if (s.name == name) names.push_back(load_system(name).chip);
+      if (s.name == name) add(load_system(name).chip);
   }
   for (const std::string& s : sets) {
     const auto colon = s.find(':'), eq = s.find('=');

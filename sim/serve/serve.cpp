@@ -415,7 +415,7 @@ void check_options(const ServeOptions& o) {
   if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times");
   for (std::int64_t c : o.concurrency)
     if (c <= 0) throw InputError("--concurrency: expected positive numbers of users, got " + std::to_string(c));
-  if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + std::to_string(o.rate));
+  if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + strformat("%g", o.rate));
   if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both");
   if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests));
   // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller

@@ -475,6 +475,12 @@ double protocol_runs(const std::string& source) {
   return warm + (replays + timed / 2) * per;
 }
 
+void check_filter_matched(const std::string& filter, const std::vector<std::string>& files, size_t matched, bool models) {
+  if (filter.empty() || matched > 0) return;
+  throw InputError("--filter '" + filter + "': no row's id starts with it and no workload contains it (in " + join(files) +
+                   (models ? "" : "; model rows need --models") + ")");
+}
+
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,
                                           std::vector<ValidationSkip>* skipped) {
   std::vector<ValidationPoint> out;

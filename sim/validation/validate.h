@@ -43,6 +43,9 @@ bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string
 // ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...") implies; -1 when none is stated.
 double protocol_runs(const std::string& source);
 std::vector<std::string> default_measurement_files();
+// InputError when a --filter matched no row of `files` (`matched` rows predicted or skipped): it printed
+// "0 points, mean absolute error 0%" and exit 0, a typo read as a pass.
+void check_filter_matched(const std::string& filter, const std::vector<std::string>& files, size_t matched, bool models);
 // `trtllm-bench` rows: the requests of the TensorRT-LLM perf-overview's dataset for an ISL/OSL pair (its
 // num_requests table; an unlisted pair takes a listed one within 5% on both lengths), 0 when none.
 std::int64_t trtllm_bench_requests(std::int64_t isl, std::int64_t osl);

@@ -193,7 +193,7 @@ def test_table_columns_keep_a_space(cli):
     "utilization tc.mxu0_weights6.9%", and `params` printed "hbm_channelsDRAM implementation"."""
     t = cli("kernel", "gemm", "--chip", "tpu-v6e", "--m", "64", "--n", "64", "--k", "64").stdout
     rows = [line for line in t.splitlines() if line.strip().startswith("utilization ")]
-    assert rows and all(re.fullmatch(r"  utilization \S+ +[0-9.]+%", line) for line in rows), rows
+    assert rows and all(re.fullmatch(r"  utilization \S+ +[0-9.]+%(  +\S.*)?", line) for line in rows), rows
     for family in ("gpu", "tpu", "trainium", "maia"):
         p = cli("params", family).stdout
         assert re.search(r"^hbm\.model +text +hbm_channels +DRAM implementation", p, re.M), family
@@ -362,3 +362,110 @@ def test_roofline_ratio_is_a_number_and_a_host_bound_ttft_is_explained(cli):
     # Its power column is one chip's (57 W of a 4-chip TP4, whose J/token counts all four) and said "power W".
     head = next(l for l in s.splitlines() if l.strip().startswith("conc "))
     assert " W/chip " in head and "power W" not in head, head
+
+
+def test_dma_queue_utilization_says_it_is_issue_time(cli):
+    """TPU tc.dma_in/tc.dma_out count only the copies' issue time (0.0% in a 1024^3 GEMM that copies all the
+    time, the data's 56% being mem.dma0): the table says so beside the unit and the JSON keeps its keys with
+    `utilization_notes`; Trainium's and Maia's queues and the GPU's TMA likewise."""
+    gemm = ("kernel", "gemm", "--m", "1024", "--n", "1024", "--k", "1024")
+    t = cli(*gemm, "--chip", "tpu-v6e").stdout
+    assert re.search(r"^  utilization tc\.dma_in +[0-9.]+% +issue only: .*mem\.dma<core>", t, re.M), t
+    assert re.search(r"^  utilization mem\.dma0 +[0-9.]+% +streaming time of TensorCore 0's copies", t, re.M), t
+    assert re.search(r"^  utilization tc\.mxu0 +[0-9.]+%$", t, re.M), t  # a compute engine: no note
+    j = json.loads(cli(*gemm, "--chip", "tpu-v6e", "--format", "json").stdout)
+    assert {"tc.dma_in", "tc.dma_out", "mem.dma0"} <= set(j["utilization"]), j["utilization"]
+    assert j["utilization_notes"]["tc.dma_out"].startswith("issue only") and "tc.mxu0" not in j["utilization_notes"]
+    for chip, unit in (("trn2", "core.dma_in"), ("maia200", "tile.tdma"), ("h100-sxm", "sm.tma")):
+        j = json.loads(cli(*gemm, "--chip", chip, "--format", "json").stdout)
+        assert j["utilization_notes"][unit].startswith("issue only"), (chip, j["utilization_notes"])
+
+
+def test_list_chips_gives_every_tdp(cli):
+    """`list chips` gave a TDP (in the description) for the GPUs and maia200 only; every preset has power.tdp,
+    now in a column of its own, marked (assumed) where the preset's comment says it is not published."""
+    t = cli("list", "chips").stdout
+    rows = {line.split()[0]: line for line in t.splitlines()[1:] if line and not line.startswith("(")}
+    assert re.search(r"^chip +family +TDP +description$", t, re.M), t
+    assert re.match(r"maia100 +maia +700 W +Microsoft", rows["maia100"]), rows["maia100"]
+    assert re.match(r"tpu-v4 +tpu +192 W +Google", rows["tpu-v4"]), rows["tpu-v4"]  # [GCP-v4] measured maximum
+    assert re.match(r"tpu-v7 +tpu +1000 W \(assumed\) +Google", rows["tpu-v7"]), rows["tpu-v7"]
+    assert re.match(r"trn2 +trainium +500 W \(assumed\) +AWS", rows["trn2"]), rows["trn2"]
+    assert re.match(r"inf2 +trainium +300 W \(assumed\) +AWS", rows["inf2"]), rows["inf2"]  # inherited from trn1
+    assert re.match(r"h200 +gpu +700 W +NVIDIA", rows["h200"]), rows["h200"]
+    assert "(assumed): no published TDP" in t
+
+
+def test_collective_on_one_chip_names_system(cli):
+    """`kernel allreduce --chip h100-sxm` said "unrecognised option '--chip' (see xpusim --help)": a collective
+    runs on a system; the error says so, and other unknown flags point at the collective's own help."""
+    p = cli("kernel", "allreduce", "--chip", "h100-sxm", "--bytes", "1MiB", check=False)
+    assert p.returncode == 2 and p.stdout == "", p
+    assert "kernel allreduce: --chip: a collective runs on a system of chips" in p.stderr and "--system" in p.stderr, p.stderr
+    p = cli("kernel", "allgather", "--bytez", "1MiB", check=False)
+    assert p.returncode == 2 and "see xpusim kernel allgather --help" in p.stderr, p.stderr
+    # A flag given twice pointed at the top-level help too.
+    p = cli("kernel", "gemm", "--m", "8", "--n", "8", "--k", "8", "--k", "16", check=False)
+    assert p.returncode == 2 and p.stderr.endswith("more than once (see xpusim kernel --help)\n"), p.stderr
+
+
+def test_memory_line_states_capacity_in_gib(cli):
+    """Reports print decimal GB, presets binary GiB: an H100's 81559 MiB printed only as "of 85.52 GB"."""
+    t = cli("run", "--chip", "h100-sxm", "--model", "llama-3.1-8b", "--batch", "1", "--input", "128").stdout
+    assert re.search(r"^  memory .* of 85\.52 GB \(79\.65 GiB\)$", t, re.M), t
+
+
+def test_validate_filter_matching_nothing_is_refused(cli):
+    """`validate --filter ZZZZ` printed "0 points, mean absolute error 0%" and exited 0: a typo read as a pass."""
+    p = cli("validate", "--filter", "ZZZZ", check=False)
+    assert p.returncode == 2 and p.stdout == "", p
+    assert "--filter 'ZZZZ': no row's id starts with it" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def test_format_flags_of_another_dtype_are_refused(cli):
+    """--fast-accum (fp8) and --fp4-scale-block (fp4) on a bf16 GEMM were accepted and changed nothing."""
+    gemm = ("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64")
+    p = cli(*gemm, "--fast-accum", check=False)
+    assert p.returncode == 2 and "--fast-accum applies to fp8 GEMMs" in p.stderr and "--dtype is bf16" in p.stderr, p.stderr
+    p = cli(*gemm, "--fp4-scale-block", "32", check=False)
+    assert p.returncode == 2 and "--fp4-scale-block applies to fp4 operands" in p.stderr, p.stderr
+    cli(*gemm, "--dtype", "fp8", "--fast-accum")
+    cli(*gemm, "--chip", "b200", "--dtype", "fp4", "--fp4-scale-block", "32")
+
+
+def test_rate_error_prints_the_value_as_given(cli):
+    p = cli("serve", "--model", "llama-3.1-8b", "--rate", "-1", check=False)
+    assert p.returncode == 2 and p.stderr.strip().endswith("got -1"), p.stderr
+
+
+def _preset_lines(path):
+    """A preset's own lines and, before them, those of the presets it inherits (the later line of a key wins)."""
+    text = open(path).read()
+    m = re.search(r"^inherits: *(\S+)", text, re.M)
+    parent = _preset_lines(os.path.join(os.path.dirname(path), m.group(1))) if m else []
+    return parent + text.splitlines()
+
+
+def test_published_prices_are_not_marked_unverified():
+    """A price reports call published (cost.published: true) must not be one its own comment calls unverified or
+    only commonly cited (issue 14: such prices were reported as published)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    presets = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, "chips")) if d.endswith("presets")
+               for f in fs if f.endswith(".yaml") and "systems" not in d]
+    assert len(presets) >= 15
+    for path in presets:
+        cost, section = {}, None
+        for line in _preset_lines(path):
+            if re.match(r"^\S", line):
+                section = line.split(":")[0]
+            elif section == "cost" and re.match(r"^  (chip_hour|published):", line):
+                cost[line.split(":")[0].strip()] = line
+        if "published: true" in cost.get("published", "").split("#")[0]:
+            comment = cost["chip_hour"].partition("#")[2].lower()
+            assert "unverified" not in comment and "commonly cited" not in comment, (path, cost["chip_hour"])
+
+
+def test_compare_set_error_lists_each_unit_once(cli):
+    """A --set naming no unit listed the units once per model of the study: "its units: h100-sxm, h100-sxm"."""
+    p = cli("compare", "--chips", "h100-sxm", "--set", "tpu-v6e:cost.chip_hour=3", check=False)
+    assert p.returncode == 2 and "(its units: h100-sxm)" in p.stderr, p.stderr

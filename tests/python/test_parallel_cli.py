@@ -479,6 +479,19 @@ def test_layout_mismatch_example_is_a_layout_that_runs(cli):
     assert p.returncode == 2 and "e.g. --tp 1 --dp 5)" in p.stderr, p.stderr
 
 
+def test_layout_mismatch_example_keeps_the_given_degrees(cli):
+    """The example keeps the degrees the user gave and fills in the one left at 1: --tp 2 on four chips
+    suggested --tp 4 --dp 1 (the widest TP group), where --tp 2 --dp 2 is the closer fix."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--tp", "2", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --dp 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "8", "--model", "llama-3.1-8b", "--dp", "2", "--batch", "2",
+            check=False)
+    assert p.returncode == 2 and "e.g. --tp 4 --dp 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "8", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "2",
+            "--batch", "2", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --pp 2 --dp 2)" in p.stderr, p.stderr
+
+
 def test_fused_rows_count_every_micro_batch(cli):
     # A fused op runs inside its host kernel once per micro-batch: its row counts as the host's does
     # (before, pp2 x 2 micro-batches listed layer.attn_residual x16 beside layer.mlp_norm x32).
