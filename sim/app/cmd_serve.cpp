@@ -47,6 +47,7 @@ po::options_description serve_options(bool study = false) {
       "scheduler", po::value<std::string>()->default_value("vllm"), (scheduler_names_text(", ", " or ") + " (continuous-batching policy)").c_str())(
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
+      "cache-length", po::value<std::int64_t>(), "KV tokens of each decode slot, --scheduler jetstream only (its max_cache_length; default 1024)")(
       "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
       "host-us-per-request", po::value<double>(), "the framework's host work per iteration per running request, us (default: the scheduler's)")(
       "max-batch", po::value<std::int64_t>(), study ? "same as --max-seqs; compare sweeps concurrency up to it (default 512)"
@@ -76,6 +77,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   }
   so.scheduler = vm["scheduler"].as<std::string>();
   if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
+  if (vm.count("cache-length")) so.limits.cache_tokens = vm["cache-length"].as<std::int64_t>();
+  if (vm.count("cache-length") && so.limits.cache_tokens <= 0)
+    throw InputError("--cache-length must be a positive number of tokens, got " + std::to_string(so.limits.cache_tokens));
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})

@@ -337,6 +337,71 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
   return true;
 }
 
+// JetStream-PyTorch's benchmark table (AI-Hypercomputer/jetstream-pytorch benchmarks/summary.md): one server on
+// a TPU slice ("TPU v5e x8"), the model sharded over all its chips (jetstream-pytorch shards heads and hidden
+// over the devices: tensor parallelism), batch_size decode slots of max_cache_length tokens and prompts padded
+// to at most max_input_length ("batch128 cache2048 maxin1024 maxout1024"), run by JetStream's orchestrator
+// ("jetstream" scheduler). JetStream's benchmark_serving.py sends --num-prompts 2000 ShareGPT_V3 first turns at
+// request rate inf (all at once) with max_tokens = --max-output-length (1024), each answer ending at the model's
+// stop token, and reports generated tokens over the run's duration (google/JetStream@1c1814f6 benchmarks/
+// benchmark_serving.py: load_sharegpt_dataset keeps prompts of 4..1024 tokens with a reference answer of at
+// least 4 and prompt + answer <= 2048; the summary's command line). The sample is not shipped; its mean lengths in Llama 3 tokens are JetStream's own
+// report of the same script on ShareGPT with Llama 3 (AI-Hypercomputer/JetStream pull request #83, 2024-05-17:
+// 1780 requests, 214914 input and 415416 generated tokens: 120.7 in, 233.4 out a request). Assumed: both lengths
+// exponential about those means (ShareGPT's first turns are long-tailed; no distribution was published),
+// input at least 1 (the BOS token JetStream adds is left out, as the report counts prompts without it).
+constexpr double kJetStreamLlama3InputMean = 214914.0 / 1780, kJetStreamLlama3OutputMean = 415416.0 / 1780;
+constexpr std::int64_t kJetStreamPrompts = 2000;
+
+bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch hw;
+  if (!std::regex_search(row.hardware, hw, std::regex("^TPU (v[0-9a-z]+) x([0-9]+)$"))) {
+    why = "no TPU slice in '" + row.hardware + "' (expected 'TPU v5e xN')";
+    return false;
+  }
+  const std::string chip_name = "tpu-" + hw[1].str();
+  const std::string model = shipped_model(row.workload, why);
+  if (model.empty()) return false;
+  if (model != "llama-3.1-8b") {
+    why = "JetStream ShareGPT lengths are sourced for Llama 3's tokenizer and answers only (AI-Hypercomputer/JetStream "
+          "pull request #83); '" + row.workload + "' would need its own";
+    return false;
+  }
+  if (row.dtype != "bf16") {
+    why = "jetstream-pytorch's int8 weights and KV cache (quantize_weights, quantize_kv_cache) are not expressed";
+    return false;
+  }
+  auto f = parse_shape(row.shape);
+  if (!f.count("batch") || !f.count("cache") || !f.count("maxin") || !f.count("maxout")) {
+    why = "JetStream row '" + row.shape + "': expected batch, cache, maxin and maxout";
+    return false;
+  }
+  const int chips = std::stoi(hw[2]);
+  auto chip = load_chip(chip_name);
+  Scenario s;
+  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
+  s.tp = chips;
+  ServeOptions o;
+  o.scheduler = "jetstream";
+  o.limits.max_seqs = f["batch"];
+  o.limits.cache_tokens = f["cache"];
+  o.limits.token_budget = f["maxin"];
+  o.input_dist = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3InputMean, 0};
+  o.output_dist = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3OutputMean, 0};
+  o.input = std::llround(kJetStreamLlama3InputMean);
+  o.output = std::llround(kJetStreamLlama3OutputMean);
+  o.requests = kJetStreamPrompts;
+  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
+  if (!best) return false;
+  p.chip = chip_name + "x" + std::to_string(chips);
+  p.predicted = best->throughput_tok_s;
+  p.note = strformat("jetstream scheduler, %lld slots of %lld cached tokens, %lld prompts at once, lengths exp:%.1f / exp:%.1f "
+                     "(JetStream PR #83's Llama 3 ShareGPT means), up to %lld running",
+                     static_cast<long long>(f["batch"]), static_cast<long long>(f["cache"]), static_cast<long long>(best->requests),
+                     kJetStreamLlama3InputMean, kJetStreamLlama3OutputMean, static_cast<long long>(best->batch));
+  return true;
+}
+
 // The Neuron instance of a latency row: its system preset and physical NeuronCores per chip (trn1 and inf2: 2,
 // aws-neuron-sdk trn1-arch/inf2-arch; trn2: 8, about-neuron/arch/neuron-hardware/trainium2.rst).
 struct NeuronInstance {
@@ -574,11 +639,7 @@ bool sustained_step_row(const ValidationRow& row, ValidationPoint& p, std::strin
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   if (step_row(row, p, why) || sustained_step_row(row, p, why)) return why.empty();
   if (row.workload.find("sglang-jax") != std::string::npos) return sglang_jax_row(row, p, why);
-  if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) {
-    why = "JetStream's ShareGPT lengths (benchmark_serving.py's sample of ShareGPT_V3 under --max-input/output-length) "
-          "are not shipped, and JetStream's engine (fixed decode slots, prefill per request) has no scheduler policy";
-    return false;
-  }
+  if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) return jetstream_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("MLPerf") != std::string::npos) return mlperf_row(row, p, why);
   if (row.metric == "throughput") return serving_row(row, p, why);
   if (row.metric.rfind("TTFT", 0) == 0 || row.metric.rfind("TPOT", 0) == 0) return latency_row(row, p, why);
