@@ -76,16 +76,11 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
   }
   so.scheduler = vm["scheduler"].as<std::string>();
-  if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
-  if (vm.count("cache-length")) so.limits.cache_tokens = vm["cache-length"].as<std::int64_t>();
-  if (vm.count("cache-length") && so.limits.cache_tokens <= 0)
-    throw InputError("--cache-length must be a positive number of tokens, got " + std::to_string(so.limits.cache_tokens));
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
+  set_token_limits(so, given("token-budget"), given("cache-length"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
     if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
-  if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
-    throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
   if (vm.count("concurrency")) {
     so.concurrency = parse_flag_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
     so.concurrency_given = true;

@@ -348,8 +348,10 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
 // least 4 and prompt + answer <= 2048; the summary's command line). The sample is not shipped; its mean lengths in Llama 3 tokens are JetStream's own
 // report of the same script on ShareGPT with Llama 3 (AI-Hypercomputer/JetStream pull request #83, 2024-05-17:
 // 1780 requests, 214914 input and 415416 generated tokens: 120.7 in, 233.4 out a request). Assumed: both lengths
-// exponential about those means (ShareGPT's first turns are long-tailed; no distribution was published),
-// input at least 1 (the BOS token JetStream adds is left out, as the report counts prompts without it).
+// exponential about those means (ShareGPT's first turns are long-tailed; no distribution was published), drawn
+// once (seed 1) and held to the benchmark's bounds: prompts to [4, maxin] (the sampling filter), answers to
+// [1, maxout] (max_tokens) with their mean kept at 233.4 (with_output_mean: the report counts answers already so
+// bounded); the BOS token JetStream adds is left out, as the report counts prompts without it.
 constexpr double kJetStreamLlama3InputMean = 214914.0 / 1780, kJetStreamLlama3OutputMean = 415416.0 / 1780;
 constexpr std::int64_t kJetStreamPrompts = 2000;
 
@@ -386,19 +388,27 @@ bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
   o.limits.max_seqs = f["batch"];
   o.limits.cache_tokens = f["cache"];
   o.limits.token_budget = f["maxin"];
-  o.input_dist = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3InputMean, 0};
-  o.output_dist = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3OutputMean, 0};
-  o.input = std::llround(kJetStreamLlama3InputMean);
-  o.output = std::llround(kJetStreamLlama3OutputMean);
+  RequestSpec draws;
+  draws.input = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3InputMean, 0};
+  draws.output = LengthDist{LengthDist::Kind::Exponential, kJetStreamLlama3OutputMean, 0};
+  LengthRows rows;
+  for (const RequestDraw& d : draw_requests(draws, kJetStreamPrompts, load_model(model)))
+    rows.emplace_back(std::clamp<std::int64_t>(d.input, 4, f["maxin"]), d.output);
+  o.lengths_rows = std::make_shared<const LengthRows>(with_output_mean(rows, kJetStreamLlama3OutputMean, f["maxout"]));
+  o.lengths_csv = strformat("exp:%.1f held to [4, %lld] / exp:%.1f held to [1, %lld]", kJetStreamLlama3InputMean,
+                            static_cast<long long>(f["maxin"]), kJetStreamLlama3OutputMean, static_cast<long long>(f["maxout"]));
+  const auto [mean_in, mean_out] = mean_lengths(*o.lengths_rows);
+  o.input = std::llround(mean_in);
+  o.output = std::llround(mean_out);
   o.requests = kJetStreamPrompts;
   const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
   if (!best) return false;
   p.chip = chip_name + "x" + std::to_string(chips);
   p.predicted = best->throughput_tok_s;
-  p.note = strformat("jetstream scheduler, %lld slots of %lld cached tokens, %lld prompts at once, lengths exp:%.1f / exp:%.1f "
-                     "(JetStream PR #83's Llama 3 ShareGPT means), up to %lld running",
+  p.note = strformat("jetstream scheduler, %lld slots of %lld cached tokens, %lld prompts at once, lengths %s (mean %.1f in / "
+                     "%.1f out; JetStream PR #83's Llama 3 ShareGPT means), up to %lld running",
                      static_cast<long long>(f["batch"]), static_cast<long long>(f["cache"]), static_cast<long long>(best->requests),
-                     kJetStreamLlama3InputMean, kJetStreamLlama3OutputMean, static_cast<long long>(best->batch));
+                     o.lengths_csv.c_str(), mean_in, mean_out, static_cast<long long>(best->batch));
   return true;
 }
 
