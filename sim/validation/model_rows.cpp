@@ -285,17 +285,26 @@ bool mlperf_row(const ValidationRow& row, ValidationPoint& p, std::string& why) 
 // the sglang scheduler's (an assumption: sglang-jax's own per-step figures, sgl-project/sglang-jax issue #293
 // and pull requests #1484/#1652, are for other builds and disagree). Its TPOT is per request, (latency - TTFT) / (output - 1), the median over requests,
 // as serve's.
-bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+// A TPU slice's chip preset and chip count ("TPU v6e x4" -> tpu-v6e, 4); false with `why` otherwise.
+bool tpu_slice(const std::string& hardware, std::string& chip_name, int& chips, std::string& why) {
   std::smatch hw;
-  if (!std::regex_search(row.hardware, hw, std::regex("^TPU (v[0-9a-z]+) x([0-9]+)$"))) {
-    why = "no TPU slice in '" + row.hardware + "' (expected 'TPU v6e xN')";
+  if (!std::regex_search(hardware, hw, std::regex("^TPU (v[0-9a-z]+) x([0-9]+)$"))) {
+    why = "no TPU slice in '" + hardware + "' (expected 'TPU v6e xN')";
     return false;
   }
-  const std::string chip_name = "tpu-" + hw[1].str();
+  chip_name = "tpu-" + hw[1].str();
+  chips = std::stoi(hw[2]);
+  return true;
+}
+
+bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::string chip_name;
+  int chips = 0;
+  if (!tpu_slice(row.hardware, chip_name, chips, why)) return false;
   const std::string model = shipped_model(row.workload, why);
   if (model.empty()) return false;
   auto f = parse_shape(row.shape);
-  const int chips = std::stoi(hw[2]), tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
+  const int tp = f.count("TP") ? static_cast<int>(f["TP"]) : 1;
   if (tp != chips || !f.count("concurrency") || !f.count("randin") || !f.count("randout")) {
     why = "sglang-jax row '" + row.shape + "': expected TP equal to the slice's chips, concurrency, randin and randout";
     return false;
@@ -356,12 +365,9 @@ constexpr double kJetStreamLlama3InputMean = 214914.0 / 1780, kJetStreamLlama3Ou
 constexpr std::int64_t kJetStreamPrompts = 2000;
 
 bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  std::smatch hw;
-  if (!std::regex_search(row.hardware, hw, std::regex("^TPU (v[0-9a-z]+) x([0-9]+)$"))) {
-    why = "no TPU slice in '" + row.hardware + "' (expected 'TPU v5e xN')";
-    return false;
-  }
-  const std::string chip_name = "tpu-" + hw[1].str();
+  std::string chip_name;
+  int chips = 0;
+  if (!tpu_slice(row.hardware, chip_name, chips, why)) return false;
   const std::string model = shipped_model(row.workload, why);
   if (model.empty()) return false;
   if (model != "llama-3.1-8b") {
@@ -378,7 +384,6 @@ bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
     why = "JetStream row '" + row.shape + "': expected batch, cache, maxin and maxout";
     return false;
   }
-  const int chips = std::stoi(hw[2]);
   auto chip = load_chip(chip_name);
   Scenario s;
   s.wdtype = s.adtype = s.kvdtype = DType::bf16;

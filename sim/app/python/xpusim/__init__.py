@@ -130,14 +130,15 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
-          two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, sp=False, overlap=False, out=None):
+          two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, sp=False, overlap=False,
+          out=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
     the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the
     defaults shown (0 for counts, rates and targets; 1 for tp/ep/pp/dp): not given. set: the chip's and, on a
     system, the system's fields, as `--set`. Offline throughput, a closed loop of `concurrency` users (a list
     sweeps the frontier) or Poisson arrivals at `rate` requests/s, under the `scheduler` policy (vllm, sglang,
-    trtllm). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
+    sglang-jax, trtllm, jetstream; cache_length: jetstream's KV tokens per decode slot). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
     e2e_p50_s, kv_cache, preemptions, power, joules_per_token, usd_per_mtok, the curve and (for sweeps) the
     frontier. input/output: a number (default 1024 / 256) or a distribution text ("uniform:64:128"); lengths_csv
     instead of them; ttft_slo/tpot_slo: seconds or a time text ("500ms"); max_batch/max_seqs/token_budget and
@@ -150,7 +151,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
                  prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
                  scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
                  prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
-                 token_budget=token_budget, max_seqs=max_seqs, out=None if out is None else str(out),
+                 token_budget=token_budget, max_seqs=max_seqs, cache_length=cache_length, out=None if out is None else str(out),
                  concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
     for key in _SERVE_OMITTED_AT_DEFAULT:  # a flag at its signature default is not given (the CLI's own default)
         value = given[key]
