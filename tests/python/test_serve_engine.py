@@ -147,6 +147,10 @@ def test_jetstream_runs_fixed_slots_over_a_dense_cache(cli):
     assert bad.returncode != 0 and "--cache-length" in bad.stderr, bad.stderr
     help_text = cli("serve", "--help").stdout
     assert "jetstream" in help_text and "--cache-length" in help_text
+    import xpusim  # the module's keyword is the flag
+    mod = xpusim.serve(model=TINY, chip="h100-sxm", dtype="bf16", input="uniform:20:200", output="16", requests=24,
+                       scheduler="jetstream", max_seqs=8, cache_length=256)
+    assert mod["scheduler"]["cache_tokens"] == 256 and mod["throughput_tok_s"] == pytest.approx(short["throughput_tok_s"])
 
 
 def test_sglang_jax_runs_sglang_policy_on_padded_shapes(cli):
