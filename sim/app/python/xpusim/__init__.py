@@ -177,7 +177,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
             max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
             spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
             rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
-            max_seqs=None, name=None, out=None, no_report=False, finalists=None):
+            max_seqs=None, cache_length=None, name=None, out=None, no_report=False, finalists=None):
     """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
     throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
     the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
@@ -189,7 +189,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
     distribution text ("uniform:64:128"); lengths_csv: as --lengths-csv; ttft_slo/tpot_slo: seconds or a
     time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
     (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
-    token_budget, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
+    token_budget, cache_length, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
     requests, seed, prefix_hit, spec_*, tco, tiers, finalists: as their flags; jobs: worker processes (1, the default:
     this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
     does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
@@ -202,7 +202,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
              "scenario": scenario, "input": input, "output": output, "lengths_csv": lengths_csv, "dtype": dtype,
              "ttft_slo": None if ttft_slo is None else _seconds(ttft_slo),
              "tpot_slo": None if tpot_slo is None else _seconds(tpot_slo), "max_batch": max_batch,
-             "max_seqs": max_seqs, "token_budget": token_budget, "tiers": tiers or None, "prefix_hit": prefix_hit,
+             "max_seqs": max_seqs, "token_budget": token_budget, "cache_length": cache_length, "tiers": tiers or None, "prefix_hit": prefix_hit,
              "spec_tokens": spec_tokens or None, "spec_accept": spec_accept, "spec_method": spec_method,
              "spec_draft": spec_draft or None, "jobs": jobs, "host_fixed_us": host_fixed_us,
              "host_us_per_request": host_us_per_request,
