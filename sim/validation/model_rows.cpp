@@ -297,6 +297,14 @@ bool tpu_slice(const std::string& hardware, std::string& chip_name, int& chips, 
   return true;
 }
 
+// bf16 weights, activations and KV cache, tensor-parallel over `tp` chips (the TPU serving rows).
+Scenario bf16_over(int tp) {
+  Scenario s;
+  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
+  s.tp = tp;
+  return s;
+}
+
 bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
   std::string chip_name;
   int chips = 0;
@@ -310,9 +318,7 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
     return false;
   }
   auto chip = load_chip(chip_name);
-  Scenario s;
-  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
-  s.tp = tp;
+  const Scenario s = bf16_over(tp);
   ServeOptions o;
   o.scheduler = "sglang-jax";
   o.input_dist = LengthDist{LengthDist::Kind::Uniform, 1, static_cast<double>(f["randin"])};
@@ -384,10 +390,6 @@ bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
     why = "JetStream row '" + row.shape + "': expected batch, cache, maxin and maxout";
     return false;
   }
-  auto chip = load_chip(chip_name);
-  Scenario s;
-  s.wdtype = s.adtype = s.kvdtype = DType::bf16;
-  s.tp = chips;
   ServeOptions o;
   o.scheduler = "jetstream";
   o.limits.max_seqs = f["batch"];
@@ -406,7 +408,7 @@ bool jetstream_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
   o.input = std::llround(mean_in);
   o.output = std::llround(mean_out);
   o.requests = kJetStreamPrompts;
-  const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
+  const std::optional<ServePoint> best = best_serve_point(chip_name, *load_chip(chip_name), model, bf16_over(chips), o, why);
   if (!best) return false;
   p.chip = chip_name + "x" + std::to_string(chips);
   p.predicted = best->throughput_tok_s;
