@@ -47,6 +47,7 @@ po::options_description serve_options(bool study = false) {
       "scheduler", po::value<std::string>()->default_value("vllm"), (scheduler_names_text(", ", " or ") + " (continuous-batching policy)").c_str())(
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
+      "cache-length", po::value<std::int64_t>(), "KV tokens of each decode slot, --scheduler jetstream only (its max_cache_length; default 1024)")(
       "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
       "host-us-per-request", po::value<double>(), "the framework's host work per iteration per running request, us (default: the scheduler's)")(
       "max-batch", po::value<std::int64_t>(), study ? "same as --max-seqs; compare sweeps concurrency up to it (default 512)"
@@ -75,13 +76,11 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
   }
   so.scheduler = vm["scheduler"].as<std::string>();
-  if (vm.count("token-budget")) so.limits.token_budget = vm["token-budget"].as<std::int64_t>();
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
+  set_token_limits(so, given("token-budget"), given("cache-length"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
     if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
-  if (so.limits.token_budget < 0 || (vm.count("token-budget") && so.limits.token_budget == 0))
-    throw InputError("--token-budget must be positive, got " + std::to_string(so.limits.token_budget));
   if (vm.count("concurrency")) {
     so.concurrency = parse_flag_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
     so.concurrency_given = true;

@@ -333,7 +333,8 @@ nlohmann::json serve_json(const ServeResult& r) {
                     {"max_seqs", r.limits.max_seqs},
                     {"host_fixed_us", r.limits.host_fixed_us},
                     {"host_us_per_request", r.limits.host_us_per_request},
-                    {"host_ns_per_table_slot", r.limits.host_ns_per_table_slot}};
+                    {"host_ns_per_table_slot", r.limits.host_ns_per_table_slot},
+                    {"cache_tokens", r.limits.cache_tokens}};
   j["load"] = r.mode;
   j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
   j["prefix_hit"] = r.prefix_hit;
@@ -403,7 +404,13 @@ std::string serve_table(const ServeResult& r) {
   const ServeMemory& m = r.memory;
   os << placed_on(r.model, r.system, r.devices, r.chip, r.layout, r.layout_figures)
      << " (" << r.precision << "), input " << r.input_lengths << ", output " << r.output_lengths
-     << "; " << r.scheduler << " scheduler (" << r.limits.token_budget << " tokens, " << r.limits.max_seqs << " sequences per iteration), "
+     << "; " << r.scheduler << " scheduler ("
+     << (r.limits.cache_tokens > 0 ? strformat("%lld decode slots of %lld cached tokens, prefills of at most %lld tokens one request at a time",
+                                               static_cast<long long>(r.limits.max_seqs), static_cast<long long>(r.limits.cache_tokens),
+                                               static_cast<long long>(r.limits.token_budget))
+                                   : strformat("%lld tokens, %lld sequences per iteration", static_cast<long long>(r.limits.token_budget),
+                                               static_cast<long long>(r.limits.max_seqs)))
+     << "), "
      << r.mode << " load\n";
   if (r.prefix_hit > 0) os << strformat("  prefix cache: %.0f%% of each prompt hits (shared KV blocks counted once)\n", 100 * r.prefix_hit);
   if (r.spec_tokens > 0)

@@ -44,18 +44,30 @@ StepShape HostLaunch::padded(const StepShape& s) const {
     const auto it = std::lower_bound(token_buckets.begin(), token_buckets.end(), s.tokens());
     if (it == token_buckets.end() || *it <= s.tokens()) return s;
     StepShape p = s;
+    if (slot_cache_tokens > 0 && s.prefill_chunks == 1 && s.decode_seqs + s.verify_seqs == 0) {
+      // One prompt padded to its bucket and run whole: the causal mask spans the padding too.
+      p.prefill_kv_sum += *it - s.tokens();
+      p.prefill_tokens += *it - s.tokens();
+      return p;
+    }
     p.padding_tokens = *it - s.tokens();
     return p;
   }
   if (graph_batches.empty() || !graphed(s) || s.decode_seqs == 0 || s.verify_seqs > 0) return s;
   const auto it = std::lower_bound(graph_batches.begin(), graph_batches.end(), s.decode_seqs);
-  if (it == graph_batches.end() || *it <= s.decode_seqs) return s;
+  if (it == graph_batches.end() || (*it <= s.decode_seqs && slot_cache_tokens == 0)) return s;
   // A dummy request holds one cached token (model_engine.py _get_padded_batch: add_dummy_requests
   // with the default token count of 1): its attention work (one key and value per KV head) is left out
   // beside the real sequences' contexts, its rows in every other kernel are not.
   StepShape p = s;
   p.padding_rows = *it - s.decode_seqs;
   p.logit_rows += p.padding_rows;
+  if (slot_cache_tokens > 0) {
+    // Every slot, empty or not, attends over its whole cache (a dense cache under a mask).
+    p.decode_seqs += p.padding_rows;
+    p.padding_rows = 0;
+    p.decode_kv_sum = p.decode_seqs * slot_cache_tokens;
+  }
   return p;
 }
 

@@ -58,7 +58,7 @@ double host_work_us(const std::string& flag, double us) {
 }
 
 const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names = {"vllm", "sglang", "sglang-jax", "trtllm"};
+  static const std::vector<std::string> names = {"vllm", "sglang", "sglang-jax", "trtllm", "jetstream"};
   return names;
 }
 
@@ -68,6 +68,9 @@ std::string scheduler_names_text(const std::string& sep, const std::string& last
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
+  if (limits.cache_tokens < 0 || (limits.cache_tokens > 0 && name != "jetstream"))
+    throw InputError("--cache-length: KV tokens per decode slot, a positive number for --scheduler jetstream (its fixed slots); '" +
+                     name + "' allocates the KV cache by blocks");
   if (limits.token_budget < 0 || limits.max_seqs < 0)
     throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)");
   if (!(limits.host_fixed_us < 0 || std::isfinite(limits.host_fixed_us)) ||
@@ -77,6 +80,7 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (name == "sglang") return make_sglang_scheduler(limits);
   if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);
+  if (name == "jetstream") return make_jetstream_scheduler(limits);
   throw InputError("--scheduler '" + name + "': expected " + scheduler_names_text(", ", " or ") + " (did you mean " +
                    nearest_of(name, scheduler_names()) + "?)");
 }

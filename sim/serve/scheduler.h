@@ -1,5 +1,5 @@
 // Iteration-level scheduling of an inference server: the sequences it holds, its paged KV cache, and the
-// policy (vLLM, SGLang, TensorRT-LLM in-flight batching) that picks each iteration's work.
+// policy (vLLM, SGLang, TensorRT-LLM in-flight batching, JetStream's decode slots) that picks each iteration's work.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -55,6 +55,12 @@ struct HostLaunch {
   std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
   HostWork work;                            // the framework's per-iteration host work (default: none)
   std::vector<std::int64_t> token_buckets;  // empty: prompt iterations at their own token count
+  // A static-shape engine whose programs compute over their padding (JetStream's generate and prefill on a
+  // dense KV cache, scheduler_jetstream.cpp): a decode step's rows, padding rows included, each attend over all
+  // `slot_cache_tokens` positions of their slot's cache whatever they hold, and a prompt's padding tokens go
+  // through attention as prompt tokens (a causal mask over the whole bucket). 0: attention reads only the
+  // tokens held, padding rows one cached token, padding tokens none.
+  std::int64_t slot_cache_tokens = 0;
   // Tokens of one row of the per-iteration page table (HostWork::ns_per_table_slot): the longest request the
   // server admits, min(the model's context, the KV pool), set by the run (Scheduler::set_context_tokens).
   std::int64_t table_row_tokens = 0;
@@ -140,6 +146,9 @@ struct SchedulerLimits {
   double host_fixed_us = -1, host_us_per_request = -1;
   // Reported, not an override: the policy's HostWork::ns_per_table_slot (0: no per-iteration page table).
   double host_ns_per_table_slot = 0;
+  // KV tokens each decode slot holds (JetStream's max_cache_length; 0: the policy's default). Only a policy of
+  // fixed decode slots takes it (make_scheduler refuses it elsewhere).
+  std::int64_t cache_tokens = 0;
 };
 
 // One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.
@@ -221,5 +230,7 @@ std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits);
 // SGLang's policy as sglang-jax runs it on TPUs: XLA programs compiled for padded batch and token sizes.
 std::unique_ptr<Scheduler> make_sglang_jax_scheduler(const SchedulerLimits& limits);
 std::unique_ptr<Scheduler> make_trtllm_scheduler(const SchedulerLimits& limits);
+// JetStream's orchestrator over jetstream-pytorch's engine: fixed decode slots, one prefill per request.
+std::unique_ptr<Scheduler> make_jetstream_scheduler(const SchedulerLimits& limits);
 
 }  // namespace xpu

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 #include <map>
+#include <tuple>
 
 #include "sim/base/run_budget.h"
 #include "sim/base/strformat.h"
@@ -26,6 +27,15 @@ void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch
                      ": the same limit twice with two values (expected one of them)");
   so.limits.max_seqs = *max_seqs;
   if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
+}
+
+void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length) {
+  for (auto [flag, given, field] : {std::tuple{"--token-budget", token_budget, &so.limits.token_budget},
+                                    std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens}}) {
+    if (!given) continue;
+    if (*given <= 0) throw InputError(std::string(flag) + " must be positive, got " + std::to_string(*given));
+    *field = *given;
+  }
 }
 
 void set_lengths(ServeOptions& so, const LengthDist& input, const LengthDist& output) {

@@ -127,6 +127,32 @@ def test_host_shares_survive_replicas_and_pools(cli):
     assert dp2["throughput_tok_s"] == pytest.approx(2 * one["throughput_tok_s"], rel=1e-9)
 
 
+def test_jetstream_runs_fixed_slots_over_a_dense_cache(cli):
+    """`--scheduler jetstream` (sim/serve/scheduler_jetstream.cpp): JetStream's decode slots over jetstream-pytorch's
+    dense cache. Its limits are reported (slots, cache length, max input length); a longer --cache-length makes every
+    generate step read more keys, so the same requests run slower; --cache-length is refused for other policies; and
+    --help names the policy."""
+    run = lambda *extra: json.loads(cli(*BASE, "--input", "uniform:20:200", "--output", "16", "--requests", "24",
+                                        "--scheduler", "jetstream", "--max-seqs", "8", "--format", "json", *extra).stdout)
+    short, long = run("--cache-length", "256"), run("--cache-length", "2048")
+    assert short["scheduler"]["name"] == "jetstream"
+    assert short["scheduler"]["cache_tokens"] == 256 and long["scheduler"]["cache_tokens"] == 2048
+    assert short["scheduler"]["max_seqs"] == 8 and short["scheduler"]["token_budget"] == 1024
+    assert short["preemptions"] == 0 and short["requests"] == 24
+    assert long["throughput_tok_s"] < short["throughput_tok_s"]
+    table = cli(*BASE, "--input", "64", "--output", "8", "--requests", "8", "--scheduler", "jetstream", "--max-seqs", "4",
+                "--cache-length", "512").stdout
+    assert "jetstream scheduler (4 decode slots of 512 cached tokens" in table, table
+    bad = cli(*BASE, "--scheduler", "vllm", "--cache-length", "2048", check=False)
+    assert bad.returncode != 0 and "--cache-length" in bad.stderr, bad.stderr
+    help_text = cli("serve", "--help").stdout
+    assert "jetstream" in help_text and "--cache-length" in help_text
+    import xpusim  # the module's keyword is the flag
+    mod = xpusim.serve(model=TINY, chip="h100-sxm", dtype="bf16", input="uniform:20:200", output="16", requests=24,
+                       scheduler="jetstream", max_seqs=8, cache_length=256)
+    assert mod["scheduler"]["cache_tokens"] == 256 and mod["throughput_tok_s"] == pytest.approx(short["throughput_tok_s"])
+
+
 def test_sglang_jax_runs_sglang_policy_on_padded_shapes(cli):
     """`--scheduler sglang-jax` is SGLang's policy on XLA's precompiled shapes (sim/serve/scheduler_sglang.cpp):
     the same closed loop is never faster than under `sglang` (5 users decode in a batch padded to 8, each ~100-token

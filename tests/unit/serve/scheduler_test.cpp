@@ -541,5 +541,114 @@ TEST(ServeScheduler, SglangJaxHostBuildsAPageTableOfTheModelsContextEachIteratio
   EXPECT_NEAR(gpu->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
 }
 
+// JetStream's orchestrator over jetstream-pytorch (scheduler_jetstream.cpp; google/JetStream orchestrator.py,
+// token_utils.py pad_tokens; jetstream_pt/engine.py): a fixed number of decode slots; each request is prefilled
+// alone at batch 1 on the power-of-two bucket that holds its prompt (16 .. the max input length) and takes a free
+// slot; every free slot is filled before the next generate step, which runs every slot (empty ones too) with
+// attention over each slot's whole cache; a slot is one block of the cache length, and nothing is preempted.
+TEST(ServeScheduler, JetStreamPrefillsOneRequestAtATimeAndGeneratesOverEverySlot) {
+  SchedulerLimits l;
+  l.max_seqs = 8;
+  l.cache_tokens = 512;
+  l.token_budget = 256;  // the max input length: buckets 16, 32, 64, 128, 256
+  auto sched = make_scheduler("jetstream", l);
+  EXPECT_EQ(sched->limits().max_seqs, 8);
+  EXPECT_EQ(sched->limits().cache_tokens, 512);
+  EXPECT_EQ(sched->block_tokens(), 512);
+  EXPECT_FALSE(sched->mixes_prefill_and_decode());
+  const HostLaunch h = sched->launch();
+  EXPECT_EQ(h.token_buckets, (std::vector<std::int64_t>{16, 32, 64, 128, 256}));
+  EXPECT_EQ(h.graph_batches, (std::vector<std::int64_t>{8}));
+  EXPECT_EQ(h.slot_cache_tokens, 512);
+  // Prompts of different buckets, answers of different lengths, all at once: 20 requests through 8 slots.
+  std::vector<RequestDraw> reqs;
+  for (std::int64_t i = 0; i < 20; ++i) reqs.push_back({10 + 23 * i % 240, 5 + (7 * i) % 19, 0});
+  std::int64_t prefills = 0, generates = 0;
+  StepTimeFn fn = [&](const StepShape& s) {
+    if (s.prefill_chunks > 0) {
+      ++prefills;
+      EXPECT_EQ(s.prefill_chunks, 1) << "one request per prefill";
+      EXPECT_EQ(s.decode_seqs, 0) << "prefill runs alone";
+      const std::int64_t bucket = s.prefill_tokens;  // padded: the bucket's tokens all go through attention
+      EXPECT_TRUE(bucket == 16 || bucket == 32 || bucket == 64 || bucket == 128 || bucket == 256) << bucket;
+      EXPECT_EQ(s.prefill_kv_sum, bucket);
+      EXPECT_EQ(s.padding_tokens, 0);
+      EXPECT_EQ(s.logit_rows, 1);
+    } else {
+      ++generates;
+      EXPECT_EQ(s.decode_seqs, 8) << "a generate step runs every slot";
+      EXPECT_EQ(s.padding_rows, 0);
+      EXPECT_EQ(s.decode_kv_sum, 8 * 512) << "each slot reads its whole cache";
+      EXPECT_EQ(s.logit_rows, 8);
+    }
+    return fake(s);
+  };
+  const EngineResult r = run_engine(reqs, {EngineLoad::Kind::Offline, 0}, *sched, 8, fn);
+  EXPECT_EQ(r.requests, 20);
+  EXPECT_EQ(prefills, 20) << "one prefill per request";
+  EXPECT_EQ(r.preemptions, 0);
+  EXPECT_EQ(r.max_running, 8);
+  EXPECT_GT(generates, 0);
+  std::int64_t out = 0;
+  for (const RequestDraw& d : reqs) out += d.output;
+  EXPECT_EQ(r.output_tokens, out);
+  EXPECT_EQ(r.iterations, prefills + generates);
+  EXPECT_EQ(r.ttft_s.size(), 20u);
+  EXPECT_EQ(r.occupancy.back().kv_used, 0.0);
+}
+
+TEST(ServeScheduler, JetStreamFillsEveryFreeSlotBeforeTheNextStep) {
+  SchedulerLimits l;
+  l.max_seqs = 4;
+  l.cache_tokens = 256;
+  auto sched = make_scheduler("jetstream", l);
+  EXPECT_EQ(sched->limits().token_budget, 1024) << "create_pytorch_engine's context_length";
+  std::vector<std::string> order;
+  StepTimeFn fn = [&](const StepShape& s) {
+    order.push_back(s.prefill_chunks > 0 ? "P" : "G" + std::to_string(s.decode_seqs));
+    return fake(s);
+  };
+  // 6 requests: 4 of 3 answer tokens (2 steps after the prefill's first), 2 of 2.
+  std::vector<RequestDraw> reqs = fixed(6, 40, 3);
+  reqs[4].output = reqs[5].output = 2;
+  run_engine(reqs, {EngineLoad::Kind::Offline, 0}, *sched, 4, fn);
+  const std::vector<std::string> want = {"P", "P", "P", "P", "G4", "G4", "P", "P", "G4"};
+  EXPECT_EQ(order, want);
+  // A slot holds the cache: a pool of 2 slot blocks runs 2 requests at a time whatever --max-seqs says.
+  order.clear();
+  auto two = make_scheduler("jetstream", l);
+  const EngineResult r = run_engine(fixed(4, 40, 3), {EngineLoad::Kind::Offline, 0}, *two, 2, fn);
+  EXPECT_EQ(r.max_running, 2);
+  EXPECT_EQ(r.requests, 4);
+  // --cache-length belongs to the slot policy alone.
+  SchedulerLimits c;
+  c.cache_tokens = 2048;
+  EXPECT_THROW(make_scheduler("vllm", c), InputError);
+  c.cache_tokens = -1;
+  EXPECT_THROW(make_scheduler("jetstream", c), InputError);
+}
+
+// A decode step of a static-shape engine with a dense cache (HostLaunch::slot_cache_tokens): padded to the slots
+// and every row attending over the whole cache, full or not; without it a padding row reads one token.
+TEST(ServeScheduler, DenseSlotCacheMakesEveryDecodeRowReadTheWholeCache) {
+  HostLaunch h;
+  h.graph_batches = {16};
+  h.graph_max_batch = 16;
+  StepShape d;
+  d.decode_seqs = d.logit_rows = 16;
+  d.decode_kv_sum = 16 * 100;
+  EXPECT_EQ(h.padded(d).decode_kv_sum, 16 * 100);  // a full batch: nothing padded
+  h.slot_cache_tokens = 2048;
+  EXPECT_EQ(h.padded(d).decode_kv_sum, 16 * 2048);
+  d.decode_seqs = d.logit_rows = 5;
+  d.decode_kv_sum = 5 * 100;
+  const StepShape p = h.padded(d);
+  EXPECT_EQ(p.decode_seqs, 16);
+  EXPECT_EQ(p.padding_rows, 0);
+  EXPECT_EQ(p.logit_rows, 16);
+  EXPECT_EQ(p.decode_kv_sum, 16 * 2048);
+  EXPECT_EQ(p.tokens(), 16);
+}
+
 }  // namespace
 }  // namespace xpu
