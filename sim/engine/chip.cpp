@@ -69,6 +69,11 @@ bool slot_loop_default() {
   return g_slot_loop == 1;
 }
 
+void set_slot_loop_default(bool on) {
+  if (static_cast<int>(on) != g_slot_loop) drop_warm_chip();
+  g_slot_loop = on ? 1 : 0;
+}
+
 Chip::Chip(sc_core::sc_module_name name, Seconds launch_overhead)
     : sc_module(name), m_launch_overhead(to_ticks(launch_overhead.value())) {
   SC_HAS_PROCESS(Chip);

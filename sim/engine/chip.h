@@ -400,6 +400,8 @@ void drop_warm_chip();
 // Whether chips run their executors' slots in one slot loop (Chip::run_slot_loop; the default) or one
 // SystemC thread per slot (XPUSIM_SLOT_THREADS=1, read once: the earlier engine, kept to compare).
 bool slot_loop_default();
+// Sets it for the chips built from now on (tests compare the two); drops the warm chip, built the other way.
+void set_slot_loop_default(bool on);
 inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
 // For a target: the transfer's arrival time and the calendar horizon (global time less one
 // quantum, set by the initiator). Arrivals older than the horizon are moved up to it. The completion
