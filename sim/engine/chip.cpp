@@ -7,8 +7,10 @@
 #include "sim/engine/side_kernel.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iterator>
 #include <limits>
+#include <optional>
 
 namespace xpu {
 
@@ -45,15 +47,42 @@ bool Dispatcher::next(int executor, int slot, bool first, std::uint64_t& index) 
   return true;
 }
 
-void Dispatcher::complete(Tick end) {
+void Dispatcher::complete(Tick end, Tick now) {
   m_last_end = std::max(m_last_end, end);
-  if (++m_completed == m_prog->num_tasks) done_event.notify(sc_core::SC_ZERO_TIME);
+  if (++m_completed == m_prog->num_tasks) {
+    // A slot thread completes its task at the simulation time, which the host reads when it wakes; a slot
+    // of the slot loop may be ahead of the simulation time.
+    m_last_end = std::max(m_last_end, now);
+    done_event.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+namespace {
+int g_slot_loop = -1;  // -1: not read yet
+}  // namespace
+
+bool slot_loop_default() {
+  if (g_slot_loop < 0) {
+    const char* v = std::getenv("XPUSIM_SLOT_THREADS");
+    g_slot_loop = (v && *v && std::string(v) != "0") ? 0 : 1;
+  }
+  return g_slot_loop == 1;
+}
+
+void set_slot_loop_default(bool on) {
+  if (static_cast<int>(on) != g_slot_loop) drop_warm_chip();
+  g_slot_loop = on ? 1 : 0;
 }
 
 Chip::Chip(sc_core::sc_module_name name, Seconds launch_overhead)
     : sc_module(name), m_launch_overhead(to_ticks(launch_overhead.value())) {
   SC_HAS_PROCESS(Chip);
   SC_THREAD(host_thread);
+  m_ctx.slot_loop = slot_loop_default();
+  if (m_ctx.slot_loop) {
+    ++m_ctx.slot_threads;
+    SC_THREAD(slot_loop_thread);
+  }
 }
 
 Chip::~Chip() = default;
@@ -183,6 +212,7 @@ void Chip::host_loop() {
     // elaboration (or all return).
     for (size_t x = 0; x < m_executors.size(); ++x)
       m_executors[x]->release_parked(m_ctx.reusable ? m_ctx.slots_wanted[x] : m_executors[x]->slot_thread_count());
+    release_slot_loop();
     if (!m_ctx.reusable) {
       wait(sc_core::SC_ZERO_TIME);
       break;
@@ -197,6 +227,7 @@ bool Chip::park_slot_threads() {
   if (m_ctx.parked == m_ctx.slot_threads) return true;
   m_ctx.reusable = false;
   for (Executor* e : m_executors) e->release_parked(e->slot_thread_count());
+  release_slot_loop();
   wait(sc_core::SC_ZERO_TIME);
   return false;
 }
@@ -278,6 +309,7 @@ void Executor::end_of_elaboration() {
   // Threads are created in the same order as before (executor by executor, slot by slot); those left
   // out are never active in a kernel of the workload (see Chip::plan_threads).
   m_fw = socket.get_interface(0);
+  if (m_ctx.slot_loop) return;  // the chip's slot loop runs the slots
   const size_t x = static_cast<size_t>(m_index);
   const int slots = x < m_ctx.slots_wanted.size() ? std::min(m_max_slots, m_ctx.slots_wanted[x]) : 0;
   for (int s = 0; s < slots; ++s) spawn_slot(s, false);
@@ -337,12 +369,12 @@ void Executor::slot_thread(int slot, bool parked) {
         // instructions into fresh memory several times (perf: 3.5% of a 70B decode step's CPU).
         if (task.instrs.capacity() < m_ctx.task_instrs) task.instrs.reserve(m_ctx.task_instrs);
         prog.make_task(index, task);
-        run_task(task, index, qk, vm.get(), state);
+        run_task(task, index, qk, vm.get(), state, now_ticks());
       } else {
         // Per-core streams are produced on demand: whole when they fit a piece, else piece by piece.
         stream.start(prog, index, task);
-        if (stream.finished()) run_task(task, index, qk, nullptr, state);
-        else run_stream(stream, profile_task(prog, index, stream.piece()), task, index, qk);
+        if (stream.finished()) run_task(task, index, qk, nullptr, state, now_ticks());
+        else run_stream(stream, profile_task(prog, index, stream.piece()), task, index, qk, now_ticks());
       }
       const Tick now = now_ticks();
       if (qk.need_sync(now)) qk.sync(now);
@@ -352,6 +384,7 @@ void Executor::slot_thread(int slot, bool parked) {
 }
 
 void Executor::release_parked(int count) {
+  if (m_ctx.slot_loop) return;
   count = std::min(count, m_max_slots);
   for (int s = m_threads; s < count; ++s) spawn_slot(s, true);
   for (int s = 0; s < count; ++s) m_park[static_cast<size_t>(s)]->notify();
@@ -448,9 +481,28 @@ struct Executor::WholeTask {
   Tick done(std::uint32_t i) const { return completion[i]; }
 };
 
-void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st) {
-  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
-  const Tick t0 = task_origin(qk, kernel);
+// A slot's state in the chip's slot loop: what a slot thread keeps in its frame (slot_thread), and
+// where it is in its part of the kernel.
+struct Executor::SlotRun {
+  enum class Phase { kNext, kTask, kAfterTask };
+  Phase phase = Phase::kNext;
+  bool waiting = false;  // returned a wake time: resumed after a quantum sync
+  bool first = true;     // no task taken yet in this kernel
+  std::uint64_t index = 0;
+  QuantumKeeper qk;
+  Task task;
+  TaskStream stream;
+  std::unique_ptr<TileVM> vm;
+  SlotState state;
+  // The task in progress: a whole task (its window over `task` and `state`) or a streamed one.
+  ListState list;
+  std::optional<WholeTask> whole;
+  std::unique_ptr<StreamRun, StreamRunDeleter> streamed;
+  std::optional<block_pool::Scope> pooled;  // open while a whole task runs (as slot_thread's scope)
+  bool functional = false;                  // the whole task's functional semantics run at its end
+};
+
+void Executor::prepare_whole(const Task& task, SlotState& st) {
   const size_t n = task.instrs.size();
   const size_t engines = m_engines.size();
   st.done.assign(n, WholeTask::kPending);
@@ -461,17 +513,23 @@ void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, Tile
   for (SlotState::Head& h : st.heads) h.pos = pos, pos += h.end, h.end = h.pos;
   st.order.resize(n);
   for (size_t i = 0; i < n; ++i) st.order[st.heads[task.instrs[i].engine].end++] = static_cast<std::uint32_t>(i);
+}
+
+void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st, Tick now) {
+  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
+  const Tick t0 = task_origin(qk, kernel, now);
+  prepare_whole(task, st);
   WholeTask w(task, st);
-  const Tick task_end = list_schedule(w, n, st.heads, t0, index, kernel, qk);
+  const Tick task_end = list_schedule(w, task.instrs.size(), st.heads, t0, index, kernel, qk, now);
   // Functional semantics follow program order (buffers are reused across pipeline stages).
   if (vm)
     for (const Instr& in : task.instrs)
       if (in.func >= 0) vm->exec(task.func[static_cast<size_t>(in.func)]);
-  end_task(t0, task_end, qk);
+  end_task(t0, task_end, qk, now_ticks());
 }
 
-Tick Executor::task_origin(const QuantumKeeper& qk, std::uint32_t kernel) {
-  const Tick base = now_ticks();
+Tick Executor::task_origin(const QuantumKeeper& qk, std::uint32_t kernel, Tick now) {
+  const Tick base = now;
   Tick start = task_start_latency();
   if (kernel != m_started_kernel) {
     m_started_kernel = kernel;
@@ -494,12 +552,287 @@ Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kern
   return ready + t.latency;
 }
 
-void Executor::end_task(Tick t0, Tick task_end, QuantumKeeper& qk) {
+void Executor::end_task(Tick t0, Tick task_end, QuantumKeeper& qk, Tick now) {
   // The slot is free again when the task's last transaction completes.
-  Tick now = now_ticks();
   qk.set(task_end > now ? task_end - now : 0);
   m_ctx.counters.task_ticks += static_cast<double>(task_end - t0);
-  m_ctx.dispatcher.complete(task_end);
+  m_ctx.dispatcher.complete(task_end, now);
+}
+
+Executor::~Executor() = default;
+
+bool Executor::start_slot(int slot, Tick now, Tick& wake) {
+  const size_t s = static_cast<size_t>(slot);
+  if (m_runs.size() <= s) m_runs.resize(s + 1);
+  if (!m_runs[s]) {
+    m_runs[s] = std::make_unique<SlotRun>();
+    if (m_ctx.tensors) m_runs[s]->vm = std::make_unique<TileVM>(*m_ctx.tensors);
+  }
+  SlotRun& r = *m_runs[s];
+  r.phase = SlotRun::Phase::kNext;
+  r.waiting = false;
+  r.first = true;
+  r.qk.reset();
+  return resume_slot(slot, now, wake);
+}
+
+// slot_thread's loop over the kernel's tasks, resumable where the slot thread waits.
+bool Executor::resume_slot(int slot, Tick now, Tick& wake) {
+  SlotRun& r = *m_runs[static_cast<size_t>(slot)];
+  if (r.waiting) {
+    r.qk.resumed(now);
+    r.waiting = false;
+  }
+  for (;;) {
+    if (r.phase == SlotRun::Phase::kNext) {
+      if (!m_ctx.dispatcher.next(m_index, slot, r.first, r.index)) {
+        wake = now + r.qk.local();  // the slot's last sync of the kernel
+        return false;
+      }
+      r.first = false;
+      r.phase = SlotRun::Phase::kTask;
+      if (!begin_task(r, now)) {
+        wake = now + r.qk.local();
+        r.waiting = true;
+        return true;
+      }
+    } else if (r.phase == SlotRun::Phase::kTask) {
+      if (!continue_task(r, now)) {
+        wake = now + r.qk.local();
+        r.waiting = true;
+        return true;
+      }
+    } else {
+      r.phase = SlotRun::Phase::kNext;
+      continue;
+    }
+    // The task ended at `now` (end_task): the slot syncs to its end when that lies past the quantum.
+    r.phase = SlotRun::Phase::kAfterTask;
+    if (r.qk.need_sync(now)) {
+      wake = now + r.qk.local();
+      r.waiting = true;
+      return true;
+    }
+  }
+}
+
+bool Executor::begin_task(SlotRun& r, Tick now) {
+  const Program& prog = *m_ctx.dispatcher.program();
+  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
+  r.functional = false;
+  if (!prog.static_placement || r.vm) {
+    if (r.vm) r.vm->reset();
+    r.pooled.emplace();
+    r.task.clear();
+    if (r.task.instrs.capacity() < m_ctx.task_instrs) r.task.instrs.reserve(m_ctx.task_instrs);
+    prog.make_task(r.index, r.task);
+    r.functional = r.vm != nullptr;
+  } else {
+    r.stream.start(prog, r.index, r.task);
+    if (!r.stream.finished()) {
+      r.streamed.reset(begin_stream(r.stream, r.task, r.index, r.list, r.qk, now));
+      return continue_task(r, now);
+    }
+  }
+  const Tick t0 = task_origin(r.qk, kernel, now);
+  prepare_whole(r.task, r.state);
+  r.whole.emplace(r.task, r.state);
+  list_begin(*r.whole, r.list, r.state.heads, r.task.instrs.size(), t0, r.index, kernel);
+  return continue_task(r, now);
+}
+
+bool Executor::continue_task(SlotRun& r, Tick now) {
+  if (r.streamed) {
+    if (!continue_stream(*r.streamed, r.list, r.qk, now)) return false;
+    r.streamed.reset();
+    end_task(r.list.t0, r.list.task_end, r.qk, now);
+    return true;
+  }
+  if (!list_run(*r.whole, r.list, r.qk, now)) return false;
+  if (r.functional)
+    for (const Instr& in : r.task.instrs)
+      if (in.func >= 0) r.vm->exec(r.task.func[static_cast<size_t>(in.func)]);
+  r.whole.reset();
+  r.pooled.reset();
+  end_task(r.list.t0, r.list.task_end, r.qk, now);
+  return true;
+}
+
+void Chip::slot_loop_thread() {
+  forget_stale_coroutine_poison();
+  m_ctx.guard.run([this] { run_slot_loop(); });
+}
+
+void Chip::release_slot_loop() {
+  if (m_ctx.slot_loop) m_loop_park.notify();
+}
+
+namespace {
+// The slot loop's timed wakes, ordered as SystemC 2.3's timed-event queue orders the slot threads'
+// timed waits (sc_ppq: a binary heap on the time alone, 1-based; an insert moves up past strictly
+// later parents only, an extraction moves the last element to the top and lets it sink below strictly
+// earlier children, the left one first). Equal times come out in this heap's order, not in insertion
+// order, and which slot takes the next task or books a calendar first at a tie decides results (up to
+// several per cent on short symmetric kernels), so the loop keeps the slot threads' order exactly.
+struct SlotWake {
+  enum Kind : std::uint32_t {
+    kSlot,       // a slot's quantum sync
+    kFinal,      // a slot's last sync of the kernel: it then waits for the next start
+    kHostDone,   // the host thread woken by the kernel's end (its waits share the timed-event queue)
+    kHostEnd,    // the host thread at the kernel's last completion
+    kHostLaunch  // the host thread after the next launch's overhead: it starts the next kernel
+  };
+  Tick at;
+  std::uint32_t executor, slot;
+  Kind kind;
+};
+class WakeHeap {
+ public:
+  bool empty() const { return m_n == 0; }
+  const SlotWake& top() const { return m_h[1]; }
+  void clear() { m_n = 0; }
+  void insert(const SlotWake& w) {
+    if (m_h.size() < m_n + 2) m_h.resize(m_n + 2 + m_h.size() / 2);
+    size_t i = ++m_n;
+    while (i > 1 && m_h[i / 2].at > w.at) {
+      m_h[i] = m_h[i / 2];
+      i /= 2;
+    }
+    m_h[i] = w;
+  }
+  SlotWake extract() {
+    const SlotWake top = m_h[1];
+    m_h[1] = m_h[m_n--];
+    for (size_t i = 1;;) {
+      const size_t l = 2 * i, r = l + 1;
+      size_t best = (l <= m_n && m_h[l].at < m_h[i].at) ? l : i;
+      if (r <= m_n && m_h[r].at < m_h[best].at) best = r;
+      if (best == i) break;
+      std::swap(m_h[i], m_h[best]);
+      i = best;
+    }
+    return top;
+  }
+
+ private:
+  std::vector<SlotWake> m_h;
+  size_t m_n = 0;
+};
+}  // namespace
+
+// The host thread's timed waits after a kernel's last completion (host_loop, run_kernels), in the slot
+// loop's copy of the timed-event queue: they change the order in which the slots' last syncs at equal
+// times come out of it, and so the order in which the slots wait for the next start.
+template <class Wake, class Heap>
+void Chip::host_waits(const Wake& w, Heap& timed) {
+  const Dispatcher& d = m_ctx.dispatcher;
+  Tick at = w.at;
+  if (w.kind == Wake::kHostDone) {
+    if (d.last_end() > at) {  // run_kernels waits for the last task's end
+      timed.insert({d.last_end(), 0, 0, Wake::kHostEnd});
+      return;
+    }
+  } else if (w.kind != Wake::kHostEnd) {
+    return;  // kHostLaunch: the next kernel starts
+  }
+  // The next launch's overhead, when there is a next launch.
+  if (m_launch_overhead > 0 && static_cast<size_t>(d.kernel_id()) + 1 < m_shapes.size())
+    timed.insert({at + m_launch_overhead, 0, 0, Wake::kHostLaunch});
+}
+
+void Chip::run_slot_loop() {
+  WakeHeap timed;
+  // What SystemC runs next at the current time (a delta's runnable threads, in order), and the next delta's.
+  std::vector<SlotWake> runnable, delta;
+  // The slots waiting for the next kernel's start, in the order they began to wait.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> waiting;
+  bool fresh = true;  // the run's first kernel: the slot threads wait in their creation order
+  Dispatcher& d = m_ctx.dispatcher;
+  for (;;) {
+    wait(d.start_event);
+    if (!d.program()) {  // end of run
+      if (!m_ctx.reusable) return;
+      ++m_ctx.parked;
+      wait(m_loop_park);
+      --m_ctx.parked;
+      if (!m_ctx.reusable) return;
+      fresh = true;
+      continue;
+    }
+    if (fresh) {  // the threads a slot-thread chip has for this workload, executor by executor, slot by slot
+      waiting.clear();
+      for (size_t x = 0; x < m_executors.size(); ++x) {
+        const int planned = x < m_ctx.slots_wanted.size() ? m_ctx.slots_wanted[x] : 0;
+        const int n = std::min(m_executors[x]->max_slot_count(), planned);
+        for (int s = 0; s < n; ++s) waiting.push_back({static_cast<std::uint32_t>(x), static_cast<std::uint32_t>(s)});
+      }
+      fresh = false;
+    }
+    const Tick q = static_cast<Tick>(tlm_utils::tlm_quantumkeeper::get_global_quantum().value());
+    Tick sim = now_ticks();
+    // sc_event::trigger wakes the start event's waiters first, last, last but one, ... (it removes each
+    // woken one by moving the last into its place).
+    runnable.clear();
+    if (!waiting.empty()) {
+      runnable.push_back({sim, waiting[0].first, waiting[0].second, SlotWake::kSlot});
+      for (size_t i = waiting.size() - 1; i >= 1; --i)
+        runnable.push_back({sim, waiting[i].first, waiting[i].second, SlotWake::kSlot});
+    }
+    waiting.clear();
+    timed.clear();
+    delta.clear();
+    bool at_start = true;
+    for (;;) {
+      for (size_t i = 0; i < runnable.size(); ++i) {
+        const SlotWake w = runnable[i];
+        if (w.kind != SlotWake::kSlot) {
+          if (w.kind == SlotWake::kFinal) waiting.push_back({w.executor, w.slot});
+          else host_waits(w, timed);
+          continue;
+        }
+        Executor& e = *m_executors[w.executor];
+        const bool was_finished = d.finished();
+        Tick at = 0;
+        bool more;
+        if (at_start) {
+          if (static_cast<int>(w.slot) >= e.active_slot_count()) {  // no part in this kernel: waits again
+            waiting.push_back({w.executor, w.slot});
+            continue;
+          }
+          more = e.start_slot(static_cast<int>(w.slot), w.at, at);
+        } else {
+          more = e.resume_slot(static_cast<int>(w.slot), w.at, at);
+        }
+        // A sync of no time is a delta (SystemC's wait(SC_ZERO_TIME)); a slot with no more tasks syncs once
+        // more to its local time, then waits for the next start.
+        // The kernel's last completion notified the host a delta later, before the slot's own sync.
+        if (!was_finished && d.finished()) delta.push_back({w.at, 0, 0, SlotWake::kHostDone});
+        const SlotWake next{at, w.executor, w.slot, more ? SlotWake::kSlot : SlotWake::kFinal};
+        if (at == w.at) delta.push_back(next);
+        else timed.insert(next);
+      }
+      runnable.clear();
+      at_start = false;
+      if (!delta.empty()) {  // SystemC 2.3 triggers a delta's notifications last first
+        runnable.assign(delta.rbegin(), delta.rend());
+        delta.clear();
+        continue;
+      }
+      if (timed.empty()) break;
+      const Tick t = timed.top().at;
+      // The simulation time moves to the start of the quantum holding the wake (to the wake itself
+      // without a quantum), so that other processes run at least once per quantum; once every task has
+      // completed, the slots' last syncs need no waiting (the host may start the next kernel meanwhile).
+      if (t > sim && !d.finished()) {
+        const Tick to = q > 0 ? t - t % q : t;
+        if (to > sim) {
+          wait(sc_time::from_value(static_cast<sc_dt::uint64>(to - sim)));
+          sim = to;
+        }
+      }
+      while (!timed.empty() && timed.top().at == t) runnable.push_back(timed.extract());
+    }
+  }
 }
 
 namespace {

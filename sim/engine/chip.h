@@ -68,7 +68,8 @@ class Dispatcher {
   void start(const Program* p, std::uint32_t kernel_id, int executors, int slots = 1);
   // `first`: the slot's first task of this kernel (its place in the breadth-first first wave).
   bool next(int executor, int slot, bool first, std::uint64_t& index);
-  void complete(Tick end);
+  // A task ends at `end`, its slot being at `now` (the kernel ends no earlier than the last one's `now`).
+  void complete(Tick end, Tick now);
   bool finished() const { return m_prog && m_completed == m_prog->num_tasks; }
   Tick last_end() const { return m_last_end; }
   const Program* program() const { return m_prog; }
@@ -112,6 +113,7 @@ struct ExecContext {
   std::vector<int> slots_wanted;
   size_t task_instrs = 0;               // instructions of the running kernel's first task (a slot's reserve)
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
+  bool slot_loop = false;               // the executors' slots run in the chip's one slot loop (Chip::run_slot_loop)
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
   ProcessGuard guard;                   // the host and slot threads' first exception, for the caller
@@ -187,6 +189,21 @@ class Chip : public sc_core::sc_module {
  private:
   void host_thread();
   void host_loop();
+  // The slot loop (the default; XPUSIM_SLOT_THREADS=1 gives every slot a SystemC thread of its own):
+  // one SystemC thread runs every executor slot of the chip. Each slot's list scheduling is resumable
+  // (Executor::resume_slot): where a slot thread would wait for its quantum sync, the slot returns the
+  // time it waits for, and the loop keeps the slots in a min-heap of these wake times (ties by executor,
+  // then slot: deterministic). It runs each slot in the order of its wake time at that time (the
+  // slot's `now`; the memory system is passive and takes the initiator's time with each transaction),
+  // and only waits in SystemC when the next wake lies in a later quantum, to that quantum's start: other
+  // SystemC processes (the host thread) interleave at quantum granularity, as with temporal decoupling.
+  // This replaces a coroutine switch and a timed event per slot sync with a heap operation.
+  void slot_loop_thread();
+  void run_slot_loop();
+  void release_slot_loop();
+  template <class Wake, class Heap>
+  void host_waits(const Wake& w, Heap& timed);
+  sc_core::sc_event m_loop_park;  // wakes the parked slot loop of a reusable chip
   void run_kernels();
   bool park_slot_threads();
   // Works out, for the queued kernels, each launch's resident tasks per executor and first task's size
@@ -267,7 +284,15 @@ class alignas(64) Executor : public sc_core::sc_module {
   // parked and is woken in its place in that order, so the threads wait for the run's start in the same
   // order as when all of them were created at elaboration. The others stay parked through the run.
   void release_parked(int count);
+  ~Executor() override;
+  // The slot loop's side (Chip::run_slot_loop): start_slot() begins slot `slot`'s part of the kernel just
+  // started at `now`, resume_slot() goes on at `now`, the time the slot waited for. Both return true with
+  // `wake` set when the slot must be resumed at `wake`, false when it has no more tasks in this kernel.
+  bool start_slot(int slot, Tick now, Tick& wake);
+  bool resume_slot(int slot, Tick now, Tick& wake);
   int slot_thread_count() const { return m_threads; }
+  int active_slot_count() const { return std::min(m_max_slots, m_active_slots); }
+  int max_slot_count() const { return m_max_slots; }
   void reset_engines();
   int index() const { return m_index; }
   int num_engines() const { return static_cast<int>(m_engines.size()); }
@@ -300,24 +325,49 @@ class alignas(64) Executor : public sc_core::sc_module {
     std::vector<Head> heads;
   };
   struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
+  // A list scheduling in progress (list_begin / list_run, sim/engine/list_schedule.h).
+  struct ListState {
+    SlotState::Head* hd = nullptr;
+    std::uint64_t count = 0, step = 0, index = 0;
+    Tick t0 = 0, task_end = 0;
+    std::uint32_t kernel = 0;
+  };
+  struct SlotRun;    // a slot's state in the slot loop (chip.cpp)
+  struct StreamRun;  // a streamed task in progress in the slot loop (stream_exec.cpp)
+  struct StreamRunDeleter {
+    void operator()(StreamRun* p) const;
+  };
+  std::vector<std::unique_ptr<SlotRun>> m_runs;  // per slot, the slot loop's
+  // The parts of resume_slot: a task begins (false: it ended at once) / goes on (true: it ended).
+  bool begin_task(SlotRun& r, Tick now);
+  bool continue_task(SlotRun& r, Tick now);
+  StreamRun* begin_stream(TaskStream& s, Task& task, std::uint64_t index, ListState& list, QuantumKeeper& qk,
+                          Tick now);
+  bool continue_stream(StreamRun& run, ListState& list, QuantumKeeper& qk, Tick now);
+  void prepare_whole(const Task& task, SlotState& st);
   // Creates slot thread `slot` (slot order); a `parked` one starts as if woken from its park event.
   void spawn_slot(int slot, bool parked);
   void slot_thread(int slot, bool parked);
-  void run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st);
+  void run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st, Tick now);
   // A task produced piece by piece (a per-core stream; sim/engine/stream_exec.cpp): the same list
   // scheduling as run_task over a window of the task, fed by `s` as the engines' queues run dry.
   void run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
-                  QuantumKeeper& qk);
+                  QuantumKeeper& qk, Tick now);
   // The list scheduler shared by run_task and run_stream (sim/engine/list_schedule.h): `count`
   // instructions of window `w` in the order of their ready times; returns the task's last completion.
   template <class Window>
   Tick list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                     std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk);
+                     std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk, Tick now);
+  template <class Window>
+  void list_begin(Window& w, ListState& s, std::vector<SlotState::Head>& heads, std::uint64_t count, Tick t0,
+                  std::uint64_t index, std::uint32_t kernel);
+  template <class Window>
+  bool list_run(Window& w, ListState& s, QuantumKeeper& qk, Tick now);
   // Shared by run_task and run_stream: a task's start time, one instruction's execution (returns its
   // completion) and the task's end.
-  Tick task_origin(const QuantumKeeper& qk, std::uint32_t kernel);
+  Tick task_origin(const QuantumKeeper& qk, std::uint32_t kernel, Tick now);
   Tick execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel);
-  void end_task(Tick t0, Tick task_end, QuantumKeeper& qk);
+  void end_task(Tick t0, Tick task_end, QuantumKeeper& qk, Tick now);
   struct EngineClock {
     Tick free = 0;  // when the engine can take its next instruction
     Tick busy = 0;  // time it was occupied
@@ -354,6 +404,11 @@ void fresh_systemc_kernel();
 std::unique_ptr<Chip> take_warm_chip(const std::string& key);
 void keep_warm_chip(const std::string& key, std::unique_ptr<Chip> chip);
 void drop_warm_chip();
+// Whether chips run their executors' slots in one slot loop (Chip::run_slot_loop; the default) or one
+// SystemC thread per slot (XPUSIM_SLOT_THREADS=1, read once: the earlier engine, kept to compare).
+bool slot_loop_default();
+// Sets it for the chips built from now on (tests compare the two); drops the warm chip, built the other way.
+void set_slot_loop_default(bool on);
 inline Tick now_ticks() { return static_cast<Tick>(sc_core::sc_time_stamp().value()); }
 // For a target: the transfer's arrival time and the calendar horizon (global time less one
 // quantum, set by the initiator). Arrivals older than the horizon are moved up to it. The completion

@@ -4,6 +4,11 @@
 // order of the instructions' ready times and the quantum keeper only ever moves forward through this
 // task's events.
 //
+// The scheduling is resumable: list_begin() loads the engines' heads, list_run() runs steps until the
+// task is done (true) or a quantum sync is due (false: the slot's keeper holds the local time to wait
+// for); the caller then waits (a slot thread: QuantumKeeper::sync) or lets the chip's slot loop resume
+// the slot at that time (Chip::run_slot_loop), and calls list_run() again with the time it resumes at.
+//
 // A Window holds the task's instructions and their state:
 //   bool front(size_t e, std::uint32_t& cand)  the engine's next unprocessed instruction (false: none)
 //   const Instr& instr(std::uint32_t i)        an instruction the window still holds
@@ -22,49 +27,70 @@
 
 namespace xpu {
 
-template <class Window>
-Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
-                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& slot_qk) {
-  const size_t engines = m_engines.size();
-  // The slot's keeper, copied into this frame for the task and back at its end: read after every quantum
-  // sync, it then shares the frame's lines instead of being reached through the caller's argument.
-  QuantumKeeper qk = slot_qk;
-  // An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
-  // the dependency part only changes when one of them is processed, so it is cached per engine.
-  auto refresh = [&](SlotState::Head& h) {
-    Tick r = t0;
-    for (std::uint32_t d : h.dep) {
-      if (d == kNoDep) continue;
-      if (!w.processed(d)) {
-        h.dep_ready = SlotState::Head::kBlocked;
-        return;
-      }
-      r = std::max(r, w.done(d));
-    }
-    h.dep_ready = r;
-  };
-  heads.resize(engines);
-  // The heads' own address, not the vector's: see WholeTask (chip.cpp) on reads after a quantum sync.
-  SlotState::Head* const hd = heads.data();
-  auto load_head = [&](size_t e) {
-    SlotState::Head& h = hd[e];
-    if (!w.front(e, h.cand)) {
-      h.cand = kNoDep;
-      h.dep_ready = SlotState::Head::kBlocked;
+namespace list_detail {
+// An engine's next instruction is ready at max(t0, engine free, completion of its dependencies);
+// the dependency part only changes when one of them is processed, so it is cached per engine.
+template <class Window, class Head>
+inline void refresh(Window& w, Head& h, Tick t0) {
+  Tick r = t0;
+  for (std::uint32_t d : h.dep) {
+    if (d == kNoDep) continue;
+    if (!w.processed(d)) {
+      h.dep_ready = Head::kBlocked;
       return;
     }
-    const Instr& c = w.instr(h.cand);
-    // Three plain stores: std::copy of 12 bytes compiled to a memmove call through the PLT (5% of a
-    // decode step's CPU time, perf).
-    h.dep[0] = c.dep[0], h.dep[1] = c.dep[1], h.dep[2] = c.dep[2];
-    refresh(h);
-  };
-  for (size_t e = 0; e < engines; ++e) load_head(e);
-  Tick task_end = t0;
-  // Simulation time moves only while this thread waits (qk.sync() below): execute() sends its
-  // transactions with b_transport, which does not wait, so the time is read once per wait.
-  Tick now = now_ticks();
-  for (std::uint64_t step = 0; step < count; ++step) {
+    r = std::max(r, w.done(d));
+  }
+  h.dep_ready = r;
+}
+template <class Window, class Head>
+inline void load_head(Window& w, Head& h, size_t e, Tick t0) {
+  if (!w.front(e, h.cand)) {
+    h.cand = kNoDep;
+    h.dep_ready = Head::kBlocked;
+    return;
+  }
+  const Instr& c = w.instr(h.cand);
+  // Three plain stores: std::copy of 12 bytes compiled to a memmove call through the PLT (5% of a
+  // decode step's CPU time, perf).
+  h.dep[0] = c.dep[0], h.dep[1] = c.dep[1], h.dep[2] = c.dep[2];
+  refresh(w, h, t0);
+}
+}  // namespace list_detail
+
+template <class Window>
+void Executor::list_begin(Window& w, ListState& s, std::vector<SlotState::Head>& heads, std::uint64_t count, Tick t0,
+                          std::uint64_t index, std::uint32_t kernel) {
+  const size_t engines = m_engines.size();
+  heads.resize(engines);
+  // The heads' own address, not the vector's: see WholeTask (chip.cpp) on reads after a quantum sync.
+  s.hd = heads.data();
+  s.count = count;
+  s.step = 0;
+  s.t0 = t0;
+  s.task_end = t0;
+  s.index = index;
+  s.kernel = kernel;
+  for (size_t e = 0; e < engines; ++e) list_detail::load_head(w, s.hd[e], e, t0);
+}
+
+template <class Window>
+bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick now) {
+  const size_t engines = m_engines.size();
+  // The slot's keeper and the scheduling's state, copied into this frame and back when it returns: read
+  // after every quantum sync, they then share the frame's lines instead of being reached through the
+  // caller's arguments.
+  QuantumKeeper qk = slot_qk;
+  SlotState::Head* const hd = s.hd;
+  const Tick t0 = s.t0;
+  const std::uint64_t count = s.count;
+  const std::uint32_t kernel = s.kernel;
+  Tick task_end = s.task_end;
+  std::uint64_t step = s.step;
+  if (step > 0 && step < count)  // resumed after a quantum sync: other slots ran meanwhile, start loading the candidates
+    for (size_t e = 0; e < engines; ++e)
+      if (hd[e].cand != kNoDep) prefetch_instr(&w.instr(hd[e].cand));
+  while (step < count) {
     std::uint32_t pick = kNoDep;
     Tick ready = 0;
     for (size_t e = 0; e < engines; ++e) {
@@ -75,37 +101,51 @@ Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotSta
       if (pick == kNoDep || r < ready || (r == ready && h.cand < pick)) pick = h.cand, ready = r;
     }
     if (pick == kNoDep)
-      throw std::logic_error(std::string(name()) + ": task " + std::to_string(index) + " of " +
+      throw std::logic_error(std::string(name()) + ": task " + std::to_string(s.index) + " of " +
                              m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
     decltype(auto) in = w.take(pick);
+    // Simulation time moves only between list_run() calls: execute() sends its transactions with
+    // b_transport, which does not wait.
     Tick end = execute(in, ready, now, kernel);
     // A joined copy (Instr::k of a DMA, build::join) completes for its dependants no earlier than the copy
     // it joins.
     if (in.is_dma() && in.k != 0) end = std::max(end, w.done(in.k - 1));
     w.finish(pick, end);
-    load_head(in.engine);
+    list_detail::load_head(w, hd[in.engine], in.engine, t0);
     for (size_t e = 0; e < engines; ++e) {
       SlotState::Head& h = hd[e];
       if (h.dep_ready == SlotState::Head::kBlocked && h.cand != kNoDep &&
           (h.dep[0] == pick || h.dep[1] == pick || h.dep[2] == pick))
-        refresh(h);
+        list_detail::refresh(w, h, t0);
     }
     task_end = std::max(task_end, end);
+    ++step;
+    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, s.index);
     // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
     if (ready > now) {
       qk.set(ready - now);
       if (qk.need_sync(now)) {
-        now = qk.sync(now);
-        // Other threads ran meanwhile: start loading the candidates the next step reads.
-        for (size_t e = 0; e < engines; ++e)
-          if (hd[e].cand != kNoDep) prefetch_instr(&w.instr(hd[e].cand));
+        s.step = step;
+        s.task_end = task_end;
+        slot_qk = qk;
+        return false;
       }
     }
-    if (m_ctx.trace) trace_transaction(in, ready, end, kernel, index);
   }
+  s.step = step;
+  s.task_end = task_end;
   slot_qk = qk;
   m_ctx.counters.transactions += count;  // counted once, not per step: read only after a kernel
-  return task_end;
+  return true;
+}
+
+template <class Window>
+Tick Executor::list_schedule(Window& w, std::uint64_t count, std::vector<SlotState::Head>& heads, Tick t0,
+                             std::uint64_t index, std::uint32_t kernel, QuantumKeeper& qk, Tick now) {
+  ListState s;
+  list_begin(w, s, heads, count, t0, index, kernel);
+  while (!list_run(w, s, qk, now)) now = qk.sync(now);
+  return s.task_end;
 }
 
 }  // namespace xpu

@@ -40,6 +40,9 @@ class alignas(32) QuantumKeeper {
     advance(now);
     return now;
   }
+  // What sync() does after its wait, for a caller that waited otherwise (the chip's slot loop resumes a
+  // slot at its local time, now + local()): `now` is that time.
+  void resumed(Tick now) { advance(now); }
   void reset() {
     m_quantum = tlm::tlm_global_quantum::instance().get().value();
     restart(stamp());

@@ -99,13 +99,38 @@ class StreamWindow {
 }  // namespace
 
 void Executor::run_stream(TaskStream& s, const TaskProfile& prof, Task& task, std::uint64_t index,
-                          QuantumKeeper& qk) {
+                          QuantumKeeper& qk, Tick now) {
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
-  const Tick t0 = task_origin(qk, kernel);
+  const Tick t0 = task_origin(qk, kernel, now);
   StreamWindow w(s, prof, task, m_engines.size(), t0);
   std::vector<SlotState::Head> heads;
-  const Tick task_end = list_schedule(w, prof.count, heads, t0, index, kernel, qk);
-  end_task(t0, task_end, qk);
+  const Tick task_end = list_schedule(w, prof.count, heads, t0, index, kernel, qk, now);
+  end_task(t0, task_end, qk, now_ticks());
+}
+
+// A streamed task in the slot loop: run_stream's frame, kept between the slot's resumptions.
+struct Executor::StreamRun {
+  StreamRun(TaskStream& s, TaskProfile p, Task& task, size_t engines, Tick t0)
+      : prof(std::move(p)), w(s, prof, task, engines, t0) {}
+  TaskProfile prof;
+  StreamWindow w;
+  std::vector<SlotState::Head> heads;
+};
+
+void Executor::StreamRunDeleter::operator()(StreamRun* p) const { delete p; }
+
+Executor::StreamRun* Executor::begin_stream(TaskStream& s, Task& task, std::uint64_t index, ListState& list,
+                                            QuantumKeeper& qk, Tick now) {
+  TaskProfile prof = profile_task(*m_ctx.dispatcher.program(), index, s.piece());
+  const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
+  const Tick t0 = task_origin(qk, kernel, now);
+  auto* run = new StreamRun(s, std::move(prof), task, m_engines.size(), t0);
+  list_begin(run->w, list, run->heads, run->prof.count, t0, index, kernel);
+  return run;
+}
+
+bool Executor::continue_stream(StreamRun& run, ListState& list, QuantumKeeper& qk, Tick now) {
+  return list_run(run.w, list, qk, now);
 }
 
 }  // namespace xpu

@@ -17,7 +17,8 @@ ENV = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
 
 def test_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path):
     out = tmp_path / "run"
-    p = subprocess.Popen([XPUSIM, "kernel", "gemm", "--m", "16384", "--n", "16384", "--k", "16384", "--out", str(out)],
+    # A run that lasts well past the second below: 16384^3 took 0.75 CPU-seconds with the slot loop (2026-12-05).
+    p = subprocess.Popen([XPUSIM, "kernel", "gemm", "--m", "32768", "--n", "32768", "--k", "32768", "--out", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     time.sleep(1.0)
     p.send_signal(signal.SIGINT)
