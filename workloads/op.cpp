@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "sim/base/error.h"
+#include "sim/base/nearest_name.h"
 #include "sim/base/limits.h"
 #include "sim/base/units.h"
 
@@ -46,8 +47,8 @@ const std::vector<std::string>& op_kind_names() {
 OpKind parse_op_kind(const std::string& s) {
   for (const auto& kn : kKinds)
     if (s == kn.name) return kn.kind;
-  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) +
-                   (nearest_of(s, op_kind_names()).empty() ? "" : " (did you mean " + nearest_of(s, op_kind_names()) + "?)"));
+  const std::string hint = nearest_name(s, op_kind_names());
+  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
 }
 
 namespace {
@@ -162,7 +163,8 @@ std::string OpSpec::shape_str() const {
       os << (decode ? "decode" : "prefill") << " b=" << batch << " h=" << heads << " kv=" << kv_heads
          << " q=" << seq_q << " s=" << seq_kv << " d=" << head_dim;
       if (head_dim_v && head_dim_v != head_dim) os << "/" << head_dim_v;
-      if (causal) os << " causal";
+      // One decode query attends to every cached key: no mask to name (a multi-token decode step is causal among its queries).
+      if (causal && !(decode && seq_q == 1)) os << " causal";
       if (window > 0) os << " window=" << window;
       if (!impl.empty()) os << " impl=" << impl;
       break;

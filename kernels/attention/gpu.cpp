@@ -514,6 +514,11 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
 
 KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
   refuse_neuron_impl(spec.name, op);
+  // FlashAttention-3 is written for Hopper's TMA and wgmma; sm.cluster_multicast (thread-block clusters with TMA
+  // multicast, Hopper and later) is the preset's mark of that generation.
+  if (op.impl == "fa3" && !spec.sm.cluster_multicast)
+    unsupported(spec.name, op, "--impl fa3: FlashAttention-3 needs Hopper's TMA and wgmma, which " + spec.name +
+                                   " lacks (sm.cluster_multicast: false); --impl fa2 runs here");
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");

@@ -15,6 +15,7 @@
 #include "kernels/collective/collective.h"
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
+#include "sim/base/nearest_name.h"
 #include "sim/base/strformat.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
@@ -155,7 +156,7 @@ int cmd_kernel(int argc, char** argv) {
   // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
   const std::vector<std::string> ops = kernel_op_names();
   if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end()) {
-    const std::string hint = nearest_of(rest[0], ops);
+    const std::string hint = nearest_name(rest[0], ops);
     throw InputError("kernel: unknown op '" + rest[0] + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
                      "; ops: " + join(ops));
   }

@@ -123,6 +123,14 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
   return j;
 }
 
+// A description that ends in the TDP ("..., 700 W") loses it here: the table's TDP column says it.
+static std::string description_without_tdp(const std::string& description, const std::string& tdp) {
+  const std::string tail = ", " + tdp;
+  if (tdp.empty() || description.size() <= tail.size() || description.compare(description.size() - tail.size(), tail.size(), tail) != 0)
+    return description;
+  return description.substr(0, description.size() - tail.size());
+}
+
 std::string chip_list_table() {
   // The TDP is the preset's power.tdp (every family has one), marked where its line says `# assumed:`.
   std::ostringstream os;
@@ -132,7 +140,7 @@ std::string chip_list_table() {
     const PresetTdp tdp = preset_tdp(p);
     any_assumed |= tdp.assumed;
     os << std::left << std::setw(14) << p.name << std::setw(10) << p.family << std::setw(18)
-       << (tdp.text + (tdp.assumed ? " (assumed)" : "")) << p.description << "\n";
+       << (tdp.text + (tdp.assumed ? " (assumed)" : "")) << description_without_tdp(p.description, tdp.text) << "\n";
   }
   if (any_assumed)
     os << "(assumed): no published TDP for the chip; the power model runs on the preset's assumption, whose comment "
@@ -450,12 +458,12 @@ std::string serve_table(const ServeResult& r) {
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& p = r.curve[i];
     auto t = [](double v) { return format_seconds(v); };
-    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f %s%s\n",
+    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f%s%s\n",
                     p.concurrency > 0 ? std::to_string(p.concurrency).c_str() : "-", static_cast<long long>(p.batch),
                     p.throughput_tok_s, p.tok_s_per_user, t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
                     t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
-                    r.curve.size() > 1 && static_cast<int>(i) == r.best ? "<- best" : "", p.meets_slo ? "" : " (misses target)");
+                    r.curve.size() > 1 && static_cast<int>(i) == r.best ? " <- best" : "", p.meets_slo ? "" : " (misses target)");
     if (const auto& k = p.kv_transfer)
       os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s; busy: prefill %.0f%%, "
                       "decode %.0f%%; %.1f tok/s per chip\n",

@@ -396,6 +396,49 @@ def test_list_chips_gives_every_tdp(cli):
     assert "(assumed): no published TDP" in t
 
 
+def test_list_chips_says_the_tdp_once(cli):
+    """The GPU and maia200 descriptions end in their TDP (", 700 W"), which the TDP column now gives: the table
+    drops it from the description (the preset keeps it)."""
+    rows = {l.split()[0]: l for l in cli("list", "chips").stdout.splitlines()[1:] if l and not l.startswith("(")}
+    for chip, tdp in [("h100-sxm", "700 W"), ("h200", "700 W"), ("a100-sxm", "400 W"), ("b200", "1000 W"), ("maia200", "750 W")]:
+        assert rows[chip].count(tdp) == 1 and not rows[chip].endswith(", " + tdp), rows[chip]
+    assert rows["h100-sxm"].endswith("80 GiB HBM3 at 3.35 TB/s"), rows["h100-sxm"]
+
+
+def test_kernel_op_hint_prefers_the_name_a_typo_abbreviates(cli):
+    """`kernel attn` suggested "gemm" (four edits away; "attention" is five): a word whose letters the op's name
+    has in order, from its first, abbreviates it."""
+    for typo, hint in [("attn", "attention"), ("rmsnrm", "rmsnorm"), ("gem", "gemm"), ("atention", "attention")]:
+        p = cli("kernel", typo, check=False)
+        assert p.returncode != 0 and f"(did you mean {hint}?)" in p.stderr, (typo, p.stderr)
+
+
+def test_decode_attention_is_not_tagged_causal(cli):
+    """A one-token decode query attends to every cached key: reports tagged it "causal" even without --causal."""
+    attn = ["kernel", "attention", "--heads", "8", "--seq", "1024", "--format", "json"]
+    assert "causal" not in json.loads(cli(*attn, "--phase", "decode").stdout)["shape"]
+    assert json.loads(cli(*attn, "--phase", "prefill").stdout)["shape"].split()[-2:] == ["causal", "bf16"]
+    assert "causal" in json.loads(cli(*attn, "--phase", "decode", "--seq-q", "4").stdout)["shape"]  # among its 4 queries
+
+
+def test_serve_table_has_no_trailing_spaces(cli):
+    """serve's J/token column ended in a space on every row but the best one."""
+    t = cli("serve", "--model", "llama-3.1-8b", "--input", "256", "--output", "16", "--requests", "8",
+            "--concurrency", "2,4").stdout
+    assert "J/token" in t and [l for l in t.splitlines() if l.endswith(" ")] == [], t
+    assert re.search(r"\d <- best$", t, re.M), t
+
+
+def test_fa3_needs_hopper(cli):
+    """`--impl fa3` ran on a100-sxm, though FlashAttention-3 is written for Hopper's TMA and wgmma."""
+    attn = ["kernel", "attention", "--heads", "8", "--seq", "1024"]
+    p = cli(*attn, "--chip", "a100-sxm", "--impl", "fa3", check=False)
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "a100-sxm" in p.stderr and "--impl fa3" in p.stderr and "--impl fa2 runs here" in p.stderr, p.stderr
+    cli(*attn, "--chip", "a100-sxm", "--impl", "fa2")
+    cli(*attn, "--chip", "h100-sxm", "--impl", "fa3")
+
+
 def test_collective_on_one_chip_names_system(cli):
     """`kernel allreduce --chip h100-sxm` said "unrecognised option '--chip' (see xpusim --help)": a collective
     runs on a system; the error says so, and other unknown flags point at the collective's own help."""

@@ -3,6 +3,7 @@
 
 #include "sim/run/registry.h"
 #include "sim/base/config.h"
+#include "sim/base/nearest_name.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -156,4 +157,18 @@ TEST(Nearest, PrefersACandidateTheWordBegins) {
   EXPECT_EQ(nearest_of(std::string("h100"), chips), "h100-sxm");
   EXPECT_EQ(nearest_of(std::string("h300"), chips), "h200");  // no candidate begins it: edit distance
   EXPECT_EQ(nearest(std::string("tpu-v6"), {"tpu-v6e-256", "tpu-v6e", "tpu-v5e"}), "tpu-v6e");  // the shortest
+}
+
+TEST(Nearest, NearestNamePrefersTheNameATypoAbbreviates) {
+  // "attn" is nearer "gemm" (four edits) than "attention" (five); a user typing it means attention.
+  const std::vector<std::string> ops = {"gemm", "grouped_gemm", "attention", "rmsnorm", "layernorm", "allgather"};
+  EXPECT_TRUE(abbreviates("attn", "attention"));
+  EXPECT_FALSE(abbreviates("attn", "allgather"));  // no second t
+  EXPECT_FALSE(abbreviates("tn", "attention"));    // from the first letter
+  EXPECT_EQ(nearest_name("attn", ops), "attention");
+  EXPECT_EQ(nearest_name("gem", ops), "gemm");          // both begin with it: the nearer
+  EXPECT_EQ(nearest_name("rmsnrm", ops), "rmsnorm");
+  EXPECT_EQ(nearest_name("atention", ops), "attention");  // a letter left out
+  EXPECT_EQ(nearest_name("gemn", ops), "gemm");           // no abbreviation: edit distance
+  EXPECT_EQ(nearest_name("xyz", ops), nearest_of(std::string("xyz"), ops));
 }
