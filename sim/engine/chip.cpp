@@ -740,12 +740,21 @@ void Chip::host_waits(const Wake& w, Heap& timed) {
     timed.insert({at + m_launch_overhead, 0, 0, Wake::kHostLaunch});
 }
 
-void Chip::run_slot_loop() {
+struct Chip::LoopQueues {
   WakeHeap timed;
   // What SystemC runs next at the current time (a delta's runnable threads, in order), and the next delta's.
   std::vector<SlotWake> runnable, delta;
   // The slots waiting for the next kernel's start, in the order they began to wait.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> waiting;
+};
+
+void Chip::run_slot_loop() {
+  if (!m_loop_queues) m_loop_queues = std::make_unique<LoopQueues>();
+  WakeHeap& timed = m_loop_queues->timed;
+  std::vector<SlotWake>& runnable = m_loop_queues->runnable;
+  std::vector<SlotWake>& delta = m_loop_queues->delta;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>>& waiting = m_loop_queues->waiting;
+  waiting.clear();
   bool fresh = true;  // the run's first kernel: the slot threads wait in their creation order
   Dispatcher& d = m_ctx.dispatcher;
   for (;;) {

@@ -204,6 +204,11 @@ class Chip : public sc_core::sc_module {
   template <class Wake, class Heap>
   void host_waits(const Wake& w, Heap& timed);
   sc_core::sc_event m_loop_park;  // wakes the parked slot loop of a reusable chip
+  // The slot loop's queues (its timed wakes, runnable and next-delta slots, the slots waiting for a start):
+  // members, not locals of the loop's coroutine, whose stack SystemC frees without unwinding when a run
+  // ends with the loop inside a wait (LeakSanitizer saw its vectors lost).
+  struct LoopQueues;
+  std::unique_ptr<LoopQueues> m_loop_queues;
   void run_kernels();
   bool park_slot_threads();
   // Works out, for the queued kernels, each launch's resident tasks per executor and first task's size
