@@ -319,3 +319,32 @@ TEST(Fabric, PartsRunExactlyAsTheFlatProgramTheyStandFor) {
     }
   }
 }
+
+// The Neuron instances' chip-to-chip wiring as the runtime lists it: aws-neuron-sdk
+// neuron-runtime/explore/runtime-performance-tips.rst @ db1586c3, "Respect the NUMA node layout", the
+// CONNECTED DEVICES column of each instance's table (neuron-ls). trn1.32xlarge and trn2.48xlarge give
+// device d the two devices beside it in its row of four and d +- 4 (mod 16): the 4x4 torus with both
+// wraparounds; inf2.48xlarge gives d the devices d +- 1 (mod 12): a closed ring of 12. The presets'
+// torus, numbered as the runtime numbers its devices, must link exactly those pairs.
+TEST(Fabric, NeuronInstancesLinkTheDevicesTheRuntimeLists) {
+  const std::vector<std::vector<int>> kTorus16 = {
+      {12, 3, 4, 1}, {13, 0, 5, 2}, {14, 1, 6, 3}, {15, 2, 7, 0}, {0, 7, 8, 5},   {1, 4, 9, 6},
+      {2, 5, 10, 7}, {3, 6, 11, 4}, {4, 11, 12, 9}, {5, 8, 13, 10}, {6, 9, 14, 11}, {7, 10, 15, 8},
+      {8, 15, 0, 13}, {9, 12, 1, 14}, {10, 13, 2, 15}, {11, 14, 3, 12}};
+  const std::vector<std::vector<int>> kRing12 = {{11, 1}, {0, 2}, {1, 3}, {2, 4}, {3, 5}, {4, 6},
+                                                 {5, 7}, {6, 8}, {7, 9}, {8, 10}, {9, 11}, {10, 0}};
+  for (const auto& [preset, table] : std::vector<std::pair<std::string, std::vector<std::vector<int>>>>{
+           {"trn1-32xl", kTorus16}, {"trn2-48xl", kTorus16}, {"inf2-48xl", kRing12}}) {
+    Topology t(load_system(preset));
+    ASSERT_EQ(t.ranks(), static_cast<int>(table.size())) << preset;
+    for (int d = 0; d < t.ranks(); ++d) {
+      std::vector<int> linked;
+      for (int l : t.out_links(d))
+        if (t.links()[static_cast<size_t>(l)].cls.rfind("scale_up", 0) == 0) linked.push_back(t.links()[static_cast<size_t>(l)].dst);
+      std::vector<int> listed = table[static_cast<size_t>(d)];
+      std::sort(linked.begin(), linked.end());
+      std::sort(listed.begin(), listed.end());
+      EXPECT_EQ(linked, listed) << preset << " device " << d;
+    }
+  }
+}
