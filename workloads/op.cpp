@@ -2,6 +2,7 @@
 #include "workloads/op.h"
 
 #include <sstream>
+#include <utility>
 
 #include "sim/base/error.h"
 #include "sim/base/nearest_name.h"
@@ -210,6 +211,17 @@ void OpSpec::validate() const {
       throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
                        ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
   };
+  // Row-wise ops (norms, activations, rope, softmax, sums, top-k, sampling) run on the vector units (CUDA cores, TPU VPU,
+  // Trainium's Vector/Scalar/GpSimd engines, Maia's TVP), none of which computes in fp4 or fp6: those are GEMM
+  // operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
+  auto vector_dtypes = [&] {
+    const std::pair<DType, const char*> operands[] = {{dtype, "--dtype"}, {odtype, "--odtype"}, {wdtype, "--wdtype"}};
+    for (const auto& [d, flag] : operands)
+      if (d == DType::fp4 || d == DType::fp6)
+        throw InputError(std::string(name(kind)) + ": " + flag + " " + xpu::name(d) + ": row-wise ops run on the vector units, "
+                         "which do not compute in " + xpu::name(d) + " (a block-scaled operand format of gemm and "
+                         "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+  };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
     throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
                      ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)");
@@ -271,6 +283,7 @@ void OpSpec::validate() const {
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
+      vector_dtypes();
       if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
       operand(static_cast<double>(rows) * cols, dtype, "logits");
       break;
@@ -282,6 +295,7 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
+      if (kind != OpKind::Copy) vector_dtypes();  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
                          (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"

@@ -24,7 +24,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"n", "gemm, grouped_gemm: columns of B and C (output features); embedding: vocabulary rows (default 128256)"},
       {"k", "gemm, grouped_gemm: the reduction dimension (input features)"},
       {"batch", "gemm: independent m x n x k products (default 1); attention: sequences (default 1)"},
-      {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16)"},
+      {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16); fp6 and fp4 are "
+                "block-scaled matrix-unit formats, refused by row-wise ops (vector units do not compute in them)"},
       {"wdtype", "gemm: the weights' (B's) type when it differs from --dtype (weight-only quantization); norms: "
                  "the weight vector's type"},
       {"odtype", "gemm: the output's type (default: --dtype; bf16 below 16 bits, fp32 for fp32/tf32)"},

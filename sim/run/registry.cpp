@@ -103,6 +103,7 @@ PresetTdp preset_tdp(const PresetInfo& p) {
   const ConfigValue* tdp = tree.find("power.tdp");
   if (!tdp) return out;
   out.text = tdp->text;
+  if (const ConfigValue* design = tree.find("power.design_tdp"); design && design->text != tdp->text) out.design = design->text;
   // The value's origin is "<file>:<line>"; its line's comment says `# source:` or `# assumed:` (STYLE.md).
   const auto colon = tdp->origin.rfind(':');
   if (colon == std::string::npos) return out;

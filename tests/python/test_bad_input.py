@@ -137,6 +137,14 @@ for fam in ("gpu", "tpu", "maia"):  # AWS Neuron's attention on families that ar
     case("attention-impl-tnx-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
                                          "--seq", "128", "--impl", "transformers-neuronx"], names=["--impl transformers-neuronx"])
 
+case("attention-impl-fa3-b200", ["kernel", "attention", "--chip", "b200", "--batch", "1", "--heads", "4", "--seq", "128",
+                                  "--impl", "fa3"], names=["--impl fa3", "sm_90a", "--impl fa2"])
+# fp4/fp6 in row-wise compute: refused alike on every family (vector units do not compute in them), naming the flag.
+for fam, preset in FAMILY_PRESET.items():
+    for op, flag, v in (("rmsnorm", "--dtype", "fp4"), ("swiglu", "--odtype", "fp6"), ("rope", "--dtype", "fp6")):
+        case("rowwise-%s-%s-%s" % (fam, op, v), ["kernel", op, "--chip", preset, "--rows", "64", "--cols", "4096", flag, v],
+             names=["%s: %s %s" % (op, flag, v), "fp32, bf16, fp16, fp8 or int8"])
+
 # --- every kernel dimension -------------------------------------------------------------------------
 OPS = {
     "gemm": {"m": "64", "n": "64", "k": "64", "batch": "1"},
