@@ -185,6 +185,20 @@ std::string OpSpec::shape_str() const {
   return os.str();
 }
 
+namespace {
+// Row-wise ops (norms, activations, rope, softmax, sums, top-k, sampling) run on the vector units (CUDA cores, TPU
+// VPU, Trainium's Vector/Scalar/GpSimd engines, Maia's TVP), none of which computes in fp4 or fp6: those are GEMM
+// operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
+void refuse_subbyte_vector_dtypes(const OpSpec& op) {
+  const std::pair<DType, const char*> operands[] = {{op.dtype, "--dtype"}, {op.odtype, "--odtype"}, {op.wdtype, "--wdtype"}};
+  for (const auto& [d, flag] : operands)
+    if (d == DType::fp4 || d == DType::fp6)
+      throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": row-wise ops run on the vector units, "
+                       "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
+                       "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+}
+}  // namespace
+
 void OpSpec::validate() const {
   // Every dimension is bounded (kMaxDim) so that products of three stay inside 64 bits and tile counts
   // inside the 32-bit shape fields of an instruction; every operand must fit the 1 TiB address region
@@ -210,17 +224,6 @@ void OpSpec::validate() const {
     if (bytes > kMaxOperandBytes)
       throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
                        ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
-  };
-  // Row-wise ops (norms, activations, rope, softmax, sums, top-k, sampling) run on the vector units (CUDA cores, TPU VPU,
-  // Trainium's Vector/Scalar/GpSimd engines, Maia's TVP), none of which computes in fp4 or fp6: those are GEMM
-  // operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
-  auto vector_dtypes = [&] {
-    const std::pair<DType, const char*> operands[] = {{dtype, "--dtype"}, {odtype, "--odtype"}, {wdtype, "--wdtype"}};
-    for (const auto& [d, flag] : operands)
-      if (d == DType::fp4 || d == DType::fp6)
-        throw InputError(std::string(name(kind)) + ": " + flag + " " + xpu::name(d) + ": row-wise ops run on the vector units, "
-                         "which do not compute in " + xpu::name(d) + " (a block-scaled operand format of gemm and "
-                         "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
   };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
     throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
@@ -283,7 +286,7 @@ void OpSpec::validate() const {
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
-      vector_dtypes();
+      refuse_subbyte_vector_dtypes(*this);
       if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
       operand(static_cast<double>(rows) * cols, dtype, "logits");
       break;
@@ -295,7 +298,7 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
-      if (kind != OpKind::Copy) vector_dtypes();  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
+      if (kind != OpKind::Copy) refuse_subbyte_vector_dtypes(*this);  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
                          (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"
