@@ -523,3 +523,9 @@ def test_compare_set_error_lists_each_unit_once(cli):
     """A --set naming no unit listed the units once per model of the study: "its units: h100-sxm, h100-sxm"."""
     p = cli("compare", "--chips", "h100-sxm", "--set", "tpu-v6e:cost.chip_hour=3", check=False)
     assert p.returncode == 2 and "(its units: h100-sxm)" in p.stderr, p.stderr
+
+
+def test_validate_usage_names_its_modes(cli):
+    """`validate --help`'s usage line left out --models and --collectives, the two other things it validates."""
+    first = cli("validate", "--help").stdout.splitlines()[0]
+    assert "--models" in first and "--collectives" in first, first
