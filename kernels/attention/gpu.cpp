@@ -427,12 +427,13 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
                   unary(Unary::Log, 13, 5), binary(Binary::Add, 13, 13, 4), store(13, j.LSEf, w_row0, 0, r, 1, DType::fp32)});
     });
   };
-  const std::string geometry = std::to_string(sp.splits) + " splits, " + std::to_string(sp.rows) + " query rows per KV head";
+  const std::string per_head = std::to_string(sp.rows) + (sp.rows == 1 ? " query row" : " query rows") + " per KV head";
+  const std::string geometry = std::to_string(sp.splits) + (sp.splits == 1 ? " split, " : " splits, ") + per_head;
   Program p = build::program("attention.decode", jb.o,
                              fl.fa2 ? "decode (FlashAttention-2: mma.sync on " + std::to_string(fl.bq) + "x" + std::to_string(fl.bkv) +
                                           " tiles, contiguous cache): " + geometry
-                                    : "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) +
-                                          ", " + std::to_string(sp.rows) + " query rows per KV head",
+                                    : "paged decode: " + std::to_string(sp.splits) + (sp.splits == 1 ? " split" : " splits") +
+                                          ", page " + std::to_string(sp.page) + ", " + per_head,
                              static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
   p.copy_descriptors = !fl.fa2;  // Q and paged K/V tensor maps (FA2 copies with cp.async)
   return p;

@@ -48,7 +48,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"bytes", "collectives: message size (xpusim kernel allreduce --help)"},
       {"devices", "collectives: expected number of chips (xpusim kernel allreduce --help)"},
       {"label", "the kernel's name in the report and the trace (default: the op)"},
-      {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
+      {"impl", "attention implementation: fa2 or fa3 (GPU kernels; fa3 on Hopper only; default: the chip's own, FlashAttention-2 "
+               "on a GPU without TMA such as the A100, else the TMA warp-specialized kernel), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
                "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer); "
                "fp4 or fp8 gemm: deepgemm, DeepGEMM's sm100 MXFP4 or sm90 block-scaled fp8 kernel with the layout its "
