@@ -306,6 +306,10 @@ void OpSpec::validate() const {
       if (kind == OpKind::Rope) {
         nonneg(head_dim, "head-dim");
         nonneg(seq_kv, "seq");
+        // It rotates pairs of a head's elements, over --cols = heads x head width (3 and 5000 ran on 4096 columns).
+        if (head_dim > 0 && (head_dim % 2 != 0 || cols % head_dim != 0))
+          throw InputError("rope: --head-dim " + std::to_string(head_dim) + ": expected an even head width (rope rotates "
+                           "pairs of elements) that divides --cols (" + std::to_string(cols) + ")");
       }
       operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X");
       break;

@@ -169,6 +169,10 @@ for op, dims in OPS.items():
             for k, x in args.items():
                 argv += ["--%s=%s" % (k, x)]
             case("kernel-%s-%s-%s" % (op, dim, tag), argv, names=["--" + dim], out=True)
+# rope's head width: odd, or not dividing the row (heads x head width), ran as if it were fine.
+for tag, hd in (("odd", "3"), ("over-cols", "5000"), ("not-dividing", "96")):
+    case("kernel-rope-head-dim-%s" % tag, ["kernel", "rope", "--rows", "8", "--cols", "4096", "--head-dim", hd],
+         names=["--head-dim " + hd, "even head width", "divides --cols (4096)"], out=True)
 # Shapes whose every dimension is fine but whose operands or transaction count are not.
 case("kernel-gemm-operand-2TiB", ["kernel", "gemm", "--m", "16777216", "--n", "16777216", "--k", "64"], names=["operand"])
 case("kernel-gemm-1e7-transactions", ["kernel", "gemm", "--m", "10000000", "--n", "10000", "--k", "10000"],
