@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/base/strformat.h"
+
 namespace xpu {
 
 void describe(Params& p, PowerSpec& s, const std::string& pre) {
@@ -60,7 +62,8 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
     "fill, crossbar), which scales with V^2; the rest (DRAM array, I/O) does not (0: none scales)", "0");
   p(pre + "min_clock", s.min_clock, "Lowest clock ratio the power manager may choose", "0.3");
   p.require(s.tdp.value() > 0, pre + "tdp", "a positive power");
-  p.require(s.static_power.value() < s.tdp.value(), pre + "static", "less than the TDP");
+  // The TDP may come from another file than the static power it bounds (a preset that inherits one and sets the other).
+  p.require(s.static_power.value() < s.tdp.value(), pre + "static", strformat("less than the TDP (%stdp %g W)", pre.c_str(), s.tdp.value()));
   p.require(s.design_tdp.value() == 0 || s.design_tdp.value() >= s.tdp.value(), pre + "design_tdp",
             "0 W (as power.tdp) or at least power.tdp (the provisioned limit)");
   p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");

@@ -259,6 +259,11 @@ for tag, text in GENERATED_PRESETS.items():
     case("preset-gen-" + tag, ["kernel", "gemm", "--chip", path, "--m", "64", "--n", "64", "--k", "64"],
          names=["/dev/zero" if tag == "inherits-dev-zero" else fname], out=True)
 
+# A TDP set below the inherited static power: the error is on the inherited power.static line, so it also gives the TDP.
+case("preset-tdp-below-static", ["kernel", "gemm", "--chip", write("preset-low-tdp.yaml", "inherits: %s\npower:\n  tdp: 50 W\n"
+                                                                  % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")),
+                                 "--m", "64", "--n", "64", "--k", "64"], names=["power.static", "less than the TDP (power.tdp 50 W)"], out=True)
+
 # --- config.json given with --model ---------------------------------------------------------------
 with open(TINY_MODEL) as f:
     TINY = json.load(f)
