@@ -142,8 +142,6 @@ void describe(Params& p, GpuSpec& s) {
             "0 (no promotion) to 64 MMA k-instructions");
   p.require(s.sm.kstep_group >= 1 && s.sm.kstep_group <= 16, "sm.kstep_group", "1 to 16 k-steps per simulated step");
   p.require(s.sm.l2_coalescing_window_cycles >= 0, "sm.l2_coalescing_window_cycles", "0 or more clocks");
-  p.require(!s.sm.wgmma || s.sm.cluster_multicast, "sm.wgmma",
-            "sm.cluster_multicast: true as well (wgmma came with Hopper's TMA and clusters)");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

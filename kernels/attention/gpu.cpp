@@ -526,14 +526,14 @@ KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const Lowe
   refuse_neuron_impl(spec.name, op);
   // FlashAttention-3 is written for Hopper's TMA and wgmma (sm_90a): it runs neither on an Ampere GPU (no TMA) nor
   // on Blackwell (no wgmma; FlashAttention-4 and cuDNN run there).
-  if (op.impl == "fa3" && !spec.sm.wgmma)
+  if (op.impl == "fa3" && !(spec.sm.wgmma && spec.sm.cluster_multicast))
     unsupported(spec.name, op,
                 spec.sm.cluster_multicast
                     ? "--impl fa3: FlashAttention-3 is built for Hopper's wgmma (sm_90a), which " + spec.name +
                           " does not run (sm.wgmma: false); here run the default kernel (no --impl: TMA, warp-specialized, "
                           "as FlashAttention-4 and cuDNN) or --impl fa2"
                     : "--impl fa3: FlashAttention-3 needs Hopper's TMA and wgmma, which " + spec.name +
-                          " lacks (sm.cluster_multicast, sm.wgmma: false); --impl fa2 runs here (its default)");
+                          " lacks (sm.cluster_multicast: false); --impl fa2 runs here (its default)");
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");
