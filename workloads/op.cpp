@@ -189,11 +189,13 @@ namespace {
 // Row-wise ops (norms, activations, rope, softmax, sums, top-k, sampling) run on the vector units (CUDA cores, TPU
 // VPU, Trainium's Vector/Scalar/GpSimd engines, Maia's TVP), none of which computes in fp4 or fp6: those are GEMM
 // operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
-void refuse_subbyte_vector_dtypes(const OpSpec& op) {
+// `output_only`: attention, whose inputs feed the tensor cores but whose output is normalized (O / l) on the vector units.
+void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
   const std::pair<DType, const char*> operands[] = {{op.dtype, "--dtype"}, {op.odtype, "--odtype"}, {op.wdtype, "--wdtype"}};
   for (const auto& [d, flag] : operands)
-    if (d == DType::fp4 || d == DType::fp6)
-      throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": row-wise ops run on the vector units, "
+    if ((d == DType::fp4 || d == DType::fp6) && (!output_only || &d == &operands[1].first))
+      throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": " +
+                       (output_only ? "its output is normalized" : "row-wise ops run") + " on the vector units, "
                        "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
                        "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
 }
@@ -262,6 +264,7 @@ void OpSpec::validate() const {
       nonneg(head_dim_v, "head-dim-v");
       nonneg(window, "window");
       pos(page_size, "page-size");
+      refuse_subbyte_vector_dtypes(*this, true);
       if (!impl.empty() && impl != "fa2" && impl != "fa3" && impl != kTnxImpl)
         throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx");
       if (heads % kv_heads != 0)

@@ -145,6 +145,11 @@ for fam, preset in FAMILY_PRESET.items():
         case("rowwise-%s-%s-%s" % (fam, op, v), ["kernel", op, "--chip", preset, "--rows", "64", "--cols", "4096", flag, v],
              names=["%s: %s %s" % (op, flag, v), "fp32, bf16, fp16, fp8 or int8"])
 
+# Attention's output is normalized (O / l) on the vector units: fp4/fp6 output refused alike (it ran on the GPU).
+for fam, preset in FAMILY_PRESET.items():
+    case("attention-odtype-fp4-%s" % fam, ["kernel", "attention", "--chip", preset, "--heads", "4", "--seq", "128",
+                                           "--odtype", "fp4"], names=["attention: --odtype fp4: its output is normalized"])
+
 # --- every kernel dimension -------------------------------------------------------------------------
 OPS = {
     "gemm": {"m": "64", "n": "64", "k": "64", "batch": "1"},
