@@ -269,6 +269,11 @@ case("preset-tdp-below-static", ["kernel", "gemm", "--chip", write("preset-low-t
                                                                   % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")),
                                  "--m", "64", "--n", "64", "--k", "64"], names=["power.static", "less than the TDP (power.tdp 50 W)"], out=True)
 
+# compare's --out under a file: refused before the study runs (it failed after simulating it, minutes for a real study).
+case("compare-out-under-a-file", ["compare", "--chips", "h100-sxm", "--model", "llama-3.1-8b", "--concurrency", "1",
+                                  "--requests", "4", "--out", os.path.join(write("plain-file", "x"), "sub")],
+     names=["--out", "plain-file is not a folder"])
+
 # --- config.json given with --model ---------------------------------------------------------------
 with open(TINY_MODEL) as f:
     TINY = json.load(f)
