@@ -82,6 +82,8 @@ def test_one_override_as_a_string(cli):
     assert one == xpusim.kernel("gemm", set={"hbm.bandwidth": "1TB/s"}, **dims)["latency_s"]
     assert one != xpusim.kernel("gemm", **dims)["latency_s"]
     assert "bandwidth: 1 TB/s" in xpusim.chip_config("h100-sxm", set="hbm.bandwidth=1TB/s")
+    with pytest.raises(TypeError, match="set: expected a dict"):
+        xpusim.kernel("gemm", set=5, **dims)
     with xpusim.Session(kernel="gemm", set="hbm.bandwidth=1TB/s", **dims) as s:
         s.run()
         assert s.result()["latency_s"] == one

@@ -69,6 +69,8 @@ def _sets(set):
         return ["%s=%s" % kv for kv in set.items()]
     if isinstance(set, str):
         return [set]
+    if set is not None and not isinstance(set, (list, tuple)):
+        raise TypeError("set: expected a dict, a list of \"key=value\" or one such string, got %s" % type(set).__name__)
     return list(set or [])
 
 
