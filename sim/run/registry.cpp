@@ -45,8 +45,10 @@ void check_runs_weights(const ChipModel& chip, DType weights, DType activations)
   if (const size_t at = why.find("): "); at != std::string::npos) why = why.substr(at + 3);  // the reason, not the probe's shape
   std::vector<std::string> runs;
   for (DType d : chip.dtypes()) runs.push_back(name(d));
+  // A reason that already names what to use ("(use bf16, ...)") is not followed by a second list.
+  const bool names_them = why.find("(use ") != std::string::npos;
   throw InputError("weights " + std::string(name(weights)) + " with activations " + name(activations) + " (--dtype/--wdtype/--adtype): " +
-                   chip.name() + ": " + why + " (its GEMM dtypes: " + join(runs) + ")");
+                   chip.name() + ": " + why + (names_them ? "" : " (its GEMM dtypes: " + join(runs) + ")"));
 }
 
 namespace {

@@ -529,3 +529,11 @@ def test_validate_usage_names_its_modes(cli):
     """`validate --help`'s usage line left out --models and --collectives, the two other things it validates."""
     first = cli("validate", "--help").stdout.splitlines()[0]
     assert "--models" in first and "--collectives" in first, first
+
+
+def test_weights_refusal_names_the_alternatives_once(cli):
+    """`run --chip a100-sxm --dtype fp8` said "(use bf16, fp16, int8 or tf32) (its GEMM dtypes: ...)": two lists."""
+    p = cli("run", "--chip", "a100-sxm", "--model", "llama-3.1-8b", "--dtype", "fp8", check=False)
+    assert p.returncode == 2 and "(use bf16" in p.stderr and "its GEMM dtypes" not in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--model", "llama-3.1-8b", "--dtype", "fp4", check=False)
+    assert p.returncode == 2 and "(its GEMM dtypes: fp32, tf32, bf16, fp16, fp8, int8)" in p.stderr, p.stderr
