@@ -93,3 +93,8 @@ def test_list_models_as_the_cli(cli):
     """The CLI lists the shipped models (`xpusim list models`); the module had list_chips/list_systems/list_ops only."""
     assert xpusim.list_models() == cli("list", "models").stdout.split()
     assert "llama-3.1-8b" in xpusim.list_models()
+
+
+def test_list_ops_as_the_cli(cli):
+    """xpusim.list_ops() says it is `xpusim list ops` but left out broadcast and sendrecv, which the CLI lists."""
+    assert xpusim.list_ops() == cli("list", "ops").stdout.split()
