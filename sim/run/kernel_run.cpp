@@ -33,7 +33,7 @@ const std::vector<KernelArg>& kernel_args() {
       {"kv-heads", "attention: key/value heads (default --heads; fewer is grouped-query attention)"},
       {"seq", "attention: key/value tokens per sequence (the context); rope: positions repeat after it"},
       {"seq-q", "attention: query tokens per sequence (default 1 at decode, --seq at prefill)"},
-      {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width"},
+      {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width (even, dividing --cols)"},
       {"head-dim-v", "attention: width of a value head (default --head-dim)"},
       {"phase", "attention: prefill or decode (default prefill)"},
       {"causal", "attention: causal mask (default true; --causal false for none)"},
