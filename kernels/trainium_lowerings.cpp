@@ -8,12 +8,6 @@
 
 namespace xpu::trainium {
 
-void require_lane_dtype(const TrainiumSpec& spec, const OpSpec& op, DType d) {
-  if (d == DType::fp4 || d == DType::fp6)
-    unsupported(spec.name, op, std::string("the Vector/Scalar/GpSimd engines have no ") + name(d) +
-                                   " path (only 32/16/8-bit element types)");
-}
-
 const LoweringTable<TrainiumSpec>& lowerings() {
   static const LoweringTable<TrainiumSpec> t("trainium", [](LoweringTable<TrainiumSpec>& table) {
     standard_lowerings<TrainiumSpec>(lower_gemm, lower_attention, lower_rowwise, lower_rowwise,

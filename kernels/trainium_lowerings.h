@@ -17,8 +17,4 @@ namespace xpu::trainium {
 const LoweringTable<TrainiumSpec>& lowerings();
 KernelPrograms lower(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt);
 
-// Refuses a dtype that no engine path of this NeuronCore handles (lane engines cast any 32/16/8-bit
-// type on the fly [NKI-T1]; sub-byte types have no lane path).
-void require_lane_dtype(const TrainiumSpec& spec, const OpSpec& op, DType d);
-
 }  // namespace xpu::trainium

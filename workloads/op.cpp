@@ -2,6 +2,7 @@
 #include "workloads/op.h"
 
 #include <sstream>
+#include <utility>
 
 #include "sim/base/error.h"
 #include "sim/base/nearest_name.h"
@@ -184,6 +185,22 @@ std::string OpSpec::shape_str() const {
   return os.str();
 }
 
+namespace {
+// Row-wise ops (norms, activations, rope, softmax, sums, top-k, sampling) run on the vector units (CUDA cores, TPU
+// VPU, Trainium's Vector/Scalar/GpSimd engines, Maia's TVP), none of which computes in fp4 or fp6: those are GEMM
+// operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
+// `output_only`: attention, whose inputs feed the tensor cores but whose output is normalized (O / l) on the vector units.
+void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
+  const std::pair<DType, const char*> operands[] = {{op.dtype, "--dtype"}, {op.odtype, "--odtype"}, {op.wdtype, "--wdtype"}};
+  for (const auto& [d, flag] : operands)
+    if ((d == DType::fp4 || d == DType::fp6) && (!output_only || &d == &operands[1].first))
+      throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": " +
+                       (output_only ? "its output is normalized" : "row-wise ops run") + " on the vector units, "
+                       "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
+                       "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+}
+}  // namespace
+
 void OpSpec::validate() const {
   // Every dimension is bounded (kMaxDim) so that products of three stay inside 64 bits and tile counts
   // inside the 32-bit shape fields of an instruction; every operand must fit the 1 TiB address region
@@ -247,6 +264,7 @@ void OpSpec::validate() const {
       nonneg(head_dim_v, "head-dim-v");
       nonneg(window, "window");
       pos(page_size, "page-size");
+      refuse_subbyte_vector_dtypes(*this, true);
       if (!impl.empty() && impl != "fa2" && impl != "fa3" && impl != kTnxImpl)
         throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx");
       if (heads % kv_heads != 0)
@@ -271,6 +289,7 @@ void OpSpec::validate() const {
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
+      refuse_subbyte_vector_dtypes(*this);
       if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
       operand(static_cast<double>(rows) * cols, dtype, "logits");
       break;
@@ -282,6 +301,7 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
+      if (kind != OpKind::Copy) refuse_subbyte_vector_dtypes(*this);  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
                          (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"
@@ -289,6 +309,10 @@ void OpSpec::validate() const {
       if (kind == OpKind::Rope) {
         nonneg(head_dim, "head-dim");
         nonneg(seq_kv, "seq");
+        // It rotates pairs of a head's elements, over --cols = heads x head width (3 and 5000 ran on 4096 columns).
+        if (head_dim > 0 && (head_dim % 2 != 0 || cols % head_dim != 0))
+          throw InputError("rope: --head-dim " + std::to_string(head_dim) + ": expected an even head width (rope rotates "
+                           "pairs of elements) that divides --cols (" + std::to_string(cols) + ")");
       }
       operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X");
       break;

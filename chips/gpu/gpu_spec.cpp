@@ -64,6 +64,10 @@ void describe(Params& p, GpuSpec& s) {
     "request coalescer); 0: none", "0");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
+  p("sm.wgmma", s.sm.wgmma,
+    "Hopper's asynchronous warpgroup MMA (wgmma.mma_async), an sm_90a architecture-specific instruction that later "
+    "generations do not run (Blackwell has tcgen05): kernels written in it (FlashAttention-3, --impl fa3) run only "
+    "where it is true", "true");
   p("sm.cta_pair_mma", s.sm.cta_pair_mma,
     "The two SMs of a cluster pair run one MMA on a tile twice as tall, each loading half of the B tile "
     "and reading the other half from its peer (Blackwell tcgen05 cta_group::2)", "false");

@@ -34,6 +34,7 @@ struct SmSpec {
   // first. 0: no coalescing.
   double l2_coalescing_window_cycles = 0;
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
+  bool wgmma = true;                   // Hopper's warpgroup MMA (wgmma.mma_async, sm_90a only): what FlashAttention-3 is written in
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
   bool stream_k = false;               // the GEMM library has hybrid stream-K kernels (kernels/common/stream_k.h)
   int stream_k_min_rows = 0;           // the library's stream-K kernels take block tiles of at least this many rows

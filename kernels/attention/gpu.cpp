@@ -88,7 +88,7 @@ struct KvTile {
   bool fa2_waits = false;  // V leaves after K arrives, the softmax waits for V (fa2_loads)
 };
 
-// The kernel's implementation (OpSpec::impl). FlashAttention-3 style (the default): 3 warpgroups
+// The kernel's implementation (OpSpec::impl). FlashAttention-3 style (the default where the GPU has TMA): 3 warpgroups
 // (one TMA producer, two wgmma consumers), 128x128 tiles, K/V double-buffered, operands streamed to the
 // tensor cores from shared memory. FlashAttention-2 ("fa2", PyTorch's SDPA flash backend on Hopper):
 // 4 warps each owning 16 query rows, which load their operands with ldmatrix and run mma.sync
@@ -103,9 +103,13 @@ struct Flavor {
   // The flag on its Q, K, V and O copies: FA2 copies with its threads (cp.async), FA3 with TMA.
   std::uint8_t copy_path() const { return fa2 ? kThreadCopy : 0; }
 };
-Flavor prefill_flavor(const OpSpec& op) {
+// Without --impl the chip's own library kernel runs: FlashAttention-2's where the GPU has no TMA
+// (sm.cluster_multicast: false, the A100: FA2 is the flash kernel of Ampere, and PyTorch's SDPA flash
+// backend there), else the warp-specialized TMA kernel (FlashAttention-3 on Hopper; on Blackwell the same
+// structure on tcgen05, as FlashAttention-4 and cuDNN's kernels run it).
+Flavor prefill_flavor(const OpSpec& op, const GpuSpec& spec) {
   Flavor f;
-  f.fa2 = op.impl == "fa2";
+  f.fa2 = op.impl == "fa2" || (op.impl.empty() && !spec.sm.cluster_multicast);
   if (f.fa2) f.bkv = op.head_dim <= 64 ? 128 : 64;
   return f;
 }
@@ -252,11 +256,16 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
                prev_pv == kNoDep ? iq : prev_pv),
          [&] { return normalize_store(j.O.id, q_row0, I(qrows), I(dv), o.odtype); });
   };
-  const std::string tiles = std::to_string(bq) + "x" + std::to_string(bkv) + " tiles";
+  // What the blocks skip: key tiles above the causal diagonal, outside the window, or none.
+  const std::string skip = jb.o.causal && jb.o.window > 0 ? ", causal and sliding-window tile skipping"
+                           : jb.o.causal                  ? ", causal tile skipping"
+                           : jb.o.window > 0              ? ", sliding-window tile skipping"
+                                                          : ", no mask (every key tile)";
+  const std::string tiles = std::to_string(bq) + "x" + std::to_string(bkv) + " tiles" + skip;
   Program p = build::program("attention", jb.o,
                              fl.fa2 ? "flash prefill (FlashAttention-2: mma.sync, cp.async, no warp specialisation): " + tiles +
-                                          ", causal tile skipping, GQA group " + std::to_string(jb.group)
-                                    : "flash prefill: " + tiles + ", causal tile skipping, GQA group " + std::to_string(jb.group),
+                                          ", GQA group " + std::to_string(jb.group)
+                                    : "flash prefill: " + tiles + ", GQA group " + std::to_string(jb.group),
                              static_cast<std::uint64_t>(jb.o.batch * jb.o.heads * qtiles), make, jb.functional);
   p.copy_descriptors = !fl.fa2;  // Q, K, V, O tensor maps (FlashAttention-3 copies with TMA; FA2 with cp.async)
   return p;
@@ -418,12 +427,13 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
                   unary(Unary::Log, 13, 5), binary(Binary::Add, 13, 13, 4), store(13, j.LSEf, w_row0, 0, r, 1, DType::fp32)});
     });
   };
-  const std::string geometry = std::to_string(sp.splits) + " splits, " + std::to_string(sp.rows) + " query rows per KV head";
+  const std::string per_head = std::to_string(sp.rows) + (sp.rows == 1 ? " query row" : " query rows") + " per KV head";
+  const std::string geometry = std::to_string(sp.splits) + (sp.splits == 1 ? " split, " : " splits, ") + per_head;
   Program p = build::program("attention.decode", jb.o,
                              fl.fa2 ? "decode (FlashAttention-2: mma.sync on " + std::to_string(fl.bq) + "x" + std::to_string(fl.bkv) +
                                           " tiles, contiguous cache): " + geometry
-                                    : "paged decode: " + std::to_string(sp.splits) + " splits, page " + std::to_string(sp.page) +
-                                          ", " + std::to_string(sp.rows) + " query rows per KV head",
+                                    : "paged decode: " + std::to_string(sp.splits) + (sp.splits == 1 ? " split" : " splits") +
+                                          ", page " + std::to_string(sp.page) + ", " + per_head,
                              static_cast<std::uint64_t>(jb.o.batch * jb.o.kv_heads * sp.splits), make, jb.functional);
   p.copy_descriptors = !fl.fa2;  // Q and paged K/V tensor maps (FA2 copies with cp.async)
   return p;
@@ -514,16 +524,21 @@ Program combine(const AttnJob& jb, const DecodeSplit& sp) {
 
 KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt) {
   refuse_neuron_impl(spec.name, op);
-  // FlashAttention-3 is written for Hopper's TMA and wgmma; sm.cluster_multicast (thread-block clusters with TMA
-  // multicast, Hopper and later) is the preset's mark of that generation.
-  if (op.impl == "fa3" && !spec.sm.cluster_multicast)
-    unsupported(spec.name, op, "--impl fa3: FlashAttention-3 needs Hopper's TMA and wgmma, which " + spec.name +
-                                   " lacks (sm.cluster_multicast: false); --impl fa2 runs here");
+  // FlashAttention-3 is written for Hopper's TMA and wgmma (sm_90a): it runs neither on an Ampere GPU (no TMA) nor
+  // on Blackwell (no wgmma; FlashAttention-4 and cuDNN run there).
+  if (op.impl == "fa3" && !(spec.sm.wgmma && spec.sm.cluster_multicast))
+    unsupported(spec.name, op,
+                spec.sm.cluster_multicast
+                    ? "--impl fa3: FlashAttention-3 is built for Hopper's wgmma (sm_90a), which " + spec.name +
+                          " does not run (sm.wgmma: false); here run the default kernel (no --impl: TMA, warp-specialized, "
+                          "as FlashAttention-4 and cuDNN) or --impl fa2"
+                    : "--impl fa3: FlashAttention-3 needs Hopper's TMA and wgmma, which " + spec.name +
+                          " lacks (sm.cluster_multicast: false); --impl fa2 runs here (its default)");
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");
   const AttnJob j = make_job(op, opt);
-  Flavor fl = prefill_flavor(op);
+  Flavor fl = prefill_flavor(op, spec);
   if (!op.decode) return {prefill(j, fl)};
   const DecodeSplit sp = fl.fa2 ? fa2_decode_split(j, spec, fl) : decode_split(j, spec);
   KernelPrograms out{decode(j, sp, fl)};

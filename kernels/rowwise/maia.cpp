@@ -216,11 +216,8 @@ Program sampling_combine(const RowPlan& p) {
 }  // namespace
 
 KernelPrograms lower_rowwise(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
-  op.validate();
+  op.validate();  // refuses fp4/fp6 for the TVP's row-wise compute, as on every family
   if (opt.functional) unsupported(spec.name, op, "functional mode is not modelled by this Maia lowering (timing only)");
-  for (DType d : {op.dtype, op.odtype})
-    if (d == DType::fp4 || d == DType::fp6)
-      unsupported(spec.name, op, std::string("the TVP has no ") + name(d) + " path (FP32/BF16/FP16/FP8 only)");
   if (op.kind == OpKind::Embedding) return lower_embedding(op, spec, opt);
   const RowCost rc = cost_of(op);
   if (rc.flops_per_elem <= 0) unsupported(spec.name, op, "not a row-wise op");

@@ -222,6 +222,7 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   std::vector<std::string> units;  // a "name:key=value" naming no unit of any of the study's models went nowhere
   for (const CompareRequest& r : out) units.insert(units.end(), r.chips.begin(), r.chips.end());
   check_unit_sets(units, req.sets);
+  for (const CompareRequest& r : out) check_output_dir(compare_dir(vm, r));  // before minutes of simulation, not after
   return out;
 }
 

@@ -26,7 +26,7 @@ int cmd_validate(int argc, char** argv) {
       "help,h", "this help");
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim validate [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
+                    "usage: xpusim validate [--models | --collectives] [--data CSV ...] [--filter ID|TEXT] [--format table|json]\n"
                     "Simulates every measured row this build can model and prints predicted vs measured.\n\n"))
     return 0;
   check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});

@@ -45,7 +45,7 @@ std::vector<std::string> compare_cli_json(const std::vector<std::string>& args, 
 
 void bind_sweep(py::module_& m) {
   m.def("kernel_arg_names", [] { return kernel_arg_names(); });
-  m.def("list_ops", [] { return op_kind_names(); });
+  m.def("list_ops", [] { return kernel_op_names(); });  // as `xpusim list ops` (broadcast, sendrecv included)
   m.def("compare_cli_json", &compare_cli_json, py::arg("args"), py::arg("named_study"));
   // A named study's models and units (sweeps check the keys a compare sweep sets against its units).
   m.def("study_units", [](const std::string& study) {

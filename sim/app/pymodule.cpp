@@ -5,6 +5,7 @@
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
 #include "sim/io/reports.h"
+#include "workloads/model.h"
 
 namespace py = pybind11;
 
@@ -46,9 +47,6 @@ PYBIND11_MODULE(_xpusim, m) {
       },
       py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false,
       py::arg("sustained") = false, py::arg("after_runs") = -1.0);
-  m.def("list_chips", [] {
-    std::vector<std::string> out;
-    for (const auto& p : xpu::list_presets()) out.push_back(p.name);
-    return out;
-  });
+  m.def("list_chips", [] { std::vector<std::string> out; for (const auto& p : xpu::list_presets()) out.push_back(p.name); return out; });
+  m.def("list_models", &xpu::list_models);  // the shipped models (`xpusim list models`)
 }

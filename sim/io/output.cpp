@@ -51,6 +51,17 @@ void make_output_dir(const std::string& dir) {
   claim_output_dir(dir);
 }
 
+void check_output_dir(const std::string& dir) {
+  if (dir.empty()) throw InputError("--out: expected a folder name");
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec);
+  while (!p.empty() && !fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
+  if (!fs::is_directory(p, ec))
+    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not a folder)");
+  if (::access(p.c_str(), W_OK | X_OK) != 0)
+    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not writable)");
+}
+
 nlohmann::json kernel_result_json(const KernelResult& k) {
   return {{"name", k.name},           {"op", k.op},
           {"strategy", k.strategy},   {"time_s", k.time_s},

@@ -17,6 +17,9 @@ namespace xpu {
 void write_file_atomic(const std::string& path, const std::string& content);
 // Creates an output folder (and its parents); InputError naming it when that is impossible.
 void make_output_dir(const std::string& dir);
+// Before a long study: refuses an --out folder that make_output_dir could not create or write (a file in its path,
+// no write permission on the nearest existing folder), without creating anything.
+void check_output_dir(const std::string& dir);
 nlohmann::json kernel_result_json(const KernelResult& k);
 nlohmann::json run_result_json(const RunResult& r);
 std::string run_result_table(const RunResult& r);

@@ -134,17 +134,23 @@ static std::string description_without_tdp(const std::string& description, const
 std::string chip_list_table() {
   // The TDP is the preset's power.tdp (every family has one), marked where its line says `# assumed:`.
   std::ostringstream os;
-  os << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << std::setw(18) << "TDP" << "description\n";
-  bool any_assumed = false;
+  // A chip deployed below its design TDP shows both ("500 W (design 700 W)"); the power model holds the first.
+  os << std::left << std::setw(14) << "chip" << std::setw(10) << "family" << std::setw(22) << "TDP" << "description\n";
+  bool any_assumed = false, any_design = false;
   for (const auto& p : list_presets()) {
     const PresetTdp tdp = preset_tdp(p);
     any_assumed |= tdp.assumed;
-    os << std::left << std::setw(14) << p.name << std::setw(10) << p.family << std::setw(18)
-       << (tdp.text + (tdp.assumed ? " (assumed)" : "")) << description_without_tdp(p.description, tdp.text) << "\n";
+    any_design |= !tdp.design.empty();
+    const std::string col = tdp.text + (tdp.assumed ? " (assumed)" : "") + (tdp.design.empty() ? "" : " (design " + tdp.design + ")");
+    os << std::left << std::setw(14) << p.name << std::setw(10) << p.family << std::setw(22) << col
+       << description_without_tdp(p.description, tdp.text) << "\n";
   }
   if (any_assumed)
     os << "(assumed): no published TDP for the chip; the power model runs on the preset's assumption, whose comment "
           "says why (override: --set power.tdp=W)\n";
+  if (any_design)
+    os << "(design): the chip's design TDP, above the power its deployment provisions, which the power model holds "
+          "(power.tdp; power.design_tdp)\n";
   return os.str();
 }
 

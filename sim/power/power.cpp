@@ -2,10 +2,17 @@
 
 #include <algorithm>
 
+#include "sim/base/strformat.h"
+
 namespace xpu {
 
 void describe(Params& p, PowerSpec& s, const std::string& pre) {
-  p(pre + "tdp", s.tdp, "Thermal design power: the limit the power manager holds sustained work to");
+  p(pre + "tdp", s.tdp,
+    "Thermal design power as deployed: the limit the power manager holds sustained work to (where a deployment "
+    "provisions the chip below its design TDP, the provisioned power)");
+  p(pre + "design_tdp", s.design_tdp,
+    "The chip's design TDP where its deployment provisions less (power.tdp): stated, not simulated; 0 W: the same "
+    "as power.tdp", "0 W");
   p(pre + "peak_limit", s.peak_limit,
     "Electrical (current) limit on instantaneous power, enforced by hardware within microseconds: the highest "
     "clock a burst shorter than the TDP averaging window can run at (0 W: none)",
@@ -55,7 +62,10 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
     "fill, crossbar), which scales with V^2; the rest (DRAM array, I/O) does not (0: none scales)", "0");
   p(pre + "min_clock", s.min_clock, "Lowest clock ratio the power manager may choose", "0.3");
   p.require(s.tdp.value() > 0, pre + "tdp", "a positive power");
-  p.require(s.static_power.value() < s.tdp.value(), pre + "static", "less than the TDP");
+  // The TDP may come from another file than the static power it bounds (a preset that inherits one and sets the other).
+  p.require(s.static_power.value() < s.tdp.value(), pre + "static", strformat("less than the TDP (%stdp %g W)", pre.c_str(), s.tdp.value()));
+  p.require(s.design_tdp.value() == 0 || s.design_tdp.value() >= s.tdp.value(), pre + "design_tdp",
+            "0 W (as power.tdp) or at least power.tdp (the provisioned limit)");
   p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");
   p.require(s.settle_time.value() >= 0, pre + "settle_time", "a time of at least 0 s");
   p.require(s.short_term_limit.value() == 0 || s.short_term_limit.value() >= s.tdp.value(), pre + "short_term_limit",

@@ -14,7 +14,8 @@
 namespace xpu {
 
 struct PowerSpec {
-  Watts tdp;
+  Watts tdp;                  // the sustained limit the power manager holds: the deployment's provisioned power
+  Watts design_tdp;           // the silicon's design TDP where the deployment provisions less (informational); 0 = tdp
   Watts peak_limit;           // electrical (current) limit on instantaneous power: caps even short bursts; 0 = none
   Seconds limit_window;       // time constant of the running average of power that the TDP limit regulates
   Seconds settle_time;        // time the power manager takes to walk the clock down to the clock it holds at TDP

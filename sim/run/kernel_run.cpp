@@ -24,7 +24,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"n", "gemm, grouped_gemm: columns of B and C (output features); embedding: vocabulary rows (default 128256)"},
       {"k", "gemm, grouped_gemm: the reduction dimension (input features)"},
       {"batch", "gemm: independent m x n x k products (default 1); attention: sequences (default 1)"},
-      {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16)"},
+      {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16); fp6 and fp4 are "
+                "block-scaled matrix-unit formats, refused by row-wise ops (vector units do not compute in them)"},
       {"wdtype", "gemm: the weights' (B's) type when it differs from --dtype (weight-only quantization); norms: "
                  "the weight vector's type"},
       {"odtype", "gemm: the output's type (default: --dtype; bf16 below 16 bits, fp32 for fp32/tf32)"},
@@ -32,7 +33,7 @@ const std::vector<KernelArg>& kernel_args() {
       {"kv-heads", "attention: key/value heads (default --heads; fewer is grouped-query attention)"},
       {"seq", "attention: key/value tokens per sequence (the context); rope: positions repeat after it"},
       {"seq-q", "attention: query tokens per sequence (default 1 at decode, --seq at prefill)"},
-      {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width"},
+      {"head-dim", "attention: width of a query/key head (default 128); rope: the rotated head width (even, dividing --cols)"},
       {"head-dim-v", "attention: width of a value head (default --head-dim)"},
       {"phase", "attention: prefill or decode (default prefill)"},
       {"causal", "attention: causal mask (default true; --causal false for none)"},
@@ -47,7 +48,8 @@ const std::vector<KernelArg>& kernel_args() {
       {"bytes", "collectives: message size (xpusim kernel allreduce --help)"},
       {"devices", "collectives: expected number of chips (xpusim kernel allreduce --help)"},
       {"label", "the kernel's name in the report and the trace (default: the op)"},
-      {"impl", "attention implementation: fa2 or fa3 (GPU kernels), transformers-neuronx (Trainium/Inferentia: "
+      {"impl", "attention implementation: fa2 or fa3 (GPU kernels; fa3 on Hopper only; default: the chip's own, FlashAttention-2 "
+               "on a GPU without TMA such as the A100, else the TMA warp-specialized kernel), transformers-neuronx (Trainium/Inferentia: "
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
                "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer); "
                "fp4 or fp8 gemm: deepgemm, DeepGEMM's sm100 MXFP4 or sm90 block-scaled fp8 kernel with the layout its "

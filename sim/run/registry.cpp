@@ -45,8 +45,10 @@ void check_runs_weights(const ChipModel& chip, DType weights, DType activations)
   if (const size_t at = why.find("): "); at != std::string::npos) why = why.substr(at + 3);  // the reason, not the probe's shape
   std::vector<std::string> runs;
   for (DType d : chip.dtypes()) runs.push_back(name(d));
+  // A reason that already names what to use ("(use bf16, ...)") is not followed by a second list.
+  const bool names_them = why.find("(use ") != std::string::npos;
   throw InputError("weights " + std::string(name(weights)) + " with activations " + name(activations) + " (--dtype/--wdtype/--adtype): " +
-                   chip.name() + ": " + why + " (its GEMM dtypes: " + join(runs) + ")");
+                   chip.name() + ": " + why + (names_them ? "" : " (its GEMM dtypes: " + join(runs) + ")"));
 }
 
 namespace {
@@ -103,6 +105,7 @@ PresetTdp preset_tdp(const PresetInfo& p) {
   const ConfigValue* tdp = tree.find("power.tdp");
   if (!tdp) return out;
   out.text = tdp->text;
+  if (const ConfigValue* design = tree.find("power.design_tdp"); design && design->text != tdp->text) out.design = design->text;
   // The value's origin is "<file>:<line>"; its line's comment says `# source:` or `# assumed:` (STYLE.md).
   const auto colon = tdp->origin.rfind(':');
   if (colon == std::string::npos) return out;

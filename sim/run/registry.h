@@ -93,6 +93,7 @@ std::vector<PresetInfo> list_presets();
 // that line marks the figure `# assumed:` rather than sourced (for `list chips`).
 struct PresetTdp {
   std::string text = "-";
+  std::string design;  // power.design_tdp where the preset states one (the provisioned power.tdp is below it)
   bool assumed = false;
 };
 PresetTdp preset_tdp(const PresetInfo& p);

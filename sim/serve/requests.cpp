@@ -2,6 +2,7 @@
 #include "sim/serve/requests.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -65,6 +66,16 @@ LengthRows read_lengths_csv(const std::string& path) {
     std::int64_t i = 0, o = 0;
     if (!parse(a, i) || !parse(b, o)) {
       if (!header && rows.empty()) {  // a header: the first line that is not a comment
+        // It must name the columns in their order: "output,input" (or a misspelt name) was read as input,output.
+        auto lower_trim = [](std::string v) {
+          v.erase(0, v.find_first_not_of(" \t"));
+          v.erase(v.find_last_not_of(" \t") + 1);
+          for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          return v;
+        };
+        if (lower_trim(a) != "input" || lower_trim(b) != "output")
+          throw InputError(path + ":" + std::to_string(lineno) + ": header '" + line +
+                           "': expected input,output (the columns in that order; the header may be left out)");
         header = true;
         continue;
       }

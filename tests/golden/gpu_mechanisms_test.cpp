@@ -514,6 +514,62 @@ TEST(GpuAttentionKernels, Fa2IsSlowerThanFa3AndBoundByTheTensorCoresInDecode) {
   EXPECT_THROW(attn("prefill", "1", "1024", "fa4"), InputError);
 }
 
+// Without --impl the chip's own kernel runs: FlashAttention-2 on the A100 (no TMA, no wgmma), which ran the
+// Hopper (FA3-style) kernel before; the Hopper default stays FA3-style. --impl fa3 is refused on the A100
+// (no TMA, no wgmma) and on the B200 (wgmma is sm_90a only), each naming what runs there.
+TEST(GpuAttentionKernels, DefaultImplFollowsTheChipAndFa3NeedsHopper) {
+  auto attn = [](const char* phase, const char* impl) {
+    std::map<std::string, std::string> a = {{"phase", phase}, {"batch", "8"}, {"heads", "32"}, {"kv-heads", "8"},
+                                            {"seq", "2048"}, {"head-dim", "128"}};
+    if (*impl) a["impl"] = impl;
+    return make_op("attention", a);
+  };
+  auto a100 = load_chip("a100-sxm"), h100 = load_chip("h100-sxm"), b200 = load_chip("b200");
+  for (const char* phase : {"prefill", "decode"}) {
+    const auto def = run_kernel_study(*a100, attn(phase, "")).run.result, fa2 = run_kernel_study(*a100, attn(phase, "fa2")).run.result;
+    EXPECT_EQ(def.latency_s, fa2.latency_s) << phase;
+    EXPECT_EQ(def.kernels.at(0).strategy, fa2.kernels.at(0).strategy) << phase;
+    EXPECT_NE(run_kernel_study(*h100, attn(phase, "")).run.result.latency_s,
+              run_kernel_study(*h100, attn(phase, "fa2")).run.result.latency_s) << phase;
+  }
+  EXPECT_NE(run_kernel_study(*a100, attn("prefill", "")).run.result.kernels.at(0).strategy.find("FlashAttention-2"), std::string::npos);
+  auto refusal = [&](ChipModel& chip) {
+    try {
+      run_kernel_study(chip, attn("prefill", "fa3"));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(ran)");
+  };
+  const std::string on_a100 = refusal(*a100), on_b200 = refusal(*b200);
+  EXPECT_NE(on_a100.find("--impl fa2 runs here"), std::string::npos) << on_a100;
+  EXPECT_NE(on_b200.find("sm_90a"), std::string::npos) << on_b200;
+  EXPECT_NE(on_b200.find("the default kernel"), std::string::npos) << on_b200;
+  EXPECT_NE(on_b200.find("--impl fa2"), std::string::npos) << on_b200;
+  EXPECT_NO_THROW(run_kernel_study(*b200, attn("prefill", "fa2")));
+  EXPECT_NO_THROW(run_kernel_study(*h100, attn("prefill", "fa3")));
+}
+
+// The prefill strategy said "causal tile skipping" whatever the mask: it names what the blocks skip.
+TEST(GpuAttentionKernels, PrefillStrategyNamesTheMaskItSkips) {
+  auto h100 = load_chip("h100-sxm");
+  auto strategy = [&](const char* causal, const char* window, const char* impl) {
+    std::map<std::string, std::string> a = {{"heads", "8"}, {"seq", "1024"}, {"causal", causal}};
+    if (*window) a["window"] = window;
+    if (*impl) a["impl"] = impl;
+    return run_kernel_study(*h100, make_op("attention", a)).run.result.kernels.at(0).strategy;
+  };
+  for (const char* impl : {"", "fa2"}) {
+    EXPECT_NE(strategy("true", "", impl).find(", causal tile skipping"), std::string::npos) << impl;
+    const std::string none = strategy("false", "", impl);
+    EXPECT_EQ(none.find("skipping"), std::string::npos) << none;
+    EXPECT_NE(none.find("no mask"), std::string::npos) << none;
+    const std::string win = strategy("false", "256", impl);
+    EXPECT_NE(win.find("sliding-window tile skipping"), std::string::npos) << win;
+    EXPECT_EQ(win.find("causal"), std::string::npos) << win;
+  }
+}
+
 // Decode attention never gets faster with more work: at a fixed 4k context the latency does not fall
 // as the batch grows (every batch to 32, then every 8th to 128), nor at a fixed batch (1, 8, 64) as
 // the context grows (256 to 32k in steps of a quarter; to 8k at batch 64). Both split heuristics pick

@@ -137,6 +137,19 @@ for fam in ("gpu", "tpu", "maia"):  # AWS Neuron's attention on families that ar
     case("attention-impl-tnx-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
                                          "--seq", "128", "--impl", "transformers-neuronx"], names=["--impl transformers-neuronx"])
 
+case("attention-impl-fa3-b200", ["kernel", "attention", "--chip", "b200", "--batch", "1", "--heads", "4", "--seq", "128",
+                                  "--impl", "fa3"], names=["--impl fa3", "sm_90a", "--impl fa2"])
+# fp4/fp6 in row-wise compute: refused alike on every family (vector units do not compute in them), naming the flag.
+for fam, preset in FAMILY_PRESET.items():
+    for op, flag, v in (("rmsnorm", "--dtype", "fp4"), ("swiglu", "--odtype", "fp6"), ("rope", "--dtype", "fp6")):
+        case("rowwise-%s-%s-%s" % (fam, op, v), ["kernel", op, "--chip", preset, "--rows", "64", "--cols", "4096", flag, v],
+             names=["%s: %s %s" % (op, flag, v), "fp32, bf16, fp16, fp8 or int8"])
+
+# Attention's output is normalized (O / l) on the vector units: fp4/fp6 output refused alike (it ran on the GPU).
+for fam, preset in FAMILY_PRESET.items():
+    case("attention-odtype-fp4-%s" % fam, ["kernel", "attention", "--chip", preset, "--heads", "4", "--seq", "128",
+                                           "--odtype", "fp4"], names=["attention: --odtype fp4: its output is normalized"])
+
 # --- every kernel dimension -------------------------------------------------------------------------
 OPS = {
     "gemm": {"m": "64", "n": "64", "k": "64", "batch": "1"},
@@ -161,6 +174,10 @@ for op, dims in OPS.items():
             for k, x in args.items():
                 argv += ["--%s=%s" % (k, x)]
             case("kernel-%s-%s-%s" % (op, dim, tag), argv, names=["--" + dim], out=True)
+# rope's head width: odd, or not dividing the row (heads x head width), ran as if it were fine.
+for tag, hd in (("odd", "3"), ("over-cols", "5000"), ("not-dividing", "96")):
+    case("kernel-rope-head-dim-%s" % tag, ["kernel", "rope", "--rows", "8", "--cols", "4096", "--head-dim", hd],
+         names=["--head-dim " + hd, "even head width", "divides --cols (4096)"], out=True)
 # Shapes whose every dimension is fine but whose operands or transaction count are not.
 case("kernel-gemm-operand-2TiB", ["kernel", "gemm", "--m", "16777216", "--n", "16777216", "--k", "64"], names=["operand"])
 case("kernel-gemm-1e7-transactions", ["kernel", "gemm", "--m", "10000000", "--n", "10000", "--k", "10000"],
@@ -246,6 +263,16 @@ for tag, text in GENERATED_PRESETS.items():
     path = write(fname, text, binary=isinstance(text, bytes))
     case("preset-gen-" + tag, ["kernel", "gemm", "--chip", path, "--m", "64", "--n", "64", "--k", "64"],
          names=["/dev/zero" if tag == "inherits-dev-zero" else fname], out=True)
+
+# A TDP set below the inherited static power: the error is on the inherited power.static line, so it also gives the TDP.
+case("preset-tdp-below-static", ["kernel", "gemm", "--chip", write("preset-low-tdp.yaml", "inherits: %s\npower:\n  tdp: 50 W\n"
+                                                                  % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")),
+                                 "--m", "64", "--n", "64", "--k", "64"], names=["power.static", "less than the TDP (power.tdp 50 W)"], out=True)
+
+# compare's --out under a file: refused before the study runs (it failed after simulating it, minutes for a real study).
+case("compare-out-under-a-file", ["compare", "--chips", "h100-sxm", "--model", "llama-3.1-8b", "--concurrency", "1",
+                                  "--requests", "4", "--out", os.path.join(write("plain-file", "x"), "sub")],
+     names=["--out", "plain-file is not a folder"])
 
 # --- config.json given with --model ---------------------------------------------------------------
 with open(TINY_MODEL) as f:

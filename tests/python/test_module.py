@@ -71,3 +71,30 @@ def test_perfetto_from_the_cli(cli, tmp_path):
     for e in sorted(slices, key=lambda e: e["ts"]):
         assert e["ts"] >= by_tid.get(e["tid"], -1) - 1e-6
         by_tid[e["tid"]] = e["ts"] + e["dur"]
+
+
+def test_one_override_as_a_string(cli):
+    """set="hbm.bandwidth=4TB/s" was split into characters and refused as "--set: 'h'"; one string is one override,
+    the same as a one-item list or dict, in kernel() and in the functions that pass flags to the CLI's code."""
+    dims = dict(m=256, n=4096, k=4096)
+    one = xpusim.kernel("gemm", set="hbm.bandwidth=1TB/s", **dims)["latency_s"]
+    assert one == xpusim.kernel("gemm", set=["hbm.bandwidth=1TB/s"], **dims)["latency_s"]
+    assert one == xpusim.kernel("gemm", set={"hbm.bandwidth": "1TB/s"}, **dims)["latency_s"]
+    assert one != xpusim.kernel("gemm", **dims)["latency_s"]
+    assert "bandwidth: 1 TB/s" in xpusim.chip_config("h100-sxm", set="hbm.bandwidth=1TB/s")
+    with pytest.raises(TypeError, match="set: expected a dict"):
+        xpusim.kernel("gemm", set=5, **dims)
+    with xpusim.Session(kernel="gemm", set="hbm.bandwidth=1TB/s", **dims) as s:
+        s.run()
+        assert s.result()["latency_s"] == one
+
+
+def test_list_models_as_the_cli(cli):
+    """The CLI lists the shipped models (`xpusim list models`); the module had list_chips/list_systems/list_ops only."""
+    assert xpusim.list_models() == cli("list", "models").stdout.split()
+    assert "llama-3.1-8b" in xpusim.list_models()
+
+
+def test_list_ops_as_the_cli(cli):
+    """xpusim.list_ops() says it is `xpusim list ops` but left out broadcast and sendrecv, which the CLI lists."""
+    assert xpusim.list_ops() == cli("list", "ops").stdout.split()

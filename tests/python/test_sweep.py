@@ -308,6 +308,11 @@ BAD = {
         "study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8, 16]}\nmetrics:\n"
         "  t: latency_s\n  ttft: ttft_s\n", ":7: metrics.ttft: 'ttft_s' is not in the kernel report"),
     "malformed yaml": ("study: kernel\nbase: {op: gemm\n", "malformed YAML"),
+    # A required key left out is named as missing (it said "expected one of ..., got None" and "expected a mapping").
+    "no study": ("base: {op: gemm, m: 8, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\nmetrics: {t: latency_s}\n",
+                 ": study: missing (required): what each point runs, one of kernel, run"),
+    "no metrics": ("study: kernel\nbase: {op: gemm, m: 8, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n",
+                   ": metrics: missing (required)"),
     "bad constraint": ("study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n"
                        "constraints:\n  - require: \"mm < 4\"\nmetrics: {t: latency_s}\n",
                        ":6: constraints.0.require: unknown name 'mm'"),

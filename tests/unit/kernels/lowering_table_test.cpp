@@ -60,3 +60,37 @@ TEST(LoweringTable, AnUnregisteredPairIsRefusedNotReplaced) {
 }
 
 }  // namespace xpu
+
+namespace xpu {
+
+// fp4 and fp6 are block-scaled operand formats of the matrix units: row-wise compute (norms, activations,
+// rope, softmax, top-k) was accepted on the GPU and TPU but refused by Trainium and Maia with their own
+// words. One rule now, on every preset, in one line naming the flag and value; a copy still moves fp4 bytes.
+TEST(LoweringTable, RowwiseComputeRefusesFp4OnEveryFamilyAlike) {
+  register_builtin_families();
+  for (const auto& p : list_presets()) {
+    auto chip = load_chip(p.name);
+    for (OpKind k : {OpKind::RmsNorm, OpKind::SwiGlu, OpKind::Rope, OpKind::Softmax}) {
+      OpSpec op;
+      op.kind = k;
+      op.rows = 64, op.cols = 4096;
+      op.dtype = op.wdtype = DType::fp4, op.odtype = DType::bf16;
+      try {
+        chip->lower(op, LowerOptions{});
+        FAIL() << p.name << " ran " << name(k) << " in fp4";
+      } catch (const InputError& e) {
+        const std::string w = e.what();
+        EXPECT_NE(w.find(std::string(name(k)) + ": --dtype fp4: row-wise ops run on the vector units"), std::string::npos) << w;
+        EXPECT_NE(w.find("fp32, bf16, fp16, fp8 or int8"), std::string::npos) << w;
+        EXPECT_EQ(w.find('\n'), std::string::npos) << w;
+      }
+    }
+    OpSpec copy;
+    copy.kind = OpKind::Copy;
+    copy.rows = 64, copy.cols = 4096;
+    copy.dtype = copy.wdtype = copy.odtype = DType::fp4;
+    EXPECT_NO_THROW(chip->lower(copy, LowerOptions{})) << p.name;
+  }
+}
+
+}  // namespace xpu

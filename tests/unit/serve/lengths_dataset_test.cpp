@@ -79,6 +79,11 @@ TEST(LengthsDataset, BadFileGivesOneLine) {
   EXPECT_NE(error_of("input,output\n120,80,5\n").find(":2: expected two columns"), std::string::npos);
   EXPECT_NE(error_of("input,output\n0,80\n").find(":2: lengths must be positive"), std::string::npos);
   EXPECT_NE(error_of("input,output\n").find("no input,output rows"), std::string::npos);
+  // A header names the columns in their order: swapped or misspelt, it was taken as input,output.
+  EXPECT_NE(error_of("output,input\n80,120\n").find(":1: header 'output,input': expected input,output"), std::string::npos);
+  EXPECT_NE(error_of("# c\ninput,outptu\n80,120\n").find(":2: header 'input,outptu'"), std::string::npos);
+  EXPECT_EQ(error_of(" Input , Output \n80,120\n"), "");
+  EXPECT_EQ(error_of("80,120\n"), "");
 }
 
 }  // namespace

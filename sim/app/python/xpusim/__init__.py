@@ -24,7 +24,7 @@ try:
 except (AttributeError, TypeError):
     pass
 
-__all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_ops", "sweep", "load_spec",
+__all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_models", "list_ops", "sweep", "load_spec",
            "InputError", "SpecError", "SweepError", "Session", "Trace", "to_perfetto", "functional", "plots",
            "analysis", "sweeps", "sweep_spec", "collective", "list_systems", "system_config"]
 
@@ -45,7 +45,7 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, aft
 
     op:    "gemm", "attention", "rmsnorm", ... (see list_ops())
     chip:  a preset name (see list_chips())
-    set:   dict or list of preset overrides, e.g. {"hbm.bandwidth": "4 TB/s"}
+    set:   preset overrides: a dict ({"hbm.bandwidth": "4 TB/s"}), a list of "key=value" or one such string
     dims:  the same arguments as `xpusim kernel` (m, n, k, batch, dtype, heads, kv_heads, seq, ...)
     sustained: as `xpusim kernel --sustained`: assume steady state (repeated back to back, the power
            limit's average already at TDP, so the clock held at TDP applies); default: one run from
@@ -58,17 +58,19 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, aft
     nominal peak), clock_mhz and clock_ratio (the clock it ran at), transactions, bytes, bandwidth_Bps,
     utilization, kernels, power, ...
     """
-    if isinstance(set, dict):
-        sets = ["%s=%s" % kv for kv in set.items()]
-    else:
-        sets = list(set or [])
-    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), sets, functional, bool(sustained),
+    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), _sets(set), functional, bool(sustained),
                                           -1.0 if after_runs is None else float(after_runs)))
 
 
 def _sets(set):
+    """Preset overrides as --set texts: a dict, a list of "key=value", or one "key=value" string (which a
+    list() would have split into characters: set="hbm.bandwidth=4TB/s" was refused as "--set: 'h'")."""
     if isinstance(set, dict):
         return ["%s=%s" % kv for kv in set.items()]
+    if isinstance(set, str):
+        return [set]
+    if set is not None and not isinstance(set, (list, tuple)):
+        raise TypeError("set: expected a dict, a list of \"key=value\" or one such string, got %s" % type(set).__name__)
     return list(set or [])
 
 
@@ -253,6 +255,11 @@ def list_systems():
 def list_chips():
     """Names of the chip presets."""
     return _xpusim.list_chips()
+
+
+def list_models():
+    """Names of the shipped models (`xpusim list models`); run() also takes a Hugging Face config.json path."""
+    return _xpusim.list_models()
 
 
 def list_ops():

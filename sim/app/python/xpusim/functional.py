@@ -51,6 +51,8 @@ def functional(op, chip="h100-sxm", inputs=None, set=None, theta=10000.0, **dims
     inputs = {k: _np.ascontiguousarray(v, dtype=_np.float32) for k, v in dict(inputs or {}).items()}
     if isinstance(set, dict):
         sets = ["%s=%s" % kv for kv in set.items()]
+    elif isinstance(set, str):  # one "key=value" string is one override (list() would split it into characters)
+        sets = [set]
     else:
         sets = list(set or [])
     if op == "rope":

@@ -638,6 +638,9 @@ def _check_preset_keys(doc, study, base, base_set, groups):
 
 def _metrics(doc):
     m = doc.data.get("metrics")
+    if m is None:  # left out: say it is required, not that what is not there has the wrong shape
+        raise doc.error(("metrics",), "missing (required): a mapping name: json.path (or {path, unit}) of what to "
+                                      "record, e.g. metrics: {latency: latency_s}")
     if not isinstance(m, dict) or not m:
         raise doc.error(("metrics",), "expected a mapping name: json.path (or {path, unit})")
     out = {}
@@ -667,6 +670,8 @@ def load_spec(spec):
         if k not in TOP_KEYS:
             raise doc.error((k,), "unknown key%s; expected one of %s" % (_nearest(str(k), TOP_KEYS), ", ".join(TOP_KEYS)))
     study = d.get("study")
+    if study is None:
+        raise doc.error(("study",), "missing (required): what each point runs, one of %s" % ", ".join(STUDIES))
     if study not in STUDIES:
         raise doc.error(("study",), "expected one of %s, got %r" % (", ".join(STUDIES), study))
     args = study_arguments(study)
