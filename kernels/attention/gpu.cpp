@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "kernels/gpu_builders.h"
+#include "sim/base/strformat.h"
 
 namespace xpu::gpu {
 
@@ -112,6 +113,30 @@ Flavor prefill_flavor(const OpSpec& op, const GpuSpec& spec) {
   f.fa2 = op.impl == "fa2" || (op.impl.empty() && !spec.sm.cluster_multicast);
   if (f.fa2) f.bkv = op.head_dim <= 64 ? 128 : 64;
   return f;
+}
+
+// The smallest shared-memory footprint the chosen kernel can take: its Q tile and one K and one V tile at
+// their fewest rows, single-buffered. Q: 64 rows, the M of one mma tile of the block (FA2: 4 warps x 16
+// rows; the TMA kernel: one consumer warpgroup's wgmma, whose 64-row minimum decode pads to). K/V: FA2
+// 32 keys, the TMA kernel 64 (its decode loads pages in 64-token groups). assumed: the smallest tiles
+// FlashAttention's launch templates use (Dao-AILab/flash-attention, flash_fwd_launch_template.h and
+// hopper/tile_size.h) for the large head dims; a head dim whose smallest tile overflows the block's
+// shared memory (sm.smem_per_block) has no kernel, so it is refused rather than simulated. MLA's
+// 576/512 latent head fits (bf16: 213 kB of H100's 227 KiB), as FlashMLA's 64-row tiles do.
+void check_smallest_tile(const AttnJob& j, const Flavor& f, const GpuSpec& spec) {
+  constexpr std::int64_t kQRows = 64;
+  const std::int64_t kv_rows = f.fa2 ? 32 : 64;
+  const double need = kQRows * j.d * j.ea + kv_rows * (j.d + j.dv) * j.ekv;
+  const double limit = spec.sm.smem_per_block.value();
+  if (need <= limit) return;
+  const std::string flag = j.dv == j.d ? "--head-dim " + std::to_string(j.d)
+                                       : "--head-dim " + std::to_string(j.d) + " --head-dim-v " + std::to_string(j.dv);
+  unsupported(spec.name, j.o,
+              flag + ": the kernel's smallest tile (Q " + std::to_string(kQRows) + " x " + std::to_string(j.d) + ", K " +
+                  std::to_string(kv_rows) + " x " + std::to_string(j.d) + ", V " + std::to_string(kv_rows) + " x " +
+                  std::to_string(j.dv) + ") needs " + std::to_string(static_cast<std::int64_t>(need)) +
+                  " bytes of shared memory, more than the " + std::to_string(static_cast<std::int64_t>(limit)) +
+                  " bytes (" + strformat("%.4g", limit / 1024) + " KiB) one block may have on " + spec.name + " (sm.smem_per_block)");
 }
 
 // FA2's S = Q K^T and O += P V steps on an `mq`-row tile of `kw` keys: each warp reads its own Q rows
@@ -539,6 +564,7 @@ KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const Lowe
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");
   const AttnJob j = make_job(op, opt);
   Flavor fl = prefill_flavor(op, spec);
+  check_smallest_tile(j, fl, spec);
   if (!op.decode) return {prefill(j, fl)};
   const DecodeSplit sp = fl.fa2 ? fa2_decode_split(j, spec, fl) : decode_split(j, spec);
   KernelPrograms out{decode(j, sp, fl)};

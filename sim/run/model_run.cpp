@@ -247,7 +247,34 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
     const std::string found = fitting_layout(model, sc, s, fit);
     if (!found.empty()) best = "a system that fits: --system " + s.name + " " + found, best_chips = s.ranks();
   }
-  return best;
+  if (!best.empty()) return best;
+  // None holds it as shipped: say so, and name the fewest nodes of a system with a scale-out network
+  // (--nodes) that would, so the advice never names a layout without a system to run it on.
+  std::string largest, grown;
+  int largest_chips = 0, grown_chips = 0;
+  bool scales_out = false;
+  for (SystemSpec s : model_systems()) {
+    if (s.chip != chip.name()) continue;
+    if (s.ranks() > largest_chips) largest = s.name, largest_chips = s.ranks();
+    if (s.network == "none") continue;
+    scales_out = true;
+    for (int nodes = s.nodes + 1; nodes * s.chips <= kMaxSystemChips; ++nodes) {
+      if (grown_chips && nodes * s.chips >= grown_chips) break;
+      s.nodes = nodes;
+      if (s.ranks() <= chips) continue;
+      const std::string found = fitting_layout(model, sc, s, fit);
+      if (found.empty()) continue;
+      grown = "--system " + s.name + " --nodes " + std::to_string(nodes) + " " + found;
+      grown_chips = s.ranks();
+      break;
+    }
+  }
+  if (largest.empty()) return "";  // no shipped system of this chip: the single-chip advice stands alone
+  const std::string none = "none of the shipped systems of " + chip.name() + " holds it as shipped (largest: " + largest +
+                           ", " + std::to_string(largest_chips) + " chips)";
+  if (!grown.empty()) return none + "; with more nodes: " + grown;
+  if (!scales_out) return none + "; none has a scale-out network to add nodes (--nodes)";
+  return none + ", nor any of them with more nodes (up to " + std::to_string(kMaxSystemChips) + " chips)";
 }
 
 namespace {

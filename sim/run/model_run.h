@@ -140,7 +140,8 @@ PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std:
 // when it fits, else a negative number; InputError when the layout does not apply to the model.
 using LayoutFit = std::function<double(const Scenario& sc, const CommBufferParams& comm)>;
 // Advice for a scenario that does not fit: a layout on `sys` whose devices all fit ("on hgx-h100x8:
-// --tp 2 --dp 4 (...)"), else the smallest shipped system of the chip where one does; "" if none.
+// --tp 2 --dp 4 (...)"), else the smallest shipped system of the chip where one does; else that none
+// does as shipped, with the fewest --nodes of a scale-out system that would; "" if the chip has no system.
 // `fit` (default: the scenario's footprint within the chip's memory, as run checks it) lets serve
 // ask for room for a request's KV cache instead.
 std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const SystemSpec& sys,

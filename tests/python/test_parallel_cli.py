@@ -330,6 +330,20 @@ def test_out_of_memory_advice_names_a_layout_that_fits(cli):
     assert p.returncode == 2 and "a system that fits: --system hgx-h100x8 --tp 2 --dp 4" in p.stderr, p.stderr
 
 
+def test_out_of_memory_advice_names_a_system_even_when_none_holds_it_as_shipped(cli):
+    # DeepSeek-V3 in BF16 (1.34 TB of weights) needs 32 H100s; the largest shipped H100 system has 16, so
+    # the advice says so and names the fewest nodes of a scale-out system that hold it.
+    p = cli("run", "--model", "deepseek-v3", "--chip", "h100-sxm", check=False)
+    line = p.stderr.strip()
+    assert p.returncode == 2 and line.count("\n") == 0, p.stderr
+    assert "--tp 32" in line and "none of the shipped systems of h100-sxm holds it as shipped" in line, line
+    assert "with more nodes: --system hgx-h100x8 --nodes 4 --tp 32 --dp 1 (" in line, line
+    # Inferentia2's only system has no scale-out network: the advice says plainly that nothing ships.
+    p = cli("run", "--model", "llama-3.1-405b", "--chip", "inf2", check=False)
+    assert p.returncode == 2 and "none of the shipped systems of inf2 holds it" in p.stderr, p.stderr
+    assert "none has a scale-out network" in p.stderr, p.stderr
+
+
 def test_serve_out_of_memory_advice_names_a_layout_with_room_for_a_request(cli):
     # Llama-3.1-70B in BF16 (141 GB of weights) does not fit one H100; split over two chips it leaves
     # room for a request's KV cache under vLLM's 90% memory use, so the advice is tp2 with four replicas.
