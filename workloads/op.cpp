@@ -2,7 +2,6 @@
 #include "workloads/op.h"
 
 #include <sstream>
-#include <utility>
 
 #include "sim/base/error.h"
 #include "sim/base/nearest_name.h"
@@ -191,13 +190,16 @@ namespace {
 // operand formats, read with per-block scales by the tensor/matrix units only. One rule for every family.
 // `output_only`: attention, whose inputs feed the tensor cores but whose output is normalized (O / l) on the vector units.
 void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
-  const std::pair<DType, const char*> operands[] = {{op.dtype, "--dtype"}, {op.odtype, "--odtype"}, {op.wdtype, "--wdtype"}};
-  for (const auto& [d, flag] : operands)
-    if ((d == DType::fp4 || d == DType::fp6) && (!output_only || &d == &operands[1].first))
-      throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": " +
-                       (output_only ? "its output is normalized" : "row-wise ops run") + " on the vector units, "
-                       "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
-                       "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+  auto refuse = [&](DType d, const char* flag) {
+    if (d != DType::fp4 && d != DType::fp6) return;
+    throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": " +
+                     (output_only ? "its output is normalized" : "row-wise ops run") + " on the vector units, "
+                     "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
+                     "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+  };
+  if (!output_only) refuse(op.dtype, "--dtype");
+  refuse(op.odtype, "--odtype");
+  if (!output_only) refuse(op.wdtype, "--wdtype");
 }
 }  // namespace
 

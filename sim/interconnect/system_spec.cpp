@@ -4,22 +4,13 @@
 #include <filesystem>
 #include <sstream>
 
+#include "sim/base/text.h"
+
 namespace fs = std::filesystem;
 
 namespace xpu {
 
 namespace {
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 void describe_link(Params& p, LinkSpec& l, const std::string& pre, const char* what, bool required) {
   const char* no = required ? nullptr : "0 B/s";

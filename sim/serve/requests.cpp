@@ -11,6 +11,7 @@
 #include "sim/base/error.h"
 #include "sim/base/limits.h"
 #include "sim/base/strformat.h"
+#include "sim/base/text.h"
 
 namespace xpu {
 
@@ -67,11 +68,10 @@ LengthRows read_lengths_csv(const std::string& path) {
     if (!parse(a, i) || !parse(b, o)) {
       if (!header && rows.empty()) {  // a header: the first line that is not a comment
         // It must name the columns in their order: "output,input" (or a misspelt name) was read as input,output.
-        auto lower_trim = [](std::string v) {
-          v.erase(0, v.find_first_not_of(" \t"));
-          v.erase(v.find_last_not_of(" \t") + 1);
-          for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          return v;
+        auto lower_trim = [](const std::string& v) {
+          std::string t = trim_blanks(v);
+          for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          return t;
         };
         if (lower_trim(a) != "input" || lower_trim(b) != "output")
           throw InputError(path + ":" + std::to_string(lineno) + ": header '" + line +

@@ -5,6 +5,7 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "sim/base/text.h"
 #include "sim/base/dtype.h"
 #include "sim/serve/compare.h"
 
@@ -14,16 +15,6 @@ namespace xpu {
 
 namespace {
 std::string studies_dir() { return source_dir() + "/workloads/studies"; }
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    const auto a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
-    if (a != std::string::npos) out.push_back(item.substr(a, b - a + 1));
-  }
-  return out;
-}
 }  // namespace
 
 const char* default_study_name() { return "frontier"; }
