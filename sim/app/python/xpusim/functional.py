@@ -28,7 +28,7 @@ The returned dict holds the output array under its name ("C", "Y" or "O"), plus 
 """
 import numpy as _np
 
-from . import _xpusim
+from . import _sets, _xpusim
 
 
 def _args(kwargs):
@@ -49,12 +49,7 @@ def functional(op, chip="h100-sxm", inputs=None, set=None, theta=10000.0, **dims
     phase, causal, window, dtype, ...). See the module docstring for the operands of each op.
     """
     inputs = {k: _np.ascontiguousarray(v, dtype=_np.float32) for k, v in dict(inputs or {}).items()}
-    if isinstance(set, dict):
-        sets = ["%s=%s" % kv for kv in set.items()]
-    elif isinstance(set, str):  # one "key=value" string is one override (list() would split it into characters)
-        sets = [set]
-    else:
-        sets = list(set or [])
+    sets = _sets(set)
     if op == "rope":
         x = inputs.get("X")
         rows = int(dims.get("rows", x.shape[0] if x is not None else 0))

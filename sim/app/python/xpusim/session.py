@@ -14,7 +14,7 @@ import json as _json
 
 import numpy as np
 
-from . import _xpusim
+from . import _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -64,8 +64,7 @@ class Session:
                  dtype="bf16", set=None, **dims):
         if (kernel is None) == (model is None):
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>")
-        sets = (["%s=%s" % kv for kv in set.items()] if isinstance(set, dict)
-                else [set] if isinstance(set, str) else list(set or []))  # one "key=value" string is one override
+        sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored
             raise ValueError("input=%r: a model session's prompt length, not an argument of kernel %s (give its own "
