@@ -3,7 +3,6 @@
 
 #include "sim/base/block_pool.h"
 #include "sim/base/task_stream.h"
-#include "sim/engine/compact_task.h"
 #include "sim/engine/list_schedule.h"
 #include "sim/engine/side_kernel.h"
 
@@ -470,13 +469,6 @@ struct Executor::WholeTask {
     return true;
   }
   const Instr& instr(std::uint32_t i) const { return instrs[i]; }
-  // Three plain stores: std::copy of 12 bytes compiled to a memmove call through the PLT (5% of a
-  // decode step's CPU time, perf).
-  void deps(std::uint32_t i, std::uint32_t d[3]) const {
-    const Instr& c = instrs[i];
-    d[0] = c.dep[0], d[1] = c.dep[1], d[2] = c.dep[2];
-  }
-  void prefetch(std::uint32_t i) const { prefetch_instr(&instrs[i]); }
   const Instr& take(std::uint32_t i) {
     const Instr& in = instrs[i];
     ++heads[in.engine].pos;
@@ -485,44 +477,6 @@ struct Executor::WholeTask {
   void finish(std::uint32_t i, Tick end) { completion[i] = end; }
   // One array for both: a dependency's state and completion share a cache line (the list scheduler
   // reads them after a coroutine switch, when the slot's state has left the cache).
-  bool processed(std::uint32_t i) const { return completion[i] != kPending; }
-  Tick done(std::uint32_t i) const { return completion[i]; }
-};
-
-// A CompactTask (sim/engine/compact_task.h) as the list scheduler's window: take() rebuilds the
-// instruction the lowering produced from its shape, the running address of its shape and its distances.
-struct Executor::CompactView {
-  static constexpr Tick kPending = CompactTask::kPending;
-  Instr* const shapes;  // the slot's copies of the encoding's shapes
-  const std::uint32_t* const join;
-  const CompactTask::Rec* const recs;
-  Tick* const completion;
-  const std::uint16_t* const order;
-  SlotState::Head* const heads;
-  CompactView(const CompactTask& t, Instr* s, Tick* done, SlotState::Head* h)
-      : shapes(s), join(t.join()), recs(t.recs()), completion(done), order(t.order()), heads(h) {}
-  bool front(size_t e, std::uint32_t& cand) const {
-    const SlotState::Head& h = heads[e];
-    if (h.pos >= h.end) return false;
-    cand = order[h.pos];
-    return true;
-  }
-  void deps(std::uint32_t i, std::uint32_t d[3]) const {
-    const CompactTask::Rec& r = recs[i];
-    d[0] = CompactTask::dep_index(r.dep[0]), d[1] = CompactTask::dep_index(r.dep[1]), d[2] = CompactTask::dep_index(r.dep[2]);
-  }
-  void prefetch(std::uint32_t i) const { __builtin_prefetch(&shapes[recs[i].shape]); }
-  // The instruction, in the slot's copy of its shape, but its dependencies (deps() has given them to the
-  // list scheduler; execute() reads none).
-  const Instr& take(std::uint32_t i) {
-    const CompactTask::Rec& r = recs[i];
-    Instr& in = shapes[r.shape];
-    in.addr += static_cast<std::uint64_t>(static_cast<std::int64_t>(r.step));
-    if (const std::uint32_t j = join[r.shape]) in.k = i + 2 - j;
-    ++heads[in.engine].pos;
-    return in;
-  }
-  void finish(std::uint32_t i, Tick end) { completion[i] = end; }
   bool processed(std::uint32_t i) const { return completion[i] != kPending; }
   Tick done(std::uint32_t i) const { return completion[i]; }
 };
@@ -543,14 +497,6 @@ struct Executor::SlotRun {
   // The task in progress: a whole task (its window over `task` and `state`) or a streamed one.
   ListState list;
   std::optional<WholeTask> whole;
-  // A task run from an encoding (the chip's shared one, or the slot's own where it does not match that
-  // one): the slot's copies of its shapes and its completions.
-  CompactTask own;
-  Instr shapes[CompactTask::kMaxShapes];
-  std::uint64_t first_addr[CompactTask::kMaxShapes];
-  std::vector<Tick, PoolAllocator<Tick>> done;
-  int shared = -1;  // the view is over ExecContext::shared_task[shared] (-1: over `own`)
-  std::optional<CompactView> view;
   std::unique_ptr<StreamRun, StreamRunDeleter> streamed;
   std::optional<block_pool::Scope> pooled;  // open while a whole task runs (as slot_thread's scope)
   bool functional = false;                  // the whole task's functional semantics run at its end
@@ -674,20 +620,12 @@ bool Executor::begin_task(SlotRun& r, Tick now) {
   const Program& prog = *m_ctx.dispatcher.program();
   const std::uint32_t kernel = m_ctx.dispatcher.kernel_id();
   r.functional = false;
-  if (r.view) {  // a task that threw left its window
-    r.view.reset();
-    if (r.shared >= 0) --m_ctx.shared_task_users[r.shared];
-    r.shared = -1;
-  }
-  Task* made = &r.task;
   if (!prog.static_placement || r.vm) {
     if (r.vm) r.vm->reset();
     r.pooled.emplace();
-    // Functional tasks keep their instructions whole (their semantics run in program order at the end).
-    if (!r.vm) made = &m_ctx.scratch;
-    made->clear();
-    if (made->instrs.capacity() < m_ctx.task_instrs) made->instrs.reserve(m_ctx.task_instrs);
-    prog.make_task(r.index, *made);
+    r.task.clear();
+    if (r.task.instrs.capacity() < m_ctx.task_instrs) r.task.instrs.reserve(m_ctx.task_instrs);
+    prog.make_task(r.index, r.task);
     r.functional = r.vm != nullptr;
   } else {
     r.stream.start(prog, r.index, r.task);
@@ -697,40 +635,6 @@ bool Executor::begin_task(SlotRun& r, Tick now) {
     }
   }
   const Tick t0 = task_origin(r.qk, kernel, now);
-  if (!r.functional) {
-    // The shared encoding when the task matches it, else a fresh one: shared while no running task
-    // uses the old one, the slot's own otherwise.
-    const CompactTask* enc = nullptr;
-    const size_t engines = m_engines.size();
-    int found = -1, unused = -1;
-    for (int u = 0; u < ExecContext::kSharedTasks && found < 0; ++u) {
-      if (m_ctx.shared_task[u].matches(*made, r.first_addr)) found = u;
-      else if (unused < 0 && m_ctx.shared_task_users[u] == 0) unused = u;
-    }
-    if (found < 0 && unused >= 0 && m_ctx.shared_task[unused].encode(*made, engines)) {
-      found = unused;
-      const CompactTask& t = m_ctx.shared_task[found];
-      for (size_t s = 0; s < t.shape_count(); ++s) r.first_addr[s] = t.shapes()[s].addr;
-    }
-    if (found >= 0) {
-      enc = &m_ctx.shared_task[found];
-    } else if (r.own.encode(*made, engines)) {
-      enc = &r.own;
-      for (size_t s = 0; s < r.own.shape_count(); ++s) r.first_addr[s] = r.own.shapes()[s].addr;
-    }
-    if (enc) {
-      r.shared = found;
-      if (found >= 0) ++m_ctx.shared_task_users[found];
-      for (size_t s = 0; s < enc->shape_count(); ++s) r.shapes[s] = enc->shapes()[s], r.shapes[s].addr = r.first_addr[s];
-      r.done.assign(enc->size(), CompactTask::kPending);
-      r.state.heads.assign(engines, SlotState::Head());
-      for (size_t e = 0; e < engines; ++e) r.state.heads[e].pos = enc->begin(e), r.state.heads[e].end = enc->begin(e + 1);
-      r.view.emplace(*enc, r.shapes, r.done.data(), r.state.heads.data());
-      list_begin(*r.view, r.list, r.state.heads, enc->size(), t0, r.index, kernel);
-      return continue_task(r, now);
-    }
-  }
-  if (made != &r.task) std::swap(r.task, *made);
   prepare_whole(r.task, r.state);
   r.whole.emplace(r.task, r.state);
   list_begin(*r.whole, r.list, r.state.heads, r.task.instrs.size(), t0, r.index, kernel);
@@ -741,15 +645,6 @@ bool Executor::continue_task(SlotRun& r, Tick now) {
   if (r.streamed) {
     if (!continue_stream(*r.streamed, r.list, r.qk, now)) return false;
     r.streamed.reset();
-    end_task(r.list.t0, r.list.task_end, r.qk, now);
-    return true;
-  }
-  if (r.view) {
-    if (!list_run(*r.view, r.list, r.qk, now)) return false;
-    r.view.reset();
-    if (r.shared >= 0) --m_ctx.shared_task_users[r.shared];
-    r.shared = -1;
-    r.pooled.reset();
     end_task(r.list.t0, r.list.task_end, r.qk, now);
     return true;
   }

@@ -20,7 +20,6 @@
 #include "sim/base/tile_vm.h"
 #include "sim/base/trace.h"
 #include "sim/base/units.h"
-#include "sim/engine/compact_task.h"
 #include "sim/engine/process_guard.h"
 #include "sim/engine/payload.h"
 #include "sim/engine/quantum_keeper.h"
@@ -113,15 +112,6 @@ struct ExecContext {
   // end_of_elaboration() creates that many (at most the executor's slots).
   std::vector<int> slots_wanted;
   size_t task_instrs = 0;               // instructions of the running kernel's first task (a slot's reserve)
-  // The slot loop's tasks are produced here, then run from a compact encoding (CompactTask): one buffer
-  // for every slot of the chip, so that it stays in the cache.
-  Task scratch;
-  // Encodings the slot loop's tasks share while they match one (a kernel's blocks mostly differ only in
-  // their addresses; a cluster's two blocks in their multicast halves), and how many running tasks use
-  // each (one is replaced only when none does).
-  static constexpr int kSharedTasks = 4;
-  CompactTask shared_task[kSharedTasks];
-  int shared_task_users[kSharedTasks] = {};
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
   bool slot_loop = false;               // the executors' slots run in the chip's one slot loop (Chip::run_slot_loop)
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
@@ -339,8 +329,7 @@ class alignas(64) Executor : public sc_core::sc_module {
     std::vector<std::uint32_t, PoolAllocator<std::uint32_t>> order;  // by engine, each engine's in program order
     std::vector<Head> heads;
   };
-  struct WholeTask;    // a whole task as list_schedule's window (chip.cpp)
-  struct CompactView;  // a CompactTask as list_schedule's window (chip.cpp)
+  struct WholeTask;  // a whole task as list_schedule's window (chip.cpp)
   // A list scheduling in progress (list_begin / list_run, sim/engine/list_schedule.h).
   struct ListState {
     SlotState::Head* hd = nullptr;

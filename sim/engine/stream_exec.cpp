@@ -23,11 +23,6 @@ class StreamWindow {
     enqueue(0);
   }
   const Instr& instr(std::uint64_t i) const { return m_task.instrs[static_cast<size_t>(i - m_task.first)]; }
-  void deps(std::uint64_t i, std::uint32_t d[3]) const {
-    const Instr& c = instr(i);
-    d[0] = c.dep[0], d[1] = c.dep[1], d[2] = c.dep[2];
-  }
-  void prefetch(std::uint64_t i) const { prefetch_instr(&instr(i)); }
   Tick done(std::uint64_t i) const { return m_done[slot(i)]; }
   bool processed(std::uint64_t i) const { return m_processed[slot(i)] != 0; }
   void finish(std::uint64_t i, Tick end) {
