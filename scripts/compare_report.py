@@ -563,8 +563,9 @@ def plot_kernel_breakdown(plt, doc):
     ax.grid(axis="y", visible=False)
     ax.set_title("Where a decode step goes: top kernels per chip (rest as \u201cother\u201d)", loc="left")
     order = [l for l in top + ["other"] if l in handles]
-    ax.legend([handles[l] for l in order], order, loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.5 / (n + 2)),
-              ncol=min(len(order), 4), fontsize=8.5)
+    if order:  # no unit ran (each row failed): nothing to name, and matplotlib refuses a legend of 0 columns
+        ax.legend([handles[l] for l in order], order, loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.5 / (n + 2)),
+                  ncol=min(len(order), 4), fontsize=8.5)
     fig.tight_layout()
     return fig
 

@@ -203,6 +203,31 @@ def test_failed_chip_keeps_its_row_and_renders(tmp_path):
         assert re.search(r'<tr data-chip="%s"' % re.escape(r["chip"]), dom), r["chip"]
 
 
+def test_no_unit_ran(tmp_path):
+    """Every unit failed (`compare --chips h100-sxm --model deepseek-v3 --tiers 20`: it does not fit): the report
+    is still written, each row says why, and every plot renders (the kernel breakdown had no legend entries and
+    matplotlib refused a legend of 0 columns: `compare_report: internal error: ValueError`, exit 3)."""
+    doc = fixture_doc()
+    doc["all_ran"] = False
+    rows = []
+    for r in doc["rows"]:
+        rows.append({"chip": r["chip"], "family": r["family"], "ran": False, "batch": None, "throughput_tok_s": None,
+                     "ttft_s": None, "tpot_s": None, "note": "deepseek-v3 does not fit in %s's memory" % r["chip"],
+                     "price_source": r.get("price_source", ""), "tiers": [
+                         {"tok_s_per_user": t, "reachable": False, "why": "the chip did not run: does not fit"}
+                         for t in doc["tiers"]]})
+    doc["rows"] = rows
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    for r in rows:
+        assert 'data-ran="false"' in row_html(page, r["chip"])
+        assert html.escape(r["note"]) in page
+    for name in PLOTS:
+        png_size((d / (name + ".png")).read_bytes())
+
+
 def test_rows_without_price_targets_or_breakdown(tmp_path):
     doc = fixture_doc()
     doc["scenario"]["ttft_slo_s"] = doc["scenario"]["tpot_slo_s"] = None
