@@ -45,7 +45,7 @@ class Session:
     """A simulation you can step through, event by event.
 
     Build it like xpusim.kernel (`kernel="gemm", m=..., n=..., k=..., dtype=...`) or like `xpusim run`
-    (`model="llama-3.1-8b", phase="decode", batch=8, input=1024 (the default), dtype="bf16"`: one forward step).
+    (`model="llama-3.1-8b", phase="decode", batch=8, input=2048 (the default, as `xpusim run`'s), dtype="bf16"`: one forward step).
     A model's step is simulated as one representative pass: each distinct kernel once, in order, named
     by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
     Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
@@ -84,7 +84,7 @@ class Session:
                 " (a session steps one chip's forward pass; xpusim.run(model=..., %s=...) runs a layout on a system)"
                 % "=..., ".join(layout)) if layout else ""))
         self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
-                                   int(batch if batch is not None else 1), int(input if input is not None else 1024), dtype)
+                                   int(batch if batch is not None else 1), int(input if input is not None else 2048), dtype)
         self._units = list(self._s.units())
         self._kernels = list(self._s.kernels())
         self._breaks = []
