@@ -550,3 +550,15 @@ def test_a_dtype_without_a_matrix_peak_is_not_a_share_of_zero(cli):
     line = next(l for l in cli("kernel", "copy", "--chip", "b200", "--rows", "64", "--cols", "4096", "--dtype", "fp4")
                 .stdout.splitlines() if l.strip().startswith("throughput"))
     assert re.search(r"% of \d+ TFLOP/s fp4 peak\)$", line), line
+
+
+def test_warm_up_flags_are_named_as_typed(cli):
+    # These said "after-runs: -1", "flush-gb: -1" (no flag) and "--after-runs 5.000000".
+    for args, line in ((["run", "--after-runs", "5", "--from-idle"], "xpusim: error: --from-idle and --after-runs 5 are two"),
+                       (["run", "--after-runs", "-1"], "xpusim: error: --after-runs -1: expected a number of warm-up runs"),
+                       (["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "nan"],
+                        "xpusim: error: --after-runs nan: expected"),
+                       (["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--flush-gb", "-1"],
+                        "xpusim: error: --flush-gb -1: expected GB written before each call")):
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and p.stderr.startswith(line) and len(p.stderr.splitlines()) == 1, p.stderr
