@@ -563,8 +563,9 @@ def plot_kernel_breakdown(plt, doc):
     ax.grid(axis="y", visible=False)
     ax.set_title("Where a decode step goes: top kernels per chip (rest as \u201cother\u201d)", loc="left")
     order = [l for l in top + ["other"] if l in handles]
-    ax.legend([handles[l] for l in order], order, loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.5 / (n + 2)),
-              ncol=min(len(order), 4), fontsize=8.5)
+    if order:  # no unit ran (each row failed): nothing to name, and matplotlib refuses a legend of 0 columns
+        ax.legend([handles[l] for l in order], order, loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.5 / (n + 2)),
+                  ncol=min(len(order), 4), fontsize=8.5)
     fig.tight_layout()
     return fig
 
@@ -1095,14 +1096,15 @@ def page_html(doc, plots):
     p.append(validation_html(doc))
     p.append("<h2>How to read this</h2><ul class=\"howto\">")
     for item in [
-        "<b>Throughput</b> is output tokens per second for one chip at its operating point: the largest batch "
-        "that fits in memory (weights + KV cache) and meets the latency targets, or the maximum-throughput batch "
-        "when there are none.",
+        "<b>Throughput</b> is output tokens per second of the serving unit (one chip, or every chip of a system "
+        "unit together) at its operating point: the largest batch that fits in memory (weights + KV cache) and "
+        "meets the latency targets, or the maximum-throughput batch when there are none. Power and price are per "
+        "chip; the tiers give throughput per chip.",
         "<b>TTFT</b> (time to first token) is what a user waits before the answer starts; <b>TPOT</b> (time per "
         "output token) is the pace of the answer after that. 20 ms TPOT is 50 tokens/s per user.",
-        "<b>J/token</b> is the energy per output token: average power divided by throughput. <b>Perf/W</b> is its "
-        "inverse (tokens/s per watt).",
-        "<b>$/Mtok</b> = $/hour \u00f7 (tokens/s \u00d7 3600) \u00d7 10<sup>6</sup>, at the stated price basis "
+        "<b>J/token</b> is the energy per output token: the average power of the unit's chips divided by its "
+        "throughput. <b>Perf/W</b> is its inverse (tokens/s per watt).",
+        "<b>$/Mtok</b> = $/hour of the unit's chips \u00f7 (tokens/s \u00d7 3600) \u00d7 10<sup>6</sup>, at the stated price basis "
         "(cloud list price, or TCO: purchase price over the service life plus power \u00d7 PUE \u00d7 electricity). "
         "<b>Perf/$</b> compares tokens/s per $/hour with the first chip.",
         "An <span class=\"badge assumed\">assumed</span> price has no public source (the user supplied it): read "

@@ -6,6 +6,7 @@
 #include "sim/app/cli_parse.h"
 #include "sim/app/commands.h"
 #include "sim/app/system_cmd.h"
+#include "sim/base/strformat.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 
@@ -49,7 +50,7 @@ ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   ModelRunOptions opt;
   if (vm.count("after-runs") && vm.count("from-idle"))
-    throw InputError("--from-idle and --after-runs " + std::to_string(vm["after-runs"].as<double>()) +
+    throw InputError("--from-idle and --after-runs " + strformat("%g", vm["after-runs"].as<double>()) +
                      " are two answers to one question (one run from idle, or the run after N runs): give one of them");
   if (vm.count("after-runs")) opt.time_after_runs(vm["after-runs"].as<double>());
   if (vm.count("from-idle")) opt.sustained = false;

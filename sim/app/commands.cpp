@@ -185,7 +185,7 @@ int cmd_kernel(int argc, char** argv) {
   if (vm.count("after-runs")) ko.after_runs = checked_after_runs(vm["after-runs"].as<double>());
   if (vm.count("flush-gb")) {
     const double gb = vm["flush-gb"].as<double>();
-    if (!std::isfinite(gb) || gb < 0 || gb > 1e6) throw InputError("flush-gb: " + strformat("%g", gb) + ": expected GB written before each call, 0 to 1e6");
+    if (!std::isfinite(gb) || gb < 0 || gb > 1e6) throw InputError("--flush-gb " + strformat("%g", gb) + ": expected GB written before each call, 0 to 1e6");
     ko.flush_bytes = gb * 1e9;
   }
   ko.functional = vm["functional"].as<bool>();

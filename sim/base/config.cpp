@@ -291,6 +291,24 @@ bool zero_allowed(const std::string& path, const char* kind, const std::string& 
 }
 }  // namespace
 
+namespace {
+// Throws where a value stands at `path` or above it where the schema has a section (`hbm: 5`), naming that
+// value rather than a missing or unknown leaf below it.
+void refuse_value_for_section(const ConfigTree* tree, const std::vector<ParamInfo>& schema, const std::string& path) {
+  if (!tree) return;
+  for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1)) {
+    const std::string section = path.substr(0, dot);
+    const ConfigValue* v = tree->find(section);
+    if (!v) continue;
+    std::string keys;
+    int shown = 0;
+    for (const auto& p : schema)
+      if (p.path.rfind(section + ".", 0) == 0 && shown++ < 3) keys += (keys.empty() ? "" : ", ") + p.path;
+    throw ConfigError(v->origin, section, "'" + v->text + "': expected a section of keys (" + keys + ", ...), not a value");
+  }
+}
+}  // namespace
+
 template <class T>
 void Params::bind(const std::string& path, T& field, const std::string& desc, const char* def, const char* kind,
                   const std::function<T(const std::string&)>& parse,
@@ -303,7 +321,10 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
   m_schema.push_back({path, kind, def ? def : "", desc, def == nullptr});
   const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
   std::string origin = v ? v->origin : (m_tree ? m_tree->file() : "<config>");
-  if (!v && !def) throw ConfigError(origin, path, std::string("missing required field (expected a ") + kind + ")");
+  if (!v && !def) {
+    refuse_value_for_section(m_tree, m_schema, path);
+    throw ConfigError(origin, path, std::string("missing required field (expected a ") + kind + ")");
+  }
   std::string text = v ? v->text : def;
   try {
     field = parse(text);
@@ -401,10 +422,15 @@ void Params::require(bool ok, const std::string& path, const std::string& expect
                     (v ? "'" + v->text + "': " : std::string()) + "expected " + expected);
 }
 
+
 void Params::finish() const {
   if (m_mode != Mode::Load || !m_tree) return;
   std::vector<std::string> known;
   for (const auto& p : m_schema) known.push_back(p.path);
+  for (const auto& [k, v] : m_tree->entries())
+    if (!m_consumed.count(k))
+      for (const auto& p : m_schema)
+        if (p.path.rfind(k + ".", 0) == 0) refuse_value_for_section(m_tree, m_schema, p.path);
   const bool own_section = !m_schema.empty() && (m_schema.front().path.rfind("power.", 0) == 0 ||
                                                   m_schema.front().path.rfind("cost.", 0) == 0);
   for (const auto& [k, v] : m_tree->entries()) {

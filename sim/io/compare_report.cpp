@@ -304,7 +304,10 @@ std::string compare_table(const CompareStudy& s) {
   for (const auto& r : rows) {
     auto d = [&](const char* k, double scale) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() * scale : NAN; };
     const std::string basis = r.contains("price_basis") ? r["price_basis"].get<std::string>() : "none";
-    std::string price = basis == "none" ? "no price"
+    // A unit that did not run has no priced row, not "no price" (h100-sxm has a published one).
+    const bool ran = !r.contains("ran") || !r["ran"].is_boolean() || r["ran"].get<bool>();
+    std::string price = !ran && !r.contains("price_basis") ? "-"
+                        : basis == "none" ? "no price"
                         : std::string(r["price_assumed"].get<bool>() ? "assumed " : "published ") + (basis == "TCO" ? "TCO" : "list price");
     if (basis != "none") (basis == "TCO" ? tco_priced : list_priced) += ", " + r["chip"].get<std::string>();
     // A missing figure prints as "-", never as a number.

@@ -129,9 +129,12 @@ std::string run_result_table(const RunResult& r) {
   char buf[128];
   os << r.chip << " (" << r.family << ")\n";
   row("latency", format_seconds(r.latency_s));
-  std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak%s)", r.tflops, 100 * r.share_of_peak,
-                r.peak_tflops, name(r.peak_dtype),
-                r.peak_dtype != r.dtype ? (std::string(": ") + name(r.dtype) + " converted to " + name(r.peak_dtype)).c_str() : "");
+  if (r.peak_tflops > 0)
+    std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak%s)", r.tflops, 100 * r.share_of_peak,
+                  r.peak_tflops, name(r.peak_dtype),
+                  r.peak_dtype != r.dtype ? (std::string(": ") + name(r.dtype) + " converted to " + name(r.peak_dtype)).c_str() : "");
+  else  // a row-wise or memory op in a dtype the matrix units lack (fp8 on an A100): "0.0% of 0 TFLOP/s" said nothing
+    std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (no %s matrix peak on this chip)", r.tflops, name(r.peak_dtype));
   row("throughput", buf);
   if (r.clock_hz > 0) {
     std::snprintf(buf, sizeof buf, "%.0f MHz (%.1f%% of nominal)", r.clock_hz / 1e6, 100 * r.clock_ratio);

@@ -385,7 +385,7 @@ void apply_power(RunResult& r, const PowerResult& p) {
 
 double checked_after_runs(double runs) {
   if (!std::isfinite(runs) || runs < 0 || runs > 1e9)
-    throw InputError("after-runs: " + strformat("%g", runs) + ": expected a number of warm-up runs from 0 to 1e9");
+    throw InputError("--after-runs " + strformat("%g", runs) + ": expected a number of warm-up runs from 0 to 1e9");
   return runs;
 }
 

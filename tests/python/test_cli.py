@@ -537,3 +537,28 @@ def test_weights_refusal_names_the_alternatives_once(cli):
     assert p.returncode == 2 and "(use bf16" in p.stderr and "its GEMM dtypes" not in p.stderr, p.stderr
     p = cli("run", "--chip", "h100-sxm", "--model", "llama-3.1-8b", "--dtype", "fp4", check=False)
     assert p.returncode == 2 and "(its GEMM dtypes: fp32, tf32, bf16, fp16, fp8, int8)" in p.stderr, p.stderr
+
+
+def test_a_dtype_without_a_matrix_peak_is_not_a_share_of_zero(cli):
+    # A row-wise or memory op in a dtype the chip's matrix units lack printed "(0.0% of 0 TFLOP/s fp8 peak)".
+    for chip, op, dims, dtype in (("a100-sxm", "rmsnorm", ["--rows", "64", "--cols", "4096"], "fp8"),
+                                  ("h100-sxm", "copy", ["--rows", "64", "--cols", "4096"], "fp4"),
+                                  ("tpu-v4", "embedding", ["--tokens", "16", "--cols", "256"], "fp4")):
+        out = cli("kernel", op, "--chip", chip, *dims, "--dtype", dtype).stdout
+        line = next(l for l in out.splitlines() if l.strip().startswith("throughput"))
+        assert "of 0 TFLOP/s" not in line and line.endswith("(no %s matrix peak on this chip)" % dtype), line
+    line = next(l for l in cli("kernel", "copy", "--chip", "b200", "--rows", "64", "--cols", "4096", "--dtype", "fp4")
+                .stdout.splitlines() if l.strip().startswith("throughput"))
+    assert re.search(r"% of \d+ TFLOP/s fp4 peak\)$", line), line
+
+
+def test_warm_up_flags_are_named_as_typed(cli):
+    # These said "after-runs: -1", "flush-gb: -1" (no flag) and "--after-runs 5.000000".
+    for args, line in ((["run", "--after-runs", "5", "--from-idle"], "xpusim: error: --from-idle and --after-runs 5 are two"),
+                       (["run", "--after-runs", "-1"], "xpusim: error: --after-runs -1: expected a number of warm-up runs"),
+                       (["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "nan"],
+                        "xpusim: error: --after-runs nan: expected"),
+                       (["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--flush-gb", "-1"],
+                        "xpusim: error: --flush-gb -1: expected GB written before each call")):
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and p.stderr.startswith(line) and len(p.stderr.splitlines()) == 1, p.stderr

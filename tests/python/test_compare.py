@@ -85,6 +85,9 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
             "--max-batch", "16", "--out", str(out), "--set", "tpu-v6e:hbm.capacity=1 MiB", "--tco", check=False)
     assert p.returncode == 1, p.stderr
     assert "tpu-v6e" in p.stderr.strip().splitlines()[-1]
+    # The unit that did not run has no priced row: its price column is "-", not "no price" (its price is listed).
+    row = next(l for l in p.stdout.splitlines() if l.startswith("tpu-v6e "))
+    assert row.split()[-1] == "-" and "no price" not in row, row
     s = json.loads((out / "summary.json").read_text())
     assert [r["chip"] for r in s["rows"]] == ["h100-sxm", "tpu-v6e"]
     ok, bad = s["rows"]

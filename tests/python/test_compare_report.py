@@ -203,6 +203,47 @@ def test_failed_chip_keeps_its_row_and_renders(tmp_path):
         assert re.search(r'<tr data-chip="%s"' % re.escape(r["chip"]), dom), r["chip"]
 
 
+def test_no_unit_ran(tmp_path):
+    """Every unit failed (`compare --chips h100-sxm --model deepseek-v3 --tiers 20`: it does not fit): the report
+    is still written, each row says why, and every plot renders (the kernel breakdown had no legend entries and
+    matplotlib refused a legend of 0 columns: `compare_report: internal error: ValueError`, exit 3)."""
+    doc = fixture_doc()
+    doc["all_ran"] = False
+    rows = []
+    for r in doc["rows"]:
+        rows.append({"chip": r["chip"], "family": r["family"], "ran": False, "batch": None, "throughput_tok_s": None,
+                     "ttft_s": None, "tpot_s": None, "note": "deepseek-v3 does not fit in %s's memory" % r["chip"],
+                     "price_source": r.get("price_source", ""), "tiers": [
+                         {"tok_s_per_user": t, "reachable": False, "why": "the chip did not run: does not fit"}
+                         for t in doc["tiers"]]})
+    doc["rows"] = rows
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    for r in rows:
+        assert 'data-ran="false"' in row_html(page, r["chip"])
+        assert html.escape(r["note"]) in page
+    for name in PLOTS:
+        png_size((d / (name + ".png")).read_bytes())
+
+
+def test_how_to_read_states_the_unit_s_figures(report):
+    """A system unit's throughput and J/token are the unit's (every chip), its power and price per chip: the page's
+    "How to read this" said "output tokens per second for one chip" and "$/Mtok = $/hour / (tokens/s x 3600) x 1e6",
+    which gives an 8-chip unit's cost 8x too low (hgx-h100x8:tp8: $0.88 where the table says $7.00)."""
+    page = (report / "report.html").read_text()
+    howto = page[page.index("How to read this"):]
+    assert "for one chip at its operating point" not in howto
+    assert "output tokens per second of the serving unit (one chip, or every chip of a system unit together)" in howto
+    assert "$/hour of the unit&#x27;s chips" in howto or "$/hour of the unit's chips" in howto
+    # What the text states holds for a system unit as `compare` writes it (hgx-h100x8:tp8, 2026-12-06).
+    row = {"devices": 8, "usd_per_hour": 4.916, "usd_per_mtok": 7.004551130312792, "throughput_tok_s": 1559.6209152029717,
+           "avg_power_w": 362.1738191084208, "joules_per_token": 1.857753076163572}
+    assert row["usd_per_hour"] * row["devices"] / (row["throughput_tok_s"] * 3600) * 1e6 == pytest.approx(row["usd_per_mtok"])
+    assert row["avg_power_w"] * row["devices"] / row["throughput_tok_s"] == pytest.approx(row["joules_per_token"])
+
+
 def test_rows_without_price_targets_or_breakdown(tmp_path):
     doc = fixture_doc()
     doc["scenario"]["ttft_slo_s"] = doc["scenario"]["tpot_slo_s"] = None

@@ -130,6 +130,27 @@ def test_a_model_session_step_matches_run_at_a_managed_clock(phase, length, batc
     assert len({k["bound"] for k in r["kernels"]}) > 1
 
 
+def test_a_model_session_takes_run_s_default_prompt_length():
+    # The same keywords give the same step: a model session's input defaulted to 1024 where xpusim.run's (the
+    # CLI's --input) is 2048, so Session(model=..., phase="decode", batch=8) gave 6.35 ms and xpusim.run(...) with
+    # those keywords 6.73 ms on h100-sxm (2026-12-06).
+    args = dict(chip="h100-sxm", model="llama-3.1-8b", phase="decode", batch=8)
+    run = xpusim.run(**args)
+    with xpusim.Session(**args) as s:
+        r = s.result()
+    assert r["step_s"] == pytest.approx(run["tpot_s"], rel=0.02)
+    assert r["step_s"] == pytest.approx(xpusim.run(**args, input=2048)["tpot_s"], rel=0.02)
+
+
+@pytest.mark.parametrize("key,value", [("batch", 2.7), ("batch", True), ("batch", 2.0), ("input", "12x"), ("input", 1e3)])
+def test_a_model_session_refuses_what_run_refuses(key, value):
+    # int() took batch=2.7 as 2 and batch=True as 1; xpusim.run refuses both with this line.
+    with pytest.raises(xpusim.InputError, match=r"^--%s '%s': expected an integer \(see xpusim run --help\)$" % (key, value)):
+        xpusim.Session(model="llama-3.1-8b", **{key: value})
+    with pytest.raises(xpusim.InputError, match=r"^--%s '%s': expected an integer" % (key, value)):
+        xpusim.run(model="llama-3.1-8b", **{key: value})
+
+
 def test_a_kernel_session_refuses_a_model_sessions_input():
     """input= is a model session's prompt length; a kernel session took it and ignored it (the kernel ran at
     its own dimensions). Now it is refused, naming what to give instead."""

@@ -449,3 +449,20 @@ def test_jobs_below_one_are_refused_before_anything_is_written(tmp_path):
         assert not out.exists()
     with pytest.raises(xpusim.SweepError, match="--jobs 0: expected 1 to 1024"):
         xpusim.sweep(str(spec), jobs=0)
+
+
+def test_an_out_that_cannot_be_a_folder_is_one_line_before_any_point_runs(tmp_path):
+    """--out naming a file (or a path under one) ran every point and then ended in a Python traceback
+    (NotADirectoryError from os.makedirs, exit 1); now one line naming the folder, exit 2, nothing run."""
+    spec = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n"
+                      "metrics: {t: latency_s}\n")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out in (afile, afile / "sub"):
+        p = sweep_cli(spec, "--out", out, "--jobs", "1")
+        assert p.returncode == 2, p.stderr
+        assert p.stderr == "xpusim: error: %s: --out: cannot create the output folder (%s is not a folder)\n" % (
+            out, afile), p.stderr
+    with pytest.raises(xpusim.SweepError, match="--out: cannot create the output folder"):
+        xpusim.sweep(str(spec), out=str(afile / "sub"), jobs=1)
+    assert afile.read_text() == ""

@@ -221,3 +221,18 @@ def test_roofline_places_kernels_under_the_roof(splitk, tmp_path):
     with pytest.raises(ValueError, match="chip_peak_flops='fast' is not a number of FLOP/s"):
         plots.roofline(memory_bound, "fast", path=tmp_path / "x.png")
     assert plots.roofline(memory_bound, "989e12").axes  # a number as a string is still the roof
+
+
+def test_a_file_that_is_no_trace_is_named(tmp_path):
+    """Trace() of a file that is not HDF5 (a Perfetto trace.json, a text file) raised h5py's bare
+    'OSError: Unable to open file (file signature not found)', naming neither the file nor what was expected."""
+    for name, data in (("trace.json", '{"traceEvents": []}'), ("notes.txt", "hello")):
+        p = tmp_path / name
+        p.write_text(data)
+        with pytest.raises(ValueError, match=r"^%s: not an HDF5 file \(expected the trace.h5 that" % re.escape(str(p))):
+            Trace(str(p))
+    p = tmp_path / "other.h5"
+    with h5py.File(p, "w") as f:
+        f["transactions"] = np.arange(5)
+    with pytest.raises(ValueError, match=r"^%s: trace records lack the fields" % re.escape(str(p))):
+        Trace(str(p))

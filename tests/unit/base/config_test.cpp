@@ -66,6 +66,17 @@ TEST(Config, MissingRequiredFieldIsNamed) {
   EXPECT_NE(e.find("missing required field"), std::string::npos) << e;
 }
 
+TEST(Config, AValueWhereASectionBelongsIsNamed) {
+  // `hbm: 5` (a file, an inheriting file or --set) said "hbm.capacity: missing required field" or "hbm: unknown
+  // key (nearest valid key: hbm.model)"; it names the value and the section's keys now.
+  std::string e = error_of([] { load_chip("h100-sxm", {"hbm=5"}); });
+  EXPECT_EQ(e, "--set hbm: '5': expected a section of keys (hbm.capacity, hbm.bandwidth, hbm.efficiency, ...), not a value");
+  ConfigTree t = ConfigTree::load_string("family: gpu\nsm: 4\n", "inline.yaml");
+  e = error_of([&] { family("gpu").load(t); });
+  EXPECT_EQ(e.rfind("inline.yaml:2: sm: '4': expected a section of keys (sm.count", 0), 0u) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
+}
+
 TEST(Config, UnknownChipListsTheValidOnes) {
   std::string e = error_of([] { load_chip("h100"); });
   EXPECT_NE(e.find("h100-sxm"), std::string::npos) << e;

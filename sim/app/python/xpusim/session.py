@@ -11,6 +11,7 @@ one session can be open at a time: close() it (or use `with xpusim.Session(...) 
 next one, or before calling xpusim.kernel(). Stepping and a straight run give identical results.
 """
 import json as _json
+import re
 
 import numpy as np
 
@@ -41,11 +42,22 @@ _LAYOUT_ARGS = {"system", "devices", "nodes", "tp", "ep", "pp", "dp", "microbatc
                 "two_batch_overlap", "redundant_experts", "pad_heads"}
 
 
+def _count(flag, value, default):
+    """A model session's batch or prompt length as xpusim.run parses it (the CLI's flag): int() took batch=2.7 as 2
+    and batch=True as 1 where xpusim.run refuses both."""
+    if value is None:
+        return default
+    text = str(value)
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+        raise _xpusim.InputError("--%s '%s': expected an integer (see xpusim run --help)" % (flag, text))
+    return int(text)
+
+
 class Session:
     """A simulation you can step through, event by event.
 
     Build it like xpusim.kernel (`kernel="gemm", m=..., n=..., k=..., dtype=...`) or like `xpusim run`
-    (`model="llama-3.1-8b", phase="decode", batch=8, input=1024 (the default), dtype="bf16"`: one forward step).
+    (`model="llama-3.1-8b", phase="decode", batch=8, input=2048 (the default, as `xpusim run`'s), dtype="bf16"`: one forward step).
     A model's step is simulated as one representative pass: each distinct kernel once, in order, named
     by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
     Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
@@ -84,7 +96,7 @@ class Session:
                 " (a session steps one chip's forward pass; xpusim.run(model=..., %s=...) runs a layout on a system)"
                 % "=..., ".join(layout)) if layout else ""))
         self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
-                                   int(batch if batch is not None else 1), int(input if input is not None else 1024), dtype)
+                                   _count("batch", batch, 1), _count("input", input, 2048), dtype)
         self._units = list(self._s.units())
         self._kernels = list(self._s.kernels())
         self._breaks = []

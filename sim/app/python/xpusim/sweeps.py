@@ -233,6 +233,23 @@ class Store:
         self.done = {}
         self.opened = False
 
+    def check_creatable(self):
+        """Refuses, before any point runs, an --out that cannot become a folder: a file on its path, a missing or
+        read-only parent (it is created only once the first result is in, so a refused spec leaves none)."""
+        path = self.out
+        while not os.path.exists(path):
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        why = None
+        if not os.path.isdir(path):
+            why = "%s is not a folder" % path
+        elif path != self.out and not os.access(path, os.W_OK | os.X_OK):
+            why = "%s is not writable" % path
+        if why:
+            raise SweepError("%s: --out: cannot create the output folder (%s)" % (self.out, why))
+
     def load(self):
         """Records of finished points (a point file is complete or absent: they are renamed into place)."""
         if not os.path.exists(self.manifest_path):
@@ -258,7 +275,10 @@ class Store:
         return self.done
 
     def open(self):
-        os.makedirs(self.points_dir, exist_ok=True)
+        try:
+            os.makedirs(self.points_dir, exist_ok=True)
+        except OSError as e:
+            raise SweepError("%s: --out: cannot create the output folder (%s)" % (self.out, e.strerror or e)) from None
         if self.spec.file != "<dict>":
             with open(self.spec.file, "rb") as f:
                 write_atomic(os.path.join(self.out, "spec.yaml"), f.read())
@@ -381,6 +401,7 @@ def sweep(spec, client=None, out=None, jobs=None, progress=False, report=False):
 def _sweep(spec, client, out, jobs, progress, report):
     pool = DaskPool(client) if client is not None else LocalPool(jobs)
     store = Store(out, spec)
+    store.check_creatable()
     done = store.load()
     by_id = {p.id: p for p in spec.points}
     first_ok = next((r for r in done.values() if r["status"] == "ok"), None)

@@ -195,6 +195,9 @@ class Trace:
             if not os.path.exists(path):
                 raise FileNotFoundError("%s: no such trace (run `xpusim kernel ... --out DIR --trace`)" % path)
             import h5py
+            if not os.path.isfile(path) or not h5py.is_hdf5(path):  # h5py's own error names neither file nor format
+                raise ValueError("%s: not an HDF5 file (expected the trace.h5 that `xpusim kernel ... --out DIR --trace` "
+                                 "writes; a --trace-format perfetto trace.json is for the Perfetto UI)" % path)
             with h5py.File(path, "r") as f:
                 if "transactions" not in f:
                     raise ValueError("%s: not an xpusim trace (no 'transactions' dataset)" % path)
@@ -213,7 +216,7 @@ class Trace:
         records = np.asarray(records)
         missing = {"start_ps", "end_ps", "unit", "kind"} - set(records.dtype.names or ())
         if missing:
-            raise ValueError("trace records lack the fields %s" % sorted(missing))
+            raise ValueError("%strace records lack the fields %s" % ("%s: " % path if path is not None else "", sorted(missing)))
         order = np.argsort(records["start_ps"], kind="stable")
         self.records = records[order]
         self.units = list(units or [])
