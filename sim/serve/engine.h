@@ -103,8 +103,6 @@ struct EngineFeatures {
 // only where every rank can replay one, DeepEP's normal kernels where any rank extends).
 struct DpAttention {
   enum class Dispatch : std::uint8_t { RoundRobin, ShortestQueue, MinimumTokens };
-  int ranks = 1;
-  Dispatch dispatch = Dispatch::RoundRobin;
 };
 // "round_robin", "shortest_queue" or "minimum_tokens" (InputError naming --dp-dispatch otherwise), and back.
 DpAttention::Dispatch dp_dispatch(const std::string& name);
