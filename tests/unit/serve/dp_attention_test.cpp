@@ -9,6 +9,7 @@
 #include <random>
 
 #include "sim/base/config.h"
+#include "sim/base/error.h"
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/registry.h"
 #include "sim/serve/engine.h"
@@ -142,6 +143,11 @@ TEST(DpAttention, RanksWithoutRequestsRunIdleBatches) {
   EXPECT_EQ(group.output_tokens, alone.output_tokens);
   EXPECT_GT(group.dp.idle_rank_steps, 0);
   EXPECT_GT(group.dp.wait_s, 0);
+}
+
+TEST(DpAttention, ControllerPoliciesAreNamedAsSglangNamesThem) {
+  for (const char* name : {"round_robin", "shortest_queue", "minimum_tokens"}) EXPECT_STREQ(dp_dispatch_name(dp_dispatch(name)), name);
+  EXPECT_THROW(dp_dispatch("least_loaded"), InputError);
 }
 
 class DpAttentionStep : public ::testing::Test {
