@@ -219,6 +219,21 @@ std::string model_run_table(const ModelRunResult& r) {
 }
 
 namespace {
+// Data-parallel attention's balance over the run (null where the layout has none).
+nlohmann::json dp_attention_json(const std::optional<DpAttentionStats>& d) {
+  if (!d) return nullptr;
+  return {{"ranks", d->ranks},
+          {"dispatch", d->dispatch},
+          {"tokens_per_rank_mean", d->tokens_per_rank_mean},
+          {"tokens_per_rank_max", d->tokens_per_rank_max},
+          {"imbalance", d->imbalance},
+          {"requests_per_rank_mean", d->requests_per_rank_mean},
+          {"requests_per_rank_max", d->requests_per_rank_max},
+          {"wait_share", d->wait_share},
+          {"idle_rank_share", d->idle_rank_share},
+          {"held_share", d->held_share}};
+}
+
 nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
   if (!k) return nullptr;
   return {{"transfers", k->transfers},     {"bytes_total", k->bytes_total},   {"bytes_mean", k->bytes_mean},
@@ -294,6 +309,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"host_busy_share", p.host_busy_share},
           {"host_bound_share", p.host_bound_share},
           {"power_manager", power_manager_json(p.power_manager)},
+          {"dp_attention", dp_attention_json(p.dp_attention)},
           {"wall_s", p.wall_s}};
 }
 }  // namespace

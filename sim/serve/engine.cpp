@@ -121,14 +121,68 @@ double EngineFeatures::expected_tokens(std::int64_t drafts) const {
   return e;
 }
 
+DpAttention::Dispatch dp_dispatch(const std::string& name) {
+  if (name == "round_robin") return DpAttention::Dispatch::RoundRobin;
+  if (name == "shortest_queue") return DpAttention::Dispatch::ShortestQueue;
+  if (name == "minimum_tokens") return DpAttention::Dispatch::MinimumTokens;
+  throw InputError("--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got '" + name + "'");
+}
+
+const char* dp_dispatch_name(DpAttention::Dispatch d) {
+  return d == DpAttention::Dispatch::RoundRobin ? "round_robin" : d == DpAttention::Dispatch::ShortestQueue ? "shortest_queue" : "minimum_tokens";
+}
+
 namespace {
+// A group replays CUDA graphs only where every rank can (SGLang all-gathers can_cuda_graph and takes the
+// minimum); an idle rank can.
+bool group_graphed(const HostLaunch& l, const std::vector<StepShape>& s) {
+  return std::all_of(s.begin(), s.end(), [&](const StepShape& x) { return x.tokens() == 0 || l.graphed(x); });
+}
+
+// The compositions the ranks run. A graphed decode iteration replays, on every rank, the graph of the
+// largest rank's batch (SGLang's CUDA-graph runner under DP attention sizes it from the largest of the
+// gathered token counts), an idle rank included; an eager iteration pads nothing of a decoding rank.
+std::vector<StepShape> group_padded(const HostLaunch& l, const std::vector<StepShape>& s) {
+  if (s.size() == 1) return {l.padded(s[0])};
+  std::vector<StepShape> out = s;
+  const bool graphed = group_graphed(l, s);
+  std::int64_t most = 0;
+  bool verify = false;
+  for (const StepShape& x : s) most = std::max(most, x.decode_seqs), verify = verify || x.verify_seqs > 0;
+  if (graphed && !l.graph_batches.empty() && l.slot_cache_tokens == 0 && most > 0 && !verify) {
+    StepShape probe;
+    probe.decode_seqs = probe.decode_kv_sum = probe.logit_rows = most;
+    const std::int64_t rows = most + l.padded(probe).padding_rows;
+    for (StepShape& x : out) {
+      x.padding_rows = rows - x.decode_seqs;
+      x.logit_rows += x.padding_rows;
+    }
+    return out;
+  }
+  for (StepShape& x : out)
+    if (x.tokens() > 0 && (graphed || x.prefill_chunks > 0)) x = l.padded(x);
+  return out;
+}
+
+struct Rank {
+  Scheduler* sched = nullptr;
+  SchedState st;
+};
+
 class Engine {
  public:
-  Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched, std::int64_t kv_blocks,
-         const StepTimeFn& step, const EngineFeatures& features, IterationClock* clock)
-      : m_load(load), m_sched(sched), m_step(step), m_features(features), m_clock(clock) {
-    m_st.kv = KvBlockPool(kv_blocks, sched.block_tokens());
+  Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, const std::vector<Scheduler*>& scheds, std::int64_t kv_blocks,
+         const GroupStepFn& step, DpAttention::Dispatch dispatch, const EngineFeatures& features, IterationClock* clock)
+      : m_load(load), m_step(step), m_dispatch(dispatch), m_features(features), m_clock(clock) {
+    for (Scheduler* sc : scheds) {
+      Rank r;
+      r.sched = sc;
+      r.st.kv = KvBlockPool(kv_blocks, sc->block_tokens());
+      m_ranks.push_back(std::move(r));
+    }
+    const std::int64_t bt = m_ranks.front().st.kv.block_tokens();
     m_seqs.resize(reqs.size());
+    m_rank_of.assign(reqs.size(), 0);
     for (size_t i = 0; i < reqs.size(); ++i) {
       Sequence& s = m_seqs[i];
       s.id = static_cast<std::int64_t>(i);
@@ -136,7 +190,6 @@ class Engine {
       s.output = reqs[i].output;
       s.arrival_s = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
       // Whole cached blocks, never the last prompt token (its logits give the first output token).
-      const std::int64_t bt = m_st.kv.block_tokens();
       const auto hit = static_cast<std::int64_t>(std::floor(features.prefix_hit * static_cast<double>(s.input)));
       s.prefix = std::min(hit, s.input - 1) / bt * bt;
       s.computed = s.prefix;
@@ -146,48 +199,134 @@ class Engine {
     m_released = load.kind == EngineLoad::Kind::Closed ? std::min<size_t>(m_seqs.size(), static_cast<size_t>(load.concurrency))
                                                        : m_seqs.size();
     m_r.kv_blocks = kv_blocks;
-    m_r.block_tokens = m_st.kv.block_tokens();
+    m_r.block_tokens = bt;
+    if (m_ranks.size() > 1) m_r.dp.ranks = static_cast<int>(m_ranks.size());
   }
 
   EngineResult run() {
+    const size_t R = m_ranks.size();
+    std::vector<Batch> batches(R);
+    std::vector<StepShape> shapes(R);
     while (m_finished < m_seqs.size()) {
       admit_arrivals();
-      if (m_st.running.empty() && m_st.waiting.empty()) {
+      if (held() == 0) {
         idle_until_next_arrival();
         continue;
       }
-      Batch b = m_sched.schedule(m_st);
-      if (b.empty()) stuck();
-      const StepShape shape = shape_of(b);
-      const HostLaunch launch = m_sched.launch();
-      const StepCost nominal = m_step(launch.padded(shape));
+      bool any = false;
+      for (size_t r = 0; r < R; ++r) {
+        batches[r] = m_ranks[r].sched->schedule(m_ranks[r].st);
+        any = any || !batches[r].empty();
+        shapes[r] = batches[r].empty() ? StepShape{} : shape_of(batches[r]);
+      }
+      if (!any) stuck();
+      const HostLaunch launch = m_ranks.front().sched->launch();
+      const StepCost nominal = m_step(group_padded(launch, shapes));
       const StepCost gpu = m_clock ? m_clock->run(nominal) : nominal;
-      // The requests the framework's loop walks this iteration: every one it holds after scheduling.
-      const auto held = static_cast<std::int64_t>(m_st.running.size());
-      const StepCost c = launch.bound(gpu, shape, held);
+      StepCost c = gpu;
+      double host = 0;
+      bool graphed = false;
+      if (R == 1) {
+        // The requests the framework's loop walks this iteration: every one it holds after scheduling.
+        const auto running = static_cast<std::int64_t>(m_ranks[0].st.running.size());
+        c = launch.bound(gpu, shapes[0], running);
+        host = launch.host_s(shapes[0], gpu.kernels, running);
+        graphed = launch.graphed(shapes[0]);
+      } else {
+        graphed = group_graphed(launch, shapes);
+        c = group_bound(launch, gpu, batches, shapes, graphed, host);
+        balance(shapes, nominal, gpu);
+      }
       if (m_clock && c.time_s > gpu.time_s) m_clock->idle(c.time_s - gpu.time_s);
-      m_r.eager_iterations += launch.us_per_kernel > 0 && !launch.graphed(shape);
+      m_r.eager_iterations += launch.us_per_kernel > 0 && !graphed;
       m_r.host_wait_s += c.time_s - gpu.time_s;
-      m_r.host_busy_s += launch.host_s(shape, gpu.kernels, held);
+      m_r.host_busy_s += host;
       m_r.host_bound_iterations += c.time_s > gpu.time_s;
       advance(c.time_s);
       m_r.events += c.events;
       m_r.busy_s += c.time_s;
       ++m_r.iterations;
-      complete(b);
-      m_r.occupancy.push_back({m_t, static_cast<double>(m_st.kv.used()) / std::max<std::int64_t>(1, m_st.kv.total()),
-                               static_cast<std::int64_t>(m_st.running.size()), static_cast<std::int64_t>(m_st.waiting.size())});
+      for (size_t r = 0; r < R; ++r) complete(batches[r]);
+      std::int64_t used = 0, total = 0, running = 0, waiting = 0;
+      for (const Rank& k : m_ranks)
+        used += k.st.kv.used(), total += k.st.kv.total(), running += static_cast<std::int64_t>(k.st.running.size()),
+            waiting += static_cast<std::int64_t>(k.st.waiting.size());
+      m_r.occupancy.push_back({m_t, static_cast<double>(used) / std::max<std::int64_t>(1, total), running, waiting});
     }
     m_r.makespan_s = m_t;
-    m_r.preemptions = m_st.preemptions;
+    for (const Rank& k : m_ranks) m_r.preemptions += k.st.preemptions;
     m_r.kv_mean = m_t > 0 ? m_kv_area / m_t : 0;
     return m_r;
   }
 
  private:
+  size_t held() const {
+    size_t n = 0;
+    for (const Rank& k : m_ranks) n += k.st.running.size() + k.st.waiting.size();
+    return n;
+  }
+  // The controller's choice of rank for the next arrival.
+  size_t pick_rank() {
+    if (m_ranks.size() == 1) return 0;
+    if (m_dispatch == DpAttention::Dispatch::RoundRobin) return m_rr++ % m_ranks.size();
+    // shortest_queue: the requests a rank holds; minimum_tokens: their tokens (context and prompt to come).
+    auto load = [&](const Rank& k) {
+      if (m_dispatch == DpAttention::Dispatch::ShortestQueue) return static_cast<std::int64_t>(k.st.running.size() + k.st.waiting.size());
+      std::int64_t t = 0;
+      for (const Sequence* s : k.st.running) t += s->num_tokens();
+      for (const Sequence* s : k.st.waiting) t += s->num_tokens();
+      return t;
+    };
+    size_t best = 0;
+    for (size_t r = 1; r < m_ranks.size(); ++r)
+      if (load(m_ranks[r]) < load(m_ranks[best])) best = r;
+    return best;
+  }
   void admit_arrivals() {
-    while (m_next < m_released && m_seqs[m_next].arrival_s <= m_t) m_st.waiting.push_back(&m_seqs[m_next++]);
     // Open loop: arrivals are time-sorted; FCFS among those already here.
+    while (m_next < m_released && m_seqs[m_next].arrival_s <= m_t) {
+      const size_t r = pick_rank();
+      m_rank_of[m_next] = r;
+      m_ranks[r].st.waiting.push_back(&m_seqs[m_next++]);
+    }
+  }
+  // The group's iteration ends when the slowest rank's host has launched its work: each rank's host
+  // dispatches eagerly unless the whole group replays graphs, and does its own framework work.
+  StepCost group_bound(const HostLaunch& l, const StepCost& gpu, const std::vector<Batch>& batches, const std::vector<StepShape>& shapes,
+                       bool graphed, double& host) const {
+    double t = gpu.time_s;
+    for (size_t r = 0; r < m_ranks.size(); ++r) {
+      if (batches[r].empty()) continue;
+      const double dispatch = graphed ? 0 : gpu.kernels * l.us_per_kernel * 1e-6;
+      const double framework = l.work.seconds(static_cast<std::int64_t>(m_ranks[r].st.running.size()), l.table_slots(shapes[r]));
+      t = std::max(t, l.work.overlapped ? std::max(gpu.time_s, dispatch + framework) : std::max(gpu.time_s, dispatch) + framework);
+      host = std::max(host, dispatch + framework);
+    }
+    StepCost c = gpu;
+    if (t > c.time_s) {
+      c.events.time_s += t - c.time_s;  // the chips wait for the host: static power only
+      c.time_s = t;
+    }
+    return c;
+  }
+  void balance(const std::vector<StepShape>& shapes, const StepCost& nominal, const StepCost& gpu) {
+    double sum = 0, most = 0;
+    bool prompt = false, decode_only = false;
+    for (const StepShape& x : shapes) {
+      const auto t = static_cast<double>(x.tokens());
+      sum += t, most = std::max(most, t);
+      m_r.dp.idle_rank_steps += x.tokens() == 0;
+      prompt = prompt || x.prefill_chunks > 0;
+      decode_only = decode_only || (x.tokens() > 0 && x.prefill_chunks == 0);
+    }
+    m_r.dp.tokens_mean_sum += sum / static_cast<double>(shapes.size());
+    m_r.dp.tokens_max_sum += most;
+    size_t reqs = 0;
+    for (const Rank& k : m_ranks) reqs = std::max(reqs, k.st.running.size() + k.st.waiting.size());
+    m_r.dp.held_mean_sum += static_cast<double>(held()) / static_cast<double>(m_ranks.size());
+    m_r.dp.held_max_sum += static_cast<double>(reqs);
+    m_r.dp.held_iterations += prompt && decode_only;
+    if (nominal.time_s > 0) m_r.dp.wait_s += nominal.rank_wait_s * gpu.time_s / nominal.time_s;
   }
   void idle_until_next_arrival() {
     if (m_next >= m_released) throw InputError("serving engine: no request left to run (internal bookkeeping error)");
@@ -199,20 +338,27 @@ class Engine {
     advance(t - m_t);
   }
   void advance(double dt) {
-    const double in_system = static_cast<double>(m_st.running.size() + m_st.waiting.size());
-    m_r.in_system_s += in_system * dt;
-    const double used = static_cast<double>(m_st.kv.used()) / std::max<std::int64_t>(1, m_st.kv.total());
-    m_kv_area += used * dt;
-    m_r.kv_peak = std::max(m_r.kv_peak, used);
-    m_r.max_running = std::max<std::int64_t>(m_r.max_running, static_cast<std::int64_t>(m_st.running.size()));
+    std::int64_t used = 0, total = 0, running = 0;
+    for (const Rank& k : m_ranks) used += k.st.kv.used(), total += k.st.kv.total(), running += static_cast<std::int64_t>(k.st.running.size());
+    m_r.in_system_s += static_cast<double>(held()) * dt;
+    const double share = static_cast<double>(used) / std::max<std::int64_t>(1, total);
+    m_kv_area += share * dt;
+    m_r.kv_peak = std::max(m_r.kv_peak, share);
+    m_r.max_running = std::max<std::int64_t>(m_r.max_running, running);
     m_t += dt;
   }
   [[noreturn]] void stuck() const {
-    const Sequence* s = m_st.waiting.empty() ? m_st.running.front() : m_st.waiting.front();
+    const Rank* k = &m_ranks.front();
+    for (const Rank& x : m_ranks)
+      if (!x.st.waiting.empty() || !x.st.running.empty()) {
+        k = &x;
+        break;
+      }
+    const Sequence* s = k->st.waiting.empty() ? k->st.running.front() : k->st.waiting.front();
     throw InputError("serving engine: a request of " + std::to_string(s->input) + " + " + std::to_string(s->output) +
                      " tokens can never be scheduled: the KV cache holds " +
-                     std::to_string(m_st.kv.total() * m_st.kv.block_tokens()) + " tokens (" + std::to_string(m_st.kv.total()) +
-                     " blocks) and the token budget is " + std::to_string(m_sched.limits().token_budget) +
+                     std::to_string(k->st.kv.total() * k->st.kv.block_tokens()) + " tokens (" + std::to_string(k->st.kv.total()) +
+                     " blocks) and the token budget is " + std::to_string(k->sched->limits().token_budget) +
                      "; use shorter requests, a lower-precision KV cache or a larger --token-budget");
   }
   // Tokens a decode step of `s` emits: 1 for plain decode; with drafts, the expected accepted tokens,
@@ -249,8 +395,9 @@ class Engine {
   }
   void finish(Sequence& s) {
     s.finish_s = m_t;
-    m_st.kv.release(s);
-    m_st.running.erase(std::remove(m_st.running.begin(), m_st.running.end(), &s), m_st.running.end());
+    SchedState& st = m_ranks[m_rank_of[static_cast<size_t>(s.id)]].st;
+    st.kv.release(s);
+    st.running.erase(std::remove(st.running.begin(), st.running.end(), &s), st.running.end());
     ++m_finished;
     ++m_r.requests;
     m_r.input_tokens += s.input;
@@ -261,21 +408,19 @@ class Engine {
   }
 
   EngineLoad m_load;
-  Scheduler& m_sched;
-  const StepTimeFn& m_step;
+  const GroupStepFn& m_step;
+  DpAttention::Dispatch m_dispatch;
   EngineFeatures m_features;
   IterationClock* m_clock;
-  SchedState m_st;
+  std::vector<Rank> m_ranks;
   std::vector<Sequence> m_seqs;
-  size_t m_next = 0, m_released = 0, m_finished = 0;
+  std::vector<size_t> m_rank_of;  // the rank each request was dispatched to
+  size_t m_next = 0, m_released = 0, m_finished = 0, m_rr = 0;
   double m_t = 0, m_kv_area = 0;
   EngineResult m_r;
 };
-}  // namespace
 
-EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
-                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features,
-                        IterationClock* clock) {
+void check_engine_inputs(const EngineLoad& load, std::int64_t kv_blocks, const EngineFeatures& features) {
   if (!(features.prefix_hit >= 0 && features.prefix_hit < 1))
     throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit));
   if (features.spec_tokens < 0 || !(features.spec_accept >= 0 && features.spec_accept <= 1))
@@ -283,7 +428,23 @@ EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& 
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
   if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
-  return Engine(reqs, load, sched, kv_blocks, step, features, clock).run();
+}
+}  // namespace
+
+EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
+                        std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features,
+                        IterationClock* clock) {
+  check_engine_inputs(load, kv_blocks, features);
+  const GroupStepFn one = [&step](const std::vector<StepShape>& s) { return step(s.front()); };
+  return Engine(reqs, load, {&sched}, kv_blocks, one, DpAttention::Dispatch::RoundRobin, features, clock).run();
+}
+
+EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, const std::vector<Scheduler*>& scheds,
+                              std::int64_t kv_blocks, const GroupStepFn& step, DpAttention::Dispatch dispatch,
+                              const EngineFeatures& features, IterationClock* clock) {
+  check_engine_inputs(load, kv_blocks, features);
+  if (scheds.empty()) throw InputError("serving engine: a data-parallel attention group needs at least one rank");
+  return Engine(reqs, load, scheds, kv_blocks, step, dispatch, features, clock).run();
 }
 
 }  // namespace xpu

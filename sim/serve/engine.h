@@ -36,8 +36,13 @@ struct StepCost {
   double time_s = 0;
   EnergyEvents events;
   double kernels = 0;  // kernel launches of one rank's iteration (the host dispatches them when it runs eagerly)
+  // Data-parallel attention (a group's step, GroupStepFn): the ranks' mean time spent waiting in the
+  // iteration's collectives for the slowest rank (0 when every rank runs the same batch).
+  double rank_wait_s = 0;
 };
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
+// The step of a data-parallel attention group from each rank's own composition (an idle rank's is empty).
+using GroupStepFn = std::function<StepCost(const std::vector<StepShape>&)>;
 StepShape shape_of(const Batch& b);
 
 // The chip's clock over a run (the power manager acting over time, sim/power/power_state.h): each
@@ -86,6 +91,33 @@ struct EngineFeatures {
   double expected_tokens(std::int64_t drafts) const;  // per step with `drafts` draft tokens
 };
 
+// Data-parallel attention (SGLang --enable-dp-attention with an expert-parallel MoE, DeepSeek's decode
+// deployment): `ranks` attention groups, each a scheduler with its own requests, KV cache and batch, fed by
+// a controller (sgl-project/sglang@000a3db1 python/sglang/srt/managers/data_parallel_controller.py):
+// round_robin (its default) sends each arriving request to the next rank in turn; shortest_queue sends it
+// to the rank that holds the fewest requests (DPBudget fills the ranks with the fewest num_reqs first, from
+// the ranks' load reports, which here are exact and current). minimum_tokens, which that commit lists but
+// routes to round robin (deprecated, "will be introduced later"), is taken as its name says: the rank whose
+// requests hold the fewest tokens (context and prompt still to compute). Every iteration the ranks synchronize (scheduler_dp_attn_mixin.py@01ac0074, prepare_mlp_sync_batch:
+// the token counts all-gathered, a rank with nothing to run joins with an empty idle batch, CUDA graphs
+// only where every rank can replay one, DeepEP's normal kernels where any rank extends).
+struct DpAttention {
+  enum class Dispatch : std::uint8_t { RoundRobin, ShortestQueue, MinimumTokens };
+};
+// "round_robin", "shortest_queue" or "minimum_tokens" (InputError naming --dp-dispatch otherwise), and back.
+DpAttention::Dispatch dp_dispatch(const std::string& name);
+const char* dp_dispatch_name(DpAttention::Dispatch d);
+
+// How evenly a data-parallel attention group's ranks were loaded, summed over the iterations.
+struct DpBalance {
+  int ranks = 0;
+  double tokens_mean_sum = 0, tokens_max_sum = 0;  // per iteration: the ranks' mean and largest tokens
+  double held_mean_sum = 0, held_max_sum = 0;      // per iteration: the ranks' mean and largest requests held
+  double wait_s = 0;                // the ranks' mean wait for the slowest rank (StepCost::rank_wait_s), summed
+  std::int64_t idle_rank_steps = 0; // rank-iterations that ran an idle batch while another rank worked
+  std::int64_t held_iterations = 0; // iterations where a rank's prompt work held ranks that only decoded
+};
+
 struct OccupancySample {
   double t_s = 0, kv_used = 0;  // share of KV blocks in use
   std::int64_t running = 0, waiting = 0;
@@ -107,6 +139,7 @@ struct EngineResult {
   std::vector<double> ttft_s, tpot_s, e2e_s, itl_s;  // per request (tpot: requests of 2+ tokens), per token gap
   std::vector<OccupancySample> occupancy;  // one per iteration
   EnergyEvents events;                     // every iteration plus idle time
+  DpBalance dp;                            // data-parallel attention's ranks (ranks 0: one scheduler)
 };
 
 // Runs every request of `reqs` to completion. InputError when a request can never be scheduled
@@ -114,6 +147,14 @@ struct EngineResult {
 EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, Scheduler& sched,
                         std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features = {},
                         IterationClock* clock = nullptr);
+
+// A data-parallel attention group's engine: one scheduler per rank (`scheds`, each its own KV cache of
+// `kv_blocks`), arrivals dispatched by `dp.dispatch`, every iteration timed by `step` from the ranks'
+// compositions (padded as a group: a CUDA graph only where every rank replays one, each rank's rows padded
+// to the graph of the largest rank's batch). One rank runs as run_engine does.
+EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, const std::vector<Scheduler*>& scheds,
+                              std::int64_t kv_blocks, const GroupStepFn& step, DpAttention::Dispatch dispatch,
+                              const EngineFeatures& features = {}, IterationClock* clock = nullptr);
 
 double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
 

@@ -16,7 +16,7 @@ namespace xpu {
 // the unit (data parallelism: independent servers, so the unit serves `replicas` x the replica's
 // throughput at `replicas` x its concurrency, with the same tokens/s per user and per chip).
 // Data-parallel attention groups (replica.dp > 1 with ep = tp x dp) are not replicas: the groups step
-// together, so the replica is the whole unit and each group's engine gets concurrency / dp.
+// together, so the replica is the whole unit, whose engine dispatches the unit's users over the groups.
 struct LayoutCandidate {
   std::string kind;      // the layout kind that proposed it ("tp-dp", "tp-ep", "dp-attention-ep")
   Scenario unit;         // the whole unit's layout ("dp4 x tp2": unit.layout_str())

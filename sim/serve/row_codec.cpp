@@ -35,12 +35,15 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_
                                    decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
                                    kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
                                    decode_kv_tokens)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DpAttentionStats, ranks, dispatch, tokens_per_rank_mean, tokens_per_rank_max, imbalance, requests_per_rank_mean,
+                                   requests_per_rank_max, wait_share,
+                                   idle_rank_share, held_share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
                                    requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
-                                   kv_transfer, layout, power_manager)
+                                   kv_transfer, dp_attention, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp, overlap,
@@ -72,7 +75,8 @@ XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(PowerLog, 176)
 XPU_ROW_FIELDS(KvTransferStats, 128)
 XPU_ROW_FIELDS(DisaggLayout, 112)
-XPU_ROW_FIELDS(ServePoint, 672)
+XPU_ROW_FIELDS(DpAttentionStats, 104)
+XPU_ROW_FIELDS(ServePoint, 784)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

@@ -308,28 +308,56 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
   return m;
 }
 
+// Data-parallel attention with the experts over every rank (ep > tp): the groups step together.
+bool dp_attention(const Scenario& sc) { return sc.dp > 1 && sc.ep > sc.tp; }
+
 // One replica's engine run with every iteration's cost from the chip model at the nominal clock (one
 // simulation of each step part), run at the clock the power manager allows at that iteration (no second
-// simulation: the rescale of power_manager.h).
+// simulation: the rescale of power_manager.h). With data-parallel attention the run is the whole group:
+// one scheduler per rank, the whole load dispatched by the controller's policy, each step the group's.
 void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const PowerSpec* ps = s.chip.power();
   std::optional<ManagedClock> clock;
   if (ps) clock.emplace(*ps, max_clock_ratio(s.chip));
+  const bool group = dp_attention(s.sc);
   RequestSpec rs = request_spec(s.opt);
-  rs.rate = s.opt.rate / s.sc.dp;
+  rs.rate = group ? s.opt.rate : s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
-  auto sched = make_scheduler(s.opt.scheduler, s.opt.limits);
-  const ServeMemory mem = serve_memory(s.chip, s.model, s.sc, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
+  std::vector<std::unique_ptr<Scheduler>> scheds;
+  std::vector<Scheduler*> ranks;
+  for (int r = 0; r < (group ? s.sc.dp : 1); ++r) ranks.push_back(scheds.emplace_back(make_scheduler(s.opt.scheduler, s.opt.limits)).get());
+  const ServeMemory mem = serve_memory(s.chip, s.model, s.sc, *ranks.front(), s.drafter ? &*s.drafter : nullptr, s.comm);
   const std::int64_t blocks = mem.kv_blocks;
   // The longest request the server admits: the model's context, or the KV pool where it is smaller (sglang-jax's
   // max_req_len = min(context_len - 1, max_total_num_tokens - 1), model_runner.py; the page table's row).
-  if (s.model.max_position > 0) sched->set_context_tokens(std::min(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens)));
-  run.er = run_engine(reqs, run.load, *sched, blocks, [&st](const StepShape& shape) { return st(shape); },
-                      s.opt.features(), clock ? &*clock : nullptr);
+  if (s.model.max_position > 0)
+    for (Scheduler* r : ranks) r->set_context_tokens(std::min(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens)));
+  IterationClock* c = clock ? &*clock : nullptr;
+  if (group)
+    run.er = run_group_engine(reqs, run.load, ranks, blocks, [&st](const std::vector<StepShape>& shapes) { return st.group(shapes); },
+                              dp_dispatch(s.opt.dp_dispatch), s.opt.features(), c);
+  else
+    run.er = run_engine(reqs, run.load, *ranks.front(), blocks, [&st](const StepShape& shape) { return st(shape); }, s.opt.features(), c);
   if (!clock) return;
   run.log = clock->log();
   run.pw = power_over_time(s.chip, run.log);
   run.peak = run.log.peak_w;
+}
+
+DpAttentionStats dp_stats(const EngineResult& er, const std::string& dispatch) {
+  DpAttentionStats d;
+  d.ranks = er.dp.ranks;
+  d.dispatch = dispatch;
+  const double n = std::max<double>(1, static_cast<double>(er.iterations));
+  d.tokens_per_rank_mean = er.dp.tokens_mean_sum / n;
+  d.tokens_per_rank_max = er.dp.tokens_max_sum / n;
+  d.imbalance = er.dp.tokens_mean_sum > 0 ? er.dp.tokens_max_sum / er.dp.tokens_mean_sum : 1;
+  d.requests_per_rank_mean = er.dp.held_mean_sum / n;
+  d.requests_per_rank_max = er.dp.held_max_sum / n;
+  d.wait_share = er.busy_s > 0 ? er.dp.wait_s / er.busy_s : 0;
+  d.idle_rank_share = static_cast<double>(er.dp.idle_rank_steps) / (n * std::max(1, er.dp.ranks));
+  d.held_share = static_cast<double>(er.dp.held_iterations) / n;
+  return d;
 }
 
 ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t requests) {
@@ -337,19 +365,24 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   ServePoint pt;
   ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
   if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
-  std::vector<ReplicaRun> runs = replica_runs(s.sc.dp, load, requests);
+  // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
+  const bool group = dp_attention(s.sc);
+  const int units = group ? 1 : s.sc.dp;  // servers run apart
+  std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun{1, load, requests, {}, {}, {}, 0}}
+                                       : replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
+  if (group) pt.dp_attention = dp_stats(runs.front().er, s.opt.dp_dispatch);
   // Throughput: the replicas' rates added (each over its own makespan).
   double tok_s = 0, req_s = 0, tokens = 0, power = 0;
   EnergyBreakdown energy;
   double joules = 0;
-  const double per_replica = static_cast<double>(s.sc.devices()) / s.sc.dp;  // devices of one replica's share
+  const double per_replica = static_cast<double>(s.sc.devices()) / units;  // devices of one replica's share
   for (const ReplicaRun& r : runs) {
     const double n = r.count, out = static_cast<double>(r.er.output_tokens);
     if (r.er.makespan_s > 0) tok_s += n * out / r.er.makespan_s, req_s += n * static_cast<double>(r.er.requests) / r.er.makespan_s;
     tokens += n * out;
-    power += n * r.pw.avg_power_w / s.sc.dp;
+    power += n * r.pw.avg_power_w / units;
     pt.peak_power_w = std::max(pt.peak_power_w, r.peak);
     // Every device of the replica spends what its simulated device does (one device's events).
     const double w = n * per_replica;
@@ -361,9 +394,9 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   int active = 0;
   double window = 0;
   for (const ReplicaRun& r : runs) active += r.count, window = std::max(window, r.er.makespan_s);
-  if (const PowerSpec* ps = s.chip.power(); ps && active < s.sc.dp) {
-    const double idle = static_cast<double>(s.sc.dp - active), watts = ps->static_power.value();
-    power += idle * watts / s.sc.dp;
+  if (const PowerSpec* ps = s.chip.power(); ps && active < units) {
+    const double idle = static_cast<double>(units - active), watts = ps->static_power.value();
+    power += idle * watts / units;
     joules += idle * per_replica * watts * window;
     energy.static_j += idle * per_replica * watts * window;
   }
@@ -563,6 +596,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);
+  dp_dispatch(opt.dp_dispatch);  // a policy name it does not know: refused before any simulation
   check_runs_weights(chip, base.wdtype, base.adtype);
   if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
@@ -600,8 +634,9 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   if (base.dp > 1 && !pools)
     r.folding = base.ep > base.tp
                     ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
-                          " ranks: one group's engine is run, with its share of the load; every group is taken to run the same "
-                          "batch each iteration (the expert all-to-alls join them); the groups' throughputs added"
+                          " ranks: one scheduler per group, each with its own requests, KV cache and batch, fed by the controller (" +
+                          opt.dp_dispatch + "); each iteration the slowest group's attention and per-rank kernels plus the MoE "
+                          "at the groups' mean tokens set the step (the expert all-to-alls join them)"
                     : std::to_string(base.dp) + " independent replicas: one replica's engine is run per distinct share of the "
                           "load (users split as evenly as they go, arrivals at rate/" + std::to_string(base.dp) +
                           "); the replicas' throughputs added";

@@ -29,6 +29,7 @@ struct ServeOptions {
   std::shared_ptr<const LengthRows> lengths_rows;
   double ttft_slo_s = 0, tpot_slo_s = 0;            // 0: no target (checked on the medians)
   std::string scheduler = "vllm";                   // one of scheduler_names() (sim/serve/scheduler.h)
+  std::string dp_dispatch = "round_robin";          // data-parallel attention: the controller's policy (DpAttention)
   SchedulerLimits limits;                           // 0: the scheduler's defaults
   std::vector<std::int64_t> concurrency;            // closed loop, one run per value (a frontier when several)
   double rate = 0;                                  // open loop, Poisson requests/s (0: none)
@@ -102,6 +103,19 @@ struct ServeMemory {
 ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
                          const Drafter* drafter = nullptr, const CommBufferParams& comm = {});
 
+// How evenly data-parallel attention's ranks were loaded over a run (DpAttention, DpBalance): per
+// iteration, the ranks' mean and largest tokens (prompt, decode and padding), averaged over iterations.
+struct DpAttentionStats {
+  int ranks = 0;
+  std::string dispatch;               // the controller's policy
+  double tokens_per_rank_mean = 0, tokens_per_rank_max = 0;
+  double imbalance = 1;               // tokens_per_rank_max / tokens_per_rank_mean
+  double requests_per_rank_mean = 0, requests_per_rank_max = 0;  // requests held (running and waiting)
+  double wait_share = 0;              // share of the ranks' step time spent waiting for the slowest rank
+  double idle_rank_share = 0;         // share of rank-iterations that ran an idle batch while another rank worked
+  double held_share = 0;              // share of iterations where one rank's prompt work held ranks that only decoded
+};
+
 struct ServePoint {
   std::int64_t batch = 0;          // the most sequences running at once
   std::int64_t concurrency = 0;    // closed-loop users (0: offline or open loop)
@@ -125,6 +139,7 @@ struct ServePoint {
   double host_bound_share = 0;        // share of the iterations whose time the host bounded
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
+  std::optional<DpAttentionStats> dp_attention;  // colocated data-parallel attention only
   std::string layout;  // compare's unit frontier: the layout that served the point ("" elsewhere)
   PowerLog power_manager;  // what the power manager did over the busiest replica's run (time 0: not modelled)
 };

@@ -74,6 +74,11 @@ Graph ChipStepTime::part_graph(Part p, const std::vector<std::int64_t>& args, co
   auto keep = [&](const GraphNode& n) {
     const bool attention = n.op.kind == OpKind::Attention, head = n.group == "head";
     if (p == Decode) return !head;
+    if (p == RankTokens) {
+      const bool group_wide = n.group == "moe" && (n.op.kind == OpKind::AllToAll || n.op.kind == OpKind::GroupedGemm ||
+                                                   n.op.label.find("experts.") != std::string::npos);
+      return !head && !attention && !group_wide;
+    }
     if (p == Tokens || p == PrefillTokens) return !head && !attention;
     if (p == Head) return head;
     return attention;
@@ -158,7 +163,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     // The Tokens part carries the hidden states between stages; the other parts stand for the same
     // hand-off and send only the sampled token ids (their latency).
     steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);
-    steps.stage_bytes = p == Tokens || p == PrefillTokens || p == Decode ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2)
+    steps.stage_bytes = p == Tokens || p == PrefillTokens || p == Decode || p == RankTokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2)
                                                                          : steps.token_bytes;
     r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
@@ -224,15 +229,28 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;
-  const bool normal_moe = s.prefill_chunks > 0 && m_model.is_moe() && m_sc.ep > m_sc.tp;
+  const bool normal_moe = (s.prefill_chunks > 0 || m_group_extend) && m_model.is_moe() && m_sc.ep > m_sc.tp;
   // Two-batch overlap of a decode-only iteration (with more than one sequence to split): one part,
   // attention included. A padded graph's dummy rows count as sequences that read one cached token.
-  const bool joint = m_sc.two_batch_overlap && m_mb > 1 && s.decode_seqs > 0 && s.prefill_chunks == 0 && s.verify_seqs == 0;
+  const bool joint = m_sc.two_batch_overlap && m_mb > 1 && s.decode_seqs > 0 && s.prefill_chunks == 0 && s.verify_seqs == 0 &&
+                     !m_group_extend;
   if (joint) {
     const double seqs = static_cast<double>(s.decode_seqs + s.padding_rows);
     c = blend(c, 1, interpolated(Decode, {seqs / mb, static_cast<double>(s.decode_kv_sum + s.padding_rows) / seqs}), 1);
   } else if (s.tokens() > 0) {
     c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+  }
+  // In a group of uneven ranks (group()): the MoE's group-wide share at the ranks' mean tokens in place of
+  // this rank's own (the tokens part less its per-rank kernels, at each).
+  if (m_group_tokens >= 0 && static_cast<double>(s.tokens()) != m_group_tokens) {
+    const Part whole = normal_moe ? PrefillTokens : Tokens;
+    auto moe_share = [&](double tokens, double w) {
+      if (tokens <= 0) return;
+      c = blend(c, 1, interpolated(whole, {tokens / mb}), w);
+      c = blend(c, 1, interpolated(RankTokens, {tokens / mb}), -w);
+    };
+    moe_share(m_group_tokens, 1);
+    moe_share(static_cast<double>(s.tokens()), -1);
   }
   if (grid_tokens_only) m_interpolate = false;
   if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
@@ -293,6 +311,35 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
 }
 
 StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, true); }
+
+StepCost ChipStepTime::group(const std::vector<StepShape>& ranks) {
+  auto same = [](const StepShape& a, const StepShape& b) {
+    return a.prefill_tokens == b.prefill_tokens && a.prefill_chunks == b.prefill_chunks && a.prefill_kv_sum == b.prefill_kv_sum &&
+           a.decode_seqs == b.decode_seqs && a.decode_kv_sum == b.decode_kv_sum && a.verify_seqs == b.verify_seqs &&
+           a.verify_tokens == b.verify_tokens && a.verify_kv_sum == b.verify_kv_sum && a.logit_rows == b.logit_rows &&
+           a.padding_rows == b.padding_rows && a.padding_tokens == b.padding_tokens;
+  };
+  if (ranks.empty()) return {};
+  if (std::all_of(ranks.begin(), ranks.end(), [&](const StepShape& r) { return same(r, ranks.front()); })) return (*this)(ranks.front());
+  struct GroupMode {  // restored however compose leaves
+    ChipStepTime& t;
+    ~GroupMode() { t.m_group_tokens = -1, t.m_group_extend = false; }
+  } mode{*this};
+  double tokens = 0;
+  for (const StepShape& r : ranks) tokens += static_cast<double>(r.tokens()), m_group_extend = m_group_extend || r.prefill_chunks > 0;
+  m_group_tokens = tokens / static_cast<double>(ranks.size());
+  std::vector<StepCost> each;
+  for (const StepShape& r : ranks) {
+    StepCost c = compose(r, true, true);
+    c.time_s = std::max(0.0, c.time_s);
+    each.push_back(c);
+  }
+  const auto slowest = std::max_element(each.begin(), each.end(), [](const StepCost& a, const StepCost& b) { return a.time_s < b.time_s; });
+  StepCost out = *slowest;
+  for (const StepCost& c : each) out.rank_wait_s += (out.time_s - c.time_s) / static_cast<double>(each.size());
+  // The waiting ranks' chips idle at static power meanwhile: the step's events are the slowest rank's.
+  return out;
+}
 StepCost ChipStepTime::direct(const StepShape& s) { return compose(s, false, true); }
 StepCost ChipStepTime::screened(const StepShape& s) { return compose(s, true, true, true); }
 StepCost ChipStepTime::screened_bound(const StepShape& s) {

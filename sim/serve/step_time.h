@@ -63,6 +63,18 @@ class ChipStepTime {
                const SystemContext* sys = nullptr, std::shared_ptr<StepPartCache> cache = nullptr);
   StepCost operator()(const StepShape& s);
   StepCost direct(const StepShape& s);  // every part at the composition's own values (no grid)
+  // Data-parallel attention (ep > tp, DpAttention): the step of `dp` ranks that each run their own
+  // composition (an idle rank's is empty). Where every rank runs the same one, operator() of it (each
+  // part already runs it on every rank). Otherwise each rank's time is its own composition's with the
+  // part that depends on the group's tokens taken at the ranks' mean: the MoE's expert all-to-alls and
+  // grouped expert GEMMs (the rows routed to a rank come from every rank), the tokens part less the
+  // per-rank kernels (RankTokens: projections, norms, router, shared experts, TP collectives). An idle
+  // rank runs only that share (its empty batch joins the all-to-alls). The slowest rank sets the step
+  // (the all-to-alls end when its tokens are in); rank_wait_s is the others' mean wait. DeepEP's normal
+  // kernels where any rank has prompt work (SGLang gathers is_extend_in_batch). It ignores that a rank
+  // with more tokens also sends more in a prefill's dispatch (sized at the mean) and that a rank's
+  // expert load depends on which ranks' tokens route to it (uniform over ranks, as the part assumes).
+  StepCost group(const std::vector<StepShape>& ranks);
   // The layout screen's cost of a composition: the tokens part (the per-token kernels, the costliest
   // part, simulated at the layout's whole token budget in prefill iterations) interpolated on the grid
   // as the engine run takes it, so the chosen layout's engine sweep finds those parts in the shared
@@ -103,7 +115,9 @@ class ChipStepTime {
   // the wire (SGLang's two-batch overlap splits the whole layer, attention included). Simulated apart,
   // the attention could hide no collective. The step is then the part `run` simulates for that batch
   // and context, less the LM head (its own part).
-  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode };
+  // RankTokens(T): the Tokens part's kernels that run on a rank's own T tokens, without the MoE's
+  // all-to-alls and expert GEMMs (whose rows come from every rank of a data-parallel attention group).
+  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode, RankTokens };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   Scenario part_scenario(Part p, const std::vector<std::int64_t>& args) const;
   Graph part_graph(Part p, const std::vector<std::int64_t>& args, const Scenario& s, const RankPart& rank_part) const;
@@ -131,6 +145,10 @@ class ChipStepTime {
   // Micro-batches of the composition being costed (0: the layout's). A micro-batch holds whole
   // sequences, so an iteration of fewer sequences than the layout's micro-batches fills only that many.
   int m_mb = 0;
+  // group(): the ranks' mean tokens that the MoE's group-wide share is taken at (< 0: the composition's
+  // own), and whether any rank of the group has prompt work (DeepEP's normal kernels for all).
+  double m_group_tokens = -1;
+  bool m_group_extend = false;
   std::shared_ptr<StepPartCache> m_cache;
   std::map<std::pair<int, std::vector<std::int64_t>>, std::string> m_launches;  // attention_launches, by part and args
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built

@@ -133,7 +133,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, sp=False, overlap=False,
-          out=None):
+          dp_dispatch="round_robin", out=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
     the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the
@@ -147,9 +147,9 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     host_fixed_us/host_us_per_request: the scheduler's limits and host work (None: its own); prefix_hit and
     spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);
     nodes, prefill_*/decode_devices, scenario_file, pad_heads, redundant_experts, two_batch_overlap, sp,
-    overlap: as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there."""
+    overlap, dp_dispatch (data-parallel attention's controller): as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there."""
     given = dict(locals())  # every keyword as passed
-    flags = dict(model=model, chip=chip, input=input, output=output, dtype=dtype, scheduler=scheduler, seed=seed,
+    flags = dict(model=model, chip=chip, input=input, output=output, dtype=dtype, scheduler=scheduler, seed=seed, dp_dispatch=dp_dispatch,
                  prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
                  scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
                  prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
@@ -179,7 +179,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
             max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
             spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
             rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
-            max_seqs=None, cache_length=None, name=None, out=None, no_report=False, finalists=None):
+            max_seqs=None, cache_length=None, name=None, out=None, no_report=False, finalists=None, dp_dispatch=None):
     """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
     throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
     the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
@@ -192,7 +192,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
     time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
     (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
     token_budget, cache_length, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
-    requests, seed, prefix_hit, spec_*, tco, tiers, finalists: as their flags; jobs: worker processes (1, the default:
+    requests, seed, prefix_hit, spec_*, tco, tiers, finalists, dp_dispatch: as their flags; jobs: worker processes (1, the default:
     this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
     does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
     study's name. Nothing is written without `out`."""
@@ -210,7 +210,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
              "host_us_per_request": host_us_per_request,
              "concurrency": [concurrency] if isinstance(concurrency, int) else (concurrency or None),
              "rate": rate or None, "requests": requests or None, "scheduler": scheduler, "seed": seed,
-             "name": name, "out": None if out is None else str(out), "finalists": finalists}
+             "name": name, "out": None if out is None else str(out), "finalists": finalists, "dp_dispatch": dp_dispatch}
     args = _flags(flags, set, {"tco": tco, "no_report": no_report})
     studies = [_json.loads(t) for t in _xpusim.compare_cli_json(args, study is not None)]
     return studies[0] if len(studies) == 1 else studies
