@@ -10,6 +10,14 @@ double GpuSpec::mma_sync_block_share(unsigned warps) const {
   return parts / sm.sub_partitions * std::min(1.0, sm.warp_mma_sync_share * warps / parts);
 }
 
+GpuSpec::MmaSyncStep GpuSpec::mma_sync_step(double smem, double mma, unsigned warps) const {
+  // The engine: one block's ldmatrix beside another's MMAs. The block: its warps meet at a barrier every k-step
+  // (the sm80 GEMM main loop, FA2's loop over KV tiles), so they load in step and then compute in step; their
+  // loads hide only behind other blocks' MMAs, never behind their own.
+  const double busy = std::max(smem, mma);
+  return {busy, (smem + mma) / mma_sync_block_share(warps)};
+}
+
 double GpuSpec::tensor_flops_per_clk(DType d) const {
   switch (d) {
     case DType::bf16: return sm.tensor_bf16;

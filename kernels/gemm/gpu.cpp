@@ -460,13 +460,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = pair ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
-      if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
+      if (!tma) {  // mma.sync: the warps' ldmatrix reads beside other warps' MMAs at the synchronous rate
         const double steps = kslice / bk;
-        // Per block: at its warps' share of the rate; the SM's resident blocks share the engine.
-        const double step = sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
-                            2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction);
-        const double t_block = steps * step / spec.mma_sync_block_share(static_cast<unsigned>(sb80.warps_m * sb80.warps_n)) / clk;
-        t_mma = std::max(steps * step / clk * bps, t_block);
+        // Per block: its warps' in-order streams; the SM's resident blocks share the engine (GpuSpec::mma_sync_step).
+        const auto step = spec.mma_sync_step(
+            sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk,
+            2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction),
+            static_cast<unsigned>(sb80.warps_m * sb80.warps_n));
+        const double t_block = steps * step.complete / clk;
+        t_mma = std::max(steps * step.busy / clk * bps, t_block);
         t_link = (bm + bn) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
         // Register-staged copies (MmaPipelined): the next k-tile's copy, its L2 round trip included, runs
         // beside this one's MMAs, so a block's step takes the longer of the two.
