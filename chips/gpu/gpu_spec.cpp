@@ -11,9 +11,10 @@ double GpuSpec::mma_sync_block_share(unsigned warps) const {
 }
 
 GpuSpec::MmaSyncStep GpuSpec::mma_sync_step(double smem, double mma, unsigned warps) const {
-  // The engine: one block's ldmatrix beside another's MMAs. The block: its warps meet at a barrier every k-step
-  // (the sm80 GEMM main loop, FA2's loop over KV tiles), so they load in step and then compute in step; their
-  // loads hide only behind other blocks' MMAs, never behind their own.
+  // The engine is free again once the busier of the two units is: a co-resident block's ldmatrix runs beside these
+  // MMAs, and so does the same block's next step where nothing it needs is pending (CUTLASS's sm80 main loop and
+  // FA2's gemm loop load the next k-slice's fragments before issuing this one's MMAs). This step's result waits
+  // for its own warps' streams, each its ldmatrix and then its MMAs.
   const double busy = std::max(smem, mma);
   return {busy, (smem + mma) / mma_sync_block_share(warps)};
 }
