@@ -71,6 +71,10 @@ void describe(Params& p, GpuSpec& s) {
     "Reads of one tile by several SMs reaching the L2 within this many clocks of each other are served once by the "
     "slices (and DRAM), each requester getting the tile over its own crossbar link no earlier than the first (the L2 "
     "request coalescer); 0: none", "0");
+  p("sm.tma", s.sm.tma,
+    "The SM has a Tensor Memory Accelerator (Hopper and later): kernels copy whole tiles by tensor map, issued by one "
+    "thread, and the library's GEMMs are TMA kernels where the operands' rows are 16-byte aligned; false (Ampere): "
+    "every GEMM is an sm80-style kernel whose warps copy with cp.async and issue mma.sync", "true");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
   p("sm.wgmma", s.sm.wgmma,
@@ -151,6 +155,7 @@ void describe(Params& p, GpuSpec& s) {
             "0 (no promotion) to 64 MMA k-instructions");
   p.require(s.sm.kstep_group >= 1 && s.sm.kstep_group <= 16, "sm.kstep_group", "1 to 16 k-steps per simulated step");
   p.require(s.sm.l2_coalescing_window_cycles >= 0, "sm.l2_coalescing_window_cycles", "0 or more clocks");
+  p.require(s.sm.tma || !s.sm.cluster_multicast, "sm.cluster_multicast", "sm.tma: true as well (the multicast is a TMA copy)");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

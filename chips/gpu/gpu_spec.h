@@ -33,6 +33,7 @@ struct SmSpec {
   // serve the tile once, the crossbar delivers it to each requester over its own link, each no earlier than the
   // first. 0: no coalescing.
   double l2_coalescing_window_cycles = 0;
+  bool tma = true;                     // the Tensor Memory Accelerator copies tiles between global and shared memory (Hopper and later)
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
   bool wgmma = true;                   // Hopper's warpgroup MMA (wgmma.mma_async, sm_90a only): what FlashAttention-3 is written in
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)

@@ -54,9 +54,9 @@ std::uint8_t copy_path(const GemmTiling& t) { return t.tma() ? 0 : kThreadCopy; 
 
 int gemm_copy_bytes(int row_alignment) { return library_copy_bytes(row_alignment); }
 
-GemmKernelClass gemm_kernel_class(int row_alignment) {
+GemmKernelClass gemm_kernel_class(int row_alignment, bool tma_unit) {
   const int c = library_copy_bytes(row_alignment);
-  return c >= 16 ? GemmKernelClass::kTmaWarpSpecialized
+  return c >= 16 && tma_unit ? GemmKernelClass::kTmaWarpSpecialized
                  : c >= kCpAsyncMinBytes ? GemmKernelClass::kSm80Multistage : GemmKernelClass::kSm75Pipelined;
 }
 
@@ -86,7 +86,7 @@ std::string GemmTiling::str() const {
   if (stream_k) os << ", stream-K";
   if (epilogue_bank_ways > 1) os << ", epilogue stores " << epilogue_bank_ways << "-way bank-conflicted";
   if (!tma())
-    os << ", kernel " << name(kernel()) << " (no TMA: rows not 16-byte aligned): mma.sync, "
+    os << ", kernel " << name(kernel()) << (tma_unit ? " (no TMA: rows not 16-byte aligned)" : " (no TMA on this GPU)") << ": mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
 }
@@ -368,6 +368,8 @@ int dg8_smem(int stages, std::int64_t k, int bm, int bn) {
 GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.sm.cta_pair_mma)
     unsupported(spec.name, op, "DeepGEMM's block-scaled fp8 kernel modelled here is sm90's (wgmma); this GPU runs tcgen05");
+  if (!spec.sm.tma || !spec.sm.wgmma)
+    unsupported(spec.name, op, "DeepGEMM's block-scaled fp8 kernel is sm90's: TMA copies and wgmma, which this GPU lacks");
   const bool grouped = op.kind == OpKind::GroupedGemm;
   std::int64_t rows = op.m;  // the M its host code is called with
   if (grouped) rows = op.group_rows.empty() ? 0 : *std::max_element(op.group_rows.begin(), op.group_rows.end());
@@ -413,8 +415,8 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();
   const double hbm = spec.hbm.bandwidth.value() * spec.hbm.efficiency;
   const int align = library_copy_bytes(gemm_row_alignment(op));  // bytes each thread copies
-  const bool tma = align >= 16;
-  const bool pipelined = gemm_kernel_class(align) == GemmKernelClass::kSm75Pipelined;
+  const bool tma = align >= 16 && spec.sm.tma;  // else an sm80-style kernel (gemm_kernel_class)
+  const bool pipelined = gemm_kernel_class(align, spec.sm.tma) == GemmKernelClass::kSm75Pipelined;
   const int bk = pipelined ? std::max(16, static_cast<int>(kSm75KBytes / bytes_per_element(mma))) : bk_for(mma);
   static const int shapes[][2] = {{128, 256}, {256, 128}, {128, 128}, {128, 64}, {64, 128}, {64, 64}};
   GemmTiling best;
@@ -516,6 +518,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, e};
         best.cta_pair = pair;
         best.copy_bytes = align;
+        best.tma_unit = spec.sm.tma;
         best.stream_k = stream;
       }
     }
@@ -763,7 +766,7 @@ Instr store_tile(const GemmJob& j, const TilePos& p) {
 // Split-K epilogue of a slice other than the tile's first: its fp32 partial goes to the
 // L2-resident workspace, where the tile's first slice picks it up.
 Instr store_partial(const GemmJob& j, const TilePos& p) {
-  return tma_store(kL2, DType::fp32,
+  return tma_store(kL2 | copy_path(j.t), DType::fp32,
                    j.W.addr + static_cast<std::uint64_t>(((p.ks * j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
                    static_cast<std::uint64_t>(p.rows * p.cols) * 4);
 }
