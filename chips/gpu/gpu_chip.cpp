@@ -119,8 +119,10 @@ void GpuMemory::collect_stats(Stats& out, Tick total) const {
 std::string Sm::engine_note(int e) const {
   // The TMA unit is busy only while it issues a tile copy (sm.dma_issue_cycles); the bytes' time is the
   // memory side's (crossbar, L2 slices, HBM channels).
-  return engine_name(e) == "tma" ? "issue only: time the TMA unit spends issuing tile copies (the copies' data: mem.hbm and the L2)"
-                                 : std::string();
+  // On a GPU without TMA (sm.tma: false) the same engine slot issues the warps' own copies (cp.async, ld.global).
+  if (engine_name(e) != "tma") return std::string();
+  return m_spec.sm.tma ? "issue only: time the TMA unit spends issuing tile copies (the copies' data: mem.hbm and the L2)"
+                       : "issue only: no TMA unit on this GPU; time spent issuing the warps' tile copies (cp.async, ld.global; their data: mem.hbm and the L2)";
 }
 
 Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)

@@ -71,10 +71,8 @@ void describe(Params& p, GpuSpec& s) {
     "Reads of one tile by several SMs reaching the L2 within this many clocks of each other are served once by the "
     "slices (and DRAM), each requester getting the tile over its own crossbar link no earlier than the first (the L2 "
     "request coalescer); 0: none", "0");
-  p("sm.tma", s.sm.tma,
-    "The SM has a Tensor Memory Accelerator (Hopper and later): kernels copy whole tiles by tensor map, issued by one "
-    "thread, and the library's GEMMs are TMA kernels where the operands' rows are 16-byte aligned; false (Ampere): "
-    "every GEMM is an sm80-style kernel whose warps copy with cp.async and issue mma.sync", "true");
+  p("sm.tma", s.sm.tma, "The SM has a Tensor Memory Accelerator (Hopper and later), which the library's GEMMs copy 16-byte "
+    "aligned rows with; false (Ampere): every GEMM is an sm80-style kernel (cp.async by the warps, mma.sync)", "true");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
   p("sm.wgmma", s.sm.wgmma,

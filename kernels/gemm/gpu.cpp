@@ -517,8 +517,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         if (e >= best.estimate_s * 0.98) continue;
         best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, e};
         best.cta_pair = pair;
-        best.copy_bytes = align;
-        best.tma_unit = spec.sm.tma;
+        best.copy_bytes = align, best.tma_unit = spec.sm.tma;
         best.stream_k = stream;
       }
     }
