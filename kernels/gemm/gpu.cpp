@@ -36,6 +36,7 @@ namespace {
 // registers while the MMAs of this one run and stores it, after them, into the other of its two shared-memory
 // stages: a copy overlaps one step's MMAs, never more.
 constexpr int kCpAsyncMinBytes = 4;  // source: PTX ISA, cp.async: cp-size 4, 8 or 16
+constexpr int kCpAsyncFullBytes = 16;  // source: PTX ISA, cp.async: .cg (bypassing the L1) only with cp-size 16
 constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm80 default warp shape for 128x128 blocks)
 // The copy width of the kernel a library runs for rows `align` bytes aligned. cuBLAS ships its CUTLASS 2.x
 // (sm80-style) kernels as align8 (16-byte copies), align2 (two 16-bit elements: 4-byte cp.async) and align1
@@ -179,10 +180,15 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 // banks (the XOR swizzle permutes 16-byte chunks within a row), a 4-way conflict. So every narrow warp access
 // costs kCopyRowsPerAccess wavefronts whatever its width, for 32 x copy_bytes bytes (at 16 bytes, 4 x 128:
 // full width). Register-staged copies (below 4 bytes) pass the unit twice, as the global loads (ld.global into
-// registers) and as the shared stores (st.shared); cp.async copies (4 bytes and up: LDGSTS, in the MIO pipe
-// that ldmatrix uses) once, the L1 writing the returned bytes into shared memory (assumed: no second pass for
-// the fill). All of it beside the ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the
-// TMA unit writes shared memory.)
+// registers) and as the shared stores (st.shared). cp.async copies (LDGSTS, in the MIO pipe that ldmatrix
+// uses) of 16 bytes are cp.async.cg, which bypasses the L1: the returned bytes are written into shared memory,
+// one pass. Narrower ones cannot be: PTX ISA, cp.async, allows .cg only with cp-size 16, and CUTLASS 2.x picks
+// CacheOperation::Global only for 128-bit accesses, Always (.ca) otherwise (include/cutlass/gemm/threadblock/
+// default_mma.h, CacheOpA/CacheOpB = sizeof_bits x kAlignment == 128 ? Global : Always). A .ca copy allocates
+// its lines in the L1, which shares its data array with shared memory: the access reads the line there and
+// writes shared memory, two passes as the register-staged copy makes (assumed: each at the access's 4
+// wavefronts; the line fills themselves, one per 128-byte line, are not counted). All of it beside the
+// ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the TMA unit writes shared memory.)
 constexpr double kCopyRowsPerAccess = 4;  // source: CUTLASS default_mma_core_sm80.h, a warp's threads 8 (128 B of 16-byte vectors) x 4 rows
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
@@ -190,9 +196,10 @@ struct SyncBlock {
   // loads and shared stores of register-staged copies).
   double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
     double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
-    // Thread copies: kCopyRowsPerAccess wavefronts per warp-wide access of 32 x copy_bytes bytes, once for
-    // a cp.async, twice for a register-staged copy (ld.global, then st.shared).
-    const double passes = copy_bytes < kCpAsyncMinBytes ? 2 : 1;
+    // Thread copies: kCopyRowsPerAccess wavefronts per warp-wide access of 32 x copy_bytes bytes, once for a
+    // 16-byte cp.async (.cg), twice for a narrower one (.ca: L1 line, then shared memory) and for a
+    // register-staged copy (ld.global, then st.shared).
+    const double passes = copy_bytes < kCpAsyncFullBytes ? 2 : 1;
     const double accesses = stage_bytes(bm, bn, bk, op) / (32.0 * copy_bytes);
     b += passes * accesses * kCopyRowsPerAccess * smem_per_clk;
     return b;
