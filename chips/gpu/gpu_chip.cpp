@@ -119,8 +119,10 @@ void GpuMemory::collect_stats(Stats& out, Tick total) const {
 std::string Sm::engine_note(int e) const {
   // The TMA unit is busy only while it issues a tile copy (sm.dma_issue_cycles); the bytes' time is the
   // memory side's (crossbar, L2 slices, HBM channels).
-  return engine_name(e) == "tma" ? "issue only: time the TMA unit spends issuing tile copies (the copies' data: mem.hbm and the L2)"
-                                 : std::string();
+  // On a GPU without TMA (sm.tma: false) the same engine slot issues the warps' own copies (cp.async, ld.global).
+  if (engine_name(e) != "tma") return std::string();
+  return m_spec.sm.tma ? "issue only: time the TMA unit spends issuing tile copies (the copies' data: mem.hbm and the L2)"
+                       : "issue only: no TMA unit on this GPU; time spent issuing the warps' tile copies (cp.async, ld.global; their data: mem.hbm and the L2)";
 }
 
 Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec& spec, int max_slots)
@@ -136,7 +138,8 @@ Sm::Sm(sc_core::sc_module_name name, ExecContext& ctx, int index, const GpuSpec&
 
 Timing Sm::time_of(const Instr& in) const {
   double cycles = 0;
-  double share = 1;  // share of the engine's rate the issuing block reaches (mma.sync with few warps)
+  double share = 1;  // share of the engine's rate the issuing block reaches (CUDA-core code with few warps)
+  double done = 0;   // cycles until the issuing block has the result, where longer than the engine is held (mma.sync)
   switch (in.kind) {
     case TxKind::TileCompute: {
       // A warpgroup MMA k-step: bounded by the tensor-core rate and by streaming its operands
@@ -145,12 +148,14 @@ Timing Sm::time_of(const Instr& in) const {
       double executed = 2.0 * in.m * in.n * in.k;  // padded tile, as the hardware runs it
       const double smem = static_cast<double>(in.bytes) / m_spec.sm.smem_bytes_per_clk;
       if (mma_path(in.level) == kMmaSync) {
-        // mma.sync: the warps' ldmatrix operand loads, then the MMAs at the synchronous rate. The step
-        // holds the tensor engine for that time, but a block with too few warps to keep every
-        // sub-partition's tensor core busy finishes it only at its share of the rate (co-resident
-        // blocks use the rest).
-        cycles = smem + executed / (m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_sync_fraction);
-        share = m_spec.mma_sync_block_share(mma_sync_warps(in.level));
+        // mma.sync: the warps load their operands with ldmatrix through the shared-memory pipe while other warps'
+        // MMAs run on the tensor cores, so the step holds the tensor engine for the longer of the two; the block
+        // finishes it when its warps' in-order streams (ldmatrix, then the MMAs) are done, later than that where
+        // it has too few warps to overlap them (GpuSpec::mma_sync_step): co-resident blocks use the rest.
+        const auto step = m_spec.mma_sync_step(
+            smem, executed / (m_spec.tensor_flops_per_clk(in.dtype) * m_spec.sm.mma_sync_fraction), mma_sync_warps(in.level));
+        cycles = step.busy;
+        done = step.complete;
         break;
       }
       cycles = std::max(executed / rate, smem);
@@ -171,9 +176,10 @@ Timing Sm::time_of(const Instr& in) const {
     case TxKind::Sync: return {m_sync, m_sync};
     default: break;
   }
-  // The engine is held for `cycles`; the instruction completes after cycles / share.
+  // The engine is held for `cycles`; the instruction completes after cycles / share (or `done`).
   auto ticks = [&](double c) { return static_cast<Tick>(round_half_away(std::ceil(c) * m_ps_per_clk)); };
   const Tick busy = ticks(cycles);
+  if (done > cycles) return {busy, ticks(done)};
   return {busy, share < 1 ? ticks(cycles / share) : busy};
 }
 

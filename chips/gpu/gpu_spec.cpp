@@ -10,6 +10,15 @@ double GpuSpec::mma_sync_block_share(unsigned warps) const {
   return parts / sm.sub_partitions * std::min(1.0, sm.warp_mma_sync_share * warps / parts);
 }
 
+GpuSpec::MmaSyncStep GpuSpec::mma_sync_step(double smem, double mma, unsigned warps) const {
+  // The engine is free again once the busier of the two units is: a co-resident block's ldmatrix runs beside these
+  // MMAs, and so does the same block's next step where nothing it needs is pending (CUTLASS's sm80 main loop and
+  // FA2's gemm loop load the next k-slice's fragments before issuing this one's MMAs). This step's result waits
+  // for its own warps' streams, each its ldmatrix and then its MMAs.
+  const double busy = std::max(smem, mma);
+  return {busy, (smem + mma) / mma_sync_block_share(warps)};
+}
+
 double GpuSpec::tensor_flops_per_clk(DType d) const {
   switch (d) {
     case DType::bf16: return sm.tensor_bf16;
@@ -62,6 +71,8 @@ void describe(Params& p, GpuSpec& s) {
     "Reads of one tile by several SMs reaching the L2 within this many clocks of each other are served once by the "
     "slices (and DRAM), each requester getting the tile over its own crossbar link no earlier than the first (the L2 "
     "request coalescer); 0: none", "0");
+  p("sm.tma", s.sm.tma, "The SM has a Tensor Memory Accelerator (Hopper and later), which the library's GEMMs copy 16-byte "
+    "aligned rows with; false (Ampere): every GEMM is an sm80-style kernel (cp.async by the warps, mma.sync)", "true");
   p("sm.cluster_multicast", s.sm.cluster_multicast,
     "Thread-block clusters whose TMA multicasts a shared tile to the peer SM (Hopper and later)", "true");
   p("sm.wgmma", s.sm.wgmma,
@@ -142,6 +153,7 @@ void describe(Params& p, GpuSpec& s) {
             "0 (no promotion) to 64 MMA k-instructions");
   p.require(s.sm.kstep_group >= 1 && s.sm.kstep_group <= 16, "sm.kstep_group", "1 to 16 k-steps per simulated step");
   p.require(s.sm.l2_coalescing_window_cycles >= 0, "sm.l2_coalescing_window_cycles", "0 or more clocks");
+  p.require(s.sm.tma || !s.sm.cluster_multicast, "sm.cluster_multicast", "sm.tma: true as well (the multicast is a TMA copy)");
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",

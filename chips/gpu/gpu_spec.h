@@ -33,6 +33,7 @@ struct SmSpec {
   // serve the tile once, the crossbar delivers it to each requester over its own link, each no earlier than the
   // first. 0: no coalescing.
   double l2_coalescing_window_cycles = 0;
+  bool tma = true;                     // the Tensor Memory Accelerator copies tiles between global and shared memory (Hopper and later)
   bool cluster_multicast = true;       // thread-block clusters with TMA multicast (Hopper and later)
   bool wgmma = true;                   // Hopper's warpgroup MMA (wgmma.mma_async, sm_90a only): what FlashAttention-3 is written in
   bool cta_pair_mma = false;           // two SMs of a cluster run one MMA, each holding half of B (Blackwell)
@@ -72,6 +73,13 @@ struct GpuSpec {
   // warps spread over the sub-partitions, and a sub-partition's tensor core is kept busy by as many of
   // them as it takes at sm.warp_mma_sync_share each.
   double mma_sync_block_share(unsigned warps) const;
+  // One mma.sync step of a block of `warps` warps: its operands take `smem` cycles of the SM's shared-memory pipe
+  // (ldmatrix reads, the warps' cp.async writes), its MMAs `mma` cycles at the SM's mma.sync rate. The tensor
+  // engine is held for max(smem, mma): the LSU pipe and the tensor cores work at once, one block's ldmatrix beside
+  // a co-resident block's MMAs. The block itself completes the step after its warps' in-order streams, ldmatrix
+  // then MMAs, (smem + mma) / mma_sync_block_share. In cycles.
+  struct MmaSyncStep { double busy, complete; };
+  MmaSyncStep mma_sync_step(double smem, double mma, unsigned warps) const;
   double peak_flops(DType d) const;            // whole chip
   // A thread's load (ld.global / cp.async, kThreadCopy) from L2 and from HBM: sm.load_*_latency, or the TMA path's if unset.
   double thread_l2_latency() const { return sm.load_l2_latency.value() > 0 ? sm.load_l2_latency.value() : l2.hit_latency.value(); }

@@ -34,7 +34,7 @@ constexpr bool thread_copy(std::uint8_t level) { return (level & kThreadCopy) !=
 enum MmaPath : std::uint8_t {
   kMmaAsync = 0,  // wgmma / tcgen05: the tensor core streams its operands from shared memory
   kMmaSync = 1,   // mma.sync: each warp first loads its operands into registers (ldmatrix), then issues
-                  // the synchronous MMA; the loads and the math of one warp do not overlap
+                  // the synchronous MMA on them; other warps' loads run beside it (GpuSpec::mma_sync_step)
 };
 
 // A TileCompute's level holds its MMA path in the low two bits and, for mma.sync, the number of warps

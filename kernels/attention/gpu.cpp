@@ -105,12 +105,12 @@ struct Flavor {
   std::uint8_t copy_path() const { return fa2 ? kThreadCopy : 0; }
 };
 // Without --impl the chip's own library kernel runs: FlashAttention-2's where the GPU has no TMA
-// (sm.cluster_multicast: false, the A100: FA2 is the flash kernel of Ampere, and PyTorch's SDPA flash
+// (sm.tma: false, the A100: FA2 is the flash kernel of Ampere, and PyTorch's SDPA flash
 // backend there), else the warp-specialized TMA kernel (FlashAttention-3 on Hopper; on Blackwell the same
 // structure on tcgen05, as FlashAttention-4 and cuDNN's kernels run it).
 Flavor prefill_flavor(const OpSpec& op, const GpuSpec& spec) {
   Flavor f;
-  f.fa2 = op.impl == "fa2" || (op.impl.empty() && !spec.sm.cluster_multicast);
+  f.fa2 = op.impl == "fa2" || (op.impl.empty() && !(spec.sm.tma && spec.sm.cluster_multicast));
   if (f.fa2) f.bkv = op.head_dim <= 64 ? 128 : 64;
   return f;
 }
@@ -551,14 +551,14 @@ KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const Lowe
   refuse_neuron_impl(spec.name, op);
   // FlashAttention-3 is written for Hopper's TMA and wgmma (sm_90a): it runs neither on an Ampere GPU (no TMA) nor
   // on Blackwell (no wgmma; FlashAttention-4 and cuDNN run there).
-  if (op.impl == "fa3" && !(spec.sm.wgmma && spec.sm.cluster_multicast))
+  if (op.impl == "fa3" && !(spec.sm.wgmma && spec.sm.tma && spec.sm.cluster_multicast))
     unsupported(spec.name, op,
                 spec.sm.cluster_multicast
                     ? "--impl fa3: FlashAttention-3 is built for Hopper's wgmma (sm_90a), which " + spec.name +
                           " does not run (sm.wgmma: false); here run the default kernel (no --impl: TMA, warp-specialized, "
                           "as FlashAttention-4 and cuDNN) or --impl fa2"
                     : "--impl fa3: FlashAttention-3 needs Hopper's TMA and wgmma, which " + spec.name +
-                          " lacks (sm.cluster_multicast: false); --impl fa2 runs here (its default)");
+                          " lacks (sm.tma: false); --impl fa2 runs here (its default)");
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");

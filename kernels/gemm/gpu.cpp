@@ -36,6 +36,7 @@ namespace {
 // registers while the MMAs of this one run and stores it, after them, into the other of its two shared-memory
 // stages: a copy overlaps one step's MMAs, never more.
 constexpr int kCpAsyncMinBytes = 4;  // source: PTX ISA, cp.async: cp-size 4, 8 or 16
+constexpr int kCpAsyncFullBytes = 16;  // source: PTX ISA, cp.async: .cg (bypassing the L1) only with cp-size 16
 constexpr int kWarpTile = 64;        // assumed: 64x64 warp tiles (CUTLASS's sm80 default warp shape for 128x128 blocks)
 // The copy width of the kernel a library runs for rows `align` bytes aligned. cuBLAS ships its CUTLASS 2.x
 // (sm80-style) kernels as align8 (16-byte copies), align2 (two 16-bit elements: 4-byte cp.async) and align1
@@ -54,9 +55,9 @@ std::uint8_t copy_path(const GemmTiling& t) { return t.tma() ? 0 : kThreadCopy; 
 
 int gemm_copy_bytes(int row_alignment) { return library_copy_bytes(row_alignment); }
 
-GemmKernelClass gemm_kernel_class(int row_alignment) {
+GemmKernelClass gemm_kernel_class(int row_alignment, bool tma_unit) {
   const int c = library_copy_bytes(row_alignment);
-  return c >= 16 ? GemmKernelClass::kTmaWarpSpecialized
+  return c >= 16 && tma_unit ? GemmKernelClass::kTmaWarpSpecialized
                  : c >= kCpAsyncMinBytes ? GemmKernelClass::kSm80Multistage : GemmKernelClass::kSm75Pipelined;
 }
 
@@ -86,7 +87,7 @@ std::string GemmTiling::str() const {
   if (stream_k) os << ", stream-K";
   if (epilogue_bank_ways > 1) os << ", epilogue stores " << epilogue_bank_ways << "-way bank-conflicted";
   if (!tma())
-    os << ", kernel " << name(kernel()) << " (no TMA: rows not 16-byte aligned): mma.sync, "
+    os << ", kernel " << name(kernel()) << (tma_unit ? " (no TMA: rows not 16-byte aligned)" : " (no TMA on this GPU)") << ": mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
   return os.str();
 }
@@ -179,10 +180,15 @@ double promotion_cycles(int bm, int bn, const GpuSpec& spec) { return 2.0 * bm *
 // banks (the XOR swizzle permutes 16-byte chunks within a row), a 4-way conflict. So every narrow warp access
 // costs kCopyRowsPerAccess wavefronts whatever its width, for 32 x copy_bytes bytes (at 16 bytes, 4 x 128:
 // full width). Register-staged copies (below 4 bytes) pass the unit twice, as the global loads (ld.global into
-// registers) and as the shared stores (st.shared); cp.async copies (4 bytes and up: LDGSTS, in the MIO pipe
-// that ldmatrix uses) once, the L1 writing the returned bytes into shared memory (assumed: no second pass for
-// the fill). All of it beside the ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the
-// TMA unit writes shared memory.)
+// registers) and as the shared stores (st.shared). cp.async copies (LDGSTS, in the MIO pipe that ldmatrix
+// uses) of 16 bytes are cp.async.cg, which bypasses the L1: the returned bytes are written into shared memory,
+// one pass. Narrower ones cannot be: PTX ISA, cp.async, allows .cg only with cp-size 16, and CUTLASS 2.x picks
+// CacheOperation::Global only for 128-bit accesses, Always (.ca) otherwise (include/cutlass/gemm/threadblock/
+// default_mma.h, CacheOpA/CacheOpB = sizeof_bits x kAlignment == 128 ? Global : Always). A .ca copy allocates
+// its lines in the L1, which shares its data array with shared memory: the access reads the line there and
+// writes shared memory, two passes as the register-staged copy makes (assumed: each at the access's 4
+// wavefronts; the line fills themselves, one per 128-byte line, are not counted). All of it beside the
+// ldmatrix reads. (The TMA kernel's copies bypass the warps' memory pipe: the TMA unit writes shared memory.)
 constexpr double kCopyRowsPerAccess = 4;  // source: CUTLASS default_mma_core_sm80.h, a warp's threads 8 (128 B of 16-byte vectors) x 4 rows
 struct SyncBlock {
   int warps_m, warps_n, threads, regs;
@@ -190,9 +196,10 @@ struct SyncBlock {
   // loads and shared stores of register-staged copies).
   double smem_bytes(int bk, const OpSpec& op, int bm, int bn, int copy_bytes, double smem_per_clk) const {
     double b = bk * (bm * bytes_per_element(op.dtype) * warps_n + bn * bytes_per_element(op.wdtype) * warps_m);
-    // Thread copies: kCopyRowsPerAccess wavefronts per warp-wide access of 32 x copy_bytes bytes, once for
-    // a cp.async, twice for a register-staged copy (ld.global, then st.shared).
-    const double passes = copy_bytes < kCpAsyncMinBytes ? 2 : 1;
+    // Thread copies: kCopyRowsPerAccess wavefronts per warp-wide access of 32 x copy_bytes bytes, once for a
+    // 16-byte cp.async (.cg), twice for a narrower one (.ca: L1 line, then shared memory) and for a
+    // register-staged copy (ld.global, then st.shared).
+    const double passes = copy_bytes < kCpAsyncFullBytes ? 2 : 1;
     const double accesses = stage_bytes(bm, bn, bk, op) / (32.0 * copy_bytes);
     b += passes * accesses * kCopyRowsPerAccess * smem_per_clk;
     return b;
@@ -368,6 +375,8 @@ int dg8_smem(int stages, std::int64_t k, int bm, int bn) {
 GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.sm.cta_pair_mma)
     unsupported(spec.name, op, "DeepGEMM's block-scaled fp8 kernel modelled here is sm90's (wgmma); this GPU runs tcgen05");
+  if (!spec.sm.tma || !spec.sm.wgmma)
+    unsupported(spec.name, op, "DeepGEMM's block-scaled fp8 kernel is sm90's: TMA copies and wgmma, which this GPU lacks");
   const bool grouped = op.kind == OpKind::GroupedGemm;
   std::int64_t rows = op.m;  // the M its host code is called with
   if (grouped) rows = op.group_rows.empty() ? 0 : *std::max_element(op.group_rows.begin(), op.group_rows.end());
@@ -413,8 +422,8 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   const double link = spec.sm.l2_port_bytes_per_clk * spec.sm.clock.value();
   const double hbm = spec.hbm.bandwidth.value() * spec.hbm.efficiency;
   const int align = library_copy_bytes(gemm_row_alignment(op));  // bytes each thread copies
-  const bool tma = align >= 16;
-  const bool pipelined = gemm_kernel_class(align) == GemmKernelClass::kSm75Pipelined;
+  const bool tma = align >= 16 && spec.sm.tma;  // else an sm80-style kernel (gemm_kernel_class)
+  const bool pipelined = gemm_kernel_class(align, spec.sm.tma) == GemmKernelClass::kSm75Pipelined;
   const int bk = pipelined ? std::max(16, static_cast<int>(kSm75KBytes / bytes_per_element(mma))) : bk_for(mma);
   static const int shapes[][2] = {{128, 256}, {256, 128}, {128, 128}, {128, 64}, {64, 128}, {64, 64}};
   GemmTiling best;
@@ -460,13 +469,15 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       // A 2-SM MMA pair splits each B tile between the two SMs' links (Blackwell).
       const double bn_link = pair ? bn / 2.0 : bn;
       double t_link = (bm + bn_link) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
-      if (!tma) {  // mma.sync: the warps' ldmatrix reads, then the MMAs at the synchronous rate
+      if (!tma) {  // mma.sync: the warps' ldmatrix reads beside other warps' MMAs at the synchronous rate
         const double steps = kslice / bk;
-        // Per block: at its warps' share of the rate; the SM's resident blocks share the engine.
-        const double step = sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk +
-                            2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction);
-        const double t_block = steps * step / spec.mma_sync_block_share(static_cast<unsigned>(sb80.warps_m * sb80.warps_n)) / clk;
-        t_mma = std::max(steps * step / clk * bps, t_block);
+        // Per block: its warps' in-order streams; the SM's resident blocks share the engine (GpuSpec::mma_sync_step).
+        const auto step = spec.mma_sync_step(
+            sb80.smem_bytes(bk, op, bm, bn, align, spec.sm.smem_bytes_per_clk) / spec.sm.smem_bytes_per_clk,
+            2.0 * bm * bn * bk / (spec.tensor_flops_per_clk(mma) * spec.sm.mma_sync_fraction),
+            static_cast<unsigned>(sb80.warps_m * sb80.warps_n));
+        const double t_block = steps * step.complete / clk;
+        t_mma = std::max(steps * step.busy / clk * bps, t_block);
         t_link = (bm + bn) * kslice * staged_bytes_per_element(op.dtype, op) / link * bps;
         // Register-staged copies (MmaPipelined): the next k-tile's copy, its L2 round trip included, runs
         // beside this one's MMAs, so a block's step takes the longer of the two.
@@ -513,7 +524,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
         if (e >= best.estimate_s * 0.98) continue;
         best = GemmTiling{bm, bn, bk, stages, sk, bps, best.group_m, mc ? 2 : 1, e};
         best.cta_pair = pair;
-        best.copy_bytes = align;
+        best.copy_bytes = align, best.tma_unit = spec.sm.tma;
         best.stream_k = stream;
       }
     }
@@ -761,7 +772,7 @@ Instr store_tile(const GemmJob& j, const TilePos& p) {
 // Split-K epilogue of a slice other than the tile's first: its fp32 partial goes to the
 // L2-resident workspace, where the tile's first slice picks it up.
 Instr store_partial(const GemmJob& j, const TilePos& p) {
-  return tma_store(kL2, DType::fp32,
+  return tma_store(kL2 | copy_path(j.t), DType::fp32,
                    j.W.addr + static_cast<std::uint64_t>(((p.ks * j.rows_total + p.grow0) * j.op.n + p.c0) * 4),
                    static_cast<std::uint64_t>(p.rows * p.cols) * 4);
 }

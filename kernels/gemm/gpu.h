@@ -6,18 +6,22 @@
 
 namespace xpu::gpu {
 
-// The kernel a library runs for a GEMM, decided by its operands' row alignment (gemm_row_alignment):
-// - kTmaWarpSpecialized: rows 16-byte aligned, so TMA can copy them (a tensor map's global strides must be
-//   multiples of 16 bytes: CUDA Driver API, cuTensorMapEncodeTiled): cuBLAS's nvjet / sm90 kernels
-//   (warp-specialized producer and consumers, wgmma or tcgen05, multicast in a cluster).
+// The kernel a library runs for a GEMM, decided by the chip (sm.tma) and its operands' row alignment
+// (gemm_row_alignment):
+// - kTmaWarpSpecialized: a chip with TMA and rows 16-byte aligned, so TMA can copy them (a tensor map's global
+//   strides must be multiples of 16 bytes: CUDA Driver API, cuTensorMapEncodeTiled): cuBLAS's nvjet / sm90
+//   kernels (warp-specialized producer and consumers, wgmma or tcgen05, multicast in a cluster).
 // - kSm80Multistage: rows 4- or 8-byte aligned: CUTLASS 2.x's MmaMultistage (cuBLAS's cutlass_80_..._align2,
 //   e.g. ..._s16816gemm_bf16_256x128_64x3_nn_align2 on the H200 at M3000 N5000 K700): mma.sync, 4-byte
-//   cp.async copies issued by the warps, a multistage shared-memory ring.
+//   cp.async copies issued by the warps, a multistage shared-memory ring. On a chip without TMA (Ampere) also
+//   the 16-byte aligned GEMMs, with 16-byte cp.async copies: cuBLAS's ampere_bf16_s16816gemm_bf16_..._ldg8_...
+//   kernels and CUTLASS's align8 sm80 kernels (python/cutlass_library/generator.py, GenerateSM80_TensorOp_16816:
+//   alignment_constraints [8, 4, 2], tiles such as 256x128x64 with 3 stages and 8 warps).
 // - kSm75Pipelined: rows 1- or 2-byte aligned: CUTLASS 2.x's MmaPipelined (cuBLAS's cutlass_75_..._align1,
 //   e.g. ..._s1688gemm_bf16_128x128_nn_align1 on the H200 at M4095 N4097 K4096): mma.sync, element copies
 //   through registers (ld.global, st.shared), two shared-memory stages, 32-deep k-tiles.
 enum class GemmKernelClass { kTmaWarpSpecialized, kSm80Multistage, kSm75Pipelined };
-GemmKernelClass gemm_kernel_class(int row_alignment);
+GemmKernelClass gemm_kernel_class(int row_alignment, bool tma_unit = true);
 // Bytes each thread copies per access in that kernel (16 for the TMA kernel's full-width rows).
 int gemm_copy_bytes(int row_alignment);
 const char* name(GemmKernelClass c);
@@ -38,12 +42,13 @@ struct GemmTiling {
   // and TMA cannot describe it: the library then runs an sm80-style kernel (mma.sync, thread copies). 16:
   // the TMA kernel above.
   int copy_bytes = 16;
+  bool tma_unit = true;  // the chip has TMA (sm.tma); without it 16-byte copies are the sm80 kernel's cp.async
   // Shared-memory wavefronts per 128 bytes of the epilogue's register-to-shared-memory stores (1: conflict-free,
   // the swizzled staging of CUTLASS/cuBLAS epilogues); n when n rows of each 8x8 stmatrix block fall into the
   // same bank group (DeepGEMM's first sm90 fp8 kernel, stated at deepgemm_fp8_tiling).
   int epilogue_bank_ways = 1;
-  bool tma() const { return copy_bytes >= 16; }  // the TMA kernel (else the sm80-style fallback)
-  GemmKernelClass kernel() const { return gemm_kernel_class(copy_bytes); }
+  bool tma() const { return tma_unit && copy_bytes >= 16; }  // the TMA kernel (else the sm80-style kernels)
+  GemmKernelClass kernel() const { return gemm_kernel_class(copy_bytes, tma_unit); }
   std::string str() const;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
 
 #include "chips/gpu/isa.h"
 #include "kernels/gemm/gpu.h"
@@ -127,6 +128,38 @@ TEST(GpuGemmLowering, RefusesADtypeTheChipLacks) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("fp4"), std::string::npos);
   }
+}
+
+// A GPU without TMA (the A100, sm.tma: false) runs every GEMM as an sm80-style kernel, aligned ones included: the
+// warps copy 16-byte aligned rows with 16-byte cp.async (cuBLAS's ampere_..._ldg8 and CUTLASS's align8 sm80 kernels),
+// issue mma.sync, and the program has no tensor maps and no TMA copy. Split-K partials and the epilogue stores too
+// are the threads'. Narrower rows take the same classes as on a chip with TMA.
+TEST(GpuGemmKernelClass, AGpuWithoutTmaRunsTheSm80KernelForAlignedRows) {
+  EXPECT_EQ(gemm_kernel_class(16, false), GemmKernelClass::kSm80Multistage);
+  EXPECT_EQ(gemm_kernel_class(8, false), GemmKernelClass::kSm80Multistage);
+  EXPECT_EQ(gemm_kernel_class(2, false), GemmKernelClass::kSm75Pipelined);
+  const GpuSpec a100 = gpu_preset_spec("a100_sxm.yaml");
+  ASSERT_FALSE(a100.sm.tma);
+  EXPECT_TRUE(h100().sm.tma);
+  for (auto [m, n, k] : {std::tuple{8192, 8192, 8192}, {4096, 4096, 4096}, {16, 4096, 4096}, {128, 128, 65536}}) {
+    const GemmTiling t = choose_gemm_tiling(gemm(m, n, k), a100);
+    EXPECT_FALSE(t.tma()) << t.str();
+    EXPECT_EQ(t.kernel(), GemmKernelClass::kSm80Multistage) << t.str();
+    EXPECT_EQ(t.copy_bytes, 16) << t.str();
+    EXPECT_EQ(t.cluster_m, 1) << t.str();
+    const KernelPrograms ps = lower_gemm(gemm(m, n, k), a100, LowerOptions{}, t);
+    EXPECT_FALSE(ps.at(0).copy_descriptors);
+    for (const Program& p : ps) {
+      Task task;
+      p.make_task(0, task);
+      for (const auto& in : task.instrs) {
+        if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) EXPECT_TRUE(thread_copy(in.level)) << p.name << " " << t.str();
+        if (in.kind == TxKind::TileCompute) EXPECT_EQ(mma_path(in.level), kMmaSync) << t.str();
+      }
+    }
+  }
+  // The same GEMM on the H100 stays the TMA kernel.
+  EXPECT_TRUE(choose_gemm_tiling(gemm(8192, 8192, 8192), h100()).tma());
 }
 
 // The kernel class is a pure function of the rows' alignment: 16-byte rows take the TMA kernel (a tensor

@@ -103,6 +103,47 @@ TEST(GpuSm, AJoinedCopyCompletesNoEarlierThanTheCopyItJoins) {
   EXPECT_GT(joined, copy);  // the MMA waited for the miss
 }
 
+// An mma.sync step (GpuSpec::mma_sync_step) whose ldmatrix operands take as long in the shared-memory pipe as its
+// MMAs on the tensor cores (512 cycles each: 128x128x64 bf16 at 4096 flops/clk, 64 KiB at 128 B/clk), ten of them
+// in a dependent chain per block. One block's warps load, then compute, in step (they meet at a barrier every
+// step): smem + mma a step whatever their number, twice that where each warp keeps its sub-partition busy only
+// half the time. The step holds the tensor engine for max(smem, mma) only, so a second block on the SM runs its
+// loads beside the first's MMAs: two blocks take about one block's time, where the old serial booking (the engine
+// held smem + mma) took twice one block's.
+TEST(GpuSm, MmaSyncLoadsOverlapAnotherBlocksMmas) {
+  auto latency_cycles = [](unsigned warps, double share, int blocks) {
+    auto chip = load_chip("h100-sxm", {"sm.count=1", "launch_overhead=0us", "sm.block_launch_latency=0ns",
+                                       "sm.mma_sync_fraction=1.0", "sm.warp_mma_sync_share=" + std::to_string(share)});
+    auto prog = hand_program(
+        [warps](Task& t) {
+          std::uint32_t prev = kNoDep;
+          for (int i = 0; i < 10; ++i) {
+            Instr c = mma(128, 128, 64);
+            c.level = gpu::mma_sync_level(warps);
+            c.bytes = 65536;
+            c.dep[0] = prev;
+            prev = t.add(c);
+          }
+        },
+        static_cast<std::uint64_t>(blocks));
+    return simulate(*chip, {{prog}}, {}, DType::bf16).latency_s * 1.83e9;
+  };
+  EXPECT_NEAR(latency_cycles(4, 1.0, 1), 10 * 1024, 12);         // one block: ldmatrix, then the MMAs
+  EXPECT_NEAR(latency_cycles(16, 0.5, 1), 10 * 1024, 12);        // four warps per sub-partition: still in step
+  EXPECT_NEAR(latency_cycles(0, 1.0, 1), 10 * 1024, 12);         // warps not stated: the same
+  EXPECT_NEAR(latency_cycles(4, 0.5, 1), 10 * 2048, 12);         // one warp per sub-partition at its share
+  // A second block in the other's gaps: one block's time and a step or two (the first block runs a step ahead
+  // while the second starts), far below the 2 x 10 x 1024 of the engine held for smem + mma.
+  for (auto [warps, share, step] : {std::tuple{4u, 1.0, 1024.0}, {16u, 0.5, 1024.0}, {4u, 0.5, 2048.0}}) {
+    const double two = latency_cycles(warps, share, 2);
+    EXPECT_GE(two, 10 * step + 512 - 12) << warps << " warps at " << share;
+    EXPECT_LE(two, 11.5 * step + 12) << warps << " warps at " << share;
+  }
+  // Four blocks: bound by the engine, 4 x 10 x max(smem, mma), and a start-up step.
+  EXPECT_GE(latency_cycles(4, 1.0, 4), 40 * 512 - 24);
+  EXPECT_LE(latency_cycles(4, 1.0, 4), 40 * 512 + 1024 + 24);
+}
+
 TEST(GpuSm, WavesQuantizeAcrossSms) {
   // 4 SMs, tasks of equal length: 4 tasks take one wave, 5 tasks take two.
   auto chip = load_chip("h100-sxm", {"sm.count=4", "launch_overhead=0us"});
