@@ -466,3 +466,22 @@ def test_an_out_that_cannot_be_a_folder_is_one_line_before_any_point_runs(tmp_pa
     with pytest.raises(xpusim.SweepError, match="--out: cannot create the output folder"):
         xpusim.sweep(str(spec), out=str(afile / "sub"), jobs=1)
     assert afile.read_text() == ""
+
+
+def test_a_sweep_whose_points_all_fail_exits_non_zero(tmp_path):
+    """Every point refused (fp4 on an H100): the sweep wrote its table and exited 0, so a script took the study
+    for done; now the table is still written (each point's error in it) and the exit is 1 with one line naming
+    the spec and the first point's error. One failure among good points stays exit 0."""
+    spec = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, n: 64, k: 64, dtype: fp4}\naxes:\n"
+                      "  - {key: m, values: [64, 128]}\nmetrics: {t: latency_s}\n")
+    out = tmp_path / "o"
+    p = sweep_cli(spec, "--out", out, "--jobs", "1", "--no-report", "--quiet")
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("xpusim: error: %s: none of its 2 points ran (first, point " % spec)
+    assert "fp4" in p.stderr
+    df = pd.read_csv(out / "results.csv", comment="#")
+    assert list(df["status"]) == ["error", "error"]
+    mixed = write_spec(tmp_path, "study: kernel\nbase: {op: gemm, n: 64, k: 64, m: 64}\naxes:\n"
+                       "  - {key: dtype, values: [bf16, fp4]}\nmetrics: {t: latency_s}\n", name="mixed.yaml")
+    p = sweep_cli(mixed, "--out", tmp_path / "m", "--jobs", "1", "--no-report", "--quiet")
+    assert p.returncode == 0, p.stderr

@@ -484,4 +484,12 @@ def main(argv):
     print("sweep %s: %d points (%s); results: %s" % (
         spec.name, len(df), ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items())),
         os.path.join(df.attrs["out"], "results.csv")))
+    errors = df[df["status"] == "error"]
+    if len(errors) and not (df["status"] == "ok").any():
+        # Every point that ran failed: the table is written (it names each point's error), but a script
+        # that checks the exit code must not take the study for done.
+        first = errors.iloc[0]
+        print("xpusim: error: %s: none of its %d points ran (first, point %s: %s)" % (
+            a.spec, len(errors), first["point"], " ".join(str(first["error"]).split())), file=sys.stderr)
+        return 1
     return 0
