@@ -29,9 +29,11 @@ void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch
   if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
 }
 
-void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length) {
+void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length,
+                      std::optional<std::int64_t> page_size) {
   for (auto [flag, given, field] : {std::tuple{"--token-budget", token_budget, &so.limits.token_budget},
-                                    std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens}}) {
+                                    std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens},
+                                    std::tuple{"--page-size", page_size, &so.limits.page_tokens}}) {
     if (!given) continue;
     if (*given <= 0) throw InputError(std::string(flag) + " must be positive, got " + std::to_string(*given));
     *field = *given;

@@ -536,6 +536,7 @@ TEST(ServeScheduler, SglangJaxHostBuildsAPageTableOfTheModelsContextEachIteratio
   sched->set_context_tokens(16384);
   EXPECT_NEAR(sched->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
   // SGLang's GPU scheduler builds no such table (a page table of the tokens held, not modelled).
+  l.page_tokens = 0;  // a page size is sglang-jax's alone
   auto gpu = make_scheduler("sglang", l);
   gpu->set_context_tokens(131072);
   EXPECT_EQ(gpu->launch().table_slots(decode), 0);
