@@ -49,10 +49,10 @@ po::options_description serve_options(bool study = false) {
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
       "cache-length", po::value<std::int64_t>(), "KV tokens of each decode slot, --scheduler jetstream only (its max_cache_length; default 1024)")(
+      "page-size", po::value<std::int64_t>(), "KV tokens per page, --scheduler sglang-jax only (its --page-size; default 1)")(
       "host-fixed-us", po::value<double>(), "the framework's host work per iteration, fixed part in us (default: the scheduler's)")(
       "host-us-per-request", po::value<double>(), "the framework's host work per iteration per running request, us (default: the scheduler's)")(
-      "max-batch", po::value<std::int64_t>(), study ? "same as --max-seqs; compare sweeps concurrency up to it (default 512)"
-                                                    : "same as --max-seqs (default: the scheduler's)")(
+      "max-batch", po::value<std::int64_t>(), study ? "same as --max-seqs; compare sweeps concurrency up to it (default 512)" : "same as --max-seqs (default: the scheduler's)")(
       "concurrency", po::value<std::string>(), "closed loop of N users; a list (1,4,16,64) sweeps a frontier")(
       "rate", po::value<double>(), "open loop: Poisson arrivals, requests/s")(
       "requests", po::value<std::int64_t>(), "requests per run (default: 4 x concurrency, at least 64; open loop 256 and offline 4 x max-seqs per data-parallel replica)")(
@@ -80,7 +80,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   so.dp_dispatch = vm["dp-dispatch"].as<std::string>();
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
-  set_token_limits(so, given("token-budget"), given("cache-length"));
+  set_token_limits(so, given("token-budget"), given("cache-length"), given("page-size"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
     if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
   if (vm.count("concurrency")) {

@@ -364,7 +364,8 @@ nlohmann::json serve_json(const ServeResult& r) {
                     {"host_fixed_us", r.limits.host_fixed_us},
                     {"host_us_per_request", r.limits.host_us_per_request},
                     {"host_ns_per_table_slot", r.limits.host_ns_per_table_slot},
-                    {"cache_tokens", r.limits.cache_tokens}};
+                    {"cache_tokens", r.limits.cache_tokens},
+                    {"page_tokens", r.limits.page_tokens}};
   j["load"] = r.mode;
   j["lengths"] = {{"input", r.input_lengths}, {"output", r.output_lengths}};
   j["prefix_hit"] = r.prefix_hit;

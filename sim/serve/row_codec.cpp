@@ -21,7 +21,7 @@ namespace xpu {
 // the check below then fails until the field is listed here too (x86-64, libstdc++: the platform it is
 // built on); one that fits into padding escapes it, and the compare test that runs a study in one
 // process and in workers then shows it wherever it reaches the study's output.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchedulerLimits, token_budget, max_seqs, host_fixed_us, host_us_per_request, host_ns_per_table_slot, cache_tokens)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchedulerLimits, token_budget, max_seqs, host_fixed_us, host_us_per_request, host_ns_per_table_slot, cache_tokens, page_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeMemory, capacity_bytes, weight_bytes, activation_bytes, comm_buffer_bytes, reserve_bytes,
                                    kv_bytes, kv_bytes_per_token, kv_blocks, block_tokens, kv_tokens, stage, stage_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OccupancySample, t_s, kv_used, running, waiting)
@@ -68,7 +68,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnitResult, row, stats, peak_rss_kib)
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 #define XPU_ROW_FIELDS(Type, bytes) \
   static_assert(sizeof(Type) == (bytes), #Type " changed: list its new field in row_codec.cpp, then update its size here");
-XPU_ROW_FIELDS(SchedulerLimits, 48)
+XPU_ROW_FIELDS(SchedulerLimits, 56)
 XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
@@ -81,14 +81,14 @@ XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
-XPU_ROW_FIELDS(ServeResult, 1088)
+XPU_ROW_FIELDS(ServeResult, 1096)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1592)
+XPU_ROW_FIELDS(CompareRow, 1600)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1632)
+XPU_ROW_FIELDS(UnitResult, 1640)
 #undef XPU_ROW_FIELDS
 #endif
 

@@ -71,6 +71,9 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (limits.cache_tokens < 0 || (limits.cache_tokens > 0 && name != "jetstream"))
     throw InputError("--cache-length: KV tokens per decode slot, a positive number for --scheduler jetstream (its fixed slots); '" +
                      name + "' allocates the KV cache by blocks");
+  if (limits.page_tokens < 0 || (limits.page_tokens > 0 && name != "sglang-jax"))
+    throw InputError("page size: KV tokens per page, a positive number for --scheduler sglang-jax (its --page-size); '" +
+                     name + "' sets its own KV block");
   if (limits.token_budget < 0 || limits.max_seqs < 0)
     throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)");
   if (!(limits.host_fixed_us < 0 || std::isfinite(limits.host_fixed_us)) ||

@@ -149,6 +149,10 @@ struct SchedulerLimits {
   // KV tokens each decode slot holds (JetStream's max_cache_length; 0: the policy's default). Only a policy of
   // fixed decode slots takes it (make_scheduler refuses it elsewhere).
   std::int64_t cache_tokens = 0;
+  // KV tokens per page (sglang-jax's --page-size; 0: the policy's default). Only sglang-jax takes it
+  // (make_scheduler refuses it elsewhere): its KV allocation unit and, with the model's context, the bound its
+  // attention backend puts on the running requests (scheduler_sglang.cpp).
+  std::int64_t page_tokens = 0;
 };
 
 // One sequence's share of an iteration: `tokens` new tokens after `context` cached ones.
@@ -206,9 +210,13 @@ class Scheduler {
   // What the engine runs with: host_launch() with its framework work's figures replaced by the limits'
   // host_fixed_us / host_us_per_request where those are given (>= 0).
   HostLaunch launch() const;
-  // The longest request the server admits in tokens (the model's context, or the KV pool where smaller):
-  // sizes a page table that the framework pads to it (HostLaunch::table_row_tokens). 0: unknown.
-  void set_context_tokens(std::int64_t tokens) { m_context_tokens = tokens; }
+  // The model's context (`context_len`, its max_position) and the KV pool's tokens, set by the run before it
+  // starts: the longest request the server admits is the smaller (sizes a page table that the framework pads to
+  // it, HostLaunch::table_row_tokens; 0: unknown), and a policy may bound its running requests by them
+  // (sglang-jax). A KV pool of 0: not known, the context alone.
+  virtual void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens = 0) {
+    m_context_tokens = kv_tokens > 0 ? std::min(context_len, kv_tokens) : context_len;
+  }
 
  protected:
   SchedulerLimits m_limits;

@@ -146,9 +146,45 @@ class SglangScheduler : public Scheduler {
 //     The loop is SGLang's overlap loop (HostWork::overlapped): an iteration takes max(device, host).
 //     The same PR's forward, 5.7-5.9 ms, is the chip model's 5.55 ms for Qwen3-8B's decode step at TP4,
 //     batch 16, context 1500 (the device side holds; the 8B cookbook row's missing time is this host work).
+//   - Its running requests (ModelWorker.__init__, sgl-project/sglang-jax@00c7ca62 python/sgl_jax/srt/managers/
+//     tp_worker.py): max_running_requests = min(server limit, request pool, attention backend's limit), where the
+//     server limit is --max-running-requests, or the KV pool's tokens // 2 when not given; the request pool
+//     (ReqToTokenPool) holds --max-running-requests + 1, or min(max(int(KV tokens / context_len x 512), 2048),
+//     4096) + 1 when not given (sgl-project/sglang-jax@005112cb model_executor/model_runner.py init_memory_pool);
+//     and the default "fa" backend's limit (layers/attention/flashattention_backend.py
+//     FlashAttention.get_max_running_reqests, sgl-project/sglang-jax@0127b6c3) is
+//     1024 x 1024 // 2 // ceil(context_len / page_size) // 4: its budget for the page indices it holds in SMEM
+//     (sglang-jax issue #86, "insufficient smem in flash attn kernel"). context_len is the model's
+//     (max_position_embeddings; --context-length not modelled), page_size --page-size, 1 by default
+//     (server_args.py, sgl-project/sglang-jax@00f0fbf5; SchedulerLimits::page_tokens). So a 128K-context model
+//     at the default page size runs one request at a time (524288 // 131072 // 4 = 1), the batch paddings and the
+//     page table with it; the cookbook launches use --page-size 128 (128 requests at 128K). Where the backend's
+//     limit is 0 sglang-jax asserts and does not start: 1 here. The limit is attested in sglang-jax's log format
+//     by issue #477 (2025-11-24: "Attention backend: 512 (context_len=32768, page_size=128)").
+//   - Its KV cache is allocated by pages of page_size tokens (PagedTokenToKVPoolAllocator; page 1: per token).
 class SglangJaxScheduler : public SglangScheduler {
  public:
-  explicit SglangJaxScheduler(const SchedulerLimits& l) : SglangScheduler(l, kDefaultChunk) {}
+  explicit SglangJaxScheduler(const SchedulerLimits& l)
+      : SglangScheduler(l, kDefaultChunk), m_given_seqs(l.max_seqs), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
+  std::int64_t block_tokens() const override { return m_page; }
+  void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
+    Scheduler::set_context_tokens(context_len, kv_tokens);
+    if (context_len <= 0) return;
+    std::int64_t n = max_running_for(context_len, m_page);
+    if (m_given_seqs > 0) n = std::min(n, m_given_seqs);  // the pool (given + 1) never binds below it
+    else if (kv_tokens > 0) {
+      const std::int64_t pool = std::min<std::int64_t>(
+          std::max<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(kv_tokens) / static_cast<double>(context_len) * 512), 2048), 4096) + 1;
+      n = std::min({n, kv_tokens / 2, pool});
+    } else n = std::min(n, kDefaultMaxRunning);
+    m_limits.max_seqs = std::max<std::int64_t>(1, n);
+  }
+  // The "fa" attention backend's bound on running requests for a context of `context_len` tokens in pages of
+  // `page` tokens (0 where sglang-jax would refuse to start).
+  static std::int64_t max_running_for(std::int64_t context_len, std::int64_t page) {
+    const std::int64_t pages = (context_len + page - 1) / page;
+    return 1024 * 1024 / 2 / pages / 4;
+  }
   HostLaunch host_launch() const override {
     HostLaunch h = SglangScheduler::host_launch();
     h.work.fixed_us = kHostFixedUs;
@@ -167,6 +203,8 @@ class SglangJaxScheduler : public SglangScheduler {
  private:
   static constexpr std::int64_t kDefaultChunk = 4096, kMaxPrefillTokens = 16384;
   static constexpr double kHostFixedUs = 250, kNsPerTableSlot = 1.9;
+  static constexpr std::int64_t kDefaultMaxRunning = 4096;
+  std::int64_t m_given_seqs, m_page;
 };
 }  // namespace
 

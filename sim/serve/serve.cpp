@@ -29,9 +29,11 @@ void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch
   if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
 }
 
-void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length) {
+void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length,
+                      std::optional<std::int64_t> page_size) {
   for (auto [flag, given, field] : {std::tuple{"--token-budget", token_budget, &so.limits.token_budget},
-                                    std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens}}) {
+                                    std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens},
+                                    std::tuple{"--page-size", page_size, &so.limits.page_tokens}}) {
     if (!given) continue;
     if (*given <= 0) throw InputError(std::string(flag) + " must be positive, got " + std::to_string(*given));
     *field = *given;
@@ -331,7 +333,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   // The longest request the server admits: the model's context, or the KV pool where it is smaller (sglang-jax's
   // max_req_len = min(context_len - 1, max_total_num_tokens - 1), model_runner.py; the page table's row).
   if (s.model.max_position > 0)
-    for (Scheduler* r : ranks) r->set_context_tokens(std::min(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens)));
+    for (Scheduler* r : ranks) r->set_context_tokens(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens));
   IterationClock* c = clock ? &*clock : nullptr;
   if (group)
     run.er = run_group_engine(reqs, run.load, ranks, blocks, [&st](const std::vector<StepShape>& shapes) { return st.group(shapes); },
@@ -649,6 +651,10 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     r.spec_drafter = s.drafter->description;
   }
   r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
+  if (model.max_position > 0) {  // the running requests the policy settles on with this context and pool (sglang-jax)
+    sched->set_context_tokens(model.max_position, std::max<std::int64_t>(1, r.memory.kv_tokens));
+    r.limits.max_seqs = sched->limits().max_seqs;
+  }
   // One request must fit the KV cache (with length distributions or a CSV, the engine says which cannot).
   const bool fixed = opt.lengths_csv.empty() && !opt.input_dist && !opt.output_dist;
   const std::int64_t need = fixed ? opt.input + opt.output : 1;

@@ -206,9 +206,10 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenari
 // --max-batch (compare's concurrency ceiling, and the scheduler's --max-seqs) and --max-seqs, each
 // given or not: checked (InputError naming the flag) and set; both with two values is refused.
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs);
-// --token-budget and --cache-length (KV tokens per decode slot, the jetstream policy's), each given or not: positive
-// (InputError naming the flag) and set.
-void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length);
+// --token-budget, --cache-length (KV tokens per decode slot, the jetstream policy's) and --page-size (KV tokens per
+// page, the sglang-jax policy's), each given or not: positive (InputError naming the flag) and set.
+void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length,
+                      std::optional<std::int64_t> page_size = std::nullopt);
 // --input/--output: fixed lengths, or distributions whose mean is the typical request (the kernel breakdown's decode
 // step, the memory check and the study's summary).
 void set_lengths(ServeOptions& so, const LengthDist& input, const LengthDist& output);

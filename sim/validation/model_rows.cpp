@@ -279,8 +279,8 @@ bool mlperf_row(const ValidationRow& row, ValidationPoint& p, std::string& why) 
 // and each output from [int(len x ratio), len] (python/sgl_jax/bench_serving.py sample_random_requests); the
 // tables' token totals fit the default ratio 0 (26497 input tokens over 100 prompts of at most 512: mean 265
 // against 256.5; at ratio 1 it would be 51200), so both lengths are uniform from 1 (an output of 0 tokens is
-// drawn as 1). The launch's --max-running-requests and --chunked-prefill-size (the row's "maxrun" and "chunk")
-// bound the scheduler, which is SGLang's policy as sglang-jax runs it ("sglang-jax": each decode batch and each
+// drawn as 1). The launch's --max-running-requests, --chunked-prefill-size and --page-size (the row's "maxrun",
+// "chunk" and "page") bound the scheduler, which is SGLang's policy as sglang-jax runs it ("sglang-jax": each decode batch and each
 // prefill's tokens padded to the sizes its XLA programs were compiled for); the host's work per iteration is
 // the sglang scheduler's (an assumption: sglang-jax's own per-step figures, sgl-project/sglang-jax issue #293
 // and pull requests #1484/#1652, are for other builds and disagree). Its TPOT is per request, (latency - TTFT) / (output - 1), the median over requests,
@@ -328,6 +328,7 @@ bool sglang_jax_row(const ValidationRow& row, ValidationPoint& p, std::string& w
   o.requests = f.count("prompts") ? f["prompts"] : 0;
   if (f.count("maxrun")) o.limits.max_seqs = f["maxrun"];
   if (f.count("chunk")) o.limits.token_budget = f["chunk"];
+  if (f.count("page")) o.limits.page_tokens = f["page"];
   static std::map<std::string, ServePoint> runs;  // a row's throughput and TPOT come from one run
   const std::string key = chip_name + " " + model + " " + row.shape;
   auto it = runs.find(key);

@@ -512,6 +512,7 @@ TEST(ServeScheduler, GenerationOnlyIterationsRunAsTheNextCapturedGraphSize) {
 TEST(ServeScheduler, SglangJaxHostBuildsAPageTableOfTheModelsContextEachIteration) {
   SchedulerLimits l;
   l.max_seqs = 64;  // the 8B cookbook row: batch paddings 1 .. 64
+  l.page_tokens = 128;  // its --page-size 128: the attention backend's bound (128 at 128K) stays above 64
   auto sched = make_scheduler("sglang-jax", l);
   StepShape decode;
   decode.decode_seqs = decode.logit_rows = 13;
@@ -535,10 +536,43 @@ TEST(ServeScheduler, SglangJaxHostBuildsAPageTableOfTheModelsContextEachIteratio
   sched->set_context_tokens(16384);
   EXPECT_NEAR(sched->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
   // SGLang's GPU scheduler builds no such table (a page table of the tokens held, not modelled).
+  l.page_tokens = 0;  // a page size is sglang-jax's alone
   auto gpu = make_scheduler("sglang", l);
   gpu->set_context_tokens(131072);
   EXPECT_EQ(gpu->launch().table_slots(decode), 0);
   EXPECT_NEAR(gpu->launch().bound(c, decode, 13).time_s, 5e-3, 1e-15);
+}
+
+// sglang-jax's running requests (scheduler_sglang.cpp; sgl-project/sglang-jax tp_worker.py ModelWorker.__init__,
+// model_runner.py init_memory_pool, flashattention_backend.py get_max_running_reqests): min(--max-running-requests
+// or KV tokens // 2, the request pool, 1024 x 1024 // 2 // ceil(context_len / page_size) // 4).
+TEST(ServeScheduler, SglangJaxBoundsRunningRequestsByItsAttentionBackendsPageIndexBudget) {
+  const auto running = [](SchedulerLimits l, std::int64_t context, std::int64_t kv) {
+    auto s = make_scheduler("sglang-jax", l);
+    s->set_context_tokens(context, kv);
+    return s->limits().max_seqs;
+  };
+  SchedulerLimits def;
+  EXPECT_EQ(running(def, 131072, 500000), 1);  // page 1 at 128K: 524288 // 131072 // 4
+  EXPECT_EQ(running(def, 32768, 500000), 4);
+  EXPECT_EQ(running(def, 2048, 500000), 64);
+  EXPECT_EQ(running(def, 2048, 60), 30);  // a small KV pool: its tokens // 2
+  SchedulerLimits paged;
+  paged.page_tokens = 128;
+  EXPECT_EQ(running(paged, 32768, 1 << 22), 512);  // sglang-jax issue #477's log: context 32768, page 128 -> 512
+  EXPECT_EQ(running(paged, 131072, 1 << 22), 128);
+  EXPECT_EQ(running(paged, 2048, 1 << 22), 4097);  // the request pool: min(max(2^22 / 2048 x 512, 2048), 4096) + 1
+  paged.max_seqs = 64;  // the 8B cookbook row: given, below the backend's 128
+  EXPECT_EQ(running(paged, 131072, 1 << 22), 64);
+  paged.max_seqs = 256;  // the 70B cookbook row: the backend's 128 binds
+  EXPECT_EQ(running(paged, 131072, 1 << 22), 128);
+  EXPECT_EQ(make_scheduler("sglang-jax", paged)->block_tokens(), 128);  // pages of 128 KV tokens
+  EXPECT_EQ(make_scheduler("sglang-jax", def)->block_tokens(), 1);
+  EXPECT_THROW(make_scheduler("sglang", paged), InputError);  // only sglang-jax takes a page size
+  // The batch paddings follow: one request, one row of the page table.
+  auto s = make_scheduler("sglang-jax", def);
+  s->set_context_tokens(131072, 500000);
+  EXPECT_EQ(s->launch().graph_max_batch, 1);
 }
 
 // JetStream's orchestrator over jetstream-pytorch (scheduler_jetstream.cpp; google/JetStream orchestrator.py,

@@ -132,7 +132,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
-          two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, sp=False, overlap=False,
+          two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, page_size=None, sp=False, overlap=False,
           dp_dispatch="round_robin", out=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
@@ -140,7 +140,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     defaults shown (0 for counts, rates and targets; 1 for tp/ep/pp/dp): not given. set: the chip's and, on a
     system, the system's fields, as `--set`. Offline throughput, a closed loop of `concurrency` users (a list
     sweeps the frontier) or Poisson arrivals at `rate` requests/s, under the `scheduler` policy (vllm, sglang,
-    sglang-jax, trtllm, jetstream; cache_length: jetstream's KV tokens per decode slot). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
+    sglang-jax, trtllm, jetstream; cache_length: jetstream's KV tokens per decode slot; page_size: sglang-jax's KV tokens per page). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
     e2e_p50_s, kv_cache, preemptions, power, joules_per_token, usd_per_mtok, the curve and (for sweeps) the
     frontier. input/output: a number (default 1024 / 256) or a distribution text ("uniform:64:128"); lengths_csv
     instead of them; ttft_slo/tpot_slo: seconds or a time text ("500ms"); max_batch/max_seqs/token_budget and
@@ -153,7 +153,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
                  prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
                  scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
                  prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
-                 token_budget=token_budget, max_seqs=max_seqs, cache_length=cache_length, out=None if out is None else str(out),
+                 token_budget=token_budget, max_seqs=max_seqs, cache_length=cache_length, page_size=page_size, out=None if out is None else str(out),
                  concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
     for key in _SERVE_OMITTED_AT_DEFAULT:  # a flag at its signature default is not given (the CLI's own default)
         value = given[key]
@@ -179,7 +179,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
             max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
             spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
             rate=0.0, requests=0, scheduler=None, seed=None, study=None, lengths_csv=None, token_budget=None,
-            max_seqs=None, cache_length=None, name=None, out=None, no_report=False, finalists=None, dp_dispatch=None):
+            max_seqs=None, cache_length=None, page_size=None, name=None, out=None, no_report=False, finalists=None, dp_dispatch=None):
     """The procurement study of `xpusim compare` as the dict of its summary.json: rows[...] with
     throughput_tok_s, ttft_s, tpot_s, avg_power_w, usd_per_mtok, perf_per_usd_rel per unit. Every keyword is
     the flag of the same name (`xpusim compare --help`), passed to the CLI's own parsing, so the options,
@@ -191,7 +191,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
     distribution text ("uniform:64:128"); lengths_csv: as --lengths-csv; ttft_slo/tpot_slo: seconds or a
     time text ("500ms"); set: "key=value" for every unit, "name:key=value" for one chip or system unit
     (a system preset's fields, such as scale_up.link.bandwidth, go to its fabric); max_batch, max_seqs,
-    token_budget, cache_length, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
+    token_budget, cache_length, page_size, host_fixed_us, host_us_per_request, scheduler, concurrency (a number or a list), rate,
     requests, seed, prefix_hit, spec_*, tco, tiers, finalists, dp_dispatch: as their flags; jobs: worker processes (1, the default:
     this process; the numbers are the same either way); out: write the study folder(s) there as the CLI
     does (summary.json/csv, frontier.csv, tiers.csv, configs/, report.html unless no_report), name: the
@@ -204,7 +204,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
              "scenario": scenario, "input": input, "output": output, "lengths_csv": lengths_csv, "dtype": dtype,
              "ttft_slo": None if ttft_slo is None else _seconds(ttft_slo),
              "tpot_slo": None if tpot_slo is None else _seconds(tpot_slo), "max_batch": max_batch,
-             "max_seqs": max_seqs, "token_budget": token_budget, "cache_length": cache_length, "tiers": tiers or None, "prefix_hit": prefix_hit,
+             "max_seqs": max_seqs, "token_budget": token_budget, "cache_length": cache_length, "page_size": page_size, "tiers": tiers or None, "prefix_hit": prefix_hit,
              "spec_tokens": spec_tokens or None, "spec_accept": spec_accept, "spec_method": spec_method,
              "spec_draft": spec_draft or None, "jobs": jobs, "host_fixed_us": host_fixed_us,
              "host_us_per_request": host_us_per_request,
