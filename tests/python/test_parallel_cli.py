@@ -525,3 +525,17 @@ def test_pipeline_table_says_why_its_shares_exceed_the_step(cli):
     shares = [float(m) for m in re.findall(r" ([0-9.]+)% ", out)]
     assert sum(shares) > 100 and "the stages run side by side, so the shares add up to more than 100%" in out
     assert "add up to more than 100%" not in cli("run", "--model", "llama-3.1-8b").stdout
+
+
+def test_dp_dispatch_needs_data_parallel_attention(cli):
+    """--dp-dispatch is the data-parallel attention controller's policy: given where no DP attention runs
+    (no --dp, or replicas whose experts stay inside --tp) it is refused in one line naming the flag; with
+    DP attention it applies, round_robin by default."""
+    for layout in (["--tp", "4", "--ep", "4"], ["--tp", "2", "--dp", "2"]):
+        p = cli(*SERVE_MOE, *layout, "--dp-dispatch", "shortest_queue", check=False)
+        line = p.stderr.strip()
+        assert p.returncode != 0 and line.count("\n") == 0 and "--dp-dispatch shortest_queue" in line, (layout, line)
+        assert "data-parallel attention" in line, line
+    dpa = ["--tp", "1", "--dp", "4", "--ep", "4"]
+    assert "(round_robin)" in json.loads(cli(*SERVE_MOE, *dpa).stdout)["folding"]
+    assert "(shortest_queue)" in json.loads(cli(*SERVE_MOE, *dpa, "--dp-dispatch", "shortest_queue").stdout)["folding"]
