@@ -416,6 +416,19 @@ def test_neuron_buckets_pad_the_prompt_and_run_decode_over_the_token_bucket(cli)
     assert p.returncode != 0 and "--neuron-buckets 256" in p.stderr and p.stderr.count("\n") == 1, p.stderr
 
 
+def test_neuron_buckets_are_refused_off_the_neuron_family(cli):
+    """--neuron-buckets is transformers-neuronx's: on a GPU, TPU or Maia chip it is refused in one line naming
+    the flag and where it applies (it was applied to their steps without a word)."""
+    for chip in ("h100-sxm", "tpu-v6e", "maia200"):
+        p = cli("run", "--chip", chip, "--model", "llama-3.1-8b", "--phase", "request", "--input", "300", "--output", "4",
+                "--neuron-buckets", "4096", check=False)
+        line = p.stderr.strip()
+        assert p.returncode != 0 and line.count("\n") == 0, (chip, line)
+        assert "--neuron-buckets" in line and "trainium family" in line and chip in line, (chip, line)
+    with pytest.raises(xpusim.InputError, match="--neuron-buckets"):
+        xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="request", input=300, output=4, neuron_buckets=4096)
+
+
 def test_run_energy_per_token_counts_every_device_of_the_layout():
     # dp8 x batch 8 is eight copies of one chip at batch 1: the same energy per token, not an eighth of it.
     one = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=1, input=256)
