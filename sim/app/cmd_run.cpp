@@ -38,7 +38,7 @@ po::options_description run_cli_options() {
       "no-fold", "on a system, simulate every rank's kernels instead of replaying identical ones (the same times, slower)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a chip or system preset field: hbm.bandwidth=4TB/s, scale_up.link.bandwidth=225GB/s (repeatable)")(
       "neuron-buckets", po::value<std::int64_t>()->default_value(0),
-      "N: AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
+      "N (trainium family only): AWS transformers-neuronx's default compiled buckets for N positions (the prompt padded to its context "
       "bucket, each decode step over its token bucket of KV positions); 0: every step at its exact shape")(
       "help,h", "this help");
   add_layout_options(o);

@@ -45,7 +45,7 @@ po::options_description serve_options(bool study = false) {
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
       "tpot-slo", po::value<std::string>(), "time-per-output-token target on the median, e.g. 50ms")(
       "scheduler", po::value<std::string>()->default_value("vllm"), (scheduler_names_text(", ", " or ") + " (continuous-batching policy)").c_str())(
-      "dp-dispatch", po::value<std::string>()->default_value("round_robin"), "data-parallel attention's controller: round_robin, shortest_queue or minimum_tokens")(
+      "dp-dispatch", po::value<std::string>(), "data-parallel attention's controller (layouts with data-parallel attention only): round_robin (default), shortest_queue or minimum_tokens")(
       "token-budget", po::value<std::int64_t>(), "tokens per iteration (default: the scheduler's)")(
       "max-seqs", po::value<std::int64_t>(), "most running sequences (default: the scheduler's)")(
       "cache-length", po::value<std::int64_t>(), "KV tokens of each decode slot, --scheduler jetstream only (its max_cache_length; default 1024)")(
@@ -77,7 +77,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
   }
   so.scheduler = vm["scheduler"].as<std::string>();
-  so.dp_dispatch = vm["dp-dispatch"].as<std::string>();
+  so.dp_dispatch = vm.count("dp-dispatch") ? vm["dp-dispatch"].as<std::string>() : "";
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
   set_token_limits(so, given("token-budget"), given("cache-length"), given("page-size"));

@@ -360,6 +360,8 @@ double parse_number(const std::string& t) {
   }
   while (used < t.size() && isspace(static_cast<unsigned char>(t[used]))) ++used;
   if (t.empty() || used != t.size()) throw std::invalid_argument("expected a plain number");
+  // One rule for a preset file and --set: decimal only (std::stod would read "0x10" as 16 from a file).
+  if (t.find_first_of("xX") != std::string::npos) throw std::invalid_argument("expected a plain decimal number (hexadecimal is not read)");
   return v;
 }
 std::string print_number(double v) {

@@ -115,7 +115,10 @@ std::string space_unit(const std::string& value) {
   std::string v = value;
   size_t i = 0;
   while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
-  if (i > 0 && i < v.size() && std::isalpha(static_cast<unsigned char>(v[i])) && v[i] != 'e') v.insert(i, " ");
+  // Not inside a number's own letters: an exponent ("1e9") or a hexadecimal prefix ("0x10", kept as typed
+  // so that an error quotes it so).
+  const bool hex = i == 1 && v[0] == '0' && i < v.size() && (v[i] == 'x' || v[i] == 'X');
+  if (i > 0 && i < v.size() && std::isalpha(static_cast<unsigned char>(v[i])) && v[i] != 'e' && !hex) v.insert(i, " ");
   return v;
 }
 

@@ -106,6 +106,7 @@ void describe(Params& p, SystemSpec& s) {
   p("collectives_only", s.collectives_only,
     "A preset for collective benchmarks whose ranks are not whole chips (e.g. NeuronCores): model runs refuse it", "false");
   p("scale_up.topology", s.topology, "Scale-up fabric: switch, torus or mesh_groups");
+  p("scale_up.name", s.fabric, "Name of the scale-up fabric in reports (NVLink, NeuronLink, ICI, ...)", "scale-up");
   p("scale_up.chips", s.chips, "Chips in one scale-up domain (node)");
   std::string dims, wrap, dim_bw;
   p("scale_up.dims", dims, "Torus dimensions, e.g. 4,4,4 (torus)", "");
@@ -123,6 +124,8 @@ void describe(Params& p, SystemSpec& s) {
   describe_switch(p, s.net_switch, "scale_out.switch.");
   std::string algos, protos;
   p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
+  p("library.expert_dispatch", s.expert_dispatch, "What runs an expert dispatch or combine on this system "
+    "(`kernel alltoall --tokens`), named in its report (DeepEP on NVLink GPUs)", "expert all-to-all");
   p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
                                  "hierarchical, direct)");
   p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");

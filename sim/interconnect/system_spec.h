@@ -58,6 +58,7 @@ struct SystemSpec {
   bool collectives_only = false;
   // Scale-up domain (one node).
   std::string topology;         // switch | torus | mesh_groups
+  std::string fabric = "scale-up";  // the scale-up fabric's name in reports (NVLink, NeuronLink, ICI, ...)
   int chips = 0;                // chips per node
   std::vector<int> dims;        // torus dimensions
   std::vector<bool> wrap;       // torus wraparound per dimension
@@ -73,6 +74,7 @@ struct SystemSpec {
   SwitchSpec net_switch;
   // Collective library.
   std::string library;
+  std::string expert_dispatch = "expert all-to-all";  // what runs an expert exchange (`kernel alltoall --tokens`) on it
   std::vector<std::string> algorithms;   // candidates the library may choose from
   std::vector<std::string> protocols;    // ll, ll128, simple
   Seconds launch_latency;                // once per collective (kernel launch, setup)

@@ -414,6 +414,10 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
   if (opt.sustained && opt.after_runs >= 0)
     throw InputError("run: sustained and after-runs are two answers to one question: give one of them");
+  // transformers-neuronx's compiled buckets (--neuron-buckets) are the Neuron SDK's: a Trainium/Inferentia chip's.
+  if (!sc.buckets.empty() && chip.family() != "trainium")
+    throw InputError("--neuron-buckets: AWS Neuron's compiled shape buckets apply to the trainium family (trn1, trn2, inf2), not " +
+                     chip.name() + " (" + chip.family() + "), which runs every step at its exact shape; drop the flag");
   TransactionBudget budget("running " + model.name + " on " + chip.name());
   ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
   r.power = opt.after_runs >= 0 ? power_after_runs(chip, r.events, checked_after_runs(opt.after_runs))

@@ -175,8 +175,10 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
 }
 
 namespace {
+// A key under the section, or the section's own name given a value (`power: 5`), which the section's
+// schema then refuses as a value where keys belong (Params::finish) rather than the family's as unknown.
 bool in_section(const std::string& key, const char* section) {
-  return key.rfind(std::string(section) + ".", 0) == 0;
+  return key == section || key.rfind(std::string(section) + ".", 0) == 0;
 }
 }  // namespace
 
@@ -210,7 +212,7 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
     rethrow_with_section_leaf(chip_tree, fam);
   }
   Params p(Params::Mode::Load, &pc_tree);
-  model->m_has_power = pc_tree.find("power.tdp") != nullptr;
+  model->m_has_power = pc_tree.find("power.tdp") != nullptr || pc_tree.find("power") != nullptr;
   if (model->m_has_power) describe(p, model->m_power, "power.");
   describe(p, model->m_cost, "cost.");
   p.finish();

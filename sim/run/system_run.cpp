@@ -383,7 +383,12 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   }
   r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));
   CollectiveReport rep = run_collective(sys, r);
-  rep.expert = std::string(low_latency ? "DeepEP low-latency " : "DeepEP normal ") + x.stage;
+  // Named after what runs it on this system (library.expert_dispatch) and its fabrics; the schedules are
+  // DeepEP's normal or low-latency kernels' on every family.
+  rep.dispatch = sys.expert_dispatch;
+  rep.fabric = sys.fabric;
+  rep.scale_out = sys.nic.type == "rdma" ? "RDMA" : "scale-out";
+  rep.expert = sys.expert_dispatch + (low_latency ? " low-latency " : " normal ") + x.stage;
   rep.expert_tokens = x.tokens;
   rep.receive_tokens = receive;
   rep.token_bytes = token_bytes;

@@ -122,7 +122,7 @@ double EngineFeatures::expected_tokens(std::int64_t drafts) const {
 }
 
 DpAttention::Dispatch dp_dispatch(const std::string& name) {
-  if (name == "round_robin") return DpAttention::Dispatch::RoundRobin;
+  if (name.empty() || name == "round_robin") return DpAttention::Dispatch::RoundRobin;
   if (name == "shortest_queue") return DpAttention::Dispatch::ShortestQueue;
   if (name == "minimum_tokens") return DpAttention::Dispatch::MinimumTokens;
   throw InputError("--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got '" + name + "'");

@@ -104,7 +104,8 @@ struct EngineFeatures {
 struct DpAttention {
   enum class Dispatch : std::uint8_t { RoundRobin, ShortestQueue, MinimumTokens };
 };
-// "round_robin", "shortest_queue" or "minimum_tokens" (InputError naming --dp-dispatch otherwise), and back.
+// "round_robin" (also "": the default), "shortest_queue" or "minimum_tokens" (InputError naming --dp-dispatch
+// otherwise), and back.
 DpAttention::Dispatch dp_dispatch(const std::string& name);
 const char* dp_dispatch_name(DpAttention::Dispatch d);
 

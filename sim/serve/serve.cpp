@@ -374,7 +374,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
                                        : replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
-  if (group) pt.dp_attention = dp_stats(runs.front().er, s.opt.dp_dispatch);
+  if (group) pt.dp_attention = dp_stats(runs.front().er, dp_dispatch_name(dp_dispatch(s.opt.dp_dispatch)));
   // Throughput: the replicas' rates added (each over its own makespan).
   double tok_s = 0, req_s = 0, tokens = 0, power = 0;
   EnergyBreakdown energy;
@@ -589,6 +589,19 @@ LayoutFigures layout_figures(const Scenario& s, bool overlap, bool experts) {
           overlap || s.two_batch_overlap, s.two_batch_overlap};
 }
 
+bool dp_attention_applies(const Scenario& sc) { return dp_attention(sc); }
+
+namespace {
+// A policy name it does not know, or a policy where no data-parallel attention runs: refused before any simulation.
+void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& pools, const ServeOptions& opt) {
+  dp_dispatch(opt.dp_dispatch);
+  if (!opt.dp_dispatch.empty() && !(pools ? dp_attention(prefill_scenario(base, *pools)) || dp_attention(decode_scenario(base, *pools))
+                                          : dp_attention(base)))
+    throw InputError("--dp-dispatch " + opt.dp_dispatch + ": a data-parallel attention controller's policy; it needs data-parallel "
+                     "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run");
+}
+}  // namespace
+
 ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& base, const ServeOptions& opt) {
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
@@ -598,7 +611,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);
-  dp_dispatch(opt.dp_dispatch);  // a policy name it does not know: refused before any simulation
+  check_dp_dispatch(base, pools, opt);
   check_runs_weights(chip, base.wdtype, base.adtype);
   if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
@@ -637,7 +650,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     r.folding = base.ep > base.tp
                     ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
                           " ranks: one scheduler per group, each with its own requests, KV cache and batch, fed by the controller (" +
-                          opt.dp_dispatch + "); each iteration the slowest group's attention and per-rank kernels plus the MoE "
+                          dp_dispatch_name(dp_dispatch(opt.dp_dispatch)) + "); each iteration the slowest group's attention and per-rank kernels plus the MoE "
                           "at the groups' mean tokens set the step (the expert all-to-alls join them)"
                     : std::to_string(base.dp) + " independent replicas: one replica's engine is run per distinct share of the "
                           "load (users split as evenly as they go, arrivals at rate/" + std::to_string(base.dp) +

@@ -29,7 +29,7 @@ struct ServeOptions {
   std::shared_ptr<const LengthRows> lengths_rows;
   double ttft_slo_s = 0, tpot_slo_s = 0;            // 0: no target (checked on the medians)
   std::string scheduler = "vllm";                   // one of scheduler_names() (sim/serve/scheduler.h)
-  std::string dp_dispatch = "round_robin";          // data-parallel attention: the controller's policy (DpAttention)
+  std::string dp_dispatch;                          // data-parallel attention: the controller's policy (DpAttention; "": round_robin)
   SchedulerLimits limits;                           // 0: the scheduler's defaults
   std::vector<std::int64_t> concurrency;            // closed loop, one run per value (a frontier when several)
   double rate = 0;                                  // open loop, Poisson requests/s (0: none)
@@ -203,6 +203,9 @@ struct ServeResult {
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
+// Whether `sc` runs data-parallel attention (dp > 1 with experts over more ranks than --tp): where
+// ServeOptions::dp_dispatch applies (serve refuses it given elsewhere).
+bool dp_attention_applies(const Scenario& sc);
 // --max-batch (compare's concurrency ceiling, and the scheduler's --max-seqs) and --max-seqs, each
 // given or not: checked (InputError naming the flag) and set; both with two values is refused.
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs);

@@ -90,12 +90,14 @@ nlohmann::json CollectiveReport::json() const {
   if (!expert.empty()) {
     const auto per_s = [&](double b) { return latency_s > 0 ? b / latency_s / 1e9 : 0.0; };
     j["expert"] = {{"kernels", expert},
+                   {"dispatch", dispatch},
+                   {"fabric", fabric},
                    {"tokens", expert_tokens},
                    {"receive_tokens", receive_tokens},
                    {"token_bytes", token_bytes},
                    {"forwarded_bytes", forwarded_bytes},
-                   {"nvlink_GBps", per_s(static_cast<double>(bytes))},
-                   {"rdma_GBps", per_s(static_cast<double>(forwarded_bytes))}};
+                   {"scale_up_GBps", per_s(static_cast<double>(bytes))},
+                   {"scale_out_GBps", per_s(static_cast<double>(forwarded_bytes))}};
   }
   return j;
 }
@@ -124,11 +126,12 @@ std::string CollectiveReport::table() const {
                   static_cast<long long>(token_bytes));
     os << buf;
     const double t = latency_s > 0 ? latency_s : 1;
-    std::snprintf(buf, sizeof buf, "  %-22s%.1f GB/s NVLink (received)", "DeepEP bandwidth", static_cast<double>(bytes) / t / 1e9);
+    std::snprintf(buf, sizeof buf, "  %-22s%.1f GB/s %s (received)", "exchange bandwidth",
+                  static_cast<double>(bytes) / t / 1e9, fabric.c_str());
     os << buf;
     if (forwarded_bytes > 0) {
-      std::snprintf(buf, sizeof buf, ", %.1f GB/s RDMA (%s across nodes)", static_cast<double>(forwarded_bytes) / t / 1e9,
-                    format_bytes(forwarded_bytes).c_str());
+      std::snprintf(buf, sizeof buf, ", %.1f GB/s %s (%s across nodes)", static_cast<double>(forwarded_bytes) / t / 1e9,
+                    scale_out.c_str(), format_bytes(forwarded_bytes).c_str());
       os << buf;
     }
     os << "\n";

@@ -29,8 +29,10 @@ struct CollectiveReport {
   // An expert exchange (`kernel alltoall --tokens`): which DeepEP kernels ("" otherwise), the tokens each
   // rank sends and receives, the bytes of one token, and the bytes each rank sends across nodes. DeepEP's
   // "bottleneck bandwidth" (README, normal kernels; tests/test_intranode.py, test_internode.py) is the
-  // received bytes (`bytes`) over the time in one node ("NVLink"), the forwarded bytes across nodes ("RDMA").
-  std::string expert;
+  // received bytes (`bytes`) over the time in one node (on the system's scale-up `fabric`: NVLink on a GPU
+  // system), the forwarded bytes across nodes (on `scale_out`: RDMA where the NICs are). `dispatch` names
+  // what runs the exchange on the system (library.expert_dispatch: DeepEP on GPUs).
+  std::string expert, dispatch, fabric, scale_out;
   std::int64_t expert_tokens = 0, receive_tokens = 0, token_bytes = 0;
   std::uint64_t forwarded_bytes = 0;
   std::string resolved_yaml;

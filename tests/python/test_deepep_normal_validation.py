@@ -109,3 +109,19 @@ def test_python_expert_exchange_is_the_cli(cli):
             assert py[key] == j[key], (key, py[key], j[key])
     with pytest.raises(xpusim.InputError, match="--topk"):
         xpusim.expert_exchange(tokens=16, topk=300, experts=256)
+
+
+def test_expert_exchange_names_the_systems_own_fabric_and_dispatch(cli):
+    """The report names the system's scale-up fabric and what runs the exchange there (scale_up.name,
+    library.expert_dispatch): NVLink and DeepEP only on GPU systems, never on Trainium, TPU or Maia."""
+    expected = {"hgx-h100x8": ("NVLink", "DeepEP"), "trn2-48xl": ("NeuronLink", "Neuron all-to-all"),
+                "tpu-v6e-8": ("ICI", "XLA all-to-all"), "maia200-quads": ("Ethernet", "Maia all-to-all")}
+    for system, (fabric, dispatch) in expected.items():
+        args = ["kernel", "alltoall", "--system", system, "--tokens", "64", "--hidden", "1024", "--experts", "64",
+                "--topk", "4"]
+        table = cli(*args).stdout
+        assert f"GB/s {fabric} (received)" in table and f"{dispatch} normal dispatch:" in table, (system, table)
+        if system != "hgx-h100x8":
+            assert "NVLink" not in table and "DeepEP" not in table, (system, table)
+        x = json.loads(cli(*args, "--format", "json").stdout)["expert"]
+        assert x["fabric"] == fabric and x["dispatch"] == dispatch and x["kernels"].startswith(dispatch), (system, x)

@@ -416,6 +416,19 @@ def test_neuron_buckets_pad_the_prompt_and_run_decode_over_the_token_bucket(cli)
     assert p.returncode != 0 and "--neuron-buckets 256" in p.stderr and p.stderr.count("\n") == 1, p.stderr
 
 
+def test_neuron_buckets_are_refused_off_the_neuron_family(cli):
+    """--neuron-buckets is transformers-neuronx's: on a GPU, TPU or Maia chip it is refused in one line naming
+    the flag and where it applies (it was applied to their steps without a word)."""
+    for chip in ("h100-sxm", "tpu-v6e", "maia200"):
+        p = cli("run", "--chip", chip, "--model", "llama-3.1-8b", "--phase", "request", "--input", "300", "--output", "4",
+                "--neuron-buckets", "4096", check=False)
+        line = p.stderr.strip()
+        assert p.returncode != 0 and line.count("\n") == 0, (chip, line)
+        assert "--neuron-buckets" in line and "trainium family" in line and chip in line, (chip, line)
+    with pytest.raises(xpusim.InputError, match="--neuron-buckets"):
+        xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="request", input=300, output=4, neuron_buckets=4096)
+
+
 def test_run_energy_per_token_counts_every_device_of_the_layout():
     # dp8 x batch 8 is eight copies of one chip at batch 1: the same energy per token, not an eighth of it.
     one = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", batch=1, input=256)
@@ -525,3 +538,17 @@ def test_pipeline_table_says_why_its_shares_exceed_the_step(cli):
     shares = [float(m) for m in re.findall(r" ([0-9.]+)% ", out)]
     assert sum(shares) > 100 and "the stages run side by side, so the shares add up to more than 100%" in out
     assert "add up to more than 100%" not in cli("run", "--model", "llama-3.1-8b").stdout
+
+
+def test_dp_dispatch_needs_data_parallel_attention(cli):
+    """--dp-dispatch is the data-parallel attention controller's policy: given where no DP attention runs
+    (no --dp, or replicas whose experts stay inside --tp) it is refused in one line naming the flag; with
+    DP attention it applies, round_robin by default."""
+    for layout in (["--tp", "4", "--ep", "4"], ["--tp", "2", "--dp", "2"]):
+        p = cli(*SERVE_MOE, *layout, "--dp-dispatch", "shortest_queue", check=False)
+        line = p.stderr.strip()
+        assert p.returncode != 0 and line.count("\n") == 0 and "--dp-dispatch shortest_queue" in line, (layout, line)
+        assert "data-parallel attention" in line, line
+    dpa = ["--tp", "1", "--dp", "4", "--ep", "4"]
+    assert "(round_robin)" in json.loads(cli(*SERVE_MOE, *dpa).stdout)["folding"]
+    assert "(shortest_queue)" in json.loads(cli(*SERVE_MOE, *dpa, "--dp-dispatch", "shortest_queue").stdout)["folding"]

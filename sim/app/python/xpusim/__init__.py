@@ -133,7 +133,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, page_size=None, sp=False, overlap=False,
-          dp_dispatch="round_robin", out=None):
+          dp_dispatch=None, out=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
     the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the

@@ -38,7 +38,7 @@ def serve(model: str = ..., chip: Optional[str] = ..., input: Optional[Union[int
           host_fixed_us: Optional[float] = ..., host_us_per_request: Optional[float] = ...,
           redundant_experts: int = ..., prefill_redundant_experts: Optional[int] = ..., two_batch_overlap: bool = ...,
           lengths_csv: Optional[str] = ..., token_budget: Optional[int] = ..., max_seqs: Optional[int] = ...,
-          cache_length: Optional[int] = ..., page_size: Optional[int] = ..., sp: bool = ..., overlap: bool = ..., dp_dispatch: str = ...,
+          cache_length: Optional[int] = ..., page_size: Optional[int] = ..., sp: bool = ..., overlap: bool = ..., dp_dispatch: Optional[str] = ...,
           out: Optional[str] = ...) -> Dict[str, Any]: ...
 COMPARE_CHIPS: Tuple[str, ...]
 def compare(chips: Optional[Union[str, Sequence[str]]] = ..., model: Optional[str] = ..., scenario: Optional[str] = ...,
