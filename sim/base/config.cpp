@@ -424,7 +424,6 @@ void Params::require(bool ok, const std::string& path, const std::string& expect
                     (v ? "'" + v->text + "': " : std::string()) + "expected " + expected);
 }
 
-
 void Params::finish() const {
   if (m_mode != Mode::Load || !m_tree) return;
   std::vector<std::string> known;

@@ -89,7 +89,10 @@ double HostLaunch::host_s(const StepShape& s, double kernels, std::int64_t runni
 }
 
 StepCost HostLaunch::bound(StepCost c, const StepShape& s, std::int64_t running) const {
-  const double dispatch = dispatch_s(s, c.kernels), framework = work.seconds(running, table_slots(s));
+  return bound(c, dispatch_s(s, c.kernels), work.seconds(running, table_slots(s)));
+}
+
+StepCost HostLaunch::bound(StepCost c, double dispatch, double framework) const {
   const double t = work.overlapped ? std::max(c.time_s, dispatch + framework) : std::max(c.time_s, dispatch) + framework;
   const double wait = t - c.time_s;
   if (wait > 0) {
@@ -247,11 +250,8 @@ class Engine {
       m_r.busy_s += c.time_s;
       ++m_r.iterations;
       for (size_t r = 0; r < R; ++r) complete(batches[r]);
-      std::int64_t used = 0, total = 0, running = 0, waiting = 0;
-      for (const Rank& k : m_ranks)
-        used += k.st.kv.used(), total += k.st.kv.total(), running += static_cast<std::int64_t>(k.st.running.size()),
-            waiting += static_cast<std::int64_t>(k.st.waiting.size());
-      m_r.occupancy.push_back({m_t, static_cast<double>(used) / std::max<std::int64_t>(1, total), running, waiting});
+      const Totals n = totals();
+      m_r.occupancy.push_back({m_t, static_cast<double>(n.used) / std::max<std::int64_t>(1, n.total), n.running, n.waiting});
     }
     m_r.makespan_s = m_t;
     for (const Rank& k : m_ranks) m_r.preemptions += k.st.preemptions;
@@ -260,10 +260,20 @@ class Engine {
   }
 
  private:
-  size_t held() const {
-    size_t n = 0;
-    for (const Rank& k : m_ranks) n += k.st.running.size() + k.st.waiting.size();
+  // The ranks' KV blocks and requests, summed.
+  struct Totals {
+    std::int64_t used = 0, total = 0, running = 0, waiting = 0;
+  };
+  Totals totals() const {
+    Totals n;
+    for (const Rank& k : m_ranks)
+      n.used += k.st.kv.used(), n.total += k.st.kv.total(), n.running += static_cast<std::int64_t>(k.st.running.size()),
+          n.waiting += static_cast<std::int64_t>(k.st.waiting.size());
     return n;
+  }
+  size_t held() const {
+    const Totals n = totals();
+    return static_cast<size_t>(n.running + n.waiting);
   }
   // The controller's choice of rank for the next arrival.
   size_t pick_rank() {
@@ -294,20 +304,13 @@ class Engine {
   // dispatches eagerly unless the whole group replays graphs, and does its own framework work.
   StepCost group_bound(const HostLaunch& l, const StepCost& gpu, const std::vector<Batch>& batches, const std::vector<StepShape>& shapes,
                        bool graphed, double& host) const {
-    double t = gpu.time_s;
-    for (size_t r = 0; r < m_ranks.size(); ++r) {
-      if (batches[r].empty()) continue;
-      const double dispatch = graphed ? 0 : gpu.kernels * l.us_per_kernel * 1e-6;
-      const double framework = l.work.seconds(static_cast<std::int64_t>(m_ranks[r].st.running.size()), l.table_slots(shapes[r]));
-      t = std::max(t, l.work.overlapped ? std::max(gpu.time_s, dispatch + framework) : std::max(gpu.time_s, dispatch) + framework);
-      host = std::max(host, dispatch + framework);
-    }
-    StepCost c = gpu;
-    if (t > c.time_s) {
-      c.events.time_s += t - c.time_s;  // the chips wait for the host: static power only
-      c.time_s = t;
-    }
-    return c;
+    const double dispatch = graphed ? 0 : gpu.kernels * l.us_per_kernel * 1e-6;
+    double framework = 0;
+    for (size_t r = 0; r < m_ranks.size(); ++r)
+      if (!batches[r].empty())
+        framework = std::max(framework, l.work.seconds(static_cast<std::int64_t>(m_ranks[r].st.running.size()), l.table_slots(shapes[r])));
+    host = dispatch + framework;
+    return l.bound(gpu, dispatch, framework);
   }
   void balance(const std::vector<StepShape>& shapes, const StepCost& nominal, const StepCost& gpu) {
     double sum = 0, most = 0;
@@ -338,13 +341,12 @@ class Engine {
     advance(t - m_t);
   }
   void advance(double dt) {
-    std::int64_t used = 0, total = 0, running = 0;
-    for (const Rank& k : m_ranks) used += k.st.kv.used(), total += k.st.kv.total(), running += static_cast<std::int64_t>(k.st.running.size());
-    m_r.in_system_s += static_cast<double>(held()) * dt;
-    const double share = static_cast<double>(used) / std::max<std::int64_t>(1, total);
+    const Totals n = totals();
+    m_r.in_system_s += static_cast<double>(n.running + n.waiting) * dt;
+    const double share = static_cast<double>(n.used) / std::max<std::int64_t>(1, n.total);
     m_kv_area += share * dt;
     m_r.kv_peak = std::max(m_r.kv_peak, share);
-    m_r.max_running = std::max<std::int64_t>(m_r.max_running, running);
+    m_r.max_running = std::max<std::int64_t>(m_r.max_running, n.running);
     m_t += dt;
   }
   [[noreturn]] void stuck() const {

@@ -31,6 +31,12 @@ struct StepShape {
   // every per-token kernel and collective, no attention, no LM head, and no sequence of their own.
   std::int64_t padding_tokens = 0;
   std::int64_t tokens() const { return prefill_tokens + decode_seqs + verify_tokens + padding_rows + padding_tokens; }
+  bool operator==(const StepShape& o) const {  // every field: two ranks of a group with the same composition
+    return prefill_tokens == o.prefill_tokens && prefill_chunks == o.prefill_chunks && prefill_kv_sum == o.prefill_kv_sum &&
+           decode_seqs == o.decode_seqs && decode_kv_sum == o.decode_kv_sum && verify_seqs == o.verify_seqs &&
+           verify_tokens == o.verify_tokens && verify_kv_sum == o.verify_kv_sum && logit_rows == o.logit_rows &&
+           padding_rows == o.padding_rows && padding_tokens == o.padding_tokens;
+  }
 };
 struct StepCost {
   double time_s = 0;

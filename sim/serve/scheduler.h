@@ -80,6 +80,8 @@ struct HostLaunch {
   // `c` with its time raised where the host binds (`running`: the requests the engine holds): overlapped
   // framework work, max(GPU, dispatch + work); otherwise max(GPU, dispatch) + work. The GPU idles meanwhile.
   StepCost bound(StepCost c, const StepShape& s, std::int64_t running = 0) const;
+  // The same with the host's dispatch and framework times given (a data-parallel attention group: its slowest host).
+  StepCost bound(StepCost c, double dispatch, double framework) const;
 };
 
 // One request inside the server. Tokens are counted the way vLLM V1 counts them: `num_tokens()` is the

@@ -310,9 +310,6 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
   return m;
 }
 
-// Data-parallel attention with the experts over every rank (ep > tp): the groups step together.
-bool dp_attention(const Scenario& sc) { return sc.dp > 1 && sc.ep > sc.tp; }
-
 // One replica's engine run with every iteration's cost from the chip model at the nominal clock (one
 // simulation of each step part), run at the clock the power manager allows at that iteration (no second
 // simulation: the rescale of power_manager.h). With data-parallel attention the run is the whole group:
@@ -321,7 +318,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const PowerSpec* ps = s.chip.power();
   std::optional<ManagedClock> clock;
   if (ps) clock.emplace(*ps, max_clock_ratio(s.chip));
-  const bool group = dp_attention(s.sc);
+  const bool group = dp_attention_applies(s.sc);
   RequestSpec rs = request_spec(s.opt);
   rs.rate = group ? s.opt.rate : s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
@@ -368,7 +365,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
   if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
-  const bool group = dp_attention(s.sc);
+  const bool group = dp_attention_applies(s.sc);
   const int units = group ? 1 : s.sc.dp;  // servers run apart
   std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun{1, load, requests, {}, {}, {}, 0}}
                                        : replica_runs(s.sc.dp, load, requests);
@@ -589,14 +586,16 @@ LayoutFigures layout_figures(const Scenario& s, bool overlap, bool experts) {
           overlap || s.two_batch_overlap, s.two_batch_overlap};
 }
 
-bool dp_attention_applies(const Scenario& sc) { return dp_attention(sc); }
+// Data-parallel attention with the experts over every rank (ep > tp): the groups step together.
+bool dp_attention_applies(const Scenario& sc) { return sc.dp > 1 && sc.ep > sc.tp; }
 
 namespace {
 // A policy name it does not know, or a policy where no data-parallel attention runs: refused before any simulation.
 void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& pools, const ServeOptions& opt) {
   dp_dispatch(opt.dp_dispatch);
-  if (!opt.dp_dispatch.empty() && !(pools ? dp_attention(prefill_scenario(base, *pools)) || dp_attention(decode_scenario(base, *pools))
-                                          : dp_attention(base)))
+  const bool applies = pools ? dp_attention_applies(prefill_scenario(base, *pools)) || dp_attention_applies(decode_scenario(base, *pools))
+                             : dp_attention_applies(base);
+  if (!opt.dp_dispatch.empty() && !applies)
     throw InputError("--dp-dispatch " + opt.dp_dispatch + ": a data-parallel attention controller's policy; it needs data-parallel "
                      "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run");
 }

@@ -313,14 +313,8 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
 StepCost ChipStepTime::operator()(const StepShape& s) { return compose(s, true, true); }
 
 StepCost ChipStepTime::group(const std::vector<StepShape>& ranks) {
-  auto same = [](const StepShape& a, const StepShape& b) {
-    return a.prefill_tokens == b.prefill_tokens && a.prefill_chunks == b.prefill_chunks && a.prefill_kv_sum == b.prefill_kv_sum &&
-           a.decode_seqs == b.decode_seqs && a.decode_kv_sum == b.decode_kv_sum && a.verify_seqs == b.verify_seqs &&
-           a.verify_tokens == b.verify_tokens && a.verify_kv_sum == b.verify_kv_sum && a.logit_rows == b.logit_rows &&
-           a.padding_rows == b.padding_rows && a.padding_tokens == b.padding_tokens;
-  };
   if (ranks.empty()) return {};
-  if (std::all_of(ranks.begin(), ranks.end(), [&](const StepShape& r) { return same(r, ranks.front()); })) return (*this)(ranks.front());
+  if (std::all_of(ranks.begin(), ranks.end(), [&](const StepShape& r) { return r == ranks.front(); })) return (*this)(ranks.front());
   struct GroupMode {  // restored however compose leaves
     ChipStepTime& t;
     ~GroupMode() { t.m_group_tokens = -1, t.m_group_extend = false; }
