@@ -322,6 +322,9 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   KernelStudyOptions ko;
   ko.keep_chip = true;  // row after row on the warm chip of the row's configuration
   ko.after_runs = protocol_runs(row.source);
+  // A row whose source states that the chip had been held at its power limit when it was timed (a sweep of many
+  // shapes back to back, or a clock the source saw fall under the limit): steady state, whatever its warm-up.
+  if (protocol_steady_state(row.source)) ko.sustained = true, ko.after_runs = -1;
   // "inputs rotated over N buffer sets": the calls cycle over N sets, so a working set the chip's cache
   // holds is served from it (LowerOptions::input_working_set); "single buffer set (working set > 256 MiB)"
   // and rows without a rotation read DRAM.
@@ -397,6 +400,7 @@ bool predict_kernel_row(const ValidationRow& row, const ChipModel& model, Valida
   if (host > 0) p.note += "; plus 0.1 ms host dispatch (host-timed row)";
   if (device_timed) p.note += "; device-timed (the kernels' own time)";
   if (ko.after_runs >= 0) p.note += strformat("; timed after %.0f runs from idle at %.0f MHz", ko.after_runs, clock_hz / 1e6);
+  if (ko.sustained) p.note += strformat("; timed in steady state at %.0f MHz", clock_hz / 1e6);
   return true;
 }
 
@@ -474,6 +478,8 @@ double protocol_runs(const std::string& source) {
   const double per = m[4].matched ? std::stod(m[4]) : 1;
   return warm + (replays + timed / 2) * per;
 }
+
+bool protocol_steady_state(const std::string& source) { return source.find(kSteadyStateMarker) != std::string::npos; }
 
 void check_filter_matched(const std::string& filter, const std::vector<std::string>& files, size_t matched, bool models) {
   if (filter.empty() || matched > 0) return;

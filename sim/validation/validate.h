@@ -42,6 +42,12 @@ bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string
 // Back-to-back runs from an idle chip to the middle of the median timing that a row's stated protocol
 // ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...") implies; -1 when none is stated.
 double protocol_runs(const std::string& source);
+// A row's source that states its kernel was timed with the chip already held at its power limit (kSteadyStateMarker
+// in its text, beside the reason: a benchmark sweeping many shapes back to back for longer than the limit's averaging
+// window, or a clock the source saw fall under the limit): validate predicts it in steady state
+// (KernelStudyOptions::sustained), not as a burst from idle.
+inline constexpr const char* kSteadyStateMarker = "timed in steady state";
+bool protocol_steady_state(const std::string& source);
 std::vector<std::string> default_measurement_files();
 // InputError when a --filter matched no row of `files` (`matched` rows predicted or skipped): it printed
 // "0 points, mean absolute error 0%" and exit 0, a typo read as a pass.

@@ -77,10 +77,10 @@ TEST(GpuGolden, FunctionalGemmComputesTheProduct) {
 }
 
 // The public A100 GEMM rows (MAMF-A100-*: stas00/ml-engineering's Maximum Achievable Matmul FLOPS table, bf16,
-// the best shape of a sweep) run the sm80 multistage kernel (no TMA on the A100) and stay within the GEMM bound of
-// the public H100 rows (15%), no faster than their roofline. 2026-12-06: +8.6% (M1024 N10240 K5120, 294.4 against
-// 271.2 TFLOP/s) and +14.8% (M6912 N2048 K16384, 307.6 against 267.9), both at 1410 MHz (the model's sustained
-// clock for them: 1373 and 1362 MHz).
+// the best shape of a sweep) run the sm80 multistage kernel (no TMA on the A100), timed in steady state (the sweep
+// runs its shapes back to back), within 6% and no faster than their roofline. 2026-12-06 (issue 14, a100p38):
+// +1.1% (M6912 N2048 K16384, 270.9 against 267.9) and -3.2% (M1024 N10240 K5120, 262.4 against 271.2), held at
+// 88-89% of 1410 MHz by the H100's energies carried to the A100; as bursts at 1410 MHz they were +14.8/+8.6%.
 TEST(GpuValidation, PublicA100GemmRowsRunTheSm80KernelWithinBounds) {
   std::string shared;
   for (const auto& f : default_measurement_files())
@@ -90,11 +90,33 @@ TEST(GpuValidation, PublicA100GemmRowsRunTheSm80KernelWithinBounds) {
   for (const auto& p : validate_rows(read_measurements(shared))) {
     if (p.chip != "a100-sxm" || p.row.workload.rfind("GEMM", 0) != 0) continue;
     EXPECT_NE(p.note.find("sm80 multistage"), std::string::npos) << p.row.id << " " << p.note;
-    EXPECT_LE(std::fabs(p.error), 0.15) << p.row.id << " " << p.row.shape << " predicted " << p.predicted;
+    EXPECT_NE(p.note.find("timed in steady state"), std::string::npos) << p.row.id << " " << p.note;
+    EXPECT_LE(std::fabs(p.error), 0.06) << p.row.id << " " << p.row.shape << " predicted " << p.predicted;
     EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
     ++n;
   }
   EXPECT_GE(n, 2);
+}
+
+// A row whose source states that it was timed with the chip held at its power limit (kSteadyStateMarker) is
+// predicted in steady state: the same large A100 GEMM row without the statement is one burst from idle at the
+// nominal clock, with it the power manager holds it below (and no protocol's warm-up applies on top).
+TEST(GpuValidation, SteadyStateStatementHoldsAKernelRowAtItsPowerLimit) {
+  EXPECT_TRUE(protocol_steady_state(std::string("sweep; ") + kSteadyStateMarker + ": the script runs its shapes back to back"));
+  EXPECT_FALSE(protocol_steady_state("CUDA events, 20 warm-up, median of 30 back-to-back eager calls"));
+  ValidationRow r;
+  r.id = "T1", r.hardware = "A100 SXM", r.level = "kernel", r.workload = "GEMM torch.mm", r.dtype = "bf16";
+  r.shape = "b1 M8192 N8192 K8192", r.metric = "throughput", r.unit = "TFLOP/s", r.measured = 250;
+  r.source = "a test row";
+  ValidationRow s = r;
+  s.id = "T2", s.source = std::string("a test row; CUDA events, 20 warm-up, median of 30 back-to-back eager calls; ") + kSteadyStateMarker;
+  const auto pts = validate_rows({r, s});
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_EQ(pts[0].note.find("steady state"), std::string::npos) << pts[0].note;
+  EXPECT_NE(pts[1].note.find("timed in steady state at"), std::string::npos) << pts[1].note;
+  EXPECT_EQ(pts[1].note.find("timed after"), std::string::npos) << pts[1].note;  // the warm-up is not applied on top
+  EXPECT_LT(pts[1].predicted, 0.95 * pts[0].predicted);  // held well below 1410 MHz at 400 W
+  EXPECT_GT(pts[1].predicted, 0.80 * pts[0].predicted);
 }
 
 TEST(GpuValidation, SharedH100GemmRowsWithinBounds) {
