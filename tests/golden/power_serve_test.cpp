@@ -68,6 +68,28 @@ TEST(Power, MemoryBoundDecodeGemmsDrawWhatTheMeasuredCopyDraws) {
   }
 }
 
+// The B200's memory-side power is split as the H100/H200's (b200.yaml, power.dram_byte_energy and
+// executor_active; README "B200 power"): a memory-bound decode GEMV draws the idle chip's power plus the
+// H200-calibrated energy per DRAM byte, nothing per SM holding work. Per byte above idle it draws what the
+// H200's measured copy loop drew (G442: 639.7 W at 4.26 TB/s over 123.7 W idle, 121 pJ/B), not the 30 pJ of
+// the HBM array alone that the B200 had before. A TRB decode step (attention at ~6.5 TB/s beside fp4 GEMMs)
+// is then held below its boost clock by the TDP where it ran at 97% of the nominal clock before.
+TEST(Power, B200MemoryBoundWorkDrawsTheHopperEnergyPerDramByte) {
+  auto chip = load_chip("b200");
+  const PowerSpec& s = *chip->power();
+  EXPECT_EQ(s.executor_active.value(), 0.0);
+  const double x = s.boost_clock.value() / chip->clock_hz();  // memory-bound work runs at boost
+  KernelRun run = run_kernel(*chip, gemm("1", "28672", "8192"), false, false);
+  const double bw = run.result.events.dram_bytes / run.result.latency_s;
+  ASSERT_GT(bw, 4e12);  // streams near the HBM's rate
+  EnergyEvents idle;
+  idle.time_s = idle.busy_s = run.result.events.time_s;
+  const double idle_w = power_at_clock(s, idle, x);
+  const double per_byte_pj = (power_at_clock(s, run.result.events, x) - idle_w) / bw * 1e12;
+  EXPECT_GT(per_byte_pj, 105.0);
+  EXPECT_LT(per_byte_pj, 135.0);
+}
+
 TEST(Power, BurstIsHeldOnlyToTheElectricalLimit) {
   auto chip = load_chip("h100-sxm");
   KernelStudy s = study(*chip, gemm("4096", "4096", "4096"), false);
@@ -117,7 +139,7 @@ TEST(Power, ShortWorkRunsAtBoostLongWorkSettlesAtTdp) {
 // The B200's BF16 MAC energy is calibrated on a public B200 measurement (flashinfer-ai/flashinfer pull
 // request #2899: a BF16 FA4 forward loop, b4 s8192 h16 d128, settled at ~1580 MHz and ~1000 W delivering
 // 1237 TFLOPS). One second of that held state in this model's power terms (all 148 SMs holding work, the
-// kernel's L2 operand reads with 2-CTA 256-row Q tiles and its softmax FLOPs) draws the TDP, a sustained
+// kernel's DRAM bytes, its L2 operand reads with 2-CTA 256-row Q tiles and its softmax FLOPs) draws the TDP, a sustained
 // 8192^3 GEMM, which keeps the tensor cores busier than FA4's 65% of peak per clock, holds a lower clock
 // than that loop did, and a burst from idle runs above the TDP.
 TEST(Power, B200HeldStateOfTheMeasuredFa4LoopDrawsTdp) {
@@ -130,7 +152,9 @@ TEST(Power, B200HeldStateOfTheMeasuredFa4LoopDrawsTdp) {
   e.macs[static_cast<int>(DType::bf16)] = flops / 2;
   e.onchip_bytes = scores / 256 * 128 * 2 * 2;  // K and V rows (d 128, bf16) read once per 256-row Q tile
   e.vector_flops = scores * 6;                  // scale, max, exp, sum per score (assumed)
-  EXPECT_NEAR(energy(s, e, x).total() / s.tdp.value(), 1.0, 0.05);
+  // Q, K, V and O (b4 h16 s8192 d128, bf16) cross DRAM once per call; the L2 serves K and V to the Q tiles.
+  e.dram_bytes = flops / (4.0 * 4 * 16 * 8192.0 * 8192 * 128) * (4.0 * 4 * 16 * 8192 * 128 * 2);
+  EXPECT_NEAR(energy(s, e, x).total() / s.tdp.value(), 1.0, 0.02);
   PowerResult p = study(*chip, gemm("8192", "8192", "8192"), true).power;
   EXPECT_NEAR(p.avg_power_w / s.tdp.value(), 1.0, 0.01);
   EXPECT_LT(p.clock_ratio * chip->clock_hz(), 1580e6);
