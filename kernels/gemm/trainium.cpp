@@ -192,6 +192,24 @@ double plan_estimate(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& sp
   return mm_last + evac + latency + rows * cols * bytes_per_element(op.odtype) / core_load_bandwidth(spec, used);
 }
 
+// Whether the NKI tutorial's SBUF-accumulating kernel at N and K blocks bn x bk would be bound by its VectorE
+// accumulation: per [128 x 512] PSUM tile and K block, a tensor_tensor add of two fp32 inputs (2N cycles and
+// the static instruction overhead [NKI-T1], as lower_gemm_nki_blocked issues it) against the tile's bk/128
+// matmuls on TensorE and the tile's share of the K block's lhsT and rhs loads at the core's load rate.
+bool accumulation_bound(const OpSpec& op, const TrainiumSpec& spec, std::int64_t bn, std::int64_t bk, int cores) {
+  const double rate = std::max(1e-9, spec.cols_per_cycle(mm_dtype(op)));
+  const double mm = static_cast<double>(bk / kPartitions) * std::max(kMaxMovingFree / rate, spec.tensor.mm_init_cycles) /
+                    spec.tensor.clock.value();
+  const double acc = (spec.vector.fixed_latency_cycles +
+                      2.0 * kPartitions * kMaxMovingFree / std::max(1e-9, spec.vector.rate(DType::fp32))) /
+                     spec.vector.clock.value();
+  // Per N block and K block: rhs [bk x bn] once and lhsT [bk x M] for every M block, over (M/128) x (bn/512) tiles.
+  const double tiles = static_cast<double>(op.m / kPartitions) * static_cast<double>(bn / kMaxMovingFree);
+  const double bytes = static_cast<double>(bk) * (bn * bytes_per_element(op.wdtype) + op.m * bytes_per_element(op.dtype));
+  const double load = bytes / tiles / core_load_bandwidth(spec, cores);
+  return acc > std::max(mm, load);
+}
+
 }  // namespace
 
 GemmPlan choose_gemm_plan(const OpSpec& op, const TrainiumSpec& spec) {
@@ -257,10 +275,17 @@ LowerOptions::Block choose_sbuf_blocks(const OpSpec& op, const TrainiumSpec& spe
     for (std::int64_t bk : {1024, 512, 256, 128})
       for (std::int64_t bm : {2048, 1024, 512, 256, 128})
         if (op.k % bk == 0 && op.m % bm == 0 && (bm / kPartitions) * bn <= 65536 &&
-            result + 2.0 * (bk / kPartitions) * (bm * ea + bn * eb) <= sbuf)
+            result + 2.0 * (bk / kPartitions) * (bm * ea + bn * eb) <= sbuf) {
           // Enough (N block, K block) steps per core to amortise the kernel's unoverlapped first loads and
           // last copies and stores; small GEMMs keep the PSUM plan.
-          return (op.n / bn / cores) * (op.k / bk) >= 8 ? LowerOptions::Block{bm, bn, bk} : none;
+          if ((op.n / bn / cores) * (op.k / bk) < 8) return none;
+          // The K block is the largest that divides K (the kernel asserts it), so a K with few factors of two
+          // (1152 = 9 x 128) gets a shallow one, and every K block adds each PSUM tile into the SBUF result on
+          // VectorE. Where that pass outlasts both the tile's matmuls and its share of the block's loads, the
+          // kernel is bound by its own accumulation (K = 1152: 6.5x the roofline on trn1/inf2), which no
+          // kernel writer would take over the PSUM plan: keep that plan.
+          return accumulation_bound(op, spec, bn, bk, cores) ? none : LowerOptions::Block{bm, bn, bk};
+        }
   }
   return none;
 }

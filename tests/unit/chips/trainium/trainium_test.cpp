@@ -611,6 +611,25 @@ TEST(TrainiumGemm, DmaBoundPsumBlocksSwitchToSbufAccumulation) {
   EXPECT_GT(o.flops() / sbuf / (chip->peak_flops(DType::bf16) * s1.tensor.moving_efficiency), 0.85);
 }
 
+// A K that only 128 divides among the tutorial's K blocks (1152 = 9 x 128: Llama-2-13b's down projection per
+// inf2 chip at TP12) would give the SBUF-accumulating kernel one VectorE add per PSUM tile for every 128-deep
+// matmul, the accumulation outlasting the matmuls about 5x: the lowering keeps the PSUM plan there, and the
+// GEMM runs within 2x of its roofline instead of 6.5x (choose_sbuf_blocks, accumulation_bound). K = 4096
+// keeps the tutorial's 1024-deep blocks.
+TEST(TrainiumGemm, SbufAccumulationNotTakenWhereVectorEWouldBindIt) {
+  for (const char* preset : {"inf2", "trn1"}) {
+    const TrainiumSpec s = load_spec(preset);
+    const OpSpec shallow = gemm(4096, 5120, 1152);
+    EXPECT_FALSE(choose_sbuf_blocks(shallow, s, choose_gemm_plan(shallow, s)).set()) << preset;
+    const OpSpec deep = gemm(4096, 5120, 4096);
+    EXPECT_EQ(choose_sbuf_blocks(deep, s, choose_gemm_plan(deep, s)).k, 1024) << preset;
+    auto chip = load_chip(preset);
+    const KernelRun r = run_kernel(*chip, shallow, false, false);
+    const double roofline = std::max(shallow.flops() / chip->peak_flops(DType::bf16), shallow.min_bytes() / chip->dram_bandwidth());
+    EXPECT_LT(r.result.latency_s, 2.0 * roofline) << preset;
+  }
+}
+
 // Weight-only int8 (kernels/gemm/trainium.cpp): the weights are loaded at their stored bytes, converted to the
 // matmul dtype on a lane engine per weight tile, and the Tensor Engine runs bf16.
 namespace {
