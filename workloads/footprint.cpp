@@ -23,7 +23,7 @@ CommBuffers comm_buffers(const Scenario& s, const CommBufferParams& p) {
   if (buf <= 0) return b;
   if (s.tp > 1) b.tp_bytes = static_cast<double>(p.channels) * CommBufferParams::kRingPeers * buf;
   // Grouped send/receive: a send and a receive connection with every other rank of the EP group.
-  if (s.ep > s.tp) b.ep_bytes = static_cast<double>(s.ep - 1) * p.p2p_channels * 2.0 * buf;
+  if (s.dp_attention()) b.ep_bytes = static_cast<double>(s.ep - 1) * p.p2p_channels * 2.0 * buf;
   // A stage receives from the previous stage and sends to the next; the sampled tokens close the loop
   // (last to first), so every stage has one receive and one send connection.
   if (s.pp > 1) b.pp_bytes = p.p2p_channels * 2.0 * buf;
@@ -88,7 +88,7 @@ Footprint stage_footprint(const ModelConfig& m, const Scenario& s, const Shardin
     }
     const double width = static_cast<double>(m.moe_intermediate) / s.expert_tp();
     double moe = routed * D + routed * gate * width +
-                 T * gate * (static_cast<double>(m.shared_intermediate) / (s.ep > s.tp ? 1.0 : tp));
+                 T * gate * (static_cast<double>(m.shared_intermediate) / (s.dp_attention() ? 1.0 : tp));
     mlp = std::max(mlp, moe);
   }
   f.activation_bytes = bytes_per_element(s.stream_dtype()) * (2.0 * T * D + std::max(attn, mlp)) +

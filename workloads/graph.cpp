@@ -319,7 +319,7 @@ class GraphBuilder {
   // attention and all-gathered after the block (sglang python/sglang/srt/layers/communicator.py@0090b34c,
   // LayerScatterModes: attention TP_ATTN_FULL, a sparse MLP with an all-to-all backend SCATTERED, its
   // output SCATTERED until the next attention gathers it).
-  bool scattered_moe() const { return m_s.ep > m_s.tp && m_s.tp > 1; }
+  bool scattered_moe() const { return m_s.dp_attention() && m_s.tp > 1; }
   void tp_region_end(const std::string& label, int count, const std::string& grp) {
     add(m_sp ? tp_collective(OpKind::ReduceScatter, label + "_reducescatter") : allreduce(label + "_allreduce"), count, grp);
   }
@@ -574,7 +574,7 @@ class GraphBuilder {
     } else {
       rows = expert_rows(T, E, K, m_s.routing);
     }
-    const bool a2a = m_s.ep > m_s.tp;
+    const bool a2a = m_s.dp_attention();
     // Decode dispatch sends each routed row to the rank of its expert, combine returns it (DeepEP's
     // low-latency kernels); prefill sends a token once per rank holding any of its experts (its normal
     // kernels: see prefill_receive). A TP group holds

@@ -261,13 +261,13 @@ void Scenario::validate_layout(const ModelConfig& m) const {
                      ": experts over the TP group, each split tp/ep ways) or equal --tp x --dp (" + std::to_string(tp * dp) +
                      ": data-parallel attention, experts over every rank)");
   validate_redundant_experts(m);
-  if (ep > tp && pp > 1)
+  if (dp_attention() && pp > 1)
     throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
                      ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
                      "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp");
   if (sp && tp == 1)
     throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)");
-  if (sp && ep > tp)
+  if (sp && dp_attention())
     throw InputError("--sp with --ep " + std::to_string(ep) + " > --tp " + std::to_string(tp) +
                      ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)");
   if (pp > m.layers)

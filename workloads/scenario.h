@@ -156,6 +156,10 @@ struct Scenario {
   // tp_size / ep_size): tp/ep while the experts sit inside the TP group (tp without expert
   // parallelism, 1 for ep == tp), 1 with data-parallel attention (ep > tp).
   int expert_tp() const { return ep <= tp ? tp / ep : 1; }
+  // Data-parallel attention (SGLang --enable-dp-attention with an expert-parallel MoE): dp attention groups of
+  // tp ranks whose experts sit over every rank (ep = tp x dp > tp, as validate_layout requires of ep > tp), so
+  // the groups' MoE blocks join in all-to-alls and their steps go together. The one test of it.
+  bool dp_attention() const { return dp > 1 && ep > tp; }
   // "tp8", "tp4 x pp2", "dp8 x ep8", "tp8 x ep2 (expert tp4)": the layout as reports name it.
   std::string layout_str() const;
   // Sequences each rank's step processes: the batch split over data-parallel replicas.

@@ -20,7 +20,7 @@ std::vector<RankRole> rank_roles(const ModelConfig& m, const Scenario& s) {
         r.dp = d;
         r.stage = st;
         r.tp = t;
-        r.ep = s.ep <= s.tp ? t / s.expert_tp() : d * s.tp + t;
+        r.ep = !s.dp_attention() ? t / s.expert_tp() : d * s.tp + t;
         auto [b, e] = stage_layers(m.layers, s.pp, st);
         r.part.layer_begin = b;
         r.part.layer_end = e;
@@ -38,7 +38,7 @@ std::vector<int> tp_group(const Scenario& s, int rank) {
 }
 
 std::vector<int> ep_group(const Scenario& s, int rank) {
-  if (s.ep <= s.tp) return tp_group(s, rank);
+  if (!s.dp_attention()) return tp_group(s, rank);
   const int stage = rank / s.tp % s.pp;
   std::vector<int> g;
   for (int d = 0; d < s.dp; ++d)
@@ -118,7 +118,7 @@ Sharding shard_weights(const ModelConfig& m, const Scenario& s) {
       if (l.experts > 0) p.place(L + "redundant_experts", s.redundant_experts * l.expert * qb, ranks, std::max(s.tp, s.ep));
       // Shared experts split over the TP group, or whole on every rank with data-parallel attention
       // (each rank runs them on its share of the tokens: SGLang under DeepEP, graph.cpp add_moe).
-      p.place(L + "shared_experts", l.shared * qb, ranks, s.ep > s.tp ? 1 : s.tp);
+      p.place(L + "shared_experts", l.shared * qb, ranks, s.dp_attention() ? 1 : s.tp);
     }
   }
   const double norm = m.norm == NormType::Layer ? 2.0 * h : h;

@@ -309,7 +309,10 @@ nlohmann::json point_json(const ServePoint& p) {
           {"host_busy_share", p.host_busy_share},
           {"host_bound_share", p.host_bound_share},
           {"power_manager", power_manager_json(p.power_manager)},
-          {"dp_attention", dp_attention_json(p.dp_attention)},
+          // Disaggregated: each pool's groups ({"prefill": ..., "decode": ...}, null for a pool without; null where neither has).
+          {"dp_attention", p.kv_transfer && (p.prefill_dp_attention || p.dp_attention)
+                               ? nlohmann::json{{"prefill", dp_attention_json(p.prefill_dp_attention)}, {"decode", dp_attention_json(p.dp_attention)}}
+                               : dp_attention_json(p.dp_attention)},
           {"wall_s", p.wall_s}};
 }
 }  // namespace

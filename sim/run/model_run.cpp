@@ -377,7 +377,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   if (budget) {  // the whole run against --max-transactions, before any kernel is simulated
     StepGraphStats est;
     est.estimate_only = true;
-    const int ranks = sc.ep > sc.tp ? sc.devices() : sc.tp * sc.pp;  // the ranks run_system_step simulates
+    const int ranks = sc.dp_attention() ? sc.devices() : sc.tp * sc.pp;  // the ranks run_system_step simulates
     const Sharding sh = shard_weights(model, sc);
     for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples))
       for (int rank = 0; rank < ranks; ++rank)

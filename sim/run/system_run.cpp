@@ -411,7 +411,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
                              const RankSteps& steps, StepGraphStats* stats) {
   const Sharding sh = shard_weights(m, s);
   // Replicas that exchange nothing are folded to the first; data-parallel attention runs them all.
-  const int simulated = s.ep > s.tp ? s.devices() : s.tp * s.pp;
+  const int simulated = s.dp_attention() ? s.devices() : s.tp * s.pp;
   std::vector<RankStep> ranks;
   for (int r = 0; r < simulated; ++r) {
     RankStep rs;
@@ -456,7 +456,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
     if (end_of_first[static_cast<size_t>(r)] > 0)
       first_end = std::max(first_end, rr.op_end[static_cast<size_t>(r)][end_of_first[static_cast<size_t>(r)] - 1]);
   step.time_s = iterations > 1 ? to_seconds(rr.end - first_end) : to_seconds(rr.end) + wb.skipped_s(rr);
-  const double replicas = s.ep > s.tp ? 1.0 : s.dp;
+  const double replicas = s.dp_attention() ? 1.0 : s.dp;
   for (const RankStep& rs : ranks) {
     step.flops += rs.alone.flops * M * replicas;
     step.dram_bytes += rs.alone.dram_bytes * M * replicas;

@@ -584,7 +584,7 @@ void run_tier_layouts(CompareRow& row, int chosen, std::vector<LayoutTrial>& tri
     for (const auto& [k, pts] : screened[static_cast<size_t>(w)])
       if (!pts.empty() && pts.back().tok_s_per_user >= lowest_tier) rso.concurrency.push_back(k);
     to_attention_groups(rso, c.replica.dp);
-    if (!dp_attention_applies(c.replica)) rso.dp_dispatch.clear();  // --dp-dispatch: the searched layouts with DP attention only
+    if (!c.replica.dp_attention()) rso.dp_dispatch.clear();  // --dp-dispatch: the searched layouts with DP attention only
     if (rso.concurrency.empty()) continue;
     if (so.progress) std::cerr << "  " << name << ": layout " << c.unit.layout_str() << " for the tiers it serves best\n";
     rso.system = replica_system(*u.system, c.replica.devices());
@@ -631,7 +631,7 @@ CompareRow layout_row(const std::string& name, const Unit& u, const LayoutCandid
   rso.system = replica_system(*u.system, c.replica.devices());
   rso.step_cache = std::move(cache);
   to_attention_groups(rso, c.replica.dp);
-  if (!dp_attention_applies(c.replica)) rso.dp_dispatch.clear();  // --dp-dispatch: the searched layouts with DP attention only
+  if (!c.replica.dp_attention()) rso.dp_dispatch.clear();  // --dp-dispatch: the searched layouts with DP attention only
   return chip_row(name, *u.chip, model, c.replica, rso, tiers);
 }
 

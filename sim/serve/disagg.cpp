@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <tuple>
 
@@ -16,6 +17,7 @@
 #include "sim/base/strformat.h"
 #include "sim/interconnect/fabric.h"
 #include "sim/run/system_run.h"
+#include "sim/serve/rank_group.h"
 #include "sim/serve/step_time.h"
 #include "workloads/sharding.h"
 
@@ -25,45 +27,59 @@ namespace {
 
 constexpr double kNever = std::numeric_limits<double>::infinity();
 
-// One server instance of a pool: its scheduler, queues and KV cache, and the batch it is running.
+// One server instance of a pool: its ranks (one, or a data-parallel attention group's: RankGroup), their
+// queues and KV caches, and the iteration it is running. The fabric and the transfers name each rank by its
+// replica in the pool (instance x ranks + rank: the rank order of DisaggLayout).
 struct Instance {
-  std::unique_ptr<Scheduler> sched;
-  SchedState st;
-  Batch batch;
-  double end = kNever;           // when the running batch completes (kNever: idle)
-  std::int64_t held = 0;         // prefill: requests whose blocks wait for their transfer
-  std::int64_t incoming = 0;     // decode: transfers on their way here
-  double busy_s = 0, kv_area = 0, kv_peak = 0;
+  std::vector<std::unique_ptr<Scheduler>> scheds;
+  RankGroup group;
+  double end = kNever;           // when the running iteration completes (kNever: idle)
+  double busy_s = 0;
+  std::vector<double> kv_area, kv_peak;  // per rank
   EnergyEvents events;
   IterationClock* clock = nullptr;  // its power manager (null: the nominal clock)
-  double idle_from = 0;             // when its last batch ended
-  std::int64_t load() const {
-    return static_cast<std::int64_t>(st.waiting.size() + st.running.size()) + held + incoming;
+  double idle_from = 0;             // when its last iteration ended
+  Instance(std::vector<std::unique_ptr<Scheduler>> s, std::int64_t kv_blocks, DpAttention::Dispatch dispatch)
+      : scheds(std::move(s)), group(pointers(scheds), kv_blocks, dispatch), kv_area(scheds.size(), 0), kv_peak(scheds.size(), 0) {}
+  static std::vector<Scheduler*> pointers(const std::vector<std::unique_ptr<Scheduler>>& v) {
+    std::vector<Scheduler*> out;
+    for (const auto& p : v) out.push_back(p.get());
+    return out;
   }
-  double kv_used() const { return static_cast<double>(st.kv.used()) / static_cast<double>(std::max<std::int64_t>(1, st.kv.total())); }
+  // Requests it holds: queued, running, and pending (a prompt's blocks awaiting their transfer, a transfer on its way).
+  std::int64_t load() const {
+    const RankGroup::Totals n = group.totals();
+    return n.waiting + n.running + n.pending;
+  }
+  RankGroup::Rank& rank(int replica) { return group.ranks()[static_cast<size_t>(replica) % group.ranks().size()]; }
 };
 
 class DisaggEngine {
  public:
   DisaggEngine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
-               const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+               const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
                const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer, const DisaggClocks& clocks)
       : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer) {
-    auto make = [&](int n, std::int64_t kv_blocks, const std::vector<IterationClock*>& clocks) {
-      std::vector<Instance> v(static_cast<size_t>(n));
-      for (size_t i = 0; i < v.size(); ++i) {
-        v[i].sched = make_sched();
-        v[i].st.kv = KvBlockPool(kv_blocks, v[i].sched->block_tokens());
-        v[i].clock = i < clocks.size() ? clocks[i] : nullptr;
+    // A pool's replicas in groups of `ranks` (one instance each), as its layout places them.
+    auto make = [&](int replicas, int ranks, std::int64_t kv_blocks, const std::vector<IterationClock*>& clocks) {
+      std::vector<Instance> v;
+      for (int i = 0; i < replicas / ranks; ++i) {
+        std::vector<std::unique_ptr<Scheduler>> s;
+        for (int r = 0; r < ranks; ++r) s.push_back(make_sched());
+        v.emplace_back(std::move(s), kv_blocks, pools.dispatch);
+        v.back().clock = static_cast<size_t>(i) < clocks.size() ? clocks[static_cast<size_t>(i)] : nullptr;
       }
       return v;
     };
-    m_pre = make(pools.prefill, pools.prefill_kv_blocks, clocks.prefill);
-    m_dec = make(pools.decode, pools.decode_kv_blocks, clocks.decode);
+    m_pre = make(pools.prefill, pools.prefill_ranks, pools.prefill_kv_blocks, clocks.prefill);
+    m_dec = make(pools.decode, pools.decode_ranks, pools.decode_kv_blocks, clocks.decode);
+    if (pools.prefill_ranks > 1) m_r.prefill_dp.ranks = pools.prefill_ranks;
+    if (pools.decode_ranks > 1) m_r.decode_dp.ranks = pools.decode_ranks;
     const size_t n = reqs.size();
     m_pseq.resize(n);
     m_dseq.resize(n);
+    m_prefill_of.assign(n, 0);
     m_arrival.assign(n, 0);
     m_first.assign(n, -1);
     m_last = m_first;
@@ -105,12 +121,22 @@ class DisaggEngine {
       if (pool[i].load() < pool[static_cast<size_t>(best)].load()) best = static_cast<int>(i);
     return best;
   }
+  // The router's instance (the fewest requests), then that instance's controller's rank: its replica in the pool.
+  static int place(std::vector<Instance>& pool) {
+    const int i = least_loaded(pool);
+    Instance& in = pool[static_cast<size_t>(i)];
+    return i * static_cast<int>(in.group.ranks().size()) + static_cast<int>(in.group.pick());
+  }
+  Instance& instance_of(std::vector<Instance>& pool, int replica) {
+    return pool[static_cast<size_t>(replica) / pool.front().group.ranks().size()];
+  }
 
   bool admit_arrivals() {
     bool any = false;
     while (m_next < m_released && m_arrival[m_next] <= m_t) {
-      const int p = least_loaded(m_pre);
-      m_pre[static_cast<size_t>(p)].st.waiting.push_back(&m_pseq[m_next++]);
+      const int p = place(m_pre);
+      m_prefill_of[m_next] = p;
+      instance_of(m_pre, p).rank(p).st.waiting.push_back(&m_pseq[m_next++]);
       any = true;
     }
     return any;
@@ -131,64 +157,68 @@ class DisaggEngine {
 
   bool complete_batches() {
     bool any = false;
-    for (size_t i = 0; i < m_pre.size(); ++i)
-      if (m_pre[i].end <= m_t) any = true, complete_prefill(static_cast<int>(i));
-    for (size_t j = 0; j < m_dec.size(); ++j)
-      if (m_dec[j].end <= m_t) any = true, complete_decode(m_dec[j]);
+    for (Instance& in : m_pre)
+      if (in.end <= m_t) any = true, complete_prefill(in);
+    for (Instance& in : m_dec)
+      if (in.end <= m_t) any = true, complete_decode(in);
     return any;
   }
 
-  void complete_prefill(int p) {
-    Instance& in = m_pre[static_cast<size_t>(p)];
-    for (const ScheduledWork& w : in.batch) {
-      Sequence& s = *w.seq;
-      m_r.total.prefill_tokens += w.tokens;
-      if (!advance_sequence(s, w)) continue;  // a chunk of the prompt: no token yet
-      in.st.running.erase(std::remove(in.st.running.begin(), in.st.running.end(), &s), in.st.running.end());
-      const size_t i = static_cast<size_t>(s.id);
-      m_first[i] = m_last[i] = m_t;
-      ++m_r.total.output_tokens;
-      if (m_reqs[i].output <= 1) {  // nothing left to decode: no transfer
-        in.st.kv.release(s);
-        finish(i);
-        continue;
+  void complete_prefill(Instance& in) {
+    for (RankGroup::Rank& k : in.group.ranks()) {
+      for (const ScheduledWork& w : k.batch) {
+        Sequence& s = *w.seq;
+        m_r.total.prefill_tokens += w.tokens;
+        if (!advance_sequence(s, w)) continue;  // a chunk of the prompt: no token yet
+        k.st.running.erase(std::remove(k.st.running.begin(), k.st.running.end(), &s), k.st.running.end());
+        const size_t i = static_cast<size_t>(s.id);
+        m_first[i] = m_last[i] = m_t;
+        ++m_r.total.output_tokens;
+        if (m_reqs[i].output <= 1) {  // nothing left to decode: no transfer
+          k.st.kv.release(s);
+          finish(i);
+          continue;
+        }
+        ++k.pending, k.pending_tokens += s.input;
+        KvTransfer t;
+        t.request = s.id;
+        t.prefill = m_prefill_of[i];
+        t.decode = place(m_dec);
+        t.tokens = s.input;
+        t.bytes = m_kv_bytes(s.input);
+        t.start_s = m_t;
+        t.end_s = m_t + std::max(0.0, m_transfer(t));
+        RankGroup::Rank& d = instance_of(m_dec, t.decode).rank(t.decode);
+        ++d.pending, d.pending_tokens += s.input;
+        m_inflight.push_back(m_r.transfers.size());
+        m_r.transfers.push_back(t);
       }
-      ++in.held;
-      KvTransfer t;
-      t.request = s.id;
-      t.prefill = p;
-      t.decode = least_loaded(m_dec);
-      t.tokens = s.input;
-      t.bytes = m_kv_bytes(s.input);
-      t.start_s = m_t;
-      t.end_s = m_t + std::max(0.0, m_transfer(t));
-      ++m_dec[static_cast<size_t>(t.decode)].incoming;
-      m_inflight.push_back(m_r.transfers.size());
-      m_r.transfers.push_back(t);
+      k.batch.clear();
     }
-    in.batch.clear();
     in.end = kNever;
   }
 
   void complete_decode(Instance& in) {
-    for (const ScheduledWork& w : in.batch) {
-      Sequence& s = *w.seq;
-      const bool was_decoding = s.decoding();
-      const bool sampled = advance_sequence(s, w);
-      if (was_decoding) ++m_r.total.decode_steps, ++m_r.total.decode_tokens;
-      else m_r.total.prefill_tokens += w.tokens;  // recomputation after a preemption
-      if (!sampled) continue;
-      const size_t i = static_cast<size_t>(s.id);
-      ++m_r.total.output_tokens;
-      m_r.total.itl_s.push_back(m_t - m_last[i]);
-      m_last[i] = m_t;
-      if (s.done()) {
-        in.st.kv.release(s);
-        in.st.running.erase(std::remove(in.st.running.begin(), in.st.running.end(), &s), in.st.running.end());
-        finish(i);
+    for (RankGroup::Rank& k : in.group.ranks()) {
+      for (const ScheduledWork& w : k.batch) {
+        Sequence& s = *w.seq;
+        const bool was_decoding = s.decoding();
+        const bool sampled = advance_sequence(s, w);
+        if (was_decoding) ++m_r.total.decode_steps, ++m_r.total.decode_tokens;
+        else m_r.total.prefill_tokens += w.tokens;  // recomputation after a preemption
+        if (!sampled) continue;
+        const size_t i = static_cast<size_t>(s.id);
+        ++m_r.total.output_tokens;
+        m_r.total.itl_s.push_back(m_t - m_last[i]);
+        m_last[i] = m_t;
+        if (s.done()) {
+          k.st.kv.release(s);
+          k.st.running.erase(std::remove(k.st.running.begin(), k.st.running.end(), &s), k.st.running.end());
+          finish(i);
+        }
       }
+      k.batch.clear();
     }
-    in.batch.clear();
     in.end = kNever;
   }
 
@@ -201,11 +231,11 @@ class DisaggEngine {
         continue;
       }
       const size_t i = static_cast<size_t>(t.request);
-      Instance& p = m_pre[static_cast<size_t>(t.prefill)];
+      RankGroup::Rank& p = instance_of(m_pre, t.prefill).rank(t.prefill);
       p.st.kv.release(m_pseq[i]);
-      --p.held;
-      Instance& d = m_dec[static_cast<size_t>(t.decode)];
-      --d.incoming;
+      --p.pending, p.pending_tokens -= t.tokens;
+      RankGroup::Rank& d = instance_of(m_dec, t.decode).rank(t.decode);
+      --d.pending, d.pending_tokens -= t.tokens;
       Sequence& s = m_dseq[i];
       s.generated = 1;
       s.computed = s.input;  // the prompt's KV is here; the first token's is computed by the next step
@@ -217,32 +247,21 @@ class DisaggEngine {
   }
 
   void start_idle() {
-    auto start = [&](Instance& in, const StepTimeFn& step, std::int64_t& iterations) {
-      if (in.end != kNever || (in.st.running.empty() && in.st.waiting.empty())) return;
-      in.batch = in.sched->schedule(in.st);
-      if (in.batch.empty()) return;  // blocks held by transfers: waits for one to land (stuck() otherwise)
-      // The host as the colocated engine has it (HostLaunch): a padded graph's rows, the eager dispatch and
-      // the framework's per-iteration work over the requests this instance holds.
-      const HostLaunch launch = in.sched->launch();
-      const StepShape shape = shape_of(in.batch);
-      const auto held = static_cast<std::int64_t>(in.st.running.size());
-      // The instance's power manager saw it idle since its last batch, then runs this one and the host's wait.
+    auto start = [&](Instance& in, const GroupStepFn& step, std::int64_t& iterations, DpBalance& dp) {
+      if (in.end != kNever || in.group.held() == 0) return;
+      if (!in.group.schedule()) return;  // blocks held by transfers: waits for one to land (stuck() otherwise)
+      // The instance's power manager saw it idle since its last iteration, then runs this one and the host's wait
+      // (RankGroup::run: the host as the colocated engine has it, each rank's over the requests it holds).
       if (in.clock && m_t > in.idle_from) in.clock->idle(m_t - in.idle_from);
-      const StepCost nominal = step(launch.padded(shape));
-      const StepCost gpu = in.clock ? in.clock->run(nominal) : nominal;
-      const StepCost c = launch.bound(gpu, shape, held);
-      if (in.clock && c.time_s > gpu.time_s) in.clock->idle(c.time_s - gpu.time_s);
-      EngineResult& e = m_r.total;  // summed over the instances, each its own host (result() takes the mean)
-      e.host_wait_s += c.time_s - gpu.time_s;
-      e.host_busy_s += launch.host_s(shape, gpu.kernels, held);
-      e.host_bound_iterations += c.time_s > gpu.time_s;
+      // Summed over the instances, each its own host (result() takes the mean).
+      const StepCost c = in.group.run(step, in.clock, m_r.total, dp);
       in.end = in.idle_from = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;
       ++iterations;
     };
-    for (Instance& in : m_pre) start(in, m_pstep, m_r.prefill_iterations);
-    for (Instance& in : m_dec) start(in, m_dstep, m_r.decode_iterations);
+    for (Instance& in : m_pre) start(in, m_pstep, m_r.prefill_iterations, m_r.prefill_dp);
+    for (Instance& in : m_dec) start(in, m_dstep, m_r.decode_iterations, m_r.decode_dp);
   }
 
   double next_event() const {
@@ -256,32 +275,40 @@ class DisaggEngine {
   [[noreturn]] void stuck() const {
     for (const auto* pool : {&m_pre, &m_dec})
       for (const Instance& in : *pool)
-        if (!in.st.waiting.empty()) {
-          const Sequence* s = in.st.waiting.front();
-          throw InputError("disaggregated serving: a request of " + std::to_string(s->input) + " + " +
-                           std::to_string(m_reqs[static_cast<size_t>(s->id)].output) + " tokens can never be scheduled on a " +
-                           (pool == &m_pre ? "prefill" : "decode") + " instance: its KV cache holds " +
-                           std::to_string(in.st.kv.total() * in.st.kv.block_tokens()) +
-                           " tokens; use shorter requests, a lower-precision KV cache or a larger --tp");
-        }
+        for (const RankGroup::Rank& k : in.group.ranks())
+          if (!k.st.waiting.empty()) {
+            const Sequence* s = k.st.waiting.front();
+            throw InputError("disaggregated serving: a request of " + std::to_string(s->input) + " + " +
+                             std::to_string(m_reqs[static_cast<size_t>(s->id)].output) + " tokens can never be scheduled on a " +
+                             (pool == &m_pre ? "prefill" : "decode") + " instance: its KV cache holds " +
+                             std::to_string(k.st.kv.total() * k.st.kv.block_tokens()) +
+                             " tokens; use shorter requests, a lower-precision KV cache or a larger --tp");
+          }
     throw InputError("disaggregated serving: no request left to run (internal bookkeeping error)");
   }
+
+  static double kv_used(const RankGroup::Rank& k) {
+    return static_cast<double>(k.st.kv.used()) / static_cast<double>(std::max<std::int64_t>(1, k.st.kv.total()));
+  }
+  double decode_ranks() const { return static_cast<double>(m_dec.size() * m_dec.front().group.ranks().size()); }
 
   void advance(double next) {
     const double dt = next - m_t;
     m_r.total.in_system_s += static_cast<double>(m_next - m_finished) * dt;  // arrived, not finished
     double used = 0;
     std::int64_t running = 0, waiting = 0;
-    for (Instance& in : m_dec) {
-      in.kv_area += in.kv_used() * dt;
-      in.kv_peak = std::max(in.kv_peak, in.kv_used());
-      used += in.kv_used();
-      running += static_cast<std::int64_t>(in.st.running.size());
-      waiting += static_cast<std::int64_t>(in.st.waiting.size());
-      m_r.total.max_running = std::max<std::int64_t>(m_r.total.max_running, static_cast<std::int64_t>(in.st.running.size()));
-    }
+    for (Instance& in : m_dec)
+      for (size_t r = 0; r < in.kv_area.size(); ++r) {  // each rank's cache (a replica's)
+        const RankGroup::Rank& k = in.group.ranks()[r];
+        in.kv_area[r] += kv_used(k) * dt;
+        in.kv_peak[r] = std::max(in.kv_peak[r], kv_used(k));
+        used += kv_used(k);
+        running += static_cast<std::int64_t>(k.st.running.size());
+        waiting += static_cast<std::int64_t>(k.st.waiting.size());
+        m_r.total.max_running = std::max<std::int64_t>(m_r.total.max_running, static_cast<std::int64_t>(k.st.running.size()));
+      }
     m_t = next;
-    m_r.total.occupancy.push_back({m_t, used / static_cast<double>(m_dec.size()), running, waiting});
+    m_r.total.occupancy.push_back({m_t, used / decode_ranks(), running, waiting});
   }
 
   void finish(size_t i) {
@@ -301,33 +328,36 @@ class DisaggEngine {
     for (auto* pool : {&m_pre, &m_dec})
       for (Instance& in : *pool) {
         if (in.clock && m_t > in.idle_from) in.clock->idle(m_t - in.idle_from);  // idle to the end of the run
-        e.preemptions += in.st.preemptions;
+        for (const RankGroup::Rank& k : in.group.ranks()) e.preemptions += k.st.preemptions;
         e.busy_s += in.busy_s;
         (pool == &m_pre ? m_r.prefill_events : m_r.decode_events).push_back(in.events);
         (pool == &m_pre ? m_r.prefill_busy_s : m_r.decode_busy_s).push_back(in.busy_s);
       }
-    for (const Instance& in : m_dec) {
-      e.kv_mean += m_t > 0 ? in.kv_area / m_t / static_cast<double>(m_dec.size()) : 0;
-      e.kv_peak = std::max(e.kv_peak, in.kv_peak);
-    }
+    for (const Instance& in : m_dec)
+      for (size_t r = 0; r < in.kv_area.size(); ++r) {
+        e.kv_mean += m_t > 0 ? in.kv_area[r] / m_t / decode_ranks() : 0;
+        e.kv_peak = std::max(e.kv_peak, in.kv_peak[r]);
+      }
     // The host's shares as one server's: every instance runs over the same makespan, so the mean of their
     // shares is the sums' share over the instances (the bound iterations stay summed over all iterations).
     const auto servers = static_cast<double>(m_pre.size() + m_dec.size());
     e.host_wait_s /= servers;
     e.host_busy_s /= servers;
-    e.kv_blocks = m_dec.front().st.kv.total();
-    e.block_tokens = m_dec.front().st.kv.block_tokens();
+    const RankGroup::Rank& first = m_dec.front().group.ranks().front();
+    e.kv_blocks = first.st.kv.total();
+    e.block_tokens = first.st.kv.block_tokens();
     return std::move(m_r);
   }
 
   const std::vector<RequestDraw>& m_reqs;
   EngineLoad m_load;
-  const StepTimeFn& m_pstep;
-  const StepTimeFn& m_dstep;
+  const GroupStepFn& m_pstep;
+  const GroupStepFn& m_dstep;
   const std::function<double(std::int64_t)>& m_kv_bytes;
   const KvTransferFn& m_transfer;
   std::vector<Instance> m_pre, m_dec;
   std::vector<Sequence> m_pseq, m_dseq;
+  std::vector<int> m_prefill_of;  // the prefill replica each prompt was placed on
   std::vector<double> m_arrival, m_first, m_last;
   std::vector<size_t> m_inflight;  // indices into m_r.transfers
   size_t m_next = 0, m_released = 0, m_finished = 0;
@@ -339,11 +369,13 @@ class DisaggEngine {
 
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
-                                     const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+                                     const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
                                      const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer,
                                      const DisaggClocks& clocks) {
   if (pools.prefill < 1 || pools.decode < 1)
     throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
+  if (pools.prefill_ranks < 1 || pools.decode_ranks < 1 || pools.prefill % pools.prefill_ranks != 0 || pools.decode % pools.decode_ranks != 0)
+    throw InputError("disaggregated serving: a pool's replicas must be whole data-parallel attention groups (internal error)");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
   if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
@@ -408,7 +440,7 @@ void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& s
     if (std::string(e.what()).rfind(flags, 0) == 0) throw;  // it names the flags already
     throw InputError(flags + ": " + e.what());
   }
-  const int block = p.ep > p.tp ? group : p.tp * p.pp;
+  const int block = p.dp_attention() ? group : p.tp * p.pp;
   if ((block > sys.chips ? block % sys.chips : sys.chips % block) != 0 || first % std::min(block, sys.chips) != 0)
     throw InputError(pools + " with " + flags + ": the instances starting at rank " + std::to_string(first) + " are not aligned blocks of " +
                      sys.name + " (" + std::to_string(sys.chips) +
@@ -676,8 +708,8 @@ struct PoolPower {
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
 // each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's).
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
-                                      const EngineLoad& load, const DisaggInstances& inst, const StepTimeFn& pstep,
-                                      const StepTimeFn& dstep, const std::function<double(std::int64_t)>& bytes,
+                                      const EngineLoad& load, const DisaggInstances& inst, const GroupStepFn& pstep,
+                                      const GroupStepFn& dstep, const std::function<double(std::int64_t)>& bytes,
                                       KvTransferStats& stats, const std::function<void()>& new_round, const DisaggClocks& clocks) {
   const SystemSpec& spec = opt.system->spec;
   auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits); };
@@ -738,20 +770,22 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   ChipStepTime st(chip, model, dsc, opt.interpolate, &*opt.system);
   std::optional<ChipStepTime> pst;
   if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
-  const StepTimeFn pstep = [&](const StepShape& shape) { return (pst ? *pst : st)(shape); };
-  const StepTimeFn dstep = [&](const StepShape& shape) { return st(shape); };
+  // A server's step from each rank's composition (one rank: the composition's own step).
+  const GroupStepFn pstep = [&](const std::vector<StepShape>& ranks) { return (pst ? *pst : st).group(ranks); };
+  const GroupStepFn dstep = [&](const std::vector<StepShape>& ranks) { return st.group(ranks); };
   auto sched = make_scheduler(opt.scheduler, opt.limits);
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
-                       serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
-                       serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks};
+                             serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
+                             serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks,
+                             psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, dsc, tokens); };
   KvTransferStats ks;
   PoolPower pre, dec;
   DisaggClocks clocks;
   const std::function<void()> new_round = [&] {
-    pre.reset(chip, inst.prefill, clocks.prefill);
-    dec.reset(chip, inst.decode, clocks.decode);
+    pre.reset(chip, inst.prefill / inst.prefill_ranks, clocks.prefill);
+    dec.reset(chip, inst.decode / inst.decode_ranks, clocks.decode);
   };
   DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks);
   const PowerResult pre_pw = power_over_time(chip, pre.mean()), dec_pw = power_over_time(chip, dec.mean());
@@ -782,6 +816,11 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
     pt.joules_per_token = joules / static_cast<double>(er.total.output_tokens);
   }
   pt.kv_transfer = ks;
+  // Each pool's data-parallel attention groups (the decode pool's where colocated serving has its one).
+  const std::string dispatch = dp_dispatch_name(inst.dispatch);
+  auto busy = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
+  if (inst.prefill_ranks > 1) pt.prefill_dp_attention = dp_attention_stats(er.prefill_dp, er.prefill_iterations, busy(er.prefill_busy_s), dispatch);
+  if (inst.decode_ranks > 1) pt.dp_attention = dp_attention_stats(er.decode_dp, er.decode_iterations, busy(er.decode_busy_s), dispatch);
   pt.meets_slo = (opt.ttft_slo_s <= 0 || pt.ttft_s <= opt.ttft_slo_s) && (opt.tpot_slo_s <= 0 || pt.tpot_s <= opt.tpot_slo_s);
   pt.simulated_parts = st.simulated_parts() + (pst ? pst->simulated_parts() : 0);
   pt.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

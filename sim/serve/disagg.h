@@ -14,8 +14,10 @@
 // Pool layouts: each pool runs its own layout (tp, ep, pp, dp: a TP8 prefill pool beside a wide-EP
 // decode pool with data-parallel attention, as DeepSeek-V3 deployments split them); an instance is one
 // data-parallel replica (pp stages of tp ranks), its iterations costed by its layout's step, the path
-// colocated `serve --tp/--ep/--pp/--dp` takes (ChipStepTime on the system: with ep > tp the replicas of a group are
-// taken to run the same batch, the experts' all-to-alls joining them, as the colocated run folds them).
+// colocated `serve --tp/--ep/--pp/--dp` takes (ChipStepTime on the system). With data-parallel attention
+// (Scenario::dp_attention) a group's dp replicas are one server of dp ranks, each its own scheduler and KV
+// cache, stepping together as colocated serving runs them (RankGroup; ChipStepTime::group: each rank's
+// attention at its own batch, the MoE at the group's tokens, the slowest rank sets the step).
 // Transfers on the fabric: each rank of the decode instance receives its KV heads from the prefill
 // ranks that hold them (one message per pair; the same rank when both pools have one tp; MLA's latent
 // is whole on every rank), all transfers of a run simulated together on the system's fabric
@@ -55,23 +57,32 @@ struct DisaggEngineResult {
   std::vector<EnergyEvents> prefill_events, decode_events;  // per instance, its iterations only
   std::vector<double> prefill_busy_s, decode_busy_s;
   std::int64_t prefill_iterations = 0, decode_iterations = 0;
+  DpBalance prefill_dp, decode_dp;  // each pool's data-parallel attention groups (ranks 0: none)
 };
 
-// The instances of each pool and the KV blocks each instance of that pool holds.
+// The replicas of each pool and the KV blocks each replica of that pool holds; with data-parallel attention
+// (DpAttention) a pool's replicas run in groups of `*_ranks` (its dp), each group one server whose ranks
+// step together (RankGroup), fed by the controller's `dispatch`.
 struct DisaggInstances {
   int prefill = 1, decode = 1;
   std::int64_t prefill_kv_blocks = 0, decode_kv_blocks = 0;
+  int prefill_ranks = 1, decode_ranks = 1;
+  DpAttention::Dispatch dispatch = DpAttention::Dispatch::RoundRobin;
 };
-// Each instance's power manager (one chip of it), in instance order; empty: every iteration at the nominal clock.
+// Each server's power manager (one chip of it), in server order (a group of ranks is one server); empty: every
+// iteration at the nominal clock.
 struct DisaggClocks {
   std::vector<IterationClock*> prefill, decode;
 };
 
-// Runs every request to completion on the instances of both pools. InputError when a request can
+// Runs every request to completion on the instances of both pools: the router sends each request to the
+// server that holds the fewest (queued, running, or pending a transfer), whose controller places it on a rank;
+// a transfer's decode rank likewise. Each server's iteration is its ranks' (RankGroup::run, the colocated
+// engine's), timed by its pool's `*_step` from every rank's composition. InputError when a request can
 // never be scheduled on an instance (its KV need exceeds the cache).
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
-                                     const StepTimeFn& prefill_step, const StepTimeFn& decode_step,
+                                     const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
                                      const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer,
                                      const DisaggClocks& clocks = {});
 

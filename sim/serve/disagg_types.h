@@ -10,8 +10,9 @@ namespace xpu {
 // decode instance j on decode_first + j*decode_tp*decode_pp .. (disjoint, every group an aligned
 // block). Each pool has a layout of its own (tp, ep, pp, dp): its chips are groups of tp x pp x dp
 // ranks, each group dp replicas of pp stages of tp ranks (the rank order of workloads/sharding.h), and
-// an instance is one replica, which the router feeds on its own. With ep > tp (data-parallel attention)
-// a group's replicas share their experts through all-to-alls.
+// an instance is one replica (KV transfers and the fabric name ranks by it). With data-parallel attention
+// (Scenario::dp_attention) a group's replicas share their experts through all-to-alls and run as one
+// server of dp ranks that the router feeds (disagg.h); otherwise each replica is a server of its own.
 struct DisaggLayout {
   int prefill_tp = 1, decode_tp = 1;
   int prefill_ep = 1, decode_ep = 1;

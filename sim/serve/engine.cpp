@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sim/base/error.h"
+#include "sim/serve/rank_group.h"
 
 namespace xpu {
 
@@ -135,55 +136,18 @@ const char* dp_dispatch_name(DpAttention::Dispatch d) {
   return d == DpAttention::Dispatch::RoundRobin ? "round_robin" : d == DpAttention::Dispatch::ShortestQueue ? "shortest_queue" : "minimum_tokens";
 }
 
+GroupStepFn one_rank(StepTimeFn step) {
+  return [step = std::move(step)](const std::vector<StepShape>& s) { return step(s.front()); };
+}
+
 namespace {
-// A group replays CUDA graphs only where every rank can (SGLang all-gathers can_cuda_graph and takes the
-// minimum); an idle rank can.
-bool group_graphed(const HostLaunch& l, const std::vector<StepShape>& s) {
-  return std::all_of(s.begin(), s.end(), [&](const StepShape& x) { return x.tokens() == 0 || l.graphed(x); });
-}
-
-// The compositions the ranks run. A graphed decode iteration replays, on every rank, the graph of the
-// largest rank's batch (SGLang's CUDA-graph runner under DP attention sizes it from the largest of the
-// gathered token counts), an idle rank included; an eager iteration pads nothing of a decoding rank.
-std::vector<StepShape> group_padded(const HostLaunch& l, const std::vector<StepShape>& s) {
-  if (s.size() == 1) return {l.padded(s[0])};
-  std::vector<StepShape> out = s;
-  const bool graphed = group_graphed(l, s);
-  std::int64_t most = 0;
-  bool verify = false;
-  for (const StepShape& x : s) most = std::max(most, x.decode_seqs), verify = verify || x.verify_seqs > 0;
-  if (graphed && !l.graph_batches.empty() && l.slot_cache_tokens == 0 && most > 0 && !verify) {
-    StepShape probe;
-    probe.decode_seqs = probe.decode_kv_sum = probe.logit_rows = most;
-    const std::int64_t rows = most + l.padded(probe).padding_rows;
-    for (StepShape& x : out) {
-      x.padding_rows = rows - x.decode_seqs;
-      x.logit_rows += x.padding_rows;
-    }
-    return out;
-  }
-  for (StepShape& x : out)
-    if (x.tokens() > 0 && (graphed || x.prefill_chunks > 0)) x = l.padded(x);
-  return out;
-}
-
-struct Rank {
-  Scheduler* sched = nullptr;
-  SchedState st;
-};
 
 class Engine {
  public:
   Engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, const std::vector<Scheduler*>& scheds, std::int64_t kv_blocks,
          const GroupStepFn& step, DpAttention::Dispatch dispatch, const EngineFeatures& features, IterationClock* clock)
-      : m_load(load), m_step(step), m_dispatch(dispatch), m_features(features), m_clock(clock) {
-    for (Scheduler* sc : scheds) {
-      Rank r;
-      r.sched = sc;
-      r.st.kv = KvBlockPool(kv_blocks, sc->block_tokens());
-      m_ranks.push_back(std::move(r));
-    }
-    const std::int64_t bt = m_ranks.front().st.kv.block_tokens();
+      : m_load(load), m_step(step), m_group(scheds, kv_blocks, dispatch), m_features(features), m_clock(clock) {
+    const std::int64_t bt = m_group.ranks().front().st.kv.block_tokens();
     m_seqs.resize(reqs.size());
     m_rank_of.assign(reqs.size(), 0);
     for (size_t i = 0; i < reqs.size(); ++i) {
@@ -203,133 +167,40 @@ class Engine {
                                                        : m_seqs.size();
     m_r.kv_blocks = kv_blocks;
     m_r.block_tokens = bt;
-    if (m_ranks.size() > 1) m_r.dp.ranks = static_cast<int>(m_ranks.size());
+    if (scheds.size() > 1) m_r.dp.ranks = static_cast<int>(scheds.size());
   }
 
   EngineResult run() {
-    const size_t R = m_ranks.size();
-    std::vector<Batch> batches(R);
-    std::vector<StepShape> shapes(R);
     while (m_finished < m_seqs.size()) {
       admit_arrivals();
-      if (held() == 0) {
+      if (m_group.held() == 0) {
         idle_until_next_arrival();
         continue;
       }
-      bool any = false;
-      for (size_t r = 0; r < R; ++r) {
-        batches[r] = m_ranks[r].sched->schedule(m_ranks[r].st);
-        any = any || !batches[r].empty();
-        shapes[r] = batches[r].empty() ? StepShape{} : shape_of(batches[r]);
-      }
-      if (!any) stuck();
-      const HostLaunch launch = m_ranks.front().sched->launch();
-      const StepCost nominal = m_step(group_padded(launch, shapes));
-      const StepCost gpu = m_clock ? m_clock->run(nominal) : nominal;
-      StepCost c = gpu;
-      double host = 0;
-      bool graphed = false;
-      if (R == 1) {
-        // The requests the framework's loop walks this iteration: every one it holds after scheduling.
-        const auto running = static_cast<std::int64_t>(m_ranks[0].st.running.size());
-        c = launch.bound(gpu, shapes[0], running);
-        host = launch.host_s(shapes[0], gpu.kernels, running);
-        graphed = launch.graphed(shapes[0]);
-      } else {
-        graphed = group_graphed(launch, shapes);
-        c = group_bound(launch, gpu, batches, shapes, graphed, host);
-        balance(shapes, nominal, gpu);
-      }
-      if (m_clock && c.time_s > gpu.time_s) m_clock->idle(c.time_s - gpu.time_s);
-      m_r.eager_iterations += launch.us_per_kernel > 0 && !graphed;
-      m_r.host_wait_s += c.time_s - gpu.time_s;
-      m_r.host_busy_s += host;
-      m_r.host_bound_iterations += c.time_s > gpu.time_s;
+      if (!m_group.schedule()) stuck();
+      const StepCost c = m_group.run(m_step, m_clock, m_r, m_r.dp);
       advance(c.time_s);
       m_r.events += c.events;
       m_r.busy_s += c.time_s;
       ++m_r.iterations;
-      for (size_t r = 0; r < R; ++r) complete(batches[r]);
-      const Totals n = totals();
+      for (const RankGroup::Rank& k : m_group.ranks()) complete(k.batch);
+      const RankGroup::Totals n = m_group.totals();
       m_r.occupancy.push_back({m_t, static_cast<double>(n.used) / std::max<std::int64_t>(1, n.total), n.running, n.waiting});
     }
     m_r.makespan_s = m_t;
-    for (const Rank& k : m_ranks) m_r.preemptions += k.st.preemptions;
+    for (const RankGroup::Rank& k : m_group.ranks()) m_r.preemptions += k.st.preemptions;
     m_r.kv_mean = m_t > 0 ? m_kv_area / m_t : 0;
     return m_r;
   }
 
  private:
-  // The ranks' KV blocks and requests, summed.
-  struct Totals {
-    std::int64_t used = 0, total = 0, running = 0, waiting = 0;
-  };
-  Totals totals() const {
-    Totals n;
-    for (const Rank& k : m_ranks)
-      n.used += k.st.kv.used(), n.total += k.st.kv.total(), n.running += static_cast<std::int64_t>(k.st.running.size()),
-          n.waiting += static_cast<std::int64_t>(k.st.waiting.size());
-    return n;
-  }
-  size_t held() const {
-    const Totals n = totals();
-    return static_cast<size_t>(n.running + n.waiting);
-  }
-  // The controller's choice of rank for the next arrival.
-  size_t pick_rank() {
-    if (m_ranks.size() == 1) return 0;
-    if (m_dispatch == DpAttention::Dispatch::RoundRobin) return m_rr++ % m_ranks.size();
-    // shortest_queue: the requests a rank holds; minimum_tokens: their tokens (context and prompt to come).
-    auto load = [&](const Rank& k) {
-      if (m_dispatch == DpAttention::Dispatch::ShortestQueue) return static_cast<std::int64_t>(k.st.running.size() + k.st.waiting.size());
-      std::int64_t t = 0;
-      for (const Sequence* s : k.st.running) t += s->num_tokens();
-      for (const Sequence* s : k.st.waiting) t += s->num_tokens();
-      return t;
-    };
-    size_t best = 0;
-    for (size_t r = 1; r < m_ranks.size(); ++r)
-      if (load(m_ranks[r]) < load(m_ranks[best])) best = r;
-    return best;
-  }
   void admit_arrivals() {
     // Open loop: arrivals are time-sorted; FCFS among those already here.
     while (m_next < m_released && m_seqs[m_next].arrival_s <= m_t) {
-      const size_t r = pick_rank();
+      const size_t r = m_group.pick();
       m_rank_of[m_next] = r;
-      m_ranks[r].st.waiting.push_back(&m_seqs[m_next++]);
+      m_group.ranks()[r].st.waiting.push_back(&m_seqs[m_next++]);
     }
-  }
-  // The group's iteration ends when the slowest rank's host has launched its work: each rank's host
-  // dispatches eagerly unless the whole group replays graphs, and does its own framework work.
-  StepCost group_bound(const HostLaunch& l, const StepCost& gpu, const std::vector<Batch>& batches, const std::vector<StepShape>& shapes,
-                       bool graphed, double& host) const {
-    const double dispatch = graphed ? 0 : gpu.kernels * l.us_per_kernel * 1e-6;
-    double framework = 0;
-    for (size_t r = 0; r < m_ranks.size(); ++r)
-      if (!batches[r].empty())
-        framework = std::max(framework, l.work.seconds(static_cast<std::int64_t>(m_ranks[r].st.running.size()), l.table_slots(shapes[r])));
-    host = dispatch + framework;
-    return l.bound(gpu, dispatch, framework);
-  }
-  void balance(const std::vector<StepShape>& shapes, const StepCost& nominal, const StepCost& gpu) {
-    double sum = 0, most = 0;
-    bool prompt = false, decode_only = false;
-    for (const StepShape& x : shapes) {
-      const auto t = static_cast<double>(x.tokens());
-      sum += t, most = std::max(most, t);
-      m_r.dp.idle_rank_steps += x.tokens() == 0;
-      prompt = prompt || x.prefill_chunks > 0;
-      decode_only = decode_only || (x.tokens() > 0 && x.prefill_chunks == 0);
-    }
-    m_r.dp.tokens_mean_sum += sum / static_cast<double>(shapes.size());
-    m_r.dp.tokens_max_sum += most;
-    size_t reqs = 0;
-    for (const Rank& k : m_ranks) reqs = std::max(reqs, k.st.running.size() + k.st.waiting.size());
-    m_r.dp.held_mean_sum += static_cast<double>(held()) / static_cast<double>(m_ranks.size());
-    m_r.dp.held_max_sum += static_cast<double>(reqs);
-    m_r.dp.held_iterations += prompt && decode_only;
-    if (nominal.time_s > 0) m_r.dp.wait_s += nominal.rank_wait_s * gpu.time_s / nominal.time_s;
   }
   void idle_until_next_arrival() {
     if (m_next >= m_released) throw InputError("serving engine: no request left to run (internal bookkeeping error)");
@@ -341,7 +212,7 @@ class Engine {
     advance(t - m_t);
   }
   void advance(double dt) {
-    const Totals n = totals();
+    const RankGroup::Totals n = m_group.totals();
     m_r.in_system_s += static_cast<double>(n.running + n.waiting) * dt;
     const double share = static_cast<double>(n.used) / std::max<std::int64_t>(1, n.total);
     m_kv_area += share * dt;
@@ -350,8 +221,8 @@ class Engine {
     m_t += dt;
   }
   [[noreturn]] void stuck() const {
-    const Rank* k = &m_ranks.front();
-    for (const Rank& x : m_ranks)
+    const RankGroup::Rank* k = &m_group.ranks().front();
+    for (const RankGroup::Rank& x : m_group.ranks())
       if (!x.st.waiting.empty() || !x.st.running.empty()) {
         k = &x;
         break;
@@ -397,7 +268,7 @@ class Engine {
   }
   void finish(Sequence& s) {
     s.finish_s = m_t;
-    SchedState& st = m_ranks[m_rank_of[static_cast<size_t>(s.id)]].st;
+    SchedState& st = m_group.ranks()[m_rank_of[static_cast<size_t>(s.id)]].st;
     st.kv.release(s);
     st.running.erase(std::remove(st.running.begin(), st.running.end(), &s), st.running.end());
     ++m_finished;
@@ -411,13 +282,12 @@ class Engine {
 
   EngineLoad m_load;
   const GroupStepFn& m_step;
-  DpAttention::Dispatch m_dispatch;
+  RankGroup m_group;
   EngineFeatures m_features;
   IterationClock* m_clock;
-  std::vector<Rank> m_ranks;
   std::vector<Sequence> m_seqs;
   std::vector<size_t> m_rank_of;  // the rank each request was dispatched to
-  size_t m_next = 0, m_released = 0, m_finished = 0, m_rr = 0;
+  size_t m_next = 0, m_released = 0, m_finished = 0;
   double m_t = 0, m_kv_area = 0;
   EngineResult m_r;
 };
@@ -437,7 +307,7 @@ EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& 
                         std::int64_t kv_blocks, const StepTimeFn& step, const EngineFeatures& features,
                         IterationClock* clock) {
   check_engine_inputs(load, kv_blocks, features);
-  const GroupStepFn one = [&step](const std::vector<StepShape>& s) { return step(s.front()); };
+  const GroupStepFn one = one_rank(step);
   return Engine(reqs, load, {&sched}, kv_blocks, one, DpAttention::Dispatch::RoundRobin, features, clock).run();
 }
 

@@ -49,6 +49,7 @@ struct StepCost {
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
 // The step of a data-parallel attention group from each rank's own composition (an idle rank's is empty).
 using GroupStepFn = std::function<StepCost(const std::vector<StepShape>&)>;
+GroupStepFn one_rank(StepTimeFn step);  // a server of one rank: `step` of its composition
 StepShape shape_of(const Batch& b);
 
 // The chip's clock over a run (the power manager acting over time, sim/power/power_state.h): each
@@ -156,9 +157,8 @@ EngineResult run_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& 
                         IterationClock* clock = nullptr);
 
 // A data-parallel attention group's engine: one scheduler per rank (`scheds`, each its own KV cache of
-// `kv_blocks`), arrivals dispatched by `dp.dispatch`, every iteration timed by `step` from the ranks'
-// compositions (padded as a group: a CUDA graph only where every rank replays one, each rank's rows padded
-// to the graph of the largest rank's batch). One rank runs as run_engine does.
+// `kv_blocks`), arrivals dispatched by `dispatch`, every iteration the group's (RankGroup, rank_group.h)
+// timed by `step` from the ranks' compositions. One rank runs as run_engine does.
 EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load, const std::vector<Scheduler*>& scheds,
                               std::int64_t kv_blocks, const GroupStepFn& step, DpAttention::Dispatch dispatch,
                               const EngineFeatures& features = {}, IterationClock* clock = nullptr);

@@ -43,7 +43,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, through
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
-                                   kv_transfer, dp_attention, layout, power_manager)
+                                   kv_transfer, dp_attention, prefill_dp_attention, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp, overlap,
@@ -76,7 +76,7 @@ XPU_ROW_FIELDS(PowerLog, 176)
 XPU_ROW_FIELDS(KvTransferStats, 128)
 XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
-XPU_ROW_FIELDS(ServePoint, 784)
+XPU_ROW_FIELDS(ServePoint, 896)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

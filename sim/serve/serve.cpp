@@ -214,6 +214,22 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
 }
 
+DpAttentionStats dp_attention_stats(const DpBalance& b, std::int64_t iterations, double busy_s, const std::string& dispatch) {
+  DpAttentionStats d;
+  d.ranks = b.ranks;
+  d.dispatch = dispatch;
+  const double n = std::max<double>(1, static_cast<double>(iterations));
+  d.tokens_per_rank_mean = b.tokens_mean_sum / n;
+  d.tokens_per_rank_max = b.tokens_max_sum / n;
+  d.imbalance = b.tokens_mean_sum > 0 ? b.tokens_max_sum / b.tokens_mean_sum : 1;
+  d.requests_per_rank_mean = b.held_mean_sum / n;
+  d.requests_per_rank_max = b.held_max_sum / n;
+  d.wait_share = busy_s > 0 ? b.wait_s / busy_s : 0;
+  d.idle_rank_share = static_cast<double>(b.idle_rank_steps) / (n * std::max(1, b.ranks));
+  d.held_share = static_cast<double>(b.held_iterations) / n;
+  return d;
+}
+
 namespace {
 
 RequestSpec request_spec(const ServeOptions& o) {
@@ -318,7 +334,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const PowerSpec* ps = s.chip.power();
   std::optional<ManagedClock> clock;
   if (ps) clock.emplace(*ps, max_clock_ratio(s.chip));
-  const bool group = dp_attention_applies(s.sc);
+  const bool group = s.sc.dp_attention();
   RequestSpec rs = request_spec(s.opt);
   rs.rate = group ? s.opt.rate : s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
@@ -343,35 +359,22 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   run.peak = run.log.peak_w;
 }
 
-DpAttentionStats dp_stats(const EngineResult& er, const std::string& dispatch) {
-  DpAttentionStats d;
-  d.ranks = er.dp.ranks;
-  d.dispatch = dispatch;
-  const double n = std::max<double>(1, static_cast<double>(er.iterations));
-  d.tokens_per_rank_mean = er.dp.tokens_mean_sum / n;
-  d.tokens_per_rank_max = er.dp.tokens_max_sum / n;
-  d.imbalance = er.dp.tokens_mean_sum > 0 ? er.dp.tokens_max_sum / er.dp.tokens_mean_sum : 1;
-  d.requests_per_rank_mean = er.dp.held_mean_sum / n;
-  d.requests_per_rank_max = er.dp.held_max_sum / n;
-  d.wait_share = er.busy_s > 0 ? er.dp.wait_s / er.busy_s : 0;
-  d.idle_rank_share = static_cast<double>(er.dp.idle_rank_steps) / (n * std::max(1, er.dp.ranks));
-  d.held_share = static_cast<double>(er.dp.held_iterations) / n;
-  return d;
-}
-
 ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t requests) {
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
   ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
   if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
-  const bool group = dp_attention_applies(s.sc);
+  const bool group = s.sc.dp_attention();
   const int units = group ? 1 : s.sc.dp;  // servers run apart
   std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun{1, load, requests, {}, {}, {}, 0}}
                                        : replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
-  if (group) pt.dp_attention = dp_stats(runs.front().er, dp_dispatch_name(dp_dispatch(s.opt.dp_dispatch)));
+  if (group) {
+    const EngineResult& e = runs.front().er;
+    pt.dp_attention = dp_attention_stats(e.dp, e.iterations, e.busy_s, dp_dispatch_name(dp_dispatch(s.opt.dp_dispatch)));
+  }
   // Throughput: the replicas' rates added (each over its own makespan).
   double tok_s = 0, req_s = 0, tokens = 0, power = 0;
   EnergyBreakdown energy;
@@ -586,15 +589,12 @@ LayoutFigures layout_figures(const Scenario& s, bool overlap, bool experts) {
           overlap || s.two_batch_overlap, s.two_batch_overlap};
 }
 
-// Data-parallel attention with the experts over every rank (ep > tp): the groups step together.
-bool dp_attention_applies(const Scenario& sc) { return sc.dp > 1 && sc.ep > sc.tp; }
-
 namespace {
 // A policy name it does not know, or a policy where no data-parallel attention runs: refused before any simulation.
 void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& pools, const ServeOptions& opt) {
   dp_dispatch(opt.dp_dispatch);
-  const bool applies = pools ? dp_attention_applies(prefill_scenario(base, *pools)) || dp_attention_applies(decode_scenario(base, *pools))
-                             : dp_attention_applies(base);
+  const bool applies = pools ? prefill_scenario(base, *pools).dp_attention() || decode_scenario(base, *pools).dp_attention()
+                             : base.dp_attention();
   if (!opt.dp_dispatch.empty() && !applies)
     throw InputError("--dp-dispatch " + opt.dp_dispatch + ": a data-parallel attention controller's policy; it needs data-parallel "
                      "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run");
@@ -646,7 +646,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
           opt.step_cache ? opt.step_cache : std::make_shared<StepPartCache>()};
   r.replicas = base.dp;
   if (base.dp > 1 && !pools)
-    r.folding = base.ep > base.tp
+    r.folding = base.dp_attention()
                     ? "dp" + std::to_string(base.dp) + " attention groups with experts over all " + std::to_string(base.ep) +
                           " ranks: one scheduler per group, each with its own requests, KV cache and batch, fed by the controller (" +
                           dp_dispatch_name(dp_dispatch(opt.dp_dispatch)) + "); each iteration the slowest group's attention and per-rank kernels plus the MoE "

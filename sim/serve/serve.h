@@ -139,10 +139,14 @@ struct ServePoint {
   double host_bound_share = 0;        // share of the iterations whose time the host bounded
   double tokens_per_decode_step = 0;  // output tokens per sequence-step of decode (speculative: > 1)
   std::optional<KvTransferStats> kv_transfer;  // disaggregated serving only
-  std::optional<DpAttentionStats> dp_attention;  // colocated data-parallel attention only
+  // Data-parallel attention's groups: colocated serving's, or a disaggregated decode pool's (JSON dp_attention.decode).
+  std::optional<DpAttentionStats> dp_attention;
+  std::optional<DpAttentionStats> prefill_dp_attention;  // a disaggregated prefill pool's (JSON dp_attention.prefill)
   std::string layout;  // compare's unit frontier: the layout that served the point ("" elsewhere)
   PowerLog power_manager;  // what the power manager did over the busiest replica's run (time 0: not modelled)
 };
+// A run's balance figures (DpBalance) over its `iterations` and the group's `busy_s` (the sum of its iterations).
+DpAttentionStats dp_attention_stats(const DpBalance& b, std::int64_t iterations, double busy_s, const std::string& dispatch);
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
 
@@ -203,9 +207,6 @@ struct ServeResult {
 };
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& model, const Scenario& base, const ServeOptions& opt);
-// Whether `sc` runs data-parallel attention (dp > 1 with experts over more ranks than --tp): where
-// ServeOptions::dp_dispatch applies (serve refuses it given elsewhere).
-bool dp_attention_applies(const Scenario& sc);
 // --max-batch (compare's concurrency ceiling, and the scheduler's --max-seqs) and --max-seqs, each
 // given or not: checked (InputError naming the flag) and set; both with two values is refused.
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs);

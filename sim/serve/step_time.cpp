@@ -62,7 +62,7 @@ Scenario ChipStepTime::part_scenario(Part p, const std::vector<std::int64_t>& ar
     s.phase = Phase::Prefill;
     s.input_len = args[1];
   }
-  if (p == PrefillTokens) s.normal_all_to_all = true;
+  if (p == PrefillTokens || p == LocalTokens) s.normal_all_to_all = true;
   return s;
 }
 
@@ -79,6 +79,7 @@ Graph ChipStepTime::part_graph(Part p, const std::vector<std::int64_t>& args, co
                                                    n.op.label.find("experts.") != std::string::npos);
       return !head && !attention && !group_wide;
     }
+    if (p == LocalTokens) return !head && !attention && !(n.group == "moe" && n.op.kind == OpKind::AllToAll);
     if (p == Tokens || p == PrefillTokens) return !head && !attention;
     if (p == Head) return head;
     return attention;
@@ -163,8 +164,9 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
     // The Tokens part carries the hidden states between stages; the other parts stand for the same
     // hand-off and send only the sampled token ids (their latency).
     steps.token_bytes = static_cast<std::uint64_t>(args[0] * 4);
-    steps.stage_bytes = p == Tokens || p == PrefillTokens || p == Decode || p == RankTokens ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2)
-                                                                         : steps.token_bytes;
+    steps.stage_bytes = p == Tokens || p == PrefillTokens || p == Decode || p == RankTokens || p == LocalTokens
+                            ? static_cast<std::uint64_t>(args[0] * m_model.hidden * 2)
+                            : steps.token_bytes;
     r = run_system_graphs(m_chip, *m_sys, m_model, s, steps);
   } else {
     r = run_step_graph(m_chip, std::move(whole), m_weight_bytes);
@@ -229,7 +231,7 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;
-  const bool normal_moe = (s.prefill_chunks > 0 || m_group_extend) && m_model.is_moe() && m_sc.ep > m_sc.tp;
+  const bool normal_moe = (s.prefill_chunks > 0 || m_group_extend) && m_model.is_moe() && m_sc.dp_attention();
   // Two-batch overlap of a decode-only iteration (with more than one sequence to split): one part,
   // attention included. A padded graph's dummy rows count as sequences that read one cached token.
   const bool joint = m_sc.two_batch_overlap && m_mb > 1 && s.decode_seqs > 0 && s.prefill_chunks == 0 && s.verify_seqs == 0 &&
@@ -240,17 +242,27 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   } else if (s.tokens() > 0) {
     c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
   }
-  // In a group of uneven ranks (group()): the MoE's group-wide share at the ranks' mean tokens in place of
-  // this rank's own (the tokens part less its per-rank kernels, at each).
-  if (m_group_tokens >= 0 && static_cast<double>(s.tokens()) != m_group_tokens) {
+  // In a group of uneven ranks (group()): the MoE's group-wide share in place of this rank's own (the
+  // difference of two parts at each count). The expert GEMMs' rows come from every rank: at the ranks' mean
+  // tokens. DeepEP's normal all-to-alls (any rank with prompt work) carry each rank's own tokens and end when
+  // the largest sender's (dispatch) and receiver's (combine: its own tokens back) are through: at the largest
+  // rank's tokens. The low-latency ones of a decode iteration stay at the mean with the GEMMs.
+  if (m_group_tokens >= 0) {
     const Part whole = normal_moe ? PrefillTokens : Tokens;
-    auto moe_share = [&](double tokens, double w) {
+    const double own = static_cast<double>(s.tokens());
+    auto share = [&](Part with, Part without, double tokens, double w) {
       if (tokens <= 0) return;
-      c = blend(c, 1, interpolated(whole, {tokens / mb}), w);
-      c = blend(c, 1, interpolated(RankTokens, {tokens / mb}), -w);
+      c = blend(c, 1, interpolated(with, {tokens / mb}), w);
+      c = blend(c, 1, interpolated(without, {tokens / mb}), -w);
     };
-    moe_share(m_group_tokens, 1);
-    moe_share(static_cast<double>(s.tokens()), -1);
+    if (normal_moe && m_group_most > m_group_tokens) {
+      share(LocalTokens, RankTokens, m_group_tokens, 1);  // expert GEMMs (and the MoE's other group-wide kernels)
+      share(whole, LocalTokens, m_group_most, 1);         // the all-to-alls
+      share(whole, RankTokens, own, -1);
+    } else if (own != m_group_tokens) {
+      share(whole, RankTokens, m_group_tokens, 1);
+      share(whole, RankTokens, own, -1);
+    }
   }
   if (grid_tokens_only) m_interpolate = false;
   if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
@@ -317,10 +329,13 @@ StepCost ChipStepTime::group(const std::vector<StepShape>& ranks) {
   if (std::all_of(ranks.begin(), ranks.end(), [&](const StepShape& r) { return r == ranks.front(); })) return (*this)(ranks.front());
   struct GroupMode {  // restored however compose leaves
     ChipStepTime& t;
-    ~GroupMode() { t.m_group_tokens = -1, t.m_group_extend = false; }
+    ~GroupMode() { t.m_group_tokens = -1, t.m_group_most = 0, t.m_group_extend = false; }
   } mode{*this};
   double tokens = 0;
-  for (const StepShape& r : ranks) tokens += static_cast<double>(r.tokens()), m_group_extend = m_group_extend || r.prefill_chunks > 0;
+  for (const StepShape& r : ranks) {
+    tokens += static_cast<double>(r.tokens()), m_group_most = std::max(m_group_most, static_cast<double>(r.tokens()));
+    m_group_extend = m_group_extend || r.prefill_chunks > 0;
+  }
   m_group_tokens = tokens / static_cast<double>(ranks.size());
   std::vector<StepCost> each;
   for (const StepShape& r : ranks) {

@@ -71,9 +71,11 @@ class ChipStepTime {
   // per-rank kernels (RankTokens: projections, norms, router, shared experts, TP collectives). An idle
   // rank runs only that share (its empty batch joins the all-to-alls). The slowest rank sets the step
   // (the all-to-alls end when its tokens are in); rank_wait_s is the others' mean wait. DeepEP's normal
-  // kernels where any rank has prompt work (SGLang gathers is_extend_in_batch). It ignores that a rank
-  // with more tokens also sends more in a prefill's dispatch (sized at the mean) and that a rank's
-  // expert load depends on which ranks' tokens route to it (uniform over ranks, as the part assumes).
+  // kernels where any rank has prompt work (SGLang gathers is_extend_in_batch); their all-to-alls are
+  // sized per rank: each rank sends its own tokens (and receives them back in the combine), so the
+  // largest rank's tokens set them (the slowest sender), the expert GEMMs staying at the mean. It
+  // ignores that a rank's expert load depends on which ranks' tokens route to it (uniform over ranks,
+  // as the part assumes).
   StepCost group(const std::vector<StepShape>& ranks);
   // The layout screen's cost of a composition: the tokens part (the per-token kernels, the costliest
   // part, simulated at the layout's whole token budget in prefill iterations) interpolated on the grid
@@ -117,7 +119,9 @@ class ChipStepTime {
   // and context, less the LM head (its own part).
   // RankTokens(T): the Tokens part's kernels that run on a rank's own T tokens, without the MoE's
   // all-to-alls and expert GEMMs (whose rows come from every rank of a data-parallel attention group).
-  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode, RankTokens };
+  // LocalTokens(T): the PrefillTokens part without the MoE's all-to-alls (the expert GEMMs kept), so that a
+  // group's all-to-alls and expert GEMMs can be taken at different tokens (group()).
+  enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode, RankTokens, LocalTokens };
   StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
   Scenario part_scenario(Part p, const std::vector<std::int64_t>& args) const;
   Graph part_graph(Part p, const std::vector<std::int64_t>& args, const Scenario& s, const RankPart& rank_part) const;
@@ -147,7 +151,7 @@ class ChipStepTime {
   int m_mb = 0;
   // group(): the ranks' mean tokens that the MoE's group-wide share is taken at (< 0: the composition's
   // own), and whether any rank of the group has prompt work (DeepEP's normal kernels for all).
-  double m_group_tokens = -1;
+  double m_group_tokens = -1, m_group_most = 0;  // and the largest rank's tokens
   bool m_group_extend = false;
   std::shared_ptr<StepPartCache> m_cache;
   std::map<std::pair<int, std::vector<std::int64_t>>, std::string> m_launches;  // attention_launches, by part and args

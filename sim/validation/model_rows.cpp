@@ -652,10 +652,52 @@ bool sustained_step_row(const ValidationRow& row, ValidationPoint& p, std::strin
   return true;
 }
 
+// SGLang's large-scale expert parallelism (rows "DeepSeek-V3 large-scale EP decode pool"): the decode pool of a
+// prefill/decode-disaggregated deployment measured alone, its ranks filled to the batch first (the prefill side
+// taken as unlimited, SGLang's slow-down of the decode loop while the KV caches arrive), so the row is one
+// decode step of the whole pool at that batch per rank and KV length: tokens per second per node. Shape:
+// N nodes of hgx-h100x8, EP (= tp1 x dp EP: data-parallel attention, experts over every rank), B sequences per
+// rank, KV the cached tokens of each, R redundant experts, TBO two-batch overlap. DeepSeek-V3's FP8 checkpoint:
+// weights and GEMM inputs fp8; the KV cache bf16 (SGLang's --kv-cache-dtype auto takes the model's dtype;
+// assumed, the row does not state it).
+bool ep_decode_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  if (row.workload.find("DeepSeek-V3 large-scale EP decode pool") == std::string::npos) return false;
+  auto f = parse_shape(row.shape);
+  for (const char* k : {"N", "EP", "B", "KV"})
+    if (!f.count(k)) return why = "decode pool shape '" + row.shape + "' without " + k, true;
+  const int nodes = static_cast<int>(f["N"]), ep = static_cast<int>(f["EP"]);
+  SystemContext sys{load_system("hgx-h100x8", {}, nodes)};
+  if (ep != sys.spec.ranks()) return why = strformat("EP%d on %d nodes of 8 GPUs: not one rank per GPU", ep, nodes), true;
+  Scenario s;
+  s.phase = Phase::Decode;
+  s.tp = 1, s.ep = ep, s.dp = ep;
+  s.batch = f["B"] * ep;
+  s.input_len = f["KV"];
+  s.output_len = 1;
+  s.redundant_experts = f.count("R") ? static_cast<int>(f["R"]) : 0;
+  s.two_batch_overlap = row.shape.find("TBO") != std::string::npos;
+  s.wdtype = s.adtype = DType::fp8;
+  s.kvdtype = DType::bf16;
+  const ModelConfig m = load_model("deepseek-v3");
+  s.validate(m);
+  auto chip = load_chip(sys.spec.chip);
+  ModelRunOptions o;
+  o.system = sys;
+  o.check_memory = true;
+  const ModelRunResult r = run_model(*chip, m, s, o);
+  p.chip = strformat("%s x%d", sys.spec.name.c_str(), nodes);
+  if (row.metric != "throughput" || row.unit != "tok/s/node")
+    return why = "decode pool metric '" + row.metric + "' in '" + row.unit + "' is not predicted (throughput in tok/s/node)", true;
+  p.predicted = static_cast<double>(s.batch) / r.tpot_s / nodes;
+  p.note = strformat("decode step %s, %.1f ms", s.layout_str().c_str(), r.tpot_s * 1e3);
+  why.clear();
+  return true;
+}
+
 }  // namespace
 
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  if (step_row(row, p, why) || sustained_step_row(row, p, why)) return why.empty();
+  if (step_row(row, p, why) || sustained_step_row(row, p, why) || ep_decode_row(row, p, why)) return why.empty();
   if (row.workload.find("sglang-jax") != std::string::npos) return sglang_jax_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) return jetstream_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("MLPerf") != std::string::npos) return mlperf_row(row, p, why);

@@ -75,7 +75,7 @@ TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
     inputs += reqs.back().input;
   }
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), {2, 3, 100000, 100000}, fake_step, fake_step,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), {2, 3, 100000, 100000}, one_rank(fake_step), one_rank(fake_step),
                                            bytes, fake_transfer);
   EXPECT_EQ(r.total.requests, 40);
   EXPECT_EQ(r.total.output_tokens, outputs);
@@ -109,7 +109,7 @@ TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   Scenario sc;
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
   std::vector<RequestDraw> reqs = {{100, 4, 0.5}};
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, vllm(), {1, 1, 1000, 1000}, fake_step, fake_step, bytes,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, vllm(), {1, 1, 1000, 1000}, one_rank(fake_step), one_rank(fake_step), bytes,
                                            fake_transfer);
   const double prefill = 1e-3 + 1e-5 * 100;
   const double transfer = 5e-3 + bytes(100) / 1e9;
@@ -133,7 +133,7 @@ TEST(Disagg, TheFrameworksHostWorkBindsEachPoolsIterations) {
   heavy.host_fixed_us = 0, heavy.host_us_per_request = 1e4;
   auto sched = [heavy] { return make_scheduler("vllm", heavy); };
   std::vector<RequestDraw> reqs = {{100, 4, 0.5}};
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, sched, {1, 1, 1000, 1000}, fake_step, fake_step,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Open, 0}, sched, {1, 1, 1000, 1000}, one_rank(fake_step), one_rank(fake_step),
                                            bytes, fake_transfer);
   const double transfer = 5e-3 + bytes(100) / 1e9;
   ASSERT_EQ(r.total.ttft_s.size(), 1u);
@@ -146,7 +146,7 @@ TEST(Disagg, RequestsOfOneTokenNeverLeaveThePrefillPool) {
   Scenario sc;
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
   std::vector<RequestDraw> reqs = {{64, 1, 0}, {64, 3, 0}};
-  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), {1, 2, 1000, 1000}, fake_step, fake_step, bytes,
+  DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), {1, 2, 1000, 1000}, one_rank(fake_step), one_rank(fake_step), bytes,
                                            fake_transfer);
   EXPECT_EQ(r.total.requests, 2);
   ASSERT_EQ(r.transfers.size(), 1u);
@@ -157,7 +157,7 @@ TEST(Disagg, AKvCacheTooSmallForARequestIsOneClearError) {
   std::vector<RequestDraw> reqs = {{4096, 8, 0}};
   auto bytes = [](std::int64_t t) { return static_cast<double>(t); };
   for (DisaggInstances small : {DisaggInstances{1, 1, 4, 1000}, DisaggInstances{1, 1, 1000, 4}})
-    EXPECT_THROW(run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), small, fake_step, fake_step, bytes, fake_transfer),
+    EXPECT_THROW(run_disagg_engine(reqs, {EngineLoad::Kind::Offline, 0}, vllm(), small, one_rank(fake_step), one_rank(fake_step), bytes, fake_transfer),
                  InputError);
 }
 

@@ -1,6 +1,7 @@
 // Data-parallel attention's group of schedulers (run_group_engine) and its step (ChipStepTime::group):
 // even ranks give the folded run of one rank, uneven ones no faster a step, a load-aware controller a
-// more even load than round robin, and one rank's prompt work holds the ranks that only decode.
+// more even load than round robin, and one rank's prompt work holds the ranks that only decode; a
+// disaggregated pool's groups step as colocated serving's do (run_disagg_engine over RankGroup).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "sim/base/error.h"
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/registry.h"
+#include "sim/serve/disagg.h"
 #include "sim/serve/engine.h"
 #include "sim/serve/scheduler.h"
 #include "sim/serve/serve.h"
@@ -147,6 +149,47 @@ TEST(DpAttention, RanksWithoutRequestsRunIdleBatches) {
   EXPECT_GT(group.dp.wait_s, 0);
 }
 
+// Decode requests for a disaggregated run: eight prompts of 100 tokens, each `outputs[i]` tokens long.
+std::vector<RequestDraw> answers(const std::vector<std::int64_t>& outputs) {
+  std::vector<RequestDraw> v;
+  for (std::int64_t o : outputs) v.push_back({100, o, 0});
+  return v;
+}
+double fixed_transfer(const KvTransfer&) { return 2e-3; }
+double no_bytes(std::int64_t t) { return static_cast<double>(t); }
+
+// A disaggregated decode pool of four one-rank replicas in one data-parallel attention group: loaded evenly
+// (every rank the same answers at the same time) it runs exactly as the four independent instances the pool
+// was before (the group's step is each rank's), with no rank waiting; the same answers split unevenly over
+// the ranks (the long ones on two ranks) take longer, and the short ranks wait for the long ones.
+TEST(DpAttention, DisaggregatedDecodeGroupEvenIsTheInstancesUnevenWaits) {
+  auto sched = [] { return make_scheduler("vllm", {}); };
+  const DisaggInstances apart{1, 4, 100000, 100000};
+  DisaggInstances group = apart;
+  group.decode_ranks = 4;
+  const std::vector<RequestDraw> even = answers({41, 41, 41, 41, 41, 41, 41, 41});
+  const DisaggEngineResult a = run_disagg_engine(even, {EngineLoad::Kind::Offline, 0}, sched, apart, one_rank(fake), one_rank(fake), no_bytes,
+                                                 fixed_transfer);
+  const DisaggEngineResult g = run_disagg_engine(even, {EngineLoad::Kind::Offline, 0}, sched, group, one_rank(fake), fake_group, no_bytes,
+                                                 fixed_transfer);
+  EXPECT_DOUBLE_EQ(g.total.makespan_s, a.total.makespan_s);
+  EXPECT_DOUBLE_EQ(percentile(g.total.tpot_s, 0.5), percentile(a.total.tpot_s, 0.5));
+  EXPECT_DOUBLE_EQ(percentile(g.total.ttft_s, 0.9), percentile(a.total.ttft_s, 0.9));
+  EXPECT_EQ(4 * g.decode_iterations, a.decode_iterations);
+  EXPECT_EQ(g.decode_dp.ranks, 4);
+  EXPECT_EQ(g.decode_dp.wait_s, 0);
+  EXPECT_DOUBLE_EQ(g.decode_dp.tokens_max_sum, g.decode_dp.tokens_mean_sum);
+  // Round robin places answer i on rank i mod 4: ranks 0 and 1 get the long ones (the same tokens in all).
+  const std::vector<RequestDraw> uneven = answers({71, 71, 11, 11, 71, 71, 11, 11});
+  const DisaggEngineResult u = run_disagg_engine(uneven, {EngineLoad::Kind::Offline, 0}, sched, group, one_rank(fake), fake_group,
+                                                 no_bytes, fixed_transfer);
+  EXPECT_EQ(u.total.output_tokens, g.total.output_tokens);
+  EXPECT_GT(u.total.makespan_s, g.total.makespan_s);
+  EXPECT_GT(u.decode_dp.wait_s, 0);
+  EXPECT_GT(u.decode_dp.tokens_max_sum, u.decode_dp.tokens_mean_sum);
+  EXPECT_GT(u.decode_dp.idle_rank_steps, 0);  // the short ranks idle once their answers are done
+}
+
 TEST(DpAttention, ControllerPoliciesAreNamedAsSglangNamesThem) {
   for (const char* name : {"round_robin", "shortest_queue", "minimum_tokens"}) EXPECT_STREQ(dp_dispatch_name(dp_dispatch(name)), name);
   EXPECT_THROW(dp_dispatch("least_loaded"), InputError);
@@ -215,6 +258,66 @@ TEST_F(DpAttentionStep, OneRankPrefillingHoldsTheDecodingRanks) {
   const StepCost lone = st.group(idle);
   EXPECT_GT(lone.time_s, 0);
   EXPECT_LT(lone.time_s, all_decode.time_s);
+}
+
+// The disaggregated decode pool's iterations on the chip model: each is ChipStepTime::group of the ranks'
+// own batches, the step colocated serving takes for those batches; where the ranks' batches differ it is
+// slower than the lightest rank's own step (what that replica took before, timed as if every rank ran its
+// batch), and the pool loaded unevenly takes longer than the even one with the same tokens to answer.
+TEST_F(DpAttentionStep, DisaggregatedDecodePoolStepsAsTheColocatedGroup) {
+  ChipStepTime st(*chip, m, sc, true, &*sys);
+  std::vector<std::pair<std::vector<StepShape>, double>> steps;
+  const GroupStepFn dstep = [&](const std::vector<StepShape>& ranks) {
+    const StepCost c = st.group(ranks);
+    steps.emplace_back(ranks, c.time_s);
+    return c;
+  };
+  auto sched = [] { return make_scheduler("vllm", {}); };
+  DisaggInstances pools{1, 8, 100000, 100000};
+  pools.decode_ranks = 8;
+  auto run = [&](std::int64_t answers_of, std::int64_t tokens) {
+    steps.clear();
+    return run_disagg_engine(answers(std::vector<std::int64_t>(static_cast<size_t>(answers_of), tokens)), {EngineLoad::Kind::Offline, 0},
+                             sched, pools, one_rank(fake), dstep, no_bytes, fixed_transfer);
+  };
+  // 144 tokens to answer: 16 answers of 9 (two on every rank), or 12 of 12 (round robin: two on ranks 0-3,
+  // one on ranks 4-7).
+  const DisaggEngineResult even = run(16, 9);
+  const DisaggEngineResult uneven = run(12, 12);
+  EXPECT_EQ(uneven.total.output_tokens, even.total.output_tokens);
+  EXPECT_GT(uneven.total.makespan_s, even.total.makespan_s);
+  int mixed = 0;
+  auto by_keys = [](const StepShape& a, const StepShape& b) { return a.decode_kv_sum < b.decode_kv_sum; };
+  for (const auto& [ranks, t] : steps) {
+    EXPECT_DOUBLE_EQ(t, st.group(ranks).time_s);
+    std::vector<StepShape> busy;
+    for (const StepShape& r : ranks)
+      if (r.decode_seqs > 0) busy.push_back(r);
+    if (busy.empty()) continue;
+    const StepShape light = *std::min_element(busy.begin(), busy.end(), by_keys);
+    const StepShape heavy = *std::max_element(busy.begin(), busy.end(), by_keys);
+    if (light.decode_seqs >= heavy.decode_seqs) continue;
+    ++mixed;
+    EXPECT_GT(t, st(light).time_s);
+  }
+  EXPECT_GT(mixed, 0);
+}
+
+// A prompt on one rank while the others idle, on a fabric slowed until the expert all-to-alls dominate:
+// DeepEP's normal dispatch carries each rank's own tokens and ends with the largest sender's, so the lone
+// prompt's all-to-alls cost what they cost with that prompt on every rank (sized at the ranks' mean they
+// would cost an eighth of it), while the expert GEMMs and the attention of the others stay off its step.
+TEST_F(DpAttentionStep, PromptDispatchIsSizedByTheLargestSender) {
+  sys.emplace(SystemContext{load_system("hgx-h100x8", {"scale_up.link.bandwidth=1GB/s"}, 1)});
+  ChipStepTime st(*chip, m, sc, false, &*sys);
+  StepShape prompt;
+  prompt.prefill_chunks = 1, prompt.prefill_tokens = prompt.prefill_kv_sum = 1024, prompt.logit_rows = 1;
+  std::vector<StepShape> lone(8, StepShape{});
+  lone[0] = prompt;
+  const double everywhere = st.group(std::vector<StepShape>(8, prompt)).time_s;
+  const double alone = st.group(lone).time_s;
+  EXPECT_LE(alone, everywhere);
+  EXPECT_GT(alone, 0.8 * everywhere);
 }
 
 }  // namespace
