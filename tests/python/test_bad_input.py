@@ -453,6 +453,12 @@ for tag, argv, names in [
 # '--tokens' is invalid", saying not what would work.
 for tag, v in BAD_INTS.items():
     case("serve-page-size-" + tag, SERVE + ["--scheduler", "sglang-jax", "--page-size=" + v], names=["--page-size"])
+# A page larger than the memory left was "no room for a KV cache ... (try a smaller --token-budget or --max-seqs)";
+# a --max-seqs above sglang-jax's attention-backend bound was quoted as that bound ("--max-seqs 1" for 100000).
+case("serve-page-size-over-memory", SERVE + ["--scheduler", "sglang-jax", "--input", "64", "--output", "16", "--page-size", "1000000000000"],
+     names=["--page-size 1000000000000", "one page", "expected a smaller --page-size"])
+case("serve-max-seqs-over-backend-bound", ["serve", "--chip", "tpu-v6e", "--scheduler", "sglang-jax", "--max-seqs", "100000", "--input", "128",
+                                           "--output", "8"], names=["--max-seqs 100000 sequences"])
 case("serve-page-size-other-scheduler", SERVE + ["--page-size", "16"], names=["--page-size 16", "--scheduler sglang-jax"])
 case("serve-cache-length-other-scheduler", SERVE + ["--cache-length", "512"], names=["--cache-length 512", "--scheduler jetstream"])
 case("serve-dp-dispatch-unknown", SERVE + ["--input", "64", "--output", "16", "--dp-dispatch", "foo"], names=["--dp-dispatch", "foo", "round_robin"])
