@@ -169,6 +169,13 @@ def test_session37_features_give_the_clis_numbers(cli):
                        "--input", "256", "--output", "16", "--concurrency", "4", "--requests", "8", "--format", "json").stdout)
     p = xpusim.serve(**serve)
     assert (c["throughput_tok_s"], c["ttft_s"], c["tpot_s"]) == (p["throughput_tok_s"], p["ttft_s"], p["tpot_s"])
+    dpa = ["--system", "hgx-h100x8", "--model", "mixtral-8x7b", "--tp", "1", "--ep", "8", "--dp", "8", "--scheduler", "sglang",
+           "--dp-dispatch", "minimum_tokens", "--concurrency", "16", "--requests", "32", "--input", "uniform:64:512", "--output", "16"]
+    c = json.loads(cli("serve", *dpa, "--format", "json").stdout)
+    p = xpusim.serve(system="hgx-h100x8", model="mixtral-8x7b", tp=1, ep=8, dp=8, scheduler="sglang", dp_dispatch="minimum_tokens",
+                     concurrency=16, requests=32, input="uniform:64:512", output=16)
+    assert (c["throughput_tok_s"], c["tpot_s"], c["folding"]) == (p["throughput_tok_s"], p["tpot_s"], p["folding"])
+    assert "(minimum_tokens)" in p["folding"]
     a2a = dict(tokens=256, hidden=7168, topk=8, experts=256)
     c = json.loads(cli("kernel", "alltoall", *[f for k, v in a2a.items() for f in ("--" + k, str(v))], "--format", "json").stdout)
     assert c["latency_s"] == xpusim.expert_exchange(**a2a)["latency_s"]
