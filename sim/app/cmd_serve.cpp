@@ -77,7 +77,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
   }
   so.scheduler = vm["scheduler"].as<std::string>();
-  so.dp_dispatch = vm.count("dp-dispatch") ? vm["dp-dispatch"].as<std::string>() : "";
+  if (vm.count("dp-dispatch")) dp_dispatch(so.dp_dispatch = vm["dp-dispatch"].as<std::string>());  // checked here: compare ran each unit with it
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
   set_token_limits(so, given("token-budget"), given("cache-length"), given("page-size"));

@@ -499,6 +499,9 @@ case("compare-study-dtype", ["compare", "--study", write("study-dtype.yaml", STU
 case("compare-tier-unreachable-study", ["compare", "--tiers", "20,9000", "--no-report"], names=["--tiers 9000", "llama-3.1-70b"], out=True)
 for tag, v in BAD_LOADS.items():
     case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)
+# An unknown controller policy ran every unit, each refusing it, and wrote a results folder of "did not run" rows.
+case("compare-dp-dispatch-unknown", COMPARE + ["--chips", "h100-sxm", "--dp-dispatch", "foo"], names=["--dp-dispatch", "foo", "round_robin"],
+     out=True)
 case("compare-rate-zero", COMPARE + ["--chips", "h100-sxm", "--rate", "0"], names=["--rate"], out=True)
 case("compare-prefix-hit", COMPARE + ["--chips", "h100-sxm", "--prefix-hit", "1.2"], names=["--prefix-hit"], out=True)
 case("compare-context", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY_MODEL, "--input", "500", "--output", "100",
