@@ -403,6 +403,9 @@ Scenario make_scenario(const ScenarioArgs& a) {
   s.routing = Routing::parse(a.routing);
   if (!a.fusion.empty()) s.fusion = FusionPolicy::parse(a.fusion);
   if (a.neuron_buckets != 0) {
+    if (a.neuron_buckets < 0)
+      throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": expected a number of positions of at least --input + " +
+                       "--output (" + std::to_string(a.input + a.output) + "), or 0 for exact shapes");
     if (a.neuron_buckets < a.input + a.output)
       throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": fewer positions than --input + --output (" +
                        std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");

@@ -79,8 +79,8 @@ int cmd_run(int argc, char** argv) {
   po::options_description o = run_cli_options();
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n\n"
-                    "       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n\n"
+                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n       xpusim run --chip a100-sxm --dtype bf16   (the A100 has no fp8)\n"
+                    "       xpusim run --chip trn2 --phase request --input 1000 --output 24 --neuron-buckets 2048\n\n"
                     "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"
                     "breakdown (collectives with their algorithm and share of the step) and the memory footprint per\n"
                     "device. On a system, every rank's kernels and collectives run in one simulation of the fabric.\n\n"))

@@ -77,7 +77,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     set_lengths_csv(so, vm["lengths-csv"].as<std::string>(), given);
   }
   so.scheduler = vm["scheduler"].as<std::string>();
-  so.dp_dispatch = vm.count("dp-dispatch") ? vm["dp-dispatch"].as<std::string>() : "";
+  if (vm.count("dp-dispatch")) dp_dispatch(so.dp_dispatch = vm["dp-dispatch"].as<std::string>());  // checked here: compare ran each unit with it
   auto given = [&](const char* f) { return vm.count(f) ? std::optional(vm[f].as<std::int64_t>()) : std::nullopt; };
   set_sequence_limits(so, given("max-batch"), given("max-seqs"));
   set_token_limits(so, given("token-budget"), given("cache-length"), given("page-size"));
@@ -150,7 +150,7 @@ int cmd_serve(int argc, char** argv) {
   if (parse_or_help(argc, argv, o, vm,
                     "usage: xpusim serve --chip C --model M --input I --output O --dtype D [--concurrency N[,N...] | --rate R]\n"
                     "                    [--scheduler " + scheduler_names_text("|", "|") + "] [--ttft-slo T] [--tpot-slo T]\n"
-                    "       xpusim serve --system hgx-h100x8 --tp 8 --model llama-3.1-70b --concurrency 1,8,64\n\n"
+                    "       xpusim serve --system hgx-h100x8 --tp 8 --model llama-3.1-70b --concurrency 1,8,64\n       xpusim serve --system hgx-h100x8 --model mixtral-8x7b --tp 1 --ep 8 --dp 8 --scheduler sglang --dp-dispatch shortest_queue --concurrency 32   (data-parallel attention: --ep = --tp x --dp)\n       xpusim serve --chip tpu-v6e --scheduler sglang-jax --page-size 128 --concurrency 16\n\n"
                     "Runs an inference server iteration by iteration (continuous batching, chunked prefill, paged KV\n"
                     "cache with admission and preemption) on the chip model: a closed loop of N users, Poisson arrivals\n"
                     "at R requests/s, or (neither) every request at once for offline throughput. Reports throughput,\n"

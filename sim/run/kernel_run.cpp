@@ -71,6 +71,12 @@ std::string collective_option_error(const std::string& what, const std::string& 
   if (option == "--chip")
     return "kernel " + op + ": --chip: a collective runs on a system of chips, not on one chip; give --system S " +
            "(xpusim list systems; the default is hgx-h100x8)";
+  // Boost's "the argument ('abc') for option '--tokens' is invalid": each typed option here takes an integer
+  // (--tokens, --hidden, --nodes, ...), so say so, as every other command's parser does.
+  const auto a = what.find("the argument ('"), b = what.find("') for option '"), c = what.find("' is invalid");
+  if (a != std::string::npos && b != std::string::npos && c != std::string::npos && a < b && b < c)
+    return what.substr(b + 15, c - b - 15) + " '" + what.substr(a + 15, b - a - 15) + "': expected an integer (see xpusim kernel " + op +
+           " --help)";
   return what + " (see xpusim kernel " + op + " --help)";
 }
 

@@ -35,6 +35,7 @@ StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenar
   if (sc.phase == Phase::Request)  // it ran a decode step under that name
     throw InputError("phase 'request': a session steps through one forward step (expected prefill or decode; "
                      "xpusim.run(phase='request') times a whole request)");
+  check_runs_weights(chip, sc.wdtype, sc.adtype);  // as run refuses them, not a GEMM's probe shape naming no flag
   const bool decode = sc.phase == Phase::Decode;
   Graph g = build_step_graph(model, sc, decode, decode ? sc.input_len + 1 : sc.input_len,
                              sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion()));

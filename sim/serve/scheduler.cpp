@@ -69,11 +69,12 @@ std::string scheduler_names_text(const std::string& sep, const std::string& last
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
   if (limits.cache_tokens < 0 || (limits.cache_tokens > 0 && name != "jetstream"))
-    throw InputError("--cache-length: KV tokens per decode slot, a positive number for --scheduler jetstream (its fixed slots); '" +
-                     name + "' allocates the KV cache by blocks");
+    throw InputError("--cache-length " + std::to_string(limits.cache_tokens) + ": KV tokens per decode slot of --scheduler jetstream " +
+                     "(its fixed slots); '" + name + "' allocates the KV cache by blocks (expected a positive number with " +
+                     "--scheduler jetstream, or no --cache-length)");
   if (limits.page_tokens < 0 || (limits.page_tokens > 0 && name != "sglang-jax"))
-    throw InputError("page size: KV tokens per page, a positive number for --scheduler sglang-jax (its --page-size); '" +
-                     name + "' sets its own KV block");
+    throw InputError("--page-size " + std::to_string(limits.page_tokens) + ": KV tokens per page of --scheduler sglang-jax; '" + name +
+                     "' sets its own KV block (expected a positive number with --scheduler sglang-jax, or no --page-size)");
   if (limits.token_budget < 0 || limits.max_seqs < 0)
     throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)");
   if (!(limits.host_fixed_us < 0 || std::isfinite(limits.host_fixed_us)) ||

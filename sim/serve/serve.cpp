@@ -538,12 +538,21 @@ namespace {
   std::string msg;
   // The weights fit and the largest iteration's activations (the scheduler's budget) take the rest: the
   // budget is named (check_fits would count a negative capacity), then a layout with room, if any.
+  // A page larger than the room left (sglang-jax's --page-size): the page, not the budget, is at fault.
+  const double page_bytes = mem.kv_bytes_per_token * static_cast<double>(mem.block_tokens);
+  if (mem.kv_blocks <= 0 && s.opt.limits.page_tokens > 0 && mem.kv_bytes >= mem.kv_bytes_per_token)
+    throw InputError("--page-size " + std::to_string(s.opt.limits.page_tokens) + ": one page of " + model.name + "'s KV cache takes " +
+                     format_bytes(page_bytes) + ", more than the " + format_bytes(mem.kv_bytes) + " left for it on " + s.chip.name() +
+                     " (expected a smaller --page-size)");
+  // The sequences whose logits sized the activations: those given (the scheduler may run fewer, as sglang-jax's
+  // attention backend bounds them; the message quoted that bound, "--max-seqs 1" for a given 100000).
+  const std::int64_t seqs = s.opt.limits.max_seqs > 0 ? s.opt.limits.max_seqs : sched.limits().max_seqs;
   const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
   const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
     if (by_iteration)
       throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (--token-budget " +
-                       std::to_string(sched.limits().token_budget) + " tokens, --max-seqs " + std::to_string(sched.limits().max_seqs) +
+                       std::to_string(sched.limits().token_budget) + " tokens, --max-seqs " + std::to_string(seqs) +
                        " sequences' logits) take " + format_bytes(mem.activation_bytes) + " beside weights of " + format_bytes(mem.weight_bytes) +
                        " in " + format_bytes(mem.capacity_bytes) + " (expected a smaller --token-budget or --max-seqs)");
     Scenario check = base;
@@ -556,7 +565,7 @@ namespace {
                runs_weights(s.chip, DType::fp4, DType::fp8),
                format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
                    " of activations for the scheduler's largest iteration: --token-budget " + std::to_string(sched.limits().token_budget) +
-                   ", --max-seqs " + std::to_string(sched.limits().max_seqs));
+                   ", --max-seqs " + std::to_string(seqs));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
                              (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +

@@ -447,6 +447,40 @@ for tag, argv, names in [
         ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft",
                               os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
     case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
+# Session 37's options (QA of issue 13/14/16): sglang-jax's --page-size, the data-parallel attention controller,
+# AWS Neuron's buckets and DeepEP's exchange alone. A page size on another scheduler named no value ("page size: ..."),
+# a negative bucket count was "fewer positions than --input + --output", and --tokens abc "the argument ('abc') for option
+# '--tokens' is invalid", saying not what would work.
+for tag, v in BAD_INTS.items():
+    case("serve-page-size-" + tag, SERVE + ["--scheduler", "sglang-jax", "--page-size=" + v], names=["--page-size"])
+# A page larger than the memory left was "no room for a KV cache ... (try a smaller --token-budget or --max-seqs)";
+# a --max-seqs above sglang-jax's attention-backend bound was quoted as that bound ("--max-seqs 1" for 100000).
+case("serve-page-size-over-memory", SERVE + ["--scheduler", "sglang-jax", "--input", "64", "--output", "16", "--page-size", "1000000000000"],
+     names=["--page-size 1000000000000", "one page", "expected a smaller --page-size"])
+case("serve-max-seqs-over-backend-bound", ["serve", "--chip", "tpu-v6e", "--scheduler", "sglang-jax", "--max-seqs", "100000", "--input", "128",
+                                           "--output", "8"], names=["--max-seqs 100000 sequences"])
+case("serve-page-size-other-scheduler", SERVE + ["--page-size", "16"], names=["--page-size 16", "--scheduler sglang-jax"])
+case("serve-cache-length-other-scheduler", SERVE + ["--cache-length", "512"], names=["--cache-length 512", "--scheduler jetstream"])
+case("serve-dp-dispatch-unknown", SERVE + ["--input", "64", "--output", "16", "--dp-dispatch", "foo"], names=["--dp-dispatch", "foo", "round_robin"])
+case("serve-dp-dispatch-no-dp-attention", SERVE + ["--input", "64", "--output", "16", "--dp-dispatch", "round_robin"], names=["--dp-dispatch round_robin", "--dp"])
+for tag, v, names in [("neg", "-1", ["--neuron-buckets -1: expected a number of positions", "or 0"]), ("abc", "abc", ["--neuron-buckets 'abc'", "integer"]),
+                      ("frac", "1.5", ["--neuron-buckets '1.5'", "integer"]), ("few", "8", ["--neuron-buckets 8", "--input + --output (17)"])]:
+    case("run-neuron-buckets-" + tag, ["run", "--chip", "trn2", "--model", TINY_MODEL, "--input", "16", "--neuron-buckets", v], names=names, out=True)
+case("run-neuron-buckets-gpu", ["run", "--chip", TINY_GPU, "--model", TINY_MODEL, "--input", "16", "--neuron-buckets", "4096"],
+     names=["--neuron-buckets", "trainium"], out=True)
+A2A = ["kernel", "alltoall", "--hidden", "7168", "--experts", "256", "--topk", "8"]
+for tag, v in BAD_INTS.items():
+    case("alltoall-tokens-" + tag, A2A + ["--tokens=" + v], out=True,
+         names=["--tokens '%s': expected an integer" % v] if tag in ("abc", "frac", "sci", "huge") else ["--tokens"])
+for flag, v in [("hidden", "abc"), ("topk", "1.5"), ("experts", "-8"), ("expert-groups", "3"), ("groups-per-token", "x")]:
+    case("alltoall-%s-%s" % (flag, v), A2A + ["--tokens", "64", "--" + flag, v], names=["--" + flag], out=True)
+case("alltoall-stage", A2A + ["--tokens", "64", "--stage", "forward"], names=["--stage", "forward"], out=True)
+case("alltoall-bytes-and-tokens", A2A + ["--tokens", "64", "--bytes", "1MiB"], names=["--bytes", "--tokens"], out=True)
+# fp8 on the A100 (no fp8 tensor cores) and an fp4 block other than NVFP4's 16 or MXFP4's 32.
+for cmd in (["run", "--model", TINY_MODEL, "--input", "16"], ["serve", "--model", TINY_MODEL, "--input", "16", "--output", "4"], ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64"]):
+    case("a100-fp8-" + cmd[0], cmd + ["--chip", "a100-sxm", "--dtype", "fp8"], names=["a100-sxm", "fp8", "bf16"], out=True)
+case("b200-fp4-scale-block", ["kernel", "gemm", "--chip", "b200", "--m", "64", "--n", "64", "--k", "64", "--dtype", "fp4",
+                              "--fp4-scale-block", "8"], names=["--fp4-scale-block 8", "16", "32"], out=True)
 COMPARE = ["compare", "--model", TINY_MODEL, "--input", "64", "--output", "16", "--max-batch", "4", "--no-report"]
 for tag, v in {"zero": "0", "neg": "-20", "abc": "fast", "empty": "", "list": "20,,50", "nan": "nan"}.items():
     case("compare-tiers-" + tag, COMPARE + ["--chips", "h100-sxm", "--tiers", v], names=["--tiers"], out=True)
@@ -465,6 +499,9 @@ case("compare-study-dtype", ["compare", "--study", write("study-dtype.yaml", STU
 case("compare-tier-unreachable-study", ["compare", "--tiers", "20,9000", "--no-report"], names=["--tiers 9000", "llama-3.1-70b"], out=True)
 for tag, v in BAD_LOADS.items():
     case("compare-concurrency-" + tag, COMPARE + ["--chips", "h100-sxm", "--concurrency=" + v], names=["--concurrency"], out=True)
+# An unknown controller policy ran every unit, each refusing it, and wrote a results folder of "did not run" rows.
+case("compare-dp-dispatch-unknown", COMPARE + ["--chips", "h100-sxm", "--dp-dispatch", "foo"], names=["--dp-dispatch", "foo", "round_robin"],
+     out=True)
 case("compare-rate-zero", COMPARE + ["--chips", "h100-sxm", "--rate", "0"], names=["--rate"], out=True)
 case("compare-prefix-hit", COMPARE + ["--chips", "h100-sxm", "--prefix-hit", "1.2"], names=["--prefix-hit"], out=True)
 case("compare-context", ["compare", "--chips", "h100-sxm,tpu-v6e", "--model", TINY_MODEL, "--input", "500", "--output", "100",

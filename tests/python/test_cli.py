@@ -571,3 +571,22 @@ def test_warm_up_flags_are_named_as_typed(cli):
                         "xpusim: error: --flush-gb -1: expected GB written before each call")):
         p = cli(*args, check=False)
         assert p.returncode == 2 and p.stderr.startswith(line) and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def test_help_examples_of_serve_and_run_run_as_printed(cli):
+    """--help that teaches (issue 14): serve's and run's --help show data-parallel attention with --dp-dispatch,
+    sglang-jax's --page-size, the A100 (no fp8) and AWS Neuron's --neuron-buckets, and every example without
+    placeholders runs as printed (they had none for session 37's options)."""
+    ran = []
+    for cmd in ("serve", "run"):
+        for line in cli(cmd, "--help").stdout.split("\n\n")[0].splitlines():
+            words = line.split("   (")[0].split()
+            if "xpusim" not in words or any(re.fullmatch(r"[A-Z]", w) for w in words) or any("[" in w for w in words):
+                continue
+            ran.append(" ".join(words[words.index("xpusim") + 1:]))
+            assert cli(*ran[-1].split(), "--format", "json").returncode == 0
+    for flag in ("--dp-dispatch shortest_queue", "--page-size 128", "--chip a100-sxm", "--neuron-buckets 2048"):
+        assert any(flag in r for r in ran), flag
+    gemm = [l for l in cli("kernel", "--help").stdout.splitlines() if "e.g. --chip b200" in l][0]
+    args = gemm.split("e.g. ")[1].split(" (")[0].split()
+    assert json.loads(cli("kernel", "gemm", *args, "--format", "json").stdout)["latency_s"] > 0

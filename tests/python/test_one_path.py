@@ -1,5 +1,6 @@
 """One simulation path: the CLI and the Python module give the same number for the same question."""
 import json
+import re
 
 import pytest
 
@@ -151,3 +152,54 @@ def test_run_and_serve_take_the_same_in_graph_collective_cost(cli):
         tpots[bool(overlay)] = ran["tpot_s"]
     # The step's 82 collectives (embedding, 2 x 40 layers' all-reduces, the logits' all-gather), 50 us more each
     assert tpots[True] - tpots[False] == pytest.approx(82 * 50e-6, rel=1e-3)
+
+
+def test_session37_features_give_the_clis_numbers(cli):
+    """QA of session 37's features (issue 16, one path): the A100's sm80 GEMM, the B200's NVFP4/MXFP4 GEMMs,
+    sglang-jax's --page-size and DeepEP's exchange alone are the same numbers through Python as through the CLI."""
+    for chip, dims, flags in [("a100-sxm", dict(m=1024, n=1024, k=1024, dtype="bf16"), []),
+                              ("b200", dict(m=1024, n=2048, k=4096, dtype="fp4", fp4_scale_block=32), ["--fp4-scale-block", "32"])]:
+        c = json.loads(cli("kernel", "gemm", "--chip", chip, "--m", str(dims["m"]), "--n", str(dims["n"]), "--k", str(dims["k"]),
+                           "--dtype", dims["dtype"], *flags, "--format", "json").stdout)
+        p = xpusim.kernel("gemm", chip=chip, **dims)
+        assert (c["latency_s"], c["transactions"]) == (p["latency_s"], p["transactions"]), chip
+    serve = dict(model="llama-3.1-8b", chip="tpu-v6e", scheduler="sglang-jax", page_size=64, input=256, output=16,
+                 concurrency=4, requests=8)
+    c = json.loads(cli("serve", "--model", "llama-3.1-8b", "--chip", "tpu-v6e", "--scheduler", "sglang-jax", "--page-size", "64",
+                       "--input", "256", "--output", "16", "--concurrency", "4", "--requests", "8", "--format", "json").stdout)
+    p = xpusim.serve(**serve)
+    assert (c["throughput_tok_s"], c["ttft_s"], c["tpot_s"]) == (p["throughput_tok_s"], p["ttft_s"], p["tpot_s"])
+    dpa = ["--system", "hgx-h100x8", "--model", "mixtral-8x7b", "--tp", "1", "--ep", "8", "--dp", "8", "--scheduler", "sglang",
+           "--dp-dispatch", "minimum_tokens", "--concurrency", "16", "--requests", "32", "--input", "uniform:64:512", "--output", "16"]
+    c = json.loads(cli("serve", *dpa, "--format", "json").stdout)
+    p = xpusim.serve(system="hgx-h100x8", model="mixtral-8x7b", tp=1, ep=8, dp=8, scheduler="sglang", dp_dispatch="minimum_tokens",
+                     concurrency=16, requests=32, input="uniform:64:512", output=16)
+    assert (c["throughput_tok_s"], c["tpot_s"], c["folding"]) == (p["throughput_tok_s"], p["tpot_s"], p["folding"])
+    assert "(minimum_tokens)" in p["folding"]
+    a2a = dict(tokens=256, hidden=7168, topk=8, experts=256)
+    c = json.loads(cli("kernel", "alltoall", *[f for k, v in a2a.items() for f in ("--" + k, str(v))], "--format", "json").stdout)
+    assert c["latency_s"] == xpusim.expert_exchange(**a2a)["latency_s"]
+
+
+def test_python_refuses_bad_keywords_of_session37_features_naming_key_and_value():
+    """Python's own parsing of these keywords: int() took expert_exchange(tokens=1.5) as 1 and raised a bare
+    ValueError on tokens="abc"; kernel("alltoall", tokens=...) ran the one-chip op and refused --tokens as
+    "not an argument of alltoall", where `xpusim kernel alltoall --tokens` is DeepEP's exchange on a system;
+    a model Session with fp8 on the A100 named a GEMM's probe shape, not the dtype run names; Session(chipp=...)
+    did not name the keyword."""
+    for key, value in [("tokens", 1.5), ("tokens", "abc"), ("hidden", True), ("nodes", "x")]:
+        with pytest.raises(xpusim.InputError, match="^%s=%r: expected an integer$" % (key, value)):
+            xpusim.expert_exchange(**{"tokens": 64, key: value})
+    with pytest.raises(xpusim.InputError, match=r"^collective\b|nodes='x': expected an integer"):
+        xpusim.collective("allreduce", nodes="x")
+    with pytest.raises(xpusim.InputError, match=r"kernel 'alltoall' with .*tokens=.*xpusim.expert_exchange"):
+        xpusim.kernel("alltoall", tokens=64, hidden=7168, topk=8, experts=256)
+    with pytest.raises(xpusim.InputError, match=r"^weights fp8 with activations fp8 \(--dtype/--wdtype/--adtype\): a100-sxm: "):
+        xpusim.Session(chip="a100-sxm", model="llama-3.1-8b", dtype="fp8")
+    with pytest.raises(ValueError, match=r"kernel=<op>.*model=<name>; got chipp='a100-sxm'"):
+        xpusim.Session(chipp="a100-sxm")
+    for kw, text in [(dict(page_size=0), "--page-size must be positive, got 0"),
+                     (dict(page_size=1.5), "--page-size '1.5': expected an integer"),
+                     (dict(dp_dispatch="foo"), "--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got 'foo'")]:
+        with pytest.raises(xpusim.InputError, match=re.escape(text)):
+            xpusim.serve(scheduler="sglang-jax", concurrency=1, requests=4, **kw)

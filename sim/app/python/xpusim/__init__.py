@@ -15,6 +15,7 @@ fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the comma
 """
 import inspect as _inspect
 import json as _json
+import re as _re
 
 from . import _xpusim
 
@@ -58,8 +59,25 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, aft
     nominal peak), clock_mhz and clock_ratio (the clock it ran at), transactions, bytes, bandwidth_Bps,
     utilization, kernels, power, ...
     """
+    system_keys = sorted(dims.keys() & {"system", "nodes", "tokens", "hidden", "topk", "experts", "algo", "proto"})
+    if op in _COLLECTIVES and system_keys:  # `xpusim kernel alltoall --tokens ...` is a system's collective; here it was refused as
+        raise InputError("kernel %r with %s: a collective on a system of chips, as `xpusim kernel %s` runs it, is "  # "not an argument"
+                         "xpusim.collective(%r, system=..., bytes=...) or, with tokens, xpusim.expert_exchange(tokens=..., "
+                         "hidden=..., topk=..., experts=...)" % (op, ", ".join(k + "=" for k in system_keys), op, op))
     return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), _sets(set), functional, bool(sustained),
                                           -1.0 if after_runs is None else float(after_runs)))
+
+
+_COLLECTIVES = ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "sendrecv")
+
+
+def _int(key, value):
+    """A whole-number keyword as the CLI's flag reads it: int() took tokens=1.5 as 1 and tokens="abc" as a
+    ValueError naming no keyword."""
+    text = str(value)
+    if isinstance(value, bool) or not _re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+        raise InputError("%s=%r: expected an integer" % (key, value))
+    return int(text)
 
 
 def _sets(set):
@@ -225,7 +243,7 @@ def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto",
     """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
     json`): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions), algorithm, protocol,
     considered (each candidate's estimate), utilization per link class and per link."""
-    return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, int(nodes), _sets(set)))
+    return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, _int("nodes", nodes), _sets(set)))
 
 
 def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
@@ -237,9 +255,11 @@ def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, exper
     "deepep-ll" (low-latency), sized by the same functions as a model's step, under `routing` as `run`'s
     --routing ("uniform": the step's draw, its busiest rank receiving more; "even": the expected loads);
     the report's `expert` fields give the tokens the busiest rank receives and the bytes per token."""
-    return _json.loads(_xpusim.expert_exchange_json(system, _sets(set), int(nodes), int(tokens), int(hidden), int(topk),
-                                                    int(experts), int(expert_groups), int(groups_per_token),
-                                                    dispatch_dtype, stage, algo, routing))
+    return _json.loads(_xpusim.expert_exchange_json(system, _sets(set), _int("nodes", nodes), _int("tokens", tokens),
+                                                    _int("hidden", hidden), _int("topk", topk), _int("experts", experts),
+                                                    _int("expert_groups", expert_groups),
+                                                    _int("groups_per_token", groups_per_token), dispatch_dtype, stage, algo,
+                                                    routing))
 
 
 def system_config(system="hgx-h100x8", set=None, nodes=0):

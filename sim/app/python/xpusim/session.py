@@ -74,8 +74,9 @@ class Session:
 
     def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
-        if (kernel is None) == (model is None):
-            raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>")
+        if (kernel is None) == (model is None):  # a misspelt keyword (chipp=) was not named
+            raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
+                "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
         sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored
