@@ -644,6 +644,7 @@ FabricResult Fabric::result() const {
         }
     }
   r.stretch = m_stretch;
+  r.memory_bytes = m_impl->port_bytes;
   double total = to_seconds(m_end);
   for (size_t l = 0; l < m_links.size(); ++l) {
     r.link_busy.push_back(m_links[l]->busy_ticks());

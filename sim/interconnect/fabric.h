@@ -31,6 +31,9 @@ struct FabricResult {
   // Per vertex, per part of a PartProgram: its first operation's start and its last one's end.
   std::vector<std::vector<Tick>> part_start, part_end;
   std::vector<Tick> stretch;           // per vertex: time its kernels lost to collective memory traffic
+  // Per vertex: collective payload bytes through its memory (each send read once, each receive written
+  // once), the traffic that stretches its kernels above and that its memory's energy per byte prices.
+  std::vector<double> memory_bytes;
   Stats stats;                         // top.fabric.<link>.busy_s ... with unit and meaning
 };
 

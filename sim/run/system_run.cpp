@@ -467,8 +467,19 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
   }
   // One device over the whole step: rank 0, or with stages the mean of the stages' devices (their
   // power and energy differ: the embedding on the first, the LM head on the last).
+  // The collectives' payload through that device's memory (what each rank sends, read once, and receives,
+  // written once; fabric.cpp counts it for the kernels' memory contention) draws the chip's energy per DRAM
+  // byte too: without it a tensor-parallel step's collectives ran at static power alone, and the power
+  // manager gave the step's other kernels their energy (a TP2 B200 decode step at 90% of the clock where
+  // TP1 holds 78%). A lower bound: the reduction's read of the rank's own input and the output's write are
+  // not counted. Per iteration: the runtime ran `iterations` of them.
+  const double runs = tbo ? 1.0 : static_cast<double>(iterations);
   for (const RankStep& rs : ranks)
-    if (rs.role.tp == 0 && rs.role.dp == 0) step.events += rs.alone.events.scaled(static_cast<double>(M) / s.pp);
+    if (rs.role.tp == 0 && rs.role.dp == 0) {
+      step.events += rs.alone.events.scaled(static_cast<double>(M) / s.pp);
+      const size_t r = static_cast<size_t>(rs.role.rank);
+      if (r < rr.memory_bytes.size()) step.events.dram_bytes += rr.memory_bytes[r] / runs / s.pp;
+    }
   step.events.time_s = step.time_s;
   step.devices = s.devices();
   step.comm_pieces = rr.pieces;

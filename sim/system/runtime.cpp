@@ -254,6 +254,7 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   out.stretch = fr.stretch;
   for (size_t r = 0; r < work.devices.size(); ++r) {
     out.device_end.push_back(fr.vertex_end[r]);
+    out.memory_bytes.push_back(r < fr.memory_bytes.size() ? fr.memory_bytes[r] : 0.0);
     out.op_start.push_back(std::move(fr.part_start[r]));
     out.op_end.push_back(std::move(fr.part_end[r]));
   }

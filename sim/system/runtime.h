@@ -60,6 +60,7 @@ struct RuntimeResult {
   std::vector<std::vector<Tick>> op_start, op_end;  // per device, per StreamOp
   std::vector<std::string> algorithm;               // per collective call: "ring/ll128", "nvls/simple"
   std::vector<Tick> stretch;                        // per device: kernel time lost to collective traffic
+  std::vector<double> memory_bytes;                 // per device: collective payload bytes through its memory
   std::uint64_t pieces = 0, operations = 0;
   FabricResult fabric;                              // link statistics
 };

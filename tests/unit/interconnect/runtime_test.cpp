@@ -62,6 +62,25 @@ TEST(Runtime, InLineCollectiveTakesItsStandaloneTime) {
   EXPECT_FALSE(rr.algorithm.at(0).empty());
 }
 
+// What a collective moves through each chip's memory (what it sends, read once, and what it receives,
+// written once) comes back per device: the energy per DRAM byte prices it in a model step
+// (system_run.cpp). A 2-rank all-reduce of S bytes: each rank sends half and receives half in its
+// reduce-scatter and again in its all-gather (ring), or sends S to the switch and receives S reduced (NVLS):
+// 2S either way. A chip outside the communicator moves nothing.
+TEST(Runtime, CollectivePayloadThroughEachChipsMemory) {
+  SystemSpec s = load_system("hgx-h100x8");
+  const std::uint64_t bytes = 16 << 20;
+  SystemWork w;
+  w.collectives = {allreduce(bytes, {0, 1})};
+  for (int r = 0; r < 2; ++r) w.devices.push_back({kernel(10), coll(0), kernel(10)});
+  w.devices.push_back({kernel(10)});
+  RuntimeResult rr = run_system(s, w);
+  ASSERT_EQ(rr.memory_bytes.size(), 3u);
+  EXPECT_NEAR(rr.memory_bytes[0], 2.0 * bytes, 0.01 * bytes) << rr.algorithm.at(0);
+  EXPECT_DOUBLE_EQ(rr.memory_bytes[1], rr.memory_bytes[0]);
+  EXPECT_EQ(rr.memory_bytes[2], 0.0);
+}
+
 TEST(Runtime, OverlapHidesAnIndependentCollective) {
   SystemSpec s = load_system("hgx-h100x8");
   SystemWork w;
