@@ -94,7 +94,17 @@ std::string GemmTiling::str() const {
 
 namespace {
 
-int bk_for(DType d) { return std::max(16, static_cast<int>(128 / bytes_per_element(d))); }
+// Bytes an operand element takes in a shared-memory stage. The f8f6f4 tcgen05 MMAs (Blackwell) read sub-byte
+// operands unpacked, one byte per element: CUTLASS's sm100 builders stage fp6 (e2m3/e3m2) as
+// float_e2m3_unpacksmem_t / float_e3m2_unpacksmem_t, a byte in shared memory each (uint8_t smem allocation for
+// types under 8 bits), which TMA fills with its 16-byte padded copy from the packed tensor in global memory
+// (NVIDIA/cutlass include/cutlass/gemm/collective/builders/sm100_common.inl, "TmaInternalElementA"; CUTLASS
+// Blackwell functionality docs, "sub-byte data types ... designed for UMMA and TMA"). So an fp6 stage holds 1 byte
+// per element and its 128-byte swizzled rows 128 elements, while the loads from L2 and HBM carry the packed 0.75.
+// fp4 runs the block-scaled .kind::mxf4nvf4 MMAs, which read it packed (0.5 byte).
+double smem_bytes_per_element(DType d) { return d == DType::fp6 ? 1.0 : bytes_per_element(d); }
+
+int bk_for(DType d) { return std::max(16, static_cast<int>(128 / smem_bytes_per_element(d))); }
 
 // Block scales of fp4 operands. An fp4 operand carries one scale factor per op.fp4_scale_block consecutive K
 // elements: 16 with e4m3 scales (NVFP4; PTX ISA, tcgen05.mma `.kind::mxf4nvf4` with `.scale_vec::4X`), 32 with
@@ -120,8 +130,10 @@ double staged_bytes_per_element(DType d, const OpSpec& op) {
 constexpr int kBlockScaledMmaRows = 128;  // source: as above, M of every MXF4NVF4 shape per SM
 bool tile_rows_allowed(int bm, const OpSpec& op) { return op.dtype != DType::fp4 || bm == kBlockScaledMmaRows; }
 
+// A stage's shared memory: each operand at its shared-memory width (fp6 unpacked) plus its block scales.
 double stage_bytes(int bm, int bn, int bk, const OpSpec& op) {
-  return bm * bk * staged_bytes_per_element(op.dtype, op) + bk * bn * staged_bytes_per_element(op.wdtype, op);
+  auto smem = [&](DType d) { return staged_bytes_per_element(d, op) - bytes_per_element(d) + smem_bytes_per_element(d); };
+  return bm * bk * smem(op.dtype) + bk * bn * smem(op.wdtype);
 }
 
 // fp8 without fast accumulation on a chip whose tensor core accumulates fp8 products at reduced precision

@@ -175,6 +175,20 @@ TEST(GpuBlackwell, Fp4TilesKeep128RowsAndCarryTheirBlockScales) {
   EXPECT_THROW(bad.validate(), InputError);
 }
 
+// fp6 operands of Blackwell's f8f6f4 MMAs sit unpacked in shared memory (a byte each; CUTLASS's
+// float_e2m3_unpacksmem_t), so a stage's K depth is 128 elements as fp8's (it was 128 B / 0.75 B = 170, not a
+// multiple of the MMA's K of 32) and its shared memory counts a byte per element, while the operand reads from
+// L2 and HBM stay packed at 0.75 byte.
+TEST(GpuBlackwell, Fp6StagesUnpackedInSharedMemoryButReadPacked) {
+  const gpu::GpuSpec s = gpu_spec("b200.yaml");
+  const OpSpec op6 = gemm(4096, 4096, 4096, DType::fp6), op8 = gemm(4096, 4096, 4096, DType::fp8);
+  const gpu::GemmTiling t6 = gpu::choose_gemm_tiling(op6, s), t8 = gpu::choose_gemm_tiling(op8, s);
+  EXPECT_EQ(t6.bk % 32, 0) << t6.bk;
+  EXPECT_EQ(t6.bk, t8.bk);
+  const double tiles_n = std::ceil(4096.0 / t6.bn);
+  EXPECT_NEAR(operand_read_bytes(op6, s, t6, "A"), 4096.0 * 4096 * 0.75 * tiles_n, 4096.0 * tiles_n);
+}
+
 // The B200's block-scaled fp4 kernels (TensorRT-LLM's CUTLASS and trtllm-gen NVFP4 GEMMs, flashinfer's cutlass
 // backend, DeepGEMM) run whole tiles on a persistent grid: no split of K for fp4, while bf16 and fp8 GEMMs of the
 // same shape still split, and a preset whose library does split fp4 (sm.block_scaled_split_k) splits it too.
