@@ -668,6 +668,9 @@ bool ep_decode_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
   const int nodes = static_cast<int>(f["N"]), ep = static_cast<int>(f["EP"]);
   SystemContext sys{load_system("hgx-h100x8", {}, nodes)};
   if (ep != sys.spec.ranks()) return why = strformat("EP%d on %d nodes of 8 GPUs: not one rank per GPU", ep, nodes), true;
+  p.chip = strformat("%s x%d", sys.spec.name.c_str(), nodes);
+  if (row.metric != "throughput" || row.unit != "tok/s/node")
+    return why = "decode pool metric '" + row.metric + "' in '" + row.unit + "' is not predicted (throughput in tok/s/node)", true;
   Scenario s;
   s.phase = Phase::Decode;
   s.tp = 1, s.ep = ep, s.dp = ep;
@@ -685,9 +688,6 @@ bool ep_decode_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
   o.system = sys;
   o.check_memory = true;
   const ModelRunResult r = run_model(*chip, m, s, o);
-  p.chip = strformat("%s x%d", sys.spec.name.c_str(), nodes);
-  if (row.metric != "throughput" || row.unit != "tok/s/node")
-    return why = "decode pool metric '" + row.metric + "' in '" + row.unit + "' is not predicted (throughput in tok/s/node)", true;
   p.predicted = static_cast<double>(s.batch) / r.tpot_s / nodes;
   p.note = strformat("decode step %s, %.1f ms", s.layout_str().c_str(), r.tpot_s * 1e3);
   why.clear();
