@@ -10,6 +10,13 @@
 
 namespace xpu::gpu {
 
+namespace {
+// The K of one k-tile of a block-scaled GEMM, whose scale factors one tcgen05.cp pair moves into tensor memory:
+// 128 bytes (256 fp4), the K of every stage of the libraries' sm100 fp4 kernels (CUTLASS NVFP4 tiles x256, as
+// vLLM's nvfp4_scaled_mm_kernels.cu and TensorRT-LLM's t128x128x256 instantiate them; DeepGEMM's block_k).
+constexpr double kBlockScaleKTileBytes = 128;
+}  // namespace
+
 GpuMemory::GpuMemory(sc_core::sc_module_name name, const GpuSpec& spec)
     : MemoryTarget(name),
       m_spec(spec),
@@ -159,6 +166,10 @@ Timing Sm::time_of(const Instr& in) const {
         break;
       }
       cycles = std::max(executed / rate, smem);
+      // Block-scaled fp4 MMAs (tcgen05 .kind::mxf4nvf4): each k-tile's scale-factor copy into tensor memory waits
+      // for the previous k-tile's MMAs to complete (sm.block_scale_wait_cycles), once per 128 bytes of K.
+      if (in.dtype == DType::fp4 && m_spec.sm.block_scale_wait_cycles > 0)
+        cycles += m_spec.sm.block_scale_wait_cycles * std::ceil(in.k * bytes_per_element(DType::fp4) / kBlockScaleKTileBytes);
       break;
     }
     case TxKind::VectorOp: {

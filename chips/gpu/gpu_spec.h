@@ -40,6 +40,10 @@ struct SmSpec {
   bool stream_k = false;               // the GEMM library has hybrid stream-K kernels (kernels/common/stream_k.h)
   int stream_k_min_rows = 0;           // the library's stream-K kernels take block tiles of at least this many rows
   bool block_scaled_split_k = true;    // the library splits K of block-scaled (fp4) GEMMs as of the others
+  // Block-scaled (fp4) MMAs: tensor-pipe cycles per k-tile (128 bytes of K) in which the copy of the k-tile's
+  // scale factors into tensor memory (tcgen05.cp) waits for the previous k-tile's MMAs to complete, the scales
+  // being single-buffered in tensor memory and the tensor pipe in order (0: no wait).
+  double block_scale_wait_cycles = 0;
   double mma_efficiency = 1.0;         // calibration: sustained share of the MMA issue rate
   double mma_sync_fraction = 1.0;      // share of the tensor rate that warp-level mma.sync reaches (kMmaSync)
   int sub_partitions = 4;              // processing blocks per SM, each with its own warp scheduler and tensor core

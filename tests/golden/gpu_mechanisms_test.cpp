@@ -202,6 +202,28 @@ TEST(GpuBlackwell, BlockScaledFp4GemmsDoNotSplitK) {
   EXPECT_GT(gpu::choose_gemm_tiling(fp4, s).split_k, 1);
 }
 
+// sm.block_scale_wait_cycles: the libraries' block-scaled main loops copy each k-tile's scale factors into one
+// tensor-memory location right after the previous k-tile's MMAs, and the tensor pipe runs copies and MMAs in order
+// (NVIDIA/cutlass sm100_blockscaled_mma_warpspecialized.hpp; DeepGEMM sm100_fp4_gemm_1d1d.cuh), so a copy that waits
+// for those MMAs to complete holds the pipe once per 128 bytes of K. Off in b200.yaml (README "The block scales'
+// copy into tensor memory": the size is not published and the sourced upper bound, the MMAs' latency past their
+// issue interval, takes DeepGEMM's large MXFP4 rows out of their bound). Set, it slows a tensor-bound fp4 GEMM by
+// at most its k-tiles' waits and leaves bf16 untouched.
+TEST(GpuBlackwell, BlockScaleCopyWaitHoldsTheTensorPipePerKTile) {
+  EXPECT_EQ(gpu_spec("b200.yaml").sm.block_scale_wait_cycles, 0.0);
+  auto latency = [](const char* wait, const OpSpec& op) {
+    auto chip = load_chip("b200", {std::string("sm.block_scale_wait_cycles=") + wait});
+    return run_kernel(*chip, op, false, false).result.latency_s;
+  };
+  const OpSpec fp4 = gemm(4096, 4096, 4096, DType::fp4), bf16 = gemm(4096, 4096, 4096);
+  const double off = latency("0", fp4), on = latency("137", fp4);
+  // 512 tiles of 128x256 over 148 SMs: at most 4 per SM, 16 k-tiles each, 137 cycles a k-tile at no less than half
+  // the nominal clock.
+  EXPECT_GT(on - off, 0.5e-6);
+  EXPECT_LT(on - off, 4 * 16 * 137 / (0.5 * 1.86e9));
+  EXPECT_DOUBLE_EQ(latency("137", bf16), latency("0", bf16));
+}
+
 // Public B200 block-scaled and fp8 GEMM rows: DeepGEMM's MXFP4 GEMMs (PR #348) and vLLM's CUTLASS fp8 GEMMs
 // (PR #19566). The DeepGEMM rows run as its bench_kineto times them (an 8 GB flush before each call, the
 // profiler's kernel time) with the layout its host code picks (OpSpec::impl kDeepGemmImpl): on 2026-12-05 MAE
