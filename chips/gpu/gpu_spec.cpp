@@ -93,11 +93,7 @@ void describe(Params& p, GpuSpec& s) {
   p("sm.block_scaled_split_k", s.sm.block_scaled_split_k,
     "The GEMM library splits K of block-scaled fp4 GEMMs (split-K with a reduction kernel, or stream-K) "
     "as it does for bf16/fp8; false: those kernels run whole tiles on a persistent data-parallel grid", "true");
-  p("sm.block_scale_wait_cycles", s.sm.block_scale_wait_cycles,
-    "Block-scaled fp4 MMAs (tcgen05 .kind::mxf4nvf4): tensor-pipe cycles per k-tile of 128 bytes of K in which the "
-    "copy of that k-tile's scale factors from shared into tensor memory (tcgen05.cp) waits for the previous k-tile's "
-    "MMAs to complete: the libraries keep one copy of the scales in tensor memory and the tensor pipe runs its "
-    "copies and MMAs in order, so the MMAs of consecutive k-tiles do not overlap; 0 = no wait", "0");
+  p("sm.block_scale_wait_cycles", s.sm.block_scale_wait_cycles, "fp4 MMAs: tensor-pipe cycles per 128 B of K the scale copy waits", "0");
   p("sm.mma_efficiency", s.sm.mma_efficiency,
     "Calibration: sustained share of the tensor-core issue rate in a pipelined MMA main loop", "1.0");
   p("sm.mma_sync_fraction", s.sm.mma_sync_fraction,
