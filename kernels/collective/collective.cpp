@@ -196,6 +196,17 @@ void resolve_expert_all_to_all(const SystemSpec& spec, CollectiveRequest& r) {
   else r.forwarded_bytes = 0;
 }
 
+namespace {
+// An all-reduce between exactly two ranks of one node, by ring or by the two-rank tree (the same exchange:
+// each rank sends its half and receives the other's), on a system whose LL128 reaches a lower share of its
+// rate there (library.ring_ll128_pair_efficiency < 1).
+bool pair_all_reduce(const Topology& t, const CollectiveRequest& r, const std::string& algo) {
+  const SystemSpec& s = t.spec();
+  return s.ring_ll128_pair_efficiency < 1 && r.kind == CollKind::AllReduce && (algo == "ring" || algo == "tree") &&
+         t.ranks() == 2 && s.nodes == 1;
+}
+}  // namespace
+
 CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices) {
   const SystemSpec& s = t.spec();
   if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
@@ -310,6 +321,10 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     }
     starts.push_back(std::move(start));
   }
+  // A two-rank all-reduce with LL128 in one node runs at the system's measured share of the protocol's
+  // rate (library.ring_ll128_pair_efficiency); the library's own view (a given `slices`, its estimate)
+  // keeps the full rate, as NCCL's tuner does.
+  if (sliced && r.protocol == "ll128" && pair_all_reduce(t, r, r.algorithm)) b.program().wire_factor /= s.ring_ll128_pair_efficiency;
   return std::move(b.program());
 }
 
@@ -432,6 +447,11 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
     // not share (its LL bandwidth cap by host CPU, the tree's correction by size); where that table has
     // the algorithm, only the protocol it picks competes with the other algorithms.
     std::string tuned = nccl_protocol(t.spec(), r, protos, a);
+    // Two ranks on such a system: NCCL's tuner rates LL128 at the full rate there and keeps it over Simple
+    // for large messages too (NVIDIA/nccl PR #2343: AUTO picks Ring/LL128 from 32 MiB to 1 GiB on two
+    // B200s; assumed below 32 MiB as well, where LL128's lower step latency only widens its lead over Simple).
+    const bool no_simple = tuned.empty() && r.protocol == "auto" && pair_all_reduce(t, r, a) &&
+                           std::find(protos.begin(), protos.end(), "ll128") != protos.end();
     // Point-to-point sends take LL up to the library's threshold per peer, simple above it (NCCL's
     // addP2pToPlan), not by the collectives' tuning.
     if (const double ll = t.spec().p2p_ll_threshold.value(); coll::nccl_p2p_all_to_all(r, a) && ll > 0 && r.protocol == "auto") {
@@ -444,7 +464,7 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
       q.protocol = pr;
       double est = estimate_seconds(t, lower_collective(t, q, 1));
       best.considered.push_back({a + "/" + pr, est});
-      if (!tuned.empty() && pr != tuned) continue;
+      if ((!tuned.empty() && pr != tuned) || (no_simple && pr == "simple")) continue;
       if (best.estimate_s < 0 || est < best.estimate_s) best.algorithm = a, best.protocol = pr, best.estimate_s = est;
     }
   }

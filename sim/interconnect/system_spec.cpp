@@ -89,6 +89,9 @@ void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.copy_latency", s.copy_latency, "Device-memory latency a copying warp's round of loads waits for", "0 s");
   p("library.engine_bandwidth", s.engine_bandwidth, "Payload a chip's collective engine sends per second over all its "
     "channels and peers, whatever the links allow (DMA-driven libraries); 0: bounded by the links only", "0 B/s");
+  p("library.ring_ll128_pair_efficiency", s.ring_ll128_pair_efficiency, "Share of the LL128 protocol's modeled rate "
+    "that a ring all-reduce between exactly two ranks of one node reaches (the simulated program; the library's "
+    "estimate, by which it picks the protocol, keeps the full rate); 1: as any ring", "1");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
@@ -207,6 +210,8 @@ void describe(Params& p, SystemSpec& s) {
   p.require(!s.algorithms.empty(), "library.algorithms", "at least one algorithm");
   p.require(s.chunk_bytes.value() > 0, "library.chunk_bytes", "a positive size");
   p.require(s.channels > 0, "library.channels", "a positive count");
+  p.require(s.ring_ll128_pair_efficiency > 0 && s.ring_ll128_pair_efficiency <= 1, "library.ring_ll128_pair_efficiency",
+            "a share in (0, 1]");
   p.require(s.max_slices > 0, "library.max_slices", "a positive count");
   p.require(s.slots > 0, "library.slots", "a positive count");
   p.require(s.p2p_channels > 0, "library.p2p_channels", "a positive count");

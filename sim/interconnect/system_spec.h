@@ -102,6 +102,10 @@ struct SystemSpec {
   Bytes copy_bytes_per_warp;
   Seconds copy_latency;
   Bandwidth engine_bandwidth;            // per chip: payload its collective engine sends per second (0: links only)
+  // A ring all-reduce with the LL128 protocol between exactly two ranks of one node: the share of the
+  // protocol's modeled rate it reaches (1: as any ring). The simulated program runs at it; the library's
+  // own estimate, by which it picks the protocol, does not know it.
+  double ring_ll128_pair_efficiency = 1.0;
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
   int slots = 1;                         // buffer slots per network connection: slices in flight per stage

@@ -126,6 +126,9 @@ B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds
             "cause (README 'What a B200 NVFP4 serving step costs'): the decode attention (trtllm-gen, within 2% of "
             "vLLM PR #19825's B200 timings), the serving engine's CUDA-graph padding and host, the NVFP4 block "
             "scales' memory (now held: 1-5% fewer requests fit)")
+B200_TP2 = ("; at TP2 besides: its pure-decode iterations (up to 640 rows, 10.5 MB all-reduces) run TensorRT-LLM's own "
+            "two-shot all-reduce kernel (AUTO below the 16 MB workspace at two ranks), which the model runs as NCCL's "
+            "Ring/LL128 at the measured two-rank rate; no public two-rank B200 timing of that kernel was found")
 KNOWN_GAPS.update({
     # MLPerf v4.1 Llama-2-70B Offline on one B200 (a preview system; README "MLPerf Llama-2-70B Offline rows",
     # 2026-12-05): over-predicted as the TRB rows are, while the v4.1 H100/H200 rows of the same runner are +14.0%
@@ -133,8 +136,9 @@ KNOWN_GAPS.update({
     # 2048, max_num_tokens 3584), and its run generated 274.0 tokens per sample (11264.4 tok/s over 41.1075
     # samples/s in its log summary) against the 294.45 of MLCommons' reference taken for every MLPerf row.
     "MLP-B200": (0.29, "MLPerf v4.1 1x B200 Offline: " + B200_FP4),  # +26.0% after session 38's B200 memory-side power (+34.8% before)
-    "TRB-02": (0.34, "Llama-3.3-70B TP2 1000/1000: " + B200_FP4),  # +31.6% after session 38's B200 memory-side power (+36.1% before)
-    "TRB-06": (0.47, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4),  # +44.8% after session 38's B200 memory-side power (+48.4% before)
+    # TRB-02 (+31.6%) left the gaps on 2026-12-06 (+23.7%, branch trb39): two B200s' all-reduce by NCCL's Ring/LL128
+    # at the measured two-rank rate (README "The B200 TP2 rows and NCCL's two-rank LL128").
+    "TRB-06": (0.40, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +37.6% after trb39's two-rank LL128 (+44.8% before)
     "TRB-08": (0.29, "Llama-3.3-70B TP8 1024/2048: " + B200_FP4),  # +26.1% after session 34's NVFP4 block scales and L2 request coalescer (+25.8% before)
     "TRB-12": (0.30, "Llama-3.1-405B TP8 1024/2048: " + B200_FP4),  # +27.2% after session 34's NVFP4 block scales and L2 request coalescer (+27.2% before)
     # Session 36: the B200's l2.bandwidth went from an assumed 16 TB/s to Chips and Cheese's measured 16.8

@@ -47,10 +47,6 @@ const KnownFall kKnownFalls[] = {
     {"maia200-quads x8 allreduce oneshot/simple", 0.15,
      "the fabric's piece is the library's chunk (1 MiB on Maia): a 1 MiB message crosses the quads' shared uplinks "
      "as one piece and contends more coarsely than a 1.06 MiB one of two pieces (with 256 KiB pieces it does not fall)"},
-    {"dgx-b200x8 x2 allreduce tree/ll128", 0.05,
-     "4.25 -> 6 MiB: NCCL's tree/LL128 chunk rule leaves a larger chunk past its threshold, and fewer slices pay "
-     "fewer of the in-node pacing's waits (a slice waits for the previous one's delivery at each hop; NCCL keeps "
-     "8 slots)"},
     {"tpu-v5e-8 x8 allreduce torus/simple", 0.005, "64 -> 68 KiB: 0.2%, not explained yet"},
     {"tpu-v5e-8 x8 allreduce auto/auto", 0.005, "the library's choice there is torus/simple (above)"},
 };
