@@ -164,5 +164,6 @@ EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const Engine
                               const EngineFeatures& features = {}, IterationClock* clock = nullptr);
 
 double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
+double sorted_percentile(const std::vector<double>& v, double q);  // the same of `v` sorted ascending
 
 }  // namespace xpu
