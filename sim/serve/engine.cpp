@@ -116,6 +116,33 @@ double percentile(std::vector<double> v, double q) {
   return sorted_percentile(v, q);
 }
 
+double SampleRuns::max() const {
+  double m = m_runs.front().value;
+  for (const Run& r : m_runs) m = std::max(m, r.value);
+  return m;
+}
+
+double SampleRuns::percentile(double q) const {
+  if (m_size == 0) return 0;
+  std::vector<Run> v(m_runs);
+  std::sort(v.begin(), v.end(), [](const Run& a, const Run& b) { return a.value < b.value; });
+  const double pos = q * static_cast<double>(m_size - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(m_size - 1, lo + 1);
+  // The values at ranks lo and hi of the samples sorted one by one.
+  double at_lo = 0, at_hi = 0;
+  size_t seen = 0;
+  for (const Run& r : v) {
+    const size_t next = seen + static_cast<size_t>(r.count);
+    if (lo >= seen && lo < next) at_lo = r.value;
+    if (hi >= seen && hi < next) {
+      at_hi = r.value;
+      break;
+    }
+    seen = next;
+  }
+  return at_lo + (at_hi - at_lo) * (pos - static_cast<double>(lo));
+}
+
 double sorted_percentile(const std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   const double pos = q * static_cast<double>(v.size() - 1);

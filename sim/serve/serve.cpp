@@ -187,9 +187,9 @@ std::vector<OccupancySample> thin(const std::vector<OccupancySample>& v, size_t 
 }  // namespace
 
 namespace {
-// fill_metrics() with the samples' quantiles from sorted vectors (`ttft`, `tpot`, `itl`, `e2e`: er's, sorted).
+// fill_metrics() with the samples' quantiles from sorted vectors (`ttft`, `tpot`, `e2e`: er's, sorted).
 void fill_sorted(ServePoint& pt, const EngineResult& er, int devices, const std::vector<double>& ttft,
-                 const std::vector<double>& tpot, const std::vector<double>& itl, const std::vector<double>& e2e) {
+                 const std::vector<double>& tpot, const std::vector<double>& e2e) {
   pt.batch = er.max_running;
   pt.requests = er.requests;
   pt.iterations = er.iterations;
@@ -204,7 +204,7 @@ void fill_sorted(ServePoint& pt, const EngineResult& er, int devices, const std:
   pt.tpot_s = sorted_percentile(tpot, 0.5);
   pt.tpot_p90_s = sorted_percentile(tpot, 0.9);
   pt.tpot_p99_s = sorted_percentile(tpot, 0.99);
-  pt.itl_p50_s = sorted_percentile(itl, 0.5);
+  pt.itl_p50_s = er.itl_s.percentile(0.5);
   pt.e2e_p50_s = sorted_percentile(e2e, 0.5);
   // What one user sees while its answer streams: the median request's tokens per second after the first.
   pt.tok_s_per_user = pt.tpot_s > 0 ? 1.0 / pt.tpot_s : 0;
@@ -226,12 +226,12 @@ std::vector<double> sorted_copy(const std::vector<double>& v) {
 
 // One sorted copy of each sample (percentile() sorted a copy per quantile: the same order statistics).
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
-  fill_sorted(pt, er, devices, sorted_copy(er.ttft_s), sorted_copy(er.tpot_s), sorted_copy(er.itl_s), sorted_copy(er.e2e_s));
+  fill_sorted(pt, er, devices, sorted_copy(er.ttft_s), sorted_copy(er.tpot_s), sorted_copy(er.e2e_s));
 }
 
 void fill_metrics(ServePoint& pt, EngineResult&& er, int devices) {
-  for (std::vector<double>* v : {&er.ttft_s, &er.tpot_s, &er.itl_s, &er.e2e_s}) std::sort(v->begin(), v->end());
-  fill_sorted(pt, er, devices, er.ttft_s, er.tpot_s, er.itl_s, er.e2e_s);
+  for (std::vector<double>* v : {&er.ttft_s, &er.tpot_s, &er.e2e_s}) std::sort(v->begin(), v->end());
+  fill_sorted(pt, er, devices, er.ttft_s, er.tpot_s, er.e2e_s);
 }
 
 DpAttentionStats dp_attention_stats(const DpBalance& b, std::int64_t iterations, double busy_s, const std::string& dispatch) {
@@ -316,9 +316,10 @@ std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::
 EngineResult merge_replicas(std::vector<ReplicaRun>& runs) {
   if (runs.size() == 1 && runs.front().count == 1) {
     EngineResult& e = runs.front().er;
-    std::vector<double> ttft = std::move(e.ttft_s), tpot = std::move(e.tpot_s), e2e = std::move(e.e2e_s),
-                        itl = std::move(e.itl_s);
-    e.ttft_s.clear(), e.tpot_s.clear(), e.e2e_s.clear(), e.itl_s.clear();  // (a moved-from vector is valid but unspecified)
+    std::vector<double> ttft = std::move(e.ttft_s), tpot = std::move(e.tpot_s), e2e = std::move(e.e2e_s);
+    SampleRuns itl = std::move(e.itl_s);
+    e.ttft_s.clear(), e.tpot_s.clear(), e.e2e_s.clear();  // (a moved-from vector is valid but unspecified)
+    e.itl_s = SampleRuns();
     EngineResult m = e;
     m.ttft_s = std::move(ttft), m.tpot_s = std::move(tpot), m.e2e_s = std::move(e2e), m.itl_s = std::move(itl);
     return m;
@@ -346,9 +347,11 @@ EngineResult merge_replicas(std::vector<ReplicaRun>& runs) {
     servers += n;
     // Percentiles over every replica's requests: identical replicas are one copy, two kinds by count.
     const int copies = runs.size() == 1 ? 1 : r.count;
-    for (int k = 0; k < copies; ++k)
-      for (auto [to, from] : {std::pair{&m.ttft_s, &e.ttft_s}, {&m.tpot_s, &e.tpot_s}, {&m.e2e_s, &e.e2e_s}, {&m.itl_s, &e.itl_s}})
+    for (int k = 0; k < copies; ++k) {
+      for (auto [to, from] : {std::pair{&m.ttft_s, &e.ttft_s}, {&m.tpot_s, &e.tpot_s}, {&m.e2e_s, &e.e2e_s}})
         to->insert(to->end(), from->begin(), from->end());
+      m.itl_s.append(e.itl_s);
+    }
   }
   m.occupancy = runs.front().er.occupancy;
   m.host_wait_s = wait_share / servers * m.makespan_s;
