@@ -112,8 +112,39 @@ StepCost ManagedClock::run(const StepCost& nominal) {
 }
 
 double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
+  return sorted_percentile(v, q);
+}
+
+double SampleRuns::max() const {
+  double m = m_runs.front().value;
+  for (const Run& r : m_runs) m = std::max(m, r.value);
+  return m;
+}
+
+double SampleRuns::percentile(double q) const {
+  if (m_size == 0) return 0;
+  std::vector<Run> v(m_runs);
+  std::sort(v.begin(), v.end(), [](const Run& a, const Run& b) { return a.value < b.value; });
+  const double pos = q * static_cast<double>(m_size - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(m_size - 1, lo + 1);
+  // The values at ranks lo and hi of the samples sorted one by one.
+  double at_lo = 0, at_hi = 0;
+  size_t seen = 0;
+  for (const Run& r : v) {
+    const size_t next = seen + static_cast<size_t>(r.count);
+    if (lo >= seen && lo < next) at_lo = r.value;
+    if (hi >= seen && hi < next) {
+      at_hi = r.value;
+      break;
+    }
+    seen = next;
+  }
+  return at_lo + (at_hi - at_lo) * (pos - static_cast<double>(lo));
+}
+
+double sorted_percentile(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
   const double pos = q * static_cast<double>(v.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(v.size() - 1, lo + 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
@@ -190,7 +221,9 @@ class Engine {
     m_r.makespan_s = m_t;
     for (const RankGroup::Rank& k : m_group.ranks()) m_r.preemptions += k.st.preemptions;
     m_r.kv_mean = m_t > 0 ? m_kv_area / m_t : 0;
-    return m_r;
+    // Moved, not copied: an engine runs once (run_engine, run_group_engine build one for the call), and its
+    // per-token gaps alone are 8 bytes a token (a closed loop of 2,048 users: 8,192 requests, 16 MB).
+    return std::move(m_r);
   }
 
  private:

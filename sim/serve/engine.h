@@ -131,6 +131,39 @@ struct OccupancySample {
   std::int64_t running = 0, waiting = 0;
 };
 
+// A sample kept as runs of equal values in the order they came (a value and its count): the token gaps of one
+// iteration's decoding requests are mostly one value (each request's previous token came with the same
+// iteration), and a closed loop of 2,048 users streams 2 M of them (16 MB as plain doubles, 25 MB while the
+// vector doubled). Its percentiles are those of the plain sample, to the bit (the same ranks of the same
+// sorted values).
+class SampleRuns {
+ public:
+  void push_back(double v) {
+    if (!m_runs.empty() && m_runs.back().value == v) ++m_runs.back().count;
+    else m_runs.push_back({v, 1});
+    ++m_size;
+  }
+  void append(const SampleRuns& o) {
+    m_runs.insert(m_runs.end(), o.m_runs.begin(), o.m_runs.end());
+    m_size += o.m_size;
+  }
+  std::size_t size() const { return m_size; }
+  bool empty() const { return m_size == 0; }
+  std::size_t runs() const { return m_runs.size(); }
+  double front() const { return m_runs.front().value; }
+  double max() const;
+  // percentile() of the samples one by one: q in [0, 1], linear between ranks; 0 for none.
+  double percentile(double q) const;
+
+ private:
+  struct Run {
+    double value;
+    std::int64_t count;
+  };
+  std::vector<Run> m_runs;
+  std::size_t m_size = 0;
+};
+
 struct EngineResult {
   std::int64_t requests = 0, input_tokens = 0, output_tokens = 0, iterations = 0, preemptions = 0;
   std::int64_t kv_blocks = 0, block_tokens = 0, max_running = 0;
@@ -144,7 +177,8 @@ struct EngineResult {
   double host_bound_iterations = 0;        // iterations the host's time bounded (merged servers: see merge_replicas)
   double in_system_s = 0;                  // integral of requests in the system over time (Little's L x T)
   double kv_mean = 0, kv_peak = 0;         // time-weighted mean and peak share of KV blocks in use
-  std::vector<double> ttft_s, tpot_s, e2e_s, itl_s;  // per request (tpot: requests of 2+ tokens), per token gap
+  std::vector<double> ttft_s, tpot_s, e2e_s;  // per request (tpot: requests of 2+ tokens)
+  SampleRuns itl_s;                           // per token gap
   std::vector<OccupancySample> occupancy;  // one per iteration
   EnergyEvents events;                     // every iteration plus idle time
   DpBalance dp;                            // data-parallel attention's ranks (ranks 0: one scheduler)
@@ -164,5 +198,6 @@ EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const Engine
                               const EngineFeatures& features = {}, IterationClock* clock = nullptr);
 
 double percentile(std::vector<double> v, double q);  // q in [0, 1], linear between ranks; 0 for none
+double sorted_percentile(const std::vector<double>& v, double q);  // the same of `v` sorted ascending
 
 }  // namespace xpu

@@ -186,7 +186,10 @@ std::vector<OccupancySample> thin(const std::vector<OccupancySample>& v, size_t 
 }
 }  // namespace
 
-void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
+namespace {
+// fill_metrics() with the samples' quantiles from sorted vectors (`ttft`, `tpot`, `e2e`: er's, sorted).
+void fill_sorted(ServePoint& pt, const EngineResult& er, int devices, const std::vector<double>& ttft,
+                 const std::vector<double>& tpot, const std::vector<double>& e2e) {
   pt.batch = er.max_running;
   pt.requests = er.requests;
   pt.iterations = er.iterations;
@@ -195,14 +198,14 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.throughput_tok_s = er.makespan_s > 0 ? static_cast<double>(er.output_tokens) / er.makespan_s : 0;
   pt.throughput_tok_s_per_chip = pt.throughput_tok_s / devices;
   pt.requests_per_s = er.makespan_s > 0 ? static_cast<double>(er.requests) / er.makespan_s : 0;
-  pt.ttft_s = percentile(er.ttft_s, 0.5);
-  pt.ttft_p90_s = percentile(er.ttft_s, 0.9);
-  pt.ttft_p99_s = percentile(er.ttft_s, 0.99);
-  pt.tpot_s = percentile(er.tpot_s, 0.5);
-  pt.tpot_p90_s = percentile(er.tpot_s, 0.9);
-  pt.tpot_p99_s = percentile(er.tpot_s, 0.99);
-  pt.itl_p50_s = percentile(er.itl_s, 0.5);
-  pt.e2e_p50_s = percentile(er.e2e_s, 0.5);
+  pt.ttft_s = sorted_percentile(ttft, 0.5);
+  pt.ttft_p90_s = sorted_percentile(ttft, 0.9);
+  pt.ttft_p99_s = sorted_percentile(ttft, 0.99);
+  pt.tpot_s = sorted_percentile(tpot, 0.5);
+  pt.tpot_p90_s = sorted_percentile(tpot, 0.9);
+  pt.tpot_p99_s = sorted_percentile(tpot, 0.99);
+  pt.itl_p50_s = er.itl_s.percentile(0.5);
+  pt.e2e_p50_s = sorted_percentile(e2e, 0.5);
   // What one user sees while its answer streams: the median request's tokens per second after the first.
   pt.tok_s_per_user = pt.tpot_s > 0 ? 1.0 / pt.tpot_s : 0;
   pt.kv_mean = er.kv_mean;
@@ -212,6 +215,23 @@ void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
   pt.host_busy_share = er.makespan_s > 0 ? er.host_busy_s / er.makespan_s : 0;
   pt.host_bound_share = er.iterations > 0 ? er.host_bound_iterations / static_cast<double>(er.iterations) : 0;
   pt.tokens_per_decode_step = er.decode_steps > 0 ? static_cast<double>(er.decode_tokens) / static_cast<double>(er.decode_steps) : 0;
+}
+
+std::vector<double> sorted_copy(const std::vector<double>& v) {
+  std::vector<double> s(v);
+  std::sort(s.begin(), s.end());
+  return s;
+}
+}  // namespace
+
+// One sorted copy of each sample (percentile() sorted a copy per quantile: the same order statistics).
+void fill_metrics(ServePoint& pt, const EngineResult& er, int devices) {
+  fill_sorted(pt, er, devices, sorted_copy(er.ttft_s), sorted_copy(er.tpot_s), sorted_copy(er.e2e_s));
+}
+
+void fill_metrics(ServePoint& pt, EngineResult&& er, int devices) {
+  for (std::vector<double>* v : {&er.ttft_s, &er.tpot_s, &er.e2e_s}) std::sort(v->begin(), v->end());
+  fill_sorted(pt, er, devices, er.ttft_s, er.tpot_s, er.e2e_s);
 }
 
 DpAttentionStats dp_attention_stats(const DpBalance& b, std::int64_t iterations, double busy_s, const std::string& dispatch) {
@@ -290,8 +310,20 @@ std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::
 }
 
 // The whole layout's requests from its replicas' runs (the busiest replica's occupancy over time).
-EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
-  if (runs.size() == 1 && runs.front().count == 1) return runs.front().er;
+// One replica (or one data-parallel attention group): its samples are moved out of the run, which keeps its
+// other figures (run_point reads only those afterwards), rather than copied (a closed loop of 2,048 users held
+// its 2 M token gaps three times over: the run's, this copy and percentile()'s).
+EngineResult merge_replicas(std::vector<ReplicaRun>& runs) {
+  if (runs.size() == 1 && runs.front().count == 1) {
+    EngineResult& e = runs.front().er;
+    std::vector<double> ttft = std::move(e.ttft_s), tpot = std::move(e.tpot_s), e2e = std::move(e.e2e_s);
+    SampleRuns itl = std::move(e.itl_s);
+    e.ttft_s.clear(), e.tpot_s.clear(), e.e2e_s.clear();  // (a moved-from vector is valid but unspecified)
+    e.itl_s = SampleRuns();
+    EngineResult m = e;
+    m.ttft_s = std::move(ttft), m.tpot_s = std::move(tpot), m.e2e_s = std::move(e2e), m.itl_s = std::move(itl);
+    return m;
+  }
   EngineResult m;
   double wait_share = 0, busy_share = 0, bound_share = 0, servers = 0;
   for (const ReplicaRun& r : runs) {
@@ -315,9 +347,11 @@ EngineResult merge_replicas(const std::vector<ReplicaRun>& runs) {
     servers += n;
     // Percentiles over every replica's requests: identical replicas are one copy, two kinds by count.
     const int copies = runs.size() == 1 ? 1 : r.count;
-    for (int k = 0; k < copies; ++k)
-      for (auto [to, from] : {std::pair{&m.ttft_s, &e.ttft_s}, {&m.tpot_s, &e.tpot_s}, {&m.e2e_s, &e.e2e_s}, {&m.itl_s, &e.itl_s}})
+    for (int k = 0; k < copies; ++k) {
+      for (auto [to, from] : {std::pair{&m.ttft_s, &e.ttft_s}, {&m.tpot_s, &e.tpot_s}, {&m.e2e_s, &e.e2e_s}})
         to->insert(to->end(), from->begin(), from->end());
+      m.itl_s.append(e.itl_s);
+    }
   }
   m.occupancy = runs.front().er.occupancy;
   m.host_wait_s = wait_share / servers * m.makespan_s;

@@ -149,6 +149,9 @@ struct ServePoint {
 DpAttentionStats dp_attention_stats(const DpBalance& b, std::int64_t iterations, double busy_s, const std::string& dispatch);
 // The latency and throughput figures of a point from an engine run over `devices` chips.
 void fill_metrics(ServePoint& pt, const EngineResult& er, int devices);
+// The same from a result the caller no longer needs: its per-request and per-token samples are sorted in place
+// instead of in copies (the same figures).
+void fill_metrics(ServePoint& pt, EngineResult&& er, int devices);
 
 // A kernel of the serving report's decode step: its time per step (x runs), and for a collective the bytes per
 // rank (nccl-tests size) and the algorithm the library chose ("" and 0 for compute kernels).

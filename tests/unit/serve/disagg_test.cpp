@@ -101,7 +101,7 @@ TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
     EXPECT_LE(r.total.e2e_s[i], r.total.makespan_s);
   }
   // The second token waits for the transfer: the largest inter-token gap is at least the shortest transfer.
-  EXPECT_GE(*std::max_element(r.total.itl_s.begin(), r.total.itl_s.end()), 5e-3);
+  EXPECT_GE(r.total.itl_s.max(), 5e-3);
 }
 
 TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
@@ -118,7 +118,7 @@ TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   ASSERT_EQ(r.total.ttft_s.size(), 1u);
   EXPECT_NEAR(r.total.ttft_s[0], prefill, 1e-12);
   EXPECT_NEAR(r.total.e2e_s[0], prefill + transfer + decode, 1e-12);
-  EXPECT_NEAR(r.total.itl_s[0], transfer + 2e-3 + 1e-6 * 101, 1e-12);
+  EXPECT_NEAR(r.total.itl_s.front(), transfer + 2e-3 + 1e-6 * 101, 1e-12);
   EXPECT_NEAR(r.total.tpot_s[0], (transfer + decode) / 3, 1e-12);
   EXPECT_NEAR(r.total.makespan_s, 0.5 + prefill + transfer + decode, 1e-12);
 }
