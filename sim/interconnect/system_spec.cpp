@@ -122,12 +122,16 @@ void describe(Params& p, SystemSpec& s) {
     "none");
   describe_link(p, s.nic, "scale_out.nic.", "NIC port", false);
   describe_switch(p, s.net_switch, "scale_out.switch.");
-  std::string algos, protos;
+  std::string algos, protos, internode;
   p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
   p("library.expert_dispatch", s.expert_dispatch, "What runs an expert dispatch or combine on this system "
     "(`kernel alltoall --tokens`), named in its report (DeepEP on NVLink GPUs)", "expert all-to-all");
   p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
                                  "hierarchical, direct)");
+  p("library.internode_algorithms", internode, "Hierarchical all-reduce: algorithms its inter-node stage (one rank "
+    "per node) may run: ring (2(n-1) steps), mesh (reduce-scatter and all-gather to every peer at once: 2 steps), "
+    "oneshot (each rank's whole shard to every peer: 1 step), rdh (recursive halving then doubling: 2 log2 n steps, "
+    "n a power of two); the cheapest by closed form is taken", "ring");
   p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
   p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
   p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
@@ -162,6 +166,7 @@ void describe(Params& p, SystemSpec& s) {
   }
   s.algorithms = split_list(algos);
   s.protocols = split_list(protos);
+  s.internode_algorithms = split_list(internode);
   p.require(s.ring_cycles == "single" || s.ring_cycles == "disjoint", "library.ring_cycles", "single or disjoint");
   p.require(s.host_cpu == "amd" || s.host_cpu == "intel" || s.host_cpu == "other", "library.host_cpu",
             "amd, intel or other");
@@ -205,6 +210,10 @@ void describe(Params& p, SystemSpec& s) {
   for (const auto& pr : s.protocols)
     p.require(pr == "ll" || pr == "ll128" || pr == "simple", "library.protocols", "a list of ll, ll128, simple");
   p.require(!s.algorithms.empty(), "library.algorithms", "at least one algorithm");
+  p.require(!s.internode_algorithms.empty(), "library.internode_algorithms", "at least one algorithm");
+  for (const auto& a : s.internode_algorithms)
+    p.require(a == "ring" || a == "mesh" || a == "oneshot" || a == "rdh", "library.internode_algorithms",
+              "a list of ring, mesh, oneshot, rdh");
   p.require(s.chunk_bytes.value() > 0, "library.chunk_bytes", "a positive size");
   p.require(s.channels > 0, "library.channels", "a positive count");
   p.require(s.max_slices > 0, "library.max_slices", "a positive count");
