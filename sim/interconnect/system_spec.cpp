@@ -96,6 +96,20 @@ void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.p2p_channels", s.p2p_channels, "Channels per peer of point-to-point send/receive (all-to-all, pipeline "
                                             "hand-offs); each holds a buffer of chunk_bytes x slots per direction", "1");
 }
+// A hierarchical all-reduce's inter-node stage (kernels/collective/internode.cpp): the algorithms it may run.
+void describe_internode(Params& p, SystemSpec& s) {
+  std::string list;
+  p("library.internode_algorithms", list, "Hierarchical all-reduce: algorithms its inter-node stage (one rank per "
+    "node) may run: ring (2(n-1) steps), mesh (reduce-scatter and all-gather to every peer at once: 2 steps), "
+    "oneshot (each rank's whole shard to every peer: 1 step), rdh (recursive halving then doubling: 2 log2 n steps, "
+    "n a power of two); the cheapest by closed form is taken", "ring");
+  if (p.mode() == Params::Mode::Describe) return;
+  s.internode_algorithms = split_list(list);
+  p.require(!s.internode_algorithms.empty(), "library.internode_algorithms", "at least one algorithm");
+  for (const auto& a : s.internode_algorithms)
+    p.require(a == "ring" || a == "mesh" || a == "oneshot" || a == "rdh", "library.internode_algorithms",
+              "a list of ring, mesh, oneshot, rdh");
+}
 }  // namespace
 
 void describe(Params& p, SystemSpec& s) {
@@ -122,16 +136,12 @@ void describe(Params& p, SystemSpec& s) {
     "none");
   describe_link(p, s.nic, "scale_out.nic.", "NIC port", false);
   describe_switch(p, s.net_switch, "scale_out.switch.");
-  std::string algos, protos, internode;
+  std::string algos, protos;
   p("library.name", s.library, "Collective library whose choices are modeled (nccl, xla, neuron, maia)");
   p("library.expert_dispatch", s.expert_dispatch, "What runs an expert dispatch or combine on this system "
     "(`kernel alltoall --tokens`), named in its report (DeepEP on NVLink GPUs)", "expert all-to-all");
   p("library.algorithms", algos, "Algorithms the library may choose from (ring, tree, nvls, oneshot, twoshot, torus, "
                                  "hierarchical, direct)");
-  p("library.internode_algorithms", internode, "Hierarchical all-reduce: algorithms its inter-node stage (one rank "
-    "per node) may run: ring (2(n-1) steps), mesh (reduce-scatter and all-gather to every peer at once: 2 steps), "
-    "oneshot (each rank's whole shard to every peer: 1 step), rdh (recursive halving then doubling: 2 log2 n steps, "
-    "n a power of two); the cheapest by closed form is taken", "ring");
   p("library.protocols", protos, "Wire protocols: ll (8 B data + 8 B flag), ll128 (120 of 128 B), simple", "simple");
   p("library.launch_latency", s.launch_latency, "Once per collective: kernel launch and setup");
   p("library.network_launch_latency", s.network_launch_latency, "Once more per collective whose ranks span nodes "
@@ -147,6 +157,7 @@ void describe(Params& p, SystemSpec& s) {
   p("library.ring_cycles", s.ring_cycles, "How a ring inside one torus node runs: single (one ring through every "
     "rank) or disjoint (the torus' edge-disjoint cycles side by side, each both ways, as Neuron runs them)", "single");
   describe_library_costs(p, s);
+  describe_internode(p, s);
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
     const bool digits = d.size() <= 8 && d.find_first_not_of("0123456789") == std::string::npos;
@@ -166,7 +177,6 @@ void describe(Params& p, SystemSpec& s) {
   }
   s.algorithms = split_list(algos);
   s.protocols = split_list(protos);
-  s.internode_algorithms = split_list(internode);
   p.require(s.ring_cycles == "single" || s.ring_cycles == "disjoint", "library.ring_cycles", "single or disjoint");
   p.require(s.host_cpu == "amd" || s.host_cpu == "intel" || s.host_cpu == "other", "library.host_cpu",
             "amd, intel or other");
@@ -210,10 +220,6 @@ void describe(Params& p, SystemSpec& s) {
   for (const auto& pr : s.protocols)
     p.require(pr == "ll" || pr == "ll128" || pr == "simple", "library.protocols", "a list of ll, ll128, simple");
   p.require(!s.algorithms.empty(), "library.algorithms", "at least one algorithm");
-  p.require(!s.internode_algorithms.empty(), "library.internode_algorithms", "at least one algorithm");
-  for (const auto& a : s.internode_algorithms)
-    p.require(a == "ring" || a == "mesh" || a == "oneshot" || a == "rdh", "library.internode_algorithms",
-              "a list of ring, mesh, oneshot, rdh");
   p.require(s.chunk_bytes.value() > 0, "library.chunk_bytes", "a positive size");
   p.require(s.channels > 0, "library.channels", "a positive count");
   p.require(s.max_slices > 0, "library.max_slices", "a positive count");
