@@ -14,6 +14,30 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes);
 void lower_deepep(Builder& b, CollKind k, std::uint64_t bytes);
 
+// The inter-node stage of a hierarchical all-reduce (internode.cpp): one rank per node all-reducing a
+// buffer by Neuron's inter-node algorithms (internode-collective-comm.rst): ring, mesh, oneshot (its
+// single-step mesh), rdh (recursive halving and doubling, a power-of-two node count).
+struct InterNodeCost {
+  std::string algorithm;
+  int steps = 0;                 // dependent steps, each one hop across the network (0: cannot run)
+  double bytes_per_rank = 0;     // payload each rank sends
+  double messages_per_rank = 0;  // network messages each rank posts
+  double seconds = 0;            // closed form: each step's hop plus its bytes at the rate or its messages at the gap
+};
+bool internode_runs(const std::string& algorithm, int nodes);
+InterNodeCost internode_allreduce_cost(const std::string& algorithm, int nodes, double buffer_bytes, double hop_s,
+                                       double rate_Bps, double gap_s);
+// The cheapest of `candidates` by the closed form (ties: the first listed); steps 0 when none runs.
+InterNodeCost choose_internode(const std::vector<std::string>& candidates, int nodes, double buffer_bytes, double hop_s,
+                               double rate_Bps, double gap_s);
+// The same for `group` (one rank per node) on topology `t` with library.internode_algorithms: the hop is the
+// route's latencies and per-message overheads plus the library's `step`, the rate and gap the route's NIC's;
+// the ring where no listed algorithm runs on this many nodes.
+InterNodeCost choose_internode(const Topology& t, const std::vector<int>& group, double buffer_bytes, Tick step);
+// Adds `algorithm`'s phases for `group` on a buffer of `bytes` (each member's frontier in `f`).
+void internode_allreduce(Builder& b, const std::string& algorithm, const std::vector<int>& group, std::uint64_t bytes,
+                         Frontier& f);
+
 // The library's chunk per channel for a protocol: one buffer slot's data (chunk_bytes_ll, _ll128, else
 // chunk_bytes).
 double protocol_chunk(const SystemSpec& s, const std::string& protocol);

@@ -1,7 +1,8 @@
-// Hierarchical all-reduce across nodes (NCCL's NVLS-tree / tree-of-rings family): reduce-scatter
-// inside each node (NVLS where the switch reduces, else a ring), an all-reduce ring across nodes
-// between the chips of equal local rank (one rail each, 1/local of the buffer), then all-gather
-// inside each node. Inter-node traffic per chip is 2(N-1)/N of its 1/local shard.
+// Hierarchical all-reduce across nodes (NCCL's NVLS-tree / tree-of-rings family, Neuron's hierarchical):
+// reduce-scatter inside each node (NVLS where the switch reduces, else a ring), an all-reduce across
+// nodes between the chips of equal local rank (one rail each, 1/local of the buffer; a ring, or the
+// cheapest of library.internode_algorithms: internode.cpp), then all-gather inside each node. Inter-node
+// traffic per chip is 2(N-1)/N of its 1/local shard (the ring, mesh and RDH; (N-1) x it for oneshot).
 #include <algorithm>
 #include <cmath>
 
@@ -44,6 +45,14 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
           ? inter_node_messages(t, b.program().bytes, bytes, share(shard, static_cast<std::uint64_t>(nodes)))
           : 1;
   std::vector<int> inner = ring_order(t, 0);
+  // The inter-node stage's algorithm: the cheapest of library.internode_algorithms for one group's shard
+  // of the whole collective (every group is alike: one rank per node, the same route through its own
+  // NICs), chosen once per collective, as the library does, whatever its pipeline slices.
+  std::vector<int> first;
+  for (int n = 0; n < nodes; ++n) first.push_back(n * local + (inner[0] % local));
+  const double whole_shard = static_cast<double>(share(b.program().bytes, static_cast<std::uint64_t>(local)));
+  const std::string inter = choose_internode(t, first, whole_shard, b.step_latency()).algorithm;
+  b.program().internode = inter;
   for (int i = 0; i < local; ++i) {
     // The chips holding the same shard: position i of every node's ring order.
     std::vector<int> rail;
@@ -52,7 +61,7 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
     for (int v : rail) done[static_cast<size_t>(v)].clear();
     for (std::uint64_t p = 0; p < parts; ++p) {
       Frontier part = f;
-      b.ring(rail, share(shard, parts), 2 * (nodes - 1), +1, part);
+      internode_allreduce(b, inter, rail, share(shard, parts), part);
       for (int v : rail) {
         Deps& d = done[static_cast<size_t>(v)];
         d.insert(d.end(), part[static_cast<size_t>(v)].begin(), part[static_cast<size_t>(v)].end());

@@ -34,6 +34,7 @@ struct CommOp {
 struct CommProgram {
   std::vector<std::vector<CommOp>> ops;  // per topology vertex
   std::string collective, algorithm, protocol;
+  std::string internode;                 // hierarchical: the algorithm of its inter-node stage
   double wire_factor = 1.0;              // bytes on the wire per payload byte (protocol framing)
   std::uint64_t bytes = 0;               // the collective's size (nccl-tests convention)
   int slices = 1;

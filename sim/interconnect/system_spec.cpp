@@ -99,6 +99,20 @@ void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.p2p_channels", s.p2p_channels, "Channels per peer of point-to-point send/receive (all-to-all, pipeline "
                                             "hand-offs); each holds a buffer of chunk_bytes x slots per direction", "1");
 }
+// A hierarchical all-reduce's inter-node stage (kernels/collective/internode.cpp): the algorithms it may run.
+void describe_internode(Params& p, SystemSpec& s) {
+  std::string list;
+  p("library.internode_algorithms", list, "Hierarchical all-reduce: algorithms its inter-node stage (one rank per "
+    "node) may run: ring (2(n-1) steps), mesh (reduce-scatter and all-gather to every peer at once: 2 steps), "
+    "oneshot (each rank's whole shard to every peer: 1 step), rdh (recursive halving then doubling: 2 log2 n steps, "
+    "n a power of two); the cheapest by closed form is taken", "ring");
+  if (p.mode() == Params::Mode::Describe) return;
+  s.internode_algorithms = split_list(list);
+  p.require(!s.internode_algorithms.empty(), "library.internode_algorithms", "at least one algorithm");
+  for (const auto& a : s.internode_algorithms)
+    p.require(a == "ring" || a == "mesh" || a == "oneshot" || a == "rdh", "library.internode_algorithms",
+              "a list of ring, mesh, oneshot, rdh");
+}
 }  // namespace
 
 void describe(Params& p, SystemSpec& s) {
@@ -146,6 +160,7 @@ void describe(Params& p, SystemSpec& s) {
   p("library.ring_cycles", s.ring_cycles, "How a ring inside one torus node runs: single (one ring through every "
     "rank) or disjoint (the torus' edge-disjoint cycles side by side, each both ways, as Neuron runs them)", "single");
   describe_library_costs(p, s);
+  describe_internode(p, s);
   if (p.mode() == Params::Mode::Describe) return;
   for (const auto& d : split_list(dims)) {
     const bool digits = d.size() <= 8 && d.find_first_not_of("0123456789") == std::string::npos;

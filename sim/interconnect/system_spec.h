@@ -76,6 +76,10 @@ struct SystemSpec {
   std::string library;
   std::string expert_dispatch = "expert all-to-all";  // what runs an expert exchange (`kernel alltoall --tokens`) on it
   std::vector<std::string> algorithms;   // candidates the library may choose from
+  // Hierarchical all-reduce: the algorithms its inter-node stage (one rank per node, the ranks of equal
+  // local index) may run (ring, mesh, oneshot, rdh: kernels/collective/internode.cpp); the cheapest by
+  // their closed form is taken.
+  std::vector<std::string> internode_algorithms;
   std::vector<std::string> protocols;    // ll, ll128, simple
   Seconds launch_latency;                // once per collective (kernel launch, setup)
   Seconds network_launch_latency;        // once more per collective that spans nodes (0: none)

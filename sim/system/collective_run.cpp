@@ -45,6 +45,7 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   rep.collective = name(req.kind);
   rep.algorithm = r.algorithm;
   rep.protocol = r.protocol;
+  if (r.algorithm == "hierarchical") rep.internode = prog.internode;
   rep.ranks = topo.ranks();
   rep.nodes = spec.nodes;
   rep.slices = prog.slices;
@@ -83,6 +84,7 @@ nlohmann::json CollectiveReport::json() const {
                       {"nodes", nodes},           {"bytes", bytes},         {"latency_s", latency_s},
                       {"algbw_GBps", algbw_GBps}, {"busbw_GBps", busbw_GBps}, {"estimate_s", estimate_s},
                       {"slices", slices},         {"operations", ops},      {"link_transfers", pieces}};
+  if (!internode.empty()) j["internode_algorithm"] = internode;
   for (const auto& [a, s] : considered) j["considered"][a] = s;
   for (const auto& c : utilization)
     j["utilization"][c.cls] = {{"links", c.links}, {"mean", c.mean}, {"max", c.max}, {"wire_bytes", c.bytes}};
@@ -108,8 +110,9 @@ std::string CollectiveReport::table() const {
   std::snprintf(buf, sizeof buf, "%s %s on %s (%d x %s, %d node%s)\n", collective.c_str(), format_bytes(bytes).c_str(),
                 system.c_str(), ranks, chip.c_str(), nodes, nodes > 1 ? "s" : "");
   os << buf;
-  std::snprintf(buf, sizeof buf, "  %-22s%s / %s (%d pipeline slice%s)\n", "algorithm", algorithm.c_str(),
-                protocol.c_str(), slices, slices > 1 ? "s" : "");
+  const std::string inter = internode.empty() ? "" : ", inter-node " + internode;
+  std::snprintf(buf, sizeof buf, "  %-22s%s / %s (%d pipeline slice%s%s)\n", "algorithm", algorithm.c_str(),
+                protocol.c_str(), slices, slices > 1 ? "s" : "", inter.c_str());
   os << buf;
   std::snprintf(buf, sizeof buf, "  %-22s%s (simulated)\n", "latency", format_seconds(latency_s).c_str());
   os << buf;

@@ -13,6 +13,7 @@ namespace xpu {
 
 struct CollectiveReport {
   std::string system, chip, collective, algorithm, protocol;
+  std::string internode;  // hierarchical: its inter-node stage's algorithm ("" otherwise)
   int ranks = 0, nodes = 1, slices = 1;
   std::uint64_t bytes = 0;
   double latency_s = 0, algbw_GBps = 0, busbw_GBps = 0, estimate_s = 0;

@@ -30,7 +30,9 @@ struct KnownGap {
 // chips"). Two trn1 instances, 256 B - 64 MiB: the measured time climbs from the 520 us floor to a
 // 1.3 ms plateau (64 KiB - 8 MiB) while the bytes take microseconds on every link, and stays ~1.1-2 ms
 // above the modeled transfer beyond it; the model keeps the floor (library.network_launch_latency)
-// and the engine-bound transfer, and has no mechanism for the climb (README "Systems of chips").
+// and the engine-bound transfer, and has no mechanism for the climb (README "Systems of chips"). Over two
+// instances Neuron's inter-node algorithms (Ring, Mesh, RDH: kernels/collective/internode.cpp) are the same
+// two steps with one peer, so no choice among them moves these rows (README "Neuron's inter-node algorithms").
 const char* kNeuronPlateau = "nccom-test 64 ranks: 520 us -> 1.3 ms climb at 256 B - 64 KiB and plateau to 8 MiB not modeled";
 // Two p5 nodes, 16 - 64 KiB (tree/LL): the measured time rises about 3.8 us per NCCL tree channel in
 // the out-of-place column the rows hold (1 -> 16 channels at 4 KiB each, 78.6 -> 135.1 us from 4 to

@@ -320,6 +320,79 @@ TEST(Collective, TreeChannelsOfOneHeadCrossOneNetworkOperationApart) {
   EXPECT_NEAR(*serial_us(65536, 1).begin(), 0.0, 1e-6);     // the library's estimate
 }
 
+TEST(Collective, InterNodeAlgorithmsStepsBytesAndClosedForm) {
+  // Neuron's inter-node algorithms for one rank per node (internode-collective-comm.rst's table): on 8
+  // nodes and a buffer S, Ring 14 steps of S/8, Mesh 2 steps of 7S/8 each, single-step Mesh 1 step of 7S,
+  // RDH 3 halving steps (S/2, S/4, S/8) and 3 doubling steps back; each step one hop plus its bytes at the
+  // rate or its messages at the gap, whichever is longer.
+  const double S = 8.0 * (1 << 20), hop = 20e-6, rate = 2.8e9, gap = 3e-6;
+  auto cost = [&](const char* a, int n, double bytes = 8.0 * (1 << 20)) {
+    return coll::internode_allreduce_cost(a, n, bytes, hop, rate, gap);
+  };
+  coll::InterNodeCost ring = cost("ring", 8), mesh = cost("mesh", 8), one = cost("oneshot", 8), rdh = cost("rdh", 8);
+  EXPECT_EQ(ring.steps, 14);
+  EXPECT_EQ(mesh.steps, 2);
+  EXPECT_EQ(one.steps, 1);
+  EXPECT_EQ(rdh.steps, 6);
+  for (const auto* c : {&ring, &mesh, &rdh}) EXPECT_NEAR(c->bytes_per_rank, 2.0 * 7 / 8 * S, 1) << c->algorithm;
+  EXPECT_NEAR(one.bytes_per_rank, 7 * S, 1);
+  EXPECT_DOUBLE_EQ(ring.messages_per_rank, 14);
+  EXPECT_DOUBLE_EQ(mesh.messages_per_rank, 14);
+  EXPECT_DOUBLE_EQ(one.messages_per_rank, 7);
+  EXPECT_DOUBLE_EQ(rdh.messages_per_rank, 6);
+  EXPECT_NEAR(ring.seconds, 14 * (hop + S / 8 / rate), 1e-12);
+  EXPECT_NEAR(mesh.seconds, 2 * (hop + 7 * S / 8 / rate), 1e-12);
+  EXPECT_NEAR(one.seconds, hop + 7 * S / rate, 1e-12);
+  EXPECT_NEAR(rdh.seconds, 2 * (3 * hop + (S / 2 + S / 4 + S / 8) / rate), 1e-12);
+  // Small buffers are bound by the messages: a mesh step posts 7 messages at the gap.
+  EXPECT_NEAR(cost("mesh", 8, 64).seconds, 2 * (hop + 7 * gap), 1e-12);
+  // Two nodes: Ring, Mesh and RDH are the same two steps of half the buffer (one peer); the single-step
+  // Mesh sends the same bytes in one step.
+  EXPECT_NEAR(cost("mesh", 2).seconds, cost("ring", 2).seconds, 1e-12);
+  EXPECT_NEAR(cost("rdh", 2).seconds, cost("ring", 2).seconds, 1e-12);
+  EXPECT_NEAR(cost("ring", 2).seconds - cost("oneshot", 2).seconds, hop, 1e-12);
+  // RDH needs a power-of-two group; the choice skips what cannot run, ties go to the first listed.
+  EXPECT_FALSE(coll::internode_runs("rdh", 6));
+  EXPECT_EQ(cost("rdh", 6).steps, 0);
+  EXPECT_EQ(coll::choose_internode({"rdh", "ring"}, 6, S, hop, rate, gap).algorithm, "ring");
+  EXPECT_EQ(coll::choose_internode({"ring", "rdh", "mesh"}, 2, S, hop, rate, gap).algorithm, "ring");
+  // Among Ring, single-step Mesh and RDH: the single step for small buffers, RDH (fewer steps, the
+  // ring's bytes) for large ones.
+  EXPECT_EQ(coll::choose_internode({"ring", "oneshot", "rdh"}, 8, 4096, hop, rate, gap).algorithm, "oneshot");
+  EXPECT_EQ(coll::choose_internode({"ring", "oneshot", "rdh"}, 8, S, hop, rate, gap).algorithm, "rdh");
+}
+
+TEST(Collective, HierarchicalInterNodeStageRunsTheChosenAlgorithm) {
+  // Four trn1 instances (chips as ranks): the node stages send 2 x 15/16 of the buffer per chip on the
+  // torus' rings; the inter-node stage on each chip's 1/16 shard sends what the closed form counts.
+  const std::uint64_t b = 64ull << 20;
+  const double node = 2.0 * 15 / 16 * b, shard = static_cast<double>(b) / 16;
+  for (const char* a : {"ring", "mesh", "oneshot", "rdh"}) {
+    Topology t(load_system("trn1-32xl", {std::string("library.internode_algorithms=") + a}, 4));
+    CommProgram p = lower(t, CollKind::AllReduce, b, "hierarchical");
+    EXPECT_EQ(p.internode, a);
+    const double inter = coll::internode_allreduce_cost(a, 4, shard, 0, 1, 0).bytes_per_rank;
+    for (int r = 0; r < t.ranks(); ++r)
+      EXPECT_NEAR(static_cast<double>(p.sent_by(r)), node + inter, (node + inter) * 1e-3) << a << " rank " << r;
+    // Every inter-node byte crosses a NIC: ring, mesh and RDH put 2 x 3/4 of the shard on each, oneshot 3 x it.
+    FabricResult f = simulate_collective(t, p);
+    for (size_t l = 0; l < t.links().size(); ++l)
+      if (t.links()[l].cls == "nic" && t.links()[l].src < t.ranks())
+        EXPECT_NEAR(f.link_bytes[l], inter, inter * 1e-3) << a << " " << t.link_name(static_cast<int>(l));
+  }
+  // The preset's choice: the single-step Mesh for a small shard, RDH for a large one; the 2.10-era
+  // NeuronCore preset (nccom-test's guide) keeps the ring; NCCL's hierarchical (p5) keeps the ring.
+  Topology trn(load_system("trn1-32xl", {}, 4));
+  EXPECT_EQ(lower(trn, CollKind::AllReduce, 64 << 10, "hierarchical").internode, "oneshot");
+  EXPECT_EQ(lower(trn, CollKind::AllReduce, 256ull << 20, "hierarchical").internode, "rdh");
+  EXPECT_EQ(lower(Topology(load_system("trn1-32xl-cores", {}, 2)), CollKind::AllReduce, 64 << 10, "hierarchical").internode,
+            "ring");
+  EXPECT_EQ(lower(Topology(load_system("p5-h100x8")), CollKind::AllReduce, 64 << 20, "hierarchical").internode, "ring");
+  // A name the library does not have is refused with the key.
+  std::string e = input_error_of([] { load_system("trn1-32xl", {"library.internode_algorithms=tree"}); });
+  EXPECT_NE(e.find("library.internode_algorithms"), std::string::npos) << e;
+}
+
 TEST(Collective, HierarchicalKeepsInterNodeTrafficOnTheRails) {
   Topology t(load_system("p5-h100x8"));  // 2 nodes x 8, NVLS inside the node
   const std::uint64_t b = 64ull << 20;
