@@ -15,6 +15,11 @@
 namespace xpu {
 bool is_collective_name(const std::string& op);
 int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = the collective
+// `xpusim kernel <collective> ...`'s flags (argv as cmd_collective's) into vm, returning the options (--help), and the
+// collective or expert exchange they ask for run: one path for the CLI, xpusim.kernel, collective and expert_exchange.
+boost::program_options::options_description collective_flags(int argc, char** argv, boost::program_options::variables_map& vm);
+struct CollectiveReport;
+CollectiveReport collective_from_flags(const boost::program_options::variables_map& vm);
 int cmd_list_systems();
 int cmd_params_system();
 int cmd_validate_collectives(int argc, char** argv);
