@@ -24,17 +24,9 @@ void bind_system(py::module_& m) {
     if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
     return rep.json().dump();
   });
-  m.def(
-      "system_config",
-      [](const std::string& system, const std::vector<std::string>& sets, int nodes) {
-        return load_system(system, sets, nodes).resolved_yaml;
-      },
-      py::arg("system"), py::arg("sets"), py::arg("nodes") = 0);
-  m.def("list_systems", [] {
-    std::vector<std::string> out;
-    for (const auto& s : list_systems()) out.push_back(s.name);
-    return out;
-  });
+  m.def("system_config", [](const std::string& system, const std::vector<std::string>& sets, int nodes) { return load_system(system, sets, nodes).resolved_yaml; },
+        py::arg("system"), py::arg("sets"), py::arg("nodes") = 0);
+  m.def("list_systems", [] { std::vector<std::string> out; for (const auto& s : list_systems()) out.push_back(s.name); return out; });
 }
 
 }  // namespace xpu

@@ -15,8 +15,7 @@
 namespace xpu {
 bool is_collective_name(const std::string& op);
 int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = the collective
-// `xpusim kernel <collective> ...`'s flags (argv as cmd_collective's) into vm, returning the options (--help), and the
-// collective or expert exchange they ask for run: one path for the CLI, xpusim.kernel, collective and expert_exchange.
+// `kernel <collective>`'s flags into vm (returns the options), and what they ask run: the CLI's and the module's one path.
 boost::program_options::options_description collective_flags(int argc, char** argv, boost::program_options::variables_map& vm);
 struct CollectiveReport;
 CollectiveReport collective_from_flags(const boost::program_options::variables_map& vm);

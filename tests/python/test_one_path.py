@@ -250,3 +250,11 @@ def test_sglang_jax_logits_are_sized_for_the_requests_it_runs(cli):
     p = xpusim.serve(model="llama-3.1-8b", chip="tpu-v6e", scheduler="sglang-jax", input=128, output=8, concurrency=1, requests=2,
                      max_seqs=100000)
     assert p["memory"]["activation_bytes"] == big["memory"]["activation_bytes"]
+
+
+def test_python_kernel_names_a_misspelt_keyword():
+    """QA session 39: kernel("gemm", chipp="b200") was "unknown argument --chipp (did you mean --dtype?)"."""
+    for key, hint in [("chipp", "chip"), ("sustaned", "sustained"), ("after_run", "after_runs")]:
+        with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown keyword %s=.* \(did you mean %s=\?\)$" % (key, hint)):
+            xpusim.kernel("gemm", m=64, n=64, k=64, **{key: 1})
+    assert xpusim.kernel("attention", phase="decode", batch=2, heads=8, seq=256)["latency_s"] > 0  # seq is not set

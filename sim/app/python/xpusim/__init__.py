@@ -13,6 +13,7 @@ sweep() runs what-if studies (axes over arguments and preset keys) on local work
 Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; analysis draws Pareto
 fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
+import difflib as _difflib
 import inspect as _inspect
 import json as _json
 import re as _re
@@ -65,6 +66,10 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
     ...), parsed, checked and run by the CLI's own code, the report `xpusim.collective` returns (a chip is
     refused as --chip is: a collective does not run inside one chip).
     """
+    for key in dims:  # kernel("gemm", chipp="b200") was "unknown argument --chipp (did you mean --dtype?)"
+        near = _difflib.get_close_matches(key, ("chip", "set", "functional", "sustained", "after_runs"), n=1, cutoff=0.8)
+        if near:
+            raise InputError("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]))
     if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
         values = dict(dims, chip=chip, after_runs=after_runs)
         return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained})
