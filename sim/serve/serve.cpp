@@ -570,7 +570,7 @@ namespace {
                runs_weights(s.chip, DType::fp4, DType::fp8),
                format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
                    " of activations for the scheduler's largest iteration: --token-budget " + std::to_string(sched.limits().token_budget) +
-                   ", " + logits);
+                   (rows < seqs ? ", " + logits : ", --max-seqs " + std::to_string(seqs)));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
                              (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +
