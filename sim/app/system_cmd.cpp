@@ -59,7 +59,7 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
     po::store(p.run(), vm);
   } catch (const po::error& e) {
     const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
-    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : ""));
+    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : "", unknown ? flag_hint(unknown->get_option_name(), all) : ""));
   }
   po::notify(vm);
   return o;

@@ -598,7 +598,8 @@ def test_a_misspelt_flag_names_the_nearest(cli):
     for args, expect in [(["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--chipp", "b200"], "kernel: unknown option --chipp (did you mean --chip?)"),
                          (["run", "--modle", "llama-3.1-8b"], "unrecognised option '--modle' (did you mean --model?) (see xpusim run --help)"),
                          (["serve", "--fromat", "json"], "unrecognised option '--fromat' (did you mean --format?)"),
-                         (["compare", "--chip", "b200"], "(did you mean --chips?)")]:
+                         (["compare", "--chip", "b200"], "(did you mean --chips?)"),
+                         (["kernel", "allreduce", "--byts", "1MiB"], "unrecognised option '--byts' (did you mean --bytes?) (see xpusim kernel allreduce --help)")]:
         p = cli(*args, check=False)
         assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     p = cli("serve", "--bogus", "1", check=False)
