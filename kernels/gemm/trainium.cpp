@@ -168,6 +168,13 @@ double plan_estimate(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& sp
   const double cols = static_cast<double>(std::min<std::int64_t>(p.block_cols(), op.n));
   const double moving = p.a_stationary ? std::min<double>(kMaxMovingFree, cols) : std::min<double>(kMaxMovingFree, rows);
   const double latency = spec.dma.start_latency.value() + spec.hbm.latency.value() + spec.dma.trigger.value();
+  // Each K step loads a [128-partition] run of A^T's rows and one of B's cols per partition, spread over the core's
+  // engines, each engine paying dma.row_overhead per row it moves (as TrainiumMemory charges it): a decode GEMM's
+  // 32-byte A^T rows cost more than their bytes, and a plan of twice the blocks loads them twice. Left out, the
+  // estimate ranked 12 blocks of 512 columns over 8 cores ahead of 6 of 1024 at 4 TB/s of HBM (trn2 16 x 6144 x 4096
+  // bf16: 32.0 -> 36.5 us, slower with more bandwidth; QA session 39).
+  const double engines = std::max(1, std::min(spec.dma.engines, static_cast<int>(ceil_div(kPartitions, spec.dma.partitions_per_engine))));
+  const double row_cost = 2.0 * std::ceil(static_cast<double>(kPartitions) / engines) * spec.dma.row_overhead.value();
   std::vector<double> mm_end(static_cast<size_t>(p.buffers), 0.0);
   double dma_free = 0, mm_last = 0;
   std::int64_t chunk = 0;
@@ -178,7 +185,7 @@ double plan_estimate(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& sp
     for (std::int64_t ks0 = 0; ks0 < ksteps; ks0 += p.kc, ++chunk) {
       const double steps = static_cast<double>(std::min<std::int64_t>(p.kc, ksteps - ks0));
       double& slot = mm_end[static_cast<size_t>(chunk % p.buffers)];
-      const double arrive = std::max(slot + latency, dma_free) + steps * kPartitions * (rows * ea + cols * eb) / bw;
+      const double arrive = std::max(slot + latency, dma_free) + steps * (kPartitions * (rows * ea + cols * eb) / bw + row_cost);
       dma_free = arrive;
       mm_last = std::max(arrive, mm_last) + steps * block_step_seconds(p, op, spec, moving);
       slot = mm_last;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/base/error.h"
+#include "sim/base/flags.h"
 
 namespace xpu {
 
@@ -31,6 +32,12 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   return parsed;
 }
 
+inline std::string flag_hint(const std::string& option, const boost::program_options::options_description& o) {
+  std::vector<std::string> known;
+  for (const auto& d : o.options()) known.push_back(d->long_name());
+  return nearest_flag_hint(option, known);
+}
+
 // Parses argv (argv[0]: the command) into vm; an unknown flag or a value of the wrong type is an InputError naming
 // the flag, the value, what was expected and the command's help (the CLI and Python alike).
 inline void store_cli(int argc, char** argv, const boost::program_options::options_description& o,
@@ -46,6 +53,8 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
     const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
     throw InputError(name + " '" + (b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "") + "': expected " +
                      (real ? "a number" : "an integer") + help);
+  } catch (const po::unknown_option& e) {
+    throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help);
   } catch (const po::error& e) {
     throw InputError(e.what() + help);
   }

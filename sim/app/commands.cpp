@@ -161,7 +161,7 @@ int cmd_kernel(int argc, char** argv) {
                      "; ops: " + join(ops));
   }
   for (const auto& r : rest)
-    if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + " (see xpusim kernel --help)");
+    if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + flag_hint(r, all) + " (see xpusim kernel --help)");
   if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
   std::string format = vm["format"].as<std::string>();
   check_format(format);

@@ -1,10 +1,9 @@
-// Python bindings for systems of chips (xpusim.collective, xpusim.expert_exchange, xpusim.list_systems):
-// the same path as `xpusim kernel <collective> --system S` (and `kernel alltoall --tokens N`).
+// Python bindings for systems of chips (xpusim.kernel/collective/expert_exchange, list_systems, system_config).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "sim/app/system_cmd.h"
-#include "sim/run/system_run.h"
+#include "sim/io/output.h"
 #include "sim/system/collective_run.h"
 
 namespace py = pybind11;
@@ -12,44 +11,22 @@ namespace py = pybind11;
 namespace xpu {
 
 void bind_system(py::module_& m) {
-  m.def(
-      "collective_json",
-      [](const std::string& collective, const std::string& system, const std::string& bytes, const std::string& algo,
-         const std::string& proto, int nodes, const std::vector<std::string>& sets) {
-        SystemSpec spec = load_system(system, sets, nodes);
-        check_system_chip(spec);
-        CollectiveRequest r;
-        r.kind = parse_collective(collective);
-        r.bytes = parse_message_bytes(bytes);
-        r.algorithm = algo;
-        r.protocol = proto;
-        py::gil_scoped_release release;  // the string is built before the GIL is taken back
-        return run_collective(spec, r).json().dump();
-      },
-      py::arg("collective"), py::arg("system"), py::arg("bytes"), py::arg("algo"), py::arg("proto"), py::arg("nodes"),
-      py::arg("sets"));
-  m.def("expert_exchange_json", [](const std::string& system, const std::vector<std::string>& sets, int nodes, std::int64_t tokens,
-                                   std::int64_t hidden, std::int64_t topk, std::int64_t experts, std::int64_t groups,
-                                   std::int64_t per_token, const std::string& dtype, const std::string& stage, const std::string& algo,
-                                   const std::string& routing) {
-    SystemSpec spec = load_system(system, sets, nodes);
-    check_system_chip(spec);
-    ExpertExchange x{CollKind::AllToAll, algo, "auto", stage, parse_dtype(dtype), tokens, hidden, topk, experts, groups, per_token};
-    x.routing = Routing::parse(routing);
+  // xpusim.kernel(<collective>), xpusim.collective and xpusim.expert_exchange: `xpusim kernel <op>`'s flags (args: the
+  // op, then the flags), parsed, checked and run by the CLI's own code; --out writes the folder as the CLI does.
+  m.def("collective_cli_json", [](std::vector<std::string> args) {
+    args.insert(args.begin(), "kernel");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    boost::program_options::variables_map vm;
+    collective_flags(static_cast<int>(argv.size()), argv.data(), vm);
     py::gil_scoped_release release;  // the string is built before the GIL is taken back
-    return run_expert_exchange(spec, x).json().dump();
+    const CollectiveReport rep = collective_from_flags(vm);
+    if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
+    return rep.json().dump();
   });
-  m.def(
-      "system_config",
-      [](const std::string& system, const std::vector<std::string>& sets, int nodes) {
-        return load_system(system, sets, nodes).resolved_yaml;
-      },
-      py::arg("system"), py::arg("sets"), py::arg("nodes") = 0);
-  m.def("list_systems", [] {
-    std::vector<std::string> out;
-    for (const auto& s : list_systems()) out.push_back(s.name);
-    return out;
-  });
+  m.def("system_config", [](const std::string& system, const std::vector<std::string>& sets, int nodes) { return load_system(system, sets, nodes).resolved_yaml; },
+        py::arg("system"), py::arg("sets"), py::arg("nodes") = 0);
+  m.def("list_systems", [] { std::vector<std::string> out; for (const auto& s : list_systems()) out.push_back(s.name); return out; });
 }
 
 }  // namespace xpu

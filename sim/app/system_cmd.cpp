@@ -25,7 +25,7 @@ bool is_collective_name(const std::string& op) {
   return false;
 }
 
-int cmd_collective(int argc, char** argv) {
+po::options_description collective_flags(int argc, char** argv, po::variables_map& vm) {
   po::options_description o("collective");
   o.add_options()("system", po::value<std::string>()->default_value("hgx-h100x8"), "system preset (xpusim list systems)")(
       "bytes", po::value<std::string>(),
@@ -53,28 +53,23 @@ int cmd_collective(int argc, char** argv) {
   words_opt.add_options()("op", po::value<std::vector<std::string>>(), "");
   po::options_description all;
   all.add(o).add(words_opt);
-  po::variables_map vm;
   po::command_line_parser p(argc, argv);
   p.options(all).positional(pos).style(cli_style());
   try {
     po::store(p.run(), vm);
   } catch (const po::error& e) {
     const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
-    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : ""));
-  }
-  if (vm.count("help")) {
-    std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
-              << "[--proto P] [--nodes N] [--format json]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"
-              << o << "\n";
-    return 0;
+    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : "", unknown ? flag_hint(unknown->get_option_name(), all) : ""));
   }
   po::notify(vm);
+  return o;
+}
+
+CollectiveReport collective_from_flags(const po::variables_map& vm) {
   const auto words = vm["op"].as<std::vector<std::string>>();
   if (words.size() > 1)
     throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
                      words[0] + " --help)");
-  std::string format = vm["format"].as<std::string>();
-  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   SystemSpec spec = load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>());
   check_system_chip(spec);
@@ -101,6 +96,21 @@ int cmd_collective(int argc, char** argv) {
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
     rep = run_collective(spec, req);
   }
+  return rep;
+}
+
+int cmd_collective(int argc, char** argv) {
+  po::variables_map vm;
+  const po::options_description o = collective_flags(argc, argv, vm);
+  if (vm.count("help")) {
+    std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
+              << "[--proto P] [--nodes N] [--format json]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"
+              << o << "\n";
+    return 0;
+  }
+  const std::string format = vm["format"].as<std::string>();
+  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
+  const CollectiveReport rep = collective_from_flags(vm);
   if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
   if (format == "json") std::cout << rep.json().dump(2) << "\n";
   else std::cout << rep.table();

@@ -15,6 +15,10 @@
 namespace xpu {
 bool is_collective_name(const std::string& op);
 int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = the collective
+// `kernel <collective>`'s flags into vm (returns the options), and what they ask run: the CLI's and the module's one path.
+boost::program_options::options_description collective_flags(int argc, char** argv, boost::program_options::variables_map& vm);
+struct CollectiveReport;
+CollectiveReport collective_from_flags(const boost::program_options::variables_map& vm);
 int cmd_list_systems();
 int cmd_params_system();
 int cmd_validate_collectives(int argc, char** argv);

@@ -4,10 +4,20 @@
 #include "sim/base/error.h"
 #include "sim/base/units.h"
 
+#include <algorithm>
 #include <sstream>
 #include <type_traits>
 
 namespace xpu {
+
+std::string nearest_flag_hint(const std::string& option, const std::vector<std::string>& known) {
+  const std::string word = option.substr(std::min(option.size(), option.find_first_not_of('-')));
+  std::string best;
+  size_t best_d = static_cast<size_t>(-1);
+  for (const auto& k : known)
+    if (!k.empty() && edit_distance(word, k) < best_d) best_d = edit_distance(word, k), best = k;
+  return !best.empty() && best_d > 0 && best_d <= std::max<size_t>(2, word.size() / 3) ? " (did you mean --" + best + "?)" : "";
+}
 
 double parse_flag_time(const std::string& flag, const std::string& text) {
   double s = 0;

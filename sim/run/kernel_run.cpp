@@ -67,7 +67,7 @@ std::vector<std::string> kernel_op_names() {
   return ops;
 }
 
-std::string collective_option_error(const std::string& what, const std::string& option, const std::string& op) {
+std::string collective_option_error(const std::string& what, const std::string& option, const std::string& op, const std::string& hint) {
   if (option == "--chip")
     return "kernel " + op + ": --chip: a collective runs on a system of chips, not on one chip; give --system S " +
            "(xpusim list systems; the default is hgx-h100x8)";
@@ -77,7 +77,7 @@ std::string collective_option_error(const std::string& what, const std::string& 
   if (a != std::string::npos && b != std::string::npos && c != std::string::npos && a < b && b < c)
     return what.substr(b + 15, c - b - 15) + " '" + what.substr(a + 15, b - a - 15) + "': expected an integer (see xpusim kernel " + op +
            " --help)";
-  return what + " (see xpusim kernel " + op + " --help)";
+  return what + hint + " (see xpusim kernel " + op + " --help)";  // hint: " (did you mean --bytes?)" for --byts
 }
 
 const std::vector<std::string>& kernel_arg_names() {

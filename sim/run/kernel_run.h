@@ -18,7 +18,7 @@ const std::vector<std::string>& kernel_arg_names();
 std::vector<std::string> kernel_op_names();
 // The error for an option `xpusim kernel <collective>` does not take (`what`: the parser's message): --chip,
 // as a kernel on one chip takes it, gets what a collective needs instead (a system); others the op's help.
-std::string collective_option_error(const std::string& what, const std::string& option, const std::string& op);
+std::string collective_option_error(const std::string& what, const std::string& option, const std::string& op, const std::string& hint = "");
 // One sentence per kernel argument for `xpusim kernel --help`: what it sizes, for which ops, its default.
 const std::string& kernel_arg_help(const std::string& name);
 

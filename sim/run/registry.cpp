@@ -154,6 +154,10 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
     std::error_code ec;  // an odd path (too long, unreadable folder) is an unknown chip, never a filesystem_error
     if (fs::path(name_or_path).extension() == ".yaml" && fs::exists(fs::symlink_status(name_or_path, ec))) {
       path = name_or_path;
+    } else if (fs::path(name_or_path).extension() == ".yaml" || name_or_path.find('/') != std::string::npos) {
+      // A path that is not there was "unknown chip './my.yaml' ... (did you mean a100-sxm?)".
+      throw InputError(name_or_path + (fs::exists(fs::symlink_status(name_or_path, ec)) ? ": not a chip file" : ": no such chip file") +
+                       " (expected a preset name, xpusim list chips, or the path of a chip .yaml)");
     } else {
       std::string hint = nearest_of(name_or_path, names);
       throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) +
@@ -165,6 +169,10 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
     const ConfigValue* f = tree.find("family");
     if (!f) throw ConfigError(path, "family", "missing (expected the chip family, e.g. gpu)");
     fam = f->text;
+    std::vector<std::string> fams;  // named by file and key (was "unknown chip family 'gpux'; families: ...")
+    for (const auto& e : families()) fams.push_back(e.name);
+    if (std::find(fams.begin(), fams.end(), fam) == fams.end())
+      throw ConfigError(f->origin, "family", "'" + fam + "': unknown chip family (expected " + join(fams) + ")");
   }
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(),
            path);
@@ -195,7 +203,19 @@ bool in_section(const std::string& key, const char* section) {
         throw ConfigError(v.origin, k, "unknown key (did you mean " + p.path + "? " + section + " figures are under '" + section + ".')");
       }
   }
-  throw;
+  // A misspelt key (`sm.cuont`) leaves its field missing, and the schema reported the field ("sm.count: missing required
+  // field") before it reached the key: the key the file gives and the schema does not know is the one to fix.
+  try {
+    throw;
+  } catch (const ConfigError& e) {
+    if (std::string(e.what()).find("missing required field") == std::string::npos) throw;
+    std::vector<std::string> known;
+    for (const ParamInfo& q : own) known.push_back(q.path);
+    for (const auto& [k, v] : chip_tree.entries())
+      if (std::find(known.begin(), known.end(), k) == known.end())
+        throw ConfigError(v.origin, k, "unknown key (nearest valid key: " + nearest_of(k, known) + ")");
+    throw;
+  }
 }
 
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam) {

@@ -52,7 +52,8 @@ SimSession::SimSession(const ChipModel& chip, std::vector<KernelPrograms> kernel
   // waiting would deadlock) is an error.
   if (!m_lock.owns_lock()) {
     if (g_live && g_live_thread == std::this_thread::get_id())
-      throw InputError("another simulation session is still open in this thread: close it first");
+      throw InputError("another simulation session is still open in this thread: close it first (Python: session.close(), or "
+                       "`with xpusim.Session(...) as s:`; a finished result() leaves it open for trace())");
     m_lock = std::unique_lock<std::mutex>(g_sim_mutex);
   }
   g_live = this;

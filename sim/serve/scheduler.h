@@ -219,6 +219,13 @@ class Scheduler {
   virtual void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens = 0) {
     m_context_tokens = kv_tokens > 0 ? std::min(context_len, kv_tokens) : context_len;
   }
+  // Rows of the largest logits buffer an iteration holds (fp32 x vocabulary each), known before the KV pool is
+  // sized: one per request it may run (limits().max_seqs), or fewer where the policy bounds its batch by the
+  // model's context `context_len` (0: unknown) or its compiled shapes (sglang-jax).
+  virtual std::int64_t logits_rows(std::int64_t context_len) const {
+    (void)context_len;
+    return m_limits.max_seqs;
+  }
 
  protected:
   SchedulerLimits m_limits;

@@ -179,6 +179,16 @@ class SglangJaxScheduler : public SglangScheduler {
     } else n = std::min(n, kDefaultMaxRunning);
     m_limits.max_seqs = std::max<std::int64_t>(1, n);
   }
+  // The logits rows: the batch dimension it pads an iteration to, at most max_padded_batch_size = min(max_running_requests,
+  // max_padded_num_tokens) (the LogitsProcessor computes a row per padded request: schedule_batch.py
+  // get_model_worker_batch pads to the batch padding, layers/logits_processor.py), with max_running_requests bounded
+  // by the attention backend at this context and page size (as set_context_tokens); the request pool's bound (2049
+  // or more) and the KV pool's tokens // 2 depend on the pool these rows help size: not applied (an upper bound).
+  std::int64_t logits_rows(std::int64_t context_len) const override {
+    std::int64_t n = m_given_seqs > 0 ? m_given_seqs : kDefaultMaxRunning;
+    if (context_len > 0) n = std::min(n, std::max<std::int64_t>(1, max_running_for(context_len, m_page)));
+    return std::min(n, std::min(kMaxPrefillTokens, m_limits.token_budget));
+  }
   // The "fa" attention backend's bound on running requests for a context of `context_len` tokens in pages of
   // `page` tokens (0 where sglang-jax would refuse to start).
   static std::int64_t max_running_for(std::int64_t context_len, std::int64_t page) {

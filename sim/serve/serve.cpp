@@ -157,7 +157,7 @@ ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const 
     const Footprint f = stage_footprint(model, big, sh, st * sc.tp, comm);
     const bool last = st == sc.pp - 1;  // the drafter sits with the LM head
     m.weight_bytes = f.weight_bytes + (drafter && last ? drafter->weight_bytes : 0);
-    m.activation_bytes = f.activation_bytes + 4.0 * static_cast<double>(sched.limits().max_seqs - 1) * static_cast<double>(model.vocab);
+    m.activation_bytes = f.activation_bytes + 4.0 * static_cast<double>(sched.logits_rows(model.max_position) - 1) * static_cast<double>(model.vocab);
     m.comm_buffer_bytes = f.comm_buffer_bytes;
     const double frac = sched.memory_fraction();
     const double used = m.weight_bytes + m.activation_bytes + m.comm_buffer_bytes;
@@ -578,17 +578,22 @@ namespace {
     throw InputError("--page-size " + std::to_string(s.opt.limits.page_tokens) + ": one page of " + model.name + "'s KV cache takes " +
                      format_bytes(page_bytes) + ", more than the " + format_bytes(mem.kv_bytes) + " left for it on " + s.chip.name() +
                      " (expected a smaller --page-size)");
-  // The sequences whose logits sized the activations: those given (the scheduler may run fewer, as sglang-jax's
-  // attention backend bounds them; the message quoted that bound, "--max-seqs 1" for a given 100000).
+  // The sequences whose logits sized the activations: --max-seqs as given, or the fewer the scheduler runs at this
+  // context (sglang-jax's attention backend and padded batch), which a smaller --max-seqs lowers only below them.
   const std::int64_t seqs = s.opt.limits.max_seqs > 0 ? s.opt.limits.max_seqs : sched.limits().max_seqs;
+  const std::int64_t rows = sched.logits_rows(model.max_position);
+  const std::string logits = rows < seqs ? "the logits of the " + std::to_string(rows) + " sequences the scheduler runs at a " +
+                                               std::to_string(model.max_position) + "-token context, of --max-seqs " + std::to_string(seqs)
+                                         : "--max-seqs " + std::to_string(seqs) + " sequences' logits";
+  const std::string smaller = rows >= seqs ? "a smaller --token-budget or --max-seqs"
+                                           : rows > 1 ? "a smaller --token-budget, or --max-seqs below " + std::to_string(rows) : "a smaller --token-budget";
   const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
   const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
     if (by_iteration)
       throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (--token-budget " +
-                       std::to_string(sched.limits().token_budget) + " tokens, --max-seqs " + std::to_string(seqs) +
-                       " sequences' logits) take " + format_bytes(mem.activation_bytes) + " beside weights of " + format_bytes(mem.weight_bytes) +
-                       " in " + format_bytes(mem.capacity_bytes) + " (expected a smaller --token-budget or --max-seqs)");
+                       std::to_string(sched.limits().token_budget) + " tokens, " + logits + ") take " + format_bytes(mem.activation_bytes) +
+                       " beside weights of " + format_bytes(mem.weight_bytes) + " in " + format_bytes(mem.capacity_bytes) + " (expected " + smaller + ")");
     Scenario check = base;
     check.batch = base.dp;
     check.input_len = s.opt.input;
@@ -599,11 +604,11 @@ namespace {
                runs_weights(s.chip, DType::fp4, DType::fp8),
                format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
                    " of activations for the scheduler's largest iteration: --token-budget " + std::to_string(sched.limits().token_budget) +
-                   ", --max-seqs " + std::to_string(seqs));
+                   (rows < seqs ? ", " + logits : ", --max-seqs " + std::to_string(seqs)));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +
                              (mem.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(mem.comm_buffer_bytes) : "") +
-                             " of " + format_bytes(mem.capacity_bytes) + " (try a smaller --token-budget or --max-seqs)";
+                             " of " + format_bytes(mem.capacity_bytes) + " (try " + smaller + ")";
     msg = mem.kv_blocks <= 0 ? model.name + " leaves no room for a KV cache on " + where + used
                              : model.name + " leaves a KV cache of " + std::to_string(mem.kv_tokens) + " tokens on " + where +
                                    ", less than one " + std::to_string(need) + "-token request" + used;

@@ -269,6 +269,24 @@ case("preset-tdp-below-static", ["kernel", "gemm", "--chip", write("preset-low-t
                                                                   % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")),
                                  "--m", "64", "--n", "64", "--k", "64"], names=["power.static", "less than the TDP (power.tdp 50 W)"], out=True)
 
+# QA session 39, a copied chip YAML: a misspelt required key (`cuont` for sm.count) was "sm.count: missing required
+# field (expected a integer)", the key at fault unnamed; an unknown family named no file nor key; a chip path that is
+# not there was "unknown chip './x.yaml' ... (did you mean a100-sxm?)".
+with open(os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")) as _f:
+    _H100 = _f.read()
+assert "\n  count: 132 " in _H100
+case("preset-misspelt-required-key", ["kernel", "gemm", "--chip", write("my-h100.yaml", _H100.replace("\n  count: 132 ", "\n  cuont: 132 ")),
+                                      "--m", "64", "--n", "64", "--k", "64"],
+     names=["my-h100.yaml:8: sm.cuont: unknown key (nearest valid key: sm.count)"], out=True)
+case("preset-unknown-family-by-file", ["kernel", "gemm", "--chip", write("my-gpux.yaml", _H100.replace("family: gpu\n", "family: gpux\n")),
+                                       "--m", "64", "--n", "64", "--k", "64"],
+     names=["my-gpux.yaml:5: family: 'gpux': unknown chip family (expected gpu, tpu"], out=True)
+case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
+     names=["no-such-chip.yaml: no such chip file"], out=True)
+case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
+                                            "--m", "64", "--n", "64", "--k", "64"],
+     names=["sm.count: missing required field (expected an integer)"], out=True)
+
 # compare's --out under a file: refused before the study runs (it failed after simulating it, minutes for a real study).
 case("compare-out-under-a-file", ["compare", "--chips", "h100-sxm", "--model", "llama-3.1-8b", "--concurrency", "1",
                                   "--requests", "4", "--out", os.path.join(write("plain-file", "x"), "sub")],
@@ -455,10 +473,15 @@ for tag, v in BAD_INTS.items():
     case("serve-page-size-" + tag, SERVE + ["--scheduler", "sglang-jax", "--page-size=" + v], names=["--page-size"])
 # A page larger than the memory left was "no room for a KV cache ... (try a smaller --token-budget or --max-seqs)";
 # a --max-seqs above sglang-jax's attention-backend bound was quoted as that bound ("--max-seqs 1" for 100000).
+# Session 39: the logits are sized for the sequences sglang-jax runs at the model's context (--max-seqs 100000 on
+# tpu-v6e was refused for 51 GB of logits where the server runs one request: it now runs, test_one_path.py); what
+# is left over memory names --max-seqs as given, the rows it sized and no advice a smaller --max-seqs cannot keep.
 case("serve-page-size-over-memory", SERVE + ["--scheduler", "sglang-jax", "--input", "64", "--output", "16", "--page-size", "1000000000000"],
      names=["--page-size 1000000000000", "one page", "expected a smaller --page-size"])
 case("serve-max-seqs-over-backend-bound", ["serve", "--chip", "tpu-v6e", "--scheduler", "sglang-jax", "--max-seqs", "100000", "--input", "128",
-                                           "--output", "8"], names=["--max-seqs 100000 sequences"])
+                                           "--output", "8", "--token-budget", "10000000"],
+     names=["--token-budget 10000000", "the 1 sequences the scheduler runs at a 131072-token context, of --max-seqs 100000",
+            "(expected a smaller --token-budget)"])
 case("serve-page-size-other-scheduler", SERVE + ["--page-size", "16"], names=["--page-size 16", "--scheduler sglang-jax"])
 case("serve-cache-length-other-scheduler", SERVE + ["--cache-length", "512"], names=["--cache-length 512", "--scheduler jetstream"])
 case("serve-dp-dispatch-unknown", SERVE + ["--input", "64", "--output", "16", "--dp-dispatch", "foo"], names=["--dp-dispatch", "foo", "round_robin"])

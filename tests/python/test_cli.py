@@ -590,3 +590,19 @@ def test_help_examples_of_serve_and_run_run_as_printed(cli):
     gemm = [l for l in cli("kernel", "--help").stdout.splitlines() if "e.g. --chip b200" in l][0]
     args = gemm.split("e.g. ")[1].split(" (")[0].split()
     assert json.loads(cli("kernel", "gemm", *args, "--format", "json").stdout)["latency_s"] > 0
+
+
+def test_a_misspelt_flag_names_the_nearest(cli):
+    """QA session 39: `--chipp`, `--modle`, `--fromat` were "unknown option" / "unrecognised option" with no hint, where
+    a misspelt preset key names the nearest valid key (STYLE, strict config); a flag near none is named alone."""
+    for args, expect in [(["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--chipp", "b200"], "kernel: unknown option --chipp (did you mean --chip?)"),
+                         (["run", "--modle", "llama-3.1-8b"], "unrecognised option '--modle' (did you mean --model?) (see xpusim run --help)"),
+                         (["serve", "--fromat", "json"], "unrecognised option '--fromat' (did you mean --format?)"),
+                         (["compare", "--chip", "b200"], "(did you mean --chips?)"),
+                         (["kernel", "allreduce", "--byts", "1MiB"], "unrecognised option '--byts' (did you mean --bytes?) (see xpusim kernel allreduce --help)")]:
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+    p = cli("serve", "--bogus", "1", check=False)
+    assert p.returncode == 2 and "did you mean" not in p.stderr, p.stderr
+    with pytest.raises(xpusim.InputError, match=r"unrecognised option '--max-seq' \(did you mean --max-seqs\?\)"):
+        xpusim._xpusim.serve_cli_json(["--max-seq", "4"])  # xpusim.serve's keywords go through the same parser

@@ -184,7 +184,8 @@ def test_session37_features_give_the_clis_numbers(cli):
 def test_python_refuses_bad_keywords_of_session37_features_naming_key_and_value():
     """Python's own parsing of these keywords: int() took expert_exchange(tokens=1.5) as 1 and raised a bare
     ValueError on tokens="abc"; kernel("alltoall", tokens=...) ran the one-chip op and refused --tokens as
-    "not an argument of alltoall", where `xpusim kernel alltoall --tokens` is DeepEP's exchange on a system;
+    "not an argument of alltoall", where `xpusim kernel alltoall --tokens` is DeepEP's exchange on a system (since
+    session 39 it is that exchange: test_python_kernel_collectives_are_the_clis);
     a model Session with fp8 on the A100 named a GEMM's probe shape, not the dtype run names; Session(chipp=...)
     did not name the keyword."""
     for key, value in [("tokens", 1.5), ("tokens", "abc"), ("hidden", True), ("nodes", "x")]:
@@ -192,8 +193,6 @@ def test_python_refuses_bad_keywords_of_session37_features_naming_key_and_value(
             xpusim.expert_exchange(**{"tokens": 64, key: value})
     with pytest.raises(xpusim.InputError, match=r"^collective\b|nodes='x': expected an integer"):
         xpusim.collective("allreduce", nodes="x")
-    with pytest.raises(xpusim.InputError, match=r"kernel 'alltoall' with .*tokens=.*xpusim.expert_exchange"):
-        xpusim.kernel("alltoall", tokens=64, hidden=7168, topk=8, experts=256)
     with pytest.raises(xpusim.InputError, match=r"^weights fp8 with activations fp8 \(--dtype/--wdtype/--adtype\): a100-sxm: "):
         xpusim.Session(chip="a100-sxm", model="llama-3.1-8b", dtype="fp8")
     with pytest.raises(ValueError, match=r"kernel=<op>.*model=<name>; got chipp='a100-sxm'"):
@@ -203,3 +202,59 @@ def test_python_refuses_bad_keywords_of_session37_features_naming_key_and_value(
                      (dict(dp_dispatch="foo"), "--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got 'foo'")]:
         with pytest.raises(xpusim.InputError, match=re.escape(text)):
             xpusim.serve(scheduler="sglang-jax", concurrency=1, requests=4, **kw)
+
+
+def test_python_kernel_collectives_are_the_clis(cli):
+    """QA session 39 (one path, issue 16): xpusim.kernel("allreduce", ...) was the one-chip op, refused with a pointer
+    at the CLI, where `xpusim kernel allreduce --bytes N` times a collective on hgx-h100x8; kernel("alltoall", tokens=)
+    was refused with a pointer at expert_exchange. Now each is `xpusim kernel <op>`'s flags through the CLI's own
+    parsing and run: the same number for the same question, and the CLI's refusals, word for word."""
+    for op, kw in [("allreduce", dict(bytes="16MiB")), ("allgather", dict(bytes="1MiB", system="tpu-v6e-8")),
+                   ("reducescatter", dict(bytes="64MiB", nodes=2, algo="ring")), ("sendrecv", dict(bytes="4KiB")),
+                   ("alltoall", dict(tokens=256, hidden=7168, topk=8, experts=256, dispatch_dtype="fp8"))]:
+        c = json.loads(cli("kernel", op, *[f for k, v in kw.items() for f in ("--" + k.replace("_", "-"), str(v))], "--format", "json").stdout)
+        p = xpusim.kernel(op, **kw)
+        assert (p["latency_s"], p["algorithm"], p["bytes"], p["ranks"]) == (c["latency_s"], c["algorithm"], c["bytes"], c["ranks"]), op
+    assert xpusim.kernel("allreduce", bytes="64MiB")["latency_s"] == xpusim.collective("allreduce", bytes="64MiB")["latency_s"]
+    a2a = dict(tokens=128, hidden=7168, topk=8, experts=256)
+    assert xpusim.kernel("alltoall", **a2a)["latency_s"] == xpusim.expert_exchange(**a2a)["latency_s"]
+    # A chip, a one-chip kernel's option or dimension, a missing size: the CLI's own one-line refusals.
+    for kw, args in [(dict(chip="h100-sxm", bytes="1MiB"), ["--chip", "h100-sxm", "--bytes", "1MiB"]),
+                     (dict(bytes="1MiB", dtype="fp8"), ["--bytes", "1MiB", "--dtype", "fp8"]),
+                     (dict(bytes="1MiB", sustained=True), ["--bytes", "1MiB", "--sustained"]),
+                     (dict(m=64), ["--m", "64"]), ({}, []), (dict(bytes="1MiB", devices=4), ["--bytes", "1MiB", "--devices", "4"]),
+                     (dict(bytes="1MiB", tokens=64), ["--bytes", "1MiB", "--tokens", "64"])]:
+        p = cli("kernel", "allreduce", *args, check=False)
+        assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+        with pytest.raises(xpusim.InputError) as e:
+            xpusim.kernel("allreduce", **kw)
+        assert str(e.value) in p.stderr, (kw, str(e.value), p.stderr)
+    assert "--chip: a collective runs on a system of chips" in str(pytest.raises(xpusim.InputError, xpusim.kernel, "allreduce",
+                                                                                chip="b200", bytes="1MiB").value)
+
+
+def test_sglang_jax_logits_are_sized_for_the_requests_it_runs(cli):
+    """QA session 39: serve sized sglang-jax's fp32 logits for --max-seqs as given (100000 x 128256 x 4 B = 51 GB on a
+    32 GB tpu-v6e) where its attention backend runs one request at Llama-3.1's 128K context (page 1): the padded
+    batch, and the LogitsProcessor's rows with it, are at most min(max_running_requests, max_padded_num_tokens)."""
+    base = ["serve", "--chip", "tpu-v6e", "--model", "llama-3.1-8b", "--scheduler", "sglang-jax", "--input", "128", "--output", "8",
+            "--concurrency", "1", "--requests", "2", "--format", "json"]
+    big = json.loads(cli(*base, "--max-seqs", "100000").stdout)
+    one = json.loads(cli(*base, "--max-seqs", "1").stdout)
+    assert big["memory"]["activation_bytes"] == one["memory"]["activation_bytes"]
+    assert big["throughput_tok_s"] == one["throughput_tok_s"]
+    # At page 128 the backend runs 128 at 128K: the logits of 128 rows, not of the given 4096 nor of the default.
+    paged = base + ["--page-size", "128"]
+    m = {n: json.loads(cli(*paged, "--max-seqs", str(n)).stdout)["memory"]["activation_bytes"] for n in (64, 128, 4096)}
+    assert m[128] == m[4096] == pytest.approx(m[64] + 4.0 * 64 * 128256)
+    p = xpusim.serve(model="llama-3.1-8b", chip="tpu-v6e", scheduler="sglang-jax", input=128, output=8, concurrency=1, requests=2,
+                     max_seqs=100000)
+    assert p["memory"]["activation_bytes"] == big["memory"]["activation_bytes"]
+
+
+def test_python_kernel_names_a_misspelt_keyword():
+    """QA session 39: kernel("gemm", chipp="b200") was "unknown argument --chipp (did you mean --dtype?)"."""
+    for key, hint in [("chipp", "chip"), ("sustaned", "sustained"), ("after_run", "after_runs")]:
+        with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown keyword %s=.* \(did you mean %s=\?\)$" % (key, hint)):
+            xpusim.kernel("gemm", m=64, n=64, k=64, **{key: 1})
+    assert xpusim.kernel("attention", phase="decode", batch=2, heads=8, seq=256)["latency_s"] > 0  # seq is not set

@@ -61,6 +61,18 @@ def test_one_session_at_a_time():
     assert xpusim.kernel("gemm", m=64, n=64, k=64)["transactions"] > 0
 
 
+def test_an_open_session_says_how_to_close_it_and_a_collective_is_not_stepped():
+    """QA session 39 (a student's first script): result() leaves the session open, and the next xpusim.kernel was refused
+    "close it first" without saying how; Session(kernel="allreduce") pointed at the command line only."""
+    s = xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64)
+    s.result()
+    with pytest.raises(xpusim.InputError, match=r"close it first \(Python: session.close\(\), or `with xpusim.Session"):
+        xpusim.kernel("gemm", m=64, n=64, k=64)
+    s.close()
+    with pytest.raises(xpusim.InputError, match=r"Session\(kernel='allreduce'\): a collective runs on a system of chips.*xpusim.kernel\('allreduce', system="):
+        xpusim.Session(kernel="allreduce", bytes="1MiB")
+
+
 def test_a_kernel_session_takes_the_attention_phase_and_batch():
     dims = dict(heads=32, kv_heads=8, seq=1024, head_dim=128, batch=8)
     with xpusim.Session(kernel="attention", phase="decode", **dims) as s:

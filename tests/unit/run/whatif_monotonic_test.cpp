@@ -174,3 +174,23 @@ TEST(WhatIfMonotonic, MoreComputeUnitsAreNeverSlower) {
   expect_monotonic_count("h100-sxm", "sm.count", {66, 99, 132, 198, 264}, {"decode"}, true);
   expect_monotonic_count("b200", "sm.count", {74, 111, 148, 222, 296}, {"decode"}, true);
 }
+
+// A decode-size GEMM (Llama-3.1-8B's QKV projection at batch 16) with more HBM bandwidth: the Trainium plan's estimate
+// left out the DMA engines' per-row cost, so at 4 TB/s it took 12 blocks of 512 columns over trn2's 8 cores (each
+// loading A^T's 32-byte rows again) for 6 of 1024, and the GEMM ran 32.0 -> 36.5 us, the decode step 0.07% slower
+// with twice the bandwidth (QA session 39). Every family, 0.5x .. 2x of the preset's bandwidth.
+TEST(WhatIfMonotonic, MoreHbmBandwidthNeverSlowsADecodeGemm) {
+  const std::map<std::string, std::string> gemv = {{"m", "16"}, {"n", "6144"}, {"k", "4096"}};
+  for (const auto& [chip, tbs] : std::vector<std::pair<std::string, double>>{{"trn2", 2.9}, {"trn1", 0.82}, {"h100-sxm", 3.35},
+                                                                              {"tpu-v6e", 1.64}, {"maia200", 7}}) {
+    double prev = 0;
+    for (double x : {0.5, 0.75, 1.0, 1.38, 1.5, 2.0}) {
+      std::ostringstream set;
+      set << "hbm.bandwidth=" << tbs * x << " TB/s";
+      auto model = load_chip(chip, {set.str()});
+      const double t = run_kernel_study(*model, make_op("gemm", gemv)).run.result.latency_s;
+      if (prev > 0) EXPECT_LE(t, prev * (1 + kTolerance)) << chip << " at " << set.str() << ": " << t * 1e6 << " us, was " << prev * 1e6;
+      prev = t;
+    }
+  }
+}

@@ -575,6 +575,33 @@ TEST(ServeScheduler, SglangJaxBoundsRunningRequestsByItsAttentionBackendsPageInd
   EXPECT_EQ(s->launch().graph_max_batch, 1);
 }
 
+// The logits buffer is sized before the KV pool, so by the rows the scheduler can run at the model's context:
+// sglang-jax pads an iteration's batch (and its LogitsProcessor's rows) to at most max_padded_batch_size =
+// min(max_running_requests, max_padded_num_tokens), the attention backend bounding the first (QA session 39: serve
+// sized fp32 logits for a given --max-seqs 100000 on tpu-v6e, 51 GB, and refused a server that runs one request).
+TEST(ServeScheduler, SglangJaxLogitsRowsAreItsPaddedBatchAtTheModelsContext) {
+  SchedulerLimits l;
+  l.max_seqs = 100000;
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->logits_rows(131072), 1);  // page 1 at 128K: the backend's 1
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->logits_rows(2048), 64);
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->logits_rows(0), 4096);  // context unknown: max_padded_num_tokens (chunk 4096)
+  EXPECT_EQ(make_scheduler("sglang-jax", {})->logits_rows(0), 4096);
+  l.page_tokens = 128;
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->logits_rows(131072), 128);
+  l.max_seqs = 64;
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->logits_rows(131072), 64);  // given below the backend's bound
+  // The rows never exceed what the run then settles on before the pool binds it further.
+  auto s = make_scheduler("sglang-jax", l);
+  const std::int64_t rows = s->logits_rows(131072);
+  s->set_context_tokens(131072, 1 << 22);
+  EXPECT_LE(s->limits().max_seqs, rows);
+  // Other policies: the given --max-seqs.
+  SchedulerLimits v;
+  v.max_seqs = 300;
+  EXPECT_EQ(make_scheduler("vllm", v)->logits_rows(131072), 300);
+  EXPECT_EQ(make_scheduler("sglang", v)->logits_rows(131072), 300);
+}
+
 // JetStream's orchestrator over jetstream-pytorch (scheduler_jetstream.cpp; google/JetStream orchestrator.py,
 // token_utils.py pad_tokens; jetstream_pt/engine.py): a fixed number of decode slots; each request is prefilled
 // alone at batch 1 on the power-of-two bucket that holds its prompt (16 .. the max input length) and takes a free

@@ -13,6 +13,7 @@ sweep() runs what-if studies (axes over arguments and preset keys) on local work
 Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; analysis draws Pareto
 fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
+import difflib as _difflib
 import inspect as _inspect
 import json as _json
 import re as _re
@@ -41,11 +42,11 @@ def _args(kwargs):
     return out
 
 
-def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, after_runs=None, **dims):
+def kernel(op, chip=None, set=None, functional=False, sustained=False, after_runs=None, **dims):
     """Simulate one kernel and return its report as a dict.
 
     op:    "gemm", "attention", "rmsnorm", ... (see list_ops())
-    chip:  a preset name (see list_chips())
+    chip:  a preset name (see list_chips()); default h100-sxm
     set:   preset overrides: a dict ({"hbm.bandwidth": "4 TB/s"}), a list of "key=value" or one such string
     dims:  the same arguments as `xpusim kernel` (m, n, k, batch, dtype, heads, kv_heads, seq, ...)
     sustained: as `xpusim kernel --sustained`: assume steady state (repeated back to back, the power
@@ -58,14 +59,27 @@ def kernel(op, chip="h100-sxm", set=None, functional=False, sustained=False, aft
     The dict has the fields of `xpusim kernel --format json`: latency_s, tflops, share_of_peak (of the
     nominal peak), clock_mhz and clock_ratio (the clock it ran at), transactions, bytes, bandwidth_Bps,
     utilization, kernels, power, ...
+
+    A collective (allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv) runs on a system of chips,
+    as `xpusim kernel <op> --system S --bytes SIZE` does: its keywords are that command's flags (system, default
+    hgx-h100x8; bytes; algo, proto, nodes, devices, out; alltoall's expert exchange: tokens, hidden, topk, experts,
+    ...), parsed, checked and run by the CLI's own code, the report `xpusim.collective` returns (a chip is
+    refused as --chip is: a collective does not run inside one chip).
     """
-    system_keys = sorted(dims.keys() & {"system", "nodes", "tokens", "hidden", "topk", "experts", "algo", "proto"})
-    if op in _COLLECTIVES and system_keys:  # `xpusim kernel alltoall --tokens ...` is a system's collective; here it was refused as
-        raise InputError("kernel %r with %s: a collective on a system of chips, as `xpusim kernel %s` runs it, is "  # "not an argument"
-                         "xpusim.collective(%r, system=..., bytes=...) or, with tokens, xpusim.expert_exchange(tokens=..., "
-                         "hidden=..., topk=..., experts=...)" % (op, ", ".join(k + "=" for k in system_keys), op, op))
-    return _json.loads(_xpusim.kernel_json(op, chip, _args(dims), _sets(set), functional, bool(sustained),
+    for key in dims:  # kernel("gemm", chipp="b200") was "unknown argument --chipp (did you mean --dtype?)"
+        near = _difflib.get_close_matches(key, ("chip", "set", "functional", "sustained", "after_runs"), n=1, cutoff=0.8)
+        if near:
+            raise InputError("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]))
+    if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
+        values = dict(dims, chip=chip, after_runs=after_runs)
+        return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained})
+    return _json.loads(_xpusim.kernel_json(op, chip or "h100-sxm", _args(dims), _sets(set), functional, bool(sustained),
                                           -1.0 if after_runs is None else float(after_runs)))
+
+
+def _collective_cli(op, values, set, switches=None):
+    """`xpusim kernel <op>` with `values` as its flags: the CLI's parsing, checks and run (one path)."""
+    return _json.loads(_xpusim.collective_cli_json([op] + _flags(values, set, switches or {})))
 
 
 _COLLECTIVES = ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "sendrecv")
@@ -241,25 +255,25 @@ def chip_config(chip="h100-sxm", set=None):
 
 def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None):
     """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
-    json`): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions), algorithm, protocol,
-    considered (each candidate's estimate), utilization per link class and per link."""
-    return _json.loads(_xpusim.collective_json(op, system, str(bytes), algo, proto, _int("nodes", nodes), _sets(set)))
+    json`, through the CLI's own parsing and run): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions),
+    algorithm, protocol, considered (each candidate's estimate), utilization per link class and per link."""
+    return _collective_cli(op, dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes)), set)
 
 
 def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
                     groups_per_token=1, dispatch_dtype="bf16", stage="dispatch", algo="auto", nodes=0, set=None,
                     routing="uniform"):
     """One MoE expert dispatch (or `stage="combine"`, bf16) as DeepEP runs it over every rank of a system
-    (as `xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ... --format json`): `tokens`
-    sent by each rank, `algo` "auto"/"deepep" (normal kernels, forwarded once per node across nodes) or
-    "deepep-ll" (low-latency), sized by the same functions as a model's step, under `routing` as `run`'s
-    --routing ("uniform": the step's draw, its busiest rank receiving more; "even": the expected loads);
+    (as `xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ... --format json`, through the CLI's
+    own parsing and run): `tokens` sent by each rank, `algo` "auto"/"deepep" (normal kernels, forwarded once per
+    node across nodes) or "deepep-ll" (low-latency), sized by the same functions as a model's step, under `routing`
+    as `run`'s --routing ("uniform": the step's draw, its busiest rank receiving more; "even": the expected loads);
     the report's `expert` fields give the tokens the busiest rank receives and the bytes per token."""
-    return _json.loads(_xpusim.expert_exchange_json(system, _sets(set), _int("nodes", nodes), _int("tokens", tokens),
-                                                    _int("hidden", hidden), _int("topk", topk), _int("experts", experts),
-                                                    _int("expert_groups", expert_groups),
-                                                    _int("groups_per_token", groups_per_token), dispatch_dtype, stage, algo,
-                                                    routing))
+    ints = dict(nodes=nodes, tokens=tokens, hidden=hidden, topk=topk, experts=experts, expert_groups=expert_groups,
+                groups_per_token=groups_per_token)
+    values = {k: _int(k, v) for k, v in ints.items()}
+    values.update(system=system, dispatch_dtype=dispatch_dtype, stage=stage, algo=algo, routing=routing)
+    return _collective_cli("alltoall", values, set)
 
 
 def system_config(system="hgx-h100x8", set=None, nodes=0):

@@ -77,6 +77,11 @@ class Session:
         if (kernel is None) == (model is None):  # a misspelt keyword (chipp=) was not named
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
                 "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
+        if kernel in ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "sendrecv"):
+            # Stepped on one chip it was refused pointing at the command line only (QA session 39).
+            raise _xpusim.InputError("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
+                                     "xpusim.kernel(%r, system=..., bytes=...), as `xpusim kernel %s --system S --bytes SIZE`"
+                                     % (kernel, kernel, kernel))
         sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored
