@@ -948,7 +948,9 @@ void emit_persistent_cta(const GemmJob& j, std::int64_t cta, std::int64_t ctas, 
     const std::uint32_t free_acc = freed.size() >= back ? freed[freed.size() - back] : kNoDep;
     const std::uint32_t first =
         emit(after(tensor_sync(), free_acc), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
-    freed.push_back(emit_slice(j, p, static_cast<std::uint64_t>(tile), 1, first, ring, emit, false, &store));
+    // Functional mode keeps each store right after its tile: the data model has one accumulator buffer, which the
+    // next tile's first instruction zeroes.
+    freed.push_back(emit_slice(j, p, static_cast<std::uint64_t>(tile), 1, first, ring, emit, false, j.functional ? nullptr : &store));
   }
   if (store) store();
 }
