@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <sstream>
@@ -85,6 +86,7 @@ std::string GemmTiling::str() const {
      << blocks_per_sm << " block/SM, cluster " << cluster_m << "x1";
   if (cta_pair) os << ", 2-SM MMA";
   if (stream_k) os << ", stream-K";
+  if (persistent_accumulators > 0) os << ", persistent, " << persistent_accumulators << " accumulator buffer" << (persistent_accumulators > 1 ? "s" : "");
   if (epilogue_bank_ways > 1) os << ", epilogue stores " << epilogue_bank_ways << "-way bank-conflicted";
   if (!tma())
     os << ", kernel " << name(kernel()) << (tma_unit ? " (no TMA: rows not 16-byte aligned)" : " (no TMA on this GPU)") << ": mma.sync, "
@@ -298,7 +300,12 @@ std::string tensor_dtypes(const GpuSpec& spec) {
 // largest stages^2 x BLOCK_N, stages counted as the shared memory left after 32 KB of output staging over one
 // stage's A, B and their scales padded to 128 rows (at most 12). From 512 rows up, with an even count of tile-rows,
 // two CTAs run one 2-SM MMA (cluster 2 along M, each loading half of B). Its stages: the shared memory over A, its
-// half of B and the padded scales, at most 12 and at most the k-blocks.
+// half of B and the padded scales, at most 12 and at most the k-blocks. The kernel is persistent
+// (deep_gemm/include/deep_gemm/impls/sm100_fp4_gemm_1d1d.cuh: a grid of kNumSMs CTAs, each walking its tiles with
+// scheduler.get_next_block in warp-specialized loops of their own): the TMA warp loads the next tile's k-blocks as
+// soon as the MMAs free their stages, and the MMA warp starts the next tile once the epilogue has read the
+// accumulator buffer it reuses (tmem_empty_barriers), one of kNumEpilogueStages = 2 where two BLOCK_N
+// accumulators and the scale columns fit the 512 tensor-memory columns, else 1.
 namespace {
 constexpr int kDgBlockKBytes = 128;         // source: pick_fp4_layout, block_k = 128 bytes (256 fp4)
 constexpr int kDgMaxStages = 12;            // source: recompute_stages_for_fp4, std::min({12, ...})
@@ -345,6 +352,7 @@ GemmTiling deepgemm_fp4_tiling(const OpSpec& op, const GpuSpec& spec) {
   const int per_stage = dg_stage_bytes(best_bn / t.cluster_m, best_bn);
   t.stages = static_cast<int>(std::min<std::int64_t>({kDgMaxStages, (kDgSmem - kDgCdBytes - kDgFixedBytes) / per_stage, ceil_div(op.k, t.bk)}));
   t.split_k = 1;
+  t.persistent_accumulators = dg_tmem_columns(best_bn, 2) <= kDgTmemColumns ? 2 : 1;
   return t;
 }
 
@@ -731,7 +739,7 @@ std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const
 // the slice is empty). `mma_idx` holds the block's MMAs so far: a stream-K unit's next tile reuses the
 // stage buffers its previous tile's last MMAs free.
 std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t first, build::Emitter& emit,
-                          std::vector<std::uint32_t>& mma_idx) {
+                          std::vector<std::uint32_t>& mma_idx, const std::function<void()>& after_ring_loads = {}) {
   const OpSpec& o = j.op;
   const GemmTiling& t = j.t;
   std::uint32_t last = first, promoted = first, promoted_before = first;
@@ -746,6 +754,8 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
       const size_t at = mma_idx.size() + static_cast<size_t>(s);
       const std::uint32_t reuse = at >= ring ? mma_idx[at - ring] : kNoDep;
       in = emit_kstep_loads(j, p, kk + s, reuse, in.second, 1 + 2 * static_cast<int>(s), emit);
+      // `after_ring_loads`: emitted once the copies of the tile's first ring of k-steps are (or its last, if fewer).
+      if (after_ring_loads && (step + s + 1 == std::min<std::int64_t>(j.copy_depth, p.kend - p.kbeg))) after_ring_loads();
     }
     const std::int64_t kw = std::min<std::int64_t>(kn * t.bk, o.k - kk * t.bk);
     const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
@@ -820,10 +830,15 @@ void set_block_shape(const GemmJob& j, Task& task) {
 // partials. Split-K (`reduced_later`): every slice stores its partial, which splitk_reduce sums.
 // Returns the epilogue's conversion, after which the accumulators are free.
 std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile, int contributors, std::uint32_t first,
-                         std::vector<std::uint32_t>& ring, build::Emitter& emit, bool reduced_later = false) {
+                         std::vector<std::uint32_t>& ring, build::Emitter& emit, bool reduced_later = false,
+                         std::function<void()>* deferred_store = nullptr) {
   const bool split = contributors > 1, partial = split && (p.ks > 0 || reduced_later);
   const int rows = static_cast<int>(p.rows), cols = static_cast<int>(p.cols);
-  std::uint32_t last = emit_k_loop(j, p, first, emit, ring);
+  // A persistent CTA's previous tile's store (deferred_store), issued by its epilogue warps beside the copies the
+  // producer warp has issued for this tile's first ring of k-steps by then.
+  std::function<void()> previous;
+  if (deferred_store) previous = std::move(*deferred_store), *deferred_store = {};
+  std::uint32_t last = emit_k_loop(j, p, first, emit, ring, previous);
   if (split && !partial) last = emit_fixup_load(j, p, tile, contributors - 1, last, emit);
   // Epilogue: the fp32 accumulators (plus, in the fixup, the peers' partials) are converted, staged
   // through shared memory (bank conflicts: GemmTiling::epilogue_bank_ways wavefronts per 128 bytes) and stored.
@@ -836,11 +851,15 @@ std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile,
   const Instr st = after(partial ? store_partial(j, p) : store_tile(j, p), ic);
   // Functional mode: every slice adds its fp32 partial into C (kept in fp32 by the tensor store), so
   // the result does not depend on the order in which simulated blocks finish.
-  emit(st, [&] {
-    const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
-    if (reduced_later) return fop::store_add(0, j.W.id, r0, c0, rows, cols, DType::fp32);
-    return split ? fop::store_add(0, j.C.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
-  });
+  auto store = [&j, &emit, st, p, rows, cols, split, reduced_later] {
+    emit(st, [&] {
+      const int r0 = static_cast<int>(p.grow0), c0 = static_cast<int>(p.c0);
+      if (reduced_later) return fop::store_add(0, j.W.id, r0, c0, rows, cols, DType::fp32);
+      return split ? fop::store_add(0, j.C.id, r0, c0, rows, cols, j.op.odtype) : fop::store(0, j.C.id, r0, c0, rows, cols, j.op.odtype);
+    });
+  };
+  if (deferred_store) *deferred_store = store;
+  else store();
   return ic;
 }
 
@@ -915,6 +934,33 @@ void emit_stream_k_unit(const GemmJob& j, std::int64_t unit, Task& task) {
   }
 }
 
+// A CTA of a persistent kernel (GemmTiling::persistent_accumulators): tiles `cta`, `cta + ctas`, ... in turn, the
+// stage ring shared across them (the next tile's copies wait only for the MMAs whose stages they reuse) and each
+// tile's first MMA waiting for the epilogue conversion of the tile persistent_accumulators back.
+void emit_persistent_cta(const GemmJob& j, std::int64_t cta, std::int64_t ctas, Task& task) {
+  set_block_shape(j, task);
+  build::Emitter emit(task, j.functional);
+  std::vector<std::uint32_t> ring, freed;
+  std::function<void()> store;  // the previous tile's store, emitted within this tile's first copies
+  const auto back = static_cast<size_t>(j.t.persistent_accumulators);
+  for (std::int64_t tile = cta; tile < j.tile_count; tile += ctas) {
+    const TilePos p = locate_tile(j, tile);
+    const std::uint32_t free_acc = freed.size() >= back ? freed[freed.size() - back] : kNoDep;
+    const std::uint32_t first =
+        emit(after(tensor_sync(), free_acc), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
+    // Functional mode keeps each store right after its tile: the data model has one accumulator buffer, which the
+    // next tile's first instruction zeroes.
+    freed.push_back(emit_slice(j, p, static_cast<std::uint64_t>(tile), 1, first, ring, emit, false, j.functional ? nullptr : &store));
+  }
+  if (store) store();
+}
+
+// CTAs of a persistent kernel: one per SM (whole clusters), or one per tile where there are fewer tiles.
+std::int64_t persistent_ctas(const GemmJob& j, const GpuSpec& spec) {
+  const std::int64_t cluster = std::max(1, j.t.cluster_m);
+  return std::min<std::int64_t>(j.tile_count, static_cast<std::int64_t>(spec.sm.count) / cluster * cluster);
+}
+
 }  // namespace
 
 KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOptions& opt, const GemmTiling& t) {
@@ -925,6 +971,17 @@ KernelPrograms lower_gemm(const OpSpec& op, const GpuSpec& spec, const LowerOpti
   if (bytes_per_element(op.wdtype) < bytes_per_element(op.dtype) && spec.tensor_flops_per_clk(op.wdtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " weight path on this GPU");
   const auto job = make_job(op, spec, opt, t);
+  if (t.persistent_accumulators > 0 && t.split_k == 1 && !t.stream_k) {
+    const std::int64_t ctas = persistent_ctas(*job, spec);
+    Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(), static_cast<std::uint64_t>(ctas),
+                               [job, ctas](std::uint64_t index, Task& task) {
+                                 emit_persistent_cta(*job, static_cast<std::int64_t>(index), ctas, task);
+                               },
+                               opt.functional);
+    p.copy_descriptors = true;
+    p.cluster_size = static_cast<std::uint8_t>(t.cluster_m);
+    return KernelPrograms{p};
+  }
   Program p = build::program(op.kind == OpKind::GroupedGemm ? "grouped_gemm" : "gemm", op, t.str(),
                              static_cast<std::uint64_t>(job->tile_count * t.split_k - job->sk.sk_tiles + job->sk.sk_units),
                              [job](std::uint64_t index, Task& task) {

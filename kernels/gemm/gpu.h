@@ -47,6 +47,10 @@ struct GemmTiling {
   // the swizzled staging of CUTLASS/cuBLAS epilogues); n when n rows of each 8x8 stmatrix block fall into the
   // same bank group (DeepGEMM's first sm90 fp8 kernel, stated at deepgemm_fp8_tiling).
   int epilogue_bank_ways = 1;
+  // A persistent kernel (one CTA per SM walking its tiles in turn; 0: one CTA per tile) with this many accumulator
+  // buffers in tensor memory: a tile's MMAs wait only for the epilogue of the tile that many back to have read its
+  // accumulators, and its copies run ahead into the stage ring as the previous tile's MMAs free it.
+  int persistent_accumulators = 0;
   bool tma() const { return tma_unit && copy_bytes >= 16; }  // the TMA kernel (else the sm80-style kernels)
   GemmKernelClass kernel() const { return gemm_kernel_class(copy_bytes, tma_unit); }
   std::string str() const;

@@ -232,6 +232,8 @@ TEST(GpuBlackwell, BlockScaleCopyWaitHoldsTheTensorPipePerKTile) {
 // 2026-12-06 (branch b200f38, the B200's memory-side power split as the H100/H200's, README "B200 power"): every
 // B200 MAC costs 18% more, so the large fp4 bursts run 2-5 points slower: 4096x4096x7168 -6.2 -> -11.9%,
 // 8192^3 +2.1 -> -2.4%, MAE 14.2 -> 15.0%; the other rows within 12%, the MAE within 15.5%.
+// 2026-12-06 (branch b200m39, DeepGEMM's fp4 kernel persistent, GpuBlackwell.DeepGemmFp4IsPersistent):
+// 1024x7168x2048 +2.6 -> +7.9%, 4096x4096x7168 -11.9 -> -6.0%, 8192^3 -2.4 -> +5.9%, MAE 15.0 -> 15.5%.
 TEST(GpuBlackwell, PublicBlockScaledAndFp8GemmRows) {
   const auto fp4 = validate_rows(rows_of("public_measurements.csv"), "DGF4");
   ASSERT_EQ(fp4.size(), 7u);
@@ -373,6 +375,31 @@ TEST(GpuBlackwell, DeepGemmFp4RunsItsOwnLayout) {
   OpSpec bf16 = gemm(128, 2048, 7168);
   bf16.impl = kDeepGemmImpl;
   EXPECT_THROW(bf16.validate(), InputError) << "the DeepGEMM impl is the fp4 kernel's";
+}
+
+// DeepGEMM's sm100 MXFP4 kernel is persistent (sm100_fp4_gemm_1d1d.cuh: kNumSMs CTAs walking their tiles; two
+// accumulator buffers in tensor memory where two BLOCK_N accumulators and the scale columns fit 512 columns): one CTA
+// per SM, each tile's MMAs waiting only for the epilogue of the tile two (or one) back, the operand traffic that of
+// one CTA per tile.
+TEST(GpuBlackwell, DeepGemmFp4IsPersistent) {
+  const gpu::GpuSpec s = gpu_spec("b200.yaml");
+  OpSpec op = gemm(4096, 4096, 7168, DType::fp4);
+  op.impl = kDeepGemmImpl;
+  op.fp4_scale_block = OpSpec::kMxfp4ScaleBlock;
+  gpu::GemmTiling t = gpu::choose_gemm_tiling(op, s);
+  EXPECT_EQ(t.bn, 240);
+  EXPECT_EQ(t.persistent_accumulators, 2) << "2 x 240 + 8 + 16 columns fit";
+  LowerOptions lo;
+  EXPECT_EQ(gpu::lower_gemm(op, s, lo, t)[0].num_tasks, static_cast<std::uint64_t>(s.sm.count));
+  gpu::GemmTiling per_tile = t;
+  per_tile.persistent_accumulators = 0;
+  EXPECT_EQ(gpu::lower_gemm(op, s, lo, per_tile)[0].num_tasks, 32u * 18u);
+  for (const char* which : {"A", "B"})
+    EXPECT_DOUBLE_EQ(operand_read_bytes(op, s, t, which), operand_read_bytes(op, s, per_tile, which)) << which;
+  op.m = op.n = op.k = 8192;  // BLOCK_N 256: one accumulator buffer (2 x 256 + 8 + 16 > 512)
+  t = gpu::choose_gemm_tiling(op, s);
+  EXPECT_EQ(t.bn, 256);
+  EXPECT_EQ(t.persistent_accumulators, 1);
 }
 
 // A benchmark that flushes the L2 by writing far more than it holds (DeepGEMM's bench_kineto zeroes 8 GB before
