@@ -162,10 +162,19 @@ class SglangScheduler : public Scheduler {
 //     limit is 0 sglang-jax asserts and does not start: 1 here. The limit is attested in sglang-jax's log format
 //     by issue #477 (2025-11-24: "Attention backend: 512 (context_len=32768, page_size=128)").
 //   - Its KV cache is allocated by pages of page_size tokens (PagedTokenToKVPoolAllocator; page 1: per token).
+//   - The tokens of one forward pass: at most the largest compiled token padding, max_padded_num_tokens =
+//     min(max_prefill_tokens, chunked_prefill_size) (tp_worker.py get_max_padded_size): no larger program exists, and
+//     a batch beyond every padding fails (schedule_batch.py find_padding_size raises "No suitable bucket").
+//     max_prefill_tokens stays at its 16384 (server_args.py; no flag here), so a --token-budget (chunked_prefill_size)
+//     above 16384 schedules as 16384: SGLang's PrefillAdder already stops a batch of several requests below
+//     max_prefill_tokens (a request joins only if its tokens are below what is left of it), and the one case it lets
+//     through, a first request's chunk beyond 16384 tokens, is one sglang-jax cannot run; here it is chunked at 16384
+//     (assumed), so the largest iteration the scheduler runs, the activations sized for it (serve_memory) and the
+//     largest token padding agree.
 class SglangJaxScheduler : public SglangScheduler {
  public:
   explicit SglangJaxScheduler(const SchedulerLimits& l)
-      : SglangScheduler(l, kDefaultChunk), m_given_seqs(l.max_seqs), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
+      : SglangScheduler(capped(l), kDefaultChunk), m_given_seqs(l.max_seqs), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
   std::int64_t block_tokens() const override { return m_page; }
   void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
     Scheduler::set_context_tokens(context_len, kv_tokens);
@@ -187,7 +196,7 @@ class SglangJaxScheduler : public SglangScheduler {
   std::int64_t logits_rows(std::int64_t context_len) const override {
     std::int64_t n = m_given_seqs > 0 ? m_given_seqs : kDefaultMaxRunning;
     if (context_len > 0) n = std::min(n, std::max<std::int64_t>(1, max_running_for(context_len, m_page)));
-    return std::min(n, std::min(kMaxPrefillTokens, m_limits.token_budget));
+    return std::min(n, m_limits.token_budget);  // max_padded_num_tokens (capped())
   }
   // The "fa" attention backend's bound on running requests for a context of `context_len` tokens in pages of
   // `page` tokens (0 where sglang-jax would refuse to start).
@@ -199,7 +208,7 @@ class SglangJaxScheduler : public SglangScheduler {
     HostLaunch h = SglangScheduler::host_launch();
     h.work.fixed_us = kHostFixedUs;
     h.work.ns_per_table_slot = kNsPerTableSlot;
-    const std::int64_t max_tokens = std::min(kMaxPrefillTokens, m_limits.token_budget);
+    const std::int64_t max_tokens = m_limits.token_budget;  // max_padded_num_tokens (capped())
     const std::int64_t max_bs = std::min(m_limits.max_seqs, max_tokens);
     for (std::int64_t bs = 1; bs <= 256 && bs < max_bs; bs *= 2) h.graph_batches.push_back(bs);
     h.graph_batches.push_back(max_bs);
@@ -211,6 +220,11 @@ class SglangJaxScheduler : public SglangScheduler {
   }
 
  private:
+  // The limits with the token budget at max_padded_num_tokens = min(max_prefill_tokens 16384, chunked_prefill_size).
+  static SchedulerLimits capped(SchedulerLimits l) {
+    if (l.token_budget > kMaxPrefillTokens) l.token_budget = kMaxPrefillTokens;
+    return l;
+  }
   static constexpr std::int64_t kDefaultChunk = 4096, kMaxPrefillTokens = 16384;
   static constexpr double kHostFixedUs = 250, kNsPerTableSlot = 1.9;
   static constexpr std::int64_t kDefaultMaxRunning = 4096;

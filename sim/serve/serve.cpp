@@ -134,7 +134,8 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
 
 ServeMemory serve_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const Scheduler& sched,
                          const Drafter* drafter, const CommBufferParams& comm) {
-  // The largest iteration's activations: token_budget tokens through one layer, plus fp32 logits for
+  // The largest iteration's activations: the scheduler's token_budget tokens (the most it runs in one iteration:
+  // sglang-jax caps it at its largest compiled token padding) through one layer, plus fp32 logits for
   // every running sequence (footprint() counts one sequence's logits for a batch-1 prefill); each
   // replica (dp) runs its own iteration.
   Scenario big = sc;
@@ -587,12 +588,18 @@ namespace {
                                          : "--max-seqs " + std::to_string(seqs) + " sequences' logits";
   const std::string smaller = rows >= seqs ? "a smaller --token-budget or --max-seqs"
                                            : rows > 1 ? "a smaller --token-budget, or --max-seqs below " + std::to_string(rows) : "a smaller --token-budget";
+  // The iteration's tokens: --token-budget, or the fewer the scheduler runs at once (sglang-jax's largest token padding).
+  const std::int64_t runs = sched.limits().token_budget;
+  const bool capped = s.opt.limits.token_budget > runs;
+  const std::string budget = capped ? std::to_string(runs) + " tokens, the most the scheduler runs at once of --token-budget " +
+                                          std::to_string(s.opt.limits.token_budget)
+                                    : "--token-budget " + std::to_string(runs);
   const double fixed = mem.weight_bytes + mem.comm_buffer_bytes;
   const bool by_iteration = fixed < mem.capacity_bytes && fixed + mem.activation_bytes >= mem.capacity_bytes;
   try {
     if (by_iteration)
-      throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (--token-budget " +
-                       std::to_string(sched.limits().token_budget) + " tokens, " + logits + ") take " + format_bytes(mem.activation_bytes) +
+      throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (" + budget +
+                       (capped ? ", " : " tokens, ") + logits + ") take " + format_bytes(mem.activation_bytes) +
                        " beside weights of " + format_bytes(mem.weight_bytes) + " in " + format_bytes(mem.capacity_bytes) + " (expected " + smaller + ")");
     Scenario check = base;
     check.batch = base.dp;
@@ -603,7 +610,7 @@ namespace {
     check_fits(footprint(model, check, s.comm), s.chip.dram_capacity() - mem.activation_bytes, model, check, s.chip.name(), s.comm,
                runs_weights(s.chip, DType::fp4, DType::fp8),
                format_bytes(s.chip.dram_capacity()) + " less " + format_bytes(mem.activation_bytes) +
-                   " of activations for the scheduler's largest iteration: --token-budget " + std::to_string(sched.limits().token_budget) +
+                   " of activations for the scheduler's largest iteration: " + budget +
                    (rows < seqs ? ", " + logits : ", --max-seqs " + std::to_string(seqs)));
     const std::string where = s.chip.name() + (base.devices() > 1 ? " (per device, stage " + std::to_string(mem.stage) + ")" : "");
     const std::string used = ": weights " + format_bytes(mem.weight_bytes) + " + activations " + format_bytes(mem.activation_bytes) +

@@ -141,6 +141,18 @@ def test_serve_refuses_options_it_would_ignore(cli):
         xpusim.serve(model="llama-3.1-8b", requests=4, concurrency=2, max_batch=10**7)
 
 
+def test_sglang_jax_token_budget_stops_at_its_largest_token_padding(cli):
+    """sglang-jax runs no forward pass beyond its largest compiled token padding, min(max_prefill_tokens 16384,
+    chunked_prefill_size) (sgl-project/sglang-jax tp_worker.py get_max_padded_size): a --token-budget above it
+    schedules 16384 tokens an iteration and sizes the activations for them. With --token-budget 10000000 this
+    server was refused for 10M tokens of activations (QA session 39); SGLang on GPUs keeps the budget given."""
+    args = ("serve", "--chip", "tpu-v6e", "--scheduler", "sglang-jax", "--max-seqs", "100000", "--input", "128", "--output", "8")
+    big = json.loads(cli(*args, "--token-budget", "10000000", "--format", "json").stdout)
+    cap = json.loads(cli(*args, "--token-budget", "16384", "--format", "json").stdout)
+    assert big["scheduler"]["token_budget"] == 16384, big["scheduler"]
+    assert big["memory"] == cap["memory"] and big["memory"]["kv_tokens"] > 0, (big["memory"], cap["memory"])
+
+
 def test_help_teaches(cli):
     assert "xpusim kernel gemm" in cli("--help").stdout
     assert "--m" in cli("kernel", "--help").stdout

@@ -602,6 +602,40 @@ TEST(ServeScheduler, SglangJaxLogitsRowsAreItsPaddedBatchAtTheModelsContext) {
   EXPECT_EQ(make_scheduler("sglang", v)->logits_rows(131072), 300);
 }
 
+// sglang-jax runs no forward pass beyond its largest compiled token padding, max_padded_num_tokens =
+// min(max_prefill_tokens 16384, chunked_prefill_size) (sgl-project/sglang-jax tp_worker.py get_max_padded_size;
+// schedule_batch.py find_padding_size fails beyond it): a --token-budget above 16384 schedules 16384 tokens an
+// iteration, the largest bucket with it, and SGLang on GPUs keeps the budget given (QA session 39: serve sized
+// sglang-jax's activations for the whole budget while its padding caps an iteration lower).
+TEST(ServeScheduler, SglangJaxRunsNoIterationBeyondItsLargestTokenPadding) {
+  SchedulerLimits l;
+  l.token_budget = 32768;
+  auto jax = make_scheduler("sglang-jax", l), plain = make_scheduler("sglang", l);
+  EXPECT_EQ(jax->limits().token_budget, 16384);
+  EXPECT_EQ(jax->launch().token_buckets.back(), 16384);
+  EXPECT_EQ(plain->limits().token_budget, 32768);
+  for (Scheduler* s : {jax.get(), plain.get()}) {
+    std::int64_t most = 0;
+    bool unpadded = false;
+    const HostLaunch h = s->launch();
+    const StepTimeFn step = [&](const StepShape& shape) {
+      most = std::max(most, shape.tokens());
+      if (shape.prefill_chunks > 0 && !h.token_buckets.empty())
+        unpadded |= !std::binary_search(h.token_buckets.begin(), h.token_buckets.end(), h.padded(shape).tokens());
+      return fake(shape);
+    };
+    // Short prompts that several fill one prefill batch, and prompts longer than either budget (chunked).
+    run_engine(fixed(40, 3000, 4), {EngineLoad::Kind::Closed, 40}, *s, 1 << 20, step);
+    run_engine(fixed(3, 40000, 4), {EngineLoad::Kind::Closed, 3}, *s, 1 << 20, step);
+    EXPECT_EQ(most, s->limits().token_budget);
+    EXPECT_FALSE(unpadded);  // every prompt iteration runs a compiled padding
+  }
+  l.token_budget = 16384;
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->limits().token_budget, 16384);
+  l.token_budget = 2048;  // below it: the budget given (the 70B cookbook row's --chunked-prefill-size 2048)
+  EXPECT_EQ(make_scheduler("sglang-jax", l)->limits().token_budget, 2048);
+}
+
 // JetStream's orchestrator over jetstream-pytorch (scheduler_jetstream.cpp; google/JetStream orchestrator.py,
 // token_utils.py pad_tokens; jetstream_pt/engine.py): a fixed number of decode slots; each request is prefilled
 // alone at batch 1 on the power-of-two bucket that holds its prompt (16 .. the max input length) and takes a free

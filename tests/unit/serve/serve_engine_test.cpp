@@ -77,6 +77,33 @@ TEST(ServeEngine, KvCapacityMatchesAHandComputation) {
   EXPECT_NEAR(mt.reserve_bytes, 0.1 * free_trt + trt->runtime_reserve_bytes(), 1.0);
 }
 
+// The activations are sized for the largest iteration the scheduler runs: sglang-jax's largest compiled token
+// padding, min(max_prefill_tokens 16384, chunked_prefill_size) (sgl-project/sglang-jax tp_worker.py
+// get_max_padded_size), so a --token-budget above 16384 sizes them as 16384 does; SGLang on GPUs runs the budget.
+TEST(ServeEngine, SglangJaxActivationsStopAtItsLargestTokenPadding) {
+  auto chip = load_chip("h100-sxm");  // the chip does not enter the bound
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto memory = [&](const std::string& name, std::int64_t budget) {
+    SchedulerLimits l;
+    l.token_budget = budget;
+    l.max_seqs = 64;
+    return serve_memory(*chip, m, sc, *make_scheduler(name, l));
+  };
+  EXPECT_EQ(memory("sglang-jax", 32768).activation_bytes, memory("sglang-jax", 16384).activation_bytes);
+  EXPECT_EQ(memory("sglang-jax", 32768).kv_tokens, memory("sglang-jax", 16384).kv_tokens);
+  EXPECT_LT(memory("sglang-jax", 8192).activation_bytes, memory("sglang-jax", 16384).activation_bytes);
+  EXPECT_GT(memory("sglang", 32768).activation_bytes, memory("sglang", 16384).activation_bytes);
+  Scenario big = sc;
+  big.phase = Phase::Prefill;
+  big.input_len = 16384;
+  SchedulerLimits l;
+  l.token_budget = 32768;
+  l.max_seqs = 64;
+  const double rows = static_cast<double>(make_scheduler("sglang-jax", l)->logits_rows(m.max_position));
+  EXPECT_DOUBLE_EQ(memory("sglang-jax", 32768).activation_bytes, footprint(m, big).activation_bytes + 4.0 * (rows - 1) * m.vocab);
+}
+
 TEST(ServeEngine, OfflineRunReportsItsCacheAndStaysWithinIt) {
   // Offline, every request arrives at once; the engine reports the cache it computed and never
   // holds more blocks than exist.
