@@ -34,10 +34,7 @@ void TrainiumMemory::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::
   const std::uint64_t bytes = ext->bytes;
   const int engines = m_spec.dma.engines;
   std::uint64_t partitions = ext->run > 0 ? std::max<std::uint64_t>(1, bytes / ext->run) : 128;
-  int used = static_cast<int>(std::min<std::uint64_t>(
-      static_cast<std::uint64_t>(engines),
-      (partitions + m_spec.dma.partitions_per_engine - 1) / static_cast<std::uint64_t>(m_spec.dma.partitions_per_engine)));
-  used = std::max(1, used);
+  const int used = m_spec.dma.engines_for(partitions);
   auto& q = m_dma[ext->executor % m_dma.size()];
   std::uint32_t& first = m_next[ext->executor % m_next.size()];
   const double per_engine = static_cast<double>(bytes) / used;

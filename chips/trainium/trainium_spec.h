@@ -2,6 +2,8 @@
 // widths, SBUF/PSUM geometry, DMA engines, HBM), parsed from a preset in chips/trainium/presets/.
 // Every figure's source is written beside it in the preset.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "sim/base/config.h"
@@ -42,6 +44,12 @@ struct DmaSpec {
   Seconds start_latency;            // trigger to the engines' start (descriptor setup, semaphores); not occupancy
   Seconds row_overhead;             // engine occupancy per contiguous row (descriptor element) it moves
   Seconds trigger;                  // sequencer time to trigger one transfer
+  // Engines a transfer of `partitions` rows spreads over: ceil(partitions / partitions_per_engine), at most all,
+  // at least one (TrainiumMemory times it so; the GEMM plan estimate prices a plan by it).
+  int engines_for(std::uint64_t partitions) const {
+    const auto per = static_cast<std::uint64_t>(partitions_per_engine);
+    return static_cast<int>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(static_cast<std::uint64_t>(engines), (partitions + per - 1) / per)));
+  }
 };
 
 struct TrainiumSpec {

@@ -34,6 +34,9 @@ InterNodeCost choose_internode(const std::vector<std::string>& candidates, int n
 // route's latencies and per-message overheads plus the library's `step`, the rate and gap the route's NIC's;
 // the ring where no listed algorithm runs on this many nodes.
 InterNodeCost choose_internode(const Topology& t, const std::vector<int>& group, double buffer_bytes, Tick step);
+// The fixed time of one message from vertex `v` to `d` over their route: each link's latency, extra latency
+// and per-message overhead (before its bytes).
+double route_hop_seconds(const Topology& t, int v, int d);
 // Adds `algorithm`'s phases for `group` on a buffer of `bytes` (each member's frontier in `f`).
 void internode_allreduce(Builder& b, const std::string& algorithm, const std::vector<int>& group, std::uint64_t bytes,
                          Frontier& f);

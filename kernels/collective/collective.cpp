@@ -106,6 +106,15 @@ double nvls_tree_chunk(const SystemSpec& s, std::uint64_t bytes) {
   return cut_nvls_chunk(s.chunk_bytes.value(), static_cast<double>(s.channels) * s.chips, bytes,
                         {{32, 256 * kKiB}, {16, 128 * kKiB}, {4, 64 * kKiB}, {1, 32 * kKiB}});
 }
+
+double route_hop_seconds(const Topology& t, int v, int d) {
+  double s = 0;
+  for (int l : t.route(v, d)) {
+    const Link& k = t.links()[static_cast<size_t>(l)];
+    s += k.spec->latency.value() + k.extra_latency.value() + k.spec->message_overhead.value();
+  }
+  return s;
+}
 }  // namespace coll
 
 CollKind parse_collective(const std::string& n) {
@@ -354,12 +363,8 @@ double estimate_seconds(const Topology& t, const CommProgram& p) {
       if (o.kind == CommOp::Kind::Reduce) reduce_load[o.peers[0]] += o.bytes;
     }
   auto route_latency = [&](int v, int d, double wire_bytes) {
-    double s = 0;
+    double s = coll::route_hop_seconds(t, v, d);
     const std::vector<int>& path = t.route(v, d);
-    for (int l : path) {
-      const Link& k = t.links()[static_cast<size_t>(l)];
-      s += k.spec->latency.value() + k.extra_latency.value() + k.spec->message_overhead.value();
-    }
     if (!path.empty()) s += t.links()[static_cast<size_t>(path.back())].spec->receive_seconds(wire_bytes);
     return s;
   };

@@ -44,19 +44,21 @@ void lower_hierarchical(Builder& b, CollKind k, std::uint64_t bytes) {
       nvls && b.channel_messages()
           ? inter_node_messages(t, b.program().bytes, bytes, share(shard, static_cast<std::uint64_t>(nodes)))
           : 1;
-  std::vector<int> inner = ring_order(t, 0);
+  const std::vector<int> inner = ring_order(t, 0);
+  // The chips holding the same shard: position i of every node's ring order.
+  auto rail_at = [&](int i) {
+    std::vector<int> rail;
+    for (int n = 0; n < nodes; ++n) rail.push_back(n * local + (inner[static_cast<size_t>(i)] % local));
+    return rail;
+  };
   // The inter-node stage's algorithm: the cheapest of library.internode_algorithms for one group's shard
   // of the whole collective (every group is alike: one rank per node, the same route through its own
   // NICs), chosen once per collective, as the library does, whatever its pipeline slices.
-  std::vector<int> first;
-  for (int n = 0; n < nodes; ++n) first.push_back(n * local + (inner[0] % local));
   const double whole_shard = static_cast<double>(share(b.program().bytes, static_cast<std::uint64_t>(local)));
-  const std::string inter = choose_internode(t, first, whole_shard, b.step_latency()).algorithm;
+  const std::string inter = choose_internode(t, rail_at(0), whole_shard, b.step_latency()).algorithm;
   b.program().internode = inter;
   for (int i = 0; i < local; ++i) {
-    // The chips holding the same shard: position i of every node's ring order.
-    std::vector<int> rail;
-    for (int n = 0; n < nodes; ++n) rail.push_back(n * local + (inner[static_cast<size_t>(i)] % local));
+    const std::vector<int> rail = rail_at(i);
     Frontier done = f;
     for (int v : rail) done[static_cast<size_t>(v)].clear();
     for (std::uint64_t p = 0; p < parts; ++p) {

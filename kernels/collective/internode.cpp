@@ -68,11 +68,10 @@ InterNodeCost choose_internode(const std::vector<std::string>& candidates, int n
 
 InterNodeCost choose_internode(const Topology& t, const std::vector<int>& group, double buffer_bytes, Tick step) {
   const SystemSpec& s = t.spec();
-  double hop = to_seconds(step), rate = 0, gap = 0;
-  const std::vector<int>& path = t.route(group[0], group[1]);
-  for (int l : path) {
+  const double hop = to_seconds(step) + route_hop_seconds(t, group[0], group[1]);
+  double rate = 0, gap = 0;
+  for (int l : t.route(group[0], group[1])) {
     const Link& k = t.links()[static_cast<size_t>(l)];
-    hop += k.spec->latency.value() + k.extra_latency.value() + k.spec->message_overhead.value();
     const double r = k.spec->payload_rate();
     rate = rate > 0 ? std::min(rate, r) : r;
     gap = std::max(gap, k.spec->message_gap.value());

@@ -173,7 +173,7 @@ double plan_estimate(const GemmPlan& p, const OpSpec& op, const TrainiumSpec& sp
   // 32-byte A^T rows cost more than their bytes, and a plan of twice the blocks loads them twice. Left out, the
   // estimate ranked 12 blocks of 512 columns over 8 cores ahead of 6 of 1024 at 4 TB/s of HBM (trn2 16 x 6144 x 4096
   // bf16: 32.0 -> 36.5 us, slower with more bandwidth; QA session 39).
-  const double engines = std::max(1, std::min(spec.dma.engines, static_cast<int>(ceil_div(kPartitions, spec.dma.partitions_per_engine))));
+  const double engines = spec.dma.engines_for(kPartitions);
   const double row_cost = 2.0 * std::ceil(static_cast<double>(kPartitions) / engines) * spec.dma.row_overhead.value();
   std::vector<double> mm_end(static_cast<size_t>(p.buffers), 0.0);
   double dma_free = 0, mm_last = 0;

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from . import _sets, _xpusim
+from . import _COLLECTIVES, _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -77,7 +77,7 @@ class Session:
         if (kernel is None) == (model is None):  # a misspelt keyword (chipp=) was not named
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
                 "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
-        if kernel in ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "sendrecv"):
+        if kernel in _COLLECTIVES:
             # Stepped on one chip it was refused pointing at the command line only (QA session 39).
             raise _xpusim.InputError("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
                                      "xpusim.kernel(%r, system=..., bytes=...), as `xpusim kernel %s --system S --bytes SIZE`"
