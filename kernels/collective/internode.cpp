@@ -3,6 +3,7 @@
 // neuron-runtime/explore/internode-collective-comm.rst @ 3afa0fdf, "Communication Groups - Only One Rank
 // per Node", [INTER]): Ring, Mesh, single-step Mesh and Recursive Doubling-Halving, as a closed form of
 // their steps, bytes and messages, and as program phases. NCCL's hierarchical (NVLS-tree) keeps the ring.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/collective/algorithms.h"
@@ -21,7 +22,8 @@ int log2_of(int n) {
 bool internode_runs(const std::string& algorithm, int nodes) {
   if (nodes < 2) return false;
   if (algorithm == "rdh") return power_of_two(nodes);  // [INTER]: "a communication group with N = 2^p members"
-  return algorithm == "ring" || algorithm == "mesh" || algorithm == "oneshot";
+  const auto& known = internode_algorithm_names();
+  return std::find(known.begin(), known.end(), algorithm) != known.end();
 }
 
 // [INTER]'s table for N ranks and chunk C = B / N of a buffer B: Ring 2(N-1) steps of C; Mesh a

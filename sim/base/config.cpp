@@ -323,7 +323,7 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
   std::string origin = v ? v->origin : (m_tree ? m_tree->file() : "<config>");
   if (!v && !def) {
     refuse_value_for_section(m_tree, m_schema, path);
-    throw ConfigError(origin, path, std::string("missing required field (expected ") + (std::strchr("aeiou", kind[0]) ? "an " : "a ") + kind + ")");
+    throw MissingFieldError(origin, path, std::string("missing required field (expected ") + (std::strchr("aeiou", kind[0]) ? "an " : "a ") + kind + ")");
   }
   std::string text = v ? v->text : def;
   try {

@@ -25,6 +25,13 @@ class ConfigError : public InputError {
       : InputError(file + ": " + (key.empty() || ends_with_part(file, ' ', key) ? std::string() : key + ": ") + problem) {}
 };
 
+// A required field the tree does not give: a schema that meets one may look for the misspelt key that left it missing
+// (sim/run/registry.cpp) without reading the message.
+class MissingFieldError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
 // Closest candidate for "did you mean" hints ("" if none is close): the shortest dotted key whose last part is
 // the word (a user's "tdp" means "power.tdp", not "name", which is as many edits away), else the shortest
 // candidate that the word begins (a user's "h100" means "h100-sxm", not "h200", which is one edit away), else

@@ -109,11 +109,17 @@ void describe_internode(Params& p, SystemSpec& s) {
   if (p.mode() == Params::Mode::Describe) return;
   s.internode_algorithms = split_list(list);
   p.require(!s.internode_algorithms.empty(), "library.internode_algorithms", "at least one algorithm");
+  const auto& known = internode_algorithm_names();
   for (const auto& a : s.internode_algorithms)
-    p.require(a == "ring" || a == "mesh" || a == "oneshot" || a == "rdh", "library.internode_algorithms",
-              "a list of ring, mesh, oneshot, rdh");
+    p.require(std::find(known.begin(), known.end(), a) != known.end(), "library.internode_algorithms",
+              "a list of " + join(known, ", "));
 }
 }  // namespace
+
+const std::vector<std::string>& internode_algorithm_names() {
+  static const std::vector<std::string> names = {"ring", "mesh", "oneshot", "rdh"};
+  return names;
+}
 
 void describe(Params& p, SystemSpec& s) {
   p("name", s.name, "System preset name as used on the command line", "");

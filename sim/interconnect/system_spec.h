@@ -122,6 +122,9 @@ struct SystemSpec {
 };
 
 void describe(Params& p, SystemSpec& s);
+// The algorithms a hierarchical all-reduce's inter-node stage may be given (library.internode_algorithms): ring,
+// mesh, oneshot, rdh; kernels/collective/internode.cpp times each.
+const std::vector<std::string>& internode_algorithm_names();
 struct SystemInfo {
   std::string name, path, description;
 };

@@ -207,8 +207,7 @@ bool in_section(const std::string& key, const char* section) {
   // field") before it reached the key: the key the file gives and the schema does not know is the one to fix.
   try {
     throw;
-  } catch (const ConfigError& e) {
-    if (std::string(e.what()).find("missing required field") == std::string::npos) throw;
+  } catch (const MissingFieldError&) {
     std::vector<std::string> known;
     for (const ParamInfo& q : own) known.push_back(q.path);
     for (const auto& [k, v] : chip_tree.entries())

@@ -122,12 +122,26 @@ double SampleRuns::max() const {
   return m;
 }
 
+namespace {
+// Where quantile q falls among n sorted samples (n > 0): ranks lo and hi and the share of the way from lo to hi.
+struct RankPosition {
+  size_t lo, hi;
+  double frac;
+  double between(double at_lo, double at_hi) const { return at_lo + (at_hi - at_lo) * frac; }
+};
+RankPosition rank_position(size_t n, double q) {
+  const double pos = q * static_cast<double>(n - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  return {lo, std::min(n - 1, lo + 1), pos - static_cast<double>(lo)};
+}
+}  // namespace
+
 double SampleRuns::percentile(double q) const {
   if (m_size == 0) return 0;
   std::vector<Run> v(m_runs);
   std::sort(v.begin(), v.end(), [](const Run& a, const Run& b) { return a.value < b.value; });
-  const double pos = q * static_cast<double>(m_size - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(m_size - 1, lo + 1);
+  const RankPosition rank = rank_position(m_size, q);
+  const size_t lo = rank.lo, hi = rank.hi;
   // The values at ranks lo and hi of the samples sorted one by one.
   double at_lo = 0, at_hi = 0;
   size_t seen = 0;
@@ -140,14 +154,13 @@ double SampleRuns::percentile(double q) const {
     }
     seen = next;
   }
-  return at_lo + (at_hi - at_lo) * (pos - static_cast<double>(lo));
+  return rank.between(at_lo, at_hi);
 }
 
 double sorted_percentile(const std::vector<double>& v, double q) {
   if (v.empty()) return 0;
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(v.size() - 1, lo + 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  const RankPosition r = rank_position(v.size(), q);
+  return r.between(v[r.lo], v[r.hi]);
 }
 
 double EngineFeatures::expected_tokens(std::int64_t drafts) const {
