@@ -498,7 +498,7 @@ SystemContext replica_system(const SystemContext& unit, int chips) {
 // The KV-cache tokens of a replica layout, and why it cannot serve when they hold less than one request.
 std::int64_t replica_kv_tokens(const ChipModel& chip, const ModelConfig& model, const Scenario& replica, const ServeOptions& so,
                                std::string& why) {
-  auto sched = make_scheduler(so.scheduler, so.limits);
+  auto sched = make_scheduler(so.scheduler, so.limits, chip.dram_capacity());
   const std::optional<Drafter> drafter = make_drafter(model, replica, so);
   const ServeMemory m = serve_memory(chip, model, replica, *sched, drafter ? &*drafter : nullptr);
   const std::int64_t need = so.input + so.output;
@@ -711,7 +711,7 @@ CompareRow search_layout(const std::string& name, const Unit& u, const ModelConf
   const ChipModel& chip = *u.chip;
   const Scenario sc = precision_for(chip, base);
   const std::vector<LayoutCandidate> cands = candidate_layouts(u.system->spec.ranks(), model, sc);
-  const std::int64_t max_seqs = make_scheduler(so.scheduler, so.limits)->limits().max_seqs;
+  const std::int64_t max_seqs = make_scheduler(so.scheduler, so.limits, chip.dram_capacity())->limits().max_seqs;
   std::vector<LayoutTrial> trials(cands.size());
   std::vector<std::shared_ptr<StepPartCache>> caches;  // each layout's screen, reused by its engine run
   std::vector<std::int64_t> kv(cands.size(), 0);

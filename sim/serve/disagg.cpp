@@ -573,7 +573,7 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
 
 void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                        DisaggLayout& pools, std::int64_t prefill_need, std::int64_t decode_need) {
-  auto sched = make_scheduler(opt.scheduler, opt.limits);
+  auto sched = make_scheduler(opt.scheduler, opt.limits, chip.dram_capacity());
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   for (const bool prefill : {true, false}) {
     const Scenario p = prefill ? prefill_scenario(sc, pools) : decode_scenario(sc, pools);
@@ -706,13 +706,15 @@ struct PoolPower {
 
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
-// each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's).
+// each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's). `device_bytes`:
+// each device's memory, for the scheduler's defaults (make_scheduler).
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
                                       const EngineLoad& load, const DisaggInstances& inst, const GroupStepFn& pstep,
                                       const GroupStepFn& dstep, const std::function<double(std::int64_t)>& bytes,
-                                      KvTransferStats& stats, const std::function<void()>& new_round, const DisaggClocks& clocks) {
+                                      KvTransferStats& stats, const std::function<void()>& new_round, const DisaggClocks& clocks,
+                                      double device_bytes) {
   const SystemSpec& spec = opt.system->spec;
-  auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits); };
+  auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits, device_bytes); };
   // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
   KvTransfer mean;
   std::int64_t n = 0;
@@ -773,7 +775,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   // A server's step from each rank's composition (one rank: the composition's own step).
   const GroupStepFn pstep = [&](const std::vector<StepShape>& ranks) { return (pst ? *pst : st).group(ranks); };
   const GroupStepFn dstep = [&](const std::vector<StepShape>& ranks) { return st.group(ranks); };
-  auto sched = make_scheduler(opt.scheduler, opt.limits);
+  auto sched = make_scheduler(opt.scheduler, opt.limits, chip.dram_capacity());
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
                              serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
@@ -787,7 +789,8 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
     pre.reset(chip, inst.prefill / inst.prefill_ranks, clocks.prefill);
     dec.reset(chip, inst.decode / inst.decode_ranks, clocks.decode);
   };
-  DisaggEngineResult er = engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks);
+  DisaggEngineResult er =
+      engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks, chip.dram_capacity());
   const PowerResult pre_pw = power_over_time(chip, pre.mean()), dec_pw = power_over_time(chip, dec.mean());
   transfer_stats(ks, er);
   ServePoint pt;

@@ -142,11 +142,11 @@ namespace {
 // ones each timed by `cost` at their class's mean composition, and the second pass timed with them.
 // Every request's TPOT and the run's makespan are sums of those two times, so times that bound the
 // class costs from below give a run whose tok/s per user and throughput bound the screen's from above.
-EngineResult screen_run(const ServeOptions& so, std::int64_t in, std::int64_t out, std::int64_t b, std::int64_t kv_tokens,
-                        const std::function<double(const StepShape&)>& cost) {
+EngineResult screen_run(const ServeOptions& so, double device_bytes, std::int64_t in, std::int64_t out, std::int64_t b,
+                        std::int64_t kv_tokens, const std::function<double(const StepShape&)>& cost) {
   const std::vector<RequestDraw> reqs(static_cast<size_t>(std::max<std::int64_t>(64, 4 * b)), RequestDraw{in, out, 0});
   const EngineLoad load{EngineLoad::Kind::Closed, b};
-  auto sched = make_scheduler(so.scheduler, so.limits);
+  auto sched = make_scheduler(so.scheduler, so.limits, device_bytes);
   const std::int64_t blocks = kv_tokens / sched->block_tokens();
   ShapeClass prefill, decode;
   run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
@@ -155,7 +155,7 @@ EngineResult screen_run(const ServeOptions& so, std::int64_t in, std::int64_t ou
   });
   const double t_prefill = prefill.n > 0 ? cost(prefill.mean()) : 0;
   const double t_decode = decode.n > 0 ? cost(decode.mean()) : 0;
-  sched = make_scheduler(so.scheduler, so.limits);
+  sched = make_scheduler(so.scheduler, so.limits, device_bytes);
   return run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
     return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
   });
@@ -183,7 +183,8 @@ std::vector<ScreenPoint> screen_layout(const ChipModel& chip, const ModelConfig&
   std::vector<ScreenPoint> pts;
   for (std::int64_t b : screen_batches(so, kv_tokens, max_seqs)) {
     // Simulated at the compositions themselves, the tokens part on the engine's grid (ChipStepTime::screened).
-    const EngineResult er = screen_run(so, in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened(s).time_s; });
+    const EngineResult er =
+        screen_run(so, chip.dram_capacity(), in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened(s).time_s; });
     ServePoint p;
     fill_metrics(p, er, replica.devices());
     if (!(p.tok_s_per_user > 0 && p.throughput_tok_s > 0)) continue;
@@ -201,7 +202,8 @@ std::vector<ScreenPoint> screen_layout_bound(const ChipModel& chip, const ModelC
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<ScreenPoint> pts;
   for (std::int64_t b : screen_batches(so, kv_tokens, max_seqs)) {
-    const EngineResult er = screen_run(so, in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened_bound(s).time_s; });
+    const EngineResult er =
+        screen_run(so, chip.dram_capacity(), in, out, b, kv_tokens, [&](const StepShape& s) { return st.screened_bound(s).time_s; });
     ServePoint p;
     fill_metrics(p, er, replica.devices());
     // Times bounded by 0 (no part held below the composition) leave that figure unbounded.

@@ -8,13 +8,19 @@
 
 namespace xpu {
 
-bool KvBlockPool::grow(Sequence& s, std::int64_t tokens) {
+std::int64_t KvBlockPool::needed(const Sequence& s, std::int64_t tokens) const {
   const std::int64_t want_shared = s.prefix / m_block;  // whole blocks only
   const std::int64_t new_shared = s.shared < want_shared ? std::max(shared(), want_shared) - shared() : 0;
+  return new_shared + std::max<std::int64_t>(0, blocks_for(tokens) - want_shared - s.blocks);
+}
+
+bool KvBlockPool::grow(Sequence& s, std::int64_t tokens) {
+  const std::int64_t want_shared = s.prefix / m_block;
   const std::int64_t own = std::max<std::int64_t>(0, blocks_for(tokens) - want_shared - s.blocks);
-  if (new_shared + own == 0 && s.shared == want_shared) return true;
-  if (new_shared + own > m_free) return false;
-  m_free -= new_shared + own;
+  const std::int64_t take = needed(s, tokens);  // `own` and the shared prefix blocks no holder took yet
+  if (take == 0 && s.shared == want_shared) return true;
+  if (take > m_free) return false;
+  m_free -= take;
   if (s.shared < want_shared) {
     m_refs.insert(want_shared);
     s.shared = want_shared;
@@ -67,7 +73,7 @@ std::string scheduler_names_text(const std::string& sep, const std::string& last
   return join(std::vector<std::string>(n.begin(), n.end() - 1), sep) + last_sep + n.back();
 }
 
-std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits) {
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits, double device_bytes) {
   if (limits.cache_tokens < 0 || (limits.cache_tokens > 0 && name != "jetstream"))
     throw InputError("--cache-length " + std::to_string(limits.cache_tokens) + ": KV tokens per decode slot of --scheduler jetstream " +
                      "(its fixed slots); '" + name + "' allocates the KV cache by blocks (expected a positive number with " +
@@ -81,7 +87,7 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
       !(limits.host_us_per_request < 0 || std::isfinite(limits.host_us_per_request)))
     throw InputError("--host-fixed-us/--host-us-per-request: expected finite microseconds (absent: the scheduler's figures)");
   if (name == "vllm") return make_vllm_scheduler(limits);
-  if (name == "sglang") return make_sglang_scheduler(limits);
+  if (name == "sglang") return make_sglang_scheduler(limits, device_bytes);
   if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);
   if (name == "jetstream") return make_jetstream_scheduler(limits);

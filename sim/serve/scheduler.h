@@ -130,6 +130,8 @@ class KvBlockPool {
   // Grows `s` to hold `tokens` tokens, taking its reference to the shared prefix blocks first; false
   // (nothing taken) when the free blocks do not suffice.
   bool grow(Sequence& s, std::int64_t tokens);
+  // The free blocks grow(s, tokens) would take.
+  std::int64_t needed(const Sequence& s, std::int64_t tokens) const;
   void release(Sequence& s);  // returns every block of `s` and drops its reference to the shared prefix
   // Blocks of the shared prefix in use: the prefixes are nested (one common prompt head), so they hold
   // as many blocks as the longest prefix any holding sequence references, counted once.
@@ -236,14 +238,15 @@ class Scheduler {
 // InputError naming the flag.
 double host_work_us(const std::string& flag, double us);
 
-// One of scheduler_names() (InputError naming --scheduler and listing them otherwise).
-std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits);
+// One of scheduler_names() (InputError naming --scheduler and listing them otherwise). `device_bytes`: each
+// device's memory, where a policy's defaults follow it (SGLang's chunked_prefill_size); 0: unknown.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerLimits& limits, double device_bytes = 0);
 const std::vector<std::string>& scheduler_names();
 // The names joined for help and error text: scheduler_names_text(", ", " or ") is "vllm, sglang, ... or trtllm".
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep);
 
 std::unique_ptr<Scheduler> make_vllm_scheduler(const SchedulerLimits& limits);
-std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits);
+std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits, double device_bytes = 0);
 // SGLang's policy as sglang-jax runs it on TPUs: XLA programs compiled for padded batch and token sizes.
 std::unique_ptr<Scheduler> make_sglang_jax_scheduler(const SchedulerLimits& limits);
 std::unique_ptr<Scheduler> make_trtllm_scheduler(const SchedulerLimits& limits);

@@ -9,105 +9,202 @@
 namespace xpu {
 
 namespace {
-// Rules (SGLang docs: server arguments and "Hyperparameter tuning"; python/sglang/srt/managers/
-// scheduler.py and schedule_policy.py, as summarised in their developer guide; the defaults as
-// mirrored by NVIDIA's aisimulate-core SGLang model):
+// Rules, read in SGLang's source (python/sglang/srt/managers/scheduler.py get_next_batch_to_run /
+// get_new_batch_prefill / update_running_batch, schedule_policy.py PrefillAdder, schedule_batch.py
+// retract_decode, global_config.py; in the form SGLang had through v0.5 and sglang-jax keeps:
+// sgl-project/sglang-jax@038c7307 python/sgl_jax/srt/managers/schedule_policy.py and @0001b0c6
+// schedule_batch.py):
 //   - get_next_batch_to_run: a new prefill batch if one can be formed, else a decode batch of all
-//     running requests. Prefill and decode do not share an iteration (enable_mixed_chunk is off).
-//   - A prefill batch takes waiting requests FCFS while the batch holds fewer than max_prefill_tokens
-//     (16384) prompt tokens and max_running_requests is not reached; a prompt longer than
-//     chunked_prefill_size (8192 on large GPUs) is split, the chunked request continuing first in
-//     the next prefill batch.
-//   - Admission is conservative: a request enters only if its prompt plus new_token_ratio x the
-//     output still to come of it and of every running request fit in the free KV tokens.
-//     new_token_ratio starts at 0.7 and decays each decode step to 0.14 x 0.7 over 600 steps; a
-//     retraction resets it.
-//   - When a decode step finds no room, requests are retracted (their KV freed, recomputed later)
-//     until it fits, starting with the least advanced: in FCFS order the newest.
+//     running requests. Prefill and decode do not share an iteration (enable_mixed_chunk is off by default).
+//   - A prefill batch is built by a PrefillAdder with three budgets: rem_chunk_tokens =
+//     chunked_prefill_size (the --token-budget), rem_input_tokens = max_prefill_tokens (16384, a server
+//     argument of its own: a larger chunk does not raise it), and rem_total_tokens = the free KV tokens
+//     less new_token_ratio x min(max_new_tokens - output, 4096) of every running request and less
+//     prompt + min(max_new_tokens, 4096) of every request the batch took (CLIP_MAX_NEW_TOKENS 4096).
+//     The in-flight chunked request goes first (add_chunked_req: the rest of its prompt up to
+//     min(rem_chunk_tokens, rem_total_tokens)). Then waiting requests FCFS (add_one_req), each:
+//       stop (NO_TOKEN) if its prompt + min(its output to come, 4096) >= rem_total_tokens: a new request
+//         reserves its whole output, a running one only the ratio of it;
+//       stop (OTHER) if its prompt >= rem_input_tokens and the batch holds a request already: the first
+//         request of a batch passes whatever its length (so one iteration may exceed max_prefill_tokens,
+//         up to the chunk), the others only below what is left of max_prefill_tokens;
+//       whole if its prompt fits rem_chunk_tokens, else its first rem_chunk_tokens tokens (rounded down to
+//         a page) and it becomes the chunked request; the batch stops once a budget is spent (budget_state)
+//         or max_running_requests is reached.
+//     SGLang after v0.5 (sgl-project/sglang@00550cd1 schedule_policy.py _select_prefill_admission) applies
+//     the per-request max_prefill_tokens test only without chunked prefill: not modelled (the batch still
+//     stops once max_prefill_tokens are spent).
+//   - new_token_ratio starts at 0.7 and decays by (0.7 - 0.14 x 0.7) / 600 each decode step to 0.14 x 0.7
+//     (SGLANG_INIT_NEW_TOKEN_RATIO, SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR, SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS); it
+//     returns to 0.7 when the server idles (self_check_during_idle).
+//   - A decode step first checks that the KV pool holds one more token per request (check_decode_mem).
+//     If not, requests are retracted (their KV freed, appended to the waiting queue, recomputed later):
+//     the fewest generated tokens first, the longest prompt among equals, at least one, until the pool
+//     holds retract_decode_steps (20) tokens per remaining request, never the last one; new_token_ratio
+//     becomes min(1, (tokens generated + 20 x requests) / their max_new_tokens) over those that remain.
+//     Otherwise the ratio decays.
 //   - Token-granular KV (page size 1); mem_fraction_static about 0.88 on an 80 GB GPU.
+//   - chunked_prefill_size when not given, by the GPU's memory (server_args.py, sgl-project/sglang@469c63e5
+//     _handle_gpu_memory_settings; get_device_memory_capacity in MiB): 2048 below 35 GiB, 4096 below 60 GiB,
+//     8192 below 160 GiB (H100, H200, A100-80GB), 16384 above (B200, MI300X). Memory unknown: 8192 (assumed:
+//     an 80 GB-class GPU).
+//   - max_running_requests when not given: min(KV tokens // 2, the request pool), the pool
+//     min(max(KV tokens / context x 512, 2048), 4096) + 1 slots (model_runner.py init_memory_pool,
+//     tp_worker.py; set once the pool is sized, set_context_tokens).
 // The scheduler's host work per iteration (HostWork): overlapped, as the overlap ("zero-overhead") batch
 // scheduler runs the CPU scheduling of batch n+1 while the GPU runs batch n, on by default since v0.4
 // (source: LMSYS blog "SGLang v0.4", 2024-12-04, "Zero-Overhead Batch Scheduler"). No public figure of the
 // loop's time per running request was found: not modelled (0), a parameter of HostWork, not a guess.
+constexpr std::int64_t kMaxPrefillTokens = 16384;  // max_prefill_tokens (server_args.py)
+constexpr std::int64_t kClipMaxNewTokens = 4096;   // CLIP_MAX_NEW_TOKENS (schedule_policy.py)
+constexpr std::int64_t kRetractDecodeSteps = 20;   // retract_decode_steps (global_config.py)
+constexpr std::int64_t kDefaultMaxRunning = 4096;  // the request pool's bound before the KV pool is known
+
+// chunked_prefill_size by the GPU's memory (`device_bytes`; 0: unknown).
+std::int64_t default_chunk(double device_bytes) {
+  if (device_bytes <= 0) return 8192;
+  const double gib = device_bytes / (1024.0 * 1024.0 * 1024.0);
+  return gib < 35 ? 2048 : gib < 60 ? 4096 : gib < 160 ? 8192 : 16384;
+}
+
 class SglangScheduler : public Scheduler {
  public:
-  // `default_chunk`: chunked_prefill_size when the limits give none (8192 on large GPUs).
-  explicit SglangScheduler(const SchedulerLimits& l, std::int64_t default_chunk = 8192) {
+  // `chunk`: chunked_prefill_size when the limits give none.
+  SglangScheduler(const SchedulerLimits& l, std::int64_t chunk) : m_given_seqs(l.max_seqs) {
     m_limits = l;  // the host-work overrides as given; the limits' defaults below
-    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : default_chunk;
-    m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : 4096;
-    m_max_prefill = std::max<std::int64_t>(16384, m_limits.token_budget);
+    m_limits.token_budget = l.token_budget > 0 ? l.token_budget : chunk;
+    m_limits.max_seqs = l.max_seqs > 0 ? l.max_seqs : kDefaultMaxRunning;
   }
   double memory_fraction() const override { return 0.88; }
   std::int64_t block_tokens() const override { return 1; }
   bool mixes_prefill_and_decode() const override { return false; }
   HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, 0, true}, {}}; }
+  void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
+    Scheduler::set_context_tokens(context_len, kv_tokens);
+    if (m_given_seqs > 0) return;
+    if (context_len <= 0 || kv_tokens <= 0) {
+      m_limits.max_seqs = kDefaultMaxRunning;
+      return;
+    }
+    const auto pool = std::min<std::int64_t>(
+        std::max<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(kv_tokens) / static_cast<double>(context_len) * 512), 2048), 4096);
+    m_limits.max_seqs = std::max<std::int64_t>(1, std::min(kv_tokens / 2, pool + 1));
+  }
 
   Batch schedule(SchedState& st) override {
     Batch b = prefill_batch(st);
-    if (!b.empty()) return b;
-    return decode_batch(st);
+    if (b.empty()) b = decode_batch(st);
+    if (b.empty()) m_ratio = kInitRatio;  // nothing to run: the server idles
+    return b;
   }
 
  private:
   static bool prefilling(const Sequence* s) { return !s->decoding(); }
-  double reserved_tokens(const SchedState& st) const {
-    double r = 0;
-    for (const Sequence* s : st.running) r += std::ceil(static_cast<double>(s->output - s->generated) * m_ratio);
-    return r;
-  }
+  static double clipped(std::int64_t tokens) { return static_cast<double>(std::clamp<std::int64_t>(tokens, 0, kClipMaxNewTokens)); }
+
+  // PrefillAdder's budgets for one prefill batch, in tokens.
+  struct Budget {
+    double total;                 // rem_total_tokens
+    double current;               // cur_rem_tokens: the free KV less the batch's prompt tokens
+    std::int64_t input, chunk;    // rem_input_tokens, rem_chunk_tokens
+    bool spent() const { return total <= 0 || current <= 0 || input <= 0 || chunk <= 0; }
+  };
 
   Batch prefill_batch(SchedState& st) {
     Batch b;
-    std::int64_t chunk_left = m_limits.token_budget, prefill_left = m_max_prefill;
-    for (Sequence* s : st.running)  // a chunked request continues
-      if (prefilling(s) && chunk_left > 0) {
-        const std::int64_t n = std::min(s->remaining(), chunk_left);
-        if (!st.kv.grow(*s, s->computed + n)) return b;
-        b.push_back({s, n, s->computed});
-        chunk_left -= n;
-        prefill_left -= n;
-      }
-    double free_tokens = static_cast<double>(st.kv.free() * st.kv.block_tokens()) - reserved_tokens(st);
-    while (!st.waiting.empty() && chunk_left > 0 && prefill_left > 0 &&
-           static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
+    const std::int64_t page = st.kv.block_tokens();
+    const auto paged = [page](std::int64_t n) { return (n + page - 1) / page * page; };
+    const double free_tokens = static_cast<double>(st.kv.free() * page);
+    double reserved = 0;
+    for (const Sequence* s : st.running)
+      if (!prefilling(s)) reserved += clipped(s->output - s->generated) * m_ratio;
+    Budget g{free_tokens - reserved, free_tokens, kMaxPrefillTokens, m_limits.token_budget};
+    const auto take = [&](Sequence* s, std::int64_t n, double output) {
+      const std::int64_t t = paged(n);
+      g.total -= static_cast<double>(t) + output;
+      g.current -= static_cast<double>(t);
+      g.input -= t;
+      g.chunk -= t;
+      b.push_back({s, n, s->computed});
+    };
+    for (Sequence* s : st.running) {  // the chunked request continues
+      if (!prefilling(s)) continue;
+      std::int64_t room = std::min(g.chunk, static_cast<std::int64_t>(std::floor(g.total)));
+      if (room <= 0) room = g.chunk;
+      if (room <= 0) break;
+      const std::int64_t n = std::min(s->remaining(), room);
+      if (!st.kv.grow(*s, s->computed + n)) return b;
+      take(s, n, n == s->remaining() ? clipped(s->output) : 0);
+    }
+    while (!st.waiting.empty() && static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
       Sequence* s = st.waiting.front();
-      const std::int64_t n = std::min(s->remaining(), chunk_left);
-      const double future = std::ceil(static_cast<double>(s->output - s->generated) * m_ratio);
-      if (static_cast<double>(s->remaining()) + future > free_tokens) break;
+      const std::int64_t input = paged(s->remaining());
+      if (static_cast<double>(s->remaining()) + clipped(s->output - s->generated) >= g.total) break;  // NO_TOKEN
+      if (input >= g.input && !b.empty()) break;  // max_prefill_tokens
+      std::int64_t n = s->remaining();
+      double output = clipped(s->output);
+      if (input > g.chunk) {  // its first chunk
+        n = g.chunk / page * page;
+        output = 0;
+        if (n <= 0) break;
+      }
       if (!st.kv.grow(*s, s->computed + n)) break;
       st.waiting.pop_front();
       st.running.push_back(s);
-      b.push_back({s, n, s->computed});
-      free_tokens -= static_cast<double>(s->remaining()) + future;
-      chunk_left -= n;
-      prefill_left -= n;
+      take(s, n, output);
+      if (g.spent()) break;
     }
     return b;
   }
 
   Batch decode_batch(SchedState& st) {
+    std::vector<Sequence*> batch;  // the running batch: every running request but a chunked prompt
+    for (Sequence* s : st.running)
+      if (!prefilling(s)) batch.push_back(s);
+    if (batch.empty()) return {};
+    std::int64_t need = 0;
+    for (const Sequence* s : batch) need += st.kv.needed(*s, s->computed + s->remaining());
+    if (need > st.kv.free()) retract(st, batch);
+    else m_ratio = std::max(kInitRatio * kMinFactor, m_ratio - kInitRatio * (1 - kMinFactor) / kDecaySteps);
     Batch b;
-    for (size_t i = 0; i < st.running.size();) {
-      Sequence* s = st.running[i];
-      if (prefilling(s)) {  // a chunked prompt that found no room: it waits for the next prefill batch
-        ++i;
-        continue;
-      }
+    for (Sequence* s : st.running) {
+      if (prefilling(s)) continue;  // a chunked prompt that found no room: it waits for the next prefill batch
       const std::int64_t n = s->remaining();  // 1, or 1 + the drafts of a speculative step
-      if (!st.grow_or_preempt(s, s->computed + n, [&] { m_ratio = kInitRatio; })) break;
+      if (!st.grow_or_preempt(s, s->computed + n, [] {})) break;  // the last request alone: no room even so
       b.push_back({s, n, s->computed});
-      ++i;
     }
-    m_ratio = std::max(kInitRatio * kMinFactor, m_ratio - kInitRatio * (1 - kMinFactor) / kDecaySteps);
     return b;
+  }
+
+  // retract_decode: `batch` loses its requests with the fewest generated tokens (the longest prompt first
+  // among equals) until the pool holds kRetractDecodeSteps tokens for each that remains; at least one goes,
+  // never the last. Each goes to the back of the waiting queue with its KV freed.
+  void retract(SchedState& st, std::vector<Sequence*>& batch) {
+    std::stable_sort(batch.begin(), batch.end(), [](const Sequence* a, const Sequence* b) {
+      return a->generated != b->generated ? a->generated > b->generated : a->input < b->input;
+    });
+    for (bool first = true; batch.size() > 1 && (first || st.kv.free() * st.kv.block_tokens() <
+                                                              kRetractDecodeSteps * static_cast<std::int64_t>(batch.size()));
+         first = false) {
+      Sequence* s = batch.back();
+      batch.pop_back();
+      st.preempt(s);
+      st.waiting.pop_front();  // preempt() put it first: SGLang appends a retracted request
+      st.waiting.push_back(s);
+    }
+    double generated = 0, output = 0;
+    for (const Sequence* s : batch) {
+      generated += static_cast<double>(s->generated);
+      output += static_cast<double>(s->output);
+    }
+    m_ratio = std::min(1.0, (generated + static_cast<double>(kRetractDecodeSteps * static_cast<std::int64_t>(batch.size()))) / output);
   }
 
   static constexpr double kInitRatio = 0.7, kMinFactor = 0.14, kDecaySteps = 600;
   double m_ratio = kInitRatio;
 
  protected:
-  std::int64_t m_max_prefill = 16384;
+  std::int64_t m_given_seqs;
 };
 
 // sglang-jax (sgl-project/sglang-jax, SGLang's scheduler on JAX/XLA for TPUs): SGLang's policy above (its
@@ -174,19 +271,13 @@ class SglangScheduler : public Scheduler {
 class SglangJaxScheduler : public SglangScheduler {
  public:
   explicit SglangJaxScheduler(const SchedulerLimits& l)
-      : SglangScheduler(capped(l), kDefaultChunk), m_given_seqs(l.max_seqs), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
+      : SglangScheduler(capped(l), kDefaultChunk), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
   std::int64_t block_tokens() const override { return m_page; }
+  // SGLang's bound (the limits' or the request pool's, SglangScheduler), and the attention backend's.
   void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
-    Scheduler::set_context_tokens(context_len, kv_tokens);
+    SglangScheduler::set_context_tokens(context_len, kv_tokens);
     if (context_len <= 0) return;
-    std::int64_t n = max_running_for(context_len, m_page);
-    if (m_given_seqs > 0) n = std::min(n, m_given_seqs);  // the pool (given + 1) never binds below it
-    else if (kv_tokens > 0) {
-      const std::int64_t pool = std::min<std::int64_t>(
-          std::max<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(kv_tokens) / static_cast<double>(context_len) * 512), 2048), 4096) + 1;
-      n = std::min({n, kv_tokens / 2, pool});
-    } else n = std::min(n, kDefaultMaxRunning);
-    m_limits.max_seqs = std::max<std::int64_t>(1, n);
+    m_limits.max_seqs = std::max<std::int64_t>(1, std::min(m_limits.max_seqs, max_running_for(context_len, m_page)));
   }
   // The logits rows: the batch dimension it pads an iteration to, at most max_padded_batch_size = min(max_running_requests,
   // max_padded_num_tokens) (the LogitsProcessor computes a row per padded request: schedule_batch.py
@@ -225,15 +316,14 @@ class SglangJaxScheduler : public SglangScheduler {
     if (l.token_budget > kMaxPrefillTokens) l.token_budget = kMaxPrefillTokens;
     return l;
   }
-  static constexpr std::int64_t kDefaultChunk = 4096, kMaxPrefillTokens = 16384;
+  static constexpr std::int64_t kDefaultChunk = 4096;
   static constexpr double kHostFixedUs = 250, kNsPerTableSlot = 1.9;
-  static constexpr std::int64_t kDefaultMaxRunning = 4096;
-  std::int64_t m_given_seqs, m_page;
+  std::int64_t m_page;
 };
 }  // namespace
 
-std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits) {
-  return std::make_unique<SglangScheduler>(limits);
+std::unique_ptr<Scheduler> make_sglang_scheduler(const SchedulerLimits& limits, double device_bytes) {
+  return std::make_unique<SglangScheduler>(limits, default_chunk(device_bytes));
 }
 
 std::unique_ptr<Scheduler> make_sglang_jax_scheduler(const SchedulerLimits& limits) {

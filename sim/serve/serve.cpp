@@ -375,7 +375,8 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
   std::vector<std::unique_ptr<Scheduler>> scheds;
   std::vector<Scheduler*> ranks;
-  for (int r = 0; r < (group ? s.sc.dp : 1); ++r) ranks.push_back(scheds.emplace_back(make_scheduler(s.opt.scheduler, s.opt.limits)).get());
+  for (int r = 0; r < (group ? s.sc.dp : 1); ++r)
+    ranks.push_back(scheds.emplace_back(make_scheduler(s.opt.scheduler, s.opt.limits, s.chip.dram_capacity())).get());
   const ServeMemory mem = serve_memory(s.chip, s.model, s.sc, *ranks.front(), s.drafter ? &*s.drafter : nullptr, s.comm);
   const std::int64_t blocks = mem.kv_blocks;
   // The longest request the server admits: the model's context, or the KV pool where it is smaller (sglang-jax's
@@ -690,7 +691,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   r.precision = std::string(name(base.wdtype)) + (base.adtype != base.wdtype ? std::string("/") + name(base.adtype) : "");
   r.power_modeled = chip.power() != nullptr;
   r.tdp_w = chip.power() ? chip.power()->tdp.value() : 0;
-  auto sched = make_scheduler(opt.scheduler, opt.limits);
+  auto sched = make_scheduler(opt.scheduler, opt.limits, chip.dram_capacity());
   r.scheduler = opt.scheduler;
   r.limits = sched->limits();
   const HostWork work = sched->launch().work;  // the figures the run uses: the policy's or the overrides

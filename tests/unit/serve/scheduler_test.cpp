@@ -636,6 +636,147 @@ TEST(ServeScheduler, SglangJaxRunsNoIterationBeyondItsLargestTokenPadding) {
   EXPECT_EQ(make_scheduler("sglang-jax", l)->limits().token_budget, 2048);
 }
 
+// SGLang's PrefillAdder (scheduler_sglang.cpp; sgl-project/sglang-jax@038c7307 schedule_policy.py, SGLang's through
+// v0.5): the chunk (--token-budget, chunked_prefill_size) and max_prefill_tokens (16384) are two budgets. A first
+// request runs whole up to the chunk; another joins only while its prompt is below what is left of
+// max_prefill_tokens, so a batch of several requests stops there whatever the chunk (QA session 39: a --token-budget
+// above 16384 ran in full), and a prompt at or above what is left waits for the next batch instead of being chunked.
+TEST(ServeScheduler, SglangSplitsABudgetAbove16384AsItsTwoPrefillBudgetsDo) {
+  const auto prefill = [](std::int64_t budget, std::vector<std::int64_t> prompts) {
+    SchedulerLimits l;
+    l.token_budget = budget;
+    auto sched = make_scheduler("sglang", l);
+    SchedState st;
+    st.kv = KvBlockPool(1 << 22, 1);
+    std::vector<Sequence> seqs(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      seqs[i].input = prompts[i];
+      seqs[i].output = 8;
+      st.waiting.push_back(&seqs[i]);
+    }
+    std::vector<std::int64_t> taken;
+    for (const ScheduledWork& w : sched->schedule(st)) taken.push_back(w.tokens);
+    return taken;
+  };
+  using V = std::vector<std::int64_t>;
+  EXPECT_EQ(prefill(32768, V(10, 3000)), V(5, 3000));            // 15,000: a sixth is not below the 1,384 left
+  EXPECT_EQ(prefill(32768, {40000, 3000}), V{32768});            // a first request: up to the chunk
+  EXPECT_EQ(prefill(32768, {20000, 3000}), V{20000});            // whole, above 16384; nothing joins it
+  EXPECT_EQ(prefill(8192, {3000, 3000, 3000}), (V{3000, 3000, 2192}));  // below 16384 the chunk binds: the third is split
+  EXPECT_EQ(prefill(16384, {10000, 10000}), V{10000});           // the second is not below the 6,384 left: it waits
+  EXPECT_EQ(prefill(16384, {10000, 4000, 9000}), (V{10000, 4000}));
+}
+
+// Admission against the KV cache left (PrefillAdder.add_one_req, rem_total_tokens): a new request needs its prompt
+// plus min(its output, 4096) below the free tokens less the running requests' new_token_ratio share of their output
+// to come and less what the batch already took in full (prompt + min(output, 4096)).
+TEST(ServeScheduler, SglangAdmitsARequestOnlyWithinTheRemainingTotalBudget) {
+  auto sched = make_scheduler("sglang", {});
+  SchedState st;
+  st.kv = KvBlockPool(10000, 1);
+  Sequence a, b, c;
+  a.input = 1000, a.output = 5000;  // reserves 1000 + 4096 (CLIP_MAX_NEW_TOKENS): 4904 left
+  b.input = 1000, b.output = 3800;  // 4800 < 4904: admitted (without the clip it would not be)
+  c.input = 100, c.output = 10;     // 110 >= the 104 left: waits
+  st.waiting = {&a, &b, &c};
+  const Batch batch = sched->schedule(st);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].seq, &a);
+  EXPECT_EQ(batch[1].seq, &b);
+  EXPECT_EQ(st.waiting.front(), &c);
+}
+
+// The decode reservation: a running request holds back new_token_ratio x its output to come, the ratio starting at
+// 0.7 and decaying each decode step by (0.7 - 0.098) / 600 to 0.098; the server's idling resets it to 0.7.
+TEST(ServeScheduler, SglangDecodeReservationDecaysWithDecodeStepsAndResetsWhenIdle) {
+  // A decoding request r that reserves ratio x its 1999 tokens to come, and a waiting w of 1000 + 1791 tokens.
+  struct Server {
+    SchedState st;
+    Sequence r, w;
+    Server() {
+      st.kv = KvBlockPool(5000, 1);
+      r.input = 1000, r.output = 2000, r.generated = 1, r.computed = 1000;
+      EXPECT_TRUE(st.kv.grow(r, 1001));  // its next token's slot too: 3999 free whatever the steps
+      st.running = {&r};
+      w.input = 1000, w.output = 1791;  // 2791 >= 3999 - 0.7 x 1999: waits
+      st.waiting = {&w};
+    }
+  };
+  auto sched = make_scheduler("sglang", {});
+  Server a;
+  int steps = 0;
+  for (; steps < 700 && !a.st.waiting.empty(); ++steps) {
+    const Batch b = sched->schedule(a.st);
+    if (!a.st.waiting.empty()) ASSERT_TRUE(b.size() == 1 && b[0].seq == &a.r && b[0].tokens == 1);  // a decode step
+  }
+  // Admitted once 2791 < 3999 - 1999 x (0.7 - k x 0.7 x 0.86 / 600): after k = 96 decode steps.
+  EXPECT_EQ(steps - 1, 96);
+  // Idle: nothing to run, the ratio returns to 0.7, and the same request waits again (at the decayed ratio it would
+  // be admitted).
+  SchedState idle;
+  idle.kv = KvBlockPool(5000, 1);
+  EXPECT_TRUE(sched->schedule(idle).empty());
+  Server again;
+  const Batch b = sched->schedule(again.st);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].seq, &again.r);
+  EXPECT_EQ(again.st.waiting.front(), &again.w);
+}
+
+// retract_decode (sgl-project/sglang-jax@0001b0c6 schedule_batch.py): when a decode step finds no room, the requests
+// with the fewest generated tokens go first (the longest prompt among equals), until the pool holds 20 tokens per
+// remaining request; each goes to the back of the waiting queue, its KV freed.
+TEST(ServeScheduler, SglangRetractsTheLeastAdvancedLongestPromptFirstToTheBackOfTheQueue) {
+  auto sched = make_scheduler("sglang", {});
+  SchedState st;
+  st.kv = KvBlockPool(97, 1);
+  Sequence p, q, s, w;
+  p.input = 30, p.output = 100, p.generated = 5, p.computed = 34;
+  q.input = 20, q.output = 100, q.generated = 2, q.computed = 21;
+  s.input = 40, s.output = 100, s.generated = 2, s.computed = 41;
+  w.input = 500, w.output = 10;  // too large to admit: it keeps its place at the front
+  for (Sequence* x : {&p, &q, &s}) ASSERT_TRUE(st.kv.grow(*x, x->computed));
+  st.running = {&p, &q, &s};
+  st.waiting = {&w};
+  ASSERT_EQ(st.kv.free(), 1);  // three decode tokens do not fit
+  const Batch b = sched->schedule(st);
+  ASSERT_EQ(b.size(), 2u);  // 42 free after s: 20 for each of the two left
+  EXPECT_EQ(b[0].seq, &p);
+  EXPECT_EQ(b[1].seq, &q);
+  ASSERT_EQ(st.waiting.size(), 2u);
+  EXPECT_EQ(st.waiting.front(), &w);
+  EXPECT_EQ(st.waiting.back(), &s);
+  EXPECT_EQ(s.blocks, 0);
+  EXPECT_EQ(st.preemptions, 1);
+}
+
+// chunked_prefill_size by the GPU's memory (sgl-project/sglang@469c63e5 server_args.py), and max_running_requests
+// from the KV pool when not given: min(KV tokens // 2, min(max(KV tokens / context x 512, 2048), 4096) + 1).
+TEST(ServeScheduler, SglangDefaultsFollowTheGpusMemoryAndTheKvPool) {
+  const double mib = 1024.0 * 1024.0;
+  EXPECT_EQ(make_scheduler("sglang", {}, 24576 * mib)->limits().token_budget, 2048);   // L4
+  EXPECT_EQ(make_scheduler("sglang", {}, 40960 * mib)->limits().token_budget, 4096);   // A100-40GB
+  EXPECT_EQ(make_scheduler("sglang", {}, 81559 * mib)->limits().token_budget, 8192);   // H100 SXM
+  EXPECT_EQ(make_scheduler("sglang", {}, 143771 * mib)->limits().token_budget, 8192);  // H200
+  EXPECT_EQ(make_scheduler("sglang", {}, 183359 * mib)->limits().token_budget, 16384); // B200
+  EXPECT_EQ(make_scheduler("sglang", {})->limits().token_budget, 8192);                // unknown
+  SchedulerLimits given;
+  given.token_budget = 4096;
+  EXPECT_EQ(make_scheduler("sglang", given, 183359 * mib)->limits().token_budget, 4096);
+  EXPECT_EQ(make_scheduler("sglang-jax", {}, 183359 * mib)->limits().token_budget, 4096);  // its own default
+  auto s = make_scheduler("sglang", {});
+  s->set_context_tokens(131072, 400000);
+  EXPECT_EQ(s->limits().max_seqs, 2049);  // 400000 / 131072 x 512 = 1562 -> 2048, + 1
+  s->set_context_tokens(8192, 1 << 22);
+  EXPECT_EQ(s->limits().max_seqs, 4097);
+  s->set_context_tokens(8192, 3000);
+  EXPECT_EQ(s->limits().max_seqs, 1500);  // the KV pool's tokens // 2
+  given.max_seqs = 64;
+  auto g = make_scheduler("sglang", given);
+  g->set_context_tokens(131072, 400000);
+  EXPECT_EQ(g->limits().max_seqs, 64);
+}
+
 // JetStream's orchestrator over jetstream-pytorch (scheduler_jetstream.cpp; google/JetStream orchestrator.py,
 // token_utils.py pad_tokens; jetstream_pt/engine.py): a fixed number of decode slots; each request is prefilled
 // alone at batch 1 on the power-of-two bucket that holds its prompt (16 .. the max input length) and takes a free
