@@ -119,7 +119,7 @@ KNOWN_GAPS = {
 # same tables within 7.3% (TRH-*, MAE 3.8%) and the H100 rows within 15.3%.
 B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds H100/H200 FP8 within 15%: "
             "the model's fp4 GEMMs at the M of these steps (hundreds to a few thousand rows) are faster than "
-            "public B200 fp4 GEMMs (kernel rows FI-B4608 +22%; DGF4, run as DeepGEMM times and tiles them, +18..+42% "
+            "public B200 fp4 GEMMs (kernel rows FI-B4608 +10%; DGF4, run as DeepGEMM times and tiles them, +13..+42% "
             "at M128-512 N2048-7168, within 10% from M1024 or at K1536); what costs the real kernels at small M is "
             "only partly located (README 'Why the B200 NVFP4 rows are fast', 'The DeepGEMM rows as DeepGEMM times "
             "and tiles them'); the FP8 KV cache is TensorRT-LLM's own for these checkpoints; checked and not the "
@@ -130,24 +130,16 @@ B200_TP2 = ("; at TP2 besides: its pure-decode iterations (up to 640 rows, 10.5 
             "two-shot all-reduce kernel (AUTO below the 16 MB workspace at two ranks), which the model runs as NCCL's "
             "Ring/LL128 at the measured two-rank rate; no public two-rank B200 timing of that kernel was found")
 KNOWN_GAPS.update({
-    # MLPerf v4.1 Llama-2-70B Offline on one B200 (a preview system; README "MLPerf Llama-2-70B Offline rows",
-    # 2026-12-05): over-predicted as the TRB rows are, while the v4.1 H100/H200 rows of the same runner are +14.0%
-    # and +2.8%. Besides: the round publishes no config for it (assumed: the next round's B200 config, fp4, batch
-    # 2048, max_num_tokens 3584), and its run generated 274.0 tokens per sample (11264.4 tok/s over 41.1075
-    # samples/s in its log summary) against the 294.45 of MLCommons' reference taken for every MLPerf row.
-    "MLP-B200": (0.29, "MLPerf v4.1 1x B200 Offline: " + B200_FP4),  # +26.0% after session 38's B200 memory-side power (+34.8% before)
     # TRB-02 (+31.6%) left the gaps on 2026-12-06 (+23.7%, branch trb39): two B200s' all-reduce by NCCL's Ring/LL128
     # at the measured two-rank rate (README "The B200 TP2 rows and NCCL's two-rank LL128").
-    "TRB-06": (0.40, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +37.6% after trb39's two-rank LL128 (+44.8% before)
-    "TRB-08": (0.29, "Llama-3.3-70B TP8 1024/2048: " + B200_FP4),  # +26.1% after session 34's NVFP4 block scales and L2 request coalescer (+25.8% before)
-    "TRB-12": (0.30, "Llama-3.1-405B TP8 1024/2048: " + B200_FP4),  # +27.2% after session 34's NVFP4 block scales and L2 request coalescer (+27.2% before)
-    # Session 36: the B200's l2.bandwidth went from an assumed 16 TB/s to Chips and Cheese's measured 16.8
-    # (crossing the two dies' partitions; README "The B200's L2 bandwidth"): a measured rate the hardware has,
-    # so the model may not run below it, and every B200 row went 0.1-2.2 points faster. These two were within
-    # 25% by less than that. (MLP-B200G, +25.1% then, and TRB-01, +27.7%, left the gaps on 2026-12-06: +16.9 and
-    # +20.3% after session 38's B200 memory-side power, branch b200f38.)
-    "TRB-04": (0.28, "Llama-3.3-70B TP8 1000/1000: " + B200_FP4),  # +25.1% at 16.8 TB/s (+24.95% at the assumed 16)
+    "TRB-06": (0.40, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +33.8% after b200k40's block-scale wait (+37.6% after trb39, +44.8% before)
 })
+# Left the gaps on 2026-12-06 (branch b200k40: sm.block_scale_wait_cycles 137 and power.mac_energy.fp4 at the rated
+# 0.25 x BF16 in b200.yaml, README "The B200's block-scale wait on"): MLP-B200 +26.0 -> +20.1% (MLPerf v4.1 1x B200
+# Offline, on an assumed config: the next round's, fp4, batch 2048), TRB-04 +25.1 -> +23.4%, TRB-08 +26.2 -> +23.8%,
+# TRB-12 +27.8 -> +23.4%. (MLP-B200G, +25.1% then, and TRB-01, +27.7%, left them on 2026-12-06 after session 38's B200
+# memory-side power, branch b200f38; session 36's measured L2 bandwidth had moved every B200 row 0.1-2.2 points
+# faster.)
 
 # Every row of the Neuron tables is expressed: Llama-3-8B's six (NRT-01..06) store their weights as int8 and
 # convert them to bf16 on chip (kernels/gemm/trainium.cpp; skipped until 2026-12-02).
