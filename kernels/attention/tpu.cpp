@@ -283,6 +283,10 @@ KernelPrograms lower_attention(const OpSpec& op, const TpuSpec& spec, const Lowe
   refuse_gpu_impl(spec.name, op);
   std::string why = spec.dtype_refusal(op.dtype);
   if (!why.empty()) unsupported(spec.name, op, why);
+  // The KV cache (op.wdtype) is stored as the weights are (check_mxu_dtypes): TPUs have no fp4 or fp6 storage
+  // format. `run --kvdtype fp4` on tpu-v6e ran an fp4 cache at half fp8's bytes (QA session 40).
+  if (bytes_per_element(op.wdtype) < 1.0)
+    unsupported(spec.name, op, std::string("no ") + name(op.wdtype) + " KV-cache storage format on TPU (use int8 or fp8)");
   const std::string label = op.label.empty() ? "attention" : op.label;
   auto j = std::make_shared<AttnJob>();
   j->o = op, j->spec = spec;

@@ -30,13 +30,8 @@ class PySession {
     } else {
       // One forward step of a model: each unfused kernel once, with how often the step runs it.
       ModelConfig m = load_model(model);
-      Scenario s;
-      s.phase = parse_phase(phase);
-      s.batch = batch;
-      s.input_len = input;
-      s.output_len = 1;
-      d = parse_dtype(dtype);
-      s.wdtype = s.adtype = s.kvdtype = d;
+      Scenario s = session_scenario(phase, batch, input, dtype);
+      d = step_gemm_dtype(s);
       s.validate(m);
       StepPass pass = step_pass(*m_chip, m, s);
       kernels = std::move(pass.kernels);

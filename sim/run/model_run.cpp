@@ -51,6 +51,20 @@ StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenar
   return pass;
 }
 
+Scenario session_scenario(const std::string& phase, std::int64_t batch, std::int64_t input, const std::string& dtype) {
+  ScenarioArgs a;
+  a.phase = phase;
+  a.batch = batch;
+  a.input = input;
+  a.output = 1;
+  a.dtype = dtype;
+  return make_scenario(a);
+}
+
+DType step_gemm_dtype(const Scenario& sc) {
+  return bytes_per_element(sc.wdtype) > bytes_per_element(sc.adtype) ? sc.wdtype : sc.adtype;
+}
+
 double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts) {
   if (r.kernels.size() != launch_counts.size())
     throw std::logic_error("fold_step_pass: " + std::to_string(r.kernels.size()) + " kernel launches, " +

@@ -126,6 +126,12 @@ struct StepPass {
   std::vector<int> launch_counts;  // per launch, in launch order: the runs per step of its graph node
 };
 StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenario& sc);
+// A stepped forward pass's scenario from run's flags, as `xpusim run` makes it (make_scenario): --dtype fp4
+// is fp4 weights with fp8 activations and KV cache there. A session that set fp4 everywhere stepped an fp4
+// KV cache that run never runs (B200 Llama-3.1-8B decode batch 16: 1.82 against run's 2.14 ms; QA session 40).
+Scenario session_scenario(const std::string& phase, std::int64_t batch, std::int64_t input, const std::string& dtype);
+// The dtype a step's GEMMs compute in (prepare_step_op: the wider of weights and activations): its peak.
+DType step_gemm_dtype(const Scenario& sc);
 // Gives each kernel of a pass's result its runs per step and returns the step's time, the sum of
 // count x time over the kernels (what run_model reports for the step at the clock the pass ran at).
 double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts);

@@ -69,6 +69,14 @@ PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool stea
 }
 
 PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs) {
+  if (runs <= 0) {
+    // No run before it: the first run from an idle chip, managed as it goes, as --from-idle (and `kernel` without a
+    // flag) time it. It ran whole at the boost clock, the clock held when it starts: a 164 ms H100 prefill (Llama-3.1-8B,
+    // 4 x 2048) took 163.6 ms at boost past the 60 ms window's limit, where --from-idle gives 183.7 ms (QA session 40).
+    PowerResult p = manage_power(chip, e, /*steady_state=*/false);
+    p.after_runs = 0;
+    return p;
+  }
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
   const PowerSpec& s = *chip.power();

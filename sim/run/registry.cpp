@@ -217,6 +217,31 @@ bool in_section(const std::string& key, const char* section) {
   }
 }
 
+namespace {
+// The layer that gave `key` its value: the preset file (a parent or a child of `inherits`, origin "file:line")
+// or "--set" (origin "--set key"); "" where the default holds.
+std::string layer_of(const ConfigTree& t, const std::string& key) {
+  const ConfigValue* v = t.find(key);
+  if (!v) return "";
+  if (v->origin.rfind("--set", 0) == 0) return "--set";
+  const auto colon = v->origin.rfind(':');
+  const bool line = colon != std::string::npos && colon + 1 < v->origin.size() &&
+                    v->origin.find_first_not_of("0123456789", colon + 1) == std::string::npos;
+  return line ? v->origin.substr(0, colon) : v->origin;
+}
+
+// `published` and `source` vouch for the price of the layer that gave them: a price given without them
+// (--set cost.chip_hour=1 on h100-sxm, or a preset that inherits h100_sxm.yaml and changes only the price)
+// is the user's assumption. compare printed "published list price" and AWS's source beside the user's
+// $1.00 (QA session 40). Likewise a unit price and its source.
+void drop_unvouched_price_provenance(const ConfigTree& t, CostSpec& c) {
+  const std::string at = layer_of(t, "cost.chip_hour");
+  if (layer_of(t, "cost.published") != at) c.published = false;
+  if (layer_of(t, "cost.source") != at) c.source = at == "--set" ? "as given with --set" : at.empty() ? "" : "as given in " + at;
+  if (layer_of(t, "cost.unit_price_source") != layer_of(t, "cost.unit_price")) c.unit_price_source = "";
+}
+}  // namespace
+
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam) {
   // power.* and cost.* are parsed here for every family; the rest goes to the family's schema.
   ConfigTree chip_tree, pc_tree;
@@ -235,6 +260,7 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
   if (model->m_has_power) describe(p, model->m_power, "power.");
   describe(p, model->m_cost, "cost.");
   p.finish();
+  drop_unvouched_price_provenance(pc_tree, model->m_cost);
   model->m_tree = tree;
   model->m_family_name = fam;
   model->m_power_yaml = p.resolved_yaml();

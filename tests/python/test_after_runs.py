@@ -55,6 +55,22 @@ def test_run_after_runs_settles_a_prefill_and_leaves_a_small_decode_at_boost():
     assert xpusim.run(after_runs=35, **decode)["tpot_s"] == pytest.approx(xpusim.run(after_runs=0, **decode)["tpot_s"], rel=1e-9)
 
 
+def test_no_warm_up_is_the_first_run_from_idle():
+    # --after-runs 0 timed the whole step at the boost clock it starts at: a 164 ms prefill ran at boost past the
+    # 60 ms window's limit, 163.6 ms where --from-idle (the same run: the first from an idle chip) gives 183.7 ms
+    # (H100 Llama-3.1-8B prefill 4 x 2048; QA session 40).
+    long_prefill = dict(model="llama-3.1-8b", chip="h100-sxm", phase="prefill", batch=4, input=2048)
+    first = xpusim.run(after_runs=0, **long_prefill)
+    idle = xpusim.run(sustained=False, **long_prefill)  # --from-idle
+    assert first["ttft_s"] == pytest.approx(idle["ttft_s"], rel=1e-9)
+    assert first["power"]["after_runs"] == 0
+    assert idle["power"]["boost_ends_s"] < idle["ttft_s"]  # the boost ends inside the step, or the test shows nothing
+    assert first["ttft_s"] < xpusim.run(after_runs=1, **long_prefill)["ttft_s"]
+    gemm = xpusim.kernel("gemm", chip="h100-sxm", m=16384, n=16384, k=16384, dtype="bf16", after_runs=0)
+    assert gemm["latency_s"] == pytest.approx(xpusim.kernel("gemm", chip="h100-sxm", m=16384, n=16384, k=16384,
+                                                            dtype="bf16")["latency_s"], rel=1e-9)
+
+
 def test_run_after_runs_cli_equals_python():
     build = os.environ.get("XPUSIM_BUILD", "build")
     out = subprocess.run([os.path.join(build, "xpusim"), "run", "--chip", "h200", "--model", "llama-3.1-8b", "--phase",

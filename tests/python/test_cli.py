@@ -560,6 +560,15 @@ def test_weights_refusal_names_the_alternatives_once(cli):
     assert p.returncode == 2 and "(its GEMM dtypes: fp32, tf32, bf16, fp16, fp8, int8)" in p.stderr, p.stderr
 
 
+def test_a_tpu_kv_cache_is_stored_as_its_weights_are(cli):
+    # TPUs refuse fp4 weights ("no fp4 weight storage format"), yet `run --kvdtype fp4` on tpu-v6e ran an fp4 KV
+    # cache at half fp8's bytes (QA session 40); int8 and fp8 caches run, as int8 and fp8 weights do.
+    p = cli("run", "--chip", "tpu-v6e", "--model", "llama-3.1-8b", "--batch", "8", "--input", "1024", "--kvdtype", "fp4", check=False)
+    assert p.returncode == 2 and "no fp4 KV-cache storage format on TPU (use int8 or fp8)" in p.stderr, p.stderr
+    for kv in ("int8", "fp8"):
+        cli("run", "--chip", "tpu-v6e", "--model", "llama-3.1-8b", "--batch", "8", "--input", "1024", "--kvdtype", kv)
+
+
 def test_a_dtype_without_a_matrix_peak_is_not_a_share_of_zero(cli):
     # A row-wise or memory op in a dtype the chip's matrix units lack printed "(0.0% of 0 TFLOP/s fp8 peak)".
     for chip, op, dims, dtype in (("a100-sxm", "rmsnorm", ["--rows", "64", "--cols", "4096"], "fp8"),

@@ -481,6 +481,18 @@ def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
     assert "assumed list price" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
 
 
+def test_a_price_set_by_the_user_is_not_called_published(cli, tmp_path):
+    # --set h100-sxm:cost.chip_hour=1 kept the preset's `published: true` and AWS's source: the table said
+    # "published list price" beside the user's $1.00 (QA session 40).
+    out = tmp_path / "c"
+    p = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(out), "--set", "h100-sxm:cost.chip_hour=1")
+    row = next(l for l in p.stdout.splitlines() if l.startswith("h100-sxm "))
+    assert row.endswith("assumed list price"), row
+    r = json.loads((out / "summary.json").read_text())["rows"][0]
+    assert r["price_assumed"] is True and r["price_source"] == "as given with --set", r
+
+
 def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
     # Under --rate the tier table printed "conc 0" (zero users) for the open-loop point; it now prints "-".
     out = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "8", "--rate", "5",

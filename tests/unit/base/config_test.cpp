@@ -215,3 +215,29 @@ TEST(Nearest, NearestNamePrefersTheNameATypoAbbreviates) {
   EXPECT_EQ(nearest_name("gemn", ops), "gemm");           // no abbreviation: edit distance
   EXPECT_EQ(nearest_name("xyz", ops), nearest_of(std::string("xyz"), ops));
 }
+
+TEST(Config, APriceGivenWithoutItsSourceIsAnAssumption) {
+  // `published: true` and `source` vouch for the price of the layer that gave them: a --set price, or a preset
+  // that inherits the H100 and changes only its price, kept "published" and AWS's source, so compare printed
+  // "published list price" beside the user's $1.00 (QA session 40).
+  auto h100 = load_chip("h100-sxm");
+  EXPECT_TRUE(h100->cost().published);
+  EXPECT_EQ(h100->cost().source.rfind("AWS EC2 Capacity Blocks", 0), 0u);
+  EXPECT_FALSE(h100->cost().unit_price_source.empty());
+  auto set = load_chip("h100-sxm", {"cost.chip_hour=1", "cost.unit_price=20000"});
+  EXPECT_FALSE(set->cost().published);
+  EXPECT_EQ(set->cost().source, "as given with --set");
+  EXPECT_TRUE(set->cost().unit_price_source.empty());
+  auto vouched = load_chip("h100-sxm", {"cost.chip_hour=1", "cost.published=true", "cost.source=my contract"});
+  EXPECT_TRUE(vouched->cost().published);
+  EXPECT_EQ(vouched->cost().source, "my contract");
+  const std::string child = h100_child("xpusim_price_only.yaml", "cost:\n  chip_hour: 2\n");
+  auto mine = load_chip(child);
+  EXPECT_FALSE(mine->cost().published);
+  EXPECT_EQ(mine->cost().source, "as given in " + child);
+  EXPECT_FALSE(mine->cost().unit_price_source.empty());  // the H100's unit price and its source, both inherited
+  // Every shipped preset keeps what it states.
+  EXPECT_TRUE(load_chip("h200")->cost().published);
+  EXPECT_TRUE(load_chip("a100-sxm")->cost().published);
+  EXPECT_FALSE(load_chip("tpu-v5p")->cost().published);
+}
