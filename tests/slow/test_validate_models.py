@@ -127,8 +127,11 @@ B200_FP4 = ("B200 NVFP4 trtllm-bench row over-predicted by the runner that holds
             "vLLM PR #19825's B200 timings), the serving engine's CUDA-graph padding and host, the NVFP4 block "
             "scales' memory (now held: 1-5% fewer requests fit)")
 B200_TP2 = ("; at TP2 besides: its pure-decode iterations (up to 640 rows, 10.5 MB all-reduces) run TensorRT-LLM's own "
-            "two-shot all-reduce kernel (AUTO below the 16 MB workspace at two ranks), which the model runs as NCCL's "
-            "Ring/LL128 at the measured two-rank rate; no public two-rank B200 timing of that kernel was found")
+            "two-shot all-reduce kernel (AUTO below the 16 MB workspace at two ranks), which the model runs since "
+            "2026-12-06 (kernels/collective/custom_allreduce.cpp: 27.0 us per 10.5 MB at the link rate, with its staging "
+            "copies, launch and two flag steps, where NCCL's Ring/LL128 at the measured two-rank rate took 36.7 us), "
+            "so the row got faster still; no public two-rank B200 timing of that kernel was found to say whether the "
+            "real one is slower than the link allows, nor another TP2 cost that would explain the rest")
 KNOWN_GAPS.update({
     # MLPerf v4.1 Llama-2-70B Offline on one B200 (a preview system; README "MLPerf Llama-2-70B Offline rows",
     # 2026-12-05): over-predicted as the TRB rows are, while the v4.1 H100/H200 rows of the same runner are +14.0%
@@ -138,7 +141,9 @@ KNOWN_GAPS.update({
     "MLP-B200": (0.29, "MLPerf v4.1 1x B200 Offline: " + B200_FP4),  # +26.0% after session 38's B200 memory-side power (+34.8% before)
     # TRB-02 (+31.6%) left the gaps on 2026-12-06 (+23.7%, branch trb39): two B200s' all-reduce by NCCL's Ring/LL128
     # at the measured two-rank rate (README "The B200 TP2 rows and NCCL's two-rank LL128").
-    "TRB-06": (0.40, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +37.6% after trb39's two-rank LL128 (+44.8% before)
+    # TRB-06 +37.6 -> +41.6% on 2026-12-06 (branch tar40): TensorRT-LLM's own two-shot kernel for its decode
+    # all-reduces, the kernel v0.20's AUTO strategy runs there (README "TensorRT-LLM's own all-reduce").
+    "TRB-06": (0.44, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +41.6% after tar40's custom all-reduce (+37.6% before)
     "TRB-08": (0.29, "Llama-3.3-70B TP8 1024/2048: " + B200_FP4),  # +26.1% after session 34's NVFP4 block scales and L2 request coalescer (+25.8% before)
     "TRB-12": (0.30, "Llama-3.1-405B TP8 1024/2048: " + B200_FP4),  # +27.2% after session 34's NVFP4 block scales and L2 request coalescer (+27.2% before)
     # Session 36: the B200's l2.bandwidth went from an assumed 16 TB/s to Chips and Cheese's measured 16.8
