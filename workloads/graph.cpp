@@ -304,6 +304,8 @@ class GraphBuilder {
     OpSpec o = base(kind, label);
     o.dtype = o.wdtype = o.odtype = DType::bf16;
     o.m = m_tokens * m_m.hidden * 2;
+    o.rows = m_tokens;  // the buffer's tokens, by which a serving stack picks its own all-reduce kernel
+    o.cols = m_m.hidden;
     o.devices = m_s.tp;
     return o;
   }

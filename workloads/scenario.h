@@ -130,6 +130,10 @@ struct Scenario {
   bool kv_to_tp_degree = false;
   Routing routing;
   std::optional<FusionPolicy> fusion;  // unset: the chip family's usual software decides
+  // The serving stack whose own all-reduce kernels take the TP all-reduces its rule gives them, the rest going
+  // to the system's collective library: "trtllm" (TensorRT-LLM's one-shot and two-shot over NVLink,
+  // kernels/collective/custom_allreduce.h); "": the library takes every call. Serving sets it from the scheduler.
+  std::string allreduce_stack;
   // The attention kernel the software runs (OpSpec::impl): "" = the family's default, "fa2" =
   // FlashAttention-2's code over a contiguous cache (PyTorch's SDPA flash backend).
   std::string attention_impl;

@@ -55,6 +55,11 @@ class Builder {
     m_copies = on;
     m_channel_bytes = channel_bytes;
   }
+  // Warps per channel (block) by which the two-shot stages the message through the chip's own buffer, copied
+  // in before its first exchange and read back after its last: a serving stack's kernel runs the call
+  // (CollectiveRequest::stack, kCustomCopyWarps); 0: no staging, the library's.
+  int staging_warps() const { return m_staging_warps; }
+  Tick launch() const { return m_launch; }
   // The bytes of a loop of `bytes` that its busiest channel copies (see set_nvls_copies).
   double busiest_channel_bytes(double bytes) const;
 
@@ -78,6 +83,7 @@ class Builder {
   int m_slice = 0;
   bool m_channel_messages = false;
   bool m_copies = false;
+  int m_staging_warps = 0;
   double m_channel_bytes = 0;
   double m_forwarded_per_byte = 0;
 };

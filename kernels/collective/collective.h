@@ -36,6 +36,11 @@ struct CollectiveRequest {
   // pipeline of slices; the normal kernels stream through chunked buffers (the library's slices).
   enum class Expert : std::uint8_t { None, Normal, LowLatency };
   Expert expert = Expert::None;
+  // A model's TP all-reduce: the serving stack whose own all-reduce kernels may take it instead of the
+  // collective library ("trtllm": kernels/collective/custom_allreduce.h; "": the library's choice), and the
+  // rows (tokens) of its [tokens, hidden] buffer, by which that stack picks its kernel (0: not known).
+  std::string stack;
+  std::int64_t rows = 0;
 };
 
 // The unit a collective's size must be a multiple of on `ranks` chips: 4-byte elements, per chip for

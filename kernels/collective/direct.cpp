@@ -52,9 +52,18 @@ void lower_oneshot(Builder& b, CollKind k, std::uint64_t bytes) {
 
 void lower_twoshot(Builder& b, CollKind k, std::uint64_t bytes) {
   Frontier f = b.empty_frontier();
+  const std::vector<int> ranks = all_ranks(b.topo());
   std::uint64_t shard = share(bytes, static_cast<std::uint64_t>(b.topo().ranks()));
-  b.exchange(all_ranks(b.topo()), shard, f);
-  b.exchange(all_ranks(b.topo()), shard, f);
+  // TensorRT-LLM's two-shot (allreduce_fusion_kernel_twoshot_sync, allReduceFusionKernels.cu) first copies the
+  // rank's whole input into its own IPC buffer, where its peers read their shards after the first barrier,
+  // and after the second barrier reads the whole reduced message back out of that buffer into its output.
+  const int warps = b.staging_warps();
+  if (warps > 0)
+    for (int v : ranks) f[static_cast<size_t>(v)] = {b.copy(v, bytes, warps, {}, b.launch())};
+  b.exchange(ranks, shard, f);
+  b.exchange(ranks, shard, f);
+  if (warps > 0)
+    for (int v : ranks) b.copy(v, bytes, warps, f[static_cast<size_t>(v)]);
 }
 
 }  // namespace xpu::coll

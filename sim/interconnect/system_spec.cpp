@@ -92,6 +92,11 @@ void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.ring_ll128_pair_efficiency", s.ring_ll128_pair_efficiency, "Share of the LL128 protocol's modeled rate "
     "that a ring all-reduce between exactly two ranks of one node reaches (the simulated program; the library's "
     "estimate, by which it picks the protocol, keeps the full rate); 1: as any ring", "1");
+  p("library.custom_launch_latency", s.custom_launch_latency, "A serving stack's own all-reduce kernel (TensorRT-LLM's "
+    "one-shot and two-shot over peer-to-peer NVLink, taken for the TP all-reduces its rule gives it): its launch in "
+    "the step's graph; 0: no such kernel runs on this system, the collective library takes every call", "0 s");
+  p("library.custom_blocks", s.custom_blocks, "Thread blocks that kernel's grid runs on (its copies through device "
+    "memory go at each block's loads in flight per memory latency)", "0");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
@@ -193,6 +198,8 @@ void describe(Params& p, SystemSpec& s) {
             "switch, torus or mesh_groups");
   p.require(s.chips > 0, "scale_up.chips", "a positive chip count");
   p.require(s.nodes > 0, "nodes", "a positive node count");
+  p.require(s.custom_launch_latency.value() == 0 || (s.custom_blocks > 0 && s.copy_latency.value() > 0), "library.custom_blocks",
+            "a positive block count and library.copy_latency where library.custom_launch_latency is set");
   p.require(s.nvls_scatter_warps >= 0 && s.nvls_gather_warps >= 0, "library.nvls_scatter_warps",
             "a warp count of 0 or more");
   p.require(s.nvls_scatter_warps + s.nvls_gather_warps == 0 ||

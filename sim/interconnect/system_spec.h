@@ -110,6 +110,10 @@ struct SystemSpec {
   // protocol's modeled rate it reaches (1: as any ring). The simulated program runs at it; the library's
   // own estimate, by which it picks the protocol, does not know it.
   double ring_ll128_pair_efficiency = 1.0;
+  // A serving stack's own all-reduce kernels on this system (TensorRT-LLM's one-shot and two-shot kernels over
+  // the GPUs' peer-to-peer NVLink: kernels/collective/custom_allreduce.h). 0 launch latency: none runs here.
+  Seconds custom_launch_latency;         // the kernel's launch in the step's graph (no library setup)
+  int custom_blocks = 0;                 // thread blocks its grid runs on (one per SM for large messages)
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
   int slots = 1;                         // buffer slots per network connection: slices in flight per stage

@@ -173,6 +173,7 @@ class WorkBuilder {
       c.req.kind = coll_kind(n.op.kind);
       c.req.bytes = static_cast<std::uint64_t>(n.op.m);
       c.req.forwarded_bytes = m_forwarded(n.op, group);
+      if (n.op.kind == OpKind::AllReduce) c.req.stack = m_s.allreduce_stack, c.req.rows = n.op.rows;
       if (n.op.kind == OpKind::AllToAll)  // a graph's all-to-alls are its MoE dispatch and combine
         c.req.expert = n.op.normal_dispatch ? CollectiveRequest::Expert::Normal : CollectiveRequest::Expert::LowLatency;
       // Expert all-to-alls hold DeepEP's SMs: its normal kernels (a prefill's, rows given) run on

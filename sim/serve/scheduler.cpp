@@ -68,6 +68,8 @@ const std::vector<std::string>& scheduler_names() {
   return names;
 }
 
+std::string scheduler_allreduce_stack(const std::string& scheduler) { return scheduler == "trtllm" ? "trtllm" : ""; }
+
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep) {
   const std::vector<std::string>& n = scheduler_names();
   return join(std::vector<std::string>(n.begin(), n.end() - 1), sep) + last_sep + n.back();

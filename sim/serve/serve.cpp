@@ -657,7 +657,9 @@ void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& 
 }
 }  // namespace
 
-ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& base, const ServeOptions& opt) {
+ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& given, const ServeOptions& opt) {
+  Scenario base = given;  // the stack's own all-reduce kernels, where the scheduler's stack has them
+  if (base.allreduce_stack.empty()) base.allreduce_stack = scheduler_allreduce_stack(opt.scheduler);
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages

@@ -5,6 +5,7 @@
 #include <memory>
 #include <tuple>
 
+#include "kernels/collective/custom_allreduce.h"
 #include "sim/base/error.h"
 #include "sim/engine/chip.h"
 #include "sim/engine/side_kernel.h"
@@ -100,11 +101,27 @@ struct Lowered {
   std::uint32_t max_tag = 0;
 };
 
-using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t>;
+using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
+                            std::int64_t>;
 
 std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
   Topology t(gs.spec);
   CollectiveRequest r = req;
+  // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's one-shot or two-shot)
+  // runs that kernel's exchange at its own fixed costs; the rest go to the collective library.
+  const std::string custom = coll::custom_allreduce_algorithm(t, r);
+  if (!custom.empty()) {
+    Topology kernel(coll::custom_allreduce_fabric(gs.spec, custom));
+    r.algorithm = custom;
+    r.protocol = "simple";
+    auto out = std::make_shared<Lowered>();
+    out->prog = lower_collective(kernel, r);
+    out->algorithm = custom + "/" + r.stack;
+    for (const auto& v : out->prog.ops)
+      for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
+    return out;
+  }
+  r.stack.clear();
   // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
   // the collective library's choice; inside one node a plain all-to-all.
   resolve_expert_all_to_all(gs.spec, r);
@@ -153,7 +170,8 @@ struct Merge {
       groups.push_back(group_system(topo, c.group));
       const SystemSpec& g = groups.back().spec;
       LowerKey key{g.chips, g.nodes, c.req.bytes, c.req.algorithm + "/" + c.req.protocol,
-                   std::to_string(static_cast<int>(c.req.kind)) + "/" + std::to_string(static_cast<int>(c.req.expert)), g.dims, c.req.forwarded_bytes};
+                   std::to_string(static_cast<int>(c.req.kind)) + "/" + std::to_string(static_cast<int>(c.req.expert)), g.dims, c.req.forwarded_bytes,
+                   c.req.stack, c.req.rows};
       auto it = cache.find(key);
       if (it == cache.end()) it = cache.emplace(key, lower_call(groups.back(), c.req)).first;
       lowered.push_back(it->second);
