@@ -184,6 +184,26 @@ TEST(Timeline, MatchesTheReferenceCalendarOnGapBookingsOverLiveIntervals) {
   }
 }
 
+// Out-of-order arrivals in clusters over a calendar at its 64-interval bound (the L2 groups of a decode
+// step): each arrival a little after the previous one, now and then one far back or near the end, so the
+// first-fit search (Timeline::first_ending_after) takes each of its ways: the hint, the interval after it,
+// the last earlier one, and the binary search on either side of the hint.
+TEST(Timeline, MatchesTheReferenceCalendarOnClusteredArrivals) {
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Tick horizon = 0, prev = 0;
+    expect_matches_reference(seed, [&](std::mt19937_64& rng, int, const RefTimeline& ref) {
+      if (rng() % 16 == 0) horizon += static_cast<Tick>(rng() % 4000);
+      const unsigned kind = static_cast<unsigned>(rng() % 10);
+      Tick arrival = kind < 6 ? prev + static_cast<Tick>(rng() % 200)                       // close after the last
+                     : kind < 8 ? horizon + static_cast<Tick>(rng() % kQuantum)              // anywhere
+                                : std::max(horizon, ref.free_at() - static_cast<Tick>(rng() % 3000));  // near the end
+      arrival = std::max(arrival, horizon);
+      prev = arrival;
+      return Booking{arrival, static_cast<Tick>(1 + rng() % 400), horizon};
+    });
+  }
+}
+
 TEST(TileCache, MatchesTheReferenceLruOnRandomStreams) {
   for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     std::mt19937_64 rng(seed);
