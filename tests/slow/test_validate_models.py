@@ -4,7 +4,8 @@ original sources in its `source` column (TensorRT-LLM perf-overview tables for L
 and Llama-3.1-405B at TP8 on H100, the same tables' H200 FP8 and B200 NVFP4 rows, MLPerf Llama-2-70B Offline on H100/H200/B200, AWS Neuron's trn1 TP32 and inf2 TP24 latency tables of Neuron 2.18 for
 Llama-2-7b/13b/70b, Llama-3-70B, Llama-3-8B (int8 weights), Mistral-7B-Instruct-v0.2 and CodeLlama-13b;
 AWS's NxD Inference tutorial tables on trn2.48xlarge (Llama-3.3-70B, Llama-3.1-405B, batch 1) and sglang-jax's
-cookbook speed tables on TPU v6e-4 and v6e-16 (Llama-3.1-8B, Llama-3.3-70B)).
+cookbook speed tables on TPU v6e-4 and v6e-16 (Llama-3.1-8B, Llama-3.3-70B); TensorRT-LLM MoE rows: Mixtral-8x7B FP8 at
+TP2/4/8 on H100/H200 (v0.14 page) and Qwen3-30B-A3B NVFP4 on one B200 (v1.0 page)).
 
 Bound (issue 13): each expressible row within 25%. Rows that miss it today are known gaps, listed by id
 with their reason and held to their own bound so that they cannot grow unnoticed; the test fails when
@@ -146,6 +147,45 @@ KNOWN_GAPS.update({
 # TRB-12 +27.8 -> +23.4%. (MLP-B200G, +25.1% then, and TRB-01, +27.7%, left them on 2026-12-06 after session 38's B200
 # memory-side power, branch b200f38; session 36's measured L2 bandwidth had moved every B200 row 0.1-2.2 points
 # faster.)
+
+# TensorRT-LLM MoE rows (TRM-*, 2026-12-06, branch moe40): Mixtral-8x7B FP8 on H100/H200 at TP2/4/8 (experts split by
+# width over the TP group, no expert parallelism) from the v0.14 perf-overview (TensorRT engines on the C++ executor),
+# and Qwen3-30B-A3B NVFP4 on one B200 from the v1.0 page (PyTorch backend). Every Mixtral row is over-predicted
+# (+15.6..+43.2%, mean +27.7%) where the dense Llama-3.1-70B FP8 rows of the same v0.14 table on H100 (TP2/4/8 at
+# 1000/1000 and 2048/128, run through the same path but not kept as rows) come out +16.6, +10.7, +10.3% and +9.2,
+# +23.8, -2.7% (mean +11.3%): about 15 points are MoE-specific, most at TP8 and in prefill-heavy rows.
+MIXTRAL_V14 = ("Mixtral-8x7B FP8 TP row of TensorRT-LLM v0.14 over-predicted by 15-20 points more than the dense rows of the "
+               "same table (Llama-3.1-70B FP8, H100 TP2/4/8: mean +11%). Located in part: the TP MoE block runs router, top-k "
+               "and the two grouped GEMMs only, while TensorRT-LLM's CUTLASS MoE runner also permutes the tokens into expert "
+               "order (expandInputRowsKernel, with the fp8 quantization) and sums the top-k outputs back "
+               "(finalizeMoeRoutingKernel); those two copies over the routed rows, tried on the branch and not landed "
+               "(every TP MoE step would move), take 4-10% off these rows (mean +27.7 -> +20.0%, 13 -> 6 rows beyond 25%). "
+               "Suspected for the rest: the grouped GEMM is calibrated on DeepGEMM (2025, kernel rows DG-C-*) and runs "
+               "faster than v0.14's CUTLASS MoE GEMM of late 2024 (no public timing of it found); the v0.14 engine's build "
+               "limits are taken by the later trtllm-bench rule (trtllm_bench_limits), assumed")
+QWEN3_B200 = ("Qwen3-30B-A3B NVFP4 on one B200 (TensorRT-LLM v1.0 page), prefill-heavy row: the B200 NVFP4 over-prediction of "
+              "the dense TRB rows (see B200_FP4) plus the MoE block's missing permute and top-k sum (128 experts, 8 per "
+              "token: eight routed rows per token; the two copies take TRM-33 +59.6 -> +41.9%, TRM-35 +46.7 -> +35.9%, "
+              "TRM-36 +46.4 -> +40.1%). Its decode-heavy rows are within 15% (host-bound: the PyTorch executor's loop "
+              "over 1200-1500 requests)")
+KNOWN_GAPS.update({
+    "TRM-01": (0.31, MIXTRAL_V14),  # +26.9%
+    "TRM-04": (0.35, MIXTRAL_V14),  # +30.2%
+    "TRM-07": (0.36, MIXTRAL_V14),  # +31.8%
+    "TRM-09": (0.48, MIXTRAL_V14),  # +43.2%
+    "TRM-10": (0.33, MIXTRAL_V14),  # +28.3%
+    "TRM-11": (0.37, MIXTRAL_V14),  # +32.7%
+    "TRM-12": (0.44, MIXTRAL_V14),  # +39.1%
+    "TRM-15": (0.45, MIXTRAL_V14),  # +41.0%
+    "TRM-16": (0.31, MIXTRAL_V14),  # +26.1%
+    "TRM-18": (0.30, MIXTRAL_V14),  # +25.8%
+    "TRM-19": (0.42, MIXTRAL_V14),  # +37.1%
+    "TRM-20": (0.30, MIXTRAL_V14),  # +25.8%
+    "TRM-21": (0.47, MIXTRAL_V14),  # +42.6%
+    "TRM-33": (0.64, QWEN3_B200),  # +59.6%
+    "TRM-35": (0.51, QWEN3_B200),  # +46.7%
+    "TRM-36": (0.51, QWEN3_B200),  # +46.4%
+})
 
 # Every row of the Neuron tables is expressed: Llama-3-8B's six (NRT-01..06) store their weights as int8 and
 # convert them to bf16 on chip (kernels/gemm/trainium.cpp; skipped until 2026-12-02).
@@ -313,3 +353,16 @@ def test_jetstream_pytorch_row():
     assert [p["chip"] for p in j["points"]] == ["tpu-v5ex8"], j["points"]
     assert "jetstream scheduler, 128 slots of 2048 cached tokens" in j["points"][0]["note"], j["points"][0]
     check_bounds(j["points"])
+
+
+# TensorRT-LLM MoE rows (TRM-*): Mixtral-8x7B FP8 at TP2/4/8 on H100 and H200 (v0.14 page, TensorRT engines: no
+# PyTorch-executor host loop) and Qwen3-30B-A3B NVFP4 on one B200 (v1.0 page); every row expressed.
+def test_trtllm_moe_rows():
+    j = validate("TRM-")
+    assert not j["not_predicted"], j["not_predicted"]
+    points = j["points"]
+    assert len(points) == 27, len(points)
+    for p in points:
+        want = "b200" if p["id"] >= "TRM-31" else "h200x" if p["id"] >= "TRM-16" else "h100x"
+        assert p["chip"].startswith(want), p
+    check_bounds(points)

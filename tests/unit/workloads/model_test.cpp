@@ -38,7 +38,8 @@ int count_moe(const ModelConfig& m) { return static_cast<int>(std::count(m.moe_l
 TEST(WorkloadModel, ShippedModelsAreListed) {
   auto names = list_models();
   for (const char* n : {"llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b", "qwen2.5-72b",
-                        "deepseek-v3", "kimi-k2", "llama-2-7b", "llama-2-13b", "codellama-13b", "mistral-7b-instruct-v0.2"})
+                        "deepseek-v3", "kimi-k2", "llama-2-7b", "llama-2-13b", "codellama-13b", "mistral-7b-instruct-v0.2",
+                        "qwen3-30b-a3b"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
 }
@@ -62,6 +63,8 @@ TEST(WorkloadModel, ShippedParameterCountsMatchPublished) {
       // Hugging Face Hub model pages (the checkpoints' safetensors parameter counts): 6.74B, 13B, 13B, 7.24B
       {"llama-2-7b", 6.74e9, 0},         {"llama-2-13b", 13.0e9, 0},   {"codellama-13b", 13.0e9, 0},
       {"mistral-7b-instruct-v0.2", 7.24e9, 0},
+      // Qwen/Qwen3-30B-A3B model card: 30.5B total, 3.3B activated (with the input embedding, 151936 x 2048 = 0.31B)
+      {"qwen3-30b-a3b", 30.5e9, 3.3e9, true},
   };
   for (const auto& c : cases) {
     ModelConfig m = load_model(c.name);
