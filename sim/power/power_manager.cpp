@@ -128,18 +128,21 @@ ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady
   return m;
 }
 
-double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock) {
-  if (runs <= 0 || e.time_s <= 0) return power_timeline(s, e, max_clock).boost_clock;
-  const ManagedPower m = manage_power(s, e.scaled(runs), false, max_clock);
-  return m.phases.empty() ? max_clock : m.phases.back().clock_ratio;
-}
-
-ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x) {
+ManagedPower manage_run_after(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock) {
+  if (runs <= 0 || e.time_s <= 0) return manage_power(s, e, false, max_clock);
+  const double n = runs + 1;
+  const ManagedPower all = manage_power(s, e.scaled(n), false, max_clock);
   ManagedPower m;
-  if (e.time_s <= 0) return m;
-  m.nominal_power_w = power_at_clock(s, e, 1.0);
-  m.boost_clock = m.short_term_clock = m.held_clock = x;
-  add_phase(m, s, e, x, 1.0);
+  m.boost_clock = all.boost_clock, m.short_term_clock = all.short_term_clock, m.held_clock = all.held_clock;
+  m.nominal_power_w = all.nominal_power_w, m.boost_power_w = all.boost_power_w, m.idle_power_w = all.idle_power_w;
+  // The phases' shares of the n runs' work past the first `runs` of them, as shares of one run.
+  const double skip = runs / n;
+  double done = 0;
+  for (const ClockPhase& ph : all.phases) {
+    const double from = std::max(done, skip), to = done + ph.work;
+    if (to > from) add_phase(m, s, e, ph.clock_ratio, (to - from) * n);
+    done = to;
+  }
   finish(m);
   return m;
 }

@@ -71,12 +71,11 @@ PowerTimeline power_timeline(const PowerSpec& s, const EnergyEvents& e, double m
 // `e`: the work simulated at the nominal clock (x = 1), with its time at other clocks in e.extra_s.
 ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady_state, double max_clock = 1.0);
 
-// The clock ratio the power manager holds once `runs` back-to-back runs of `e`, started on an idle chip,
-// have ended (the last phase of manage_power over that much work, settling included): where a benchmark's
-// warm-up leaves the clock. 0 runs: the clock a burst from idle starts at (the boost clock).
-double clock_after_runs(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock = 1.0);
-// `e` run entirely at clock ratio x (one phase): work timed at a clock the manager holds.
-ManagedPower run_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);
+// Run `runs` + 1 of `e` back to back from an idle chip, managed as they go (manage_power over that much work), and
+// keep the last: its phases are the tail of that timeline, so a run that starts at the boost clock and crosses a
+// limit is timed across it, and 0 runs is manage_power of `e` itself. Where the clock has settled before the run
+// starts, it is the run at the held clock.
+ManagedPower manage_run_after(const PowerSpec& s, const EnergyEvents& e, double runs, double max_clock = 1.0);
 
 // Average power of `e` run entirely at clock ratio x.
 double power_at_clock(const PowerSpec& s, const EnergyEvents& e, double x);

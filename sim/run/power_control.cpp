@@ -69,24 +69,19 @@ PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool stea
 }
 
 PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs) {
+  // Runs that came before it (none: the first run from an idle chip, as --from-idle and `kernel` without a flag time
+  // it), then this one, managed as it goes from where they left the clock. Until 2026-12-06 this run was timed whole
+  // at the clock the earlier ones ended at: 0 runs ran a 164 ms H100 prefill (Llama-3.1-8B, 4 x 2048) at boost past
+  // the 60 ms window's limit (163.6 ms where --from-idle gives 183.7), and 0.001 runs did so still (QA session 40).
   if (runs <= 0) {
-    // No run before it: the first run from an idle chip, managed as it goes, as --from-idle (and `kernel` without a
-    // flag) time it. It ran whole at the boost clock, the clock held when it starts: a 164 ms H100 prefill (Llama-3.1-8B,
-    // 4 x 2048) took 163.6 ms at boost past the 60 ms window's limit, where --from-idle gives 183.7 ms (QA session 40).
     PowerResult p = manage_power(chip, e, /*steady_state=*/false);
     p.after_runs = 0;
     return p;
   }
   PowerResult p = with_limits(chip, e);
   if (!p.modeled) return p;
-  const PowerSpec& s = *chip.power();
-  const double max_clock = max_clock_ratio(chip);
-  const double x = clock_after_runs(s, e, runs, max_clock);
-  take_managed(p, e, run_at_clock(s, e, x));
-  // The manager's clocks for this work (the run itself is one phase at x).
-  const PowerTimeline t = power_timeline(s, e, max_clock);
-  p.boost_clock_ratio = t.boost_clock, p.short_term_clock_ratio = t.short_term_clock, p.held_clock_ratio = t.held_clock;
-  p.boost_s = x == t.boost_clock ? p.managed.time_s : 0;
+  take_managed(p, e, manage_run_after(*chip.power(), e, runs, max_clock_ratio(chip)));
+  // The times from idle at which the clock changed are the earlier runs' and this one's together: not this run's.
   p.boost_ends_s = p.limit_reached_s = -1;
   p.after_runs = runs;
   return p;

@@ -44,8 +44,8 @@ PowerResult power_at(const ChipModel& chip, const EnergyEvents& e, double clock_
 // taken as repeated back to back, so the running average already sits at TDP (`--sustained`); otherwise
 // it starts from idle and the duration of the work decides how much of it runs at boost.
 PowerResult manage_power(const ChipModel& chip, const EnergyEvents& e, bool steady_state);
-// `e` as a benchmark times it after a warm-up: `runs` back-to-back runs of the same work from an idle chip
-// (clock_after_runs), then this run entirely at the clock the power manager holds at that point.
+// `e` as a benchmark times it after a warm-up: `runs` back-to-back runs of the same work from an idle chip, then
+// this run, managed as it goes from the clock they left (manage_run_after; 0 runs: the first run from idle).
 PowerResult power_after_runs(const ChipModel& chip, const EnergyEvents& e, double runs);
 // The boost clock as a ratio of the chip's nominal clock (1 without power.boost_clock); needs a power section.
 double max_clock_ratio(const ChipModel& chip);

@@ -116,3 +116,27 @@ TEST(PowerEnergy, VoltageInterceptAndDramCoreShare) {
   EXPECT_DOUBLE_EQ(energy(s, e, 1.0).dram_j, at_nominal);
   EXPECT_NEAR(energy(s, e, 0.8).dram_j / at_nominal, 0.3 + 0.7 * 0.81, 1e-12);
 }
+
+// A run timed after a warm-up (`--after-runs N`) is the tail of N + 1 runs from idle: the N runs and it add up to the
+// whole, no run is timed past a limit at the clock it started at (0.001 runs is nearly the first run from idle, not a
+// run at boost throughout), and after the clock has settled the run is at the held clock.
+TEST(PowerState, ARunAfterAWarmUpIsTheTailOfTheWholeTimeline) {
+  H100 h;
+  EnergyEvents e = piece(true).scaled(100);  // a 100 ms hot run: it crosses the short-term limit from idle
+  const ManagedPower first = manage_power(h.s, e, false, h.xmax);
+  const ManagedPower tiny = manage_run_after(h.s, e, 0.001, h.xmax);
+  ASSERT_GT(first.time_s, manage_power(h.s, e.scaled(1e-3), false, h.xmax).time_s * 1000 * 1.01);  // it does throttle
+  EXPECT_NEAR(tiny.time_s / first.time_s, 1.0, 2e-3);
+  EXPECT_NEAR(manage_run_after(h.s, e, 0, h.xmax).time_s, first.time_s, 1e-15);
+  double last = 0;
+  for (double runs : {0.0, 0.001, 0.5, 1.0, 3.0, 10.0, 40.0}) {
+    const ManagedPower r = manage_run_after(h.s, e, runs, h.xmax);
+    const double before = runs > 0 ? manage_power(h.s, e.scaled(runs), false, h.xmax).time_s : 0;
+    EXPECT_NEAR(before + r.time_s, manage_power(h.s, e.scaled(runs + 1), false, h.xmax).time_s, 1e-9) << runs;
+    EXPECT_GE(r.time_s, last * (1 - 1e-12)) << runs;  // later runs never faster as the averages fill
+    last = r.time_s;
+  }
+  const ManagedPower settled = manage_run_after(h.s, e, 40, h.xmax);  // 4 s of it: held at TDP
+  ASSERT_EQ(settled.phases.size(), 1u);
+  EXPECT_DOUBLE_EQ(settled.phases[0].clock_ratio, settled.held_clock);
+}
