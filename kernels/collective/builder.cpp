@@ -21,7 +21,7 @@ Builder::Builder(const Topology& t, const CollectiveRequest& r, const std::strin
   else if (r.protocol == "ll128") m_p.wire_factor = 128.0 / 120.0, m_step = to_ticks(s.step_latency_ll128.value());
   else m_step = to_ticks(s.step_latency_simple.value());
   m_launch = to_ticks(s.launch_latency.value() + (s.nodes > 1 ? s.network_launch_latency.value() : 0.0));
-  if (!r.stack.empty()) m_staging_warps = kCustomCopyWarps;
+  if (!r.stack.empty()) m_staging_warps = custom_allreduce_copy_warps(r.stack);
 }
 
 std::uint32_t Builder::add(int v, CommOp::Kind kind, std::vector<int> peers, std::uint64_t bytes, std::uint32_t tag,

@@ -57,7 +57,7 @@ class Builder {
   }
   // Warps per channel (block) by which the two-shot stages the message through the chip's own buffer, copied
   // in before its first exchange and read back after its last: a serving stack's kernel runs the call
-  // (CollectiveRequest::stack, kCustomCopyWarps); 0: no staging, the library's.
+  // (CollectiveRequest::stack, custom_allreduce_copy_warps); 0: no staging, the library's.
   int staging_warps() const { return m_staging_warps; }
   Tick launch() const { return m_launch; }
   // The bytes of a loop of `bytes` that its busiest channel copies (see set_nvls_copies).

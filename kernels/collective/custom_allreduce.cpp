@@ -1,5 +1,6 @@
-// TensorRT-LLM's own all-reduce: the rule by which its AUTO strategy gives a TP all-reduce to its one-shot or
-// two-shot kernel rather than to NCCL, and the fixed costs those kernels pay.
+// Serving stacks' own all-reduce: the rule by which TensorRT-LLM's AUTO strategy, and vLLM's and SGLang's
+// custom all-reduce, give a TP all-reduce to their one-shot or two-shot kernel rather than to NCCL, and the
+// fixed costs those kernels pay.
 #include "kernels/collective/custom_allreduce.h"
 
 #include <cstdint>
@@ -40,18 +41,61 @@ std::string trtllm_algorithm(const Topology& t, const CollectiveRequest& r) {
   // The two-shot splits the tokens over the ranks (at least one each); rows 0 (not known): the one-shot.
   return r.rows > kTrtllmOneShotMaxRows && r.rows >= ranks ? "twoshot" : "oneshot";
 }
+
+// vLLM's custom all-reduce (vllm-project/vllm, v0.6-v0.10: vllm/distributed/device_communicators/
+// custom_all_reduce.py and csrc/custom_all_reduce.cuh), which SGLang adapted from vLLM v0.6.4.post1 and runs
+// from sgl-kernel with the same rule (sgl-project/sglang python/sglang/srt/distributed/device_communicators/
+// custom_all_reduce.py, sgl-kernel/csrc/allreduce/custom_all_reduce.cuh):
+//   - CudaCommunicator.all_reduce tries it before PyNccl; it exists only for the TP group, at world sizes
+//     2, 4, 6 and 8 (CustomAllreduce._SUPPORTED_WORLD_SIZES), within one node, above two ranks only when
+//     fully NVLinked ("not supported on more than two PCIe-only GPUs"), with peer access (_can_p2p);
+//     enforce_eager keeps it (eager calls copy the input into the registered buffer first);
+//   - should_custom_ar: a message of a multiple of 16 bytes below max_size = 8192 * 1024 bytes;
+//   - CustomAllreduce::allreduce (the .cuh): cross_device_reduce_1stage at two ranks whatever the size, and
+//     at 4 ranks below 512 KiB or at 6-8 below 256 KiB; cross_device_reduce_2stage otherwise.
+// Not modelled: later vLLM (from v0.11) caps max_size per GPU generation when torch symmetric memory is on
+// (all_reduce_utils.py CUSTOM_ALL_REDUCE_MAX_SIZES, e.g. 256 KiB at 8 Hopper ranks) and runs its symmetric-
+// memory all-reduce or NCCL's symmetric kernels above; FlashInfer's fused all-reduce is a compile pass off
+// by default; SGLang's MSCCL++ and torch symmetric-memory paths are opt-in flags.
+constexpr std::uint64_t kVllmMaxSize = 8192ULL * 1024;
+constexpr std::uint64_t kVllmOneStageBelowFourRanks = 512ULL * 1024;
+constexpr std::uint64_t kVllmOneStageBelow = 256ULL * 1024;
+constexpr std::uint64_t kVllmAlignment = 16;
+
+std::string vllm_algorithm(const Topology& t, const CollectiveRequest& r) {
+  const int ranks = t.ranks();
+  if (ranks % 2 != 0 || ranks > 8) return "";
+  if (r.bytes >= kVllmMaxSize || r.bytes % kVllmAlignment != 0) return "";
+  if (ranks == 2) return "oneshot";
+  if ((ranks <= 4 && r.bytes < kVllmOneStageBelowFourRanks) || r.bytes < kVllmOneStageBelow) return "oneshot";
+  return "twoshot";
+}
+
+// The vLLM kernel's grid (csrc/custom_all_reduce.cuh allreduce(): threads = 512, block_limit = 36, "the
+// result after careful grid search"): 36 blocks of 512 threads once the message has 36 x 512 16-byte packs.
+constexpr int kVllmBlockLimit = 36;
 }  // namespace
 
-std::vector<std::string> custom_allreduce_stacks() { return {"trtllm"}; }
+std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "sglang"}; }
 
 std::string custom_allreduce_algorithm(const Topology& t, const CollectiveRequest& r) {
   if (r.kind != CollKind::AllReduce || r.stack.empty() || t.ranks() < 2 || !peer_nvlink(t)) return "";
   if (r.stack == "trtllm") return trtllm_algorithm(t, r);
+  if (r.stack == "vllm" || r.stack == "sglang") return vllm_algorithm(t, r);
   throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
                    join(custom_allreduce_stacks()) + ")");
 }
 
-SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algorithm) {
+int custom_allreduce_copy_warps(const std::string& stack) {
+  // vLLM's and SGLang's kernels read each peer's input where it lies: inside the step's CUDA graph the inputs
+  // are registered with every peer (register_graph_buffers), and the 2-stage's reduce writes its shard to its
+  // own IPC buffer while its all-gather reads the peers' shards straight into the output. Assumed: every call
+  // is graph-registered (vLLM V1 captures batches up to 512 tokens, and 8 MiB at hidden 8192 is 512 tokens);
+  // an eager call's cudaMemcpyAsync of the input into the registered buffer is not charged.
+  return stack == "trtllm" ? kCustomCopyWarps : 0;
+}
+
+SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algorithm, const std::string& stack) {
   SystemSpec out = s;
   // The kernel is one launch in the step's CUDA graph (programmatic dependent launch), with none of the
   // library's setup: its launch is the chip's measured launch gap (library.custom_launch_latency).
@@ -66,10 +110,18 @@ SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algor
   // peer with st.global.release.sys and poll their own with ld.global.acquire.sys, the system-scope fence and
   // flag of NCCL's simple protocol (library.step_latency.simple).
   out.step_latency_simple = algorithm == "oneshot" ? s.step_latency_ll : s.step_latency_simple;
+  // vLLM's and SGLang's barriers (multi_gpu_barrier): each block stores a counter to every peer and polls its
+  // own. The 1-stage passes two without a fence (st/ld.volatile, NCCL LL's flag) around its one exchange, the
+  // start barrier and the one after its reads: two LL steps. The 2-stage passes a volatile one at the start
+  // and a fenced one (st.release.sys / ld.acquire.sys) between its reduce-scatter and all-gather, none at the
+  // end: one LL and one simple step over its two exchanges, charged as their mean on each.
+  if (stack == "vllm" || stack == "sglang")
+    out.step_latency_simple = Seconds(algorithm == "oneshot" ? 2.0 * s.step_latency_ll.value()
+                                                             : 0.5 * (s.step_latency_ll.value() + s.step_latency_simple.value()));
   out.step_latency_ll = out.step_latency_ll128 = out.step_latency_simple;
   // No pipeline: every block strides over the whole message once (IndexHelper: token_stride = the grid).
   out.max_slices = 1;
-  out.channels = s.custom_blocks;
+  out.channels = stack == "trtllm" ? s.custom_blocks : kVllmBlockLimit;
   out.copy_bytes_per_warp = Bytes(32.0 * 16.0);
   out.nvls_scatter_warps = out.nvls_gather_warps = 0;
   out.ring_ll128_pair_efficiency = 1.0;

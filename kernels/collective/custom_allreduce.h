@@ -1,4 +1,5 @@
-// A serving stack's own all-reduce kernels (TensorRT-LLM's one-shot and two-shot over peer-to-peer NVLink):
+// A serving stack's own all-reduce kernels (TensorRT-LLM's one-shot and two-shot, vLLM's and SGLang's 1-stage
+// and 2-stage, over peer-to-peer NVLink):
 // which of a model's TP all-reduces they take instead of the collective library, and the system as they see
 // it (their own fixed costs). Pure: no SystemC, no timing.
 #pragma once
@@ -9,18 +10,22 @@
 
 namespace xpu::coll {
 
-// The stacks whose rule is modelled ("trtllm"); CollectiveRequest::stack names one of them or is empty.
+// The stacks whose rule is modelled ("trtllm", "vllm", "sglang"); CollectiveRequest::stack names one of them or
+// is empty.
 std::vector<std::string> custom_allreduce_stacks();
 // The stack's kernel for `r` on `t`: "oneshot" or "twoshot", or "" where the collective library runs it
 // (another collective or no stack, a system without such kernels, a group across nodes or off a switched
 // scale-up fabric, a message past the kernels' workspace, or the stack's size rule for larger groups).
 std::string custom_allreduce_algorithm(const Topology& t, const CollectiveRequest& r);
-// `s` as that kernel runs on it: its own launch (library.custom_launch_latency) instead of the library's, one
-// flag step per dependent phase, no pipelining (every block strides over the whole message in one pass), and
-// its blocks and warps copying through device memory (the two-shot's staging copies).
-SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algorithm);
-// Warps of one of the kernel's blocks that copy (1024 threads) and the bytes each has in flight (one 16-byte
+// `s` as `stack`'s kernel runs on it: its own launch (library.custom_launch_latency) instead of the library's,
+// its flag steps (barriers) per dependent phase, no pipelining (every block strides over the whole message in
+// one pass), and its blocks and warps copying through device memory (the two-shot's staging copies).
+SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algorithm, const std::string& stack);
+// Warps of one of TensorRT-LLM's blocks that copy (1024 threads) and the bytes each has in flight (one 16-byte
 // access per lane: the copy loops load one float4 per thread per iteration).
 constexpr int kCustomCopyWarps = 32;
+// Warps per block that stage the message through the kernel's own buffer (lower_twoshot's copies in and out),
+// 0 where the stack's kernel reads its peers' registered buffers straight (vLLM's, SGLang's).
+int custom_allreduce_copy_warps(const std::string& stack);
 
 }  // namespace xpu::coll

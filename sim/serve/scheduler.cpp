@@ -68,7 +68,9 @@ const std::vector<std::string>& scheduler_names() {
   return names;
 }
 
-std::string scheduler_allreduce_stack(const std::string& scheduler) { return scheduler == "trtllm" ? "trtllm" : ""; }
+std::string scheduler_allreduce_stack(const std::string& scheduler) {
+  return scheduler == "trtllm" || scheduler == "vllm" || scheduler == "sglang" ? scheduler : "";
+}
 
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep) {
   const std::vector<std::string>& n = scheduler_names();

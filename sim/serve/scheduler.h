@@ -244,9 +244,8 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
 const std::vector<std::string>& scheduler_names();
 // The all-reduce kernels of the scheduler's serving stack (Scenario::allreduce_stack): "trtllm" for TensorRT-LLM,
 // whose AUTO strategy gives the TP all-reduces within its workspace to its own one-shot and two-shot kernels;
-// "" for the others, whose all-reduces the collective library runs here. vLLM and SGLang have one-shot and
-// two-shot kernels of their own too (vllm/distributed/device_communicators/custom_all_reduce.py, below 8 MiB on
-// 2-8 fully NVLinked GPUs; SGLang's from sgl-kernel), not modelled.
+// "vllm" and "sglang", whose custom all-reduce takes those below 8 MiB on 2-8 fully NVLinked GPUs
+// (kernels/collective/custom_allreduce.h); "" for the others, whose all-reduces the collective library runs.
 std::string scheduler_allreduce_stack(const std::string& scheduler);
 // The names joined for help and error text: scheduler_names_text(", ", " or ") is "vllm, sglang, ... or trtllm".
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep);

@@ -107,11 +107,11 @@ using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, s
 std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
   Topology t(gs.spec);
   CollectiveRequest r = req;
-  // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's one-shot or two-shot)
+  // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's, vLLM's or SGLang's)
   // runs that kernel's exchange at its own fixed costs; the rest go to the collective library.
   const std::string custom = coll::custom_allreduce_algorithm(t, r);
   if (!custom.empty()) {
-    Topology kernel(coll::custom_allreduce_fabric(gs.spec, custom));
+    Topology kernel(coll::custom_allreduce_fabric(gs.spec, custom, r.stack));
     r.algorithm = custom;
     r.protocol = "simple";
     auto out = std::make_shared<Lowered>();

@@ -33,7 +33,9 @@ std::vector<std::string> allreduce_strategies(const StepResult& r) {
 
 TEST(CustomAllReduceStep, TrtllmTp2StepRunsItsOwnKernelsByTokens) {
   EXPECT_EQ(scheduler_allreduce_stack("trtllm"), "trtllm");
-  EXPECT_EQ(scheduler_allreduce_stack("vllm"), "");
+  EXPECT_EQ(scheduler_allreduce_stack("vllm"), "vllm");
+  EXPECT_EQ(scheduler_allreduce_stack("sglang"), "sglang");
+  EXPECT_EQ(scheduler_allreduce_stack("jetstream"), "");
   const StepResult two = tp2_decode("trtllm", 256), one = tp2_decode("trtllm", 64), nccl = tp2_decode("", 64);
   ASSERT_FALSE(allreduce_strategies(two).empty());
   for (const std::string& a : allreduce_strategies(two)) EXPECT_EQ(a, "twoshot/trtllm");
@@ -42,4 +44,14 @@ TEST(CustomAllReduceStep, TrtllmTp2StepRunsItsOwnKernelsByTokens) {
   // The one-shot's own launch (0.7 us) and one LL-like flag step instead of NCCL's 6.6 us setup and its steps:
   // a small message (64 rows of hidden 1024, 128 KiB) takes less of the step.
   EXPECT_LT(one.time_s, nccl.time_s);
+}
+
+// vLLM's custom all-reduce at two ranks: its 1-stage kernel whatever the size below 8 MiB, and cheaper than
+// NCCL's call for a small message (its own launch and two LL-like barriers against NCCL's setup and steps).
+TEST(CustomAllReduceStep, VllmTp2StepRunsItsOneStageKernel) {
+  const StepResult big = tp2_decode("vllm", 256), small = tp2_decode("vllm", 64), nccl = tp2_decode("", 64);
+  ASSERT_FALSE(allreduce_strategies(big).empty());
+  for (const std::string& a : allreduce_strategies(big)) EXPECT_EQ(a, "oneshot/vllm");
+  for (const std::string& a : allreduce_strategies(small)) EXPECT_EQ(a, "oneshot/vllm");
+  EXPECT_LT(small.time_s, nccl.time_s);
 }

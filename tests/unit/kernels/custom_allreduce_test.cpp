@@ -1,6 +1,9 @@
-// A serving stack's own all-reduce (TensorRT-LLM's one-shot and two-shot kernels): which calls its rule takes
-// from the collective library, and the program its kernel runs (its staging copies and fixed costs).
+// A serving stack's own all-reduce (TensorRT-LLM's one-shot and two-shot kernels, vLLM's and SGLang's 1-stage
+// and 2-stage): which calls its rule takes from the collective library, and the program its kernel runs (its
+// staging copies and fixed costs).
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "kernels/collective/custom_allreduce.h"
 #include "sim/base/error.h"
@@ -14,14 +17,16 @@ namespace {
 Topology b200s(int chips, int nodes = 1) {
   return Topology(load_system("dgx-b200x8", {"scale_up.chips=" + std::to_string(chips)}, nodes));
 }
-CollectiveRequest trtllm(std::uint64_t bytes, std::int64_t rows) {
+CollectiveRequest trtllm(std::uint64_t bytes, std::int64_t rows, const std::string& stack = "trtllm") {
   CollectiveRequest r;
   r.kind = CollKind::AllReduce;
   r.bytes = bytes;
   r.rows = rows;
-  r.stack = "trtllm";
+  r.stack = stack;
   return r;
 }
+CollectiveRequest vllm(std::uint64_t bytes, const std::string& stack = "vllm") { return trtllm(bytes, 0, stack); }
+constexpr std::uint64_t kKiB = 1024, kMiB = 1024 * 1024;
 constexpr std::uint64_t kRow = 8192 * 2;  // one token of hidden 8192 in bf16
 }  // namespace
 
@@ -64,7 +69,7 @@ TEST(CustomAllReduce, OnlyTheStacksAllReducesInOneNvlinkNode) {
                                             trtllm(64 * kRow, 64)),
             "");
   r = trtllm(64 * kRow, 64);
-  r.stack = "vllm";
+  r.stack = "tgi";
   EXPECT_THROW(coll::custom_allreduce_algorithm(b200s(2), r), InputError);
 }
 
@@ -73,7 +78,8 @@ TEST(CustomAllReduce, OnlyTheStacksAllReducesInOneNvlinkNode) {
 // at the kernel's own cost, each exchange one flag step of the simple protocol's, the one-shot's the LL step.
 TEST(CustomAllReduce, TwoShotStagesThroughItsBufferAtTheKernelsCosts) {
   const SystemSpec node = load_system("dgx-b200x8", {"scale_up.chips=2"});
-  const SystemSpec two = coll::custom_allreduce_fabric(node, "twoshot"), one = coll::custom_allreduce_fabric(node, "oneshot");
+  const SystemSpec two = coll::custom_allreduce_fabric(node, "twoshot", "trtllm"),
+                    one = coll::custom_allreduce_fabric(node, "oneshot", "trtllm");
   EXPECT_DOUBLE_EQ(two.launch_latency.value(), node.custom_launch_latency.value());
   EXPECT_DOUBLE_EQ(two.step_latency_simple.value(), node.step_latency_simple.value());
   EXPECT_DOUBLE_EQ(one.step_latency_simple.value(), node.step_latency_ll.value());
@@ -125,4 +131,53 @@ TEST(CustomAllReduce, RuntimeNamesTheKernelThatRanTheCall) {
   ASSERT_EQ(rr.algorithm.size(), 2u);
   EXPECT_EQ(rr.algorithm[0], "twoshot/trtllm");
   EXPECT_EQ(rr.algorithm[1], "ring/ll128");
+}
+
+// vLLM's rule (custom_all_reduce.py should_custom_ar, csrc/custom_all_reduce.cuh allreduce()), which SGLang's
+// sgl-kernel copy keeps: below 8 MiB, 1-stage at two ranks whatever the size, at 4 ranks below 512 KiB and at
+// 6-8 ranks below 256 KiB, 2-stage at or above; NCCL at 8 MiB and over, at odd group sizes and for a message
+// not a multiple of 16 bytes.
+TEST(CustomAllReduce, VllmAndSglangPickTheirStageBySizeBelowEightMiB) {
+  struct Case {
+    int chips;
+    std::uint64_t bytes;
+    const char* algorithm;
+  };
+  const std::vector<Case> cases = {
+      {2, 8 * kMiB - 16, "oneshot"},   {2, 8 * kMiB, ""},
+      {4, 512 * kKiB - 16, "oneshot"}, {4, 512 * kKiB, "twoshot"}, {4, 8 * kMiB - 16, "twoshot"}, {4, 8 * kMiB, ""},
+      {6, 256 * kKiB - 16, "oneshot"}, {6, 256 * kKiB, "twoshot"},
+      {8, 256 * kKiB - 16, "oneshot"}, {8, 256 * kKiB, "twoshot"}, {8, 8 * kMiB - 16, "twoshot"}, {8, 8 * kMiB, ""},
+      {3, 64 * kKiB, ""},      // world sizes 2, 4, 6, 8 only
+      {2, 64 * kKiB + 8, ""},  // not a multiple of 16 bytes
+  };
+  for (const std::string stack : {"vllm", "sglang"}) {
+    for (const Case& c : cases)
+      EXPECT_EQ(coll::custom_allreduce_algorithm(b200s(c.chips), vllm(c.bytes, stack)), c.algorithm)
+          << stack << " " << c.chips << " ranks " << c.bytes << " B";
+    EXPECT_EQ(coll::custom_allreduce_algorithm(b200s(1, 2), vllm(64 * kKiB, stack)), "");  // across nodes
+  }
+}
+
+// vLLM's kernels read the peers' graph-registered inputs straight: no staging copy, 36 blocks; the 1-stage
+// pays two unfenced barriers (two LL steps) around its one exchange, the 2-stage an unfenced and a fenced one
+// (LL + simple) over its two.
+TEST(CustomAllReduce, VllmReadsPeersWithoutStagingAtItsBarriersCosts) {
+  const SystemSpec node = load_system("dgx-b200x8", {"scale_up.chips=4"});
+  const SystemSpec two = coll::custom_allreduce_fabric(node, "twoshot", "vllm"),
+                   one = coll::custom_allreduce_fabric(node, "oneshot", "sglang");
+  EXPECT_DOUBLE_EQ(one.launch_latency.value(), node.custom_launch_latency.value());
+  EXPECT_DOUBLE_EQ(one.step_latency_simple.value(), 2 * node.step_latency_ll.value());
+  EXPECT_DOUBLE_EQ(two.step_latency_simple.value(), 0.5 * (node.step_latency_ll.value() + node.step_latency_simple.value()));
+  EXPECT_EQ(two.channels, 36);
+  EXPECT_EQ(coll::custom_allreduce_copy_warps("vllm"), 0);
+  EXPECT_EQ(coll::custom_allreduce_copy_warps("trtllm"), coll::kCustomCopyWarps);
+  CollectiveRequest r = vllm(2 * kMiB);
+  r.algorithm = "twoshot";
+  r.protocol = "simple";
+  const CommProgram p = lower_collective(Topology(two), r);
+  for (int v = 0; v < 4; ++v) {
+    EXPECT_EQ(p.sent_by(v), 2 * 3 * r.bytes / 4);  // its shard to each of 3 peers, in each of the two stages
+    for (const CommOp& o : p.ops[static_cast<size_t>(v)]) EXPECT_NE(o.kind, CommOp::Kind::Compute);
+  }
 }
