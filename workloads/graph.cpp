@@ -616,6 +616,20 @@ class GraphBuilder {
       scatter.dtype = scatter.wdtype = scatter.odtype = m_s.adtype;  // the dispatched fp8 tokens
       add(scatter, g.count, "moe");
     }
+    // Without an all-to-all every rank holds all its tokens in token order, and the runner first copies
+    // them into expert order, one row per (token, expert) pair: TensorRT-LLM's CUTLASS MoE
+    // (cpp/tensorrt_llm/kernels/mixtureOfExperts/moe_kernels.cu, expandInputRowsKernel: one block per
+    // expanded row, num_rows x k of them, reading the source row and writing it to the permuted buffer,
+    // quantized to the experts' input type where it arrives wider: fp4 with its block scales, or the
+    // fp8 QDQ input). Sized as one read of the stream dtype and one write of the GEMM input per routed
+    // row of this rank (the source rows are read k times, mostly from L2: reads overstated by up to a
+    // factor k against DRAM). Stacks that gather inside the grouped GEMM have no such kernel
+    // (FusionPolicy::moe_gather_in_gemm: vLLM's and SGLang's Triton fused_moe).
+    if (!a2a && !m_f.moe_gather_in_gemm) {
+      OpSpec expand = rowwise(OpKind::Copy, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
+      expand.odtype = m_s.adtype;
+      add(expand, g.count, "moe");
+    }
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -632,6 +646,21 @@ class GraphBuilder {
     down.group_rows = rows;
     add(down, g.count, "moe");
     if (permuted) add(rowwise(OpKind::Copy, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
+    // ... and sums each token's expert outputs back into token order, weighted by the router's scores:
+    // TensorRT-LLM's finalizeMoeRoutingKernel (same file: one block per token, reading its k expanded
+    // rows of the down GEMM's bf16 output with their scales and writing one row), vLLM's moe_sum
+    // (vllm/model_executor/layers/fused_moe/fused_moe.py: ops.moe_sum(intermediate_cache3 [M, topk, K],
+    // out); the down GEMM already multiplied the routing weights, MUL_ROUTED_WEIGHT), SGLang's
+    // moe_sum_reduce, HF transformers' per-expert index_add_. A sum over each token's routed rows: the
+    // rows of this rank per token (k without expert parallelism; with experts split over the TP group,
+    // the rank's share, rounded up) read, one row written per token: an elementwise sum of
+    // that many [T, D] tensors in the stream dtype. The decode all-to-all's combine
+    // (DeepEP low latency) and the prefill path's unpermute above already do it.
+    if (!a2a) {
+      OpSpec finalize = rowwise(OpKind::ResidualAdd, p + "experts.finalize", T, D);
+      finalize.addends = std::max<std::int64_t>(1, ceil_div(routed, std::max<std::int64_t>(T, 1)));
+      add(finalize, g.count, "moe");
+    }
     if (a2a) add(exchange("moe_combine", D * 2), g.count, "moe");  // combine returns bf16 outputs
     // Shared experts see every token: a plain MLP of their combined width, split over the TP group,
     // or whole on each rank's share of the tokens with data-parallel attention over TP groups (SGLang's

@@ -85,7 +85,7 @@ double OpSpec::flops() const {
     case OpKind::SwiGlu: return 5.0 * rows * cols;
     case OpKind::Gelu: return 8.0 * rows * cols;
     case OpKind::Rope: return 3.0 * rows * cols;
-    case OpKind::ResidualAdd: return 1.0 * rows * cols;
+    case OpKind::ResidualAdd: return (addends - 1.0) * rows * cols;
     case OpKind::Embedding: return 0;
     case OpKind::TopK: return 6.0 * rows * cols;
     case OpKind::Sampling: return 6.0 * rows * cols;
@@ -128,7 +128,7 @@ double OpSpec::min_bytes() const {
     case OpKind::SwiGlu: return rows * cols * (2 * a + o);
     case OpKind::Gelu: return rows * cols * (a + o);
     case OpKind::Rope: return rows * cols * (a + o);
-    case OpKind::ResidualAdd: return rows * cols * (2 * a + o);
+    case OpKind::ResidualAdd: return rows * cols * (addends * a + o);
     case OpKind::Embedding: return rows * cols * (w + o) + rows * 4.0;
     case OpKind::TopK: return rows * cols * a + rows * topk * 8.0;
     case OpKind::Sampling: return rows * cols * a + rows * 8.0;
@@ -173,6 +173,11 @@ std::string OpSpec::shape_str() const {
     case OpKind::ReduceScatter:
     case OpKind::AllGather: os << "bytes=" << m << " devices=" << devices; break;
     case OpKind::TopK: os << "rows=" << rows << " experts=" << cols << " k=" << topk; break;
+    case OpKind::ResidualAdd:
+      os << "rows=" << rows << " cols=" << cols;
+      if (addends != 2) os << " addends=" << addends;
+      if (!impl.empty()) os << " impl=" << impl;
+      break;
     default:
       os << "rows=" << rows << " cols=" << cols;
       if (!impl.empty()) os << " impl=" << impl;
@@ -303,6 +308,8 @@ void OpSpec::validate() const {
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
+      if (kind == OpKind::ResidualAdd && (addends < 1 || addends > 1024))
+        throw InputError("residual_add: addends " + std::to_string(addends) + ": expected 1 to 1024 tensors summed");
       if (kind != OpKind::Copy) refuse_subbyte_vector_dtypes(*this);  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +

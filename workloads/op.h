@@ -19,7 +19,7 @@ enum class OpKind : std::uint8_t {
   SwiGlu,       // y = silu(gate) * up; input rows x 2*cols, output rows x cols
   Gelu,         // y = gelu(x), rows x cols
   Rope,         // rotary embedding on q and k: rows = tokens, cols = (heads + kv_heads) * head_dim
-  ResidualAdd,  // y = a + b, rows x cols
+  ResidualAdd,  // y = a + b, rows x cols (or the sum of `addends` such tensors)
   Embedding,    // gather rows of a [vocab, cols] table for `rows` tokens
   TopK,         // router: softmax over `cols` experts per row + top-k selection (k = topk)
   Sampling,     // softmax over the vocabulary + top-k sampling per sequence (rows = sequences)
@@ -97,6 +97,9 @@ struct OpSpec {
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.
   std::int64_t rows = 0, cols = 0, topk = 0;
+  // ResidualAdd: the tensors summed element by element, rows x cols each (2: a + b; a MoE block's
+  // finalize sums each token's top_k expert outputs).
+  std::int64_t addends = 2;
   std::int64_t devices = 1;         // AllReduce, AllToAll
   // An expert all-to-all as DeepEP's normal (prefill) kernels run it: each of the `rows` tokens this
   // rank sends, `cols` bytes each, goes once per destination rank (or node); false: low-latency

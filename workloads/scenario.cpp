@@ -37,6 +37,7 @@ FusionPolicy FusionPolicy::pytorch_eager() {
 FusionPolicy FusionPolicy::vllm() {
   FusionPolicy f;
   f.residual_into_norm = true;
+  f.moe_gather_in_gemm = true;
   return f;
 }
 FusionPolicy FusionPolicy::trtllm() {
@@ -73,7 +74,7 @@ FusionPolicy FusionPolicy::neuron() {
 bool FusionPolicy::operator==(const FusionPolicy& o) const {
   return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
          activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise &&
-         eager_ops == o.eager_ops && quant_kernels == o.quant_kernels;
+         eager_ops == o.eager_ops && quant_kernels == o.quant_kernels && moe_gather_in_gemm == o.moe_gather_in_gemm;
 }
 
 FusionPolicy FusionPolicy::parse(const std::string& s) {
@@ -94,11 +95,12 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
     else if (flag == "all_elementwise") f.all_elementwise = true;
     else if (flag == "eager_ops") f.eager_ops = true;
     else if (flag == "quant_kernels") f.quant_kernels = true;
+    else if (flag == "moe_gather_in_gemm") f.moe_gather_in_gemm = true;
     else
       throw InputError("--fusion: unknown value '" + flag +
                        "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron, or a comma list of "
                        "residual_into_norm, rope_into_attention, activation_into_gemm, all_elementwise, eager_ops, "
-                       "quant_kernels)");
+                       "quant_kernels, moe_gather_in_gemm)");
   }
   return f;
 }
@@ -118,6 +120,7 @@ std::string FusionPolicy::str() const {
   if (all_elementwise) on.push_back("all_elementwise");
   if (eager_ops) on.push_back("eager_ops");
   if (quant_kernels) on.push_back("quant_kernels");
+  if (moe_gather_in_gemm) on.push_back("moe_gather_in_gemm");
   return join(on, ",");
 }
 

@@ -47,6 +47,12 @@ Phase parse_phase(const std::string& s);  // "prefill", "decode", "request"; Inp
 //                         fuses residual, RMSNorm and the quantization, which serves only messages within
 //                         the custom all-reduce's workspace (8 MB above TP2: fewer than 512 tokens of
 //                         hidden 8192).
+//   moe_gather_in_gemm:   the MoE block's tokens are not copied into expert order before the experts'
+//                         first GEMM: the grouped GEMM loads each A row through the sorted token ids
+//                         (vLLM's and SGLang's Triton fused_moe: moe_align_block_size sorts the ids, the
+//                         kernel's A pointer is a[offs_token // top_k]); without it the runner expands the
+//                         rows with a permute kernel of its own (TensorRT-LLM's CUTLASS MoE:
+//                         expandInputRowsKernel; HF transformers' per-expert index gathers).
 struct FusionPolicy {
   bool residual_into_norm = false;
   bool rope_into_attention = false;
@@ -54,13 +60,14 @@ struct FusionPolicy {
   bool all_elementwise = false;
   bool eager_ops = false;
   bool quant_kernels = false;
+  bool moe_gather_in_gemm = false;
   // The named policy this was made as ("neuron"), where two names share one set of flags: str() returns it.
   // Not part of ==: the flags decide what runs.
   std::string name;
 
   static FusionPolicy none();    // eager PyTorch / HF transformers: every op is a kernel
   static FusionPolicy pytorch_eager();  // none, with eager_ops ("pytorch-eager")
-  static FusionPolicy vllm();    // GPU default: residual+norm fused, rotary and silu_and_mul separate
+  static FusionPolicy vllm();    // GPU default: residual+norm fused, rotary and silu_and_mul separate, MoE gather in the GEMM
   static FusionPolicy trtllm();  // residual+norm, RoPE in attention, activation in the GEMM epilogue
   static FusionPolicy trtllm_pytorch();  // TensorRT-LLM's PyTorch backend: residual+norm, RoPE in attention, quant_kernels
   static FusionPolicy xla();     // TPU / XLA: all elementwise ops fused

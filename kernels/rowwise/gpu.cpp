@@ -97,7 +97,7 @@ RowCost cost_of(const OpSpec& op) {
     case OpKind::SwiGlu: return {2 * c * a, c * o, 5, 1, 0};
     case OpKind::Gelu: return {c * a, c * o, 8, 1, 0};
     case OpKind::Rope: return {c * a, c * o, 3, 0.5, 0};
-    case OpKind::ResidualAdd: return {2 * c * a, c * o, 1, 0, 0};
+    case OpKind::ResidualAdd: return {static_cast<double>(op.addends) * c * a, c * o, static_cast<double>(op.addends - 1), 0, 0};
     case OpKind::Embedding: return {c * w + 4, c * o, 0, 0, 0};
     case OpKind::TopK: return {c * a, op.topk * 8.0, 6, 1, 0};
     case OpKind::Sampling: return {c * a, 8, 6, 1, 0};

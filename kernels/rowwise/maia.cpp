@@ -59,7 +59,7 @@ RowCost cost_of(const OpSpec& op) {
     case OpKind::SwiGlu: r.second_input = true, r.sfu_per_elem = 1, r.elementwise = true; break;
     case OpKind::Gelu: r.sfu_per_elem = 1, r.elementwise = true; break;
     case OpKind::Rope: r.sfu_per_elem = 0.5, r.elementwise = true; break;
-    case OpKind::ResidualAdd: r.second_input = true, r.elementwise = true; break;
+    case OpKind::ResidualAdd: r.a_elems = static_cast<double>(op.addends - 1), r.second_input = true, r.elementwise = true; break;
     case OpKind::TopK: r.sfu_per_elem = 1; break;
     case OpKind::Sampling: r.sfu_per_elem = 1, r.elementwise = true; break;  // split with a combine
     case OpKind::Copy: r.elementwise = true; break;

@@ -27,7 +27,7 @@ RowCost row_cost(const OpSpec& op) {
     case OpKind::Softmax: r.transcendentals_per_elem = 1; break;
     case OpKind::SwiGlu: r.in_bytes = 2 * c * a, r.transcendentals_per_elem = 1; break;
     case OpKind::Gelu: r.transcendentals_per_elem = 1; break;
-    case OpKind::ResidualAdd: r.in_bytes = 2 * c * a; break;
+    case OpKind::ResidualAdd: r.in_bytes = static_cast<double>(op.addends) * c * a; break;
     case OpKind::TopK: r.out_bytes = op.topk * 8.0, r.transcendentals_per_elem = 1; break;
     case OpKind::Sampling: r.out_bytes = 8.0, r.transcendentals_per_elem = 1; break;
     case OpKind::Sum: r.out_bytes = o; break;

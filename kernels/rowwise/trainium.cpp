@@ -70,8 +70,8 @@ Recipe recipe_for(const OpSpec& op) {
       r.steps = {{kVector, 2, 1}, {kGpSimd, 2, 1}, {kVector, 2, 1}};
       break;
     case OpKind::ResidualAdd:
-      r.in_bytes = {a, a};
-      r.steps = {{kVector, 2, 1}};
+      r.in_bytes.assign(static_cast<size_t>(op.addends), a);
+      r.steps = {{kVector, static_cast<int>(op.addends), static_cast<double>(op.addends - 1)}};
       break;
     case OpKind::TopK:
       r.out_bytes = static_cast<double>(op.topk) * 8.0 / static_cast<double>(op.cols);

@@ -308,6 +308,47 @@ TEST(WorkloadTensorParallel, SplitsHeadsWidthsAndAddsAllReduce) {
   EXPECT_NE(x.find("layer.moe_allreduce"), nullptr);
 }
 
+// The TP MoE block's token shuffles: TensorRT-LLM's CUTLASS MoE copies each token into expert order once per
+// routed expert (expandInputRowsKernel, writing the experts' fp8 input) and sums each token's k outputs back
+// (finalizeMoeRoutingKernel); vLLM's Triton fused_moe gathers inside the GEMM (no permute) and ends with
+// moe_sum. Mixtral TP2 fp8 prefill of 64 tokens: 128 routed rows of 4096.
+TEST(WorkloadGraph, TpMoeBlockPermutesAndSumsTheRoutedRows) {
+  ModelConfig mx = load_model("mixtral-8x7b");
+  Scenario s = scenario(1, 64, 2);
+  s.adtype = s.wdtype = DType::fp8;
+  const Graph t = build_step_graph(mx, s, false, 0, FusionPolicy::trtllm_pytorch());
+  const OpSpec& perm = node(t, "layer.experts.permute").op;
+  EXPECT_EQ(perm.kind, OpKind::Copy);
+  EXPECT_EQ(perm.rows, 64 * 2);
+  EXPECT_EQ(perm.cols, 4096);
+  EXPECT_EQ(perm.dtype, DType::bf16);
+  EXPECT_EQ(perm.odtype, DType::fp8);
+  EXPECT_DOUBLE_EQ(perm.min_bytes(), 128.0 * 4096 * (2 + 1));
+  const OpSpec& fin = node(t, "layer.experts.finalize").op;
+  EXPECT_EQ(fin.kind, OpKind::ResidualAdd);
+  EXPECT_EQ(fin.rows, 64);
+  EXPECT_EQ(fin.cols, 4096);
+  EXPECT_EQ(fin.addends, 2);
+  EXPECT_DOUBLE_EQ(fin.min_bytes(), 64.0 * 4096 * 2 * 2 + 64.0 * 4096 * 2);  // k bf16 rows in, one out per token
+  // Order: router, top-k, permute, the grouped GEMMs, finalize, then the block's all-reduce.
+  std::vector<std::string> moe;
+  for (const auto& n : t.nodes)
+    if (n.group == "moe") moe.push_back(n.op.label);
+  const std::vector<std::string> want = {"layer.mlp_norm", "layer.router", "layer.topk", "layer.experts.permute",
+                                         "layer.experts.gate_up", "layer.experts.swiglu", "layer.experts.down",
+                                         "layer.experts.finalize", "layer.moe_allreduce", "layer.mlp_residual"};
+  EXPECT_EQ(moe, want);
+  const Graph v = build_step_graph(mx, s, false, 0, FusionPolicy::vllm());
+  EXPECT_EQ(v.find("layer.experts.permute"), nullptr);
+  EXPECT_NE(v.find("layer.experts.finalize"), nullptr);
+  // Qwen3-30B-A3B routes each token to 8 experts: the finalize reads 8 rows per token.
+  const Graph q = build_step_graph(load_model("qwen3-30b-a3b"), scenario(1, 64), false, 0, FusionPolicy::trtllm_pytorch());
+  EXPECT_EQ(node(q, "layer.experts.finalize").op.addends, 8);
+  EXPECT_DOUBLE_EQ(node(q, "layer.experts.finalize").op.min_bytes(), 64.0 * 2048 * (8 * 2 + 2));
+  EXPECT_EQ(FusionPolicy::parse("residual_into_norm,moe_gather_in_gemm"), FusionPolicy::vllm());
+  EXPECT_EQ(FusionPolicy::parse("trtllm").str(), "trtllm");
+}
+
 TEST(WorkloadRouting, UniformRowsWithDeterministicRemainder) {
   auto rows = expert_rows(10, 8, 2, Routing{});
   EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 20);

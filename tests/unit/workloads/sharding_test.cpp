@@ -160,6 +160,10 @@ TEST(Sharding, DeepEpNormalPrefillPermutesAndMlaPrefillAttendsInBf16) {
   for (const char* k : {"layer[moe].k_concat", "layer[moe].experts.permute", "layer[moe].experts.down.cast_fp8",
                         "layer[moe].experts.unpermute"})
     EXPECT_EQ(dec.find(k), nullptr) << k;
+  // The all-to-alls' paths sum the top-k outputs in the unpermute (ep_gather) or DeepEP's combine: no
+  // finalize of the TP path besides them.
+  EXPECT_EQ(pre.find("layer[moe].experts.finalize"), nullptr);
+  EXPECT_EQ(dec.find("layer[moe].experts.finalize"), nullptr);
 }
 
 // Data-parallel attention over TP groups (DeepSeek-V3 --tp 2 --dp 4 --ep 8): each rank of a group
