@@ -74,6 +74,33 @@ std::string vllm_algorithm(const Topology& t, const CollectiveRequest& r) {
 // The vLLM kernel's grid (csrc/custom_all_reduce.cuh allreduce(): threads = 512, block_limit = 36, "the
 // result after careful grid search"): 36 blocks of 512 threads once the message has 36 x 512 16-byte packs.
 constexpr int kVllmBlockLimit = 36;
+constexpr int kVllmThreads = 512;
+constexpr double kVllmPackBytes = 16.0;  // one packed_t<bf16> load (8 halves, array_t<..., 16 / sizeof(T)>)
+
+// vLLM's and SGLang's kernels at the peers' round trip (library.custom_peer_latency, L), where the system sets it.
+// Every thread of the grid-stride loop waits one round trip per iteration for the loads it has in flight, so a
+// rank pulls at most (blocks x threads x 16 B x loads in flight) per L:
+//   - the 1-stage's packed_reduce reads one pack from every rank at once (independent loads, no store between):
+//     ranks - 1 peer loads in flight per thread;
+//   - the 2-stage's reduce-scatter reads likewise, but its all-gather copies one peer's pack into the output
+//     before it reads the next (`result[dst] = tmps[i][idx]` under a per-rank condition): one peer load in
+//     flight per thread. Its two stages move equal bytes, so the kernel's rate is their harmonic mean.
+// Fixed costs, each one round trip: a barrier (multi_gpu_barrier: every block stores a flag to every peer and
+// spins until every peer's has arrived), the first iteration's loads of each stage (the pipeline's fill), and the
+// 2-stage's fence (the second barrier's st.release.sys waits for the block's stores to the IPC buffer to be
+// visible system-wide first). 1-stage: start barrier, fill, end barrier = 3 L on its one exchange; 2-stage:
+// barrier, fill, fence, barrier, fill = 5 L over its two, 2.5 L on each. vLLM's own note on the 2-stage's middle
+// barrier ("replace this with per-block release-acquire, can save about 1-2us") puts one such step at 1-2 us.
+// Whether nvcc issues the all-gather's loads ahead of its stores (result is __restrict__) is not checked here:
+// one load in flight is what the 2-stage's measured slope implies (hgx_h100x8 custom_peer_latency).
+void vllm_peer_bound(SystemSpec& out, const SystemSpec& s, const std::string& algorithm) {
+  const double rtt = s.custom_peer_latency.value();
+  const double per_load = kVllmBlockLimit * kVllmThreads * kVllmPackBytes / rtt;
+  const double reduce = per_load * (s.chips - 1), gather = per_load;
+  const bool one = algorithm == "oneshot";
+  out.step_latency_simple = Seconds((one ? 3.0 : 2.5) * rtt);
+  out.engine_bandwidth = Bandwidth(one ? reduce : 2.0 / (1.0 / reduce + 1.0 / gather));
+}
 }  // namespace
 
 std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "sglang"}; }
@@ -118,6 +145,7 @@ SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algor
   if (stack == "vllm" || stack == "sglang")
     out.step_latency_simple = Seconds(algorithm == "oneshot" ? 2.0 * s.step_latency_ll.value()
                                                              : 0.5 * (s.step_latency_ll.value() + s.step_latency_simple.value()));
+  if ((stack == "vllm" || stack == "sglang") && s.custom_peer_latency.value() > 0) vllm_peer_bound(out, s, algorithm);
   out.step_latency_ll = out.step_latency_ll128 = out.step_latency_simple;
   // No pipeline: every block strides over the whole message once (IndexHelper: token_stride = the grid).
   out.max_slices = 1;

@@ -97,6 +97,9 @@ void describe_library_costs(Params& p, SystemSpec& s) {
     "the step's graph; 0: no such kernel runs on this system, the collective library takes every call", "0 s");
   p("library.custom_blocks", s.custom_blocks, "Thread blocks that kernel's grid runs on (its copies through device "
     "memory go at each block's loads in flight per memory latency)", "0");
+  p("library.custom_peer_latency", s.custom_peer_latency, "vLLM's and SGLang's own all-reduce kernels: the round "
+    "trip of one thread's load from a peer's memory (and of a barrier's flag) over NVLink, which bounds each "
+    "iteration of their grid-stride loops and each barrier; 0: their steps are charged as NCCL's", "0 s");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "
