@@ -234,11 +234,17 @@ std::string layer_of(const ConfigTree& t, const std::string& key) {
 // (--set cost.chip_hour=1 on h100-sxm, or a preset that inherits h100_sxm.yaml and changes only the price)
 // is the user's assumption. compare printed "published list price" and AWS's source beside the user's
 // $1.00 (QA session 40). Likewise a unit price and its source.
-void drop_unvouched_price_provenance(const ConfigTree& t, CostSpec& c) {
+// Done on the tree before it is parsed, so config.resolved.yaml says what the reports say (it kept the preset's
+// `published: true` under a --set price).
+void drop_unvouched_price_provenance(ConfigTree& t) {
   const std::string at = layer_of(t, "cost.chip_hour");
-  if (layer_of(t, "cost.published") != at) c.published = false;
-  if (layer_of(t, "cost.source") != at) c.source = at == "--set" ? "as given with --set" : at.empty() ? "" : "as given in " + at;
-  if (layer_of(t, "cost.unit_price_source") != layer_of(t, "cost.unit_price")) c.unit_price_source = "";
+  const ConfigValue* price = t.find("cost.chip_hour");
+  const std::string origin = price ? price->origin : t.file();
+  if (t.find("cost.published") && layer_of(t, "cost.published") != at) t.set("cost.published", "false", origin);
+  if (t.find("cost.source") && layer_of(t, "cost.source") != at)
+    t.set("cost.source", at == "--set" ? "as given with --set" : at.empty() ? "" : "as given in " + at, origin);
+  if (t.find("cost.unit_price_source") && layer_of(t, "cost.unit_price_source") != layer_of(t, "cost.unit_price"))
+    t.set("cost.unit_price_source", "", origin);
 }
 }  // namespace
 
@@ -255,12 +261,12 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
   } catch (const ConfigError&) {
     rethrow_with_section_leaf(chip_tree, fam);
   }
+  drop_unvouched_price_provenance(pc_tree);
   Params p(Params::Mode::Load, &pc_tree);
   model->m_has_power = pc_tree.find("power.tdp") != nullptr || pc_tree.find("power") != nullptr;
   if (model->m_has_power) describe(p, model->m_power, "power.");
   describe(p, model->m_cost, "cost.");
   p.finish();
-  drop_unvouched_price_provenance(pc_tree, model->m_cost);
   model->m_tree = tree;
   model->m_family_name = fam;
   model->m_power_yaml = p.resolved_yaml();

@@ -491,6 +491,12 @@ def test_a_price_set_by_the_user_is_not_called_published(cli, tmp_path):
     assert row.endswith("assumed list price"), row
     r = json.loads((out / "summary.json").read_text())["rows"][0]
     assert r["price_assumed"] is True and r["price_source"] == "as given with --set", r
+    # The resolved config says the same (it kept `published: true` and AWS's source).
+    k = tmp_path / "k"
+    cli("kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--set", "cost.chip_hour=1",
+        "--out", str(k))
+    resolved = (k / "config.resolved.yaml").read_text()
+    assert "  published: false\n" in resolved and "  source: as given with --set\n" in resolved, resolved
 
 
 def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):
