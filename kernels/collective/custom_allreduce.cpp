@@ -101,6 +101,9 @@ void vllm_peer_bound(SystemSpec& out, const SystemSpec& s, const std::string& al
   out.step_latency_simple = Seconds((one ? 3.0 : 2.5) * rtt);
   out.engine_bandwidth = Bandwidth(one ? reduce : 2.0 / (1.0 / reduce + 1.0 / gather));
 }
+
+// vLLM's kernels, which SGLang's sgl-kernel carries with vLLM's rule.
+bool vllm_kernels(const std::string& stack) { return stack == "vllm" || stack == "sglang"; }
 }  // namespace
 
 std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "sglang"}; }
@@ -108,7 +111,7 @@ std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "
 std::string custom_allreduce_algorithm(const Topology& t, const CollectiveRequest& r) {
   if (r.kind != CollKind::AllReduce || r.stack.empty() || t.ranks() < 2 || !peer_nvlink(t)) return "";
   if (r.stack == "trtllm") return trtllm_algorithm(t, r);
-  if (r.stack == "vllm" || r.stack == "sglang") return vllm_algorithm(t, r);
+  if (vllm_kernels(r.stack)) return vllm_algorithm(t, r);
   throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
                    join(custom_allreduce_stacks()) + ")");
 }
@@ -136,16 +139,17 @@ SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algor
   // the two-shot's barriers (Barrier::sync, before the reduce and before the read-back) store a flag to every
   // peer with st.global.release.sys and poll their own with ld.global.acquire.sys, the system-scope fence and
   // flag of NCCL's simple protocol (library.step_latency.simple).
-  out.step_latency_simple = algorithm == "oneshot" ? s.step_latency_ll : s.step_latency_simple;
+  const bool oneshot = algorithm == "oneshot", vllm = vllm_kernels(stack);
+  if (!vllm) out.step_latency_simple = oneshot ? s.step_latency_ll : s.step_latency_simple;
   // vLLM's and SGLang's barriers (multi_gpu_barrier): each block stores a counter to every peer and polls its
   // own. The 1-stage passes two without a fence (st/ld.volatile, NCCL LL's flag) around its one exchange, the
   // start barrier and the one after its reads: two LL steps. The 2-stage passes a volatile one at the start
   // and a fenced one (st.release.sys / ld.acquire.sys) between its reduce-scatter and all-gather, none at the
   // end: one LL and one simple step over its two exchanges, charged as their mean on each.
-  if (stack == "vllm" || stack == "sglang")
-    out.step_latency_simple = Seconds(algorithm == "oneshot" ? 2.0 * s.step_latency_ll.value()
-                                                             : 0.5 * (s.step_latency_ll.value() + s.step_latency_simple.value()));
-  if ((stack == "vllm" || stack == "sglang") && s.custom_peer_latency.value() > 0) vllm_peer_bound(out, s, algorithm);
+  if (vllm)
+    out.step_latency_simple = Seconds(oneshot ? 2.0 * s.step_latency_ll.value()
+                                              : 0.5 * (s.step_latency_ll.value() + s.step_latency_simple.value()));
+  if (vllm && s.custom_peer_latency.value() > 0) vllm_peer_bound(out, s, algorithm);
   out.step_latency_ll = out.step_latency_ll128 = out.step_latency_simple;
   // No pipeline: every block strides over the whole message once (IndexHelper: token_stride = the grid).
   out.max_slices = 1;

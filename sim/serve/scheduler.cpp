@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/collective/custom_allreduce.h"
 #include "sim/base/error.h"
 
 namespace xpu {
@@ -11,12 +12,12 @@ namespace xpu {
 std::int64_t KvBlockPool::needed(const Sequence& s, std::int64_t tokens) const {
   const std::int64_t want_shared = s.prefix / m_block;  // whole blocks only
   const std::int64_t new_shared = s.shared < want_shared ? std::max(shared(), want_shared) - shared() : 0;
-  return new_shared + std::max<std::int64_t>(0, blocks_for(tokens) - want_shared - s.blocks);
+  return new_shared + own_blocks(s, tokens);
 }
 
 bool KvBlockPool::grow(Sequence& s, std::int64_t tokens) {
   const std::int64_t want_shared = s.prefix / m_block;
-  const std::int64_t own = std::max<std::int64_t>(0, blocks_for(tokens) - want_shared - s.blocks);
+  const std::int64_t own = own_blocks(s, tokens);
   const std::int64_t take = needed(s, tokens);  // `own` and the shared prefix blocks no holder took yet
   if (take == 0 && s.shared == want_shared) return true;
   if (take > m_free) return false;
@@ -69,7 +70,8 @@ const std::vector<std::string>& scheduler_names() {
 }
 
 std::string scheduler_allreduce_stack(const std::string& scheduler) {
-  return scheduler == "trtllm" || scheduler == "vllm" || scheduler == "sglang" ? scheduler : "";
+  const std::vector<std::string> stacks = coll::custom_allreduce_stacks();  // named as their schedulers are
+  return std::find(stacks.begin(), stacks.end(), scheduler) != stacks.end() ? scheduler : "";
 }
 
 std::string scheduler_names_text(const std::string& sep, const std::string& last_sep) {

@@ -138,6 +138,10 @@ class KvBlockPool {
   std::int64_t shared() const { return m_refs.empty() ? 0 : *m_refs.rbegin(); }
 
  private:
+  // Blocks of its own `s` still lacks to hold `tokens` tokens (the shared prefix's whole blocks not counted).
+  std::int64_t own_blocks(const Sequence& s, std::int64_t tokens) const {
+    return std::max<std::int64_t>(0, blocks_for(tokens) - s.prefix / m_block - s.blocks);
+  }
   std::int64_t m_total, m_free, m_block;
   std::multiset<std::int64_t> m_refs;  // shared blocks referenced, one entry per referencing sequence
 };

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <utility>
 
 #include "kernels/collective/custom_allreduce.h"
 #include "sim/base/error.h"
@@ -104,6 +105,16 @@ struct Lowered {
 using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
                             std::int64_t>;
 
+// `r` (algorithm and protocol resolved) lowered on `t`, reported as `label`, with the largest tag it uses.
+std::shared_ptr<const Lowered> lowered(const Topology& t, const CollectiveRequest& r, std::string label) {
+  auto out = std::make_shared<Lowered>();
+  out->prog = lower_collective(t, r);
+  out->algorithm = std::move(label);
+  for (const auto& v : out->prog.ops)
+    for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
+  return out;
+}
+
 std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
   Topology t(gs.spec);
   CollectiveRequest r = req;
@@ -114,12 +125,7 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
     Topology kernel(coll::custom_allreduce_fabric(gs.spec, custom, r.stack));
     r.algorithm = custom;
     r.protocol = "simple";
-    auto out = std::make_shared<Lowered>();
-    out->prog = lower_collective(kernel, r);
-    out->algorithm = custom + "/" + r.stack;
-    for (const auto& v : out->prog.ops)
-      for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
-    return out;
+    return lowered(kernel, r, custom + "/" + r.stack);
   }
   r.stack.clear();
   // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
@@ -130,12 +136,7 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
     r.algorithm = c.algorithm;
     r.protocol = c.protocol;
   }
-  auto out = std::make_shared<Lowered>();
-  out->prog = lower_collective(t, r);
-  out->algorithm = r.algorithm + "/" + r.protocol;
-  for (const auto& v : out->prog.ops)
-    for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
-  return out;
+  return lowered(t, r, r.algorithm + "/" + r.protocol);
 }
 
 // A part that runs one vertex's share of a lowered collective on the system's vertices.
