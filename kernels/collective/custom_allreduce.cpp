@@ -3,6 +3,7 @@
 // fixed costs those kernels pay.
 #include "kernels/collective/custom_allreduce.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace xpu::coll {
@@ -114,6 +115,30 @@ std::string custom_allreduce_algorithm(const Topology& t, const CollectiveReques
   if (vllm_kernels(r.stack)) return vllm_algorithm(t, r);
   throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
                    join(custom_allreduce_stacks()) + ")");
+}
+
+std::optional<SystemSpec> custom_allreduce_route(const SystemSpec& s, const Topology& t, CollectiveRequest& r) {
+  std::string algorithm;
+  if (!r.stack.empty() && (r.algorithm == "oneshot" || r.algorithm == "twoshot")) {
+    const auto stacks = custom_allreduce_stacks();
+    if (std::find(stacks.begin(), stacks.end(), r.stack) == stacks.end())
+      throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
+                       join(stacks) + ")");
+    if (r.kind != CollKind::AllReduce || t.ranks() < 2 || !peer_nvlink(t))
+      throw InputError("stack '" + r.stack + "' with algorithm '" + r.algorithm + "': its own kernel runs an all-reduce "
+                       "among 2 or more GPUs of one NVLink node (got " + name(r.kind) + " on " +
+                       std::to_string(t.ranks()) + " ranks of '" + s.name + "')");
+    algorithm = r.algorithm;
+  } else if (r.algorithm == "auto") {
+    algorithm = custom_allreduce_algorithm(t, r);
+  }
+  if (algorithm.empty()) {
+    r.stack.clear();
+    return std::nullopt;
+  }
+  r.algorithm = algorithm;
+  r.protocol = "simple";
+  return custom_allreduce_fabric(s, algorithm, r.stack);
 }
 
 int custom_allreduce_copy_warps(const std::string& stack) {

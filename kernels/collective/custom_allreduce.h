@@ -3,6 +3,7 @@
 // which of a model's TP all-reduces they take instead of the collective library, and the system as they see
 // it (their own fixed costs). Pure: no SystemC, no timing.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,12 @@ std::vector<std::string> custom_allreduce_stacks();
 // (another collective or no stack, a system without such kernels, a group across nodes or off a switched
 // scale-up fabric, a message past the kernels' workspace, or the stack's size rule for larger groups).
 std::string custom_allreduce_algorithm(const Topology& t, const CollectiveRequest& r);
+// Where `r.stack`'s own kernel runs `r` on `t` (a system `s`): by the stack's rule when `r.algorithm` is "auto",
+// or the kernel `r` forces ("oneshot", "twoshot": a benchmark of that kernel, as vLLM's
+// benchmark_device_communicators.py forces ca_1stage / ca_2stage) -- `s` as that kernel sees it
+// (custom_allreduce_fabric), with r's algorithm and protocol set. Otherwise nullopt, r.stack cleared: the
+// collective library runs it. The one path of serve's runtime and of `kernel allreduce --stack`.
+std::optional<SystemSpec> custom_allreduce_route(const SystemSpec& s, const Topology& t, CollectiveRequest& r);
 // `s` as `stack`'s kernel runs on it: its own launch (library.custom_launch_latency) instead of the library's,
 // its flag steps (barriers) per dependent phase, no pipelining (every block strides over the whole message in
 // one pass), and its blocks and warps copying through device memory (the two-shot's staging copies).

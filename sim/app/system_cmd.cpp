@@ -34,6 +34,9 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
                                           "force an algorithm: ring, nvls, oneshot, twoshot, torus, hierarchical, direct; "
                                           "with --tokens: deepep (DeepEP's normal kernels) or deepep-ll (low-latency)")(
       "proto", po::value<std::string>()->default_value("auto"), "force a protocol: ll, ll128, simple")(
+      "stack", po::value<std::string>(), "all-reduce by a serving stack's own kernel where its rule takes it, as serve runs a TP "
+      "all-reduce: trtllm, vllm, sglang (with --algo oneshot|twoshot: that kernel, forced)")("rows", po::value<std::int64_t>(),
+      "with --stack trtllm: tokens of the [tokens, hidden] buffer (its rule picks by them)")(
       "nodes", po::value<int>()->default_value(0), "replicate the node over the scale-out network (0: the preset's)")(
       "devices", po::value<int>(), "expected number of chips (checked against the system)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a system field: --set scale_up.link.latency=1us")(
@@ -94,6 +97,8 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
       throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts: they size an expert exchange (as --expert-groups, --groups-per-token, --stage, --dispatch-dtype, --routing do), which --tokens N gives (not --bytes)"
                                          : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)");
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
+    if (vm.count("stack")) req.stack = vm["stack"].as<std::string>();
+    if (vm.count("rows")) req.rows = vm["rows"].as<std::int64_t>();  // run_collective checks it
     rep = run_collective(spec, req);
   }
   return rep;

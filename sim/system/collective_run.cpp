@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "kernels/collective/custom_allreduce.h"
 #include "sim/interconnect/fabric.h"
 
 namespace fs = std::filesystem;
@@ -30,13 +31,22 @@ std::uint64_t parse_message_bytes(const std::string& text) {
 }
 
 CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req) {
-  Topology topo(spec);
   if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  if (req.rows != 0 && (req.rows < 0 || req.stack.empty()))
+    throw InputError("--rows " + std::to_string(req.rows) + ": expected a positive token count that a stack's rule picks "
+                     "its kernel by, with --stack (e.g. --stack trtllm --rows 64)");
   CollectiveRequest r = req;
-  resolve_expert_all_to_all(spec, r);  // an expert exchange with forwarded bytes: as a model's runtime runs it
-  CollectiveChoice choice = choose_collective(topo, r);
-  r.algorithm = choice.algorithm;
-  r.protocol = choice.protocol;
+  // A serving stack's own all-reduce kernel where it takes the call (as serve's runtime gives it one, with
+  // that kernel's fixed costs), else the collective library's choice.
+  const std::optional<SystemSpec> kernel_spec = coll::custom_allreduce_route(spec, Topology(spec), r);
+  const Topology topo(kernel_spec ? *kernel_spec : spec);
+  CollectiveChoice choice;
+  if (!kernel_spec) {
+    resolve_expert_all_to_all(spec, r);  // an expert exchange with forwarded bytes: as a model's runtime runs it
+    choice = choose_collective(topo, r);
+    r.algorithm = choice.algorithm;
+    r.protocol = choice.protocol;
+  }
   CommProgram prog = lower_collective(topo, r);
   FabricResult fr = simulate_collective(topo, prog);
   CollectiveReport rep;
@@ -45,6 +55,7 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   rep.collective = name(req.kind);
   rep.algorithm = r.algorithm;
   rep.protocol = r.protocol;
+  rep.stack = r.stack;
   if (r.algorithm == "hierarchical") rep.internode = prog.internode;
   rep.ranks = topo.ranks();
   rep.nodes = spec.nodes;
@@ -85,6 +96,7 @@ nlohmann::json CollectiveReport::json() const {
                       {"algbw_GBps", algbw_GBps}, {"busbw_GBps", busbw_GBps}, {"estimate_s", estimate_s},
                       {"slices", slices},         {"operations", ops},      {"link_transfers", pieces}};
   if (!internode.empty()) j["internode_algorithm"] = internode;
+  if (!stack.empty()) j["stack"] = stack;
   for (const auto& [a, s] : considered) j["considered"][a] = s;
   for (const auto& c : utilization)
     j["utilization"][c.cls] = {{"links", c.links}, {"mean", c.mean}, {"max", c.max}, {"wire_bytes", c.bytes}};
@@ -110,7 +122,8 @@ std::string CollectiveReport::table() const {
   std::snprintf(buf, sizeof buf, "%s %s on %s (%d x %s, %d node%s)\n", collective.c_str(), format_bytes(bytes).c_str(),
                 system.c_str(), ranks, chip.c_str(), nodes, nodes > 1 ? "s" : "");
   os << buf;
-  const std::string inter = internode.empty() ? "" : ", inter-node " + internode;
+  std::string inter = internode.empty() ? "" : ", inter-node " + internode;
+  if (!stack.empty()) inter += ", " + stack + "'s own kernel";
   std::snprintf(buf, sizeof buf, "  %-22s%s / %s (%d pipeline slice%s%s)\n", "algorithm", algorithm.c_str(),
                 protocol.c_str(), slices, slices > 1 ? "s" : "", inter.c_str());
   os << buf;
@@ -139,9 +152,11 @@ std::string CollectiveReport::table() const {
     }
     os << "\n";
   }
-  os << "  considered (estimate) ";
-  for (const auto& [a, s] : considered) os << a << " " << format_seconds(s) << "  ";
-  os << "\n";
+  if (!considered.empty()) {
+    os << "  considered (estimate) ";
+    for (const auto& [a, s] : considered) os << a << " " << format_seconds(s) << "  ";
+    os << "\n";
+  }
   return os.str();
 }
 
@@ -189,6 +204,7 @@ std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
     r.bytes = static_cast<std::uint64_t>(std::stoull(f[col["message_bytes"]]));
     r.time_us = number_or_zero(f[col["time_us"]]);
     r.busbw_GBps = number_or_zero(f[col["busbw_GBps"]]);
+    if (col.count("stack")) r.stack = f[col["stack"]];
     rows.push_back(r);
   }
   return rows;
@@ -207,7 +223,9 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     std::vector<std::string> sets;
     std::string why;
     // Rows whose ranks are chips (or NeuronCores) of a system with a preset.
-    if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
+    if (!row.stack.empty() && row.system.rfind("H100 SXM x", 0) == 0 && row.n_chips >= 2 && row.n_chips <= 8)
+      p.preset = "hgx-h100x8", sets = {"scale_up.chips=" + std::to_string(row.n_chips)};  // a stack's kernel on n GPUs of one node
+    else if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
     else if (row.system.find("Azure ND H200") != std::string::npos) p.preset = "hgx-h200x8";
     else if (row.system.find("AWS p5") != std::string::npos) p.preset = "p5-h100x8", p.nodes = row.n_chips / 8;
     else if (row.system.find("TPU v5e") != std::string::npos && row.time_us > 0 && row.n_chips == 4)
@@ -237,10 +255,13 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     req.bytes = row.bytes;
     // A row that names its algorithm (NCCL_ALGO forced) runs that algorithm; others let the library choose.
     req.algorithm = row.algorithm.rfind("NVLS", 0) == 0 ? "nvls" : "auto";
+    // A stack's kernel timed by its own benchmark, which forces the kernel it names (one-shot or two-shot).
+    req.stack = row.stack;
+    if (!row.stack.empty()) req.algorithm = row.algorithm;
     p.algo = req.algorithm;
     SystemSpec spec = load_system(p.preset, sets, p.nodes);
     CollectiveReport rep = run_collective(spec, req);
-    p.algo = rep.algorithm + "/" + rep.protocol;
+    p.algo = rep.algorithm + "/" + (rep.stack.empty() ? rep.protocol : rep.stack);
     p.predicted_busbw = rep.busbw_GBps;
     p.predicted_time_us = rep.latency_s * 1e6;
     double f = busbw_factor(req.kind, row.n_chips);

@@ -14,6 +14,7 @@ namespace xpu {
 struct CollectiveReport {
   std::string system, chip, collective, algorithm, protocol;
   std::string internode;  // hierarchical: its inter-node stage's algorithm ("" otherwise)
+  std::string stack;      // the serving stack whose own kernel ran it ("" where the collective library did)
   int ranks = 0, nodes = 1, slices = 1;
   std::uint64_t bytes = 0;
   double latency_s = 0, algbw_GBps = 0, busbw_GBps = 0, estimate_s = 0;
@@ -50,6 +51,7 @@ std::uint64_t parse_message_bytes(const std::string& text);
 // Validation rows of workloads/validation/collectives.csv (nccl-tests, nccom-test, TPU profiles).
 struct CollectiveRow {
   std::string id, system, collective, algorithm, source;
+  std::string stack;  // optional column: a serving stack's own all-reduce kernel timed ("" for a library's)
   int n_chips = 0;
   std::uint64_t bytes = 0;
   double time_us = 0, busbw_GBps = 0;  // 0 when not published

@@ -120,14 +120,8 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   CollectiveRequest r = req;
   // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's, vLLM's or SGLang's)
   // runs that kernel's exchange at its own fixed costs; the rest go to the collective library.
-  const std::string custom = coll::custom_allreduce_algorithm(t, r);
-  if (!custom.empty()) {
-    Topology kernel(coll::custom_allreduce_fabric(gs.spec, custom, r.stack));
-    r.algorithm = custom;
-    r.protocol = "simple";
-    return lowered(kernel, r, custom + "/" + r.stack);
-  }
-  r.stack.clear();
+  if (const auto kernel_spec = coll::custom_allreduce_route(gs.spec, t, r))
+    return lowered(Topology(*kernel_spec), r, r.algorithm + "/" + r.stack);
   // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
   // the collective library's choice; inside one node a plain all-to-all.
   resolve_expert_all_to_all(gs.spec, r);

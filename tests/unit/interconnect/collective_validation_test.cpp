@@ -346,6 +346,22 @@ TEST(CollectiveValidation, Tpu7xAllGatherOverA2x2PlaneWithin10Percent) {
   EXPECT_EQ(large, 6);
 }
 
+// Serving stacks' own all-reduce kernels timed by their own benchmark (rows with a `stack`): vLLM PR #24111's
+// H100 SXM TP4 table (benchmark_device_communicators.py, bf16 (N, 8192) tensors of 0.5-4 MB in a CUDA graph),
+// each kernel forced as the benchmark forces it, through `kernel allreduce --stack`'s path. Within 20% per row:
+// the peers' round trip (library.custom_peer_latency) is one constant for both kernels and every size, so the
+// rows check the mechanism's shape, not a fit per row.
+TEST(CollectiveValidation, VllmCustomAllReduceKernelsWithin20Percent) {
+  const std::vector<CollectivePoint> pts = validate_where([](const CollectiveRow& r) { return r.stack == "vllm"; });
+  ASSERT_EQ(pts.size(), 8u);
+  for (const auto& p : pts) {
+    EXPECT_EQ(p.preset, "hgx-h100x8") << p.row.id;
+    EXPECT_EQ(p.algo, p.row.algorithm + "/vllm") << p.row.id;
+    EXPECT_LT(std::abs(p.time_error), 0.20) << p.row.id << ": predicted " << p.predicted_time_us << " us, measured "
+                                            << p.measured_time_us;
+  }
+}
+
 TEST(CollectiveValidation, EveryRowIsModeledOrSkippedWithAReason) {
   // One small row of each system, and the row no preset can express: each is either simulated or named
   // with the reason, never dropped.

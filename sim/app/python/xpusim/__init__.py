@@ -253,11 +253,17 @@ def chip_config(chip="h100-sxm", set=None):
     return _xpusim.chip_config(chip, _sets(set))
 
 
-def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None):
+def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None,
+               stack=None, rows=None):
     """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
     json`, through the CLI's own parsing and run): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions),
-    algorithm, protocol, considered (each candidate's estimate), utilization per link class and per link."""
-    return _collective_cli(op, dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes)), set)
+    algorithm, protocol, considered (each candidate's estimate), utilization per link class and per link.
+    `stack` ("trtllm", "vllm", "sglang"): an all-reduce by that serving stack's own kernel where its rule takes it
+    (`rows`: the tokens TensorRT-LLM's rule picks by; `algo` "oneshot"/"twoshot" forces the kernel), as `serve`
+    runs a TP all-reduce; the report's `stack` names it."""
+    values = dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes), stack=stack,
+                  rows=None if rows is None else _int("rows", rows))
+    return _collective_cli(op, values, set)
 
 
 def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
