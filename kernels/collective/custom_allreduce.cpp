@@ -175,6 +175,9 @@ SystemSpec custom_allreduce_fabric(const SystemSpec& s, const std::string& algor
     out.step_latency_simple = Seconds(oneshot ? 2.0 * s.step_latency_ll.value()
                                               : 0.5 * (s.step_latency_ll.value() + s.step_latency_simple.value()));
   if (vllm && s.custom_peer_latency.value() > 0) vllm_peer_bound(out, s, algorithm);
+  // TensorRT-LLM's kernels move at most library.custom_peer_bandwidth to their peers (measured on NVLink5: the
+  // systems' presets), the one-shot's pushes of its whole buffer and the two-shot's two exchanges alike.
+  if (!vllm && s.custom_peer_bandwidth.value() > 0) out.engine_bandwidth = s.custom_peer_bandwidth;
   out.step_latency_ll = out.step_latency_ll128 = out.step_latency_simple;
   // No pipeline: every block strides over the whole message once (IndexHelper: token_stride = the grid).
   out.max_slices = 1;

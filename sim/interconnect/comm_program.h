@@ -78,6 +78,9 @@ struct CommPart {
   float wire_factor = 0;                        // the sub-program's Sends: wire bytes per payload byte (0: keep)
   std::int32_t call = -1;                       // the collective call it belongs to (-1: none)
   float units = 0;                              // Collective: compute units its kernel holds while it runs
+  // The sub-program's Sends: the rate of the engine (a kernel's own, as a serving stack's all-reduce kernel moves
+  // its bytes: custom_allreduce_fabric) that takes each of their pieces; 0: the system's (engine_bandwidth).
+  double engine_Bps = 0;
   // Operations the part expands to.
   std::uint64_t size() const {
     return form == Form::Op ? 1 : sub->size() + (form == Form::Collective ? 2 : 0);

@@ -77,10 +77,12 @@ struct Fabric::Live {
   // (a reduction streams from its inputs' first pieces on).
   std::vector<Tick> first;
   std::uint32_t done = 0;
+  double engine_Bps = 0;  // CommPart::engine_Bps: its sends' engine rate (0: the system's)
   void clear() {
     ops.clear(), peers.clear(), deps.clear(), user_at.clear(), users.clear(), state.clear();
     start.clear(), end.clear(), first.clear();
     done = 0;
+    engine_Bps = 0;
   }
   // Appends `o` (peers and dependencies as given) and returns it.
   Op& add(const CommOp& o) {
@@ -277,6 +279,7 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
     live = std::make_unique<Live>();
   }
   Live& l = *live;
+  l.engine_Bps = p.engine_Bps;
   if (p.form == CommPart::Form::Op) {
     Live::Op& x = l.add(p.op);
     l.deps.resize(x.dep_at);  // its dependencies are the part's
@@ -553,7 +556,7 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
   const double payload = static_cast<double>(op.bytes) / pieces;
   // A chip's collective engine moves every piece it sends, one at a time at its rate: a piece waits
   // for the engine, then takes it for payload / rate (first come, first served over all its sends).
-  const double engine = m_topo.spec().engine_bandwidth.value();
+  const double engine = l.engine_Bps > 0 ? l.engine_Bps : m_topo.spec().engine_bandwidth.value();
   if (engine > 0 && m_topo.vertices()[static_cast<size_t>(v)].kind == Vertex::Kind::Chip) {
     Tick& free = s.engine_free[static_cast<size_t>(v)];
     if (free > now) {

@@ -100,6 +100,9 @@ void describe_library_costs(Params& p, SystemSpec& s) {
   p("library.custom_peer_latency", s.custom_peer_latency, "vLLM's and SGLang's own all-reduce kernels: the round "
     "trip of one thread's load from a peer's memory (and of a barrier's flag) over NVLink, which bounds each "
     "iteration of their grid-stride loops and each barrier; 0: their steps are charged as NCCL's", "0 s");
+  p("library.custom_peer_bandwidth", s.custom_peer_bandwidth, "TensorRT-LLM's own all-reduce kernels (one-shot, "
+    "two-shot): the payload one GPU's kernel moves to its peers per second, below the links' rate (their per-thread "
+    "16-byte peer stores and Lamport polls do not fill NVLink as NCCL's channels do); 0: the links' payload rate", "0 B/s");
   p("library.channels", s.channels, "Channels (parallel pipelines) of one collective", "1");
   p("library.max_slices", s.max_slices, "Most pipeline slices one collective is cut into (bounds simulation cost)", "128");
   p("library.slots", s.slots, "Buffer slots per network connection: how many pipeline slices a stage that crosses "

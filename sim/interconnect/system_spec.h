@@ -115,6 +115,7 @@ struct SystemSpec {
   Seconds custom_launch_latency;         // the kernel's launch in the step's graph (no library setup)
   int custom_blocks = 0;                 // thread blocks its grid runs on (one per SM for large messages)
   Seconds custom_peer_latency;           // one peer load's (or flag's) round trip over NVLink; 0: not modelled
+  Bandwidth custom_peer_bandwidth;       // per GPU: what TensorRT-LLM's own kernels move to their peers; 0: the links
   int channels = 1;                      // channels (parallel rings) a collective uses
   int max_slices = 128;                  // most pipeline slices one collective is cut into
   int slots = 1;                         // buffer slots per network connection: slices in flight per stage

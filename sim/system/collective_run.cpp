@@ -223,8 +223,11 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     std::vector<std::string> sets;
     std::string why;
     // Rows whose ranks are chips (or NeuronCores) of a system with a preset.
+    // A stack's kernel on n GPUs of one NVLink domain.
     if (!row.stack.empty() && row.system.rfind("H100 SXM x", 0) == 0 && row.n_chips >= 2 && row.n_chips <= 8)
-      p.preset = "hgx-h100x8", sets = {"scale_up.chips=" + std::to_string(row.n_chips)};  // a stack's kernel on n GPUs of one node
+      p.preset = "hgx-h100x8", sets = {"scale_up.chips=" + std::to_string(row.n_chips)};
+    else if (!row.stack.empty() && row.system.rfind("GB200 x", 0) == 0 && row.n_chips >= 2 && row.n_chips <= 72)
+      p.preset = "gb200-nvl72", sets = {"scale_up.chips=" + std::to_string(row.n_chips)};
     else if (row.system.find("Azure ND H100") != std::string::npos) p.preset = "hgx-h100x8";
     else if (row.system.find("Azure ND H200") != std::string::npos) p.preset = "hgx-h200x8";
     else if (row.system.find("AWS p5") != std::string::npos) p.preset = "p5-h100x8", p.nodes = row.n_chips / 8;

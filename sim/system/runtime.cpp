@@ -100,16 +100,19 @@ struct Lowered {
   CommProgram prog;
   std::string algorithm;
   std::uint32_t max_tag = 0;
+  double engine_Bps = 0;  // the engine its sends go through where it differs from the system's (a stack's kernel)
 };
 
 using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
                             std::int64_t>;
 
-// `r` (algorithm and protocol resolved) lowered on `t`, reported as `label`, with the largest tag it uses.
-std::shared_ptr<const Lowered> lowered(const Topology& t, const CollectiveRequest& r, std::string label) {
+// `r` (algorithm and protocol resolved) lowered on `t`, reported as `label`, with the largest tag it uses; its sends
+// through an engine of `engine_Bps` (0: the system's).
+std::shared_ptr<const Lowered> lowered(const Topology& t, const CollectiveRequest& r, std::string label, double engine_Bps = 0) {
   auto out = std::make_shared<Lowered>();
   out->prog = lower_collective(t, r);
   out->algorithm = std::move(label);
+  out->engine_Bps = engine_Bps;
   for (const auto& v : out->prog.ops)
     for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
   return out;
@@ -120,8 +123,9 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   CollectiveRequest r = req;
   // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's, vLLM's or SGLang's)
   // runs that kernel's exchange at its own fixed costs; the rest go to the collective library.
+  // Its sends run at the kernel's own rate in the system's fabric too, as `kernel allreduce --stack` runs them.
   if (const auto kernel_spec = coll::custom_allreduce_route(gs.spec, t, r))
-    return lowered(Topology(*kernel_spec), r, r.algorithm + "/" + r.stack);
+    return lowered(Topology(*kernel_spec), r, r.algorithm + "/" + r.stack, kernel_spec->engine_bandwidth.value());
   // An expert all-to-all by DeepEP's normal kernels: forwarded across nodes, its own kernels rather than
   // the collective library's choice; inside one node a plain all-to-all.
   resolve_expert_all_to_all(gs.spec, r);
@@ -143,6 +147,7 @@ CommPart collective_part(CommPart::Form form, const Lowered& low, size_t sv, con
   p.vertex_map = &gs.vertex_map;
   p.tag_base = tag_base;
   p.wire_factor = static_cast<float>(low.prog.wire_factor);
+  p.engine_Bps = low.engine_Bps;
   return p;
 }
 

@@ -8,6 +8,7 @@
 #include "kernels/collective/custom_allreduce.h"
 #include "sim/base/error.h"
 #include "sim/interconnect/system_spec.h"
+#include "sim/system/collective_run.h"
 #include "sim/system/runtime.h"
 
 using namespace xpu;
@@ -131,6 +132,38 @@ TEST(CustomAllReduce, RuntimeNamesTheKernelThatRanTheCall) {
   ASSERT_EQ(rr.algorithm.size(), 2u);
   EXPECT_EQ(rr.algorithm[0], "twoshot/trtllm");
   EXPECT_EQ(rr.algorithm[1], "ring/ll128");
+}
+
+// One path: in a model step (the runtime, in the system's fabric) a stack's kernel runs at its own rate and costs, as
+// `kernel allreduce --stack` (run_collective) runs it alone: vLLM's 2-stage bound by its peers' round trip, TensorRT-LLM's
+// two-shot by library.custom_peer_bandwidth. Before, the runtime's fabric sent at the system's rate.
+TEST(CustomAllReduce, RuntimeRunsAStackKernelAsTheCommandLineDoes) {
+  struct Case {
+    const char* system;
+    int chips;
+    CollectiveRequest req;
+  };
+  for (const auto& [system, chips, req] : {Case{"hgx-h100x8", 4, vllm(256 * kRow)}, Case{"dgx-b200x8", 2, trtllm(600 * kRow, 600)}}) {
+    const SystemSpec node = load_system(system, {"scale_up.chips=" + std::to_string(chips)});
+    SystemWork w;
+    w.devices.resize(static_cast<size_t>(chips));
+    CollectiveCall c;
+    c.req = req;
+    for (int d = 0; d < chips; ++d) c.group.push_back(d);
+    c.label = "allreduce";
+    w.collectives.push_back(c);
+    for (auto& d : w.devices) {
+      StreamOp op;
+      op.kind = StreamOp::Kind::Collective;
+      op.collective = 0;
+      d.push_back(op);
+    }
+    const RuntimeResult rr = run_system(node, w);
+    const CollectiveReport alone = run_collective(node, req);
+    ASSERT_EQ(rr.algorithm.at(0), alone.algorithm + "/" + alone.stack) << system;
+    EXPECT_NEAR(to_seconds(rr.end) / alone.latency_s, 1.0, 0.01) << system << ": runtime " << to_seconds(rr.end) * 1e6
+                                                                 << " us, alone " << alone.latency_s * 1e6 << " us";
+  }
 }
 
 // vLLM's rule (custom_all_reduce.py should_custom_ar, csrc/custom_all_reduce.cuh allreduce()), which SGLang's
