@@ -625,11 +625,15 @@ class GraphBuilder {
     // row of this rank (the source rows are read k times, mostly from L2: reads overstated by up to a
     // factor k against DRAM). Stacks that gather inside the grouped GEMM have no such kernel
     // (FusionPolicy::moe_gather_in_gemm: vLLM's and SGLang's Triton fused_moe).
+    const bool plugin = !a2a && m_f.moe_trt_plugin;
+    if (plugin) add_moe_plugin_setup(p, rows_here, E, K, g.count);
     if (!a2a && !m_f.moe_gather_in_gemm) {
       OpSpec expand = rowwise(OpKind::Copy, p + "experts.permute", std::max<std::int64_t>(routed, 1), D);
+      if (plugin) expand.dtype = m_s.adtype;  // the plugin's input is already quantized (add_moe_plugin_setup)
       expand.odtype = m_s.adtype;
       add(expand, g.count, "moe");
     }
+    if (plugin) add_moe_plugin_strides(p + "experts.gate_up", E, g.count);
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
@@ -641,6 +645,7 @@ class GraphBuilder {
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
     if (permuted && bytes_per_element(m_s.adtype) < 2)
       add(rowwise(OpKind::Copy, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");
+    if (plugin) add_moe_plugin_strides(p + "experts.down", E, g.count);
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
@@ -667,6 +672,50 @@ class GraphBuilder {
     // DeepseekV2MoE builds them with tp_size 1 under DeepEP, models/deepseek_v2.py@00114aef).
     if (m_m.shared_intermediate > 0)
       add_mlp(p, "shared.", rows_here, scattered ? m_m.shared_intermediate : ceil_div(m_m.shared_intermediate, m_s.tp), g.count, "moe");
+  }
+
+  // TensorRT-LLM's MixtureOfExperts plugin of the TensorRT engines (FusionPolicy::moe_trt_plugin), the kernels
+  // it runs before the permute on the `tokens` rows of the block, each k of `experts` routed:
+  // - experts.quantize: tensorrt_llm/layers/moe.py (MixtureOfExperts.forward_experts, FP8 QDQ) quantizes the
+  //   bf16 hidden states to fp8 with the activation scale before the plugin (`quantize(hidden_states,
+  //   self.fc.activation_scaling_factor.value, 'fp8')`): the router reads the same rows in bf16, so the norm
+  //   cannot write fp8 alone. A cast of [tokens, hidden], only where the experts' inputs are narrower than the
+  //   stream; the permute then copies fp8 rows.
+  // - The CUTLASS MoE runner's routing maps (cpp/tensorrt_llm/kernels/mixtureOfExperts/moe_kernels.cu,
+  //   CutlassMoeFCRunner::runMoe of the v0.1x releases): genSourceRow (one int per routed row),
+  //   sortAndScanSoftmaxOutput, which sorts the tokens x k (expert id, source row) pairs with CUB's
+  //   DeviceRadixSort::SortPairs over log2(experts) + 1 key bits (CubKeyValueSorter) and then finds each
+  //   expert's first row in the sorted ids (computeExpertFirstTokenOffset, one thread per expert). CUB's
+  //   onesweep sort of more than one tile runs a histogram kernel, an exclusive sum of the digit counts and
+  //   one onesweep pass per 8 key bits (cub/device/dispatch/dispatch_radix_sort.cuh, InvokeOnesweep): three
+  //   kernels for the <= 8 bits of up to 128 experts. Counted as three at every size (assumed: a sort that fits
+  //   one tile runs CUB's single-tile kernel alone, two launches fewer). Each is a copy of 4-byte ints: the
+  //   ids read, the keys and values (two ints) read and written by the pass, one count per expert scanned.
+  void add_moe_plugin_setup(const std::string& p, std::int64_t tokens, std::int64_t experts, std::int64_t k, int count) {
+    if (bytes_per_element(m_s.adtype) < bytes_per_element(m_stream)) {
+      OpSpec quant = rowwise(OpKind::Copy, p + "experts.quantize", std::max<std::int64_t>(tokens, 1), m_m.hidden);
+      quant.odtype = m_s.adtype;
+      add(quant, count, "moe");
+    }
+    const std::int64_t pairs = std::max<std::int64_t>(tokens * k, 1);
+    auto ints = [&](const std::string& label, std::int64_t rows, std::int64_t cols) {
+      OpSpec o = rowwise(OpKind::Copy, p + label, rows, cols);
+      o.dtype = o.wdtype = o.odtype = DType::fp32;  // int32 ids and offsets: 4 bytes each
+      add(o, count, "moe");
+    };
+    ints("experts.source_rows", pairs, 1);
+    ints("experts.sort.histogram", pairs, 1);
+    ints("experts.sort.scan", 1, experts);
+    ints("experts.sort.onesweep", pairs, 2);
+    ints("experts.offsets", experts, 1);
+  }
+  // ... and, before each grouped GEMM, the TMA warp-specialized grouped GEMM's per-expert problem shapes,
+  // pointers and strides (computeStridesHopperKernel, one thread per expert: the ptr-array kernel reads them
+  // from global memory, moe_gemm_kernels_template.h dispatches FP8 on sm90 only to that kernel).
+  void add_moe_plugin_strides(const std::string& gemm_label, std::int64_t experts, int count) {
+    OpSpec o = rowwise(OpKind::Copy, gemm_label + ".strides", experts, 1);
+    o.dtype = o.wdtype = o.odtype = DType::fp32;
+    add(o, count, "moe");
   }
 
   // Decode's expert all-to-alls run DeepEP's low-latency kernels, unless the serving iteration holds a

@@ -74,7 +74,8 @@ FusionPolicy FusionPolicy::neuron() {
 bool FusionPolicy::operator==(const FusionPolicy& o) const {
   return residual_into_norm == o.residual_into_norm && rope_into_attention == o.rope_into_attention &&
          activation_into_gemm == o.activation_into_gemm && all_elementwise == o.all_elementwise &&
-         eager_ops == o.eager_ops && quant_kernels == o.quant_kernels && moe_gather_in_gemm == o.moe_gather_in_gemm;
+         eager_ops == o.eager_ops && quant_kernels == o.quant_kernels && moe_gather_in_gemm == o.moe_gather_in_gemm &&
+         moe_trt_plugin == o.moe_trt_plugin;
 }
 
 FusionPolicy FusionPolicy::parse(const std::string& s) {
@@ -96,11 +97,12 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
     else if (flag == "eager_ops") f.eager_ops = true;
     else if (flag == "quant_kernels") f.quant_kernels = true;
     else if (flag == "moe_gather_in_gemm") f.moe_gather_in_gemm = true;
+    else if (flag == "moe_trt_plugin") f.moe_trt_plugin = true;
     else
       throw InputError("--fusion: unknown value '" + flag +
                        "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron, or a comma list of "
                        "residual_into_norm, rope_into_attention, activation_into_gemm, all_elementwise, eager_ops, "
-                       "quant_kernels, moe_gather_in_gemm)");
+                       "quant_kernels, moe_gather_in_gemm, moe_trt_plugin)");
   }
   return f;
 }
@@ -121,6 +123,7 @@ std::string FusionPolicy::str() const {
   if (eager_ops) on.push_back("eager_ops");
   if (quant_kernels) on.push_back("quant_kernels");
   if (moe_gather_in_gemm) on.push_back("moe_gather_in_gemm");
+  if (moe_trt_plugin) on.push_back("moe_trt_plugin");
   return join(on, ",");
 }
 

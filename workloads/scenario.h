@@ -53,6 +53,16 @@ Phase parse_phase(const std::string& s);  // "prefill", "decode", "request"; Inp
 //                         kernel's A pointer is a[offs_token // top_k]); without it the runner expands the
 //                         rows with a permute kernel of its own (TensorRT-LLM's CUTLASS MoE:
 //                         expandInputRowsKernel; HF transformers' per-expert index gathers).
+//   moe_trt_plugin:       the MoE block runs TensorRT-LLM's MixtureOfExperts plugin of the TensorRT engines
+//                         (the perf-overview tables before v0.19, trtllm-bench build): the layer quantizes
+//                         the block's input to fp8 with a kernel of its own before the plugin (tensorrt_llm/
+//                         layers/moe.py forward_experts: quantize(hidden_states, fc.activation_scaling_factor,
+//                         'fp8') when the input is not fp8: the router reads the bf16 rows), and the plugin's
+//                         CUTLASS MoE runner sorts the routed rows by expert with kernels of its own before
+//                         the permute (cpp/tensorrt_llm/kernels/mixtureOfExperts/moe_kernels.cu runMoe:
+//                         genSourceRow, sortAndScanSoftmaxOutput's CUB radix sort and expert offsets) and sets
+//                         up each TMA warp-specialized grouped GEMM's per-expert pointers (computeStridesHopper).
+//                         See add_moe in workloads/graph.cpp.
 struct FusionPolicy {
   bool residual_into_norm = false;
   bool rope_into_attention = false;
@@ -61,6 +71,7 @@ struct FusionPolicy {
   bool eager_ops = false;
   bool quant_kernels = false;
   bool moe_gather_in_gemm = false;
+  bool moe_trt_plugin = false;
   // The named policy this was made as ("neuron"), where two names share one set of flags: str() returns it.
   // Not part of ==: the flags decide what runs.
   std::string name;

@@ -179,7 +179,11 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     // scheduler_trtllm.cpp) is the PyTorch backend's Python loop over the requests; assumed: the C++ executor's
     // own per-iteration work is negligible beside the step (no public figure), so it is not modelled (0). The
     // CUDA-graph padding and the per-kernel dispatch of eager iterations stay the PyTorch backend's (assumed).
-    if (row.workload.find("(TensorRT engine)") != std::string::npos) o.limits.host_fixed_us = o.limits.host_us_per_request = 0;
+    // Their MoE layers run TensorRT-LLM's MixtureOfExperts plugin (FusionPolicy::moe_trt_plugin).
+    if (row.workload.find("(TensorRT engine)") != std::string::npos) {
+      o.limits.host_fixed_us = o.limits.host_us_per_request = 0;
+      s.fusion->moe_trt_plugin = true;
+    }
   }
   const std::optional<ServePoint> best = best_serve_point(chip_name, *chip, model, s, o, why);
   if (!best) return false;

@@ -349,6 +349,45 @@ TEST(WorkloadGraph, TpMoeBlockPermutesAndSumsTheRoutedRows) {
   EXPECT_EQ(FusionPolicy::parse("trtllm").str(), "trtllm");
 }
 
+// TensorRT-LLM's MixtureOfExperts plugin of the TensorRT engines (moe_trt_plugin): the layer quantizes the
+// block's bf16 input to fp8 before the plugin, the runner builds its routing maps (source rows, CUB radix sort
+// of the (expert, row) pairs in three kernels, each expert's first row) and the per-expert strides before each
+// grouped GEMM; the permute then copies fp8 rows. Mixtral TP2 fp8 prefill of 64 tokens: 128 routed pairs.
+TEST(WorkloadGraph, TrtMoePluginQuantizesSortsAndSetsUpTheGroupedGemms) {
+  ModelConfig mx = load_model("mixtral-8x7b");
+  Scenario s = scenario(1, 64, 2);
+  s.adtype = s.wdtype = DType::fp8;
+  FusionPolicy f = FusionPolicy::trtllm_pytorch();
+  f.moe_trt_plugin = true;
+  const Graph t = build_step_graph(mx, s, false, 0, f);
+  const OpSpec& q = node(t, "layer.experts.quantize").op;
+  EXPECT_EQ(q.rows, 64);
+  EXPECT_EQ(q.cols, 4096);
+  EXPECT_DOUBLE_EQ(q.min_bytes(), 64.0 * 4096 * (2 + 1));  // bf16 in, fp8 out
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.permute").op.min_bytes(), 128.0 * 4096 * (1 + 1));  // fp8 rows copied
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.source_rows").op.min_bytes(), 128.0 * 4 * 2);
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.sort.histogram").op.min_bytes(), 128.0 * 4 * 2);
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.sort.scan").op.min_bytes(), 8.0 * 4 * 2);
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.sort.onesweep").op.min_bytes(), 128.0 * 2 * 4 * 2);  // keys and values
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.offsets").op.min_bytes(), 8.0 * 4 * 2);
+  std::vector<std::string> moe;
+  for (const auto& n : t.nodes)
+    if (n.group == "moe") moe.push_back(n.op.label);
+  const std::vector<std::string> want = {
+      "layer.mlp_norm",         "layer.router",           "layer.topk",
+      "layer.experts.quantize", "layer.experts.source_rows", "layer.experts.sort.histogram",
+      "layer.experts.sort.scan", "layer.experts.sort.onesweep", "layer.experts.offsets",
+      "layer.experts.permute",  "layer.experts.gate_up.strides", "layer.experts.gate_up",
+      "layer.experts.swiglu",   "layer.experts.down.strides", "layer.experts.down",
+      "layer.experts.finalize", "layer.moe_allreduce",    "layer.mlp_residual"};
+  EXPECT_EQ(moe, want);
+  // bf16 experts need no quantize kernel; without the flag none of these kernels run.
+  Scenario b = scenario(1, 64, 2);
+  EXPECT_EQ(build_step_graph(mx, b, false, 0, f).find("layer.experts.quantize"), nullptr);
+  EXPECT_EQ(build_step_graph(mx, s, false, 0, FusionPolicy::trtllm_pytorch()).find("layer.experts.sort.onesweep"), nullptr);
+  EXPECT_EQ(FusionPolicy::parse("moe_trt_plugin").str(), "moe_trt_plugin");
+}
+
 TEST(WorkloadRouting, UniformRowsWithDeterministicRemainder) {
   auto rows = expert_rows(10, 8, 2, Routing{});
   EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 20);
