@@ -215,17 +215,20 @@ namespace {
 // Books contiguous lanes [p, e) at one positive duration; returns the later of `done` and their ends. A
 // function of its own so that its loop keeps the arrival, its end and the horizon in registers (inside
 // book_interleaved's nested loops GCC spilled them and reloaded one from the stack for every lane).
+// `Busy`: each lane counts its busy time (else the caller counts the run's, RunBusy).
+template <bool Busy>
 [[gnu::noinline]] Tick book_loaded_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
   for (; p != e; ++p) {
-    p->add_busy(d);
+    if (Busy) p->add_busy(d);
     done = std::max(done, p->occupy(arrival, d, horizon));
   }
   return done;
 }
 // The same for lanes that are idle or lightly loaded: their bookings after a gap inline.
+template <bool Busy>
 [[gnu::noinline]] Tick book_idle_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
   for (; p != e; ++p) {
-    p->add_busy(d);
+    if (Busy) p->add_busy(d);
     done = std::max(done, p->occupy_after_gap(arrival, d, horizon));
   }
   return done;
@@ -234,14 +237,17 @@ namespace {
 // with the bookings after a gap inline, loaded ones (a decode step's) the plain loop, each of whose other
 // bookings would pay for that loop's extra tests. (One loop testing both spilled a register per lane.)
 // Both book exactly as occupy() does.
+template <bool Busy>
 Tick book_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horizon, Tick done) {
-  if (p != e && p->after_gap(arrival)) return book_idle_lanes(p, e, arrival, d, horizon, done);
-  return book_loaded_lanes(p, e, arrival, d, horizon, done);
+  if (p != e && p->after_gap(arrival)) return book_idle_lanes<Busy>(p, e, arrival, d, horizon, done);
+  return book_loaded_lanes<Busy>(p, e, arrival, d, horizon, done);
 }
 
-// The lanes' bookings of reserve_interleaved(), its service times worked out.
+// The lanes' bookings of reserve_interleaved(), its service times worked out. `Busy`: each lane counts its
+// busy time, else the runs are counted in `diff` (RunBusy's, one branch per transfer instead of per run).
+template <bool Busy>
 Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
-                      Tick arrival, Tick horizon) {
+                      Tick arrival, Tick horizon, Tick* const diff) {
   const std::uint64_t n = lanes.size(), chunks = times.chunks;
   const std::uint64_t extra = times.extra;
   const Tick dur_more = times.dur_more, dur = times.dur;
@@ -255,10 +261,15 @@ Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const I
     while (count > 0) {
       const std::uint64_t seg = std::min(count, n - from);
       Timeline *p = lane + from, *e = p + seg;
+      if (!Busy) {
+        diff[from] += d;
+        diff[from + seg] -= d;
+      }
       if (d <= 0) {  // reserve() of a non-positive duration: counted, nothing booked
-        for (; p != e; ++p) p->add_busy(d);
+        if (Busy)
+          for (; p != e; ++p) p->add_busy(d);
       } else {
-        done = book_lanes(p, e, arrival, d, horizon, done);
+        done = book_lanes<Busy>(p, e, arrival, d, horizon, done);
       }
       count -= seg;
       from = 0;
@@ -269,10 +280,16 @@ Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const I
   book_run(rest >= n ? rest - n : rest, touched - extra, dur);
   return done;
 }
+Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
+                      Tick arrival, Tick horizon, RunBusy* busy) {
+  if (busy) return book_interleaved<false>(lanes, first, times, arrival, horizon, busy->diff());
+  return book_interleaved<true>(lanes, first, times, arrival, horizon, nullptr);
+}
 }  // namespace
 
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
-                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo) {
+                         std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo,
+                         RunBusy* busy) {
   const std::uint64_t n = lanes.size();
   if (!memo || memo->chunks != chunks || memo->bytes != bytes || memo->lanes != n || memo->lane_bw != lane_bw) {
     InterleavedDurations d;
@@ -282,10 +299,10 @@ Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std:
     const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
     d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
     d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
-    if (!memo) return book_interleaved(lanes, first, d, arrival, horizon);
+    if (!memo) return book_interleaved(lanes, first, d, arrival, horizon, busy);
     *memo = d;
   }
-  return book_interleaved(lanes, first, *memo, arrival, horizon);
+  return book_interleaved(lanes, first, *memo, arrival, horizon, busy);
 }
 
 namespace {

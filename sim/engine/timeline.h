@@ -152,12 +152,41 @@ struct InterleavedDurations {
   Tick dur = 0, dur_more = 0;        // a lane's time for per, per + 1 granules
 };
 
+// The busy time of a bank's lanes counted per run of lanes instead of per lane (reserve_interleaved): a
+// transfer books its lanes in at most four runs of one duration each, and a run adds its duration at its
+// first lane and takes it off after its last, so a lane's busy time is the prefix sum up to it. A wide
+// transfer (the 128 HBM channels of a B200, booked by every weight copy of a decode step) then writes two
+// counters per run instead of one per lane; the sums are of integer ticks, so each lane's total is the one
+// Timeline::busy_ticks() would hold (tested).
+class RunBusy {
+ public:
+  void resize(std::uint64_t lanes) { m_diff.assign(lanes + 1, 0); }
+  // `count` lanes from `from` on (within the bank: from + count <= lanes) each busy for `d` more.
+  void add(std::uint64_t from, std::uint64_t count, Tick d) {
+    m_diff[from] += d;
+    m_diff[from + count] -= d;
+  }
+  Tick* diff() { return m_diff.data(); }  // lanes + 1 entries: a run adds at its first lane, takes off after its last
+  // Every lane's busy time, in lane order.
+  std::vector<Tick> lanes() const {
+    std::vector<Tick> out(m_diff.empty() ? 0 : m_diff.size() - 1);
+    Tick s = 0;
+    for (size_t l = 0; l < out.size(); ++l) out[l] = s += m_diff[l];
+    return out;
+  }
+
+ private:
+  std::vector<Tick> m_diff;  // lanes + 1 entries
+};
+
 // Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
 // slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
-// chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`).
+// chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`). With `busy`
+// (sized to the lanes), the lanes' busy time is counted there instead of in each lane's Timeline (whose
+// busy_ticks() then leaves these bookings out).
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
                          std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
-                         InterleavedDurations* memo = nullptr);
+                         InterleavedDurations* memo = nullptr, RunBusy* busy = nullptr);
 
 // Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
 // holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at

@@ -45,6 +45,7 @@ HbmModel::HbmModel(const HbmSpec& spec, bool bank)
       m_bank_mode(bank),
       m_latency(to_ticks(spec.latency.value())),
       m_write_latency(to_ticks(spec.write_latency_s())) {
+  if (m_group == 1) m_run_busy.resize(m_lanes);
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
   m_stats.add("utilization", "ratio", "mean channel busy time over the run",
@@ -64,14 +65,20 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
               : m_group > 1 ? reserve_grouped(m_channels, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon,
                                               &m_channel_times)
                             : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon,
-                                                  &m_interleaved_times);
+                                                  &m_interleaved_times, &m_run_busy);
   return done + (write ? m_write_latency : m_latency);
+}
+
+std::vector<Tick> HbmModel::calendar_busy_ticks() const {
+  std::vector<Tick> busy = m_group == 1 ? m_run_busy.lanes() : std::vector<Tick>(m_channels.size(), 0);
+  for (size_t g = 0; g < m_channels.size(); ++g) busy[g] += m_channels[g].busy_ticks();
+  return busy;
 }
 
 Tick HbmModel::busiest_channel_ticks() const {
   if (m_bank_mode) return m_bank.busy_ticks();  // per-channel occupancy is not kept
   Tick m = 0;
-  for (const auto& c : m_channels) m = std::max(m, c.busy_ticks());
+  for (Tick b : calendar_busy_ticks()) m = std::max(m, b);
   return m;
 }
 
@@ -79,10 +86,10 @@ double HbmModel::mean_channel_busy_ticks() const {
   // The bank is booked at all channels' rate: its busy time is the mean channel's.
   if (m_bank_mode) return static_cast<double>(m_bank.busy_ticks());
   // A group's calendar is booked at its channels' mean load: its busy time is its mean channel's.
+  const std::vector<Tick> busy = calendar_busy_ticks();
   double s = 0;
-  for (size_t g = 0; g < m_channels.size(); ++g)
-    s += static_cast<double>(m_channels[g].busy_ticks()) *
-         static_cast<double>(std::min<std::uint64_t>(m_group, m_lanes - g * m_group));
+  for (size_t g = 0; g < busy.size(); ++g)
+    s += static_cast<double>(busy[g]) * static_cast<double>(std::min<std::uint64_t>(m_group, m_lanes - g * m_group));
   return m_lanes == 0 ? 0 : s / static_cast<double>(m_lanes);
 }
 

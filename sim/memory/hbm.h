@@ -36,6 +36,9 @@ class HbmModel : public IDram {
   std::vector<Timeline> m_channels;  // one calendar per group of m_group channels
   GroupedDurations m_channel_times;  // the groups' service times of recent transfer sizes
   InterleavedDurations m_interleaved_times;  // the channels' service times of the last transfer size (group 1)
+  RunBusy m_run_busy;  // the channels' busy time, counted per run of channels (group 1: see RunBusy)
+  // Each calendar's busy time (a channel's, or its group's), the runs' counts included.
+  std::vector<Tick> calendar_busy_ticks() const;
   bool m_bank_mode;
   Tick m_latency, m_write_latency;  // spec.latency, spec.write_latency (or latency) in ticks
   Timeline m_bank;  // the one calendar of all channels (bank mode)

@@ -264,6 +264,39 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
   }
 }
 
+// The lanes' busy time counted per run (RunBusy): the same ends as each lane counting its own, and each
+// lane's total the same as its Timeline's busy_ticks() there, on lanes of two sizes (runs that wrap
+// around the bank, transfers narrower and wider than it, zero-byte pieces).
+TEST(Timeline, InterleavedBookingWithRunBusyIsTheSame) {
+  std::mt19937_64 rng(11);
+  InterleavedDurations memo, memo_runs;
+  std::vector<Timeline> plain[2] = {std::vector<Timeline>(128), std::vector<Timeline>(20)};
+  std::vector<Timeline> runs[2] = {std::vector<Timeline>(128), std::vector<Timeline>(20)};
+  RunBusy busy[2];
+  busy[0].resize(128), busy[1].resize(20);
+  const double lane_bw[2] = {25e9, 40e9};
+  Tick horizon = 0;
+  for (int i = 0; i < 40000; ++i) {
+    if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
+    const size_t bank = rng() % 5 == 0 ? 1 : 0;
+    const Tick arrival = horizon + static_cast<Tick>(rng() % 100000);
+    const std::uint64_t bytes = rng() % 7 == 0 ? 64 * (rng() % 4) : 256 * (1 + rng() % 300);
+    const std::uint64_t chunks = std::max<std::uint64_t>(1, (bytes + 255) / 256), first = rng() % plain[bank].size();
+    ASSERT_EQ(reserve_interleaved(runs[bank], first, bytes, chunks, lane_bw[bank], arrival, horizon, &memo_runs, &busy[bank]),
+              reserve_interleaved(plain[bank], first, bytes, chunks, lane_bw[bank], arrival, horizon, &memo))
+        << "step " << i;
+  }
+  for (size_t b = 0; b < 2; ++b) {
+    const std::vector<Tick> lanes = busy[b].lanes();
+    ASSERT_EQ(lanes.size(), plain[b].size());
+    for (size_t l = 0; l < plain[b].size(); ++l) {
+      EXPECT_EQ(runs[b][l].busy_ticks(), 0) << "bank " << b << " lane " << l;
+      EXPECT_EQ(lanes[l], plain[b][l].busy_ticks()) << "bank " << b << " lane " << l;
+      EXPECT_GT(lanes[l], 0);
+    }
+  }
+}
+
 // The last transfer size's service times kept between transfers (InterleavedDurations): the same ends and
 // busy times as without them, on lanes of two sizes and bandwidths through one memo (the key holds both).
 TEST(Timeline, InterleavedBookingWithTheMemoIsTheSame) {
