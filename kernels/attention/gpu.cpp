@@ -562,6 +562,15 @@ KernelPrograms lower_attention(const OpSpec& op, const GpuSpec& spec, const Lowe
   op.validate();
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU");
+  // The KV cache (op.wdtype) in fp4 or fp6 needs the GPU's fp4 tensor path (sm.tensor_flops_per_clk.fp4 > 0). source:
+  // TensorRT-LLM's NVFP4 KV cache (nvidia.github.io/TensorRT-LLM/features/quantization.html) is a Model Optimizer
+  // checkpoint, whose FP4 formats are "GPUs: Blackwell and Later" (nvidia.github.io/Model-Optimizer/guides/
+  // 0_support_matrix.html); vLLM's --kv-cache-dtype nvfp4 (vllm-project/vllm PR #40177) likewise. Before, an H100 ran
+  // `--kvdtype fp4` at half fp8's bytes (QA session 41).
+  if (bytes_per_element(op.wdtype) < 1.0 && spec.tensor_flops_per_clk(DType::fp4) <= 0)
+    unsupported(spec.name, op,
+                std::string("no ") + name(op.wdtype) + " KV-cache format on this GPU: it has no fp4 tensor path (sm.tensor_flops_per_clk.fp4: 0; " +
+                    "fp4 KV caches run on Blackwell) (use fp8 or bf16)");
   const AttnJob j = make_job(op, opt);
   Flavor fl = prefill_flavor(op, spec);
   check_smallest_tile(j, fl, spec);

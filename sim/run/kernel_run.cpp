@@ -27,7 +27,7 @@ const std::vector<KernelArg>& kernel_args() {
       {"dtype", "inputs and compute: fp32, tf32, bf16, fp16, fp8, fp6, fp4 or int8 (default bf16); fp6 and fp4 are "
                 "block-scaled matrix-unit formats, refused by row-wise ops (vector units do not compute in them)"},
       {"wdtype", "gemm: the weights' (B's) type when it differs from --dtype (weight-only quantization); norms: "
-                 "the weight vector's type"},
+                 "the weight vector's type; attention: the KV cache's type (fp4 and fp6 refused where the chip has no such format: GPUs before Blackwell, TPUs)"},
       {"odtype", "gemm: the output's type (default: --dtype; bf16 below 16 bits, fp32 for fp32/tf32)"},
       {"heads", "attention: query heads"},
       {"kv-heads", "attention: key/value heads (default --heads; fewer is grouped-query attention)"},

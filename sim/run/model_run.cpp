@@ -35,7 +35,7 @@ StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenar
   if (sc.phase == Phase::Request)  // it ran a decode step under that name
     throw InputError("phase 'request': a session steps through one forward step (expected prefill or decode; "
                      "xpusim.run(phase='request') times a whole request)");
-  check_runs_weights(chip, sc.wdtype, sc.adtype);  // as run refuses them, not a GEMM's probe shape naming no flag
+  check_runs_dtypes(chip, sc.wdtype, sc.adtype, sc.kvdtype);  // as run refuses them, not a probe's shape naming no flag
   const bool decode = sc.phase == Phase::Decode;
   Graph g = build_step_graph(model, sc, decode, decode ? sc.input_len + 1 : sc.input_len,
                              sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion()));
@@ -370,7 +370,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.fusion = fusion.str();
   const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
   check_layout_fits_system(sc, sys.spec, model);
-  check_runs_weights(chip, sc.wdtype, sc.adtype);
+  check_runs_dtypes(chip, sc.wdtype, sc.adtype, sc.kvdtype);
   r.system = opt.system ? sys.spec.name : "";
   r.layout = sc.layout_str();
   r.devices = sc.devices();

@@ -17,6 +17,16 @@ std::vector<DType> ChipModel::dtypes() const {
 }
 
 namespace {
+// The lowering's refusal of a probe op, or "" when it lowers.
+std::string refusal(const ChipModel& chip, const OpSpec& op) {
+  try {
+    chip.lower(op, {});
+    return "";
+  } catch (const InputError& e) {
+    return e.what();
+  }
+}
+
 // The lowering's refusal of a small GEMM with these dtypes, or "" when it lowers.
 std::string weights_refusal(const ChipModel& chip, DType weights, DType activations) {
   OpSpec op;
@@ -25,12 +35,7 @@ std::string weights_refusal(const ChipModel& chip, DType weights, DType activati
   op.dtype = activations;
   op.wdtype = weights;
   op.m = 16, op.n = 512, op.k = 512;
-  try {
-    chip.lower(op, {});
-    return "";
-  } catch (const InputError& e) {
-    return e.what();
-  }
+  return refusal(chip, op);
 }
 }  // namespace
 
@@ -49,6 +54,41 @@ void check_runs_weights(const ChipModel& chip, DType weights, DType activations)
   const bool names_them = why.find("(use ") != std::string::npos;
   throw InputError("weights " + std::string(name(weights)) + " with activations " + name(activations) + " (--dtype/--wdtype/--adtype): " +
                    chip.name() + ": " + why + (names_them ? "" : " (its GEMM dtypes: " + join(runs) + ")"));
+}
+
+namespace {
+// The lowering's refusal of a small decode attention whose KV cache is `kv`, or "" when it lowers.
+std::string kv_cache_refusal(const ChipModel& chip, DType kv, DType activations) {
+  OpSpec op;
+  op.kind = OpKind::Attention;
+  op.label = "probe";
+  op.decode = true;
+  // Q and the cache meet in one MMA at the wider of the two (workloads/graph.cpp, attention()).
+  op.dtype = bytes_per_element(kv) > bytes_per_element(activations) ? kv : activations;
+  op.odtype = activations;
+  op.wdtype = kv;
+  op.batch = 1, op.heads = 8, op.kv_heads = 8, op.seq_q = 1, op.seq_kv = 256, op.head_dim = op.head_dim_v = 128;
+  return refusal(chip, op);
+}
+}  // namespace
+
+void check_runs_dtypes(const ChipModel& chip, DType weights, DType activations, DType kv) {
+  check_runs_weights(chip, weights, activations);
+  check_runs_kv_cache(chip, kv, activations);
+}
+
+void check_runs_kv_cache(const ChipModel& chip, DType kv, DType activations) {
+  if (kv == activations) return;
+  std::string why = kv_cache_refusal(chip, kv, activations);
+  // A probe the chip refuses whatever the cache's dtype is left to the model's own attention lowering.
+  if (why.empty() || !kv_cache_refusal(chip, activations, activations).empty()) return;
+  if (const size_t at = why.find("): "); at != std::string::npos) why = why.substr(at + 3);  // the reason, not the probe's shape
+  std::vector<std::string> runs;
+  for (DType d : all_dtypes())
+    if (kv_cache_refusal(chip, d, activations).empty()) runs.push_back(name(d));
+  const bool names_them = why.find("(use ") != std::string::npos;
+  throw InputError("KV cache " + std::string(name(kv)) + " (--kvdtype): " + chip.name() + ": " + why +
+                   (names_them ? "" : " (its KV-cache dtypes with " + std::string(name(activations)) + " activations: " + join(runs) + ")"));
 }
 
 namespace {

@@ -106,6 +106,12 @@ bool runs_weights(const ChipModel& chip, DType weights, DType activations);
 // InputError naming the dtype flags, the chip's reason and the dtypes it runs, instead of the first
 // GEMM's lowering error with its shape.
 void check_runs_weights(const ChipModel& chip, DType weights, DType activations);
+// The same for the KV cache: a small decode attention with its cache in `kv` is lowered beside one with the cache in
+// `activations`; where only the first is refused (fp4 KV on a GPU without an fp4 tensor path, or on a TPU), an
+// InputError naming --kvdtype, the value, the chip and the chip's reason.
+void check_runs_kv_cache(const ChipModel& chip, DType kv, DType activations);
+// Both, before a model run, a model session's step or a serving study.
+void check_runs_dtypes(const ChipModel& chip, DType weights, DType activations, DType kv);
 // Schema of the family-independent `power.*` and `cost.*` sections (for `xpusim params`).
 std::vector<ParamInfo> power_cost_schema();
 

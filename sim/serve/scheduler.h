@@ -127,6 +127,8 @@ class KvBlockPool {
   std::int64_t used() const { return m_total - m_free; }
   std::int64_t block_tokens() const { return m_block; }
   std::int64_t blocks_for(std::int64_t tokens) const { return (tokens + m_block - 1) / m_block; }
+  // The tokens the blocks_for(tokens) whole blocks hold (`tokens` rounded up to the block size).
+  std::int64_t block_rounded(std::int64_t tokens) const { return blocks_for(tokens) * m_block; }
   // Grows `s` to hold `tokens` tokens, taking its reference to the shared prefix blocks first; false
   // (nothing taken) when the free blocks do not suffice.
   bool grow(Sequence& s, std::int64_t tokens);

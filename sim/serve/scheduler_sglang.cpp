@@ -113,14 +113,13 @@ class SglangScheduler : public Scheduler {
   Batch prefill_batch(SchedState& st) {
     Batch b;
     const std::int64_t page = st.kv.block_tokens();
-    const auto paged = [page](std::int64_t n) { return (n + page - 1) / page * page; };
     const double free_tokens = static_cast<double>(st.kv.free() * page);
     double reserved = 0;
     for (const Sequence* s : st.running)
       if (!prefilling(s)) reserved += clipped(s->output - s->generated) * m_ratio;
     Budget g{free_tokens - reserved, free_tokens, kMaxPrefillTokens, m_limits.token_budget};
     const auto take = [&](Sequence* s, std::int64_t n, double output) {
-      const std::int64_t t = paged(n);
+      const std::int64_t t = st.kv.block_rounded(n);
       g.total -= static_cast<double>(t) + output;
       g.current -= static_cast<double>(t);
       g.input -= t;
@@ -138,7 +137,7 @@ class SglangScheduler : public Scheduler {
     }
     while (!st.waiting.empty() && static_cast<std::int64_t>(st.running.size()) < m_limits.max_seqs) {
       Sequence* s = st.waiting.front();
-      const std::int64_t input = paged(s->remaining());
+      const std::int64_t input = st.kv.block_rounded(s->remaining());
       if (static_cast<double>(s->remaining()) + clipped(s->output - s->generated) >= g.total) break;  // NO_TOKEN
       if (input >= g.input && !b.empty()) break;  // max_prefill_tokens
       std::int64_t n = s->remaining();

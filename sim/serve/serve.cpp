@@ -669,7 +669,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
                      "without them one pool serves at --tp/--ep/--pp/--dp");
   check_serve_request(model, base, opt);
   check_dp_dispatch(base, pools, opt);
-  check_runs_weights(chip, base.wdtype, base.adtype);
+  check_runs_dtypes(chip, base.wdtype, base.adtype, base.kvdtype);
   if (!pools) check_layout_fits_system(base, opt.system ? opt.system->spec : single_chip_system(chip), model);
   // No up-front estimate: the steps a server runs follow from its schedule. Each kernel is admitted
   // against the study's total, so a study over --max-transactions stops before the kernel that would

@@ -569,6 +569,30 @@ def test_a_tpu_kv_cache_is_stored_as_its_weights_are(cli):
         cli("run", "--chip", "tpu-v6e", "--model", "llama-3.1-8b", "--batch", "8", "--input", "1024", "--kvdtype", kv)
 
 
+def test_an_fp4_kv_cache_needs_a_gpu_with_an_fp4_tensor_path(cli):
+    # run --kvdtype fp4 on h100-sxm ran an fp4 cache at half fp8's bytes (QA session 41): NVFP4 KV caches run on
+    # Blackwell only. Refused from the preset's sm.tensor_flops_per_clk.fp4 (0 on A100, H100, H200), by run, by
+    # xpusim.run and by a kernel session, naming the flag, the value, the chip and what works.
+    args = ["--model", "llama-3.1-8b", "--phase", "decode", "--batch", "8", "--input", "1024"]
+    for chip in ("a100-sxm", "h100-sxm", "h200"):
+        p = cli("run", "--chip", chip, *args, "--kvdtype", "fp4", check=False)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.count("\n") == 1 and "KV cache fp4 (--kvdtype): %s: no fp4 KV-cache format on this GPU" % chip in p.stderr, p.stderr
+        assert "sm.tensor_flops_per_clk.fp4: 0" in p.stderr and "(use fp8 or bf16)" in p.stderr, p.stderr
+    for kv in ("fp8", "bf16"):
+        cli("run", "--chip", "h100-sxm", *args, "--kvdtype", kv)
+    cli("run", "--chip", "b200", *args, "--kvdtype", "fp4")
+    with pytest.raises(xpusim.InputError, match=r"^KV cache fp4 \(--kvdtype\): h100-sxm: no fp4 KV-cache format on this GPU"):
+        xpusim.run(chip="h100-sxm", model="llama-3.1-8b", phase="decode", batch=8, input=1024, kvdtype="fp4")
+    with pytest.raises(xpusim.InputError, match=r"h100-sxm: cannot run attention .*no fp4 KV-cache format on this GPU"):
+        with xpusim.Session(chip="h100-sxm", kernel="attention", phase="decode", batch=8, heads=32, kv_heads=8, seq=1024,
+                            head_dim=128, wdtype="fp4") as s:
+            s.run()
+    # A KV dtype the attention cannot take at all names the flag and the dtypes that run (it named only the probe's shape).
+    p = cli("run", "--chip", "h100-sxm", *args, "--kvdtype", "fp32", check=False)
+    assert p.returncode == 2 and "KV cache fp32 (--kvdtype): h100-sxm: no fp32 tensor-core path on this GPU (its KV-cache dtypes with bf16 activations: " in p.stderr, p.stderr
+
+
 def test_a_dtype_without_a_matrix_peak_is_not_a_share_of_zero(cli):
     # A row-wise or memory op in a dtype the chip's matrix units lack printed "(0.0% of 0 TFLOP/s fp8 peak)".
     for chip, op, dims, dtype in (("a100-sxm", "rmsnorm", ["--rows", "64", "--cols", "4096"], "fp8"),

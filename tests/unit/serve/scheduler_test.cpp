@@ -99,6 +99,19 @@ TEST(ServeScheduler, PreemptionFreesExactlyItsBlocks) {
   EXPECT_EQ(st.kv.free(), 96);
 }
 
+// SGLang's prefill budget counts a request's tokens rounded up to whole pages with the pool's own block count
+// (it repeated blocks_for in a lambda of its own until QA session 41).
+TEST(ServeScheduler, BlockRoundedTokensAreTheWholeBlocksTheyTake) {
+  const KvBlockPool pages(100, 16), tokens(100, 1);
+  for (std::int64_t n : {1, 15, 16, 17, 33, 1000}) {
+    EXPECT_EQ(pages.block_rounded(n), pages.blocks_for(n) * 16) << n;
+    EXPECT_EQ(pages.block_rounded(n) % 16, 0) << n;
+    EXPECT_LT(pages.block_rounded(n) - n, 16) << n;
+    EXPECT_EQ(tokens.block_rounded(n), n) << n;
+  }
+  EXPECT_EQ(pages.block_rounded(0), 0);
+}
+
 TEST(ServeScheduler, LittlesLawHoldsInSteadyState) {
   // Open loop below capacity: the time-average number of requests in the system equals the arrival
   // rate times the mean time in the system.
