@@ -472,7 +472,11 @@ double protocol_runs(const std::string& source) {
   static const std::regex re(
       "CUDA events, ([0-9]+) warm-up(?: \\+ ([0-9]+) graph warm-up replays)?, median of ([0-9]+) "
       "(?:back-to-back eager calls|CUDA-graph replays of ([0-9]+) launches)");
+  // A profiler's kernel time averaged over calls (torchao's bench_matmul.py: one call, then five under the
+  // profiler, their kernel time summed and divided by five): the middle of the timed calls, as for a median.
+  static const std::regex profiled("profiler kernel time, ([0-9]+) warm-up, mean of ([0-9]+) back-to-back calls");
   std::smatch m;
+  if (std::regex_search(source, m, profiled)) return std::stod(m[1]) + std::stod(m[2]) / 2;
   if (!std::regex_search(source, m, re)) return -1;
   const double warm = std::stod(m[1]), replays = m[2].matched ? std::stod(m[2]) : 0, timed = std::stod(m[3]);
   const double per = m[4].matched ? std::stod(m[4]) : 1;

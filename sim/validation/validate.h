@@ -40,7 +40,8 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
 std::map<std::string, std::int64_t> parse_shape(const std::string& s);
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 // Back-to-back runs from an idle chip to the middle of the median timing that a row's stated protocol
-// ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...") implies; -1 when none is stated.
+// ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...", or "profiler kernel time, W warm-up,
+// mean of R back-to-back calls") implies; -1 when none is stated.
 double protocol_runs(const std::string& source);
 // A row's source that states its kernel was timed with the chip already held at its power limit (kSteadyStateMarker
 // in its text, beside the reason: a benchmark sweeping many shapes back to back for longer than the limit's averaging
