@@ -131,15 +131,16 @@ B200_TP2 = ("; at TP2 besides: its pure-decode iterations (up to 640 rows, 10.5 
             "two-shot all-reduce kernel (AUTO below the 16 MB workspace at two ranks), which the model runs since "
             "2026-12-06 (kernels/collective/custom_allreduce.cpp: 27.0 us per 10.5 MB at the link rate, with its staging "
             "copies, launch and two flag steps, where NCCL's Ring/LL128 at the measured two-rank rate took 36.7 us), "
-            "so the row got faster still; no public two-rank B200 timing of that kernel was found to say whether the "
-            "real one is slower than the link allows, nor another TP2 cost that would explain the rest")
+            "so the row got faster still. Since session 41 the kernel moves its bytes at TensorRT-LLM PR #14534's "
+            "measured 450 GB/s (GB200, 4 ranks; library.custom_peer_bandwidth) in the step too (+37.5% -> +35.1%); no "
+            "two-rank B200 timing of it was found, nor another TP2 cost that would explain the rest")
 KNOWN_GAPS.update({
     # TRB-02 (+31.6%) left the gaps on 2026-12-06 (+23.7%, branch trb39): two B200s' all-reduce by NCCL's Ring/LL128
     # at the measured two-rank rate (README "The B200 TP2 rows and NCCL's two-rank LL128").
     # TRB-06 on 2026-12-06: +37.6 -> +33.8% with b200k40's block-scale wait, then +37.5% with tar40's TensorRT-LLM
     # two-shot kernel for its decode all-reduces, the kernel v0.20's AUTO strategy runs there (README "TensorRT-LLM's
     # own all-reduce").
-    "TRB-06": (0.40, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +37.5% (+44.8% before session 39)
+    "TRB-06": (0.38, "Llama-3.3-70B TP2 1024/2048: " + B200_FP4 + B200_TP2),  # +35.1% (+37.5% before session 41, +44.8% before 39)
 })
 # Left the gaps on 2026-12-06 (branch b200k40: sm.block_scale_wait_cycles 137 and power.mac_energy.fp4 at the rated
 # 0.25 x BF16 in b200.yaml, README "The B200's block-scale wait on"): MLP-B200 +26.0 -> +20.1% (MLPerf v4.1 1x B200
