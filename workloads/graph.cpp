@@ -638,10 +638,16 @@ class GraphBuilder {
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
     add(up, g.count, "moe");
-    add(rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
-                p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
-                std::max<std::int64_t>(routed, 1), w),
-        g.count, "moe");
+    OpSpec act = rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
+                         p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
+                         std::max<std::int64_t>(routed, 1), w);
+    // The plugin's runner quantizes in its activation kernel: doActivationKernel writes the activation type T of
+    // the runner (fp8 in the FP8 engines) scaled by the down GEMM's input scale (fc2_fp8_quant), reading the bf16
+    // GEMM output (cpp/tensorrt_llm/kernels/mixtureOfExperts/moe_kernels.cu of the v0.1x releases: "output_vec =
+    // arrayConvert<ComputeElem, OutputElem>(gate_act * quant_scale)", its workspace sizing fc1_result as
+    // sizeof(T), "Activation quantizes so back to sizeof(T)").
+    if (plugin) act.odtype = m_s.adtype;
+    add(act, g.count, "moe");
     fuse_activation(m_graph.nodes.back().op.label, p + "experts.gate_up");
     if (permuted && bytes_per_element(m_s.adtype) < 2)
       add(rowwise(OpKind::Copy, p + "experts.down.cast_fp8", std::max<std::int64_t>(routed, 1), w), g.count, "moe");

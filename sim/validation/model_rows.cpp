@@ -59,12 +59,25 @@ int leading_count(const std::string& hw) {  // "8x H100 ..." -> 8; "Trainium1 x1
 // those requests need in proportion of prompt to answer become max_num_tokens (at most 32768, rounded
 // up in steps of 256 below 4096, 512 below 8192, else 1024; at least 2048, and, chunked prefill being
 // off, at least the prompt plus the batch). Not fitted: the harness's own rule, computed here.
-SchedulerLimits trtllm_bench_limits(const ModelConfig& m, const Scenario& s, double device_bytes, std::int64_t isl, std::int64_t osl) {
+// `engine_build`: the rows that ran a TensorRT engine (perf-overview v0.14: `trtllm-bench build --quantization
+// FP8 --dataset`) take the limits the engine was built with, which `trtllm-bench build` computes by the same
+// rule at calc_engine_setting's own default kv_cache_gpu_mem_fraction, 0.95 (get_benchmark_engine_settings passes
+// none), and with the engine's size estimated as param_count / 1000**3 * bytes per element beside the device
+// memory in GiB (tensorrt_llm/bench/build/tuning.py, the first version: "engine_size = param_count *
+// byte_per_elem", param_count in units of 1000**3). The FP8 engines are always sized so: build.py's
+// get_benchmark_engine_settings calls calc_engine_setting for FP8 and reads the tuned table
+// tensorrt_llm/bench/build/benchmark_config.yml (NVIDIA/TensorRT-LLM@32ed92e: Mixtral-8x7B TP2 2048/3072, TP4
+// 8192/8192, no TP8) only for other quantizations; the v0.14 table's Mixtral TP8 rows, which that file could not
+// have built, agree.
+constexpr double kTrtllmBenchRuntimeKvFraction = 0.90;  // `trtllm-bench throughput` default (PyTorch backend rows)
+constexpr double kTrtllmBenchBuildKvFraction = 0.95;    // calc_engine_setting default (`trtllm-bench build`)
+SchedulerLimits trtllm_bench_limits(const ModelConfig& m, const Scenario& s, double device_bytes, std::int64_t isl, std::int64_t osl,
+                                    bool engine_build) {
   const double gib = 1024.0 * 1024.0 * 1024.0;
   const double kv_token = 2.0 * static_cast<double>(m.layers) * std::max<double>(s.tp, static_cast<double>(m.kv_heads)) *
                           static_cast<double>(m.head_dim) * bytes_per_element(s.kvdtype) / gib;
-  const double weights = param_counts(m).total * bytes_per_element(s.wdtype) / gib;
-  const double cache = (device_bytes / gib * s.tp - weights) * 0.90;
+  const double weights = param_counts(m).total * bytes_per_element(s.wdtype) / (engine_build ? 1e9 : gib);
+  const double cache = (device_bytes / gib * s.tp - weights) * (engine_build ? kTrtllmBenchBuildKvFraction : kTrtllmBenchRuntimeKvFraction);
   const double requests = cache / (kv_token * static_cast<double>(isl + osl));
   const double bs = std::min(requests, 4096.0);
   const double tokens = std::min(bs * (1.0 + static_cast<double>(isl) / static_cast<double>(osl)), 32768.0);
@@ -122,6 +135,20 @@ void serving_dtypes(const std::string& dtype, Scenario& s) {
   s.wdtype = s.adtype = s.kvdtype = dtype.rfind("fp8", 0) == 0 ? DType::fp8 : DType::bf16;
 }
 
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> trtllm_bench_batch_limits(const std::string& model, const std::string& chip, int tp,
+                                                                const std::string& dtype, std::int64_t isl, std::int64_t osl,
+                                                                bool engine_build) {
+  Scenario s;
+  serving_dtypes(dtype, s);
+  s.tp = tp;
+  const SchedulerLimits l = trtllm_bench_limits(load_model(model), s, load_chip(chip)->dram_capacity(), isl, osl, engine_build);
+  return {l.max_seqs, l.token_budget};
+}
+
+namespace {
+
 // The best operating point of one serve() run of a row on the scenario's chips of `chip_name` (the chip's smallest
 // shipped system of that many: tp x dp), or nullopt with `why` set.
 std::optional<ServePoint> best_serve_point(const std::string& chip_name, const ChipModel& chip, const std::string& model,
@@ -170,7 +197,8 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
   if (row.workload.find("trtllm-bench") != std::string::npos) {
     // The perf-overview tables ran `trtllm-bench ... --backend pytorch`: that backend's kernels.
     s.fusion = FusionPolicy::trtllm_pytorch();
-    o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output);
+    const bool engine = row.workload.find("(TensorRT engine)") != std::string::npos;
+    o.limits = trtllm_bench_limits(load_model(model), s, chip->dram_capacity(), o.input, o.output, engine);
     o.requests = trtllm_bench_requests(o.input, o.output);
     // Rows "(TensorRT engine)": the tables before v0.19 built a TensorRT engine (`trtllm-bench build`) and ran it
     // with `trtllm-bench throughput --engine_dir` ("Starting with v0.19, testing was performed using the PyTorch
@@ -180,7 +208,7 @@ bool serving_row(const ValidationRow& row, ValidationPoint& p, std::string& why)
     // own per-iteration work is negligible beside the step (no public figure), so it is not modelled (0). The
     // CUDA-graph padding and the per-kernel dispatch of eager iterations stay the PyTorch backend's (assumed).
     // Their MoE layers run TensorRT-LLM's MixtureOfExperts plugin (FusionPolicy::moe_trt_plugin).
-    if (row.workload.find("(TensorRT engine)") != std::string::npos) {
+    if (engine) {
       o.limits.host_fixed_us = o.limits.host_us_per_request = 0;
       s.fusion->moe_trt_plugin = true;
     }

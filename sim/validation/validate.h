@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace xpu {
@@ -56,6 +57,12 @@ void check_filter_matched(const std::string& filter, const std::vector<std::stri
 // `trtllm-bench` rows: the requests of the TensorRT-LLM perf-overview's dataset for an ISL/OSL pair (its
 // num_requests table; an unlisted pair takes a listed one within 5% on both lengths), 0 when none.
 std::int64_t trtllm_bench_requests(std::int64_t isl, std::int64_t osl);
+// `trtllm-bench` rows: the (max_batch_size, max_num_tokens) the harness sizes for `model` on `tp` chips of `chip`
+// at `dtype` ("fp8", "fp4", else bf16) and the dataset's lengths; `engine_build`: the TensorRT engine's build-time
+// limits (`trtllm-bench build`), else the PyTorch backend's runtime ones (`trtllm-bench throughput`).
+std::pair<std::int64_t, std::int64_t> trtllm_bench_batch_limits(const std::string& model, const std::string& chip, int tp,
+                                                                const std::string& dtype, std::int64_t isl, std::int64_t osl,
+                                                                bool engine_build);
 // The chip preset of a row's hardware as measurement sources name it ("" when none models it).
 std::string chip_for(const std::string& hardware);
 

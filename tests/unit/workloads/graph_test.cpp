@@ -370,6 +370,11 @@ TEST(WorkloadGraph, TrtMoePluginQuantizesSortsAndSetsUpTheGroupedGemms) {
   EXPECT_DOUBLE_EQ(node(t, "layer.experts.sort.scan").op.min_bytes(), 8.0 * 4 * 2);
   EXPECT_DOUBLE_EQ(node(t, "layer.experts.sort.onesweep").op.min_bytes(), 128.0 * 2 * 4 * 2);  // keys and values
   EXPECT_DOUBLE_EQ(node(t, "layer.experts.offsets").op.min_bytes(), 8.0 * 4 * 2);
+  // The runner's activation kernel reads the gate_up GEMM's bf16 rows and writes the down GEMM's fp8 input
+  // (14336 / TP2 = 7168 columns); the PyTorch backend's silu_and_mul writes bf16.
+  EXPECT_DOUBLE_EQ(node(t, "layer.experts.swiglu").op.min_bytes(), 128.0 * 7168 * (2 * 2 + 1));
+  EXPECT_DOUBLE_EQ(node(build_step_graph(mx, s, false, 0, FusionPolicy::trtllm_pytorch()), "layer.experts.swiglu").op.min_bytes(),
+                   128.0 * 7168 * (2 * 2 + 2));
   std::vector<std::string> moe;
   for (const auto& n : t.nodes)
     if (n.group == "moe") moe.push_back(n.op.label);
