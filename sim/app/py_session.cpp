@@ -35,7 +35,8 @@ class PySession {
       s.validate(m);
       StepPass pass = step_pass(*m_chip, m, s);
       kernels = std::move(pass.kernels);
-      m_question = {std::move(pass.launch_counts), m, s};
+      // run's answer (ask_run), before the stepped simulation opens (one at a time per thread), without the GIL
+      m_question = [&] { py::gil_scoped_release unlocked; return ask_run(*m_chip, m, s, std::move(pass.launch_counts)); }();
     }
     RunOptions ro;
     ro.trace = true;

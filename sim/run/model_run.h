@@ -141,13 +141,17 @@ double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts);
 // `xpusim run` (run_model: steady state, the power manager given the whole step, each kernel x its runs
 // per step). `r`'s times become those at the managed clocks (apply_power); the records keep the simulated ones.
 PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std::vector<int>& launch_counts);
-// What a Python session asks: a model's forward step (its model and scenario, and each launch's runs per step in
-// the stepped pass) or, with no model, one kernel.
+// What a Python session asks: a model's forward step (each launch's runs per step in the stepped pass, and run's
+// answer, asked before the stepped simulation opens: one simulation at a time per thread) or, with no model
+// (`model` false), one kernel.
 struct SessionQuestion {
   std::vector<int> launch_counts;
-  std::optional<ModelConfig> model;
-  Scenario scenario;
+  bool model = false;
+  double run_step_s = 0;
+  PowerResult run_power;
 };
+// A model session's question, answered by `xpusim run`'s own path (run_model on the same scenario).
+SessionQuestion ask_run(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, std::vector<int> launch_counts);
 // The session's answer. A kernel: at the clocks `xpusim kernel` runs it (manage_session_power). A model's step:
 // `step_s` and `power` are `xpusim run`'s own (run_model on the same scenario: each graph node simulated alone from
 // a cold chip, the power manager given the whole step), and the stepped kernels' times are taken to run's clocks;

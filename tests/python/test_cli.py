@@ -610,7 +610,7 @@ def test_a_row_op_is_not_a_share_of_the_matrix_peak(cli):
     for chip, dtype in (("b200", "fp8"), ("maia200", "fp8"), ("tpu-v6e", "bf16")):  # a GEMM keeps its share of the peak
         line = next(l for l in cli("kernel", "gemm", "--chip", chip, "--m", "256", "--n", "256", "--k", "256", "--dtype", dtype)
                     .stdout.splitlines() if l.strip().startswith("throughput"))
-        assert re.search(r"% of \d+ TFLOP/s %s peak\)$" % dtype, line), line
+        assert re.search(r"% of \d+ TFLOP/s " + dtype + r" peak\)$", line), line
         assert xpusim.kernel("gemm", chip=chip, m=256, n=256, k=256, dtype=dtype)["matrix_flops"] > 0
 
 
