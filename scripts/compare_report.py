@@ -1030,7 +1030,7 @@ def notes_html(doc):  # noqa: C901
                         f_time(pm["held_from_s"]), f_time(pm["held_s"]), f_int(pm["max_limit_avg_held_w"])))
             unboosted = ("every window held boost" if pm["max_short_term_avg_unboosted_w"] is None else
                          "%s W without boost in the window" % f_int(pm["max_short_term_avg_unboosted_w"]))
-            bits.append("Power manager at the best point: boost %s, short-term limit %s, %s; highest 60 ms average "
+            bits.append("Power manager at the best point: %s at boost, %s at the short-term limit, %s; highest 60 ms average "
                         "%s W (%s), 1 s %s W." % (
                             f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, f_int(pm["max_short_term_avg_w"]),
                             unboosted, f_int(pm["max_limit_avg_w"])))

@@ -604,7 +604,6 @@ ModelConfig load_model(const std::string& name_or_path) {
   if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {
     std::vector<std::string> names = list_models();
     std::string hint = nearest_of(name_or_path, names);
-    if (edit_distance(name_or_path, hint) > name_or_path.size() / 2) hint.clear();  // too far to be a typo
     throw InputError(name_or_path + ": model: no such shipped model or file; shipped models: " + join(names) +
                      (looks_like_path || hint.empty() ? std::string() : " (did you mean " + hint + "?)") +
                      "; or give the path of a Hugging Face config.json");

@@ -35,7 +35,8 @@ class PySession {
       s.validate(m);
       StepPass pass = step_pass(*m_chip, m, s);
       kernels = std::move(pass.kernels);
-      m_launch_counts = std::move(pass.launch_counts);
+      // run's answer (ask_run), before the stepped simulation opens (one at a time per thread), without the GIL
+      m_question = [&] { py::gil_scoped_release unlocked; return ask_run(*m_chip, m, s, std::move(pass.launch_counts)); }();
     }
     RunOptions ro;
     ro.trace = true;
@@ -77,11 +78,10 @@ class PySession {
   }
   std::string result_json() {
     RunResult r = m_session->result();  // at the clocks `xpusim kernel` / `run` report (stepping: nominal)
-    const PowerResult power = manage_session_power(*m_chip, r, m_launch_counts);
-    const double step_s = m_launch_counts.empty() ? 0 : fold_step_pass(r, m_launch_counts);
+    const SessionAnswer a = answer_session(*m_chip, r, m_question);  // a model's step_s: `xpusim run`'s own
     nlohmann::json j = run_result_json(r);
-    j["power"] = power_json(power);
-    if (!m_launch_counts.empty()) j["step_s"] = step_s;
+    j["power"] = power_json(a.power);
+    if (m_question.model) j["step_s"] = a.step_s, j["stepped_s"] = a.stepped_s;
     if (!m_op.first.empty()) j["op"] = m_op.first, j["shape"] = m_op.second;  // as xpusim.kernel reports them
     return j.dump();
   }
@@ -93,7 +93,7 @@ class PySession {
   size_t m_seen = 0;
   std::vector<TraceRecord> m_pending;
   std::pair<std::string, std::string> m_op;  // a kernel session's op and shape
-  std::vector<int> m_launch_counts;  // a model's step: each launch's runs per step (empty for one kernel)
+  SessionQuestion m_question;  // a model's step: its scenario and each launch's runs per step (no model: one kernel)
 };
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Error types: every user-facing failure is one line naming where (file, key) and what was expected.
 #pragma once
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -35,11 +36,16 @@ class MissingFieldError : public ConfigError {
 // Closest candidate for "did you mean" hints ("" if none is close): the shortest dotted key whose last part is
 // the word (a user's "tdp" means "power.tdp", not "name", which is as many edits away), else the shortest
 // candidate that the word begins (a user's "h100" means "h100-sxm", not "h200", which is one edit away), else
-// the nearest by edit distance.
+// the nearest by edit distance if it is close: at most max(2, a third of the word's length) edits
+// (close_enough, the rule `did you mean --flag` uses too), so "foo" names no chip ("b200" is four edits away),
+// else the shortest candidate with a dotted word's last part (a GPU's "sm.clock" given to a TPU means "clock").
+// Every caller prints its hint only when it is not empty.
 std::string nearest(const std::string& word, const std::initializer_list<std::string>& candidates);
 template <class Range>
 std::string nearest_of(const std::string& word, const Range& candidates);
 size_t edit_distance(const std::string& a, const std::string& b);
+// Whether a name `distance` edits from `word` is close enough to be a typo of it: at most max(2, |word| / 3) edits.
+inline bool close_enough(const std::string& word, size_t distance) { return distance <= std::max<size_t>(2, word.size() / 3); }
 
 template <class Range>
 std::string nearest_of(const std::string& word, const Range& candidates) {
@@ -63,6 +69,16 @@ std::string nearest_of(const std::string& word, const Range& candidates) {
       best_d = d;
       best = c;
     }
+  }
+  if (close_enough(word, best_d)) return best;
+  // A key under another section ("sm.clock" on a TPU, whose field is "clock"): the shortest with its last part.
+  best.clear();
+  const size_t dot = word.rfind('.');
+  const std::string last = dot == std::string::npos ? std::string() : word.substr(dot + 1);
+  for (const auto& c : candidates) {
+    const std::string name(c);
+    if (!last.empty() && (name == last || ends_with_part(name, '.', last)) && (best.empty() || name.size() < best.size()))
+      best = name;
   }
   return best;
 }

@@ -88,6 +88,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   j["peak_tflops"] = r.peak_tflops;
   j["share_of_peak"] = r.share_of_peak;  // against the nominal peak
   j["peak_dtype"] = name(r.peak_dtype);   // the rate that peak is of: the dtype, or what the lowering converts it to
+  j["matrix_flops"] = r.matrix_flops;    // 0: no work on the matrix units (a row-wise op): share_of_peak does not apply
   // The clock it ran at (time-weighted mean of the power manager's clocks), beside the nominal peak.
   j["clock_ratio"] = r.clock_ratio;
   j["clock_mhz"] = r.clock_hz / 1e6;
@@ -99,6 +100,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   double roof = 0, dram = 0;
   for (const auto& k : r.kernels) roof += k.roofline_s * k.count, dram += k.dram_bytes * k.count;
   j["roofline_s"] = roof;
+  j["share_of_roofline"] = r.latency_s > 0 ? roof / r.latency_s : 0;  // roofline time / simulated time
   nlohmann::json bytes = nlohmann::json::object(), bw = nlohmann::json::object();
   for (const auto& [k, v] : r.stats.all()) {
     auto put = [&](const std::string& key) {
@@ -129,19 +131,24 @@ std::string run_result_table(const RunResult& r) {
   char buf[128];
   os << r.chip << " (" << r.family << ")\n";
   row("latency", format_seconds(r.latency_s));
-  if (r.peak_tflops > 0)
+  double roof = 0;
+  for (const auto& k : r.kernels) roof += k.roofline_s * k.count;
+  // A row-wise or memory op (no work on the matrix units): its share of the matrix peak said nothing ("0.0% of 5000
+  // TFLOP/s fp8 peak" for a maia200 rmsnorm; QA session 42), its share of its roofline speed does.
+  if (r.matrix_flops <= 0 && !r.kernels.empty())
+    std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (no matrix-unit work: it runs at %.1f%% of its roofline speed)", r.tflops,
+                  r.latency_s > 0 ? 100 * roof / r.latency_s : 0.0);
+  else if (r.peak_tflops > 0)
     std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (%.1f%% of %.0f TFLOP/s %s peak%s)", r.tflops, 100 * r.share_of_peak,
                   r.peak_tflops, name(r.peak_dtype),
                   r.peak_dtype != r.dtype ? (std::string(": ") + name(r.dtype) + " converted to " + name(r.peak_dtype)).c_str() : "");
-  else  // a row-wise or memory op in a dtype the matrix units lack (fp8 on an A100): "0.0% of 0 TFLOP/s" said nothing
+  else  // a dtype the matrix units lack (fp8 on an A100): "0.0% of 0 TFLOP/s" said nothing
     std::snprintf(buf, sizeof buf, "%.1f TFLOP/s (no %s matrix peak on this chip)", r.tflops, name(r.peak_dtype));
   row("throughput", buf);
   if (r.clock_hz > 0) {
     std::snprintf(buf, sizeof buf, "%.0f MHz (%.1f%% of nominal)", r.clock_hz / 1e6, 100 * r.clock_ratio);
     row("clock", buf);
   }
-  double roof = 0;
-  for (const auto& k : r.kernels) roof += k.roofline_s * k.count;
   const double over_roof = roof > 0 ? r.latency_s / roof : 0;
   const std::string ratio = strformat(over_roof < 1000 ? "%.4g" : "%.0f", over_roof);  // "1208", not "1208."
   row("roofline bound", format_seconds(roof) + (roof > 0 ? " (simulated / roofline = " + ratio + ")" : ""));

@@ -271,7 +271,7 @@ std::string power_manager_text(const PowerLog& g) {
                                                    g.max_limit_held_w);
   const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
                                                              : std::string("every window held boost");
-  return strformat("  power manager: boost %s, short-term limit %s, %s; highest 60 ms average %.0f W (%s), 1 s %.0f W\n",
+  return strformat("  power manager: %s at boost, %s at the short-term limit, %s; highest 60 ms average %.0f W (%s), 1 s %.0f W\n",
                    format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
                    unboosted.c_str(), g.max_limit_w);
 }

@@ -90,6 +90,26 @@ PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std:
   return p;
 }
 
+SessionQuestion ask_run(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, std::vector<int> launch_counts) {
+  ModelRunOptions o;
+  o.check_memory = false;  // a session steps a pass that does not fit as well, as it always has
+  const ModelRunResult run = run_model(chip, model, sc, o);
+  return {std::move(launch_counts), true, run.steps.empty() ? 0.0 : run.steps.front().time_s, run.power};
+}
+
+SessionAnswer answer_session(const ChipModel& chip, RunResult& r, const SessionQuestion& q) {
+  SessionAnswer a;
+  if (!q.model) {
+    a.power = manage_session_power(chip, r, {});
+    return a;
+  }
+  a.power = q.run_power;
+  apply_power(r, a.power);
+  a.stepped_s = fold_step_pass(r, q.launch_counts);
+  a.step_s = q.run_step_s;
+  return a;
+}
+
 StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight_bytes, StepGraphStats* stats, bool fresh) {
   // Identical ops recur across steps, batch points and studies of one process: their results are
   // kept per chip configuration (the resolved YAML names the clock too). Bounded: at most 20,000

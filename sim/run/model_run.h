@@ -141,6 +141,28 @@ double fold_step_pass(RunResult& r, const std::vector<int>& launch_counts);
 // `xpusim run` (run_model: steady state, the power manager given the whole step, each kernel x its runs
 // per step). `r`'s times become those at the managed clocks (apply_power); the records keep the simulated ones.
 PowerResult manage_session_power(const ChipModel& chip, RunResult& r, const std::vector<int>& launch_counts);
+// What a Python session asks: a model's forward step (each launch's runs per step in the stepped pass, and run's
+// answer, asked before the stepped simulation opens: one simulation at a time per thread) or, with no model
+// (`model` false), one kernel.
+struct SessionQuestion {
+  std::vector<int> launch_counts;
+  bool model = false;
+  double run_step_s = 0;
+  PowerResult run_power;
+};
+// A model session's question, answered by `xpusim run`'s own path (run_model on the same scenario).
+SessionQuestion ask_run(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, std::vector<int> launch_counts);
+// The session's answer. A kernel: at the clocks `xpusim kernel` runs it (manage_session_power). A model's step:
+// `step_s` and `power` are `xpusim run`'s own (run_model on the same scenario: each graph node simulated alone from
+// a cold chip, the power manager given the whole step), and the stepped kernels' times are taken to run's clocks;
+// `stepped_s` is the stepped pass's count x time, one simulation whose kernels share the chip's caches at distinct
+// addresses and run a split attention as two timed launches, so it differs from run's by a few tenths of a percent
+// (H100 Llama-3.1-8B decode batch 8: 6.352 against run's 6.342 ms; QA session 42: one answer per question).
+struct SessionAnswer {
+  PowerResult power;
+  double step_s = 0, stepped_s = 0;
+};
+SessionAnswer answer_session(const ChipModel& chip, RunResult& r, const SessionQuestion& q);
 
 // What fits, for layout_advice: the bytes per device of layout `sc` on a system with `comm` buffers
 // when it fits, else a negative number; InputError when the layout does not apply to the model.

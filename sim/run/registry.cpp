@@ -251,8 +251,10 @@ bool in_section(const std::string& key, const char* section) {
     std::vector<std::string> known;
     for (const ParamInfo& q : own) known.push_back(q.path);
     for (const auto& [k, v] : chip_tree.entries())
-      if (std::find(known.begin(), known.end(), k) == known.end())
-        throw ConfigError(v.origin, k, "unknown key (nearest valid key: " + nearest_of(k, known) + ")");
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        const std::string hint = nearest_of(k, known);
+        throw ConfigError(v.origin, k, "unknown key" + (hint.empty() ? std::string() : " (nearest valid key: " + hint + ")"));
+      }
     throw;
   }
 }

@@ -254,7 +254,7 @@ RunResult SimSession::result() {
       kr.exec_s = to_seconds(k.end - k.start);
       kr.time_s = kr.exec_s + to_seconds(k.launch_overhead);
       kr.flops = k.roofline.flops;
-      for (double f : k.counters.flops_by_dtype) kr.executed_flops += f;
+      for (double f : k.counters.flops_by_dtype) kr.executed_flops += f, r.matrix_flops += f;
       kr.executed_flops += k.counters.vector_flops;
       kr.hbm_bytes = k.counters.dram_bytes;
       kr.dram_bytes = k.counters.bytes_by_level[0];

@@ -66,6 +66,10 @@ struct RunResult {
   double wall_s = 0;
   std::uint64_t transactions = 0;
   double flops = 0, tflops = 0, peak_tflops = 0, share_of_peak = 0;  // share of the nominal peak
+  // FLOPs the matrix units (tensor cores, systolic arrays) executed: 0 for a row-wise op (rmsnorm, softmax,
+  // elementwise) run on the vector units, whose share of the matrix peak says nothing (reports give its share of
+  // the roofline instead).
+  double matrix_flops = 0;
   // The clock the work ran at (time-weighted mean when the power manager changed it): ratio to the
   // preset's nominal clock, and in Hz. share_of_peak stays against the nominal peak.
   double clock_ratio = 1.0, clock_hz = 0;

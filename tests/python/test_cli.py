@@ -428,6 +428,27 @@ def test_list_chips_says_the_tdp_once(cli):
     assert rows["h100-sxm"].endswith("80 GiB HBM3 at 3.35 TB/s"), rows["h100-sxm"]
 
 
+def test_a_name_far_from_every_candidate_gets_no_hint(cli):
+    """QA session 42: `compare --chips foo` said "did you mean b200?" (nearest_of always named the nearest, though
+    documented to give none when nothing is close); a near miss keeps its hint, a far one is named alone."""
+    for args, hint in [(["compare", "--chips", "h100-sx", "--model", "llama-3.1-8b"], "(did you mean h100-sxm?)"),
+                       (["compare", "--chips", "foo", "--model", "llama-3.1-8b"], None),
+                       (["kernel", "gemm", "--chip", "foo", "--m", "4", "--n", "4", "--k", "4"], None),
+                       (["kernel", "gemm", "--chip", "h200x", "--m", "4", "--n", "4", "--k", "4"], "(did you mean h200?)"),
+                       (["serve", "--model", "llama-3.1-8b", "--scheduler", "qqqqqq"], None),
+                       (["serve", "--model", "llama-3.1-8b", "--scheduler", "vlm"], "(did you mean vllm?)"),
+                       (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "zzzz.qqqq=1"], None),
+                       (["kernel", "gemm", "--m", "4", "--n", "4", "--k", "4", "--set", "hbm.bandwith=1TB/s"],
+                        "nearest valid key: hbm.bandwidth"),
+                       (["run", "--model", "llama-3.1-8b", "--system", "hgx-h100x8", "--tp", "8", "--set", "zzzz.qqqq=1"], None)]:
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+        if hint:
+            assert hint in p.stderr, (args, p.stderr)
+        else:
+            assert "did you mean" not in p.stderr and "nearest" not in p.stderr, (args, p.stderr)
+
+
 def test_kernel_op_hint_prefers_the_name_a_typo_abbreviates(cli):
     """`kernel attn` suggested "gemm" (four edits away; "attention" is five): a word whose letters the op's name
     has in order, from its first, abbreviates it."""
@@ -593,17 +614,28 @@ def test_an_fp4_kv_cache_needs_a_gpu_with_an_fp4_tensor_path(cli):
     assert p.returncode == 2 and "KV cache fp32 (--kvdtype): h100-sxm: no fp32 tensor-core path on this GPU (its KV-cache dtypes with bf16 activations: " in p.stderr, p.stderr
 
 
-def test_a_dtype_without_a_matrix_peak_is_not_a_share_of_zero(cli):
-    # A row-wise or memory op in a dtype the chip's matrix units lack printed "(0.0% of 0 TFLOP/s fp8 peak)".
+def test_a_row_op_is_not_a_share_of_the_matrix_peak(cli):
+    # A row-wise or memory op in a dtype the chip's matrix units lack printed "(0.0% of 0 TFLOP/s fp8 peak)", and in
+    # one they have a share of a peak it never uses: maia200 rmsnorm "0.0% of 5000 TFLOP/s fp8 peak" (QA session 42).
+    # It runs on the vector units: the line gives its share of its roofline speed (JSON: share_of_roofline, and
+    # matrix_flops 0; share_of_peak stays).
     for chip, op, dims, dtype in (("a100-sxm", "rmsnorm", ["--rows", "64", "--cols", "4096"], "fp8"),
                                   ("h100-sxm", "copy", ["--rows", "64", "--cols", "4096"], "fp4"),
-                                  ("tpu-v4", "embedding", ["--tokens", "16", "--cols", "256"], "fp4")):
+                                  ("tpu-v4", "embedding", ["--tokens", "16", "--cols", "256"], "fp4"),
+                                  ("b200", "copy", ["--rows", "64", "--cols", "4096"], "fp4"),
+                                  ("maia200", "rmsnorm", ["--rows", "8", "--cols", "4096"], "bf16"),
+                                  ("h100-sxm", "softmax", ["--rows", "64", "--cols", "4096"], "bf16"),
+                                  ("tpu-v6e", "swiglu", ["--rows", "64", "--cols", "4096"], "bf16")):
         out = cli("kernel", op, "--chip", chip, *dims, "--dtype", dtype).stdout
         line = next(l for l in out.splitlines() if l.strip().startswith("throughput"))
-        assert "of 0 TFLOP/s" not in line and line.endswith("(no %s matrix peak on this chip)" % dtype), line
-    line = next(l for l in cli("kernel", "copy", "--chip", "b200", "--rows", "64", "--cols", "4096", "--dtype", "fp4")
-                .stdout.splitlines() if l.strip().startswith("throughput"))
-    assert re.search(r"% of \d+ TFLOP/s fp4 peak\)$", line), line
+        assert "TFLOP/s" not in line.split("(", 1)[1] and re.search(r"\(no matrix-unit work: it runs at \d+\.\d% of its roofline speed\)$", line), line
+        j = json.loads(cli("kernel", op, "--chip", chip, *dims, "--dtype", dtype, "--format", "json").stdout)
+        assert j["matrix_flops"] == 0 and j["share_of_roofline"] == pytest.approx(j["roofline_s"] / j["latency_s"]), j
+    for chip, dtype in (("b200", "fp8"), ("maia200", "fp8"), ("tpu-v6e", "bf16")):  # a GEMM keeps its share of the peak
+        line = next(l for l in cli("kernel", "gemm", "--chip", chip, "--m", "256", "--n", "256", "--k", "256", "--dtype", dtype)
+                    .stdout.splitlines() if l.strip().startswith("throughput"))
+        assert re.search(r"% of \d+ TFLOP/s " + dtype + r" peak\)$", line), line
+        assert xpusim.kernel("gemm", chip=chip, m=256, n=256, k=256, dtype=dtype)["matrix_flops"] > 0
 
 
 def test_warm_up_flags_are_named_as_typed(cli):

@@ -386,7 +386,7 @@ def test_power_manager_of_the_best_point_is_in_the_notes(tmp_path):
     p = run_report(d)
     assert p.returncode == 0, p.stderr
     page = (d / "report.html").read_text()
-    assert ("Power manager at the best point: boost 250 ms, short-term limit 500 ms, TDP average reached at 3.50 s, "
+    assert ("Power manager at the best point: 250 ms at boost, 500 ms at the short-term limit, TDP average reached at 3.50 s, "
             "held 12.0 s (highest 1 s average there 699 W); highest 60 ms average 812 W (700 W without boost in the "
             "window), 1 s 705 W.") in page
     assert page.count("Power manager at the best point") == 2 and "TDP average not reached" in page

@@ -69,7 +69,7 @@ def test_disaggregated_power_manager_is_the_busiest_chip_of_either_pool(cli):
     k = j["kv_transfer"]
     assert re.fullmatch(r"decode instance [12] of 2", k["power_manager_chip"]), k
     assert k["decode_busy"] > k["prefill_busy"]
-    assert "power manager (%s, the most energy of both pools): boost" % k["power_manager_chip"] in cli(*args).stdout
+    assert "power manager (%s, the most energy of both pools): " % k["power_manager_chip"] in cli(*args).stdout
     # Long prompts and two output tokens: the prefill pool's chip (667 W against decode's 133 W).
     args[args.index("--input") + 1], args[args.index("--output") + 1] = "2048", "2"
     k = json.loads(cli(*args, "--format", "json").stdout)["kv_transfer"]
@@ -86,3 +86,6 @@ def test_a_run_without_an_unboosted_window_says_so(cli):
     assert pm["boost_s"] > 0 and pm["max_short_term_avg_unboosted_w"] is None, pm
     text = cli(*args).stdout
     assert "(every window held boost)" in text and "0 W without boost" not in text, text
+    # "short-term limit 0 s" read as a limit of 0 s (QA session 42): the figures are the time spent in each state.
+    line = next(l for l in text.splitlines() if "power manager:" in l)
+    assert re.search(r"power manager: \S+ \S+ at boost, \S+ \S+ at the short-term limit, ", line), line

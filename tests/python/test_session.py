@@ -96,9 +96,27 @@ def test_a_model_session_gives_the_step_that_run_reports(chip):
         r = s.result()
     assert counts["layer.qkv_proj"] == 32
     assert [k["count"] for k in r["kernels"]] == [counts[k["op"]] for k in r["kernels"]]
-    assert r["step_s"] == pytest.approx(sum(k["time_s"] * k["count"] for k in r["kernels"]))
+    assert r["stepped_s"] == pytest.approx(sum(k["time_s"] * k["count"] for k in r["kernels"]))
     assert r["latency_s"] < r["step_s"] / 5
-    assert r["step_s"] == pytest.approx(run["tpot_s"], rel=0.01)
+    assert r["step_s"] == run["tpot_s"]
+    assert r["stepped_s"] == pytest.approx(run["tpot_s"], rel=0.01)
+
+
+@pytest.mark.parametrize("chip", ["h100-sxm", "tpu-v6e"])
+@pytest.mark.parametrize("phase", ["decode", "prefill"])
+def test_a_model_session_gives_run_s_answer_to_the_last_digit(chip, phase):
+    # One question, one answer: H100 Llama-3.1-8B decode at batch 8 gave step_s 6.352 ms in a Session and
+    # tpot_s 6.342 ms in xpusim.run (QA session 42): the session summed its own stepped pass, one simulation whose
+    # kernels share the chip's caches and whose split-KV attention and combine are two timed launches (18.57 us a
+    # layer against run's 17.98). step_s is now run's own path (run_model), deterministic, so equal to the digit.
+    args = dict(chip=chip, model="llama-3.1-8b", phase=phase, batch=8 if phase == "decode" else 1,
+                input=2048 if phase == "decode" else 512)
+    run = xpusim.run(**args)
+    with xpusim.Session(**args) as s:
+        r = s.result()
+    assert r["step_s"] == (run["tpot_s"] if phase == "decode" else run["ttft_s"])
+    assert r["power"]["clock_ratio"] == run["power"]["clock_ratio"]
+    assert r["stepped_s"] == pytest.approx(r["step_s"], rel=0.02)  # the stepped pass: its own caches
 
 
 def test_a_model_session_refuses_the_request_phase():

@@ -202,6 +202,24 @@ TEST(Nearest, PrefersACandidateTheWordBegins) {
   EXPECT_EQ(nearest(std::string("tpu-v6"), {"tpu-v6e-256", "tpu-v6e", "tpu-v5e"}), "tpu-v6e");  // the shortest
 }
 
+TEST(Nearest, NamesNothingFarFromTheWord) {
+  // nearest_of was documented to return "" when nothing is close but always named the nearest: `compare --chips foo`
+  // said "did you mean b200?" (QA session 42). Rule: at most max(2, a third of the word's length) edits.
+  const std::vector<std::string> chips = {"a100-sxm", "h200", "h100-sxm", "b200", "tpu-v6e", "maia200"};
+  EXPECT_EQ(nearest_of(std::string("h100-sx"), chips), "h100-sxm");  // a near miss keeps its hint
+  EXPECT_EQ(nearest_of(std::string("maia20"), chips), "maia200");
+  EXPECT_EQ(nearest_of(std::string("tpu-v6f"), chips), "tpu-v6e");
+  EXPECT_EQ(nearest_of(std::string("foo"), chips), "");
+  EXPECT_EQ(nearest_of(std::string("quantum-x"), chips), "");
+  EXPECT_TRUE(close_enough("foo", 2) && !close_enough("foo", 3) && close_enough("scale_upp.link.bandwidth", 8));
+  const std::vector<std::string> keys = {"sm.count", "sm.clock", "hbm.bandwidth", "scale_up.link.bandwidth", "clock"};
+  EXPECT_EQ(nearest_of(std::string("sm.cuont"), keys), "sm.count");  // a misspelt preset key
+  EXPECT_EQ(nearest_of(std::string("hbm.bandwith"), keys), "hbm.bandwidth");
+  EXPECT_EQ(nearest_of(std::string("scale_upp.link.bandwidth"), keys), "scale_up.link.bandwidth");
+  EXPECT_EQ(nearest_of(std::string("mxu.clock"), std::vector<std::string>{"clock", "cores"}), "clock");  // its last part
+  EXPECT_EQ(nearest_of(std::string("zzzz.qqqq"), keys), "");
+}
+
 TEST(Nearest, NearestNamePrefersTheNameATypoAbbreviates) {
   // "attn" is nearer "gemm" (four edits) than "attention" (five); a user typing it means attention.
   const std::vector<std::string> ops = {"gemm", "grouped_gemm", "attention", "rmsnorm", "layernorm", "allgather"};
@@ -213,7 +231,7 @@ TEST(Nearest, NearestNamePrefersTheNameATypoAbbreviates) {
   EXPECT_EQ(nearest_name("rmsnrm", ops), "rmsnorm");
   EXPECT_EQ(nearest_name("atention", ops), "attention");  // a letter left out
   EXPECT_EQ(nearest_name("gemn", ops), "gemm");           // no abbreviation: edit distance
-  EXPECT_EQ(nearest_name("xyz", ops), nearest_of(std::string("xyz"), ops));
+  EXPECT_EQ(nearest_name("xyz", ops), "");  // nothing close: no hint
 }
 
 TEST(Config, APriceGivenWithoutItsSourceIsAnAssumption) {

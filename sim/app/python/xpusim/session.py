@@ -60,10 +60,13 @@ class Session:
     (`model="llama-3.1-8b", phase="decode", batch=8, input=2048 (the default, as `xpusim run`'s), dtype="bf16"`: one forward step).
     A model's step is simulated as one representative pass: each distinct kernel once, in order, named
     by its graph label ("layer.qkv_proj:gemm"), so `now` at the end is that pass, not the step (one of
-    Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step: each kernel's time x its
-    `count` (runs per step), at the clock the power manager sets, as xpusim.run's ttft_s/tpot_s are
-    (`power.clock_ratio`); stepping (`now`, records) stays at the nominal clock. One chip only: a layout
-    on a system (system=, tp=, ep=, pp=, dp=) is xpusim.run's.
+    Llama-3.1-8B's 32 identical layers, not 32). result()["step_s"] is the step as xpusim.run answers the same
+    question, by run's own path (its ttft_s for a prefill, tpot_s for a decode step, to the last digit), and
+    result()["power"] is run's; the stepped kernels' times are at run's clocks (`power.clock_ratio`) and
+    result()["stepped_s"] is their count x time, which differs from step_s by a few tenths of a percent: in
+    one stepped simulation the kernels share the chip's caches, while run simulates each of them alone.
+    Stepping (`now`, records) stays at the nominal clock. One chip only: a layout on a system (system=, tp=,
+    ep=, pp=, dp=) is xpusim.run's.
 
     Moving: step() (next event; False when finished), run_until(t_seconds), run_until_kernel(name),
     run() (until a breakpoint or the end). Looking: now (simulated seconds), current_kernel,
@@ -194,7 +197,8 @@ class Session:
 
     def result(self):
         """Run to the end and return the report (the fields of xpusim.kernel / --format json); for a
-        model also `step_s`, the forward step's time (each kernel's time_s x its count)."""
+        model also `step_s`, the forward step's time as xpusim.run gives it, and `stepped_s`, the stepped kernels'
+        time_s x count)."""
         return _json.loads(self._s.result_json())
 
     def close(self):
