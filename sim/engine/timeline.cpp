@@ -243,33 +243,31 @@ Tick book_lanes(Timeline* p, Timeline* const e, Tick arrival, Tick d, Tick horiz
   return book_loaded_lanes<Busy>(p, e, arrival, d, horizon, done);
 }
 
-// The lanes' bookings of reserve_interleaved(), its service times worked out. `Busy`: each lane counts its
-// busy time, else the runs are counted in `diff` (RunBusy's, one branch per transfer instead of per run).
-template <bool Busy>
-Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
-                      Tick arrival, Tick horizon, Tick* const diff) {
-  const std::uint64_t n = lanes.size(), chunks = times.chunks;
+// The lanes' bookings of reserve_interleaved(), its service times worked out: the lanes from `first` on
+// (cyclically) in runs of one duration over contiguous lanes, the first `extra` lanes at dur_more, the others
+// at dur. Each lane is booked once per transfer, so the order of the bookings does not matter (only the
+// latest end is returned). `Busy`: each lane counts its busy time, else the runs are counted in `diff`
+// (RunBusy's, one branch per transfer instead of per run). `book(from, count, d, done)` books `count` lanes
+// from `from` on (no wrap) at a positive duration `d`; `counted(from, count, d)` counts a non-positive one.
+template <bool Busy, class Book, class Counted>
+Tick book_runs(std::uint64_t n, std::uint64_t first, const InterleavedDurations& times, Tick arrival,
+               Tick* const diff, Book&& book, Counted&& counted) {
+  const std::uint64_t chunks = times.chunks;
   const std::uint64_t extra = times.extra;
   const Tick dur_more = times.dur_more, dur = times.dur;
   Tick done = arrival;
   const std::uint64_t touched = std::min(chunks, n);
-  Timeline* const lane = lanes.data();
-  // The lanes from `first` on (cyclically) in runs of one duration over contiguous lanes: the first
-  // `extra` lanes take dur_more, the others dur. Each lane is booked once per transfer, so the order
-  // of the bookings does not matter (only the latest end is returned).
   auto book_run = [&](std::uint64_t from, std::uint64_t count, Tick d) {
     while (count > 0) {
       const std::uint64_t seg = std::min(count, n - from);
-      Timeline *p = lane + from, *e = p + seg;
       if (!Busy) {
         diff[from] += d;
         diff[from + seg] -= d;
       }
       if (d <= 0) {  // reserve() of a non-positive duration: counted, nothing booked
-        if (Busy)
-          for (; p != e; ++p) p->add_busy(d);
+        counted(from, seg, d);
       } else {
-        done = book_lanes<Busy>(p, e, arrival, d, horizon, done);
+        done = book(from, seg, d, done);
       }
       count -= seg;
       from = 0;
@@ -280,29 +278,231 @@ Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const I
   book_run(rest >= n ? rest - n : rest, touched - extra, dur);
   return done;
 }
+template <bool Busy>
+Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
+                      Tick arrival, Tick horizon, Tick* const diff) {
+  Timeline* const lane = lanes.data();
+  return book_runs<Busy>(
+      lanes.size(), first, times, arrival, diff,
+      [&](std::uint64_t from, std::uint64_t count, Tick d, Tick done) {
+        return book_lanes<Busy>(lane + from, lane + from + count, arrival, d, horizon, done);
+      },
+      [&](std::uint64_t from, std::uint64_t count, Tick d) {
+        if (Busy)
+          for (Timeline *p = lane + from, *e = p + count; p != e; ++p) p->add_busy(d);
+      });
+}
 Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const InterleavedDurations& times,
                       Tick arrival, Tick horizon, RunBusy* busy) {
   if (busy) return book_interleaved<false>(lanes, first, times, arrival, horizon, busy->diff());
   return book_interleaved<true>(lanes, first, times, arrival, horizon, nullptr);
+}
+
+// The lanes' service times of a transfer: the memo's when it holds this size, else worked out (into the memo
+// when there is one, else into `local`).
+const InterleavedDurations& interleaved_durations(InterleavedDurations* memo, InterleavedDurations& local,
+                                                  std::uint64_t n, std::uint64_t bytes, std::uint64_t chunks,
+                                                  double lane_bw) {
+  if (memo && memo->chunks == chunks && memo->bytes == bytes && memo->lanes == n && memo->lane_bw == lane_bw)
+    return *memo;
+  InterleavedDurations& d = memo ? *memo : local;
+  d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
+  const std::uint64_t per = chunks / n;  // granules per lane
+  d.extra = chunks % n;
+  const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
+  d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
+  d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
+  return d;
 }
 }  // namespace
 
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
                          std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo,
                          RunBusy* busy) {
-  const std::uint64_t n = lanes.size();
-  if (!memo || memo->chunks != chunks || memo->bytes != bytes || memo->lanes != n || memo->lane_bw != lane_bw) {
-    InterleavedDurations d;
-    d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
-    const std::uint64_t per = chunks / n;  // granules per lane
-    d.extra = chunks % n;
-    const double bytes_per_chunk = static_cast<double>(bytes) / static_cast<double>(chunks);
-    d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
-    d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
-    if (!memo) return book_interleaved(lanes, first, d, arrival, horizon, busy);
-    *memo = d;
+  InterleavedDurations local;
+  return book_interleaved(lanes, first, interleaved_durations(memo, local, lanes.size(), bytes, chunks, lane_bw),
+                          arrival, horizon, busy);
+}
+
+namespace {
+// LaneBank's choice between its blocks and the per-lane loops (see m_score).
+constexpr std::int64_t kSlow = 4, kProbe = 256, kScoreMax = 1024;
+}  // namespace
+
+void LaneBank::resize(std::uint64_t lanes) {
+  m_lanes.assign(lanes, Timeline());
+  m_blocks.assign((lanes + kBlock - 1) / kBlock, Block());
+}
+
+void LaneBank::push(std::uint64_t b) {
+  Block& k = m_blocks[b];
+  const std::uint64_t lo = b * kBlock, hi = std::min<std::uint64_t>(lo + kBlock, m_lanes.size());
+  // A block has a pending add only after every one of its lanes was proved inline (so booked: m_tail).
+  for (std::uint64_t l = lo; l < hi; ++l) m_lanes[l].m_te += k.lazy;
+  if (k.min_te != Timeline::kNothing) k.min_te += k.lazy;
+  k.max_te += k.lazy;
+  k.lazy = 0;
+}
+
+void LaneBank::refresh(std::uint64_t b) {
+  Block& k = m_blocks[b];
+  const std::uint64_t lo = b * kBlock, hi = std::min<std::uint64_t>(lo + kBlock, m_lanes.size());
+  // A lane with nothing booked has m_te kNothing (and its block no pending add): the least last end is then
+  // kNothing, which no arrival passes (and which the next attempt reads again).
+  Tick mn = Timeline::kClosed, mx = Timeline::kNothing, ts = Timeline::kNothing, gate = Timeline::kNothing;
+  for (std::uint64_t l = lo; l < hi; ++l) {
+    const Timeline& t = m_lanes[l];
+    mn = std::min(mn, t.m_te);
+    mx = std::max(mx, t.m_te);
+    ts = std::max(ts, t.m_ts);
+    gate = std::max(gate, t.m_gate);
   }
-  return book_interleaved(lanes, first, *memo, arrival, horizon, busy);
+  k.min_te = mn, k.max_te = mx, k.max_ts = ts, k.max_gate = gate;
+}
+
+// Lanes [lo, hi) of block b one by one: inline in place where occupy() would be (its test with the pending
+// add), else with the pending add pushed into the block's lanes and Timeline::book (occupy()'s other case).
+// `Whole` (the lanes are the whole block): the block's bounds are set from its lanes' new state, else
+// widened by the booked lanes' (a last end only grows, so the least one stays a lower bound).
+template <bool Whole>
+[[gnu::noinline]] Tick LaneBank::book_each(std::uint64_t b, std::uint64_t lo, std::uint64_t hi, Tick arrival, Tick d, Tick horizon,
+                         Tick done) {
+  Block& k = m_blocks[b];
+  Tick lazy = k.lazy;
+  Timeline* const lane = m_lanes.data();
+  m_score -= kSlow;
+  Tick mn = Timeline::kClosed, mx = Timeline::kNothing, ts = Timeline::kNothing, gate = Timeline::kNothing;
+  for (std::uint64_t l = lo; l < hi; ++l) {
+    Timeline& t = lane[l];
+    Tick end;
+    if (arrival - lazy < t.m_te && arrival + d > t.m_ts && arrival >= t.m_gate) {
+      end = (t.m_te += d) + lazy;
+    } else {
+      if (lazy != 0) {
+        mn += mn == Timeline::kClosed ? 0 : lazy;  // the raw bounds so far follow the lanes' m_te
+        mx += mx == Timeline::kNothing ? 0 : lazy;
+        push(b);
+        lazy = 0;
+      }
+      end = t.book(arrival, d, horizon);
+      if (!Whole) {  // an inline booking leaves the last start and the gate as they were
+        ts = std::max(ts, t.m_ts);
+        gate = std::max(gate, t.m_gate);
+      }
+    }
+    if (Whole) {
+      mn = std::min(mn, t.m_te);
+      ts = std::max(ts, t.m_ts);
+      gate = std::max(gate, t.m_gate);
+    }
+    mx = std::max(mx, t.m_te);
+    done = std::max(done, end);
+  }
+  if (Whole) {
+    k.min_te = mn, k.max_te = mx, k.max_ts = ts, k.max_gate = gate;
+  } else {
+    k.max_te = std::max(k.max_te, mx);
+    k.max_ts = std::max(k.max_ts, ts);
+    k.max_gate = std::max(k.max_gate, gate);
+  }
+  return done;
+}
+
+// The whole of block b where its bounds did not prove it inline: they are read from the lanes when they are
+// not known, else (or if they still do not) the lanes are booked one by one.
+Tick LaneBank::book_block(std::uint64_t b, Tick arrival, Tick d, Tick horizon, Tick done) {
+  Block& k = m_blocks[b];
+  if (k.min_te == Timeline::kNothing) {
+    refresh(b);  // bounds not known (or a lane with nothing booked)
+    if (all_inline(k, arrival, arrival + d)) {
+      k.lazy += d;
+      return std::max(done, k.max_te + k.lazy);
+    }
+  }
+  return book_each<true>(b, b * kBlock, block_end(b), arrival, d, horizon, done);
+}
+
+// Lanes [lo, hi) of block b, part of it: inline on its lanes' m_te where the bounds prove the block inline.
+[[gnu::always_inline]] inline Tick LaneBank::book_part(std::uint64_t b, std::uint64_t lo, std::uint64_t hi,
+                                                       Tick arrival, Tick d, Tick horizon, Tick done) {
+  Block& k = m_blocks[b];
+  if (!all_inline(k, arrival, arrival + d)) {
+    if (k.min_te != Timeline::kNothing) return book_each<false>(b, lo, hi, arrival, d, horizon, done);
+    refresh(b);
+    if (!all_inline(k, arrival, arrival + d)) return book_each<false>(b, lo, hi, arrival, d, horizon, done);
+  }
+  Timeline* const lane = m_lanes.data();
+  Tick mx = Timeline::kNothing;  // these lanes' greatest m_te (the transfer's end is theirs, not the block's)
+  for (std::uint64_t l = lo; l < hi; ++l) mx = std::max(mx, lane[l].m_te += d);
+  k.max_te = std::max(k.max_te, mx);
+  return std::max(done, mx + k.lazy);
+}
+
+void LaneBank::go_plain() {
+  for (std::uint64_t b = 0; b < m_blocks.size(); ++b) {
+    if (m_blocks[b].lazy != 0) push(b);
+    m_blocks[b].min_te = Timeline::kNothing;
+  }
+  m_plain = true;
+  m_score = -kProbe;
+}
+
+Tick LaneBank::book(std::uint64_t from, std::uint64_t count, Tick arrival, Tick d, Tick horizon, Tick done) {
+  Timeline* const lane = m_lanes.data();
+  const std::uint64_t n = m_lanes.size(), end = from + count;
+  if (m_plain) {
+    if (++m_score < 0) return book_lanes<false>(lane + from, lane + end, arrival, d, horizon, done);
+    m_plain = false;  // try the blocks again (their bounds read from the lanes on first use)
+  }
+  Block* const blk = m_blocks.data();
+  const std::uint64_t touched = (end - 1) / kBlock - from / kBlock + 1;  // blocks
+  if (lane[from].after_gap(arrival - blk[from / kBlock].lazy)) {
+    // Idle lanes (a compute-bound GEMM's channels): the per-lane loop with the bookings after a gap inline,
+    // on the lanes' own state; the blocks' bounds are read again when a transfer next finds them loaded.
+    for (std::uint64_t k = from / kBlock; k * kBlock < end; ++k) {
+      if (blk[k].lazy != 0) push(k);
+      blk[k].min_te = Timeline::kNothing;
+    }
+    if ((m_score -= static_cast<std::int64_t>(touched)) < 0) go_plain();
+    return book_idle_lanes<false>(lane + from, lane + end, arrival, d, horizon, done);
+  }
+  m_score = std::min(m_score + static_cast<std::int64_t>(touched), kScoreMax);  // book_each() takes kSlow off
+  // Blocks [fb, eb) lie inside the lanes; a part of a block before and after them.
+  const std::uint64_t fb = (from + kBlock - 1) / kBlock, eb = end == n ? m_blocks.size() : end / kBlock;
+  if (fb >= eb) {  // no whole block: parts of one or two
+    for (std::uint64_t lo = from; lo < end;) {
+      const std::uint64_t hi = std::min(end, block_end(lo / kBlock));
+      done = book_part(lo / kBlock, lo, hi, arrival, d, horizon, done);
+      lo = hi;
+    }
+  } else {
+    if (from < fb * kBlock) done = book_part(from / kBlock, from, fb * kBlock, arrival, d, horizon, done);
+    const Tick arrival_end = arrival + d;
+    for (std::uint64_t b = fb; b < eb; ++b) {  // the whole blocks: an inline booking writes `lazy` only
+      Block& k = blk[b];
+      if (all_inline(k, arrival, arrival_end)) {
+        k.lazy += d;
+        done = std::max(done, k.max_te + k.lazy);
+      } else {
+        done = book_block(b, arrival, d, horizon, done);
+      }
+    }
+    if (eb * kBlock < end) done = book_part(eb, eb * kBlock, end, arrival, d, horizon, done);
+  }
+  if (m_score < 0) go_plain();
+  return done;
+}
+
+Tick reserve_interleaved(LaneBank& lanes, std::uint64_t first, std::uint64_t bytes, std::uint64_t chunks,
+                         double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo, RunBusy& busy) {
+  InterleavedDurations local;
+  const InterleavedDurations& times = interleaved_durations(memo, local, lanes.size(), bytes, chunks, lane_bw);
+  return book_runs<false>(
+      lanes.size(), first, times, arrival, busy.diff(),
+      [&](std::uint64_t from, std::uint64_t count, Tick d, Tick done) {
+        return lanes.book(from, count, arrival, d, horizon, done);
+      },
+      [](std::uint64_t, std::uint64_t, Tick) {});
 }
 
 namespace {

@@ -96,6 +96,7 @@ class alignas(64) Timeline {
   Tick free_at() const { return m_tail ? m_te : 0; }
 
  private:
+  friend class LaneBank;  // books its lanes' inline bookings as range operations (m_te with a pending add)
   struct Iv {
     Iv() = default;
     Iv(Tick s, Tick e) : start(s), end(e) {}  // built in place by emplace_back (no copy through the stack)
@@ -179,6 +180,71 @@ class RunBusy {
   std::vector<Tick> m_diff;  // lanes + 1 entries
 };
 
+// A bank of lanes (the HBM channels) whose inline bookings (occupy()'s first case: queue behind the last
+// interval, m_te += d) are range operations over blocks of kBlock consecutive lanes. In the 70B B200 decode
+// step 90% of the HBM transfers are inline on every lane they touch (61 of 128 channels on average), and
+// booking them lane by lane took 15% of the step's instructions (scripts/bench/README.md, "Lane blocks").
+// Each block keeps a pending add to its lanes' last ends (`lazy`: a lane's last end is its Timeline's
+// m_te plus it) and bounds of its lanes' state: the least last end (a lower bound), the greatest (exact),
+// and the greatest last start and gate (upper bounds: ts and the gate may fall in a first fit, the last
+// end never does). When the bounds prove every lane of a block inline for an arrival and duration, a
+// transfer that covers the block books it by adding to `lazy`; one that covers part of it adds to its lanes'
+// m_te (the check is the block's, so it holds for any of its lanes). Otherwise the lanes are booked one by
+// one (inline in place, or with the pending add pushed into the block's lanes and Timeline::book) and the
+// block's bounds are read again from its lanes. So each lane's calendar is the one the per-lane loop
+// (reserve_interleaved on a vector of Timelines) gives, and so is each transfer's end (tested on random
+// streams against it). Lanes after a gap take the per-lane loop with the blocks' pending adds pushed first.
+// Every reader of a lane's state goes through the bank (free_at(), busy_ticks()).
+class LaneBank {
+ public:
+  static constexpr std::uint64_t kBlock = 8;
+  void resize(std::uint64_t lanes);
+  std::uint64_t size() const { return m_lanes.size(); }
+  Tick busy_ticks(std::uint64_t l) const { return m_lanes[l].busy_ticks(); }
+  // Lane l's last end (Timeline::free_at()), its block's pending add included.
+  Tick free_at(std::uint64_t l) const {
+    const Timeline& t = m_lanes[l];
+    return t.m_tail ? t.m_te + m_blocks[l / kBlock].lazy : 0;
+  }
+  // Books `count` lanes from `from` on (from + count <= size()) at one positive duration `d`, all arriving
+  // at `arrival`; returns the later of `done` and their ends (book_loaded_lanes<false>'s result).
+  Tick book(std::uint64_t from, std::uint64_t count, Tick arrival, Tick d, Tick horizon, Tick done);
+
+ private:
+  // Each block's pending add and bounds, in the terms of its lanes' m_te (a lane's last end is its m_te plus
+  // `lazy`): a whole block booked inline writes `lazy` only.
+  struct Block {
+    Tick lazy = 0;                                   // added to each lane's m_te
+    Tick min_te = std::numeric_limits<Tick>::min();  // <= every lane's m_te (the least Tick: to be read again)
+    Tick max_te = 0;                                 // the greatest m_te (exact while min_te is known)
+    Tick max_ts = 0, max_gate = 0;                   // >= every lane's last start, gate
+  };
+  // Whether the bounds prove every lane of block `k` inline for a booking of [arrival, arrival_end): each
+  // last end after the arrival, each last start before the booking's end, each gate by the arrival.
+  static bool all_inline(const Block& k, Tick arrival, Tick arrival_end) {
+    return k.min_te > arrival - k.lazy && k.max_ts < arrival_end && k.max_gate <= arrival;
+  }
+  std::uint64_t block_end(std::uint64_t b) const { return std::min<std::uint64_t>(b * kBlock + kBlock, m_lanes.size()); }
+  void push(std::uint64_t b);     // the block's pending add into its lanes' m_te
+  void refresh(std::uint64_t b);  // the block's bounds read from its lanes
+  template <bool Whole>
+  Tick book_each(std::uint64_t b, std::uint64_t lo, std::uint64_t hi, Tick arrival, Tick d, Tick horizon, Tick done);
+  Tick book_block(std::uint64_t b, Tick arrival, Tick d, Tick horizon, Tick done);  // not proved inline
+  Tick book_part(std::uint64_t b, std::uint64_t lo, std::uint64_t hi, Tick arrival, Tick d, Tick horizon, Tick done);
+  void go_plain();  // every pending add pushed, every block's bounds to be read again, m_plain
+  std::vector<Timeline> m_lanes;
+  std::vector<Block> m_blocks;
+  // Whether the blocks pay (timeline.cpp: kSlow, kProbe, kScoreMax): +1 for each block a loaded booking
+  // touches, -kSlow for each booked lane by lane, -1 for each an idle booking touches (its bounds dropped).
+  // Below zero, the bank books lane by lane (m_plain: the per-lane loops on the lanes' own state, as
+  // reserve_interleaved on a vector of Timelines) for kProbe bookings, then tries the blocks again. A
+  // compute-bound GEMM's channels, idle or unevenly loaded (the 8192^3 H100 GEMM: half the blocks of its loaded
+  // bookings were not proved inline), then cost what the per-lane loops cost; a decode step's stay on the
+  // blocks. Either way the same calendars.
+  std::int64_t m_score = 0;
+  bool m_plain = false;
+};
+
 // Books a transfer of `bytes` cut into `chunks` interleave granules on consecutive lanes (channels,
 // slices) from `first` on, each lane at `lane_bw` bytes/s, all arriving at `arrival`. The first
 // chunks % lanes lanes take one granule more. Returns the latest end (at least `arrival`). With `busy`
@@ -187,6 +253,9 @@ class RunBusy {
 Tick reserve_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, std::uint64_t bytes,
                          std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
                          InterleavedDurations* memo = nullptr, RunBusy* busy = nullptr);
+// The same on a LaneBank, the busy time counted in `busy` (sized to the lanes): the same ends and calendars.
+Tick reserve_interleaved(LaneBank& lanes, std::uint64_t first, std::uint64_t bytes, std::uint64_t chunks,
+                         double lane_bw, Tick arrival, Tick horizon, InterleavedDurations* memo, RunBusy& busy);
 
 // Books the same transfer on groups of `group` consecutive lanes, one calendar per group (`groups`
 // holds ceil(lanes / group) of them, the last group possibly shorter). A group serves the transfer at

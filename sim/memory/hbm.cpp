@@ -41,11 +41,14 @@ HbmModel::HbmModel(const HbmSpec& spec, bool bank)
       m_channel_bw(spec.bandwidth.value() * spec.efficiency / (spec.stacks * spec.channels_per_stack)),
       m_lanes(static_cast<std::uint64_t>(spec.stacks * spec.channels_per_stack)),
       m_group(static_cast<std::uint64_t>(std::max(1, spec.channel_group))),
-      m_channels(static_cast<size_t>((m_lanes + m_group - 1) / m_group)),
+      m_channels(m_group > 1 ? static_cast<size_t>((m_lanes + m_group - 1) / m_group) : 0),
       m_bank_mode(bank),
       m_latency(to_ticks(spec.latency.value())),
       m_write_latency(to_ticks(spec.write_latency_s())) {
-  if (m_group == 1) m_run_busy.resize(m_lanes);
+  if (m_group == 1) {
+    m_run_busy.resize(m_lanes);
+    m_lane_bank.resize(m_lanes);
+  }
   m_stats.add("bytes_read", "B", "bytes read from HBM", [this](Tick) { return m_read; });
   m_stats.add("bytes_written", "B", "bytes written to HBM", [this](Tick) { return m_written; });
   m_stats.add("utilization", "ratio", "mean channel busy time over the run",
@@ -64,13 +67,18 @@ Tick HbmModel::access(Tick arrival, std::uint64_t addr, std::uint64_t bytes, std
   Tick done = m_bank_mode    ? reserve_bank(m_bank, nch, bytes, std::min(chunks, nch), m_channel_bw, arrival, horizon)
               : m_group > 1 ? reserve_grouped(m_channels, nch, m_group, first, bytes, chunks, m_channel_bw, arrival, horizon,
                                               &m_channel_times)
-                            : reserve_interleaved(m_channels, first, bytes, chunks, m_channel_bw, arrival, horizon,
-                                                  &m_interleaved_times, &m_run_busy);
+                            : reserve_interleaved(m_lane_bank, first, bytes, chunks, m_channel_bw, arrival, horizon,
+                                                  &m_interleaved_times, m_run_busy);
   return done + (write ? m_write_latency : m_latency);
 }
 
 std::vector<Tick> HbmModel::calendar_busy_ticks() const {
-  std::vector<Tick> busy = m_group == 1 ? m_run_busy.lanes() : std::vector<Tick>(m_channels.size(), 0);
+  if (m_group == 1) {
+    std::vector<Tick> busy = m_run_busy.lanes();
+    for (size_t l = 0; l < busy.size(); ++l) busy[l] += m_lane_bank.busy_ticks(l);
+    return busy;
+  }
+  std::vector<Tick> busy(m_channels.size(), 0);
   for (size_t g = 0; g < m_channels.size(); ++g) busy[g] += m_channels[g].busy_ticks();
   return busy;
 }

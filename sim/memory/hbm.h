@@ -33,7 +33,8 @@ class HbmModel : public IDram {
   double m_channel_bw;
   std::uint64_t m_lanes;              // channels
   std::uint64_t m_group;              // channels per calendar (spec.channel_group)
-  std::vector<Timeline> m_channels;  // one calendar per group of m_group channels
+  std::vector<Timeline> m_channels;  // one calendar per group of m_group channels (group > 1)
+  LaneBank m_lane_bank;               // the channels' calendars (group 1)
   GroupedDurations m_channel_times;  // the groups' service times of recent transfer sizes
   InterleavedDurations m_interleaved_times;  // the channels' service times of the last transfer size (group 1)
   RunBusy m_run_busy;  // the channels' busy time, counted per run of channels (group 1: see RunBusy)

@@ -320,3 +320,78 @@ TEST(Timeline, InterleavedBookingWithTheMemoIsTheSame) {
   for (size_t b = 0; b < 2; ++b)
     for (size_t l = 0; l < plain[b].size(); ++l) EXPECT_EQ(kept[b][l].busy_ticks(), plain[b][l].busy_ticks());
 }
+
+// The lane bank's range bookings (LaneBank: inline bookings of whole blocks as a pending add, of part of
+// one on its lanes, the others lane by lane) against the per-lane loop on a vector of Timelines: the same
+// end for every transfer, the same last end of every lane, the same busy time. Banks of 128 lanes (the
+// B200's HBM channels, 16 blocks), 20 and 13 (a last block shorter than the others); phases where the lanes
+// are loaded (transfers queue behind the last booking on every lane: the decode step's case, which the
+// stream must reach), idle (the horizon passes the bookings: the per-lane loop after a gap) and in between
+// (arrivals scattered a quantum behind, first fits, the 64-interval bound), transfers narrower and wider
+// than the bank, runs that wrap, zero-byte and one-granule pieces.
+TEST(Timeline, LaneBankMatchesThePerLaneBookingOnRandomStreams) {
+  const std::uint64_t sizes[3] = {128, 20, 13};
+  const double lane_bw[3] = {25e9, 40e9, 31e9};
+  for (std::uint32_t seed = 1; seed <= 6; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<Timeline> plain[3];
+    LaneBank bank[3];
+    RunBusy busy_plain[3], busy_bank[3];
+    InterleavedDurations memo_plain, memo_bank;
+    for (size_t b = 0; b < 3; ++b) {
+      plain[b].resize(sizes[b]);
+      bank[b].resize(sizes[b]);
+      busy_plain[b].resize(sizes[b]);
+      busy_bank[b].resize(sizes[b]);
+    }
+    Tick horizon = 0;
+    int all_inline = 0;
+    for (int i = 0; i < 30000; ++i) {
+      const int phase = (i / 1500) % 3;  // 0 loaded, 1 idle, 2 scattered
+      const size_t b = rng() % 6 == 0 ? 1 + rng() % 2 : 0;
+      const std::uint64_t n = sizes[b];
+      Tick arrival;
+      if (phase == 0) {
+        horizon += static_cast<Tick>(rng() % 200);
+        arrival = horizon + static_cast<Tick>(rng() % 3000);
+      } else if (phase == 1) {
+        horizon += static_cast<Tick>(rng() % 60000);
+        arrival = horizon + static_cast<Tick>(rng() % kQuantum);
+      } else {
+        if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
+        arrival = horizon + static_cast<Tick>(rng() % (2 * kQuantum));
+      }
+      const unsigned kind = static_cast<unsigned>(rng() % 10);
+      const std::uint64_t bytes = kind == 0   ? 64 * (rng() % 4)                   // zero-byte and sub-granule pieces
+                                  : kind < 4 ? 256 * (1 + rng() % (2 * n))         // narrower than the bank or one lap
+                                  : kind < 8 ? 256 * (n * (1 + rng() % 3) + rng() % n)  // wider: wrapping runs
+                                             : 256 * (16 + 8 * (rng() % 8));         // block-aligned widths
+      const std::uint64_t chunks = std::max<std::uint64_t>(1, (bytes + 255) / 256), first = rng() % n;
+      bool inline_all = true;
+      for (std::uint64_t l = 0; l < std::min(chunks, n); ++l) {
+        const Tick te = plain[b][(first + l) % n].free_at();
+        if (!(arrival < te)) inline_all = false;
+      }
+      all_inline += inline_all && bytes > 0 ? 1 : 0;
+      const Tick end = reserve_interleaved(plain[b], first, bytes, chunks, lane_bw[b], arrival, horizon, &memo_plain,
+                                           &busy_plain[b]);
+      ASSERT_EQ(reserve_interleaved(bank[b], first, bytes, chunks, lane_bw[b], arrival, horizon, &memo_bank, busy_bank[b]),
+                end)
+          << "seed " << seed << " step " << i;
+      if (i % 97 == 0) {
+        for (size_t c = 0; c < 3; ++c)
+          for (std::uint64_t l = 0; l < sizes[c]; ++l)
+            ASSERT_EQ(bank[c].free_at(l), plain[c][l].free_at()) << "seed " << seed << " step " << i << " lane " << l;
+      }
+    }
+    EXPECT_GT(all_inline, 5000) << "seed " << seed;  // the stream reaches the all-inline transfers
+    for (size_t c = 0; c < 3; ++c) {
+      const std::vector<Tick> p = busy_plain[c].lanes(), q = busy_bank[c].lanes();
+      EXPECT_EQ(p, q);
+      for (std::uint64_t l = 0; l < sizes[c]; ++l) {
+        EXPECT_EQ(bank[c].free_at(l), plain[c][l].free_at());
+        EXPECT_EQ(bank[c].busy_ticks(l), 0);
+      }
+    }
+  }
+}
