@@ -704,22 +704,21 @@ class GraphBuilder {
       add(quant, count, "moe");
     }
     const std::int64_t pairs = std::max<std::int64_t>(tokens * k, 1);
-    auto ints = [&](const std::string& label, std::int64_t rows, std::int64_t cols) {
-      OpSpec o = rowwise(OpKind::Copy, p + label, rows, cols);
-      o.dtype = o.wdtype = o.odtype = DType::fp32;  // int32 ids and offsets: 4 bytes each
-      add(o, count, "moe");
-    };
-    ints("experts.source_rows", pairs, 1);
-    ints("experts.sort.histogram", pairs, 1);
-    ints("experts.sort.scan", 1, experts);
-    ints("experts.sort.onesweep", pairs, 2);
-    ints("experts.offsets", experts, 1);
+    add_int_copy(p + "experts.source_rows", pairs, 1, count);
+    add_int_copy(p + "experts.sort.histogram", pairs, 1, count);
+    add_int_copy(p + "experts.sort.scan", 1, experts, count);
+    add_int_copy(p + "experts.sort.onesweep", pairs, 2, count);
+    add_int_copy(p + "experts.offsets", experts, 1, count);
   }
   // ... and, before each grouped GEMM, the TMA warp-specialized grouped GEMM's per-expert problem shapes,
   // pointers and strides (computeStridesHopperKernel, one thread per expert: the ptr-array kernel reads them
   // from global memory, moe_gemm_kernels_template.h dispatches FP8 on sm90 only to that kernel).
   void add_moe_plugin_strides(const std::string& gemm_label, std::int64_t experts, int count) {
-    OpSpec o = rowwise(OpKind::Copy, gemm_label + ".strides", experts, 1);
+    add_int_copy(gemm_label + ".strides", experts, 1, count);
+  }
+  // A MoE plugin kernel over int32 ids, offsets or strides (4 bytes each): a copy of [rows, cols].
+  void add_int_copy(const std::string& label, std::int64_t rows, std::int64_t cols, int count) {
+    OpSpec o = rowwise(OpKind::Copy, label, rows, cols);
     o.dtype = o.wdtype = o.odtype = DType::fp32;
     add(o, count, "moe");
   }

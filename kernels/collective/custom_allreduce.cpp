@@ -105,26 +105,35 @@ void vllm_peer_bound(SystemSpec& out, const SystemSpec& s, const std::string& al
 
 // vLLM's kernels, which SGLang's sgl-kernel carries with vLLM's rule.
 bool vllm_kernels(const std::string& stack) { return stack == "vllm" || stack == "sglang"; }
+
+// Whether a stack's own kernel can run `r` at all: an all-reduce among two or more GPUs of one NVLink node.
+bool kernel_can_run(const Topology& t, const CollectiveRequest& r) {
+  return r.kind == CollKind::AllReduce && t.ranks() >= 2 && peer_nvlink(t);
+}
 }  // namespace
 
 std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "sglang"}; }
 
+namespace {
+// InputError unless `stack` names a stack whose kernels are modelled.
+void check_stack(const std::string& stack) {
+  const auto stacks = custom_allreduce_stacks();
+  if (std::find(stacks.begin(), stacks.end(), stack) == stacks.end())
+    throw InputError("all-reduce stack '" + stack + "': no such stack's kernels are modelled (stacks: " + join(stacks) + ")");
+}
+}  // namespace
+
 std::string custom_allreduce_algorithm(const Topology& t, const CollectiveRequest& r) {
-  if (r.kind != CollKind::AllReduce || r.stack.empty() || t.ranks() < 2 || !peer_nvlink(t)) return "";
-  if (r.stack == "trtllm") return trtllm_algorithm(t, r);
-  if (vllm_kernels(r.stack)) return vllm_algorithm(t, r);
-  throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
-                   join(custom_allreduce_stacks()) + ")");
+  if (r.stack.empty() || !kernel_can_run(t, r)) return "";
+  check_stack(r.stack);
+  return r.stack == "trtllm" ? trtllm_algorithm(t, r) : vllm_algorithm(t, r);
 }
 
 std::optional<SystemSpec> custom_allreduce_route(const SystemSpec& s, const Topology& t, CollectiveRequest& r) {
   std::string algorithm;
   if (!r.stack.empty() && (r.algorithm == "oneshot" || r.algorithm == "twoshot")) {
-    const auto stacks = custom_allreduce_stacks();
-    if (std::find(stacks.begin(), stacks.end(), r.stack) == stacks.end())
-      throw InputError("all-reduce stack '" + r.stack + "': no such stack's kernels are modelled (stacks: " +
-                       join(stacks) + ")");
-    if (r.kind != CollKind::AllReduce || t.ranks() < 2 || !peer_nvlink(t))
+    check_stack(r.stack);
+    if (!kernel_can_run(t, r))
       throw InputError("stack '" + r.stack + "' with algorithm '" + r.algorithm + "': its own kernel runs an all-reduce "
                        "among 2 or more GPUs of one NVLink node (got " + name(r.kind) + " on " +
                        std::to_string(t.ranks()) + " ranks of '" + s.name + "')");

@@ -38,8 +38,10 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   CollectiveRequest r = req;
   // A serving stack's own all-reduce kernel where it takes the call (as serve's runtime gives it one, with
   // that kernel's fixed costs), else the collective library's choice.
-  const std::optional<SystemSpec> kernel_spec = coll::custom_allreduce_route(spec, Topology(spec), r);
-  const Topology topo(kernel_spec ? *kernel_spec : spec);
+  const Topology system(spec);
+  const std::optional<SystemSpec> kernel_spec = coll::custom_allreduce_route(spec, system, r);
+  const std::optional<Topology> kernel = kernel_spec ? std::optional<Topology>(*kernel_spec) : std::nullopt;
+  const Topology& topo = kernel ? *kernel : system;
   CollectiveChoice choice;
   if (!kernel_spec) {
     resolve_expert_all_to_all(spec, r);  // an expert exchange with forwarded bytes: as a model's runtime runs it
