@@ -7,8 +7,9 @@
 2. No non-test function is longer than MAX_FUNCTION_LINES.
 3. sim/app (argument parsing, bindings, printing) stays under MAX_APP_LINES lines of C++.
 4. The SystemC kernel is started only by run_kernel (sim/engine/process_guard.cpp), which hands
-   AddressSanitizer the thread's stack back after every run: a bare sc_start anywhere else in sim/,
-   chips/ or kernels/ is refused.
+   AddressSanitizer the thread's stack back after every run: a bare sc_start anywhere else, tests
+   included, is refused (a test that ran one left LeakSanitizer a freed coroutine's stack to scan at
+   exit, and its tracer died on the unmapped page).
 Prints one line per violation and exits 1 if there is any.
 """
 import os
@@ -133,7 +134,7 @@ SC_START_HOME = "sim/engine/process_guard.cpp"
 def check_kernel_starts(files):
     errors = []
     for f in files:
-        if f.startswith("tests/") or f == SC_START_HOME:
+        if f == SC_START_HOME:
             continue
         for n, line in enumerate(open(f, encoding="utf-8", errors="replace"), 1):
             if SC_START.search(line.split("//")[0]):

@@ -23,7 +23,6 @@ SCRIPTS = os.path.join(ROOT, "scripts")
     ("bench_collectives.py", "usage: bench_collectives.py"),
     ("bench_sweep.py", "usage: bench_sweep.py"),
     ("compare_report.py", "usage: compare_report.py"),
-    ("lsan_tracer_crashes.py", "usage: lsan_tracer_crashes.py"),
 ])
 def test_scripts_answer_help_and_do_nothing_else(script, needle):
     path = os.path.join(SCRIPTS, script)
