@@ -603,9 +603,8 @@ ModelConfig load_model(const std::string& name_or_path) {
   if (fs::is_directory(path, ec)) path = (fs::path(path) / "config.json").string();
   if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {
     std::vector<std::string> names = list_models();
-    std::string hint = nearest_of(name_or_path, names);
     throw InputError(name_or_path + ": model: no such shipped model or file; shipped models: " + join(names) +
-                     (looks_like_path || hint.empty() ? std::string() : " (did you mean " + hint + "?)") +
+                     (looks_like_path ? std::string() : nearest_clause(name_or_path, names)) +
                      "; or give the path of a Hugging Face config.json");
   }
   ModelConfig m = parse_model_json(read_input_file(path, "model", kMaxModelFileBytes), path);

@@ -47,8 +47,7 @@ const std::vector<std::string>& op_kind_names() {
 OpKind parse_op_kind(const std::string& s) {
   for (const auto& kn : kKinds)
     if (s == kn.name) return kn.kind;
-  const std::string hint = nearest_name(s, op_kind_names());
-  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) + hint_clause(nearest_name(s, op_kind_names())));
 }
 
 namespace {

@@ -121,9 +121,7 @@ CollKind parse_collective(const std::string& n) {
   for (const auto& [k, s] : kNames)
     if (s == n) return k;
   std::vector<std::string> names = collective_names();
-  std::string hint = nearest_of(n, names);
-  throw InputError("unknown collective '" + n + "'; collectives: " + join(names) +
-                   (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  throw InputError("unknown collective '" + n + "'; collectives: " + join(names) + nearest_clause(n, names));
 }
 
 std::string name(CollKind k) {

@@ -155,11 +155,8 @@ int cmd_kernel(int argc, char** argv) {
   }
   // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
   const std::vector<std::string> ops = kernel_op_names();
-  if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end()) {
-    const std::string hint = nearest_name(rest[0], ops);
-    throw InputError("kernel: unknown op '" + rest[0] + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
-                     "; ops: " + join(ops));
-  }
+  if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end())
+    throw InputError("kernel: unknown op '" + rest[0] + "'" + hint_clause(nearest_name(rest[0], ops)) + "; ops: " + join(ops));
   for (const auto& r : rest)
     if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + flag_hint(r, all) + " (see xpusim kernel --help)");
   if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
@@ -226,9 +223,7 @@ int cli_main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare", "sweep"};
-  std::string hint = nearest_of(cmd, cmds);
-  throw InputError("unknown command '" + cmd + "'" + (hint.empty() ? "" : " (did you mean " + hint + "?)") +
-                   "; see xpusim --help");
+  throw InputError("unknown command '" + cmd + "'" + nearest_clause(cmd, cmds) + "; see xpusim --help");
 }
 
 int cli_run(int argc, char** argv) {

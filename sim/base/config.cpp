@@ -439,8 +439,7 @@ void Params::finish() const {
     // `power.*` and `cost.*` are family-independent sections that the registry binds separately
     // (with the same strictness); a family's own schema leaves them alone.
     if (!own_section && (k.rfind("power.", 0) == 0 || k.rfind("cost.", 0) == 0)) continue;
-    std::string hint = nearest_of(k, known);
-    throw ConfigError(v.origin, k, "unknown key" + (hint.empty() ? "" : " (nearest valid key: " + hint + ")"));
+    throw ConfigError(v.origin, k, "unknown key" + nearest_clause(k, known, kNearestKey));
   }
 }
 

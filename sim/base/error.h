@@ -39,7 +39,7 @@ class MissingFieldError : public ConfigError {
 // the nearest by edit distance if it is close: at most max(2, a third of the word's length) edits
 // (close_enough, the rule `did you mean --flag` uses too), so "foo" names no chip ("b200" is four edits away),
 // else the shortest candidate with a dotted word's last part (a GPU's "sm.clock" given to a TPU means "clock").
-// Every caller prints its hint only when it is not empty.
+// Messages name it through nearest_clause (below), which prints nothing when it is empty.
 std::string nearest(const std::string& word, const std::initializer_list<std::string>& candidates);
 template <class Range>
 std::string nearest_of(const std::string& word, const Range& candidates);
@@ -81,6 +81,29 @@ std::string nearest_of(const std::string& word, const Range& candidates) {
       best = name;
   }
   return best;
+}
+
+// How a message names the nearest candidate after a bad name: the text before and after the name.
+struct HintForm {
+  const char* open;
+  const char* close;
+};
+inline constexpr HintForm kDidYouMean{" (did you mean ", "?)"};             // " (did you mean h100-sxm?)"
+inline constexpr HintForm kDidYouMeanFlag{" (did you mean --", "?)"};       // " (did you mean --bytes?)"
+inline constexpr HintForm kThenDidYouMean{"; did you mean ", "?"};          // after a message that ends in ')'
+inline constexpr HintForm kNearestKey{" (nearest valid key: ", ")"};        // a preset key (STYLE: strict config)
+inline constexpr HintForm kThenNearestKey{"; nearest valid key: ", ""};     // after a message that ends in ')'
+
+// The clause `form` makes of `hint` ("" for no hint): for a hint of another rule (nearest_name, nearest_flag_hint).
+inline std::string hint_clause(const std::string& hint, const HintForm& form = kDidYouMean) {
+  return hint.empty() ? std::string() : form.open + hint + form.close;
+}
+
+// The clause naming the candidate nearest `word` by nearest_of's rule (" (did you mean h100-sxm?)"), or "" when
+// none is close enough, so that no message assembles it by hand.
+template <class Range>
+std::string nearest_clause(const std::string& word, const Range& candidates, const HintForm& form = kDidYouMean) {
+  return hint_clause(nearest_of(word, candidates), form);
 }
 
 // Joins names for messages: "a, b, c".

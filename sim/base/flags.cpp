@@ -16,7 +16,7 @@ std::string nearest_flag_hint(const std::string& option, const std::vector<std::
   size_t best_d = static_cast<size_t>(-1);
   for (const auto& k : known)
     if (!k.empty() && edit_distance(word, k) < best_d) best_d = edit_distance(word, k), best = k;
-  return !best.empty() && best_d > 0 && close_enough(word, best_d) ? " (did you mean --" + best + "?)" : "";
+  return !best.empty() && best_d > 0 && close_enough(word, best_d) ? hint_clause(best, kDidYouMeanFlag) : "";
 }
 
 double parse_flag_time(const std::string& flag, const std::string& text) {

@@ -279,9 +279,7 @@ SystemSpec load_system(const std::string& name_or_path, const std::vector<std::s
     if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
       path = name_or_path;
     } else {
-      std::string hint = nearest_of(name_or_path, names);
-      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) +
-                       (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) + nearest_clause(name_or_path, names));
     }
   }
   ConfigTree tree = ConfigTree::load_file(path);

@@ -130,10 +130,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
   for (const auto& [k, v] : args) {
     bool known = false;
     for (const auto& n : kernel_arg_names()) known |= n == k;
-    if (!known) {
-      std::string hint = nearest_of(k, kernel_arg_names());
-      throw InputError("kernel " + opname + ": unknown argument --" + k + (hint.empty() ? "" : " (did you mean --" + hint + "?)"));
-    }
+    if (!known) throw InputError("kernel " + opname + ": unknown argument --" + k + nearest_clause(k, kernel_arg_names(), kDidYouMeanFlag));
   }
   std::set<std::string> read;  // the arguments this op takes: any other one given is refused below
   auto get = [&](const char* key, std::int64_t def) {

@@ -199,9 +199,7 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
       throw InputError(name_or_path + (fs::exists(fs::symlink_status(name_or_path, ec)) ? ": not a chip file" : ": no such chip file") +
                        " (expected a preset name, xpusim list chips, or the path of a chip .yaml)");
     } else {
-      std::string hint = nearest_of(name_or_path, names);
-      throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) +
-                       (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+      throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) + nearest_clause(name_or_path, names));
     }
   }
   ConfigTree tree = ConfigTree::load_file(path);
@@ -252,8 +250,7 @@ bool in_section(const std::string& key, const char* section) {
     for (const ParamInfo& q : own) known.push_back(q.path);
     for (const auto& [k, v] : chip_tree.entries())
       if (std::find(known.begin(), known.end(), k) == known.end()) {
-        const std::string hint = nearest_of(k, known);
-        throw ConfigError(v.origin, k, "unknown key" + (hint.empty() ? std::string() : " (nearest valid key: " + hint + ")"));
+        throw ConfigError(v.origin, k, "unknown key" + nearest_clause(k, known, kNearestKey));
       }
     throw;
   }

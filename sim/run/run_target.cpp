@@ -35,9 +35,8 @@ void check_chip_keys(const std::string& chip, const std::vector<std::string>& se
     std::vector<std::string> paths;
     for (const auto& p : chip_schema) paths.push_back(p.path);
     for (const auto& p : system_schema()) paths.push_back(p.path);
-    const std::string hint = nearest_of(key_of(s), paths);
     throw InputError("--set " + key_of(s) + ": unknown key, neither a field of " + chip + " (xpusim params " + fam +
-                     ") nor of the system (xpusim params system)" + (hint.empty() ? "" : "; nearest valid key: " + hint));
+                     ") nor of the system (xpusim params system)" + nearest_clause(key_of(s), paths, kThenNearestKey));
   }
 }
 }  // namespace

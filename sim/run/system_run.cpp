@@ -335,8 +335,7 @@ void check_system_chip(const SystemSpec& s) {
     if (p.name == s.chip) return;
     names.push_back(p.name);
   }
-  std::string hint = nearest_of(s.chip, names);
-  throw ConfigError(s.file, "chip", "'" + s.chip + "': no such chip preset" + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  throw ConfigError(s.file, "chip", "'" + s.chip + "': no such chip preset" + nearest_clause(s.chip, names));
 }
 
 namespace {

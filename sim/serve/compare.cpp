@@ -411,9 +411,8 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   if (!is_system && !is_chip && !yaml) {
     std::vector<std::string> all = chips;
     all.insert(all.end(), systems.begin(), systems.end());
-    const std::string hint = nearest_of(name, all);
     throw InputError("--chips " + entry + ": unknown chip or system '" + name + "'; valid chips: " + join(chips) +
-                     "; valid systems: " + join(systems) + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+                     "; valid systems: " + join(systems) + nearest_clause(name, all));
   }
   if (!is_system) {
     if (colon != std::string::npos)
@@ -469,9 +468,8 @@ void check_unit_sets(const std::vector<std::string>& units, const std::vector<st
     if (colon == std::string::npos || colon > eq) continue;
     const std::string name = s.substr(0, colon);
     if (std::find(names.begin(), names.end(), name) != names.end()) continue;
-    const std::string hint = nearest_of(name, names);
     throw InputError("--set " + s.substr(0, eq) + ": '" + name + "' is no unit of the study (its units: " + join(names) + ")" +
-                     (hint.empty() ? "" : "; did you mean " + hint + "?"));
+                     nearest_clause(name, names, kThenDidYouMean));
   }
 }
 

@@ -97,9 +97,8 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);
   if (name == "trtllm") return make_trtllm_scheduler(limits);
   if (name == "jetstream") return make_jetstream_scheduler(limits);
-  const std::string hint = nearest_of(name, scheduler_names());
   throw InputError("--scheduler '" + name + "': expected " + scheduler_names_text(", ", " or ") +
-                   (hint.empty() ? "" : " (did you mean " + hint + "?)"));
+                   nearest_clause(name, scheduler_names()));
 }
 
 }  // namespace xpu

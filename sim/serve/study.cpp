@@ -32,9 +32,8 @@ StudyDef load_study(const std::string& name_or_path) {
   if (path.empty()) {
     if (!(fs::is_regular_file(name_or_path) && fs::path(name_or_path).extension() == ".yaml")) {
       const std::vector<std::string> names = study_names();
-      const std::string hint = nearest_of(name_or_path, names);
       throw InputError("--study '" + name_or_path + "': no such study; known studies: " + join(names) +
-                       (hint.empty() ? "" : " (did you mean " + hint + "?)") + ", or a study .yaml file");
+                       nearest_clause(name_or_path, names) + ", or a study .yaml file");
     }
     path = name_or_path;
   }

@@ -220,6 +220,20 @@ TEST(Nearest, NamesNothingFarFromTheWord) {
   EXPECT_EQ(nearest_of(std::string("zzzz.qqqq"), keys), "");
 }
 
+TEST(Nearest, ClauseNamesACloseCandidateAndNothingElse) {
+  // A dozen messages assembled " (did you mean X?)" by hand (QA session 43): one helper now, with nearest_of's rule.
+  const std::vector<std::string> chips = {"a100-sxm", "h200", "h100-sxm", "b200"};
+  EXPECT_EQ(nearest_clause("h100-sx", chips), " (did you mean h100-sxm?)");
+  EXPECT_EQ(nearest_clause("foo", chips), "");  // four edits from b200: too far to be a typo of it
+  EXPECT_EQ(nearest_clause("quantum-x", chips, kNearestKey), "");
+  const std::vector<std::string> keys = {"sm.count", "hbm.bandwidth"};
+  EXPECT_EQ(nearest_clause("hbm.bandwith", keys, kNearestKey), " (nearest valid key: hbm.bandwidth)");
+  EXPECT_EQ(nearest_clause("hbm.bandwith", keys, kThenNearestKey), "; nearest valid key: hbm.bandwidth");
+  EXPECT_EQ(nearest_clause("byts", std::vector<std::string>{"bytes", "m"}, kDidYouMeanFlag), " (did you mean --bytes?)");
+  EXPECT_EQ(hint_clause(""), "");
+  EXPECT_EQ(hint_clause("vllm", kThenDidYouMean), "; did you mean vllm?");
+}
+
 TEST(Nearest, NearestNamePrefersTheNameATypoAbbreviates) {
   // "attn" is nearer "gemm" (four edits) than "attention" (five); a user typing it means attention.
   const std::vector<std::string> ops = {"gemm", "grouped_gemm", "attention", "rmsnorm", "layernorm", "allgather"};
