@@ -276,6 +276,24 @@ std::string power_manager_text(const PowerLog& g) {
                    unboosted.c_str(), g.max_limit_w);
 }
 
+// An open loop's offered load: the nominal rate and what its arrivals offered as drawn (null for other loads).
+nlohmann::json offered_json(const ServePoint& p) {
+  if (!(p.rate > 0) || p.offered.requests <= 0) return nullptr;
+  const OfferedLoad& o = p.offered;
+  return {{"nominal_rate", p.rate},          {"requests_per_s", o.requests_per_s}, {"output_tok_s", o.output_tok_s},
+          {"input_tok_s", o.input_tok_s},    {"requests", o.requests},             {"last_arrival_s", o.window_s}};
+}
+
+// The same as a line under the point's row of the table ("" for other loads).
+std::string offered_text(const ServePoint& p) {
+  if (!(p.rate > 0) || p.offered.requests <= 0) return "";
+  const OfferedLoad& o = p.offered;
+  return strformat("         offered load: nominal %g req/s; as drawn %.3g req/s, %.1f output tok/s, %.1f input tok/s "
+                   "(%lld arrivals in %s)\n",
+                   p.rate, o.requests_per_s, o.output_tok_s, o.input_tok_s, static_cast<long long>(o.requests),
+                   format_seconds(o.window_s).c_str());
+}
+
 nlohmann::json point_json(const ServePoint& p) {
   nlohmann::json kv = nlohmann::json::array();
   for (const auto& o : p.kv_over_time) kv.push_back({{"t_s", o.t_s}, {"used", o.kv_used}, {"running", o.running}, {"waiting", o.waiting}});
@@ -283,6 +301,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"kv_transfer", kv_transfer_json(p.kv_transfer)},
           {"concurrency", p.concurrency > 0 ? nlohmann::json(p.concurrency) : nlohmann::json(nullptr)},
           {"rate", p.rate > 0 ? nlohmann::json(p.rate) : nlohmann::json(nullptr)},
+          {"offered_load", offered_json(p)},
           {"throughput_tok_s", p.throughput_tok_s},
           {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip},
           {"tok_s_per_user", p.tok_s_per_user},
@@ -490,6 +509,7 @@ std::string serve_table(const ServeResult& r) {
                     t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? " <- best" : "", p.meets_slo ? "" : " (misses target)");
+    os << offered_text(p);
     if (const auto& k = p.kv_transfer)
       os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s; busy: prefill %.0f%%, "
                       "decode %.0f%%; %.1f tok/s per chip\n",

@@ -256,6 +256,7 @@ void scale_to_unit(CompareRow& row, const LayoutCandidate& c) {
     p.concurrency *= c.replicas;
     p.batch *= c.replicas;
     p.rate *= k;
+    p.offered = p.offered.times(k);
   }
   for (InteractivityTier& t : row.tiers) {
     t.throughput_tok_s *= k;

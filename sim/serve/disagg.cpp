@@ -798,6 +798,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   fill_metrics(pt, er.total, chips);
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? opt.rate : 0;
+  if (pt.rate > 0) pt.offered = offered_load(reqs);
   pt.throttled = pre_pw.throttled || dec_pw.throttled;
   pt.clock_ratio = std::min(pre_pw.clock_ratio, dec_pw.clock_ratio);
   const int bp = pre.busiest(), bd = dec.busiest();  // the chip of either pool nearest its limits

@@ -163,6 +163,19 @@ std::string LengthDist::str() const {
   return "";
 }
 
+OfferedLoad offered_load(const std::vector<RequestDraw>& draws) {
+  OfferedLoad o;
+  double input = 0, output = 0;
+  for (const RequestDraw& r : draws) o.window_s = std::max(o.window_s, r.arrival_s), input += static_cast<double>(r.input),
+                                     output += static_cast<double>(r.output);
+  if (!(o.window_s > 0)) return {};
+  o.requests = static_cast<std::int64_t>(draws.size());
+  o.requests_per_s = static_cast<double>(o.requests) / o.window_s;
+  o.input_tok_s = input / o.window_s;
+  o.output_tok_s = output / o.window_s;
+  return o;
+}
+
 std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model) {
   if (spec.rate < 0 || !std::isfinite(spec.rate)) throw InputError("--rate: expected a positive number of requests per second");
   if (count <= 0) throw InputError("--requests: expected a positive number, got " + std::to_string(count));

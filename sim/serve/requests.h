@@ -41,6 +41,21 @@ struct RequestDraw {
   double arrival_s = 0;          // open loop: Poisson arrival time; otherwise 0 (the engine decides)
 };
 
+// The load an open loop's draws offer as simulated, not as nominal: a Poisson stream of few requests strays
+// from its --rate (QA session 43: 16 requests at 4 req/s drew 5.1 req/s, and the throughput beat the nominal
+// load). The rate is requests / the last arrival's time, the maximum-likelihood rate of a Poisson stream that
+// starts at 0 (as draw_requests' does); the tokens are the drawn lengths over the same window. All 0 without
+// arrival times (closed loop, offline).
+struct OfferedLoad {
+  std::int64_t requests = 0;
+  double window_s = 0;                                   // the last arrival's time
+  double requests_per_s = 0, input_tok_s = 0, output_tok_s = 0;
+  OfferedLoad times(double k) const {                   // `k` replicas with the same draws, side by side
+    return {static_cast<std::int64_t>(static_cast<double>(requests) * k + 0.5), window_s, k * requests_per_s, k * input_tok_s, k * output_tok_s};
+  }
+};
+OfferedLoad offered_load(const std::vector<RequestDraw>& draws);
+
 // `count` requests in arrival order. Lengths beyond the model's context (input + output >
 // max_position) and a malformed CSV are InputErrors naming the flag or file, line and value.
 // --lengths-csv: its (input, output) rows, with '#' comment lines and a header line (the first other line) allowed;

@@ -38,7 +38,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DpAttentionStats, ranks, dispatch, tokens_per_rank_mean, tokens_per_rank_max, imbalance, requests_per_rank_mean,
                                    requests_per_rank_max, wait_share,
                                    idle_rank_share, held_share)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OfferedLoad, requests, window_s, requests_per_s, input_tok_s, output_tok_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, offered, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
                                    requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
@@ -76,7 +77,8 @@ XPU_ROW_FIELDS(PowerLog, 176)
 XPU_ROW_FIELDS(KvTransferStats, 128)
 XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
-XPU_ROW_FIELDS(ServePoint, 896)
+XPU_ROW_FIELDS(OfferedLoad, 40)
+XPU_ROW_FIELDS(ServePoint, 936)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

@@ -286,6 +286,7 @@ struct ReplicaRun {
   PowerResult pw;
   PowerLog log;  // what the power manager did over the run
   double peak = 0;
+  OfferedLoad offered;  // the run's arrivals as drawn (open loop)
 };
 
 std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::int64_t requests) {
@@ -373,6 +374,7 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   RequestSpec rs = request_spec(s.opt);
   rs.rate = group ? s.opt.rate : s.opt.rate / s.sc.dp;
   const std::vector<RequestDraw> reqs = draw_requests(rs, run.requests, s.model);
+  run.offered = offered_load(reqs);
   std::vector<std::unique_ptr<Scheduler>> scheds;
   std::vector<Scheduler*> ranks;
   for (int r = 0; r < (group ? s.sc.dp : 1); ++r)
@@ -443,6 +445,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   pt.requests_per_s = req_s;
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? s.opt.rate : 0;
+  if (pt.rate > 0) pt.offered = runs.front().offered.times(runs.front().count);  // an open loop's replicas are one run
   const ReplicaRun& busiest = runs.front();
   pt.clock_ratio = busiest.pw.clock_ratio;
   pt.throttled = busiest.pw.throttled;

@@ -120,6 +120,7 @@ struct ServePoint {
   std::int64_t batch = 0;          // the most sequences running at once
   std::int64_t concurrency = 0;    // closed-loop users (0: offline or open loop)
   double rate = 0;                 // open-loop requests/s (0: none)
+  OfferedLoad offered;             // open loop: the load its arrivals offered as drawn (the whole layout's; all 0: none)
   double throughput_tok_s = 0;     // output tokens/s of the whole system
   double throughput_tok_s_per_chip = 0, tok_s_per_user = 0, requests_per_s = 0;
   double ttft_s = 0, ttft_p90_s = 0, ttft_p99_s = 0;   // ttft_s, tpot_s: medians

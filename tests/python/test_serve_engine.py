@@ -42,6 +42,26 @@ def test_open_loop_and_length_csv(cli, tmp_path):
     assert "trtllm scheduler" in table and "KV cache" in table and "tok/s/user" in table
 
 
+def test_open_loop_reports_the_offered_load_as_drawn(cli):
+    """QA session 43: 16 Poisson arrivals at a nominal 4 req/s drew more than 4 req/s, and the throughput beat the
+    nominal load (64 x 4 = 256 tok/s). The report gives the load the arrivals offered as simulated beside the rate."""
+    args = [*BASE, "--rate", "4", "--requests", "16", "--input", "256", "--output", "64"]
+    j = json.loads(cli(*args, "--format", "json").stdout)
+    o = j["offered_load"]
+    assert o["nominal_rate"] == j["rate"] == 4 and o["requests"] == j["requests"] == 16, o
+    # Consistent with the arrival times: 16 requests up to the last arrival, each with 256 in and 64 out.
+    assert o["requests_per_s"] * o["last_arrival_s"] == pytest.approx(16, rel=1e-12), o
+    assert o["output_tok_s"] == pytest.approx(64 * o["requests_per_s"], rel=1e-12)
+    assert o["input_tok_s"] == pytest.approx(256 * o["requests_per_s"], rel=1e-12)
+    # The run lasts past the last arrival, so its throughput stays below what the arrivals offered (not the nominal).
+    assert j["makespan_s"] > o["last_arrival_s"] and j["throughput_tok_s"] < o["output_tok_s"], (j["throughput_tok_s"], o)
+    assert o["requests_per_s"] != 4 and j["curve"][0]["offered_load"] == o
+    line = next(l for l in cli(*args).stdout.splitlines() if "offered load:" in l)
+    assert "nominal 4 req/s; as drawn %.3g req/s" % o["requests_per_s"] in line and "16 arrivals" in line, line
+    # Closed loops and offline runs have no arrivals: null.
+    assert json.loads(cli(*BASE, "--input", "64", "--output", "8", "--requests", "4", "--format", "json").stdout)["offered_load"] is None
+
+
 def test_length_csv_sets_the_typical_request_and_refuses_lengths_beside_it(cli, tmp_path):
     """The CSV's mean lengths are the typical request of the kernel breakdown (its decode step's context), as the
     defaults of --input/--output (1024/256) were before; --input or --output beside it, which it replaces, is refused

@@ -133,6 +133,27 @@ TEST(ServeScheduler, LittlesLawHoldsInSteadyState) {
   EXPECT_NEAR(lambda, 20.0, 2.0);
 }
 
+TEST(ServeScheduler, OfferedLoadIsTheArrivalsAsDrawn) {
+  // Requests over the window to the last arrival, and the drawn lengths over the same window (QA session 43).
+  const std::vector<RequestDraw> draws = {{100, 10, 0.5}, {300, 30, 1.5}, {200, 20, 2.0}};
+  const OfferedLoad o = offered_load(draws);
+  EXPECT_EQ(o.requests, 3);
+  EXPECT_DOUBLE_EQ(o.window_s, 2.0);
+  EXPECT_DOUBLE_EQ(o.requests_per_s, 1.5);
+  EXPECT_DOUBLE_EQ(o.input_tok_s, 300.0);
+  EXPECT_DOUBLE_EQ(o.output_tok_s, 30.0);
+  EXPECT_EQ(offered_load({{100, 10, 0}, {100, 10, 0}}).requests, 0);  // no arrival times: no offered load
+  EXPECT_DOUBLE_EQ(o.times(4).requests_per_s, 6.0);
+  EXPECT_EQ(o.times(4).requests, 12);
+  // A Poisson draw of few requests strays from its rate; of many it converges on it.
+  RequestSpec spec;
+  spec.rate = 4;
+  ModelConfig m;
+  m.name = "fake";
+  m.max_position = 4096;
+  EXPECT_NEAR(offered_load(draw_requests(spec, 20000, m)).requests_per_s, 4.0, 0.1);
+}
+
 TEST(ServeScheduler, NoEvictAdmitsOnlyWhatTheCacheHoldsForWholeRequests) {
   // 10 blocks of 32 tokens; each request needs 50 + 30 = 80 tokens = 3 blocks for its whole life,
   // so TensorRT-LLM's capacity scheduler runs at most 3 at once.
