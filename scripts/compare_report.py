@@ -301,6 +301,13 @@ def check_row(r, p):
         row["power_manager"] = {k: _num(pm, k, q, minimum=0) for k in (
             "boost_s", "short_term_s", "held_s", "boost_ends_s", "held_from_s", "max_short_term_avg_w",
             "max_short_term_avg_unboosted_w", "max_limit_avg_w", "max_limit_avg_held_w", "min_clock_ratio")}
+        lim = pm.get("limits")  # the limits it acted under (since session 43; absent in older studies)
+        if lim is not None and not isinstance(lim, dict):
+            raise ReportError("summary.json: %s.limits must be an object or null" % q)
+        row["power_manager"]["limits"] = None if not lim else dict(
+            {k: _num(lim, k, q + ".limits", minimum=0) for k in (
+                "tdp_w", "limit_window_s", "peak_limit_w", "short_term_limit_w", "short_term_window_s")},
+            short_term_source=_str(lim, "short_term_source", q + ".limits"))
     e = r.get("energy")
     if e is not None and not isinstance(e, dict):
         raise ReportError("summary.json: %s.energy must be an object or null" % p)
@@ -1025,15 +1032,24 @@ def notes_html(doc):  # noqa: C901
                 "%d%%" % round(100 * r["clock_ratio"]) if r["clock_ratio"] is not None else "an unstated share"))
         pm = r["power_manager"]
         if pm:  # as `xpusim serve` prints it under its table
+            lim = pm.get("limits")  # the windows are the preset's (older studies: the H100's 60 ms and 1 s)
+            def window(k, default):
+                v = lim[k] if lim else None
+                return default if not v else "%g ms" % (v * 1e3) if v < 1 else "%g s" % v
+            sw, lw = window("short_term_window_s", "60 ms"), window("limit_window_s", "1 s")
             held = ("TDP average not reached" if pm["held_from_s"] is None else
-                    "TDP average reached at %s, held %s (highest 1 s average there %s W)" % (
-                        f_time(pm["held_from_s"]), f_time(pm["held_s"]), f_int(pm["max_limit_avg_held_w"])))
+                    "TDP average reached at %s, held %s (highest %s average there %s W)" % (
+                        f_time(pm["held_from_s"]), f_time(pm["held_s"]), lw, f_int(pm["max_limit_avg_held_w"])))
             unboosted = ("every window held boost" if pm["max_short_term_avg_unboosted_w"] is None else
                          "%s W without boost in the window" % f_int(pm["max_short_term_avg_unboosted_w"]))
-            bits.append("Power manager at the best point: %s at boost, %s at the short-term limit, %s; highest 60 ms average "
-                        "%s W (%s), 1 s %s W." % (
-                            f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, f_int(pm["max_short_term_avg_w"]),
-                            unboosted, f_int(pm["max_limit_avg_w"])))
+            bits.append("Power manager at the best point: %s at boost, %s at the short-term limit, %s; highest %s average "
+                        "%s W (%s), %s %s W." % (
+                            f_time(pm["boost_s"]), f_time(pm["short_term_s"]), held, sw, f_int(pm["max_short_term_avg_w"]),
+                            unboosted, lw, f_int(pm["max_limit_avg_w"])))
+            if lim and lim["short_term_limit_w"]:
+                bits.append("Its short-term limit, %s W on the %s average, caps each iteration once the boost from idle has "
+                            "ended, so a window still holding the boost averages above it (%s)." % (
+                                f_int(lim["short_term_limit_w"]), sw, _e(lim["short_term_source"] or "no source given")))
         if r["meets_slo"] is False:
             bits.append("<b>Does not meet the latency targets</b> at any batch; the row shows its best point.")
         st = price_state(r)

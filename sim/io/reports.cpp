@@ -244,6 +244,16 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
           {"power_manager_chip", k->power_manager_chip.empty() ? nlohmann::json(nullptr) : nlohmann::json(k->power_manager_chip)}};
 }
 
+// The limits the power manager acted under (its preset's power.* figures; 0: that limit is not modelled).
+nlohmann::json power_limits_json(const PowerLimits& l) {
+  return {{"tdp_w", l.tdp_w},
+          {"limit_window_s", l.limit_window_s},
+          {"peak_limit_w", l.peak_limit_w},
+          {"short_term_limit_w", l.short_term_limit_w},
+          {"short_term_window_s", l.short_term_window_s},
+          {"short_term_source", l.short_term_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.short_term_source)}};
+}
+
 // What the power manager did over a serving run (null without a power model).
 nlohmann::json power_manager_json(const PowerLog& g) {
   if (g.time_s <= 0) return nullptr;
@@ -259,21 +269,42 @@ nlohmann::json power_manager_json(const PowerLog& g) {
           {"max_short_term_avg_unboosted_w", g.max_short_unboosted_w > 0 ? nlohmann::json(g.max_short_unboosted_w) : nlohmann::json(nullptr)},
           {"max_limit_avg_w", g.max_limit_w},
           {"max_limit_avg_held_w", g.held_from_s >= 0 ? nlohmann::json(g.max_limit_held_w) : nlohmann::json(nullptr)},
-          {"min_clock_ratio", g.min_clock}};
+          {"min_clock_ratio", g.min_clock},
+          {"limits", power_limits_json(g.limits)}};
 }
 
-// One line on what the power manager did over a serving run ("" without a power model).
+// What the power manager did over a serving run and the limits it held it to, in two lines ("" without a power
+// model). The windows are the preset's (the line said "60 ms" on every chip: a TPU's window is 50 ms). The short-term
+// limit caps each piece of work once the boost from idle has ended, not the window's average: a window that still
+// holds the boost averages above it (947 W on an H100, whose limit is 718 W), which the second line says, with the
+// figure's source (QA session 43).
 std::string power_manager_text(const PowerLog& g) {
   if (g.time_s <= 0) return "";
+  const PowerLimits& l = g.limits;
+  const std::string sw = format_seconds(l.short_term_window_s), lw = format_seconds(l.limit_window_s);
+  const bool fast = l.short_term_limit_w > 0;
   std::string held = g.held_from_s < 0 ? "TDP average not reached"
-                                       : strformat("TDP average reached at %s, held %s (highest 1 s average there %.0f W)",
+                                       : strformat("TDP average reached at %s, held %s (highest %s average there %.0f W)",
                                                    format_seconds(g.held_from_s).c_str(), format_seconds(g.held_s).c_str(),
-                                                   g.max_limit_held_w);
+                                                   lw.c_str(), g.max_limit_held_w);
   const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
                                                              : std::string("every window held boost");
-  return strformat("  power manager: %s at boost, %s at the short-term limit, %s; highest 60 ms average %.0f W (%s), 1 s %.0f W\n",
-                   format_seconds(g.boost_s).c_str(), format_seconds(g.short_term_s).c_str(), held.c_str(), g.max_short_w,
-                   unboosted.c_str(), g.max_limit_w);
+  std::string out = strformat("  power manager: %s at boost, %s, %s; highest %s average %.0f W%s, %s %.0f W\n",
+                              format_seconds(g.boost_s).c_str(),
+                              fast ? (format_seconds(g.short_term_s) + " at the short-term limit").c_str() : "no short-term limit",
+                              held.c_str(), sw.c_str(), g.max_short_w, fast ? (" (" + unboosted + ")").c_str() : "", lw.c_str(),
+                              g.max_limit_w);
+  const std::string burst = l.peak_limit_w > 0 ? strformat("up to %.0f W (power.peak_limit)", l.peak_limit_w) : std::string("at the boost clock");
+  const std::string tdp = strformat("TDP %.0f W on the %s average (power.tdp)", l.tdp_w, lw.c_str());
+  const std::string source = l.short_term_source.empty() ? std::string("no source given") : l.short_term_source;
+  if (!fast)
+    return out + strformat("    limits: work from idle runs %s until the %s average reaches the %s; no short-term limit "
+                           "(power.short_term_limit 0 W%s)\n",
+                           burst.c_str(), lw.c_str(), tdp.c_str(), l.short_term_source.empty() ? "" : ("; " + source).c_str());
+  return out + strformat("    limits: work from idle runs %s until the %s average reaches %.0f W (power.short_term_limit, "
+                         "power.short_term_window), then each iteration draws at most %.0f W, so a %s window that still holds "
+                         "the boost averages above it; %s. Short-term limit and window: %s (power.short_term_source)\n",
+                         burst.c_str(), sw.c_str(), l.short_term_limit_w, l.short_term_limit_w, sw.c_str(), tdp.c_str(), source.c_str());
 }
 
 // An open loop's offered load: the nominal rate and what its arrivals offered as drawn (null for other loads).

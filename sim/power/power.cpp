@@ -31,6 +31,10 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "short_term_window", s.short_term_window,
     "Length of the running average of power (a boxcar, like the TDP's) that short_term_limit regulates: sets how "
     "long a burst from idle runs at the boost clock", "50 ms");
+  p(pre + "short_term_source", s.short_term_source,
+    "Where short_term_limit and short_term_window come from (the measurement they are calibrated on, or \"assumed: "
+    "why\"): serve's report prints it beside them, as the highest short_term_window average of a run exceeds the limit "
+    "while the boost from idle is still in the window (the fast loop caps each piece of work, not that average)", "");
   p(pre + "boost_clock", s.boost_clock,
     "Highest clock the power manager picks when power allows (GPU Boost's maximum clock); memory-bound work runs "
     "there. 0 Hz: the nominal clock (sm.clock or its family's equivalent). A property of the silicon: a `--set` of the "

@@ -21,6 +21,7 @@ struct PowerSpec {
   Seconds settle_time;        // time the power manager takes to walk the clock down to the clock it holds at TDP
   Watts short_term_limit;     // limit of a fast control loop on a short running average of power (above TDP); 0 = none
   Seconds short_term_window;  // length of the short running average that short_term_limit regulates
+  std::string short_term_source;  // where short_term_limit and short_term_window come from (reports print it beside them)
   Hertz boost_clock;          // highest clock the power manager picks (GPU Boost's maximum); 0 = the nominal clock
   Watts static_power;         // leakage + idle uncore at the nominal clock
   Watts executor_active;      // per executor (SM, core, tile) while it holds work, at nominal f and V

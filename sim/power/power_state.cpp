@@ -82,6 +82,8 @@ PowerManagerState::PowerManagerState(const PowerSpec& s, double max_clock)
       m_short(s.short_term_window.value(), m_idle_w),
       m_limit(s.limit_window.value(), m_idle_w) {
   m_log.min_clock = max_clock;
+  m_log.limits = {s.tdp.value(), s.limit_window.value(), s.peak_limit.value(), s.short_term_limit.value(),
+                  s.short_term_window.value(), s.short_term_source};
 }
 
 double PowerManagerState::clock_in(PowerMode m, const EnergyEvents& e) const {

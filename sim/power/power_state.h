@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <string>
 
 #include "sim/power/power_manager.h"
 
@@ -41,8 +42,15 @@ class PowerWindow {
 
 enum class PowerMode : std::uint8_t { Boost, ShortTerm, Settling, Held };
 
+// The limits a power manager acted under (its PowerSpec's), so that a report of its log names them.
+struct PowerLimits {
+  double tdp_w = 0, limit_window_s = 0, peak_limit_w = 0, short_term_limit_w = 0, short_term_window_s = 0;
+  std::string short_term_source;
+};
+
 // What the power manager did over a run of pieces.
 struct PowerLog {
+  PowerLimits limits;
   double time_s = 0, nominal_time_s = 0;  // the run at its clocks, and at the nominal clock (idle included in both)
   double clock_s = 0;                     // the clock ratio integrated over the time (idle at the boost clock)
   double boost_s = 0, short_term_s = 0, settling_s = 0, held_s = 0, idle_s = 0;  // time in each state, working or idle

@@ -26,7 +26,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeMemory, capacity_bytes, weight_bytes, ac
                                    kv_bytes, kv_bytes_per_token, kv_blocks, block_tokens, kv_tokens, stage, stage_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OccupancySample, t_s, kv_used, running, waiting)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EnergyBreakdown, compute_j, vector_j, onchip_j, dram_j, active_j, static_j)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, time_s, nominal_time_s, clock_s, boost_s, short_term_s, settling_s, held_s, idle_s,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLimits, tdp_w, limit_window_s, peak_limit_w, short_term_limit_w, short_term_window_s, short_term_source)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, limits, time_s, nominal_time_s, clock_s, boost_s, short_term_s, settling_s, held_s, idle_s,
                                    boost_ends_s, held_from_s, max_short_w, max_limit_w, max_short_unboosted_w, max_limit_held_w,
                                    peak_w, min_clock, energy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
@@ -73,12 +74,13 @@ XPU_ROW_FIELDS(SchedulerLimits, 56)
 XPU_ROW_FIELDS(ServeMemory, 112)
 XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
-XPU_ROW_FIELDS(PowerLog, 176)
+XPU_ROW_FIELDS(PowerLimits, 72)
+XPU_ROW_FIELDS(PowerLog, 248)
 XPU_ROW_FIELDS(KvTransferStats, 128)
 XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
-XPU_ROW_FIELDS(ServePoint, 936)
+XPU_ROW_FIELDS(ServePoint, 1008)
 XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

@@ -394,3 +394,28 @@ def test_power_manager_of_the_best_point_is_in_the_notes(tmp_path):
     doc["rows"][0]["power_manager"] = "hot"
     bad = run_report(study(tmp_path, doc, "bad"))
     assert bad.returncode != 0 and "power_manager must be an object or null" in bad.stderr
+
+
+def test_power_manager_note_names_its_windows_and_short_term_limit(tmp_path):
+    """Since session 43 `power_manager.limits` gives the preset's windows and short-term limit with its source: the note
+    labels the averages with those windows (it said 60 ms and 1 s on every chip) and names the limit and its source."""
+    doc = fixture_doc()
+    pm = {"boost_s": 0.037, "short_term_s": 0.9, "settling_s": 0.01, "held_s": 3.0, "idle_s": 0.0, "boost_ends_s": 0.037,
+          "held_from_s": 0.95, "max_short_term_avg_w": 947.0, "max_short_term_avg_unboosted_w": 718.0,
+          "max_limit_avg_w": 731.0, "max_limit_avg_held_w": 700.0, "min_clock_ratio": 0.8,
+          "limits": {"tdp_w": 700.0, "limit_window_s": 1.0, "peak_limit_w": 1090.0, "short_term_limit_w": 718.0,
+                     "short_term_window_s": 0.06, "short_term_source": "calibration from a trace"}}
+    doc["rows"][0]["power_manager"] = pm
+    doc["rows"][1]["power_manager"] = dict(pm, limits=dict(pm["limits"], short_term_limit_w=0.0, short_term_window_s=0.05,
+                                                           short_term_source=None))
+    d = study(tmp_path, doc)
+    p = run_report(d)
+    assert p.returncode == 0, p.stderr
+    page = (d / "report.html").read_text()
+    assert "highest 60 ms average 947 W (718 W without boost in the window), 1 s 731 W." in page
+    assert ("Its short-term limit, 718 W on the 60 ms average, caps each iteration once the boost from idle has ended, so a "
+            "window still holding the boost averages above it (calibration from a trace).") in page
+    assert "highest 50 ms average 947 W" in page and page.count("Its short-term limit") == 1
+    doc["rows"][0]["power_manager"] = dict(pm, limits=3)
+    bad = run_report(study(tmp_path, doc, "bad"))
+    assert bad.returncode != 0 and "power_manager.limits must be an object or null" in bad.stderr
