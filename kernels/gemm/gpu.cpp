@@ -873,7 +873,9 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   set_block_shape(j, task);
   build::Emitter emit(task, j.functional);
   const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
+  // One MMA index per k-step: sized once (growing it by doubling cost a few reallocations and frees per tile).
   std::vector<std::uint32_t> ring;
+  ring.reserve(static_cast<size_t>(std::max<std::int64_t>(0, p.kend - p.kbeg)));
   emit_slice(j, p, index / static_cast<std::uint64_t>(j.t.split_k), j.t.split_k, first, ring, emit, j.t.split_k > 1);
 }
 
