@@ -585,6 +585,10 @@ struct GemmJob {
   // (SyncBlock::smem_bytes), and how many k-steps of copies are in flight (the stages; 2 when register-staged).
   std::uint64_t sync_smem_bytes = 0;
   std::uint32_t sync_warps = 0;  // warps of an sm80-style block (SyncBlock), which issue its mma.sync
+  // A wgmma k-step's operand bytes (A's bm x bk and B's bk x bn tiles read from shared memory), once per
+  // kernel instead of per k-step (two bytes_per_element calls and the conversions: a fifth of the lowering's
+  // instructions in the 8192^3 H100 GEMM).
+  std::uint64_t wgmma_operand_bytes = 0;
   std::int64_t copy_depth = 0;
   // MMA k-steps simulated as one MMA (kstep_group()); their copies stay one per k-step, each group's
   // joined so that the MMA waits for all of them; a copy still waits only for the MMA of its buffer.
@@ -619,6 +623,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->promote = promotion_steps(op, spec, t.bk);
   j->serial_promote = t.tma() && promotion_serial(t.bm);
   j->copy_depth = t.stages;
+  j->wgmma_operand_bytes = static_cast<std::uint64_t>(t.bm * t.bk * bytes_per_element(op.dtype) + t.bk * t.bn * bytes_per_element(op.wdtype));
   j->kgroup = kstep_group(spec.sm.kstep_group, j->copy_depth, j->promote);
   if (!t.tma()) {
     const SyncBlock sb = sync_block(t.bm, t.bn);
@@ -692,8 +697,21 @@ TilePos locate(const GemmJob& j, std::uint64_t index) {
 // joins, each joining the one before (build::join: the group's MMA then waits for all of its copies through
 // the last one). Returns the A copy (or the peer's half, issued after it) and the B copy; in a group of more
 // than one k-step the second is the chain's last copy.
-std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const TilePos& p, std::int64_t kk, std::uint32_t reuse,
-                                                         std::uint32_t prev, int buf, build::Emitter& emit) {
+// What a tile's k-step copies share, worked out once per tile: the part of B this CTA loads and the copies'
+// bytes at a whole k-tile (the same expressions as a k-step's, so the same values).
+struct KstepLoadShape {
+  std::int64_t half, bc0, bcols;
+  std::uint64_t a_bytes, b_bytes;  // kw == t.bk
+  KstepLoadShape(const GemmJob& j, const TilePos& p)
+      : half((p.cols + 1) / 2),
+        bc0(p.b_part == 2 ? p.c0 + half : p.c0),
+        bcols(p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half),
+        a_bytes(static_cast<std::uint64_t>(p.rows * static_cast<std::int64_t>(j.t.bk) * j.ea)),
+        b_bytes(static_cast<std::uint64_t>(static_cast<std::int64_t>(j.t.bk) * bcols * j.eb)) {}
+};
+
+std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const TilePos& p, const KstepLoadShape& sh, std::int64_t kk,
+                                                         std::uint32_t reuse, std::uint32_t prev, int buf, build::Emitter& emit) {
   const OpSpec& o = j.op;
   const GemmTiling& t = j.t;
   const auto I = [](std::int64_t v) { return static_cast<int>(v); };
@@ -702,18 +720,18 @@ std::pair<std::uint32_t, std::uint32_t> emit_kstep_loads(const GemmJob& j, const
     return in;
   };
   std::int64_t k0 = kk * t.bk, kw = std::min<std::int64_t>(t.bk, o.k - k0);
+  const bool whole = kw == t.bk;
   const std::uint8_t via = copy_path(t);
   // Only the tile's valid rows are loaded (rows past a group's end belong to the next group); K
   // past the tensor's end reads as zeros, so padded B rows contribute nothing.
   Instr la = after(tma_load(kGlobal | via, o.dtype, j.A.addr + static_cast<std::uint64_t>((p.grow0 * o.k + k0) * j.ea),
-                                  static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
+                                  whole ? sh.a_bytes : static_cast<std::uint64_t>(p.rows * kw * j.ea), static_cast<std::uint32_t>(p.rows),
                                   static_cast<std::uint32_t>(kw)),
                          reuse);
-  const std::int64_t half = (p.cols + 1) / 2;
-  const std::int64_t bc0 = p.b_part == 2 ? p.c0 + half : p.c0, bcols = p.b_part == 0 ? p.cols : p.b_part == 1 ? half : p.cols - half;
+  const std::int64_t half = sh.half, bc0 = sh.bc0, bcols = sh.bcols;
   Instr lb = after(tma_load(p.multicast_b ? kMulticast : kGlobal | via, o.wdtype,
                                   j.B.addr + static_cast<std::uint64_t>(((p.brow0 + k0) * o.n + bc0) * j.eb),
-                                  static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
+                                  whole ? sh.b_bytes : static_cast<std::uint64_t>(kw * bcols * j.eb), static_cast<std::uint32_t>(kw),
                                   static_cast<std::uint32_t>(bcols)),
                          reuse);
   const std::uint32_t ia = emit(join(la), [&] { return fop::load(buf, j.A.id, I(p.grow0), I(k0), I(p.rows), t.bk, o.dtype); });
@@ -744,6 +762,18 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
   const GemmTiling& t = j.t;
   std::uint32_t last = first, promoted = first, promoted_before = first;
   const auto ring = static_cast<size_t>(j.copy_depth);
+  const KstepLoadShape shape(j, p);
+  // The MMA of kn k-steps covering kw of K; a group of j.kgroup whole k-tiles (every group but a tile's last,
+  // often that one too) is the same instruction each time, built once per tile.
+  const auto make_mma = [&](std::int64_t kn, std::int64_t kw) {
+    const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
+    const auto kg = static_cast<std::uint64_t>(kn);
+    return !t.tma() ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
+                               static_cast<std::uint32_t>(kn * t.bk), useful, j.sync_smem_bytes * kg, j.sync_warps)
+                    : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
+                            static_cast<std::uint32_t>(kn * t.bk), useful, kg * j.wgmma_operand_bytes);
+  };
+  const Instr whole_mma = make_mma(j.kgroup, j.kgroup * t.bk);
   for (std::int64_t kk = p.kbeg; kk < p.kend; kk += j.kgroup) {
     const std::int64_t kn = std::min<std::int64_t>(j.kgroup, p.kend - kk);
     std::int64_t step = kk - p.kbeg;
@@ -753,19 +783,12 @@ std::uint32_t emit_k_loop(const GemmJob& j, const TilePos& p, std::uint32_t firs
       // stages, so the next k-tile's copy runs beside this one's MMAs). mma_idx holds each k-step's MMA.
       const size_t at = mma_idx.size() + static_cast<size_t>(s);
       const std::uint32_t reuse = at >= ring ? mma_idx[at - ring] : kNoDep;
-      in = emit_kstep_loads(j, p, kk + s, reuse, in.second, 1 + 2 * static_cast<int>(s), emit);
+      in = emit_kstep_loads(j, p, shape, kk + s, reuse, in.second, 1 + 2 * static_cast<int>(s), emit);
       // `after_ring_loads`: emitted once the copies of the tile's first ring of k-steps are (or its last, if fewer).
       if (after_ring_loads && (step + s + 1 == std::min<std::int64_t>(j.copy_depth, p.kend - p.kbeg))) after_ring_loads();
     }
     const std::int64_t kw = std::min<std::int64_t>(kn * t.bk, o.k - kk * t.bk);
-    const auto useful = static_cast<std::uint64_t>(2 * p.rows * p.cols * kw);
-    const auto kg = static_cast<std::uint64_t>(kn);
-    const Instr mma = !t.tma()
-                          ? mma_sync(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                     static_cast<std::uint32_t>(kn * t.bk), useful, j.sync_smem_bytes * kg, j.sync_warps)
-                          : wgmma(o.dtype, static_cast<std::uint32_t>(t.bm), static_cast<std::uint32_t>(t.bn),
-                                  static_cast<std::uint32_t>(kn * t.bk), useful,
-                                  kg * static_cast<std::uint64_t>(t.bm * t.bk * bytes_per_element(o.dtype) + t.bk * t.bn * bytes_per_element(o.wdtype)));
+    const Instr mma = kn == j.kgroup && kw == kn * t.bk ? whole_mma : make_mma(kn, kw);
     // Functional mode: the group's k-steps are multiplied in order, as one MMA each.
     last = emit(after(mma, in.first, in.second, j.serial_promote ? promoted : promoted_before), [&] {
       const DType md = o.dtype == DType::fp32 ? DType::tf32 : o.dtype;
@@ -868,7 +891,9 @@ void emit_tile(const GemmJob& j, std::uint64_t index, Task& task) {
   set_block_shape(j, task);
   build::Emitter emit(task, j.functional);
   const std::uint32_t first = emit(tensor_sync(), [&] { return fop::zero(0, static_cast<int>(p.rows), static_cast<int>(p.cols)); });
+  // One MMA index per k-step: sized once (growing it by doubling cost a few reallocations and frees per tile).
   std::vector<std::uint32_t> ring;
+  ring.reserve(static_cast<size_t>(std::max<std::int64_t>(0, p.kend - p.kbeg)));
   emit_slice(j, p, index / static_cast<std::uint64_t>(j.t.split_k), j.t.split_k, first, ring, emit, j.t.split_k > 1);
 }
 
