@@ -289,11 +289,16 @@ std::string power_manager_text(const PowerLog& g) {
                                                    lw.c_str(), g.max_limit_held_w);
   const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
                                                              : std::string("every window held boost");
-  std::string out = strformat("  power manager: %s at boost, %s, %s; highest %s average %.0f W%s, %s %.0f W\n",
+  // A run shorter than the TDP window: each of its windows holds the idle chip before the run, so the highest average
+  // is below the run's own (an H100 run of 0.57 s at 513 W said "1 s 347 W" and nothing more; QA session 44).
+  const std::string short_run = g.time_s < l.limit_window_s ? strformat(" (the run lasted %s: every %s window holds the idle chip before it)",
+                                                                         format_seconds(g.time_s).c_str(), lw.c_str())
+                                                            : std::string();
+  std::string out = strformat("  power manager: %s at boost, %s, %s; highest %s average %.0f W%s, %s %.0f W%s\n",
                               format_seconds(g.boost_s).c_str(),
                               fast ? (format_seconds(g.short_term_s) + " at the short-term limit").c_str() : "no short-term limit",
                               held.c_str(), sw.c_str(), g.max_short_w, fast ? (" (" + unboosted + ")").c_str() : "", lw.c_str(),
-                              g.max_limit_w);
+                              g.max_limit_w, short_run.c_str());
   const std::string burst = l.peak_limit_w > 0 ? strformat("up to %.0f W (power.peak_limit)", l.peak_limit_w) : std::string("at the boost clock");
   const std::string tdp = strformat("TDP %.0f W on the %s average (power.tdp)", l.tdp_w, lw.c_str());
   const std::string source = l.short_term_source.empty() ? std::string("no source given") : l.short_term_source;

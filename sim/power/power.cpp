@@ -26,7 +26,8 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "short_term_limit", s.short_term_limit,
     "Limit of the power manager's fast control loop on a short running average of power (short_term_window): "
     "from idle, work runs at the boost clock until that average reaches it, then at the clock that draws it until "
-    "the TDP average catches up (0 W: no fast loop; the TDP average alone ends the boost)",
+    "the TDP average catches up (0 W: no fast loop; the TDP average alone ends the boost). A --set of power.tdp scales it "
+    "by the same factor unless it is also set in that run",
     "0 W");
   p(pre + "short_term_window", s.short_term_window,
     "Length of the running average of power (a boxcar, like the TDP's) that short_term_limit regulates: sets how "
@@ -69,11 +70,12 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   // The TDP may come from another file than the static power it bounds (a preset that inherits one and sets the other).
   p.require(s.static_power.value() < s.tdp.value(), pre + "static", strformat("less than the TDP (%stdp %g W)", pre.c_str(), s.tdp.value()));
   p.require(s.design_tdp.value() == 0 || s.design_tdp.value() >= s.tdp.value(), pre + "design_tdp",
-            "0 W (as power.tdp) or at least power.tdp (the provisioned limit)");
+            strformat("0 W (as power.tdp) or at least power.tdp (the provisioned limit, %stdp %g W)", pre.c_str(), s.tdp.value()));
   p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");
   p.require(s.settle_time.value() >= 0, pre + "settle_time", "a time of at least 0 s");
   p.require(s.short_term_limit.value() == 0 || s.short_term_limit.value() >= s.tdp.value(), pre + "short_term_limit",
-            "0 W (none) or at least the TDP");
+            strformat("0 W (none) or at least the TDP (%stdp %g W; a what-if of %stdp alone scales it)", pre.c_str(),
+                      s.tdp.value(), pre.c_str()));
   p.require(s.short_term_window.value() > 0, pre + "short_term_window", "a positive time");
   p.require(s.boost_clock.value() >= 0, pre + "boost_clock", "a clock of at least 0 Hz");
   p.require(s.voltage_floor > 0 && s.voltage_floor <= 1, pre + "voltage_floor", "a share in (0, 1]");

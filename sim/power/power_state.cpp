@@ -141,7 +141,8 @@ PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work) {
   m_log.nominal_time_s += work.time_s;
   const double lim = m_s.short_term_limit.value(), tdp = m_s.tdp.value();
   double left = 1.0;
-  // Each change of state splits the piece: at most boost, short-term, settling, held, and a release.
+  // Each change of state splits the piece: at most boost, short-term, settling (cut by the fast loop), held, and a
+  // release.
   for (int step = 0; left > 0 && step < 8; ++step) {
     release();
     const double x = clock_in(m_mode, work);
@@ -159,6 +160,14 @@ PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work) {
     if (!last && (boost || m_mode == PowerMode::ShortTerm)) earlier(m_limit.reaches(watts, d, tdp), PowerMode::Settling);
     if (!last && boost && lim > 0) earlier(m_short.reaches(watts, d, lim), PowerMode::ShortTerm);
     if (!last && m_mode == PowerMode::Settling) earlier(std::max(0.0, m_settle_end - m_now), PowerMode::Held);
+    // The fast loop acts in a walk down from the boost clock too (the TDP average reached while at boost, as after a
+    // whole short window idle with the TDP average still high): once its average reaches the limit, the walk goes on
+    // from the clock that draws the limit, as it does when the TDP average is reached in the short-term state.
+    bool walk_cut = false;
+    if (!last && m_mode == PowerMode::Settling && m_settle_from == PowerMode::Boost && lim > 0) {
+      const double at = m_short.reaches(watts, d, lim);
+      if (at < cut) cut = at, next = m_mode, walk_cut = true;
+    }
     if (cut > 0) {
       const double w = cut / full;
       r.events += ex.scaled(w);
@@ -170,7 +179,12 @@ PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work) {
       record(m_mode, watts, cut, lim > 0 && watts > lim * (1 + kAtLimit) ? 2 : 1);
     }
     left = cut >= d ? 0 : left - cut / full;
-    if (next != m_mode) enter(next);
+    if (walk_cut) {
+      if (m_log.boost_ends_s < 0) m_log.boost_ends_s = m_now;
+      m_settle_from = PowerMode::ShortTerm;
+    } else if (next != m_mode) {
+      enter(next);
+    }
   }
   return r;
 }

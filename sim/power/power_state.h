@@ -69,13 +69,18 @@ struct PowerLog {
 // runs): from idle, work runs at the boost clock (each piece at most at the clock where it draws
 // peak_limit) until the short_term_window average reaches short_term_limit; then each piece runs at most at
 // the clock where it draws short_term_limit, until the limit_window average reaches TDP; then, after a walk
-// of settle_time at the mean of the two clocks, at most at the clock where it draws TDP. A piece is split
-// where the state changes within it. Work that repeats one piece runs exactly as manage_power runs the whole
+// of settle_time at the mean of the two clocks, at most at the clock where it draws TDP. The fast loop acts in
+// that walk too: where the TDP average is reached at boost (after a whole short window idle with the TDP average
+// still high), the walk starts from the boost clock, and once the short_term_window average reaches
+// short_term_limit it goes on from the clock that draws the limit. A piece is split where the state changes
+// within it. Work that repeats one piece runs exactly as manage_power runs the whole
 // (test PowerState.RepeatedPiecesRunAsManagePower). Going back up is not covered by the H200 trace, which
 // starts from idle; assumed (README "Power, cost and serving"): a limit, once it acts, holds while the chip
 // keeps working, and a whole window of its average without work releases it (the TDP hold to the short-term
 // state, the fast loop to the boost: a burst from idle, as the trace and its bursts after 1 s idle measured).
-// So over busy time no short_term_window average exceeds short_term_limit once no boost is in its window,
+// So over busy time no piece draws above short_term_limit once the short_term_window average has reached it (until
+// a whole window idle), no short_term_window average exceeds the limit once no boost (work above the limit before
+// the fast loop cut it, at boost or in a walk down from it) is in its window,
 // and no limit_window average exceeds TDP within the held state. Idle time draws the idle chip's power (a
 // live context at the boost clock, as power_timeline's idle).
 class PowerManagerState {

@@ -1,6 +1,7 @@
 #include "sim/run/registry.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +182,31 @@ bool scale_boost_with_clock(ConfigTree& tree, const ConfigTree& preset, const Ch
   tree.set("power.boost_clock", buf, clock->origin + " (" + keys.front() + " what-if: boost clock scaled with it)");
   return true;
 }
+
+// A what-if on the TDP (`--set power.tdp=...`: the same chip under another power limit, as `nvidia-smi -pl` or a
+// deployment's provisioned power sets it) moves the fast loop's limit with it: power.short_term_limit keeps its ratio
+// to the TDP (assumed: no trace covers a changed power limit; the b200 preset derives its own limit from the H100's
+// at the same ratio). Left absolute, a TDP raised past it was refused as a short-term limit below the TDP, in a key
+// the run never set (H100: --set power.tdp=800W against 718 W). A short-term limit set in the same run is taken as
+// given, and 0 W (no fast loop) stays 0. True when `tree` was changed.
+bool scale_short_term_with_tdp(ConfigTree& tree, const ConfigTree& preset) {
+  const ConfigValue *tdp = tree.find("power.tdp"), *preset_tdp = preset.find("power.tdp");
+  const ConfigValue *lim = tree.find("power.short_term_limit"), *preset_lim = preset.find("power.short_term_limit");
+  if (!tdp || !preset_tdp || !lim || !preset_lim) return false;
+  if (lim->origin != preset_lim->origin || lim->text != preset_lim->text) return false;  // set in this run
+  if (tdp->origin == preset_tdp->origin && tdp->text == preset_tdp->text) return false;  // the preset's TDP
+  double was = 0, now = 0, limit = 0;
+  try {
+    was = Watts::parse(preset_tdp->text).value(), now = Watts::parse(tdp->text).value(), limit = Watts::parse(lim->text).value();
+  } catch (const std::exception&) {
+    return false;  // the family's schema names the bad value
+  }
+  if (was <= 0 || now <= 0 || limit <= 0 || now == was) return false;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f W", limit * now / was);
+  tree.set("power.short_term_limit", buf, tdp->origin + " (power.tdp what-if: short-term limit scaled with it)");
+  return true;
+}
 }  // namespace
 
 std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std::vector<std::string>& overlays) {
@@ -216,6 +242,7 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
            path);
   const ConfigTree preset = tree;
   tree.apply_overlays(overlays);
+  scale_short_term_with_tdp(tree, preset);
   std::unique_ptr<ChipModel> model = load_from_tree(tree, fam);
   return scale_boost_with_clock(tree, preset, *model) ? load_from_tree(tree, fam) : std::move(model);
 }

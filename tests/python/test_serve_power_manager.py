@@ -120,3 +120,21 @@ def test_the_power_line_names_the_limits_it_is_held_to(cli):
     assert t["short_term_limit_w"] == 0 and t["short_term_window_s"] == 0.05 and t["short_term_source"] is None, t
     text = cli(*tpu).stdout
     assert "no short-term limit, " in text and "highest 50 ms average" in text and "60 ms" not in text, text
+
+
+def test_a_run_shorter_than_the_tdp_window_says_its_windows_hold_idle(cli):
+    """QA session 44: a 0.57 s H100 run at 513 W said "1 s 347 W" beside its W/chip and nothing more: every 1 s
+    window of a run shorter than one holds the idle chip before it. The line says so, with the run's length; a run
+    longer than the window does not."""
+    args = ["serve", "--chip", "h100-sxm", "--model", "llama-3.1-8b", "--input", "512", "--output", "64",
+            "--concurrency", "8", "--requests", "16"]
+    j = json.loads(cli(*args, "--format", "json").stdout)
+    pm = j["power_manager"]
+    run_s = pm["boost_s"] + pm["short_term_s"] + pm["settling_s"] + pm["held_s"] + pm["idle_s"]
+    assert run_s < 1 and pm["max_limit_avg_w"] < j["avg_power_w"], (run_s, pm, j["avg_power_w"])
+    line = next(l for l in cli(*args).stdout.splitlines() if l.startswith("  power manager:"))
+    assert "1 s %.0f W (the run lasted %.0f ms: every 1 s window holds the idle chip before it)" % (
+        pm["max_limit_avg_w"], run_s * 1e3) in line, line
+    long = ["serve", "--chip", "h100-sxm", "--model", "llama-3.1-8b", "--input", "2048", "--output", "8",
+            "--concurrency", "16", "--requests", "128"]
+    assert "holds the idle chip" not in cli(*long).stdout

@@ -3,7 +3,9 @@
 // the limits once the boost from idle has left the window; a whole window without work re-arms the boost.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "sim/run/power_control.h"
 
@@ -139,4 +141,83 @@ TEST(PowerState, ARunAfterAWarmUpIsTheTailOfTheWholeTimeline) {
   const ManagedPower settled = manage_run_after(h.s, e, 40, h.xmax);  // 4 s of it: held at TDP
   ASSERT_EQ(settled.phases.size(), 1u);
   EXPECT_DOUBLE_EQ(settled.phases[0].clock_ratio, settled.held_clock);
+}
+
+// Work from idle for 0.88 to 0.9 s (boost, then the short-term limit; the 1 s average nears TDP), a whole short window
+// idle (the boost re-arms), then work again: the 1 s average reaches TDP while the chip is back at boost, and the clock
+// walks down from the boost clock. The fast loop acts in that walk as in every state: once the 60 ms average reaches
+// short_term_limit no piece draws above it until a whole window passes without work (the walk goes on from the clock
+// that draws the limit; it ran on at the mean of the boost and held clocks, 880 W on the H100, with the 60 ms average
+// above the 718 W limit). Every limit is checked on the pieces' own powers (0.1 ms each) with averages computed here, not on
+// the manager's log.
+TEST(PowerState, TheWalkDownFromABoostAfterAnIdleGapKeepsTheShortTermLimit) {
+  H100 h;
+  const double lim = h.s.short_term_limit.value(), tdp = h.s.tdp.value(), peak = h.s.peak_limit.value();
+  const double ws = h.s.short_term_window.value(), wl = h.s.limit_window.value(), settle = h.s.settle_time.value();
+  const EnergyEvents hot = piece(true).scaled(0.1);
+  const double idle_w = power_timeline(h.s, hot, h.xmax).idle_power_w;
+  struct Seg {
+    double t0, t1, watts;
+    PowerMode before;
+    bool work;
+  };
+  int at_boost = 0;     // sequences whose TDP average reaches TDP at boost after the gap
+  int cut_in_walk = 0;  // sequences whose 60 ms average reaches the limit within the walk down from the boost
+  for (double first : {0.88, 0.885, 0.8875, 0.89, 0.8925, 0.895, 0.9}) {
+    SCOPED_TRACE(first);
+    PowerManagerState st(h.s, h.xmax);
+    std::vector<Seg> segs = {{-wl, 0, idle_w, PowerMode::Boost, false}};
+    auto work = [&](double until) {
+      while (st.now() < until) {
+        const PowerMode before = st.mode();
+        const double t0 = st.now();
+        const PowerManagerState::Piece p = st.run(hot);
+        segs.push_back({t0, st.now(), p.energy.total() / p.events.time_s, before, true});
+      }
+    };
+    work(first);
+    ASSERT_EQ(st.mode(), PowerMode::ShortTerm);
+    ASSERT_LT(st.log().held_from_s, 0);
+    const double gap0 = st.now();
+    st.idle(1.02 * ws);
+    const double gap1 = st.now();
+    segs.push_back({gap0, gap1, idle_w, st.mode(), false});
+    work(gap1 + 2.5 * wl);
+    const PowerLog& g = st.log();
+    // The sequence under test (where the first stretch was long enough): back at boost after the gap, and the TDP
+    // average reached before the fast loop's average could reach its limit from the gap's idle power at the boost's.
+    ASSERT_GT(g.held_from_s, gap1);
+    at_boost += g.held_from_s < gap1 + ws * (lim - idle_w) / (g.peak_w - idle_w);
+    // Boxcar averages over [t - w, t] from prefix sums of the segments' energy.
+    std::vector<double> cum = {0};
+    for (const Seg& s : segs) cum.push_back(cum.back() + s.watts * (s.t1 - s.t0));
+    auto energy_to = [&](double t) {
+      const size_t i = std::upper_bound(segs.begin(), segs.end(), t, [](double x, const Seg& s) { return x < s.t1; }) - segs.begin();
+      return i >= segs.size() ? cum.back() : cum[i] + segs[i].watts * std::max(0.0, t - segs[i].t0);
+    };
+    auto avg = [&](double t, double w) { return (energy_to(t) - energy_to(t - w)) / w; };
+    bool cut = false;  // the fast loop's average has reached its limit since the boost last re-armed
+    double max_held = 0;
+    for (size_t i = 1; i < segs.size(); ++i) {
+      const Seg& s = segs[i];
+      EXPECT_LE(s.watts, peak * (1 + 1e-9)) << s.t0;  // the electrical limit
+      if (!s.work) {
+        if (s.t1 - s.t0 >= ws) cut = false;  // a whole window without work re-arms the boost
+        continue;
+      }
+      if (!cut && avg(s.t0, ws) >= lim * (1 - 1e-9)) {
+        cut = true;
+        if (s.t0 > g.held_from_s && s.t0 < g.held_from_s + settle) ++cut_in_walk;
+      }
+      if (cut) EXPECT_LE(s.watts, lim * (1 + 1e-6)) << "a piece above the short-term limit after the fast loop cut, at " << s.t0;
+      // The TDP average over 1 s windows wholly within the hold (its pieces are 0.1 ms: checked where they end).
+      if (s.before == PowerMode::Held && s.t0 >= g.held_from_s + settle + wl) max_held = std::max(max_held, avg(s.t1, wl));
+    }
+    EXPECT_LE(max_held, tdp * (1 + 1e-6));
+    EXPECT_GT(max_held, 0.99 * tdp);
+    EXPECT_LE(g.max_short_unboosted_w, lim * (1 + 1e-9));
+    EXPECT_LE(g.max_limit_held_w, tdp * (1 + 1e-9));
+  }
+  EXPECT_GE(at_boost, 3);  // the state under test did occur
+  EXPECT_GE(cut_in_walk, 2);
 }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
@@ -152,6 +153,43 @@ TEST(WhatIfMonotonic, ClockWhatIfScalesTheBoostClockUnlessSet) {
   const auto [t, boost] = at({"sm.clock=3660 MHz", "power.boost_clock=1.98 GHz"});
   EXPECT_DOUBLE_EQ(boost, 1.98e9);
   EXPECT_GT(t, prev);  // the boost clock as given: the chip runs at 54% of the clock it was simulated at
+}
+
+// A TDP what-if (`--set power.tdp=...`) on the chips with a fast loop: power.short_term_limit keeps its ratio to the
+// TDP unless set in the same run (it was refused from 718 W up on the H100, naming a key the run never set), and a
+// higher TDP never makes a sustained GEMM or one 0.3 s after idle (in the fast loop's state) slower. A limit set
+// below the TDP is refused naming both.
+TEST(WhatIfMonotonic, TdpWhatIfScalesTheShortTermLimitUnlessSet) {
+  for (const auto& [name, tdp0, lim0] : {std::tuple<const char*, double, double>{"h100-sxm", 700, 718}, {"b200", 1000, 1026}}) {
+    double prev_held = 0, prev_warm = 0;
+    for (double x : {0.7, 0.85, 1.0, 1.15, 1.3, 1.5}) {
+      auto chip = load_chip(name, {"power.tdp=" + std::to_string(tdp0 * x) + " W"});
+      EXPECT_NEAR(chip->power()->short_term_limit.value(), lim0 * x, 1e-3) << name << " x" << x;
+      KernelStudyOptions held, warm;  // steady state, and after a warm-up of 0.2 s from idle (the fast loop's state)
+      held.sustained = true;
+      warm.after_runs = 200;
+      const OpSpec op = make_op("gemm", {{"m", "8192"}, {"n", "8192"}, {"k", "8192"}});
+      const double t_held = run_kernel_study(*chip, op, held).run.result.latency_s;
+      const double t_warm = run_kernel_study(*chip, op, warm).run.result.latency_s;
+      if (prev_held > 0) {
+        EXPECT_LE(t_held, prev_held * (1 + 1e-9)) << name << " x" << x;
+        EXPECT_LE(t_warm, prev_warm * (1 + 1e-9)) << name << " x" << x;
+      }
+      prev_held = t_held, prev_warm = t_warm;
+    }
+  }
+  auto kept = load_chip("h100-sxm", {"power.tdp=800 W", "power.short_term_limit=900 W"});
+  EXPECT_DOUBLE_EQ(kept->power()->short_term_limit.value(), 900);
+  EXPECT_DOUBLE_EQ(load_chip("a100-sxm", {"power.tdp=500 W"})->power()->short_term_limit.value(), 0);  // no fast loop
+  try {
+    load_chip("h100-sxm", {"power.tdp=800 W", "power.short_term_limit=750 W"});
+    ADD_FAILURE() << "a short-term limit below the TDP was accepted";
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("power.short_term_limit"), std::string::npos) << m;
+    EXPECT_NE(m.find("750"), std::string::npos) << m;
+    EXPECT_NE(m.find("power.tdp 800 W"), std::string::npos) << m;
+  }
 }
 
 // More compute units (NeuronCores, TensorCores, Maia clusters and tiles per cluster, SMs; 0.5x..2x of
