@@ -32,6 +32,22 @@ constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones a
   return search(h + 2, n - 2);
 }
 
+// Places `iv` in the gap before the last interval.
+[[gnu::always_inline]] inline void Timeline::merge_before_tail(Iv iv) {
+  const bool left = m_head < m_iv.size() && m_iv.back().end == iv.start;
+  const bool right = m_ts == iv.end;
+  if (left && right) {  // the last earlier interval, the new one and the last become one
+    m_ts = m_iv.back().start;
+    m_iv.pop_back();
+  } else if (left) {
+    m_iv.back().end = iv.end;
+  } else if (right) {
+    m_ts = iv.start;
+  } else {
+    push_back(iv);
+  }
+}
+
 // First fit for an arrival before the last booked end. Inlined into book_loaded(), its only caller, with merge_in
 // and insert_at's room-to-spare path: the L2 slice groups' calendars of a decode step sit at the 64-interval
 // bound, and four calls deep each of their 1.5 M first fits per 70B B200 step saved and reloaded the calendar's
@@ -179,22 +195,6 @@ Tick Timeline::append(Tick t, Tick d) {
   }
   if (live() > kMaxIntervals) compact();
   return t + d;
-}
-
-// Places `iv` in the gap before the last interval.
-void Timeline::merge_before_tail(Iv iv) {
-  const bool left = m_head < m_iv.size() && m_iv.back().end == iv.start;
-  const bool right = m_ts == iv.end;
-  if (left && right) {  // the last earlier interval, the new one and the last become one
-    m_ts = m_iv.back().start;
-    m_iv.pop_back();
-  } else if (left) {
-    m_iv.back().end = iv.end;
-  } else if (right) {
-    m_ts = iv.start;
-  } else {
-    push_back(iv);
-  }
 }
 
 void Timeline::erase_at(size_t i) {
