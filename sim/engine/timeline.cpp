@@ -1,11 +1,114 @@
 // First-fit booking on a resource timeline (see timeline.h for the rules it keeps).
 #include "sim/engine/timeline.h"
 
+#include <cstring>
+
 namespace xpu {
 
 namespace {
 constexpr size_t kReclaimMin = 4;  // dead intervals kept before the live ones are moved down
 }  // namespace
+
+// The first earlier interval from m_head on that ends after `arrival`, given that the last earlier one does
+// (the ends increase: the intervals are disjoint and sorted): the index std::upper_bound finds over
+// [m_head, n - 1), so the calendar is the same. Looked for first at the hint (the previous search's) and the
+// interval after it, then at the last earlier one, and only then by binary search on the side of the hint
+// it lies: 70B B200 decode step 1,286 -> 1,251 M instructions (scripts/bench/README.md, "Hinted first fit").
+[[gnu::always_inline]] inline size_t Timeline::first_ending_after(Tick arrival) const {
+  const size_t n = m_iv.size(), head = m_head;
+  const Iv* const iv = m_iv.data();
+  auto search = [&](size_t from, size_t to) {  // the answer lies in [from, to]: to's interval ends after it
+    return static_cast<size_t>(std::upper_bound(iv + from, iv + to, arrival,
+                                                [](Tick a, const Iv& x) { return a < x.end; }) - iv);
+  };
+  const size_t h = std::min(std::max<size_t>(m_hint, head), n - 1);
+  if (arrival < iv[h].end) {  // the answer is h or before it
+    if (h == head || iv[h - 1].end <= arrival) return h;
+    return search(head, h - 1);
+  }
+  // The answer is after h (the last earlier interval ends after the arrival, so h < n - 1).
+  if (arrival < iv[h + 1].end) return h + 1;
+  if (iv[n - 2].end <= arrival) return n - 1;  // h + 1 < n - 1 here: the last earlier one
+  return search(h + 2, n - 2);
+}
+
+// Places `iv` in the gap before the last interval.
+[[gnu::always_inline]] inline void Timeline::merge_before_tail(Iv iv) {
+  const bool left = m_head < m_iv.size() && m_iv.back().end == iv.start;
+  const bool right = m_ts == iv.end;
+  if (left && right) {  // the last earlier interval, the new one and the last become one
+    m_ts = m_iv.back().start;
+    m_iv.pop_back();
+  } else if (left) {
+    m_iv.back().end = iv.end;
+  } else if (right) {
+    m_ts = iv.start;
+  } else {
+    push_back(iv);
+  }
+}
+
+// First fit for an arrival before the last booked end. Inlined into book_loaded(), its only caller, with merge_in
+// and insert_at's room-to-spare path: the L2 slice groups' calendars of a decode step sit at the 64-interval
+// bound, and four calls deep each of their 1.5 M first fits per 70B B200 step saved and reloaded the calendar's
+// state at every level (scripts/bench/README.md, "First fit in one piece").
+[[gnu::always_inline]] inline Tick Timeline::fill_gap(Tick arrival, Tick duration) {
+  // Intervals that end at or before the arrival cannot hold it and do not delay it: find the first
+  // earlier one that ends after it (often none: the arrival falls in or just before the last one).
+  const size_t n = m_iv.size();
+  size_t lo = n;
+  if (m_head < n && arrival < m_iv[n - 1].end) {
+    lo = first_ending_after(arrival);
+    m_hint = static_cast<std::uint16_t>(lo);
+  }
+  Tick t = arrival;
+  for (size_t i = lo; i < n; ++i) {
+    if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
+      merge_in(i, {t, t + duration});
+      return t + duration;
+    }
+    t = std::max(t, m_iv[i].end);
+  }
+  if (t + duration <= m_ts) {  // fits in the gap before the last interval
+    merge_before_tail({t, t + duration});
+    return t + duration;
+  }
+  return append(std::max(t, m_te), duration);
+}
+
+// Shifts the shorter side of the vector by one: the front part down into the dead prefix, else the back part up
+// (memmove on the vector's own storage while it has room; vector::insert only to grow it).
+[[gnu::always_inline]] inline void Timeline::insert_at(size_t i, Iv iv) {
+  Iv* const p = m_iv.data();
+  const size_t n = m_iv.size();
+  if (m_head > 0 && i - m_head < n - i) {  // shift the shorter front part down
+    std::memmove(p + m_head - 1, p + m_head, (i - m_head) * sizeof(Iv));
+    --m_head;
+    p[i - 1] = iv;
+  } else if (n < m_iv.capacity()) {
+    m_iv.emplace_back();
+    std::memmove(p + i + 1, p + i, (n - i) * sizeof(Iv));
+    p[i] = iv;
+  } else [[unlikely]] {
+    m_iv.insert(m_iv.begin() + static_cast<long>(i), iv);
+  }
+}
+
+// Places `iv` before earlier interval i (a gap: it may touch its neighbours, never overlap them).
+[[gnu::always_inline]] inline void Timeline::merge_in(size_t i, Iv iv) {
+  const bool left = i > m_head && m_iv[i - 1].end == iv.start;
+  const bool right = m_iv[i].start == iv.end;
+  if (left && right) {
+    m_iv[i - 1].end = m_iv[i].end;
+    erase_at(i);
+  } else if (left) {
+    m_iv[i - 1].end = iv.end;
+  } else if (right) {
+    m_iv[i].start = iv.start;
+  } else {
+    insert_at(i, iv);
+  }
+}
 
 // The general case of reserve(): prune, then append or first fit.
 Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
@@ -59,6 +162,14 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
     }
     return m_te;
   }
+  return book_loaded(arrival, duration, horizon);
+}
+
+// book() of an arrival at or before the last end (or on an empty calendar). A function of its own, which first fit
+// is inlined into, so that book()'s bookings after a gap (most of a GEMM's HBM channel bookings) keep a small frame;
+// occupy() calls it directly for such an arrival (the L2 slice groups' first fits: one call instead of four).
+[[gnu::noinline]] Tick Timeline::book_loaded(Tick arrival, Tick duration, Tick horizon) {
+  const size_t n = m_iv.size();
   // Drop intervals that end before the horizon (the last one, inline, is always kept); when the last
   // earlier one has ended (the gate, inline, while it is that end), all of them have, and the vector is
   // not read.
@@ -84,97 +195,6 @@ Tick Timeline::append(Tick t, Tick d) {
   }
   if (live() > kMaxIntervals) compact();
   return t + d;
-}
-
-// The first earlier interval from m_head on that ends after `arrival`, given that the last earlier one does
-// (the ends increase: the intervals are disjoint and sorted): the index std::upper_bound finds over
-// [m_head, n - 1), so the calendar is the same. Looked for first at the hint (the previous search's) and the
-// interval after it, then at the last earlier one, and only then by binary search on the side of the hint
-// it lies: 70B B200 decode step 1,286 -> 1,251 M instructions (scripts/bench/README.md, "Hinted first fit").
-[[gnu::always_inline]] inline size_t Timeline::first_ending_after(Tick arrival) const {
-  const size_t n = m_iv.size(), head = m_head;
-  const Iv* const iv = m_iv.data();
-  auto search = [&](size_t from, size_t to) {  // the answer lies in [from, to]: to's interval ends after it
-    return static_cast<size_t>(std::upper_bound(iv + from, iv + to, arrival,
-                                                [](Tick a, const Iv& x) { return a < x.end; }) - iv);
-  };
-  const size_t h = std::min(std::max<size_t>(m_hint, head), n - 1);
-  if (arrival < iv[h].end) {  // the answer is h or before it
-    if (h == head || iv[h - 1].end <= arrival) return h;
-    return search(head, h - 1);
-  }
-  // The answer is after h (the last earlier interval ends after the arrival, so h < n - 1).
-  if (arrival < iv[h + 1].end) return h + 1;
-  if (iv[n - 2].end <= arrival) return n - 1;  // h + 1 < n - 1 here: the last earlier one
-  return search(h + 2, n - 2);
-}
-
-// First fit for an arrival before the last booked end.
-Tick Timeline::fill_gap(Tick arrival, Tick duration) {
-  // Intervals that end at or before the arrival cannot hold it and do not delay it: find the first
-  // earlier one that ends after it (often none: the arrival falls in or just before the last one).
-  const size_t n = m_iv.size();
-  size_t lo = n;
-  if (m_head < n && arrival < m_iv[n - 1].end) {
-    lo = first_ending_after(arrival);
-    m_hint = static_cast<std::uint16_t>(lo);
-  }
-  Tick t = arrival;
-  for (size_t i = lo; i < n; ++i) {
-    if (t + duration <= m_iv[i].start) {  // fits in the gap before interval i
-      merge_in(i, {t, t + duration});
-      return t + duration;
-    }
-    t = std::max(t, m_iv[i].end);
-  }
-  if (t + duration <= m_ts) {  // fits in the gap before the last interval
-    merge_before_tail({t, t + duration});
-    return t + duration;
-  }
-  return append(std::max(t, m_te), duration);
-}
-
-// Places `iv` before earlier interval i (a gap: it may touch its neighbours, never overlap them).
-void Timeline::merge_in(size_t i, Iv iv) {
-  const bool left = i > m_head && m_iv[i - 1].end == iv.start;
-  const bool right = m_iv[i].start == iv.end;
-  if (left && right) {
-    m_iv[i - 1].end = m_iv[i].end;
-    erase_at(i);
-  } else if (left) {
-    m_iv[i - 1].end = iv.end;
-  } else if (right) {
-    m_iv[i].start = iv.start;
-  } else {
-    insert_at(i, iv);
-  }
-}
-
-// Places `iv` in the gap before the last interval.
-void Timeline::merge_before_tail(Iv iv) {
-  const bool left = m_head < m_iv.size() && m_iv.back().end == iv.start;
-  const bool right = m_ts == iv.end;
-  if (left && right) {  // the last earlier interval, the new one and the last become one
-    m_ts = m_iv.back().start;
-    m_iv.pop_back();
-  } else if (left) {
-    m_iv.back().end = iv.end;
-  } else if (right) {
-    m_ts = iv.start;
-  } else {
-    push_back(iv);
-  }
-}
-
-void Timeline::insert_at(size_t i, Iv iv) {
-  if (m_head > 0 && i - m_head < m_iv.size() - i) {  // shift the shorter front part down
-    std::move(m_iv.begin() + static_cast<long>(m_head), m_iv.begin() + static_cast<long>(i),
-              m_iv.begin() + static_cast<long>(m_head) - 1);
-    --m_head;
-    m_iv[i - 1] = iv;
-  } else {
-    m_iv.insert(m_iv.begin() + static_cast<long>(i), iv);
-  }
 }
 
 void Timeline::erase_at(size_t i) {

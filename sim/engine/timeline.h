@@ -58,7 +58,9 @@ class alignas(64) Timeline {
     // (While nothing is booked m_te is kNothing, so `arrival < m_te` also stands for m_tail.) Both
     // conditions on the earlier intervals are one comparison with the gate (m_gate).
     if (arrival < m_te && arrival + duration > m_ts && arrival >= m_gate) return m_te += duration;
-    return book(arrival, duration, horizon);
+    // Else book()'s cases after a gap, or the others (first fit, over the bound: the L2 slice groups' calendars
+    // of a decode step) without going through book(). (While nothing is booked book() is taken.)
+    return arrival > m_te ? book(arrival, duration, horizon) : book_loaded(arrival, duration, horizon);
   }
   // Whether a booking arriving at `t` comes after a gap (after everything booked).
   bool after_gap(Tick t) const { return m_tail && t > m_te; }
@@ -105,6 +107,7 @@ class alignas(64) Timeline {
   static constexpr size_t kMaxIntervals = 64;  // bound of the calendar (see compact())
   size_t live() const { return m_iv.size() - m_head + (m_tail ? 1 : 0); }
   Tick book(Tick arrival, Tick duration, Tick horizon);
+  Tick book_loaded(Tick arrival, Tick duration, Tick horizon);  // book() but after a gap: drop, append or first fit
   Tick append(Tick t, Tick d);
   Tick fill_gap(Tick arrival, Tick duration);
   size_t first_ending_after(Tick arrival) const;

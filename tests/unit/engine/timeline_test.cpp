@@ -52,6 +52,7 @@ class RefTimeline {
   }
   Tick busy() const { return m_busy; }
   Tick free_at() const { return m_iv.empty() ? 0 : m_iv.back().end; }
+  size_t intervals() const { return m_iv.size(); }
 
  private:
   struct Iv {
@@ -201,6 +202,29 @@ TEST(Timeline, MatchesTheReferenceCalendarOnClusteredArrivals) {
       prev = arrival;
       return Booking{arrival, static_cast<Tick>(1 + rng() % 400), horizon};
     });
+  }
+}
+
+// First fits into a calendar held at and over its 64-interval bound (the L2 slice groups of a decode step):
+// a horizon that barely moves, so nothing is dropped, short services scattered over the calendar's whole span,
+// so insertions land at its front, middle and back (Timeline::insert_at shifts the front part down into the
+// dead prefix or the back part up, in the vector's room or growing it) and merge with either neighbour.
+TEST(Timeline, MatchesTheReferenceCalendarOnFirstFitsAtTheBound) {
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Tick horizon = 0;
+    int first_fits = 0;
+    expect_matches_reference(seed, [&](std::mt19937_64& rng, int i, const RefTimeline& ref) {
+      if (i % 64 == 0) horizon += static_cast<Tick>(rng() % 2000);
+      const Tick last = ref.free_at();
+      const Tick span = std::max<Tick>(1, last - horizon);
+      Tick arrival = rng() % 6 == 0 ? last + static_cast<Tick>(rng() % 50)  // after the end (grows the calendar)
+                                    : horizon + static_cast<Tick>(rng() % span);
+      if (rng() % 5 == 0) arrival -= arrival % 100;  // touching neighbours: merges on either side
+      arrival = std::max(arrival, horizon);
+      if (arrival < last && ref.intervals() >= 64) ++first_fits;
+      return Booking{arrival, static_cast<Tick>(1 + rng() % (rng() % 4 == 0 ? 400 : 60)), horizon};
+    });
+    EXPECT_GT(first_fits, 5000) << "seed " << seed;  // a third of the bookings are first fits at the bound
   }
 }
 
