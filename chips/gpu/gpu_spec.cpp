@@ -158,7 +158,7 @@ void describe(Params& p, GpuSpec& s) {
   p.require(!s.sm.cta_pair_mma || s.sm.cluster_multicast, "sm.cta_pair_mma",
             "sm.cluster_multicast: true as well (the SM pair is a thread-block cluster)");
   p.require(s.sm.smem_per_block.value() <= s.sm.smem_capacity.value(), "sm.smem_per_block",
-            "at most sm.smem_capacity");
+            "at most sm.smem_capacity", "sm.smem_capacity", "at least sm.smem_per_block");
 }
 
 int occupancy(const GpuSpec& s, double smem, int threads, int regs) {

@@ -97,9 +97,10 @@ void describe(Params& p, MaiaSpec& s) {
   p.require(s.cluster.noc_bytes_per_clk > 0, "cluster.noc_bytes_per_clk", "a positive bandwidth");
   p.require(s.tvp.flops_fp32 > 0, "tvp.flops_per_clk.fp32", "a positive FP32 vector rate");
   p.require(s.bf16_matmul == "fp8" || s.bf16_matmul == "refuse", "lowering.bf16_matmul", "fp8 or refuse");
-  p.require(s.placement.tsram_reserved.value() < s.tile.tsram.value(), "placement.tsram_reserved", "less than tile.tsram");
+  p.require(s.placement.tsram_reserved.value() < s.tile.tsram.value(), "placement.tsram_reserved", "less than tile.tsram",
+            "tile.tsram", "more than placement.tsram_reserved");
   p.require(s.placement.csram_reserved.value() <= s.cluster.csram.value(), "placement.csram_reserved",
-            "at most cluster.csram");
+            "at most cluster.csram", "cluster.csram", "at least placement.csram_reserved");
 }
 
 }  // namespace xpu::maia

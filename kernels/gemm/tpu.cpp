@@ -254,8 +254,12 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
           for (int cores = static_cast<int>(std::min<std::int64_t>(spec.tensorcores, blocks)); cores >= 1; --cores) {
             double steps = static_cast<double>(ceil_div(blocks, cores) * nk);
             double bw = std::min(spec.dma_bandwidth.value(), spec.hbm.bandwidth.value() * spec.hbm.efficiency / cores);
-            // nb - 1 steps of prefetch hide the copy latency over that many steps.
-            double t_dma = (a_bytes + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value() / (nb - 1);
+            // nb - 1 copies in flight: a step waits for the stream (its bytes at bw) or, where the copies'
+            // latency is not covered by the stream, for one copy's latency and stream shared by the nb - 1
+            // in flight (Little's law). Charging latency / (nb - 1) on top of the stream counted it even where
+            // the other copies' streams hide it, so deeper (fewer, longer) steps looked faster than they run.
+            const double t_stream = (a_bytes + static_cast<double>(bk) * bn * eb) / bw;
+            double t_dma = std::max(t_stream, (t_stream + spec.hbm.latency.value()) / (nb - 1));
             double t_step = std::max(std::max(t_mxu, t_conv) + t_fold_conv + t_body, t_dma);
             double prologue = (rows * bk * ea + static_cast<double>(bk) * bn * eb) / bw + spec.hbm.latency.value();
             double epilogue = rows * bn * ec / bw + (spec.mxu.rows + C) / clk + spec.hbm.write_latency_s();

@@ -424,6 +424,20 @@ void Params::require(bool ok, const std::string& path, const std::string& expect
                     (v ? "'" + v->text + "': " : std::string()) + "expected " + expected);
 }
 
+void Params::require(bool ok, const std::string& path, const std::string& expected, const std::string& other,
+                     const std::string& other_expected) const {
+  if (ok || m_mode == Mode::Describe) return;
+  const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
+  const ConfigValue* o = m_tree ? m_tree->find(other) : nullptr;
+  const auto by_set = [](const ConfigValue* c) { return c && c->origin.rfind("--set", 0) == 0; };
+  if (!by_set(o) || by_set(v)) return require(ok, path, expected);
+  std::string held;  // the preset's (or default) value of `path` and where it comes from
+  for (const auto& [k, text] : m_resolved)
+    if (k == path) held = "'" + text + "'";
+  held += v ? " at " + v->origin : " by default";
+  throw ConfigError(o->origin, other, "'" + o->text + "': expected " + other_expected + " (" + path + ": " + held + ")");
+}
+
 void Params::finish() const {
   if (m_mode != Mode::Load || !m_tree) return;
   std::vector<std::string> known;

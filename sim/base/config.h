@@ -73,6 +73,11 @@ class Params {
 
   // Throws ConfigError for `path` (naming the file that set it) unless `ok`.
   void require(bool ok, const std::string& path, const std::string& expected) const;
+  // A constraint between two fields (`path` against `other`): blames `path` with `expected`, unless `other`
+  // came from --set and `path` did not, when the override is the cause: it is named with its value,
+  // `other_expected` (what it would take) and where the preset's `path` value comes from.
+  void require(bool ok, const std::string& path, const std::string& expected, const std::string& other,
+               const std::string& other_expected) const;
   // After all fields are declared: any key in the tree that no field consumed is an error.
   void finish() const;
 

@@ -1,6 +1,7 @@
 #include "sim/io/compare_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -183,6 +184,16 @@ std::string tiers_csv(const CompareStudy& s) {
          << rate_or_empty(t.point >= 0 ? t.rate : 0) << "\n";
   return os.str();
 }
+// A whole number with thousands separators ("1,960,375"): tokens per provisioned MW run to seven digits.
+std::string grouped(double v) {
+  std::string d = strformat("%.0f", v), out;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i > 0 && std::isdigit(static_cast<unsigned char>(d[i - 1])) && (d.size() - i) % 3 == 0) out += ',';
+    out += d[i];
+  }
+  return out;
+}
+
 // Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
 // what bounds it; then the verdict.
 std::string tier_table(const CompareStudy& s) {
@@ -204,7 +215,7 @@ std::string tier_table(const CompareStudy& s) {
                        t.layout.empty() ? "-" : t.layout.c_str(), t.concurrency > 0 ? std::to_string(t.concurrency).c_str() : "-",
                        t.throughput_tok_s_per_chip, money(t.usd_per_mtok).c_str(),
                        s.tco ? money(t.tco_usd_per_mtok).c_str() : "",
-                       t.tok_s_per_mw > 0 ? strformat("%.0f", t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
+                       t.tok_s_per_mw > 0 ? grouped(t.tok_s_per_mw).c_str() : "-", t.bound.dominant.c_str(), 100 * t.bound.share);
     }
   out += "verdict:\n";
   for (const auto& v : s.verdict) out += "  " + v + "\n";

@@ -62,7 +62,9 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
       // v6e and v7 re-recorded with OpenXLA's copy latencies and DMA rates (session 32), again with each
       // copy's latency before its stream on the DMA path (session 33: v6e +1.5% / +2.3%, v7 +0.5% / 0).
       {"tpu-v4", 572.1, 33.53}, {"tpu-v5e", 746.3, 47.72}, {"tpu-v5p", 324.3, 15.88},
-      {"tpu-v6e", 188.1, 27.70}, {"tpu-v7", 72.75, 9.156},
+      // v6e decode 27.70 -> 26.89 us (session 42): the tiler no longer charges a copy's latency on top of a
+      // stream that the other copies in flight hide, so it keeps shallower K blocks with a shorter first load.
+      {"tpu-v6e", 188.1, 26.89}, {"tpu-v7", 72.75, 9.156},
   };
   for (const auto& c : cases) {
     auto chip = tpu_chip(c.chip);

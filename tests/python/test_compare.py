@@ -98,6 +98,8 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
         assert t["reachable"] or t["why"], t
         if t["reachable"]:
             assert t["throughput_tok_s_per_chip"] > 0 and t["tok_s_per_mw"] > 0 and t["usd_per_mtok"] > 0
+            # The table groups its digits (seven of them read badly); summary.json keeps the number.
+            assert f" {round(t['tok_s_per_mw']):,} " in p.stdout, p.stdout
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
                                   "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
     for t in bad["tiers"]:

@@ -103,6 +103,25 @@ TEST(MaiaPresets, SetOverlaysChangePeaksAndTimes) {
   EXPECT_THROW(load_maia("maia200", {"lowering.bf16_matmul=maybe"}), std::exception);
 }
 
+// A --set that breaks a constraint with a preset field is named as the cause, with its value, what it would take
+// and where the preset's value comes from; a --set of the constrained field itself is blamed as before.
+TEST(MaiaPresets, OverrideBreakingPresetConstraintIsNamed) {
+  auto message = [](const std::vector<std::string>& sets) {
+    try {
+      spec_of("maia200", sets);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string tsram = message({"tile.tsram=256KiB"});
+  EXPECT_EQ(tsram.rfind("--set tile.tsram: '256 KiB': expected more than placement.tsram_reserved (placement.tsram_reserved: '256 KiB' at ", 0), 0u) << tsram;
+  EXPECT_NE(tsram.find("maia200.yaml:"), std::string::npos) << tsram;
+  EXPECT_EQ(message({"placement.tsram_reserved=16MiB"}), "--set placement.tsram_reserved: '16 MiB': expected less than tile.tsram");
+  const std::string csram = message({"cluster.csram=256KiB"});
+  EXPECT_EQ(csram.rfind("--set cluster.csram: '256 KiB': expected at least placement.csram_reserved", 0), 0u) << csram;
+}
+
 TEST(MaiaChip, TtuStepsPadPartialBlocksAndTvpUsesFormatRates) {
   auto chip = load_maia("maia200");
   MaiaSpec s = spec_of("maia200");
