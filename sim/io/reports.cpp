@@ -277,7 +277,7 @@ nlohmann::json power_manager_json(const PowerLog& g) {
 // model). The windows are the preset's (the line said "60 ms" on every chip: a TPU's window is 50 ms). The short-term
 // limit caps each piece of work once the boost from idle has ended, not the window's average: a window that still
 // holds the boost averages above it (947 W on an H100, whose limit is 718 W), which the second line says, with the
-// figure's source (QA session 43).
+// figure's source (QA, session 42).
 std::string power_manager_text(const PowerLog& g) {
   if (g.time_s <= 0) return "";
   const PowerLimits& l = g.limits;
@@ -290,7 +290,7 @@ std::string power_manager_text(const PowerLog& g) {
   const std::string unboosted = g.max_short_unboosted_w > 0 ? strformat("%.0f W without boost in the window", g.max_short_unboosted_w)
                                                              : std::string("every window held boost");
   // A run shorter than the TDP window: each of its windows holds the idle chip before the run, so the highest average
-  // is below the run's own (an H100 run of 0.57 s at 513 W said "1 s 347 W" and nothing more; QA session 44).
+  // is below the run's own (an H100 run of 0.57 s at 513 W said "1 s 347 W" and nothing more; QA, session 42).
   const std::string short_run = g.time_s < l.limit_window_s ? strformat(" (the run lasted %s: every %s window holds the idle chip before it)",
                                                                          format_seconds(g.time_s).c_str(), lw.c_str())
                                                             : std::string();
@@ -312,9 +312,12 @@ std::string power_manager_text(const PowerLog& g) {
                          burst.c_str(), sw.c_str(), l.short_term_limit_w, l.short_term_limit_w, sw.c_str(), tdp.c_str(), source.c_str());
 }
 
+// Whether the point is an open loop whose arrivals were drawn (closed loops and offline runs offer no rate).
+bool has_offered_load(const ServePoint& p) { return p.rate > 0 && p.offered.requests > 0; }
+
 // An open loop's offered load: the nominal rate and what its arrivals offered as drawn (null for other loads).
 nlohmann::json offered_json(const ServePoint& p) {
-  if (!(p.rate > 0) || p.offered.requests <= 0) return nullptr;
+  if (!has_offered_load(p)) return nullptr;
   const OfferedLoad& o = p.offered;
   return {{"nominal_rate", p.rate},          {"requests_per_s", o.requests_per_s}, {"output_tok_s", o.output_tok_s},
           {"input_tok_s", o.input_tok_s},    {"requests", o.requests},             {"last_arrival_s", o.window_s}};
@@ -322,7 +325,7 @@ nlohmann::json offered_json(const ServePoint& p) {
 
 // The same as a line under the point's row of the table ("" for other loads).
 std::string offered_text(const ServePoint& p) {
-  if (!(p.rate > 0) || p.offered.requests <= 0) return "";
+  if (!has_offered_load(p)) return "";
   const OfferedLoad& o = p.offered;
   return strformat("         offered load: nominal %g req/s; as drawn %.3g req/s, %.1f output tok/s, %.1f input tok/s "
                    "(%lld arrivals in %s)\n",

@@ -42,8 +42,8 @@ struct RequestDraw {
 };
 
 // The load an open loop's draws offer as simulated, not as nominal: a Poisson stream of few requests strays
-// from its --rate (QA session 43: 16 requests at 4 req/s drew 5.1 req/s, and the throughput beat the nominal
-// load). The rate is requests / the last arrival's time, the maximum-likelihood rate of a Poisson stream that
+// from its --rate (QA, session 42: a few requests at a nominal rate drew a higher one, and the throughput beat
+// the nominal load). The rate is requests / the last arrival's time, the maximum-likelihood rate of a Poisson stream that
 // starts at 0 (as draw_requests' does); the tokens are the drawn lengths over the same window. All 0 without
 // arrival times (closed loop, offline).
 struct OfferedLoad {
