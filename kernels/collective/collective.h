@@ -70,7 +70,8 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
 
 // The library's choice: every candidate (algorithm, protocol) is lowered and costed with the library's
 // latency-bandwidth model (the longest chain of latencies plus the busiest link's bytes at its rate),
-// and the cheapest is taken, as NCCL's tuner does (src/graph/tuning.cc). Forced algorithm or
+// and the cheapest is taken, as NCCL's tuner does (src/graph/tuning.cc); across nodes NCCL's own table
+// (nccl_tuner_us) picks the protocol of tree and ring and which of the two competes. Forced algorithm or
 // protocol restrict the candidates; an impossible one throws InputError naming the reason.
 struct CollectiveChoice {
   std::string algorithm, protocol;
