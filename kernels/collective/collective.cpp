@@ -214,7 +214,7 @@ bool pair_all_reduce(const Topology& t, const CollectiveRequest& r, const std::s
 }
 }  // namespace
 
-CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices) {
+CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices, bool channel_messages) {
   const SystemSpec& s = t.spec();
   if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
   if (r.algorithm == "deepep" && r.forwarded_bytes == 0)
@@ -275,7 +275,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
   }
   if (slice_bytes.empty()) slice_bytes.assign(static_cast<size_t>(slices), coll::share(r.bytes, static_cast<std::uint64_t>(slices)));
   coll::Builder b(t, r, r.algorithm, slices);
-  b.set_channel_messages(sliced);
+  b.set_channel_messages(sliced || channel_messages);
   // Slices flow through each stage in order, as chunks through a connection's buffer slots: the i-th
   // send of a vertex in slice k waits until its i-th send of slice k - w is delivered (a slot is
   // reused once its chunk has arrived). Across the network w = slots, so the NIC keeps `slots`
@@ -439,6 +439,22 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
   }
   CollectiveChoice best;
   best.estimate_s = -1;
+  // NCCL's tuner table covers its tree and ring alike (tuning.cc): where it prices both, the one it
+  // rates faster (at the protocol it picks for each) is the one NCCL runs, so only that one competes
+  // with the algorithms outside that table here (NVLS-tree) on this estimate; the other is still
+  // costed (considered). Across two p5 nodes the table rates tree/LL128 faster than ring up to 256 MiB
+  // (ring/LL128 from 512 MiB), where this estimate alone would take ring/LL128 at 32 MiB (209 us
+  // simulated against the measured 440).
+  std::string table_loser;
+  if (r.algorithm == "auto" && r.protocol == "auto") {
+    double tree_us = -1, ring_us = -1;
+    for (const auto& a : algos_try) {
+      if (a != "tree" && a != "ring") continue;
+      const std::string pr = nccl_protocol(t.spec(), r, candidate_protocols(t, a), a);
+      if (!pr.empty()) (a == "tree" ? tree_us : ring_us) = coll::nccl_tuner_us(t.spec(), r.kind, a, pr, r.bytes);
+    }
+    if (tree_us >= 0 && ring_us >= 0) table_loser = tree_us <= ring_us ? "ring" : "tree";
+  }
   for (const auto& a : algos_try) {
     std::vector<std::string> protos = candidate_protocols(t, a);
     if (r.protocol != "auto") {
@@ -465,9 +481,14 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
       CollectiveRequest q = r;
       q.algorithm = a;
       q.protocol = pr;
-      double est = estimate_seconds(t, lower_collective(t, q, 1));
+      // The library's view: one slice, but each channel's network message as the library posts it, so
+      // the per-message costs the simulated program pays (the NIC's gap per message, a tree head's
+      // operations one after another) weigh in its choice as NCCL's tuner charges getNetOverhead per
+      // network operation. Without them NVLS-tree's 1 MiB across two p5 nodes was estimated at 71 us
+      // and chosen over tree/LL128 (77 us), where the simulated program takes 149 us against 117.
+      double est = estimate_seconds(t, lower_collective(t, q, 1, true));
       best.considered.push_back({a + "/" + pr, est});
-      if ((!tuned.empty() && pr != tuned) || (no_simple && pr == "simple")) continue;
+      if ((!tuned.empty() && pr != tuned) || (no_simple && pr == "simple") || a == table_loser) continue;
       if (best.estimate_s < 0 || est < best.estimate_s) best.algorithm = a, best.protocol = pr, best.estimate_s = est;
     }
   }

@@ -64,12 +64,14 @@ std::vector<std::string> candidate_protocols(const Topology& t, const std::strin
 
 // Lowers one (algorithm, protocol); `slices` = 0 picks the pipeline depth from the library's chunking
 // and sends one message per channel where the library does (the simulated program); a given `slices`
-// is the library's own view for its estimate, each stage's bytes as one message.
-CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices = 0);
+// cuts the message into that many equal slices, each stage's bytes as one message unless
+// `channel_messages` (the library's own view for its estimate: one slice, one message per channel).
+CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices = 0, bool channel_messages = false);
 
 // The library's choice: every candidate (algorithm, protocol) is lowered and costed with the library's
 // latency-bandwidth model (the longest chain of latencies plus the busiest link's bytes at its rate),
-// and the cheapest is taken, as NCCL's tuner does (src/graph/tuning.cc). Forced algorithm or
+// and the cheapest is taken, as NCCL's tuner does (src/graph/tuning.cc); across nodes NCCL's own table
+// (nccl_tuner_us) picks the protocol of tree and ring and which of the two competes. Forced algorithm or
 // protocol restrict the candidates; an impossible one throws InputError naming the reason.
 struct CollectiveChoice {
   std::string algorithm, protocol;

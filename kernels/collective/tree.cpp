@@ -25,8 +25,8 @@ void lower_tree(Builder& b, CollKind k, std::uint64_t bytes) {
   // head's one proxy thread progresses every channel's network operations in turn (net.cc: the receive
   // side of a connection is always its own rank's proxy, "We don't support PXN on receive yet"), so the
   // channels' messages of one edge complete one network operation apart: (messages - 1) x NCCL's own
-  // cost of one (nccl_net_post_us: getNetOverhead, 2 us on AMD hosts). Only in the simulated program:
-  // the library's unsliced estimate charges no per-message cost.
+  // cost of one (nccl_net_post_us: getNetOverhead, 2 us on AMD hosts). The library's estimate sees
+  // them too (choose_collective lowers its one-slice view with the channels' messages).
   const int channels = nccl_tree_channels(t.spec(), b.program().protocol, b.program().bytes);
   const auto per_tree = static_cast<std::uint16_t>(std::max(1, (channels + 1) / 2));
   const Tick serial = b.channel_messages() ? to_ticks((per_tree - 1) * nccl_net_post_us(t.spec(), b.program().protocol) * 1e-6) : 0;

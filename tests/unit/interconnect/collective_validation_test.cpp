@@ -132,14 +132,15 @@ TEST(CollectiveValidation, TwoNodeH100LargeMessagesWithin25Percent) {
 }
 
 TEST(CollectiveValidation, TwoNodeMidSizeRunsNvlsTreeWithin25Percent) {
-  // Not bounded by the issue: 2-32 MiB across two p5 nodes, where NCCL's NVLS-tree pipeline is only a
-  // few loops deep and fills and drains by whole loops; held to the two-node bound so that the
-  // mechanism cannot regress unnoticed.
+  // Not bounded by the issue: 2-32 MiB across two p5 nodes, held to the two-node bound so that the
+  // mechanisms cannot regress unnoticed. 8-32 MiB run NCCL's NVLS-tree, whose pipeline is only a few
+  // loops deep and fills and drains by whole loops; 1-4 MiB tree/LL128, once the library's estimate
+  // counts NVLS-tree's per-channel network messages (coll43: aw-p5-018 +20.7 -> -5.2%).
   int n = 0;
   for (const auto& p : points())
     if (p.row.id.rfind("aw-p5", 0) == 0 && p.row.bytes >= (2ull << 20) && p.row.bytes < (64ull << 20)) {
       ++n;
-      EXPECT_EQ(p.algo.rfind("hierarchical", 0), 0u) << p.row.id << ": " << p.algo;
+      EXPECT_EQ(p.algo.rfind(p.row.bytes <= (4ull << 20) ? "tree/ll128" : "hierarchical", 0), 0u) << p.row.id << ": " << p.algo;
       EXPECT_LT(std::abs(p.time_error), 0.25) << p.row.id << " " << p.row.bytes << " B: predicted "
                                               << p.predicted_time_us << " us, measured " << p.measured_time_us;
     }
@@ -147,7 +148,7 @@ TEST(CollectiveValidation, TwoNodeMidSizeRunsNvlsTreeWithin25Percent) {
 }
 
 TEST(CollectiveValidation, TwoNodeTreeMidSizeHeldToItsGaps) {
-  // 16 KiB - 1 MiB across two p5 nodes (tree/LL, tree/LL128, NVLS-tree at 1 MiB), not bounded by the issue: each row within the
+  // 16 KiB - 1 MiB across two p5 nodes (tree/LL, tree/LL128), not bounded by the issue: each row within the
   // two-node bound of 25% or, listed in kKnownGaps, within its own bound, so that no gap can grow
   // unnoticed.
   int n = 0;

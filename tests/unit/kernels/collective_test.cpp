@@ -32,6 +32,15 @@ CollectiveRequest request(const std::string& algo, const std::string& proto) {
   r.protocol = proto;
   return r;
 }
+// An all-reduce of `bytes`, algorithm and protocol the library's choice.
+CollectiveRequest all_reduce(std::uint64_t bytes) {
+  CollectiveRequest r;
+  r.kind = CollKind::AllReduce;
+  r.bytes = bytes;
+  return r;
+}
+// The library's estimate of every candidate it costed, by "algorithm/protocol".
+std::map<std::string, double> estimates(const CollectiveChoice& c) { return {c.considered.begin(), c.considered.end()}; }
 std::uint64_t switch_sent(const Topology& t, const CommProgram& p) {
   std::uint64_t b = 0;
   for (size_t v = static_cast<size_t>(t.ranks()); v < t.vertices().size(); ++v) b += p.sent_by(static_cast<int>(v));
@@ -291,8 +300,9 @@ TEST(Collective, TreeChannelsOfOneHeadCrossOneNetworkOperationApart) {
   // A tree enters a node at one GPU, whose one proxy thread progresses every channel's network
   // operations in turn (NCCL net.cc: a connection's receive side is its own rank's proxy): an edge's
   // channel messages complete (messages - 1) x NCCL's cost of one network operation apart
-  // (tuning.cc getNetOverhead: 2 us on p5's AMD host, 1 us on Intel hosts, x3 simple). The library's
-  // unsliced estimate (slices >= 1) charges no per-message cost, as for NVLS-tree.
+  // (tuning.cc getNetOverhead: 2 us on p5's AMD host, 1 us on Intel hosts, x3 simple). A given
+  // `slices` without channel_messages charges no per-message cost (the library's estimate asks for
+  // them: LibraryEstimateCountsEachChannelsNetworkMessage).
   EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8"), "ll"), 2.0);
   EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8"), "simple"), 6.0);
   EXPECT_DOUBLE_EQ(coll::nccl_net_post_us(load_system("p5-h100x8", {"library.host_cpu=intel"}), "ll"), 1.0);
@@ -317,7 +327,60 @@ TEST(Collective, TreeChannelsOfOneHeadCrossOneNetworkOperationApart) {
   EXPECT_EQ(serial_us(16384, 0).size(), 1u);
   EXPECT_NEAR(*serial_us(16384, 0).begin(), 2.0, 1e-6);     // 2 channels per tree
   EXPECT_NEAR(*serial_us(65536, 0).begin(), 14.0, 1e-6);    // 8 channels per tree
-  EXPECT_NEAR(*serial_us(65536, 1).begin(), 0.0, 1e-6);     // the library's estimate
+  EXPECT_NEAR(*serial_us(65536, 1).begin(), 0.0, 1e-6);     // one slice without the channels' messages
+}
+
+TEST(Collective, LibraryEstimateCountsEachChannelsNetworkMessage) {
+  // The library's estimate lowers its one-slice view with a message per channel where NCCL posts one
+  // (a tree head's operations one after another, NVLS-tree's per-channel chunks across nodes), so the
+  // NIC's gap per message weighs in the choice as in the simulated program. Across two p5 nodes at
+  // 1 MiB NVLS-tree sends each rail's shard as 16 messages at p5's 6 us simple gap: estimated at 71 us
+  // without them (and chosen over tree/LL128's 77 us), 149 us simulated against tree/LL128's 117
+  // (aw-p5-018 measured 123 us, 512 KiB's tree/LL128 124 us).
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r = all_reduce(1u << 20);
+  const CollectiveChoice c = choose_collective(t, r);
+  EXPECT_EQ(c.algorithm + "/" + c.protocol, "tree/ll128");
+  const std::map<std::string, double> est = estimates(c);
+  EXPECT_GT(est.at("hierarchical/simple"), 120e-6);
+  CollectiveRequest h = request("hierarchical", "simple");
+  h.bytes = r.bytes;
+  auto nic_sends = [&](const CommProgram& p) {
+    int n = 0;
+    for (int v = 0; v < t.ranks(); ++v)
+      for (const auto& o : p.ops[static_cast<size_t>(v)])
+        if (o.kind == CommOp::Kind::Send && o.peers[0] < t.ranks() && o.peers[0] / 8 != v / 8) ++n;
+    return n;
+  };
+  EXPECT_EQ(nic_sends(lower_collective(t, h, 1)), 32);  // 8 rails x 2 nodes x 2 ring steps
+  EXPECT_EQ(nic_sends(lower_collective(t, h, 1, true)), 8 * 32);  // 8 KiB per channel and head: 8 messages a step
+  // One node: no network message, every estimate as without them.
+  Topology one(load_system("hgx-h100x8"));
+  for (const auto& [name, seconds] : choose_collective(one, r).considered) {
+    CollectiveRequest q = request(name.substr(0, name.find('/')), name.substr(name.find('/') + 1));
+    q.bytes = r.bytes;
+    EXPECT_DOUBLE_EQ(seconds, estimate_seconds(one, lower_collective(one, q, 1))) << name;
+  }
+}
+
+TEST(Collective, NcclTableDecidesBetweenItsTreeAndRing) {
+  // NCCL's tuner prices tree and ring in one table (tuning.cc); the one it rates faster is what NCCL
+  // runs, and only that one meets NVLS-tree (outside the table) on the library's estimate. Across two
+  // p5 nodes at 32 MiB the estimate rates ring/LL128 below NVLS-tree, but the table rates tree/LL128
+  // (391 us) faster than ring/LL128 (534 us): ring is costed, not taken.
+  Topology t(load_system("p5-h100x8"));
+  CollectiveRequest r = all_reduce(32u << 20);
+  const CollectiveChoice c = choose_collective(t, r);
+  const std::map<std::string, double> est = estimates(c);
+  EXPECT_LT(est.at("ring/ll128"), est.at("hierarchical/simple"));
+  EXPECT_LT(coll::nccl_tuner_us(t.spec(), r.kind, "tree", "ll128", r.bytes),
+            coll::nccl_tuner_us(t.spec(), r.kind, "ring", "ll128", r.bytes));
+  EXPECT_NE(c.algorithm, "ring");
+  // Forced, the ring still runs; from 512 MiB the table itself rates ring/LL128 faster.
+  r.algorithm = "ring";
+  EXPECT_EQ(choose_collective(t, r).algorithm, "ring");
+  EXPECT_LT(coll::nccl_tuner_us(t.spec(), r.kind, "ring", "ll128", 512u << 20),
+            coll::nccl_tuner_us(t.spec(), r.kind, "tree", "ll128", 512u << 20));
 }
 
 TEST(Collective, InterNodeAlgorithmsStepsBytesAndClosedForm) {
