@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <numeric>
 #include <sstream>
 
 #include "sim/base/error.h"
@@ -287,10 +286,15 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--two-batch-overlap: --batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) +
                      " sequences per replica, which do not split into two micro-batches (expected an even number per replica: --batch " +
                      std::to_string(2 * dp * ((rank_batch() + 1) / 2)) + ")");
-  if (pp > 1 && rank_batch() % mb != 0)
+  if (pp > 1 && rank_batch() % mb != 0) {
+    // The most micro-batches up to the asked count that split the sequences (8 sequences in 3 offered
+    // gcd(8, 3) = 1, one micro-batch and the whole pipeline's bubble, where 2 split them).
+    std::int64_t fits = std::min<std::int64_t>(mb, rank_batch());
+    while (rank_batch() % fits != 0) --fits;
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
-                     " sequences per replica, or --microbatches " + std::to_string(std::gcd(rank_batch(), static_cast<std::int64_t>(mb))) + ")");
+                     " sequences per replica, or --microbatches " + std::to_string(fits) + ")");
+  }
 }
 
 // Experts (with their redundant replicas) split evenly over the EP ranks, each expert at most once

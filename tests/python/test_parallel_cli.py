@@ -519,6 +519,35 @@ def test_layout_mismatch_example_keeps_the_given_degrees(cli):
     assert p.returncode == 2 and "e.g. --tp 2 --pp 2 --dp 2)" in p.stderr, p.stderr
 
 
+def test_layout_mismatch_example_keeps_the_users_stages(cli):
+    """QA session 43: with --pp given, the example named no --pp, so following it kept the stages: --tp 4 --pp 4
+    on four chips offered "e.g. --tp 4 --dp 1" (16 chips again with --pp 4). It keeps the stages where they
+    divide the chips (and the user's TP group where it divides the rest), else says --pp 1."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--tp", "4", "--pp", "4",
+            "--batch", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --pp 4 --dp 1)" in p.stderr, p.stderr
+    ok = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--tp", "1", "--pp", "4",
+             "--dp", "1", "--batch", "4", "--input", "128", "--format", "json")
+    assert json.loads(ok.stdout)["devices"] == 4
+    p = cli("run", "--chip", "h100-sxm", "--devices", "8", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "2",
+            "--dp", "4", "--batch", "8", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --pp 2 --dp 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "4",
+            "--batch", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --pp 1 --dp 3)" in p.stderr, p.stderr
+
+
+def test_micro_batch_advice_is_the_most_that_split_the_sequences(cli):
+    """QA session 43: 8 sequences in 3 micro-batches offered --microbatches 1 (gcd(8, 3)), the whole pipeline's
+    bubble, where 2 split them."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--pp", "4", "--microbatches", "3",
+            "--batch", "8", check=False)
+    assert p.returncode == 2 and "or --microbatches 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--pp", "4", "--microbatches", "5",
+            "--batch", "12", check=False)
+    assert p.returncode == 2 and "or --microbatches 4)" in p.stderr, p.stderr
+
+
 def test_fused_rows_count_every_micro_batch(cli):
     # A fused op runs inside its host kernel once per micro-batch: its row counts as the host's does
     # (before, pp2 x 2 micro-batches listed layer.attn_residual x16 beside layer.mlp_norm x32).
