@@ -1,5 +1,6 @@
 #include "sim/run/model_run.h"
 
+#include "kernels/collective/custom_allreduce.h"
 #include "sim/interconnect/topology.h"
 #include "sim/base/run_budget.h"
 #include "sim/run/kernel_run.h"
@@ -424,9 +425,13 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
                        sh.rank_weight_bytes[static_cast<size_t>(rank)], &est, !sys.fold);
     budget->check_estimate(est.estimated_transactions);
   }
+  // The TP all-reduces as the software the fusion names runs them (serve sets the stack from its scheduler):
+  // vLLM's or TensorRT-LLM's own kernels where their rule takes a call, the collective library otherwise.
+  Scenario stepped = sc;
+  if (stepped.allreduce_stack.empty()) stepped.allreduce_stack = coll::fusion_allreduce_stack(fusion.str());
   StepGraphStats gs;
-  for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
-    StepResult step = run_system_step(chip, sys, model, step_scenario(sc, plan), plan, fusion, &gs);
+  for (const StepPlan& plan : plan_steps(stepped, opt.max_decode_samples)) {
+    StepResult step = run_system_step(chip, sys, model, step_scenario(stepped, plan), plan, fusion, &gs);
     r.transactions = gs.transactions;
     r.simulated_kernels = gs.simulated_kernels;
     r.cached_kernels = gs.cached_kernels;

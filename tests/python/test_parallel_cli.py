@@ -30,6 +30,24 @@ def test_run_on_a_system_reports_its_layout_and_collectives(cli):
     assert "hgx-h100x8 (8x h100-sxm, tp8)" in table and "memory per device" in table
 
 
+def test_run_takes_the_all_reduce_of_the_software_it_names(cli):
+    """QA session 43: `run` said "fusion vllm" but ran its TP all-reduces on NCCL's ring, where serve (vLLM's
+    scheduler) ran vLLM's own one-shot: the same TP8 decode step was 2.269 ms in run and 1.82 ms in serve (8B fp8,
+    8 sequences on hgx-h100x8). The fusion's stack now runs them, so both give the same all-reduce; software with
+    no own kernel (--fusion none) keeps the collective library's."""
+    args = ("--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-8b", "--dtype", "fp8", "--format", "json")
+    def allreduces(j):
+        return {k["label"]: (k["algorithm"], k["time_s"]) for k in j["kernels"] if k["collective_bytes"] and "allreduce" in k["label"]}
+    run = json.loads(cli("run", *args, "--batch", "8", "--input", "1024").stdout)["steps"][0]
+    served = json.loads(cli("serve", *args, "--concurrency", "8", "--requests", "8", "--input", "1024", "--output", "4").stdout)
+    a, b = allreduces(run), allreduces(served)
+    assert a and a == b and all(alg == "oneshot/vllm" for alg, _ in a.values()), (a, b)
+    trt = json.loads(cli("run", *args, "--batch", "8", "--input", "1024", "--fusion", "trtllm").stdout)["steps"][0]
+    assert all(alg.endswith("/trtllm") for alg, _ in allreduces(trt).values()), allreduces(trt)
+    plain = json.loads(cli("run", *args, "--batch", "8", "--input", "1024", "--fusion", "none").stdout)["steps"][0]
+    assert all(not alg.endswith(("/vllm", "/trtllm")) for alg, _ in allreduces(plain).values()), allreduces(plain)
+
+
 def test_sequence_parallel_through_the_cli_and_the_module(cli):
     args = ("run", "--chip", "h100-sxm", "--devices", "4", "--tp", "4", "--model", "llama-3.1-8b", "--phase",
             "prefill", "--batch", "2", "--input", "256", "--format", "json")
