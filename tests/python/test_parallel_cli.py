@@ -555,6 +555,15 @@ def test_layout_mismatch_example_keeps_the_users_stages(cli):
     assert p.returncode == 2 and "e.g. --tp 2 --pp 1 --dp 3)" in p.stderr, p.stderr
 
 
+def test_layout_mismatch_example_keeps_data_parallel_attention(cli):
+    """QA session 43: --ep 4 --dp 4 (data-parallel attention) on eight chips offered "e.g. --tp 2 --dp 4", which the
+    --ep 4 kept then refused; the example keeps the kind, the attention groups filling the chips."""
+    moe = ("run", "--system", "hgx-h100x8", "--model", "qwen3-30b-a3b", "--dtype", "fp8", "--input", "128")
+    p = cli(*moe, "--ep", "4", "--dp", "4", "--batch", "8", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --dp 8 --ep 8)" in p.stderr, p.stderr
+    assert json.loads(cli(*moe, "--tp", "1", "--dp", "8", "--ep", "8", "--batch", "8", "--format", "json").stdout)["devices"] == 8
+
+
 def test_micro_batch_advice_is_the_most_that_split_the_sequences(cli):
     """QA session 43: 8 sequences in 3 micro-batches offered --microbatches 1 (gcd(8, 3)), the whole pipeline's
     bubble, where 2 split them."""
