@@ -153,7 +153,11 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
       continue;
     }
     if (fits(t)) {
-      advice.push_back("--tp " + std::to_string(tp) + " (tensor parallelism over " + std::to_string(tp) + " chips, " +
+      // The chips the advice takes with the other degrees kept: --tp 4 with --pp 4 is 16 chips, not 4.
+      const std::string kept = (s.pp > 1 ? " --pp " + std::to_string(s.pp) : std::string()) +
+                               (s.dp > 1 ? " --dp " + std::to_string(s.dp) : std::string());
+      const std::string in_all = kept.empty() ? std::string() : ", " + std::to_string(t.devices()) + " in all with" + kept;
+      advice.push_back("--tp " + std::to_string(tp) + " (tensor parallelism over " + std::to_string(tp) + " chips" + in_all + ", " +
                        format_bytes(footprint(m, t, comm).total()) + " each)");
       break;
     }

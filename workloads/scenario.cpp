@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <numeric>
 #include <sstream>
 
 #include "sim/base/error.h"
@@ -203,12 +202,23 @@ void Scenario::validate(const ModelConfig& m) const {
   // (with --pad-heads, the heads as Neuron stores them, which split by construction).
   const ModelConfig padded = pad_heads != 0 ? run_model_of(m) : ModelConfig{};  // no copy without padding
   const ModelConfig& hm = pad_heads != 0 ? padded : m;
+  auto splits = [&](std::int64_t t) {
+    return hm.heads % t == 0 && (hm.is_mla() || (hm.kv_heads >= t ? hm.kv_heads % t == 0 : t % hm.kv_heads == 0));
+  };
+  // The degrees nearest the asked one, below and above, that split both: " e.g. --tp 8 or 16".
+  auto nearest_tp = [&] {
+    std::int64_t below = tp, above = tp;
+    while (below > 1 && !splits(below)) --below;
+    while (above <= hm.heads && !splits(above)) ++above;
+    return ", e.g. --tp " + std::to_string(below) + (above <= hm.heads ? " or " + std::to_string(above) : std::string());
+  };
   if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
-                     " attention heads (expected a divisor" + std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
-  if (!hm.is_mla() && (hm.kv_heads >= tp ? hm.kv_heads % tp != 0 : tp % hm.kv_heads != 0))
+                     " attention heads (expected a divisor" + nearest_tp() +
+                     std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
+  if (!splits(tp))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
-                     " KV heads evenly (expected a divisor or a multiple of it)");
+                     " KV heads evenly (expected a divisor or a multiple of it" + nearest_tp() + ")");
   validate_layout(m);
   const double step_tokens = static_cast<double>(rank_batch()) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
   if (step_tokens > static_cast<double>(kMaxDim))
@@ -287,10 +297,15 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     throw InputError("--two-batch-overlap: --batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) +
                      " sequences per replica, which do not split into two micro-batches (expected an even number per replica: --batch " +
                      std::to_string(2 * dp * ((rank_batch() + 1) / 2)) + ")");
-  if (pp > 1 && rank_batch() % mb != 0)
+  if (pp > 1 && rank_batch() % mb != 0) {
+    // The most micro-batches up to the asked count that split the sequences (8 sequences in 3 offered
+    // gcd(8, 3) = 1, one micro-batch and the whole pipeline's bubble, where 2 split them).
+    std::int64_t fits = std::min<std::int64_t>(mb, rank_batch());
+    while (rank_batch() % fits != 0) --fits;
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
-                     " sequences per replica, or --microbatches " + std::to_string(std::gcd(rank_batch(), static_cast<std::int64_t>(mb))) + ")");
+                     " sequences per replica, or --microbatches " + std::to_string(fits) + ")");
+  }
 }
 
 // Experts (with their redundant replicas) split evenly over the EP ranks, each expert at most once

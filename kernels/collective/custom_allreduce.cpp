@@ -114,6 +114,12 @@ bool kernel_can_run(const Topology& t, const CollectiveRequest& r) {
 
 std::vector<std::string> custom_allreduce_stacks() { return {"trtllm", "vllm", "sglang"}; }
 
+std::string fusion_allreduce_stack(const std::string& fusion) {
+  if (fusion == "vllm") return "vllm";
+  if (fusion == "trtllm" || fusion == "trtllm-pytorch") return "trtllm";  // both backends take AUTO's strategy
+  return "";
+}
+
 namespace {
 // InputError unless `stack` names a stack whose kernels are modelled.
 void check_stack(const std::string& stack) {

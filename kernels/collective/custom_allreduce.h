@@ -14,6 +14,9 @@ namespace xpu::coll {
 // The stacks whose rule is modelled ("trtllm", "vllm", "sglang"); CollectiveRequest::stack names one of them or
 // is empty.
 std::vector<std::string> custom_allreduce_stacks();
+// The stack whose kernels a model step's fusion policy stands for (`run`'s software, FusionPolicy::str()): "vllm" for
+// vLLM, "trtllm" for TensorRT-LLM's engines and its PyTorch backend, "" for the others (the library's all-reduce).
+std::string fusion_allreduce_stack(const std::string& fusion);
 // The stack's kernel for `r` on `t`: "oneshot" or "twoshot", or "" where the collective library runs it
 // (another collective or no stack, a system without such kernels, a group across nodes or off a switched
 // scale-up fabric, a message past the kernels' workspace, or the stack's size rule for larger groups).

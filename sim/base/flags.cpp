@@ -12,6 +12,13 @@ namespace xpu {
 
 std::string nearest_flag_hint(const std::string& option, const std::vector<std::string>& known) {
   const std::string word = option.substr(std::min(option.size(), option.find_first_not_of('-')));
+  // An abbreviation (refused: abbreviation is off) names the one flag it starts: --sys is --system, not
+  // --set one edit away; --conc is --concurrency, too far for the edit rule. Several: the edit rule.
+  std::string only;
+  int starts = 0;
+  for (const auto& k : known)
+    if (!word.empty() && k.size() > word.size() && k.compare(0, word.size(), word) == 0 && k != only) only = k, ++starts;
+  if (starts == 1) return hint_clause(only, kDidYouMeanFlag);
   std::string best;
   size_t best_d = static_cast<size_t>(-1);
   for (const auto& k : known)

@@ -10,8 +10,9 @@ namespace xpu {
 // A time flag such as --tpot-slo 50ms: a positive time of at most one hour.
 double parse_flag_time(const std::string& flag, const std::string& text);
 // " (did you mean --chip?)" for an unknown flag `option` (its dashes included) among a command's flags `known` (long
-// names, no dashes): the nearest within two edits or a third of its length, else "" (`--chipp`, `--fromat`, `--modle`
-// named no flag: STYLE's strict config names the nearest valid key).
+// names, no dashes): the one flag it abbreviates (`--sys` -> --system), else the nearest within two edits or a third
+// of its length, else "" (`--chipp`, `--fromat`, `--modle` named no flag: STYLE's strict config names the nearest
+// valid key).
 std::string nearest_flag_hint(const std::string& option, const std::vector<std::string>& known);
 // --format table|json and the like: InputError listing the choices unless `value` is one of them.
 void check_flag_choice(const std::string& flag, const std::string& value, std::initializer_list<const char*> choices);

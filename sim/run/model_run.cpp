@@ -1,5 +1,6 @@
 #include "sim/run/model_run.h"
 
+#include "kernels/collective/custom_allreduce.h"
 #include "sim/interconnect/topology.h"
 #include "sim/base/run_budget.h"
 #include "sim/run/kernel_run.h"
@@ -212,21 +213,29 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
     const bool kv = model.is_mla() || (model.kv_heads >= t ? model.kv_heads % t == 0 : t % model.kv_heads == 0);
     return model.heads % t == 0 && kv;
   };
+  // --pp is named whenever the user gave it, even at 1: an example without it keeps the user's stages
+  // (--pp 4 --tp 4 on 4 chips offered "--tp 4 --dp 1", which with --pp 4 still takes 16).
   auto example = [&](int tp, int pp, int dp) {
-    return "--tp " + std::to_string(tp) + (pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " + std::to_string(dp);
+    return "--tp " + std::to_string(tp) + (pp > 1 || sc.pp > 1 ? " --pp " + std::to_string(pp) : "") + " --dp " + std::to_string(dp);
   };
   // The example keeps the degrees the user set (those above 1) and fills in the one left at 1: --tp 2 on
-  // 4 chips -> --tp 2 --dp 2, --dp 2 on 8 chips -> --tp 4 --dp 2. Failing that, the widest TP group of at
-  // most 8 ranks that divides the chips and splits the heads, the rest data-parallel replicas.
+  // 4 chips -> --tp 2 --dp 2, --dp 2 on 8 chips -> --tp 4 --dp 2. Failing that, the user's stages where
+  // they divide the chips (else one), with the user's TP group where it divides the chips left (else the
+  // widest of at most 8 ranks that does and splits the heads), the rest data-parallel replicas.
   std::string fix;
-  if (sc.dp == 1 && chips % (sc.tp * sc.pp) == 0) fix = example(sc.tp, sc.pp, chips / (sc.tp * sc.pp));
+  // Data-parallel attention (--ep = --tp x --dp, no stages) keeps its kind: the attention groups fill the chips
+  // and the experts span them (--ep 4 --dp 4 on 8 chips offered "--tp 2 --dp 4", which --ep 4 then refused).
+  if (sc.dp_attention() && chips % sc.tp == 0)
+    fix = example(sc.tp, 1, chips / sc.tp) + " --ep " + std::to_string(chips);
+  else if (sc.dp == 1 && chips % (sc.tp * sc.pp) == 0) fix = example(sc.tp, sc.pp, chips / (sc.tp * sc.pp));
   else if (sc.tp == 1 && chips % (sc.dp * sc.pp) == 0 && splits_heads(chips / (sc.dp * sc.pp)))
     fix = example(chips / (sc.dp * sc.pp), sc.pp, sc.dp);
   if (fix.empty()) {
-    int tp = 1;
-    for (int t = std::min(chips, 8); t > 1 && tp == 1; --t)
-      if (chips % t == 0 && splits_heads(t)) tp = t;
-    fix = example(tp, 1, chips / tp);
+    const int pp = chips % sc.pp == 0 ? sc.pp : 1, per_stage = chips / pp;
+    int tp = per_stage % sc.tp == 0 ? sc.tp : 1;
+    for (int t = std::min(per_stage, 8); t > 1 && tp == 1; --t)
+      if (per_stage % t == 0 && splits_heads(t)) tp = t;
+    fix = example(tp, pp, per_stage / tp);
   }
   throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
                    " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. " + fix + ")");
@@ -420,9 +429,13 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
                        sh.rank_weight_bytes[static_cast<size_t>(rank)], &est, !sys.fold);
     budget->check_estimate(est.estimated_transactions);
   }
+  // The TP all-reduces as the software the fusion names runs them (serve sets the stack from its scheduler):
+  // vLLM's or TensorRT-LLM's own kernels where their rule takes a call, the collective library otherwise.
+  Scenario stepped = sc;
+  if (stepped.allreduce_stack.empty()) stepped.allreduce_stack = coll::fusion_allreduce_stack(fusion.str());
   StepGraphStats gs;
-  for (const StepPlan& plan : plan_steps(sc, opt.max_decode_samples)) {
-    StepResult step = run_system_step(chip, sys, model, step_scenario(sc, plan), plan, fusion, &gs);
+  for (const StepPlan& plan : plan_steps(stepped, opt.max_decode_samples)) {
+    StepResult step = run_system_step(chip, sys, model, step_scenario(stepped, plan), plan, fusion, &gs);
     r.transactions = gs.transactions;
     r.simulated_kernels = gs.simulated_kernels;
     r.cached_kernels = gs.cached_kernels;

@@ -582,6 +582,24 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
     (prefill ? pools.prefill_kv_tokens : pools.decode_kv_tokens) = m.kv_tokens;
     const std::int64_t need = prefill ? prefill_need : decode_need;
     if (m.kv_blocks > 0 && m.kv_tokens >= need) continue;
+    // The smallest wider TP group of the pool that holds its request (whole instances of the pool's chips,
+    // the heads split as --tp needs, experts kept where they still split): named with its value.
+    const std::string flag = prefill ? "--prefill-tp" : "--tp";
+    const int pool_chips = prefill ? pools.prefill_devices : pools.decode_devices;
+    std::string wider;
+    for (int tp = p.tp + 1; tp <= pool_chips && wider.empty(); ++tp) {
+      Scenario q = p;
+      q.tp = tp;
+      if (pool_chips % q.devices() != 0) continue;
+      try {
+        q.validate(model);
+      } catch (const InputError&) {
+        continue;
+      }
+      const ServeMemory w = serve_memory(chip, model, q, *sched, nullptr, comm);
+      if (w.kv_blocks > 0 && w.kv_tokens >= need)
+        wider = flag + " " + std::to_string(tp) + " (" + format_bytes(w.weight_bytes) + " of weights per chip)";
+    }
     const std::string used = " per " + chip.name() + ": weights " + format_bytes(m.weight_bytes) + " + activations " +
                              format_bytes(m.activation_bytes) +
                              (m.comm_buffer_bytes > 0 ? " + communication buffers " + format_bytes(m.comm_buffer_bytes) : "") + " of " +
@@ -590,8 +608,9 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
                      (m.kv_blocks <= 0 ? " leaves no room for a KV cache"
                                        : " leaves a KV cache of " + std::to_string(m.kv_tokens) + " tokens, less than one " +
                                              std::to_string(need) + "-token request,") +
-                     used + " (spread the pool's weights wider: " + (prefill ? "--prefill-tp/--prefill-ep" : "--tp/--ep") +
-                     ", or a chip with more memory)");
+                     used + " (spread the pool's weights wider: " +
+                     (wider.empty() ? std::string(prefill ? "--prefill-tp/--prefill-ep" : "--tp/--ep") + ", or a chip with more memory)"
+                                    : "e.g. " + wider + ")"));
   }
 }
 

@@ -681,5 +681,14 @@ def test_a_misspelt_flag_names_the_nearest(cli):
         assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     p = cli("serve", "--bogus", "1", check=False)
     assert p.returncode == 2 and "did you mean" not in p.stderr, p.stderr
+    # QA session 43: an abbreviation (refused: abbreviation is off) names the one flag it starts, not the nearest
+    # by edits: --sys was "did you mean --set?", --conc and --coll named nothing. --t starts several: --tp by edits.
+    for args, expect in [(["run", "--sys", "hgx-h100x8"], "unrecognised option '--sys' (did you mean --system?)"),
+                         (["serve", "--conc", "4"], "unrecognised option '--conc' (did you mean --concurrency?)"),
+                         (["validate", "--coll"], "unrecognised option '--coll' (did you mean --collectives?)"),
+                         (["kernel", "allreduce", "--sys", "hgx-h100x8"], "(did you mean --system?)"),
+                         (["run", "--t", "8"], "unrecognised option '--t' (did you mean --tp?)")]:
+        p = cli(*args, check=False)
+        assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     with pytest.raises(xpusim.InputError, match=r"unrecognised option '--max-seq' \(did you mean --max-seqs\?\)"):
         xpusim._xpusim.serve_cli_json(["--max-seq", "4"])  # xpusim.serve's keywords go through the same parser

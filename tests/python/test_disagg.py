@@ -218,6 +218,18 @@ def test_a_pool_that_leaves_no_room_names_itself(cli):
         assert line.count("\n") == 0 and name + ": deepseek-v3 leaves no room" in line and "per h100-sxm" in line, line
 
 
+def test_a_pool_that_leaves_no_room_names_a_tp_that_holds_it(cli):
+    """QA session 43: the advice named flags without a value ("--prefill-tp/--prefill-ep"); it names the smallest
+    TP group of the pool that holds a request, and that layout gets past the pool's check."""
+    base = ("serve", "--system", "hgx-h100x8", "--prefill-devices", "4", "--decode-devices", "4", "--model", "llama-3.1-70b",
+            "--dtype", "bf16", "--concurrency", "2", "--requests", "4", "--input", "256", "--output", "8")
+    p = cli(*base, check=False)
+    assert p.returncode == 2 and "prefill pool (tp1)" in p.stderr and "e.g. --prefill-tp 2 (" in p.stderr, p.stderr
+    p = cli(*base, "--prefill-tp", "2", check=False)  # the prefill pool now holds it; the decode pool says the same
+    assert p.returncode == 2 and "decode pool (tp1)" in p.stderr and "e.g. --tp 2 (" in p.stderr, p.stderr
+    assert json.loads(cli(*base, "--tp", "2", "--format", "json").stdout)["layout"]["pools"]["decode"]["tp"] == 2
+
+
 @pytest.mark.parametrize("system,nic_gb_s", [("trn2-48xl", 25.0), ("trn1-32xl", 6.25)])
 def test_trainium_pools_on_two_instances_cross_efa(cli, system, nic_gb_s):
     """trn2.48xlarge has its EFAv3 scale-out (3,200 Gb/s over 16 chips: 25 GB/s each), trn1.32xlarge its EFAv2

@@ -30,6 +30,24 @@ def test_run_on_a_system_reports_its_layout_and_collectives(cli):
     assert "hgx-h100x8 (8x h100-sxm, tp8)" in table and "memory per device" in table
 
 
+def test_run_takes_the_all_reduce_of_the_software_it_names(cli):
+    """QA session 43: `run` said "fusion vllm" but ran its TP all-reduces on NCCL's ring, where serve (vLLM's
+    scheduler) ran vLLM's own one-shot: the same TP8 decode step was 2.269 ms in run and 1.82 ms in serve (8B fp8,
+    8 sequences on hgx-h100x8). The fusion's stack now runs them, so both give the same all-reduce; software with
+    no own kernel (--fusion none) keeps the collective library's."""
+    args = ("--system", "hgx-h100x8", "--tp", "8", "--model", "llama-3.1-8b", "--dtype", "fp8", "--format", "json")
+    def allreduces(j):
+        return {k["label"]: (k["algorithm"], k["time_s"]) for k in j["kernels"] if k["collective_bytes"] and "allreduce" in k["label"]}
+    run = json.loads(cli("run", *args, "--batch", "8", "--input", "1024").stdout)["steps"][0]
+    served = json.loads(cli("serve", *args, "--concurrency", "8", "--requests", "8", "--input", "1024", "--output", "4").stdout)
+    a, b = allreduces(run), allreduces(served)
+    assert a and a == b and all(alg == "oneshot/vllm" for alg, _ in a.values()), (a, b)
+    trt = json.loads(cli("run", *args, "--batch", "8", "--input", "1024", "--fusion", "trtllm").stdout)["steps"][0]
+    assert all(alg.endswith("/trtllm") for alg, _ in allreduces(trt).values()), allreduces(trt)
+    plain = json.loads(cli("run", *args, "--batch", "8", "--input", "1024", "--fusion", "none").stdout)["steps"][0]
+    assert all(not alg.endswith(("/vllm", "/trtllm")) for alg, _ in allreduces(plain).values()), allreduces(plain)
+
+
 def test_sequence_parallel_through_the_cli_and_the_module(cli):
     args = ("run", "--chip", "h100-sxm", "--devices", "4", "--tp", "4", "--model", "llama-3.1-8b", "--phase",
             "prefill", "--batch", "2", "--input", "256", "--format", "json")
@@ -517,6 +535,44 @@ def test_layout_mismatch_example_keeps_the_given_degrees(cli):
     p = cli("run", "--chip", "h100-sxm", "--devices", "8", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "2",
             "--batch", "2", check=False)
     assert p.returncode == 2 and "e.g. --tp 2 --pp 2 --dp 2)" in p.stderr, p.stderr
+
+
+def test_layout_mismatch_example_keeps_the_users_stages(cli):
+    """QA session 43: with --pp given, the example named no --pp, so following it kept the stages: --tp 4 --pp 4
+    on four chips offered "e.g. --tp 4 --dp 1" (16 chips again with --pp 4). It keeps the stages where they
+    divide the chips (and the user's TP group where it divides the rest), else says --pp 1."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--tp", "4", "--pp", "4",
+            "--batch", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --pp 4 --dp 1)" in p.stderr, p.stderr
+    ok = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--tp", "1", "--pp", "4",
+             "--dp", "1", "--batch", "4", "--input", "128", "--format", "json")
+    assert json.loads(ok.stdout)["devices"] == 4
+    p = cli("run", "--chip", "h100-sxm", "--devices", "8", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "2",
+            "--dp", "4", "--batch", "8", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --pp 2 --dp 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "6", "--model", "llama-3.1-8b", "--tp", "2", "--pp", "4",
+            "--batch", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 2 --pp 1 --dp 3)" in p.stderr, p.stderr
+
+
+def test_layout_mismatch_example_keeps_data_parallel_attention(cli):
+    """QA session 43: --ep 4 --dp 4 (data-parallel attention) on eight chips offered "e.g. --tp 2 --dp 4", which the
+    --ep 4 kept then refused; the example keeps the kind, the attention groups filling the chips."""
+    moe = ("run", "--system", "hgx-h100x8", "--model", "qwen3-30b-a3b", "--dtype", "fp8", "--input", "128")
+    p = cli(*moe, "--ep", "4", "--dp", "4", "--batch", "8", check=False)
+    assert p.returncode == 2 and "e.g. --tp 1 --dp 8 --ep 8)" in p.stderr, p.stderr
+    assert json.loads(cli(*moe, "--tp", "1", "--dp", "8", "--ep", "8", "--batch", "8", "--format", "json").stdout)["devices"] == 8
+
+
+def test_micro_batch_advice_is_the_most_that_split_the_sequences(cli):
+    """QA session 43: 8 sequences in 3 micro-batches offered --microbatches 1 (gcd(8, 3)), the whole pipeline's
+    bubble, where 2 split them."""
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--pp", "4", "--microbatches", "3",
+            "--batch", "8", check=False)
+    assert p.returncode == 2 and "or --microbatches 2)" in p.stderr, p.stderr
+    p = cli("run", "--chip", "h100-sxm", "--devices", "4", "--model", "llama-3.1-8b", "--pp", "4", "--microbatches", "5",
+            "--batch", "12", check=False)
+    assert p.returncode == 2 and "or --microbatches 4)" in p.stderr, p.stderr
 
 
 def test_fused_rows_count_every_micro_batch(cli):

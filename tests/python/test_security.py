@@ -33,6 +33,13 @@ def test_option_abbreviation_is_off(cli, tmp_path):
                 ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--form", "json"]):
         p = cli(*cmd, check=False)
         assert p.returncode == 2, (cmd, p.stdout, p.stderr)
+    # `--t 8` is never `--tp 8` (issue 13), in every subcommand that takes a layout or a system.
+    for cmd in (["run", "--system", "hgx-h100x8", "--model", TINY], ["serve", "--system", "hgx-h100x8", "--model", TINY],
+                ["compare", "--chips", "hgx-h100x8", "--model", TINY, "--out", str(tmp_path / "c")],
+                ["kernel", "allreduce", "--system", "hgx-h100x8"], ["validate"]):
+        p = cli(*cmd, "--t", "8", check=False)
+        assert p.returncode == 2 and "'--t'" in p.stderr and len(p.stderr.strip().splitlines()) == 1, (cmd, p.stderr)
+    assert not (tmp_path / "c").exists()
 
 
 def test_option_abbreviation_is_off_in_python_commands(cli, tmp_path):

@@ -212,6 +212,25 @@ TEST(WorkloadCheckFits, Fp4IsAdvisedOnlyWhereTheChipRunsIt) {
   EXPECT_NE(without.find("--tp 2"), std::string::npos) << without;
 }
 
+TEST(WorkloadCheckFits, TensorParallelAdviceCountsTheChipsOfTheWholeLayout) {
+  // 405B bf16 at --pp 4 (~208 GB per chip) fits at --tp 4: sixteen chips with the four stages kept, which
+  // the advice used to call "tensor parallelism over 4 chips" (a layout that takes 16 chips).
+  ModelConfig m = load_model("llama-3.1-405b");
+  Scenario s = scenario(8, 512, 1);
+  s.pp = 4;
+  std::string msg = fit_error(m, s, 85.52e9);
+  EXPECT_NE(msg.find("--tp 4 (tensor parallelism over 4 chips, 16 in all with --pp 4, "), std::string::npos) << msg;
+  s.pp = 1;
+  s.dp = 8;  // replicas kept likewise
+  s.batch = 64;
+  msg = fit_error(load_model("llama-3.1-70b"), s, 85.52e9);
+  EXPECT_NE(msg.find("--tp 2 (tensor parallelism over 2 chips, 16 in all with --dp 8, "), std::string::npos) << msg;
+  // One replica of one stage: the chips are the TP group's, as before.
+  msg = fit_error(load_model("llama-3.1-70b"), scenario(8, 4096, 128), 80 * kGiB);
+  EXPECT_NE(msg.find("--tp 2 (tensor parallelism over 2 chips, "), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("in all"), std::string::npos) << msg;
+}
+
 TEST(WorkloadCheckFits, NothingFits) {
   ModelConfig m = load_model("llama-3.1-405b");
   std::string msg = fit_error(m, scenario(1, 1024, 1), 1 * kGiB);

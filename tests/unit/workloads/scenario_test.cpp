@@ -81,11 +81,32 @@ TEST(WorkloadScenario, NxdiHeadLayoutReplicatesKvToTheDegree) {
   EXPECT_EQ(s.run_model_of(m405).kv_heads, 64);
 }
 
+TEST(WorkloadScenario, TensorParallelErrorsNameTheNearestDegreesThatSplit) {
+  // QA session 43: "expected a divisor" named no degree; the nearest below and above that split the
+  // heads (and the KV heads, evenly or replicated) are named.
+  ModelConfig m = load_model("llama-3.1-8b");  // 32 heads, 8 KV heads
+  Scenario s = prefill(1, 16);
+  s.tp = 12;
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 8 or 16, or --pad-heads"), std::string::npos);
+  s.tp = 40;
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 32, or --pad-heads"), std::string::npos);
+  m.heads = 48;
+  m.kv_heads = 6;
+  s.tp = 4;  // divides 48 query heads, neither divides nor is a multiple of 6 KV heads
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 4 does not split llama-3.1-8b's 6 KV heads evenly (expected a divisor or a multiple of it, e.g. --tp 3 or 6)"),
+            std::string::npos)
+      << error_of([&] { s.validate(m); });
+  for (int tp : {3, 6, 12}) {
+    s.tp = tp;
+    EXPECT_NO_THROW(s.validate(m)) << tp;
+  }
+}
+
 TEST(WorkloadScenario, NeuronHeadLayoutPadsAndReplicates) {
   ModelConfig m = load_model("llama-2-70b");
   Scenario s = prefill(1, 16);
   s.tp = 12;
-  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 12 does not divide llama-2-70b's 64 attention heads (expected a divisor, or --pad-heads"),
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 12 does not divide llama-2-70b's 64 attention heads (expected a divisor, e.g. --tp 8 or 16, or --pad-heads"),
             std::string::npos);
   s.pad_heads = 24;
   EXPECT_NO_THROW(s.validate(m));
