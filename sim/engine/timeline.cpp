@@ -558,8 +558,8 @@ GranuleSpread::GranuleSpread(std::uint64_t bytes, std::uint64_t chunks, std::uin
   lane_dur[1] = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
 }
 
-GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_t group, double lane_bw,
-                                               std::uint64_t bytes, std::uint64_t chunks) {
+GroupedDurations::Size& GroupedDurations::lookup(std::uint64_t lanes, std::uint64_t group, double lane_bw,
+                                                 std::uint64_t bytes, std::uint64_t chunks) {
   if (lanes != m_lanes || group != m_group || lane_bw != m_bw) {  // another bank: forget everything
     for (Size& e : m_sizes) e.chunks = 0;
     m_lanes = lanes, m_group = group, m_bw = lane_bw;
@@ -570,10 +570,12 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
   for (size_t w = 0; w < kWays; ++w)
     if (set[w].chunks == chunks && set[w].bytes == bytes) {
       set[w].used = m_clock;
+      note(static_cast<size_t>(&set[w] - m_sizes));
       return set[w];
     }
   static_assert(kWays == 2, "the older of two entries is replaced");
   Size& e = set[0].used <= set[1].used ? set[0] : set[1];
+  note(static_cast<size_t>(&e - m_sizes));
   e.used = m_clock;
   e.bytes = bytes, e.chunks = chunks;
   e.spread = GranuleSpread(bytes, chunks, lanes, lane_bw);
@@ -589,9 +591,8 @@ GroupedDurations::Size& GroupedDurations::size(std::uint64_t lanes, std::uint64_
   return e;
 }
 
-const Tick* GroupedDurations::row(Size& e, std::uint64_t first) const {
+const Tick* GroupedDurations::build_row(Size& e, std::uint64_t first) const {
   Tick* r = &e.rows[first * e.groups * 2];
-  if (e.built[first] == e.generation) return r;
   e.built[first] = e.generation;
   for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
     const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.spread, m_bw);
@@ -606,8 +607,8 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
                      GroupedDurations* memo) {
   Tick done = arrival;
   // Each group's piece as group_piece() gives it, kept per (size, first lane) where the table is small.
-  if (memo && lanes * ((lanes + group - 1) / group) <= GroupedDurations::kMaxTable) {
-    GroupedDurations::Size& z = memo->size(lanes, group, lane_bw, bytes, chunks);
+  if (GroupedDurations::Size* const zp = memo ? memo->size(lanes, group, lane_bw, bytes, chunks) : nullptr) {
+    GroupedDurations::Size& z = *zp;
     const Tick* r = memo->row(z, first);
     // The calendars' and the row's bounds in locals: a booking writes through a Timeline, which the
     // compiler cannot tell apart from the vectors, so it reloaded both every group.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "sim/base/units.h"
@@ -304,17 +305,46 @@ class GroupedDurations {
   };
   static constexpr Tick kSkip = -1;
   static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
-  // The entry for (bytes, chunks), filled on first use.
-  Size& size(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks);
+  // The entry for (bytes, chunks), filled on first use. The entries of the last two sizes looked up are tried
+  // first, before the hash (a kernel streams a few sizes in turn: the 8192^3 H100 GEMM's A and B tiles, a decode
+  // step's weight tiles). A hit on the last one leaves the clock as it is: that entry's `used` is the greatest
+  // either way, so the order of every entry's `used`, the only thing replacement reads, is the one the lookup
+  // would leave; a hit on the one before takes the clock as the lookup does. The same entries are replaced.
+  // Null when the bank's table would hold more than kMaxTable (first lane, group) pairs (not kept).
+  Size* size(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks) {
+    if (lanes == m_lanes && group == m_group && lane_bw == m_bw && chunks != 0) {  // a filled entry's bank: it fits
+      Size& e = m_sizes[m_last];  // indices, not pointers: a copy of the memo stays its own
+      if (e.chunks == chunks && e.bytes == bytes) return &e;
+      Size& p = m_sizes[m_prev];
+      if (p.chunks == chunks && p.bytes == bytes) {
+        p.used = ++m_clock;
+        std::swap(m_last, m_prev);
+        return &p;
+      }
+    }
+    if (lanes * ((lanes + group - 1) / group) > kMaxTable) return nullptr;
+    return &lookup(lanes, group, lane_bw, bytes, chunks);
+  }
   // The groups' (time, busiest lane's time) pairs of a transfer of size `e` from lane `first` on.
-  const Tick* row(Size& e, std::uint64_t first) const;
+  const Tick* row(Size& e, std::uint64_t first) const {
+    if (e.built[first] == e.generation) return &e.rows[first * e.groups * 2];
+    return build_row(e, first);
+  }
 
  private:
   // Two entries per set of a hash of the size: a kernel's few sizes (the 70B B200 decode step streams 20
   // through the L2 groups) then rarely evict one another (direct-mapped, 16 entries rebuilt rows for 40%
   // of that step's L2 transfers).
   static constexpr size_t kSets = 16, kWays = 2;
+  Size& lookup(std::uint64_t lanes, std::uint64_t group, double lane_bw, std::uint64_t bytes, std::uint64_t chunks);
+  const Tick* build_row(Size& e, std::uint64_t first) const;
   Size m_sizes[kSets * kWays];
+  // The entries of the last two sizes looked up, the last first (an entry's chunks are 0 after the bank changed,
+  // and an entry since replaced holds another size: neither matches).
+  size_t m_last = 0, m_prev = 0;
+  void note(size_t i) {
+    if (i != m_last) m_prev = m_last, m_last = i;
+  }
   std::uint64_t m_clock = 0;
   std::uint64_t m_lanes = 0, m_group = 0;
   double m_bw = 0;

@@ -288,6 +288,42 @@ TEST(Timeline, GroupedBookingOfOneLaneIsPerLaneAndConservesBusyTime) {
   }
 }
 
+// The memo's entries of the last two sizes, tried first: sizes in streaks and taking turns (a GEMM's A and B
+// tiles), a new size now and then (which replaces the older of its set's two entries), one memo serving banks
+// one after another (another bank forgets every entry, so neither recent one may match) and a bank too wide for
+// its table (booked without it): the same ends as the bookings without a memo.
+TEST(Timeline, GroupedMemoOnStreaksAndBankChangesIsTheSame) {
+  const double lane_bw = 25e9;
+  struct Bank {
+    std::uint64_t lanes, group;
+  };
+  const Bank banks[3] = {{48, 8}, {80, 8}, {1024, 8}};  // 1024 lanes x 128 groups: over kMaxTable
+  std::vector<Timeline> plain[3], memoized[3];
+  for (int k = 0; k < 3; ++k) {
+    plain[k].resize((banks[k].lanes + banks[k].group - 1) / banks[k].group);
+    memoized[k].resize(plain[k].size());
+  }
+  GroupedDurations memo;
+  std::mt19937_64 rng(45);
+  Tick horizon = 0;
+  int k = 0;
+  std::uint64_t sizes[2] = {4096, 8192};
+  for (int i = 0; i < 40000; ++i) {
+    if (rng() % 50 == 0) k = static_cast<int>(rng() % 3);                // another bank now and then
+    if (rng() % 16 == 0) sizes[rng() % 2] = 128 * (1 + rng() % 40);      // a new size (40 in all: replacements)
+    const std::uint64_t bytes = sizes[rng() % 4 == 0 ? 1 : 0];           // streaks of one, turns with the other
+    if (rng() % 3 == 0) horizon += static_cast<Tick>(rng() % 20000);
+    const Tick arrival = horizon + static_cast<Tick>(rng() % 100000);
+    const std::uint64_t first = rng() % banks[k].lanes, chunks = bytes / 128;
+    const Tick a = reserve_grouped(plain[k], banks[k].lanes, banks[k].group, first, bytes, chunks, lane_bw, arrival,
+                                   horizon);
+    ASSERT_EQ(reserve_grouped(memoized[k], banks[k].lanes, banks[k].group, first, bytes, chunks, lane_bw, arrival,
+                              horizon, &memo),
+              a)
+        << "bank " << k << ", step " << i;
+  }
+}
+
 // The lanes' busy time counted per run (RunBusy): the same ends as each lane counting its own, and each
 // lane's total the same as its Timeline's busy_ticks() there, on lanes of two sizes (runs that wrap
 // around the bank, transfers narrower and wider than it, zero-byte pieces).
