@@ -287,26 +287,20 @@ struct ReplicaRun {
   PowerLog log;  // what the power manager did over the run
   double peak = 0;
   OfferedLoad offered;  // the run's arrivals as drawn (open loop)
+  ReplicaRun(int count_, const EngineLoad& load_, std::int64_t requests_) : count(count_), load(load_), requests(requests_) {}
 };
 
 std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::int64_t requests) {
   std::vector<ReplicaRun> out;
   const std::int64_t R = replicas;
   if (load.kind != EngineLoad::Kind::Closed) {
-    ReplicaRun r;
-    r.count = replicas;
-    r.load = load;
-    r.requests = (requests + R - 1) / R;
-    return {r};
+    return {ReplicaRun(replicas, load, (requests + R - 1) / R)};
   }
   const std::int64_t c = load.concurrency, q = c / R, rem = c % R;
   for (auto [users, count] : {std::pair{q + 1, rem}, std::pair{q, R - rem}}) {
     if (users <= 0 || count <= 0) continue;
-    ReplicaRun r;
-    r.count = static_cast<int>(count);
-    r.load = {EngineLoad::Kind::Closed, users};
-    r.requests = std::max<std::int64_t>(1, std::llround(static_cast<double>(requests) * static_cast<double>(users) / static_cast<double>(c)));
-    out.push_back(r);
+    out.emplace_back(static_cast<int>(count), EngineLoad{EngineLoad::Kind::Closed, users},
+                     std::max<std::int64_t>(1, std::llround(static_cast<double>(requests) * static_cast<double>(users) / static_cast<double>(c))));
   }
   return out;
 }
@@ -405,7 +399,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
   const bool group = s.sc.dp_attention();
   const int units = group ? 1 : s.sc.dp;  // servers run apart
-  std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun{1, load, requests, {}, {}, {}, 0}}
+  std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun(1, load, requests)}
                                        : replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
