@@ -186,6 +186,8 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
         nr.transactions += k.transactions;
       }
       nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
+      nr.bound_unit = rr.kernels.empty() ? "" : rr.kernels.front().bound_unit;
+      nr.bound_share = rr.kernels.empty() ? 0 : rr.kernels.front().bound_share;
       nr.events = rr.events;
       step.time_s += nr.time_s * n.count;
       step.dram_bytes += nr.dram_bytes * n.count;
@@ -195,6 +197,14 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     step.nodes.push_back(nr);
   }
   return step;
+}
+
+std::optional<DramPathBound> step_dram_path(const ChipModel& chip, const StepResult& step) {
+  std::vector<PathSample> ks;
+  for (const NodeResult& n : step.nodes)
+    if (!n.fused && n.comm_bytes <= 0 && n.bound != "communication")
+      ks.push_back({n.time_s * n.count, n.dram_bytes * n.count, n.bound_unit, n.bound_share});
+  return dram_path_bound(chip, ks);
 }
 
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const ModelConfig& model) {
@@ -430,6 +440,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;
     step.prompt = plan.prompt;
+    step.dram_path = step_dram_path(chip, step);
     r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }

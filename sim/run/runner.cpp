@@ -303,6 +303,9 @@ RunResult SimSession::result() {
         r.events.extra_s[i] += kr.events.extra_s[i];
       }
     }
+    std::vector<PathSample> samples;
+    for (const KernelResult& k : r.kernels) samples.push_back({k.time_s * k.count, k.dram_bytes * k.count, k.bound_unit, k.bound_share});
+    r.dram_path = dram_path_bound(chip, samples);
     r.peak_tflops = peak / 1e12;
     r.tflops = r.latency_s > 0 ? r.flops / r.latency_s / 1e12 : 0;
     r.share_of_peak = peak > 0 ? r.tflops * 1e12 / peak : 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/run/dram_path.h"
 #include "sim/run/registry.h"
 #include "sim/base/stats.h"
 #include "sim/base/trace.h"
@@ -81,6 +82,8 @@ struct RunResult {
   std::vector<std::string> unit_names, kernel_names;
   std::string resolved_yaml;
   EnergyEvents events;        // all kernels together
+  // Where the cores' path to the HBM, not the HBM, bounded most of the kernels' time (dram_path.h).
+  std::optional<DramPathBound> dram_path;
 };
 
 

@@ -476,9 +476,11 @@ StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Sc
   return run_step_graph(c, build_step_graph(model, d, true, context, f), footprint(model, d).weight_bytes);
 }
 
-// The kernels of one decode step at the best point's typical batch and context.
-std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt) {
+// The kernels of one decode step at the best point's typical batch and context, and where the cores' path to the HBM
+// bounded most of their time (ServeResult::dram_path).
+std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, std::optional<DramPathBound>& dram_path) {
   StepResult st = decode_step(s.chip, s.model, s.sc, s.opt, pt);
+  dram_path = step_dram_path(s.chip, st);
   std::vector<ServeKernel> out;
   for (const auto& n : st.nodes)
     if (!n.fused) {
@@ -768,7 +770,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     r.note = "no operating point meets the latency targets";
   } else {
     const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
-    r.kernels = decode_kernels(s, b);
+    r.kernels = decode_kernels(s, b, r.dram_path);
     r.cost = cost_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
     if (r.cost.usd_per_hour <= 0) r.note = "no published price: supply one with --set " + chip.name() + ":cost.chip_hour=USD";
   }
