@@ -106,6 +106,7 @@ SessionAnswer answer_session(const ChipModel& chip, RunResult& r, const SessionQ
   a.power = q.run_power;
   apply_power(r, a.power);
   a.stepped_s = fold_step_pass(r, q.launch_counts);
+  r.dram_path = kernels_dram_path(chip, r.kernels);  // over the step's runs of each kernel, as run's step gives it
   a.step_s = q.run_step_s;
   return a;
 }

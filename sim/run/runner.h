@@ -95,6 +95,9 @@ std::map<std::string, double> unit_utilization(const Stats& stats);
 // tc.dma_in: its copies' data time is mem.dma<core>). The sentence of the type's first stat.
 std::map<std::string, std::string> unit_notes(const Stats& stats);
 
+// RunResult::dram_path of these kernels, each counted `count` times.
+std::optional<DramPathBound> kernels_dram_path(const ChipModel& chip, const std::vector<KernelResult>& kernels);
+
 // Share of time below which no unit is taken to bound a kernel (its time is set by latencies).
 constexpr double kBusyBoundShare = 0.5;
 struct BoundBy {
