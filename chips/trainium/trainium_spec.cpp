@@ -100,7 +100,7 @@ void describe(Params& p, TrainiumSpec& s) {
   p.require(s.materialized_sbuf_share > 0 && s.materialized_sbuf_share <= 1, "lowering.materialized_sbuf_share",
             "a share in (0, 1]");
   p.require(s.cores > 0 && s.cores <= 256, "cores", "1 to 256 NeuronCores");
-  p.require(s.cores_used >= 0 && s.cores_used <= s.cores, "cores_used", "0 (all) or at most `cores`");
+  p.require(s.cores_used >= 0 && s.cores_used <= s.cores, "cores_used", "0 (all) or at most cores", "cores", "at least cores_used");
   p.require(s.tensor.clock.value() > 0, "tensor.clock", "a positive clock");
   p.require(s.tensor.bf16 > 0, "tensor.cols_per_cycle.bf16", "a positive rate");
   p.require(s.psum_banks > 0 && s.psum_banks <= 64, "psum.banks", "1 to 64 banks");

@@ -75,8 +75,11 @@ nlohmann::json kernel_result_json(const KernelResult& k) {
           {"count", k.count}};
 }
 
-namespace {
-}  // namespace
+nlohmann::json dram_path_json(const std::optional<DramPathBound>& b) {
+  if (!b) return nullptr;
+  return {{"unit", b->unit}, {"keys", b->keys}, {"path_Bps", b->path_bandwidth}, {"hbm_Bps", b->hbm_bandwidth},
+          {"achieved_Bps", b->achieved}, {"share", b->share}, {"busy", b->busy}};
+}
 
 nlohmann::json run_result_json(const RunResult& r) {
   nlohmann::json j;
@@ -119,6 +122,7 @@ nlohmann::json run_result_json(const RunResult& r) {
   nlohmann::json ks = nlohmann::json::array();
   for (const auto& k : r.kernels) ks.push_back(kernel_result_json(k));
   j["kernels"] = ks;
+  j["dram_path"] = dram_path_json(r.dram_path);
   return j;
 }
 
@@ -182,6 +186,7 @@ std::string run_result_table(const RunResult& r) {
                   k.bound.c_str());
     os << buf << k.strategy << "\n";
   }
+  if (r.dram_path) os << "  note: " << dram_path_text(*r.dram_path, r.kernels.size() > 1 ? "the kernels" : "the kernel") << "\n";
   return os.str();
 }
 

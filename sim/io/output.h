@@ -22,6 +22,8 @@ void make_output_dir(const std::string& dir);
 void check_output_dir(const std::string& dir);
 nlohmann::json kernel_result_json(const KernelResult& k);
 nlohmann::json run_result_json(const RunResult& r);
+// A DramPathBound as reports give it (null where the path did not bound the kernels): unit, keys, and the rates in B/s.
+nlohmann::json dram_path_json(const std::optional<DramPathBound>& b);
 std::string run_result_table(const RunResult& r);
 // `xpusim params`: one row per preset field (path, unit, default, meaning), each column followed by at
 // least one space however long its entry.

@@ -117,7 +117,7 @@ nlohmann::json model_run_json(const ModelRunResult& r, const ChipModel* chip) {
     // "prompt": a decode-graph step over prompt tokens beyond the largest compiled context bucket (part of the TTFT).
     steps.push_back({{"phase", st.prompt ? "prompt" : st.decode ? "decode" : "prefill"}, {"context", st.context_len}, {"repeat", st.repeat},
                      {"time_s", st.time_s}, {"flops", st.flops}, {"bytes", st.dram_bytes}, {"devices", st.devices},
-                     {"link_transfers", st.comm_pieces}, {"kernels", ks}});
+                     {"link_transfers", st.comm_pieces}, {"kernels", ks}, {"dram_path", dram_path_json(st.dram_path)}});
   }
   j["steps"] = steps;
   return j;
@@ -211,6 +211,7 @@ std::string model_run_table(const ModelRunResult& r) {
       }
       os << buf;
     }
+    if (st.dram_path) os << "    note: " << dram_path_text(*st.dram_path, "the step") << "\n";
     if (st.devices > 1 && (r.scenario.pp > 1 || r.scenario.two_batch_overlap))
       os << "    (share: each row's time over the step's; " << (r.scenario.pp > 1 ? "the stages" : "the two micro-batches")
          << " run side by side, so the shares add up to more than 100%)\n";
@@ -488,6 +489,7 @@ nlohmann::json serve_json(const ServeResult& r) {
                   {"algorithm", k.comm_bytes > 0 ? nlohmann::json(k.algorithm) : nlohmann::json(nullptr)},
                   {"collective_bytes", k.comm_bytes > 0 ? nlohmann::json(k.comm_bytes) : nlohmann::json(nullptr)}});
   j["kernels"] = ks;
+  j["dram_path"] = dram_path_json(r.dram_path);  // of that decode step
   return j;
 }
 
@@ -583,6 +585,7 @@ std::string serve_table(const ServeResult& r) {
       coll += strformat("%s%s %s %s per rank %.1f%%", coll.empty() ? "" : "; ", k.label.c_str(), k.algorithm.c_str(),
                         format_bytes(k.comm_bytes).c_str(), step_s > 0 ? 100 * k.time_s / step_s : 0.0);
   if (!coll.empty()) os << "  collectives of a decode step at the best point (share of the step): " << coll << "\n";
+  if (r.dram_path) os << "  note: " << dram_path_text(*r.dram_path, "a decode step at the best point") << "\n";
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
                 r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);

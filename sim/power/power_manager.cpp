@@ -1,5 +1,7 @@
 #include "sim/power/power_manager.h"
 
+#include "sim/power/power_state.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -104,25 +106,19 @@ ManagedPower manage_power(const PowerSpec& s, const EnergyEvents& e, bool steady
     m.limit_reached_s = 0;
     add_phase(m, s, e, m.held_clock, 1.0);
   } else {
-    // Work shares in time order: boost until t_a, the short-term clock until t_c, settling, then held.
-    double left = 1.0, now = 0;
-    auto run_for = [&](double x, double until_s) {
-      if (left <= 0 || until_s <= now) return;
-      const double full_s = at_clock(e, x).time_s;
-      const double w = std::min(left, (until_s - now) / full_s);
-      add_phase(m, s, e, x, w);
-      left -= w;
-      now += w * full_s;
-    };
-    const double inf = std::numeric_limits<double>::infinity();
-    run_for(m.boost_clock, t.boost_ends_s);
-    if (left > 0 && std::isfinite(t.boost_ends_s)) m.boost_ends_s = t.boost_ends_s;
-    run_for(m.short_term_clock, t.limit_reached_s);
-    if (left > 0) {
-      m.limit_reached_s = t.limit_reached_s;
-      run_for(0.5 * (m.short_term_clock + m.held_clock), now + s.settle_time.value());
-      run_for(m.held_clock, inf);
-    }
+    // From idle: the power manager's state machine (power_state.h) over the work as one piece, so that a burst from
+    // idle and a serving run's pieces follow one rule: boost until the short-term average reaches short_term_limit, that
+    // limit's clock until the TDP average reaches TDP, the walk down, then held; and where the TDP average is reached
+    // at boost first (a long short_term_window), the fast loop still cuts the walk down once its average reaches its
+    // limit (before 2026-12-07 this walk ran on at the mean of the boost and held clocks, above that limit).
+    PowerManagerState st(s, max_clock);
+    std::vector<ClockPhase> phases;
+    st.run(e, &phases);
+    for (const ClockPhase& ph : phases) add_phase(m, s, e, ph.clock_ratio, ph.work);
+    // The boost ends where the fast loop cuts it or where the TDP average is reached at boost, whichever is first.
+    const PowerLog& g = st.log();
+    m.boost_ends_s = g.boost_ends_s >= 0 && (g.held_from_s < 0 || g.boost_ends_s < g.held_from_s) ? g.boost_ends_s : g.held_from_s;
+    m.limit_reached_s = g.held_from_s;
   }
   finish(m);
   return m;

@@ -135,7 +135,7 @@ void PowerManagerState::record(PowerMode m, double watts, double d, int kind) {
   g.time_s += d;
 }
 
-PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work) {
+PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work, std::vector<ClockPhase>* phases) {
   Piece r;
   if (work.time_s <= 0) return r;
   m_log.nominal_time_s += work.time_s;
@@ -177,6 +177,7 @@ PowerManagerState::Piece PowerManagerState::run(const EnergyEvents& work) {
       m_log.peak_w = std::max(m_log.peak_w, watts);
       m_log.min_clock = std::min(m_log.min_clock, x);
       record(m_mode, watts, cut, lim > 0 && watts > lim * (1 + kAtLimit) ? 2 : 1);
+      if (phases) phases->push_back({x, w, cut});
     }
     left = cut >= d ? 0 : left - cut / full;
     if (walk_cut) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <vector>
 
 #include "sim/power/power_manager.h"
 
@@ -91,8 +92,9 @@ class PowerManagerState {
     EnergyEvents events;   // time and executor-seconds at the clocks it ran at
     EnergyBreakdown energy;
   };
-  // `work` (simulated at the nominal clock) run now without a break.
-  Piece run(const EnergyEvents& work);
+  // `work` (simulated at the nominal clock) run now without a break; `phases`, where given, gets the clock of each
+  // share of it in time order (as manage_power's phases).
+  Piece run(const EnergyEvents& work, std::vector<ClockPhase>* phases = nullptr);
   // The chip idle (waiting for the host or for requests) for `s` seconds.
   Piece idle(double s);
   const PowerLog& log() const { return m_log; }

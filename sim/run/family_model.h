@@ -25,11 +25,17 @@ namespace xpu {
 //   static constexpr bool kTransfersInCoreClock;    ChipModel::transfers_in_core_clock
 // and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity. Optional:
 //   static double memory_roof_bandwidth(const Spec&);   ChipModel::memory_roof_bandwidth (default: hbm.bandwidth)
+//   static DramPath dram_path(const Spec&);             ChipModel::dram_path (default: none)
 template <class T, class = void>
 struct HasMemoryRoof : std::false_type {};
 template <class T>
 struct HasMemoryRoof<T, std::void_t<decltype(T::memory_roof_bandwidth(std::declval<const typename T::Spec&>()))>>
     : std::true_type {};
+
+template <class T, class = void>
+struct HasDramPath : std::false_type {};
+template <class T>
+struct HasDramPath<T, std::void_t<decltype(T::dram_path(std::declval<const typename T::Spec&>()))>> : std::true_type {};
 
 // Optional on Spec: DType matmul_rate_dtype(DType) (ChipModel::matmul_rate_dtype; default: the dtype itself).
 template <class T, class = void>
@@ -69,6 +75,10 @@ class FamilyModel : public ChipModel {
   double memory_roof_bandwidth() const override {
     if constexpr (HasMemoryRoof<Traits>::value) return Traits::memory_roof_bandwidth(m_spec);
     return dram_bandwidth();
+  }
+  DramPath dram_path() const override {
+    if constexpr (HasDramPath<Traits>::value) return Traits::dram_path(m_spec);
+    return {};
   }
   double dram_capacity() const override { return m_spec.hbm.capacity.value(); }
   double clock_hz() const override { return Traits::clock_hz(m_spec); }

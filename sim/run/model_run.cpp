@@ -107,6 +107,7 @@ SessionAnswer answer_session(const ChipModel& chip, RunResult& r, const SessionQ
   a.power = q.run_power;
   apply_power(r, a.power);
   a.stepped_s = fold_step_pass(r, q.launch_counts);
+  r.dram_path = kernels_dram_path(chip, r.kernels);  // over the step's runs of each kernel, as run's step gives it
   a.step_s = q.run_step_s;
   return a;
 }
@@ -187,6 +188,8 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
         nr.transactions += k.transactions;
       }
       nr.bound = rr.kernels.empty() ? "" : rr.kernels.front().bound;
+      nr.bound_unit = rr.kernels.empty() ? "" : rr.kernels.front().bound_unit;
+      nr.bound_share = rr.kernels.empty() ? 0 : rr.kernels.front().bound_share;
       nr.events = rr.events;
       step.time_s += nr.time_s * n.count;
       step.dram_bytes += nr.dram_bytes * n.count;
@@ -196,6 +199,14 @@ StepResult run_step_graph(const ChipModel& chip, Graph g, double resident_weight
     step.nodes.push_back(nr);
   }
   return step;
+}
+
+std::optional<DramPathBound> step_dram_path(const ChipModel& chip, const StepResult& step) {
+  std::vector<PathSample> ks;
+  for (const NodeResult& n : step.nodes)
+    if (!n.fused && n.comm_bytes <= 0 && n.bound != "communication")
+      ks.push_back({n.time_s * n.count, n.dram_bytes * n.count, n.bound_unit, n.bound_share});
+  return dram_path_bound(chip, ks);
 }
 
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const ModelConfig& model) {
@@ -443,6 +454,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
     step.context_len = plan.context_len;
     step.repeat = plan.repeat;
     step.prompt = plan.prompt;
+    step.dram_path = step_dram_path(chip, step);
     r.events += step.events.scaled(static_cast<double>(step.repeat));
     r.steps.push_back(step);
   }

@@ -29,6 +29,8 @@ struct NodeResult {
   double time_s = 0;     // per run (all its kernel launches); x count per step
   double flops = 0, dram_bytes = 0, min_bytes = 0, roofline_s = 0;
   std::string bound, strategy;
+  std::string bound_unit;  // the busiest unit of its (first) kernel and that unit's busy share (KernelResult)
+  double bound_share = 0;
   std::uint64_t transactions = 0;
   EnergyEvents events;   // per run of this node (x count per step)
   int stage = 0;         // pipeline stage whose rank runs it
@@ -46,7 +48,11 @@ struct StepResult {
   EnergyEvents events;       // one step of one device
   int devices = 1;
   std::uint64_t comm_pieces = 0;  // link transfers the fabric simulated
+  // Where the cores' path to the HBM, not the HBM, bounded most of its kernels' time (dram_path.h; collectives left out).
+  std::optional<DramPathBound> dram_path;
 };
+// The step's dram_path from its kernels (step_dram_path fills StepResult::dram_path).
+std::optional<DramPathBound> step_dram_path(const ChipModel& chip, const StepResult& step);
 
 // The system a model runs on (sim/run/system_run.h): chips, fabric and what the software overlaps.
 struct SystemContext {

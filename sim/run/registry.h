@@ -16,6 +16,14 @@
 
 namespace xpu {
 
+// A path of the cores that every DRAM byte a kernel moves passes through, modelled apart from the HBM (a TPU
+// TensorCore's HBM <-> VMEM DMA, Trainium's DMA engines): the unit type its utilization is reported under, its peak
+// over the cores a kernel runs on, and the preset keys that set that peak. An empty unit: the family has none.
+struct DramPath {
+  std::string unit, keys;
+  double bandwidth = 0;
+};
+
 // A loaded, validated preset of some family: what the app layer needs from any chip.
 class ChipModel {
  public:
@@ -37,6 +45,7 @@ class ChipModel {
   // The memory roof of a kernel's roofline: the DRAM peak, or less where every DRAM byte passes through a
   // narrower path of the cores a kernel runs on (Trainium's DMA engines).
   virtual double memory_roof_bandwidth() const { return dram_bandwidth(); }
+  virtual DramPath dram_path() const { return {}; }
   virtual double dram_capacity() const = 0;        // bytes
   virtual double clock_hz() const = 0;             // the clock cycles are counted in
   virtual std::vector<DType> dtypes() const;       // dtypes with a nonzero peak

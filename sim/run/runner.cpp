@@ -303,6 +303,7 @@ RunResult SimSession::result() {
         r.events.extra_s[i] += kr.events.extra_s[i];
       }
     }
+    r.dram_path = kernels_dram_path(chip, r.kernels);
     r.peak_tflops = peak / 1e12;
     r.tflops = r.latency_s > 0 ? r.flops / r.latency_s / 1e12 : 0;
     r.share_of_peak = peak > 0 ? r.tflops * 1e12 / peak : 0;
@@ -332,6 +333,12 @@ std::map<std::string, std::string> unit_notes(const Stats& stats) {
     if (UtilizationMean::is_utilization(k) && !v.description.empty() && v.description != kEngineBusyNote)
       notes.emplace(UtilizationMean::unit_type(k), v.description);
   return notes;
+}
+
+std::optional<DramPathBound> kernels_dram_path(const ChipModel& chip, const std::vector<KernelResult>& kernels) {
+  std::vector<PathSample> samples;
+  for (const KernelResult& k : kernels) samples.push_back({k.time_s * k.count, k.dram_bytes * k.count, k.bound_unit, k.bound_share});
+  return dram_path_bound(chip, samples);
 }
 
 BoundBy bound_by(const std::map<std::string, double>& utilization) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/run/dram_path.h"
 #include "sim/run/registry.h"
 #include "sim/base/stats.h"
 #include "sim/base/trace.h"
@@ -81,6 +82,8 @@ struct RunResult {
   std::vector<std::string> unit_names, kernel_names;
   std::string resolved_yaml;
   EnergyEvents events;        // all kernels together
+  // Where the cores' path to the HBM, not the HBM, bounded most of the kernels' time (dram_path.h).
+  std::optional<DramPathBound> dram_path;
 };
 
 
@@ -91,6 +94,9 @@ std::map<std::string, double> unit_utilization(const Stats& stats);
 // (kEngineBusyNote): the memory side's paths and the DMA queues that count issue time only (TPU
 // tc.dma_in: its copies' data time is mem.dma<core>). The sentence of the type's first stat.
 std::map<std::string, std::string> unit_notes(const Stats& stats);
+
+// RunResult::dram_path of these kernels, each counted `count` times.
+std::optional<DramPathBound> kernels_dram_path(const ChipModel& chip, const std::vector<KernelResult>& kernels);
 
 // Share of time below which no unit is taken to bound a kernel (its time is set by latencies).
 constexpr double kBusyBoundShare = 0.5;

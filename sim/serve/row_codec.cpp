@@ -48,12 +48,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, offered
                                    kv_transfer, dp_attention, prefill_dp_attention, layout, power_manager)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DramPathBound, unit, keys, path_bandwidth, hbm_bandwidth, share, busy, achieved)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp, overlap,
                                    two_batch_overlap)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PoolLayout, name, figures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
-                                   power_modeled, kernels, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
+                                   power_modeled, kernels, dram_path, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
                                    spec_drafter, disagg, layout_figures, prefill_layout, decode_layout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
@@ -85,14 +86,15 @@ XPU_ROW_FIELDS(CostFigures, 64)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
-XPU_ROW_FIELDS(ServeResult, 1096)
+XPU_ROW_FIELDS(DramPathBound, 104)
+XPU_ROW_FIELDS(ServeResult, 1208)
 XPU_ROW_FIELDS(PointBound, 64)
 XPU_ROW_FIELDS(InteractivityTier, 200)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1600)
+XPU_ROW_FIELDS(CompareRow, 1712)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1640)
+XPU_ROW_FIELDS(UnitResult, 1752)
 #undef XPU_ROW_FIELDS
 #endif
 

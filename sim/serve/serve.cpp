@@ -287,26 +287,20 @@ struct ReplicaRun {
   PowerLog log;  // what the power manager did over the run
   double peak = 0;
   OfferedLoad offered;  // the run's arrivals as drawn (open loop)
+  ReplicaRun(int count_, const EngineLoad& load_, std::int64_t requests_) : count(count_), load(load_), requests(requests_) {}
 };
 
 std::vector<ReplicaRun> replica_runs(int replicas, const EngineLoad& load, std::int64_t requests) {
   std::vector<ReplicaRun> out;
   const std::int64_t R = replicas;
   if (load.kind != EngineLoad::Kind::Closed) {
-    ReplicaRun r;
-    r.count = replicas;
-    r.load = load;
-    r.requests = (requests + R - 1) / R;
-    return {r};
+    return {ReplicaRun(replicas, load, (requests + R - 1) / R)};
   }
   const std::int64_t c = load.concurrency, q = c / R, rem = c % R;
   for (auto [users, count] : {std::pair{q + 1, rem}, std::pair{q, R - rem}}) {
     if (users <= 0 || count <= 0) continue;
-    ReplicaRun r;
-    r.count = static_cast<int>(count);
-    r.load = {EngineLoad::Kind::Closed, users};
-    r.requests = std::max<std::int64_t>(1, std::llround(static_cast<double>(requests) * static_cast<double>(users) / static_cast<double>(c)));
-    out.push_back(r);
+    out.emplace_back(static_cast<int>(count), EngineLoad{EngineLoad::Kind::Closed, users},
+                     std::max<std::int64_t>(1, std::llround(static_cast<double>(requests) * static_cast<double>(users) / static_cast<double>(c))));
   }
   return out;
 }
@@ -405,7 +399,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
   const bool group = s.sc.dp_attention();
   const int units = group ? 1 : s.sc.dp;  // servers run apart
-  std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun{1, load, requests, {}, {}, {}, 0}}
+  std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun(1, load, requests)}
                                        : replica_runs(s.sc.dp, load, requests);
   for (ReplicaRun& r : runs) run_replica(s, st, r);
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
@@ -482,9 +476,11 @@ StepResult decode_step(const ChipModel& chip, const ModelConfig& model, const Sc
   return run_step_graph(c, build_step_graph(model, d, true, context, f), footprint(model, d).weight_bytes);
 }
 
-// The kernels of one decode step at the best point's typical batch and context.
-std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt) {
+// The kernels of one decode step at the best point's typical batch and context, and where the cores' path to the HBM
+// bounded most of their time (ServeResult::dram_path).
+std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, std::optional<DramPathBound>& dram_path) {
   StepResult st = decode_step(s.chip, s.model, s.sc, s.opt, pt);
+  dram_path = step_dram_path(s.chip, st);
   std::vector<ServeKernel> out;
   for (const auto& n : st.nodes)
     if (!n.fused) {
@@ -774,7 +770,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     r.note = "no operating point meets the latency targets";
   } else {
     const ServePoint& b = r.curve[static_cast<size_t>(r.best)];
-    r.kernels = decode_kernels(s, b);
+    r.kernels = decode_kernels(s, b, r.dram_path);
     r.cost = cost_figures(chip.cost(), b.throughput_tok_s_per_chip, b.avg_power_w);
     if (r.cost.usd_per_hour <= 0) r.note = "no published price: supply one with --set " + chip.name() + ":cost.chip_hour=USD";
   }

@@ -199,6 +199,7 @@ struct ServeResult {
   double tdp_w = 0;
   bool power_modeled = false;
   std::vector<ServeKernel> kernels;  // one decode step's kernels at the best point's mean batch
+  std::optional<DramPathBound> dram_path;  // where the cores' path to the HBM bounded most of that step (dram_path.h)
   double prefix_hit = 0;
   std::int64_t spec_tokens = 0;
   double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k

@@ -87,6 +87,25 @@ def test_preset_keys_are_checked_on_the_chips_the_points_use():
                             {"key": "mxu.rows", "values": [128, 256]}], "metrics": {"t": "latency_s"}})
 
 
+def test_a_preset_axis_value_the_preset_does_not_take_is_refused_with_its_line(tmp_path):
+    # `values: [8TB, 4TB/s]` on hbm.bandwidth ran the 4TB/s point, wrote the 8TB one as an error row of results.csv
+    # and exited 0 (QA session 43): with one preset axis, a value that does not load fails every point that has it.
+    p = write_spec(tmp_path, "study: run\nbase: {model: llama-3.1-8b, chip: tpu-v6e}\naxes:\n  - key: hbm.bandwidth\n"
+                             "    values: [8TB, 4TB/s]\nmetrics: {tpot: tpot_s}\n")
+    out = tmp_path / "out"
+    r = sweep_cli(p, "--out", out, "--jobs", "1", "--no-report")
+    assert r.returncode != 0 and not out.exists(), (r.returncode, r.stdout)
+    err = r.stderr.strip()
+    assert "\n" not in err and str(p) + ":5: axes.0.values.0: --set hbm.bandwidth: '8 TB': unknown unit 'TB'" in err, err
+    assert err.endswith("(on tpu-v6e)"), err
+    # With a second preset axis a value may need the other's (cores_used above the preset's cores, cores raised by
+    # the other axis): each point says it, as before.
+    spec = load_spec({"study": "kernel", "base": {"op": "gemm", "m": 64, "n": 64, "k": 64, "chip": "trn2"},
+                      "axes": [{"key": "cores", "values": [16]}, {"key": "cores_used", "values": [12]}],
+                      "metrics": {"t": "latency_s"}})
+    assert len(spec.points) == 1
+
+
 @pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "scripts", "studies"))))
 def test_example_studies_load(name):
     spec = load_spec(os.path.join(ROOT, "scripts", "studies", name))

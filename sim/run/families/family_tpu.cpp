@@ -20,6 +20,10 @@ struct TpuTraits {
   static double clock_hz(const Spec& s) { return s.clock.value(); }
   static std::vector<std::string> clock_keys() { return {"clock"}; }
   static int executors(const Spec& s) { return s.tensorcores; }
+  // Every HBM byte a kernel moves streams on its TensorCores' DMA paths (TpuMemory's mem.dma<core>).
+  static DramPath dram_path(const Spec& s) {
+    return {"mem.dma", "dma.bandwidth x tensorcores", s.dma_bandwidth.value() * s.tensorcores};
+  }
 };
 }  // namespace
 

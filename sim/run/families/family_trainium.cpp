@@ -30,6 +30,10 @@ struct TrainiumTraits {
   static double memory_roof_bandwidth(const Spec& s) {
     return std::min(s.hbm.bandwidth.value(), s.core_dma_bandwidth() * s.active_cores());
   }
+  static DramPath dram_path(const Spec& s) {
+    return {"core.dma", s.cores_used > 0 ? "dma.engines x dma.engine_bandwidth x cores_used" : "dma.engines x dma.engine_bandwidth x cores",
+            s.core_dma_bandwidth() * s.active_cores()};
+  }
 };
 }  // namespace
 

@@ -221,3 +221,44 @@ TEST(PowerState, TheWalkDownFromABoostAfterAnIdleGapKeepsTheShortTermLimit) {
   EXPECT_GE(at_boost, 3);  // the state under test did occur
   EXPECT_GE(cut_in_walk, 2);
 }
+
+// A what-if with a short-term window nearly as long as the TDP window (--set power.short_term_window=0.98s on the
+// H100): from idle the TDP average reaches TDP at boost (0.596 s) before the fast loop's average reaches its limit
+// (0.603 s at boost), so the clock walks down from the boost clock, and the fast loop acts in that walk as it does
+// in a serving run's (the test above): once its average reaches short_term_limit no share of the work draws above it.
+// manage_power and the state machine over repeated pieces are one rule (before 2026-12-07 manage_power's walk ran its
+// whole settle_time at the mean of the boost and held clocks, 880 W, with the 0.98 s average above the 718 W limit).
+TEST(PowerState, TheWalkDownFromIdleKeepsTheShortTermLimitInAWhatIf) {
+  H100 h;
+  PowerSpec s = h.s;
+  s.short_term_window = Seconds(0.98);
+  const double lim = s.short_term_limit.value();
+  const EnergyEvents e = piece(true);
+  const int n = 3000;
+  const ManagedPower m = manage_power(s, e.scaled(n), false, h.xmax);
+  const PowerTimeline t = power_timeline(s, e, h.xmax);
+  ASSERT_LT(t.limit_reached_s, s.short_term_window.value() * (lim - t.idle_power_w) / (t.boost_power_w - t.idle_power_w));
+  // The phases' powers against the short_term_window average computed here, from idle.
+  double now = 0, joules = 0;  // energy of the work since 0 (the window still holds idle time until 0.98 s)
+  bool cut = false;
+  int walks = 0;
+  for (const ClockPhase& ph : m.phases) {
+    const EnergyEvents part = at_clock(e.scaled(n), ph.clock_ratio).scaled(ph.work);
+    const double watts = energy(s, part, ph.clock_ratio).total() / part.time_s;
+    const double avg = (t.idle_power_w * (s.short_term_window.value() - now) + joules) / s.short_term_window.value();
+    ASSERT_LT(now, s.short_term_window.value());
+    if (avg >= lim * (1 - 1e-9)) cut = true;
+    if (cut) EXPECT_LE(watts, lim * (1 + 1e-9)) << "a share above the short-term limit after its average reached it, at " << now;
+    walks += ph.clock_ratio < t.boost_clock && ph.clock_ratio > t.held_clock && now >= m.limit_reached_s;
+    now += part.time_s, joules += watts * part.time_s;
+    if (now >= s.short_term_window.value()) break;  // the idle time has left the window: the check above no longer holds
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(walks, 2);  // the walk from the boost clock, then from the clock that draws the limit
+  PowerManagerState st(s, h.xmax);
+  for (int i = 0; i < n; ++i) st.run(e);
+  EXPECT_NEAR(st.log().time_s / m.time_s, 1.0, 1e-9);
+  EXPECT_NEAR(st.log().energy.total() / m.energy_j, 1.0, 1e-9);
+  EXPECT_NEAR(st.log().held_from_s, m.limit_reached_s, 1e-9);
+  EXPECT_NEAR(m.boost_ends_s, m.limit_reached_s, 1e-12);  // the boost ended where the TDP average was reached
+}

@@ -634,6 +634,34 @@ def _check_preset_keys(doc, study, base, base_set, groups):
             if k not in keys:
                 raise doc.error(path, "'%s' is not a study argument of `%s` nor a key of preset %s%s"
                                 % (key, study, chip, _nearest(k, keys | study_arguments(study))))
+    _check_preset_axis_values(doc, chips, base_set, groups, [p for p, _ in checks if p[0] == "axes"])
+
+
+def _check_preset_axis_values(doc, chips, base_set, groups, axis_paths):
+    """Where one axis alone varies the preset, a value of it that the preset (with base.set) does not take fails every
+    point that has it: refused here with its line, as base.set's values are, not written as error rows (an `8TB`
+    bandwidth ran the other points and left "InputError: --set hbm.bandwidth: '8 TB': unknown unit" in results.csv,
+    exit status 0). Where several preset keys vary, a value may need another's (cores_used with cores): each point
+    then says it."""
+    import xpusim
+    if len(axis_paths) != 1:
+        return
+    path = axis_paths[0]
+    gi, mi = path[1], (path[3] if path[2] == "zip" else 0)
+    ax = list(groups[gi])[mi]
+    only, k = (ax.key.split(":", 1) if ":" in ax.key else (None, ax.key))
+    given = doc.data["axes"][gi]
+    raw = (given["zip"][mi] if path[2] == "zip" else given).get("values")
+    for chip in sorted(chips, key=str):
+        if only is not None and only != chip:
+            continue
+        sets = ["%s=%s" % (bk, preset_text(v)) for bk, v in base_set.items() if ":" not in bk or bk.split(":", 1)[0] == chip]
+        for i, v in enumerate(ax.values):
+            try:
+                xpusim.chip_config(str(chip), sets + ["%s=%s" % (k, ax.setting(v))])
+            except (ValueError, RuntimeError) as e:
+                where = path[:-1] + (("values", i) if isinstance(raw, list) else ())
+                raise doc.error(where, "%s (on %s)" % (" ".join(str(e).split()), chip)) from None
 
 
 def _metrics(doc):

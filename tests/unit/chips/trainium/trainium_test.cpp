@@ -67,6 +67,29 @@ TEST(TrainiumPresets, LoadWithPeaksFromPerCoreFigures) {
   EXPECT_THROW(load_chip("trn2", {"tensor.colls_per_cycle.bf16=2"}), std::exception);
 }
 
+// cores_used against cores: a --set of cores that leaves fewer NeuronCores than a file's cores_used is named as the
+// cause (with the value it would take and where cores_used comes from), as maia's tsram and the GPU's smem are; a
+// --set of cores_used itself is blamed as before.
+TEST(TrainiumPresets, CoresBelowCoresUsedNamesTheSet) {
+  auto message = [](const std::vector<std::string>& sets) {
+    try {
+      ConfigTree t = ConfigTree::load_file(source_dir() + "/chips/trainium/presets/trn2.yaml");
+      t.set("cores_used", "4", "my_trn2.yaml:11");  // a user's chip file that splits kernels over 4 cores
+      t.apply_overlays(sets);
+      Params p(Params::Mode::Load, &t);
+      TrainiumSpec s;
+      describe(p, s);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({"cores=2"}), "--set cores: '2': expected at least cores_used (cores_used: '4' at my_trn2.yaml:11)");
+  EXPECT_EQ(message({"cores_used=9"}), "--set cores_used: '9': expected 0 (all) or at most cores");
+  EXPECT_EQ(message({"cores_used=-1"}), "--set cores_used: '-1': expected a non-negative integer");
+  EXPECT_EQ(message({"cores=4"}), "no error");
+}
+
 TEST(TrainiumLowering, HardwareTileLimitsAreEnforced) {
   EXPECT_NO_THROW(check_matmul(128, 512, 128));
   EXPECT_THROW(check_matmul(129, 512, 128), InputError);
