@@ -19,4 +19,15 @@ __attribute__((format(printf, 1, 2))) inline std::string strformat(const char* f
   return out;
 }
 
+// A whole number with thousands separators ("1,960,375"), as report tables and verdicts print counts
+// that run to seven digits (tokens per provisioned MW).
+inline std::string grouped(double v) {
+  std::string d = strformat("%.0f", v), out;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i > 0 && d[i - 1] >= '0' && d[i - 1] <= '9' && (d.size() - i) % 3 == 0) out += ',';
+    out += d[i];
+  }
+  return out;
+}
+
 }  // namespace xpu

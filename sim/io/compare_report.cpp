@@ -184,15 +184,6 @@ std::string tiers_csv(const CompareStudy& s) {
          << rate_or_empty(t.point >= 0 ? t.rate : 0) << "\n";
   return os.str();
 }
-// A whole number with thousands separators ("1,960,375"): tokens per provisioned MW run to seven digits.
-std::string grouped(double v) {
-  std::string d = strformat("%.0f", v), out;
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (i > 0 && std::isdigit(static_cast<unsigned char>(d[i - 1])) && (d.size() - i) % 3 == 0) out += ',';
-    out += d[i];
-  }
-  return out;
-}
 
 // Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
 // what bounds it; then the verdict.

@@ -335,7 +335,7 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
       v += strformat("%s%s serves the most per chip (%.0f tok/s", best->chip.c_str(),
                      b.layout.empty() || best->devices <= 1 ? "" : (" at " + b.layout).c_str(), b.throughput_tok_s_per_chip);
       if (b.usd_per_mtok > 0) v += strformat(", $%.3f/Mtok", b.usd_per_mtok);
-      if (b.tok_s_per_mw > 0) v += strformat(", %.0f tok/s per provisioned MW", b.tok_s_per_mw);
+      if (b.tok_s_per_mw > 0) v += ", " + grouped(b.tok_s_per_mw) + " tok/s per provisioned MW";
       v += ").";
     }
     for (const auto& r : st.rows) {

@@ -102,6 +102,9 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
             assert f" {round(t['tok_s_per_mw']):,} " in p.stdout, p.stdout
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
                                   "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
+    for i, t in enumerate(ok["tiers"]):  # the verdict groups them as the table does
+        if t["reachable"]:
+            assert f"{round(t['tok_s_per_mw']):,} tok/s per provisioned MW" in s["verdict"][i], s["verdict"][i]
     for t in bad["tiers"]:
         assert not t["reachable"] and "did not run" in t["why"]
     for f in ok["frontier"]:
