@@ -230,8 +230,12 @@ TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
       EXPECT_LT(p.error, 0.0) << p.row.id;
     }
     EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // never above the core's peak at that clock
-    if (m >= 512) {
+    if (m >= 1024) {
       EXPECT_NEAR(p.roofline, 1153.5 * 1900.0 / 2200.12664794921875, 1.0) << p.row.id;  // p-state 7's 1153.5 at 1.9 GHz
+    } else if (m == 512) {
+      // Its three 512 KiB operands through the one TensorCore's HBM-to-VMEM DMA (dma.bandwidth 3207 GB/s, below
+      // the chip's 7380 GB/s of HBM) take longer than its FLOPs at that clock: the memory roof binds.
+      EXPECT_NEAR(p.roofline, 2.0 * 512 * 512 * 512 / (3.0 * 512 * 512 * 2 / 3207e9) / 1e12, 1.0) << p.row.id;
     }
     EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
     EXPECT_NE(p.note.find("stated clock 1900 MHz"), std::string::npos) << p.row.id << ": " << p.note;
