@@ -28,6 +28,32 @@ std::vector<std::int64_t> ExpertPlacement::group_rows(int rank) const {
   return out;
 }
 
+std::vector<std::int64_t> spread_rows(std::int64_t rows, std::int64_t slots, std::int64_t active) {
+  std::vector<std::int64_t> out(static_cast<size_t>(std::max<std::int64_t>(slots, 0)), 0);
+  if (slots <= 0 || rows <= 0) return out;
+  active = std::clamp<std::int64_t>(active, 1, slots);
+  const std::int64_t extra = rows % active;
+  auto at = [&](std::int64_t i) { return static_cast<size_t>(i * slots / active); };
+  for (std::int64_t i = 0; i < active; ++i) out[at(i)] += rows / active;
+  for (std::int64_t j = 0; j < extra; ++j) out[at(j * active / extra)] += 1;
+  return out;
+}
+
+std::vector<std::int64_t> ExpertPlacement::reached_rows(int rank, std::int64_t tokens, const RouterShape& r) const {
+  const auto& slots = ranks[static_cast<size_t>(rank)];
+  const std::int64_t rows = rank_rows(rank), n = static_cast<std::int64_t>(slots.size());
+  if (tokens <= 0 || rows <= 0 || n == 0 || r.experts <= 0) return group_rows(rank);
+  double reached = 0;
+  for (const ExpertSlot& s : slots) {
+    const double c = s.expert >= 0 && static_cast<size_t>(s.expert) < replicas.size() ? replicas[static_cast<size_t>(s.expert)] : 1;
+    const double pick = std::min(1.0, static_cast<double>(r.topk) / (static_cast<double>(r.experts) * c));
+    reached += 1.0 - std::pow(1.0 - pick, static_cast<double>(tokens));
+  }
+  const std::int64_t least = (rows + tokens - 1) / tokens;
+  const std::int64_t active = std::clamp<std::int64_t>(std::llround(reached), std::min(least, n), std::min(n, rows));
+  return spread_rows(rows, n, active);
+}
+
 namespace {
 // The tokens (of `tokens`) that reach a rank holding these slots, each expert taken independently.
 double tokens_reaching(const std::vector<ExpertSlot>& slots, std::int64_t tokens) {

@@ -28,12 +28,29 @@ struct ExpertSlot {
 // The load it balances is the step's own routing (`rows`): EPLB's statistics taken as exact (its
 // greedy result for a perfectly known load, not an optimum). Ties go to the lowest expert and rank
 // index: deterministic.
+// What a router picks per token, for the variance of one step's loads: `experts` routed experts,
+// `topk` per token, and group-limited routing (`groups` groups, a token's experts inside its
+// `groups_per_token` best: ModelConfig::expert_groups; 1 and 1 without it).
+struct RouterShape {
+  std::int64_t experts = 1, topk = 1, groups = 1, groups_per_token = 1;
+};
+
+// `rows` rows over `slots` slots of which `active` (1 <= active <= slots) get them: an even share each, the active
+// slots and the remainder's rows evenly spaced over the range (slot i * slots / active), as random routing scatters
+// them, so expert-parallel ranks holding consecutive experts share them. Deterministic.
+std::vector<std::int64_t> spread_rows(std::int64_t rows, std::int64_t slots, std::int64_t active);
+
 struct ExpertPlacement {
   std::vector<std::vector<ExpertSlot>> ranks;
   std::vector<int> replicas;
   std::int64_t rank_rows(int rank) const;
   std::int64_t max_rank_rows() const;  // the hottest rank's rows: it bounds dispatch and combine
   std::vector<std::int64_t> group_rows(int rank) const;  // its slots' rows, the grouped GEMM's groups
+  // group_rows under uniform routing drawn per step (Routing): the rank's rows on the slots `tokens` tokens reach,
+  // sum over its slots of 1 - (1 - k/(E c))^T (c the slot's expert's replicas, which split its tokens), rounded,
+  // at least ceil(rows/T) (a token picks an expert once) and at most min(slots, rows), evenly spaced
+  // (spread_rows). The rank's rows (and so the draw's) are unchanged; the slots it reads weights for shrink.
+  std::vector<std::int64_t> reached_rows(int rank, std::int64_t tokens, const RouterShape& r) const;
   // The tokens (of `tokens` routed to these slots) that the busiest rank receives when each token goes
   // once to every rank holding any of its experts, as DeepEP's normal (prefill) kernels send it
   // (see distinct_ranks_per_token). A token reaches a rank's expert e with probability
@@ -48,12 +65,6 @@ struct ExpertPlacement {
   double sampled_tokens = 0.0;
 };
 
-// What a router picks per token, for the variance of one step's loads: `experts` routed experts,
-// `topk` per token, and group-limited routing (`groups` groups, a token's experts inside its
-// `groups_per_token` best: ModelConfig::expert_groups; 1 and 1 without it).
-struct RouterShape {
-  std::int64_t experts = 1, topk = 1, groups = 1, groups_per_token = 1;
-};
 
 // E[max of n independent standard normal variables]: 0 for n = 1, 0.564 for 2, 1.424 for 8, 2.39 for
 // 72 (numerical integration of x n phi(x) Phi(x)^(n-1)).

@@ -43,6 +43,20 @@ const GraphNode* Graph::find(const std::string& label) const {
   return nullptr;
 }
 
+bool uniform_routing(const Routing& routing, std::int64_t experts) {
+  return routing.kind == Routing::Kind::Uniform || experts == 1 || routing.value == 0;  // zipf:0 is uniform
+}
+
+std::int64_t expected_active_experts(std::int64_t tokens, std::int64_t experts, std::int64_t topk) {
+  if (tokens <= 0 || experts <= 0 || topk <= 0) return 0;
+  const std::int64_t k = std::min(topk, experts);
+  // A token's k picks are distinct, so it misses a given expert with probability 1 - k/E (with group-limited
+  // routing too, by symmetry); T independent tokens miss it with (1 - k/E)^T.
+  const double miss = std::pow(1.0 - static_cast<double>(k) / static_cast<double>(experts), static_cast<double>(tokens));
+  const auto e = static_cast<std::int64_t>(std::llround(static_cast<double>(experts) * (1.0 - miss)));
+  return std::clamp<std::int64_t>(e, k, std::min(experts, tokens * k));
+}
+
 std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing) {
   if (tokens < 0 || experts <= 0 || topk <= 0 || topk > experts)
     throw InputError("expert routing: need tokens >= 0 and 1 <= topk <= experts (got tokens " + std::to_string(tokens) +
@@ -53,12 +67,13 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
   // ones), as random routing scatters them: 8 rows over 256 experts land one in each block of 32, so
   // expert-parallel ranks (which hold consecutive experts) share them instead of rank 0 taking all.
   auto spread = [&](std::int64_t amount, std::int64_t from) {
-    const std::int64_t n = experts - from, extra = amount % n;
-    for (std::int64_t i = from; i < experts; ++i) rows[i] += amount / n;
-    for (std::int64_t j = 0; j < extra; ++j) rows[from + j * n / extra] += 1;
+    const auto part = spread_rows(amount, experts - from, experts - from);
+    for (std::int64_t i = from; i < experts; ++i) rows[i] += part[static_cast<size_t>(i - from)];
   };
-  if (routing.kind == Routing::Kind::Uniform || experts == 1 || routing.value == 0) {  // zipf:0 is uniform
-    spread(total, 0);
+  if (uniform_routing(routing, experts)) {
+    // Drawn per step: one step's tokens reach only the experts they pick, E (1 - (1 - k/E)^T) of them on average
+    // (Routing), evenly spaced over the range; `even` spreads the rows over all E.
+    if (total > 0) rows = spread_rows(total, experts, routing.sampled ? expected_active_experts(tokens, experts, topk) : experts);
   } else if (routing.kind == Routing::Kind::Hot) {
     std::int64_t hot = std::llround(routing.value * static_cast<double>(tokens));
     hot = std::clamp<std::int64_t>(hot, (total + experts - 1) / experts, tokens);
@@ -112,7 +127,11 @@ RouterShape router_of(const ModelConfig& m, const Scenario& s) {
 }
 
 ExpertPlacement routed_placement(const RouterShape& r, const Routing& routing, int ep, std::int64_t redundant, std::int64_t tokens) {
-  ExpertPlacement place = place_experts(expert_rows(tokens, r.experts, r.topk, routing), ep, redundant);
+  // The ranks' expected loads: uniform routing's rows over every expert (the step's draw then moves rows between
+  // ranks; reached_rows puts a rank's rows on the experts the step reaches).
+  Routing expected = routing;
+  if (uniform_routing(routing, r.experts)) expected.sampled = false;
+  ExpertPlacement place = place_experts(expert_rows(tokens, r.experts, r.topk, expected), ep, redundant);
   if (routing.sampled) sample_step(place, tokens, r);
   return place;
 }
@@ -571,7 +590,9 @@ class GraphBuilder {
     if (m_s.ep > 1) {
       const std::int64_t groups = std::max(1, m_s.ep / m_s.tp);  // attention groups feeding the experts
       const ExpertPlacement place = routed_placement(m_m, m_s, T * groups);
-      rows = place.group_rows(m_part.ep_rank);
+      // Uniform routing drawn per step: the rank's rows on the experts the step's tokens reach.
+      rows = m_s.routing.sampled && uniform_routing(m_s.routing, E) ? place.reached_rows(m_part.ep_rank, T * groups, router_of(m_m, m_s))
+                                                                     : place.group_rows(m_part.ep_rank);
       hottest = low_latency_all_to_all() ? place.max_rank_rows() : prefill_receive(place, T * groups);
     } else {
       rows = expert_rows(T, E, K, m_s.routing);

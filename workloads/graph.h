@@ -57,7 +57,13 @@ Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step
 
 // Rows each expert receives when `tokens` tokens each pick `topk` of `experts` experts under
 // `routing` (see Routing). Sums to tokens*topk exactly; no expert exceeds `tokens`; deterministic.
+// Under sampled uniform routing the rows go to expected_active_experts of them, evenly spaced (see Routing).
 std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing);
+// The distinct experts `tokens` tokens reach on average when each picks `topk` distinct ones of `experts` uniformly
+// at random: E (1 - (1 - k/E)^T), rounded, at least k and at most min(E, T k); 0 without tokens.
+std::int64_t expected_active_experts(std::int64_t tokens, std::int64_t experts, std::int64_t topk);
+// Whether `routing` spreads the rows uniformly over `experts`: uniform or even, zipf:0, a lone expert.
+bool uniform_routing(const Routing& routing, std::int64_t experts);
 
 // The EP ranks' experts and one step's routed rows for `tokens` tokens (those of every attention group
 // sharing the experts): expert_rows under s.routing, placed by place_experts (EPLB with

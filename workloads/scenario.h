@@ -91,7 +91,13 @@ struct FusionPolicy {
 
 // How routed tokens spread over the experts of a MoE layer. Each token picks experts_per_token
 // distinct experts, so one expert gets at most `tokens` rows.
-//   Uniform:  tokens*topk/experts rows each; the remainder goes one row each to the lowest-numbered experts.
+//   Uniform:  tokens*topk rows spread evenly (remainder rows on experts evenly spaced over the range) over the
+//             experts one step's tokens reach: a token's k picks are distinct, so it misses an expert with
+//             probability 1 - k/E and T tokens reach E_act = E (1 - (1 - k/E)^T) distinct experts on average
+//             (group-limited routing gives every expert the same marginal, so the same), rounded and kept within
+//             [k, min(E, T k)], evenly spaced over the range (expected_active_experts, workloads/graph.h). Only
+//             those experts' weights are read: Mixtral's 8 experts (top-2) at 4 tokens reach 5, not 8.
+//             `even` spreads the rows over all E experts (the closed form; it equals E_act once T is large).
 //   Zipf s:   expert of rank r (0 = hottest) gets a share proportional to 1/(r+1)^s, capped at `tokens`
 //             (overflow re-spread over the rest); s = 0 is uniform. Measured MoE routing is often
 //             described this way (e.g. per-expert load histograms in the DeepSeek-V3 and Mixtral reports).

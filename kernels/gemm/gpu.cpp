@@ -235,19 +235,25 @@ double a_rows(const OpSpec& op) {
   return rows;
 }
 
-// Bytes of the GEMM's A and B operands (every group's or batch entry's).
+// B matrices the GEMM reads: a grouped GEMM's groups with rows (an expert no token routed to has no tiles, so its
+// weights are not read), else the batch entries.
+double b_matrices(const OpSpec& op) {
+  if (op.kind != OpKind::GroupedGemm) return static_cast<double>(op.batch);
+  return static_cast<double>(std::count_if(op.group_rows.begin(), op.group_rows.end(), [](std::int64_t r) { return r > 0; }));
+}
+
+// Bytes of the GEMM's A and B operands (every group's with rows, or batch entry's).
 double operand_bytes(const OpSpec& op) {
   if (op.kind == OpKind::GroupedGemm) {
     const double rows = a_rows(op);
-    return rows * op.k * staged_bytes_per_element(op.dtype, op) +
-           static_cast<double>(op.group_rows.size()) * op.k * op.n * staged_bytes_per_element(op.wdtype, op);
+    return rows * op.k * staged_bytes_per_element(op.dtype, op) + b_matrices(op) * op.k * op.n * staged_bytes_per_element(op.wdtype, op);
   }
   return static_cast<double>(op.batch) * op.k * (op.m * staged_bytes_per_element(op.dtype, op) + op.n * staged_bytes_per_element(op.wdtype, op));
 }
 
 // The block scales' share of operand_bytes (0 without fp4 operands): HBM traffic beside op.min_bytes().
 double block_scale_bytes(const OpSpec& op) {
-  const double b_mats = op.kind == OpKind::GroupedGemm ? static_cast<double>(op.group_rows.size()) : static_cast<double>(op.batch);
+  const double b_mats = b_matrices(op);
   return a_rows(op) * op.k * (staged_bytes_per_element(op.dtype, op) - bytes_per_element(op.dtype)) +
          b_mats * op.k * op.n * (staged_bytes_per_element(op.wdtype, op) - bytes_per_element(op.wdtype));
 }

@@ -365,3 +365,24 @@ TEST(ExpertPlacement, OneStepsDrawMakesTheBusiestRankItsExpectedMaximum) {
   EXPECT_EQ(s.routing.str(), "even");
   EXPECT_EQ(Routing::parse("uniform").str(), "uniform");
 }
+
+// Uniform routing drawn per step over EP ranks: a rank's rows go to the experts the step's tokens reach, its total
+// (the draw's) unchanged. DeepSeek-V3 (256 experts, top-8) over 8 ranks, 64 tokens: 32 (1 - (248/256)^64) = 27.8 ->
+// 28 of a rank's 32 experts; with 2 replicas of an expert each replica is reached with 1 - (1 - 4/256)^64.
+TEST(ExpertPlacement, ReachedRowsKeepTheRankTotalOnTheExpertsTheStepReaches) {
+  const RouterShape r{256, 8, 1, 1};
+  ExpertPlacement p = place_experts(std::vector<std::int64_t>(256, 2), 8, 0);
+  auto active = [](const std::vector<std::int64_t>& v) { return std::count_if(v.begin(), v.end(), [](std::int64_t x) { return x > 0; }); };
+  for (int rank = 0; rank < 8; ++rank) {
+    const auto rows = p.reached_rows(rank, 64, r);
+    EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), p.rank_rows(rank));
+    EXPECT_EQ(active(rows), 28);
+  }
+  // A rank's rows above its tokens need more experts than the reach gives (a token picks an expert once).
+  EXPECT_EQ(active(p.reached_rows(0, 16, r)), 13);  // 32 (1 - (248/256)^16) = 12.75
+  EXPECT_EQ(active(p.reached_rows(0, 2, r)), 32);   // 64 rows of 2 tokens: 2 reached, but at least 64 / 2
+  ExpertPlacement one = place_experts(spread_rows(8, 256, 256), 8, 0);  // one token's 8 picks, one per rank
+  EXPECT_EQ(one.reached_rows(3, 1, r), one.group_rows(3));
+  EXPECT_EQ(spread_rows(8, 8, 5), (std::vector<std::int64_t>{2, 2, 0, 1, 2, 0, 1, 0}));
+  EXPECT_EQ(spread_rows(0, 4, 2), (std::vector<std::int64_t>{0, 0, 0, 0}));
+}

@@ -404,6 +404,38 @@ TEST(WorkloadRouting, UniformRowsWithDeterministicRemainder) {
   for (int r = 0; r < 8; ++r) EXPECT_EQ(std::accumulate(one.begin() + 32 * r, one.begin() + 32 * (r + 1), std::int64_t{0}), 1);
 }
 
+// Sampled uniform routing reads the experts one step's tokens reach, E (1 - (1 - k/E)^T) on average: Mixtral (8
+// experts, top-2) at 4 tokens reaches 8 (1 - 0.75^4) = 5.47 of them, not all 8; `even` keeps all 8.
+TEST(WorkloadRouting, SampledUniformRowsReachTheExpectedDistinctExperts) {
+  auto active = [](const std::vector<std::int64_t>& rows) { return std::count_if(rows.begin(), rows.end(), [](std::int64_t r) { return r > 0; }); };
+  auto rows = expert_rows(4, 8, 2, Routing{});
+  EXPECT_EQ(active(rows), 5);
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 8);
+  EXPECT_EQ(rows, (std::vector<std::int64_t>{2, 2, 0, 1, 2, 0, 1, 0}));  // evenly spaced, remainder spaced too
+  EXPECT_EQ(active(expert_rows(4, 8, 2, Routing::parse("even"))), 8);
+  EXPECT_EQ(active(expert_rows(16, 128, 8, Routing{})), 82);  // Qwen3-30B-A3B: 128 (1 - (120/128)^16) = 82.4
+  EXPECT_EQ(expected_active_experts(1, 8, 2), 2);             // at least k
+  EXPECT_EQ(expected_active_experts(1000, 8, 2), 8);          // at most E
+  EXPECT_EQ(expected_active_experts(0, 8, 2), 0);
+  for (std::int64_t t : {1, 2, 3, 5, 9, 33})
+    for (auto r : expert_rows(t, 64, 6, Routing{})) EXPECT_LE(r, t);  // a token picks an expert at most once
+}
+
+// The experts' weights are read once per active expert: Mixtral's decode step at 4 sequences reads 5 experts'
+// weights per layer, at 16 sequences all 8 (8 (1 - 0.75^16) = 7.92).
+TEST(WorkloadRouting, SmallBatchDecodeReadsOnlyTheReachedExperts) {
+  ModelConfig m = load_model("mixtral-8x7b");
+  auto expert_bytes = [&](std::int64_t batch) {
+    Graph g = build_step_graph(m, scenario(batch, 1000), true, 1024, FusionPolicy::vllm());
+    const GraphNode* up = g.find("layer.experts.gate_up");
+    const GraphNode* down = g.find("layer.experts.down");
+    EXPECT_NE(up, nullptr);
+    EXPECT_NE(down, nullptr);
+    return up && down ? up->op.min_bytes() + down->op.min_bytes() : 0.0;
+  };
+  EXPECT_NEAR(expert_bytes(4) / expert_bytes(16), 5.0 / 8.0, 0.01);
+}
+
 TEST(WorkloadRouting, ZipfSkewsAndRespectsCap) {
   Routing z = Routing::parse("zipf:1.5");
   auto rows = expert_rows(1000, 64, 8, z);
