@@ -28,7 +28,7 @@ TEST(GpuModelRun, TinyDecodeIsBoundByStreamingTheWeights) {
   EXPECT_GT(r.tpot_s, bound);               // never faster than streaming every weight once
   EXPECT_LT(r.tpot_s, 1.6 * bound / 0.9);   // and close to it: decode at batch 1 is memory-bound
   for (const auto& n : r.steps[0].nodes)
-    if (!n.fused && n.op == "gemm") EXPECT_EQ(n.bound, "memory") << n.label;
+    if (!n.fused && n.op == "gemm") { EXPECT_EQ(n.bound, "memory") << n.label; }
 }
 
 TEST(GpuModelRun, StepTimeIsTheSumOfItsKernelsAndFlopsMatchTheGraph) {

@@ -173,10 +173,11 @@ TEST(ParallelRun, TensorParallelInsideExpertsOnHgx) {
   for (const auto& n : r.steps[0].nodes) {
     if (n.comm_bytes <= 0) continue;
     count[n.op] += n.count;
-    if (n.label == "logits_allgather")
+    if (n.label == "logits_allgather") {
       EXPECT_EQ(n.comm_bytes, 16.0 * 32000 * 2);  // 16 sequences' bf16 logits over the whole vocabulary
-    else
+    } else {
       EXPECT_EQ(n.comm_bytes, 16.0 * 4096 * 2) << n.label;  // 16 tokens x hidden 4096 x bf16 = 128 KiB
+    }
   }
   EXPECT_EQ(count["allreduce"], 2 * 32 + 1);
   EXPECT_EQ(count["allgather"], 1);  // the LM head's logits

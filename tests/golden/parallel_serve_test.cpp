@@ -152,8 +152,9 @@ TEST(ParallelServe, ExpertParallelMoeServesWithItsCollectives) {
       a2a = a2a || k.label.find("moe_dispatch") != std::string::npos;
       allreduce = allreduce || k.label.find("moe_allreduce") != std::string::npos;
       // A collective carries its algorithm and bytes per rank, as run's breakdown does.
-      if (k.label.find("moe_dispatch") != std::string::npos || k.label.find("moe_allreduce") != std::string::npos)
+      if (k.label.find("moe_dispatch") != std::string::npos || k.label.find("moe_allreduce") != std::string::npos) {
         EXPECT_TRUE(k.comm_bytes > 0 && !k.algorithm.empty()) << k.label;
+      }
     }
     EXPECT_EQ(a2a, s.ep > s.tp) << s.layout_str();
     EXPECT_EQ(allreduce, s.ep == s.tp) << s.layout_str();

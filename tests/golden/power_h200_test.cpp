@@ -126,7 +126,7 @@ TEST(PowerH200, DecodeStepsDrawTheMeasuredBoardPower) {
     sc.kvdtype = DType::bf16;
     ModelRunResult m = run_model(*chip, load_model(r.model), sc);
     const std::string what = std::string(r.model) + " B" + std::to_string(r.batch);
-    if (r.clock_checked) EXPECT_NEAR(err(mhz(*chip, m.power.clock_ratio), r.clock), 0, kBound) << what;
+    if (r.clock_checked) { EXPECT_NEAR(err(mhz(*chip, m.power.clock_ratio), r.clock), 0, kBound) << what; }
     if (r.latency) {
       const double step_j = measured(r.power) * measured(r.latency) * 1e-6;
       EXPECT_NEAR(m.power.avg_power_w * m.tpot_s / step_j - 1, 0, kBound) << what;

@@ -78,7 +78,7 @@ TEST(TrainiumValidation, RowsArePredictedWithin20PercentOrListedWithAReason) {
     EXPECT_FALSE(s.reason.empty()) << s.row.id;
     const bool is_neuron = s.row.hardware.find("Trainium") != std::string::npos || s.row.hardware.find("Inferentia") != std::string::npos;
     neuron += is_neuron;
-    if (s.row.id == "TRN1-II") EXPECT_NE(s.reason.find("micro"), std::string::npos) << s.reason;
+    if (s.row.id == "TRN1-II") { EXPECT_NE(s.reason.find("micro"), std::string::npos) << s.reason; }
   }
   EXPECT_GE(neuron, 11);  // TRN1-MM1, TRN1-MM0, TRN1-MMH, TRN1-MMB, TRN1-LN1, TRN1-LN2, TRN1-II, M21, M22, M25, M26
   // TRN1-MM1 (the NKI tutorial's optimized matmul on one NeuronCore-v2, 85% of peak) is predicted on one core.

@@ -228,8 +228,9 @@ TEST(CollectiveValidation, SingleNodeH200NvlsUnderNccl220HasNoMidSizeJump) {
     EXPECT_EQ(p.preset, "hgx-h200x8") << p.row.id;
     EXPECT_EQ(p.algo, "nvls/simple") << p.row.id;
     EXPECT_EQ(known_gap(p.row.id), nullptr) << p.row.id;
-    if (p.row.bytes <= 512 * 1024)
+    if (p.row.bytes <= 512 * 1024) {
       EXPECT_LT(std::abs(p.measured_time_us / t1k - 1), 0.05) << p.row.id << ": the measurement itself";
+    }
     if (p.row.bytes >= 64 * kMiB) {
       ++large;
       EXPECT_LT(std::abs(p.busbw_error), 0.15) << p.row.id << ": predicted " << p.predicted_busbw << " GB/s, measured "

@@ -146,8 +146,9 @@ TEST(Collective, HierarchicalOnATorusSpreadsItsNodeStagesOverEveryLink) {
       if (o.kind == CommOp::Kind::Send)
         for (int l : t.route(v, o.peers[0])) load[l] += static_cast<double>(o.bytes);
   for (const auto& [l, bytes] : load)
-    if (t.links()[static_cast<size_t>(l)].cls.rfind("scale_up.dim", 0) == 0 && t.links()[static_cast<size_t>(l)].cls != "scale_up.dim0")
+    if (t.links()[static_cast<size_t>(l)].cls.rfind("scale_up.dim", 0) == 0 && t.links()[static_cast<size_t>(l)].cls != "scale_up.dim0") {
       EXPECT_LE(bytes, 2.0 * 31 / 32 * b / 4 * 1.001) << t.link_name(l);
+    }
 }
 
 TEST(Collective, NeuronRingInOneInstanceRunsTheDisjointCyclesBothWays) {
@@ -440,8 +441,9 @@ TEST(Collective, HierarchicalInterNodeStageRunsTheChosenAlgorithm) {
     // Every inter-node byte crosses a NIC: ring, mesh and RDH put 2 x 3/4 of the shard on each, oneshot 3 x it.
     FabricResult f = simulate_collective(t, p);
     for (size_t l = 0; l < t.links().size(); ++l)
-      if (t.links()[l].cls == "nic" && t.links()[l].src < t.ranks())
+      if (t.links()[l].cls == "nic" && t.links()[l].src < t.ranks()) {
         EXPECT_NEAR(f.link_bytes[l], inter, inter * 1e-3) << a << " " << t.link_name(static_cast<int>(l));
+      }
   }
   // The preset's choice: the single-step Mesh for a small shard, RDH for a large one; the 2.10-era
   // NeuronCore preset (nccom-test's guide) keeps the ring; NCCL's hierarchical (p5) keeps the ring.
@@ -590,7 +592,11 @@ TEST(Collective, NetworkSlotsHideTheRoundTripButNotInsideANode) {
 namespace {
 // An 8-GPU NVLS all-reduce of 32 MiB on hgx-h100x8: 32 KiB chunks, 8 loops of 4 MiB.
 struct Nvls32MiB {
-  CollectiveRequest r{CollKind::AllReduce, 32ull << 20, "nvls", "simple"};
+  CollectiveRequest r = [] {
+    CollectiveRequest q = request("nvls", "simple");
+    q.bytes = 32ull << 20;
+    return q;
+  }();
   SystemSpec s = load_system("hgx-h100x8");
   Topology t{s};
   CommProgram p = lower_collective(t, r);
@@ -663,7 +669,9 @@ TEST(Collective, NvlsAllReduceCopiesOnlyOnTheChannelsItsBytesReach) {
   const double per_channel_warp = s.copy_bytes_per_warp.value() / s.copy_latency.value();
   for (const auto& [bytes, busy] :
        {std::pair{128ull << 10, 1.0}, {136ull << 10, 136.0 / 128}, {512ull << 10, 4.0}, {2ull << 20, 16.0}}) {
-    const CommProgram p = lower_collective(t, CollectiveRequest{CollKind::AllReduce, bytes, "nvls", "simple"});
+    CollectiveRequest r = request("nvls", "simple");
+    r.bytes = bytes;
+    const CommProgram p = lower_collective(t, r);
     std::vector<Tick> works;
     for (const auto& o : p.ops[0])
       if (o.kind == CommOp::Kind::Compute) works.push_back(o.work);

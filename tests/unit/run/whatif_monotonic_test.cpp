@@ -77,10 +77,11 @@ void expect_monotonic_steps(const std::string& chip, const std::vector<std::vect
     double prev = 0;
     for (size_t i = 0; i < steps.size(); ++i) {
       const double t = latency(chip, op, steps[i], simulated);
-      if (prev > 0)
+      if (prev > 0) {
         EXPECT_LE(t, prev * (1 + kTolerance)) << chip << " " << op << ": " << steps[i][0] << " takes " << t * (simulated ? 1 : 1e6)
                                               << (simulated ? " cycles" : " us") << ", more than " << prev * (simulated ? 1 : 1e6)
                                               << " with " << steps[i - 1][0];
+      }
       prev = t;
     }
   }
@@ -234,7 +235,9 @@ TEST(WhatIfMonotonic, MoreHbmBandwidthNeverSlowsADecodeGemm) {
       set << "hbm.bandwidth=" << tbs * x << " TB/s";
       auto model = load_chip(chip, {set.str()});
       const double t = run_kernel_study(*model, make_op("gemm", gemv)).run.result.latency_s;
-      if (prev > 0) EXPECT_LE(t, prev * (1 + kTolerance)) << chip << " at " << set.str() << ": " << t * 1e6 << " us, was " << prev * 1e6;
+      if (prev > 0) {
+        EXPECT_LE(t, prev * (1 + kTolerance)) << chip << " at " << set.str() << ": " << t * 1e6 << " us, was " << prev * 1e6;
+      }
       prev = t;
     }
   }

@@ -695,12 +695,13 @@ TEST(TrainiumInt8Weights, ReadsStoredBytesAndConvertsEveryWeightOnce) {
       // B is loaded (and converted) once per block row: once where one block row holds every row (decode).
       const double kn = static_cast<double>(k) * n;
       EXPECT_EQ(std::fmod(w8.int8_read_bytes, kn), 0) << what;
-      if (m == 8) EXPECT_DOUBLE_EQ(w8.int8_read_bytes, kn) << what;
+      if (m == 8) { EXPECT_DOUBLE_EQ(w8.int8_read_bytes, kn) << what; }
       // B's bytes halved, where bf16 weights keep the same (PSUM) plan: a DMA-bound bf16 GEMM on trn1/inf2 takes
       // the tutorial's SBUF-accumulating blocks, which converted weights do not (choose_sbuf_blocks).
       const OpSpec b16 = gemm_w(m, n, k, "bf16");
-      if (!choose_sbuf_blocks(b16, s, choose_gemm_plan(b16, s)).set())
+      if (!choose_sbuf_blocks(b16, s, choose_gemm_plan(b16, s)).set()) {
         EXPECT_DOUBLE_EQ(w16.read_bytes - w8.read_bytes, w8.int8_read_bytes) << what;
+      }
       EXPECT_DOUBLE_EQ(w8.converted, w8.int8_read_bytes) << what;                    // each loaded element once
       EXPECT_DOUBLE_EQ(w16.converted, 0) << preset;
       EXPECT_FALSE(w8.tensor_in_int8) << preset;
