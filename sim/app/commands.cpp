@@ -89,7 +89,8 @@ int cmd_list(const std::vector<std::string>& args) {
   }
   if (what == "models") return list_models_command();
   if (what == "systems") return cmd_list_systems();
-  throw InputError("list: unknown topic '" + what + "'; expected chips, systems, models or ops");
+  const std::vector<std::string> topics{"chips", "systems", "models", "ops"};
+  throw InputError("list: unknown topic '" + what + "'" + nearest_clause(what, topics) + "; expected chips, systems, models or ops");
 }
 
 int cmd_params(const std::vector<std::string>& args) {

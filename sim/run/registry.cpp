@@ -116,7 +116,7 @@ const FamilyEntry& family(const std::string& name) {
     if (f.name == name) return f;
     names.push_back(f.name);
   }
-  throw InputError("unknown chip family '" + name + "'; families: " + join(names));
+  throw InputError("unknown chip family '" + name + "'" + nearest_clause(name, names) + "; families: " + join(names));
 }
 
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam);

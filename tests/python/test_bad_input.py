@@ -281,6 +281,9 @@ case("preset-misspelt-required-key", ["kernel", "gemm", "--chip", write("my-h100
 case("preset-unknown-family-by-file", ["kernel", "gemm", "--chip", write("my-gpux.yaml", _H100.replace("family: gpu\n", "family: gpux\n")),
                                        "--m", "64", "--n", "64", "--k", "64"],
      names=["my-gpux.yaml:5: family: 'gpux': unknown chip family (expected gpu, tpu"], out=True)
+# QA session 43: a topic or family one letter off named no candidate ("list chip", "params tpuu").
+case("list-topic-misspelt", ["list", "chip"], names=["list: unknown topic 'chip' (did you mean chips?)"])
+case("params-family-misspelt", ["params", "tpuu"], names=["unknown chip family 'tpuu' (did you mean tpu?)"])
 case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
      names=["no-such-chip.yaml: no such chip file"], out=True)
 case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
