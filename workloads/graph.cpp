@@ -63,13 +63,6 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
                      ", experts " + std::to_string(experts) + ", topk " + std::to_string(topk) + ")");
   const std::int64_t total = tokens * topk;
   std::vector<std::int64_t> rows(static_cast<size_t>(experts), 0);
-  // An even share each; the remainder's rows go to experts evenly spaced over the range (not the first
-  // ones), as random routing scatters them: 8 rows over 256 experts land one in each block of 32, so
-  // expert-parallel ranks (which hold consecutive experts) share them instead of rank 0 taking all.
-  auto spread = [&](std::int64_t amount, std::int64_t from) {
-    const auto part = spread_rows(amount, experts - from, experts - from);
-    for (std::int64_t i = from; i < experts; ++i) rows[i] += part[static_cast<size_t>(i - from)];
-  };
   if (uniform_routing(routing, experts)) {
     // Drawn per step: one step's tokens reach only the experts they pick, E (1 - (1 - k/E)^T) of them on average
     // (Routing), evenly spaced over the range; `even` spreads the rows over all E.
@@ -78,7 +71,21 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
     std::int64_t hot = std::llround(routing.value * static_cast<double>(tokens));
     hot = std::clamp<std::int64_t>(hot, (total + experts - 1) / experts, tokens);
     rows[0] = hot;
-    spread(total - hot, 1);
+    // Drawn per step, as uniform's: a token that picks the hot expert (hot / T of them) spreads its other k - 1
+    // picks over the E - 1 others, the rest k, so it misses a given other with 1 - (k - hot / T) / (E - 1), and
+    // the others' rows go to the (E - 1)(1 - miss^T) of them the step reaches (each at most T rows).
+    const std::int64_t others = experts - 1, rest = total - hot;
+    std::int64_t reach = others;
+    if (routing.sampled && others > 0 && rest > 0) {
+      const double picks = static_cast<double>(topk) - static_cast<double>(hot) / static_cast<double>(tokens);
+      const double miss = std::pow(1.0 - picks / static_cast<double>(others), static_cast<double>(tokens));
+      reach = std::clamp<std::int64_t>(std::llround(static_cast<double>(others) * (1.0 - miss)), (rest + tokens - 1) / tokens,
+                                       std::min(others, rest));
+    }
+    if (rest > 0) {
+      const auto part = spread_rows(rest, others, reach);
+      for (std::int64_t i = 1; i < experts; ++i) rows[i] += part[static_cast<size_t>(i - 1)];
+    }
   } else {
     // Zipf: water-fill the weights under the per-expert cap of `tokens`, then round by largest remainder.
     std::vector<double> w(static_cast<size_t>(experts)), target(static_cast<size_t>(experts), 0.0);
@@ -127,10 +134,10 @@ RouterShape router_of(const ModelConfig& m, const Scenario& s) {
 }
 
 ExpertPlacement routed_placement(const RouterShape& r, const Routing& routing, int ep, std::int64_t redundant, std::int64_t tokens) {
-  // The ranks' expected loads: uniform routing's rows over every expert (the step's draw then moves rows between
-  // ranks; reached_rows puts a rank's rows on the experts the step reaches).
+  // The ranks' expected loads: the routing's rows over every expert it feeds (the step's draw then moves rows
+  // between ranks; reached_rows puts a uniform rank's rows on the experts the step reaches).
   Routing expected = routing;
-  if (uniform_routing(routing, r.experts)) expected.sampled = false;
+  expected.sampled = false;
   ExpertPlacement place = place_experts(expert_rows(tokens, r.experts, r.topk, expected), ep, redundant);
   if (routing.sampled) sample_step(place, tokens, r);
   return place;

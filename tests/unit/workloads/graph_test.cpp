@@ -421,6 +421,21 @@ TEST(WorkloadRouting, SampledUniformRowsReachTheExpectedDistinctExperts) {
     for (auto r : expert_rows(t, 64, 6, Routing{})) EXPECT_LE(r, t);  // a token picks an expert at most once
 }
 
+// hot:F drawn per step as uniform is: the hottest expert takes F x T rows, and the others' rows go to the ones the
+// step reaches, (E - 1)(1 - (1 - (k - F)/(E - 1))^T) of them (before 2026-12-07 spread over all E - 1).
+TEST(WorkloadRouting, SampledHotRowsReachTheExpectedDistinctOthers) {
+  auto active = [](const std::vector<std::int64_t>& rows) { return std::count_if(rows.begin(), rows.end(), [](std::int64_t r) { return r > 0; }); };
+  const auto rows = expert_rows(4, 64, 6, Routing::parse("hot:0.5"));  // 2 hot rows; 22 over 63 (1 - (57.5/63)^4) = 19.3
+  EXPECT_EQ(rows[0], 2);
+  EXPECT_EQ(active(rows), 1 + 19);
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), std::int64_t{0}), 24);
+  for (auto r : rows) EXPECT_LE(r, 4);
+  Routing even = Routing::parse("hot:0.5");
+  even.sampled = false;
+  EXPECT_EQ(active(expert_rows(4, 64, 6, even)), 1 + 22);  // the expected loads: every other expert its share
+  EXPECT_EQ(active(expert_rows(1000, 64, 6, Routing::parse("hot:0.5"))), 64);
+}
+
 // The experts' weights are read once per active expert: Mixtral's decode step at 4 sequences reads 5 experts'
 // weights per layer, at 16 sequences all 8 (8 (1 - 0.75^16) = 7.92).
 TEST(WorkloadRouting, SmallBatchDecodeReadsOnlyTheReachedExperts) {
