@@ -51,8 +51,11 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
     const auto a = w.find("('"), b = w.find("')");
     const auto* d = o.find_nothrow(name.substr(name.find_first_not_of('-')), false);
     const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
-    throw InputError(name + " '" + (b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "") + "': expected " +
-                     (real ? "a number" : "an integer") + help);
+    const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
+    const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
+    const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
+    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : i32 ? "an integer between -2147483648 and 2147483647"
+                                                                                                   : "an integer between -2^63 and 2^63 - 1") + help);
   } catch (const po::unknown_option& e) {
     throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help);
   } catch (const po::error& e) {

@@ -284,6 +284,11 @@ case("preset-unknown-family-by-file", ["kernel", "gemm", "--chip", write("my-gpu
 # QA session 43: a topic or family one letter off named no candidate ("list chip", "params tpuu").
 case("list-topic-misspelt", ["list", "chip"], names=["list: unknown topic 'chip' (did you mean chips?)"])
 case("params-family-misspelt", ["params", "tpuu"], names=["unknown chip family 'tpuu' (did you mean tpu?)"])
+# QA session 43: an integer flag past its type's range said "expected an integer" of a number that is one.
+case("flag-int-out-of-range", ["run", "--chip", "h100-sxm", "--tp", "99999999999"],
+     names=["--tp '99999999999': expected an integer between -2147483648 and 2147483647"])
+case("flag-int64-out-of-range", ["run", "--chip", "h100-sxm", "--batch", "99999999999999999999"],
+     names=["--batch '99999999999999999999': expected an integer between -2^63 and 2^63 - 1"])
 case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
      names=["no-such-chip.yaml: no such chip file"], out=True)
 case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
