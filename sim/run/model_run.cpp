@@ -235,8 +235,9 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
   // widest of at most 8 ranks that does and splits the heads), the rest data-parallel replicas.
   std::string fix;
   // Data-parallel attention (--ep = --tp x --dp, no stages) keeps its kind: the attention groups fill the chips
-  // and the experts span them (--ep 4 --dp 4 on 8 chips offered "--tp 2 --dp 4", which --ep 4 then refused).
-  if (sc.dp_attention() && chips % sc.tp == 0)
+  // and the experts span them (--ep 4 --dp 4 on 8 chips offered "--tp 2 --dp 4", which --ep 4 then refused),
+  // where the experts (with their replicas) split over that many ranks; else the examples below.
+  if (sc.dp_attention() && chips % sc.tp == 0 && (model.num_experts + sc.redundant_experts) % chips == 0)
     fix = example(sc.tp, 1, chips / sc.tp) + " --ep " + std::to_string(chips);
   else if (sc.dp == 1 && chips % (sc.tp * sc.pp) == 0) fix = example(sc.tp, sc.pp, chips / (sc.tp * sc.pp));
   else if (sc.tp == 1 && chips % (sc.dp * sc.pp) == 0 && splits_heads(chips / (sc.dp * sc.pp)))

@@ -562,6 +562,12 @@ def test_layout_mismatch_example_keeps_data_parallel_attention(cli):
     p = cli(*moe, "--ep", "4", "--dp", "4", "--batch", "8", check=False)
     assert p.returncode == 2 and "e.g. --tp 1 --dp 8 --ep 8)" in p.stderr, p.stderr
     assert json.loads(cli(*moe, "--tp", "1", "--dp", "8", "--ep", "8", "--batch", "8", "--format", "json").stdout)["devices"] == 8
+    # Where the chips would be more EP ranks than the experts split over (Mixtral's 8 on 16 chips: --ep 16 refused),
+    # the example is one the --ep 4 given fits: --tp 4 --dp 4 (experts over each TP group).
+    mix = ("run", "--chip", "h100-sxm", "--devices", "16", "--model", "mixtral-8x7b", "--phase", "decode", "--batch", "16")
+    p = cli(*mix, "--tp", "1", "--dp", "4", "--ep", "4", check=False)
+    assert p.returncode == 2 and "e.g. --tp 4 --dp 4)" in p.stderr and "--ep 16" not in p.stderr, p.stderr
+    assert json.loads(cli(*mix, "--tp", "4", "--dp", "4", "--ep", "4", "--format", "json").stdout)["devices"] == 16
 
 
 def test_micro_batch_advice_is_the_most_that_split_the_sequences(cli):
