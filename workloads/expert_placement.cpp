@@ -39,6 +39,11 @@ std::vector<std::int64_t> spread_rows(std::int64_t rows, std::int64_t slots, std
   return out;
 }
 
+std::int64_t reached_slots(double expected, std::int64_t slots, std::int64_t rows, std::int64_t tokens) {
+  const std::int64_t least = (rows + tokens - 1) / tokens;
+  return std::clamp<std::int64_t>(std::llround(expected), std::min(least, slots), std::min(slots, rows));
+}
+
 std::vector<std::int64_t> ExpertPlacement::reached_rows(int rank, std::int64_t tokens, const RouterShape& r) const {
   const auto& slots = ranks[static_cast<size_t>(rank)];
   const std::int64_t rows = rank_rows(rank), n = static_cast<std::int64_t>(slots.size());
@@ -49,9 +54,7 @@ std::vector<std::int64_t> ExpertPlacement::reached_rows(int rank, std::int64_t t
     const double pick = std::min(1.0, static_cast<double>(r.topk) / (static_cast<double>(r.experts) * c));
     reached += 1.0 - std::pow(1.0 - pick, static_cast<double>(tokens));
   }
-  const std::int64_t least = (rows + tokens - 1) / tokens;
-  const std::int64_t active = std::clamp<std::int64_t>(std::llround(reached), std::min(least, n), std::min(n, rows));
-  return spread_rows(rows, n, active);
+  return spread_rows(rows, n, reached_slots(reached, n, rows, tokens));
 }
 
 namespace {

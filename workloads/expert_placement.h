@@ -39,6 +39,10 @@ struct RouterShape {
 // slots and the remainder's rows evenly spaced over the range (slot i * slots / active), as random routing scatters
 // them, so expert-parallel ranks holding consecutive experts share them. Deterministic.
 std::vector<std::int64_t> spread_rows(std::int64_t rows, std::int64_t slots, std::int64_t active);
+// How many of `slots` slots `tokens` tokens (> 0) reach, as a count that holds their `rows` rows: `expected` (the mean
+// count, a sum of 1 - miss^T over the slots) rounded, at least ceil(rows / T) (a token picks a slot once) and at most
+// min(slots, rows). The one rounding of uniform and hot routing's reached experts and of an EP rank's reached slots.
+std::int64_t reached_slots(double expected, std::int64_t slots, std::int64_t rows, std::int64_t tokens);
 
 struct ExpertPlacement {
   std::vector<std::vector<ExpertSlot>> ranks;

@@ -53,8 +53,7 @@ std::int64_t expected_active_experts(std::int64_t tokens, std::int64_t experts, 
   // A token's k picks are distinct, so it misses a given expert with probability 1 - k/E (with group-limited
   // routing too, by symmetry); T independent tokens miss it with (1 - k/E)^T.
   const double miss = std::pow(1.0 - static_cast<double>(k) / static_cast<double>(experts), static_cast<double>(tokens));
-  const auto e = static_cast<std::int64_t>(std::llround(static_cast<double>(experts) * (1.0 - miss)));
-  return std::clamp<std::int64_t>(e, k, std::min(experts, tokens * k));
+  return reached_slots(static_cast<double>(experts) * (1.0 - miss), experts, tokens * k, tokens);
 }
 
 std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing) {
@@ -79,8 +78,7 @@ std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts,
     if (routing.sampled && others > 0 && rest > 0) {
       const double picks = static_cast<double>(topk) - static_cast<double>(hot) / static_cast<double>(tokens);
       const double miss = std::pow(1.0 - picks / static_cast<double>(others), static_cast<double>(tokens));
-      reach = std::clamp<std::int64_t>(std::llround(static_cast<double>(others) * (1.0 - miss)), (rest + tokens - 1) / tokens,
-                                       std::min(others, rest));
+      reach = reached_slots(static_cast<double>(others) * (1.0 - miss), others, rest, tokens);
     }
     if (rest > 0) {
       const auto part = spread_rows(rest, others, reach);

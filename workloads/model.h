@@ -91,6 +91,11 @@ struct ModelConfig {
 
   bool is_moe() const { return num_experts > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
+  // Whether tensor parallelism over `tp` ranks splits the heads as vLLM requires: query heads evenly, KV heads evenly
+  // or replicated when tp exceeds them (MLA's latent KV is shared by every head).
+  bool tp_splits_heads(std::int64_t tp) const {
+    return tp > 0 && heads % tp == 0 && (is_mla() || (kv_heads >= tp ? kv_heads % tp == 0 : tp % kv_heads == 0));
+  }
   // Rotated dimensions per head (MLA: qk_rope_head_dim).
   std::int64_t rotary_dim() const;
   // Checks the numbers for consistency (InputError naming the field), called by load_model.

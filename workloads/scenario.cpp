@@ -202,21 +202,18 @@ void Scenario::validate(const ModelConfig& m) const {
   // (with --pad-heads, the heads as Neuron stores them, which split by construction).
   const ModelConfig padded = pad_heads != 0 ? run_model_of(m) : ModelConfig{};  // no copy without padding
   const ModelConfig& hm = pad_heads != 0 ? padded : m;
-  auto splits = [&](std::int64_t t) {
-    return hm.heads % t == 0 && (hm.is_mla() || (hm.kv_heads >= t ? hm.kv_heads % t == 0 : t % hm.kv_heads == 0));
-  };
   // The degrees nearest the asked one, below and above, that split both: " e.g. --tp 8 or 16".
   auto nearest_tp = [&] {
     std::int64_t below = tp, above = tp;
-    while (below > 1 && !splits(below)) --below;
-    while (above <= hm.heads && !splits(above)) ++above;
+    while (below > 1 && !hm.tp_splits_heads(below)) --below;
+    while (above <= hm.heads && !hm.tp_splits_heads(above)) ++above;
     return ", e.g. --tp " + std::to_string(below) + (above <= hm.heads ? " or " + std::to_string(above) : std::string());
   };
   if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
                      " attention heads (expected a divisor" + nearest_tp() +
                      std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
-  if (!splits(tp))
+  if (!hm.tp_splits_heads(tp))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
                      " KV heads evenly (expected a divisor or a multiple of it" + nearest_tp() + ")");
   validate_layout(m);

@@ -1,7 +1,6 @@
 #include "sim/io/compare_report.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -184,7 +183,6 @@ std::string tiers_csv(const CompareStudy& s) {
          << rate_or_empty(t.point >= 0 ? t.rate : 0) << "\n";
   return os.str();
 }
-
 // Best throughput per chip at each interactivity tier, with its cost, tokens per provisioned MW and
 // what bounds it; then the verdict.
 std::string tier_table(const CompareStudy& s) {

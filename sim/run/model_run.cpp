@@ -218,12 +218,6 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
   if (chips == 1)
     throw InputError(layout + " needs a system of " + std::to_string(sc.devices()) +
                      " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()));
-  // A TP degree that splits the model's heads as Scenario::validate requires (query heads evenly; KV heads
-  // evenly or replicated).
-  auto splits_heads = [&](int t) {
-    const bool kv = model.is_mla() || (model.kv_heads >= t ? model.kv_heads % t == 0 : t % model.kv_heads == 0);
-    return model.heads % t == 0 && kv;
-  };
   // --pp is named whenever the user gave it, even at 1: an example without it keeps the user's stages
   // (--pp 4 --tp 4 on 4 chips offered "--tp 4 --dp 1", which with --pp 4 still takes 16).
   auto example = [&](int tp, int pp, int dp) {
@@ -240,13 +234,13 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
   if (sc.dp_attention() && chips % sc.tp == 0 && (model.num_experts + sc.redundant_experts) % chips == 0)
     fix = example(sc.tp, 1, chips / sc.tp) + " --ep " + std::to_string(chips);
   else if (sc.dp == 1 && chips % (sc.tp * sc.pp) == 0) fix = example(sc.tp, sc.pp, chips / (sc.tp * sc.pp));
-  else if (sc.tp == 1 && chips % (sc.dp * sc.pp) == 0 && splits_heads(chips / (sc.dp * sc.pp)))
+  else if (sc.tp == 1 && chips % (sc.dp * sc.pp) == 0 && model.tp_splits_heads(chips / (sc.dp * sc.pp)))
     fix = example(chips / (sc.dp * sc.pp), sc.pp, sc.dp);
   if (fix.empty()) {
     const int pp = chips % sc.pp == 0 ? sc.pp : 1, per_stage = chips / pp;
     int tp = per_stage % sc.tp == 0 ? sc.tp : 1;
     for (int t = std::min(per_stage, 8); t > 1 && tp == 1; --t)
-      if (per_stage % t == 0 && splits_heads(t)) tp = t;
+      if (per_stage % t == 0 && model.tp_splits_heads(t)) tp = t;
     fix = example(tp, pp, per_stage / tp);
   }
   throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
