@@ -39,7 +39,7 @@ struct CollectiveRequest {
   // A model's TP all-reduce: the serving stack whose own all-reduce kernels may take it instead of the
   // collective library ("trtllm": kernels/collective/custom_allreduce.h; "": the library's choice), and the
   // rows (tokens) of its [tokens, hidden] buffer, by which that stack picks its kernel (0: not known).
-  std::string stack;
+  std::string stack{};
   std::int64_t rows = 0;
 };
 

@@ -53,8 +53,8 @@ struct HostLaunch {
   double us_per_kernel = 0;
   std::int64_t graph_max_batch = 0;
   std::vector<std::int64_t> graph_batches;  // empty: no padding, the graph of the batch's own size
-  HostWork work;                            // the framework's per-iteration host work (default: none)
-  std::vector<std::int64_t> token_buckets;  // empty: prompt iterations at their own token count
+  HostWork work{};                          // the framework's per-iteration host work (default: none)
+  std::vector<std::int64_t> token_buckets{};  // empty: prompt iterations at their own token count
   // A static-shape engine whose programs compute over their padding (JetStream's generate and prefill on a
   // dense KV cache, scheduler_jetstream.cpp): a decode step's rows, padding rows included, each attend over all
   // `slot_cache_tokens` positions of their slot's cache whatever they hold, and a prompt's padding tokens go

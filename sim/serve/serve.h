@@ -159,7 +159,7 @@ void fill_metrics(ServePoint& pt, EngineResult&& er, int devices);
 struct ServeKernel {
   std::string label;
   double time_s = 0;
-  std::string algorithm;
+  std::string algorithm{};
   double comm_bytes = 0;
   bool operator==(const ServeKernel& o) const {
     return label == o.label && time_s == o.time_s && algorithm == o.algorithm && comm_bytes == o.comm_bytes;

@@ -31,7 +31,7 @@ TEST(MessageMap, MatchesStdMapOnRandomStreams) {
         long* v = m.find(k);
         auto it = ref.find(k);
         ASSERT_EQ(v != nullptr, it != ref.end()) << "seed " << seed << " step " << step;
-        if (v) ASSERT_EQ(*v, it->second);
+        if (v) { ASSERT_EQ(*v, it->second); }
       } else if (long* v = m.find(k)) {
         m.erase(v);
         ref.erase(k);

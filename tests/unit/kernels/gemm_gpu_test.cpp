@@ -31,7 +31,7 @@ struct Totals {
 
 Totals walk(const KernelPrograms& progs, const LowerOptions& lo, const OpSpec& op) {
   Totals t;
-  TensorRef A = lo.ref(op.label, "A"), C = lo.ref(op.label, "C");
+  TensorRef A = lo.ref(op.label, "A");
   for (const auto& p : progs) {
     for (std::uint64_t i = 0; i < p.num_tasks; ++i) {
       Task task;
@@ -153,8 +153,10 @@ TEST(GpuGemmKernelClass, AGpuWithoutTmaRunsTheSm80KernelForAlignedRows) {
       Task task;
       p.make_task(0, task);
       for (const auto& in : task.instrs) {
-        if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) EXPECT_TRUE(thread_copy(in.level)) << p.name << " " << t.str();
-        if (in.kind == TxKind::TileCompute) EXPECT_EQ(mma_path(in.level), kMmaSync) << t.str();
+        if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) {
+          EXPECT_TRUE(thread_copy(in.level)) << p.name << " " << t.str();
+        }
+        if (in.kind == TxKind::TileCompute) { EXPECT_EQ(mma_path(in.level), kMmaSync) << t.str(); }
       }
     }
   }

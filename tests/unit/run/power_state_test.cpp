@@ -209,7 +209,9 @@ TEST(PowerState, TheWalkDownFromABoostAfterAnIdleGapKeepsTheShortTermLimit) {
         cut = true;
         if (s.t0 > g.held_from_s && s.t0 < g.held_from_s + settle) ++cut_in_walk;
       }
-      if (cut) EXPECT_LE(s.watts, lim * (1 + 1e-6)) << "a piece above the short-term limit after the fast loop cut, at " << s.t0;
+      if (cut) {
+        EXPECT_LE(s.watts, lim * (1 + 1e-6)) << "a piece above the short-term limit after the fast loop cut, at " << s.t0;
+      }
       // The TDP average over 1 s windows wholly within the hold (its pieces are 0.1 ms: checked where they end).
       if (s.before == PowerMode::Held && s.t0 >= g.held_from_s + settle + wl) max_held = std::max(max_held, avg(s.t1, wl));
     }
@@ -248,7 +250,9 @@ TEST(PowerState, TheWalkDownFromIdleKeepsTheShortTermLimitInAWhatIf) {
     const double avg = (t.idle_power_w * (s.short_term_window.value() - now) + joules) / s.short_term_window.value();
     ASSERT_LT(now, s.short_term_window.value());
     if (avg >= lim * (1 - 1e-9)) cut = true;
-    if (cut) EXPECT_LE(watts, lim * (1 + 1e-9)) << "a share above the short-term limit after its average reached it, at " << now;
+    if (cut) {
+      EXPECT_LE(watts, lim * (1 + 1e-9)) << "a share above the short-term limit after its average reached it, at " << now;
+    }
     walks += ph.clock_ratio < t.boost_clock && ph.clock_ratio > t.held_clock && now >= m.limit_reached_s;
     now += part.time_s, joules += watts * part.time_s;
     if (now >= s.short_term_window.value()) break;  // the idle time has left the window: the check above no longer holds

@@ -741,7 +741,7 @@ TEST(ServeScheduler, SglangDecodeReservationDecaysWithDecodeStepsAndResetsWhenId
   int steps = 0;
   for (; steps < 700 && !a.st.waiting.empty(); ++steps) {
     const Batch b = sched->schedule(a.st);
-    if (!a.st.waiting.empty()) ASSERT_TRUE(b.size() == 1 && b[0].seq == &a.r && b[0].tokens == 1);  // a decode step
+    if (!a.st.waiting.empty()) { ASSERT_TRUE(b.size() == 1 && b[0].seq == &a.r && b[0].tokens == 1); }  // a decode step
   }
   // Admitted once 2791 < 3999 - 1999 x (0.7 - k x 0.7 x 0.86 / 600): after k = 96 decode steps.
   EXPECT_EQ(steps - 1, 96);

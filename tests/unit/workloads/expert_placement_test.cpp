@@ -358,7 +358,7 @@ TEST(ExpertPlacement, OneStepsDrawMakesTheBusiestRankItsExpectedMaximum) {
   EXPECT_EQ(routed, 64 * 8);
   const Graph g = build_step_graph(ds, s, false, 0, FusionPolicy::vllm(), rank_roles(ds, s)[0].part);
   for (const auto& n : g.nodes)
-    if (n.op.label.find("moe_dispatch") != std::string::npos) EXPECT_EQ(n.op.m, sized(1904 * row));
+    if (n.op.label.find("moe_dispatch") != std::string::npos) { EXPECT_EQ(n.op.m, sized(1904 * row)); }
   // `even`: every rank exactly its share, as before the draw was simulated.
   s.routing = Routing::parse("even");
   EXPECT_EQ(moe_step(ds, s, 0).dispatch, sized(64 * row));

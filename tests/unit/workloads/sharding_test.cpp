@@ -191,13 +191,13 @@ TEST(Sharding, DataParallelAttentionOverTpGroupsSendsEachTokenOnce) {
         dispatched += n.op.m / (ds.hidden * 2);
       }
       if (n.op.kind == OpKind::AllReduce || n.op.kind == OpKind::ReduceScatter || n.op.kind == OpKind::AllGather) {
-        if (n.op.label.rfind("layer", 0) == 0) EXPECT_EQ(n.op.m, buffer) << n.op.label;
+        if (n.op.label.rfind("layer", 0) == 0) { EXPECT_EQ(n.op.m, buffer) << n.op.label; }
         collectives[n.op.label.substr(0, n.op.label.find('.')) + " " + name.substr(name.rfind('_') + 1)] += n.count;
       }
       if (n.op.kind == OpKind::GroupedGemm && name == "gate_up")
         for (auto rows : n.op.group_rows) computed += rows;
-      if (n.op.label == "layer[moe].router" || n.op.label == "layer[moe].shared.gate_up") EXPECT_EQ(n.op.m, group_tokens / 2);
-      if (n.op.label == "layer[moe].shared.gate_up") EXPECT_EQ(n.op.n, 2 * ds.shared_intermediate);  // whole
+      if (n.op.label == "layer[moe].router" || n.op.label == "layer[moe].shared.gate_up") { EXPECT_EQ(n.op.m, group_tokens / 2); }
+      if (n.op.label == "layer[moe].shared.gate_up") { EXPECT_EQ(n.op.n, 2 * ds.shared_intermediate); }  // whole
     }
     EXPECT_EQ(collectives["layer[dense] allreduce"], 2 * 3);  // attention and MLP of the 3 dense layers
     EXPECT_EQ(collectives["layer[moe] reducescatter"], 58);   // after the attention of the 58 MoE layers
@@ -208,7 +208,7 @@ TEST(Sharding, DataParallelAttentionOverTpGroupsSendsEachTokenOnce) {
   // The shared expert is whole on every rank: its bytes once per rank, not split over the TP group.
   const Sharding sh = shard_weights(ds, e);
   for (const auto& t : sh.tensors)
-    if (t.name == "layer3.shared_experts") EXPECT_EQ(t.copies, 8);
+    if (t.name == "layer3.shared_experts") { EXPECT_EQ(t.copies, 8); }
 }
 
 // TP inside experts (--tp 8 --ep 2, TensorRT-LLM's moe_tp_size 4 x moe_ep_size 2): Mixtral's 8 experts
@@ -240,7 +240,7 @@ TEST(Sharding, TensorParallelInsideExpertsClosedForms) {
         // Uniform routing: 64 tokens x top-2 over 8 experts = 16 rows each, 4 experts on this rank.
         EXPECT_EQ(n.op.group_rows, std::vector<std::int64_t>(4, 16));
       }
-      if (n.op.label.find("experts.down") != std::string::npos) EXPECT_EQ(n.op.k, 14336 / 4);
+      if (n.op.label.find("experts.down") != std::string::npos) { EXPECT_EQ(n.op.k, 14336 / 4); }
     }
     EXPECT_EQ(allreduces, 2 * 32 + 1) << r.rank;  // attention and MoE of each of 32 layers, the embedding
   }
