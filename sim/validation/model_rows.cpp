@@ -695,44 +695,70 @@ bool sustained_step_row(const ValidationRow& row, ValidationPoint& p, std::strin
   return true;
 }
 
-// SGLang's large-scale expert parallelism (rows "DeepSeek-V3 large-scale EP decode pool"): the decode pool of a
-// prefill/decode-disaggregated deployment measured alone, its ranks filled to the batch first (the prefill side
-// taken as unlimited, SGLang's slow-down of the decode loop while the KV caches arrive), so the row is one
-// decode step of the whole pool at that batch per rank and KV length: tokens per second per node. Shape:
-// N nodes of hgx-h100x8, EP (= tp1 x dp EP: data-parallel attention, experts over every rank), B sequences per
-// rank, KV the cached tokens of each, R redundant experts, TBO two-batch overlap. DeepSeek-V3's FP8 checkpoint:
-// weights and GEMM inputs fp8; the KV cache bf16 (SGLang's --kv-cache-dtype auto takes the model's dtype;
-// assumed, the row does not state it).
-bool ep_decode_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  if (row.workload.find("DeepSeek-V3 large-scale EP decode pool") == std::string::npos) return false;
+// SGLang's large-scale expert parallelism (rows "<model> large-scale EP decode pool" and "... prefill pool"): one
+// pool of a prefill/decode-disaggregated deployment measured alone, the other side taken as unlimited, so the row is
+// one step of the whole pool at its load per rank: tokens per second per node ("tok/s/node") or of the pool ("tok/s").
+//   decode pool: its ranks filled to the batch first (SGLang's slow-down of the decode loop while the KV caches
+//     arrive), one decode step at B sequences per rank of KV cached tokens each; output tokens.
+//   prefill pool: one prefill of T tokens per rank in prompts of ISL tokens (T / ISL prompts a rank); input tokens.
+// Shape: N nodes of the hardware's 8-GPU system (H100: hgx-h100x8, H200: hgx-h200x8), EP (= tp1 x dp EP: data-parallel
+// attention, experts over every rank), R redundant experts (EPLB), TBO two-batch overlap. The models' FP8 checkpoints
+// (DeepSeek-V3, Kimi-K2: block-scaled e4m3): weights and GEMM inputs fp8; the KV cache bf16 (SGLang's --kv-cache-dtype
+// auto takes the model's dtype; assumed, the rows do not state it). A prefill runs DeepEP's normal all-to-alls, a
+// decode its low-latency ones (the graph's own choice by phase, SGLang's --deepep-mode of each pool).
+bool ep_pool_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
+  std::smatch m;
+  if (!std::regex_search(row.workload, m, std::regex("^(\\S+) large-scale EP (decode|prefill) pool"))) return false;
+  const bool decode = m[2] == "decode";
+  static const std::map<std::string, std::string> models = {{"DeepSeek-V3", "deepseek-v3"}, {"Kimi-K2", "kimi-k2"}};
+  const auto model_it = models.find(m[1]);
+  if (model_it == models.end()) return why = "EP pool model '" + m[1].str() + "' not shipped (DeepSeek-V3, Kimi-K2)", true;
+  const std::string chip_name = chip_for(row.hardware);
+  static const std::map<std::string, std::string> systems = {{"h100-sxm", "hgx-h100x8"}, {"h200", "hgx-h200x8"}};
+  const auto sys_it = systems.find(chip_name);
+  if (sys_it == systems.end()) return why = "EP pool hardware '" + row.hardware + "': expected H100 or H200 nodes of 8", true;
   auto f = parse_shape(row.shape);
-  for (const char* k : {"N", "EP", "B", "KV"})
-    if (!f.count(k)) return why = "decode pool shape '" + row.shape + "' without " + k, true;
+  for (const char* k : {"N", "EP"})
+    if (!f.count(k)) return why = "EP pool shape '" + row.shape + "' without " + k, true;
+  static const char* const kDecodeKeys[] = {"B", "KV"};
+  static const char* const kPrefillKeys[] = {"T", "ISL"};
+  for (const char* k : decode ? kDecodeKeys : kPrefillKeys)
+    if (!f.count(k)) return why = std::string(decode ? "decode" : "prefill") + " pool shape '" + row.shape + "' without " + k, true;
   const int nodes = static_cast<int>(f["N"]), ep = static_cast<int>(f["EP"]);
-  SystemContext sys{load_system("hgx-h100x8", {}, nodes)};
+  SystemContext sys{load_system(sys_it->second, {}, nodes)};
   if (ep != sys.spec.ranks()) return why = strformat("EP%d on %d nodes of 8 GPUs: not one rank per GPU", ep, nodes), true;
   p.chip = strformat("%s x%d", sys.spec.name.c_str(), nodes);
-  if (row.metric != "throughput" || row.unit != "tok/s/node")
-    return why = "decode pool metric '" + row.metric + "' in '" + row.unit + "' is not predicted (throughput in tok/s/node)", true;
+  const bool per_node = row.unit == "tok/s/node";
+  if (row.metric != "throughput" || (!per_node && row.unit != "tok/s"))
+    return why = "EP pool metric '" + row.metric + "' in '" + row.unit + "' is not predicted (throughput in tok/s/node or tok/s)", true;
   Scenario s;
-  s.phase = Phase::Decode;
+  s.phase = decode ? Phase::Decode : Phase::Prefill;
   s.tp = 1, s.ep = ep, s.dp = ep;
-  s.batch = f["B"] * ep;
-  s.input_len = f["KV"];
+  if (decode) {
+    s.batch = f["B"] * ep;
+    s.input_len = f["KV"];
+  } else {
+    if (f["T"] % f["ISL"] != 0) return why = strformat("prefill pool: T%lld tokens per rank is not whole prompts of ISL%lld",
+                                                     static_cast<long long>(f["T"]), static_cast<long long>(f["ISL"])), true;
+    s.batch = f["T"] / f["ISL"] * ep;
+    s.input_len = f["ISL"];
+  }
   s.output_len = 1;
   s.redundant_experts = f.count("R") ? static_cast<int>(f["R"]) : 0;
   s.two_batch_overlap = row.shape.find("TBO") != std::string::npos;
   s.wdtype = s.adtype = DType::fp8;
   s.kvdtype = DType::bf16;
-  const ModelConfig m = load_model("deepseek-v3");
-  s.validate(m);
+  const ModelConfig model = load_model(model_it->second);
+  s.validate(model);
   auto chip = load_chip(sys.spec.chip);
   ModelRunOptions o;
   o.system = sys;
   o.check_memory = true;
-  const ModelRunResult r = run_model(*chip, m, s, o);
-  p.predicted = static_cast<double>(s.batch) / r.tpot_s / nodes;
-  p.note = strformat("decode step %s, %.1f ms", s.layout_str().c_str(), r.tpot_s * 1e3);
+  const ModelRunResult r = run_model(*chip, model, s, o);
+  const double step_s = decode ? r.tpot_s : r.ttft_s;
+  const double tokens = static_cast<double>(decode ? s.batch : s.batch * s.input_len);
+  p.predicted = tokens / step_s / (per_node ? nodes : 1);
+  p.note = strformat("%s step %s, %.1f ms", decode ? "decode" : "prefill", s.layout_str().c_str(), step_s * 1e3);
   why.clear();
   return true;
 }
@@ -740,7 +766,7 @@ bool ep_decode_row(const ValidationRow& row, ValidationPoint& p, std::string& wh
 }  // namespace
 
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why) {
-  if (step_row(row, p, why) || sustained_step_row(row, p, why) || ep_decode_row(row, p, why)) return why.empty();
+  if (step_row(row, p, why) || sustained_step_row(row, p, why) || ep_pool_row(row, p, why)) return why.empty();
   if (row.workload.find("sglang-jax") != std::string::npos) return sglang_jax_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("JetStream") != std::string::npos) return jetstream_row(row, p, why);
   if (row.metric == "throughput" && row.workload.find("MLPerf") != std::string::npos) return mlperf_row(row, p, why);
