@@ -37,6 +37,7 @@ nlohmann::json tier_json(const InteractivityTier& t) {
           {"tok_s_per_mw", num_or_null(t.tok_s_per_mw)},
           {"bound", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.dominant)},
           {"bound_share", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.share)},
+          {"bound_path", t.bound.path_unit.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.path_unit)},
           {"decode_step_s", bounds},
           {"why", t.why},
           {"layout", t.layout}};

@@ -101,7 +101,9 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
             # The table groups its digits (seven of them read badly); summary.json keeps the number.
             assert f" {round(t['tok_s_per_mw']):,} " in p.stdout, p.stdout
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
-                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
+                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity",
+                                  "weight streaming over the DMA path", "KV-cache traffic over the DMA path",
+                                  "activation traffic over the DMA path")
     for i, t in enumerate(ok["tiers"]):  # the verdict groups them as the table does
         if t["reachable"]:
             assert f"{round(t['tok_s_per_mw']):,} tok/s per provisioned MW" in s["verdict"][i], s["verdict"][i]
