@@ -673,11 +673,19 @@ void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& 
     throw InputError("--dp-dispatch " + opt.dp_dispatch + ": a data-parallel attention controller's policy; it needs data-parallel "
                      "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run");
 }
+
+// The scenario as served: the Neuron SDK's flags checked against the chip before the heads are stored as Neuron
+// stores them, and the stack's own all-reduce kernels, where the scheduler's stack has them.
+Scenario served_scenario(const ChipModel& chip, const Scenario& given, const ServeOptions& opt) {
+  check_neuron_flags(chip, given);
+  Scenario base = given;
+  if (base.allreduce_stack.empty()) base.allreduce_stack = scheduler_allreduce_stack(opt.scheduler);
+  return base;
+}
 }  // namespace
 
 ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenario& given, const ServeOptions& opt) {
-  Scenario base = given;  // the stack's own all-reduce kernels, where the scheduler's stack has them
-  if (base.allreduce_stack.empty()) base.allreduce_stack = scheduler_allreduce_stack(opt.scheduler);
+  Scenario base = served_scenario(chip, given, opt);
   const ModelConfig model = base.run_model_of(asked);  // the heads as the software stores them
   std::optional<DisaggLayout> pools;
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
