@@ -118,6 +118,11 @@ const FamilyEntry& family(const std::string& name) {
     if (f.name == name) return f;
     names.push_back(f.name);
   }
+  // A chip's name where its family is expected (`xpusim params h100-sxm`): the family to give (QA qa48).
+  for (const PresetInfo& p : list_presets())
+    if (p.name == name)
+      throw InputError("'" + name + "' is a chip, not a chip family: its family is " + p.family + " (expected one of " + join(names) +
+                       "; xpusim params " + p.family + " lists its fields, --set KEY=VALUE changes " + name + "'s)");
   throw InputError("unknown chip family '" + name + "'" + nearest_clause(name, names) + "; families: " + join(names));
 }
 
