@@ -206,6 +206,7 @@ def check_row(r, p):
         "price_basis": _str(r, "price_basis", p) or "",
         "price_assumed": _bool(r, "price_assumed", p),
         "price_source": _str(r, "price_source", p) or "",
+        "price_set_by": _str(r, "price_set_by", p) or "",
         "throttled": _bool(r, "throttled", p),
         "meets_slo": _bool(r, "meets_slo", p),
         "note": _str(r, "note", p) or "",
@@ -377,12 +378,23 @@ def chip_label(r):
 
 
 def price_state(r):
-    """'published', 'assumed', 'none' (no price) or 'unknown' (a price whose status is not stated)."""
+    """'published', 'assumed', 'user' (given with --set or in the user's preset), 'none' (no price) or 'unknown'
+    (a price whose status is not stated)."""
     if r["usd_per_hour"] is None and r["usd_per_mtok"] is None:
         return "none"
+    if r.get("price_set_by"):
+        return "user"
     if r["price_assumed"] is None:
         return "unknown"
     return "assumed" if r["price_assumed"] else "published"
+
+
+def price_state_text(r):
+    """The state in words, as the CLI's table says it: a user's price names who set it ("set by --set")."""
+    st = price_state(r)
+    if st == "user":
+        return "set by --set" if r["price_set_by"] == "--set" else "set in %s" % r["price_set_by"]
+    return {"published": "published", "assumed": "assumed", "none": "no price", "unknown": "status unknown"}[st]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -684,7 +696,7 @@ def plot_cost(plt, doc):
                edgecolor=color if assumed else "white", linewidth=1.2)
         label = "$%s" % f_sig(v)
         if assumed:
-            label += "\n(%s price)" % state
+            label += "\n(%s)" % (price_state_text(r) if state == "user" else state + " price")
         ax.text(i, v, label, ha="center", va="bottom", fontsize=9, fontweight="bold" if not assumed else "normal")
     ax.set_xticks(list(range(n)))
     ax.set_xticklabels(["%s\n%s" % (r["chip"], r["price_basis"] or "") for r in rows])
@@ -693,7 +705,7 @@ def plot_cost(plt, doc):
     ax.grid(axis="x", visible=False)
     ax.set_title("Cost per million output tokens (lower is better)", loc="left")
     ax.legend([Patch(facecolor="#888888"), Patch(facecolor="#88888873", hatch="///", edgecolor="#888888")],
-              ["published price", "assumed price (no public price)"], loc="upper right", fontsize=9)
+              ["published price", "assumed or user-set price (no public price)"], loc="upper right", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -777,7 +789,7 @@ td.assumed-val { font-style:italic; color:var(--warn); }
 .badge { display:inline-block; padding:1px 7px; border-radius:10px; font-size:11.5px; font-weight:600;
          line-height:17px; margin:1px 2px 1px 0; border:1px solid transparent; }
 .badge.published { background:#e5f4e9; color:var(--ok); border-color:#b8e0c2; }
-.badge.assumed { background:#fff1de; color:var(--warn); border-color:#f3c98d; }
+.badge.assumed, .badge.user { background:#fff1de; color:var(--warn); border-color:#f3c98d; }
 .badge.none, .badge.unknown { background:#fde8e8; color:var(--bad); border-color:#f1b5b5; }
 .badge.throttled { background:#fff1de; color:var(--warn); border-color:#f3c98d; }
 .badge.slo-ok { background:#e5f4e9; color:var(--ok); border-color:#b8e0c2; }
@@ -855,7 +867,8 @@ def key_findings(doc):
     if priced:
         lo = min(priced, key=lambda r: r["usd_per_mtok"])
         st = price_state(lo)
-        d = chip_label(lo) + ("" if st == "published" else " \u2014 %s price" % st)
+        d = chip_label(lo) + ("" if st == "published" else " \u2014 price %s" % price_state_text(lo) if st == "user"
+                              else " \u2014 %s price" % st)
         if st != "published" and pub:
             lp = min(pub, key=lambda r: r["usd_per_mtok"])
             d += "; lowest with a published price: %s, %s" % (lp["chip"], f_usd(lp["usd_per_mtok"]))
@@ -890,8 +903,7 @@ def table_html(doc):
         if r["throttled"]:
             status.append('<span class="badge throttled" title="the TDP limit lowered the clock">throttled%s</span>' % (
                 " to %d%% clock" % round(100 * r["clock_ratio"]) if r["clock_ratio"] is not None else ""))
-        badge_text = {"published": "published", "assumed": "assumed", "none": "no price",
-                      "unknown": "status unknown"}[st]
+        badge_text = price_state_text(r)
         tdp = " <small>of %s W</small>" % f_int(r["tdp_w"]) if r["tdp_w"] is not None else ""
         cells = [
             ("l", '<span class="chip">%s</span><small>%s</small>' % (_e(r["chip"]), _e(r["family"]))),
@@ -918,8 +930,9 @@ def table_html(doc):
     out.append('<p class="legend">Perf/$ is throughput per $/hour relative to the first row (%s = 1.00\u00d7; higher '
                'is better). <span class="badge published">published</span> price from a public list price or '
                'TCO with a source; <span class="badge assumed">assumed</span> no public price, a user-supplied '
-               'figure: its $/h, $/Mtok and perf/$ (in <i>italics</i>) are a what-if, not a quote. Hover a '
-               'badge for the price source.</p>' % _e(first))
+               'figure: its $/h, $/Mtok and perf/$ (in <i>italics</i>) are a what-if, not a quote; '
+               '<span class="badge user">set by --set</span> a price the user gave (with --set or in their own preset), '
+               'a what-if as well. Hover a badge for the price source.</p>' % _e(first))
     return "".join(out)
 
 
@@ -1058,7 +1071,7 @@ def notes_html(doc):  # noqa: C901
         if doc["tco"] and r["tco_assumptions"]:
             bits.append("TCO: %s." % _e(r["tco_assumptions"]))
         src = ('<br><span class="src">Price (%s%s): %s</span>' % (
-            {"published": "published", "assumed": "assumed", "unknown": "status unknown"}.get(st, "none"),
+            price_state_text(r) if st != "none" else "none",
             ", " + _e(r["price_basis"]) if r["price_basis"] else "", _e(r["price_source"] or "no source given"))
             if st != "none" or r["price_source"] else "")
         out.append("<li><b>%s</b> (%s, %s): %s%s</li>" % (_e(r["chip"]), _e(r["family"] or "?"),

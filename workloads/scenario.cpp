@@ -212,7 +212,7 @@ void Scenario::validate(const ModelConfig& m) const {
   if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
                      " attention heads (expected a divisor" + nearest_tp() +
-                     std::string(m.is_mla() ? "" : ", or --pad-heads as Neuron pads them") + ")");
+                     std::string(m.is_mla() ? "" : ", or on a trainium chip --pad-heads as Neuron pads them") + ")");
   if (!hm.tp_splits_heads(tp))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
                      " KV heads evenly (expected a divisor or a multiple of it" + nearest_tp() + ")");

@@ -172,7 +172,7 @@ void add_layout_options(po::options_description& o) {
       "nodes", po::value<int>(), "replicate a node system over its scale-out network")(
       "devices", po::value<int>(), "with --chip: that chip's default system with this many chips")(
       "overlap", "the software overlaps collectives with independent compute (off: in line, as vLLM/TensorRT-LLM TP)")(
-      "pad-heads", po::value<int>()->default_value(0), "N NeuronCores in the TP group (a multiple of --tp): heads as AWS Neuron stores them, KV heads N does not split replicated per query head, query heads padded to a multiple of N; "
+      "pad-heads", po::value<int>()->default_value(0), "trainium family only: N NeuronCores in the TP group (a multiple of --tp), heads as AWS Neuron stores them, KV heads N does not split replicated per query head, query heads padded to a multiple of N; "
       "also at --tp 1, a chip's own cores (two on trn1/inf2); an N that divides the KV heads pads nothing, as Neuron then shards whole KV heads");
 }
 

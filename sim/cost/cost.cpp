@@ -36,6 +36,11 @@ CostFigures tco_figures(const CostSpec& s, double tok_s, double avg_power_w) {
   return c;
 }
 
+std::string price_set_by_text(const CostFigures& c) {
+  if (c.set_by.empty()) return "";
+  return std::string(c.basis == "TCO" ? "unit price" : "price") + (c.set_by == "--set" ? " set by --set" : " set in " + c.set_by);
+}
+
 std::string tco_assumptions(const CostSpec& s) {
   std::string capex = s.unit_price_usd > 0 ? strformat("capex $%.0f per chip (%s)", s.unit_price_usd,
                                                        s.unit_price_source.empty() ? "assumed" : ("source: " + s.unit_price_source).c_str())
@@ -50,11 +55,13 @@ CostFigures cost_figures(const CostSpec& s, double tok_s, double avg_power_w) {
   if (s.chip_hour_usd > 0) {
     c.usd_per_hour = s.chip_hour_usd;
     c.basis = "cloud list price";
+    c.set_by = s.price_set_by;
   } else if (s.unit_price_usd > 0) {
     double capex = s.unit_price_usd / (s.service_years * 8760.0 * s.utilization);
     double energy = avg_power_w / 1000.0 * s.pue * s.electricity_usd_per_kwh;
     c.usd_per_hour = capex + energy;
     c.basis = "TCO";
+    c.set_by = s.unit_price_set_by;
   }
   c.assumed = !s.published;
   if (c.usd_per_hour > 0 && tok_s > 0) {

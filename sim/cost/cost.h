@@ -17,6 +17,9 @@ struct CostSpec {
   double utilization = 0.7;    // share of the service life doing paid work
   double pue = 1.3;            // facility power usage effectiveness
   double electricity_usd_per_kwh = 0.08;
+  // Who gave the price in use, where the user did (not a key: set from the config's layers when the preset is
+  // loaded): "--set", or the file of a user's preset that changed an inherited price; "" for the preset's own.
+  std::string price_set_by, unit_price_set_by;
 };
 void describe(Params& p, CostSpec& s, const std::string& prefix = "cost.");
 
@@ -26,7 +29,10 @@ struct CostFigures {
   double tok_per_s_per_usd_hour = 0;
   bool assumed = false;
   std::string basis;           // "cloud list price" or "TCO"
+  std::string set_by;          // the price (TCO: the unit price) was the user's: "--set" or their preset file
 };
+// How a report names who gave a price: "price set by --set", "unit price set in my.yaml"; "" for a preset's.
+std::string price_set_by_text(const CostFigures& c);
 // `avg_power_w` feeds the energy part of the TCO; tokens_per_s is the chip's output throughput.
 CostFigures cost_figures(const CostSpec& s, double tokens_per_s, double avg_power_w);
 // The all-in cost of owning the chip (capex over the service life at the utilization, plus energy at

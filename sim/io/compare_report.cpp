@@ -11,6 +11,7 @@
 #include "sim/base/process.h"
 #include "sim/base/strformat.h"
 #include "sim/base/units.h"
+#include "sim/cost/cost.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
 
@@ -36,6 +37,7 @@ nlohmann::json tier_json(const InteractivityTier& t) {
           {"tok_s_per_mw", num_or_null(t.tok_s_per_mw)},
           {"bound", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.dominant)},
           {"bound_share", t.bound.dominant.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.share)},
+          {"bound_path", t.bound.path_unit.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.bound.path_unit)},
           {"decode_step_s", bounds},
           {"why", t.why},
           {"layout", t.layout}};
@@ -291,6 +293,17 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   write_file_atomic(dir + "/tiers.csv", tiers_csv(s));
 }
 
+namespace {
+// The price column of a price the user gave (price_set_by in the row's JSON): "price set by --set",
+// "TCO, unit price set by --set".
+std::string user_price_text(const std::string& basis, const std::string& set_by) {
+  CostFigures c;
+  c.basis = basis;
+  c.set_by = set_by;
+  return (basis == "TCO" ? "TCO, " : "") + price_set_by_text(c);
+}
+}  // namespace
+
 std::string compare_table(const CompareStudy& s) {
   nlohmann::json summary = compare_summary_json(s);
   const nlohmann::json& rows = summary["rows"];
@@ -308,6 +321,8 @@ std::string compare_table(const CompareStudy& s) {
     const bool ran = !r.contains("ran") || !r["ran"].is_boolean() || r["ran"].get<bool>();
     std::string price = !ran && !r.contains("price_basis") ? "-"
                         : basis == "none" ? "no price"
+                        : r.contains("price_set_by") && r["price_set_by"].is_string()
+                            ? user_price_text(basis, r["price_set_by"].get<std::string>())
                         : std::string(r["price_assumed"].get<bool>() ? "assumed " : "published ") + (basis == "TCO" ? "TCO" : "list price");
     if (basis != "none") (basis == "TCO" ? tco_priced : list_priced) += ", " + r["chip"].get<std::string>();
     // A missing figure prints as "-", never as a number.

@@ -481,6 +481,7 @@ nlohmann::json serve_json(const ServeResult& r) {
   j["tok_s_per_usd_hour"] = priced ? nlohmann::json(r.cost.tok_per_s_per_usd_hour) : nlohmann::json(nullptr);
   j["price_basis"] = priced ? r.cost.basis : "none";
   j["price_assumed"] = r.cost.assumed;
+  j["price_set_by"] = priced && !r.cost.set_by.empty() ? nlohmann::json(r.cost.set_by) : nlohmann::json(nullptr);
   nlohmann::json ks = nlohmann::json::array();
   double total = 0;
   for (const auto& k : r.kernels) total += k.time_s;
@@ -588,7 +589,7 @@ std::string serve_table(const ServeResult& r) {
   if (r.dram_path) os << "  note: " << dram_path_text(*r.dram_path, "a decode step at the best point") << "\n";
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
-                r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
+                !r.cost.set_by.empty() ? (", " + price_set_by_text(r.cost)).c_str() : r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
   if (!r.note.empty()) os << "  note: " << r.note << "\n";
   return os.str();
 }

@@ -16,6 +16,8 @@ bool is_path(const std::string& unit, const std::string& path) {
 }
 }  // namespace
 
+bool on_dram_path(const DramPath& path, const std::string& unit) { return is_path(unit, path.unit); }
+
 std::optional<DramPathBound> dram_path_bound(const ChipModel& chip, const std::vector<PathSample>& kernels) {
   const DramPath path = chip.dram_path();
   if (path.unit.empty()) return std::nullopt;

@@ -32,6 +32,9 @@ struct PathSample {
 // (and on families without such a path).
 std::optional<DramPathBound> dram_path_bound(const ChipModel& chip, const std::vector<PathSample>& kernels);
 
+// Whether a kernel's busiest unit ("mem.dma0") is the chip's path `path` ("mem.dma": that path of any core).
+bool on_dram_path(const DramPath& path, const std::string& unit);
+
 // One line for tables, of `what` ("the step"): "DRAM traffic of the step ran at 1.32 TB/s, 17% of hbm.bandwidth 8 TB/s:
 // ..." naming the path, its busy share, its peak and the keys that set it, and its share of the kernel time.
 std::string dram_path_text(const DramPathBound& b, const std::string& what);

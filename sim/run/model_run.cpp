@@ -464,15 +464,27 @@ void ModelRunOptions::time_after_runs(double runs) {
   sustained = false;
 }
 
+void check_neuron_flags(const ChipModel& chip, const Scenario& sc) {
+  if (chip.family() == "trainium") return;
+  const std::string not_here = ", not " + chip.name() + " (" + chip.family() + "), ";
+  // transformers-neuronx's compiled buckets (--neuron-buckets) are the Neuron SDK's: a Trainium/Inferentia chip's.
+  if (!sc.buckets.empty())
+    throw InputError("--neuron-buckets: AWS Neuron's compiled shape buckets apply to the trainium family (trn1, trn2, inf2)" + not_here +
+                     "which runs every step at its exact shape; drop the flag");
+  // Head padding is how Neuron stores the heads for its NeuronCores: on a GPU or TPU it padded the query heads and
+  // replicated the KV heads (more weight and KV bytes) where the chip's serving stacks split them as they are.
+  if (sc.pad_heads != 0)
+    throw InputError("--pad-heads " + std::to_string(sc.pad_heads) + ": heads padded as AWS Neuron stores them for its NeuronCores "
+                     "apply to the trainium family (trn1, trn2, inf2)" + not_here +
+                     "whose serving stacks split the heads as they are (a --tp that divides them, or KV heads replicated); drop the flag");
+}
+
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,
                          const ModelRunOptions& opt) {
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
   if (opt.sustained && opt.after_runs >= 0)
     throw InputError("run: sustained and after-runs are two answers to one question: give one of them");
-  // transformers-neuronx's compiled buckets (--neuron-buckets) are the Neuron SDK's: a Trainium/Inferentia chip's.
-  if (!sc.buckets.empty() && chip.family() != "trainium")
-    throw InputError("--neuron-buckets: AWS Neuron's compiled shape buckets apply to the trainium family (trn1, trn2, inf2), not " +
-                     chip.name() + " (" + chip.family() + "), which runs every step at its exact shape; drop the flag");
+  check_neuron_flags(chip, sc);
   TransactionBudget budget("running " + model.name + " on " + chip.name());
   ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);
   r.power = opt.after_runs >= 0 ? power_after_runs(chip, r.events, checked_after_runs(opt.after_runs))

@@ -184,6 +184,9 @@ std::string layout_advice(const ChipModel& chip, const ModelConfig& model, const
 // InputError unless the layout's devices (tp x pp x dp) are the system's chips; the message's example
 // layout multiplies to the chips and splits the model's heads.
 void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const ModelConfig& model);
+// The AWS Neuron SDK's flags (--neuron-buckets, --pad-heads) on a chip of another family: InputError naming the
+// flag, the chip and its family, and where the flag applies.
+void check_neuron_flags(const ChipModel& chip, const Scenario& sc);
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& scenario,
                          const ModelRunOptions& opt = {});

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -116,6 +118,11 @@ const FamilyEntry& family(const std::string& name) {
     if (f.name == name) return f;
     names.push_back(f.name);
   }
+  // A chip's name where its family is expected (`xpusim params h100-sxm`): the family to give (QA qa48).
+  for (const PresetInfo& p : list_presets())
+    if (p.name == name)
+      throw InputError("'" + name + "' is a chip, not a chip family: its family is " + p.family + " (expected one of " + join(names) +
+                       "; xpusim params " + p.family + " lists its fields, --set KEY=VALUE changes " + name + "'s)");
   throw InputError("unknown chip family '" + name + "'" + nearest_clause(name, names) + "; families: " + join(names));
 }
 
@@ -301,8 +308,24 @@ std::string layer_of(const ConfigTree& t, const std::string& key) {
 // is the user's assumption. compare printed "published list price" and AWS's source beside the user's
 // $1.00 (QA session 40). Likewise a unit price and its source.
 // Done on the tree before it is parsed, so config.resolved.yaml says what the reports say (it kept the preset's
-// `published: true` under a --set price).
-void drop_unvouched_price_provenance(ConfigTree& t) {
+// `published: true` under a --set price). Returns who set the price and the unit price (CostSpec::price_set_by):
+// "--set", or a user's file that changed a price its parent vouched for; compare called a --set price an
+// "assumed list price" (QA qa48).
+std::pair<std::string, std::string> drop_unvouched_price_provenance(ConfigTree& t) {
+  // A shipped preset that inherits a price's voucher (tpu_v5p.yaml's price under tpu_v5e.yaml's `published: false`)
+  // states its own assumption; a user's file does not.
+  const fs::path shipped = fs::weakly_canonical(fs::path(source_dir()) / "chips");
+  auto is_shipped = [&](const std::string& file) {
+    const fs::path f = fs::weakly_canonical(fs::path(file));
+    return std::mismatch(shipped.begin(), shipped.end(), f.begin(), f.end()).first == shipped.end();
+  };
+  auto set_by = [&](const char* price, const char* voucher) {
+    const std::string at = layer_of(t, price);
+    if (at == "--set") return at;
+    return t.find(price) && t.find(voucher) && layer_of(t, voucher) != at && !is_shipped(at) ? at : std::string();
+  };
+  const std::pair<std::string, std::string> by = {set_by("cost.chip_hour", "cost.published"),
+                                                  set_by("cost.unit_price", "cost.unit_price_source")};
   const std::string at = layer_of(t, "cost.chip_hour");
   const ConfigValue* price = t.find("cost.chip_hour");
   const std::string origin = price ? price->origin : t.file();
@@ -311,6 +334,7 @@ void drop_unvouched_price_provenance(ConfigTree& t) {
     t.set("cost.source", at == "--set" ? "as given with --set" : at.empty() ? "" : "as given in " + at, origin);
   if (t.find("cost.unit_price_source") && layer_of(t, "cost.unit_price_source") != layer_of(t, "cost.unit_price"))
     t.set("cost.unit_price_source", "", origin);
+  return by;
 }
 }  // namespace
 
@@ -327,11 +351,12 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
   } catch (const ConfigError&) {
     rethrow_with_section_leaf(chip_tree, fam);
   }
-  drop_unvouched_price_provenance(pc_tree);
+  const auto set_by = drop_unvouched_price_provenance(pc_tree);
   Params p(Params::Mode::Load, &pc_tree);
   model->m_has_power = pc_tree.find("power.tdp") != nullptr || pc_tree.find("power") != nullptr;
   if (model->m_has_power) describe(p, model->m_power, "power.");
   describe(p, model->m_cost, "cost.");
+  std::tie(model->m_cost.price_set_by, model->m_cost.unit_price_set_by) = set_by;
   p.finish();
   model->m_tree = tree;
   model->m_family_name = fam;

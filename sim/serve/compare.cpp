@@ -151,8 +151,6 @@ Scenario precision_for(const ChipModel& chip, Scenario sc) {
   return sc;
 }
 
-std::string fmt_share(double v) { return strformat("%.0f%%", 100 * v); }
-
 // Each tier's point with its economics and what bounds it; for an unreachable tier, the chip's most
 // interactive point and what bounds that.
 void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& so,
@@ -182,9 +180,9 @@ void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model
     }
     const ServePoint& p = r.curve[static_cast<size_t>(fastest)];
     t.bound = bound_of(fastest);
-    t.why = strformat("at most %.1f tok/s per user (concurrency %lld, TPOT %s), %s-bound (%s); physical limit %.0f tok/s per user",
+    t.why = strformat("at most %.1f tok/s per user (concurrency %lld, TPOT %s), %s; physical limit %.0f tok/s per user",
                       p.tok_s_per_user, static_cast<long long>(p.concurrency), format_seconds(p.tpot_s).c_str(),
-                      t.bound.dominant.c_str(), fmt_share(t.bound.share).c_str(), max_tok_s_per_user_bound(chip, model, sc, so));
+                      bound_phrase(t.bound).c_str(), max_tok_s_per_user_bound(chip, model, sc, so));
   }
 }
 
@@ -341,7 +339,7 @@ std::vector<std::string> verdict_of(const CompareStudy& st) {
     for (const auto& r : st.rows) {
       const InteractivityTier& t = r.tiers[ti];
       if (!r.ran) v += strformat(" %s did not run.", r.chip.c_str());
-      else if (t.point >= 0) v += strformat(" %s: %s-bound (%s).", r.chip.c_str(), t.bound.dominant.c_str(), fmt_share(t.bound.share).c_str());
+      else if (t.point >= 0) v += strformat(" %s: %s.", r.chip.c_str(), bound_phrase(t.bound).c_str());
       else v += strformat(" %s: unreachable, %s.", r.chip.c_str(), t.why.c_str());
     }
     out.push_back(v);

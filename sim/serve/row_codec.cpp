@@ -46,7 +46,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, offered
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
                                    kv_transfer, dp_attention, prefill_dp_attention, layout, power_manager)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CostFigures, usd_per_hour, usd_per_mtok, tok_per_s_per_usd_hour, assumed, basis, set_by)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeKernel, label, time_s, algorithm, comm_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DramPathBound, unit, keys, path_bandwidth, hbm_bandwidth, share, busy, achieved)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayoutFigures, tp, ep, pp, dp, expert_tp, microbatches, pad_heads, redundant_experts, sp, overlap,
@@ -56,7 +56,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, 
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
                                    power_modeled, kernels, dram_path, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
                                    spec_drafter, disagg, layout_figures, prefill_layout, decode_layout)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share, path_unit, path_keys)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
                                    usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw, bound, why, layout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointEconomics, usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw)
@@ -82,19 +82,19 @@ XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
 XPU_ROW_FIELDS(ServePoint, 1008)
-XPU_ROW_FIELDS(CostFigures, 64)
+XPU_ROW_FIELDS(CostFigures, 96)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
 XPU_ROW_FIELDS(DramPathBound, 104)
-XPU_ROW_FIELDS(ServeResult, 1208)
-XPU_ROW_FIELDS(PointBound, 64)
-XPU_ROW_FIELDS(InteractivityTier, 200)
+XPU_ROW_FIELDS(ServeResult, 1240)
+XPU_ROW_FIELDS(PointBound, 128)
+XPU_ROW_FIELDS(InteractivityTier, 264)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1712)
+XPU_ROW_FIELDS(CompareRow, 1776)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1752)
+XPU_ROW_FIELDS(UnitResult, 1816)
 #undef XPU_ROW_FIELDS
 #endif
 

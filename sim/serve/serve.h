@@ -237,7 +237,8 @@ void check_serve_request(const ModelConfig& model, const Scenario& base, const S
 // simulated at the point's clock, its kernel time split by what each kernel waits on (the simulated
 // bound of each kernel: "weight streaming" for memory-bound GEMMs, "KV-cache traffic" for memory-bound
 // attention, "compute" for compute-bound kernels, "communication" for collectives; for the rest
-// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound),
+// "activation traffic", "vector units", "on-chip transfer" or "latency" by their simulated bound; traffic
+// whose busiest unit was the cores' DMA path, not the HBM, is "... over the DMA path"),
 // "host" when the serving framework's host work bounded at least half of the point's iterations (share:
 // those iterations), or "memory capacity" when the KV cache capped the batch (the point preempted or
 // filled it to 95%).
@@ -245,8 +246,15 @@ struct PointBound {
   std::vector<std::pair<std::string, double>> time_s;  // per category, largest first
   std::string dominant;
   double share = 0;   // of the decode step (memory capacity: the cache's peak occupancy)
+  // Where the dominant traffic was bound by the cores' path to the HBM (ChipModel::dram_path: a TPU TensorCore's
+  // DMA, Trainium's DMA engines), not the HBM: the path's unit and the keys that set its peak; its category
+  // then says so ("weight streaming over the DMA path"), as the table's dram_path note does.
+  std::string path_unit, path_keys;
 };
 PointBound point_bound(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,
                        const ServePoint& pt);
+// The bound in a verdict's words: "weight streaming-bound (80%)", or on a DMA path "weight streaming-bound on the
+// cores' DMA path (mem.dma, peak dma.bandwidth x tensorcores), not the HBM (80%)".
+std::string bound_phrase(const PointBound& b);
 
 }  // namespace xpu

@@ -286,6 +286,18 @@ def test_params_refuses_extra_arguments(cli):
         assert "params %s: unexpected argument '%s'" % (args[0], args[1]) in lines[0], lines
 
 
+def test_params_of_a_chip_names_its_family(cli):
+    # `xpusim params h100-sxm` (a chip where a family is asked) said "unknown chip family 'h100-sxm'; families: gpu,
+    # tpu, trainium, maia", leaving the user to guess which (QA qa48): now it names the chip's family.
+    for chip, fam in (("h100-sxm", "gpu"), ("trn2", "trainium"), ("tpu-v6e", "tpu")):
+        p = cli("params", chip, check=False)
+        assert p.returncode == 2 and not p.stdout and p.stderr.count("\n") == 1, p.stderr
+        assert "'%s' is a chip, not a chip family: its family is %s (" % (chip, fam) in p.stderr, p.stderr
+        assert "xpusim params %s lists its fields" % fam in p.stderr
+    p = cli("params", "gpux", check=False)
+    assert p.returncode == 2 and "unknown chip family 'gpux' (did you mean gpu?)" in p.stderr, p.stderr
+
+
 def test_help_mentions_only_flags_that_exist(cli):
     # serve's help said "--dp: data-parallel replicas (--batch is split over them)", and serve has no --batch;
     # its --max-batch said "(default 512)", compare's default, where serve's is the scheduler's.

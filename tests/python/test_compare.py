@@ -101,7 +101,9 @@ def test_compare_with_a_failing_chip_writes_every_row_and_exits_1(cli, tmp_path)
             # The table groups its digits (seven of them read badly); summary.json keeps the number.
             assert f" {round(t['tok_s_per_mw']):,} " in p.stdout, p.stdout
             assert t["bound"] in ("weight streaming", "KV-cache traffic", "compute", "communication", "activation traffic",
-                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity")
+                                  "vector units", "latency", "on-chip transfer", "other", "host", "memory capacity",
+                                  "weight streaming over the DMA path", "KV-cache traffic over the DMA path",
+                                  "activation traffic over the DMA path")
     for i, t in enumerate(ok["tiers"]):  # the verdict groups them as the table does
         if t["reachable"]:
             assert f"{round(t['tok_s_per_mw']):,} tok/s per provisioned MW" in s["verdict"][i], s["verdict"][i]
@@ -483,7 +485,7 @@ def test_the_table_names_each_price_basis_and_notes_a_mix(cli, tmp_path):
     # One basis: no note.
     p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
             "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"), "--set", "trn2:cost.chip_hour=2.4")
-    assert "assumed list price" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
+    assert "price set by --set" in p.stdout and "note: $/Mtok" not in p.stdout, p.stdout
 
 
 def test_a_price_set_by_the_user_is_not_called_published(cli, tmp_path):
@@ -493,7 +495,7 @@ def test_a_price_set_by_the_user_is_not_called_published(cli, tmp_path):
     p = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
             "--no-report", "--jobs", "1", "--out", str(out), "--set", "h100-sxm:cost.chip_hour=1")
     row = next(l for l in p.stdout.splitlines() if l.startswith("h100-sxm "))
-    assert row.endswith("assumed list price"), row
+    assert row.endswith("price set by --set"), row
     r = json.loads((out / "summary.json").read_text())["rows"][0]
     assert r["price_assumed"] is True and r["price_source"] == "as given with --set", r
     # The resolved config says the same (it kept `published: true` and AWS's source).
@@ -502,6 +504,34 @@ def test_a_price_set_by_the_user_is_not_called_published(cli, tmp_path):
         "--out", str(k))
     resolved = (k / "config.resolved.yaml").read_text()
     assert "  published: false\n" in resolved and "  source: as given with --set\n" in resolved, resolved
+
+
+def test_a_price_the_user_set_is_labelled_as_theirs(cli, tmp_path):
+    # `--set h100-sxm:cost.chip_hour=1` (and a user's preset that changes an inherited price) was labelled
+    # "assumed list price", as if the preset assumed it (QA qa48, issue 14). The table, summary.json, serve's
+    # text and the HTML report now say who set it; the preset's own prices keep their labels.
+    user = tmp_path / "mine.yaml"
+    user.write_text("inherits: h100_sxm.yaml\ncost:\n  chip_hour: 2.5\n")
+    out = tmp_path / "c"
+    p = cli("compare", "--chips", "h100-sxm,%s,trn2" % user, "--model", TINY, "--input", "64", "--output", "16",
+            "--max-batch", "4", "--jobs", "1", "--out", str(out), "--set", "h100-sxm:cost.chip_hour=1",
+            "--set", "trn2:cost.unit_price=15000")
+    rows = [l for l in p.stdout.splitlines() if l.startswith(("h100-sxm ", "mine", str(user), "trn2 "))]
+    assert len(rows) == 3, p.stdout
+    assert rows[0].endswith("  price set by --set") and rows[1].endswith("  price set in %s" % user), rows
+    assert rows[2].endswith("  TCO, unit price set by --set"), rows
+    js = json.loads((out / "summary.json").read_text())["rows"]
+    assert [r["price_set_by"] for r in js] == ["--set", str(user), "--set"], [r["price_set_by"] for r in js]
+    html = (out / "report.html").read_text()
+    assert 'class="badge user"' in html and ">set by --set<" in html and ">set in %s<" % user in html
+    p = cli("serve", "--chip", "h100-sxm", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--set", "cost.chip_hour=1")
+    assert "(cloud list price, price set by --set)" in p.stdout, p.stdout
+    # The preset's own: published (h100-sxm), assumed TCO (trn2's assumed unit price); no price_set_by.
+    p = cli("compare", "--chips", "h100-sxm,trn2", "--model", TINY, "--input", "64", "--output", "16", "--max-batch", "4",
+            "--no-report", "--jobs", "1", "--out", str(tmp_path / "d"))
+    assert "published list price" in p.stdout and "assumed TCO" in p.stdout and "set by" not in p.stdout, p.stdout
+    assert all(r["price_set_by"] is None for r in json.loads((tmp_path / "d" / "summary.json").read_text())["rows"])
 
 
 def test_an_open_loop_tier_has_no_concurrency(cli, tmp_path):

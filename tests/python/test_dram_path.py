@@ -63,3 +63,21 @@ def test_a_model_session_gives_the_path_of_run_s_step():
         assert got["dram_path"][k] == want[k], k
     for k in ("achieved_Bps", "busy"):
         assert abs(got["dram_path"][k] / want[k] - 1) < 1e-6, (k, got["dram_path"][k], want[k])
+
+
+def test_compare_verdict_names_the_dma_path(cli, tmp_path):
+    # Under an HBM what-if that the TensorCores' DMA path caps, serve's note said the path bounded the step while
+    # compare's verdict and tier table said "weight streaming-bound", as if the HBM were (QA qa48): now the tier's
+    # bound is the path's, and the verdict names it and its keys, as the note does.
+    out = tmp_path / "c"
+    cli("compare", "--chips", "tpu-v6e,h100-sxm", "--model", "llama-3.1-8b", "--input", "256", "--output", "32",
+        "--concurrency", "8", "--tiers", "20", "--set", "tpu-v6e:hbm.bandwidth=8TB/s", "--no-report", "--jobs", "1",
+        "--out", str(out))
+    s = json.loads((out / "summary.json").read_text())
+    tpu, h100 = s["rows"]
+    t = tpu["tiers"][0]
+    assert t["bound"] == "weight streaming over the DMA path" and t["bound_path"] == "mem.dma", t
+    assert ("tpu-v6e: weight streaming-bound on the cores' DMA path (mem.dma, peak dma.bandwidth x tensorcores), "
+            "not the HBM (") in s["verdict"][0], s["verdict"]
+    assert h100["tiers"][0]["bound_path"] is None and "h100-sxm: weight streaming-bound (" in s["verdict"][0]
+    assert tpu["dram_path"]["unit"] == "mem.dma"  # the note's own figures: the same path

@@ -307,7 +307,14 @@ def test_a_fixed_unit_layout_takes_the_load_per_replica_as_the_search_does(cli, 
     (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12"), "--pad-heads"),
     (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12", "--pad-heads", "20"), "--pad-heads 20"),
     (("run", "--system", "inf2-48xl", "--model", "llama-2-70b", "--tp", "12", "--pad-heads", "-2"), "--pad-heads must be a positive"),
-    (("run", "--chip", "h100-sxm", "--pad-heads", "-3"), "--pad-heads must be a positive number of cores, got -3"),
+    (("run", "--chip", "trn1", "--pad-heads", "-3"), "--pad-heads must be a positive number of cores, got -3"),
+    # Neuron's head padding on a GPU or TPU padded their heads as no stack of theirs does (QA qa48): refused, with the
+    # chip's family and where it applies, also before a --tp it does not divide (compare has no --pad-heads).
+    (("run", "--chip", "h100-sxm", "--pad-heads", "8"), "--pad-heads 8: heads padded as AWS Neuron stores them for its "
+     "NeuronCores apply to the trainium family (trn1, trn2, inf2), not h100-sxm (gpu), whose serving stacks split the heads"),
+    (("run", "--system", "hgx-h100x8", "--tp", "8", "--pad-heads", "3"), "--pad-heads 3: heads padded as AWS Neuron"),
+    (("serve", "--chip", "tpu-v6e", "--pad-heads", "8"), "not tpu-v6e (tpu),"),
+    (("run", "--chip", "h100-sxm", "--tp", "3", "--devices", "3"), "or on a trainium chip --pad-heads as Neuron pads them"),
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8", "--model", QWEN_MOE), "--ep 8 does not divide"),
     (("serve", "--system", "hgx-h100x8", "--tp", "8", "--ep", "8"), "--ep 8"),
     (("serve", "--system", "hgx-h100x8", "--tp", "4", "--pp", "64"), "--pp 64"),

@@ -40,7 +40,7 @@ CompareRow odd_row() {
   r.result.chip = "h100-sxm", r.result.best = 1, r.result.frontier = true, r.result.limits = {8192, 256};
   r.result.memory.kv_bytes_per_token = 1.0 / 3.0, r.result.memory.stage_kv_tokens = {1, 2, 3};
   r.result.curve = {odd_point(1.0 / 9.0), odd_point(-std::numeric_limits<double>::infinity())};
-  r.result.cost = {2.99, 1.0 / 11.0, 3e-9, true, "cloud list price"};
+  r.result.cost = {2.99, 1.0 / 11.0, 3e-9, true, "cloud list price", "--set"};
   r.result.kernels = {{"gemm", 1e-5 / 3}, {"attention", 0.0}, {"allreduce", 2e-6, "ring/ll", 8192}};
   DisaggLayout d;
   d.prefill_tp = 2, d.decode_tp = 4, d.decode_ep = 8, d.decode_dp = 2, d.prefill_devices = 4, d.decode_devices = 4;
@@ -55,7 +55,7 @@ CompareRow odd_row() {
   r.economics = {{0.1, 0.2, 0.3}};
   r.frontier = {odd_point(std::nan(""))};
   r.frontier_economics = {{1.0 / 13.0, 0, 5e5}};
-  r.tco = {0, 0, 0, false, ""};
+  r.tco = {0, 0, 0, false, "", ""};
   LayoutTrial l;
   l.layout = "tp8", l.kind = "tp-dp", l.pruned = true, l.screened_to = 64, l.walk_cut = true;
   l.tok_s_per_chip_at_tier = {0, 1.0 / 17.0}, l.serves_tiers = {20}, l.max_tok_s_per_user = std::numeric_limits<double>::infinity();

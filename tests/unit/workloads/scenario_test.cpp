@@ -87,9 +87,9 @@ TEST(WorkloadScenario, TensorParallelErrorsNameTheNearestDegreesThatSplit) {
   ModelConfig m = load_model("llama-3.1-8b");  // 32 heads, 8 KV heads
   Scenario s = prefill(1, 16);
   s.tp = 12;
-  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 8 or 16, or --pad-heads"), std::string::npos);
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 8 or 16, or on a trainium chip --pad-heads"), std::string::npos);
   s.tp = 40;
-  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 32, or --pad-heads"), std::string::npos);
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("(expected a divisor, e.g. --tp 32, or on a trainium chip --pad-heads"), std::string::npos);
   m.heads = 48;
   m.kv_heads = 6;
   s.tp = 4;  // divides 48 query heads, neither divides nor is a multiple of 6 KV heads
@@ -106,7 +106,7 @@ TEST(WorkloadScenario, NeuronHeadLayoutPadsAndReplicates) {
   ModelConfig m = load_model("llama-2-70b");
   Scenario s = prefill(1, 16);
   s.tp = 12;
-  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 12 does not divide llama-2-70b's 64 attention heads (expected a divisor, e.g. --tp 8 or 16, or --pad-heads"),
+  EXPECT_NE(error_of([&] { s.validate(m); }).find("--tp 12 does not divide llama-2-70b's 64 attention heads (expected a divisor, e.g. --tp 8 or 16, or on a trainium chip --pad-heads"),
             std::string::npos);
   s.pad_heads = 24;
   EXPECT_NO_THROW(s.validate(m));

@@ -27,8 +27,8 @@ except (AttributeError, TypeError):
     pass
 
 __all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_models", "list_ops", "sweep", "load_spec",
-           "InputError", "SpecError", "SweepError", "Session", "Trace", "to_perfetto", "functional", "plots",
-           "analysis", "sweeps", "sweep_spec", "collective", "list_systems", "system_config"]
+           "InputError", "SpecError", "SweepError", "SweepFailedWarning", "Session", "Trace", "to_perfetto", "functional",
+           "plots", "analysis", "sweeps", "sweep_spec", "collective", "list_systems", "system_config"]
 
 
 def _args(kwargs):
@@ -312,5 +312,5 @@ from . import plots  # noqa: E402,F401  (matplotlib, imported lazily inside the 
 from .functional import functional  # noqa
 from .session import Session  # noqa: E402,F401
 from .sweep_spec import SpecError, load_spec  # noqa: E402,F401  (sweep specs)
-from .sweeps import SweepError, sweep  # noqa: E402,F401  (what-if sweeps, local or on Dask)
+from .sweeps import SweepError, SweepFailedWarning, sweep  # noqa: E402,F401  (what-if sweeps, local or on Dask)
 from . import analysis  # noqa: E402,F401  (Pareto fronts, sensitivity, heat maps, the sweep report)

@@ -12,6 +12,7 @@ from .functional import functional as functional
 from .session import Session as Session
 from .sweep_spec import SpecError as SpecError, load_spec as load_spec
 from .sweeps import SweepError as SweepError
+from .sweeps import SweepFailedWarning as SweepFailedWarning
 from .trace import Trace as Trace, to_perfetto as to_perfetto
 
 _Sets = Optional[Union[Mapping[str, Any], Sequence[str]]]

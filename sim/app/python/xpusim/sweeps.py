@@ -33,6 +33,10 @@ class SweepError(RuntimeError):
     """A sweep that cannot start (output folder of another spec, unreachable scheduler): one line."""
 
 
+class SweepFailedWarning(UserWarning):
+    """xpusim.sweep() ran, but some points failed (their errors are in the table and df.attrs["failed"])."""
+
+
 def _simulate(study, args, sets):
     """Runs one study through the public functions; returns (report, resolved config text)."""
     import xpusim
@@ -381,8 +385,37 @@ def write_table(df, out):
     os.replace(tmp, path)
 
 
+def failed_points(df):
+    """{point: error} of the points that ran and failed (resumed ones included), in point order."""
+    return {r.point: " ".join(str(r.error).split()) for r in df.itertuples() if r.status == "error"}
+
+
+def failure_lines(df, spec_name, most=10):
+    """What a sweep with failed points says on stderr: a line naming how many failed and where the others
+    are, then each failed point (its axis values and error), at most `most` of them."""
+    failed = df.attrs.get("failed", {})
+    if not failed:
+        return []
+    ran = int((df["status"] == "ok").sum())
+    out = os.path.join(df.attrs.get("out", ""), "results.csv")
+    head = ("none of its %d points ran" % len(failed) if ran == 0 else
+            "%d of its %d points failed (the %d that ran are in %s)" % (len(failed), len(failed) + ran, ran, out))
+    lines = ["xpusim: error: %s: %s:" % (spec_name, head)]
+    axes = df.attrs.get("axes", [])
+    rows = df.set_index("point")
+    for point, error in list(failed.items())[:most]:
+        values = ", ".join("%s=%s" % (a, rows.at[point, a]) for a in axes)
+        lines.append("  point %s%s: %s" % (point, " (%s)" % values if values else "", error))
+    if len(failed) > most:
+        lines.append("  ... and %d more (the error column of %s)" % (len(failed) - most, out))
+    return lines
+
+
 def sweep(spec, client=None, out=None, jobs=None, progress=False, report=False):
     """Runs a sweep and returns its table as a pandas DataFrame (one row per point).
+    Points that failed keep their error in the table (status "error") and in df.attrs["failed"]
+    ({point: error}); a sweep with any warns (SweepFailedWarning) naming them, as `xpusim sweep`
+    then exits 1.
 
     spec:   a spec file path or a dict of the same content (see xpusim.sweep_spec)
     client: a distributed.Client to run the points on a Dask cluster (default: local worker processes)
@@ -394,8 +427,14 @@ def sweep(spec, client=None, out=None, jobs=None, progress=False, report=False):
     spec = load_spec(spec)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="xpusim-sweep-") as tmp:
-            return _sweep(spec, client, os.path.join(tmp, "out"), jobs, progress, False)
-    return _sweep(spec, client, out, jobs, progress, report)
+            df = _sweep(spec, client, os.path.join(tmp, "out"), jobs, progress, False)
+    else:
+        df = _sweep(spec, client, out, jobs, progress, report)
+    lines = failure_lines(df, spec.name)
+    if lines:
+        import warnings
+        warnings.warn("\n".join([lines[0][len("xpusim: error: "):]] + lines[1:]), SweepFailedWarning, stacklevel=2)
+    return df
 
 
 def _sweep(spec, client, out, jobs, progress, report):
@@ -433,6 +472,7 @@ def _sweep(spec, client, out, jobs, progress, report):
     for w in waiting:
         store.put(by_id[w["id"]], w)
     df = table(spec, store.done)
+    df.attrs["failed"] = failed_points(df)
     write_table(df, store.out)
     if report:
         from . import analysis
@@ -484,12 +524,11 @@ def main(argv):
     print("sweep %s: %d points (%s); results: %s" % (
         spec.name, len(df), ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items())),
         os.path.join(df.attrs["out"], "results.csv")))
-    errors = df[df["status"] == "error"]
-    if len(errors) and not (df["status"] == "ok").any():
-        # Every point that ran failed: the table is written (it names each point's error), but a script
-        # that checks the exit code must not take the study for done.
-        first = errors.iloc[0]
-        print("xpusim: error: %s: none of its %d points ran (first, point %s: %s)" % (
-            a.spec, len(errors), first["point"], " ".join(str(first["error"]).split())), file=sys.stderr)
+    # A point that failed is an answer missing from the study: a script that checks the exit code must not
+    # take it for done (one failure among good points exited 0). The table is written; each failed point
+    # is named with its error.
+    lines = failure_lines(df, a.spec)
+    if lines:
+        print("\n".join(lines), file=sys.stderr)
         return 1
     return 0
