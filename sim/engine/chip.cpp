@@ -700,17 +700,28 @@ class WakeHeap {
     }
     m_h[i] = w;
   }
+  // The last element sinks from the top through a hole: the earlier child moves up (the right one only
+  // when strictly earlier than the left) while strictly earlier than the sinking element. The same
+  // comparisons as swapping it down level by level (best of it, left, right; ties keep it, then the
+  // left), so the same positions, without its three copies per level (a decode step extracts once per
+  // quantum sync, every two transactions).
   SlotWake extract() {
     const SlotWake top = m_h[1];
-    m_h[1] = m_h[m_n--];
-    for (size_t i = 1;;) {
-      const size_t l = 2 * i, r = l + 1;
-      size_t best = (l <= m_n && m_h[l].at < m_h[i].at) ? l : i;
-      if (r <= m_n && m_h[r].at < m_h[best].at) best = r;
-      if (best == i) break;
-      std::swap(m_h[i], m_h[best]);
-      i = best;
+    const SlotWake x = m_h[m_n--];
+    const size_t n = m_n;
+    size_t i = 1;
+    for (;;) {
+      size_t c = 2 * i;
+      if (c > n) break;
+      // Which child is earlier is a coin toss: chosen by arithmetic, not a branch (a mispredicted branch per
+      // level made the 8192^3 GEMM 8% slower in CPU time for 2% fewer instructions). m_h[c + 1] lies inside
+      // the vector (insert() keeps two slots beyond the count); past the heap its value is masked out.
+      c += static_cast<size_t>(c < n) & static_cast<size_t>(m_h[c + 1].at < m_h[c].at);
+      if (!(m_h[c].at < x.at)) break;
+      m_h[i] = m_h[c];
+      i = c;
     }
+    m_h[i] = x;
     return top;
   }
 
