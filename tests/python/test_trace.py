@@ -236,3 +236,23 @@ def test_a_file_that_is_no_trace_is_named(tmp_path):
         f["transactions"] = np.arange(5)
     with pytest.raises(ValueError, match=r"^%s: trace records lack the fields" % re.escape(str(p))):
         Trace(str(p))
+
+
+def test_a_bad_bin_width_or_event_cap_is_named(splitk, tmp_path):
+    """QA session 49: to_perfetto(max_events=-1) wrote all but the last transaction and returned -1; bin_s=nan failed in
+    NumPy ("cannot convert float NaN to integer") and bin_s=1e-30 as "Maximum allowed size exceeded"."""
+    t = Trace(splitk)
+    out = tmp_path / "t.json"
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=r"^max_events=%s: expected None \(every transaction\) or an integer >= 0$"
+                           % re.escape(repr(bad))):
+            to_perfetto(t, out, max_events=bad)
+    for bad in (float("nan"), 0.0, -1e-9, 1e-30, "wide"):
+        with pytest.raises(ValueError, match=r"^bin_s=%s: expected a bin width in seconds > 0 and at least .* \(at most "
+                           "10000000 bins over this trace's" % re.escape(repr(bad))):
+            to_perfetto(t, out, bin_s=bad)
+        with pytest.raises(ValueError, match=r"^bin_s="):
+            t.utilization(bin_s=bad)
+    assert not out.exists()
+    assert to_perfetto(t, out, max_events=0) == 0
+    assert len(t.bin_edges(bin_s=(t.t1 - t.t0) / 4)) == 5

@@ -20,6 +20,9 @@ import re
 
 import numpy as np
 
+# Most counter bins one bin_edges() call makes (each is a row of every per-group series).
+MAX_BINS = 10_000_000
+
 # TxKind in sim/base/program.h; the file also states it in the attribute transactions.kind_names.
 KINDS = ("dma_read", "dma_write", "tile_compute", "vector_op", "sync")
 
@@ -556,8 +559,15 @@ class Trace:
             return np.array([self.t0, self.t0 + 1e-12])
         if bin_s is None:
             bin_s = span / bins
-        if bin_s <= 0:
-            raise ValueError("bin_s must be positive")
+        # nan failed inside NumPy ("cannot convert float NaN to integer"), 1e-30 as "Maximum allowed size exceeded"
+        try:
+            width = float(bin_s)
+        except (TypeError, ValueError):
+            width = float("nan")
+        if isinstance(bin_s, bool) or not np.isfinite(width) or width <= 0 or span / width > MAX_BINS:
+            raise ValueError("bin_s=%r: expected a bin width in seconds > 0 and at least %.3g s (at most %d bins over "
+                             "this trace's %.6g s)" % (bin_s, span / MAX_BINS, MAX_BINS, span))
+        bin_s = width
         n = max(int(np.ceil(span / bin_s - 1e-9)), 1)
         edges = self.t0 + bin_s * np.arange(n + 1)
         edges[-1] = self.t1
