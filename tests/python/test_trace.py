@@ -256,3 +256,16 @@ def test_a_bad_bin_width_or_event_cap_is_named(splitk, tmp_path):
     assert not out.exists()
     assert to_perfetto(t, out, max_events=0) == 0
     assert len(t.bin_edges(bin_s=(t.t1 - t.t0) / 4)) == 5
+
+
+def test_a_time_that_is_not_a_number_is_named(splitk):
+    """QA session 49: t.window(nan, 1), t.seek(nan) and t.filter(start=nan) raised NumPy's "cannot convert float NaN
+    to integer"; filter(start="1us") float()'s "could not convert string to float"."""
+    t = Trace(splitk)
+    nan = float("nan")
+    for call, name, value in ((lambda: t.window(nan, 1e-6), "t0", nan), (lambda: t.window(0, float("inf")), "t1", float("inf")),
+                              (lambda: t.seek(nan), "t_s", nan), (lambda: t.filter(start=nan), "start", nan),
+                              (lambda: t.filter(end="1us"), "end", "1us")):
+        with pytest.raises(ValueError, match=r"^%s=%s: expected a finite time in seconds" % (name, re.escape(repr(value)))):
+            call()
+    assert len(t.window(0, 1.0)) == len(t) and t.seek(-1) == 0

@@ -36,6 +36,18 @@ def _ps(t_s):
     return int(round(float(t_s) * _PS))
 
 
+def _seconds(name, value):
+    """A time argument in seconds as a float; nan, inf or text ('1us') named as the argument (they failed in
+    NumPy or float(): "cannot convert float NaN to integer")."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if isinstance(value, bool) or not np.isfinite(t):
+        raise ValueError("%s=%r: expected a finite time in seconds (a number, e.g. 1e-6 for 1 us)" % (name, value))
+    return t
+
+
 def unit_group(name):
     """Fold a unit name into its group by dropping the top level and the executor index.
 
@@ -411,8 +423,8 @@ class Trace:
             m &= np.isin(r["task"], np.atleast_1d(np.asarray(task)))
         t0 = t1 = None
         if start is not None or end is not None:
-            t0 = self.t0 if start is None else float(start)
-            t1 = self.t1 if end is None else float(end)
+            t0 = self.t0 if start is None else _seconds("start", start)
+            t1 = self.t1 if end is None else _seconds("end", end)
             if t1 < t0:
                 raise ValueError("end (%g s) is before start (%g s)" % (t1, t0))
             s_ps, e_ps = _ps(t0), _ps(t1)
@@ -427,7 +439,7 @@ class Trace:
             w = t.window(2e-6, 3e-6)      # what was running between 2 and 3 microseconds
             w.summary(by="group")
         """
-        return self.filter(start=t0, end=t1)
+        return self.filter(start=_seconds("t0", t0), end=_seconds("t1", t1))
 
     def seek(self, t_s):
         """Index of the first record that starts at or after `t_s` seconds (len(self) if none).
@@ -435,7 +447,7 @@ class Trace:
         Records are sorted by start time, so t.records[t.seek(1e-6):] is everything from 1 us on and
         t[t.seek(1e-6)] is the first transaction to begin at or after 1 us.
         """
-        return int(np.searchsorted(self.records["start_ps"], _ps(t_s), side="left"))
+        return int(np.searchsorted(self.records["start_ps"], _ps(_seconds("t_s", t_s)), side="left"))
 
     # ----- statistics ---------------------------------------------------------------------------
     def _clipped(self):
