@@ -269,3 +269,17 @@ def test_a_time_that_is_not_a_number_is_named(splitk):
         with pytest.raises(ValueError, match=r"^%s=%s: expected a finite time in seconds" % (name, re.escape(repr(value)))):
             call()
     assert len(t.window(0, 1.0)) == len(t) and t.seek(-1) == 0
+
+
+def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
+    """QA session 49: `--trace-format perfetto` put each copy's bytes in the bin of its end, so a 512^3 H100 GEMM's
+    "DMA bandwidth (GB/s)" peaked at 28,872 GB/s where xpusim.Trace.dma_bandwidth (the bytes spread over each copy's
+    duration) says 9,926: the same question, two numbers."""
+    out = run("both", "gemm", "--m", "512", "--n", "512", "--k", "512", "--trace-format", "both")
+    events = json.load(open(out / "trace.json"))["traceEvents"]
+    cli_gbps = np.array([e["args"]["GB/s"] for e in events if e["ph"] == "C" and e["name"] == "DMA bandwidth (GB/s)"])
+    t = Trace(out)
+    edges, bw = t.dma_bandwidth(by_level=False)
+    py_gbps = (bw["read"] + bw.get("write", 0)) / 1e9
+    assert len(cli_gbps) == len(py_gbps) == 200
+    np.testing.assert_allclose(cli_gbps, py_gbps, rtol=1e-5, atol=1e-2)
