@@ -312,6 +312,8 @@ void write_perfetto(const std::string& path, const RunResult& r) {
   os << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[";
   os << "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"" << r.chip << "\"}}";
   std::map<std::uint32_t, bool> named;
+  std::vector<std::string> kernel_json;
+  for (const auto& k : r.kernel_names) kernel_json.push_back(nlohmann::json(k).dump());
   auto tid_of = [](std::uint32_t unit, size_t lane) { return static_cast<std::uint64_t>(unit) * 64 + lane + 1; };
   for (size_t i : order) {
     const TraceRecord& t = r.trace[i];
@@ -332,11 +334,12 @@ void write_perfetto(const std::string& path, const RunResult& r) {
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   ",{\"ph\":\"X\",\"pid\":1,\"tid\":%llu,\"ts\":%.6f,\"dur\":%.6f,\"name\":\"%s\",\"args\":{\"bytes\":%llu,"
-                  "\"flops\":%llu,\"kernel\":%u,\"task\":%u}}",
+                  "\"flops\":%llu,\"kernel\":",
                   static_cast<unsigned long long>(tid), t.start_ps / 1e6, (t.end_ps - t.start_ps) / 1e6,
                   kinds[t.kind < 5 ? t.kind : 4], static_cast<unsigned long long>(t.bytes),
-                  static_cast<unsigned long long>(t.flops), t.kernel, t.task);
-    os << buf;
+                  static_cast<unsigned long long>(t.flops));
+    // The kernel's name, as xpusim.to_perfetto writes it (its index, 0, told a reader nothing).
+    os << buf << (t.kernel < kernel_json.size() ? kernel_json[t.kernel] : std::string("null")) << ",\"task\":" << t.task << "}}";
   }
   // DMA bandwidth counter, 200 bins over the run.
   if (!r.trace.empty() && r.latency_s > 0) {

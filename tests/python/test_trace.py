@@ -283,3 +283,13 @@ def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
     py_gbps = (bw["read"] + bw.get("write", 0)) / 1e9
     assert len(cli_gbps) == len(py_gbps) == 200
     np.testing.assert_allclose(cli_gbps, py_gbps, rtol=1e-5, atol=1e-2)
+
+
+def test_the_cli_perfetto_slices_name_their_kernel(run, decode):
+    """QA session 49: `--trace-format perfetto` wrote args.kernel as an index (0, 1) where xpusim.to_perfetto writes
+    the kernel's name, so the same field meant two things depending on who wrote the file."""
+    out = run("decode_pf", "attention", "--phase", "decode", "--batch", "1", "--heads", "32", "--kv-heads", "8",
+              "--seq", "4096", "--head-dim", "128", "--trace-format", "perfetto")
+    events = json.load(open(out / "trace.json"))["traceEvents"]
+    names = {e["args"]["kernel"] for e in events if e["ph"] == "X"}
+    assert names == set(Trace(decode).kernels) == {"attention:attention.decode", "attention:attention.combine"}
