@@ -229,3 +229,13 @@ def test_a_breakpoint_or_time_that_can_never_hit_is_refused():
         assert s.now == 0.0
         s.break_on(unit=".tensor")  # still fine
         assert s.run() is not None
+
+
+def test_every_public_member_of_a_session_has_a_docstring():
+    """QA session 49: help(xpusim.Session) showed `finished` and `units` with no line at all."""
+    for name in dir(xpusim.Session):
+        if name.startswith("_"):
+            continue
+        member = getattr(xpusim.Session, name)
+        doc = member.fget.__doc__ if isinstance(member, property) else member.__doc__
+        assert doc and doc.strip(), name

@@ -182,6 +182,7 @@ class Session:
 
     @property
     def finished(self):
+        """True once the simulation has run to its end (step() returned False)."""
         return self._s.finished()
 
     @property
@@ -191,6 +192,7 @@ class Session:
 
     @property
     def units(self):
+        """The chip's units ("chip.sm0.tma", ...): what break_on(unit=) matches and the records' `unit` indexes."""
         return list(self._units)
 
     @property
