@@ -150,6 +150,8 @@ ModelConfig load_model(const std::string& name_or_path);
 ModelConfig parse_model_json(const std::string& text, const std::string& origin);
 // Names of the shipped models, sorted.
 std::vector<std::string> list_models();
+// `xpusim list models`: a table of the shipped models (parameters, layers, heads, experts, context).
+std::string model_list_table();
 // The families load_model understands, with the model_type values that select them.
 std::vector<std::string> supported_architectures();
 

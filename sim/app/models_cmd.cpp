@@ -6,7 +6,6 @@
 
 namespace xpu {
 int list_models_command() {
-  for (const auto& m : list_models()) std::cout << m << "\n";
-  return 0;
+  return std::cout << model_list_table(), 0;
 }
 }  // namespace xpu

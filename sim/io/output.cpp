@@ -312,6 +312,8 @@ void write_perfetto(const std::string& path, const RunResult& r) {
   os << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[";
   os << "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"" << r.chip << "\"}}";
   std::map<std::uint32_t, bool> named;
+  std::vector<std::string> kernel_json;
+  for (const auto& k : r.kernel_names) kernel_json.push_back(nlohmann::json(k).dump());
   auto tid_of = [](std::uint32_t unit, size_t lane) { return static_cast<std::uint64_t>(unit) * 64 + lane + 1; };
   for (size_t i : order) {
     const TraceRecord& t = r.trace[i];
@@ -332,21 +334,33 @@ void write_perfetto(const std::string& path, const RunResult& r) {
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   ",{\"ph\":\"X\",\"pid\":1,\"tid\":%llu,\"ts\":%.6f,\"dur\":%.6f,\"name\":\"%s\",\"args\":{\"bytes\":%llu,"
-                  "\"flops\":%llu,\"kernel\":%u,\"task\":%u}}",
+                  "\"flops\":%llu,\"kernel\":",
                   static_cast<unsigned long long>(tid), t.start_ps / 1e6, (t.end_ps - t.start_ps) / 1e6,
                   kinds[t.kind < 5 ? t.kind : 4], static_cast<unsigned long long>(t.bytes),
-                  static_cast<unsigned long long>(t.flops), t.kernel, t.task);
-    os << buf;
+                  static_cast<unsigned long long>(t.flops));
+    // The kernel's name, as xpusim.to_perfetto writes it (its index, 0, told a reader nothing).
+    os << buf << (t.kernel < kernel_json.size() ? kernel_json[t.kernel] : std::string("null")) << ",\"task\":" << t.task << "}}";
   }
   // DMA bandwidth counter, 200 bins over the run.
   if (!r.trace.empty() && r.latency_s > 0) {
     const int bins = 200;
     std::vector<double> bytes(bins, 0);
     double span_ps = r.latency_s * 1e12;
+    // Each transfer's bytes spread over the bins its [start, end) overlaps, as xpusim.Trace.dma_bandwidth bins them:
+    // all of them in the bin of its end showed an H100 GEMM's copies at 29 TB/s where Python's counter said 10.
+    const double width = span_ps / bins;
+    auto bin_of = [&](double ps) { return std::clamp(static_cast<int>(ps / width), 0, bins - 1); };
     for (const auto& t : r.trace) {
       if (t.kind > 1) continue;
-      int b = std::min(bins - 1, static_cast<int>(t.end_ps / span_ps * bins));
-      bytes[static_cast<size_t>(std::max(0, b))] += static_cast<double>(t.bytes);
+      const double s = static_cast<double>(t.start_ps), e = static_cast<double>(t.end_ps), n = static_cast<double>(t.bytes);
+      if (e <= s) {
+        bytes[static_cast<size_t>(bin_of(s))] += n;
+        continue;
+      }
+      for (int b = bin_of(s); b <= bin_of(e); ++b) {
+        const double lo = std::max(s, b * width), hi = b == bins - 1 ? e : std::min(e, (b + 1) * width);
+        if (hi > lo) bytes[static_cast<size_t>(b)] += n * (hi - lo) / (e - s);
+      }
     }
     for (int b = 0; b < bins; ++b) {
       char buf[160];

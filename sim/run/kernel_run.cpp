@@ -130,7 +130,10 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
   for (const auto& [k, v] : args) {
     bool known = false;
     for (const auto& n : kernel_arg_names()) known |= n == k;
-    if (!known) throw InputError("kernel " + opname + ": unknown argument --" + k + nearest_clause(k, kernel_arg_names(), kDidYouMeanFlag));
+    // A near miss of some op's argument is named here; any other unknown one is refused below, with the
+    // arguments this op takes (kernel("gemm", foo=3) said only "unknown argument --foo").
+    const std::string near = known ? "" : nearest_clause(k, kernel_arg_names(), kDidYouMeanFlag);
+    if (!near.empty()) throw InputError("kernel " + opname + ": unknown argument --" + k + near);
   }
   std::set<std::string> read;  // the arguments this op takes: any other one given is refused below
   auto get = [&](const char* key, std::int64_t def) {

@@ -258,3 +258,12 @@ def test_python_kernel_names_a_misspelt_keyword():
         with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown keyword %s=.* \(did you mean %s=\?\)$" % (key, hint)):
             xpusim.kernel("gemm", m=64, n=64, k=64, **{key: 1})
     assert xpusim.kernel("attention", phase="decode", batch=2, heads=8, seq=256)["latency_s"] > 0  # seq is not set
+
+
+def test_an_unknown_kernel_argument_lists_what_the_op_takes():
+    """QA session 49: kernel("gemm", foo=3) (and `xpusim kernel gemm --foo 3` via a sweep) said only "unknown argument
+    --foo", not what gemm takes; a near miss still gets its hint."""
+    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: --foo '3' is not an argument of gemm \(it takes --batch, .*--m, --n"):
+        xpusim.kernel("gemm", m=64, n=64, k=64, foo=3)
+    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown argument --mm \(did you mean --m\?\)$"):
+        xpusim.kernel("gemm", m=64, n=64, k=64, mm=3)

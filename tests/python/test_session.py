@@ -210,3 +210,32 @@ def test_a_model_session_refuses_a_layout_naming_xpusim_run():
         xpusim.Session(model="llama-3.1-8b", system="hgx-h100x8", tp=2)
     with pytest.raises(ValueError, match=r"^unexpected arguments for a model session: colour$"):
         xpusim.Session(model="llama-3.1-8b", colour=1)
+
+
+def test_a_breakpoint_or_time_that_can_never_hit_is_refused():
+    # break_on(unit="nope") and run_until_kernel("nope") ran to the end silently; run_until(nan) ran to the end and
+    # run_until(-1) did nothing, without a word (QA session 49).
+    with xpusim.Session(chip="h100-sxm", kernel="gemm", m=256, n=256, k=256, dtype="bf16") as s:
+        assert s.kernels == ["gemm:gemm"]
+        with pytest.raises(ValueError, match=r"unit='nope' matches no unit .*chip\.sm0\.tma"):
+            s.break_on(unit="nope")
+        with pytest.raises(ValueError, match=r"kernel='attn' matches no kernel .*gemm:gemm"):
+            s.break_on(kernel="attn")
+        with pytest.raises(ValueError, match=r"kernel='attn' matches no kernel"):
+            s.run_until_kernel("attn")
+        for bad in (float("nan"), -1.0, "soon"):
+            with pytest.raises(ValueError, match=r"run_until\(t=.*expected a finite time in seconds >= 0"):
+                s.run_until(bad)
+        assert s.now == 0.0
+        s.break_on(unit=".tensor")  # still fine
+        assert s.run() is not None
+
+
+def test_every_public_member_of_a_session_has_a_docstring():
+    """QA session 49: help(xpusim.Session) showed `finished` and `units` with no line at all."""
+    for name in dir(xpusim.Session):
+        if name.startswith("_"):
+            continue
+        member = getattr(xpusim.Session, name)
+        doc = member.fget.__doc__ if isinstance(member, property) else member.__doc__
+        assert doc and doc.strip(), name

@@ -236,3 +236,60 @@ def test_a_file_that_is_no_trace_is_named(tmp_path):
         f["transactions"] = np.arange(5)
     with pytest.raises(ValueError, match=r"^%s: trace records lack the fields" % re.escape(str(p))):
         Trace(str(p))
+
+
+def test_a_bad_bin_width_or_event_cap_is_named(splitk, tmp_path):
+    """QA session 49: to_perfetto(max_events=-1) wrote all but the last transaction and returned -1; bin_s=nan failed in
+    NumPy ("cannot convert float NaN to integer") and bin_s=1e-30 as "Maximum allowed size exceeded"."""
+    t = Trace(splitk)
+    out = tmp_path / "t.json"
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=r"^max_events=%s: expected None \(every transaction\) or an integer >= 0$"
+                           % re.escape(repr(bad))):
+            to_perfetto(t, out, max_events=bad)
+    for bad in (float("nan"), 0.0, -1e-9, 1e-30, "wide"):
+        with pytest.raises(ValueError, match=r"^bin_s=%s: expected a bin width in seconds > 0 and at least .* \(at most "
+                           "10000000 bins over this trace's" % re.escape(repr(bad))):
+            to_perfetto(t, out, bin_s=bad)
+        with pytest.raises(ValueError, match=r"^bin_s="):
+            t.utilization(bin_s=bad)
+    assert not out.exists()
+    assert to_perfetto(t, out, max_events=0) == 0
+    assert len(t.bin_edges(bin_s=(t.t1 - t.t0) / 4)) == 5
+
+
+def test_a_time_that_is_not_a_number_is_named(splitk):
+    """QA session 49: t.window(nan, 1), t.seek(nan) and t.filter(start=nan) raised NumPy's "cannot convert float NaN
+    to integer"; filter(start="1us") float()'s "could not convert string to float"."""
+    t = Trace(splitk)
+    nan = float("nan")
+    for call, name, value in ((lambda: t.window(nan, 1e-6), "t0", nan), (lambda: t.window(0, float("inf")), "t1", float("inf")),
+                              (lambda: t.seek(nan), "t_s", nan), (lambda: t.filter(start=nan), "start", nan),
+                              (lambda: t.filter(end="1us"), "end", "1us")):
+        with pytest.raises(ValueError, match=r"^%s=%s: expected a finite time in seconds" % (name, re.escape(repr(value)))):
+            call()
+    assert len(t.window(0, 1.0)) == len(t) and t.seek(-1) == 0
+
+
+def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
+    """QA session 49: `--trace-format perfetto` put each copy's bytes in the bin of its end, so a 512^3 H100 GEMM's
+    "DMA bandwidth (GB/s)" peaked at 28,872 GB/s where xpusim.Trace.dma_bandwidth (the bytes spread over each copy's
+    duration) says 9,926: the same question, two numbers."""
+    out = run("both", "gemm", "--m", "512", "--n", "512", "--k", "512", "--trace-format", "both")
+    events = json.load(open(out / "trace.json"))["traceEvents"]
+    cli_gbps = np.array([e["args"]["GB/s"] for e in events if e["ph"] == "C" and e["name"] == "DMA bandwidth (GB/s)"])
+    t = Trace(out)
+    edges, bw = t.dma_bandwidth(by_level=False)
+    py_gbps = (bw["read"] + bw.get("write", 0)) / 1e9
+    assert len(cli_gbps) == len(py_gbps) == 200
+    np.testing.assert_allclose(cli_gbps, py_gbps, rtol=1e-5, atol=1e-2)
+
+
+def test_the_cli_perfetto_slices_name_their_kernel(run, decode):
+    """QA session 49: `--trace-format perfetto` wrote args.kernel as an index (0, 1) where xpusim.to_perfetto writes
+    the kernel's name, so the same field meant two things depending on who wrote the file."""
+    out = run("decode_pf", "attention", "--phase", "decode", "--batch", "1", "--heads", "32", "--kv-heads", "8",
+              "--seq", "4096", "--head-dim", "128", "--trace-format", "perfetto")
+    events = json.load(open(out / "trace.json"))["traceEvents"]
+    names = {e["args"]["kernel"] for e in events if e["ph"] == "X"}
+    assert names == set(Trace(decode).kernels) == {"attention:attention.decode", "attention:attention.combine"}

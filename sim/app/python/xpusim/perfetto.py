@@ -18,6 +18,7 @@ at once, so a unit whose transactions overlap gets extra lanes, tracks named "ch
 """
 import heapq
 import json
+import numbers
 import os
 import sys
 
@@ -190,6 +191,10 @@ def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=T
     Times are written in microseconds with picosecond precision (the format's unit); the UI shows
     nanoseconds. Returns the number of transaction slices written.
     """
+    if max_events is not None and (isinstance(max_events, bool) or not isinstance(max_events, numbers.Integral)
+                                   or max_events < 0):
+        # -1 wrote all but the last transaction and returned -1 (trace[:-1])
+        raise ValueError("max_events=%r: expected None (every transaction) or an integer >= 0" % (max_events,))
     traces = trace if isinstance(trace, (list, tuple)) else [trace]
     traces = [t if isinstance(t, Trace) else Trace(t) for t in traces]
     powers = power if isinstance(power, (list, tuple)) and len(traces) > 1 else [power] + [None] * (len(traces) - 1)

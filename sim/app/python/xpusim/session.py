@@ -11,6 +11,7 @@ one session can be open at a time: close() it (or use `with xpusim.Session(...) 
 next one, or before calling xpusim.kernel(). Stepping and a straight run give identical results.
 """
 import json as _json
+import math
 import re
 
 import numpy as np
@@ -118,10 +119,28 @@ class Session:
 
     def run_until(self, t):
         """Advance the simulated time to `t` seconds (or to the end)."""
-        self._s.run_until(float(t))
+        try:
+            seconds = float(t)
+        except (TypeError, ValueError):
+            seconds = float("nan")
+        if isinstance(t, bool) or not math.isfinite(seconds) or seconds < 0:
+            # nan ran to the end and -1 did nothing, both silently
+            raise ValueError("run_until(t=%r): expected a finite time in seconds >= 0 (now is %.6g s)" % (t, self.now))
+        self._s.run_until(seconds)
+
+    def _check_name(self, what, value, names, plural):
+        """A unit or kernel substring that matches nothing never stopped anything: refuse it up front."""
+        if not isinstance(value, str) or not value:
+            raise ValueError("%s=%r: expected a non-empty string, part of a %s name (see Session.%s)" % (
+                what, value, what, plural))
+        if not any(value in n for n in names):
+            shown = ", ".join(names[:12]) + (", ... (%d in all)" % len(names) if len(names) > 12 else "")
+            raise ValueError("%s=%r matches no %s of this session; expected part of one of: %s" % (
+                what, value, what, shown))
 
     def run_until_kernel(self, name):
         """Step until a kernel whose name contains `name` is running (False if it never starts)."""
+        self._check_name("kernel", name, self._kernels, "kernels")
         while not self._s.finished():
             if name in self._s.current_kernel():
                 return True
@@ -133,6 +152,10 @@ class Session:
         kernel whose name contains `kernel` starts."""
         if unit is None and kernel is None:
             raise ValueError("break_on needs unit= or kernel=")
+        if unit is not None:
+            self._check_name("unit", unit, self._units, "units")
+        if kernel is not None:
+            self._check_name("kernel", kernel, self._kernels, "kernels")
         self._breaks.append((unit, kernel))
 
     def run(self):
@@ -159,6 +182,7 @@ class Session:
 
     @property
     def finished(self):
+        """True once the simulation has run to its end (step() returned False)."""
         return self._s.finished()
 
     @property
@@ -168,7 +192,14 @@ class Session:
 
     @property
     def units(self):
+        """The chip's units ("chip.sm0.tma", ...): what break_on(unit=) matches and the records' `unit` indexes."""
         return list(self._units)
+
+    @property
+    def kernels(self):
+        """The kernel launches this session runs, in order ("layer.qkv_proj:gemm"): what break_on(kernel=) and
+        run_until_kernel() match."""
+        return list(self._kernels)
 
     def new_transactions(self):
         """Transactions that completed since the last call, as a NumPy structured array."""

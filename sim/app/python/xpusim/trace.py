@@ -20,6 +20,9 @@ import re
 
 import numpy as np
 
+# Most counter bins one bin_edges() call makes (each is a row of every per-group series).
+MAX_BINS = 10_000_000
+
 # TxKind in sim/base/program.h; the file also states it in the attribute transactions.kind_names.
 KINDS = ("dma_read", "dma_write", "tile_compute", "vector_op", "sync")
 
@@ -31,6 +34,18 @@ _PS = 1e12
 
 def _ps(t_s):
     return int(round(float(t_s) * _PS))
+
+
+def _seconds(name, value):
+    """A time argument in seconds as a float; nan, inf or text ('1us') named as the argument (they failed in
+    NumPy or float(): "cannot convert float NaN to integer")."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if isinstance(value, bool) or not np.isfinite(t):
+        raise ValueError("%s=%r: expected a finite time in seconds (a number, e.g. 1e-6 for 1 us)" % (name, value))
+    return t
 
 
 def unit_group(name):
@@ -408,8 +423,8 @@ class Trace:
             m &= np.isin(r["task"], np.atleast_1d(np.asarray(task)))
         t0 = t1 = None
         if start is not None or end is not None:
-            t0 = self.t0 if start is None else float(start)
-            t1 = self.t1 if end is None else float(end)
+            t0 = self.t0 if start is None else _seconds("start", start)
+            t1 = self.t1 if end is None else _seconds("end", end)
             if t1 < t0:
                 raise ValueError("end (%g s) is before start (%g s)" % (t1, t0))
             s_ps, e_ps = _ps(t0), _ps(t1)
@@ -424,7 +439,7 @@ class Trace:
             w = t.window(2e-6, 3e-6)      # what was running between 2 and 3 microseconds
             w.summary(by="group")
         """
-        return self.filter(start=t0, end=t1)
+        return self.filter(start=_seconds("t0", t0), end=_seconds("t1", t1))
 
     def seek(self, t_s):
         """Index of the first record that starts at or after `t_s` seconds (len(self) if none).
@@ -432,7 +447,7 @@ class Trace:
         Records are sorted by start time, so t.records[t.seek(1e-6):] is everything from 1 us on and
         t[t.seek(1e-6)] is the first transaction to begin at or after 1 us.
         """
-        return int(np.searchsorted(self.records["start_ps"], _ps(t_s), side="left"))
+        return int(np.searchsorted(self.records["start_ps"], _ps(_seconds("t_s", t_s)), side="left"))
 
     # ----- statistics ---------------------------------------------------------------------------
     def _clipped(self):
@@ -556,8 +571,15 @@ class Trace:
             return np.array([self.t0, self.t0 + 1e-12])
         if bin_s is None:
             bin_s = span / bins
-        if bin_s <= 0:
-            raise ValueError("bin_s must be positive")
+        # nan failed inside NumPy ("cannot convert float NaN to integer"), 1e-30 as "Maximum allowed size exceeded"
+        try:
+            width = float(bin_s)
+        except (TypeError, ValueError):
+            width = float("nan")
+        if isinstance(bin_s, bool) or not np.isfinite(width) or width <= 0 or span / width > MAX_BINS:
+            raise ValueError("bin_s=%r: expected a bin width in seconds > 0 and at least %.3g s (at most %d bins over "
+                             "this trace's %.6g s)" % (bin_s, span / MAX_BINS, MAX_BINS, span))
+        bin_s = width
         n = max(int(np.ceil(span / bin_s - 1e-9)), 1)
         edges = self.t0 + bin_s * np.arange(n + 1)
         edges[-1] = self.t1

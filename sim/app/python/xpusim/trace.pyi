@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 KINDS: Tuple[str, ...]
+MAX_BINS: int
 RECORD_DTYPE: np.dtype
 
 _Path = Union[str, "os.PathLike[str]"]
