@@ -425,6 +425,25 @@ void Params::operator()(const std::string& path, std::string& f, const std::stri
       [](const std::string& v) { return v; });
 }
 
+namespace {
+// An unknown key's hint: the nearest valid key, else, where its section is known, that section's keys: a name for
+// the same thing (`l2.size` for l2.capacity) is no typo, and the section is where the user was looking.
+std::string unknown_key_hint(const std::string& key, const std::vector<std::string>& known) {
+  const std::string near = nearest_clause(key, known, kNearestKey);
+  const size_t dot = key.rfind('.');
+  if (!near.empty() || dot == std::string::npos) return near;
+  const std::string section = key.substr(0, dot + 1);
+  std::vector<std::string> keys;
+  for (const auto& k : known)
+    if (k.rfind(section, 0) == 0 && k.find('.', section.size()) == std::string::npos) keys.push_back(k);
+  if (keys.empty()) return near;
+  const size_t shown = std::min<size_t>(keys.size(), 8);
+  std::string list;
+  for (size_t i = 0; i < shown; ++i) list += (i ? ", " : "") + keys[i];
+  return " (keys under " + section.substr(0, dot) + ": " + list + (shown < keys.size() ? ", ..." : "") + ")";
+}
+}  // namespace
+
 void Params::throw_held() const {
   if (!m_held.empty()) throw ConfigError(m_held.front().origin, m_held.front().path, m_held.front().message);
 }
@@ -470,7 +489,7 @@ void Params::finish() const {
     // `power.*` and `cost.*` are family-independent sections that the registry binds separately
     // (with the same strictness); a family's own schema leaves them alone.
     if (!own_section && (k.rfind("power.", 0) == 0 || k.rfind("cost.", 0) == 0)) continue;
-    throw ConfigError(v.origin, k, "unknown key" + nearest_clause(k, known, kNearestKey));
+    throw ConfigError(v.origin, k, "unknown key" + unknown_key_hint(k, known));
   }
 }
 
