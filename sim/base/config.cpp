@@ -338,12 +338,20 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
       if (std::string(kb.kind) == kind) b = &kb;
     auto value_of = [&](const std::string& t) { return as_number(parse(t)); };
     if (!std::isfinite(x)) throw ConfigError(origin, path, "'" + text + "': expected a finite " + kind);
-    if (x < 0) throw ConfigError(origin, path, "'" + text + "': expected a non-negative " + kind);
-    if (x == 0 && !zero_allowed(path, kind, desc, def, value_of))
-      throw ConfigError(origin, path, "'" + text + "': expected a positive " + kind + " (0 would divide by zero or mean nothing here)");
-    if (b && x > b->max) throw ConfigError(origin, path, "'" + text + "': expected at most " + b->max_text);
-    if (b && x > 0 && x < b->min_positive)
-      throw ConfigError(origin, path, "'" + text + "': expected at least " + b->min_text + " (or 0 where 0 means none)");
+    std::string bad;
+    if (x < 0) bad = "expected a non-negative " + std::string(kind);
+    else if (x == 0 && !zero_allowed(path, kind, desc, def, value_of))
+      bad = "expected a positive " + std::string(kind) + " (0 would divide by zero or mean nothing here)";
+    else if (b && x > b->max) bad = "expected at most " + std::string(b->max_text);
+    else if (b && x > 0 && x < b->min_positive)
+      bad = "expected at least " + std::string(b->min_text) + " (or 0 where 0 means none)";
+    // A plain number's own range (a share in (0, 1]) is the spec's require(): held until it or finish() runs,
+    // so -0.1 is told that range, not "a non-negative number" (QA session 50). Held for doubles only: an
+    // integer out of bounds could divide by zero or size memory before the spec's checks ran.
+    if (!bad.empty() && std::string(kind) == "number")
+      m_held.push_back({path, origin, "'" + text + "': " + bad});
+    else if (!bad.empty())
+      throw ConfigError(origin, path, "'" + text + "': " + bad);
   }
   m_consumed[path] = true;
   m_resolved.emplace_back(path, print(field));
@@ -417,8 +425,34 @@ void Params::operator()(const std::string& path, std::string& f, const std::stri
       [](const std::string& v) { return v; });
 }
 
+namespace {
+// An unknown key's hint: the nearest valid key, else, where its section is known, that section's keys: a name for
+// the same thing (`l2.size` for l2.capacity) is no typo, and the section is where the user was looking.
+std::string unknown_key_hint(const std::string& key, const std::vector<std::string>& known) {
+  const std::string near = nearest_clause(key, known, kNearestKey);
+  const size_t dot = key.rfind('.');
+  if (!near.empty() || dot == std::string::npos) return near;
+  const std::string section = key.substr(0, dot + 1);
+  std::vector<std::string> keys;
+  for (const auto& k : known)
+    if (k.rfind(section, 0) == 0 && k.find('.', section.size()) == std::string::npos) keys.push_back(k);
+  if (keys.empty()) return near;
+  const size_t shown = std::min<size_t>(keys.size(), 8);
+  std::string list;
+  for (size_t i = 0; i < shown; ++i) list += (i ? ", " : "") + keys[i];
+  return " (keys under " + section.substr(0, dot) + ": " + list + (shown < keys.size() ? ", ..." : "") + ")";
+}
+}  // namespace
+
+void Params::throw_held() const {
+  if (!m_held.empty()) throw ConfigError(m_held.front().origin, m_held.front().path, m_held.front().message);
+}
+
 void Params::require(bool ok, const std::string& path, const std::string& expected) const {
   if (ok || m_mode == Mode::Describe) return;
+  bool held_here = false;  // a value out of its kind's bounds at `path` is told this range; elsewhere it may be the cause
+  for (const auto& h : m_held) held_here = held_here || h.path == path;
+  if (!held_here) throw_held();
   const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
   throw ConfigError(v ? v->origin : (m_tree ? m_tree->file() : "<config>"), path,
                     (v ? "'" + v->text + "': " : std::string()) + "expected " + expected);
@@ -427,6 +461,7 @@ void Params::require(bool ok, const std::string& path, const std::string& expect
 void Params::require(bool ok, const std::string& path, const std::string& expected, const std::string& other,
                      const std::string& other_expected) const {
   if (ok || m_mode == Mode::Describe) return;
+  throw_held();
   const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
   const ConfigValue* o = m_tree ? m_tree->find(other) : nullptr;
   const auto by_set = [](const ConfigValue* c) { return c && c->origin.rfind("--set", 0) == 0; };
@@ -439,6 +474,7 @@ void Params::require(bool ok, const std::string& path, const std::string& expect
 }
 
 void Params::finish() const {
+  throw_held();
   if (m_mode != Mode::Load || !m_tree) return;
   std::vector<std::string> known;
   for (const auto& p : m_schema) known.push_back(p.path);
@@ -453,7 +489,7 @@ void Params::finish() const {
     // `power.*` and `cost.*` are family-independent sections that the registry binds separately
     // (with the same strictness); a family's own schema leaves them alone.
     if (!own_section && (k.rfind("power.", 0) == 0 || k.rfind("cost.", 0) == 0)) continue;
-    throw ConfigError(v.origin, k, "unknown key" + nearest_clause(k, known, kNearestKey));
+    throw ConfigError(v.origin, k, "unknown key" + unknown_key_hint(k, known));
   }
 }
 

@@ -78,7 +78,8 @@ class Params {
   // `other_expected` (what it would take) and where the preset's `path` value comes from.
   void require(bool ok, const std::string& path, const std::string& expected, const std::string& other,
                const std::string& other_expected) const;
-  // After all fields are declared: any key in the tree that no field consumed is an error.
+  // After all fields are declared: a number held out of its bounds (see bind), then any key in the tree that
+  // no field consumed, is an error.
   void finish() const;
 
   Mode mode() const { return m_mode; }
@@ -97,6 +98,11 @@ class Params {
   std::vector<ParamInfo> m_schema;
   std::vector<std::pair<std::string, std::string>> m_resolved;
   std::map<std::string, bool> m_consumed;
+  struct Held {
+    std::string path, origin, message;
+  };
+  std::vector<Held> m_held;  // numbers out of their kind's bounds, thrown by require() or finish()
+  void throw_held() const;
 };
 
 // The YAML text with its comments blanked (each line keeps its place, so parse marks keep their lines

@@ -704,3 +704,13 @@ def test_a_misspelt_flag_names_the_nearest(cli):
         assert p.returncode == 2 and expect in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     with pytest.raises(xpusim.InputError, match=r"unrecognised option '--max-seq' \(did you mean --max-seqs\?\)"):
         xpusim._xpusim.serve_cli_json(["--max-seq", "4"])  # xpusim.serve's keywords go through the same parser
+
+
+def test_an_unknown_key_near_no_key_names_its_sections_keys(cli):
+    # `--set l2.size=...` named nothing (l2.capacity is many edits away): another name for a field is no typo,
+    # so the keys of the section it was looking in are listed; a typo still names the nearest key.
+    p = cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", "l2.size=40MB", check=False)
+    assert p.returncode == 2 and p.stderr.startswith(
+        "xpusim: error: --set l2.size: unknown key (keys under l2: l2.capacity, l2.slices, l2.bandwidth,"), p.stderr
+    p = cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", "l2.capacit=40MB", check=False)
+    assert "--set l2.capacit: unknown key (nearest valid key: l2.capacity)" in p.stderr, p.stderr

@@ -202,6 +202,14 @@ def test_a_kernel_session_refuses_a_model_sessions_input():
         xpusim.Session(kernel="attention", phase="decode", batch=2, heads=8, kv_heads=8, head_dim=64, input=4096)
 
 
+def test_kernel_and_model_together_are_refused_as_exclusive():
+    # Both given was told "Session needs either kernel=<op> ... or model=<name>", as if neither were.
+    with pytest.raises(ValueError, match=r"^Session\(kernel='gemm', model='llama-3.1-8b'\): kernel and model are exclusive"):
+        xpusim.Session(kernel="gemm", model="llama-3.1-8b", m=64, n=64, k=64)
+    with pytest.raises(ValueError, match="needs either kernel"):
+        xpusim.Session(m=64)
+
+
 def test_a_model_session_refuses_a_layout_naming_xpusim_run():
     # tp=2 or system= was refused as bare "unexpected arguments for a model session: tp"; a session
     # steps one chip, and the message now names where a layout runs.

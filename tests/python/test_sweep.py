@@ -526,3 +526,17 @@ def test_a_sweep_with_some_failed_points_exits_non_zero(tmp_path):
     with pytest.warns(xpusim.SweepFailedWarning, match=r"1 of its 3 points failed[^\n]*\n  point p00001 \(dtype=fp4\)"):
         df = xpusim.sweep(str(mixed), out=str(out), jobs=1)
     assert list(df.attrs["failed"]) == ["p00001"] and "fp4" in df.attrs["failed"]["p00001"]
+
+
+def test_the_example_of_sweep_help_runs_as_printed(tmp_path):
+    # `xpusim sweep --help` showed no example to start from; it now shows one that runs from the source folder
+    # (its --out is the one word replaced here, so that the test writes under its own folder).
+    p = sweep_cli("--help")
+    assert p.returncode == 0, p.stderr
+    lines = [l.split() for l in p.stdout.splitlines() if l.strip().startswith("xpusim sweep ")]
+    assert len(lines) == 1, p.stdout
+    words = lines[0][2:]
+    words[words.index("--out") + 1] = str(tmp_path / "out")
+    p = sweep_cli(*words, cwd=ROOT)
+    assert p.returncode == 0 and "12 points (12 ok)" in p.stdout, p.stdout + p.stderr
+    assert (tmp_path / "out" / "results.csv").is_file() and (tmp_path / "out" / "report.html").is_file()

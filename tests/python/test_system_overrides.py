@@ -57,3 +57,13 @@ def test_compare_gives_a_system_units_fields_to_its_fabric(cli, tmp_path):
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert "--set scale_up.link.bandwidth: a field of a system preset (xpusim params system), but the unit h100-sxm is one chip" in p.stderr
     assert not out.exists()
+
+
+def test_a_shares_bad_value_is_told_the_shares_range(cli):
+    # -0.1 was told "expected a non-negative number" (the bounds of every number), 0 "a positive number": an
+    # efficiency is a share in (0, 1], as the preset's own check says.
+    for value in ("-0.1", "0", "1.5"):
+        p = cli("kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB",
+                "--set", "scale_up.link.efficiency=" + value, check=False)
+        assert p.returncode == 2 and p.stderr.strip().endswith(
+            "--set scale_up.link.efficiency: '%s': expected a share in (0, 1]" % value), p.stderr

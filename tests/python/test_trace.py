@@ -93,6 +93,10 @@ def test_filters_seek_and_iteration(decode):
     for bad in (dict(unit="sm999."), dict(kind="mma"), dict(kernel="softmax")):
         with pytest.raises(ValueError):
             t.filter(**bad)
+    for bad in (9, -1, "mma", True, [0, 9]):  # a number that is no kind selected nothing, silently
+        with pytest.raises(ValueError, match=r"^kind=.*: no such transaction kind; kinds: 0 dma_read, 1 dma_write, "
+                                             r"2 tile_compute, 3 vector_op, 4 sync$"):
+            t.filter(kind=bad)
 
     # seek: the first record starting at or after t
     r = t.records

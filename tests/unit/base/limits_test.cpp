@@ -139,6 +139,7 @@ std::string bind_gpu(const std::vector<std::string>& sets) {
     gpu::GpuSpec s;
     Params p(Params::Mode::Load, &chip);
     describe(p, s);
+    p.finish();
   });
 }
 
@@ -154,6 +155,15 @@ TEST(Params, NumbersAreFiniteNonNegativeBoundedAndZeroOnlyWhereItMeansNone) {
   EXPECT_EQ(bind_gpu({"launch_overhead=0 us"}), "");                 // a time may be 0
   EXPECT_EQ(bind_gpu({"sm.sync_cycles=0"}), "");                     // a cycle count may be 0
   EXPECT_EQ(bind_gpu({"sm.tensor_flops_per_clk.fp8=0"}), "");        // 0: no FP8 path
+}
+
+TEST(Params, AShareOutOfBoundsIsToldItsRangeNotTheKindsBounds) {
+  // -0.1 was told "expected a non-negative number", 0 "a positive number": the share's range is (0, 1].
+  EXPECT_EQ(bind_gpu({"sm.mma_efficiency=-0.1"}), "--set sm.mma_efficiency: '-0.1': expected a share in (0, 1]");
+  EXPECT_EQ(bind_gpu({"hbm.efficiency=0"}), "--set hbm.efficiency: '0': expected a share in (0, 1]");
+  EXPECT_EQ(bind_gpu({"hbm.efficiency=1e13"}), "--set hbm.efficiency: '1e13': expected a share in (0, 1]");
+  // A number no require() covers is still held to its kind's bounds, at finish().
+  EXPECT_NE(bind_gpu({"sm.smem_bytes_per_clk=-1"}).find("non-negative number"), std::string::npos);
 }
 
 TEST(OpBounds, DimensionsAndOperandsAreBounded) {

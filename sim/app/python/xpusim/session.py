@@ -78,7 +78,10 @@ class Session:
 
     def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
-        if (kernel is None) == (model is None):  # a misspelt keyword (chipp=) was not named
+        if kernel is not None and model is not None:  # both were told "needs either kernel or model" (QA session 50)
+            raise ValueError("Session(kernel=%r, model=%r): kernel and model are exclusive; a session steps one kernel "
+                             "or one model's forward step" % (kernel, model))
+        if kernel is None and model is None:  # a misspelt keyword (chipp=) was not named
             raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
                 "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
         if kernel in _COLLECTIVES:

@@ -490,8 +490,13 @@ def main(argv):
         def error(self, message):
             raise SweepError(message + " (see xpusim sweep --help)")
 
-    p = Parser(prog="xpusim sweep", allow_abbrev=False, description="Runs a what-if sweep: every point of SPEC through the same "
-               "simulation path as the CLI, into DIR/results.csv, results.h5 and report.html; rerun to resume.")
+    # The example runs as printed from the source folder (tests/python/test_sweep.py runs it): it had none.
+    p = Parser(prog="xpusim sweep", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="Runs a what-if sweep: every point of SPEC through the same simulation path as the CLI,\n"
+               "into DIR/results.csv, results.h5 and report.html; rerun to resume.",
+               epilog="example (from the source folder: 12 all-reduces on an HGX H100, NVLink rate x message size):\n"
+               "  xpusim sweep scripts/studies/nvlink_allreduce.yaml --out /tmp/nvlink_allreduce --jobs 2\n"
+               "more studies: scripts/studies/*.yaml")
     p.add_argument("spec", help="the sweep spec (YAML; see scripts/studies/*.yaml)")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/sweeps/<spec name>)")
     p.add_argument("--dask", metavar="ADDR", help="run the points on this Dask scheduler, e.g. tcp://host:8786")

@@ -378,12 +378,14 @@ class Trace:
         pats = kind if isinstance(kind, (list, tuple, set)) else [kind]
         out = []
         for p in pats:
-            if isinstance(p, (int, np.integer)):
+            # A number outside the kinds (kind=9) selected nothing, silently (QA session 50).
+            if isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 0 <= p < len(self.kind_names):
                 out.append(int(p))
-            elif p in self.kind_names:
+            elif isinstance(p, str) and p in self.kind_names:
                 out.append(self.kind_names.index(p))
             else:
-                raise ValueError("unknown kind %r; kinds: %s" % (p, ", ".join(self.kind_names)))
+                raise ValueError("kind=%r: no such transaction kind; kinds: %s" % (p, ", ".join(
+                    "%d %s" % kv for kv in enumerate(self.kind_names))))
         return np.array(out)
 
     def filter(self, unit=None, kind=None, kernel=None, start=None, end=None, task=None):
