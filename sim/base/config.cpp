@@ -346,7 +346,7 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
     else if (b && x > 0 && x < b->min_positive)
       bad = "expected at least " + std::string(b->min_text) + " (or 0 where 0 means none)";
     // A plain number's own range (a share in (0, 1]) is the spec's require(): held until it or finish() runs,
-    // so -0.1 is told that range, not "a non-negative number" (QA session 50). Held for doubles only: an
+    // so -0.1 is told that range, not "a non-negative number" (QA, session 44). Held for doubles only: an
     // integer out of bounds could divide by zero or size memory before the spec's checks ran.
     if (!bad.empty() && std::string(kind) == "number")
       m_held.push_back({path, origin, "'" + text + "': " + bad});
