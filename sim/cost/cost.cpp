@@ -36,9 +36,9 @@ CostFigures tco_figures(const CostSpec& s, double tok_s, double avg_power_w) {
   return c;
 }
 
-std::string price_set_by_text(const CostFigures& c) {
-  if (c.set_by.empty()) return "";
-  return std::string(c.basis == "TCO" ? "unit price" : "price") + (c.set_by == "--set" ? " set by --set" : " set in " + c.set_by);
+std::string price_set_by_text(const std::string& basis, const std::string& set_by) {
+  if (set_by.empty()) return "";
+  return std::string(basis == "TCO" ? "unit price" : "price") + (set_by == "--set" ? " set by --set" : " set in " + set_by);
 }
 
 std::string tco_assumptions(const CostSpec& s) {

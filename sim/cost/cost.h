@@ -31,8 +31,9 @@ struct CostFigures {
   std::string basis;           // "cloud list price" or "TCO"
   std::string set_by;          // the price (TCO: the unit price) was the user's: "--set" or their preset file
 };
-// How a report names who gave a price: "price set by --set", "unit price set in my.yaml"; "" for a preset's.
-std::string price_set_by_text(const CostFigures& c);
+// How a report names who gave a price of `basis` (CostFigures::basis, set_by): "price set by --set", "unit price set
+// in my.yaml"; "" for a preset's.
+std::string price_set_by_text(const std::string& basis, const std::string& set_by);
 // `avg_power_w` feeds the energy part of the TCO; tokens_per_s is the chip's output throughput.
 CostFigures cost_figures(const CostSpec& s, double tokens_per_s, double avg_power_w);
 // The all-in cost of owning the chip (capex over the service life at the utilization, plus energy at

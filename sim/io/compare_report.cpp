@@ -293,17 +293,6 @@ void write_compare_dir(const std::string& dir, const CompareStudy& s) {
   write_file_atomic(dir + "/tiers.csv", tiers_csv(s));
 }
 
-namespace {
-// The price column of a price the user gave (price_set_by in the row's JSON): "price set by --set",
-// "TCO, unit price set by --set".
-std::string user_price_text(const std::string& basis, const std::string& set_by) {
-  CostFigures c;
-  c.basis = basis;
-  c.set_by = set_by;
-  return (basis == "TCO" ? "TCO, " : "") + price_set_by_text(c);
-}
-}  // namespace
-
 std::string compare_table(const CompareStudy& s) {
   nlohmann::json summary = compare_summary_json(s);
   const nlohmann::json& rows = summary["rows"];
@@ -322,7 +311,7 @@ std::string compare_table(const CompareStudy& s) {
     std::string price = !ran && !r.contains("price_basis") ? "-"
                         : basis == "none" ? "no price"
                         : r.contains("price_set_by") && r["price_set_by"].is_string()
-                            ? user_price_text(basis, r["price_set_by"].get<std::string>())
+                            ? (basis == "TCO" ? "TCO, " : "") + price_set_by_text(basis, r["price_set_by"].get<std::string>())
                         : std::string(r["price_assumed"].get<bool>() ? "assumed " : "published ") + (basis == "TCO" ? "TCO" : "list price");
     if (basis != "none") (basis == "TCO" ? tco_priced : list_priced) += ", " + r["chip"].get<std::string>();
     // A missing figure prints as "-", never as a number.

@@ -589,7 +589,7 @@ std::string serve_table(const ServeResult& r) {
   if (r.dram_path) os << "  note: " << dram_path_text(*r.dram_path, "a decode step at the best point") << "\n";
   if (r.best >= 0 && r.cost.usd_per_hour > 0)
     os << strformat("  cost: $%.3f/h per chip (%s%s) -> $%.4f per million output tokens\n", r.cost.usd_per_hour, r.cost.basis.c_str(),
-                !r.cost.set_by.empty() ? (", " + price_set_by_text(r.cost)).c_str() : r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
+                !r.cost.set_by.empty() ? (", " + price_set_by_text(r.cost.basis, r.cost.set_by)).c_str() : r.cost.assumed ? ", assumed" : "", r.cost.usd_per_mtok);
   if (!r.note.empty()) os << "  note: " << r.note << "\n";
   return os.str();
 }

@@ -96,7 +96,7 @@ def test_list_models_as_the_cli(cli):
     rows = [line.split() for line in out.split("\n\n")[0].splitlines()[1:]]
     assert xpusim.list_models() == [r[0] for r in rows]
     assert "llama-3.1-8b" in xpusim.list_models()
-    # QA session 49: it printed bare names; each line now says what the model is.
+    # QA (session 44): it printed bare names; each line now says what the model is.
     assert out.splitlines()[0].split()[:4] == ["model", "params", "active", "layers"]
     assert re.search(r"^mixtral-8x7b +47B +13B +32 +4096 +32 \(8\) +8, top-2 +32768$", out, re.M), out
     assert re.search(r"^llama-3.1-8b +8B +- +32 ", out, re.M), out

@@ -261,7 +261,7 @@ def test_python_kernel_names_a_misspelt_keyword():
 
 
 def test_an_unknown_kernel_argument_lists_what_the_op_takes():
-    """QA session 49: kernel("gemm", foo=3) (and `xpusim kernel gemm --foo 3` via a sweep) said only "unknown argument
+    """QA (session 44): kernel("gemm", foo=3) (and `xpusim kernel gemm --foo 3` via a sweep) said only "unknown argument
     --foo", not what gemm takes; a near miss still gets its hint."""
     with pytest.raises(xpusim.InputError, match=r"^kernel gemm: --foo '3' is not an argument of gemm \(it takes --batch, .*--m, --n"):
         xpusim.kernel("gemm", m=64, n=64, k=64, foo=3)

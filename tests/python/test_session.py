@@ -222,7 +222,7 @@ def test_a_model_session_refuses_a_layout_naming_xpusim_run():
 
 def test_a_breakpoint_or_time_that_can_never_hit_is_refused():
     # break_on(unit="nope") and run_until_kernel("nope") ran to the end silently; run_until(nan) ran to the end and
-    # run_until(-1) did nothing, without a word (QA session 49).
+    # run_until(-1) did nothing, without a word (QA (session 44)).
     with xpusim.Session(chip="h100-sxm", kernel="gemm", m=256, n=256, k=256, dtype="bf16") as s:
         assert s.kernels == ["gemm:gemm"]
         with pytest.raises(ValueError, match=r"unit='nope' matches no unit .*chip\.sm0\.tma"):
@@ -240,7 +240,7 @@ def test_a_breakpoint_or_time_that_can_never_hit_is_refused():
 
 
 def test_every_public_member_of_a_session_has_a_docstring():
-    """QA session 49: help(xpusim.Session) showed `finished` and `units` with no line at all."""
+    """QA (session 44): help(xpusim.Session) showed `finished` and `units` with no line at all."""
     for name in dir(xpusim.Session):
         if name.startswith("_"):
             continue

@@ -243,7 +243,7 @@ def test_a_file_that_is_no_trace_is_named(tmp_path):
 
 
 def test_a_bad_bin_width_or_event_cap_is_named(splitk, tmp_path):
-    """QA session 49: to_perfetto(max_events=-1) wrote all but the last transaction and returned -1; bin_s=nan failed in
+    """QA (session 44): to_perfetto(max_events=-1) wrote all but the last transaction and returned -1; bin_s=nan failed in
     NumPy ("cannot convert float NaN to integer") and bin_s=1e-30 as "Maximum allowed size exceeded"."""
     t = Trace(splitk)
     out = tmp_path / "t.json"
@@ -263,7 +263,7 @@ def test_a_bad_bin_width_or_event_cap_is_named(splitk, tmp_path):
 
 
 def test_a_time_that_is_not_a_number_is_named(splitk):
-    """QA session 49: t.window(nan, 1), t.seek(nan) and t.filter(start=nan) raised NumPy's "cannot convert float NaN
+    """QA (session 44): t.window(nan, 1), t.seek(nan) and t.filter(start=nan) raised NumPy's "cannot convert float NaN
     to integer"; filter(start="1us") float()'s "could not convert string to float"."""
     t = Trace(splitk)
     nan = float("nan")
@@ -276,7 +276,7 @@ def test_a_time_that_is_not_a_number_is_named(splitk):
 
 
 def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
-    """QA session 49: `--trace-format perfetto` put each copy's bytes in the bin of its end, so a 512^3 H100 GEMM's
+    """QA (session 44): `--trace-format perfetto` put each copy's bytes in the bin of its end, so a 512^3 H100 GEMM's
     "DMA bandwidth (GB/s)" peaked at 28,872 GB/s where xpusim.Trace.dma_bandwidth (the bytes spread over each copy's
     duration) says 9,926: the same question, two numbers."""
     out = run("both", "gemm", "--m", "512", "--n", "512", "--k", "512", "--trace-format", "both")
@@ -290,7 +290,7 @@ def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
 
 
 def test_the_cli_perfetto_slices_name_their_kernel(run, decode):
-    """QA session 49: `--trace-format perfetto` wrote args.kernel as an index (0, 1) where xpusim.to_perfetto writes
+    """QA (session 44): `--trace-format perfetto` wrote args.kernel as an index (0, 1) where xpusim.to_perfetto writes
     the kernel's name, so the same field meant two things depending on who wrote the file."""
     out = run("decode_pf", "attention", "--phase", "decode", "--batch", "1", "--heads", "32", "--kv-heads", "8",
               "--seq", "4096", "--head-dim", "128", "--trace-format", "perfetto")

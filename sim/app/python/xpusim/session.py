@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from . import _COLLECTIVES, _sets, _xpusim
-from .trace import RECORD_DTYPE, Trace
+from .trace import RECORD_DTYPE, Trace, finite_or_nan
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
 _RAW_DTYPE = np.dtype({
@@ -78,7 +78,7 @@ class Session:
 
     def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
-        if kernel is not None and model is not None:  # both were told "needs either kernel or model" (QA session 50)
+        if kernel is not None and model is not None:  # both were told "needs either kernel or model" (QA, session 44)
             raise ValueError("Session(kernel=%r, model=%r): kernel and model are exclusive; a session steps one kernel "
                              "or one model's forward step" % (kernel, model))
         if kernel is None and model is None:  # a misspelt keyword (chipp=) was not named
@@ -122,11 +122,8 @@ class Session:
 
     def run_until(self, t):
         """Advance the simulated time to `t` seconds (or to the end)."""
-        try:
-            seconds = float(t)
-        except (TypeError, ValueError):
-            seconds = float("nan")
-        if isinstance(t, bool) or not math.isfinite(seconds) or seconds < 0:
+        seconds = finite_or_nan(t)
+        if not math.isfinite(seconds) or seconds < 0:
             # nan ran to the end and -1 did nothing, both silently
             raise ValueError("run_until(t=%r): expected a finite time in seconds >= 0 (now is %.6g s)" % (t, self.now))
         self._s.run_until(seconds)

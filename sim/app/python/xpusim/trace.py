@@ -36,14 +36,22 @@ def _ps(t_s):
     return int(round(float(t_s) * _PS))
 
 
+def finite_or_nan(value):
+    """A number argument as a float, or nan where it is none (text such as '1us', None, a bool): its caller's
+    one finiteness check then refuses inf, nan and these alike, naming the argument."""
+    if isinstance(value, bool):
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _seconds(name, value):
     """A time argument in seconds as a float; nan, inf or text ('1us') named as the argument (they failed in
     NumPy or float(): "cannot convert float NaN to integer")."""
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if isinstance(value, bool) or not np.isfinite(t):
+    t = finite_or_nan(value)
+    if not np.isfinite(t):
         raise ValueError("%s=%r: expected a finite time in seconds (a number, e.g. 1e-6 for 1 us)" % (name, value))
     return t
 
@@ -378,7 +386,7 @@ class Trace:
         pats = kind if isinstance(kind, (list, tuple, set)) else [kind]
         out = []
         for p in pats:
-            # A number outside the kinds (kind=9) selected nothing, silently (QA session 50).
+            # A number outside the kinds (kind=9) selected nothing, silently (QA, session 44).
             if isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 0 <= p < len(self.kind_names):
                 out.append(int(p))
             elif isinstance(p, str) and p in self.kind_names:
@@ -574,11 +582,8 @@ class Trace:
         if bin_s is None:
             bin_s = span / bins
         # nan failed inside NumPy ("cannot convert float NaN to integer"), 1e-30 as "Maximum allowed size exceeded"
-        try:
-            width = float(bin_s)
-        except (TypeError, ValueError):
-            width = float("nan")
-        if isinstance(bin_s, bool) or not np.isfinite(width) or width <= 0 or span / width > MAX_BINS:
+        width = finite_or_nan(bin_s)
+        if not np.isfinite(width) or width <= 0 or span / width > MAX_BINS:
             raise ValueError("bin_s=%r: expected a bin width in seconds > 0 and at least %.3g s (at most %d bins over "
                              "this trace's %.6g s)" % (bin_s, span / MAX_BINS, MAX_BINS, span))
         bin_s = width
