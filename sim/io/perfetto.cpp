@@ -83,8 +83,10 @@ std::vector<double> bin_integral(const std::vector<double>& s_in, const std::vec
   return out;
 }
 
-// "chip.sm3.tensor" -> "sm.tensor" (xpusim.trace.unit_group).
+// "chip.sm3.tensor" -> "sm.tensor"; a system trace's link "fabric.node0.chip0->node0.switch" -> "fabric"
+// (xpusim.trace.unit_group).
 std::string unit_group(const std::string& name) {
+  if (name.find("->") != std::string::npos) return name.substr(0, name.find('.'));
   const size_t last = name.rfind('.');
   if (last == std::string::npos) return name;
   const size_t prev = name.rfind('.', last - 1);

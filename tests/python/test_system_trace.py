@@ -5,6 +5,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 import xpusim
 from xpusim import Trace
 
@@ -84,3 +85,18 @@ def test_trace_flags_refused_in_one_line(cli, tmp_path):
         assert p.returncode == 2 and p.stderr.startswith("xpusim: error: " + expect), (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_python_runs_write_the_same_system_trace(cli, tiny_model, tmp_path):
+    """xpusim.run(trace=True) and xpusim.collective(trace=True) pass --trace to the CLI's own code: the same file."""
+    args = dict(chip="h100-sxm", devices=2, tp=2, model=tiny_model, phase="decode", batch=2, input=64)
+    xpusim.run(out=tmp_path / "py", trace=True, trace_format="perfetto", **args)
+    cli("run", *[x for k, v in args.items() for x in ("--" + k, str(v))], "--out", str(tmp_path / "cli"), "--trace",
+        "--trace-format", "perfetto")
+    assert json.load(open(tmp_path / "py" / "trace.json"))["traceEvents"] == json.load(open(tmp_path / "cli" / "trace.json"))["traceEvents"]
+    r = xpusim.collective("allgather", bytes="1MiB", out=tmp_path / "ag", trace=True)
+    t = Trace(tmp_path / "ag")
+    assert len(t.filter(kind="transfer")) == r["link_transfers"]
+    assert len(Trace(xpusim.kernel("allreduce", bytes="1MiB", out=str(tmp_path / "ar"), trace=True) and tmp_path / "ar")) > 0
+    with pytest.raises(xpusim.InputError, match="^trace needs out=DIR|^trace needs out"):
+        xpusim.run(trace=True, **args)

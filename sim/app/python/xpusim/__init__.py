@@ -130,7 +130,8 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
             raise InputError("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]))
     if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
         values = dict(dims, chip=chip, after_runs=after_runs)
-        return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained})
+        trace = values.pop("trace", False)  # a switch, as --trace
+        return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained, "trace": trace})
     return _json.loads(_xpusim.kernel_json(op, chip or "h100-sxm", _args(dims), _sets(set), functional, bool(sustained),
                                           -1.0 if after_runs is None else float(after_runs)))
 
@@ -194,7 +195,8 @@ def _flags(values, set, switches):
 def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
         ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
-        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0, out=None):
+        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0, out=None,
+        trace=False, trace_format=None):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     Every keyword is the flag of the same name (`xpusim run --help`), parsed, checked and run by the CLI's own
@@ -206,13 +208,15 @@ def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, ou
     `--redundant-experts`; two_batch_overlap=True: `--two-batch-overlap`; after_runs=N: the step as a benchmark
     times it after N back-to-back runs from an idle chip, `--after-runs`; sustained=False: one run from an idle
     chip, `--from-idle` (default: the steady state); neuron_buckets=N: `--neuron-buckets`; out: write
-    config.resolved.yaml, system.resolved.yaml and stats.json there)."""
+    config.resolved.yaml, system.resolved.yaml and stats.json there; trace=True (with out): `--trace`, every rank's
+    kernels and collectives and the fabric's link transfers in out/trace.h5, or trace.json with trace_format="perfetto"
+    or "both", which xpusim.Trace opens)."""
     flags = dict(model=model, chip=chip, phase=phase, batch=batch, input=input, output=output, dtype=dtype,
                  wdtype=wdtype, kvdtype=kvdtype, adtype=adtype, fusion=fusion, routing=routing, tp=tp, ep=ep, pp=pp,
                  dp=dp, microbatches=microbatches, system=system, nodes=nodes or None, devices=devices or None,
                  pad_heads=pad_heads, after_runs=after_runs, redundant_experts=redundant_experts,
-                 neuron_buckets=neuron_buckets, out=None if out is None else str(out))
-    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp,
+                 neuron_buckets=neuron_buckets, out=None if out is None else str(out), trace_format=trace_format)
+    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp, "trace": trace,
                                "two_batch_overlap": two_batch_overlap, "from_idle": not sustained})
     return _json.loads(_xpusim.run_cli_json(args))
 
@@ -317,16 +321,19 @@ def chip_config(chip="h100-sxm", set=None):
 
 @_keyword_errors()
 def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None,
-               stack=None, rows=None):
+               stack=None, rows=None, out=None, trace=False, trace_format=None):
     """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
     json`, through the CLI's own parsing and run): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions),
     algorithm, protocol, considered (each candidate's estimate), utilization per link class and per link.
     `stack` ("trtllm", "vllm", "sglang"): an all-reduce by that serving stack's own kernel where its rule takes it
     (`rows`: the tokens TensorRT-LLM's rule picks by; `algo` "oneshot"/"twoshot" forces the kernel), as `serve`
-    runs a TP all-reduce; the report's `stack` names it."""
+    runs a TP all-reduce; the report's `stack` names it. out: write config.resolved.yaml and stats.json there;
+    trace=True (with out): `--trace`, each rank's sends, receives and reductions and every piece on a link in
+    out/trace.h5 (trace_format "perfetto" or "both": trace.json)."""
     values = dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes), stack=stack,
-                  rows=None if rows is None else _int("rows", rows))
-    return _collective_cli(op, values, set)
+                  rows=None if rows is None else _int("rows", rows), out=None if out is None else str(out),
+                  trace_format=trace_format)
+    return _collective_cli(op, values, set, {"trace": trace})
 
 
 @_keyword_errors()
