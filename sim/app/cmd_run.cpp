@@ -30,6 +30,8 @@ po::options_description run_cli_options() {
       "fusion", po::value<std::string>(), "none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron or a flag list (default: the family's usual software)")(
       "format", po::value<std::string>()->default_value("table"), "table or json")(
       "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here")(
+      "trace", "record every rank's kernels and collectives and the fabric's link transfers (trace.h5 in --out)")("trace-format",
+      po::value<std::string>()->default_value("hdf5"), "hdf5 (trace.h5), perfetto (trace.json for ui.perfetto.dev) or both")(
       "after-runs", po::value<double>(),
       "time the step as a benchmark does: after this many back-to-back runs of it from idle, at the clock the power "
       "manager holds then (default: steady state, the TDP average already reached, as serving runs)")(
@@ -72,14 +74,18 @@ ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();
-  return run_model(*chip, model, make_scenario(a), opt);
+  const auto files = system_trace_files(vm);
+  opt.trace = files ? files->trace() : nullptr;
+  ModelRunResult r = run_model(*chip, model, make_scenario(a), opt);
+  if (files) files->finish(target.system ? target.system->spec.name : chip->name(), target.system ? target.system->spec.resolved_yaml : chip->full_yaml());
+  return r;
 }
 
 int cmd_run(int argc, char** argv) {
   po::options_description o = run_cli_options();
   po::variables_map vm;
   if (parse_or_help(argc, argv, o, vm,
-                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8\n       xpusim run --chip a100-sxm --dtype bf16   (the A100 has no fp8)\n"
+                    "usage: xpusim run --chip C --model M --phase decode --batch 64 --input 2048 [--output 128] --dtype fp8\n       xpusim run --system hgx-h100x8 --model llama-3.1-70b --tp 8 --batch 64 --dtype fp8 [--out DIR --trace]\n       xpusim run --chip a100-sxm --dtype bf16   (the A100 has no fp8)\n"
                     "       xpusim run --chip trn2 --phase request --input 1000 --output 24 --neuron-buckets 2048\n\n"
                     "Simulates a whole forward pass kernel by kernel and reports TTFT, TPOT, tokens/s, the per-kernel\n"
                     "breakdown (collectives with their algorithm and share of the step) and the memory footprint per\n"

@@ -88,7 +88,7 @@ int cmd_list(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "models") return list_models_command();
-  if (what == "systems") return cmd_list_systems();
+  if (what == "systems") return std::cout << systems_table(), 0;
   const std::vector<std::string> topics{"chips", "systems", "models", "ops"};
   throw InputError("list: unknown topic '" + what + "'" + nearest_clause(what, topics) + "; expected chips, systems, models or ops");
 }
@@ -102,7 +102,7 @@ int cmd_params(const std::vector<std::string>& args) {
   }
   if (args.size() > 1)
     throw InputError("params " + args[0] + ": unexpected argument '" + args[1] + "'; expected one family or system");
-  if (args[0] == "system") return cmd_params_system();
+  if (args[0] == "system") return std::cout << "system: a system of chips (chips/systems/presets)\n\n" << params_table(system_schema()), 0;
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
   std::vector<ParamInfo> all = f.schema();
@@ -171,10 +171,7 @@ int cmd_kernel(int argc, char** argv) {
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   std::string tf = vm["trace-format"].as<std::string>();
-  if (tf != "hdf5" && tf != "perfetto" && tf != "both")
-    throw InputError("--trace-format '" + tf + "': expected hdf5, perfetto or both");
-  if (!trace && !vm["trace-format"].defaulted()) throw InputError("--trace-format " + tf + ": give --trace too (it picks the trace's file format)");
-  if (trace && !vm.count("out")) throw InputError("--trace needs --out DIR to write the trace (trace.h5, trace.json) into");
+  check_trace_flags(trace, tf, !vm["trace-format"].defaulted(), vm.count("out") > 0);
   // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
   std::unique_ptr<H5TraceWriter> h5;
   if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
@@ -193,7 +190,7 @@ int cmd_kernel(int argc, char** argv) {
   const KernelRun& run = study.run;
   nlohmann::json j = kernel_study_json(study, op);
   if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace && !h5, tf);
-  if (h5) h5->finish(run.result);
+  if (h5) h5->finish(trace_meta(run.result));
   if (format == "json") std::cout << j.dump(2) << "\n";
   else std::cout << kernel_study_table(study, op);
   return run.check.ran && !run.check.passed ? 1 : 0;

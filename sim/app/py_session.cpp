@@ -56,6 +56,7 @@ class PySession {
   }
   std::vector<std::string> units() { return m_session->chip().context().unit_names; }
   std::vector<std::string> kernels() { return m_session->kernel_names(); }
+  std::vector<std::string> level_names() { return m_chip->memory_level_names(); }
   // Records completed (end <= now) that were not returned before, as raw TraceRecord bytes.
   py::bytes completed() {
     const auto& recs = m_session->records();
@@ -109,6 +110,7 @@ void bind_session(py::module_& m) {
       .def("current_kernel", &PySession::current_kernel)
       .def("units", &PySession::units)
       .def("kernels", &PySession::kernels)
+      .def("level_names", &PySession::level_names)
       .def("completed", &PySession::completed)
       .def("all_records", &PySession::all_records)
       .def("result_json", &PySession::result_json)

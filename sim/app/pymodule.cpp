@@ -4,6 +4,7 @@
 
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
+#include "sim/io/perfetto.h"
 #include "sim/io/reports.h"
 #include "workloads/model.h"
 
@@ -48,5 +49,6 @@ PYBIND11_MODULE(_xpusim, m) {
       py::arg("op"), py::arg("chip"), py::arg("args"), py::arg("sets"), py::arg("functional") = false,
       py::arg("sustained") = false, py::arg("after_runs") = -1.0);
   m.def("list_chips", [] { std::vector<std::string> out; for (const auto& p : xpu::list_presets()) out.push_back(p.name); return out; });
-  m.def("list_models", &xpu::list_models);  // the shipped models (`xpusim list models`)
+  m.def("list_models", &xpu::list_models);
+  m.def("write_perfetto", &xpu::write_perfetto_traces);  // xpusim.to_perfetto: the CLI's own writer  // the shipped models (`xpusim list models`)
 }

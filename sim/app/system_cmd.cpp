@@ -49,7 +49,8 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
       "what dispatch sends (fp8: with its scales)")("stage", po::value<std::string>()->default_value("dispatch"), "dispatch or combine (bf16)")(
       "routing", po::value<std::string>()->default_value("uniform"), "with --tokens: as run's --routing (uniform: the step's "
       "random draw, its busiest rank receiving more; even: every rank its expected share; zipf:S, hot:F)")(
-      "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("help,h", "this help");
+      "out", po::value<std::string>(), "write config.resolved.yaml and stats.json into this folder")("trace", "record every rank's operations and "
+      "the fabric's link transfers (trace.h5 in --out)")("trace-format", po::value<std::string>()->default_value("hdf5"), "hdf5, perfetto (trace.json) or both")("help,h", "this help");
   po::positional_options_description pos;
   pos.add("op", -1);  // every word: the op and any stray one, refused below by name
   po::options_description words_opt;  // not in --help (it listed a bare "--op arg")
@@ -69,6 +70,8 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
 }
 
 CollectiveReport collective_from_flags(const po::variables_map& vm) {
+  const auto files = system_trace_files(vm);
+  SystemTrace* trace = files ? files->trace() : nullptr;
   const auto words = vm["op"].as<std::vector<std::string>>();
   if (words.size() > 1)
     throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
@@ -89,7 +92,7 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
                                {"expert-groups", &x.groups}, {"groups-per-token", &x.groups_per_token}})
       if (vm.count(flag)) *field = vm[flag].as<std::int64_t>();
     x.routing = Routing::parse(vm["routing"].as<std::string>());
-    rep = run_expert_exchange(spec, x);
+    rep = run_expert_exchange(spec, x, trace);
   } else {
     bool expert = !vm["stage"].defaulted() || !vm["dispatch-dtype"].defaulted() || !vm["routing"].defaulted();  // given, they would be ignored
     for (const char* f : {"hidden", "topk", "experts", "expert-groups", "groups-per-token"}) expert |= vm.count(f) > 0;
@@ -99,8 +102,9 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
     if (vm.count("stack")) req.stack = vm["stack"].as<std::string>();
     if (vm.count("rows")) req.rows = vm["rows"].as<std::int64_t>();  // run_collective checks it
-    rep = run_collective(spec, req);
+    rep = run_collective(spec, req, trace);
   }
+  if (files) files->finish(spec.name, spec.resolved_yaml);
   return rep;
 }
 
@@ -109,7 +113,7 @@ int cmd_collective(int argc, char** argv) {
   const po::options_description o = collective_flags(argc, argv, vm);
   if (vm.count("help")) {
     std::cout << "usage: xpusim kernel " << join(collective_names(), "|") << " --system S --bytes SIZE [--algo A] "
-              << "[--proto P] [--nodes N] [--format json]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"
+              << "[--proto P] [--nodes N] [--format json] [--out DIR --trace]\n       xpusim kernel alltoall --tokens N --hidden H --topk K --experts E ...\n\n"
               << o << "\n";
     return 0;
   }
@@ -122,18 +126,8 @@ int cmd_collective(int argc, char** argv) {
   return 0;
 }
 
-int cmd_list_systems() {
-  int w = 18;  // the name column grows with the longest name, so names and descriptions never run together
-  for (const auto& s : list_systems()) w = std::max(w, static_cast<int>(s.name.size()) + 2);
-  std::cout << std::left << std::setw(w) << "system" << "description\n";
-  for (const auto& s : list_systems()) std::cout << std::left << std::setw(w) << s.name << s.description << "\n";
-  return 0;
-}
-
-int cmd_params_system() {
-  std::cout << "system: a system of chips (chips/systems/presets)\n\n";
-  std::cout << params_table(system_schema());
-  return 0;
+std::unique_ptr<SystemTraceFiles> system_trace_files(const po::variables_map& vm) {
+  return open_system_trace(vm.count("trace") > 0, vm["trace-format"].as<std::string>(), !vm["trace-format"].defaulted(), vm.count("out") ? vm["out"].as<std::string>() : "");
 }
 
 int cmd_validate_collectives(int argc, char** argv) {

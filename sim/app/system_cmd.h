@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "sim/interconnect/system_spec.h"
+#include "sim/io/output.h"
 #include "sim/run/model_run.h"
 #include "sim/run/run_target.h"
 #include "sim/run/system_run.h"  // check_system_chip
@@ -19,8 +20,8 @@ int cmd_collective(int argc, char** argv);   // argv[0] = "kernel", argv[1] = th
 boost::program_options::options_description collective_flags(int argc, char** argv, boost::program_options::variables_map& vm);
 struct CollectiveReport;
 CollectiveReport collective_from_flags(const boost::program_options::variables_map& vm);
-int cmd_list_systems();
-int cmd_params_system();
+// --trace, --trace-format and --out of run and kernel <collective>: null without --trace (open_system_trace).
+std::unique_ptr<SystemTraceFiles> system_trace_files(const boost::program_options::variables_map& vm);
 int cmd_validate_collectives(int argc, char** argv);
 // The layout and system flags that run, serve and compare share.
 void add_layout_options(boost::program_options::options_description& o);

@@ -23,6 +23,24 @@ struct TraceRecord {
   std::uint16_t pad_ = 0;
 };
 
+// What a trace file says about its records: the names their indices stand for and what ran.
+struct TraceMeta {
+  std::string name;    // the chip (or system) that ran: trace.h5's `chip` attribute, the Perfetto process
+  std::string config;  // the resolved preset (YAML)
+  std::vector<std::string> units, kernels;  // TraceRecord::unit and ::kernel index these
+  // TraceRecord::kind's names, "0=dma_read,1=dma_write,..." (a system trace adds its own kinds after these).
+  std::string kind_names = "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync";
+  // The family's names of a DMA's memory level (TraceRecord::level of dma_read/dma_write), "0=global,1=l2,...";
+  // empty where none are named (a system trace).
+  std::string level_names;
+};
+// "0=a,1=b,..." of a list of names.
+inline std::string numbered_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? "," : "") + std::to_string(i) + "=" + names[i];
+  return s;
+}
+
 class TraceObserver {
  public:
   virtual ~TraceObserver() = default;

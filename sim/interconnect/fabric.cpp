@@ -1,6 +1,7 @@
 #include "sim/interconnect/fabric.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -577,6 +578,7 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
       ILink& link = *m_links[static_cast<size_t>(path[h])];
       Tick end = link.carry(head, tail, bytes, now);
       ++m_pieces;
+      if (m_link_trace) trace_piece(path[h], end - link.serialize(bytes), end, bytes, v, part);
       if (h == 0) next = next < 0 ? end : std::min(next, end);
       head = end - link.serialize(bytes) + link.latency();
       tail = end + link.latency();
@@ -592,6 +594,17 @@ void Fabric::send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::
   }
   if (piece + 1 < pieces) s.push(std::max(next, now), Impl::Ev::Piece, v, part, op_index, piece + 1);
   else s.push(l.state[op_index].delivered, Impl::Ev::Complete, v, part, op_index);
+}
+
+void Fabric::trace_piece(int link, Tick start, Tick end, double wire_bytes, int v, std::uint32_t part) {
+  TraceRecord r;
+  r.start_ps = start;
+  r.end_ps = end;
+  r.unit = static_cast<std::uint32_t>(link);
+  r.kernel = static_cast<std::uint32_t>(m_prog.parts[static_cast<size_t>(v)][part].call + 1);
+  r.bytes = static_cast<std::uint64_t>(std::llround(wire_bytes));
+  r.task = static_cast<std::uint32_t>(v);
+  m_link_trace->on_transaction(r);
 }
 
 // A kernel and the collective traffic through its chip's memory during it share one memory
@@ -666,9 +679,10 @@ FabricResult Fabric::result() const {
   return r;
 }
 
-FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) {
+FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, TraceObserver* link_trace) {
   SideKernel side;  // the warm chip stays for the next kernels
   Fabric fabric("fabric", topo, prog);
+  fabric.set_link_trace(link_trace);
   run_kernel(&fabric.guard());
   if (!fabric.error().empty()) throw std::logic_error(fabric.error());
   if (!fabric.finished()) throw std::logic_error("collective simulation stopped before its programs finished");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/base/stats.h"
+#include "sim/base/trace.h"
 #include "sim/engine/process_guard.h"
 #include "sim/interconnect/comm_program.h"
 #include "sim/interconnect/i_link.h"
@@ -48,6 +49,11 @@ class Fabric : public sc_core::sc_module {
   bool finished() const { return m_finished; }
   const std::string& error() const { return m_error; }
   ProcessGuard& guard() { return m_guard; }
+  // Hands `t` every piece a send carries over a link, as it is booked: unit = the link's index in
+  // Topology::links(), kernel = the sending part's collective call + 1 (0: a point-to-point send, or a
+  // flat program's), task = the sending vertex, bytes = the piece's wire bytes, [start, end) its
+  // serialization on the link; kind and level 0 (SystemTrace gives them their meaning). Null: none.
+  void set_link_trace(TraceObserver* t) { m_link_trace = t; }
 
  private:
   struct Impl;
@@ -61,6 +67,7 @@ class Fabric : public sc_core::sc_module {
   void complete(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   bool stretch_kernel(int v, std::uint32_t part, std::uint32_t op_index, Tick now);
   void send_piece(int v, std::uint32_t part, std::uint32_t op_index, std::uint32_t piece, Tick now);
+  void trace_piece(int link, Tick start, Tick end, double wire_bytes, int v, std::uint32_t part);
   bool reducing(int v) const;                    // vertex v is a switch that reduces in the network
   std::uint32_t piece_count(double wire_bytes) const;  // pieces a send of that size is cut into
   Tick reduce_end(int v, const Live& l, std::uint32_t op_index, Tick now);
@@ -78,9 +85,10 @@ class Fabric : public sc_core::sc_module {
   std::vector<std::vector<Tick>> m_part_start, m_part_end;
   std::vector<Tick> m_stretch;
   std::uint64_t m_pieces = 0;
+  TraceObserver* m_link_trace = nullptr;
 };
 
-// Runs a program on a fresh SystemC kernel and returns its timing.
-FabricResult simulate_collective(const Topology& topo, const CommProgram& prog);
+// Runs a program on a fresh SystemC kernel and returns its timing (its link pieces to `link_trace`, when given).
+FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, TraceObserver* link_trace = nullptr);
 
 }  // namespace xpu

@@ -24,6 +24,8 @@ struct H5TraceMeta {
   std::size_t n_units;
   const char* const* kernels;
   std::size_t n_kernels;
+  const char* kind_names;   // "0=dma_read,..." (TraceMeta::kind_names)
+  const char* level_names;  // "0=global,..." or "" (none named)
 };
 
 struct H5TraceApi {
@@ -32,7 +34,7 @@ struct H5TraceApi {
   int (*create)(const char* path, std::size_t chunk, H5TraceIds* ids);
   // Appends `n` records after the first `start`; 0, or non-zero when the write failed.
   int (*append)(const H5TraceIds* ids, std::uint64_t start, const TraceRecord* records, std::uint64_t n);
-  // Adds the name lists (/units, /kernels) and the attributes (version, chip, config, kind_names).
+  // Adds the name lists (/units, /kernels) and the attributes (version, chip, config, kind_names, level_names).
   void (*finish)(const H5TraceIds* ids, const H5TraceMeta* meta);
   void (*close)(H5TraceIds* ids);  // closes what is open; the ids become -1
 };

@@ -14,6 +14,7 @@
 #include "sim/base/error.h"
 #include "sim/base/interrupt.h"
 #include "sim/base/strformat.h"
+#include "sim/io/perfetto.h"
 
 namespace fs = std::filesystem;
 
@@ -81,6 +82,16 @@ nlohmann::json dram_path_json(const std::optional<DramPathBound>& b) {
           {"achieved_Bps", b->achieved}, {"share", b->share}, {"busy", b->busy}};
 }
 
+namespace {
+// The report's key of stat "dma.level<N>.bytes": "dma_<name>" where the family names level N (dma_global,
+// dma_hbm, dma_smem), else "level<N>".
+std::string dma_level_key(const RunResult& r, const std::string& stat) {
+  const std::string level = stat.substr(4, stat.size() - 10);  // "level<N>"
+  const size_t n = std::stoul(level.substr(5));
+  return n < r.level_names.size() ? "dma_" + r.level_names[n] : level;
+}
+}  // namespace
+
 nlohmann::json run_result_json(const RunResult& r) {
   nlohmann::json j;
   j["chip"] = r.chip;
@@ -113,7 +124,7 @@ nlohmann::json run_result_json(const RunResult& r) {
     if (k.find(".hbm.bytes_read") != std::string::npos) put("hbm_read");
     if (k.find(".hbm.bytes_written") != std::string::npos) put("hbm_write");
     if (k.find(".l2.hit_bytes") != std::string::npos) put("l2_hit");
-    if (k.rfind("dma.level", 0) == 0) put(k.substr(4, k.size() - 10));
+    if (k.rfind("dma.level", 0) == 0) put(dma_level_key(r, k));
   }
   j["bytes"] = bytes;
   j["bandwidth_Bps"] = bw;
@@ -278,7 +289,7 @@ void H5TraceWriter::close() {
   if (m_api) m_api->close(&m_ids);
 }
 
-void H5TraceWriter::finish(const RunResult& r) {
+void H5TraceWriter::finish(const TraceMeta& m) {
   if (m_ids.file < 0) on_begin();  // nothing was simulated: an empty trace
   flush();
   auto ptrs = [](const std::vector<std::string>& v) {
@@ -286,91 +297,88 @@ void H5TraceWriter::finish(const RunResult& r) {
     for (const auto& x : v) p.push_back(x.c_str());
     return p;
   };
-  const std::vector<const char*> units = ptrs(r.unit_names), kernels = ptrs(r.kernel_names);
-  const H5TraceMeta meta{XPUSIM_VERSION, r.chip.c_str(), r.resolved_yaml.c_str(), units.data(), units.size(),
-                         kernels.data(), kernels.size()};
+  const std::vector<const char*> units = ptrs(m.units), kernels = ptrs(m.kernels);
+  const H5TraceMeta meta{XPUSIM_VERSION, m.name.c_str(), m.config.c_str(), units.data(), units.size(),
+                         kernels.data(), kernels.size(), m.kind_names.c_str(), m.level_names.c_str()};
   m_api->finish(&m_ids, &meta);
   close();
   fs::rename(m_tmp, m_path);
   m_guard.reset();
 }
 
-void write_trace_h5(const std::string& path, const RunResult& r) {
-  H5TraceWriter w(path);
-  w.on_begin();
-  for (const TraceRecord& t : r.trace) w.on_transaction(t);
-  w.finish(r);
+TraceMeta trace_meta(const RunResult& r) {
+  TraceMeta m;
+  m.name = r.chip;
+  m.config = r.resolved_yaml;
+  m.units = r.unit_names;
+  m.kernels = r.kernel_names;
+  m.level_names = numbered_names(r.level_names);
+  return m;
 }
 
-void write_perfetto(const std::string& path, const RunResult& r) {
-  std::vector<size_t> order(r.trace.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.trace[a].start_ps < r.trace[b].start_ps; });
-  static const char* kinds[] = {"dma_read", "dma_write", "tile_compute", "vector_op", "sync"};
-  std::map<std::uint32_t, std::vector<std::int64_t>> lanes;  // unit -> end time of each lane
-  std::ostringstream os;
-  os << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[";
-  os << "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"" << r.chip << "\"}}";
-  std::map<std::uint32_t, bool> named;
-  std::vector<std::string> kernel_json;
-  for (const auto& k : r.kernel_names) kernel_json.push_back(nlohmann::json(k).dump());
-  auto tid_of = [](std::uint32_t unit, size_t lane) { return static_cast<std::uint64_t>(unit) * 64 + lane + 1; };
-  for (size_t i : order) {
-    const TraceRecord& t = r.trace[i];
-    auto& l = lanes[t.unit];
-    size_t lane = 0;
-    while (lane < l.size() && l[lane] > t.start_ps) ++lane;
-    if (lane == l.size()) l.push_back(0);
-    if (lane >= 64) lane = 63;
-    l[lane] = t.end_ps;
-    std::uint64_t tid = tid_of(t.unit, lane);
-    if (!named[static_cast<std::uint32_t>(tid)]) {
-      named[static_cast<std::uint32_t>(tid)] = true;
-      std::string n = t.unit < r.unit_names.size() ? r.unit_names[t.unit] : "unit" + std::to_string(t.unit);
-      if (lane > 0) n += " [" + std::to_string(lane) + "]";
-      os << ",{\"ph\":\"M\",\"pid\":1,\"tid\":" << tid << ",\"name\":\"thread_name\",\"args\":{\"name\":\"" << n
-         << "\"}}";
-    }
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  ",{\"ph\":\"X\",\"pid\":1,\"tid\":%llu,\"ts\":%.6f,\"dur\":%.6f,\"name\":\"%s\",\"args\":{\"bytes\":%llu,"
-                  "\"flops\":%llu,\"kernel\":",
-                  static_cast<unsigned long long>(tid), t.start_ps / 1e6, (t.end_ps - t.start_ps) / 1e6,
-                  kinds[t.kind < 5 ? t.kind : 4], static_cast<unsigned long long>(t.bytes),
-                  static_cast<unsigned long long>(t.flops));
-    // The kernel's name, as xpusim.to_perfetto writes it (its index, 0, told a reader nothing).
-    os << buf << (t.kernel < kernel_json.size() ? kernel_json[t.kernel] : std::string("null")) << ",\"task\":" << t.task << "}}";
+void check_trace_flags(bool trace, const std::string& format, bool format_given, bool has_out) {
+  if (format != "hdf5" && format != "perfetto" && format != "both")
+    throw InputError("--trace-format '" + format + "': expected hdf5, perfetto or both");
+  if (!trace && format_given) throw InputError("--trace-format " + format + ": give --trace too (it picks the trace's file format)");
+  if (trace && !has_out) throw InputError("--trace needs --out DIR to write the trace (trace.h5, trace.json) into");
+}
+
+void write_trace_h5(const std::string& path, const std::vector<TraceRecord>& records, const TraceMeta& meta) {
+  H5TraceWriter w(path);
+  w.on_begin();
+  for (const TraceRecord& t : records) w.on_transaction(t);
+  w.finish(meta);
+}
+
+TraceFiles::TraceFiles(const std::string& dir, const std::string& format) : m_dir(dir), m_format(format) {
+  if (format == "hdf5") m_h5 = std::make_unique<H5TraceWriter>(dir + "/trace.h5");
+}
+
+void TraceFiles::finish(const TraceMeta& meta) {
+  if (m_h5) return m_h5->finish(meta);
+  make_output_dir(m_dir);
+  if (m_format == "both") write_trace_h5(m_dir + "/trace.h5", m_buffer.records, meta);
+  write_perfetto(m_dir + "/trace.json", std::move(m_buffer.records), meta);
+}
+
+std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir) {
+  check_trace_flags(trace, format, format_given, !dir.empty());
+  if (!trace) return nullptr;
+  check_output_dir(dir);  // before the run: a folder that cannot be made is told at once
+  return std::make_unique<SystemTraceFiles>(dir, format);
+}
+
+namespace {
+// "0=a,1=b" (TraceMeta's kind_names, level_names) as a list indexed by the numbers.
+std::vector<std::string> parse_numbered(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream is(text);
+  std::string item;
+  while (std::getline(is, item, ',')) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    const size_t i = std::stoul(item.substr(0, eq));
+    if (out.size() <= i) out.resize(i + 1);
+    out[i] = item.substr(eq + 1);
   }
-  // DMA bandwidth counter, 200 bins over the run.
-  if (!r.trace.empty() && r.latency_s > 0) {
-    const int bins = 200;
-    std::vector<double> bytes(bins, 0);
-    double span_ps = r.latency_s * 1e12;
-    // Each transfer's bytes spread over the bins its [start, end) overlaps, as xpusim.Trace.dma_bandwidth bins them:
-    // all of them in the bin of its end showed an H100 GEMM's copies at 29 TB/s where Python's counter said 10.
-    const double width = span_ps / bins;
-    auto bin_of = [&](double ps) { return std::clamp(static_cast<int>(ps / width), 0, bins - 1); };
-    for (const auto& t : r.trace) {
-      if (t.kind > 1) continue;
-      const double s = static_cast<double>(t.start_ps), e = static_cast<double>(t.end_ps), n = static_cast<double>(t.bytes);
-      if (e <= s) {
-        bytes[static_cast<size_t>(bin_of(s))] += n;
-        continue;
-      }
-      for (int b = bin_of(s); b <= bin_of(e); ++b) {
-        const double lo = std::max(s, b * width), hi = b == bins - 1 ? e : std::min(e, (b + 1) * width);
-        if (hi > lo) bytes[static_cast<size_t>(b)] += n * (hi - lo) / (e - s);
-      }
-    }
-    for (int b = 0; b < bins; ++b) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, ",{\"ph\":\"C\",\"pid\":1,\"name\":\"DMA bandwidth (GB/s)\",\"ts\":%.6f,\"args\":{\"GB/s\":%.3f}}",
-                    b * span_ps / bins / 1e6, bytes[static_cast<size_t>(b)] / (span_ps / bins * 1e-12) / 1e9);
-      os << buf;
-    }
-  }
-  os << "]}\n";
-  write_file_atomic(path, os.str());
+  return out;
+}
+}  // namespace
+
+void write_perfetto(const std::string& path, std::vector<TraceRecord> records, const TraceMeta& meta) {
+  std::vector<PerfettoProcess> p(1);
+  const size_t n = records.size();
+  p[0].label = meta.name;
+  p[0].records = std::move(records);
+  p[0].units = meta.units;
+  p[0].kernels = meta.kernels;
+  p[0].kind_names = parse_numbered(meta.kind_names);
+  p[0].level_names = parse_numbered(meta.level_names);
+  nlohmann::ordered_json trace = {{"chip", meta.name}, {"label", meta.name}, {"source", nullptr}, {"transactions", n},
+                                  {"written", n}, {"truncated", false}};
+  const nlohmann::ordered_json other = {{"generator", "xpusim"}, {"version", XPUSIM_VERSION}, {"truncated", false},
+                                        {"traces", nlohmann::ordered_json::array({trace})}};
+  write_perfetto_file(path, p, PerfettoOptions{}, other.dump());
 }
 
 void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats) {
@@ -395,8 +403,8 @@ void write_report_dir(const std::string& dir, const std::string& chip_yaml, cons
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
                    const std::string& trace_format) {
   write_results_dir(dir, r.resolved_yaml, stats, r.stats);
-  if (trace && trace_format != "perfetto") write_trace_h5(dir + "/trace.h5", r);
-  if (trace && trace_format != "hdf5") write_perfetto(dir + "/trace.json", r);
+  if (trace && trace_format != "perfetto") write_trace_h5(dir + "/trace.h5", r.trace, trace_meta(r));
+  if (trace && trace_format != "hdf5") write_perfetto(dir + "/trace.json", r.trace, trace_meta(r));
 }
 
 }  // namespace xpu

@@ -11,6 +11,7 @@
 #include "sim/io/h5_plugin.h"
 #include "sim/run/runner.h"
 #include "sim/run/model_run.h"  // SystemContext
+#include "sim/system/system_trace.h"
 
 namespace xpu {
 
@@ -29,8 +30,14 @@ std::string run_result_table(const RunResult& r);
 // least one space however long its entry.
 std::string params_table(const std::vector<ParamInfo>& params);
 // trace.h5: dataset /transactions (compound: start_ps, end_ps, unit, kernel, bytes, flops, task,
-// kind, level), /units and /kernels name lists, attributes: version, chip, config (resolved YAML).
-void write_trace_h5(const std::string& path, const RunResult& r);
+// kind, level; attributes kind_names and, where the family names them, level_names, "0=global,1=l2,..."),
+// /units and /kernels name lists, file attributes: version, chip, config (resolved YAML).
+void write_trace_h5(const std::string& path, const std::vector<TraceRecord>& records, const TraceMeta& meta);
+// A run's trace names: its chip, configuration, units, kernels and the family's memory levels.
+TraceMeta trace_meta(const RunResult& r);
+// --trace, --trace-format and --out of a command: InputError (one line naming the flag) unless the format
+// is hdf5, perfetto or both, a format is given only with --trace, and a trace has a folder to go to.
+void check_trace_flags(bool trace, const std::string& format, bool format_given, bool has_out);
 // Streams trace.h5 while the simulation runs: records are appended to the extendible dataset one
 // chunk (65,536 records, shuffle + deflate 1) at a time, so a traced run holds one chunk, not the
 // whole trace. on_begin() restarts the file (a run simulated again at a settled clock replaces the
@@ -49,7 +56,7 @@ class H5TraceWriter : public TraceObserver {
     m_buf.push_back(r);
     if (m_buf.size() == kChunk) flush();
   }
-  void finish(const RunResult& r);  // r: names, chip and config (its own trace is ignored)
+  void finish(const TraceMeta& meta);
   std::uint64_t records() const { return m_written + m_buf.size(); }
 
  private:
@@ -62,10 +69,37 @@ class H5TraceWriter : public TraceObserver {
   std::vector<TraceRecord> m_buf;
   std::unique_ptr<TempFile> m_guard;  // the temporary file, registered for removal on Ctrl-C
 };
-// trace.json in the Chrome/Perfetto trace-event format: a track per unit (extra lanes where a unit has
-// several transactions in flight, since slices on one track must nest), transactions as slices, and a
-// counter track of DMA bandwidth.
-void write_perfetto(const std::string& path, const RunResult& r);
+// trace.json: the records as Perfetto's trace-event JSON, by the one writer xpusim.to_perfetto uses too
+// (sim/io/perfetto.h: a kernels track, a track per unit, a slice per record, DMA bandwidth and busy counters).
+void write_perfetto(const std::string& path, std::vector<TraceRecord> records, const TraceMeta& meta);
+// The trace of a run that produces it as it goes (a system run): trace.h5 streamed as the records come
+// (`hdf5`: memory stays flat), or the records held until finish() writes trace.json (`perfetto`) or both.
+class TraceFiles {
+ public:
+  TraceFiles(const std::string& dir, const std::string& format);
+  TraceObserver& sink() { return m_h5 ? static_cast<TraceObserver&>(*m_h5) : m_buffer; }
+  void finish(const TraceMeta& meta);  // writes the files into the folder
+  std::uint64_t records() const { return m_h5 ? m_h5->records() : m_buffer.records.size(); }
+
+ private:
+  std::string m_dir, m_format;
+  std::unique_ptr<H5TraceWriter> m_h5;
+  TraceBuffer m_buffer;
+};
+// A system run's --trace (`run`, `kernel <collective>`): its files and the system trace that fills them.
+class SystemTraceFiles {
+ public:
+  SystemTraceFiles(const std::string& dir, const std::string& format) : m_files(dir, format), m_trace(m_files.sink()) {}
+  SystemTrace* trace() { return &m_trace; }
+  // Writes the files, named after `name` (the system, or the chip of a one-chip run) with its `config`.
+  void finish(const std::string& name, const std::string& config) { m_files.finish(m_trace.meta(name, config)); }
+
+ private:
+  TraceFiles m_files;
+  SystemTrace m_trace;
+};
+// Null without `trace`; else the files for folder `dir`, after check_trace_flags (`dir` "": no --out).
+std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir);
 // Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`.
 void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats);
 // run's and serve's --out DIR: config.resolved.yaml (`chip_yaml`), system.resolved.yaml (the system's resolved

@@ -706,4 +706,13 @@ std::string validation_points_table(const std::vector<ValidationPoint>& pts, con
   return os.str();
 }
 
+std::string systems_table() {
+  std::ostringstream os;
+  int w = 18;  // the name column grows with the longest name, so names and descriptions never run together
+  for (const auto& s : list_systems()) w = std::max(w, static_cast<int>(s.name.size()) + 2);
+  os << std::left << std::setw(w) << "system" << "description\n";
+  for (const auto& s : list_systems()) os << std::left << std::setw(w) << s.name << s.description << "\n";
+  return os.str();
+}
+
 }  // namespace xpu

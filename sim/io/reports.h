@@ -33,5 +33,7 @@ nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, c
 std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped);
 std::string collective_points_table(const std::vector<CollectivePoint>& pts, size_t rows,
                                     const std::vector<CollectiveSkip>& skipped = {});
+// `xpusim list systems`: each system preset's name and description.
+std::string systems_table();
 
 }  // namespace xpu

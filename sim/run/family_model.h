@@ -23,6 +23,7 @@ namespace xpu {
 //   static int executors(const Spec&);      units whose active power is counted
 //   static constexpr bool kCollectivesOnExecutors;  whether collectives run on those units (a GPU's SMs)
 //   static constexpr bool kTransfersInCoreClock;    ChipModel::transfers_in_core_clock
+//   static std::vector<std::string> level_names();   ChipModel::memory_level_names (its isa.h's Level enum)
 // and Spec has name, peak_flops(DType), hbm.bandwidth, hbm.capacity. Optional:
 //   static double memory_roof_bandwidth(const Spec&);   ChipModel::memory_roof_bandwidth (default: hbm.bandwidth)
 //   static DramPath dram_path(const Spec&);             ChipModel::dram_path (default: none)
@@ -62,6 +63,7 @@ class FamilyModel : public ChipModel {
   int executors() const override { return Traits::executors(m_spec); }
   bool transfers_in_core_clock() const override { return Traits::kTransfersInCoreClock; }
   int collective_executors() const override { return Traits::kCollectivesOnExecutors ? executors() : 0; }
+  std::vector<std::string> memory_level_names() const override { return Traits::level_names(); }
   KernelPrograms lower(const OpSpec& op, const LowerOptions& opt) const override {
     return Traits::lowerings().lower(op, m_spec, opt);
   }

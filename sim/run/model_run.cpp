@@ -403,7 +403,8 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   r.scenario = sc;
   FusionPolicy fusion = sc.fusion ? *sc.fusion : FusionPolicy::parse(chip.default_fusion());
   r.fusion = fusion.str();
-  const SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
+  SystemContext sys = opt.system ? *opt.system : SystemContext{single_chip_system(chip)};
+  sys.trace = opt.trace;
   check_layout_fits_system(sc, sys.spec, model);
   check_runs_dtypes(chip, sc.wdtype, sc.adtype, sc.kvdtype);
   r.system = opt.system ? sys.spec.name : "";
@@ -441,6 +442,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
   if (stepped.allreduce_stack.empty()) stepped.allreduce_stack = coll::fusion_allreduce_stack(fusion.str());
   StepGraphStats gs;
   for (const StepPlan& plan : plan_steps(stepped, opt.max_decode_samples)) {
+    if (sys.trace) sys.trace->set_step(plan.decode ? "decode (context " + std::to_string(plan.context_len) + ")" : "prefill");
     StepResult step = run_system_step(chip, sys, model, step_scenario(stepped, plan), plan, fusion, &gs);
     r.transactions = gs.transactions;
     r.simulated_kernels = gs.simulated_kernels;

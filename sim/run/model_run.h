@@ -13,6 +13,7 @@
 #include "sim/run/registry.h"
 #include "sim/run/power_control.h"
 #include "sim/run/runner.h"
+#include "sim/system/system_trace.h"
 #include "workloads/footprint.h"
 #include "workloads/graph.h"
 #include "workloads/model.h"
@@ -59,6 +60,7 @@ struct SystemContext {
   SystemSpec spec;         // the chips and fabric the layout runs on
   bool overlap = false;    // the software overlaps communication with independent compute
   bool fold = true;        // replay identical kernels across ranks (see system_run.h)
+  SystemTrace* trace = nullptr;  // receives every rank's ops and the fabric's transfers (system_trace.h)
 };
 
 struct ModelRunResult {
@@ -95,6 +97,8 @@ struct ModelRunOptions {
   // Time the run after `runs` warm-up runs (a user's --after-runs / after_runs=: checked, replaces the steady state).
   void time_after_runs(double runs);
   std::optional<SystemContext> system;  // unset: one chip
+  // The run's trace (`run --trace`): its steps as the system runtime runs them, one chip or a system.
+  SystemTrace* trace = nullptr;
 };
 
 // Kernels of one graph simulated (or found in the process-wide cache of identical ops on the same

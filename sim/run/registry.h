@@ -65,6 +65,9 @@ class ChipModel {
   // Executors its kernels share with the collectives running beside them (a GPU's SMs run NCCL's and
   // DeepEP's blocks); 0 where collectives run on DMA engines (TPU, Trainium, Maia).
   virtual int collective_executors() const { return 0; }
+  // Names of a DMA's memory levels (Instr::level & 7, chips/<family>/isa.h), indexed by level: trace.h5's
+  // level_names and the reports' per-level DMA bytes name them.
+  virtual std::vector<std::string> memory_level_names() const { return {}; }
 
   // Power and cost are family-independent preset sections (`power.*`, `cost.*`), parsed by the
   // registry; a preset without `power.tdp` has no power model (reports say so).

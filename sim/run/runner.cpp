@@ -229,6 +229,7 @@ RunResult SimSession::result() {
   RunResult r;
   r.chip = chip.name();
   r.family = chip.family();
+  r.level_names = chip.memory_level_names();
   r.dtype = m_dtype;
   if (!m_summary) r.resolved_yaml = chip.full_yaml();
   std::unique_ptr<Chip>& top = m_top;
@@ -309,7 +310,8 @@ RunResult SimSession::result() {
     r.share_of_peak = peak > 0 ? r.tflops * 1e12 / peak : 0;
     for (int l = 0; l < 8; ++l) {
       double b = top->context().counters.bytes_by_level[l];
-      if (b > 0) r.stats.set("dma.level" + std::to_string(l) + ".bytes", b, "B", "bytes moved by DMA at this level");
+      const std::string level = static_cast<size_t>(l) < r.level_names.size() ? " (" + r.level_names[static_cast<size_t>(l)] + ")" : "";
+      if (b > 0) r.stats.set("dma.level" + std::to_string(l) + ".bytes", b, "B", "bytes moved by DMA at memory level " + std::to_string(l) + level);
     }
     r.stats.set("run.transactions", static_cast<double>(r.transactions), "count", "transactions simulated");
   if (m_summary) r.stats = Stats();

@@ -80,6 +80,7 @@ struct RunResult {
   Stats stats;
   std::vector<TraceRecord> trace;
   std::vector<std::string> unit_names, kernel_names;
+  std::vector<std::string> level_names;  // a DMA's memory levels (ChipModel::memory_level_names)
   std::string resolved_yaml;
   EnergyEvents events;        // all kernels together
   // Where the cores' path to the HBM, not the HBM, bounded most of the kernels' time (dram_path.h).

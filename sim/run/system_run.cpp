@@ -361,7 +361,7 @@ void check_expert_exchange(const ExpertExchange& x, int ranks) {
 }
 }  // namespace
 
-CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x) {
+CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x, SystemTrace* trace) {
   const int ranks = sys.ranks();
   check_expert_exchange(x, ranks);
   CollectiveRequest r;
@@ -382,7 +382,7 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
       r.forwarded_bytes = normal_forwarded_bytes(x.tokens, token_bytes, x.experts, x.topk, sys.nodes, x.groups, x.groups_per_token);
   }
   r.bytes = whole_elements(r.kind, ranks, static_cast<std::uint64_t>(receive * token_bytes));
-  CollectiveReport rep = run_collective(sys, r);
+  CollectiveReport rep = run_collective(sys, r, trace);
   // Named after what runs it on this system (library.expert_dispatch) and its fabrics; the schedules are
   // DeepEP's normal or low-latency kernels' on every family.
   rep.dispatch = sys.expert_dispatch;
@@ -449,7 +449,7 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
     if (it == 0)
       for (int r = 0; r < simulated; ++r) end_of_first[static_cast<size_t>(r)] = wb.ops(r);
   }
-  const RuntimeResult rr = run_system(model_step_fabric(sys.spec), wb.work());
+  const RuntimeResult rr = run_system(model_step_fabric(sys.spec), wb.work(), sys.trace);
   StepResult step;
   Tick first_end = 0;
   for (int r = 0; r < simulated; ++r)

@@ -19,6 +19,7 @@
 #include "sim/run/model_run.h"
 #include "sim/system/collective_run.h"
 #include "sim/system/runtime.h"
+#include "sim/system/system_trace.h"
 #include "workloads/sharding.h"
 
 namespace xpu {
@@ -82,7 +83,7 @@ struct ExpertExchange {
 // Runs it as run_collective does (DeepEP's forwarding across nodes; a plain all-to-all, the library's
 // choice, in one node or for the low-latency kernels), its sizes in the report's expert fields;
 // InputError naming the flag for a shape that cannot be routed over these ranks.
-CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x);
+CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange& x, SystemTrace* trace = nullptr);
 
 // The collective library's buffers per device (workloads/footprint.h) from the system preset's
 // library: NCCL_BUFFSIZE = chunk_bytes x slots per connection, its channels and p2p_channels.

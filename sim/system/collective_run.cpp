@@ -9,6 +9,7 @@
 
 #include "kernels/collective/custom_allreduce.h"
 #include "sim/interconnect/fabric.h"
+#include "sim/system/system_trace.h"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,27 @@ std::uint64_t parse_message_bytes(const std::string& text) {
   return static_cast<std::uint64_t>(b);
 }
 
-CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req) {
+namespace {
+// Every vertex's operations of a collective alone: a chip's on its rank's communication track, a switch's on its own.
+void trace_operations(SystemTrace& t, const Topology& topo, const CommProgram& prog, const FabricResult& fr, std::uint32_t label) {
+  for (size_t v = 0; v < prog.ops.size(); ++v)
+    for (size_t i = 0; i < prog.ops[v].size() && i < fr.op_start[v].size(); ++i) {
+      const CommOp& op = prog.ops[v][i];
+      if (op.kind == CommOp::Kind::Compute) continue;
+      TraceRecord r;
+      r.start_ps = fr.op_start[v][i];
+      r.end_ps = fr.op_end[v][i];
+      r.unit = t.unit(static_cast<int>(v) < topo.ranks() ? "rank" + std::to_string(v) + ".comm" : topo.vertices()[v].name);
+      r.kind = op.kind == CommOp::Kind::Send ? SystemTrace::kSend : op.kind == CommOp::Kind::Recv ? SystemTrace::kRecv : SystemTrace::kReduce;
+      r.kernel = label;
+      r.bytes = op.kind == CommOp::Kind::Send ? op.bytes * op.peers.size() : op.bytes;
+      r.task = static_cast<std::uint32_t>(i);
+      t.add(r);
+    }
+}
+}  // namespace
+
+CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req, SystemTrace* trace) {
   if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
   if (req.rows != 0 && (req.rows < 0 || req.stack.empty()))
     throw InputError("--rows " + std::to_string(req.rows) + ": expected a positive token count that a stack's rule picks "
@@ -50,7 +71,20 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
     r.protocol = choice.protocol;
   }
   CommProgram prog = lower_collective(topo, r);
-  FabricResult fr = simulate_collective(topo, prog);
+  std::unique_ptr<TraceObserver> links;
+  const std::string call = name(req.kind) + " (" + r.algorithm + "/" + (r.stack.empty() ? r.protocol : r.stack) + ")";
+  if (trace) {
+    prog.record_times = true;
+    trace->unit("steps");
+    for (int v = 0; v < topo.ranks(); ++v) trace->unit("rank" + std::to_string(v) + ".comm");
+    links = trace->links(topo, {}, call);
+    trace->set_step(call);
+  }
+  FabricResult fr = simulate_collective(topo, prog, links.get());
+  if (trace) {
+    trace_operations(*trace, topo, prog, fr, trace->label(call));
+    trace->end_run(fr.end);
+  }
   CollectiveReport rep;
   rep.system = spec.name;
   rep.chip = spec.chip;

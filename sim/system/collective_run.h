@@ -43,8 +43,10 @@ struct CollectiveReport {
   std::string table() const;
 };
 
-// Chooses the algorithm (unless forced), lowers, simulates on the fabric and reports.
-CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req);
+class SystemTrace;
+// Chooses the algorithm (unless forced), lowers, simulates on the fabric and reports; with a trace, every
+// vertex's operations and every piece on a link go to it as one run (system_trace.h).
+CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req, SystemTrace* trace = nullptr);
 // "256MiB", "1GB", "4096" -> bytes (InputError on anything else).
 std::uint64_t parse_message_bytes(const std::string& text);
 

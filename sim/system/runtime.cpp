@@ -10,6 +10,7 @@
 #include "sim/base/error.h"
 #include "sim/engine/chip.h"
 #include "sim/engine/side_kernel.h"
+#include "sim/system/system_trace.h"
 
 namespace xpu {
 
@@ -239,9 +240,39 @@ struct Merge {
   }
 };
 
+// "tp.allreduce (ring/ll128)": a collective call as the trace names it.
+std::string call_name(const CollectiveCall& c, const std::string& algorithm) {
+  return (c.label.empty() ? name(c.req.kind) : c.label) + " (" + algorithm + ")";
+}
+
+// Every device's ops, each on its rank's compute or communication track, after the run.
+void trace_devices(SystemTrace& t, const SystemWork& work, const RuntimeResult& out) {
+  static const SystemTrace::Kind kinds[] = {SystemTrace::kKernel, SystemTrace::kCollective, SystemTrace::kSend, SystemTrace::kRecv};
+  for (size_t r = 0; r < work.devices.size(); ++r)
+    for (size_t i = 0; i < work.devices[r].size(); ++i) {
+      const StreamOp& op = work.devices[r][i];
+      const bool compute = op.kind == StreamOp::Kind::Kernel;
+      TraceRecord rec;
+      rec.start_ps = out.op_start[r][i];
+      rec.end_ps = out.op_end[r][i];
+      rec.unit = t.unit("rank" + std::to_string(r) + (compute ? ".compute" : ".comm"));
+      rec.kind = kinds[static_cast<int>(op.kind)];
+      if (op.kind == StreamOp::Kind::Collective) {
+        const CollectiveCall& c = work.collectives[static_cast<size_t>(op.collective)];
+        rec.kernel = t.label(call_name(c, out.algorithm[static_cast<size_t>(op.collective)]));
+        rec.bytes = c.req.bytes;
+      } else {
+        rec.kernel = t.label(op.label.empty() ? (compute ? "kernel" : "p2p") : op.label);
+        rec.bytes = compute ? static_cast<std::uint64_t>(op.hbm_bytes) : op.bytes;
+      }
+      rec.task = static_cast<std::uint32_t>(i);
+      t.add(rec);
+    }
+}
+
 }  // namespace
 
-RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
+RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work, SystemTrace* trace) {
   Topology topo(spec);
   if (static_cast<int>(work.devices.size()) > topo.ranks())
     throw InputError(spec.file + ": work for " + std::to_string(work.devices.size()) + " devices on a system of " +
@@ -258,8 +289,21 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
 
   SideKernel side;  // the warm chip stays for the next kernels
   FabricResult fr;
+  std::unique_ptr<TraceObserver> links;
+  if (trace) {
+    trace->unit("steps");  // the tracks in this order: steps, ranks, then links as they carry their first piece
+    for (size_t r = 0; r < work.devices.size(); ++r) {
+      if (!work.devices[r].empty()) trace->unit("rank" + std::to_string(r) + ".compute");
+      if (std::any_of(work.devices[r].begin(), work.devices[r].end(), [](const StreamOp& o) { return o.kind != StreamOp::Kind::Kernel; }))
+        trace->unit("rank" + std::to_string(r) + ".comm");
+    }
+    std::vector<std::string> calls;
+    for (size_t c = 0; c < work.collectives.size(); ++c) calls.push_back(call_name(work.collectives[c], m.lowered[c]->algorithm));
+    links = trace->links(topo, calls);
+  }
   {
     Fabric fabric("fabric", topo, m.program);
+    fabric.set_link_trace(links.get());
     run_kernel(&fabric.guard());
     if (!fabric.error().empty()) throw std::logic_error(fabric.error());
     if (!fabric.finished()) throw std::logic_error("system runtime stopped before every device finished");
@@ -278,6 +322,10 @@ RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work) {
   }
   for (const auto& l : m.lowered) out.algorithm.push_back(l->algorithm);
   out.fabric = std::move(fr);
+  if (trace) {
+    trace_devices(*trace, work, out);
+    trace->end_run(out.end);
+  }
   return out;
 }
 

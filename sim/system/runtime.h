@@ -74,8 +74,11 @@ struct GroupSystem {
 };
 GroupSystem group_system(const Topology& full, const std::vector<int>& group);
 
+class SystemTrace;
+
 // Runs the work of every device on `spec`'s fabric. Collectives are chosen (algorithm, protocol) per
 // communicator as the library would for that group and size; identical calls are lowered once.
-RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work);
+// With a trace: every device's ops and every piece on a link go to it (system_trace.h), as one run.
+RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work, SystemTrace* trace = nullptr);
 
 }  // namespace xpu

@@ -62,7 +62,7 @@ def test_run_takes_every_scenario_flag_of_the_cli(cli, tiny_model):
     p2 = cli("run", *args, "--tp", "2", check=False)
     with pytest.raises(ValueError) as e:
         xpusim.run(chip="h100-sxm", model=tiny_model, phase="decode", batch=2, input=64, tp=2)
-    assert p2.returncode == 2 and "--tp 2" in p2.stderr and "--tp 2" in str(e.value)
+    assert p2.returncode == 2 and "--tp 2" in p2.stderr and "tp=2" in str(e.value)
 
 
 def test_run_is_the_cli_run_for_every_keyword(cli, tiny_model, tmp_path):
@@ -80,7 +80,7 @@ def test_run_is_the_cli_run_for_every_keyword(cli, tiny_model, tmp_path):
     assert xpusim.run(fold=False, **kw)["ttft_s"] == xpusim.run(**kw)["ttft_s"]
     both = cli("run", *args, "--from-idle", "--after-runs", "3", check=False)
     assert both.returncode == 2 and "--from-idle and --after-runs 3" in both.stderr
-    with pytest.raises(xpusim.InputError, match="--from-idle and --after-runs"):
+    with pytest.raises(xpusim.InputError, match=r"^sustained=False and after_runs=3 "):
         xpusim.run(sustained=False, after_runs=3, **kw)
 
 
@@ -89,7 +89,7 @@ def test_a_chip_that_is_not_the_systems_is_refused_by_run_and_serve(cli, tiny_mo
     for cmd in ("run", "serve"):
         p = cli(cmd, "--chip", "tpu-v6e", "--system", "hgx-h100x8", "--tp", "2", "--dp", "4", "--model", tiny_model, check=False)
         assert p.returncode == 2 and "--chip tpu-v6e with --system hgx-h100x8, whose chips are h100-sxm" in p.stderr, p.stderr
-    with pytest.raises(xpusim.InputError, match="--chip tpu-v6e with --system hgx-h100x8"):
+    with pytest.raises(xpusim.InputError, match="chip='tpu-v6e' with system='hgx-h100x8'"):
         xpusim.serve(chip="tpu-v6e", system="hgx-h100x8", tp=2, dp=4, model=tiny_model, requests=2)
     # Without chip=, the system's chips (the Python default is the CLI's); serve's JSON layout has run's fields
     # (it had only name, devices and replicas) and the replicas.
@@ -129,11 +129,11 @@ def test_a_value_of_the_wrong_type_is_one_input_error_naming_flag_value_and_type
     assert p.returncode == 2 and "--rate 'fast': expected a number (see xpusim serve --help)" in p.stderr, p.stderr
     p = cli("serve", "--bogus", "1", check=False)
     assert p.returncode == 2 and "unrecognised option '--bogus' (see xpusim serve --help)" in p.stderr, p.stderr
-    with pytest.raises(xpusim.InputError, match=r"^--batch '4.5': expected an integer \(see xpusim run --help\)$"):
+    with pytest.raises(xpusim.InputError, match=r"^batch=4.5: expected an integer \(see help\(xpusim.run\)\)$"):
         xpusim.run(model=tiny_model, input=64, batch=4.5)
-    with pytest.raises(xpusim.InputError, match=r"^--tp 'x': expected an integer \(see xpusim serve --help\)$"):
+    with pytest.raises(xpusim.InputError, match=r"^tp='x': expected an integer \(see help\(xpusim.serve\)\)$"):
         xpusim.serve(model=tiny_model, tp="x")
-    with pytest.raises(xpusim.InputError, match=r"^--jobs 'many': expected an integer \(see xpusim compare --help\)$"):
+    with pytest.raises(xpusim.InputError, match=r"^jobs='many': expected an integer \(see help\(xpusim.compare\)\)$"):
         xpusim.compare(chips="h100-sxm", model=tiny_model, jobs="many")
 
 
@@ -193,13 +193,13 @@ def test_python_refuses_bad_keywords_of_session37_features_naming_key_and_value(
             xpusim.expert_exchange(**{"tokens": 64, key: value})
     with pytest.raises(xpusim.InputError, match=r"^collective\b|nodes='x': expected an integer"):
         xpusim.collective("allreduce", nodes="x")
-    with pytest.raises(xpusim.InputError, match=r"^weights fp8 with activations fp8 \(--dtype/--wdtype/--adtype\): a100-sxm: "):
+    with pytest.raises(xpusim.InputError, match=r"^weights fp8 with activations fp8 \(dtype/wdtype/adtype\): a100-sxm: "):
         xpusim.Session(chip="a100-sxm", model="llama-3.1-8b", dtype="fp8")
     with pytest.raises(ValueError, match=r"kernel=<op>.*model=<name>; got chipp='a100-sxm'"):
         xpusim.Session(chipp="a100-sxm")
-    for kw, text in [(dict(page_size=0), "--page-size must be positive, got 0"),
-                     (dict(page_size=1.5), "--page-size '1.5': expected an integer"),
-                     (dict(dp_dispatch="foo"), "--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got 'foo'")]:
+    for kw, text in [(dict(page_size=0), "page_size must be positive, got 0"),
+                     (dict(page_size=1.5), "page_size=1.5: expected an integer"),
+                     (dict(dp_dispatch="foo"), "dp_dispatch: expected round_robin, shortest_queue or minimum_tokens, got 'foo'")]:
         with pytest.raises(xpusim.InputError, match=re.escape(text)):
             xpusim.serve(scheduler="sglang-jax", concurrency=1, requests=4, **kw)
 
@@ -228,9 +228,10 @@ def test_python_kernel_collectives_are_the_clis(cli):
         assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
         with pytest.raises(xpusim.InputError) as e:
             xpusim.kernel("allreduce", **kw)
-        assert str(e.value) in p.stderr, (kw, str(e.value), p.stderr)
-    assert "--chip: a collective runs on a system of chips" in str(pytest.raises(xpusim.InputError, xpusim.kernel, "allreduce",
-                                                                                chip="b200", bytes="1MiB").value)
+        # The same refusal, its flags named as the keywords the call wrote (session 51).
+        assert str(e.value) == xpusim._keyword_message(p.stderr.strip()[len("xpusim: error: "):], kw), (kw, str(e.value), p.stderr)
+    assert "chip: a collective runs on a system of chips" in str(pytest.raises(xpusim.InputError, xpusim.kernel, "allreduce",
+                                                                              chip="b200", bytes="1MiB").value)
 
 
 def test_sglang_jax_logits_are_sized_for_the_requests_it_runs(cli):
@@ -263,7 +264,26 @@ def test_python_kernel_names_a_misspelt_keyword():
 def test_an_unknown_kernel_argument_lists_what_the_op_takes():
     """QA (session 44): kernel("gemm", foo=3) (and `xpusim kernel gemm --foo 3` via a sweep) said only "unknown argument
     --foo", not what gemm takes; a near miss still gets its hint."""
-    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: --foo '3' is not an argument of gemm \(it takes --batch, .*--m, --n"):
+    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: foo=3 is not an argument of gemm \(it takes batch, .*m, n"):
         xpusim.kernel("gemm", m=64, n=64, k=64, foo=3)
-    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown argument --mm \(did you mean --m\?\)$"):
+    with pytest.raises(xpusim.InputError, match=r"^kernel gemm: unknown argument mm \(did you mean m\?\)$"):
         xpusim.kernel("gemm", m=64, n=64, k=64, mm=3)
+
+
+def test_errors_from_python_name_the_keywords_the_caller_wrote(tiny_model):
+    """QA (session 51): the module's calls go through the CLI's parsers and checks, whose errors quoted flags (--m,
+    --kv-heads, --from-idle) where the caller had written keywords (m=, kv_heads=, sustained=False). Every entry point
+    now names the keyword, with the caller's value, and points at help() instead of the CLI's --help."""
+    cases = [(lambda: xpusim.kernel("gemm", m=0, n=4, k=4), "m=0: expected a positive integer"),
+             (lambda: xpusim.kernel("gemm", n=4, k=4), "gemm: m is required"),
+             (lambda: xpusim.kernel("attention", phase="decode", batch=1, heads=32, kv_heads=3, seq=128, head_dim=128),
+              "attention: heads=32 must be a multiple of kv_heads=3"),
+             (lambda: xpusim.run(model=tiny_model, sustained=False, after_runs=3), "sustained=False and after_runs=3 are two"),
+             (lambda: xpusim.run(model=tiny_model, batch=0), "batch must be a positive integer, got 0"),
+             (lambda: xpusim.kernel("allreduce", bytes="1MiB", algo="foo"), "algo='foo': unknown algorithm"),
+             (lambda: xpusim.Session(kernel="gemm", m=0, n=4, k=4), "m=0: expected a positive integer"),
+             (lambda: xpusim.serve(model=tiny_model, tp="x"), "tp='x': expected an integer (see help(xpusim.serve))")]
+    for call, text in cases:
+        with pytest.raises(xpusim.InputError) as e:
+            call()
+        assert str(e.value).startswith(text) and "--" not in str(e.value), (text, str(e.value))

@@ -390,7 +390,7 @@ def test_serve_out_of_memory_advice_names_a_layout_with_room_for_a_request(cli):
 
 
 def test_negative_devices_from_python_are_refused():
-    with pytest.raises(xpusim.InputError, match="--devices must be a positive integer, got -2"):
+    with pytest.raises(xpusim.InputError, match="^devices must be a positive integer, got -2"):
         xpusim.run(model="llama-3.1-8b", devices=-2)
 
 
@@ -450,7 +450,7 @@ def test_neuron_buckets_are_refused_off_the_neuron_family(cli):
         line = p.stderr.strip()
         assert p.returncode != 0 and line.count("\n") == 0, (chip, line)
         assert "--neuron-buckets" in line and "trainium family" in line and chip in line, (chip, line)
-    with pytest.raises(xpusim.InputError, match="--neuron-buckets"):
+    with pytest.raises(xpusim.InputError, match="^neuron_buckets: "):
         xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="request", input=300, output=4, neuron_buckets=4096)
 
 

@@ -96,7 +96,7 @@ def test_a_preset_axis_value_the_preset_does_not_take_is_refused_with_its_line(t
     r = sweep_cli(p, "--out", out, "--jobs", "1", "--no-report")
     assert r.returncode != 0 and not out.exists(), (r.returncode, r.stdout)
     err = r.stderr.strip()
-    assert "\n" not in err and str(p) + ":5: axes.0.values.0: --set hbm.bandwidth: '8 TB': unknown unit 'TB'" in err, err
+    assert "\n" not in err and str(p) + ":5: axes.0.values.0: set hbm.bandwidth: '8 TB': unknown unit 'TB'" in err, err
     assert err.endswith("(on tpu-v6e)"), err
     # With a second preset axis a value may need the other's (cores_used above the preset's cores, cores raised by
     # the other axis): each point says it, as before.

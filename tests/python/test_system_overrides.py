@@ -39,7 +39,7 @@ def test_serve_takes_system_overrides_and_the_module_agrees(cli):
 
 def test_python_refuses_a_system_field_on_one_chip():
     import pytest
-    with pytest.raises(xpusim.InputError, match="--set scale_up.link.bandwidth: a field of a system preset"):
+    with pytest.raises(xpusim.InputError, match="^set scale_up.link.bandwidth: a field of a system preset"):
         xpusim.run(model="llama-3.1-8b", set={"scale_up.link.bandwidth": "225GB/s"})
 
 

@@ -275,18 +275,40 @@ def test_a_time_that_is_not_a_number_is_named(splitk):
     assert len(t.window(0, 1.0)) == len(t) and t.seek(-1) == 0
 
 
-def test_the_cli_perfetto_bandwidth_counter_is_python_s(run):
-    """QA (session 44): `--trace-format perfetto` put each copy's bytes in the bin of its end, so a 512^3 H100 GEMM's
-    "DMA bandwidth (GB/s)" peaked at 28,872 GB/s where xpusim.Trace.dma_bandwidth (the bytes spread over each copy's
-    duration) says 9,926: the same question, two numbers."""
+def test_the_cli_and_python_write_the_same_perfetto_events(run, tmp_path):
+    """QA (session 51): the CLI's `--trace-format perfetto` and xpusim.to_perfetto were two writers (the CLI's had no
+    kernels track, no per-level DMA or busy counters), so one run gave two files. One writer now (sim/io/perfetto.cpp,
+    the module's write_perfetto): the same events. Before that (session 44) the CLI's counter put each copy's bytes in
+    the bin of its end (28,872 GB/s where Trace.dma_bandwidth said 9,926)."""
     out = run("both", "gemm", "--m", "512", "--n", "512", "--k", "512", "--trace-format", "both")
     events = json.load(open(out / "trace.json"))["traceEvents"]
-    cli_gbps = np.array([e["args"]["GB/s"] for e in events if e["ph"] == "C" and e["name"] == "DMA bandwidth (GB/s)"])
     t = Trace(out)
-    edges, bw = t.dma_bandwidth(by_level=False)
-    py_gbps = (bw["read"] + bw.get("write", 0)) / 1e9
-    assert len(cli_gbps) == len(py_gbps) == 200
-    np.testing.assert_allclose(cli_gbps, py_gbps, rtol=1e-5, atol=1e-2)
+    assert to_perfetto(t, tmp_path / "py.json") == len(t)
+    assert json.load(open(tmp_path / "py.json"))["traceEvents"] == events
+    assert {e["name"] for e in events if e["ph"] == "C"} == {"DMA bandwidth (GB/s)", "busy (%)"}
+    assert "kernels" in {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    # The bandwidth counter is Trace.dma_bandwidth's, per direction and named memory level.
+    counter = [e for e in events if e["ph"] == "C" and e["name"] == "DMA bandwidth (GB/s)"]
+    edges, bw = t.dma_bandwidth()
+    assert len(counter) == len(edges) == 201 and set(counter[0]["args"]) == set(bw) and "read global" in bw
+    for name, v in bw.items():
+        np.testing.assert_allclose([e["args"][name] for e in counter[:-1]], v / 1e9, rtol=1e-5, atol=1e-2)
+
+
+def test_the_trace_names_its_memory_levels(run):
+    """QA (session 51): trace.h5's `level` was a bare number, so reports said "level0" and "read level3"; the file now
+    names the family's levels (attribute level_names) and the reports use the names."""
+    out = run("levels", "gemm", "--m", "512", "--n", "512", "--k", "512")
+    with h5py.File(out / "trace.h5", "r") as f:
+        assert f["transactions"].attrs["level_names"] == "0=global,1=l2,2=smem,3=multicast"
+    t = Trace(out)
+    assert t.level_names == ["global", "l2", "smem", "multicast"]
+    assert "read global" in t.dma_bandwidth()[1] and not any("level" in k for k in t.dma_bandwidth()[1])
+    j = stats_of(out)
+    assert j["bytes"]["dma_global"] > 0 and not any(k.startswith("level") for k in j["bytes"])
+    assert set(j["bandwidth_Bps"]) == set(j["bytes"])
+    tpu = xpusim.kernel("gemm", chip="tpu-v6e", m=256, n=256, k=256)
+    assert "dma_hbm" in tpu["bytes"] and not any(k.startswith("level") for k in tpu["bytes"])
 
 
 def test_the_cli_perfetto_slices_name_their_kernel(run, decode):
@@ -295,5 +317,5 @@ def test_the_cli_perfetto_slices_name_their_kernel(run, decode):
     out = run("decode_pf", "attention", "--phase", "decode", "--batch", "1", "--heads", "32", "--kv-heads", "8",
               "--seq", "4096", "--head-dim", "128", "--trace-format", "perfetto")
     events = json.load(open(out / "trace.json"))["traceEvents"]
-    names = {e["args"]["kernel"] for e in events if e["ph"] == "X"}
+    names = {e["args"]["kernel"] for e in events if e["ph"] == "X" and "task" in e["args"]}  # records, not kernel spans
     assert names == set(Trace(decode).kernels) == {"attention:attention.decode", "attention:attention.combine"}

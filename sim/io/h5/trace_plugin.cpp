@@ -88,7 +88,8 @@ void names(hid_t file, const char* dname, const char* const* v, std::size_t n) {
 }
 
 void finish(const H5TraceIds* ids, const H5TraceMeta* m) {
-  str_attr(ids->dataset, "kind_names", "0=dma_read,1=dma_write,2=tile_compute,3=vector_op,4=sync");
+  str_attr(ids->dataset, "kind_names", m->kind_names);
+  if (m->level_names && *m->level_names) str_attr(ids->dataset, "level_names", m->level_names);
   str_attr(ids->file, "version", m->version);
   str_attr(ids->file, "chip", m->chip);
   str_attr(ids->file, "config", m->config);

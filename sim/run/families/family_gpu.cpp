@@ -19,6 +19,7 @@ struct GpuTraits {
   static const LoweringTable<Spec>& lowerings() { return gpu::lowerings(); }
   static double clock_hz(const Spec& s) { return s.sm.clock.value(); }
   static std::vector<std::string> clock_keys() { return {"sm.clock"}; }
+  static std::vector<std::string> level_names() { return {"global", "l2", "smem", "multicast"}; }  // gpu::Level: device memory through L2, L2-resident, shared memory, a peer's multicast
   static int executors(const Spec& s) { return s.sm.count; }
 };
 }  // namespace

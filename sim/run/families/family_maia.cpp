@@ -19,6 +19,7 @@ struct MaiaTraits {
   static const LoweringTable<Spec>& lowerings() { return maia::lowerings(); }
   static double clock_hz(const Spec& s) { return s.clock.value(); }
   static std::vector<std::string> clock_keys() { return {"clock"}; }
+  static std::vector<std::string> level_names() { return {"hbm", "csram", "tsram"}; }  // maia::Level
   static int executors(const Spec& s) { return s.tiles(); }
 };
 }  // namespace

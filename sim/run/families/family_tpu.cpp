@@ -21,6 +21,7 @@ struct TpuTraits {
   static const LoweringTable<Spec>& lowerings() { return tpu::lowerings(); }
   static double clock_hz(const Spec& s) { return s.clock.value(); }
   static std::vector<std::string> clock_keys() { return {"clock"}; }
+  static std::vector<std::string> level_names() { return {"hbm", "cmem"}; }  // tpu::Level
   static int executors(const Spec& s) { return s.tensorcores; }
   // Every HBM byte a kernel moves streams on its TensorCores' DMA paths (TpuMemory's mem.dma<core>), so the
   // memory roof of its roofline is the narrower of the two (v6e: 1373 GB/s of HBM-to-VMEM DMA, XLA's own

@@ -23,6 +23,7 @@ struct TrainiumTraits {
   static const LoweringTable<Spec>& lowerings() { return trainium::lowerings(); }
   static double clock_hz(const Spec& s) { return s.tensor.clock.value(); }
   static std::vector<std::string> clock_keys() { return {"tensor.clock", "vector.clock", "scalar.clock", "gpsimd.clock"}; }
+  static std::vector<std::string> level_names() { return {"hbm", "sbuf", "psum"}; }  // trainium::Level
   // Peak of the NeuronCores a kernel runs on (all of them unless `cores_used` says otherwise).
   static int executors(const Spec& s) { return s.active_cores(); }
   // Every HBM byte a kernel moves passes through the DMA engines of the cores it runs on (16 per core at the

@@ -4,6 +4,7 @@
 
 #include "sim/system/collective_run.h"
 #include "sim/system/runtime.h"
+#include "sim/system/system_trace.h"
 #include "tests/unit/interconnect/systems_test_util.h"
 
 using namespace xpu;
@@ -164,4 +165,52 @@ TEST(Runtime, GroupSystemsAreBlocksOfTheirSystem) {
   GroupSystem b = group_system(tt, {4, 5, 6, 7});
   EXPECT_EQ(b.spec.chips, 4);
   EXPECT_EQ(Topology(b.spec).ranks(), 4);
+}
+
+// A traced run (`run --trace`): every op of every rank on its track at the runtime's own times, every piece the
+// fabric booked on a link on that link's track, named after its call; the trace changes no time.
+TEST(Runtime, TraceHasEveryOpAndEveryLinkPiece) {
+  SystemSpec s = load_system("hgx-h100x8");
+  SystemWork w;
+  w.collectives = {allreduce(4 << 20, {0, 1})};
+  for (int r = 0; r < 2; ++r) w.devices.push_back({kernel(10, 1e6), coll(0, 0), kernel(5)});
+  TraceBuffer buf;
+  SystemTrace trace(buf);
+  trace.set_step("step one");
+  const RuntimeResult traced = run_system(s, w, &trace);
+  const RuntimeResult plain = run_system(s, w);
+  EXPECT_EQ(traced.end, plain.end);
+  const TraceMeta m = trace.meta("hgx-h100x8", "");
+  ASSERT_GE(m.units.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(m.units.begin(), m.units.begin() + 5),
+            (std::vector<std::string>{"steps", "rank0.compute", "rank0.comm", "rank1.compute", "rank1.comm"}));
+  std::uint64_t pieces = 0, ops = 0, steps = 0;
+  for (const TraceRecord& r : buf.records) {
+    EXPECT_LE(r.start_ps, r.end_ps);
+    EXPECT_LE(r.end_ps, traced.end);
+    const std::string& unit = m.units.at(r.unit);
+    const std::string& name = m.kernels.at(r.kernel);
+    if (r.kind == SystemTrace::kTransfer) {
+      ++pieces;
+      EXPECT_EQ(unit.rfind("fabric.", 0), 0u) << unit;
+      EXPECT_EQ(name, "ar (" + traced.algorithm.at(0) + ")");
+    } else if (r.kind == SystemTrace::kStep) {
+      ++steps;
+      EXPECT_EQ(name, "step one");
+      EXPECT_EQ(r.end_ps, traced.end);
+    } else {
+      ++ops;
+      const size_t rank = unit[4] == '0' ? 0 : 1, i = r.task;
+      EXPECT_EQ(r.start_ps, traced.op_start[rank][i]);
+      EXPECT_EQ(r.end_ps, traced.op_end[rank][i]);
+      EXPECT_EQ(r.kind, i == 1 ? SystemTrace::kCollective : SystemTrace::kKernel);
+    }
+  }
+  EXPECT_EQ(pieces, traced.pieces);
+  EXPECT_EQ(ops, 6u);
+  EXPECT_EQ(steps, 1u);
+  // A second run starts where the first ended, on the same timeline.
+  buf.records.clear();
+  run_system(s, w, &trace);
+  for (const TraceRecord& r : buf.records) EXPECT_GE(r.start_ps, traced.end);
 }

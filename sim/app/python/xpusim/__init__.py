@@ -14,6 +14,7 @@ Dask cluster (client=distributed.Client(...)) and returns a pandas DataFrame; an
 fronts, tornado charts and heat maps. `python3 -m xpusim <command>` is the command line.
 """
 import difflib as _difflib
+import functools as _functools
 import inspect as _inspect
 import json as _json
 import re as _re
@@ -31,6 +32,62 @@ __all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "li
            "plots", "analysis", "sweeps", "sweep_spec", "collective", "list_systems", "system_config"]
 
 
+# A flag in a message of the CLI's parsers and checks, with what follows it: a colon, and a value (quoted, in
+# parentheses, a number or, without a colon, a placeholder such as N) or the next word.
+_FLAG_IN_TEXT = _re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(:?)(?: ('[^']*'|\([^()\s]*\)|[^\s,;:()]+))?")
+_VALUE_LIKE = _re.compile(r"'[^']*'|\(\S*\)|[-+]?[0-9][\w.+/]*|[A-Z][A-Z_]*")
+
+
+def _keyword_message(message, values, aliases=None):
+    """A message of the CLI's shared parsers and checks as a Python call's: each --flag named as its keyword
+    (--kv-heads -> kv_heads, or `aliases[flag]`: --from-idle -> sustained=False), with its value where the message
+    gives one (--m 0 -> m=0, --phase 'x' -> phase='x'; the caller's own value as the caller wrote it), and the CLI's
+    help pointer as Python's help()."""
+    message = _re.sub(r"\(see xpusim (\w+)[^()]*? --help\)", lambda m: "(see help(xpusim.%s))" % m.group(1), message)
+    aliases = aliases or {}
+
+    def keyword(m):
+        flag, colon, word = m.group(1), m.group(2), m.group(3)
+        key = aliases.get(flag, flag.replace("-", "_"))
+        if word is None:
+            return key + colon
+        given = values.get(key, None) if "=" not in key else None
+        bare = word[1:-1] if word[:1] in "'(" else word
+        if given is not None and bare in (str(given), _flag_value(given), str(given).lower()):
+            return "%s=%r" % (key, given)
+        if "=" not in key and _VALUE_LIKE.fullmatch(word) and not (colon and word[0].isupper()):  # "--x: AWS ..." is text
+            return "%s=%s" % (key, bare if word[:1] == "(" else word)
+        return "%s%s %s" % (key, colon, word)
+    return _FLAG_IN_TEXT.sub(keyword, message)
+
+
+def _keyword_errors(aliases=None):
+    """For a Python entry point whose keywords the CLI's own parsers and checks read as flags: its InputError names
+    the keywords (kernel("gemm", m=0) said "--m: 0: ..."; now "m=0: ..."). `aliases`: flags a keyword stands for
+    under another name (run's sustained=False is --from-idle)."""
+    def wrap(f):
+        sig = _inspect.signature(f)
+
+        @_functools.wraps(f)
+        def call(*args, **kwargs):
+            try:
+                return f(*args, **kwargs)
+            except InputError as e:
+                try:
+                    bound = sig.bind(*args, **kwargs).arguments
+                except TypeError:
+                    bound = dict(kwargs)
+                values = {}
+                for k, v in bound.items():
+                    values.update(v if sig.parameters[k].kind == _inspect.Parameter.VAR_KEYWORD else {k: v})
+                text = _keyword_message(str(e), values, aliases)
+                if text == str(e):
+                    raise
+                raise type(e)(text) from None
+        return call
+    return wrap
+
+
 def _args(kwargs):
     out = {}
     for key, value in kwargs.items():
@@ -42,6 +99,7 @@ def _args(kwargs):
     return out
 
 
+@_keyword_errors()
 def kernel(op, chip=None, set=None, functional=False, sustained=False, after_runs=None, **dims):
     """Simulate one kernel and return its report as a dict.
 
@@ -72,7 +130,8 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
             raise InputError("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]))
     if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
         values = dict(dims, chip=chip, after_runs=after_runs)
-        return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained})
+        trace = values.pop("trace", False)  # a switch, as --trace
+        return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained, "trace": trace})
     return _json.loads(_xpusim.kernel_json(op, chip or "h100-sxm", _args(dims), _sets(set), functional, bool(sustained),
                                           -1.0 if after_runs is None else float(after_runs)))
 
@@ -132,10 +191,12 @@ def _flags(values, set, switches):
     return args + ["--" + k.replace("_", "-") for k, on in switches.items() if on]
 
 
+@_keyword_errors({"from-idle": "sustained=False", "no-fold": "fold=False"})
 def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, output=1, dtype="bf16",
         wdtype=None, kvdtype=None, fusion=None, routing="uniform", sustained=True, set=None, adtype=None, tp=1,
         ep=1, pp=1, dp=1, microbatches=0, system=None, nodes=0, devices=0, overlap=False, fold=True, sp=False,
-        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0, out=None):
+        pad_heads=0, after_runs=None, redundant_experts=0, two_batch_overlap=False, neuron_buckets=0, out=None,
+        trace=False, trace_format=None):
     """Simulate a whole forward pass (prefill, decode steps or a request) and return the report of
     `xpusim run --format json`: ttft_s, tpot_s, tokens_per_s, memory, power, layout, steps[...].kernels.
     Every keyword is the flag of the same name (`xpusim run --help`), parsed, checked and run by the CLI's own
@@ -147,17 +208,20 @@ def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, ou
     `--redundant-experts`; two_batch_overlap=True: `--two-batch-overlap`; after_runs=N: the step as a benchmark
     times it after N back-to-back runs from an idle chip, `--after-runs`; sustained=False: one run from an idle
     chip, `--from-idle` (default: the steady state); neuron_buckets=N: `--neuron-buckets`; out: write
-    config.resolved.yaml, system.resolved.yaml and stats.json there)."""
+    config.resolved.yaml, system.resolved.yaml and stats.json there; trace=True (with out): `--trace`, every rank's
+    kernels and collectives and the fabric's link transfers in out/trace.h5, or trace.json with trace_format="perfetto"
+    or "both", which xpusim.Trace opens)."""
     flags = dict(model=model, chip=chip, phase=phase, batch=batch, input=input, output=output, dtype=dtype,
                  wdtype=wdtype, kvdtype=kvdtype, adtype=adtype, fusion=fusion, routing=routing, tp=tp, ep=ep, pp=pp,
                  dp=dp, microbatches=microbatches, system=system, nodes=nodes or None, devices=devices or None,
                  pad_heads=pad_heads, after_runs=after_runs, redundant_experts=redundant_experts,
-                 neuron_buckets=neuron_buckets, out=None if out is None else str(out))
-    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp,
+                 neuron_buckets=neuron_buckets, out=None if out is None else str(out), trace_format=trace_format)
+    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp, "trace": trace,
                                "two_batch_overlap": two_batch_overlap, "from_idle": not sustained})
     return _json.loads(_xpusim.run_cli_json(args))
 
 
+@_keyword_errors()
 def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
           spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
@@ -207,6 +271,7 @@ _SERVE_OMITTED_AT_DEFAULT = ("ttft_slo", "tpot_slo", "max_batch", "rate", "reque
 COMPARE_CHIPS = ("h100-sxm", "tpu-v6e", "trn2", "maia200")  # compare()'s units without chips= or study=
 
 
+@_keyword_errors()
 def compare(chips=None, model=None, scenario=None, input=None, output=None, dtype=None, ttft_slo=None, tpot_slo=None,
             max_batch=None, set=None, tco=False, tiers=None, prefix_hit=None, spec_tokens=0, spec_accept=None,
             spec_method=None, spec_draft=None, jobs=1, host_fixed_us=None, host_us_per_request=None, concurrency=None,
@@ -248,24 +313,30 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
     return studies[0] if len(studies) == 1 else studies
 
 
+@_keyword_errors()
 def chip_config(chip="h100-sxm", set=None):
     """The fully resolved preset (YAML text) after `set` overrides, as every run writes it."""
     return _xpusim.chip_config(chip, _sets(set))
 
 
+@_keyword_errors()
 def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto", proto="auto", nodes=0, set=None,
-               stack=None, rows=None):
+               stack=None, rows=None, out=None, trace=False, trace_format=None):
     """Simulate a collective on a system of chips (as `xpusim kernel <op> --system S --bytes B --format
     json`, through the CLI's own parsing and run): latency_s, algbw_GBps, busbw_GBps (nccl-tests definitions),
     algorithm, protocol, considered (each candidate's estimate), utilization per link class and per link.
     `stack` ("trtllm", "vllm", "sglang"): an all-reduce by that serving stack's own kernel where its rule takes it
     (`rows`: the tokens TensorRT-LLM's rule picks by; `algo` "oneshot"/"twoshot" forces the kernel), as `serve`
-    runs a TP all-reduce; the report's `stack` names it."""
+    runs a TP all-reduce; the report's `stack` names it. out: write config.resolved.yaml and stats.json there;
+    trace=True (with out): `--trace`, each rank's sends, receives and reductions and every piece on a link in
+    out/trace.h5 (trace_format "perfetto" or "both": trace.json)."""
     values = dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes), stack=stack,
-                  rows=None if rows is None else _int("rows", rows))
-    return _collective_cli(op, values, set)
+                  rows=None if rows is None else _int("rows", rows), out=None if out is None else str(out),
+                  trace_format=trace_format)
+    return _collective_cli(op, values, set, {"trace": trace})
 
 
+@_keyword_errors()
 def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, experts=256, expert_groups=1,
                     groups_per_token=1, dispatch_dtype="bf16", stage="dispatch", algo="auto", nodes=0, set=None,
                     routing="uniform"):
@@ -282,6 +353,7 @@ def expert_exchange(system="hgx-h100x8", tokens=4096, hidden=7168, topk=8, exper
     return _collective_cli("alltoall", values, set)
 
 
+@_keyword_errors()
 def system_config(system="hgx-h100x8", set=None, nodes=0):
     """The resolved system preset (YAML text) after `set` overlays, as a collective run uses it."""
     return _xpusim.system_config(system, _sets(set), int(nodes))

@@ -28,7 +28,7 @@ The returned dict holds the output array under its name ("C", "Y" or "O"), plus 
 """
 import numpy as _np
 
-from . import _sets, _xpusim
+from . import _keyword_errors, _sets, _xpusim
 
 
 def _args(kwargs):
@@ -42,6 +42,7 @@ def _args(kwargs):
     return out
 
 
+@_keyword_errors()
 def functional(op, chip="h100-sxm", inputs=None, set=None, theta=10000.0, **dims):
     """Run `op` functionally on `inputs` ({name: array}); return {output name: array, latency_s, ...}.
 
@@ -67,6 +68,7 @@ def functional(op, chip="h100-sxm", inputs=None, set=None, theta=10000.0, **dims
     return _xpusim.functional_run(op, chip, _args(dims), sets, inputs)
 
 
+@_keyword_errors()
 def functional_inputs(op, **dims):
     """[(name, (rows, cols))] of the inputs `functional(op, **dims)` expects."""
     return _xpusim.functional_inputs(op, _args(dims))

@@ -1,4 +1,6 @@
-"""Export a trace to the Chrome / Perfetto JSON trace format, which https://ui.perfetto.dev opens.
+"""Export a trace to the Chrome / Perfetto JSON trace format, which https://ui.perfetto.dev opens, with the
+CLI's own writer (`--trace-format perfetto`, sim/io/perfetto.cpp, through the module): the same records give
+the same events either way.
 
     >>> import xpusim
     >>> xpusim.to_perfetto("run/trace.h5", "run/trace.json")
@@ -16,7 +18,6 @@ The JSON format requires the slices of one thread to nest; a DMA engine keeps ma
 at once, so a unit whose transactions overlap gets extra lanes, tracks named "chip.sm3.tma [1]",
 "[2]", ... (lane 0 keeps the plain unit name).
 """
-import heapq
 import json
 import numbers
 import os
@@ -25,58 +26,6 @@ import sys
 import numpy as np
 
 from .trace import Trace
-
-_PS_PER_US = 1e6
-
-
-def _lanes(start, end):
-    """Greedy interval partitioning: a lane per record such that records of one lane never overlap.
-
-    Records must be sorted by start. Returns (lane per record, number of lanes). Uses one lane when
-    nothing overlaps, which is the common case for compute engines.
-    """
-    n = len(start)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    if n == 1 or np.all(start[1:] >= np.maximum.accumulate(end)[:-1]):
-        return np.zeros(n, dtype=np.int64), 1
-    lane = np.empty(n, dtype=np.int64)
-    free = []  # (end time, lane) of busy lanes
-    idle = []  # lanes that are free, smallest first
-    nlanes = 0
-    for i in range(n):
-        s = start[i]
-        while free and free[0][0] <= s:
-            heapq.heappush(idle, heapq.heappop(free)[1])
-        if idle:
-            k = heapq.heappop(idle)
-        else:
-            k = nlanes
-            nlanes += 1
-        lane[i] = k
-        heapq.heappush(free, (end[i], k))
-    return lane, nlanes
-
-
-def _meta(pid, tid, what, args):
-    e = {"ph": "M", "pid": pid, "name": what, "args": args}
-    if tid is not None:
-        e["tid"] = tid
-    return json.dumps(e)
-
-
-def _us(ps):
-    return "%.6f" % (ps / _PS_PER_US)
-
-
-def _counter(pid, name, ts_ps, series):
-    """C events: one per time in ts_ps with the value of every series (dict name -> array)."""
-    keys = list(series)
-    out = []
-    for i, t in enumerate(ts_ps):
-        args = ", ".join("%s: %.6g" % (json.dumps(k), float(series[k][i])) for k in keys)
-        out.append('{"ph": "C", "pid": %d, "name": %s, "ts": %s, "args": {%s}}' % (pid, json.dumps(name), _us(t), args))
-    return out
 
 
 def _power_series(power):
@@ -93,84 +42,21 @@ def _power_series(power):
     return {"power": (np.asarray(t, dtype=float), np.asarray(w, dtype=float))}
 
 
-def _process_events(trace, pid, label, max_events, bin_s, power, counters, kernel_track):
-    """Yield the JSON text of every event of one trace (one process)."""
-    r = trace.records
-    truncated = max_events is not None and len(r) > max_events
-    if truncated:
-        trace = trace[:max_events]
-        r = trace.records
-        if len(r):
-            trace.t1 = float(r["end_ps"].max()) / 1e12
-    yield _meta(pid, None, "process_name", {"name": label})
-    yield _meta(pid, None, "process_sort_index", {"sort_index": pid})
-    has_kernel = "kernel" in r.dtype.names
-    kname = [json.dumps(k) for k in trace.kernels]
-    n_kinds = max(len(trace.kind_names), int(r["kind"].max()) + 1 if len(r) else 0)
-    kinds = [json.dumps(trace.kind_name(i)) for i in range(n_kinds)]
+def _raw_records(records):
+    """Records in the C++ TraceRecord layout, as the module's writer reads them."""
+    from .session import _RAW_DTYPE
+    out = np.zeros(len(records), dtype=_RAW_DTYPE)
+    for name in _RAW_DTYPE.names:
+        if name in (records.dtype.names or ()):
+            out[name] = records[name]
+    return out.tobytes()
 
-    # Kernel spans on their own track(s), above the units.
-    next_tid = 1
-    if kernel_track and has_kernel and len(r):
-        ks = trace.summary(by="kernel")
-        names = list(ks)
-        st = np.array([int(round(ks[k]["start_s"] * 1e12)) for k in names], dtype=np.int64)
-        en = np.array([int(round(ks[k]["end_s"] * 1e12)) for k in names], dtype=np.int64)
-        order = np.argsort(st, kind="stable")
-        lane, nl = _lanes(st[order], en[order])
-        for k in range(nl):
-            yield _meta(pid, next_tid + k, "thread_name", {"name": "kernels" + (" [%d]" % k if k else "")})
-            yield _meta(pid, next_tid + k, "thread_sort_index", {"sort_index": next_tid + k})
-        for j, i in enumerate(order):
-            v = ks[names[i]]
-            yield ('{"ph": "X", "cat": "kernel", "name": %s, "pid": %d, "tid": %d, "ts": %s, "dur": %s, '
-                   '"args": {"transactions": %d, "bytes": %d, "flops": %d}}'
-                   % (json.dumps(names[i]), pid, next_tid + int(lane[j]), _us(st[i]), _us(en[i] - st[i]),
-                      v["count"], v["bytes"], v["flops"]))
-        next_tid += nl
 
-    # One track per unit (plus lanes where its transactions overlap), in unit order.
-    tid_of = np.zeros(len(r), dtype=np.int64)
-    units = r["unit"]
-    order = np.argsort(units, kind="stable")  # records are sorted by start, so each unit's stay sorted
-    bounds = np.flatnonzero(np.diff(units[order])) + 1
-    for idx in np.split(order, bounds) if len(order) else []:
-        u = int(units[idx[0]])
-        lane, nl = _lanes(r["start_ps"][idx], r["end_ps"][idx])
-        for k in range(nl):
-            name = trace.units[u] + (" [%d]" % k if k else "")
-            yield _meta(pid, next_tid + k, "thread_name", {"name": name})
-            yield _meta(pid, next_tid + k, "thread_sort_index", {"sort_index": next_tid + k})
-        tid_of[idx] = next_tid + lane
-        next_tid += nl
-    names = r.dtype.names
-    zeros = np.zeros(len(r), dtype=np.int64)
-    col = {f: (r[f] if f in names else zeros) for f in ("bytes", "flops", "task", "level", "kernel")}
-    start, end, kind = r["start_ps"], r["end_ps"], r["kind"]
-    fmt = ('{"ph": "X", "cat": %s, "name": %s, "pid": %d, "tid": %d, "ts": %.6f, "dur": %.6f, '
-           '"args": {"bytes": %d, "flops": %d, "kernel": %s, "task": %d, "level": %d}}')
-    ts = start / _PS_PER_US
-    dur = (end - start) / _PS_PER_US
-    kid = col["kernel"].tolist()
-    for i, (k, t, d, tid, b, f, task, lv) in enumerate(zip(kind.tolist(), ts.tolist(), dur.tolist(), tid_of.tolist(),
-                                                          col["bytes"].tolist(), col["flops"].tolist(),
-                                                          col["task"].tolist(), col["level"].tolist())):
-        kn = kinds[k]
-        kk = kname[kid[i]] if has_kernel and kid[i] < len(kname) else "null"
-        yield fmt % (kn, kn, pid, tid, t, d, b, f, kk, task, lv)
-
-    if counters and len(r):
-        edges, bw = trace.dma_bandwidth(bin_s)
-        ts_ps = np.round(edges * 1e12).astype(np.int64)
-        if bw:
-            series = {k: np.r_[v / 1e9, 0.0] for k, v in bw.items()}
-            yield from _counter(pid, "DMA bandwidth (GB/s)", ts_ps, series)
-        _, busy = trace.utilization(bin_s)
-        if busy:
-            series = {k: np.r_[100.0 * v, 0.0] for k, v in busy.items()}
-            yield from _counter(pid, "busy (%)", ts_ps, series)
-    for name, (t, w) in _power_series(power).items():
-        yield from _counter(pid, "power (W)", np.round(np.asarray(t) * 1e12).astype(np.int64), {name: np.asarray(w)})
+def _process(trace, label, power):
+    """One trace as the writer's arguments (sim/io/perfetto.h PerfettoTraceArg)."""
+    series = [(name, [float(x) for x in t], [float(x) for x in w]) for name, (t, w) in _power_series(power).items()]
+    return (_raw_records(trace.records), label, list(trace.units), list(trace.kernels), list(trace.kind_names),
+            list(trace.level_names), [int(u) for u in trace._unit_ids], float(trace.t0), float(trace.t1), series)
 
 
 def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=True, kernel_track=True):
@@ -204,36 +90,20 @@ def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=T
         base = t.chip or "chip"
         seen[base] = seen.get(base, 0) + 1
         labels.append(base if seen[base] == 1 else "%s (%d)" % (base, seen[base]))
-    written = 0
+    for t in traces:  # a bad counter bin width is named before anything is written
+        if counters:
+            t.bin_edges(bin_s)
     info = []
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    try:
-        with open(tmp, "w") as f:
-            f.write('{"traceEvents": [\n')
-            sep = ""
-            buf = []
-            for i, t in enumerate(traces):
-                n = len(t) if max_events is None else min(len(t), max_events)
-                written += n
-                info.append({"chip": t.chip, "label": labels[i], "source": t.path, "transactions": len(t),
-                             "written": n, "truncated": n < len(t)})
-                for ev in _process_events(t, i + 1, labels[i], max_events, bin_s, powers[i], counters, kernel_track):
-                    buf.append(ev)
-                    if len(buf) >= 16384:
-                        f.write(sep + ",\n".join(buf))
-                        sep, buf = ",\n", []
-            if buf:
-                f.write(sep + ",\n".join(buf))
-            f.write('\n],\n"displayTimeUnit": "ns",\n"otherData": ')
-            f.write(json.dumps({"generator": "xpusim", "version": traces[0].version if traces else "",
-                                "truncated": any(x["truncated"] for x in info), "traces": info}))
-            f.write("}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return written
+    for i, t in enumerate(traces):
+        n = len(t) if max_events is None else min(len(t), max_events)
+        info.append({"chip": t.chip, "label": labels[i], "source": t.path, "transactions": len(t), "written": n,
+                     "truncated": n < len(t)})
+    other = json.dumps({"generator": "xpusim", "version": traces[0].version if traces else "",
+                        "truncated": any(x["truncated"] for x in info), "traces": info})
+    from . import _xpusim  # the CLI's own writer (sim/io/perfetto.cpp): one set of events for both
+    return _xpusim.write_perfetto(path, [_process(t, labels[i], powers[i]) for i, t in enumerate(traces)],
+                                  -1 if max_events is None else int(max_events), 0.0 if bin_s is None else float(bin_s),
+                                  bool(counters), bool(kernel_track), other)
 
 
 def main(argv=None):

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from . import _COLLECTIVES, _sets, _xpusim
+from . import _COLLECTIVES, _keyword_errors, _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace, finite_or_nan
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -50,7 +50,7 @@ def _count(flag, value, default):
         return default
     text = str(value)
     if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
-        raise _xpusim.InputError("--%s '%s': expected an integer (see xpusim run --help)" % (flag, text))
+        raise _xpusim.InputError("%s=%r: expected an integer (see help(xpusim.run))" % (flag, value))
     return int(text)
 
 
@@ -76,6 +76,7 @@ class Session:
     result() (the final report, same fields as xpusim.kernel). Breakpoints: break_on(unit=..., kernel=...).
     """
 
+    @_keyword_errors()
     def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
         if kernel is not None and model is not None:  # both were told "needs either kernel or model" (QA, session 44)
@@ -224,7 +225,7 @@ class Session:
     def trace(self):
         """Everything recorded so far as an xpusim.Trace (filter, summarize, export to Perfetto)."""
         return Trace(records=_records(self._s.all_records()), units=self._units, kernels=self._kernels,
-                     chip=self.chip)
+                     chip=self.chip, level_names=self._s.level_names())
 
     def result(self):
         """Run to the end and return the report (the fields of xpusim.kernel / --format json); for a

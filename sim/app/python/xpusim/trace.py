@@ -60,8 +60,11 @@ def unit_group(name):
     """Fold a unit name into its group by dropping the top level and the executor index.
 
     "chip.sm3.tensor" -> "sm.tensor", "chip.tc1.mxu0" -> "tc.mxu0", "chip.core0.dma_in" -> "core.dma_in".
-    This is the same folding as the report's "utilization" field, so the two can be compared.
+    This is the same folding as the report's "utilization" field, so the two can be compared. A system trace's
+    link, "fabric.node0.chip0->node0.switch", is in the group of its first part, "fabric".
     """
+    if "->" in name:
+        return name.split(".", 1)[0]
     parts = name.split(".")
     if len(parts) < 2:
         return name

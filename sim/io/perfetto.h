@@ -1,0 +1,58 @@
+// The one Perfetto / Chrome JSON trace writer: `--trace-format perfetto` (kernel, run, kernel <collective>) and
+// xpusim.to_perfetto (through the module) both write with it, so the same records give the same events.
+//
+// Layout: one process per trace; a "kernels" track with each kernel's span (its first start to its last end);
+// one track per unit in unit order, named after it, with extra lanes ("name [1]", ...) where its records
+// overlap, since slices on one track must nest; each record a complete ("X") slice named by its kind with
+// bytes, FLOPs, kernel (its name), task and level as arguments; counter ("C") tracks: DMA bandwidth (GB/s,
+// per direction and memory level, by the level's name where the trace names levels), busy (%) per unit
+// group, and power (W) when given. Times in microseconds with picosecond precision (the format's unit).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "sim/base/trace.h"
+
+namespace xpu {
+
+struct PerfettoPower {
+  std::string name;
+  std::vector<double> t_s, watts;
+};
+
+// One trace to write as one process.
+struct PerfettoProcess {
+  std::string label;                          // the process name
+  std::vector<TraceRecord> records;
+  std::vector<std::string> units, kernels;    // names the records' indices stand for
+  std::vector<std::string> kind_names, level_names;
+  std::vector<std::uint32_t> unit_ids;        // the units the trace covers (busy groups count them); empty: all
+  double t0 = 0, t1 = -1;                     // the window in seconds; t1 < 0: the records' last end
+  std::vector<PerfettoPower> power;
+};
+
+struct PerfettoOptions {
+  std::int64_t max_events = -1;  // >= 0: at most this many records per trace, the earliest (the run cut there)
+  double bin_s = 0;              // counter bin width in seconds (0: 1/200 of the trace)
+  bool counters = true;          // the DMA bandwidth and busy counters
+  bool kernel_track = true;
+};
+
+// Writes `path` (a temporary name, then renamed) and returns the number of record slices written; `other_data`
+// is the JSON text of the file's otherData object.
+std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoProcess>& traces, const PerfettoOptions& opt,
+                                  const std::string& other_data);
+
+// The module's entry (xpusim.to_perfetto): each trace as (raw TraceRecord bytes, label, units, kernels, kind
+// names, level names, unit ids, t0, t1, power series (name, times, watts)); plain types that pybind11 converts.
+using PerfettoPowerArg = std::tuple<std::string, std::vector<double>, std::vector<double>>;
+using PerfettoTraceArg = std::tuple<std::string, std::string, std::vector<std::string>, std::vector<std::string>,
+                                    std::vector<std::string>, std::vector<std::string>, std::vector<std::uint32_t>, double,
+                                    double, std::vector<PerfettoPowerArg>>;
+std::uint64_t write_perfetto_traces(const std::string& path, const std::vector<PerfettoTraceArg>& traces,
+                                    std::int64_t max_events, double bin_s, bool counters, bool kernel_track,
+                                    const std::string& other_data);
+
+}  // namespace xpu
