@@ -82,16 +82,6 @@ nlohmann::json dram_path_json(const std::optional<DramPathBound>& b) {
           {"achieved_Bps", b->achieved}, {"share", b->share}, {"busy", b->busy}};
 }
 
-namespace {
-// The report's key of stat "dma.level<N>.bytes": "dma_<name>" where the family names level N (dma_global,
-// dma_hbm, dma_smem), else "level<N>".
-std::string dma_level_key(const RunResult& r, const std::string& stat) {
-  const std::string level = stat.substr(4, stat.size() - 10);  // "level<N>"
-  const size_t n = std::stoul(level.substr(5));
-  return n < r.level_names.size() ? "dma_" + r.level_names[n] : level;
-}
-}  // namespace
-
 nlohmann::json run_result_json(const RunResult& r) {
   nlohmann::json j;
   j["chip"] = r.chip;
@@ -124,10 +114,15 @@ nlohmann::json run_result_json(const RunResult& r) {
     if (k.find(".hbm.bytes_read") != std::string::npos) put("hbm_read");
     if (k.find(".hbm.bytes_written") != std::string::npos) put("hbm_write");
     if (k.find(".l2.hit_bytes") != std::string::npos) put("l2_hit");
-    if (k.rfind("dma.level", 0) == 0) put(dma_level_key(r, k));
+    if (k.rfind("dma.level", 0) == 0) put(k.substr(4, k.size() - 10));  // "level<N>"
   }
   j["bytes"] = bytes;
   j["bandwidth_Bps"] = bw;
+  // What the family calls each DMA level of bytes and bandwidth_Bps ("level0": "global" on a GPU, "hbm" on a TPU):
+  // the keys stay level<N> (scripts read them), the names beside them.
+  nlohmann::json levels = nlohmann::json::object();
+  for (size_t n = 0; n < r.level_names.size(); ++n) levels["level" + std::to_string(n)] = r.level_names[n];
+  j["dma_level_names"] = levels;
   j["utilization"] = unit_utilization(r.stats);
   j["utilization_notes"] = unit_notes(r.stats);  // what a unit's share measures, where not plain busy time
   nlohmann::json ks = nlohmann::json::array();
