@@ -134,6 +134,23 @@ TEST(Collective, SendRecvOnATpuSliceShiftsEachBufferOverOneNeighbourLink) {
     const double one_link_s = static_cast<double>(b) / t.spec().link.bandwidth.value();
     EXPECT_GE(to_seconds(f.end), one_link_s) << sys;
   }
+  // One remote DMA into the peer's buffer (library.p2p_remote_dma): a single slice, the whole message at
+  // the link's payload rate after the fixed costs; staged through the channels' buffers it is cut into
+  // chunk x channels slices, each waiting for the one before, and is slower.
+  const std::uint64_t big = 64ull << 20;
+  CollectiveRequest r;
+  r.kind = CollKind::SendRecv;
+  r.bytes = big;
+  SystemSpec direct = load_system("tpu-v6e-8");
+  ASSERT_TRUE(direct.p2p_remote_dma);
+  CollectiveReport one = run_collective(direct, r);
+  EXPECT_EQ(one.slices, 1);
+  const double wire = static_cast<double>(big) / direct.link.payload_rate();
+  EXPECT_GT(one.latency_s, wire);
+  EXPECT_LT(one.latency_s, wire + 5e-6);
+  CollectiveReport staged = run_collective(load_system("tpu-v6e-8", {"library.p2p_remote_dma=false"}), r);
+  EXPECT_GT(staged.slices, 1);
+  EXPECT_GT(staged.latency_s, one.latency_s);
 }
 
 TEST(Collective, DisjointRingsCoverEveryTorusLinkOnce) {
