@@ -33,6 +33,8 @@ def main():
     for coll, size in [("allgather", "64MiB"), ("reducescatter", "64MiB"), ("alltoall", "16MiB"),
                        ("broadcast", "16MiB"), ("sendrecv", "16MiB"), ("allreduce", "4KiB")]:
         cases.append(run("hgx-h100x8", coll, size))
+    # jax.lax.ppermute's neighbour shift on the ICI slices the marin-*-pp-* validation rows run on.
+    cases += [run("tpu-v5p-8", "sendrecv", "64MiB"), run("tpu-v6e-8", "sendrecv", "64MiB")]
     cases += [run("tpu-v6e-8", "allgather", "16MiB"), run("hgx-h100x8", "allreduce", "256MiB", nodes=4),
               run("p5-h100x8", "allreduce", "1MiB"), run("maia200-quads", "alltoall", "16MiB"),
               run("trn1-32xl-cores", "allreduce", "64MiB", nodes=2)]

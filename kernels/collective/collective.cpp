@@ -259,7 +259,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
     // posts: rdma_nic.cpp). Before, the collectives' chunk x channels cut the slices, whatever the peers.
     if (const double chunk = coll::p2p_chunk(t); coll::nccl_p2p_all_to_all(r, r.algorithm) && chunk > 0) per_slice = chunk * t.ranks();
     double loops = std::ceil(static_cast<double>(r.bytes) / per_slice);
-    if (r.expert == CollectiveRequest::Expert::LowLatency) loops = 1;
+    if (r.expert == CollectiveRequest::Expert::LowLatency || (r.kind == CollKind::SendRecv && s.p2p_remote_dma)) loops = 1;
     slices = static_cast<int>(std::clamp(loops, 1.0, static_cast<double>(s.max_slices)));
     // Bound the simulation: at most kOpBudget operations in all, about a second of simulation (large tori have many per slice).
     const double kOpBudget = 2e5;

@@ -109,6 +109,10 @@ void describe_library_costs(Params& p, SystemSpec& s) {
                               "the network may have in flight before the first is delivered (NCCL_STEPS)", "1");
   p("library.p2p_channels", s.p2p_channels, "Channels per peer of point-to-point send/receive (all-to-all, pipeline "
                                             "hand-offs); each holds a buffer of chunk_bytes x slots per direction", "1");
+  p("library.p2p_remote_dma", s.p2p_remote_dma, "A send/receive (collective permute, pipeline hand-off) is one remote "
+    "DMA from the sender's buffer straight into the receiver's, completed by a semaphore: no staging buffer, so the "
+    "message is not cut into slices that each wait for the one before; false: sliced through the channels' buffers",
+    "false");
 }
 // A hierarchical all-reduce's inter-node stage (kernels/collective/internode.cpp): the algorithms it may run.
 void describe_internode(Params& p, SystemSpec& s) {

@@ -120,6 +120,7 @@ struct SystemSpec {
   int max_slices = 128;                  // most pipeline slices one collective is cut into
   int slots = 1;                         // buffer slots per network connection: slices in flight per stage
   int p2p_channels = 1;                  // channels per peer of send/receive (all-to-all, pipeline hand-offs)
+  bool p2p_remote_dma = false;           // a send/receive is one remote DMA into the peer's buffer (no staged slices)
   std::string resolved_yaml;
 
   int ranks() const { return chips * nodes; }

@@ -272,6 +272,10 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
     else if (row.system.find("TPU v5e") != std::string::npos)
       why = "no time is published and its bandwidth is the scaling book's figure against one link's unidirectional "
             "45 GB/s, not nccl busbw (notes column), so neither converts to a time";
+    else if (row.system.find("TPU v5p-8") != std::string::npos && row.n_chips == 4)
+      p.preset = "tpu-v5p-8";  // one JAX device per chip (megacore): 4 devices on a 2x2x1 slice
+    else if (row.system.find("TPU v6e-8") != std::string::npos && row.n_chips == 8)
+      p.preset = "tpu-v6e-8";  // 8 chips on a 2x4 slice
     else if (row.system.find("TPU7x") != std::string::npos && row.n_chips == 4)
       // The Ironwood guide's all-gathers run over a 2x2 plane of chips (no wraparound below a full
       // 4x4x4 cube); the two TensorCores' groups of one chip share its ICI ports, so the row is one
@@ -290,7 +294,11 @@ std::vector<CollectivePoint> validate_collectives(const std::vector<CollectiveRo
       continue;
     }
     CollectiveRequest req;
-    req.kind = row.collective == "all_reduce" ? CollKind::AllReduce : CollKind::AllGather;
+    // A collective permute (jax.lax.ppermute) that shifts every device's buffer to the next device of
+    // a ring is the library's send/recv: each rank sends its whole buffer to its ring successor.
+    req.kind = row.collective == "all_reduce"           ? CollKind::AllReduce
+               : row.collective == "collective_permute" ? CollKind::SendRecv
+                                                        : CollKind::AllGather;
     req.bytes = row.bytes;
     // A row that names its algorithm (NCCL_ALGO forced) runs that algorithm; others let the library choose.
     req.algorithm = row.algorithm.rfind("NVLS", 0) == 0 ? "nvls" : "auto";

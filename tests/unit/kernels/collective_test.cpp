@@ -103,6 +103,56 @@ TEST(Collective, RingOrderOnATorusWalksNeighbours) {
   for (size_t i = 0; i < o.size(); ++i) EXPECT_EQ(t.route(o[i], o[(i + 1) % o.size()]).size(), 1u) << i;
 }
 
+TEST(Collective, SendRecvOnATpuSliceShiftsEachBufferOverOneNeighbourLink) {
+  // jax.lax.ppermute's cyclic shift (XLA collective-permute) on the ICI slices without wraparound:
+  // v5p-8 (2x2x1, 4 chips) and v6e-8 (2x4, 8 chips). Each chip sends its whole buffer b to its ring
+  // successor, a neighbour: closed form n x b on the wires, b on each of n directed links (one per
+  // ring edge), nothing on the others, and no chip faster than b at one link's rate.
+  const std::uint64_t b = 4ull << 20;
+  for (const char* sys : {"tpu-v5p-8", "tpu-v6e-8"}) {
+    Topology t(load_system(sys));
+    const int n = t.ranks();
+    EXPECT_EQ(n, std::string(sys) == "tpu-v5p-8" ? 4 : 8) << sys;
+    CommProgram p = lower(t, CollKind::SendRecv, b, "ring");
+    for (int r = 0; r < n; ++r) {
+      EXPECT_EQ(p.sent_by(r), b) << sys << " " << r;
+      for (const auto& o : p.ops[static_cast<size_t>(r)])
+        if (o.kind == CommOp::Kind::Send) { EXPECT_EQ(t.route(r, o.peers[0]).size(), 1u) << sys << " " << r; }
+    }
+    FabricResult f = simulate_collective(t, p);
+    double total = 0;
+    int carrying = 0;
+    for (size_t l = 0; l < t.links().size(); ++l) {
+      total += f.link_bytes[l];
+      if (f.link_bytes[l] > 0) {
+        ++carrying;
+        EXPECT_DOUBLE_EQ(f.link_bytes[l], static_cast<double>(b)) << sys << " " << t.link_name(static_cast<int>(l));
+      }
+    }
+    EXPECT_DOUBLE_EQ(total, static_cast<double>(n) * static_cast<double>(b)) << sys;
+    EXPECT_EQ(carrying, n) << sys;
+    const double one_link_s = static_cast<double>(b) / t.spec().link.bandwidth.value();
+    EXPECT_GE(to_seconds(f.end), one_link_s) << sys;
+  }
+  // One remote DMA into the peer's buffer (library.p2p_remote_dma): a single slice, the whole message at
+  // the link's payload rate after the fixed costs; staged through the channels' buffers it is cut into
+  // chunk x channels slices, each waiting for the one before, and is slower.
+  const std::uint64_t big = 64ull << 20;
+  CollectiveRequest r;
+  r.kind = CollKind::SendRecv;
+  r.bytes = big;
+  SystemSpec direct = load_system("tpu-v6e-8");
+  ASSERT_TRUE(direct.p2p_remote_dma);
+  CollectiveReport one = run_collective(direct, r);
+  EXPECT_EQ(one.slices, 1);
+  const double wire = static_cast<double>(big) / direct.link.payload_rate();
+  EXPECT_GT(one.latency_s, wire);
+  EXPECT_LT(one.latency_s, wire + 5e-6);
+  CollectiveReport staged = run_collective(load_system("tpu-v6e-8", {"library.p2p_remote_dma=false"}), r);
+  EXPECT_GT(staged.slices, 1);
+  EXPECT_GT(staged.latency_s, one.latency_s);
+}
+
 TEST(Collective, DisjointRingsCoverEveryTorusLinkOnce) {
   // Neuron runs rings on mutually exclusive wires: on trn1's 4x4 torus two Hamiltonian cycles, here
   // with the two NeuronCores of each chip visited back to back (trn1-32xl-cores, 32 ranks).
