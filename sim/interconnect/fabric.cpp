@@ -288,7 +288,7 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
     const bool coll = p.form == CommPart::Form::Collective;
     const auto base = static_cast<std::uint32_t>(coll ? 1 : 0);
     l.ops.reserve(p.sub->size() + 2 * base);
-    if (coll) l.add_marker();  // launch marker
+    if (coll) l.add_marker().delay = p.op.delay;  // launch marker, after the part's delay
     for (const CommOp& o : *p.sub) {
       Live::Op& c = l.add(o);
       if (p.vertex_map)
@@ -383,11 +383,17 @@ void Fabric::start_parts() {
     for (size_t p = 0; p < parts.size(); ++p) {
       x.remaining[p] = static_cast<std::uint32_t>(parts[p].deps.size());
       for (auto d : parts[p].deps) x.users.at(d).push_back(static_cast<std::uint32_t>(p));
+      // Every vertex's deferred parts first: a call's Collective part without a dependency (one that launches
+      // after its delay alone) expands below, on a vertex before its switches'.
+      if (waits_for_messages(parts[p])) s.deferred[parts[p].call].emplace_back(static_cast<int>(v), static_cast<std::uint32_t>(p));
     }
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    const auto& parts = m_prog.parts[v];
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto part = static_cast<std::uint32_t>(p);
       if (waits_for_messages(parts[p])) {
-        s.deferred[parts[p].call].emplace_back(static_cast<int>(v), part);
+        continue;
       } else if (parts[p].form == CommPart::Form::Plain) {
         Live& l = expand(static_cast<int>(v), part);
         for (size_t i = 0; i < l.ops.size(); ++i)
@@ -666,7 +672,9 @@ FabricResult Fabric::result() const {
   return r;
 }
 
-FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) {
+namespace {
+template <class Program>
+FabricResult simulate(const Topology& topo, const Program& prog) {
   SideKernel side;  // the warm chip stays for the next kernels
   Fabric fabric("fabric", topo, prog);
   run_kernel(&fabric.guard());
@@ -674,5 +682,10 @@ FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) 
   if (!fabric.finished()) throw std::logic_error("collective simulation stopped before its programs finished");
   return fabric.result();
 }
+
+}  // namespace
+
+FabricResult simulate_collective(const Topology& topo, const CommProgram& prog) { return simulate(topo, prog); }
+FabricResult simulate_parts(const Topology& topo, const PartProgram& prog) { return simulate(topo, prog); }
 
 }  // namespace xpu

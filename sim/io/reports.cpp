@@ -240,6 +240,7 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
   return {{"transfers", k->transfers},     {"bytes_total", k->bytes_total},   {"bytes_mean", k->bytes_mean},
           {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
           {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
+          {"collectives_met", k->collectives_met}, {"collective_delay_s", k->collective_delay_s},
           {"prefill_busy", k->prefill_busy}, {"decode_busy", k->decode_busy},
           {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w},
           {"power_manager_chip", k->power_manager_chip.empty() ? nlohmann::json(nullptr) : nlohmann::json(k->power_manager_chip)}};

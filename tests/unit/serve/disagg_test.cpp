@@ -196,6 +196,66 @@ TEST(Disagg, KvTransfersContendOnTheFabric) {
   EXPECT_LT(staggered[0], both[0]);
 }
 
+// A decode instance's iteration running one all-reduce while a KV transfer reaches its ranks: `at` 0, the
+// all-reduce's window long enough to meet the transfer.
+ServerIteration one_all_reduce(double bytes, std::vector<int> group) {
+  ServerIteration it;
+  it.time_s = 1e-3;
+  StepCollective c;
+  c.req.kind = CollKind::AllReduce;
+  c.req.bytes = static_cast<std::uint64_t>(bytes);
+  c.group = std::move(group);
+  c.time_s = 1e-3;
+  it.collectives.push_back(c);
+  return it;
+}
+
+// In one NVLink node, a KV transfer to a TP4 decode instance and that instance's all-reduce share its
+// ranks' NVLink ports: each is slower than alone. Across nodes (the KV on the NICs, the all-reduce on
+// NVLink) neither slows the other.
+TEST(Disagg, KvTransfersAndTheInstancesAllReducesShareTheirLinks) {
+  DisaggLayout pools;
+  pools.kv_heads = 8;
+  pools.prefill_tp = pools.decode_tp = 4;
+  pools.prefill_devices = pools.decode_devices = 4;
+  pools.prefill_instances = pools.decode_instances = 1;
+  pools.decode_first = 4;
+  const SystemSpec node = load_system("hgx-h100x8", {});
+  KvTransfer a;
+  a.bytes = 2e9;
+  const double alone = kv_transfer_times(node, pools, {a}).front();
+  a.end_s = alone;
+  std::vector<double> extra;
+  std::int64_t met = 0;
+  const double beside = kv_transfer_times(node, pools, {a}, {one_all_reduce(256e6, {0, 1, 2, 3})}, &extra, &met).front();
+  EXPECT_EQ(met, 1);
+  ASSERT_EQ(extra.size(), 1u);
+  EXPECT_GT(beside, 1.05 * alone);
+  EXPECT_GT(extra[0], 0);
+  // TP2 instances, two per pool: the all-reduce of the decode instance the transfer does not reach (ranks 6
+  // and 7) shares no link with it and is left out of the fabric's run; the transfer's time stays.
+  DisaggLayout tp2 = pools;
+  tp2.prefill_tp = tp2.decode_tp = 2;
+  tp2.prefill_instances = tp2.decode_instances = 2;
+  KvTransfer b = a;
+  b.end_s = kv_transfer_times(node, tp2, {b}).front();
+  ServerIteration far = one_all_reduce(256e6, {0, 1});
+  far.first = 1;
+  EXPECT_DOUBLE_EQ(kv_transfer_times(node, tp2, {b}, {far}, &extra, &met).front(), b.end_s);
+  EXPECT_EQ(met, 0);
+  // Pools on two nodes: the transfer crosses the NICs, the decode instance's all-reduce its node's NVLink.
+  const SystemSpec nodes = load_system("hgx-h100x8", {}, 2);
+  DisaggLayout two = pools;
+  two.decode_first = 8;
+  KvTransfer c = a;
+  c.end_s = kv_transfer_times(nodes, two, {c}).front();
+  extra.clear();
+  const double across = kv_transfer_times(nodes, two, {c}, {one_all_reduce(256e6, {0, 1, 2, 3})}, &extra, &met).front();
+  EXPECT_EQ(met, 1);
+  EXPECT_NEAR(across, c.end_s, 1e-3 * c.end_s);
+  EXPECT_NEAR(extra[0], 0, 1e-6);
+}
+
 // Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
 TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
   auto messages = [](int tp, int td, int heads) {
