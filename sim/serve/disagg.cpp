@@ -906,29 +906,40 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
       avg += times[k] / static_cast<double>(times.size());
       known[static_cast<size_t>(t.request)] = times[k];
     }
-    // Each iteration's extra time as the engine ran it and as the fabric found it now (absent: 0).
+    // Each iteration's added time as the engine ran it and as the fabric found it now (absent: 0), within 1% of
+    // that iteration's time (or 1 us; an iteration no transfer meets now: its pool's mean iteration).
     DisaggTimeline next;
-    next.prefill_extra.resize(static_cast<size_t>(inst.prefill / inst.prefill_ranks));
-    next.decode_extra.resize(static_cast<size_t>(inst.decode / inst.decode_ranks));
+    std::vector<std::vector<double>> pre_time(static_cast<size_t>(inst.prefill / inst.prefill_ranks)),
+        dec_time(static_cast<size_t>(inst.decode / inst.decode_ranks));
+    next.prefill_extra.resize(pre_time.size());
+    next.decode_extra.resize(dec_time.size());
     stats.collective_delay_s = 0;
     for (size_t i = 0; i < tl.iterations.size(); ++i) {
       const ServerIteration& it = tl.iterations[i];
-      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[static_cast<size_t>(it.first / it.replicas)];
-      if (static_cast<size_t>(it.index) >= v.size()) v.resize(static_cast<size_t>(it.index) + 1, 0.0);
-      v[static_cast<size_t>(it.index)] = extra[i];
+      const auto srv = static_cast<size_t>(it.first / it.replicas), j = static_cast<size_t>(it.index);
+      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[srv];
+      auto& w = (it.prefill ? pre_time : dec_time)[srv];
+      if (j >= v.size()) v.resize(j + 1, 0.0), w.resize(j + 1, 0.0);
+      v[j] = extra[i], w[j] = it.time_s;
       stats.collective_delay_s += extra[i];
     }
+    bool settled = moved <= std::max(1e-6, 0.01 * avg);
     for (bool prefill : {true, false}) {
       const auto &now = prefill ? next.prefill_extra : next.decode_extra, &was = prefill ? tl.prefill_extra : tl.decode_extra;
+      const auto& times_of = prefill ? pre_time : dec_time;
+      const auto& busy = prefill ? er.prefill_busy_s : er.decode_busy_s;
+      const double mean = std::accumulate(busy.begin(), busy.end(), 0.0) /
+                          static_cast<double>(std::max<std::int64_t>(1, prefill ? er.prefill_iterations : er.decode_iterations));
       for (size_t srv = 0; srv < now.size(); ++srv)
         for (size_t j = 0; j < std::max(now[srv].size(), srv < was.size() ? was[srv].size() : 0); ++j) {
           const double a = j < now[srv].size() ? now[srv][j] : 0, b = srv < was.size() && j < was[srv].size() ? was[srv][j] : 0;
-          moved = std::max(moved, std::abs(a - b));
+          const double t = j < times_of[srv].size() && times_of[srv][j] > 0 ? times_of[srv][j] : mean;
+          settled = settled && std::abs(a - b) <= std::max(1e-6, 0.01 * t);
         }
     }
     tl.prefill_extra = std::move(next.prefill_extra);
     tl.decode_extra = std::move(next.decode_extra);
-    stats.converged = moved <= std::max(1e-6, 0.01 * avg);
+    stats.converged = settled;
     if (stats.converged) break;
   }
   return er;

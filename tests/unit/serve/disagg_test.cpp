@@ -196,6 +196,34 @@ TEST(Disagg, KvTransfersContendOnTheFabric) {
   EXPECT_LT(staggered[0], both[0]);
 }
 
+// A step on a system carries its collectives in time: a TP4 decode step's all-reduces, in order over the
+// step; with the layers' repetitions past the third left out of the simulation (kLayerRepeats), the same
+// calls at the same places within 2% of the step as when every layer runs.
+TEST(Disagg, AStepCarriesItsCollectivesInTime) {
+  const ModelConfig m = load_model(model_path("qwen3-8b"));
+  auto chip = load_chip("h100-sxm");
+  Scenario sc;
+  sc.tp = 4;
+  const SystemContext sys{load_system("hgx-h100x8", {})};
+  StepShape decode;
+  decode.decode_seqs = decode.logit_rows = 8;
+  decode.decode_kv_sum = 8 * 1000;
+  ChipStepTime folded(*chip, m, sc, false, &sys), full(*chip, m, sc, false, &sys);
+  folded.set_timeline(true), full.set_timeline(true);
+  full.set_layer_repeats(0);
+  const StepCost a = folded.direct(decode), b = full.direct(decode);
+  EXPECT_TRUE(ChipStepTime(*chip, m, sc, false, &sys).direct(decode).collectives.empty());  // only where asked
+  ASSERT_GE(b.collectives.size(), static_cast<size_t>(2 * m.layers));  // attention's and the MLP's, per layer
+  ASSERT_EQ(a.collectives.size(), b.collectives.size());
+  for (size_t i = 0; i < a.collectives.size(); ++i) {
+    EXPECT_EQ(a.collectives[i].group, (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_EQ(a.collectives[i].req.bytes, b.collectives[i].req.bytes);
+    EXPECT_NEAR(a.collectives[i].at, b.collectives[i].at, 0.02) << i;
+    if (i > 0) EXPECT_GE(a.collectives[i].at, a.collectives[i - 1].at);
+  }
+  EXPECT_GT(a.collectives.back().at, 0.9);
+}
+
 // A decode instance's iteration running one all-reduce while a KV transfer reaches its ranks: `at` 0, the
 // all-reduce's window long enough to meet the transfer.
 ServerIteration one_all_reduce(double bytes, std::vector<int> group) {
