@@ -554,10 +554,13 @@ std::string serve_table(const ServeResult& r) {
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? " <- best" : "", p.meets_slo ? "" : " (misses target)");
     os << offered_text(p);
     if (const auto& k = p.kv_transfer)
-      os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s; busy: prefill %.0f%%, "
+      os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s%s; busy: prefill %.0f%%, "
                       "decode %.0f%%; %.1f tok/s per chip\n",
                       static_cast<long long>(k->transfers), format_bytes(k->bytes_mean).c_str(), format_seconds(k->time_mean_s).c_str(),
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
+                      k->collectives_met > 0 ? strformat(", beside %lld of the instances' collectives (+%s to their iterations)",
+                                                         static_cast<long long>(k->collectives_met), format_seconds(k->collective_delay_s).c_str()).c_str()
+                                             : "",
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
   if (r.best >= 0) {

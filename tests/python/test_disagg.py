@@ -22,10 +22,11 @@ def test_pools_in_one_nvlink_node_share_its_ports_with_the_instances_all_reduces
     """Both pools in one NVLink node: a KV transfer reaches ranks whose tensor-parallel all-reduces run meanwhile on
     the same NVLink ports, so the fabric replays them beside it and the iterations that ran them take longer. On
     two nodes the transfers cross the NICs and the all-reduces stay on NVLink: they meet, nothing slows."""
-    one = json.loads(cli("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
-                         "--model", "llama-3.1-8b", "--concurrency", "8", "--requests", "16", "--input", "2048", "--output", "32",
-                         "--format", "json").stdout)["kv_transfer"]
+    node = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+            "--model", "llama-3.1-8b", "--concurrency", "8", "--requests", "16", "--input", "2048", "--output", "32")
+    one = json.loads(cli(*node, "--format", "json").stdout)["kv_transfer"]
     assert one["collectives_met"] > 0 and one["collective_delay_s"] > 0 and one["converged"]
+    assert f"beside {one['collectives_met']} of the instances' collectives (+" in cli(*node).stdout
     two = json.loads(cli(*POOLS, "--format", "json").stdout)["kv_transfer"]
     assert two["collectives_met"] > 0 and two["collective_delay_s"] == 0
 
