@@ -868,6 +868,25 @@ struct PoolPower {
   }
 };
 
+}  // namespace
+
+FabricRound fabric_round(const std::vector<double>& transfer_s) {
+  FabricRound r;
+  for (double x : transfer_s) r.mean_s += x / static_cast<double>(transfer_s.size());
+  r.p50_s = percentile(transfer_s, 0.5);
+  r.p99_s = percentile(transfer_s, 0.99);
+  return r;
+}
+
+bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric) {
+  auto near = [](double a, double b, double scale) { return std::abs(a - b) <= std::max(kDisaggFloorS, kDisaggTolerance * scale); };
+  return near(engine.mean_s, fabric.mean_s, engine.mean_s) && near(engine.p50_s, fabric.p50_s, engine.p50_s) &&
+         near(engine.p99_s, fabric.p99_s, engine.p99_s) && near(engine.added_s, fabric.added_s, engine.met_s) &&
+         near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
+}
+
+namespace {
+
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
 // each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's). `device_bytes`:
@@ -893,52 +912,54 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   DisaggEngineResult er;
   DisaggTimeline tl;  // the iterations' extra times (none in the first round) and the collectives they ran
   stats.fabric_runs = 0;
+  FabricRound last;   // the previous round's engine (its makespan)
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
     if (round > 0) new_round();
     er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks, &tl);
     std::vector<double> extra;
     const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers, tl.iterations, &extra, &stats.collectives_met);
     ++stats.fabric_runs;
-    double moved = 0, avg = 0;
+    // What the engine ran (its transfer times and added times) and what the fabric found with them.
+    std::vector<double> ran;
+    ran.reserve(er.transfers.size());
+    for (const KvTransfer& t : er.transfers) ran.push_back(t.end_s - t.start_s);
+    FabricRound engine = fabric_round(ran), fabric = fabric_round(times);
+    engine.makespan_s = er.total.makespan_s;
+    for (const ServerIteration& it : tl.iterations) engine.met_s += it.time_s;
+    for (const auto* pool : {&tl.prefill_extra, &tl.decode_extra})
+      for (const auto& v : *pool) engine.added_s = std::accumulate(v.begin(), v.end(), engine.added_s);
+    fabric.added_s = std::accumulate(extra.begin(), extra.end(), 0.0);
+    stats.collective_delay_s = fabric.added_s;
+    // The next round's inputs: the fabric's from the first two rounds (they grow from the transfers alone to the
+    // collectives they meet), the mean of the engine's and the fabric's after (disagg.h: under-relaxation).
+    const double w = round < kDisaggRelaxFrom ? 1.0 : 0.5;
     for (size_t k = 0; k < times.size(); ++k) {
-      const KvTransfer& t = er.transfers[k];
-      moved = std::max(moved, std::abs(times[k] - (t.end_s - t.start_s)));
-      avg += times[k] / static_cast<double>(times.size());
-      known[static_cast<size_t>(t.request)] = times[k];
+      double& x = known[static_cast<size_t>(er.transfers[k].request)];
+      x = (1 - w) * ran[k] + w * times[k];
     }
-    // Each iteration's added time as the engine ran it and as the fabric found it now (absent: 0), within 1% of
-    // that iteration's time (or 1 us; an iteration no transfer meets now: its pool's mean iteration).
     DisaggTimeline next;
-    std::vector<std::vector<double>> pre_time(static_cast<size_t>(inst.prefill / inst.prefill_ranks)),
-        dec_time(static_cast<size_t>(inst.decode / inst.decode_ranks));
-    next.prefill_extra.resize(pre_time.size());
-    next.decode_extra.resize(dec_time.size());
-    stats.collective_delay_s = 0;
+    next.prefill_extra.resize(static_cast<size_t>(inst.prefill / inst.prefill_ranks));
+    next.decode_extra.resize(static_cast<size_t>(inst.decode / inst.decode_ranks));
     for (size_t i = 0; i < tl.iterations.size(); ++i) {
       const ServerIteration& it = tl.iterations[i];
-      const auto srv = static_cast<size_t>(it.first / it.replicas), j = static_cast<size_t>(it.index);
-      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[srv];
-      auto& w = (it.prefill ? pre_time : dec_time)[srv];
-      if (j >= v.size()) v.resize(j + 1, 0.0), w.resize(j + 1, 0.0);
-      v[j] = extra[i], w[j] = it.time_s;
-      stats.collective_delay_s += extra[i];
+      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[static_cast<size_t>(it.first / it.replicas)];
+      const auto j = static_cast<size_t>(it.index);
+      if (j >= v.size()) v.resize(j + 1, 0.0);
+      v[j] = w * extra[i];
     }
-    bool settled = moved <= std::max(1e-6, 0.01 * avg);
     for (bool prefill : {true, false}) {
-      const auto &now = prefill ? next.prefill_extra : next.decode_extra, &was = prefill ? tl.prefill_extra : tl.decode_extra;
-      const auto& times_of = prefill ? pre_time : dec_time;
-      const auto& busy = prefill ? er.prefill_busy_s : er.decode_busy_s;
-      const double mean = std::accumulate(busy.begin(), busy.end(), 0.0) /
-                          static_cast<double>(std::max<std::int64_t>(1, prefill ? er.prefill_iterations : er.decode_iterations));
-      for (size_t srv = 0; srv < now.size(); ++srv)
-        for (size_t j = 0; j < std::max(now[srv].size(), srv < was.size() ? was[srv].size() : 0); ++j) {
-          const double a = j < now[srv].size() ? now[srv][j] : 0, b = srv < was.size() && j < was[srv].size() ? was[srv][j] : 0;
-          const double t = j < times_of[srv].size() && times_of[srv][j] > 0 ? times_of[srv][j] : mean;
-          settled = settled && std::abs(a - b) <= std::max(1e-6, 0.01 * t);
+      auto& now = prefill ? next.prefill_extra : next.decode_extra;
+      const auto& was = prefill ? tl.prefill_extra : tl.decode_extra;
+      if (w < 1)
+        for (size_t srv = 0; srv < now.size() && srv < was.size(); ++srv) {
+          if (was[srv].size() > now[srv].size()) now[srv].resize(was[srv].size(), 0.0);
+          for (size_t j = 0; j < was[srv].size(); ++j) now[srv][j] += (1 - w) * was[srv][j];
         }
     }
+    const bool settled = round > 0 && fabric_round_settled(last, engine, fabric);
     tl.prefill_extra = std::move(next.prefill_extra);
     tl.decode_extra = std::move(next.decode_extra);
+    last = engine;
     stats.converged = settled;
     if (stats.converged) break;
   }

@@ -42,12 +42,21 @@
 // starts at its planned time, not after the one before it on its server ended (a slowed collective
 // can overlap its successor on the fabric); its added time is the iteration's, and the places of the
 // iteration's later collectives move with it only in the next round.
-// Fixed point: until no transfer time moves by more than 1% of the mean transfer time (or 1 us) and
-// no iteration's added time by more than 1% of that iteration's time (or 1 us), at most
-// kDisaggFabricRounds rounds (KvTransferStats::converged says which). With many transfers meeting
-// all-reduces a transfer's time turns on which all-reduces it meets (a few us of phase), so a busy
-// node may end its rounds unconverged while its totals hold still (llama-3.1-8b, TP4 + TP4 in one
-// H100 node, 200 requests: makespan within 0.01% over rounds 2-6, single transfers moving 2%).
+// Fixed point: a transfer's time turns on which all-reduces it meets (a few us of phase decide it), so single
+// transfers and single iterations' added times never settle on a busy node (llama-3.1-8b, TP4 + TP4 in one H100
+// node, 200 requests: single transfers kept moving 2-3% and single added times more than 1% of their iteration
+// over rounds 2-6 while the makespan held within 0.01%). What converges, and what the run reports, are the
+// figures over all of them, so a round settles when each is within kDisaggTolerance (1%, or 1 us) of what the
+// engine ran: the transfers' mean, p50 and p99 as the fabric found them against the times the engine ran them
+// with; the time the collectives lost (summed) against the added time the engine ran, relative to the time of the
+// iterations it is added to (the bound each iteration had alone, summed: its change moves the run's latencies
+// and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by a few % of itself between
+// rounds on that node); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
+// rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
+// time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
+// times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the
+// mean of the engine's and the fabric's (under-relaxation, for transfer and added times alike), which damps
+// an alternation between two schedules to the point between them instead of repeating it.
 // Not modeled: KV transfers against the kernels for device memory (a DMA engine's reads beside a
 // kernel's), the collectives of a speculative decoder's drafter, and the share of a data-parallel
 // attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
@@ -64,6 +73,20 @@
 namespace xpu {
 
 constexpr int kDisaggFabricRounds = 6;
+constexpr int kDisaggRelaxFrom = 2;          // the first round whose next inputs are relaxed (see above)
+constexpr double kDisaggTolerance = 0.01;    // each reported figure within 1% between what the engine ran and the fabric found
+constexpr double kDisaggFloorS = 1e-6;       // or 1 us
+
+// What a round of the fixed point reports (see above): its transfers' mean, p50 and p99, the time the
+// iterations' collectives lost to them (summed), the time of those iterations (summed: met_s), the engine's makespan.
+struct FabricRound {
+  double mean_s = 0, p50_s = 0, p99_s = 0, added_s = 0, met_s = 0, makespan_s = 0;
+};
+FabricRound fabric_round(const std::vector<double>& transfer_s);  // mean_s, p50_s, p99_s of the transfers' times
+// Whether a round settled (see above): the transfers' mean, p50 and p99 the engine ran (`engine`) and those the fabric
+// found with them (`fabric`) within kDisaggTolerance of the engine's, the added time within kDisaggTolerance of the
+// engine's met_s, the engine's makespan within kDisaggTolerance of the previous round's (`previous`); each or kDisaggFloorS.
+bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric);
 
 struct KvTransfer {
   std::int64_t request = 0;

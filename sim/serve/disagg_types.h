@@ -39,7 +39,7 @@ struct KvTransferStats {
   double time_mean_s = 0, time_p50_s = 0, time_p99_s = 0;  // as simulated on the fabric, with contention
   double alone_s = 0;                                      // a transfer of the mean size on an idle fabric
   int fabric_runs = 0;        // fixed-point rounds between the engine and the fabric (see disagg.h)
-  bool converged = true;      // the last round's transfer times moved less than the tolerance
+  bool converged = true;      // the last round's reported figures settled within the tolerance (disagg.h: fabric_round_settled)
   // The servers' own collectives that ran beside the transfers on the fabric (the last round), and the time
   // the iterations that ran them lost to the transfers, summed over the iterations (disagg.h).
   std::int64_t collectives_met = 0;

@@ -31,6 +31,15 @@ def test_pools_in_one_nvlink_node_share_its_ports_with_the_instances_all_reduces
     assert two["collectives_met"] > 0 and two["collective_delay_s"] == 0
 
 
+def test_a_busy_node_converges_on_the_figures_it_reports(cli):
+    """100 requests through TP4 prefill + TP4 decode in one NVLink node: single transfers keep trading the all-reduces
+    they meet between rounds, the figures the run reports settle within 1% before the rounds run out (disagg.h)."""
+    busy = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+            "--model", "llama-3.1-8b", "--requests", "100", "--format", "json")
+    k = json.loads(cli(*busy).stdout)["kv_transfer"]
+    assert k["converged"] and k["fabric_runs"] < 6 and k["collective_delay_s"] > 0
+
+
 def test_pools_report_their_kv_transfers_and_every_chip(cli):
     j = json.loads(cli(*POOLS, "--format", "json").stdout)
     d = j["disaggregated"]

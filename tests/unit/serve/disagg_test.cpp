@@ -219,7 +219,9 @@ TEST(Disagg, AStepCarriesItsCollectivesInTime) {
     EXPECT_EQ(a.collectives[i].group, (std::vector<int>{0, 1, 2, 3}));
     EXPECT_EQ(a.collectives[i].req.bytes, b.collectives[i].req.bytes);
     EXPECT_NEAR(a.collectives[i].at, b.collectives[i].at, 0.02) << i;
-    if (i > 0) EXPECT_GE(a.collectives[i].at, a.collectives[i - 1].at);
+    if (i > 0) {
+      EXPECT_GE(a.collectives[i].at, a.collectives[i - 1].at);
+    }
   }
   EXPECT_GT(a.collectives.back().at, 0.9);
 }
@@ -282,6 +284,40 @@ TEST(Disagg, KvTransfersAndTheInstancesAllReducesShareTheirLinks) {
   EXPECT_EQ(met, 1);
   EXPECT_NEAR(across, c.end_s, 1e-3 * c.end_s);
   EXPECT_NEAR(extra[0], 0, 1e-6);
+}
+
+// A round settles on what the run reports (disagg.h): single transfers may trade places, the figures over them
+// may not move; a run that alternates between two schedules does not settle.
+TEST(Disagg, TheFixedPointSettlesOnTheFiguresItReports) {
+  std::vector<double> ran;
+  for (int k = 0; k < 200; ++k) ran.push_back(500e-6 + 1e-7 * k);
+  FabricRound engine = fabric_round(ran);
+  EXPECT_NEAR(engine.mean_s, 500e-6 + 1e-7 * 99.5, 1e-12);
+  EXPECT_NEAR(engine.p50_s, engine.mean_s, 1e-12);
+  engine.added_s = 40e-3, engine.met_s = 7.0, engine.makespan_s = 7.4;
+  FabricRound previous = engine;
+  // The transfers trade their times (the first takes the last's, 4% longer; as one more or one fewer all-reduce
+  // met), the figures over them the same: settled.
+  const std::vector<double> found(ran.rbegin(), ran.rend());
+  EXPECT_GT(std::abs(found[0] - ran[0]), 0.03 * ran[0]);
+  FabricRound fabric = fabric_round(found);
+  fabric.added_s = 48e-3;  // 20% of itself, 0.1% of the iterations it is added to
+  EXPECT_TRUE(fabric_round_settled(previous, engine, fabric));
+  // A transfer's time twice what the engine ran (the other schedule of an alternation): not settled.
+  std::vector<double> twice = ran;
+  for (double& x : twice) x *= 2;
+  FabricRound doubled = fabric_round(twice);
+  doubled.added_s = fabric.added_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, doubled));
+  // Each figure alone beyond 1%: the p99, the added time against its iterations, the makespan.
+  FabricRound p99 = fabric;
+  p99.p99_s = 1.02 * engine.p99_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, p99));
+  FabricRound added = fabric;
+  added.added_s = engine.added_s + 0.02 * engine.met_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, added));
+  previous.makespan_s = 1.02 * engine.makespan_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, fabric));
 }
 
 // Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
