@@ -399,7 +399,12 @@ void Fabric::start_parts() {
         for (size_t i = 0; i < l.ops.size(); ++i)
           if (l.state[i].remaining == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));
       } else if (parts[p].deps.empty()) {
-        s.push(expand(static_cast<int>(v), part).ops[0].delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
+        // A part that launches after its delay alone expands when it launches (run()), so that a program of many
+        // calls spread in time holds only those in flight; its start is the same event either way. A call with
+        // deferred parts expands here (expand_deferred posts their operations at the start), as does every part of a
+        // program that records its operations' times.
+        const bool now = m_prog.record_op_times || (parts[p].call >= 0 && s.deferred.count(parts[p].call));
+        s.push(now ? expand(static_cast<int>(v), part).ops[0].delay : parts[p].op.delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
       }
     }
   }
@@ -469,7 +474,8 @@ void Fabric::run() {
       }
       continue;
     }
-    Live& l = *s.vertices[static_cast<size_t>(e.v)].live[e.part];
+    auto& slot = s.vertices[static_cast<size_t>(e.v)].live[e.part];
+    Live& l = slot ? *slot : expand(e.v, e.part);  // a part launching after its delay (start_parts)
     const Live::Op& op = l.ops[e.op];
     switch (e.kind) {
       case Impl::Ev::Start:

@@ -712,12 +712,18 @@ struct Replayed {
       windows[{true, t.prefill}].emplace_back(t.start_s, t.end_s);
       windows[{false, t.decode}].emplace_back(t.start_s, t.end_s);
     }
+    // Sorted by start, each with the latest end of those up to it: a window that starts before `to` and ends
+    // after `from` is one of those before the first that starts at or after `to`.
+    for (auto& [key, w] : windows) {
+      std::sort(w.begin(), w.end());
+      for (size_t k = 1; k < w.size(); ++k) w[k].second = std::max(w[k].second, w[k - 1].second);
+    }
     auto meets = [&](const ServerIteration& it, double from, double to) {
       for (int r = it.first; r < it.first + it.replicas; ++r) {
         auto w = windows.find({it.prefill, r});
         if (w == windows.end()) continue;
-        for (const auto& [a, b] : w->second)
-          if (from < b && to > a) return true;
+        const auto after = std::lower_bound(w->second.begin(), w->second.end(), std::make_pair(to, -std::numeric_limits<double>::infinity()));
+        if (after != w->second.begin() && std::prev(after)->second > from) return true;
       }
       return false;
     };
