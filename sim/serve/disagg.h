@@ -50,8 +50,8 @@
 // engine ran: the transfers' mean, p50 and p99 as the fabric found them against the times the engine ran them
 // with; the time the collectives lost (summed) against the added time the engine ran, relative to the time of the
 // iterations it is added to (the bound each iteration had alone, summed: its change moves the run's latencies
-// and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by a few % of itself between
-// rounds on that node); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
+// and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by up to 10% of itself between
+// rounds on that node, 0.1% of the iterations' time); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
 // rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
 // time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
 // times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the
