@@ -61,7 +61,7 @@ struct CommProgram {
 // its tags offset. A part waits for the ends of earlier parts of its vertex (`deps`); the executor
 // expands it into operations when it launches and frees them when it ends.
 //   Op:         `op` alone (its own deps are ignored: the part's deps hold).
-//   Collective: a launch marker (waits for `deps`), the sub-program's operations (those without a
+//   Collective: a launch marker (waits for `deps`, then `op.delay`), the sub-program's operations (those without a
 //               dependency wait for the launch), and an end marker after all of them.
 //   Plain:      the sub-program's operations alone, those without a dependency starting at `delay`
 //               (a switch's share, run by the messages it receives; a flat CommProgram's vertex).

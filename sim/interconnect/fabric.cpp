@@ -289,7 +289,7 @@ Fabric::Live& Fabric::expand(int v, std::uint32_t part) {
     const bool coll = p.form == CommPart::Form::Collective;
     const auto base = static_cast<std::uint32_t>(coll ? 1 : 0);
     l.ops.reserve(p.sub->size() + 2 * base);
-    if (coll) l.add_marker();  // launch marker
+    if (coll) l.add_marker().delay = p.op.delay;  // launch marker, after the part's delay
     for (const CommOp& o : *p.sub) {
       Live::Op& c = l.add(o);
       if (p.vertex_map)
@@ -384,17 +384,28 @@ void Fabric::start_parts() {
     for (size_t p = 0; p < parts.size(); ++p) {
       x.remaining[p] = static_cast<std::uint32_t>(parts[p].deps.size());
       for (auto d : parts[p].deps) x.users.at(d).push_back(static_cast<std::uint32_t>(p));
+      // Every vertex's deferred parts first: a call's Collective part without a dependency (one that launches
+      // after its delay alone) expands below, on a vertex before its switches'.
+      if (waits_for_messages(parts[p])) s.deferred[parts[p].call].emplace_back(static_cast<int>(v), static_cast<std::uint32_t>(p));
     }
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    const auto& parts = m_prog.parts[v];
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto part = static_cast<std::uint32_t>(p);
       if (waits_for_messages(parts[p])) {
-        s.deferred[parts[p].call].emplace_back(static_cast<int>(v), part);
+        continue;
       } else if (parts[p].form == CommPart::Form::Plain) {
         Live& l = expand(static_cast<int>(v), part);
         for (size_t i = 0; i < l.ops.size(); ++i)
           if (l.state[i].remaining == 0) s.push(l.ops[i].delay, Impl::Ev::Start, static_cast<int>(v), part, static_cast<std::uint32_t>(i));
       } else if (parts[p].deps.empty()) {
-        s.push(expand(static_cast<int>(v), part).ops[0].delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
+        // A part that launches after its delay alone expands when it launches (run()), so that a program of many
+        // calls spread in time holds only those in flight; its start is the same event either way. A call with
+        // deferred parts expands here (expand_deferred posts their operations at the start), as does every part of a
+        // program that records its operations' times.
+        const bool now = m_prog.record_op_times || (parts[p].call >= 0 && s.deferred.count(parts[p].call));
+        s.push(now ? expand(static_cast<int>(v), part).ops[0].delay : parts[p].op.delay, Impl::Ev::Start, static_cast<int>(v), part, 0);
       }
     }
   }
@@ -464,7 +475,8 @@ void Fabric::run() {
       }
       continue;
     }
-    Live& l = *s.vertices[static_cast<size_t>(e.v)].live[e.part];
+    auto& slot = s.vertices[static_cast<size_t>(e.v)].live[e.part];
+    Live& l = slot ? *slot : expand(e.v, e.part);  // a part launching after its delay (start_parts)
     const Live::Op& op = l.ops[e.op];
     switch (e.kind) {
       case Impl::Ev::Start:
@@ -679,7 +691,9 @@ FabricResult Fabric::result() const {
   return r;
 }
 
-FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, TraceObserver* link_trace) {
+namespace {
+template <class Program>
+FabricResult simulate(const Topology& topo, const Program& prog, TraceObserver* link_trace) {
   SideKernel side;  // the warm chip stays for the next kernels
   Fabric fabric("fabric", topo, prog);
   fabric.set_link_trace(link_trace);
@@ -688,5 +702,12 @@ FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, 
   if (!fabric.finished()) throw std::logic_error("collective simulation stopped before its programs finished");
   return fabric.result();
 }
+
+}  // namespace
+
+FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, TraceObserver* link_trace) {
+  return simulate(topo, prog, link_trace);
+}
+FabricResult simulate_parts(const Topology& topo, const PartProgram& prog) { return simulate(topo, prog, nullptr); }
 
 }  // namespace xpu

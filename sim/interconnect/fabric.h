@@ -90,5 +90,7 @@ class Fabric : public sc_core::sc_module {
 
 // Runs a program on a fresh SystemC kernel and returns its timing (its link pieces to `link_trace`, when given).
 FabricResult simulate_collective(const Topology& topo, const CommProgram& prog, TraceObserver* link_trace = nullptr);
+// A program of parts likewise (part_start and part_end per part; a Collective part launches after its op's delay).
+FabricResult simulate_parts(const Topology& topo, const PartProgram& prog);
 
 }  // namespace xpu

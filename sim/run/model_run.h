@@ -11,6 +11,7 @@
 
 #include "sim/interconnect/system_spec.h"
 #include "sim/run/registry.h"
+#include "sim/run/step_collective.h"
 #include "sim/run/power_control.h"
 #include "sim/run/runner.h"
 #include "sim/system/system_trace.h"
@@ -49,6 +50,9 @@ struct StepResult {
   EnergyEvents events;       // one step of one device
   int devices = 1;
   std::uint64_t comm_pieces = 0;  // link transfers the fabric simulated
+  // On a system: its collectives in time order (a pipeline's steady state: the second iteration's; a block's
+  // repetitions left out of the simulation at its period, as time_s takes them).
+  std::vector<StepCollective> collectives;
   // Where the cores' path to the HBM, not the HBM, bounded most of its kernels' time (dram_path.h; collectives left out).
   std::optional<DramPathBound> dram_path;
 };

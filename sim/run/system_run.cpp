@@ -103,18 +103,46 @@ class WorkBuilder {
   // The repetitions left out, each at its block's period: per block, the longest span of its last
   // simulated repetition over the ranks (from the end of the one before to its own end).
   double skipped_s(const RuntimeResult& rr) const {
-    std::map<size_t, std::pair<int, Tick>> period;  // block -> (repetitions skipped, period)
-    for (const Mark& m : m_marks) {
-      if (m.prev_end == 0 || m.last_end <= m.prev_end) continue;
-      const auto& ends = rr.op_end[static_cast<size_t>(m.rank)];
-      const Tick span = ends[m.last_end - 1] - ends[m.prev_end - 1];
-      auto& p = period[m.block];
-      p.first = m.skipped;
-      p.second = std::max(p.second, span);
-    }
     double s = 0;
-    for (const auto& [b, p] : period) s += p.first * to_seconds(p.second);
+    for (const auto& [b, p] : periods(rr)) s += p.first * to_seconds(p.second);
     return s;
+  }
+
+  // The step's collectives in time (StepResult::collectives): each call as the first rank of its communicator
+  // ran it, rank r's ops from index from[r] on, offsets from `origin`; a block's repetitions left out follow its
+  // last simulated one at the block's period (as skipped_s adds them), and what comes after the block on that
+  // rank runs that much later.
+  std::vector<StepCollective> timeline(const RuntimeResult& rr, const std::vector<size_t>& from, Tick origin) const {
+    const auto period = periods(rr);
+    std::vector<StepCollective> out;
+    for (size_t r = 0; r < m_work.devices.size(); ++r) {
+      const auto& list = m_work.devices[r];
+      for (size_t i = from[r]; i < list.size(); ++i) {
+        const StreamOp& op = list[i];
+        if (op.kind != StreamOp::Kind::Collective) continue;
+        const CollectiveCall& call = m_work.collectives[static_cast<size_t>(op.collective)];
+        if (call.group.front() != static_cast<int>(r)) continue;
+        Tick shift = 0, step = 0;
+        int copies = 0;
+        for (const Mark& m : m_marks) {
+          auto p = period.find(m.block);
+          if (m.rank != static_cast<int>(r) || p == period.end()) continue;
+          if (m.last_end <= i) shift += static_cast<Tick>(m.skipped) * p->second.second;
+          else if (m.prev_end <= i) copies = m.skipped, step = p->second.second;
+        }
+        StepCollective c;
+        c.req = call.req;
+        c.algorithm = rr.algorithm[static_cast<size_t>(op.collective)];
+        c.group = call.group;
+        c.time_s = to_seconds(rr.op_end[r][i] - rr.op_start[r][i]);
+        for (int k = 0; k <= copies; ++k) {
+          c.offset_s = to_seconds(rr.op_start[r][i] + shift + static_cast<Tick>(k) * step - std::min(origin, rr.op_start[r][i]));
+          out.push_back(c);
+        }
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const StepCollective& a, const StepCollective& b) { return a.offset_s < b.offset_s; });
+    return out;
   }
 
   static constexpr size_t kLanes = 2;  // micro-batches whose dependencies are tracked apart
@@ -213,6 +241,21 @@ class WorkBuilder {
     }
     list.push_back(std::move(op));
     m_node[static_cast<size_t>(r)].push_back(node);
+  }
+
+  // Per block with repetitions left out: (repetitions skipped, period), the period the longest span of its
+  // last simulated repetition over the ranks (from the end of the one before to its own end).
+  std::map<size_t, std::pair<int, Tick>> periods(const RuntimeResult& rr) const {
+    std::map<size_t, std::pair<int, Tick>> period;
+    for (const Mark& m : m_marks) {
+      if (m.prev_end == 0 || m.last_end <= m.prev_end) continue;
+      const auto& ends = rr.op_end[static_cast<size_t>(m.rank)];
+      const Tick span = ends[m.last_end - 1] - ends[m.prev_end - 1];
+      auto& p = period[m.block];
+      p.first = m.skipped;
+      p.second = std::max(p.second, span);
+    }
+    return period;
   }
 
   struct Mark {
@@ -395,17 +438,11 @@ CollectiveReport run_expert_exchange(const SystemSpec& sys, const ExpertExchange
   return rep;
 }
 
-namespace {
-// The fabric a model step's collectives run on: where the system's library runs them inside the step's
-// compiled graph (library.in_graph_launch_latency, Neuron), each pays that launch cost instead of the
-// launch_latency of a collective timed alone (kernel allreduce, validate --collectives). Every model step
-// (run, serve, compare, validate --models) comes through run_system_graphs, so all take the same cost.
 SystemSpec model_step_fabric(const SystemSpec& spec) {
   SystemSpec out = spec;
   if (out.in_graph_launch_latency.value() > 0) out.launch_latency = out.in_graph_launch_latency;
   return out;
 }
-}  // namespace
 
 StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                              const RankSteps& steps, StepGraphStats* stats) {
@@ -456,6 +493,8 @@ StepResult run_system_graphs(const ChipModel& chip, const SystemContext& sys, co
     if (end_of_first[static_cast<size_t>(r)] > 0)
       first_end = std::max(first_end, rr.op_end[static_cast<size_t>(r)][end_of_first[static_cast<size_t>(r)] - 1]);
   step.time_s = iterations > 1 ? to_seconds(rr.end - first_end) : to_seconds(rr.end) + wb.skipped_s(rr);
+  step.collectives = wb.timeline(rr, iterations > 1 ? end_of_first : std::vector<size_t>(end_of_first.size(), 0), iterations > 1 ? first_end : 0);
+  for (StepCollective& c : step.collectives) c.at = step.time_s > 0 ? std::clamp(c.offset_s / step.time_s, 0.0, 1.0) : 0;
   const double replicas = s.dp_attention() ? 1.0 : s.dp;
   for (const RankStep& rs : ranks) {
     step.flops += rs.alone.flops * M * replicas;

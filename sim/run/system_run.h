@@ -34,6 +34,13 @@ SystemSpec single_chip_system(const ChipModel& chip);
 StepResult run_system_step(const ChipModel& chip, const SystemContext& sys, const ModelConfig& m, const Scenario& s,
                            const StepPlan& plan, const FusionPolicy& fusion, StepGraphStats* stats);
 
+// The fabric a model step's collectives run on: where the system's library runs them inside the step's
+// compiled graph (library.in_graph_launch_latency, Neuron), each pays that launch cost instead of the
+// launch_latency of a collective timed alone (kernel allreduce, validate --collectives). Every model step
+// (run, serve, compare, validate --models) comes through run_system_graphs, so all take the same cost
+// (and a step's collectives replayed beside other traffic, disagg.h).
+SystemSpec model_step_fabric(const SystemSpec& spec);
+
 // What every simulated rank of a layout runs in one step (its graph, from its role: its stage's
 // layers and its experts), and what its pipeline stages hand on. run_system_step builds it for a
 // model step; the serving engine's step parts (sim/serve/step_time.h) for theirs: one path.

@@ -17,6 +17,7 @@
 #include "sim/base/strformat.h"
 #include "sim/interconnect/fabric.h"
 #include "sim/run/system_run.h"
+#include "sim/system/runtime.h"
 #include "sim/serve/rank_group.h"
 #include "sim/serve/step_time.h"
 #include "workloads/sharding.h"
@@ -39,6 +40,12 @@ struct Instance {
   EnergyEvents events;
   IterationClock* clock = nullptr;  // its power manager (null: the nominal clock)
   double idle_from = 0;             // when its last iteration ended
+  // With a timeline: iterations started, the latest end of a transfer that leaves or reaches it, and the running
+  // iteration (kept when a transfer met it: `touched`).
+  std::int64_t iterations = 0;
+  double kv_until = -1;
+  bool touched = false;
+  ServerIteration running;
   Instance(std::vector<std::unique_ptr<Scheduler>> s, std::int64_t kv_blocks, DpAttention::Dispatch dispatch)
       : scheds(std::move(s)), group(pointers(scheds), kv_blocks, dispatch), kv_area(scheds.size(), 0), kv_peak(scheds.size(), 0) {}
   static std::vector<Scheduler*> pointers(const std::vector<std::unique_ptr<Scheduler>>& v) {
@@ -59,8 +66,10 @@ class DisaggEngine {
   DisaggEngine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
-               const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer, const DisaggClocks& clocks)
-      : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer) {
+               const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer, const DisaggClocks& clocks,
+               DisaggTimeline* timeline)
+      : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer),
+        m_timeline(timeline) {
     // A pool's replicas in groups of `ranks` (one instance each), as its layout places them.
     auto make = [&](int replicas, int ranks, std::int64_t kv_blocks, const std::vector<IterationClock*>& clocks) {
       std::vector<Instance> v;
@@ -190,12 +199,28 @@ class DisaggEngine {
         t.end_s = m_t + std::max(0.0, m_transfer(t));
         RankGroup::Rank& d = instance_of(m_dec, t.decode).rank(t.decode);
         ++d.pending, d.pending_tokens += s.input;
+        met(in, t.end_s);
+        met(instance_of(m_dec, t.decode), t.end_s);
         m_inflight.push_back(m_r.transfers.size());
         m_r.transfers.push_back(t);
       }
       k.batch.clear();
     }
     in.end = kNever;
+    keep(in);
+  }
+
+  // A transfer until `end` leaves or reaches `in`: its running iteration (one that goes on past now) and those
+  // that start before `end` meet it.
+  void met(Instance& in, double end) {
+    in.kv_until = std::max(in.kv_until, end);
+    if (in.end != kNever && in.end > m_t) in.touched = true;
+  }
+  // The finished iteration of `in`, kept for the fabric when a transfer met it.
+  void keep(Instance& in) {
+    if (m_timeline && in.touched && !in.running.collectives.empty()) m_timeline->iterations.push_back(std::move(in.running));
+    in.running.collectives.clear();
+    in.touched = false;
   }
 
   void complete_decode(Instance& in) {
@@ -220,6 +245,7 @@ class DisaggEngine {
       k.batch.clear();
     }
     in.end = kNever;
+    keep(in);
   }
 
   bool deliver_transfers() {
@@ -247,21 +273,36 @@ class DisaggEngine {
   }
 
   void start_idle() {
-    auto start = [&](Instance& in, const GroupStepFn& step, std::int64_t& iterations, DpBalance& dp) {
+    auto start = [&](Instance& in, size_t server, bool prefill, const GroupStepFn& step, std::int64_t& iterations, DpBalance& dp) {
       if (in.end != kNever || in.group.held() == 0) return;
       if (!in.group.schedule()) return;  // blocks held by transfers: waits for one to land (stuck() otherwise)
       // The instance's power manager saw it idle since its last iteration, then runs this one and the host's wait
       // (RankGroup::run: the host as the colocated engine has it, each rank's over the requests it holds).
       if (in.clock && m_t > in.idle_from) in.clock->idle(m_t - in.idle_from);
       // Summed over the instances, each its own host (result() takes the mean).
-      const StepCost c = in.group.run(step, in.clock, m_r.total, dp);
+      StepCost c = in.group.run(step, in.clock, m_r.total, dp);
+      if (m_timeline) {
+        // The time its collectives lost to the KV transfers beside them (the fabric's last round): the chips wait
+        // (static power), as for the host.
+        const auto& extra = prefill ? m_timeline->prefill_extra : m_timeline->decode_extra;
+        const auto n = static_cast<size_t>(in.iterations);
+        const double x = server < extra.size() && n < extra[server].size() ? extra[server][n] : 0;
+        if (x > 0) {
+          c.time_s += x, c.events.time_s += x;
+          if (in.clock) in.clock->idle(x);
+        }
+        const int ranks = static_cast<int>(in.group.ranks().size());
+        in.running = ServerIteration{prefill, static_cast<int>(server) * ranks, ranks, in.iterations, m_t, c.time_s, std::move(c.collectives)};
+        in.touched = in.kv_until > m_t;
+        ++in.iterations;
+      }
       in.end = in.idle_from = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;
       ++iterations;
     };
-    for (Instance& in : m_pre) start(in, m_pstep, m_r.prefill_iterations, m_r.prefill_dp);
-    for (Instance& in : m_dec) start(in, m_dstep, m_r.decode_iterations, m_r.decode_dp);
+    for (size_t i = 0; i < m_pre.size(); ++i) start(m_pre[i], i, true, m_pstep, m_r.prefill_iterations, m_r.prefill_dp);
+    for (size_t i = 0; i < m_dec.size(); ++i) start(m_dec[i], i, false, m_dstep, m_r.decode_iterations, m_r.decode_dp);
   }
 
   double next_event() const {
@@ -355,6 +396,7 @@ class DisaggEngine {
   const GroupStepFn& m_dstep;
   const std::function<double(std::int64_t)>& m_kv_bytes;
   const KvTransferFn& m_transfer;
+  DisaggTimeline* m_timeline = nullptr;  // null: no collectives kept, no extra time
   std::vector<Instance> m_pre, m_dec;
   std::vector<Sequence> m_pseq, m_dseq;
   std::vector<int> m_prefill_of;  // the prefill replica each prompt was placed on
@@ -371,7 +413,7 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                                      const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
                                      const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer,
-                                     const DisaggClocks& clocks) {
+                                     const DisaggClocks& clocks, DisaggTimeline* timeline) {
   if (pools.prefill < 1 || pools.decode < 1)
     throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
   if (pools.prefill_ranks < 1 || pools.decode_ranks < 1 || pools.prefill % pools.prefill_ranks != 0 || pools.decode % pools.decode_ranks != 0)
@@ -381,7 +423,8 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
   if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
     throw InputError(std::string("disaggregated serving: no memory is left for the KV cache of a ") +
                      (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)");
-  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer, clocks).run();
+  if (timeline) timeline->iterations.clear();
+  return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer, clocks, timeline).run();
 }
 
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens) {
@@ -646,42 +689,150 @@ std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes) {
   return out;
 }
 
-std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts) {
+namespace {
+
+// The collectives of `its` that the fabric replays beside the transfers: each of a server that a transfer
+// leaves or reaches, overlapping that transfer in time (the others share no link with it: a server's
+// collectives run among its own ranks). Their parts on `prog`, after the transfers' tags.
+struct Replayed {
+  struct Call {
+    size_t iteration;
+    std::vector<std::pair<int, std::uint32_t>> parts;  // the chips' parts (vertex, index)
+  };
+  std::vector<Call> calls;
+  // Lowered once per communicator and request (a step runs the same calls layer after layer).
+  std::map<std::vector<int>, GroupSystem> groups;
+  std::map<std::tuple<std::vector<int>, int, std::uint64_t, std::string, std::int64_t, int, std::uint64_t>, std::shared_ptr<const LoweredCall>> lowered;
+
+  void add(const Topology& step_topo, const DisaggLayout& pools, const std::vector<KvTransfer>& ts,
+           const std::vector<ServerIteration>& its, PartProgram& prog) {
+    // Each transfer's window, by the replicas it leaves (prefill) and reaches (decode).
+    std::map<std::pair<bool, int>, std::vector<std::pair<double, double>>> windows;
+    for (const KvTransfer& t : ts) {
+      windows[{true, t.prefill}].emplace_back(t.start_s, t.end_s);
+      windows[{false, t.decode}].emplace_back(t.start_s, t.end_s);
+    }
+    // Sorted by start, each with the latest end of those up to it: a window that starts before `to` and ends
+    // after `from` is one of those before the first that starts at or after `to`.
+    for (auto& [key, w] : windows) {
+      std::sort(w.begin(), w.end());
+      for (size_t k = 1; k < w.size(); ++k) w[k].second = std::max(w[k].second, w[k - 1].second);
+    }
+    auto meets = [&](const ServerIteration& it, double from, double to) {
+      for (int r = it.first; r < it.first + it.replicas; ++r) {
+        auto w = windows.find({it.prefill, r});
+        if (w == windows.end()) continue;
+        const auto after = std::lower_bound(w->second.begin(), w->second.end(), std::make_pair(to, -std::numeric_limits<double>::infinity()));
+        if (after != w->second.begin() && std::prev(after)->second > from) return true;
+      }
+      return false;
+    };
+    std::uint32_t tag = static_cast<std::uint32_t>(ts.size()) + 1;
+    for (size_t i = 0; i < its.size(); ++i) {
+      const ServerIteration& it = its[i];
+      const int tp = it.prefill ? pools.prefill_tp : pools.decode_tp, pp = it.prefill ? pools.prefill_pp : pools.decode_pp;
+      const int base = (it.prefill ? pools.prefill_first : pools.decode_first) + it.first * tp * pp;
+      for (const StepCollective& c : it.collectives) {
+        const double from = it.start_s + c.at * it.time_s;
+        if (!meets(it, from, from + c.time_s)) continue;
+        std::vector<int> ranks;
+        for (int g : c.group) ranks.push_back(base + g);
+        auto gs = groups.find(ranks);
+        if (gs == groups.end()) gs = groups.emplace(ranks, group_system(step_topo, ranks)).first;
+        const auto key = std::make_tuple(ranks, static_cast<int>(c.req.kind), c.req.bytes, c.req.stack, c.req.rows,
+                                         static_cast<int>(c.req.expert), c.req.forwarded_bytes);
+        auto low = lowered.find(key);
+        if (low == lowered.end()) low = lowered.emplace(key, lower_call(gs->second, c.req)).first;
+        const LoweredCall& l = *low->second;
+        Call call{i, {}};
+        const auto id = static_cast<std::int32_t>(calls.size());
+        for (size_t sv = 0; sv < l.prog.ops.size(); ++sv) {
+          if (sv >= ranks.size() && l.prog.ops[sv].empty()) continue;
+          CommPart part;
+          part.form = sv < ranks.size() ? CommPart::Form::Collective : CommPart::Form::Plain;
+          part.call = id;
+          part.sub = &l.prog.ops[sv];
+          part.vertex_map = &gs->second.vertex_map;
+          part.tag_base = tag;
+          part.wire_factor = static_cast<float>(l.prog.wire_factor);
+          part.engine_Bps = l.engine_Bps;
+          part.op.delay = to_ticks(from);
+          const int v = sv < ranks.size() ? ranks[sv] : gs->second.vertex_map[sv];
+          auto& list = prog.parts[static_cast<size_t>(v)];
+          if (sv < ranks.size()) call.parts.emplace_back(v, static_cast<std::uint32_t>(list.size()));
+          list.push_back(std::move(part));
+        }
+        tag += l.max_tag + 1;
+        calls.push_back(std::move(call));
+      }
+    }
+  }
+  // Call k's end: its last chip's (`shift`: per vertex, the parts before the collectives' that a run left out).
+  Tick end(const FabricResult& fr, size_t k, const std::vector<std::uint32_t>* shift = nullptr) const {
+    Tick e = 0;
+    for (const auto& [v, p] : calls[k].parts)
+      e = std::max(e, fr.part_end[static_cast<size_t>(v)][p - (shift ? (*shift)[static_cast<size_t>(v)] : 0)]);
+    return e;
+  }
+};
+
+}  // namespace
+
+std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts,
+                                      const std::vector<ServerIteration>& iterations, std::vector<double>* extra,
+                                      std::int64_t* replayed) {
+  if (extra) extra->assign(iterations.size(), 0.0);
+  if (replayed) *replayed = 0;
   if (ts.empty()) return {};
   Topology topo(spec);
-  CommProgram prog;
-  prog.ops.resize(topo.vertices().size());
-  prog.collective = "kv-transfer";
-  prog.record_times = true;
-  // Per transfer and message: the receiving vertex and the index of its Recv.
+  PartProgram prog;
+  prog.parts.resize(topo.vertices().size());
+  // Per transfer and message: the receiving vertex and the index of its receive's part.
   std::vector<std::vector<std::pair<int, std::uint32_t>>> recv(ts.size());
   for (size_t k = 0; k < ts.size(); ++k) {
     const KvTransfer& t = ts[k];
     for (const KvMessage& m : kv_messages(pools, t.bytes)) {
       const int src = pools.prefill_first + t.prefill * pools.prefill_tp * pools.prefill_pp + m.src;
       const int dst = pools.decode_first + t.decode * pools.decode_tp * pools.decode_pp + m.dst;
-      CommOp send;
-      send.kind = CommOp::Kind::Send;
-      send.peers = {dst};
-      send.bytes = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(m.bytes)));
-      send.tag = static_cast<std::uint32_t>(k + 1);
-      send.delay = to_ticks(t.start_s);
-      prog.ops[static_cast<size_t>(src)].push_back(send);
-      CommOp rcv;
-      rcv.kind = CommOp::Kind::Recv;
-      rcv.peers = {src};
-      rcv.tag = send.tag;
-      rcv.delay = send.delay;
-      recv[k].push_back({dst, static_cast<std::uint32_t>(prog.ops[static_cast<size_t>(dst)].size())});
-      prog.ops[static_cast<size_t>(dst)].push_back(rcv);
+      CommPart send;
+      send.op.kind = CommOp::Kind::Send;
+      send.op.peers = {dst};
+      send.op.bytes = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(m.bytes)));
+      send.op.tag = static_cast<std::uint32_t>(k + 1);
+      send.op.delay = to_ticks(t.start_s);
+      prog.parts[static_cast<size_t>(src)].push_back(send);
+      CommPart rcv;
+      rcv.op.kind = CommOp::Kind::Recv;
+      rcv.op.peers = {src};
+      rcv.op.tag = send.op.tag;
+      rcv.op.delay = send.op.delay;
+      recv[k].push_back({dst, static_cast<std::uint32_t>(prog.parts[static_cast<size_t>(dst)].size())});
+      prog.parts[static_cast<size_t>(dst)].push_back(rcv);
     }
   }
-  const FabricResult fr = simulate_collective(topo, prog);
+  // The transfers' parts come first on every vertex: the collectives' parts, alone, sit that many places lower.
+  std::vector<std::uint32_t> kv_parts(prog.parts.size());
+  for (size_t v = 0; v < prog.parts.size(); ++v) kv_parts[v] = static_cast<std::uint32_t>(prog.parts[v].size());
+  const Topology step_topo(model_step_fabric(spec));
+  Replayed rep;
+  if (extra) rep.add(step_topo, pools, ts, iterations, prog);
+  const FabricResult fr = simulate_parts(topo, prog);
   std::vector<double> out;
   for (size_t k = 0; k < ts.size(); ++k) {
     Tick end = 0;
-    for (const auto& [v, i] : recv[k]) end = std::max(end, fr.op_end[static_cast<size_t>(v)][i]);
+    for (const auto& [v, i] : recv[k]) end = std::max(end, fr.part_end[static_cast<size_t>(v)][i]);
     out.push_back(std::max(0.0, to_seconds(end) - to_seconds(to_ticks(ts[k].start_s))));
+  }
+  if (replayed) *replayed = static_cast<std::int64_t>(rep.calls.size());
+  if (rep.calls.empty()) return out;
+  // The same collectives without the transfers: what each lost to them.
+  PartProgram alone;
+  alone.parts.resize(prog.parts.size());
+  for (size_t v = 0; v < prog.parts.size(); ++v) alone.parts[v].assign(prog.parts[v].begin() + kv_parts[v], prog.parts[v].end());
+  const FabricResult fa = simulate_parts(topo, alone);
+  for (size_t k = 0; k < rep.calls.size(); ++k) {
+    const Tick with = rep.end(fr, k), without = rep.end(fa, k, &kv_parts);
+    (*extra)[rep.calls[k].iteration] += std::max(0.0, to_seconds(with) - to_seconds(without));
   }
   return out;
 }
@@ -723,6 +874,25 @@ struct PoolPower {
   }
 };
 
+}  // namespace
+
+FabricRound fabric_round(const std::vector<double>& transfer_s) {
+  FabricRound r;
+  for (double x : transfer_s) r.mean_s += x / static_cast<double>(transfer_s.size());
+  r.p50_s = percentile(transfer_s, 0.5);
+  r.p99_s = percentile(transfer_s, 0.99);
+  return r;
+}
+
+bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric) {
+  auto near = [](double a, double b, double scale) { return std::abs(a - b) <= std::max(kDisaggFloorS, kDisaggTolerance * scale); };
+  return near(engine.mean_s, fabric.mean_s, engine.mean_s) && near(engine.p50_s, fabric.p50_s, engine.p50_s) &&
+         near(engine.p99_s, fabric.p99_s, engine.p99_s) && near(engine.added_s, fabric.added_s, engine.met_s) &&
+         near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
+}
+
+namespace {
+
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
 // each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's). `device_bytes`:
@@ -746,20 +916,57 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   std::vector<double> known(reqs.size(), stats.alone_s);
   KvTransferFn fn = [&](const KvTransfer& t) { return known[static_cast<size_t>(t.request)]; };
   DisaggEngineResult er;
+  DisaggTimeline tl;  // the iterations' extra times (none in the first round) and the collectives they ran
   stats.fabric_runs = 0;
+  FabricRound last;   // the previous round's engine (its makespan)
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
     if (round > 0) new_round();
-    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks);
-    const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers);
+    er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks, &tl);
+    std::vector<double> extra;
+    const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers, tl.iterations, &extra, &stats.collectives_met);
     ++stats.fabric_runs;
-    double moved = 0, avg = 0;
+    // What the engine ran (its transfer times and added times) and what the fabric found with them.
+    std::vector<double> ran;
+    ran.reserve(er.transfers.size());
+    for (const KvTransfer& t : er.transfers) ran.push_back(t.end_s - t.start_s);
+    FabricRound engine = fabric_round(ran), fabric = fabric_round(times);
+    engine.makespan_s = er.total.makespan_s;
+    for (const ServerIteration& it : tl.iterations) engine.met_s += it.time_s;
+    for (const auto* pool : {&tl.prefill_extra, &tl.decode_extra})
+      for (const auto& v : *pool) engine.added_s = std::accumulate(v.begin(), v.end(), engine.added_s);
+    fabric.added_s = std::accumulate(extra.begin(), extra.end(), 0.0);
+    stats.collective_delay_s = fabric.added_s;
+    // The next round's inputs: the fabric's from the first two rounds (they grow from the transfers alone to the
+    // collectives they meet), the mean of the engine's and the fabric's after (disagg.h: under-relaxation).
+    const double w = round < kDisaggRelaxFrom ? 1.0 : 0.5;
     for (size_t k = 0; k < times.size(); ++k) {
-      const KvTransfer& t = er.transfers[k];
-      moved = std::max(moved, std::abs(times[k] - (t.end_s - t.start_s)));
-      avg += times[k] / static_cast<double>(times.size());
-      known[static_cast<size_t>(t.request)] = times[k];
+      double& x = known[static_cast<size_t>(er.transfers[k].request)];
+      x = (1 - w) * ran[k] + w * times[k];
     }
-    stats.converged = moved <= std::max(1e-6, 0.01 * avg);
+    DisaggTimeline next;
+    next.prefill_extra.resize(static_cast<size_t>(inst.prefill / inst.prefill_ranks));
+    next.decode_extra.resize(static_cast<size_t>(inst.decode / inst.decode_ranks));
+    for (size_t i = 0; i < tl.iterations.size(); ++i) {
+      const ServerIteration& it = tl.iterations[i];
+      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[static_cast<size_t>(it.first / it.replicas)];
+      const auto j = static_cast<size_t>(it.index);
+      if (j >= v.size()) v.resize(j + 1, 0.0);
+      v[j] = w * extra[i];
+    }
+    for (bool prefill : {true, false}) {
+      auto& now = prefill ? next.prefill_extra : next.decode_extra;
+      const auto& was = prefill ? tl.prefill_extra : tl.decode_extra;
+      if (w < 1)
+        for (size_t srv = 0; srv < now.size() && srv < was.size(); ++srv) {
+          if (was[srv].size() > now[srv].size()) now[srv].resize(was[srv].size(), 0.0);
+          for (size_t j = 0; j < was[srv].size(); ++j) now[srv][j] += (1 - w) * was[srv][j];
+        }
+    }
+    const bool settled = round > 0 && fabric_round_settled(last, engine, fabric);
+    tl.prefill_extra = std::move(next.prefill_extra);
+    tl.decode_extra = std::move(next.decode_extra);
+    last = engine;
+    stats.converged = settled;
     if (stats.converged) break;
   }
   return er;
@@ -789,8 +996,9 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   // Each pool at its own layout: its steps (one grid shared when the layouts agree) and its instances' KV cache.
   const Scenario psc = prefill_scenario(sc, pools), dsc = decode_scenario(sc, pools);
   ChipStepTime st(chip, model, dsc, opt.interpolate, &*opt.system);
+  st.set_timeline(true);  // the steps' collectives, for the fabric beside the KV transfers
   std::optional<ChipStepTime> pst;
-  if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system);
+  if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system), pst->set_timeline(true);
   // A server's step from each rank's composition (one rank: the composition's own step).
   const GroupStepFn pstep = [&](const std::vector<StepShape>& ranks) { return (pst ? *pst : st).group(ranks); };
   const GroupStepFn dstep = [&](const std::vector<StepShape>& ranks) { return st.group(ranks); };

@@ -24,10 +24,42 @@
 // (sim/interconnect/fabric.h) at their start times, so concurrent transfers share NICs, rails and
 // switch ports. A transfer's time depends on the others in flight and their start times on the
 // engine: the two are iterated to a fixed point (the engine run with the previous round's transfer
-// times, the fabric with the engine's start times) until no transfer time moves by more than 1% of
-// the mean (or 1 us), at most kDisaggFabricRounds rounds.
-// Not modeled: the instances' own tensor-parallel all-reduces are simulated apart (step_time.h), so
-// KV transfers do not contend with them on the scale-up links, nor with kernels for device memory.
+// times, the fabric with the engine's start times).
+// The instances' own collectives share that fabric: each step's cost carries the collectives its
+// simulation ran (StepCost::collectives: request, algorithm, communicator, place in the step), and the
+// fabric replays those of every iteration that a transfer leaving or reaching its server overlaps in
+// time, each launched at its place in the iteration (start + its share of the step x the iteration's
+// time; the parts of a step interleave layer by layer, so a part's collectives spread over the whole
+// step), beside the KV messages, so a transfer and a tensor-parallel all-reduce on the same NVLink
+// ports, NICs or switch ports slow each other. What each such collective lost (its end beside the
+// transfers less its end in a run of the same collectives without them) is added to its iteration,
+// and the engine runs again with those iterations slower.
+// Bounds: only collectives of a transfer's two servers that overlap it run (a server's collectives
+// stay among its own ranks: on a switched fabric they share no link with a transfer between other
+// ranks; a route that crosses a third server's chips, on a torus, is left out); the engine keeps an
+// iteration's collectives only where a transfer it knows of met it (the previous round's transfer
+// times: one that a later round's longer transfer would meet joins in that round). Each collective
+// starts at its planned time, not after the one before it on its server ended (a slowed collective
+// can overlap its successor on the fabric); its added time is the iteration's, and the places of the
+// iteration's later collectives move with it only in the next round.
+// Fixed point: a transfer's time turns on which all-reduces it meets (a few us of phase decide it), so single
+// transfers and single iterations' added times never settle on a busy node (llama-3.1-8b, TP4 + TP4 in one H100
+// node, 200 requests: single transfers kept moving 2-3% and single added times more than 1% of their iteration
+// over rounds 2-6 while the makespan held within 0.01%). What converges, and what the run reports, are the
+// figures over all of them, so a round settles when each is within kDisaggTolerance (1%, or 1 us) of what the
+// engine ran: the transfers' mean, p50 and p99 as the fabric found them against the times the engine ran them
+// with; the time the collectives lost (summed) against the added time the engine ran, relative to the time of the
+// iterations it is added to (the bound each iteration had alone, summed: its change moves the run's latencies
+// and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by up to 10% of itself between
+// rounds on that node, 0.1% of the iterations' time); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
+// rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
+// time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
+// times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the
+// mean of the engine's and the fabric's (under-relaxation, for transfer and added times alike), which damps
+// an alternation between two schedules to the point between them instead of repeating it.
+// Not modeled: KV transfers against the kernels for device memory (a DMA engine's reads beside a
+// kernel's), the collectives of a speculative decoder's drafter, and the share of a data-parallel
+// attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -41,6 +73,20 @@
 namespace xpu {
 
 constexpr int kDisaggFabricRounds = 6;
+constexpr int kDisaggRelaxFrom = 2;          // the first round whose next inputs are relaxed (see above)
+constexpr double kDisaggTolerance = 0.01;    // each reported figure within 1% between what the engine ran and the fabric found
+constexpr double kDisaggFloorS = 1e-6;       // or 1 us
+
+// What a round of the fixed point reports (see above): its transfers' mean, p50 and p99, the time the
+// iterations' collectives lost to them (summed), the time of those iterations (summed: met_s), the engine's makespan.
+struct FabricRound {
+  double mean_s = 0, p50_s = 0, p99_s = 0, added_s = 0, met_s = 0, makespan_s = 0;
+};
+FabricRound fabric_round(const std::vector<double>& transfer_s);  // mean_s, p50_s, p99_s of the transfers' times
+// Whether a round settled (see above): the transfers' mean, p50 and p99 the engine ran (`engine`) and those the fabric
+// found with them (`fabric`) within kDisaggTolerance of the engine's, the added time within kDisaggTolerance of the
+// engine's met_s, the engine's makespan within kDisaggTolerance of the previous round's (`previous`); each or kDisaggFloorS.
+bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric);
 
 struct KvTransfer {
   std::int64_t request = 0;
@@ -75,16 +121,36 @@ struct DisaggClocks {
   std::vector<IterationClock*> prefill, decode;
 };
 
+// An iteration of a server that ran while a KV transfer left or reached one of its ranks (disagg.h: the
+// iterations whose collectives the fabric replays beside the transfers).
+struct ServerIteration {
+  bool prefill = false;
+  int first = 0, replicas = 1;  // the server's replicas in its pool (the ranks a transfer names: first .. first + replicas)
+  std::int64_t index = 0;       // its ordinal among the server's iterations
+  double start_s = 0, time_s = 0;
+  // Its step's collectives (StepCost::collectives): each from start_s + at x time_s, its group's ranks the
+  // step's layout's (ranks of the server from its first replica's first rank).
+  std::vector<StepCollective> collectives;
+};
+// What the engine and the fabric exchange besides the transfers' times: per server (in server order) and
+// iteration ordinal, the time the iteration's collectives lost to the KV transfers beside them (the engine
+// adds it to the iteration); and, out, the iterations whose collectives may meet a transfer.
+struct DisaggTimeline {
+  std::vector<std::vector<double>> prefill_extra, decode_extra;
+  std::vector<ServerIteration> iterations;
+};
+
 // Runs every request to completion on the instances of both pools: the router sends each request to the
 // server that holds the fewest (queued, running, or pending a transfer), whose controller places it on a rank;
 // a transfer's decode rank likewise. Each server's iteration is its ranks' (RankGroup::run, the colocated
 // engine's), timed by its pool's `*_step` from every rank's composition. InputError when a request can
-// never be scheduled on an instance (its KV need exceeds the cache).
+// never be scheduled on an instance (its KV need exceeds the cache). With a `timeline`, each iteration runs its
+// extra time and the iterations a transfer meets are kept with their collectives.
 DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const EngineLoad& load,
                                      const std::function<std::unique_ptr<Scheduler>()>& make_sched, const DisaggInstances& pools,
                                      const GroupStepFn& prefill_step, const GroupStepFn& decode_step,
                                      const std::function<double(std::int64_t tokens)>& kv_bytes, const KvTransferFn& transfer,
-                                     const DisaggClocks& clocks = {});
+                                     const DisaggClocks& clocks = {}, DisaggTimeline* timeline = nullptr);
 
 // Bytes of the KV cache of `tokens` prompt tokens that one decode instance of `sc` receives: what each
 // of its sc.tp ranks holds (footprint()'s per-rank cache: KV heads split, or replicated below one per
@@ -137,8 +203,14 @@ struct KvMessage {
 std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes);
 
 // Each transfer's duration when all of `ts` run together on the system's fabric (start times from
-// the transfers; the messages of kv_messages between the instances' ranks).
-std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts);
+// the transfers; the messages of kv_messages between the instances' ranks), beside the collectives of
+// `iterations` that overlap in time a transfer leaving or reaching their server (each launched at its place in
+// its iteration, lowered as the step's runtime lowers it). `extra` (when given): per iteration, the time
+// its collectives lost to the transfers (each collective's end with the transfers less its end without them,
+// summed; 0 where none is slower); `replayed`: how many collectives ran beside the transfers.
+std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts,
+                                      const std::vector<ServerIteration>& iterations = {}, std::vector<double>* extra = nullptr,
+                                      std::int64_t* replayed = nullptr);
 
 // One operating point of the disaggregated server (the counterpart of serve.cpp's run_point).
 ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,

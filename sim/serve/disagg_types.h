@@ -39,7 +39,11 @@ struct KvTransferStats {
   double time_mean_s = 0, time_p50_s = 0, time_p99_s = 0;  // as simulated on the fabric, with contention
   double alone_s = 0;                                      // a transfer of the mean size on an idle fabric
   int fabric_runs = 0;        // fixed-point rounds between the engine and the fabric (see disagg.h)
-  bool converged = true;      // the last round's transfer times moved less than the tolerance
+  bool converged = true;      // the last round's reported figures settled within the tolerance (disagg.h: fabric_round_settled)
+  // The servers' own collectives that ran beside the transfers on the fabric (the last round), and the time
+  // the iterations that ran them lost to the transfers, summed over the iterations (disagg.h).
+  std::int64_t collectives_met = 0;
+  double collective_delay_s = 0;
   double prefill_busy = 0, decode_busy = 0;                // mean share of the makespan an instance computes
   double prefill_power_w = 0, decode_power_w = 0;          // per chip of each pool (0: power not modeled)
   // The chip whose power manager the point reports (power_manager): of every instance of both pools, the one

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/power/power_state.h"
+#include "sim/run/step_collective.h"
 #include "sim/serve/requests.h"
 #include "sim/serve/scheduler.h"
 
@@ -45,6 +46,9 @@ struct StepCost {
   // Data-parallel attention (a group's step, GroupStepFn): the ranks' mean time spent waiting in the
   // iteration's collectives for the slowest rank (0 when every rank runs the same batch).
   double rank_wait_s = 0;
+  // On a system: the step's collectives (StepCollective::at places each in the step's time), so that a
+  // simulation of what else runs on the fabric meanwhile (disaggregated serving's KV transfers) can replay them.
+  std::vector<StepCollective> collectives;
 };
 using StepTimeFn = std::function<StepCost(const StepShape&)>;
 // The step of a data-parallel attention group from each rank's own composition (an idle rank's is empty).

@@ -151,13 +151,13 @@ EngineResult screen_run(const ServeOptions& so, double device_bytes, std::int64_
   ShapeClass prefill, decode;
   run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
     (s.prefill_tokens > 0 ? prefill : decode).add(s);
-    return StepCost{1.0, {}};
+    return StepCost{1.0, {}, 0, 0, {}};
   });
   const double t_prefill = prefill.n > 0 ? cost(prefill.mean()) : 0;
   const double t_decode = decode.n > 0 ? cost(decode.mean()) : 0;
   sched = make_scheduler(so.scheduler, so.limits, device_bytes);
   return run_engine(reqs, load, *sched, blocks, [&](const StepShape& s) {
-    return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}};
+    return StepCost{s.prefill_tokens > 0 ? t_prefill : t_decode, {}, 0, 0, {}};
   });
 }
 

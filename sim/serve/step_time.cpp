@@ -15,13 +15,37 @@ std::int64_t grid_point(int k) {  // k-th grid point: 1..16, then 16 * 2^((k-16)
   return static_cast<std::int64_t>(std::llround(16.0 * std::pow(2.0, (k - 16) / 4.0)));
 }
 
-StepCost blend(const StepCost& a, double wa, const StepCost& b, double wb) {
-  StepCost c;
-  c.time_s = a.time_s * wa + b.time_s * wb;
-  c.kernels = a.kernels * wa + b.kernels * wb;
-  c.events = a.events.scaled(wa);
-  c.events += b.events.scaled(wb);
-  return c;
+// The collectives of a part interpolated between grid corners: where every corner runs the same calls (the
+// same graph at other counts), each call's bytes (whole elements), place and time blended by the corners'
+// weights; otherwise (a count where the launches differ) the heaviest corner's calls.
+std::vector<StepCollective> blend_collectives(const std::vector<std::pair<const StepCost*, double>>& corners) {
+  if (corners.empty()) return {};
+  const auto heaviest = std::max_element(corners.begin(), corners.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::vector<StepCollective> out = heaviest->first->collectives;
+  for (const auto& [c, w] : corners)
+    if (c->collectives.size() != out.size()) return out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    double bytes = 0;
+    out[i].at = out[i].offset_s = out[i].time_s = 0;
+    for (const auto& [c, w] : corners) {
+      const StepCollective& k = c->collectives[i];
+      bytes += w * static_cast<double>(k.req.bytes);
+      out[i].at += w * k.at, out[i].offset_s += w * k.offset_s, out[i].time_s += w * k.time_s;
+    }
+    StepCollective& k = out[i];
+    k.req.bytes = whole_elements(k.req.kind, static_cast<int>(k.group.size()), static_cast<std::uint64_t>(std::llround(std::max(1.0, bytes))));
+  }
+  return out;
+}
+
+// wa x a + wb x b, a's collectives kept (b's are the caller's to place).
+StepCost blend(StepCost a, double wa, const StepCost& b, double wb) {
+  a.time_s = a.time_s * wa + b.time_s * wb;
+  a.kernels = a.kernels * wa + b.kernels * wb;
+  a.events = a.events.scaled(wa);
+  a.events += b.events.scaled(wb);
+  a.rank_wait_s = 0;
+  return a;
 }
 }  // namespace
 
@@ -135,7 +159,7 @@ int ChipStepTime::part_code(Part p) const {
   return static_cast<int>(p) + (mb == m_sc.step_microbatches() ? 0 : 8 * mb);
 }
 
-StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
+const StepCost& ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   const int code = part_code(p);
   if (m_bound) {
     double t = 0;
@@ -145,7 +169,7 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
       for (size_t d = 0; d < args.size() && below; ++d) below = k.second[d] <= args[d];
       if (below) t = std::max(t, c.time_s);
     }
-    return StepCost{t, {}, 0};
+    return m_scratch = StepCost{t, {}, 0, 0, {}};
   }
   auto key = std::make_pair(code, args);
   auto it = m_cache->parts.find(key);
@@ -171,9 +195,9 @@ StepCost ChipStepTime::part(Part p, std::vector<std::int64_t> args) {
   } else {
     r = run_step_graph(m_chip, std::move(whole), m_weight_bytes);
   }
-  StepCost c{r.time_s, r.events, kernels};
-  m_cache->parts.emplace(key, c);
-  return c;
+  StepCost c{r.time_s, r.events, kernels, 0, {}};
+  if (m_timeline) c.collectives = std::move(r.collectives);  // kept where asked (a part's cache is shared: see set_timeline)
+  return m_cache->parts.emplace(key, std::move(c)).first->second;
 }
 
 int ChipStepTime::microbatches() const { return m_mb > 0 ? m_mb : m_sc.step_microbatches(); }
@@ -197,6 +221,7 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
     br[1] = same_launches(p, at, 1, br[1]);
   }
   StepCost out;
+  std::vector<std::pair<const StepCost*, double>> used;  // the corners and their weights
   const size_t corners = size_t{1} << x.size();
   for (size_t c = 0; c < corners; ++c) {
     std::vector<std::int64_t> at;
@@ -216,8 +241,11 @@ StepCost ChipStepTime::interpolated(Part p, const std::vector<double>& x) {
     }
     if (!valid || w <= 0) continue;
     if (p == PrefillAttn) at[2] = std::max(at[2], at[1]);  // the keys include the chunk itself
-    out = blend(out, 1, part(p, at), w);
+    const StepCost& corner = part(p, at);
+    out = blend(std::move(out), 1, corner, w);
+    if (m_timeline && !m_bound) used.emplace_back(&corner, w);  // a cached part: it stays where it is
   }
+  out.collectives = blend_collectives(used);
   return out;
 }
 
@@ -231,6 +259,10 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   m_mb = static_cast<int>(std::clamp<std::int64_t>(seqs, 1, m_sc.step_microbatches()));
   const double mb = microbatches();
   StepCost c;
+  auto add = [&](const StepCost& x) {  // a part of the step: its time, and its collectives spread over the step
+    c = blend(std::move(c), 1, x, 1);
+    c.collectives.insert(c.collectives.end(), x.collectives.begin(), x.collectives.end());
+  };
   const bool normal_moe = (s.prefill_chunks > 0 || m_group_extend) && m_model.is_moe() && m_sc.dp_attention();
   // Two-batch overlap of a decode-only iteration (with more than one sequence to split): one part,
   // attention included. A padded graph's dummy rows count as sequences that read one cached token.
@@ -238,9 +270,9 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
                      !m_group_extend;
   if (joint) {
     const double seqs = static_cast<double>(s.decode_seqs + s.padding_rows);
-    c = blend(c, 1, interpolated(Decode, {seqs / mb, static_cast<double>(s.decode_kv_sum + s.padding_rows) / seqs}), 1);
+    add(interpolated(Decode, {seqs / mb, static_cast<double>(s.decode_kv_sum + s.padding_rows) / seqs}));
   } else if (s.tokens() > 0) {
-    c = blend(c, 1, interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}), 1);
+    add(interpolated(normal_moe ? PrefillTokens : Tokens, {static_cast<double>(s.tokens()) / mb}));
   }
   // In a group of uneven ranks (group()): the MoE's group-wide share in place of this rank's own (the
   // difference of two parts at each count). The expert GEMMs' rows come from every rank: at the ranks' mean
@@ -252,8 +284,8 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
     const double own = static_cast<double>(s.tokens());
     auto share = [&](Part with, Part without, double tokens, double w) {
       if (tokens <= 0) return;
-      c = blend(c, 1, interpolated(with, {tokens / mb}), w);
-      c = blend(c, 1, interpolated(without, {tokens / mb}), -w);
+      c = blend(std::move(c), 1, interpolated(with, {tokens / mb}), w);
+      c = blend(std::move(c), 1, interpolated(without, {tokens / mb}), -w);
     };
     if (normal_moe && m_group_most > m_group_tokens) {
       share(LocalTokens, RankTokens, m_group_tokens, 1);  // expert GEMMs (and the MoE's other group-wide kernels)
@@ -265,23 +297,24 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
     }
   }
   if (grid_tokens_only) m_interpolate = false;
-  if (s.logit_rows > 0) c = blend(c, 1, interpolated(Head, {static_cast<double>(s.logit_rows) / mb}), 1);
+  if (s.logit_rows > 0) add(interpolated(Head, {static_cast<double>(s.logit_rows) / mb}));
   if (s.decode_seqs > 0 && !joint)
-    c = blend(c, 1, interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs) / mb,
-                                              static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}), 1);
+    add(interpolated(DecodeAttn, {static_cast<double>(s.decode_seqs) / mb,
+                                  static_cast<double>(s.decode_kv_sum) / static_cast<double>(s.decode_seqs)}));
   // Prefill chunks and verification steps: causal chunks of Q queries against K keys.
   auto chunks = [&](std::int64_t count, std::int64_t tokens, std::int64_t kv_sum) {
     if (count <= 0) return;
     const double n = static_cast<double>(count);
     const double q = std::max(1.0, std::round(static_cast<double>(tokens) / n));
     const double k = std::max(q, std::round(static_cast<double>(kv_sum) / n));
-    c = blend(c, 1, interpolated(PrefillAttn, {n / mb, q, k}), 1);
+    add(interpolated(PrefillAttn, {n / mb, q, k}));
   };
   chunks(s.prefill_chunks, s.prefill_tokens, s.prefill_kv_sum);
   chunks(s.verify_seqs, s.verify_tokens, s.verify_kv_sum);
   m_interpolate = saved;
   m_mb = 0;
-  if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = blend(c, 1, drafting(s, grid), 1);
+  std::stable_sort(c.collectives.begin(), c.collectives.end(), [](const StepCollective& a, const StepCollective& b) { return a.at < b.at; });
+  if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = blend(std::move(c), 1, drafting(s, grid), 1);
   return c;
 }
 
@@ -318,7 +351,7 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
     return blend({}, 0, compose(x, grid, false), m_draft_fraction);
   };
   StepCost c = cost(first);
-  if (passes > 1 && next.decode_seqs > 0) c = blend(c, 1, cost(next), passes - 1);
+  if (passes > 1 && next.decode_seqs > 0) c = blend(std::move(c), 1, cost(next), passes - 1);
   return c;
 }
 

@@ -101,6 +101,14 @@ class ChipStepTime {
   // max_repeats: the others at the last one's period); 0 simulates every layer. tests/unit/serve bounds
   // the difference.
   static constexpr int kLayerRepeats = 3;
+
+  // On a system: whether a step's cost carries its collectives (StepCost::collectives, for a simulation of the
+  // fabric beside them: disaggregated serving's KV transfers). The parts' own simulations run them either way;
+  // each part of the step brings its collectives (interpolated between grid corners as its time is), placed by
+  // their share of the part's time over the whole step (a step's parts interleave layer by layer: the per-token
+  // kernels' all-reduces are spread over the attention too). Off: none (no cost to the other callers). A part
+  // keeps its collectives when simulated with it on: turn it on before the first step, on a cache of its own.
+  void set_timeline(bool on) { m_timeline = on; }
   void set_layer_repeats(int n) { m_layer_repeats = n; }
 
   // The grid points around x (one if x is on the grid), none above `cap`.
@@ -122,7 +130,7 @@ class ChipStepTime {
   // LocalTokens(T): the PrefillTokens part without the MoE's all-to-alls (the expert GEMMs kept), so that a
   // group's all-to-alls and expert GEMMs can be taken at different tokens (group()).
   enum Part : int { Tokens, Head, DecodeAttn, PrefillAttn, PrefillTokens, Decode, RankTokens, LocalTokens };
-  StepCost part(Part p, std::vector<std::int64_t> args);     // simulated at exactly these values (cached)
+  const StepCost& part(Part p, std::vector<std::int64_t> args);  // simulated at exactly these values (cached)
   Scenario part_scenario(Part p, const std::vector<std::int64_t>& args) const;
   Graph part_graph(Part p, const std::vector<std::int64_t>& args, const Scenario& s, const RankPart& rank_part) const;
   // The part's attention launches at `args` as the chip lowers them (each launch's name, strategy and
@@ -145,7 +153,9 @@ class ChipStepTime {
   bool m_interpolate = true;
   const SystemContext* m_sys = nullptr;
   int m_layer_repeats = kLayerRepeats;
-  bool m_bound = false;  // screened_bound: parts read from the cache below the wanted counts, never simulated
+  bool m_bound = false;
+  bool m_timeline = false;
+  StepCost m_scratch;  // part()'s bound, returned by reference  // screened_bound: parts read from the cache below the wanted counts, never simulated
   // Micro-batches of the composition being costed (0: the layout's). A micro-batch holds whole
   // sequences, so an iteration of fewer sequences than the layout's micro-batches fills only that many.
   int m_mb = 0;

@@ -94,23 +94,11 @@ GroupSystem group_system(const Topology& full, const std::vector<int>& group) {
   return out;
 }
 
-namespace {
-
-// One communicator's collective, lowered on its own sub-system (the library tunes per communicator).
-struct Lowered {
-  CommProgram prog;
-  std::string algorithm;
-  std::uint32_t max_tag = 0;
-  double engine_Bps = 0;  // the engine its sends go through where it differs from the system's (a stack's kernel)
-};
-
-using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
-                            std::int64_t>;
-
 // `r` (algorithm and protocol resolved) lowered on `t`, reported as `label`, with the largest tag it uses; its sends
 // through an engine of `engine_Bps` (0: the system's).
-std::shared_ptr<const Lowered> lowered(const Topology& t, const CollectiveRequest& r, std::string label, double engine_Bps = 0) {
-  auto out = std::make_shared<Lowered>();
+namespace {
+std::shared_ptr<const LoweredCall> lowered(const Topology& t, const CollectiveRequest& r, std::string label, double engine_Bps = 0) {
+  auto out = std::make_shared<LoweredCall>();
   out->prog = lower_collective(t, r);
   out->algorithm = std::move(label);
   out->engine_Bps = engine_Bps;
@@ -118,8 +106,9 @@ std::shared_ptr<const Lowered> lowered(const Topology& t, const CollectiveReques
     for (const auto& o : v) out->max_tag = std::max(out->max_tag, o.tag);
   return out;
 }
+}  // namespace
 
-std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
+std::shared_ptr<const LoweredCall> lower_call(const GroupSystem& gs, const CollectiveRequest& req) {
   Topology t(gs.spec);
   CollectiveRequest r = req;
   // A TP all-reduce that the serving stack gives to its own kernel (TensorRT-LLM's, vLLM's or SGLang's)
@@ -138,8 +127,13 @@ std::shared_ptr<const Lowered> lower_call(const GroupSystem& gs, const Collectiv
   return lowered(t, r, r.algorithm + "/" + r.protocol);
 }
 
+namespace {
+
+using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
+                            std::int64_t>;
+
 // A part that runs one vertex's share of a lowered collective on the system's vertices.
-CommPart collective_part(CommPart::Form form, const Lowered& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base,
+CommPart collective_part(CommPart::Form form, const LoweredCall& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base,
                          int call) {
   CommPart p;
   p.form = form;
@@ -160,12 +154,12 @@ struct Merge {
   const SystemWork& work;
   PartProgram program;
   std::vector<GroupSystem> groups;
-  std::vector<std::shared_ptr<const Lowered>> lowered;
+  std::vector<std::shared_ptr<const LoweredCall>> lowered;
   std::vector<std::uint32_t> tag_base;
   std::uint32_t p2p_base = 1;
 
   void lower_all() {
-    std::map<LowerKey, std::shared_ptr<const Lowered>> cache;
+    std::map<LowerKey, std::shared_ptr<const LoweredCall>> cache;
     std::uint32_t next = 1;
     for (const CollectiveCall& c : work.collectives) {
       groups.push_back(group_system(topo, c.group));
@@ -231,7 +225,7 @@ struct Merge {
   void switches() {
     for (size_t c = 0; c < work.collectives.size(); ++c) {
       const GroupSystem& gs = groups[c];
-      const Lowered& low = *lowered[c];
+      const LoweredCall& low = *lowered[c];
       for (size_t sv = work.collectives[c].group.size(); sv < low.prog.ops.size(); ++sv)
         if (!low.prog.ops[sv].empty())
           program.parts[static_cast<size_t>(gs.vertex_map[sv])].push_back(

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,17 @@ struct GroupSystem {
 GroupSystem group_system(const Topology& full, const std::vector<int>& group);
 
 class SystemTrace;
+// One communicator's collective lowered on its own sub-system (the library tunes per communicator), as run_system
+// lowers it: a TP all-reduce that the serving stack gives to its own kernel runs that kernel's exchange, an expert
+// all-to-all DeepEP's, the rest the library's choice. Its programs are in the group topology's vertices (GroupSystem::
+// vertex_map places them), with the largest tag it uses and the rate of the engine its sends take (0: the system's).
+struct LoweredCall {
+  CommProgram prog;
+  std::string algorithm;
+  std::uint32_t max_tag = 0;
+  double engine_Bps = 0;
+};
+std::shared_ptr<const LoweredCall> lower_call(const GroupSystem& gs, const CollectiveRequest& req);
 
 // Runs the work of every device on `spec`'s fabric. Collectives are chosen (algorithm, protocol) per
 // communicator as the library would for that group and size; identical calls are lowered once.

@@ -18,6 +18,28 @@ POOLS = ("serve", "--system", "hgx-h100x8", "--nodes", "2", "--tp", "4", "--pref
          "--model", "llama-3.1-8b", "--concurrency", "4", "--requests", "8", "--input", "512", "--output", "16")
 
 
+def test_pools_in_one_nvlink_node_share_its_ports_with_the_instances_all_reduces(cli):
+    """Both pools in one NVLink node: a KV transfer reaches ranks whose tensor-parallel all-reduces run meanwhile on
+    the same NVLink ports, so the fabric replays them beside it and the iterations that ran them take longer. On
+    two nodes the transfers cross the NICs and the all-reduces stay on NVLink: they meet, nothing slows."""
+    node = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+            "--model", "llama-3.1-8b", "--concurrency", "8", "--requests", "16", "--input", "2048", "--output", "32")
+    one = json.loads(cli(*node, "--format", "json").stdout)["kv_transfer"]
+    assert one["collectives_met"] > 0 and one["collective_delay_s"] > 0 and one["converged"]
+    assert f"beside {one['collectives_met']} of the instances' collectives (+" in cli(*node).stdout
+    two = json.loads(cli(*POOLS, "--format", "json").stdout)["kv_transfer"]
+    assert two["collectives_met"] > 0 and two["collective_delay_s"] == 0
+
+
+def test_a_busy_node_converges_on_the_figures_it_reports(cli):
+    """100 requests through TP4 prefill + TP4 decode in one NVLink node: single transfers keep trading the all-reduces
+    they meet between rounds, the figures the run reports settle within 1% before the rounds run out (disagg.h)."""
+    busy = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+            "--model", "llama-3.1-8b", "--requests", "100", "--format", "json")
+    k = json.loads(cli(*busy).stdout)["kv_transfer"]
+    assert k["converged"] and k["fabric_runs"] < 6 and k["collective_delay_s"] > 0
+
+
 def test_pools_report_their_kv_transfers_and_every_chip(cli):
     j = json.loads(cli(*POOLS, "--format", "json").stdout)
     d = j["disaggregated"]

@@ -196,6 +196,130 @@ TEST(Disagg, KvTransfersContendOnTheFabric) {
   EXPECT_LT(staggered[0], both[0]);
 }
 
+// A step on a system carries its collectives in time: a TP4 decode step's all-reduces, in order over the
+// step; with the layers' repetitions past the third left out of the simulation (kLayerRepeats), the same
+// calls at the same places within 2% of the step as when every layer runs.
+TEST(Disagg, AStepCarriesItsCollectivesInTime) {
+  const ModelConfig m = load_model(model_path("qwen3-8b"));
+  auto chip = load_chip("h100-sxm");
+  Scenario sc;
+  sc.tp = 4;
+  const SystemContext sys{load_system("hgx-h100x8", {})};
+  StepShape decode;
+  decode.decode_seqs = decode.logit_rows = 8;
+  decode.decode_kv_sum = 8 * 1000;
+  ChipStepTime folded(*chip, m, sc, false, &sys), full(*chip, m, sc, false, &sys);
+  folded.set_timeline(true), full.set_timeline(true);
+  full.set_layer_repeats(0);
+  const StepCost a = folded.direct(decode), b = full.direct(decode);
+  EXPECT_TRUE(ChipStepTime(*chip, m, sc, false, &sys).direct(decode).collectives.empty());  // only where asked
+  ASSERT_GE(b.collectives.size(), static_cast<size_t>(2 * m.layers));  // attention's and the MLP's, per layer
+  ASSERT_EQ(a.collectives.size(), b.collectives.size());
+  for (size_t i = 0; i < a.collectives.size(); ++i) {
+    EXPECT_EQ(a.collectives[i].group, (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_EQ(a.collectives[i].req.bytes, b.collectives[i].req.bytes);
+    EXPECT_NEAR(a.collectives[i].at, b.collectives[i].at, 0.02) << i;
+    if (i > 0) {
+      EXPECT_GE(a.collectives[i].at, a.collectives[i - 1].at);
+    }
+  }
+  EXPECT_GT(a.collectives.back().at, 0.9);
+}
+
+// A decode instance's iteration running one all-reduce while a KV transfer reaches its ranks: `at` 0, the
+// all-reduce's window long enough to meet the transfer.
+ServerIteration one_all_reduce(double bytes, std::vector<int> group) {
+  ServerIteration it;
+  it.time_s = 1e-3;
+  StepCollective c;
+  c.req.kind = CollKind::AllReduce;
+  c.req.bytes = static_cast<std::uint64_t>(bytes);
+  c.group = std::move(group);
+  c.time_s = 1e-3;
+  it.collectives.push_back(c);
+  return it;
+}
+
+// In one NVLink node, a KV transfer to a TP4 decode instance and that instance's all-reduce share its
+// ranks' NVLink ports: each is slower than alone. Across nodes (the KV on the NICs, the all-reduce on
+// NVLink) neither slows the other.
+TEST(Disagg, KvTransfersAndTheInstancesAllReducesShareTheirLinks) {
+  DisaggLayout pools;
+  pools.kv_heads = 8;
+  pools.prefill_tp = pools.decode_tp = 4;
+  pools.prefill_devices = pools.decode_devices = 4;
+  pools.prefill_instances = pools.decode_instances = 1;
+  pools.decode_first = 4;
+  const SystemSpec node = load_system("hgx-h100x8", {});
+  KvTransfer a;
+  a.bytes = 2e9;
+  const double alone = kv_transfer_times(node, pools, {a}).front();
+  a.end_s = alone;
+  std::vector<double> extra;
+  std::int64_t met = 0;
+  const double beside = kv_transfer_times(node, pools, {a}, {one_all_reduce(256e6, {0, 1, 2, 3})}, &extra, &met).front();
+  EXPECT_EQ(met, 1);
+  ASSERT_EQ(extra.size(), 1u);
+  EXPECT_GT(beside, 1.05 * alone);
+  EXPECT_GT(extra[0], 0);
+  // TP2 instances, two per pool: the all-reduce of the decode instance the transfer does not reach (ranks 6
+  // and 7) shares no link with it and is left out of the fabric's run; the transfer's time stays.
+  DisaggLayout tp2 = pools;
+  tp2.prefill_tp = tp2.decode_tp = 2;
+  tp2.prefill_instances = tp2.decode_instances = 2;
+  KvTransfer b = a;
+  b.end_s = kv_transfer_times(node, tp2, {b}).front();
+  ServerIteration far = one_all_reduce(256e6, {0, 1});
+  far.first = 1;
+  EXPECT_DOUBLE_EQ(kv_transfer_times(node, tp2, {b}, {far}, &extra, &met).front(), b.end_s);
+  EXPECT_EQ(met, 0);
+  // Pools on two nodes: the transfer crosses the NICs, the decode instance's all-reduce its node's NVLink.
+  const SystemSpec nodes = load_system("hgx-h100x8", {}, 2);
+  DisaggLayout two = pools;
+  two.decode_first = 8;
+  KvTransfer c = a;
+  c.end_s = kv_transfer_times(nodes, two, {c}).front();
+  extra.clear();
+  const double across = kv_transfer_times(nodes, two, {c}, {one_all_reduce(256e6, {0, 1, 2, 3})}, &extra, &met).front();
+  EXPECT_EQ(met, 1);
+  EXPECT_NEAR(across, c.end_s, 1e-3 * c.end_s);
+  EXPECT_NEAR(extra[0], 0, 1e-6);
+}
+
+// A round settles on what the run reports (disagg.h): single transfers may trade places, the figures over them
+// may not move; a run that alternates between two schedules does not settle.
+TEST(Disagg, TheFixedPointSettlesOnTheFiguresItReports) {
+  std::vector<double> ran;
+  for (int k = 0; k < 200; ++k) ran.push_back(500e-6 + 1e-7 * k);
+  FabricRound engine = fabric_round(ran);
+  EXPECT_NEAR(engine.mean_s, 500e-6 + 1e-7 * 99.5, 1e-12);
+  EXPECT_NEAR(engine.p50_s, engine.mean_s, 1e-12);
+  engine.added_s = 40e-3, engine.met_s = 7.0, engine.makespan_s = 7.4;
+  FabricRound previous = engine;
+  // The transfers trade their times (the first takes the last's, 4% longer; as one more or one fewer all-reduce
+  // met), the figures over them the same: settled.
+  const std::vector<double> found(ran.rbegin(), ran.rend());
+  EXPECT_GT(std::abs(found[0] - ran[0]), 0.03 * ran[0]);
+  FabricRound fabric = fabric_round(found);
+  fabric.added_s = 48e-3;  // 20% of itself, 0.1% of the iterations it is added to
+  EXPECT_TRUE(fabric_round_settled(previous, engine, fabric));
+  // A transfer's time twice what the engine ran (the other schedule of an alternation): not settled.
+  std::vector<double> twice = ran;
+  for (double& x : twice) x *= 2;
+  FabricRound doubled = fabric_round(twice);
+  doubled.added_s = fabric.added_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, doubled));
+  // Each figure alone beyond 1%: the p99, the added time against its iterations, the makespan.
+  FabricRound p99 = fabric;
+  p99.p99_s = 1.02 * engine.p99_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, p99));
+  FabricRound added = fabric;
+  added.added_s = engine.added_s + 0.02 * engine.met_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, added));
+  previous.makespan_s = 1.02 * engine.makespan_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, fabric));
+}
+
 // Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
 TEST(Disagg, KvMessagesReshardBetweenTensorParallelDegrees) {
   auto messages = [](int tp, int td, int heads) {
