@@ -67,7 +67,7 @@ bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
   return false;
 }
 
-std::int32_t TileCache::find(std::uint64_t key) const {
+[[gnu::always_inline]] inline std::int32_t TileCache::find(std::uint64_t key) const {
   if (m_table.empty()) return kNil;
   const size_t mask = m_table.size() - 1;
   for (size_t s = slot_of(key);; s = (s + 1) & mask) {
