@@ -595,7 +595,7 @@ GroupedDurations::Size& GroupedDurations::lookup(std::uint64_t lanes, std::uint6
   e.groups = (lanes + group - 1) / group;
   // The rows of the previous size are dropped by a new generation, not by clearing them (decode steps
   // stream many sizes through the few entries).
-  e.rows.resize(lanes * (1 + 3 * e.groups));
+  e.rows.resize(lanes * e.groups * 2);
   e.built.resize(lanes, 0);
   if (++e.generation == 0) {
     std::fill(e.built.begin(), e.built.end(), 0);
@@ -605,16 +605,13 @@ GroupedDurations::Size& GroupedDurations::lookup(std::uint64_t lanes, std::uint6
 }
 
 const Tick* GroupedDurations::build_row(Size& e, std::uint64_t first) const {
-  Tick* const r = &e.rows[first * (1 + 3 * e.groups)];
+  Tick* r = &e.rows[first * e.groups * 2];
   e.built[first] = e.generation;
-  Tick* w = r + 1;
   for (std::uint64_t g = 0, a = 0; a < m_lanes; ++g, a += m_group) {
     const GroupPiece p = group_piece(a, std::min(m_lanes, a + m_group), first, m_lanes, e.spread, m_bw);
-    if (p.skip) continue;
-    w[0] = static_cast<Tick>(g), w[1] = p.d, w[2] = p.lane;
-    w += 3;
+    r[2 * g] = p.skip ? kSkip : p.d;
+    r[2 * g + 1] = p.lane;
   }
-  r[0] = (w - r - 1) / 3;
   return r;
 }
 
@@ -627,13 +624,13 @@ Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::ui
     GroupedDurations::Size& z = *zp;
     const Tick* r = memo->row(z, first);
     // The calendars' and the row's bounds in locals: a booking writes through a Timeline, which the
-    // compiler cannot tell apart from the vectors, so it reloaded both every group. Only the groups the
-    // transfer has granules in are in the row (a decode step's tiles touch a few of the L2's groups).
+    // compiler cannot tell apart from the vectors, so it reloaded both every group.
     Timeline* const cal = groups.data();
-    const Tick* const e = r + 1 + 3 * r[0];
-    for (r += 1; r != e; r += 3) {
-      const Tick end = cal[r[0]].reserve(arrival, r[1], horizon);
-      done = std::max(done, end - r[1] + r[2]);
+    const size_t count = z.groups;
+    for (size_t g = 0; g < count; ++g, r += 2) {
+      if (r[0] == GroupedDurations::kSkip) continue;
+      const Tick end = cal[g].reserve(arrival, r[0], horizon);
+      done = std::max(done, end - r[0] + r[1]);
     }
     return done;
   }

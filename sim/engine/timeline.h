@@ -278,7 +278,7 @@ Tick reserve_interleaved(LaneBank& lanes, std::uint64_t first, std::uint64_t byt
 // themselves. The times are computed by the same function, so the results are the same with or without
 // it (tested on random streams). One memo serves one (lanes, group, lane_bw); banks of more than
 // kMaxTable (first lane, group) pairs are booked without it. At most kSets x kWays sizes are kept (each
-// at most kMaxTable rows of three Ticks, 96 KiB).
+// at most kMaxTable rows, 64 KiB).
 class GroupedDurations;
 Tick reserve_grouped(std::vector<Timeline>& groups, std::uint64_t lanes, std::uint64_t group, std::uint64_t first,
                      std::uint64_t bytes, std::uint64_t chunks, double lane_bw, Tick arrival, Tick horizon,
@@ -301,14 +301,14 @@ class GroupedDurations {
     std::uint64_t bytes = 0, chunks = 0;  // chunks 0: unused entry
     GranuleSpread spread;
     std::uint64_t groups = 0;
-    std::vector<Tick> rows;               // per first lane (1 + 3 x groups each): the count of groups the
-                                          // transfer has granules in, then each one's (group, service time,
-                                          // busiest lane's time) in group order (the others are not booked)
+    std::vector<Tick> rows;               // per first lane, per group: (service time or kSkip, busiest
+                                          // lane's time)
     std::vector<std::uint32_t> built;     // per first lane: the generation its row was built for
     std::uint32_t generation = 0;         // this size's (0: none)
     std::uint64_t used = 0;               // when last looked up (the older of a set's two is replaced)
   };
-  static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (96 KiB)
+  static constexpr Tick kSkip = -1;
+  static constexpr std::uint64_t kMaxTable = 4096;  // most (first lane, group) pairs kept per size (64 KiB)
   // The entry for (bytes, chunks), filled on first use. The entries of the last two sizes looked up are tried
   // first, before the hash (a kernel streams a few sizes in turn: the 8192^3 H100 GEMM's A and B tiles, a decode
   // step's weight tiles). A hit on the last one leaves the clock as it is: that entry's `used` is the greatest
@@ -329,10 +329,9 @@ class GroupedDurations {
     if (lanes * ((lanes + group - 1) / group) > kMaxTable) return nullptr;
     return &lookup(lanes, group, lane_bw, bytes, chunks);
   }
-  // The booked groups of a transfer of size `e` from lane `first` on: their count, then (group, time, busiest
-  // lane's time) each.
+  // The groups' (time, busiest lane's time) pairs of a transfer of size `e` from lane `first` on.
   const Tick* row(Size& e, std::uint64_t first) const {
-    if (e.built[first] == e.generation) return &e.rows[first * (1 + 3 * e.groups)];
+    if (e.built[first] == e.generation) return &e.rows[first * e.groups * 2];
     return build_row(e, first);
   }
 
