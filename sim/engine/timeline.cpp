@@ -178,7 +178,13 @@ Tick Timeline::book(Tick arrival, Tick duration, Tick horizon) {
   while (h < n && m_iv[h].end <= horizon) ++h;
   m_head = static_cast<std::uint32_t>(h);
   // Arrival at or after everything booked, or first fit.
-  const Tick end = !m_tail || arrival >= m_te ? append(arrival, duration) : fill_gap(arrival, duration);
+  Tick end;
+  if (m_tail && arrival == m_te) {  // append()'s commonest case inline: the arrival touches the last interval
+    end = m_te = arrival + duration;
+    if (live() > kMaxIntervals) compact();
+  } else {
+    end = !m_tail || arrival > m_te ? append(arrival, duration) : fill_gap(arrival, duration);
+  }
   set_gate();
   return end;
 }
@@ -318,13 +324,10 @@ Tick book_interleaved(std::vector<Timeline>& lanes, std::uint64_t first, const I
   return book_interleaved<true>(lanes, first, times, arrival, horizon, nullptr);
 }
 
-// The lanes' service times of a transfer: the memo's when it holds this size, else worked out (into the memo
-// when there is one, else into `local`).
-const InterleavedDurations& interleaved_durations(InterleavedDurations* memo, InterleavedDurations& local,
-                                                  std::uint64_t n, std::uint64_t bytes, std::uint64_t chunks,
-                                                  double lane_bw) {
-  if (memo && memo->chunks == chunks && memo->bytes == bytes && memo->lanes == n && memo->lane_bw == lane_bw)
-    return *memo;
+// The lanes' service times of a transfer worked out (into the memo when there is one, else into `local`).
+[[gnu::noinline]] const InterleavedDurations& fill_interleaved(InterleavedDurations* memo, InterleavedDurations& local,
+                                                                std::uint64_t n, std::uint64_t bytes, std::uint64_t chunks,
+                                                                double lane_bw) {
   InterleavedDurations& d = memo ? *memo : local;
   d.bytes = bytes, d.chunks = chunks, d.lanes = n, d.lane_bw = lane_bw;
   const std::uint64_t per = chunks / n;  // granules per lane
@@ -333,6 +336,16 @@ const InterleavedDurations& interleaved_durations(InterleavedDurations* memo, In
   d.dur_more = transfer_ticks(bytes_per_chunk * static_cast<double>(per + 1), lane_bw);
   d.dur = transfer_ticks(bytes_per_chunk * static_cast<double>(per), lane_bw);
   return d;
+}
+// The lanes' service times of a transfer: the memo's when it holds this size (inline: a call per HBM access
+// otherwise), else worked out.
+[[gnu::always_inline]] inline const InterleavedDurations& interleaved_durations(InterleavedDurations* memo,
+                                                                                 InterleavedDurations& local,
+                                                                                 std::uint64_t n, std::uint64_t bytes,
+                                                                                 std::uint64_t chunks, double lane_bw) {
+  if (memo && memo->chunks == chunks && memo->bytes == bytes && memo->lanes == n && memo->lane_bw == lane_bw)
+    return *memo;
+  return fill_interleaved(memo, local, n, bytes, chunks, lane_bw);
 }
 }  // namespace
 

@@ -67,7 +67,7 @@ bool TileCache::access(std::uint64_t addr, std::uint64_t bytes) {
   return false;
 }
 
-std::int32_t TileCache::find(std::uint64_t key) const {
+[[gnu::always_inline]] inline std::int32_t TileCache::find(std::uint64_t key) const {
   if (m_table.empty()) return kNil;
   const size_t mask = m_table.size() - 1;
   for (size_t s = slot_of(key);; s = (s + 1) & mask) {
@@ -77,13 +77,13 @@ std::int32_t TileCache::find(std::uint64_t key) const {
   }
 }
 
-void TileCache::unlink(std::int32_t i) {
+[[gnu::always_inline]] inline void TileCache::unlink(std::int32_t i) {
   Node& n = m_nodes[static_cast<size_t>(i)];
   (n.prev == kNil ? m_front : m_nodes[static_cast<size_t>(n.prev)].next) = n.next;
   (n.next == kNil ? m_back : m_nodes[static_cast<size_t>(n.next)].prev) = n.prev;
 }
 
-void TileCache::link_front(std::int32_t i) {
+[[gnu::always_inline]] inline void TileCache::link_front(std::int32_t i) {
   Node& n = m_nodes[static_cast<size_t>(i)];
   n.prev = kNil;
   n.next = m_front;
