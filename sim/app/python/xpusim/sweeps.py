@@ -96,10 +96,11 @@ class LocalPool:
     """Worker processes on this machine (one simulation at a time each: SystemC has one kernel per
     process). A worker that dies takes only its point with it (recorded as that point's error)."""
 
-    def __init__(self, jobs=None):
+    def __init__(self, jobs=None, keywords=False):
         if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024):
             # as compare's --jobs (0 ran on all cores, -3 on one: both silently)
-            raise SweepError("--jobs %r: expected 1 to 1024 worker processes (default: all cores)" % (jobs,))
+            raise SweepError("%s: expected 1 to 1024 worker processes (default: all cores)"
+                             % (("jobs=%r" if keywords else "--jobs %r") % (jobs,)))
         self.jobs = max(1, int(jobs or os.cpu_count() or 1))
         self.name = "local (%d worker processes)" % self.jobs
 
@@ -230,12 +231,21 @@ def write_atomic(path, data):
 class Store:
     """The output folder: spec.yaml, manifest.json and points/<id>.{json,config.yaml}."""
 
-    def __init__(self, out, spec):
+    def __init__(self, out, spec, keywords=False):
+        # keywords: the caller is xpusim.sweep(), whose errors name its keyword out= where the CLI's name --out
         self.out, self.spec = os.path.abspath(out), spec
+        self.keywords = keywords
         self.points_dir = os.path.join(self.out, "points")
         self.manifest_path = os.path.join(self.out, "manifest.json")
         self.done = {}
         self.opened = False
+
+    def flag(self):
+        return "out=" if self.keywords else "--out"
+
+    def named(self):
+        """The folder as the caller gave it: out='<path>' from Python, '<path>: --out' from the CLI."""
+        return "out=%r" % self.out if self.keywords else "%s: --out" % self.out
 
     def check_creatable(self):
         """Refuses, before any point runs, an --out that cannot become a folder: a file on its path, a missing or
@@ -252,19 +262,19 @@ class Store:
         elif path != self.out and not os.access(path, os.W_OK | os.X_OK):
             why = "%s is not writable" % path
         if why:
-            raise SweepError("%s: --out: cannot create the output folder (%s)" % (self.out, why))
+            raise SweepError("%s: cannot create the output folder (%s)" % (self.named(), why))
 
     def load(self):
         """Records of finished points (a point file is complete or absent: they are renamed into place)."""
         if not os.path.exists(self.manifest_path):
             if os.path.isdir(self.points_dir) and os.listdir(self.points_dir):
-                raise SweepError("%s: holds points but no manifest.json; give a new --out" % self.out)
+                raise SweepError("%s: holds points but no manifest.json; give a new %s" % (self.out, self.flag()))
             return self.done
         with open(self.manifest_path) as f:
             manifest = json.load(f)
         if manifest.get("sim_hash") != self.spec.sim_hash():
-            raise SweepError("%s: holds a sweep of a different spec (%s); give a new --out to run this one"
-                             % (self.out, manifest.get("spec", "?")))
+            raise SweepError("%s: holds a sweep of a different spec (%s); give a new %s to run this one"
+                             % (self.out, manifest.get("spec", "?"), self.flag()))
         keys = {p.id: p.key(self.spec.study) for p in self.spec.points if not p.dropped}
         for name in os.listdir(self.points_dir):
             if not name.endswith(".json"):
@@ -282,7 +292,7 @@ class Store:
         try:
             os.makedirs(self.points_dir, exist_ok=True)
         except OSError as e:
-            raise SweepError("%s: --out: cannot create the output folder (%s)" % (self.out, e.strerror or e)) from None
+            raise SweepError("%s: cannot create the output folder (%s)" % (self.named(), e.strerror or e)) from None
         if self.spec.file != "<dict>":
             with open(self.spec.file, "rb") as f:
                 write_atomic(os.path.join(self.out, "spec.yaml"), f.read())
@@ -427,9 +437,9 @@ def sweep(spec, client=None, out=None, jobs=None, progress=False, report=False):
     spec = load_spec(spec)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="xpusim-sweep-") as tmp:
-            df = _sweep(spec, client, os.path.join(tmp, "out"), jobs, progress, False)
+            df = _sweep(spec, client, os.path.join(tmp, "out"), jobs, progress, False, keywords=True)
     else:
-        df = _sweep(spec, client, out, jobs, progress, report)
+        df = _sweep(spec, client, out, jobs, progress, report, keywords=True)
     lines = failure_lines(df, spec.name)
     if lines:
         import warnings
@@ -437,9 +447,9 @@ def sweep(spec, client=None, out=None, jobs=None, progress=False, report=False):
     return df
 
 
-def _sweep(spec, client, out, jobs, progress, report):
-    pool = DaskPool(client) if client is not None else LocalPool(jobs)
-    store = Store(out, spec)
+def _sweep(spec, client, out, jobs, progress, report, keywords=False):
+    pool = DaskPool(client) if client is not None else LocalPool(jobs, keywords)
+    store = Store(out, spec, keywords)
     store.check_creatable()
     done = store.load()
     by_id = {p.id: p for p in spec.points}
