@@ -89,3 +89,12 @@ def test_trace_refusals(cli, tmp_path):
     assert r.returncode != 0 and "one point at a time" in r.stderr and not (tmp_path / "x").exists()
     r = cli(*BASE, "--concurrency", "4", "--out", str(tmp_path / "y"), "--trace-format", "perfetto", check=False)
     assert r.returncode != 0 and "give --trace too" in r.stderr
+
+
+def test_python_serve_writes_the_same_trace(cli, tmp_path):
+    import xpusim
+    j = xpusim.serve(model=TINY, chip="h100-sxm", dtype="bf16", input=64, output=8, requests=12, concurrency=4,
+                     out=tmp_path / "py", trace=True)
+    with h5py.File(tmp_path / "py" / "trace.h5", "r") as f:
+        assert f["iterations"]["time_s"].sum() == pytest.approx(j["busy_s"], rel=1e-12)
+        assert len(f["requests"]) == 12
