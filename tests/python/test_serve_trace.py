@@ -98,3 +98,16 @@ def test_python_serve_writes_the_same_trace(cli, tmp_path):
     with h5py.File(tmp_path / "py" / "trace.h5", "r") as f:
         assert f["iterations"]["time_s"].sum() == pytest.approx(j["busy_s"], rel=1e-12)
         assert len(f["requests"]) == 12
+
+
+def test_hdf5_trace_memory_stays_flat(peak_rss, tmp_path):
+    # 32,000 and 128,000 iterations (two chunks of /iterations): the trace's extra memory is its chunk buffers and
+    # the HDF5 library, the same however long the run.
+    args = ["serve", "--chip", "h100-sxm", "--model", TINY, "--dtype", "bf16", "--input", "64", "--output", "64",
+            "--concurrency", "1", "--format", "json"]
+    extra = []
+    for n in (500, 2000):
+        plain = peak_rss(*args, "--requests", str(n))
+        traced = peak_rss(*args, "--requests", str(n), "--out", str(tmp_path / str(n)), "--trace")
+        extra.append(traced - plain)
+    assert extra[1] < extra[0] + 8, extra
