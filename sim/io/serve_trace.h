@@ -13,8 +13,8 @@
 //                  (one row per request as it finishes; disaggregated: server is the prefill instance that took it)
 //   /kv_transfers  request, prefill, decode, tokens, bytes, start_s, end_s (disaggregated runs; empty otherwise;
 //                  prefill and decode are replica indices in their pools)
-//   /servers       the servers' names, indexed by the server columns ("replica", "replica x3": identical replicas
-//                  simulated once; "dp group"; "prefill <i>", "decode <i>")
+//   /servers       the servers' names, indexed by the server columns ("replica", "replica (4 users)" in a closed
+//                  loop, "... x3": identical replicas simulated once; "dp group"; "prefill <i>", "decode <i>")
 //   attributes: version, chip, config (the resolved chip YAML).
 // trace.json: process "servers", one thread per server with an "X" slice per iteration (named prefill, decode or
 // mixed, the composition in its args) and a "KV blocks used" counter per server; process "requests", one async

@@ -381,8 +381,10 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
     for (Scheduler* r : ranks) r->set_context_tokens(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens));
   IterationClock* c = clock ? &*clock : nullptr;
   EngineFeatures f = s.opt.features();
-  if ((f.trace = s.opt.trace))
-    f.trace_server = f.trace->server((group ? "dp group" : "replica") + (run.count > 1 ? " x" + std::to_string(run.count) : std::string()));
+  if ((f.trace = s.opt.trace)) {  // a closed loop's two kinds of replica differ in their users
+    const std::string users = run.load.kind == EngineLoad::Kind::Closed ? " (" + std::to_string(run.load.concurrency) + " users)" : "";
+    f.trace_server = f.trace->server((group ? "dp group" : "replica") + users + (run.count > 1 ? " x" + std::to_string(run.count) : ""));
+  }
   if (group)
     run.er = run_group_engine(reqs, run.load, ranks, blocks, [&st](const std::vector<StepShape>& shapes) { return st.group(shapes); },
                               dp_dispatch(s.opt.dp_dispatch), f, c);

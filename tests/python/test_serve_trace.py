@@ -41,7 +41,8 @@ def test_trace_files_and_results_unchanged(cli, tmp_path, load):
     with h5py.File(out / "trace.h5", "r") as f:
         it, rq, kv = f["iterations"][:], f["requests"][:], f["kv_transfers"][:]
         assert it.dtype.names == ITER_COLS and rq.dtype.names == REQ_COLS and kv.dtype.names == KV_COLS
-        assert names(f["servers"]) == ["replica"] and f.attrs["chip"] == "h100-sxm" and "version" in f.attrs
+        server = "replica (4 users)" if load[0] == "--concurrency" else "replica"
+        assert names(f["servers"]) == [server] and f.attrs["chip"] == "h100-sxm" and "version" in f.attrs
     assert len(it) == plain["iterations"] and len(rq) == plain["requests"] == 12 and len(kv) == 0
     # The iteration slices add up to the engine's busy time, one after another, within the makespan.
     assert it["time_s"].sum() == pytest.approx(plain["busy_s"], rel=1e-12) and plain["busy_s"] > 0
@@ -55,7 +56,7 @@ def test_trace_files_and_results_unchanged(cli, tmp_path, load):
     doc = json.load(open(out / "trace.json"))
     ev = doc["traceEvents"]
     threads = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert "replica" in threads
+    assert server in threads
     slices = [e for e in ev if e["ph"] == "X" and e["cat"] == "iteration"]
     assert len(slices) == len(it) and sum(e["dur"] for e in slices) == pytest.approx(
         plain["busy_s"] * 1e6, abs=1e-6 * len(slices))  # each duration to the picosecond
@@ -111,3 +112,12 @@ def test_hdf5_trace_memory_stays_flat(peak_rss, tmp_path):
         traced = peak_rss(*args, "--requests", str(n), "--out", str(tmp_path / str(n)), "--trace")
         extra.append(traced - plain)
     assert extra[1] < extra[0] + 8, extra
+
+
+def test_replicas_of_two_kinds_are_two_servers(cli, tmp_path):
+    # --dp 3 with 4 users: one replica of 2 users and two of 1 (simulated once): two servers, their slices adding to busy_s.
+    j = json.loads(cli(*BASE, "--devices", "3", "--dp", "3", "--concurrency", "4", "--out", str(tmp_path / "r"), "--trace").stdout)
+    with h5py.File(tmp_path / "r" / "trace.h5", "r") as f:
+        assert names(f["servers"]) == ["replica (2 users)", "replica (1 users) x2"]
+        it = f["iterations"][:]
+    assert set(np.unique(it["server"])) == {0, 1} and it["time_s"].sum() == pytest.approx(j["busy_s"], rel=1e-12)
