@@ -13,6 +13,7 @@
 #include "sim/io/compare_report.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
+#include "sim/io/serve_trace.h"
 #include "sim/serve/disagg.h"
 #include "sim/serve/scheduler.h"
 #include "sim/serve/study.h"
@@ -124,7 +125,9 @@ po::options_description serve_cli_options() {
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
       "prefill-redundant-experts", po::value<int>(), "the prefill pool's --redundant-experts (default: --redundant-experts; DeepSeek-V3: 32)")(
       "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
-      "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here");
+      "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here")("trace",
+      "record the engine's timeline (iterations per server, requests, KV transfers) into --out; one point only (README Outputs)")(
+      "trace-format", po::value<std::string>()->default_value("hdf5"), "hdf5 (trace.h5), perfetto (trace.json for ui.perfetto.dev) or both");
   add_layout_options(o);
   return o;
 }
@@ -141,7 +144,12 @@ ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
                      {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
                       !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
-  return serve(*target.chip, model, sc, so);
+  const auto trace = open_serve_trace(vm.count("trace") > 0, vm["trace-format"].as<std::string>(), !vm["trace-format"].defaulted(),
+                                     vm.count("out") ? vm["out"].as<std::string>() : "", so.concurrency.size());
+  so.trace = trace.get();
+  ServeResult r = serve(*target.chip, model, sc, so);
+  if (trace) trace->finish(target.system ? target.system->spec.name : target.chip->name(), target.chip->full_yaml());
+  return r;
 }
 
 int cmd_serve(int argc, char** argv) {

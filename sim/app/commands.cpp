@@ -37,11 +37,7 @@ std::string one_line(std::string s) {
 }
 
 const char* kUsage =
-    "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n"
-    "\n"
-    "usage: xpusim <command> [options]\n"
-    "\n"
-    "commands:\n"
+    "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n\nusage: xpusim <command> [options]\n\ncommands:\n"
     "  list chips|systems|models|ops  what can be simulated\n"
     "  params <family>           every preset field of a chip family, with unit, default and meaning\n"
     "  kernel <op> --chip C ...  simulate one kernel (gemm, attention, rmsnorm, softmax, ...)\n"
@@ -50,15 +46,11 @@ const char* kUsage =
     "  compare                   the procurement study: one serving unit of each family per model (main job)\n"
     "  validate                  compare predictions with real-hardware measurements (--collectives: systems)\n"
     "  kernel allreduce|allgather|reducescatter|alltoall|broadcast|sendrecv --system S --bytes SIZE\n"
-    "  sweep SPEC --out DIR      a what-if sweep over preset and scenario keys (resumable; --dask ADDR)\n"
-    "\n"
-    "examples:\n"
+    "  sweep SPEC --out DIR      a what-if sweep over preset and scenario keys (resumable; --dask ADDR)\n\nexamples:\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --dtype bf16\n"
     "  xpusim kernel gemm --chip h100-sxm --m 4096 --n 4096 --k 4096 --set hbm.bandwidth=4TB/s --format json\n"
     "  xpusim run --chip h100-sxm --model llama-3.1-8b --phase decode --batch 64 --input 2048 --dtype fp8\n"
-    "  xpusim params gpu\n"
-    "\n"
-    "Run `xpusim <command> --help` for the options of a command.\n";
+    "  xpusim params gpu\n\nRun `xpusim <command> --help` for the options of a command.\n";
 
 po::options_description output_options() {
   po::options_description o("output");

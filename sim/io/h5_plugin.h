@@ -37,6 +37,18 @@ struct H5TraceApi {
   // Adds the name lists (/units, /kernels) and the attributes (version, chip, config, kind_names, level_names).
   void (*finish)(const H5TraceIds* ids, const H5TraceMeta* meta);
   void (*close)(H5TraceIds* ids);  // closes what is open; the ids become -1
+  // Tables of float64 columns (serve --trace's /iterations, /requests, /kv_transfers), in a file of their own:
+  // create_file makes `path` with no dataset; table adds the empty extendible dataset `name` (a compound of
+  // `n_cols` float64 fields named `cols`, chunks of `chunk` rows, shuffle and deflate 1) and returns its id (< 0:
+  // failed); table_append writes `n` rows (row-major) after the first `start` and sets the extent to start + n
+  // (so a restart from 0 shrinks it); table_close closes it; names writes a name list and attrs the file's
+  // attributes (version, chip, config).
+  int (*create_file)(const char* path, H5TraceIds* ids);
+  std::int64_t (*table)(std::int64_t file, const char* name, const char* const* cols, std::size_t n_cols, std::size_t chunk);
+  int (*table_append)(std::int64_t dataset, std::uint64_t start, const double* rows, std::uint64_t n);
+  void (*table_close)(std::int64_t dataset);
+  void (*names)(std::int64_t file, const char* name, const char* const* v, std::size_t n);
+  void (*attrs)(std::int64_t file, const char* version, const char* chip, const char* config);
 };
 
 }  // namespace xpu

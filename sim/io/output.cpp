@@ -210,8 +210,6 @@ std::string params_table(const std::vector<ParamInfo>& params) {
   return os.str();
 }
 
-namespace {
-
 // libxpu_h5.so (h5_plugin.h): beside the running program (the CLI in build/), beside the binary
 // holding this code (the Python module in its package), else in the build folder this was built in.
 const H5TraceApi* load_h5_api() {
@@ -241,8 +239,6 @@ const H5TraceApi* load_h5_api() {
   throw InputError("trace.h5: cannot load the HDF5 plugin libxpu_h5.so (" + why +
                    "); --trace-format perfetto writes a trace without it");
 }
-
-}  // namespace
 
 H5TraceWriter::H5TraceWriter(std::string path)
     : m_path(std::move(path)), m_tmp(m_path + ".tmp." + std::to_string(::getpid())) {

@@ -69,6 +69,8 @@ class H5TraceWriter : public TraceObserver {
   std::vector<TraceRecord> m_buf;
   std::unique_ptr<TempFile> m_guard;  // the temporary file, registered for removal on Ctrl-C
 };
+// The HDF5 plugin's entry points (libxpu_h5.so, loaded on the first call); InputError when it cannot be found.
+const H5TraceApi* load_h5_api();
 // trace.json: the records as Perfetto's trace-event JSON, by the one writer xpusim.to_perfetto uses too
 // (sim/io/perfetto.h: a kernels track, a track per unit, a slice per record, DMA bandwidth and busy counters).
 void write_perfetto(const std::string& path, std::vector<TraceRecord> records, const TraceMeta& meta);

@@ -39,9 +39,9 @@ std::string meta(int pid, std::int64_t tid, const char* what, const std::string&
   return e + "}";
 }
 
-// Greedy interval partitioning of records sorted by start: each gets the smallest lane that is free at its
-// start (a lane frees at its last record's end). Returns the lanes and their count.
-std::vector<std::int64_t> lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count) {
+}  // namespace
+
+std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count) {
   std::vector<std::int64_t> lane(start.size(), 0);
   using Busy = std::pair<std::int64_t, std::int64_t>;  // (end, lane)
   std::priority_queue<Busy, std::vector<Busy>, std::greater<Busy>> busy;
@@ -57,6 +57,8 @@ std::vector<std::int64_t> lanes(const std::vector<std::int64_t>& start, const st
   }
   return lane;
 }
+
+namespace {
 
 // Integral over each bin [edges[i], edges[i+1]) of the records' rates while they run (xpusim.trace.bin_integral).
 std::vector<double> bin_integral(const std::vector<double>& s_in, const std::vector<double>& e_in, const std::vector<double>& rate,
@@ -218,7 +220,7 @@ std::int64_t kernel_track(std::ostream& os, const std::string& sep, int pid, con
   std::vector<std::int64_t> st, en;
   for (const auto& [k, s] : v) st.push_back(s.start), en.push_back(s.end);
   std::int64_t n = 0;
-  const std::vector<std::int64_t> lane = lanes(st, en, n);
+  const std::vector<std::int64_t> lane = slice_lanes(st, en, n);
   for (std::int64_t k = 0; k < n; ++k) {
     os << sep << meta(pid, tid + k, "thread_name", "\"name\": " + json_str("kernels" + (k ? " [" + std::to_string(k) + "]" : std::string())));
     os << sep << meta(pid, tid + k, "thread_sort_index", "\"sort_index\": " + std::to_string(tid + k));
@@ -263,7 +265,7 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
       st.push_back(p.records[order[j]].start_ps), en.push_back(p.records[order[j]].end_ps);
     const std::uint32_t u = p.records[order[i]].unit;
     std::int64_t n = 0;
-    const std::vector<std::int64_t> lane = lanes(st, en, n);
+    const std::vector<std::int64_t> lane = slice_lanes(st, en, n);
     for (std::int64_t k = 0; k < n; ++k) {
       const std::string name = (u < p.units.size() ? p.units[u] : "unit" + std::to_string(u)) + (k ? " [" + std::to_string(k) + "]" : "");
       os << sep << meta(pid, tid + k, "thread_name", "\"name\": " + json_str(name));
@@ -301,16 +303,15 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
 
 }  // namespace
 
-std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoProcess>& traces, const PerfettoOptions& opt,
-                                  const std::string& other_data) {
+void write_trace_events(const std::string& path, const std::function<void(std::ostream&, bool& first)>& events,
+                        const std::string& other_data) {
   TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
-  std::uint64_t written = 0;
   {
     std::ofstream os(guard.path(), std::ios::binary);
     if (!os) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
     os << "{\"traceEvents\": [\n";
     bool first = true;
-    for (size_t i = 0; i < traces.size(); ++i) written += write_process(os, first, static_cast<int>(i) + 1, traces[i], opt);
+    events(os, first);
     os << "\n],\n\"displayTimeUnit\": \"ns\",\n\"otherData\": " << other_data << "}\n";
     os.close();
     if (!os) throw InputError(path + ": write failed (is the disk full?)");
@@ -318,6 +319,16 @@ std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoP
   std::error_code ec;
   std::filesystem::rename(guard.path(), path, ec);
   if (ec) throw InputError(path + ": cannot write (" + ec.message() + ")");
+}
+
+std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std::string& args) { return meta(pid, tid, what, args); }
+
+std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoProcess>& traces, const PerfettoOptions& opt,
+                                  const std::string& other_data) {
+  std::uint64_t written = 0;
+  write_trace_events(path, [&](std::ostream& os, bool& first) {
+    for (size_t i = 0; i < traces.size(); ++i) written += write_process(os, first, static_cast<int>(i) + 1, traces[i], opt);
+  }, other_data);
   return written;
 }
 

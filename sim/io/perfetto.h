@@ -9,6 +9,8 @@
 // group, and power (W) when given. Times in microseconds with picosecond precision (the format's unit).
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -39,6 +41,17 @@ struct PerfettoOptions {
   bool counters = true;          // the DMA bandwidth and busy counters
   bool kernel_track = true;
 };
+
+// Greedy interval partitioning of slices sorted by start (slices on one track must nest): each gets the smallest
+// lane free at its start (a lane frees at its last slice's end). Returns each slice's lane; `count` the lanes.
+std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count);
+
+// Writes `path` (a temporary name, then renamed) as {"traceEvents": [what `events` writes], "displayTimeUnit": "ns",
+// "otherData": `other_data`}; `events` puts ",\n" before each event unless `first` (which it clears).
+void write_trace_events(const std::string& path, const std::function<void(std::ostream&, bool& first)>& events,
+                        const std::string& other_data);
+// A metadata ("M") event: {"ph": "M", "pid": P, "name": WHAT, "args": {ARGS}[, "tid": T (when >= 0)]}.
+std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std::string& args);
 
 // Writes `path` (a temporary name, then renamed) and returns the number of record slices written; `other_data`
 // is the JSON text of the file's otherData object.

@@ -359,6 +359,7 @@ nlohmann::json point_json(const ServePoint& p) {
           {"requests", p.requests},
           {"iterations", p.iterations},
           {"makespan_s", p.makespan_s},
+          {"busy_s", p.busy_s},
           {"kv_cache", {{"mean_used", p.kv_mean}, {"peak_used", p.kv_peak}, {"over_time", kv}}},
           {"avg_power_w", p.avg_power_w},
           {"joules_per_token", p.joules_per_token},

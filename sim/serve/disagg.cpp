@@ -40,6 +40,7 @@ struct Instance {
   EnergyEvents events;
   IterationClock* clock = nullptr;  // its power manager (null: the nominal clock)
   double idle_from = 0;             // when its last iteration ended
+  int trace_server = 0;             // serve --trace: its index among the traced servers
   // With a timeline: iterations started, the latest end of a transfer that leaves or reaches it, and the running
   // iteration (kept when a transfer met it: `touched`).
   std::int64_t iterations = 0;
@@ -83,6 +84,9 @@ class DisaggEngine {
     };
     m_pre = make(pools.prefill, pools.prefill_ranks, pools.prefill_kv_blocks, clocks.prefill);
     m_dec = make(pools.decode, pools.decode_ranks, pools.decode_kv_blocks, clocks.decode);
+    if ((m_trace = clocks.trace))
+      for (auto [pool, name] : {std::pair{&m_pre, "prefill "}, {&m_dec, "decode "}})
+        for (size_t i = 0; i < pool->size(); ++i) (*pool)[i].trace_server = m_trace->server(name + std::to_string(i));
     if (pools.prefill_ranks > 1) m_r.prefill_dp.ranks = pools.prefill_ranks;
     if (pools.decode_ranks > 1) m_r.decode_dp.ranks = pools.decode_ranks;
     const size_t n = reqs.size();
@@ -296,6 +300,7 @@ class DisaggEngine {
         in.touched = in.kv_until > m_t;
         ++in.iterations;
       }
+      if (m_trace) m_trace->on_iteration(in.trace_server, in.group.record(m_t, c.time_s, in.clock));
       in.end = in.idle_from = m_t + c.time_s;
       in.busy_s += c.time_s;
       in.events += c.events;
@@ -359,6 +364,9 @@ class DisaggEngine {
     m_r.total.ttft_s.push_back(m_first[i] - m_arrival[i]);
     m_r.total.e2e_s.push_back(m_t - m_arrival[i]);
     if (m_reqs[i].output > 1) m_r.total.tpot_s.push_back((m_t - m_first[i]) / static_cast<double>(m_reqs[i].output - 1));
+    if (m_trace)
+      m_trace->on_request(m_pre[static_cast<size_t>(m_prefill_of[i]) / m_pre.front().group.ranks().size()].trace_server,
+                          {static_cast<std::int64_t>(i), m_reqs[i].input, m_reqs[i].output, m_arrival[i], m_first[i], m_t});
     if (m_load.kind == EngineLoad::Kind::Closed && m_released < m_reqs.size()) m_arrival[m_released++] = m_t;
   }
 
@@ -397,6 +405,7 @@ class DisaggEngine {
   const std::function<double(std::int64_t)>& m_kv_bytes;
   const KvTransferFn& m_transfer;
   DisaggTimeline* m_timeline = nullptr;  // null: no collectives kept, no extra time
+  EngineObserver* m_trace = nullptr;     // serve --trace (null: none)
   std::vector<Instance> m_pre, m_dec;
   std::vector<Sequence> m_pseq, m_dseq;
   std::vector<int> m_prefill_of;  // the prefill replica each prompt was placed on
@@ -1012,7 +1021,9 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   KvTransferStats ks;
   PoolPower pre, dec;
   DisaggClocks clocks;
+  clocks.trace = opt.trace;
   const std::function<void()> new_round = [&] {
+    if (opt.trace) opt.trace->restart();  // the trace keeps the fixed point's last round, the one reported
     pre.reset(chip, inst.prefill / inst.prefill_ranks, clocks.prefill);
     dec.reset(chip, inst.decode / inst.decode_ranks, clocks.decode);
   };
@@ -1023,6 +1034,9 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   ServePoint pt;
   const int chips = pools.prefill_devices + pools.decode_devices;
   fill_metrics(pt, er.total, chips);
+  pt.busy_s = er.total.busy_s;
+  if (opt.trace)
+    for (const KvTransfer& t : er.transfers) opt.trace->on_transfer({t.request, t.tokens, t.prefill, t.decode, t.bytes, t.start_s, t.end_s});
   pt.concurrency = load.kind == EngineLoad::Kind::Closed ? load.concurrency : 0;
   pt.rate = load.kind == EngineLoad::Kind::Open ? opt.rate : 0;
   if (pt.rate > 0) pt.offered = offered_load(reqs);

@@ -119,6 +119,7 @@ struct DisaggInstances {
 // iteration at the nominal clock.
 struct DisaggClocks {
   std::vector<IterationClock*> prefill, decode;
+  EngineObserver* trace = nullptr;  // serve --trace: each server's iterations ("prefill <i>", "decode <i>") and the requests
 };
 
 // An iteration of a server that ran while a KV transfer left or reached one of its ranks (disagg.h: the

@@ -106,8 +106,11 @@ StepCost HostLaunch::bound(StepCost c, double dispatch, double framework) const 
 StepCost ManagedClock::run(const StepCost& nominal) {
   if (nominal.time_s <= 0) return nominal;
   StepCost c = nominal;
+  const double clock0 = m_state.log().clock_s, time0 = m_state.log().time_s;
   c.events = m_state.run(nominal.events).events;
   c.time_s = c.events.time_s;
+  const double dt = m_state.log().time_s - time0;
+  m_last_clock = dt > 0 ? (m_state.log().clock_s - clock0) / dt : 0;
   return c;
 }
 
@@ -223,6 +226,7 @@ class Engine {
       }
       if (!m_group.schedule()) stuck();
       const StepCost c = m_group.run(m_step, m_clock, m_r, m_r.dp);
+      if (m_features.trace) m_features.trace->on_iteration(m_features.trace_server, m_group.record(m_t, c.time_s, m_clock));
       advance(c.time_s);
       m_r.events += c.events;
       m_r.busy_s += c.time_s;
@@ -323,6 +327,7 @@ class Engine {
     m_r.ttft_s.push_back(s.first_token_s - s.arrival_s);
     m_r.e2e_s.push_back(s.finish_s - s.arrival_s);
     if (s.output > 1) m_r.tpot_s.push_back((s.finish_s - s.first_token_s) / static_cast<double>(s.output - 1));
+    if (m_features.trace) m_features.trace->on_request(m_features.trace_server, {s.id, s.input, s.output, s.arrival_s, s.first_token_s, s.finish_s});
     if (m_load.kind == EngineLoad::Kind::Closed && m_released < m_seqs.size()) m_seqs[m_released++].arrival_s = m_t;
   }
 

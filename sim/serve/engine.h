@@ -64,6 +64,7 @@ class IterationClock {
   virtual ~IterationClock() = default;
   virtual StepCost run(const StepCost& nominal) = 0;  // time and events at the clocks it ran at
   virtual void idle(double s) = 0;
+  virtual double last_clock() const { return 0; }  // the mean clock ratio of the last run() (0: not known)
 };
 // The power manager over a serving run (PowerManagerState): each iteration at the clocks it allows from the
 // running averages of what ran before, its time and events rescaled from its simulation at the nominal clock.
@@ -72,10 +73,41 @@ class ManagedClock final : public IterationClock {
   ManagedClock(const PowerSpec& s, double max_clock) : m_state(s, max_clock) {}
   StepCost run(const StepCost& nominal) override;
   void idle(double s) override { m_state.idle(s); }
+  double last_clock() const override { return m_last_clock; }
   const PowerLog& log() const { return m_state.log(); }
 
  private:
   PowerManagerState m_state;
+  double m_last_clock = 0;
+};
+
+// What a traced serving run records (serve --trace: sim/io/serve_trace.h), handed over as the engine runs;
+// recording changes nothing the engine computes.
+struct IterationRecord {
+  double start_s = 0, time_s = 0;  // on the server's timeline; time_s as the engine counts it (busy_s sums them)
+  StepShape shape;                 // the iteration's composition, summed over its ranks (before any padding)
+  std::int64_t kv_used = 0, kv_total = 0, running = 0, waiting = 0;  // KV blocks and requests once it was scheduled
+  double clock = 0;                // the power manager's mean clock ratio over it (0: no power manager)
+};
+struct RequestRecord {
+  std::int64_t request = 0, input = 0, output = 0;
+  double arrival_s = 0, first_token_s = 0, finish_s = 0;
+};
+struct TransferRecord {  // a disaggregated run's KV transfer from a prefill to a decode instance
+  std::int64_t request = 0, tokens = 0;
+  int prefill = 0, decode = 0;
+  double bytes = 0, start_s = 0, end_s = 0;
+};
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // A new run of the traced point replaces what was recorded (a disaggregated fixed point's next round).
+  virtual void restart() = 0;
+  // The server whose iterations and requests follow (a replica, a pool's instance); returns its index.
+  virtual int server(const std::string& name) = 0;
+  virtual void on_iteration(int server, const IterationRecord& it) = 0;
+  virtual void on_request(int server, const RequestRecord& r) = 0;
+  virtual void on_transfer(const TransferRecord& t) = 0;
 };
 
 // How requests reach the server: all at once (offline throughput), a closed loop of `concurrency`
@@ -99,6 +131,9 @@ struct EngineFeatures {
   // per-sequence credit so a run emits the expectation exactly, deterministically.
   std::int64_t spec_tokens = 0;
   double spec_accept = 0;
+  // serve --trace: where the engine reports its iterations and finished requests (null: not traced), as `trace_server`.
+  EngineObserver* trace = nullptr;
+  int trace_server = 0;
   double expected_tokens(std::int64_t drafts) const;  // per step with `drafts` draft tokens
 };
 

@@ -116,6 +116,24 @@ StepCost RankGroup::run(const GroupStepFn& step, IterationClock* clock, EngineRe
   return c;
 }
 
+IterationRecord RankGroup::record(double start_s, double time_s, const IterationClock* clock) const {
+  IterationRecord it;
+  it.start_s = start_s;
+  it.time_s = time_s;
+  for (const Rank& k : m_ranks) {
+    if (k.batch.empty()) continue;
+    const StepShape s = shape_of(k.batch);
+    StepShape& t = it.shape;
+    t.prefill_tokens += s.prefill_tokens, t.prefill_chunks += s.prefill_chunks, t.prefill_kv_sum += s.prefill_kv_sum;
+    t.decode_seqs += s.decode_seqs, t.decode_kv_sum += s.decode_kv_sum, t.logit_rows += s.logit_rows;
+    t.verify_seqs += s.verify_seqs, t.verify_tokens += s.verify_tokens, t.verify_kv_sum += s.verify_kv_sum;
+  }
+  const Totals n = totals();
+  it.kv_used = n.used, it.kv_total = n.total, it.running = n.running, it.waiting = n.waiting;
+  it.clock = clock ? clock->last_clock() : 0;
+  return it;
+}
+
 // The group's iteration ends when the slowest rank's host has launched its work: each rank's host
 // dispatches eagerly unless the whole group replays graphs, and does its own framework work.
 StepCost RankGroup::group_bound(const HostLaunch& l, const StepCost& gpu, const std::vector<StepShape>& shapes, bool graphed,

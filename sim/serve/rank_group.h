@@ -45,6 +45,8 @@ class RankGroup {
   // (eager iterations, wait, busy, bound iterations) are added to `r`; with several ranks, the ranks'
   // balance to `dp`.
   StepCost run(const GroupStepFn& step, IterationClock* clock, EngineResult& r, DpBalance& dp);
+  // serve --trace: the iteration just run (from `start_s`, `time_s` long) as scheduled, its ranks' compositions summed.
+  IterationRecord record(double start_s, double time_s, const IterationClock* clock) const;
 
  private:
   StepCost group_bound(const HostLaunch& l, const StepCost& gpu, const std::vector<StepShape>& shapes, bool graphed, double& host) const;

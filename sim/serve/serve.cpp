@@ -380,11 +380,16 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   if (s.model.max_position > 0)
     for (Scheduler* r : ranks) r->set_context_tokens(s.model.max_position, std::max<std::int64_t>(1, mem.kv_tokens));
   IterationClock* c = clock ? &*clock : nullptr;
+  EngineFeatures f = s.opt.features();
+  if ((f.trace = s.opt.trace)) {  // a closed loop's two kinds of replica differ in their users
+    const std::string users = run.load.kind == EngineLoad::Kind::Closed ? " (" + std::to_string(run.load.concurrency) + " users)" : "";
+    f.trace_server = f.trace->server((group ? "dp group" : "replica") + users + (run.count > 1 ? " x" + std::to_string(run.count) : ""));
+  }
   if (group)
     run.er = run_group_engine(reqs, run.load, ranks, blocks, [&st](const std::vector<StepShape>& shapes) { return st.group(shapes); },
-                              dp_dispatch(s.opt.dp_dispatch), s.opt.features(), c);
+                              dp_dispatch(s.opt.dp_dispatch), f, c);
   else
-    run.er = run_engine(reqs, run.load, *ranks.front(), blocks, [&st](const StepShape& shape) { return st(shape); }, s.opt.features(), c);
+    run.er = run_engine(reqs, run.load, *ranks.front(), blocks, [&st](const StepShape& shape) { return st(shape); }, f, c);
   if (!clock) return;
   run.log = clock->log();
   run.pw = power_over_time(s.chip, run.log);
@@ -401,7 +406,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   const int units = group ? 1 : s.sc.dp;  // servers run apart
   std::vector<ReplicaRun> runs = group ? std::vector<ReplicaRun>{ReplicaRun(1, load, requests)}
                                        : replica_runs(s.sc.dp, load, requests);
-  for (ReplicaRun& r : runs) run_replica(s, st, r);
+  for (ReplicaRun& r : runs) run_replica(s, st, r), pt.busy_s += r.er.busy_s;
   fill_metrics(pt, merge_replicas(runs), s.sc.devices());
   if (group) {
     const EngineResult& e = runs.front().er;

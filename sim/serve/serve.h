@@ -53,6 +53,9 @@ struct ServeOptions {
   // null: one cache for the call, shared by the points of its sweep.
   std::shared_ptr<StepPartCache> step_cache;
   EngineFeatures features() const { return {prefix_hit, spec_tokens, spec_accept.value_or(0)}; }
+  // serve --trace: the engine runs of the reported point report their iterations and requests here (null: none;
+  // serve refuses it beside a frontier of several points).
+  EngineObserver* trace = nullptr;
   // Disaggregated serving (sim/serve/disagg.h): chips of the prefill and decode pools (0: one pool),
   // and the prefill pool's layout (all 0: the scenario's, which the decode pool uses; otherwise a
   // degree not given is 1).
@@ -129,6 +132,9 @@ struct ServePoint {
   double kv_mean = 0, kv_peak = 0;
   std::int64_t preemptions = 0, requests = 0, iterations = 0;
   double makespan_s = 0;
+  // The servers' busy time (their iterations' times) summed over the engine runs simulated (identical replicas
+  // folded: one run each; disaggregated: every instance of both pools): what serve --trace's iteration slices add to.
+  double busy_s = 0;
   std::vector<OccupancySample> kv_over_time;   // thinned to at most 64 samples
   double avg_power_w = 0, peak_power_w = 0, joules_per_token = 0, clock_ratio = 1;
   bool throttled = false, meets_slo = true;

@@ -9,13 +9,32 @@
 namespace xpu {
 namespace {
 
-int create(const char* path, std::size_t chunk_records, H5TraceIds* ids) {
-  // No modification times in object headers: the same run writes a byte-identical file.
+// No modification times in object headers: the same run writes a byte-identical file.
+int create_file(const char* path, H5TraceIds* ids) {
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   H5Pset_obj_track_times(fcpl, 0);
   ids->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
   H5Pclose(fcpl);
-  if (ids->file < 0) return 1;
+  return ids->file < 0 ? 1 : 0;
+}
+
+// An empty 1-D dataset of `type` that grows by chunks of `chunk_rows` (shuffle and deflate 1).
+hid_t extendible(hid_t file, const char* name, hid_t type, std::size_t chunk_rows) {
+  hsize_t n = 0, maxdims = H5S_UNLIMITED, chunk = chunk_rows;
+  hid_t space = H5Screate_simple(1, &n, &maxdims);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(dcpl, 0);
+  H5Pset_chunk(dcpl, 1, &chunk);
+  H5Pset_shuffle(dcpl);
+  H5Pset_deflate(dcpl, 1);
+  const hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  return d;
+}
+
+int create(const char* path, std::size_t chunk_records, H5TraceIds* ids) {
+  if (create_file(path, ids) != 0) return 1;
   hid_t mem = H5Tcreate(H5T_COMPOUND, sizeof(TraceRecord));
   H5Tinsert(mem, "start_ps", HOFFSET(TraceRecord, start_ps), H5T_NATIVE_INT64);
   H5Tinsert(mem, "end_ps", HOFFSET(TraceRecord, end_ps), H5T_NATIVE_INT64);
@@ -29,30 +48,28 @@ int create(const char* path, std::size_t chunk_records, H5TraceIds* ids) {
   ids->memtype = mem;
   hid_t disk = H5Tcopy(mem);
   H5Tpack(disk);
-  hsize_t n = 0, maxdims = H5S_UNLIMITED, chunk = chunk_records;
-  hid_t space = H5Screate_simple(1, &n, &maxdims);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_obj_track_times(dcpl, 0);
-  H5Pset_chunk(dcpl, 1, &chunk);
-  H5Pset_shuffle(dcpl);
-  H5Pset_deflate(dcpl, 1);
-  ids->dataset = H5Dcreate2(ids->file, "transactions", disk, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  H5Pclose(dcpl);
-  H5Sclose(space);
+  ids->dataset = extendible(ids->file, "transactions", disk, chunk_records);
   H5Tclose(disk);
   return ids->dataset < 0 ? 2 : 0;
 }
 
-int append(const H5TraceIds* ids, std::uint64_t first, const TraceRecord* records, std::uint64_t n) {
+// Writes `n` rows of `memtype` after the first `first` of `dataset`, its extent set to first + n (a write of none
+// only sets it); 0, or 1 when it failed.
+int write_rows(hid_t dataset, hid_t memtype, std::uint64_t first, const void* rows, std::uint64_t n) {
   hsize_t count = n, start = first, total = first + n;
-  H5Dset_extent(ids->dataset, &total);
-  hid_t file_space = H5Dget_space(ids->dataset);
+  if (H5Dset_extent(dataset, &total) < 0) return 1;
+  if (n == 0) return 0;
+  hid_t file_space = H5Dget_space(dataset);
   H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
   hid_t mem_space = H5Screate_simple(1, &count, nullptr);
-  herr_t rc = H5Dwrite(ids->dataset, ids->memtype, mem_space, file_space, H5P_DEFAULT, records);
+  herr_t rc = H5Dwrite(dataset, memtype, mem_space, file_space, H5P_DEFAULT, rows);
   H5Sclose(mem_space);
   H5Sclose(file_space);
   return rc < 0 ? 1 : 0;
+}
+
+int append(const H5TraceIds* ids, std::uint64_t first, const TraceRecord* records, std::uint64_t n) {
+  return write_rows(ids->dataset, ids->memtype, first, records, n);
 }
 
 // Variable-length UTF-8, so that h5py returns a str and HDFView shows the text.
@@ -87,12 +104,16 @@ void names(hid_t file, const char* dname, const char* const* v, std::size_t n) {
   H5Tclose(t);
 }
 
+void attrs(std::int64_t file, const char* version, const char* chip, const char* config) {
+  str_attr(file, "version", version);
+  str_attr(file, "chip", chip);
+  str_attr(file, "config", config);
+}
+
 void finish(const H5TraceIds* ids, const H5TraceMeta* m) {
   str_attr(ids->dataset, "kind_names", m->kind_names);
   if (m->level_names && *m->level_names) str_attr(ids->dataset, "level_names", m->level_names);
-  str_attr(ids->file, "version", m->version);
-  str_attr(ids->file, "chip", m->chip);
-  str_attr(ids->file, "config", m->config);
+  attrs(ids->file, m->version, m->chip, m->config);
   names(ids->file, "units", m->units, m->n_units);
   names(ids->file, "kernels", m->kernels, m->n_kernels);
 }
@@ -104,7 +125,29 @@ void close(H5TraceIds* ids) {
   *ids = H5TraceIds();
 }
 
-const H5TraceApi kApi{create, append, finish, close};
+
+std::int64_t table(std::int64_t file, const char* name, const char* const* cols, std::size_t n_cols, std::size_t chunk_rows) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, n_cols * sizeof(double));
+  for (std::size_t c = 0; c < n_cols; ++c) H5Tinsert(t, cols[c], c * sizeof(double), H5T_NATIVE_DOUBLE);
+  const hid_t d = extendible(file, name, t, chunk_rows);
+  H5Tclose(t);
+  return d;
+}
+
+int table_append(std::int64_t dataset, std::uint64_t first, const double* rows, std::uint64_t n) {
+  hid_t type = H5Dget_type(dataset);  // native doubles, packed: the rows' own layout
+  const int rc = write_rows(dataset, type, first, rows, n);
+  H5Tclose(type);
+  return rc;
+}
+
+void table_close(std::int64_t dataset) {
+  if (dataset >= 0) H5Dclose(dataset);
+}
+
+void name_list(std::int64_t file, const char* name, const char* const* v, std::size_t n) { names(file, name, v, n); }
+
+const H5TraceApi kApi{create, append, finish, close, create_file, table, table_append, table_close, name_list, attrs};
 
 }  // namespace
 }  // namespace xpu

@@ -229,7 +229,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, page_size=None, sp=False, overlap=False,
-          dp_dispatch=None, out=None):
+          dp_dispatch=None, out=None, trace=False, trace_format=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
     the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the
@@ -243,19 +243,21 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     host_fixed_us/host_us_per_request: the scheduler's limits and host work (None: its own); prefix_hit and
     spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);
     nodes, prefill_*/decode_devices, scenario_file, pad_heads, redundant_experts, two_batch_overlap, sp,
-    overlap, dp_dispatch (data-parallel attention's controller): as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there."""
+    overlap, dp_dispatch (data-parallel attention's controller): as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there;
+    trace=True (with out, one operating point): `--trace`, the engine's iterations, requests and KV transfers in
+    out/trace.h5, or trace.json with trace_format="perfetto" or "both" (README "Outputs")."""
     given = dict(locals())  # every keyword as passed
     flags = dict(model=model, chip=chip, input=input, output=output, dtype=dtype, scheduler=scheduler, seed=seed, dp_dispatch=dp_dispatch,
                  prefix_hit=prefix_hit, spec_accept=spec_accept, spec_method=spec_method, system=system,
                  scenario_file=scenario_file, host_fixed_us=host_fixed_us, host_us_per_request=host_us_per_request,
                  prefill_redundant_experts=prefill_redundant_experts, lengths_csv=lengths_csv,
                  token_budget=token_budget, max_seqs=max_seqs, cache_length=cache_length, page_size=page_size, out=None if out is None else str(out),
-                 concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
+                 trace_format=trace_format, concurrency=[concurrency] if isinstance(concurrency, int) else (concurrency or None))
     for key in _SERVE_OMITTED_AT_DEFAULT:  # a flag at its signature default is not given (the CLI's own default)
         value = given[key]
         if value is not None and value != _SERVE_DEFAULTS[key]:
             flags[key] = _seconds(value) if key in ("ttft_slo", "tpot_slo") else value
-    args = _flags(flags, set, {"two_batch_overlap": two_batch_overlap, "sp": sp, "overlap": overlap})
+    args = _flags(flags, set, {"two_batch_overlap": two_batch_overlap, "sp": sp, "overlap": overlap, "trace": trace})
     return _json.loads(_xpusim.serve_cli_json(args))
 
 

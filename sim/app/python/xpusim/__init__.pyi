@@ -41,7 +41,7 @@ def serve(model: str = ..., chip: Optional[str] = ..., input: Optional[Union[int
           redundant_experts: int = ..., prefill_redundant_experts: Optional[int] = ..., two_batch_overlap: bool = ...,
           lengths_csv: Optional[str] = ..., token_budget: Optional[int] = ..., max_seqs: Optional[int] = ...,
           cache_length: Optional[int] = ..., page_size: Optional[int] = ..., sp: bool = ..., overlap: bool = ..., dp_dispatch: Optional[str] = ...,
-          out: Optional[str] = ...) -> Dict[str, Any]: ...
+          out: Optional[str] = ..., trace: bool = ..., trace_format: Optional[str] = ...) -> Dict[str, Any]: ...
 COMPARE_CHIPS: Tuple[str, ...]
 def compare(chips: Optional[Union[str, Sequence[str]]] = ..., model: Optional[str] = ..., scenario: Optional[str] = ...,
             input: Optional[Union[int, str]] = ..., output: Optional[Union[int, str]] = ..., dtype: Optional[str] = ...,
