@@ -382,7 +382,8 @@ void run_replica(const Study& s, ChipStepTime& st, ReplicaRun& run) {
   IterationClock* c = clock ? &*clock : nullptr;
   EngineFeatures f = s.opt.features();
   if ((f.trace = s.opt.trace)) {  // a closed loop's two kinds of replica differ in their users
-    const std::string users = run.load.kind == EngineLoad::Kind::Closed ? " (" + std::to_string(run.load.concurrency) + " users)" : "";
+    const auto n = run.load.concurrency;
+    const std::string users = run.load.kind == EngineLoad::Kind::Closed ? " (" + std::to_string(n) + (n == 1 ? " user)" : " users)") : "";
     f.trace_server = f.trace->server((group ? "dp group" : "replica") + users + (run.count > 1 ? " x" + std::to_string(run.count) : ""));
   }
   if (group)

@@ -118,6 +118,6 @@ def test_replicas_of_two_kinds_are_two_servers(cli, tmp_path):
     # --dp 3 with 4 users: one replica of 2 users and two of 1 (simulated once): two servers, their slices adding to busy_s.
     j = json.loads(cli(*BASE, "--devices", "3", "--dp", "3", "--concurrency", "4", "--out", str(tmp_path / "r"), "--trace").stdout)
     with h5py.File(tmp_path / "r" / "trace.h5", "r") as f:
-        assert names(f["servers"]) == ["replica (2 users)", "replica (1 users) x2"]
+        assert names(f["servers"]) == ["replica (2 users)", "replica (1 user) x2"]
         it = f["iterations"][:]
     assert set(np.unique(it["server"])) == {0, 1} and it["time_s"].sum() == pytest.approx(j["busy_s"], rel=1e-12)
