@@ -203,6 +203,16 @@ void write_counter(std::ostream& os, const std::string& sep, int pid, const std:
   }
 }
 
+// Whether the trace records its kernels as slices of their own (a system trace's kind "kernel", one per launch on
+// its rank's compute track): its kernel indices are labels shared by every layer and rank, so a span from a label's
+// first start to its last end would cover the whole step.
+bool has_kernel_slices(const PerfettoProcess& p) {
+  const auto it = std::find(p.kind_names.begin(), p.kind_names.end(), "kernel");
+  if (it == p.kind_names.end()) return false;
+  const auto kind = static_cast<std::uint8_t>(it - p.kind_names.begin());
+  return std::any_of(p.records.begin(), p.records.end(), [kind](const TraceRecord& r) { return r.kind == kind; });
+}
+
 // The kernels track: each kernel's first start to last end, with lanes where spans overlap.
 std::int64_t kernel_track(std::ostream& os, const std::string& sep, int pid, const PerfettoProcess& p, std::int64_t tid) {
   struct Span {
@@ -252,7 +262,7 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
   first = false;
   os << sep << meta(pid, -1, "process_sort_index", "\"sort_index\": " + std::to_string(pid));
   std::int64_t tid = 1;
-  if (opt.kernel_track && !p.records.empty()) tid = kernel_track(os, sep, pid, p, tid);
+  if (opt.kernel_track && !p.records.empty() && !has_kernel_slices(p)) tid = kernel_track(os, sep, pid, p, tid);
   // One track per unit (plus lanes where its records overlap), in unit order.
   std::vector<size_t> order(p.records.size());
   std::iota(order.begin(), order.end(), 0);

@@ -51,6 +51,10 @@ def test_a_tensor_parallel_run_traces_every_rank_and_the_links(cli, tiny_model, 
     names = thread_names(events)
     assert {"rank0.compute", "rank1.compute", "rank0.comm", "steps"} <= names and any(x.startswith("fabric.") for x in names)
     assert {e["name"] for e in slices} >= {"kernel", "collective", "transfer", "step"}
+    # No "kernels" track of spans: its labels repeat per layer and rank, so each span covered the whole step (a
+    # dozen "kernels [k]" lanes of ~2 ms on a 2.2 ms step); the kernels are the rank tracks' own slices.
+    assert not any(x.startswith("kernels") for x in names)
+    assert not any(e["ph"] == "X" and e.get("cat") == "kernel" and "task" not in e["args"] for e in events)
     # xpusim.to_perfetto of the trace.h5 writes the same events (one writer).
     xpusim.to_perfetto(t, tmp_path / "py.json")
     assert json.load(open(tmp_path / "py.json"))["traceEvents"] == events

@@ -72,7 +72,8 @@ def to_perfetto(trace, path, max_events=None, bin_s=None, power=None, counters=T
                 {series name: (times_s, watts)}; a list with one entry per trace for a list of traces
     counters    add the DMA bandwidth (GB/s, split by direction and memory level) and busy (%, per
                 unit group) counter tracks
-    kernel_track  add a "kernels" track with one slice per kernel
+    kernel_track  add a "kernels" track with one slice per kernel (each kernel's first start to last end); a
+                system trace has none: its kernels are slices of their own on each rank's compute track
 
     Times are written in microseconds with picosecond precision (the format's unit); the UI shows
     nanoseconds. Returns the number of transaction slices written.
