@@ -24,22 +24,22 @@ namespace {
 
 constexpr double kPs = 1e12;
 
-std::string json_str(const std::string& s) { return nlohmann::json(s).dump(); }
-
 std::string us(double ps) {
   char b[64];
   std::snprintf(b, sizeof b, "%.6f", ps / 1e6);
   return b;
 }
 
+}  // namespace
+
+std::string json_str(const std::string& s) { return nlohmann::json(s).dump(); }
+
 // Python's json.dumps of a metadata event: {"ph": "M", "pid": P, "name": WHAT, "args": {KEY: VALUE}[, "tid": T]}.
-std::string meta(int pid, std::int64_t tid, const char* what, const std::string& args) {
+std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std::string& args) {
   std::string e = "{\"ph\": \"M\", \"pid\": " + std::to_string(pid) + ", \"name\": \"" + what + "\", \"args\": {" + args + "}";
   if (tid >= 0) e += ", \"tid\": " + std::to_string(tid);
   return e + "}";
 }
-
-}  // namespace
 
 std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count) {
   std::vector<std::int64_t> lane(start.size(), 0);
@@ -232,8 +232,8 @@ std::int64_t kernel_track(std::ostream& os, const std::string& sep, int pid, con
   std::int64_t n = 0;
   const std::vector<std::int64_t> lane = slice_lanes(st, en, n);
   for (std::int64_t k = 0; k < n; ++k) {
-    os << sep << meta(pid, tid + k, "thread_name", "\"name\": " + json_str("kernels" + (k ? " [" + std::to_string(k) + "]" : std::string())));
-    os << sep << meta(pid, tid + k, "thread_sort_index", "\"sort_index\": " + std::to_string(tid + k));
+    os << sep << perfetto_meta(pid, tid + k, "thread_name", "\"name\": " + json_str("kernels" + (k ? " [" + std::to_string(k) + "]" : std::string())));
+    os << sep << perfetto_meta(pid, tid + k, "thread_sort_index", "\"sort_index\": " + std::to_string(tid + k));
   }
   for (size_t j = 0; j < v.size(); ++j) {
     const auto& [k, s] = v[j];
@@ -258,9 +258,9 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
   if (p.unit_ids.empty())
     for (std::uint32_t u = 0; u < p.units.size(); ++u) p.unit_ids.push_back(u);
   const std::string sep = ",\n";
-  os << (first ? "" : sep) << meta(pid, -1, "process_name", "\"name\": " + json_str(p.label));
+  os << (first ? "" : sep) << perfetto_meta(pid, -1, "process_name", "\"name\": " + json_str(p.label));
   first = false;
-  os << sep << meta(pid, -1, "process_sort_index", "\"sort_index\": " + std::to_string(pid));
+  os << sep << perfetto_meta(pid, -1, "process_sort_index", "\"sort_index\": " + std::to_string(pid));
   std::int64_t tid = 1;
   if (opt.kernel_track && !p.records.empty() && !has_kernel_slices(p)) tid = kernel_track(os, sep, pid, p, tid);
   // One track per unit (plus lanes where its records overlap), in unit order.
@@ -278,8 +278,8 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
     const std::vector<std::int64_t> lane = slice_lanes(st, en, n);
     for (std::int64_t k = 0; k < n; ++k) {
       const std::string name = (u < p.units.size() ? p.units[u] : "unit" + std::to_string(u)) + (k ? " [" + std::to_string(k) + "]" : "");
-      os << sep << meta(pid, tid + k, "thread_name", "\"name\": " + json_str(name));
-      os << sep << meta(pid, tid + k, "thread_sort_index", "\"sort_index\": " + std::to_string(tid + k));
+      os << sep << perfetto_meta(pid, tid + k, "thread_name", "\"name\": " + json_str(name));
+      os << sep << perfetto_meta(pid, tid + k, "thread_sort_index", "\"sort_index\": " + std::to_string(tid + k));
     }
     for (size_t x = i; x < j; ++x) tid_of[order[x]] = tid + lane[x - i];
     tid += n;
@@ -330,8 +330,6 @@ void write_trace_events(const std::string& path, const std::function<void(std::o
   std::filesystem::rename(guard.path(), path, ec);
   if (ec) throw InputError(path + ": cannot write (" + ec.message() + ")");
 }
-
-std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std::string& args) { return meta(pid, tid, what, args); }
 
 std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoProcess>& traces, const PerfettoOptions& opt,
                                   const std::string& other_data) {

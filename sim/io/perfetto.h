@@ -50,6 +50,8 @@ std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, co
 // "otherData": `other_data`}; `events` puts ",\n" before each event unless `first` (which it clears).
 void write_trace_events(const std::string& path, const std::function<void(std::ostream&, bool& first)>& events,
                         const std::string& other_data);
+// `s` as a JSON string literal (quoted and escaped).
+std::string json_str(const std::string& s);
 // A metadata ("M") event: {"ph": "M", "pid": P, "name": WHAT, "args": {ARGS}[, "tid": T (when >= 0)]}.
 std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std::string& args);
 

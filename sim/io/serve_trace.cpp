@@ -139,14 +139,13 @@ void ServeTraceFiles::write_json(const std::string& path) const {
       os << (first ? "" : ",\n") << e;
       first = false;
     };
-    auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
     const char* procs[] = {"servers", "requests", "kv transfers"};
     for (int p = 0; p < 3; ++p) {
-      ev(perfetto_meta(p + 1, -1, "process_name", "\"name\": " + quoted(procs[p])));
+      ev(perfetto_meta(p + 1, -1, "process_name", "\"name\": " + json_str(procs[p])));
       ev(perfetto_meta(p + 1, -1, "process_sort_index", "\"sort_index\": " + std::to_string(p + 1)));
     }
     for (std::size_t k = 0; k < m_servers.size(); ++k) {
-      ev(perfetto_meta(1, static_cast<std::int64_t>(k) + 1, "thread_name", "\"name\": " + quoted(m_servers[k])));
+      ev(perfetto_meta(1, static_cast<std::int64_t>(k) + 1, "thread_name", "\"name\": " + json_str(m_servers[k])));
       ev(perfetto_meta(1, static_cast<std::int64_t>(k) + 1, "thread_sort_index", "\"sort_index\": " + std::to_string(k + 1)));
     }
     const Table& it = m_iterations;
@@ -158,7 +157,7 @@ void ServeTraceFiles::write_json(const std::string& path) const {
       ev("{\"ph\": \"X\", \"cat\": \"iteration\", \"name\": \"" + std::string(prefill && decode ? "mixed" : prefill ? "prefill" : "decode") +
          "\", \"pid\": 1, \"tid\": " + std::to_string(server + 1) + ", \"ts\": " + us(at(it, i, 1)) + ", \"dur\": " + us(at(it, i, 2)) +
          ", \"args\": {" + args + "}}");
-      ev("{\"ph\": \"C\", \"pid\": 1, \"name\": " + quoted("KV blocks used " + m_servers[static_cast<std::size_t>(server)]) +
+      ev("{\"ph\": \"C\", \"pid\": 1, \"name\": " + json_str("KV blocks used " + m_servers[static_cast<std::size_t>(server)]) +
          ", \"ts\": " + us(at(it, i, 1)) + ", \"args\": {\"blocks\": " + num(at(it, i, 8)) + "}}");
     }
     const Table& rq = m_requests;
@@ -166,7 +165,7 @@ void ServeTraceFiles::write_json(const std::string& path) const {
       const std::string id = "\"" + num(at(rq, i, 0)) + "/" + num(at(rq, i, 1)) + "\"";
       const std::string name = "request " + num(at(rq, i, 1)) + (m_servers.size() > 1 ? " (" + m_servers[static_cast<std::size_t>(at(rq, i, 0))] + ")" : "");
       auto async = [&](const char* ph, const std::string& n, double t, const std::string& args) {
-        ev(std::string("{\"ph\": \"") + ph + "\", \"cat\": \"request\", \"id\": " + id + ", \"name\": " + quoted(n) + ", \"pid\": 2, \"tid\": 0, \"ts\": " +
+        ev(std::string("{\"ph\": \"") + ph + "\", \"cat\": \"request\", \"id\": " + id + ", \"name\": " + json_str(n) + ", \"pid\": 2, \"tid\": 0, \"ts\": " +
            us(t) + (args.empty() ? "" : ", \"args\": {" + args + "}") + "}");
       };
       const double arrival = at(rq, i, 4), first_token = at(rq, i, 5), finish = at(rq, i, 6);
@@ -183,7 +182,7 @@ void ServeTraceFiles::write_json(const std::string& path) const {
     std::int64_t lanes = 0;
     const std::vector<std::int64_t> lane = slice_lanes(st, en, lanes);  // transfers are kept in the order they started
     for (std::int64_t k = 0; k < lanes; ++k)
-      ev(perfetto_meta(3, k + 1, "thread_name", "\"name\": " + quoted("kv transfers" + (k ? " [" + std::to_string(k) + "]" : std::string()))));
+      ev(perfetto_meta(3, k + 1, "thread_name", "\"name\": " + json_str("kv transfers" + (k ? " [" + std::to_string(k) + "]" : std::string()))));
     for (std::size_t i = 0; i < rows(tr); ++i) {
       std::string args;
       for (std::size_t c = 0; c < 5; ++c) args += std::string(c ? ", " : "") + "\"" + tr.cols[c] + "\": " + num(at(tr, i, c));

@@ -709,9 +709,9 @@ struct Replayed {
     std::vector<std::pair<int, std::uint32_t>> parts;  // the chips' parts (vertex, index)
   };
   std::vector<Call> calls;
-  // Lowered once per communicator and request (a step runs the same calls layer after layer).
+  // Each communicator placed once, each call lowered once (a step runs the same calls layer after layer).
   std::map<std::vector<int>, GroupSystem> groups;
-  std::map<std::tuple<std::vector<int>, int, std::uint64_t, std::string, std::int64_t, int, std::uint64_t>, std::shared_ptr<const LoweredCall>> lowered;
+  LoweredCalls lowered;
 
   void add(const Topology& step_topo, const DisaggLayout& pools, const std::vector<KvTransfer>& ts,
            const std::vector<ServerIteration>& its, PartProgram& prog) {
@@ -748,23 +748,12 @@ struct Replayed {
         for (int g : c.group) ranks.push_back(base + g);
         auto gs = groups.find(ranks);
         if (gs == groups.end()) gs = groups.emplace(ranks, group_system(step_topo, ranks)).first;
-        const auto key = std::make_tuple(ranks, static_cast<int>(c.req.kind), c.req.bytes, c.req.stack, c.req.rows,
-                                         static_cast<int>(c.req.expert), c.req.forwarded_bytes);
-        auto low = lowered.find(key);
-        if (low == lowered.end()) low = lowered.emplace(key, lower_call(gs->second, c.req)).first;
-        const LoweredCall& l = *low->second;
+        const LoweredCall& l = *lowered.get(gs->second, c.req);
         Call call{i, {}};
         const auto id = static_cast<std::int32_t>(calls.size());
         for (size_t sv = 0; sv < l.prog.ops.size(); ++sv) {
           if (sv >= ranks.size() && l.prog.ops[sv].empty()) continue;
-          CommPart part;
-          part.form = sv < ranks.size() ? CommPart::Form::Collective : CommPart::Form::Plain;
-          part.call = id;
-          part.sub = &l.prog.ops[sv];
-          part.vertex_map = &gs->second.vertex_map;
-          part.tag_base = tag;
-          part.wire_factor = static_cast<float>(l.prog.wire_factor);
-          part.engine_Bps = l.engine_Bps;
+          CommPart part = collective_part(sv < ranks.size() ? CommPart::Form::Collective : CommPart::Form::Plain, l, sv, gs->second, tag, id);
           part.op.delay = to_ticks(from);
           const int v = sv < ranks.size() ? ranks[sv] : gs->second.vertex_map[sv];
           auto& list = prog.parts[static_cast<size_t>(v)];
@@ -989,9 +978,8 @@ void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er) {
   }
   s.transfers = static_cast<std::int64_t>(er.transfers.size());
   s.bytes_mean = s.transfers ? s.bytes_total / static_cast<double>(s.transfers) : 0;
-  for (double x : times) s.time_mean_s += x / static_cast<double>(times.size());
-  s.time_p50_s = percentile(times, 0.5);
-  s.time_p99_s = percentile(times, 0.99);
+  const FabricRound f = fabric_round(times);
+  s.time_mean_s = f.mean_s, s.time_p50_s = f.p50_s, s.time_p99_s = f.p99_s;
   const double span = std::max(er.total.makespan_s, 1e-30);
   for (double b : er.prefill_busy_s) s.prefill_busy += b / span / static_cast<double>(er.prefill_busy_s.size());
   for (double b : er.decode_busy_s) s.decode_busy += b / span / static_cast<double>(er.decode_busy_s.size());

@@ -127,12 +127,16 @@ std::shared_ptr<const LoweredCall> lower_call(const GroupSystem& gs, const Colle
   return lowered(t, r, r.algorithm + "/" + r.protocol);
 }
 
-namespace {
+const std::shared_ptr<const LoweredCall>& LoweredCalls::get(const GroupSystem& gs, const CollectiveRequest& req) {
+  const SystemSpec& g = gs.spec;
+  Key key{g.chips, g.nodes, req.bytes, req.algorithm + "/" + req.protocol,
+          std::to_string(static_cast<int>(req.kind)) + "/" + std::to_string(static_cast<int>(req.expert)), g.dims, req.forwarded_bytes,
+          req.stack, req.rows};
+  auto it = m_cache.find(key);
+  if (it == m_cache.end()) it = m_cache.emplace(std::move(key), lower_call(gs, req)).first;
+  return it->second;
+}
 
-using LowerKey = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
-                            std::int64_t>;
-
-// A part that runs one vertex's share of a lowered collective on the system's vertices.
 CommPart collective_part(CommPart::Form form, const LoweredCall& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base,
                          int call) {
   CommPart p;
@@ -145,6 +149,8 @@ CommPart collective_part(CommPart::Form form, const LoweredCall& low, size_t sv,
   p.engine_Bps = low.engine_Bps;
   return p;
 }
+
+namespace {
 
 // Every device's op stream as parts of one program: a kernel, send or receive is one operation; a
 // collective is a part that the executor expands from the call's shared lowering while it runs.
@@ -159,19 +165,13 @@ struct Merge {
   std::uint32_t p2p_base = 1;
 
   void lower_all() {
-    std::map<LowerKey, std::shared_ptr<const LoweredCall>> cache;
+    LoweredCalls cache;
     std::uint32_t next = 1;
     for (const CollectiveCall& c : work.collectives) {
       groups.push_back(group_system(topo, c.group));
-      const SystemSpec& g = groups.back().spec;
-      LowerKey key{g.chips, g.nodes, c.req.bytes, c.req.algorithm + "/" + c.req.protocol,
-                   std::to_string(static_cast<int>(c.req.kind)) + "/" + std::to_string(static_cast<int>(c.req.expert)), g.dims, c.req.forwarded_bytes,
-                   c.req.stack, c.req.rows};
-      auto it = cache.find(key);
-      if (it == cache.end()) it = cache.emplace(key, lower_call(groups.back(), c.req)).first;
-      lowered.push_back(it->second);
+      lowered.push_back(cache.get(groups.back(), c.req));
       tag_base.push_back(next);
-      next += it->second->max_tag + 1;
+      next += lowered.back()->max_tag + 1;
     }
     p2p_base = next;
   }

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/collective/collective.h"
@@ -87,6 +88,21 @@ struct LoweredCall {
   double engine_Bps = 0;
 };
 std::shared_ptr<const LoweredCall> lower_call(const GroupSystem& gs, const CollectiveRequest& req);
+// Calls lowered once each: a call whose communicator has the same shape (chips, nodes, dims) and the same request
+// as an earlier one shares its lowering (lower_call depends on nothing else).
+class LoweredCalls {
+ public:
+  const std::shared_ptr<const LoweredCall>& get(const GroupSystem& gs, const CollectiveRequest& req);
+
+ private:
+  using Key = std::tuple<int, int, std::uint64_t, std::string, std::string, std::vector<int>, std::uint64_t, std::string,
+                         std::int64_t>;
+  std::map<Key, std::shared_ptr<const LoweredCall>> m_cache;
+};
+// The part that runs group vertex `sv`'s share of a lowered call on the system's vertices (gs.vertex_map), its
+// tags from `tag_base`, as call `call` of the program.
+CommPart collective_part(CommPart::Form form, const LoweredCall& low, size_t sv, const GroupSystem& gs, std::uint32_t tag_base,
+                         int call);
 
 // Runs the work of every device on `spec`'s fabric. Collectives are chosen (algorithm, protocol) per
 // communicator as the library would for that group and size; identical calls are lowered once.
