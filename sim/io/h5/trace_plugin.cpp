@@ -125,7 +125,6 @@ void close(H5TraceIds* ids) {
   *ids = H5TraceIds();
 }
 
-
 std::int64_t table(std::int64_t file, const char* name, const char* const* cols, std::size_t n_cols, std::size_t chunk_rows) {
   hid_t t = H5Tcreate(H5T_COMPOUND, n_cols * sizeof(double));
   for (std::size_t c = 0; c < n_cols; ++c) H5Tinsert(t, cols[c], c * sizeof(double), H5T_NATIVE_DOUBLE);
@@ -145,9 +144,7 @@ void table_close(std::int64_t dataset) {
   if (dataset >= 0) H5Dclose(dataset);
 }
 
-void name_list(std::int64_t file, const char* name, const char* const* v, std::size_t n) { names(file, name, v, n); }
-
-const H5TraceApi kApi{create, append, finish, close, create_file, table, table_append, table_close, name_list, attrs};
+const H5TraceApi kApi{create, append, finish, close, create_file, table, table_append, table_close, names, attrs};
 
 }  // namespace
 }  // namespace xpu
