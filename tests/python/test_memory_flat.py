@@ -31,8 +31,6 @@ def test_one_hundred_kernels_keep_rss_flat():
 
 
 def test_a_system_serve_holds_the_collectives_it_runs_not_the_whole_step(peak_rss):
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("under AddressSanitizer RSS includes its quarantine of freed memory; the normal build checks this")
     # Llama-3.1-8B at tp16 on maia200-quads, eight 2048-token prompts: the prefill step has 32 layers
     # x 2 all-reduces of 16 MiB over a 16-chip ring in slices. With every call's operations merged into
     # one list (and the executor's state per operation) the run peaked at 324 MiB; with each call
@@ -91,8 +89,6 @@ def test_a_task_run_piece_by_piece_equals_the_task_held_whole(args):
 
 @pytest.mark.parametrize("chip", ["tpu-v6e", "trn2"])
 def test_a_long_per_core_stream_keeps_memory_flat(chip, peak_rss):
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("under AddressSanitizer RSS includes its quarantine of freed memory; the normal build checks this")
     # 64x the work of 4096^3. Held whole, a NeuronCore's 16384^3 stream peaked at 69 MiB on trn2 (19 MiB at
     # 4096^3) and a TensorCore's at 40 MiB on tpu-v6e (18 MiB); produced piece by piece, a few MiB more.
     small = peak_rss("kernel", "gemm", "--chip", chip, "--m", "4096", "--n", "4096", "--k", "4096")
@@ -101,8 +97,6 @@ def test_a_long_per_core_stream_keeps_memory_flat(chip, peak_rss):
 
 
 def test_a_long_maia_attention_prefill_keeps_memory_flat(peak_rss):
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("under AddressSanitizer RSS includes its quarantine of freed memory; the normal build checks this")
     # 16x the work of an 8192-token causal prefill. While each q tile's Q load waited on nothing, the
     # tiles' Q DMA channel took every Q load as soon as it was produced, so each tile's stream was
     # produced to its end at the start and held whole (8192 tokens: 45 MiB, 32768: 392 MiB). A Q load
@@ -116,8 +110,6 @@ def test_a_long_maia_attention_prefill_keeps_memory_flat(peak_rss):
 
 
 def test_a_traced_run_streams_its_trace_and_stays_flat(tmp_path, peak_rss):
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("under AddressSanitizer RSS includes its quarantine of freed memory; the normal build checks this")
     # 4096 x 8192 x 8192 on the H100: about 400k transactions, 19 MB of records (twice that with a copy) if
     # the trace were held until the end. Streamed to trace.h5 in chunks of 65,536 records (3 MB), the
     # traced run's own peak (VmHWM of the child, not wait4's ru_maxrss, which counts pytest's pages the
