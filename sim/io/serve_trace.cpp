@@ -1,10 +1,7 @@
 #include "sim/io/serve_trace.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -34,14 +31,13 @@ ServeTraceFiles::ServeTraceFiles(std::string dir, std::string format)
                    {"server", "start_s", "time_s", "prefill_tokens", "prefill_chunks", "decode_requests", "verify_requests", "verify_tokens",
                     "kv_blocks_used", "kv_blocks_total", "running", "waiting", "clock"}},
       m_requests{"requests", {"server", "request", "input_tokens", "output_tokens", "arrival_s", "first_token_s", "finish_s", "ttft_s"}},
-      m_transfers{"kv_transfers", {"request", "prefill", "decode", "tokens", "bytes", "start_s", "end_s"}} {}
+      m_transfers{"kv_transfers", {"request", "prefill", "decode", "tokens", "bytes", "start_s", "end_s"}},
+      m_h5_file(m_dir + "/trace.h5") {}
 
 ServeTraceFiles::~ServeTraceFiles() {
-  if (m_ids.file < 0) return;
-  for (Table* t : {&m_iterations, &m_requests, &m_transfers}) m_api->table_close(t->dataset);
-  m_api->close(&m_ids);
-  std::error_code ec;
-  std::filesystem::remove(m_tmp, ec);
+  if (!m_h5_file.is_open()) return;
+  for (Table* t : {&m_iterations, &m_requests, &m_transfers})
+    if (t->dataset >= 0) m_h5_file.api().table_close(t->dataset);
 }
 
 void ServeTraceFiles::restart() {
@@ -55,22 +51,17 @@ int ServeTraceFiles::server(const std::string& name) {
 }
 
 void ServeTraceFiles::open_h5() {
-  m_api = load_h5_api();
-  const std::string path = m_dir + "/trace.h5";
-  make_output_dir(m_dir);
-  m_tmp = path + ".tmp." + std::to_string(::getpid());
-  m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
-  if (m_api->create_file(m_tmp.c_str(), &m_ids) != 0) throw InputError(path + ": cannot create HDF5 file");
+  m_h5_file.open([](const H5TraceApi& api, const char* tmp, H5TraceIds* ids) { return api.create_file(tmp, ids) != 0 ? 1 : 0; }, "");
   for (Table* t : {&m_iterations, &m_requests, &m_transfers}) {
-    t->dataset = m_api->table(m_ids.file, t->name, t->cols.data(), t->cols.size(), kChunk);
-    if (t->dataset < 0) throw InputError(path + ": cannot create the " + t->name + " dataset");
+    t->dataset = m_h5_file.api().table(m_h5_file.ids().file, t->name, t->cols.data(), t->cols.size(), kChunk);
+    if (t->dataset < 0) throw InputError(m_h5_file.path() + ": cannot create the " + t->name + " dataset");
   }
 }
 
 void ServeTraceFiles::flush(Table& t) {
   const std::uint64_t n = t.chunk.size() / t.cols.size();
-  if (m_api->table_append(t.dataset, t.written, t.chunk.data(), n) != 0)
-    throw InputError(m_dir + "/trace.h5: trace write failed (disk full?)");
+  if (m_h5_file.api().table_append(t.dataset, t.written, t.chunk.data(), n) != 0)
+    throw InputError(m_h5_file.path() + ": trace write failed (disk full?)");
   t.written += n;
   t.chunk.clear();
 }
@@ -79,7 +70,7 @@ void ServeTraceFiles::add(Table& t, std::vector<double> row, std::size_t json_ca
   ++t.seen;
   if (m_json && t.kept.size() / t.cols.size() < json_cap) t.kept.insert(t.kept.end(), row.begin(), row.end());
   if (!m_h5) return;
-  if (m_ids.file < 0) open_h5();
+  if (!m_h5_file.is_open()) open_h5();
   t.chunk.insert(t.chunk.end(), row.begin(), row.end());
   if (t.chunk.size() == kChunk * t.cols.size()) flush(t);
 }
@@ -105,19 +96,18 @@ void ServeTraceFiles::on_transfer(const TransferRecord& t) {
 
 void ServeTraceFiles::finish(const std::string& name, const std::string& config) {
   if (m_h5) {
-    if (m_ids.file < 0) open_h5();  // nothing was recorded: empty tables
+    if (!m_h5_file.is_open()) open_h5();  // nothing was recorded: empty tables
+    const H5TraceApi& api = m_h5_file.api();
     for (Table* t : {&m_iterations, &m_requests, &m_transfers}) {
       flush(*t);  // also sets the extent: a restarted run's rows end where it ended
-      m_api->table_close(t->dataset);
+      api.table_close(t->dataset);
       t->dataset = -1;
     }
     std::vector<const char*> names;
     for (const std::string& s : m_servers) names.push_back(s.c_str());
-    m_api->names(m_ids.file, "servers", names.data(), names.size());
-    m_api->attrs(m_ids.file, XPUSIM_VERSION, name.c_str(), config.c_str());
-    m_api->close(&m_ids);
-    std::filesystem::rename(m_tmp, m_dir + "/trace.h5");
-    m_guard.reset();
+    api.names(m_h5_file.ids().file, "servers", names.data(), names.size());
+    api.attrs(m_h5_file.ids().file, XPUSIM_VERSION, name.c_str(), config.c_str());
+    m_h5_file.commit();
   }
   if (m_json) {
     make_output_dir(m_dir);

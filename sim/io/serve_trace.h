@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "sim/base/interrupt.h"
-#include "sim/io/h5_plugin.h"
+#include "sim/io/h5_file.h"
 #include "sim/serve/engine.h"
 
 namespace xpu {
@@ -71,10 +71,7 @@ class ServeTraceFiles final : public EngineObserver {
   std::vector<std::string> m_servers;
   std::map<std::string, int> m_server_ids;
   Table m_iterations, m_requests, m_transfers;
-  const H5TraceApi* m_api = nullptr;
-  H5TraceIds m_ids;
-  std::string m_tmp;
-  std::unique_ptr<TempFile> m_guard;
+  StreamedH5File m_h5_file;
 };
 
 // serve's --trace: null without `trace`; else the files for folder `dir` after check_trace_flags, refused beside
