@@ -55,11 +55,11 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
     const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
     const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
     throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : i32 ? "an integer between -2147483648 and 2147483647"
-                                                                                                   : "an integer between -2^63 and 2^63 - 1") + help);
+                                                                                                   : "an integer between -2^63 and 2^63 - 1") + help, name, v);
   } catch (const po::unknown_option& e) {
-    throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help);
-  } catch (const po::error& e) {
-    throw InputError(e.what() + help);
+    throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help, e.get_option_name(), "");
+  } catch (const po::error& e) {  // its flag, where it names one (a value missing, a flag given twice)
+    throw InputError(e.what() + help, dynamic_cast<const po::error_with_option_name*>(&e) ? static_cast<const po::error_with_option_name&>(e).get_option_name() : "", "");
   }
 }
 

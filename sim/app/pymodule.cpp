@@ -1,15 +1,14 @@
 // The Python module `xpusim` (pybind11): kernel runs returning plain dicts.
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "sim/run/kernel_run.h"
 #include "sim/run/registry.h"
 #include "sim/io/perfetto.h"
+#include "sim/io/py_module.h"  // pybind11 and xpusim.InputError
 #include "sim/io/reports.h"
 #include "workloads/model.h"
 
 namespace py = pybind11;
-
 
 namespace xpu {
 // Further bindings live in sim/app/py_*.cpp, one file per topic; each defines its function weakly
@@ -28,7 +27,7 @@ PYBIND11_MODULE(_xpusim, m) {
   if (xpu::bind_run) xpu::bind_run(m);
   if (xpu::bind_system) xpu::bind_system(m);
   if (xpu::bind_sweep) xpu::bind_sweep(m);
-  py::register_exception<xpu::InputError>(m, "InputError", PyExc_ValueError);
+  xpu::register_input_error(m);  // xpusim.InputError, its data as attributes
   m.def(
       "kernel_json",
       [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,

@@ -216,20 +216,22 @@ void ConfigTree::merge(const ConfigTree& upper) {
 }
 
 void ConfigTree::apply_overlay(const std::string& assignment, const std::string& origin) {
+  // The errors carry the flag (origin "--set") and the assignment as data.
+  const std::string flag = origin.rfind("--", 0) == 0 ? origin : std::string();
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw InputError(origin + ": '" + assignment + "': expected key.path=value (for example hbm.bandwidth=4TB/s)");
+    throw InputError(origin + ": '" + assignment + "': expected key.path=value (for example hbm.bandwidth=4TB/s)", flag, assignment);
   std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   bool plain = key.size() <= 200 && key.front() != '.' && key.back() != '.' && key.find("..") == std::string::npos;
   for (char c : key) plain &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   if (!plain)
-    throw InputError(origin + ": '" + key + "': expected a key path of names separated by dots (for example hbm.bandwidth)");
+    throw InputError(origin + ": '" + key + "': expected a key path of names separated by dots (for example hbm.bandwidth)", flag, assignment);
   // The family is where the preset lives and `inherits` is resolved when the file is read: an
   // overlay changing either would bind one family's fields to another family's model.
   if (key == "family" || key == "inherits")
-    throw InputError(origin + ": " + key + ": cannot be overridden (choose another preset with --chip instead)");
+    throw InputError(origin + ": " + key + ": cannot be overridden (choose another preset with --chip instead)", flag, assignment);
   if (value.size() > 4096 || value.find_first_of("\n\r", 0) != std::string::npos)
-    throw InputError(origin + ": " + key + ": expected a one-line value");
+    throw InputError(origin + ": " + key + ": expected a one-line value", flag, assignment);
   set(key, space_unit(value), origin + " " + key);  // "4TB/s" as well as "4 TB/s"
 }
 

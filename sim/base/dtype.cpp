@@ -44,7 +44,7 @@ DType parse_dtype(const std::string& s, const std::string& flag) {
   try {
     return parse_dtype(s);
   } catch (const InputError& e) {
-    throw InputError(flag + ": " + e.what());
+    throw InputError(flag + ": " + e.what(), flag.rfind("--", 0) == 0 ? flag : std::string(), s);
   }
 }
 

@@ -3,13 +3,43 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace xpu {
 
 // Bad user input (CLI arguments, config files, model files). The CLI prints what() and exits non-zero.
+// What it is about, as data beside the message: `flag` the command-line flag as typed ("--tp", "--set"), `value` the
+// text given to it ("" when none); `file` and `key` for a config value (a preset or model file, or "--set KEY"). The
+// Python module exposes them as InputError.flag/.value/.file/.key (None when empty) and names the caller's keyword
+// from the flag.
 class InputError : public std::runtime_error {
  public:
   explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
+  InputError(const std::string& msg, std::string flag, std::string value)
+      : std::runtime_error(msg), flag_(std::move(flag)), value_(std::move(value)) {}
+  // The same message with other words before or after it (a caller's context), its data kept.
+  InputError(const std::string& msg, const InputError& of)
+      : std::runtime_error(msg), flag_(of.flag_), value_(of.value_), file_(of.file_), key_(of.key_) {}
+  const std::string& flag() const { return flag_; }
+  const std::string& value() const { return value_; }
+  const std::string& file() const { return file_; }
+  const std::string& key() const { return key_; }
+
+ protected:
+  void set_config(const std::string& file, const std::string& key) {
+    // "--set hbm.bandwidth" is the flag --set with its key; a file path is a file.
+    if (file.rfind("--", 0) == 0) {
+      const auto space = file.find(' ');
+      flag_ = file.substr(0, space);
+      key_ = !key.empty() ? key : space == std::string::npos ? std::string() : file.substr(space + 1);
+    } else {
+      file_ = file;
+      key_ = key;
+    }
+  }
+
+ private:
+  std::string flag_, value_, file_, key_;
 };
 
 // Whether `s` ends in `sep` followed by `part` ("--set hbm.bandwidth" with ' ' and "hbm.bandwidth";
@@ -23,7 +53,9 @@ class ConfigError : public InputError {
  public:
   // A `--set key=value` is its own origin ("--set hbm.bandwidth"): the key is then not named twice.
   ConfigError(const std::string& file, const std::string& key, const std::string& problem)
-      : InputError(file + ": " + (key.empty() || ends_with_part(file, ' ', key) ? std::string() : key + ": ") + problem) {}
+      : InputError(file + ": " + (key.empty() || ends_with_part(file, ' ', key) ? std::string() : key + ": ") + problem) {
+    set_config(file, key);
+  }
 };
 
 // A required field the tree does not give: a schema that meets one may look for the misspelt key that left it missing

@@ -31,9 +31,9 @@ double parse_flag_time(const std::string& flag, const std::string& text) {
   try {
     s = Seconds::parse(space_unit(text)).value();  // "50ms" as well as "50 ms"
   } catch (const std::exception& e) {
-    throw InputError(flag + ": '" + text + "': " + e.what());
+    throw InputError(flag + ": '" + text + "': " + e.what(), flag, text);
   }
-  if (!(s > 0) || s > 3600) throw InputError(flag + ": '" + text + "': expected a positive time of at most 1 hour");
+  if (!(s > 0) || s > 3600) throw InputError(flag + ": '" + text + "': expected a positive time of at most 1 hour", flag, text);
   return s;
 }
 
@@ -43,7 +43,7 @@ void check_flag_choice(const std::string& flag, const std::string& value, std::i
     if (value == c) return;
     list += (list.empty() ? "" : ", ") + std::string(c);
   }
-  throw InputError(flag + " '" + value + "': expected one of " + list);
+  throw InputError(flag + " '" + value + "': expected one of " + list, flag, value);
 }
 
 template <class T>
@@ -60,10 +60,11 @@ std::vector<T> parse_flag_list(const std::string& flag, const std::string& text,
       used = 0;
     }
     if (used != c.size() || c.empty() || !(v > 0) || static_cast<double>(v) > most)
-      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)");
+      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)",
+                       flag, text);
     out.push_back(v);
   }
-  if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...");
+  if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...", flag, text);
   return out;
 }
 template std::vector<std::int64_t> parse_flag_list<std::int64_t>(const std::string&, const std::string&, const std::string&, double);

@@ -50,13 +50,16 @@ ResourceLimits& resource_limits() {
   return l;
 }
 
+// `what` as an InputError's flag: a flag ("--max-memory"), not an environment variable (XPUSIM_MAX_MEMORY).
+static std::string flag_named(const std::string& what) { return what.rfind("--", 0) == 0 ? what : std::string(); }
+
 double parse_transaction_limit(const std::string& what, const std::string& text) {
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(text.c_str(), &end);
   while (end && *end == ' ') ++end;
   if (text.empty() || !end || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < 1 || v > 1e15)
-    throw InputError(what + ": '" + text + "': expected a transaction count from 1 to 1e15 (for example 5e8)");
+    throw InputError(what + ": '" + text + "': expected a transaction count from 1 to 1e15 (for example 5e8)", flag_named(what), text);
   return v;
 }
 
@@ -65,10 +68,10 @@ double parse_memory_limit(const std::string& what, const std::string& text) {
   try {
     v = Bytes::parse(space_unit(text)).value();  // "8GiB" as well as "8 GiB"
   } catch (const std::exception& e) {
-    throw InputError(what + ": '" + text + "': " + e.what());
+    throw InputError(what + ": '" + text + "': " + e.what(), flag_named(what), text);
   }
   if (!(v >= (1 << 20)) || v > std::pow(2.0, 50))
-    throw InputError(what + ": '" + text + "': expected a size from 1 MiB to 1 PiB (for example 32GiB)");
+    throw InputError(what + ": '" + text + "': expected a size from 1 MiB to 1 PiB (for example 32GiB)", flag_named(what), text);
   return v;
 }
 
@@ -80,7 +83,7 @@ int take_limit_flags(int argc, char** argv) {
     for (const char* f : {"--max-transactions", "--max-memory"}) {
       std::string fs = f;
       if (a == fs) {
-        if (i + 1 >= argc) throw InputError(fs + ": missing value");
+        if (i + 1 >= argc) throw InputError(fs + ": missing value", fs, "");
         flag = fs;
         value = argv[++i];
       } else if (a.rfind(fs + "=", 0) == 0) {

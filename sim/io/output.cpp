@@ -240,48 +240,26 @@ const H5TraceApi* load_h5_api() {
                    "); --trace-format perfetto writes a trace without it");
 }
 
-H5TraceWriter::H5TraceWriter(std::string path)
-    : m_path(std::move(path)), m_tmp(m_path + ".tmp." + std::to_string(::getpid())) {
-  m_buf.reserve(kChunk);
-}
-
-H5TraceWriter::~H5TraceWriter() {
-  if (m_ids.file >= 0) {
-    close();
-    std::error_code ec;
-    fs::remove(m_tmp, ec);
-  }
-}
+H5TraceWriter::H5TraceWriter(std::string path) : m_file(std::move(path)) { m_buf.reserve(kChunk); }
 
 void H5TraceWriter::on_begin() {
-  close();
   m_buf.clear();
   m_written = 0;
-  if (!m_api) m_api = load_h5_api();
-  // The folder is made (and claimed) only now, once the run has passed its size checks: a refused
-  // run leaves nothing behind, and claiming it first keeps the claim from removing this temporary.
-  make_output_dir(fs::path(m_path).parent_path().string());
-  m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
-  const int rc = m_api->create(m_tmp.c_str(), kChunk, &m_ids);
-  if (rc == 1) throw InputError(m_path + ": cannot create HDF5 file");
-  if (rc != 0) throw InputError(m_path + ": cannot create the transactions dataset");
+  m_file.open([](const H5TraceApi& api, const char* tmp, H5TraceIds* ids) { return api.create(tmp, kChunk, ids); },
+              "the transactions dataset");
 }
 
 void H5TraceWriter::flush() {
-  if (m_buf.empty() || m_ids.dataset < 0) return;
+  if (m_buf.empty() || m_file.ids().dataset < 0) return;
   // One whole chunk per call (except the last), so each chunk is compressed once.
-  if (m_api->append(&m_ids, m_written, m_buf.data(), m_buf.size()) != 0)
-    throw InputError(m_path + ": trace write failed (disk full?)");
+  if (m_file.api().append(&m_file.ids(), m_written, m_buf.data(), m_buf.size()) != 0)
+    throw InputError(m_file.path() + ": trace write failed (disk full?)");
   m_written += m_buf.size();
   m_buf.clear();
 }
 
-void H5TraceWriter::close() {
-  if (m_api) m_api->close(&m_ids);
-}
-
 void H5TraceWriter::finish(const TraceMeta& m) {
-  if (m_ids.file < 0) on_begin();  // nothing was simulated: an empty trace
+  if (!m_file.is_open()) on_begin();  // nothing was simulated: an empty trace
   flush();
   auto ptrs = [](const std::vector<std::string>& v) {
     std::vector<const char*> p;
@@ -291,10 +269,8 @@ void H5TraceWriter::finish(const TraceMeta& m) {
   const std::vector<const char*> units = ptrs(m.units), kernels = ptrs(m.kernels);
   const H5TraceMeta meta{XPUSIM_VERSION, m.name.c_str(), m.config.c_str(), units.data(), units.size(),
                          kernels.data(), kernels.size(), m.kind_names.c_str(), m.level_names.c_str()};
-  m_api->finish(&m_ids, &meta);
-  close();
-  fs::rename(m_tmp, m_path);
-  m_guard.reset();
+  m_file.api().finish(&m_file.ids(), &meta);
+  m_file.commit();
 }
 
 TraceMeta trace_meta(const RunResult& r) {

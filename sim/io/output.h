@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sim/base/interrupt.h"
+#include "sim/io/h5_file.h"
 #include "sim/io/h5_plugin.h"
 #include "sim/run/runner.h"
 #include "sim/run/model_run.h"  // SystemContext
@@ -48,7 +49,6 @@ class H5TraceWriter : public TraceObserver {
  public:
   static constexpr size_t kChunk = 65536;
   explicit H5TraceWriter(std::string path);
-  ~H5TraceWriter() override;
   H5TraceWriter(const H5TraceWriter&) = delete;
   H5TraceWriter& operator=(const H5TraceWriter&) = delete;
   void on_begin() override;
@@ -61,13 +61,9 @@ class H5TraceWriter : public TraceObserver {
 
  private:
   void flush();
-  void close();
-  std::string m_path, m_tmp;
-  const H5TraceApi* m_api = nullptr;
-  H5TraceIds m_ids;
+  StreamedH5File m_file;
   std::uint64_t m_written = 0;
   std::vector<TraceRecord> m_buf;
-  std::unique_ptr<TempFile> m_guard;  // the temporary file, registered for removal on Ctrl-C
 };
 // The HDF5 plugin's entry points (libxpu_h5.so, loaded on the first call); InputError when it cannot be found.
 const H5TraceApi* load_h5_api();

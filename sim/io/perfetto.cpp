@@ -41,20 +41,20 @@ std::string perfetto_meta(int pid, std::int64_t tid, const char* what, const std
   return e + "}";
 }
 
+std::int64_t SliceLanes::next(std::int64_t start, std::int64_t end) {
+  while (!m_busy.empty() && m_busy.top().first <= start) m_idle.push(m_busy.top().second), m_busy.pop();
+  std::int64_t k = m_count;
+  if (!m_idle.empty()) k = m_idle.top(), m_idle.pop();
+  else ++m_count;
+  m_busy.push({end, k});
+  return k;
+}
+
 std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count) {
   std::vector<std::int64_t> lane(start.size(), 0);
-  using Busy = std::pair<std::int64_t, std::int64_t>;  // (end, lane)
-  std::priority_queue<Busy, std::vector<Busy>, std::greater<Busy>> busy;
-  std::priority_queue<std::int64_t, std::vector<std::int64_t>, std::greater<std::int64_t>> idle;
-  count = 0;
-  for (size_t i = 0; i < start.size(); ++i) {
-    while (!busy.empty() && busy.top().first <= start[i]) idle.push(busy.top().second), busy.pop();
-    std::int64_t k = count;
-    if (!idle.empty()) k = idle.top(), idle.pop();
-    else ++count;
-    lane[i] = k;
-    busy.push({end[i], k});
-  }
+  SliceLanes lanes;
+  for (size_t i = 0; i < start.size(); ++i) lane[i] = lanes.next(start[i], end[i]);
+  count = lanes.count();
   return lane;
 }
 
@@ -313,22 +313,40 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
 
 }  // namespace
 
+PerfettoStream::~PerfettoStream() {
+  if (!m_guard) return;  // finished, or never opened
+  m_os.close();
+  std::error_code ec;
+  std::filesystem::remove(m_guard->path(), ec);
+}
+
+void PerfettoStream::open() {
+  if (m_os.is_open()) m_os.close();
+  if (!m_guard) m_guard = std::make_unique<TempFile>(m_path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  m_os.clear();
+  m_os.open(m_guard->path(), std::ios::binary | std::ios::trunc);
+  if (!m_os) throw InputError(m_path + ": cannot write (does the folder exist and is it writable?)");
+  m_os << "{\"traceEvents\": [\n";
+  m_first = true;
+}
+
+void PerfettoStream::finish(const std::string& other_data) {
+  if (!m_os.is_open()) open();
+  m_os << "\n],\n\"displayTimeUnit\": \"ns\",\n\"otherData\": " << other_data << "}\n";
+  m_os.close();
+  if (!m_os) throw InputError(m_path + ": write failed (is the disk full?)");
+  std::error_code ec;
+  std::filesystem::rename(m_guard->path(), m_path, ec);
+  if (ec) throw InputError(m_path + ": cannot write (" + ec.message() + ")");
+  m_guard.reset();
+}
+
 void write_trace_events(const std::string& path, const std::function<void(std::ostream&, bool& first)>& events,
                         const std::string& other_data) {
-  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
-  {
-    std::ofstream os(guard.path(), std::ios::binary);
-    if (!os) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
-    os << "{\"traceEvents\": [\n";
-    bool first = true;
-    events(os, first);
-    os << "\n],\n\"displayTimeUnit\": \"ns\",\n\"otherData\": " << other_data << "}\n";
-    os.close();
-    if (!os) throw InputError(path + ": write failed (is the disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(guard.path(), path, ec);
-  if (ec) throw InputError(path + ": cannot write (" + ec.message() + ")");
+  PerfettoStream file(path);
+  file.open();
+  events(file.os(), file.first());
+  file.finish(other_data);
 }
 
 std::uint64_t write_perfetto_file(const std::string& path, std::vector<PerfettoProcess>& traces, const PerfettoOptions& opt,

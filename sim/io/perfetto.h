@@ -9,12 +9,16 @@
 // group, and power (W) when given. Times in microseconds with picosecond precision (the format's unit).
 #pragma once
 #include <cstdint>
+#include <fstream>
 #include <functional>
+#include <memory>
 #include <ostream>
+#include <queue>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "sim/base/interrupt.h"
 #include "sim/base/trace.h"
 
 namespace xpu {
@@ -45,6 +49,47 @@ struct PerfettoOptions {
 // Greedy interval partitioning of slices sorted by start (slices on one track must nest): each gets the smallest
 // lane free at its start (a lane frees at its last slice's end). Returns each slice's lane; `count` the lanes.
 std::vector<std::int64_t> slice_lanes(const std::vector<std::int64_t>& start, const std::vector<std::int64_t>& end, std::int64_t& count);
+// slice_lanes one slice at a time, for slices that come in order of start (a trace written as it goes): memory is the
+// lanes', not the slices'.
+class SliceLanes {
+ public:
+  std::int64_t next(std::int64_t start, std::int64_t end);  // the next slice's lane
+  std::int64_t count() const { return m_count; }           // the lanes opened so far
+
+ private:
+  using Busy = std::pair<std::int64_t, std::int64_t>;  // (end, lane)
+  std::priority_queue<Busy, std::vector<Busy>, std::greater<Busy>> m_busy;
+  std::priority_queue<std::int64_t, std::vector<std::int64_t>, std::greater<std::int64_t>> m_idle;
+  std::int64_t m_count = 0;
+};
+
+// A trace-event JSON file written as its events come, so that memory stays flat however long the trace: open() creates
+// it under a temporary name ("<path>.tmp.<pid>", removed on Ctrl-C or when dropped unfinished) and writes its head (a
+// second open() starts it over); event() appends one event; finish() writes the tail with `other_data` (the JSON text
+// of otherData, known at the end) and renames the file into place. write_trace_events writes with it.
+class PerfettoStream {
+ public:
+  explicit PerfettoStream(std::string path) : m_path(std::move(path)) {}
+  ~PerfettoStream();
+  PerfettoStream(const PerfettoStream&) = delete;
+  PerfettoStream& operator=(const PerfettoStream&) = delete;
+  void open();
+  bool is_open() const { return m_os.is_open(); }
+  void event(const std::string& e) {
+    m_os << (m_first ? "" : ",\n") << e;
+    m_first = false;
+  }
+  void finish(const std::string& other_data);
+  // For a writer of its own events: the stream, and whether no event was written yet (cleared by the writer).
+  std::ostream& os() { return m_os; }
+  bool& first() { return m_first; }
+
+ private:
+  std::string m_path;
+  std::unique_ptr<TempFile> m_guard;
+  std::ofstream m_os;
+  bool m_first = true;
+};
 
 // Writes `path` (a temporary name, then renamed) as {"traceEvents": [what `events` writes], "displayTimeUnit": "ns",
 // "otherData": `other_data`}; `events` puts ",\n" before each event unless `first` (which it clears).

@@ -18,9 +18,13 @@
 //   attributes: version, chip, config (the resolved chip YAML).
 // trace.json: process "servers", one thread per server with an "X" slice per iteration (named prefill, decode or
 // mixed, the composition in its args) and a "KV blocks used" counter per server; process "requests", one async
-// slice per request (arrival to finish) holding two nested ones, "ttft" (arrival to first token) and "decode";
-// process "kv transfers", a slice per transfer on lanes where they overlap. Bounded: at most kJsonIterations
-// iteration slices (the earliest) and kJsonRequests requests (the first to finish); otherData says what was left out.
+// slice per request (arrival to finish; its server in the args) holding two nested ones, "ttft" (arrival to first
+// token) and "decode"; process "kv transfers", a slice per transfer on lanes where they overlap. Streamed as the
+// events come (sim/io/perfetto.h's PerfettoStream: a temporary file renamed at the end), so memory stays flat however
+// long the run. Bounded for the viewer, not for memory: at most kJsonIterations iteration slices (the earliest, about
+// 0.5 GB of JSON) and kJsonRequests requests (the first to finish); otherData says what was left out. The Perfetto UI
+// parses a trace inside the browser, where about 2 GB of memory is typical and a trace takes several times its size
+// (https://perfetto.dev/docs/visualization/large-traces); trace.h5 has every row.
 // Times: the engine's seconds from the run's start, in microseconds with picosecond precision.
 #pragma once
 #include <cstdint>
@@ -30,7 +34,8 @@
 #include <vector>
 
 #include "sim/base/interrupt.h"
-#include "sim/io/h5_plugin.h"
+#include "sim/io/h5_file.h"
+#include "sim/io/perfetto.h"
 #include "sim/serve/engine.h"
 
 namespace xpu {
@@ -56,25 +61,25 @@ class ServeTraceFiles final : public EngineObserver {
     const char* name;
     std::vector<const char*> cols;
     std::vector<double> chunk;      // HDF5: the rows not yet written (fewer than kChunk)
-    std::vector<double> kept;       // JSON: the rows kept for trace.json (up to its cap)
-    std::uint64_t written = 0, seen = 0;  // rows written to trace.h5; rows recorded
+    std::uint64_t written = 0, seen = 0, json = 0;  // rows written to trace.h5; rows recorded; rows in trace.json
     std::int64_t dataset = -1;
   };
 
  private:
-  void add(Table& t, std::vector<double> row, std::size_t json_cap);
+  // Records a row; true when trace.json takes it too (the caller writes its events).
+  bool add(Table& t, const std::vector<double>& row, std::size_t json_cap);
   void open_h5();
   void flush(Table& t);
-  void write_json(const std::string& path) const;
+  void open_json();  // (re)starts trace.json with its process and thread names
+  void server_meta(std::size_t k);
   std::string m_dir;
   bool m_h5 = false, m_json = false;
   std::vector<std::string> m_servers;
   std::map<std::string, int> m_server_ids;
   Table m_iterations, m_requests, m_transfers;
-  const H5TraceApi* m_api = nullptr;
-  H5TraceIds m_ids;
-  std::string m_tmp;
-  std::unique_ptr<TempFile> m_guard;
+  StreamedH5File m_h5_file;
+  PerfettoStream m_json_file;
+  SliceLanes m_lanes;  // the kv transfers'
 };
 
 // serve's --trace: null without `trace`; else the files for folder `dir` after check_trace_flags, refused beside

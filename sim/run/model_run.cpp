@@ -421,7 +421,7 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
     } catch (const InputError& e) {
       const std::string layout = layout_advice(chip, model, sc, sys.spec);
       if (layout.empty()) throw;
-      throw InputError(std::string(e.what()) + "; " + layout);
+      throw InputError(std::string(e.what()) + "; " + layout, e);
     }
   }
 

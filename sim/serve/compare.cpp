@@ -395,7 +395,8 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
       return load_chip(chip, overlays);
     } catch (const InputError& e) {
       if (overlays.empty()) throw;
-      throw InputError("--chips " + entry + ": " + e.what() + " (a --set without UNIT: goes to every unit; give a field to one as UNIT:key=value)");
+      throw InputError("--chips " + entry + ": " + e.what() + " (a --set without UNIT: goes to every unit; give a field to one as UNIT:key=value)",
+                       "--chips", entry);
     }
   };
   Unit u;
@@ -432,7 +433,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
   try {
     spec.require_model_ranks();
   } catch (const InputError& e) {  // named in the unit that brought it
-    throw InputError("--chips " + entry + ": " + e.what());
+    throw InputError("--chips " + entry + ": " + e.what(), "--chips", entry);
   }
   u.layout.tp = spec.ranks();
   u.search = colon == std::string::npos;
@@ -939,7 +940,7 @@ CompareStudy compare_study(CompareRequest req) {
     try {
       check_serve_request(model, with_layout(base, chips[ci], model), req.serve);
     } catch (const InputError& e) {
-      throw InputError("--chips " + req.chips[ci] + ": " + e.what());
+      throw InputError("--chips " + req.chips[ci] + ": " + e.what(), "--chips", req.chips[ci]);
     }
   }
   check_tiers(out.tiers, chips, req.chips, model, base, req.serve);

@@ -490,7 +490,7 @@ void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& s
     check.validate(model);
   } catch (const InputError& e) {
     if (std::string(e.what()).rfind(flags, 0) == 0) throw;  // it names the flags already
-    throw InputError(flags + ": " + e.what());
+    throw InputError(flags + ": " + e.what(), e);
   }
   const int block = p.dp_attention() ? group : p.tp * p.pp;
   if ((block > sys.chips ? block % sys.chips : sys.chips % block) != 0 || first % std::min(block, sys.chips) != 0)
@@ -576,7 +576,7 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
     try {
       return disagg_layout(model, sc, flags);
     } catch (const InputError& e) {
-      throw InputError(opt.pools_file + " (pools, as flags): " + e.what());
+      throw InputError(opt.pools_file + " (pools, as flags): " + e.what(), e);
     }
   }
   const std::string pools = "--prefill-devices " + std::to_string(opt.prefill_devices) + " --decode-devices " +

@@ -1,5 +1,6 @@
 """One simulation path: the CLI and the Python module give the same number for the same question."""
 import json
+import os
 import re
 
 import pytest
@@ -287,3 +288,26 @@ def test_errors_from_python_name_the_keywords_the_caller_wrote(tiny_model):
         with pytest.raises(xpusim.InputError) as e:
             call()
         assert str(e.value).startswith(text) and "--" not in str(e.value), (text, str(e.value))
+
+
+def test_an_input_error_carries_its_flag_value_file_and_key(tiny_model):
+    """QA (session 53): the keyword an error names was found by reading the CLI's message with a pattern; the error now
+    carries the flag it is about and the value given to it (a config error: its file or --set, and its key) as data,
+    set where it is raised, and Python names the keyword from them. The messages are the same."""
+    e = pytest.raises(xpusim.InputError, xpusim.serve, model=tiny_model, tp="x").value
+    assert (e.flag, e.value, e.file, e.key) == ("--tp", "x", None, None)
+    assert str(e) == "tp='x': expected an integer (see help(xpusim.serve))"
+    e = pytest.raises(xpusim.InputError, xpusim.serve, model=tiny_model, concurrency="1, x").value
+    assert (e.flag, e.value) == ("--concurrency", "1, x")
+    assert str(e).startswith("concurrency='1, x': ' x' is not a positive number of users"), str(e)  # a value with a space
+    e = pytest.raises(xpusim.InputError, xpusim.serve, model=tiny_model, ttft_slo="2h").value
+    assert (e.flag, e.value) == ("--ttft-slo", "2h") and str(e).startswith("ttft_slo='2h': "), str(e)
+    # A preset's key: through --set, and in a chip file.
+    e = pytest.raises(xpusim.InputError, xpusim.kernel, "gemm", m=64, n=64, k=64, set={"hbm.bandwith": "4TB/s"}).value
+    assert (e.flag, e.key, e.file) == ("--set", "hbm.bandwith", None), str(e)
+    bad = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "presets", "bad_key.yaml")
+    e = pytest.raises(xpusim.InputError, xpusim.kernel, "gemm", chip=bad, m=64, n=64, k=64).value
+    assert (e.flag, e.key) == (None, "hbm.bandwith") and "bad_key.yaml" in e.file, (e.file, str(e))
+    # An error Python raises itself says nothing of the kind.
+    e = pytest.raises(xpusim.InputError, xpusim.kernel, "gemm", chipp="b200").value
+    assert (e.flag, e.value, e.file, e.key) == (None, None, None, None)

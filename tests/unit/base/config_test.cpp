@@ -3,6 +3,8 @@
 
 #include "sim/run/registry.h"
 #include "sim/base/config.h"
+#include "sim/base/flags.h"
+#include "sim/base/limits.h"
 #include "sim/base/nearest_name.h"
 
 #include <yaml-cpp/yaml.h>
@@ -44,6 +46,35 @@ TEST(Config, UnknownKeyNamesFileKeyAndNearestValidKey) {
   EXPECT_NE(e.find("hbm.bandwith"), std::string::npos) << e;
   EXPECT_NE(e.find("nearest valid key: hbm.bandwidth"), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
+}
+
+// QA (session 53): an InputError carries what it is about as data (the Python module's InputError.flag/.value/.file/.key),
+// set where it is raised; a caller that adds context to its message keeps them.
+TEST(Config, AnInputErrorCarriesItsFlagValueFileAndKey) {
+  auto caught = [](const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const InputError& e) {
+      return e;
+    }
+    return InputError("");
+  };
+  InputError e = caught([] { parse_flag_list<std::int64_t>("--concurrency", "1,x", "users", 1e6); });
+  EXPECT_EQ(e.flag() + " " + e.value(), "--concurrency 1,x") << e.what();
+  e = caught([] { check_flag_choice("--format", "xml", {"table", "json"}); });
+  EXPECT_EQ(e.flag() + " " + e.value(), "--format xml") << e.what();
+  e = caught([] { parse_memory_limit("XPUSIM_MAX_MEMORY", "1 parsec"); });  // an environment variable is no flag
+  EXPECT_EQ(e.flag() + "|" + e.value(), "|1 parsec") << e.what();
+  e = caught([] { load_chip(data("bad_key.yaml")); });
+  EXPECT_NE(e.file().find("bad_key.yaml"), std::string::npos) << e.what();
+  EXPECT_EQ(e.key(), "hbm.bandwith") << e.what();
+  EXPECT_EQ(e.flag(), "") << e.what();
+  e = caught([] { load_chip("h100-sxm", {"hbm.bandwith=4TB/s"}); });
+  EXPECT_EQ(e.flag() + " " + e.key() + "|" + e.file(), "--set hbm.bandwith|") << e.what();
+  e = caught([] { load_chip("h100-sxm", {"family=tpu"}); });
+  EXPECT_EQ(e.flag() + " " + e.value(), "--set family=tpu") << e.what();
+  const InputError wrapped("pools: " + std::string(e.what()), e);
+  EXPECT_EQ(wrapped.flag() + " " + wrapped.value(), "--set family=tpu");
 }
 
 TEST(Config, WrongUnitSaysWhatWasExpected) {

@@ -23,9 +23,21 @@ from . import _xpusim
 
 InputError = _xpusim.InputError
 try:
-    InputError.__doc__ = "Bad input to the simulator (unknown chip, key, op or value): the message is one line."
+    InputError.__doc__ = """Bad input to the simulator (unknown chip, key, op or value): the message is one line.
+
+    flag, value: the command-line flag it is about ("--tp"; a Python call's keyword is read as that flag) and the
+    text given to it; file, key: a preset or model file (or flag="--set") and the key in it. None where the error
+    does not say."""
+    InputError.flag = InputError.value = InputError.file = InputError.key = None
 except (AttributeError, TypeError):
     pass
+
+
+def _with_data(error, of):
+    """`error` with the data of the InputError `of` (flag, value, file, key)."""
+    for a in ("flag", "value", "file", "key"):
+        setattr(error, a, getattr(of, a, None))
+    return error
 
 __all__ = ["kernel", "run", "serve", "compare", "chip_config", "list_chips", "list_models", "list_ops", "sweep", "load_spec",
            "InputError", "SpecError", "SweepError", "SweepFailedWarning", "Session", "Trace", "to_perfetto", "functional",
@@ -38,27 +50,44 @@ _FLAG_IN_TEXT = _re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(:?)(?:
 _VALUE_LIKE = _re.compile(r"'[^']*'|\(\S*\)|[-+]?[0-9][\w.+/]*|[A-Z][A-Z_]*")
 
 
-def _keyword_message(message, values, aliases=None):
+def _keyword_message(message, values, aliases=None, flag=None, value=None):
     """A message of the CLI's shared parsers and checks as a Python call's: each --flag named as its keyword
     (--kv-heads -> kv_heads, or `aliases[flag]`: --from-idle -> sustained=False), with its value where the message
     gives one (--m 0 -> m=0, --phase 'x' -> phase='x'; the caller's own value as the caller wrote it), and the CLI's
-    help pointer as Python's help()."""
+    help pointer as Python's help(). `flag` and `value`: the InputError's own data (e.flag, e.value), which name the
+    flag it is about and the value given to it; flags of the message without them (a second flag, an error raised
+    without its data) are found in the text."""
     message = _re.sub(r"\(see xpusim (\w+)[^()]*? --help\)", lambda m: "(see help(xpusim.%s))" % m.group(1), message)
     aliases = aliases or {}
 
-    def keyword(m):
-        flag, colon, word = m.group(1), m.group(2), m.group(3)
-        key = aliases.get(flag, flag.replace("-", "_"))
+    def keyword(name, colon, word, known=False):
+        key = aliases.get(name, name.replace("-", "_"))
         if word is None:
             return key + colon
         given = values.get(key, None) if "=" not in key else None
         bare = word[1:-1] if word[:1] in "'(" else word
         if given is not None and bare in (str(given), _flag_value(given), str(given).lower()):
             return "%s=%r" % (key, given)
-        if "=" not in key and _VALUE_LIKE.fullmatch(word) and not (colon and word[0].isupper()):  # "--x: AWS ..." is text
+        # The data's value is a value; a word after a flag in the text is one if it looks like one ("--x: AWS ..." is text).
+        if "=" not in key and ((known and word[:1] in "'(") or _VALUE_LIKE.fullmatch(word) and not (colon and word[0].isupper())):
             return "%s=%s" % (key, bare if word[:1] == "(" else word)
         return "%s%s %s" % (key, colon, word)
-    return _FLAG_IN_TEXT.sub(keyword, message)
+
+    def in_text(text):
+        return _FLAG_IN_TEXT.sub(lambda m: keyword(m.group(1), m.group(2), m.group(3)), text)
+    if flag and flag.startswith("--"):
+        m = _re.compile(r"(?<![\w-])%s(?![\w-])" % _re.escape(flag)).search(message)
+        t = m and _FLAG_IN_TEXT.match(message, m.start())
+        if t and t.group(1) == flag[2:]:
+            colon, word, end, known = t.group(2), t.group(3), t.end(), False
+            after = m.end() + len(colon)
+            for form in ("'%s'", "(%s)", "%s") if value else ():  # the value as the data gives it (spaces, commas and all)
+                w = " " + form % value
+                if message.startswith(w, after) and not _re.match(r"[^\s,;:()]", message[after + len(w):]):
+                    word, end, known = w[1:], after + len(w), True
+                    break
+            return in_text(message[:m.start()]) + keyword(flag[2:], colon, word, known) + in_text(message[end:])
+    return in_text(message)
 
 
 def _keyword_errors(aliases=None):
@@ -80,10 +109,10 @@ def _keyword_errors(aliases=None):
                 values = {}
                 for k, v in bound.items():
                     values.update(v if sig.parameters[k].kind == _inspect.Parameter.VAR_KEYWORD else {k: v})
-                text = _keyword_message(str(e), values, aliases)
+                text = _keyword_message(str(e), values, aliases, e.flag, e.value)
                 if text == str(e):
                     raise
-                raise type(e)(text) from None
+                raise _with_data(type(e)(text), e) from None
         return call
     return wrap
 

@@ -17,7 +17,11 @@ from .trace import Trace as Trace, to_perfetto as to_perfetto
 
 _Sets = Optional[Union[Mapping[str, Any], Sequence[str]]]
 
-class InputError(ValueError): ...
+class InputError(ValueError):
+    flag: Optional[str]
+    value: Optional[str]
+    file: Optional[str]
+    key: Optional[str]
 
 def kernel(op: str, chip: str = ..., set: _Sets = ..., functional: bool = ..., sustained: bool = ...,
            **dims: Any) -> Dict[str, Any]: ...

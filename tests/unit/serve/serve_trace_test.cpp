@@ -1,0 +1,97 @@
+// serve --trace's trace.json written as its events come (QA, session 53): the caps, a restarted run, the transfers' lanes.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/io/perfetto.h"
+#include "sim/io/serve_trace.h"
+
+namespace xpu {
+namespace {
+
+std::string temp_dir() {
+  char dir[] = "/tmp/xpusim-serve-trace-XXXXXX";
+  EXPECT_NE(mkdtemp(dir), nullptr);
+  return dir;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+bool holds_temporary(const std::string& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) return true;
+  return false;
+}
+
+TEST(ServeTrace, JsonKeepsTheFirstRequestsUpToItsCapAndSaysSo) {
+  const std::string dir = temp_dir();
+  {
+    ServeTraceFiles f(dir, "perfetto");
+    const int s = f.server("replica");
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(ServeTraceFiles::kJsonRequests) + 5; ++i)
+      f.on_request(s, {i, 64, 8, 0.001 * i, 0.001 * i + 1e-4, 0.001 * i + 1e-3});
+    f.finish("h100-sxm", "");
+  }
+  const nlohmann::json doc = read_json(dir + "/trace.json");
+  EXPECT_EQ(doc["otherData"]["requests"], ServeTraceFiles::kJsonRequests + 5);
+  EXPECT_EQ(doc["otherData"]["requests_written"], ServeTraceFiles::kJsonRequests);
+  EXPECT_EQ(doc["otherData"]["truncated"], true);
+  std::size_t begins = 0;
+  for (const auto& e : doc["traceEvents"]) begins += e["ph"] == "b" && e["name"] == "ttft";
+  EXPECT_EQ(begins, ServeTraceFiles::kJsonRequests);
+  EXPECT_FALSE(holds_temporary(dir));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServeTrace, ARestartedRunStartsTheJsonOverAndTransfersGetTheSharedLanes) {
+  const std::string dir = temp_dir();
+  const std::vector<std::int64_t> start = {0, 1, 2, 5, 6}, end = {4, 3, 7, 6, 9};  // in ps
+  {
+    ServeTraceFiles f(dir, "perfetto");
+    const int s = f.server("prefill 0");
+    for (int i = 0; i < 3; ++i) f.on_iteration(s, {1e-3 * i, 1e-3, {}, 1, 2, 0, 0, 1.0});
+    f.restart();  // a disaggregated fixed point's next round replaces the first
+    f.server("decode 0");
+    f.on_iteration(s, {0, 1e-3, {}, 1, 2, 0, 0, 1.0});
+    for (size_t i = 0; i < start.size(); ++i)
+      f.on_transfer({static_cast<std::int64_t>(i), 64, 0, 0, 1e6, start[i] * 1e-12, end[i] * 1e-12});
+    f.finish("h100-sxm", "");
+  }
+  const nlohmann::json doc = read_json(dir + "/trace.json");
+  EXPECT_EQ(doc["otherData"]["iterations"], 1);
+  std::size_t slices = 0;
+  std::vector<std::int64_t> tids;
+  std::vector<std::string> threads;
+  for (const auto& e : doc["traceEvents"]) {
+    slices += e["ph"] == "X" && e["cat"] == "iteration";
+    if (e["ph"] == "X" && e["cat"] == "kv_transfer") tids.push_back(e["tid"].get<std::int64_t>() - 1);
+    if (e["ph"] == "M" && e["name"] == "thread_name") threads.push_back(e["args"]["name"]);
+  }
+  EXPECT_EQ(slices, 1u);
+  std::int64_t lanes = 0;
+  EXPECT_EQ(tids, slice_lanes(start, end, lanes));  // the one lane rule, one transfer at a time
+  EXPECT_EQ(threads, (std::vector<std::string>{"prefill 0", "decode 0", "kv transfers", "kv transfers [1]", "kv transfers [2]"}));
+  EXPECT_EQ(lanes, 3);  // 0-4 and 1-3 still run at 2
+  EXPECT_FALSE(holds_temporary(dir));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServeTrace, AnUnfinishedTraceLeavesNoFileBehind) {
+  const std::string dir = temp_dir();
+  {
+    ServeTraceFiles f(dir, "both");
+    f.on_iteration(f.server("replica"), {0, 1e-3, {}, 1, 2, 0, 0, 1.0});
+  }  // the run failed before finish()
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace xpu
