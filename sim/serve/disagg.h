@@ -51,7 +51,8 @@
 // with; the time the collectives lost (summed) against the added time the engine ran, relative to the time of the
 // iterations it is added to (the bound each iteration had alone, summed: its change moves the run's latencies
 // and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by up to 10% of itself between
-// rounds on that node, 0.1% of the iterations' time); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
+// rounds on that node, 0.1% of the iterations' time); the time the kernels lost to the transfers' HBM traffic (summed,
+// hbm_delay_s: see below) likewise; and the engine's makespan against the previous round's. At most kDisaggFabricRounds
 // rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
 // time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
 // times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the

@@ -309,13 +309,18 @@ TEST(Disagg, TheFixedPointSettlesOnTheFiguresItReports) {
   FabricRound doubled = fabric_round(twice);
   doubled.added_s = fabric.added_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, doubled));
-  // Each figure alone beyond 1%: the p99, the added time against its iterations, the makespan.
+  // Each figure alone beyond 1%: the p99, the added time and the HBM time against their iterations, the makespan.
   FabricRound p99 = fabric;
   p99.p99_s = 1.02 * engine.p99_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, p99));
   FabricRound added = fabric;
   added.added_s = engine.added_s + 0.02 * engine.met_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, added));
+  FabricRound hbm = fabric;  // the kernels' HBM time likewise
+  hbm.hbm_s = engine.hbm_s + 0.005 * engine.met_s;
+  EXPECT_TRUE(fabric_round_settled(previous, engine, hbm));
+  hbm.hbm_s = engine.hbm_s + 0.02 * engine.met_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, hbm));
   previous.makespan_s = 1.02 * engine.makespan_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, fabric));
 }
