@@ -241,6 +241,7 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
           {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
           {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
           {"collectives_met", k->collectives_met}, {"collective_delay_s", k->collective_delay_s},
+          {"hbm_delay_s", k->hbm_delay_s},
           {"prefill_busy", k->prefill_busy}, {"decode_busy", k->decode_busy},
           {"prefill_power_w", k->prefill_power_w}, {"decode_power_w", k->decode_power_w},
           {"power_manager_chip", k->power_manager_chip.empty() ? nlohmann::json(nullptr) : nlohmann::json(k->power_manager_chip)}};
@@ -555,13 +556,16 @@ std::string serve_table(const ServeResult& r) {
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? " <- best" : "", p.meets_slo ? "" : " (misses target)");
     os << offered_text(p);
     if (const auto& k = p.kv_transfer)
-      os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s%s; busy: prefill %.0f%%, "
+      os << strformat("         KV transfers: %lld of %s mean, %s mean / %s p99 on the fabric (%s alone)%s%s%s; busy: prefill %.0f%%, "
                       "decode %.0f%%; %.1f tok/s per chip\n",
                       static_cast<long long>(k->transfers), format_bytes(k->bytes_mean).c_str(), format_seconds(k->time_mean_s).c_str(),
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->collectives_met > 0 ? strformat(", beside %lld of the instances' collectives (+%s to their iterations)",
                                                          static_cast<long long>(k->collectives_met), format_seconds(k->collective_delay_s).c_str()).c_str()
                                              : "",
+                      k->hbm_delay_s > 0 ? strformat(", through their devices' HBM (+%s to the kernels beside them)",
+                                                     format_seconds(k->hbm_delay_s).c_str()).c_str()
+                                         : "",
                       k->converged ? "" : " (not converged)", 100 * k->prefill_busy, 100 * k->decode_busy, p.throughput_tok_s_per_chip);
   }
   if (r.best >= 0) {

@@ -91,6 +91,7 @@ EnergyEvents& EnergyEvents::operator+=(const EnergyEvents& o) {
   active_executor_s += o.active_executor_s;
   executor_s += o.executor_s;
   busy_s += o.busy_s;
+  dram_busy_s += o.dram_busy_s;
   time_s += o.time_s;
   for (size_t i = 0; i < extra_s.size(); ++i) extra_s[i] += o.extra_s[i];
   return *this;
@@ -105,6 +106,7 @@ EnergyEvents EnergyEvents::scaled(double k) const {
   e.active_executor_s *= k;
   e.executor_s *= k;
   e.busy_s *= k;
+  e.dram_busy_s *= k;
   e.time_s *= k;
   for (double& x : e.extra_s) x *= k;
   return e;

@@ -47,6 +47,10 @@ struct EnergyEvents {
   double active_executor_s = 0;  // executor-seconds with resident work
   double executor_s = 0;         // executor-seconds available while kernels ran (executors x kernel time)
   double busy_s = 0;             // time kernels ran (the chip awake: launch gaps included, serving idle not)
+  // Time the device memory (HBM) was busy while kernels ran: each kernel's memory busy share as its simulation saw
+  // it (the DRAM model's mean channel busy time over the kernel's run, runner.cpp) x its execution time. Not on the
+  // core clock: a run at another clock keeps it (at_clock). What a DMA beside the kernels finds busy (disagg.h).
+  double dram_busy_s = 0;
   double time_s = 0;
   // How time_s changes with the DVFS clock: at clock ratio kClockGrid[i] the work takes
   // time_s + extra_s[i] (0 at the nominal clock; all 0: time independent of that clock). Each kernel

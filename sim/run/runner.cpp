@@ -283,10 +283,11 @@ RunResult SimSession::result() {
     struct UnitView {
       BoundBy by;
       ClockSensitivity cs;
+      double memory = 0;  // memory_busy_share
     };
     const bool clocked = chip.transfers_in_core_clock();
     auto view_of = [clocked](const std::map<std::string, double>& util) {
-      return UnitView{bound_by(util), clock_sensitivity(util, clocked)};
+      return UnitView{bound_by(util), clock_sensitivity(util, clocked), memory_busy_share(util)};
     };
     const UnitView whole = view_of(stats_needed ? unit_utilization(r.stats) : summary_unit_utilization(*top, total));
     std::vector<UnitView> per_op;
@@ -299,6 +300,8 @@ RunResult SimSession::result() {
       const BoundBy& by = own.by;
       const ClockSensitivity& cs = own.cs;
       kr.bound = by.category, kr.bound_unit = by.unit, kr.bound_share = by.share;
+      kr.events.dram_busy_s = own.memory * kr.exec_s;
+      r.events.dram_busy_s += kr.events.dram_busy_s;
       for (size_t i = 0; i < kClockGrid.size(); ++i) {
         kr.events.extra_s[i] = kernel_exec_at_clock(kr.exec_s, cs, kClockGrid[i]) - kr.exec_s;
         r.events.extra_s[i] += kr.events.extra_s[i];
@@ -368,6 +371,13 @@ ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilizat
     slot = std::max(slot, std::min(1.0, share));
   }
   return c;
+}
+
+double memory_busy_share(const std::map<std::string, double>& utilization) {
+  double m = 0;
+  for (const auto& [unit, share] : utilization)
+    if (bound_by({{unit, 1.0}}).category == "memory") m = std::max(m, std::min(1.0, share));
+  return m;
 }
 
 double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double x) {

@@ -122,6 +122,9 @@ struct ClockSensitivity {
 // transfer units where `transfers_clocked`: ChipModel::transfers_in_core_clock) and that do not (memory).
 ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization, bool transfers_clocked = false);
 double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double clock_ratio);
+// The device memory's busy share of a kernel (EnergyEvents::dram_busy_s): the largest of its memory units'
+// (unit types bound_by calls "memory": the HBM or DRAM model's mean channel busy time over the run), 0 where none.
+double memory_busy_share(const std::map<std::string, double>& utilization);
 
 // A simulation that can be advanced step by step (the Python Session) or run to its end. One per
 // process at a time (SystemC has one kernel); simulate() is a session run straight to the end, so

@@ -220,9 +220,11 @@ class DisaggEngine {
     in.kv_until = std::max(in.kv_until, end);
     if (in.end != kNever && in.end > m_t) in.touched = true;
   }
-  // The finished iteration of `in`, kept for the fabric when a transfer met it.
+  // The finished iteration of `in`, kept for the fabric (its collectives) and the HBM (its busy share) when a
+  // transfer met it.
   void keep(Instance& in) {
-    if (m_timeline && in.touched && !in.running.collectives.empty()) m_timeline->iterations.push_back(std::move(in.running));
+    if (m_timeline && in.touched && (!in.running.collectives.empty() || in.running.hbm_busy > 0))
+      m_timeline->iterations.push_back(std::move(in.running));
     in.running.collectives.clear();
     in.touched = false;
   }
@@ -286,17 +288,21 @@ class DisaggEngine {
       // Summed over the instances, each its own host (result() takes the mean).
       StepCost c = in.group.run(step, in.clock, m_r.total, dp);
       if (m_timeline) {
-        // The time its collectives lost to the KV transfers beside them (the fabric's last round): the chips wait
-        // (static power), as for the host.
-        const auto& extra = prefill ? m_timeline->prefill_extra : m_timeline->decode_extra;
+        // The time its collectives lost to the KV transfers beside them and its kernels to their HBM traffic (the
+        // fabric's last round): the chips wait (static power), as for the host.
+        const double own = c.time_s;
+        const double hbm_busy = own > 0 ? std::clamp(c.events.dram_busy_s / own, 0.0, 1.0) : 0.0;
         const auto n = static_cast<size_t>(in.iterations);
-        const double x = server < extra.size() && n < extra[server].size() ? extra[server][n] : 0;
+        auto of = [&](const std::vector<std::vector<double>>& v) { return server < v.size() && n < v[server].size() ? v[server][n] : 0.0; };
+        const double x = prefill ? of(m_timeline->prefill_extra) + of(m_timeline->prefill_hbm)
+                                 : of(m_timeline->decode_extra) + of(m_timeline->decode_hbm);
         if (x > 0) {
           c.time_s += x, c.events.time_s += x;
           if (in.clock) in.clock->idle(x);
         }
         const int ranks = static_cast<int>(in.group.ranks().size());
-        in.running = ServerIteration{prefill, static_cast<int>(server) * ranks, ranks, in.iterations, m_t, c.time_s, std::move(c.collectives)};
+        in.running = ServerIteration{prefill, static_cast<int>(server) * ranks, ranks, in.iterations, m_t, c.time_s, hbm_busy,
+                                     std::move(c.collectives)};
         in.touched = in.kv_until > m_t;
         ++in.iterations;
       }
@@ -835,6 +841,59 @@ std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout
   return out;
 }
 
+std::vector<double> kv_hbm_delays(const DisaggLayout& pools, const std::vector<KvTransfer>& ts, const std::vector<double>& times,
+                                  const std::vector<ServerIteration>& its, double hbm_Bps) {
+  std::vector<double> out(its.size(), 0.0);
+  if (ts.empty() || its.empty() || hbm_Bps <= 0) return out;
+  // Each device's share of a transfer's bytes (kv_messages is linear in them): what it sends (prefill ranks, read
+  // from their HBM) or receives (decode ranks, written to theirs), by its rank within its instance.
+  const int pr = pools.prefill_tp * pools.prefill_pp, dr = pools.decode_tp * pools.decode_pp;
+  std::vector<double> src(static_cast<size_t>(pr), 0.0), dst(static_cast<size_t>(dr), 0.0);
+  for (const KvMessage& m : kv_messages(pools, 1.0)) src[static_cast<size_t>(m.src)] += m.bytes, dst[static_cast<size_t>(m.dst)] += m.bytes;
+  // Per device (pool, its rank in the pool): the transfers through its HBM, (from, to, bytes), sorted by start, each
+  // with the latest end up to it (a window that ends after `from` is among those before the first starting at `to`).
+  struct Window {
+    double from, to, bytes, latest;
+  };
+  std::map<std::pair<bool, int>, std::vector<Window>> by_device;
+  for (size_t k = 0; k < ts.size() && k < times.size(); ++k) {
+    const KvTransfer& t = ts[k];
+    if (times[k] <= 0) continue;
+    const double to = t.start_s + times[k];
+    for (int r = 0; r < pr; ++r)
+      if (src[static_cast<size_t>(r)] > 0) by_device[{true, t.prefill * pr + r}].push_back({t.start_s, to, t.bytes * src[static_cast<size_t>(r)], to});
+    for (int r = 0; r < dr; ++r)
+      if (dst[static_cast<size_t>(r)] > 0) by_device[{false, t.decode * dr + r}].push_back({t.start_s, to, t.bytes * dst[static_cast<size_t>(r)], to});
+  }
+  for (auto& [device, w] : by_device) {
+    std::sort(w.begin(), w.end(), [](const Window& a, const Window& b) { return a.from < b.from; });
+    for (size_t k = 1; k < w.size(); ++k) w[k].latest = std::max(w[k].to, w[k - 1].latest);
+  }
+  for (size_t i = 0; i < its.size(); ++i) {
+    const ServerIteration& it = its[i];
+    if (it.hbm_busy <= 0 || it.time_s <= 0) continue;
+    const double a = it.start_s, b = it.start_s + it.time_s;
+    const int ranks = it.prefill ? pr : dr;
+    double worst = 0;  // the iteration's devices run in lock step: its slowest device's bytes
+    for (int d = it.first * ranks; d < (it.first + it.replicas) * ranks; ++d) {
+      auto w = by_device.find({it.prefill, d});
+      if (w == by_device.end()) continue;
+      const std::vector<Window>& v = w->second;
+      double bytes = 0;
+      auto k = std::lower_bound(v.begin(), v.end(), b, [](const Window& x, double t) { return x.from < t; });
+      while (k != v.begin()) {
+        --k;
+        if (k->latest <= a) break;  // none before it ends inside the iteration
+        const double overlap = std::min(k->to, b) - std::max(k->from, a);
+        if (overlap > 0) bytes += k->bytes * overlap / (k->to - k->from);
+      }
+      worst = std::max(worst, bytes);
+    }
+    out[i] = worst / hbm_Bps * it.hbm_busy;
+  }
+  return out;
+}
+
 namespace {
 
 // Power of a pool: a power manager per instance (one chip of it) over the run, as run_replica's; the pool's
@@ -886,7 +945,7 @@ bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine
   auto near = [](double a, double b, double scale) { return std::abs(a - b) <= std::max(kDisaggFloorS, kDisaggTolerance * scale); };
   return near(engine.mean_s, fabric.mean_s, engine.mean_s) && near(engine.p50_s, fabric.p50_s, engine.p50_s) &&
          near(engine.p99_s, fabric.p99_s, engine.p99_s) && near(engine.added_s, fabric.added_s, engine.met_s) &&
-         near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
+         near(engine.hbm_s, fabric.hbm_s, engine.met_s) && near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
 }
 
 namespace {
@@ -894,12 +953,12 @@ namespace {
 // The engine and the fabric iterated to a fixed point (see disagg.h): the transfers' times from the
 // fabric with every transfer in flight, their start times from the engine. `new_round` is called before
 // each run of the engine (it gives `clocks` fresh power managers: the last run's are the result's). `device_bytes`:
-// each device's memory, for the scheduler's defaults (make_scheduler).
+// each device's memory, for the scheduler's defaults (make_scheduler); `hbm_Bps`: its bandwidth (kv_hbm_delays).
 DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayout& pools, const std::vector<RequestDraw>& reqs,
                                       const EngineLoad& load, const DisaggInstances& inst, const GroupStepFn& pstep,
                                       const GroupStepFn& dstep, const std::function<double(std::int64_t)>& bytes,
                                       KvTransferStats& stats, const std::function<void()>& new_round, const DisaggClocks& clocks,
-                                      double device_bytes) {
+                                      double device_bytes, double hbm_Bps) {
   const SystemSpec& spec = opt.system->spec;
   auto sched = [&] { return make_scheduler(opt.scheduler, opt.limits, device_bytes); };
   // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
@@ -922,6 +981,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks, &tl);
     std::vector<double> extra;
     const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers, tl.iterations, &extra, &stats.collectives_met);
+    const std::vector<double> hbm = kv_hbm_delays(pools, er.transfers, times, tl.iterations, hbm_Bps);
     ++stats.fabric_runs;
     // What the engine ran (its transfer times and added times) and what the fabric found with them.
     std::vector<double> ran;
@@ -932,8 +992,12 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     for (const ServerIteration& it : tl.iterations) engine.met_s += it.time_s;
     for (const auto* pool : {&tl.prefill_extra, &tl.decode_extra})
       for (const auto& v : *pool) engine.added_s = std::accumulate(v.begin(), v.end(), engine.added_s);
+    for (const auto* pool : {&tl.prefill_hbm, &tl.decode_hbm})
+      for (const auto& v : *pool) engine.hbm_s = std::accumulate(v.begin(), v.end(), engine.hbm_s);
     fabric.added_s = std::accumulate(extra.begin(), extra.end(), 0.0);
+    fabric.hbm_s = std::accumulate(hbm.begin(), hbm.end(), 0.0);
     stats.collective_delay_s = fabric.added_s;
+    stats.hbm_delay_s = fabric.hbm_s;
     // The next round's inputs: the fabric's from the first two rounds (they grow from the transfers alone to the
     // collectives they meet), the mean of the engine's and the fabric's after (disagg.h: under-relaxation).
     const double w = round < kDisaggRelaxFrom ? 1.0 : 0.5;
@@ -941,28 +1005,30 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
       double& x = known[static_cast<size_t>(er.transfers[k].request)];
       x = (1 - w) * ran[k] + w * times[k];
     }
-    DisaggTimeline next;
-    next.prefill_extra.resize(static_cast<size_t>(inst.prefill / inst.prefill_ranks));
-    next.decode_extra.resize(static_cast<size_t>(inst.decode / inst.decode_ranks));
-    for (size_t i = 0; i < tl.iterations.size(); ++i) {
-      const ServerIteration& it = tl.iterations[i];
-      auto& v = (it.prefill ? next.prefill_extra : next.decode_extra)[static_cast<size_t>(it.first / it.replicas)];
-      const auto j = static_cast<size_t>(it.index);
-      if (j >= v.size()) v.resize(j + 1, 0.0);
-      v[j] = w * extra[i];
-    }
-    for (bool prefill : {true, false}) {
-      auto& now = prefill ? next.prefill_extra : next.decode_extra;
-      const auto& was = prefill ? tl.prefill_extra : tl.decode_extra;
+    // Per server and iteration, the next round's added times (the collectives' and the HBM's alike): w x what this
+    // round found + (1 - w) x what the engine ran.
+    auto relaxed = [&](const std::vector<double>& found, bool prefill, const std::vector<std::vector<double>>& was) {
+      std::vector<std::vector<double>> now(static_cast<size_t>(prefill ? inst.prefill / inst.prefill_ranks : inst.decode / inst.decode_ranks));
+      for (size_t i = 0; i < tl.iterations.size(); ++i) {
+        const ServerIteration& it = tl.iterations[i];
+        if (it.prefill != prefill) continue;
+        auto& v = now[static_cast<size_t>(it.first / it.replicas)];
+        const auto j = static_cast<size_t>(it.index);
+        if (j >= v.size()) v.resize(j + 1, 0.0);
+        v[j] = w * found[i];
+      }
       if (w < 1)
         for (size_t srv = 0; srv < now.size() && srv < was.size(); ++srv) {
           if (was[srv].size() > now[srv].size()) now[srv].resize(was[srv].size(), 0.0);
           for (size_t j = 0; j < was[srv].size(); ++j) now[srv][j] += (1 - w) * was[srv][j];
         }
-    }
+      return now;
+    };
     const bool settled = round > 0 && fabric_round_settled(last, engine, fabric);
-    tl.prefill_extra = std::move(next.prefill_extra);
-    tl.decode_extra = std::move(next.decode_extra);
+    tl.prefill_extra = relaxed(extra, true, tl.prefill_extra);
+    tl.decode_extra = relaxed(extra, false, tl.decode_extra);
+    tl.prefill_hbm = relaxed(hbm, true, tl.prefill_hbm);
+    tl.decode_hbm = relaxed(hbm, false, tl.decode_hbm);
     last = engine;
     stats.converged = settled;
     if (stats.converged) break;
@@ -1016,7 +1082,8 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
     dec.reset(chip, inst.decode / inst.decode_ranks, clocks.decode);
   };
   DisaggEngineResult er =
-      engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks, chip.dram_capacity());
+      engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks, chip.dram_capacity(),
+                         opt.kv_hbm_contention ? chip.dram_bandwidth() : 0.0);
   const PowerResult pre_pw = power_over_time(chip, pre.mean()), dec_pw = power_over_time(chip, dec.mean());
   transfer_stats(ks, er);
   ServePoint pt;

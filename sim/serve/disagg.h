@@ -51,14 +51,31 @@
 // with; the time the collectives lost (summed) against the added time the engine ran, relative to the time of the
 // iterations it is added to (the bound each iteration had alone, summed: its change moves the run's latencies
 // and busy shares by less than 1%; the sum itself, collective_delay_s, scatters by up to 10% of itself between
-// rounds on that node, 0.1% of the iterations' time); and the engine's makespan against the previous round's. At most kDisaggFabricRounds
+// rounds on that node, 0.1% of the iterations' time); the time the kernels lost to the transfers' HBM traffic (summed,
+// hbm_delay_s: see below) likewise; and the engine's makespan against the previous round's. At most kDisaggFabricRounds
 // rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
 // time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
 // times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the
 // mean of the engine's and the fabric's (under-relaxation, for transfer and added times alike), which damps
 // an alternation between two schedules to the point between them instead of repeating it.
-// Not modeled: KV transfers against the kernels for device memory (a DMA engine's reads beside a
-// kernel's), the collectives of a speculative decoder's drafter, and the share of a data-parallel
+// Device memory: a transfer reads the KV at its prefill devices' HBM and writes it at its decode devices' as its
+// messages move (each device the bytes kv_messages sends from or to it), beside the kernels of the iterations
+// running there. The kernels lose the HBM time those bytes take: for each iteration that a transfer leaving or
+// reaching its server overlaps in time, each of its devices receives, of each such transfer, its bytes at that device
+// times the share of the transfer's time (as the fabric found it) that falls inside the iteration (the bytes taken
+// to move at an even rate over the transfer); those bytes at the device's HBM bandwidth (ChipModel::dram_bandwidth,
+// the chip preset's hbm.bandwidth, as the system runtime's kernels share it with their collectives: fabric.cpp,
+// stretch_kernel) are HBM time, and a byte displaces the kernels' only when the HBM was busy as it arrived, taken as
+// the iteration's own HBM busy share (its kernels' simulated HBM busy time, EnergyEvents::dram_busy_s, over the
+// iteration's time before any added time): added = overlap bytes / hbm.bandwidth x busy share, the largest over
+// the iteration's devices (its ranks run in lock step: the step waits for its slowest device). Summed with what
+// its collectives lost and fed back the same way (kv_hbm_delays; KvTransferStats::hbm_delay_s). Approximations:
+// arrivals independent of the kernels' phases (busy share as the chance of meeting a busy HBM), the displaced
+// time one for one (a memory-bound step's kernels stretch by it, a compute-bound step's mostly absorb it: its
+// busy share is low), the transfer's rate even over its time, the copy engine's own HBM efficiency as the
+// kernels'; the transfer is not slowed in turn by the kernels' HBM traffic (its rate is the link's, far below
+// the HBM's).
+// Not modeled: the collectives of a speculative decoder's drafter, and the share of a data-parallel
 // attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
 #pragma once
 #include <cstdint>
@@ -81,11 +98,12 @@ constexpr double kDisaggFloorS = 1e-6;       // or 1 us
 // iterations' collectives lost to them (summed), the time of those iterations (summed: met_s), the engine's makespan.
 struct FabricRound {
   double mean_s = 0, p50_s = 0, p99_s = 0, added_s = 0, met_s = 0, makespan_s = 0;
+  double hbm_s = 0;  // the time the iterations' kernels lost to the transfers' HBM traffic (summed; see above)
 };
 FabricRound fabric_round(const std::vector<double>& transfer_s);  // mean_s, p50_s, p99_s of the transfers' times
 // Whether a round settled (see above): the transfers' mean, p50 and p99 the engine ran (`engine`) and those the fabric
-// found with them (`fabric`) within kDisaggTolerance of the engine's, the added time within kDisaggTolerance of the
-// engine's met_s, the engine's makespan within kDisaggTolerance of the previous round's (`previous`); each or kDisaggFloorS.
+// found with them (`fabric`) within kDisaggTolerance of the engine's, the added time and the HBM time each within
+// kDisaggTolerance of the engine's met_s, the engine's makespan within kDisaggTolerance of the previous round's (`previous`); each or kDisaggFloorS.
 bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric);
 
 struct KvTransfer {
@@ -129,15 +147,20 @@ struct ServerIteration {
   int first = 0, replicas = 1;  // the server's replicas in its pool (the ranks a transfer names: first .. first + replicas)
   std::int64_t index = 0;       // its ordinal among the server's iterations
   double start_s = 0, time_s = 0;
+  // The share of its own time (before any added time) that its devices' HBM was busy: its step's kernels' simulated
+  // HBM busy time (StepCost::events.dram_busy_s) over the step's time, at most 1.
+  double hbm_busy = 0;
   // Its step's collectives (StepCost::collectives): each from start_s + at x time_s, its group's ranks the
   // step's layout's (ranks of the server from its first replica's first rank).
   std::vector<StepCollective> collectives;
 };
 // What the engine and the fabric exchange besides the transfers' times: per server (in server order) and
-// iteration ordinal, the time the iteration's collectives lost to the KV transfers beside them (the engine
-// adds it to the iteration); and, out, the iterations whose collectives may meet a transfer.
+// iteration ordinal, the time the iteration's collectives lost to the KV transfers beside them (`*_extra`) and
+// the time its kernels lost to their HBM traffic (`*_hbm`; the engine adds both to the iteration); and, out, the
+// iterations a transfer may meet (with collectives, or a busy HBM).
 struct DisaggTimeline {
   std::vector<std::vector<double>> prefill_extra, decode_extra;
+  std::vector<std::vector<double>> prefill_hbm, decode_hbm;
   std::vector<ServerIteration> iterations;
 };
 
@@ -212,6 +235,12 @@ std::vector<KvMessage> kv_messages(const DisaggLayout& pools, double bytes);
 std::vector<double> kv_transfer_times(const SystemSpec& spec, const DisaggLayout& pools, const std::vector<KvTransfer>& ts,
                                       const std::vector<ServerIteration>& iterations = {}, std::vector<double>* extra = nullptr,
                                       std::int64_t* replayed = nullptr);
+
+// HBM contention (see above): per iteration of `its`, the time its kernels lose to the device-memory traffic of the
+// transfers `ts` (each from its start_s for `times[k]`, the fabric's time) that leave or reach its server while it
+// runs: over its devices the largest of (the overlapping bytes at the device / `hbm_Bps`) x its hbm_busy.
+std::vector<double> kv_hbm_delays(const DisaggLayout& pools, const std::vector<KvTransfer>& ts, const std::vector<double>& times,
+                                  const std::vector<ServerIteration>& its, double hbm_Bps);
 
 // One operating point of the disaggregated server (the counterpart of serve.cpp's run_point).
 ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, const Scenario& sc, const ServeOptions& opt,

@@ -44,6 +44,9 @@ struct KvTransferStats {
   // the iterations that ran them lost to the transfers, summed over the iterations (disagg.h).
   std::int64_t collectives_met = 0;
   double collective_delay_s = 0;
+  // The time the iterations' kernels lost to the transfers' reads and writes of their devices' HBM (the last
+  // round, summed over the iterations; disagg.h).
+  double hbm_delay_s = 0;
   double prefill_busy = 0, decode_busy = 0;                // mean share of the makespan an instance computes
   double prefill_power_w = 0, decode_power_w = 0;          // per chip of each pool (0: power not modeled)
   // The chip whose power manager the point reports (power_manager): of every instance of both pools, the one

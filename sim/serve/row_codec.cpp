@@ -31,7 +31,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, limits, time_s, nominal_time_s, clo
                                    boost_ends_s, held_from_s, max_short_w, max_limit_w, max_short_unboosted_w, max_limit_held_w,
                                    peak_w, min_clock, energy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
-                                   fabric_runs, converged, collectives_met, collective_delay_s, prefill_busy, decode_busy, prefill_power_w, decode_power_w, power_manager_chip)
+                                   fabric_runs, converged, collectives_met, collective_delay_s, hbm_delay_s,
+                                   prefill_busy, decode_busy, prefill_power_w, decode_power_w, power_manager_chip)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
                                    decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
                                    kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
@@ -77,11 +78,11 @@ XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(PowerLimits, 72)
 XPU_ROW_FIELDS(PowerLog, 248)
-XPU_ROW_FIELDS(KvTransferStats, 144)
+XPU_ROW_FIELDS(KvTransferStats, 152)
 XPU_ROW_FIELDS(DisaggLayout, 112)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
-XPU_ROW_FIELDS(ServePoint, 1032)
+XPU_ROW_FIELDS(ServePoint, 1040)
 XPU_ROW_FIELDS(CostFigures, 96)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

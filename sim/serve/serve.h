@@ -65,6 +65,9 @@ struct ServeOptions {
   // (DeepSeek-V3 technical report, arXiv 2412.19437, section 3.4).
   int prefill_redundant_experts = -1;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
+  // The KV transfers' reads and writes of the devices' HBM slow the kernels beside them (disagg.h); false leaves
+  // that out (the fabric's contention alone: tests compare the two).
+  bool kv_hbm_contention = true;
   bool disaggregated() const { return prefill_devices != 0 || decode_devices != 0; }
   // The prefill pool's layout flags that were given, as they were typed ("--prefill-tp 4 --prefill-ep 8"; the
   // redundant experts too when `replicas`); empty when none was.

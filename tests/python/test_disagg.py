@@ -31,6 +31,20 @@ def test_pools_in_one_nvlink_node_share_its_ports_with_the_instances_all_reduces
     assert two["collectives_met"] > 0 and two["collective_delay_s"] == 0
 
 
+def test_kv_transfers_take_device_memory_from_the_kernels_beside_them(cli):
+    """A transfer reads its prefill devices' HBM and writes its decode devices' while their iterations run (disagg.h):
+    the kernels lose that HBM time (hbm_delay_s, also in the text). Prompts of twice the length move twice the KV and
+    cost more; requests of one output token never leave the prefill pool: no transfer, no delay."""
+    node = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+            "--model", "llama-3.1-8b", "--concurrency", "8", "--requests", "16", "--output", "32")
+    short = json.loads(cli(*node, "--input", "1024", "--format", "json").stdout)["kv_transfer"]
+    long = json.loads(cli(*node, "--input", "2048", "--format", "json").stdout)["kv_transfer"]
+    assert 0 < short["hbm_delay_s"] < long["hbm_delay_s"] and long["converged"]
+    assert "through their devices' HBM (+" in cli(*node, "--input", "1024").stdout
+    none = json.loads(cli(*node[:-2], "--output", "1", "--input", "1024", "--format", "json").stdout)["kv_transfer"]
+    assert none["transfers"] == 0 and none["hbm_delay_s"] == 0
+
+
 def test_a_busy_node_converges_on_the_figures_it_reports(cli):
     """100 requests through TP4 prefill + TP4 decode in one NVLink node: single transfers keep trading the all-reduces
     they meet between rounds, the figures the run reports settle within 1% before the rounds run out (disagg.h)."""

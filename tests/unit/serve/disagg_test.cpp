@@ -309,15 +309,96 @@ TEST(Disagg, TheFixedPointSettlesOnTheFiguresItReports) {
   FabricRound doubled = fabric_round(twice);
   doubled.added_s = fabric.added_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, doubled));
-  // Each figure alone beyond 1%: the p99, the added time against its iterations, the makespan.
+  // Each figure alone beyond 1%: the p99, the added time and the HBM time against their iterations, the makespan.
   FabricRound p99 = fabric;
   p99.p99_s = 1.02 * engine.p99_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, p99));
   FabricRound added = fabric;
   added.added_s = engine.added_s + 0.02 * engine.met_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, added));
+  FabricRound hbm = fabric;  // the kernels' HBM time likewise
+  hbm.hbm_s = engine.hbm_s + 0.005 * engine.met_s;
+  EXPECT_TRUE(fabric_round_settled(previous, engine, hbm));
+  hbm.hbm_s = engine.hbm_s + 0.02 * engine.met_s;
+  EXPECT_FALSE(fabric_round_settled(previous, engine, hbm));
   previous.makespan_s = 1.02 * engine.makespan_s;
   EXPECT_FALSE(fabric_round_settled(previous, engine, fabric));
+}
+
+// HBM contention (disagg.h) on hand-made windows: a 1 GB transfer over 1 ms from prefill rank 0 to decode rank 0 (TP1
+// pools, hbm.bandwidth 2 TB/s); a decode iteration from 0.5 to 1.5 ms, its HBM busy 80% of its time, overlaps half the
+// transfer: 0.5 GB through its device's HBM, 0.25 ms of HBM time, 0.2 ms displaced. A prefill iteration over the whole
+// transfer, 50% busy: 1 GB read, 0.5 ms x 0.5. Another server's iteration, an idle HBM, no transfer: nothing.
+TEST(Disagg, KvTransfersDisplaceTheKernelsHbmTime) {
+  DisaggLayout pools;
+  pools.kv_heads = 8;
+  pools.prefill_instances = pools.decode_instances = 2;
+  KvTransfer t;
+  t.bytes = 1e9;
+  const double B = 2e12;
+  ServerIteration dec;
+  dec.start_s = 0.5e-3, dec.time_s = 1e-3, dec.hbm_busy = 0.8;
+  ServerIteration pre = dec;
+  pre.prefill = true, pre.start_s = -1e-3, pre.time_s = 3e-3, pre.hbm_busy = 0.5;
+  ServerIteration other = dec;
+  other.first = 1;
+  ServerIteration idle = dec;
+  idle.hbm_busy = 0;
+  const std::vector<double> d = kv_hbm_delays(pools, {t}, {1e-3}, {dec, pre, other, idle}, B);
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_NEAR(d[0], 0.5e9 / B * 0.8, 1e-12);
+  EXPECT_NEAR(d[1], 1e9 / B * 0.5, 1e-12);
+  EXPECT_EQ(d[2], 0);
+  EXPECT_EQ(d[3], 0);
+  EXPECT_EQ(kv_hbm_delays(pools, {}, {}, {dec, pre}, B), (std::vector<double>{0, 0}));
+  // Twice the bytes in the same time: twice the delay; two transfers through the device add up.
+  KvTransfer big = t;
+  big.bytes = 2e9;
+  EXPECT_NEAR(kv_hbm_delays(pools, {big}, {1e-3}, {dec}, B)[0], 2 * d[0], 1e-12);
+  KvTransfer second = t;
+  second.request = 1, second.start_s = 1e-3;  // 1 to 2 ms: half inside the iteration
+  EXPECT_NEAR(kv_hbm_delays(pools, {t, second}, {1e-3, 1e-3}, {dec}, B)[0], 2 * d[0], 1e-12);
+  // TP2 pools: each device holds half the heads, so half the bytes; the iteration waits for its slowest device.
+  DisaggLayout tp2 = pools;
+  tp2.prefill_tp = tp2.decode_tp = 2;
+  EXPECT_NEAR(kv_hbm_delays(tp2, {t}, {1e-3}, {dec}, B)[0], d[0] / 2, 1e-12);
+  // TP1 prefill to a TP2 decode instance: the prefill device reads all of it, each decode device writes half.
+  DisaggLayout mixed = pools;
+  mixed.decode_tp = 2;
+  const std::vector<double> m = kv_hbm_delays(mixed, {t}, {1e-3}, {dec, pre}, B);
+  EXPECT_NEAR(m[0], d[0] / 2, 1e-12);
+  EXPECT_NEAR(m[1], d[1], 1e-12);
+}
+
+// Llama-3.1-8B, TP4 prefill and TP4 decode in one H100 node: the transfers' HBM traffic stretches the iterations
+// beside them (hbm_delay_s > 0), so the run is no faster than with it left out, and the fixed point still converges;
+// prompts of twice the length move twice the KV and cost more.
+TEST(Disagg, KvTransfersSlowTheKernelsBesideThemThroughTheirHbm) {
+  const ModelConfig m = load_model("llama-3.1-8b");
+  auto chip = load_chip("h100-sxm");
+  Scenario sc;
+  sc.tp = 4;
+  ServeOptions o;
+  o.system = SystemContext{load_system("hgx-h100x8", {})};
+  o.prefill_devices = o.decode_devices = 4;
+  o.concurrency = {8};
+  o.requests = 16;
+  o.input = 1024, o.output = 32;
+  const ServeResult with = serve(*chip, m, sc, o);
+  ServeOptions off = o;
+  off.kv_hbm_contention = false;
+  const ServeResult without = serve(*chip, m, sc, off);
+  const ServePoint& a = with.curve.front();
+  const ServePoint& b = without.curve.front();
+  ASSERT_TRUE(a.kv_transfer && b.kv_transfer);
+  EXPECT_GT(a.kv_transfer->hbm_delay_s, 0);
+  EXPECT_EQ(b.kv_transfer->hbm_delay_s, 0);
+  EXPECT_TRUE(a.kv_transfer->converged);
+  EXPECT_LE(a.throughput_tok_s, b.throughput_tok_s);
+  ServeOptions longer = o;
+  longer.input = 2048;
+  const ServeResult twice = serve(*chip, m, sc, longer);
+  EXPECT_GT(twice.curve.front().kv_transfer->hbm_delay_s, a.kv_transfer->hbm_delay_s);
 }
 
 // Each decode rank gets its heads from the prefill ranks holding them, and the bytes add up.
