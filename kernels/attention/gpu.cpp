@@ -164,6 +164,10 @@ void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, st
 void fa2_block(Task& t, const AttnJob& j, const Flavor& f) {
   block_shape(t, 32 * f.warps, 255, static_cast<std::uint32_t>(f.bq * j.d * j.ea + f.bkv * (j.d + j.dv) * j.ekv));
 }
+// A phase of thread instructions in FP32 lane-slots: its busiest pipe, the SFUs' MUFU time included.
+double phase_slots(const SmSpec& sm, const PassCost& c) {
+  return std::max(lane_slots(sm, c), c.mufu * sm.vector_flops_per_clk / 2 / sm.sfu_ops_per_clk);
+}
 // FA2's online-softmax step of a KV tile of `rows` queries x `kw` keys, in FP32 lane-slots of the SM: the block's
 // thread instructions by pipe, phase by phase in program order (flash_fwd_kernel.h's loop body and softmax.h,
 // Softmax::softmax_rescale_o, Dao-AILab/flash-attention v2; our count of the code, an estimate):
@@ -182,10 +186,6 @@ void fa2_block(Task& t, const AttnJob& j, const Flavor& f) {
 // The O rescale does not depend on the exp; it is counted before it, as written (assumed: nvcc may interleave
 // part of it with the exp's MUFU-bound loop). With FA2 there is no second warpgroup to run its MMAs meanwhile
 // (no ping-pong, FlashAttention-3 section 3.1): only a co-resident block's warps use the tensor cores then.
-// A phase of thread instructions in FP32 lane-slots: its busiest pipe, the SFUs' MUFU time included.
-double phase_slots(const SmSpec& sm, const PassCost& c) {
-  return std::max(lane_slots(sm, c), c.mufu * sm.vector_flops_per_clk / 2 / sm.sfu_ops_per_clk);
-}
 double fa2_softmax_slots(const SmSpec& sm, double rows, double kw, double dv, bool first, bool masked) {
   const double scores = rows * kw, quad = 4 * rows;  // each row's scores are spread over 4 threads
   auto phase = [&sm](const PassCost& c) { return phase_slots(sm, c); };
@@ -482,7 +482,8 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
         fa2_mmas(kt, j, fl, static_cast<std::uint32_t>(fl.bq), kw, static_cast<std::uint64_t>(2 * rows * kw * d),
                  static_cast<std::uint64_t>(2 * rows * kw * dv), jt == 0 ? static_cast<std::uint64_t>(rows * d * j.ea) : 0);
         fa2_loads(kt, prev_s, prev_v, prev);
-        // The warps of padding rows run it too; one query per sequence needs no mask (FA2 drops causal at seqlen_q 1).
+        // The warps of padding rows run it too. No mask: FA2 drops causal at seqlen_q 1 (flash_api.cpp); a sliding
+        // window's edge tile is not counted.
         kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 0,
                      static_cast<std::uint64_t>(2 * fa2_softmax_slots(fl.sm, static_cast<double>(fl.bq), static_cast<double>(kw),
                                                                       static_cast<double>(dv), jt == 0, false)));
