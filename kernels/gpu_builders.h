@@ -1,6 +1,8 @@
 // The GPU family's instruction builders (chips/gpu/isa.h): TMA copies between global memory / L2 and
 // shared memory, tensor-core MMA steps, CUDA-core vector ops and tensor-core syncs.
 #pragma once
+#include <algorithm>
+#include "chips/gpu/gpu_spec.h"
 #include "chips/gpu/isa.h"
 #include "kernels/common/builders.h"
 
@@ -41,6 +43,22 @@ inline Instr cuda(DType d, std::uint32_t m, std::uint32_t n, std::uint32_t k, st
                   unsigned warps = 0) {
   return build::vec(kVector, d, m, n, k, flops, bytes, static_cast<std::uint8_t>(std::min(warps, 255u)));
 }
+// Thread instructions of a code pass (per element, or in all) by the pipe that runs them: FP32 (add, multiply, FMA),
+// the INT32 pipe (conversions, float compare/max, index arithmetic), MUFU (special functions) and the rest that
+// only takes an issue slot (shuffles, loads, stores, branches).
+struct PassCost {
+  double fp32 = 0, alu = 0, mufu = 0, other = 0;
+  double instructions() const { return fp32 + alu + mufu + other; }  // each takes an issue slot
+};
+// A pass's FP32 lane-slots: its FP32 instructions, or its INT32-pipe ones at that pipe's rate (sm.alu_ops_per_clk),
+// or all of its instructions at the schedulers' issue rate (sm.issue_per_clk), whichever bounds it. The MUFU ones
+// are not in it (the SFUs time them, sm.sfu_ops_per_clk). The vector rate counts an FMA as two FLOPs: one FP32
+// lane-slot is 2 of a vector op's flops.
+inline double lane_slots(const SmSpec& sm, const PassCost& c) {
+  const double fp32_lanes = sm.vector_flops_per_clk / 2;
+  return std::max({c.fp32, c.alu * fp32_lanes / sm.alu_ops_per_clk, c.instructions() * fp32_lanes / sm.issue_per_clk});
+}
+
 // A tensor-core sync (the start of an accumulation).
 inline Instr tensor_sync() { return build::sync(kTensor); }
 

@@ -101,6 +101,7 @@ struct Flavor {
   bool fa2 = false;
   std::int64_t bq = 128, bkv = 128;
   std::uint32_t warps = 4;
+  SmSpec sm;  // the SM's pipe rates (FA2's softmax and epilogue instructions)
   // The flag on its Q, K, V and O copies: FA2 copies with its threads (cp.async), FA3 with TMA.
   std::uint8_t copy_path() const { return fa2 ? kThreadCopy : 0; }
 };
@@ -110,6 +111,7 @@ struct Flavor {
 // structure on tcgen05, as FlashAttention-4 and cuDNN's kernels run it).
 Flavor prefill_flavor(const OpSpec& op, const GpuSpec& spec) {
   Flavor f;
+  f.sm = spec.sm;
   f.fa2 = op.impl == "fa2" || (op.impl.empty() && !(spec.sm.tma && spec.sm.cluster_multicast));
   if (f.fa2) f.bkv = op.head_dim <= 64 ? 128 : 64;
   return f;
@@ -162,6 +164,54 @@ void fa2_mmas(KvTile& t, const AttnJob& j, const Flavor& f, std::uint32_t mq, st
 void fa2_block(Task& t, const AttnJob& j, const Flavor& f) {
   block_shape(t, 32 * f.warps, 255, static_cast<std::uint32_t>(f.bq * j.d * j.ea + f.bkv * (j.d + j.dv) * j.ekv));
 }
+// A phase of thread instructions in FP32 lane-slots: its busiest pipe, the SFUs' MUFU time included.
+double phase_slots(const SmSpec& sm, const PassCost& c) {
+  return std::max(lane_slots(sm, c), c.mufu * sm.vector_flops_per_clk / 2 / sm.sfu_ops_per_clk);
+}
+// FA2's online-softmax step of a KV tile of `rows` queries x `kw` keys, in FP32 lane-slots of the SM: the block's
+// thread instructions by pipe, phase by phase in program order (flash_fwd_kernel.h's loop body and softmax.h,
+// Softmax::softmax_rescale_o, Dao-AILab/flash-attention v2; our count of the code, an estimate):
+//   mask   tiles the causal diagonal or the window crosses (Mask::apply_mask): per score a compare and a select
+//          of -inf, 2 on the INT32 pipe;
+//   max    reduce_max: one max per score (INT32 pipe, as sm.alu_ops_per_clk counts float min/max), then per row
+//          a quad all-reduce in each of its 4 threads (2 shuffles, 2 max);
+//   rescale every tile but the first: per row and thread exp2((m_old - m) * scale) (FADD, FMUL, one MUFU) and the
+//          row sum's FMUL; then acc_o *= that factor, one FMUL per O element (rows x dv: with 64-key tiles at
+//          head dim 128, two per score);
+//   exp    scale_apply_exp2: one FFMA and one MUFU.EX2 per score (FA2 builds with --use_fast_math);
+//   sum    reduce_sum, thread-local: one FADD per score;
+//   P      convert_type to 16 bits: one cvt per 2 scores (INT32 pipe, as the row kernels count conversions).
+// Each phase is bound by its busiest pipe (lane_slots; the SFUs for MUFU, sm.sfu_ops_per_clk) and follows the
+// previous one: each needs the one before's result (max, then exp, then sum and P), and a warp issues in order.
+// The O rescale does not depend on the exp; it is counted before it, as written (assumed: nvcc may interleave
+// part of it with the exp's MUFU-bound loop). With FA2 there is no second warpgroup to run its MMAs meanwhile
+// (no ping-pong, FlashAttention-3 section 3.1): only a co-resident block's warps use the tensor cores then.
+double fa2_softmax_slots(const SmSpec& sm, double rows, double kw, double dv, bool first, bool masked) {
+  const double scores = rows * kw, quad = 4 * rows;  // each row's scores are spread over 4 threads
+  auto phase = [&sm](const PassCost& c) { return phase_slots(sm, c); };
+  double slots = masked ? phase({0, 2 * scores, 0, 0}) : 0;
+  slots += phase({0, scores + 2 * quad, 0, 2 * quad});
+  if (!first) slots += phase({3 * quad, 0, quad, 0}) + phase({rows * dv, 0, 0, 0});
+  slots += phase({scores, 0, scores, 0}) + phase({scores, 0, 0, 0}) + phase({0, scores / 2, 0, 0});
+  return slots;
+}
+// FA2's epilogue (softmax.h normalize_softmax_lse, then the O store through shared memory), in FP32 lane-slots: per
+// row and thread a quad all-reduce of the row sum (2 shuffles, 2 FADD), 1/sum and log(sum) for the LSE (2 MUFU,
+// an FFMA); O *= 1/sum, one FMUL per O element; O to 16 bits, a cvt per 2 (INT32 pipe).
+double fa2_epilogue_slots(const SmSpec& sm, double rows, double dv) {
+  const double quad = 4 * rows;
+  auto phase = [&sm](const PassCost& c) { return phase_slots(sm, c); };
+  return phase({3 * quad, 0, 2 * quad, 2 * quad}) + phase({rows * dv, 0, 0, 0}) + phase({0, rows * dv / 2, 0, 0});
+}
+// The epilogue as one vector op after `last` (the block's last P V): all its warps' rows (the padded tile) compute it,
+// and O (`rows` x dv of `eo` bytes) is written to and read back from shared memory for the store.
+std::uint32_t fa2_epilogue(build::Emitter& emit, const Flavor& f, std::int64_t rows, std::int64_t dv, double eo, std::uint32_t last) {
+  return emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(f.bq), static_cast<std::uint32_t>(dv), 0,
+                         static_cast<std::uint64_t>(2 * fa2_epilogue_slots(f.sm, static_cast<double>(f.bq), static_cast<double>(dv))),
+                         static_cast<std::uint64_t>(2.0 * static_cast<double>(rows * dv) * eo)),
+                    last));
+}
+
 // FA2's single-buffered loads and its two waits per KV tile (flash_fwd_kernel.h, compute_attn_1rowblock
 // and its split-KV twin): at the loop's top every thread waits for its cp.async copies (K of this tile)
 // and the block synchronizes, then issues V of this tile and computes S; after S it waits again (V) and
@@ -268,7 +318,14 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
         kt.pv = wgmma(o.dtype, mq, static_cast<std::uint32_t>(dv), nk, static_cast<std::uint64_t>(2 * pairs * dv),
                       static_cast<std::uint64_t>((bq * bkv + bkv * dv) * j.ea));
       }
-      kt.sm = cuda(DType::fp32, mq, nk, 1, static_cast<std::uint64_t>(5 * bq * bkv));  // one exp per score
+      if (fl.fa2) {  // the softmax as FA2's warps issue it; a tile that computes no masked-out pair needs no mask
+        const bool cut = j.masked && pairs < qrows * kw;
+        kt.sm = cuda(DType::fp32, mq, static_cast<std::uint32_t>(kw), 0,
+                     static_cast<std::uint64_t>(2 * fa2_softmax_slots(fl.sm, static_cast<double>(bq), static_cast<double>(kw),
+                                                                      static_cast<double>(dv), jt == 0, cut)));
+      } else {
+        kt.sm = cuda(DType::fp32, mq, nk, 1, static_cast<std::uint64_t>(5 * bq * bkv));  // one exp per score
+      }
       kt.kv_row = kv_row0 + I(k0), kt.kw = I(kw), kt.rows = I(qrows);
       kt.pos = positions(o, offset + q0, 0, k0);
       // FA2's warps issue S after their previous P V (in order); FA3's consumers overlap them.
@@ -276,9 +333,11 @@ Program prefill(const AttnJob& jb, const Flavor& fl) {
       prev_pv = emit_kv_tile(emit, j, kt, s_dep, prev_pv, &prev_s, &prev_v);
       pv.push_back(prev_pv);
     }
+    std::uint32_t last = prev_pv == kNoDep ? iq : prev_pv;
+    if (fl.fa2) last = fa2_epilogue(emit, fl, qrows, dv, j.eo, last);
     emit(after(tma_store(kGlobal | via, o.odtype, j.O.addr + static_cast<std::uint64_t>(((b * o.heads + h) * o.seq_q + q0) * dv * j.eo),
                          static_cast<std::uint64_t>(qrows * dv * j.eo), static_cast<std::uint32_t>(qrows)),
-               prev_pv == kNoDep ? iq : prev_pv),
+               last),
          [&] { return normalize_store(j.O.id, q_row0, I(qrows), I(dv), o.odtype); });
   };
   // What the blocks skip: key tiles above the causal diagonal, outside the window, or none.
@@ -423,8 +482,11 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
         fa2_mmas(kt, j, fl, static_cast<std::uint32_t>(fl.bq), kw, static_cast<std::uint64_t>(2 * rows * kw * d),
                  static_cast<std::uint64_t>(2 * rows * kw * dv), jt == 0 ? static_cast<std::uint64_t>(rows * d * j.ea) : 0);
         fa2_loads(kt, prev_s, prev_v, prev);
-        kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 1,
-                     static_cast<std::uint64_t>(5 * fl.bq * kw));  // the warps of padding rows run it too
+        // The warps of padding rows run it too. No mask: FA2 drops causal at seqlen_q 1 (flash_api.cpp); a sliding
+        // window's edge tile is not counted.
+        kt.sm = cuda(DType::fp32, static_cast<std::uint32_t>(fl.bq), static_cast<std::uint32_t>(kw), 0,
+                     static_cast<std::uint64_t>(2 * fa2_softmax_slots(fl.sm, static_cast<double>(fl.bq), static_cast<double>(kw),
+                                                                      static_cast<double>(dv), jt == 0, false)));
         prev = emit_kv_tile(emit, j, kt, prev == kNoDep ? iq : prev, prev, &prev_s, &prev_v);
         done.push_back(prev);
         continue;
@@ -439,6 +501,7 @@ Program decode(const AttnJob& jb, const DecodeSplit& sp, const Flavor& fl) {
       done.push_back(prev);
     }
     const bool split = splits > 1;
+    if (fl.fa2) prev = fa2_epilogue(emit, fl, rows, dv, split ? 4.0 : j.eo, prev == kNoDep ? iq : prev);
     const Instr st = after(tma_store((split ? kL2 : kGlobal) | via, split ? DType::fp32 : o.odtype,
                                      j.O.addr + static_cast<std::uint64_t>((bk * splits + s) * rows * dv * 4),
                                      static_cast<std::uint64_t>(rows * dv * (split ? 4 : j.eo))),

@@ -196,10 +196,7 @@ KernelPrograms lower_elementwise(const OpSpec& op, const GpuSpec& spec, const Ro
 // fix-up, 6 + 1) and the rest that only takes an issue slot (loads, stores, the loop's branch). Every one of them
 // takes an issue slot of the SM's schedulers (sm.issue_per_clk); the INT32 pipe runs at half the FP32 rate on
 // Hopper (sm.alu_ops_per_clk), so a pass of conversions and max is bound by it.
-struct PassCost {
-  double fp32 = 0, alu = 0, mufu = 0, other = 0;
-  double instructions() const { return fp32 + alu + mufu + other; }  // each takes an issue slot
-};
+// (PassCost and lane_slots: kernels/gpu_builders.h.)
 struct RowReduceKernel {
   std::int64_t threads = 0, vec_elems = 0;
   std::int64_t loads_in_flight = 0;  // iterations of the first pass whose loads are in flight together
@@ -380,10 +377,7 @@ KernelPrograms lower_row_reduce(const OpSpec& op, const GpuSpec& spec, const Row
   const double warp_bytes = 32.0 * kk.vec_elems * eb;  // a warp's coalesced request (warp_requests)
   // A pass's FP32 lane-slots per element: its FP32 instructions, or its INT32-pipe ones at that pipe's rate, or all
   // of its instructions at the issue rate, whichever bounds it (the MUFU ones are timed by the SFUs, k).
-  const double fp32_lanes = spec.sm.vector_flops_per_clk / 2;
-  auto lane_slots = [fp32_lanes, issue = spec.sm.issue_per_clk, alu = spec.sm.alu_ops_per_clk](const PassCost& c) {
-    return std::max({c.fp32, c.alu * fp32_lanes / alu, c.instructions() * fp32_lanes / issue});
-  };
+  auto lane_slots = [sm = spec.sm](const PassCost& c) { return gpu::lane_slots(sm, c); };
   // Functional mode: the rows' whole load, weight load, math and store ride on the first load, the first
   // weight load, the last math op and the last store, in program order (the timing is the same).
   const bool functional = opt.functional;
