@@ -18,7 +18,7 @@ struct CacheSpec {
   Seconds hit_latency = Seconds(200e-9);
   Bytes interleave = Bytes(4096);
   std::string model = "tile_lru";  // the implementation, by registered name
-  int slice_group = 8;             // slices booked together on one calendar (tile_lru; see describe())
+  int slice_group = 16;            // slices booked together on one calendar (tile_lru; see describe())
 };
 void describe(Params& p, CacheSpec& s, const std::string& prefix);
 // Names of the registered cache models.

@@ -14,14 +14,16 @@ void describe(Params& p, CacheSpec& s, const std::string& pre) {
   p(pre + "interleave", s.interleave, "Address interleaving granule across slices", "4 KiB");
   p(pre + "model", s.model, "Cache implementation, by registered name (tile_lru: tile-granular LRU; tile_lru_bank: the same "
     "with one booking per transfer on all slices together)", "tile_lru");
-  // Default 8 (scripts/bench/README.md, grouped booking): against a calendar per slice, validate's 525
-  // kernel rows move by under 1% except one H200 fp8 GEMM measurement with L2-resident inputs (G273/G274,
-  // 15% faster, error -10.6% -> +3.0%; every group size from 2 to 16 gives the same figure within 0.04%,
-  // so it is the per-slice booking that stands apart there); 16 moves rows by up to 1.3%.
+  // Default 16 (scripts/bench/README.md: grouped booking; speed53). Groups of 8 against a calendar per slice
+  // (2026-12-02): validate's 525 kernel rows moved by under 1% except one H200 fp8 GEMM measurement with
+  // L2-resident inputs (G273/G274, 15% faster; every group size from 2 to 16 gave the same figure within
+  // 0.04%, so it is the per-slice booking that stands apart there). 16 against 8 (2026-12-07, 613 rows): mean
+  // |error| 7.009% -> 7.015%, 17 rows move by more than 0.5 point (at most 2.0: G296/G297, G300/G301), the
+  // decode steps' results identical, 6-12% fewer instructions; 24 moved 25 rows by up to 3.6 points (7.032%).
   p(pre + "slice_group", s.slice_group,
     "Consecutive slices booked together on one calendar at their mean load, a transfer's piece ending when its "
     "busiest slice would (tile_lru; 1: a calendar per slice, exact; more: fewer bookings per transfer, slice "
-    "imbalance kept between groups only)", "8");
+    "imbalance kept between groups only)", "16");
   p.require(s.slice_group >= 1, pre + "slice_group", "at least 1");
   p.require(s.slices > 0 && s.slices <= 4096, pre + "slices", "1 to 4096 slices");
   p.require(s.bandwidth.value() > 0, pre + "bandwidth", "a positive bandwidth");

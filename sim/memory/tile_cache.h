@@ -15,7 +15,7 @@ namespace xpu {
 
 
 // The "tile_lru" cache model ("tile_lru_bank": the same, its slices booked as one bank). Slices are
-// booked in groups of `slice_group` consecutive slices on one calendar each (reserve_grouped; default 8,
+// booked in groups of `slice_group` consecutive slices on one calendar each (reserve_grouped; default 16,
 // 1 = a calendar per slice, exact).
 class TileCache : public ICache {
  public:

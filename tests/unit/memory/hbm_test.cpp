@@ -125,7 +125,7 @@ TEST(TileCacheBank, BookedAsOneBank) {
   c.capacity = Bytes(50e6);
   c.slices = 48;
   c.bandwidth = Bandwidth(10e12);
-  c.slice_group = 1;  // a calendar per slice (the default books groups of 8)
+  c.slice_group = 1;  // a calendar per slice (the default books groups of 16)
   TileCache lanes(c), bank(c, true);
   Tick e1 = 0, e2 = 0;
   for (std::uint64_t a = 0; a < (8ull << 20); a += 16384) {
