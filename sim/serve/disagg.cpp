@@ -936,16 +936,39 @@ struct PoolPower {
 FabricRound fabric_round(const std::vector<double>& transfer_s) {
   FabricRound r;
   for (double x : transfer_s) r.mean_s += x / static_cast<double>(transfer_s.size());
-  r.p50_s = percentile(transfer_s, 0.5);
-  r.p99_s = percentile(transfer_s, 0.99);
+  std::vector<double> sorted = transfer_s;
+  std::sort(sorted.begin(), sorted.end());
+  // A quantile and its sampling band (disagg.h): the quantiles one standard error of its rank, sqrt(q (1 - q) / n), either side.
+  auto quantile = [&](double q, double& at, double& below, double& above) {
+    const double se = sorted.empty() ? 0.0 : std::sqrt(q * (1 - q) / static_cast<double>(sorted.size()));
+    at = sorted_percentile(sorted, q);
+    below = at - sorted_percentile(sorted, std::max(0.0, q - se));
+    above = sorted_percentile(sorted, std::min(1.0, q + se)) - at;
+  };
+  quantile(0.5, r.p50_s, r.p50_below_s, r.p50_above_s);
+  quantile(0.99, r.p99_s, r.p99_below_s, r.p99_above_s);
   return r;
 }
 
 bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric) {
-  auto near = [](double a, double b, double scale) { return std::abs(a - b) <= std::max(kDisaggFloorS, kDisaggTolerance * scale); };
-  return near(engine.mean_s, fabric.mean_s, engine.mean_s) && near(engine.p50_s, fabric.p50_s, engine.p50_s) &&
-         near(engine.p99_s, fabric.p99_s, engine.p99_s) && near(engine.added_s, fabric.added_s, engine.met_s) &&
-         near(engine.hbm_s, fabric.hbm_s, engine.met_s) && near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
+  const auto tolerance = [](double scale) { return std::max(kDisaggFloorS, kDisaggTolerance * scale); };
+  auto near = [&](double a, double b, double scale) { return std::abs(a - b) <= tolerance(scale); };
+  // A quantile: each of the engine's and the fabric's within the other's sampling band, widened by the tolerance.
+  auto near_quantile = [&](double e, double e_below, double e_above, double f, double f_below, double f_above) {
+    const double tol = tolerance(e);
+    return f >= e - e_below - tol && f <= e + e_above + tol && e >= f - f_below - tol && e <= f + f_above + tol;
+  };
+  return near(engine.mean_s, fabric.mean_s, engine.mean_s) &&
+         near_quantile(engine.p50_s, engine.p50_below_s, engine.p50_above_s, fabric.p50_s, fabric.p50_below_s, fabric.p50_above_s) &&
+         near_quantile(engine.p99_s, engine.p99_below_s, engine.p99_above_s, fabric.p99_s, fabric.p99_below_s, fabric.p99_above_s) &&
+         near(engine.added_s, fabric.added_s, engine.met_s) && near(engine.hbm_s, fabric.hbm_s, engine.met_s) &&
+         near(previous.makespan_s, engine.makespan_s, engine.makespan_s);
+}
+
+double fabric_relaxation(int round, double residual, double residual_last, double w_last, double scale) {
+  if (round < kDisaggRelaxFrom) return 1.0;
+  if (residual * residual_last <= 0 || std::abs(residual) <= std::max(kDisaggFloorS, kDisaggTolerance * scale)) return 0.5;
+  return std::clamp(-w_last * residual_last / (residual - residual_last), 0.5, 1.0);
 }
 
 namespace {
@@ -976,11 +999,20 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   DisaggTimeline tl;  // the iterations' extra times (none in the first round) and the collectives they ran
   stats.fabric_runs = 0;
   FabricRound last;   // the previous round's engine (its makespan)
+  double residual_t = 0, residual_a = 0, w_t_last = 1, w_a_last = 1;  // the last round's residuals and weights
   for (int round = 0; round < kDisaggFabricRounds; ++round) {
     if (round > 0) new_round();
     er = run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, fn, clocks, &tl);
     std::vector<double> extra;
-    const std::vector<double> times = kv_transfer_times(spec, pools, er.transfers, tl.iterations, &extra, &stats.collectives_met);
+    std::vector<double> times = kv_transfer_times(spec, pools, er.transfers, tl.iterations, &extra, &stats.collectives_met);
+    if (round == 0) {
+      // The first round's engine ran each transfer for its time alone, so the fabric replayed only the collectives
+      // inside those windows; once more with the windows it found, its first added times count the collectives the
+      // transfers meet in this schedule (disagg.h: the first round).
+      std::vector<KvTransfer> found = er.transfers;
+      for (size_t k = 0; k < found.size(); ++k) found[k].end_s = found[k].start_s + times[k];
+      times = kv_transfer_times(spec, pools, found, tl.iterations, &extra, &stats.collectives_met);
+    }
     const std::vector<double> hbm = kv_hbm_delays(pools, er.transfers, times, tl.iterations, hbm_Bps);
     ++stats.fabric_runs;
     // What the engine ran (its transfer times and added times) and what the fabric found with them.
@@ -998,16 +1030,18 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     fabric.hbm_s = std::accumulate(hbm.begin(), hbm.end(), 0.0);
     stats.collective_delay_s = fabric.added_s;
     stats.hbm_delay_s = fabric.hbm_s;
-    // The next round's inputs: the fabric's from the first two rounds (they grow from the transfers alone to the
-    // collectives they meet), the mean of the engine's and the fabric's after (disagg.h: under-relaxation).
-    const double w = round < kDisaggRelaxFrom ? 1.0 : 0.5;
+    // The next round's inputs (disagg.h: under-relaxation): the fabric's in the first kDisaggRelaxFrom rounds, then
+    // w x the fabric's + (1 - w) x the engine's, w from this round's and the last round's residuals (the transfers'
+    // mean for their times, the added and HBM times summed for the iterations').
+    const double w_t = fabric_relaxation(round, fabric.mean_s - engine.mean_s, residual_t, w_t_last, engine.mean_s);
+    const double w_a = fabric_relaxation(round, fabric.added_s + fabric.hbm_s - engine.added_s - engine.hbm_s, residual_a, w_a_last, engine.met_s);
     for (size_t k = 0; k < times.size(); ++k) {
       double& x = known[static_cast<size_t>(er.transfers[k].request)];
-      x = (1 - w) * ran[k] + w * times[k];
+      x = (1 - w_t) * ran[k] + w_t * times[k];
     }
     // Per server and iteration, the next round's added times (the collectives' and the HBM's alike): w x what this
     // round found + (1 - w) x what the engine ran.
-    auto relaxed = [&](const std::vector<double>& found, bool prefill, const std::vector<std::vector<double>>& was) {
+    auto relaxed = [&, w = w_a](const std::vector<double>& found, bool prefill, const std::vector<std::vector<double>>& was) {
       std::vector<std::vector<double>> now(static_cast<size_t>(prefill ? inst.prefill / inst.prefill_ranks : inst.decode / inst.decode_ranks));
       for (size_t i = 0; i < tl.iterations.size(); ++i) {
         const ServerIteration& it = tl.iterations[i];
@@ -1030,6 +1064,8 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     tl.prefill_hbm = relaxed(hbm, true, tl.prefill_hbm);
     tl.decode_hbm = relaxed(hbm, false, tl.decode_hbm);
     last = engine;
+    residual_t = fabric.mean_s - engine.mean_s, residual_a = fabric.added_s + fabric.hbm_s - engine.added_s - engine.hbm_s;
+    w_t_last = w_t, w_a_last = w_a;
     stats.converged = settled;
     if (stats.converged) break;
   }

@@ -54,10 +54,28 @@
 // rounds on that node, 0.1% of the iterations' time); the time the kernels lost to the transfers' HBM traffic (summed,
 // hbm_delay_s: see below) likewise; and the engine's makespan against the previous round's. At most kDisaggFabricRounds
 // rounds (KvTransferStats::converged says which): a run whose figures alternate by more than 1% (a transfer's
-// time doubling every other round) ends not converged. The first kDisaggRelaxFrom rounds take the fabric's
-// times as the next inputs (they grow from a transfer alone to the collectives it meets); later rounds take the
-// mean of the engine's and the fabric's (under-relaxation, for transfer and added times alike), which damps
-// an alternation between two schedules to the point between them instead of repeating it.
+// time doubling every other round) ends not converged. The p50 and p99 are judged as the sample quantiles they are:
+// settled when each, the engine's and the fabric's, lies within the other's sampling band widened by 1% (a band: the
+// quantiles one standard error of the quantile's rank away, q +- sqrt(q (1 - q) / n), of the times it was taken from;
+// without one, the 1% alone). On a busy
+// node the transfers' times pile up at one bound (the 1000-request one-node run: 0.5427 ms, p95 and p97 both on it)
+// and a thin tail of 1-3% meets one more all-reduce (up to +3%); the p99 sits where that pile ends, and whether 10
+// or 30 of 1000 transfers fall in the tail moves it by up to 2% between rounds whose mean moves by 0.05%: a change
+// of rank the figure cannot resolve (its rank's standard error is 3 transfers of 1000), not of the schedule.
+// The first round's engine runs each transfer for its time alone (a transfer of the mean size alone on the fabric), so
+// the fabric would replay only the collectives inside those short windows and the next round would start with few of
+// the added times (the 1000-request run: 129 collectives met, 4 ms added, where the settled rounds meet ~1200 and add
+// 49 ms); the first round runs the fabric twice, the second time with the windows the first found (its added times
+// and transfer times are that round's), which saves a round on most runs (that one 4 -> 3 rounds; 400 requests at 32
+// users 6, not converged, -> 3; 100 and 200 requests 3 -> 2; 1000 requests at 64 users 3 -> 4).
+// The first kDisaggRelaxFrom rounds take the fabric's times as the next inputs (they grow from a transfer alone to
+// the collectives it meets); later rounds take w x the fabric's + (1 - w) x the engine's (under-relaxation), w 0.5 by
+// default, which damps an alternation between two schedules to the point between them instead of repeating it and
+// averages the tail's jitter; where the residual of a figure (the transfers' mean for their times; the added and HBM
+// times summed for the iterations') kept its sign from the last round and lies beyond the tolerance, the run drifts
+// towards a fixed point that barely moves with its inputs, which halving only approaches by halves (400 requests at
+// 32 users on that node without the first round's second run: the mean's residual -9.8, -5.2, -2.6, -1.3% over rounds
+// 3-6, not converged in 6), and w is the secant step within [0.5, 1] (fabric_relaxation; 5 rounds).
 // Device memory: a transfer reads the KV at its prefill devices' HBM and writes it at its decode devices' as its
 // messages move (each device the bytes kv_messages sends from or to it), beside the kernels of the iterations
 // running there. The kernels lose the HBM time those bytes take: for each iteration that a transfer leaving or
@@ -98,13 +116,21 @@ constexpr double kDisaggFloorS = 1e-6;       // or 1 us
 // iterations' collectives lost to them (summed), the time of those iterations (summed: met_s), the engine's makespan.
 struct FabricRound {
   double mean_s = 0, p50_s = 0, p99_s = 0, added_s = 0, met_s = 0, makespan_s = 0;
+  // Each quantile's sampling band (see above): how far below and above it lie the quantiles one standard error of its
+  // rank away (0: none, the quantile alone).
+  double p50_below_s = 0, p50_above_s = 0, p99_below_s = 0, p99_above_s = 0;
   double hbm_s = 0;  // the time the iterations' kernels lost to the transfers' HBM traffic (summed; see above)
 };
-FabricRound fabric_round(const std::vector<double>& transfer_s);  // mean_s, p50_s, p99_s of the transfers' times
-// Whether a round settled (see above): the transfers' mean, p50 and p99 the engine ran (`engine`) and those the fabric
-// found with them (`fabric`) within kDisaggTolerance of the engine's, the added time and the HBM time each within
+FabricRound fabric_round(const std::vector<double>& transfer_s);  // mean_s, p50_s, p99_s (and their bands) of the transfers' times
+// Whether a round settled (see above): the transfers' mean the engine ran (`engine`) and the one the fabric found with
+// them (`fabric`) within kDisaggTolerance of the engine's, their p50 and p99 likewise, each widened by the other's sampling band, the added time and the HBM time each within
 // kDisaggTolerance of the engine's met_s, the engine's makespan within kDisaggTolerance of the previous round's (`previous`); each or kDisaggFloorS.
 bool fabric_round_settled(const FabricRound& previous, const FabricRound& engine, const FabricRound& fabric);
+// The weight of the fabric's figures in the next round's inputs (see above) after `round`, from this round's residual of a
+// figure (the fabric's less the engine's: the transfers' mean, or the added and HBM times summed), the last round's and
+// the weight it took, the tolerance relative to `scale`: 1 before kDisaggRelaxFrom; then 0.5, or, where the residual kept
+// its sign and lies beyond the tolerance, the secant step -w_last x residual_last / (residual - residual_last) within [0.5, 1].
+double fabric_relaxation(int round, double residual, double residual_last, double w_last, double scale);
 
 struct KvTransfer {
   std::int64_t request = 0;

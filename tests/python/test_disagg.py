@@ -47,11 +47,23 @@ def test_kv_transfers_take_device_memory_from_the_kernels_beside_them(cli):
 
 def test_a_busy_node_converges_on_the_figures_it_reports(cli):
     """100 requests through TP4 prefill + TP4 decode in one NVLink node: single transfers keep trading the all-reduces
-    they meet between rounds, the figures the run reports settle within 1% before the rounds run out (disagg.h)."""
+    they meet between rounds, the figures the run reports settle within 1% (the quantiles within their sampling bands) in
+    2 rounds, measured (disagg.h)."""
     busy = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
             "--model", "llama-3.1-8b", "--requests", "100", "--format", "json")
     k = json.loads(cli(*busy).stdout)["kv_transfer"]
-    assert k["converged"] and k["fabric_runs"] < 6 and k["collective_delay_s"] > 0
+    assert k["converged"] and k["fabric_runs"] <= 2 and k["collective_delay_s"] > 0
+
+
+def test_a_run_drifting_to_its_fixed_point_converges_in_three_rounds(cli):
+    """400 requests at 32 users on that node: after the first rounds the fabric's transfer times barely move with the
+    engine's, and halving each step only halved the gap (the mean's residual -9.8, -5.2, -2.6, -1.3%: not converged in
+    6 rounds). The first round's second fabric run and the secant step where a residual keeps its sign (disagg.h)
+    settle it in 3, measured."""
+    drift = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--prefill-devices", "4", "--decode-devices", "4",
+             "--model", "llama-3.1-8b", "--requests", "400", "--concurrency", "32", "--format", "json")
+    k = json.loads(cli(*drift).stdout)["kv_transfer"]
+    assert k["converged"] and k["fabric_runs"] <= 3
 
 
 def test_pools_report_their_kv_transfers_and_every_chip(cli):

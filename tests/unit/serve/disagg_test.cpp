@@ -325,6 +325,45 @@ TEST(Disagg, TheFixedPointSettlesOnTheFiguresItReports) {
   EXPECT_FALSE(fabric_round_settled(previous, engine, fabric));
 }
 
+// A quantile at the edge of a pile (disagg.h): most transfers take one time, a thin tail meets one more all-reduce. The
+// p99 of 1000 jumps 1.2% as the tail holds 11 or 8 of them (a change of 3 ranks, its rank's standard error): settled,
+// each p99 inside the other's sampling band. The same tail 5% slower is not, nor the p99s without their bands.
+TEST(Disagg, AQuantileSettlesWithinItsSamplingBandNotBeyond) {
+  auto times = [](int tail, double scale) {
+    std::vector<double> v(static_cast<size_t>(1000 - tail), 500e-6);
+    for (int k = 0; k < tail; ++k) v.push_back(scale * (506e-6 + 2e-6 * k));
+    return v;
+  };
+  FabricRound engine = fabric_round(times(11, 1.0));
+  engine.met_s = 7.0, engine.makespan_s = 7.4;
+  const FabricRound previous = engine;
+  FabricRound fabric = fabric_round(times(8, 1.0));
+  EXPECT_NEAR(engine.p99_s, 506e-6, 0.1e-6);
+  EXPECT_NEAR(fabric.p99_s, 500e-6, 1e-12);
+  EXPECT_GT(std::abs(engine.p99_s - fabric.p99_s), kDisaggTolerance * engine.p99_s);
+  EXPECT_GT(fabric.p99_above_s, 6e-6);  // one standard error of rank (3.1 of 1000) above it reaches the tail
+  EXPECT_TRUE(fabric_round_settled(previous, engine, fabric));
+  FabricRound bare = fabric, bare_engine = engine;
+  bare.p99_below_s = bare.p99_above_s = bare_engine.p99_below_s = bare_engine.p99_above_s = 0;
+  EXPECT_FALSE(fabric_round_settled(previous, bare_engine, bare));
+  const FabricRound slower = fabric_round(times(11, 1.05));
+  EXPECT_FALSE(fabric_round_settled(previous, engine, slower));
+}
+
+// The next round's weight (disagg.h): the fabric's own before kDisaggRelaxFrom; half after, where the residual changed
+// sign (an alternation) or settled; the secant step within [0.5, 1] where it kept its sign beyond the tolerance.
+TEST(Disagg, TheRelaxationFollowsADriftAndDampsAnAlternation) {
+  EXPECT_EQ(fabric_relaxation(kDisaggRelaxFrom - 1, -40e-6, 43e-6, 1.0, 400e-6), 1.0);
+  EXPECT_EQ(fabric_relaxation(kDisaggRelaxFrom, -40e-6, 43e-6, 1.0, 400e-6), 0.5);          // alternation
+  EXPECT_EQ(fabric_relaxation(kDisaggRelaxFrom, 2e-6, 3e-6, 0.5, 400e-6), 0.5);            // within 1% of 400 us
+  // A fixed point that barely moves with its inputs: half the step halved the residual (-40 -> -20 us); the secant
+  // step is the whole of it.
+  EXPECT_NEAR(fabric_relaxation(kDisaggRelaxFrom + 1, -20e-6, -40e-6, 0.5, 400e-6), 1.0, 1e-12);
+  EXPECT_NEAR(fabric_relaxation(kDisaggRelaxFrom + 1, -30e-6, -40e-6, 1.0, 400e-6), 1.0, 1e-12);  // clamped at 1
+  EXPECT_NEAR(fabric_relaxation(kDisaggRelaxFrom + 1, -20e-6, -40e-6, 0.4, 400e-6), 0.8, 1e-12);
+  EXPECT_EQ(fabric_relaxation(kDisaggRelaxFrom + 1, -50e-6, -40e-6, 1.0, 400e-6), 0.5);     // growing: damped
+}
+
 // HBM contention (disagg.h) on hand-made windows: a 1 GB transfer over 1 ms from prefill rank 0 to decode rank 0 (TP1
 // pools, hbm.bandwidth 2 TB/s); a decode iteration from 0.5 to 1.5 ms, its HBM busy 80% of its time, overlaps half the
 // transfer: 0.5 GB through its device's HBM, 0.25 ms of HBM time, 0.2 ms displaced. A prefill iteration over the whole
