@@ -503,10 +503,10 @@ void ModelConfig::validate() const {
 }
 
 ModelConfig stored_heads(const ModelConfig& m, int degree) {
-  if (degree <= 0) throw InputError("--pad-heads must be a positive number of cores, got " + std::to_string(degree));
+  if (degree <= 0) throw InputError("--pad-heads must be a positive number of cores, got " + std::to_string(degree), "--pad-heads", "");
   if (m.is_mla())
     throw InputError("--pad-heads " + std::to_string(degree) + ": " + m.name +
-                     " uses multi-head latent attention, whose cached latent is not split by heads (drop --pad-heads)");
+                     " uses multi-head latent attention, whose cached latent is not split by heads (drop --pad-heads)", "--pad-heads", std::to_string(degree));
   ModelConfig out = m;
   if (m.kv_heads % degree == 0) return out;  // shard over heads: whole KV heads with their query heads
   const std::int64_t heads = (m.heads + degree - 1) / degree * degree;
@@ -598,7 +598,7 @@ ModelConfig load_model(const std::string& name_or_path) {
   std::error_code ec;  // odd paths (too long, unreadable folders) are reported, never thrown as filesystem_error
   const fs::path shipped = fs::path(source_dir()) / "workloads" / "models" / (name_or_path + ".json");
   const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.find(".json") != std::string::npos;
-  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json");
+  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
   if (!looks_like_path && fs::exists(shipped, ec)) path = shipped.string();
   if (fs::is_directory(path, ec)) path = (fs::path(path) / "config.json").string();
   if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {

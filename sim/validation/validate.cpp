@@ -488,7 +488,7 @@ bool protocol_steady_state(const std::string& source) { return source.find(kStea
 void check_filter_matched(const std::string& filter, const std::vector<std::string>& files, size_t matched, bool models) {
   if (filter.empty() || matched > 0) return;
   throw InputError("--filter '" + filter + "': no row's id starts with it and no workload contains it (in " + join(files) +
-                   (models ? "" : "; model rows need --models") + ")");
+                   (models ? "" : "; model rows need --models") + ")", "--filter", filter);
 }
 
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,
