@@ -430,8 +430,8 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
   if (r.algorithm == "auto") {
     algos_try = candidate_algorithms(t, r.kind);
     if (algos_try.empty())
-      throw InputError(t.spec().file + ": library.algorithms: '" + join(t.spec().algorithms) + "' has no algorithm for " +
-                       name(r.kind) + " on this topology");
+      throw InputError::in_file(t.spec().file + ": library.algorithms: '" + join(t.spec().algorithms) + "' has no algorithm for " +
+                       name(r.kind) + " on this topology", t.spec().file, "library.algorithms");
   } else {
     std::string why = unsupported_reason(t, r.kind, r.algorithm);
     if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + t.spec().file + ")", "--algo", r.algorithm);

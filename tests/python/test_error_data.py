@@ -67,3 +67,11 @@ def test_an_error_in_a_file_carries_the_file_and_key(tmp_path):
     study.write_text("description: one chip\nmodels: [llama-3.1-8b]\nunits: [h100-sxm]\ntiers: 0,20\n")
     e = pytest.raises(xpusim.InputError, xpusim.compare, study=str(study)).value
     assert (e.flag, e.key) == (None, "tiers") and e.file.startswith(str(study)), str(e)
+
+
+def test_an_error_in_a_model_file_carries_the_file_and_key():
+    """A model config.json's key (workloads/model.cpp), as a preset's: file and key, no flag."""
+    path = os.path.join(ROOT, "tests", "data", "bad", "zero_vocab.json")
+    e = pytest.raises(xpusim.InputError, xpusim.run, model=path).value
+    assert (e.flag, e.file, e.key) == (None, path, "vocab_size"), str(e)
+    assert str(e).startswith(path + ": vocab_size: expected a positive integer"), str(e)
