@@ -238,10 +238,10 @@ std::int64_t expert_token_bytes(std::int64_t hidden, DType dtype) {
 
 ExpertPlacement place_experts(const std::vector<std::int64_t>& rows, int ep, std::int64_t redundant) {
   const auto E = static_cast<std::int64_t>(rows.size());
-  if (ep <= 0 || E == 0) throw InputError("expert placement: need experts and a positive --ep");
+  if (ep <= 0 || E == 0) throw InputError("expert placement: need experts and a positive --ep", "--ep", "");
   if (redundant < 0 || (E + redundant) % ep != 0)
     throw InputError("--redundant-experts " + std::to_string(redundant) + ": " + std::to_string(E) + " + " + std::to_string(redundant) +
-                     " experts do not split over --ep " + std::to_string(ep) + " (expected a count making them a multiple of it)");
+                     " experts do not split over --ep " + std::to_string(ep) + " (expected a count making them a multiple of it)", "--redundant-experts", std::to_string(redundant));
   ExpertPlacement p;
   p.ranks.resize(static_cast<size_t>(ep));
   p.replicas.assign(static_cast<size_t>(E), 1);

@@ -169,7 +169,7 @@ void check_fits(const Footprint& f, double capacity_bytes, const ModelConfig& m,
   if (advice.empty())
     msg += "; no lower precision, smaller batch or tensor-parallel degree up to " + std::to_string(m.heads) + " makes it fit";
   else msg += "; to fit, use " + join(advice, ", or ");
-  throw InputError(msg);
+  throw advice.empty() ? InputError(msg) : InputError::first_of(msg, advice.front());  // the first advice's flag
 }
 
 }  // namespace xpu

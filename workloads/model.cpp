@@ -96,7 +96,7 @@ class Reader {
       : m_lm(lm), m_root(root), m_file(std::move(file)), m_prefix(std::move(prefix)) {}
 
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-    throw InputError(m_file + ": " + m_prefix + key + ": " + problem);
+    throw InputError::in_file(m_file + ": " + m_prefix + key + ": " + problem, m_file, m_prefix + key);
   }
   // The value of `key` in the language-model object, or (for keys some multimodal files keep at the
   // top level, like tie_word_embeddings) in the root; nullptr when absent or null.
@@ -379,7 +379,7 @@ ModelConfig parse_model_json(const std::string& text, const std::string& origin)
     std::string what = e.what();
     auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
-    throw InputError(origin + ": JSON: " + what);
+    throw InputError::in_file(origin + ": JSON: " + what, origin, "");
   }
 }
 
@@ -393,16 +393,16 @@ ModelConfig parse_model_json_checked(const std::string& text, const std::string&
     auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
     // nlohmann reports "parse error at line L, column C: ..."; keep it, it locates the problem.
-    throw InputError(origin + ": JSON: " + what + " (expected a complete JSON object, as written by transformers)");
+    throw InputError::in_file(origin + ": JSON: " + what + " (expected a complete JSON object, as written by transformers)", origin, "");
   }
-  if (!root.is_object()) throw InputError(origin + ": (top level): expected a JSON object, got " + std::string(root.type_name()));
+  if (!root.is_object()) throw InputError::in_file(origin + ": (top level): expected a JSON object, got " + std::string(root.type_name()), origin, "");
 
   // A multimodal file (Gemma 3, Llama 4, Mistral 3) nests the language model under text_config.
   const json* lm = &root;
   std::string prefix;
   auto tc = root.find("text_config");
   if (tc != root.end() && !tc->is_null() && !tc->is_object())
-    throw InputError(origin + ": text_config: expected an object (the language model's config), got " + tc->dump());
+    throw InputError::in_file(origin + ": text_config: expected an object (the language model's config), got " + tc->dump(), origin, "text_config");
   if (tc != root.end() && tc->is_object()) {
     lm = &*tc;
     prefix = "text_config.";
@@ -425,7 +425,7 @@ ModelConfig parse_model_json_checked(const std::string& text, const std::string&
   if (fam.empty()) {
     std::string what = !mt_root.empty() ? "model_type '" + mt_root + "'" : "no model_type";
     if (!arch.empty()) what += " (" + arch + ")";
-    throw InputError(origin + ": model_type: unsupported architecture: " + what + "; supported: " + join(supported_architectures()));
+    throw InputError::in_file(origin + ": model_type: unsupported architecture: " + what + "; supported: " + join(supported_architectures()), origin, "model_type");
   }
   m.family = fam;
   m.architecture = !arch.empty() ? arch : (!mt_root.empty() ? mt_root : mt_lm);
@@ -481,7 +481,7 @@ ModelConfig parse_model_json_checked(const std::string& text, const std::string&
 }  // namespace
 
 void ModelConfig::validate() const {
-  auto bad = [&](const std::string& field, const std::string& problem) { throw InputError(source + ": " + field + ": " + problem); };
+  auto bad = [&](const std::string& field, const std::string& problem) { throw InputError::in_file(source + ": " + field + ": " + problem, source, field); };
   if (hidden <= 0) bad("hidden_size", "expected a positive integer");
   if (heads <= 0 || kv_heads <= 0) bad("num_attention_heads", "expected positive head counts");
   if (heads % kv_heads != 0)
@@ -503,10 +503,10 @@ void ModelConfig::validate() const {
 }
 
 ModelConfig stored_heads(const ModelConfig& m, int degree) {
-  if (degree <= 0) throw InputError("--pad-heads must be a positive number of cores, got " + std::to_string(degree));
+  if (degree <= 0) throw InputError("--pad-heads must be a positive number of cores, got " + std::to_string(degree), "--pad-heads", "");
   if (m.is_mla())
     throw InputError("--pad-heads " + std::to_string(degree) + ": " + m.name +
-                     " uses multi-head latent attention, whose cached latent is not split by heads (drop --pad-heads)");
+                     " uses multi-head latent attention, whose cached latent is not split by heads (drop --pad-heads)", "--pad-heads", std::to_string(degree));
   ModelConfig out = m;
   if (m.kv_heads % degree == 0) return out;  // shard over heads: whole KV heads with their query heads
   const std::int64_t heads = (m.heads + degree - 1) / degree * degree;
@@ -598,7 +598,7 @@ ModelConfig load_model(const std::string& name_or_path) {
   std::error_code ec;  // odd paths (too long, unreadable folders) are reported, never thrown as filesystem_error
   const fs::path shipped = fs::path(source_dir()) / "workloads" / "models" / (name_or_path + ".json");
   const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.find(".json") != std::string::npos;
-  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json");
+  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
   if (!looks_like_path && fs::exists(shipped, ec)) path = shipped.string();
   if (fs::is_directory(path, ec)) path = (fs::path(path) / "config.json").string();
   if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {

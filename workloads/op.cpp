@@ -199,7 +199,7 @@ void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
     throw InputError(std::string(name(op.kind)) + ": " + flag + " " + name(d) + ": " +
                      (output_only ? "its output is normalized" : "row-wise ops run") + " on the vector units, "
                      "which do not compute in " + name(d) + " (a block-scaled operand format of gemm and "
-                     "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8");
+                     "grouped_gemm); expected an 8-bit or wider type: fp32, bf16, fp16, fp8 or int8", flag, name(d));
   };
   if (!output_only) refuse(op.dtype, "--dtype");
   refuse(op.odtype, "--odtype");
@@ -213,19 +213,19 @@ void OpSpec::validate() const {
   // a lowering gives it. Larger ops are refused here, before anything is allocated or lowered.
   auto pos = [&](std::int64_t v, const char* what) {
     // 0 is a dimension left out (the CLI refuses an explicit 0 before this): say it is needed.
-    if (v == 0) throw InputError(std::string(name(kind)) + ": --" + what + " is required (a positive integer)");
+    if (v == 0) throw InputError(std::string(name(kind)) + ": --" + what + " is required (a positive integer)", std::string("--") + what, "");
     if (v < 0)
-      throw InputError(std::string(name(kind)) + ": --" + what + " must be a positive integer, got " + std::to_string(v));
+      throw InputError(std::string(name(kind)) + ": --" + what + " must be a positive integer, got " + std::to_string(v), std::string("--") + what, std::to_string(v));
     if (v > kMaxDim)
       throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
-                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates");
+                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates", std::string("--") + what, std::to_string(v));
   };
   auto nonneg = [&](std::int64_t v, const char* what) {
     if (v < 0)
-      throw InputError(std::string(name(kind)) + ": --" + what + " must not be negative, got " + std::to_string(v));
+      throw InputError(std::string(name(kind)) + ": --" + what + " must not be negative, got " + std::to_string(v), std::string("--") + what, std::to_string(v));
     if (v > kMaxDim)
       throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
-                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates");
+                       std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates", std::string("--") + what, std::to_string(v));
   };
   auto operand = [&](double elements, DType d, const char* what) {
     const double bytes = elements * bytes_per_element(d);
@@ -235,7 +235,7 @@ void OpSpec::validate() const {
   };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
     throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
-                     ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)");
+                     ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)", "--fp4-scale-block", std::to_string(fp4_scale_block));
   switch (kind) {
     case OpKind::Gemm:
       pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");
@@ -244,7 +244,7 @@ void OpSpec::validate() const {
       operand(static_cast<double>(batch) * m * n, odtype, "C");
       if (!impl.empty() && (impl != kDeepGemmImpl || dtype != wdtype || (dtype != DType::fp4 && dtype != DType::fp8)))
         throw InputError("gemm: --impl '" + impl + "': expected " + kDeepGemmImpl +
-                         " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing");
+                         " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing", "--impl", impl);
       break;
     case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");
@@ -272,10 +272,10 @@ void OpSpec::validate() const {
       pos(page_size, "page-size");
       refuse_subbyte_vector_dtypes(*this, true);
       if (!impl.empty() && impl != "fa2" && impl != "fa3" && impl != kTnxImpl)
-        throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx");
+        throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx", "--impl", impl);
       if (heads % kv_heads != 0)
         throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
-                         std::to_string(kv_heads) + ")");
+                         std::to_string(kv_heads) + ")", "--heads", "");
       if (seq_q > seq_kv) throw InputError("attention: more queries than keys (seq_q > seq)");
       const double dv = static_cast<double>(head_dim_v > 0 ? head_dim_v : head_dim);
       operand(static_cast<double>(batch) * heads * seq_q * head_dim, dtype, "Q");
@@ -287,11 +287,11 @@ void OpSpec::validate() const {
     case OpKind::AllToAll:
     case OpKind::ReduceScatter:
     case OpKind::AllGather:
-      if (m <= 0) throw InputError(std::string(xpu::name(kind)) + ": --bytes must be a positive integer, got " + std::to_string(m));
+      if (m <= 0) throw InputError(std::string(xpu::name(kind)) + ": --bytes must be a positive integer, got " + std::to_string(m), "--bytes", "");
       if (static_cast<double>(m) > kMaxOperandBytes)
-        throw InputError(std::string(xpu::name(kind)) + ": --bytes " + std::to_string(m) + " is more than 1 TiB");
+        throw InputError(std::string(xpu::name(kind)) + ": --bytes " + std::to_string(m) + " is more than 1 TiB", "--bytes", std::to_string(m));
       pos(devices, "devices");
-      if (devices > 65536) throw InputError(std::string(xpu::name(kind)) + ": --devices " + std::to_string(devices) + " is more than 65536");
+      if (devices > 65536) throw InputError(std::string(xpu::name(kind)) + ": --devices " + std::to_string(devices) + " is more than 65536", "--devices", std::to_string(devices));
       break;
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
@@ -313,14 +313,14 @@ void OpSpec::validate() const {
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
                          (kind == OpKind::RmsNorm ? "fused-add (the residual add inside the norm) or nothing"
-                                                  : "nothing (only attention and rmsnorm take --impl)"));
+                                                  : "nothing (only attention and rmsnorm take --impl)"), "--impl", impl);
       if (kind == OpKind::Rope) {
         nonneg(head_dim, "head-dim");
         nonneg(seq_kv, "seq");
         // It rotates pairs of a head's elements, over --cols = heads x head width (3 and 5000 ran on 4096 columns).
         if (head_dim > 0 && (head_dim % 2 != 0 || cols % head_dim != 0))
           throw InputError("rope: --head-dim " + std::to_string(head_dim) + ": expected an even head width (rope rotates "
-                           "pairs of elements) that divides --cols (" + std::to_string(cols) + ")");
+                           "pairs of elements) that divides --cols (" + std::to_string(cols) + ")", "--head-dim", std::to_string(head_dim));
       }
       operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X");
       break;

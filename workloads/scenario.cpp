@@ -24,7 +24,7 @@ Phase parse_phase(const std::string& s) {
   if (s == "prefill") return Phase::Prefill;
   if (s == "decode") return Phase::Decode;
   if (s == "request") return Phase::Request;
-  throw InputError("--phase: unknown phase '" + s + "' (expected prefill, decode or request)");
+  throw InputError("--phase: unknown phase '" + s + "' (expected prefill, decode or request)", "--phase", "");
 }
 
 FusionPolicy FusionPolicy::none() { return {}; }
@@ -101,7 +101,7 @@ FusionPolicy FusionPolicy::parse(const std::string& s) {
       throw InputError("--fusion: unknown value '" + flag +
                        "' (expected none, pytorch-eager, vllm, trtllm, trtllm-pytorch, xla, neuron, or a comma list of "
                        "residual_into_norm, rope_into_attention, activation_into_gemm, all_elementwise, eager_ops, "
-                       "quant_kernels, moe_gather_in_gemm, moe_trt_plugin)");
+                       "quant_kernels, moe_gather_in_gemm, moe_trt_plugin)", "--fusion", "");
   }
   return f;
 }
@@ -132,7 +132,7 @@ Routing Routing::parse(const std::string& s) {
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0' || !std::isfinite(v))
-      throw InputError("--routing: '" + s + "' is not understood (expected uniform, even, zipf:<exponent>, hot:<fraction> or a Zipf exponent)");
+      throw InputError("--routing: '" + s + "' is not understood (expected uniform, even, zipf:<exponent>, hot:<fraction> or a Zipf exponent)", "--routing", s);
     return v;
   };
   if (s == "uniform") return r;
@@ -146,14 +146,14 @@ Routing Routing::parse(const std::string& s) {
   } else if (s.rfind("hot:", 0) == 0) {
     r.kind = Kind::Hot;
     r.value = number(s.substr(4));
-    if (r.value <= 0 || r.value > 1) throw InputError("--routing: hot fraction " + s.substr(4) + " must lie in (0, 1]");
+    if (r.value <= 0 || r.value > 1) throw InputError("--routing: hot fraction " + s.substr(4) + " must lie in (0, 1]", "--routing", "");
     return r;
   } else {
     r.kind = Kind::Zipf;
     r.value = number(s);
   }
-  if (r.value < 0) throw InputError("--routing: Zipf exponent must not be negative, got " + s);
-  if (r.value > 100) throw InputError("--routing: Zipf exponent " + s + " is more than 100 (all tokens on one expert already)");
+  if (r.value < 0) throw InputError("--routing: Zipf exponent must not be negative, got " + s, "--routing", "");
+  if (r.value > 100) throw InputError("--routing: Zipf exponent " + s + " is more than 100 (all tokens on one expert already)", "--routing", "");
   if (r.value == 0) r.kind = Kind::Uniform;
   return r;
 }
@@ -173,7 +173,7 @@ DType Scenario::embedding_dtype() const { return bytes_per_element(wdtype) < 2 ?
 
 void Scenario::validate(const ModelConfig& m) const {
   auto positive = [](std::int64_t v, const char* flag) {
-    if (v <= 0) throw InputError(std::string(flag) + " must be a positive integer, got " + std::to_string(v));
+    if (v <= 0) throw InputError(std::string(flag) + " must be a positive integer, got " + std::to_string(v), flag, std::to_string(v));
   };
   positive(batch, "--batch");
   positive(input_len, "--input");
@@ -182,17 +182,17 @@ void Scenario::validate(const ModelConfig& m) const {
   positive(ep, "--ep");
   positive(pp, "--pp");
   positive(dp, "--dp");
-  if (microbatches < 0) throw InputError("--microbatches must not be negative, got " + std::to_string(microbatches));
+  if (microbatches < 0) throw InputError("--microbatches must not be negative, got " + std::to_string(microbatches), "--microbatches", "");
   // Bounds before any graph is sized: every op dimension of a step stays within kMaxDim.
   auto at_most = [](std::int64_t v, std::int64_t most, const char* flag) {
     if (v > most)
       throw InputError(std::string(flag) + " " + std::to_string(v) + " is more than " + std::to_string(most) +
-                       ", the most xpusim simulates");
+                       ", the most xpusim simulates", flag, std::to_string(v));
   };
   // A step simulates one data-parallel replica's sequences (replicas are folded or run side by side).
   if (batch / dp > 65536)
     throw InputError("--batch " + std::to_string(batch) + " is " + std::to_string(batch / dp) + " sequences per replica" +
-                     (dp > 1 ? " (--dp " + std::to_string(dp) + ")" : "") + ", more than 65536, the most xpusim simulates");
+                     (dp > 1 ? " (--dp " + std::to_string(dp) + ")" : "") + ", more than 65536, the most xpusim simulates", "--batch", std::to_string(batch));
   at_most(input_len, kMaxDim, "--input");
   at_most(output_len, kMaxDim, "--output");
   at_most(tp, 4096, "--tp");
@@ -212,30 +212,30 @@ void Scenario::validate(const ModelConfig& m) const {
   if (hm.heads % tp != 0)
     throw InputError("--tp " + std::to_string(tp) + " does not divide " + m.name + "'s " + std::to_string(m.heads) +
                      " attention heads (expected a divisor" + nearest_tp() +
-                     std::string(m.is_mla() ? "" : ", or on a trainium chip --pad-heads as Neuron pads them") + ")");
+                     std::string(m.is_mla() ? "" : ", or on a trainium chip --pad-heads as Neuron pads them") + ")", "--tp", std::to_string(tp));
   if (!hm.tp_splits_heads(tp))
     throw InputError("--tp " + std::to_string(tp) + " does not split " + m.name + "'s " + std::to_string(m.kv_heads) +
-                     " KV heads evenly (expected a divisor or a multiple of it" + nearest_tp() + ")");
+                     " KV heads evenly (expected a divisor or a multiple of it" + nearest_tp() + ")", "--tp", std::to_string(tp));
   validate_layout(m);
   const double step_tokens = static_cast<double>(rank_batch()) * static_cast<double>(phase == Phase::Decode ? 1 : input_len);
   if (step_tokens > static_cast<double>(kMaxDim))
     throw InputError("--batch " + std::to_string(batch) + (dp > 1 ? " (" + std::to_string(rank_batch()) + " per replica)" : "") +
                      " x --input " + std::to_string(input_len) + " = " +
                      std::to_string(static_cast<std::int64_t>(step_tokens)) + " tokens in one prefill step, more than " +
-                     std::to_string(kMaxDim) + " (2^24)");
+                     std::to_string(kMaxDim) + " (2^24)", "--batch", "");
   const std::string ctx = m.name + "'s context of " + std::to_string(m.max_position) + " tokens";
   if (input_len > m.max_position)
-    throw InputError("--input " + std::to_string(input_len) + " exceeds " + ctx);
+    throw InputError("--input " + std::to_string(input_len) + " exceeds " + ctx, "--input", std::to_string(input_len));
   if (phase != Phase::Prefill && input_len + output_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " + --output " + std::to_string(output_len) + " = " +
-                     std::to_string(input_len + output_len) + " tokens exceeds " + ctx);
+                     std::to_string(input_len + output_len) + " tokens exceeds " + ctx, "--input", std::to_string(input_len));
   if (!m.is_moe() && (routing.kind != Routing::Kind::Uniform || !routing.sampled))
-    throw InputError("--routing " + routing.str() + ": " + m.name + " has no experts (routing applies to MoE models; expected uniform, or a MoE model)");
+    throw InputError("--routing " + routing.str() + ": " + m.name + " has no experts (routing applies to MoE models; expected uniform, or a MoE model)", "--routing", routing.str());
   if (m.is_moe() && routing.kind == Routing::Kind::Hot) {
     double uniform = static_cast<double>(m.experts_per_token) / static_cast<double>(m.num_experts);
     if (routing.value < uniform)
       throw InputError("--routing hot:" + std::to_string(routing.value) + " is below the uniform share " +
-                       std::to_string(uniform) + " (experts_per_token / experts) of " + m.name);
+                       std::to_string(uniform) + " (experts_per_token / experts) of " + m.name, "--routing", "");
   }
 }
 
@@ -260,40 +260,40 @@ void Scenario::validate_layout(const ModelConfig& m) const {
   // Checked on the whole layout, not the flags alone: a scenario file's pools may give the stages.
   if (microbatches > 0 && pp <= 1)
     throw InputError("--microbatches " + std::to_string(microbatches) +
-                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)");
+                     " needs --pp > 1 (micro-batches split a pipeline's sequences between its stages; expected --pp 2 or more, or no --microbatches)", "--microbatches", std::to_string(microbatches));
   if (two_batch_overlap && devices() == 1)
     throw InputError("--two-batch-overlap overlaps one micro-batch's collectives with the other's kernels: it needs a layout of "
-                     "several devices (expected --tp, --ep or --dp on a --system)");
+                     "several devices (expected --tp, --ep or --dp on a --system)", "--two-batch-overlap", "");
   if (two_batch_overlap && pp > 1)
     throw InputError("--two-batch-overlap with --pp " + std::to_string(pp) +
-                     ": a pipeline's micro-batches already overlap across its stages (expected one or the other)");
+                     ": a pipeline's micro-batches already overlap across its stages (expected one or the other)", "--two-batch-overlap", "");
   if (ep > 1 && !m.is_moe())
-    throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)");
+    throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)", "--ep", std::to_string(ep));
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
     throw InputError("--ep " + std::to_string(ep) + " must divide --tp (" + std::to_string(tp) +
                      ": experts over the TP group, each split tp/ep ways) or equal --tp x --dp (" + std::to_string(tp * dp) +
-                     ": data-parallel attention, experts over every rank)");
+                     ": data-parallel attention, experts over every rank)", "--ep", std::to_string(ep));
   validate_redundant_experts(m);
   if (dp_attention() && pp > 1)
     throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
                      ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
-                     "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp");
+                     "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp", "--ep", std::to_string(ep));
   if (sp && tp == 1)
-    throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)");
+    throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)", "--sp", "");
   if (sp && dp_attention())
     throw InputError("--sp with --ep " + std::to_string(ep) + " > --tp " + std::to_string(tp) +
-                     ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)");
+                     ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)", "--sp", "");
   if (pp > m.layers)
     throw InputError("--pp " + std::to_string(pp) + " is larger than " + m.name + "'s " + std::to_string(m.layers) +
-                     " layers (expected at most " + std::to_string(m.layers) + " stages)");
+                     " layers (expected at most " + std::to_string(m.layers) + " stages)", "--pp", std::to_string(pp));
   if (batch % dp != 0)
     throw InputError("--batch " + std::to_string(batch) + " does not split over --dp " + std::to_string(dp) +
-                     " replicas (expected a multiple of " + std::to_string(dp) + ")");
+                     " replicas (expected a multiple of " + std::to_string(dp) + ")", "--batch", std::to_string(batch));
   const int mb = step_microbatches();
   if (two_batch_overlap && pp == 1 && rank_batch() % 2 != 0)
     throw InputError("--two-batch-overlap: --batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) +
                      " sequences per replica, which do not split into two micro-batches (expected an even number per replica: --batch " +
-                     std::to_string(2 * dp * ((rank_batch() + 1) / 2)) + ")");
+                     std::to_string(2 * dp * ((rank_batch() + 1) / 2)) + ")", "--two-batch-overlap", "");
   if (pp > 1 && rank_batch() % mb != 0) {
     // The most micro-batches up to the asked count that split the sequences (8 sequences in 3 offered
     // gcd(8, 3) = 1, one micro-batch and the whole pipeline's bubble, where 2 split them).
@@ -301,7 +301,7 @@ void Scenario::validate_layout(const ModelConfig& m) const {
     while (rank_batch() % fits != 0) --fits;
     throw InputError("--batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) + " sequences per replica, which do not split into " +
                      std::to_string(mb) + " pipeline micro-batches (expected a multiple of " + std::to_string(mb) +
-                     " sequences per replica, or --microbatches " + std::to_string(fits) + ")");
+                     " sequences per replica, or --microbatches " + std::to_string(fits) + ")", "--batch", std::to_string(batch));
   }
 }
 
@@ -310,20 +310,21 @@ void Scenario::validate_layout(const ModelConfig& m) const {
 void Scenario::validate_redundant_experts(const ModelConfig& m) const {
   const std::int64_t E = m.num_experts, N = redundant_experts, phys = E + N;
   const std::string R = "--redundant-experts " + std::to_string(N), Es = std::to_string(E);
-  if (N < 0) throw InputError(R + " must not be negative (expected 0, or replicas of the hottest experts with --ep > 1)");
-  if (N > 0 && !m.is_moe()) throw InputError(R + ": " + m.name + " has no experts (replicas need a MoE model)");
+  auto bad = [&](const std::string& msg) { return InputError(msg, "--redundant-experts", std::to_string(N)); };
+  if (N < 0) throw bad(R + " must not be negative (expected 0, or replicas of the hottest experts with --ep > 1)");
+  if (N > 0 && !m.is_moe()) throw bad(R + ": " + m.name + " has no experts (replicas need a MoE model)");
   if (N > 0 && ep == 1)
-    throw InputError(R + " needs --ep > 1 (replicas spread the hottest experts' rows over expert-parallel ranks)");
+    throw bad(R + " needs --ep > 1 (replicas spread the hottest experts' rows over expert-parallel ranks)");
   if (ep == 1) return;
   const std::int64_t up = N + (ep - phys % ep) % ep, down = N - phys % ep;  // the nearest counts that split
   const std::int64_t fill = std::max<std::int64_t>(up, ep - E);            // enough for a slot on every rank
   if (N > 0 && (phys % ep != 0 || phys < ep))
-    throw InputError(R + ": " + Es + " + " + std::to_string(N) + " = " + std::to_string(phys) + " experts do not split over --ep " +
+    throw bad(R + ": " + Es + " + " + std::to_string(N) + " = " + std::to_string(phys) + " experts do not split over --ep " +
                      std::to_string(ep) + " (expected " + Es + " + N a multiple of " + std::to_string(ep) + ", e.g. --redundant-experts " +
                      (down > 0 && E + down >= ep ? std::to_string(down) + " or " : std::string()) + std::to_string(fill) + ")");
   if (ep > phys)
     throw InputError("--ep " + std::to_string(ep) + " is larger than " + m.name + "'s " + Es + " experts (expected at most " + Es +
-                     ", or --redundant-experts " + std::to_string(fill) + " to give every rank an expert)");
+                     ", or --redundant-experts " + std::to_string(fill) + " to give every rank an expert)", "--ep", std::to_string(ep));
   if (phys % ep != 0) {
     // The nearest divisor below that the layout takes (a multiple of tp: whole attention groups; or a
     // divisor of tp: experts over the TP group), with the chips it takes for data-parallel attention.
@@ -332,10 +333,10 @@ void Scenario::validate_redundant_experts(const ModelConfig& m) const {
     throw InputError("--ep " + std::to_string(ep) + " does not divide " + m.name + "'s " + Es + " experts (expected a divisor, e.g. --ep " +
                      std::to_string(below) + (ep == tp * dp && below > tp ? " in a layout of " + std::to_string(below * pp) + " chips" : std::string()) +
                      ", or, on these " + std::to_string(devices()) + " chips, --redundant-experts " + std::to_string(up) +
-                     " replicas of the hottest experts)");
+                     " replicas of the hottest experts)", "--ep", std::to_string(ep));
   }
   if (phys > E * ep)
-    throw InputError(R + ": more replicas than ranks to hold them (expected at most " + std::to_string(E * (ep - 1)) + ": each of " + Es +
+    throw bad(R + ": more replicas than ranks to hold them (expected at most " + std::to_string(E * (ep - 1)) + ": each of " + Es +
                      " experts once on each of --ep " + std::to_string(ep) + " ranks)");
 }
 
@@ -400,7 +401,7 @@ void set_layout(Scenario& s, const ScenarioArgs& a) {
 ModelConfig Scenario::run_model_of(const ModelConfig& m) const {
   if (pad_heads > 0 && pad_heads % tp != 0)  // a negative one: stored_heads refuses it
     throw InputError("--pad-heads " + std::to_string(pad_heads) + " must be a multiple of --tp " + std::to_string(tp) +
-                     " (the NeuronCores of the TP group: cores per chip x chips)");
+                     " (the NeuronCores of the TP group: cores per chip x chips)", "--pad-heads", std::to_string(pad_heads));
   ModelConfig r = pad_heads == 0 ? m : kv_to_tp_degree ? stored_heads_nxdi(m, pad_heads) : stored_heads(m, pad_heads);
   if (!buckets.token.empty()) r.max_position = std::max(r.max_position, buckets.token.back());  // RoPE has no limit
   return r;
@@ -423,10 +424,10 @@ Scenario make_scenario(const ScenarioArgs& a) {
   if (a.neuron_buckets != 0) {
     if (a.neuron_buckets < 0)
       throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": expected a number of positions of at least --input + " +
-                       "--output (" + std::to_string(a.input + a.output) + "), or 0 for exact shapes");
+                       "--output (" + std::to_string(a.input + a.output) + "), or 0 for exact shapes", "--neuron-buckets", std::to_string(a.neuron_buckets));
     if (a.neuron_buckets < a.input + a.output)
       throw InputError("--neuron-buckets " + std::to_string(a.neuron_buckets) + ": fewer positions than --input + --output (" +
-                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes");
+                       std::to_string(a.input + a.output) + "); expected at least that, or 0 for exact shapes", "--neuron-buckets", std::to_string(a.neuron_buckets));
     s.buckets = tnx_default_buckets(a.neuron_buckets);
   }
   return s;

@@ -216,12 +216,12 @@ bool pair_all_reduce(const Topology& t, const CollectiveRequest& r, const std::s
 
 CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int slices, bool channel_messages) {
   const SystemSpec& s = t.spec();
-  if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  if (r.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size", "--bytes", "");
   if (r.algorithm == "deepep" && r.forwarded_bytes == 0)
     throw InputError("--algo deepep: DeepEP's forwarding runs an expert dispatch or combine, not a plain all-to-all of --bytes "
-                     "(give its tokens: --tokens N --hidden H --topk K --experts E, or expected --algo direct or auto)");
+                     "(give its tokens: --tokens N --hidden H --topk K --experts E, or expected --algo direct or auto)", "--algo", "");
   std::string why = unsupported_reason(t, r.kind, r.algorithm);
-  if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + s.file + ")");
+  if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + s.file + ")", "--algo", r.algorithm);
   // Reductions work on 4-byte elements; collectives whose result is laid out rank by rank (all-gather,
   // reduce-scatter, all-to-all: nccl-tests count x nranks) need a whole number of elements per rank.
   bool per_rank = r.kind == CollKind::AllGather || r.kind == CollKind::ReduceScatter || r.kind == CollKind::AllToAll;
@@ -229,7 +229,7 @@ CommProgram lower_collective(const Topology& t, const CollectiveRequest& r, int 
   if (r.bytes % unit != 0)
     throw InputError("--bytes " + std::to_string(r.bytes) + ": " + name(r.kind) + " on " + std::to_string(t.ranks()) +
                      " chips needs a multiple of " + std::to_string(unit) + " bytes (" +
-                     (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")");
+                     (per_rank ? "a whole number of 4-byte elements per chip" : "4-byte elements") + ")", "--bytes", std::to_string(r.bytes));
   bool sliced = slices <= 0;
   // Each slice's bytes: equal parts of the message, or (sliced, as deep as the library's loops go)
   // whole loops and then the rest, as NCCL runs full loops of its chunk and shrinks only the last one
@@ -430,11 +430,11 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
   if (r.algorithm == "auto") {
     algos_try = candidate_algorithms(t, r.kind);
     if (algos_try.empty())
-      throw InputError(t.spec().file + ": library.algorithms: '" + join(t.spec().algorithms) + "' has no algorithm for " +
-                       name(r.kind) + " on this topology");
+      throw InputError::in_file(t.spec().file + ": library.algorithms: '" + join(t.spec().algorithms) + "' has no algorithm for " +
+                       name(r.kind) + " on this topology", t.spec().file, "library.algorithms");
   } else {
     std::string why = unsupported_reason(t, r.kind, r.algorithm);
-    if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + t.spec().file + ")");
+    if (!why.empty()) throw InputError("--algo " + r.algorithm + ": " + why + " (" + t.spec().file + ")", "--algo", r.algorithm);
     algos_try = {r.algorithm};
   }
   CollectiveChoice best;
@@ -459,7 +459,7 @@ CollectiveChoice choose_collective(const Topology& t, const CollectiveRequest& r
     std::vector<std::string> protos = candidate_protocols(t, a);
     if (r.protocol != "auto") {
       if (std::find(protos.begin(), protos.end(), r.protocol) == protos.end())
-        throw InputError("--proto " + r.protocol + ": not available for " + a + " (protocols: " + join(protos) + ")");
+        throw InputError("--proto " + r.protocol + ": not available for " + a + " (protocols: " + join(protos) + ")", "--proto", r.protocol);
       protos = {r.protocol};
     }
     // Across nodes NCCL picks the protocol by its own tuner's table (tuning.cc), which this estimate does

@@ -32,7 +32,7 @@ struct RowFunc {
 
 RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& label, int r0, int rows) {
   if (o.fused_add_norm())  // the reference checks the norm alone, not X + R's sum and its write-back
-    throw InputError("--functional is not available for rmsnorm --impl fused-add (the timing only)");
+    throw InputError("--functional is not available for rmsnorm --impl fused-add (the timing only)", "--functional", "");
   using namespace fop;
   const int c = static_cast<int>(o.cols);
   const int X = opt.ref(label, "X").id, Y = opt.ref(label, "Y").id, W = opt.ref(label, "W").id;
@@ -76,7 +76,7 @@ RowFunc row_func(const OpSpec& o, const LowerOptions& opt, const std::string& la
       break;
     }
     default:
-      throw InputError(std::string("--functional is not available for ") + name(o.kind) + " on the GPU family");
+      throw InputError(std::string("--functional is not available for ") + name(o.kind) + " on the GPU family", "--functional", "");
   }
   return f;
 }

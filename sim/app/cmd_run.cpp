@@ -49,11 +49,11 @@ po::options_description run_cli_options() {
 
 ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   const std::string format = vm["format"].as<std::string>();
-  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
+  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json", "--format", format);
   ModelRunOptions opt;
   if (vm.count("after-runs") && vm.count("from-idle"))
     throw InputError("--from-idle and --after-runs " + strformat("%g", vm["after-runs"].as<double>()) +
-                     " are two answers to one question (one run from idle, or the run after N runs): give one of them");
+                     " are two answers to one question (one run from idle, or the run after N runs): give one of them", "--from-idle", "");
   if (vm.count("after-runs")) opt.time_after_runs(vm["after-runs"].as<double>());
   if (vm.count("from-idle")) opt.sustained = false;
   target = run_target(vm);

@@ -93,10 +93,10 @@ ServeOptions serve_opts(const po::variables_map& vm) {
     so.rate_given = true;
   }
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
-  if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests));
+  if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests), "--requests", "");
   // Read signed: Boost reads "-1" into an unsigned option as 2^64 - 1 without complaint.
   const std::int64_t seed = vm["seed"].as<std::int64_t>();
-  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected an integer of 0 or more");
+  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected an integer of 0 or more", "--seed", std::to_string(seed));
   so.seed = static_cast<std::uint64_t>(seed);
   for (auto [flag, field] :
        {std::pair{"prefill-devices", &so.prefill_devices}, {"decode-devices", &so.decode_devices}, {"prefill-tp", &so.prefill_tp},
@@ -105,7 +105,7 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   if (vm.count("prefix-hit")) so.prefix_hit = vm["prefix-hit"].as<double>();
   if (vm.count("spec-tokens")) so.spec_tokens = vm["spec-tokens"].as<std::int64_t>();
   if (vm.count("spec-tokens") && so.spec_tokens <= 0)
-    throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens));
+    throw InputError("--spec-tokens must be a positive number of draft tokens, got " + std::to_string(so.spec_tokens), "--spec-tokens", "");
   if (vm.count("spec-accept")) so.spec_accept = vm["spec-accept"].as<double>();
   so.spec_method = vm["spec-method"].as<std::string>();
   if (vm.count("spec-draft")) so.spec_draft = vm["spec-draft"].as<std::string>();
@@ -212,15 +212,15 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   std::stringstream ss(vm.count("chips") ? vm["chips"].as<std::string>() : "");
   for (std::string c; std::getline(ss, c, ',');)
     if (!c.empty()) req.chips.push_back(c);
-  if (vm.count("chips") && req.chips.empty()) throw InputError("--chips: expected at least one chip");
+  if (vm.count("chips") && req.chips.empty()) throw InputError("--chips: expected at least one chip", "--chips", "");
   if (vm.count("set")) req.sets = vm["set"].as<std::vector<std::string>>();
   req.tco = vm["tco"].as<bool>();
   if (vm.count("tiers")) req.tiers = parse_flag_list<double>("--tiers", vm["tiers"].as<std::string>(), "tok/s per user", 1e6);
   req.jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
-  if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes");
+  if (req.jobs <= 0 || req.jobs > 1024) throw InputError("--jobs " + std::to_string(req.jobs) + ": expected 1 to 1024 worker processes", "--jobs", std::to_string(req.jobs));
   req.finalists = vm["finalists"].as<int>();
   if (req.finalists < 0 || req.finalists > 1000)
-    throw InputError("--finalists " + std::to_string(req.finalists) + ": expected 0 (every layout) or a count of layouts");
+    throw InputError("--finalists " + std::to_string(req.finalists) + ": expected 0 (every layout) or a count of layouts", "--finalists", std::to_string(req.finalists));
   std::vector<CompareRequest> out;
   if (named_study) {
     out = study_requests(load_study(vm["study"].as<std::string>()), req, !vm["dtype"].defaulted());

@@ -32,7 +32,7 @@ int cmd_validate(int argc, char** argv) {
   check_flag_choice("--format", vm["format"].as<std::string>(), {"table", "json"});
   std::vector<std::string> files =
       vm.count("data") ? vm["data"].as<std::vector<std::string>>() : default_measurement_files();
-  if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV");
+  if (files.empty()) throw InputError("validate: no measurement file found; pass --data CSV", "--data", "");
   std::vector<ValidationPoint> pts;
   std::vector<ValidationSkip> skipped;
   for (const auto& f : files) {

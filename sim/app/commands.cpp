@@ -66,7 +66,7 @@ po::options_description output_options() {
 }
 
 void check_format(const std::string& f) {
-  if (f != "table" && f != "json") throw InputError("--format '" + f + "': expected table or json");
+  if (f != "table" && f != "json") throw InputError("--format '" + f + "': expected table or json", "--format", f);
 }
 
 int cmd_list(const std::vector<std::string>& args) {
@@ -151,7 +151,7 @@ int cmd_kernel(int argc, char** argv) {
   if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end())
     throw InputError("kernel: unknown op '" + rest[0] + "'" + hint_clause(nearest_name(rest[0], ops)) + "; ops: " + join(ops));
   for (const auto& r : rest)
-    if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + flag_hint(r, all) + " (see xpusim kernel --help)");
+    if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + flag_hint(r, all) + " (see xpusim kernel --help)", r, "");
   if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
   std::string format = vm["format"].as<std::string>();
   check_format(format);
@@ -172,7 +172,7 @@ int cmd_kernel(int argc, char** argv) {
   if (vm.count("after-runs")) ko.after_runs = checked_after_runs(vm["after-runs"].as<double>());
   if (vm.count("flush-gb")) {
     const double gb = vm["flush-gb"].as<double>();
-    if (!std::isfinite(gb) || gb < 0 || gb > 1e6) throw InputError("--flush-gb " + strformat("%g", gb) + ": expected GB written before each call, 0 to 1e6");
+    if (!std::isfinite(gb) || gb < 0 || gb > 1e6) throw InputError("--flush-gb " + strformat("%g", gb) + ": expected GB written before each call, 0 to 1e6", "--flush-gb", strformat("%g", gb));
     ko.flush_bytes = gb * 1e9;
   }
   ko.functional = vm["functional"].as<bool>();

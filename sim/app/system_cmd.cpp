@@ -63,7 +63,7 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
     po::store(p.run(), vm);
   } catch (const po::error& e) {
     const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
-    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : "", unknown ? flag_hint(unknown->get_option_name(), all) : ""));
+    throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : "", unknown ? flag_hint(unknown->get_option_name(), all) : ""), unknown ? unknown->get_option_name() : "", "");
   }
   po::notify(vm);
   return o;
@@ -86,7 +86,7 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
   req.protocol = vm["proto"].as<std::string>();
   CollectiveReport rep;
   if (vm.count("tokens")) {  // an expert dispatch or combine: run_expert_exchange checks the values
-    if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)");
+    if (vm.count("bytes")) throw InputError("--bytes and --tokens: give one (--tokens sizes the all-to-all from its tokens)", "--bytes", "");
     ExpertExchange x{req.kind, req.algorithm, req.protocol, vm["stage"].as<std::string>(), parse_dtype(vm["dispatch-dtype"].as<std::string>(), "--dispatch-dtype")};
     for (auto [flag, field] : {std::pair{"tokens", &x.tokens}, {"hidden", &x.hidden}, {"topk", &x.topk}, {"experts", &x.experts},
                                {"expert-groups", &x.groups}, {"groups-per-token", &x.groups_per_token}})
@@ -98,7 +98,7 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
     for (const char* f : {"hidden", "topk", "experts", "expert-groups", "groups-per-token"}) expert |= vm.count(f) > 0;
     if (!vm.count("bytes") || expert)
       throw InputError(vm.count("bytes") ? "--hidden, --topk, --experts: they size an expert exchange (as --expert-groups, --groups-per-token, --stage, --dispatch-dtype, --routing do), which --tokens N gives (not --bytes)"
-                                         : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)");
+                                         : "kernel " + name(req.kind) + ": give --bytes SIZE (alltoall: or an expert exchange, --tokens N --hidden H --topk K --experts E)", vm.count("bytes") ? "--hidden" : "--bytes", "");
     req.bytes = parse_message_bytes(vm["bytes"].as<std::string>());
     if (vm.count("stack")) req.stack = vm["stack"].as<std::string>();
     if (vm.count("rows")) req.rows = vm["rows"].as<std::int64_t>();  // run_collective checks it
@@ -118,7 +118,7 @@ int cmd_collective(int argc, char** argv) {
     return 0;
   }
   const std::string format = vm["format"].as<std::string>();
-  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json");
+  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json", "--format", format);
   const CollectiveReport rep = collective_from_flags(vm);
   if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
   if (format == "json") std::cout << rep.json().dump(2) << "\n";
@@ -194,13 +194,13 @@ RunTarget run_target(const po::variables_map& vm) {
   for (auto [flag, field] : {std::pair{"nodes", &c.nodes}, {"devices", &c.devices}})
     if (vm.count(flag)) {
       *field = vm[flag].as<int>();
-      if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field));
+      if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field), std::string("--") + flag, std::to_string(*field));
     }
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   RunTarget t = load_run_target(vm["chip"].as<std::string>(), c, sets, vm.count("overlap") > 0);
   if (t.system && !vm["chip"].defaulted() && vm["chip"].as<std::string>() != t.system->spec.chip)
     throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + t.system->spec.name + ", whose chips are " +
-                     t.system->spec.chip + " (drop --chip, or use --chip C --devices N)");
+                     t.system->spec.chip + " (drop --chip, or use --chip C --devices N)", "--chip", vm["chip"].as<std::string>());
   return t;
 }
 

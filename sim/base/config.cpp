@@ -243,7 +243,8 @@ void ConfigTree::apply_overlays(const std::vector<std::string>& assignments, con
     auto [it, fresh] = given.emplace(key, value);
     if (!fresh && eq != std::string::npos)
       throw InputError(origin + " " + key + ": given twice (" + it->second + ", then " + value +
-                       "): expected each key once");
+                       "): expected each key once",
+                       origin.rfind("--", 0) == 0 ? origin : std::string(), a);
     apply_overlay(a, origin);
   }
 }

@@ -20,6 +20,21 @@ class InputError : public std::runtime_error {
   // The same message with other words before or after it (a caller's context), its data kept.
   InputError(const std::string& msg, const InputError& of)
       : std::runtime_error(msg), flag_(of.flag_), value_(of.value_), file_(of.file_), key_(of.key_) {}
+  // `msg` about the first flag of `flags`, a command line the code built ("--prefill-tp 4 --prefill-ep 8", "--tp 2 x
+  // --pp 1 ..."): that flag and the word after it are the data.
+  static InputError first_of(const std::string& msg, const std::string& flags) {
+    const auto space = flags.find(' ');
+    if (flags.rfind("--", 0) != 0) return InputError(msg);
+    if (space == std::string::npos) return InputError(msg, flags, "");
+    return InputError(msg, flags.substr(0, space), flags.substr(space + 1, flags.find(' ', space + 1) - space - 1));
+  }
+  // `msg` about a value of a file (a preset, model, study or scenario file) and its key.
+  static InputError in_file(const std::string& msg, const std::string& file, const std::string& key) {
+    InputError e(msg);
+    e.file_ = file;
+    e.key_ = key;
+    return e;
+  }
   const std::string& flag() const { return flag_; }
   const std::string& value() const { return value_; }
   const std::string& file() const { return file_; }

@@ -75,11 +75,11 @@ void claim_output_dir(const std::string& dir) {
   if (claimed.count(canon)) return;
   // The folder itself is locked (flock works on a directory's descriptor): no lock file to leave behind.
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw InputError(dir + ": --out: cannot open the folder (" + std::strerror(errno) + ")");
+  if (fd < 0) throw InputError(dir + ": --out: cannot open the folder (" + std::strerror(errno) + ")", "--out", dir);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     throw InputError(dir + ": --out: another xpusim process is writing results into this folder (wait for it, or "
-                           "choose another folder)");
+                           "choose another folder)", "--out", dir);
   }
   claimed.insert(canon);
   // Temporaries "<name>.tmp.<pid>" of processes that died (killed, out of power) are removed.

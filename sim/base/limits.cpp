@@ -105,29 +105,32 @@ void check_transactions(const std::string& what, double estimate) {
   // The engine simulates about 1-1.5 M transactions per second (README, simulation speed).
   throw ResourceError(what + " needs about " + count_text(estimate) + "transactions (about " +
                       duration_str(estimate / 1e6) + " of simulation); the limit is " + count_text(limit) +
-                      "transactions: raise it with --max-transactions (or XPUSIM_MAX_TRANSACTIONS) if you mean it");
+                      "transactions: raise it with --max-transactions (or XPUSIM_MAX_TRANSACTIONS) if you mean it",
+                      "--max-transactions");
 }
 
 void check_memory(const std::string& what, double bytes) {
   const double limit = resource_limits().max_memory_bytes;
   if (!(bytes > limit)) return;
   throw ResourceError(what + " needs about " + format_bytes(bytes) + " of memory; the limit is " + format_bytes(limit) +
-                      ": raise it with --max-memory (or XPUSIM_MAX_MEMORY) if the machine has it");
+                      ": raise it with --max-memory (or XPUSIM_MAX_MEMORY) if the machine has it", "--max-memory");
 }
 
 std::string read_input_file(const std::string& path, const std::string& what, std::size_t max_bytes) {
+  // The errors' data: the flag that named the file (--lengths-csv) and the path, or the file.
+  auto bad = [&](const std::string& msg) { return what.rfind("--", 0) == 0 ? InputError(msg, what, path) : InputError::in_file(msg, path, ""); };
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    throw InputError(path + ": " + what + ": " + (errno == ENOENT ? "file not found" : std::strerror(errno)));
-  if (S_ISDIR(st.st_mode)) throw InputError(path + ": " + what + ": is a folder, expected a file");
+    throw bad(path + ": " + what + ": " + (errno == ENOENT ? "file not found" : std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) throw bad(path + ": " + what + ": is a folder, expected a file");
   if (!S_ISREG(st.st_mode))
-    throw InputError(path + ": " + what + ": not a regular file (a FIFO, device or socket is not read)");
+    throw bad(path + ": " + what + ": not a regular file (a FIFO, device or socket is not read)");
   if (static_cast<std::size_t>(st.st_size) > max_bytes)
-    throw InputError(path + ": " + what + ": the file is " + Bytes(static_cast<double>(st.st_size)).str() +
+    throw bad(path + ": " + what + ": the file is " + Bytes(static_cast<double>(st.st_size)).str() +
                      ", more than the " + Bytes(static_cast<double>(max_bytes)).str() + " an input file may have");
   // O_NONBLOCK: should the path be swapped for a FIFO after the check, open() does not wait for a writer.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw InputError(path + ": " + what + ": cannot read (" + std::strerror(errno) + ")");
+  if (fd < 0) throw bad(path + ": " + what + ": cannot read (" + std::strerror(errno) + ")");
   std::string data;
   char buf[65536];
   for (;;) {
@@ -136,13 +139,13 @@ std::string read_input_file(const std::string& path, const std::string& what, st
     if (n < 0) {
       int e = errno;
       ::close(fd);
-      throw InputError(path + ": " + what + ": cannot read (" + std::strerror(e) + ")");
+      throw bad(path + ": " + what + ": cannot read (" + std::strerror(e) + ")");
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
     if (data.size() > max_bytes) {
       ::close(fd);
-      throw InputError(path + ": " + what + ": more than the " + Bytes(static_cast<double>(max_bytes)).str() +
+      throw bad(path + ": " + what + ": more than the " + Bytes(static_cast<double>(max_bytes)).str() +
                        " an input file may have");
     }
   }

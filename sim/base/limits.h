@@ -14,6 +14,8 @@ namespace xpu {
 class ResourceError : public InputError {
  public:
   explicit ResourceError(const std::string& msg) : InputError(msg) {}
+  // `flag`: the limit's flag that raises it (--max-transactions, --max-memory), the one the message names first.
+  ResourceError(const std::string& msg, const std::string& flag) : InputError(msg, flag, "") {}
 };
 
 struct ResourceLimits {

@@ -66,8 +66,8 @@ class LineBuf : public std::streambuf {
   std::string m_text;
 };
 
-// What a worker sends back: a status byte ('O' the result, 'I' an InputError's message, 'E' another
-// exception's), the payload's length (8 bytes) and the payload.
+// What a worker sends back: a status byte ('O' the result, 'I' an InputError's message and its data after NULs (flag,
+// value, file, key), 'E' another exception's), the payload's length (8 bytes) and the payload.
 [[noreturn]] void worker_main(int fd, pid_t parent, const std::function<std::string(size_t)>& task, size_t i) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
@@ -81,6 +81,7 @@ class LineBuf : public std::streambuf {
     out = task(i);
   } catch (const InputError& e) {
     status = 'I', out = e.what();
+    for (const std::string* d : {&e.flag(), &e.value(), &e.file(), &e.key()}) out += '\0' + *d;
   } catch (const std::bad_alloc&) {  // as the CLI reports it in one process (exit 2, not an internal error)
     status = 'I', out = "out of memory: the run is larger than this machine can hold (reduce the sizes, or lower --max-memory so "
                         "that it is refused up front)";
@@ -127,7 +128,22 @@ std::string worker_failure(const Worker& x, int status, const std::string& name,
     return proc + "exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + " without sending its result";
   kind = x.got[0];
   if (kind == 'O') return "";
-  return name + (kind == 'I' ? ": " : " failed in its worker process: ") + x.got.substr(1 + sizeof n);
+  return name + (kind == 'I' ? ": " : " failed in its worker process: ") + x.got.substr(1 + sizeof n);  // 'I': its data after NULs
+}
+
+// The InputError of a worker's failure "NAME: MESSAGE\0FLAG\0VALUE\0FILE\0KEY" (worker_main): the message with its data.
+InputError worker_input_error(const std::string& failure) {
+  std::vector<std::string> part;
+  for (size_t at = 0;;) {
+    const size_t nul = failure.find('\0', at);
+    part.push_back(failure.substr(at, nul == std::string::npos ? std::string::npos : nul - at));
+    if (nul == std::string::npos) break;
+    at = nul + 1;
+  }
+  if (part.size() != 5) return InputError(part[0]);
+  if (!part[1].empty()) return InputError(part[0], part[1], part[2]);
+  if (!part[3].empty() || !part[4].empty()) return InputError::in_file(part[0], part[3], part[4]);
+  return InputError(part[0]);
 }
 }  // namespace
 
@@ -229,7 +245,7 @@ std::vector<std::string> run_in_workers(const std::vector<size_t>& order, size_t
       }
     }
   }
-  if (failure_kind == 'I') throw InputError(failure);
+  if (failure_kind == 'I') throw worker_input_error(failure);
   if (!failure.empty()) throw std::runtime_error(failure);
   return out;
 }
@@ -250,7 +266,7 @@ void check_plain_name(const std::string& what, const std::string& name) {
   }
   if (!ok)
     throw InputError(what + " '" + name +
-                     "': expected a plain name (letters, digits, '.', '_', '-'; at most 128 characters; not '.' or '..')");
+                     "': expected a plain name (letters, digits, '.', '_', '-'; at most 128 characters; not '.' or '..')", what.rfind("--", 0) == 0 ? what : std::string(), name);
 }
 
 }  // namespace xpu

@@ -13,7 +13,8 @@ void task_too_large(std::size_t n) {
   throw ResourceError("one task of this kernel needs more than " + std::to_string(n) + " instructions (" +
                       format_bytes(static_cast<double>(n) * sizeof(Instr)) +
                       "): too large to simulate within the limits; raise --max-transactions and --max-memory, "
-                      "or reduce the op's dimensions");
+                      "or reduce the op's dimensions",
+                      "--max-transactions");
 }
 
 const char* name(TxKind k) {

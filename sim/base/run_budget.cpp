@@ -142,7 +142,8 @@ void TransactionBudget::admit(const std::string& what, double estimate) {
                       std::to_string(g_budget->m_simulations) + " simulation(s): " + what + " needs about " +
                       count_text(estimate) + "more, over the limit of " + count_text(limit) +
                       "transactions for the whole run; raise it with --max-transactions (or XPUSIM_MAX_TRANSACTIONS) "
-                      "if you mean it");
+                      "if you mean it",
+                      "--max-transactions");
 }
 
 void TransactionBudget::charge(double transactions) {

@@ -55,7 +55,7 @@ void SystemSpec::require_model_ranks() const {
   if (collectives_only)
     throw InputError("system " + name + " counts parts of a chip as ranks, for collective benchmarks only (xpusim kernel "
                      "allreduce --system " + name + ", validate --collectives); run models on a system whose ranks are " +
-                     chip + " chips (xpusim list systems)");
+                     chip + " chips (xpusim list systems)", "--system", name);
 }
 
 namespace {
@@ -289,7 +289,7 @@ SystemSpec load_system(const std::string& name_or_path, const std::vector<std::s
   ConfigTree tree = ConfigTree::load_file(path);
   tree.set("name", name_or_path.find('/') == std::string::npos ? name_or_path : fs::path(path).stem().string(), path);
   tree.apply_overlays(overlays);
-  if (nodes < 0) throw InputError("--nodes " + std::to_string(nodes) + ": expected a positive node count");
+  if (nodes < 0) throw InputError("--nodes " + std::to_string(nodes) + ": expected a positive node count", "--nodes", std::to_string(nodes));
   if (nodes > 0) tree.set("nodes", std::to_string(nodes), path + " (--nodes)");
   SystemSpec s;
   Params p(Params::Mode::Load, &tree);

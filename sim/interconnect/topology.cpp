@@ -148,8 +148,8 @@ const std::vector<int>& Topology::route(int src, int dst) const {
   if (it == m_routes.end()) {
     std::vector<int> r = m_router->route(*this, src, dst);
     if (r.empty() && src != dst)
-      throw InputError(m_spec.file + ": no route from " + m_vertices[static_cast<size_t>(src)].name + " to " +
-                       m_vertices[static_cast<size_t>(dst)].name);
+      throw InputError::in_file(m_spec.file + ": no route from " + m_vertices[static_cast<size_t>(src)].name + " to " +
+                       m_vertices[static_cast<size_t>(dst)].name, m_spec.file, "");
     it = m_routes.emplace(key, std::move(r)).first;
   }
   if (flat) m_route_at[at] = &it->second;

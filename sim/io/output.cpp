@@ -44,23 +44,23 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 
 void make_output_dir(const std::string& dir) {
   std::error_code ec;
-  if (dir.empty()) throw InputError("--out: expected a folder name");
+  if (dir.empty()) throw InputError("--out: expected a folder name", "--out", "");
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec))
     throw InputError(dir + ": --out: cannot create the output folder (" +
-                     (ec ? ec.message() : std::string("a file of that name exists")) + ")");
+                     (ec ? ec.message() : std::string("a file of that name exists")) + ")", "--out", "");
   claim_output_dir(dir);
 }
 
 void check_output_dir(const std::string& dir) {
-  if (dir.empty()) throw InputError("--out: expected a folder name");
+  if (dir.empty()) throw InputError("--out: expected a folder name", "--out", "");
   std::error_code ec;
   fs::path p = fs::absolute(dir, ec);
   while (!p.empty() && !fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
   if (!fs::is_directory(p, ec))
-    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not a folder)");
+    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not a folder)", "--out", dir);
   if (::access(p.c_str(), W_OK | X_OK) != 0)
-    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not writable)");
+    throw InputError(dir + ": --out: cannot create the output folder (" + p.string() + " is not writable)", "--out", dir);
 }
 
 nlohmann::json kernel_result_json(const KernelResult& k) {
@@ -237,7 +237,7 @@ const H5TraceApi* load_h5_api() {
     why = so + ": no xpu_h5_trace_api";
   }
   throw InputError("trace.h5: cannot load the HDF5 plugin libxpu_h5.so (" + why +
-                   "); --trace-format perfetto writes a trace without it");
+                   "); --trace-format perfetto writes a trace without it", "--trace-format", "");
 }
 
 H5TraceWriter::H5TraceWriter(std::string path) : m_file(std::move(path)) { m_buf.reserve(kChunk); }
@@ -285,9 +285,9 @@ TraceMeta trace_meta(const RunResult& r) {
 
 void check_trace_flags(bool trace, const std::string& format, bool format_given, bool has_out) {
   if (format != "hdf5" && format != "perfetto" && format != "both")
-    throw InputError("--trace-format '" + format + "': expected hdf5, perfetto or both");
-  if (!trace && format_given) throw InputError("--trace-format " + format + ": give --trace too (it picks the trace's file format)");
-  if (trace && !has_out) throw InputError("--trace needs --out DIR to write the trace (trace.h5, trace.json) into");
+    throw InputError("--trace-format '" + format + "': expected hdf5, perfetto or both", "--trace-format", format);
+  if (!trace && format_given) throw InputError("--trace-format " + format + ": give --trace too (it picks the trace's file format)", "--trace-format", format);
+  if (trace && !has_out) throw InputError("--trace needs --out DIR to write the trace (trace.h5, trace.json) into", "--trace", "");
 }
 
 void write_trace_h5(const std::string& path, const std::vector<TraceRecord>& records, const TraceMeta& meta) {

@@ -182,7 +182,7 @@ std::unique_ptr<ServeTraceFiles> open_serve_trace(bool trace, const std::string&
   if (!trace) return nullptr;
   if (points > 1)
     throw InputError("--trace: --concurrency gives " + std::to_string(points) +
-                     " points; trace one point at a time (a single --concurrency value, --rate, or neither)");
+                     " points; trace one point at a time (a single --concurrency value, --rate, or neither)", "--trace", "");
   check_output_dir(dir);  // before the run: a folder that cannot be made is told at once
   return std::make_unique<ServeTraceFiles>(dir, format);
 }

@@ -109,17 +109,17 @@ std::int64_t to_int(const std::string& key, const std::string& v) {
   } catch (...) {
     used = 0;
   }
-  if (used != v.size() || v.empty()) throw InputError("--" + key + ": '" + v + "' is not an integer");
+  if (used != v.size() || v.empty()) throw InputError("--" + key + ": '" + v + "' is not an integer", "--" + key, v);
   // Every dimension given on the command line is a positive count (0 never means "default" here).
   const std::int64_t most = key == "bytes" ? std::int64_t{1} << 40 : kMaxDim;
   if (x <= 0 || x > most)
-    throw InputError("--" + key + ": " + v + ": expected a positive integer of at most " + std::to_string(most));
+    throw InputError("--" + key + ": " + v + ": expected a positive integer of at most " + std::to_string(most), "--" + key, v);
   return x;
 }
 bool to_bool(const std::string& key, const std::string& v) {
   if (v == "1" || v == "true" || v == "yes" || v.empty()) return true;
   if (v == "0" || v == "false" || v == "no") return false;
-  throw InputError("--" + key + ": '" + v + "': expected true or false");
+  throw InputError("--" + key + ": '" + v + "': expected true or false", "--" + key, v);
 }
 }  // namespace
 
@@ -133,7 +133,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
     // A near miss of some op's argument is named here; any other unknown one is refused below, with the
     // arguments this op takes (kernel("gemm", foo=3) said only "unknown argument --foo").
     const std::string near = known ? "" : nearest_clause(k, kernel_arg_names(), kDidYouMeanFlag);
-    if (!near.empty()) throw InputError("kernel " + opname + ": unknown argument --" + k + near);
+    if (!near.empty()) throw InputError("kernel " + opname + ": unknown argument --" + k + near, "--" + k, v);
   }
   std::set<std::string> read;  // the arguments this op takes: any other one given is refused below
   auto get = [&](const char* key, std::int64_t def) {
@@ -162,23 +162,24 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       // Each flag belongs to one input format: given with another it changed nothing, silently.
       if (op.fast_accum && op.dtype != DType::fp8)
         throw InputError(std::string("gemm: --fast-accum applies to fp8 GEMMs (the fp8 tensor cores' partial sums kept "
-                                     "without fp32 promotion); --dtype is ") + name(op.dtype));
+                                     "without fp32 promotion); --dtype is ") + name(op.dtype), "--fast-accum", "");
       if (has("fp4-scale-block") && op.dtype != DType::fp4 && op.wdtype != DType::fp4)
         throw InputError(std::string("gemm: --fp4-scale-block applies to fp4 operands (--dtype or --wdtype fp4); --dtype is ") +
-                         name(op.dtype) + (op.wdtype != op.dtype ? std::string(", --wdtype ") + name(op.wdtype) : std::string()));
+                         name(op.dtype) + (op.wdtype != op.dtype ? std::string(", --wdtype ") + name(op.wdtype) : std::string()),
+                         "--fp4-scale-block", "");
       break;
     case OpKind::GroupedGemm: {
       std::int64_t groups = get("groups", get("experts", 8));
       std::int64_t rows = get("m", get("tokens", 0));
       op.n = get("n", 0), op.k = get("k", 0);
-      if (groups <= 0) throw InputError("grouped_gemm: --groups must be a positive integer");
+      if (groups <= 0) throw InputError("grouped_gemm: --groups must be a positive integer", "--groups", "");
       for (std::int64_t g = 0; g < groups; ++g) op.group_rows.push_back(rows / groups + (g < rows % groups ? 1 : 0));
       break;
     }
     case OpKind::Attention: {
       std::string phase = s("phase", "prefill");
       if (phase != "prefill" && phase != "decode")
-        throw InputError("attention: --phase '" + phase + "': expected prefill or decode");
+        throw InputError("attention: --phase '" + phase + "': expected prefill or decode", "--phase", phase);
       op.decode = phase == "decode";
       op.batch = get("batch", 1), op.heads = get("heads", 0), op.kv_heads = get("kv-heads", get("heads", 0));
       op.seq_kv = get("seq", 0);
@@ -213,7 +214,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
   for (const auto& [k, v] : args)
     if (!read.count(k))
       throw InputError("kernel " + opname + ": --" + k + " '" + v + "' is not an argument of " + opname + " (it takes --" +
-                       join(read, ", --") + ")");
+                       join(read, ", --") + ")", "--" + k, v);
   op.validate();
   return op;
 }
@@ -238,7 +239,7 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
       if (op.kind == OpKind::Gemm) groups.assign(static_cast<size_t>(op.batch), op.m);
       for (auto g : op.group_rows) rows += g;
       cells = static_cast<double>(rows) * op.n * op.k;
-      if (cells > 64.0 * 1024 * 1024) throw InputError("--functional is for small shapes (at most 2^26 MACs)");
+      if (cells > 64.0 * 1024 * 1024) throw InputError("--functional is for small shapes (at most 2^26 MACs)", "--functional", "");
       int A = add("A", random_mat(static_cast<int>(rows), static_cast<int>(op.k), rng, op.dtype));
       int B = add("B", random_mat(static_cast<int>(groups.size() * op.k), static_cast<int>(op.n), rng, op.wdtype));
       add("C", Mat(static_cast<int>(rows), static_cast<int>(op.n)));
@@ -260,7 +261,7 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
     case OpKind::Rope: {
       const int rows = static_cast<int>(op.rows), cols = static_cast<int>(op.cols);
       if (static_cast<double>(op.rows) * op.cols > 4.0 * 1024 * 1024)
-        throw InputError("--functional is for small shapes (at most 2^22 elements)");
+        throw InputError("--functional is for small shapes (at most 2^22 elements)", "--functional", "");
       float scale = op.kind == OpKind::Softmax ? 4.f : op.kind == OpKind::Gelu ? 3.f : 1.f;
       add("X", random_mat(rows, op.kind == OpKind::SwiGlu ? 2 * cols : cols, rng, op.dtype, scale));
       f.inputs = {"X"};
@@ -282,7 +283,7 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
         const int hd = op.head_dim > 0 ? static_cast<int>(op.head_dim) : (cols % 128 == 0 ? 128 : cols);
         if (hd % 2 != 0 || cols % hd != 0)
           throw InputError("rope: --cols (" + std::to_string(cols) + ") must be a multiple of an even --head-dim (" +
-                           std::to_string(hd) + ")");
+                           std::to_string(hd) + ")", "--cols", "");
         const std::int64_t seq = op.seq_kv > 0 ? op.seq_kv : op.rows;
         Mat pos(rows, 1), inv(1, hd / 2);
         for (int i = 0; i < rows; ++i) pos.at(i, 0) = static_cast<float>(i % seq);
@@ -301,7 +302,7 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
     case OpKind::Attention: {
       const std::int64_t d = op.head_dim, dv = op.head_dim_v > 0 ? op.head_dim_v : op.head_dim;
       cells = static_cast<double>(op.batch) * op.heads * op.seq_q * op.seq_kv * (d + dv);
-      if (cells > 64.0 * 1024 * 1024) throw InputError("--functional is for small shapes (at most 2^26 MACs)");
+      if (cells > 64.0 * 1024 * 1024) throw InputError("--functional is for small shapes (at most 2^26 MACs)", "--functional", "");
       const int qrows = static_cast<int>(op.batch * op.heads * op.seq_q), kvrows = static_cast<int>(op.batch * op.kv_heads * op.seq_kv);
       add("Q", random_mat(qrows, static_cast<int>(d), rng, op.dtype, 2.f));
       add("K", random_mat(kvrows, static_cast<int>(d), rng, op.wdtype, 2.f));
@@ -320,7 +321,7 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
       break;
     }
     default:
-      throw InputError(std::string("--functional is not available for ") + name(op.kind) + " in this build");
+      throw InputError(std::string("--functional is not available for ") + name(op.kind) + " in this build", "--functional", "");
   }
   return f;
 }
@@ -391,13 +392,13 @@ void apply_power(RunResult& r, const PowerResult& p) {
 
 double checked_after_runs(double runs) {
   if (!std::isfinite(runs) || runs < 0 || runs > 1e9)
-    throw InputError("--after-runs " + strformat("%g", runs) + ": expected a number of warm-up runs from 0 to 1e9");
+    throw InputError("--after-runs " + strformat("%g", runs) + ": expected a number of warm-up runs from 0 to 1e9", "--after-runs", strformat("%g", runs));
   return runs;
 }
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   if (opt.sustained && opt.after_runs >= 0)
-    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them");
+    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them", "--sustained", "");
   KernelStudy st;
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;

@@ -216,8 +216,9 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
   const std::string layout = "--tp " + std::to_string(sc.tp) + " x --pp " + std::to_string(sc.pp) + " x --dp " +
                              std::to_string(sc.dp) + " = " + std::to_string(sc.devices()) + " devices";
   if (chips == 1)
-    throw InputError(layout + " needs a system of " + std::to_string(sc.devices()) +
-                     " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()));
+    throw InputError::first_of(layout + " needs a system of " + std::to_string(sc.devices()) +
+                                   " chips: add --system <preset> (xpusim list systems) or --devices " + std::to_string(sc.devices()),
+                               layout);
   // --pp is named whenever the user gave it, even at 1: an example without it keeps the user's stages
   // (--pp 4 --tp 4 on 4 chips offered "--tp 4 --dp 1", which with --pp 4 still takes 16).
   auto example = [&](int tp, int pp, int dp) {
@@ -243,8 +244,9 @@ void check_layout_fits_system(const Scenario& sc, const SystemSpec& sys, const M
       if (per_stage % t == 0 && model.tp_splits_heads(t)) tp = t;
     fix = example(tp, pp, per_stage / tp);
   }
-  throw InputError(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
-                   " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. " + fix + ")");
+  throw InputError::first_of(layout + ", but system " + sys.name + " has " + std::to_string(chips) +
+                                 " chips (expected a layout whose tp x pp x dp is " + std::to_string(chips) + ", e.g. " + fix + ")",
+                             layout);
 }
 
 namespace {
@@ -421,7 +423,9 @@ ModelRunResult run_model_at(const ChipModel& chip, const ModelConfig& asked, con
     } catch (const InputError& e) {
       const std::string layout = layout_advice(chip, model, sc, sys.spec);
       if (layout.empty()) throw;
-      throw InputError(std::string(e.what()) + "; " + layout, e);
+      // Its data, or where the check named no flag the advice's first (layout_advice names flags only as "--flag N").
+      if (!e.flag().empty() || layout.find("--") == std::string::npos) throw InputError(std::string(e.what()) + "; " + layout, e);
+      throw InputError::first_of(std::string(e.what()) + "; " + layout, layout.substr(layout.find("--")));
     }
   }
 
@@ -472,13 +476,13 @@ void check_neuron_flags(const ChipModel& chip, const Scenario& sc) {
   // transformers-neuronx's compiled buckets (--neuron-buckets) are the Neuron SDK's: a Trainium/Inferentia chip's.
   if (!sc.buckets.empty())
     throw InputError("--neuron-buckets: AWS Neuron's compiled shape buckets apply to the trainium family (trn1, trn2, inf2)" + not_here +
-                     "which runs every step at its exact shape; drop the flag");
+                     "which runs every step at its exact shape; drop the flag", "--neuron-buckets", "");
   // Head padding is how Neuron stores the heads for its NeuronCores: on a GPU or TPU it padded the query heads and
   // replicated the KV heads (more weight and KV bytes) where the chip's serving stacks split them as they are.
   if (sc.pad_heads != 0)
     throw InputError("--pad-heads " + std::to_string(sc.pad_heads) + ": heads padded as AWS Neuron stores them for its NeuronCores "
                      "apply to the trainium family (trn1, trn2, inf2)" + not_here +
-                     "whose serving stacks split the heads as they are (a --tp that divides them, or KV heads replicated); drop the flag");
+                     "whose serving stacks split the heads as they are (a --tp that divides them, or KV heads replicated); drop the flag", "--pad-heads", std::to_string(sc.pad_heads));
 }
 
 ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const Scenario& sc,

@@ -56,7 +56,7 @@ void check_runs_weights(const ChipModel& chip, DType weights, DType activations)
   // A reason that already names what to use ("(use bf16, ...)") is not followed by a second list.
   const bool names_them = why.find("(use ") != std::string::npos;
   throw InputError("weights " + std::string(name(weights)) + " with activations " + name(activations) + " (--dtype/--wdtype/--adtype): " +
-                   chip.name() + ": " + why + (names_them ? "" : " (its GEMM dtypes: " + join(runs) + ")"));
+                   chip.name() + ": " + why + (names_them ? "" : " (its GEMM dtypes: " + join(runs) + ")"), "--dtype", "");
 }
 
 namespace {
@@ -91,7 +91,7 @@ void check_runs_kv_cache(const ChipModel& chip, DType kv, DType activations) {
     if (kv_cache_refusal(chip, d, activations).empty()) runs.push_back(name(d));
   const bool names_them = why.find("(use ") != std::string::npos;
   throw InputError("KV cache " + std::string(name(kv)) + " (--kvdtype): " + chip.name() + ": " + why +
-                   (names_them ? "" : " (its KV-cache dtypes with " + std::string(name(activations)) + " activations: " + join(runs) + ")"));
+                   (names_them ? "" : " (its KV-cache dtypes with " + std::string(name(activations)) + " activations: " + join(runs) + ")"), "--kvdtype", "");
 }
 
 namespace {

@@ -36,7 +36,7 @@ void check_chip_keys(const std::string& chip, const std::vector<std::string>& se
     for (const auto& p : chip_schema) paths.push_back(p.path);
     for (const auto& p : system_schema()) paths.push_back(p.path);
     throw InputError("--set " + key_of(s) + ": unknown key, neither a field of " + chip + " (xpusim params " + fam +
-                     ") nor of the system (xpusim params system)" + nearest_clause(key_of(s), paths, kThenNearestKey));
+                     ") nor of the system (xpusim params system)" + nearest_clause(key_of(s), paths, kThenNearestKey), "--set", key_of(s));
   }
 }
 }  // namespace

@@ -361,7 +361,7 @@ std::uint64_t deepep_forwarded_bytes(const SystemSpec& sys, const ModelConfig& m
 void set_overlap(std::optional<SystemContext>& ctx, bool overlap) {
   if (overlap && !ctx)
     throw InputError("--overlap: overlaps collectives with compute on a system of chips (give --system S, or --devices N with "
-                     "--chip); one chip runs no collective to overlap");
+                     "--chip); one chip runs no collective to overlap", "--overlap", "");
   if (ctx) ctx->overlap = overlap;
 }
 
@@ -384,23 +384,23 @@ void check_system_chip(const SystemSpec& s) {
 namespace {
 void check_expert_exchange(const ExpertExchange& x, int ranks) {
   const auto n = [](std::int64_t v) { return std::to_string(v); };
-  if (x.kind != CollKind::AllToAll) throw InputError("--tokens: an expert exchange is an all-to-all (kernel alltoall), not " + name(x.kind));
+  if (x.kind != CollKind::AllToAll) throw InputError("--tokens: an expert exchange is an all-to-all (kernel alltoall), not " + name(x.kind), "--tokens", "");
   if (x.algorithm != "auto" && x.algorithm != "deepep" && x.algorithm != "deepep-ll")
-    throw InputError("--algo " + x.algorithm + ": --tokens runs DeepEP's kernels (expected deepep, deepep-ll or auto = deepep)");
-  if (x.protocol != "auto") throw InputError("--proto " + x.protocol + ": DeepEP's kernels choose their own (expected auto)");
-  if (x.stage != "dispatch" && x.stage != "combine") throw InputError("--stage '" + x.stage + "': expected dispatch or combine");
-  if (x.tokens <= 0) throw InputError("--tokens " + n(x.tokens) + ": expected a positive number of tokens per rank");
+    throw InputError("--algo " + x.algorithm + ": --tokens runs DeepEP's kernels (expected deepep, deepep-ll or auto = deepep)", "--algo", x.algorithm);
+  if (x.protocol != "auto") throw InputError("--proto " + x.protocol + ": DeepEP's kernels choose their own (expected auto)", "--proto", x.protocol);
+  if (x.stage != "dispatch" && x.stage != "combine") throw InputError("--stage '" + x.stage + "': expected dispatch or combine", "--stage", x.stage);
+  if (x.tokens <= 0) throw InputError("--tokens " + n(x.tokens) + ": expected a positive number of tokens per rank", "--tokens", n(x.tokens));
   const std::string needs = " (--tokens needs --hidden, --topk and --experts)";
-  if (x.hidden <= 0) throw InputError("--hidden " + n(x.hidden) + ": expected a positive hidden size" + needs);
+  if (x.hidden <= 0) throw InputError("--hidden " + n(x.hidden) + ": expected a positive hidden size" + needs, "--hidden", n(x.hidden));
   if (x.experts <= 0 || x.experts % ranks != 0)
     throw InputError("--experts " + n(x.experts) + ": the experts must split over the " + std::to_string(ranks) +
-                     " ranks (expected a positive multiple of " + std::to_string(ranks) + ")" + needs);
+                     " ranks (expected a positive multiple of " + std::to_string(ranks) + ")" + needs, "--experts", n(x.experts));
   if (x.topk < 1 || x.topk > x.experts)
-    throw InputError("--topk " + n(x.topk) + ": expected 1 to " + n(x.experts) + " experts per token" + needs);
+    throw InputError("--topk " + n(x.topk) + ": expected 1 to " + n(x.experts) + " experts per token" + needs, "--topk", n(x.topk));
   if (x.groups < 1 || x.experts % x.groups != 0)
-    throw InputError("--expert-groups " + n(x.groups) + ": expected a positive divisor of --experts " + n(x.experts));
+    throw InputError("--expert-groups " + n(x.groups) + ": expected a positive divisor of --experts " + n(x.experts), "--expert-groups", n(x.groups));
   if (x.groups_per_token < 1 || x.groups_per_token > x.groups)
-    throw InputError("--groups-per-token " + n(x.groups_per_token) + ": expected 1 to --expert-groups " + n(x.groups));
+    throw InputError("--groups-per-token " + n(x.groups_per_token) + ": expected 1 to --expert-groups " + n(x.groups), "--groups-per-token", n(x.groups_per_token));
 }
 }  // namespace
 
@@ -589,18 +589,18 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   if (!c.system.empty()) {
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
-                       ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)");
+                       ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)", "--devices", std::to_string(c.devices));
     return load_system(c.system, c.sets, c.nodes);
   }
-  if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)");
+  if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)", "--nodes", std::to_string(c.nodes));
   if (c.devices <= 0 && !c.sets.empty())
     throw InputError("--set " + c.sets.front().substr(0, c.sets.front().find('=')) +
                      ": a field of a system preset (xpusim params system), but this runs on one chip (give --system S, or "
-                     "--devices N with --chip)");
+                     "--devices N with --chip)", "--set", c.sets.front().substr(0, c.sets.front().find('=')));
   if (c.devices <= 0) return std::nullopt;
   if (c.devices > kMaxSystemChips)
     throw InputError("--devices " + std::to_string(c.devices) + " is more than " + std::to_string(kMaxSystemChips) +
-                     ", the most chips of one simulated system");
+                     ", the most chips of one simulated system", "--devices", std::to_string(c.devices));
   // The chip's smallest shipped system with at least that many chips; if none has enough, its largest
   // (replicated over the scale-out network below).
   auto better = [&](const SystemSpec& a, const SystemSpec& b) {
@@ -611,7 +611,7 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   std::optional<SystemSpec> best;
   for (const SystemSpec& s : model_systems())
     if (s.chip == chip_name && (!best || better(s, *best))) best = s;
-  if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)");
+  if (!best) throw InputError("--devices " + std::to_string(c.devices) + ": no shipped system has " + chip_name + " chips (xpusim list systems)", "--devices", std::to_string(c.devices));
   SystemSpec s = *best;
   if (!c.sets.empty()) {  // the overrides on the chosen preset, which keeps the name users type
     s = load_system(best->file, c.sets);
@@ -622,7 +622,7 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (s.network == "none" || c.devices % s.chips != 0)
       throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s largest system " + s.name + " has " +
                        std::to_string(s.ranks()) + " chips" +
-                       (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"));
+                       (s.network == "none" ? " and no scale-out network" : " per node (expected a multiple of " + std::to_string(s.chips) + ")"), "--devices", std::to_string(c.devices));
     SystemSpec nodes = load_system(best->file, c.sets, c.devices / s.chips);
     nodes.name = s.name;
     return nodes;
@@ -635,7 +635,7 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     const std::string ok = block_counts(s);
     throw InputError("--devices " + std::to_string(c.devices) + ": " + chip_name + "'s smallest system of at least that many chips, " +
                      s.name + " (" + std::to_string(s.ranks()) + " chips), has no block of " + std::to_string(c.devices) + " chips (expected " + ok +
-                     (s.network != "none" ? ", or a multiple of " + std::to_string(s.chips) + " over its scale-out network" : "") + ")");
+                     (s.network != "none" ? ", or a multiple of " + std::to_string(s.chips) + " over its scale-out network" : "") + ")", "--devices", std::to_string(c.devices));
   }
 }
 

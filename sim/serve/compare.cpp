@@ -33,7 +33,7 @@ std::string apply_named_scenario(CompareRequest& req) {
     if (!req.output_given) so.output = 512;
     kind = "long-context summarization";
   } else {
-    throw InputError("--scenario '" + req.scenario + "': expected chat or long");
+    throw InputError("--scenario '" + req.scenario + "': expected chat or long", "--scenario", req.scenario);
   }
   // The scenario exactly as asked: the named one with what the request changed.
   std::string d = kind + ": " + (so.lengths_csv.empty() ? strformat("%lld-token prompts, %lld-token answers",
@@ -50,6 +50,12 @@ std::string apply_named_scenario(CompareRequest& req) {
 }
 
 std::vector<double> parse_tiers(const std::string& what, const std::string& text) {
+  // `what` is the flag (--tiers) or a study file's "PATH: tiers": the errors' data.
+  auto bad = [&](const std::string& msg) {
+    const auto colon = what.rfind(": ");
+    return what.rfind("--", 0) == 0 || colon == std::string::npos ? InputError(msg, what, text)
+                                                                   : InputError::in_file(msg, what.substr(0, colon), what.substr(colon + 2));
+  };
   std::vector<double> out;
   std::stringstream ss(text);
   for (std::string c; std::getline(ss, c, ',');) {
@@ -62,10 +68,10 @@ std::vector<double> parse_tiers(const std::string& what, const std::string& text
       used = 0;
     }
     if (used != c.size() || c.empty() || !(v > 0) || v > 1e6)
-      throw InputError(what + " '" + text + "': '" + c + "' is not a positive number of tok/s per user (expected N or N,N,...)");
+      throw bad(what + " '" + text + "': '" + c + "' is not a positive number of tok/s per user (expected N or N,N,...)");
     out.push_back(v);
   }
-  if (out.empty()) throw InputError(what + ": expected N or a list N,N,...");
+  if (out.empty()) throw bad(what + ": expected N or a list N,N,...");
   return out;
 }
 
@@ -366,16 +372,16 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
   size_t i = 0;
   while (i < lay.size()) {
     const std::string key = lay.substr(i, 2);
-    if ((key != "tp" && key != "ep" && key != "pp" && key != "dp") || deg.count(key)) throw InputError(expected);
+    if ((key != "tp" && key != "ep" && key != "pp" && key != "dp") || deg.count(key)) throw InputError(expected, "--chips", entry);
     i += 2;
     size_t j = i;
     while (j < lay.size() && j - i < 5 && std::isdigit(static_cast<unsigned char>(lay[j]))) ++j;
-    if (j == i) throw InputError(expected);
+    if (j == i) throw InputError(expected, "--chips", entry);
     deg[key] = std::stol(lay.substr(i, j - i));
-    if (deg[key] <= 0) throw InputError(expected);
+    if (deg[key] <= 0) throw InputError(expected, "--chips", entry);
     i = j;
   }
-  if (deg.empty()) throw InputError(expected);
+  if (deg.empty()) throw InputError(expected, "--chips", entry);
   sc.pp = static_cast<int>(deg.count("pp") ? deg["pp"] : 1);
   sc.dp = static_cast<int>(deg.count("dp") ? deg["dp"] : 1);
   sc.ep = static_cast<int>(deg.count("ep") ? deg["ep"] : 1);
@@ -383,9 +389,9 @@ void parse_unit_layout(const std::string& entry, const std::string& lay, int chi
   if (!deg.count("tp") && rest <= chips && chips % rest != 0)  // the tp left to the chips would not be whole
     throw InputError("--chips " + entry + ": without tpN the TP degree is what pp x dp = " + std::to_string(rest) + " leaves of its " +
                      std::to_string(chips) + " chips, not a whole number (expected pp x dp dividing " + std::to_string(chips) +
-                     ", or tpN given: tp1" + lay + " takes " + std::to_string(rest) + " chips)");
+                     ", or tpN given: tp1" + lay + " takes " + std::to_string(rest) + " chips)", "--chips", entry);
   sc.tp = static_cast<int>(deg.count("tp") ? deg["tp"] : (rest <= chips && chips % rest == 0 ? chips / rest : 0));
-  if (sc.tp <= 0 || static_cast<long>(sc.tp) * rest > chips) throw InputError(expected);
+  if (sc.tp <= 0 || static_cast<long>(sc.tp) * rest > chips) throw InputError(expected, "--chips", entry);
 }
 
 Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets) {
@@ -412,16 +418,16 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     std::vector<std::string> all = chips;
     all.insert(all.end(), systems.begin(), systems.end());
     throw InputError("--chips " + entry + ": unknown chip or system '" + name + "'; valid chips: " + join(chips) +
-                     "; valid systems: " + join(systems) + nearest_clause(name, all));
+                     "; valid systems: " + join(systems) + nearest_clause(name, all), "--chips", entry);
   }
   if (!is_system) {
     if (colon != std::string::npos)
-      throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip");
+      throw InputError("--chips " + entry + ": a layout (':tpN') follows a system preset (xpusim list systems), not a chip", "--chips", entry);
     const std::vector<std::string> mine = overlays_for({entry}, sets);
     for (const auto& o : mine)
       if (is_system_override(o))
         throw InputError("--set " + o.substr(0, o.find('=')) + ": a field of a system preset (xpusim params system), but the unit " + entry +
-                         " is one chip (give it to the system units by name: SYSTEM:" + o.substr(0, o.find('=')) + ")");
+                         " is one chip (give it to the system units by name: SYSTEM:" + o.substr(0, o.find('=')) + ")", "--set", o.substr(0, o.find('=')));
     u.chip = chip_with(entry, mine);
     return u;
   }
@@ -443,7 +449,7 @@ Unit resolve_unit(const std::string& entry, const std::vector<std::string>& sets
     } catch (const InputError&) {  // e.g. a torus's first N chips (named in the unit, not the preset file)
       throw InputError("--chips " + entry + ": " + u.layout.layout_str() + " takes " + std::to_string(u.layout.devices()) + " of " + name +
                        "'s " + std::to_string(spec.ranks()) + " chips, which form no block of its fabric (expected a layout over " +
-                       block_counts(spec) + " chips)");
+                       block_counts(spec) + " chips)", "--chips", entry);
     }
   u.system = SystemContext{spec};
   u.chip = chip_with(spec.chip, chip_sets);
@@ -469,7 +475,7 @@ void check_unit_sets(const std::vector<std::string>& units, const std::vector<st
     const std::string name = s.substr(0, colon);
     if (std::find(names.begin(), names.end(), name) != names.end()) continue;
     throw InputError("--set " + s.substr(0, eq) + ": '" + name + "' is no unit of the study (its units: " + join(names) + ")" +
-                     nearest_clause(name, names, kThenDidYouMean));
+                     nearest_clause(name, names, kThenDidYouMean), "--set", s.substr(0, eq));
   }
 }
 
@@ -841,7 +847,7 @@ Scenario with_layout(Scenario sc, const Unit& u, const ModelConfig& model) {
 void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chips,
                  const std::vector<std::string>& names, const ModelConfig& model, const Scenario& base, const ServeOptions& so) {
   for (double t : tiers) {
-    if (!(t > 0 && t <= 1e6)) throw InputError("--tiers " + strformat("%g", t) + ": expected tokens/s per user in (0, 1e6]");
+    if (!(t > 0 && t <= 1e6)) throw InputError("--tiers " + strformat("%g", t) + ": expected tokens/s per user in (0, 1e6]", "--tiers", strformat("%g", t));
     double best = 0;
     size_t at = 0;
     for (size_t i = 0; i < chips.size(); ++i) {
@@ -851,7 +857,8 @@ void check_tiers(const std::vector<double>& tiers, const std::vector<Unit>& chip
     }
     if (t > best)
       throw InputError(strformat("--tiers %g: no chip can stream that to a user: at batch 1 each token reads %s's active weights once, "
-                                 "so the fastest (%s) reaches at most %.0f tok/s per user", t, model.name.c_str(), names[at].c_str(), best));
+                                 "so the fastest (%s) reaches at most %.0f tok/s per user", t, model.name.c_str(), names[at].c_str(), best),
+                       "--tiers", strformat("%g", t));
   }
 }
 
@@ -899,11 +906,11 @@ CompareStudy compare_study(CompareRequest req) {
   std::string desc = apply_named_scenario(req);
   if (req.study.empty()) req.study = req.scenario;
   check_plain_name("--name", req.study);  // the study folder stays inside results/compare
-  if (req.chips.empty()) throw InputError("--chips: expected at least one chip");
+  if (req.chips.empty()) throw InputError("--chips: expected at least one chip", "--chips", "");
   for (size_t i = 0; i < req.chips.size(); ++i)  // two rows of one unit would be one row twice, its perf/$ against itself
     if (std::find(req.chips.begin(), req.chips.begin() + i, req.chips[i]) != req.chips.begin() + i)
       throw InputError("--chips " + join(req.chips, ",") + ": unit " + req.chips[i] +
-                       " given twice (expected each unit once; two settings of one chip are a sweep's axis)");
+                       " given twice (expected each unit once; two settings of one chip are a sweep's axis)", "--chips", join(req.chips, ","));
   ModelConfig model = load_model(req.model);
   Scenario base;
   base.wdtype = req.dtype;

@@ -334,7 +334,7 @@ class DisaggEngine {
                              std::to_string(m_reqs[static_cast<size_t>(s->id)].output) + " tokens can never be scheduled on a " +
                              (pool == &m_pre ? "prefill" : "decode") + " instance: its KV cache holds " +
                              std::to_string(k.st.kv.total() * k.st.kv.block_tokens()) +
-                             " tokens; use shorter requests, a lower-precision KV cache or a larger --tp");
+                             " tokens; use shorter requests, a lower-precision KV cache or a larger --tp", "--tp", "");
           }
     throw InputError("disaggregated serving: no request left to run (internal bookkeeping error)");
   }
@@ -434,10 +434,10 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
   if (pools.prefill_ranks < 1 || pools.decode_ranks < 1 || pools.prefill % pools.prefill_ranks != 0 || pools.decode % pools.decode_ranks != 0)
     throw InputError("disaggregated serving: a pool's replicas must be whole data-parallel attention groups (internal error)");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
-    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
+    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency), "--concurrency", "");
   if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
     throw InputError(std::string("disaggregated serving: no memory is left for the KV cache of a ") +
-                     (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)");
+                     (pools.prefill_kv_blocks <= 0 ? "prefill" : "decode") + " instance (try a larger --tp or --prefill-tp)", "--tp", "");
   if (timeline) timeline->iterations.clear();
   return DisaggEngine(reqs, load, make_sched, pools, prefill_step, decode_step, kv_bytes, transfer, clocks, timeline).run();
 }
@@ -483,11 +483,11 @@ std::string layout_flags(const std::string& prefix, const Scenario& p) {
 // `flags` names the pool's layout in errors.
 void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& sys, const std::string& pools,
                 const std::string& flags, int devices, int first) {
-  if (p.tp <= 0 || p.ep <= 0 || p.pp <= 0 || p.dp <= 0) throw InputError(flags + ": expected positive parallel degrees");
+  if (p.tp <= 0 || p.ep <= 0 || p.pp <= 0 || p.dp <= 0) throw InputError::first_of(flags + ": expected positive parallel degrees", flags);
   const int group = p.tp * p.pp * p.dp;
   if (devices % group != 0)
-    throw InputError(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flags + " instances (expected multiples of " +
-                     std::to_string(group) + ")");
+    throw InputError::first_of(pools + ": " + std::to_string(devices) + " chips are not a whole number of " + flags +
+                                   " instances (expected multiples of " + std::to_string(group) + ")", pools);
   Scenario check = p;
   check.batch = static_cast<std::int64_t>(p.dp) * p.step_microbatches();
   check.input_len = check.output_len = 1;
@@ -496,13 +496,13 @@ void check_pool(const ModelConfig& model, const Scenario& p, const SystemSpec& s
     check.validate(model);
   } catch (const InputError& e) {
     if (std::string(e.what()).rfind(flags, 0) == 0) throw;  // it names the flags already
-    throw InputError(flags + ": " + e.what(), e);
+    throw InputError::first_of(flags + ": " + e.what(), flags);
   }
   const int block = p.dp_attention() ? group : p.tp * p.pp;
   if ((block > sys.chips ? block % sys.chips : sys.chips % block) != 0 || first % std::min(block, sys.chips) != 0)
-    throw InputError(pools + " with " + flags + ": the instances starting at rank " + std::to_string(first) + " are not aligned blocks of " +
+    throw InputError::first_of(pools + " with " + flags + ": the instances starting at rank " + std::to_string(first) + " are not aligned blocks of " +
                      sys.name + " (" + std::to_string(sys.chips) +
-                     " chips per node; give the prefill pool a multiple of the decode pool's group of tp x pp x dp)");
+                     " chips per node; give the prefill pool a multiple of the decode pool's group of tp x pp x dp)", pools);
 }
 }  // namespace
 
@@ -516,7 +516,7 @@ Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools) {
 
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags) {
   if (!std::filesystem::is_regular_file(path))
-    throw InputError("--scenario-file " + path + ": no such file (expected a serving scenario .yaml)");
+    throw InputError("--scenario-file " + path + ": no such file (expected a serving scenario .yaml)", "--scenario-file", path);
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;
@@ -588,11 +588,11 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   const std::string pools = "--prefill-devices " + std::to_string(opt.prefill_devices) + " --decode-devices " +
                             std::to_string(opt.decode_devices);
   if (opt.prefill_devices <= 0 || opt.decode_devices <= 0)
-    throw InputError(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")");
+    throw InputError::first_of(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")", pools);
   if (!opt.system)
-    throw InputError(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)");
+    throw InputError::first_of(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)", pools);
   if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
-    throw InputError(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools");
+    throw InputError::first_of(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools", pools);
   const SystemSpec& sys = opt.system->spec;
   sys.require_model_ranks();
   DisaggLayout l;
@@ -604,7 +604,7 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   l.prefill_dp = pick(opt.prefill_dp, sc.dp);
   l.prefill_pp = pick(opt.prefill_pp, sc.pp);
   if (opt.prefill_redundant_experts < -1)
-    throw InputError("--prefill-redundant-experts " + std::to_string(opt.prefill_redundant_experts) + " must not be negative");
+    throw InputError("--prefill-redundant-experts " + std::to_string(opt.prefill_redundant_experts) + " must not be negative", "--prefill-redundant-experts", std::to_string(opt.prefill_redundant_experts));
   l.prefill_redundant_experts = opt.prefill_redundant_experts;
   l.decode_tp = sc.tp;
   l.decode_ep = sc.ep;
@@ -614,8 +614,8 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   check_pool(model, psc, sys, pools, layout_flags(own ? "--prefill-" : "--", psc), opt.prefill_devices, 0);
   check_pool(model, dsc, sys, pools, layout_flags("--", dsc), opt.decode_devices, opt.prefill_devices);
   if (opt.prefill_devices + opt.decode_devices > sys.ranks())
-    throw InputError(pools + ": " + std::to_string(opt.prefill_devices + opt.decode_devices) + " chips, but system " + sys.name +
-                     " has " + std::to_string(sys.ranks()) + " (" + std::to_string(sys.chips) + " per node; more with --nodes)");
+    throw InputError::first_of(pools + ": " + std::to_string(opt.prefill_devices + opt.decode_devices) + " chips, but system " + sys.name +
+                     " has " + std::to_string(sys.ranks()) + " (" + std::to_string(sys.chips) + " per node; more with --nodes)", pools);
   l.prefill_devices = opt.prefill_devices;
   l.decode_devices = opt.decode_devices;
   l.prefill_instances = opt.prefill_devices / (l.prefill_tp * l.prefill_pp);  // replicas, group after group
@@ -668,7 +668,8 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
                                              std::to_string(need) + "-token request,") +
                      used + " (spread the pool's weights wider: " +
                      (wider.empty() ? std::string(prefill ? "--prefill-tp/--prefill-ep" : "--tp/--ep") + ", or a chip with more memory)"
-                                    : "e.g. " + wider + ")"));
+                                    : "e.g. " + wider + ")"),
+                     prefill ? "--prefill-tp" : "--tp", "");
   }
 }
 

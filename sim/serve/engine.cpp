@@ -176,7 +176,7 @@ DpAttention::Dispatch dp_dispatch(const std::string& name) {
   if (name.empty() || name == "round_robin") return DpAttention::Dispatch::RoundRobin;
   if (name == "shortest_queue") return DpAttention::Dispatch::ShortestQueue;
   if (name == "minimum_tokens") return DpAttention::Dispatch::MinimumTokens;
-  throw InputError("--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got '" + name + "'");
+  throw InputError("--dp-dispatch: expected round_robin, shortest_queue or minimum_tokens, got '" + name + "'", "--dp-dispatch", "");
 }
 
 const char* dp_dispatch_name(DpAttention::Dispatch d) {
@@ -282,7 +282,7 @@ class Engine {
                      " tokens can never be scheduled: the KV cache holds " +
                      std::to_string(k->st.kv.total() * k->st.kv.block_tokens()) + " tokens (" + std::to_string(k->st.kv.total()) +
                      " blocks) and the token budget is " + std::to_string(k->sched->limits().token_budget) +
-                     "; use shorter requests, a lower-precision KV cache or a larger --token-budget");
+                     "; use shorter requests, a lower-precision KV cache or a larger --token-budget", "--token-budget", "");
   }
   // Tokens a decode step of `s` emits: 1 for plain decode; with drafts, the expected accepted tokens,
   // carried as a credit (at least 1, at most the drafts plus the bonus token, never past the answer).
@@ -345,11 +345,11 @@ class Engine {
 
 void check_engine_inputs(const EngineLoad& load, std::int64_t kv_blocks, const EngineFeatures& features) {
   if (!(features.prefix_hit >= 0 && features.prefix_hit < 1))
-    throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit));
+    throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit), "--prefix-hit", "");
   if (features.spec_tokens < 0 || !(features.spec_accept >= 0 && features.spec_accept <= 1))
-    throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]");
+    throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]", "--spec-tokens", "");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
-    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency));
+    throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency), "--concurrency", "");
   if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
 }
 }  // namespace

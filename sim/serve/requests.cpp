@@ -23,7 +23,7 @@ double number(const std::string& flag, const std::string& text, const std::strin
     if (used == part.size() && std::isfinite(v) && v > 0) return v;
   } catch (const std::exception&) {
   }
-  throw InputError(flag + " '" + text + "': '" + part + "' is not a positive number (expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN)");
+  throw InputError(flag + " '" + text + "': '" + part + "' is not a positive number (expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN)", flag, text);
 }
 
 std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
@@ -54,7 +54,7 @@ LengthRows read_lengths_csv(const std::string& path) {
     std::getline(ss, a, ',');
     std::getline(ss, b, ',');
     if (std::getline(ss, extra, ',') && !extra.empty())
-      throw InputError(path + ":" + std::to_string(lineno) + ": expected two columns input,output, got '" + line + "'");
+      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": expected two columns input,output, got '" + line + "'", path, "");
     auto parse = [&](const std::string& v, std::int64_t& out) {
       size_t used = 0;
       try {
@@ -74,18 +74,18 @@ LengthRows read_lengths_csv(const std::string& path) {
           return t;
         };
         if (lower_trim(a) != "input" || lower_trim(b) != "output")
-          throw InputError(path + ":" + std::to_string(lineno) + ": header '" + line +
-                           "': expected input,output (the columns in that order; the header may be left out)");
+          throw InputError::in_file(path + ":" + std::to_string(lineno) + ": header '" + line +
+                           "': expected input,output (the columns in that order; the header may be left out)", path, "");
         header = true;
         continue;
       }
-      throw InputError(path + ":" + std::to_string(lineno) + ": expected two integers input,output, got '" + line + "'");
+      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": expected two integers input,output, got '" + line + "'", path, "");
     }
     if (i <= 0 || o <= 0)
-      throw InputError(path + ":" + std::to_string(lineno) + ": lengths must be positive, got '" + line + "'");
+      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": lengths must be positive, got '" + line + "'", path, "");
     rows.push_back({i, o});
   }
-  if (rows.empty()) throw InputError(path + ": no input,output rows");
+  if (rows.empty()) throw InputError::in_file(path + ": no input,output rows", path, "");
   return rows;
 }
 
@@ -118,9 +118,9 @@ LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {
   LengthDist d;
   if (parts.size() == 1) {
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-      throw InputError(flag + " '" + text + "': expected a whole number of tokens, or uniform:LO:HI, normal:MEAN:SD, exp:MEAN");
+      throw InputError(flag + " '" + text + "': expected a whole number of tokens, or uniform:LO:HI, normal:MEAN:SD, exp:MEAN", flag, text);
     d.a = number(flag, text, parts[0]);
-    if (d.a != std::floor(d.a)) throw InputError(flag + " '" + text + "': a fixed length must be a whole number of tokens");
+    if (d.a != std::floor(d.a)) throw InputError(flag + " '" + text + "': a fixed length must be a whole number of tokens", flag, text);
     return d;
   }
   const std::string& k = parts[0];
@@ -128,7 +128,7 @@ LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {
     d.kind = Kind::Uniform;
     d.a = std::floor(number(flag, text, parts[1]));
     d.b = std::floor(number(flag, text, parts[2]));
-    if (d.b < d.a) throw InputError(flag + " '" + text + "': uniform:LO:HI needs LO <= HI");
+    if (d.b < d.a) throw InputError(flag + " '" + text + "': uniform:LO:HI needs LO <= HI", flag, text);
   } else if (k == "normal" && parts.size() == 3) {
     d.kind = Kind::Normal;
     d.a = number(flag, text, parts[1]);
@@ -137,7 +137,7 @@ LengthDist LengthDist::parse(const std::string& flag, const std::string& text) {
     d.kind = Kind::Exponential;
     d.a = number(flag, text, parts[1]);
   } else {
-    throw InputError(flag + " '" + text + "': expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN");
+    throw InputError(flag + " '" + text + "': expected N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN", flag, text);
   }
   return d;
 }
@@ -177,21 +177,21 @@ OfferedLoad offered_load(const std::vector<RequestDraw>& draws) {
 }
 
 std::vector<RequestDraw> draw_requests(const RequestSpec& spec, std::int64_t count, const ModelConfig& model) {
-  if (spec.rate < 0 || !std::isfinite(spec.rate)) throw InputError("--rate: expected a positive number of requests per second");
-  if (count <= 0) throw InputError("--requests: expected a positive number, got " + std::to_string(count));
+  if (spec.rate < 0 || !std::isfinite(spec.rate)) throw InputError("--rate: expected a positive number of requests per second", "--rate", "");
+  if (count <= 0) throw InputError("--requests: expected a positive number, got " + std::to_string(count), "--requests", "");
   std::mt19937_64 rng(spec.seed);
   static const LengthRows none;
   const LengthRows& csv = spec.lengths_rows ? *spec.lengths_rows : none;
   if (!csv.empty()) {
     for (size_t i = 0; i < csv.size(); ++i)
       if (csv[i].first + csv[i].second > model.max_position)
-        throw InputError(spec.lengths_csv + ": row " + std::to_string(i + 1) + ": " + std::to_string(csv[i].first) + " + " +
+        throw InputError::in_file(spec.lengths_csv + ": row " + std::to_string(i + 1) + ": " + std::to_string(csv[i].first) + " + " +
                          std::to_string(csv[i].second) + " tokens exceed " + model.name + "'s context of " +
-                         std::to_string(model.max_position));
+                         std::to_string(model.max_position), spec.lengths_csv, "");
   } else if (spec.input.max_value() + spec.output.max_value() > model.max_position) {
     throw InputError("--input " + spec.input.str() + " / --output " + spec.output.str() + ": up to " +
                      std::to_string(spec.input.max_value() + spec.output.max_value()) + " tokens exceed " + model.name +
-                     "'s context of " + std::to_string(model.max_position));
+                     "'s context of " + std::to_string(model.max_position), "--input", spec.input.str());
   }
   std::vector<RequestDraw> out;
   double t = 0;

@@ -19,14 +19,14 @@ namespace xpu {
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs) {
   if (max_batch) {
     so.max_batch = so.limits.max_seqs = *max_batch;
-    if (so.max_batch <= 0 || so.max_batch > 65536) throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536");
+    if (so.max_batch <= 0 || so.max_batch > 65536) throw InputError("--max-batch " + std::to_string(so.max_batch) + ": expected 1 to 65536", "--max-batch", std::to_string(so.max_batch));
   }
   if (!max_seqs) return;
   if (max_batch && *max_seqs != *max_batch)
     throw InputError("--max-seqs " + std::to_string(*max_seqs) + " and --max-batch " + std::to_string(*max_batch) +
-                     ": the same limit twice with two values (expected one of them)");
+                     ": the same limit twice with two values (expected one of them)", "--max-seqs", std::to_string(*max_seqs));
   so.limits.max_seqs = *max_seqs;
-  if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs));
+  if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs), "--max-seqs", "");
 }
 
 void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget, std::optional<std::int64_t> cache_length,
@@ -35,7 +35,7 @@ void set_token_limits(ServeOptions& so, std::optional<std::int64_t> token_budget
                                     std::tuple{"--cache-length", cache_length, &so.limits.cache_tokens},
                                     std::tuple{"--page-size", page_size, &so.limits.page_tokens}}) {
     if (!given) continue;
-    if (*given <= 0) throw InputError(std::string(flag) + " must be positive, got " + std::to_string(*given));
+    if (*given <= 0) throw InputError(std::string(flag) + " must be positive, got " + std::to_string(*given), flag, std::to_string(*given));
     *field = *given;
   }
 }
@@ -54,8 +54,8 @@ void set_lengths(ServeOptions& so, const LengthDist& input, const LengthDist& ou
 
 void set_lengths_csv(ServeOptions& so, const std::string& path, const std::string& given) {
   if (!given.empty())
-    throw InputError(given + " with --lengths-csv " + path + ": the CSV gives every request's input and output lengths "
-                     "(expected one of them: drop " + given.substr(0, given.find(' ')) + ", or --lengths-csv)");
+    throw InputError::first_of(given + " with --lengths-csv " + path + ": the CSV gives every request's input and output lengths "
+                               "(expected one of them: drop " + given.substr(0, given.find(' ')) + ", or --lengths-csv)", given);
   auto rows = std::make_shared<const LengthRows>(read_lengths_csv(path));
   const auto [input, output] = mean_lengths(*rows);
   so.lengths_csv = path;
@@ -69,19 +69,19 @@ void set_lengths_csv(ServeOptions& so, const std::string& path, const std::strin
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
     if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp")
-      throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too");
+      throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too", "--spec-accept", "");
     return std::nullopt;
   }
   if (o.spec_tokens < 0 || o.spec_tokens > 16)
-    throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) + ": expected 1 to 16 draft tokens per step");
+    throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) + ": expected 1 to 16 draft tokens per step", "--spec-tokens", std::to_string(o.spec_tokens));
   if (o.spec_accept && !(*o.spec_accept >= 0 && *o.spec_accept <= 1))
-    throw InputError("--spec-accept " + strformat("%g", *o.spec_accept) + ": expected an acceptance rate in [0, 1]");
+    throw InputError("--spec-accept " + strformat("%g", *o.spec_accept) + ": expected an acceptance rate in [0, 1]", "--spec-accept", strformat("%g", *o.spec_accept));
   if (o.spec_method != "mtp" && o.spec_method != "draft")
-    throw InputError("--spec-method '" + o.spec_method + "': expected mtp or draft");
+    throw InputError("--spec-method '" + o.spec_method + "': expected mtp or draft", "--spec-method", o.spec_method);
   // An acceptance rate belongs to the drafter and the traffic, so it has no default: 0 made every draft a loss.
   if (!o.spec_accept)
     throw InputError("--spec-tokens " + std::to_string(o.spec_tokens) +
-                     ": give --spec-accept A too (the drafts' per-token acceptance rate in [0, 1], e.g. 0.7)");
+                     ": give --spec-accept A too (the drafts' per-token acceptance rate in [0, 1], e.g. 0.7)", "--spec-tokens", std::to_string(o.spec_tokens));
   Drafter d;
   double f = 0;
   size_t used = 0;
@@ -92,7 +92,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   }
   if (!o.spec_draft.empty() && used == o.spec_draft.size()) {
     if (!(f > 0 && f <= 1))
-      throw InputError("--spec-draft " + o.spec_draft + ": a drafter's cost as a fraction of the target's must be in (0, 1]");
+      throw InputError("--spec-draft " + o.spec_draft + ": a drafter's cost as a fraction of the target's must be in (0, 1]", "--spec-draft", o.spec_draft);
     d.fraction = f;
     d.description = o.spec_method + ": each draft pass costs " + o.spec_draft + " x the target's step (its memory not counted)";
     return d;
@@ -103,11 +103,11 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   one.output_len = 1;
   if (o.spec_method == "draft") {
     if (o.spec_draft.empty())
-      throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)");
+      throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)", "--spec-method", "");
     d.model = load_model(o.spec_draft);
     if (d.model->vocab != model.vocab)
       throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
-                       ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer");
+                       ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer", "--spec-draft", o.spec_draft);
     const Footprint fp = footprint(*d.model, one);
     d.weight_bytes = fp.weight_bytes;
     d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
@@ -115,7 +115,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     return d;
   }
   if (!o.spec_draft.empty())
-    throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)");
+    throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)", "--spec-draft", o.spec_draft);
   // DeepSeek-V3's MTP module: one more transformer layer of the target's shape (here: its last layer)
   // with the embedding and LM head shared (DeepSeek-V3 technical report, section 2.2).
   ModelConfig m = model;
@@ -498,12 +498,12 @@ std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, st
 }
 
 void check_options(const ServeOptions& o) {
-  if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times");
+  if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times", "--ttft-slo", "");
   for (std::int64_t c : o.concurrency)
-    if (c <= 0) throw InputError("--concurrency: expected positive numbers of users, got " + std::to_string(c));
-  if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + strformat("%g", o.rate));
-  if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both");
-  if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests));
+    if (c <= 0) throw InputError("--concurrency: expected positive numbers of users, got " + std::to_string(c), "--concurrency", "");
+  if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + strformat("%g", o.rate), "--rate", "");
+  if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both", "--rate", "");
+  if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests), "--requests", "");
   // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller
   // loop's result under N's name (`--concurrency 64 --requests 16` reported conc 64, batch 16).
   if (o.concurrency_given && o.requests > 0)
@@ -511,9 +511,9 @@ void check_options(const ServeOptions& o) {
       if (o.requests < c)
         throw InputError("--requests " + std::to_string(o.requests) + " is fewer than --concurrency " + std::to_string(c) +
                          ": at most " + std::to_string(o.requests) + " users are ever in flight (expected --requests of at least " +
-                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)");
+                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)", "--requests", std::to_string(o.requests));
   if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
-    throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)");
+    throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)", "--prefix-hit", strformat("%g", o.prefix_hit));
 }
 
 }  // namespace
@@ -603,7 +603,7 @@ namespace {
   if (mem.kv_blocks <= 0 && s.opt.limits.page_tokens > 0 && mem.kv_bytes >= mem.kv_bytes_per_token)
     throw InputError("--page-size " + std::to_string(s.opt.limits.page_tokens) + ": one page of " + model.name + "'s KV cache takes " +
                      format_bytes(page_bytes) + ", more than the " + format_bytes(mem.kv_bytes) + " left for it on " + s.chip.name() +
-                     " (expected a smaller --page-size)");
+                     " (expected a smaller --page-size)", "--page-size", std::to_string(s.opt.limits.page_tokens));
   // The sequences whose logits sized the activations: --max-seqs as given, or the fewer the scheduler runs at this
   // context (sglang-jax's attention backend and padded batch), which a smaller --max-seqs lowers only below them.
   const std::int64_t seqs = s.opt.limits.max_seqs > 0 ? s.opt.limits.max_seqs : sched.limits().max_seqs;
@@ -625,7 +625,8 @@ namespace {
     if (by_iteration)
       throw InputError(model.name + " leaves no room for a KV cache on " + s.chip.name() + ": the largest iteration's activations (" + budget +
                        (capped ? ", " : " tokens, ") + logits + ") take " + format_bytes(mem.activation_bytes) +
-                       " beside weights of " + format_bytes(mem.weight_bytes) + " in " + format_bytes(mem.capacity_bytes) + " (expected " + smaller + ")");
+                       " beside weights of " + format_bytes(mem.weight_bytes) + " in " + format_bytes(mem.capacity_bytes) + " (expected " + smaller + ")",
+                       "--token-budget", std::to_string(capped ? s.opt.limits.token_budget : runs));
     Scenario check = base;
     check.batch = base.dp;
     check.input_len = s.opt.input;
@@ -659,7 +660,8 @@ namespace {
   };
   const std::string advice =
       advise ? layout_advice(s.chip, model, base, s.opt.system ? s.opt.system->spec : single_chip_system(s.chip), fit) : "";
-  throw InputError(advice.empty() ? msg : msg + "; " + advice);
+  // Each message names --token-budget first (the budget, or the smaller one to try).
+  throw InputError(advice.empty() ? msg : msg + "; " + advice, "--token-budget", std::to_string(capped ? s.opt.limits.token_budget : runs));
 }
 }  // namespace
 
@@ -677,7 +679,7 @@ void check_dp_dispatch(const Scenario& base, const std::optional<DisaggLayout>& 
                              : base.dp_attention();
   if (!opt.dp_dispatch.empty() && !applies)
     throw InputError("--dp-dispatch " + opt.dp_dispatch + ": a data-parallel attention controller's policy; it needs data-parallel "
-                     "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run");
+                     "attention (--dp > 1 with --ep = --tp x --dp), which this layout (" + base.layout_str() + ") does not run", "--dp-dispatch", opt.dp_dispatch);
 }
 
 // The scenario as served: the Neuron SDK's flags checked against the chip before the heads are stored as Neuron
@@ -697,8 +699,8 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
   if (opt.disaggregated()) pools = disagg_layout(model, base, opt);  // before the layout checks: its own messages
   // The prefill pool's layout without the pools would be ignored.
   if (const std::string prefill_flags = opt.prefill_layout_flags(true); !pools && !prefill_flags.empty())
-    throw InputError(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
-                     "without them one pool serves at --tp/--ep/--pp/--dp");
+    throw InputError::first_of(prefill_flags + ": the prefill pool's layout needs disaggregated pools (--prefill-devices N --decode-devices M); "
+                               "without them one pool serves at --tp/--ep/--pp/--dp", prefill_flags);
   check_serve_request(model, base, opt);
   check_dp_dispatch(base, pools, opt);
   check_runs_dtypes(chip, base.wdtype, base.adtype, base.kvdtype);

@@ -33,7 +33,7 @@ StudyDef load_study(const std::string& name_or_path) {
     if (!(fs::is_regular_file(name_or_path) && fs::path(name_or_path).extension() == ".yaml")) {
       const std::vector<std::string> names = study_names();
       throw InputError("--study '" + name_or_path + "': no such study; known studies: " + join(names) +
-                       nearest_clause(name_or_path, names) + ", or a study .yaml file");
+                       nearest_clause(name_or_path, names) + ", or a study .yaml file", "--study", name_or_path);
     }
     path = name_or_path;
   }

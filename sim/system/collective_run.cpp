@@ -19,15 +19,15 @@ std::uint64_t parse_message_bytes(const std::string& text) {
   std::string t = text;
   size_t i = 0;
   while (i < t.size() && (isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
-  if (i == 0) throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096");
+  if (i == 0) throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096", "--bytes", text);
   if (i < t.size() && t[i] != ' ') t.insert(i, " ");
   double b = 0;
   try {
     b = i == text.size() ? std::stod(text) : Bytes::parse(t).value();
   } catch (const std::exception&) {
-    throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096");
+    throw InputError("--bytes '" + text + "': expected a size such as 256MiB, 1GB or 4096", "--bytes", text);
   }
-  if (b < 0 || b != std::floor(b)) throw InputError("--bytes '" + text + "': expected a whole number of bytes");
+  if (b < 0 || b != std::floor(b)) throw InputError("--bytes '" + text + "': expected a whole number of bytes", "--bytes", text);
   return static_cast<std::uint64_t>(b);
 }
 
@@ -52,10 +52,10 @@ void trace_operations(SystemTrace& t, const Topology& topo, const CommProgram& p
 }  // namespace
 
 CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest& req, SystemTrace* trace) {
-  if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size");
+  if (req.bytes == 0) throw InputError("--bytes 0: a collective needs a positive message size", "--bytes", "");
   if (req.rows != 0 && (req.rows < 0 || req.stack.empty()))
     throw InputError("--rows " + std::to_string(req.rows) + ": expected a positive token count that a stack's rule picks "
-                     "its kernel by, with --stack (e.g. --stack trtllm --rows 64)");
+                     "its kernel by, with --stack (e.g. --stack trtllm --rows 64)", "--rows", std::to_string(req.rows));
   CollectiveRequest r = req;
   // A serving stack's own all-reduce kernel where it takes the call (as serve's runtime gives it one, with
   // that kernel's fixed costs), else the collective library's choice.

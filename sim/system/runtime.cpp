@@ -36,8 +36,8 @@ void torus_block(SystemSpec& sub, const SystemSpec& s, int g, const std::vector<
     prod *= take;
   }
   if (prod != g)
-    throw InputError(s.file + ": ranks " + ranks_str(group) + " do not form a block of the " + std::to_string(s.chips) +
-                     "-chip torus (a communicator of " + std::to_string(g) + " chips needs whole leading dimensions)");
+    throw InputError::in_file(s.file + ": ranks " + ranks_str(group) + " do not form a block of the " + std::to_string(s.chips) +
+                     "-chip torus (a communicator of " + std::to_string(g) + " chips needs whole leading dimensions)", s.file, "");
   sub.dims = dims;
   sub.wrap = wrap;
   sub.dim_bandwidth = bw;
@@ -53,17 +53,17 @@ GroupSystem group_system(const Topology& full, const std::vector<int>& group) {
   GroupSystem out;
   out.spec = s;
   if (g < 1 || g > full.ranks())
-    throw InputError(s.file + ": a communicator of " + std::to_string(g) + " ranks on a system of " +
-                     std::to_string(full.ranks()) + " chips");
+    throw InputError::in_file(s.file + ": a communicator of " + std::to_string(g) + " ranks on a system of " +
+                     std::to_string(full.ranks()) + " chips", s.file, "");
   for (int i = 0; i < g; ++i)
     if (group[static_cast<size_t>(i)] != group[0] + i || (g < full.ranks() && group[0] % std::min(g, s.chips) != 0))
-      throw InputError(s.file + ": communicator ranks " + ranks_str(group) +
-                       " are not an aligned block of consecutive chips (layouts place groups that way)");
+      throw InputError::in_file(s.file + ": communicator ranks " + ranks_str(group) +
+                       " are not an aligned block of consecutive chips (layouts place groups that way)", s.file, "");
   if (g < full.ranks()) {
     if (g > s.chips) {
       if (g % s.chips != 0)
-        throw InputError(s.file + ": a communicator of " + std::to_string(g) + " chips spans part of a node (" +
-                         std::to_string(s.chips) + " chips per node)");
+        throw InputError::in_file(s.file + ": a communicator of " + std::to_string(g) + " chips spans part of a node (" +
+                         std::to_string(s.chips) + " chips per node)", s.file, "");
       out.spec.nodes = g / s.chips;
     } else if (s.topology == "torus") {
       torus_block(out.spec, s, g, group);
@@ -269,8 +269,8 @@ void trace_devices(SystemTrace& t, const SystemWork& work, const RuntimeResult& 
 RuntimeResult run_system(const SystemSpec& spec, const SystemWork& work, SystemTrace* trace) {
   Topology topo(spec);
   if (static_cast<int>(work.devices.size()) > topo.ranks())
-    throw InputError(spec.file + ": work for " + std::to_string(work.devices.size()) + " devices on a system of " +
-                     std::to_string(topo.ranks()) + " chips");
+    throw InputError::in_file(spec.file + ": work for " + std::to_string(work.devices.size()) + " devices on a system of " +
+                     std::to_string(topo.ranks()) + " chips", spec.file, "");
   Merge m{spec, topo, work, {}, {}, {}, {}, 1};
   m.program.parts.resize(topo.vertices().size());
   m.program.hbm_Bps = work.hbm_Bps;

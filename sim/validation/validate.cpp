@@ -104,21 +104,21 @@ std::vector<ValidationRow> read_measurements(const std::string& path) {
   auto header = split_csv(line);
   std::vector<std::string> want = {"id", "hardware", "level", "workload", "dtype", "shape_or_config", "metric",
                                    "value", "unit", "source"};
-  if (header != want) throw InputError(path + ": header: expected " + join(want, ","));
+  if (header != want) throw InputError::in_file(path + ": header: expected " + join(want, ","), path, "header");
   std::vector<ValidationRow> rows;
   int n = 1;
   while (std::getline(in, line)) {
     ++n;
     if (line.empty()) continue;
     auto f = split_csv(line);
-    if (f.size() != 10) throw InputError(path + ":" + std::to_string(n) + ": expected 10 fields, got " + std::to_string(f.size()));
+    if (f.size() != 10) throw InputError::in_file(path + ":" + std::to_string(n) + ": expected 10 fields, got " + std::to_string(f.size()), path, "");
     ValidationRow r{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[9], 0};
     // A measurement is a positive finite number, the whole field: "nan", "0", "12abc" are refused
     // (they would print as nan% or inf% errors, or be silently truncated).
     char* end = nullptr;
     r.measured = std::strtod(f[7].c_str(), &end);
     if (f[7].empty() || *end != '\0' || !std::isfinite(r.measured) || r.measured <= 0)
-      throw InputError(path + ":" + std::to_string(n) + ": value: '" + f[7] + "': expected a positive number");
+      throw InputError::in_file(path + ":" + std::to_string(n) + ": value: '" + f[7] + "': expected a positive number", path, "value");
     rows.push_back(r);
   }
   return rows;
@@ -130,7 +130,7 @@ std::vector<std::string> default_measurement_files() {
   std::vector<std::string> out;
   for (const char* f : {"public_measurements.csv", "h100_measured.csv", "h200_measured.csv"}) {
     fs::path p = fs::path(source_dir()) / "workloads" / "validation" / f;
-    if (!fs::is_regular_file(p)) throw InputError(p.string() + ": validation data file missing (it ships with the repository)");
+    if (!fs::is_regular_file(p)) throw InputError::in_file(p.string() + ": validation data file missing (it ships with the repository)", p.string(), "");
     out.push_back(p.string());
   }
   return out;
@@ -488,7 +488,7 @@ bool protocol_steady_state(const std::string& source) { return source.find(kStea
 void check_filter_matched(const std::string& filter, const std::vector<std::string>& files, size_t matched, bool models) {
   if (filter.empty() || matched > 0) return;
   throw InputError("--filter '" + filter + "': no row's id starts with it and no workload contains it (in " + join(files) +
-                   (models ? "" : "; model rows need --models") + ")");
+                   (models ? "" : "; model rows need --models") + ")", "--filter", filter);
 }
 
 std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& rows, const std::string& filter, bool models,

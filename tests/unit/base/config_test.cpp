@@ -5,6 +5,7 @@
 #include "sim/base/config.h"
 #include "sim/base/flags.h"
 #include "sim/base/limits.h"
+#include "sim/base/process.h"
 #include "sim/base/nearest_name.h"
 
 #include <yaml-cpp/yaml.h>
@@ -75,6 +76,28 @@ TEST(Config, AnInputErrorCarriesItsFlagValueFileAndKey) {
   EXPECT_EQ(e.flag() + " " + e.value(), "--set family=tpu") << e.what();
   const InputError wrapped("pools: " + std::string(e.what()), e);
   EXPECT_EQ(wrapped.flag() + " " + wrapped.value(), "--set family=tpu");
+}
+
+// QA (session 54): the other raise sites carry their data too: a message about a command line the code built names
+// its first flag (first_of), a study file's key (in_file), a size limit its flag, and the data survive a worker process.
+TEST(Config, AnErrorCarriesTheFirstFlagItNamesAndCrossesAWorkerProcess) {
+  const InputError pools = InputError::first_of("--prefill-devices 4 --decode-devices 4: need a system", "--prefill-devices 4 --decode-devices 4");
+  EXPECT_EQ(pools.flag() + " " + pools.value(), "--prefill-devices 4");
+  EXPECT_EQ(InputError::first_of("x", "--trace").flag(), "--trace");
+  EXPECT_EQ(InputError::first_of("x", "tp2 x pp1").flag(), "");  // not a command line: no data
+  const InputError study = InputError::in_file("s.yaml: tiers '0': ...", "s.yaml", "tiers");
+  EXPECT_EQ(study.file() + "|" + study.key() + "|" + study.flag(), "s.yaml|tiers|");
+  EXPECT_EQ(ResourceError("... raise it with --max-memory", "--max-memory").flag(), "--max-memory");
+  for (const InputError& thrown : {InputError("--tp 3 does not divide", "--tp", "3"), study}) {
+    try {
+      run_in_workers({0}, 1, 1, [&](size_t) -> std::string { throw thrown; }, [](size_t) { return std::string("unit"); });
+      ADD_FAILURE() << "no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "unit: " + std::string(thrown.what()));
+      EXPECT_EQ(e.flag() + "|" + e.value() + "|" + e.file() + "|" + e.key(),
+                thrown.flag() + "|" + thrown.value() + "|" + thrown.file() + "|" + thrown.key());
+    }
+  }
 }
 
 TEST(Config, WrongUnitSaysWhatWasExpected) {

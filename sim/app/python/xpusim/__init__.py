@@ -55,8 +55,9 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None):
     (--kv-heads -> kv_heads, or `aliases[flag]`: --from-idle -> sustained=False), with its value where the message
     gives one (--m 0 -> m=0, --phase 'x' -> phase='x'; the caller's own value as the caller wrote it), and the CLI's
     help pointer as Python's help(). `flag` and `value`: the InputError's own data (e.flag, e.value), which name the
-    flag it is about and the value given to it; flags of the message without them (a second flag, an error raised
-    without its data) are found in the text."""
+    flag it is about and the value given to it; the message's other flags (a second flag, the flags a config
+    error's key names) are found in the text. An error without data (neither a flag nor a file's key) is not
+    rewritten (_keyword_errors)."""
     message = _re.sub(r"\(see xpusim (\w+)[^()]*? --help\)", lambda m: "(see help(xpusim.%s))" % m.group(1), message)
     aliases = aliases or {}
 
@@ -92,8 +93,9 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None):
 
 def _keyword_errors(aliases=None):
     """For a Python entry point whose keywords the CLI's own parsers and checks read as flags: its InputError names
-    the keywords (kernel("gemm", m=0) said "--m: 0: ..."; now "m=0: ..."). `aliases`: flags a keyword stands for
-    under another name (run's sustained=False is --from-idle)."""
+    the keywords (kernel("gemm", m=0) said "--m: 0: ..."; now "m=0: ..."), where the error carries the flag it is
+    about (or a config file's key) as data, set where it was raised. `aliases`: flags a keyword stands for under
+    another name (run's sustained=False is --from-idle)."""
     def wrap(f):
         sig = _inspect.signature(f)
 
@@ -102,6 +104,8 @@ def _keyword_errors(aliases=None):
             try:
                 return f(*args, **kwargs)
             except InputError as e:
+                if e.flag is None and e.file is None and e.key is None:
+                    raise  # it says nothing of a flag or a file's key (Python's own errors, a simulation's)
                 try:
                     bound = sig.bind(*args, **kwargs).arguments
                 except TypeError:

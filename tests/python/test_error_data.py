@@ -1,0 +1,77 @@
+"""QA (session 54): an InputError carries what it is about as data, set where it is raised (the flag and the value
+given to it; a config file and its key), and a Python call's message names the caller's keyword from that data. One
+bad input at each of many raise sites (the layout checks, serve's, compare's, the collectives', a kernel's, a scenario
+or study file's): the error's data and the keyword its message starts with."""
+import os
+
+import pytest
+
+import xpusim
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+# (call, keywords, data (flag, value) the error carries, the start of its message)
+FLAG_SITES = [
+    # run's layout checks (workloads/scenario.cpp, sim/run/model_run.cpp)
+    ("run", dict(model="llama-3.1-8b", tp=3, system="hgx-h100x8", dp=1), ("--tp", "3"), "tp=3 does not divide llama-3.1-8b's 32"),
+    ("run", dict(model="llama-3.1-8b", ep=2, tp=2, system="hgx-h100x8"), ("--ep", "2"), "ep=2: llama-3.1-8b has no experts"),
+    ("run", dict(model="llama-3.1-8b", pp=64, system="hgx-h100x8"), ("--pp", "64"), "pp=64 is larger than llama-3.1-8b's 32 layers"),
+    ("run", dict(model="llama-3.1-8b", batch=3, dp=2, system="hgx-h100x8"), ("--batch", "3"), "batch=3 does not split over dp=2"),
+    ("run", dict(model="llama-3.1-8b", input=10 ** 6), ("--input", "1000000"), "input=1000000 exceeds"),
+    ("run", dict(model="llama-3.1-8b", tp=2), ("--tp", "2"), "tp=2 x pp=1 x dp=1 = 2 devices needs a system of 2 chips"),
+    ("run", dict(model="llama-3.1-8b", routing="hot:0.5"), ("--routing", "hot:0.5"), "routing='hot:0.5': llama-3.1-8b has no experts"),
+    ("run", dict(model="llama-3.1-8b", redundant_experts=-1), ("--redundant-experts", "-1"), "redundant_experts=-1 must not be negative"),
+    ("run", dict(model="llama-3.1-70b", batch=64, input=8192), ("--batch", "9"), "llama-3.1-70b with batch 64 x (8192 + 1) tokens does not fit"),
+    # serve's checks (sim/serve/serve.cpp, scheduler.cpp, requests.cpp, disagg.cpp)
+    ("serve", dict(spec_tokens=3), ("--spec-tokens", "3"), "spec_tokens=3: give spec_accept=A too"),
+    ("serve", dict(rate=1.0, concurrency=4), ("--rate", ""), "rate and concurrency: give one"),
+    ("serve", dict(scheduler="bogus"), ("--scheduler", "bogus"), "scheduler='bogus': expected"),
+    ("serve", dict(prefix_hit=1.5), ("--prefix-hit", "1.5"), "prefix_hit=1.5: expected the cached share"),
+    ("serve", dict(input="uniform:9:3"), ("--input", "uniform:9:3"), "input='uniform:9:3': uniform:LO:HI needs LO <= HI"),
+    ("serve", dict(prefill_devices=4, decode_devices=4), ("--prefill-devices", "4"), "prefill_devices=4 decode_devices=4: disaggregated pools need a system"),
+    ("serve", dict(prefill_tp=2), ("--prefill-tp", "2"), "prefill_tp=2: the prefill pool's layout needs disaggregated pools"),
+    ("serve", dict(lengths_csv="/nonexistent/lengths.csv"), ("--lengths-csv", "/nonexistent/lengths.csv"), "/nonexistent/lengths.csv: lengths_csv: file not found"),
+    # compare's units and flags (sim/serve/compare.cpp)
+    ("compare", dict(chips=["h100-sxm:tp8"], model="llama-3.1-8b"), ("--chips", "h100-sxm:tp8"), "chips=['h100-sxm:tp8']: a layout (':tpN') follows a system preset"),
+    ("compare", dict(chips=["hgx-h100x8:tq8"], model="llama-3.1-8b"), ("--chips", "hgx-h100x8:tq8"), "chips=['hgx-h100x8:tq8']: expected SYSTEM:LAYOUT"),
+    ("compare", dict(scenario="bogus"), ("--scenario", "bogus"), "scenario='bogus': expected chat or long"),
+    ("compare", dict(tiers="0"), ("--tiers", "0"), "tiers='0': '0' is not a positive number of tok/s per user"),
+    # from a worker process (jobs=2): the data cross the pipe with the message
+    ("compare", dict(chips=["h100-sxm", "trn2"], model="llama-3.1-8b", jobs=2, scheduler="bogus"), ("--scheduler", "bogus"), "scheduler='bogus': expected"),
+    ("compare", dict(name="a/b"), ("--name", "a/b"), "name='a/b': expected a plain name"),
+    # a collective's and a kernel's flags (sim/system/collective_run.cpp, sim/run/system_run.cpp, sim/run/kernel_run.cpp)
+    ("collective", dict(bytes="abc"), ("--bytes", "abc"), "bytes='abc': expected a size such as 256MiB"),
+    ("expert_exchange", dict(stage="middle"), ("--stage", "middle"), "stage='middle': expected dispatch or combine"),
+    ("kernel", dict(op="gemm", m=64, n=64, k=64, fast_accum=True), ("--fast-accum", ""), "gemm: fast_accum applies to fp8 GEMMs"),
+]
+
+
+@pytest.mark.parametrize("call,kwargs,data,start", FLAG_SITES, ids=["%s-%s" % (s[0], s[2][0][2:]) for s in FLAG_SITES])
+def test_an_error_carries_its_flag_and_names_the_keyword(call, kwargs, data, start):
+    kwargs = dict(kwargs)
+    args = (kwargs.pop("op"),) if "op" in kwargs else ()
+    e = pytest.raises(xpusim.InputError, getattr(xpusim, call), *args, **kwargs).value
+    assert (e.flag, e.value or "") == data, str(e)
+    assert str(e).startswith(start), str(e)
+    assert data[0] not in str(e), str(e)  # the keyword, not the flag
+
+
+def test_an_error_in_a_file_carries_the_file_and_key(tmp_path):
+    """A scenario file's key (ConfigError) and a study file's tiers: file and key, no flag."""
+    scenario = tmp_path / "pools.yaml"
+    scenario.write_text("pools:\n  prefill: {devices: 4}\n  decode: {devices: 4}\n")
+    e = pytest.raises(xpusim.InputError, xpusim.serve, scenario_file=str(scenario), prefill_devices=4).value
+    assert (e.flag, e.key) == (None, "pools.prefill.devices") and e.file.startswith(str(scenario)), str(e)  # its line too
+    assert "either this key or prefill_devices, not both" in str(e), str(e)
+    study = tmp_path / "study.yaml"
+    study.write_text("description: one chip\nmodels: [llama-3.1-8b]\nunits: [h100-sxm]\ntiers: 0,20\n")
+    e = pytest.raises(xpusim.InputError, xpusim.compare, study=str(study)).value
+    assert (e.flag, e.key) == (None, "tiers") and e.file.startswith(str(study)), str(e)
+
+
+def test_an_error_in_a_model_file_carries_the_file_and_key():
+    """A model config.json's key (workloads/model.cpp), as a preset's: file and key, no flag."""
+    path = os.path.join(ROOT, "tests", "data", "bad", "zero_vocab.json")
+    e = pytest.raises(xpusim.InputError, xpusim.run, model=path).value
+    assert (e.flag, e.file, e.key) == (None, path, "vocab_size"), str(e)
+    assert str(e).startswith(path + ": vocab_size: expected a positive integer"), str(e)
