@@ -60,7 +60,7 @@ ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   opt.system = target.system;
   if (opt.system) opt.system->fold = vm.count("no-fold") == 0;
   const auto& chip = target.chip;
-  ModelConfig model = load_model(vm["model"].as<std::string>());
+  ModelConfig model = resolving("--model", vm["model"].as<std::string>(), [&] { return load_model(vm["model"].as<std::string>()); });
   ScenarioArgs a;
   a.phase = vm["phase"].as<std::string>();
   a.batch = vm["batch"].as<std::int64_t>();

@@ -136,7 +136,7 @@ ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
   ServeOptions so = serve_opts(vm);
   target = run_target(vm);
   so.system = target.system;
-  ModelConfig model = load_model(vm["model"].as<std::string>());
+  ModelConfig model = resolving("--model", vm["model"].as<std::string>(), [&] { return load_model(vm["model"].as<std::string>()); });
   Scenario sc = scenario_from(vm);
   layout_args(vm, sc);
   if (vm.count("scenario-file"))

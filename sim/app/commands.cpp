@@ -159,7 +159,7 @@ int cmd_kernel(int argc, char** argv) {
   for (const auto& n : kernel_arg_names())
     if (vm.count(n)) args[n] = vm[n].as<std::string>();
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  auto model = load_chip(vm["chip"].as<std::string>(), sets);
+  auto model = resolving("--chip", vm["chip"].as<std::string>(), [&] { return load_chip(vm["chip"].as<std::string>(), sets); });
   OpSpec op = make_op(rest[0], args);
   bool trace = vm["trace"].as<bool>();
   std::string tf = vm["trace-format"].as<std::string>();

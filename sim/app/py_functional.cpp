@@ -34,7 +34,7 @@ void bind_functional(py::module_& m) {
       "functional_run",
       [](const std::string& opname, const std::string& chip, const std::map<std::string, std::string>& args,
          const std::vector<std::string>& sets, const py::dict& inputs) {
-        auto model = load_chip(chip, sets);
+        auto model = resolving("--chip", chip, [&] { return load_chip(chip, sets); });
         OpSpec op = make_op(opname, args);
         FunctionalSetup f = functional_setup(op, 1234, false);
         for (const auto& item : inputs) {

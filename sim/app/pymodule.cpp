@@ -32,7 +32,7 @@ PYBIND11_MODULE(_xpusim, m) {
       "kernel_json",
       [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,
          const std::vector<std::string>& sets, bool functional, bool sustained, double after_runs) {
-        auto model = xpu::load_chip(chip, sets);
+        auto model = xpu::resolving("--chip", chip, [&] { return xpu::load_chip(chip, sets); });
         xpu::OpSpec spec = xpu::make_op(op, args);
         xpu::KernelStudyOptions ko;
         ko.functional = functional;

@@ -77,7 +77,7 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
     throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
                      words[0] + " --help)");
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  SystemSpec spec = load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>());
+  SystemSpec spec = resolving("--system", vm["system"].as<std::string>(), [&] { return load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>()); });
   check_system_chip(spec);
   if (vm.count("devices")) check_system_devices(spec, vm["devices"].as<int>());
   CollectiveRequest req;

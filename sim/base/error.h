@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <utility>
 
 namespace xpu {
@@ -56,6 +57,19 @@ class InputError : public std::runtime_error {
  private:
   std::string flag_, value_, file_, key_;
 };
+
+// `resolve()`, which resolves the value of `flag` (the name given to --chip, --system or --model): an unknown name is
+// raised where it is looked up, which does not know the flag; a plain InputError without data from it is raised again
+// with `flag` and `value` as its data, its message kept. Errors that carry data (a --set key's, a file's) pass as they are.
+template <class F>
+auto resolving(const std::string& flag, const std::string& value, F&& resolve) -> decltype(resolve()) {
+  try {
+    return resolve();
+  } catch (const InputError& e) {
+    if (typeid(e) != typeid(InputError) || !e.flag().empty() || !e.file().empty() || !e.key().empty()) throw;
+    throw InputError(e.what(), flag, value);
+  }
+}
 
 // Whether `s` ends in `sep` followed by `part` ("--set hbm.bandwidth" with ' ' and "hbm.bandwidth";
 // "power.tdp" with '.' and "tdp").

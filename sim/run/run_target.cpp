@@ -59,7 +59,7 @@ RunTarget load_run_target(const std::string& chip, const SystemChoice& choice, c
   // --system S fixes the chip; --devices N takes the chip's default system (the chip named as presets are),
   // its --set checked against both presets first; one chip alone is loaded once, with its overrides.
   std::unique_ptr<ChipModel> first;
-  if (c.system.empty()) first = load_chip(chip, c.devices > 0 ? std::vector<std::string>{} : chip_sets);
+  if (c.system.empty()) first = resolving("--chip", chip, [&] { return load_chip(chip, c.devices > 0 ? std::vector<std::string>{} : chip_sets); });
   std::optional<SystemSpec> spec = resolve_system(first ? first->name() : "", c);
   RunTarget t;
   if (spec) {

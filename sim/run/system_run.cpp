@@ -590,7 +590,7 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
                        ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)", "--devices", std::to_string(c.devices));
-    return load_system(c.system, c.sets, c.nodes);
+    return resolving("--system", c.system, [&] { return load_system(c.system, c.sets, c.nodes); });
   }
   if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)", "--nodes", std::to_string(c.nodes));
   if (c.devices <= 0 && !c.sets.empty())

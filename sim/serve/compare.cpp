@@ -911,7 +911,7 @@ CompareStudy compare_study(CompareRequest req) {
     if (std::find(req.chips.begin(), req.chips.begin() + i, req.chips[i]) != req.chips.begin() + i)
       throw InputError("--chips " + join(req.chips, ",") + ": unit " + req.chips[i] +
                        " given twice (expected each unit once; two settings of one chip are a sweep's axis)", "--chips", join(req.chips, ","));
-  ModelConfig model = load_model(req.model);
+  ModelConfig model = resolving("--model", req.model, [&] { return load_model(req.model); });
   Scenario base;
   base.wdtype = req.dtype;
   base.adtype = base.kvdtype = req.dtype == DType::fp4 ? DType::fp8 : req.dtype;

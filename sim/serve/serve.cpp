@@ -104,7 +104,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   if (o.spec_method == "draft") {
     if (o.spec_draft.empty())
       throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)", "--spec-method", "");
-    d.model = load_model(o.spec_draft);
+    d.model = resolving("--spec-draft", o.spec_draft, [&] { return load_model(o.spec_draft); });
     if (d.model->vocab != model.vocab)
       throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
                        ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer", "--spec-draft", o.spec_draft);

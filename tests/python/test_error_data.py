@@ -43,6 +43,16 @@ FLAG_SITES = [
     ("collective", dict(bytes="abc"), ("--bytes", "abc"), "bytes='abc': expected a size such as 256MiB"),
     ("expert_exchange", dict(stage="middle"), ("--stage", "middle"), "stage='middle': expected dispatch or combine"),
     ("kernel", dict(op="gemm", m=64, n=64, k=64, fast_accum=True), ("--fast-accum", ""), "gemm: fast_accum applies to fp8 GEMMs"),
+    # an unknown name, raised where it is looked up (sim/run/registry.cpp, sim/interconnect/system_spec.cpp,
+    # workloads/model.cpp) and given its flag where the flag's value is resolved (qa55)
+    ("kernel", dict(op="gemm", m=64, n=64, k=64, chip="h100x"), ("--chip", "h100x"), "chip='h100x': unknown chip; valid chips: "),
+    ("run", dict(chip="h100x"), ("--chip", "h100x"), "chip='h100x': unknown chip; valid chips: "),
+    ("run", dict(system="hgx-h100x9"), ("--system", "hgx-h100x9"), "system='hgx-h100x9': unknown system; valid systems: "),
+    ("collective", dict(system="hgx-h100x9"), ("--system", "hgx-h100x9"), "system='hgx-h100x9': unknown system; valid systems: "),
+    ("run", dict(model="llama-3.1-8x"), ("--model", "llama-3.1-8x"), "model='llama-3.1-8x': no such shipped model or file; shipped models: "),
+    ("serve", dict(model="/nonexistent/config.json"), ("--model", "/nonexistent/config.json"), "model='/nonexistent/config.json': no such shipped model or file"),
+    ("compare", dict(chips=["h100-sxm"], model="llama-3.1-8x"), ("--model", "llama-3.1-8x"), "model='llama-3.1-8x': no such shipped model or file"),
+    ("serve", dict(spec_tokens=2, spec_accept=0.7, spec_method="draft", spec_draft="llama-9b"), ("--spec-draft", "llama-9b"), "spec_draft='llama-9b': model: no such shipped model or file"),
 ]
 
 

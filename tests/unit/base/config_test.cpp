@@ -100,6 +100,32 @@ TEST(Config, AnErrorCarriesTheFirstFlagItNamesAndCrossesAWorkerProcess) {
   }
 }
 
+// QA (qa55): an unknown name raised where it is looked up gets the flag whose value was being resolved, its message
+// kept; an error that carries its own data (a --set key's) or is of another kind passes as it is.
+TEST(Config, ResolvingAFlagsValueGivesItsErrorsTheFlag) {
+  try {
+    resolving("--chip", "h100x", []() -> int { throw InputError("unknown chip 'h100x'; valid chips: h100-sxm"); });
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()) + "|" + e.flag() + "|" + e.value(), "unknown chip 'h100x'; valid chips: h100-sxm|--chip|h100x");
+  }
+  try {
+    resolving("--chip", "h100-sxm", []() -> int { throw ConfigError("--set hbm.bw", "hbm.bw", "unknown key"); });
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.flag() + "|" + e.key(), "--set|hbm.bw");
+  }
+  try {
+    resolving("--chip", "h100x", [] { return load_chip("h100x"); });  // the registry's own message
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("unknown chip 'h100x'; valid chips: ", 0), 0u) << e.what();
+    EXPECT_EQ(e.flag() + "|" + e.value(), "--chip|h100x");
+  }
+  EXPECT_THROW(resolving("--model", "m", []() -> int { throw ResourceError("too big"); }), ResourceError);
+  EXPECT_EQ(resolving("--model", "m", [] { return 7; }), 7);
+}
+
 TEST(Config, WrongUnitSaysWhatWasExpected) {
   std::string e = error_of([] { load_chip(data("bad_unit.yaml")); });
   EXPECT_NE(e.find("hbm.bandwidth"), std::string::npos) << e;

@@ -88,6 +88,12 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None):
                     word, end, known = w[1:], after + len(w), True
                     break
             return in_text(message[:m.start()]) + keyword(flag[2:], colon, word, known) + in_text(message[end:])
+        if not m and value:  # an unknown name, said where it is looked up ("unknown chip 'x'", "x: model: no such ..."):
+            # the keyword and its value first, in place of the value's own mention
+            name = flag[2:] + ": "
+            body = message[len(value) + 2:] if message.startswith(value + ": ") else message.replace(" '%s'" % value, "", 1)
+            body = body[len(name):] if body.startswith(name) else body
+            return keyword(flag[2:], "", "'%s'" % value, True) + ": " + in_text(body)
     return in_text(message)
 
 
