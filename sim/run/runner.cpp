@@ -354,18 +354,22 @@ BoundBy bound_by(const std::map<std::string, double>& utilization) {
     b.category = "latency";
     return b;
   }
-  auto has = [&](const char* w) { return b.unit.find(w) != std::string::npos; };
-  if (has("hbm") || has("dram")) b.category = "memory";
-  else if (has("tensor") || has("mxu") || has("ttu")) b.category = "compute";
-  else if (has("vector") || has("vpu") || has("tvp") || has("scalar") || has("gpsimd")) b.category = "vector";
-  else b.category = "transfer";  // DMA engines and queues, TMA, NoC, SRAM and crossbar ports
+  b.category = unit_category(b.unit);
   return b;
+}
+
+std::string unit_category(const std::string& unit) {
+  auto has = [&](const char* w) { return unit.find(w) != std::string::npos; };
+  if (has("hbm") || has("dram")) return "memory";
+  if (has("tensor") || has("mxu") || has("ttu")) return "compute";
+  if (has("vector") || has("vpu") || has("tvp") || has("scalar") || has("gpsimd")) return "vector";
+  return "transfer";  // DMA engines and queues, TMA, NoC, SRAM and crossbar ports
 }
 
 ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization, bool transfers_clocked) {
   ClockSensitivity c;
   for (const auto& [unit, share] : utilization) {
-    const std::string cat = bound_by({{unit, 1.0}}).category;
+    const std::string cat = unit_category(unit);
     const bool core = cat == "compute" || cat == "vector" || (transfers_clocked && cat == "transfer");
     double& slot = core ? c.core_share : c.other_share;
     slot = std::max(slot, std::min(1.0, share));
@@ -376,7 +380,7 @@ ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilizat
 double memory_busy_share(const std::map<std::string, double>& utilization) {
   double m = 0;
   for (const auto& [unit, share] : utilization)
-    if (bound_by({{unit, 1.0}}).category == "memory") m = std::max(m, std::min(1.0, share));
+    if (unit_category(unit) == "memory") m = std::max(m, std::min(1.0, share));
   return m;
 }
 

@@ -107,6 +107,8 @@ struct BoundBy {
 };
 // The busiest unit of `utilization` and its category (see KernelResult::bound).
 BoundBy bound_by(const std::map<std::string, double>& utilization);
+// A unit's category by its name: memory (HBM, DRAM), compute (tensor, MXU), vector, or transfer (the rest).
+std::string unit_category(const std::string& unit);
 // How a kernel's execution time follows the DVFS clock, from what its simulation saw: the busy share of
 // its busiest core-clock unit (tensor, vector) and of its busiest other unit (DRAM, DMA and transfer
 // paths, whose bandwidth is not on that clock). At clock ratio x the core work takes core/x and overlaps
@@ -123,7 +125,7 @@ struct ClockSensitivity {
 ClockSensitivity clock_sensitivity(const std::map<std::string, double>& utilization, bool transfers_clocked = false);
 double kernel_exec_at_clock(double exec_s, const ClockSensitivity& c, double clock_ratio);
 // The device memory's busy share of a kernel (EnergyEvents::dram_busy_s): the largest of its memory units'
-// (unit types bound_by calls "memory": the HBM or DRAM model's mean channel busy time over the run), 0 where none.
+// (units unit_category calls "memory": the HBM or DRAM model's mean channel busy time over the run), 0 where none.
 double memory_busy_share(const std::map<std::string, double>& utilization);
 
 // A simulation that can be advanced step by step (the Python Session) or run to its end. One per

@@ -1034,8 +1034,9 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     // The next round's inputs (disagg.h: under-relaxation): the fabric's in the first kDisaggRelaxFrom rounds, then
     // w x the fabric's + (1 - w) x the engine's, w from this round's and the last round's residuals (the transfers'
     // mean for their times, the added and HBM times summed for the iterations').
-    const double w_t = fabric_relaxation(round, fabric.mean_s - engine.mean_s, residual_t, w_t_last, engine.mean_s);
-    const double w_a = fabric_relaxation(round, fabric.added_s + fabric.hbm_s - engine.added_s - engine.hbm_s, residual_a, w_a_last, engine.met_s);
+    const double res_t = fabric.mean_s - engine.mean_s, res_a = fabric.added_s + fabric.hbm_s - engine.added_s - engine.hbm_s;
+    const double w_t = fabric_relaxation(round, res_t, residual_t, w_t_last, engine.mean_s);
+    const double w_a = fabric_relaxation(round, res_a, residual_a, w_a_last, engine.met_s);
     for (size_t k = 0; k < times.size(); ++k) {
       double& x = known[static_cast<size_t>(er.transfers[k].request)];
       x = (1 - w_t) * ran[k] + w_t * times[k];
@@ -1065,7 +1066,7 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
     tl.prefill_hbm = relaxed(hbm, true, tl.prefill_hbm);
     tl.decode_hbm = relaxed(hbm, false, tl.decode_hbm);
     last = engine;
-    residual_t = fabric.mean_s - engine.mean_s, residual_a = fabric.added_s + fabric.hbm_s - engine.added_s - engine.hbm_s;
+    residual_t = res_t, residual_a = res_a;
     w_t_last = w_t, w_a_last = w_a;
     stats.converged = settled;
     if (stats.converged) break;
