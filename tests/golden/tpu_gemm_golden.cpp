@@ -39,6 +39,16 @@ tpu::TpuSpec tpu_spec(const std::string& preset) {
 OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType d = DType::bf16) {
   return make_op("gemm", {{"m", std::to_string(m)}, {"n", std::to_string(n)}, {"k", std::to_string(k)}, {"dtype", name(d)}});
 }
+// The `n` rows of the validation data whose id starts with `prefix`, as `xpusim validate` predicts them.
+std::vector<ValidationPoint> validated_rows(const std::string& prefix, size_t n) {
+  register_tpu_family();
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (r.id.rfind(prefix, 0) == 0) rows.push_back(r);
+  EXPECT_EQ(rows.size(), n) << prefix;
+  return validate_rows(rows, "", false, nullptr);
+}
 double roofline(const ChipModel& chip, const OpSpec& op, DType d) {
   double peak = chip.peak_flops(d);
   return std::max(peak > 0 ? op.flops() / peak : 0.0, op.min_bytes() / chip.dram_bandwidth());
@@ -196,9 +206,34 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
     ++n;
   }
   // T5E-P1024/4096/8192, T5E-X16K, T5E-X1024/4096/8192, and the notebook's transposed-rhs and fused-ReLU
-  // variants of the 512x1024x1024 kernel (T5E-PT*, T5E-PR*: the same blocks, the same times within 2%).
-  EXPECT_EQ(n, 13);
+  // variants of the 512x1024x1024 kernel (T5E-PT*, T5E-PR*: the same blocks, the same times within 2%);
+  // and the four TPU v6e rows JXB-V6E-* (next test).
+  EXPECT_EQ(n, 17);
   for (const auto& s : skipped) EXPECT_FALSE(s.reason.empty()) << s.row.id;
+}
+
+// TPU v6e (Trillium) single-chip rows JXB-V6E-* (aryatschand/JAXBench on a TPU v6e-1, JAX 0.6.2): XLA's bf16
+// 8192 x 28672 x 8192 GEMM (jnp.dot, host-timed), a batched fp32 einsum at JAX's default one-pass precision
+// that streams 1.88 GB, and two one-read-one-write fp32 elementwise fusions of 8.6 and 12.9 GB (A * s and a
+// LeakyReLU). Each within 20% and never below its roofline. All four are fast (2026-12-07: -15.2, -18.7, -14.6,
+// -14.9%): the copies stream at 1.17 TB/s measured (71% of the chip's 1640 GB/s of HBM) and the einsum at 1.12,
+// where the model streams at the TensorCore's HBM-to-VMEM DMA rate, 1373 GB/s (OpenXLA's platform figure); the
+// GEMM runs at 78% of the MXU peak measured (after 0.1 ms of dispatch) against the model's 92%. No public source
+// says what holds a v6e below those rates, so the gap is held here, not calibrated away.
+TEST(TpuValidation, TpuV6eRowsWithin20PercentAndFast) {
+  const auto points = validated_rows("JXB-V6E-", 4);
+  ASSERT_EQ(points.size(), 4u);
+  for (const auto& p : points) {
+    EXPECT_EQ(p.chip, "tpu-v6e") << p.row.id;
+    EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " predicted " << p.predicted << " " << p.row.unit;
+    EXPECT_LT(p.error, 0.0) << p.row.id << ": the known gap's direction";
+    EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;
+    if (p.row.workload.rfind("elementwise XLA", 0) == 0) {
+      // One read and one write of each fp32 element through the DMA path at 1373 GB/s, within 2%.
+      const double bytes = 2.0 * 4.0 * static_cast<double>(parse_shape(p.row.shape)["n"]);
+      EXPECT_NEAR(p.predicted, bytes / 1373e9 * 1e3, 0.02 * bytes / 1373e9 * 1e3) << p.row.id;
+    }
+  }
 }
 
 // TPU7x (Ironwood) bf16 GEMMs on one TensorCore, m = n = k from 128 to 32768 (rows T7X-G*: the
@@ -212,13 +247,7 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 // -9.5%); 1024^3 and 2048^3 stay fast (+9%, +6%: XLA's own tiling and pipeline fill, not published), and
 // from 4096^3 the model is slow (-3 to -7%: 90% of the core's peak modelled, 96% measured at 1.9 GHz).
 TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
-  register_tpu_family();
-  std::vector<ValidationRow> rows;
-  for (const auto& f : default_measurement_files())
-    for (const auto& r : read_measurements(f))
-      if (r.id.rfind("T7X-", 0) == 0) rows.push_back(r);
-  ASSERT_EQ(rows.size(), 8u);
-  const auto points = validate_rows(rows, "", false, nullptr);
+  const auto points = validated_rows("T7X-", 8);
   ASSERT_EQ(points.size(), 8u);
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
