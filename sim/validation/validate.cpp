@@ -161,7 +161,7 @@ std::string validation_coverage(const std::string& family) {
   out += " measurements; ";
   out += predicted > 0 ? std::to_string(predicted) + " kernel and model rows on hardware `xpusim validate` maps to a preset, of which "
                          "it predicts the GEMM, attention, row-wise (RMSNorm, softmax, eager SwiGLU, residual add) and memory "
-                         "(copy, in-place add, sum) kernel rows and the single-chip Llama serving rows (serving with --models); "
+                         "(copy, in-place add, sum, XLA elementwise) kernel rows and the single-chip Llama serving rows (serving with --models); "
                          "multi-chip rows with --models where a system preset and layout express them"
                        : "none compared by `xpusim validate` yet (the hardware maps to no preset): its predictions are unvalidated";
   return out;
@@ -230,6 +230,10 @@ bool rowwise_kernels_for(const ValidationRow& row, RowKernels& rk, std::string& 
     return true;
   }
   if (w.rfind("pure read x.sum()", 0) == 0) return flat(flat_elems, OpKind::Sum, "sum");
+  // A JAX elementwise op of one array jitted alone ("elementwise XLA A * s", a LeakyReLU's jnp.where, the
+  // JAXBench KernelBench translations on TPU v6e): XLA fuses it into one loop that reads each element once and
+  // writes it once, the one-read-one-write op (its few vector ops per element are not counted).
+  if (w.rfind("elementwise XLA", 0) == 0) return flat(flat_elems, OpKind::Copy, "elementwise");
   // NKI's layernorm tutorial (aws-neuron-sdk general/nki/tutorials/layernorm.rst) states "an input tensor of
   // (300, 1000)" beside 2311 and 1969 us. That input is 1.2 MB of fp32 in and out: read and written once it
   // takes about 6 us at the 410 GB/s of one Trainium1 NeuronCore's share of HBM, and its engine passes
@@ -304,7 +308,7 @@ bool kernel_ops_for(const ValidationRow& row, RowKernels& rk, std::string& why) 
     if (op.decode && row.metric != "latency") return why = "decode attention row with metric '" + row.metric + "' (its latency row is used)", false;
   } else {
     if (!rowwise_kernels_for(row, rk, why))
-      return why += " (validate maps GEMM, matmul, attention, RMSNorm, layernorm, softmax, SwiGLU, residual-add, copy, in-place add and sum kernel rows)", false;
+      return why += " (validate maps GEMM, matmul, attention, RMSNorm, layernorm, softmax, SwiGLU, residual-add, copy, in-place add, XLA elementwise and sum kernel rows)", false;
     return true;
   }
   rk.counted = op;

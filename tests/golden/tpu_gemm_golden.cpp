@@ -39,6 +39,16 @@ tpu::TpuSpec tpu_spec(const std::string& preset) {
 OpSpec gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType d = DType::bf16) {
   return make_op("gemm", {{"m", std::to_string(m)}, {"n", std::to_string(n)}, {"k", std::to_string(k)}, {"dtype", name(d)}});
 }
+// The `n` rows of the validation data whose id starts with `prefix`, as `xpusim validate` predicts them.
+std::vector<ValidationPoint> validated_rows(const std::string& prefix, size_t n) {
+  register_tpu_family();
+  std::vector<ValidationRow> rows;
+  for (const auto& f : default_measurement_files())
+    for (const auto& r : read_measurements(f))
+      if (r.id.rfind(prefix, 0) == 0) rows.push_back(r);
+  EXPECT_EQ(rows.size(), n) << prefix;
+  return validate_rows(rows, "", false, nullptr);
+}
 double roofline(const ChipModel& chip, const OpSpec& op, DType d) {
   double peak = chip.peak_flops(d);
   return std::max(peak > 0 ? op.flops() / peak : 0.0, op.min_bytes() / chip.dram_bandwidth());
@@ -192,13 +202,51 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
   for (const auto& p : validate_rows(read_measurements(shared), "", false, &skipped)) {
     if (p.chip.rfind("tpu", 0) != 0 || p.row.id.rfind("T7X-", 0) == 0) continue;  // TPU7x: the known gap below
     EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " " << p.row.shape << " predicted " << p.predicted << " " << p.row.unit;
-    EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;  // latency rows: never below the roofline time
+    if (p.row.metric == "throughput") {
+      EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;  // rates: never above the roofline's
+    } else {
+      EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;  // latency rows: never below the roofline time
+    }
     ++n;
   }
   // T5E-P1024/4096/8192, T5E-X16K, T5E-X1024/4096/8192, and the notebook's transposed-rhs and fused-ReLU
-  // variants of the 512x1024x1024 kernel (T5E-PT*, T5E-PR*: the same blocks, the same times within 2%).
-  EXPECT_EQ(n, 13);
+  // variants of the 512x1024x1024 kernel (T5E-PT*, T5E-PR*: the same blocks, the same times within 2%);
+  // the five TPU v6e rows JXB-V6E-* and TPV-V6E-G8192 (next test), and the twelve TPU7x rows T7P-* (below).
+  EXPECT_EQ(n, 30);
   for (const auto& s : skipped) EXPECT_FALSE(s.reason.empty()) << s.row.id;
+}
+
+// TPU v6e (Trillium) single-chip rows. JXB-V6E-* (aryatschand/JAXBench on a TPU v6e-1, JAX 0.6.2): XLA's bf16
+// 8192 x 28672 x 8192 GEMM (jnp.dot, host-timed), a batched fp32 einsum at JAX's default one-pass precision
+// that streams 1.88 GB, and two one-read-one-write fp32 elementwise fusions of 8.6 and 12.9 GB (A * s and a
+// LeakyReLU); TPV-V6E-G8192 (yangwhale/gpu-tpu-pedia): an 8192^3 bf16 dot_general, device-timed from the
+// profiler trace, 727.7 TFLOP/s. Each within 20% and never past its roofline. All five are fast (2026-12-07:
+// -15.2, -18.7, -14.6, -14.9% in time, +16.0% in rate): the copies stream at 1.17 TB/s measured (71% of the
+// chip's 1640 GB/s of HBM) and the einsum at 1.12, where the model streams at the TensorCore's HBM-to-VMEM DMA
+// rate, 1373 GB/s (OpenXLA's platform figure); the GEMMs run at 78-79% of the MXU peak measured (the device-timed
+// row has no dispatch in it) against the model's 92%. No public source says what holds a v6e below those rates,
+// so the gap is held here, not calibrated away.
+TEST(TpuValidation, TpuV6eRowsWithin20PercentAndFast) {
+  auto points = validated_rows("JXB-V6E-", 4);
+  const auto tpv = validated_rows("TPV-V6E-", 1);
+  points.insert(points.end(), tpv.begin(), tpv.end());
+  ASSERT_EQ(points.size(), 5u);
+  for (const auto& p : points) {
+    EXPECT_EQ(p.chip, "tpu-v6e") << p.row.id;
+    EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " predicted " << p.predicted << " " << p.row.unit;
+    if (p.row.metric == "throughput") {
+      EXPECT_GT(p.error, 0.0) << p.row.id << ": the known gap's direction (a rate: too fast is positive)";
+      EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
+      continue;
+    }
+    EXPECT_LT(p.error, 0.0) << p.row.id << ": the known gap's direction";
+    EXPECT_GE(p.predicted, p.roofline * 0.9999999) << p.row.id;
+    if (p.row.workload.rfind("elementwise XLA", 0) == 0) {
+      // One read and one write of each fp32 element through the DMA path at 1373 GB/s, within 2%.
+      const double bytes = 2.0 * 4.0 * static_cast<double>(parse_shape(p.row.shape)["n"]);
+      EXPECT_NEAR(p.predicted, bytes / 1373e9 * 1e3, 0.02 * bytes / 1373e9 * 1e3) << p.row.id;
+    }
+  }
 }
 
 // TPU7x (Ironwood) bf16 GEMMs on one TensorCore, m = n = k from 128 to 32768 (rows T7X-G*: the
@@ -212,13 +260,7 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 // -9.5%); 1024^3 and 2048^3 stay fast (+9%, +6%: XLA's own tiling and pipeline fill, not published), and
 // from 4096^3 the model is slow (-3 to -7%: 90% of the core's peak modelled, 96% measured at 1.9 GHz).
 TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
-  register_tpu_family();
-  std::vector<ValidationRow> rows;
-  for (const auto& f : default_measurement_files())
-    for (const auto& r : read_measurements(f))
-      if (r.id.rfind("T7X-", 0) == 0) rows.push_back(r);
-  ASSERT_EQ(rows.size(), 8u);
-  const auto points = validate_rows(rows, "", false, nullptr);
+  const auto points = validated_rows("T7X-", 8);
   ASSERT_EQ(points.size(), 8u);
   for (const auto& p : points) {
     const std::int64_t m = parse_shape(p.row.shape)["M"];
@@ -239,6 +281,24 @@ TEST(TpuValidation, Tpu7xGemmRowsWithinTheirBounds) {
     }
     EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
     EXPECT_NE(p.note.find("stated clock 1900 MHz"), std::string::npos) << p.row.id << ": " << p.note;
+  }
+}
+
+// TPU7x (Ironwood) bf16 GEMMs on one TensorCore from a second source (rows T7P-*: yangwhale/gpu-tpu-pedia's
+// trace-mode sweep, M 8192-16384 x (K, N) 8192-18432, each the median device_duration_ps of 20 calls, JAX
+// 0.8.2.dev). Their rates (1079-1114 TFLOP/s) exceed p-state 3's 996 TFLOP/s peak, so they run at the preset's
+// p-state 7 (2.2 GHz: no stated clock). The model is slow on all twelve (2026-12-07: -2.4 to -5.5%): 91% of the
+// core's peak modelled against 94-97% measured, as on the T7X rows at 1.9 GHz; bound 8%.
+TEST(TpuValidation, Tpu7xTraceRowsAtTheirClockSlowWithin8Percent) {
+  const auto points = validated_rows("T7P-", 12);
+  ASSERT_EQ(points.size(), 12u);
+  for (const auto& p : points) {
+    EXPECT_LE(std::fabs(p.error), 0.08) << p.row.id << " predicted " << p.predicted << " TFLOP/s, measured " << p.row.measured;
+    EXPECT_LT(p.error, 0.0) << p.row.id << ": the known gap's direction";
+    EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
+    EXPECT_NEAR(p.roofline, 1153.5, 1.0) << p.row.id;  // one TensorCore at p-state 7
+    EXPECT_NE(p.note.find("1 TensorCore"), std::string::npos) << p.row.id << ": " << p.note;
+    EXPECT_EQ(p.note.find("stated clock"), std::string::npos) << p.row.id << ": " << p.note;
   }
 }
 
