@@ -67,9 +67,12 @@ void set_lengths_csv(ServeOptions& so, const std::string& path, const std::strin
 }
 
 namespace {
-// Where a simulated drafter runs: the target's TP group (ChipStepTime::set_drafter).
-std::string on_group(const Scenario& sc) {
-  return sc.tp > 1 ? ", sharded over the target's tp" + std::to_string(sc.tp) + " group with its own collectives" : "";
+// Where a simulated drafter runs: the target's TP group, and a MoE drafter's experts over the target's EP ranks
+// (ChipStepTime::set_drafter).
+std::string on_group(const Scenario& sc, const ModelConfig& drafter) {
+  std::string out = sc.tp > 1 ? ", sharded over the target's tp" + std::to_string(sc.tp) + " group" : "";
+  if (drafter.is_moe() && sc.ep > 1) out += (out.empty() ? ", its experts over the target's ep" : " and its experts over the ep") + std::to_string(sc.ep) + " ranks";
+  return out.empty() ? out : out + " with its own collectives";
 }
 }  // namespace
 
@@ -118,7 +121,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     const Footprint fp = footprint(*d.model, one);
     d.weight_bytes = fp.weight_bytes;
     d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
-    d.description = "draft: " + d.model->name + " simulated on the chip" + on_group(sc);
+    d.description = "draft: " + d.model->name + " simulated on the chip" + on_group(sc, *d.model);
     return d;
   }
   if (!o.spec_draft.empty())
@@ -135,7 +138,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   const Footprint fp = footprint(m, one);
   d.weight_bytes = fp.weight_bytes - fp.embedding_bytes;
   d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
-  d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip" + on_group(sc);
+  d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip" + on_group(sc, *d.model);
   return d;
 }
 

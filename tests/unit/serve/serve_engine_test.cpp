@@ -274,6 +274,10 @@ TEST(ServeEngine, SpeculativeOptionsAreChecked) {
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
   o.spec_draft = model_path("tiny-llama");
   EXPECT_NO_THROW(make_drafter(m, Scenario{}, o));
+  Scenario tp2;  // the report names where a simulated drafter runs
+  tp2.tp = 2;
+  EXPECT_NE(make_drafter(m, tp2, o)->description.find("tp2 group"), std::string::npos);
+  EXPECT_EQ(make_drafter(m, Scenario{}, o)->description.find("group"), std::string::npos);
   o.spec_accept = 1.5;
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
 }
