@@ -66,6 +66,16 @@ void set_lengths_csv(ServeOptions& so, const std::string& path, const std::strin
   so.output_dist.reset();
 }
 
+namespace {
+// Where a simulated drafter runs: the target's TP group, and a MoE drafter's experts over the target's EP ranks
+// (ChipStepTime::set_drafter).
+std::string on_group(const Scenario& sc, const ModelConfig& drafter) {
+  std::string out = sc.tp > 1 ? ", sharded over the target's tp" + std::to_string(sc.tp) + " group" : "";
+  if (drafter.is_moe() && sc.ep > 1) out += (out.empty() ? ", its experts over the target's ep" : " and its experts over the ep") + std::to_string(sc.ep) + " ranks";
+  return out.empty() ? out : out + " with its own collectives";
+}
+}  // namespace
+
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
     if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp")
@@ -111,7 +121,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     const Footprint fp = footprint(*d.model, one);
     d.weight_bytes = fp.weight_bytes;
     d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
-    d.description = "draft: " + d.model->name + " simulated on the chip";
+    d.description = "draft: " + d.model->name + " simulated on the chip" + on_group(sc, *d.model);
     return d;
   }
   if (!o.spec_draft.empty())
@@ -128,7 +138,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   const Footprint fp = footprint(m, one);
   d.weight_bytes = fp.weight_bytes - fp.embedding_bytes;
   d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
-  d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip";
+  d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip" + on_group(sc, *d.model);
   return d;
 }
 
@@ -272,6 +282,7 @@ struct Study {
   std::optional<Drafter> drafter;
   CommBufferParams comm;
   std::shared_ptr<StepPartCache> cache;  // shared by the points of the call
+  std::shared_ptr<StepPartCache> draft_cache = std::make_shared<StepPartCache>();  // the drafter's parts, likewise
 };
 
 // Data-parallel replicas serve side by side, each its share of the load: a closed loop's users split
@@ -401,7 +412,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
   ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
-  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction);
+  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction, s.draft_cache);
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
   const bool group = s.sc.dp_attention();
   const int units = group ? 1 : s.sc.dp;  // servers run apart

@@ -47,6 +47,28 @@ StepCost blend(StepCost a, double wa, const StepCost& b, double wb) {
   a.rank_wait_s = 0;
   return a;
 }
+
+// a, then `times` runs of b one after another (a drafter's passes after the target's forward): blend's sums,
+// and the collectives placed in the joint time, b's once per run after a's.
+StepCost then(StepCost a, const StepCost& b, double times) {
+  const double ta = a.time_s;
+  std::vector<StepCollective> calls = std::move(a.collectives);
+  a = blend(std::move(a), 1, b, times);
+  if (a.time_s <= 0 || b.time_s * times <= 0 || (calls.empty() && b.collectives.empty())) {
+    a.collectives = std::move(calls);
+    return a;
+  }
+  for (StepCollective& k : calls) k.at *= ta / a.time_s;
+  const auto runs = static_cast<int>(std::llround(times));
+  for (int r = 0; r < runs; ++r)
+    for (StepCollective k : b.collectives) {
+      k.at = (ta + (r + k.at) * b.time_s) / a.time_s;
+      calls.push_back(std::move(k));
+    }
+  for (StepCollective& k : calls) k.offset_s = k.at * a.time_s;
+  a.collectives = std::move(calls);
+  return a;
+}
 }  // namespace
 
 std::vector<std::int64_t> ChipStepTime::bracket(std::int64_t x, std::int64_t cap) {
@@ -314,17 +336,20 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   m_interpolate = saved;
   m_mb = 0;
   std::stable_sort(c.collectives.begin(), c.collectives.end(), [](const StepCollective& a, const StepCollective& b) { return a.at < b.at; });
-  if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = blend(std::move(c), 1, drafting(s, grid), 1);
+  if (drafter && (s.verify_seqs > 0 || s.prefill_chunks > 0)) c = then(std::move(c), drafting(s, grid), 1);
   return c;
 }
 
-void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction) {
-  // The drafter runs on its own: no pipeline, and no expert layout unless it has experts.
+void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache) {
+  // The drafter runs on its own: no pipeline (vLLM builds it on the last stage only), and no expert layout
+  // unless it has experts. On a system, on the target's TP group (the first tp ranks: the same links as
+  // any other group of the layout's).
   Scenario ds = m_sc;
   ds.pp = 1;
   ds.microbatches = 0;
   if (draft && !draft->is_moe()) ds.ep = 1, ds.redundant_experts = 0;
-  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, ds, m_interpolate) : nullptr;
+  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, ds, m_interpolate, m_sys, std::move(cache)) : nullptr;
+  if (m_drafter) m_drafter->set_timeline(m_timeline), m_drafter->set_layer_repeats(m_layer_repeats);
   m_draft_fraction = draft ? 0 : fraction;
 }
 
@@ -348,10 +373,18 @@ StepCost ChipStepTime::drafting(const StepShape& s, bool grid) {
                             : 0;  // the drafts per sequence of this step
   auto cost = [&](const StepShape& x) {
     if (m_drafter) return grid ? (*m_drafter)(x) : m_drafter->direct(x);
-    return blend({}, 0, compose(x, grid, false), m_draft_fraction);
+    const StepCost target = compose(x, grid, false);
+    StepCost f = blend({}, 0, target, m_draft_fraction);
+    f.collectives = target.collectives;  // the target's, scaled as the time is (set_timeline)
+    for (StepCollective& k : f.collectives) {
+      k.time_s *= m_draft_fraction;
+      const auto bytes = std::max(1.0, std::round(static_cast<double>(k.req.bytes) * m_draft_fraction));
+      k.req.bytes = whole_elements(k.req.kind, static_cast<int>(k.group.size()), static_cast<std::uint64_t>(bytes));
+    }
+    return f;
   };
   StepCost c = cost(first);
-  if (passes > 1 && next.decode_seqs > 0) c = blend(std::move(c), 1, cost(next), passes - 1);
+  if (passes > 1 && next.decode_seqs > 0) c = then(std::move(c), cost(next), passes - 1);
   return c;
 }
 

@@ -41,8 +41,8 @@ namespace xpu {
 //                         that shape (a short causal chunk, as the engines run their verify kernels).
 // Speculative decoding also runs the drafter: its first pass takes the iteration's prefill tokens and
 // one token per verifying sequence, then k-1 more passes of one token per verifying sequence, each
-// timed by a drafter (a draft model or MTP module simulated on the chip, or a stated fraction of the
-// target's cost for the same tokens).
+// timed by a drafter (a draft model or MTP module simulated on the chip, on a system over the target's
+// TP group with its own collectives, or a stated fraction of the target's cost for the same tokens).
 // The simulated parts of one chip, model, layout and system, shared by the runs that have them in
 // common (the points of a serving sweep, a layout's screen and its engine run): the owner shares it
 // only between ChipStepTimes built from the same inputs.
@@ -94,8 +94,13 @@ class ChipStepTime {
     return static_cast<std::int64_t>(m_cache->parts.size()) - m_inherited + (m_drafter ? m_drafter->simulated_parts() : 0);
   }
   // Speculative decoding: the drafter is `draft` simulated on the same chip (`fraction` 0), or the
-  // target's own cost scaled by `fraction` (`draft` null).
-  void set_drafter(const ModelConfig* draft, double fraction);
+  // target's own cost scaled by `fraction` (`draft` null). On a system the draft model runs on the
+  // target's tensor-parallel group, as the serving stacks run it (vLLM's draft_tensor_parallel_size
+  // defaults to the target's, V1's draft-model proposer refuses another; SGLang's EAGLE worker is a
+  // TpModelWorker of the target's tp size): its GEMMs sharded the target's way and its passes' TP
+  // collectives on the fabric through the system runtime, as the target's parts run theirs. `cache`:
+  // the drafter's parts, shared by the points of a study (the target's cache keys hold no model).
+  void set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache = nullptr);
 
   // On a system, how many repetitions of a repeated layer block each part simulates (RankSteps::
   // max_repeats: the others at the last one's period); 0 simulates every layer. tests/unit/serve bounds
@@ -108,8 +113,18 @@ class ChipStepTime {
   // their share of the part's time over the whole step (a step's parts interleave layer by layer: the per-token
   // kernels' all-reduces are spread over the attention too). Off: none (no cost to the other callers). A part
   // keeps its collectives when simulated with it on: turn it on before the first step, on a cache of its own.
-  void set_timeline(bool on) { m_timeline = on; }
-  void set_layer_repeats(int n) { m_layer_repeats = n; }
+  // A drafter's passes run after the target's forward (vLLM proposes after the verifying pass, SGLang's
+  // EAGLE worker drafts after it verifies): its collectives come after the target's in the step, pass by
+  // pass. A fraction drafter's are the target's of the same tokens scaled as its time is (bytes and time
+  // x the fraction: a drafter f times the target's cost, its communication included).
+  void set_timeline(bool on) {
+    m_timeline = on;
+    if (m_drafter) m_drafter->set_timeline(on);
+  }
+  void set_layer_repeats(int n) {
+    m_layer_repeats = n;
+    if (m_drafter) m_drafter->set_layer_repeats(n);
+  }
 
   // The grid points around x (one if x is on the grid), none above `cap`.
   static std::vector<std::int64_t> bracket(std::int64_t x, std::int64_t cap = INT64_MAX);
@@ -166,7 +181,7 @@ class ChipStepTime {
   std::shared_ptr<StepPartCache> m_cache;
   std::map<std::pair<int, std::vector<std::int64_t>>, std::string> m_launches;  // attention_launches, by part and args
   std::int64_t m_inherited = 0;  // parts the cache held when this object was built
-  std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip
+  std::unique_ptr<ChipStepTime> m_drafter;  // a draft model on the same chip (on a system: the same TP group)
   double m_draft_fraction = 0;              // or the drafter as a share of the target's cost
 };
 

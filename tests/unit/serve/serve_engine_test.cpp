@@ -11,6 +11,8 @@
 
 #include "sim/base/config.h"
 #include "sim/base/error.h"
+#include "sim/interconnect/system_spec.h"
+#include "sim/run/registry.h"
 #include "sim/serve/compare.h"
 #include "sim/serve/serve.h"
 #include "sim/serve/step_time.h"
@@ -272,8 +274,82 @@ TEST(ServeEngine, SpeculativeOptionsAreChecked) {
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
   o.spec_draft = model_path("tiny-llama");
   EXPECT_NO_THROW(make_drafter(m, Scenario{}, o));
+  Scenario tp2;  // the report names where a simulated drafter runs
+  tp2.tp = 2;
+  EXPECT_NE(make_drafter(m, tp2, o)->description.find("tp2 group"), std::string::npos);
+  EXPECT_EQ(make_drafter(m, Scenario{}, o)->description.find("group"), std::string::npos);
   o.spec_accept = 1.5;
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
+}
+
+// On a system a draft model runs on the target's TP group (vLLM's draft_tensor_parallel_size defaults to the
+// target's, SGLang's EAGLE worker shares its tp size): each drafting pass pays its own all-reduces, 2 per layer
+// and the vocabulary-parallel embedding's of (sequences x the drafter's hidden x 2 bytes), and its logits'
+// all-gather, on the system's fabric after the target's verifying pass. The drafting time is the drafter's own
+// steps on the system (not one chip's), and a fraction drafter's collectives are the target's scaled.
+TEST(ServeEngine, ATpDrafterPaysItsOwnCollectivesPerPass) {
+  auto chip = load_chip("h100-sxm");
+  const ModelConfig target = load_model(model_path("qwen3-8b")), draft = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  sc.tp = 4;
+  const SystemContext sys{load_system("hgx-h100x8", {})};
+  const std::int64_t seqs = 8, k = 3, context = 1000;
+  StepShape verify;
+  verify.verify_seqs = seqs;
+  verify.verify_tokens = (k + 1) * seqs;
+  verify.verify_kv_sum = seqs * (context + k + 1);
+  verify.logit_rows = verify.verify_tokens;
+  ChipStepTime alone(*chip, target, sc, false, &sys), with(*chip, target, sc, false, &sys);
+  alone.set_timeline(true), with.set_timeline(true);
+  with.set_drafter(&draft, 0);
+  const StepCost t = alone.direct(verify), c = with.direct(verify);
+  // The drafter's passes, each on the system by itself: the first takes the newest token of every sequence, the
+  // k - 1 others one token each (step_time.h).
+  Scenario ds = sc;
+  ChipStepTime own(*chip, draft, ds, false, &sys);
+  StepShape pass;
+  pass.decode_seqs = pass.logit_rows = seqs;
+  pass.decode_kv_sum = seqs * (context + 1);
+  const StepCost p = own.direct(pass);
+  EXPECT_NEAR(c.time_s, t.time_s + static_cast<double>(k) * p.time_s, 1e-12 * c.time_s);
+  ChipStepTime one_chip(*chip, draft, ds, false);  // the same sharded graphs on one chip: no collective timed
+  EXPECT_GT(p.time_s, one_chip.direct(pass).time_s);
+  // Closed forms of the drafter's calls, and their place after the target's.
+  const std::uint64_t reduce = static_cast<std::uint64_t>(seqs * draft.hidden * 2);
+  const std::uint64_t gather = static_cast<std::uint64_t>(seqs * ((draft.vocab / sc.tp + 1) / 2) * 2 * sc.tp * 2);
+  ASSERT_EQ(draft.vocab % sc.tp, 0);
+  double last_target = 0;
+  for (const StepCollective& x : t.collectives) last_target = std::max(last_target, x.at * t.time_s / c.time_s);
+  std::int64_t reduces = 0, gathers = 0;
+  double prev = 0;
+  for (const StepCollective& x : c.collectives) {
+    const bool drafter = (x.req.kind == CollKind::AllReduce && x.req.bytes == reduce) || (x.req.kind == CollKind::AllGather && x.req.bytes == gather);
+    if (!drafter) continue;
+    reduces += x.req.kind == CollKind::AllReduce, gathers += x.req.kind == CollKind::AllGather;
+    EXPECT_EQ(x.group, (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_GE(x.at, last_target);
+    EXPECT_GE(x.at, prev);
+    EXPECT_LE(x.at, 1.0);
+    prev = x.at;
+  }
+  EXPECT_EQ(reduces, k * (2 * draft.layers + 1));
+  EXPECT_EQ(gathers, k);
+  EXPECT_EQ(c.collectives.size(), t.collectives.size() + static_cast<size_t>(reduces + gathers));
+  // A fraction drafter: f x the target's step for the pass's tokens, its collectives scaled by f (bytes in whole elements).
+  ChipStepTime frac(*chip, target, sc, false, &sys);
+  frac.set_timeline(true);
+  frac.set_drafter(nullptr, 0.1);
+  const StepCost f = frac.direct(verify);
+  const std::uint64_t scaled = whole_elements(CollKind::AllReduce, sc.tp, static_cast<std::uint64_t>(std::llround(0.1 * seqs * target.hidden * 2)));
+  const auto n = std::count_if(f.collectives.begin(), f.collectives.end(),
+                               [&](const StepCollective& x) { return x.req.kind == CollKind::AllReduce && x.req.bytes == scaled; });
+  EXPECT_EQ(n, k * (2 * target.layers + 1));
+  // Off where not asked (the parts' simulations run the collectives either way).
+  ChipStepTime quiet(*chip, target, sc, false, &sys);
+  quiet.set_drafter(&draft, 0);
+  const StepCost q = quiet.direct(verify);
+  EXPECT_TRUE(q.collectives.empty());
+  EXPECT_DOUBLE_EQ(q.time_s, c.time_s);
 }
 
 TEST(ServeEngine, TiersTakeTheBestPointThatIsInteractiveEnough) {
