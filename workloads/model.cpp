@@ -605,7 +605,7 @@ ModelConfig load_model(const std::string& name_or_path) {
     std::vector<std::string> names = list_models();
     throw InputError(name_or_path + ": model: no such shipped model or file; shipped models: " + join(names) +
                      (looks_like_path ? std::string() : nearest_clause(name_or_path, names)) +
-                     "; or give the path of a Hugging Face config.json");
+                     "; or give the path of a Hugging Face config.json", "", name_or_path);
   }
   ModelConfig m = parse_model_json(read_input_file(path, "model", kMaxModelFileBytes), path);
   if (path == shipped.string()) m.name = name_or_path;

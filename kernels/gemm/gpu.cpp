@@ -555,7 +555,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       }
     }
   }
-  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM tile fits the shared memory");
+  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": sm.smem_per_block: '" + spec.sm.smem_per_block.str() + "': no GEMM tile fits the shared memory",
+                                                "", spec.sm.smem_per_block.str())
+                                     .with_key("", "sm.smem_per_block");
   return best;
 }
 

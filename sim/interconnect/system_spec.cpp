@@ -283,7 +283,7 @@ SystemSpec load_system(const std::string& name_or_path, const std::vector<std::s
     if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
       path = name_or_path;
     } else {
-      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) + nearest_clause(name_or_path, names));
+      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) + nearest_clause(name_or_path, names), "", name_or_path);
     }
   }
   ConfigTree tree = ConfigTree::load_file(path);

@@ -214,7 +214,7 @@ std::string default_collectives_csv() { return std::string(source_dir()) + "/wor
 
 std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
   std::ifstream in(csv);
-  if (!in) throw InputError(csv + ": collective measurements not found (expected the validation CSV)");
+  if (!in) throw InputError::in_file(csv + ": collective measurements not found (expected the validation CSV)", csv, "");
   std::string line;
   std::getline(in, line);
   std::vector<std::string> head = csv_fields(line);

@@ -199,7 +199,7 @@ for fam, preset in FAMILY_PRESET.items():
          names=["transactions"], out=True)
 case("kernel-attention-gqa", ["kernel", "attention", "--heads", "6", "--kv-heads", "4", "--seq", "64"], names=["--heads"])
 case("kernel-attention-phase", ["kernel", "attention", "--phase", "middle", "--heads", "4", "--seq", "64"], names=["--phase"])
-case("kernel-attention-seqq", ["kernel", "attention", "--heads", "4", "--seq", "64", "--seq-q", "128"], names=["seq_q"])
+case("kernel-attention-seqq", ["kernel", "attention", "--heads", "4", "--seq", "64", "--seq-q", "128"], names=["--seq-q 128", "--seq 64"])
 case("kernel-attention-causal", ["kernel", "attention", "--heads", "4", "--seq", "64", "--causal=perhaps"], names=["--causal"])
 case("kernel-topk-k", ["kernel", "topk", "--tokens", "8", "--experts", "4", "--topk", "5"], names=["topk"])
 case("kernel-rope-headdim", ["kernel", "rope", "--rows", "8", "--cols", "100", "--head-dim", "64", "--functional"],
