@@ -205,6 +205,20 @@ void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
   refuse(op.odtype, "--odtype");
   if (!output_only) refuse(op.wdtype, "--wdtype");
 }
+
+// An operand's dimensions as the flags that give them ({"m", m}, {"k", k}, ...).
+using OperandDims = std::initializer_list<std::pair<const char*, std::int64_t>>;
+
+// Refuses an operand over the 1 TiB address region each operand gets; the flag of its largest dimension (the one to
+// reduce first) is the error's data.
+void check_operand(OpKind kind, double bytes, const char* what, OperandDims dims) {
+  if (bytes <= kMaxOperandBytes) return;
+  const auto* largest = std::max_element(dims.begin(), dims.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
+                       ", more than the 1 TiB address region each operand gets (reduce the dimensions: --" + largest->first + " " +
+                       std::to_string(largest->second) + " is the largest)",
+                   std::string("--") + largest->first, std::to_string(largest->second));
+}
 }  // namespace
 
 void OpSpec::validate() const {
@@ -227,16 +241,7 @@ void OpSpec::validate() const {
       throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
                        std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates", std::string("--") + what, std::to_string(v));
   };
-  // `dims`: the operand's dimensions as flags; the largest is the error's flag (the one to reduce first).
-  using Dims = std::initializer_list<std::pair<const char*, std::int64_t>>;
-  auto operand = [&](double elements, DType d, const char* what, Dims dims) {
-    const double bytes = elements * bytes_per_element(d);
-    if (bytes <= kMaxOperandBytes) return;
-    const auto* largest = std::max_element(dims.begin(), dims.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
-                     ", more than the 1 TiB address region each operand gets (reduce the dimensions: --" + largest->first + " " +
-                     std::to_string(largest->second) + " is the largest)", std::string("--") + largest->first, std::to_string(largest->second));
-  };
+  auto operand = [&](double elements, DType d, const char* what, OperandDims dims) { check_operand(kind, elements * bytes_per_element(d), what, dims); };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
     throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
                      ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)", "--fp4-scale-block", std::to_string(fp4_scale_block));
@@ -262,9 +267,8 @@ void OpSpec::validate() const {
         rows_total += static_cast<double>(r);
       }
       if (rows_total > static_cast<double>(kMaxDim))
-        throw InputError("grouped_gemm: " + std::to_string(static_cast<std::int64_t>(rows_total)) +
-                         " rows in all (--tokens) is more than " + std::to_string(kMaxDim) + " (2^24)",
-                         "--tokens", std::to_string(static_cast<std::int64_t>(rows_total)));
+        throw InputError("grouped_gemm: --tokens " + std::to_string(static_cast<std::int64_t>(rows_total)) + " (rows in all) is more than " +
+                         std::to_string(kMaxDim) + " (2^24)", "--tokens", std::to_string(static_cast<std::int64_t>(rows_total)));
       operand(rows_total * k, dtype, "A", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"k", k}});
       operand(static_cast<double>(group_rows.size()) * k * n, wdtype, "B", {{"groups", static_cast<std::int64_t>(group_rows.size())}, {"k", k}, {"n", n}});
       operand(rows_total * n, odtype, "C", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"n", n}});
@@ -305,8 +309,8 @@ void OpSpec::validate() const {
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
       refuse_subbyte_vector_dtypes(*this);
       if (topk > cols)
-        throw InputError("topk: --topk " + std::to_string(topk) + " must not exceed the number of experts (--experts " + std::to_string(cols) + ")",
-                         "--topk", std::to_string(topk)).mentioning("--experts", std::to_string(cols));
+        throw InputError("topk: --topk " + std::to_string(topk) + " must not exceed the number of experts (--experts " + std::to_string(cols) + ")", "--topk",
+                         std::to_string(topk)).mentioning("--experts", std::to_string(cols));
       operand(static_cast<double>(rows) * cols, dtype, "logits", {{"tokens", rows}, {"experts", cols}});
       break;
     case OpKind::Embedding:

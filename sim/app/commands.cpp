@@ -16,6 +16,7 @@
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
 #include "sim/base/nearest_name.h"
+#include "sim/base/one_line.h"
 #include "sim/base/strformat.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
@@ -28,13 +29,6 @@ namespace fs = std::filesystem;
 namespace xpu {
 
 namespace {
-// Every message is one line, whatever the exception carried (SystemC reports span several).
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
 
 const char* kUsage =
     "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n\nusage: xpusim <command> [options]\n\ncommands:\n"
@@ -201,8 +195,10 @@ int cli_main(int argc, char** argv) {
   if (cmd == "params") return cmd_params(rest);
   if (cmd == "kernel" && argc > 2 && is_collective_name(argv[2])) return cmd_collective(argc - 1, argv + 1);
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
-  if (cmd == "validate" && std::find(rest.begin(), rest.end(), "--collectives") != rest.end())
-    return cmd_validate_collectives(argc - 1, argv + 1);
+  const bool collectives = std::find(rest.begin(), rest.end(), "--collectives") != rest.end();
+  if (cmd == "validate" && collectives && std::find(rest.begin(), rest.end(), "--models") != rest.end())  // was "unrecognised option"
+    throw InputError::first_of("validate --collectives --models: two sets of rows, each with its own data: give one", "--collectives --models");
+  if (cmd == "validate" && collectives) return cmd_validate_collectives(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);

@@ -18,8 +18,7 @@ class PySession {
   PySession(const std::string& chip, const std::vector<std::string>& sets, const std::string& op,
             const std::map<std::string, std::string>& args, const std::string& model, const std::string& phase,
             std::int64_t batch, std::int64_t input, const std::string& dtype) {
-    // Its keywords' names as flags (chip=, kernel=, model=): an unknown name is the keyword's (xpu::resolving).
-    m_chip = resolving("--chip", chip, [&] { return load_chip(chip, sets); });
+    m_chip = resolving("--chip", chip, [&] { return load_chip(chip, sets); });  // an unknown name: its keyword's (chip=)
     std::vector<KernelPrograms> kernels;
     DType d = DType::bf16;
     if (!op.empty()) {

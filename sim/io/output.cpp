@@ -48,7 +48,7 @@ void make_output_dir(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec))
     throw InputError(dir + ": --out: cannot create the output folder (" +
-                     (ec ? ec.message() : std::string("a file of that name exists")) + ")", "--out", "");
+                     (ec ? ec.message() : std::string("a file of that name exists")) + ")", "--out", dir);
   claim_output_dir(dir);
 }
 

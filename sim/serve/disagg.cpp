@@ -515,8 +515,13 @@ Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools) {
 }
 
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags) {
-  if (!std::filesystem::is_regular_file(path))
-    throw InputError("--scenario-file " + path + ": no such file (expected a serving scenario .yaml)", "--scenario-file", path);
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!std::filesystem::is_regular_file(st))  // a folder was "no such file"
+    throw InputError("--scenario-file " + path +
+                         (std::filesystem::is_directory(st) ? ": a folder" : std::filesystem::exists(st) ? ": not a regular file" : ": no such file") +
+                         " (expected a serving scenario .yaml)",
+                     "--scenario-file", path);
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;

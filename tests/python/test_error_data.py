@@ -110,6 +110,9 @@ QA56_FLAG_SITES = [
     # a lowering's refusal: the chip that refuses, as its value (a --chip's or a system's chip: no flag)
     ("kernel", dict(op="attention", chip="maia100", heads=8, seq=128, functional=True), (None, "maia100"),
      "maia100: cannot run attention", []),
+    # an --out that is a file: the folder given (it carried the flag alone)
+    ("run", dict(model=os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json"), input=128, out="/etc/passwd"), ("--out", "/etc/passwd"),
+     "/etc/passwd: out: cannot create the output folder", []),
     # raised in Python itself (__init__.py, session.py)
     ("collective", dict(nodes=1.5), ("--nodes", "1.5"), "nodes=1.5: expected an integer", []),
     ("kernel", dict(op="gemm", m=64, n=64, k=64, chipp="b200"), ("--chipp", "b200"), "kernel gemm: unknown keyword chipp='b200'", []),
@@ -136,6 +139,12 @@ def test_a_tiling_that_does_not_fit_names_the_chips_key(chip, key, value):
                       set=["%s=%s" % (key, value.replace(" ", ""))]).value
     assert (e.key, e.value, e.flag) == (key, value, None), str(e)
     assert str(e).startswith("%s: %s: '%s': no GEMM" % (chip, key, value)), str(e)
+
+
+def test_a_model_folder_without_a_config_is_named_as_one(tmp_path):
+    e = pytest.raises(xpusim.InputError, xpusim.run, model=str(tmp_path)).value
+    assert (e.flag, e.value) == ("--model", str(tmp_path)), str(e)
+    assert str(e).startswith("model=%r: a folder without a config.json" % str(tmp_path)), str(e)
 
 
 def test_a_layouts_other_flags_are_renamed_from_its_data():

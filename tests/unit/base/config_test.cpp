@@ -162,6 +162,15 @@ TEST(Config, AnErrorCarriesTheOtherFlagsItNamesAndEveryUnknownNameItsValue) {
   EXPECT_EQ(value_of([] { parse_dtype("bf17", "--dtype"); }), "--dtype|bf17");
   EXPECT_EQ(value_of([] { load_system("hgx-h100x9"); }), "|hgx-h100x9");
   EXPECT_EQ(value_of([] { load_model("llama-9x"); }), "|llama-9x");
+  // A folder without a config.json is named as one (it was "no such shipped model or file", which it is not).
+  const std::string folder = testing::TempDir() + "qa56_model_folder";
+  std::filesystem::create_directories(folder);
+  EXPECT_EQ(value_of([&] { load_model(folder); }), "|" + folder);
+  try {
+    load_model(folder);
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(": model: a folder without a config.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, WrongUnitSaysWhatWasExpected) {
