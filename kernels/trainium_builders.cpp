@@ -6,21 +6,21 @@ namespace xpu::trainium {
 
 void check_matmul(int stationary_free, int moving_free, int contraction) {
   if (stationary_free < 1 || stationary_free > kMaxStationaryFree)
-    throw InputError("trainium lowering: stationary free size " + std::to_string(stationary_free) +
+    throw std::logic_error("trainium lowering: stationary free size " + std::to_string(stationary_free) +
                      " outside 1..128 (PE columns)");
   if (moving_free < 1 || moving_free > kMaxMovingFree)
-    throw InputError("trainium lowering: moving free size " + std::to_string(moving_free) +
+    throw std::logic_error("trainium lowering: moving free size " + std::to_string(moving_free) +
                      " outside 1..512 (one PSUM bank of fp32 per partition)");
   if (contraction < 1 || contraction > kPartitions)
-    throw InputError("trainium lowering: contraction " + std::to_string(contraction) +
+    throw std::logic_error("trainium lowering: contraction " + std::to_string(contraction) +
                      " outside 1..128 (PE rows / SBUF partitions)");
 }
 
 void check_lane(int partitions, std::int64_t free_elems) {
   if (partitions < 1 || partitions > kPartitions)
-    throw InputError("trainium lowering: " + std::to_string(partitions) + " partitions outside 1..128");
+    throw std::logic_error("trainium lowering: " + std::to_string(partitions) + " partitions outside 1..128");
   if (free_elems < 1 || free_elems > 65536)
-    throw InputError("trainium lowering: free size " + std::to_string(free_elems) +
+    throw std::logic_error("trainium lowering: free size " + std::to_string(free_elems) +
                      " outside 1..65536 elements per instruction");
 }
 

@@ -11,8 +11,8 @@
 
 namespace xpu::trainium {
 
-// Hardware limits, enforced by every lowering before it emits an instruction (throws InputError
-// naming the limit): TensorE stationary free <= 128, moving free <= 512, contraction <= 128 partitions;
+// Hardware limits, enforced by every lowering before it emits an instruction (throws std::logic_error
+// naming the limit: a lowering that breaks one has a bug; no input reaches them): TensorE stationary free <= 128, moving free <= 512, contraction <= 128 partitions;
 // lane engines <= 128 partitions and <= 64K free elements (SBUF) per instruction [NKI-T1].
 void check_matmul(int stationary_free, int moving_free, int contraction);
 void check_lane(int partitions, std::int64_t free_elems);

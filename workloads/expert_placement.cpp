@@ -205,7 +205,8 @@ double all_miss(std::int64_t n, std::int64_t m, std::int64_t k) {
 double distinct_ranks_per_token(std::int64_t experts, std::int64_t topk, int ep, std::int64_t groups, std::int64_t groups_per_token) {
   if (ep <= 0 || experts <= 0 || topk <= 0 || topk > experts || experts % ep != 0)
     throw InputError("distinct ranks per token: need 1 <= topk <= experts and experts a multiple of ep (got experts " +
-                     std::to_string(experts) + ", topk " + std::to_string(topk) + ", ep " + std::to_string(ep) + ")");
+                     std::to_string(experts) + ", topk " + std::to_string(topk) + ", ep " + std::to_string(ep) + ")",
+                     topk <= 0 || topk > experts ? "--topk" : "--ep", std::to_string(topk <= 0 || topk > experts ? topk : ep));
   const std::int64_t per_rank = experts / ep;
   const bool limited = groups > 1 && groups_per_token < groups && experts % groups == 0;
   if (limited && ep % groups == 0) {  // each group over ep/groups ranks: the token's pool of experts and ranks

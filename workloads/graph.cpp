@@ -59,7 +59,8 @@ std::int64_t expected_active_experts(std::int64_t tokens, std::int64_t experts, 
 std::vector<std::int64_t> expert_rows(std::int64_t tokens, std::int64_t experts, std::int64_t topk, const Routing& routing) {
   if (tokens < 0 || experts <= 0 || topk <= 0 || topk > experts)
     throw InputError("expert routing: need tokens >= 0 and 1 <= topk <= experts (got tokens " + std::to_string(tokens) +
-                     ", experts " + std::to_string(experts) + ", topk " + std::to_string(topk) + ")");
+                     ", experts " + std::to_string(experts) + ", topk " + std::to_string(topk) + ")",
+                     tokens < 0 ? "--tokens" : "--topk", std::to_string(tokens < 0 ? tokens : topk));
   const std::int64_t total = tokens * topk;
   std::vector<std::int64_t> rows(static_cast<size_t>(experts), 0);
   if (uniform_routing(routing, experts)) {
@@ -810,10 +811,11 @@ Graph build_step_graph(const ModelConfig& m, const Scenario& s, bool decode_step
                        const FusionPolicy& fusion, const RankPart& part) {
   s.validate(m);
   if (decode_step && context_len <= 0)
-    throw InputError("decode step: context length must be a positive number of cached tokens, got " + std::to_string(context_len));
+    throw InputError("decode step: context length must be a positive number of cached tokens, got " + std::to_string(context_len),
+                     "--input", std::to_string(context_len));
   if (decode_step && context_len > m.max_position)
     throw InputError("decode step: context of " + std::to_string(context_len) + " tokens exceeds " + m.name + "'s context of " +
-                     std::to_string(m.max_position) + " tokens");
+                     std::to_string(m.max_position) + " tokens", "--input", std::to_string(context_len));
   return GraphBuilder(m, s, decode_step, context_len, fusion, part).build();
 }
 

@@ -600,12 +600,16 @@ ModelConfig load_model(const std::string& name_or_path) {
   const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.find(".json") != std::string::npos;
   if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
   if (!looks_like_path && fs::exists(shipped, ec)) path = shipped.string();
-  if (fs::is_directory(path, ec)) path = (fs::path(path) / "config.json").string();
+  const bool folder = fs::is_directory(path, ec);  // a Hugging Face model folder: its config.json
+  if (folder) path = (fs::path(path) / "config.json").string();
   if (!fs::exists(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {
+    if (folder)  // it was "no such shipped model or file" for a folder that is there
+      throw InputError(name_or_path + ": model: a folder without a config.json (expected a shipped model name, the path of a "
+                       "Hugging Face config.json, or a model folder holding one)", "", name_or_path);
     std::vector<std::string> names = list_models();
     throw InputError(name_or_path + ": model: no such shipped model or file; shipped models: " + join(names) +
                      (looks_like_path ? std::string() : nearest_clause(name_or_path, names)) +
-                     "; or give the path of a Hugging Face config.json");
+                     "; or give the path of a Hugging Face config.json", "", name_or_path);
   }
   ModelConfig m = parse_model_json(read_input_file(path, "model", kMaxModelFileBytes), path);
   if (path == shipped.string()) m.name = name_or_path;

@@ -47,7 +47,7 @@ const std::vector<std::string>& op_kind_names() {
 OpKind parse_op_kind(const std::string& s) {
   for (const auto& kn : kKinds)
     if (s == kn.name) return kn.kind;
-  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) + hint_clause(nearest_name(s, op_kind_names())));
+  throw InputError("unknown op '" + s + "'; valid ops: " + join(op_kind_names()) + hint_clause(nearest_name(s, op_kind_names())), "", s);
 }
 
 namespace {
@@ -205,6 +205,20 @@ void refuse_subbyte_vector_dtypes(const OpSpec& op, bool output_only = false) {
   refuse(op.odtype, "--odtype");
   if (!output_only) refuse(op.wdtype, "--wdtype");
 }
+
+// An operand's dimensions as the flags that give them ({"m", m}, {"k", k}, ...).
+using OperandDims = std::initializer_list<std::pair<const char*, std::int64_t>>;
+
+// Refuses an operand over the 1 TiB address region each operand gets; the flag of its largest dimension (the one to
+// reduce first) is the error's data.
+void check_operand(OpKind kind, double bytes, const char* what, OperandDims dims) {
+  if (bytes <= kMaxOperandBytes) return;
+  const auto* largest = std::max_element(dims.begin(), dims.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
+                       ", more than the 1 TiB address region each operand gets (reduce the dimensions: --" + largest->first + " " +
+                       std::to_string(largest->second) + " is the largest)",
+                   std::string("--") + largest->first, std::to_string(largest->second));
+}
 }  // namespace
 
 void OpSpec::validate() const {
@@ -227,41 +241,37 @@ void OpSpec::validate() const {
       throw InputError(std::string(name(kind)) + ": --" + what + " " + std::to_string(v) + " is larger than " +
                        std::to_string(kMaxDim) + " (2^24), the largest dimension xpusim simulates", std::string("--") + what, std::to_string(v));
   };
-  auto operand = [&](double elements, DType d, const char* what) {
-    const double bytes = elements * bytes_per_element(d);
-    if (bytes > kMaxOperandBytes)
-      throw InputError(std::string(name(kind)) + ": operand " + what + " would hold " + format_bytes(bytes) +
-                       ", more than the 1 TiB address region each operand gets (reduce the dimensions)");
-  };
+  auto operand = [&](double elements, DType d, const char* what, OperandDims dims) { check_operand(kind, elements * bytes_per_element(d), what, dims); };
   if (fp4_scale_block != kNvfp4ScaleBlock && fp4_scale_block != kMxfp4ScaleBlock)
     throw InputError(std::string(name(kind)) + ": --fp4-scale-block " + std::to_string(fp4_scale_block) +
                      ": expected 16 (NVFP4: an e4m3 scale per 16 K elements) or 32 (MXFP4: a ue8m0 scale per 32)", "--fp4-scale-block", std::to_string(fp4_scale_block));
   switch (kind) {
     case OpKind::Gemm:
       pos(m, "m"); pos(n, "n"); pos(k, "k"); pos(batch, "batch");
-      operand(static_cast<double>(batch) * m * k, dtype, "A");
-      operand(static_cast<double>(batch) * k * n, wdtype, "B");
-      operand(static_cast<double>(batch) * m * n, odtype, "C");
+      operand(static_cast<double>(batch) * m * k, dtype, "A", {{"m", m}, {"k", k}, {"batch", batch}});
+      operand(static_cast<double>(batch) * k * n, wdtype, "B", {{"k", k}, {"n", n}, {"batch", batch}});
+      operand(static_cast<double>(batch) * m * n, odtype, "C", {{"m", m}, {"n", n}, {"batch", batch}});
       if (!impl.empty() && (impl != kDeepGemmImpl || dtype != wdtype || (dtype != DType::fp4 && dtype != DType::fp8)))
         throw InputError("gemm: --impl '" + impl + "': expected " + kDeepGemmImpl +
                          " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing", "--impl", impl);
       break;
     case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");
-      if (group_rows.empty()) throw InputError("grouped_gemm: needs at least one group");
+      if (group_rows.empty()) throw InputError("grouped_gemm: --groups: needs at least one group", "--groups", "0");
       if (static_cast<std::int64_t>(group_rows.size()) > kMaxDim)
-        throw InputError("grouped_gemm: more than " + std::to_string(kMaxDim) + " groups");
+        throw InputError("grouped_gemm: --groups " + std::to_string(group_rows.size()) + " is more than " + std::to_string(kMaxDim),
+                         "--groups", std::to_string(group_rows.size()));
       double rows_total = 0;
       for (auto r : group_rows) {
         nonneg(r, "tokens");
         rows_total += static_cast<double>(r);
       }
       if (rows_total > static_cast<double>(kMaxDim))
-        throw InputError("grouped_gemm: " + std::to_string(static_cast<std::int64_t>(rows_total)) +
-                         " rows in all is more than " + std::to_string(kMaxDim) + " (2^24)");
-      operand(rows_total * k, dtype, "A");
-      operand(static_cast<double>(group_rows.size()) * k * n, wdtype, "B");
-      operand(rows_total * n, odtype, "C");
+        throw InputError("grouped_gemm: --tokens " + std::to_string(static_cast<std::int64_t>(rows_total)) + " (rows in all) is more than " +
+                         std::to_string(kMaxDim) + " (2^24)", "--tokens", std::to_string(static_cast<std::int64_t>(rows_total)));
+      operand(rows_total * k, dtype, "A", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"k", k}});
+      operand(static_cast<double>(group_rows.size()) * k * n, wdtype, "B", {{"groups", static_cast<std::int64_t>(group_rows.size())}, {"k", k}, {"n", n}});
+      operand(rows_total * n, odtype, "C", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"n", n}});
       break;
     }
     case OpKind::Attention: {
@@ -275,12 +285,14 @@ void OpSpec::validate() const {
         throw InputError("attention: --impl '" + impl + "': expected fa2, fa3 or transformers-neuronx", "--impl", impl);
       if (heads % kv_heads != 0)
         throw InputError("attention: --heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
-                         std::to_string(kv_heads) + ")", "--heads", "");
-      if (seq_q > seq_kv) throw InputError("attention: more queries than keys (seq_q > seq)");
+                         std::to_string(kv_heads) + ")", "--heads", std::to_string(heads)).mentioning("--kv-heads", std::to_string(kv_heads));
+      if (seq_q > seq_kv)
+        throw InputError("attention: --seq-q " + std::to_string(seq_q) + " is more queries than keys (--seq " + std::to_string(seq_kv) + ")",
+                         "--seq-q", std::to_string(seq_q)).mentioning("--seq", std::to_string(seq_kv));
       const double dv = static_cast<double>(head_dim_v > 0 ? head_dim_v : head_dim);
-      operand(static_cast<double>(batch) * heads * seq_q * head_dim, dtype, "Q");
-      operand(static_cast<double>(batch) * kv_heads * seq_kv * (head_dim + dv), wdtype, "K/V");
-      operand(static_cast<double>(batch) * heads * seq_q * dv, odtype, "O");
+      operand(static_cast<double>(batch) * heads * seq_q * head_dim, dtype, "Q", {{"batch", batch}, {"heads", heads}, {"seq-q", seq_q}, {"head-dim", head_dim}});
+      operand(static_cast<double>(batch) * kv_heads * seq_kv * (head_dim + dv), wdtype, "K/V", {{"batch", batch}, {"kv-heads", kv_heads}, {"seq", seq_kv}, {"head-dim", head_dim}});
+      operand(static_cast<double>(batch) * heads * seq_q * dv, odtype, "O", {{"batch", batch}, {"heads", heads}, {"seq-q", seq_q}, {"head-dim", head_dim}});
       break;
     }
     case OpKind::AllReduce:
@@ -296,19 +308,22 @@ void OpSpec::validate() const {
     case OpKind::TopK:
       pos(rows, "rows"); pos(cols, "experts"); pos(topk, "topk");
       refuse_subbyte_vector_dtypes(*this);
-      if (topk > cols) throw InputError("topk: k must not exceed the number of experts");
-      operand(static_cast<double>(rows) * cols, dtype, "logits");
+      if (topk > cols)
+        throw InputError("topk: --topk " + std::to_string(topk) + " must not exceed the number of experts (--experts " + std::to_string(cols) + ")", "--topk",
+                         std::to_string(topk)).mentioning("--experts", std::to_string(cols));
+      operand(static_cast<double>(rows) * cols, dtype, "logits", {{"tokens", rows}, {"experts", cols}});
       break;
     case OpKind::Embedding:
       pos(rows, "rows"); pos(cols, "cols");
       pos(n, "n");  // vocabulary entries of the table: the gathered rows spread over them
-      operand(static_cast<double>(n) * cols, wdtype, "table");
-      operand(static_cast<double>(rows) * cols, odtype, "output");
+      operand(static_cast<double>(n) * cols, wdtype, "table", {{"n", n}, {"cols", cols}});
+      operand(static_cast<double>(rows) * cols, odtype, "output", {{"tokens", rows}, {"cols", cols}});
       break;
     default:
       pos(rows, "rows"); pos(cols, "cols");
       if (kind == OpKind::ResidualAdd && (addends < 1 || addends > 1024))
-        throw InputError("residual_add: addends " + std::to_string(addends) + ": expected 1 to 1024 tensors summed");
+        throw InputError("residual_add: addends " + std::to_string(addends) + ": expected 1 to 1024 tensors summed", "", std::to_string(addends))
+            .with_key("", "addends");  // a model step's (graph.cpp), not a flag's
       if (kind != OpKind::Copy) refuse_subbyte_vector_dtypes(*this);  // a copy moves fp4 bytes (an fp4 MoE's dispatched tokens) without computing in them
       if (!impl.empty() && !fused_add_norm())
         throw InputError(std::string(name(kind)) + ": --impl '" + impl + "': expected " +
@@ -322,7 +337,7 @@ void OpSpec::validate() const {
           throw InputError("rope: --head-dim " + std::to_string(head_dim) + ": expected an even head width (rope rotates "
                            "pairs of elements) that divides --cols (" + std::to_string(cols) + ")", "--head-dim", std::to_string(head_dim));
       }
-      operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X");
+      operand(static_cast<double>(rows) * cols * (kind == OpKind::SwiGlu ? 2 : 1), dtype, "X", {{"rows", rows}, {"cols", cols}});
       break;
   }
 }

@@ -121,7 +121,7 @@ CollKind parse_collective(const std::string& n) {
   for (const auto& [k, s] : kNames)
     if (s == n) return k;
   std::vector<std::string> names = collective_names();
-  throw InputError("unknown collective '" + n + "'; collectives: " + join(names) + nearest_clause(n, names));
+  throw InputError("unknown collective '" + n + "'; collectives: " + join(names) + nearest_clause(n, names), "", n);
 }
 
 std::string name(CollKind k) {

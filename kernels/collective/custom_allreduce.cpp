@@ -125,7 +125,7 @@ namespace {
 void check_stack(const std::string& stack) {
   const auto stacks = custom_allreduce_stacks();
   if (std::find(stacks.begin(), stacks.end(), stack) == stacks.end())
-    throw InputError("all-reduce stack '" + stack + "': no such stack's kernels are modelled (stacks: " + join(stacks) + ")");
+    throw InputError("all-reduce stack '" + stack + "': no such stack's kernels are modelled (stacks: " + join(stacks) + ")", "--stack", stack);
 }
 }  // namespace
 
@@ -142,7 +142,8 @@ std::optional<SystemSpec> custom_allreduce_route(const SystemSpec& s, const Topo
     if (!kernel_can_run(t, r))
       throw InputError("stack '" + r.stack + "' with algorithm '" + r.algorithm + "': its own kernel runs an all-reduce "
                        "among 2 or more GPUs of one NVLink node (got " + name(r.kind) + " on " +
-                       std::to_string(t.ranks()) + " ranks of '" + s.name + "')");
+                       std::to_string(t.ranks()) + " ranks of '" + s.name + "')",
+                       "--stack", r.stack);
     algorithm = r.algorithm;
   } else if (r.algorithm == "auto") {
     algorithm = custom_allreduce_algorithm(t, r);

@@ -13,7 +13,7 @@ TensorRef LowerOptions::ref(const std::string& label, const std::string& name) c
 }
 
 void unsupported(const std::string& chip, const OpSpec& op, const std::string& why) {
-  throw InputError(chip + ": cannot run " + name(op.kind) + " (" + op.shape_str() + "): " + why);
+  throw InputError(chip + ": cannot run " + name(op.kind) + " (" + op.shape_str() + "): " + why, "", chip);  // the chip that refuses (a --chip's or a system's)
 }
 
 void refuse_neuron_impl(const std::string& chip, const OpSpec& op) {

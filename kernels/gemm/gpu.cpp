@@ -438,6 +438,13 @@ GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
   return t;
 }
 
+// No GEMM tile fits the shared memory a block may have (a what-if's `--set sm.smem_per_block`): that key and value.
+static InputError no_tile_fits(const GpuSpec& spec) {
+  const std::string smem = spec.sm.smem_per_block.str();
+  return InputError(spec.name + ": sm.smem_per_block: '" + smem + "': no GEMM tile fits the shared memory", "", smem)
+      .with_key("", "sm.smem_per_block");
+}
+
 GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   if (spec.tensor_flops_per_clk(op.dtype) <= 0)
     unsupported(spec.name, op, std::string("no ") + name(op.dtype) + " tensor-core path on this GPU (use " +
@@ -555,7 +562,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
       }
     }
   }
-  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM tile fits the shared memory");
+  if (best.estimate_s >= 1e30) throw no_tile_fits(spec);
   return best;
 }
 

@@ -288,7 +288,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const MaiaSpec& s) {
   }
   if (!best)
     throw InputError(s.name + ": no GEMM tiling fits TSRAM (" + format_bytes(tsram_work) + " per tile" +
-                     (pinned ? ", placement.tsram_reserved while weights are pinned" : "") + ")");
+                     (pinned ? ", placement.tsram_reserved while weights are pinned" : "") + ")", "",
+                     (pinned ? s.placement.tsram_reserved : s.tile.tsram).str())
+        .with_key("", pinned ? "placement.tsram_reserved" : "tile.tsram");
   return best->t;
 }
 

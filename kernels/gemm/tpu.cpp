@@ -267,7 +267,9 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
             if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
           }
         }
-  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": no GEMM block fits the VMEM budget");
+  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": vmem.capacity: '" + spec.vmem_capacity.str() + "': no GEMM block fits the VMEM budget",
+                                                "", spec.vmem_capacity.str())
+                                     .with_key("", "vmem.capacity");
   return best;
 }
 
@@ -281,7 +283,7 @@ KernelPrograms lower_gemm(const OpSpec& op, const TpuSpec& spec, const LowerOpti
   t.vmem_bytes = vmem_need(t.bm, t.bn, t.bk, t.buffers, op);
   if (t.vmem_bytes > spec.vmem_capacity.value())
     throw InputError(spec.name + ": GEMM " + t.str() + ": more than the chip's " + format_bytes(spec.vmem_capacity.value()) +
-                     " of VMEM");
+                     " of VMEM", "", spec.vmem_capacity.str()).with_key("", "vmem.capacity");
   return lower_gemm(op, spec, opt, t);
 }
 

@@ -544,10 +544,11 @@ KernelPrograms lower_gemm(const OpSpec& op, const TrainiumSpec& spec, const Lowe
   const std::int64_t br = plan.block_rows(), bc = plan.block_cols();
   const double conv_bytes = plan.convert_weights ? plan.kc * bc * (j->eb + plan.buffers * bytes_per_element(j->mmd)) : 0.0;
   if (plan.buffers * plan.kc * (br * j->ea + bc * j->eb) + conv_bytes > spec.sbuf_per_partition.value())
-    throw InputError(spec.name + ": GEMM plan needs more SBUF per partition than " + spec.sbuf_per_partition.str());
+    throw InputError(spec.name + ": GEMM plan needs more SBUF per partition than " + spec.sbuf_per_partition.str(), "", spec.sbuf_per_partition.str())
+        .with_key("", "sbuf.bytes_per_partition");
   if (plan.tiles_r * plan.tiles_c > j->banks)
     throw InputError(spec.name + ": GEMM block of " + std::to_string(plan.tiles_r * plan.tiles_c) +
-                     " PSUM tiles exceeds the " + std::to_string(j->banks) + " PSUM banks");
+                     " PSUM tiles exceeds the " + std::to_string(j->banks) + " PSUM banks", "", std::to_string(j->banks)).with_key("", "psum.banks");
   // Where the whole K is one chunk (the blocks keep an unchanged operand chunk in SBUF, CoreStreams::k_chunk),
   // a group's blocks go column by column when a block's B chunk is larger than its A chunk, so B is the one kept
   // (as NKIBench's bmm baseline loops over row tiles inside each rhs column block); else row by row.

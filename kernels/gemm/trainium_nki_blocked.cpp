@@ -115,7 +115,8 @@ class NkiCore {
 KernelPrograms lower_gemm_nki_blocked(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   op.validate();
   const LowerOptions::Block& b = opt.gemm_block;
-  auto refuse = [&](const std::string& why) { throw InputError(spec.name + ": NKI-blocked GEMM " + op.shape_str() + ": " + why); };
+  // The blocks are a measurement row's (its workload names them: sim/validation/validate.cpp).
+  auto refuse = [&](const std::string& why) { throw InputError(spec.name + ": NKI-blocked GEMM " + op.shape_str() + ": " + why, "", op.shape_str()).with_key("", "workload"); };
   if (op.kind != OpKind::Gemm || op.batch != 1) refuse("the tutorial's kernel takes one 2-D GEMM (no batch, no groups)");
   if (weights_converted(op, spec))
     refuse(std::string("the tutorial's kernel has no step converting ") + name(op.wdtype) + " weights to the matmul dtype");

@@ -28,7 +28,8 @@ inline boost::program_options::parsed_options parse_cli(int argc, char** argv,
   for (const auto& opt : parsed.options)
     if (!allow_unregistered && opt.string_key.empty() && !opt.original_tokens.empty())
       throw InputError(std::string(argc > 0 ? argv[0] : "") + ": unexpected argument '" + opt.original_tokens.front() +
-                       "' (expected --flag value pairs; a list is one value, 1,4,16; --set once per key)");
+                       "' (expected --flag value pairs; a list is one value, 1,4,16; --set once per key)",
+                       "", opt.original_tokens.front());
   return parsed;
 }
 

@@ -33,10 +33,10 @@ std::string package_parent() {
 
 int cmd_sweep(int argc, char** argv) {
   std::string python = std::getenv("XPUSIM_PYTHON") ? std::getenv("XPUSIM_PYTHON") : "/usr/bin/python3";
-  if (python.empty() || python[0] != '/') throw InputError("XPUSIM_PYTHON must be an absolute path, got '" + python + "'");
+  if (python.empty() || python[0] != '/') throw InputError("XPUSIM_PYTHON must be an absolute path, got '" + python + "'", "", python).with_key("", "XPUSIM_PYTHON");
   std::string parent = package_parent();
   if (parent.empty())
-    throw InputError("sweep: the xpusim Python package was not found beside this executable; set XPUSIM_PYTHONPATH");
+    throw InputError("sweep: the xpusim Python package was not found beside this executable; set XPUSIM_PYTHONPATH").with_key("", "XPUSIM_PYTHONPATH");
   std::string path = parent;
   if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += std::string(":") + old;
   setenv("PYTHONPATH", path.c_str(), 1);
@@ -44,7 +44,7 @@ int cmd_sweep(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
   std::cout.flush();
   int rc = run_process(args);
-  if (rc < 0) throw InputError("sweep: could not start " + python);
+  if (rc < 0) throw InputError("sweep: could not start " + python + " (XPUSIM_PYTHON)", "", python).with_key("", "XPUSIM_PYTHON");
   return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "sim/app/system_cmd.h"
 #include "sim/base/limits.h"
 #include "sim/base/nearest_name.h"
+#include "sim/base/one_line.h"
 #include "sim/base/strformat.h"
 #include "sim/io/output.h"
 #include "sim/io/reports.h"
@@ -28,13 +29,6 @@ namespace fs = std::filesystem;
 namespace xpu {
 
 namespace {
-// Every message is one line, whatever the exception carried (SystemC reports span several).
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
 
 const char* kUsage =
     "xpusim: a cycle-approximate simulator of AI accelerators (SystemC/TLM-2.0)\n\nusage: xpusim <command> [options]\n\ncommands:\n"
@@ -73,7 +67,7 @@ int cmd_list(const std::vector<std::string>& args) {
   std::string what = args.empty() ? "chips" : args[0];
   if (what == "--help" || what == "-h")
     return std::cout << "usage: xpusim list chips|systems|models|ops (chip or system presets, shipped models, kernel ops)\n", 0;
-  if (args.size() > 1) throw InputError("list " + what + ": unexpected argument '" + args[1] + "'; expected one topic");
+  if (args.size() > 1) throw InputError("list " + what + ": unexpected argument '" + args[1] + "'; expected one topic", "", args[1]);
   if (what == "chips") return std::cout << chip_list_table(), 0;
   if (what == "ops") {
     for (const auto& n : kernel_op_names()) std::cout << n << "\n";
@@ -82,7 +76,7 @@ int cmd_list(const std::vector<std::string>& args) {
   if (what == "models") return list_models_command();
   if (what == "systems") return std::cout << systems_table(), 0;
   const std::vector<std::string> topics{"chips", "systems", "models", "ops"};
-  throw InputError("list: unknown topic '" + what + "'" + nearest_clause(what, topics) + "; expected chips, systems, models or ops");
+  throw InputError("list: unknown topic '" + what + "'" + nearest_clause(what, topics) + "; expected chips, systems, models or ops", "", what);
 }
 
 int cmd_params(const std::vector<std::string>& args) {
@@ -93,7 +87,7 @@ int cmd_params(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   if (args.size() > 1)
-    throw InputError("params " + args[0] + ": unexpected argument '" + args[1] + "'; expected one family or system");
+    throw InputError("params " + args[0] + ": unexpected argument '" + args[1] + "'; expected one family or system", "", args[1]);
   if (args[0] == "system") return std::cout << "system: a system of chips (chips/systems/presets)\n\n" << params_table(system_schema()), 0;
   const FamilyEntry& f = family(args[0]);
   std::cout << f.name << ": " << f.description << "\n\n";
@@ -149,10 +143,10 @@ int cmd_kernel(int argc, char** argv) {
   // An unknown op is named first (its options, such as a collective's --system, would be unknown too).
   const std::vector<std::string> ops = kernel_op_names();
   if (!rest.empty() && rest[0].rfind("--", 0) != 0 && std::find(ops.begin(), ops.end(), rest[0]) == ops.end())
-    throw InputError("kernel: unknown op '" + rest[0] + "'" + hint_clause(nearest_name(rest[0], ops)) + "; ops: " + join(ops));
+    throw InputError("kernel: unknown op '" + rest[0] + "'" + hint_clause(nearest_name(rest[0], ops)) + "; ops: " + join(ops), "", rest[0]);
   for (const auto& r : rest)
     if (r.rfind("--", 0) == 0) throw InputError("kernel: unknown option " + r + flag_hint(r, all) + " (see xpusim kernel --help)", r, "");
-  if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'");
+  if (rest.size() > 1) throw InputError("kernel: one op at a time, got '" + join(rest, " ") + "'", "", rest[1]);
   std::string format = vm["format"].as<std::string>();
   check_format(format);
   std::map<std::string, std::string> args;
@@ -201,8 +195,10 @@ int cli_main(int argc, char** argv) {
   if (cmd == "params") return cmd_params(rest);
   if (cmd == "kernel" && argc > 2 && is_collective_name(argv[2])) return cmd_collective(argc - 1, argv + 1);
   if (cmd == "kernel") return cmd_kernel(argc - 1, argv + 1);
-  if (cmd == "validate" && std::find(rest.begin(), rest.end(), "--collectives") != rest.end())
-    return cmd_validate_collectives(argc - 1, argv + 1);
+  const bool collectives = std::find(rest.begin(), rest.end(), "--collectives") != rest.end();
+  if (cmd == "validate" && collectives && std::find(rest.begin(), rest.end(), "--models") != rest.end())  // was "unrecognised option"
+    throw InputError::first_of("validate --collectives --models: two sets of rows, each with its own data: give one", "--collectives --models");
+  if (cmd == "validate" && collectives) return cmd_validate_collectives(argc - 1, argv + 1);
   if (cmd == "validate") return cmd_validate(argc - 1, argv + 1);
   if (cmd == "run") return cmd_run(argc - 1, argv + 1);
   if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
@@ -213,7 +209,7 @@ int cli_main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> cmds = {"list", "params", "kernel", "validate", "run", "serve", "compare", "sweep"};
-  throw InputError("unknown command '" + cmd + "'" + nearest_clause(cmd, cmds) + "; see xpusim --help");
+  throw InputError("unknown command '" + cmd + "'" + nearest_clause(cmd, cmds) + "; see xpusim --help", "", cmd);
 }
 
 int cli_run(int argc, char** argv) {

@@ -23,7 +23,7 @@ void fill_from(Mat& m, const std::string& op, const std::string& name,
   if (!ok) {
     std::string got = "(";
     for (py::ssize_t i = 0; i < a.ndim(); ++i) got += (i ? ", " : "") + std::to_string(a.shape(i));
-    throw InputError("functional " + op + ": input '" + name + "' has shape " + got + ")" + ", expected " + shape_of(m));
+    throw InputError("functional " + op + ": input '" + name + "' has shape " + got + ")" + ", expected " + shape_of(m), "", got + ")").with_key("", name);
   }
   std::copy(a.data(), a.data() + m.v.size(), m.v.begin());
 }
@@ -44,13 +44,13 @@ void bind_functional(py::module_& m) {
           if (!known) {
             std::string valid;
             for (const auto& n : f.inputs) valid += (valid.empty() ? "" : ", ") + n;
-            throw InputError("functional " + opname + ": unknown input '" + name + "' (inputs: " + valid + ")");
+            throw InputError("functional " + opname + ": unknown input '" + name + "' (inputs: " + valid + ")", "", name).with_key("", name);
           }
         }
         for (const auto& n : f.inputs) {
           Mat& t = f.store.get(f.store.find(n));
           if (!inputs.contains(n))
-            throw InputError("functional " + opname + ": missing input '" + n + "' of shape " + shape_of(t));
+            throw InputError("functional " + opname + ": missing input '" + n + "' of shape " + shape_of(t)).with_key("", n);
           fill_from(t, opname, n, inputs[n.c_str()].cast<py::array_t<float, py::array::c_style | py::array::forcecast>>());
         }
         RunResult r;

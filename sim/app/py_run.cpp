@@ -33,7 +33,7 @@ void bind_run(py::module_& m) {
     return j.dump();
   });
   m.def("chip_config", [](const std::string& chip, const std::vector<std::string>& sets) {
-    return load_chip(chip, sets)->full_yaml();
+    return resolving("--chip", chip, [&] { return load_chip(chip, sets); })->full_yaml();
   });
 }
 

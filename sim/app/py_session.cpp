@@ -18,10 +18,11 @@ class PySession {
   PySession(const std::string& chip, const std::vector<std::string>& sets, const std::string& op,
             const std::map<std::string, std::string>& args, const std::string& model, const std::string& phase,
             std::int64_t batch, std::int64_t input, const std::string& dtype) {
-    m_chip = load_chip(chip, sets);
+    m_chip = resolving("--chip", chip, [&] { return load_chip(chip, sets); });  // an unknown name: its keyword's (chip=)
     std::vector<KernelPrograms> kernels;
     DType d = DType::bf16;
     if (!op.empty()) {
+      resolving("--kernel", op, [&] { return parse_op_kind(op); });
       OpSpec spec = make_op(op, args);
       d = spec.dtype;
       LowerOptions lo;
@@ -29,7 +30,7 @@ class PySession {
       m_op = {name(spec.kind), spec.shape_str()};
     } else {
       // One forward step of a model: each unfused kernel once, with how often the step runs it.
-      ModelConfig m = load_model(model);
+      ModelConfig m = resolving("--model", model, [&] { return load_model(model); });
       Scenario s = session_scenario(phase, batch, input, dtype);
       d = step_gemm_dtype(s);
       s.validate(m);

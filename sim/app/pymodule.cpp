@@ -33,6 +33,7 @@ PYBIND11_MODULE(_xpusim, m) {
       [](const std::string& op, const std::string& chip, const std::map<std::string, std::string>& args,
          const std::vector<std::string>& sets, bool functional, bool sustained, double after_runs) {
         auto model = xpu::resolving("--chip", chip, [&] { return xpu::load_chip(chip, sets); });
+        xpu::resolving("--op", op, [&] { return xpu::parse_op_kind(op); });  // an unknown op: the keyword op= is its flag
         xpu::OpSpec spec = xpu::make_op(op, args);
         xpu::KernelStudyOptions ko;
         ko.functional = functional;

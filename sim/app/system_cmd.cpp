@@ -75,7 +75,7 @@ CollectiveReport collective_from_flags(const po::variables_map& vm) {
   const auto words = vm["op"].as<std::vector<std::string>>();
   if (words.size() > 1)
     throw InputError("kernel " + words[0] + ": unexpected argument '" + words[1] + "' (expected --flag value pairs; see xpusim kernel " +
-                     words[0] + " --help)");
+                     words[0] + " --help)", "", words[1]);
   std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   SystemSpec spec = resolving("--system", vm["system"].as<std::string>(), [&] { return load_system(vm["system"].as<std::string>(), sets, vm["nodes"].as<int>()); });
   check_system_chip(spec);

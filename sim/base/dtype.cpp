@@ -37,7 +37,7 @@ DType parse_dtype(const std::string& s) {
   if (s == "bfloat16") return DType::bf16;
   if (s == "float16") return DType::fp16;
   if (s == "fp8e4m3" || s == "e4m3" || s == "float8_e4m3fn") return DType::fp8;
-  throw InputError("unknown dtype '" + s + "'; valid dtypes: " + join(names));
+  throw InputError("unknown dtype '" + s + "'; valid dtypes: " + join(names), "", s);
 }
 
 DType parse_dtype(const std::string& s, const std::string& flag) {

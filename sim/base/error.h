@@ -5,6 +5,7 @@
 #include <string>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 namespace xpu {
 
@@ -12,7 +13,8 @@ namespace xpu {
 // What it is about, as data beside the message: `flag` the command-line flag as typed ("--tp", "--set"), `value` the
 // text given to it ("" when none); `file` and `key` for a config value (a preset or model file, or "--set KEY"). The
 // Python module exposes them as InputError.flag/.value/.file/.key (None when empty) and names the caller's keyword
-// from the flag.
+// from the flag. `mentions`: the other flags the message names, each with the value it gives them, so that a front end
+// that names flags otherwise (Python's keywords) renames each from data, not by reading the text.
 class InputError : public std::runtime_error {
  public:
   explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
@@ -20,14 +22,25 @@ class InputError : public std::runtime_error {
       : std::runtime_error(msg), flag_(std::move(flag)), value_(std::move(value)) {}
   // The same message with other words before or after it (a caller's context), its data kept.
   InputError(const std::string& msg, const InputError& of)
-      : std::runtime_error(msg), flag_(of.flag_), value_(of.value_), file_(of.file_), key_(of.key_) {}
+      : std::runtime_error(msg), flag_(of.flag_), value_(of.value_), file_(of.file_), key_(of.key_), mentions_(of.mentions_) {}
   // `msg` about the first flag of `flags`, a command line the code built ("--prefill-tp 4 --prefill-ep 8", "--tp 2 x
-  // --pp 1 ..."): that flag and the word after it are the data.
+  // --pp 1 ..."): that flag and the word after it are the data, each later flag and its word a mention.
   static InputError first_of(const std::string& msg, const std::string& flags) {
-    const auto space = flags.find(' ');
-    if (flags.rfind("--", 0) != 0) return InputError(msg);
-    if (space == std::string::npos) return InputError(msg, flags, "");
-    return InputError(msg, flags.substr(0, space), flags.substr(space + 1, flags.find(' ', space + 1) - space - 1));
+    std::vector<std::string> word;
+    for (size_t at = 0; at < flags.size();) {
+      const size_t space = std::min(flags.find(' ', at), flags.size());
+      if (space > at) word.push_back(flags.substr(at, space - at));
+      at = space + 1;
+    }
+    if (word.empty() || word[0].rfind("--", 0) != 0) return InputError(msg);
+    auto value_after = [&](size_t i) {  // the word after flag i where it is its value ("x", "=" and the next flag are not)
+      const bool is = i + 1 < word.size() && word[i + 1].rfind("--", 0) != 0 && word[i + 1] != "x" && word[i + 1] != "=";
+      return is ? word[i + 1] : std::string();
+    };
+    InputError e(msg, word[0], value_after(0));
+    for (size_t i = 1; i < word.size(); ++i)
+      if (word[i].rfind("--", 0) == 0 && word[i].size() > 2) e.mentioning(word[i], value_after(i));
+    return e;
   }
   // `msg` about a value of a file (a preset, model, study or scenario file) and its key.
   static InputError in_file(const std::string& msg, const std::string& file, const std::string& key) {
@@ -40,6 +53,20 @@ class InputError : public std::runtime_error {
   const std::string& value() const { return value_; }
   const std::string& file() const { return file_; }
   const std::string& key() const { return key_; }
+  // The other flags the message names, each with the value it gives ("" where it gives none), in the order it names them.
+  const std::vector<std::pair<std::string, std::string>>& mentions() const { return mentions_; }
+  // This error about `key` of `file` too ("" where the file is not known here: a chip preset's key, the chip named by
+  // the value): `throw InputError(msg, "", chip).with_key("", "sm.smem_per_block")`.
+  InputError& with_key(const std::string& file, const std::string& key) {
+    file_ = file;
+    key_ = key;
+    return *this;
+  }
+  // This error naming `flag` (given `value`) too: `throw InputError(msg, "--rate", r).mentioning("--concurrency", c)`.
+  InputError& mentioning(const std::string& flag, const std::string& value) {
+    mentions_.emplace_back(flag, value);
+    return *this;
+  }
 
  protected:
   void set_config(const std::string& file, const std::string& key) {
@@ -56,6 +83,7 @@ class InputError : public std::runtime_error {
 
  private:
   std::string flag_, value_, file_, key_;
+  std::vector<std::pair<std::string, std::string>> mentions_;
 };
 
 // `resolve()`, which resolves the value of `flag` (the name given to --chip, --system or --model): an unknown name is

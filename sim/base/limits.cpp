@@ -150,6 +150,9 @@ std::string read_input_file(const std::string& path, const std::string& what, st
     }
   }
   ::close(fd);
+  // Every input read here is text (YAML, JSON, CSV): a binary file is named as one, not quoted in a parser's message
+  // (a lengths CSV's "header '<its bytes>'").
+  if (data.find('\0') != std::string::npos) throw bad(path + ": " + what + ": not a text file (it holds NUL bytes)");
   return data;
 }
 

@@ -49,8 +49,8 @@ constexpr double kMaxOperandBytes = 1099511627776.0;             // 1 TiB
 // Input files (presets, config.json, measurement CSVs) are read whole; larger ones are refused.
 constexpr std::size_t kMaxInputFileBytes = 64u << 20;            // 64 MiB
 
-// Reads a regular file of at most `max_bytes` (a FIFO, device or folder is refused before it is
-// opened). `what` names the input in errors: "<path>: <what>: <problem>".
+// Reads a regular text file of at most `max_bytes` (a FIFO, device or folder is refused before it is
+// opened; a file with NUL bytes after it is read). `what` names the input in errors: "<path>: <what>: <problem>".
 std::string read_input_file(const std::string& path, const std::string& what,
                             std::size_t max_bytes = kMaxInputFileBytes);
 

@@ -67,7 +67,7 @@ class LineBuf : public std::streambuf {
 };
 
 // What a worker sends back: a status byte ('O' the result, 'I' an InputError's message and its data after NULs (flag,
-// value, file, key), 'E' another exception's), the payload's length (8 bytes) and the payload.
+// value, file, key, then each mention's flag and value), 'E' another exception's), the payload's length (8 bytes) and the payload.
 [[noreturn]] void worker_main(int fd, pid_t parent, const std::function<std::string(size_t)>& task, size_t i) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
@@ -82,6 +82,7 @@ class LineBuf : public std::streambuf {
   } catch (const InputError& e) {
     status = 'I', out = e.what();
     for (const std::string* d : {&e.flag(), &e.value(), &e.file(), &e.key()}) out += '\0' + *d;
+    for (const auto& [flag, value] : e.mentions()) out += '\0' + flag + '\0' + value;
   } catch (const std::bad_alloc&) {  // as the CLI reports it in one process (exit 2, not an internal error)
     status = 'I', out = "out of memory: the run is larger than this machine can hold (reduce the sizes, or lower --max-memory so "
                         "that it is refused up front)";
@@ -131,7 +132,8 @@ std::string worker_failure(const Worker& x, int status, const std::string& name,
   return name + (kind == 'I' ? ": " : " failed in its worker process: ") + x.got.substr(1 + sizeof n);  // 'I': its data after NULs
 }
 
-// The InputError of a worker's failure "NAME: MESSAGE\0FLAG\0VALUE\0FILE\0KEY" (worker_main): the message with its data.
+// The InputError of a worker's failure "NAME: MESSAGE\0FLAG\0VALUE\0FILE\0KEY[\0FLAG\0VALUE]..." (worker_main): the
+// message with its data and mentions.
 InputError worker_input_error(const std::string& failure) {
   std::vector<std::string> part;
   for (size_t at = 0;;) {
@@ -140,10 +142,10 @@ InputError worker_input_error(const std::string& failure) {
     if (nul == std::string::npos) break;
     at = nul + 1;
   }
-  if (part.size() != 5) return InputError(part[0]);
-  if (!part[1].empty()) return InputError(part[0], part[1], part[2]);
-  if (!part[3].empty() || !part[4].empty()) return InputError::in_file(part[0], part[3], part[4]);
-  return InputError(part[0]);
+  if (part.size() < 5 || part.size() % 2 == 0) return InputError(part[0]);
+  InputError e = !part[1].empty() ? InputError(part[0], part[1], part[2]) : InputError::in_file(part[0], part[3], part[4]);
+  for (size_t i = 5; i + 1 < part.size(); i += 2) e.mentioning(part[i], part[i + 1]);
+  return e;
 }
 }  // namespace
 

@@ -25,7 +25,7 @@ class NamedRegistry {
   }
   static std::unique_ptr<I> make(const std::string& what, const std::string& name, Args... args) {
     auto it = table().find(name);
-    if (it == table().end()) throw InputError("unknown " + what + " '" + name + "'; valid: " + join(names()));
+    if (it == table().end()) throw InputError("unknown " + what + " '" + name + "'; valid: " + join(names()), "", name);
     return it->second(args...);
   }
 

@@ -280,10 +280,12 @@ SystemSpec load_system(const std::string& name_or_path, const std::vector<std::s
     if (s.name == name_or_path) path = s.path;
   }
   if (path.empty()) {
-    if (fs::exists(name_or_path) && fs::path(name_or_path).extension() == ".yaml") {
+    // A path (a '/' or a .yaml): the file is read as every preset is, which says what is wrong with it (missing, a
+    // folder, a device); "./my.yaml" that was not there was "unknown system './my.yaml'; valid systems: ...".
+    if (fs::path(name_or_path).extension() == ".yaml" || name_or_path.find('/') != std::string::npos) {
       path = name_or_path;
     } else {
-      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) + nearest_clause(name_or_path, names));
+      throw InputError("unknown system '" + name_or_path + "'; valid systems: " + join(names) + nearest_clause(name_or_path, names), "", name_or_path);
     }
   }
   ConfigTree tree = ConfigTree::load_file(path);

@@ -32,8 +32,8 @@ void StreamedH5File::open(const std::function<int(const H5TraceApi&, const char*
   make_output_dir(fs::path(m_path).parent_path().string());
   m_guard = std::make_unique<TempFile>(m_tmp);  // removed if the run is interrupted
   const int rc = create(*m_api, m_tmp.c_str(), &m_ids);
-  if (rc == 1) throw InputError(m_path + ": cannot create HDF5 file");
-  if (rc != 0) throw InputError(m_path + ": cannot create " + what_else);
+  if (rc == 1) throw InputError::in_file(m_path + ": cannot create HDF5 file", m_path, "");
+  if (rc != 0) throw InputError::in_file(m_path + ": cannot create " + what_else, m_path, "");
 }
 
 void StreamedH5File::commit() {

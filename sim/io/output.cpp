@@ -25,20 +25,20 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string& tmp = guard.path();
   {
     std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw InputError(path + ": cannot write (does the folder exist and is it writable?)");
+    if (!out) throw InputError::in_file(path + ": cannot write (does the folder exist and is it writable?)", path, "");
     out << content;
     out.close();
     if (!out) {
       std::error_code ec;
       fs::remove(tmp, ec);
-      throw InputError(path + ": write failed (is the disk full?)");
+      throw InputError::in_file(path + ": write failed (is the disk full?)", path, "");
     }
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw InputError(path + ": cannot write (" + ec.message() + ")");
+    throw InputError::in_file(path + ": cannot write (" + ec.message() + ")", path, "");
   }
 }
 
@@ -48,7 +48,7 @@ void make_output_dir(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec))
     throw InputError(dir + ": --out: cannot create the output folder (" +
-                     (ec ? ec.message() : std::string("a file of that name exists")) + ")", "--out", "");
+                     (ec ? ec.message() : std::string("a file of that name exists")) + ")", "--out", dir);
   claim_output_dir(dir);
 }
 
@@ -253,7 +253,7 @@ void H5TraceWriter::flush() {
   if (m_buf.empty() || m_file.ids().dataset < 0) return;
   // One whole chunk per call (except the last), so each chunk is compressed once.
   if (m_file.api().append(&m_file.ids(), m_written, m_buf.data(), m_buf.size()) != 0)
-    throw InputError(m_file.path() + ": trace write failed (disk full?)");
+    throw InputError::in_file(m_file.path() + ": trace write failed (disk full?)", m_file.path(), "");
   m_written += m_buf.size();
   m_buf.clear();
 }

@@ -325,7 +325,7 @@ void PerfettoStream::open() {
   if (!m_guard) m_guard = std::make_unique<TempFile>(m_path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
   m_os.clear();
   m_os.open(m_guard->path(), std::ios::binary | std::ios::trunc);
-  if (!m_os) throw InputError(m_path + ": cannot write (does the folder exist and is it writable?)");
+  if (!m_os) throw InputError::in_file(m_path + ": cannot write (does the folder exist and is it writable?)", m_path, "");
   m_os << "{\"traceEvents\": [\n";
   m_first = true;
 }
@@ -334,10 +334,10 @@ void PerfettoStream::finish(const std::string& other_data) {
   if (!m_os.is_open()) open();
   m_os << "\n],\n\"displayTimeUnit\": \"ns\",\n\"otherData\": " << other_data << "}\n";
   m_os.close();
-  if (!m_os) throw InputError(m_path + ": write failed (is the disk full?)");
+  if (!m_os) throw InputError::in_file(m_path + ": write failed (is the disk full?)", m_path, "");
   std::error_code ec;
   std::filesystem::rename(m_guard->path(), m_path, ec);
-  if (ec) throw InputError(m_path + ": cannot write (" + ec.message() + ")");
+  if (ec) throw InputError::in_file(m_path + ": cannot write (" + ec.message() + ")", m_path, "");
   m_guard.reset();
 }
 
@@ -366,7 +366,7 @@ std::uint64_t write_perfetto_traces(const std::string& path, const std::vector<P
     PerfettoProcess& p = ps.emplace_back();
     p.label = label, p.units = units, p.kernels = kernels, p.kind_names = kinds, p.level_names = levels;
     p.unit_ids = unit_ids, p.t0 = t0, p.t1 = t1;
-    if (raw.size() % sizeof(TraceRecord) != 0) throw InputError("to_perfetto: the records are not whole TraceRecords");
+    if (raw.size() % sizeof(TraceRecord) != 0) throw InputError("to_perfetto: the records are not whole TraceRecords (" + std::to_string(raw.size()) + " bytes)", "", label).with_key("", "records");
     p.records.resize(raw.size() / sizeof(TraceRecord));
     if (!raw.empty()) std::memcpy(p.records.data(), raw.data(), raw.size());
     for (const auto& [name, t, w] : power) p.power.push_back({name, t, w});

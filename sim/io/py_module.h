@@ -11,7 +11,8 @@ namespace xpu {
 
 // Registers xpusim.InputError (a ValueError) on `m`; a C++ InputError raised through the module becomes one whose
 // attributes carry the error's data: flag and value (the flag it is about, the text given to it), file and key (a
-// config value's); None where the error does not say.
+// config value's); None where the error does not say; mentions, the other flags the message names with their values
+// ([("--pp", "1")], [] where it names none).
 inline void register_input_error(pybind11::module_& m) {
   namespace py = pybind11;
   static PyObject* type = py::register_exception<InputError>(m, "InputError", PyExc_ValueError).ptr();
@@ -28,6 +29,9 @@ inline void register_input_error(pybind11::module_& m) {
       error.attr("value") = data(e.value());
       error.attr("file") = data(e.file());
       error.attr("key") = data(e.key());
+      py::list mentions;
+      for (const auto& [flag, value] : e.mentions()) mentions.append(py::make_tuple(text(flag), text(value)));
+      error.attr("mentions") = mentions;
       PyErr_SetObject(type, error.ptr());
     }
   });

@@ -56,14 +56,14 @@ void ServeTraceFiles::open_h5() {
   m_h5_file.open([](const H5TraceApi& api, const char* tmp, H5TraceIds* ids) { return api.create_file(tmp, ids) != 0 ? 1 : 0; }, "");
   for (Table* t : {&m_iterations, &m_requests, &m_transfers}) {
     t->dataset = m_h5_file.api().table(m_h5_file.ids().file, t->name, t->cols.data(), t->cols.size(), kChunk);
-    if (t->dataset < 0) throw InputError(m_h5_file.path() + ": cannot create the " + t->name + " dataset");
+    if (t->dataset < 0) throw InputError::in_file(m_h5_file.path() + ": cannot create the " + t->name + " dataset", m_h5_file.path(), "");
   }
 }
 
 void ServeTraceFiles::flush(Table& t) {
   const std::uint64_t n = t.chunk.size() / t.cols.size();
   if (m_h5_file.api().table_append(t.dataset, t.written, t.chunk.data(), n) != 0)
-    throw InputError(m_h5_file.path() + ": trace write failed (disk full?)");
+    throw InputError::in_file(m_h5_file.path() + ": trace write failed (disk full?)", m_h5_file.path(), "");
   t.written += n;
   t.chunk.clear();
 }

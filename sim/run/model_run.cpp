@@ -3,6 +3,7 @@
 #include "kernels/collective/custom_allreduce.h"
 #include "sim/interconnect/topology.h"
 #include "sim/base/run_budget.h"
+#include "sim/base/strformat.h"
 #include "sim/run/kernel_run.h"
 #include "sim/run/system_run.h"
 
@@ -34,8 +35,8 @@ void prepare_step_op(OpSpec& op, double resident_weight_bytes) {
 
 StepPass step_pass(const ChipModel& chip, const ModelConfig& model, const Scenario& sc) {
   if (sc.phase == Phase::Request)  // it ran a decode step under that name
-    throw InputError("phase 'request': a session steps through one forward step (expected prefill or decode; "
-                     "xpusim.run(phase='request') times a whole request)");
+    throw InputError("--phase 'request': a session steps through one forward step (expected prefill or decode; "
+                     "xpusim.run(phase='request') times a whole request)", "--phase", "request");
   check_runs_dtypes(chip, sc.wdtype, sc.adtype, sc.kvdtype);  // as run refuses them, not a probe's shape naming no flag
   const bool decode = sc.phase == Phase::Decode;
   Graph g = build_step_graph(model, sc, decode, decode ? sc.input_len + 1 : sc.input_len,
@@ -489,7 +490,8 @@ ModelRunResult run_model(const ChipModel& chip, const ModelConfig& model, const 
                          const ModelRunOptions& opt) {
   // One simulation at the nominal clock; the power manager's clocks then set the times (apply_clocks).
   if (opt.sustained && opt.after_runs >= 0)
-    throw InputError("run: sustained and after-runs are two answers to one question: give one of them");
+    throw InputError(strformat("run: sustained and --after-runs %g are two answers to one question: give one of them", opt.after_runs),
+                     "--after-runs", strformat("%g", opt.after_runs));
   check_neuron_flags(chip, sc);
   TransactionBudget budget("running " + model.name + " on " + chip.name());
   ModelRunResult r = run_model_at(chip, model, sc, opt, &budget);

@@ -122,8 +122,8 @@ const FamilyEntry& family(const std::string& name) {
   for (const PresetInfo& p : list_presets())
     if (p.name == name)
       throw InputError("'" + name + "' is a chip, not a chip family: its family is " + p.family + " (expected one of " + join(names) +
-                       "; xpusim params " + p.family + " lists its fields, --set KEY=VALUE changes " + name + "'s)");
-  throw InputError("unknown chip family '" + name + "'" + nearest_clause(name, names) + "; families: " + join(names));
+                       "; xpusim params " + p.family + " lists its fields, --set KEY=VALUE changes " + name + "'s)", "", name);
+  throw InputError("unknown chip family '" + name + "'" + nearest_clause(name, names) + "; families: " + join(names), "", name);
 }
 
 std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::string& fam);
@@ -230,9 +230,9 @@ std::unique_ptr<ChipModel> load_chip(const std::string& name_or_path, const std:
     } else if (fs::path(name_or_path).extension() == ".yaml" || name_or_path.find('/') != std::string::npos) {
       // A path that is not there was "unknown chip './my.yaml' ... (did you mean a100-sxm?)".
       throw InputError(name_or_path + (fs::exists(fs::symlink_status(name_or_path, ec)) ? ": not a chip file" : ": no such chip file") +
-                       " (expected a preset name, xpusim list chips, or the path of a chip .yaml)");
+                       " (expected a preset name, xpusim list chips, or the path of a chip .yaml)", "", name_or_path);
     } else {
-      throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) + nearest_clause(name_or_path, names));
+      throw InputError("unknown chip '" + name_or_path + "'; valid chips: " + join(names) + nearest_clause(name_or_path, names), "", name_or_path);
     }
   }
   ConfigTree tree = ConfigTree::load_file(path);

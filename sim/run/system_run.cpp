@@ -584,8 +584,9 @@ std::string block_counts(const SystemSpec& s) {
 
 std::optional<SystemSpec> resolve_system(const std::string& chip_name, const SystemChoice& c) {
   if (c.devices < 0 || c.nodes < 0)
-    throw InputError(std::string(c.devices < 0 ? "devices " : "nodes ") + std::to_string(c.devices < 0 ? c.devices : c.nodes) +
-                     ": expected a positive number of chips or nodes (0: none given)");
+    throw InputError(std::string(c.devices < 0 ? "--devices " : "--nodes ") + std::to_string(c.devices < 0 ? c.devices : c.nodes) +
+                     ": expected a positive number of chips or nodes (0: none given)",
+                     c.devices < 0 ? "--devices" : "--nodes", std::to_string(c.devices < 0 ? c.devices : c.nodes));
   if (!c.system.empty()) {
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +

@@ -336,7 +336,7 @@ class DisaggEngine {
                              std::to_string(k.st.kv.total() * k.st.kv.block_tokens()) +
                              " tokens; use shorter requests, a lower-precision KV cache or a larger --tp", "--tp", "");
           }
-    throw InputError("disaggregated serving: no request left to run (internal bookkeeping error)");
+    throw std::logic_error("disaggregated serving: no request left to run (internal bookkeeping error)");
   }
 
   static double kv_used(const RankGroup::Rank& k) {
@@ -430,9 +430,9 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
                                      const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer,
                                      const DisaggClocks& clocks, DisaggTimeline* timeline) {
   if (pools.prefill < 1 || pools.decode < 1)
-    throw InputError("disaggregated serving: expected at least one prefill and one decode instance");
+    throw std::logic_error("disaggregated serving: expected at least one prefill and one decode instance (pools are checked first)");
   if (pools.prefill_ranks < 1 || pools.decode_ranks < 1 || pools.prefill % pools.prefill_ranks != 0 || pools.decode % pools.decode_ranks != 0)
-    throw InputError("disaggregated serving: a pool's replicas must be whole data-parallel attention groups (internal error)");
+    throw std::logic_error("disaggregated serving: a pool's replicas must be whole data-parallel attention groups (internal error)");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency), "--concurrency", "");
   if (pools.prefill_kv_blocks <= 0 || pools.decode_kv_blocks <= 0)
@@ -515,8 +515,13 @@ Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools) {
 }
 
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags) {
-  if (!std::filesystem::is_regular_file(path))
-    throw InputError("--scenario-file " + path + ": no such file (expected a serving scenario .yaml)", "--scenario-file", path);
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!std::filesystem::is_regular_file(st))  // a folder was "no such file"
+    throw InputError("--scenario-file " + path +
+                         (std::filesystem::is_directory(st) ? ": a folder" : std::filesystem::exists(st) ? ": not a regular file" : ": no such file") +
+                         " (expected a serving scenario .yaml)",
+                     "--scenario-file", path);
   const ConfigTree tree = ConfigTree::load_file(path);
   Params p(Params::Mode::Load, &tree);
   std::string description;

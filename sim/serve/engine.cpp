@@ -253,7 +253,7 @@ class Engine {
     }
   }
   void idle_until_next_arrival() {
-    if (m_next >= m_released) throw InputError("serving engine: no request left to run (internal bookkeeping error)");
+    if (m_next >= m_released) throw std::logic_error("serving engine: no request left to run (internal bookkeeping error)");
     const double t = m_seqs[m_next].arrival_s;
     EnergyEvents idle;
     idle.time_s = t - m_t;  // the chip idles: static power only (with a clock: the idle chip's power)
@@ -350,7 +350,8 @@ void check_engine_inputs(const EngineLoad& load, std::int64_t kv_blocks, const E
     throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]", "--spec-tokens", "");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency), "--concurrency", "");
-  if (kv_blocks <= 0) throw InputError("serving engine: no memory is left for the KV cache");
+  // Not a user's input: serve refuses a model that leaves no room for a KV cache, naming it, the chip and the sizes.
+  if (kv_blocks <= 0) throw std::logic_error("serving engine: no memory is left for the KV cache (its caller checks that first)");
 }
 }  // namespace
 
@@ -366,7 +367,7 @@ EngineResult run_group_engine(const std::vector<RequestDraw>& reqs, const Engine
                               std::int64_t kv_blocks, const GroupStepFn& step, DpAttention::Dispatch dispatch,
                               const EngineFeatures& features, IterationClock* clock) {
   check_engine_inputs(load, kv_blocks, features);
-  if (scheds.empty()) throw InputError("serving engine: a data-parallel attention group needs at least one rank");
+  if (scheds.empty()) throw std::logic_error("serving engine: a data-parallel attention group needs at least one rank");
   return Engine(reqs, load, scheds, kv_blocks, step, dispatch, features, clock).run();
 }
 

@@ -103,7 +103,9 @@ LengthRows with_output_mean(const LengthRows& rows, double mean, std::int64_t ca
   const double now = mean_lengths(rows).second;
   if (rows.empty() || !(mean > 0) || !(now > 0) || cap < 1)
     throw InputError(strformat("output lengths scaled to a mean of %g tokens (at most %lld): expected rows with a positive "
-                               "mean output and a positive target", mean, static_cast<long long>(cap)));
+                               "mean output and a positive target", mean, static_cast<long long>(cap)),
+                     "", strformat("%g", mean))
+        .with_key("", "output");  // a measurement row's dataset (sim/validation/model_rows.cpp), not a flag's
   LengthRows out;
   out.reserve(rows.size());
   for (const auto& [in, o] : rows)

@@ -1,5 +1,6 @@
 #include "sim/system/collective_run.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "kernels/collective/custom_allreduce.h"
+#include "sim/base/limits.h"
 #include "sim/interconnect/fabric.h"
 #include "sim/system/system_trace.h"
 
@@ -207,14 +209,26 @@ std::vector<std::string> csv_fields(const std::string& line) {
   }
   return out;
 }
-double number_or_zero(const std::string& s) { return s.empty() ? 0 : std::stod(s); }
+
+// A measurement CSV's number: the whole field a finite non-negative number ("" is 0, a figure the source does not give
+// when `may_be_empty`), or an integer where `integer`; else an error naming the file and line, the column and the value
+// (`std::stod` had thrown std::invalid_argument, an "internal error: stoi").
+double csv_number(const std::string& where, const char* column, const std::string& s, bool integer, bool may_be_empty) {
+  if (s.empty() && may_be_empty) return 0;
+  char* end = nullptr;
+  const double v = s.empty() ? -1 : std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || (integer && (v < 1 || v != std::floor(v) || v > 1e15)))
+    throw ConfigError(where, column, "'" + s + "': expected " + (integer ? "a positive integer" : "a non-negative number"));
+  return v;
+}
 }  // namespace
 
 std::string default_collectives_csv() { return std::string(source_dir()) + "/workloads/validation/collectives.csv"; }
 
 std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
-  std::ifstream in(csv);
-  if (!in) throw InputError(csv + ": collective measurements not found (expected the validation CSV)");
+  // Read as every input file is (a folder, device or missing path is named as such: an ifstream opened a folder and
+  // reported its "missing column").
+  std::istringstream in(read_input_file(csv, "collective measurements", kMaxInputFileBytes));
   std::string line;
   std::getline(in, line);
   std::vector<std::string> head = csv_fields(line);
@@ -236,10 +250,11 @@ std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
     r.collective = f[col["collective"]];
     r.algorithm = f[col["algorithm"]];
     r.source = f[col["source"]];
-    r.n_chips = std::stoi(f[col["n_chips"]]);
-    r.bytes = static_cast<std::uint64_t>(std::stoull(f[col["message_bytes"]]));
-    r.time_us = number_or_zero(f[col["time_us"]]);
-    r.busbw_GBps = number_or_zero(f[col["busbw_GBps"]]);
+    const std::string at = csv + ":" + std::to_string(lineno);
+    r.n_chips = static_cast<int>(std::min(csv_number(at, "n_chips", f[col["n_chips"]], true, false), 1e9));
+    r.bytes = static_cast<std::uint64_t>(csv_number(at, "message_bytes", f[col["message_bytes"]], true, false));
+    r.time_us = csv_number(at, "time_us", f[col["time_us"]], false, true);
+    r.busbw_GBps = csv_number(at, "busbw_GBps", f[col["busbw_GBps"]], false, true);
     if (col.count("stack")) r.stack = f[col["stack"]];
     rows.push_back(r);
   }

@@ -199,7 +199,7 @@ for fam, preset in FAMILY_PRESET.items():
          names=["transactions"], out=True)
 case("kernel-attention-gqa", ["kernel", "attention", "--heads", "6", "--kv-heads", "4", "--seq", "64"], names=["--heads"])
 case("kernel-attention-phase", ["kernel", "attention", "--phase", "middle", "--heads", "4", "--seq", "64"], names=["--phase"])
-case("kernel-attention-seqq", ["kernel", "attention", "--heads", "4", "--seq", "64", "--seq-q", "128"], names=["seq_q"])
+case("kernel-attention-seqq", ["kernel", "attention", "--heads", "4", "--seq", "64", "--seq-q", "128"], names=["--seq-q 128", "--seq 64"])
 case("kernel-attention-causal", ["kernel", "attention", "--heads", "4", "--seq", "64", "--causal=perhaps"], names=["--causal"])
 case("kernel-topk-k", ["kernel", "topk", "--tokens", "8", "--experts", "4", "--topk", "5"], names=["topk"])
 case("kernel-rope-headdim", ["kernel", "rope", "--rows", "8", "--cols", "100", "--head-dim", "64", "--functional"],
@@ -383,7 +383,7 @@ for tag, v in {"nan": "nan", "NaN": "NaN", "inf": "inf", "-inf": "-inf", "zero":
     path = write("csv-value-%s.csv" % tag, HEADER + ROW.format(v=v))
     case("validate-value-" + tag, ["validate", "--data", path], names=["value"])
 for tag, text, names in [("header", "id,hardware\n", ["header"]), ("fields", HEADER + "X01,H100,kernel\n", ["10 fields"]),
-                         ("empty", "", ["header"]), ("binary", "\x00\x01\x02", ["header"]),
+                         ("empty", "", ["header"]), ("binary", "\x00\x01\x02", ["not a text file"]),
                          ("dim-zero", HEADER + "X01,H100 SXM,kernel,GEMM,bf16,M0 N256 K4096,throughput,100,TFLOP/s,t\n", ["--m"]),
                          ("dim-huge", HEADER + "X01,H100 SXM,kernel,GEMM,bf16,M99999999999999999999 N256 K256,throughput,100,TFLOP/s,t\n", ["--m"]),
                          ("attn-zero", HEADER + "X01,H100 SXM,kernel,attention fwd,bf16,B0 H16 S4096 D128,throughput,100,TFLOP/s,t\n", ["--batch"])]:
@@ -698,6 +698,46 @@ for tag, argv, names in [
         ("max-mem-neg", ["--max-memory=-8GiB", "list"], ["--max-memory"])]:
     case("top-" + tag, argv, names=names)
 
+# --- QA (qa56): found by trying each command as a new user --------------------------------------------
+# A folder, a device or a path that is not there, where a file is expected, is named as such (a folder was "no such
+# file", "unknown system" or a CSV's "missing column"); a malformed number in the collectives CSV was "internal error:
+# stoi" (exit 3); two validations at once were "unrecognised option '--models'"; op shapes name their flags.
+FOLDER = os.path.join(WORK, "a-folder")
+os.makedirs(FOLDER, exist_ok=True)
+with open(os.path.join(ROOT, "workloads", "validation", "collectives.csv")) as f:
+    _head, _row = f.readline(), f.readline()
+_fields = _head.strip().split(",")
+_bad_row = _row.strip().split(",")
+_bad_row[_fields.index("n_chips")] = "8x"
+for tag, argv, names in [
+        ("collectives-folder", ["validate", "--collectives", "--data", FOLDER], [FOLDER, "is a folder"]),
+        ("collectives-device", ["validate", "--collectives", "--data", "/dev/null"], ["/dev/null", "not a regular file"]),
+        ("collectives-n-chips", ["validate", "--collectives", "--data", write("coll_bad_n.csv", _head + ",".join(_bad_row) + "\n")],
+         ["coll_bad_n.csv:2", "n_chips", "'8x'", "positive integer"]),
+        ("validate-two-sets", ["validate", "--collectives", "--models"], ["--collectives", "--models", "give one"]),
+        ("system-path-missing", ["kernel", "allreduce", "--system", os.path.join(WORK, "nothere.yaml"), "--bytes", "1MiB"],
+         ["nothere.yaml", "file not found"]),
+        ("system-path-folder", ["kernel", "allreduce", "--system", FOLDER + "/", "--bytes", "1MiB"], [FOLDER, "is a folder"]),
+        ("model-folder", ["run", "--chip", "h100-sxm", "--model", FOLDER], [FOLDER, "a folder without a config.json"]),
+        ("scenario-file-folder", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--scenario-file", FOLDER],
+         ["--scenario-file", FOLDER, "a folder"]),
+        ("sweep-spec-folder", ["sweep", FOLDER], [FOLDER, "a folder"]),
+        ("attention-seq-q", ["kernel", "attention", "--chip", "h100-sxm", "--heads", "8", "--seq", "128", "--seq-q", "256"],
+         ["--seq-q 256", "--seq 128"]),
+        ("topk-over-experts", ["kernel", "topk", "--chip", "h100-sxm", "--tokens", "8", "--experts", "4", "--topk", "8"],
+         ["--topk 8", "--experts 4"]),
+        ("operand-over-1tib", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "16777216", "--n", "64", "--k", "65536"],
+         ["operand A", "--m 16777216"]),
+        ("gemm-smem", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--set", "sm.smem_per_block=1KiB"],
+         ["sm.smem_per_block", "'1 KiB'", "no GEMM tile fits"]),
+        # A binary file is named as one (its bytes were quoted in the CSV's header message); a control byte a message
+        # quotes is escaped, so that the error stays one printable line.
+        ("lengths-csv-binary", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--lengths-csv",
+                                write("nul.csv", b"input,output\n\x00\x01,2\n", binary=True)], ["nul.csv", "not a text file"]),
+        ("lengths-csv-control", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--lengths-csv",
+                                 write("ctl.csv", "in\x1bput\x07,output\n1,2\n")], ["ctl.csv:1", "in\\x1bput\\x07"])]:
+    case("qa56-" + tag, argv, names=names, out=argv[0] in ("run", "kernel"))
+
 
 @pytest.fixture(scope="session")
 def results():
@@ -717,6 +757,13 @@ def results():
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         out = dict(pool.map(run, sorted(CASES)))
     return out
+
+
+def test_a_malformed_collectives_row_is_refused_where_the_shipped_file_is_read():
+    """The collectives CSV's numbers are read strictly now (qa56): every shipped row still passes."""
+    p = subprocess.run([XPUSIM, "validate", "--collectives", "--format", "json", "--filter", "zzzz-no-row"], capture_output=True,
+                       text=True, env=dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1"), timeout=120)
+    assert "n_chips" not in p.stderr and "message_bytes" not in p.stderr and "internal error" not in p.stderr, p.stderr
 
 
 def test_suite_is_large_enough():

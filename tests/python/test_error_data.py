@@ -85,3 +85,84 @@ def test_an_error_in_a_model_file_carries_the_file_and_key():
     e = pytest.raises(xpusim.InputError, xpusim.run, model=path).value
     assert (e.flag, e.file, e.key) == (None, path, "vocab_size"), str(e)
     assert str(e).startswith(path + ": vocab_size: expected a positive integer"), str(e)
+
+
+# QA (qa56): the raise sites that carried no data. (call, keywords, (flag, value) or (key, value), the message's start,
+# the mentions: the other flags it names with their values)
+QA56_FLAG_SITES = [
+    # an unknown name where a Python entry point resolves it: the keyword read as its flag
+    ("kernel", dict(op="gemmx", m=64, n=64, k=64), ("--op", "gemmx"), "op='gemmx': unknown op; valid ops: ", []),
+    ("Session", dict(kernel="gemmx", m=64, n=64, k=64), ("--kernel", "gemmx"), "kernel='gemmx': unknown op; valid ops: ", []),
+    ("Session", dict(chip="h100x", kernel="gemm", m=64, n=64, k=64), ("--chip", "h100x"), "chip='h100x': unknown chip; valid chips: ", []),
+    ("Session", dict(model="llama-9x"), ("--model", "llama-9x"), "model='llama-9x': no such shipped model or file", []),
+    ("Session", dict(kernel="allreduce"), ("--kernel", "allreduce"), "Session(kernel='allreduce'): a collective runs on a system", []),
+    ("chip_config", dict(chip="h100x"), ("--chip", "h100x"), "chip='h100x': unknown chip; valid chips: ", []),
+    ("collective", dict(op="allreduse"), ("--op", "allreduse"), "op='allreduse': unknown collective; collectives: ", []),
+    ("system_config", dict(system="hgx-h100x9"), ("--system", "hgx-h100x9"), "system='hgx-h100x9': unknown system; valid systems: ", []),
+    # an op's shape (workloads/op.cpp): the flag at fault, and the other flag the message names as a mention
+    ("kernel", dict(op="attention", heads=8, seq=128, seq_q=256), ("--seq-q", "256"),
+     "attention: seq_q=256 is more queries than keys (seq=128)", [("--seq", "128")]),
+    ("kernel", dict(op="attention", heads=6, kv_heads=4, seq=128), ("--heads", "6"),
+     "attention: heads=6 must be a multiple of kv_heads=4", [("--kv-heads", "4")]),
+    ("kernel", dict(op="topk", tokens=8, experts=4, topk=8), ("--topk", "8"),
+     "topk: topk=8 must not exceed the number of experts (experts=4)", [("--experts", "4")]),
+    ("kernel", dict(op="gemm", m=2 ** 24, n=64, k=65536), ("--m", "16777216"), "gemm: operand A would hold", []),
+    # a lowering's refusal: the chip that refuses, as its value (a --chip's or a system's chip: no flag)
+    ("kernel", dict(op="attention", chip="maia100", heads=8, seq=128, functional=True), (None, "maia100"),
+     "maia100: cannot run attention", []),
+    # an --out that is a file: the folder given (it carried the flag alone)
+    ("run", dict(model=os.path.join(ROOT, "tests", "data", "models", "tiny-llama.json"), input=128, out="/etc/passwd"), ("--out", "/etc/passwd"),
+     "/etc/passwd: out: cannot create the output folder", []),
+    # raised in Python itself (__init__.py, session.py)
+    ("collective", dict(nodes=1.5), ("--nodes", "1.5"), "nodes=1.5: expected an integer", []),
+    ("kernel", dict(op="gemm", m=64, n=64, k=64, chipp="b200"), ("--chipp", "b200"), "kernel gemm: unknown keyword chipp='b200'", []),
+    ("Session", dict(model="llama-3.1-8b", batch=2.5), ("--batch", "2.5"), "batch=2.5: expected an integer", []),
+]
+
+
+@pytest.mark.parametrize("call,kwargs,data,start,mentions", QA56_FLAG_SITES,
+                         ids=["%s-%s-%s" % (s[0], (s[2][0] or "--")[2:], s[2][1]) for s in QA56_FLAG_SITES])
+def test_every_raise_site_carries_its_data(call, kwargs, data, start, mentions):
+    kwargs = dict(kwargs)
+    args = (kwargs.pop("op"),) if "op" in kwargs else ()
+    e = pytest.raises(xpusim.InputError, getattr(xpusim, call), *args, **kwargs).value
+    assert (e.flag, e.value) == data, str(e)
+    assert [tuple(m) for m in e.mentions] == mentions, str(e)
+    assert str(e).startswith(start), str(e)
+    assert (data[0] or "--x") not in str(e) and all(m[0] not in str(e) for m in mentions), str(e)  # named as keywords
+
+
+@pytest.mark.parametrize("chip,key,value", [("h100-sxm", "sm.smem_per_block", "1 KiB"), ("tpu-v6e", "vmem.capacity", "64 KiB")])
+def test_a_tiling_that_does_not_fit_names_the_chips_key(chip, key, value):
+    """No GEMM tile fits a what-if's memory: the key (and its value) that is too small, not only the chip."""
+    e = pytest.raises(xpusim.InputError, xpusim.kernel, "gemm", chip=chip, m=4096, n=4096, k=4096,
+                      set=["%s=%s" % (key, value.replace(" ", ""))]).value
+    assert (e.key, e.value, e.flag) == (key, value, None), str(e)
+    assert str(e).startswith("%s: %s: '%s': no GEMM" % (chip, key, value)), str(e)
+
+
+def test_a_model_folder_without_a_config_is_named_as_one(tmp_path):
+    e = pytest.raises(xpusim.InputError, xpusim.run, model=str(tmp_path)).value
+    assert (e.flag, e.value) == ("--model", str(tmp_path)), str(e)
+    assert str(e).startswith("model=%r: a folder without a config.json" % str(tmp_path)), str(e)
+
+
+def test_a_layouts_other_flags_are_renamed_from_its_data():
+    """first_of gives the later flags of the command line it is about as mentions; the message names each keyword."""
+    e = pytest.raises(xpusim.InputError, xpusim.run, model="llama-3.1-8b", tp=2).value
+    assert (e.flag, e.value, [tuple(m) for m in e.mentions]) == ("--tp", "2", [("--pp", "1"), ("--dp", "1")]), str(e)
+    assert str(e).startswith("tp=2 x pp=1 x dp=1 = 2 devices"), str(e)
+
+
+def test_keyword_message_takes_the_other_flags_from_data():
+    """A mention's value is whatever the data say (spaces and all), where reading the text stops at the first space."""
+    message = "--input 'uniform:1:9' with --lengths-csv /tmp/my lengths.csv: the CSV gives every request's lengths"
+    values = {"input": "uniform:1:9", "lengths_csv": "/tmp/my lengths.csv"}
+    by_data = xpusim._keyword_message(message, values, flag="--input", value="uniform:1:9",
+                                      mentions=[("--lengths-csv", "/tmp/my lengths.csv")])
+    assert by_data == "input='uniform:1:9' with lengths_csv='/tmp/my lengths.csv': the CSV gives every request's lengths"
+    by_text = xpusim._keyword_message(message, values, flag="--input", value="uniform:1:9")
+    assert by_text != by_data  # the text alone takes "/tmp/my" for the value
+    # a mention without a value renames the flag alone; a flag the data do not give is still found in the text
+    assert xpusim._keyword_message("--rate and --concurrency: give one", {}, flag="--rate", mentions=[("--concurrency", "")]) == \
+        "rate and concurrency: give one"

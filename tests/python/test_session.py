@@ -124,8 +124,9 @@ def test_a_model_session_gives_run_s_answer_to_the_last_digit(chip, phase):
 
 def test_a_model_session_refuses_the_request_phase():
     # phase="request" (prefill then decode in xpusim.run) ran one decode step under that name.
-    with pytest.raises(ValueError, match="phase 'request': a session steps through one forward step"):
+    with pytest.raises(ValueError, match="^phase='request': a session steps through one forward step") as e:
         xpusim.Session(model="llama-3.1-8b", phase="request", batch=2, input=128)
+    assert (e.value.flag, e.value.value) == ("--phase", "request")  # its data (qa56)
     with xpusim.Session(model="llama-3.1-8b", phase="prefill", batch=1, input=128) as s:
         assert s.result()["step_s"] > 0
 

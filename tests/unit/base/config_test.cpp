@@ -7,6 +7,9 @@
 #include "sim/base/limits.h"
 #include "sim/base/process.h"
 #include "sim/base/nearest_name.h"
+#include "sim/base/dtype.h"
+#include "sim/interconnect/system_spec.h"
+#include "workloads/model.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -124,6 +127,50 @@ TEST(Config, ResolvingAFlagsValueGivesItsErrorsTheFlag) {
   }
   EXPECT_THROW(resolving("--model", "m", []() -> int { throw ResourceError("too big"); }), ResourceError);
   EXPECT_EQ(resolving("--model", "m", [] { return 7; }), 7);
+}
+
+// QA (qa56): the flags a message names besides its own are data too (mentions: a command line's later flags with their
+// values), and they cross a worker process; an unknown name carries the name as its value where it is looked up, and a
+// refusal about a chip's key names the key.
+TEST(Config, AnErrorCarriesTheOtherFlagsItNamesAndEveryUnknownNameItsValue) {
+  using Mentions = std::vector<std::pair<std::string, std::string>>;
+  const InputError layout = InputError::first_of("--tp 2 x --pp 1 x --dp 1 = 2 devices", "--tp 2 x --pp 1 x --dp 1");
+  EXPECT_EQ(layout.flag() + " " + layout.value(), "--tp 2");
+  EXPECT_EQ(layout.mentions(), (Mentions{{"--pp", "1"}, {"--dp", "1"}}));
+  EXPECT_EQ(InputError::first_of("x", "--prefix-hit --spec-tokens").mentions(), (Mentions{{"--spec-tokens", ""}}));
+  const InputError topk = InputError("topk 9 > experts 8", "--topk", "9").mentioning("--experts", "8");
+  EXPECT_EQ(InputError("topk: " + std::string(topk.what()), topk).mentions(), topk.mentions());  // a caller's words added
+  try {
+    run_in_workers({0}, 1, 1, [&](size_t) -> std::string { throw layout; }, [](size_t) { return std::string("unit"); });
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.flag() + " " + e.value(), "--tp 2");
+    EXPECT_EQ(e.mentions(), layout.mentions());
+  }
+  const InputError keyed = InputError("h100-sxm: no GEMM tile fits", "", "h100-sxm").with_key("", "sm.smem_per_block");
+  EXPECT_EQ(keyed.value() + "|" + keyed.key() + "|" + keyed.flag(), "h100-sxm|sm.smem_per_block|");
+  auto value_of = [](auto f) {
+    try {
+      f();
+    } catch (const InputError& e) {
+      return e.flag() + "|" + e.value();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(value_of([] { load_chip("h100x"); }), "|h100x");
+  EXPECT_EQ(value_of([] { parse_dtype("bf17"); }), "|bf17");
+  EXPECT_EQ(value_of([] { parse_dtype("bf17", "--dtype"); }), "--dtype|bf17");
+  EXPECT_EQ(value_of([] { load_system("hgx-h100x9"); }), "|hgx-h100x9");
+  EXPECT_EQ(value_of([] { load_model("llama-9x"); }), "|llama-9x");
+  // A folder without a config.json is named as one (it was "no such shipped model or file", which it is not).
+  const std::string folder = testing::TempDir() + "qa56_model_folder";
+  std::filesystem::create_directories(folder);
+  EXPECT_EQ(value_of([&] { load_model(folder); }), "|" + folder);
+  try {
+    load_model(folder);
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(": model: a folder without a config.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, WrongUnitSaysWhatWasExpected) {

@@ -27,15 +27,25 @@ try:
 
     flag, value: the command-line flag it is about ("--tp"; a Python call's keyword is read as that flag) and the
     text given to it; file, key: a preset or model file (or flag="--set") and the key in it. None where the error
-    does not say."""
+    does not say. mentions: the other flags the message names, each with the value it gives them
+    ([("--pp", "1")]; () where it names none)."""
     InputError.flag = InputError.value = InputError.file = InputError.key = None
+    InputError.mentions = ()
 except (AttributeError, TypeError):
     pass
 
 
+def _input_error(message, keyword, value):
+    """An InputError raised here, in Python, about `keyword` given `value`: with the data the C++ errors carry (the
+    keyword read as its flag, the value as its text), its message already naming the keyword."""
+    error = InputError(message)
+    error.flag, error.value = "--" + keyword.replace("_", "-"), _flag_value(value)
+    return error
+
+
 def _with_data(error, of):
-    """`error` with the data of the InputError `of` (flag, value, file, key)."""
-    for a in ("flag", "value", "file", "key"):
+    """`error` with the data of the InputError `of` (flag, value, file, key, mentions)."""
+    for a in ("flag", "value", "file", "key", "mentions"):
         setattr(error, a, getattr(of, a, None))
     return error
 
@@ -50,13 +60,14 @@ _FLAG_IN_TEXT = _re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(:?)(?:
 _VALUE_LIKE = _re.compile(r"'[^']*'|\(\S*\)|[-+]?[0-9][\w.+/]*|[A-Z][A-Z_]*")
 
 
-def _keyword_message(message, values, aliases=None, flag=None, value=None):
+def _keyword_message(message, values, aliases=None, flag=None, value=None, mentions=()):
     """A message of the CLI's shared parsers and checks as a Python call's: each --flag named as its keyword
     (--kv-heads -> kv_heads, or `aliases[flag]`: --from-idle -> sustained=False), with its value where the message
     gives one (--m 0 -> m=0, --phase 'x' -> phase='x'; the caller's own value as the caller wrote it), and the CLI's
     help pointer as Python's help(). `flag` and `value`: the InputError's own data (e.flag, e.value), which name the
-    flag it is about and the value given to it; the message's other flags (a second flag, the flags a config
-    error's key names) are found in the text. An error without data (neither a flag nor a file's key) is not
+    flag it is about and the value given to it; `mentions`: the other flags it names with their values (e.mentions),
+    each renamed from that data. Flags the data does not give (errors raised before they carried mentions, a config
+    error's key naming flags) are found in the text. An error without data (neither a flag nor a file's key) is not
     rewritten (_keyword_errors)."""
     message = _re.sub(r"\(see xpusim (\w+)[^()]*? --help\)", lambda m: "(see help(xpusim.%s))" % m.group(1), message)
     aliases = aliases or {}
@@ -74,7 +85,28 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None):
             return "%s=%s" % (key, bare if word[:1] == "(" else word)
         return "%s%s %s" % (key, colon, word)
 
+    def named(text, name, given):
+        """`text` with each mention of the flag `name` (given `given`, "" for none) as its keyword: from data."""
+        out, at = [], 0
+        for m in _re.finditer(r"(?<![\w-])%s(?![\w-])(:?)" % _re.escape(name), text):
+            colon, end, word = m.group(1), m.end(), None
+            for form in ("'%s'", "(%s)", "%s") if given else ():
+                w = " " + form % given
+                if text.startswith(w, end) and not _re.match(r"[^\s,;:()]", text[end + len(w):]):
+                    word, end = w[1:], end + len(w)
+                    break
+            said = keyword(name[2:], colon, word, True)
+            key = aliases.get(name[2:], name[2:].replace("-", "_"))
+            if word is not None and "=" not in key and not said.startswith(key + "="):  # the data say it is the value
+                said = "%s=%s" % (key, word[1:-1] if word[:1] == "(" else word)
+            out += [text[at:m.start()], said]
+            at = end
+        return "".join(out) + text[at:]
+
     def in_text(text):
+        for name, given in mentions or ():
+            if name.startswith("--") and name != flag:
+                text = named(text, name, given)
         return _FLAG_IN_TEXT.sub(lambda m: keyword(m.group(1), m.group(2), m.group(3)), text)
     if flag and flag.startswith("--"):
         m = _re.compile(r"(?<![\w-])%s(?![\w-])" % _re.escape(flag)).search(message)
@@ -88,7 +120,8 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None):
                     word, end, known = w[1:], after + len(w), True
                     break
             return in_text(message[:m.start()]) + keyword(flag[2:], colon, word, known) + in_text(message[end:])
-        if not m and value:  # an unknown name, said where it is looked up ("unknown chip 'x'", "x: model: no such ..."):
+        said = _re.search(r"(?<![\w-])%s=" % _re.escape(aliases.get(flag[2:], flag[2:].replace("-", "_"))), message)
+        if not m and value and not said:  # an unknown name, said where it is looked up ("unknown chip 'x'", "x: model: ..."):
             # the keyword and its value first, in place of the value's own mention
             name = flag[2:] + ": "
             body = message[len(value) + 2:] if message.startswith(value + ": ") else message.replace(" '%s'" % value, "", 1)
@@ -119,7 +152,7 @@ def _keyword_errors(aliases=None):
                 values = {}
                 for k, v in bound.items():
                     values.update(v if sig.parameters[k].kind == _inspect.Parameter.VAR_KEYWORD else {k: v})
-                text = _keyword_message(str(e), values, aliases, e.flag, e.value)
+                text = _keyword_message(str(e), values, aliases, e.flag, e.value, e.mentions)
                 if text == str(e):
                     raise
                 raise _with_data(type(e)(text), e) from None
@@ -166,7 +199,7 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
     for key in dims:  # kernel("gemm", chipp="b200") was "unknown argument --chipp (did you mean --dtype?)"
         near = _difflib.get_close_matches(key, ("chip", "set", "functional", "sustained", "after_runs"), n=1, cutoff=0.8)
         if near:
-            raise InputError("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]))
+            raise _input_error("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]), key, dims[key])
     if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
         values = dict(dims, chip=chip, after_runs=after_runs)
         trace = values.pop("trace", False)  # a switch, as --trace
@@ -188,7 +221,7 @@ def _int(key, value):
     ValueError naming no keyword."""
     text = str(value)
     if isinstance(value, bool) or not _re.fullmatch(r"[+-]?[0-9]{1,18}", text):
-        raise InputError("%s=%r: expected an integer" % (key, value))
+        raise _input_error("%s=%r: expected an integer" % (key, value), key, value)
     return int(text)
 
 

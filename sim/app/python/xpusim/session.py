@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from . import _COLLECTIVES, _keyword_errors, _sets, _xpusim
+from . import _COLLECTIVES, _input_error, _keyword_errors, _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace, finite_or_nan
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -50,7 +50,7 @@ def _count(flag, value, default):
         return default
     text = str(value)
     if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
-        raise _xpusim.InputError("%s=%r: expected an integer (see help(xpusim.run))" % (flag, value))
+        raise _input_error("%s=%r: expected an integer (see help(xpusim.run))" % (flag, value), flag, value)
     return int(text)
 
 
@@ -87,9 +87,9 @@ class Session:
                 "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
         if kernel in _COLLECTIVES:
             # Stepped on one chip it was refused pointing at the command line only (QA session 39).
-            raise _xpusim.InputError("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
-                                     "xpusim.kernel(%r, system=..., bytes=...), as `xpusim kernel %s --system S --bytes SIZE`"
-                                     % (kernel, kernel, kernel))
+            raise _input_error("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
+                               "xpusim.kernel(%r, system=..., bytes=...), as `xpusim kernel %s --system S --bytes SIZE`"
+                               % (kernel, kernel, kernel), "kernel", kernel)
         sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored

@@ -81,10 +81,14 @@ def load_doc(spec):
         return _Doc(json.loads(json.dumps(spec)), {}, "<dict>")
     import yaml
     path = os.fspath(spec)
-    if not os.path.isfile(path):
-        raise SpecError(path, 0, "", "spec file not found")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    if not os.path.isfile(path):  # a folder or a device was "spec file not found"
+        raise SpecError(path, 0, "", "a folder, expected a sweep spec .yaml" if os.path.isdir(path) else
+                        "not a regular file (a FIFO, device or socket is not read)" if os.path.exists(path) else "spec file not found")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as e:  # a binary file was a traceback
+        raise SpecError(path, 0, "", "not UTF-8 text (byte %d): expected a sweep spec .yaml" % e.start) from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
