@@ -502,17 +502,37 @@ struct Executor::SlotRun {
   bool functional = false;                  // the whole task's functional semantics run at its end
 };
 
+namespace {
+constexpr size_t kLocalEngines = 8;  // prepare_whole counts up to this many engines in a local array
+}  // namespace
+
 void Executor::prepare_whole(const Task& task, SlotState& st) {
   const size_t n = task.instrs.size();
   const size_t engines = m_engines.size();
   st.done.assign(n, WholeTask::kPending);
   // Each engine's instructions in program order, the engines one after another (a counting sort).
   st.heads.assign(engines, SlotState::Head());
-  for (size_t i = 0; i < n; ++i) ++st.heads[task.instrs[i].engine].end;
+  st.order.resize(n);
+  const Instr* const in = task.instrs.data();
+  std::uint32_t* const order = st.order.data();
+  if (engines <= kLocalEngines) {
+    // The counts and next positions in a local array rather than in the heads: the counting loops then
+    // carry no store-to-load dependency through the heads' memory from one instruction to the next.
+    std::uint32_t at[kLocalEngines] = {};
+    for (size_t i = 0; i < n; ++i) ++at[in[i].engine];
+    std::uint32_t pos = 0;
+    for (size_t e = 0; e < engines; ++e) {
+      const std::uint32_t count = at[e];
+      st.heads[e].pos = pos, st.heads[e].end = pos + count;
+      at[e] = pos, pos += count;
+    }
+    for (size_t i = 0; i < n; ++i) order[at[in[i].engine]++] = static_cast<std::uint32_t>(i);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) ++st.heads[in[i].engine].end;
   std::uint32_t pos = 0;
   for (SlotState::Head& h : st.heads) h.pos = pos, pos += h.end, h.end = h.pos;
-  st.order.resize(n);
-  for (size_t i = 0; i < n; ++i) st.order[st.heads[task.instrs[i].engine].end++] = static_cast<std::uint32_t>(i);
+  for (size_t i = 0; i < n; ++i) order[st.heads[in[i].engine].end++] = static_cast<std::uint32_t>(i);
 }
 
 void Executor::run_task(Task& task, std::uint64_t index, QuantumKeeper& qk, TileVM* vm, SlotState& st, Tick now) {
