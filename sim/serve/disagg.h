@@ -106,7 +106,8 @@
 // weights and KV per token count in each pool's memory (serve_memory, on the last stage); each transfer carries
 // the drafter's KV of the prompt too (kv_transfer_bytes of the drafter at the decode pool's tp: DisaggLayout::
 // draft_kv_bytes_per_token), split over the ranks as the target's (kv_messages; an assumption where the drafter's
-// heads differ from the target's). A cost-fraction drafter keeps no memory (as colocated) and sends no KV.
+// heads differ from the target's). A cost-fraction drafter keeps no memory (as colocated) and sends no KV. vLLM's NIXL
+// connector leaves the draft KV out and its decode side rebuilds it (vllm-project/vllm#54926): not modeled.
 // Not modeled: the share of a data-parallel
 // attention group's uneven ranks that group() adds (the slowest rank's own collectives run); prefix caching.
 #pragma once
