@@ -416,7 +416,8 @@ nlohmann::json serve_json(const ServeResult& r) {
                                            d.prefill_first, d.prefill_weight_bytes, d.prefill_kv_tokens)},
                           {"decode", pool(d.decode_devices, d.decode_instances, d.decode_tp, d.decode_ep, d.decode_pp, d.decode_dp,
                                           d.decode_first, d.decode_weight_bytes, d.decode_kv_tokens)},
-                          {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token}};
+                          {"system_chips", d.system_chips}, {"kv_bytes_per_token", d.kv_bytes_per_token},
+                          {"draft_kv_bytes_per_token", d.draft_kv_bytes_per_token}};
   } else {
     j["layout"]["pools"] = nullptr;
     j["disaggregated"] = nullptr;
@@ -541,7 +542,8 @@ std::string serve_table(const ServeResult& r) {
        << ", decode pool "
        << pool(d->decode_devices, d->decode_instances, d->decode_tp, d->decode_ep, d->decode_pp, d->decode_dp, d->decode_first,
                d->decode_weight_bytes, d->decode_kv_tokens)
-       << strformat(" of %d; KV %s per prompt token crosses the fabric\n", d->system_chips, format_bytes(d->kv_bytes_per_token).c_str());
+       << strformat(" of %d; KV %s per prompt token crosses the fabric%s\n", d->system_chips, format_bytes(d->kv_bytes_per_token).c_str(),
+                    d->draft_kv_bytes_per_token > 0 ? (" (the drafter's " + format_bytes(d->draft_kv_bytes_per_token) + " included)").c_str() : "");
   }
   os << "   conc  batch     tok/s  tok/s/user  TTFT p50   TTFT p90   TTFT p99   TPOT p50   TPOT p90   TPOT p99    ITL p50    E2E p50"
         "  KV peak  preempt   W/chip  J/token\n";

@@ -70,7 +70,7 @@ class DisaggEngine {
                const std::function<double(std::int64_t)>& kv_bytes, const KvTransferFn& transfer, const DisaggClocks& clocks,
                DisaggTimeline* timeline)
       : m_reqs(reqs), m_load(load), m_pstep(prefill_step), m_dstep(decode_step), m_kv_bytes(kv_bytes), m_transfer(transfer),
-        m_timeline(timeline) {
+        m_timeline(timeline), m_features(pools.features) {
     // A pool's replicas in groups of `ranks` (one instance each), as its layout places them.
     auto make = [&](int replicas, int ranks, std::int64_t kv_blocks, const std::vector<IterationClock*>& clocks) {
       std::vector<Instance> v;
@@ -105,6 +105,7 @@ class DisaggEngine {
       Sequence& d = m_dseq[i];  // the rest: the prompt's KV arrives, the second token onwards
       d = p;
       d.output = reqs[i].output;
+      d.lookahead = pools.features.spec_tokens;  // drafts verified with each decode step (the decode pool's drafter)
     }
     m_released = load.kind == EngineLoad::Kind::Closed ? std::min(n, static_cast<size_t>(load.concurrency)) : n;
   }
@@ -234,12 +235,16 @@ class DisaggEngine {
       for (const ScheduledWork& w : k.batch) {
         Sequence& s = *w.seq;
         const bool was_decoding = s.decoding();
-        const bool sampled = advance_sequence(s, w);
-        if (was_decoding) ++m_r.total.decode_steps, ++m_r.total.decode_tokens;
+        // A verify step: the last token and the accepted drafts (the rejected drafts' KV dropped).
+        const std::int64_t n = was_decoding ? m_features.emitted(s, w.tokens - 1) : 1;
+        bool sampled = true;
+        if (n > 1) s.computed += n, s.generated += n;
+        else sampled = advance_sequence(s, w);
+        if (was_decoding) ++m_r.total.decode_steps, m_r.total.decode_tokens += n;
         else m_r.total.prefill_tokens += w.tokens;  // recomputation after a preemption
         if (!sampled) continue;
         const size_t i = static_cast<size_t>(s.id);
-        ++m_r.total.output_tokens;
+        m_r.total.output_tokens += n;
         m_r.total.itl_s.push_back(m_t - m_last[i]);
         m_last[i] = m_t;
         if (s.done()) {
@@ -411,6 +416,7 @@ class DisaggEngine {
   const std::function<double(std::int64_t)>& m_kv_bytes;
   const KvTransferFn& m_transfer;
   DisaggTimeline* m_timeline = nullptr;  // null: no collectives kept, no extra time
+  EngineFeatures m_features;             // the decode pool's speculative decoding
   EngineObserver* m_trace = nullptr;     // serve --trace (null: none)
   std::vector<Instance> m_pre, m_dec;
   std::vector<Sequence> m_pseq, m_dseq;
@@ -596,8 +602,8 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
     throw InputError::first_of(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")", pools);
   if (!opt.system)
     throw InputError::first_of(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)", pools);
-  if (opt.prefix_hit > 0 || opt.spec_tokens > 0)
-    throw InputError::first_of(pools + ": --prefix-hit and --spec-tokens are not modeled with disaggregated pools; drop them or the pools", pools);
+  if (opt.prefix_hit > 0)
+    throw InputError::first_of(pools + ": --prefix-hit is not modeled with disaggregated pools; drop it or the pools", pools);
   const SystemSpec& sys = opt.system->spec;
   sys.require_model_ranks();
   DisaggLayout l;
@@ -629,7 +635,10 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   l.prefill_first = 0;
   l.decode_first = opt.prefill_devices;
   l.system_chips = sys.ranks();
-  l.kv_bytes_per_token = kv_transfer_bytes(model, dsc, 1);
+  // What crosses the fabric per prompt token: the target's KV and a simulated drafter's own (a draft model or MTP
+  // module keeps its KV of the prompt, which the prefill pool computed: disagg.h, speculative decoding).
+  if (const std::optional<Drafter> d = make_drafter(model, dsc, opt); d && d->model) l.draft_kv_bytes_per_token = kv_transfer_bytes(*d->model, dsc, 1);
+  l.kv_bytes_per_token = kv_transfer_bytes(model, dsc, 1) + l.draft_kv_bytes_per_token;
   l.kv_heads = model.is_mla() ? 0 : static_cast<int>(model.kv_heads);
   return l;
 }
@@ -640,7 +649,8 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
   for (const bool prefill : {true, false}) {
     const Scenario p = prefill ? prefill_scenario(sc, pools) : decode_scenario(sc, pools);
-    const ServeMemory m = serve_memory(chip, model, p, *sched, nullptr, comm);
+    const std::optional<Drafter> drafter = make_drafter(model, p, opt);  // each pool runs the drafter (disagg.h)
+    const ServeMemory m = serve_memory(chip, model, p, *sched, drafter ? &*drafter : nullptr, comm);
     (prefill ? pools.prefill_weight_bytes : pools.decode_weight_bytes) = m.weight_bytes;
     (prefill ? pools.prefill_kv_tokens : pools.decode_kv_tokens) = m.kv_tokens;
     const std::int64_t need = prefill ? prefill_need : decode_need;
@@ -659,7 +669,8 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
       } catch (const InputError&) {
         continue;
       }
-      const ServeMemory w = serve_memory(chip, model, q, *sched, nullptr, comm);
+      const std::optional<Drafter> dq = make_drafter(model, q, opt);
+      const ServeMemory w = serve_memory(chip, model, q, *sched, dq ? &*dq : nullptr, comm);
       if (w.kv_blocks > 0 && w.kv_tokens >= need)
         wider = flag + " " + std::to_string(tp) + " (" + format_bytes(w.weight_bytes) + " of weights per chip)";
     }
@@ -1106,15 +1117,27 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
   std::optional<ChipStepTime> pst;
   if (psc.layout_str() != dsc.layout_str()) pst.emplace(chip, model, psc, opt.interpolate, &*opt.system), pst->set_timeline(true);
   // A server's step from each rank's composition (one rank: the composition's own step).
+  // Speculative decoding (disagg.h): the drafter on both pools, on each pool's TP group with its own collectives (its
+  // prompt pass on the prefill pool, its drafting passes after each verify step on the decode pool), its weights and
+  // KV in each pool's memory, its KV of the prompt in each transfer.
+  const std::optional<Drafter> pdraft = make_drafter(model, psc, opt), ddraft = make_drafter(model, dsc, opt);
+  if (ddraft) {
+    st.set_drafter(ddraft->model ? &*ddraft->model : nullptr, ddraft->fraction);
+    if (pst) pst->set_drafter(pdraft->model ? &*pdraft->model : nullptr, pdraft->fraction);
+  }
   const GroupStepFn pstep = [&](const std::vector<StepShape>& ranks) { return (pst ? *pst : st).group(ranks); };
   const GroupStepFn dstep = [&](const std::vector<StepShape>& ranks) { return st.group(ranks); };
   auto sched = make_scheduler(opt.scheduler, opt.limits, chip.dram_capacity());
   const CommBufferParams comm = comm_buffer_params(opt.system->spec);
-  const DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
-                             serve_memory(chip, model, psc, *sched, nullptr, comm).kv_blocks,
-                             serve_memory(chip, model, dsc, *sched, nullptr, comm).kv_blocks,
-                             psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
-  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(model, dsc, tokens); };
+  DisaggInstances inst{pools.prefill_instances, pools.decode_instances,
+                       serve_memory(chip, model, psc, *sched, pdraft ? &*pdraft : nullptr, comm).kv_blocks,
+                       serve_memory(chip, model, dsc, *sched, ddraft ? &*ddraft : nullptr, comm).kv_blocks,
+                       psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
+  inst.features = opt.features();
+  const ModelConfig* draft_kv = ddraft && ddraft->model ? &*ddraft->model : nullptr;  // a cost fraction keeps no KV
+  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) {
+    return kv_transfer_bytes(model, dsc, tokens) + (draft_kv ? kv_transfer_bytes(*draft_kv, dsc, tokens) : 0.0);
+  };
   KvTransferStats ks;
   PoolPower pre, dec;
   DisaggClocks clocks;

@@ -93,8 +93,23 @@
 // busy share is low), the transfer's rate even over its time, the copy engine's own HBM efficiency as the
 // kernels'; the transfer is not slowed in turn by the kernels' HBM traffic (its rate is the link's, far below
 // the HBM's).
-// Not modeled: the collectives of a speculative decoder's drafter, and the share of a data-parallel
-// attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
+// Speculative decoding (serve --spec-tokens with pools), as SGLang's PD disaggregation runs EAGLE/MTP
+// (sgl-project/sglang python/sglang/srt/disaggregation/prefill.py, PrefillBootstrapQueue._init_kv_manager: the
+// prefill server holds the draft worker and registers the draft model's KV pool beside the target's, "we should
+// also transfer draft model kv cache", sharing the target's token indices; decode.py's DecodePreallocQueue takes
+// the draft pool likewise): the drafter (a draft model or MTP module simulated on the chip, or a cost fraction)
+// runs on both pools, on each instance's TP group with its own collectives (ChipStepTime::set_drafter). The prefill
+// pool's iterations run its prompt pass after the target's (its KV of the prompt, a logit row per finished chunk);
+// the decode pool's steps verify each sequence's last token and its drafts and run the drafting passes after it,
+// emitting the expected accepted tokens as the colocated engine does (EngineFeatures), inside the fixed point like
+// any other step (their collectives, the drafter's included, replayed beside the transfers). A simulated drafter's
+// weights and KV per token count in each pool's memory (serve_memory, on the last stage); each transfer carries
+// the drafter's KV of the prompt too (kv_transfer_bytes of the drafter at the decode pool's tp: DisaggLayout::
+// draft_kv_bytes_per_token), split over the ranks as the target's (kv_messages; an assumption where the drafter's
+// heads differ from the target's). A cost-fraction drafter keeps no memory (as colocated) and sends no KV. vLLM's NIXL
+// connector leaves the draft KV out and its decode side rebuilds it (vllm-project/vllm#54926): not modeled.
+// Not modeled: the share of a data-parallel
+// attention group's uneven ranks that group() adds (the slowest rank's own collectives run); prefix caching.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -158,6 +173,9 @@ struct DisaggInstances {
   std::int64_t prefill_kv_blocks = 0, decode_kv_blocks = 0;
   int prefill_ranks = 1, decode_ranks = 1;
   DpAttention::Dispatch dispatch = DpAttention::Dispatch::RoundRobin;
+  // Speculative decoding on the decode pool (spec_tokens, spec_accept; the rest unused): each decode step verifies
+  // the sequence's last token and its drafts and emits the expected accepted tokens as the colocated engine does.
+  EngineFeatures features{};
 };
 // Each server's power manager (one chip of it), in server order (a group of ranks is one server); empty: every
 // iteration at the nominal clock.
@@ -211,7 +229,8 @@ double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int6
 // The pools of `opt` on the system (decode instances of sc's layout, prefill instances of
 // opt.prefill_tp/ep/pp/dp or sc's); InputError naming the pool's flags when they do not fit (no system,
 // sizes not whole groups of tp x pp x dp, a layout the model does not split, groups not aligned on the
-// system's nodes, more chips than the system has, prefix caching or speculative decoding).
+// system's nodes, more chips than the system has, prefix caching). A simulated drafter's KV per token is
+// included in kv_bytes_per_token (and given alone in draft_kv_bytes_per_token).
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
 Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's layout
 Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools);   // sc at the decode pool's layout

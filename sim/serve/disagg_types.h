@@ -23,7 +23,8 @@ struct DisaggLayout {
   int prefill_instances = 0, decode_instances = 0;
   int prefill_first = 0, decode_first = 0;          // first system rank of each pool
   int system_chips = 0;                             // chips of the system (the pools may leave some idle)
-  double kv_bytes_per_token = 0;                    // a decode instance's, all its ranks (what crosses the fabric)
+  double kv_bytes_per_token = 0;                    // a decode instance's, all its ranks (what crosses the fabric; the drafter's included)
+  double draft_kv_bytes_per_token = 0;              // of which a speculative drafter's own KV (0: none, or a cost-fraction drafter)
   int kv_heads = 0;                                 // KV heads of the model (0: MLA's latent, whole on every rank)
   int prefill_redundant_experts = -1;               // -1: the scenario's, as the decode pool (ServeOptions)
   // Memory per device of each pool (serve_memory at its layout): the weights, and the tokens of KV

@@ -172,6 +172,14 @@ double EngineFeatures::expected_tokens(std::int64_t drafts) const {
   return e;
 }
 
+std::int64_t EngineFeatures::emitted(Sequence& s, std::int64_t drafts) const {
+  if (drafts <= 0) return 1;
+  s.spec_credit += expected_tokens(drafts);
+  const auto n = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(s.spec_credit + 1e-9)), 1, drafts + 1);
+  s.spec_credit -= static_cast<double>(n);
+  return std::min(n, s.output - s.generated);
+}
+
 DpAttention::Dispatch dp_dispatch(const std::string& name) {
   if (name.empty() || name == "round_robin") return DpAttention::Dispatch::RoundRobin;
   if (name == "shortest_queue") return DpAttention::Dispatch::ShortestQueue;
@@ -284,22 +292,13 @@ class Engine {
                      " blocks) and the token budget is " + std::to_string(k->sched->limits().token_budget) +
                      "; use shorter requests, a lower-precision KV cache or a larger --token-budget", "--token-budget", "");
   }
-  // Tokens a decode step of `s` emits: 1 for plain decode; with drafts, the expected accepted tokens,
-  // carried as a credit (at least 1, at most the drafts plus the bonus token, never past the answer).
-  std::int64_t emitted(Sequence& s, std::int64_t drafts) const {
-    if (drafts <= 0) return 1;
-    s.spec_credit += m_features.expected_tokens(drafts);
-    const auto n = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(s.spec_credit + 1e-9)), 1, drafts + 1);
-    s.spec_credit -= static_cast<double>(n);
-    return std::min(n, s.output - s.generated);
-  }
   void complete(const Batch& b) {
     for (const ScheduledWork& w : b) {
       Sequence& s = *w.seq;
       const bool decode = s.decoding();
       std::int64_t n = 1;
       if (decode) {
-        n = emitted(s, w.tokens - 1);
+        n = m_features.emitted(s, w.tokens - 1);
         s.computed += n;  // the last token and the accepted drafts; the rejected drafts' KV is dropped
         ++m_r.decode_steps;
         m_r.decode_tokens += n;

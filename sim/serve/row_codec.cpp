@@ -35,7 +35,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, byte
                                    prefill_busy, decode_busy, prefill_power_w, decode_power_w, power_manager_chip)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
                                    decode_devices, prefill_instances, decode_instances, prefill_first, decode_first, system_chips,
-                                   kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
+                                   kv_bytes_per_token, draft_kv_bytes_per_token, kv_heads, prefill_redundant_experts, prefill_weight_bytes, decode_weight_bytes, prefill_kv_tokens,
                                    decode_kv_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DpAttentionStats, ranks, dispatch, tokens_per_rank_mean, tokens_per_rank_max, imbalance, requests_per_rank_mean,
                                    requests_per_rank_max, wait_share,
@@ -79,7 +79,7 @@ XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(PowerLimits, 72)
 XPU_ROW_FIELDS(PowerLog, 248)
 XPU_ROW_FIELDS(KvTransferStats, 152)
-XPU_ROW_FIELDS(DisaggLayout, 112)
+XPU_ROW_FIELDS(DisaggLayout, 120)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
 XPU_ROW_FIELDS(ServePoint, 1040)
@@ -88,14 +88,14 @@ XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
 XPU_ROW_FIELDS(DramPathBound, 104)
-XPU_ROW_FIELDS(ServeResult, 1240)
+XPU_ROW_FIELDS(ServeResult, 1248)
 XPU_ROW_FIELDS(PointBound, 128)
 XPU_ROW_FIELDS(InteractivityTier, 264)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1776)
+XPU_ROW_FIELDS(CompareRow, 1784)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1816)
+XPU_ROW_FIELDS(UnitResult, 1824)
 #undef XPU_ROW_FIELDS
 #endif
 

@@ -108,6 +108,47 @@ def test_cli_and_module_agree(cli):
         assert a[key] == b[key], key
 
 
+SPEC = ("--spec-tokens", "2", "--spec-accept", "0.7")  # the model's MTP module (one layer of its shape)
+# llama-3.1-8b per token: 32 layers (the MTP module: 1) x 8 KV heads x 128 x (K, V) x 1 byte (fp8 KV cache).
+LAYER_KV = 8 * 128 * 2 * 1
+
+
+def _colocated_weights(cli, tp, *spec):
+    args = ("serve", "--system", "hgx-h100x8", "--tp", str(tp), "--dp", str(8 // tp), "--model", "llama-3.1-8b", "--requests", "2",
+            "--input", "64", "--output", "4", "--format", "json", *spec)
+    return json.loads(cli(*args).stdout)["memory"]["weights_bytes"]
+
+
+def test_speculative_decoding_runs_on_the_pools(cli):
+    """Speculative decoding with pools (disagg.h), as SGLang's PD disaggregation runs MTP: the drafter on both pools, its
+    KV of the prompt in each transfer (one MTP layer's per token beside the target's 32), its weights in each pool's
+    memory (each pool at its own tp: what colocated serving at that tp adds), the decode pool's verify steps emitting
+    the accepted tokens, so TPOT falls while every token is still produced once."""
+    plain = json.loads(cli(*POOLS, "--prefill-tp", "2", "--format", "json").stdout)
+    j = json.loads(cli(*POOLS, "--prefill-tp", "2", *SPEC, "--format", "json").stdout)
+    d, k = j["disaggregated"], j["kv_transfer"]
+    assert d["draft_kv_bytes_per_token"] == LAYER_KV
+    assert d["kv_bytes_per_token"] == 33 * LAYER_KV
+    assert k["transfers"] == 8 and k["bytes_mean"] == 512 * 33 * LAYER_KV and k["converged"]
+    for pool, tp in (("prefill", 2), ("decode", 4)):
+        added = d[pool]["weight_bytes"] - plain["disaggregated"][pool]["weight_bytes"]
+        assert added > 0 and added == _colocated_weights(cli, tp, *SPEC) - _colocated_weights(cli, tp), pool
+    assert j["speculative"]["tokens"] == 2 and "mtp" in j["speculative"]["drafter"]
+    assert j["tpot_s"] < plain["tpot_s"] and j["throughput_tok_s"] > plain["throughput_tok_s"]
+    assert "(the drafter's 2.048 kB included)" in cli(*POOLS, *SPEC).stdout
+    # A drafter as a fraction of the target's cost keeps no memory and sends no KV (as colocated).
+    f = json.loads(cli(*POOLS, *SPEC, "--spec-draft", "0.05", "--format", "json").stdout)
+    assert f["disaggregated"]["draft_kv_bytes_per_token"] == 0 and f["kv_transfer"]["bytes_mean"] == 512 * 32 * LAYER_KV
+
+
+def test_speculative_pools_cli_and_module_agree(cli):
+    a = json.loads(cli(*POOLS, *SPEC, "--format", "json").stdout)
+    b = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, tp=4, prefill_devices=8, decode_devices=8,
+                     concurrency=4, requests=8, input=512, output=16, spec_tokens=2, spec_accept=0.7)
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "kv_transfer", "disaggregated", "speculative"):
+        assert a[key] == b[key], key
+
+
 def test_prefill_instances_take_their_own_tp(cli):
     j = json.loads(cli(*POOLS, "--prefill-tp", "2", "--format", "json").stdout)
     d = j["disaggregated"]
@@ -129,8 +170,7 @@ def test_prefill_instances_take_their_own_tp(cli):
     (("--prefill-devices", "8", "--decode-devices", "8", "--system", "hgx-h100x8"), "has 8"),
     (("--prefill-devices", "4", "--decode-devices", "4"), "need a system"),
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "1", "--pp", "64"), "--pp 64"),
-    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--spec-tokens", "2", "--spec-accept", "0.7"),
-     "--spec-tokens"),
+    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--prefix-hit", "0.5"), "--prefix-hit"),
     (("--prefill-devices", "0", "--decode-devices", "4", "--system", "hgx-h100x8"), "positive"),
     (("--prefill-devices", "6", "--decode-devices", "6", "--system", "hgx-h100x8", "--nodes", "2", "--prefill-tp", "3"),
      "--prefill-tp 3"),

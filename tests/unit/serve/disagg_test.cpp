@@ -104,6 +104,47 @@ TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
   EXPECT_GE(r.total.itl_s.max(), 5e-3);
 }
 
+// Speculative decoding on the decode pool: each verify step emits the expected accepted tokens (EngineFeatures), so
+// with every draft accepted a request's tokens after the first take ceil((output - 1) / (drafts + 1)) steps (the last
+// step's drafts cut at the answer's end), with none accepted one a step; every token is emitted exactly once.
+TEST(Disagg, SpeculativeDecodeStepsEmitTheAcceptedTokens) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  // A verify step of the decode pool: 2 ms + 1 us per token it reads or verifies.
+  auto step = [](const StepShape& s) {
+    StepCost c = fake_step(s);
+    if (s.verify_seqs) c.time_s += 2e-3 + 1e-6 * static_cast<double>(s.verify_kv_sum);
+    c.events.time_s = c.time_s;
+    return c;
+  };
+  std::vector<RequestDraw> reqs;
+  std::int64_t outputs = 0, steps_all = 0;
+  for (int i = 0; i < 30; ++i) {
+    reqs.push_back({100 + (37 * i) % 300, 2 + i % 17, 0});
+    outputs += reqs.back().output;
+    steps_all += (reqs.back().output - 1 + 2) / 3;  // ceil((output - 1) / 3)
+  }
+  for (const double accept : {1.0, 0.0, 0.6}) {
+    DisaggInstances inst{2, 3, 100000, 100000};
+    inst.features.spec_tokens = 2;
+    inst.features.spec_accept = accept;
+    DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), inst, one_rank(step), one_rank(step), bytes,
+                                             fake_transfer);
+    EXPECT_EQ(r.total.requests, 30);
+    EXPECT_EQ(r.total.output_tokens, outputs) << accept;
+    EXPECT_EQ(r.total.decode_tokens, outputs - 30) << accept;
+    EXPECT_EQ(static_cast<std::int64_t>(r.total.itl_s.size()), r.total.decode_steps);  // one gap per streamed step
+    if (accept == 1.0) {
+      EXPECT_EQ(r.total.decode_steps, steps_all);
+    } else if (accept == 0.0) {
+      EXPECT_EQ(r.total.decode_steps, outputs - 30);
+    } else {
+      EXPECT_TRUE(r.total.decode_steps > steps_all && r.total.decode_steps < outputs - 30) << r.total.decode_steps;
+    }
+  }
+}
+
 TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
@@ -582,6 +623,18 @@ TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   o.prefix_hit = 0.5;
   EXPECT_TRUE(refused("--prefix-hit"));
   o.prefix_hit = 0;
+  // Speculative decoding runs with pools: the MTP module (one layer of the model's shape) adds one layer's KV per token
+  // to what crosses the fabric; a cost-fraction drafter keeps no KV.
+  const double target = kv_transfer_bytes(m, decode_scenario(sc, l), 1);
+  o.spec_tokens = 2, o.spec_accept = 0.7;
+  l = disagg_layout(m, sc, o);
+  EXPECT_DOUBLE_EQ(l.draft_kv_bytes_per_token, target / static_cast<double>(m.layers));
+  EXPECT_DOUBLE_EQ(l.kv_bytes_per_token, target + l.draft_kv_bytes_per_token);
+  o.spec_draft = "0.05";
+  l = disagg_layout(m, sc, o);
+  EXPECT_EQ(l.draft_kv_bytes_per_token, 0);
+  EXPECT_DOUBLE_EQ(l.kv_bytes_per_token, target);
+  o.spec_tokens = 0, o.spec_accept.reset(), o.spec_draft.clear();
   o.system.reset();
   EXPECT_TRUE(refused("need a system"));
 }
