@@ -29,6 +29,13 @@ StepCost fake_step(const StepShape& s) {
 // 5 ms + 1 GB/s.
 double fake_transfer(const KvTransfer& t) { return 5e-3 + t.bytes / 1e9; }
 
+// n requests of varied lengths, all arriving at once: input 100 + (37 i) % span tokens, output 2 + i % outs.
+std::vector<RequestDraw> varied_requests(int n, std::int64_t span, std::int64_t outs) {
+  std::vector<RequestDraw> reqs;
+  for (int i = 0; i < n; ++i) reqs.push_back({100 + (37 * i) % span, 2 + i % outs, 0});
+  return reqs;
+}
+
 std::function<std::unique_ptr<Scheduler>()> vllm() {
   return [] { return make_scheduler("vllm", {}); };
 }
@@ -67,13 +74,9 @@ TEST(Disagg, KvBytesMatchTheClosedForm) {
 TEST(Disagg, EveryRequestIsPrefilledTransferredAndDecodedOnce) {
   ModelConfig m = load_model(model_path("small-llama-100m"));
   Scenario sc;
-  std::vector<RequestDraw> reqs;
+  const std::vector<RequestDraw> reqs = varied_requests(40, 500, 20);
   std::int64_t outputs = 0, inputs = 0;
-  for (int i = 0; i < 40; ++i) {
-    reqs.push_back({100 + (37 * i) % 500, 2 + i % 20, 0});
-    outputs += reqs.back().output;
-    inputs += reqs.back().input;
-  }
+  for (const RequestDraw& q : reqs) outputs += q.output, inputs += q.input;
   auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
   DisaggEngineResult r = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), {2, 3, 100000, 100000}, one_rank(fake_step), one_rank(fake_step),
                                            bytes, fake_transfer);
@@ -118,13 +121,9 @@ TEST(Disagg, SpeculativeDecodeStepsEmitTheAcceptedTokens) {
     c.events.time_s = c.time_s;
     return c;
   };
-  std::vector<RequestDraw> reqs;
+  const std::vector<RequestDraw> reqs = varied_requests(30, 300, 17);
   std::int64_t outputs = 0, steps_all = 0;
-  for (int i = 0; i < 30; ++i) {
-    reqs.push_back({100 + (37 * i) % 300, 2 + i % 17, 0});
-    outputs += reqs.back().output;
-    steps_all += (reqs.back().output - 1 + 2) / 3;  // ceil((output - 1) / 3)
-  }
+  for (const RequestDraw& q : reqs) outputs += q.output, steps_all += (q.output - 1 + 2) / 3;  // ceil((output - 1) / 3)
   for (const double accept : {1.0, 0.0, 0.6}) {
     DisaggInstances inst{2, 3, 100000, 100000};
     inst.features.spec_tokens = 2;
