@@ -49,7 +49,7 @@ po::options_description run_cli_options() {
 
 ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   const std::string format = vm["format"].as<std::string>();
-  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json", "--format", format);
+  check_format(format);
   ModelRunOptions opt;
   if (vm.count("after-runs") && vm.count("from-idle"))
     throw InputError("--from-idle and --after-runs " + strformat("%g", vm["after-runs"].as<double>()) +

@@ -59,10 +59,6 @@ po::options_description output_options() {
   return o;
 }
 
-void check_format(const std::string& f) {
-  if (f != "table" && f != "json") throw InputError("--format '" + f + "': expected table or json", "--format", f);
-}
-
 int cmd_list(const std::vector<std::string>& args) {
   std::string what = args.empty() ? "chips" : args[0];
   if (what == "--help" || what == "-h")

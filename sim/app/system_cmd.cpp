@@ -118,7 +118,7 @@ int cmd_collective(int argc, char** argv) {
     return 0;
   }
   const std::string format = vm["format"].as<std::string>();
-  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json", "--format", format);
+  check_format(format);
   const CollectiveReport rep = collective_from_flags(vm);
   if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
   if (format == "json") std::cout << rep.json().dump(2) << "\n";

@@ -30,6 +30,10 @@ StudyDef load_study(const std::string& name_or_path) {
   for (const auto& f : preset_files(studies_dir()))
     if (f.name == name_or_path) path = f.path;
   if (path.empty()) {
+    std::error_code ec;
+    if (fs::is_directory(name_or_path, ec))
+      throw InputError("--study '" + name_or_path + "': is a folder, expected a study name or a study .yaml file", "--study",
+                       name_or_path);
     if (!(fs::is_regular_file(name_or_path) && fs::path(name_or_path).extension() == ".yaml")) {
       const std::vector<std::string> names = study_names();
       throw InputError("--study '" + name_or_path + "': no such study; known studies: " + join(names) +

@@ -722,6 +722,7 @@ for tag, argv, names in [
         ("scenario-file-folder", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--scenario-file", FOLDER],
          ["--scenario-file", FOLDER, "a folder"]),
         ("sweep-spec-folder", ["sweep", FOLDER], [FOLDER, "a folder"]),
+        ("compare-study-folder", ["compare", "--study", FOLDER, "--no-report"], ["--study", FOLDER, "is a folder"]),
         ("attention-seq-q", ["kernel", "attention", "--chip", "h100-sxm", "--heads", "8", "--seq", "128", "--seq-q", "256"],
          ["--seq-q 256", "--seq 128"]),
         ("topk-over-experts", ["kernel", "topk", "--chip", "h100-sxm", "--tokens", "8", "--experts", "4", "--topk", "8"],
@@ -736,7 +737,7 @@ for tag, argv, names in [
                                 write("nul.csv", b"input,output\n\x00\x01,2\n", binary=True)], ["nul.csv", "not a text file"]),
         ("lengths-csv-control", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--lengths-csv",
                                  write("ctl.csv", "in\x1bput\x07,output\n1,2\n")], ["ctl.csv:1", "in\\x1bput\\x07"])]:
-    case("qa56-" + tag, argv, names=names, out=argv[0] in ("run", "kernel"))
+    case("qa56-" + tag, argv, names=names, out=argv[0] in ("run", "kernel", "compare"))
 
 
 @pytest.fixture(scope="session")
