@@ -84,9 +84,4 @@ inline bool parse_or_help(int argc, char** argv, const boost::program_options::o
   return true;
 }
 
-// --format of the commands that print a report: table (default) or json.
-inline void check_format(const std::string& f) {
-  if (f != "table" && f != "json") throw InputError("--format '" + f + "': expected table or json", "--format", f);
-}
-
 }  // namespace xpu

@@ -283,6 +283,10 @@ TraceMeta trace_meta(const RunResult& r) {
   return m;
 }
 
+void check_format(const std::string& format) {
+  if (format != "table" && format != "json") throw InputError("--format '" + format + "': expected table or json", "--format", format);
+}
+
 void check_trace_flags(bool trace, const std::string& format, bool format_given, bool has_out) {
   if (format != "hdf5" && format != "perfetto" && format != "both")
     throw InputError("--trace-format '" + format + "': expected hdf5, perfetto or both", "--trace-format", format);

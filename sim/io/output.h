@@ -39,6 +39,8 @@ TraceMeta trace_meta(const RunResult& r);
 // --trace, --trace-format and --out of a command: InputError (one line naming the flag) unless the format
 // is hdf5, perfetto or both, a format is given only with --trace, and a trace has a folder to go to.
 void check_trace_flags(bool trace, const std::string& format, bool format_given, bool has_out);
+// --format of a command that prints a report: InputError unless table (the default) or json.
+void check_format(const std::string& format);
 // Streams trace.h5 while the simulation runs: records are appended to the extendible dataset one
 // chunk (65,536 records, shuffle + deflate 1) at a time, so a traced run holds one chunk, not the
 // whole trace. on_begin() restarts the file (a run simulated again at a settled clock replaces the

@@ -117,6 +117,13 @@ QA56_FLAG_SITES = [
     ("collective", dict(nodes=1.5), ("--nodes", "1.5"), "nodes=1.5: expected an integer", []),
     ("kernel", dict(op="gemm", m=64, n=64, k=64, chipp="b200"), ("--chipp", "b200"), "kernel gemm: unknown keyword chipp='b200'", []),
     ("Session", dict(model="llama-3.1-8b", batch=2.5), ("--batch", "2.5"), "batch=2.5: expected an integer", []),
+    # Session's own usage checks (they were plain ValueErrors without data)
+    ("Session", dict(kernel="gemm", model="llama-3.1-8b", m=64, n=64, k=64), ("--model", "llama-3.1-8b"),
+     "Session(kernel='gemm', model='llama-3.1-8b'): kernel and model are exclusive", []),
+    ("Session", dict(), ("--kernel", ""), "Session needs either kernel=<op>", []),
+    ("Session", dict(kernel="gemm", m=64, n=64, k=64, input=128), ("--input", "128"),
+     "input=128: a model session's prompt length, not an argument of kernel gemm", []),
+    ("Session", dict(model="llama-3.1-8b", m=64), (None, None), "unexpected arguments for a model session: m", []),
 ]
 
 
@@ -166,3 +173,18 @@ def test_keyword_message_takes_the_other_flags_from_data():
     # a mention without a value renames the flag alone; a flag the data do not give is still found in the text
     assert xpusim._keyword_message("--rate and --concurrency: give one", {}, flag="--rate", mentions=[("--concurrency", "")]) == \
         "rate and concurrency: give one"
+
+
+def test_a_sessions_stepping_checks_carry_their_keyword():
+    with xpusim.Session(kernel="gemm", m=64, n=64, k=64) as s:
+        check_stepping_errors(s)
+
+
+def check_stepping_errors(s):
+    for call, kwargs, data, start in [(s.run_until, dict(t=-1), ("--t", "-1"), "run_until(t=-1): expected a finite time"),
+                                      (s.break_on, dict(), ("--unit", ""), "break_on needs unit= or kernel="),
+                                      (s.break_on, dict(unit="nosuchunit"), ("--unit", "nosuchunit"), "unit='nosuchunit' matches no unit"),
+                                      (s.run_until_kernel, dict(name=""), ("--kernel", ""), "kernel='': expected a non-empty string")]:
+        e = pytest.raises(xpusim.InputError, call, **kwargs).value
+        assert (e.flag, e.value) == data, str(e)
+        assert str(e).startswith(start), str(e)

@@ -39,7 +39,7 @@ def _input_error(message, keyword, value):
     """An InputError raised here, in Python, about `keyword` given `value`: with the data the C++ errors carry (the
     keyword read as its flag, the value as its text), its message already naming the keyword."""
     error = InputError(message)
-    error.flag, error.value = "--" + keyword.replace("_", "-"), _flag_value(value)
+    error.flag, error.value = "--" + keyword.replace("_", "-"), "" if value is None else _flag_value(value)
     return error
 
 

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from . import _COLLECTIVES, _input_error, _keyword_errors, _sets, _xpusim
+from . import _COLLECTIVES, InputError, _input_error, _keyword_errors, _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace, finite_or_nan
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -80,11 +80,11 @@ class Session:
     def __init__(self, chip="h100-sxm", kernel=None, model=None, phase=None, batch=None, input=None,
                  dtype="bf16", set=None, **dims):
         if kernel is not None and model is not None:  # both were told "needs either kernel or model" (QA, session 44)
-            raise ValueError("Session(kernel=%r, model=%r): kernel and model are exclusive; a session steps one kernel "
-                             "or one model's forward step" % (kernel, model))
+            raise _input_error("Session(kernel=%r, model=%r): kernel and model are exclusive; a session steps one kernel "
+                               "or one model's forward step" % (kernel, model), "model", model)
         if kernel is None and model is None:  # a misspelt keyword (chipp=) was not named
-            raise ValueError("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
-                "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""))
+            raise _input_error("Session needs either kernel=<op> (with its dimensions) or model=<name>" + (
+                "; got %s" % ", ".join("%s=%r" % kv for kv in sorted(dims.items())) if dims else ""), "kernel", None)
         if kernel in _COLLECTIVES:
             # Stepped on one chip it was refused pointing at the command line only (QA session 39).
             raise _input_error("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
@@ -93,8 +93,8 @@ class Session:
         sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored
-            raise ValueError("input=%r: a model session's prompt length, not an argument of kernel %s (give its own "
-                             "dimensions, e.g. seq= for attention)" % (input, kernel))
+            raise _input_error("input=%r: a model session's prompt length, not an argument of kernel %s (give its own "
+                               "dimensions, e.g. seq= for attention)" % (input, kernel), "input", input)
         if kernel is not None:
             # phase and batch are the kernel's own dimensions here (attention --phase decode --batch 64).
             dims = dict(dims, dtype=dtype, phase=phase, batch=batch)
@@ -106,9 +106,9 @@ class Session:
                 args[key.replace("_", "-")] = str(value)
         elif dims:
             layout = sorted(dims.keys() & _LAYOUT_ARGS)  # (`set` is the preset overrides here)
-            raise ValueError("unexpected arguments for a model session: %s%s" % (", ".join(sorted(dims)), (
+            raise InputError("unexpected arguments for a model session: %s%s" % (", ".join(sorted(dims)), (
                 " (a session steps one chip's forward pass; xpusim.run(model=..., %s=...) runs a layout on a system)"
-                % "=..., ".join(layout)) if layout else ""))
+                % "=..., ".join(layout)) if layout else ""))  # several keywords: no one flag to carry
         self._s = _xpusim._Session(chip, sets, kernel or "", args, model or "", phase or "decode",
                                    _count("batch", batch, 1), _count("input", input, 2048), dtype)
         self._units = list(self._s.units())
@@ -126,18 +126,18 @@ class Session:
         seconds = finite_or_nan(t)
         if not math.isfinite(seconds) or seconds < 0:
             # nan ran to the end and -1 did nothing, both silently
-            raise ValueError("run_until(t=%r): expected a finite time in seconds >= 0 (now is %.6g s)" % (t, self.now))
+            raise _input_error("run_until(t=%r): expected a finite time in seconds >= 0 (now is %.6g s)" % (t, self.now), "t", t)
         self._s.run_until(seconds)
 
     def _check_name(self, what, value, names, plural):
         """A unit or kernel substring that matches nothing never stopped anything: refuse it up front."""
         if not isinstance(value, str) or not value:
-            raise ValueError("%s=%r: expected a non-empty string, part of a %s name (see Session.%s)" % (
-                what, value, what, plural))
+            raise _input_error("%s=%r: expected a non-empty string, part of a %s name (see Session.%s)" % (
+                what, value, what, plural), what, value)
         if not any(value in n for n in names):
             shown = ", ".join(names[:12]) + (", ... (%d in all)" % len(names) if len(names) > 12 else "")
-            raise ValueError("%s=%r matches no %s of this session; expected part of one of: %s" % (
-                what, value, what, shown))
+            raise _input_error("%s=%r matches no %s of this session; expected part of one of: %s" % (
+                what, value, what, shown), what, value)
 
     def run_until_kernel(self, name):
         """Step until a kernel whose name contains `name` is running (False if it never starts)."""
@@ -152,7 +152,7 @@ class Session:
         """Stop run() when a transaction completes on a unit whose name contains `unit`, or when a
         kernel whose name contains `kernel` starts."""
         if unit is None and kernel is None:
-            raise ValueError("break_on needs unit= or kernel=")
+            raise _input_error("break_on needs unit= or kernel=", "unit", None)
         if unit is not None:
             self._check_name("unit", unit, self._units, "units")
         if kernel is not None:
