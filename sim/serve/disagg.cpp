@@ -157,14 +157,17 @@ class DisaggEngine {
   }
 
   // A sequence's share of a finished iteration: its KV grows by the tokens computed; true when the
-  // step sampled a token (a decode step, or the last chunk of a prefill or of a recomputation).
-  static bool advance_sequence(Sequence& s, const ScheduledWork& w) {
+  // step sampled a token (a decode step, or the last chunk of a prefill or of a recomputation). A decode
+  // step keeps the `emitted` tokens it verified (the last token and the accepted drafts: the rejected
+  // drafts' KV is dropped; 1 without speculative decoding).
+  static bool advance_sequence(Sequence& s, const ScheduledWork& w, std::int64_t emitted = 1) {
     if (s.decoding()) {
-      s.computed += 1;
-    } else {
-      s.computed += w.tokens;
-      if (s.computed < s.num_tokens()) return false;
+      s.computed += emitted;
+      s.generated += emitted;
+      return true;
     }
+    s.computed += w.tokens;
+    if (s.computed < s.num_tokens()) return false;
     s.generated += 1;
     return true;
   }
@@ -235,11 +238,8 @@ class DisaggEngine {
       for (const ScheduledWork& w : k.batch) {
         Sequence& s = *w.seq;
         const bool was_decoding = s.decoding();
-        // A verify step: the last token and the accepted drafts (the rejected drafts' KV dropped).
-        const std::int64_t n = was_decoding ? m_features.emitted(s, w.tokens - 1) : 1;
-        bool sampled = true;
-        if (n > 1) s.computed += n, s.generated += n;
-        else sampled = advance_sequence(s, w);
+        const std::int64_t n = was_decoding ? m_features.emitted(s, w.tokens - 1) : 1;  // a verify step's tokens kept
+        const bool sampled = advance_sequence(s, w, n);
         if (was_decoding) ++m_r.total.decode_steps, m_r.total.decode_tokens += n;
         else m_r.total.prefill_tokens += w.tokens;  // recomputation after a preemption
         if (!sampled) continue;
