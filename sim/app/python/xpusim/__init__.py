@@ -72,8 +72,20 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None, menti
     message = _re.sub(r"\(see xpusim (\w+)[^()]*? --help\)", lambda m: "(see help(xpusim.%s))" % m.group(1), message)
     aliases = aliases or {}
 
+    def key_of(name):  # a flag's name (without --) as the caller's keyword
+        return aliases.get(name, name.replace("-", "_"))
+
+    def word_given(text, at, given):
+        """The value `given` as `text` says it right after `at` (quoted, in parentheses or bare, whole: spaces, commas
+        and all) and where it ends; (None, at) where the text does not say it there."""
+        for form in ("'%s'", "(%s)", "%s") if given else ():
+            w = " " + form % given
+            if text.startswith(w, at) and not _re.match(r"[^\s,;:()]", text[at + len(w):]):
+                return w[1:], at + len(w)
+        return None, at
+
     def keyword(name, colon, word, known=False):
-        key = aliases.get(name, name.replace("-", "_"))
+        key = key_of(name)
         if word is None:
             return key + colon
         given = values.get(key, None) if "=" not in key else None
@@ -89,14 +101,10 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None, menti
         """`text` with each mention of the flag `name` (given `given`, "" for none) as its keyword: from data."""
         out, at = [], 0
         for m in _re.finditer(r"(?<![\w-])%s(?![\w-])(:?)" % _re.escape(name), text):
-            colon, end, word = m.group(1), m.end(), None
-            for form in ("'%s'", "(%s)", "%s") if given else ():
-                w = " " + form % given
-                if text.startswith(w, end) and not _re.match(r"[^\s,;:()]", text[end + len(w):]):
-                    word, end = w[1:], end + len(w)
-                    break
+            colon = m.group(1)
+            word, end = word_given(text, m.end(), given)
             said = keyword(name[2:], colon, word, True)
-            key = aliases.get(name[2:], name[2:].replace("-", "_"))
+            key = key_of(name[2:])
             if word is not None and "=" not in key and not said.startswith(key + "="):  # the data say it is the value
                 said = "%s=%s" % (key, word[1:-1] if word[:1] == "(" else word)
             out += [text[at:m.start()], said]
@@ -113,14 +121,11 @@ def _keyword_message(message, values, aliases=None, flag=None, value=None, menti
         t = m and _FLAG_IN_TEXT.match(message, m.start())
         if t and t.group(1) == flag[2:]:
             colon, word, end, known = t.group(2), t.group(3), t.end(), False
-            after = m.end() + len(colon)
-            for form in ("'%s'", "(%s)", "%s") if value else ():  # the value as the data gives it (spaces, commas and all)
-                w = " " + form % value
-                if message.startswith(w, after) and not _re.match(r"[^\s,;:()]", message[after + len(w):]):
-                    word, end, known = w[1:], after + len(w), True
-                    break
+            given, given_end = word_given(message, m.end() + len(colon), value)  # the value as the data gives it
+            if given is not None:
+                word, end, known = given, given_end, True
             return in_text(message[:m.start()]) + keyword(flag[2:], colon, word, known) + in_text(message[end:])
-        said = _re.search(r"(?<![\w-])%s=" % _re.escape(aliases.get(flag[2:], flag[2:].replace("-", "_"))), message)
+        said = _re.search(r"(?<![\w-])%s=" % _re.escape(key_of(flag[2:])), message)
         if not m and value and not said:  # an unknown name, said where it is looked up ("unknown chip 'x'", "x: model: ..."):
             # the keyword and its value first, in place of the value's own mention
             name = flag[2:] + ": "
