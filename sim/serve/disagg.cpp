@@ -96,6 +96,7 @@ class DisaggEngine {
     m_arrival.assign(n, 0);
     m_first.assign(n, -1);
     m_last = m_first;
+    const std::int64_t bt = m_pre.front().group.ranks().front().st.kv.block_tokens();
     for (size_t i = 0; i < n; ++i) {
       m_arrival[i] = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
       Sequence& p = m_pseq[i];  // the prompt, ending with the first token
@@ -106,6 +107,9 @@ class DisaggEngine {
       d = p;
       d.output = reqs[i].output;
       d.lookahead = pools.features.spec_tokens;  // drafts verified with each decode step (the decode pool's drafter)
+      // Prefix caching (disagg.h): the prefill instance's cache holds the prompt's head, shared and not computed; the
+      // decode instance keeps no prefix cache and receives the whole prompt's KV (its sequence starts without one).
+      p.prefix = p.computed = pools.features.cached_prefix(p.input, bt);
     }
     m_released = load.kind == EngineLoad::Kind::Closed ? std::min(n, static_cast<size_t>(load.concurrency)) : n;
   }
@@ -202,7 +206,8 @@ class DisaggEngine {
         t.prefill = m_prefill_of[i];
         t.decode = place(m_dec);
         t.tokens = s.input;
-        t.bytes = m_kv_bytes(s.input);
+        t.cached = s.prefix;
+        t.bytes = m_kv_bytes(s.input);  // the whole prompt's, its cached head's included (disagg.h: prefix caching)
         t.start_s = m_t;
         t.end_s = m_t + std::max(0.0, m_transfer(t));
         RankGroup::Rank& d = instance_of(m_dec, t.decode).rank(t.decode);
@@ -459,6 +464,10 @@ double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int6
   return footprint(model, one).kv_bytes_per_sequence * static_cast<double>(sc.tp);
 }
 
+double kv_transfer_bytes(const ModelConfig& model, const Drafter* drafter, const Scenario& sc, std::int64_t tokens) {
+  return kv_transfer_bytes(model, sc, tokens) + (drafter && drafter->model ? kv_transfer_bytes(*drafter->model, sc, tokens) : 0.0);
+}
+
 namespace {
 Scenario at_layout(const Scenario& sc, int tp, int ep, int pp, int dp, int redundant = -1) {
   Scenario p = sc;
@@ -602,8 +611,6 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
     throw InputError::first_of(pools + ": give both pools, each a positive number of chips (a multiple of --tp " + std::to_string(sc.tp) + ")", pools);
   if (!opt.system)
     throw InputError::first_of(pools + ": disaggregated pools need a system (--system S [--nodes N], or --chip C --devices N)", pools);
-  if (opt.prefix_hit > 0)
-    throw InputError::first_of(pools + ": --prefix-hit is not modeled with disaggregated pools; drop it or the pools", pools);
   const SystemSpec& sys = opt.system->spec;
   sys.require_model_ranks();
   DisaggLayout l;
@@ -637,8 +644,9 @@ DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const S
   l.system_chips = sys.ranks();
   // What crosses the fabric per prompt token: the target's KV and a simulated drafter's own (a draft model or MTP
   // module keeps its KV of the prompt, which the prefill pool computed: disagg.h, speculative decoding).
-  if (const std::optional<Drafter> d = make_drafter(model, dsc, opt); d && d->model) l.draft_kv_bytes_per_token = kv_transfer_bytes(*d->model, dsc, 1);
-  l.kv_bytes_per_token = kv_transfer_bytes(model, dsc, 1) + l.draft_kv_bytes_per_token;
+  const std::optional<Drafter> d = make_drafter(model, dsc, opt);
+  if (d && d->model) l.draft_kv_bytes_per_token = kv_transfer_bytes(*d->model, dsc, 1);
+  l.kv_bytes_per_token = kv_transfer_bytes(model, d ? &*d : nullptr, dsc, 1);
   l.kv_heads = model.is_mla() ? 0 : static_cast<int>(model.kv_heads);
   return l;
 }
@@ -1090,14 +1098,19 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   return er;
 }
 
-void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er) {
+// `bytes`: what a transfer of that many prompt tokens carries (its cached head's share).
+void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er, const std::function<double(std::int64_t)>& bytes) {
   std::vector<double> times;
+  double prefix_tokens = 0, prefix_bytes = 0;
   for (const KvTransfer& t : er.transfers) {
     s.bytes_total += t.bytes;
     times.push_back(t.end_s - t.start_s);
+    if (t.cached > 0) prefix_tokens += static_cast<double>(t.cached), prefix_bytes += bytes(t.cached);
   }
   s.transfers = static_cast<std::int64_t>(er.transfers.size());
   s.bytes_mean = s.transfers ? s.bytes_total / static_cast<double>(s.transfers) : 0;
+  s.prefix_tokens_mean = s.transfers ? prefix_tokens / static_cast<double>(s.transfers) : 0;
+  s.prefix_bytes_mean = s.transfers ? prefix_bytes / static_cast<double>(s.transfers) : 0;
   const FabricRound f = fabric_round(times);
   s.time_mean_s = f.mean_s, s.time_p50_s = f.p50_s, s.time_p99_s = f.p99_s;
   const double span = std::max(er.total.makespan_s, 1e-30);
@@ -1134,9 +1147,8 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
                        serve_memory(chip, model, dsc, *sched, ddraft ? &*ddraft : nullptr, comm).kv_blocks,
                        psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
   inst.features = opt.features();
-  const ModelConfig* draft_kv = ddraft && ddraft->model ? &*ddraft->model : nullptr;  // a cost fraction keeps no KV
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) {
-    return kv_transfer_bytes(model, dsc, tokens) + (draft_kv ? kv_transfer_bytes(*draft_kv, dsc, tokens) : 0.0);
+    return kv_transfer_bytes(model, ddraft ? &*ddraft : nullptr, dsc, tokens);
   };
   KvTransferStats ks;
   PoolPower pre, dec;
@@ -1151,7 +1163,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
       engine_with_fabric(opt, pools, reqs, load, inst, pstep, dstep, bytes, ks, new_round, clocks, chip.dram_capacity(),
                          opt.kv_hbm_contention ? chip.dram_bandwidth() : 0.0);
   const PowerResult pre_pw = power_over_time(chip, pre.mean()), dec_pw = power_over_time(chip, dec.mean());
-  transfer_stats(ks, er);
+  transfer_stats(ks, er, bytes);
   ServePoint pt;
   const int chips = pools.prefill_devices + pools.decode_devices;
   fill_metrics(pt, er.total, chips);

@@ -108,8 +108,24 @@
 // draft_kv_bytes_per_token), split over the ranks as the target's (kv_messages; an assumption where the drafter's
 // heads differ from the target's). A cost-fraction drafter keeps no memory (as colocated) and sends no KV. vLLM's NIXL
 // connector leaves the draft KV out and its decode side rebuilds it (vllm-project/vllm#54926): not modeled.
+// Prefix caching (serve --prefix-hit with pools), as SGLang's PD disaggregation runs it by default: the prefill server
+// keeps its radix cache, so each prompt's cached head is matched and only the rest is prefilled (as colocated:
+// EngineFeatures::cached_prefix, whole blocks, the shared blocks held once while a sequence references them, and again
+// on a recomputation), and the prefill instance holds those blocks until the transfer landed (prefill.py,
+// process_disagg_prefill_inflight_queue: release_kv_cache "unlock the tree" once the transfer succeeded). The transfer
+// sends the request's KV from the decode server's cached prefix on (sgl-project/sglang python/sglang/srt/disaggregation/
+// prefill.py, PrefillBootstrapQueue.pop_bootstrapped: start_send_idx = decode_prefix_len, "if decode has a cached prefix,
+// we need to send the delta indices, otherwise, send the entire request"), and the decode server keeps no prefix cache
+// unless started with --disaggregation-decode-enable-radix-cache (off by default, refused with speculative decoding:
+// python/sglang/srt/arg_groups/pd_disaggregation_hook.py, "KV cache is forced as chunk cache for decode server"). So the
+// whole prompt's KV, its cached head's included, crosses the fabric (KvTransfer::cached says how much of it the prefill
+// instance did not compute), and the decode pool allocates and steps as without prefix caching. vLLM's NIXL connector
+// differs: its decode side matches its own prefix cache and pulls only the blocks it lacks (vllm-project/vllm
+// vllm/distributed/kv_transfer/kv_connector/v1/nixl_connector.py, NixlConnectorScheduler.get_num_new_matched_tokens:
+// the prompt less the locally computed tokens; update_state_after_alloc: blocks.get_unhashed_block_ids()); that variant,
+// and SGLang's opt-in decode radix cache, are not modeled.
 // Not modeled: the share of a data-parallel
-// attention group's uneven ranks that group() adds (the slowest rank's own collectives run); prefix caching.
+// attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -151,6 +167,7 @@ struct KvTransfer {
   std::int64_t request = 0;
   int prefill = 0, decode = 0;     // instance indices in their pools
   std::int64_t tokens = 0;         // prompt tokens whose KV moves
+  std::int64_t cached = 0;         // of which the prefill instance's prefix cache held (not computed there)
   double bytes = 0;                // all ranks of the instance
   double start_s = 0, end_s = 0;
 };
@@ -173,8 +190,9 @@ struct DisaggInstances {
   std::int64_t prefill_kv_blocks = 0, decode_kv_blocks = 0;
   int prefill_ranks = 1, decode_ranks = 1;
   DpAttention::Dispatch dispatch = DpAttention::Dispatch::RoundRobin;
-  // Speculative decoding on the decode pool (spec_tokens, spec_accept; the rest unused): each decode step verifies
-  // the sequence's last token and its drafts and emits the expected accepted tokens as the colocated engine does.
+  // Speculative decoding on the decode pool (spec_tokens, spec_accept): each decode step verifies the sequence's last
+  // token and its drafts and emits the expected accepted tokens as the colocated engine does. Prefix caching on the
+  // prefill pool (prefix_hit; disagg.h). The rest unused.
   EngineFeatures features{};
 };
 // Each server's power manager (one chip of it), in server order (a group of ranks is one server); empty: every
@@ -225,12 +243,16 @@ DisaggEngineResult run_disagg_engine(const std::vector<RequestDraw>& reqs, const
 // rank; MLA's compressed latent whole on every rank) times the ranks. sc.ep and sc.dp do not change it
 // (an instance is one replica of tp ranks).
 double kv_transfer_bytes(const ModelConfig& model, const Scenario& sc, std::int64_t tokens);
+// What one transfer of `tokens` prompt tokens carries to a decode instance of `sc`: the target's KV and, with a
+// simulated drafter (a draft model or MTP module; null, or a cost fraction: none), the drafter's own KV of the prompt
+// (see speculative decoding above). DisaggLayout::kv_bytes_per_token is this at one token.
+double kv_transfer_bytes(const ModelConfig& model, const Drafter* drafter, const Scenario& sc, std::int64_t tokens);
 
 // The pools of `opt` on the system (decode instances of sc's layout, prefill instances of
 // opt.prefill_tp/ep/pp/dp or sc's); InputError naming the pool's flags when they do not fit (no system,
 // sizes not whole groups of tp x pp x dp, a layout the model does not split, groups not aligned on the
-// system's nodes, more chips than the system has, prefix caching). A simulated drafter's KV per token is
-// included in kv_bytes_per_token (and given alone in draft_kv_bytes_per_token).
+// system's nodes, more chips than the system has). A simulated drafter's KV per token is included in
+// kv_bytes_per_token (and given alone in draft_kv_bytes_per_token).
 DisaggLayout disagg_layout(const ModelConfig& model, const Scenario& sc, const ServeOptions& opt);
 Scenario prefill_scenario(const Scenario& sc, const DisaggLayout& pools);  // sc at the prefill pool's layout
 Scenario decode_scenario(const Scenario& sc, const DisaggLayout& pools);   // sc at the decode pool's layout

@@ -172,6 +172,11 @@ double EngineFeatures::expected_tokens(std::int64_t drafts) const {
   return e;
 }
 
+std::int64_t EngineFeatures::cached_prefix(std::int64_t input, std::int64_t block_tokens) const {
+  const auto hit = static_cast<std::int64_t>(std::floor(prefix_hit * static_cast<double>(input)));
+  return std::min(hit, input - 1) / block_tokens * block_tokens;
+}
+
 std::int64_t EngineFeatures::emitted(Sequence& s, std::int64_t drafts) const {
   if (drafts <= 0) return 1;
   s.spec_credit += expected_tokens(drafts);
@@ -211,9 +216,7 @@ class Engine {
       s.input = reqs[i].input;
       s.output = reqs[i].output;
       s.arrival_s = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
-      // Whole cached blocks, never the last prompt token (its logits give the first output token).
-      const auto hit = static_cast<std::int64_t>(std::floor(features.prefix_hit * static_cast<double>(s.input)));
-      s.prefix = std::min(hit, s.input - 1) / bt * bt;
+      s.prefix = features.cached_prefix(s.input, bt);
       s.computed = s.prefix;
       s.lookahead = features.spec_tokens;
     }

@@ -135,6 +135,9 @@ struct EngineFeatures {
   EngineObserver* trace = nullptr;
   int trace_server = 0;
   double expected_tokens(std::int64_t drafts) const;  // per step with `drafts` draft tokens
+  // Prompt tokens of a prompt of `input` tokens that the cache holds (prefix_hit): whole blocks of
+  // `block_tokens`, never the last prompt token (its logits give the first output token).
+  std::int64_t cached_prefix(std::int64_t input, std::int64_t block_tokens) const;
   // Tokens a decode step of `s` emits: 1 for plain decode; with drafts, the expected accepted tokens carried as
   // s.spec_credit (at least 1, at most the drafts plus the bonus token, never past the answer).
   std::int64_t emitted(Sequence& s, std::int64_t drafts) const;

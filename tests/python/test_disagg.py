@@ -164,13 +164,34 @@ def test_prefill_instances_take_their_own_tp(cli):
     assert same["kv_transfer"]["alone_s"] * 0.999 <= k["alone_s"] < same["kv_transfer"]["alone_s"] * 1.2
 
 
+def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt(cli):
+    """--prefix-hit with pools (disagg.h), as SGLang's PD disaggregation runs it by default: the prefill pool takes each
+    prompt's cached head from its radix cache and prefills the rest, so it is busy for less and the first tokens come
+    sooner at the same load; the decode pool keeps no prefix cache (a chunk cache), so each transfer carries the whole
+    prompt's KV, the cached head's included (256 of the 512 tokens: whole blocks of 16)."""
+    plain = json.loads(cli(*POOLS, "--format", "json").stdout)
+    hit = json.loads(cli(*POOLS, "--prefix-hit", "0.5", "--format", "json").stdout)
+    per_token = hit["disaggregated"]["kv_bytes_per_token"]
+    k0, k = plain["kv_transfer"], hit["kv_transfer"]
+    assert hit["prefix_hit"] == 0.5 and per_token == plain["disaggregated"]["kv_bytes_per_token"]
+    assert k["transfers"] == 8 and k["bytes_mean"] == 512 * per_token == k0["bytes_mean"]
+    assert k["prefix_tokens_mean"] == 256 and k["prefix_bytes_mean"] == 256 * per_token
+    assert k0["prefix_tokens_mean"] == 0 and k0["prefix_bytes_mean"] == 0
+    assert k["prefill_busy"] * hit["makespan_s"] < k0["prefill_busy"] * plain["makespan_s"]
+    assert hit["ttft_s"] < plain["ttft_s"]
+    assert "of it a cached prefix of 256 tokens, not prefilled)" in cli(*POOLS, "--prefix-hit", "0.5").stdout
+    # A hit below one KV block caches nothing: the same run, number for number.
+    tiny = json.loads(cli(*POOLS, "--prefix-hit", "0.01", "--format", "json").stdout)
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "makespan_s", "kv_transfer", "disaggregated"):
+        assert tiny[key] == plain[key], key
+
+
 @pytest.mark.parametrize("args,needle", [
     (("--prefill-devices", "8"), "give both pools"),
     (("--prefill-devices", "8", "--decode-devices", "6", "--tp", "4", "--system", "hgx-h100x8", "--nodes", "2"), "multiples of 4"),
     (("--prefill-devices", "8", "--decode-devices", "8", "--system", "hgx-h100x8"), "has 8"),
     (("--prefill-devices", "4", "--decode-devices", "4"), "need a system"),
     (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--tp", "1", "--pp", "64"), "--pp 64"),
-    (("--prefill-devices", "4", "--decode-devices", "4", "--system", "hgx-h100x8", "--prefix-hit", "0.5"), "--prefix-hit"),
     (("--prefill-devices", "0", "--decode-devices", "4", "--system", "hgx-h100x8"), "positive"),
     (("--prefill-devices", "6", "--decode-devices", "6", "--system", "hgx-h100x8", "--nodes", "2", "--prefill-tp", "3"),
      "--prefill-tp 3"),

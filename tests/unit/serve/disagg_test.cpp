@@ -163,6 +163,62 @@ TEST(Disagg, OneRequestTakesPrefillThenTransferThenDecodeSteps) {
   EXPECT_NEAR(r.total.makespan_s, 0.5 + prefill + transfer + decode, 1e-12);
 }
 
+// Prefix caching with pools (disagg.h), as SGLang runs it by default: the prefill instance takes the prompt's cached
+// head (whole blocks) from its cache and prefills only the rest; the decode instance keeps no prefix cache, so the whole
+// prompt's KV crosses and the decode steps are those without prefix caching. One request in closed form, then many.
+TEST(Disagg, APrefixHitShortensThePrefillAndSendsTheWholePrompt) {
+  ModelConfig m = load_model(model_path("small-llama-100m"));
+  Scenario sc;
+  auto bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, sc, tokens); };
+  const std::vector<RequestDraw> one = {{100, 4, 0.5}};
+  DisaggInstances inst{1, 1, 1000, 1000};
+  inst.features.prefix_hit = 0.5;  // 50 tokens: 48 in whole blocks of 16 (vLLM's default block)
+  DisaggEngineResult r = run_disagg_engine(one, {EngineLoad::Kind::Open, 0}, vllm(), inst, one_rank(fake_step), one_rank(fake_step), bytes,
+                                           fake_transfer);
+  const double prefill = 1e-3 + 1e-5 * (100 - 48);
+  const double transfer = 5e-3 + bytes(100) / 1e9;  // the whole prompt's KV
+  const double decode = 3 * 2e-3 + 1e-6 * (101 + 102 + 103);
+  ASSERT_EQ(r.transfers.size(), 1u);
+  EXPECT_EQ(r.transfers[0].tokens, 100);
+  EXPECT_EQ(r.transfers[0].cached, 48);
+  EXPECT_DOUBLE_EQ(r.transfers[0].bytes, 8.0 * 4 * 64 * 2 * 2 * 100);
+  EXPECT_EQ(r.total.prefill_tokens, 100 - 48);
+  EXPECT_NEAR(r.total.ttft_s[0], prefill, 1e-12);
+  EXPECT_NEAR(r.total.e2e_s[0], prefill + transfer + decode, 1e-12);
+  EXPECT_NEAR(r.decode_busy_s[0], decode, 1e-12);
+  EXPECT_NEAR(r.prefill_busy_s[0], prefill, 1e-12);
+
+  // Many requests at equal load: each prompt prefilled less its cached blocks, every prompt sent whole, the decode pool's
+  // steps the same in number and tokens; the prefill pool is busy for less and the first tokens come sooner.
+  const std::vector<RequestDraw> reqs = varied_requests(40, 500, 20);
+  DisaggInstances none{2, 3, 100000, 100000}, hit = none;
+  hit.features.prefix_hit = 0.5;
+  const DisaggEngineResult a = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), none, one_rank(fake_step), one_rank(fake_step), bytes,
+                                                 fake_transfer);
+  const DisaggEngineResult b = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), hit, one_rank(fake_step), one_rank(fake_step), bytes,
+                                                 fake_transfer);
+  std::int64_t computed = 0;
+  for (const RequestDraw& q : reqs) computed += q.input - q.input / 2 / 16 * 16;
+  EXPECT_EQ(b.total.prefill_tokens, computed);
+  ASSERT_EQ(b.transfers.size(), reqs.size());
+  for (const KvTransfer& t : b.transfers) {
+    const RequestDraw& q = reqs[static_cast<size_t>(t.request)];
+    EXPECT_EQ(t.cached, q.input / 2 / 16 * 16);
+    EXPECT_DOUBLE_EQ(t.bytes, bytes(q.input));
+  }
+  EXPECT_EQ(b.total.decode_steps, a.total.decode_steps);
+  EXPECT_EQ(b.total.output_tokens, a.total.output_tokens);
+  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
+  EXPECT_LT(sum(b.prefill_busy_s), sum(a.prefill_busy_s));
+  EXPECT_LT(sum(b.total.ttft_s), sum(a.total.ttft_s));
+  // A hit below one block caches nothing: the run is the one without prefix caching.
+  hit.features.prefix_hit = 0.01;  // at most 5 of the 100-599 tokens
+  const DisaggEngineResult c = run_disagg_engine(reqs, {EngineLoad::Kind::Closed, 8}, vllm(), hit, one_rank(fake_step), one_rank(fake_step), bytes,
+                                                 fake_transfer);
+  EXPECT_EQ(c.total.makespan_s, a.total.makespan_s);
+  EXPECT_EQ(c.total.prefill_tokens, a.total.prefill_tokens);
+}
+
 // The framework's host work (HostWork) binds each pool's iterations as it binds the colocated engine's: with
 // 10 ms per running request, overlapped, every step of this lone request takes 10 ms instead of its GPU time.
 TEST(Disagg, TheFrameworksHostWorkBindsEachPoolsIterations) {
@@ -619,8 +675,10 @@ TEST(Disagg, PoolsThatDoNotFitAreRefused) {
   o.prefill_dp = 3;
   EXPECT_TRUE(refused("--prefill-tp 1 --prefill-dp 3 instances"));
   o.prefill_dp = 0;
-  o.prefix_hit = 0.5;
-  EXPECT_TRUE(refused("--prefix-hit"));
+  const double per_token = disagg_layout(m, sc, o).kv_bytes_per_token;
+  o.prefix_hit = 0.5;  // prefix caching runs with pools (the prefill pool's cache); what crosses per token is unchanged
+  EXPECT_NO_THROW(l = disagg_layout(m, sc, o));
+  EXPECT_EQ(l.kv_bytes_per_token, per_token);
   o.prefix_hit = 0;
   // Speculative decoding runs with pools: the MTP module (one layer of the model's shape) adds one layer's KV per token
   // to what crosses the fabric; a cost-fraction drafter keeps no KV.
