@@ -164,7 +164,7 @@ def test_prefill_instances_take_their_own_tp(cli):
     assert same["kv_transfer"]["alone_s"] * 0.999 <= k["alone_s"] < same["kv_transfer"]["alone_s"] * 1.2
 
 
-def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt(cli):
+def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt(cli, tmp_path):
     """--prefix-hit with pools (disagg.h), as SGLang's PD disaggregation runs it by default: the prefill pool takes each
     prompt's cached head from its radix cache and prefills the rest, so it is busy for less and the first tokens come
     sooner at the same load; the decode pool keeps no prefix cache (a chunk cache), so each transfer carries the whole
@@ -184,6 +184,12 @@ def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt(cli):
     tiny = json.loads(cli(*POOLS, "--prefix-hit", "0.01", "--format", "json").stdout)
     for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "makespan_s", "kv_transfer", "disaggregated"):
         assert tiny[key] == plain[key], key
+    # The pools from a scenario file: the same run as the flags.
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 8}\n  decode: {devices: 8, tp: 4}\n")
+    filed = json.loads(cli(*SHARED, "--scenario-file", str(f), "--prefix-hit", "0.5").stdout)
+    for key in ("throughput_tok_s", "ttft_s", "kv_transfer", "disaggregated"):
+        assert filed[key] == hit[key], key
 
 
 @pytest.mark.parametrize("args,needle", [
