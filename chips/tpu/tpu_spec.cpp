@@ -1,6 +1,8 @@
 // Schema of a TPU preset and the peak rates derived from it.
 #include "chips/tpu/tpu_spec.h"
 
+#include <algorithm>
+
 namespace xpu::tpu {
 
 int TpuSpec::k_pack(DType d) const {
@@ -20,6 +22,11 @@ double TpuSpec::peak_flops(DType d) const {
   if (pack <= 0) return 0;
   double per_clk = 2.0 * mxu.rows * mxu.cols * mxu.count * tensorcores * pack / passes(d);
   return per_clk * clock.value();
+}
+
+double TpuSpec::kernel_vmem_bytes() const {
+  const double share = vmem_capacity.value() * vmem_budget;
+  return vmem_scoped_limit.value() > 0 ? std::min(share, vmem_scoped_limit.value()) : share;
 }
 
 std::string TpuSpec::dtype_refusal(DType d) const {
@@ -66,6 +73,9 @@ void describe(Params& p, TpuSpec& s) {
     "ALU operations per element to widen int8 / fp8 weights to the MXU dtype (weight-only quantized GEMMs)", "2");
   p("vmem.capacity", s.vmem_capacity, "VMEM (vector scratchpad) per TensorCore");
   p("vmem.kernel_budget", s.vmem_budget, "Share of VMEM one kernel's double-buffered blocks may occupy", "0.5");
+  p("vmem.scoped_limit", s.vmem_scoped_limit,
+    "XLA's scoped VMEM limit per instruction (--xla_tpu_scoped_vmem_limit_kib, a Pallas kernel's default "
+    "vmem_limit_bytes): a kernel's double-buffered blocks fit in it as well as in its VMEM share (0 B: no limit)", "0 B");
   p("vmem.bytes_per_clk", s.vmem_bytes_per_clk, "VMEM <-> vector register bandwidth per TensorCore per clock", "8192");
   p("cmem.capacity", s.cmem_capacity, "Common memory shared by the TensorCores (0: none)", "0 B");
   p("cmem.bandwidth", s.cmem_bandwidth, "CMEM bandwidth to the TensorCores", "0 B/s");
@@ -85,6 +95,7 @@ void describe(Params& p, TpuSpec& s) {
   p.require(s.mxu.fp32_passes >= 0, "mxu.fp32_passes", "a non-negative pass count");
   p.require(s.vmem_capacity.value() > 0, "vmem.capacity", "a positive capacity");
   p.require(s.vmem_budget > 0 && s.vmem_budget <= 1, "vmem.kernel_budget", "a share in (0, 1]");
+  p.require(s.vmem_scoped_limit.value() >= 0, "vmem.scoped_limit", "a non-negative size");
   p.require(s.vmem_bytes_per_clk > 0, "vmem.bytes_per_clk", "a positive bandwidth");
   p.require(s.dma_bandwidth.value() > 0, "dma.bandwidth", "a positive bandwidth");
   p.require(s.cmem_capacity.value() == 0 || s.cmem_bandwidth.value() > 0, "cmem.bandwidth",

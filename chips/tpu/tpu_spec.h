@@ -40,6 +40,7 @@ struct TpuSpec {
   VpuSpec vpu;
   Bytes vmem_capacity;          // per TensorCore
   double vmem_budget = 0.5;     // share of VMEM a kernel's double-buffered blocks may take
+  Bytes vmem_scoped_limit;      // XLA's scoped VMEM limit per instruction (0 = none): a kernel's blocks fit in it too
   double vmem_bytes_per_clk = 8192;  // VMEM <-> vector registers, per TensorCore
   Bytes cmem_capacity;          // shared on-chip memory (TPU v4); 0 = none
   Bandwidth cmem_bandwidth;
@@ -56,6 +57,8 @@ struct TpuSpec {
   int passes(DType d) const;
   // Dense MXU FLOPs per second of the whole chip (all TensorCores); 0 if unsupported.
   double peak_flops(DType d) const;
+  // VMEM one kernel's double-buffered blocks may take: its share of VMEM, within XLA's scoped limit.
+  double kernel_vmem_bytes() const;
   double vpu_ops_per_clk() const { return static_cast<double>(vpu.lanes) * vpu.sublanes * vpu.alus_per_cell; }
   // Why `d` cannot run on the MXU of this chip ("" if it can).
   std::string dtype_refusal(DType d) const;

@@ -61,7 +61,7 @@ Plan decode_plan(const OpSpec& op, const TpuSpec& spec, std::int64_t G) {
   Plan p{op.seq_q, 1024, 1};
   const int T = spec.tensorcores;
   const double per_item = 3.0 * p.bkv * (op.head_dim + (op.head_dim_v > 0 ? op.head_dim_v : op.head_dim)) * bytes_per_element(op.wdtype);
-  p.interleave = static_cast<int>(std::clamp<double>(std::floor(spec.vmem_capacity.value() * spec.vmem_budget / per_item), 1, kDecodeInterleave));
+  p.interleave = static_cast<int>(std::clamp<double>(std::floor(spec.kernel_vmem_bytes() / per_item), 1, kDecodeInterleave));
   const std::int64_t kv_blocks = ceil_div(op.seq_kv, p.bkv), want = std::int64_t{p.interleave} * T;
   if (op.batch * op.kv_heads < want) p.splits = std::min<std::int64_t>(kv_blocks, ceil_div(want, op.batch * op.kv_heads));
   p.pv_on_vpu = pv_on_vpu(op, spec, op.seq_q * G, p.bkv);

@@ -208,7 +208,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
   const std::int64_t C = spec.mxu.cols;
   const double clk = spec.clock.value();
   const double ea = bytes_per_element(op.dtype), eb = bytes_per_element(op.wdtype), ec = bytes_per_element(op.odtype);
-  const double budget = spec.vmem_capacity.value() * spec.vmem_budget;
+  const double budget = spec.kernel_vmem_bytes();
   std::int64_t mrows = op.m;
   if (op.kind == OpKind::GroupedGemm) {
     mrows = 1;
@@ -267,7 +267,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const TpuSpec& spec) {
             if (est < best.estimate_s * 0.999) best = GemmTiling{bm, bn, bk, nb, cores, vm, est};
           }
         }
-  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": vmem.capacity: '" + spec.vmem_capacity.str() + "': no GEMM block fits the VMEM budget",
+  if (best.estimate_s >= 1e30) throw InputError(spec.name + ": vmem.capacity: '" + spec.vmem_capacity.str() + "': no GEMM block fits the VMEM budget (vmem.kernel_budget of it, within vmem.scoped_limit)",
                                                 "", spec.vmem_capacity.str())
                                      .with_key("", "vmem.capacity");
   return best;

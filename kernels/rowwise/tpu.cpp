@@ -43,7 +43,7 @@ namespace {
 std::int64_t block_rows(const OpSpec& op, const RowCost& rc, const TpuSpec& spec, int nb) {
   std::int64_t br = static_cast<std::int64_t>(std::max(8.0, std::floor((1 << 20) / std::max(1.0, rc.in_bytes) / 8) * 8));
   br = std::min(br, std::max<std::int64_t>(8, ceil_div(ceil_div(op.rows, spec.tensorcores), 8) * 8));
-  while (br > 8 && nb * br * (rc.in_bytes + rc.out_bytes) + rc.const_bytes > spec.vmem_capacity.value() * spec.vmem_budget)
+  while (br > 8 && nb * br * (rc.in_bytes + rc.out_bytes) + rc.const_bytes > spec.kernel_vmem_bytes())
     br = std::max<std::int64_t>(8, br / 2);
   return br;
 }

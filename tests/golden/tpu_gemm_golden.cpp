@@ -2,6 +2,7 @@
 // for large bf16 GEMMs, fused vs separate elementwise epilogues, and functional mode.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "chips/tpu/tpu_spec.h"
@@ -74,7 +75,9 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
       {"tpu-v4", 572.1, 33.53}, {"tpu-v5e", 746.3, 47.72}, {"tpu-v5p", 324.3, 15.88},
       // v6e decode 27.70 -> 26.89 us (session 42): the tiler no longer charges a copy's latency on top of a
       // stream that the other copies in flight hide, so it keeps shallower K blocks with a shorter first load.
-      {"tpu-v6e", 188.1, 26.89}, {"tpu-v7", 72.75, 9.156},
+      // v6e square 188.1 -> 196.0 us (session 48): its blocks fit XLA's 32 MiB scoped VMEM limit
+      // (vmem.scoped_limit), not half of its 128 MiB VMEM, and 1024 x 1024 x 2048 blocks wait on the DMA path.
+      {"tpu-v6e", 196.0, 26.89}, {"tpu-v7", 72.75, 9.156},
   };
   for (const auto& c : cases) {
     auto chip = tpu_chip(c.chip);
@@ -86,7 +89,14 @@ TEST(TpuGolden, GemmPerPresetMatchesReferenceAndHandEstimate) {
     const tpu::TpuSpec spec = tpu_spec(c.chip);
     const double fixed = 1.5e-6 + spec.hbm.latency.value() + spec.hbm.write_latency_s();
     const double stream = std::min(0.9 * chip->dram_bandwidth(), spec.tensorcores * spec.dma_bandwidth.value());
-    double hand_sq = (sq.flops() / chip->peak_flops(DType::bf16) + fixed) * 1e6;
+    // The square GEMM's hand estimate is its MXU time at the peak or, where longer, its operands streamed
+    // through the DMA path for the largest power-of-two square output block whose fp32 accumulator and two
+    // bf16 output buffers (8 bytes per element) take at most half of the kernel's VMEM: on v6e, within XLA's
+    // 32 MiB scoped limit, 1024^2 blocks stream A and B four times each (268 MB at 1373 GB/s, 195 us).
+    int b = 128;
+    while (8.0 * (2 * b) * (2 * b) <= spec.kernel_vmem_bytes() / 2) b *= 2;
+    const double sq_stream = 2.0 * (2.0 * 4096 * 4096) * (4096.0 / b) / stream;
+    double hand_sq = (std::max(sq.flops() / chip->peak_flops(DType::bf16), sq_stream) + fixed) * 1e6;
     double hand_dec = (dec.min_bytes() / stream + fixed) * 1e6;
     EXPECT_NEAR(us_sq / hand_sq, 1.0, 0.25) << c.chip << " hand estimate " << hand_sq << " us";
     EXPECT_NEAR(us_dec / hand_dec, 1.0, 0.30) << c.chip << " hand estimate " << hand_dec << " us";
@@ -220,12 +230,16 @@ TEST(TpuValidation, SingleChipTpuRowsWithin20Percent) {
 // 8192 x 28672 x 8192 GEMM (jnp.dot, host-timed), a batched fp32 einsum at JAX's default one-pass precision
 // that streams 1.88 GB, and two one-read-one-write fp32 elementwise fusions of 8.6 and 12.9 GB (A * s and a
 // LeakyReLU); TPV-V6E-G8192 (yangwhale/gpu-tpu-pedia): an 8192^3 bf16 dot_general, device-timed from the
-// profiler trace, 727.7 TFLOP/s. Each within 20% and never past its roofline. All five are fast (2026-12-07:
-// -15.2, -18.7, -14.6, -14.9% in time, +16.0% in rate): the copies stream at 1.17 TB/s measured (71% of the
-// chip's 1640 GB/s of HBM) and the einsum at 1.12, where the model streams at the TensorCore's HBM-to-VMEM DMA
-// rate, 1373 GB/s (OpenXLA's platform figure); the GEMMs run at 78-79% of the MXU peak measured (the device-timed
-// row has no dispatch in it) against the model's 92%. No public source says what holds a v6e below those rates,
-// so the gap is held here, not calibrated away.
+// profiler trace, 727.7 TFLOP/s. Each within 20% and never past its roofline, and all five still fast.
+// The two GEMMs (2026-12-07, session 48: -15.2 -> -6.4% in time, +16.0 -> +4.7% in rate) now keep their blocks
+// within XLA's scoped VMEM limit, 32 MiB (vmem.scoped_limit; OpenXLA's platform_info default_vmem_limit_kib):
+// v6e is the one TPU whose DMA path (1373 GB/s) feeds its MXUs (918 TFLOP/s) only from blocks of about 670 FLOPs
+// per byte, and the largest such blocks take more than 32 MiB, so they run partly DMA-bound; held within 8%.
+// The einsum and the copies are unchanged (-18.7, -14.6, -14.9%): they stream at 1.12-1.17 TB/s measured (71%
+// of the chip's 1640 GB/s of HBM) where the model streams at the TensorCore's HBM-to-VMEM DMA rate, 1373 GB/s
+// (OpenXLA's platform figure, which its own cost model also shares between copies in and out). No public source
+// read says what holds a v6e's streams below that rate (workloads/validation/README.md, "TPU v6e gap"), so the
+// gap is held here, not calibrated away.
 TEST(TpuValidation, TpuV6eRowsWithin20PercentAndFast) {
   auto points = validated_rows("JXB-V6E-", 4);
   const auto tpv = validated_rows("TPV-V6E-", 1);
@@ -234,6 +248,12 @@ TEST(TpuValidation, TpuV6eRowsWithin20PercentAndFast) {
   for (const auto& p : points) {
     EXPECT_EQ(p.chip, "tpu-v6e") << p.row.id;
     EXPECT_LE(std::fabs(p.error), 0.20) << p.row.id << " predicted " << p.predicted << " " << p.row.unit;
+    if (p.row.workload.rfind("GEMM XLA", 0) == 0 && p.row.dtype.rfind("bf16", 0) == 0) {  // not the fp32 einsum
+      EXPECT_LE(std::fabs(p.error), 0.08) << p.row.id << ": the bf16 GEMMs within the scoped VMEM limit";
+      const auto at = p.note.find("VMEM ");
+      ASSERT_NE(at, std::string::npos) << p.row.id << ": " << p.note;
+      EXPECT_LE(std::stod(p.note.substr(at + 5)) * 1e6, 32.0 * 1024 * 1024) << p.row.id << ": " << p.note;
+    }
     if (p.row.metric == "throughput") {
       EXPECT_GT(p.error, 0.0) << p.row.id << ": the known gap's direction (a rate: too fast is positive)";
       EXPECT_LE(p.predicted, p.roofline * 1.0000001) << p.row.id;
@@ -350,11 +370,15 @@ TEST(TpuValidation, PallasRowsRunTheirStatedBlocks) {
 
 // Large matmuls stay below the systolic array's ideal: the grid step's fixed chain costs a few percent
 // on every TPU (real v5e: XLA 92% of peak at 8192^3, public_measurements.csv T5E-X8192), never above 98%.
+// v6e pays more: its blocks within XLA's 32 MiB scoped VMEM limit are partly fed by its 1373 GB/s DMA
+// path (83% modelled; 79% measured, TPV-V6E-G8192).
 TEST(TpuGolden, LargeMatmulsPayTheGridStepChain) {
   for (const char* name : kPresets) {
     auto chip = tpu_chip(name);
     KernelRun run = run_kernel(*chip, gemm(8192, 8192, 8192), false, false);
     EXPECT_LT(run.result.share_of_peak, 0.98) << name;
-    EXPECT_GT(run.result.share_of_peak, 0.85) << name;
+    EXPECT_GT(run.result.share_of_peak, std::string(name) == "tpu-v6e" ? 0.79 : 0.85) << name;
   }
+  EXPECT_LT(run_kernel(*tpu_chip("tpu-v6e"), gemm(8192, 8192, 8192), false, false).result.share_of_peak, 0.85)
+      << "v6e's blocks within the scoped limit wait on the DMA path";
 }
