@@ -62,6 +62,12 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   // A serving stack's own all-reduce kernel where it takes the call (as serve's runtime gives it one, with
   // that kernel's fixed costs), else the collective library's choice.
   const Topology system(spec);
+  // One chip has no peer (a --set scale_up.chips=1 had been told the preset's library.algorithms lacked an algorithm).
+  if (system.ranks() < 2)
+    throw InputError::in_file(name(req.kind) + " on system " + spec.name + " (" + spec.file + "): a collective needs at least 2 chips; it has " +
+                                  std::to_string(system.ranks()) + " (scale_up.chips " + std::to_string(spec.chips) +
+                                  " x nodes " + std::to_string(spec.nodes) + ")",
+                              spec.file, "scale_up.chips");
   const std::optional<SystemSpec> kernel_spec = coll::custom_allreduce_route(spec, system, r);
   const std::optional<Topology> kernel = kernel_spec ? std::optional<Topology>(*kernel_spec) : std::nullopt;
   const Topology& topo = kernel ? *kernel : system;
