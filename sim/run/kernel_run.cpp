@@ -403,7 +403,8 @@ double checked_after_runs(double runs) {
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   if (opt.sustained && opt.after_runs >= 0)
-    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them", "--sustained", "");
+    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them", "--sustained", "")
+        .mentioning("--after-runs", "");
   KernelStudy st;
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;
