@@ -774,6 +774,8 @@ for tag, argv, names in [
                                 "--dask-timeout", "-5"], ["--dask-timeout -5", "positive number of seconds"]),
         ("sweep-dask-timeout-alone", ["sweep", os.path.join(ROOT, "scripts", "studies", "nvlink_allreduce.yaml"), "--dask-timeout", "5"],
          ["--dask-timeout", "without --dask"]),
+        ("scenario-file-empty", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--scenario-file", write("qa57_empty.yaml", "# nothing yet\n")],
+         ["--scenario-file", "qa57_empty.yaml", "no keys"]),
         ("out-stats-folder", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--out", STATS_FOLDER],
          ["stats.json", "a folder of that name is in the way"])]:
     case("qa57-" + tag, argv, names=names, out=argv[0] == "compare")
