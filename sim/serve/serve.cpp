@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "sim/base/limits.h"
 #include "sim/base/run_budget.h"
 #include "sim/base/strformat.h"
 
@@ -518,6 +519,15 @@ void check_options(const ServeOptions& o) {
   if (o.rate_given && o.concurrency_given)
     throw InputError("--rate and --concurrency: give one (open or closed loop), not both", "--rate", "").mentioning("--concurrency", "");
   if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests), "--requests", "");
+  if (o.requests > kMaxRequests)
+    throw InputError("--requests " + std::to_string(o.requests) + ": expected at most " + std::to_string(kMaxRequests) +
+                     " requests in one run (each is drawn and held before the run starts)", "--requests", std::to_string(o.requests));
+  const std::int64_t most_users = o.requests > 0 ? kMaxRequests : kMaxRequests / 4;  // without --requests: 4 per user
+  for (std::int64_t c : o.concurrency)
+    if (c > most_users)
+      throw InputError("--concurrency " + std::to_string(c) + ": expected at most " + std::to_string(most_users) +
+                       " users (a closed loop draws 4 requests per user, at most " + std::to_string(kMaxRequests) +
+                       " in one run, before the run starts)", "--concurrency", std::to_string(c));
   // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller
   // loop's result under N's name (`--concurrency 64 --requests 16` reported conc 64, batch 16).
   if (o.concurrency_given && o.requests > 0)

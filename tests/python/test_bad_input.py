@@ -776,6 +776,11 @@ for tag, argv, names in [
          ["--dask-timeout", "without --dask"]),
         ("scenario-file-empty", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--scenario-file", write("qa57_empty.yaml", "# nothing yet\n")],
          ["--scenario-file", "qa57_empty.yaml", "no keys"]),
+        # A count no run can hold was drawn request by request until "out of memory", a minute later.
+        ("requests-huge", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--requests", "99999999999"],
+         ["--requests 99999999999", "at most 10000000"]),
+        ("concurrency-huge", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--concurrency", "99999999999"],
+         ["--concurrency 99999999999", "at most 2500000"]),
         ("out-stats-folder", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--out", STATS_FOLDER],
          ["stats.json", "a folder of that name is in the way"])]:
     case("qa57-" + tag, argv, names=names, out=argv[0] == "compare")
