@@ -781,6 +781,10 @@ for tag, argv, names in [
          ["--requests 99999999999", "at most 10000000"]),
         ("concurrency-huge", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--concurrency", "99999999999"],
          ["--concurrency 99999999999", "at most 2500000"]),
+        ("concurrency-fraction", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--concurrency", "1.5"],
+         ["--concurrency '1.5'", "not a positive whole number of users"]),
+        ("tiers-over-bound", ["compare", "--chips", "h100-sxm", "--model", TINY_MODEL, "--tiers", "2000000", "--no-report"],
+         ["--tiers '2000000'", "expected at most 1e+06 tok/s per user"]),
         ("out-stats-folder", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--out", STATS_FOLDER],
          ["stats.json", "a folder of that name is in the way"])]:
     case("qa57-" + tag, argv, names=names, out=argv[0] == "compare")
