@@ -222,13 +222,15 @@ void Scenario::validate(const ModelConfig& m) const {
     throw InputError("--batch " + std::to_string(batch) + (dp > 1 ? " (" + std::to_string(rank_batch()) + " per replica)" : "") +
                      " x --input " + std::to_string(input_len) + " = " +
                      std::to_string(static_cast<std::int64_t>(step_tokens)) + " tokens in one prefill step, more than " +
-                     std::to_string(kMaxDim) + " (2^24)", "--batch", "");
+                     std::to_string(kMaxDim) + " (2^24)", "--batch", std::to_string(batch))
+        .mentioning("--input", std::to_string(input_len));
   const std::string ctx = m.name + "'s context of " + std::to_string(m.max_position) + " tokens";
   if (input_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " exceeds " + ctx, "--input", std::to_string(input_len));
   if (phase != Phase::Prefill && input_len + output_len > m.max_position)
     throw InputError("--input " + std::to_string(input_len) + " + --output " + std::to_string(output_len) + " = " +
-                     std::to_string(input_len + output_len) + " tokens exceeds " + ctx, "--input", std::to_string(input_len));
+                     std::to_string(input_len + output_len) + " tokens exceeds " + ctx, "--input", std::to_string(input_len))
+        .mentioning("--output", std::to_string(output_len));
   if (!m.is_moe() && (routing.kind != Routing::Kind::Uniform || !routing.sampled))
     throw InputError("--routing " + routing.str() + ": " + m.name + " has no experts (routing applies to MoE models; expected uniform, or a MoE model)", "--routing", routing.str());
   if (m.is_moe() && routing.kind == Routing::Kind::Hot) {
@@ -266,29 +268,35 @@ void Scenario::validate_layout(const ModelConfig& m) const {
                      "several devices (expected --tp, --ep or --dp on a --system)", "--two-batch-overlap", "");
   if (two_batch_overlap && pp > 1)
     throw InputError("--two-batch-overlap with --pp " + std::to_string(pp) +
-                     ": a pipeline's micro-batches already overlap across its stages (expected one or the other)", "--two-batch-overlap", "");
+                     ": a pipeline's micro-batches already overlap across its stages (expected one or the other)", "--two-batch-overlap", "")
+        .mentioning("--pp", std::to_string(pp));
   if (ep > 1 && !m.is_moe())
     throw InputError("--ep " + std::to_string(ep) + ": " + m.name + " has no experts (expert parallelism needs a MoE model; use --tp or --dp)", "--ep", std::to_string(ep));
   if (ep > 1 && (ep < tp ? tp % ep != 0 : ep != tp && ep != tp * dp))
     throw InputError("--ep " + std::to_string(ep) + " must divide --tp (" + std::to_string(tp) +
                      ": experts over the TP group, each split tp/ep ways) or equal --tp x --dp (" + std::to_string(tp * dp) +
-                     ": data-parallel attention, experts over every rank)", "--ep", std::to_string(ep));
+                     ": data-parallel attention, experts over every rank)", "--ep", std::to_string(ep))
+        .mentioning("--tp", std::to_string(tp))
+        .mentioning("--dp", std::to_string(dp));
   validate_redundant_experts(m);
   if (dp_attention() && pp > 1)
     throw InputError("--ep " + std::to_string(ep) + " = --tp x --dp (data-parallel attention) with --pp " + std::to_string(pp) +
                      ": a stage's experts' all-to-all would join ranks of every replica, which are not consecutive chips "
                      "(replicas hold their stages in turn); expected --pp 1 with it, or --ep dividing --tp with --pp", "--ep", std::to_string(ep));
   if (sp && tp == 1)
-    throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)", "--sp", "");
+    throw InputError("--sp needs --tp > 1 (sequence parallelism splits the tokens between a TP group's all-reduces)", "--sp", "")
+        .mentioning("--tp", std::to_string(tp));
   if (sp && dp_attention())
     throw InputError("--sp with --ep " + std::to_string(ep) + " > --tp " + std::to_string(tp) +
-                     ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)", "--sp", "");
+                     ": data-parallel attention ends the MoE block in an all-to-all, not a TP reduce (expected --ep 1 or --tp)", "--sp", "")
+        .mentioning("--tp", std::to_string(tp));
   if (pp > m.layers)
     throw InputError("--pp " + std::to_string(pp) + " is larger than " + m.name + "'s " + std::to_string(m.layers) +
                      " layers (expected at most " + std::to_string(m.layers) + " stages)", "--pp", std::to_string(pp));
   if (batch % dp != 0)
     throw InputError("--batch " + std::to_string(batch) + " does not split over --dp " + std::to_string(dp) +
-                     " replicas (expected a multiple of " + std::to_string(dp) + ")", "--batch", std::to_string(batch));
+                     " replicas (expected a multiple of " + std::to_string(dp) + ")", "--batch", std::to_string(batch))
+        .mentioning("--dp", std::to_string(dp));
   const int mb = step_microbatches();
   if (two_batch_overlap && pp == 1 && rank_batch() % 2 != 0)
     throw InputError("--two-batch-overlap: --batch " + std::to_string(batch) + " gives " + std::to_string(rank_batch()) +

@@ -2,6 +2,7 @@
 #include "sim/base/flags.h"
 
 #include "sim/base/error.h"
+#include "sim/base/strformat.h"
 #include "sim/base/units.h"
 
 #include <algorithm>
@@ -59,9 +60,14 @@ std::vector<T> parse_flag_list(const std::string& flag, const std::string& text,
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != c.size() || c.empty() || !(v > 0) || static_cast<double>(v) > most)
-      throw InputError(flag + " '" + text + "': '" + c + "' is not a positive number of " + what + " (expected N or N,N,...)",
+    // A whole number where one is counted ("1.5" users), and a bound told as one ("2000000" tok/s per user had been
+    // "not a positive number").
+    const char* number = std::is_integral_v<T> ? "a positive whole number" : "a positive number";
+    if (used != c.size() || c.empty() || !(v > 0))
+      throw InputError(flag + " '" + text + "': '" + c + "' is not " + number + " of " + what + " (expected N or N,N,...)",
                        flag, text);
+    if (static_cast<double>(v) > most)
+      throw InputError(flag + " '" + text + "': '" + c + "': expected at most " + strformat("%g", most) + " " + what, flag, text);
     out.push_back(v);
   }
   if (out.empty()) throw InputError(flag + ": expected N or a list N,N,...", flag, text);

@@ -46,6 +46,10 @@ std::string count_text(double n);
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 24;          // 16,777,216
 // Each operand of an op gets a 1 TiB-aligned address region (kernels/common/lowering.h).
 constexpr double kMaxOperandBytes = 1099511627776.0;             // 1 TiB
+// A serving run draws and holds every request before it starts (lengths, arrival): ten million is far beyond any
+// benchmark's run (MLPerf's Llama-2 dataset: 24,576 samples) and a few GiB of bookkeeping; --requests 99999999999
+// had grown to "out of memory" after a minute. A closed loop's default is 4 requests per user.
+constexpr std::int64_t kMaxRequests = 10000000;
 // Input files (presets, config.json, measurement CSVs) are read whole; larger ones are refused.
 constexpr std::size_t kMaxInputFileBytes = 64u << 20;            // 64 MiB
 

@@ -23,4 +23,12 @@ inline std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// The first item of `items` that an earlier one repeats ("" when each is given once).
+inline std::string first_repeated(const std::vector<std::string>& items) {
+  for (size_t i = 0; i < items.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (items[j] == items[i]) return items[i];
+  return "";
+}
+
 }  // namespace xpu

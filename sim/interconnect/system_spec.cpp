@@ -218,8 +218,10 @@ void describe(Params& p, SystemSpec& s) {
   // Every chip is a vertex with its own program, and ring-like collectives grow with the square of the
   // chip count: 1024 chips (4x the largest preset) is about 2 million operations for one ring slice.
   const std::int64_t chips = std::int64_t{s.chips} * s.nodes;
-  p.require(chips <= kMaxSystemChips, "nodes", "at most " + std::to_string(kMaxSystemChips) +
-                                                   " chips in one system; nodes x scale_up.chips is " + std::to_string(chips));
+  // Blames scale_up.chips where a --set gave it (the preset's nodes had been named).
+  const std::string most = "at most " + std::to_string(kMaxSystemChips) + " chips in one system; nodes x scale_up.chips is " +
+                           std::to_string(chips);
+  p.require(chips <= kMaxSystemChips, "nodes", most, "scale_up.chips", most);
   if (s.topology == "torus") {
     std::int64_t prod = 1;
     for (int d : s.dims) prod = std::min<std::int64_t>(prod * std::max(d, 0), std::int64_t{1} << 40);

@@ -34,11 +34,12 @@ void write_file_atomic(const std::string& path, const std::string& content) {
       throw InputError::in_file(path + ": write failed (is the disk full?)", path, "");
     }
   }
-  std::error_code ec;
+  std::error_code ec, removed;
   fs::rename(tmp, path, ec);
   if (ec) {
-    fs::remove(tmp, ec);
-    throw InputError::in_file(path + ": cannot write (" + ec.message() + ")", path, "");
+    fs::remove(tmp, removed);  // its own code: the rename's reason is the message (it had read "(Success)")
+    const bool folder = fs::is_directory(path, removed);
+    throw InputError::in_file(path + ": cannot write (" + (folder ? std::string("a folder of that name is in the way") : ec.message()) + ")", path, "");
   }
 }
 

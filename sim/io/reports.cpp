@@ -686,7 +686,7 @@ namespace {
 double mean_abs_error(const std::vector<ValidationPoint>& pts) {
   double sum_abs = 0;
   for (const auto& p : pts) sum_abs += std::fabs(p.error);
-  return pts.empty() ? 0 : sum_abs / pts.size();
+  return sum_abs / static_cast<double>(pts.size());
 }
 }  // namespace
 
@@ -700,7 +700,9 @@ nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, c
   nlohmann::json sk = nlohmann::json::array();
   for (const auto& s : skipped)
     sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});
-  return {{"points", j}, {"mean_abs_error", mean_abs_error(pts)}, {"not_predicted", sk}};
+  // No point predicted has no mean error (null), not a perfect 0.
+  return {{"points", j}, {"mean_abs_error", pts.empty() ? nlohmann::json(nullptr) : nlohmann::json(mean_abs_error(pts))},
+          {"not_predicted", sk}};
 }
 
 std::string validation_points_table(const std::vector<ValidationPoint>& pts, const std::vector<ValidationSkip>& skipped) {
@@ -718,7 +720,10 @@ std::string validation_points_table(const std::vector<ValidationPoint>& pts, con
     os << "not predicted (" << skipped.size() << " rows):\n";
     for (const auto& s : skipped) os << "  " << std::left << std::setw(9) << s.row.id << s.reason << "\n";
   }
-  os << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mean_abs_error(pts) << "%\n";
+  if (pts.empty())
+    os << "0 points: no row was predicted, so there is no mean error\n";
+  else
+    os << pts.size() << " points, mean absolute error " << std::setprecision(1) << 100 * mean_abs_error(pts) << "%\n";
   return os.str();
 }
 

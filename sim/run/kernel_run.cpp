@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -106,6 +107,10 @@ std::int64_t to_int(const std::string& key, const std::string& v) {
   long long x = 0;
   try {
     x = std::stoll(v, &used);
+  } catch (const std::out_of_range&) {  // digits beyond a 64-bit integer: out of the range below, not "not an integer"
+    const size_t sign = v[0] == '-' || v[0] == '+' ? 1 : 0;
+    x = v[0] == '-' ? -1 : std::numeric_limits<long long>::max();
+    used = v.find_first_not_of("0123456789", sign) == std::string::npos ? v.size() : 0;
   } catch (...) {
     used = 0;
   }
@@ -398,7 +403,8 @@ double checked_after_runs(double runs) {
 
 KernelStudy run_kernel_study(const ChipModel& chip, const OpSpec& op, const KernelStudyOptions& opt) {
   if (opt.sustained && opt.after_runs >= 0)
-    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them", "--sustained", "");
+    throw InputError("kernel: --sustained and --after-runs are two answers to one question: give one of them", "--sustained", "")
+        .mentioning("--after-runs", "");
   KernelStudy st;
   LowerOptions bench;
   bench.input_working_set = opt.input_working_set;

@@ -398,9 +398,11 @@ void check_expert_exchange(const ExpertExchange& x, int ranks) {
   if (x.topk < 1 || x.topk > x.experts)
     throw InputError("--topk " + n(x.topk) + ": expected 1 to " + n(x.experts) + " experts per token" + needs, "--topk", n(x.topk));
   if (x.groups < 1 || x.experts % x.groups != 0)
-    throw InputError("--expert-groups " + n(x.groups) + ": expected a positive divisor of --experts " + n(x.experts), "--expert-groups", n(x.groups));
+    throw InputError("--expert-groups " + n(x.groups) + ": expected a positive divisor of --experts " + n(x.experts), "--expert-groups", n(x.groups))
+        .mentioning("--experts", n(x.experts));
   if (x.groups_per_token < 1 || x.groups_per_token > x.groups)
-    throw InputError("--groups-per-token " + n(x.groups_per_token) + ": expected 1 to --expert-groups " + n(x.groups), "--groups-per-token", n(x.groups_per_token));
+    throw InputError("--groups-per-token " + n(x.groups_per_token) + ": expected 1 to --expert-groups " + n(x.groups), "--groups-per-token", n(x.groups_per_token))
+        .mentioning("--expert-groups", n(x.groups));
 }
 }  // namespace
 
@@ -590,10 +592,12 @@ std::optional<SystemSpec> resolve_system(const std::string& chip_name, const Sys
   if (!c.system.empty()) {
     if (c.devices > 0)
       throw InputError("--devices " + std::to_string(c.devices) + " with --system " + c.system +
-                       ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)", "--devices", std::to_string(c.devices));
+                       ": give one of them (a system preset fixes its chips; --devices picks a chip's default system)", "--devices", std::to_string(c.devices))
+          .mentioning("--system", c.system);
     return resolving("--system", c.system, [&] { return load_system(c.system, c.sets, c.nodes); });
   }
-  if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)", "--nodes", std::to_string(c.nodes));
+  if (c.nodes > 0) throw InputError("--nodes " + std::to_string(c.nodes) + " needs --system (a node system to replicate)", "--nodes", std::to_string(c.nodes))
+                         .mentioning("--system", "");
   if (c.devices <= 0 && !c.sets.empty())
     throw InputError("--set " + c.sets.front().substr(0, c.sets.front().find('=')) +
                      ": a field of a system preset (xpusim params system), but this runs on one chip (give --system S, or "

@@ -12,6 +12,7 @@
 #include "sim/base/process.h"
 #include "sim/run/system_run.h"
 #include "sim/base/strformat.h"
+#include "sim/base/text.h"
 #include "sim/run/run_target.h"
 #include "sim/serve/layout_search.h"
 #include "sim/serve/row_codec.h"
@@ -907,10 +908,10 @@ CompareStudy compare_study(CompareRequest req) {
   if (req.study.empty()) req.study = req.scenario;
   check_plain_name("--name", req.study);  // the study folder stays inside results/compare
   if (req.chips.empty()) throw InputError("--chips: expected at least one chip", "--chips", "");
-  for (size_t i = 0; i < req.chips.size(); ++i)  // two rows of one unit would be one row twice, its perf/$ against itself
-    if (std::find(req.chips.begin(), req.chips.begin() + i, req.chips[i]) != req.chips.begin() + i)
-      throw InputError("--chips " + join(req.chips, ",") + ": unit " + req.chips[i] +
-                       " given twice (expected each unit once; two settings of one chip are a sweep's axis)", "--chips", join(req.chips, ","));
+  // Two rows of one unit would be one row twice, its perf/$ against itself (a study file's units are checked as it is read).
+  if (const std::string twice = first_repeated(req.chips); !twice.empty())
+    throw InputError("--chips " + join(req.chips, ",") + ": unit " + twice +
+                     " given twice (expected each unit once; two settings of one chip are a sweep's axis)", "--chips", join(req.chips, ","));
   ModelConfig model = resolving("--model", req.model, [&] { return load_model(req.model); });
   Scenario base;
   base.wdtype = req.dtype;

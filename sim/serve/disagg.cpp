@@ -538,6 +538,9 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
                          " (expected a serving scenario .yaml)",
                      "--scenario-file", path);
   const ConfigTree tree = ConfigTree::load_file(path);
+  if (tree.entries().empty())  // an empty file (or comments alone) was taken as "no scenario" without a word
+    throw InputError("--scenario-file " + path + ": no keys (expected pools.prefill and pools.decode with their devices and "
+                     "layout, or redundant_experts; without a scenario, leave the flag out)", "--scenario-file", path);
   Params p(Params::Mode::Load, &tree);
   std::string description;
   int pre = 0, dec = 0, pre_tp = 0, dec_tp = 0, pre_ep = 0, dec_ep = 0, pre_dp = 0, dec_dp = 0, pre_pp = 0, dec_pp = 0, redundant = 0;

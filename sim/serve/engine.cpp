@@ -349,7 +349,7 @@ void check_engine_inputs(const EngineLoad& load, std::int64_t kv_blocks, const E
   if (!(features.prefix_hit >= 0 && features.prefix_hit < 1))
     throw InputError("--prefix-hit: expected a share in [0, 1), got " + std::to_string(features.prefix_hit), "--prefix-hit", "");
   if (features.spec_tokens < 0 || !(features.spec_accept >= 0 && features.spec_accept <= 1))
-    throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]", "--spec-tokens", "");
+    throw InputError("--spec-tokens/--spec-accept: expected a non-negative number of drafts and an acceptance rate in [0, 1]", "--spec-tokens", "").mentioning("--spec-accept", "");
   if (load.kind == EngineLoad::Kind::Closed && load.concurrency <= 0)
     throw InputError("--concurrency: expected a positive number of users, got " + std::to_string(load.concurrency), "--concurrency", "");
   // Not a user's input: serve refuses a model that leaves no room for a KV cache, naming it, the chip and the sizes.

@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "sim/base/csv.h"
 #include "sim/base/error.h"
 #include "sim/base/limits.h"
 #include "sim/base/strformat.h"
@@ -41,21 +42,19 @@ std::int64_t draw(const LengthDist& d, std::mt19937_64& rng) {
 }  // namespace
 
 LengthRows read_lengths_csv(const std::string& path) {
-  // A folder, FIFO or device is refused before it is opened; so is a file over 64 MiB.
-  std::istringstream in(read_input_file(path, "--lengths-csv"));
+  // A folder, FIFO or device is refused before it is opened; so is a file over 64 MiB. Records are read as every
+  // CSV file is (sim/base/csv.h): a spreadsheet's byte-order mark and quoted fields ("input","output") had been
+  // refused as a misspelt header.
   std::vector<std::pair<std::int64_t, std::int64_t>> rows;
-  std::string line;
   bool header = false;
-  for (int lineno = 1; std::getline(in, line); ++lineno) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    std::stringstream ss(line);
-    std::string a, b, extra;
-    std::getline(ss, a, ',');
-    std::getline(ss, b, ',');
-    if (std::getline(ss, extra, ',') && !extra.empty())
-      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": expected two columns input,output, got '" + line + "'", path, "");
-    auto parse = [&](const std::string& v, std::int64_t& out) {
+  for (const CsvRecord& r : csv_records(read_input_file(path, "--lengths-csv"), path, '#')) {
+    const std::string line = join(r.fields, ",");
+    const std::string at = path + ":" + std::to_string(r.line);
+    if (r.fields.size() > 2 && !(r.fields.size() == 3 && trim_blanks(r.fields[2]).empty()))
+      throw InputError::in_file(at + ": expected two columns input,output, got '" + line + "'", path, "");
+    const std::string a = r.fields[0], b = r.fields.size() > 1 ? r.fields[1] : std::string();
+    auto parse = [&](const std::string& text, std::int64_t& out) {
+      const std::string v = trim_blanks(text);
       size_t used = 0;
       try {
         out = std::stoll(v, &used);
@@ -74,15 +73,13 @@ LengthRows read_lengths_csv(const std::string& path) {
           return t;
         };
         if (lower_trim(a) != "input" || lower_trim(b) != "output")
-          throw InputError::in_file(path + ":" + std::to_string(lineno) + ": header '" + line +
-                           "': expected input,output (the columns in that order; the header may be left out)", path, "");
+          throw InputError::in_file(at + ": header '" + line + "': expected input,output (the columns in that order; the header may be left out)", path, "");
         header = true;
         continue;
       }
-      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": expected two integers input,output, got '" + line + "'", path, "");
+      throw InputError::in_file(at + ": expected two integers input,output, got '" + line + "'", path, "");
     }
-    if (i <= 0 || o <= 0)
-      throw InputError::in_file(path + ":" + std::to_string(lineno) + ": lengths must be positive, got '" + line + "'", path, "");
+    if (i <= 0 || o <= 0) throw InputError::in_file(at + ": lengths must be positive, got '" + line + "'", path, "");
     rows.push_back({i, o});
   }
   if (rows.empty()) throw InputError::in_file(path + ": no input,output rows", path, "");

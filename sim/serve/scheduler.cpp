@@ -83,15 +83,19 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (limits.cache_tokens < 0 || (limits.cache_tokens > 0 && name != "jetstream"))
     throw InputError("--cache-length " + std::to_string(limits.cache_tokens) + ": KV tokens per decode slot of --scheduler jetstream " +
                      "(its fixed slots); '" + name + "' allocates the KV cache by blocks (expected a positive number with " +
-                     "--scheduler jetstream, or no --cache-length)", "--cache-length", std::to_string(limits.cache_tokens));
+                     "--scheduler jetstream, or no --cache-length)", "--cache-length", std::to_string(limits.cache_tokens))
+        .mentioning("--scheduler", "jetstream");
   if (limits.page_tokens < 0 || (limits.page_tokens > 0 && name != "sglang-jax"))
     throw InputError("--page-size " + std::to_string(limits.page_tokens) + ": KV tokens per page of --scheduler sglang-jax; '" + name +
-                     "' sets its own KV block (expected a positive number with --scheduler sglang-jax, or no --page-size)", "--page-size", std::to_string(limits.page_tokens));
+                     "' sets its own KV block (expected a positive number with --scheduler sglang-jax, or no --page-size)", "--page-size", std::to_string(limits.page_tokens))
+        .mentioning("--scheduler", "sglang-jax");
   if (limits.token_budget < 0 || limits.max_seqs < 0)
-    throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)", "--token-budget", "");
+    throw InputError("--token-budget/--max-seqs: expected positive numbers (0 or absent: the scheduler's default)", "--token-budget", "")
+        .mentioning("--max-seqs", "");
   if (!(limits.host_fixed_us < 0 || std::isfinite(limits.host_fixed_us)) ||
       !(limits.host_us_per_request < 0 || std::isfinite(limits.host_us_per_request)))
-    throw InputError("--host-fixed-us/--host-us-per-request: expected finite microseconds (absent: the scheduler's figures)", "--host-fixed-us", "");
+    throw InputError("--host-fixed-us/--host-us-per-request: expected finite microseconds (absent: the scheduler's figures)", "--host-fixed-us", "")
+        .mentioning("--host-us-per-request", "");
   if (name == "vllm") return make_vllm_scheduler(limits);
   if (name == "sglang") return make_sglang_scheduler(limits, device_bytes);
   if (name == "sglang-jax") return make_sglang_jax_scheduler(limits);

@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "sim/base/limits.h"
 #include "sim/base/run_budget.h"
 #include "sim/base/strformat.h"
 
@@ -24,7 +25,8 @@ void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch
   if (!max_seqs) return;
   if (max_batch && *max_seqs != *max_batch)
     throw InputError("--max-seqs " + std::to_string(*max_seqs) + " and --max-batch " + std::to_string(*max_batch) +
-                     ": the same limit twice with two values (expected one of them)", "--max-seqs", std::to_string(*max_seqs));
+                     ": the same limit twice with two values (expected one of them)", "--max-seqs", std::to_string(*max_seqs))
+        .mentioning("--max-batch", std::to_string(*max_batch));
   so.limits.max_seqs = *max_seqs;
   if (so.limits.max_seqs <= 0) throw InputError("--max-seqs must be positive, got " + std::to_string(so.limits.max_seqs), "--max-seqs", "");
 }
@@ -113,7 +115,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   one.output_len = 1;
   if (o.spec_method == "draft") {
     if (o.spec_draft.empty())
-      throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)", "--spec-method", "");
+      throw InputError("--spec-method draft: name the draft model (--spec-draft NAME or config.json) or its cost (--spec-draft 0.05)", "--spec-method", "draft");
     d.model = resolving("--spec-draft", o.spec_draft, [&] { return load_model(o.spec_draft); });
     if (d.model->vocab != model.vocab)
       throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
@@ -125,7 +127,8 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     return d;
   }
   if (!o.spec_draft.empty())
-    throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)", "--spec-draft", o.spec_draft);
+    throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)", "--spec-draft", o.spec_draft)
+        .mentioning("--spec-method", "mtp");
   // DeepSeek-V3's MTP module: one more transformer layer of the target's shape (here: its last layer)
   // with the embedding and LM head shared (DeepSeek-V3 technical report, section 2.2).
   ModelConfig m = model;
@@ -509,12 +512,22 @@ std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, st
 }
 
 void check_options(const ServeOptions& o) {
-  if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times", "--ttft-slo", "");
+  if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times", "--ttft-slo", "").mentioning("--tpot-slo", "");
   for (std::int64_t c : o.concurrency)
     if (c <= 0) throw InputError("--concurrency: expected positive numbers of users, got " + std::to_string(c), "--concurrency", "");
   if (o.rate_given && !(o.rate > 0 && std::isfinite(o.rate))) throw InputError("--rate: expected a positive number of requests per second, got " + strformat("%g", o.rate), "--rate", "");
-  if (o.rate_given && o.concurrency_given) throw InputError("--rate and --concurrency: give one (open or closed loop), not both", "--rate", "");
+  if (o.rate_given && o.concurrency_given)
+    throw InputError("--rate and --concurrency: give one (open or closed loop), not both", "--rate", "").mentioning("--concurrency", "");
   if (o.requests < 0) throw InputError("--requests: expected a positive number, got " + std::to_string(o.requests), "--requests", "");
+  if (o.requests > kMaxRequests)
+    throw InputError("--requests " + std::to_string(o.requests) + ": expected at most " + std::to_string(kMaxRequests) +
+                     " requests in one run (each is drawn and held before the run starts)", "--requests", std::to_string(o.requests));
+  const std::int64_t most_users = o.requests > 0 ? kMaxRequests : kMaxRequests / 4;  // without --requests: 4 per user
+  for (std::int64_t c : o.concurrency)
+    if (c > most_users)
+      throw InputError("--concurrency " + std::to_string(c) + ": expected at most " + std::to_string(most_users) +
+                       " users (a closed loop draws 4 requests per user, at most " + std::to_string(kMaxRequests) +
+                       " in one run, before the run starts)", "--concurrency", std::to_string(c));
   // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller
   // loop's result under N's name (`--concurrency 64 --requests 16` reported conc 64, batch 16).
   if (o.concurrency_given && o.requests > 0)
@@ -522,7 +535,8 @@ void check_options(const ServeOptions& o) {
       if (o.requests < c)
         throw InputError("--requests " + std::to_string(o.requests) + " is fewer than --concurrency " + std::to_string(c) +
                          ": at most " + std::to_string(o.requests) + " users are ever in flight (expected --requests of at least " +
-                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)", "--requests", std::to_string(o.requests));
+                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)", "--requests", std::to_string(o.requests))
+            .mentioning("--concurrency", std::to_string(c));
   if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
     throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)", "--prefix-hit", strformat("%g", o.prefix_hit));
 }

@@ -62,11 +62,20 @@ StudyDef load_study(const std::string& name_or_path) {
   s.waiting = split_list(waiting);
   p.require(!s.units.empty(), "units", "at least one serving unit");
   p.require(!s.models.empty(), "models", "at least one model");
+  // A unit or model given twice is refused here, naming the file (it had been told as a --chips the user never gave).
+  auto once = [&](const std::vector<std::string>& items, const std::string& key, const char* what) {
+    const std::string twice = first_repeated(items);
+    p.require(twice.empty(), key, std::string("each ") + what + " once (" + twice + " is given twice" +
+                                      (key == "models" ? ")" : "; two settings of one chip are a sweep's axis)"));
+  };
+  once(s.units, "units", "unit");
+  once(s.models, "models", "model");
   p.require(s.waiting.empty() || !s.waiting_reason.empty(), "waiting_reason", "what the waiting models need");
   for (const std::string& m : s.models) {
     std::string list;
     p("units_for." + m, list, "Serving units for this model instead of `units`", "");
     if (!list.empty()) s.units_for[m] = split_list(list);
+    if (!list.empty()) once(s.units_for[m], "units_for." + m, "unit");
   }
   if (!tiers.empty()) s.tiers = parse_tiers(path + ": tiers", tiers);
   p.finish();

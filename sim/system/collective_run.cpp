@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "kernels/collective/custom_allreduce.h"
+#include "sim/base/csv.h"
 #include "sim/base/limits.h"
 #include "sim/interconnect/fabric.h"
 #include "sim/system/system_trace.h"
@@ -62,6 +62,12 @@ CollectiveReport run_collective(const SystemSpec& spec, const CollectiveRequest&
   // A serving stack's own all-reduce kernel where it takes the call (as serve's runtime gives it one, with
   // that kernel's fixed costs), else the collective library's choice.
   const Topology system(spec);
+  // One chip has no peer (a --set scale_up.chips=1 had been told the preset's library.algorithms lacked an algorithm).
+  if (system.ranks() < 2)
+    throw InputError::in_file(name(req.kind) + " on system " + spec.name + " (" + spec.file + "): a collective needs at least 2 chips; it has " +
+                                  std::to_string(system.ranks()) + " (scale_up.chips " + std::to_string(spec.chips) +
+                                  " x nodes " + std::to_string(spec.nodes) + ")",
+                              spec.file, "scale_up.chips");
   const std::optional<SystemSpec> kernel_spec = coll::custom_allreduce_route(spec, system, r);
   const std::optional<Topology> kernel = kernel_spec ? std::optional<Topology>(*kernel_spec) : std::nullopt;
   const Topology& topo = kernel ? *kernel : system;
@@ -198,64 +204,27 @@ std::string CollectiveReport::table() const {
   return os.str();
 }
 
-namespace {
-// One CSV record (RFC 4180 quoting) into fields.
-std::vector<std::string> csv_fields(const std::string& line) {
-  static const std::regex field(R"re((?:^|,)(?:"((?:[^"]|"")*)"|([^,]*)))re");
-  std::vector<std::string> out;
-  for (auto it = std::sregex_iterator(line.begin(), line.end(), field); it != std::sregex_iterator(); ++it) {
-    std::string f = (*it)[1].matched ? std::regex_replace((*it)[1].str(), std::regex("\"\""), "\"") : (*it)[2].str();
-    out.push_back(f);
-  }
-  return out;
-}
-
-// A measurement CSV's number: the whole field a finite non-negative number ("" is 0, a figure the source does not give
-// when `may_be_empty`), or an integer where `integer`; else an error naming the file and line, the column and the value
-// (`std::stod` had thrown std::invalid_argument, an "internal error: stoi").
-double csv_number(const std::string& where, const char* column, const std::string& s, bool integer, bool may_be_empty) {
-  if (s.empty() && may_be_empty) return 0;
-  char* end = nullptr;
-  const double v = s.empty() ? -1 : std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || (integer && (v < 1 || v != std::floor(v) || v > 1e15)))
-    throw ConfigError(where, column, "'" + s + "': expected " + (integer ? "a positive integer" : "a non-negative number"));
-  return v;
-}
-}  // namespace
-
 std::string default_collectives_csv() { return std::string(source_dir()) + "/workloads/validation/collectives.csv"; }
 
 std::vector<CollectiveRow> read_collective_rows(const std::string& csv) {
   // Read as every input file is (a folder, device or missing path is named as such: an ifstream opened a folder and
   // reported its "missing column").
-  std::istringstream in(read_input_file(csv, "collective measurements", kMaxInputFileBytes));
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> head = csv_fields(line);
-  std::map<std::string, size_t> col;
-  for (size_t i = 0; i < head.size(); ++i) col[head[i]] = i;
-  for (const char* need : {"id", "system", "n_chips", "collective", "algorithm", "message_bytes", "time_us",
-                           "busbw_GBps", "source"})
-    if (!col.count(need)) throw ConfigError(csv, need, "missing column");
+  const CsvTable t(read_input_file(csv, "collective measurements", kMaxInputFileBytes), csv);
+  t.require({"id", "system", "n_chips", "collective", "algorithm", "message_bytes", "time_us", "busbw_GBps", "source"});
   std::vector<CollectiveRow> rows;
-  int lineno = 1;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty()) continue;
-    std::vector<std::string> f = csv_fields(line);
-    if (f.size() < head.size()) throw ConfigError(csv + ":" + std::to_string(lineno), "", "too few fields");
+  for (size_t i = 0; i < t.size(); ++i) {
     CollectiveRow r;
-    r.id = f[col["id"]];
-    r.system = f[col["system"]];
-    r.collective = f[col["collective"]];
-    r.algorithm = f[col["algorithm"]];
-    r.source = f[col["source"]];
-    const std::string at = csv + ":" + std::to_string(lineno);
-    r.n_chips = static_cast<int>(std::min(csv_number(at, "n_chips", f[col["n_chips"]], true, false), 1e9));
-    r.bytes = static_cast<std::uint64_t>(csv_number(at, "message_bytes", f[col["message_bytes"]], true, false));
-    r.time_us = csv_number(at, "time_us", f[col["time_us"]], false, true);
-    r.busbw_GBps = csv_number(at, "busbw_GBps", f[col["busbw_GBps"]], false, true);
-    if (col.count("stack")) r.stack = f[col["stack"]];
+    r.id = t.text(i, "id");
+    r.system = t.text(i, "system");
+    r.collective = t.text(i, "collective");
+    r.algorithm = t.text(i, "algorithm");
+    r.source = t.text(i, "source");
+    r.n_chips = static_cast<int>(std::min(t.number(i, "n_chips", CsvNumber::kPositiveInteger), 1e9));
+    r.bytes = static_cast<std::uint64_t>(t.number(i, "message_bytes", CsvNumber::kPositiveInteger));
+    // A figure the source does not give is empty (0).
+    r.time_us = t.number(i, "time_us", CsvNumber::kNonNegative, true);
+    r.busbw_GBps = t.number(i, "busbw_GBps", CsvNumber::kNonNegative, true);
+    if (t.has("stack")) r.stack = t.text(i, "stack");
     rows.push_back(r);
   }
   return rows;

@@ -18,38 +18,13 @@
 #include "sim/run/registry.h"
 #include "sim/serve/serve.h"
 #include "sim/base/config.h"
+#include "sim/base/csv.h"
 #include "sim/base/limits.h"
 #include "sim/base/strformat.h"
 
 namespace fs = std::filesystem;
 
 namespace xpu {
-
-namespace {
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
-      else if (c == '"') quoted = false;
-      else cur += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else if (c != '\r') {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
-
-}  // namespace
 
 // The preset of a row's hardware ("" when none models it). Names as the public sources write them.
 std::string chip_for(const std::string& hw) {
@@ -98,29 +73,21 @@ std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
 }
 
 std::vector<ValidationRow> read_measurements(const std::string& path) {
-  std::istringstream in(read_input_file(path, "measurements"));
-  std::string line;
-  std::getline(in, line);
-  auto header = split_csv(line);
-  std::vector<std::string> want = {"id", "hardware", "level", "workload", "dtype", "shape_or_config", "metric",
-                                   "value", "unit", "source"};
-  if (header != want) throw InputError::in_file(path + ": header: expected " + join(want, ","), path, "header");
+  const CsvTable t(read_input_file(path, "measurements"), path);
+  const std::vector<std::string> want = {"id", "hardware", "level", "workload", "dtype", "shape_or_config", "metric",
+                                         "value", "unit", "source"};
+  if (t.header() != want) throw InputError::in_file(path + ": header: expected " + join(want, ","), path, "header");
   std::vector<ValidationRow> rows;
-  int n = 1;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    auto f = split_csv(line);
-    if (f.size() != 10) throw InputError::in_file(path + ":" + std::to_string(n) + ": expected 10 fields, got " + std::to_string(f.size()), path, "");
-    ValidationRow r{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[9], 0};
+  for (size_t i = 0; i < t.size(); ++i) {
+    ValidationRow r{t.text(i, "id"), t.text(i, "hardware"), t.text(i, "level"), t.text(i, "workload"), t.text(i, "dtype"),
+                    t.text(i, "shape_or_config"), t.text(i, "metric"), t.text(i, "unit"), t.text(i, "source"), 0};
     // A measurement is a positive finite number, the whole field: "nan", "0", "12abc" are refused
     // (they would print as nan% or inf% errors, or be silently truncated).
-    char* end = nullptr;
-    r.measured = std::strtod(f[7].c_str(), &end);
-    if (f[7].empty() || *end != '\0' || !std::isfinite(r.measured) || r.measured <= 0)
-      throw InputError::in_file(path + ":" + std::to_string(n) + ": value: '" + f[7] + "': expected a positive number", path, "value");
+    r.measured = t.number(i, "value", CsvNumber::kPositive);
     rows.push_back(r);
   }
+  // A header alone (or an empty file) measured nothing: it had printed "0 points, mean absolute error 0%", a pass.
+  if (rows.empty()) throw InputError::in_file(path + ": no measurement rows after the header (expected one row per measurement)", path, "");
   return rows;
 }
 

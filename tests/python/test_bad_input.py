@@ -606,7 +606,8 @@ for cid, text, names in [
         ("chip-absent", "description: x\nscale_up: {topology: switch, chips: 2, link: {bandwidth: 1 GB/s}}\n", ["chip"]),
         ("chips-zero", over("hgx_h100x8.yaml", "scale_up:\n  chips: 0\n"), ["scale_up.chips", "'0'"]),
         ("chips-huge", over("hgx_h100x8.yaml", "scale_up:\n  chips: 100000000\n"), ["scale_up.chips"]),
-        ("chips-one", over("hgx_h100x8.yaml", "scale_up:\n  chips: 1\n"), ["library.algorithms"]),
+        # A collective on one chip names the chip count (it had blamed library.algorithms: qa57).
+        ("chips-one", over("hgx_h100x8.yaml", "scale_up:\n  chips: 1\n"), ["scale_up.chips 1", "at least 2 chips"]),
         ("nodes-zero", over("hgx_h100x8.yaml", "nodes: 0\n"), ["nodes", "'0'"]),
         ("nodes-huge", over("hgx_h100x8.yaml", "nodes: 100000\n"), ["nodes", "'100000'", "1024"]),
         ("nodes-no-network", over("hgx_h100x8.yaml", "nodes: 2\nscale_out:\n  network: none\n"), ["nodes", "'2'"]),
@@ -739,6 +740,55 @@ for tag, argv, names in [
                                  write("ctl.csv", "in\x1bput\x07,output\n1,2\n")], ["ctl.csv:1", "in\\x1bput\\x07"])]:
     case("qa56-" + tag, argv, names=names, out=argv[0] in ("run", "kernel", "compare"))
 
+# --- QA (qa57): found by trying each command as a new user --------------------------------------------
+# A digit string beyond 64 bits was "not an integer"; hexadecimal, a stray quote or a header alone in a measurement CSV
+# were read (0x10 as 16, a quote as another field, a header as "0 points, mean absolute error 0%"); a collective on one
+# chip blamed the preset's library.algorithms and a --set chip count over the limit the preset's nodes; a study file's
+# unit given twice was told as a --chips the user never gave; a folder where stats.json goes was "cannot write (Success)".
+STATS_FOLDER = os.path.join(WORK, "stats-folder-out")
+os.makedirs(os.path.join(STATS_FOLDER, "stats.json"), exist_ok=True)
+_coll_quote = list(_bad_row)
+_coll_quote[_fields.index("n_chips")] = '8"x'
+for tag, argv, names in [
+        ("dim-beyond-int64", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "99999999999999999999", "--n", "64", "--k", "64"],
+         ["--m", "expected a positive integer of at most 16777216"]),
+        ("validate-header-only", ["validate", "--data", write("qa57_header_only.csv", HEADER)], ["qa57_header_only.csv", "no measurement rows"]),
+        ("validate-hex-value", ["validate", "--data", write("qa57_hex.csv", HEADER + ROW.format(v="0x10"))],
+         ["qa57_hex.csv:2", "value", "'0x10'", "positive number"]),
+        ("validate-stray-quote", ["validate", "--data", write("qa57_quote.csv", HEADER + ROW.format(v='1"2'))],
+         ["qa57_quote.csv:2", "quote"]),
+        ("collectives-stray-quote", ["validate", "--collectives", "--data", write("qa57_coll_quote.csv", _head + ",".join(_coll_quote) + "\n")],
+         ["qa57_coll_quote.csv:2", "quote"]),
+        ("collectives-hex", ["validate", "--collectives", "--data",
+                             write("qa57_coll_hex.csv", _head + ",".join(_bad_row).replace(",8x,", ",0x8,") + "\n")],
+         ["qa57_coll_hex.csv:2", "n_chips", "'0x8'"]),
+        ("collective-one-chip", ["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--set", "scale_up.chips=1"],
+         ["at least 2 chips", "scale_up.chips 1"]),
+        ("system-chips-over-limit", ["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--set", "scale_up.chips=1000000"],
+         ["--set scale_up.chips", "'1000000'", "at most 1024 chips"]),
+        ("study-unit-twice", ["compare", "--study", write("qa57_twice.yaml", "description: x\nunits: [h100-sxm, h100-sxm]\nmodels: [llama-3.1-8b]\n"),
+                              "--no-report"], ["qa57_twice.yaml", "units", "h100-sxm is given twice"]),
+        ("study-model-twice", ["compare", "--study", write("qa57_models.yaml", "description: x\nunits: [h100-sxm]\nmodels: [llama-3.1-8b, llama-3.1-8b]\n"),
+                               "--no-report"], ["qa57_models.yaml", "models", "given twice"]),
+        ("sweep-dask-timeout", ["sweep", os.path.join(ROOT, "scripts", "studies", "nvlink_allreduce.yaml"), "--dask", "tcp://127.0.0.1:1",
+                                "--dask-timeout", "-5"], ["--dask-timeout -5", "positive number of seconds"]),
+        ("sweep-dask-timeout-alone", ["sweep", os.path.join(ROOT, "scripts", "studies", "nvlink_allreduce.yaml"), "--dask-timeout", "5"],
+         ["--dask-timeout", "without --dask"]),
+        ("scenario-file-empty", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--scenario-file", write("qa57_empty.yaml", "# nothing yet\n")],
+         ["--scenario-file", "qa57_empty.yaml", "no keys"]),
+        # A count no run can hold was drawn request by request until "out of memory", a minute later.
+        ("requests-huge", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--requests", "99999999999"],
+         ["--requests 99999999999", "at most 10000000"]),
+        ("concurrency-huge", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--concurrency", "99999999999"],
+         ["--concurrency 99999999999", "at most 2500000"]),
+        ("concurrency-fraction", ["serve", "--chip", "h100-sxm", "--model", TINY_MODEL, "--concurrency", "1.5"],
+         ["--concurrency '1.5'", "not a positive whole number of users"]),
+        ("tiers-over-bound", ["compare", "--chips", "h100-sxm", "--model", TINY_MODEL, "--tiers", "2000000", "--no-report"],
+         ["--tiers '2000000'", "expected at most 1e+06 tok/s per user"]),
+        ("out-stats-folder", ["kernel", "gemm", "--chip", "h100-sxm", "--m", "64", "--n", "64", "--k", "64", "--out", STATS_FOLDER],
+         ["stats.json", "a folder of that name is in the way"])]:
+    case("qa57-" + tag, argv, names=names, out=argv[0] == "compare")
+
 
 @pytest.fixture(scope="session")
 def results():
@@ -765,6 +815,20 @@ def test_a_malformed_collectives_row_is_refused_where_the_shipped_file_is_read()
     p = subprocess.run([XPUSIM, "validate", "--collectives", "--format", "json", "--filter", "zzzz-no-row"], capture_output=True,
                        text=True, env=dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1"), timeout=120)
     assert "n_chips" not in p.stderr and "message_bytes" not in p.stderr and "internal error" not in p.stderr, p.stderr
+
+
+def test_a_validation_without_predicted_rows_has_no_mean_error():
+    """QA (qa57): rows that no preset models printed "0 points, mean absolute error 0%" (JSON 0.0), a perfect score
+    from nothing; the table now says there is no mean error and the JSON's mean_abs_error is null."""
+    path = write("qa57_unmodeled.csv", HEADER + ROW.format(v="100").replace("H100 SXM", "Foo chip"))
+    env = dict(os.environ, SYSTEMC_DISABLE_COPYRIGHT_MESSAGE="1")
+    table = subprocess.run([XPUSIM, "validate", "--data", path], capture_output=True, text=True, env=env, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert "no preset models hardware 'Foo chip'" in table.stdout and "mean absolute error 0%" not in table.stdout, table.stdout
+    assert "0 points: no row was predicted, so there is no mean error" in table.stdout, table.stdout
+    js = subprocess.run([XPUSIM, "validate", "--data", path, "--format", "json"], capture_output=True, text=True, env=env, timeout=60)
+    data = json.loads(js.stdout)
+    assert data["points"] == [] and data["mean_abs_error"] is None and len(data["not_predicted"]) == 1, js.stdout
 
 
 def test_suite_is_large_enough():

@@ -188,3 +188,23 @@ def check_stepping_errors(s):
         e = pytest.raises(xpusim.InputError, call, **kwargs).value
         assert (e.flag, e.value) == data, str(e)
         assert str(e).startswith(start), str(e)
+
+
+# QA (qa57): raise sites that named a second flag only in their text now carry it as a mention: (call, keywords,
+# the mentions it carries, the start of its message).
+MENTION_SITES = [
+    ("run", dict(model="llama-3.1-8b", batch=3, dp=2, system="hgx-h100x8"), [("--dp", "2")], "batch=3 does not split over dp=2"),
+    ("run", dict(model="llama-3.1-8b", input=131000, output=1000, phase="decode"), [("--output", "1000")],
+     "input=131000 + output=1000 = 132000 tokens exceeds"),
+    ("serve", dict(rate=1.0, concurrency=4), [("--concurrency", "")], "rate and concurrency: give one"),
+    ("serve", dict(concurrency=64, requests=16), [("--concurrency", "64")], "requests=16 is fewer than concurrency=64"),
+    ("serve", dict(cache_length=512), [("--scheduler", "jetstream")], "cache_length=512: KV tokens per decode slot of scheduler=jetstream"),
+    ("serve", dict(max_seqs=8, max_batch=16), [("--max-batch", "16")], "max_seqs=8 and max_batch=16"),
+]
+
+
+@pytest.mark.parametrize("call,kwargs,mentions,start", MENTION_SITES, ids=["%s-%s" % (s[0], s[2][0][0][2:]) for s in MENTION_SITES])
+def test_an_error_carries_the_other_flags_it_names(call, kwargs, mentions, start):
+    e = pytest.raises(xpusim.InputError, getattr(xpusim, call), **kwargs).value
+    assert [tuple(m) for m in e.mentions] == mentions, str(e)
+    assert str(e).startswith(start), str(e)

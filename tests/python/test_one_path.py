@@ -299,7 +299,7 @@ def test_an_input_error_carries_its_flag_value_file_and_key(tiny_model):
     assert str(e) == "tp='x': expected an integer (see help(xpusim.serve))"
     e = pytest.raises(xpusim.InputError, xpusim.serve, model=tiny_model, concurrency="1, x").value
     assert (e.flag, e.value) == ("--concurrency", "1, x")
-    assert str(e).startswith("concurrency='1, x': ' x' is not a positive number of users"), str(e)  # a value with a space
+    assert str(e).startswith("concurrency='1, x': ' x' is not a positive whole number of users"), str(e)  # a value with a space
     e = pytest.raises(xpusim.InputError, xpusim.serve, model=tiny_model, ttft_slo="2h").value
     assert (e.flag, e.value) == ("--ttft-slo", "2h") and str(e).startswith("ttft_slo='2h': "), str(e)
     # A preset's key: through --set, and in a chip file.

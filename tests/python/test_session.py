@@ -252,3 +252,19 @@ def test_every_public_member_of_a_session_has_a_docstring():
         member = getattr(xpusim.Session, name)
         doc = member.fget.__doc__ if isinstance(member, property) else member.__doc__
         assert doc and doc.strip(), name
+
+
+def test_a_closed_session_refuses_every_call():
+    """QA session 57: step() or result() after close() read the freed simulation (a segmentation fault that killed the
+    interpreter); now each is an InputError that says the session is closed, and close() again does nothing."""
+    s = xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64)
+    s.close()
+    for call in (s.step, s.result, lambda: s.now, lambda: s.finished, s.new_transactions, s.trace,
+                 lambda: s.run_until(1e-6)):
+        with pytest.raises(xpusim.InputError, match="the session is closed"):
+            call()
+    s.close()
+    with xpusim.Session(chip="h100-sxm", kernel="gemm", m=64, n=64, k=64) as again:
+        assert again.result()["transactions"] > 0
+    with pytest.raises(xpusim.InputError, match=r"Session.step: the session is closed"):
+        again.step()

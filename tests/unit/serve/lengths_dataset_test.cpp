@@ -86,5 +86,13 @@ TEST(LengthsDataset, BadFileGivesOneLine) {
   EXPECT_EQ(error_of("80,120\n"), "");
 }
 
+// QA session 57: a spreadsheet's CSV (a byte-order mark, quoted fields, CRLF) was refused as a misspelt header; a
+// comment may quote freely; a quote inside a number is still refused, naming the line.
+TEST(LengthsDataset, ReadsSpreadsheetCsvFiles) {
+  EXPECT_EQ(error_of("\xEF\xBB\xBFinput,output\r\n80,120\r\n"), "");
+  EXPECT_EQ(error_of("# from \"ShareGPT\", sampled\n\"input\",\"output\"\n\"80\",\"120\"\n"), "");
+  EXPECT_NE(error_of("input,output\n8\"0,120\n").find("lengths_dataset_bad.csv:2:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xpu

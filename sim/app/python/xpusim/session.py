@@ -54,6 +54,15 @@ def _count(flag, value, default):
     return int(text)
 
 
+class _Closed:
+    """What a closed Session holds instead of its simulation: every call is refused (step() and result() after close()
+    had read the freed simulation and crashed the interpreter)."""
+
+    def __getattr__(self, name):
+        raise InputError("xpusim.Session.%s: the session is closed (close(), or the end of its `with` block); expected a "
+                         "new xpusim.Session to simulate again" % name.lstrip("_"))
+
+
 class Session:
     """A simulation you can step through, event by event.
 
@@ -234,8 +243,10 @@ class Session:
         return _json.loads(self._s.result_json())
 
     def close(self):
-        """End the simulation and free SystemC for the next session or run."""
-        self._s.close()
+        """End the simulation and free SystemC for the next session or run (again: nothing to do)."""
+        if not isinstance(self._s, _Closed):
+            self._s.close()
+            self._s = _Closed()
 
     def __enter__(self):
         return self

@@ -13,6 +13,7 @@ the points without a file. The engine is in Python because Dask, pandas and work
 CLI's `xpusim sweep` starts `python3 -m xpusim sweep` from an argument vector.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -516,6 +517,11 @@ def main(argv):
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     try:
         a = p.parse_args(argv)
+        # A negative, zero or nan wait was passed to the Dask client as it was (and ignored without --dask).
+        if not 0 < a.dask_timeout < math.inf:
+            raise SweepError("--dask-timeout %g: expected a positive number of seconds" % a.dask_timeout)
+        if a.dask is None and any(x == "--dask-timeout" or x.startswith("--dask-timeout=") for x in argv):
+            raise SweepError("--dask-timeout: a wait for a Dask scheduler, given without --dask ADDR (expected both, or neither)")
         spec = load_spec(a.spec)
         out = a.out or os.path.join("results", "sweeps", spec.name)
         client = None
