@@ -89,17 +89,6 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
   const std::uint32_t kernel = s.kernel;
   Tick task_end = s.task_end;
   std::uint64_t step = s.step;
-  const bool shared_engines = active_slot_count() > 1;
-  // The slot's local time moved to `at`; whether a quantum sync is due there (the state then kept for list_run()
-  // to resume from).
-  auto sync_due = [&](Tick at) {
-    qk.set(at - now);
-    if (!qk.need_sync(now)) return false;
-    s.step = step;
-    s.task_end = task_end;
-    slot_qk.set(qk.local());
-    return true;
-  };
   if (step > 0 && step < count)  // resumed after a quantum sync: other slots ran meanwhile, start loading the candidates
     for (size_t e = 0; e < engines; ++e)
       if (hd[e].cand != kNoDep) prefetch_instr(&w.instr(hd[e].cand));
@@ -116,14 +105,6 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
     if (pick == kNoDep)
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(s.index) + " of " +
                              m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
-    // Temporal decoupling: the slot runs ahead of the global time by up to one quantum. A slot alone on
-    // its executor syncs before a copy that would be booked beyond it (a copy books the memory system's
-    // calendars and LRU, shared with every other thread: STYLE.md, time discipline); an instruction on its
-    // own engines decides nothing another thread could change, so it runs on without a sync, and a
-    // k-step's MMA and the copies it frees share one sync instead of one each. Co-resident slots share
-    // the executor's engines, whose free time each booking moves: there every instruction syncs after
-    // it is booked beyond the quantum, as before.
-    if (!shared_engines && ready > now && w.instr(pick).is_dma() && sync_due(ready)) return false;
     decltype(auto) in = w.take(pick);
     // Simulation time moves only between list_run() calls: execute() sends its transactions with
     // b_transport, which does not wait.
@@ -142,7 +123,16 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
     task_end = std::max(task_end, end);
     ++step;
     if (m_ctx.trace) trace_transaction(in, ready, end, kernel, s.index);
-    if (shared_engines && ready > now && sync_due(ready)) return false;
+    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
+    if (ready > now) {
+      qk.set(ready - now);
+      if (qk.need_sync(now)) {
+        s.step = step;
+        s.task_end = task_end;
+        slot_qk.set(qk.local());
+        return false;
+      }
+    }
   }
   s.step = step;
   s.task_end = task_end;
