@@ -207,7 +207,10 @@ def heatmap_table(df, x, y, metric, base=None):
         if a not in (x, y):
             d = d[d[a].astype(str) == str(v)]
     d = d.assign(**{metric: pd.to_numeric(d[metric], errors="coerce")})
-    return d.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    t = d.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    # In the order the points give the values (the spec's), not pivot_table's sort: sizes given as text
+    # (64KiB, 1MiB, 16MiB, 256MiB) sorted as strings came out 16MiB, 1MiB, 256MiB, 64KiB (QA, session 48).
+    return t.reindex(index=[v for v in pd.unique(d[y]) if v in t.index], columns=[v for v in pd.unique(d[x]) if v in t.columns])
 
 
 def plot_heatmap(df, x, y, metric, path=None, base=None):
