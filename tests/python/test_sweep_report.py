@@ -49,6 +49,12 @@ def test_heatmap_keeps_the_order_the_spec_gives():
     t = analysis.heatmap_table(df, "b", "a", "tok_s")
     assert list(t.columns) == ["64KiB", "1MiB", "256MiB"] and list(t.index) == [900, 225]
     assert t.loc[900, "256MiB"] == 31.0 and t.loc[225, "64KiB"] == 5.0
+    # The Pareto plot's legend too, with the axis's unit.
+    df.attrs["units"]["a"] = "GB/s"
+    fig = analysis.plot_pareto(df, "tpot", "tok_s", color="b")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:3] == ["b=64KiB", "b=1MiB", "b=256MiB"]
+    fig = analysis.plot_pareto(df, "tpot", "tok_s", color="a")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == ["a=900 GB/s", "a=225 GB/s"]
 
 
 @pytest.fixture(scope="module")
