@@ -156,7 +156,8 @@ int cmd_kernel(int argc, char** argv) {
   check_trace_flags(trace, tf, !vm["trace-format"].defaulted(), vm.count("out") > 0);
   // trace.h5 alone is streamed as the simulation runs (memory stays flat); Perfetto sorts in memory.
   std::unique_ptr<H5TraceWriter> h5;
-  if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(vm["out"].as<std::string>() + "/trace.h5");
+  StagedFiles files;  // the results folder's files, renamed into place together once all are written
+  if (trace && tf == "hdf5") h5 = std::make_unique<H5TraceWriter>(files.stage(vm["out"].as<std::string>() + "/trace.h5"));
   KernelStudyOptions ko;
   ko.sustained = vm["sustained"].as<bool>();
   if (vm.count("after-runs")) ko.after_runs = checked_after_runs(vm["after-runs"].as<double>());
@@ -171,8 +172,8 @@ int cmd_kernel(int argc, char** argv) {
   KernelStudy study = run_kernel_study(*model, op, ko);
   const KernelRun& run = study.run;
   nlohmann::json j = kernel_study_json(study, op);
-  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace && !h5, tf);
   if (h5) h5->finish(trace_meta(run.result));
+  if (vm.count("out")) write_run_dir(vm["out"].as<std::string>(), run.result, j, trace && !h5, tf, &files);
   if (format == "json") std::cout << j.dump(2) << "\n";
   else std::cout << kernel_study_table(study, op);
   return run.check.ran && !run.check.passed ? 1 : 0;

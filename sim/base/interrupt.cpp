@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -27,12 +28,15 @@ constexpr size_t kPathMax = 4096;
 char g_paths[kSlots][kPathMax];
 std::atomic<bool> g_used[kSlots];
 std::mutex g_slot_mutex;
+char g_note[1024];
+std::atomic<size_t> g_note_size{0};
 
 void on_signal(int sig) {
   for (int i = 0; i < kSlots; ++i)
     if (g_used[i].load()) ::unlink(g_paths[i]);
   const char msg[] = "xpusim: interrupted: no results written (temporary files removed)\n";
-  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  const size_t note = g_note_size.load();
+  ssize_t ignored = note ? ::write(2, g_note, note) : ::write(2, msg, sizeof msg - 1);
   (void)ignored;
   // exit_group through syscall(2), not _exit: a signal can land while a SystemC coroutine runs, on a stack
   // AddressSanitizer does not know, and ASan's hook before every [[noreturn]] call (_exit is one) then
@@ -48,6 +52,13 @@ void install_interrupt_handler() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+}
+
+void set_interrupt_note(const std::string& line) {
+  g_note_size.store(0);
+  const size_t n = std::min(line.size(), sizeof g_note);
+  std::memcpy(g_note, line.data(), n);
+  g_note_size.store(n);
 }
 
 TempFile::TempFile(const std::string& path) : m_path(path) {

@@ -9,6 +9,10 @@ namespace xpu {
 // SIGINT/SIGTERM: unlink the registered temporary files, print "xpusim: interrupted", exit 130 (SIGINT)
 // or 143 (SIGTERM). Results are written to temporary names and renamed, so no partial result file stays.
 void install_interrupt_handler();
+// The line the handler prints instead of "no results written" once a command has written its results and goes on
+// (compare drawing its report after the study's files): those files stay, so "no results written" would be false.
+// At most 1 KiB (longer is cut); "" restores the default.
+void set_interrupt_note(const std::string& line);
 
 // Registers a temporary file for removal on interruption while it is being written.
 class TempFile {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sim/base/config.h"
+#include "sim/base/interrupt.h"
 #include "sim/base/process.h"
 #include "sim/base/strformat.h"
 #include "sim/base/units.h"
@@ -354,7 +355,13 @@ int finish_compare(const std::string& dir, const CompareStudy& study, bool repor
     notes << "study " << study.study_name << " also covers " << join(study.waiting) << ", waiting for " << study.waiting_reason << "\n";
   std::fflush(stdout);
   int status = 0;
+  // Ctrl-C while the report is drawn (seconds of matplotlib) keeps the study's files, complete: say so.
+  if (report)
+    set_interrupt_note("xpusim: interrupted while drawing report.html: the study's files in " + dir +
+                       " are complete (summary.json, summary.csv, frontier.csv, tiers.csv, configs/); "
+                       "python3 scripts/compare_report.py " + dir + " draws the report\n");
   const int rc = report ? render_compare_report(dir) : 0;
+  set_interrupt_note("");
   if (rc != 0) {
     std::cerr << "compare: the HTML report could not be written (scripts/compare_report.py exited " << rc << ")\n";
     status = 1;

@@ -353,14 +353,35 @@ void write_perfetto(const std::string& path, std::vector<TraceRecord> records, c
   write_perfetto_file(path, p, PerfettoOptions{}, other.dump());
 }
 
-void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats) {
+StagedFiles::~StagedFiles() {
+  std::error_code ec;
+  for (const auto& [path, tmp] : m_files) fs::remove(tmp->path(), ec);
+}
+
+std::string StagedFiles::stage(const std::string& path) {
+  m_files.emplace_back(path, std::make_unique<TempFile>(path + ".tmp." + std::to_string(::getpid())));
+  return m_files.back().second->path();
+}
+
+void StagedFiles::commit() {
+  for (const auto& [path, tmp] : m_files) {
+    std::error_code ec;
+    fs::rename(tmp->path(), path, ec);
+    if (ec) throw InputError::in_file(path + ": cannot write (" + ec.message() + ")", path, "");
+  }
+  m_files.clear();
+}
+
+void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats,
+                       StagedFiles* staged) {
   make_output_dir(dir);
-  write_file_atomic(dir + "/config.resolved.yaml", resolved_yaml);
+  auto name = [&](const std::string& f) { return staged ? staged->stage(dir + "/" + f) : dir + "/" + f; };
+  write_file_atomic(name("config.resolved.yaml"), resolved_yaml);
   nlohmann::json full = report;
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [k, v] : stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
   full["stats"] = counters;
-  write_file_atomic(dir + "/stats.json", full.dump(2) + "\n");
+  write_file_atomic(name("stats.json"), full.dump(2) + "\n");
 }
 
 void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
@@ -373,10 +394,14 @@ void write_report_dir(const std::string& dir, const std::string& chip_yaml, cons
 }
 
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
-                   const std::string& trace_format) {
-  write_results_dir(dir, r.resolved_yaml, stats, r.stats);
-  if (trace && trace_format != "perfetto") write_trace_h5(dir + "/trace.h5", r.trace, trace_meta(r));
-  if (trace && trace_format != "hdf5") write_perfetto(dir + "/trace.json", r.trace, trace_meta(r));
+                   const std::string& trace_format, StagedFiles* staged) {
+  StagedFiles own;
+  StagedFiles& files = staged ? *staged : own;
+  make_output_dir(dir);
+  if (trace && trace_format != "perfetto") write_trace_h5(files.stage(dir + "/trace.h5"), r.trace, trace_meta(r));
+  if (trace && trace_format != "hdf5") write_perfetto(files.stage(dir + "/trace.json"), r.trace, trace_meta(r));
+  write_results_dir(dir, r.resolved_yaml, stats, r.stats, &files);
+  files.commit();
 }
 
 }  // namespace xpu

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sim/base/interrupt.h"
 #include "sim/io/h5_file.h"
@@ -100,15 +102,34 @@ class SystemTraceFiles {
 };
 // Null without `trace`; else the files for folder `dir`, after check_trace_flags (`dir` "": no --out).
 std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir);
-// Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`.
-void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats);
+// A results folder's files written as one set: each is written under its staged name ("<path>.tmp.<pid>", removed if
+// the run is interrupted or the set dropped uncommitted), and commit() renames them all into place at once, so Ctrl-C
+// while a long trace is written leaves every file of the set or none (before 2026-12-07 it left config.resolved.yaml,
+// stats.json and trace.h5 without trace.json, under "no results written").
+class StagedFiles {
+ public:
+  StagedFiles() = default;
+  ~StagedFiles();
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  std::string stage(const std::string& path);  // the name to write `path` under until commit()
+  void commit();
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<TempFile>>> m_files;  // final path, staged file
+};
+// Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`; into `staged`
+// (renamed by its commit()) when given.
+void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats,
+                       StagedFiles* staged = nullptr);
 // run's and serve's --out DIR: config.resolved.yaml (`chip_yaml`), system.resolved.yaml (the system's resolved
 // preset, on a system of chips) and stats.json (`report`, the JSON --format json prints, with an empty "stats":
 // these runs register no component counters). Called once the run has succeeded, so a failing run writes nothing.
 void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
                       const nlohmann::json& report);
-// Writes config.resolved.yaml, stats.json and (with a trace) trace.h5 into `dir`.
+// Writes config.resolved.yaml, stats.json and (with a trace) trace.h5 / trace.json into `dir`, with what `staged`
+// already holds (a trace.h5 streamed during the run), as one set: nothing appears until all are written.
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
-                   const std::string& trace_format = "hdf5");
+                   const std::string& trace_format = "hdf5", StagedFiles* staged = nullptr);
 
 }  // namespace xpu

@@ -287,14 +287,21 @@ std::uint64_t write_process(std::ostream& os, bool& first, int pid, PerfettoProc
   }
   std::vector<std::string> kernels;
   for (const auto& k : p.kernels) kernels.push_back(json_str(k));
+  // A system trace's kernel, collective and step records are the operation itself: their slices take its name
+  // ("layer.qkv_proj", "tp_allreduce (ring/ll128)") where a transaction's take their kind ("dma_read"); before
+  // 2026-12-07 every slice of a rank's compute track read "kernel".
+  std::vector<bool> named_by_kernel(p.kind_names.size());
+  for (size_t k = 0; k < p.kind_names.size(); ++k)
+    named_by_kernel[k] = p.kind_names[k] == "kernel" || p.kind_names[k] == "collective" || p.kind_names[k] == "step";
   char b[160];
   for (size_t i = 0; i < p.records.size(); ++i) {
     const TraceRecord& r = p.records[i];
     const std::string kind = json_str(r.kind < p.kind_names.size() ? p.kind_names[r.kind] : "kind" + std::to_string(r.kind));
+    const bool by_kernel = r.kind < named_by_kernel.size() && named_by_kernel[r.kind] && r.kernel < kernels.size();
     std::snprintf(b, sizeof b, ", \"pid\": %d, \"tid\": %lld, \"ts\": %.6f, \"dur\": %.6f, \"args\": {\"bytes\": %llu, \"flops\": %llu, \"kernel\": ", pid,
                   static_cast<long long>(tid_of[i]), static_cast<double>(r.start_ps) / 1e6, static_cast<double>(r.end_ps - r.start_ps) / 1e6,
                   static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.flops));
-    os << sep << "{\"ph\": \"X\", \"cat\": " << kind << ", \"name\": " << kind << b << (r.kernel < kernels.size() ? kernels[r.kernel] : "null")
+    os << sep << "{\"ph\": \"X\", \"cat\": " << kind << ", \"name\": " << (by_kernel ? kernels[r.kernel] : kind) << b << (r.kernel < kernels.size() ? kernels[r.kernel] : "null")
        << ", \"task\": " << r.task << ", \"level\": " << static_cast<unsigned>(r.level) << "}}";
   }
   if (opt.counters && !p.records.empty()) {

@@ -3,7 +3,8 @@
 //
 // Layout: one process per trace; a "kernels" track with each kernel's span (its first start to its last end);
 // one track per unit in unit order, named after it, with extra lanes ("name [1]", ...) where its records
-// overlap, since slices on one track must nest; each record a complete ("X") slice named by its kind with
+// overlap, since slices on one track must nest; each record a complete ("X") slice named by its kind (a system
+// trace's kernel, collective and step records by their kernel's name, the kind as category) with
 // bytes, FLOPs, kernel (its name), task and level as arguments; counter ("C") tracks: DMA bandwidth (GB/s,
 // per direction and memory level, by the level's name where the trace names levels), busy (%) per unit
 // group, and power (W) when given. Times in microseconds with picosecond precision (the format's unit).

@@ -419,3 +419,29 @@ def test_power_manager_note_names_its_windows_and_short_term_limit(tmp_path):
     doc["rows"][0]["power_manager"] = dict(pm, limits=3)
     bad = run_report(study(tmp_path, doc, "bad"))
     assert bad.returncode != 0 and "power_manager.limits must be an object or null" in bad.stderr
+
+
+def test_tpot_target_label_clear_of_the_legend():
+    """QA (session 48): the TPOT target's label sat at the foot of its line, and the line stands at 1/1.15 of the axis
+    whenever every point meets the target (the shaded span runs 15% past it), right under the legend in the lower
+    right corner: the two were drawn over each other on the default compare's plot."""
+    import importlib.util
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    spec = importlib.util.spec_from_file_location("compare_report", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = mod.check_summary(fixture_doc())
+    tpots = [c["tpot_s"] for r in doc["rows"] if not r["failed"] for c in (r["curve"] or [r])]
+    doc["scenario"]["tpot_slo_s"] = 20 * max(tpots)  # every point meets it: the line stands at the right
+    fig = mod.plot_throughput_vs_tpot(plt, doc)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    label = [t for t in ax.texts if t.get_text().startswith("TPOT target")]
+    assert len(label) == 1
+    r = fig.canvas.get_renderer()
+    box, legend = label[0].get_window_extent(r), ax.get_legend().get_window_extent(r)
+    assert not box.overlaps(legend), (box, legend)
+    assert ax.get_window_extent(r).contains(box.x0, box.y0) and ax.get_window_extent(r).contains(box.x1, box.y1)
+    plt.close(fig)

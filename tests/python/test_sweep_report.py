@@ -40,6 +40,23 @@ def test_sensitivity_one_at_a_time():
     assert t.loc[1, 30] == 31.0 and t.shape == (2, 3) and t.isna().sum().sum() == 1
 
 
+def test_heatmap_keeps_the_order_the_spec_gives():
+    """QA (session 48): sizes given as text were sorted as strings (the nvlink_allreduce study's bytes axis
+    drawn 16MiB, 1MiB, 256MiB, 64KiB); the heat map keeps the order of the points, which is the spec's."""
+    df = synthetic()
+    df["b"] = ["64KiB", "1MiB", "256MiB"] * 2
+    df["a"] = [900, 900, 900, 225, 225, 225]
+    t = analysis.heatmap_table(df, "b", "a", "tok_s")
+    assert list(t.columns) == ["64KiB", "1MiB", "256MiB"] and list(t.index) == [900, 225]
+    assert t.loc[900, "256MiB"] == 31.0 and t.loc[225, "64KiB"] == 5.0
+    # The Pareto plot's legend too, with the axis's unit.
+    df.attrs["units"]["a"] = "GB/s"
+    fig = analysis.plot_pareto(df, "tpot", "tok_s", color="b")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:3] == ["b=64KiB", "b=1MiB", "b=256MiB"]
+    fig = analysis.plot_pareto(df, "tpot", "tok_s", color="a")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == ["a=900 GB/s", "a=225 GB/s"]
+
+
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "s"

@@ -154,8 +154,9 @@ def plot_pareto(df, x, y, path=None, goals=None, color=None):
     ax = fig.add_subplot(111)
     color = color or next((a for a in df.attrs.get("axes", []) if d[a].nunique() > 1), None)
     if color is not None and d[color].nunique() <= 12:
-        for v, g in d.groupby(color, sort=True):
-            ax.scatter(g[x], g[y], s=22, alpha=0.7, label="%s=%s" % (color, v))
+        unit = df.attrs.get("units", {}).get(color)
+        for v, g in d.groupby(color, sort=False):  # the spec's order, with the axis's unit (as heatmap_table)
+            ax.scatter(g[x], g[y], s=22, alpha=0.7, label="%s=%s%s" % (color, v, " " + unit if unit else ""))
     else:
         ax.scatter(d[x], d[y], s=22, alpha=0.7, color="#9c9c9c", label="points")
     ax.plot(front[x], front[y], "-o", color="black", lw=1.5, ms=9, mfc="none", label="Pareto front")
@@ -207,7 +208,10 @@ def heatmap_table(df, x, y, metric, base=None):
         if a not in (x, y):
             d = d[d[a].astype(str) == str(v)]
     d = d.assign(**{metric: pd.to_numeric(d[metric], errors="coerce")})
-    return d.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    t = d.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    # In the order the points give the values (the spec's), not pivot_table's sort: sizes given as text
+    # (64KiB, 1MiB, 16MiB, 256MiB) sorted as strings came out 16MiB, 1MiB, 256MiB, 64KiB (QA, session 48).
+    return t.reindex(index=[v for v in pd.unique(d[y]) if v in t.index], columns=[v for v in pd.unique(d[x]) if v in t.columns])
 
 
 def plot_heatmap(df, x, y, metric, path=None, base=None):

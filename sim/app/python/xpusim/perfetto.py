@@ -11,7 +11,8 @@ or from a shell:
 
 Layout of the file: one process per chip (per trace), one thread (track) per unit, named after the
 unit ("chip.sm3.tensor"); each transaction is a complete ("X") slice named by its kind with its
-bytes, FLOPs, kernel and task as arguments; a "kernels" track shows each kernel's span; counter
+bytes, FLOPs, kernel and task as arguments (a system trace's kernel, collective and step records are
+named after their kernel, the kind as category); a "kernels" track shows each kernel's span; counter
 ("C") tracks show DMA bandwidth, the busy share of each unit group and, when given, power.
 
 The JSON format requires the slices of one thread to nest; a DMA engine keeps many copies in flight
