@@ -239,6 +239,7 @@ nlohmann::json kv_transfer_json(const std::optional<KvTransferStats>& k) {
   if (!k) return nullptr;
   return {{"transfers", k->transfers},     {"bytes_total", k->bytes_total},   {"bytes_mean", k->bytes_mean},
           {"prefix_tokens_mean", k->prefix_tokens_mean}, {"prefix_bytes_mean", k->prefix_bytes_mean},
+          {"sent_tokens_mean", k->sent_tokens_mean}, {"resident_tokens_mean", k->resident_tokens_mean}, {"prefix_rule", k->prefix_rule},
           {"time_mean_s", k->time_mean_s}, {"time_p50_s", k->time_p50_s},     {"time_p99_s", k->time_p99_s},
           {"alone_s", k->alone_s},         {"fabric_runs", k->fabric_runs},   {"converged", k->converged},
           {"collectives_met", k->collectives_met}, {"collective_delay_s", k->collective_delay_s},
@@ -562,9 +563,15 @@ std::string serve_table(const ServeResult& r) {
       os << strformat("         KV transfers: %lld of %s mean%s, %s mean / %s p99 on the fabric (%s alone)%s%s%s; busy: prefill %.0f%%, "
                       "decode %.0f%%; %.1f tok/s per chip\n",
                       static_cast<long long>(k->transfers), format_bytes(k->bytes_mean).c_str(),
-                      k->prefix_tokens_mean > 0 ? strformat(" (%s of it a cached prefix of %.0f tokens, not prefilled)",
-                                                            format_bytes(k->prefix_bytes_mean).c_str(), k->prefix_tokens_mean).c_str()
-                                                : "",
+                      k->resident_tokens_mean > 0
+                          ? strformat(" (the %.0f uncached prompt tokens' KV: a cached prefix of %.0f tokens, %s, held by both pools' "
+                                      "prefix caches, not sent; %s)",
+                                      k->sent_tokens_mean, k->resident_tokens_mean, format_bytes(k->prefix_bytes_mean).c_str(),
+                                      k->prefix_rule.c_str()).c_str()
+                      : k->prefix_tokens_mean > 0
+                          ? strformat(" (%s of it a cached prefix of %.0f tokens, not prefilled; %s)", format_bytes(k->prefix_bytes_mean).c_str(),
+                                      k->prefix_tokens_mean, k->prefix_rule.c_str()).c_str()
+                          : "",
                       format_seconds(k->time_mean_s).c_str(),
                       format_seconds(k->time_p99_s).c_str(), format_seconds(k->alone_s).c_str(),
                       k->collectives_met > 0 ? strformat(", beside %lld of the instances' collectives (+%s to their iterations)",

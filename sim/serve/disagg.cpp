@@ -97,6 +97,7 @@ class DisaggEngine {
     m_first.assign(n, -1);
     m_last = m_first;
     const std::int64_t bt = m_pre.front().group.ranks().front().st.kv.block_tokens();
+    const std::int64_t dbt = m_dec.front().group.ranks().front().st.kv.block_tokens();
     for (size_t i = 0; i < n; ++i) {
       m_arrival[i] = load.kind == EngineLoad::Kind::Open ? reqs[i].arrival_s : 0;
       Sequence& p = m_pseq[i];  // the prompt, ending with the first token
@@ -108,8 +109,9 @@ class DisaggEngine {
       d.output = reqs[i].output;
       d.lookahead = pools.features.spec_tokens;  // drafts verified with each decode step (the decode pool's drafter)
       // Prefix caching (disagg.h): the prefill instance's cache holds the prompt's head, shared and not computed; the
-      // decode instance keeps no prefix cache and receives the whole prompt's KV (its sequence starts without one).
+      // decode instance's holds it too where the stack runs one there (vLLM), else it receives the whole prompt's KV.
       p.prefix = p.computed = pools.features.cached_prefix(p.input, bt);
+      d.prefix = pools.decode_cached(d.input, dbt);
     }
     m_released = load.kind == EngineLoad::Kind::Closed ? std::min(n, static_cast<size_t>(load.concurrency)) : n;
   }
@@ -207,7 +209,8 @@ class DisaggEngine {
         t.decode = place(m_dec);
         t.tokens = s.input;
         t.cached = s.prefix;
-        t.bytes = m_kv_bytes(s.input);  // the whole prompt's, its cached head's included (disagg.h: prefix caching)
+        t.resident = m_dseq[i].prefix;
+        t.bytes = m_kv_bytes(t.tokens - t.resident);  // all but what the decode instance's prefix cache holds (disagg.h)
         t.start_s = m_t;
         t.end_s = m_t + std::max(0.0, m_transfer(t));
         RankGroup::Rank& d = instance_of(m_dec, t.decode).rank(t.decode);
@@ -1015,8 +1018,9 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
   // A transfer of the mean size alone on the fabric: the first round's guess and the report's reference.
   KvTransfer mean;
   std::int64_t n = 0;
+  const std::int64_t bt = sched()->block_tokens();
   for (const RequestDraw& r : reqs)
-    if (r.output > 1) mean.bytes += bytes(r.input), ++n;
+    if (r.output > 1) mean.bytes += bytes(r.input - inst.decode_cached(r.input, bt)), ++n;
   new_round();
   if (n == 0) return run_disagg_engine(reqs, load, sched, inst, pstep, dstep, bytes, [](const KvTransfer&) { return 0.0; }, clocks);
   mean.bytes /= static_cast<double>(n);
@@ -1104,16 +1108,18 @@ DisaggEngineResult engine_with_fabric(const ServeOptions& opt, const DisaggLayou
 // `bytes`: what a transfer of that many prompt tokens carries (its cached head's share).
 void transfer_stats(KvTransferStats& s, const DisaggEngineResult& er, const std::function<double(std::int64_t)>& bytes) {
   std::vector<double> times;
-  double prefix_tokens = 0, prefix_bytes = 0;
+  double prefix_tokens = 0, prefix_bytes = 0, sent = 0, resident = 0;
   for (const KvTransfer& t : er.transfers) {
     s.bytes_total += t.bytes;
     times.push_back(t.end_s - t.start_s);
     if (t.cached > 0) prefix_tokens += static_cast<double>(t.cached), prefix_bytes += bytes(t.cached);
+    sent += static_cast<double>(t.tokens - t.resident), resident += static_cast<double>(t.resident);
   }
   s.transfers = static_cast<std::int64_t>(er.transfers.size());
+  const double n = std::max<double>(1, static_cast<double>(s.transfers));
   s.bytes_mean = s.transfers ? s.bytes_total / static_cast<double>(s.transfers) : 0;
-  s.prefix_tokens_mean = s.transfers ? prefix_tokens / static_cast<double>(s.transfers) : 0;
-  s.prefix_bytes_mean = s.transfers ? prefix_bytes / static_cast<double>(s.transfers) : 0;
+  s.prefix_tokens_mean = prefix_tokens / n, s.prefix_bytes_mean = prefix_bytes / n;
+  s.sent_tokens_mean = sent / n, s.resident_tokens_mean = resident / n;
   const FabricRound f = fabric_round(times);
   s.time_mean_s = f.mean_s, s.time_p50_s = f.p50_s, s.time_p99_s = f.p99_s;
   const double span = std::max(er.total.makespan_s, 1e-30);
@@ -1150,10 +1156,13 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
                        serve_memory(chip, model, dsc, *sched, ddraft ? &*ddraft : nullptr, comm).kv_blocks,
                        psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
   inst.features = opt.features();
+  const Scheduler::PdPrefixRule rule = sched->pd_prefix_rule();
+  inst.decode_prefix_cache = rule.decode_cache;
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) {
     return kv_transfer_bytes(model, ddraft ? &*ddraft : nullptr, dsc, tokens);
   };
   KvTransferStats ks;
+  ks.prefix_rule = rule.name;
   PoolPower pre, dec;
   DisaggClocks clocks;
   clocks.trace = opt.trace;

@@ -119,11 +119,19 @@
 // unless started with --disaggregation-decode-enable-radix-cache (off by default, refused with speculative decoding:
 // python/sglang/srt/arg_groups/pd_disaggregation_hook.py, "KV cache is forced as chunk cache for decode server"). So the
 // whole prompt's KV, its cached head's included, crosses the fabric (KvTransfer::cached says how much of it the prefill
-// instance did not compute), and the decode pool allocates and steps as without prefix caching. vLLM's NIXL connector
-// differs: its decode side matches its own prefix cache and pulls only the blocks it lacks (vllm-project/vllm
-// vllm/distributed/kv_transfer/kv_connector/v1/nixl_connector.py, NixlConnectorScheduler.get_num_new_matched_tokens:
-// the prompt less the locally computed tokens; update_state_after_alloc: blocks.get_unhashed_block_ids()); that variant,
-// and SGLang's opt-in decode radix cache, are not modeled.
+// instance did not compute), and the decode pool allocates and steps as without prefix caching. The pools follow the
+// stack that --scheduler names (Scheduler::pd_prefix_rule; DisaggInstances::decode_prefix_cache): vLLM's KV connectors
+// differ, its decode instance runs its own prefix cache (automatic prefix caching, on by default in V1), matches it
+// first and pulls only the blocks it lacks (vllm-project/vllm vllm/v1/core/sched/scheduler.py: get_computed_blocks, then
+// connector.get_num_new_matched_tokens(request, num_new_local_computed_tokens);
+// vllm/distributed/kv_transfer/kv_connector/v1/nixl_connector.py, NixlConnectorScheduler.get_num_new_matched_tokens: the
+// prompt less the locally computed tokens; update_state_after_alloc: blocks.get_unhashed_block_ids()). So with vllm each
+// decode sequence starts with the cached head held in its instance's prefix cache (EngineFeatures::cached_prefix at
+// the decode pool's block, shared blocks as colocated serving holds them, again on a recomputation after a
+// preemption) and the transfer carries only the rest's KV (KvTransfer::resident: the tokens not sent). As colocated
+// serving assumes, the hit is a steady state: the decode instance's cache holds the head for every request (a first
+// request that warms it is not modeled). TensorRT-LLM sends the reused prefix too (NVIDIA/TensorRT-LLM#18688); jetstream
+// and sglang-jax are assumed as SGLang. SGLang's opt-in decode radix cache is not modeled.
 // Not modeled: the share of a data-parallel
 // attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
 #pragma once
@@ -166,8 +174,9 @@ double fabric_relaxation(int round, double residual, double residual_last, doubl
 struct KvTransfer {
   std::int64_t request = 0;
   int prefill = 0, decode = 0;     // instance indices in their pools
-  std::int64_t tokens = 0;         // prompt tokens whose KV moves
+  std::int64_t tokens = 0;         // prompt tokens whose KV the decode instance needs
   std::int64_t cached = 0;         // of which the prefill instance's prefix cache held (not computed there)
+  std::int64_t resident = 0;       // of which the decode instance's prefix cache held (not sent: tokens - resident are)
   double bytes = 0;                // all ranks of the instance
   double start_s = 0, end_s = 0;
 };
@@ -194,6 +203,14 @@ struct DisaggInstances {
   // token and its drafts and emits the expected accepted tokens as the colocated engine does. Prefix caching on the
   // prefill pool (prefix_hit; disagg.h). The rest unused.
   EngineFeatures features{};
+  // The decode instances run a prefix cache of their own (Scheduler::PdPrefixRule::decode_cache, vLLM's KV connectors):
+  // each decode sequence starts with the prompt's cached head held there (shared blocks) and its transfer carries only
+  // the rest. false: the whole prompt's KV crosses and the decode sequence holds it all (SGLang's default).
+  bool decode_prefix_cache = false;
+  // Of a prompt of `input` tokens, those whose KV the decode instance's prefix cache holds (blocks of `block_tokens`).
+  std::int64_t decode_cached(std::int64_t input, std::int64_t block_tokens) const {
+    return decode_prefix_cache ? features.cached_prefix(input, block_tokens) : 0;
+  }
 };
 // Each server's power manager (one chip of it), in server order (a group of ranks is one server); empty: every
 // iteration at the nominal clock.

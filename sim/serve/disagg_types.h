@@ -38,9 +38,15 @@ struct KvTransferStats {
   std::int64_t transfers = 0;
   double bytes_total = 0, bytes_mean = 0;
   // Of each transfer (the mean), the prompt's head that the prefill instance's prefix cache held (serve --prefix-hit):
-  // its tokens, which the prefill pool did not compute, and their KV, which crosses the fabric all the same (the decode
-  // pool keeps no prefix cache: disagg.h, prefix caching). 0 without prefix caching.
+  // its tokens, which the prefill pool did not compute, and the size of their KV, which crosses the fabric under the
+  // whole-prompt rule and stays on the decode instance's own prefix cache under the uncached-blocks rule (disagg.h,
+  // prefix caching). 0 without prefix caching.
   double prefix_tokens_mean = 0, prefix_bytes_mean = 0;
+  // Of each transfer (the mean), the prompt tokens whose KV crossed the fabric and those the decode instance's prefix
+  // cache held and were not sent (0 under the whole-prompt rule); and the serving stack's rule
+  // (Scheduler::pd_prefix_rule: "whole prompt (...)" or "uncached blocks (...)").
+  double sent_tokens_mean = 0, resident_tokens_mean = 0;
+  std::string prefix_rule;
   double time_mean_s = 0, time_p50_s = 0, time_p99_s = 0;  // as simulated on the fabric, with contention
   double alone_s = 0;                                      // a transfer of the mean size on an idle fabric
   int fabric_runs = 0;        // fixed-point rounds between the engine and the fabric (see disagg.h)

@@ -30,7 +30,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLimits, tdp_w, limit_window_s, peak_limi
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PowerLog, limits, time_s, nominal_time_s, clock_s, boost_s, short_term_s, settling_s, held_s, idle_s,
                                    boost_ends_s, held_from_s, max_short_w, max_limit_w, max_short_unboosted_w, max_limit_held_w,
                                    peak_w, min_clock, energy)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, prefix_tokens_mean, prefix_bytes_mean, time_mean_s, time_p50_s, time_p99_s, alone_s,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KvTransferStats, transfers, bytes_total, bytes_mean, prefix_tokens_mean, prefix_bytes_mean, sent_tokens_mean, resident_tokens_mean, prefix_rule, time_mean_s, time_p50_s, time_p99_s, alone_s,
                                    fabric_runs, converged, collectives_met, collective_delay_s, hbm_delay_s,
                                    prefill_busy, decode_busy, prefill_power_w, decode_power_w, power_manager_chip)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DisaggLayout, prefill_tp, decode_tp, prefill_ep, decode_ep, prefill_dp, decode_dp, prefill_pp, decode_pp, layers, prefill_devices,
@@ -78,11 +78,11 @@ XPU_ROW_FIELDS(OccupancySample, 32)
 XPU_ROW_FIELDS(EnergyBreakdown, 48)
 XPU_ROW_FIELDS(PowerLimits, 72)
 XPU_ROW_FIELDS(PowerLog, 248)
-XPU_ROW_FIELDS(KvTransferStats, 168)
+XPU_ROW_FIELDS(KvTransferStats, 216)
 XPU_ROW_FIELDS(DisaggLayout, 120)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
-XPU_ROW_FIELDS(ServePoint, 1056)
+XPU_ROW_FIELDS(ServePoint, 1104)
 XPU_ROW_FIELDS(CostFigures, 96)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

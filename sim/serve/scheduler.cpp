@@ -64,6 +64,10 @@ double host_work_us(const std::string& flag, double us) {
   return us;
 }
 
+Scheduler::PdPrefixRule Scheduler::pd_prefix_rule() const {
+  return {false, "whole prompt (assumed as SGLang's default: this stack's PD prefix rule not sourced)"};
+}
+
 const std::vector<std::string>& scheduler_names() {
   static const std::vector<std::string> names = {"vllm", "sglang", "sglang-jax", "trtllm", "jetstream"};
   return names;

@@ -215,6 +215,16 @@ class Scheduler {
   // free memory: a fraction of the whole memory already leaves that room in its remainder.
   virtual double runtime_reserve_bytes() const { return 0; }
   virtual std::int64_t block_tokens() const { return 16; }
+  // Disaggregated serving with prefix caching (serve --prefix-hit with pools; sim/serve/disagg.h): how the stack's
+  // decode instance gets a prompt's cached head. `decode_cache`: it runs its own prefix cache, which holds the head
+  // (shared blocks, as colocated serving holds them), and the transfer carries only the uncached tokens' KV; otherwise
+  // the whole prompt's KV crosses the fabric. `name`: the rule as the report gives it (kv_transfer.prefix_rule).
+  struct PdPrefixRule {
+    bool decode_cache = false;
+    std::string name;
+  };
+  // Default: the whole prompt, SGLang's default rule, assumed for a stack whose PD path we have not sourced.
+  virtual PdPrefixRule pd_prefix_rule() const;
   // How the engine launches an iteration's kernels (default: not modelled, the GPU's time alone).
   virtual HostLaunch host_launch() const { return {}; }
   // What the engine runs with: host_launch() with its framework work's figures replaced by the limits'

@@ -77,6 +77,9 @@ class SglangScheduler : public Scheduler {
   }
   double memory_fraction() const override { return 0.88; }
   std::int64_t block_tokens() const override { return 1; }
+  // SGLang's decode server runs a chunk cache unless --disaggregation-decode-enable-radix-cache (off by default), so
+  // the prefill server sends the whole request (sim/serve/disagg.h, prefix caching; sglang-jax: assumed the same).
+  PdPrefixRule pd_prefix_rule() const override { return {false, "whole prompt (SGLang: decode chunk cache)"}; }
   bool mixes_prefill_and_decode() const override { return false; }
   HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, 0, true}, {}}; }
   void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {

@@ -106,6 +106,10 @@ class TrtllmScheduler : public Scheduler {
   }
   double memory_fraction() const override { return 0.90; }
   bool fraction_of_free_memory() const override { return true; }
+  // The context server sends the reused prefix's KV with the rest to the generation server (NVIDIA/TensorRT-LLM
+  // pull request #18688, "Early reused cache transfer": "the reused prefix therefore accounts for most of the KV
+  // cache transferred from the context worker to the generation worker").
+  PdPrefixRule pd_prefix_rule() const override { return {false, "whole prompt (TensorRT-LLM: reused prefix sent)"}; }
   double runtime_reserve_bytes() const override { return kCudaContextBytes + kKernelLibraryBytes + kRuntimeBufferBytes; }
   std::int64_t block_tokens() const override { return 32; }
   HostLaunch host_launch() const override {

@@ -40,6 +40,13 @@ class VllmScheduler : public Scheduler {
   }
   double memory_fraction() const override { return 0.90; }
   HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, kHostUsPerRequest, true}, {}}; }
+  // vLLM's KV connectors (NIXL; Mooncake's alike): the decode instance's scheduler first matches its own prefix cache
+  // (automatic prefix caching, on by default in V1: KVCacheManager.get_computed_blocks), then asks the connector for
+  // the rest (vllm/v1/core/sched/scheduler.py: get_num_new_matched_tokens(request, num_new_local_computed_tokens));
+  // the connector answers the prompt less those local tokens and pulls only the blocks allocated without a hash
+  // (vllm/distributed/kv_transfer/kv_connector/v1/nixl_connector.py, NixlConnectorScheduler.update_state_after_alloc:
+  // blocks.get_unhashed_block_ids()).
+  PdPrefixRule pd_prefix_rule() const override { return {true, "uncached blocks (vLLM KV connector: decode prefix cache)"}; }
 
   Batch schedule(SchedState& st) override {
     Batch b;

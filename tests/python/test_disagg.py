@@ -164,23 +164,44 @@ def test_prefill_instances_take_their_own_tp(cli):
     assert same["kv_transfer"]["alone_s"] * 0.999 <= k["alone_s"] < same["kv_transfer"]["alone_s"] * 1.2
 
 
-def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt(cli, tmp_path):
+def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt_with_sglang(cli):
     """--prefix-hit with pools (disagg.h), as SGLang's PD disaggregation runs it by default: the prefill pool takes each
     prompt's cached head from its radix cache and prefills the rest, so it is busy for less and the first tokens come
     sooner at the same load; the decode pool keeps no prefix cache (a chunk cache), so each transfer carries the whole
-    prompt's KV, the cached head's included (256 of the 512 tokens: whole blocks of 16)."""
-    plain = json.loads(cli(*POOLS, "--format", "json").stdout)
-    hit = json.loads(cli(*POOLS, "--prefix-hit", "0.5", "--format", "json").stdout)
+    prompt's KV, the cached head's included (256 of the 512 tokens)."""
+    sglang = (*POOLS, "--scheduler", "sglang")
+    plain = json.loads(cli(*sglang, "--format", "json").stdout)
+    hit = json.loads(cli(*sglang, "--prefix-hit", "0.5", "--format", "json").stdout)
     per_token = hit["disaggregated"]["kv_bytes_per_token"]
     k0, k = plain["kv_transfer"], hit["kv_transfer"]
     assert hit["prefix_hit"] == 0.5 and per_token == plain["disaggregated"]["kv_bytes_per_token"]
     assert k["transfers"] == 8 and k["bytes_mean"] == 512 * per_token == k0["bytes_mean"]
     assert k["prefix_tokens_mean"] == 256 and k["prefix_bytes_mean"] == 256 * per_token
+    assert k["sent_tokens_mean"] == 512 and k["resident_tokens_mean"] == 0
+    assert k["prefix_rule"] == k0["prefix_rule"] == "whole prompt (SGLang: decode chunk cache)"
     assert k0["prefix_tokens_mean"] == 0 and k0["prefix_bytes_mean"] == 0
     assert k["prefill_busy"] * hit["makespan_s"] < k0["prefill_busy"] * plain["makespan_s"]
     assert hit["ttft_s"] < plain["ttft_s"]
-    assert "of it a cached prefix of 256 tokens, not prefilled)" in cli(*POOLS, "--prefix-hit", "0.5").stdout
-    # A hit below one KV block caches nothing: the same run, number for number.
+    assert "of it a cached prefix of 256 tokens, not prefilled; whole prompt (SGLang" in cli(*sglang, "--prefix-hit", "0.5").stdout
+
+
+def test_a_prefix_hit_with_vllm_sends_only_the_uncached_tokens(cli, tmp_path):
+    """vLLM's KV connectors (disagg.h): the decode instance matches its own prefix cache first and pulls only the blocks
+    it lacks, so with vllm (serve's default) a transfer carries the 256 uncached tokens' KV, half SGLang's, and an
+    idle fabric moves it sooner; the prefill pool skips the same head either way."""
+    plain = json.loads(cli(*POOLS, "--format", "json").stdout)
+    hit = json.loads(cli(*POOLS, "--prefix-hit", "0.5", "--format", "json").stdout)
+    sglang = json.loads(cli(*POOLS, "--scheduler", "sglang", "--prefix-hit", "0.5", "--format", "json").stdout)
+    per_token = hit["disaggregated"]["kv_bytes_per_token"]
+    k0, k, ks = plain["kv_transfer"], hit["kv_transfer"], sglang["kv_transfer"]
+    assert k["transfers"] == 8 and k["bytes_mean"] == 256 * per_token and k0["bytes_mean"] == 512 * per_token
+    assert k["sent_tokens_mean"] == 256 and k["resident_tokens_mean"] == 256 and k0["sent_tokens_mean"] == 512
+    assert k["prefix_tokens_mean"] == 256 and k["prefix_bytes_mean"] == 256 * per_token
+    assert k["prefix_rule"] == "uncached blocks (vLLM KV connector: decode prefix cache)"
+    assert k["bytes_mean"] * 2 == ks["bytes_mean"] and k["alone_s"] < ks["alone_s"] and k["alone_s"] < k0["alone_s"]
+    assert hit["ttft_s"] < plain["ttft_s"]
+    assert "(the 256 uncached prompt tokens' KV: a cached prefix of 256 tokens" in cli(*POOLS, "--prefix-hit", "0.5").stdout
+    # A hit below one KV block caches nothing on either pool: the same run, number for number.
     tiny = json.loads(cli(*POOLS, "--prefix-hit", "0.01", "--format", "json").stdout)
     for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "makespan_s", "kv_transfer", "disaggregated"):
         assert tiny[key] == plain[key], key

@@ -219,6 +219,62 @@ TEST(Disagg, APrefixHitShortensThePrefillAndSendsTheWholePrompt) {
   EXPECT_EQ(c.total.prefill_tokens, a.total.prefill_tokens);
 }
 
+// vLLM's KV connectors (DisaggInstances::decode_prefix_cache): the decode instance's own prefix cache holds the cached
+// head, so the transfer carries only the rest's KV (closed form) and the decode sequences share the head's blocks.
+TEST(Disagg, ADecodePrefixCacheHoldsTheHeadAndOnlyTheRestIsSent) {
+  const ModelConfig m = load_model(model_path("small-llama-100m"));
+  const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) { return kv_transfer_bytes(m, Scenario{}, tokens); };
+  const std::vector<RequestDraw> one(1, RequestDraw{100, 4, 0.5});
+  DisaggInstances inst{1, 1, 1000, 1000};
+  inst.features.prefix_hit = 0.5;  // 48 tokens in whole blocks of 16, on both pools
+  inst.decode_prefix_cache = true;
+  DisaggEngineResult r = run_disagg_engine(one, {EngineLoad::Kind::Open, 0}, vllm(), inst, one_rank(fake_step), one_rank(fake_step), bytes,
+                                           fake_transfer);
+  const double prefill = 1e-3 + 1e-5 * (100 - 48);
+  const double transfer = 5e-3 + 8.0 * 4 * 64 * 2 * 2 * 52 / 1e9;  // the 52 uncached tokens' KV
+  const double decode = 3 * 2e-3 + 1e-6 * (101 + 102 + 103);      // the decode steps read the whole context
+  ASSERT_EQ(r.transfers.size(), 1u);
+  EXPECT_EQ(r.transfers[0].tokens, 100);
+  EXPECT_EQ(r.transfers[0].cached, 48);
+  EXPECT_EQ(r.transfers[0].resident, 48);
+  EXPECT_DOUBLE_EQ(r.transfers[0].bytes, 8.0 * 4 * 64 * 2 * 2 * 52);
+  EXPECT_NEAR(r.total.ttft_s[0], prefill, 1e-12);
+  EXPECT_NEAR(r.total.e2e_s[0], prefill + transfer + decode, 1e-12);
+  // Without the decode cache (SGLang's rule) the same request sends all 100 tokens and holds nothing on the decode side.
+  inst.decode_prefix_cache = false;
+  r = run_disagg_engine(one, {EngineLoad::Kind::Open, 0}, vllm(), inst, one_rank(fake_step), one_rank(fake_step), bytes, fake_transfer);
+  EXPECT_EQ(r.transfers[0].resident, 0);
+  EXPECT_DOUBLE_EQ(r.transfers[0].bytes, bytes(100));
+
+  // Eight equal prompts at once (160 tokens: a head of 80, five blocks): they land together and decode together; the
+  // decode pool holds the head's five blocks once instead of eight times at its peak.
+  const std::vector<RequestDraw> eight(8, RequestDraw{160, 4, 0});
+  DisaggInstances whole{1, 1, 1000, 1000};
+  whole.features.prefix_hit = 0.5;
+  DisaggInstances cached = whole;
+  cached.decode_prefix_cache = true;
+  const DisaggEngineResult a = run_disagg_engine(eight, {EngineLoad::Kind::Open, 0}, vllm(), whole, one_rank(fake_step), one_rank(fake_step),
+                                                 bytes, fake_transfer);
+  const DisaggEngineResult b = run_disagg_engine(eight, {EngineLoad::Kind::Open, 0}, vllm(), cached, one_rank(fake_step), one_rank(fake_step),
+                                                 bytes, fake_transfer);
+  for (const KvTransfer& t : b.transfers) {
+    EXPECT_EQ(t.resident, 80);
+    EXPECT_DOUBLE_EQ(t.bytes, bytes(80));
+  }
+  EXPECT_NEAR(a.total.kv_peak - b.total.kv_peak, 7.0 * 5 / 1000, 1e-12);
+  EXPECT_EQ(b.total.decode_steps, a.total.decode_steps);
+  EXPECT_LT(b.total.e2e_s[0], a.total.e2e_s[0]);  // half the bytes on the same link
+}
+
+// Each serving stack's rule (Scheduler::pd_prefix_rule): vLLM's decode instance keeps a prefix cache, SGLang's
+// (and TensorRT-LLM's generation server) receive the whole prompt; the others are assumed as SGLang.
+TEST(Disagg, ThePrefixRuleFollowsTheScheduler) {
+  EXPECT_TRUE(make_scheduler("vllm", {})->pd_prefix_rule().decode_cache);
+  for (const char* name : {"sglang", "sglang-jax", "trtllm", "jetstream"}) EXPECT_FALSE(make_scheduler(name, {})->pd_prefix_rule().decode_cache) << name;
+  EXPECT_EQ(make_scheduler("vllm", {})->pd_prefix_rule().name.rfind("uncached blocks", 0), 0u);
+  EXPECT_EQ(make_scheduler("sglang", {})->pd_prefix_rule().name.rfind("whole prompt", 0), 0u);
+}
+
 // The framework's host work (HostWork) binds each pool's iterations as it binds the colocated engine's: with
 // 10 ms per running request, overlapped, every step of this lone request takes 10 ms instead of its GPU time.
 TEST(Disagg, TheFrameworksHostWorkBindsEachPoolsIterations) {
