@@ -34,13 +34,24 @@ void write_file_atomic(const std::string& path, const std::string& content) {
       throw InputError::in_file(path + ": write failed (is the disk full?)", path, "");
     }
   }
+  rename_into(tmp, path);
+}
+
+namespace {
+// The one message for a result file that cannot take its place: a folder of its name is named as such.
+[[noreturn]] void cannot_place(const std::string& path, const std::error_code& ec) {
+  std::error_code own;  // its own code: the rename's reason is the message (it had read "(Success)")
+  const bool folder = fs::is_directory(path, own);
+  throw InputError::in_file(path + ": cannot write (" + (folder ? std::string("a folder of that name is in the way") : ec.message()) + ")", path, "");
+}
+}  // namespace
+
+void rename_into(const std::string& tmp, const std::string& path) {
   std::error_code ec, removed;
   fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, removed);  // its own code: the rename's reason is the message (it had read "(Success)")
-    const bool folder = fs::is_directory(path, removed);
-    throw InputError::in_file(path + ": cannot write (" + (folder ? std::string("a folder of that name is in the way") : ec.message()) + ")", path, "");
-  }
+  if (!ec) return;
+  fs::remove(tmp, removed);
+  cannot_place(path, ec);
 }
 
 void make_output_dir(const std::string& dir) {
@@ -364,10 +375,12 @@ std::string StagedFiles::stage(const std::string& path) {
 }
 
 void StagedFiles::commit() {
+  std::error_code ec;
+  for (const auto& [path, tmp] : m_files)  // all or none: a folder in a file's way is found before any file moves
+    if (fs::is_directory(path, ec)) cannot_place(path, std::make_error_code(std::errc::is_a_directory));
   for (const auto& [path, tmp] : m_files) {
-    std::error_code ec;
     fs::rename(tmp->path(), path, ec);
-    if (ec) throw InputError::in_file(path + ": cannot write (" + ec.message() + ")", path, "");
+    if (ec) cannot_place(path, ec);
   }
   m_files.clear();
 }

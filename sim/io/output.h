@@ -19,6 +19,8 @@
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content);
+// Moves a finished temporary file to `path`; a failure names `path` (a folder in its way as such) and removes `tmp`.
+void rename_into(const std::string& tmp, const std::string& path);
 // Creates an output folder (and its parents); InputError naming it when that is impossible.
 void make_output_dir(const std::string& dir);
 // Before a long study: refuses an --out folder that make_output_dir could not create or write (a file in its path,
