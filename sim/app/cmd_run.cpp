@@ -47,7 +47,7 @@ po::options_description run_cli_options() {
   return o;
 }
 
-ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
+ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target, StagedFiles& staged) {
   const std::string format = vm["format"].as<std::string>();
   check_format(format);
   ModelRunOptions opt;
@@ -74,7 +74,7 @@ ModelRunResult run_from_flags(const po::variables_map& vm, RunTarget& target) {
   layout_args(vm, a);
   a.routing = vm["routing"].as<std::string>();
   a.neuron_buckets = vm["neuron-buckets"].as<std::int64_t>();
-  const auto files = system_trace_files(vm);
+  const auto files = system_trace_files(vm, staged);
   opt.trace = files ? files->trace() : nullptr;
   ModelRunResult r = run_model(*chip, model, make_scenario(a), opt);
   if (files) files->finish(target.system ? target.system->spec.name : chip->name(), target.system ? target.system->spec.resolved_yaml : chip->full_yaml());
@@ -92,9 +92,10 @@ int cmd_run(int argc, char** argv) {
                     "device. On a system, every rank's kernels and collectives run in one simulation of the fabric.\n\n"))
     return 0;
   RunTarget target;
-  const ModelRunResult r = run_from_flags(vm, target);
+  StagedFiles staged;  // --trace's files, committed with the results
+  const ModelRunResult r = run_from_flags(vm, target, staged);
   const nlohmann::json j = model_run_json(r, target.chip.get());
-  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j, &staged);
   if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << model_run_table(r);
   return 0;

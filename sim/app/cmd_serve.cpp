@@ -132,7 +132,7 @@ po::options_description serve_cli_options() {
   return o;
 }
 
-ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
+ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target, StagedFiles& staged) {
   ServeOptions so = serve_opts(vm);
   target = run_target(vm);
   so.system = target.system;
@@ -145,7 +145,7 @@ ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target) {
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
                       !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
   const auto trace = open_serve_trace(vm.count("trace") > 0, vm["trace-format"].as<std::string>(), !vm["trace-format"].defaulted(),
-                                     vm.count("out") ? vm["out"].as<std::string>() : "", so.concurrency.size());
+                                     vm.count("out") ? vm["out"].as<std::string>() : "", so.concurrency.size(), staged);
   so.trace = trace.get();
   ServeResult r = serve(*target.chip, model, sc, so);
   if (trace) trace->finish(target.system ? target.system->spec.name : target.chip->name(), target.chip->full_yaml());
@@ -167,9 +167,10 @@ int cmd_serve(int argc, char** argv) {
                     "--set takes the chip's fields and, on a system, the system's (--set scale_up.link.bandwidth=225GB/s).\n\n"))
     return 0;
   RunTarget target;
-  const ServeResult r = serve_from_flags(vm, target);
+  StagedFiles staged;  // --trace's files, committed with the results
+  const ServeResult r = serve_from_flags(vm, target, staged);
   const nlohmann::json j = serve_json(r);
-  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j);
+  if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), target.chip->full_yaml(), target.system, j, &staged);
   if (vm["format"].as<std::string>() == "json") std::cout << j.dump(2) << "\n";
   else std::cout << serve_table(r);
   std::fflush(stdout);

@@ -19,17 +19,18 @@ void bind_run(py::module_& m) {
     const auto vm = parse_flags("run", args, run_cli_options());
     py::gil_scoped_release release;
     RunTarget t;
-    const ModelRunResult r = run_from_flags(vm, t);
-    const nlohmann::json j = model_run_json(r, t.chip.get());
-    if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), t.chip->full_yaml(), t.system, j);
+    StagedFiles staged;
+    const nlohmann::json j = model_run_json(run_from_flags(vm, t, staged), t.chip.get());
+    if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), t.chip->full_yaml(), t.system, j, &staged);
     return j.dump();
   });
   m.def("serve_cli_json", [](const std::vector<std::string>& args) {
     const auto vm = parse_flags("serve", args, serve_cli_options());
     py::gil_scoped_release release;
     RunTarget t;
-    const nlohmann::json j = serve_json(serve_from_flags(vm, t));
-    if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), t.chip->full_yaml(), t.system, j);
+    StagedFiles staged;
+    const nlohmann::json j = serve_json(serve_from_flags(vm, t, staged));
+    if (vm.count("out")) write_report_dir(vm["out"].as<std::string>(), t.chip->full_yaml(), t.system, j, &staged);
     return j.dump();
   });
   m.def("chip_config", [](const std::string& chip, const std::vector<std::string>& sets) {

@@ -22,8 +22,9 @@ void bind_system(py::module_& m) {
     boost::program_options::variables_map vm;
     collective_flags(static_cast<int>(argv.size()), argv.data(), vm);
     py::gil_scoped_release release;  // the string is built before the GIL is taken back
-    const CollectiveReport rep = collective_from_flags(vm);
-    if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
+    StagedFiles staged;
+    const CollectiveReport rep = collective_from_flags(vm, staged);
+    if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats, &staged);
     return rep.json().dump();
   });
   m.def("system_config", [](const std::string& system, const std::vector<std::string>& sets, int nodes) { return resolving("--system", system, [&] { return load_system(system, sets, nodes); }).resolved_yaml; },

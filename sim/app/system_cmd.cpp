@@ -69,8 +69,8 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
   return o;
 }
 
-CollectiveReport collective_from_flags(const po::variables_map& vm) {
-  const auto files = system_trace_files(vm);
+CollectiveReport collective_from_flags(const po::variables_map& vm, StagedFiles& staged) {
+  const auto files = system_trace_files(vm, staged);
   SystemTrace* trace = files ? files->trace() : nullptr;
   const auto words = vm["op"].as<std::vector<std::string>>();
   if (words.size() > 1)
@@ -119,15 +119,12 @@ int cmd_collective(int argc, char** argv) {
   }
   const std::string format = vm["format"].as<std::string>();
   check_format(format);
-  const CollectiveReport rep = collective_from_flags(vm);
-  if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats);
+  StagedFiles staged;  // the trace and the results, renamed into place together
+  const CollectiveReport rep = collective_from_flags(vm, staged);
+  if (vm.count("out")) write_results_dir(vm["out"].as<std::string>(), rep.resolved_yaml, rep.json(), rep.stats, &staged);
   if (format == "json") std::cout << rep.json().dump(2) << "\n";
   else std::cout << rep.table();
   return 0;
-}
-
-std::unique_ptr<SystemTraceFiles> system_trace_files(const po::variables_map& vm) {
-  return open_system_trace(vm.count("trace") > 0, vm["trace-format"].as<std::string>(), !vm["trace-format"].defaulted(), vm.count("out") ? vm["out"].as<std::string>() : "");
 }
 
 int cmd_validate_collectives(int argc, char** argv) {

@@ -313,22 +313,24 @@ void write_trace_h5(const std::string& path, const std::vector<TraceRecord>& rec
   w.finish(meta);
 }
 
-TraceFiles::TraceFiles(const std::string& dir, const std::string& format) : m_dir(dir), m_format(format) {
-  if (format == "hdf5") m_h5 = std::make_unique<H5TraceWriter>(dir + "/trace.h5");
+TraceFiles::TraceFiles(const std::string& dir, const std::string& format, StagedFiles& staged)
+    : m_dir(dir), m_format(format), m_staged(staged) {
+  if (format == "hdf5") m_h5 = std::make_unique<H5TraceWriter>(staged.stage(dir + "/trace.h5"));
 }
 
 void TraceFiles::finish(const TraceMeta& meta) {
   if (m_h5) return m_h5->finish(meta);
   make_output_dir(m_dir);
-  if (m_format == "both") write_trace_h5(m_dir + "/trace.h5", m_buffer.records, meta);
-  write_perfetto(m_dir + "/trace.json", std::move(m_buffer.records), meta);
+  if (m_format == "both") write_trace_h5(m_staged.stage(m_dir + "/trace.h5"), m_buffer.records, meta);
+  write_perfetto(m_staged.stage(m_dir + "/trace.json"), std::move(m_buffer.records), meta);
 }
 
-std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir) {
+std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir,
+                                                    StagedFiles& staged) {
   check_trace_flags(trace, format, format_given, !dir.empty());
   if (!trace) return nullptr;
   check_output_dir(dir);  // before the run: a folder that cannot be made is told at once
-  return std::make_unique<SystemTraceFiles>(dir, format);
+  return std::make_unique<SystemTraceFiles>(dir, format, staged);
 }
 
 namespace {
@@ -387,23 +389,27 @@ void StagedFiles::commit() {
 
 void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats,
                        StagedFiles* staged) {
+  StagedFiles own;
+  StagedFiles& files = staged ? *staged : own;
   make_output_dir(dir);
-  auto name = [&](const std::string& f) { return staged ? staged->stage(dir + "/" + f) : dir + "/" + f; };
-  write_file_atomic(name("config.resolved.yaml"), resolved_yaml);
+  write_file_atomic(files.stage(dir + "/config.resolved.yaml"), resolved_yaml);
   nlohmann::json full = report;
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [k, v] : stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
   full["stats"] = counters;
-  write_file_atomic(name("stats.json"), full.dump(2) + "\n");
+  write_file_atomic(files.stage(dir + "/stats.json"), full.dump(2) + "\n");
+  files.commit();
 }
 
 void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
-                      const nlohmann::json& report) {
-  if (system) {  // before stats.json, which is written last
+                      const nlohmann::json& report, StagedFiles* staged) {
+  StagedFiles own;
+  StagedFiles& files = staged ? *staged : own;
+  if (system) {
     make_output_dir(dir);
-    write_file_atomic(dir + "/system.resolved.yaml", system->spec.resolved_yaml);
+    write_file_atomic(files.stage(dir + "/system.resolved.yaml"), system->spec.resolved_yaml);
   }
-  write_results_dir(dir, chip_yaml, report, Stats{});
+  write_results_dir(dir, chip_yaml, report, Stats{}, &files);
 }
 
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,
@@ -413,8 +419,7 @@ void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::j
   make_output_dir(dir);
   if (trace && trace_format != "perfetto") write_trace_h5(files.stage(dir + "/trace.h5"), r.trace, trace_meta(r));
   if (trace && trace_format != "hdf5") write_perfetto(files.stage(dir + "/trace.json"), r.trace, trace_meta(r));
-  write_results_dir(dir, r.resolved_yaml, stats, r.stats, &files);
-  files.commit();
+  write_results_dir(dir, r.resolved_yaml, stats, r.stats, &files);  // commits the set
 }
 
 }  // namespace xpu

@@ -76,34 +76,6 @@ const H5TraceApi* load_h5_api();
 // trace.json: the records as Perfetto's trace-event JSON, by the one writer xpusim.to_perfetto uses too
 // (sim/io/perfetto.h: a kernels track, a track per unit, a slice per record, DMA bandwidth and busy counters).
 void write_perfetto(const std::string& path, std::vector<TraceRecord> records, const TraceMeta& meta);
-// The trace of a run that produces it as it goes (a system run): trace.h5 streamed as the records come
-// (`hdf5`: memory stays flat), or the records held until finish() writes trace.json (`perfetto`) or both.
-class TraceFiles {
- public:
-  TraceFiles(const std::string& dir, const std::string& format);
-  TraceObserver& sink() { return m_h5 ? static_cast<TraceObserver&>(*m_h5) : m_buffer; }
-  void finish(const TraceMeta& meta);  // writes the files into the folder
-  std::uint64_t records() const { return m_h5 ? m_h5->records() : m_buffer.records.size(); }
-
- private:
-  std::string m_dir, m_format;
-  std::unique_ptr<H5TraceWriter> m_h5;
-  TraceBuffer m_buffer;
-};
-// A system run's --trace (`run`, `kernel <collective>`): its files and the system trace that fills them.
-class SystemTraceFiles {
- public:
-  SystemTraceFiles(const std::string& dir, const std::string& format) : m_files(dir, format), m_trace(m_files.sink()) {}
-  SystemTrace* trace() { return &m_trace; }
-  // Writes the files, named after `name` (the system, or the chip of a one-chip run) with its `config`.
-  void finish(const std::string& name, const std::string& config) { m_files.finish(m_trace.meta(name, config)); }
-
- private:
-  TraceFiles m_files;
-  SystemTrace m_trace;
-};
-// Null without `trace`; else the files for folder `dir`, after check_trace_flags (`dir` "": no --out).
-std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir);
 // A results folder's files written as one set: each is written under its staged name ("<path>.tmp.<pid>", removed if
 // the run is interrupted or the set dropped uncommitted), and commit() renames them all into place at once, so Ctrl-C
 // while a long trace is written leaves every file of the set or none (before 2026-12-07 it left config.resolved.yaml,
@@ -120,15 +92,48 @@ class StagedFiles {
  private:
   std::vector<std::pair<std::string, std::unique_ptr<TempFile>>> m_files;  // final path, staged file
 };
-// Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`; into `staged`
-// (renamed by its commit()) when given.
+// The trace of a run that produces it as it goes (a system run): trace.h5 streamed as the records come
+// (`hdf5`: memory stays flat), or the records held until finish() writes trace.json (`perfetto`) or both; each
+// file under its name staged in `staged`, which the caller commits with the folder's other files.
+class TraceFiles {
+ public:
+  TraceFiles(const std::string& dir, const std::string& format, StagedFiles& staged);
+  TraceObserver& sink() { return m_h5 ? static_cast<TraceObserver&>(*m_h5) : m_buffer; }
+  void finish(const TraceMeta& meta);  // writes the files (staged, not yet in the folder)
+  std::uint64_t records() const { return m_h5 ? m_h5->records() : m_buffer.records.size(); }
+
+ private:
+  std::string m_dir, m_format;
+  StagedFiles& m_staged;
+  std::unique_ptr<H5TraceWriter> m_h5;
+  TraceBuffer m_buffer;
+};
+// A system run's --trace (`run`, `kernel <collective>`): its files and the system trace that fills them.
+class SystemTraceFiles {
+ public:
+  SystemTraceFiles(const std::string& dir, const std::string& format, StagedFiles& staged)
+      : m_files(dir, format, staged), m_trace(m_files.sink()) {}
+  SystemTrace* trace() { return &m_trace; }
+  // Writes the files, named after `name` (the system, or the chip of a one-chip run) with its `config`.
+  void finish(const std::string& name, const std::string& config) { m_files.finish(m_trace.meta(name, config)); }
+
+ private:
+  TraceFiles m_files;
+  SystemTrace m_trace;
+};
+// Null without `trace`; else the files for folder `dir`, staged in `staged`, after check_trace_flags (`dir` "": no --out).
+std::unique_ptr<SystemTraceFiles> open_system_trace(bool trace, const std::string& format, bool format_given, const std::string& dir,
+                                                    StagedFiles& staged);
+// Writes config.resolved.yaml and stats.json (`report` with every stat under "stats") into `dir`, with what `staged`
+// already holds (a trace), as one set: staged, then committed, so nothing appears until all are written.
 void write_results_dir(const std::string& dir, const std::string& resolved_yaml, const nlohmann::json& report, const Stats& stats,
                        StagedFiles* staged = nullptr);
 // run's and serve's --out DIR: config.resolved.yaml (`chip_yaml`), system.resolved.yaml (the system's resolved
 // preset, on a system of chips) and stats.json (`report`, the JSON --format json prints, with an empty "stats":
-// these runs register no component counters). Called once the run has succeeded, so a failing run writes nothing.
+// these runs register no component counters), with what `staged` holds (the --trace files) as one set (write_results_dir).
+// Called once the run has succeeded, so a failing run writes nothing.
 void write_report_dir(const std::string& dir, const std::string& chip_yaml, const std::optional<SystemContext>& system,
-                      const nlohmann::json& report);
+                      const nlohmann::json& report, StagedFiles* staged = nullptr);
 // Writes config.resolved.yaml, stats.json and (with a trace) trace.h5 / trace.json into `dir`, with what `staged`
 // already holds (a trace.h5 streamed during the run), as one set: nothing appears until all are written.
 void write_run_dir(const std::string& dir, const RunResult& r, const nlohmann::json& stats, bool trace,

@@ -25,14 +25,14 @@ std::string num(double v) {
 }
 }  // namespace
 
-ServeTraceFiles::ServeTraceFiles(std::string dir, std::string format)
+ServeTraceFiles::ServeTraceFiles(std::string dir, std::string format, StagedFiles& staged)
     : m_dir(std::move(dir)), m_h5(format != "perfetto"), m_json(format != "hdf5"),
       m_iterations{"iterations",
                    {"server", "start_s", "time_s", "prefill_tokens", "prefill_chunks", "decode_requests", "verify_requests", "verify_tokens",
                     "kv_blocks_used", "kv_blocks_total", "running", "waiting", "clock"}},
       m_requests{"requests", {"server", "request", "input_tokens", "output_tokens", "arrival_s", "first_token_s", "finish_s", "ttft_s"}},
       m_transfers{"kv_transfers", {"request", "prefill", "decode", "tokens", "bytes", "start_s", "end_s"}},
-      m_h5_file(m_dir + "/trace.h5"), m_json_file(m_dir + "/trace.json") {}
+      m_h5_file(m_h5 ? staged.stage(m_dir + "/trace.h5") : ""), m_json_file(m_json ? staged.stage(m_dir + "/trace.json") : "") {}
 
 ServeTraceFiles::~ServeTraceFiles() {
   if (!m_h5_file.is_open()) return;
@@ -177,14 +177,14 @@ void ServeTraceFiles::finish(const std::string& name, const std::string& config)
 }
 
 std::unique_ptr<ServeTraceFiles> open_serve_trace(bool trace, const std::string& format, bool format_given, const std::string& dir,
-                                                  std::size_t points) {
+                                                  std::size_t points, StagedFiles& staged) {
   check_trace_flags(trace, format, format_given, !dir.empty());
   if (!trace) return nullptr;
   if (points > 1)
     throw InputError("--trace: --concurrency gives " + std::to_string(points) +
                      " points; trace one point at a time (a single --concurrency value, --rate, or neither)", "--trace", "");
   check_output_dir(dir);  // before the run: a folder that cannot be made is told at once
-  return std::make_unique<ServeTraceFiles>(dir, format);
+  return std::make_unique<ServeTraceFiles>(dir, format, staged);
 }
 
 }  // namespace xpu

@@ -40,11 +40,13 @@
 
 namespace xpu {
 
+class StagedFiles;  // sim/io/output.h
 class ServeTraceFiles final : public EngineObserver {
  public:
   static constexpr std::size_t kChunk = 65536;
   static constexpr std::size_t kJsonIterations = 1000000, kJsonRequests = 10000;
-  ServeTraceFiles(std::string dir, std::string format);
+  // The files are written under their names staged in `staged`, which the caller commits with the folder's other files.
+  ServeTraceFiles(std::string dir, std::string format, StagedFiles& staged);
   ~ServeTraceFiles() override;
   ServeTraceFiles(const ServeTraceFiles&) = delete;
   ServeTraceFiles& operator=(const ServeTraceFiles&) = delete;
@@ -53,7 +55,7 @@ class ServeTraceFiles final : public EngineObserver {
   void on_iteration(int server, const IterationRecord& it) override;
   void on_request(int server, const RequestRecord& r) override;
   void on_transfer(const TransferRecord& t) override;
-  // Writes the files (`name`: the chip or system, `config`: its resolved YAML).
+  // Writes the (staged) files (`name`: the chip or system, `config`: its resolved YAML).
   void finish(const std::string& name, const std::string& config);
 
   struct Table {  // one dataset of float64 columns
@@ -85,6 +87,6 @@ class ServeTraceFiles final : public EngineObserver {
 // serve's --trace: null without `trace`; else the files for folder `dir` after check_trace_flags, refused beside
 // a frontier of several points (`points` > 1: trace one --concurrency value at a time).
 std::unique_ptr<ServeTraceFiles> open_serve_trace(bool trace, const std::string& format, bool format_given, const std::string& dir,
-                                                  std::size_t points);
+                                                  std::size_t points, StagedFiles& staged);
 
 }  // namespace xpu

@@ -104,3 +104,33 @@ def test_ctrl_c_while_compare_draws_its_report_says_the_study_is_written(tmp_pat
     for f in ("summary.json", "summary.csv", "frontier.csv", "tiers.csv"):
         assert (out / f).exists(), f
     check_folder(str(out))
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["run", "--chip", "h100-sxm", "--devices", "2", "--tp", "2", "--model", TINY, "--input", "64", "--output", "4", "--trace-format", "both"],
+     {"system.resolved.yaml", "trace.json"}),
+    (["run", "--chip", "h100-sxm", "--model", TINY, "--input", "64", "--output", "4"], set()),  # trace.h5 streamed
+    (["serve", "--chip", "h100-sxm", "--model", TINY, "--input", "64", "--output", "8", "--concurrency", "2", "--requests", "4",
+      "--trace-format", "both"], {"trace.json"}),
+    (["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB"], set()),
+], ids=["run-system-both", "run-chip-hdf5", "serve-both", "kernel-allreduce-hdf5"])
+def test_a_folder_in_the_way_of_stats_json_leaves_no_result_file_of_a_traced_run(tmp_path, argv, names):
+    """run, serve and kernel <collective> stage every result file (config.resolved.yaml, system.resolved.yaml,
+    stats.json, the --trace files) and rename the set into place once all are written, as kernel <op> does. A folder
+    named stats.json in --out fails the command with one line and leaves none of them; before 2026-12-07 the trace
+    files and config.resolved.yaml were already in place. A normal run still writes every file."""
+    names = names | {"config.resolved.yaml", "stats.json", "trace.h5"}
+    whole = tmp_path / "whole"
+    p = subprocess.run([os.path.join(BUILD, "xpusim")] + argv + ["--trace", "--out", str(whole)], env=ENV, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    assert set(os.listdir(whole)) == names
+    blocked = tmp_path / "blocked"
+    (blocked / "stats.json").mkdir(parents=True)
+    p = subprocess.run([os.path.join(BUILD, "xpusim")] + argv + ["--trace", "--out", str(blocked)], env=ENV, capture_output=True,
+                       text=True)
+    assert p.returncode != 0
+    assert "stats.json: cannot write (a folder of that name is in the way)" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert os.listdir(blocked) == ["stats.json"], sorted(os.listdir(blocked))  # no result file, no temporary
+    assert os.listdir(blocked / "stats.json") == []

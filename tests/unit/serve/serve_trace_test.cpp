@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/io/output.h"  // StagedFiles
 #include "sim/io/perfetto.h"
 #include "sim/io/serve_trace.h"
 
@@ -33,11 +34,13 @@ bool holds_temporary(const std::string& dir) {
 TEST(ServeTrace, JsonKeepsTheFirstRequestsUpToItsCapAndSaysSo) {
   const std::string dir = temp_dir();
   {
-    ServeTraceFiles f(dir, "perfetto");
+    StagedFiles staged;  // the command's result set, committed once all are written
+    ServeTraceFiles f(dir, "perfetto", staged);
     const int s = f.server("replica");
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(ServeTraceFiles::kJsonRequests) + 5; ++i)
       f.on_request(s, {i, 64, 8, 0.001 * i, 0.001 * i + 1e-4, 0.001 * i + 1e-3});
     f.finish("h100-sxm", "");
+    staged.commit();
   }
   const nlohmann::json doc = read_json(dir + "/trace.json");
   EXPECT_EQ(doc["otherData"]["requests"], ServeTraceFiles::kJsonRequests + 5);
@@ -54,7 +57,8 @@ TEST(ServeTrace, ARestartedRunStartsTheJsonOverAndTransfersGetTheSharedLanes) {
   const std::string dir = temp_dir();
   const std::vector<std::int64_t> start = {0, 1, 2, 5, 6}, end = {4, 3, 7, 6, 9};  // in ps
   {
-    ServeTraceFiles f(dir, "perfetto");
+    StagedFiles staged;  // the command's result set, committed once all are written
+    ServeTraceFiles f(dir, "perfetto", staged);
     const int s = f.server("prefill 0");
     for (int i = 0; i < 3; ++i) f.on_iteration(s, {1e-3 * i, 1e-3, {}, 1, 2, 0, 0, 1.0});
     f.restart();  // a disaggregated fixed point's next round replaces the first
@@ -63,6 +67,7 @@ TEST(ServeTrace, ARestartedRunStartsTheJsonOverAndTransfersGetTheSharedLanes) {
     for (size_t i = 0; i < start.size(); ++i)
       f.on_transfer({static_cast<std::int64_t>(i), 64, 0, 0, 1e6, start[i] * 1e-12, end[i] * 1e-12});
     f.finish("h100-sxm", "");
+    staged.commit();
   }
   const nlohmann::json doc = read_json(dir + "/trace.json");
   EXPECT_EQ(doc["otherData"]["iterations"], 1);
@@ -86,9 +91,24 @@ TEST(ServeTrace, ARestartedRunStartsTheJsonOverAndTransfersGetTheSharedLanes) {
 TEST(ServeTrace, AnUnfinishedTraceLeavesNoFileBehind) {
   const std::string dir = temp_dir();
   {
-    ServeTraceFiles f(dir, "both");
+    StagedFiles staged;
+    ServeTraceFiles f(dir, "both", staged);
     f.on_iteration(f.server("replica"), {0, 1e-3, {}, 1, 2, 0, 0, 1.0});
   }  // the run failed before finish()
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServeTrace, AFinishedTraceTakesItsPlaceOnlyWithItsResultSet) {
+  const std::string dir = temp_dir();
+  {
+    StagedFiles staged;
+    ServeTraceFiles f(dir, "both", staged);
+    f.on_iteration(f.server("replica"), {0, 1e-3, {}, 1, 2, 0, 0, 1.0});
+    f.finish("h100-sxm", "");
+    EXPECT_FALSE(std::filesystem::exists(dir + "/trace.h5"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/trace.json"));
+  }  // stats.json could not be written: the set is dropped uncommitted
   EXPECT_TRUE(std::filesystem::is_empty(dir));
   std::filesystem::remove_all(dir);
 }
