@@ -134,3 +134,12 @@ def test_a_folder_in_the_way_of_stats_json_leaves_no_result_file_of_a_traced_run
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert os.listdir(blocked) == ["stats.json"], sorted(os.listdir(blocked))  # no result file, no temporary
     assert os.listdir(blocked / "stats.json") == []
+
+
+def test_the_python_run_with_a_folder_in_the_way_of_stats_json_leaves_no_result_file(tmp_path):
+    """xpusim.run(out=, trace=True) commits its files as `xpusim run` does (one set, sim/io/output.h's StagedFiles)."""
+    import xpusim
+    (tmp_path / "stats.json").mkdir()
+    with pytest.raises(xpusim.InputError, match="a folder of that name is in the way"):
+        xpusim.run(model=TINY, chip="h100-sxm", devices=2, tp=2, input=64, output=4, out=tmp_path, trace=True, trace_format="both")
+    assert os.listdir(tmp_path) == ["stats.json"], sorted(os.listdir(tmp_path))
