@@ -108,9 +108,7 @@ CsvTable::CsvTable(const std::string& text, std::string file) : m_file(std::move
 }
 
 bool CsvTable::has(const std::string& column) const {
-  for (const auto& h : m_header)
-    if (h == column) return true;
-  return false;
+  return std::find(m_header.begin(), m_header.end(), column) != m_header.end();
 }
 
 void CsvTable::require(const std::vector<std::string>& columns) const {
@@ -122,10 +120,9 @@ void CsvTable::require(const std::vector<std::string>& columns) const {
 }
 
 size_t CsvTable::index(const std::string& column) const {
-  for (size_t i = 0; i < m_header.size(); ++i)
-    if (m_header[i] == column) return i;
-  require({column});
-  return 0;
+  const auto it = std::find(m_header.begin(), m_header.end(), column);
+  if (it == m_header.end()) require({column});  // throws: the header lacks it
+  return static_cast<size_t>(it - m_header.begin());
 }
 
 const std::string& CsvTable::text(size_t i, const std::string& column) const { return m_rows[i].fields[index(column)]; }

@@ -17,6 +17,9 @@
 
 namespace xpu {
 
+// A closed loop without --requests runs 4 requests per user (at least 64): the default and the bound on --concurrency.
+constexpr std::int64_t kRequestsPerUser = 4;
+
 void set_sequence_limits(ServeOptions& so, std::optional<std::int64_t> max_batch, std::optional<std::int64_t> max_seqs) {
   if (max_batch) {
     so.max_batch = so.limits.max_seqs = *max_batch;
@@ -522,11 +525,11 @@ void check_options(const ServeOptions& o) {
   if (o.requests > kMaxRequests)
     throw InputError("--requests " + std::to_string(o.requests) + ": expected at most " + std::to_string(kMaxRequests) +
                      " requests in one run (each is drawn and held before the run starts)", "--requests", std::to_string(o.requests));
-  const std::int64_t most_users = o.requests > 0 ? kMaxRequests : kMaxRequests / 4;  // without --requests: 4 per user
+  const std::int64_t most_users = o.requests > 0 ? kMaxRequests : kMaxRequests / kRequestsPerUser;
   for (std::int64_t c : o.concurrency)
     if (c > most_users)
       throw InputError("--concurrency " + std::to_string(c) + ": expected at most " + std::to_string(most_users) +
-                       " users (a closed loop draws 4 requests per user, at most " + std::to_string(kMaxRequests) +
+                       " users (a closed loop draws " + std::to_string(kRequestsPerUser) + " requests per user, at most " + std::to_string(kMaxRequests) +
                        " in one run, before the run starts)", "--concurrency", std::to_string(c));
   // A closed loop of N users over fewer than N requests never has N in flight: its row would be the smaller
   // loop's result under N's name (`--concurrency 64 --requests 16` reported conc 64, batch 16).
@@ -535,7 +538,7 @@ void check_options(const ServeOptions& o) {
       if (o.requests < c)
         throw InputError("--requests " + std::to_string(o.requests) + " is fewer than --concurrency " + std::to_string(c) +
                          ": at most " + std::to_string(o.requests) + " users are ever in flight (expected --requests of at least " +
-                         std::to_string(c) + ", or leave --requests out for 4 x concurrency)", "--requests", std::to_string(o.requests))
+                         std::to_string(c) + ", or leave --requests out for " + std::to_string(kRequestsPerUser) + " x concurrency)", "--requests", std::to_string(o.requests))
             .mentioning("--concurrency", std::to_string(c));
   if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
     throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)", "--prefix-hit", strformat("%g", o.prefix_hit));
@@ -813,7 +816,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     // Requests of the whole layout (open loop and offline: the defaults are per replica).
     std::int64_t n = opt.requests;
     if (n == 0)
-      n = load.kind == EngineLoad::Kind::Closed ? std::max<std::int64_t>(64, 4 * load.concurrency)
+      n = load.kind == EngineLoad::Kind::Closed ? std::max<std::int64_t>(64, kRequestsPerUser * load.concurrency)
           : load.kind == EngineLoad::Kind::Open ? 256 * base.dp
                                                 : 4 * r.limits.max_seqs * base.dp;
     if (opt.progress)

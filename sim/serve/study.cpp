@@ -74,8 +74,9 @@ StudyDef load_study(const std::string& name_or_path) {
   for (const std::string& m : s.models) {
     std::string list;
     p("units_for." + m, list, "Serving units for this model instead of `units`", "");
-    if (!list.empty()) s.units_for[m] = split_list(list);
-    if (!list.empty()) once(s.units_for[m], "units_for." + m, "unit");
+    if (list.empty()) continue;
+    s.units_for[m] = split_list(list);
+    once(s.units_for[m], "units_for." + m, "unit");
   }
   if (!tiers.empty()) s.tiers = parse_tiers(path + ": tiers", tiers);
   p.finish();
