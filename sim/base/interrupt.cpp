@@ -105,4 +105,18 @@ void claim_output_dir(const std::string& dir) {
   }
 }
 
+void cannot_place(const std::string& path, const std::error_code& ec) {
+  std::error_code own;  // its own code: the rename's reason is the message (it had read "(Success)")
+  const bool folder = fs::is_directory(path, own);
+  throw InputError::in_file(path + ": cannot write (" + (folder ? std::string("a folder of that name is in the way") : ec.message()) + ")", path, "");
+}
+
+void rename_into(const std::string& tmp, const std::string& path) {
+  std::error_code ec, removed;
+  fs::rename(tmp, path, ec);
+  if (!ec) return;
+  fs::remove(tmp, removed);
+  cannot_place(path, ec);
+}
+
 }  // namespace xpu

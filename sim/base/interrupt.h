@@ -3,6 +3,7 @@
 // two processes never write into one results folder at once.
 #pragma once
 #include <string>
+#include <system_error>
 
 namespace xpu {
 
@@ -27,6 +28,13 @@ class TempFile {
   std::string m_path;
   int m_slot = -1;
 };
+
+// Moves a finished temporary file to `path`; a failure names `path` (a folder in its way as such) and removes `tmp`.
+// The one rename of every result file (write_file_atomic, HDF5 and Perfetto files, StagedFiles).
+void rename_into(const std::string& tmp, const std::string& path);
+// Throws the one message for a result file that cannot take its place at `path` (`ec` the reason; a folder of
+// that name is named as such).
+[[noreturn]] void cannot_place(const std::string& path, const std::error_code& ec);
 
 // Prepares an output folder: removes "*.tmp.<pid>" files of processes that no longer run and takes
 // an exclusive lock (flock on the folder) held until the process exits. InputError when

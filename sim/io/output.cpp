@@ -20,38 +20,25 @@ namespace fs = std::filesystem;
 
 namespace xpu {
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
-  const std::string& tmp = guard.path();
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw InputError::in_file(path + ": cannot write (does the folder exist and is it writable?)", path, "");
-    out << content;
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw InputError::in_file(path + ": write failed (is the disk full?)", path, "");
-    }
-  }
-  rename_into(tmp, path);
-}
-
 namespace {
-// The one message for a result file that cannot take its place: a folder of its name is named as such.
-[[noreturn]] void cannot_place(const std::string& path, const std::error_code& ec) {
-  std::error_code own;  // its own code: the rename's reason is the message (it had read "(Success)")
-  const bool folder = fs::is_directory(path, own);
-  throw InputError::in_file(path + ": cannot write (" + (folder ? std::string("a folder of that name is in the way") : ec.message()) + ")", path, "");
+// Writes `content` to `file`; errors name `path`, the result file it becomes (not its temporary name).
+void write_content(const std::string& file, const std::string& path, const std::string& content) {
+  std::ofstream out(file, std::ios::binary);
+  if (!out) throw InputError::in_file(path + ": cannot write (does the folder exist and is it writable?)", path, "");
+  out << content;
+  out.close();
+  if (!out) {
+    std::error_code ec;
+    fs::remove(file, ec);
+    throw InputError::in_file(path + ": write failed (is the disk full?)", path, "");
+  }
 }
 }  // namespace
 
-void rename_into(const std::string& tmp, const std::string& path) {
-  std::error_code ec, removed;
-  fs::rename(tmp, path, ec);
-  if (!ec) return;
-  fs::remove(tmp, removed);
-  cannot_place(path, ec);
+void write_file_atomic(const std::string& path, const std::string& content) {
+  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  write_content(guard.path(), path, content);
+  rename_into(guard.path(), path);
 }
 
 void make_output_dir(const std::string& dir) {
@@ -371,6 +358,8 @@ StagedFiles::~StagedFiles() {
   for (const auto& [path, tmp] : m_files) fs::remove(tmp->path(), ec);
 }
 
+void StagedFiles::write(const std::string& path, const std::string& content) { write_content(stage(path), path, content); }
+
 std::string StagedFiles::stage(const std::string& path) {
   m_files.emplace_back(path, std::make_unique<TempFile>(path + ".tmp." + std::to_string(::getpid())));
   return m_files.back().second->path();
@@ -392,12 +381,12 @@ void write_results_dir(const std::string& dir, const std::string& resolved_yaml,
   StagedFiles own;
   StagedFiles& files = staged ? *staged : own;
   make_output_dir(dir);
-  write_file_atomic(files.stage(dir + "/config.resolved.yaml"), resolved_yaml);
+  files.write(dir + "/config.resolved.yaml", resolved_yaml);
   nlohmann::json full = report;
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [k, v] : stats.all()) counters[k] = {{"value", v.value}, {"unit", v.unit}, {"description", v.description}};
   full["stats"] = counters;
-  write_file_atomic(files.stage(dir + "/stats.json"), full.dump(2) + "\n");
+  files.write(dir + "/stats.json", full.dump(2) + "\n");
   files.commit();
 }
 
@@ -407,7 +396,7 @@ void write_report_dir(const std::string& dir, const std::string& chip_yaml, cons
   StagedFiles& files = staged ? *staged : own;
   if (system) {
     make_output_dir(dir);
-    write_file_atomic(files.stage(dir + "/system.resolved.yaml"), system->spec.resolved_yaml);
+    files.write(dir + "/system.resolved.yaml", system->spec.resolved_yaml);
   }
   write_results_dir(dir, chip_yaml, report, Stats{}, &files);
 }

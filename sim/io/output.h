@@ -19,8 +19,6 @@
 namespace xpu {
 
 void write_file_atomic(const std::string& path, const std::string& content);
-// Moves a finished temporary file to `path`; a failure names `path` (a folder in its way as such) and removes `tmp`.
-void rename_into(const std::string& tmp, const std::string& path);
 // Creates an output folder (and its parents); InputError naming it when that is impossible.
 void make_output_dir(const std::string& dir);
 // Before a long study: refuses an --out folder that make_output_dir could not create or write (a file in its path,
@@ -87,6 +85,7 @@ class StagedFiles {
   StagedFiles(const StagedFiles&) = delete;
   StagedFiles& operator=(const StagedFiles&) = delete;
   std::string stage(const std::string& path);  // the name to write `path` under until commit()
+  void write(const std::string& path, const std::string& content);  // stages `path` with `content` (errors name `path`)
   void commit();
 
  private:

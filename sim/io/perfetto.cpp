@@ -342,9 +342,7 @@ void PerfettoStream::finish(const std::string& other_data) {
   m_os << "\n],\n\"displayTimeUnit\": \"ns\",\n\"otherData\": " << other_data << "}\n";
   m_os.close();
   if (!m_os) throw InputError::in_file(m_path + ": write failed (is the disk full?)", m_path, "");
-  std::error_code ec;
-  std::filesystem::rename(m_guard->path(), m_path, ec);
-  if (ec) throw InputError::in_file(m_path + ": cannot write (" + ec.message() + ")", m_path, "");
+  rename_into(m_guard->path(), m_path);  // a folder in its way named as every result file's
   m_guard.reset();
 }
 

@@ -113,5 +113,48 @@ TEST(ServeTrace, AFinishedTraceTakesItsPlaceOnlyWithItsResultSet) {
   std::filesystem::remove_all(dir);
 }
 
+// The one rename of result files (rename_into, sim/base/interrupt.h): a Perfetto trace with a folder of its name in
+// the way says so, as every other result file does (it had said only the rename's errno text).
+TEST(ServeTrace, ATraceWithAFolderInItsWayNamesTheFolder) {
+  const std::string dir = temp_dir();
+  std::filesystem::create_directory(dir + "/trace.json");
+  try {
+    write_trace_events(dir + "/trace.json", [](std::ostream&, bool&) {}, "{}");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir + "/trace.json: cannot write (a folder of that name is in the way)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(holds_temporary(dir));
+  std::filesystem::remove_all(dir);
+}
+
+// A staged result file is written once, under its staged name, and its errors name the result file.
+TEST(ServeTrace, AStagedFileIsWrittenOnceAndItsErrorsNameTheResultFile) {
+  const std::string dir = temp_dir();
+  {
+    StagedFiles staged;
+    staged.write(dir + "/stats.json", "{}\n");
+    std::size_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      ++files;
+      EXPECT_EQ(e.path().filename().string().find(".tmp."), e.path().filename().string().rfind(".tmp."))
+          << "a temporary of a temporary: " << e.path();
+    }
+    EXPECT_EQ(files, 1u);
+    staged.commit();
+  }
+  EXPECT_EQ(read_json(dir + "/stats.json"), nlohmann::json::object());
+  StagedFiles staged;
+  try {
+    staged.write(dir + "/missing/stats.json", "{}");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(dir + "/missing/stats.json: cannot write", 0), 0u) << what;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace xpu
