@@ -55,8 +55,11 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
     const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
     const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
     const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
-    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : i32 ? "an integer between -2147483648 and 2147483647"
-                                                                                                   : "an integer between -2^63 and 2^63 - 1") + help, name, v);
+    // Out of range: the bound it passed (a flag's own lower bound, "0 or more" for --seed, is its own check's message).
+    const bool below = !v.empty() && v[0] == '-';
+    const std::string range = below ? (i32 ? "an integer of at least -2147483648" : "an integer of at least -2^63")
+                                    : (i32 ? "an integer of at most 2147483647" : "an integer of at most 2^63 - 1");
+    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : range) + help, name, v);
   } catch (const po::unknown_option& e) {
     throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help, e.get_option_name(), "");
   } catch (const po::error& e) {  // its flag, where it names one (a value missing, a flag given twice)

@@ -286,9 +286,14 @@ case("list-topic-misspelt", ["list", "chip"], names=["list: unknown topic 'chip'
 case("params-family-misspelt", ["params", "tpuu"], names=["unknown chip family 'tpuu' (did you mean tpu?)"])
 # QA session 43: an integer flag past its type's range said "expected an integer" of a number that is one.
 case("flag-int-out-of-range", ["run", "--chip", "h100-sxm", "--tp", "99999999999"],
-     names=["--tp '99999999999': expected an integer between -2147483648 and 2147483647"])
+     names=["--tp '99999999999': expected an integer of at most 2147483647"])
 case("flag-int64-out-of-range", ["run", "--chip", "h100-sxm", "--batch", "99999999999999999999"],
-     names=["--batch '99999999999999999999': expected an integer between -2^63 and 2^63 - 1"])
+     names=["--batch '99999999999999999999': expected an integer of at most 2^63 - 1"])
+# QA session 49: --seed (0 or more) past 2^63 - 1 was told "between -2^63 and 2^63 - 1", as if a negative seed would do.
+case("flag-seed-out-of-range", ["serve", "--seed", "99999999999999999999"],
+     names=["--seed '99999999999999999999': expected an integer of at most 2^63 - 1"])
+case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-99999999999999999999"],
+     names=["--batch '-99999999999999999999': expected an integer of at least -2^63"])
 case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
      names=["no-such-chip.yaml: no such chip file"], out=True)
 case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
