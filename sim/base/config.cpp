@@ -33,12 +33,12 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   auto where = [&](const YAML::Node& n) { return file + ":" + line(n); };
   if (depth > kMaxDepth) throw ConfigError(file, prefix, "nested more than " + std::to_string(kMaxDepth) + " levels deep");
   if (out.size() > kMaxLeaves) throw ConfigError(file, prefix, "more than " + std::to_string(kMaxLeaves) + " values");
-  auto put = [&](const std::string& key, const std::string& text, const YAML::Node& at) {
+  auto put = [&](const std::string& key, const std::string& text, const YAML::Node& at, bool list = false) {
     auto it = out.find(key);
     // A key given twice in one file is an error (YAML would silently keep the second value).
     if (it != out.end())
       throw ConfigError(where(at), key, "duplicate key (first set at " + it->second.origin + ")");
-    out[key] = {text, where(at)};
+    out[key] = {text, where(at), list};
   };
   if (node.IsMap()) {
     for (const auto& kv : node) {
@@ -62,7 +62,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
       if (!item.IsScalar()) throw ConfigError(file, prefix, "lists may only hold plain values");
       joined += (joined.empty() ? "" : ", ") + item.as<std::string>();
     }
-    put(prefix, joined, node);
+    put(prefix, joined, node, true);
   } else if (node.IsScalar()) {
     put(prefix, node.as<std::string>(), node);
   } else if (node.IsNull() && !prefix.empty()) {
@@ -89,7 +89,7 @@ ConfigTree from_yaml(const YAML::Node& root, const std::string& file) {
   std::map<std::string, ConfigValue> flat;
   if (!root.IsNull() && !root.IsMap()) throw ConfigError(file, "", "expected a YAML mapping at the top level");
   flatten(root, "", file, flat);
-  for (auto& [k, v] : flat) t.set(k, v.text, v.origin);
+  for (auto& [k, v] : flat) t.set(k, v.text, v.origin, v.list);
   return t;
 }
 
@@ -202,8 +202,8 @@ ConfigTree ConfigTree::load_string(const std::string& yaml, const std::string& o
   }
 }
 
-void ConfigTree::set(const std::string& key, const std::string& value, const std::string& origin) {
-  m_entries[key] = {value, origin};
+void ConfigTree::set(const std::string& key, const std::string& value, const std::string& origin, bool list) {
+  m_entries[key] = {value, origin, list};
 }
 
 void ConfigTree::merge(const ConfigTree& upper) {
@@ -324,11 +324,15 @@ void Params::bind(const std::string& path, T& field, const std::string& desc, co
   m_schema.push_back({path, kind, def ? def : "", desc, def == nullptr});
   const ConfigValue* v = m_tree ? m_tree->find(path) : nullptr;
   std::string origin = v ? v->origin : (m_tree ? m_tree->file() : "<config>");
+  const std::string a_kind = std::string(std::strchr("aeiou", kind[0]) ? "an " : "a ") + kind;
   if (!v && !def) {
     refuse_value_for_section(m_tree, m_schema, path);
-    throw MissingFieldError(origin, path, std::string("missing required field (expected ") + (std::strchr("aeiou", kind[0]) ? "an " : "a ") + kind + ")");
+    throw MissingFieldError(origin, path, "missing required field (expected " + a_kind + ")");
   }
   std::string text = v ? v->text : def;
+  // A list where one value goes: "[132]" had read as 132 (its items are joined for the text fields that hold lists).
+  if (v && v->list && std::string(kind) != "text")
+    throw ConfigError(origin, path, "'[" + text + "]': expected " + a_kind + ", not a list");
   try {
     field = parse(text);
   } catch (const std::exception& e) {

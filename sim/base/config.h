@@ -16,6 +16,7 @@ namespace xpu {
 struct ConfigValue {
   std::string text;
   std::string origin;  // "chips/gpu/presets/h100_sxm.yaml:12" or "--set"
+  bool list = false;   // a YAML sequence ("[132]"): text is its items joined with ", "; only a text field takes it
 };
 
 // A flat view of a nested YAML document: "hbm.bandwidth" -> "3.35 TB/s". Sequences become
@@ -32,7 +33,7 @@ class ConfigTree {
   // Applies every --set in order; a key given twice is refused (InputError naming it and both values), as
   // neither value is more the user's than the other.
   void apply_overlays(const std::vector<std::string>& assignments, const std::string& origin = "--set");
-  void set(const std::string& key, const std::string& value, const std::string& origin);
+  void set(const std::string& key, const std::string& value, const std::string& origin, bool list = false);
   void merge(const ConfigTree& upper);
 
   const ConfigValue* find(const std::string& key) const;

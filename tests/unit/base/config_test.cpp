@@ -213,6 +213,17 @@ std::string h100_child(const std::string& name, const std::string& body) {
 }
 }  // namespace
 
+TEST(Config, AListWhereOneValueGoesIsRefused) {
+  // QA: `count: [132]` read as 132 (a sequence's items are joined for the text fields that hold lists; a one-item
+  // list joined to its item). A number, unit or flag field names the list now; a text field still takes one.
+  ConfigTree t = ConfigTree::load_string("family: gpu\nsm:\n  count: [132]\n", "inline.yaml");
+  std::string e = error_of([&] { family("gpu").load(t); });
+  EXPECT_EQ(e.rfind("inline.yaml:3: sm.count: '[132]': expected an integer, not a list", 0), 0u) << e;
+  e = error_of([] { load_chip(h100_child("xpusim_list_bw.yaml", "hbm:\n  bandwidth:\n    - 3.35 TB/s\n")); });
+  EXPECT_NE(e.find("hbm.bandwidth: '[3.35 TB/s]': expected a bandwidth, not a list"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
+}
+
 TEST(Config, PowerGivenAValueIsNamedAsASection) {
   // `power: 5` said "power: unknown key (nearest valid key: name)": power.* is bound apart from the family's
   // schema, and the bare section name went to the family's. It names the value and the section's keys, as hbm.
