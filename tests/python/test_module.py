@@ -36,6 +36,19 @@ def test_overrides_change_the_result():
     assert 1.7 * base < slow < 2.1 * base
 
 
+def test_nested_override_dicts_are_the_dotted_keys():
+    # QA: set={"hbm": {"bandwidth": ...}} (a preset file's nesting) was refused as "hbm: expected a section of
+    # keys, not a value"; it is hbm.bandwidth, and a system key's list the comma text a preset takes.
+    dims = dict(m=8, n=4096, k=4096)
+    nested = xpusim.kernel("gemm", set={"hbm": {"bandwidth": "1 TB/s"}}, **dims)["latency_s"]
+    assert nested == xpusim.kernel("gemm", set={"hbm.bandwidth": "1 TB/s"}, **dims)["latency_s"]
+    assert nested != xpusim.kernel("gemm", **dims)["latency_s"]
+    assert xpusim._sets({"scale_up": {"dims": [2, 4, 4], "link": {"bandwidth": "50GB/s"}}}) == [
+        "scale_up.dims=2, 4, 4", "scale_up.link.bandwidth=50GB/s"]
+    with pytest.raises(ValueError, match="hbm: an empty dict sets nothing"):
+        xpusim._sets({"hbm": {}})
+
+
 def test_functional_gemm():
     r = xpusim.kernel("gemm", m=64, n=96, k=80, functional=True)
     assert r["functional"]["passed"]

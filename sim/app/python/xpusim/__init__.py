@@ -182,7 +182,8 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
 
     op:    "gemm", "attention", "rmsnorm", ... (see list_ops())
     chip:  a preset name (see list_chips()); default h100-sxm
-    set:   preset overrides: a dict ({"hbm.bandwidth": "4 TB/s"}), a list of "key=value" or one such string
+    set:   preset overrides: a dict ({"hbm.bandwidth": "4 TB/s"}, or nested as a preset nests it:
+           {"hbm": {"bandwidth": "4 TB/s"}}), a list of "key=value" or one such string
     dims:  the same arguments as `xpusim kernel` (m, n, k, batch, dtype, heads, kv_heads, seq, ...)
     sustained: as `xpusim kernel --sustained`: assume steady state (repeated back to back, the power
            limit's average already at TDP, so the clock held at TDP applies); default: one run from
@@ -230,11 +231,27 @@ def _int(key, value):
     return int(text)
 
 
+def _flat_sets(tree, prefix):
+    """A dict of overrides as (dotted key, text) pairs: nested dicts as a preset file nests them
+    ({"hbm": {"bandwidth": "4 TB/s"}} is hbm.bandwidth; it had been refused as a value where hbm's keys go),
+    a list or tuple as the comma-separated text a preset's lists take."""
+    for key, value in tree.items():
+        path = "%s.%s" % (prefix, key) if prefix else str(key)
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("set: %s: an empty dict sets nothing (expected its keys, e.g. {%r: {...: value}})" % (path, key))
+            yield from _flat_sets(value, path)
+        elif isinstance(value, (list, tuple)):
+            yield path, ", ".join(str(v) for v in value)
+        else:
+            yield path, value
+
+
 def _sets(set):
     """Preset overrides as --set texts: a dict, a list of "key=value", or one "key=value" string (which a
     list() would have split into characters: set="hbm.bandwidth=4TB/s" was refused as "--set: 'h'")."""
     if isinstance(set, dict):
-        return ["%s=%s" % kv for kv in set.items()]
+        return ["%s=%s" % kv for kv in _flat_sets(set, "")]
     if isinstance(set, str):
         return [set]
     if set is not None and not isinstance(set, (list, tuple)):
