@@ -2,7 +2,9 @@
 // stated tolerance. Each family runs a compute-bound and a memory-bound GEMM at the default quantum
 // (100 ns) and at half and twice of it. (Measured when this test was written: within 0.84% at
 // 50/200 ns; at a quarter of the quantum, 25 ns, trn2's 2048^3 GEMM comes out 4.0% faster and
-// maia200's 8x4096x4096 2.5% faster, so the quantum is not yet free of influence there.)
+// maia200's 8x4096x4096 2.5% faster, so the quantum is not yet free of influence there. trn2's: -5.3% on
+// 2048^3 at 25 ns on 2026-12-07, converging to -7.7% at 12.5 ns and below; its cores' first copies queue on the
+// shared HBM in the order they are booked, core by core within a quantum: README "Simulation speed", speed60.)
 #include <gtest/gtest.h>
 
 #include <cstdio>
