@@ -55,11 +55,8 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
     const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
     const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
     const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
-    // Out of range: the bound it passed (a flag's own lower bound, "0 or more" for --seed, is its own check's message).
-    const bool below = !v.empty() && v[0] == '-';
-    const std::string range = below ? (i32 ? "an integer of at least -2147483648" : "an integer of at least -2^63")
-                                    : (i32 ? "an integer of at most 2147483647" : "an integer of at most 2^63 - 1");
-    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : range) + help, name, v);
+    const std::string range = !v.empty() && v[0] == '-' ? (i32 ? "at least -2147483648" : "at least -2^63") : (i32 ? "at most 2147483647" : "at most 2^63 - 1");
+    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : "an integer of " + range) + help, name, v);  // the bound it passed
   } catch (const po::unknown_option& e) {
     throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help, e.get_option_name(), "");
   } catch (const po::error& e) {  // its flag, where it names one (a value missing, a flag given twice)
