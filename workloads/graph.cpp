@@ -661,9 +661,13 @@ class GraphBuilder {
       add(expand, g.count, "moe");
     }
     if (plugin) add_moe_plugin_strides(p + "experts.gate_up", E, g.count);
+    // The plugin's runner launches CUTLASS's ptr-array grouped kernel on sm90 (OpSpec kCutlassPtrArrayImpl: fp8 fast
+    // accumulation, its epilogue stored from registers).
+    const std::string grouped_impl = plugin ? kCutlassPtrArrayImpl : "";
     OpSpec up = gemm(p + "experts.gate_up", 0, D, (m_m.gated_mlp ? 2 : 1) * w);
     up.kind = OpKind::GroupedGemm;
     up.group_rows = rows;
+    up.impl = grouped_impl;
     add(up, g.count, "moe");
     OpSpec act = rowwise(m_m.gated_mlp ? OpKind::SwiGlu : OpKind::Gelu,
                          p + "experts." + (!m_m.gated_mlp ? "gelu" : m_m.activation == Activation::Silu ? "swiglu" : "geglu"),
@@ -682,6 +686,7 @@ class GraphBuilder {
     OpSpec down = gemm(p + "experts.down", 0, w, D);
     down.kind = OpKind::GroupedGemm;
     down.group_rows = rows;
+    down.impl = grouped_impl;
     add(down, g.count, "moe");
     if (permuted) add(rowwise(OpKind::Copy, p + "experts.unpermute", std::max<std::int64_t>(routed, 1), D), g.count, "moe");
     // ... and sums each token's expert outputs back into token order, weighted by the router's scores:

@@ -156,6 +156,7 @@ std::string OpSpec::shape_str() const {
       std::int64_t rows_total = 0;
       for (auto r : group_rows) rows_total += r;
       os << "groups=" << group_rows.size() << " rows=" << rows_total << " n=" << n << " k=" << k;
+      if (!impl.empty()) os << " impl=" << impl;
       break;
     }
     case OpKind::Attention:
@@ -219,6 +220,19 @@ void check_operand(OpKind kind, double bytes, const char* what, OperandDims dims
                        std::to_string(largest->second) + " is the largest)",
                    std::string("--") + largest->first, std::to_string(largest->second));
 }
+
+// The GEMM kernels an --impl may name: DeepGEMM's block-scaled one (fp4 or fp8 operands), and for a grouped GEMM also
+// CUTLASS's ptr-array grouped kernel as TensorRT-LLM's MoE runner builds it.
+void check_gemm_impl(const OpSpec& op) {
+  if (op.impl.empty()) return;
+  if (op.kind == OpKind::Gemm && (op.impl != kDeepGemmImpl || op.dtype != op.wdtype || (op.dtype != DType::fp4 && op.dtype != DType::fp8)))
+    throw InputError("gemm: --impl '" + op.impl + "': expected " + kDeepGemmImpl +
+                     " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing", "--impl", op.impl);
+  if (op.kind == OpKind::GroupedGemm && op.impl != kDeepGemmImpl && op.impl != kCutlassPtrArrayImpl)
+    throw InputError("grouped_gemm: --impl '" + op.impl + "': expected " + kDeepGemmImpl + " (DeepGEMM's grouped kernel), " +
+                     kCutlassPtrArrayImpl + " (CUTLASS's ptr-array grouped kernel as TensorRT-LLM's MoE runner builds it) or nothing",
+                     "--impl", op.impl);
+}
 }  // namespace
 
 void OpSpec::validate() const {
@@ -251,9 +265,7 @@ void OpSpec::validate() const {
       operand(static_cast<double>(batch) * m * k, dtype, "A", {{"m", m}, {"k", k}, {"batch", batch}});
       operand(static_cast<double>(batch) * k * n, wdtype, "B", {{"k", k}, {"n", n}, {"batch", batch}});
       operand(static_cast<double>(batch) * m * n, odtype, "C", {{"m", m}, {"n", n}, {"batch", batch}});
-      if (!impl.empty() && (impl != kDeepGemmImpl || dtype != wdtype || (dtype != DType::fp4 && dtype != DType::fp8)))
-        throw InputError("gemm: --impl '" + impl + "': expected " + kDeepGemmImpl +
-                         " (DeepGEMM's block-scaled kernel, fp4 or fp8 operands) or nothing", "--impl", impl);
+      check_gemm_impl(*this);
       break;
     case OpKind::GroupedGemm: {
       pos(n, "n"); pos(k, "k");
@@ -272,6 +284,7 @@ void OpSpec::validate() const {
       operand(rows_total * k, dtype, "A", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"k", k}});
       operand(static_cast<double>(group_rows.size()) * k * n, wdtype, "B", {{"groups", static_cast<std::int64_t>(group_rows.size())}, {"k", k}, {"n", n}});
       operand(rows_total * n, odtype, "C", {{"tokens", static_cast<std::int64_t>(rows_total)}, {"n", n}});
+      check_gemm_impl(*this);
       break;
     }
     case OpKind::Attention: {

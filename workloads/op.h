@@ -47,6 +47,15 @@ inline constexpr const char* kTnxImpl = "transformers-neuronx";
 // OpSpec::impl of a GEMM run by DeepGEMM: sm100 MXFP4 (pull request #348) or sm90 block-scaled fp8 (its first release),
 // each in the layout its host heuristic picks (kernels/gemm/gpu.cpp, deepgemm_fp4_tiling, deepgemm_fp8_tiling).
 inline constexpr const char* kDeepGemmImpl = "deepgemm";
+// OpSpec::impl of a grouped GEMM run by CUTLASS 3's ptr-array grouped kernel as TensorRT-LLM's MoE runner of the
+// TensorRT-engine releases builds it for sm90 (cpp/tensorrt_llm/kernels/cutlass_kernels/moe_gemm/launchers/
+// moe_gemm_launcher_sm90.inl, HopperGroupedGemmInfo, the v0.1x releases): the experts' weights as the GEMM's M and
+// the tokens as its N (the mainloop is built with the weights as operand A), the mainloop schedule
+// KernelPtrArrayTmaWarpSpecializedCooperativeFP8FastAccum for fp8 (no fp32 promotion), and the epilogue
+// PtrArrayNoSmemWarpSpecialized: no shared-memory staging, each thread storing its accumulators to global memory
+// itself. Its tile scheduler (PersistentTileSchedulerSm90Group) walks the groups' tiles whole: no split-K or
+// stream-K. How the GPU family lowers it: kernels/gemm/gpu.cpp (choose_gemm_tiling, kWgmmaStoreLines).
+inline constexpr const char* kCutlassPtrArrayImpl = "cutlass-ptr-array";
 // OpSpec::impl of an RMSNorm that the residual add runs inside, as the serving stacks' fused kernels do
 // (vLLM's fused_add_rms_norm, FlashInfer's FusedAddRMSNorm behind SGLang and TensorRT-LLM's PyTorch
 // backend): the kernel reads X and the residual, writes their sum back as the new residual, and writes the
@@ -92,7 +101,8 @@ struct OpSpec {
   // on Hopper and later GPUs); "fa2" = FlashAttention-2's code (mma.sync from registers, cp.async
   // copies, no warp specialisation; PyTorch's built-in SDPA flash backend), "fa3" = the default named;
   // kTnxImpl = AWS transformers-neuronx's attention (Trainium/Inferentia only). GEMM: "" = the tuned library's
-  // own choice of tile; kDeepGemmImpl = DeepGEMM's fp4 (sm100) or fp8 (sm90) kernel, its host code's layout.
+  // own choice of tile; kDeepGemmImpl = DeepGEMM's fp4 (sm100) or fp8 (sm90) kernel, its host code's layout. Grouped
+  // GEMM: "" = as a GEMM; kDeepGemmImpl as above; kCutlassPtrArrayImpl = TensorRT-LLM's MoE runner's CUTLASS kernel.
   std::string impl;
 
   // Row-wise ops: rows x cols. TopK: cols = experts, topk = experts per token.

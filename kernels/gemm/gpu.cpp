@@ -88,6 +88,7 @@ std::string GemmTiling::str() const {
   if (stream_k) os << ", stream-K";
   if (persistent_accumulators > 0) os << ", persistent, " << persistent_accumulators << " accumulator buffer" << (persistent_accumulators > 1 ? "s" : "");
   if (epilogue_bank_ways > 1) os << ", epilogue stores " << epilogue_bank_ways << "-way bank-conflicted";
+  if (epilogue_store_lines > 0) os << ", epilogue stored from registers (" << epilogue_store_lines << " lines per warp store)";
   if (!tma())
     os << ", kernel " << name(kernel()) << (tma_unit ? " (no TMA: rows not 16-byte aligned)" : " (no TMA on this GPU)") << ": mma.sync, "
        << (copy_bytes >= kCpAsyncMinBytes ? "cp.async" : "register-staged") << " copies of " << copy_bytes << " B";
@@ -170,7 +171,7 @@ int accumulator_registers(int bm, int bn, bool promoted) { return (promoted ? 2 
 
 // MMA k-steps (BK each) between two promotions; 0 when the GEMM promotes nothing.
 int promotion_steps(const OpSpec& op, const GpuSpec& spec, int bk) {
-  if (op.dtype != DType::fp8 || op.fast_accum || spec.sm.fp8_promotion_interval <= 0) return 0;
+  if (op.dtype != DType::fp8 || op.fast_accum || op.impl == kCutlassPtrArrayImpl || spec.sm.fp8_promotion_interval <= 0) return 0;
   const double k_bytes = bk * bytes_per_element(op.dtype);
   return std::max(1, static_cast<int>(spec.sm.fp8_promotion_interval * kMmaKBytes / k_bytes));
 }
@@ -438,6 +439,35 @@ GemmTiling deepgemm_fp8_tiling(const OpSpec& op, const GpuSpec& spec) {
   return t;
 }
 
+// The epilogue of CUTLASS's ptr-array grouped kernel as TensorRT-LLM's MoE runner builds it for sm90
+// (kCutlassPtrArrayImpl: PtrArrayNoSmemWarpSpecialized) stages nothing in shared memory: each consumer thread
+// converts its accumulators and stores them to global memory itself, one element per store
+// (cutlass/epilogue/collective/default_epilogue_array.hpp: a predicated loop over the fragment,
+// `tCgD(i) = epilogue_op(...)`), the pattern CUTLASS's maintainers name slow for the grouped kernel of early 2024
+// ("Current NoSmem epilogues are not optimized for that. We plan to have TMA based epilogue support soon for
+// Grouped GEMM", NVIDIA/cutlass issue #1352). The runner swaps the operands (the weights are the kernel's M, the
+// tokens its N), so the output D[token][n] is contiguous along the kernel's M. A wgmma accumulator register
+// holds, across a warp's 32 lanes, rows lane/4 (8 consecutive M) of columns 2 x (lane % 4) (PTX ISA, wgmma
+// register fragment layout of D): one store of the warp writes 8 contiguous elements in each of 4 different
+// tokens' rows, 4 global lines. Each line a store touches is one wavefront of the SM's L1 (the convention of
+// the narrow copies above: a warp access costs one wavefront per 128-byte line it touches), so the epilogue
+// takes 4 wavefronts per 32 output elements on the unit that serves shared memory and L1 at
+// sm.smem_bytes_per_clk per wavefront, where the staged epilogue writes each element once, 128 bytes a
+// wavefront. The cooperative kernel's consumer warpgroups run it after their tile's K loop: the tensor cores wait.
+constexpr int kWgmmaStoreLines = 4;        // source: PTX ISA wgmma D fragment, lane % 4 picks the column pair
+constexpr int kWarpStoreElements = 32;     // one element per lane of a warp store
+
+// CUTLASS's ptr-array grouped kernel (kCutlassPtrArrayImpl) walks whole tiles (PersistentTileSchedulerSm90Group): no
+// split-K or stream-K.
+bool whole_tiles_only(const OpSpec& op) { return op.kind == OpKind::GroupedGemm && op.impl == kCutlassPtrArrayImpl; }
+
+// The chosen tiling with its kernel's epilogue: the ptr-array kernel's sm90 build stores from registers
+// (kWgmmaStoreLines); other GPUs (tcgen05) and the sm80-style kernels run other epilogues.
+GemmTiling with_kernel_epilogue(GemmTiling t, const OpSpec& op, const GpuSpec& spec) {
+  t.epilogue_store_lines = whole_tiles_only(op) && t.tma() && spec.sm.wgmma && !spec.sm.cta_pair_mma ? kWgmmaStoreLines : 0;
+  return t;
+}
+
 // No GEMM tile fits the shared memory a block may have (a what-if's `--set sm.smem_per_block`): that key and value.
 static InputError no_tile_fits(const GpuSpec& spec) {
   const std::string smem = spec.sm.smem_per_block.str();
@@ -464,7 +494,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
   const int promote = promotion_steps(op, spec, bk);
   const double clk = spec.sm.clock.value();
   // Block-scaled fp4 kernels whose library builds no split of K (sm.block_scaled_split_k) run whole tiles.
-  const bool may_split = spec.sm.block_scaled_split_k || (op.dtype != DType::fp4 && op.wdtype != DType::fp4);
+  const bool may_split = !whole_tiles_only(op) && (spec.sm.block_scaled_split_k || (op.dtype != DType::fp4 && op.wdtype != DType::fp4));
   for (auto& sh : shapes) {
     int bm = sh[0], bn = sh[1];
     if (!tile_rows_allowed(bm, op)) continue;
@@ -563,7 +593,7 @@ GemmTiling choose_gemm_tiling(const OpSpec& op, const GpuSpec& spec) {
     }
   }
   if (best.estimate_s >= 1e30) throw no_tile_fits(spec);
-  return best;
+  return with_kernel_epilogue(best, op, spec);
 }
 
 namespace {
@@ -603,6 +633,7 @@ struct GemmJob {
   // instructions in the 8192^3 H100 GEMM).
   std::uint64_t wgmma_operand_bytes = 0;
   std::int64_t copy_depth = 0;
+  double wavefront_bytes = 128;  // sm.smem_bytes_per_clk: the bytes of one L1 / shared-memory wavefront
   // MMA k-steps simulated as one MMA (kstep_group()); their copies stay one per k-step, each group's
   // joined so that the MMA waits for all of them; a copy still waits only for the MMA of its buffer.
   std::int64_t kgroup = 1;
@@ -636,6 +667,7 @@ std::shared_ptr<const GemmJob> make_job(const OpSpec& op, const GpuSpec& spec, c
   j->promote = promotion_steps(op, spec, t.bk);
   j->serial_promote = t.tma() && promotion_serial(t.bm);
   j->copy_depth = t.stages;
+  j->wavefront_bytes = spec.sm.smem_bytes_per_clk;
   j->wgmma_operand_bytes = static_cast<std::uint64_t>(t.bm * t.bk * bytes_per_element(op.dtype) + t.bk * t.bn * bytes_per_element(op.wdtype));
   j->kgroup = kstep_group(spec.sm.kstep_group, j->copy_depth, j->promote);
   if (!t.tma()) {
@@ -880,9 +912,13 @@ std::uint32_t emit_slice(const GemmJob& j, const TilePos& p, std::uint64_t tile,
   // through shared memory (bank conflicts: GemmTiling::epilogue_bank_ways wavefronts per 128 bytes) and stored.
   const std::uint64_t out_elems = static_cast<std::uint64_t>(p.rows * p.cols);
   const int terms = split && !partial ? contributors : 1;
+  // Stored from registers (GemmTiling::epilogue_store_lines): one L1 wavefront per line each warp store touches,
+  // the bytes themselves then reaching L2 as the TMA store's below.
+  const double unit_bytes = j.t.epilogue_store_lines > 0
+                                ? std::ceil(static_cast<double>(out_elems) / kWarpStoreElements) * j.t.epilogue_store_lines * j.wavefront_bytes
+                                : static_cast<double>(out_elems) * (partial ? 4 : j.ec) * j.t.epilogue_bank_ways;
   const std::uint32_t ic = emit(after(cuda(DType::fp32, static_cast<std::uint32_t>(p.rows), static_cast<std::uint32_t>(p.cols), 0,
-                                           out_elems * static_cast<std::uint64_t>(terms),
-                                           static_cast<std::uint64_t>(out_elems * (partial ? 4 : j.ec) * j.t.epilogue_bank_ways)),
+                                           out_elems * static_cast<std::uint64_t>(terms), static_cast<std::uint64_t>(unit_bytes)),
                                       last));
   const Instr st = after(partial ? store_partial(j, p) : store_tile(j, p), ic);
   // Functional mode: every slice adds its fp32 partial into C (kept in fp32 by the tensor store), so

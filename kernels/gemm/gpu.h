@@ -47,6 +47,11 @@ struct GemmTiling {
   // the swizzled staging of CUTLASS/cuBLAS epilogues); n when n rows of each 8x8 stmatrix block fall into the
   // same bank group (DeepGEMM's first sm90 fp8 kernel, stated at deepgemm_fp8_tiling).
   int epilogue_bank_ways = 1;
+  // 0: the epilogue stages the converted tile in shared memory and a TMA copy stores it (CUTLASS's and cuBLAS's sm90
+  // kernels); n: the threads store their accumulators to global memory themselves, each warp store touching n
+  // 128-byte lines, one L1 wavefront each (CUTLASS's ptr-array grouped kernel as TensorRT-LLM's MoE runner builds
+  // it, kCutlassPtrArrayImpl; see kWgmmaStoreLines in gpu.cpp).
+  int epilogue_store_lines = 0;
   // A persistent kernel (one CTA per SM walking its tiles in turn; 0: one CTA per tile) with this many accumulator
   // buffers in tensor memory: a tile's MMAs wait only for the epilogue of the tile that many back to have read its
   // accumulators, and its copies run ahead into the stage ring as the previous tile's MMAs free it.

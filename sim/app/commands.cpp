@@ -127,7 +127,7 @@ int cmd_kernel(int argc, char** argv) {
               << join(kernel_op_names())
               << "\n\ndimensions by op:\n"
                  "  gemm          --m --n --k [--batch B] [--wdtype D] [--odtype D] [--fast-accum] [--fp4-scale-block 16|32]\n                e.g. --chip b200 --m 4096 --n 4096 --k 4096 --dtype fp4 (NVFP4; --fp4-scale-block 32: MXFP4); fp8 on a100-sxm is refused\n"
-                 "  grouped_gemm  --tokens T --groups G --n --k\n"
+                 "  grouped_gemm  --tokens T --groups G --n --k [--impl deepgemm|cutlass-ptr-array]\n"
                  "  attention     --phase prefill|decode --batch --heads --kv-heads --seq --head-dim [--causal] [--window W] [--impl fa2|fa3|transformers-neuronx]\n"
                  "  rmsnorm, layernorm, softmax, swiglu, gelu, rope, residual_add, copy, sum   --rows --cols\n"
                  "  topk          --tokens --experts --topk;  embedding --tokens --cols\n"

@@ -54,7 +54,8 @@ const std::vector<KernelArg>& kernel_args() {
                "AWS transformers-neuronx's HLO graph, S x S scores materialized below its flash threshold); rmsnorm: "
                "fused-add, the serving stacks' kernel with the residual add inside (vLLM fused_add_rms_norm, FlashInfer); "
                "fp4 or fp8 gemm: deepgemm, DeepGEMM's sm100 MXFP4 or sm90 block-scaled fp8 kernel with the layout its "
-               "host heuristic picks"},
+               "host heuristic picks; grouped_gemm: deepgemm, or cutlass-ptr-array, CUTLASS's ptr-array grouped kernel as "
+               "TensorRT-LLM's MoE runner builds it for sm90 (fp8 fast accumulation, epilogue stored from registers)"},
       {"fast-accum", "fp8 gemm: no fp32 promotion of the tensor cores' partial sums"},
       {"fp4-scale-block", "fp4 gemm: K elements per block scale, 16 (NVFP4, default) or 32 (MXFP4)"}};
   return v;
@@ -179,6 +180,7 @@ OpSpec make_op(const std::string& opname, const std::map<std::string, std::strin
       op.n = get("n", 0), op.k = get("k", 0);
       if (groups <= 0) throw InputError("grouped_gemm: --groups must be a positive integer", "--groups", "");
       for (std::int64_t g = 0; g < groups; ++g) op.group_rows.push_back(rows / groups + (g < rows % groups ? 1 : 0));
+      op.impl = s("impl", "");
       break;
     }
     case OpKind::Attention: {

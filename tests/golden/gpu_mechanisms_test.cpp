@@ -894,6 +894,58 @@ TEST(GpuFp8Accumulation, PromotionRunsOnTheCudaCoresAndCostsLittle) {
   // Measured 0-8.5% (above); the model's 9.5% is mostly the tile (128x128 against fast accumulation's 128x256).
   EXPECT_LT(t_slow, t_fast * 1.10);
 }
+// TensorRT-LLM's MoE runner (the TensorRT engines' plugin) runs its sm90 grouped GEMMs as CUTLASS's ptr-array grouped
+// kernel (impl cutlass-ptr-array, moe_gemm_launcher_sm90.inl of the v0.1x releases): FP8FastAccum (no promotion), no
+// split-K or stream-K (its group tile scheduler walks whole tiles) and the PtrArrayNoSmemWarpSpecialized epilogue,
+// whose threads store their accumulators themselves, one element per store, 4 lines per warp store (the tokens are
+// the kernel's N; the output is contiguous along its M). Mixtral-8x7B's down projection at TP8 (K = 14336 / 8) on
+// 16,384 routed rows: each 32 output elements cost 4 L1 wavefronts, against one 128-byte wavefront per 64 bf16
+// elements staged: a quarter of the short K loop's tensor-core time more per tile, the tensor cores idle meanwhile.
+TEST(GpuGroupedGemm, PtrArrayKernelStoresItsEpilogueFromRegisters) {
+  const gpu::GpuSpec h = gpu_spec("h100_sxm.yaml");
+  auto grouped = [](const std::string& impl) {
+    std::map<std::string, std::string> a = {{"tokens", "16384"}, {"groups", "8"}, {"n", "4096"}, {"k", "1792"}, {"dtype", "fp8"}};
+    if (!impl.empty()) a["impl"] = impl;
+    return make_op("grouped_gemm", a);
+  };
+  const OpSpec ptr = grouped(kCutlassPtrArrayImpl);
+  OpSpec staged = grouped("");
+  staged.fast_accum = true;  // the same mainloop, the epilogue staged through shared memory
+  const gpu::GemmTiling t = gpu::choose_gemm_tiling(ptr, h);
+  EXPECT_EQ(t.epilogue_store_lines, 4) << t.str();
+  EXPECT_EQ(t.split_k, 1);
+  EXPECT_FALSE(t.stream_k);
+  EXPECT_NE(t.str().find("epilogue stored from registers"), std::string::npos) << t.str();
+  EXPECT_EQ(gpu::choose_gemm_tiling(staged, h).epilogue_store_lines, 0);
+  // One vector op per tile (the epilogue: no promotions), its L1 bytes 4 wavefronts of 128 bytes per 32 elements.
+  LowerOptions lo;
+  int programs = 0;  // the GEMM alone: no split-K reduction kernel
+  for (const Program& p : gpu::lower_gemm(ptr, h, lo, t)) {
+    Task task;
+    p.make_task(0, task);
+    int vec = 0;
+    for (const auto& in : task.instrs)
+      if (in.kind == TxKind::VectorOp) {
+        ++vec;
+        EXPECT_DOUBLE_EQ(static_cast<double>(in.bytes), static_cast<double>(in.m) * in.n / 32 * 4 * 128);
+      }
+    EXPECT_EQ(vec, 1);
+    ++programs;
+  }
+  EXPECT_EQ(programs, 1);
+  auto chip = load_chip("h100-sxm");
+  KernelStudyOptions ko;
+  ko.sustained = true;
+  const double t_ptr = run_kernel_study(*chip, ptr, ko).run.result.latency_s;
+  const double t_staged = run_kernel_study(*chip, staged, ko).run.result.latency_s;
+  // 4096 L1 cycles per 128x256 tile (512 staged) beside a K loop of 2 x 128 x 256 x 1792 / 8192 = 14,336
+  // tensor-core cycles: a quarter of the loop, +11% on the kernel with the tiles' other fixed costs (2026-12-07).
+  EXPECT_GT(t_ptr, 1.05 * t_staged);
+  EXPECT_LT(t_ptr, 1.30 * t_staged);
+  // Other GPUs run other kernels: B200 (tcgen05) keeps the staged epilogue.
+  EXPECT_EQ(gpu::choose_gemm_tiling(ptr, gpu_spec("b200.yaml")).epilogue_store_lines, 0);
+}
+
 // A 64-row fp8 tile has one warpgroup doing its MMAs (wgmma's M is 64; the cooperative kernel's two consumer
 // warpgroups need 128 rows): its promotion (warpgroup_wait<0>, then the adds) sits between two k-steps' MMAs,
 // so each MMA after a promotion waits for that promotion. A 128-row tile's MMAs wait only for the promotion

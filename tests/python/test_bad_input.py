@@ -137,6 +137,10 @@ for fam in ("gpu", "tpu", "maia"):  # AWS Neuron's attention on families that ar
     case("attention-impl-tnx-%s" % fam, ["kernel", "attention", "--chip", FAMILY_PRESET[fam], "--batch", "1", "--heads", "4",
                                          "--seq", "128", "--impl", "transformers-neuronx"], names=["--impl transformers-neuronx"])
 
+# A grouped GEMM names DeepGEMM's kernel or CUTLASS's ptr-array kernel (TensorRT-LLM's MoE runner), nothing else.
+case("grouped-gemm-impl-unknown", ["kernel", "grouped_gemm", "--tokens", "256", "--groups", "8", "--n", "256", "--k", "256",
+                                   "--impl", "fa2"], names=["--impl", "fa2", "cutlass-ptr-array"])
+
 case("attention-impl-fa3-b200", ["kernel", "attention", "--chip", "b200", "--batch", "1", "--heads", "4", "--seq", "128",
                                   "--impl", "fa3"], names=["--impl fa3", "sm_90a", "--impl fa2"])
 # fp4/fp6 in row-wise compute: refused alike on every family (vector units do not compute in them), naming the flag.

@@ -386,6 +386,11 @@ TEST(WorkloadGraph, TrtMoePluginQuantizesSortsAndSetsUpTheGroupedGemms) {
       "layer.experts.swiglu",   "layer.experts.down.strides", "layer.experts.down",
       "layer.experts.finalize", "layer.moe_allreduce",    "layer.mlp_residual"};
   EXPECT_EQ(moe, want);
+  // Its grouped GEMMs are CUTLASS's ptr-array kernel as the runner builds it (kernels/gemm/gpu.cpp); without the flag
+  // they are plain grouped GEMMs.
+  EXPECT_EQ(node(t, "layer.experts.gate_up").op.impl, kCutlassPtrArrayImpl);
+  EXPECT_EQ(node(t, "layer.experts.down").op.impl, kCutlassPtrArrayImpl);
+  EXPECT_EQ(node(build_step_graph(mx, s, false, 0, FusionPolicy::trtllm_pytorch()), "layer.experts.down").op.impl, "");
   // bf16 experts need no quantize kernel; without the flag none of these kernels run.
   Scenario b = scenario(1, 64, 2);
   EXPECT_EQ(build_step_graph(mx, b, false, 0, f).find("layer.experts.quantize"), nullptr);
