@@ -703,7 +703,8 @@ nlohmann::json validation_points_json(const std::vector<ValidationPoint>& pts, c
     j.push_back({{"id", p.row.id}, {"chip", p.chip}, {"workload", p.row.workload}, {"dtype", p.row.dtype},
                  {"shape", p.row.shape}, {"metric", p.row.metric}, {"unit", p.row.unit},
                  {"measured", p.row.measured}, {"predicted", p.predicted}, {"error", p.error},
-                 {"roofline", p.roofline}, {"source", p.row.source}, {"note", p.note}});
+                 {"roofline", p.roofline}, {"source", p.row.source}, {"note", p.note},
+                 {"chip_settings", p.chip_settings}});
   nlohmann::json sk = nlohmann::json::array();
   for (const auto& s : skipped)
     sk.push_back({{"id", s.row.id}, {"hardware", s.row.hardware}, {"workload", s.row.workload}, {"reason", s.reason}});
@@ -723,6 +724,9 @@ std::string validation_points_table(const std::vector<ValidationPoint>& pts, con
        << std::setprecision(p.row.measured < 10 ? 3 : 1) << std::setw(11) << p.row.measured << std::setw(11) << p.predicted
        << std::setprecision(1) << std::setw(8) << 100 * p.error << "%  " << p.row.unit << "\n";
   }
+  // Rows run on their preset with the settings their measurement stated (validate's row_chip_settings).
+  for (const auto& p : pts)
+    if (!p.chip_settings.empty()) os << "  " << p.row.id << ": chip set by the row: " << join(p.chip_settings) << "\n";
   if (!skipped.empty()) {
     os << "not predicted (" << skipped.size() << " rows):\n";
     for (const auto& s : skipped) os << "  " << std::left << std::setw(9) << s.row.id << s.reason << "\n";

@@ -72,6 +72,35 @@ std::map<std::string, std::int64_t> parse_shape(const std::string& s) {
   return out;
 }
 
+std::vector<std::string> row_chip_settings(const ValidationRow& row, std::string* shape) {
+  if (shape) *shape = row.shape;
+  static const std::regex word("(^|[^A-Za-z0-9_.])set([^A-Za-z0-9_.]|$)");
+  if (!std::regex_search(row.shape, word)) return {};
+  auto bad = [&](const std::string& what) {
+    return InputError("measurement row " + row.id + ": shape_or_config '" + row.shape + "': " + what +
+                          " (expected the shape, then '; set KEY=VALUE[, KEY=VALUE]': chip settings as --set takes them, "
+                          "e.g. '; set vmem.scoped_limit=64MiB')",
+                      "", row.shape);
+  };
+  static const std::regex clause("^(.*[^ ;]) *; *set (.*)$");
+  std::smatch m;
+  if (!std::regex_match(row.shape, m, clause)) throw bad("'set' outside a chip-settings clause after the shape");
+  const std::string head = m[1], items = m[2];
+  if (std::regex_search(head, word)) throw bad("'set' given twice");
+  static const std::regex item(" *([A-Za-z_][A-Za-z0-9_.]*=[^ ,;=]+) *");
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= items.size();) {
+    const size_t comma = std::min(items.find(',', at), items.size());
+    const std::string one = items.substr(at, comma - at);
+    std::smatch im;
+    if (!std::regex_match(one, im, item)) throw bad("chip setting '" + one + "' is not KEY=VALUE without spaces");
+    out.push_back(im[1]);
+    at = comma + 1;
+  }
+  if (shape) *shape = head;
+  return out;
+}
+
 std::vector<ValidationRow> read_measurements(const std::string& path) {
   const CsvTable t(read_input_file(path, "measurements"), path);
   const std::vector<std::string> want = {"id", "hardware", "level", "workload", "dtype", "shape_or_config", "metric",
@@ -478,6 +507,14 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     ValidationPoint p;
     p.row = row;
     std::string why;
+    // The chip settings the row's measurement ran with (a clause after its shape), applied to its preset as --set
+    // applies them; the row is predicted from its shape without the clause and reported as written.
+    ValidationRow run = row;
+    p.chip_settings = row_chip_settings(row, &run.shape);
+    if (!p.chip_settings.empty() && row.level != "kernel")
+      throw InputError("measurement row " + row.id + ": shape_or_config '" + row.shape + "': chip settings on a '" + row.level +
+                           "' row (expected them on kernel rows only: validate loads one chip for each of those)",
+                       "", row.shape);
     if (row.level == "model" || (row.level == "micro" && row.workload.rfind("sustained decode steps", 0) == 0)) {
       if (!models) {
         skip(row, row.level == "model" ? "model-level row: simulated only with --models" : micro_row_reason(row));
@@ -519,14 +556,23 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
     std::smatch clock_m;
     const bool stated_clock = std::regex_search(row.source, clock_m, clock_re);
     if (stated_clock) overlay.push_back("clock=" + std::string(clock_m[1]) + "MHz");
+    overlay.insert(overlay.end(), p.chip_settings.begin(), p.chip_settings.end());
     std::string key = p.chip;
     for (const auto& o : overlay) key += "/" + o;
-    if (!chips.count(key)) chips[key] = load_chip(p.chip, overlay);
-    if (!(sustained_loop ? predict_sustained_kernel_row(row, *chips[key], p, why) : predict_kernel_row(row, *chips[key], p, why))) {
+    if (!chips.count(key)) {
+      try {
+        chips[key] = load_chip(p.chip, overlay);
+      } catch (const InputError& e) {
+        if (p.chip_settings.empty()) throw;
+        throw InputError("measurement row " + row.id + ": shape_or_config '" + row.shape + "': " + e.what(), e);
+      }
+    }
+    if (!(sustained_loop ? predict_sustained_kernel_row(run, *chips[key], p, why) : predict_kernel_row(run, *chips[key], p, why))) {
       skip(row, why);
       continue;
     }
     if (stated_clock) p.note += "; at the row's stated clock " + std::string(clock_m[1]) + " MHz";
+    if (!p.chip_settings.empty()) p.note += "; chip set by the row: " + join(p.chip_settings);
     p.error = (p.predicted - row.measured) / row.measured;
     out.push_back(p);
   }

@@ -20,6 +20,9 @@ struct ValidationPoint {
   double error = 0;          // (predicted - measured) / measured
   double roofline = 0;       // the best physically possible value in the row's unit
   std::string note;
+  // Chip settings the row states its measurement ran with (row_chip_settings), applied to the row's preset as
+  // `--set` applies them; empty for a row on the preset as it ships.
+  std::vector<std::string> chip_settings;
 };
 
 // A row this build does not predict, with the reason (listed, never dropped silently).
@@ -39,6 +42,13 @@ std::vector<ValidationPoint> validate_rows(const std::vector<ValidationRow>& row
 // A row's shape or configuration as its named numbers: "b1 M4096 N4096 K4096", "TP8 ISL1000 OSL1000"
 // -> {b: 1, M: 4096, ...}; digit strings too long for a dimension become 2^40 (refused by the op's checks).
 std::map<std::string, std::int64_t> parse_shape(const std::string& s);
+// The chip settings a kernel row states its measurement ran with: a clause after its shape in `shape_or_config`,
+// "M4096 N4096 K4096; set vmem.scoped_limit=64MiB" (a run with --xla_tpu_scoped_vmem_limit_kib=65536), several
+// as "; set KEY=VALUE, KEY=VALUE". Returns the KEY=VALUE assignments (as `--set` takes them) and puts the shape
+// without the clause in `shape`; none, and the shape unchanged, without a clause. A `set` anywhere else, or a
+// clause not of that form (an item without '=', a space in a value, an empty clause) is an InputError naming the
+// row; an unknown key or a bad value is refused by the preset's schema when validate loads the chip.
+std::vector<std::string> row_chip_settings(const ValidationRow& row, std::string* shape = nullptr);
 bool predict_model_row(const ValidationRow& row, ValidationPoint& p, std::string& why);
 // Back-to-back runs from an idle chip to the middle of the median timing that a row's stated protocol
 // ("CUDA events, W warm-up[ + G graph warm-up replays], median of R ...", or "profiler kernel time, W warm-up,
