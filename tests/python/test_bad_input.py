@@ -340,6 +340,12 @@ for field, values in {"rope_theta": [0, -1, "x", 1e400], "partial_rotary_factor"
         path = write("model-%s-%d.json" % (field, i), text)
         case("model-%s-%d" % (field, i), ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"],
              names=[field.split(".")[0]] if field not in ("rope_scaling",) else ["rope_scaling"], out=True)
+# A Mixtral file without num_experts_per_tok: the missing field named as the file names it (it was told as
+# "experts_per_token", GptOss's spelling, a key no Mixtral config has).
+MOE = dict(TINY, model_type="mixtral", architectures=["MixtralForCausalLM"], num_local_experts=4)
+case("model-mixtral-no-experts-per-tok", ["run", "--chip", TINY_GPU, "--input", "16", "--model",
+                                          write("model-mixtral-no-topk.json", json.dumps(MOE))],
+     names=["model-mixtral-no-topk.json: num_experts_per_tok: required field is missing"], out=True)
 for f in ["absurd_layers.json", "model_type_number.json", "zero_vocab.json"]:
     case("model-file-" + f, ["run", "--chip", TINY_GPU, "--model", os.path.join(BAD, f), "--input", "16"],
          names={"absurd_layers.json": ["num_hidden_layers"], "model_type_number.json": ["model_type"],
