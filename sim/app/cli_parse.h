@@ -39,6 +39,27 @@ inline std::string flag_hint(const std::string& option, const boost::program_opt
   return nearest_flag_hint(option, known);
 }
 
+// A flag's value of the wrong type (Boost's "the argument ('abc') for option '--x' is invalid") as an InputError
+// naming the flag, the value and what it expects: a number, an integer, or the bound an integer passed. `help`:
+// the command's help pointer. Every parser of typed flags shares it (`kernel --after-runs abc` had kept Boost's
+// words, which say nothing of what was expected; a collective's `--nodes 99999999999` was told to be an integer).
+inline InputError cli_value_error(const boost::program_options::invalid_option_value& e,
+                                  const boost::program_options::options_description& o, const std::string& help) {
+  namespace po = boost::program_options;
+  const std::string w = e.what(), name = e.get_option_name();
+  const auto a = w.find("('"), b = w.find("')");
+  const auto* d = o.find_nothrow(name.substr(name.find_first_not_of('-')), false);
+  const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
+  const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
+  const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
+  const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
+  // Out of range: the bound it passed (a flag's own lower bound, "0 or more" for --seed, is its own check's message).
+  const bool below = !v.empty() && v[0] == '-';
+  const std::string range = below ? (i32 ? "an integer of at least -2147483648" : "an integer of at least -2^63")
+                                  : (i32 ? "an integer of at most 2147483647" : "an integer of at most 2^63 - 1");
+  return InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : range) + help, name, v);
+}
+
 // Parses argv (argv[0]: the command) into vm; an unknown flag or a value of the wrong type is an InputError naming
 // the flag, the value, what was expected and the command's help (the CLI and Python alike).
 inline void store_cli(int argc, char** argv, const boost::program_options::options_description& o,
@@ -48,18 +69,7 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
   try {
     po::store(parse_cli(argc, argv, o), vm);
   } catch (const po::invalid_option_value& e) {
-    const std::string w = e.what(), name = e.get_option_name();
-    const auto a = w.find("('"), b = w.find("')");
-    const auto* d = o.find_nothrow(name.substr(name.find_first_not_of('-')), false);
-    const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
-    const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
-    const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
-    const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
-    // Out of range: the bound it passed (a flag's own lower bound, "0 or more" for --seed, is its own check's message).
-    const bool below = !v.empty() && v[0] == '-';
-    const std::string range = below ? (i32 ? "an integer of at least -2147483648" : "an integer of at least -2^63")
-                                    : (i32 ? "an integer of at most 2147483647" : "an integer of at most 2^63 - 1");
-    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : range) + help, name, v);
+    throw cli_value_error(e, o, help);
   } catch (const po::unknown_option& e) {
     throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help, e.get_option_name(), "");
   } catch (const po::error& e) {  // its flag, where it names one (a value missing, a flag given twice)

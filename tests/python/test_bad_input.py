@@ -294,6 +294,14 @@ case("flag-seed-out-of-range", ["serve", "--seed", "99999999999999999999"],
      names=["--seed '99999999999999999999': expected an integer of at most 2^63 - 1"])
 case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-99999999999999999999"],
      names=["--batch '-99999999999999999999': expected an integer of at least -2^63"])
+# QA qa60: kernel's typed flags kept Boost's "the argument ('abc') for option '--after-runs' is invalid", naming no
+# expected value, and a collective's --nodes past an int's range was told "expected an integer".
+case("kernel-after-runs-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "abc"],
+     names=["--after-runs 'abc': expected a number (see xpusim kernel --help)"], out=True)
+case("kernel-flush-gb-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--flush-gb", "x1"],
+     names=["--flush-gb 'x1': expected a number"], out=True)
+case("collective-nodes-out-of-range", ["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--nodes", "99999999999"],
+     names=["--nodes '99999999999': expected an integer of at most 2147483647 (see xpusim kernel allreduce --help)"], out=True)
 case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
      names=["no-such-chip.yaml: no such chip file"], out=True)
 case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
