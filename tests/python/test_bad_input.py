@@ -294,6 +294,9 @@ case("flag-seed-out-of-range", ["serve", "--seed", "99999999999999999999"],
      names=["--seed '99999999999999999999': expected an integer of at most 2^63 - 1"])
 case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-99999999999999999999"],
      names=["--batch '-99999999999999999999': expected an integer of at least -2^63"])
+# QA qa60: compare --model '' was read as not given and ran the study of the default model (run and serve refuse it).
+case("compare-model-empty", ["compare", "--chips", "h100-sxm", "--model", "", "--concurrency", "1", "--requests", "4"],
+     names=["--model: expected a shipped model name or the path of a config.json"])
 # QA qa60: kernel's typed flags kept Boost's "the argument ('abc') for option '--after-runs' is invalid", naming no
 # expected value, and a collective's --nodes past an int's range was told "expected an integer".
 case("kernel-after-runs-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "abc"],
