@@ -339,8 +339,11 @@ void read_mlp_and_experts(Reader& r, const std::string& fam, ModelConfig& m) {
   }
   if (fam == "mixtral" || fam == "gpt_oss") {
     m.num_experts = r.req_int("num_local_experts", "the number of experts per layer");
-    m.experts_per_token = r.has("num_experts_per_tok") ? r.req_int("num_experts_per_tok", "experts per token")
-                                                       : r.req_int("experts_per_token", "experts per token");
+    // GptOss's file may say experts_per_token; without either name, the missing field is HF's num_experts_per_tok
+    // (a Mixtral file without it was told "experts_per_token: required field is missing", a key Mixtral has not).
+    m.experts_per_token = r.has("experts_per_token") && !r.has("num_experts_per_tok")
+                              ? r.req_int("experts_per_token", "experts per token")
+                              : r.req_int("num_experts_per_tok", "experts per token");
     m.moe_intermediate = m.intermediate;
   } else if (fam == "qwen2_moe" || fam == "qwen3_moe") {
     m.num_experts = r.req_int("num_experts", "the number of routed experts");

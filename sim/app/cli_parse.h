@@ -39,24 +39,23 @@ inline std::string flag_hint(const std::string& option, const boost::program_opt
   return nearest_flag_hint(option, known);
 }
 
+// A flag's value of the wrong type, named as every parser of typed flags names it (flag_value_error).
+inline InputError cli_value_error(const boost::program_options::invalid_option_value& e, const boost::program_options::options_description& o, const std::string& help) {
+  using boost::program_options::typed_value;
+  const auto* d = o.find_nothrow(e.get_option_name().substr(e.get_option_name().find_first_not_of('-')), false);
+  const auto* sem = d ? d->semantic().get() : nullptr;
+  return flag_value_error(e.get_option_name(), e.what(), dynamic_cast<const typed_value<double>*>(sem), dynamic_cast<const typed_value<int>*>(sem) ? 32 : 64, help);
+}
+
 // Parses argv (argv[0]: the command) into vm; an unknown flag or a value of the wrong type is an InputError naming
 // the flag, the value, what was expected and the command's help (the CLI and Python alike).
-inline void store_cli(int argc, char** argv, const boost::program_options::options_description& o,
-                      boost::program_options::variables_map& vm) {
+inline void store_cli(int argc, char** argv, const boost::program_options::options_description& o, boost::program_options::variables_map& vm) {
   namespace po = boost::program_options;
   const std::string help = std::string(" (see xpusim ") + (argc > 0 ? argv[0] : "") + " --help)";
   try {
     po::store(parse_cli(argc, argv, o), vm);
   } catch (const po::invalid_option_value& e) {
-    const std::string w = e.what(), name = e.get_option_name();
-    const auto a = w.find("('"), b = w.find("')");
-    const auto* d = o.find_nothrow(name.substr(name.find_first_not_of('-')), false);
-    const bool real = d && dynamic_cast<const po::typed_value<double>*>(d->semantic().get());
-    const std::string v = b > a && b != std::string::npos ? w.substr(a + 2, b - a - 2) : "";  // all digits: out of range
-    const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
-    const bool i32 = d && dynamic_cast<const po::typed_value<int>*>(d->semantic().get());
-    const std::string range = !v.empty() && v[0] == '-' ? (i32 ? "at least -2147483648" : "at least -2^63") : (i32 ? "at most 2147483647" : "at most 2^63 - 1");
-    throw InputError(name + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : "an integer of " + range) + help, name, v);  // the bound it passed
+    throw cli_value_error(e, o, help);
   } catch (const po::unknown_option& e) {
     throw InputError(e.what() + flag_hint(e.get_option_name(), o) + help, e.get_option_name(), "");
   } catch (const po::error& e) {  // its flag, where it names one (a value missing, a flag given twice)
@@ -65,8 +64,7 @@ inline void store_cli(int argc, char** argv, const boost::program_options::optio
 }
 
 // A Python call's keywords as the flags of `xpusim <command>` (args without the command), parsed by its options.
-inline boost::program_options::variables_map parse_flags(const char* command, std::vector<std::string> args,
-                                                         const boost::program_options::options_description& o) {
+inline boost::program_options::variables_map parse_flags(const char* command, std::vector<std::string> args, const boost::program_options::options_description& o) {
   args.insert(args.begin(), command);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -116,10 +116,9 @@ int cmd_kernel(int argc, char** argv) {
   po::options_description all;
   all.add(chip).add(dims).add(output_options());
   po::variables_map vm;
-  std::vector<std::string> rest;
   auto parsed = parse_cli(argc, argv, all, true);
-  rest = po::collect_unrecognized(parsed.options, po::include_positional);
-  po::store(parsed, vm);
+  std::vector<std::string> rest = po::collect_unrecognized(parsed.options, po::include_positional);
+  try { po::store(parsed, vm); } catch (const po::invalid_option_value& e) { throw cli_value_error(e, all, " (see xpusim kernel --help)"); }
   po::notify(vm);
   if (vm.count("help") || rest.empty()) {
     std::cout << "usage: xpusim kernel <op> --chip <preset> <dimensions> [--dtype D] [--format table|json] [--out DIR] "

@@ -61,6 +61,8 @@ po::options_description collective_flags(int argc, char** argv, po::variables_ma
   p.options(all).positional(pos).style(cli_style());
   try {
     po::store(p.run(), vm);
+  } catch (const po::invalid_option_value& e) {  // before po::error: named as every parser names it (cli_parse.h)
+    throw cli_value_error(e, all, " (see xpusim kernel " + std::string(argc > 1 ? argv[1] : "") + " --help)");
   } catch (const po::error& e) {
     const auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
     throw InputError(collective_option_error(e.what(), unknown ? unknown->get_option_name() : "", argc > 1 ? argv[1] : "", unknown ? flag_hint(unknown->get_option_name(), all) : ""), unknown ? unknown->get_option_name() : "", "");

@@ -11,6 +11,17 @@
 
 namespace xpu {
 
+InputError flag_value_error(const std::string& flag, const std::string& boost_what, bool real, int int_bits, const std::string& help) {
+  const auto a = boost_what.find("('"), b = boost_what.find("')");
+  const std::string v = b > a && b != std::string::npos ? boost_what.substr(a + 2, b - a - 2) : "";  // all digits: out of range
+  const bool digits = v.find_first_of("0123456789") != std::string::npos && v.find_first_not_of("-+0123456789") == std::string::npos;
+  // Out of range: the bound it passed (a flag's own lower bound, "0 or more" for --seed, is its own check's message).
+  const bool i32 = int_bits == 32, below = !v.empty() && v[0] == '-';
+  const std::string range = below ? (i32 ? "an integer of at least -2147483648" : "an integer of at least -2^63")
+                                  : (i32 ? "an integer of at most 2147483647" : "an integer of at most 2^63 - 1");
+  return InputError(flag + " '" + v + "': expected " + (real ? "a number" : !digits ? "an integer" : range) + help, flag, v);
+}
+
 std::string nearest_flag_hint(const std::string& option, const std::vector<std::string>& known) {
   const std::string word = option.substr(std::min(option.size(), option.find_first_not_of('-')));
   // An abbreviation (refused: abbreviation is off) names the one flag it starts: --sys is --system, not

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/base/error.h"
+
 namespace xpu {
 
 // A time flag such as --tpot-slo 50ms: a positive time of at most one hour.
@@ -14,6 +16,10 @@ double parse_flag_time(const std::string& flag, const std::string& text);
 // of its length, else "" (`--chipp`, `--fromat`, `--modle` named no flag: STYLE's strict config names the nearest
 // valid key).
 std::string nearest_flag_hint(const std::string& option, const std::vector<std::string>& known);
+// A flag's value of the wrong type as Boost words it ("the argument ('abc') for option '--x' is invalid"): an
+// InputError naming the flag, the value and what it expects (`real`: a number; else an integer, or for a digit string
+// the bound of its `int_bits`-bit type it passed), then `help`. Every parser of typed flags shares it.
+InputError flag_value_error(const std::string& flag, const std::string& boost_what, bool real, int int_bits, const std::string& help);
 // --format table|json and the like: InputError listing the choices unless `value` is one of them.
 void check_flag_choice(const std::string& flag, const std::string& value, std::initializer_list<const char*> choices);
 // "N" or "N,N,...", each a positive number (of `what`) up to `most` (--concurrency, --tiers): InputError

@@ -298,6 +298,17 @@ case("flag-seed-out-of-range", ["serve", "--seed", "99999999999999999999"],
      names=["--seed '99999999999999999999': expected an integer of at most 2^63 - 1"])
 case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-99999999999999999999"],
      names=["--batch '-99999999999999999999': expected an integer of at least -2^63"])
+# QA qa60: compare --model '' was read as not given and ran the study of the default model (run and serve refuse it).
+case("compare-model-empty", ["compare", "--chips", "h100-sxm", "--model", "", "--concurrency", "1", "--requests", "4"],
+     names=["--model: expected a shipped model name or the path of a config.json"])
+# QA qa60: kernel's typed flags kept Boost's "the argument ('abc') for option '--after-runs' is invalid", naming no
+# expected value, and a collective's --nodes past an int's range was told "expected an integer".
+case("kernel-after-runs-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "abc"],
+     names=["--after-runs 'abc': expected a number (see xpusim kernel --help)"], out=True)
+case("kernel-flush-gb-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--flush-gb", "x1"],
+     names=["--flush-gb 'x1': expected a number"], out=True)
+case("collective-nodes-out-of-range", ["kernel", "allreduce", "--system", "hgx-h100x8", "--bytes", "1MiB", "--nodes", "99999999999"],
+     names=["--nodes '99999999999': expected an integer of at most 2147483647 (see xpusim kernel allreduce --help)"], out=True)
 case("preset-file-missing", ["kernel", "gemm", "--chip", os.path.join(WORK, "no-such-chip.yaml"), "--m", "64", "--n", "64", "--k", "64"],
      names=["no-such-chip.yaml: no such chip file"], out=True)
 case("preset-missing-required-an-integer", ["kernel", "gemm", "--chip", write("my-nocount.yaml", _H100.replace("\n  count: 132 ", "\n  # ")),
@@ -344,6 +355,12 @@ for field, values in {"rope_theta": [0, -1, "x", 1e400], "partial_rotary_factor"
         path = write("model-%s-%d.json" % (field, i), text)
         case("model-%s-%d" % (field, i), ["run", "--chip", TINY_GPU, "--model", path, "--input", "16"],
              names=[field.split(".")[0]] if field not in ("rope_scaling",) else ["rope_scaling"], out=True)
+# A Mixtral file without num_experts_per_tok: the missing field named as the file names it (it was told as
+# "experts_per_token", GptOss's spelling, a key no Mixtral config has).
+MOE = dict(TINY, model_type="mixtral", architectures=["MixtralForCausalLM"], num_local_experts=4)
+case("model-mixtral-no-experts-per-tok", ["run", "--chip", TINY_GPU, "--input", "16", "--model",
+                                          write("model-mixtral-no-topk.json", json.dumps(MOE))],
+     names=["model-mixtral-no-topk.json: num_experts_per_tok: required field is missing"], out=True)
 for f in ["absurd_layers.json", "model_type_number.json", "zero_vocab.json"]:
     case("model-file-" + f, ["run", "--chip", TINY_GPU, "--model", os.path.join(BAD, f), "--input", "16"],
          names={"absurd_layers.json": ["num_hidden_layers"], "model_type_number.json": ["model_type"],

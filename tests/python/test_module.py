@@ -61,6 +61,41 @@ def test_bad_input_raises():
         xpusim.kernel("gemm", m=0, n=1, k=1)
 
 
+# QA (qa60): a keyword of the wrong type is refused by its name, as the CLI refuses its flag. An on/off keyword
+# took any value by its truth (sustained="no" ran sustained, fold="no" folded), after_runs=-1 was the module's
+# "not given" (the CLI and run() refuse it) and True ran as 1, and a chip, op or preset that is not a str reached
+# pybind11, whose TypeError named its internal kernel_json over several lines.
+@pytest.mark.parametrize("call, kwargs, start", [
+    ("kernel", dict(sustained="no"), "sustained='no': expected True or False"),
+    ("kernel", dict(functional="yes"), "functional='yes': expected True or False"),
+    ("kernel", dict(after_runs=-1), "after_runs=-1: expected a number of warm-up runs from 0 to 1e9"),
+    ("kernel", dict(after_runs=True), "after_runs=True: expected a number of warm-up runs"),
+    ("kernel", dict(after_runs="abc"), "after_runs='abc': expected a number of warm-up runs"),
+    ("kernel", dict(chip=3), "chip=3: expected a str"),
+    ("Session", dict(chip=3, kernel="gemm"), "chip=3: expected a str"),
+    ("Session", dict(kernel=7), "kernel=7: expected a str"),
+    ("run", dict(sustained="no"), "sustained='no': expected True or False"),
+    ("run", dict(fold="no"), "fold='no': expected True or False"),
+    ("serve", dict(overlap="yes"), "overlap='yes': expected True or False"),
+    ("chip_config", dict(chip=5), "chip=5: expected a str"),
+])
+def test_a_keyword_of_the_wrong_type_is_refused_by_name(call, kwargs, start):
+    f = getattr(xpusim, call)
+    args = dict(op="gemm", m=64, n=64, k=64) if call == "kernel" else dict(m=64, n=64, k=64) if call == "Session" else {}
+    with pytest.raises(xpusim.InputError) as e:
+        f(**dict(args, **kwargs))
+    assert str(e.value).startswith(start) and "\n" not in str(e.value)
+    assert e.value.flag == "--" + next(iter(kwargs)).replace("_", "-")
+    with pytest.raises(xpusim.InputError, match=r"^op=None: expected a str"):
+        xpusim.kernel(None, m=64, n=64, k=64)
+
+
+def test_on_off_keywords_take_bools_and_none():
+    gemm = dict(m=64, n=64, k=64)
+    assert xpusim.kernel("gemm", sustained=None, **gemm)["latency_s"] == xpusim.kernel("gemm", **gemm)["latency_s"]
+    assert xpusim.kernel("gemm", sustained=1, **gemm)["latency_s"] == xpusim.kernel("gemm", sustained=True, **gemm)["latency_s"]
+
+
 def test_run_serve_and_chip_config_from_python():
     r = xpusim.run(model="llama-3.1-8b", chip="h100-sxm", phase="decode", batch=2, input=256)
     assert r["tpot_s"] > 0 and r["tokens_per_s"] > 0 and r["power"]["modeled"]

@@ -17,6 +17,7 @@ import difflib as _difflib
 import functools as _functools
 import inspect as _inspect
 import json as _json
+import os as _os
 import re as _re
 
 from . import _xpusim
@@ -176,6 +177,44 @@ def _args(kwargs):
     return out
 
 
+def _switch(key, value, default):
+    """An on/off keyword: True or False (a numpy bool, 0 or 1 too; None: the default). Any other value was taken
+    by its truth: kernel(..., sustained="no") ran sustained, 17% slower on a large GEMM, without a word."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise _input_error("%s=%r: expected True or False" % (key, value), key, value)
+
+
+def _name(key, value, what):
+    """A name keyword (chip, op, system): a str or a path; another type reached pybind11, whose TypeError named
+    the module's internal function and its argument types over several lines."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _os.PathLike):
+        return _os.fspath(value)
+    raise _input_error("%s=%r: expected a str, %s" % (key, value, what), key, value)
+
+
+def _warmup_runs(value):
+    """after_runs as `--after-runs` reads it: a number of warm-up runs from 0 to 1e9 (None: not given). -1 was
+    the module's "not given" and ran as if none were (the CLI and run() refuse it), True ran as 1, and "abc"
+    raised a ValueError naming no keyword."""
+    if value is None:
+        return -1.0
+    message = "after_runs=%r: expected a number of warm-up runs from 0 to 1e9" % (value,)
+    if isinstance(value, bool):
+        raise _input_error(message, "after_runs", value)
+    try:
+        runs = float(value)
+    except (TypeError, ValueError):
+        raise _input_error(message, "after_runs", value) from None
+    if runs < 0:
+        raise _input_error(message, "after_runs", value)
+    return runs
+
+
 @_keyword_errors()
 def kernel(op, chip=None, set=None, functional=False, sustained=False, after_runs=None, **dims):
     """Simulate one kernel and return its report as a dict.
@@ -206,12 +245,15 @@ def kernel(op, chip=None, set=None, functional=False, sustained=False, after_run
         near = _difflib.get_close_matches(key, ("chip", "set", "functional", "sustained", "after_runs"), n=1, cutoff=0.8)
         if near:
             raise _input_error("kernel %s: unknown keyword %s=%r (did you mean %s=?)" % (op, key, dims[key], near[0]), key, dims[key])
+    op = _name("op", op, "an op name such as 'gemm' (see list_ops())")
+    chip = None if chip is None else _name("chip", chip, "a chip preset name or a preset file (see list_chips())")
+    functional, sustained = _switch("functional", functional, False), _switch("sustained", sustained, False)
     if op in _COLLECTIVES:  # the CLI's `kernel <collective>` (it was the one-chip op, refused with a pointer)
         values = dict(dims, chip=chip, after_runs=after_runs)
-        trace = values.pop("trace", False)  # a switch, as --trace
+        trace = _switch("trace", values.pop("trace", False), False)  # a switch, as --trace
         return _collective_cli(op, values, set, {"functional": functional, "sustained": sustained, "trace": trace})
-    return _json.loads(_xpusim.kernel_json(op, chip or "h100-sxm", _args(dims), _sets(set), functional, bool(sustained),
-                                          -1.0 if after_runs is None else float(after_runs)))
+    return _json.loads(_xpusim.kernel_json(op, chip or "h100-sxm", _args(dims), _sets(set), functional, sustained,
+                                          _warmup_runs(after_runs)))
 
 
 def _collective_cli(op, values, set, switches=None):
@@ -310,8 +352,10 @@ def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, ou
                  dp=dp, microbatches=microbatches, system=system, nodes=nodes or None, devices=devices or None,
                  pad_heads=pad_heads, after_runs=after_runs, redundant_experts=redundant_experts,
                  neuron_buckets=neuron_buckets, out=None if out is None else str(out), trace_format=trace_format)
-    args = _flags(flags, set, {"overlap": overlap, "no_fold": not fold, "sp": sp, "trace": trace,
-                               "two_batch_overlap": two_batch_overlap, "from_idle": not sustained})
+    args = _flags(flags, set, {"overlap": _switch("overlap", overlap, False), "no_fold": not _switch("fold", fold, True),
+                               "sp": _switch("sp", sp, False), "trace": _switch("trace", trace, False),
+                               "two_batch_overlap": _switch("two_batch_overlap", two_batch_overlap, False),
+                               "from_idle": not _switch("sustained", sustained, True)})
     return _json.loads(_xpusim.run_cli_json(args))
 
 
@@ -351,7 +395,9 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
         value = given[key]
         if value is not None and value != _SERVE_DEFAULTS[key]:
             flags[key] = _seconds(value) if key in ("ttft_slo", "tpot_slo") else value
-    args = _flags(flags, set, {"two_batch_overlap": two_batch_overlap, "sp": sp, "overlap": overlap, "trace": trace})
+    args = _flags(flags, set, {"two_batch_overlap": _switch("two_batch_overlap", two_batch_overlap, False),
+                               "sp": _switch("sp", sp, False), "overlap": _switch("overlap", overlap, False),
+                               "trace": _switch("trace", trace, False)})
     return _json.loads(_xpusim.serve_cli_json(args))
 
 
@@ -404,7 +450,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
              "concurrency": [concurrency] if isinstance(concurrency, int) else (concurrency or None),
              "rate": rate or None, "requests": requests or None, "scheduler": scheduler, "seed": seed,
              "name": name, "out": None if out is None else str(out), "finalists": finalists, "dp_dispatch": dp_dispatch}
-    args = _flags(flags, set, {"tco": tco, "no_report": no_report})
+    args = _flags(flags, set, {"tco": _switch("tco", tco, False), "no_report": _switch("no_report", no_report, False)})
     studies = [_json.loads(t) for t in _xpusim.compare_cli_json(args, study is not None)]
     return studies[0] if len(studies) == 1 else studies
 
@@ -412,7 +458,7 @@ def compare(chips=None, model=None, scenario=None, input=None, output=None, dtyp
 @_keyword_errors()
 def chip_config(chip="h100-sxm", set=None):
     """The fully resolved preset (YAML text) after `set` overrides, as every run writes it."""
-    return _xpusim.chip_config(chip, _sets(set))
+    return _xpusim.chip_config(_name("chip", chip, "a chip preset name or a preset file (see list_chips())"), _sets(set))
 
 
 @_keyword_errors()
@@ -429,7 +475,7 @@ def collective(op="allreduce", system="hgx-h100x8", bytes="256MiB", algo="auto",
     values = dict(system=system, bytes=bytes, algo=algo, proto=proto, nodes=_int("nodes", nodes), stack=stack,
                   rows=None if rows is None else _int("rows", rows), out=None if out is None else str(out),
                   trace_format=trace_format)
-    return _collective_cli(op, values, set, {"trace": trace})
+    return _collective_cli(op, values, set, {"trace": _switch("trace", trace, False)})
 
 
 @_keyword_errors()

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from . import _COLLECTIVES, InputError, _input_error, _keyword_errors, _sets, _xpusim
+from . import _COLLECTIVES, InputError, _input_error, _keyword_errors, _name, _sets, _xpusim
 from .trace import RECORD_DTYPE, Trace, finite_or_nan
 
 # The C++ TraceRecord layout (sim/base/trace.h): the same fields, with the C struct's padding.
@@ -99,6 +99,9 @@ class Session:
             raise _input_error("Session(kernel=%r): a collective runs on a system of chips, not stepped inside one chip: "
                                "xpusim.kernel(%r, system=..., bytes=...), as `xpusim kernel %s --system S --bytes SIZE`"
                                % (kernel, kernel, kernel), "kernel", kernel)
+        chip = _name("chip", chip, "a chip preset name or a preset file (see xpusim.list_chips())")
+        kernel = None if kernel is None else _name("kernel", kernel, "an op name such as 'gemm' (see xpusim.list_ops())")
+        model = None if model is None else _name("model", model, "a shipped model name or a config.json path")
         sets = _sets(set)
         args = {}
         if kernel is not None and input is not None:  # it was silently ignored
