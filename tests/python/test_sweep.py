@@ -158,6 +158,18 @@ def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert df["error"][0] == "" and df["latency"][2] > 0
 
 
+def test_a_sustained_axis_takes_booleans_and_refuses_text_by_name(tmp_path):
+    # QA: a kernel study's `sustained` went through bool(), so a quoted "false" ran sustained without a word.
+    spec = gemm_spec(axes=[{"key": "sustained", "values": [False, True, "false"]}])
+    spec["base"]["m"] = 128
+    with pytest.warns(xpusim.SweepFailedWarning):
+        df = xpusim.sweep(spec, out=str(tmp_path / "o"), jobs=1)
+    assert list(df["status"]) == ["ok", "ok", "error"]
+    assert "sustained='false': expected True or False" in df["error"][2]
+    one = xpusim.kernel("gemm", chip="h100-sxm", n=256, k=256, m=128, dtype="bf16", sustained=True)
+    assert df["latency"][1] == one["latency_s"]
+
+
 def test_dropped_points_keep_their_reason(tmp_path):
     spec = gemm_spec(constraints=[{"require": "m < 200", "reason": "m too large for this budget"}])
     df = xpusim.sweep(spec, out=str(tmp_path / "o"), jobs=1)

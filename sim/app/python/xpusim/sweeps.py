@@ -44,8 +44,8 @@ def _simulate(study, args, sets):
     args = dict(args)
     if study == "kernel":
         op, chip = args.pop("op"), args.pop("chip", "h100-sxm")
-        sustained = bool(args.pop("sustained", False))
-        return xpusim.kernel(op, chip=chip, set=sets, sustained=sustained, **args), xpusim.chip_config(chip, sets)
+        # As given: kernel() takes True/False and refuses any other value by name (bool("false") had been True).
+        return xpusim.kernel(op, chip=chip, set=sets, **args), xpusim.chip_config(chip, sets)
     if study == "collective":  # preset keys are the system's (link rates, topology, switch)
         system, nodes = args.get("system", "hgx-h100x8"), args.get("nodes", 0)
         return xpusim.collective(set=sets, **args), xpusim.system_config(system, sets, nodes)
