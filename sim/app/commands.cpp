@@ -61,7 +61,7 @@ po::options_description output_options() {
 
 int cmd_list(const std::vector<std::string>& args) {
   std::string what = args.empty() ? "chips" : args[0];
-  if (what == "--help" || what == "-h")
+  if (asks_help(args))
     return std::cout << "usage: xpusim list chips|systems|models|ops (chip or system presets, shipped models, kernel ops)\n", 0;
   if (args.size() > 1) throw InputError("list " + what + ": unexpected argument '" + args[1] + "'; expected one topic", "", args[1]);
   if (what == "chips") return std::cout << chip_list_table(), 0;
@@ -76,7 +76,7 @@ int cmd_list(const std::vector<std::string>& args) {
 }
 
 int cmd_params(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+  if (args.empty() || asks_help(args)) {
     std::cout << "usage: xpusim params <family>|system\nfamilies:";
     for (const auto& f : families()) std::cout << " " << f.name;
     std::cout << "\nsystem: the fields of a system preset (xpusim list systems)\n";

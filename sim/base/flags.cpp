@@ -11,6 +11,10 @@
 
 namespace xpu {
 
+bool asks_help(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
+}
+
 InputError flag_value_error(const std::string& flag, const std::string& boost_what, bool real, int int_bits, const std::string& help) {
   const auto a = boost_what.find("('"), b = boost_what.find("')");
   const std::string v = b > a && b != std::string::npos ? boost_what.substr(a + 2, b - a - 2) : "";  // all digits: out of range

@@ -9,6 +9,10 @@
 
 namespace xpu {
 
+// Whether a subcommand's own arguments ask for its help (--help or -h anywhere: `params gpu --help` had been refused
+// as an unexpected argument).
+bool asks_help(const std::vector<std::string>& args);
+
 // A time flag such as --tpot-slo 50ms: a positive time of at most one hour.
 double parse_flag_time(const std::string& flag, const std::string& text);
 // " (did you mean --chip?)" for an unknown flag `option` (its dashes included) among a command's flags `known` (long

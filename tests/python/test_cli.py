@@ -160,6 +160,10 @@ def test_help_teaches(cli):
     for cmd in ("run", "serve", "compare", "validate", "params", "list"):
         p = cli(cmd, "--help")
         assert "usage" in p.stdout and not p.stderr, cmd
+    # ... also after their argument (QA session 49: `params gpu --help` was "unexpected argument '--help'").
+    for args in (("params", "gpu", "--help"), ("list", "chips", "-h")):
+        p = cli(*args)
+        assert "usage" in p.stdout and not p.stderr, args
     p = cli("params", "gpu").stdout
     assert "hbm.bandwidth" in p and "sm.mma_efficiency" in p
     # compare's help showed serve's defaults (--model llama-3.1-8b, --input 1024, under "serve:"), which compare
