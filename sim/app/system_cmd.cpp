@@ -189,14 +189,14 @@ void layout_args(const po::variables_map& vm, Scenario& s) {
 
 RunTarget run_target(const po::variables_map& vm) {
   SystemChoice c;
-  if (vm.count("system")) c.system = vm["system"].as<std::string>();
+  if (vm.count("system")) c.system = non_empty_flag("--system", vm["system"].as<std::string>(), "a system preset (xpusim list systems) or the path of a system .yaml");
   for (auto [flag, field] : {std::pair{"nodes", &c.nodes}, {"devices", &c.devices}})
     if (vm.count(flag)) {
       *field = vm[flag].as<int>();
       if (*field <= 0) throw InputError(std::string("--") + flag + " must be a positive integer, got " + std::to_string(*field), std::string("--") + flag, std::to_string(*field));
     }
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  RunTarget t = load_run_target(vm["chip"].as<std::string>(), c, sets, vm.count("overlap") > 0);
+  RunTarget t = load_run_target(non_empty_flag("--chip", vm["chip"].as<std::string>(), "a chip preset (xpusim list chips) or the path of a chip .yaml"), c, sets, vm.count("overlap") > 0);
   if (t.system && !vm["chip"].defaulted() && vm["chip"].as<std::string>() != t.system->spec.chip)
     throw InputError("--chip " + vm["chip"].as<std::string>() + " with --system " + t.system->spec.name + ", whose chips are " +
                      t.system->spec.chip + " (drop --chip, or use --chip C --devices N)", "--chip", vm["chip"].as<std::string>());

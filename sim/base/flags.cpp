@@ -15,6 +15,11 @@ bool asks_help(const std::vector<std::string>& args) {
   return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
 }
 
+const std::string& non_empty_flag(const std::string& flag, const std::string& value, const std::string& expected) {
+  if (value.empty()) throw InputError(flag + ": expected " + expected + ", got an empty name", flag, "");
+  return value;
+}
+
 InputError flag_value_error(const std::string& flag, const std::string& boost_what, bool real, int int_bits, const std::string& help) {
   const auto a = boost_what.find("('"), b = boost_what.find("')");
   const std::string v = b > a && b != std::string::npos ? boost_what.substr(a + 2, b - a - 2) : "";  // all digits: out of range

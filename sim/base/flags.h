@@ -13,6 +13,10 @@ namespace xpu {
 // as an unexpected argument).
 bool asks_help(const std::vector<std::string>& args);
 
+// A name flag's value (`--system`, `--chip`) given empty is refused, naming the flag and `expected` (an empty
+// --system had run as no system, on the default chip); returns `value`.
+const std::string& non_empty_flag(const std::string& flag, const std::string& value, const std::string& expected);
+
 // A time flag such as --tpot-slo 50ms: a positive time of at most one hour.
 double parse_flag_time(const std::string& flag, const std::string& text);
 // " (did you mean --chip?)" for an unknown flag `option` (its dashes included) among a command's flags `known` (long

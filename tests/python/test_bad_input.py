@@ -301,6 +301,11 @@ case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-999999
 # QA qa60: compare --model '' was read as not given and ran the study of the default model (run and serve refuse it).
 case("compare-model-empty", ["compare", "--chips", "h100-sxm", "--model", "", "--concurrency", "1", "--requests", "4"],
      names=["--model: expected a shipped model name or the path of a config.json"])
+# QA session 49: an empty --system ran as no system (one chip, the default); an empty --chip named no flag.
+case("run-system-empty", ["run", "--system", "", "--model", "llama-3.1-8b"],
+     names=["--system: expected a system preset (xpusim list systems) or the path of a system .yaml, got an empty name"])
+case("serve-chip-empty", ["serve", "--chip", "", "--requests", "4"],
+     names=["--chip: expected a chip preset (xpusim list chips) or the path of a chip .yaml, got an empty name"])
 # QA qa60: kernel's typed flags kept Boost's "the argument ('abc') for option '--after-runs' is invalid", naming no
 # expected value, and a collective's --nodes past an int's range was told "expected an integer".
 case("kernel-after-runs-text", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--after-runs", "abc"],
