@@ -68,7 +68,9 @@ void describe(Params& p, PowerSpec& s, const std::string& pre) {
   p(pre + "min_clock", s.min_clock, "Lowest clock ratio the power manager may choose", "0.3");
   p.require(s.tdp.value() > 0, pre + "tdp", "a positive power");
   // The TDP may come from another file than the static power it bounds (a preset that inherits one and sets the other).
-  p.require(s.static_power.value() < s.tdp.value(), pre + "static", strformat("less than the TDP (%stdp %g W)", pre.c_str(), s.tdp.value()));
+  // A --set TDP below the preset's static power is the override's fault, named as such (it had blamed power.static).
+  p.require(s.static_power.value() < s.tdp.value(), pre + "static", strformat("less than the TDP (%stdp %g W)", pre.c_str(), s.tdp.value()),
+            pre + "tdp", "a power above the static power");
   p.require(s.design_tdp.value() == 0 || s.design_tdp.value() >= s.tdp.value(), pre + "design_tdp",
             strformat("0 W (as power.tdp) or at least power.tdp (the provisioned limit, %stdp %g W)", pre.c_str(), s.tdp.value()));
   p.require(s.limit_window.value() > 0, pre + "limit_window", "a positive time");

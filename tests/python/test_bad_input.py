@@ -273,6 +273,10 @@ case("preset-tdp-below-static", ["kernel", "gemm", "--chip", write("preset-low-t
                                                                   % os.path.join(ROOT, "chips", "gpu", "presets", "h100_sxm.yaml")),
                                  "--m", "64", "--n", "64", "--k", "64"], names=["power.static", "less than the TDP (power.tdp 50 W)"], out=True)
 
+# QA qa60/session 49: the same TDP given with --set blamed the preset's power.static line; the override is named.
+case("set-tdp-below-static", ["kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--set", "power.tdp=1W"],
+     names=["--set power.tdp: '1 W': expected a power above the static power (power.static: '91 W' at "])
+
 # QA session 39, a copied chip YAML: a misspelt required key (`cuont` for sm.count) was "sm.count: missing required
 # field (expected a integer)", the key at fault unnamed; an unknown family named no file nor key; a chip path that is
 # not there was "unknown chip './x.yaml' ... (did you mean a100-sxm?)".
