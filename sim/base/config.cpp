@@ -89,7 +89,7 @@ ConfigTree from_yaml(const YAML::Node& root, const std::string& file) {
   std::map<std::string, ConfigValue> flat;
   if (!root.IsNull() && !root.IsMap()) throw ConfigError(file, "", "expected a YAML mapping at the top level");
   flatten(root, "", file, flat);
-  for (auto& [k, v] : flat) t.set(k, v.text, v.origin, v.list);
+  for (auto& [k, v] : flat) t.set(k, v);
   return t;
 }
 

@@ -34,6 +34,7 @@ class ConfigTree {
   // neither value is more the user's than the other.
   void apply_overlays(const std::vector<std::string>& assignments, const std::string& origin = "--set");
   void set(const std::string& key, const std::string& value, const std::string& origin, bool list = false);
+  void set(const std::string& key, const ConfigValue& value) { m_entries[key] = value; }  // a copy of another tree's entry, whole
   void merge(const ConfigTree& upper);
 
   const ConfigValue* find(const std::string& key) const;

@@ -61,6 +61,8 @@ void set_interrupt_note(const std::string& line) {
   g_note_size.store(n);
 }
 
+std::string temporary_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
 TempFile::TempFile(const std::string& path) : m_path(path) {
   if (path.size() >= kPathMax) return;
   std::lock_guard<std::mutex> lock(g_slot_mutex);

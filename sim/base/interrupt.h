@@ -15,6 +15,10 @@ void install_interrupt_handler();
 // At most 1 KiB (longer is cut); "" restores the default.
 void set_interrupt_note(const std::string& line);
 
+// The temporary name a result file `path` is written under until it is renamed into place: "<path>.tmp.<pid>", the
+// form claim_output_dir recognizes (and removes when its process no longer runs).
+std::string temporary_name(const std::string& path);
+
 // Registers a temporary file for removal on interruption while it is being written.
 class TempFile {
  public:

@@ -1,7 +1,5 @@
 #include "sim/io/h5_file.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "sim/base/error.h"
@@ -11,7 +9,7 @@ namespace fs = std::filesystem;
 
 namespace xpu {
 
-StreamedH5File::StreamedH5File(std::string path) : m_path(std::move(path)), m_tmp(m_path + ".tmp." + std::to_string(::getpid())) {}
+StreamedH5File::StreamedH5File(std::string path) : m_path(std::move(path)), m_tmp(temporary_name(m_path)) {}
 
 StreamedH5File::~StreamedH5File() {
   if (!is_open()) return;

@@ -36,7 +36,7 @@ void write_content(const std::string& file, const std::string& path, const std::
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  TempFile guard(path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  TempFile guard(temporary_name(path));  // removed if the run is interrupted
   write_content(guard.path(), path, content);
   rename_into(guard.path(), path);
 }
@@ -361,7 +361,7 @@ StagedFiles::~StagedFiles() {
 void StagedFiles::write(const std::string& path, const std::string& content) { write_content(stage(path), path, content); }
 
 std::string StagedFiles::stage(const std::string& path) {
-  m_files.emplace_back(path, std::make_unique<TempFile>(path + ".tmp." + std::to_string(::getpid())));
+  m_files.emplace_back(path, std::make_unique<TempFile>(temporary_name(path)));
   return m_files.back().second->path();
 }
 
@@ -369,10 +369,7 @@ void StagedFiles::commit() {
   std::error_code ec;
   for (const auto& [path, tmp] : m_files)  // all or none: a folder in a file's way is found before any file moves
     if (fs::is_directory(path, ec)) cannot_place(path, std::make_error_code(std::errc::is_a_directory));
-  for (const auto& [path, tmp] : m_files) {
-    fs::rename(tmp->path(), path, ec);
-    if (ec) cannot_place(path, ec);
-  }
+  for (const auto& [path, tmp] : m_files) rename_into(tmp->path(), path);
   m_files.clear();
 }
 

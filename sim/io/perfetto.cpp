@@ -1,7 +1,5 @@
 #include "sim/io/perfetto.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -329,7 +327,7 @@ PerfettoStream::~PerfettoStream() {
 
 void PerfettoStream::open() {
   if (m_os.is_open()) m_os.close();
-  if (!m_guard) m_guard = std::make_unique<TempFile>(m_path + ".tmp." + std::to_string(::getpid()));  // removed if the run is interrupted
+  if (!m_guard) m_guard = std::make_unique<TempFile>(temporary_name(m_path));  // removed if the run is interrupted
   m_os.clear();
   m_os.open(m_guard->path(), std::ios::binary | std::ios::trunc);
   if (!m_os) throw InputError::in_file(m_path + ": cannot write (does the folder exist and is it writable?)", m_path, "");

@@ -342,7 +342,7 @@ std::unique_ptr<ChipModel> load_from_tree(const ConfigTree& tree, const std::str
   // power.* and cost.* are parsed here for every family; the rest goes to the family's schema.
   ConfigTree chip_tree, pc_tree;
   for (const auto& [k, v] : tree.entries())
-    (in_section(k, "power") || in_section(k, "cost") ? pc_tree : chip_tree).set(k, v.text, v.origin, v.list);
+    (in_section(k, "power") || in_section(k, "cost") ? pc_tree : chip_tree).set(k, v);  // the whole entry: a field-by-field copy had dropped `list`
   chip_tree.set_file(tree.file());
   pc_tree.set_file(tree.file());
   std::unique_ptr<ChipModel> model;
