@@ -107,6 +107,16 @@ void claim_output_dir(const std::string& dir) {
   }
 }
 
+SignalsHeld::SignalsHeld() {
+  sigset_t held;
+  sigemptyset(&held);
+  sigaddset(&held, SIGINT);
+  sigaddset(&held, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &held, &m_old);
+}
+
+SignalsHeld::~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &m_old, nullptr); }
+
 void cannot_place(const std::string& path, const std::error_code& ec) {
   std::error_code own;  // its own code: the rename's reason is the message (it had read "(Success)")
   const bool folder = fs::is_directory(path, own);

@@ -2,6 +2,8 @@
 // in one line and exits 130; the next run in a folder removes temporaries that dead processes left;
 // two processes never write into one results folder at once.
 #pragma once
+#include <signal.h>
+
 #include <string>
 #include <system_error>
 
@@ -31,6 +33,19 @@ class TempFile {
  private:
   std::string m_path;
   int m_slot = -1;
+};
+
+// SIGINT and SIGTERM held (blocked) while it lives, delivered when it ends: a set of renames that must happen all
+// or none (StagedFiles::commit) is not cut between two of them.
+class SignalsHeld {
+ public:
+  SignalsHeld();
+  ~SignalsHeld();
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t m_old;
 };
 
 // Moves a finished temporary file to `path`; a failure names `path` (a folder in its way as such) and removes `tmp`.

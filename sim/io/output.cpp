@@ -369,6 +369,8 @@ void StagedFiles::commit() {
   std::error_code ec;
   for (const auto& [path, tmp] : m_files)  // all or none: a folder in a file's way is found before any file moves
     if (fs::is_directory(path, ec)) cannot_place(path, std::make_error_code(std::errc::is_a_directory));
+  // A signal during the renames (a Ctrl-C the moment the first file shows) waits for the last of them.
+  const SignalsHeld held;
   for (const auto& [path, tmp] : m_files) rename_into(tmp->path(), path);
   m_files.clear();
 }

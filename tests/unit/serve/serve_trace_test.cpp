@@ -156,5 +156,24 @@ TEST(ServeTrace, AStagedFileIsWrittenOnceAndItsErrorsNameTheResultFile) {
   std::filesystem::remove_all(dir);
 }
 
+// StagedFiles::commit renames its set under SignalsHeld: a SIGTERM raised while it is held runs its handler only
+// when the hold ends, so a signal the moment the first file shows cannot cut the set (a ctest run under load had
+// left config.resolved.yaml, trace.h5 and trace.json without stats.json).
+volatile sig_atomic_t g_terms = 0;
+TEST(ServeTrace, SignalsHeldDeliversASignalOnlyWhenItEnds) {
+  struct sigaction counting {}, previous {};
+  counting.sa_handler = [](int) { ++g_terms; };
+  sigemptyset(&counting.sa_mask);
+  ASSERT_EQ(sigaction(SIGTERM, &counting, &previous), 0);
+  g_terms = 0;
+  {
+    const SignalsHeld held;
+    raise(SIGTERM);
+    EXPECT_EQ(g_terms, 0) << "delivered while held";
+  }
+  EXPECT_EQ(g_terms, 1) << "not delivered when the hold ended";
+  sigaction(SIGTERM, &previous, nullptr);
+}
+
 }  // namespace
 }  // namespace xpu
