@@ -449,8 +449,8 @@ def plot_frontier(plt, doc):
     ax.set_ylabel("throughput per chip (output tokens/s)")
     ax.yaxis.set_major_formatter(_thousands())
     ax.set_title("Throughput per chip vs interactivity, one curve per chip (c = concurrency)", loc="left")
-    if drawn:
-        ax.legend(loc="upper right", fontsize=9)
+    if drawn:  # outside the axes, right of them: a frontier may reach any corner, and a legend inside covered its labels
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
     fig.tight_layout()
     return fig
 
