@@ -209,7 +209,7 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   // Here too: compare_study reads an empty study as "the scenario", while an explicit --name "" is an error.
   if (vm.count("name")) check_plain_name("--name", req.study = vm["name"].as<std::string>());
   req.model = vm["model"].defaulted() ? "" : vm["model"].as<std::string>();
-  if (!vm["model"].defaulted() && req.model.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
+  if (!vm["model"].defaulted()) check_model_named(req.model);
   req.dtype = parse_dtype(vm["dtype"].as<std::string>(), "--dtype");
   std::stringstream ss(vm.count("chips") ? vm["chips"].as<std::string>() : "");
   for (std::string c; std::getline(ss, c, ',');)
