@@ -22,9 +22,10 @@ Exit status 0 on success; 2, with one line on stderr, when the folder or summary
 summary.json is malformed (not JSON, a required key missing, a value of the wrong type, NaN/Inf).
 
 Keys of summary.json (the contract with `xpusim compare`): required are `model`, `scenario` (object),
-`rows` (non-empty list) and, per row, `chip`, `batch`, `throughput_tok_s`, `ttft_s`, `tpot_s` -- except
+`rows` (non-empty list) and, per row, `chip`, `batch`, `throughput_tok_s`, `ttft_s` -- except
 for a row that did not run (`ran` false) or has no operating point (`batch` null): it keeps its table
-row with its `note` saying why and is left out of the plots. Every other key of the schema may be null
+row with its `note` saying why and is left out of the plots. `tpot_s` (a row's and a curve point's) is null
+where no request streamed a second token (`--output 1`: TPOT is undefined): "n/a", left out of the TPOT plot. Every other key of the schema may be null
 or absent; the report then shows "n/a" (or "unknown" for the published/assumed state of a price)
 rather than a number.
 """
@@ -200,7 +201,7 @@ def check_row(r, p):
         "batch": _num(r, "batch", p, required=not failed, minimum=1, integer=True),
         "throughput_tok_s": _num(r, "throughput_tok_s", p, required=not failed, minimum=0),
         "ttft_s": _num(r, "ttft_s", p, required=not failed, minimum=0),
-        "tpot_s": _num(r, "tpot_s", p, required=not failed, minimum=0),
+        "tpot_s": _num(r, "tpot_s", p, minimum=0),  # null: no TPOT (one output token)
         "validation": _str(r, "validation", p) or "",
         "tco_usd_per_mtok": _num(r, "tco_usd_per_mtok", p, minimum=0),
         "price_basis": _str(r, "price_basis", p) or "",
@@ -222,7 +223,7 @@ def check_row(r, p):
         row["curve"].append({
             "batch": _num(c, "batch", q, required=True, minimum=1, integer=True),
             "throughput_tok_s": _num(c, "throughput_tok_s", q, required=True, minimum=0),
-            "tpot_s": _num(c, "tpot_s", q, required=True, minimum=0),
+            "tpot_s": _num(c, "tpot_s", q, minimum=0),
             "ttft_s": _num(c, "ttft_s", q, minimum=0),
             "avg_power_w": _num(c, "avg_power_w", q, minimum=0),
         })
@@ -449,8 +450,8 @@ def plot_frontier(plt, doc):
     ax.set_ylabel("throughput per chip (output tokens/s)")
     ax.yaxis.set_major_formatter(_thousands())
     ax.set_title("Throughput per chip vs interactivity, one curve per chip (c = concurrency)", loc="left")
-    if drawn:
-        ax.legend(loc="upper right", fontsize=9)
+    if drawn:  # outside the axes, right of them: a frontier may reach any corner, and a legend inside covered its labels
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -468,7 +469,9 @@ def plot_throughput_vs_tpot(plt, doc):
         color = CHIP_COLORS[i % len(CHIP_COLORS)]
         if r["failed"]:
             continue
-        cur = r["curve"]
+        cur = [c for c in r["curve"] if c["tpot_s"] is not None]  # a point without TPOT has no place on this plot
+        if r["tpot_s"] is None:
+            continue
         if cur:
             x = [c["tpot_s"] * 1e3 for c in cur]
             y = [c["throughput_tok_s"] for c in cur]
@@ -491,7 +494,8 @@ def plot_throughput_vs_tpot(plt, doc):
         ax.annotate("TPOT target %s" % f_target(slo), (slo * 1e3, 1.0), xycoords=("data", "axes fraction"),
                     textcoords="offset points", xytext=(4, -14), fontsize=8.5, color="#b22222")
     if not xs_all:
-        ax.text(0.5, 0.5, "no chip has an operating point", transform=ax.transAxes, ha="center", fontsize=11)
+        ax.text(0.5, 0.5, "no operating point has a TPOT (one output token)" if live(doc) else "no chip has an operating point",
+                transform=ax.transAxes, ha="center", fontsize=11)
     if xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 100:
         ax.set_xscale("log")
     else:
@@ -528,7 +532,7 @@ def _kernel_times(r):
     out = []
     for k in r["kernels"]:
         t = k["time_s"]
-        if t is None and k["share"] is not None:
+        if t is None and k["share"] is not None and r["tpot_s"] is not None:
             t = k["share"] * r["tpot_s"]
         if t is not None:
             out.append((k["label"], t))
@@ -857,8 +861,10 @@ def key_findings(doc):
     best = max(rows, key=lambda r: r["throughput_tok_s"])
     keys.append(("Highest throughput", "%s tok/s" % f_int(best["throughput_tok_s"]),
                  "%s, batch %d" % (chip_label(best), best["batch"])))
-    fast = min(rows, key=lambda r: r["tpot_s"])
-    keys.append(("Lowest TPOT", f_time(fast["tpot_s"]), "%s, batch %d" % (chip_label(fast), fast["batch"])))
+    timed = [r for r in rows if r["tpot_s"] is not None]
+    if timed:
+        fast = min(timed, key=lambda r: r["tpot_s"])
+        keys.append(("Lowest TPOT", f_time(fast["tpot_s"]), "%s, batch %d" % (chip_label(fast), fast["batch"])))
     e = [r for r in rows if r["joules_per_token"] is not None]
     if e:
         lo = min(e, key=lambda r: r["joules_per_token"])

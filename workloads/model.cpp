@@ -596,12 +596,16 @@ ParamCounts param_counts(const ModelConfig& m) {
   return p;
 }
 
+void check_model_named(const std::string& name_or_path) {
+  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
+}
+
 ModelConfig load_model(const std::string& name_or_path) {
   std::string path = name_or_path;
   std::error_code ec;  // odd paths (too long, unreadable folders) are reported, never thrown as filesystem_error
   const fs::path shipped = fs::path(source_dir()) / "workloads" / "models" / (name_or_path + ".json");
   const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.find(".json") != std::string::npos;
-  if (name_or_path.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
+  check_model_named(name_or_path);
   if (!looks_like_path && fs::exists(shipped, ec)) path = shipped.string();
   const bool folder = fs::is_directory(path, ec);  // a Hugging Face model folder: its config.json
   if (folder) path = (fs::path(path) / "config.json").string();

@@ -146,6 +146,9 @@ ModelConfig stored_heads_nxdi(const ModelConfig& m, int degree);
 // a path to a config.json, or a folder holding one. InputError "<file>: <field>: <problem>" for
 // malformed JSON, missing or mistyped fields and unsupported architectures.
 ModelConfig load_model(const std::string& name_or_path);
+// load_model's first check, for a front end that keeps the name to load later (compare): an empty name is
+// refused with the one message that names --model.
+void check_model_named(const std::string& name_or_path);
 // Parses config.json text; `origin` names it in errors and the stem of `origin` becomes the name.
 ModelConfig parse_model_json(const std::string& text, const std::string& origin);
 // Names of the shipped models, sorted.

@@ -288,8 +288,9 @@ void OpSpec::validate() const {
       break;
     }
     case OpKind::Attention: {
-      pos(batch, "batch"); pos(heads, "heads"); pos(kv_heads, "kv-heads"); pos(seq_q, "seq-q");
-      pos(seq_kv, "seq"); pos(head_dim, "head-dim");
+      // --seq before --seq-q: a prefill's query tokens default to --seq, so a missing --seq is what to name.
+      pos(batch, "batch"); pos(heads, "heads"); pos(kv_heads, "kv-heads"); pos(seq_kv, "seq");
+      pos(seq_q, "seq-q"); pos(head_dim, "head-dim");
       nonneg(head_dim_v, "head-dim-v");
       nonneg(window, "window");
       pos(page_size, "page-size");

@@ -471,7 +471,7 @@ std::string strategy(const AttnJob& j) {
 KernelPrograms lower_attention(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
   op.validate();
   refuse_gpu_impl(spec.name, op);
-  if (opt.functional) unsupported(spec.name, op, "functional mode is not modelled by this Maia lowering (timing only)");
+  refuse_functional(spec.name, op, opt, "Maia");
   AttnJob j;
   j.o = op;
   j.f = matmul_format(op, op.dtype, op.wdtype, spec);

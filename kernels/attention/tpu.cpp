@@ -280,6 +280,7 @@ Program combine(const AttnJob& j) {
 
 KernelPrograms lower_attention(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
   op.validate();
+  refuse_functional(spec.name, op, opt, "TPU");
   refuse_gpu_impl(spec.name, op);
   std::string why = spec.dtype_refusal(op.dtype);
   if (!why.empty()) unsupported(spec.name, op, why);

@@ -426,6 +426,7 @@ Program combine(const AttnJob& j, const TrainiumSpec& spec) {
 
 KernelPrograms lower_attention(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   op.validate();
+  refuse_functional(spec.name, op, opt, "Trainium");  // (the materialized kernel too)
   if (op.impl != kTnxImpl) refuse_gpu_impl(spec.name, op);
   for (DType d : {op.dtype, op.wdtype})
     if (spec.cols_per_cycle(d) <= 0)

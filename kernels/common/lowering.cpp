@@ -27,4 +27,10 @@ void refuse_gpu_impl(const std::string& chip, const OpSpec& op) {
     unsupported(chip, op, "--impl " + op.impl + " names a GPU attention kernel (FlashAttention-2/3); this family lowers its own");
 }
 
+void refuse_functional(const std::string& chip, const OpSpec& op, const LowerOptions& opt, const std::string& family) {
+  if (opt.functional)
+    unsupported(chip, op, "--functional: functional mode is not modelled by this " + family + " lowering (timing only; " + name(op.kind) +
+                              " checks its data on GPUs)");
+}
+
 }  // namespace xpu

@@ -52,5 +52,8 @@ void refuse_neuron_impl(const std::string& chip, const OpSpec& op);
 // Refuses an attention kernel implementation named for GPUs (OpSpec::impl: fa2, fa3), and Neuron's,
 // on a family that lowers its own attention.
 void refuse_gpu_impl(const std::string& chip, const OpSpec& op);
+// Refuses functional mode (LowerOptions::functional) in a lowering that emits no data, only timing (`family`: "TPU",
+// "Trainium", "Maia"): a check of its output would compare zeros with the reference and print FAIL.
+void refuse_functional(const std::string& chip, const OpSpec& op, const LowerOptions& opt, const std::string& family);
 
 }  // namespace xpu

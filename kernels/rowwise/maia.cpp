@@ -217,7 +217,7 @@ Program sampling_combine(const RowPlan& p) {
 
 KernelPrograms lower_rowwise(const OpSpec& op, const MaiaSpec& spec, const LowerOptions& opt) {
   op.validate();  // refuses fp4/fp6 for the TVP's row-wise compute, as on every family
-  if (opt.functional) unsupported(spec.name, op, "functional mode is not modelled by this Maia lowering (timing only)");
+  refuse_functional(spec.name, op, opt, "Maia");
   if (op.kind == OpKind::Embedding) return lower_embedding(op, spec, opt);
   const RowCost rc = cost_of(op);
   if (rc.flops_per_elem <= 0) unsupported(spec.name, op, "not a row-wise op");

@@ -95,6 +95,7 @@ void emit_core(const RowStream& s, std::uint64_t core, Task& t) {
 
 KernelPrograms lower_rowwise(const OpSpec& op, const TpuSpec& spec, const LowerOptions& opt) {
   op.validate();
+  refuse_functional(spec.name, op, opt, "TPU");
   RowStream s;
   s.o = op;
   s.rc = row_cost(op);

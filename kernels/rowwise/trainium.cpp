@@ -185,6 +185,7 @@ void emit_core(const RowStream& rs, int core, Task& task) {
 
 KernelPrograms lower_rowwise(const OpSpec& op, const TrainiumSpec& spec, const LowerOptions& opt) {
   op.validate();  // refuses fp4/fp6 for the engines' row-wise compute, as on every family
+  refuse_functional(spec.name, op, opt, "Trainium");
   if (op.kind == OpKind::Embedding) return lower_embedding(op, spec, opt);
   RowStream rs;
   rs.r = recipe_for(op);

@@ -40,7 +40,7 @@ po::options_description serve_options(bool study = false) {
   };
   o.add_options()("model", shown("llama-3.1-8b", "the study's models"), "model name or config.json")(
       "input", shown("1024", "the scenario's"), "prompt tokens per request: N, uniform:LO:HI, normal:MEAN:SD or exp:MEAN")(
-      "output", shown("256", "the scenario's"), "generated tokens per request (same forms as --input)")(
+      "output", shown("256", "the scenario's"), "generated tokens per request (same forms as --input; 1: no TPOT, which needs a second token)")(
       "lengths-csv", po::value<std::string>(), "CSV of input,output lengths, used in turn, instead of --input/--output (its mean lengths are the typical request)")(
       "dtype", shown("fp8", "the study's"), "weights and activations (fp4 = fp4 weights, fp8 activations)")(
       "ttft-slo", po::value<std::string>(), "time-to-first-token target on the median, e.g. 2s or 500ms")(
@@ -209,7 +209,7 @@ std::vector<CompareRequest> compare_requests(const po::variables_map& vm, bool n
   // Here too: compare_study reads an empty study as "the scenario", while an explicit --name "" is an error.
   if (vm.count("name")) check_plain_name("--name", req.study = vm["name"].as<std::string>());
   req.model = vm["model"].defaulted() ? "" : vm["model"].as<std::string>();
-  if (!vm["model"].defaulted() && req.model.empty()) throw InputError("--model: expected a shipped model name or the path of a config.json", "--model", "");
+  if (!vm["model"].defaulted()) check_model_named(req.model);
   req.dtype = parse_dtype(vm["dtype"].as<std::string>(), "--dtype");
   std::stringstream ss(vm.count("chips") ? vm["chips"].as<std::string>() : "");
   for (std::string c; std::getline(ss, c, ',');)

@@ -30,13 +30,23 @@ std::atomic<bool> g_used[kSlots];
 std::mutex g_slot_mutex;
 char g_note[1024];
 std::atomic<size_t> g_note_size{0};
+char g_written[1024];  // the line for a signal after a commit (note_results_written)
+std::atomic<size_t> g_written_size{0};
+
+// Copies `line` into a handler's fixed buffer: the size drops to 0 first, so the handler never reads a half-copied line.
+void store_line(char (&buffer)[1024], std::atomic<size_t>& size, const std::string& line) {
+  size.store(0);
+  const size_t n = std::min(line.size(), sizeof buffer);
+  std::memcpy(buffer, line.data(), n);
+  size.store(n);
+}
 
 void on_signal(int sig) {
   for (int i = 0; i < kSlots; ++i)
     if (g_used[i].load()) ::unlink(g_paths[i]);
   const char msg[] = "xpusim: interrupted: no results written (temporary files removed)\n";
-  const size_t note = g_note_size.load();
-  ssize_t ignored = note ? ::write(2, g_note, note) : ::write(2, msg, sizeof msg - 1);
+  const size_t note = g_note_size.load(), written = g_written_size.load();
+  ssize_t ignored = note ? ::write(2, g_note, note) : written ? ::write(2, g_written, written) : ::write(2, msg, sizeof msg - 1);
   (void)ignored;
   // exit_group through syscall(2), not _exit: a signal can land while a SystemC coroutine runs, on a stack
   // AddressSanitizer does not know, and ASan's hook before every [[noreturn]] call (_exit is one) then
@@ -54,11 +64,10 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-void set_interrupt_note(const std::string& line) {
-  g_note_size.store(0);
-  const size_t n = std::min(line.size(), sizeof g_note);
-  std::memcpy(g_note, line.data(), n);
-  g_note_size.store(n);
+void set_interrupt_note(const std::string& line) { store_line(g_note, g_note_size, line); }
+
+void note_results_written(const std::string& dir) {
+  store_line(g_written, g_written_size, "xpusim: interrupted after writing its results to " + dir + " (they are complete)\n");
 }
 
 std::string temporary_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }

@@ -17,6 +17,11 @@ void install_interrupt_handler();
 // At most 1 KiB (longer is cut); "" restores the default.
 void set_interrupt_note(const std::string& line);
 
+// Marks the results in `dir` as written and complete (StagedFiles::commit, once its set is in place): a signal from
+// then on says so ("interrupted after writing its results to DIR"), not "no results written". A note set by
+// set_interrupt_note still takes precedence. At most 1 KiB (a longer folder name is cut).
+void note_results_written(const std::string& dir);
+
 // The temporary name a result file `path` is written under until it is renamed into place: "<path>.tmp.<pid>", the
 // form claim_output_dir recognizes (and removes when its process no longer runs).
 std::string temporary_name(const std::string& path);

@@ -372,6 +372,17 @@ void StagedFiles::commit() {
   // A signal during the renames (a Ctrl-C the moment the first file shows) waits for the last of them.
   const SignalsHeld held;
   for (const auto& [path, tmp] : m_files) rename_into(tmp->path(), path);
+  // The set is in place: a signal held during the renames, or any later one, must not say "no results written".
+  if (!m_files.empty()) {
+    fs::path folder = fs::path(m_files.front().first).parent_path();
+    for (const auto& f : m_files) {  // the folder holding every file of the set: the common head of their folders
+      const fs::path p = fs::path(f.first).parent_path();
+      fs::path head;
+      for (auto a = folder.begin(), b = p.begin(); a != folder.end() && b != p.end() && *a == *b; ++a, ++b) head /= *a;
+      folder = head;
+    }
+    note_results_written(folder.empty() ? "." : folder.string());
+  }
   m_files.clear();
 }
 

@@ -317,6 +317,10 @@ std::string power_manager_text(const PowerLog& g) {
                          burst.c_str(), sw.c_str(), l.short_term_limit_w, l.short_term_limit_w, sw.c_str(), tdp.c_str(), source.c_str());
 }
 
+// A TPOT figure (or tok/s per user, its inverse) of a point: null where no request streamed a second token
+// (ServePoint::tpot_requests), never 0 (read as infinitely fast).
+nlohmann::json tpot_json(const ServePoint& p, double v) { return p.tpot_requests > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
 // Whether the point is an open loop whose arrivals were drawn (closed loops and offline runs offer no rate).
 bool has_offered_load(const ServePoint& p) { return p.rate > 0 && p.offered.requests > 0; }
 
@@ -348,15 +352,15 @@ nlohmann::json point_json(const ServePoint& p) {
           {"offered_load", offered_json(p)},
           {"throughput_tok_s", p.throughput_tok_s},
           {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip},
-          {"tok_s_per_user", p.tok_s_per_user},
+          {"tok_s_per_user", tpot_json(p, p.tok_s_per_user)},
           {"requests_per_s", p.requests_per_s},
           {"ttft_s", p.ttft_s},
           {"ttft_p90_s", p.ttft_p90_s},
           {"ttft_p99_s", p.ttft_p99_s},
-          {"tpot_s", p.tpot_s},
-          {"tpot_p90_s", p.tpot_p90_s},
-          {"tpot_p99_s", p.tpot_p99_s},
-          {"itl_p50_s", p.itl_p50_s},
+          {"tpot_s", tpot_json(p, p.tpot_s)},
+          {"tpot_p90_s", tpot_json(p, p.tpot_p90_s)},
+          {"tpot_p99_s", tpot_json(p, p.tpot_p99_s)},
+          {"itl_p50_s", tpot_json(p, p.itl_p50_s)},  // no request of 2+ tokens: no gap between tokens either
           {"e2e_p50_s", p.e2e_p50_s},
           {"preemptions", p.preemptions},
           {"requests", p.requests},
@@ -385,8 +389,8 @@ nlohmann::json frontier_point_json(const ServePoint& p) {
   // A closed loop's users, or an open loop's arrival rate (the other null): never 0 users.
   nlohmann::json j = {{"concurrency", p.concurrency > 0 ? nlohmann::json(p.concurrency) : nlohmann::json(nullptr)},
                       {"rate", p.rate > 0 ? nlohmann::json(p.rate) : nlohmann::json(nullptr)}, {"throughput_tok_s", p.throughput_tok_s},
-                      {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", p.tok_s_per_user},
-                      {"ttft_s", p.ttft_s}, {"tpot_s", p.tpot_s}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}};
+                      {"throughput_tok_s_per_chip", p.throughput_tok_s_per_chip}, {"tok_s_per_user", tpot_json(p, p.tok_s_per_user)},
+                      {"ttft_s", p.ttft_s}, {"tpot_s", tpot_json(p, p.tpot_s)}, {"e2e_p50_s", p.e2e_p50_s}, {"meets_slo", p.meets_slo}};
   if (!p.layout.empty()) j["layout"] = p.layout;
   return j;
 }
@@ -552,10 +556,13 @@ std::string serve_table(const ServeResult& r) {
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& p = r.curve[i];
     auto t = [](double v) { return format_seconds(v); };
-    os << strformat("  %5s %6lld %9.1f %11.1f %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f%s%s\n",
+    // TPOT, ITL and tok/s per user without a request of 2+ output tokens: "n/a" (see ServePoint::tpot_requests).
+    auto tp = [&](double v) { return p.tpot_requests > 0 ? format_seconds(v) : std::string("n/a"); };
+    os << strformat("  %5s %6lld %9.1f %11s %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f%s%s\n",
                     p.concurrency > 0 ? std::to_string(p.concurrency).c_str() : "-", static_cast<long long>(p.batch),
-                    p.throughput_tok_s, p.tok_s_per_user, t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
-                    t(p.tpot_s).c_str(), t(p.tpot_p90_s).c_str(), t(p.tpot_p99_s).c_str(), t(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
+                    p.throughput_tok_s, p.tpot_requests > 0 ? strformat("%.1f", p.tok_s_per_user).c_str() : "n/a",
+                    t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
+                    tp(p.tpot_s).c_str(), tp(p.tpot_p90_s).c_str(), tp(p.tpot_p99_s).c_str(), tp(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,
                     r.curve.size() > 1 && static_cast<int>(i) == r.best ? " <- best" : "", p.meets_slo ? "" : " (misses target)");
     os << offered_text(p);

@@ -181,8 +181,8 @@ void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model
       t.bound = bound_of(t.point);
       continue;
     }
-    if (fastest < 0) {
-      t.why = "no operating point";
+    if (fastest < 0 || r.curve[static_cast<size_t>(fastest)].tpot_requests == 0) {  // (tok/s per user: 1 / TPOT)
+      t.why = fastest < 0 ? "no operating point" : "no tok/s per user: no request streamed a second token (TPOT is undefined for one output token)";
       continue;
     }
     const ServePoint& p = r.curve[static_cast<size_t>(fastest)];

@@ -42,7 +42,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DpAttentionStats, ranks, dispatch, tokens_per
                                    idle_rank_share, held_share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OfferedLoad, requests, window_s, requests_per_s, input_tok_s, output_tok_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServePoint, batch, concurrency, rate, offered, throughput_tok_s, throughput_tok_s_per_chip, tok_s_per_user,
-                                   requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, itl_p50_s, e2e_p50_s,
+                                   requests_per_s, ttft_s, ttft_p90_s, ttft_p99_s, tpot_s, tpot_p90_s, tpot_p99_s, tpot_requests, itl_p50_s, e2e_p50_s,
                                    kv_mean, kv_peak, preemptions, requests, iterations, makespan_s, busy_s, kv_over_time, avg_power_w,
                                    peak_power_w, joules_per_token, clock_ratio, throttled, meets_slo, energy_per_token, wall_s,
                                    simulated_parts, host_wait_share, host_busy_share, host_bound_share, tokens_per_decode_step,
@@ -82,7 +82,7 @@ XPU_ROW_FIELDS(KvTransferStats, 216)
 XPU_ROW_FIELDS(DisaggLayout, 120)
 XPU_ROW_FIELDS(DpAttentionStats, 104)
 XPU_ROW_FIELDS(OfferedLoad, 40)
-XPU_ROW_FIELDS(ServePoint, 1104)
+XPU_ROW_FIELDS(ServePoint, 1112)
 XPU_ROW_FIELDS(CostFigures, 96)
 XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)

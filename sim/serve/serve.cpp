@@ -221,6 +221,7 @@ void fill_sorted(ServePoint& pt, const EngineResult& er, int devices, const std:
   pt.tpot_s = sorted_percentile(tpot, 0.5);
   pt.tpot_p90_s = sorted_percentile(tpot, 0.9);
   pt.tpot_p99_s = sorted_percentile(tpot, 0.99);
+  pt.tpot_requests = static_cast<std::int64_t>(tpot.size());
   pt.itl_p50_s = er.itl_s.percentile(0.5);
   pt.e2e_p50_s = sorted_percentile(e2e, 0.5);
   // What one user sees while its answer streams: the median request's tokens per second after the first.

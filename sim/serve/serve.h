@@ -131,6 +131,10 @@ struct ServePoint {
   double throughput_tok_s_per_chip = 0, tok_s_per_user = 0, requests_per_s = 0;
   double ttft_s = 0, ttft_p90_s = 0, ttft_p99_s = 0;   // ttft_s, tpot_s: medians
   double tpot_s = 0, tpot_p90_s = 0, tpot_p99_s = 0;
+  // The requests that streamed 2+ output tokens: TPOT's samples. TPOT is (finish - first token) / (output - 1), undefined
+  // for one output token, so those requests are left out, as vLLM's benchmark_serving leaves them out of its TPOT
+  // (calculate_metrics: `if output_len > 1`). 0: no TPOT at all (tpot_*_s and tok_s_per_user 0 here, null in JSON).
+  std::int64_t tpot_requests = 0;
   double itl_p50_s = 0, e2e_p50_s = 0;
   double kv_mean = 0, kv_peak = 0;
   std::int64_t preemptions = 0, requests = 0, iterations = 0;

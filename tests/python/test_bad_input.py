@@ -305,6 +305,8 @@ case("flag-int64-below-range", ["run", "--chip", "h100-sxm", "--batch", "-999999
 # QA qa60: compare --model '' was read as not given and ran the study of the default model (run and serve refuse it).
 case("compare-model-empty", ["compare", "--chips", "h100-sxm", "--model", "", "--concurrency", "1", "--requests", "4"],
      names=["--model: expected a shipped model name or the path of a config.json"])
+# QA session 50: a prefill attention without --seq asked for --seq-q, which defaults to --seq.
+case("attention-no-seq", ["kernel", "attention", "--heads", "4"], names=["attention: --seq is required (a positive integer)"])
 # QA session 49: an empty --system ran as no system (one chip, the default); an empty --chip named no flag.
 case("run-system-empty", ["run", "--system", "", "--model", "llama-3.1-8b"],
      names=["--system: expected a system preset (xpusim list systems) or the path of a system .yaml, got an empty name"])

@@ -301,7 +301,8 @@ def test_bad_input_gives_one_line(tmp_path, case, expect):
         "no chip": json.dumps(_bad(doc, ["rows", 1, "chip"], KeyError)),
         "string throughput": json.dumps(_bad(doc, ["rows", 0, "throughput_tok_s"], "fast")),
         "bool price": json.dumps(_bad(doc, ["rows", 3, "usd_per_mtok"], True)),
-        "bad curve": json.dumps(_bad(doc, ["rows", 2, "curve", 0, "tpot_s"], None)),
+        # (a null TPOT is a point of one output token: valid; a text is not)
+        "bad curve": json.dumps(_bad(doc, ["rows", 2, "curve", 0, "tpot_s"], "slow")),
     }[case]
     if text is not None:
         (d / "summary.json").write_text(text)
@@ -444,4 +445,38 @@ def test_tpot_target_label_clear_of_the_legend():
     box, legend = label[0].get_window_extent(r), ax.get_legend().get_window_extent(r)
     assert not box.overlaps(legend), (box, legend)
     assert ax.get_window_extent(r).contains(box.x0, box.y0) and ax.get_window_extent(r).contains(box.x1, box.y1)
+    plt.close(fig)
+
+
+def test_frontier_legend_covers_no_point_nor_label():
+    """QA (session 50): the frontier's legend sat in the upper right corner, where a chip whose throughput holds up as
+    its users speed up ends its curve: its last point and label "c=1" were drawn under the legend. The legend is
+    drawn beside the axes; no label's box and no point may fall inside its box."""
+    import importlib.util
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("compare_report", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    raw = fixture_doc()
+    top = max(c["throughput_tok_s_per_chip"] for r in raw["rows"] for c in (r.get("frontier") or []))
+    fast = max(c["tok_s_per_user"] for r in raw["rows"] for c in (r.get("frontier") or []))
+    for c in raw["rows"][0]["frontier"]:  # a flat frontier that reaches the upper right corner
+        c["throughput_tok_s_per_chip"] = top * (0.95 + 0.05 * c["tok_s_per_user"] / fast)
+        c["tok_s_per_user"] *= fast / max(f["tok_s_per_user"] for f in raw["rows"][0]["frontier"])
+    doc = mod.check_summary(raw)
+    fig = mod.plot_frontier(plt, doc)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(r)
+    labels = [t for t in ax.texts if t.get_text().startswith("c=")]
+    assert labels
+    for t in labels:
+        assert not t.get_window_extent(r).overlaps(legend), (t.get_text(), t.get_window_extent(r), legend)
+    for line in ax.lines:
+        for x, y in ax.transData.transform(np.column_stack(line.get_data())):
+            assert not legend.contains(x, y), (line.get_label(), x, y, legend)
     plt.close(fig)

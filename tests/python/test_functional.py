@@ -264,3 +264,20 @@ def test_functional_inputs_and_unchanged_latency():
     x = g.standard_normal((33, 64))
     got = xpusim.functional("rmsnorm", inputs={"X": x, "W": np.ones(64)}, rows=33, cols=64)
     assert got["latency_s"] == xpusim.kernel("rmsnorm", rows=33, cols=64)["latency_s"]
+
+
+@pytest.mark.parametrize("chip", ["tpu-v6e", "trn2", "maia200"])
+def test_lowerings_without_data_refuse_functional_mode(cli, chip):
+    """QA (session 50): the TPU and Trainium attention and row-wise lowerings emit timing only, yet `--functional` ran them
+    and printed "functional check: max relative error 1 ... FAIL" (the output left at zero), exit 1, as if the kernel
+    computed wrongly. They refuse it as the Maia lowerings do, one line naming --functional. Their GEMMs carry data
+    and pass; a Maia 200 bf16 GEMM, whose products the chip runs in fp8 (bf16_matmul), is held to fp8's tolerance (it
+    printed FAIL at its 3% fp8 rounding)."""
+    for op in (["attention", "--heads", "2", "--seq", "64"], ["rmsnorm", "--rows", "16", "--cols", "256"]):
+        p = cli("kernel", *op, "--chip", chip, "--functional", check=False)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1, p.stderr
+        assert "--functional: functional mode is not modelled by this" in lines[0] and "timing only" in lines[0], lines[0]
+    for dtype in ("bf16", "fp8"):
+        p = cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--dtype", dtype, "--chip", chip, "--functional")
+        assert "functional check:" in p.stdout and ": PASS" in p.stdout, p.stdout

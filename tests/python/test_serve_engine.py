@@ -183,3 +183,47 @@ def test_sglang_jax_runs_sglang_policy_on_padded_shapes(cli):
     assert jax["scheduler"]["name"] == "sglang-jax" and gpu["scheduler"]["name"] == "sglang"
     assert jax["throughput_tok_s"] < gpu["throughput_tok_s"]
     assert jax["ttft_s"] >= gpu["ttft_s"]
+
+
+def test_one_output_token_has_no_tpot(cli, tmp_path):
+    """QA (session 50): with --output 1 no request streams a second token, so TPOT ((finish - first token) / (output - 1))
+    is undefined; serve reported TPOT 0 s and 0 tok/s per user. As vLLM's benchmark_serving (calculate_metrics: `if
+    output_len > 1`), such requests give no TPOT sample; with none, TPOT, its percentiles, ITL and tok/s per user are
+    null in JSON and "n/a" in the table. A mix keeps the TPOT of the requests of 2+ tokens."""
+    args = [*BASE, "--input", "64", "--concurrency", "1,4", "--requests", "8"]
+    j = json.loads(cli(*args, "--output", "1", "--format", "json").stdout)
+    undefined = ("tpot_s", "tpot_p90_s", "tpot_p99_s", "itl_p50_s", "tok_s_per_user")
+    for point in [j] + j["curve"]:
+        for k in undefined:
+            assert k in point and point[k] is None, (k, point.get(k))
+        assert point["ttft_s"] > 0 and point["throughput_tok_s"] > 0
+    for point in j["frontier"]:
+        assert point["tpot_s"] is None and point["tok_s_per_user"] is None
+    assert j["meets_slo"] is True  # no TPOT to miss a target with
+    table = cli(*args, "--output", "1").stdout
+    rows = [line.split() for line in table.splitlines() if line.strip().startswith(("1 ", "4 "))]
+    assert len(rows) == 2 and all(r[3] == "n/a" and r.count("n/a") == 5 for r in rows), table
+    csv = tmp_path / "lengths.csv"
+    csv.write_text("input,output\n64,1\n64,9\n")
+    mixed = json.loads(cli(*BASE, "--lengths-csv", str(csv), "--concurrency", "1", "--requests", "8", "--format", "json").stdout)
+    for k in undefined:
+        assert mixed[k] is not None and mixed[k] > 0, k
+
+
+def test_compare_with_one_output_token_reports_no_tpot(cli, tmp_path):
+    """compare --output 1: the row's TPOT is null (the table "-"), frontier.csv leaves TPOT and tok/s per user empty, each
+    tier says why none is reached (no tok/s per user, not "at most 0.0 tok/s per user ... TPOT 0 s"), and the HTML
+    report still draws (its TPOT plot leaves the points out; it had required a number)."""
+    out = tmp_path / "cmp"
+    p = cli("compare", "--chips", "h100-sxm", "--model", TINY, "--input", "64", "--output", "1", "--requests", "8",
+            "--concurrency", "1,4", "--jobs", "1", "--out", str(out))
+    s = json.loads((out / "summary.json").read_text())
+    row = s["rows"][0]
+    assert row["tpot_s"] is None and row["ttft_s"] > 0
+    assert all(t["why"].startswith("no tok/s per user") for t in row["tiers"]), row["tiers"]
+    lines = (out / "frontier.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    for line in lines[1:]:
+        cells = dict(zip(head, line.split(",")))
+        assert cells["tpot_s"] == "" and cells["tok_s_per_user"] == "", line
+    assert (out / "report.html").exists() and "TPOT 0 s" not in p.stdout

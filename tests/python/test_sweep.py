@@ -345,6 +345,15 @@ BAD = {
                  ": study: missing (required): what each point runs, one of kernel, run"),
     "no metrics": ("study: kernel\nbase: {op: gemm, m: 8, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n",
                    ": metrics: missing (required)"),
+    # QA (session 50): values equal in other units ran every point twice (3.35 TB/s and 3350 GB/s: one setting).
+    "values equal in other units": (
+        "study: kernel\nbase: {op: gemm, m: 64, n: 64, k: 64}\naxes:\n  - key: hbm.bandwidth\n"
+        "    values: [2 TB/s, 3.35 TB/s, 3350 GB/s]\nmetrics: {t: latency_s}\n",
+        ":5: axes.0.values.2: hbm.bandwidth 3.35 TB/s and 3350 GB/s: the same setting once resolved (3.35 TB/s), so every "
+        "point would run twice; give each value once"),
+    "numbers equal as written otherwise": (
+        "study: kernel\nbase: {op: gemm, n: 64, k: 64}\naxes:\n  - key: m\n    values: [64, 64.0]\nmetrics: {t: latency_s}\n",
+        ":5: axes.0.values.1: m 64 and 64.0: the same value, so every point would run twice"),
     "bad constraint": ("study: kernel\nbase: {op: gemm, n: 8, k: 8}\naxes:\n  - {key: m, values: [8]}\n"
                        "constraints:\n  - require: \"mm < 4\"\nmetrics: {t: latency_s}\n",
                        ":6: constraints.0.require: unknown name 'mm'"),

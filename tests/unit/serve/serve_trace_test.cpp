@@ -175,5 +175,32 @@ TEST(ServeTrace, SignalsHeldDeliversASignalOnlyWhenItEnds) {
   sigaction(SIGTERM, &previous, nullptr);
 }
 
+// QA (session 50): a signal held through StagedFiles::commit is delivered once every file is in place, and the handler
+// still printed "interrupted: no results written". SIGTERM is raised while blocked, so it lands the moment the commit
+// ends (as one held during its renames does), in a child process the handler ends.
+TEST(ServeTraceDeathTest, ASignalAfterTheCommitSaysTheResultsAreWritten) {
+  const std::string dir = temp_dir();
+  auto commit_then_term = [&](bool commit) {
+    install_interrupt_handler();
+    StagedFiles staged;
+    staged.write(dir + "/stats.json", "{}");
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, nullptr);
+    raise(SIGTERM);
+    if (commit) staged.commit();
+    pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+    std::exit(0);
+  };
+  EXPECT_EXIT(commit_then_term(true), ::testing::ExitedWithCode(143),
+              "^xpusim: interrupted after writing its results to " + dir + " \\(they are complete\\)\n$");
+  EXPECT_TRUE(std::filesystem::exists(dir + "/stats.json"));
+  std::filesystem::remove(dir + "/stats.json");
+  EXPECT_EXIT(commit_then_term(false), ::testing::ExitedWithCode(143), "^xpusim: interrupted: no results written");
+  EXPECT_TRUE(std::filesystem::is_empty(dir));  // the handler removed the staged temporary
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace xpu

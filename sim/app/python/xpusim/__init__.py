@@ -376,7 +376,8 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     sweeps the frontier) or Poisson arrivals at `rate` requests/s, under the `scheduler` policy (vllm, sglang,
     sglang-jax, trtllm, jetstream; cache_length: jetstream's KV tokens per decode slot; page_size: sglang-jax's KV tokens per page). Returns throughput_tok_s, tok_s_per_user, ttft_s/tpot_s (medians) and their p90/p99, itl_p50_s,
     e2e_p50_s, kv_cache, preemptions, power, joules_per_token, usd_per_mtok, the curve and (for sweeps) the
-    frontier. input/output: a number (default 1024 / 256) or a distribution text ("uniform:64:128"); lengths_csv
+    frontier; tpot_s, its p90/p99, itl_p50_s and tok_s_per_user are None where no request streams a second token
+    (output=1). input/output: a number (default 1024 / 256) or a distribution text ("uniform:64:128"); lengths_csv
     instead of them; ttft_slo/tpot_slo: seconds or a time text ("500ms"); max_batch/max_seqs/token_budget and
     host_fixed_us/host_us_per_request: the scheduler's limits and host work (None: its own); prefix_hit and
     spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);

@@ -588,9 +588,11 @@ def _study_units(doc, base, groups):
 
 
 def _check_preset_keys(doc, study, base, base_set, groups):
-    """Every preset key (base.set and preset axes) exists in every chip a point may use."""
+    """Every preset key (base.set and preset axes) exists in every chip a point may use; returns those chips (the units of
+    a compare study, none for a collective one)."""
     if study == "collective":
-        return _check_system_keys(doc, base, base_set, groups)
+        _check_system_keys(doc, base, base_set, groups)
+        return set()
     chips = set()
     chip_axis = [a for g in groups for a in g if a.key in ("chip", "chips")]
     for a in chip_axis:  # the chips the points use: the axis's values, else the base study's chip(s)
@@ -607,7 +609,8 @@ def _check_preset_keys(doc, study, base, base_set, groups):
     import xpusim
     checks = _preset_checks(doc, base_set, groups)
     if study == "compare":  # units are chips or systems, resolved as compare resolves them
-        return _check_compare_units(doc, chips, base_set, checks, ("base", "chips") if not chip_axis else ("axes",))
+        _check_compare_units(doc, chips, base_set, checks, ("base", "chips") if not chip_axis else ("axes",))
+        return chips
     for chip in sorted(chips, key=str):
         path = ("base", "chip") if not chip_axis else ("axes",)
         if str(chip) not in xpusim.list_chips() and not os.path.isfile(str(chip)):
@@ -639,6 +642,7 @@ def _check_preset_keys(doc, study, base, base_set, groups):
                 raise doc.error(path, "'%s' is not a study argument of `%s` nor a key of preset %s%s"
                                 % (key, study, chip, _nearest(k, keys | study_arguments(study))))
     _check_preset_axis_values(doc, chips, base_set, groups, [p for p, _ in checks if p[0] == "axes"])
+    return chips
 
 
 def _check_preset_axis_values(doc, chips, base_set, groups, axis_paths):
@@ -666,6 +670,48 @@ def _check_preset_axis_values(doc, chips, base_set, groups, axis_paths):
             except (ValueError, RuntimeError) as e:
                 where = path[:-1] + (("values", i) if isinstance(raw, list) else ())
                 raise doc.error(where, "%s (on %s)" % (" ".join(str(e).split()), chip)) from None
+
+
+def _same_value_key(ax, v, chips, base_set):
+    """What a value of an axis runs as: a preset value as each chip's resolved preset holds it (3350 GB/s and
+    3.35 TB/s both resolve to "3.35 TB/s"), a number as its value (1 and 1.0), other text as written."""
+    import xpusim
+    if ax.kind == "preset":
+        only, k = (ax.key.split(":", 1) if ":" in ax.key else (None, ax.key))
+        resolved = []
+        for chip in sorted(chips, key=str):
+            if only is not None and only != chip:
+                continue
+            sets = ["%s=%s" % (bk, preset_text(bv)) for bk, bv in base_set.items() if ":" not in bk or bk.split(":", 1)[0] == chip]
+            try:
+                resolved.append(_flat_yaml(xpusim.chip_config(str(chip), sets + ["%s=%s" % (k, ax.setting(v))])).get(k))
+            except (ValueError, RuntimeError):  # not a chip (a system unit), or a value that needs another axis's
+                return ("as written", ax.setting(v))
+        if resolved:
+            return ("resolved", tuple(map(str, resolved)))
+        return ("as written", ax.setting(v))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return ("number", float(v))
+    return ("as written", str(v))
+
+
+def _check_same_values(doc, groups, chips, base_set):
+    """Two values of an axis (of a zipped group: two positions of all its axes) that run as the same setting would run
+    every point twice (hbm.bandwidth [3.35 TB/s, 3350 GB/s]): refused, as a value written twice is, naming both."""
+    axes = doc.data["axes"]
+    for gi, g in enumerate(groups):
+        seen = {}
+        for i in range(len(g[0].values)):
+            key = tuple(_same_value_key(ax, ax.values[i], chips, base_set) for ax in g)
+            if key in seen:
+                j = seen[key]
+                zipped = isinstance(axes[gi], dict) and "zip" in axes[gi]
+                what = " ".join("%s %s and %s" % (ax.name, ax.setting(ax.values[j]), ax.setting(ax.values[i])) for ax in g)
+                how = key[0][0] == "resolved" and "the same setting once resolved (%s)" % ", ".join(key[0][1]) or "the same value"
+                path = ("axes", gi) + (() if zipped else (("values", i) if "values" in axes[gi] else ()))
+                raise doc.error(path, "%s: %s, so every point would run twice; give each value once"
+                                % (what, how))
+            seen[key] = i
 
 
 def _metrics(doc):
@@ -722,7 +768,7 @@ def load_spec(spec):
     if study == "kernel" and "op" not in clean:
         raise doc.error(("base",), "a kernel study needs `op` (gemm, attention, ...)")
     groups = _axis_groups(doc, args)
-    _check_preset_keys(doc, study, clean, base_set, groups)
+    _check_same_values(doc, groups, _check_preset_keys(doc, study, clean, base_set, groups), base_set)
     names = {ident(n) for n in args} | {ident(a.name) for g in groups for a in g}
     constraints = []
     for i, c in enumerate(d.get("constraints") or []):
