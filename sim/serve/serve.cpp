@@ -154,8 +154,8 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
       throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
                        ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer", "--spec-draft", o.spec_draft);
     d.tp = smaller_draft_tp(sc, &*d.model, o);
-    if (d.tp > 0) one = drafter_scenario(one, *d.model, d.tp);  // its whole weights and KV on the draft rank
-    const Footprint fp = footprint(*d.model, one);
+    // At the layout it runs at (unpipelined, on the last stage's group: serve_memory), its whole weights and KV there.
+    const Footprint fp = footprint(*d.model, drafter_scenario(one, *d.model, d.tp));
     d.weight_bytes = fp.weight_bytes;
     d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
     d.description = "draft: " + d.model->name + " simulated on the chip" +
@@ -177,7 +177,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   m.moe_layer = {model.moe_layer.empty() ? false : model.moe_layer.back()};
   m.first_dense_layers = m.moe_layer[0] ? 0 : 1;
   d.model = m;
-  const Footprint fp = footprint(m, one);
+  const Footprint fp = footprint(m, drafter_scenario(one, m));
   d.weight_bytes = fp.weight_bytes - fp.embedding_bytes;
   d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
   d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip" + on_group(sc, *d.model);

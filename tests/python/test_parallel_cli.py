@@ -667,3 +667,21 @@ def test_a_draft_tp_the_stacks_do_not_run_is_refused(cli, extra, names):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--spec-draft-tp" in r.stderr, r.stderr
     for n in names:
         assert n in r.stderr, r.stderr
+
+
+def test_a_draft_model_under_pipeline_stages_is_held_whole_by_the_last_stage(cli):
+    """The drafter runs unpipelined beside the target's last stage (step_time.h drafter_scenario; vLLM builds it on the
+    last PP rank), so that stage's devices hold all its layers' weights and KV, sharded over the TP group as without
+    stages: the same bytes added as at --pp 1, where they had been split over the stages as if it were pipelined."""
+    base = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--model", "llama-3.1-70b", "--concurrency", "4",
+            "--requests", "8", "--input", "256", "--output", "16", "--format", "json")
+    added = {}
+    for layout in (("--dp", "2"), ("--pp", "2")):
+        m0 = json.loads(cli(*base, *layout).stdout)["memory"]
+        m = json.loads(cli(*base, *layout, *DRAFT).stdout)["memory"]
+        assert m["stage"] == int(layout[0] == "--pp")  # the last stage holds it and has the fewest tokens
+        added[layout[0]] = (m["weights_bytes"] - m0["weights_bytes"], m["kv_bytes_per_token"] - m0["kv_bytes_per_token"])
+    assert added["--pp"][1] == added["--dp"][1] == 32 * 2 * 128 * 2
+    # (at --pp 2 the run without a drafter reports stage 0, whose target weights differ from the last stage's by
+    # its final norm: 8 KB)
+    assert added["--pp"][0] == pytest.approx(added["--dp"][0], rel=1e-5)
