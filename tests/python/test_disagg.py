@@ -202,6 +202,10 @@ def test_sglangs_decode_radix_cache_sends_only_the_tokens_it_lacks(cli, tmp_path
     assert kc["prefix_rule"] == "whole prompt (SGLang: decode chunk cache)"
     assert kr["alone_s"] < kc["alone_s"]
     assert "uncached tokens (SGLang: decode radix cache" in cli(*sglang, "--decode-radix-cache").stdout
+    py = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, tp=4, prefill_devices=8, decode_devices=8,
+                      concurrency=4, requests=8, input=512, output=16, scheduler="sglang", prefix_hit=0.5,
+                      decode_radix_cache=True)
+    assert py["kv_transfer"] == kr and py["throughput_tok_s"] == radix["throughput_tok_s"]
     # No hit: the decode cache holds nothing, the same run but for the rule's name.
     nohit = [a for a in sglang if a not in ("--prefix-hit", "0.5")]
     off = json.loads(cli(*nohit, "--format", "json").stdout)

@@ -645,6 +645,9 @@ def test_a_draft_tp_of_one_runs_the_drafter_whole_on_the_first_rank(cli):
     whole, quarter = m1["weights_bytes"] - m0["weights_bytes"], m4["weights_bytes"] - m0["weights_bytes"]
     assert 3.5 * quarter < whole < 4.5 * quarter and m1["kv_tokens"] < m4["kv_tokens"]
     assert one["tpot_s"] != four["tpot_s"]
+    py = xpusim.serve(model="llama-3.1-70b", system="hgx-h100x8", tp=4, dp=2, concurrency=4, requests=8, input=256,
+                      output=16, spec_tokens=3, spec_accept=0.7, spec_method="draft", spec_draft="llama-3.1-8b", spec_draft_tp=1)
+    assert py["memory"] == one["memory"] and py["tpot_s"] == one["tpot_s"]
     same = json.loads(cli(*DRAFT_TP, *DRAFT, "--spec-draft-tp", "4").stdout)
     for key in ("throughput_tok_s", "ttft_s", "tpot_s", "memory", "speculative"):
         assert same[key] == four[key], key
