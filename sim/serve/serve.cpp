@@ -554,7 +554,8 @@ std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, st
 // a stack whose decode server makes it opt-in, and no speculative decoding (SGLang refuses the two together).
 void check_decode_radix_cache(const ServeOptions& o) {
   const std::string f = "--decode-radix-cache";
-  const std::string what = f + " (SGLang's --disaggregation-decode-enable-radix-cache; scenario key pools.decode.radix_cache)";
+  // SGLang's flag named by its server argument: Python renames the flags a message names to its keywords.
+  const std::string what = f + " (SGLang's server argument disaggregation_decode_enable_radix_cache; scenario key pools.decode.radix_cache)";
   if (!o.disaggregated())
     throw InputError(what + ": the decode pool's prefix cache needs disaggregated pools (--prefill-devices N --decode-devices M); "
                      "one pool's prefix cache is --prefix-hit alone", f, "");

@@ -310,8 +310,8 @@ struct DraftOnSystem {
 // all-gather, on the system's fabric after the target's verifying pass. The drafting time is the drafter's own
 // steps on the system (not one chip's), and a fraction drafter's collectives are the target's scaled.
 TEST(ServeEngine, ATpDrafterPaysItsOwnCollectivesPerPass) {
-  const DraftOnSystem f;
-  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = f;
+  const DraftOnSystem setup;
+  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = setup;
   ChipStepTime alone(*chip, target, sc, false, &sys), with(*chip, target, sc, false, &sys);
   alone.set_timeline(true), with.set_timeline(true);
   with.set_drafter(&draft, 0);
@@ -370,8 +370,8 @@ TEST(ServeEngine, ATpDrafterPaysItsOwnCollectivesPerPass) {
 // on that rank with no collective, the other ranks waiting; the target's verifying pass and its collectives are as
 // before. A draft tp equal to the target's is the default, number for number.
 TEST(ServeEngine, ADraftTpOfOneRunsTheDrafterWholeOnTheFirstRankWithoutCollectives) {
-  const DraftOnSystem f;
-  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = f;
+  const DraftOnSystem setup;
+  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = setup;
   ChipStepTime alone(*chip, target, sc, false, &sys), one(*chip, target, sc, false, &sys), same(*chip, target, sc, false, &sys),
       dflt(*chip, target, sc, false, &sys);
   for (ChipStepTime* x : {&alone, &one, &same, &dflt}) x->set_timeline(true);
