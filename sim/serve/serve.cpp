@@ -85,8 +85,8 @@ std::string on_group(const Scenario& sc, const ModelConfig& drafter) {
 // value vLLM's _verify_and_get_draft_tp refuses (neither 1 nor the target's tp) and for a drafter or layout that V0's
 // SmallerTpProposerWorker did not run (`draft`: the draft model; null with `not_draft`, why the drafter has none).
 static int smaller_draft_tp(const Scenario& sc, const ModelConfig* draft, const ServeOptions& o, const char* not_draft = "") {
-  const int t = o.spec_draft_tp;
-  if (t == 0) return 0;
+  if (!o.spec_draft_tp) return 0;
+  const int t = *o.spec_draft_tp;
   const std::string f = "--spec-draft-tp", v = std::to_string(t);
   const std::string head = f + " " + v + " (vLLM's draft_tensor_parallel_size)";
   if (t != 1 && t != sc.tp)
@@ -112,7 +112,7 @@ static int smaller_draft_tp(const Scenario& sc, const ModelConfig* draft, const 
 
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
-    if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp" || o.spec_draft_tp != 0)
+    if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp" || o.spec_draft_tp)
       throw InputError("--spec-accept/--spec-draft/--spec-method/--spec-draft-tp: give --spec-tokens K (the draft tokens per step) too", "--spec-accept", "");
     return std::nullopt;
   }

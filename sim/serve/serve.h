@@ -49,7 +49,7 @@ struct ServeOptions {
   std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
-  int spec_draft_tp = 0;                            // the draft model's tensor-parallel degree: 1 or the target's (0: the target's)
+  std::optional<int> spec_draft_tp;                 // the draft model's tensor-parallel degree: 1 or the target's (none: the target's)
   // Step parts already simulated for this chip, model, layout and system (compare's layout screen);
   // null: one cache for the call, shared by the points of its sweep.
   std::shared_ptr<StepPartCache> step_cache;
