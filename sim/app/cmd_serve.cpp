@@ -84,14 +84,9 @@ ServeOptions serve_opts(const po::variables_map& vm) {
   set_token_limits(so, given("token-budget"), given("cache-length"), given("page-size"));
   for (auto [flag, field] : {std::pair{"host-fixed-us", &so.limits.host_fixed_us}, {"host-us-per-request", &so.limits.host_us_per_request}})
     if (vm.count(flag)) *field = host_work_us(flag, vm[flag].as<double>());
-  if (vm.count("concurrency")) {
-    so.concurrency = parse_flag_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300);
-    so.concurrency_given = true;
-  }
-  if (vm.count("rate")) {
-    so.rate = vm["rate"].as<double>();
-    so.rate_given = true;
-  }
+  if (vm.count("concurrency"))
+    so.concurrency = parse_flag_list<std::int64_t>("--concurrency", vm["concurrency"].as<std::string>(), "users", 1e300), so.concurrency_given = true;
+  if (vm.count("rate")) so.rate = vm["rate"].as<double>(), so.rate_given = true;
   if (vm.count("requests")) so.requests = vm["requests"].as<std::int64_t>();
   if (vm.count("requests") && so.requests <= 0) throw InputError("--requests must be positive, got " + std::to_string(so.requests), "--requests", "");
   // Read signed: Boost reads "-1" into an unsigned option as 2^64 - 1 without complaint.
@@ -124,7 +119,9 @@ po::options_description serve_cli_options() {
       "prefill-tp", po::value<int>(), "disaggregated: the prefill pool's --tp (none of --prefill-tp/ep/pp/dp: the decode pool's layout; else 1)")(
       "prefill-ep", po::value<int>(), "the prefill pool's --ep")("prefill-pp", po::value<int>(), "the prefill pool's --pp")("prefill-dp", po::value<int>(), "the prefill pool's --dp")(
       "prefill-redundant-experts", po::value<int>(), "the prefill pool's --redundant-experts (default: --redundant-experts; DeepSeek-V3: 32)")(
-      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp) and redundant_experts instead of the flags")(
+      "spec-draft-tp", po::value<int>(), "a draft model's tp, 1 (whole on each TP group's first rank, as vLLM V0) or --tp (the default)")(
+      "decode-radix-cache", po::bool_switch(), "disaggregated, --scheduler sglang: the decode pool's prefix cache, KV sent only for what it lacks")(
+      "scenario-file", po::value<std::string>(), "serving scenario YAML: the pools (pools.prefill/decode.devices, .tp, .ep, .pp, .dp, pools.decode.radix_cache) and redundant_experts instead of the flags")(
       "out", po::value<std::string>(), "write config.resolved.yaml, system.resolved.yaml (on a system) and stats.json here")("trace",
       "record the engine's timeline (iterations per server, requests, KV transfers) into --out; one point only (README Outputs)")(
       "trace-format", po::value<std::string>()->default_value("hdf5"), "hdf5 (trace.h5), perfetto (trace.json for ui.perfetto.dev) or both");
@@ -139,11 +136,13 @@ ServeResult serve_from_flags(const po::variables_map& vm, RunTarget& target, Sta
   ModelConfig model = resolving("--model", vm["model"].as<std::string>(), [&] { return load_model(vm["model"].as<std::string>()); });
   Scenario sc = scenario_from(vm);
   layout_args(vm, sc);
+  so.decode_radix_cache = vm["decode-radix-cache"].as<bool>();  // SGLang's --disaggregation-decode-enable-radix-cache
+  if (vm.count("spec-draft-tp")) so.spec_draft_tp = vm["spec-draft-tp"].as<int>();  // vLLM's draft_tensor_parallel_size
   if (vm.count("scenario-file"))
     apply_pools_file(vm["scenario-file"].as<std::string>(), so, sc,
                      {vm.count("prefill-devices") > 0, vm.count("decode-devices") > 0, vm.count("prefill-tp") > 0, !vm["tp"].defaulted(),
                       vm.count("prefill-ep") > 0, vm.count("prefill-dp") > 0, !vm["ep"].defaulted(), !vm["dp"].defaulted(), vm.count("prefill-pp") > 0, !vm["pp"].defaulted(),
-                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0});
+                      !vm["redundant-experts"].defaulted(), vm.count("prefill-redundant-experts") > 0, so.decode_radix_cache});
   const auto trace = open_serve_trace(vm.count("trace") > 0, vm["trace-format"].as<std::string>(), !vm["trace-format"].defaulted(),
                                      vm.count("out") ? vm["out"].as<std::string>() : "", so.concurrency.size(), staged);
   so.trace = trace.get();

@@ -445,6 +445,7 @@ nlohmann::json serve_json(const ServeResult& r) {
                                                         {"acceptance", r.spec_accept},
                                                         {"method", r.spec_method},
                                                         {"drafter", r.spec_drafter},
+                                                        {"draft_tp", r.spec_draft_tp},
                                                         {"expected_tokens_per_step", r.spec_tokens_per_step}}
                                        : nlohmann::json(nullptr);
   const ServeMemory& m = r.memory;

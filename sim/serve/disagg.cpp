@@ -563,6 +563,9 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   p("pools.decode.ep", dec_ep, "Expert-parallel degree of the decode pool (as --ep; 0: --ep)", "0");
   p("pools.decode.dp", dec_dp, "Data-parallel replicas per decode group (as --dp; 0: --dp)", "0");
   p("pools.decode.pp", dec_pp, "Pipeline stages of the decode instances (as --pp; 0: --pp)", "0");
+  bool radix = false;
+  p("pools.decode.radix_cache", radix,
+    "The decode instances keep a prefix cache (as --decode-radix-cache: SGLang's --disaggregation-decode-enable-radix-cache)", "false");
   p.finish();
   p.require(redundant >= 0, "redundant_experts", "0 or a positive number of replicas");
   p.require(!(flags.redundant_experts && tree.find("redundant_experts")), "redundant_experts", "either this key or --redundant-experts, not both");
@@ -588,7 +591,8 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
                                   {flags.tp && tree.find("pools.decode.tp"), "pools.decode.tp", "--tp"},
                                   {flags.ep && tree.find("pools.decode.ep"), "pools.decode.ep", "--ep"},
                                   {flags.dp && tree.find("pools.decode.dp"), "pools.decode.dp", "--dp"},
-                                  {flags.pp && tree.find("pools.decode.pp"), "pools.decode.pp", "--pp"}})
+                                  {flags.pp && tree.find("pools.decode.pp"), "pools.decode.pp", "--pp"},
+                                  {flags.decode_radix_cache && tree.find("pools.decode.radix_cache"), "pools.decode.radix_cache", "--decode-radix-cache"}})
     p.require(!given, key, std::string("either this key or ") + flag + ", not both");
   opt.prefill_devices = pre;
   opt.decode_devices = dec;
@@ -598,6 +602,7 @@ void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, 
   if (dec_ep) sc.ep = dec_ep;
   if (dec_dp) sc.dp = dec_dp;
   if (dec_pp) sc.pp = dec_pp;
+  if (tree.find("pools.decode.radix_cache")) opt.decode_radix_cache = radix;
   opt.pools_file = path;
 }
 
@@ -1156,7 +1161,7 @@ ServePoint run_disagg_point(const ChipModel& chip, const ModelConfig& model, con
                        serve_memory(chip, model, dsc, *sched, ddraft ? &*ddraft : nullptr, comm).kv_blocks,
                        psc.dp_attention() ? psc.dp : 1, dsc.dp_attention() ? dsc.dp : 1, dp_dispatch(opt.dp_dispatch)};
   inst.features = opt.features();
-  const Scheduler::PdPrefixRule rule = sched->pd_prefix_rule();
+  const Scheduler::PdPrefixRule rule = opt.decode_radix_cache ? *sched->pd_decode_radix_rule() : sched->pd_prefix_rule();  // checked in serve
   inst.decode_prefix_cache = rule.decode_cache;
   const std::function<double(std::int64_t)> bytes = [&](std::int64_t tokens) {
     return kv_transfer_bytes(model, ddraft ? &*ddraft : nullptr, dsc, tokens);

@@ -131,7 +131,14 @@
 // preemption) and the transfer carries only the rest's KV (KvTransfer::resident: the tokens not sent). As colocated
 // serving assumes, the hit is a steady state: the decode instance's cache holds the head for every request (a first
 // request that warms it is not modeled). TensorRT-LLM sends the reused prefix too (NVIDIA/TensorRT-LLM#18688); jetstream
-// and sglang-jax are assumed as SGLang. SGLang's opt-in decode radix cache is not modeled.
+// and sglang-jax are assumed as SGLang. SGLang's opt-in decode radix cache (serve --decode-radix-cache, scenario key
+// pools.decode.radix_cache; Scheduler::pd_decode_radix_rule) runs as vLLM's rule: with
+// --disaggregation-decode-enable-radix-cache the decode server keeps its radix cache (pd_disaggregation_hook.py:
+// disable_radix_cache False), DecodePreallocQueue._match_prefix_and_lock matches the prompt there before it
+// preallocates and locks the matched node, the receiver sends the matched length (TransferInfo.decode_prefix_len, "for
+// decode radix cache"), and the prefill server sends only from it on (start_send_idx above). Its page is SGLang's token
+// (block_tokens 1), the hit a steady state as above (a cold cache's first requests send everything: not modeled).
+// SGLang refuses the option with speculative decoding (serve refuses the two together); sglang-jax's is not sourced.
 // Not modeled: the share of a data-parallel
 // attention group's uneven ranks that group() adds (the slowest rank's own collectives run).
 #pragma once
@@ -285,7 +292,8 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
 //     prefill: {devices: 8, tp: 8}              # tp, ep, pp, dp optional: as --prefill-tp/-ep/-pp/-dp
 //     decode: {devices: 8, tp: 1, ep: 8, dp: 8}  # tp, ep, pp, dp optional: --tp/--ep/--pp/--dp
 //   redundant_experts: 32                       # optional (as --redundant-experts)
-//   (pools.prefill.redundant_experts: the prefill pool's own, as --prefill-redundant-experts)
+//   (pools.prefill.redundant_experts: the prefill pool's own, as --prefill-redundant-experts;
+//    pools.decode.radix_cache: true, as --decode-radix-cache)
 // Sets sc.redundant_experts and, with pools, opt's pool sizes and prefill layout, sc's layout and
 // opt.pools_file (disagg_layout's errors name the file). InputError naming the file and key for an
 // unknown key, a missing or out-of-range value, or a value that a flag also gives (`flags`: the pool,
@@ -293,7 +301,7 @@ void check_pool_memory(const ChipModel& chip, const ModelConfig& model, const Sc
 struct PoolFlags {
   bool prefill_devices = false, decode_devices = false, prefill_tp = false, tp = false;
   bool prefill_ep = false, prefill_dp = false, ep = false, dp = false, prefill_pp = false, pp = false;
-  bool redundant_experts = false, prefill_redundant_experts = false;
+  bool redundant_experts = false, prefill_redundant_experts = false, decode_radix_cache = false;
   bool prefill_layout() const { return prefill_tp || prefill_ep || prefill_dp || prefill_pp; }
 };
 void apply_pools_file(const std::string& path, ServeOptions& opt, Scenario& sc, const PoolFlags& flags);

@@ -56,7 +56,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PoolLayout, name, figures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServeResult, chip, family, model, precision, scheduler, mode, system, layout, devices, replicas,
                                    folding, limits, memory, input_lengths, output_lengths, curve, best, frontier, note, cost, tdp_w,
                                    power_modeled, kernels, dram_path, prefix_hit, spec_tokens, spec_accept, spec_tokens_per_step, spec_method,
-                                   spec_drafter, disagg, layout_figures, prefill_layout, decode_layout)
+                                   spec_drafter, spec_draft_tp, disagg, layout_figures, prefill_layout, decode_layout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PointBound, time_s, dominant, share, path_unit, path_keys)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InteractivityTier, tok_s_per_user, throughput_tok_s, concurrency, rate, point, throughput_tok_s_per_chip,
                                    usd_per_mtok, tco_usd_per_mtok, tok_s_per_mw, bound, why, layout)
@@ -88,14 +88,14 @@ XPU_ROW_FIELDS(LayoutFigures, 36)
 XPU_ROW_FIELDS(PoolLayout, 72)
 XPU_ROW_FIELDS(ServeKernel, 80)
 XPU_ROW_FIELDS(DramPathBound, 104)
-XPU_ROW_FIELDS(ServeResult, 1248)
+XPU_ROW_FIELDS(ServeResult, 1256)
 XPU_ROW_FIELDS(PointBound, 128)
 XPU_ROW_FIELDS(InteractivityTier, 264)
 XPU_ROW_FIELDS(PointEconomics, 24)
 XPU_ROW_FIELDS(LayoutTrial, 184)
-XPU_ROW_FIELDS(CompareRow, 1784)
+XPU_ROW_FIELDS(CompareRow, 1792)
 XPU_ROW_FIELDS(ProcessRunStats, 32)
-XPU_ROW_FIELDS(UnitResult, 1824)
+XPU_ROW_FIELDS(UnitResult, 1832)
 #undef XPU_ROW_FIELDS
 #endif
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -225,6 +226,14 @@ class Scheduler {
   };
   // Default: the whole prompt, SGLang's default rule, assumed for a stack whose PD path we have not sourced.
   virtual PdPrefixRule pd_prefix_rule() const;
+  // The rule with the stack's opt-in decode prefix cache (serve --decode-radix-cache: SGLang's
+  // --disaggregation-decode-enable-radix-cache); nullopt: the stack has no such option (vLLM's decode instance keeps
+  // its prefix cache by default, pd_prefix_rule already; the others' PD paths have none sourced).
+  virtual std::optional<PdPrefixRule> pd_decode_radix_rule() const { return std::nullopt; }
+  // The stack runs a draft model at a tensor-parallel degree of 1 beside a larger target's (serve --spec-draft-tp 1:
+  // vLLM's speculative_config draft_tensor_parallel_size; make_drafter). false: the drafter runs on the target's TP
+  // group only (SGLang's EAGLE worker is a TpModelWorker of the target's tp_size; the others not sourced).
+  virtual bool smaller_draft_tp() const { return false; }
   // How the engine launches an iteration's kernels (default: not modelled, the GPU's time alone).
   virtual HostLaunch host_launch() const { return {}; }
   // What the engine runs with: host_launch() with its framework work's figures replaced by the limits'

@@ -80,6 +80,13 @@ class SglangScheduler : public Scheduler {
   // SGLang's decode server runs a chunk cache unless --disaggregation-decode-enable-radix-cache (off by default), so
   // the prefill server sends the whole request (sim/serve/disagg.h, prefix caching; sglang-jax: assumed the same).
   PdPrefixRule pd_prefix_rule() const override { return {false, "whole prompt (SGLang: decode chunk cache)"}; }
+  // --disaggregation-decode-enable-radix-cache (serve --decode-radix-cache; sim/serve/disagg.h): the decode server keeps
+  // its radix cache, matches each request's prompt there before it preallocates (decode.py, DecodePreallocQueue.
+  // _match_prefix_and_lock), tells the prefill server the matched length (TransferInfo.decode_prefix_len), and the
+  // prefill server sends from it on (prefill.py, PrefillBootstrapQueue.pop_bootstrapped: start_send_idx).
+  std::optional<PdPrefixRule> pd_decode_radix_rule() const override {
+    return PdPrefixRule{true, "uncached tokens (SGLang: decode radix cache, --disaggregation-decode-enable-radix-cache)"};
+  }
   bool mixes_prefill_and_decode() const override { return false; }
   HostLaunch host_launch() const override { return {0, 0, {}, HostWork{0, 0, true}, {}}; }
   void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
@@ -275,6 +282,8 @@ class SglangJaxScheduler : public SglangScheduler {
   explicit SglangJaxScheduler(const SchedulerLimits& l)
       : SglangScheduler(capped(l), kDefaultChunk), m_page(l.page_tokens > 0 ? l.page_tokens : 1) {}
   std::int64_t block_tokens() const override { return m_page; }
+  // SGLang's decode radix cache option is not sourced in sglang-jax (its PD path is assumed as SGLang's default).
+  std::optional<PdPrefixRule> pd_decode_radix_rule() const override { return std::nullopt; }
   // SGLang's bound (the limits' or the request pool's, SglangScheduler), and the attention backend's.
   void set_context_tokens(std::int64_t context_len, std::int64_t kv_tokens) override {
     SglangScheduler::set_context_tokens(context_len, kv_tokens);

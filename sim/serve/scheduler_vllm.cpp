@@ -47,6 +47,9 @@ class VllmScheduler : public Scheduler {
   // (vllm/distributed/kv_transfer/kv_connector/v1/nixl_connector.py, NixlConnectorScheduler.update_state_after_alloc:
   // blocks.get_unhashed_block_ids()).
   PdPrefixRule pd_prefix_rule() const override { return {true, "uncached blocks (vLLM KV connector: decode prefix cache)"}; }
+  // draft_tensor_parallel_size 1 (vllm/config/speculative.py, SpeculativeConfig._verify_and_get_draft_tp: 1 or the
+  // target's tp) as vLLM V0 ran it (SmallerTpProposerWorker; make_drafter, sim/serve/serve.h).
+  bool smaller_draft_tp() const override { return true; }
 
   Batch schedule(SchedState& st) override {
     Batch b;

@@ -81,10 +81,39 @@ std::string on_group(const Scenario& sc, const ModelConfig& drafter) {
 }
 }  // namespace
 
+// --spec-draft-tp (Drafter, serve.h): 1 where the target's tp is larger, 0 for the target's own; InputError for a
+// value vLLM's _verify_and_get_draft_tp refuses (neither 1 nor the target's tp) and for a drafter or layout that V0's
+// SmallerTpProposerWorker did not run (`draft`: the draft model; null with `not_draft`, why the drafter has none).
+static int smaller_draft_tp(const Scenario& sc, const ModelConfig* draft, const ServeOptions& o, const char* not_draft = "") {
+  if (!o.spec_draft_tp) return 0;
+  const int t = *o.spec_draft_tp;
+  const std::string f = "--spec-draft-tp", v = std::to_string(t);
+  const std::string head = f + " " + v + " (vLLM's draft_tensor_parallel_size)";
+  if (t != 1 && t != sc.tp)
+    throw InputError(head + ": expected 1 or the target's tensor-parallel degree " + std::to_string(sc.tp) + " (--tp)", f, v);
+  if (o.disaggregated())
+    throw InputError(head + ": not with disaggregated pools (vLLM V0, which ran a smaller draft tp, had none; the pools' "
+                     "drafter runs on each instance's TP group): leave the flag out", f, v);
+  if (t == sc.tp) return 0;  // the default, written out
+  if (!make_scheduler(o.scheduler, o.limits)->smaller_draft_tp())
+    throw InputError(head + ": an option of --scheduler vllm; --scheduler " + o.scheduler +
+                         " runs the drafter on the target's TP group (SGLang's EAGLE worker at the target's tp_size)", f, v)
+        .mentioning("--scheduler", o.scheduler);
+  if (!draft)
+    throw InputError(head + ": a draft model's (--spec-method draft --spec-draft NAME), as vLLM V0's SmallerTpProposerWorker ran "
+                     "one; " + std::string(not_draft), f, v)
+        .mentioning("--spec-method", o.spec_method);
+  if (draft->is_moe())
+    throw InputError(head + ": " + draft->name + " has experts; a draft tp of 1 is modeled for a dense draft model", f, v);
+  if (sc.dp_attention())
+    throw InputError(head + ": not with data-parallel attention (" + sc.layout_str() + "): the drafter keeps the target's attention groups", f, v);
+  return 1;
+}
+
 std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc, const ServeOptions& o) {
   if (o.spec_tokens == 0) {
-    if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp")
-      throw InputError("--spec-accept/--spec-draft/--spec-method: give --spec-tokens K (the draft tokens per step) too", "--spec-accept", "");
+    if (o.spec_accept || !o.spec_draft.empty() || o.spec_method != "mtp" || o.spec_draft_tp)
+      throw InputError("--spec-accept/--spec-draft/--spec-method/--spec-draft-tp: give --spec-tokens K (the draft tokens per step) too", "--spec-accept", "");
     return std::nullopt;
   }
   if (o.spec_tokens < 0 || o.spec_tokens > 16)
@@ -108,6 +137,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   if (!o.spec_draft.empty() && used == o.spec_draft.size()) {
     if (!(f > 0 && f <= 1))
       throw InputError("--spec-draft " + o.spec_draft + ": a drafter's cost as a fraction of the target's must be in (0, 1]", "--spec-draft", o.spec_draft);
+    smaller_draft_tp(sc, nullptr, o, "a cost fraction (--spec-draft) has no layout");
     d.fraction = f;
     d.description = o.spec_method + ": each draft pass costs " + o.spec_draft + " x the target's step (its memory not counted)";
     return d;
@@ -123,15 +153,21 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
     if (d.model->vocab != model.vocab)
       throw InputError("--spec-draft " + o.spec_draft + ": its vocabulary (" + std::to_string(d.model->vocab) +
                        ") differs from " + model.name + "'s (" + std::to_string(model.vocab) + "); a draft model shares the tokenizer", "--spec-draft", o.spec_draft);
-    const Footprint fp = footprint(*d.model, one);
+    d.tp = smaller_draft_tp(sc, &*d.model, o);
+    // At the layout it runs at (unpipelined, on the last stage's group: serve_memory), its whole weights and KV there.
+    const Footprint fp = footprint(*d.model, drafter_scenario(one, *d.model, d.tp));
     d.weight_bytes = fp.weight_bytes;
     d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
-    d.description = "draft: " + d.model->name + " simulated on the chip" + on_group(sc, *d.model);
+    d.description = "draft: " + d.model->name + " simulated on the chip" +
+                    (d.tp > 0 ? ", whole on the first rank of the target's tp" + std::to_string(sc.tp) +
+                                    " group (--spec-draft-tp 1, vLLM V0's SmallerTpProposerWorker: no collective, the other ranks wait)"
+                              : on_group(sc, *d.model));
     return d;
   }
   if (!o.spec_draft.empty())
     throw InputError("--spec-draft " + o.spec_draft + ": with --spec-method mtp give a fraction of the target's cost, or nothing (the model's MTP module)", "--spec-draft", o.spec_draft)
         .mentioning("--spec-method", "mtp");
+  smaller_draft_tp(sc, nullptr, o, "an MTP module shares the target's sharded embedding and LM head");
   // DeepSeek-V3's MTP module: one more transformer layer of the target's shape (here: its last layer)
   // with the embedding and LM head shared (DeepSeek-V3 technical report, section 2.2).
   ModelConfig m = model;
@@ -141,7 +177,7 @@ std::optional<Drafter> make_drafter(const ModelConfig& model, const Scenario& sc
   m.moe_layer = {model.moe_layer.empty() ? false : model.moe_layer.back()};
   m.first_dense_layers = m.moe_layer[0] ? 0 : 1;
   d.model = m;
-  const Footprint fp = footprint(m, one);
+  const Footprint fp = footprint(m, drafter_scenario(one, m));
   d.weight_bytes = fp.weight_bytes - fp.embedding_bytes;
   d.kv_bytes_per_token = fp.kv_bytes_per_sequence / 2.0;
   d.description = "mtp: a 1-layer module of " + model.name + " (embedding and LM head shared) simulated on the chip" + on_group(sc, *d.model);
@@ -419,7 +455,7 @@ ServePoint run_point(const Study& s, const EngineLoad& load, std::int64_t reques
   auto wall0 = std::chrono::steady_clock::now();
   ServePoint pt;
   ChipStepTime st(s.chip, s.model, s.sc, s.opt.interpolate, s.opt.system ? &*s.opt.system : nullptr, s.cache);
-  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction, s.draft_cache);
+  if (s.drafter) st.set_drafter(s.drafter->model ? &*s.drafter->model : nullptr, s.drafter->fraction, s.draft_cache, s.drafter->tp);
   // Data-parallel attention: one run of the whole group (its ranks are not independent replicas).
   const bool group = s.sc.dp_attention();
   const int units = group ? 1 : s.sc.dp;  // servers run apart
@@ -515,6 +551,30 @@ std::vector<ServeKernel> decode_kernels(const Study& s, const ServePoint& pt, st
   return out;
 }
 
+// serve --decode-radix-cache (pools.decode.radix_cache): the decode pool's opt-in prefix cache (disagg.h) needs pools,
+// a stack whose decode server makes it opt-in, and no speculative decoding (SGLang refuses the two together).
+void check_decode_radix_cache(const ServeOptions& o) {
+  const std::string f = "--decode-radix-cache";
+  // SGLang's flag named by its server argument: Python renames the flags a message names to its keywords.
+  const std::string what = f + " (SGLang's server argument disaggregation_decode_enable_radix_cache; scenario key pools.decode.radix_cache)";
+  if (!o.disaggregated())
+    throw InputError(what + ": the decode pool's prefix cache needs disaggregated pools (--prefill-devices N --decode-devices M); "
+                     "one pool's prefix cache is --prefix-hit alone", f, "");
+  const auto sched = make_scheduler(o.scheduler, o.limits);
+  if (!sched->pd_decode_radix_rule())
+    throw InputError(what + ": an option of --scheduler sglang; --scheduler " + o.scheduler +
+                         (sched->pd_prefix_rule().decode_cache ? "'s decode instance keeps its prefix cache already (leave the flag out)"
+                                                               : " has no decode prefix cache option (expected --scheduler sglang)"),
+                     f, "")
+        .mentioning("--scheduler", o.scheduler);
+  // python/sglang/srt/arg_groups/pd_disaggregation_hook.py: "--disaggregation-decode-enable-radix-cache is incompatible
+  // with speculative decoding".
+  if (o.spec_tokens > 0)
+    throw InputError(what + ": SGLang refuses it with speculative decoding (--spec-tokens " + std::to_string(o.spec_tokens) +
+                         "); leave out one of the two", f, "")
+        .mentioning("--spec-tokens", std::to_string(o.spec_tokens));
+}
+
 void check_options(const ServeOptions& o) {
   if (o.ttft_slo_s < 0 || o.tpot_slo_s < 0) throw InputError("--ttft-slo/--tpot-slo: expected positive times", "--ttft-slo", "").mentioning("--tpot-slo", "");
   for (std::int64_t c : o.concurrency)
@@ -543,7 +603,9 @@ void check_options(const ServeOptions& o) {
             .mentioning("--concurrency", std::to_string(c));
   if (!(o.prefix_hit >= 0 && o.prefix_hit < 1))
     throw InputError("--prefix-hit " + strformat("%g", o.prefix_hit) + ": expected the cached share of each prompt in [0, 1)", "--prefix-hit", strformat("%g", o.prefix_hit));
+  if (o.decode_radix_cache) check_decode_radix_cache(o);
 }
+
 
 }  // namespace
 
@@ -782,6 +844,7 @@ ServeResult serve(const ChipModel& chip, const ModelConfig& asked, const Scenari
     r.spec_tokens_per_step = opt.features().expected_tokens(opt.spec_tokens);
     r.spec_method = opt.spec_method;
     r.spec_drafter = s.drafter->description;
+    r.spec_draft_tp = s.drafter->tp > 0 ? s.drafter->tp : base.tp;
   }
   r.memory = serve_memory(chip, model, base, *sched, s.drafter ? &*s.drafter : nullptr, s.comm);
   if (model.max_position > 0) {  // the running requests the policy settles on with this context and pool (sglang-jax)

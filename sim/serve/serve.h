@@ -49,6 +49,7 @@ struct ServeOptions {
   std::string spec_method = "mtp";                  // mtp (the model's next-token module) or draft (a draft model)
   std::string spec_draft;                           // the drafter's cost: a fraction of the target's ("0.05") or,
                                                     // for draft, a model name or config.json ("": MTP's own module)
+  std::optional<int> spec_draft_tp;                 // the draft model's tensor-parallel degree: 1 or the target's (none: the target's)
   // Step parts already simulated for this chip, model, layout and system (compare's layout screen);
   // null: one cache for the call, shared by the points of its sweep.
   std::shared_ptr<StepPartCache> step_cache;
@@ -65,6 +66,10 @@ struct ServeOptions {
   // (DeepSeek-V3 technical report, arXiv 2412.19437, section 3.4).
   int prefill_redundant_experts = -1;
   std::string pools_file;  // the scenario file that gave the pools (named in their errors), "" for flags
+  // The decode pool keeps a prefix cache of its own where the stack makes it opt-in (serve --decode-radix-cache,
+  // scenario key pools.decode.radix_cache: SGLang's --disaggregation-decode-enable-radix-cache;
+  // Scheduler::pd_decode_radix_rule): the transfers carry only the tokens it lacks. false: the stack's default rule.
+  bool decode_radix_cache = false;
   // The KV transfers' reads and writes of the devices' HBM slow the kernels beside them (disagg.h); false leaves
   // that out (the fabric's contention alone: tests compare the two).
   bool kv_hbm_contention = true;
@@ -85,10 +90,26 @@ struct ServeOptions {
 // The drafter of speculative decoding, resolved from the options: a model simulated on the chip (a
 // draft model, or an MTP module built from the target: one of its layers with its embedding and LM
 // head shared), or a fraction of the target's cost (memory not counted).
+//
+// Draft TP 1 beside a larger target TP (serve --spec-draft-tp 1, vLLM's speculative_config
+// draft_tensor_parallel_size; `tp` 1): vllm/config/speculative.py SpeculativeConfig._verify_and_get_draft_tp takes 1 or
+// the target's tp, and vLLM V0 ran a smaller draft TP in SmallerTpProposerWorker (vllm/spec_decode/
+// smaller_tp_proposer_worker.py): only the draft ranks range(draft_tp), here each TP group's first rank, build and run
+// the draft model, under a TP group of their own (patch_tensor_parallel_group), so its GEMMs, embedding and LM head run
+// whole there with no collective; the other ranks' proposer is a dummy that loads no weights and keeps no draft KV
+// (get_cache_block_size_bytes 0) and waits, the group stepping in lock step; the drafts reach them in the driver's
+// per-step broadcast of the model input (broadcast_tensor_dict), which the target's steps carry anyway and the model
+// leaves out. The executor sizes the KV cache by the worker with the fewest blocks (vllm/executor/executor_base.py,
+// DistributedExecutorBase.determine_num_available_blocks: the minimum over workers), the draft rank (its whole draft
+// weights and per-token draft KV), which serve_memory's device is. vLLM V1 refuses a draft model at another tp
+// (vllm/v1/spec_decode/draft_model.py, DraftModelProposer._raise_if_draft_tp_mismatch) and its EAGLE proposer builds
+// the drafter at the target's tp whatever the setting (vllm-project/vllm#17499, open); so this is V0's behaviour, a
+// draft model only (--spec-method draft), dense, without data-parallel attention or pools (V0 had neither).
 struct Drafter {
   std::optional<ModelConfig> model;
   double fraction = 0;
-  double weight_bytes = 0, kv_bytes_per_token = 0;  // memory it adds to the server
+  int tp = 0;                                       // its tensor-parallel degree (0: the target's)
+  double weight_bytes = 0, kv_bytes_per_token = 0;  // memory it adds to the server (the draft rank's with tp 1)
   std::string description;                          // "mtp: 1-layer module of llama-3.1-8b", "draft: 0.05 x target"
 };
 // Throws InputError naming the --spec-* flag for inconsistent options; nullopt without speculation.
@@ -217,6 +238,7 @@ struct ServeResult {
   std::int64_t spec_tokens = 0;
   double spec_accept = 0, spec_tokens_per_step = 1;    // the expectation 1 + a + ... + a^k
   std::string spec_method, spec_drafter;
+  int spec_draft_tp = 0;               // the tensor-parallel degree the drafter runs at (Drafter::tp, else the target's)
   std::optional<DisaggLayout> disagg;  // disaggregated serving: the pools
   LayoutFigures layout_figures;        // the layout's degrees (the decode pool's when disaggregated)
   // Disaggregated serving: each pool's layout, as the report's layout.pools gives it (the top-level

@@ -340,15 +340,24 @@ StepCost ChipStepTime::compose(const StepShape& s, bool grid, bool drafter, bool
   return c;
 }
 
-void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache) {
-  // The drafter runs on its own: no pipeline (vLLM builds it on the last stage only), and no expert layout
-  // unless it has experts. On a system, on the target's TP group (the first tp ranks: the same links as
-  // any other group of the layout's).
-  Scenario ds = m_sc;
+Scenario drafter_scenario(const Scenario& target, const ModelConfig& draft, int tp) {
+  Scenario ds = target;
   ds.pp = 1;
   ds.microbatches = 0;
-  if (draft && !draft->is_moe()) ds.ep = 1, ds.redundant_experts = 0;
-  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, ds, m_interpolate, m_sys, std::move(cache)) : nullptr;
+  if (!draft.is_moe()) ds.ep = 1, ds.redundant_experts = 0;
+  if (tp > 0 && tp < target.tp) {
+    ds.tp = tp;
+    ds.sp = ds.two_batch_overlap = ds.kv_to_tp_degree = false;
+    ds.pad_heads = 0;
+  }
+  return ds;
+}
+
+void ChipStepTime::set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache, int tp) {
+  // On a system, on the target's TP group (the first tp ranks: the same links as any other group of the layout's),
+  // or on its first rank alone with a draft tp of 1.
+  m_drafter = draft ? std::make_unique<ChipStepTime>(m_chip, *draft, drafter_scenario(m_sc, *draft, tp), m_interpolate, m_sys, std::move(cache))
+                    : nullptr;
   if (m_drafter) m_drafter->set_timeline(m_timeline), m_drafter->set_layer_repeats(m_layer_repeats);
   m_draft_fraction = draft ? 0 : fraction;
 }

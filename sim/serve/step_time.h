@@ -50,6 +50,12 @@ struct StepPartCache {
   std::map<std::pair<int, std::vector<std::int64_t>>, StepCost> parts;
 };
 
+// The layout a simulated drafter runs at beside the target's `target` (ChipStepTime::set_drafter, make_drafter): no
+// pipeline (vLLM builds it on the last stage only), no expert layout unless it has experts, and the target's TP group
+// unless `tp` (Drafter::tp) is smaller: then that many ranks of it (1: the group's first rank, no collective; a dense
+// drafter, without sequence parallelism, two-batch overlap or padded heads, which need a TP group).
+Scenario drafter_scenario(const Scenario& target, const ModelConfig& draft, int tp = 0);
+
 class ChipStepTime {
  public:
   // With `sys` every part runs on the system with sc's layout through the system runtime, the path
@@ -100,7 +106,9 @@ class ChipStepTime {
   // TpModelWorker of the target's tp size): its GEMMs sharded the target's way and its passes' TP
   // collectives on the fabric through the system runtime, as the target's parts run theirs. `cache`:
   // the drafter's parts, shared by the points of a study (the target's cache keys hold no model).
-  void set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache = nullptr);
+  // `tp` 1 beside a larger target tp (Drafter::tp, serve.h: vLLM V0's SmallerTpProposerWorker): the draft model runs
+  // whole on each TP group's first rank with no collective while the group's other ranks wait (drafter_scenario).
+  void set_drafter(const ModelConfig* draft, double fraction, std::shared_ptr<StepPartCache> cache = nullptr, int tp = 0);
 
   // On a system, how many repetitions of a repeated layer block each part simulates (RankSteps::
   // max_repeats: the others at the last one's period); 0 simulates every layer. tests/unit/serve bounds

@@ -508,7 +508,12 @@ for tag, argv, names in [
         ("spec-draft-zero", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft", "0"], ["--spec-draft"]),
         ("spec-draft-model", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft", "no-such-model"], ["no-such-model"]),
         ("spec-draft-vocab", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-method", "draft", "--spec-draft",
-                              os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"])]:
+                              os.path.join(DATA, "models", "small-llama-100m.json")], ["--spec-draft"]),
+        # serve62: vLLM's draft_tensor_parallel_size takes 1 or the target's tp; SGLang's decode radix cache needs pools.
+        ("spec-draft-tp-zero", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft-tp", "0"], ["--spec-draft-tp 0"]),
+        ("spec-draft-tp-three", ["--spec-tokens", "2", "--spec-accept", "0.5", "--spec-draft-tp", "3"], ["--spec-draft-tp 3", "--tp"]),
+        ("spec-draft-tp-alone", ["--spec-draft-tp", "1"], ["--spec-draft-tp", "--spec-tokens"]),
+        ("decode-radix-cache-alone", ["--decode-radix-cache"], ["--decode-radix-cache", "--prefill-devices"])]:
     case("serve-" + tag, SERVE + ["--input", "64", "--output", "16"] + argv, names=names)
 # Session 37's options (QA of issue 13/14/16): sglang-jax's --page-size, the data-parallel attention controller,
 # AWS Neuron's buckets and DeepEP's exchange alone. A page size on another scheduler named no value ("page size: ..."),

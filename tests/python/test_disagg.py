@@ -185,6 +185,57 @@ def test_a_prefix_hit_shortens_the_prefill_pool_and_sends_the_whole_prompt_with_
     assert "of it a cached prefix of 256 tokens, not prefilled; whole prompt (SGLang" in cli(*sglang, "--prefix-hit", "0.5").stdout
 
 
+def test_sglangs_decode_radix_cache_sends_only_the_tokens_it_lacks(cli, tmp_path):
+    """--decode-radix-cache (SGLang's --disaggregation-decode-enable-radix-cache; disagg.h): the decode server keeps its
+    radix cache, matches each prompt there first and the prefill server sends from the matched length on, so with
+    --scheduler sglang a transfer carries the 256 uncached tokens' KV, as vLLM's connector does, instead of the whole
+    prompt; the report names the rule used. Without a hit it changes nothing but that name; without the flag the
+    default rule holds (test above); from a scenario file, the same run."""
+    sglang = (*POOLS, "--scheduler", "sglang", "--prefix-hit", "0.5")
+    chunk = json.loads(cli(*sglang, "--format", "json").stdout)
+    radix = json.loads(cli(*sglang, "--decode-radix-cache", "--format", "json").stdout)
+    per_token = radix["disaggregated"]["kv_bytes_per_token"]
+    kc, kr = chunk["kv_transfer"], radix["kv_transfer"]
+    assert kc["bytes_mean"] == 512 * per_token and kr["bytes_mean"] == 256 * per_token
+    assert kr["sent_tokens_mean"] == 256 and kr["resident_tokens_mean"] == 256 and kr["prefix_tokens_mean"] == 256
+    assert kr["prefix_rule"] == "uncached tokens (SGLang: decode radix cache, --disaggregation-decode-enable-radix-cache)"
+    assert kc["prefix_rule"] == "whole prompt (SGLang: decode chunk cache)"
+    assert kr["alone_s"] < kc["alone_s"]
+    assert "uncached tokens (SGLang: decode radix cache" in cli(*sglang, "--decode-radix-cache").stdout
+    py = xpusim.serve(model="llama-3.1-8b", system="hgx-h100x8", nodes=2, tp=4, prefill_devices=8, decode_devices=8,
+                      concurrency=4, requests=8, input=512, output=16, scheduler="sglang", prefix_hit=0.5,
+                      decode_radix_cache=True)
+    assert py["kv_transfer"] == kr and py["throughput_tok_s"] == radix["throughput_tok_s"]
+    # No hit: the decode cache holds nothing, the same run but for the rule's name.
+    nohit = [a for a in sglang if a not in ("--prefix-hit", "0.5")]
+    off = json.loads(cli(*nohit, "--format", "json").stdout)
+    on = json.loads(cli(*nohit, "--decode-radix-cache", "--format", "json").stdout)
+    on["kv_transfer"]["prefix_rule"] = off["kv_transfer"]["prefix_rule"]
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "e2e_p50_s", "makespan_s", "kv_transfer", "disaggregated"):
+        assert on[key] == off[key], key
+    f = tmp_path / "pools.yaml"
+    f.write_text("pools:\n  prefill: {devices: 8}\n  decode: {devices: 8, tp: 4, radix_cache: true}\n")
+    shared = (*SHARED, "--scheduler", "sglang", "--prefix-hit", "0.5", "--scenario-file", str(f))
+    filed = json.loads(cli(*shared).stdout)
+    for key in ("throughput_tok_s", "ttft_s", "kv_transfer", "disaggregated"):
+        assert filed[key] == radix[key], key
+    both = cli(*shared, "--decode-radix-cache", check=False)
+    assert both.returncode == 2 and "pools.decode.radix_cache" in both.stderr and "--decode-radix-cache" in both.stderr
+
+
+@pytest.mark.parametrize("extra,names", [
+    (("--scheduler", "vllm"), ("--scheduler vllm", "keeps its prefix cache already")),
+    (("--scheduler", "trtllm"), ("--scheduler trtllm", "expected --scheduler sglang")),
+    (("--scheduler", "sglang-jax"), ("--scheduler sglang-jax",)),
+    (("--scheduler", "sglang", "--spec-tokens", "2", "--spec-accept", "0.7"), ("speculative decoding", "--spec-tokens 2")),
+])
+def test_decode_radix_cache_refused_where_the_stack_has_none(cli, extra, names):
+    r = cli(*POOLS, "--decode-radix-cache", *extra, check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--decode-radix-cache" in r.stderr, r.stderr
+    for n in names:
+        assert n in r.stderr, r.stderr
+
+
 def test_a_prefix_hit_with_vllm_sends_only_the_uncached_tokens(cli, tmp_path):
     """vLLM's KV connectors (disagg.h): the decode instance matches its own prefix cache first and pulls only the blocks
     it lacks, so with vllm (serve's default) a transfer carries the 256 uncached tokens' KV, half SGLang's, and an

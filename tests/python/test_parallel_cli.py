@@ -621,3 +621,70 @@ def test_dp_dispatch_needs_data_parallel_attention(cli):
     dpa = ["--tp", "1", "--dp", "4", "--ep", "4"]
     assert "(round_robin)" in json.loads(cli(*SERVE_MOE, *dpa).stdout)["folding"]
     assert "(shortest_queue)" in json.loads(cli(*SERVE_MOE, *dpa, "--dp-dispatch", "shortest_queue").stdout)["folding"]
+
+
+DRAFT_TP = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--dp", "2", "--model", "llama-3.1-70b", "--concurrency", "4",
+            "--requests", "8", "--input", "256", "--output", "16", "--format", "json")
+DRAFT = ("--spec-tokens", "3", "--spec-accept", "0.7", "--spec-method", "draft", "--spec-draft", "llama-3.1-8b")
+
+
+def test_a_draft_tp_of_one_runs_the_drafter_whole_on_the_first_rank(cli):
+    """--spec-draft-tp 1 (vLLM's draft_tensor_parallel_size, as V0's SmallerTpProposerWorker ran it; serve.h): the
+    draft model lives whole on each TP group's first rank, which holds its whole weights and its KV of every token
+    (65,536 B: 32 layers x 8 KV heads x 128 x K, V x 1 byte) and so bounds the KV cache, where on the target's tp4
+    group each rank holds a quarter (2 of the 8 KV heads); its passes run with no collective (each replica's). The target's tp given
+    as the draft tp is the default, number for number."""
+    none = json.loads(cli(*DRAFT_TP).stdout)
+    four = json.loads(cli(*DRAFT_TP, *DRAFT).stdout)
+    one = json.loads(cli(*DRAFT_TP, *DRAFT, "--spec-draft-tp", "1").stdout)
+    assert one["speculative"]["draft_tp"] == 1 and four["speculative"]["draft_tp"] == 4
+    assert "whole on the first rank of the target's tp4 group" in one["speculative"]["drafter"]
+    m0, m4, m1 = none["memory"], four["memory"], one["memory"]
+    assert m1["kv_bytes_per_token"] - m0["kv_bytes_per_token"] == 32 * 8 * 128 * 2
+    assert m4["kv_bytes_per_token"] - m0["kv_bytes_per_token"] == 32 * 2 * 128 * 2
+    whole, quarter = m1["weights_bytes"] - m0["weights_bytes"], m4["weights_bytes"] - m0["weights_bytes"]
+    assert 3.5 * quarter < whole < 4.5 * quarter and m1["kv_tokens"] < m4["kv_tokens"]
+    assert one["tpot_s"] != four["tpot_s"]
+    py = xpusim.serve(model="llama-3.1-70b", system="hgx-h100x8", tp=4, dp=2, concurrency=4, requests=8, input=256,
+                      output=16, spec_tokens=3, spec_accept=0.7, spec_method="draft", spec_draft="llama-3.1-8b", spec_draft_tp=1)
+    assert py["memory"] == one["memory"] and py["tpot_s"] == one["tpot_s"]
+    same = json.loads(cli(*DRAFT_TP, *DRAFT, "--spec-draft-tp", "4").stdout)
+    for key in ("throughput_tok_s", "ttft_s", "tpot_s", "memory", "speculative"):
+        assert same[key] == four[key], key
+
+
+@pytest.mark.parametrize("extra,names", [
+    (("--spec-draft-tp", "2"), ("--spec-draft-tp 2", "expected 1 or the target's tensor-parallel degree 4")),
+    (("--spec-draft-tp", "1", "--scheduler", "sglang"), ("--scheduler sglang", "target's TP group")),
+    (("--spec-draft-tp", "1", "--spec-method", "mtp", "--spec-draft", "0.1"), ("--spec-draft-tp 1", "cost fraction")),
+    (("--spec-draft-tp", "1", "--prefill-devices", "4", "--decode-devices", "4"), ("--spec-draft-tp 1", "disaggregated pools")),
+])
+def test_a_draft_tp_the_stacks_do_not_run_is_refused(cli, extra, names):
+    base = [a for a in DRAFT_TP if a not in ("--format", "json")]
+    if "--decode-devices" in extra:  # the pools take the 8 chips
+        base = [a for a in base if a not in ("--dp", "2")]
+    spec = list(DRAFT)
+    if "--spec-method" in extra:
+        spec = spec[:4]
+    r = cli(*base, *spec, *extra, check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--spec-draft-tp" in r.stderr, r.stderr
+    for n in names:
+        assert n in r.stderr, r.stderr
+
+
+def test_a_draft_model_under_pipeline_stages_is_held_whole_by_the_last_stage(cli):
+    """The drafter runs unpipelined beside the target's last stage (step_time.h drafter_scenario; vLLM builds it on the
+    last PP rank), so that stage's devices hold all its layers' weights and KV, sharded over the TP group as without
+    stages: the same bytes added as at --pp 1, where they had been split over the stages as if it were pipelined."""
+    base = ("serve", "--system", "hgx-h100x8", "--tp", "4", "--model", "llama-3.1-70b", "--concurrency", "4",
+            "--requests", "8", "--input", "256", "--output", "16", "--format", "json")
+    added = {}
+    for layout in (("--dp", "2"), ("--pp", "2")):
+        m0 = json.loads(cli(*base, *layout).stdout)["memory"]
+        m = json.loads(cli(*base, *layout, *DRAFT).stdout)["memory"]
+        assert m["stage"] == int(layout[0] == "--pp")  # the last stage holds it and has the fewest tokens
+        added[layout[0]] = (m["weights_bytes"] - m0["weights_bytes"], m["kv_bytes_per_token"] - m0["kv_bytes_per_token"])
+    assert added["--pp"][1] == added["--dp"][1] == 32 * 2 * 128 * 2
+    # (at --pp 2 the run without a drafter reports stage 0, whose target weights differ from the last stage's by
+    # its final norm: 8 KB)
+    assert added["--pp"][0] == pytest.approx(added["--dp"][0], rel=1e-5)

@@ -273,6 +273,17 @@ TEST(Disagg, ThePrefixRuleFollowsTheScheduler) {
   for (const char* name : {"sglang", "sglang-jax", "trtllm", "jetstream"}) EXPECT_FALSE(make_scheduler(name, {})->pd_prefix_rule().decode_cache) << name;
   EXPECT_EQ(make_scheduler("vllm", {})->pd_prefix_rule().name.rfind("uncached blocks", 0), 0u);
   EXPECT_EQ(make_scheduler("sglang", {})->pd_prefix_rule().name.rfind("whole prompt", 0), 0u);
+  // SGLang's opt-in decode radix cache (--disaggregation-decode-enable-radix-cache): a decode prefix cache; no other
+  // stack has the option (vLLM's is on already), and only vLLM runs a draft model at a smaller tp.
+  const auto radix = make_scheduler("sglang", {})->pd_decode_radix_rule();
+  ASSERT_TRUE(radix);
+  EXPECT_TRUE(radix->decode_cache);
+  EXPECT_EQ(radix->name.rfind("uncached tokens", 0), 0u);
+  for (const char* name : {"vllm", "sglang-jax", "trtllm", "jetstream"}) {
+    EXPECT_FALSE(make_scheduler(name, {})->pd_decode_radix_rule()) << name;
+    EXPECT_EQ(make_scheduler(name, {})->smaller_draft_tp(), std::string(name) == "vllm") << name;
+  }
+  EXPECT_FALSE(make_scheduler("sglang", {})->smaller_draft_tp());
 }
 
 // The framework's host work (HostWork) binds each pool's iterations as it binds the colocated engine's: with

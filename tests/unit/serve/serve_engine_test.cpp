@@ -282,23 +282,36 @@ TEST(ServeEngine, SpeculativeOptionsAreChecked) {
   EXPECT_THROW(make_drafter(m, Scenario{}, o), InputError);
 }
 
+// A qwen3-8b target at tp4 on an H100 node with small-llama-100m as its drafter, and a verifying step of 8 sequences,
+// each its newest token and k = 3 drafts at a context of 1000 (the drafter tests below).
+struct DraftOnSystem {
+  std::shared_ptr<const ChipModel> chip = load_chip("h100-sxm");
+  ModelConfig target = load_model(model_path("qwen3-8b")), draft = load_model(model_path("small-llama-100m"));
+  Scenario sc = [] {
+    Scenario s;
+    s.tp = 4;
+    return s;
+  }();
+  SystemContext sys{load_system("hgx-h100x8", {})};
+  std::int64_t seqs = 8, k = 3, context = 1000;
+  StepShape verify = [this] {
+    StepShape v;
+    v.verify_seqs = seqs;
+    v.verify_tokens = (k + 1) * seqs;
+    v.verify_kv_sum = seqs * (context + k + 1);
+    v.logit_rows = v.verify_tokens;
+    return v;
+  }();
+};
+
 // On a system a draft model runs on the target's TP group (vLLM's draft_tensor_parallel_size defaults to the
 // target's, SGLang's EAGLE worker shares its tp size): each drafting pass pays its own all-reduces, 2 per layer
 // and the vocabulary-parallel embedding's of (sequences x the drafter's hidden x 2 bytes), and its logits'
 // all-gather, on the system's fabric after the target's verifying pass. The drafting time is the drafter's own
 // steps on the system (not one chip's), and a fraction drafter's collectives are the target's scaled.
 TEST(ServeEngine, ATpDrafterPaysItsOwnCollectivesPerPass) {
-  auto chip = load_chip("h100-sxm");
-  const ModelConfig target = load_model(model_path("qwen3-8b")), draft = load_model(model_path("small-llama-100m"));
-  Scenario sc;
-  sc.tp = 4;
-  const SystemContext sys{load_system("hgx-h100x8", {})};
-  const std::int64_t seqs = 8, k = 3, context = 1000;
-  StepShape verify;
-  verify.verify_seqs = seqs;
-  verify.verify_tokens = (k + 1) * seqs;
-  verify.verify_kv_sum = seqs * (context + k + 1);
-  verify.logit_rows = verify.verify_tokens;
+  const DraftOnSystem setup;
+  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = setup;
   ChipStepTime alone(*chip, target, sc, false, &sys), with(*chip, target, sc, false, &sys);
   alone.set_timeline(true), with.set_timeline(true);
   with.set_drafter(&draft, 0);
@@ -350,6 +363,39 @@ TEST(ServeEngine, ATpDrafterPaysItsOwnCollectivesPerPass) {
   const StepCost q = quiet.direct(verify);
   EXPECT_TRUE(q.collectives.empty());
   EXPECT_DOUBLE_EQ(q.time_s, c.time_s);
+}
+
+// A draft tp of 1 beside the target's tp 4 (vLLM V0's SmallerTpProposerWorker; Drafter::tp): the draft model runs
+// whole on the TP group's first rank under a group of its own, so each drafting pass is the drafter's one-chip step
+// on that rank with no collective, the other ranks waiting; the target's verifying pass and its collectives are as
+// before. A draft tp equal to the target's is the default, number for number.
+TEST(ServeEngine, ADraftTpOfOneRunsTheDrafterWholeOnTheFirstRankWithoutCollectives) {
+  const DraftOnSystem setup;
+  const auto& [chip, target, draft, sc, sys, seqs, k, context, verify] = setup;
+  ChipStepTime alone(*chip, target, sc, false, &sys), one(*chip, target, sc, false, &sys), same(*chip, target, sc, false, &sys),
+      dflt(*chip, target, sc, false, &sys);
+  for (ChipStepTime* x : {&alone, &one, &same, &dflt}) x->set_timeline(true);
+  one.set_drafter(&draft, 0, nullptr, 1);
+  same.set_drafter(&draft, 0, nullptr, sc.tp);
+  dflt.set_drafter(&draft, 0);
+  const Scenario ds = drafter_scenario(sc, draft, 1);
+  EXPECT_EQ(ds.tp, 1);
+  EXPECT_EQ(drafter_scenario(sc, draft, sc.tp).tp, sc.tp);
+  ChipStepTime rank0(*chip, draft, ds, false, &sys);
+  StepShape pass;
+  pass.decode_seqs = pass.logit_rows = seqs;
+  pass.decode_kv_sum = seqs * (context + 1);
+  const StepCost t = alone.direct(verify), c = one.direct(verify), p = rank0.direct(pass);
+  EXPECT_TRUE(p.collectives.empty());
+  EXPECT_NEAR(c.time_s, t.time_s + static_cast<double>(k) * p.time_s, 1e-12 * c.time_s);
+  EXPECT_EQ(c.collectives.size(), t.collectives.size());  // the target's alone
+  ChipStepTime one_chip(*chip, draft, ds, false);  // the same whole graph on one chip
+  EXPECT_NEAR(p.time_s, one_chip.direct(pass).time_s, 1e-9 * p.time_s);
+  const StepCost d = dflt.direct(verify), e = same.direct(verify);
+  EXPECT_EQ(e.time_s, d.time_s);
+  EXPECT_EQ(e.collectives.size(), d.collectives.size());
+  EXPECT_GT(d.collectives.size(), t.collectives.size());
+  EXPECT_NE(c.time_s, d.time_s);
 }
 
 TEST(ServeEngine, TiersTakeTheBestPointThatIsInteractiveEnough) {

@@ -362,12 +362,12 @@ def run(model="llama-3.1-8b", chip=None, phase="decode", batch=1, input=2048, ou
 @_keyword_errors()
 def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8", ttft_slo=0.0, tpot_slo=0.0,
           max_batch=0, set=None, concurrency=None, rate=0.0, scheduler="vllm", requests=0, seed=1, prefix_hit=0.0,
-          spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", system=None, devices=0, tp=1, ep=1,
+          spec_tokens=0, spec_accept=None, spec_method="mtp", spec_draft="", spec_draft_tp=0, system=None, devices=0, tp=1, ep=1,
           pp=1, dp=1, microbatches=0, nodes=0, prefill_devices=0, decode_devices=0, prefill_tp=0, prefill_ep=0, prefill_dp=0,
           prefill_pp=0, scenario_file=None,
           pad_heads=0, host_fixed_us=None, host_us_per_request=None, redundant_experts=0, prefill_redundant_experts=None,
           two_batch_overlap=False, lengths_csv=None, token_budget=None, max_seqs=None, cache_length=None, page_size=None, sp=False, overlap=False,
-          dp_dispatch=None, out=None, trace=False, trace_format=None):
+          dp_dispatch=None, decode_radix_cache=False, out=None, trace=False, trace_format=None):
     """An inference server on one chip, or on a system (`system`, or `devices` of the chip's default
     system) with the parallel layout tp/ep/pp/dp, as `xpusim serve --format json`: every keyword is the flag of
     the same name (`xpusim serve --help`), parsed, checked and run by the CLI's own code; None, False and the
@@ -382,7 +382,7 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
     host_fixed_us/host_us_per_request: the scheduler's limits and host work (None: its own); prefix_hit and
     spec_*: prefix caching and speculative decoding (spec_tokens needs spec_accept, which has no default);
     nodes, prefill_*/decode_devices, scenario_file, pad_heads, redundant_experts, two_batch_overlap, sp,
-    overlap, dp_dispatch (data-parallel attention's controller): as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there;
+    overlap, dp_dispatch (data-parallel attention's controller), decode_radix_cache: as their flags; out: write config.resolved.yaml, system.resolved.yaml and stats.json there;
     trace=True (with out, one operating point): `--trace`, the engine's iterations, requests and KV transfers in
     out/trace.h5, or trace.json with trace_format="perfetto" or "both" (README "Outputs")."""
     given = dict(locals())  # every keyword as passed
@@ -398,14 +398,15 @@ def serve(model="llama-3.1-8b", chip=None, input=None, output=None, dtype="fp8",
             flags[key] = _seconds(value) if key in ("ttft_slo", "tpot_slo") else value
     args = _flags(flags, set, {"two_batch_overlap": _switch("two_batch_overlap", two_batch_overlap, False),
                                "sp": _switch("sp", sp, False), "overlap": _switch("overlap", overlap, False),
-                               "trace": _switch("trace", trace, False)})
+                               "trace": _switch("trace", trace, False),
+                               "decode_radix_cache": _switch("decode_radix_cache", decode_radix_cache, False)})
     return _json.loads(_xpusim.serve_cli_json(args))
 
 
 # serve()'s keywords passed as flags only when they differ from their default here (counts, rates and
 # targets 0, tp/ep/pp/dp 1): the defaults are the signature's own.
 _SERVE_DEFAULTS = {k: p.default for k, p in _inspect.signature(serve).parameters.items()}
-_SERVE_OMITTED_AT_DEFAULT = ("ttft_slo", "tpot_slo", "max_batch", "rate", "requests", "spec_tokens", "spec_draft",
+_SERVE_OMITTED_AT_DEFAULT = ("ttft_slo", "tpot_slo", "max_batch", "rate", "requests", "spec_tokens", "spec_draft", "spec_draft_tp",
                              "devices", "tp", "ep", "pp", "dp", "microbatches", "nodes", "prefill_devices",
                              "decode_devices", "prefill_tp", "prefill_ep", "prefill_dp", "prefill_pp", "pad_heads",
                              "redundant_experts")
