@@ -156,12 +156,7 @@ Timing Tile::compute(const Instr& in) {
 MaiaChip::MaiaChip(sc_core::sc_module_name name, const MaiaSpec& spec)
     : FamilyChip(name, spec, spec.tiles(), "tile", [](const char* n, ExecContext& ctx, int i, const MaiaSpec& s) {
         return std::make_unique<Tile>(n, ctx, i, s, kMaxSlots);
-      }) {
-  // The tiles' DMA transfers share the HBM channels and their cluster's NoC port and CSRAM banks, whose
-  // calendars serve them in the order they are booked: booked in arrival order across tiles, as Trainium's
-  // (README "Simulation speed", speed62).
-  m_ctx.copies_in_arrival_order = true;
-}
+      }) {}
 
 int MaiaChip::slots_for(const Task& sample) const {
   if (sample.smem_bytes == 0) return 1;
