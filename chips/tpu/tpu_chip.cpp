@@ -130,6 +130,10 @@ Timing TensorCore::compute(const Instr& in) {
 TpuChip::TpuChip(sc_core::sc_module_name name, const TpuSpec& spec)
     : FamilyChip(name, spec, spec.tensorcores, "tc", [](const char* n, ExecContext& ctx, int i, const TpuSpec& s) {
         return std::make_unique<TensorCore>(n, ctx, i, s);
-      }) {}
+      }) {
+  // The TensorCores' DMA transfers share the HBM calendars, served in the order they are booked: booked in
+  // arrival order across TensorCores, as Trainium's (README "Simulation speed", speed62).
+  m_ctx.copies_in_arrival_order = true;
+}
 
 }  // namespace xpu::tpu

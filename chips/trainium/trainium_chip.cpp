@@ -120,6 +120,11 @@ Timing NeuronCore::compute(const Instr& in) {
 TrainiumChip::TrainiumChip(sc_core::sc_module_name name, const TrainiumSpec& spec)
     : FamilyChip(name, spec, spec.cores, "core", [](const char* n, ExecContext& ctx, int i, const TrainiumSpec& s) {
         return std::make_unique<NeuronCore>(n, ctx, i, s);
-      }) {}
+      }) {
+  // The NeuronCores' DMA transfers queue on the shared HBM channels, which serve them in the order they are
+  // booked: each core's copies are booked in arrival order with every other core's (README "Simulation speed",
+  // speed62: without it a 2048^3 GEMM ran 8.3% slower at the default quantum than at 12.5 ns and below).
+  m_ctx.copies_in_arrival_order = true;
+}
 
 }  // namespace xpu::trainium

@@ -559,6 +559,13 @@ Tick Executor::task_origin(const QuantumKeeper& qk, std::uint32_t kernel, Tick n
   return base + qk.local() + start;
 }
 
+Tick Executor::booking_bound(Tick now) const {
+  if (m_ctx.slot_loop) return m_ctx.next_wake;
+  if (sc_core::sc_pending_activity_at_current_time()) return now;
+  if (!sc_core::sc_pending_activity_at_future_time()) return std::numeric_limits<Tick>::max();
+  return now + static_cast<Tick>(sc_core::sc_time_to_pending_activity().value());
+}
+
 Tick Executor::execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel) {
   EngineClock& eng = m_engines[in.engine];
   if (in.kind == TxKind::DmaRead || in.kind == TxKind::DmaWrite) return issue_dma(in, ready, now, kernel, eng);
@@ -836,6 +843,10 @@ void Chip::run_slot_loop() {
         }
         Executor& e = *m_executors[w.executor];
         const bool was_finished = d.finished();
+        // The next time another slot or the host runs: this slot books copies arriving no later (booking_bound).
+        m_ctx.next_wake = i + 1 < runnable.size() || !delta.empty() ? w.at
+                          : timed.empty()                           ? std::numeric_limits<Tick>::max()
+                                                                    : timed.top().at;
         Tick at = 0;
         bool more;
         if (at_start) {

@@ -114,6 +114,12 @@ struct ExecContext {
   size_t task_instrs = 0;               // instructions of the running kernel's first task (a slot's reserve)
   bool reusable = false;                // the chip runs one workload after another (Chip::rerun)
   bool slot_loop = false;               // the executors' slots run in the chip's one slot loop (Chip::run_slot_loop)
+  // Whether a slot books a copy only once no other slot can still book an earlier one (Executor::list_run,
+  // booking_bound): the family's memory then serves a quantum's copies in arrival order (set by the family).
+  bool copies_in_arrival_order = false;
+  // The slot loop's: the earliest time at which another slot (or the host) still runs, set before each slot
+  // it resumes (Executor::booking_bound).
+  Tick next_wake = std::numeric_limits<Tick>::max();
   int slot_threads = 0, parked = 0;     // slot threads created / waiting between two runs of a reusable chip
   sc_core::sc_time quantum = sc_core::sc_time(100, sc_core::SC_NS);
   ProcessGuard guard;                   // the host and slot threads' first exception, for the caller
@@ -371,6 +377,10 @@ class alignas(64) Executor : public sc_core::sc_module {
   // Shared by run_task and run_stream: a task's start time, one instruction's execution (returns its
   // completion) and the task's end.
   Tick task_origin(const QuantumKeeper& qk, std::uint32_t kernel, Tick now);
+  // The latest ready time at which this slot may book the shared memory system without another slot
+  // still able to book an earlier arrival: the next time another slot or the host runs (the slot loop's
+  // next wake; a slot thread's next pending SystemC activity).
+  Tick booking_bound(Tick now) const;
   Tick execute(const Instr& in, Tick ready, Tick now, std::uint32_t kernel);
   void end_task(Tick t0, Tick task_end, QuantumKeeper& qk, Tick now);
   struct EngineClock {

@@ -89,6 +89,20 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
   const std::uint32_t kernel = s.kernel;
   Tick task_end = s.task_end;
   std::uint64_t step = s.step;
+  const bool shared_engines = active_slot_count() > 1;
+  // The slot waits until `at`: the state kept for list_run() to resume from.
+  auto wait_until = [&](Tick at) {
+    qk.set(at - now);
+    s.step = step;
+    s.task_end = task_end;
+    slot_qk.set(qk.local());
+    return true;
+  };
+  // The slot's local time moved to `at`; whether a quantum sync is due there (the slot then waits).
+  auto sync_due = [&](Tick at) {
+    qk.set(at - now);
+    return qk.need_sync(now) && wait_until(at);
+  };
   if (step > 0 && step < count)  // resumed after a quantum sync: other slots ran meanwhile, start loading the candidates
     for (size_t e = 0; e < engines; ++e)
       if (hd[e].cand != kNoDep) prefetch_instr(&w.instr(hd[e].cand));
@@ -105,6 +119,19 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
     if (pick == kNoDep)
       throw std::logic_error(std::string(name()) + ": task " + std::to_string(s.index) + " of " +
                              m_ctx.dispatcher.program()->name + " has a dependency on a later instruction");
+    // Temporal decoupling: the slot runs ahead of the global time by up to one quantum. A copy books the
+    // memory system's calendars and LRU, shared by every slot of the chip (STYLE.md, time discipline), so a
+    // slot alone on its executor syncs before a copy that would be booked beyond the quantum; an instruction
+    // on its own engines decides nothing another slot could change, so it runs on without a sync, and a
+    // k-step's MMA and the copies it frees share one sync instead of one each. Where the family's memory
+    // serves its queues in booking order (ExecContext::copies_in_arrival_order), a copy is booked only once
+    // no other slot can still book an earlier one: the slot syncs to its ready time when another slot runs
+    // before it, so a quantum's copies reach the memory in the order they arrive, whatever the order the slots
+    // run in within it (README "Simulation speed", speed62).
+    if (ready > now && w.instr(pick).is_dma()) {
+      if (m_ctx.copies_in_arrival_order && ready > booking_bound(now) && wait_until(ready)) return false;
+      if (!shared_engines && sync_due(ready)) return false;
+    }
     decltype(auto) in = w.take(pick);
     // Simulation time moves only between list_run() calls: execute() sends its transactions with
     // b_transport, which does not wait.
@@ -123,16 +150,9 @@ bool Executor::list_run(Window& w, ListState& s, QuantumKeeper& slot_qk, Tick no
     task_end = std::max(task_end, end);
     ++step;
     if (m_ctx.trace) trace_transaction(in, ready, end, kernel, s.index);
-    // Temporal decoupling: run ahead of the global time by up to one quantum, then yield.
-    if (ready > now) {
-      qk.set(ready - now);
-      if (qk.need_sync(now)) {
-        s.step = step;
-        s.task_end = task_end;
-        slot_qk.set(qk.local());
-        return false;
-      }
-    }
+    // Co-resident slots share the executor's engines, whose free time each booking moves: there every
+    // instruction syncs once it is booked beyond the quantum.
+    if (shared_engines && ready > now && sync_due(ready)) return false;
   }
   s.step = step;
   s.task_end = task_end;

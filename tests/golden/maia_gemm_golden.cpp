@@ -31,7 +31,10 @@ TEST(MaiaGolden, Gemm1024Fp8PerPresetMatchesReferenceAndHandEstimate) {
     const char* grid;
     double cm, cn, tm, tn;
   } cases[] = {
-      {"maia200", 3.171880, "grid 1x4 of 256x64", 256, 256, 256, 64},
+      // maia200 3.171880 -> 3.241818 us (2026-12-07, speed62): a tile alone on its executor syncs before a copy
+      // booked beyond the quantum, not after each instruction, and its tiles' copies then reach the shared HBM
+      // in another order (Maia books them in the order the slots run, README "Simulation speed").
+      {"maia200", 3.241818, "grid 1x4 of 256x64", 256, 256, 256, 64},
       {"maia100", 5.860865, "grid 1x4 of 256x64", 256, 256, 256, 64},
   };
   for (const auto& c : cases) {
