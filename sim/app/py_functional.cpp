@@ -37,6 +37,7 @@ void bind_functional(py::module_& m) {
         auto model = resolving("--chip", chip, [&] { return load_chip(chip, sets); });
         OpSpec op = make_op(opname, args);
         FunctionalSetup f = functional_setup(op, 1234, false);
+        model->lower(op, f.options);  // a lowering without functional mode refuses (refuse_functional) before the inputs are read
         for (const auto& item : inputs) {
           std::string name = py::str(item.first);
           bool known = false;

@@ -278,6 +278,10 @@ def test_lowerings_without_data_refuse_functional_mode(cli, chip):
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(lines) == 1, p.stderr
         assert "--functional: functional mode is not modelled by this" in lines[0] and "timing only" in lines[0], lines[0]
+    # Python's functional() says so before asking for inputs: it had named a missing input 'X' first, so a user who
+    # then supplied every input only learnt at the end that the family has no functional mode.
+    with pytest.raises(xpusim.InputError, match="functional mode is not modelled by this"):
+        xpusim.functional("rmsnorm", chip=chip, rows=16, cols=256)
     for dtype in ("bf16", "fp8"):
         p = cli("kernel", "gemm", "--m", "64", "--n", "64", "--k", "64", "--dtype", dtype, "--chip", chip, "--functional")
         assert "functional check:" in p.stdout and ": PASS" in p.stdout, p.stdout
