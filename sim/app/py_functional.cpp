@@ -37,7 +37,7 @@ void bind_functional(py::module_& m) {
         auto model = resolving("--chip", chip, [&] { return load_chip(chip, sets); });
         OpSpec op = make_op(opname, args);
         FunctionalSetup f = functional_setup(op, 1234, false);
-        model->lower(op, f.options);  // a lowering without functional mode refuses (refuse_functional) before the inputs are read
+        const KernelPrograms lowered = model->lower(op, f.options);  // a lowering without functional mode refuses here, before the inputs are read
         for (const auto& item : inputs) {
           std::string name = py::str(item.first);
           bool known = false;
@@ -57,7 +57,7 @@ void bind_functional(py::module_& m) {
         RunResult r;
         {
           py::gil_scoped_release release;
-          r = run_functional(*model, op, f);
+          r = run_functional(*model, lowered, op, f);
           apply_power(r, manage_power(*model, r.events, false));  // the clocks xpusim.kernel reports, one answer
         }
         const Mat& y = f.store.get(f.store.find(f.output));

@@ -165,8 +165,8 @@ std::string frontier_csv(const CompareStudy& s) {
     for (size_t i = 0; i < r.frontier.size() && i < r.frontier_economics.size(); ++i) {
       const ServePoint& p = r.frontier[i];
       const PointEconomics& e = r.frontier_economics[i];
-      const std::string per_user = p.tpot_requests > 0 ? strformat("%.6g", p.tok_s_per_user) : "";  // empty: no TPOT (one output token)
-      const std::string tpot = p.tpot_requests > 0 ? strformat("%.6g", p.tpot_s) : "";
+      const std::string per_user = p.has_tpot() ? strformat("%.6g", p.tok_s_per_user) : "";  // empty: no TPOT (one output token)
+      const std::string tpot = p.has_tpot() ? strformat("%.6g", p.tpot_s) : "";
       os << r.chip << "," << count_or_empty(p.concurrency) << "," << p.batch << "," << p.throughput_tok_s_per_chip << "," << per_user << ","
          << p.ttft_s << "," << tpot << "," << e.usd_per_mtok << "," << e.tco_usd_per_mtok << "," << e.tok_s_per_mw << ","
          << p.preemptions << "," << p.kv_peak << "," << quoted(p.layout) << "," << rate_or_empty(p.rate) << "\n";

@@ -318,8 +318,8 @@ std::string power_manager_text(const PowerLog& g) {
 }
 
 // A TPOT figure (or tok/s per user, its inverse) of a point: null where no request streamed a second token
-// (ServePoint::tpot_requests), never 0 (read as infinitely fast).
-nlohmann::json tpot_json(const ServePoint& p, double v) { return p.tpot_requests > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); }
+// (ServePoint::has_tpot), never 0 (read as infinitely fast).
+nlohmann::json tpot_json(const ServePoint& p, double v) { return p.has_tpot() ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // Whether the point is an open loop whose arrivals were drawn (closed loops and offline runs offer no rate).
 bool has_offered_load(const ServePoint& p) { return p.rate > 0 && p.offered.requests > 0; }
@@ -557,11 +557,11 @@ std::string serve_table(const ServeResult& r) {
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& p = r.curve[i];
     auto t = [](double v) { return format_seconds(v); };
-    // TPOT, ITL and tok/s per user without a request of 2+ output tokens: "n/a" (see ServePoint::tpot_requests).
-    auto tp = [&](double v) { return p.tpot_requests > 0 ? format_seconds(v) : std::string("n/a"); };
+    // TPOT, ITL and tok/s per user without a request of 2+ output tokens: "n/a" (ServePoint::has_tpot).
+    auto tp = [&](double v) { return p.has_tpot() ? format_seconds(v) : std::string("n/a"); };
     os << strformat("  %5s %6lld %9.1f %11s %9s %10s %10s %10s %10s %10s %10s %10s %7.0f%% %8lld %8.0f %8.3f%s%s\n",
                     p.concurrency > 0 ? std::to_string(p.concurrency).c_str() : "-", static_cast<long long>(p.batch),
-                    p.throughput_tok_s, p.tpot_requests > 0 ? strformat("%.1f", p.tok_s_per_user).c_str() : "n/a",
+                    p.throughput_tok_s, p.has_tpot() ? strformat("%.1f", p.tok_s_per_user).c_str() : "n/a",
                     t(p.ttft_s).c_str(), t(p.ttft_p90_s).c_str(), t(p.ttft_p99_s).c_str(),
                     tp(p.tpot_s).c_str(), tp(p.tpot_p90_s).c_str(), tp(p.tpot_p99_s).c_str(), tp(p.itl_p50_s).c_str(), t(p.e2e_p50_s).c_str(),
                     100 * p.kv_peak, static_cast<long long>(p.preemptions), p.avg_power_w, p.joules_per_token,

@@ -331,12 +331,16 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed, bool reference
 
 RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace,
                          TraceObserver* sink) {
+  return run_functional(chip, chip.lower(op, f.options), op, f, trace, sink);
+}
+
+RunResult run_functional(const ChipModel& chip, const KernelPrograms& lowered, const OpSpec& op, FunctionalSetup& f, bool trace,
+                         TraceObserver* sink) {
   RunOptions ro;
   ro.trace = trace;
   ro.trace_sink = sink;
   ro.tensors = &f.store;
-  KernelPrograms progs = chip.lower(op, f.options);
-  return simulate(chip, {progs}, ro, op.dtype);
+  return simulate(chip, {lowered}, ro, op.dtype);
 }
 
 KernelRun run_kernel(const ChipModel& chip, const OpSpec& op, bool functional, bool trace, TraceObserver* sink,

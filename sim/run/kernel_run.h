@@ -65,6 +65,10 @@ FunctionalSetup functional_setup(const OpSpec& op, unsigned seed = 1234, bool re
 // Callers may overwrite f's inputs first (same shapes); the timing does not depend on the data.
 RunResult run_functional(const ChipModel& chip, const OpSpec& op, FunctionalSetup& f, bool trace = false,
                          TraceObserver* sink = nullptr);
+// The same on `lowered`, `op` already lowered with f.options (the lowering reads no data: a caller may lower first, so
+// that a family without functional mode refuses before any input is read, and fill f's inputs after).
+RunResult run_functional(const ChipModel& chip, const KernelPrograms& lowered, const OpSpec& op, FunctionalSetup& f,
+                         bool trace = false, TraceObserver* sink = nullptr);
 
 // The one path for a single-kernel question, shared by `xpusim kernel`, `xpusim.kernel(...)`, sessions
 // and validation: the kernel simulated once at the nominal clock, then run by the power manager

@@ -181,7 +181,7 @@ void fill_tiers(CompareRow& row, const ChipModel& chip, const ModelConfig& model
       t.bound = bound_of(t.point);
       continue;
     }
-    if (fastest < 0 || r.curve[static_cast<size_t>(fastest)].tpot_requests == 0) {  // (tok/s per user: 1 / TPOT)
+    if (fastest < 0 || !r.curve[static_cast<size_t>(fastest)].has_tpot()) {  // (tok/s per user: 1 / TPOT)
       t.why = fastest < 0 ? "no operating point" : "no tok/s per user: no request streamed a second token (TPOT is undefined for one output token)";
       continue;
     }

@@ -606,7 +606,6 @@ void check_options(const ServeOptions& o) {
   if (o.decode_radix_cache) check_decode_radix_cache(o);
 }
 
-
 }  // namespace
 
 void check_serve_request(const ModelConfig& model, const Scenario& base, const ServeOptions& opt) {

@@ -156,6 +156,7 @@ struct ServePoint {
   // for one output token, so those requests are left out, as vLLM's benchmark_serving leaves them out of its TPOT
   // (calculate_metrics: `if output_len > 1`). 0: no TPOT at all (tpot_*_s and tok_s_per_user 0 here, null in JSON).
   std::int64_t tpot_requests = 0;
+  bool has_tpot() const { return tpot_requests > 0; }  // TPOT (and tok/s per user, ITL) defined at this point
   double itl_p50_s = 0, e2e_p50_s = 0;
   double kv_mean = 0, kv_peak = 0;
   std::int64_t preemptions = 0, requests = 0, iterations = 0;
